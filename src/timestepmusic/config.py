@@ -1,0 +1,269 @@
+"""One configuration for the whole tool: a dataclass per stage, read from TOML, overridden by flags.
+
+Every field has a docstring-style comment; every check names the TOML key (``section.key``) that
+the CLI flag ``--set section.key=value`` also reaches. The whole object is saved as JSON beside
+every corpus and inside every checkpoint, and ``Config.from_dict(cfg.to_dict()) == cfg``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ENCODINGS = ("pon", "ponOHE", "pnOHE", "OHE", "none")
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ValueError(f"config {key}: {message}")
+
+
+@dataclass(frozen=True)
+class EventsConfig:
+    """MIDI → events."""
+
+    pedal_bins: int = 4
+    """Depth bins for pedal values 1–127 (0 = pedal up, never an event); 0 = no binning."""
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.pedal_bins <= 127, "events.pedal_bins", f"must be 0–127, got {self.pedal_bins}")
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    """Events → chunks of equal length."""
+
+    chunk_seconds: float = 0.25
+    """Length of one time step in seconds."""
+    max_events: int = 15
+    """Most events in one chunk; the rest are dropped (latest start first) and counted."""
+
+    def __post_init__(self) -> None:
+        _check(self.chunk_seconds > 0, "chunks.chunk_seconds", f"must be > 0 seconds, got {self.chunk_seconds}")
+        _check(self.max_events >= 1, "chunks.max_events", f"must be ≥ 1, got {self.max_events}")
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """Sources → corpus on disk."""
+
+    validation_fraction: float = 0.1
+    """Share of pieces put in the validation split when the source has no split of its own."""
+    test_fraction: float = 0.1
+    """Share of pieces put in the test split when the source has no split of its own."""
+    workers: int = 0
+    """Processes that parse MIDI files; 0 = one per CPU core."""
+
+    def __post_init__(self) -> None:
+        for key in ("validation_fraction", "test_fraction"):
+            value = getattr(self, key)
+            _check(0 <= value < 1, f"corpus.{key}", f"must be in [0, 1), got {value}")
+        _check(self.validation_fraction + self.test_fraction < 1, "corpus.test_fraction",
+               "validation_fraction + test_fraction must leave a training split")
+        _check(self.workers >= 0, "corpus.workers", f"must be ≥ 0, got {self.workers}")
+
+
+@dataclass(frozen=True)
+class EncodingConfig:
+    """Event → vector."""
+
+    encoding: str = "pon"
+    """Id layout: pon (pedal, octave, pitch class as numbers), ponOHE, pnOHE, OHE (91-way), none."""
+
+    def __post_init__(self) -> None:
+        _check(self.encoding in ENCODINGS, "encoding.encoding",
+               f"unknown encoding {self.encoding!r}; choose one of {', '.join(ENCODINGS)}")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Batch-time augmentation of training chunks."""
+
+    transpose_semitones: int = 5
+    """Largest transposition either way; keys pushed off the keyboard are dropped. 0 = off."""
+    tempo_range: float = 0.1
+    """Largest relative tempo change either way (0.1 = ±10 %). 0 = off."""
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.transpose_semitones <= 24, "augment.transpose_semitones",
+               f"must be 0–24, got {self.transpose_semitones}")
+        _check(0 <= self.tempo_range < 0.5, "augment.tempo_range", f"must be in [0, 0.5), got {self.tempo_range}")
+
+
+@dataclass(frozen=True)
+class AEConfig:
+    """PISA set autoencoder and its training."""
+
+    latent: int = 20
+    """Size of the latent vector of one chunk."""
+    hidden: int = 256
+    """Width of the hidden layers of every MLP."""
+    lr: float = 1e-4
+    """Adam learning rate."""
+    batch_chunks: int = 100
+    """Chunks per training batch."""
+    epochs: int = 10
+    """Passes over the training chunks."""
+    size_loss_weight: float = 1.0
+    """Weight of the set-size cross-entropy beside the element loss."""
+    seed: int = 0
+    """Seed of initialisation, batch order and augmentation."""
+    device: str = "auto"
+    """cpu, cuda, cuda:N or auto (cuda when present)."""
+    checkpoint_every_s: float = 300.0
+    """Seconds between mid-epoch `last` checkpoints (one is always written at each epoch end)."""
+
+    def __post_init__(self) -> None:
+        for key in ("latent", "hidden", "batch_chunks", "epochs"):
+            _check(getattr(self, key) >= 1, f"ae.{key}", f"must be ≥ 1, got {getattr(self, key)}")
+        _check(self.lr > 0, "ae.lr", f"must be > 0, got {self.lr}")
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Convolutional WGAN-GP over windows of chunk latents."""
+
+    window_chunks: int = 64
+    """Chunks in one training window (64 × 0.25 s = 16 s)."""
+    noise: int = 50
+    """Size of the generator's noise vector."""
+    channels: int = 128
+    """Channels of the widest convolution in generator and critic."""
+    lr: float = 1e-4
+    """Adam learning rate of both networks."""
+    betas: tuple[float, float] = (0.5, 0.9)
+    """Adam betas of both networks."""
+    batch: int = 10
+    """Windows per batch."""
+    critic_steps: int = 5
+    """Critic updates per generator update."""
+    gp_weight: float = 0.1
+    """Gradient-penalty weight (the usual 10 was found too strong for this data)."""
+    gp_every: int = 1
+    """Lazy regularisation: apply the penalty every k-th critic step, scaled by k (1 = every step)."""
+    fm_weight: float = 0.1
+    """Feature-matching weight between mean critic features of real and generated batches."""
+    steps: int = 2000
+    """Generator steps to train."""
+    sample_every: int = 500
+    """Write MIDI samples from fixed noise every this many generator steps (0 = never)."""
+    validate_every: int = 250
+    """Held-out Wasserstein estimate every this many generator steps."""
+    seed: int = 0
+    """Seed of initialisation, window order and noise."""
+    device: str = "auto"
+    """cpu, cuda, cuda:N or auto."""
+
+    def __post_init__(self) -> None:
+        for key in ("window_chunks", "noise", "channels", "batch", "critic_steps", "gp_every", "steps"):
+            _check(getattr(self, key) >= 1, f"gan.{key}", f"must be ≥ 1, got {getattr(self, key)}")
+        _check(self.window_chunks % 16 == 0, "gan.window_chunks",
+               f"must be a multiple of 16 (four ×2 upsamplings), got {self.window_chunks}")
+        _check(self.gp_weight >= 0, "gan.gp_weight", f"must be ≥ 0, got {self.gp_weight}")
+        _check(self.lr > 0, "gan.lr", f"must be > 0, got {self.lr}")
+        _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "gan.betas",
+               f"must be two numbers in [0, 1), got {self.betas}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that shapes a corpus, a model or a run."""
+
+    events: EventsConfig = field(default_factory=EventsConfig)
+    chunks: ChunkConfig = field(default_factory=ChunkConfig)
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    encoding: EncodingConfig = field(default_factory=EncodingConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    ae: AEConfig = field(default_factory=AEConfig)
+    gan: GANConfig = field(default_factory=GANConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Config":
+        sections = {}
+        for f in dataclasses.fields(cls):
+            raw = data.get(f.name, {})
+            if not isinstance(raw, dict):
+                raise ValueError(f"config [{f.name}]: must be a table, got {raw!r}")
+            sections[f.name] = _build_section(_SECTIONS[f.name], f.name, raw)
+        unknown = set(data) - set(_SECTIONS)
+        if unknown:
+            raise ValueError(f"config: unknown section(s) {sorted(unknown)}; known: {sorted(_SECTIONS)}")
+        return cls(**sections)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "Config":
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except OSError as e:
+            raise ValueError(f"{path}: cannot read config file ({e.strerror or e})") from e
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML ({e})") from e
+        try:
+            return cls.from_dict(data)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from e
+
+    def override(self, assignments: list[str] | dict[str, Any]) -> "Config":
+        """A copy with ``section.key=value`` assignments applied (values parsed as TOML literals)."""
+        data = self.to_dict()
+        items = assignments.items() if isinstance(assignments, dict) else (_split(a) for a in assignments)
+        for key, value in items:
+            if value is None:
+                continue
+            section, _, name = key.partition(".")
+            if section not in data or name not in data[section]:
+                raise ValueError(f"config {key}: unknown setting; known: "
+                                 + ", ".join(f"{s}.{n}" for s in data for n in data[s]))
+            data[section][name] = value
+        return Config.from_dict(data)
+
+
+_SECTIONS = {"events": EventsConfig, "chunks": ChunkConfig, "corpus": CorpusConfig, "encoding": EncodingConfig,
+             "augment": AugmentConfig, "ae": AEConfig, "gan": GANConfig}
+
+
+def _split(assignment: str) -> tuple[str, Any]:
+    key, sep, text = assignment.partition("=")
+    if not sep:
+        raise ValueError(f"--set {assignment!r}: expected section.key=value")
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text  # a bare word such as cpu or ponOHE
+    return key.strip(), value
+
+
+def _build_section(cls: type, name: str, raw: dict[str, Any]):
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(raw) - set(known)
+    if unknown:
+        raise ValueError(f"config [{name}]: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+    kwargs = {}
+    for key, value in raw.items():
+        default = getattr(cls(), key)
+        if isinstance(default, bool) or default is None:
+            kwargs[key] = value
+        elif isinstance(default, tuple):
+            kwargs[key] = tuple(float(v) for v in value)
+        elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            kwargs[key] = float(value)
+        elif not isinstance(value, type(default)):
+            raise ValueError(f"config {name}.{key}: expected {type(default).__name__}, got {value!r}")
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)

@@ -1,0 +1,285 @@
+"""Prepare a corpus: sources → events per file (parsed in parallel, cached) → chunk index on disk.
+
+On disk, CORPUS/ holds:
+  corpus.json           settings, tracks (metadata + counts), skipped files, duration fit, data key
+  data-<key>/*.npy      every event of every track (uncapped; the cap is applied when batching):
+                        ids int16 [E], start_s float64 [E] (from the track's start), duration_s
+                        float32 [E], intensity uint8 [E]; CSR pointers track_event_ptr [T+1],
+                        track_chunk_ptr [T+1], chunk_event_ptr [C+1] (global event indices)
+  cache/<sha1>-b<bins>.npz  one parsed file, keyed by its content and the pedal binning
+The data folder is written under a temporary name and renamed, then corpus.json is replaced
+atomically, so a crash leaves the previous corpus intact. Preparing again with the same files and
+settings reuses everything; changed files are parsed again, unchanged ones come from the cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .chunks import chunk_pointers, count_chunks, overflow
+from .config import Config
+from .encoding import DurationFit
+from .midi import DAMPER_ID, NUM_KEYS, Events, read_events, score_from_bytes, score_to_events
+from .sources import SPLITS, Performance, discover
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+ARRAYS = ("ids", "start_s", "duration_s", "intensity", "track_event_ptr", "track_chunk_ptr", "chunk_event_ptr")
+
+
+def _parse_file(job: tuple[str, str | None, int, str]) -> dict:
+    """Worker: one file → events (from the cache when its content was seen before) or the reason it failed."""
+    path, known_sha1, pedal_bins, cache_dir = job
+    try:
+        data = None
+        sha1 = known_sha1
+        if sha1 is None:
+            data = Path(path).read_bytes()
+            sha1 = hashlib.sha1(data).hexdigest()
+        cached = Path(cache_dir) / f"{sha1}-b{pedal_bins}.npz"
+        if cached.is_file():
+            with np.load(cached) as z:
+                arrays = {k: z[k] for k in z.files}
+            drops = json.loads(str(arrays.pop("drops")))
+            end_s = float(arrays.pop("end_s"))
+            return {"path": path, "sha1": sha1, "arrays": arrays, "end_s": end_s, "drops": drops}
+        if data is None:
+            data = Path(path).read_bytes()
+        events, drops = score_to_events(score_from_bytes(data, path), pedal_bins=pedal_bins)
+        if not events.is_note.any():
+            raise ValueError(f"{path}: no piano notes (pitch 21–108) in the file")
+        arrays = {"ids": events.ids, "start_s": events.start_s, "duration_s": events.duration_s.astype(np.float32),
+                  "intensity": events.intensity}
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, **arrays, end_s=events.end_s, drops=json.dumps(drops.to_dict()))
+        tmp.replace(cached)
+        return {"path": path, "sha1": sha1, "arrays": arrays, "end_s": events.end_s, "drops": drops.to_dict()}
+    except OSError as e:
+        return {"path": path, "error": f"{path}: cannot read ({e.strerror or e})"}
+    except ValueError as e:
+        return {"path": path, "error": str(e)}
+
+
+@dataclass
+class PrepareReport:
+    corpus: "Corpus"
+    reused: bool
+    parsed: int
+    from_cache: int
+    skipped: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _settings_key(config: Config, files: list[tuple[str, str, str]]) -> str:
+    settings = {"format": FORMAT_VERSION, "events": config.events.__dict__, "chunks": config.chunks.__dict__,
+                "corpus": {k: v for k, v in config.corpus.__dict__.items() if k != "workers"}, "files": files}
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def prepare(sources: list[str | Path], out: str | Path, config: Config | None = None, *,
+            progress: bool = True) -> PrepareReport:
+    """Turn performances into a chunked corpus in `out`. Bad files are skipped, listed and reported."""
+    started = time.perf_counter()
+    config = config or Config()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache_dir = out / "cache"
+    cache_dir.mkdir(exist_ok=True)
+    performances, problems = discover(sources, config.corpus.validation_fraction, config.corpus.test_fraction)
+    skipped = [{"file": p.path, "reason": p.reason} for p in problems]
+    for problem in problems:
+        log.warning("skipped %s: %s", problem.path, problem.reason)
+
+    previous = _read_manifest(out)
+    known = {t["path"]: t for t in previous.get("tracks", [])} | {s["file"]: s for s in previous.get("stat_cache", [])}
+    jobs, stats, bad_stat = [], {}, []
+    for perf in performances:
+        try:
+            st = os.stat(perf.path)
+        except OSError as e:
+            skipped.append({"file": perf.path, "reason": f"cannot read ({e.strerror})"})
+            log.warning("skipped %s: cannot read (%s)", perf.path, e.strerror)
+            continue
+        stats[perf.path] = (st.st_size, st.st_mtime_ns)
+        seen = known.get(perf.path)
+        unchanged = seen is not None and (seen.get("size"), seen.get("mtime_ns")) == stats[perf.path]
+        if unchanged and seen.get("reason") and seen.get("pedal_bins") == config.events.pedal_bins:
+            skipped.append({"file": perf.path, "reason": seen["reason"]})  # known bad, not changed since
+            bad_stat.append(seen)
+            continue
+        jobs.append((perf, seen["sha1"] if unchanged and seen.get("sha1") else None))
+
+    if previous and all(sha1 is not None for _, sha1 in jobs):
+        key = _settings_key(config, sorted((p.path, sha1, p.split) for p, sha1 in jobs))
+        if key == previous.get("key") and (out / f"data-{key}").is_dir():
+            return PrepareReport(Corpus.open(out), True, 0, 0, skipped, time.perf_counter() - started)
+
+    workers = config.corpus.workers or os.cpu_count() or 1
+    job_args = [(p.path, sha1, config.events.pedal_bins, str(cache_dir)) for p, sha1 in jobs]
+    results: list[dict] = []
+    bar = tqdm(total=len(job_args), desc="parsing", unit="file", disable=not progress)
+    if workers > 1 and len(job_args) > 8:
+        with ProcessPoolExecutor(workers) as pool:
+            for result in pool.map(_parse_file, job_args, chunksize=16):
+                results.append(result)
+                bar.update()
+    else:
+        for args in job_args:
+            results.append(_parse_file(args))
+            bar.update()
+    bar.close()
+
+    by_path = {p.path: p for p, _ in jobs}
+    good = []
+    for result in results:
+        if "error" in result:
+            skipped.append({"file": result["path"], "reason": result["error"].removeprefix(f"{result['path']}: ")})
+            log.warning("skipped %s", result["error"])
+            st = stats[result["path"]]
+            bad_stat.append({"file": result["path"], "size": st[0], "mtime_ns": st[1], "sha1": None,
+                             "reason": skipped[-1]["reason"], "pedal_bins": config.events.pedal_bins})
+        else:
+            good.append(result)
+    good.sort(key=lambda r: r["path"])
+    from_cache = sum(1 for (_, sha1) in jobs if sha1 is not None)
+    key = _settings_key(config, sorted((r["path"], r["sha1"], by_path[r["path"]].split) for r in good))
+    _write_corpus(out, key, config, good, by_path, stats, skipped, bad_stat)
+    corpus = Corpus.open(out)
+    return PrepareReport(corpus, False, len(results) - from_cache, from_cache, skipped, time.perf_counter() - started)
+
+
+def _read_manifest(out: Path) -> dict:
+    try:
+        return json.loads((out / "corpus.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_corpus(out: Path, key: str, config: Config, results: list[dict], by_path: dict[str, Performance],
+                  stats: dict, skipped: list[dict], bad_stat: list[dict]) -> None:
+    c = config.chunks.chunk_seconds
+    tracks, chunk_ptrs, event_counts, chunk_counts = [], [], [], []
+    for r in results:
+        a = r["arrays"]
+        num = count_chunks(max(r["end_s"], float(a["start_s"].max(initial=0.0))), c)
+        ptr = chunk_pointers(a["start_s"], num, c)
+        ids = a["ids"]
+        perf = by_path[r["path"]]
+        tracks.append(perf.to_dict() | {
+            "sha1": r["sha1"], "size": stats[r["path"]][0], "mtime_ns": stats[r["path"]][1],
+            "duration_s": r["end_s"], "chunks": num, "notes": int((ids < NUM_KEYS).sum()),
+            "pedal_events": [int((ids == DAMPER_ID + k).sum()) for k in range(3)],
+            "overflow": overflow(ptr, config.chunks.max_events), "dropped": r["drops"]})
+        chunk_ptrs.append(ptr)
+        event_counts.append(ids.size)
+        chunk_counts.append(num)
+    event_base = np.concatenate([[0], np.cumsum(event_counts)]).astype(np.int64)
+    arrays = {
+        "ids": np.concatenate([r["arrays"]["ids"] for r in results]).astype(np.int16),
+        "start_s": np.concatenate([r["arrays"]["start_s"] for r in results]).astype(np.float64),
+        "duration_s": np.concatenate([r["arrays"]["duration_s"] for r in results]).astype(np.float32),
+        "intensity": np.concatenate([r["arrays"]["intensity"] for r in results]).astype(np.uint8),
+        "track_event_ptr": event_base,
+        "track_chunk_ptr": np.concatenate([[0], np.cumsum(chunk_counts)]).astype(np.int64),
+        "chunk_event_ptr": np.concatenate([p[:-1] + b for p, b in zip(chunk_ptrs, event_base[:-1])]
+                                          + [event_base[-1:]]).astype(np.int64),
+    }
+    train = np.zeros(arrays["ids"].size, dtype=bool)
+    for i, t in enumerate(tracks):
+        if t["split"] == "train":
+            train[event_base[i]:event_base[i + 1]] = True
+    fit_on = train if train.any() else np.ones_like(train)
+    fit = DurationFit.fit(arrays["duration_s"][fit_on], arrays["ids"][fit_on] < NUM_KEYS)
+
+    data_dir = out / f"data-{key}"
+    tmp_dir = out / f".data-{key}.tmp"
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    tmp_dir.mkdir()
+    for name, array in arrays.items():
+        np.save(tmp_dir / f"{name}.npy", array)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    tmp_dir.rename(data_dir)
+    manifest = {"format": FORMAT_VERSION, "key": key, "config": config.to_dict(), "tracks": tracks,
+                "skipped": skipped, "stat_cache": bad_stat, "duration_fit": fit.to_dict()}
+    tmp = out / ".corpus.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    tmp.replace(out / "corpus.json")
+    for old in out.glob("data-*"):
+        if old != data_dir:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+class Corpus:
+    """A prepared corpus, memory-mapped. Track t holds events track_event_ptr[t]:[t+1] and chunks
+    track_chunk_ptr[t]:[t+1]; chunk k holds (uncapped) events chunk_event_ptr[k]:[k+1]."""
+
+    def __init__(self, root: Path, manifest: dict, arrays: dict[str, np.ndarray]):
+        self.root = root
+        self.manifest = manifest
+        self.config = Config.from_dict(manifest["config"])
+        self.tracks: list[dict] = manifest["tracks"]
+        self.skipped: list[dict] = manifest["skipped"]
+        self.duration_fit = DurationFit.from_dict(manifest["duration_fit"])
+        for name in ARRAYS:
+            setattr(self, name, arrays[name])
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Corpus":
+        root = Path(path)
+        manifest_path = root / "corpus.json"
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except OSError as e:
+            raise ValueError(f"{root}: not a prepared corpus (no readable corpus.json; run `tsm prepare`)") from e
+        except ValueError as e:
+            raise ValueError(f"{manifest_path}: corrupt corpus manifest ({e})") from e
+        if manifest.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{root}: corpus format {manifest.get('format')} is not {FORMAT_VERSION}; prepare it again")
+        data_dir = root / f"data-{manifest['key']}"
+        try:
+            arrays = {name: np.load(data_dir / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{data_dir}: corpus arrays missing or damaged ({e}); prepare it again") from e
+        return cls(root, manifest, arrays)
+
+    @property
+    def num_tracks(self) -> int:
+        return len(self.tracks)
+
+    @property
+    def chunk_seconds(self) -> float:
+        return self.config.chunks.chunk_seconds
+
+    @property
+    def max_events(self) -> int:
+        return self.config.chunks.max_events
+
+    def tracks_in(self, split: str | None) -> np.ndarray:
+        """Indices of the tracks in a split (all tracks for None)."""
+        if split is not None and split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        return np.array([i for i, t in enumerate(self.tracks) if split is None or t["split"] == split], dtype=np.int64)
+
+    def chunk_index(self, split: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """(track, chunk-within-track) of every chunk of a split, each [C_split]."""
+        tracks = self.tracks_in(split)
+        counts = np.diff(self.track_chunk_ptr)[tracks]
+        track_of = np.repeat(tracks, counts)
+        within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return track_of, within
+
+    def track_events(self, track: int) -> Events:
+        lo, hi = self.track_event_ptr[track], self.track_event_ptr[track + 1]
+        return Events(self.ids[lo:hi], self.start_s[lo:hi], self.duration_s[lo:hi], self.intensity[lo:hi],
+                      self.tracks[track]["duration_s"])

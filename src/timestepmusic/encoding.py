@@ -1,0 +1,173 @@
+"""Event → vector, batched on tensors, with exact inverses and a loss per layout.
+
+Shapes: B sets, N events per set, D features. Every layout ends with the same three numbers:
+start offset in [-1, 1] over the chunk, duration in [0, 1] through a log-normal CDF fitted on the
+training split (notes and pedals fitted apart), intensity in [-1, 1]. In front, the id layout:
+  pon     pedal kind (key/damper/sostenuto/soft), octave, pitch class as three scaled numbers
+  ponOHE  the same three as one-hots (4 + 9 + 12)
+  pnOHE   pedal kind one-hot (4), octave as a scaled number, pitch class one-hot (12)
+  OHE     91-way one-hot of the id
+  none    the raw id scaled to [-1, 1]
+Scaled numbers are trained with MSE, one-hot groups with cross-entropy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import ENCODINGS
+from .midi import LOWEST_PITCH, NUM_IDS, NUM_KEYS
+
+MIN_DURATION_S = 1e-3
+NUM_OCTAVES = 9  # MIDI pitch 21–108 → pitch // 12 in 1..9
+
+
+@dataclass(frozen=True)
+class DurationFit:
+    """Log-normal fit of durations (seconds): ln d ~ N(mu, sigma²), separately for notes and pedals."""
+
+    note_mu: float = -1.0
+    note_sigma: float = 1.0
+    pedal_mu: float = -1.0
+    pedal_sigma: float = 1.0
+
+    @classmethod
+    def fit(cls, duration_s: np.ndarray, is_note: np.ndarray) -> "DurationFit":
+        log_d = np.log(np.maximum(np.asarray(duration_s, dtype=np.float64), MIN_DURATION_S))
+        out = {}
+        for name, mask in (("note", is_note), ("pedal", ~is_note)):
+            values = log_d[mask]
+            out[f"{name}_mu"] = float(values.mean()) if values.size else -1.0
+            out[f"{name}_sigma"] = float(max(values.std(), 1e-3)) if values.size > 1 else 1.0
+        return cls(**out)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DurationFit":
+        return cls(**{k: float(v) for k, v in d.items()})
+
+    def _params(self, is_note: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu = torch.where(is_note, self.note_mu, self.pedal_mu)
+        sigma = torch.where(is_note, self.note_sigma, self.pedal_sigma)
+        return mu, sigma
+
+    def to_unit(self, duration_s: torch.Tensor, is_note: torch.Tensor) -> torch.Tensor:
+        mu, sigma = self._params(is_note)
+        return torch.special.ndtr((torch.log(duration_s.clamp_min(MIN_DURATION_S)) - mu) / sigma)
+
+    def from_unit(self, u: torch.Tensor, is_note: torch.Tensor) -> torch.Tensor:
+        mu, sigma = self._params(is_note)
+        u = u.double().clamp(1e-12, 1 - 1e-12)
+        return torch.exp(mu.double() + sigma.double() * torch.special.ndtri(u)).to(torch.float64)
+
+
+def _scale(x: torch.Tensor, top: float) -> torch.Tensor:
+    return x / top * 2 - 1
+
+
+def _unscale(x: torch.Tensor, top: float) -> torch.Tensor:
+    return torch.round((x.clamp(-1, 1) + 1) / 2 * top).long()
+
+
+class Encoding:
+    """One id layout + the shared time/intensity features. Groups: (name, start, stop, 'mse' | 'ce')."""
+
+    def __init__(self, name: str, chunk_seconds: float, duration_fit: DurationFit):
+        if name not in ENCODINGS:
+            raise ValueError(f"unknown encoding {name!r}; choose one of {', '.join(ENCODINGS)}")
+        self.name = name
+        self.chunk_seconds = chunk_seconds
+        self.duration_fit = duration_fit
+        id_groups = {
+            "pon": [("kind", 1, "mse"), ("octave", 1, "mse"), ("pitch_class", 1, "mse")],
+            "ponOHE": [("kind", 4, "ce"), ("octave", NUM_OCTAVES, "ce"), ("pitch_class", 12, "ce")],
+            "pnOHE": [("kind", 4, "ce"), ("octave", 1, "mse"), ("pitch_class", 12, "ce")],
+            "OHE": [("id", NUM_IDS, "ce")],
+            "none": [("id", 1, "mse")],
+        }[name]
+        groups, at = [], 0
+        for group, width, kind in id_groups + [("time", 3, "mse")]:
+            groups.append((group, at, at + width, kind))
+            at += width
+        self.groups = groups
+        self.dim = at
+
+    # ids → parts: kind 0 = key, 1..3 = pedal; octave 0..8; pitch class 0..11 (0 for pedals)
+    @staticmethod
+    def _parts(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        is_key = ids < NUM_KEYS
+        pitch = ids + LOWEST_PITCH
+        kind = torch.where(is_key, 0, ids - NUM_KEYS + 1)
+        octave = torch.where(is_key, pitch // 12 - 1, 0)
+        pitch_class = torch.where(is_key, pitch % 12, 0)
+        return kind, octave, pitch_class
+
+    def encode(self, ids: torch.Tensor, offset_s: torch.Tensor, duration_s: torch.Tensor,
+               intensity: torch.Tensor) -> torch.Tensor:
+        """[B, N] each → [B, N, D] float32."""
+        ids = ids.long().clamp(0, NUM_IDS - 1)
+        kind, octave, pitch_class = self._parts(ids)
+        values = {"kind": kind, "octave": octave, "pitch_class": pitch_class, "id": ids}
+        tops = {"kind": 3, "octave": NUM_OCTAVES - 1, "pitch_class": 11, "id": NUM_IDS - 1}
+        features = []
+        for group, start, stop, loss in self.groups:
+            if group == "time":
+                continue
+            if loss == "ce":
+                features.append(F.one_hot(values[group], stop - start).float())
+            else:
+                features.append(_scale(values[group].float(), tops[group]).unsqueeze(-1))
+        is_note = ids < NUM_KEYS
+        offset = _scale(offset_s.float(), self.chunk_seconds).clamp(-1, 1)
+        duration = self.duration_fit.to_unit(duration_s.float(), is_note).float()
+        level = _scale(intensity.float() - 1, 126)
+        features.append(torch.stack([offset, duration, level], dim=-1))  # [B, N, 3]
+        return torch.cat(features, dim=-1)  # [B, N, D]
+
+    def decode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """[B, N, D] → ids long, offset_s float64, duration_s float64, intensity long (all [B, N]), clipped valid."""
+        parts = {}
+        tops = {"kind": 3, "octave": NUM_OCTAVES - 1, "pitch_class": 11, "id": NUM_IDS - 1}
+        for group, start, stop, loss in self.groups:
+            if group == "time":
+                continue
+            block = x[..., start:stop]
+            parts[group] = block.argmax(-1) if loss == "ce" else _unscale(block.squeeze(-1), tops[group])
+        if "id" in parts:
+            ids = parts["id"]
+        else:
+            pitch = (parts["octave"] + 1) * 12 + parts["pitch_class"]
+            key_id = (pitch - LOWEST_PITCH).clamp(0, NUM_KEYS - 1)
+            ids = torch.where(parts["kind"] == 0, key_id, NUM_KEYS - 1 + parts["kind"])
+        time = x[..., -3:].double()
+        offset_s = ((time[..., 0].clamp(-1, 1) + 1) / 2 * self.chunk_seconds)
+        offset_s = offset_s.clamp(0, self.chunk_seconds * (1 - 1e-9))
+        duration_s = self.duration_fit.from_unit(time[..., 1], ids < NUM_KEYS)
+        intensity = torch.round((time[..., 2].clamp(-1, 1) + 1) / 2 * 126 + 1).long()
+        return ids, offset_s, duration_s, intensity
+
+    def loss(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean over valid elements of the summed group losses. prediction/target [B, N, D], mask [B, N]."""
+        per_element = prediction.new_zeros(mask.shape)
+        for _, start, stop, kind in self.groups:
+            p, t = prediction[..., start:stop], target[..., start:stop]
+            if kind == "ce":
+                per_element = per_element + F.cross_entropy(p.reshape(-1, stop - start).float(),
+                                                            t.reshape(-1, stop - start).argmax(-1),
+                                                            reduction="none").view(mask.shape)
+            else:
+                per_element = per_element + ((p.float() - t.float()) ** 2).sum(-1)
+        weight = mask.float()
+        return (per_element * weight).sum() / weight.sum().clamp_min(1.0)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "chunk_seconds": self.chunk_seconds, "duration_fit": self.duration_fit.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Encoding":
+        return cls(d["name"], float(d["chunk_seconds"]), DurationFit.from_dict(d["duration_fit"]))

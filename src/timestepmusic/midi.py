@@ -1,0 +1,284 @@
+"""MIDI file ⇄ events, with symusic. All arrays are vectorised over notes and controller messages.
+
+An event is (id, start_s, duration_s, intensity):
+  id 0–87   piano key, MIDI pitch 21–108; intensity = velocity 1–127
+  id 88     damper (CC64), 89 sostenuto (CC66), 90 soft (CC67); intensity = time-weighted mean
+            CC value over the event, 1–127. A pedal event starts when the value enters a depth bin
+            and lasts until it leaves it; value 0 (pedal up) is never an event.
+Times are seconds from the start of the file, computed in float64 from ticks through the tempo
+map, so a file read and written back keeps every tick (binning off).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import symusic
+
+log = logging.getLogger(__name__)
+
+LOWEST_PITCH = 21
+HIGHEST_PITCH = 108
+NUM_KEYS = HIGHEST_PITCH - LOWEST_PITCH + 1  # 88
+PEDAL_CONTROLLERS = (64, 66, 67)  # damper, sostenuto, soft → ids 88, 89, 90
+DAMPER_ID, SOSTENUTO_ID, SOFT_ID = 88, 89, 90
+NUM_IDS = 91
+WRITE_TICKS_PER_QUARTER = 960
+WRITE_QUARTERS_PER_SECOND = 2.0  # 120 bpm, so one tick = 1/1920 s
+
+
+@dataclass
+class Events:
+    """One performance as events, sorted by (start_s, id). Arrays of shape [E]."""
+
+    ids: np.ndarray  # int16, 0–90
+    start_s: np.ndarray  # float64, seconds from the start of the file
+    duration_s: np.ndarray  # float64, seconds
+    intensity: np.ndarray  # uint8, 1–127
+    end_s: float = 0.0  # length of the performance in seconds
+
+    def __post_init__(self) -> None:
+        self.ids = np.asarray(self.ids, dtype=np.int16)
+        self.start_s = np.asarray(self.start_s, dtype=np.float64)
+        self.duration_s = np.asarray(self.duration_s, dtype=np.float64)
+        self.intensity = np.asarray(self.intensity, dtype=np.uint8)
+        if self.ids.size:
+            self.end_s = max(float(self.end_s), float(np.max(self.start_s + self.duration_s)))
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+    def sorted(self) -> "Events":
+        order = np.lexsort((self.ids, self.start_s))
+        return self.take(order)
+
+    def take(self, index: np.ndarray) -> "Events":
+        return Events(self.ids[index], self.start_s[index], self.duration_s[index], self.intensity[index], self.end_s)
+
+    @property
+    def is_note(self) -> np.ndarray:
+        return self.ids < NUM_KEYS
+
+    @classmethod
+    def concatenate(cls, parts: list["Events"]) -> "Events":
+        if not parts:
+            return cls(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+        return cls(np.concatenate([p.ids for p in parts]), np.concatenate([p.start_s for p in parts]),
+                   np.concatenate([p.duration_s for p in parts]), np.concatenate([p.intensity for p in parts]),
+                   max(p.end_s for p in parts)).sorted()
+
+
+@dataclass
+class DropCounts:
+    """What a file held that is not an event, counted so nothing is dropped silently."""
+
+    notes_out_of_range: int = 0
+    drum_notes: int = 0
+    other_controllers: int = 0
+    pedal_messages: int = 0
+    restruck_notes: int = 0
+    controller_numbers: dict[int, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {k: (dict(v) if isinstance(v, dict) else int(v)) for k, v in self.__dict__.items()}
+
+
+def load_score(path: str | Path) -> symusic.Score:
+    """Read a MIDI file in ticks; raise ValueError naming the file when it is not usable MIDI."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read ({e.strerror or e})") from e
+    return score_from_bytes(data, path)
+
+
+def score_from_bytes(data: bytes, path: str | Path = "<bytes>") -> symusic.Score:
+    if len(data) == 0:
+        raise ValueError(f"{path}: empty file")
+    if data[:4] != b"MThd":
+        raise ValueError(f"{path}: not a MIDI file (no MThd header)")
+    try:
+        return symusic.Score.from_midi(data)
+    except (RuntimeError, ValueError, IndexError) as e:
+        raise ValueError(f"{path}: unreadable MIDI ({e})") from e
+
+
+def ticks_to_seconds(ticks: np.ndarray, score: symusic.Score) -> np.ndarray:
+    """Ticks → seconds (float64) through the score's tempo map; shape kept."""
+    ticks = np.asarray(ticks, dtype=np.float64)
+    tempos = score.tempos.numpy()
+    change_ticks = tempos["time"].astype(np.float64)
+    mspq = tempos["mspq"].astype(np.float64)
+    if change_ticks.size == 0 or change_ticks[0] > 0:
+        change_ticks = np.concatenate([[0.0], change_ticks])
+        mspq = np.concatenate([[500000.0], mspq])
+    seconds_per_tick = mspq / 1e6 / score.ticks_per_quarter
+    change_seconds = np.concatenate([[0.0], np.cumsum(np.diff(change_ticks) * seconds_per_tick[:-1])])
+    segment = np.searchsorted(change_ticks, ticks, side="right") - 1
+    return change_seconds[segment] + (ticks - change_ticks[segment]) * seconds_per_tick[segment]
+
+
+def end_at_restrike(pitch: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, int]:
+    """A key struck again before its release ends the earlier note at the new strike. Returns new end, count."""
+    order = np.lexsort((start, pitch))
+    p, s, e = pitch[order], start[order], end[order]
+    same_key_next = np.zeros(p.size, dtype=bool)
+    same_key_next[:-1] = p[1:] == p[:-1]
+    next_start = np.empty_like(s)
+    next_start[:-1] = s[1:]
+    cut = same_key_next & (next_start < e)
+    e = np.where(cut, next_start, e)
+    new_end = np.empty_like(end)
+    new_end[order] = e
+    return new_end, int(cut.sum())
+
+
+def pedal_bin(values: np.ndarray, pedal_bins: int) -> np.ndarray:
+    """CC value 0–127 → depth bin; 0 = up. pedal_bins = 0 keeps every value as its own bin."""
+    values = values.astype(np.int64)
+    if pedal_bins == 0:
+        return values
+    return np.where(values == 0, 0, 1 + (values - 1) * pedal_bins // 127)
+
+
+def pedal_events(times: np.ndarray, values: np.ndarray, end: float, pedal_bins: int):
+    """One pedal's CC messages (sorted by time) → (start, end, intensity) per run of one nonzero bin.
+
+    times may be ticks or seconds; `end` (same unit) ends a pedal still down at the end of the file.
+    """
+    if times.size == 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.uint8)
+    bins = pedal_bin(values, pedal_bins)
+    run_first = np.flatnonzero(np.diff(bins, prepend=0) != 0)  # index of the first message of each run
+    run_end_index = np.append(run_first[1:], times.size)
+    run_start = times[run_first].astype(np.float64)
+    run_stop = np.append(times[run_first[1:]], end).astype(np.float64)
+    hold = np.diff(times.astype(np.float64), append=float(end))  # how long each message's value holds
+    weighted = np.concatenate([[0.0], np.cumsum(values * hold)])
+    held = np.concatenate([[0.0], np.cumsum(hold)])
+    counts = np.concatenate([[0], np.cumsum(np.ones_like(hold))])
+    plain = np.concatenate([[0.0], np.cumsum(values.astype(np.float64))])
+    span = held[run_end_index] - held[run_first]
+    mean_weighted = (weighted[run_end_index] - weighted[run_first]) / np.where(span > 0, span, 1)
+    mean_plain = (plain[run_end_index] - plain[run_first]) / (counts[run_end_index] - counts[run_first])
+    mean = np.where(span > 0, mean_weighted, mean_plain)
+    down = bins[run_first] != 0
+    intensity = np.clip(np.rint(mean[down]), 1, 127).astype(np.uint8)
+    return run_start[down], run_stop[down], intensity
+
+
+def score_to_events(score: symusic.Score, *, pedal_bins: int = 4) -> tuple[Events, DropCounts]:
+    """A tick-time score → events in seconds, and what was dropped."""
+    drops = DropCounts()
+    note_parts, cc_parts = [], []
+    for track in score.tracks:
+        notes = track.notes.numpy()
+        if track.is_drum:
+            drops.drum_notes += int(notes["pitch"].size)
+        else:
+            note_parts.append(notes)
+        cc_parts.append(track.controls.numpy())
+    file_end_tick = float(score.end())
+
+    pitch = np.concatenate([n["pitch"] for n in note_parts]).astype(np.int64) if note_parts else np.zeros(0, np.int64)
+    on = np.concatenate([n["time"] for n in note_parts]).astype(np.float64) if note_parts else np.zeros(0)
+    dur = np.concatenate([n["duration"] for n in note_parts]).astype(np.float64) if note_parts else np.zeros(0)
+    vel = np.concatenate([n["velocity"] for n in note_parts]).astype(np.int64) if note_parts else np.zeros(0, np.int64)
+    keep = (pitch >= LOWEST_PITCH) & (pitch <= HIGHEST_PITCH) & (vel > 0)
+    drops.notes_out_of_range = int((~keep).sum())
+    pitch, on, dur, vel = pitch[keep], on[keep], dur[keep], vel[keep]
+    off, drops.restruck_notes = end_at_restrike(pitch, on, on + dur)
+
+    parts = [(pitch - LOWEST_PITCH, on, off, vel)]
+    cc_time = np.concatenate([c["time"] for c in cc_parts]) if cc_parts else np.zeros(0, np.int64)
+    cc_number = np.concatenate([c["number"] for c in cc_parts]) if cc_parts else np.zeros(0, np.uint8)
+    cc_value = np.concatenate([c["value"] for c in cc_parts]) if cc_parts else np.zeros(0, np.uint8)
+    is_pedal = np.isin(cc_number, PEDAL_CONTROLLERS)
+    drops.pedal_messages = int(is_pedal.sum())
+    drops.other_controllers = int((~is_pedal).sum())
+    numbers, counts = np.unique(cc_number[~is_pedal], return_counts=True)
+    drops.controller_numbers = {int(n): int(c) for n, c in zip(numbers, counts)}
+    for pedal_id, number in zip((DAMPER_ID, SOSTENUTO_ID, SOFT_ID), PEDAL_CONTROLLERS):
+        mine = np.flatnonzero(cc_number == number)
+        mine = mine[np.argsort(cc_time[mine], kind="stable")]
+        start, stop, level = pedal_events(cc_time[mine], cc_value[mine].astype(np.float64), file_end_tick, pedal_bins)
+        parts.append((np.full(start.size, pedal_id), start, stop, level))
+
+    ids = np.concatenate([p[0] for p in parts])
+    start_tick = np.concatenate([p[1] for p in parts])
+    stop_tick = np.concatenate([p[2] for p in parts])
+    start_s = ticks_to_seconds(start_tick, score)
+    stop_s = ticks_to_seconds(stop_tick, score)
+    events = Events(ids, start_s, stop_s - start_s, np.concatenate([p[3] for p in parts]),
+                    float(ticks_to_seconds(np.array([file_end_tick]), score)[0]))
+    return events.sorted(), drops
+
+
+def read_events(path: str | Path, *, pedal_bins: int = 4) -> tuple[Events, DropCounts]:
+    """MIDI file → events. Raises ValueError naming the file when it is unusable or has no piano notes."""
+    score = load_score(path)
+    events, drops = score_to_events(score, pedal_bins=pedal_bins)
+    if not events.is_note.any():
+        raise ValueError(f"{path}: no piano notes (pitch 21–108) in the file")
+    return events, drops
+
+
+def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER) -> symusic.Score:
+    """Events → a playable one-track piano score at 120 bpm; pedals released at each event's end.
+
+    Values are clipped to valid ranges so that whatever a model emits, the file plays.
+    """
+    ticks_per_second = ticks_per_quarter * WRITE_QUARTERS_PER_SECOND
+    ids = np.asarray(events.ids, dtype=np.int64)
+    start = np.maximum(np.asarray(events.start_s, dtype=np.float64), 0.0)
+    stop = start + np.maximum(np.asarray(events.duration_s, dtype=np.float64), 0.0)
+    start_tick = np.rint(start * ticks_per_second).astype(np.int64)
+    stop_tick = np.rint(stop * ticks_per_second).astype(np.int64)
+    level = np.clip(np.asarray(events.intensity, dtype=np.int64), 1, 127)
+
+    note = (ids >= 0) & (ids < NUM_KEYS)
+    pitch = ids[note] + LOWEST_PITCH
+    on = start_tick[note]
+    off, _ = end_at_restrike(pitch, on, np.maximum(stop_tick[note], on + 1))
+    off = np.maximum(off, on + 1)  # a restrike at the same tick still sounds for one tick
+    order = np.lexsort((pitch, on))
+    score = symusic.Score(ticks_per_quarter)
+    score.tempos.append(symusic.Tempo(0, qpm=60.0 * WRITE_QUARTERS_PER_SECOND))
+    track = symusic.Track("Piano", 0, False)
+    track.notes = symusic.Note.from_numpy(
+        time=on[order].astype(np.int32), duration=(off - on)[order].astype(np.int32),
+        pitch=pitch[order].astype(np.int8), velocity=level[note][order].astype(np.int8))
+
+    cc_time, cc_number, cc_value, cc_rank = [], [], [], []
+    for pedal_id, number in zip((DAMPER_ID, SOSTENUTO_ID, SOFT_ID), PEDAL_CONTROLLERS):
+        mine = np.flatnonzero(ids == pedal_id)
+        mine = mine[np.argsort(start_tick[mine], kind="stable")]
+        down, up = start_tick[mine], stop_tick[mine]
+        next_down = np.append(down[1:], np.iinfo(np.int64).max)
+        release = next_down > up  # no release where the next event of this pedal takes over
+        cc_time += [down, up[release]]
+        cc_number += [np.full(down.size + int(release.sum()), number)]
+        cc_value += [level[mine], np.zeros(int(release.sum()), np.int64)]
+        cc_rank += [np.ones(down.size), np.zeros(int(release.sum()))]  # releases first at a shared tick
+    times = np.concatenate(cc_time)
+    rank = np.concatenate(cc_rank)
+    order = np.lexsort((rank, times))
+    track.controls = symusic.ControlChange.from_numpy(
+        time=times[order].astype(np.int32), number=np.concatenate(cc_number)[order].astype(np.uint8),
+        value=np.concatenate(cc_value)[order].astype(np.uint8))
+    score.tracks.append(track)
+    return score
+
+
+def write_events(events: Events, path: str | Path) -> Path:
+    """Events → MIDI file, written atomically (temporary name, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = events_to_score(events).dumps_midi()
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,133 @@
+"""Where performances come from: a MAESTRO v3.0.0 folder, an ASAP-style folder, any MIDI folder, files.
+
+Each source becomes a list of `Performance` records (file + composer, title, piece, split, year).
+Splits follow the source's own where it has one (MAESTRO's csv/json); otherwise a piece is put in
+train/validation/test by hashing its name (ASAP: the `folder` column; plain folders: the parent
+folder), so that all performances of one piece share a split and reruns agree.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MIDI_SUFFIXES = (".mid", ".midi", ".MID", ".MIDI")
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Performance:
+    path: str
+    composer: str = ""
+    title: str = ""
+    piece: str = ""
+    split: str = "train"
+    year: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    """A file or folder that could not be used, and why."""
+
+    path: str
+    reason: str
+
+
+def split_by_hash(name: str, validation_fraction: float, test_fraction: float) -> str:
+    """Deterministic split of a piece name: the same name always lands in the same split."""
+    u = int.from_bytes(hashlib.sha1(name.encode()).digest()[:8], "big") / 2**64
+    if u < test_fraction:
+        return "test"
+    if u < test_fraction + validation_fraction:
+        return "validation"
+    return "train"
+
+
+def find_maestro_table(folder: Path) -> Path | None:
+    for name in ("maestro-v3.0.0.csv", "maestro-v3.0.0.json"):
+        if (folder / name).is_file():
+            return folder / name
+    tables = sorted(folder.glob("maestro-v*.csv")) + sorted(folder.glob("maestro-v*.json"))
+    return tables[0] if tables else None
+
+
+def read_maestro(folder: Path, table: Path) -> list[Performance]:
+    if table.suffix == ".csv":
+        with table.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    else:
+        columns = json.loads(table.read_text())
+        keys = list(columns)
+        rows = [{k: columns[k][i] for k in keys} for i in columns[keys[0]]]
+    missing = {"canonical_composer", "canonical_title", "split", "midi_filename"} - set(rows[0] if rows else {})
+    if missing:
+        raise ValueError(f"{table}: not a MAESTRO table, missing column(s) {sorted(missing)}")
+    return [Performance(path=str(folder / r["midi_filename"]), composer=r["canonical_composer"],
+                        title=r["canonical_title"], piece=f'{r["canonical_composer"]}/{r["canonical_title"]}',
+                        split=r["split"], year=int(r["year"]) if r.get("year") else None) for r in rows]
+
+
+def read_asap(folder: Path, validation_fraction: float, test_fraction: float) -> list[Performance]:
+    table = folder / "metadata.csv"
+    with table.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    missing = {"composer", "title", "folder", "midi_performance"} - set(rows[0] if rows else {})
+    if missing:
+        raise ValueError(f"{table}: not an ASAP metadata table, missing column(s) {sorted(missing)}")
+    return [Performance(path=str(folder / r["midi_performance"]), composer=r["composer"], title=r["title"],
+                        piece=r["folder"], split=split_by_hash(r["folder"], validation_fraction, test_fraction))
+            for r in rows]
+
+
+def read_folder(folder: Path, validation_fraction: float, test_fraction: float,
+                problems: list[SourceProblem]) -> list[Performance]:
+    found: list[Path] = []
+
+    def on_error(e: OSError) -> None:
+        problems.append(SourceProblem(str(e.filename), f"unreadable folder ({e.strerror})"))
+
+    for root, dirs, files in os.walk(folder, onerror=on_error):
+        dirs.sort()
+        found += [Path(root) / f for f in sorted(files) if f.endswith(MIDI_SUFFIXES)]
+    performances = []
+    for path in found:
+        piece = str(path.parent.relative_to(folder)) if path.parent != folder else path.stem
+        performances.append(Performance(path=str(path), title=path.stem, piece=piece,
+                                        split=split_by_hash(piece, validation_fraction, test_fraction)))
+    return performances
+
+
+def discover(sources: list[str | Path], validation_fraction: float = 0.1,
+             test_fraction: float = 0.1) -> tuple[list[Performance], list[SourceProblem]]:
+    """All performances named by `sources`, and the sources that could not be used."""
+    performances: list[Performance] = []
+    problems: list[SourceProblem] = []
+    for source in map(Path, sources):
+        try:
+            if source.is_dir():
+                table = find_maestro_table(source)
+                if table is not None:
+                    performances += read_maestro(source, table)
+                elif (source / "metadata.csv").is_file():
+                    performances += read_asap(source, validation_fraction, test_fraction)
+                else:
+                    performances += read_folder(source, validation_fraction, test_fraction, problems)
+            elif source.is_file():
+                piece = source.parent.name or source.stem
+                performances.append(Performance(path=str(source), title=source.stem, piece=piece,
+                                                split=split_by_hash(piece, validation_fraction, test_fraction)))
+            else:
+                problems.append(SourceProblem(str(source), "no such file or folder"))
+        except (OSError, ValueError, KeyError, csv.Error) as e:
+            problems.append(SourceProblem(str(source), f"unusable source ({e})"))
+    unique = list({p.path: p for p in performances}.values())
+    return unique, problems

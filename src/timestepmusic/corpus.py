@@ -151,6 +151,9 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
                              "reason": skipped[-1]["reason"], "pedal_bins": config.events.pedal_bins})
         else:
             good.append(result)
+    if not good:
+        reasons = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped) or "no MIDI files found"
+        raise ValueError(f"no usable performance in {', '.join(map(str, sources))} ({reasons})")
     good.sort(key=lambda r: r["path"])
     from_cache = sum(1 for (_, sha1) in jobs if sha1 is not None)
     key = _settings_key(config, sorted((r["path"], r["sha1"], by_path[r["path"]].split) for r in good))

@@ -1,0 +1,132 @@
+"""A trained PISA with everything needed to use it: encoding, chunking, sizes. Sets ⇄ latents ⇄ events.
+
+Shapes: B chunks, N events per chunk, D features, L latent, T chunks in a sequence.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .batches import SetBatch
+from .chunks import Chunked, chunk_events
+from .checkpoint import load_weights, read_meta
+from .config import Config
+from .encoding import Encoding
+from .midi import Events
+from .pisa import PISA
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise ValueError(f"--device {name!r}: not a device name (cpu, cuda, cuda:N, auto)") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+@dataclass
+class Autoencoder:
+    model: PISA
+    encoding: Encoding
+    config: Config
+    weights_sha256: str
+    meta: dict
+
+    @property
+    def chunk_seconds(self) -> float:
+        return self.encoding.chunk_seconds
+
+    @property
+    def max_events(self) -> int:
+        return self.model.max_events
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "Autoencoder":
+        folder, meta = read_meta(path)
+        if meta.get("kind") != "autoencoder":
+            raise ValueError(f"{folder}: not an autoencoder checkpoint (kind={meta.get('kind')!r})")
+        model = PISA(**meta["model"])
+        load_weights(folder, "pisa", model)
+        model.eval().to(device)
+        return cls(model, Encoding.from_dict(meta["encoding"]), Config.from_dict(meta["config"]),
+                   meta["weights"]["pisa"], meta)
+
+    def features(self, batch: SetBatch) -> torch.Tensor:
+        """Padded sets → encoded features [B, N, D]."""
+        return self.encoding.encode(batch.ids, batch.offset_s, batch.duration_s, batch.intensity)
+
+    @torch.no_grad()
+    def encode(self, batch: SetBatch) -> torch.Tensor:
+        """Padded sets → latents [B, L]."""
+        batch = batch.to(self.device)
+        latent, _ = self.model.encode(self.features(batch), batch.sizes)
+        return latent
+
+    @torch.no_grad()
+    def decode_sets(self, latent: torch.Tensor) -> SetBatch:
+        """Latents [B, L] → padded sets with the predicted sizes; values clipped to valid ranges."""
+        elements, size_logits = self.model.decode(latent.to(self.device).float())
+        sizes = size_logits.argmax(-1)  # [B]
+        ids, offset_s, duration_s, intensity = self.encoding.decode(elements)
+        return SetBatch(ids, offset_s, duration_s, intensity, sizes)
+
+    def decode_events(self, latent: torch.Tensor, start_chunk: int = 0) -> Events:
+        """A latent sequence [T, L] (chunk t starts at t · chunk_seconds) → events of one performance."""
+        sets = self.decode_sets(latent)
+        return sets_to_events(sets, self.chunk_seconds, start_chunk)
+
+    def reconstruct(self, events: Events, batch: int = 4096) -> tuple[Events, Events, float]:
+        """A performance → (the capped events the model sees, its reconstruction, set-size accuracy)."""
+        chunked = chunk_events(events, self.chunk_seconds, self.max_events)
+        sets = chunked_to_sets(chunked, self.max_events)
+        latents = torch.cat([self.encode(SetBatch(*(t[lo:lo + batch] for t in (
+            sets.ids, sets.offset_s, sets.duration_s, sets.intensity, sets.sizes))))
+            for lo in range(0, sets.sizes.shape[0], batch)])  # [C, L]
+        decoded = self.decode_sets(latents)
+        size_accuracy = float((decoded.sizes.cpu() == sets.sizes).float().mean())
+        return sets_to_events(sets, self.chunk_seconds), sets_to_events(decoded, self.chunk_seconds), size_accuracy
+
+
+def chunked_to_sets(chunked: Chunked, max_events: int) -> SetBatch:
+    """Capped chunks of one performance → padded sets [C, N] (no Python loop over chunks)."""
+    sizes = chunked.sizes
+    if sizes.max(initial=0) > max_events:
+        raise ValueError(f"chunks hold up to {sizes.max()} events but the model takes {max_events}")
+    rank = np.arange(sizes.sum()) - np.repeat(chunked.chunk_ptr[:-1], sizes)  # position within its chunk
+    row = np.repeat(np.arange(chunked.num_chunks), sizes)
+    shape = (chunked.num_chunks, max_events)
+    out = {name: np.zeros(shape, dtype) for name, dtype in
+           (("ids", np.int64), ("offset_s", np.float64), ("duration_s", np.float64), ("intensity", np.int64))}
+    out["intensity"][:] = 1
+    out["ids"][row, rank] = chunked.ids
+    out["offset_s"][row, rank] = chunked.offset_s
+    out["duration_s"][row, rank] = chunked.duration_s
+    out["intensity"][row, rank] = chunked.intensity
+    return SetBatch(*(torch.from_numpy(out[k]) for k in ("ids", "offset_s", "duration_s", "intensity")),
+                    torch.from_numpy(sizes.astype(np.int64)))
+
+
+def sets_to_events(sets: SetBatch, chunk_seconds: float, start_chunk: int = 0) -> Events:
+    """Padded sets [T, N] of consecutive chunks → events; an empty chunk stays empty."""
+    mask = sets.mask.cpu().numpy()  # [T, N]
+    t = np.broadcast_to(np.arange(mask.shape[0])[:, None] + start_chunk, mask.shape)
+    start = t[mask] * chunk_seconds + sets.offset_s.cpu().numpy()[mask]
+    return Events(sets.ids.cpu().numpy()[mask], start, sets.duration_s.cpu().numpy()[mask],
+                  np.clip(sets.intensity.cpu().numpy()[mask], 1, 127),
+                  mask.shape[0] * chunk_seconds).sorted()
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,107 @@
+"""Checkpoints: a folder with config.json, safetensors weights, optimizer and RNG state.
+
+Written to a temporary folder and renamed, so a crash never leaves half a checkpoint: at worst the
+previous one survives as `.NAME.old`, which `checkpoint_dir` falls back to. Nothing is unpickled:
+tensors come from safetensors, everything else from JSON.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+CONFIG = "config.json"
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{index}.{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for name, value in list(tensors.items()) + list(meta["scalars"].items()):
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def write_checkpoint(run: str | Path, name: str, meta: dict, models: dict[str, nn.Module],
+                     optimizers: dict[str, torch.optim.Optimizer] | None = None,
+                     rng: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write RUN/NAME atomically. `meta` must be JSON-serialisable."""
+    run = Path(run)
+    run.mkdir(parents=True, exist_ok=True)
+    final, tmp, old = run / name, run / f".{name}.tmp", run / f".{name}.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    meta = dict(meta)
+    meta["weights"] = {}
+    for key, model in models.items():
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / f"{key}.safetensors"))
+        meta["weights"][key] = hashlib.sha256((tmp / f"{key}.safetensors").read_bytes()).hexdigest()
+    meta["optimizers"] = {}
+    for key, optimizer in (optimizers or {}).items():
+        tensors, extra = _optimizer_tensors(optimizer)
+        save_file(tensors, str(tmp / f"{key}.optim.safetensors"))
+        meta["optimizers"][key] = extra
+    if rng:
+        save_file({k: v.contiguous() for k, v in rng.items()}, str(tmp / "rng.safetensors"))
+    (tmp / CONFIG).write_text(json.dumps(meta, indent=1))
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def checkpoint_dir(path: str | Path) -> Path:
+    """A checkpoint folder from a run folder (its `last`), a checkpoint folder, or a leftover `.old`."""
+    path = Path(path)
+    for candidate in (path, path / "last", path / ".last.old", path.parent / f".{path.name}.old"):
+        if (candidate / CONFIG).is_file():
+            return candidate
+    raise ValueError(f"{path}: no checkpoint here (expected {CONFIG} in it or in {path / 'last'})")
+
+
+def read_meta(path: str | Path) -> tuple[Path, dict]:
+    folder = checkpoint_dir(path)
+    try:
+        return folder, json.loads((folder / CONFIG).read_text())
+    except ValueError as e:
+        raise ValueError(f"{folder / CONFIG}: corrupt checkpoint config ({e})") from e
+
+
+def load_weights(folder: Path, key: str, model: nn.Module) -> None:
+    try:
+        state = load_file(str(folder / f"{key}.safetensors"))
+    except (OSError, RuntimeError) as e:
+        raise ValueError(f"{folder}: cannot read weights {key}.safetensors ({e})") from e
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{folder}: weights {key}.safetensors do not fit the model in config.json ({e})") from e
+
+
+def load_optimizer(folder: Path, key: str, meta: dict, optimizer: torch.optim.Optimizer) -> None:
+    tensors = load_file(str(folder / f"{key}.optim.safetensors"))
+    optimizer.load_state_dict(_optimizer_state(tensors, meta["optimizers"][key]))
+
+
+def load_rng(folder: Path) -> dict[str, torch.Tensor]:
+    path = folder / "rng.safetensors"
+    return load_file(str(path)) if path.is_file() else {}

@@ -1,0 +1,274 @@
+"""`tsm`: one entry point, a subcommand per verb; each parses flags and calls the Python API."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("timestepmusic")
+
+
+def _config(args: argparse.Namespace, flags: dict[str, str]):
+    """The Config from --config TOML, then named flags, then --set section.key=value."""
+    from .config import Config
+
+    config = Config.from_toml(args.config) if getattr(args, "config", None) else Config()
+    config = config.override({key: getattr(args, attr) for attr, key in flags.items() if getattr(args, attr, None) is not None})
+    return config.override(getattr(args, "set", None) or [])
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="TOML", help="read settings from this TOML file ([events], [chunks], [ae], [gan], …)")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override any setting, e.g. --set ae.lr=3e-4 (repeatable; applied last)")
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from .corpus import prepare
+    from .stats import corpus_stats, format_stats
+
+    config = _config(args, {"chunk_seconds": "chunks.chunk_seconds", "max_events": "chunks.max_events",
+                            "pedal_bins": "events.pedal_bins", "workers": "corpus.workers"})
+    report = prepare(args.sources, args.out, config, progress=not args.quiet)
+    c = report.corpus
+    if c.num_tracks == 0:
+        for s in report.skipped:
+            print(f"error: {s['file']}: {s['reason']}", file=sys.stderr)
+        print(f"error: no usable performance in {', '.join(map(str, args.sources))}", file=sys.stderr)
+        return 1
+    for s in report.skipped:
+        print(f"skipped {s['file']}: {s['reason']}", file=sys.stderr)
+    hours = sum(t["duration_s"] for t in c.tracks) / 3600
+    how = "reused cached corpus" if report.reused else f"parsed {report.parsed} file(s), {report.from_cache} from cache"
+    print(f"{args.out}: {c.num_tracks} performances, {hours:.1f} h, {int(c.ids.size):,} events, "
+          f"{int(c.chunk_event_ptr.size - 1):,} chunks; {len(report.skipped)} skipped; {how} in {report.seconds:.2f} s")
+    if not args.quiet:
+        print(format_stats(corpus_stats(c)))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .corpus import Corpus
+    from .stats import corpus_stats, format_stats
+
+    stats = corpus_stats(Corpus.open(args.corpus))
+    print(json.dumps(stats, indent=1) if args.json else format_stats(stats))
+    return 0
+
+
+def cmd_train_ae(args: argparse.Namespace) -> int:
+    from .train.ae import train_autoencoder
+
+    config = None if args.resume else _config(args, {"latent": "ae.latent", "encoding": "encoding.encoding",
+                                                     "epochs": "ae.epochs", "device": "ae.device",
+                                                     "batch": "ae.batch_chunks", "lr": "ae.lr", "seed": "ae.seed"})
+    out = args.resume or args.out
+    if out is None:
+        raise ValueError("train-ae needs --out RUN (or --resume RUN)")
+    result = train_autoencoder(args.corpus, out, config, resume=bool(args.resume), progress=not args.quiet,
+                               max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+                               epochs=args.epochs if args.resume else None)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+def cmd_train_gan(args: argparse.Namespace) -> int:
+    from .train.gan import train_gan
+
+    config = None if args.resume else _config(args, {"steps": "gan.steps", "device": "gan.device",
+                                                     "seed": "gan.seed", "batch": "gan.batch"})
+    out = args.resume or args.out
+    if out is None:
+        raise ValueError("train-gan needs --out RUN (or --resume RUN)")
+    result = train_gan(args.corpus, args.ae, out, config, resume=bool(args.resume), progress=not args.quiet,
+                       max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+                       steps=args.steps if args.resume else None)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .generate import GANModel, model_info
+
+    if args.info:
+        print(json.dumps(model_info(args.model), indent=1))
+        return 0
+    if args.n < 1 or args.seconds <= 0:
+        raise ValueError("-n must be ≥ 1 and --seconds > 0")
+    from .midi import write_events
+
+    gan = GANModel.load(args.model, args.device)
+    out = Path(args.out)
+    for i, events in enumerate(gan.sample(args.n, args.seconds, args.seed)):
+        path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
+        notes = int(events.is_note.sum())
+        print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {events.end_s:.1f} s")
+        if args.png or args.wav:
+            from .evaluate.render import render_outputs
+
+            for extra in render_outputs(path, events, png=args.png, wav=args.wav):
+                print(f"{extra}")
+    return 0
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    from .autoencoder import Autoencoder
+    from .evaluate.fidelity import Fidelity, format_fidelity
+    from .midi import read_events, write_events
+
+    ae = Autoencoder.load(_best(args.ae), args.device)
+    events, _ = read_events(args.input, pedal_bins=ae.config.events.pedal_bins)
+    seen, rebuilt, size_accuracy = ae.reconstruct(events)
+    path = write_events(rebuilt, args.output)
+    fidelity = Fidelity()
+    fidelity.add(seen, rebuilt, ae.config.events.pedal_bins)
+    summary = fidelity.summary() | {"set_size_accuracy": size_accuracy, "chunks": int(round(events.end_s / ae.chunk_seconds))}
+    print(f"wrote {path}")
+    print(format_fidelity(summary))
+    if args.png or args.wav:
+        from .evaluate.render import render_outputs
+
+        for extra in render_outputs(path, rebuilt, png=args.png, wav=args.wav, original=seen):
+            print(extra)
+    return 0
+
+
+def cmd_evaluate_ae(args: argparse.Namespace) -> int:
+    from .autoencoder import Autoencoder
+    from .corpus import Corpus
+    from .evaluate.fidelity import evaluate_autoencoder, format_fidelity
+    from .train.ae import check_corpus_matches
+
+    ae = Autoencoder.load(_best(args.run), args.device)
+    corpus = Corpus.open(args.corpus)
+    check_corpus_matches(ae.meta, corpus, f"autoencoder {args.run}")
+    summary = evaluate_autoencoder(ae, corpus, args.split, max_tracks=args.max_tracks)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(summary, indent=1))
+    print(json.dumps(summary) if args.json else format_fidelity(summary))
+    return 0
+
+
+def _best(run: str) -> Path:
+    path = Path(run)
+    return path / "best" if (path / "best" / "config.json").is_file() else path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tsm", description="TimeStepMusic: expressive piano performances "
+                                     "(timing, dynamics, damper/sostenuto/soft pedal) from a set autoencoder + GAN.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("prepare", help="MIDI performances → chunked corpus on disk",
+                       description="Turn performances into a chunked corpus. SOURCE: a MAESTRO v3.0.0 folder (its csv "
+                       "gives splits), an ASAP-style folder with metadata.csv (split by piece), any folder of .mid/.midi "
+                       "(recursive; split by hashing the parent folder), or single files. Bad files are skipped and listed.")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("--out", required=True, metavar="CORPUS", help="corpus folder (created; reused when up to date)")
+    p.add_argument("--chunk-seconds", type=float, help="time step in seconds (default 0.25)")
+    p.add_argument("--max-events", type=int, help="most events per chunk; more are dropped and counted (default 15)")
+    p.add_argument("--pedal-bins", type=int, help="pedal depth bins, 0 = keep every CC value (default 4)")
+    p.add_argument("--workers", type=int, help="parsing processes (default: one per core)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or statistics table")
+    _add_config_flags(p)
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("stats", help="statistics of a prepared corpus",
+                       description="Files and hours per split, notes, pedal events per pedal and depth bin, events per "
+                       "chunk, overflow at this and other caps, skipped files and why.")
+    p.add_argument("corpus", metavar="CORPUS")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("train-ae", help="train the PISA set autoencoder (or --resume a run)",
+                       description="Train PISA on the corpus's training split, validating each epoch; writes RUN/last, "
+                       "RUN/best and RUN/metrics.jsonl. --resume RUN continues exactly where it stopped.")
+    p.add_argument("corpus", metavar="CORPUS")
+    p.add_argument("--out", metavar="RUN", help="run folder")
+    p.add_argument("--resume", metavar="RUN", help="continue this run (its saved config is used)")
+    p.add_argument("--latent", type=int, help="latent size per chunk (default 20; 75 is near-lossless)")
+    p.add_argument("--encoding", help="pon (default), ponOHE, pnOHE, OHE or none")
+    p.add_argument("--epochs", type=int, help="epochs to train (with --resume: the new total)")
+    p.add_argument("--batch", type=int, help="chunks per batch (default 100)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--seed", type=int, help="seed of initialisation, order and augmentation")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--max-minutes", type=float, help="stop (after saving RUN/last) when this much time has passed")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_config_flags(p)
+    p.set_defaults(func=cmd_train_ae)
+
+    p = sub.add_parser("train-gan", help="train the convolutional WGAN-GP on frozen autoencoder latents",
+                       description="Encode the corpus once with the autoencoder (cached in RUN), then train the GAN; "
+                       "writes RUN/last, RUN/best, RUN/metrics.jsonl and RUN/samples/step_*/ MIDI from fixed noise.")
+    p.add_argument("corpus", metavar="CORPUS")
+    p.add_argument("--ae", metavar="AE_RUN", help="trained autoencoder run (its best checkpoint is used)")
+    p.add_argument("--out", metavar="RUN", help="run folder")
+    p.add_argument("--resume", metavar="RUN", help="continue this run")
+    p.add_argument("--steps", type=int, help="generator steps (with --resume: the new total)")
+    p.add_argument("--batch", type=int, help="windows per batch (default 10)")
+    p.add_argument("--seed", type=int, help="seed")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--max-minutes", type=float, help="stop (after saving RUN/last) when this much time has passed")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_config_flags(p)
+    p.set_defaults(func=cmd_train_gan)
+
+    p = sub.add_parser("generate", help="write new performances as MIDI (the shipped model by default)",
+                       description="Sample performances from a trained GAN; the same --seed gives the same files.")
+    p.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default out/)")
+    p.add_argument("--model", metavar="RUN", help="GAN run or checkpoint folder (default: the model shipped in the package)")
+    p.add_argument("-n", type=int, default=8, help="how many files (default 8)")
+    p.add_argument("--seconds", type=float, default=16.0, help="length of each in seconds (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
+    p.add_argument("--png", action="store_true", help="also write a piano roll PNG per file")
+    p.add_argument("--wav", action="store_true", help="also render WAV audio with FluidSynth")
+    p.add_argument("--info", action="store_true", help="describe the model (how it was trained) and exit")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("reconstruct", help="a MIDI file through the autoencoder and back, to hear what it keeps",
+                       description="MIDI → chunks → latents → decoded events → MIDI, with fidelity figures.")
+    p.add_argument("input", metavar="IN.mid")
+    p.add_argument("--ae", required=True, metavar="AE_RUN", help="autoencoder run or checkpoint")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.mid")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
+    p.add_argument("--png", action="store_true", help="also write original-over-reconstruction piano rolls")
+    p.add_argument("--wav", action="store_true", help="also render WAV audio with FluidSynth")
+    p.set_defaults(func=cmd_reconstruct)
+
+    p = sub.add_parser("evaluate-ae", help="autoencoder fidelity on a split (note/pedal F1, velocity, set size)")
+    p.add_argument("run", metavar="AE_RUN")
+    p.add_argument("--corpus", required=True, metavar="CORPUS")
+    p.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    p.add_argument("--max-tracks", type=int, help="evaluate only the first N tracks of the split")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--json-out", metavar="FILE", help="also write the figures as JSON to FILE")
+    p.set_defaults(func=cmd_evaluate_ae)
+
+    from .evaluate import cli_commands
+
+    cli_commands.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        return args.func(args)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

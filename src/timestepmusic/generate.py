@@ -1,0 +1,129 @@
+"""Noise → generator → latents → PISA decoder → events → MIDI files.
+
+A model is a GAN checkpoint folder (config.json + generator.safetensors) with its autoencoder
+beside it (RUN/autoencoder) or inside it (the shipped model). The autoencoder is checked against
+the hash the GAN recorded, so a GAN is never decoded by an autoencoder it was not trained with.
+Shapes: S samples, L latent, T chunks.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from .autoencoder import Autoencoder, pick_device
+from .checkpoint import checkpoint_dir, load_weights, read_meta
+from .gan.conv import Generator
+from .latents import Normaliser
+from .midi import Events, write_events
+
+DEFAULT_MODEL = "default"
+
+
+def default_model_path() -> Path:
+    return Path(str(resources.files("timestepmusic") / "models" / DEFAULT_MODEL))
+
+
+@dataclass
+class GANModel:
+    generator: Generator
+    normaliser: Normaliser
+    ae: Autoencoder
+    meta: dict
+    folder: Path
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str = "cpu") -> "GANModel":
+        if path is None:
+            path = default_model_path()
+            if not (path / "config.json").is_file():
+                raise ValueError(f"no shipped model at {path}; pass --model RUN")
+        folder, meta = read_meta(path)
+        if meta.get("kind") != "gan":
+            raise ValueError(f"{folder}: not a GAN checkpoint (kind={meta.get('kind')!r}); "
+                             "an autoencoder run cannot generate by itself")
+        ae_folder = next((p for p in (folder / "autoencoder", folder.parent / "autoencoder")
+                          if (p / "config.json").is_file()), None)
+        if ae_folder is None:
+            raise ValueError(f"{folder}: its autoencoder is missing (looked in {folder / 'autoencoder'} "
+                             f"and {folder.parent / 'autoencoder'})")
+        return cls.with_autoencoder(folder, meta, Autoencoder.load(ae_folder, pick_device(device)), device)
+
+    @classmethod
+    def with_autoencoder(cls, folder: Path, meta: dict, ae: Autoencoder, device: str = "cpu") -> "GANModel":
+        wanted = meta["autoencoder"]["weights_sha256"]
+        if ae.weights_sha256 != wanted:
+            raise ValueError(f"{folder}: this GAN was trained on autoencoder {wanted[:12]}…, "
+                             f"but the autoencoder given is {ae.weights_sha256[:12]}…; they do not belong together")
+        generator = Generator(**meta["generator"])
+        load_weights(folder, "generator", generator)
+        generator.eval().to(pick_device(device))
+        return cls(generator, Normaliser.from_dict(meta["normaliser"]), ae, meta, folder)
+
+    @property
+    def window_seconds(self) -> float:
+        return self.generator.window * self.ae.chunk_seconds
+
+    @torch.no_grad()
+    def sample_latents(self, n: int, seconds: float, seed: int) -> torch.Tensor:
+        """[S, T, L] latents; longer pieces are consecutive independent windows."""
+        windows = max(1, math.ceil(seconds / self.window_seconds - 1e-9))
+        g = torch.Generator().manual_seed(seed)
+        noise = torch.randn(n * windows, self.generator.noise, generator=g).to(next(self.generator.parameters()).device)
+        x = self.generator(noise).transpose(1, 2)  # [S·W, T, L]
+        x = self.normaliser.inverse(x).reshape(n, windows * self.generator.window, -1)  # [S, W·T, L]
+        chunks = max(1, round(seconds / self.ae.chunk_seconds))
+        return x[:, :chunks]
+
+    def sample(self, n: int = 1, seconds: float = 16.0, seed: int = 0) -> list[Events]:
+        return [self.ae.decode_events(latent) for latent in self.sample_latents(n, seconds, seed)]
+
+
+def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
+             device: str = "cpu") -> list[Path]:
+    """Write `n` MIDI files into `out`; the same seed gives the same files."""
+    if n < 1:
+        raise ValueError(f"-n must be ≥ 1, got {n}")
+    if seconds <= 0:
+        raise ValueError(f"--seconds must be > 0, got {seconds}")
+    gan = GANModel.load(model, device)
+    out = Path(out)
+    return [write_events(events, out / f"sample_{seed}_{i:03d}.mid")
+            for i, events in enumerate(gan.sample(n, seconds, seed))]
+
+
+def model_info(model: str | Path | None = None) -> dict:
+    path = default_model_path() if model is None else Path(model)
+    folder, meta = read_meta(path)
+    return {"model": str(folder), "arch": meta.get("arch"), "trained": meta.get("trained"),
+            "corpus": meta.get("corpus"), "step": meta.get("step"), "gan": meta["config"]["gan"],
+            "chunks": meta["config"]["chunks"], "encoding": meta["config"]["encoding"]["encoding"],
+            "latent": meta["generator"]["latent"], "description": meta.get("description")}
+
+
+def export_model(run: str | Path, dest: str | Path, description: str = "") -> Path:
+    """Copy what generation needs (generator + its autoencoder, no critic or optimizer) into `dest`."""
+    import json
+    import shutil
+
+    folder, meta = read_meta(run if not (Path(run) / "best").is_dir() else Path(run) / "best")
+    dest = Path(dest)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    shutil.copy(folder / "generator.safetensors", tmp / "generator.safetensors")
+    ae_src = checkpoint_dir(folder.parent / "autoencoder")
+    (tmp / "autoencoder").mkdir()
+    shutil.copy(ae_src / "pisa.safetensors", tmp / "autoencoder" / "pisa.safetensors")
+    ae_meta = json.loads((ae_src / "config.json").read_text())
+    ae_meta["optimizers"] = {}
+    (tmp / "autoencoder" / "config.json").write_text(json.dumps(ae_meta, indent=1))
+    meta = dict(meta, optimizers={}, description=description)
+    meta["weights"] = {"generator": meta["weights"]["generator"]}
+    (tmp / "config.json").write_text(json.dumps(meta, indent=1))
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return dest

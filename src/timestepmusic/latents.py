@@ -1,0 +1,81 @@
+"""The latent corpus: every chunk of a corpus encoded once by a frozen autoencoder, normalised.
+
+Shapes: C chunks (corpus order, so `track_chunk_ptr` indexes it too), L latent, T window chunks.
+Cached beside the GAN run as latents-<ae>-<corpus>.npy, keyed by the autoencoder's weights hash
+and the corpus key, so a different autoencoder or corpus never reuses stale latents.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .autoencoder import Autoencoder
+from .batches import ChunkGatherer
+from .corpus import Corpus
+
+log = logging.getLogger(__name__)
+ENCODE_BATCH = 16384
+
+
+@torch.no_grad()
+def encode_corpus(ae: Autoencoder, corpus: Corpus, batch: int = ENCODE_BATCH) -> np.ndarray:
+    """All chunks of `corpus` → latents [C, L] float32, batched, capped as the model was trained."""
+    gatherer = ChunkGatherer(corpus, max_events=ae.max_events, device=ae.device)
+    tracks, chunks = (torch.from_numpy(a).to(ae.device) for a in corpus.chunk_index(None))
+    out = np.empty((tracks.shape[0], ae.model.latent), dtype=np.float32)
+    for lo in range(0, tracks.shape[0], batch):
+        sets = gatherer.gather(tracks[lo:lo + batch], chunks[lo:lo + batch])
+        out[lo:lo + batch] = ae.encode(sets).float().cpu().numpy()
+    return out
+
+
+def cached_latents(ae: Autoencoder, corpus: Corpus, folder: str | Path) -> np.ndarray:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"latents-{ae.weights_sha256[:12]}-{corpus.manifest['key']}.npy"
+    if path.is_file():
+        return np.load(path)
+    latents = encode_corpus(ae, corpus)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
+    np.save(tmp, latents)
+    tmp.replace(path)
+    return latents
+
+
+@dataclass(frozen=True)
+class Normaliser:
+    """Per-dimension standardisation of latents with training-split statistics."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, latents: np.ndarray) -> "Normaliser":
+        return cls(tuple(map(float, latents.mean(0))), tuple(float(s) for s in np.maximum(latents.std(0), 1e-6)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[..., L] → standardised [..., L]."""
+        return (x - x.new_tensor(self.mean)) / x.new_tensor(self.std)
+
+    def inverse(self, x: torch.Tensor) -> torch.Tensor:
+        return x * x.new_tensor(self.std) + x.new_tensor(self.mean)
+
+    def to_dict(self) -> dict:
+        return {"mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Normaliser":
+        return cls(tuple(d["mean"]), tuple(d["std"]))
+
+
+def window_starts(corpus: Corpus, split: str, window: int) -> np.ndarray:
+    """Global chunk index of every window start of a split whose `window` chunks stay inside one track."""
+    tracks = corpus.tracks_in(split)
+    first = corpus.track_chunk_ptr[tracks]
+    count = np.maximum(corpus.track_chunk_ptr[tracks + 1] - first - window + 1, 0)  # starts per track
+    return (np.repeat(first, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)).astype(np.int64)

@@ -1,0 +1,177 @@
+"""Train the PISA autoencoder on a corpus: batches by tensor gathers, validation each epoch,
+`last` and `best` checkpoints, metrics log, and resume that replays the same batches exactly.
+
+Resume is exact because everything random is derived from (seed, epoch, batch): the chunk order of
+an epoch and the augmentation of a batch. A checkpoint records the next batch to run.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..autoencoder import pick_device
+from ..batches import ChunkGatherer, batch_generator, epoch_order
+from ..checkpoint import load_optimizer, load_weights, read_meta, write_checkpoint
+from ..config import Config
+from ..corpus import Corpus
+from ..encoding import Encoding
+from ..pisa import PISA
+from .log import MetricsLog
+
+log = logging.getLogger(__name__)
+VALIDATION_BATCH = 4096
+
+
+def check_corpus_matches(meta: dict, corpus: Corpus, what: str) -> None:
+    """A model trained on one chunking cannot be used with a corpus chunked differently."""
+    saved = Config.from_dict(meta["config"])
+    for key in ("chunk_seconds", "max_events"):
+        mine, theirs = getattr(saved.chunks, key), getattr(corpus.config.chunks, key)
+        if mine != theirs:
+            raise ValueError(f"{what} was trained with chunks.{key}={mine} but corpus {corpus.root} has {theirs}; "
+                             f"prepare the corpus with the same setting or train a new model")
+    if saved.events.pedal_bins != corpus.config.events.pedal_bins:
+        raise ValueError(f"{what} was trained with events.pedal_bins={saved.events.pedal_bins} but corpus "
+                         f"{corpus.root} has {corpus.config.events.pedal_bins}")
+
+
+@torch.no_grad()
+def validate(model: PISA, gatherer: ChunkGatherer, encoding: Encoding, tracks: torch.Tensor, chunks: torch.Tensor,
+             size_weight: float, limit: int | None = None) -> dict[str, float]:
+    model.eval()
+    total, element, size_acc, seen = 0.0, 0.0, 0.0, 0
+    n = tracks.shape[0] if limit is None else min(limit, tracks.shape[0])
+    for lo in range(0, n, VALIDATION_BATCH):
+        batch = gatherer.gather(tracks[lo:lo + VALIDATION_BATCH], chunks[lo:lo + VALIDATION_BATCH])
+        x = encoding.encode(batch.ids, batch.offset_s, batch.duration_s, batch.intensity)
+        loss, parts = model.loss(x, batch.sizes, encoding, size_weight)
+        b = batch.sizes.shape[0]
+        total += float(loss) * b
+        element += float(parts["element"]) * b
+        size_acc += float(parts["size_accuracy"]) * b
+        seen += b
+    model.train()
+    seen = max(seen, 1)
+    return {"loss": total / seen, "element_loss": element / seen, "size_accuracy": size_acc / seen}
+
+
+def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config | None = None, *,
+                      resume: bool = False, progress: bool = True, max_steps: int | None = None,
+                      max_seconds: float | None = None, epochs: int | None = None) -> dict:
+    """Train (or with `resume`, continue) a PISA run in `out`. Returns the last metrics.
+
+    `max_steps` / `max_seconds` stop early after writing `last` (for tests and time-boxed runs);
+    `epochs` extends or shortens a resumed run.
+    """
+    out = Path(out)
+    corpus = Corpus.open(corpus_path)
+    start_epoch = start_batch = step = 0
+    best = math.inf
+    meta = None
+    if resume:
+        folder, meta = read_meta(out / "last")
+        if meta.get("kind") != "autoencoder":
+            raise ValueError(f"{folder}: not an autoencoder run")
+        check_corpus_matches(meta, corpus, f"run {out}")
+        config = Config.from_dict(meta["config"])
+        start_epoch, start_batch, step, best = meta["epoch"], meta["batch"], meta["step"], meta["best_val_loss"]
+    config = config or corpus.config
+    if epochs is not None:
+        config = config.override({"ae.epochs": epochs})
+    config = config.override({"chunks.chunk_seconds": corpus.config.chunks.chunk_seconds,
+                              "chunks.max_events": corpus.config.chunks.max_events,
+                              "events.pedal_bins": corpus.config.events.pedal_bins})
+    ae = config.ae
+    device = pick_device(ae.device)
+    gatherer = ChunkGatherer(corpus, device=device)
+    encoding = Encoding(config.encoding.encoding, corpus.chunk_seconds, corpus.duration_fit)
+    train_tracks, train_chunks = (torch.from_numpy(a).to(device) for a in corpus.chunk_index("train"))
+    val_tracks, val_chunks = (torch.from_numpy(a).to(device) for a in corpus.chunk_index("validation"))
+    if train_tracks.numel() == 0:
+        raise ValueError(f"corpus {corpus.root}: no chunks in the training split")
+    if val_tracks.numel() == 0:
+        log.warning("corpus %s has no validation split; validating on the training chunks", corpus.root)
+        val_tracks, val_chunks = train_tracks, train_chunks
+
+    torch.manual_seed(ae.seed)
+    model = PISA(features=encoding.dim, max_events=corpus.max_events, latent=ae.latent, hidden=ae.hidden).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=ae.lr)
+    if meta is not None:
+        load_weights(out / "last", "pisa", model)
+        load_optimizer(out / "last", "pisa", meta, optimizer)
+    use_amp = device.type == "cuda"
+    metrics = MetricsLog(out / "metrics.jsonl")
+
+    def save(name: str, epoch: int, batch: int, extra: dict | None = None) -> None:
+        write_checkpoint(out, name, {
+            "kind": "autoencoder", "config": config.to_dict(), "encoding": encoding.to_dict(),
+            "model": model.sizes_of(), "epoch": epoch, "batch": batch, "step": step, "best_val_loss": best,
+            "corpus": {"root": str(corpus.root), "key": corpus.manifest["key"]},
+            "trained": {"steps": step, "device": str(device)} | (extra or {})},
+            {"pisa": model}, {"pisa": optimizer})
+
+    n = train_tracks.shape[0]
+    batches_per_epoch = math.ceil(n / ae.batch_chunks)
+    augment = config.augment
+    started = last_save = time.perf_counter()
+    last = {}
+    model.train()
+    for epoch in range(start_epoch, ae.epochs):
+        order = epoch_order(n, ae.seed, epoch).to(device)
+        bar = tqdm(range(start_batch, batches_per_epoch), desc=f"epoch {epoch + 1}/{ae.epochs}", unit="batch",
+                   disable=not progress, initial=start_batch, total=batches_per_epoch)
+        window_start, window_chunks, running = time.perf_counter(), 0, 0.0
+        try:
+            for b in bar:
+                idx = order[b * ae.batch_chunks:(b + 1) * ae.batch_chunks]
+                stretch = shift = None
+                if augment.tempo_range > 0 or augment.transpose_semitones > 0:
+                    stretch, shift = gatherer.random_augmentation(idx.shape[0], augment, batch_generator(ae.seed, epoch, b))
+                batch = gatherer.gather(train_tracks[idx], train_chunks[idx], stretch, shift)
+                x = encoding.encode(batch.ids, batch.offset_s, batch.duration_s, batch.intensity)  # [B, N, D]
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    loss, parts = model.loss(x, batch.sizes, encoding, ae.size_loss_weight)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                window_chunks += idx.shape[0]
+                value = float(loss.detach())
+                running = 0.98 * running + 0.02 * value if step > 1 else value
+                if b % 20 == 0:
+                    rate = window_chunks / max(time.perf_counter() - window_start, 1e-9)
+                    bar.set_postfix(loss=f"{running:.4f}", chunks_s=f"{rate:,.0f}")
+                stop = (max_steps is not None and step >= max_steps) or \
+                       (max_seconds is not None and time.perf_counter() - started >= max_seconds)
+                if stop or time.perf_counter() - last_save >= ae.checkpoint_every_s:
+                    save("last", epoch, b + 1)
+                    last_save = time.perf_counter()
+                if stop:
+                    metrics.write({"event": "stopped", "epoch": epoch, "batch": b + 1, "step": step,
+                                   "train_loss": running})
+                    return {"step": step, "epoch": epoch, "train_loss": running, "stopped": True}
+        except KeyboardInterrupt:
+            save("last", epoch, b)
+            log.warning("interrupted: saved %s/last at epoch %d batch %d", out, epoch + 1, b)
+            raise
+        finally:
+            bar.close()
+        start_batch = 0
+        val = validate(model, gatherer, encoding, val_tracks, val_chunks, ae.size_loss_weight)
+        elapsed = time.perf_counter() - window_start
+        last = {"epoch": epoch + 1, "step": step, "train_loss": running, "val_loss": val["loss"],
+                "val_element_loss": val["element_loss"], "val_size_accuracy": val["size_accuracy"],
+                "chunks_per_s": window_chunks / max(elapsed, 1e-9), "seconds": time.perf_counter() - started}
+        metrics.write(last)
+        log.info("epoch %d: %s", epoch + 1, last)
+        if val["loss"] < best:
+            best = val["loss"]
+            save("best", epoch + 1, 0, {"val": val})
+        save("last", epoch + 1, 0, {"val": val})
+        last_save = time.perf_counter()
+    return last

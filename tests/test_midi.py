@@ -1,0 +1,331 @@
+"""MIDI ⇄ events on tiny files written by the tests with mido; expected values worked out by hand."""
+from __future__ import annotations
+
+import numpy as np
+import pretty_midi
+import pytest
+from midi_factory import CC, Note, bad_files, midi_bytes, write_midi
+
+from timestepmusic.midi import (
+    DAMPER_ID,
+    HIGHEST_PITCH,
+    LOWEST_PITCH,
+    NUM_KEYS,
+    SOFT_ID,
+    SOSTENUTO_ID,
+    WRITE_QUARTERS_PER_SECOND,
+    WRITE_TICKS_PER_QUARTER,
+    Events,
+    load_score,
+    read_events,
+    score_to_events,
+    write_events,
+)
+
+WRITE_TICK_S = 1 / (WRITE_TICKS_PER_QUARTER * WRITE_QUARTERS_PER_SECOND)  # one tick of a written file
+
+
+def read(tmp_path, notes=(), controls=(), *, pedal_bins=4, name="piece.mid", **kwargs):
+    path = write_midi(tmp_path / name, notes, controls, **kwargs)
+    return read_events(path, pedal_bins=pedal_bins)
+
+
+def as_rows(events: Events, which) -> list[tuple]:
+    """(id, start, duration, intensity) of the events selected by the boolean mask `which`."""
+    return [(int(i), float(s), float(d), int(v)) for i, s, d, v in
+            zip(events.ids[which], events.start_s[which], events.duration_s[which], events.intensity[which])]
+
+
+# --- notes and time ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("note_off", ["note_off", "velocity0"])
+def test_both_note_off_styles(tmp_path, note_off):
+    # 480 ticks per quarter at 120 bpm: one tick is 1/960 s
+    notes = [Note(60, 0, 480, 80), Note(64, 240, 1200, 100), Note(21, 960, 1000, 1), Note(108, 960, 1920, 127)]
+    events, drops = read(tmp_path, notes, note_off=note_off)
+    expected = [(60 - 21, 0.0, 0.5, 80), (64 - 21, 0.25, 1.0, 100), (0, 1.0, 40 / 960, 1), (87, 1.0, 1.0, 127)]
+    assert as_rows(events, events.is_note) == [pytest.approx(row, abs=1e-12) for row in expected]
+    assert events.end_s == pytest.approx(2.0)
+    assert drops.notes_out_of_range == 0 and drops.restruck_notes == 0
+
+
+@pytest.mark.parametrize("file_type", [0, 1])
+def test_tempo_map_with_changes(tmp_path, file_type):
+    # 500000 µs/quarter from tick 0, 250000 from tick 960 (1.0 s), 1000000 from tick 1920 (1.5 s)
+    tempos = [(0, 500_000), (960, 250_000), (1920, 1_000_000)]
+    notes = [Note(60, 480, 960, 70), Note(62, 1440, 1920, 71), Note(64, 1920, 2400, 72), Note(65, 720, 2880, 73)]
+    events, _ = read(tmp_path, notes, tempos=tempos, file_type=file_type)
+    starts = dict(zip(events.ids.tolist(), events.start_s.tolist()))
+    ends = dict(zip(events.ids.tolist(), (events.start_s + events.duration_s).tolist()))
+    # by hand: tick 480 → 0.5 s; 960 → 1.0; 1440 → 1.0 + 480·0.25/480 = 1.25; 1920 → 1.5;
+    # 2400 → 1.5 + 480·1.0/480 = 2.5; 720 → 0.75; 2880 → 1.5 + 960/480 = 3.5
+    assert starts[60 - 21] == pytest.approx(0.5, abs=1e-12)
+    assert ends[60 - 21] == pytest.approx(1.0, abs=1e-12)
+    assert starts[62 - 21] == pytest.approx(1.25, abs=1e-12)
+    assert ends[62 - 21] == pytest.approx(1.5, abs=1e-12)
+    assert starts[64 - 21] == pytest.approx(1.5, abs=1e-12)
+    assert ends[64 - 21] == pytest.approx(2.5, abs=1e-12)
+    assert starts[65 - 21] == pytest.approx(0.75, abs=1e-12)
+    assert ends[65 - 21] == pytest.approx(3.5, abs=1e-12)
+    assert events.end_s == pytest.approx(3.5, abs=1e-12)
+
+
+@pytest.mark.parametrize("ticks_per_quarter", [96, 384, 480, 960])
+def test_ticks_per_quarter(tmp_path, ticks_per_quarter):
+    q = ticks_per_quarter
+    # the same music in quarters at 100 bpm (0.6 s a quarter): quarters → seconds × 0.6
+    notes = [Note(60, 0, q, 90), Note(67, q // 2, 3 * q, 60), Note(72, 2 * q + q // 4, 4 * q, 30)]
+    events, _ = read(tmp_path, notes, ticks_per_quarter=q, tempos=[(0, 600_000)])
+    assert events.ids.tolist() == [60 - 21, 67 - 21, 72 - 21]
+    np.testing.assert_allclose(events.start_s, [0.0, 0.3, 2.25 * 0.6], atol=1e-12)
+    np.testing.assert_allclose(events.duration_s, [0.6, 2.5 * 0.6, 1.75 * 0.6], atol=1e-12)
+    assert events.intensity.tolist() == [90, 60, 30]
+    assert events.end_s == pytest.approx(2.4)
+
+
+def test_events_sorted_by_start_then_id(tmp_path):
+    notes = [Note(70, 480, 960), Note(50, 480, 960), Note(60, 0, 960), Note(40, 960, 1200)]
+    events, _ = read(tmp_path, notes, [CC(64, 100, 480)])
+    assert events.ids.tolist() == [60 - 21, 50 - 21, 70 - 21, DAMPER_ID, 40 - 21]
+    assert np.all(np.diff(events.start_s) >= 0)
+
+
+def test_restruck_key_ends_the_earlier_note(tmp_path):
+    # two strikes of C4 overlap: the earlier note must end at the second strike (tick 480 = 0.5 s)
+    notes = [Note(60, 0, 960, 80), Note(60, 480, 1440, 90), Note(64, 0, 1440, 70)]
+    events, drops = read(tmp_path, notes)
+    c4 = events.ids == 60 - 21
+    assert drops.restruck_notes == 1
+    assert events.start_s[c4].tolist() == [0.0, 0.5]
+    assert events.duration_s[c4][0] == pytest.approx(0.5)
+    assert events.intensity[c4].tolist() == [80, 90]
+    assert events.duration_s[events.ids == 64 - 21].tolist() == [1.5]  # other keys untouched
+
+
+def test_repeated_key_without_overlap_is_not_restruck(tmp_path):
+    events, drops = read(tmp_path, [Note(60, 0, 480), Note(60, 480, 960), Note(60, 960, 1440)])
+    assert drops.restruck_notes == 0
+    np.testing.assert_allclose(events.duration_s, [0.5, 0.5, 0.5])
+
+
+def test_dropped_notes_channels_and_controllers_are_counted(tmp_path):
+    notes = [Note(20, 0, 480), Note(109, 0, 480), Note(127, 0, 480), Note(60, 0, 480, 99),
+             Note(38, 0, 240, channel=9), Note(42, 240, 480, channel=9), Note(46, 240, 480, channel=9)]
+    controls = [CC(7, 100, 0), CC(1, 30, 10), CC(1, 40, 20), CC(64, 127, 0), CC(64, 0, 480)]
+    events, drops = read(tmp_path, notes, controls)
+    assert drops.notes_out_of_range == 3
+    assert drops.drum_notes == 3
+    assert drops.other_controllers == 3
+    assert drops.controller_numbers == {1: 2, 7: 1}
+    assert drops.pedal_messages == 2
+    assert events.ids.tolist() == [60 - 21, DAMPER_ID]
+    assert events.intensity.tolist() == [99, 127]
+    assert set(drops.to_dict()) >= {"notes_out_of_range", "drum_notes", "other_controllers", "restruck_notes"}
+
+
+def test_keyboard_edges_are_kept(tmp_path):
+    events, drops = read(tmp_path, [Note(LOWEST_PITCH, 0, 10), Note(HIGHEST_PITCH, 0, 10)])
+    assert events.ids.tolist() == [0, NUM_KEYS - 1]
+    assert drops.notes_out_of_range == 0
+
+
+# --- pedals -----------------------------------------------------------------------------------------
+
+PEDAL_CURVES = {  # (tick, value) per controller; at 480 tpq and 120 bpm one tick is 1/960 s
+    64: [(0, 70), (480, 90), (1440, 127), (1920, 0)],
+    66: [(240, 20), (720, 0), (960, 1), (1200, 0)],
+    67: [(0, 40), (480, 33), (960, 64), (1200, 127), (1680, 0)],
+}
+
+
+def pedal_controls():
+    return [CC(number, value, tick) for number, curve in PEDAL_CURVES.items() for tick, value in curve]
+
+
+def pedal_rows(events, pedal_id):
+    return [(s, d, v) for i, s, d, v in as_rows(events, events.ids == pedal_id)]
+
+
+def test_pedals_without_binning_keep_every_value(tmp_path):
+    notes = [Note(60, 0, 2400)]
+    events, drops = read(tmp_path, notes, pedal_controls(), pedal_bins=0)
+    assert drops.pedal_messages == 13 and drops.other_controllers == 0
+    approx = lambda rows: [pytest.approx(r, abs=1e-12) for r in rows]  # noqa: E731
+    assert pedal_rows(events, DAMPER_ID) == approx([(0.0, 0.5, 70), (0.5, 1.0, 90), (1.5, 0.5, 127)])
+    assert pedal_rows(events, SOSTENUTO_ID) == approx([(0.25, 0.5, 20), (1.0, 0.25, 1)])
+    assert pedal_rows(events, SOFT_ID) == approx(
+        [(0.0, 0.5, 40), (0.5, 0.5, 33), (1.0, 0.25, 64), (1.25, 0.5, 127)])
+
+
+def test_pedals_with_four_bins_merge_runs_with_time_weighted_mean(tmp_path):
+    # four bins of 1–127: 1–32, 33–64, 65–96, 97–127
+    events, _ = read(tmp_path, [Note(60, 0, 2400)], pedal_controls())
+    approx = lambda rows: [pytest.approx(r, abs=1e-12) for r in rows]  # noqa: E731
+    # damper: 70 for 0.5 s and 90 for 1.0 s share bin 3 → one event, mean (70·0.5 + 90·1.0)/1.5 = 83.33 → 83
+    assert pedal_rows(events, DAMPER_ID) == approx([(0.0, 1.5, 83), (1.5, 0.5, 127)])
+    # sostenuto: two separate presses in bin 1 with a release between them stay two events
+    assert pedal_rows(events, SOSTENUTO_ID) == approx([(0.25, 0.5, 20), (1.0, 0.25, 1)])
+    # soft: 40 (0.5 s), 33 (0.5 s), 64 (0.25 s) share bin 2 → (40·0.5 + 33·0.5 + 64·0.25)/1.25 = 42.0
+    assert pedal_rows(events, SOFT_ID) == approx([(0.0, 1.25, 42), (1.25, 0.5, 127)])
+
+
+def test_pedal_bins_boundaries(tmp_path):
+    # 32 and 33 fall in different bins with 4 bins; with 1 bin every depth is one bin
+    controls = [CC(64, 32, 0), CC(64, 33, 480), CC(64, 0, 960)]
+    four, _ = read(tmp_path, [Note(60, 0, 960)], controls, pedal_bins=4, name="four.mid")
+    one, _ = read(tmp_path, [Note(60, 0, 960)], controls, pedal_bins=1, name="one.mid")
+    assert pedal_rows(four, DAMPER_ID) == [(0.0, 0.5, 32), (0.5, 0.5, 33)]
+    assert pedal_rows(one, DAMPER_ID) == [(0.0, 1.0, 32)]  # mean 32.5 rounds to even
+
+
+def test_pedal_down_at_the_end_ends_at_the_end_of_the_file(tmp_path):
+    # the damper goes down at 0.5 s and never comes up; the file's last message is the note-off at 2.0 s
+    events, _ = read(tmp_path, [Note(60, 0, 1920)], [CC(64, 100, 480), CC(67, 50, 960)], pedal_bins=0)
+    assert events.end_s == pytest.approx(2.0)
+    assert pedal_rows(events, DAMPER_ID) == [(0.5, 1.5, 100)]
+    assert pedal_rows(events, SOFT_ID) == [(1.0, 1.0, 50)]
+
+
+def test_pedal_up_is_never_an_event(tmp_path):
+    events, _ = read(tmp_path, [Note(60, 0, 960)], [CC(64, 0, 0), CC(64, 0, 480), CC(66, 0, 10)], pedal_bins=0)
+    assert not (events.ids >= DAMPER_ID).any()
+
+
+# --- writing ------------------------------------------------------------------------------------------
+
+def random_events(seed: int, seconds: float = 20.0) -> Events:
+    """Valid events on the written file's tick grid (plus < 0.3 tick of jitter, which writing rounds away).
+
+    Notes of one key never overlap, every event lasts at least two ticks, and back-to-back events of
+    one pedal differ in value (with binning off, equal neighbours would read back as one event).
+    """
+    rng = np.random.default_rng(seed)
+    grid = int(seconds / WRITE_TICK_S)
+    ids, start, stop, level = [], [], [], []
+    for key in rng.choice(NUM_KEYS, size=30, replace=False):
+        n = int(rng.integers(1, 12))
+        length = rng.integers(2, 3000, n)
+        gap = rng.integers(0, 3000, n)
+        begin = np.cumsum(gap + length) - length
+        keep = begin + length < grid
+        ids += [np.full(keep.sum(), key)]
+        start += [begin[keep]]
+        stop += [(begin + length)[keep]]
+        level += [rng.integers(1, 128, keep.sum())]
+    for pedal in (DAMPER_ID, SOSTENUTO_ID, SOFT_ID):
+        n = 40
+        length = rng.integers(2, 2000, n)
+        gap = np.where(rng.random(n) < 0.5, 0, rng.integers(1, 2000, n))  # half of them back to back
+        begin = np.cumsum(gap + length) - length
+        value = np.cumsum(rng.integers(1, 127, n)) % 127 + 1  # neighbours always differ
+        keep = begin + length < grid
+        ids += [np.full(keep.sum(), pedal)]
+        start += [begin[keep]]
+        stop += [(begin + length)[keep]]
+        level += [value[keep]]
+    start_tick, stop_tick = np.concatenate(start), np.concatenate(stop)
+    jitter = rng.uniform(-0.3, 0.3, (2, start_tick.size)) * WRITE_TICK_S
+    start_s = start_tick * WRITE_TICK_S + jitter[0]
+    stop_s = stop_tick * WRITE_TICK_S + jitter[1]
+    ids = np.concatenate(ids)
+    order = np.lexsort((ids, start_tick))  # sorted as read back: by start (on the grid), then id
+    return Events(ids, start_s, stop_s - start_s, np.concatenate(level)).take(order)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_round_trip_events_to_midi_to_events(tmp_path, seed):
+    original = random_events(seed)
+    assert len(original) > 100 and (original.ids >= DAMPER_ID).sum() > 30
+    path = write_events(original, tmp_path / "deep" / "out.mid")
+    back, drops = read_events(path, pedal_bins=0)
+    assert back.ids.tolist() == original.ids.tolist()
+    assert back.intensity.tolist() == original.intensity.tolist()
+    np.testing.assert_allclose(back.start_s, original.start_s, rtol=0, atol=WRITE_TICK_S)
+    np.testing.assert_allclose(back.start_s + back.duration_s, original.start_s + original.duration_s,
+                               rtol=0, atol=WRITE_TICK_S)
+    assert back.end_s == pytest.approx(original.end_s, abs=WRITE_TICK_S)
+    assert drops.restruck_notes == 0 and drops.other_controllers == 0
+    assert not list(tmp_path.glob("deep/.*"))  # no temporary file left behind
+
+
+def test_round_trip_of_a_read_file(tmp_path):
+    # file → events → file → events keeps everything (binning off) even at another tick resolution
+    notes = [Note(60, 0, 300, 80), Note(64, 100, 700, 90), Note(60, 300, 500, 70)]
+    controls = [CC(64, 45, 50), CC(64, 46, 250), CC(64, 0, 600), CC(66, 127, 0), CC(67, 3, 300)]
+    first, _ = read(tmp_path, notes, controls, pedal_bins=0, ticks_per_quarter=384, tempos=[(0, 432_100)])
+    second, _ = read_events(write_events(first, tmp_path / "again.mid"), pedal_bins=0)
+    assert second.ids.tolist() == first.ids.tolist()
+    assert second.intensity.tolist() == first.intensity.tolist()
+    np.testing.assert_allclose(second.start_s, first.start_s, atol=WRITE_TICK_S / 2 + 1e-12)
+    np.testing.assert_allclose(second.duration_s, first.duration_s, atol=WRITE_TICK_S + 1e-12)
+
+
+def test_written_midi_is_read_the_same_by_pretty_midi(tmp_path):
+    events = random_events(7)
+    path = write_events(events, tmp_path / "out.mid")
+    pm = pretty_midi.PrettyMIDI(str(path))
+    assert len(pm.instruments) == 1 and not pm.instruments[0].is_drum
+    piano = pm.instruments[0]
+    notes = sorted((n.start, n.pitch, n.end, n.velocity) for n in piano.notes)
+    key = events.is_note
+    expected = sorted(zip((events.start_s[key]).tolist(), (events.ids[key] + 21).tolist(),
+                          (events.start_s + events.duration_s)[key].tolist(), events.intensity[key].tolist()))
+    assert len(notes) == len(expected)
+    assert [(p, v) for _, p, _, v in notes] == [(p, v) for _, p, _, v in expected]
+    np.testing.assert_allclose([n[0] for n in notes], [e[0] for e in expected], atol=WRITE_TICK_S)
+    np.testing.assert_allclose([n[2] for n in notes], [e[2] for e in expected], atol=WRITE_TICK_S)
+    for pedal_id, number in ((DAMPER_ID, 64), (SOSTENUTO_ID, 66), (SOFT_ID, 67)):
+        got = [(c.time, c.value) for c in piano.control_changes if c.number == number]
+        mine = events.ids == pedal_id
+        want = []
+        s, e, v = events.start_s[mine], (events.start_s + events.duration_s)[mine], events.intensity[mine]
+        for i in range(s.size):  # down at the start, up at the end unless the next press takes over there
+            want.append((s[i], int(v[i])))
+            if i + 1 == s.size or s[i + 1] - e[i] > WRITE_TICK_S:
+                want.append((e[i], 0))
+        assert [g[1] for g in got] == [w[1] for w in want], number
+        np.testing.assert_allclose([g[0] for g in got], [w[0] for w in want], atol=WRITE_TICK_S)
+
+
+def test_writing_clips_what_a_model_might_emit(tmp_path):
+    # negative start, zero duration, intensity 0 and 300: the file must still be valid and playable
+    events = Events(np.array([39, 40, DAMPER_ID]), np.array([-0.5, 0.25, 0.0]), np.array([1.0, 0.0, 0.5]),
+                    np.array([0, 127, 1]))
+    events.intensity[1] = 255
+    back, _ = read_events(write_events(events, tmp_path / "clipped.mid"), pedal_bins=0)
+    assert back.ids.tolist() == [39, DAMPER_ID, 40]
+    assert back.start_s.min() >= 0
+    assert (back.duration_s > 0).all()
+    assert ((back.intensity >= 1) & (back.intensity <= 127)).all()
+
+
+# --- bad input ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind, message", [("empty", "empty"), ("not_midi", "not a MIDI file"),
+                                           ("truncated", "unreadable MIDI"), ("drums_only", "no piano notes")])
+def test_bad_files_raise_value_error_naming_the_file(tmp_path, kind, message):
+    path = bad_files(tmp_path / "bad")[kind]
+    with pytest.raises(ValueError, match=message) as info:
+        read_events(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_file_names_the_file(tmp_path):
+    with pytest.raises(ValueError, match="cannot read") as info:
+        read_events(tmp_path / "nowhere.mid")
+    assert "nowhere.mid" in str(info.value)
+
+
+def test_header_only_has_no_piano_notes(tmp_path):
+    data = midi_bytes([Note(60, 0, 480)])
+    path = tmp_path / "header_only.mid"
+    path.write_bytes(data[:14])  # MThd chunk, no track
+    with pytest.raises(ValueError, match="no piano notes") as info:
+        read_events(path)
+    assert str(path) in str(info.value)
+
+
+def test_score_level_api_counts_the_same(tmp_path):
+    path = write_midi(tmp_path / "a.mid", [Note(60, 0, 480), Note(10, 0, 480)], [CC(11, 5, 0)])
+    events, drops = score_to_events(load_score(path), pedal_bins=0)
+    assert len(events) == 1 and drops.notes_out_of_range == 1 and drops.controller_numbers == {11: 1}

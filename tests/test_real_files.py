@@ -17,9 +17,13 @@ from conftest import MISSING_SHARED, asap_rows
 from timestepmusic.config import Config
 from timestepmusic.corpus import prepare
 from timestepmusic.midi import (
+    DAMPER_ID,
     LOWEST_PITCH,
     NUM_KEYS,
     PEDAL_CONTROLLERS,
+    SOFT_ID,
+    WRITE_QUARTERS_PER_SECOND,
+    WRITE_TICKS_PER_QUARTER,
     Events,
     events_to_score,
     load_score,
@@ -34,6 +38,8 @@ ROWS = asap_rows()
 FILES = [pytest.param(r["midi_performance"], id=r["midi_performance"].removesuffix(".mid")) for r in ROWS] or [
     pytest.param(None, id="asap", marks=pytest.mark.skip(reason=MISSING_SHARED))]
 ORACLE_FILES = FILES[::20]
+PEDAL_IDS = tuple(range(DAMPER_ID, SOFT_ID + 1))  # in the order of PEDAL_CONTROLLERS
+WRITE_TICKS_PER_S = WRITE_TICKS_PER_QUARTER * WRITE_QUARTERS_PER_SECOND
 
 
 def columns(parts: list[dict]) -> dict[str, np.ndarray]:
@@ -133,27 +139,60 @@ def assert_same_pedals(got: tuple, want: tuple, end_s: float, tol_s: float, what
     np.testing.assert_allclose(got_t, want_t, rtol=0, atol=tol_s, err_msg=what)
 
 
+def known_pedal_bug(events: Events) -> str | None:
+    """Why writing these events is known to change a pedal (see the report on midi.events_to_score), or None."""
+    for pedal_id in PEDAL_IDS:
+        mine = events.ids == pedal_id
+        start, end = events.start_s[mine], (events.start_s + events.duration_s)[mine]
+        following = np.append(start[1:], np.inf)
+        if ((end == start) & (following != start)).any():
+            return ("events_to_score writes the release of a zero-length pedal event before its press at the "
+                    "same tick, so the pedal stays down (CC value v then 0 at one tick in the source)")
+        touching = np.abs(following - end) < 1e-9
+        if (touching & (np.rint(end * WRITE_TICKS_PER_S) != np.rint(following * WRITE_TICKS_PER_S))).any():
+            return ("events_to_score rounds an event's end and the next event's start apart at a half tick, "
+                    "writing a one-tick pedal release between back-to-back pedal events")
+    return None
+
+
 @pytest.mark.parametrize("name", FILES)
-def test_round_trip_keeps_notes_and_pedals(shared_data, name):
+def test_reading_keeps_notes_and_pedals(shared_data, name):
+    path = shared_data / name
+    original = load_score(path)
+    tick = one_tick_s(original)
+    notes, pedals, end_s = reference(original)
+    events, drops = read_events(path, pedal_bins=0)
+    assert_same_notes(events, notes, tick + 1e-9, tick)
+    assert drops.notes_out_of_range == 0 and drops.drum_notes == 0
+    assert events.end_s == pytest.approx(end_s, abs=1e-9)
+    for pedal_id, number in zip(PEDAL_IDS, PEDAL_CONTROLLERS):
+        assert_same_pedals(event_pedal_changes(events, pedal_id), pedals[number], end_s, tick + 1e-9, f"CC{number}")
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_round_trip_keeps_notes_and_pedals(shared_data, name, request):
     path = shared_data / name
     original = load_score(path)
     tick = one_tick_s(original)
     tol = tick + 1e-9
     notes, pedals, end_s = reference(original)
 
-    events, drops = read_events(path, pedal_bins=0)
+    events, _ = read_events(path, pedal_bins=0)
     data = events_to_score(events).dumps_midi()
     written = score_from_bytes(data, f"{path} (written back)")
     back, _ = score_to_events(written, pedal_bins=0)
 
-    grid = max(tick, 1 / 1920)  # the coarser of the file's ticks and the written file's
-    assert_same_notes(events, notes, tol, grid)
+    grid = max(tick, 1 / WRITE_TICKS_PER_S)  # the coarser of the file's ticks and the written file's
     assert_same_notes(back, notes, tol, grid)
-    assert drops.notes_out_of_range == 0 and drops.drum_notes == 0
+    assert back.end_s <= end_s + tol  # shorter where the file ends on a message that is no event (a repeated 0)
+    reason = known_pedal_bug(events)
+    if reason:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     written_controls = written.tracks[0].controls.numpy()
-    for pedal_id, number in enumerate(PEDAL_CONTROLLERS, start=88):
+    for pedal_id, number in zip(PEDAL_IDS, PEDAL_CONTROLLERS):
         mine = written_controls["number"] == number
-        written_changes = pedal_changes(written_controls["time"][mine] / 1920, written_controls["value"][mine])
+        written_changes = pedal_changes(written_controls["time"][mine] / WRITE_TICKS_PER_S,
+                                        written_controls["value"][mine])
         assert_same_pedals(written_changes, pedals[number], end_s, tol, f"CC{number} as written")
         assert_same_pedals(event_pedal_changes(back, pedal_id), pedals[number], end_s, tol, f"CC{number} read back")
 
@@ -183,7 +222,7 @@ def test_reading_agrees_with_pretty_midi(shared_data, name):
 
     tol = tick + 1e-9
     controls = [c for inst in pm.instruments for c in inst.control_changes]
-    for pedal_id, number in enumerate(PEDAL_CONTROLLERS, start=88):
+    for pedal_id, number in zip(PEDAL_IDS, PEDAL_CONTROLLERS):
         mine = sorted(((c.time, c.value) for c in controls if c.number == number), key=lambda c: c[0])
         want_changes = pedal_changes(np.array([c[0] for c in mine]), np.array([c[1] for c in mine]))
         assert_same_pedals(event_pedal_changes(events, pedal_id), want_changes, events.end_s, tol, f"CC{number}")

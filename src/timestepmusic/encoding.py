@@ -151,8 +151,12 @@ class Encoding:
         intensity = torch.round((time[..., 2].clamp(-1, 1) + 1) / 2 * 126 + 1).long()
         return ids, offset_s, duration_s, intensity
 
-    def loss(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mean over valid elements of the summed group losses. prediction/target [B, N, D], mask [B, N]."""
+    def loss(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+             reduction: str = "mean") -> torch.Tensor:
+        """Summed group losses over valid elements, averaged ("mean") or summed ("sum").
+
+        prediction/target [B, N, D], mask [B, N].
+        """
         per_element = prediction.new_zeros(mask.shape)
         for _, start, stop, kind in self.groups:
             p, t = prediction[..., start:stop], target[..., start:stop]
@@ -163,7 +167,8 @@ class Encoding:
             else:
                 per_element = per_element + ((p.float() - t.float()) ** 2).sum(-1)
         weight = mask.float()
-        return (per_element * weight).sum() / weight.sum().clamp_min(1.0)
+        total = (per_element * weight).sum()
+        return total if reduction == "sum" else total / weight.sum().clamp_min(1.0)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "chunk_seconds": self.chunk_seconds, "duration_fit": self.duration_fit.to_dict()}

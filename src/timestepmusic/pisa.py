@@ -67,13 +67,21 @@ class PISA(nn.Module):
         elements, size_logits = self.decode(latent)
         return latent, x_sorted, elements, size_logits
 
-    def loss(self, x: torch.Tensor, sizes: torch.Tensor, encoding: Encoding,
-             size_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Element loss (per encoding, masked to the true size) + size cross-entropy."""
+    def loss(self, x: torch.Tensor, sizes: torch.Tensor, encoding: Encoding, size_weight: float = 1.0,
+             totals: tuple[float, float] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Element loss (per encoding, masked to the true size) + size cross-entropy.
+
+        `totals` = (elements, sets) of the whole global batch when this is one rank's slice of it:
+        sums are then divided by the global counts, so that averaging the ranks' gradients gives
+        exactly the gradient of the global batch's mean loss.
+        """
         _, x_sorted, elements, size_logits = self(x, sizes)
         mask = torch.arange(x.shape[1], device=x.device) < sizes[:, None]
-        element_loss = encoding.loss(elements, x_sorted, mask)
-        size_loss = F.cross_entropy(size_logits.float(), sizes)
+        element_sum = encoding.loss(elements, x_sorted, mask, reduction="sum")
+        size_sum = F.cross_entropy(size_logits.float(), sizes, reduction="sum")
+        element_count, set_count = totals if totals is not None else (float(mask.sum()), float(sizes.shape[0]))
+        element_loss = element_sum / max(element_count, 1.0)
+        size_loss = size_sum / max(set_count, 1.0)
         size_accuracy = (size_logits.argmax(-1) == sizes).float().mean()
         return element_loss + size_weight * size_loss, {"element": element_loss.detach(), "size": size_loss.detach(),
                                                          "size_accuracy": size_accuracy.detach()}

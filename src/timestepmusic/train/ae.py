@@ -21,6 +21,7 @@ from ..config import Config
 from ..corpus import Corpus
 from ..encoding import Encoding
 from ..pisa import PISA
+from .distributed import from_environment
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,9 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                               "chunks.max_events": corpus.config.chunks.max_events,
                               "events.pedal_bins": corpus.config.events.pedal_bins})
     ae = config.ae
-    device = pick_device(ae.device)
+    ranks, device_name = from_environment(ae.device)
+    device = pick_device(device_name)
+    progress = progress and ranks.main
     gatherer = ChunkGatherer(corpus, device=device)
     encoding = Encoding(config.encoding.encoding, corpus.chunk_seconds, corpus.duration_fit)
     train_tracks, train_chunks = (torch.from_numpy(a).to(device) for a in corpus.chunk_index("train"))
@@ -108,11 +111,13 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     metrics = MetricsLog(out / "metrics.jsonl")
 
     def save(name: str, epoch: int, batch: int, extra: dict | None = None) -> None:
+        if not ranks.main:  # one writer; the others wait at the next barrier
+            return
         write_checkpoint(out, name, {
             "kind": "autoencoder", "config": config.to_dict(), "encoding": encoding.to_dict(),
             "model": model.sizes_of(), "epoch": epoch, "batch": batch, "step": step, "best_val_loss": best,
             "corpus": {"root": str(corpus.root), "key": corpus.manifest["key"]},
-            "trained": {"steps": step, "device": str(device)} | (extra or {})},
+            "trained": {"steps": step, "device": str(device), "world_size": ranks.world} | (extra or {})},
             {"pisa": model}, {"pisa": optimizer})
 
     n = train_tracks.shape[0]
@@ -132,12 +137,20 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                 stretch = shift = None
                 if augment.tempo_range > 0 or augment.transpose_semitones > 0:
                     stretch, shift = gatherer.random_augmentation(idx.shape[0], augment, batch_generator(ae.seed, epoch, b))
-                batch = gatherer.gather(train_tracks[idx], train_chunks[idx], stretch, shift)
+                mine = ranks.shard(torch.arange(idx.shape[0], device=device))  # this rank's slice of the global batch
+                batch = gatherer.gather(train_tracks[idx[mine]], train_chunks[idx[mine]],
+                                        None if stretch is None else stretch[mine], None if shift is None else shift[mine])
                 x = encoding.encode(batch.ids, batch.offset_s, batch.duration_s, batch.intensity)  # [B, N, D]
+                totals = None
+                if ranks.active:
+                    counts = torch.stack([batch.sizes.sum(), torch.tensor(mine.shape[0], device=device)]).double()
+                    torch.distributed.all_reduce(counts)
+                    totals = (float(counts[0]), float(counts[1]))
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                    loss, parts = model.loss(x, batch.sizes, encoding, ae.size_loss_weight)
+                    loss, parts = model.loss(x, batch.sizes, encoding, ae.size_loss_weight, totals)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss * ranks.world).backward()
+                ranks.average_gradients(model.parameters())
                 optimizer.step()
                 step += 1
                 window_chunks += idx.shape[0]
@@ -148,12 +161,20 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                     bar.set_postfix(loss=f"{running:.4f}", chunks_s=f"{rate:,.0f}")
                 stop = (max_steps is not None and step >= max_steps) or \
                        (max_seconds is not None and time.perf_counter() - started >= max_seconds)
-                if stop or time.perf_counter() - last_save >= ae.checkpoint_every_s:
+                if ranks.active:  # every rank must agree on stopping and saving
+                    flags = torch.tensor([float(stop), float(time.perf_counter() - last_save >= ae.checkpoint_every_s)])
+                    torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+                    stop, due = bool(flags[0]), bool(flags[1])
+                else:
+                    due = time.perf_counter() - last_save >= ae.checkpoint_every_s
+                if stop or due:
                     save("last", epoch, b + 1)
+                    ranks.barrier()
                     last_save = time.perf_counter()
                 if stop:
-                    metrics.write({"event": "stopped", "epoch": epoch, "batch": b + 1, "step": step,
-                                   "train_loss": running})
+                    if ranks.main:
+                        metrics.write({"event": "stopped", "epoch": epoch, "batch": b + 1, "step": step,
+                                       "train_loss": running})
                     return {"step": step, "epoch": epoch, "train_loss": running, "stopped": True}
         except KeyboardInterrupt:
             save("last", epoch, b)
@@ -162,6 +183,9 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
         finally:
             bar.close()
         start_batch = 0
+        if not ranks.main:
+            ranks.barrier()  # rank 0 validates and writes the checkpoints
+            continue
         val = validate(model, gatherer, encoding, val_tracks, val_chunks, ae.size_loss_weight)
         elapsed = time.perf_counter() - window_start
         last = {"epoch": epoch + 1, "step": step, "train_loss": running, "val_loss": val["loss"],
@@ -173,5 +197,6 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
             best = val["loss"]
             save("best", epoch + 1, 0, {"val": val})
         save("last", epoch + 1, 0, {"val": val})
+        ranks.barrier()
         last_save = time.perf_counter()
     return last

@@ -1,0 +1,287 @@
+"""Generated against real excerpts: descriptor distributions, a classifier two-sample test, a copy
+check against the training split, and a trivial baseline generator. Vectorised with numpy/scipy.
+
+Distributions (after Yang & Lerch 2020, "On the evaluation of generative models in music",
+https://doi.org/10.1007/s00521-018-3849-7): each descriptor's values in a set are smoothed with a
+Gaussian KDE (Scott's bandwidth), and the smoothed densities of the real set p and of another set q
+give the overlap area ∫ min(p, q) (1 = the same distribution, 0 = disjoint) and KL(p ‖ q) in nats
+(0 = the same). Yang & Lerch apply the two figures to distributions of pairwise distances within and
+between sets; here they are applied to the descriptor values themselves, which reads more directly
+("the generated note density sits where the real one does"). A set compared with two disjoint
+halves of the real set (split by track, so no track is on both sides) gives the ceiling a generator
+could reach with this many excerpts.
+
+Letters: X excerpts, D features, N positions on the training chunk grid, G grid points of a KDE.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+from scipy import optimize, special, stats
+
+from ..midi import NUM_KEYS
+from .descriptors import EXCERPT_SECONDS, HISTOGRAM, SCALAR_DESCRIPTORS, ExcerptTable, gather_ranges
+
+log = logging.getLogger(__name__)
+
+KDE_POINTS = 512
+KL_FLOOR = 1e-10  # densities are floored here (relative to their peak) so KL stays finite
+COPY_THRESHOLD = 0.9
+TRANSPOSE_SEMITONES = 5
+
+
+# ---------------------------------------------------------------- descriptor distributions
+
+def _finite(values) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    return values[np.isfinite(values)]
+
+
+def _bandwidth_floor(pooled: np.ndarray) -> float:
+    """A width for sets too small or constant for gross KDE: a thousandth of the pooled spread or size."""
+    spread = float(np.ptp(pooled)) if pooled.size else 0.0
+    return max(1e-3 * spread, 1e-3 * float(np.abs(pooled).max(initial=0.0)), 1e-6)
+
+
+def _density(samples: np.ndarray, grid: np.ndarray, floor_bw: float) -> np.ndarray:
+    """Gaussian KDE of `samples` on `grid` [G]; a set with < 2 distinct values gets fixed-width kernels."""
+    if np.unique(samples).size >= 2:
+        try:
+            return stats.gaussian_kde(samples)(grid)
+        except np.linalg.LinAlgError:
+            pass
+    return stats.norm.pdf(grid[:, None], loc=samples[None, :], scale=floor_bw).mean(axis=1)
+
+
+def kde_on_grid(sets: list[np.ndarray], num: int = KDE_POINTS) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Densities of several samples on one shared grid [G], each normalised to integrate to 1 there.
+    Empty sets (after dropping NaN) give None."""
+    finite = [_finite(s) for s in sets]
+    pooled = np.concatenate([s for s in finite if s.size] or [np.zeros(1)])
+    floor_bw = _bandwidth_floor(pooled)
+    widths = [floor_bw] + [float(s.std(ddof=1)) * s.size ** (-0.2) for s in finite if s.size >= 2]  # Scott
+    pad = 3.0 * max(widths)
+    grid = np.linspace(pooled.min() - pad, pooled.max() + pad, num)
+    densities = []
+    for s in finite:
+        if s.size == 0:
+            densities.append(None)
+            continue
+        d = np.maximum(_density(s, grid, floor_bw), 0.0)
+        area = np.trapezoid(d, grid)
+        densities.append(d / area if area > 0 else d)
+    return grid, densities
+
+
+def overlap_kl(reference, other) -> tuple[float, float]:
+    """(overlap area, KL(reference ‖ other) in nats) of two samples' KDEs; NaN when either is empty."""
+    grid, (p, q) = kde_on_grid([reference, other])
+    if p is None or q is None:
+        return float("nan"), float("nan")
+    overlap = float(np.trapezoid(np.minimum(p, q), grid))
+    floor = KL_FLOOR * max(float(p.max()), float(q.max()))
+    p_, q_ = np.maximum(p, floor), np.maximum(q, floor)
+    p_, q_ = p_ / np.trapezoid(p_, grid), q_ / np.trapezoid(q_, grid)
+    kl = float(np.trapezoid(p_ * np.log(p_ / q_), grid))
+    return min(overlap, 1.0), max(kl, 0.0)
+
+
+def summarise(values) -> dict:
+    v = _finite(values)
+    return {"mean": float(v.mean()) if v.size else float("nan"),
+            "std": float(v.std()) if v.size else float("nan"), "n": int(v.size)}
+
+
+def compare_descriptors(real: dict[str, np.ndarray], others: dict[str, dict[str, np.ndarray]],
+                        names=SCALAR_DESCRIPTORS) -> dict:
+    """name → {"real": summary, "rows": {set: summary + overlap + kl}} for every scalar descriptor."""
+    result = {}
+    for name in names:
+        rows = {}
+        for row, desc in others.items():
+            overlap, kl = overlap_kl(real[name], desc[name])
+            rows[row] = summarise(desc[name]) | {"overlap": overlap, "kl": kl}
+        result[name] = {"real": summarise(real[name]), "rows": rows}
+    return result
+
+
+def split_halves(table: ExcerptTable, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Excerpt indices of two disjoint halves of a table, split by group (track) so that no track
+    is in both; groups are shuffled and dealt until half the excerpts are on the first side."""
+    groups, counts = np.unique(table.group, return_counts=True)
+    if groups.size < 2:
+        order = np.random.default_rng(seed).permutation(table.num_excerpts)
+        half = table.num_excerpts // 2
+        return np.sort(order[:half]), np.sort(order[half:])
+    order = np.random.default_rng(seed).permutation(groups.size)
+    filled = np.cumsum(counts[order])
+    first = order[: max(1, min(groups.size - 1, int(np.searchsorted(filled, filled[-1] / 2)) + 1))]
+    in_first = np.isin(table.group, groups[first])
+    return np.flatnonzero(in_first), np.flatnonzero(~in_first)
+
+
+def descriptor_features(desc: dict[str, np.ndarray], names=SCALAR_DESCRIPTORS) -> np.ndarray:
+    """Scalar descriptors and the pitch-class histogram side by side: [X, D]."""
+    columns = [np.asarray(desc[n], dtype=np.float64)[:, None] for n in names]
+    if HISTOGRAM in desc:
+        columns.append(np.asarray(desc[HISTOGRAM], dtype=np.float64))
+    return np.concatenate(columns, axis=1)
+
+
+# ---------------------------------------------------------------- classifier two-sample test
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
+    """L2-regularised logistic regression by L-BFGS; x [X, D] (a bias column included), y [X] in {0, 1}."""
+    def loss(w):
+        z = x @ w
+        value = np.mean(np.logaddexp(0.0, z) - y * z) + l2 * np.sum(w[:-1] ** 2)
+        grad = x.T @ (special.expit(z) - y) / y.size
+        grad[:-1] += 2 * l2 * w[:-1]
+        return value, grad
+
+    return optimize.minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B").x
+
+
+def classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, l2: float = 1e-2, seed: int = 0) -> dict:
+    """Classifier two-sample test (Lopez-Paz & Oquab 2017, https://arxiv.org/abs/1610.06545): can a
+    logistic regression on standardised features [X, D] tell set a from set b? Classes are balanced
+    by subsampling the larger; accuracy is cross-validated over `folds` folds. 0.5 = indistinguishable,
+    1.0 = always told apart; p_value: binomial test of accuracy > 0.5. NaN features take the median."""
+    rng = np.random.default_rng(seed)
+    n = min(len(a), len(b))
+    folds = min(folds, n)
+    if folds < 2:
+        return {"accuracy": float("nan"), "p_value": float("nan"), "n_per_class": int(n), "folds": int(folds)}
+    a = np.asarray(a, dtype=np.float64)[rng.permutation(len(a))[:n]]
+    b = np.asarray(b, dtype=np.float64)[rng.permutation(len(b))[:n]]
+    x = np.concatenate([a, b])  # [2n, D]
+    y = np.concatenate([np.zeros(n), np.ones(n)])
+    fold = np.concatenate([rng.permutation(n) % folds, rng.permutation(n) % folds])  # stratified
+    correct = 0
+    for k in range(folds):
+        train, test = fold != k, fold == k
+        with warnings.catch_warnings():  # a column that is NaN throughout the fold is filled with 0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median = np.nanmedian(x[train], axis=0)
+        median = np.where(np.isfinite(median), median, 0.0)
+        filled = np.where(np.isfinite(x), x, median)
+        mean, std = filled[train].mean(axis=0), filled[train].std(axis=0)
+        z = (filled - mean) / np.where(std > 0, std, 1.0)
+        z = np.concatenate([z, np.ones((z.shape[0], 1))], axis=1)  # bias column last
+        w = _fit_logistic(z[train], y[train], l2)
+        correct += int(((z[test] @ w > 0) == (y[test] == 1)).sum())
+    p_value = stats.binomtest(correct, 2 * n, 0.5, alternative="greater").pvalue
+    return {"accuracy": correct / (2 * n), "p_value": float(p_value), "n_per_class": int(n), "folds": int(folds)}
+
+
+# ---------------------------------------------------------------- baseline: shuffled real chunks
+
+def shuffled_chunks(corpus, split: str, num_excerpts: int, seconds: float = EXCERPT_SECONDS,
+                    seed: int = 0) -> ExcerptTable:
+    """A trivial generator: each excerpt is `seconds` of real chunks drawn at random from the split
+    (capped at the corpus's max_events, as a model sees them), laid side by side in random order."""
+    track_of, within = corpus.chunk_index(split)  # [C_split]
+    if track_of.size == 0:
+        raise ValueError(f"corpus {corpus.root}: no chunks in the {split} split for the shuffled-chunks baseline")
+    cs = corpus.chunk_seconds
+    per_excerpt = max(1, int(round(seconds / cs)))
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, track_of.size, size=(num_excerpts, per_excerpt)).reshape(-1)  # [X·T]
+    chunk = np.asarray(corpus.track_chunk_ptr)[track_of[pick]] + within[pick]  # global chunk index
+    ptr = np.asarray(corpus.chunk_event_ptr)
+    lo = ptr[chunk]
+    hi = np.minimum(ptr[chunk + 1], lo + corpus.max_events)
+    events = gather_ranges(lo, hi)
+    slot = np.repeat(np.arange(pick.size), hi - lo)  # [E] which (excerpt, position) slot
+    offset_in_chunk = np.asarray(corpus.start_s)[events] - within[pick][slot] * cs
+    start = (slot % per_excerpt) * cs + offset_in_chunk
+    return ExcerptTable(slot // per_excerpt, np.asarray(corpus.ids)[events], start,
+                        np.asarray(corpus.duration_s)[events], np.asarray(corpus.intensity)[events],
+                        np.full(num_excerpts, per_excerpt * cs), sources=["shuffled chunks"] * num_excerpts)
+
+
+# ---------------------------------------------------------------- copy check
+
+class TrainingOnsets:
+    """Binary onset rolls (88 keys × chunks) of a corpus split, laid end to end on the corpus's global
+    chunk grid and indexed by key, to find for an excerpt the most similar chunk-aligned window of any
+    training track. Similarity = cosine of the two binary rolls (excerpt T chunks × 88 keys against the
+    window of T chunks at each shift s). Computed as a sparse correlation: every onset of the excerpt
+    (key k, column c) votes for shift p - c of every training onset (k, p), so the cost is the number of
+    matching (key) pairs, not windows × roll size — all shifts are searched, not just a hop grid."""
+
+    def __init__(self, corpus, split: str, seconds: float = EXCERPT_SECONDS):
+        self.corpus = corpus
+        self.chunk_seconds = corpus.chunk_seconds
+        self.columns = max(1, int(round(seconds / self.chunk_seconds)))  # T
+        tracks = corpus.tracks_in(split)
+        if tracks.size == 0:
+            raise ValueError(f"corpus {corpus.root}: no tracks in the {split} split for the copy check")
+        event_ptr, chunk_ptr = np.asarray(corpus.track_event_ptr), np.asarray(corpus.track_chunk_ptr)
+        events = gather_ranges(event_ptr[tracks], event_ptr[tracks + 1])
+        track_of_event = np.repeat(tracks, event_ptr[tracks + 1] - event_ptr[tracks])
+        ids = np.asarray(corpus.ids)[events].astype(np.int64)
+        note = ids < NUM_KEYS
+        column = np.floor(np.asarray(corpus.start_s)[events][note] / self.chunk_seconds + 1e-9).astype(np.int64)
+        position = np.minimum(chunk_ptr[track_of_event[note]] + column, chunk_ptr[track_of_event[note] + 1] - 1)
+        self.num_positions = int(chunk_ptr[-1])  # N
+        cell = np.unique(ids[note] * self.num_positions + position)  # binary roll cells, sorted by key then position
+        self.position = cell % self.num_positions  # [cells]
+        self.key_ptr = np.searchsorted(cell // self.num_positions, np.arange(NUM_KEYS + 1))  # [89]
+        per_position = np.bincount(self.position, minlength=self.num_positions)
+        cum = np.concatenate([[0], np.cumsum(per_position)])
+        self.valid = np.zeros(self.num_positions, dtype=bool)  # windows that stay inside one training track
+        first, count = chunk_ptr[tracks], np.maximum(chunk_ptr[tracks + 1] - chunk_ptr[tracks] - self.columns + 1, 1)
+        self.valid[gather_ranges(first, first + count)] = True
+        ends = np.minimum(np.arange(self.num_positions) + self.columns, self.num_positions)
+        self.window_onsets = (cum[ends] - cum[:-1]).astype(np.float64)  # [N]
+        self.track_at = np.repeat(np.arange(corpus.num_tracks), np.diff(chunk_ptr))  # [N]
+
+    def nearest(self, table: ExcerptTable, transpose: bool = False) -> dict[str, np.ndarray]:
+        """For each excerpt: the best cosine similarity [X], its corpus track, start in seconds and transposition."""
+        x_count = table.num_excerpts
+        best = np.zeros(x_count)
+        where = np.zeros(x_count, dtype=np.int64)
+        shift_by = np.zeros(x_count, dtype=np.int64)
+        note = table.ids < NUM_KEYS
+        column = np.floor(table.start_s[note] / self.chunk_seconds + 1e-9).astype(np.int64)
+        inside = column < self.columns
+        cells = np.unique((table.excerpt[note][inside] * NUM_KEYS + table.ids[note][inside]) * self.columns
+                          + column[inside])  # binary roll of every excerpt, sorted by excerpt
+        cell_excerpt = cells // (NUM_KEYS * self.columns)
+        bounds = np.searchsorted(cell_excerpt, np.arange(x_count + 1))
+        transpositions = range(-TRANSPOSE_SEMITONES, TRANSPOSE_SEMITONES + 1) if transpose else (0,)
+        for x in range(x_count):  # one excerpt at a time: its votes span every position N
+            mine = cells[bounds[x]:bounds[x + 1]]
+            key, col = (mine // self.columns) % NUM_KEYS, mine % self.columns
+            for semitones in transpositions:
+                k = key + semitones
+                ok = (k >= 0) & (k < NUM_KEYS)
+                if not ok.any():
+                    continue
+                lo, hi = self.key_ptr[k[ok]], self.key_ptr[k[ok] + 1]
+                shift = self.position[gather_ranges(lo, hi)] - np.repeat(col[ok], hi - lo)
+                votes = np.bincount(shift[shift >= 0], minlength=self.num_positions)  # [N]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    cosine = votes / np.sqrt(ok.sum() * self.window_onsets)
+                cosine = np.where(self.valid & (self.window_onsets > 0), cosine, 0.0)
+                s = int(np.argmax(cosine))
+                if cosine[s] > best[x]:
+                    best[x], where[x], shift_by[x] = cosine[s], s, semitones
+        track = self.track_at[where]
+        start_s = (where - np.asarray(self.corpus.track_chunk_ptr)[track]) * self.chunk_seconds
+        return {"similarity": best, "track": track, "start_s": start_s, "transpose": shift_by}
+
+
+def copy_check(table: ExcerptTable, onsets: TrainingOnsets, threshold: float = COPY_THRESHOLD,
+               transpose: bool = False) -> list[dict]:
+    """Per excerpt: its nearest training window and whether it is a near copy (similarity ≥ threshold)."""
+    found = onsets.nearest(table, transpose)
+    tracks = onsets.corpus.tracks
+    return [{"excerpt": table.label(x), "similarity": float(found["similarity"][x]),
+             "nearest": f"{tracks[found['track'][x]].get('title') or tracks[found['track'][x]]['path']}",
+             "nearest_path": tracks[found["track"][x]]["path"], "nearest_start_s": float(found["start_s"][x]),
+             "transpose": int(found["transpose"][x]), "flagged": bool(found["similarity"][x] >= threshold)}
+            for x in range(table.num_excerpts)]

@@ -1,0 +1,308 @@
+"""Musical descriptors of many short excerpts at once, vectorised over every event of every excerpt.
+
+An excerpt table holds X excerpts: their events concatenated and sorted by (excerpt, start_s, id),
+each event tagged with its excerpt, its start in seconds from the *excerpt's* start. An excerpt
+holds the events that start inside it (durations may run past its end; they are clipped where time
+is measured). This is how the corpus cuts chunks too (an event belongs to the chunk it starts in),
+so a generator trained on chunk windows never sees a pedal carried in from before its window
+either: real and generated excerpts are cut the same way.
+
+Letters: E events, X excerpts, G points of the 50 ms time grid, K notes, P pitch classes (12).
+
+Descriptors, each [X] (the pitch-class histogram [X, 12]); NaN where an excerpt has nothing to
+measure (no notes, fewer than two onsets, no damper-down time):
+  note_density           notes per second
+  polyphony_mean / _max  keys held down at once, sampled every 50 ms (key-down only: notes the
+                         damper sustains after release are not counted)
+  pitch_range            highest minus lowest pitch, semitones
+  pitch_class_entropy    Shannon entropy of the pitch-class histogram, bits (0 … log2 12 = 3.58)
+  velocity_mean / _std   note velocities 1–127 (population std)
+  ioi_mean / ioi_std     seconds between consecutive distinct onsets; onsets closer than 25 ms are
+                         one onset (chord asynchrony in performance is mostly under ~30 ms)
+  duration_log_mean      mean of ln(note duration in seconds), durations floored at 1 ms
+  damper_fraction        share of the excerpt's time with the damper down at any depth (any
+                         damper event: depth ≥ 1, since an event is never pedal-up)
+  half_pedal_share       share of damper-down time at half depth: covered only by damper events of
+                         intensity ≤ 96 (below the top quarter of the pedal's travel: with the
+                         default 4 depth bins, every bin but the deepest)
+  pedal_changes_per_s    pedal events per second, all three pedals (each event is a press or a
+                         change of depth bin)
+  sostenuto_fraction     share of time with the sostenuto pedal down
+  soft_fraction          share of time with the soft pedal down
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..midi import DAMPER_ID, LOWEST_PITCH, NUM_KEYS, SOFT_ID, SOSTENUTO_ID, Events
+
+log = logging.getLogger(__name__)
+
+EXCERPT_SECONDS = 16.0
+GRID_STEP_S = 0.05  # time grid on which polyphony and pedal coverage are sampled
+ONSET_MERGE_S = 0.025  # onsets closer than this are one onset for the inter-onset intervals
+HALF_PEDAL_MAX = 96  # damper intensity at or below this is a half pedal
+MIN_DURATION_S = 1e-3
+_EPS = 1e-9
+
+# name → (label, unit); the order in which reports list them
+DESCRIPTORS: dict[str, tuple[str, str]] = {
+    "note_density": ("note density", "notes/s"),
+    "polyphony_mean": ("polyphony, mean", "keys"),
+    "polyphony_max": ("polyphony, max", "keys"),
+    "pitch_range": ("pitch range", "semitones"),
+    "pitch_class_entropy": ("pitch-class entropy", "bits"),
+    "velocity_mean": ("velocity, mean", "1–127"),
+    "velocity_std": ("velocity, std", "1–127"),
+    "ioi_mean": ("inter-onset interval, mean", "s"),
+    "ioi_std": ("inter-onset interval, std", "s"),
+    "duration_log_mean": ("note duration, mean of ln", "ln s"),
+    "damper_fraction": ("damper down", "share of time"),
+    "half_pedal_share": ("half pedal", "share of damper time"),
+    "pedal_changes_per_s": ("pedal changes", "events/s"),
+    "sostenuto_fraction": ("sostenuto down", "share of time"),
+    "soft_fraction": ("soft pedal down", "share of time"),
+}
+SCALAR_DESCRIPTORS = tuple(DESCRIPTORS)
+HISTOGRAM = "pitch_class_histogram"
+
+
+def gather_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Concatenated aranges lo[i]:hi[i] (int64), without a Python loop."""
+    lo = np.asarray(lo, dtype=np.int64)
+    sizes = np.maximum(np.asarray(hi, dtype=np.int64) - lo, 0)
+    starts = np.repeat(lo - (np.cumsum(sizes) - sizes), sizes)  # per element: lo minus its range's base
+    return starts + np.arange(int(sizes.sum()), dtype=np.int64)
+
+
+@dataclass
+class ExcerptTable:
+    """X excerpts' events, concatenated and sorted by (excerpt, start_s, id). Event arrays [E], excerpt arrays [X]."""
+
+    excerpt: np.ndarray  # int64 [E], the excerpt each event belongs to
+    ids: np.ndarray  # int16 [E], 0–90
+    start_s: np.ndarray  # float64 [E], seconds from the excerpt's start, in [0, length_s)
+    duration_s: np.ndarray  # float64 [E]
+    intensity: np.ndarray  # uint8 [E], velocity or mean pedal depth
+    length_s: np.ndarray  # float64 [X], each excerpt's length in seconds
+    group: np.ndarray | None = None  # int64 [X], the track or file each excerpt comes from
+    offset_s: np.ndarray | None = None  # float64 [X], where each excerpt starts in its source
+    sources: list[str] = field(default_factory=list)  # a name per group
+
+    def __post_init__(self) -> None:
+        self.excerpt = np.asarray(self.excerpt, dtype=np.int64)
+        self.ids = np.asarray(self.ids, dtype=np.int16)
+        self.start_s = np.asarray(self.start_s, dtype=np.float64)
+        self.duration_s = np.asarray(self.duration_s, dtype=np.float64)
+        self.intensity = np.asarray(self.intensity, dtype=np.uint8)
+        self.length_s = np.asarray(self.length_s, dtype=np.float64).reshape(-1)
+        x = self.length_s.size
+        self.group = np.arange(x, dtype=np.int64) if self.group is None else np.asarray(self.group, dtype=np.int64)
+        self.offset_s = np.zeros(x) if self.offset_s is None else np.asarray(self.offset_s, dtype=np.float64)
+        sizes = {a.size for a in (self.excerpt, self.ids, self.start_s, self.duration_s, self.intensity)}
+        if len(sizes) != 1:
+            raise ValueError(f"excerpt table: event arrays differ in length ({sorted(sizes)})")
+        if self.group.size != x or self.offset_s.size != x:
+            raise ValueError(f"excerpt table: group/offset_s need one value per excerpt ({x})")
+        if self.excerpt.size and (self.excerpt.min() < 0 or self.excerpt.max() >= x):
+            raise ValueError(f"excerpt table: excerpt index outside 0..{x - 1}")
+        if np.any(self.length_s <= 0):
+            raise ValueError("excerpt table: every excerpt needs a length > 0 s")
+        order = np.lexsort((self.ids, self.start_s, self.excerpt))
+        if np.any(order != np.arange(order.size)):
+            for name in ("excerpt", "ids", "start_s", "duration_s", "intensity"):
+                setattr(self, name, getattr(self, name)[order])
+
+    @property
+    def num_excerpts(self) -> int:
+        return int(self.length_s.size)
+
+    @property
+    def event_ptr(self) -> np.ndarray:
+        """CSR offsets [X+1]: excerpt x holds events event_ptr[x]:event_ptr[x+1]."""
+        return np.searchsorted(self.excerpt, np.arange(self.num_excerpts + 1), side="left").astype(np.int64)
+
+    def take(self, index: np.ndarray) -> "ExcerptTable":
+        """The excerpts `index` (in that order), renumbered 0..len(index)-1."""
+        index = np.asarray(index, dtype=np.int64).reshape(-1)
+        ptr = self.event_ptr
+        picked = gather_ranges(ptr[index], ptr[index + 1])
+        new_excerpt = np.repeat(np.arange(index.size), ptr[index + 1] - ptr[index])
+        return ExcerptTable(new_excerpt, self.ids[picked], self.start_s[picked], self.duration_s[picked],
+                            self.intensity[picked], self.length_s[index], self.group[index],
+                            self.offset_s[index], list(self.sources))
+
+    def events(self, x: int) -> Events:
+        """Excerpt x as an Events (times from the excerpt's start)."""
+        lo, hi = self.event_ptr[[x, x + 1]]
+        return Events(self.ids[lo:hi], self.start_s[lo:hi], self.duration_s[lo:hi], self.intensity[lo:hi],
+                      float(self.length_s[x]))
+
+    def label(self, x: int) -> str:
+        g = int(self.group[x])
+        name = self.sources[g] if g < len(self.sources) else f"excerpt {x}"
+        return f"{name} @ {self.offset_s[x]:.1f} s"
+
+
+def window_counts(length_s: np.ndarray, seconds: float, hop_s: float) -> np.ndarray:
+    """Windows per source: full windows at 0, hop, 2·hop …; a source shorter than `seconds` gives one."""
+    length_s = np.asarray(length_s, dtype=np.float64)
+    full = np.floor((length_s - seconds) / hop_s + _EPS).astype(np.int64) + 1
+    return np.maximum(full, 1)
+
+
+def _cut(source_ptr: np.ndarray, ids, start_s, duration_s, intensity, length_s: np.ndarray, seconds: float,
+         hop_s: float, sources: list[str], max_excerpts: int | None) -> ExcerptTable:
+    """Sources (events start-sorted within each; source s holds source_ptr[s]:[s+1]) → windows of `seconds`."""
+    if seconds <= 0 or hop_s <= 0:
+        raise ValueError(f"excerpt seconds and hop must be > 0, got {seconds} and {hop_s}")
+    num_sources = length_s.size
+    count = window_counts(length_s, seconds, hop_s)  # [S]
+    source_of = np.repeat(np.arange(num_sources), count)  # [X]
+    offset = (np.arange(source_of.size) - np.repeat(np.cumsum(count) - count, count)) * hop_s  # [X]
+    if max_excerpts is not None and source_of.size > max_excerpts:
+        keep = np.unique(np.linspace(0, source_of.size - 1, max_excerpts).round().astype(np.int64))
+        source_of, offset = source_of[keep], offset[keep]
+    # one sorted key over all sources: source rank × span + start (span exceeds any time in a source)
+    span = float(np.ceil(max(float(length_s.max(initial=0.0)), float(np.max(start_s, initial=0.0))) + seconds + 1.0))
+    key = np.repeat(np.arange(num_sources) * span, np.diff(source_ptr)) + start_s  # [E_sources]
+    lo = np.searchsorted(key, source_of * span + offset, side="left")
+    hi = np.searchsorted(key, source_of * span + offset + seconds, side="left")
+    picked = gather_ranges(lo, hi)
+    excerpt = np.repeat(np.arange(source_of.size), hi - lo)
+    return ExcerptTable(excerpt, ids[picked], start_s[picked] - offset[excerpt], duration_s[picked],
+                        intensity[picked], np.full(source_of.size, float(seconds)), source_of, offset, sources)
+
+
+def excerpts_from_corpus(corpus, split: str | None, seconds: float = EXCERPT_SECONDS, hop: float | None = None,
+                         max_excerpts: int | None = None) -> ExcerptTable:
+    """Every track of a corpus split cut into consecutive `seconds` excerpts (every `hop` s, default
+    `seconds`); a track shorter than `seconds` gives one excerpt. `max_excerpts` keeps that many,
+    evenly spaced over the split. Groups are the corpus's track indices."""
+    tracks = corpus.tracks_in(split)
+    if tracks.size == 0:
+        raise ValueError(f"corpus {corpus.root}: no tracks in the {split} split")
+    event_ptr = np.asarray(corpus.track_event_ptr)
+    picked = gather_ranges(event_ptr[tracks], event_ptr[tracks + 1])  # the split's events, track by track
+    local_ptr = np.concatenate([[0], np.cumsum(event_ptr[tracks + 1] - event_ptr[tracks])])
+    length_s = np.array([corpus.tracks[t]["duration_s"] for t in tracks], dtype=np.float64)
+    table = _cut(local_ptr, np.asarray(corpus.ids)[picked], np.asarray(corpus.start_s)[picked],
+                 np.asarray(corpus.duration_s)[picked].astype(np.float64), np.asarray(corpus.intensity)[picked],
+                 length_s, seconds, hop or seconds, [], max_excerpts)
+    table.group = tracks[table.group]  # local source rank → corpus track index
+    table.sources = [f"{t.get('composer', '')} {t.get('title', '')}".strip() or t["path"] for t in corpus.tracks]
+    return table
+
+
+def excerpts_from_events(performances: list[Events], seconds: float | None = None,
+                         names: list[str] | None = None) -> ExcerptTable:
+    """Performances → excerpts. seconds=None: one excerpt per performance, as long as it (`end_s`).
+    Otherwise consecutive `seconds` excerpts; a performance shorter than `seconds` (a 16 s sample
+    whose last note ends at 15.2 s) gives one excerpt of `seconds`, silent at the end."""
+    if not performances:
+        raise ValueError("excerpts_from_events: no performances given")
+    sorted_perfs = [p.sorted() for p in performances]
+    ends = np.array([max(p.end_s, float(p.start_s.max(initial=0.0)) + _EPS) for p in sorted_perfs])
+    names = names or [f"performance {i}" for i in range(len(performances))]
+    ptr = np.concatenate([[0], np.cumsum([len(p) for p in sorted_perfs])]).astype(np.int64)
+    arrays = [np.concatenate([getattr(p, a) for p in sorted_perfs]) for a in ("ids", "start_s", "duration_s", "intensity")]
+    if seconds is None:
+        excerpt = np.repeat(np.arange(len(sorted_perfs)), np.diff(ptr))
+        return ExcerptTable(excerpt, *arrays, np.maximum(ends, GRID_STEP_S), np.arange(len(sorted_perfs)),
+                            np.zeros(len(sorted_perfs)), list(names))
+    return _cut(ptr, *arrays, ends, float(seconds), float(seconds), list(names), None)
+
+
+def _coverage(excerpt: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, num_excerpts: int, num_points: int,
+              step_s: float) -> np.ndarray:
+    """How many of the given spans cover each grid point t = g·step_s: int [X, G]."""
+    first = np.clip(np.ceil(start_s / step_s - _EPS), 0, num_points).astype(np.int64)
+    stop = np.clip(np.ceil(end_s / step_s - _EPS), 0, num_points).astype(np.int64)
+    stop = np.maximum(stop, first)
+    row = excerpt * (num_points + 1)
+    size = num_excerpts * (num_points + 1)
+    delta = np.bincount(row + first, minlength=size) - np.bincount(row + stop, minlength=size)
+    return np.cumsum(delta.reshape(num_excerpts, num_points + 1), axis=1)[:, :num_points]  # [X, G]
+
+
+def _group_mean_std(values: np.ndarray, group: np.ndarray, num: int, min_count: int = 1):
+    """Per-group mean and population std of `values`; NaN where a group has fewer than min_count values."""
+    n = np.bincount(group, minlength=num).astype(np.float64)
+    total = np.bincount(group, weights=values, minlength=num)
+    total_sq = np.bincount(group, weights=values * values, minlength=num)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / n
+        std = np.sqrt(np.maximum(total_sq / n - mean * mean, 0.0))
+    mean[n < min_count] = np.nan
+    std[n < max(min_count, 2)] = np.nan
+    return mean, std
+
+
+def describe(table: ExcerptTable, step_s: float = GRID_STEP_S) -> dict[str, np.ndarray]:
+    """Descriptors of every excerpt (see the module docstring): name → [X], pitch_class_histogram → [X, 12]."""
+    x_count = table.num_excerpts
+    ex, ids = table.excerpt, table.ids.astype(np.int64)
+    start = table.start_s
+    end = start + np.maximum(table.duration_s, 0.0)
+    level = table.intensity.astype(np.float64)
+    length = table.length_s
+    num_points = int(np.ceil(length.max(initial=step_s) / step_s - _EPS))
+    points_in = np.ceil(length / step_s - _EPS).astype(np.int64)  # [X] grid points inside each excerpt
+    inside = np.arange(num_points)[None, :] < points_in[:, None]  # [X, G]
+    out: dict[str, np.ndarray] = {}
+
+    note = ids < NUM_KEYS
+    n_ex, n_start, n_pitch = ex[note], start[note], ids[note] + LOWEST_PITCH
+    n_notes = np.bincount(n_ex, minlength=x_count).astype(np.float64)  # [X]
+    none = n_notes == 0
+    out["note_density"] = n_notes / length
+
+    held = _coverage(n_ex, n_start, end[note], x_count, num_points, step_s) * inside  # [X, G]
+    out["polyphony_mean"] = held.sum(axis=1) / points_in
+    out["polyphony_max"] = held.max(axis=1, initial=0).astype(np.float64)
+
+    high = np.full(x_count, -1.0)
+    low = np.full(x_count, np.inf)
+    np.maximum.at(high, n_ex, n_pitch)
+    np.minimum.at(low, n_ex, n_pitch)
+    out["pitch_range"] = np.where(none, np.nan, high - low)
+
+    counts = np.bincount(n_ex * 12 + n_pitch % 12, minlength=x_count * 12).reshape(x_count, 12)  # [X, P]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        histogram = counts / n_notes[:, None]
+        plogp = np.where(counts > 0, histogram * np.log2(np.where(counts > 0, histogram, 1.0)), 0.0)
+    out["pitch_class_entropy"] = np.where(none, np.nan, -plogp.sum(axis=1))
+    out[HISTOGRAM] = histogram
+
+    out["velocity_mean"], out["velocity_std"] = _group_mean_std(level[note], n_ex, x_count)
+
+    # distinct onsets: a new one starts where the excerpt changes or the gap exceeds ONSET_MERGE_S
+    new = np.ones(n_start.size, dtype=bool)
+    new[1:] = (n_ex[1:] != n_ex[:-1]) | (np.diff(n_start) > ONSET_MERGE_S)
+    onset, onset_ex = n_start[new], n_ex[new]
+    same = onset_ex[1:] == onset_ex[:-1]
+    out["ioi_mean"], out["ioi_std"] = _group_mean_std(np.diff(onset)[same], onset_ex[1:][same], x_count)
+
+    log_duration = np.log(np.maximum(table.duration_s[note], MIN_DURATION_S))
+    out["duration_log_mean"], _ = _group_mean_std(log_duration, n_ex, x_count)
+
+    def time_share(mask: np.ndarray) -> np.ndarray:
+        return (mask & inside).sum(axis=1) / points_in
+
+    damper = ids == DAMPER_ID
+    down = _coverage(ex[damper], start[damper], end[damper], x_count, num_points, step_s) > 0  # [X, G]
+    full = damper & (level > HALF_PEDAL_MAX)
+    full_down = _coverage(ex[full], start[full], end[full], x_count, num_points, step_s) > 0
+    out["damper_fraction"] = time_share(down)
+    down_points = (down & inside).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["half_pedal_share"] = np.where(down_points > 0, (down & ~full_down & inside).sum(axis=1) / down_points,
+                                           np.nan)
+    out["pedal_changes_per_s"] = np.bincount(ex[ids >= DAMPER_ID], minlength=x_count) / length
+    for name, pedal in (("sostenuto_fraction", SOSTENUTO_ID), ("soft_fraction", SOFT_ID)):
+        mine = ids == pedal
+        out[name] = time_share(_coverage(ex[mine], start[mine], end[mine], x_count, num_points, step_s) > 0)
+    return {name: out[name] for name in (*SCALAR_DESCRIPTORS, HISTOGRAM)}

@@ -1,0 +1,182 @@
+"""Figures as PNG files: piano rolls with pedal lanes, descriptor densities, training curves.
+
+Built on matplotlib's object API (`Figure` + the Agg canvas), never pyplot, so no global backend or
+figure registry is touched and nothing needs a display. Every file is written to a temporary name
+and renamed.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colors
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+
+from ..midi import DAMPER_ID, LOWEST_PITCH, NUM_KEYS, SOFT_ID, SOSTENUTO_ID, Events
+from .descriptors import DESCRIPTORS, SCALAR_DESCRIPTORS
+
+log = logging.getLogger(__name__)
+
+DPI = 100
+ROLL_SIZE_IN = (12.0, 6.0)
+VELOCITY_CMAP = "viridis"
+PEDAL_LANES = (("damper", DAMPER_ID, "tab:blue"), ("sostenuto", SOSTENUTO_ID, "tab:orange"), ("soft", SOFT_ID, "tab:green"))
+SET_COLOURS = ("black", "tab:red", "tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:olive")
+SKIPPED_METRICS = {"time", "step", "epoch", "batch", "seconds", "event"}
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Write a figure as PNG atomically (temporary name in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format="png", dpi=DPI)
+    tmp.replace(path)
+    return path
+
+
+def _pedal_curve(events: Events, pedal_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Step curve (time_s, depth) of one pedal: depth from each event's start until its end, then 0."""
+    mine = events.ids == pedal_id
+    start = events.start_s[mine]
+    order = np.argsort(start, kind="stable")
+    start, end = start[order], (start + np.maximum(events.duration_s[mine], 0.0))[order]
+    depth = events.intensity[mine][order].astype(np.float64)
+    x = np.concatenate([[0.0], np.column_stack([start, end]).reshape(-1)])  # [1 + 2P]
+    y = np.concatenate([[0.0], np.column_stack([depth, np.zeros_like(depth)]).reshape(-1)])
+    return x, y
+
+
+def _draw_roll(container, events: Events, title: str | None, end_s: float, norm: colors.Normalize) -> None:
+    """A piano roll (velocity as colour) over three pedal lanes, into a Figure or SubFigure."""
+    grid = container.add_gridspec(4, 2, height_ratios=(8, 1, 1, 1), width_ratios=(60, 1), hspace=0.1, wspace=0.02)
+    keys = container.add_subplot(grid[0, 0])
+    note = events.is_note
+    pitch = events.ids[note].astype(np.float64) + LOWEST_PITCH
+    start = events.start_s[note]
+    end = start + np.maximum(events.duration_s[note], 0.0)
+    verts = np.stack([np.column_stack([start, pitch - 0.4]), np.column_stack([end, pitch - 0.4]),
+                      np.column_stack([end, pitch + 0.4]), np.column_stack([start, pitch + 0.4])], axis=1)  # [K, 4, 2]
+    mappable = ScalarMappable(norm=norm, cmap=VELOCITY_CMAP)
+    keys.add_collection(PolyCollection(verts, facecolors=mappable.to_rgba(events.intensity[note].astype(float)),
+                                       edgecolors="none"))
+    low, high = (pitch.min() - 2, pitch.max() + 2) if pitch.size else (LOWEST_PITCH, LOWEST_PITCH + NUM_KEYS - 1)
+    keys.set_ylim(low, high)
+    octave_cs = np.arange(12 * math.ceil(low / 12), high + 1, 12)
+    keys.set_yticks(octave_cs, [f"C{int(p) // 12 - 1}" for p in octave_cs])
+    keys.set_ylabel("key")
+    keys.grid(axis="y", color="0.85", linewidth=0.5)
+    keys.set_xlim(0, end_s)
+    keys.tick_params(labelbottom=False)
+    if title:
+        keys.set_title(title)
+    container.colorbar(mappable, cax=container.add_subplot(grid[0, 1]), label="velocity")
+    for row, (name, pedal_id, colour) in enumerate(PEDAL_LANES, start=1):
+        lane = container.add_subplot(grid[row, 0], sharex=keys)
+        x, y = _pedal_curve(events, pedal_id)
+        lane.fill_between(x, y, step="post", color=colour, alpha=0.35, linewidth=0)
+        lane.step(x, y, where="post", color=colour, linewidth=0.8)
+        lane.set_ylim(0, 127)
+        lane.set_yticks([])
+        lane.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+        if row < len(PEDAL_LANES):
+            lane.tick_params(labelbottom=False)
+    lane.set_xlabel("time (s)")
+
+
+def _end_s(*performances: Events) -> float:
+    ends = [max(p.end_s, float(np.max(p.start_s + p.duration_s, initial=0.0))) for p in performances]
+    return max(ends + [1.0])
+
+
+def plot_roll(events: Events, path: str | Path, title: str | None = None) -> Path:
+    """A piano roll PNG of one performance: keys by time with velocity as colour, and damper, sostenuto
+    and soft pedal depth (0–127) in lanes underneath."""
+    fig = Figure(figsize=ROLL_SIZE_IN, dpi=DPI, layout="none")
+    fig.subplots_adjust(left=0.08, right=0.94, top=0.93, bottom=0.09)
+    _draw_roll(fig, events, title, _end_s(events), colors.Normalize(1, 127))
+    return save_figure(fig, path)
+
+
+def plot_roll_pair(original: Events, reconstruction: Events, path: str | Path,
+                   titles: tuple[str, str] = ("original", "reconstruction")) -> Path:
+    """Two piano rolls one above the other, on the same time axis and velocity scale."""
+    fig = Figure(figsize=(ROLL_SIZE_IN[0], 2 * ROLL_SIZE_IN[1]), dpi=DPI)
+    end_s, norm = _end_s(original, reconstruction), colors.Normalize(1, 127)
+    for sub, events, title in zip(fig.subfigures(2, 1), (original, reconstruction), titles):
+        sub.subplots_adjust(left=0.08, right=0.94, top=0.92, bottom=0.09)
+        _draw_roll(sub, events, title, end_s, norm)
+    return save_figure(fig, path)
+
+
+def plot_densities(sets: dict[str, dict[str, np.ndarray]], path: str | Path, names=SCALAR_DESCRIPTORS,
+                   columns: int = 4) -> Path:
+    """One panel per descriptor: the KDE of its values in each set (label → descriptors), on a shared grid."""
+    from .compare import kde_on_grid
+
+    rows = math.ceil(len(names) / columns)
+    fig = Figure(figsize=(3.2 * columns, 2.4 * rows), dpi=DPI, layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).reshape(-1)
+    labels = list(sets)
+    for ax, name in zip(axes, names):
+        grid, densities = kde_on_grid([sets[label][name] for label in labels])
+        for k, (label, density) in enumerate(zip(labels, densities)):
+            if density is not None:
+                ax.plot(grid, density, color=SET_COLOURS[k % len(SET_COLOURS)], linewidth=1.2,
+                        linestyle="-" if k < len(SET_COLOURS) else "--", label=label)
+        label, unit = DESCRIPTORS.get(name, (name, ""))
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel(unit, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_yticks([])
+    for ax in axes[len(names):]:
+        ax.set_axis_off()
+    handles, legend_labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, legend_labels, loc="outside lower center", ncols=max(1, len(labels)), fontsize=9)
+    return save_figure(fig, path)
+
+
+def _metric_panels(records: list[dict]) -> dict[str, list[str]]:
+    """Numeric metrics grouped into panels: losses, Wasserstein estimates, the rest (rates left out)."""
+    keys = []
+    for r in records:
+        keys += [k for k, v in r.items() if k not in keys and k not in SKIPPED_METRICS and not k.endswith("_per_s")
+                 and isinstance(v, (int, float)) and not isinstance(v, bool)]
+    panels = {"loss": [k for k in keys if "loss" in k], "Wasserstein estimate": [k for k in keys if "wasserstein" in k]}
+    panels["other"] = [k for k in keys if k not in panels["loss"] and k not in panels["Wasserstein estimate"]]
+    return {name: ks for name, ks in panels.items() if ks}
+
+
+def plot_training_curves(metrics_path: str | Path, path: str | Path, title: str | None = None) -> Path:
+    """Curves of every numeric metric in a metrics.jsonl (one JSON record per line) against step (or
+    epoch, or record number), in panels: losses, Wasserstein estimates, other figures."""
+    from ..train.log import read_metrics
+
+    records = [r for r in read_metrics(metrics_path) if "event" not in r]
+    panels = _metric_panels(records)
+    if not panels:
+        raise ValueError(f"{metrics_path}: no numeric training metrics to plot")
+    x_key = "step" if any("step" in r for r in records) else "epoch" if any("epoch" in r for r in records) else None
+    fig = Figure(figsize=(5.0 * len(panels), 3.4), dpi=DPI, layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (panel, keys) in zip(axes, panels.items()):
+        for k, key in enumerate(keys):
+            rows = [(r.get(x_key, i) if x_key else i, r[key]) for i, r in enumerate(records)
+                    if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+            if rows:
+                x, y = np.array(rows, dtype=np.float64).T
+                ax.plot(x, y, color=SET_COLOURS[(k + 1) % len(SET_COLOURS)], linewidth=1.2,
+                        marker="o" if len(rows) < 30 else None, markersize=3, label=key)
+        ax.set_title(panel, fontsize=10)
+        ax.set_xlabel(x_key or "record")
+        ax.legend(fontsize=8)
+        ax.grid(color="0.9")
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)

@@ -1,0 +1,38 @@
+"""The extras written beside a MIDI file that `tsm generate` / `tsm reconstruct` / `tsm plot` produce:
+a piano-roll PNG (original over reconstruction when an original is given) and a WAV."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..midi import Events
+
+log = logging.getLogger(__name__)
+
+
+def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, wav: bool = False,
+                   original: Events | None = None, soundfont: str | Path | None = None,
+                   png_path: str | Path | None = None) -> list[Path]:
+    """Write midi_path.with_suffix('.png') (or `png_path`) and/or '.wav'; return the paths written.
+
+    When audio is unavailable (no FluidSynth or soundfont) a warning with the install hint is logged
+    and the rest goes on: the MIDI file is already there.
+    """
+    midi_path = Path(midi_path)
+    written: list[Path] = []
+    if png:
+        from .plots import plot_roll, plot_roll_pair
+
+        target = Path(png_path) if png_path is not None else midi_path.with_suffix(".png")
+        if original is not None:
+            written.append(plot_roll_pair(original, events, target))
+        else:
+            written.append(plot_roll(events, target, title=midi_path.name))
+    if wav:
+        from .audio import AudioUnavailable, render_wav
+
+        try:
+            written.append(render_wav(midi_path, midi_path.with_suffix(".wav"), soundfont))
+        except AudioUnavailable as e:
+            log.warning("no WAV for %s: %s", midi_path, e)
+    return written

@@ -1,0 +1,266 @@
+"""`tsm evaluate`: a folder of generated MIDI files against held-out real music → report.json and a
+self-contained report.html (figures and audio embedded as data URIs, so the one file can be mailed).
+
+Rows of the report: the generated files, a shuffled-real-chunks baseline (a trivial generator any
+model should beat), any extra excerpt tables the caller passes (e.g. autoencoder reconstructions),
+and, as the ceiling, one half of the real excerpts against the other half (split by track).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..midi import read_events
+from .compare import (COPY_THRESHOLD, TrainingOnsets, classifier_test, compare_descriptors, copy_check,
+                      descriptor_features, shuffled_chunks, split_halves)
+from .descriptors import DESCRIPTORS, EXCERPT_SECONDS, SCALAR_DESCRIPTORS, ExcerptTable, describe, \
+    excerpts_from_corpus, excerpts_from_events
+
+log = logging.getLogger(__name__)
+
+MIDI_SUFFIXES = (".mid", ".midi")
+GENERATED, BASELINE, CEILING = "generated", "shuffled chunks", "real A vs real B"
+REFERENCE_COPY_EXCERPTS = 32  # real held-out excerpts whose nearest training window calibrates the copy check
+REPORT_SAMPLE_RATE = 22050  # WAVs rendered for the report: half CD rate keeps the HTML small
+
+
+def _write_atomic(path: Path, text: str) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _plain(value):
+    """JSON-ready: numpy scalars → Python, NaN/inf → None, paths → str."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str], list[dict]]:
+    """Every .mid/.midi directly in `folder` → (performances, their file names, bad files with reasons)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: no such folder of generated MIDI files")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+    if not files:
+        raise ValueError(f"{folder}: no .mid or .midi files to evaluate")
+    performances, names, bad = [], [], []
+    for path in files:
+        try:
+            performances.append(read_events(path, pedal_bins=pedal_bins)[0])
+            names.append(path.name)
+        except ValueError as e:
+            reason = str(e).removeprefix(f"{path}: ")
+            bad.append({"file": str(path), "reason": reason})
+            log.warning("skipped %s: %s", path, reason)
+    if not performances:
+        raise ValueError(f"{folder}: none of the {len(files)} MIDI files is usable "
+                         f"({'; '.join(b['file'] + ': ' + b['reason'] for b in bad)})")
+    return performances, names, bad
+
+
+def _audio_for(midi: Path, out_dir: Path, wav: bool, soundfont) -> tuple[Path | None, str | None]:
+    """(a WAV for this MIDI file, or why there is none): one beside it, else rendered when `wav`."""
+    beside = midi.with_suffix(".wav")
+    if beside.is_file():
+        return beside, None
+    if not wav:
+        return None, "no audio: run `tsm evaluate … --wav` to render it with FluidSynth"
+    from .audio import AudioUnavailable, render_wav
+
+    try:
+        return render_wav(midi, out_dir / "audio" / f"{midi.stem}.wav", soundfont, sample_rate=REPORT_SAMPLE_RATE), None
+    except AudioUnavailable as e:
+        log.warning("no audio in the report: %s", e)
+        return None, f"no audio: {e}"
+    except ValueError as e:
+        log.warning("no audio for %s: %s", midi, e)
+        return None, f"no audio: {e}"
+
+
+def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *, split: str = "test",
+                       train_split: str = "train", extra_rows: dict[str, ExcerptTable] | None = None,
+                       runs: list[str | Path] | None = None, wav: bool = False, seconds: float = EXCERPT_SECONDS,
+                       seed: int = 0, copy_threshold: float = COPY_THRESHOLD, transpose: bool = False,
+                       max_rolls: int = 4, max_real_excerpts: int | None = None, soundfont=None) -> dict:
+    """Describe generated files and real `split` excerpts of `corpus` (a Corpus or its folder), compare
+    them, check for copies of the `train_split`, and write report.json + report.html into `out_dir`.
+    Returns the report (as written to report.json)."""
+    from ..corpus import Corpus
+    from .plots import plot_densities, plot_roll, plot_training_curves
+
+    corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
+    generated_dir, out_dir = Path(generated_dir), Path(out_dir)
+    performances, names, bad = read_generated(generated_dir, corpus.config.events.pedal_bins)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figures_dir = out_dir / "figures"
+
+    tables: dict[str, ExcerptTable] = {GENERATED: excerpts_from_events(performances, seconds, names)}
+    real = excerpts_from_corpus(corpus, split, seconds, max_excerpts=max_real_excerpts)
+    notes: list[str] = []
+    try:
+        tables[BASELINE] = shuffled_chunks(corpus, train_split, real.num_excerpts, seconds, seed)
+    except ValueError as e:
+        notes.append(f"no shuffled-chunks baseline: {e}")
+        log.warning("%s", notes[-1])
+    tables |= dict(extra_rows or {})
+    half_a, half_b = split_halves(real, seed)
+    real_desc = describe(real)
+    descs = {row: describe(t) for row, t in tables.items()}
+    desc_a, desc_b = (describe(real.take(h)) for h in (half_a, half_b))
+
+    comparison = compare_descriptors(real_desc, descs)
+    ceiling = compare_descriptors(desc_a, {CEILING: desc_b})
+    for name in SCALAR_DESCRIPTORS:
+        label, unit = DESCRIPTORS[name]
+        comparison[name] |= {"label": label, "unit": unit, "ceiling": ceiling[name]["rows"][CEILING]}
+    real_features = descriptor_features(real_desc)
+    classifier = {row: classifier_test(real_features, descriptor_features(d), seed=seed) for row, d in descs.items()}
+    classifier[CEILING] = classifier_test(descriptor_features(desc_a), descriptor_features(desc_b), seed=seed)
+
+    copies: dict = {"threshold": copy_threshold, "transpose": transpose, "train_split": train_split}
+    try:
+        onsets = TrainingOnsets(corpus, train_split, seconds)
+        copies["generated"] = copy_check(tables[GENERATED], onsets, copy_threshold, transpose)
+        copies["flagged"] = sum(c["flagged"] for c in copies["generated"])
+        pick = np.unique(np.linspace(0, real.num_excerpts - 1, min(REFERENCE_COPY_EXCERPTS, real.num_excerpts)).astype(int))
+        reference = [c["similarity"] for c in copy_check(real.take(pick), onsets, copy_threshold, transpose)]
+        copies["real_reference"] = {"split": split, "n": len(reference), "median": float(np.median(reference)),
+                                    "max": float(np.max(reference))}
+    except ValueError as e:
+        notes.append(f"no copy check: {e}")
+        log.warning("%s", notes[-1])
+
+    density_sets = {f"real ({split})": real_desc} | descs
+    figures = {"densities": plot_densities(density_sets, figures_dir / "densities.png")}
+    samples = []
+    for events, name in list(zip(performances, names))[:max_rolls]:
+        roll = plot_roll(events, figures_dir / f"roll_{Path(name).stem}.png", title=name)
+        audio, why = _audio_for(generated_dir / name, out_dir, wav, soundfont)
+        samples.append({"file": name, "roll": roll, "audio": audio, "audio_note": why})
+    curves = []
+    for run in runs or []:
+        metrics = Path(run) / "metrics.jsonl" if Path(run).is_dir() else Path(run)
+        try:
+            curves.append({"run": str(run), "figure": plot_training_curves(
+                metrics, figures_dir / f"training_{len(curves)}.png", title=str(run))})
+        except ValueError as e:
+            curves.append({"run": str(run), "figure": None, "note": str(e)})
+        if not metrics.is_file():
+            curves[-1] = {"run": str(run), "figure": None, "note": f"{metrics}: no metrics.jsonl"}
+
+    report = _plain({
+        "generated_dir": generated_dir, "corpus": corpus.root, "split": split, "train_split": train_split,
+        "seconds": seconds, "seed": seed, "files": {"read": len(names), "bad": bad},
+        "excerpts": {f"real ({split})": real.num_excerpts, **{row: t.num_excerpts for row, t in tables.items()},
+                     "real A": int(half_a.size), "real B": int(half_b.size)},
+        "rows": list(tables), "descriptors": comparison, "classifier": classifier, "copies": copies,
+        "figures": figures, "samples": samples, "training": curves, "notes": notes})
+    _write_atomic(out_dir / "report.json", json.dumps(report, indent=1))
+    _write_atomic(out_dir / "report.html", render_html(report))
+    log.info("wrote %s", out_dir / "report.html")
+    return report
+
+
+# ---------------------------------------------------------------- HTML
+
+CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:13px}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
+th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}
+.note{color:#8a5a00}.flag{background:#fdd}.sample{margin:1.5em 0}"""
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.1e}"
+    return html.escape(str(value))
+
+
+def _data_uri(path, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(Path(path).read_bytes()).decode('ascii')}"
+
+
+def _descriptor_table(report: dict) -> str:
+    rows = report["rows"]
+    head = ["<tr><th rowspan=2>descriptor</th><th rowspan=2>unit</th><th rowspan=2>real mean ± sd</th>"]
+    head += [f"<th colspan=3>{html.escape(r)}</th>" for r in rows] + [f"<th colspan=2>ceiling: {CEILING}</th></tr><tr>"]
+    head += ["<th>mean ± sd</th><th>overlap</th><th>KL</th>"] * len(rows) + ["<th>overlap</th><th>KL</th></tr>"]
+    body = []
+    for name in SCALAR_DESCRIPTORS:
+        d = report["descriptors"][name]
+        cells = [html.escape(d["label"]), html.escape(d["unit"]), f"{_fmt(d['real']['mean'])} ± {_fmt(d['real']['std'])}"]
+        for r in rows:
+            c = d["rows"][r]
+            cells += [f"{_fmt(c['mean'])} ± {_fmt(c['std'])}", _fmt(c["overlap"]), _fmt(c["kl"])]
+        cells += [_fmt(d["ceiling"]["overlap"]), _fmt(d["ceiling"]["kl"])]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return "<table id=descriptors>" + "".join(head) + "".join(body) + "</table>"
+
+
+def render_html(report: dict) -> str:
+    """The report as one HTML page, every image and sound inside it."""
+    esc = html.escape
+    parts = [f"<!doctype html><html><head><meta charset=utf-8><title>TimeStepMusic evaluation</title>"
+             f"<style>{CSS}</style></head><body><h1>Generated vs real: {esc(report['generated_dir'])}</h1>",
+             f"<p>{report['files']['read']} generated file(s) read; real excerpts: the <b>{esc(report['split'])}</b> "
+             f"split of {esc(report['corpus'])}; excerpts of {_fmt(report['seconds'])} s.</p>",
+             "<table><tr><th>set</th><th>excerpts</th></tr>"
+             + "".join(f"<tr><td>{esc(k)}</td><td>{v}</td></tr>" for k, v in report["excerpts"].items()) + "</table>"]
+    parts += [f"<p class=note>{esc(n)}</p>" for n in report["notes"]]
+    if report["files"]["bad"]:
+        parts.append("<h2>Files that could not be read</h2><ul>" + "".join(
+            f"<li>{esc(b['file'])}: {esc(b['reason'])}</li>" for b in report["files"]["bad"]) + "</ul>")
+    parts += ["<h2>Descriptors</h2><p>Overlap area (1 = same distribution) and KL(real ‖ set) in nats (0 = same) "
+              "between Gaussian-KDE densities of each descriptor; the ceiling compares two halves of the real "
+              "excerpts (split by track).</p>", _descriptor_table(report)]
+    parts.append("<h2>Classifier two-sample test</h2><p>Cross-validated accuracy of a logistic regression telling the "
+                 "set from real excerpts (0.5 = indistinguishable, 1 = always told apart).</p><table><tr><th>set</th>"
+                 "<th>accuracy</th><th>p (acc &gt; 0.5)</th><th>excerpts per class</th></tr>" + "".join(
+                     f"<tr><td>{esc(row)}</td><td>{_fmt(c['accuracy'])}</td><td>{_fmt(c['p_value'])}</td>"
+                     f"<td>{c['n_per_class']}</td></tr>" for row, c in report["classifier"].items()) + "</table>")
+    copies = report["copies"]
+    if "generated" in copies:
+        ref = copies["real_reference"]
+        parts.append(f"<h2>Copy check</h2><p>Nearest chunk-aligned window of the {esc(copies['train_split'])} split by "
+                     f"cosine similarity of binary onset rolls (88 keys × chunks){', any transposition ±5' if copies['transpose'] else ''}; "
+                     f"flagged at ≥ {_fmt(copies['threshold'])}: <b>{copies['flagged']}</b> of {len(copies['generated'])}. "
+                     f"For reference, real {esc(ref['split'])} excerpts reach median {_fmt(ref['median'])}, max "
+                     f"{_fmt(ref['max'])} ({ref['n']} excerpts).</p><table><tr><th>excerpt</th><th>similarity</th>"
+                     "<th>nearest training excerpt</th><th>at (s)</th><th>transpose</th></tr>" + "".join(
+                         f"<tr{' class=flag' if c['flagged'] else ''}><td>{esc(c['excerpt'])}</td><td>{_fmt(c['similarity'])}</td>"
+                         f"<td>{esc(c['nearest'])}</td><td>{_fmt(c['nearest_start_s'])}</td><td>{c['transpose']}</td></tr>"
+                         for c in copies["generated"]) + "</table>")
+    parts.append(f"<h2>Densities</h2><img alt='descriptor densities' src='{_data_uri(report['figures']['densities'], 'image/png')}'>")
+    parts.append("<h2>Samples</h2>")
+    for s in report["samples"]:
+        audio = (f"<audio controls src='{_data_uri(s['audio'], 'audio/wav')}'></audio>" if s["audio"]
+                 else f"<p class=note>{esc(s['audio_note'])}</p>")
+        parts.append(f"<div class=sample><h3>{esc(s['file'])}</h3>{audio}"
+                     f"<img alt='piano roll of {esc(s['file'])}' src='{_data_uri(s['roll'], 'image/png')}'></div>")
+    if report["training"]:
+        parts.append("<h2>Training</h2>")
+        for c in report["training"]:
+            parts.append(f"<h3>{esc(c['run'])}</h3>" + (
+                f"<img alt='training curves' src='{_data_uri(c['figure'], 'image/png')}'>" if c["figure"]
+                else f"<p class=note>{esc(c['note'])}</p>"))
+    return "\n".join(parts + ["</body></html>"])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mido
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,6 @@ def write_midi(path: str | Path, notes=(), controls=(), **kwargs) -> Path:
 
 def simple_piece(seed: int = 0, *, notes: int = 12, ticks_per_quarter: int = 480, pedal: bool = True):
     """A small deterministic piece: (notes, controls). Different seeds give different music."""
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     out, tick = [], 0
     for _ in range(notes):

@@ -15,7 +15,7 @@ from timestepmusic.config import Config
 from timestepmusic.corpus import prepare
 from timestepmusic.midi import write_events
 
-from test_models import TINY_AE, random_performance
+from test_models import TINY_AE, TINY_GAN, random_performance
 
 
 def run_tsm(args: list[str], nproc: int, cwd: Path) -> None:
@@ -47,3 +47,13 @@ def test_two_gloo_processes_equal_one(tmp_path):
     assert meta["trained"]["world_size"] == 2
     steps = [json.loads(line) for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
     assert len(steps) == 1  # rank 0 alone writes the log
+    # the GAN: the same global batch of windows, sliced over two ranks
+    gan_settings = [f"--set={k}={v}" for k, v in (TINY_GAN | {"gan.sample_every": 0}).items()]
+    gan = ["train-gan", str(corpus), "--ae", str(tmp_path / "one"), "-q", *gan_settings]
+    run_tsm([*gan, "--out", str(tmp_path / "gan1")], 1, tmp_path)
+    run_tsm([*gan, "--out", str(tmp_path / "gan2")], 2, tmp_path)
+    for key in ("generator", "critic"):
+        a = load_file(str(tmp_path / "gan1" / "last" / f"{key}.safetensors"))
+        b = load_file(str(tmp_path / "gan2" / "last" / f"{key}.safetensors"))
+        for name in a:
+            torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5, msg=f"{key}.{name}")

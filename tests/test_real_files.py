@@ -209,8 +209,8 @@ def test_reading_agrees_with_pretty_midi(shared_data, name):
     # (pitch, onset in ticks, velocity) of every note. pretty_midi drops a note whose note-on and
     # note-off share a tick; symusic and this library keep it (it was played), so those are set aside.
     key = events.ids < NUM_KEYS
-    ours = Counter(zip((events.ids[key] + LOWEST_PITCH).tolist(), np.rint(events.start_s[key] / tick).astype(int).tolist(),
-                       events.intensity[key].tolist()))
+    onset_ticks = np.rint(events.start_s[key] / tick).astype(int)
+    ours = Counter(zip((events.ids[key] + LOWEST_PITCH).tolist(), onset_ticks.tolist(), events.intensity[key].tolist()))
     theirs = Counter((n.pitch, round(n.start / tick), n.velocity) for n in pm_notes)
     raw = columns([t.notes.numpy() for t in original.tracks if not t.is_drum])
     instant = raw["duration"] == 0

@@ -323,9 +323,6 @@ def test_bad_files_are_skipped_with_a_reason(tmp_path):
     assert report.parsed == 1 and str(bad["empty"]) in {t["path"] for t in report.corpus.tracks}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "corpus.prepare with no usable file fails inside _write_corpus with numpy's "
-    "'need at least one array to concatenate' instead of an error naming the sources"))
 def test_only_bad_files_is_a_clear_error(tmp_path):
     bad_files(tmp_path / "bad")
     # nothing to make a corpus of is an error, not an empty corpus, and it says which sources gave nothing
@@ -345,6 +342,25 @@ def test_unreadable_folder_is_listed(tmp_path):
     finally:
         locked.chmod(0o755)
     assert any(s["file"] == str(locked) and "unreadable folder" in s["reason"] for s in report.skipped)
+    assert report.corpus.num_tracks == 19
+
+
+def test_unreadable_folder_is_listed_even_as_root(tmp_path, monkeypatch):
+    # as root chmod cannot lock a folder, so the refusal the operating system would give is staged instead
+    folder = tmp_path / "plain"
+    make_plain(folder)
+    locked = folder / PLAIN_PIECES[0]
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = prepare([folder], tmp_path / "corpus", SERIAL, progress=False)
+    assert [s for s in report.skipped if s["file"] == str(locked)] == [
+        {"file": str(locked), "reason": "unreadable folder (Permission denied)"}]
     assert report.corpus.num_tracks == 19
 
 

@@ -1,5 +1,80 @@
-"""`tsm evaluate` and `tsm plot` (being written)."""
+"""`tsm evaluate` (generated files against real music → HTML report) and `tsm plot` (a piano roll).
+
+Thin over the API: each command parses flags and calls a function; heavy imports happen inside the
+command so that `tsm --help` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .report import evaluate_generated
+
+    if args.seconds <= 0:
+        raise ValueError(f"--seconds must be > 0, got {args.seconds}")
+    if not 0 < args.copy_threshold <= 1:
+        raise ValueError(f"--copy-threshold must be in (0, 1], got {args.copy_threshold}")
+    report = evaluate_generated(args.generated, args.real, args.out, split=args.split, train_split=args.train_split,
+                                runs=args.run, wav=args.wav, seconds=args.seconds, seed=args.seed,
+                                copy_threshold=args.copy_threshold, transpose=args.transpose,
+                                max_real_excerpts=args.max_real_excerpts, soundfont=args.soundfont)
+    for bad in report["files"]["bad"]:
+        print(f"skipped {bad['file']}: {bad['reason']}")
+    print(f"{report['files']['read']} file(s) against {report['excerpts'][f'real ({args.split})']} real excerpts")
+    for row, c in report["classifier"].items():
+        accuracy = "—" if c["accuracy"] is None else f"{c['accuracy']:.3f}"
+        print(f"  classifier accuracy, real vs {row}: {accuracy}")
+    if "flagged" in report["copies"]:
+        print(f"  near copies of training excerpts: {report['copies']['flagged']}")
+    print(f"wrote {Path(args.out) / 'report.html'} and report.json")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from ..midi import read_events
+    from .render import render_outputs
+
+    events, _ = read_events(args.input, pedal_bins=args.pedal_bins)
+    out = Path(args.output) if args.output else Path(args.input).with_suffix(".png")
+    for path in render_outputs(args.input, events, png=True, wav=args.wav, png_path=out, soundfont=args.soundfont):
+        print(path)
+    return 0
 
 
 def add_commands(sub) -> None:
-    return None
+    p = sub.add_parser("evaluate", help="compare generated MIDI files with real music; write an HTML report",
+                       description="Describe every .mid/.midi in GENERATED_DIR and the real excerpts of a corpus split "
+                       "(note density, polyphony, pitch range and entropy, velocity, inter-onset intervals, durations, "
+                       "pedalling), compare the distributions (overlap, KL, a classifier test) beside a shuffled-chunks "
+                       "baseline and a real-vs-real ceiling, look for near copies of training excerpts, and write "
+                       "REPORT_DIR/report.html (self-contained) and report.json. Unreadable files are listed, not fatal.")
+    p.add_argument("generated", metavar="GENERATED_DIR", help="folder of generated .mid/.midi files")
+    p.add_argument("--real", required=True, metavar="CORPUS", help="prepared corpus (from `tsm prepare`) of real music")
+    p.add_argument("--split", default="test", choices=["train", "validation", "test"],
+                   help="real excerpts to compare with (default test)")
+    p.add_argument("--train-split", default="train", choices=["train", "validation", "test"],
+                   help="split the copy check and the shuffled-chunks baseline draw from (default train)")
+    p.add_argument("-o", "--out", required=True, metavar="REPORT_DIR", help="folder for report.html, report.json, figures")
+    p.add_argument("--run", action="append", metavar="RUN",
+                   help="training run folder (or metrics.jsonl) whose curves to include (repeatable)")
+    p.add_argument("--wav", action="store_true", help="render audio of the shown samples with FluidSynth into the report")
+    p.add_argument("--soundfont", metavar="SF2", help="soundfont for --wav (default: FluidR3_GM from fluid-soundfont-gm)")
+    p.add_argument("--seconds", type=float, default=16.0, help="excerpt length in seconds (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the baseline, the halves and the classifier folds")
+    p.add_argument("--copy-threshold", type=float, default=0.9,
+                   help="onset-roll cosine similarity at which a sample counts as a near copy (default 0.9)")
+    p.add_argument("--transpose", action="store_true", help="copy check also under transpositions up to ±5 semitones")
+    p.add_argument("--max-real-excerpts", type=int, metavar="N", help="use at most N real excerpts, evenly spaced")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("plot", help="piano roll PNG (with pedal lanes) of a MIDI file, optionally a WAV",
+                       description="Draw keys by time with velocity as colour and damper, sostenuto and soft pedal "
+                       "depth underneath.")
+    p.add_argument("input", metavar="FILE.mid", help="MIDI file to draw")
+    p.add_argument("-o", "--output", metavar="ROLL.png", help="image to write (default: FILE.png beside the MIDI file)")
+    p.add_argument("--wav", action="store_true", help="also render FILE.wav with FluidSynth")
+    p.add_argument("--soundfont", metavar="SF2", help="soundfont for --wav (default: FluidR3_GM from fluid-soundfont-gm)")
+    p.add_argument("--pedal-bins", type=int, default=4, help="pedal depth bins when reading the file (default 4, 0 = all values)")
+    p.set_defaults(func=cmd_plot)

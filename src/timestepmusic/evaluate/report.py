@@ -159,13 +159,14 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     curves = []
     for run in runs or []:
         metrics = Path(run) / "metrics.jsonl" if Path(run).is_dir() else Path(run)
+        if not metrics.is_file():
+            curves.append({"run": str(run), "figure": None, "note": f"{metrics}: no such metrics log"})
+            continue
         try:
             curves.append({"run": str(run), "figure": plot_training_curves(
                 metrics, figures_dir / f"training_{len(curves)}.png", title=str(run))})
         except ValueError as e:
             curves.append({"run": str(run), "figure": None, "note": str(e)})
-        if not metrics.is_file():
-            curves[-1] = {"run": str(run), "figure": None, "note": f"{metrics}: no metrics.jsonl"}
 
     report = _plain({
         "generated_dir": generated_dir, "corpus": corpus.root, "split": split, "train_split": train_split,

@@ -54,11 +54,14 @@ class Critic(nn.Module):
         return {"latent": self.latent, "channels": self.channels, "window": self.window}
 
 
-def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None
-                     ) -> torch.Tensor:
-    """WGAN-GP: mean (‖∇ critic(x̂)‖ − 1)² at random points x̂ between real and fake [B, L, T], batched."""
-    eps = torch.rand(real.shape[0], 1, 1, generator=generator, device="cpu").to(real.device)  # [B, 1, 1]
+def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP per sample: (‖∇ critic(x̂)‖ − 1)² at x̂ = eps·real + (1 − eps)·fake, batched → [B].
+
+    real, fake [B, L, T]; eps [B] in [0, 1]. Samples are independent (no batch norm in the critic),
+    so one backward of the summed scores gives every sample's own gradient.
+    """
+    eps = eps.to(real.device)[:, None, None]  # [B, 1, 1]
     mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
     score, _ = critic(mixed)
     (grad,) = torch.autograd.grad(score.sum(), mixed, create_graph=True)  # [B, L, T]
-    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    return (grad.flatten(1).norm(dim=1) - 1) ** 2

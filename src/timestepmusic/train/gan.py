@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed.nn
 from tqdm import tqdm
 
 from ..autoencoder import Autoencoder, pick_device
@@ -25,6 +26,7 @@ from ..gan.conv import Critic, Generator, gradient_penalty
 from ..latents import Normaliser, cached_latents, window_starts
 from ..midi import write_events
 from .ae import check_corpus_matches
+from .distributed import from_environment
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -73,10 +75,13 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
     if steps is not None:
         config = config.override({"gan.steps": steps})
     check_corpus_matches(ae.meta, corpus, "the autoencoder")
-    if not resume:  # the run keeps its own copy of the frozen autoencoder; checkpoints name it by hash
-        write_checkpoint(out, "autoencoder", ae.meta, {"pisa": ae.model})
     g = config.gan
-    device = pick_device(g.device)
+    ranks, device_name = from_environment(g.device)
+    device = pick_device(device_name)
+    progress = progress and ranks.main
+    if not resume and ranks.main:  # the run keeps its own copy of the frozen autoencoder; checkpoints name it by hash
+        write_checkpoint(out, "autoencoder", ae.meta, {"pisa": ae.model})
+    ranks.barrier()
     ae.model.to(device)
 
     latents_np = cached_latents(ae, corpus, out)  # [C, L]
@@ -115,6 +120,8 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
     trained_seconds = meta["trained"]["seconds"] if meta else 0.0
 
     def save(name: str, extra: dict | None = None) -> None:
+        if not ranks.main:
+            return
         write_checkpoint(out, name, {
             "kind": "gan", "arch": "conv", "config": config.to_dict(), "generator": generator.sizes_of(),
             "critic": critic.sizes_of(), "normaliser": normaliser.to_dict(), "step": step,
@@ -122,7 +129,7 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
             "corpus": {"root": str(corpus.root), "key": corpus.manifest["key"], "tracks": corpus.num_tracks,
                        "hours": sum(t["duration_s"] for t in corpus.tracks) / 3600},
             "trained": {"steps": step, "seconds": trained_seconds + time.perf_counter() - started,
-                        "device": str(device)} | (extra or {})},
+                        "device": str(device), "world_size": ranks.world} | (extra or {})},
             {"generator": generator, "critic": critic}, {"generator": opt_g, "critic": opt_c},
             {"windows": rng.get_state()})
 
@@ -149,30 +156,44 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
     last = {}
     try:
         while step < total:
+            # Every rank draws the same global batch from the shared stream and works on its slice;
+            # sums are divided by the global batch size and scaled by the world size, so averaging
+            # the ranks' gradients gives the single-process gradient exactly.
+            scale = ranks.world / g.batch
             for _ in range(g.critic_steps):
-                real = train_windows.sample(g.batch, rng)
-                noise = torch.randn(g.batch, g.noise, generator=rng).to(device)
+                mine = ranks.shard(torch.arange(g.batch))
+                real = train_windows.sample(g.batch, rng)[mine.to(device)]  # [b, L, T]
+                noise = torch.randn(g.batch, g.noise, generator=rng)[mine].to(device)
+                eps = torch.rand(g.batch, generator=rng)[mine]
                 with torch.no_grad():
                     fake = generator(noise)
                 real_score, _ = critic(real)
                 fake_score, _ = critic(fake)
-                loss_c = fake_score.mean() - real_score.mean()
-                wasserstein = -float(loss_c.detach())
+                loss_c = (fake_score.sum() - real_score.sum()) * scale
+                wasserstein = -float(loss_c.detach()) / ranks.world
                 critic_count += 1
                 if g.gp_weight > 0 and critic_count % g.gp_every == 0:
-                    loss_c = loss_c + g.gp_weight * g.gp_every * gradient_penalty(critic, real, fake, rng)
+                    penalty = gradient_penalty(critic, real, fake, eps).sum() * scale
+                    loss_c = loss_c + g.gp_weight * g.gp_every * penalty
                 opt_c.zero_grad(set_to_none=True)
                 loss_c.backward()
+                ranks.average_gradients(critic.parameters())
                 opt_c.step()
-            real = train_windows.sample(g.batch, rng)
-            noise = torch.randn(g.batch, g.noise, generator=rng).to(device)
+            mine = ranks.shard(torch.arange(g.batch))
+            real = train_windows.sample(g.batch, rng)[mine.to(device)]
+            noise = torch.randn(g.batch, g.noise, generator=rng)[mine].to(device)
             fake_score, fake_features = critic(generator(noise))
             with torch.no_grad():
                 _, real_features = critic(real)
-            matching = ((fake_features.mean(0) - real_features.mean(0)) ** 2).mean()
-            loss_g = -fake_score.mean() + g.fm_weight * matching
+            fake_mean, real_mean = fake_features.sum(0) / g.batch, real_features.sum(0) / g.batch  # [F]
+            if ranks.active:  # global means; the differentiable all-reduce sums gradients back to every slice
+                fake_mean = torch.distributed.nn.functional.all_reduce(fake_mean)
+                torch.distributed.all_reduce(real_mean)
+            matching = ((fake_mean - real_mean) ** 2).mean()
+            loss_g = -fake_score.sum() * scale + g.fm_weight * matching
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
+            ranks.average_gradients(generator.parameters())
             opt_g.step()
             loss_c, loss_g, matching = float(loss_c.detach()), float(loss_g.detach()), float(matching.detach())
             step += 1
@@ -182,7 +203,7 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
                 rate = rate_steps * g.critic_steps / max(time.perf_counter() - rate_start, 1e-9)
                 bar.set_postfix(critic=f"{loss_c:.3f}", gen=f"{loss_g:.3f}", w=f"{wasserstein:.3f}",
                                 critic_steps_s=f"{rate:.1f}")
-            if step % g.validate_every == 0 or step == total:
+            if ranks.main and (step % g.validate_every == 0 or step == total):
                 val_w = held_out_wasserstein()
                 last = {"step": step, "critic_loss": loss_c, "generator_loss": loss_g,
                         "wasserstein": wasserstein, "val_wasserstein": val_w, "feature_matching": matching,
@@ -193,13 +214,18 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
                     best = abs(val_w)
                     save("best")
                 save("last")
-            if g.sample_every and step % g.sample_every == 0:
+            if ranks.main and g.sample_every and step % g.sample_every == 0:
                 write_samples()
             stop = (max_steps is not None and step >= max_steps) or \
                    (max_seconds is not None and time.perf_counter() - started >= max_seconds)
+            if ranks.active:
+                flag = torch.tensor([float(stop)])
+                torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+                stop = bool(flag[0])
             if stop:
                 save("last")
-                metrics.write({"event": "stopped", "step": step})
+                if ranks.main:
+                    metrics.write({"event": "stopped", "step": step})
                 return last | {"step": step, "stopped": True}
     except KeyboardInterrupt:
         save("last")

@@ -62,9 +62,6 @@ def float32_duration_step(enc: Encoding, ids, duration) -> np.ndarray:
     return sigma * np.spacing(u).astype(np.float64) / norm.pdf(z)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "encoding.DurationFit.to_unit evaluates log and ndtr in float32: ndtr(z) = (1 + erf(z/√2))/2 cancels "
-    "for z < 0, losing up to ~12 float32 steps (ndtr(-6) == 0 in float32); see the report"))
 @pytest.mark.parametrize("name", ["pon", "OHE"])
 def test_round_trip_durations_to_float32_resolution(name):
     # exact to 1e-6 relative, or to what one float32 step of the encoded value can carry (in the far tails)
@@ -76,7 +73,6 @@ def test_round_trip_durations_to_float32_resolution(name):
     assert (relative <= allowed).all(), f"{(relative > allowed).sum()} durations off by up to {relative.max():.2e}"
 
 
-@pytest.mark.xfail(strict=True, reason="float32 ndtr underflows in the lower tail; see the report")
 def test_short_duration_survives_the_default_fit():
     # before a corpus fit (mu = -1, sigma = 1) a 1.4 ms note is z = -5.6: still a normal float32 CDF value
     enc = Encoding("pon", CHUNK_SECONDS, DurationFit())

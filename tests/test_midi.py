@@ -293,9 +293,6 @@ def damper_changes(path) -> list[tuple[int, int]]:
     return [(pm.time_to_tick(c.time), c.value) for c in pm.instruments[0].control_changes if c.number == 64]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "midi.events_to_score sorts every release before every press at a shared tick, including a zero-length "
-    "event's own release, so the pedal is left down until the next message"))
 def test_pedal_pressed_and_released_at_one_tick_stays_up(tmp_path):
     # the damper goes to 50 and back to 0 at tick 480 (it happens in real files), then to 80 from 1.0 s to 1.5 s
     controls = [CC(64, 50, 480), CC(64, 0, 480), CC(64, 80, 960), CC(64, 0, 1440)]
@@ -305,9 +302,6 @@ def test_pedal_pressed_and_released_at_one_tick_stays_up(tmp_path):
                                atol=WRITE_TICK_S)  # 0.0 s and 0.5 s, not 0.5 s and 0.5 s
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "midi.events_to_score rounds each event's end (start + duration) and the next event's start to ticks apart: "
-    "at a half tick the two land on different ticks and a one-tick release is written between them"))
 def test_back_to_back_pedal_events_stay_back_to_back(tmp_path):
     # 384 ticks per quarter at 120 bpm: one source tick is 2.5 written ticks, so odd ticks fall on half ticks
     controls = [CC(64, 58, 0), CC(64, 60, 5), CC(64, 61, 19), CC(64, 62, 35), CC(64, 0, 50)]

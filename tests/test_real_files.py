@@ -139,22 +139,6 @@ def assert_same_pedals(got: tuple, want: tuple, end_s: float, tol_s: float, what
     np.testing.assert_allclose(got_t, want_t, rtol=0, atol=tol_s, err_msg=what)
 
 
-def known_pedal_bug(events: Events) -> str | None:
-    """Why writing these events is known to change a pedal (see the report on midi.events_to_score), or None."""
-    for pedal_id in PEDAL_IDS:
-        mine = events.ids == pedal_id
-        start, end = events.start_s[mine], (events.start_s + events.duration_s)[mine]
-        following = np.append(start[1:], np.inf)
-        if ((end == start) & (following != start)).any():
-            return ("events_to_score writes the release of a zero-length pedal event before its press at the "
-                    "same tick, so the pedal stays down (CC value v then 0 at one tick in the source)")
-        touching = np.abs(following - end) < 1e-9
-        if (touching & (np.rint(end * WRITE_TICKS_PER_S) != np.rint(following * WRITE_TICKS_PER_S))).any():
-            return ("events_to_score rounds an event's end and the next event's start apart at a half tick, "
-                    "writing a one-tick pedal release between back-to-back pedal events")
-    return None
-
-
 @pytest.mark.parametrize("name", FILES)
 def test_reading_keeps_notes_and_pedals(shared_data, name):
     path = shared_data / name
@@ -170,7 +154,7 @@ def test_reading_keeps_notes_and_pedals(shared_data, name):
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_round_trip_keeps_notes_and_pedals(shared_data, name, request):
+def test_round_trip_keeps_notes_and_pedals(shared_data, name):
     path = shared_data / name
     original = load_score(path)
     tick = one_tick_s(original)
@@ -185,9 +169,6 @@ def test_round_trip_keeps_notes_and_pedals(shared_data, name, request):
     grid = max(tick, 1 / WRITE_TICKS_PER_S)  # the coarser of the file's ticks and the written file's
     assert_same_notes(back, notes, tol, grid)
     assert back.end_s <= end_s + tol  # shorter where the file ends on a message that is no event (a repeated 0)
-    reason = known_pedal_bug(events)
-    if reason:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     written_controls = written.tracks[0].controls.numpy()
     for pedal_id, number in zip(PEDAL_IDS, PEDAL_CONTROLLERS):
         mine = written_controls["number"] == number

@@ -282,9 +282,6 @@ def test_other_settings_rebuild(tmp_path):
     assert prepare([plain], out, binned, progress=False).reused
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "corpus.prepare counts a file as from_cache when its sha1 is known from the last run, even when the "
-    "cache holds no parse at the new pedal_bins, so report.parsed says 0 for files it did parse"))
 def test_other_binning_reports_files_parsed_again(tmp_path):
     plain = tmp_path / "plain"
     files = make_plain(plain)

@@ -53,7 +53,7 @@ def _parse_file(job: tuple[str, str | None, int, str]) -> dict:
                 arrays = {k: z[k] for k in z.files}
             drops = json.loads(str(arrays.pop("drops")))
             end_s = float(arrays.pop("end_s"))
-            return {"path": path, "sha1": sha1, "arrays": arrays, "end_s": end_s, "drops": drops}
+            return {"path": path, "sha1": sha1, "arrays": arrays, "end_s": end_s, "drops": drops, "cached": True}
         if data is None:
             data = Path(path).read_bytes()
         events, drops = score_to_events(score_from_bytes(data, path), pedal_bins=pedal_bins)
@@ -64,7 +64,8 @@ def _parse_file(job: tuple[str, str | None, int, str]) -> dict:
         tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp.npz")
         np.savez(tmp, **arrays, end_s=events.end_s, drops=json.dumps(drops.to_dict()))
         tmp.replace(cached)
-        return {"path": path, "sha1": sha1, "arrays": arrays, "end_s": events.end_s, "drops": drops.to_dict()}
+        return {"path": path, "sha1": sha1, "arrays": arrays, "end_s": events.end_s, "drops": drops.to_dict(),
+                "cached": False}
     except OSError as e:
         return {"path": path, "error": f"{path}: cannot read ({e.strerror or e})"}
     except ValueError as e:
@@ -155,7 +156,7 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
         reasons = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped) or "no MIDI files found"
         raise ValueError(f"no usable performance in {', '.join(map(str, sources))} ({reasons})")
     good.sort(key=lambda r: r["path"])
-    from_cache = sum(1 for (_, sha1) in jobs if sha1 is not None)
+    from_cache = sum(1 for r in results if r.get("cached"))
     key = _settings_key(config, sorted((r["path"], r["sha1"], by_path[r["path"]].split) for r in good))
     _write_corpus(out, key, config, good, by_path, stats, skipped, bad_stat)
     corpus = Corpus.open(out)

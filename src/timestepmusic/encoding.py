@@ -52,18 +52,21 @@ class DurationFit:
         return cls(**{k: float(v) for k, v in d.items()})
 
     def _params(self, is_note: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu = torch.where(is_note, self.note_mu, self.pedal_mu)
-        sigma = torch.where(is_note, self.note_sigma, self.pedal_sigma)
+        as64 = lambda v: torch.tensor(v, dtype=torch.float64, device=is_note.device)  # noqa: E731
+        mu = torch.where(is_note, as64(self.note_mu), as64(self.pedal_mu))
+        sigma = torch.where(is_note, as64(self.note_sigma), as64(self.pedal_sigma))
         return mu, sigma
 
     def to_unit(self, duration_s: torch.Tensor, is_note: torch.Tensor) -> torch.Tensor:
         mu, sigma = self._params(is_note)
-        return torch.special.ndtr((torch.log(duration_s.clamp_min(MIN_DURATION_S)) - mu) / sigma)
+        # float64: in float32 the normal CDF underflows in the tails and short notes lose their length
+        z = (torch.log(duration_s.double().clamp_min(MIN_DURATION_S)) - mu) / sigma
+        return torch.special.ndtr(z).to(duration_s.dtype if duration_s.is_floating_point() else torch.float32)
 
     def from_unit(self, u: torch.Tensor, is_note: torch.Tensor) -> torch.Tensor:
         mu, sigma = self._params(is_note)
         u = u.double().clamp(1e-12, 1 - 1e-12)
-        return torch.exp(mu.double() + sigma.double() * torch.special.ndtri(u)).to(torch.float64)
+        return torch.exp(mu + sigma * torch.special.ndtri(u))
 
 
 def _scale(x: torch.Tensor, top: float) -> torch.Tensor:
@@ -124,7 +127,7 @@ class Encoding:
                 features.append(_scale(values[group].float(), tops[group]).unsqueeze(-1))
         is_note = ids < NUM_KEYS
         offset = _scale(offset_s.float(), self.chunk_seconds).clamp(-1, 1)
-        duration = self.duration_fit.to_unit(duration_s.float(), is_note).float()
+        duration = self.duration_fit.to_unit(duration_s.double(), is_note).float()
         level = _scale(intensity.float() - 1, 126)
         features.append(torch.stack([offset, duration, level], dim=-1))  # [B, N, 3]
         return torch.cat(features, dim=-1)  # [B, N, D]

@@ -165,7 +165,7 @@ def pedal_events(times: np.ndarray, values: np.ndarray, end: float, pedal_bins: 
     mean_weighted = (weighted[run_end_index] - weighted[run_first]) / np.where(span > 0, span, 1)
     mean_plain = (plain[run_end_index] - plain[run_first]) / (counts[run_end_index] - counts[run_first])
     mean = np.where(span > 0, mean_weighted, mean_plain)
-    down = bins[run_first] != 0
+    down = (bins[run_first] != 0) & (run_stop > run_start)  # a value replaced at the same tick never sounds
     intensity = np.clip(np.rint(mean[down]), 1, 127).astype(np.uint8)
     return run_start[down], run_stop[down], intensity
 
@@ -178,9 +178,10 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4) -> tuple[Event
         notes = track.notes.numpy()
         if track.is_drum:
             drops.drum_notes += int(notes["pitch"].size)
+            drops.other_controllers += len(track.controls)
         else:
             note_parts.append(notes)
-        cc_parts.append(track.controls.numpy())
+            cc_parts.append(track.controls.numpy())
     file_end_tick = float(score.end())
 
     pitch = np.concatenate([n["pitch"] for n in note_parts]).astype(np.int64) if note_parts else np.zeros(0, np.int64)
@@ -226,6 +227,12 @@ def read_events(path: str | Path, *, pedal_bins: int = 4) -> tuple[Events, DropC
     return events, drops
 
 
+def seconds_to_ticks(seconds: np.ndarray, ticks_per_second: float) -> np.ndarray:
+    """Round half up, with a margin far below a tick, so that one time reached by two float paths
+    (a start, and the previous event's start + duration) lands on the same tick."""
+    return np.floor(np.asarray(seconds, dtype=np.float64) * ticks_per_second + 0.5 + 1e-6).astype(np.int64)
+
+
 def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER) -> symusic.Score:
     """Events → a playable one-track piano score at 120 bpm; pedals released at each event's end.
 
@@ -235,8 +242,8 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
     ids = np.asarray(events.ids, dtype=np.int64)
     start = np.maximum(np.asarray(events.start_s, dtype=np.float64), 0.0)
     stop = start + np.maximum(np.asarray(events.duration_s, dtype=np.float64), 0.0)
-    start_tick = np.rint(start * ticks_per_second).astype(np.int64)
-    stop_tick = np.rint(stop * ticks_per_second).astype(np.int64)
+    start_tick = seconds_to_ticks(start, ticks_per_second)
+    stop_tick = seconds_to_ticks(stop, ticks_per_second)
     level = np.clip(np.asarray(events.intensity, dtype=np.int64), 1, 127)
 
     note = (ids >= 0) & (ids < NUM_KEYS)
@@ -252,7 +259,7 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
         time=on[order].astype(np.int32), duration=(off - on)[order].astype(np.int32),
         pitch=pitch[order].astype(np.int8), velocity=level[note][order].astype(np.int8))
 
-    cc_time, cc_number, cc_value, cc_rank = [], [], [], []
+    cc_time, cc_number, cc_value, cc_rank = [], [], [], []  # rank orders messages that share a tick
     for pedal_id, number in zip((DAMPER_ID, SOSTENUTO_ID, SOFT_ID), PEDAL_CONTROLLERS):
         mine = np.flatnonzero(ids == pedal_id)
         mine = mine[np.argsort(start_tick[mine], kind="stable")]
@@ -262,7 +269,10 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
         cc_time += [down, up[release]]
         cc_number += [np.full(down.size + int(release.sum()), number)]
         cc_value += [level[mine], np.zeros(int(release.sum()), np.int64)]
-        cc_rank += [np.ones(down.size), np.zeros(int(release.sum()))]  # releases first at a shared tick
+        # at a shared tick: an event's press before its own release, an earlier event's release
+        # before a later event's press
+        order_in_pedal = np.arange(down.size) * 2.0
+        cc_rank += [order_in_pedal, order_in_pedal[release] + 1]
     times = np.concatenate(cc_time)
     rank = np.concatenate(cc_rank)
     order = np.lexsort((rank, times))

@@ -76,5 +76,6 @@ def add_commands(sub) -> None:
     p.add_argument("-o", "--output", metavar="ROLL.png", help="image to write (default: FILE.png beside the MIDI file)")
     p.add_argument("--wav", action="store_true", help="also render FILE.wav with FluidSynth")
     p.add_argument("--soundfont", metavar="SF2", help="soundfont for --wav (default: FluidR3_GM from fluid-soundfont-gm)")
-    p.add_argument("--pedal-bins", type=int, default=4, help="pedal depth bins when reading the file (default 4, 0 = all values)")
+    p.add_argument("--pedal-bins", type=int, default=4,
+                   help="pedal depth bins when reading the file (default 4, 0 = every value)")
     p.set_defaults(func=cmd_plot)

@@ -3,11 +3,12 @@ check against the training split, and a trivial baseline generator. Vectorised w
 
 Distributions (after Yang & Lerch 2020, "On the evaluation of generative models in music",
 https://doi.org/10.1007/s00521-018-3849-7): each descriptor's values in a set are smoothed with a
-Gaussian KDE (Scott's bandwidth, as scipy.stats.gaussian_kde, evaluated by binning on a grid), and the smoothed densities of the real set p and of another set q
-give the overlap area ∫ min(p, q) (1 = the same distribution, 0 = disjoint) and KL(p ‖ q) in nats
-(0 = the same). Yang & Lerch apply the two figures to distributions of pairwise distances within and
-between sets; here they are applied to the descriptor values themselves, which reads more directly
-("the generated note density sits where the real one does"). A set compared with two disjoint
+Gaussian KDE (Scott's bandwidth, as scipy.stats.gaussian_kde; evaluated by binning on a grid), and
+the smoothed densities of the real set p and of another set q give the overlap area ∫ min(p, q)
+(1 = the same distribution, 0 = disjoint) and KL(p ‖ q) in nats (0 = the same). Yang & Lerch
+apply the two figures to distributions of pairwise distances within and between sets; here they
+are applied to the descriptor values themselves, which reads more directly ("the generated note
+density sits where the real one does"). A set compared with two disjoint
 halves of the real set (split by track, so no track is on both sides) gives the ceiling a generator
 could reach with this many excerpts.
 
@@ -221,39 +222,40 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 
 
 class TrainingOnsets:
-    """Binary onset rolls (88 keys × chunks) of a corpus split, laid end to end on the corpus's global
-    chunk grid and indexed by key, to find for an excerpt the most similar chunk-aligned window of any
-    training track. Similarity = cosine of the two binary rolls (excerpt T chunks × 88 keys against the
-    window of T chunks at each shift s). Computed as a sparse correlation: every onset of the excerpt
-    (key k, column c) votes for shift p - c of every training onset (k, p), so the cost is the number of
-    matching (key) pairs, not windows × roll size — all shifts are searched, not just a hop grid."""
+    """Binary onset rolls (88 keys × chunks) of a corpus split, laid end to end on one grid of N
+    positions (each track followed by T empty positions, so no window reaches into the next track)
+    and indexed by key, to find for an excerpt the most similar chunk-aligned window of any track of
+    the split. Similarity = cosine of the two binary rolls (the excerpt's T chunks × 88 keys against
+    the window of T chunks at each shift s). Computed as a sparse correlation: every onset of the
+    excerpt (key k, column c) votes for shift p - c of every training onset (k, p), so the cost is
+    the number of matching pairs, not windows × roll size — every shift is searched, not a hop grid."""
 
     def __init__(self, corpus, split: str, seconds: float = EXCERPT_SECONDS):
         self.corpus = corpus
         self.chunk_seconds = corpus.chunk_seconds
         self.columns = max(1, int(round(seconds / self.chunk_seconds)))  # T
-        tracks = corpus.tracks_in(split)
-        if tracks.size == 0:
+        self.tracks = corpus.tracks_in(split)  # [S] corpus track indices
+        if self.tracks.size == 0:
             raise ValueError(f"corpus {corpus.root}: no tracks in the {split} split for the copy check")
         event_ptr, chunk_ptr = np.asarray(corpus.track_event_ptr), np.asarray(corpus.track_chunk_ptr)
-        events = gather_ranges(event_ptr[tracks], event_ptr[tracks + 1])
-        track_of_event = np.repeat(tracks, event_ptr[tracks + 1] - event_ptr[tracks])
+        chunks = chunk_ptr[self.tracks + 1] - chunk_ptr[self.tracks]  # [S]
+        self.base = np.concatenate([[0], np.cumsum(chunks + self.columns)])  # [S+1] where each track starts
+        self.num_positions = int(self.base[-1])  # N
+        events = gather_ranges(event_ptr[self.tracks], event_ptr[self.tracks + 1])
+        rank_of_event = np.repeat(np.arange(self.tracks.size), event_ptr[self.tracks + 1] - event_ptr[self.tracks])
         ids = np.asarray(corpus.ids)[events].astype(np.int64)
         note = ids < NUM_KEYS
         column = np.floor(np.asarray(corpus.start_s)[events][note] / self.chunk_seconds + 1e-9).astype(np.int64)
-        position = np.minimum(chunk_ptr[track_of_event[note]] + column, chunk_ptr[track_of_event[note] + 1] - 1)
-        self.num_positions = int(chunk_ptr[-1])  # N
-        cell = _sorted_unique(ids[note] * self.num_positions + position)  # binary roll cells, sorted by key then position
+        rank = rank_of_event[note]
+        position = self.base[rank] + np.minimum(column, chunks[rank] - 1)
+        cell = _sorted_unique(ids[note] * self.num_positions + position)  # binary roll, sorted by key then position
         self.position = cell % self.num_positions  # [cells]
         self.key_ptr = np.searchsorted(cell // self.num_positions, np.arange(NUM_KEYS + 1))  # [89]
-        per_position = np.bincount(self.position, minlength=self.num_positions)
-        cum = np.concatenate([[0], np.cumsum(per_position)])
-        self.valid = np.zeros(self.num_positions, dtype=bool)  # windows that stay inside one training track
-        first, count = chunk_ptr[tracks], np.maximum(chunk_ptr[tracks + 1] - chunk_ptr[tracks] - self.columns + 1, 1)
-        self.valid[gather_ranges(first, first + count)] = True
+        cum = np.concatenate([[0], np.cumsum(np.bincount(self.position, minlength=self.num_positions))])
         ends = np.minimum(np.arange(self.num_positions) + self.columns, self.num_positions)
-        self.window_onsets = (cum[ends] - cum[:-1]).astype(np.float64)  # [N]
-        self.track_at = np.repeat(np.arange(corpus.num_tracks), np.diff(chunk_ptr))  # [N]
+        self.window_onsets = (cum[ends] - cum[:-1]).astype(np.float64)  # [N] onsets in the window at each shift
+        self.valid = np.zeros(self.num_positions, dtype=bool)  # shifts whose window starts inside a track
+        self.valid[gather_ranges(self.base[:-1], self.base[:-1] + np.maximum(chunks - self.columns + 1, 1))] = True
 
     def votes(self, key: np.ndarray, column: np.ndarray) -> np.ndarray:
         """Roll cells (key, column) of one excerpt, sorted by key → shared onsets with the window at
@@ -300,9 +302,9 @@ class TrainingOnsets:
                 s = int(np.argmax(cosine))
                 if cosine[s] > best[x]:
                     best[x], where[x], shift_by[x] = cosine[s], s, semitones
-        track = self.track_at[where]
-        start_s = (where - np.asarray(self.corpus.track_chunk_ptr)[track]) * self.chunk_seconds
-        return {"similarity": best, "track": track, "start_s": start_s, "transpose": shift_by}
+        rank = np.searchsorted(self.base, where, side="right") - 1
+        start_s = (where - self.base[rank]) * self.chunk_seconds
+        return {"similarity": best, "track": self.tracks[rank], "start_s": start_s, "transpose": shift_by}
 
 
 def copy_check(table: ExcerptTable, onsets: TrainingOnsets, threshold: float = COPY_THRESHOLD,

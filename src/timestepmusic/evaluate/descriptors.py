@@ -7,7 +7,7 @@ is measured). This is how the corpus cuts chunks too (an event belongs to the ch
 so a generator trained on chunk windows never sees a pedal carried in from before its window
 either: real and generated excerpts are cut the same way.
 
-Letters: E events, X excerpts, G points of the 50 ms time grid, K notes, P pitch classes (12).
+Letters: E events, X excerpts, G points of the 50 ms time grid, P pitch classes (12).
 
 Descriptors, each [X] (the pitch-class histogram [X, 12]); NaN where an excerpt has nothing to
 measure (no notes, fewer than two onsets, no damper-down time):
@@ -111,10 +111,19 @@ class ExcerptTable:
             raise ValueError(f"excerpt table: excerpt index outside 0..{x - 1}")
         if np.any(self.length_s <= 0):
             raise ValueError("excerpt table: every excerpt needs a length > 0 s")
-        order = np.lexsort((self.ids, self.start_s, self.excerpt))
-        if np.any(order != np.arange(order.size)):
+        if not self._is_sorted():
+            order = np.lexsort((self.ids, self.start_s, self.excerpt))
             for name in ("excerpt", "ids", "start_s", "duration_s", "intensity"):
                 setattr(self, name, getattr(self, name)[order])
+
+    def _is_sorted(self) -> bool:
+        """Whether events are in (excerpt, start_s, id) order already (an O(E) check; cutting keeps it)."""
+        ex, start, ids = self.excerpt, self.start_s, self.ids
+        later_excerpt = ex[1:] > ex[:-1]
+        same_excerpt = ex[1:] == ex[:-1]
+        later_start = start[1:] > start[:-1]
+        same_start = start[1:] == start[:-1]
+        return bool(np.all(later_excerpt | (same_excerpt & (later_start | (same_start & (ids[1:] >= ids[:-1]))))))
 
     @property
     def num_excerpts(self) -> int:
@@ -216,11 +225,14 @@ def excerpts_from_events(performances: list[Events], seconds: float | None = Non
     return _cut(ptr, *arrays, ends, float(seconds), float(seconds), list(names), None)
 
 
-def _coverage(excerpt: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, num_excerpts: int, num_points: int,
-              step_s: float) -> np.ndarray:
-    """How many of the given spans cover each grid point t = g·step_s: int [X, G]."""
-    first = np.clip(np.ceil(start_s / step_s - _EPS), 0, num_points).astype(np.int64)
-    stop = np.clip(np.ceil(end_s / step_s - _EPS), 0, num_points).astype(np.int64)
+def _coverage(excerpt: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, points_in: np.ndarray,
+              num_points: int, step_s: float) -> np.ndarray:
+    """How many of the given spans cover each grid point t = g·step_s of their excerpt: int [X, G].
+    Spans are clipped to their excerpt's points_in [X], so points past an excerpt's end stay 0."""
+    num_excerpts = points_in.size
+    limit = points_in[excerpt]
+    first = np.minimum(np.maximum(np.ceil(start_s / step_s - _EPS), 0).astype(np.int64), limit)
+    stop = np.minimum(np.maximum(np.ceil(end_s / step_s - _EPS), 0).astype(np.int64), limit)
     stop = np.maximum(stop, first)
     row = excerpt * (num_points + 1)
     size = num_excerpts * (num_points + 1)
@@ -249,28 +261,26 @@ def describe(table: ExcerptTable, step_s: float = GRID_STEP_S) -> dict[str, np.n
     end = start + np.maximum(table.duration_s, 0.0)
     level = table.intensity.astype(np.float64)
     length = table.length_s
-    num_points = int(np.ceil(length.max(initial=step_s) / step_s - _EPS))
     points_in = np.ceil(length / step_s - _EPS).astype(np.int64)  # [X] grid points inside each excerpt
-    inside = np.arange(num_points)[None, :] < points_in[:, None]  # [X, G]
+    num_points = int(points_in.max(initial=1))
     out: dict[str, np.ndarray] = {}
 
     note = ids < NUM_KEYS
-    n_ex, n_start, n_pitch = ex[note], start[note], ids[note] + LOWEST_PITCH
+    n_ex, n_start, n_key = ex[note], start[note], ids[note]
     n_notes = np.bincount(n_ex, minlength=x_count).astype(np.float64)  # [X]
     none = n_notes == 0
     out["note_density"] = n_notes / length
 
-    held = _coverage(n_ex, n_start, end[note], x_count, num_points, step_s) * inside  # [X, G]
+    held = _coverage(n_ex, n_start, end[note], points_in, num_points, step_s)  # [X, G]
     out["polyphony_mean"] = held.sum(axis=1) / points_in
     out["polyphony_max"] = held.max(axis=1, initial=0).astype(np.float64)
 
-    high = np.full(x_count, -1.0)
-    low = np.full(x_count, np.inf)
-    np.maximum.at(high, n_ex, n_pitch)
-    np.minimum.at(low, n_ex, n_pitch)
-    out["pitch_range"] = np.where(none, np.nan, high - low)
+    struck = np.bincount(n_ex * NUM_KEYS + n_key, minlength=x_count * NUM_KEYS).reshape(x_count, NUM_KEYS) > 0
+    lowest = np.argmax(struck, axis=1)  # [X] first key struck
+    highest = NUM_KEYS - 1 - np.argmax(struck[:, ::-1], axis=1)
+    out["pitch_range"] = np.where(none, np.nan, (highest - lowest).astype(np.float64))
 
-    counts = np.bincount(n_ex * 12 + n_pitch % 12, minlength=x_count * 12).reshape(x_count, 12)  # [X, P]
+    counts = np.bincount(n_ex * 12 + (n_key + LOWEST_PITCH) % 12, minlength=x_count * 12).reshape(x_count, 12)  # [X, P]
     with np.errstate(invalid="ignore", divide="ignore"):
         histogram = counts / n_notes[:, None]
         plogp = np.where(counts > 0, histogram * np.log2(np.where(counts > 0, histogram, 1.0)), 0.0)
@@ -289,20 +299,18 @@ def describe(table: ExcerptTable, step_s: float = GRID_STEP_S) -> dict[str, np.n
     log_duration = np.log(np.maximum(table.duration_s[note], MIN_DURATION_S))
     out["duration_log_mean"], _ = _group_mean_std(log_duration, n_ex, x_count)
 
-    def time_share(mask: np.ndarray) -> np.ndarray:
-        return (mask & inside).sum(axis=1) / points_in
+    def down(which: np.ndarray) -> np.ndarray:  # [X, G] grid points covered by any of these pedal events
+        return _coverage(ex[which], start[which], end[which], points_in, num_points, step_s) > 0
 
     damper = ids == DAMPER_ID
-    down = _coverage(ex[damper], start[damper], end[damper], x_count, num_points, step_s) > 0  # [X, G]
-    full = damper & (level > HALF_PEDAL_MAX)
-    full_down = _coverage(ex[full], start[full], end[full], x_count, num_points, step_s) > 0
-    out["damper_fraction"] = time_share(down)
-    down_points = (down & inside).sum(axis=1)
+    damper_down = down(damper)
+    full_down = down(damper & (level > HALF_PEDAL_MAX))
+    down_points = damper_down.sum(axis=1)
+    out["damper_fraction"] = down_points / points_in
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["half_pedal_share"] = np.where(down_points > 0, (down & ~full_down & inside).sum(axis=1) / down_points,
+        out["half_pedal_share"] = np.where(down_points > 0, (damper_down & ~full_down).sum(axis=1) / down_points,
                                            np.nan)
     out["pedal_changes_per_s"] = np.bincount(ex[ids >= DAMPER_ID], minlength=x_count) / length
     for name, pedal in (("sostenuto_fraction", SOSTENUTO_ID), ("soft_fraction", SOFT_ID)):
-        mine = ids == pedal
-        out[name] = time_share(_coverage(ex[mine], start[mine], end[mine], x_count, num_points, step_s) > 0)
+        out[name] = down(ids == pedal).sum(axis=1) / points_in
     return {name: out[name] for name in (*SCALAR_DESCRIPTORS, HISTOGRAM)}

@@ -17,10 +17,25 @@ from pathlib import Path
 import numpy as np
 
 from ..midi import read_events
-from .compare import (COPY_THRESHOLD, TrainingOnsets, classifier_test, compare_descriptors, copy_check,
-                      descriptor_features, shuffled_chunks, split_halves)
-from .descriptors import DESCRIPTORS, EXCERPT_SECONDS, SCALAR_DESCRIPTORS, ExcerptTable, describe, \
-    excerpts_from_corpus, excerpts_from_events
+from .compare import (
+    COPY_THRESHOLD,
+    TrainingOnsets,
+    classifier_test,
+    compare_descriptors,
+    copy_check,
+    descriptor_features,
+    shuffled_chunks,
+    split_halves,
+)
+from .descriptors import (
+    DESCRIPTORS,
+    EXCERPT_SECONDS,
+    SCALAR_DESCRIPTORS,
+    ExcerptTable,
+    describe,
+    excerpts_from_corpus,
+    excerpts_from_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +208,9 @@ def _fmt(value, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.1e}"
+        if abs(value) < 1e-9:  # numerical zero (a KL of 1e-18 between identical densities)
+            return "0"
+        return f"{value:.{digits}g}" if abs(value) >= 1e-3 else f"{value:.1e}"
     return html.escape(str(value))
 
 
@@ -218,6 +235,22 @@ def _descriptor_table(report: dict) -> str:
     return "<table id=descriptors>" + "".join(head) + "".join(body) + "</table>"
 
 
+def _copy_section(copies: dict) -> str:
+    if "generated" not in copies:
+        return ""
+    ref, esc = copies["real_reference"], html.escape
+    transposed = ", any transposition up to ±5 semitones" if copies["transpose"] else ""
+    rows = "".join(f"<tr{' class=flag' if c['flagged'] else ''}><td>{esc(c['excerpt'])}</td><td>{_fmt(c['similarity'])}</td>"
+                   f"<td>{esc(c['nearest'])}</td><td>{_fmt(c['nearest_start_s'])}</td><td>{c['transpose']}</td></tr>"
+                   for c in copies["generated"])
+    return (f"<h2>Copy check</h2><p>Nearest chunk-aligned window of the {esc(copies['train_split'])} split by cosine "
+            f"similarity of binary onset rolls (88 keys × chunks){transposed}; flagged at ≥ {_fmt(copies['threshold'])}: "
+            f"<b>{copies['flagged']}</b> of {len(copies['generated'])}. For reference, real {esc(ref['split'])} "
+            f"excerpts reach median {_fmt(ref['median'])}, max {_fmt(ref['max'])} ({ref['n']} excerpts).</p>"
+            "<table id=copies><tr><th>excerpt</th><th>similarity</th><th>nearest training excerpt</th><th>at (s)</th>"
+            f"<th>transpose</th></tr>{rows}</table>")
+
+
 def render_html(report: dict) -> str:
     """The report as one HTML page, every image and sound inside it."""
     esc = html.escape
@@ -239,19 +272,9 @@ def render_html(report: dict) -> str:
                  "<th>accuracy</th><th>p (acc &gt; 0.5)</th><th>excerpts per class</th></tr>" + "".join(
                      f"<tr><td>{esc(row)}</td><td>{_fmt(c['accuracy'])}</td><td>{_fmt(c['p_value'])}</td>"
                      f"<td>{c['n_per_class']}</td></tr>" for row, c in report["classifier"].items()) + "</table>")
-    copies = report["copies"]
-    if "generated" in copies:
-        ref = copies["real_reference"]
-        parts.append(f"<h2>Copy check</h2><p>Nearest chunk-aligned window of the {esc(copies['train_split'])} split by "
-                     f"cosine similarity of binary onset rolls (88 keys × chunks){', any transposition ±5' if copies['transpose'] else ''}; "
-                     f"flagged at ≥ {_fmt(copies['threshold'])}: <b>{copies['flagged']}</b> of {len(copies['generated'])}. "
-                     f"For reference, real {esc(ref['split'])} excerpts reach median {_fmt(ref['median'])}, max "
-                     f"{_fmt(ref['max'])} ({ref['n']} excerpts).</p><table><tr><th>excerpt</th><th>similarity</th>"
-                     "<th>nearest training excerpt</th><th>at (s)</th><th>transpose</th></tr>" + "".join(
-                         f"<tr{' class=flag' if c['flagged'] else ''}><td>{esc(c['excerpt'])}</td><td>{_fmt(c['similarity'])}</td>"
-                         f"<td>{esc(c['nearest'])}</td><td>{_fmt(c['nearest_start_s'])}</td><td>{c['transpose']}</td></tr>"
-                         for c in copies["generated"]) + "</table>")
-    parts.append(f"<h2>Densities</h2><img alt='descriptor densities' src='{_data_uri(report['figures']['densities'], 'image/png')}'>")
+    parts.append(_copy_section(report["copies"]))
+    densities = _data_uri(report["figures"]["densities"], "image/png")
+    parts.append(f"<h2>Densities</h2><img alt='descriptor densities' src='{densities}'>")
     parts.append("<h2>Samples</h2>")
     for s in report["samples"]:
         audio = (f"<audio controls src='{_data_uri(s['audio'], 'audio/wav')}'></audio>" if s["audio"]

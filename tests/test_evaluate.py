@@ -1,0 +1,323 @@
+"""Descriptors, distribution comparison, classifier test, copy check, baseline, audio — on excerpts
+built by hand and a small corpus of MIDI files written by the test (MAESTRO-style table, fixed splits)."""
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from midi_factory import CC, Note, write_midi
+from scipy import stats
+
+from timestepmusic.config import Config
+from timestepmusic.corpus import Corpus, prepare
+from timestepmusic.evaluate import audio
+from timestepmusic.evaluate.compare import (
+    TrainingOnsets,
+    classifier_test,
+    copy_check,
+    kde_on_grid,
+    overlap_kl,
+    shuffled_chunks,
+    split_halves,
+)
+from timestepmusic.evaluate.descriptors import (
+    HISTOGRAM,
+    SCALAR_DESCRIPTORS,
+    ExcerptTable,
+    describe,
+    excerpts_from_corpus,
+    excerpts_from_events,
+)
+from timestepmusic.evaluate.render import render_outputs
+from timestepmusic.midi import DAMPER_ID, LOWEST_PITCH, NUM_KEYS, SOFT_ID, Events, write_events
+
+SERIAL = Config().override({"corpus.workers": 1})
+TICKS_PER_S = 960  # midi_factory's default: 480 ticks per quarter at 120 bpm
+SPLIT_OF_PIECE = ["train"] * 5 + ["validation"] + ["test"] * 3
+
+
+# --- a small corpus, shared with test_plots_report.py -----------------------------------------------
+
+def random_piece(seed: int, seconds: float = 40.0) -> tuple[list[Note], list[CC]]:
+    """Notes every ~0.1–0.5 s over `seconds`, a damper pressed and released every ~2 s, a soft pedal span."""
+    rng = np.random.default_rng(seed)
+    onsets = np.cumsum(rng.uniform(0.1, 0.5, size=int(seconds * 4)))
+    onsets = onsets[onsets < seconds - 1]
+    centre = rng.integers(50, 75)
+    notes = [Note(int(np.clip(centre + rng.integers(-12, 13), 21, 108)), int(t * TICKS_PER_S),
+                  int((t + rng.uniform(0.1, 0.8)) * TICKS_PER_S), int(rng.integers(30, 110))) for t in onsets]
+    controls = []
+    for t in np.arange(0.5, seconds - 2, 2.0):
+        controls += [CC(64, int(rng.integers(40, 128)), int(t * TICKS_PER_S)), CC(64, 0, int((t + 1.5) * TICKS_PER_S))]
+    controls += [CC(67, 90, int(5 * TICKS_PER_S)), CC(67, 0, int(12 * TICKS_PER_S))]
+    return notes, controls
+
+
+def make_corpus(root: Path) -> Corpus:
+    """Nine 40 s pieces in a MAESTRO-style folder: five train, one validation, three test."""
+    folder = root / "maestro"
+    rows = []
+    for k, split in enumerate(SPLIT_OF_PIECE):
+        name = f"{2004 + k}/piece_{k}.midi"
+        write_midi(folder / name, *random_piece(k))
+        rows.append({"canonical_composer": f"Composer {k}", "canonical_title": f"Piece {k}", "split": split,
+                     "year": 2004 + k, "midi_filename": name, "audio_filename": name.replace(".midi", ".wav"),
+                     "duration": 40.0})
+    with (folder / "maestro-v3.0.0.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    report = prepare([folder], root / "corpus", SERIAL, progress=False)
+    assert not report.skipped
+    return report.corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Corpus:
+    return make_corpus(tmp_path_factory.mktemp("evaluate_corpus"))
+
+
+def key(pitch: int) -> int:
+    return pitch - LOWEST_PITCH
+
+
+# --- descriptors ------------------------------------------------------------------------------------
+
+def hand_made() -> list[Events]:
+    """Excerpt 0 (4 s): C4 0–2 s v60, E4 0–1 v80, G4 1–2 v100, C5 3–3.5 v40; damper 0.5–1.5 at 127 and
+    2–3 at 50; soft throughout. Excerpt 1 (2 s): no notes, damper 0–1 at 100."""
+    first = Events([key(60), key(64), key(67), key(72), DAMPER_ID, DAMPER_ID, SOFT_ID],
+                   [0.0, 0.0, 1.0, 3.0, 0.5, 2.0, 0.0], [2.0, 1.0, 1.0, 0.5, 1.0, 1.0, 4.0],
+                   [60, 80, 100, 40, 127, 50, 70], 4.0)
+    second = Events([DAMPER_ID], [0.0], [1.0], [100], 2.0)
+    return [first, second]
+
+
+def test_descriptors_match_hand_computed_values():
+    table = excerpts_from_events(hand_made())  # one excerpt per performance, as long as it
+    np.testing.assert_allclose(table.length_s, [4.0, 2.0])
+    d = describe(table)
+    expected_first = {
+        "note_density": 1.0,  # 4 notes in 4 s
+        "polyphony_mean": (20 * 2 + 20 * 2 + 10 * 1) / 80,  # 80 grid points of 50 ms
+        "polyphony_max": 2.0,
+        "pitch_range": 12.0,
+        "pitch_class_entropy": 1.5,  # C twice, E, G: -(½ log2 ½ + 2 · ¼ log2 ¼)
+        "velocity_mean": 70.0,
+        "velocity_std": math.sqrt(500.0),
+        "ioi_mean": 1.5,  # distinct onsets 0, 1, 3
+        "ioi_std": 0.5,
+        "duration_log_mean": 0.0,  # ln 2 + ln 1 + ln 1 + ln ½
+        "damper_fraction": 0.5,
+        "half_pedal_share": 0.5,  # the depth-50 second of the two damper seconds
+        "pedal_changes_per_s": 0.75,
+        "sostenuto_fraction": 0.0,
+        "soft_fraction": 1.0,
+    }
+    for name, value in expected_first.items():
+        assert d[name][0] == pytest.approx(value, abs=1e-9), name
+    np.testing.assert_allclose(d[HISTOGRAM][0], np.array([2, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0]) / 4)
+    # the second excerpt has no notes: note figures are NaN, pedal figures are not
+    for name in ("pitch_range", "pitch_class_entropy", "velocity_mean", "ioi_mean", "duration_log_mean"):
+        assert np.isnan(d[name][1]), name
+    assert d["note_density"][1] == 0 and d["polyphony_max"][1] == 0
+    assert d["damper_fraction"][1] == pytest.approx(0.5)
+    assert d["half_pedal_share"][1] == pytest.approx(0.0)
+    assert set(d) == set(SCALAR_DESCRIPTORS) | {HISTOGRAM}
+
+
+def test_spans_running_past_the_excerpt_are_clipped_to_it():
+    held = Events([key(60), DAMPER_ID], [1.0, 2.0], [20.0, 20.0], [64, 127], 22.0)
+    d = describe(excerpts_from_events([held], seconds=4.0))  # one 4 s window of a 22 s performance
+    assert d["polyphony_mean"][0] == pytest.approx(0.75)
+    assert d["damper_fraction"][0] == pytest.approx(0.5)
+    assert d["duration_log_mean"][0] == pytest.approx(math.log(20.0))  # durations themselves are not cut
+
+
+def test_close_onsets_are_one_onset_for_inter_onset_intervals():
+    chord = Events([key(60), key(64), key(67), key(72)], [0.0, 0.01, 0.02, 0.5], [0.3] * 4, [60] * 4, 1.0)
+    d = describe(excerpts_from_events([chord]))
+    assert d["ioi_mean"][0] == pytest.approx(0.5)  # the rolled chord's three onsets are one
+
+
+def test_describing_together_equals_describing_apart():
+    rng = np.random.default_rng(3)
+    performances = []
+    for _ in range(6):
+        n = int(rng.integers(5, 60))
+        ids = np.concatenate([rng.integers(0, NUM_KEYS, n), rng.integers(DAMPER_ID, DAMPER_ID + 3, 4)])
+        performances.append(Events(ids, rng.uniform(0, 16, ids.size), rng.uniform(0.01, 3, ids.size),
+                                   rng.integers(1, 128, ids.size), 16.0))
+    table = excerpts_from_events(performances, seconds=16.0)
+    together = describe(table)
+    order = np.array([3, 0, 5, 1, 4, 2])
+    shuffled = describe(table.take(order))
+    for x in range(6):
+        alone = describe(table.take([x]))
+        for name, values in together.items():
+            np.testing.assert_allclose(values[x], alone[name][0], err_msg=name)
+            np.testing.assert_allclose(values[order], shuffled[name], err_msg=name)
+
+
+def test_excerpts_from_events_cuts_consecutive_windows():
+    def notes_at(times, end):
+        times = np.asarray(times, dtype=float)
+        return Events(np.full(times.size, 40), times, np.full(times.size, 0.1), np.full(times.size, 64), end)
+
+    table = excerpts_from_events([notes_at([1.0, 17.0, 33.0, 47.0], 47.5), notes_at([2.0], 15.2)], seconds=16.0,
+                                 names=["long.mid", "short.mid"])
+    # 47.5 s → two full windows (the 15.5 s remainder is dropped); 15.2 s → one window of 16 s
+    np.testing.assert_array_equal(table.group, [0, 0, 1])
+    np.testing.assert_allclose(table.offset_s, [0.0, 16.0, 0.0])
+    np.testing.assert_allclose(table.length_s, 16.0)
+    np.testing.assert_allclose(table.start_s, [1.0, 1.0, 2.0])  # from each window's start
+    assert table.label(1) == "long.mid @ 16.0 s"
+    with pytest.raises(ValueError, match="no performances"):
+        excerpts_from_events([])
+
+
+def test_excerpts_from_corpus_hold_the_events_starting_inside(corpus):
+    table = excerpts_from_corpus(corpus, "test", seconds=16.0)
+    tracks = corpus.tracks_in("test")
+    lengths = [corpus.tracks[t]["duration_s"] for t in tracks]
+    assert table.num_excerpts == sum(int((length - 16) // 16) + 1 for length in lengths)
+    assert np.all((table.start_s >= 0) & (table.start_s < 16.0))
+    for x in (0, table.num_excerpts - 1):
+        track = corpus.track_events(int(table.group[x]))
+        inside = (track.start_s >= table.offset_s[x]) & (track.start_s < table.offset_s[x] + 16.0)
+        mine = table.events(x)
+        np.testing.assert_array_equal(mine.ids, track.ids[inside])
+        np.testing.assert_allclose(mine.start_s, track.start_s[inside] - table.offset_s[x])
+    assert excerpts_from_corpus(corpus, "test", max_excerpts=2).num_excerpts == 2
+    with pytest.raises(ValueError, match="unknown split"):
+        excerpts_from_corpus(corpus, "holdout")
+
+
+def test_excerpt_table_rejects_inconsistent_arrays():
+    with pytest.raises(ValueError, match="differ in length"):
+        ExcerptTable([0, 0], [1], [0.0], [1.0], [64], [16.0])
+    with pytest.raises(ValueError, match="excerpt index"):
+        ExcerptTable([1], [1], [0.0], [1.0], [64], [16.0])
+
+
+# --- distributions ----------------------------------------------------------------------------------
+
+def test_kde_agrees_with_scipy():
+    samples = np.random.default_rng(0).gamma(2.0, size=400)
+    grid, (density,) = kde_on_grid([samples])
+    reference = stats.gaussian_kde(samples)(grid)
+    assert np.abs(density - reference).max() < 1e-2 * reference.max()
+
+
+def test_identical_sets_overlap_fully_and_disjoint_sets_not_at_all():
+    rng = np.random.default_rng(1)
+    a = rng.normal(10, 2, 300)
+    overlap, kl = overlap_kl(a, a.copy())
+    assert overlap == pytest.approx(1.0, abs=1e-6) and kl == pytest.approx(0.0, abs=1e-6)
+    overlap, kl = overlap_kl(a, a + 100)
+    assert overlap < 1e-3 and kl > 5
+    assert overlap_kl(np.full(20, 3.0), np.full(20, 3.0)) == pytest.approx((1.0, 0.0), abs=1e-6)  # constant sets
+    assert overlap_kl(np.full(20, 3.0), np.full(20, 7.0))[0] < 1e-3
+    assert np.isnan(overlap_kl([np.nan], a)[0])
+
+
+def test_classifier_cannot_tell_a_distribution_from_itself_and_always_tells_separated_ones():
+    rng = np.random.default_rng(2)
+    same = classifier_test(rng.normal(size=(400, 5)), rng.normal(size=(400, 5)))
+    assert abs(same["accuracy"] - 0.5) < 0.08 and same["p_value"] > 0.01
+    apart = classifier_test(rng.normal(size=(200, 5)), rng.normal(size=(300, 5)) + 10)
+    assert apart["accuracy"] == pytest.approx(1.0) and apart["n_per_class"] == 200
+    with_nan = rng.normal(size=(100, 3))
+    with_nan[:, 2] = np.nan  # a descriptor that is NaN throughout is filled, not fatal
+    assert classifier_test(with_nan, with_nan + [10, 0, 0])["accuracy"] > 0.95
+    assert np.isnan(classifier_test(np.zeros((1, 2)), np.zeros((5, 2)))["accuracy"])
+
+
+def test_real_halves_are_disjoint_by_track(corpus):
+    table = excerpts_from_corpus(corpus, None)
+    a, b = split_halves(table, seed=0)
+    assert a.size and b.size and np.intersect1d(a, b).size == 0 and a.size + b.size == table.num_excerpts
+    assert not set(table.group[a]) & set(table.group[b])
+
+
+# --- copies and the baseline ------------------------------------------------------------------------
+
+def test_copy_check_flags_copies_and_not_other_music(corpus):
+    onsets = TrainingOnsets(corpus, "train")
+    train = excerpts_from_corpus(corpus, "train", hop=2.0)  # windows at every 2 s: copies off the 16 s grid
+    copies = train.take([1, 5])
+    found = copy_check(copies, onsets)
+    for x, c in enumerate(found):
+        assert c["flagged"] and c["similarity"] == pytest.approx(1.0)
+        assert c["nearest_path"] == corpus.tracks[int(copies.group[x])]["path"]
+        assert c["nearest_start_s"] == pytest.approx(copies.offset_s[x])
+    other = copy_check(excerpts_from_corpus(corpus, "test").take([0, 1]), onsets)
+    assert not any(c["flagged"] for c in other) and all(c["similarity"] < 0.5 for c in other)
+
+
+def test_copy_check_finds_a_transposed_copy_only_when_asked(corpus):
+    onsets = TrainingOnsets(corpus, "train")
+    copy = excerpts_from_corpus(corpus, "train").take([0])
+    note = copy.ids < NUM_KEYS
+    raised = copy.ids.copy()
+    raised[note] = np.minimum(raised[note] + 3, NUM_KEYS - 1)
+    transposed = ExcerptTable(copy.excerpt, raised, copy.start_s, copy.duration_s, copy.intensity, copy.length_s)
+    assert not copy_check(transposed, onsets)[0]["flagged"]
+    found = copy_check(transposed, onsets, transpose=True)[0]
+    assert found["flagged"] and found["transpose"] == -3
+
+
+def test_shuffled_chunks_are_real_capped_chunks_in_random_order(corpus):
+    table = shuffled_chunks(corpus, "train", num_excerpts=5, seconds=16.0, seed=1)
+    assert table.num_excerpts == 5
+    np.testing.assert_allclose(table.length_s, 16.0)
+    assert np.all((table.start_s >= 0) & (table.start_s < 16.0))
+    slot = np.floor(table.start_s / corpus.chunk_seconds).astype(int) + 64 * table.excerpt
+    assert np.bincount(slot).max() <= corpus.max_events
+    assert not np.array_equal(table.ids, shuffled_chunks(corpus, "train", 5, seed=2).ids)
+    with pytest.raises(ValueError, match="holdout"):
+        shuffled_chunks(corpus, "holdout", 2)
+
+
+# --- audio and render ---------------------------------------------------------------------------------
+
+HAVE_FLUIDSYNTH = audio.audio_unavailable_reason() is None
+
+
+def test_missing_fluidsynth_raises_audio_unavailable_with_the_install_hint(tmp_path, monkeypatch):
+    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+    with pytest.raises(audio.AudioUnavailable, match="apt-get install fluidsynth fluid-soundfont-gm"):
+        audio.render_wav(tmp_path / "a.mid", tmp_path / "a.wav")
+
+
+def test_missing_soundfont_raises_audio_unavailable(tmp_path):
+    with pytest.raises(audio.AudioUnavailable, match="soundfont not found"):
+        audio.find_soundfont(tmp_path / "missing.sf2")
+
+
+@pytest.mark.skipif(not HAVE_FLUIDSYNTH, reason="fluidsynth or its soundfont is not installed")
+def test_render_wav_writes_a_wave_file(tmp_path):
+    midi = write_events(hand_made()[0], tmp_path / "a.mid")
+    wav = audio.render_wav(midi, tmp_path / "out" / "a.wav", sample_rate=22050)
+    data = wav.read_bytes()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE" and len(data) > 22050
+    assert not list((tmp_path / "out").glob(".*.tmp"))
+    with pytest.raises(ValueError, match="no such MIDI file"):
+        audio.render_wav(tmp_path / "missing.mid", tmp_path / "b.wav")
+
+
+def test_render_outputs_warns_and_goes_on_without_audio(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+    events = hand_made()[0]
+    midi = write_events(events, tmp_path / "song.mid")
+    with caplog.at_level(logging.WARNING, logger="timestepmusic.evaluate.render"):
+        written = render_outputs(midi, events, png=True, wav=True)
+    assert written == [tmp_path / "song.png"] and written[0].stat().st_size > 0
+    assert "apt-get install fluidsynth" in caplog.text
+    pair = render_outputs(midi, events, png=True, original=events, png_path=tmp_path / "pair.png")
+    assert pair == [tmp_path / "pair.png"]
+

@@ -1,0 +1,235 @@
+"""Piano rolls, training curves, the HTML report and the `tsm evaluate` / `tsm plot` commands, on files
+written by the tests; a `real` test on the ASAP performances; a headless-Chromium look at the report."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib import image
+from test_evaluate import hand_made, make_corpus
+
+from timestepmusic.cli import build_parser, main
+from timestepmusic.evaluate import report as report_module
+from timestepmusic.evaluate.audio import audio_unavailable_reason
+from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_from_events
+from timestepmusic.evaluate.plots import plot_densities, plot_roll, plot_roll_pair, plot_training_curves
+from timestepmusic.evaluate.report import _audio_for, evaluate_generated
+from timestepmusic.midi import Events, write_events
+
+CORPUS_ENV = "TSM_TEST_CORPUS"  # a prepared ASAP corpus to reuse in the `real` test
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("report_corpus"))
+
+
+@pytest.fixture(scope="module")
+def generated(corpus, tmp_path_factory) -> Path:
+    """A folder standing in for generated files: two 16 s test excerpts, a copy of a training excerpt,
+    and one file that is not MIDI."""
+    folder = tmp_path_factory.mktemp("generated")
+    test = excerpts_from_corpus(corpus, "test")
+    for k in range(2):
+        write_events(test.events(k), folder / f"sample_{k}.mid")
+    write_events(excerpts_from_corpus(corpus, "train").events(1), folder / "sample_copy.mid")
+    (folder / "broken.mid").write_bytes(b"definitely not MIDI")
+    (folder / "notes.txt").write_text("ignored: not a MIDI name")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def metrics_run(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("run")
+    records = [{"time": 1.0, "step": s, "critic_loss": -1.0 / s, "generator_loss": 0.5 + 0.1 * s,
+                "wasserstein": 1.0 / s, "val_wasserstein": 1.2 / s, "critic_steps_per_s": 40.0} for s in range(1, 6)]
+    records.append({"event": "stopped", "step": 5})
+    lines = [json.dumps(r) for r in records] + ['{"step": 6, "critic_lo']  # a crash mid-write
+    (run / "metrics.jsonl").write_text("\n".join(lines))
+    return run
+
+
+@pytest.fixture(scope="module")
+def report(corpus, generated, metrics_run, tmp_path_factory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("report")
+    extra = {"reconstructions": excerpts_from_corpus(corpus, "test")}  # stands in for autoencoder output
+    return evaluate_generated(generated, corpus, out, runs=[metrics_run, out / "no_such_run"], wav=True,
+                              extra_rows=extra), out
+
+
+# --- figures ------------------------------------------------------------------------------------------
+
+def test_plot_roll_writes_a_png_of_the_expected_size(tmp_path):
+    path = plot_roll(hand_made()[0], tmp_path / "roll.png", title="hand made")
+    assert path.stat().st_size > 0
+    assert image.imread(path).shape[:2] == (600, 1200)  # 12 × 6 in at 100 dpi
+    assert not list(tmp_path.glob(".*.tmp"))
+    empty = Events(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), 3.0)
+    assert image.imread(plot_roll(empty, tmp_path / "empty.png")).shape[:2] == (600, 1200)
+
+
+def test_plot_roll_pair_stacks_two_rolls(tmp_path):
+    original, quieter = hand_made()
+    path = plot_roll_pair(original, quieter, tmp_path / "pair.png")
+    assert image.imread(path).shape[:2] == (1200, 1200)
+
+
+def test_training_curves_skip_events_and_half_lines(metrics_run, tmp_path):
+    path = plot_training_curves(metrics_run / "metrics.jsonl", tmp_path / "curves.png", title="gan")
+    height, width = image.imread(path).shape[:2]
+    assert width == 1000 and height == 340  # two panels: losses and Wasserstein estimates
+    (tmp_path / "empty.jsonl").write_text('{"event": "stopped", "step": 1}\n')
+    with pytest.raises(ValueError, match="empty.jsonl"):
+        plot_training_curves(tmp_path / "empty.jsonl", tmp_path / "none.png")
+
+
+def test_density_plot_draws_every_set(tmp_path):
+    d = describe(excerpts_from_events(hand_made()))
+    path = plot_densities({"real": d, "generated": d}, tmp_path / "densities.png")
+    assert image.imread(path).shape[0] > 0
+
+
+# --- the report -----------------------------------------------------------------------------------------
+
+def test_report_lists_the_bad_file_and_evaluates_the_rest(report, generated):
+    result, out = report
+    assert result["files"]["read"] == 3
+    assert [Path(b["file"]).name for b in result["files"]["bad"]] == ["broken.mid"]
+    assert result["excerpts"]["generated"] == 3
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["files"] == result["files"]
+    assert set(saved["classifier"]) == {"generated", "shuffled chunks", "reconstructions", "real A vs real B"}
+    copies = {c["excerpt"].split(" @ ")[0]: c for c in saved["copies"]["generated"]}
+    assert copies["sample_copy.mid"]["flagged"] and not copies["sample_0.mid"]["flagged"]
+    assert saved["copies"]["flagged"] == 1
+    for name, d in saved["descriptors"].items():
+        assert set(d["rows"]) == {"generated", "shuffled chunks", "reconstructions"}, name
+        assert "overlap" in d["ceiling"], name
+
+
+def test_report_html_is_self_contained(report):
+    _, out = report
+    page = (out / "report.html").read_text()
+    assert "<table id=descriptors>" in page and "note density" in page
+    assert page.count("<img") >= 1 + 3 + 1  # densities, a roll per sample, the training curves
+    assert "src='data:image/png;base64," in page and "src='figures/" not in page
+    if audio_unavailable_reason() is None:
+        assert page.count("<audio controls src='data:audio/wav;base64,") == 3
+    else:
+        assert "no audio:" in page and "apt-get install fluidsynth" in page
+    assert "broken.mid" in page and "no such metrics log" in page
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_extra_rows_appear_in_the_report(report):
+    result, _ = report
+    assert result["rows"] == ["generated", "shuffled chunks", "reconstructions"]
+    # the extra row is the real test split itself: its distributions are the real ones
+    assert result["descriptors"]["note_density"]["rows"]["reconstructions"]["overlap"] == pytest.approx(1.0)
+    assert result["classifier"]["reconstructions"]["accuracy"] <= 0.75
+
+
+def test_without_wav_the_report_says_how_to_get_audio(generated, tmp_path):
+    audio, why = _audio_for(generated / "sample_0.mid", tmp_path, False, None)
+    assert audio is None and "--wav" in why
+
+
+def test_empty_missing_or_unusable_folders_are_errors(corpus, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="empty: no .mid or .midi files"):
+        evaluate_generated(tmp_path / "empty", corpus, tmp_path / "out")
+    with pytest.raises(ValueError, match="missing: no such folder"):
+        evaluate_generated(tmp_path / "missing", corpus, tmp_path / "out")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.mid").write_bytes(b"")
+    with pytest.raises(ValueError, match="none of the 1 MIDI files is usable"):
+        evaluate_generated(tmp_path / "bad", corpus, tmp_path / "out")
+
+
+# --- the commands ---------------------------------------------------------------------------------------
+
+def test_every_option_of_the_new_commands_has_help():
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name in ("evaluate", "plot"):
+        for action in sub.choices[name]._actions:
+            assert action.help, f"tsm {name}: {action.dest} has no help"
+
+
+def test_tsm_plot_draws_the_file(tmp_path):
+    midi = write_events(hand_made()[0], tmp_path / "song.mid")
+    assert main(["plot", str(midi), "-o", str(tmp_path / "roll.png")]) == 0
+    assert image.imread(tmp_path / "roll.png").shape[:2] == (600, 1200)
+    assert main(["plot", str(midi)]) == 0 and (tmp_path / "song.png").is_file()
+    assert main(["plot", str(tmp_path / "missing.mid")]) == 2
+
+
+def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path, capsys):
+    calls = []
+
+    def fake(*args, **kwargs):
+        calls.append((args, kwargs))
+        return report[0]
+
+    monkeypatch.setattr(report_module, "evaluate_generated", fake)
+    assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--run", "R1", "--run", "R2", "--wav",
+                 "--seconds", "8", "--transpose", "--copy-threshold", "0.8"]) == 0
+    (args, kwargs), = calls
+    assert args == ("GEN", "CORPUS", str(tmp_path)) and kwargs["runs"] == ["R1", "R2"] and kwargs["wav"]
+    assert kwargs["seconds"] == 8.0 and kwargs["transpose"] and kwargs["copy_threshold"] == 0.8
+    assert kwargs["split"] == "test" and kwargs["train_split"] == "train"
+    printed = capsys.readouterr().out
+    assert "skipped" in printed and "near copies of training excerpts: 1" in printed
+    assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--seconds", "0"]) == 2
+    assert "--seconds must be > 0" in capsys.readouterr().err
+
+
+def test_tsm_evaluate_reports_an_empty_folder_as_an_error(corpus, tmp_path, capsys):
+    (tmp_path / "nothing").mkdir()
+    assert main(["evaluate", str(tmp_path / "nothing"), "--real", str(corpus.root), "-o", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "nothing: no .mid or .midi files" in err
+
+
+# --- a browser's view of the report ---------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH")
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    _, out = report
+    shot = tmp_path / "shot.png"
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+               f"--screenshot={shot}", "--window-size=1200,3000", (out / "report.html").resolve().as_uri()]
+    subprocess.run(command, capture_output=True, timeout=120, check=False)
+    assert shot.is_file(), "chromium wrote no screenshot"
+    pixels = image.imread(shot)
+    assert pixels.shape[:2] == (3000, 1200)
+    assert pixels[..., :3].std() > 0.05, "the screenshot is blank"
+
+
+# --- the real performances --------------------------------------------------------------------------------
+
+@pytest.mark.real
+def test_describe_every_test_excerpt_of_asap(shared_data, tmp_path):
+    from timestepmusic.corpus import Corpus, prepare
+
+    if os.environ.get(CORPUS_ENV):
+        corpus = Corpus.open(os.environ[CORPUS_ENV])
+    else:
+        corpus = prepare([shared_data], tmp_path / "asap", progress=False).corpus
+    started = time.perf_counter()
+    table = excerpts_from_corpus(corpus, "test")
+    d = describe(table)
+    seconds = time.perf_counter() - started
+    print(f"described {table.num_excerpts} excerpts ({table.ids.size} events) in {seconds:.2f} s")
+    assert table.num_excerpts > 100
+    assert np.all(np.isfinite(d["note_density"])) and np.nanmin(d["pitch_range"]) >= 0
+    assert np.all((d["damper_fraction"] >= 0) & (d["damper_fraction"] <= 1))

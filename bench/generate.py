@@ -1,0 +1,220 @@
+"""Benchmark: generating one 16 s performance: the in-process latency of `GANModel.sample` after
+load, and the whole `tsm generate` process beside the cost of importing torch.
+
+  sample     GANModel.sample(1, 16, seed): median (and 90th percentile) of `--samples` calls after
+             `--warmup` calls, each with a new seed; split into generator, PISA decoder, vector →
+             event decoding and sets → events (the parts are re-run here and checked to give the
+             same events as sample)
+  load       GANModel.load(RUN) in the warm process (median of 5), and writing the MIDI file
+  process    `tsm generate -n 1 -o TMP --model RUN` as a fresh process, `--runs` times (median);
+             beside `python -c "import torch"` (the floor: every path to generate imports torch)
+             and `python -c "import timestepmusic.cli"` (what every `tsm` command, even --help,
+             pays before it starts), run interleaved; `-X importtime` shows what the CLI import
+             pulls in
+Everything runs on one thread: torch.set_num_threads(1) here and OMP_NUM_THREADS=1 for the child
+processes. Targets (from the issue): sample ≤ 20 ms, whole process ≤ 3 s.
+
+    python bench/generate.py --model /root/work/gan_t --markdown bench/results/generate.md
+    python bench/generate.py      # prepares ../shared/data/asap and trains a tiny GAN first
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+BENCH = Path(__file__).resolve().parent
+DEFAULT_DATA = BENCH.parent.parent / "shared" / "data" / "asap"
+SAMPLE_TARGET_MS, PROCESS_TARGET_S = 20.0, 3.0
+SECONDS = 16.0
+sys.path.insert(0, str(BENCH))
+from prepare import machine, table, verdict  # noqa: E402  (bench/prepare.py: shared report helpers)
+
+
+def tiny_model(data: Path, tmp: Path) -> Path | None:
+    """A GAN run trained for 2 steps on a tiny autoencoder (20 steps) over `data` prepared into `tmp`."""
+    from timestepmusic.config import Config
+    from timestepmusic.corpus import prepare
+    from timestepmusic.train.ae import train_autoencoder
+    from timestepmusic.train.gan import train_gan
+
+    if not data.is_dir():
+        return None
+    print(f"preparing {data}, training a tiny autoencoder and GAN (give --model to skip this)", file=sys.stderr)
+    corpus = prepare([data], tmp / "corpus", progress=False).corpus
+    train_autoencoder(corpus.root, tmp / "ae", corpus.config.override({"ae.device": "cpu"}), progress=False,
+                      max_steps=20)
+    config = Config().override({"gan.device": "cpu", "gan.steps": 2, "gan.validate_every": 1, "gan.sample_every": 0})
+    train_gan(corpus.root, tmp / "ae", tmp / "gan", config, progress=False)
+    return tmp / "gan"
+
+
+def timed(fn, repeat: int) -> tuple[list[float], object]:
+    """Seconds of each of `repeat` calls of fn(i), and the last result."""
+    out, result = [], None
+    for i in range(repeat):
+        t0 = time.perf_counter()
+        result = fn(i)
+        out.append(time.perf_counter() - t0)
+    return out, result
+
+
+def sample_parts(gan, seed: int) -> tuple[dict[str, float], object]:
+    """GANModel.sample(1, SECONDS, seed) step by step: seconds per part and the events."""
+    from timestepmusic.autoencoder import sets_to_events
+    from timestepmusic.batches import SetBatch
+
+    ae = gan.ae
+    t0 = time.perf_counter()
+    latent = gan.sample_latents(1, SECONDS, seed)[0]  # [T, L]
+    t1 = time.perf_counter()
+    with torch.no_grad():
+        elements, size_logits = ae.model.decode(latent.float())  # [T, N, D], [T, N + 1]
+    t2 = time.perf_counter()
+    sets = SetBatch(*ae.encoding.decode(elements), size_logits.argmax(-1))
+    t3 = time.perf_counter()
+    events = sets_to_events(sets, ae.chunk_seconds)
+    t4 = time.perf_counter()
+    return dict(zip(("generator + normaliser", "PISA decoder", "vectors → events (encoding.decode)",
+                     "sets → events (sort)"), (t1 - t0, t2 - t1, t3 - t2, t4 - t3))), events
+
+
+def run_process(cmd: list[str], env: dict) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.perf_counter() - t0
+
+
+def torch_import_chain(env: dict) -> tuple[str, float, float]:
+    """From `python -X importtime -c "import timestepmusic.cli"`: the chain of modules through which
+    torch gets imported ('' when it does not), torch's cumulative and the whole import's seconds."""
+    err = subprocess.run([sys.executable, "-X", "importtime", "-c", "import timestepmusic.cli"], env=env,
+                         capture_output=True, text=True, check=True).stderr
+    rows = []  # (indent, name, cumulative µs), children before parents
+    for line in err.splitlines():
+        if not line.startswith("import time:") or "|" not in line or "cumulative" in line:
+            continue
+        _, cumulative, name = line.split("|")
+        rows.append((len(name) - len(name.lstrip()), name.strip(), int(cumulative)))
+    total = next((c for _, n, c in rows if n == "timestepmusic.cli"), 0) / 1e6
+    at = next((i for i, (_, n, _) in enumerate(rows) if n == "torch"), None)
+    if at is None:
+        return "", 0.0, total
+    chain, indent = ["torch"], rows[at][0]
+    for depth, name, _ in rows[at + 1:]:
+        if depth < indent:
+            chain.append(name)
+            indent = depth
+    return " → ".join(reversed(chain)), rows[at][2] / 1e6, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, help="GAN run or checkpoint (default: train a tiny one on --data)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ASAP folder (default ../shared/data/asap)")
+    parser.add_argument("--warmup", type=int, default=5, help="sample calls before timing")
+    parser.add_argument("--samples", type=int, default=50, help="timed sample calls")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each child process; the median is shown")
+    parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+    args = parser.parse_args()
+
+    torch.set_num_threads(1)
+    from timestepmusic.generate import GANModel
+    from timestepmusic.midi import write_events
+
+    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-generate-"))
+    try:
+        model = args.model or tiny_model(args.data, tmp)
+        if model is None:
+            print(f"skipped: {args.data} is absent; give --model RUN or put the ASAP performances there "
+                  "(see ../shared/data/README.md)")
+            return
+        load_before = os.getloadavg()[0]
+        load_s, gan = timed(lambda i: GANModel.load(model), 5)
+        timed(lambda i: gan.sample(1, SECONDS, 1000 + i), args.warmup)
+        sample_s, events = timed(lambda i: gan.sample(1, SECONDS, i)[0], args.samples)
+        parts = {}
+        for i in range(args.samples):
+            spent, mine = sample_parts(gan, i)
+            for k, v in spent.items():
+                parts.setdefault(k, []).append(v)
+        same = len(mine) == len(events) and bool(np.array_equal(mine.ids, events.ids))
+        write_s, _ = timed(lambda i: write_events(events, tmp / "write" / f"{i}.mid"), 5)
+
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        tsm = Path(sys.executable).with_name("tsm")
+        tsm_cmd = [str(tsm)] if tsm.is_file() else [sys.executable, "-m", "timestepmusic"]
+        children = {
+            "tsm generate -n 1 (whole process)": lambda i: tsm_cmd + ["generate", "-n", "1", "-o",
+                                                                        str(tmp / f"out{i}"), "--model", str(model)],
+            'python -c "import timestepmusic.cli"': lambda i: [sys.executable, "-c", "import timestepmusic.cli"],
+            'baseline: python -c "import torch"': lambda i: [sys.executable, "-c", "import torch"],
+        }
+        for make in children.values():  # warm the page cache
+            run_process(make(-1), env)
+        process_s: dict[str, list[float]] = {k: [] for k in children}
+        for i in range(args.runs):  # interleaved
+            for name, make in children.items():
+                process_s[name].append(run_process(make(i), env))
+        chain, torch_import_s, cli_import_s = torch_import_chain(env)
+        load_after = os.getloadavg()[0]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    ms = [1e3 * s for s in sample_s]
+    median_ms = statistics.median(ms)
+    p90_ms = float(np.percentile(ms, 90))
+    floor = statistics.median(process_s['baseline: python -c "import torch"'])
+    whole = statistics.median(process_s["tsm generate -n 1 (whole process)"])
+    notes = int(events.is_note.sum())
+    lines = [f"model {model} (generator window {gan.generator.window} chunks × {gan.ae.chunk_seconds} s, latent "
+             f"{gan.generator.latent}; PISA hidden {gan.ae.model.hidden}); one sample of {SECONDS:g} s = "
+             f"{round(SECONDS / gan.ae.chunk_seconds)} chunks, e.g. {notes} notes and {len(events) - notes} pedal "
+             f"events; torch {torch.__version__}, one thread (torch.set_num_threads(1), OMP_NUM_THREADS=1 in children)",
+             f"1-min load average {load_before:.1f} before, {load_after:.1f} after on {os.cpu_count()} cores"]
+    if max(load_before, load_after) > 0.5 * (os.cpu_count() or 1):
+        lines.append("WARNING: other work was running on this machine; the timings are inflated by it")
+    lines.append("")
+    rows = [[f"GANModel.sample(1, {SECONDS:g}, seed), in process", f"{median_ms:.2f} ms", f"{p90_ms:.2f} ms", "",
+             f"≤ {SAMPLE_TARGET_MS:g} ms {verdict(median_ms <= SAMPLE_TARGET_MS)}"],
+            ["GANModel.load(RUN), in process", f"{1e3 * statistics.median(load_s):.1f} ms", "", "", ""],
+            ["write_events → .mid, in process", f"{1e3 * statistics.median(write_s):.2f} ms", "", "", ""]]
+    for name, runs in process_s.items():
+        med = statistics.median(runs)
+        target = f"≤ {PROCESS_TARGET_S:g} s {verdict(med <= PROCESS_TARGET_S)}" if name.startswith("tsm") else ""
+        rows.append([name, f"{med:.2f} s", f"{max(runs):.2f} s (max)", f"{med - floor:+.2f} s" if med != floor
+                     else "floor", target])
+    lines += table(["what", "median", "p90 / max", "over the import-torch floor", "target"], rows)
+    lines += ["", f"where a sample's time goes (median of {args.samples} calls, parts run one after another):", ""]
+    total_parts = sum(statistics.median(v) for v in parts.values())
+    lines += table(["part", "ms", "share"], [[k, f"{1e3 * statistics.median(v):.2f}",
+                                              f"{100 * statistics.median(v) / total_parts:.0f} %"]
+                                             for k, v in parts.items()] + [["sum", f"{1e3 * total_parts:.2f}", ""]])
+    lines += ["", f"the parts give the same events as GANModel.sample: {'yes' if same else 'NO'}",
+              f"child process runs (s): " + "; ".join(f"{k}: {', '.join(f'{x:.2f}' for x in v)}"
+                                                     for k, v in process_s.items()),
+              f"python -X importtime -c \"import timestepmusic.cli\": {cli_import_s:.2f} s, of which torch "
+              f"{torch_import_s:.2f} s" + (f", imported via {chain}" if chain else " (torch not imported)")]
+    print("\n".join(lines))
+    if args.markdown:
+        command = "python " + " ".join([os.path.relpath(__file__), *sys.argv[1:]])
+        header = ["# Generation benchmark (one 16 s sample)", "", f"- date: {datetime.date.today().isoformat()}",
+                  f"- machine: {machine()}, shared with training jobs",
+                  f"- command: `{command}` (from the repository root)", "", "```"]
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text("\n".join(header + lines + ["```", ""]))
+
+
+if __name__ == "__main__":
+    main()

@@ -170,7 +170,7 @@ def iteration(v: Variant, g, timed: bool = True) -> None:
     v.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     v.opt_g.step()
-    float(loss_g)
+    float(loss_g.detach())  # as train/gan.py reads its losses
     if timed:
         v.generator_step += clock() - t0
         v.seconds += clock() - start_wall

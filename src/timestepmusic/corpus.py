@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from .chunks import chunk_pointers, count_chunks, overflow
 from .config import Config
-from .encoding import DurationFit
+from .durations import DurationFit
 from .midi import DAMPER_ID, NUM_KEYS, Events, read_events, score_from_bytes, score_to_events
 from .sources import SPLITS, Performance, discover
 

@@ -12,61 +12,14 @@ Scaled numbers are trained with MSE, one-hot groups with cross-entropy.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .config import ENCODINGS
+from .durations import DurationFit
 from .midi import LOWEST_PITCH, NUM_IDS, NUM_KEYS
 
-MIN_DURATION_S = 1e-3
 NUM_OCTAVES = 9  # MIDI pitch 21–108 → pitch // 12 in 1..9
-
-
-@dataclass(frozen=True)
-class DurationFit:
-    """Log-normal fit of durations (seconds): ln d ~ N(mu, sigma²), separately for notes and pedals."""
-
-    note_mu: float = -1.0
-    note_sigma: float = 1.0
-    pedal_mu: float = -1.0
-    pedal_sigma: float = 1.0
-
-    @classmethod
-    def fit(cls, duration_s: np.ndarray, is_note: np.ndarray) -> "DurationFit":
-        log_d = np.log(np.maximum(np.asarray(duration_s, dtype=np.float64), MIN_DURATION_S))
-        out = {}
-        for name, mask in (("note", is_note), ("pedal", ~is_note)):
-            values = log_d[mask]
-            out[f"{name}_mu"] = float(values.mean()) if values.size else -1.0
-            out[f"{name}_sigma"] = float(max(values.std(), 1e-3)) if values.size > 1 else 1.0
-        return cls(**out)
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DurationFit":
-        return cls(**{k: float(v) for k, v in d.items()})
-
-    def _params(self, is_note: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        as64 = lambda v: torch.tensor(v, dtype=torch.float64, device=is_note.device)  # noqa: E731
-        mu = torch.where(is_note, as64(self.note_mu), as64(self.pedal_mu))
-        sigma = torch.where(is_note, as64(self.note_sigma), as64(self.pedal_sigma))
-        return mu, sigma
-
-    def to_unit(self, duration_s: torch.Tensor, is_note: torch.Tensor) -> torch.Tensor:
-        mu, sigma = self._params(is_note)
-        # float64: in float32 the normal CDF underflows in the tails and short notes lose their length
-        z = (torch.log(duration_s.double().clamp_min(MIN_DURATION_S)) - mu) / sigma
-        return torch.special.ndtr(z).to(duration_s.dtype if duration_s.is_floating_point() else torch.float32)
-
-    def from_unit(self, u: torch.Tensor, is_note: torch.Tensor) -> torch.Tensor:
-        mu, sigma = self._params(is_note)
-        u = u.double().clamp(1e-12, 1 - 1e-12)
-        return torch.exp(mu + sigma * torch.special.ndtri(u))
 
 
 def _scale(x: torch.Tensor, top: float) -> torch.Tensor:

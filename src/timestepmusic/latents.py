@@ -19,7 +19,7 @@ from .batches import ChunkGatherer
 from .corpus import Corpus
 
 log = logging.getLogger(__name__)
-ENCODE_BATCH = 16384
+ENCODE_BATCH = 2048  # larger batches spend their time page-faulting fresh activations (bench/encode.py)
 
 
 @torch.no_grad()

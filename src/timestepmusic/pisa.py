@@ -50,8 +50,8 @@ class PISA(nn.Module):
         # straight-through: the forward value is 1, the rank score gets the gradient of the values
         gate = (1 + score - score.detach())[..., None]  # [B, N, 1]
         # the value MLP runs on real elements only (a chunk holds ~3.5 of its 15 slots on average)
-        values = x_sorted.new_zeros(*mask.shape, self.latent)  # [B, N, L]
-        values = values.masked_scatter(mask[..., None], self.encoder_value(x_sorted[mask]))
+        real = self.encoder_value(x_sorted[mask])  # [K, L], K real elements in the batch
+        values = real.new_zeros(*mask.shape, self.latent).masked_scatter(mask[..., None], real)  # [B, N, L]
         values = values * gate * self.encoder_key(self.positions)[None]  # [B, N, L]
         latent = values.sum(1) + self.size_embedding(sizes)  # [B, L]
         return latent, x_sorted

@@ -1,0 +1,290 @@
+"""Recurrent attention generator and masked critic over variable-length sequences of chunk latents,
+and the model that samples whole pieces from them, each ending when its end probability fires.
+
+Shapes: B sequences, T chunks (steps), L latent, Z sequence noise, S step noise, H hidden,
+A attention size, D critic width, F critic features (2·D), nh heads.
+
+Generator: h₀ = tanh(W z); at step t a GRU cell reads the previous (standardised) latent and fresh
+step noise, a single-head dot-product attention from h_t over the keys/values of h_1 … h_t (causal:
+its own past) gives a context c_t, and [h_t, c_t] → the latent y_t and an end-of-track logit.
+Sampling keeps a cache (the GRU state and the keys/values so far), so each step costs one cell,
+one key/value projection and one attention read over t cached rows.
+Critic: (latent ‖ end marker) per step → masked self-attention blocks (LayerNorm, which is per sample
+and per step, so the per-sample gradient penalty stays valid; no batch norm) → masked mean and the
+last valid step → features [F] → score. Padded steps never reach a valid one.
+Training ends are sampled (Bernoulli) and passed straight through (Bengio et al. 2013,
+https://arxiv.org/abs/1308.3432): the forward values are hard 0/1 as in real data, the gradient
+reaches the end probabilities.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..autoencoder import Autoencoder, pick_device
+from ..checkpoint import load_weights, read_meta
+from ..latents import Normaliser
+from ..midi import Events
+
+
+class KVCache:
+    """Keys and values [B, t, A] of the steps so far. With `capacity`: preallocated buffers written in
+    place (sampling, no autograd). Without: grown by concatenation, so autograd keeps every step."""
+
+    def __init__(self, batch: int, size: int, capacity: int | None = None, device=None):
+        self.length = 0
+        self.preallocated = capacity is not None
+        rows = capacity if capacity is not None else 0
+        self.k = torch.zeros(batch, rows, size, device=device)  # [B, capacity or t, A]
+        self.v = torch.zeros(batch, rows, size, device=device)
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add one step's k, v [B, A]; return all keys and values so far [B, t, A]."""
+        if self.preallocated:
+            self.k[:, self.length] = k
+            self.v[:, self.length] = v
+        else:
+            self.k = torch.cat([self.k, k[:, None]], 1)
+            self.v = torch.cat([self.v, v[:, None]], 1)
+        self.length += 1
+        return self.k[:, :self.length], self.v[:, :self.length]
+
+
+class RecurrentGenerator(nn.Module):
+    def __init__(self, *, latent: int = 20, noise: int = 50, step_noise: int = 16, hidden: int = 256,
+                 attention: int = 64):
+        super().__init__()
+        self.latent, self.noise, self.step_noise, self.hidden, self.attention = latent, noise, step_noise, hidden, attention
+        self.start = nn.Parameter(torch.zeros(latent))  # the "previous latent" of the first step
+        self.init = nn.Linear(noise, hidden)
+        self.cell = nn.GRUCell(latent + step_noise, hidden)
+        self.query, self.key, self.value = (nn.Linear(hidden, attention) for _ in range(3))
+        self.out = nn.Sequential(nn.Linear(hidden + attention, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, latent))
+        self.end = nn.Linear(hidden + attention, 1)  # end-of-track logit
+        nn.init.constant_(self.end.bias, -4.0)  # start rare (p ≈ 0.02 per step): real windows seldom end
+
+    def begin(self, z: torch.Tensor, cache_capacity: int | None = None) -> tuple[torch.Tensor, torch.Tensor, KVCache]:
+        """z [B, Z] → the first input [B, L], h₀ [B, H] and an empty cache."""
+        b = z.shape[0]
+        return (self.start.expand(b, -1), torch.tanh(self.init(z)),
+                KVCache(b, self.attention, cache_capacity, z.device))
+
+    def step(self, y_prev: torch.Tensor, noise: torch.Tensor, h: torch.Tensor, cache: KVCache):
+        """y_prev [B, L], noise [B, S], h [B, H] → latent [B, L], end logit [B], new h [B, H]."""
+        h = self.cell(torch.cat([y_prev, noise], -1), h)
+        keys, values = cache.append(self.key(h), self.value(h))  # [B, t, A]
+        context = self.read(self.query(h), keys, values)  # [B, A]
+        o = torch.cat([h, context], -1)  # [B, H + A]
+        return self.out(o), self.end(o).squeeze(-1), h
+
+    def read(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """Single-head dot-product attention: q [B, A] over keys, values [B, t, A] → [B, A]."""
+        weights = torch.softmax((keys @ q[:, :, None]).squeeze(-1) / math.sqrt(self.attention), -1)  # [B, t]
+        return (weights[:, None] @ values).squeeze(1)
+
+    def forward(self, z: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Free-running, batched over B: z [B, Z], step noise [B, T, S] → latents [B, T, L], end logits [B, T]."""
+        y, h, cache = self.begin(z)
+        latents, ends = [], []
+        for t in range(noise.shape[1]):
+            y, end, h = self.step(y, noise[:, t], h, cache)
+            latents.append(y)
+            ends.append(end)
+        return torch.stack(latents, 1), torch.stack(ends, 1)
+
+    @torch.no_grad()
+    def sample(self, z: torch.Tensor, noise: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Step by step with the cache, stopping a piece at the first step whose end fires (u < p).
+
+        z [B, Z], noise [B, T, S], u [B, T] uniform → latents [B, T, L] (zero after each end) and
+        lengths [B] (chunks, the ending chunk included; T when no end fired)."""
+        b, steps = noise.shape[:2]
+        y, h, cache = self.begin(z, cache_capacity=steps)
+        out = z.new_zeros(b, steps, self.latent)
+        lengths = torch.full((b,), steps, dtype=torch.long, device=z.device)
+        alive = torch.ones(b, dtype=torch.bool, device=z.device)
+        for t in range(steps):
+            y, end, h = self.step(y, noise[:, t], h, cache)
+            out[:, t] = y * alive[:, None]
+            fired = alive & (u[:, t] < torch.sigmoid(end))
+            lengths[fired] = t + 1
+            alive &= ~fired
+            if not alive.any():
+                break
+        return out, lengths
+
+    def sizes_of(self) -> dict:
+        return {"latent": self.latent, "noise": self.noise, "step_noise": self.step_noise, "hidden": self.hidden,
+                "attention": self.attention}
+
+
+def sampled_ends(end_logits: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """End logits [B, T] and uniforms u [B, T] → end marker [B, T] (1 at the first step that fires)
+    and mask [B, T] (1 up to and including it), hard 0/1 forward, straight-through gradient."""
+    p = torch.sigmoid(end_logits)
+    fired = (u < p).to(p.dtype) + p - p.detach()  # [B, T]
+    survive = torch.cumprod(1 - fired, 1)  # [B, T]: not ended at or before t
+    mask = torch.cat([torch.ones_like(survive[:, :1]), survive[:, :-1]], 1)  # not ended before t
+    return fired * mask, mask
+
+
+class _Block(nn.Module):
+    """Pre-norm masked multi-head self-attention + MLP, written out so double backward (the penalty) works."""
+
+    def __init__(self, width: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+        self.mlp = nn.Sequential(nn.Linear(width, 2 * width), nn.LeakyReLU(0.2), nn.Linear(2 * width, width))
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """x [B, T, D], valid [B, T] bool → [B, T, D]."""
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # [B, nh, T, D/nh]
+        scores = (q @ k.transpose(-1, -2)) / math.sqrt(d // self.heads)  # [B, nh, T, T]
+        scores = scores.masked_fill(~valid[:, None, None, :], -torch.inf)
+        attended = (torch.softmax(scores, -1) @ v).transpose(1, 2).reshape(b, t, d)  # [B, T, D]
+        x = x + self.proj(attended)
+        return x + self.mlp(self.norm2(x))
+
+
+class SequenceCritic(nn.Module):
+    def __init__(self, *, latent: int = 20, width: int = 128, layers: int = 2, heads: int = 4, max_chunks: int = 64):
+        super().__init__()
+        if width % heads:
+            raise ValueError(f"critic width {width} is not a multiple of its {heads} heads")
+        self.latent, self.width, self.layers, self.heads, self.max_chunks = latent, width, layers, heads, max_chunks
+        self.embed = nn.Linear(latent + 1, width)
+        self.position = nn.Embedding(max_chunks, width)
+        self.blocks = nn.ModuleList(_Block(width, heads) for _ in range(layers))
+        self.norm = nn.LayerNorm(width)
+        self.score = nn.Linear(2 * width, 1)
+
+    def forward(self, x: torch.Tensor, end: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [B, T, L], end marker [B, T], mask [B, T] (1 = a step of the piece) → score [B], features [B, F]."""
+        t = x.shape[1]
+        if t > self.max_chunks:
+            raise ValueError(f"sequence of {t} chunks is longer than the critic's {self.max_chunks}")
+        valid = mask.detach() > 0.5  # [B, T]
+        m = mask[..., None]  # [B, T, 1]
+        h = self.embed(torch.cat([x, end[..., None]], -1) * m) + self.position.weight[:t]  # [B, T, D]
+        for block in self.blocks:
+            h = block(h, valid)
+        h = self.norm(h) * m
+        mean = h.sum(1) / m.sum(1).clamp_min(1.0)  # [B, D]
+        last = valid.long().sum(1).clamp_min(1) - 1  # [B]
+        final = h[torch.arange(h.shape[0], device=h.device), last]  # [B, D]: the ending step
+        features = torch.cat([mean, final], -1)  # [B, F]
+        return self.score(features).squeeze(-1), features
+
+    def sizes_of(self) -> dict:
+        return {"latent": self.latent, "width": self.width, "layers": self.layers, "heads": self.heads,
+                "max_chunks": self.max_chunks}
+
+
+def masked_gradient_penalty(critic: SequenceCritic, real: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+                            fake: tuple[torch.Tensor, torch.Tensor, torch.Tensor], eps: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP per sample on x̂ = eps·real + (1 − eps)·fake, for (x [B, T, L], end [B, T], mask [B, T])
+    triples → [B]. The interpolation covers the steps of either piece (union mask); padded steps get
+    no gradient and are left out of the norm."""
+    eps = eps.to(real[0].device)
+    mixed_x = (eps[:, None, None] * real[0] + (1 - eps[:, None, None]) * fake[0]).requires_grad_(True)
+    mixed_end = (eps[:, None] * real[1] + (1 - eps[:, None]) * fake[1]).requires_grad_(True)
+    mask = torch.maximum(real[2], fake[2]).detach()  # [B, T]
+    score, _ = critic(mixed_x, mixed_end, mask)
+    gx, ge = torch.autograd.grad(score.sum(), (mixed_x, mixed_end), create_graph=True)  # [B, T, L], [B, T]
+    squared = ((gx ** 2).sum(-1) + ge ** 2) * mask  # [B, T]
+    return (torch.sqrt(squared.sum(1) + 1e-12) - 1) ** 2
+
+
+@dataclass
+class RecurrentGANModel:
+    """A trained recurrent GAN with its (possibly fine-tuned) autoencoder: the interface of generate.GANModel,
+    where `seconds` is the longest a piece may run; pieces end earlier when their end fires."""
+
+    generator: RecurrentGenerator
+    normaliser: Normaliser
+    ae: Autoencoder
+    meta: dict
+    folder: Path
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> "RecurrentGANModel":
+        folder, meta = read_meta(path)
+        ae_folder = next((p for p in (folder / "autoencoder", folder.parent / "autoencoder")
+                          if (p / "config.json").is_file()), None)
+        if ae_folder is None:
+            raise ValueError(f"{folder}: its autoencoder is missing (looked in {folder / 'autoencoder'} "
+                             f"and {folder.parent / 'autoencoder'})")
+        return cls.with_autoencoder(folder, meta, Autoencoder.load(ae_folder, pick_device(device)), device)
+
+    @classmethod
+    def with_autoencoder(cls, folder: Path, meta: dict, ae: Autoencoder, device: str = "cpu") -> "RecurrentGANModel":
+        """The base autoencoder must be the one the run started from; fine-tuned weights saved with the
+        run (autoencoder.safetensors, hash in config.json) are then loaded over it."""
+        if meta.get("kind") != "gan" or meta.get("arch") != "rnn":
+            raise ValueError(f"{folder}: not a recurrent GAN checkpoint (kind={meta.get('kind')!r}, "
+                             f"arch={meta.get('arch')!r})")
+        wanted = meta["autoencoder"]["weights_sha256"]
+        if ae.weights_sha256 != wanted:
+            raise ValueError(f"{folder}: this GAN was trained on autoencoder {wanted[:12]}…, "
+                             f"but the autoencoder given is {ae.weights_sha256[:12]}…; they do not belong together")
+        tuned = meta["autoencoder"].get("finetuned_sha256")
+        if tuned is not None:
+            if meta["weights"].get("autoencoder") != tuned:
+                raise ValueError(f"{folder}: autoencoder.safetensors does not have the fine-tuned hash in config.json")
+            load_weights(folder, "autoencoder", ae.model)
+            ae = Autoencoder(ae.model, ae.encoding, ae.config, tuned, ae.meta)
+        generator = RecurrentGenerator(**meta["generator"])
+        load_weights(folder, "generator", generator)
+        generator.eval().to(pick_device(device))
+        return cls(generator, Normaliser.from_dict(meta["normaliser"]), ae, meta, folder)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.generator.parameters()).device
+
+    @torch.no_grad()
+    def sample_sequences(self, n: int, seconds: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latents [S, T, L] (zero after each piece's end; T = seconds / chunk_seconds) and lengths [S] in chunks."""
+        steps = max(1, round(seconds / self.ae.chunk_seconds))
+        g = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, self.generator.noise, generator=g)
+        noise = torch.randn(n, steps, self.generator.step_noise, generator=g)
+        u = torch.rand(n, steps, generator=g)
+        x, lengths = self.generator.sample(z.to(self.device), noise.to(self.device), u.to(self.device))
+        return self.normaliser.inverse(x), lengths.cpu()
+
+    def sample_latents(self, n: int, seconds: float, seed: int) -> list[torch.Tensor]:
+        """One latent sequence [T_s, L] per piece, each as long as that piece (at most `seconds`)."""
+        x, lengths = self.sample_sequences(n, seconds, seed)
+        return [x[i, :int(length)] for i, length in enumerate(lengths)]
+
+    def sample(self, n: int = 1, seconds: float = 120.0, seed: int = 0) -> list[Events]:
+        return [self.ae.decode_events(latent) for latent in self.sample_latents(n, seconds, seed)]
+
+
+def length_distributions(model: RecurrentGANModel, corpus, *, n: int = 256, max_seconds: float = 120.0,
+                         seed: int = 0, split: str = "train") -> dict[str, np.ndarray]:
+    """Piece lengths in seconds, generated beside real, all capped at `max_seconds`:
+      generated          n sampled pieces
+      real_remaining     what the training windows imply: from a uniformly random chunk of a track to
+                         its end (the model is trained on windows starting anywhere, so this is the
+                         distribution its end hazard should reproduce)
+      real_tracks        whole track lengths of the split, for reference."""
+    _, lengths = model.sample_sequences(n, max_seconds, seed)
+    c = corpus.chunk_seconds
+    tracks = corpus.tracks_in(split)
+    chunks = np.diff(np.asarray(corpus.track_chunk_ptr))[tracks]  # [K]
+    remaining = (np.repeat(chunks, chunks) - (np.arange(chunks.sum()) - np.repeat(np.cumsum(chunks) - chunks, chunks)))
+    return {"generated": np.minimum(lengths.numpy() * c, max_seconds),
+            "real_remaining": np.minimum(remaining * c, max_seconds),
+            "real_tracks": np.minimum(chunks * c, max_seconds)}

@@ -1,0 +1,159 @@
+"""Recurrent GAN: masked critic invariants, cached sampling, training with checkpoints and exact resume,
+pieces that end themselves, and joint fine-tuning of the autoencoder."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import symusic
+import torch
+from safetensors.torch import load_file
+from test_models import TINY_AE, TINY_GAN, tiny_ae, tiny_corpus  # noqa: F401  (module fixtures)
+
+from timestepmusic.autoencoder import Autoencoder
+from timestepmusic.batches import ChunkGatherer
+from timestepmusic.config import Config
+from timestepmusic.corpus import Corpus
+from timestepmusic.gan.recurrent import (RecurrentGANModel, RecurrentGenerator, SequenceCritic,
+                                         length_distributions, masked_gradient_penalty, sampled_ends)
+from timestepmusic.train.ae import validate
+from timestepmusic.train.gan_rnn import RecurrentConfig, SequenceSampler, train_recurrent_gan
+
+TINY_RNN = {"max_chunks": 16, "hidden": 16, "attention": 8, "step_noise": 4, "critic_width": 16,
+            "critic_layers": 1, "critic_heads": 2, "sample_seconds": 4.0}
+FINETUNE_BOUND = 1.5  # fine-tuned validation reconstruction loss ≤ this × the starting one
+
+
+# --- modules on random tensors -------------------------------------------------------------------
+
+def test_masked_critic_scores_a_sequence_the_same_padded_or_not():
+    torch.manual_seed(0)
+    critic = SequenceCritic(latent=5, width=16, layers=2, heads=2, max_chunks=12)
+    lengths = [3, 12, 7]
+    x, end = torch.randn(3, 12, 5), torch.zeros(3, 12)
+    mask = (torch.arange(12) < torch.tensor(lengths)[:, None]).float()
+    end[0, 2] = 1.0
+    garbage = x + 100 * torch.randn_like(x) * (1 - mask[..., None])  # padding content must not matter
+    padded, features = critic(garbage, end + 7 * (1 - mask), mask)
+    for i, n in enumerate(lengths):
+        alone, alone_features = critic(x[i:i + 1, :n], end[i:i + 1, :n], torch.ones(1, n))
+        torch.testing.assert_close(padded[i:i + 1], alone, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(features[i:i + 1], alone_features, rtol=1e-5, atol=1e-5)
+    # the penalty is per sample and sees no padded step
+    fake = (torch.randn(3, 12, 5) * mask[..., None], torch.zeros(3, 12), mask)
+    eps = torch.rand(3)
+    together = masked_gradient_penalty(critic, (x * mask[..., None], end, mask), fake, eps)
+    one = masked_gradient_penalty(critic, (x[:1, :3], end[:1, :3], mask[:1, :3]),
+                                  tuple(a[:1, :3] for a in fake), eps[:1])
+    torch.testing.assert_close(together[:1], one, rtol=1e-5, atol=1e-6)
+
+
+def test_cached_sampling_equals_the_training_unroll_and_ends_are_straight_through():
+    torch.manual_seed(0)
+    gen = RecurrentGenerator(latent=5, noise=6, step_noise=3, hidden=16, attention=8)
+    z, noise = torch.randn(4, 6), torch.randn(4, 10, 3)
+    unrolled, logits = gen(z, noise)
+    sampled, lengths = gen.sample(z, noise, torch.ones(4, 10))  # u = 1 never fires: full length
+    torch.testing.assert_close(sampled, unrolled, rtol=1e-5, atol=1e-6)
+    assert lengths.tolist() == [10] * 4
+    u = torch.rand(4, 10)
+    end, mask = sampled_ends(logits, u)
+    fires = u < torch.sigmoid(logits)
+    first = torch.where(fires.any(1), fires.float().argmax(1), 10)
+    assert torch.equal(mask, (torch.arange(10) <= first[:, None]).float())  # up to and including the end
+    assert torch.equal(end.sum(1), fires.any(1).float())  # one marker at most
+    (end.sum() + mask.sum()).backward()
+    assert gen.end.weight.grad is not None and gen.end.weight.grad.abs().sum() > 0
+    _, cut = gen.sample(z, noise, u)
+    assert torch.equal(cut, (first + 1).clamp(max=10))  # sampling stops where training would mask
+
+
+def test_real_sequences_end_at_the_track_end(tiny_corpus):  # noqa: F811
+    corpus = Corpus.open(tiny_corpus)
+    tracks = corpus.tracks_in("train")
+    sampler = SequenceSampler(corpus, tracks, max_chunks=16, ending_share=0.5)
+    batch = sampler.sample(200, torch.Generator().manual_seed(0))
+    lengths = batch.mask.sum(1)
+    track_end = np.asarray(corpus.track_chunk_ptr)[1:]
+    last_row = batch.rows[torch.arange(200), lengths.long() - 1]
+    ended = batch.end.sum(1) == 1
+    assert torch.all(batch.end.sum(1) <= 1) and torch.all((lengths < 16) <= ended)
+    assert np.all(np.isin(last_row[ended].numpy() + 1, track_end))  # the marker sits on a track's last chunk
+    assert 0.3 < float(ended.float().mean()) < 0.9  # oversampled: 50 % drawn among endings, plus natural ones
+    assert abs(float(batch.weight.mean()) - 1.0) < 0.25  # importance weights average to ≈ 1
+    with pytest.raises(ValueError, match="rnn.critic_heads"):
+        RecurrentConfig(critic_width=10, critic_heads=4)
+
+
+# --- training -------------------------------------------------------------------------------------
+
+def rnn_config() -> tuple[Config, RecurrentConfig]:
+    return Config().override(TINY_GAN), RecurrentConfig(**TINY_RNN)
+
+
+@pytest.fixture(scope="module")
+def tiny_rnn(tiny_corpus, tiny_ae, tmp_path_factory) -> Path:  # noqa: F811
+    run = tmp_path_factory.mktemp("rnn") / "run"
+    train_recurrent_gan(tiny_corpus, tiny_ae, run, *rnn_config(), progress=False)
+    return run
+
+
+def test_training_writes_checkpoints_samples_and_resumes_exactly(tiny_corpus, tiny_ae, tiny_rnn, tmp_path):  # noqa: F811
+    meta = json.loads((tiny_rnn / "last" / "config.json").read_text())
+    assert (meta["kind"], meta["arch"], meta["step"]) == ("gan", "rnn", 6)
+    assert (tiny_rnn / "best" / "generator.safetensors").is_file()
+    assert sorted(p.name for p in (tiny_rnn / "samples").iterdir()) == ["step_000003", "step_000006"]
+    for midi in (tiny_rnn / "samples" / "step_000006").glob("*.mid"):
+        symusic.Score(str(midi))
+    records = [json.loads(line) for line in (tiny_rnn / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [3, 6] and all(np.isfinite(r["val_wasserstein"]) for r in records)
+    run = tmp_path / "rnn"
+    train_recurrent_gan(tiny_corpus, tiny_ae, run, *rnn_config(), progress=False, max_steps=3)
+    train_recurrent_gan(tiny_corpus, None, run, resume=True, progress=False)
+    for key in ("generator", "critic"):
+        a = load_file(str(tiny_rnn / "last" / f"{key}.safetensors"))
+        b = load_file(str(run / "last" / f"{key}.safetensors"))
+        for name in a:
+            assert torch.equal(a[name], b[name]), (key, name)
+
+
+def test_pieces_end_themselves_and_never_run_past_the_maximum(tiny_rnn, tiny_corpus):  # noqa: F811
+    model = RecurrentGANModel.load(tiny_rnn)
+    latents = model.sample_latents(6, 5.0, seed=1)
+    assert all(1 <= x.shape[0] <= 20 for x in latents)
+    assert [x.shape for x in latents] == [x.shape for x in model.sample_latents(6, 5.0, seed=1)]
+    with torch.no_grad():
+        model.generator.end.bias.fill_(30.0)  # the end always fires: every piece is one chunk
+    assert [x.shape[0] for x in model.sample_latents(5, 5.0, seed=0)] == [1] * 5
+    with torch.no_grad():
+        model.generator.end.bias.fill_(-30.0)  # it never fires: every piece runs to the maximum
+    pieces = model.sample(3, 5.0, seed=0)
+    assert all(p.end_s <= 5.0 + 3.0 for p in pieces)  # notes started by the last chunk may ring on
+    assert [x.shape[0] for x in model.sample_latents(3, 5.0, seed=0)] == [20] * 3
+    lengths = length_distributions(model, Corpus.open(tiny_corpus), n=8, max_seconds=5.0)
+    assert np.all(lengths["generated"] == 5.0) and lengths["real_remaining"].max() <= 5.0
+    assert lengths["real_tracks"].size == Corpus.open(tiny_corpus).tracks_in("train").size
+
+
+def test_finetuning_changes_the_autoencoder_within_the_bound(tiny_corpus, tiny_ae, tmp_path):  # noqa: F811
+    run = tmp_path / "ft"
+    config, recurrent = rnn_config()
+    tuned = RecurrentConfig(**TINY_RNN | {"finetune_ae": True, "ae_lr": 1e-3})
+    train_recurrent_gan(tiny_corpus, tiny_ae, run, config.override({"gan.sample_every": 0}), tuned, progress=False)
+    base = Autoencoder.load(tiny_ae / "best")
+    model = RecurrentGANModel.load(run)
+    meta = json.loads((run / "last" / "config.json").read_text())
+    assert model.ae.weights_sha256 == meta["autoencoder"]["finetuned_sha256"] != base.weights_sha256
+    before, after = base.model.state_dict(), model.ae.model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    corpus = Corpus.open(tiny_corpus)
+    gatherer = ChunkGatherer(corpus)
+    tracks, chunks = (torch.from_numpy(a) for a in corpus.chunk_index("validation"))
+    start = validate(base.model, gatherer, base.encoding, tracks, chunks, 1.0)["loss"]
+    end = validate(model.ae.model, gatherer, model.ae.encoding, tracks, chunks, 1.0)["loss"]
+    assert end <= FINETUNE_BOUND * start, (start, end)
+    assert all(len(p) >= 0 for p in model.sample(2, 4.0, seed=0))  # decodes with the tuned autoencoder
+    train_recurrent_gan(tiny_corpus, None, run, resume=True, progress=False, steps=7)  # resumes with its AE
+    assert json.loads((run / "last" / "config.json").read_text())["step"] == 7

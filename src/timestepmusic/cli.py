@@ -69,7 +69,7 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
         raise ValueError("train-ae needs --out RUN (or --resume RUN)")
     result = train_autoencoder(args.corpus, out, config, resume=bool(args.resume), progress=not args.quiet,
                                max_seconds=args.max_minutes * 60 if args.max_minutes else None,
-                               epochs=args.epochs if args.resume else None)
+                               epochs=args.epochs if args.resume else None, lr=args.lr if args.resume else None)
     print(json.dumps(result, indent=1))
     return 0
 
@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="pon (default), ponOHE, pnOHE, OHE or none")
     p.add_argument("--epochs", type=int, help="epochs to train (with --resume: the new total)")
     p.add_argument("--batch", type=int, help="chunks per batch (default 100)")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4; with --resume: from here on)")
     p.add_argument("--seed", type=int, help="seed of initialisation, order and augmentation")
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--max-minutes", type=float, help="stop (after saving RUN/last) when this much time has passed")

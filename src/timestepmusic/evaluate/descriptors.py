@@ -214,7 +214,9 @@ def excerpts_from_events(performances: list[Events], seconds: float | None = Non
     if not performances:
         raise ValueError("excerpts_from_events: no performances given")
     sorted_perfs = [p.sorted() for p in performances]
-    ends = np.array([max(p.end_s, float(p.start_s.max(initial=0.0)) + _EPS) for p in sorted_perfs])
+    last_onset = np.array([float(p.start_s.max(initial=0.0)) + _EPS for p in sorted_perfs])
+    # cut by onsets: a 16 s sample whose last notes ring on past 16 s is still one 16 s excerpt
+    ends = last_onset if seconds is not None else np.array([max(p.end_s, t) for p, t in zip(sorted_perfs, last_onset)])
     names = names or [f"performance {i}" for i in range(len(performances))]
     ptr = np.concatenate([[0], np.cumsum([len(p) for p in sorted_perfs])]).astype(np.int64)
     arrays = [np.concatenate([getattr(p, a) for p in sorted_perfs]) for a in ("ids", "start_s", "duration_s", "intensity")]

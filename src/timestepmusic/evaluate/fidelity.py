@@ -142,7 +142,7 @@ def format_fidelity(summary: dict) -> str:
              f"{'note F1 with offsets':<34}{o['f1']:>10.3f}",
              f"{'velocity MAE (matched notes)':<34}{summary['velocity_mae']:>10.2f}"]
     for name, c in p.items():
-        lines.append(f"{name + ' pedal F1':<34}{c['f1']:>10.3f}   ({c['reference']} reference events)")
+        lines.append(f"{name + ' pedal F1':<34}{c['f1']:>10.3f}   ({c['reference']} reference, {c['estimated']} decoded events)")
     lines.append(f"{'all pedals F1':<34}{summary['pedal_f1_all']:>10.3f}")
     lines.append(f"{'set-size accuracy':<34}{summary['set_size_accuracy']:>10.3f}   ({summary['chunks']} chunks)")
     return "\n".join(lines)

@@ -63,11 +63,11 @@ def validate(model: PISA, gatherer: ChunkGatherer, encoding: Encoding, tracks: t
 
 def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config | None = None, *,
                       resume: bool = False, progress: bool = True, max_steps: int | None = None,
-                      max_seconds: float | None = None, epochs: int | None = None) -> dict:
+                      max_seconds: float | None = None, epochs: int | None = None, lr: float | None = None) -> dict:
     """Train (or with `resume`, continue) a PISA run in `out`. Returns the last metrics.
 
     `max_steps` / `max_seconds` stop early after writing `last` (for tests and time-boxed runs);
-    `epochs` extends or shortens a resumed run.
+    `epochs` extends or shortens a resumed run; `lr` changes the learning rate from here on.
     """
     out = Path(out)
     corpus = Corpus.open(corpus_path)
@@ -84,6 +84,8 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     config = config or corpus.config
     if epochs is not None:
         config = config.override({"ae.epochs": epochs})
+    if lr is not None:
+        config = config.override({"ae.lr": lr})
     config = config.override({"chunks.chunk_seconds": corpus.config.chunks.chunk_seconds,
                               "chunks.max_events": corpus.config.chunks.max_events,
                               "events.pedal_bins": corpus.config.events.pedal_bins})
@@ -103,10 +105,12 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
 
     torch.manual_seed(ae.seed)
     model = PISA(features=encoding.dim, max_events=corpus.max_events, latent=ae.latent, hidden=ae.hidden).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=ae.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=ae.lr, fused=True)  # bench/train_ae.py: 2.4 → 1.0 ms a step
     if meta is not None:
         load_weights(out / "last", "pisa", model)
         load_optimizer(out / "last", "pisa", meta, optimizer)
+        for group in optimizer.param_groups:
+            group["lr"] = ae.lr
     use_amp = device.type == "cuda"
     metrics = MetricsLog(out / "metrics.jsonl")
 

@@ -62,8 +62,8 @@ class RecurrentConfig:
     """Key/value size of the generator's attention over its past steps."""
     step_noise: int = 16
     """Fresh noise fed to the generator at every step."""
-    critic_width: int = 128
-    """Width of the critic's self-attention blocks."""
+    critic_width: int = 64
+    """Width of the critic's self-attention blocks (its cost dominates a training step on a CPU)."""
     critic_layers: int = 2
     """Self-attention blocks in the critic."""
     critic_heads: int = 4
@@ -333,13 +333,15 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
     b, t = g.batch, r.max_chunks
     try:
         while step < g.steps:
-            for _ in range(g.critic_steps):
+            # the generator does not change during the critic steps, so all their fakes come from one
+            # batched unroll: T sequential steps once instead of critic_steps times
+            with torch.no_grad():
+                fakes = fake_batch(*noise_for(g.critic_steps * b, t, rng))  # [K·B, …]
+            for k in range(g.critic_steps):
                 real = train_seq.sample(b, rng)
-                noise = noise_for(b, t, rng)
                 eps = torch.rand(b, generator=rng)
                 real_x = real_latents(real)
-                with torch.no_grad():
-                    fake = fake_batch(*noise)
+                fake = tuple(a[k * b:(k + 1) * b] for a in fakes)
                 real_score, _ = critic(real_x, real.end, real.mask)
                 fake_score, _ = critic(*fake)
                 loss_c = fake_score.mean() - (real_score * real.weight).mean()

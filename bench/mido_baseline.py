@@ -39,7 +39,7 @@ def fold_pedal(changes: list[tuple[int, int]], end: int, pedal_bins: int) -> lis
     for i, (t, value) in enumerate(changes):
         b = depth_bin(value, pedal_bins)
         if b != run_bin:
-            if run_bin != 0:
+            if run_bin != 0 and t > run_start:  # a value replaced at the same tick never sounds
                 mean = weighted / held if held > 0 else plain / count
                 runs.append((run_start, t, min(max(round(mean), 1), 127)))
             run_bin, run_start, weighted, held, plain, count = b, t, 0, 0, 0, 0
@@ -48,7 +48,7 @@ def fold_pedal(changes: list[tuple[int, int]], end: int, pedal_bins: int) -> lis
         held += hold
         plain += value
         count += 1
-    if run_bin != 0:
+    if run_bin != 0 and end > run_start:
         mean = weighted / held if held > 0 else plain / count
         runs.append((run_start, end, min(max(round(mean), 1), 127)))
     return runs

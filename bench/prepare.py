@@ -271,8 +271,9 @@ def report(args, paths, cold, warm, base, base_estimate, extrapolated, byte_shar
               f"cold runs (s): {', '.join(format(r['seconds'], '.2f') for r in cold)}; "
               f"warm runs (s): {', '.join(format(r['seconds'], '.3f') for r in warm)}; "
               f"import of timestepmusic.corpus: {median(cold, 'import_s'):.2f} s",
-              f"cold runs parsed {cold[0]['parsed']} files ({cold[0]['skipped']} skipped); warm runs reused the "
-              f"corpus: {all(r['reused'] for r in warm)}"]
+              f"a cold run parsed {cold[0]['parsed']} files, took {cold[0]['from_cache']} from the content cache "
+              f"(same bytes as another file) and skipped {cold[0]['skipped']}; warm runs reused the corpus: "
+              f"{all(r['reused'] for r in warm)}"]
     if extrapolated:
         lines.append(f"baseline measured on every {args.baseline_every}th file: {base['files']} files, "
                      f"{100 * byte_share:.1f} % of the bytes, {base['seconds']:.1f} s; scaled by bytes to "

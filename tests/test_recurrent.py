@@ -10,7 +10,7 @@ import pytest
 import symusic
 import torch
 from safetensors.torch import load_file
-from test_models import TINY_AE, TINY_GAN, tiny_ae, tiny_corpus  # noqa: F401  (module fixtures)
+from test_models import TINY_GAN, tiny_ae, tiny_corpus  # noqa: F401  (module fixtures)
 
 from timestepmusic.autoencoder import Autoencoder
 from timestepmusic.batches import ChunkGatherer
@@ -100,7 +100,8 @@ def tiny_rnn(tiny_corpus, tiny_ae, tmp_path_factory) -> Path:  # noqa: F811
     return run
 
 
-def test_training_writes_checkpoints_samples_and_resumes_exactly(tiny_corpus, tiny_ae, tiny_rnn, tmp_path):  # noqa: F811
+def test_training_writes_checkpoints_samples_and_resumes_exactly(tiny_corpus, tiny_ae, tiny_rnn,  # noqa: F811
+                                                                 tmp_path):
     meta = json.loads((tiny_rnn / "last" / "config.json").read_text())
     assert (meta["kind"], meta["arch"], meta["step"]) == ("gan", "rnn", 6)
     assert (tiny_rnn / "best" / "generator.safetensors").is_file()
@@ -157,3 +158,32 @@ def test_finetuning_changes_the_autoencoder_within_the_bound(tiny_corpus, tiny_a
     assert all(len(p) >= 0 for p in model.sample(2, 4.0, seed=0))  # decodes with the tuned autoencoder
     train_recurrent_gan(tiny_corpus, None, run, resume=True, progress=False, steps=7)  # resumes with its AE
     assert json.loads((run / "last" / "config.json").read_text())["step"] == 7
+
+
+# --- CLI and export (active once cli.py has `train-gan --arch` and generate.GANModel.load dispatches) --
+
+def _cli_knows_rnn() -> bool:
+    from timestepmusic.cli import build_parser
+
+    return "--arch" in build_parser()._subparsers._group_actions[0].choices["train-gan"].format_help()
+
+
+@pytest.mark.skipif(not _cli_knows_rnn(), reason="cli.py has no `train-gan --arch rnn` yet (issue 7 edits)")
+def test_cli_trains_generates_and_exports_a_finetuned_rnn(tiny_corpus, tiny_ae, tmp_path, capsys):  # noqa: F811
+    from timestepmusic.cli import main
+    from timestepmusic.generate import GANModel, export_model
+
+    sets = [f"--set=gan.{k.split('.')[1]}={v}" for k, v in TINY_GAN.items()]
+    run = tmp_path / "rnn"
+    assert main(["train-gan", str(tiny_corpus), "--ae", str(tiny_ae), "--out", str(run), "--arch", "rnn",
+                 "--finetune-ae", "--max-chunks", "16", "-q", *sets]) == 0
+    assert main(["generate", "--model", str(run), "--arch", "rnn", "--max-seconds", "6", "-n", "2",
+                 "-o", str(tmp_path / "out")]) == 0
+    assert len(list((tmp_path / "out").glob("*.mid"))) == 2
+    assert main(["generate", "--model", str(run), "--arch", "conv", "-o", str(tmp_path / "o")]) == 2
+    assert main(["train-gan", str(tiny_corpus), "--ae", str(tiny_ae), "--out", str(tmp_path / "c"),
+                 "--finetune-ae", "-q"]) == 2
+    assert "--arch rnn" in capsys.readouterr().err
+    exported = GANModel.load(export_model(run, tmp_path / "exported"))
+    assert isinstance(exported, RecurrentGANModel)
+    assert exported.ae.weights_sha256 == RecurrentGANModel.load(run / "best").ae.weights_sha256

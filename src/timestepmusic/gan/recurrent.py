@@ -59,14 +59,15 @@ class RecurrentGenerator(nn.Module):
     def __init__(self, *, latent: int = 20, noise: int = 50, step_noise: int = 16, hidden: int = 256,
                  attention: int = 64):
         super().__init__()
-        self.latent, self.noise, self.step_noise, self.hidden, self.attention = latent, noise, step_noise, hidden, attention
+        self.latent, self.noise, self.step_noise = latent, noise, step_noise
+        self.hidden, self.attention = hidden, attention
         self.start = nn.Parameter(torch.zeros(latent))  # the "previous latent" of the first step
         self.init = nn.Linear(noise, hidden)
         self.cell = nn.GRUCell(latent + step_noise, hidden)
         self.query, self.key, self.value = (nn.Linear(hidden, attention) for _ in range(3))
         self.out = nn.Sequential(nn.Linear(hidden + attention, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, latent))
         self.end = nn.Linear(hidden + attention, 1)  # end-of-track logit
-        nn.init.constant_(self.end.bias, -4.0)  # start rare (p ≈ 0.02 per step): real windows seldom end
+        nn.init.constant_(self.end.bias, -4.0)  # rare (p ≈ 0.02 per step); the trainer sets the real hazard
 
     def begin(self, z: torch.Tensor, cache_capacity: int | None = None) -> tuple[torch.Tensor, torch.Tensor, KVCache]:
         """z [B, Z] → the first input [B, L], h₀ [B, H] and an empty cache."""
@@ -147,7 +148,8 @@ class _Block(nn.Module):
     def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """x [B, T, D], valid [B, T] bool → [B, T, D]."""
         b, t, d = x.shape
-        q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # [B, nh, T, D/nh]
+        qkv = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, d // self.heads)  # [B, T, 3, nh, D/nh]
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each [B, nh, T, D/nh]
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(d // self.heads)  # [B, nh, T, T]
         scores = scores.masked_fill(~valid[:, None, None, :], -torch.inf)
         attended = (torch.softmax(scores, -1) @ v).transpose(1, 2).reshape(b, t, d)  # [B, T, D]

@@ -223,21 +223,19 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
     if val_tracks.size == 0:
         log.warning("no validation tracks; the held-out estimate uses training sequences")
         val_tracks = train_tracks
-    cached = None
-    if meta is None or not r.finetune_ae:
-        latents_np = cached_latents(ae, corpus, out)  # [C, L]
-        if meta is None:
-            rows = np.concatenate([np.arange(corpus.track_chunk_ptr[t], corpus.track_chunk_ptr[t + 1]) for t in train_tracks])
-            normaliser = Normaliser.fit(latents_np[rows])
-        else:
-            normaliser = Normaliser.from_dict(meta["normaliser"])
-        if not r.finetune_ae:
-            cached = normaliser.forward(torch.from_numpy(latents_np).to(device))  # [C, L]
-    else:
-        normaliser = Normaliser.from_dict(meta["normaliser"])
-    real_latents = RealLatents(corpus, ae, normaliser, cached)
     train_seq = SequenceSampler(corpus, train_tracks, r.max_chunks, r.ending_share)
     val_seq = SequenceSampler(corpus, val_tracks, r.max_chunks, r.ending_share)
+    # frozen: every chunk encoded once (cached); fine-tuning: encoded once only to fit the normaliser,
+    # which then stays fixed so that the generator's output scale does not move under it
+    cached = None
+    latents_np = cached_latents(ae, corpus, out) if meta is None or not r.finetune_ae else None  # [C, L]
+    if meta is None:
+        normaliser = Normaliser.fit(latents_np[train_seq.start.numpy()])  # every chunk of the training split
+    else:
+        normaliser = Normaliser.from_dict(meta["normaliser"])
+    if not r.finetune_ae:
+        cached = normaliser.forward(torch.from_numpy(latents_np).to(device))  # [C, L]
+    real_latents = RealLatents(corpus, ae, normaliser, cached)
 
     torch.manual_seed(g.seed)
     latent = ae.model.latent
@@ -245,6 +243,10 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
                                    attention=r.attention).to(device)
     critic = SequenceCritic(latent=latent, width=r.critic_width, layers=r.critic_layers, heads=r.critic_heads,
                             max_chunks=r.max_chunks).to(device)
+    # the end probability starts at the real per-step hazard of windows that start anywhere: tracks / chunks
+    hazard = train_tracks.size / train_seq.start.numel()
+    with torch.no_grad():
+        generator.end.bias.fill_(math.log(hazard / (1 - hazard)) if hazard < 1 else 0.0)
     opt_g = torch.optim.Adam(generator.parameters(), lr=g.lr, betas=g.betas)
     opt_c = torch.optim.Adam(critic.parameters(), lr=g.lr, betas=g.betas)
     opt_ae = torch.optim.Adam(ae.model.parameters(), lr=r.ae_lr) if r.finetune_ae else None
@@ -278,8 +280,8 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
     val_noise = noise_for(VALIDATION_SEQUENCES, r.max_chunks, val_gen)
     ae_val = None
     if r.finetune_ae:
-        pick = torch.randperm(val_seq.start.numel(), generator=torch.Generator().manual_seed(g.seed + 3))[:AE_VALIDATION_CHUNKS]
-        rows = val_seq.start[pick]
+        order = torch.randperm(val_seq.start.numel(), generator=torch.Generator().manual_seed(g.seed + 3))
+        rows = val_seq.start[order[:AE_VALIDATION_CHUNKS]]  # a fixed sample of validation chunks
         track = real_latents.track_of[rows]
         ae_val = (track.to(device), (rows - real_latents.first[track]).to(device))
     metrics = MetricsLog(out / "metrics.jsonl")

@@ -378,3 +378,32 @@ def test_open_refuses_what_is_not_a_corpus(tmp_path):
     (tmp_path / "corpus.json").write_text("{ not json")
     with pytest.raises(ValueError, match="corrupt"):
         Corpus.open(tmp_path)
+
+
+def test_data_check_reports_missing_and_unreadable_files(tmp_path):
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import check_maestro
+
+    folder = tmp_path / "maestro-v3.0.0"
+    (folder / "2004").mkdir(parents=True)
+    good = folder / "2004" / "a.midi"
+    write_tiny_maestro_file(good)
+    (folder / "2004" / "bad.midi").write_bytes(b"MThd broken")
+    (folder / "maestro-v3.0.0.csv").write_text(
+        "canonical_composer,canonical_title,split,year,midi_filename,audio_filename,duration\n"
+        "A,One,train,2004,2004/a.midi,x.wav,1.0\n"
+        "B,Two,test,2004,2004/bad.midi,y.wav,1.0\n"
+        "C,Three,validation,2004,2004/missing.midi,z.wav,1.0\n")
+    result = check_maestro(folder)
+    assert result.listed == {"train": 1, "test": 1, "validation": 1}
+    assert result.readable == {"train": 1}
+    assert sorted(Path(p["file"]).name for p in result.problems) == ["bad.midi", "missing.midi"]
+    assert not result.ok
+    assert main(["data", "check", str(folder)]) == 1
+    assert main(["data", "check", str(tmp_path / "nowhere")]) == 1
+
+
+def write_tiny_maestro_file(path):
+    from timestepmusic.midi import Events, write_events
+
+    write_events(Events([39, 88], [0.0, 0.1], [0.5, 0.3], [64, 70]), path)

@@ -151,6 +151,14 @@ def cmd_evaluate_ae(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from .datacheck import check_maestro
+
+    result = check_maestro(args.folder)
+    print(json.dumps(result.to_dict(), indent=1) if args.json else result.format())
+    return 0 if result.ok else 1
+
+
 def _best(run: str) -> Path:
     path = Path(run)
     return path / "best" if (path / "best" / "config.json").is_file() else path
@@ -249,6 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--json-out", metavar="FILE", help="also write the figures as JSON to FILE")
     p.set_defaults(func=cmd_evaluate_ae)
+
+    p = sub.add_parser("data", help="check downloaded data before preparing it")
+    data = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    p = data.add_parser("check", help="verify a MAESTRO v3.0.0 folder",
+                        description="Verify a downloaded, unzipped MAESTRO v3.0.0 folder: its csv/json is present, "
+                        "every listed MIDI file is present and readable, and the counts per split match the release.")
+    p.add_argument("folder", metavar="MAESTRO_DIR")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_data_check)
 
     from .evaluate import cli_commands
 

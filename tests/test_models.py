@@ -16,7 +16,7 @@ from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.encoding import Encoding, DurationFit
 from timestepmusic.generate import GANModel, generate
-from timestepmusic.midi import Events, read_events, write_events
+from timestepmusic.midi import Events, write_events
 from timestepmusic.pisa import PISA
 from timestepmusic.train.ae import train_autoencoder
 from timestepmusic.train.gan import train_gan

@@ -4,7 +4,6 @@ Shapes: B chunks, N events per chunk, D features, L latent, T chunks in a sequen
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,6 +126,3 @@ def sets_to_events(sets: SetBatch, chunk_seconds: float, start_chunk: int = 0) -
                   np.clip(sets.intensity.cpu().numpy()[mask], 1, 127),
                   mask.shape[0] * chunk_seconds).sorted()
 
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from .chunks import chunk_pointers, count_chunks, overflow
 from .config import Config
 from .durations import DurationFit
-from .midi import DAMPER_ID, NUM_KEYS, Events, read_events, score_from_bytes, score_to_events
+from .midi import DAMPER_ID, NUM_KEYS, Events, score_from_bytes, score_to_events
 from .sources import SPLITS, Performance, discover
 
 log = logging.getLogger(__name__)

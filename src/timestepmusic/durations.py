@@ -6,8 +6,12 @@ every model. numpy only at import, so preparing data never loads torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 MIN_DURATION_S = 1e-3
 

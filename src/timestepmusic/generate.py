@@ -7,7 +7,9 @@ Shapes: S samples, L latent, T chunks.
 """
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -106,9 +108,6 @@ def model_info(model: str | Path | None = None) -> dict:
 
 def export_model(run: str | Path, dest: str | Path, description: str = "") -> Path:
     """Copy what generation needs (generator + its autoencoder, no critic or optimizer) into `dest`."""
-    import json
-    import shutil
-
     folder, meta = read_meta(run if not (Path(run) / "best").is_dir() else Path(run) / "best")
     dest = Path(dest)
     tmp = dest.with_name(f".{dest.name}.tmp")

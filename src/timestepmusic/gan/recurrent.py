@@ -12,9 +12,11 @@ one key/value projection and one attention read over t cached rows.
 Critic: (latent ‖ end marker) per step → masked self-attention blocks (LayerNorm, which is per sample
 and per step, so the per-sample gradient penalty stays valid; no batch norm) → masked mean and the
 last valid step → features [F] → score. Padded steps never reach a valid one.
-Training ends are sampled (Bernoulli) and passed straight through (Bengio et al. 2013,
-https://arxiv.org/abs/1308.3432): the forward values are hard 0/1 as in real data, the gradient
-reaches the end probabilities.
+Ends are learned by likelihood, like a stop token (Shen et al. 2018, https://arxiv.org/abs/1712.05884):
+the end head, run teacher-forced over real sequences, is fitted to their end markers; free-running
+ends are sampled (hard 0/1, as in real data) and shown to the critic, so the adversarial loss shapes
+what leads up to an end, not how often one fires (left adversarial, an early end was an easy escape
+from the critic: a one-chunk piece has little to judge).
 """
 from __future__ import annotations
 
@@ -88,11 +90,15 @@ class RecurrentGenerator(nn.Module):
         weights = torch.softmax((keys @ q[:, :, None]).squeeze(-1) / math.sqrt(self.attention), -1)  # [B, t]
         return (weights[:, None] @ values).squeeze(1)
 
-    def forward(self, z: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Free-running, batched over B: z [B, Z], step noise [B, T, S] → latents [B, T, L], end logits [B, T]."""
+    def forward(self, z: torch.Tensor, noise: torch.Tensor,
+                teacher: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batched over B: z [B, Z], step noise [B, T, S] → latents [B, T, L], end logits [B, T].
+        Free-running, or with `teacher` [B, T, L] teacher-forced: step t reads teacher[:, t − 1]."""
         y, h, cache = self.begin(z)
         latents, ends = [], []
         for t in range(noise.shape[1]):
+            if teacher is not None and t > 0:
+                y = teacher[:, t - 1]
             y, end, h = self.step(y, noise[:, t], h, cache)
             latents.append(y)
             ends.append(end)
@@ -124,14 +130,22 @@ class RecurrentGenerator(nn.Module):
                 "attention": self.attention}
 
 
+@torch.no_grad()
 def sampled_ends(end_logits: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """End logits [B, T] and uniforms u [B, T] → end marker [B, T] (1 at the first step that fires)
-    and mask [B, T] (1 up to and including it), hard 0/1 forward, straight-through gradient."""
-    p = torch.sigmoid(end_logits)
-    fired = (u < p).to(p.dtype) + p - p.detach()  # [B, T]
+    and mask [B, T] (1 up to and including it), both 0/1 floats, as sample() stops."""
+    fired = (u < torch.sigmoid(end_logits)).float()  # [B, T]
     survive = torch.cumprod(1 - fired, 1)  # [B, T]: not ended at or before t
     mask = torch.cat([torch.ones_like(survive[:, :1]), survive[:, :-1]], 1)  # not ended before t
     return fired * mask, mask
+
+
+def end_loss(end_logits: torch.Tensor, end: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of teacher-forced end logits [B, T] against real end markers [B, T], over
+    the valid steps (mask [B, T]), each sequence weighted by weight [B]; a mean per weighted step."""
+    w = mask * weight[:, None]  # [B, T]
+    bce = nn.functional.binary_cross_entropy_with_logits(end_logits, end, reduction="none")
+    return (bce * w).sum() / w.sum().clamp_min(1e-12)
 
 
 class _Block(nn.Module):

@@ -7,7 +7,9 @@ generator's end hazard the real one (≈ 1 / mean track length per step); since 
 end, `ending_share` of each batch is drawn among those that do, and every real sequence is weighted
 by p/q (uniform over starts / the mixture drawn from), so the critic still estimates the Wasserstein
 distance to the real distribution. The loss is that of train/gan.py: WGAN-GP with the per-sample
-penalty every `gp_every` critic steps, then −critic + feature matching for the generator.
+penalty every `gp_every` critic steps, then −critic + feature matching for the generator, plus
+`end_weight` · the cross-entropy of its end head run teacher-forced over the real batch (weighted
+the same way), which is how it learns when pieces end (gan/recurrent.py says why not adversarially).
 
 Fine-tuning (`finetune_ae`): the real sequences are encoded on the fly by the current autoencoder.
 In the generator step the encoder also gets the feature-matching gradient through the real latents
@@ -36,7 +38,8 @@ from ..checkpoint import load_optimizer, load_rng, load_weights, read_meta, writ
 from ..config import Config
 from ..corpus import Corpus
 from ..encoding import Encoding
-from ..gan.recurrent import RecurrentGenerator, SequenceCritic, masked_gradient_penalty, sampled_ends
+from ..gan.recurrent import (RecurrentGenerator, SequenceCritic, end_loss, masked_gradient_penalty,
+                             sampled_ends)
 from ..latents import Normaliser, cached_latents
 from ..midi import write_events
 from ..pisa import PISA
@@ -70,6 +73,8 @@ class RecurrentConfig:
     """Heads per critic block (must divide critic_width)."""
     ending_share: float = 0.25
     """Share of each real batch drawn among sequences that reach a track's end (importance-weighted back)."""
+    end_weight: float = 1.0
+    """Weight of the end head's cross-entropy on teacher-forced real sequences in the generator's loss."""
     sample_seconds: float = 32.0
     """Longest MIDI sample written every gan.sample_every steps."""
     finetune_ae: bool = False
@@ -88,6 +93,9 @@ class RecurrentConfig:
                              f"got {self.critic_heads}")
         if not 0 <= self.ending_share < 1:
             raise ValueError(f"config rnn.ending_share: must be in [0, 1), got {self.ending_share}")
+        if self.end_weight <= 0:
+            raise ValueError(f"config rnn.end_weight: must be > 0 (it is how the model learns to end), "
+                             f"got {self.end_weight}")
         if self.ae_weight < 0 or self.ae_lr <= 0 or self.sample_seconds <= 0:
             raise ValueError("config rnn.ae_weight must be ≥ 0, rnn.ae_lr and rnn.sample_seconds > 0, got "
                              f"{self.ae_weight}, {self.ae_lr}, {self.sample_seconds}")
@@ -357,6 +365,7 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
                 opt_c.step()
             real = train_seq.sample(b, rng)
             noise = noise_for(b, t, rng)
+            teacher_noise = noise_for(b, t, rng)[:2]
             fake_x, fake_end, fake_mask = fake_batch(*noise)
             fake_score, fake_features = critic(fake_x, fake_end, fake_mask)
             if opt_ae is not None:
@@ -364,11 +373,14 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
                 _, real_features = critic(real_x, real.end, real.mask)  # the encoder gets this gradient
             else:
                 ae_loss = None
+                real_x = real_latents(real)
                 with torch.no_grad():
-                    _, real_features = critic(real_latents(real), real.end, real.mask)
+                    _, real_features = critic(real_x, real.end, real.mask)
             real_mean = (real_features * real.weight[:, None]).mean(0)  # [F]
             matching = ((fake_features.mean(0) - real_mean) ** 2).mean()
-            loss_g = -fake_score.mean() + g.fm_weight * matching
+            _, forced_logits = generator(*teacher_noise, teacher=real_x.detach())  # [B, T]
+            ending = end_loss(forced_logits, real.end, real.mask, real.weight)
+            loss_g = -fake_score.mean() + g.fm_weight * matching + r.end_weight * ending
             opt_g.zero_grad(set_to_none=True)
             if opt_ae is not None:
                 opt_ae.zero_grad(set_to_none=True)
@@ -382,6 +394,7 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
             bar.update()
             record = {"critic_loss": float(loss_c.detach()), "generator_loss": float(loss_g.detach()),
                       "wasserstein": wasserstein, "feature_matching": float(matching.detach()),
+                      "end_loss": float(ending.detach()),
                       "fake_length_mean": float(fake_mask.detach().sum(1).mean()),
                       "fake_end_rate": float(fake_end.detach().sum(1).mean())}
             if ae_loss is not None:

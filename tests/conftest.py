@@ -5,6 +5,11 @@ import csv
 from pathlib import Path
 
 import pytest
+import torch
+
+# The models in these tests are tiny: one thread is several times faster than two threads that
+# contend for a 2-core machine (and the results do not depend on it).
+torch.set_num_threads(1)
 
 SHARED_ASAP = Path(__file__).parents[1].parent / "shared" / "data" / "asap"
 MISSING_SHARED = "../shared/data/asap not found: real-file tests need the shared data beside the checkout"

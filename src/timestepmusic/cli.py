@@ -75,16 +75,28 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
 
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
+    from .checkpoint import read_meta
     from .train.gan import train_gan
+    from .train.gan_rnn import RecurrentConfig, train_recurrent_gan
 
     config = None if args.resume else _config(args, {"steps": "gan.steps", "device": "gan.device",
                                                      "seed": "gan.seed", "batch": "gan.batch"})
     out = args.resume or args.out
     if out is None:
         raise ValueError("train-gan needs --out RUN (or --resume RUN)")
-    result = train_gan(args.corpus, args.ae, out, config, resume=bool(args.resume), progress=not args.quiet,
-                       max_seconds=args.max_minutes * 60 if args.max_minutes else None,
-                       steps=args.steps if args.resume else None)
+    arch = read_meta(Path(out) / "last")[1].get("arch", "conv") if args.resume else args.arch
+    if (args.finetune_ae or args.max_chunks) and arch != "rnn":
+        raise ValueError("--finetune-ae and --max-chunks need --arch rnn (the convolutional GAN keeps its "
+                         "autoencoder frozen and trains on fixed windows)")
+    common = {"resume": bool(args.resume), "progress": not args.quiet,
+              "max_seconds": args.max_minutes * 60 if args.max_minutes else None,
+              "steps": args.steps if args.resume else None}
+    if arch == "rnn":
+        recurrent = None if args.resume else RecurrentConfig(
+            finetune_ae=args.finetune_ae, **({"max_chunks": args.max_chunks} if args.max_chunks else {}))
+        result = train_recurrent_gan(args.corpus, args.ae, out, config, recurrent, **common)
+    else:
+        result = train_gan(args.corpus, args.ae, out, config, **common)
     print(json.dumps(result, indent=1))
     return 0
 
@@ -100,8 +112,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .midi import write_events
 
     gan = GANModel.load(args.model, args.device)
+    arch = gan.meta.get("arch", "conv")
+    if args.arch is not None and args.arch != arch:
+        raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is a {arch} GAN")
+    if arch == "rnn":
+        seconds = args.max_seconds if args.max_seconds is not None else 120.0
+        if seconds <= 0:
+            raise ValueError(f"--max-seconds must be > 0, got {seconds}")
+    elif args.max_seconds is not None:
+        raise ValueError("--max-seconds is for recurrent models, which end pieces themselves; "
+                         "a convolutional model writes exactly --seconds")
+    else:
+        seconds = args.seconds
     out = Path(args.out)
-    for i, events in enumerate(gan.sample(args.n, args.seconds, args.seed)):
+    for i, events in enumerate(gan.sample(args.n, seconds, args.seed)):
         path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
         notes = int(events.is_note.sum())
         print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {events.end_s:.1f} s")
@@ -209,13 +233,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(p)
     p.set_defaults(func=cmd_train_ae)
 
-    p = sub.add_parser("train-gan", help="train the convolutional WGAN-GP on frozen autoencoder latents",
+    p = sub.add_parser("train-gan", help="train the WGAN-GP (convolutional, or --arch rnn) on autoencoder latents",
                        description="Encode the corpus once with the autoencoder (cached in RUN), then train the GAN; "
                        "writes RUN/last, RUN/best, RUN/metrics.jsonl and RUN/samples/step_*/ MIDI from fixed noise.")
     p.add_argument("corpus", metavar="CORPUS")
     p.add_argument("--ae", metavar="AE_RUN", help="trained autoencoder run (its best checkpoint is used)")
     p.add_argument("--out", metavar="RUN", help="run folder")
-    p.add_argument("--resume", metavar="RUN", help="continue this run")
+    p.add_argument("--resume", metavar="RUN", help="continue this run (its architecture and settings are kept)")
+    p.add_argument("--arch", choices=["conv", "rnn"], default="conv",
+                   help="conv: convolutional GAN over fixed 16 s windows (default); rnn: recurrent attention GAN "
+                   "over variable-length sequences that learns where pieces end")
+    p.add_argument("--finetune-ae", action="store_true",
+                   help="rnn only: keep training the autoencoder with the GAN (reconstruction loss as an anchor); "
+                   "the tuned autoencoder is saved with the run and decodes its samples")
+    p.add_argument("--max-chunks", type=int, help="rnn only: longest training sequence in chunks (default 64)")
     p.add_argument("--steps", type=int, help="generator steps (with --resume: the new total)")
     p.add_argument("--batch", type=int, help="windows per batch (default 10)")
     p.add_argument("--seed", type=int, help="seed")
@@ -230,7 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default out/)")
     p.add_argument("--model", metavar="RUN", help="GAN run or checkpoint folder (default: the model shipped in the package)")
     p.add_argument("-n", type=int, default=8, help="how many files (default 8)")
-    p.add_argument("--seconds", type=float, default=16.0, help="length of each in seconds (default 16)")
+    p.add_argument("--seconds", type=float, default=16.0, help="length of each in seconds (default 16; conv models)")
+    p.add_argument("--max-seconds", type=float,
+                   help="recurrent models: longest a piece may run; each ends earlier when the model ends it "
+                   "(default 120)")
+    p.add_argument("--arch", choices=["conv", "rnn"],
+                   help="check that --model is this kind of GAN (the architecture is read from the model)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--png", action="store_true", help="also write a piano roll PNG per file")

@@ -52,7 +52,12 @@ class GANModel:
         if ae_folder is None:
             raise ValueError(f"{folder}: its autoencoder is missing (looked in {folder / 'autoencoder'} "
                              f"and {folder.parent / 'autoencoder'})")
-        return cls.with_autoencoder(folder, meta, Autoencoder.load(ae_folder, pick_device(device)), device)
+        ae = Autoencoder.load(ae_folder, pick_device(device))
+        if meta.get("arch") == "rnn":  # same interface; pieces end themselves, `seconds` is their maximum
+            from .gan.recurrent import RecurrentGANModel
+
+            return RecurrentGANModel.with_autoencoder(folder, meta, ae, device)
+        return cls.with_autoencoder(folder, meta, ae, device)
 
     @classmethod
     def with_autoencoder(cls, folder: Path, meta: dict, ae: Autoencoder, device: str = "cpu") -> "GANModel":
@@ -103,7 +108,9 @@ def model_info(model: str | Path | None = None) -> dict:
     return {"model": str(folder), "arch": meta.get("arch"), "trained": meta.get("trained"),
             "corpus": meta.get("corpus"), "step": meta.get("step"), "gan": meta["config"]["gan"],
             "chunks": meta["config"]["chunks"], "encoding": meta["config"]["encoding"]["encoding"],
-            "latent": meta["generator"]["latent"], "description": meta.get("description")}
+            "latent": meta["generator"]["latent"], "recurrent": meta.get("recurrent"),
+            "autoencoder_finetuned": "finetuned_sha256" in meta.get("autoencoder", {}),
+            "description": meta.get("description")}
 
 
 def export_model(run: str | Path, dest: str | Path, description: str = "") -> Path:
@@ -113,7 +120,9 @@ def export_model(run: str | Path, dest: str | Path, description: str = "") -> Pa
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    shutil.copy(folder / "generator.safetensors", tmp / "generator.safetensors")
+    kept = [key for key in ("generator", "autoencoder") if key in meta["weights"]]  # + a fine-tuned autoencoder
+    for key in kept:
+        shutil.copy(folder / f"{key}.safetensors", tmp / f"{key}.safetensors")
     ae_src = checkpoint_dir(folder.parent / "autoencoder")
     (tmp / "autoencoder").mkdir()
     shutil.copy(ae_src / "pisa.safetensors", tmp / "autoencoder" / "pisa.safetensors")
@@ -121,7 +130,7 @@ def export_model(run: str | Path, dest: str | Path, description: str = "") -> Pa
     ae_meta["optimizers"] = {}
     (tmp / "autoencoder" / "config.json").write_text(json.dumps(ae_meta, indent=1))
     meta = dict(meta, optimizers={}, description=description)
-    meta["weights"] = {"generator": meta["weights"]["generator"]}
+    meta["weights"] = {key: meta["weights"][key] for key in kept}
     (tmp / "config.json").write_text(json.dumps(meta, indent=1))
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)

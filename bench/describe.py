@@ -16,7 +16,6 @@ $TSM_BENCH_CORPUS); one warm-up run, then the median of --repeats timed runs.
 from __future__ import annotations
 
 import argparse
-import datetime
 import math
 import os
 import statistics
@@ -29,9 +28,8 @@ import numpy as np
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from prepare import machine, table  # noqa: E402  (the shared table and machine helpers of bench/prepare.py)
+from common import DEFAULT_DATA, table, write_markdown  # noqa: E402
 
-DEFAULT_DATA = BENCH.parent.parent / "shared" / "data" / "asap"
 CORPUS_ENV = "TSM_BENCH_CORPUS"
 
 
@@ -106,7 +104,8 @@ def naive_describe(excerpts: list[list[tuple]], lengths: list[float]) -> dict[st
     return out
 
 
-def open_corpus(data: Path, folder: Path):
+def open_env_corpus(data: Path, folder: Path):
+    """$TSM_BENCH_CORPUS, else `data` prepared into `folder`; and a line saying which (unlike common.open_corpus)."""
     from timestepmusic.corpus import Corpus, prepare
 
     if os.environ.get(CORPUS_ENV):
@@ -130,7 +129,7 @@ def main() -> None:
     from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, describe, excerpts_from_corpus
 
     with tempfile.TemporaryDirectory() as tmp:
-        corpus, source = open_corpus(args.data, Path(tmp) / "asap")
+        corpus, source = open_env_corpus(args.data, Path(tmp) / "asap")
         describe(excerpts_from_corpus(corpus, "test", max_excerpts=50))  # warm-up
         cut_s, describe_s = [], []
         for _ in range(args.repeats):
@@ -174,13 +173,7 @@ def main() -> None:
                 f"; differ: {', '.join(n for n in SCALAR_DESCRIPTORS if n not in agree)}"),
              f"corpus: {source}"]
     print("\n".join(lines))
-    if args.markdown:
-        header_md = ["# `describe` benchmark", "", f"- date: {datetime.date.today().isoformat()}",
-                     f"- machine: {machine()}",
-                     "- command: `python bench/describe.py --markdown bench/results/describe.md` (from the repository root)",
-                     "", "```"]
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text("\n".join(header_md + lines + ["```", ""]))
+    write_markdown(args.markdown, "# `describe` benchmark", lines)
 
 
 if __name__ == "__main__":

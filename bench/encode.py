@@ -26,7 +26,6 @@ Target (from the issue): the whole corpus in ≤ 3 s.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import shutil
 import statistics
@@ -39,46 +38,10 @@ import numpy as np
 import torch
 
 BENCH = Path(__file__).resolve().parent
-DEFAULT_DATA = BENCH.parent.parent / "shared" / "data" / "asap"
 TARGET_S = 3.0
 sys.path.insert(0, str(BENCH))
-from prepare import machine, table, verdict  # noqa: E402  (bench/prepare.py: shared report helpers)
-
-
-# ---------------------------------------------------------------- fixtures
-
-def open_corpus(args: argparse.Namespace, tmp: Path):
-    """--corpus, or ../shared/data/asap prepared into `tmp` (None when that is absent too)."""
-    from timestepmusic.corpus import Corpus, prepare
-
-    if args.corpus is not None:
-        return Corpus.open(args.corpus)
-    if not args.data.is_dir():
-        return None
-    print(f"preparing {args.data} into a temporary folder (give --corpus to skip this)", file=sys.stderr)
-    return prepare([args.data], tmp / "corpus", progress=False).corpus
-
-
-def load_autoencoder(args: argparse.Namespace, corpus, tmp: Path):
-    """--ae (copied first: a training run may be rewriting it), or a tiny autoencoder trained for 20 steps."""
-    from timestepmusic.autoencoder import Autoencoder
-    from timestepmusic.checkpoint import checkpoint_dir
-    from timestepmusic.config import Config
-    from timestepmusic.train.ae import train_autoencoder
-
-    if args.ae is not None:
-        for attempt in range(3):  # the run may rename last ↔ .last.old while we copy
-            try:
-                shutil.copytree(checkpoint_dir(args.ae), tmp / "ae", dirs_exist_ok=True)
-                return Autoencoder.load(tmp / "ae")
-            except (OSError, ValueError):
-                if attempt == 2:
-                    raise
-                time.sleep(1)
-    print("training a tiny autoencoder for 20 steps (give --ae to skip this)", file=sys.stderr)
-    train_autoencoder(corpus.root, tmp / "ae", corpus.config.override({"ae.device": "cpu"}), progress=False,
-                      max_steps=20)
-    return Autoencoder.load(tmp / "ae")
+from common import (add_corpus_arguments, busy_warning, load_autoencoder, load_average, open_corpus,  # noqa: E402
+                    print_skipped, table, verdict, write_markdown)
 
 
 # ---------------------------------------------------------------- the two paths
@@ -179,8 +142,7 @@ def loop_rate(ae, gatherer, tracks: torch.Tensor, chunks: torch.Tensor, batch: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, help="prepared corpus (default: prepare --data into a temporary folder)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ASAP folder (default ../shared/data/asap)")
+    add_corpus_arguments(parser)
     parser.add_argument("--ae", type=Path, help="autoencoder run or checkpoint (default: train a tiny one)")
     parser.add_argument("--repeat", type=int, default=2, help="whole-corpus runs of our path; the median is shown")
     parser.add_argument("--baseline-chunks", type=int, default=3000, help="chunks the per-chunk loop encodes")
@@ -197,8 +159,7 @@ def main() -> None:
     try:
         corpus = open_corpus(args, tmp)
         if corpus is None:
-            print(f"skipped: {args.data} is absent; give --corpus CORPUS or put the ASAP performances there "
-                  "(see ../shared/data/README.md)")
+            print_skipped(args.data)
             return
         ae = load_autoencoder(args, corpus, tmp)
         load_before = os.getloadavg()[0]
@@ -245,11 +206,9 @@ def main() -> None:
     lines = [f"encode {total:,} chunks ({int(sizes.sum()):,} events after the cap of {ae.max_events}, "
              f"{sizes.mean():.2f} per chunk) of {corpus.root} with a PISA of latent {m.latent}, "
              f"hidden {m.hidden}; torch {torch.__version__}, torch.set_num_threads(1) for every path; "
-             f"1-min load average {load_before:.1f} before, {load_after:.1f} after on {os.cpu_count()} cores"]
-    if max(load_before, load_after) > 0.5 * (os.cpu_count() or 1):
-        lines.append("WARNING: other work was running on this machine; wall seconds are inflated by it "
-                     "(CPU seconds = user + sys of this process, less so)")
-    lines.append("")
+             f"{load_average(load_before, load_after)}",
+             *busy_warning(load_before, load_after, "wall seconds are inflated by it "
+                           "(CPU seconds = user + sys of this process, less so)"), ""]
     lines += table(
         ["path", "seconds (whole corpus)", "CPU s", "chunks/s", "speed-up vs baseline", "target"],
         [[f"ours: encode_corpus, batch {ENCODE_BATCH} (median of {len(ours_runs)})", f"{ours:.2f}",
@@ -284,13 +243,7 @@ def main() -> None:
               f"baseline and encode_corpus latents agree (max abs diff ≤ 1e-4 relative) on {agree}/{rows.size} "
               f"chunks" + (f"; largest difference {diff.max():.3g}" if agree < rows.size else "")]
     print("\n".join(lines))
-    if args.markdown:
-        command = "python " + " ".join([os.path.relpath(__file__), *sys.argv[1:]])
-        header = ["# `encode_corpus` benchmark", "", f"- date: {datetime.date.today().isoformat()}",
-                  f"- machine: {machine()}, shared with training jobs",
-                  f"- command: `{command}` (from the repository root)", "", "```"]
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text("\n".join(header + lines + ["```", ""]))
+    write_markdown(args.markdown, "# `encode_corpus` benchmark", lines, note="shared with training jobs")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ processes. Targets (from the issue): sample ≤ 20 ms, whole process ≤ 3 s.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import shutil
 import statistics
@@ -34,11 +33,11 @@ import numpy as np
 import torch
 
 BENCH = Path(__file__).resolve().parent
-DEFAULT_DATA = BENCH.parent.parent / "shared" / "data" / "asap"
 SAMPLE_TARGET_MS, PROCESS_TARGET_S = 20.0, 3.0
 SECONDS = 16.0
 sys.path.insert(0, str(BENCH))
-from prepare import machine, table, verdict  # noqa: E402  (bench/prepare.py: shared report helpers)
+from common import (DEFAULT_DATA, busy_warning, load_average, print_skipped, table, verdict,  # noqa: E402
+                    write_markdown)
 
 
 def tiny_model(data: Path, tmp: Path) -> Path | None:
@@ -137,8 +136,7 @@ def main() -> None:
     try:
         model = args.model or tiny_model(args.data, tmp)
         if model is None:
-            print(f"skipped: {args.data} is absent; give --model RUN or put the ASAP performances there "
-                  "(see ../shared/data/README.md)")
+            print_skipped(args.data, give="--model RUN")
             return
         load_before = os.getloadavg()[0]
         load_s, gan = timed(lambda i: GANModel.load(model), 5)
@@ -182,10 +180,7 @@ def main() -> None:
              f"{gan.generator.latent}; PISA hidden {gan.ae.model.hidden}); one sample of {SECONDS:g} s = "
              f"{round(SECONDS / gan.ae.chunk_seconds)} chunks, e.g. {notes} notes and {len(events) - notes} pedal "
              f"events; torch {torch.__version__}, one thread (torch.set_num_threads(1), OMP_NUM_THREADS=1 in children)",
-             f"1-min load average {load_before:.1f} before, {load_after:.1f} after on {os.cpu_count()} cores"]
-    if max(load_before, load_after) > 0.5 * (os.cpu_count() or 1):
-        lines.append("WARNING: other work was running on this machine; the timings are inflated by it")
-    lines.append("")
+             load_average(load_before, load_after), *busy_warning(load_before, load_after), ""]
     rows = [[f"GANModel.sample(1, {SECONDS:g}, seed), in process", f"{median_ms:.2f} ms", f"{p90_ms:.2f} ms", "",
              f"≤ {SAMPLE_TARGET_MS:g} ms {verdict(median_ms <= SAMPLE_TARGET_MS)}"],
             ["GANModel.load(RUN), in process", f"{1e3 * statistics.median(load_s):.1f} ms", "", "", ""],
@@ -207,13 +202,7 @@ def main() -> None:
               f"python -X importtime -c \"import timestepmusic.cli\": {cli_import_s:.2f} s, of which torch "
               f"{torch_import_s:.2f} s" + (f", imported via {chain}" if chain else " (torch not imported)")]
     print("\n".join(lines))
-    if args.markdown:
-        command = "python " + " ".join([os.path.relpath(__file__), *sys.argv[1:]])
-        header = ["# Generation benchmark (one 16 s sample)", "", f"- date: {datetime.date.today().isoformat()}",
-                  f"- machine: {machine()}, shared with training jobs",
-                  f"- command: `{command}` (from the repository root)", "", "```"]
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text("\n".join(header + lines + ["```", ""]))
+    write_markdown(args.markdown, "# Generation benchmark (one 16 s sample)", lines, note="shared with training jobs")
 
 
 if __name__ == "__main__":

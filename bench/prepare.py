@@ -20,10 +20,8 @@ peak ≤ 1.5 GiB.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -35,7 +33,9 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-DEFAULT_DATA = BENCH.parent.parent / "shared" / "data" / "asap"
+sys.path.insert(0, str(BENCH))
+from common import DEFAULT_DATA, busy_warning, load_average, table, verdict, write_markdown  # noqa: E402
+
 COLD_TARGET_S, WARM_TARGET_S, MEMORY_TARGET_MIB = 10.0, 1.0, 1.5 * 1024
 FULL_BASELINE_UNDER_S = 180.0
 SAMPLE_EVERY_S = 0.1
@@ -67,8 +67,7 @@ def child_prepare(data: Path, out: Path, workers: int) -> dict:
 
 def child_baseline(paths: list[str]) -> dict:
     started = time.perf_counter()
-    sys.path.insert(0, str(BENCH))
-    import mido_baseline
+    import mido_baseline  # bench/ is on sys.path (see the imports above)
     imported = time.perf_counter()
     result = mido_baseline.run([Path(p) for p in paths])
     self_mib, child_mib = maxrss_mib()
@@ -130,32 +129,6 @@ def compare(per_file: dict, manifest: dict) -> tuple[int, list[str]]:
         else:
             differ.append(path)
     return agree, differ
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
-        mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                       if line.startswith("MemTotal"))
-    except (OSError, StopIteration):
-        mem_kib = 0
-    return (f"{os.cpu_count()}-core CPU ({model}), {mem_kib / 2**20:.0f} GiB RAM, Linux {platform.release()}, "
-            f"Python {platform.python_version()}")
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def fmt(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    return [fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)]
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def main() -> None:
@@ -226,13 +199,7 @@ def main() -> None:
     load = (load_before, os.getloadavg()[0])
     lines = report(args, paths, cold, warm, base, base_estimate, extrapolated, byte_share, agree, differ, load)
     print("\n".join(lines))
-    if args.markdown:
-        command = "python " + " ".join([os.path.relpath(__file__), *sys.argv[1:]])
-        header = ["# `prepare` benchmark", "",
-                  f"- date: {datetime.date.today().isoformat()}", f"- machine: {machine()}",
-                  f"- command: `{command}` (from the repository root)", "", "```"]
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text("\n".join(header + lines + ["```", ""]))
+    write_markdown(args.markdown, "# `prepare` benchmark", lines)
 
 
 def report(args, paths, cold, warm, base, base_estimate, extrapolated, byte_share, agree, differ,
@@ -260,11 +227,8 @@ def report(args, paths, cold, warm, base, base_estimate, extrapolated, byte_shar
     row(label, base_estimate, [base], None)
 
     lines = [f"prepare on {n} files from {os.path.relpath(args.data)}; {cold[0]['workers']} worker processes; "
-             f"median of {len(cold)} cold and {len(warm)} warm runs; 1-min load average {load[0]:.1f} before, "
-             f"{load[1]:.1f} after on {os.cpu_count()} cores"]
-    if max(load) > 0.5 * (os.cpu_count() or 1):
-        lines.append("WARNING: other work was running on this machine; the timings are inflated by it")
-    lines.append("")
+             f"median of {len(cold)} cold and {len(warm)} warm runs; {load_average(*load)}",
+             *busy_warning(*load), ""]
     lines += table(["phase", "seconds", "files/s", "peak MiB (maxrss self+child)", "peak MiB (tree PSS)",
                     "speed-up vs baseline", "time target", "memory target"], rows)
     lines += ["",

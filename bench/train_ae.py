@@ -19,7 +19,6 @@ torch.set_num_threads(1), interleaved (a few batches of each, round after round)
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import shutil
 import sys
@@ -31,22 +30,10 @@ import numpy as np
 import torch
 
 BENCH = Path(__file__).resolve().parent
-DEFAULT_DATA = BENCH.parent.parent / "shared" / "data" / "asap"
 STEP_PARTS = ("loading", "encoding", "forward + loss", "backward", "Adam")
 sys.path.insert(0, str(BENCH))
-from prepare import machine, table  # noqa: E402  (bench/prepare.py: shared report helpers)
-
-
-def open_corpus(args: argparse.Namespace, tmp: Path):
-    """--corpus, or ../shared/data/asap prepared into `tmp` (None when that is absent too)."""
-    from timestepmusic.corpus import Corpus, prepare
-
-    if args.corpus is not None:
-        return Corpus.open(args.corpus)
-    if not args.data.is_dir():
-        return None
-    print(f"preparing {args.data} into a temporary folder (give --corpus to skip this)", file=sys.stderr)
-    return prepare([args.data], tmp / "corpus", progress=False).corpus
+from common import (add_corpus_arguments, busy_warning, load_average, open_corpus, print_skipped,  # noqa: E402
+                    table, write_markdown)
 
 
 class LoopLoader:
@@ -100,8 +87,7 @@ def check_same(ours, theirs) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, help="prepared corpus (default: prepare --data into a temporary folder)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ASAP folder (default ../shared/data/asap)")
+    add_corpus_arguments(parser)
     parser.add_argument("--batches", default="100,1024", help="batch sizes in chunks, comma-separated")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; each runs every path in turn")
     parser.add_argument("--chunks-per-round", type=int, default=6144,
@@ -118,8 +104,7 @@ def main() -> None:
     try:
         corpus = open_corpus(args, tmp)
         if corpus is None:
-            print(f"skipped: {args.data} is absent; give --corpus CORPUS or put the ASAP performances there "
-                  "(see ../shared/data/README.md)")
+            print_skipped(args.data)
             return
         config = corpus.config
         ae, augment = config.ae, config.augment
@@ -213,10 +198,7 @@ def main() -> None:
              f"{augment.transpose_semitones} semitones / ±{100 * augment.tempo_range:g} % tempo; CPU, torch "
              f"{torch.__version__}, torch.set_num_threads(1) for every path; {args.rounds} rounds of "
              f"~{args.chunks_per_round:,} chunks per path and batch size after a warm-up round (and as many chunks loaded alone)",
-             f"1-min load average {load_before:.1f} before, {load_after:.1f} after on {os.cpu_count()} cores"]
-    if max(load_before, load_after) > 0.5 * (os.cpu_count() or 1):
-        lines.append("WARNING: other work was running on this machine; the timings are inflated by it")
-    lines.append("")
+             load_average(load_before, load_after), *busy_warning(load_before, load_after), ""]
     lines += table(["data loading", "batch", "training chunks/s", "vs baseline", "loading only: batches/s",
                     "chunks/s", "vs baseline", "loading share of a step", "epoch (min)"], rows)
     lines += ["", "ms per training batch:", ""]
@@ -225,13 +207,8 @@ def main() -> None:
               "the per-chunk loop builds the same sets as ChunkGatherer.gather for a batch of 1,024 augmented chunks: "
               + ("yes" if not mismatch else f"NO ({mismatch})")]
     print("\n".join(lines))
-    if args.markdown:
-        command = "python " + " ".join([os.path.relpath(__file__), *sys.argv[1:]])
-        header = ["# Autoencoder training benchmark (chunks/s, CPU)", "",
-                  f"- date: {datetime.date.today().isoformat()}", f"- machine: {machine()}, shared with training jobs",
-                  f"- command: `{command}` (from the repository root)", "", "```"]
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text("\n".join(header + lines + ["```", ""]))
+    write_markdown(args.markdown, "# Autoencoder training benchmark (chunks/s, CPU)", lines,
+                   note="shared with training jobs")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime
 import os
 import shutil
 import statistics
@@ -41,46 +40,11 @@ import numpy as np
 import torch
 
 BENCH = Path(__file__).resolve().parent
-DEFAULT_DATA = BENCH.parent.parent / "shared" / "data" / "asap"
 TARGET_CRITIC_STEPS_S = 25.0
 PARTS = ("data", "critic forward", "gradient penalty", "backward", "Adam")
 sys.path.insert(0, str(BENCH))
-from prepare import machine, table, verdict  # noqa: E402  (bench/prepare.py: shared report helpers)
-
-
-# ---------------------------------------------------------------- fixtures
-
-def open_corpus(args: argparse.Namespace, tmp: Path):
-    """--corpus, or ../shared/data/asap prepared into `tmp` (None when that is absent too)."""
-    from timestepmusic.corpus import Corpus, prepare
-
-    if args.corpus is not None:
-        return Corpus.open(args.corpus)
-    if not args.data.is_dir():
-        return None
-    print(f"preparing {args.data} into a temporary folder (give --corpus to skip this)", file=sys.stderr)
-    return prepare([args.data], tmp / "corpus", progress=False).corpus
-
-
-def load_autoencoder(args: argparse.Namespace, corpus, tmp: Path):
-    """--ae (copied first: a training run may be rewriting it), or a tiny autoencoder trained for 20 steps."""
-    from timestepmusic.autoencoder import Autoencoder
-    from timestepmusic.checkpoint import checkpoint_dir
-    from timestepmusic.train.ae import train_autoencoder
-
-    if args.ae is not None:
-        for attempt in range(3):  # the run may rename last ↔ .last.old while we copy
-            try:
-                shutil.copytree(checkpoint_dir(args.ae), tmp / "ae", dirs_exist_ok=True)
-                return Autoencoder.load(tmp / "ae")
-            except (OSError, ValueError):
-                if attempt == 2:
-                    raise
-                time.sleep(1)
-    print("training a tiny autoencoder for 20 steps (give --ae to skip this)", file=sys.stderr)
-    train_autoencoder(corpus.root, tmp / "ae", corpus.config.override({"ae.device": "cpu"}), progress=False,
-                      max_steps=20)
-    return Autoencoder.load(tmp / "ae")
+from common import (add_corpus_arguments, busy_warning, load_autoencoder, load_average, open_corpus,  # noqa: E402
+                    print_skipped, table, verdict, write_markdown)
 
 
 # ---------------------------------------------------------------- the baseline's pieces
@@ -201,8 +165,7 @@ def adam(params, g, how: str) -> tuple[torch.optim.Optimizer, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, help="prepared corpus (default: prepare --data into a temporary folder)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ASAP folder (default ../shared/data/asap)")
+    add_corpus_arguments(parser)
     parser.add_argument("--ae", type=Path, help="autoencoder run or checkpoint (default: train a tiny one)")
     parser.add_argument("--cache", type=Path, help="folder with (or for) the cached latents-*.npy of this "
                         "autoencoder and corpus (default: a temporary folder, so the corpus is encoded first)")
@@ -222,8 +185,7 @@ def main() -> None:
     try:
         corpus = open_corpus(args, tmp)
         if corpus is None:
-            print(f"skipped: {args.data} is absent; give --corpus CORPUS or put the ASAP performances there "
-                  "(see ../shared/data/README.md)")
+            print_skipped(args.data)
             return
         ae = load_autoencoder(args, corpus, tmp)
         latents_np = cached_latents(ae, corpus, args.cache or tmp / "latents")  # [C, L]
@@ -314,11 +276,9 @@ def main() -> None:
              f"{sum(p.numel() for p in critic0.parameters()):,} parameters",
              f"torch {torch.__version__}, torch.set_num_threads(1) for every variant; {args.rounds} rounds × "
              f"{args.iterations} iterations per variant after 2 warm-up iterations ({steps} timed critic steps each); "
-             f"1-min load average {load_before:.1f} before, {load_after:.1f} after on {os.cpu_count()} cores"]
-    if max(load_before, load_after) > 0.5 * (os.cpu_count() or 1):
-        lines.append("WARNING: other work was running on this machine; wall rates are deflated by it "
-                     "(per CPU second = user + sys of this process, less so)")
-    lines.append("")
+             f"{load_average(load_before, load_after)}",
+             *busy_warning(load_before, load_after, "wall rates are deflated by it "
+                           "(per CPU second = user + sys of this process, less so)"), ""]
     lines += table(["variant", "critic steps/s", "per CPU s", "median of rounds", "vs baseline",
                     "target (wall)", "target (CPU)"], rows)
     lines += ["", "where the time goes, ms per critic step (wall; the generator step is per generator step, i.e. "
@@ -340,13 +300,7 @@ def main() -> None:
               "rates per round (critic steps/s): " + "; ".join(
                   f"{s}: {', '.join(f'{x:.1f}' for x in per_round[v.name])}" for s, v in zip(short, variants))]
     print("\n".join(lines))
-    if args.markdown:
-        command = "python " + " ".join([os.path.relpath(__file__), *sys.argv[1:]])
-        header = ["# GAN training benchmark (critic steps/s)", "", f"- date: {datetime.date.today().isoformat()}",
-                  f"- machine: {machine()}, shared with training jobs",
-                  f"- command: `{command}` (from the repository root)", "", "```"]
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text("\n".join(header + lines + ["```", ""]))
+    write_markdown(args.markdown, "# GAN training benchmark (critic steps/s)", lines, note="shared with training jobs")
 
 
 if __name__ == "__main__":

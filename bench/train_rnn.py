@@ -20,7 +20,6 @@ Every timing: torch.set_num_threads(1), warm-up first, then timed repeats (media
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import shutil
@@ -37,25 +36,10 @@ import torch
 BENCH = Path(__file__).resolve().parent
 TARGET_REAL_TIME = 100.0  # × real time for sampling (64 chunks = 16 s in < 160 ms)
 sys.path.insert(0, str(BENCH))
-from prepare import machine, table, verdict  # noqa: E402  (bench/prepare.py: shared report helpers)
+from common import busy, copy_checkpoint, table, verdict, write_markdown  # noqa: E402
 
 
 # ---------------------------------------------------------------- shared set-up
-
-def copy_autoencoder(src: Path, dest: Path) -> Path:
-    """A private copy of an autoencoder checkpoint (a training run may be rewriting it)."""
-    from timestepmusic.checkpoint import checkpoint_dir
-
-    for attempt in range(3):  # the run may rename last ↔ .last.old while we copy
-        try:
-            shutil.copytree(checkpoint_dir(src), dest, dirs_exist_ok=True)
-            return dest
-        except (OSError, ValueError):
-            if attempt == 2:
-                raise
-            time.sleep(1)
-    return dest
-
 
 def seed_run(run: Path, cache: Path) -> None:
     """Put the already-encoded latents into a run folder so that the trainer does not encode again."""
@@ -89,8 +73,7 @@ def median_ms(fn, repeats: int, warmup: int = 2) -> float:
 def load_note() -> str:
     load = os.getloadavg()[0]
     note = f"1-min load average {load:.1f} on {os.cpu_count()} cores"
-    busy = load > 0.5 * (os.cpu_count() or 1)
-    return note + (" (other jobs were running: wall figures are deflated)" if busy else "")
+    return note + (" (other jobs were running: wall figures are deflated)" if busy(load) else "")
 
 
 # ---------------------------------------------------------------- sampling baselines
@@ -164,7 +147,7 @@ def cmd_speed(args) -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-rnn-"))
     try:
-        ae_dir = copy_autoencoder(args.ae, tmp / "ae")
+        ae_dir = copy_checkpoint(args.ae, tmp / "ae")
         encode_once(args, ae_dir)
         ae = Autoencoder.load(ae_dir)
         r = RecurrentConfig()
@@ -265,7 +248,7 @@ def cmd_compare(args) -> None:
     from timestepmusic.generate import GANModel
 
     args.runs.mkdir(parents=True, exist_ok=True)
-    ae_dir = copy_autoencoder(args.ae, args.runs / "ae")
+    ae_dir = copy_checkpoint(args.ae, args.runs / "ae")
     encode_once(args, ae_dir)
     trained = {}
     if not args.skip_training:
@@ -355,12 +338,7 @@ def cmd_compare(args) -> None:
 
 def write(args, title: str, lines: list[str]) -> None:
     print("\n".join(lines))
-    if args.markdown:
-        command = "python " + " ".join([os.path.relpath(__file__), *sys.argv[1:]])
-        header = [title, "", f"- date: {datetime.date.today().isoformat()}", f"- machine: {machine()}",
-                  f"- command: `{command}` (from the repository root)", "", "```"]
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text("\n".join(header + lines + ["```", ""]))
+    write_markdown(args.markdown, title, lines)
 
 
 def main() -> None:

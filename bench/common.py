@@ -1,0 +1,134 @@
+"""Helpers shared by the bench/ scripts: the report (machine line, plain-text tables, PASS/MISS,
+load-average notes, the markdown file) and the fixtures (a corpus, an autoencoder).
+
+The scripts run as `python bench/X.py` and import this module after putting bench/ on sys.path:
+
+    BENCH = Path(__file__).resolve().parent
+    sys.path.insert(0, str(BENCH))
+    from common import machine, table  # noqa: E402
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+DEFAULT_DATA = BENCH.parent.parent / "shared" / "data" / "asap"
+
+
+# ---------------------------------------------------------------- report
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name"))
+        mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                       if line.startswith("MemTotal"))
+    except (OSError, StopIteration):
+        mem_kib = 0
+    return (f"{os.cpu_count()}-core CPU ({model}), {mem_kib / 2**20:.0f} GiB RAM, Linux {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return [fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)]
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def busy(*loads: float) -> bool:
+    """Whether any of these 1-min load averages says other work was running (over half the cores)."""
+    return max(loads) > 0.5 * (os.cpu_count() or 1)
+
+
+def load_average(before: float, after: float) -> str:
+    return f"1-min load average {before:.1f} before, {after:.1f} after on {os.cpu_count()} cores"
+
+
+def busy_warning(before: float, after: float, effect: str = "the timings are inflated by it") -> list[str]:
+    """The report's WARNING line when the machine was busy (see `busy`), else nothing."""
+    return [f"WARNING: other work was running on this machine; {effect}"] if busy(before, after) else []
+
+
+def write_markdown(path: Path | None, title: str, lines: list[str], note: str = "") -> None:
+    """The report `lines` as a markdown file at `path` (nothing when None): `title`, the date, the machine
+    (`note` appended to that line), the command that ran this script, then `lines` in a code block.
+    Written to a temporary file beside `path` first and moved into place."""
+    if path is None:
+        return
+    script = getattr(sys.modules["__main__"], "__file__", None) or sys.argv[0]
+    command = "python " + " ".join([os.path.relpath(script), *sys.argv[1:]])
+    header = [title, "", f"- date: {datetime.date.today().isoformat()}",
+              f"- machine: {machine()}" + (f", {note}" if note else ""),
+              f"- command: `{command}` (from the repository root)", "", "```"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text("\n".join(header + lines + ["```", ""]))
+    os.replace(partial, path)
+
+
+def print_skipped(data: Path, give: str = "--corpus CORPUS") -> None:
+    print(f"skipped: {data} is absent; give {give} or put the ASAP performances there "
+          "(see ../shared/data/README.md)")
+
+
+# ---------------------------------------------------------------- fixtures
+
+def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
+    """--corpus and --data, as `open_corpus` reads them."""
+    parser.add_argument("--corpus", type=Path, help="prepared corpus (default: prepare --data into a temporary folder)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ASAP folder (default ../shared/data/asap)")
+
+
+def open_corpus(args: argparse.Namespace, tmp: Path):
+    """--corpus, or ../shared/data/asap prepared into `tmp` (None when that is absent too)."""
+    from timestepmusic.corpus import Corpus, prepare
+
+    if args.corpus is not None:
+        return Corpus.open(args.corpus)
+    if not args.data.is_dir():
+        return None
+    print(f"preparing {args.data} into a temporary folder (give --corpus to skip this)", file=sys.stderr)
+    return prepare([args.data], tmp / "corpus", progress=False).corpus
+
+
+def copy_checkpoint(src: Path, dest: Path, load=None):
+    """A private copy of the checkpoint `src` (run folder or checkpoint) at `dest`, since a training run may be
+    rewriting it; returns `load(dest)`, or `dest` when `load` is None. A failed copy or load is retried twice."""
+    from timestepmusic.checkpoint import checkpoint_dir
+
+    for attempt in range(3):  # the run may rename last ↔ .last.old while we copy
+        try:
+            shutil.copytree(checkpoint_dir(src), dest, dirs_exist_ok=True)
+            return dest if load is None else load(dest)
+        except (OSError, ValueError):
+            if attempt == 2:
+                raise
+            time.sleep(1)
+
+
+def load_autoencoder(args: argparse.Namespace, corpus, tmp: Path):
+    """--ae (copied first: a training run may be rewriting it), or a tiny autoencoder trained for 20 steps."""
+    from timestepmusic.autoencoder import Autoencoder
+    from timestepmusic.train.ae import train_autoencoder
+
+    if args.ae is not None:
+        return copy_checkpoint(args.ae, tmp / "ae", Autoencoder.load)
+    print("training a tiny autoencoder for 20 steps (give --ae to skip this)", file=sys.stderr)
+    train_autoencoder(corpus.root, tmp / "ae", corpus.config.override({"ae.device": "cpu"}), progress=False,
+                      max_steps=20)
+    return Autoencoder.load(tmp / "ae")

@@ -183,7 +183,8 @@ def test_generate_is_reproducible_and_plays(tiny_gan, tmp_path):
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
     gan = GANModel.load(tiny_gan)
     # a 6-step model may decode different noise to the same notes, so compare what the generator made
-    assert not torch.equal(gan.sample_latents(2, 6, seed=3), gan.sample_latents(2, 6, seed=4))
+    assert not torch.equal(gan.sample_latents(2, 6, seed=3, snap_to_real=False),
+                           gan.sample_latents(2, 6, seed=4, snap_to_real=False))
     assert gan.sample_latents(1, 6, seed=3).shape[1] == round(6 / 0.25)
     for path in first:
         score = symusic.Score(str(path))  # a readable, playable file
@@ -230,3 +231,27 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert "chunks.chunk_seconds" in capsys.readouterr().err
     assert main(["generate", "--model", str(tmp_path), "-o", str(tmp_path / "o")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_snapped_latents_are_real_training_chunks(tiny_gan):
+    gan = GANModel.load(tiny_gan)
+    assert gan.codebook is not None and gan.codebook.shape[1] == gan.generator.latent
+    snapped = gan.sample_latents(3, 4, seed=0).reshape(-1, gan.generator.latent)  # [S·T, L]
+    raw = gan.sample_latents(3, 4, seed=0, snap_to_real=False).reshape(-1, gan.generator.latent)
+    in_book = (snapped[:, None, :] == gan.codebook[None]).all(-1).any(-1)
+    assert in_book.all()
+    # each raw latent went to the codebook entry nearest to it in standardised space
+    distance = torch.cdist(gan.normaliser.forward(raw), gan.codebook_std)
+    chosen = torch.cdist(gan.normaliser.forward(snapped), gan.codebook_std).argmin(1)
+    assert torch.equal(distance.argmin(1), chosen)
+
+
+def test_generated_pieces_stop_ringing_soon_after_their_end(tiny_gan):
+    from timestepmusic.generate import RELEASE_S, release_by
+
+    events = Events([30, 88, 40], [0.5, 1.0, 5.9], [100.0, 50.0, 0.05], [60, 64, 70])
+    released = release_by(events, 6.0 + RELEASE_S)
+    assert np.all(released.start_s + released.duration_s <= 6.0 + RELEASE_S + 1e-9)
+    assert released.duration_s[released.ids == 40][0] == pytest.approx(0.05)
+    for piece in GANModel.load(tiny_gan).sample(2, 6.0, seed=1):
+        assert piece.end_s <= 6.0 + RELEASE_S + 1e-9

@@ -125,7 +125,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     else:
         seconds = args.seconds
     out = Path(args.out)
-    for i, events in enumerate(gan.sample(args.n, seconds, args.seed)):
+    if arch == "rnn" and args.no_snap:
+        raise ValueError("--no-snap is for convolutional models; recurrent models decode their latents as they are")
+    samples = gan.sample(args.n, seconds, args.seed) if arch == "rnn" else \
+        gan.sample(args.n, seconds, args.seed, snap_to_real=not args.no_snap)
+    for i, events in enumerate(samples):
         path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
         notes = int(events.is_note.sum())
         print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {events.end_s:.1f} s")
@@ -269,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check that --model is this kind of GAN (the architecture is read from the model)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
+    p.add_argument("--no-snap", action="store_true",
+                   help="decode the generator's latents as they are, instead of snapping each to its nearest real "
+                   "training chunk (the default where the model has a codebook; see docs/design.md)")
     p.add_argument("--png", action="store_true", help="also write a piano roll PNG per file")
     p.add_argument("--wav", action="store_true", help="also render WAV audio with FluidSynth")
     p.add_argument("--info", action="store_true", help="describe the model (how it was trained) and exit")

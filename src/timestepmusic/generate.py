@@ -14,15 +14,17 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .autoencoder import Autoencoder, pick_device
 from .checkpoint import checkpoint_dir, load_weights, read_meta
 from .gan.conv import Generator
-from .latents import Normaliser
+from .latents import CODEBOOK, Normaliser, read_codebook, snap
 from .midi import Events, write_events
 
 DEFAULT_MODEL = "default"
+RELEASE_S = 2.0  # how long a generated piece may ring on after its last chunk
 
 
 def default_model_path() -> Path:
@@ -36,6 +38,10 @@ class GANModel:
     ae: Autoencoder
     meta: dict
     folder: Path
+    codebook: torch.Tensor | None = None  # [K, L] real training-chunk latents, for snapped decoding
+
+    def __post_init__(self) -> None:
+        self.codebook_std = None if self.codebook is None else self.normaliser.forward(self.codebook)
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> "GANModel":
@@ -68,29 +74,43 @@ class GANModel:
         generator = Generator(**meta["generator"])
         load_weights(folder, "generator", generator)
         generator.eval().to(pick_device(device))
-        return cls(generator, Normaliser.from_dict(meta["normaliser"]), ae, meta, folder)
+        normaliser = Normaliser.from_dict(meta["normaliser"])
+        books = [p / CODEBOOK for p in (folder, folder.parent) if (p / CODEBOOK).is_file()]
+        codebook = read_codebook(books[0]).to(pick_device(device)) if books else None
+        return cls(generator, normaliser, ae, meta, folder, codebook)
 
     @property
     def window_seconds(self) -> float:
         return self.generator.window * self.ae.chunk_seconds
 
     @torch.no_grad()
-    def sample_latents(self, n: int, seconds: float, seed: int) -> torch.Tensor:
-        """[S, T, L] latents; longer pieces are consecutive independent windows."""
+    def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True) -> torch.Tensor:
+        """[S, T, L] latents; longer pieces are consecutive independent windows. With `snap_to_real`
+        (and a codebook beside the model) each latent becomes its nearest real training-chunk latent."""
         windows = max(1, math.ceil(seconds / self.window_seconds - 1e-9))
         g = torch.Generator().manual_seed(seed)
         noise = torch.randn(n * windows, self.generator.noise, generator=g).to(next(self.generator.parameters()).device)
         x = self.generator(noise).transpose(1, 2)  # [S·W, T, L]
         x = self.normaliser.inverse(x).reshape(n, windows * self.generator.window, -1)  # [S, W·T, L]
         chunks = max(1, round(seconds / self.ae.chunk_seconds))
-        return x[:, :chunks]
+        x = x[:, :chunks]
+        if snap_to_real and self.codebook is not None:
+            x = snap(x, self.codebook_std, self.codebook, self.normaliser)
+        return x
 
-    def sample(self, n: int = 1, seconds: float = 16.0, seed: int = 0) -> list[Events]:
-        return [self.ae.decode_events(latent) for latent in self.sample_latents(n, seconds, seed)]
+    def sample(self, n: int = 1, seconds: float = 16.0, seed: int = 0, snap_to_real: bool = True) -> list[Events]:
+        return [release_by(self.ae.decode_events(latent), latent.shape[0] * self.ae.chunk_seconds + RELEASE_S)
+                for latent in self.sample_latents(n, seconds, seed, snap_to_real)]
+
+
+def release_by(events: Events, end_s: float) -> Events:
+    """Every note and pedal released by `end_s` (a held chord may not ring on long after the piece)."""
+    duration = np.minimum(events.duration_s, np.maximum(end_s - events.start_s, 0.0))
+    return Events(events.ids, events.start_s, duration, events.intensity)
 
 
 def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
-             device: str = "cpu") -> list[Path]:
+             device: str = "cpu", snap_to_real: bool = True) -> list[Path]:
     """Write `n` MIDI files into `out`; the same seed gives the same files."""
     if n < 1:
         raise ValueError(f"-n must be ≥ 1, got {n}")
@@ -99,7 +119,7 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     gan = GANModel.load(model, device)
     out = Path(out)
     return [write_events(events, out / f"sample_{seed}_{i:03d}.mid")
-            for i, events in enumerate(gan.sample(n, seconds, seed))]
+            for i, events in enumerate(gan.sample(n, seconds, seed, snap_to_real))]
 
 
 def model_info(model: str | Path | None = None) -> dict:
@@ -123,6 +143,8 @@ def export_model(run: str | Path, dest: str | Path, description: str = "") -> Pa
     kept = [key for key in ("generator", "autoencoder") if key in meta["weights"]]  # + a fine-tuned autoencoder
     for key in kept:
         shutil.copy(folder / f"{key}.safetensors", tmp / f"{key}.safetensors")
+    if (folder.parent / CODEBOOK).is_file():
+        shutil.copy(folder.parent / CODEBOOK, tmp / CODEBOOK)
     ae_src = checkpoint_dir(folder.parent / "autoencoder")
     (tmp / "autoencoder").mkdir()
     shutil.copy(ae_src / "pisa.safetensors", tmp / "autoencoder" / "pisa.safetensors")

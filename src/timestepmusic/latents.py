@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 from .autoencoder import Autoencoder
 from .batches import ChunkGatherer
@@ -79,3 +80,40 @@ def window_starts(corpus: Corpus, split: str, window: int) -> np.ndarray:
     first = corpus.track_chunk_ptr[tracks]
     count = np.maximum(corpus.track_chunk_ptr[tracks + 1] - first - window + 1, 0)  # starts per track
     return (np.repeat(first, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)).astype(np.int64)
+
+
+CODEBOOK = "codebook.safetensors"
+CODEBOOK_SIZE = 50_000
+
+
+def build_codebook(latents: np.ndarray, rows: np.ndarray, size: int = CODEBOOK_SIZE, seed: int = 0) -> torch.Tensor:
+    """`size` latents [K, L] drawn without replacement from `rows` (training-split chunks)."""
+    pick = np.random.default_rng(seed).choice(rows, min(size, rows.size), replace=False)
+    return torch.from_numpy(latents[np.sort(pick)].astype(np.float32))
+
+
+def write_codebook(path: Path, codebook: torch.Tensor) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    save_file({"latents": codebook.contiguous()}, str(tmp))
+    tmp.replace(path)
+
+
+def read_codebook(path: Path) -> torch.Tensor:
+    try:
+        return load_file(str(path))["latents"]
+    except (OSError, KeyError, RuntimeError) as e:
+        raise ValueError(f"{path}: unreadable codebook ({e})") from e
+
+
+@torch.no_grad()
+def snap(latents: torch.Tensor, codebook_std: torch.Tensor, codebook: torch.Tensor,
+         normaliser: Normaliser) -> torch.Tensor:
+    """Replace each latent [..., L] by its nearest codebook latent (Euclidean, standardised space).
+
+    Generated latents that fall between the real ones decode to saturated, implausible sets (notes
+    clipped to the keyboard's ends); snapping keeps the generator's sequence and decodes only sets
+    that real music contains. codebook [K, L] and its standardised copy codebook_std [K, L].
+    """
+    flat = normaliser.forward(latents).reshape(-1, latents.shape[-1])  # [S·T, L]
+    nearest = torch.cdist(flat, codebook_std).argmin(1)  # [S·T]
+    return codebook[nearest].reshape(latents.shape)

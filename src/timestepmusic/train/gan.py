@@ -23,7 +23,7 @@ from ..checkpoint import load_optimizer, load_rng, load_weights, read_meta, writ
 from ..config import Config
 from ..corpus import Corpus
 from ..gan.conv import Critic, Generator, gradient_penalty
-from ..latents import Normaliser, cached_latents, window_starts
+from ..latents import CODEBOOK, Normaliser, build_codebook, cached_latents, window_starts, write_codebook
 from ..midi import write_events
 from .ae import check_corpus_matches
 from .distributed import from_environment
@@ -93,6 +93,8 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
     train_rows = np.concatenate([np.arange(corpus.track_chunk_ptr[t], corpus.track_chunk_ptr[t + 1])
                                  for t in corpus.tracks_in("train")])
     normaliser = Normaliser.from_dict(meta["normaliser"]) if meta else Normaliser.fit(latents_np[train_rows])
+    if ranks.main and not (out / CODEBOOK).is_file():  # nearest real chunks, for snapped decoding
+        write_codebook(out / CODEBOOK, build_codebook(latents_np, train_rows, seed=g.seed))
     latents = normaliser.forward(torch.from_numpy(latents_np).to(device))  # [C, L]
     train_windows = WindowSampler(latents, train_starts, g.window_chunks)
     val_windows = WindowSampler(latents, val_starts, g.window_chunks)

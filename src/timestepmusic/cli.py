@@ -77,7 +77,7 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
 def cmd_train_gan(args: argparse.Namespace) -> int:
     from .checkpoint import read_meta
     from .train.gan import train_gan
-    from .train.gan_rnn import RecurrentConfig, train_recurrent_gan
+    from .train.gan_rnn import train_recurrent_gan
 
     config = None if args.resume else _config(args, {"steps": "gan.steps", "device": "gan.device",
                                                      "seed": "gan.seed", "batch": "gan.batch"})
@@ -92,8 +92,10 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
               "max_seconds": args.max_minutes * 60 if args.max_minutes else None,
               "steps": args.steps if args.resume else None}
     if arch == "rnn":
-        recurrent = None if args.resume else RecurrentConfig(
-            finetune_ae=args.finetune_ae, **({"max_chunks": args.max_chunks} if args.max_chunks else {}))
+        recurrent = None
+        if not args.resume:  # --config/--set rnn.* first, then the two flags
+            recurrent = config.override({"rnn.finetune_ae": True if args.finetune_ae else None,
+                                         "rnn.max_chunks": args.max_chunks}).rnn
         result = train_recurrent_gan(args.corpus, args.ae, out, config, recurrent, **common)
     else:
         result = train_gan(args.corpus, args.ae, out, config, **common)

@@ -174,6 +174,55 @@ class GANConfig:
 
 
 @dataclass(frozen=True)
+class RecurrentConfig:
+    """The recurrent GAN (`gan.*` supplies lr, betas, batch, critic_steps, gp_weight, gp_every,
+    fm_weight, steps, sample_every, validate_every, seed, device and the sequence noise size)."""
+
+    max_chunks: int = 64
+    """Longest training sequence in chunks (64 × 0.25 s = 16 s); shorter ones end at a track's end."""
+    hidden: int = 256
+    """GRU hidden size of the generator."""
+    attention: int = 64
+    """Key/value size of the generator's attention over its past steps."""
+    step_noise: int = 16
+    """Fresh noise fed to the generator at every step."""
+    critic_width: int = 64
+    """Width of the critic's self-attention blocks (its cost dominates a training step on a CPU)."""
+    critic_layers: int = 2
+    """Self-attention blocks in the critic."""
+    critic_heads: int = 4
+    """Heads per critic block (must divide critic_width)."""
+    ending_share: float = 0.25
+    """Share of each real batch drawn among sequences that reach a track's end (importance-weighted back)."""
+    end_weight: float = 1.0
+    """Weight of the end head's cross-entropy on teacher-forced real sequences in the generator's loss."""
+    sample_seconds: float = 32.0
+    """Longest MIDI sample written every gan.sample_every steps."""
+    finetune_ae: bool = False
+    """Fine-tune the autoencoder jointly (real latents encoded on the fly)."""
+    ae_weight: float = 1.0
+    """Weight of the autoencoder's reconstruction loss in the joint objective."""
+    ae_lr: float = 1e-4
+    """Adam learning rate of the autoencoder while fine-tuning."""
+
+    def __post_init__(self) -> None:
+        for key in ("max_chunks", "hidden", "attention", "step_noise", "critic_width", "critic_layers", "critic_heads"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"config rnn.{key}: must be ≥ 1, got {getattr(self, key)}")
+        if self.critic_width % self.critic_heads:
+            raise ValueError(f"config rnn.critic_heads: must divide rnn.critic_width ({self.critic_width}), "
+                             f"got {self.critic_heads}")
+        if not 0 <= self.ending_share < 1:
+            raise ValueError(f"config rnn.ending_share: must be in [0, 1), got {self.ending_share}")
+        if self.end_weight <= 0:
+            raise ValueError(f"config rnn.end_weight: must be > 0 (it is how the model learns to end), "
+                             f"got {self.end_weight}")
+        if self.ae_weight < 0 or self.ae_lr <= 0 or self.sample_seconds <= 0:
+            raise ValueError("config rnn.ae_weight must be ≥ 0, rnn.ae_lr and rnn.sample_seconds > 0, got "
+                             f"{self.ae_weight}, {self.ae_lr}, {self.sample_seconds}")
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything that shapes a corpus, a model or a run."""
 
@@ -184,6 +233,7 @@ class Config:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     ae: AEConfig = field(default_factory=AEConfig)
     gan: GANConfig = field(default_factory=GANConfig)
+    rnn: RecurrentConfig = field(default_factory=RecurrentConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -234,7 +284,8 @@ class Config:
 
 
 _SECTIONS = {"events": EventsConfig, "chunks": ChunkConfig, "corpus": CorpusConfig, "encoding": EncodingConfig,
-             "augment": AugmentConfig, "ae": AEConfig, "gan": GANConfig}
+             "augment": AugmentConfig, "ae": AEConfig, "gan": GANConfig,
+             "rnn": RecurrentConfig}
 
 
 def _split(assignment: str) -> tuple[str, Any]:

@@ -52,6 +52,27 @@ class WindowSampler:
         return self.windows(torch.randint(self.starts.numel(), (batch,), generator=generator))
 
 
+def autoencoder_for_run(out: Path, ae_path: str | Path | None, meta: dict | None,
+                        config: Config | None) -> tuple[Autoencoder, Config]:
+    """The frozen autoencoder a GAN run trains over, and the run's config.
+
+    Resuming (`meta` given): the run's own copy in RUN/autoencoder, checked against the hash its
+    checkpoint recorded, and the saved config. Otherwise: `ae_path`'s best checkpoint (else its last),
+    with the autoencoder's settings copied into `config`.
+    """
+    if meta is not None:
+        ae = Autoencoder.load(out / "autoencoder")
+        if ae.weights_sha256 != meta["autoencoder"]["weights_sha256"]:
+            raise ValueError(f"{out}: its autoencoder copy does not match the hash recorded in its checkpoint")
+        return ae, Config.from_dict(meta["config"])
+    if ae_path is None:
+        raise ValueError("train-gan needs --ae RUN (a trained autoencoder) unless resuming")
+    ae = Autoencoder.load(Path(ae_path) / "best" if (Path(ae_path) / "best").is_dir() else ae_path)
+    config = (config or Config()).override({"ae." + k: v for k, v in ae.config.ae.__dict__.items()}
+                                           | {"encoding.encoding": ae.config.encoding.encoding})
+    return ae, config
+
+
 def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Path, config: Config | None = None, *,
               resume: bool = False, progress: bool = True, max_steps: int | None = None,
               max_seconds: float | None = None, steps: int | None = None) -> dict:
@@ -62,16 +83,7 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
         folder, meta = read_meta(out / "last")
         if meta.get("kind") != "gan":
             raise ValueError(f"{folder}: not a GAN run")
-        config = Config.from_dict(meta["config"])
-        ae = Autoencoder.load(out / "autoencoder")
-        if ae.weights_sha256 != meta["autoencoder"]["weights_sha256"]:
-            raise ValueError(f"{folder}: its autoencoder copy does not match the hash recorded in config.json")
-    else:
-        if ae_path is None:
-            raise ValueError("train-gan needs --ae RUN (a trained autoencoder) unless resuming")
-        ae = Autoencoder.load(Path(ae_path) / "best" if (Path(ae_path) / "best").is_dir() else ae_path)
-        config = (config or Config()).override({"ae." + k: v for k, v in ae.config.ae.__dict__.items()}
-                                               | {"encoding.encoding": ae.config.encoding.encoding})
+    ae, config = autoencoder_for_run(out, ae_path, meta, config)
     if steps is not None:
         config = config.override({"gan.steps": steps})
     check_corpus_matches(ae.meta, corpus, "the autoencoder")

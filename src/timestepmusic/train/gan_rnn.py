@@ -44,6 +44,7 @@ from ..latents import Normaliser, cached_latents
 from ..midi import write_events
 from ..pisa import PISA
 from .ae import check_corpus_matches, validate
+from .gan import autoencoder_for_run
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -157,17 +158,9 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
         folder, meta = read_meta(out / "last")
         if meta.get("kind") != "gan" or meta.get("arch") != "rnn":
             raise ValueError(f"{folder}: not a recurrent GAN run (arch={meta.get('arch')!r})")
-        config, recurrent = Config.from_dict(meta["config"]), RecurrentConfig(**meta["recurrent"])
-        ae = Autoencoder.load(out / "autoencoder")
-        if ae.weights_sha256 != meta["autoencoder"]["weights_sha256"]:
-            raise ValueError(f"{folder}: its autoencoder copy does not match the hash recorded in config.json")
-    else:
-        if ae_path is None:
-            raise ValueError("train-gan --arch rnn needs --ae RUN (a trained autoencoder) unless resuming")
-        ae = Autoencoder.load(Path(ae_path) / "best" if (Path(ae_path) / "best").is_dir() else ae_path)
-        config = (config or Config()).override({"ae." + k: v for k, v in ae.config.ae.__dict__.items()}
-                                               | {"encoding.encoding": ae.config.encoding.encoding})
-        recurrent = recurrent or config.rnn
+        recurrent = RecurrentConfig(**meta["recurrent"])
+    ae, config = autoencoder_for_run(out, ae_path, meta, config)
+    recurrent = recurrent or config.rnn
     if steps is not None:
         config = config.override({"gan.steps": steps})
     check_corpus_matches(ae.meta, corpus, "the autoencoder")

@@ -25,6 +25,14 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
                    help="override any setting, e.g. --set ae.lr=3e-4 (repeatable; applied last)")
 
 
+def _add_training_flags(p: argparse.ArgumentParser) -> None:
+    """The flags train-ae and train-gan share: device, time box, quiet, and the configuration."""
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--max-minutes", type=float, help="stop (after saving RUN/last) when this much time has passed")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_config_flags(p)
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
     from .corpus import prepare
     from .stats import corpus_stats, format_stats
@@ -233,10 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, help="chunks per batch (default 100)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4; with --resume: from here on)")
     p.add_argument("--seed", type=int, help="seed of initialisation, order and augmentation")
-    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default)")
-    p.add_argument("--max-minutes", type=float, help="stop (after saving RUN/last) when this much time has passed")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_config_flags(p)
+    _add_training_flags(p)
     p.set_defaults(func=cmd_train_ae)
 
     p = sub.add_parser("train-gan", help="train the WGAN-GP (convolutional, or --arch rnn) on autoencoder latents",
@@ -256,10 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="generator steps (with --resume: the new total)")
     p.add_argument("--batch", type=int, help="windows per batch (default 10)")
     p.add_argument("--seed", type=int, help="seed")
-    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default)")
-    p.add_argument("--max-minutes", type=float, help="stop (after saving RUN/last) when this much time has passed")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_config_flags(p)
+    _add_training_flags(p)
     p.set_defaults(func=cmd_train_gan)
 
     p = sub.add_parser("generate", help="write new performances as MIDI (the shipped model by default)",

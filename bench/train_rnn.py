@@ -129,8 +129,8 @@ def train_rates(args, ae_dir: Path, tmp: Path, arm: str, steps: int) -> dict:
     if arm == "conv":
         train_gan(args.corpus, ae_dir, run, config, progress=False)
     else:
-        train_recurrent_gan(args.corpus, ae_dir, run, config, RecurrentConfig(finetune_ae=arm == "rnn-ft"),
-                            progress=False)
+        train_recurrent_gan(args.corpus, ae_dir, run, config.override({"gan.finetune_ae": arm == "rnn-ft"}),
+                            RecurrentConfig(), progress=False)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     records = [r for r in read_metrics(run / "metrics.jsonl") if "step" in r and "val_wasserstein" in r]
     key = "steps_per_s" if arm != "conv" else "critic_steps_per_s"
@@ -222,19 +222,18 @@ def cmd_train_arm(args) -> None:
     from timestepmusic.train.gan_rnn import RecurrentConfig, train_recurrent_gan
 
     config = Config().override({"gan.device": "cpu", "gan.steps": 10 ** 6, "gan.sample_every": 0,
-                                "gan.validate_every": 100})
+                                "gan.validate_every": 100, "gan.finetune_ae": args.arm.endswith("-ft")})
     t0, c0 = time.perf_counter(), time.process_time()
-    if args.arm == "conv":
+    if args.arm.startswith("conv"):
         result = train_gan(args.corpus, args.ae, args.run, config, progress=False, max_seconds=60 * args.minutes)
     else:
-        result = train_recurrent_gan(args.corpus, args.ae, args.run, config,
-                                     RecurrentConfig(finetune_ae=args.arm == "rnn-ft"), progress=False,
+        result = train_recurrent_gan(args.corpus, args.ae, args.run, config, RecurrentConfig(), progress=False,
                                      max_seconds=60 * args.minutes)
     print(json.dumps({"arm": args.arm, "step": result["step"], "wall_s": time.perf_counter() - t0,
                       "cpu_s": time.process_time() - c0}))
 
 
-ARMS = ("conv", "rnn", "rnn-ft")
+ARMS = ("conv", "conv-ft", "rnn", "rnn-ft")
 SHOWN = ("note_density", "polyphony_mean", "pitch_range", "velocity_mean", "velocity_std", "damper_fraction")
 
 
@@ -274,19 +273,25 @@ def cmd_compare(args) -> None:
     sets = {"real test, other half (ceiling)": describe(real_table.take(half_b)),
             "shuffled real chunks (trivial)": describe(shuffled_chunks(corpus, "test", args.samples))}
     reference = describe(real_table.take(half_a))
-    models, ended_early = {}, {}
+    models, ended_early, drift = {}, {}, {}
+    examples = args.examples
+    write_real_examples(corpus, examples)
     for arm in ARMS:
         run = args.runs / arm
-        if arm == "conv":
-            model = GANModel.load(run / "last")
-            pieces = model.sample(args.samples, 16.0, seed=0)
+        model = GANModel.load(run / "last")  # a recurrent run loads as RecurrentGANModel
+        if arm.startswith("conv"):  # every arm decoded raw; the conv arms also as shipped (snapped)
+            pieces = model.sample(args.samples, 16.0, seed=0, snap_to_real=False)
+            sets[arm] = describe(excerpts_from_events(pieces, 16.0))
+            sets[f"{arm} (snapped)"] = describe(excerpts_from_events(model.sample(args.samples, 16.0, seed=0), 16.0))
         else:
-            model = RecurrentGANModel.load(run / "last")
             lengths = model.sample_sequences(args.samples, 16.0, seed=0)[1]
             ended_early[arm] = float((lengths < 64).float().mean())
             pieces = model.sample(args.samples, 16.0, seed=0)
             models[arm] = model
-        sets[arm] = describe(excerpts_from_events(pieces, 16.0))
+            sets[arm] = describe(excerpts_from_events(pieces, 16.0))
+        write_examples(pieces, examples, arm)
+        if arm.endswith("-ft"):
+            drift[arm] = autoencoder_drift(corpus, ae_dir, model.ae, args.drift_chunks)
     compared = compare_descriptors(reference, sets)
     names = list(sets)
     rows = []
@@ -316,16 +321,21 @@ def cmd_compare(args) -> None:
                   for arm in ARMS]
     report = ["arms: conv = train/gan.py (convolutional WGAN-GP on 64-chunk windows), frozen autoencoder; "
               "rnn = train/gan_rnn.py (recurrent attention GAN, sequences of up to 64 chunks with real endings), "
-              "frozen autoencoder; rnn-ft = train/gan_rnn.py with the autoencoder fine-tuned jointly. All with the "
+              "frozen autoencoder; -ft = the same with the autoencoder fine-tuned jointly (gan.finetune_ae). All with the "
               "GANConfig defaults (batch 10, 5 critic steps, gp 0.1 every step, feature matching 0.1, Adam 1e-4, "
               "betas 0.5/0.9) and the RecurrentConfig defaults; the same autoencoder copy; seed 0.", "",
-              f"Equal wall-clock training, {args.minutes:g} min per arm, the three arms side by side (one thread "
+              f"Equal wall-clock training, {args.minutes:g} min per arm, the {len(ARMS)} arms side by side (one thread "
               f"each; {load_note()} at the end):", ""]
     report += table(["arm", "generator steps", "wall s (incl. set-up)", "CPU s"], train_rows)
     report += ["", f"Descriptors of {args.samples} decoded 16 s samples per arm (seed 0, `last` checkpoints) against "
                f"{half_a.size} real test excerpts of 16 s (half of {real_table.num_excerpts}, split by track); "
                "mean ± std [KDE overlap with the real values, 1 = same distribution]:", ""]
     report += table(["descriptor", "real (half A)", *names], rows)
+    report += ["", f"Autoencoder drift of the fine-tuned arms: reconstruction loss (train/ae.py `validate`) on "
+               f"{args.drift_chunks:,} validation chunks, the starting autoencoder → the arm's tuned one:"]
+    report += [f"  {arm}: {before:.4f} → {after:.4f} (× {after / before:.2f})" for arm, (before, after) in drift.items()]
+    report += ["", f"Listening examples (MIDI and piano rolls, the first two samples of each arm, seed 0, raw "
+               f"decoding; two real test excerpts beside them): {examples}"]
     if ended_early:
         report += ["", "share of rnn samples that ended before 16 s (their excerpt is silent after the end): "
                    + ", ".join(f"{a}: {v:.2f}" for a, v in ended_early.items())]
@@ -334,6 +344,45 @@ def cmd_compare(args) -> None:
                "the training windows imply; `real tracks` = whole tracks):", ""]
     report += table(["set", "median", "mean", "10 %", "90 %", "share at 120 s", "n"], length_rows)
     write(args, "# Conv vs recurrent GAN, frozen vs fine-tuned autoencoder (equal compute)", report)
+
+
+def write_examples(pieces, folder: Path, name: str, count: int = 2) -> None:
+    from timestepmusic.evaluate.plots import plot_roll
+    from timestepmusic.midi import write_events
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, piece in enumerate(pieces[:count]):
+        write_events(piece, folder / f"{name}_{i}.mid")
+        plot_roll(piece, folder / f"{name}_{i}.png", title=f"{name}, sample {i} (16 s)")
+
+
+def write_real_examples(corpus, folder: Path, start_s: float = 30.0, seconds: float = 16.0) -> None:
+    """16 s from `start_s` of the first two test tracks, for listening beside the arms."""
+    from timestepmusic.midi import Events
+
+    pieces = []
+    for track in corpus.tracks_in("test")[:2]:
+        events = corpus.track_events(int(track))
+        keep = (events.start_s >= start_s) & (events.start_s < start_s + seconds)
+        pieces.append(Events(events.ids[keep], events.start_s[keep] - start_s,
+                             np.minimum(events.duration_s[keep], start_s + seconds + 2.0 - events.start_s[keep]),
+                             events.intensity[keep]))
+    write_examples(pieces, folder, "real")
+
+
+def autoencoder_drift(corpus, base_dir: Path, tuned, chunks: int) -> tuple[float, float]:
+    from timestepmusic.autoencoder import Autoencoder
+    from timestepmusic.batches import ChunkGatherer
+    from timestepmusic.train.ae import validate
+
+    base = Autoencoder.load(base_dir)
+    gatherer = ChunkGatherer(corpus, max_events=base.max_events)
+    tracks, index = (torch.from_numpy(a) for a in corpus.chunk_index("validation"))
+    pick = torch.randperm(tracks.numel(), generator=torch.Generator().manual_seed(0))[:chunks]
+    tracks, index = tracks[pick], index[pick]
+    size_weight = base.config.ae.size_loss_weight
+    return (validate(base.model, gatherer, base.encoding, tracks, index, size_weight)["loss"],
+            validate(tuned.model, gatherer, tuned.encoding, tracks, index, size_weight)["loss"])
 
 
 def write(args, title: str, lines: list[str]) -> None:
@@ -360,6 +409,10 @@ def main() -> None:
     compare.add_argument("--samples", type=int, default=64, help="16 s samples per arm")
     compare.add_argument("--real-excerpts", type=int, default=512, help="real test excerpts (16 s)")
     compare.add_argument("--skip-training", action="store_true", help="evaluate the runs already in --runs")
+    compare.add_argument("--examples", type=Path, default=Path("docs/comparison"),
+                         help="folder for the listening examples (MIDI + piano rolls)")
+    compare.add_argument("--drift-chunks", type=int, default=50_000,
+                         help="validation chunks on which the fine-tuned autoencoders' drift is measured")
     arm.add_argument("--arm", choices=ARMS, required=True)
     arm.add_argument("--run", type=Path, required=True)
     arm.add_argument("--minutes", type=float, default=5.0)

@@ -150,9 +150,9 @@ def test_toml_errors_name_the_file(tmp_path):
 
 def test_rnn_section_reads_from_toml_and_validates(tmp_path):
     path = tmp_path / "rnn.toml"
-    path.write_text("[rnn]\nmax_chunks = 128\nfinetune_ae = true\n")
+    path.write_text("[rnn]\nmax_chunks = 128\n[gan]\nfinetune_ae = true\n")
     config = Config.from_toml(path)
-    assert config.rnn.max_chunks == 128 and config.rnn.finetune_ae
+    assert config.rnn.max_chunks == 128 and config.gan.finetune_ae
     assert Config.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="rnn.critic_heads"):
         config.override(["rnn.critic_heads=5"])

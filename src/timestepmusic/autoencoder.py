@@ -62,6 +62,17 @@ class Autoencoder:
         return cls(model, Encoding.from_dict(meta["encoding"]), Config.from_dict(meta["config"]),
                    meta["weights"]["pisa"], meta)
 
+    def tuned_for(self, folder: Path, meta: dict) -> "Autoencoder":
+        """This autoencoder, or, where the GAN checkpoint in `folder` (config `meta`) was trained with
+        it fine-tuned, the tuned weights saved there (autoencoder.safetensors, hash checked) loaded over it."""
+        tuned = meta.get("autoencoder", {}).get("finetuned_sha256")
+        if tuned is None:
+            return self
+        if meta["weights"].get("autoencoder") != tuned:
+            raise ValueError(f"{folder}: autoencoder.safetensors does not have the fine-tuned hash in config.json")
+        load_weights(folder, "autoencoder", self.model)
+        return Autoencoder(self.model, self.encoding, self.config, tuned, self.meta)
+
     def features(self, batch: SetBatch) -> torch.Tensor:
         """Padded sets → encoded features [B, N, D]."""
         return self.encoding.encode(batch.ids, batch.offset_s, batch.duration_s, batch.intensity)

@@ -29,6 +29,8 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
     """The flags train-ae and train-gan share: device, time box, quiet, and the configuration."""
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--max-minutes", type=float, help="stop (after saving RUN/last) when this much time has passed")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the model that trains (pays off on a GPU; compiling takes minutes on a CPU)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_config_flags(p)
 
@@ -71,7 +73,8 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
 
     config = None if args.resume else _config(args, {"latent": "ae.latent", "encoding": "encoding.encoding",
                                                      "epochs": "ae.epochs", "device": "ae.device",
-                                                     "batch": "ae.batch_chunks", "lr": "ae.lr", "seed": "ae.seed"})
+                                                     "batch": "ae.batch_chunks", "lr": "ae.lr", "seed": "ae.seed",
+                                                     "compile": "ae.compile"})
     out = args.resume or args.out
     if out is None:
         raise ValueError("train-ae needs --out RUN (or --resume RUN)")
@@ -88,22 +91,22 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     from .train.gan_rnn import train_recurrent_gan
 
     config = None if args.resume else _config(args, {"steps": "gan.steps", "device": "gan.device",
-                                                     "seed": "gan.seed", "batch": "gan.batch"})
+                                                     "seed": "gan.seed", "batch": "gan.batch",
+                                                     "finetune_ae": "gan.finetune_ae", "compile": "gan.compile"})
     out = args.resume or args.out
     if out is None:
         raise ValueError("train-gan needs --out RUN (or --resume RUN)")
     arch = read_meta(Path(out) / "last")[1].get("arch", "conv") if args.resume else args.arch
-    if (args.finetune_ae or args.max_chunks) and arch != "rnn":
-        raise ValueError("--finetune-ae and --max-chunks need --arch rnn (the convolutional GAN keeps its "
-                         "autoencoder frozen and trains on fixed windows)")
+    if args.max_chunks and arch != "rnn":
+        raise ValueError("--max-chunks needs --arch rnn (the convolutional GAN trains on fixed windows: "
+                         "--set gan.window_chunks=N)")
     common = {"resume": bool(args.resume), "progress": not args.quiet,
               "max_seconds": args.max_minutes * 60 if args.max_minutes else None,
               "steps": args.steps if args.resume else None}
     if arch == "rnn":
         recurrent = None
-        if not args.resume:  # --config/--set rnn.* first, then the two flags
-            recurrent = config.override({"rnn.finetune_ae": True if args.finetune_ae else None,
-                                         "rnn.max_chunks": args.max_chunks}).rnn
+        if not args.resume:  # --config/--set rnn.* first, then the flag
+            recurrent = config.override({"rnn.max_chunks": args.max_chunks}).rnn
         result = train_recurrent_gan(args.corpus, args.ae, out, config, recurrent, **common)
     else:
         result = train_gan(args.corpus, args.ae, out, config, **common)
@@ -254,9 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", choices=["conv", "rnn"], default="conv",
                    help="conv: convolutional GAN over fixed 16 s windows (default); rnn: recurrent attention GAN "
                    "over variable-length sequences that learns where pieces end")
-    p.add_argument("--finetune-ae", action="store_true",
-                   help="rnn only: keep training the autoencoder with the GAN (reconstruction loss as an anchor); "
-                   "the tuned autoencoder is saved with the run and decodes its samples")
+    p.add_argument("--finetune-ae", action="store_true", default=None,
+                   help="keep training the autoencoder with the GAN (its reconstruction loss, weight gan.ae_weight, "
+                   "as an anchor); the tuned autoencoder is saved with the run and decodes its samples")
     p.add_argument("--max-chunks", type=int, help="rnn only: longest training sequence in chunks (default 64)")
     p.add_argument("--steps", type=int, help="generator steps (with --resume: the new total)")
     p.add_argument("--batch", type=int, help="windows per batch (default 10)")

@@ -120,6 +120,8 @@ class AEConfig:
     """cpu, cuda, cuda:N or auto (cuda when present)."""
     checkpoint_every_s: float = 300.0
     """Seconds between mid-epoch `last` checkpoints (one is always written at each epoch end)."""
+    compile: bool = False
+    """torch.compile the autoencoder for training (--compile; pays off on a GPU, costs minutes of compiling on a CPU)."""
 
     def __post_init__(self) -> None:
         for key in ("latent", "hidden", "batch_chunks", "epochs"):
@@ -161,6 +163,14 @@ class GANConfig:
     """Seed of initialisation, window order and noise."""
     device: str = "auto"
     """cpu, cuda, cuda:N or auto."""
+    finetune_ae: bool = False
+    """Fine-tune the autoencoder jointly with the GAN (real latents encoded on the fly; --finetune-ae)."""
+    ae_weight: float = 1.0
+    """Weight of the autoencoder's reconstruction loss in the joint objective (keeps its latent space in place)."""
+    ae_lr: float = 1e-4
+    """Adam learning rate of the autoencoder while fine-tuning."""
+    compile: bool = False
+    """torch.compile the generator (--compile); the critic stays eager, its penalty needs a double backward."""
 
     def __post_init__(self) -> None:
         for key in ("window_chunks", "noise", "channels", "batch", "critic_steps", "gp_every", "steps"):
@@ -169,6 +179,8 @@ class GANConfig:
                f"must be a multiple of 16 (four ×2 upsamplings), got {self.window_chunks}")
         _check(self.gp_weight >= 0, "gan.gp_weight", f"must be ≥ 0, got {self.gp_weight}")
         _check(self.lr > 0, "gan.lr", f"must be > 0, got {self.lr}")
+        _check(self.ae_weight >= 0, "gan.ae_weight", f"must be ≥ 0, got {self.ae_weight}")
+        _check(self.ae_lr > 0, "gan.ae_lr", f"must be > 0, got {self.ae_lr}")
         _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "gan.betas",
                f"must be two numbers in [0, 1), got {self.betas}")
 
@@ -176,7 +188,7 @@ class GANConfig:
 @dataclass(frozen=True)
 class RecurrentConfig:
     """The recurrent GAN (`gan.*` supplies lr, betas, batch, critic_steps, gp_weight, gp_every,
-    fm_weight, steps, sample_every, validate_every, seed, device and the sequence noise size)."""
+    fm_weight, steps, sample_every, validate_every, seed, device, fine-tuning and the sequence noise size)."""
 
     max_chunks: int = 64
     """Longest training sequence in chunks (64 × 0.25 s = 16 s); shorter ones end at a track's end."""
@@ -198,12 +210,6 @@ class RecurrentConfig:
     """Weight of the end head's cross-entropy on teacher-forced real sequences in the generator's loss."""
     sample_seconds: float = 32.0
     """Longest MIDI sample written every gan.sample_every steps."""
-    finetune_ae: bool = False
-    """Fine-tune the autoencoder jointly (real latents encoded on the fly)."""
-    ae_weight: float = 1.0
-    """Weight of the autoencoder's reconstruction loss in the joint objective."""
-    ae_lr: float = 1e-4
-    """Adam learning rate of the autoencoder while fine-tuning."""
 
     def __post_init__(self) -> None:
         for key in ("max_chunks", "hidden", "attention", "step_noise", "critic_width", "critic_layers", "critic_heads"):
@@ -217,9 +223,8 @@ class RecurrentConfig:
         if self.end_weight <= 0:
             raise ValueError(f"config rnn.end_weight: must be > 0 (it is how the model learns to end), "
                              f"got {self.end_weight}")
-        if self.ae_weight < 0 or self.ae_lr <= 0 or self.sample_seconds <= 0:
-            raise ValueError("config rnn.ae_weight must be ≥ 0, rnn.ae_lr and rnn.sample_seconds > 0, got "
-                             f"{self.ae_weight}, {self.ae_lr}, {self.sample_seconds}")
+        if self.sample_seconds <= 0:
+            raise ValueError(f"config rnn.sample_seconds: must be > 0, got {self.sample_seconds}")
 
 
 @dataclass(frozen=True)

@@ -67,10 +67,13 @@ class GANModel:
 
     @classmethod
     def with_autoencoder(cls, folder: Path, meta: dict, ae: Autoencoder, device: str = "cpu") -> "GANModel":
+        """The base autoencoder must be the one the run started from; a fine-tuned copy saved with the run
+        is then loaded over it, and the codebook saved with that checkpoint is preferred to the run's."""
         wanted = meta["autoencoder"]["weights_sha256"]
         if ae.weights_sha256 != wanted:
             raise ValueError(f"{folder}: this GAN was trained on autoencoder {wanted[:12]}…, "
                              f"but the autoencoder given is {ae.weights_sha256[:12]}…; they do not belong together")
+        ae = ae.tuned_for(folder, meta)
         generator = Generator(**meta["generator"])
         load_weights(folder, "generator", generator)
         generator.eval().to(pick_device(device))
@@ -140,10 +143,10 @@ def export_model(run: str | Path, dest: str | Path, description: str = "") -> Pa
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    kept = [key for key in ("generator", "autoencoder") if key in meta["weights"]]  # + a fine-tuned autoencoder
+    kept = [key for key in ("generator", "autoencoder", "codebook") if key in meta["weights"]]  # + fine-tuned parts
     for key in kept:
         shutil.copy(folder / f"{key}.safetensors", tmp / f"{key}.safetensors")
-    if (folder.parent / CODEBOOK).is_file():
+    if "codebook" not in kept and (folder.parent / CODEBOOK).is_file():
         shutil.copy(folder.parent / CODEBOOK, tmp / CODEBOOK)
     ae_src = checkpoint_dir(folder.parent / "autoencoder")
     (tmp / "autoencoder").mkdir()

@@ -86,10 +86,14 @@ CODEBOOK = "codebook.safetensors"
 CODEBOOK_SIZE = 50_000
 
 
+def codebook_rows(rows: np.ndarray, size: int = CODEBOOK_SIZE, seed: int = 0) -> np.ndarray:
+    """`size` chunk rows [K] drawn without replacement from `rows` (training-split chunks), sorted."""
+    return np.sort(np.random.default_rng(seed).choice(rows, min(size, rows.size), replace=False))
+
+
 def build_codebook(latents: np.ndarray, rows: np.ndarray, size: int = CODEBOOK_SIZE, seed: int = 0) -> torch.Tensor:
-    """`size` latents [K, L] drawn without replacement from `rows` (training-split chunks)."""
-    pick = np.random.default_rng(seed).choice(rows, min(size, rows.size), replace=False)
-    return torch.from_numpy(latents[np.sort(pick)].astype(np.float32))
+    """The latents [K, L] of `size` chunks drawn from `rows` (training-split chunks)."""
+    return torch.from_numpy(latents[codebook_rows(rows, size, seed)].astype(np.float32))
 
 
 def write_codebook(path: Path, codebook: torch.Tensor) -> None:

@@ -140,12 +140,14 @@ def sampled_ends(end_logits: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tenso
     return fired * mask, mask
 
 
-def end_loss(end_logits: torch.Tensor, end: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def end_loss(end_logits: torch.Tensor, end: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor,
+             total: torch.Tensor | None = None) -> torch.Tensor:
     """Binary cross-entropy of teacher-forced end logits [B, T] against real end markers [B, T], over
-    the valid steps (mask [B, T]), each sequence weighted by weight [B]; a mean per weighted step."""
+    the valid steps (mask [B, T]), each sequence weighted by weight [B]; a mean per weighted step.
+    `total`: the weighted step count of the global batch when this is one rank's slice of it."""
     w = mask * weight[:, None]  # [B, T]
     bce = nn.functional.binary_cross_entropy_with_logits(end_logits, end, reduction="none")
-    return (bce * w).sum() / w.sum().clamp_min(1e-12)
+    return (bce * w).sum() / (w.sum() if total is None else total).clamp_min(1e-12)
 
 
 class _Block(nn.Module):
@@ -252,12 +254,7 @@ class RecurrentGANModel:
         if ae.weights_sha256 != wanted:
             raise ValueError(f"{folder}: this GAN was trained on autoencoder {wanted[:12]}…, "
                              f"but the autoencoder given is {ae.weights_sha256[:12]}…; they do not belong together")
-        tuned = meta["autoencoder"].get("finetuned_sha256")
-        if tuned is not None:
-            if meta["weights"].get("autoencoder") != tuned:
-                raise ValueError(f"{folder}: autoencoder.safetensors does not have the fine-tuned hash in config.json")
-            load_weights(folder, "autoencoder", ae.model)
-            ae = Autoencoder(ae.model, ae.encoding, ae.config, tuned, ae.meta)
+        ae = ae.tuned_for(folder, meta)
         generator = RecurrentGenerator(**meta["generator"])
         load_weights(folder, "generator", generator)
         generator.eval().to(pick_device(device))

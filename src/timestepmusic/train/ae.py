@@ -111,6 +111,8 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
         load_optimizer(out / "last", "pisa", meta, optimizer)
         for group in optimizer.param_groups:
             group["lr"] = ae.lr
+    if ae.compile:  # in place, so the state dict keeps its names
+        model.compile()
     use_amp = device.type == "cuda"
     metrics = MetricsLog(out / "metrics.jsonl")
 

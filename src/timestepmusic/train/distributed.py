@@ -19,6 +19,7 @@ class Dist:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    device: str = "cpu"  # where collectives' tensors must live (NCCL: this rank's GPU)
 
     @property
     def main(self) -> bool:
@@ -65,5 +66,5 @@ def from_environment(device_name: str) -> tuple[Dist, str]:
         dist.init_process_group("nccl" if use_cuda else "gloo")
     if use_cuda:
         torch.cuda.set_device(local_rank)
-        return Dist(rank, world, local_rank), f"cuda:{local_rank}"
+        return Dist(rank, world, local_rank, f"cuda:{local_rank}"), f"cuda:{local_rank}"
     return Dist(rank, world, local_rank), "cpu"

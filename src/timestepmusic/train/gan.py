@@ -1,10 +1,11 @@
-"""Train the convolutional WGAN-GP over windows of standardised chunk latents, autoencoder frozen.
+"""Train the convolutional WGAN-GP over windows of standardised chunk latents; the autoencoder is
+frozen, or with `gan.finetune_ae` fine-tuned jointly (train/finetune.py).
 
 Per generator step: `critic_steps` critic updates on WGAN loss + gp_weight · gradient penalty
 (lazily every `gp_every` critic steps, scaled by `gp_every` as in StyleGAN2, so that the expected
 penalty is unchanged), then one generator update on −critic + fm_weight · feature matching.
 Windows are drawn from one torch.Generator whose state is checkpointed, so resume is exact.
-Shapes: B windows, L latent, T chunks per window.
+Shapes: B windows, L latent, T chunks per window, K codebook latents.
 """
 from __future__ import annotations
 
@@ -23,33 +24,44 @@ from ..checkpoint import load_optimizer, load_rng, load_weights, read_meta, writ
 from ..config import Config
 from ..corpus import Corpus
 from ..gan.conv import Critic, Generator, gradient_penalty
-from ..latents import CODEBOOK, Normaliser, build_codebook, cached_latents, window_starts, write_codebook
+from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, window_starts, write_codebook
 from ..midi import write_events
 from .ae import check_corpus_matches
+from .budget import Budget
 from .distributed import from_environment
+from .finetune import CodebookWeights, RealLatents, weights_hash
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
 VALIDATION_WINDOWS = 256
+AE_VALIDATION_CHUNKS = 4096  # held-out chunks on which a fine-tuned autoencoder's drift is watched
 SAMPLES_PER_CHECK = 4
 
 
 class WindowSampler:
-    """Random windows [B, L, T] of standardised latents; never across a track boundary."""
+    """Random windows of `window` chunks, never across a track boundary: their chunk rows [B, T],
+    or (given cached standardised latents [C, L]) the windows themselves [B, L, T]."""
 
-    def __init__(self, latents: torch.Tensor, starts: np.ndarray, window: int):
-        self.latents = latents  # [C, L], standardised
-        self.starts = torch.from_numpy(starts).to(latents.device)
-        self.offsets = torch.arange(window, device=latents.device)
+    def __init__(self, latents: torch.Tensor | None, starts: np.ndarray, window: int):
+        self.latents = latents  # [C, L], standardised; None when the latents are encoded on the fly
+        device = latents.device if latents is not None else "cpu"
+        self.starts = torch.from_numpy(starts).to(device)
+        self.offsets = torch.arange(window, device=device)
         if self.starts.numel() == 0:
             raise ValueError(f"no track is at least {window} chunks long; lower gan.window_chunks")
 
+    def draw(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """Window indices [B]."""
+        return torch.randint(self.starts.numel(), (batch,), generator=generator)
+
+    def rows(self, index: torch.Tensor) -> torch.Tensor:
+        return self.starts[index.to(self.starts.device)][:, None] + self.offsets  # [B, T]
+
     def windows(self, index: torch.Tensor) -> torch.Tensor:
-        rows = self.starts[index.to(self.starts.device)][:, None] + self.offsets  # [B, T]
-        return self.latents[rows].transpose(1, 2)  # [B, L, T]
+        return self.latents[self.rows(index)].transpose(1, 2)  # [B, L, T]
 
     def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
-        return self.windows(torch.randint(self.starts.numel(), (batch,), generator=generator))
+        return self.windows(self.draw(batch, generator))
 
 
 def autoencoder_for_run(out: Path, ae_path: str | Path | None, meta: dict | None,
@@ -76,6 +88,7 @@ def autoencoder_for_run(out: Path, ae_path: str | Path | None, meta: dict | None
 def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Path, config: Config | None = None, *,
               resume: bool = False, progress: bool = True, max_steps: int | None = None,
               max_seconds: float | None = None, steps: int | None = None) -> dict:
+    """Train (or with `resume`, continue) a convolutional GAN run in `out`; returns the last metrics."""
     out = Path(out)
     corpus = Corpus.open(corpus_path)
     meta = None
@@ -91,12 +104,12 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
     ranks, device_name = from_environment(g.device)
     device = pick_device(device_name)
     progress = progress and ranks.main
-    if not resume and ranks.main:  # the run keeps its own copy of the frozen autoencoder; checkpoints name it by hash
+    if not resume and ranks.main:  # the run keeps its own copy of the starting autoencoder; checkpoints name it by hash
         write_checkpoint(out, "autoencoder", ae.meta, {"pisa": ae.model})
     ranks.barrier()
+    base_sha = ae.weights_sha256
     ae.model.to(device)
 
-    latents_np = cached_latents(ae, corpus, out)  # [C, L]
     train_starts = window_starts(corpus, "train", g.window_chunks)
     val_starts = window_starts(corpus, "validation", g.window_chunks)
     if val_starts.size == 0:
@@ -104,18 +117,24 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
         val_starts = train_starts
     train_rows = np.concatenate([np.arange(corpus.track_chunk_ptr[t], corpus.track_chunk_ptr[t + 1])
                                  for t in corpus.tracks_in("train")])
+    # frozen: every chunk encoded once (cached); fine-tuning: encoded once only to fit the normaliser,
+    # which then stays fixed so that the generator's output scale does not move under it
+    latents_np = cached_latents(ae, corpus, out) if meta is None or not g.finetune_ae else None  # [C, L]
     normaliser = Normaliser.from_dict(meta["normaliser"]) if meta else Normaliser.fit(latents_np[train_rows])
-    if ranks.main and not (out / CODEBOOK).is_file():  # nearest real chunks, for snapped decoding
-        write_codebook(out / CODEBOOK, build_codebook(latents_np, train_rows, seed=g.seed))
-    latents = normaliser.forward(torch.from_numpy(latents_np).to(device))  # [C, L]
-    train_windows = WindowSampler(latents, train_starts, g.window_chunks)
-    val_windows = WindowSampler(latents, val_starts, g.window_chunks)
+    book_rows = codebook_rows(train_rows, seed=g.seed)  # nearest real chunks, for snapped decoding
+    if ranks.main and not g.finetune_ae and not (out / CODEBOOK).is_file():
+        write_codebook(out / CODEBOOK, torch.from_numpy(latents_np[book_rows]))
+    cached = None if g.finetune_ae else normaliser.forward(torch.from_numpy(latents_np).to(device))  # [C, L]
+    real_latents = RealLatents(corpus, ae, normaliser, cached, ranks)
+    train_windows = WindowSampler(cached, train_starts, g.window_chunks)
+    val_windows = WindowSampler(cached, val_starts, g.window_chunks)
 
     torch.manual_seed(g.seed)
     generator = Generator(noise=g.noise, latent=ae.model.latent, channels=g.channels, window=g.window_chunks).to(device)
     critic = Critic(latent=ae.model.latent, channels=g.channels, window=g.window_chunks).to(device)
     opt_g = torch.optim.Adam(generator.parameters(), lr=g.lr, betas=g.betas, fused=True)  # one kernel per step
     opt_c = torch.optim.Adam(critic.parameters(), lr=g.lr, betas=g.betas, fused=True)
+    opt_ae = torch.optim.Adam(ae.model.parameters(), lr=g.ae_lr) if g.finetune_ae else None
     rng = torch.Generator().manual_seed(g.seed)
     step, best = 0, math.inf
     if meta is not None:
@@ -124,35 +143,51 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
         load_weights(folder, "critic", critic)
         load_optimizer(folder, "generator", meta, opt_g)
         load_optimizer(folder, "critic", meta, opt_c)
+        if opt_ae is not None:
+            load_weights(folder, "autoencoder", ae.model)
+            load_optimizer(folder, "autoencoder", meta, opt_ae)
         rng.set_state(load_rng(folder)["windows"])
         step, best = meta["step"], meta["best_val_wasserstein"]
+    if g.compile:  # in place: the state dict keeps its names; the critic stays eager (double backward)
+        generator.compile()
     fixed_noise = torch.randn(SAMPLES_PER_CHECK, g.noise, generator=torch.Generator().manual_seed(g.seed + 1)).to(device)
     val_gen = torch.Generator().manual_seed(g.seed + 2)
-    val_real = val_windows.windows(torch.randint(val_windows.starts.numel(), (VALIDATION_WINDOWS,), generator=val_gen))
+    val_rows = val_windows.rows(val_windows.draw(VALIDATION_WINDOWS, val_gen))  # [V, T]
     val_noise = torch.randn(VALIDATION_WINDOWS, g.noise, generator=val_gen).to(device)
+    ae_val_rows = torch.from_numpy(np.random.default_rng(g.seed + 3).permutation(
+        np.unique(val_rows.cpu().numpy()))[:AE_VALIDATION_CHUNKS]) if g.finetune_ae else None
     metrics = MetricsLog(out / "metrics.jsonl")
     trained_seconds = meta["trained"]["seconds"] if meta else 0.0
 
     def save(name: str, extra: dict | None = None) -> None:
         if not ranks.main:
             return
+        models = {"generator": generator, "critic": critic}
+        optimizers = {"generator": opt_g, "critic": opt_c}
+        tuned = {}
+        if opt_ae is not None:  # the tuned autoencoder and the codebook its own encoder gives
+            models |= {"autoencoder": ae.model, "codebook": CodebookWeights(real_latents.encode(torch.from_numpy(book_rows)))}
+            optimizers["autoencoder"] = opt_ae
+            tuned = {"finetuned_sha256": weights_hash(ae.model)}
         write_checkpoint(out, name, {
             "kind": "gan", "arch": "conv", "config": config.to_dict(), "generator": generator.sizes_of(),
             "critic": critic.sizes_of(), "normaliser": normaliser.to_dict(), "step": step,
-            "best_val_wasserstein": best, "autoencoder": {"weights_sha256": ae.weights_sha256},
+            "best_val_wasserstein": best, "autoencoder": {"weights_sha256": base_sha} | tuned,
             "corpus": {"root": str(corpus.root), "key": corpus.manifest["key"], "tracks": corpus.num_tracks,
                        "hours": sum(t["duration_s"] for t in corpus.tracks) / 3600},
-            "trained": {"steps": step, "seconds": trained_seconds + time.perf_counter() - started,
+            "trained": {"steps": step, "seconds": trained_seconds + time.perf_counter() - budget.started,
                         "device": str(device), "world_size": ranks.world} | (extra or {})},
-            {"generator": generator, "critic": critic}, {"generator": opt_g, "critic": opt_c},
-            {"windows": rng.get_state()})
+            models, optimizers, {"windows": rng.get_state()})
 
     @torch.no_grad()
-    def held_out_wasserstein() -> float:
+    def held_out() -> dict:
         critic.eval(), generator.eval()
-        w = float(critic(val_real)[0].mean() - critic(generator(val_noise))[0].mean())
+        real = real_latents(val_rows).transpose(1, 2)  # [V, L, T]
+        result = {"val_wasserstein": float(critic(real)[0].mean() - critic(generator(val_noise))[0].mean())}
         critic.train(), generator.train()
-        return w
+        if ae_val_rows is not None:
+            result["ae_val_loss"] = real_latents.reconstruction_loss(ae_val_rows)
+        return result
 
     def write_samples() -> None:
         generator.eval()
@@ -163,7 +198,7 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
         for i, window in enumerate(windows):
             write_events(ae.decode_events(window), folder / f"sample_{i}.mid")
 
-    started = time.perf_counter()
+    budget = Budget(max_steps, max_seconds)
     total = g.steps
     bar = tqdm(total=total, initial=step, desc="gan", unit="step", disable=not progress)
     critic_count, rate_start, rate_steps = 0, time.perf_counter(), 0
@@ -176,7 +211,7 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
             scale = ranks.world / g.batch
             for _ in range(g.critic_steps):
                 mine = ranks.shard(torch.arange(g.batch))
-                real = train_windows.sample(g.batch, rng)[mine.to(device)]  # [b, L, T]
+                real = real_latents(train_windows.rows(train_windows.draw(g.batch, rng)[mine])).transpose(1, 2)  # [b, L, T]
                 noise = torch.randn(g.batch, g.noise, generator=rng)[mine].to(device)
                 eps = torch.rand(g.batch, generator=rng)[mine]
                 with torch.no_grad():
@@ -194,19 +229,30 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
                 ranks.average_gradients(critic.parameters())
                 opt_c.step()
             mine = ranks.shard(torch.arange(g.batch))
-            real = train_windows.sample(g.batch, rng)[mine.to(device)]
+            rows = train_windows.rows(train_windows.draw(g.batch, rng)[mine])  # [b, T]
             noise = torch.randn(g.batch, g.noise, generator=rng)[mine].to(device)
             fake_score, fake_features = critic(generator(noise))
-            with torch.no_grad():
-                _, real_features = critic(real)
+            ae_loss = None
+            if opt_ae is not None:  # the encoder gets the feature-matching gradient through the real latents
+                real, ae_loss = real_latents(rows, weight=g.ae_weight)
+                _, real_features = critic(real.transpose(1, 2))
+            else:
+                with torch.no_grad():
+                    _, real_features = critic(real_latents(rows).transpose(1, 2))
             fake_mean, real_mean = fake_features.sum(0) / g.batch, real_features.sum(0) / g.batch  # [F]
             if ranks.active:  # global means; the differentiable all-reduce sums gradients back to every slice
                 fake_mean = torch.distributed.nn.functional.all_reduce(fake_mean)
-                torch.distributed.all_reduce(real_mean)
+                real_mean = torch.distributed.nn.functional.all_reduce(real_mean)
             matching = ((fake_mean - real_mean) ** 2).mean()
             loss_g = -fake_score.sum() * scale + g.fm_weight * matching
             opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
+            if opt_ae is not None:
+                opt_ae.zero_grad(set_to_none=True)
+                (loss_g + ae_loss * ranks.world).backward()  # ae_loss is this slice's share of the global mean
+                ranks.average_gradients(ae.model.parameters())
+                opt_ae.step()
+            else:
+                loss_g.backward()
             ranks.average_gradients(generator.parameters())
             opt_g.step()
             loss_c, loss_g, matching = float(loss_c.detach()), float(loss_g.detach()), float(matching.detach())
@@ -218,29 +264,21 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
                 bar.set_postfix(critic=f"{loss_c:.3f}", gen=f"{loss_g:.3f}", w=f"{wasserstein:.3f}",
                                 critic_steps_s=f"{rate:.1f}")
             if ranks.main and (step % g.validate_every == 0 or step == total):
-                val_w = held_out_wasserstein()
-                last = {"step": step, "critic_loss": loss_c, "generator_loss": loss_g,
-                        "wasserstein": wasserstein, "val_wasserstein": val_w, "feature_matching": matching,
-                        "critic_steps_per_s": rate_steps * g.critic_steps / max(time.perf_counter() - rate_start, 1e-9)}
+                last = {"step": step, "critic_loss": loss_c, "generator_loss": loss_g, "wasserstein": wasserstein,
+                        "feature_matching": matching} | held_out() | \
+                       {"critic_steps_per_s": rate_steps * g.critic_steps / max(time.perf_counter() - rate_start, 1e-9)}
+                if ae_loss is not None:
+                    last["ae_loss"] = float(ae_loss.detach()) * ranks.world / max(g.ae_weight, 1e-12)
                 rate_start, rate_steps = time.perf_counter(), 0
                 metrics.write(last)
-                if abs(val_w) < best:
-                    best = abs(val_w)
+                if abs(last["val_wasserstein"]) < best:
+                    best = abs(last["val_wasserstein"])
                     save("best")
                 save("last")
             if ranks.main and g.sample_every and step % g.sample_every == 0:
                 write_samples()
-            stop = (max_steps is not None and step >= max_steps) or \
-                   (max_seconds is not None and time.perf_counter() - started >= max_seconds)
-            if ranks.active:
-                flag = torch.tensor([float(stop)])
-                torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-                stop = bool(flag[0])
-            if stop:
-                save("last")
-                if ranks.main:
-                    metrics.write({"event": "stopped", "step": step})
-                return last | {"step": step, "stopped": True}
+            if budget.spent(step, ranks):
+                return stop_early(save, metrics, ranks.main, step, last)
     except KeyboardInterrupt:
         save("last")
         log.warning("interrupted: saved %s/last at step %d", out, step)
@@ -248,3 +286,11 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
     finally:
         bar.close()
     return last
+
+
+def stop_early(save, metrics: MetricsLog, main: bool, step: int, last: dict) -> dict:
+    """The end of a run whose budget is spent before gan.steps: `last` written, the stop logged."""
+    save("last")
+    if main:
+        metrics.write({"event": "stopped", "step": step})
+    return last | {"step": step, "stopped": True}

@@ -11,16 +11,14 @@ penalty every `gp_every` critic steps, then −critic + feature matching for the
 `end_weight` · the cross-entropy of its end head run teacher-forced over the real batch (weighted
 the same way), which is how it learns when pieces end (gan/recurrent.py says why not adversarially).
 
-Fine-tuning (`finetune_ae`): the real sequences are encoded on the fly by the current autoencoder.
-In the generator step the encoder also gets the feature-matching gradient through the real latents
-(the latent space may move towards what the generator makes), and `ae_weight` · its reconstruction
-loss on the same real chunks anchors it; the tuned weights are saved with the run and decode its samples.
-Shapes: B sequences, T ≤ max_chunks steps, L latent, C corpus chunks, F critic features.
+Fine-tuning (`gan.finetune_ae`) works as in the convolutional trainer (train/finetune.py); the tuned
+weights are saved with the run and decode its samples. Under torchrun every rank draws the same
+global batch and works on its slice, with sums over global counts, as train/gan.py does.
+Shapes: B sequences (b on this rank), T ≤ max_chunks steps, L latent, C corpus chunks, F critic features.
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import math
 import time
@@ -29,22 +27,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save as safetensors_bytes
+import torch.distributed.nn
 from tqdm import tqdm
 
-from ..autoencoder import Autoencoder, pick_device
-from ..batches import ChunkGatherer, SetBatch
+from ..autoencoder import pick_device
 from ..checkpoint import load_optimizer, load_rng, load_weights, read_meta, write_checkpoint
 from ..config import Config, RecurrentConfig
 from ..corpus import Corpus
-from ..encoding import Encoding
 from ..gan.recurrent import (RecurrentGenerator, SequenceCritic, end_loss, masked_gradient_penalty,
                              sampled_ends)
 from ..latents import Normaliser, cached_latents
 from ..midi import write_events
-from ..pisa import PISA
-from .ae import check_corpus_matches, validate
-from .gan import autoencoder_for_run
+from .ae import check_corpus_matches
+from .budget import Budget
+from .distributed import from_environment
+from .finetune import RealLatents, weights_hash
+from .gan import autoencoder_for_run, stop_early
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -59,6 +57,13 @@ class RealBatch:
     mask: torch.Tensor  # [B, T] 1 = a step of the sequence
     end: torch.Tensor  # [B, T] 1 at the track's last chunk
     weight: torch.Tensor  # [B] importance weight p/q (mean 1 under the mixture)
+
+    def take(self, index: torch.Tensor) -> "RealBatch":
+        """The sequences at `index` [b] (this rank's slice)."""
+        return RealBatch(self.rows[index], self.mask[index], self.end[index], self.weight[index])
+
+    def to(self, device: torch.device) -> "RealBatch":
+        return RealBatch(*(x.to(device) for x in (self.rows, self.mask, self.end, self.weight)))
 
 
 class SequenceSampler:
@@ -96,56 +101,6 @@ class SequenceSampler:
         return self.batch(torch.where(pick_ending, ending, plain))
 
 
-def finetune_step(ae_model: PISA, encoding: Encoding, sets: SetBatch, weight: float,
-                  size_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """The autoencoder's part of a joint step: (weight · reconstruction loss of `sets`, their latents
-    [B, L]), both differentiable in the autoencoder. The caller adds the loss to its objective, uses the
-    latents as real data, backpropagates once and steps the autoencoder's optimizer with its own."""
-    x = encoding.encode(sets.ids, sets.offset_s, sets.duration_s, sets.intensity)  # [B, N, D]
-    loss, _ = ae_model.loss(x, sets.sizes, encoding, size_weight)
-    latent, _ = ae_model.encode(x, sets.sizes)  # [B, L]
-    return weight * loss, latent
-
-
-class RealLatents:
-    """Latents [B, T, L] (standardised, zero past the end) of a real batch: from the cached frozen
-    latents, or encoded on the fly by the autoencoder being fine-tuned."""
-
-    def __init__(self, corpus: Corpus, ae: Autoencoder, normaliser: Normaliser, cached: torch.Tensor | None):
-        self.ae, self.normaliser, self.cached = ae, normaliser, cached
-        ptr = np.array(corpus.track_chunk_ptr, dtype=np.int64)
-        self.track_of = torch.from_numpy(np.repeat(np.arange(corpus.num_tracks), np.diff(ptr)))  # [C]
-        self.first = torch.from_numpy(ptr[:-1])  # [K]
-        self.gatherer = ChunkGatherer(corpus, max_events=ae.max_events, device=ae.device) if cached is None else None
-
-    def sets(self, rows: torch.Tensor) -> SetBatch:
-        track = self.track_of[rows]
-        return self.gatherer.gather(track.to(self.ae.device), (rows - self.first[track]).to(self.ae.device))
-
-    def __call__(self, real: RealBatch, weight: float | None = None):
-        """Latents [B, T, L]; with `weight` (fine-tuning, differentiable) also weight · reconstruction loss."""
-        valid = real.mask > 0.5  # [B, T]
-        if self.cached is not None:
-            return self.cached[real.rows] * real.mask[..., None]
-        sets = self.sets(real.rows[valid])  # the valid steps only: [V] chunks
-        if weight is None:
-            with torch.no_grad():
-                latent, _ = self.ae.model.encode(self.ae.features(sets), sets.sizes)  # [V, L]
-            loss = None
-        else:
-            loss, latent = finetune_step(self.ae.model, self.ae.encoding, sets, weight,
-                                         self.ae.config.ae.size_loss_weight)
-        x = torch.zeros(*valid.shape, latent.shape[-1], device=latent.device)
-        x = x.masked_scatter(valid[..., None], self.normaliser.forward(latent.float()))  # [B, T, L]
-        return x if weight is None else (x, loss)
-
-
-def _hash_of(model: torch.nn.Module) -> str:
-    """The sha256 write_checkpoint will record for these weights (same safetensors bytes)."""
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    return hashlib.sha256(safetensors_bytes(state)).hexdigest()
-
-
 def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Path,
                         config: Config | None = None, recurrent: RecurrentConfig | None = None, *,
                         resume: bool = False, progress: bool = True, max_steps: int | None = None,
@@ -165,9 +120,15 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
         config = config.override({"gan.steps": steps})
     check_corpus_matches(ae.meta, corpus, "the autoencoder")
     g, r = config.gan, recurrent
-    device = pick_device(g.device)
-    if not resume:  # the run keeps its own copy of the starting autoencoder; checkpoints name it by hash
+    ranks, device_name = from_environment(g.device)
+    device = pick_device(device_name)
+    progress = progress and ranks.main
+    if g.compile:
+        log.warning("gan.compile: the recurrent generator is not compiled (its step loop would be unrolled "
+                    "into one graph); training runs eagerly")
+    if not resume and ranks.main:  # the run keeps its own copy of the starting autoencoder; checkpoints name it by hash
         write_checkpoint(out, "autoencoder", ae.meta, {"pisa": ae.model})
+    ranks.barrier()
     base_sha = ae.weights_sha256
     ae.model.to(device)
 
@@ -179,15 +140,13 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
     val_seq = SequenceSampler(corpus, val_tracks, r.max_chunks, r.ending_share)
     # frozen: every chunk encoded once (cached); fine-tuning: encoded once only to fit the normaliser,
     # which then stays fixed so that the generator's output scale does not move under it
-    cached = None
-    latents_np = cached_latents(ae, corpus, out) if meta is None or not r.finetune_ae else None  # [C, L]
+    latents_np = cached_latents(ae, corpus, out) if meta is None or not g.finetune_ae else None  # [C, L]
     if meta is None:
         normaliser = Normaliser.fit(latents_np[train_seq.start.numpy()])  # every chunk of the training split
     else:
         normaliser = Normaliser.from_dict(meta["normaliser"])
-    if not r.finetune_ae:
-        cached = normaliser.forward(torch.from_numpy(latents_np).to(device))  # [C, L]
-    real_latents = RealLatents(corpus, ae, normaliser, cached)
+    cached = None if g.finetune_ae else normaliser.forward(torch.from_numpy(latents_np).to(device))  # [C, L]
+    real_latents = RealLatents(corpus, ae, normaliser, cached, ranks)
 
     torch.manual_seed(g.seed)
     latent = ae.model.latent
@@ -201,7 +160,7 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
         generator.end.bias.fill_(math.log(hazard / (1 - hazard)) if hazard < 1 else 0.0)
     opt_g = torch.optim.Adam(generator.parameters(), lr=g.lr, betas=g.betas)
     opt_c = torch.optim.Adam(critic.parameters(), lr=g.lr, betas=g.betas)
-    opt_ae = torch.optim.Adam(ae.model.parameters(), lr=r.ae_lr) if r.finetune_ae else None
+    opt_ae = torch.optim.Adam(ae.model.parameters(), lr=g.ae_lr) if g.finetune_ae else None
     rng = torch.Generator().manual_seed(g.seed)
     step, best = 0, math.inf
     if meta is not None:
@@ -216,58 +175,64 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
         rng.set_state(load_rng(folder)["sequences"])
         step, best = meta["step"], meta["best_val_wasserstein"]
 
-    def noise_for(b: int, t: int, source: torch.Generator):
-        """Sequence noise [B, Z], step noise [B, T, S], end uniforms [B, T]."""
-        return (torch.randn(b, g.noise, generator=source).to(device),
-                torch.randn(b, t, r.step_noise, generator=source).to(device),
-                torch.rand(b, t, generator=source).to(device))
+    def noise_for(b: int, t: int, source: torch.Generator, mine: torch.Tensor | None = None):
+        """Sequence noise [B, Z], step noise [B, T, S], end uniforms [B, T], drawn for the global batch
+        of b; with `mine`, this rank's rows of it."""
+        z, noise, u = (torch.randn(b, g.noise, generator=source), torch.randn(b, t, r.step_noise, generator=source),
+                       torch.rand(b, t, generator=source))
+        if mine is not None:
+            z, noise, u = z[mine], noise[mine], u[mine]
+        return z.to(device), noise.to(device), u.to(device)
 
     def fake_batch(z, noise, u):
         x, logits = generator(z, noise)  # [B, T, L], [B, T]
         end, mask = sampled_ends(logits, u)
         return x * mask[..., None], end, mask
 
+    def global_sum(x: torch.Tensor) -> torch.Tensor:
+        """A differentiable sum over ranks (identity in one process)."""
+        return torch.distributed.nn.functional.all_reduce(x) if ranks.active else x
+
     val_gen = torch.Generator().manual_seed(g.seed + 2)
-    val_real = val_seq.sample(VALIDATION_SEQUENCES, val_gen)
+    val_real = val_seq.sample(VALIDATION_SEQUENCES, val_gen).to(device)
     val_noise = noise_for(VALIDATION_SEQUENCES, r.max_chunks, val_gen)
-    ae_val = None
-    if r.finetune_ae:
+    ae_val_rows = None
+    if g.finetune_ae:
         order = torch.randperm(val_seq.start.numel(), generator=torch.Generator().manual_seed(g.seed + 3))
-        rows = val_seq.start[order[:AE_VALIDATION_CHUNKS]]  # a fixed sample of validation chunks
-        track = real_latents.track_of[rows]
-        ae_val = (track.to(device), (rows - real_latents.first[track]).to(device))
+        ae_val_rows = val_seq.start[order[:AE_VALIDATION_CHUNKS]]  # a fixed sample of validation chunks
     metrics = MetricsLog(out / "metrics.jsonl")
     trained_seconds = meta["trained"]["seconds"] if meta else 0.0
-    size_weight = ae.config.ae.size_loss_weight
 
     def save(name: str) -> None:
+        if not ranks.main:
+            return
         models = {"generator": generator, "critic": critic}
         optimizers = {"generator": opt_g, "critic": opt_c}
         tuned = {}
         if opt_ae is not None:
             models["autoencoder"], optimizers["autoencoder"] = ae.model, opt_ae
-            tuned = {"finetuned_sha256": _hash_of(ae.model)}
+            tuned = {"finetuned_sha256": weights_hash(ae.model)}
         write_checkpoint(out, name, {
             "kind": "gan", "arch": "rnn", "config": config.to_dict(), "recurrent": dataclasses.asdict(r),
             "generator": generator.sizes_of(), "critic": critic.sizes_of(), "normaliser": normaliser.to_dict(),
             "step": step, "best_val_wasserstein": best, "autoencoder": {"weights_sha256": base_sha} | tuned,
             "corpus": {"root": str(corpus.root), "key": corpus.manifest["key"], "tracks": corpus.num_tracks,
                        "hours": sum(t["duration_s"] for t in corpus.tracks) / 3600},
-            "trained": {"steps": step, "seconds": trained_seconds + time.perf_counter() - started,
-                        "device": str(device), "world_size": 1}},
+            "trained": {"steps": step, "seconds": trained_seconds + time.perf_counter() - budget.started,
+                        "device": str(device), "world_size": ranks.world}},
             models, optimizers, {"sequences": rng.get_state()})
 
     @torch.no_grad()
     def held_out() -> dict:
         critic.eval(), generator.eval()
-        real_x = real_latents(val_real)
+        real_x = real_latents(val_real.rows, val_real.mask)
         real_score, _ = critic(real_x, val_real.end, val_real.mask)
         fake_score, _ = critic(*fake_batch(*val_noise))
         w = float((real_score * val_real.weight).mean() - fake_score.mean())
         critic.train(), generator.train()
         result = {"val_wasserstein": w}
-        if ae_val is not None:
-            result["ae_val_loss"] = validate(ae.model, real_latents.gatherer, ae.encoding, *ae_val, size_weight)["loss"]
+        if ae_val_rows is not None:
+            result["ae_val_loss"] = real_latents.reconstruction_loss(ae_val_rows)
         return result
 
     def write_samples() -> None:
@@ -280,72 +245,83 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
         for i, (piece, length) in enumerate(zip(x, lengths.tolist())):
             write_events(ae.decode_events(piece[:length]), folder / f"sample_{i}.mid")
 
-    started = time.perf_counter()
+    budget = Budget(max_steps, max_seconds)
     bar = tqdm(total=g.steps, initial=step, desc="gan-rnn", unit="step", disable=not progress)
     critic_count, rate_start, rate_steps = 0, time.perf_counter(), 0
     last: dict = {}
-    b, t = g.batch, r.max_chunks
+    b, t, k_steps = g.batch, r.max_chunks, g.critic_steps
+    scale = ranks.world / b  # sums over this rank's slice / the global batch, × world (gradients are averaged)
     try:
         while step < g.steps:
+            mine = ranks.shard(torch.arange(b))  # [b'] this rank's rows of every global batch
             # the generator does not change during the critic steps, so all their fakes come from one
             # batched unroll: T sequential steps once instead of critic_steps times
+            every = (torch.arange(k_steps)[:, None] * b + mine).reshape(-1)  # this rank's rows of the K·B
             with torch.no_grad():
-                fakes = fake_batch(*noise_for(g.critic_steps * b, t, rng))  # [K·B, …]
-            for k in range(g.critic_steps):
-                real = train_seq.sample(b, rng)
-                eps = torch.rand(b, generator=rng)
-                real_x = real_latents(real)
-                fake = tuple(a[k * b:(k + 1) * b] for a in fakes)
+                fakes = fake_batch(*noise_for(k_steps * b, t, rng, every))  # [K·b', …]
+            n = mine.numel()
+            for k in range(k_steps):
+                real = train_seq.sample(b, rng).take(mine).to(device)
+                eps = torch.rand(b, generator=rng)[mine]
+                real_x = real_latents(real.rows, real.mask)
+                fake = tuple(a[k * n:(k + 1) * n] for a in fakes)
                 real_score, _ = critic(real_x, real.end, real.mask)
                 fake_score, _ = critic(*fake)
-                loss_c = fake_score.mean() - (real_score * real.weight).mean()
-                wasserstein = -float(loss_c.detach())
+                loss_c = (fake_score.sum() - (real_score * real.weight).sum()) * scale
+                wasserstein = -float(loss_c.detach()) / ranks.world
                 critic_count += 1
                 if g.gp_weight > 0 and critic_count % g.gp_every == 0:
-                    penalty = masked_gradient_penalty(critic, (real_x, real.end, real.mask), fake, eps).mean()
+                    penalty = masked_gradient_penalty(critic, (real_x, real.end, real.mask), fake, eps).sum() * scale
                     loss_c = loss_c + g.gp_weight * g.gp_every * penalty
                 opt_c.zero_grad(set_to_none=True)
                 loss_c.backward()
+                ranks.average_gradients(critic.parameters())
                 opt_c.step()
-            real = train_seq.sample(b, rng)
-            noise = noise_for(b, t, rng)
-            teacher_noise = noise_for(b, t, rng)[:2]
+            real = train_seq.sample(b, rng).take(mine).to(device)
+            noise = noise_for(b, t, rng, mine)
+            teacher_noise = noise_for(b, t, rng, mine)[:2]
             fake_x, fake_end, fake_mask = fake_batch(*noise)
             fake_score, fake_features = critic(fake_x, fake_end, fake_mask)
-            if opt_ae is not None:
-                real_x, ae_loss = real_latents(real, weight=r.ae_weight)
-                _, real_features = critic(real_x, real.end, real.mask)  # the encoder gets this gradient
+            if opt_ae is not None:  # the encoder gets the feature-matching gradient through the real latents
+                real_x, ae_loss = real_latents(real.rows, real.mask, weight=g.ae_weight)
+                _, real_features = critic(real_x, real.end, real.mask)
             else:
                 ae_loss = None
-                real_x = real_latents(real)
+                real_x = real_latents(real.rows, real.mask)
                 with torch.no_grad():
                     _, real_features = critic(real_x, real.end, real.mask)
-            real_mean = (real_features * real.weight[:, None]).mean(0)  # [F]
-            matching = ((fake_features.mean(0) - real_mean) ** 2).mean()
-            _, forced_logits = generator(*teacher_noise, teacher=real_x.detach())  # [B, T]
-            ending = end_loss(forced_logits, real.end, real.mask, real.weight)
-            loss_g = -fake_score.mean() + g.fm_weight * matching + r.end_weight * ending
+            real_mean = global_sum((real_features * real.weight[:, None]).sum(0) / b)  # [F]
+            fake_mean = global_sum(fake_features.sum(0) / b)
+            matching = ((fake_mean - real_mean) ** 2).mean()
+            _, forced_logits = generator(*teacher_noise, teacher=real_x.detach())  # [b', T]
+            steps_weighted = (real.mask * real.weight[:, None]).sum()
+            if ranks.active:
+                torch.distributed.all_reduce(steps_weighted)
+            ending = end_loss(forced_logits, real.end, real.mask, real.weight, steps_weighted)
+            loss_g = -fake_score.sum() * scale + g.fm_weight * matching + r.end_weight * ending * ranks.world
             opt_g.zero_grad(set_to_none=True)
             if opt_ae is not None:
                 opt_ae.zero_grad(set_to_none=True)
-                (loss_g + ae_loss).backward()
+                (loss_g + ae_loss * ranks.world).backward()  # ae_loss is this slice's share of the global mean
+                ranks.average_gradients(ae.model.parameters())
                 opt_ae.step()
             else:
                 loss_g.backward()
+            ranks.average_gradients(generator.parameters())
             opt_g.step()
             step += 1
             rate_steps += 1
             bar.update()
             record = {"critic_loss": float(loss_c.detach()), "generator_loss": float(loss_g.detach()),
                       "wasserstein": wasserstein, "feature_matching": float(matching.detach()),
-                      "end_loss": float(ending.detach()),
+                      "end_loss": float(ending.detach()) * ranks.world,
                       "fake_length_mean": float(fake_mask.detach().sum(1).mean()),
                       "fake_end_rate": float(fake_end.detach().sum(1).mean())}
             if ae_loss is not None:
-                record["ae_loss"] = float(ae_loss.detach()) / max(r.ae_weight, 1e-12)
+                record["ae_loss"] = float(ae_loss.detach()) * ranks.world / max(g.ae_weight, 1e-12)
             if step % 10 == 0:
                 bar.set_postfix(w=f"{wasserstein:.3f}", length=f"{record['fake_length_mean']:.1f}")
-            if step % g.validate_every == 0 or step == g.steps:
+            if ranks.main and (step % g.validate_every == 0 or step == g.steps):
                 elapsed = max(time.perf_counter() - rate_start, 1e-9)
                 last = {"step": step} | record | held_out() | {"steps_per_s": rate_steps / elapsed}
                 rate_start, rate_steps = time.perf_counter(), 0
@@ -354,13 +330,10 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
                     best = abs(last["val_wasserstein"])
                     save("best")
                 save("last")
-            if g.sample_every and step % g.sample_every == 0:
+            if ranks.main and g.sample_every and step % g.sample_every == 0:
                 write_samples()
-            if (max_steps is not None and step >= max_steps) or \
-                    (max_seconds is not None and time.perf_counter() - started >= max_seconds):
-                save("last")
-                metrics.write({"event": "stopped", "step": step})
-                return last | {"step": step, "stopped": True}
+            if budget.spent(step, ranks):
+                return stop_early(save, metrics, ranks.main, step, last)
     except KeyboardInterrupt:
         save("last")
         log.warning("interrupted: saved %s/last at step %d", out, step)

@@ -1,0 +1,125 @@
+"""Fine-tuning the autoencoder jointly with the convolutional GAN (train/finetune.py, train/gan.py)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from test_models import TINY_GAN, tiny_ae, tiny_corpus  # noqa: F401  (module fixtures)
+from test_recurrent import FINETUNE_BOUND
+
+from timestepmusic.autoencoder import Autoencoder
+from timestepmusic.batches import ChunkGatherer
+from timestepmusic.config import Config
+from timestepmusic.corpus import Corpus
+from timestepmusic.generate import GANModel, export_model
+from timestepmusic.latents import Normaliser
+from timestepmusic.train.ae import validate
+from timestepmusic.train.budget import Budget
+from timestepmusic.train.finetune import RealLatents
+from timestepmusic.train.gan import train_gan
+
+TUNED = TINY_GAN | {"gan.finetune_ae": True, "gan.ae_lr": 1e-3, "gan.sample_every": 0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tuned_gan(tiny_corpus, tiny_ae, tmp_path_factory):  # noqa: F811
+    run = tmp_path_factory.mktemp("conv-ft") / "run"
+    train_gan(tiny_corpus, tiny_ae, run, Config().override(TUNED), progress=False)
+    return run
+
+
+def validation_loss(ae: Autoencoder, corpus: Corpus) -> float:
+    tracks, chunks = (torch.from_numpy(a) for a in corpus.chunk_index("validation"))
+    return validate(ae.model, ChunkGatherer(corpus), ae.encoding, tracks, chunks, 1.0)["loss"]
+
+
+def test_finetuned_conv_changes_the_autoencoder_within_the_bound(tuned_gan, tiny_ae, tiny_corpus):  # noqa: F811
+    base = Autoencoder.load(tiny_ae / "best")
+    model = GANModel.load(tuned_gan)
+    meta = json.loads((tuned_gan / "last" / "config.json").read_text())
+    assert meta["autoencoder"]["weights_sha256"] == base.weights_sha256
+    assert model.ae.weights_sha256 == meta["autoencoder"]["finetuned_sha256"] != base.weights_sha256
+    before, after = base.model.state_dict(), model.ae.model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    corpus = Corpus.open(tiny_corpus)
+    start, end = validation_loss(base, corpus), validation_loss(model.ae, corpus)
+    assert end <= FINETUNE_BOUND * start, (start, end)
+    records = [json.loads(line) for line in (tuned_gan / "metrics.jsonl").read_text().splitlines()]
+    assert all("ae_val_loss" in r and "ae_loss" in r for r in records if "val_wasserstein" in r)
+
+
+def test_finetuned_checkpoint_carries_the_codebook_of_its_own_encoder(tuned_gan, tiny_corpus):  # noqa: F811
+    model = GANModel.load(tuned_gan)
+    book = load_file(str(tuned_gan / "last" / "codebook.safetensors"))["latents"]  # [K, L]
+    assert torch.equal(model.codebook, book)
+    assert not (tuned_gan / "codebook.safetensors").exists()  # the frozen-run codebook would be stale
+    # every codebook latent is what the tuned encoder gives some training chunk
+    corpus = Corpus.open(tiny_corpus)
+    train_rows = np.concatenate([np.arange(corpus.track_chunk_ptr[t], corpus.track_chunk_ptr[t + 1])
+                                 for t in corpus.tracks_in("train")])
+    encoded = RealLatents(corpus, model.ae, model.normaliser, None).encode(torch.from_numpy(train_rows))
+    nearest = torch.cdist(book, encoded, compute_mode="donot_use_mm_for_euclid_dist").min(1).values
+    assert float(nearest.max()) < 1e-4
+    snapped = model.sample_latents(2, 4, seed=0).reshape(-1, book.shape[1])
+    assert (snapped[:, None] == book[None]).all(-1).any(-1).all()
+
+
+def test_finetuned_conv_resumes_exactly(tuned_gan, tiny_corpus, tiny_ae, tmp_path):  # noqa: F811
+    run = tmp_path / "ft"
+    train_gan(tiny_corpus, tiny_ae, run, Config().override(TUNED), progress=False, max_steps=3)
+    train_gan(tiny_corpus, None, run, resume=True, progress=False)
+    for key in ("generator", "critic", "autoencoder"):
+        a = load_file(str(tuned_gan / "last" / f"{key}.safetensors"))
+        b = load_file(str(run / "last" / f"{key}.safetensors"))
+        for name in a:
+            assert torch.equal(a[name], b[name]), (key, name)
+
+
+def test_export_keeps_the_tuned_autoencoder_and_its_codebook(tuned_gan, tmp_path):
+    exported = GANModel.load(export_model(tuned_gan, tmp_path / "model"))
+    original = GANModel.load(tuned_gan / "best")
+    assert exported.ae.weights_sha256 == original.ae.weights_sha256
+    assert torch.equal(exported.codebook, original.codebook)
+    assert torch.equal(exported.sample_latents(1, 4, seed=2), original.sample_latents(1, 4, seed=2))
+
+
+def test_cli_finetunes_the_conv_gan(tiny_corpus, tiny_ae, tmp_path):  # noqa: F811
+    from timestepmusic.cli import main
+
+    sets = [f"--set={k}={v}" for k, v in (TINY_GAN | {"gan.sample_every": 0, "gan.steps": 2}).items()]
+    run = tmp_path / "run"
+    assert main(["train-gan", str(tiny_corpus), "--ae", str(tiny_ae), "--out", str(run), "--finetune-ae",
+                 "-q", *sets]) == 0
+    assert json.loads((run / "last" / "config.json").read_text())["config"]["gan"]["finetune_ae"] is True
+    assert main(["generate", "--model", str(run), "-n", "1", "--seconds", "4", "-o", str(tmp_path / "o")]) == 0
+    assert len(list((tmp_path / "o").glob("*.mid"))) == 1
+
+
+def test_real_latents_masked_rows_are_zero_and_match_the_cache(tiny_corpus, tiny_ae):  # noqa: F811
+    corpus = Corpus.open(tiny_corpus)
+    ae = Autoencoder.load(tiny_ae / "best")
+    rows = torch.tensor([[0, 1, 2], [5, 6, 7]])
+    mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    live = RealLatents(corpus, ae, Normaliser((0.0,) * 8, (1.0,) * 8), None)
+    cached = RealLatents(corpus, ae, Normaliser((0.0,) * 8, (1.0,) * 8), live.encode(torch.arange(8)))
+    a, b = live(rows, mask), cached(rows, mask)
+    assert a.shape == (2, 3, 8) and torch.all(a[mask == 0] == 0)
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    x, loss = live(rows, mask, weight=2.0)
+    assert x.requires_grad and loss.requires_grad and float(loss.detach()) > 0
+
+
+def test_budget_stops_on_steps_or_time():
+    assert not Budget(max_steps=3).spent(2) and Budget(max_steps=3).spent(3)
+    assert Budget(max_seconds=0.0).spent(0) and not Budget().spent(10 ** 9)

@@ -24,14 +24,6 @@ from timestepmusic.train.gan import train_gan
 TUNED = TINY_GAN | {"gan.finetune_ae": True, "gan.ae_lr": 1e-3, "gan.sample_every": 0}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def tuned_gan(tiny_corpus, tiny_ae, tmp_path_factory):  # noqa: F811
     run = tmp_path_factory.mktemp("conv-ft") / "run"

@@ -105,3 +105,21 @@ class RealLatents:
         x = torch.zeros(*valid.shape, latent.shape[-1], device=latent.device)
         x = x.masked_scatter(valid[..., None], self.normaliser.forward(latent.float()))  # [*R, L]
         return x if weight is None else (x, loss)
+
+
+def generator_update(loss: torch.Tensor, ae_loss: torch.Tensor | None, generator: nn.Module,
+                     opt_g: torch.optim.Optimizer, ae_model: nn.Module, opt_ae: torch.optim.Optimizer | None,
+                     ranks: Dist) -> None:
+    """One generator step; with fine-tuning (`ae_loss` given) the autoencoder's step from the same backward
+    pass. `ae_loss` is this rank's share of the global mean (sum / global count), hence × world size:
+    the ranks' gradients are averaged."""
+    opt_g.zero_grad(set_to_none=True)
+    if ae_loss is None:
+        loss.backward()
+    else:
+        opt_ae.zero_grad(set_to_none=True)
+        (loss + ae_loss * ranks.world).backward()
+        ranks.average_gradients(ae_model.parameters())
+        opt_ae.step()
+    ranks.average_gradients(generator.parameters())
+    opt_g.step()

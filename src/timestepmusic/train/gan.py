@@ -29,7 +29,7 @@ from ..midi import write_events
 from .ae import check_corpus_matches
 from .budget import Budget
 from .distributed import from_environment
-from .finetune import CodebookWeights, RealLatents, weights_hash
+from .finetune import CodebookWeights, RealLatents, generator_update, weights_hash
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -245,16 +245,7 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
                 real_mean = torch.distributed.nn.functional.all_reduce(real_mean)
             matching = ((fake_mean - real_mean) ** 2).mean()
             loss_g = -fake_score.sum() * scale + g.fm_weight * matching
-            opt_g.zero_grad(set_to_none=True)
-            if opt_ae is not None:
-                opt_ae.zero_grad(set_to_none=True)
-                (loss_g + ae_loss * ranks.world).backward()  # ae_loss is this slice's share of the global mean
-                ranks.average_gradients(ae.model.parameters())
-                opt_ae.step()
-            else:
-                loss_g.backward()
-            ranks.average_gradients(generator.parameters())
-            opt_g.step()
+            generator_update(loss_g, ae_loss, generator, opt_g, ae.model, opt_ae, ranks)
             loss_c, loss_g, matching = float(loss_c.detach()), float(loss_g.detach()), float(matching.detach())
             step += 1
             rate_steps += 1

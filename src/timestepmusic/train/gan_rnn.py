@@ -41,7 +41,7 @@ from ..midi import write_events
 from .ae import check_corpus_matches
 from .budget import Budget
 from .distributed import from_environment
-from .finetune import RealLatents, weights_hash
+from .finetune import RealLatents, generator_update, weights_hash
 from .gan import autoencoder_for_run, stop_early
 from .log import MetricsLog
 
@@ -299,16 +299,7 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
                 torch.distributed.all_reduce(steps_weighted)
             ending = end_loss(forced_logits, real.end, real.mask, real.weight, steps_weighted)
             loss_g = -fake_score.sum() * scale + g.fm_weight * matching + r.end_weight * ending * ranks.world
-            opt_g.zero_grad(set_to_none=True)
-            if opt_ae is not None:
-                opt_ae.zero_grad(set_to_none=True)
-                (loss_g + ae_loss * ranks.world).backward()  # ae_loss is this slice's share of the global mean
-                ranks.average_gradients(ae.model.parameters())
-                opt_ae.step()
-            else:
-                loss_g.backward()
-            ranks.average_gradients(generator.parameters())
-            opt_g.step()
+            generator_update(loss_g, ae_loss, generator, opt_g, ae.model, opt_ae, ranks)
             step += 1
             rate_steps += 1
             bar.update()

@@ -124,17 +124,17 @@ def train_rates(args, ae_dir: Path, tmp: Path, arm: str, steps: int) -> dict:
     run = tmp / arm
     seed_run(run, args.cache)
     config = Config().override({"gan.device": "cpu", "gan.sample_every": 0, "gan.validate_every": steps,
-                                "gan.steps": 3 * steps})
+                                "gan.steps": 3 * steps, "gan.finetune_ae": arm.endswith("-ft")})
     t0, c0 = time.perf_counter(), time.process_time()
-    if arm == "conv":
+    if arm.startswith("conv"):
         train_gan(args.corpus, ae_dir, run, config, progress=False)
     else:
-        train_recurrent_gan(args.corpus, ae_dir, run, config.override({"gan.finetune_ae": arm == "rnn-ft"}),
-                            RecurrentConfig(), progress=False)
+        train_recurrent_gan(args.corpus, ae_dir, run, config, RecurrentConfig(), progress=False)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     records = [r for r in read_metrics(run / "metrics.jsonl") if "step" in r and "val_wasserstein" in r]
-    key = "steps_per_s" if arm != "conv" else "critic_steps_per_s"
-    rates = [r[key] / (5 if arm == "conv" else 1) for r in records[1:]]  # the first interval is the warm-up
+    conv = arm.startswith("conv")
+    key = "critic_steps_per_s" if conv else "steps_per_s"
+    rates = [r[key] / (5 if conv else 1) for r in records[1:]]  # the first interval is the warm-up
     return {"steps_per_s": statistics.median(rates), "rates": rates, "wall_s": wall, "cpu_s": cpu}
 
 
@@ -188,7 +188,7 @@ def cmd_speed(args) -> None:
         decode_ms = median_ms(lambda: latents(piece), args.repeats)
 
         train_rows = []
-        for arm in ("conv", "rnn", "rnn-ft"):
+        for arm in ARMS:
             rate = train_rates(args, ae_dir, tmp, arm, args.train_steps)
             print(f"{arm}: {rate}", file=sys.stderr)
             train_rows.append([arm, f"{rate['steps_per_s']:.2f}", f"{5 * rate['steps_per_s']:.1f}",
@@ -206,7 +206,7 @@ def cmd_speed(args) -> None:
                f"{args.train_steps}-step intervals; no samples written):", ""]
     report += table(["arm", "generator steps/s", "critic steps/s", "intervals (generator steps/s)"], train_rows)
     report += ["", "arms: conv = convolutional WGAN-GP on cached latents; rnn = recurrent GAN on cached latents; "
-               "rnn-ft = recurrent GAN with the autoencoder fine-tuned (real chunks encoded on the fly, "
+               "-ft = the same with the autoencoder fine-tuned (real chunks encoded on the fly, "
                "reconstruction loss, its own Adam)",
                f"torch {torch.__version__}, torch.set_num_threads(1); {load_note()}"]
     write(args, "# Recurrent GAN benchmark: training steps/s and sampling speed", report)

@@ -169,6 +169,10 @@ class GANConfig:
     """Weight of the autoencoder's reconstruction loss in the joint objective (keeps its latent space in place)."""
     ae_lr: float = 1e-4
     """Adam learning rate of the autoencoder while fine-tuning."""
+    ae_gan_weight: float = 0.1
+    """Weight of the adversarial signal into the fine-tuned encoder: the gradient of log(feature matching)
+    through the real latents (log, so that the convolutional critic's features, ~1000× the recurrent
+    critic's, do not swamp the reconstruction term; 0 = reconstruction only)."""
     compile: bool = False
     """torch.compile the generator (--compile); the critic stays eager, its penalty needs a double backward."""
 
@@ -181,6 +185,7 @@ class GANConfig:
         _check(self.lr > 0, "gan.lr", f"must be > 0, got {self.lr}")
         _check(self.ae_weight >= 0, "gan.ae_weight", f"must be ≥ 0, got {self.ae_weight}")
         _check(self.ae_lr > 0, "gan.ae_lr", f"must be > 0, got {self.ae_lr}")
+        _check(self.ae_gan_weight >= 0, "gan.ae_gan_weight", f"must be ≥ 0, got {self.ae_gan_weight}")
         _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "gan.betas",
                f"must be two numbers in [0, 1), got {self.betas}")
 

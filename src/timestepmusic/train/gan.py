@@ -29,7 +29,7 @@ from ..midi import write_events
 from .ae import check_corpus_matches
 from .budget import Budget
 from .distributed import from_environment
-from .finetune import CodebookWeights, RealLatents, generator_update, weights_hash
+from .finetune import CodebookWeights, RealLatents, feature_matching, generator_update, weights_hash
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
             noise = torch.randn(g.batch, g.noise, generator=rng)[mine].to(device)
             fake_score, fake_features = critic(generator(noise))
             ae_loss = None
-            if opt_ae is not None:  # the encoder gets the feature-matching gradient through the real latents
+            if opt_ae is not None:  # differentiable in the encoder: reconstruction loss + feature-matching signal
                 real, ae_loss = real_latents(rows, weight=g.ae_weight)
                 _, real_features = critic(real.transpose(1, 2))
             else:
@@ -243,9 +243,9 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
             if ranks.active:  # global means; the differentiable all-reduce sums gradients back to every slice
                 fake_mean = torch.distributed.nn.functional.all_reduce(fake_mean)
                 real_mean = torch.distributed.nn.functional.all_reduce(real_mean)
-            matching = ((fake_mean - real_mean) ** 2).mean()
+            matching, towards_fake = feature_matching(fake_mean, real_mean, g.ae_gan_weight)
             loss_g = -fake_score.sum() * scale + g.fm_weight * matching
-            generator_update(loss_g, ae_loss, generator, opt_g, ae.model, opt_ae, ranks)
+            generator_update(loss_g + towards_fake, ae_loss, generator, opt_g, ae.model, opt_ae, ranks)
             loss_c, loss_g, matching = float(loss_c.detach()), float(loss_g.detach()), float(matching.detach())
             step += 1
             rate_steps += 1

@@ -41,7 +41,7 @@ from ..midi import write_events
 from .ae import check_corpus_matches
 from .budget import Budget
 from .distributed import from_environment
-from .finetune import RealLatents, generator_update, weights_hash
+from .finetune import RealLatents, feature_matching, generator_update, weights_hash
 from .gan import autoencoder_for_run, stop_early
 from .log import MetricsLog
 
@@ -282,7 +282,7 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
             teacher_noise = noise_for(b, t, rng, mine)[:2]
             fake_x, fake_end, fake_mask = fake_batch(*noise)
             fake_score, fake_features = critic(fake_x, fake_end, fake_mask)
-            if opt_ae is not None:  # the encoder gets the feature-matching gradient through the real latents
+            if opt_ae is not None:  # differentiable in the encoder: reconstruction loss + feature-matching signal
                 real_x, ae_loss = real_latents(real.rows, real.mask, weight=g.ae_weight)
                 _, real_features = critic(real_x, real.end, real.mask)
             else:
@@ -292,14 +292,14 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
                     _, real_features = critic(real_x, real.end, real.mask)
             real_mean = global_sum((real_features * real.weight[:, None]).sum(0) / b)  # [F]
             fake_mean = global_sum(fake_features.sum(0) / b)
-            matching = ((fake_mean - real_mean) ** 2).mean()
+            matching, towards_fake = feature_matching(fake_mean, real_mean, g.ae_gan_weight)
             _, forced_logits = generator(*teacher_noise, teacher=real_x.detach())  # [b', T]
             steps_weighted = (real.mask * real.weight[:, None]).sum()
             if ranks.active:
                 torch.distributed.all_reduce(steps_weighted)
             ending = end_loss(forced_logits, real.end, real.mask, real.weight, steps_weighted)
             loss_g = -fake_score.sum() * scale + g.fm_weight * matching + r.end_weight * ending * ranks.world
-            generator_update(loss_g, ae_loss, generator, opt_g, ae.model, opt_ae, ranks)
+            generator_update(loss_g + towards_fake, ae_loss, generator, opt_g, ae.model, opt_ae, ranks)
             step += 1
             rate_steps += 1
             bar.update()

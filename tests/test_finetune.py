@@ -18,7 +18,7 @@ from timestepmusic.generate import GANModel, export_model
 from timestepmusic.latents import Normaliser
 from timestepmusic.train.ae import validate
 from timestepmusic.train.budget import Budget
-from timestepmusic.train.finetune import RealLatents
+from timestepmusic.train.finetune import RealLatents, feature_matching
 from timestepmusic.train.gan import train_gan
 
 TUNED = TINY_GAN | {"gan.finetune_ae": True, "gan.ae_lr": 1e-3, "gan.sample_every": 0}
@@ -115,3 +115,17 @@ def test_real_latents_masked_rows_are_zero_and_match_the_cache(tiny_corpus, tiny
 def test_budget_stops_on_steps_or_time():
     assert not Budget(max_steps=3).spent(2) and Budget(max_steps=3).spent(3)
     assert Budget(max_seconds=0.0).spent(0) and not Budget().spent(10 ** 9)
+
+
+def test_encoder_signal_is_free_of_the_critic_feature_scale():
+    fake, real = torch.randn(16, requires_grad=True), torch.randn(16, requires_grad=True)
+    matching, towards = feature_matching(fake, real, 0.1)
+    (matching + towards).backward()
+    generator_grad, encoder_grad = fake.grad.clone(), real.grad.clone()
+    torch.testing.assert_close(generator_grad, 2 * (fake - real).detach() / 16)  # the plain term, fake side only
+    big_fake, big_real = (1000 * fake).detach().requires_grad_(), (1000 * real).detach().requires_grad_()
+    matching, towards = feature_matching(big_fake, big_real, 0.1)
+    (matching + towards).backward()
+    torch.testing.assert_close(big_real.grad * 1000, encoder_grad)  # features × 1000: the same signal per unit
+    frozen = feature_matching(fake, real.detach(), 0.1)[1]
+    assert float(frozen) == 0.0 and not frozen.requires_grad

@@ -312,7 +312,7 @@ def cmd_compare(args) -> None:
         dist = length_distributions(model, corpus, n=args.samples * 4, max_seconds=120.0, seed=1)
         for key in ("generated", "real_remaining", "real_tracks"):
             v = dist[key]
-            if key != "generated" and arm != ARMS[1]:
+            if key != "generated" and arm != next(iter(models)):  # the real rows once
                 continue
             length_rows.append([arm if key == "generated" else key.replace("_", " "),
                                 f"{np.median(v):.1f}", f"{np.mean(v):.1f}", f"{np.quantile(v, 0.1):.1f}",
@@ -325,7 +325,7 @@ def cmd_compare(args) -> None:
               "GANConfig defaults (batch 10, 5 critic steps, gp 0.1 every step, feature matching 0.1, Adam 1e-4, "
               "betas 0.5/0.9) and the RecurrentConfig defaults; the same autoencoder copy; seed 0.", "",
               f"Equal wall-clock training, {args.minutes:g} min per arm, the {len(ARMS)} arms side by side (one thread "
-              f"each; {load_note()} at the end):", ""]
+              f"each; {load_note() + ' at the end' if not args.skip_training else 'figures from trained.json'}):", ""]
     report += table(["arm", "generator steps", "wall s (incl. set-up)", "CPU s"], train_rows)
     report += ["", f"Descriptors of {args.samples} decoded 16 s samples per arm (seed 0, `last` checkpoints) against "
                f"{half_a.size} real test excerpts of 16 s (half of {real_table.num_excerpts}, split by track); "

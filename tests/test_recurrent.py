@@ -202,6 +202,8 @@ def test_cli_trains_generates_and_exports_a_finetuned_rnn(tiny_corpus, tiny_ae, 
     assert main(["generate", "--model", str(run), "--arch", "rnn", "--max-seconds", "6", "-n", "2",
                  "-o", str(tmp_path / "out")]) == 0
     assert len(list((tmp_path / "out").glob("*.mid"))) == 2
+    printed = capsys.readouterr().out
+    assert "piece lengths" in printed and "generated" in printed and "real remaining" in printed
     assert main(["generate", "--model", str(run), "--arch", "conv", "-o", str(tmp_path / "o")]) == 2
     assert main(["train-gan", str(tiny_corpus), "--ae", str(tiny_ae), "--out", str(tmp_path / "c"),
                  "--max-chunks", "16", "-q"]) == 2

@@ -151,7 +151,28 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
             for extra in render_outputs(path, events, png=args.png, wav=args.wav):
                 print(f"{extra}")
+    if arch == "rnn":
+        _print_lengths(gan, args, seconds)
     return 0
+
+
+def _print_lengths(gan, args: argparse.Namespace, seconds: float) -> None:
+    """The generated pieces' lengths beside the real ones of --corpus (default: the training corpus, if still there)."""
+    import numpy as np
+
+    from .corpus import Corpus
+    from .gan.recurrent import length_table, real_lengths
+
+    lengths = {"generated": np.minimum(gan.sample_sequences(args.n, seconds, args.seed)[1].numpy()
+                                       * gan.ae.chunk_seconds, seconds)}
+    root = args.corpus or gan.meta.get("corpus", {}).get("root")
+    try:
+        lengths |= real_lengths(Corpus.open(root), seconds) if root else {}
+    except ValueError as e:
+        log.warning("piece lengths: no real ones beside them (%s); pass --corpus CORPUS", e)
+    print(f"piece lengths, capped at --max-seconds {seconds:g} (real remaining: from a random chunk of a "
+          "training track to its end, what the model was trained on):")
+    print("\n".join(length_table(lengths, seconds)))
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
@@ -273,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="RUN", help="GAN run or checkpoint folder (default: the model shipped in the package)")
     p.add_argument("-n", type=int, default=8, help="how many files (default 8)")
     p.add_argument("--seconds", type=float, default=16.0, help="length of each in seconds (default 16; conv models)")
+    p.add_argument("--corpus", metavar="CORPUS",
+                   help="recurrent models: report piece lengths beside this corpus's (default: the training corpus)")
     p.add_argument("--max-seconds", type=float,
                    help="recurrent models: longest a piece may run; each ends earlier when the model ends it "
                    "(default 120)")

@@ -290,17 +290,29 @@ class RecurrentGANModel:
 
 def length_distributions(model: RecurrentGANModel, corpus, *, n: int = 256, max_seconds: float = 120.0,
                          seed: int = 0, split: str = "train") -> dict[str, np.ndarray]:
-    """Piece lengths in seconds, generated beside real, all capped at `max_seconds`:
-      generated          n sampled pieces
+    """Piece lengths in seconds of `n` sampled pieces ("generated") beside the real ones of `real_lengths`."""
+    _, lengths = model.sample_sequences(n, max_seconds, seed)
+    generated = np.minimum(lengths.numpy() * corpus.chunk_seconds, max_seconds)
+    return {"generated": generated} | real_lengths(corpus, max_seconds, split)
+
+
+def real_lengths(corpus, max_seconds: float = 120.0, split: str = "train") -> dict[str, np.ndarray]:
+    """Real lengths in seconds, capped at `max_seconds`:
       real_remaining     what the training windows imply: from a uniformly random chunk of a track to
                          its end (the model is trained on windows starting anywhere, so this is the
                          distribution its end hazard should reproduce)
       real_tracks        whole track lengths of the split, for reference."""
-    _, lengths = model.sample_sequences(n, max_seconds, seed)
     c = corpus.chunk_seconds
     tracks = corpus.tracks_in(split)
     chunks = np.diff(np.asarray(corpus.track_chunk_ptr))[tracks]  # [K]
     remaining = (np.repeat(chunks, chunks) - (np.arange(chunks.sum()) - np.repeat(np.cumsum(chunks) - chunks, chunks)))
-    return {"generated": np.minimum(lengths.numpy() * c, max_seconds),
-            "real_remaining": np.minimum(remaining * c, max_seconds),
-            "real_tracks": np.minimum(chunks * c, max_seconds)}
+    return {"real_remaining": np.minimum(remaining * c, max_seconds), "real_tracks": np.minimum(chunks * c, max_seconds)}
+
+
+def length_table(lengths: dict[str, np.ndarray], max_seconds: float) -> list[str]:
+    """Lines of a table: median, mean, 10th and 90th percentile (s), share at the maximum, count per set."""
+    lines = [f"{'lengths (s)':<16}{'median':>8}{'mean':>8}{'10 %':>8}{'90 %':>8}{'at max':>8}{'n':>9}"]
+    for name, v in lengths.items():
+        lines.append(f"{name.replace('_', ' '):<16}{np.median(v):>8.1f}{np.mean(v):>8.1f}{np.quantile(v, 0.1):>8.1f}"
+                     f"{np.quantile(v, 0.9):>8.1f}{np.mean(v >= max_seconds - 1e-9):>8.2f}{v.size:>9,}")
+    return lines

@@ -285,3 +285,6 @@ def test_compiled_generator_trains_and_saves_plain_weights(tiny_corpus, tiny_ae,
     plain = load_file(str(tiny_gan / "last" / "generator.safetensors"))
     assert sorted(compiled) == sorted(plain)  # no `_orig_mod.` prefixes: loads into a plain Generator
     assert GANModel.load(run).sample_latents(1, 4, seed=0).shape == (1, 16, 8)
+    train_gan(tiny_corpus, None, run, resume=True, progress=False, steps=3, compile_model=False)  # e.g. another machine
+    meta = json.loads((run / "last" / "config.json").read_text())
+    assert meta["step"] == 3 and meta["config"]["gan"]["compile"] is False

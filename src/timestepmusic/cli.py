@@ -80,7 +80,8 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
         raise ValueError("train-ae needs --out RUN (or --resume RUN)")
     result = train_autoencoder(args.corpus, out, config, resume=bool(args.resume), progress=not args.quiet,
                                max_seconds=args.max_minutes * 60 if args.max_minutes else None,
-                               epochs=args.epochs if args.resume else None, lr=args.lr if args.resume else None)
+                               epochs=args.epochs if args.resume else None, lr=args.lr if args.resume else None,
+                               compile_model=args.compile if args.resume else None)
     print(json.dumps(result, indent=1))
     return 0
 
@@ -102,7 +103,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
                          "--set gan.window_chunks=N)")
     common = {"resume": bool(args.resume), "progress": not args.quiet,
               "max_seconds": args.max_minutes * 60 if args.max_minutes else None,
-              "steps": args.steps if args.resume else None}
+              "steps": args.steps if args.resume else None, "compile_model": args.compile if args.resume else None}
     if arch == "rnn":
         recurrent = None
         if not args.resume:  # --config/--set rnn.* first, then the flag

@@ -63,11 +63,13 @@ def validate(model: PISA, gatherer: ChunkGatherer, encoding: Encoding, tracks: t
 
 def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config | None = None, *,
                       resume: bool = False, progress: bool = True, max_steps: int | None = None,
-                      max_seconds: float | None = None, epochs: int | None = None, lr: float | None = None) -> dict:
+                      max_seconds: float | None = None, epochs: int | None = None, lr: float | None = None,
+                      compile_model: bool | None = None) -> dict:
     """Train (or with `resume`, continue) a PISA run in `out`. Returns the last metrics.
 
     `max_steps` / `max_seconds` stop early after writing `last` (for tests and time-boxed runs);
-    `epochs` extends or shortens a resumed run; `lr` changes the learning rate from here on.
+    `epochs` extends or shortens a resumed run; `lr` changes the learning rate from here on;
+    `compile_model` turns `ae.compile` on or off (a resumed run otherwise keeps its saved setting).
     """
     out = Path(out)
     corpus = Corpus.open(corpus_path)
@@ -84,8 +86,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     config = config or corpus.config
     if epochs is not None:
         config = config.override({"ae.epochs": epochs})
-    if lr is not None:
-        config = config.override({"ae.lr": lr})
+    config = config.override({"ae.lr": lr, "ae.compile": compile_model})  # None leaves a setting as it is
     config = config.override({"chunks.chunk_seconds": corpus.config.chunks.chunk_seconds,
                               "chunks.max_events": corpus.config.chunks.max_events,
                               "events.pedal_bins": corpus.config.events.pedal_bins})

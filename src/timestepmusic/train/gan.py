@@ -87,7 +87,8 @@ def autoencoder_for_run(out: Path, ae_path: str | Path | None, meta: dict | None
 
 def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Path, config: Config | None = None, *,
               resume: bool = False, progress: bool = True, max_steps: int | None = None,
-              max_seconds: float | None = None, steps: int | None = None) -> dict:
+              max_seconds: float | None = None, steps: int | None = None,
+              compile_model: bool | None = None) -> dict:
     """Train (or with `resume`, continue) a convolutional GAN run in `out`; returns the last metrics."""
     out = Path(out)
     corpus = Corpus.open(corpus_path)
@@ -97,8 +98,7 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
         if meta.get("kind") != "gan":
             raise ValueError(f"{folder}: not a GAN run")
     ae, config = autoencoder_for_run(out, ae_path, meta, config)
-    if steps is not None:
-        config = config.override({"gan.steps": steps})
+    config = config.override({"gan.steps": steps, "gan.compile": compile_model})  # None leaves a setting as it is
     check_corpus_matches(ae.meta, corpus, "the autoencoder")
     g = config.gan
     ranks, device_name = from_environment(g.device)

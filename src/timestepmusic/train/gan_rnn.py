@@ -104,7 +104,8 @@ class SequenceSampler:
 def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Path,
                         config: Config | None = None, recurrent: RecurrentConfig | None = None, *,
                         resume: bool = False, progress: bool = True, max_steps: int | None = None,
-                        max_seconds: float | None = None, steps: int | None = None) -> dict:
+                        max_seconds: float | None = None, steps: int | None = None,
+                        compile_model: bool | None = None) -> dict:
     """Train (or with `resume`, continue) a recurrent GAN run in `out`; returns the last metrics."""
     out = Path(out)
     corpus = Corpus.open(corpus_path)
@@ -116,8 +117,7 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
         recurrent = RecurrentConfig(**meta["recurrent"])
     ae, config = autoencoder_for_run(out, ae_path, meta, config)
     recurrent = recurrent or config.rnn
-    if steps is not None:
-        config = config.override({"gan.steps": steps})
+    config = config.override({"gan.steps": steps, "gan.compile": compile_model})  # None leaves a setting as it is
     check_corpus_matches(ae.meta, corpus, "the autoencoder")
     g, r = config.gan, recurrent
     ranks, device_name = from_environment(g.device)

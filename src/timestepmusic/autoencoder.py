@@ -62,10 +62,15 @@ class Autoencoder:
         return cls(model, Encoding.from_dict(meta["encoding"]), Config.from_dict(meta["config"]),
                    meta["weights"]["pisa"], meta)
 
-    def tuned_for(self, folder: Path, meta: dict) -> "Autoencoder":
-        """This autoencoder, or, where the GAN checkpoint in `folder` (config `meta`) was trained with
-        it fine-tuned, the tuned weights saved there (autoencoder.safetensors, hash checked) loaded over it."""
-        tuned = meta.get("autoencoder", {}).get("finetuned_sha256")
+    def for_gan(self, folder: Path, meta: dict) -> "Autoencoder":
+        """The autoencoder that decodes the GAN checkpoint in `folder` (config `meta`): this one, which must
+        be the one the run started from (weights hash), or, where the run fine-tuned it, the tuned weights
+        saved there (autoencoder.safetensors, hash checked) loaded over it."""
+        wanted = meta["autoencoder"]["weights_sha256"]
+        if self.weights_sha256 != wanted:
+            raise ValueError(f"{folder}: this GAN was trained on autoencoder {wanted[:12]}…, "
+                             f"but the autoencoder given is {self.weights_sha256[:12]}…; they do not belong together")
+        tuned = meta["autoencoder"].get("finetuned_sha256")
         if tuned is None:
             return self
         if meta["weights"].get("autoencoder") != tuned:

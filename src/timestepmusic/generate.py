@@ -69,11 +69,7 @@ class GANModel:
     def with_autoencoder(cls, folder: Path, meta: dict, ae: Autoencoder, device: str = "cpu") -> "GANModel":
         """The base autoencoder must be the one the run started from; a fine-tuned copy saved with the run
         is then loaded over it, and the codebook saved with that checkpoint is preferred to the run's."""
-        wanted = meta["autoencoder"]["weights_sha256"]
-        if ae.weights_sha256 != wanted:
-            raise ValueError(f"{folder}: this GAN was trained on autoencoder {wanted[:12]}…, "
-                             f"but the autoencoder given is {ae.weights_sha256[:12]}…; they do not belong together")
-        ae = ae.tuned_for(folder, meta)
+        ae = ae.for_gan(folder, meta)
         generator = Generator(**meta["generator"])
         load_weights(folder, "generator", generator)
         generator.eval().to(pick_device(device))

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..autoencoder import Autoencoder, pick_device
-from ..checkpoint import load_weights, read_meta
+from ..checkpoint import load_weights
 from ..latents import Normaliser
 from ..midi import Events
 
@@ -235,13 +235,12 @@ class RecurrentGANModel:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> "RecurrentGANModel":
-        folder, meta = read_meta(path)
-        ae_folder = next((p for p in (folder / "autoencoder", folder.parent / "autoencoder")
-                          if (p / "config.json").is_file()), None)
-        if ae_folder is None:
-            raise ValueError(f"{folder}: its autoencoder is missing (looked in {folder / 'autoencoder'} "
-                             f"and {folder.parent / 'autoencoder'})")
-        return cls.with_autoencoder(folder, meta, Autoencoder.load(ae_folder, pick_device(device)), device)
+        from ..generate import GANModel  # finds the autoencoder and dispatches on the architecture
+
+        model = GANModel.load(path, device)
+        if not isinstance(model, cls):
+            raise ValueError(f"{model.folder}: not a recurrent GAN checkpoint (arch={model.meta.get('arch')!r})")
+        return model
 
     @classmethod
     def with_autoencoder(cls, folder: Path, meta: dict, ae: Autoencoder, device: str = "cpu") -> "RecurrentGANModel":
@@ -250,11 +249,7 @@ class RecurrentGANModel:
         if meta.get("kind") != "gan" or meta.get("arch") != "rnn":
             raise ValueError(f"{folder}: not a recurrent GAN checkpoint (kind={meta.get('kind')!r}, "
                              f"arch={meta.get('arch')!r})")
-        wanted = meta["autoencoder"]["weights_sha256"]
-        if ae.weights_sha256 != wanted:
-            raise ValueError(f"{folder}: this GAN was trained on autoencoder {wanted[:12]}…, "
-                             f"but the autoencoder given is {ae.weights_sha256[:12]}…; they do not belong together")
-        ae = ae.tuned_for(folder, meta)
+        ae = ae.for_gan(folder, meta)
         generator = RecurrentGenerator(**meta["generator"])
         load_weights(folder, "generator", generator)
         generator.eval().to(pick_device(device))

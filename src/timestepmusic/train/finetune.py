@@ -80,25 +80,24 @@ class RealLatents:
         self.first = torch.from_numpy(ptr[:-1])  # [K tracks]
         self.gatherer = ChunkGatherer(corpus, max_events=ae.max_events, device=ae.device) if cached is None else None
 
-    def sets(self, rows: torch.Tensor) -> SetBatch:
-        """Padded sets of chunk rows [V] (global chunk indices)."""
+    def locate(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Global chunk rows [V] → (track, chunk within the track) [V] each, on the autoencoder's device."""
         rows = rows.cpu()
         track = self.track_of[rows]
-        return self.gatherer.gather(track.to(self.ae.device), (rows - self.first[track]).to(self.ae.device))
+        return track.to(self.ae.device), (rows - self.first[track]).to(self.ae.device)
+
+    def sets(self, rows: torch.Tensor) -> SetBatch:
+        """Padded sets of chunk rows [V] (global chunk indices)."""
+        return self.gatherer.gather(*self.locate(rows))
 
     def encode(self, rows: torch.Tensor) -> torch.Tensor:
         """Raw (not standardised) latents [V, L] of chunk rows [V] by the current autoencoder, no gradient."""
-        with torch.no_grad():
-            sets = self.sets(rows)
-            latent, _ = self.ae.model.encode(self.ae.features(sets), sets.sizes)
-        return latent.float()
+        return self.ae.encode(self.sets(rows)).float()
 
     def reconstruction_loss(self, rows: torch.Tensor) -> float:
         """The autoencoder's loss on chunk rows [V] as train/ae.py validates it (held-out drift check)."""
-        track = self.track_of[rows.cpu()]
-        device = self.ae.device
-        return validate(self.ae.model, self.gatherer, self.ae.encoding, track.to(device),
-                        (rows.cpu() - self.first[track]).to(device), self.ae.config.ae.size_loss_weight)["loss"]
+        return validate(self.ae.model, self.gatherer, self.ae.encoding, *self.locate(rows),
+                        self.ae.config.ae.size_loss_weight)["loss"]
 
     def __call__(self, rows: torch.Tensor, mask: torch.Tensor | None = None, weight: float | None = None):
         """Latents [*R, L]; with `weight` (fine-tuning, differentiable) also weight · reconstruction loss."""

@@ -159,16 +159,23 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
     metrics = MetricsLog(out / "metrics.jsonl")
     trained_seconds = meta["trained"]["seconds"] if meta else 0.0
 
+    tuned_at: dict[int, tuple[CodebookWeights, str]] = {}  # step → (codebook, hash): `best` and `last` share them
+
     def save(name: str, extra: dict | None = None) -> None:
         if not ranks.main:
             return
         models = {"generator": generator, "critic": critic}
         optimizers = {"generator": opt_g, "critic": opt_c}
         tuned = {}
-        if opt_ae is not None:  # the tuned autoencoder and the codebook its own encoder gives
-            models |= {"autoencoder": ae.model, "codebook": CodebookWeights(real_latents.encode(torch.from_numpy(book_rows)))}
+        if opt_ae is not None:  # the tuned autoencoder and the codebook its own encoder gives (50k chunks encoded)
+            if step not in tuned_at:
+                tuned_at.clear()
+                tuned_at[step] = (CodebookWeights(real_latents.encode(torch.from_numpy(book_rows))),
+                                  weights_hash(ae.model))
+            codebook, tuned_sha = tuned_at[step]
+            models |= {"autoencoder": ae.model, "codebook": codebook}
             optimizers["autoencoder"] = opt_ae
-            tuned = {"finetuned_sha256": weights_hash(ae.model)}
+            tuned = {"finetuned_sha256": tuned_sha}
         write_checkpoint(out, name, {
             "kind": "gan", "arch": "conv", "config": config.to_dict(), "generator": generator.sizes_of(),
             "critic": critic.sizes_of(), "normaliser": normaliser.to_dict(), "step": step,
@@ -261,11 +268,7 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
                 if ae_loss is not None:
                     last["ae_loss"] = float(ae_loss.detach()) * ranks.world / max(g.ae_weight, 1e-12)
                 rate_start, rate_steps = time.perf_counter(), 0
-                metrics.write(last)
-                if abs(last["val_wasserstein"]) < best:
-                    best = abs(last["val_wasserstein"])
-                    save("best")
-                save("last")
+                best = record_validation(last, best, metrics, save)
             if ranks.main and g.sample_every and step % g.sample_every == 0:
                 write_samples()
             if budget.spent(step, ranks):
@@ -277,6 +280,17 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
     finally:
         bar.close()
     return last
+
+
+def record_validation(last: dict, best: float, metrics: MetricsLog, save) -> float:
+    """Log a validation record, save `best` when its held-out |Wasserstein| is the lowest so far, then
+    `last`; returns the new lowest."""
+    metrics.write(last)
+    if abs(last["val_wasserstein"]) < best:
+        best = abs(last["val_wasserstein"])
+        save("best")
+    save("last")
+    return best
 
 
 def stop_early(save, metrics: MetricsLog, main: bool, step: int, last: dict) -> dict:

@@ -42,7 +42,7 @@ from .ae import check_corpus_matches
 from .budget import Budget
 from .distributed import from_environment
 from .finetune import RealLatents, feature_matching, generator_update, weights_hash
-from .gan import autoencoder_for_run, stop_early
+from .gan import autoencoder_for_run, record_validation, stop_early
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -316,11 +316,7 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
                 elapsed = max(time.perf_counter() - rate_start, 1e-9)
                 last = {"step": step} | record | held_out() | {"steps_per_s": rate_steps / elapsed}
                 rate_start, rate_steps = time.perf_counter(), 0
-                metrics.write(last)
-                if abs(last["val_wasserstein"]) < best:
-                    best = abs(last["val_wasserstein"])
-                    save("best")
-                save("last")
+                best = record_validation(last, best, metrics, save)
             if ranks.main and g.sample_every and step % g.sample_every == 0:
                 write_samples()
             if budget.spent(step, ranks):

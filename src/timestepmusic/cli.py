@@ -141,8 +141,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if arch == "rnn" and args.no_snap:
         raise ValueError("--no-snap is for convolutional models; recurrent models decode their latents as they are")
-    samples = gan.sample(args.n, seconds, args.seed) if arch == "rnn" else \
-        gan.sample(args.n, seconds, args.seed, snap_to_real=not args.no_snap)
+    if arch == "rnn":
+        pieces = gan.sample_latents(args.n, seconds, args.seed)  # [T_s, L] each, as long as its piece
+        samples = [gan.decode(latent) for latent in pieces]
+    else:
+        samples = gan.sample(args.n, seconds, args.seed, snap_to_real=not args.no_snap)
     for i, events in enumerate(samples):
         path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
         notes = int(events.is_note.sum())
@@ -153,19 +156,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
             for extra in render_outputs(path, events, png=args.png, wav=args.wav):
                 print(f"{extra}")
     if arch == "rnn":
-        _print_lengths(gan, args, seconds)
+        _print_lengths(gan, args, seconds, [latent.shape[0] * gan.ae.chunk_seconds for latent in pieces])
     return 0
 
 
-def _print_lengths(gan, args: argparse.Namespace, seconds: float) -> None:
+def _print_lengths(gan, args: argparse.Namespace, seconds: float, generated_s: list[float]) -> None:
     """The generated pieces' lengths beside the real ones of --corpus (default: the training corpus, if still there)."""
     import numpy as np
 
     from .corpus import Corpus
     from .gan.recurrent import length_table, real_lengths
 
-    lengths = {"generated": np.minimum(gan.sample_sequences(args.n, seconds, args.seed)[1].numpy()
-                                       * gan.ae.chunk_seconds, seconds)}
+    lengths = {"generated": np.minimum(np.array(generated_s), seconds)}
     root = args.corpus or gan.meta.get("corpus", {}).get("root")
     try:
         lengths |= real_lengths(Corpus.open(root), seconds) if root else {}

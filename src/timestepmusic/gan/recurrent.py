@@ -276,11 +276,13 @@ class RecurrentGANModel:
         return [x[i, :int(length)] for i, length in enumerate(lengths)]
 
     def sample(self, n: int = 1, seconds: float = 120.0, seed: int = 0) -> list[Events]:
-        """Pieces as events, every note and pedal released by RELEASE_S after the piece's last chunk."""
+        return [self.decode(latent) for latent in self.sample_latents(n, seconds, seed)]
+
+    def decode(self, latent: torch.Tensor) -> Events:
+        """One piece's latents [T_s, L] → events, every note and pedal released by RELEASE_S after its last chunk."""
         from ..generate import RELEASE_S, release_by  # generate.py imports this module when loading
 
-        return [release_by(self.ae.decode_events(latent), latent.shape[0] * self.ae.chunk_seconds + RELEASE_S)
-                for latent in self.sample_latents(n, seconds, seed)]
+        return release_by(self.ae.decode_events(latent), latent.shape[0] * self.ae.chunk_seconds + RELEASE_S)
 
 
 def length_distributions(model: RecurrentGANModel, corpus, *, n: int = 256, max_seconds: float = 120.0,

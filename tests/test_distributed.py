@@ -21,7 +21,7 @@ from test_models import TINY_AE, TINY_GAN, random_performance
 
 
 def run_tsm(args: list[str], nproc: int, cwd: Path) -> None:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(sys.path))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1", PYTHONPATH=os.pathsep.join(sys.path))
     if nproc == 1:
         command = [sys.executable, "-m", "timestepmusic", *args]
     else:

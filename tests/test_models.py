@@ -142,6 +142,19 @@ def test_resume_is_bit_for_bit(tiny_corpus, tiny_ae, tmp_path):
         assert torch.equal(straight[key], resumed[key]), key
 
 
+def test_resume_from_damaged_weights_names_the_file(tiny_ae, tmp_path):
+    import shutil
+    run = tmp_path / "copy"
+    shutil.copytree(tiny_ae, run)
+    corpus = Path(json.loads((run / "last" / "config.json").read_text())["corpus"]["root"])
+    (run / "last" / "pisa.optim.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(ValueError, match=r"last: cannot restore optimizer pisa\.optim\.safetensors"):
+        train_autoencoder(corpus, run, resume=True, progress=False)
+    (run / "last" / "pisa.safetensors").write_bytes(b"\x08" + bytes(8))
+    with pytest.raises(ValueError, match=r"last: cannot read weights pisa\.safetensors"):
+        train_autoencoder(corpus, run, resume=True, progress=False)
+
+
 def test_autoencoder_on_other_chunking_is_refused(tiny_corpus, tiny_ae, tmp_path):
     other = tmp_path / "other"
     prepare([Path(tiny_corpus).parent / "midi"], other, Config().override({"chunks.chunk_seconds": 0.5}), progress=False)

@@ -12,10 +12,12 @@ import shutil
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 CONFIG = "config.json"
+UNREADABLE = (OSError, RuntimeError, SafetensorError)  # what a missing or damaged safetensors file raises
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -89,7 +91,7 @@ def read_meta(path: str | Path) -> tuple[Path, dict]:
 def load_weights(folder: Path, key: str, model: nn.Module) -> None:
     try:
         state = load_file(str(folder / f"{key}.safetensors"))
-    except (OSError, RuntimeError) as e:
+    except UNREADABLE as e:
         raise ValueError(f"{folder}: cannot read weights {key}.safetensors ({e})") from e
     try:
         model.load_state_dict(state)
@@ -98,8 +100,20 @@ def load_weights(folder: Path, key: str, model: nn.Module) -> None:
 
 
 def load_optimizer(folder: Path, key: str, meta: dict, optimizer: torch.optim.Optimizer) -> None:
-    tensors = load_file(str(folder / f"{key}.optim.safetensors"))
-    optimizer.load_state_dict(_optimizer_state(tensors, meta["optimizers"][key]))
+    try:
+        tensors = load_file(str(folder / f"{key}.optim.safetensors"))
+        optimizer.load_state_dict(_optimizer_state(tensors, meta["optimizers"][key]))
+    except (*UNREADABLE, KeyError, ValueError) as e:
+        raise ValueError(f"{folder}: cannot restore optimizer {key}.optim.safetensors ({e})") from e
+
+
+def restore_training(folder: Path, meta: dict, models: dict[str, nn.Module],
+                     optimizers: dict[str, torch.optim.Optimizer]) -> None:
+    """Load what `write_checkpoint` wrote for these models and optimizers, to resume a run."""
+    for key, model in models.items():
+        load_weights(folder, key, model)
+    for key, optimizer in optimizers.items():
+        load_optimizer(folder, key, meta, optimizer)
 
 
 def load_rng(folder: Path) -> dict[str, torch.Tensor]:

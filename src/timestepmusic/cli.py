@@ -354,13 +354,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        return args.func(args)
+        code = args.func(args)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    if "torch.distributed" in sys.modules:  # a process group exists only where torch was loaded
+        from .train.distributed import end_rank, leave_process_group
+        if leave_process_group(wait=True):  # the ranks finish together
+            end_rank(code or 0)
+    return code
 
 
 if __name__ == "__main__":

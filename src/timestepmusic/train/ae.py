@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..autoencoder import pick_device
 from ..batches import ChunkGatherer, batch_generator, epoch_order
-from ..checkpoint import load_optimizer, load_weights, read_meta, write_checkpoint
+from ..checkpoint import read_meta, restore_training, write_checkpoint
 from ..config import Config
 from ..corpus import Corpus
 from ..encoding import Encoding
@@ -108,8 +108,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     model = PISA(features=encoding.dim, max_events=corpus.max_events, latent=ae.latent, hidden=ae.hidden).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=ae.lr, fused=True)  # bench/train_ae.py: 2.4 → 1.0 ms a step
     if meta is not None:
-        load_weights(out / "last", "pisa", model)
-        load_optimizer(out / "last", "pisa", meta, optimizer)
+        restore_training(out / "last", meta, {"pisa": model}, {"pisa": optimizer})
         for group in optimizer.param_groups:
             group["lr"] = ae.lr
     if ae.compile:  # in place, so the state dict keeps its names
@@ -169,7 +168,8 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                 stop = (max_steps is not None and step >= max_steps) or \
                        (max_seconds is not None and time.perf_counter() - started >= max_seconds)
                 if ranks.active:  # every rank must agree on stopping and saving
-                    flags = torch.tensor([float(stop), float(time.perf_counter() - last_save >= ae.checkpoint_every_s)])
+                    flags = torch.tensor([float(stop), float(time.perf_counter() - last_save >= ae.checkpoint_every_s)],
+                                         device=ranks.device)  # NCCL reduces only GPU tensors
                     torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
                     stop, due = bool(flags[0]), bool(flags[1])
                 else:

@@ -7,7 +7,10 @@ as one process with the same global batch.
 """
 from __future__ import annotations
 
+import atexit
+import logging
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +43,10 @@ class Dist:
         bounds = torch.linspace(0, index.shape[0], self.world + 1).round().long()
         return index[bounds[self.rank]:bounds[self.rank + 1]]
 
+    def sum_differentiable(self, x: torch.Tensor) -> torch.Tensor:
+        """The sum of x over the ranks; gradients flowing back are summed over the ranks too."""
+        return _AllSum.apply(x) if self.active else x
+
     def average_gradients(self, parameters) -> None:
         """All-reduce the gradients (sum) of parameters that have them; losses are pre-scaled by the world size."""
         if not self.active:
@@ -55,6 +62,47 @@ class Dist:
                 at += g.numel()
 
 
+class _AllSum(torch.autograd.Function):
+    """All-reduce (sum) whose backward all-reduces the incoming gradients: every rank's loss uses the global
+    value, so each slice's share of the gradient is the sum of what every rank's loss asks of it."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        total = x.clone()
+        dist.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        total = grad.contiguous().clone()
+        dist.all_reduce(total)
+        return total
+
+
+def leave_process_group(wait: bool = False) -> bool:
+    """Leave the process group, if this process joined one (returns whether it had); wait=True first waits
+    for every rank to finish, so that no rank closes its sockets while another still works."""
+    if not dist.is_initialized():
+        return False
+    if wait:
+        dist.barrier()
+    dist.destroy_process_group()
+    return True
+
+
+def end_rank(code: int) -> None:
+    """Exit a finished torchrun rank without the interpreter's teardown.
+
+    Even after the group is destroyed, gloo's C++ threads can meet the teardown of the interpreter and
+    abort a run that finished well ("terminate called without an active exception", exit -6, about one
+    run in thirty in tests/test_distributed.py). Every output is written by now; the streams are flushed.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def from_environment(device_name: str) -> tuple[Dist, str]:
     """Join the process group torchrun describes (if any); returns the ranks and the device to use."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -64,6 +112,7 @@ def from_environment(device_name: str) -> tuple[Dist, str]:
     use_cuda = torch.cuda.is_available() and device_name in ("auto", "cuda") or device_name.startswith("cuda")
     if not dist.is_initialized():
         dist.init_process_group("nccl" if use_cuda else "gloo")
+        atexit.register(leave_process_group)  # after an error: no waiting for ranks that may be gone
     if use_cuda:
         torch.cuda.set_device(local_rank)
         return Dist(rank, world, local_rank, f"cuda:{local_rank}"), f"cuda:{local_rank}"

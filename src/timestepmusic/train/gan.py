@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed.nn
 from tqdm import tqdm
 
 from ..autoencoder import Autoencoder, pick_device
-from ..checkpoint import load_optimizer, load_rng, load_weights, read_meta, write_checkpoint
+from ..checkpoint import load_rng, read_meta, restore_training, write_checkpoint
 from ..config import Config
 from ..corpus import Corpus
 from ..gan.conv import Critic, Generator, gradient_penalty
@@ -137,16 +136,11 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
     opt_ae = torch.optim.Adam(ae.model.parameters(), lr=g.ae_lr) if g.finetune_ae else None
     rng = torch.Generator().manual_seed(g.seed)
     step, best = 0, math.inf
+    trained = {"generator": generator, "critic": critic} | ({"autoencoder": ae.model} if opt_ae else {})
+    optimizers = {"generator": opt_g, "critic": opt_c} | ({"autoencoder": opt_ae} if opt_ae else {})
     if meta is not None:
-        folder = out / "last"
-        load_weights(folder, "generator", generator)
-        load_weights(folder, "critic", critic)
-        load_optimizer(folder, "generator", meta, opt_g)
-        load_optimizer(folder, "critic", meta, opt_c)
-        if opt_ae is not None:
-            load_weights(folder, "autoencoder", ae.model)
-            load_optimizer(folder, "autoencoder", meta, opt_ae)
-        rng.set_state(load_rng(folder)["windows"])
+        restore_training(out / "last", meta, trained, optimizers)
+        rng.set_state(load_rng(out / "last")["windows"])
         step, best = meta["step"], meta["best_val_wasserstein"]
     if g.compile:  # in place: the state dict keeps its names; the critic stays eager (double backward)
         generator.compile()
@@ -164,18 +158,14 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
     def save(name: str, extra: dict | None = None) -> None:
         if not ranks.main:
             return
-        models = {"generator": generator, "critic": critic}
-        optimizers = {"generator": opt_g, "critic": opt_c}
-        tuned = {}
+        models, tuned = trained, {}
         if opt_ae is not None:  # the tuned autoencoder and the codebook its own encoder gives (50k chunks encoded)
             if step not in tuned_at:
                 tuned_at.clear()
                 tuned_at[step] = (CodebookWeights(real_latents.encode(torch.from_numpy(book_rows))),
                                   weights_hash(ae.model))
             codebook, tuned_sha = tuned_at[step]
-            models |= {"autoencoder": ae.model, "codebook": codebook}
-            optimizers["autoencoder"] = opt_ae
-            tuned = {"finetuned_sha256": tuned_sha}
+            models, tuned = trained | {"codebook": codebook}, {"finetuned_sha256": tuned_sha}
         write_checkpoint(out, name, {
             "kind": "gan", "arch": "conv", "config": config.to_dict(), "generator": generator.sizes_of(),
             "critic": critic.sizes_of(), "normaliser": normaliser.to_dict(), "step": step,
@@ -247,9 +237,8 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
                 with torch.no_grad():
                     _, real_features = critic(real_latents(rows).transpose(1, 2))
             fake_mean, real_mean = fake_features.sum(0) / g.batch, real_features.sum(0) / g.batch  # [F]
-            if ranks.active:  # global means; the differentiable all-reduce sums gradients back to every slice
-                fake_mean = torch.distributed.nn.functional.all_reduce(fake_mean)
-                real_mean = torch.distributed.nn.functional.all_reduce(real_mean)
+            # global means; the differentiable all-reduce sums gradients back to every slice
+            fake_mean, real_mean = ranks.sum_differentiable(fake_mean), ranks.sum_differentiable(real_mean)
             matching, towards_fake = feature_matching(fake_mean, real_mean, g.ae_gan_weight)
             loss_g = -fake_score.sum() * scale + g.fm_weight * matching
             generator_update(loss_g + towards_fake, ae_loss, generator, opt_g, ae.model, opt_ae, ranks)

@@ -27,11 +27,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed.nn
 from tqdm import tqdm
 
 from ..autoencoder import pick_device
-from ..checkpoint import load_optimizer, load_rng, load_weights, read_meta, write_checkpoint
+from ..checkpoint import load_rng, read_meta, restore_training, write_checkpoint
 from ..config import Config, RecurrentConfig
 from ..corpus import Corpus
 from ..gan.recurrent import (RecurrentGenerator, SequenceCritic, end_loss, masked_gradient_penalty,
@@ -163,16 +162,11 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
     opt_ae = torch.optim.Adam(ae.model.parameters(), lr=g.ae_lr) if g.finetune_ae else None
     rng = torch.Generator().manual_seed(g.seed)
     step, best = 0, math.inf
+    trained = {"generator": generator, "critic": critic} | ({"autoencoder": ae.model} if opt_ae else {})
+    optimizers = {"generator": opt_g, "critic": opt_c} | ({"autoencoder": opt_ae} if opt_ae else {})
     if meta is not None:
-        folder = out / "last"
-        load_weights(folder, "generator", generator)
-        load_weights(folder, "critic", critic)
-        load_optimizer(folder, "generator", meta, opt_g)
-        load_optimizer(folder, "critic", meta, opt_c)
-        if opt_ae is not None:
-            load_weights(folder, "autoencoder", ae.model)
-            load_optimizer(folder, "autoencoder", meta, opt_ae)
-        rng.set_state(load_rng(folder)["sequences"])
+        restore_training(out / "last", meta, trained, optimizers)
+        rng.set_state(load_rng(out / "last")["sequences"])
         step, best = meta["step"], meta["best_val_wasserstein"]
 
     def noise_for(b: int, t: int, source: torch.Generator, mine: torch.Tensor | None = None):
@@ -189,10 +183,6 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
         end, mask = sampled_ends(logits, u)
         return x * mask[..., None], end, mask
 
-    def global_sum(x: torch.Tensor) -> torch.Tensor:
-        """A differentiable sum over ranks (identity in one process)."""
-        return torch.distributed.nn.functional.all_reduce(x) if ranks.active else x
-
     val_gen = torch.Generator().manual_seed(g.seed + 2)
     val_real = val_seq.sample(VALIDATION_SEQUENCES, val_gen).to(device)
     val_noise = noise_for(VALIDATION_SEQUENCES, r.max_chunks, val_gen)
@@ -206,12 +196,7 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
     def save(name: str) -> None:
         if not ranks.main:
             return
-        models = {"generator": generator, "critic": critic}
-        optimizers = {"generator": opt_g, "critic": opt_c}
-        tuned = {}
-        if opt_ae is not None:
-            models["autoencoder"], optimizers["autoencoder"] = ae.model, opt_ae
-            tuned = {"finetuned_sha256": weights_hash(ae.model)}
+        tuned = {"finetuned_sha256": weights_hash(ae.model)} if opt_ae is not None else {}
         write_checkpoint(out, name, {
             "kind": "gan", "arch": "rnn", "config": config.to_dict(), "recurrent": dataclasses.asdict(r),
             "generator": generator.sizes_of(), "critic": critic.sizes_of(), "normaliser": normaliser.to_dict(),
@@ -220,7 +205,7 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
                        "hours": sum(t["duration_s"] for t in corpus.tracks) / 3600},
             "trained": {"steps": step, "seconds": trained_seconds + time.perf_counter() - budget.started,
                         "device": str(device), "world_size": ranks.world}},
-            models, optimizers, {"sequences": rng.get_state()})
+            trained, optimizers, {"sequences": rng.get_state()})
 
     @torch.no_grad()
     def held_out() -> dict:
@@ -290,8 +275,8 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
                 real_x = real_latents(real.rows, real.mask)
                 with torch.no_grad():
                     _, real_features = critic(real_x, real.end, real.mask)
-            real_mean = global_sum((real_features * real.weight[:, None]).sum(0) / b)  # [F]
-            fake_mean = global_sum(fake_features.sum(0) / b)
+            real_mean = ranks.sum_differentiable((real_features * real.weight[:, None]).sum(0) / b)  # [F]
+            fake_mean = ranks.sum_differentiable(fake_features.sum(0) / b)
             matching, towards_fake = feature_matching(fake_mean, real_mean, g.ae_gan_weight)
             _, forced_logits = generator(*teacher_noise, teacher=real_x.detach())  # [b', T]
             steps_weighted = (real.mask * real.weight[:, None]).sum()

@@ -3,6 +3,7 @@ pieces that end themselves, and joint fine-tuning of the autoencoder."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from timestepmusic.batches import ChunkGatherer
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.gan.recurrent import (RecurrentGANModel, RecurrentGenerator, SequenceCritic, end_loss,
-                                         length_distributions, masked_gradient_penalty, sampled_ends)
+                                         free_end_loss, length_distributions, masked_gradient_penalty,
+                                         sampled_ends)
 from timestepmusic.generate import RELEASE_S
 from timestepmusic.midi import Events
 from timestepmusic.train.ae import validate
@@ -158,6 +160,30 @@ def test_pieces_end_themselves_and_never_run_past_the_maximum(tiny_rnn, tiny_cor
     lengths = length_distributions(model, Corpus.open(tiny_corpus), n=8, max_seconds=5.0)
     assert np.all(lengths["generated"] == 5.0) and lengths["real_remaining"].max() <= 5.0
     assert lengths["real_tracks"].size == Corpus.open(tiny_corpus).tracks_in("train").size
+
+
+def test_the_free_running_end_term_pulls_the_head_towards_the_real_hazard(tiny_corpus, tiny_ae, tiny_rnn,  # noqa: F811
+                                                                           tmp_path):
+    hazard = 0.01
+    logits = torch.tensor([[-8.0, math.log(hazard / (1 - hazard)), 0.0, 3.0]], requires_grad=True)
+    free_end_loss(logits, hazard).backward()
+    grad = logits.grad[0]
+    assert grad[0] < 0 and grad[2] > 0 and grad[3] > grad[2]  # up from too rare, down from too often
+    assert abs(float(grad[1])) < 1e-7  # still at the hazard itself
+    # in training: on by default (the tiny_rnn fixture) the term is logged and changes the run; off, it is not
+    assert RecurrentConfig().free_end_weight > 0
+    run = tmp_path / "off"
+    config, _ = rnn_config()  # as the fixture, the term aside
+    train_recurrent_gan(tiny_corpus, tiny_ae, run, config, RecurrentConfig(**TINY_RNN | {"free_end_weight": 0.0}),
+                        progress=False)
+    records = [json.loads(line) for line in (tiny_rnn / "metrics.jsonl").read_text().splitlines()]
+    assert records and all(np.isfinite(r["free_end_loss"]) for r in records)
+    assert not any("free_end_loss" in json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines())
+    a = load_file(str(tiny_rnn / "last" / "generator.safetensors"))
+    b = load_file(str(run / "last" / "generator.safetensors"))
+    assert not torch.equal(a["end.weight"], b["end.weight"])
+    with pytest.raises(ValueError, match="rnn.free_end_weight"):
+        RecurrentConfig(free_end_weight=-1.0)
 
 
 def test_finetuning_changes_the_autoencoder_within_the_bound(tiny_corpus, tiny_ae, tmp_path):  # noqa: F811

@@ -213,6 +213,10 @@ class RecurrentConfig:
     """Share of each real batch drawn among sequences that reach a track's end (importance-weighted back)."""
     end_weight: float = 1.0
     """Weight of the end head's cross-entropy on teacher-forced real sequences in the generator's loss."""
+    free_end_weight: float = 1.0
+    """Weight of a cross-entropy that pulls the end head, on the generator's own free-running sequences,
+    towards the real per-step end hazard (teacher forcing alone never shows the head the generator's
+    own output, where it may fire far too early)."""
     sample_seconds: float = 32.0
     """Longest MIDI sample written every gan.sample_every steps."""
 
@@ -228,6 +232,8 @@ class RecurrentConfig:
         if self.end_weight <= 0:
             raise ValueError(f"config rnn.end_weight: must be > 0 (it is how the model learns to end), "
                              f"got {self.end_weight}")
+        if self.free_end_weight < 0:
+            raise ValueError(f"config rnn.free_end_weight: must be ≥ 0, got {self.free_end_weight}")
         if self.sample_seconds <= 0:
             raise ValueError(f"config rnn.sample_seconds: must be > 0, got {self.sample_seconds}")
 

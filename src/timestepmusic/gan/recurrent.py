@@ -16,7 +16,10 @@ Ends are learned by likelihood, like a stop token (Shen et al. 2018, https://arx
 the end head, run teacher-forced over real sequences, is fitted to their end markers; free-running
 ends are sampled (hard 0/1, as in real data) and shown to the critic, so the adversarial loss shapes
 what leads up to an end, not how often one fires (left adversarial, an early end was an easy escape
-from the critic: a one-chunk piece has little to judge).
+from the critic: a one-chunk piece has little to judge). Teacher forcing alone never shows the head
+the generator's own output, where it fired far too often (frozen autoencoder: a median piece of 5 s);
+so the head is also pulled, on free-running sequences, towards the real per-step hazard
+(`rnn.free_end_weight`, docs/comparison.md).
 """
 from __future__ import annotations
 
@@ -148,6 +151,13 @@ def end_loss(end_logits: torch.Tensor, end: torch.Tensor, mask: torch.Tensor, we
     w = mask * weight[:, None]  # [B, T]
     bce = nn.functional.binary_cross_entropy_with_logits(end_logits, end, reduction="none")
     return (bce * w).sum() / (w.sum() if total is None else total).clamp_min(1e-12)
+
+
+def free_end_loss(end_logits: torch.Tensor, hazard: float) -> torch.Tensor:
+    """Binary cross-entropy of free-running end logits [B, T] against the constant per-step end hazard of
+    real data, a mean over every step: the teacher-forced head never sees the generator's own output,
+    and without this it may fire there far more often than real pieces end."""
+    return nn.functional.binary_cross_entropy_with_logits(end_logits, torch.full_like(end_logits, hazard))
 
 
 class _Block(nn.Module):

@@ -9,7 +9,9 @@ by p/q (uniform over starts / the mixture drawn from), so the critic still estim
 distance to the real distribution. The loss is that of train/gan.py: WGAN-GP with the per-sample
 penalty every `gp_every` critic steps, then −critic + feature matching for the generator, plus
 `end_weight` · the cross-entropy of its end head run teacher-forced over the real batch (weighted
-the same way), which is how it learns when pieces end (gan/recurrent.py says why not adversarially).
+the same way), which is how it learns when pieces end (gan/recurrent.py says why not adversarially),
+and `free_end_weight` · the cross-entropy of the end head on its own free-running batch against the
+real per-step hazard, so that the head does not fire early on output unlike what it was fitted on.
 
 Fine-tuning (`gan.finetune_ae`) works as in the convolutional trainer (train/finetune.py); the tuned
 weights are saved with the run and decode its samples. Under torchrun every rank draws the same
@@ -33,8 +35,8 @@ from ..autoencoder import pick_device
 from ..checkpoint import load_rng, read_meta, restore_training, write_checkpoint
 from ..config import Config, RecurrentConfig
 from ..corpus import Corpus
-from ..gan.recurrent import (RecurrentGenerator, SequenceCritic, end_loss, masked_gradient_penalty,
-                             sampled_ends)
+from ..gan.recurrent import (RecurrentGenerator, SequenceCritic, end_loss, free_end_loss,
+                             masked_gradient_penalty, sampled_ends)
 from ..latents import Normaliser, cached_latents
 from ..midi import write_events
 from .ae import check_corpus_matches
@@ -178,9 +180,11 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
             z, noise, u = z[mine], noise[mine], u[mine]
         return z.to(device), noise.to(device), u.to(device)
 
-    def fake_batch(z, noise, u):
+    def fake_batch(z, noise, u, logits_out: list | None = None):
         x, logits = generator(z, noise)  # [B, T, L], [B, T]
         end, mask = sampled_ends(logits, u)
+        if logits_out is not None:
+            logits_out.append(logits)
         return x * mask[..., None], end, mask
 
     val_gen = torch.Generator().manual_seed(g.seed + 2)
@@ -265,7 +269,8 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
             real = train_seq.sample(b, rng).take(mine).to(device)
             noise = noise_for(b, t, rng, mine)
             teacher_noise = noise_for(b, t, rng, mine)[:2]
-            fake_x, fake_end, fake_mask = fake_batch(*noise)
+            free_logits: list[torch.Tensor] = []
+            fake_x, fake_end, fake_mask = fake_batch(*noise, logits_out=free_logits)
             fake_score, fake_features = critic(fake_x, fake_end, fake_mask)
             if opt_ae is not None:  # differentiable in the encoder: reconstruction loss + feature-matching signal
                 real_x, ae_loss = real_latents(real.rows, real.mask, weight=g.ae_weight)
@@ -284,6 +289,9 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
                 torch.distributed.all_reduce(steps_weighted)
             ending = end_loss(forced_logits, real.end, real.mask, real.weight, steps_weighted)
             loss_g = -fake_score.sum() * scale + g.fm_weight * matching + r.end_weight * ending * ranks.world
+            if r.free_end_weight > 0:  # free-running: every step of its own sequences, towards the real hazard
+                free_end = free_end_loss(free_logits[0], hazard) * (free_logits[0].shape[0] * ranks.world / b)
+                loss_g = loss_g + r.free_end_weight * free_end
             generator_update(loss_g + towards_fake, ae_loss, generator, opt_g, ae.model, opt_ae, ranks)
             step += 1
             rate_steps += 1
@@ -295,6 +303,8 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
                       "fake_end_rate": float(fake_end.detach().sum(1).mean())}
             if ae_loss is not None:
                 record["ae_loss"] = float(ae_loss.detach()) * ranks.world / max(g.ae_weight, 1e-12)
+            if r.free_end_weight > 0:
+                record["free_end_loss"] = float(free_end.detach())
             if step % 10 == 0:
                 bar.set_postfix(w=f"{wasserstein:.3f}", length=f"{record['fake_length_mean']:.1f}")
             if ranks.main and (step % g.validate_every == 0 or step == g.steps):

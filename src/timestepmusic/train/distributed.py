@@ -96,7 +96,8 @@ def end_rank(code: int) -> None:
     Even after the group is destroyed, gloo's C++ threads can meet the teardown of the interpreter and
     abort a run that finished well ("terminate called without an active exception", exit -6: once in CI,
     and in 3 of about 155 two-process runs of tests/test_distributed.py here with the group destroyed
-    and the ranks waited for; none in about 190 since this exit). Every output is written by now; the streams are flushed.
+    and the ranks waited for; none in about 190 since this exit). Every output is written by now; the
+    streams are flushed.
     """
     logging.shutdown()
     sys.stdout.flush()

@@ -180,12 +180,11 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
             z, noise, u = z[mine], noise[mine], u[mine]
         return z.to(device), noise.to(device), u.to(device)
 
-    def fake_batch(z, noise, u, logits_out: list | None = None):
+    def fake_batch(z, noise, u):
+        """Free-running sequences as the critic reads them (latents, end markers, mask) and their end logits."""
         x, logits = generator(z, noise)  # [B, T, L], [B, T]
         end, mask = sampled_ends(logits, u)
-        if logits_out is not None:
-            logits_out.append(logits)
-        return x * mask[..., None], end, mask
+        return (x * mask[..., None], end, mask), logits
 
     val_gen = torch.Generator().manual_seed(g.seed + 2)
     val_real = val_seq.sample(VALIDATION_SEQUENCES, val_gen).to(device)
@@ -216,7 +215,7 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
         critic.eval(), generator.eval()
         real_x = real_latents(val_real.rows, val_real.mask)
         real_score, _ = critic(real_x, val_real.end, val_real.mask)
-        fake_score, _ = critic(*fake_batch(*val_noise))
+        fake_score, _ = critic(*fake_batch(*val_noise)[0])
         w = float((real_score * val_real.weight).mean() - fake_score.mean())
         critic.train(), generator.train()
         result = {"val_wasserstein": w}
@@ -247,7 +246,7 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
             # batched unroll: T sequential steps once instead of critic_steps times
             every = (torch.arange(k_steps)[:, None] * b + mine).reshape(-1)  # this rank's rows of the K·B
             with torch.no_grad():
-                fakes = fake_batch(*noise_for(k_steps * b, t, rng, every))  # [K·b', …]
+                fakes, _ = fake_batch(*noise_for(k_steps * b, t, rng, every))  # [K·b', …]
             n = mine.numel()
             for k in range(k_steps):
                 real = train_seq.sample(b, rng).take(mine).to(device)
@@ -269,8 +268,7 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
             real = train_seq.sample(b, rng).take(mine).to(device)
             noise = noise_for(b, t, rng, mine)
             teacher_noise = noise_for(b, t, rng, mine)[:2]
-            free_logits: list[torch.Tensor] = []
-            fake_x, fake_end, fake_mask = fake_batch(*noise, logits_out=free_logits)
+            (fake_x, fake_end, fake_mask), free_logits = fake_batch(*noise)  # [b', …], [b', T]
             fake_score, fake_features = critic(fake_x, fake_end, fake_mask)
             if opt_ae is not None:  # differentiable in the encoder: reconstruction loss + feature-matching signal
                 real_x, ae_loss = real_latents(real.rows, real.mask, weight=g.ae_weight)
@@ -290,7 +288,7 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
             ending = end_loss(forced_logits, real.end, real.mask, real.weight, steps_weighted)
             loss_g = -fake_score.sum() * scale + g.fm_weight * matching + r.end_weight * ending * ranks.world
             if r.free_end_weight > 0:  # free-running: every step of its own sequences, towards the real hazard
-                free_end = free_end_loss(free_logits[0], hazard) * (free_logits[0].shape[0] * ranks.world / b)
+                free_end = free_end_loss(free_logits, hazard) * (n * ranks.world / b)  # this rank's share
                 loss_g = loss_g + r.free_end_weight * free_end
             generator_update(loss_g + towards_fake, ae_loss, generator, opt_g, ae.model, opt_ae, ranks)
             step += 1

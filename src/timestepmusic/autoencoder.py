@@ -15,7 +15,7 @@ from .chunks import Chunked, chunk_events
 from .checkpoint import load_weights, read_meta
 from .config import Config
 from .encoding import Encoding
-from .midi import Events
+from .midi import Events, join_pedal_runs
 from .pisa import PISA
 
 
@@ -31,6 +31,9 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
+PEDAL_JOIN_S = 0.05  # decoded gaps this short inside a pedal run are closed (docs/latent-space.md)
+
+
 @dataclass
 class Autoencoder:
     model: PISA
@@ -38,6 +41,7 @@ class Autoencoder:
     config: Config
     weights_sha256: str
     meta: dict
+    pedal_join_s: float = PEDAL_JOIN_S
 
     @property
     def chunk_seconds(self) -> float:
@@ -76,7 +80,7 @@ class Autoencoder:
         if meta["weights"].get("autoencoder") != tuned:
             raise ValueError(f"{folder}: autoencoder.safetensors does not have the fine-tuned hash in config.json")
         load_weights(folder, "autoencoder", self.model)
-        return Autoencoder(self.model, self.encoding, self.config, tuned, self.meta)
+        return Autoencoder(self.model, self.encoding, self.config, tuned, self.meta, self.pedal_join_s)
 
     def features(self, batch: SetBatch) -> torch.Tensor:
         """Padded sets → encoded features [B, N, D]."""
@@ -99,8 +103,11 @@ class Autoencoder:
 
     def decode_events(self, latent: torch.Tensor, start_chunk: int = 0) -> Events:
         """A latent sequence [T, L] (chunk t starts at t · chunk_seconds) → events of one performance."""
-        sets = self.decode_sets(latent)
-        return sets_to_events(sets, self.chunk_seconds, start_chunk)
+        return self.sets_to_events(self.decode_sets(latent), start_chunk)
+
+    def sets_to_events(self, decoded: SetBatch, start_chunk: int = 0) -> Events:
+        """Decoded sets [T, N] of consecutive chunks → events, with gaps inside pedal runs closed."""
+        return join_pedal_runs(sets_to_events(decoded, self.chunk_seconds, start_chunk), self.pedal_join_s)
 
     def reconstruct(self, events: Events, batch: int = 4096) -> tuple[Events, Events, float]:
         """A performance → (the capped events the model sees, its reconstruction, set-size accuracy)."""
@@ -111,7 +118,7 @@ class Autoencoder:
             for lo in range(0, sets.sizes.shape[0], batch)])  # [C, L]
         decoded = self.decode_sets(latents)
         size_accuracy = float((decoded.sizes.cpu() == sets.sizes).float().mean())
-        return sets_to_events(sets, self.chunk_seconds), sets_to_events(decoded, self.chunk_seconds), size_accuracy
+        return sets_to_events(sets, self.chunk_seconds), self.sets_to_events(decoded), size_accuracy
 
 
 def chunked_to_sets(chunked: Chunked, max_events: int) -> SetBatch:

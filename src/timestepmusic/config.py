@@ -19,6 +19,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ENCODINGS = ("pon", "ponOHE", "pnOHE", "OHE", "none")
+DURATION_SCALES = ("cdf", "log")
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -77,10 +78,14 @@ class EncodingConfig:
 
     encoding: str = "pon"
     """Id layout: pon (pedal, octave, pitch class as numbers), ponOHE, pnOHE, OHE (91-way), none."""
+    durations: str = "cdf"
+    """Duration scale: cdf (log-normal CDF of the training split) or log (linear in log seconds)."""
 
     def __post_init__(self) -> None:
         _check(self.encoding in ENCODINGS, "encoding.encoding",
                f"unknown encoding {self.encoding!r}; choose one of {', '.join(ENCODINGS)}")
+        _check(self.durations in DURATION_SCALES, "encoding.durations",
+               f"unknown duration scale {self.durations!r}; choose one of {', '.join(DURATION_SCALES)}")
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,9 @@ class AEConfig:
     """cpu, cuda, cuda:N or auto (cuda when present)."""
     checkpoint_every_s: float = 300.0
     """Seconds between mid-epoch `last` checkpoints (one is always written at each epoch end)."""
+    latent_noise: float = 0.0
+    """Train the decoder on latents + Gaussian noise of this many × the batch's per-dimension spread, so that
+    latents between real ones decode to nearby sets (0 = off; see docs/latent-space.md)."""
     compile: bool = False
     """torch.compile the autoencoder for training (--compile; pays off on a GPU, costs minutes of compiling on a CPU)."""
 
@@ -127,6 +135,7 @@ class AEConfig:
         for key in ("latent", "hidden", "batch_chunks", "epochs"):
             _check(getattr(self, key) >= 1, f"ae.{key}", f"must be ≥ 1, got {getattr(self, key)}")
         _check(self.lr > 0, "ae.lr", f"must be > 0, got {self.lr}")
+        _check(0 <= self.latent_noise <= 10, "ae.latent_noise", f"must be in [0, 10], got {self.latent_noise}")
 
 
 @dataclass(frozen=True)

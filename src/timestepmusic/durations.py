@@ -68,3 +68,24 @@ class DurationFit:
         u = u.double().clamp(1e-12, 1 - 1e-12)
         longest = torch.where(is_note, self.note_max_s, self.pedal_max_s).double()
         return torch.minimum(torch.exp(mu + sigma * torch.special.ndtri(u)), longest)
+
+    def to_log_unit(self, duration_s: "torch.Tensor", is_note: "torch.Tensor") -> "torch.Tensor":
+        """Durations (seconds) → [0, 1], linear in log duration from 1 ms to the longest fitted one: an error
+        of ε in the unit is the same relative error (× e^(ε·range)) at every length, where the CDF's
+        errors grow without bound near its top (a 0.3 s pedal decoded as 30 s)."""
+        import torch
+        lowest, span = self._log_span(is_note)
+        unit = (torch.log(duration_s.double().clamp_min(MIN_DURATION_S)) - lowest) / span
+        return unit.clamp(0, 1).to(duration_s.dtype if duration_s.is_floating_point() else torch.float32)
+
+    def from_log_unit(self, u: "torch.Tensor", is_note: "torch.Tensor") -> "torch.Tensor":
+        """[0, 1] → durations in seconds (float64), between 1 ms and the longest fitted duration."""
+        import torch
+        lowest, span = self._log_span(is_note)
+        return torch.exp(lowest + span * u.double().clamp(0, 1))
+
+    def _log_span(self, is_note: "torch.Tensor") -> tuple[float, "torch.Tensor"]:
+        import torch
+        lowest = float(np.log(MIN_DURATION_S))
+        longest = torch.where(is_note, float(np.log(self.note_max_s)), float(np.log(self.pedal_max_s))).double()
+        return lowest, (longest - lowest).clamp_min(1e-6)

@@ -1,8 +1,10 @@
 """Event → vector, batched on tensors, with exact inverses and a loss per layout.
 
 Shapes: B sets, N events per set, D features. Every layout ends with the same three numbers:
-start offset in [-1, 1] over the chunk, duration in [0, 1] through a log-normal CDF fitted on the
-training split (notes and pedals fitted apart), intensity in [-1, 1]. In front, the id layout:
+start offset in [-1, 1] over the chunk, duration in [0, 1] (`durations`: "cdf" through a log-normal CDF
+fitted on the training split, notes and pedals fitted apart; "log" linear in log seconds from 1 ms to the
+longest fitted duration, so that a small error is a small relative error at every length), intensity in
+[-1, 1]. In front, the id layout:
   pon     pedal kind (key/damper/sostenuto/soft), octave, pitch class as three scaled numbers
   ponOHE  the same three as one-hots (4 + 9 + 12)
   pnOHE   pedal kind one-hot (4), octave as a scaled number, pitch class one-hot (12)
@@ -15,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .config import ENCODINGS
+from .config import DURATION_SCALES, ENCODINGS
 from .durations import DurationFit
 from .midi import LOWEST_PITCH, NUM_IDS, NUM_KEYS
 
@@ -33,10 +35,13 @@ def _unscale(x: torch.Tensor, top: float) -> torch.Tensor:
 class Encoding:
     """One id layout + the shared time/intensity features. Groups: (name, start, stop, 'mse' | 'ce')."""
 
-    def __init__(self, name: str, chunk_seconds: float, duration_fit: DurationFit):
+    def __init__(self, name: str, chunk_seconds: float, duration_fit: DurationFit, durations: str = "cdf"):
         if name not in ENCODINGS:
             raise ValueError(f"unknown encoding {name!r}; choose one of {', '.join(ENCODINGS)}")
+        if durations not in DURATION_SCALES:
+            raise ValueError(f"unknown duration scale {durations!r}; choose one of {', '.join(DURATION_SCALES)}")
         self.name = name
+        self.durations = durations
         self.chunk_seconds = chunk_seconds
         self.duration_fit = duration_fit
         id_groups = {
@@ -80,7 +85,8 @@ class Encoding:
                 features.append(_scale(values[group].float(), tops[group]).unsqueeze(-1))
         is_note = ids < NUM_KEYS
         offset = _scale(offset_s.float(), self.chunk_seconds).clamp(-1, 1)
-        duration = self.duration_fit.to_unit(duration_s.double(), is_note).float()
+        to_unit = self.duration_fit.to_log_unit if self.durations == "log" else self.duration_fit.to_unit
+        duration = to_unit(duration_s.double(), is_note).float()
         level = _scale(intensity.float() - 1, 126)
         features.append(torch.stack([offset, duration, level], dim=-1))  # [B, N, 3]
         return torch.cat(features, dim=-1)  # [B, N, D]
@@ -103,7 +109,8 @@ class Encoding:
         time = x[..., -3:].double()
         offset_s = ((time[..., 0].clamp(-1, 1) + 1) / 2 * self.chunk_seconds)
         offset_s = offset_s.clamp(0, self.chunk_seconds * (1 - 1e-9))
-        duration_s = self.duration_fit.from_unit(time[..., 1], ids < NUM_KEYS)
+        from_unit = self.duration_fit.from_log_unit if self.durations == "log" else self.duration_fit.from_unit
+        duration_s = from_unit(time[..., 1], ids < NUM_KEYS)
         intensity = torch.round((time[..., 2].clamp(-1, 1) + 1) / 2 * 126 + 1).long()
         return ids, offset_s, duration_s, intensity
 
@@ -127,8 +134,10 @@ class Encoding:
         return total if reduction == "sum" else total / weight.sum().clamp_min(1.0)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "chunk_seconds": self.chunk_seconds, "duration_fit": self.duration_fit.to_dict()}
+        return {"name": self.name, "chunk_seconds": self.chunk_seconds, "duration_fit": self.duration_fit.to_dict(),
+                "durations": self.durations}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Encoding":
-        return cls(d["name"], float(d["chunk_seconds"]), DurationFit.from_dict(d["duration_fit"]))
+        return cls(d["name"], float(d["chunk_seconds"]), DurationFit.from_dict(d["duration_fit"]),
+                   d.get("durations", "cdf"))  # checkpoints from before the option are "cdf"

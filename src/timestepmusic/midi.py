@@ -283,6 +283,25 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
     return score
 
 
+def join_pedal_runs(events: Events, gap_s: float) -> Events:
+    """Close gaps of at most `gap_s` between consecutive events of one pedal (the earlier is extended to
+    the later's start). A held pedal that changes depth is a run of abutting events; a decoded one that
+    ends a few ms early would otherwise lift the pedal and press it again."""
+    if gap_s <= 0 or not len(events):
+        return events
+    duration = events.duration_s.copy()
+    for pedal_id in (DAMPER_ID, SOSTENUTO_ID, SOFT_ID):
+        mine = np.flatnonzero(events.ids == pedal_id)
+        mine = mine[np.argsort(events.start_s[mine], kind="stable")]
+        if mine.size < 2:
+            continue
+        start, end = events.start_s[mine], events.start_s[mine] + duration[mine]
+        gap = start[1:] - end[:-1]  # [M - 1]
+        close = (gap > 0) & (gap <= gap_s)
+        duration[mine[:-1][close]] = start[1:][close] - start[:-1][close]
+    return Events(events.ids, events.start_s, duration, events.intensity, events.end_s)
+
+
 def write_events(events: Events, path: str | Path) -> Path:
     """Events → MIDI file, written atomically (temporary name, then rename)."""
     path = Path(path)

@@ -62,22 +62,41 @@ class PISA(nn.Module):
         h = latent[:, None, :] * self.decoder_key(self.positions)[None]  # [B, N, L]
         return self.decoder_element(h), size_logits
 
+    def decode_real(self, latent: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The element MLP at the true-size positions only: latent [B, L], mask [B, N] → elements [K, D]."""
+        keys = self.decoder_key(self.positions)  # [N, L]
+        rows, positions = mask.nonzero(as_tuple=True)  # [K] each
+        return self.decoder_element(latent[rows] * keys[positions])  # [K, D]
+
     def forward(self, x: torch.Tensor, sizes: torch.Tensor):
         latent, x_sorted = self.encode(x, sizes)
         elements, size_logits = self.decode(latent)
         return latent, x_sorted, elements, size_logits
 
     def loss(self, x: torch.Tensor, sizes: torch.Tensor, encoding: Encoding, size_weight: float = 1.0,
-             totals: tuple[float, float] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+             totals: tuple[float, float] | None = None, latent_noise: float = 0.0,
+             generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Element loss (per encoding, masked to the true size) + size cross-entropy.
 
         `totals` = (elements, sets) of the whole global batch when this is one rank's slice of it:
         sums are then divided by the global counts, so that averaging the ranks' gradients gives
         exactly the gradient of the global batch's mean loss.
+        `latent_noise` > 0 decodes latent + noise of that many × the batch's per-dimension spread
+        (detached, so the encoder cannot outgrow it by scaling): nearby latents must decode to nearby
+        sets, which keeps what a generator produces between real latents decodable.
+        The element MLP runs on the true-size positions only (~3.5 of 15 per chunk).
         """
-        _, x_sorted, elements, size_logits = self(x, sizes)
-        mask = torch.arange(x.shape[1], device=x.device) < sizes[:, None]
-        element_sum = encoding.loss(elements, x_sorted, mask, reduction="sum")
+        latent, x_sorted = self.encode(x, sizes)
+        if latent_noise > 0:
+            spread = latent.detach().std(0, keepdim=True) if latent.shape[0] > 1 else latent.new_ones(1, latent.shape[1])
+            noise = torch.randn(latent.shape, generator=generator, dtype=latent.dtype,
+                                device=latent.device if generator is None else generator.device).to(latent.device)
+            latent = latent + latent_noise * spread * noise  # [B, L]
+        size_logits = self.size_head(latent)  # [B, N + 1]
+        mask = torch.arange(x.shape[1], device=x.device) < sizes[:, None]  # [B, N]
+        elements = self.decode_real(latent, mask)  # [K, D]
+        element_sum = encoding.loss(elements[:, None], x_sorted[mask][:, None],
+                                    mask.new_ones(elements.shape[0], 1), reduction="sum")
         size_sum = F.cross_entropy(size_logits.float(), sizes, reduction="sum")
         element_count, set_count = totals if totals is not None else (float(mask.sum()), float(sizes.shape[0]))
         element_loss = element_sum / max(element_count, 1.0)

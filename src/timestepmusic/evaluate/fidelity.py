@@ -114,7 +114,7 @@ def reconstruct_track(ae: Autoencoder, gatherer: ChunkGatherer, track: int, firs
         decoded = ae.decode_sets(ae.encode(sets))
         right += int((decoded.sizes.cpu() == sets.sizes.cpu()).sum())
         refs.append(sets_to_events(sets, ae.chunk_seconds, lo))
-        ests.append(sets_to_events(decoded, ae.chunk_seconds, lo))
+        ests.append(ae.sets_to_events(decoded, lo))
     return Events.concatenate(refs), Events.concatenate(ests), right
 
 

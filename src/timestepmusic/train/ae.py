@@ -95,7 +95,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     device = pick_device(device_name)
     progress = progress and ranks.main
     gatherer = ChunkGatherer(corpus, device=device)
-    encoding = Encoding(config.encoding.encoding, corpus.chunk_seconds, corpus.duration_fit)
+    encoding = Encoding(config.encoding.encoding, corpus.chunk_seconds, corpus.duration_fit, config.encoding.durations)
     train_tracks, train_chunks = (torch.from_numpy(a).to(device) for a in corpus.chunk_index("train"))
     val_tracks, val_chunks = (torch.from_numpy(a).to(device) for a in corpus.chunk_index("validation"))
     if train_tracks.numel() == 0:
@@ -153,7 +153,9 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                     torch.distributed.all_reduce(counts)
                     totals = (float(counts[0]), float(counts[1]))
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                    loss, parts = model.loss(x, batch.sizes, encoding, ae.size_loss_weight, totals)
+                    noise_generator = batch_generator(ae.seed + 1, epoch, b) if ae.latent_noise > 0 else None
+                    loss, parts = model.loss(x, batch.sizes, encoding, ae.size_loss_weight, totals,
+                                             ae.latent_noise, noise_generator)
                 optimizer.zero_grad(set_to_none=True)
                 (loss * ranks.world).backward()
                 ranks.average_gradients(model.parameters())

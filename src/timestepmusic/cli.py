@@ -203,7 +203,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 def cmd_evaluate_ae(args: argparse.Namespace) -> int:
     from .autoencoder import Autoencoder
     from .corpus import Corpus
-    from .evaluate.fidelity import evaluate_autoencoder, format_fidelity
+    from .evaluate.latent_space import evaluate_autoencoder, format_evaluation
     from .train.ae import check_corpus_matches
 
     ae = Autoencoder.load(_best(args.run), args.device)
@@ -212,7 +212,7 @@ def cmd_evaluate_ae(args: argparse.Namespace) -> int:
     summary = evaluate_autoencoder(ae, corpus, args.split, max_tracks=args.max_tracks)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(summary, indent=1))
-    print(json.dumps(summary) if args.json else format_fidelity(summary))
+    print(json.dumps(summary) if args.json else format_evaluation(summary))
     return 0
 
 

@@ -114,6 +114,30 @@ class Encoding:
         intensity = torch.round((time[..., 2].clamp(-1, 1) + 1) / 2 * 126 + 1).long()
         return ids, offset_s, duration_s, intensity
 
+    def out_of_range(self, x: torch.Tensor, tolerance: float = 0.02) -> dict[str, torch.Tensor]:
+        """[B, N, D] raw decoder output → {"keys": [B, N], "values": [B, N]} bool: what decoding must clip.
+        keys: a scaled id number beyond its range by more than `tolerance` (of the range [-1, 1] or [0, 1]),
+        or a pitch composed from octave and pitch class off the keyboard (one-hot groups never clip);
+        values: an offset, duration or intensity beyond its range by more than `tolerance`."""
+        keys = torch.zeros(x.shape[:-1], dtype=torch.bool, device=x.device)
+        parts = {}
+        for group, start, stop, kind in self.groups:
+            block = x[..., start:stop]  # [B, N, W]
+            if group == "time" or kind == "ce":
+                parts[group] = block.argmax(-1) if kind == "ce" else None
+                continue
+            keys |= ((block < -1 - 2 * tolerance) | (block > 1 + 2 * tolerance)).any(-1)
+            parts[group] = _unscale(block.squeeze(-1), {"kind": 3, "octave": NUM_OCTAVES - 1, "pitch_class": 11,
+                                                        "id": NUM_IDS - 1}[group])
+        if "octave" in parts:  # the same composition as decode, before its clamp to the keyboard
+            pitch = (parts["octave"] + 1) * 12 + parts["pitch_class"]
+            keys |= (parts["kind"] == 0) & ((pitch < LOWEST_PITCH) | (pitch >= LOWEST_PITCH + NUM_KEYS))
+        time = x[..., -3:]  # [B, N, 3]: offset and intensity in [-1, 1], duration in [0, 1]
+        margin = time.new_tensor([2 * tolerance, tolerance, 2 * tolerance])
+        low = time.new_tensor([-1.0, 0.0, -1.0])
+        values = ((time < low - margin) | (time > 1 + margin)).any(-1)
+        return {"keys": keys, "values": values}
+
     def loss(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
              reduction: str = "mean") -> torch.Tensor:
         """Summed group losses over valid elements, averaged ("mean") or summed ("sum").

@@ -60,6 +60,7 @@ DESCRIPTORS: dict[str, tuple[str, str]] = {
     "ioi_mean": ("inter-onset interval, mean", "s"),
     "ioi_std": ("inter-onset interval, std", "s"),
     "duration_log_mean": ("note duration, mean of ln", "ln s"),
+    "longest_note_s": ("longest note", "s"),
     "damper_fraction": ("damper down", "share of time"),
     "half_pedal_share": ("half pedal", "share of damper time"),
     "pedal_changes_per_s": ("pedal changes", "events/s"),
@@ -227,6 +228,16 @@ def excerpts_from_events(performances: list[Events], seconds: float | None = Non
     return _cut(ptr, *arrays, ends, float(seconds), float(seconds), list(names), None)
 
 
+def excerpts_of_length(performances: list[Events], length_s: np.ndarray, seconds: float) -> ExcerptTable:
+    """Performances cut into consecutive `seconds` excerpts up to the given lengths [S]: two versions of the
+    same tracks (an original and its reconstruction) get the same cuts, excerpt for excerpt."""
+    sorted_perfs = [p.sorted() for p in performances]
+    ptr = np.concatenate([[0], np.cumsum([len(p) for p in sorted_perfs])]).astype(np.int64)
+    arrays = [np.concatenate([getattr(p, a) for p in sorted_perfs]) for a in ("ids", "start_s", "duration_s", "intensity")]
+    return _cut(ptr, *arrays, np.asarray(length_s, dtype=np.float64), float(seconds), float(seconds),
+                [f"performance {i}" for i in range(len(performances))], None)
+
+
 def _coverage(excerpt: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, points_in: np.ndarray,
               num_points: int, step_s: float) -> np.ndarray:
     """How many of the given spans cover each grid point t = g·step_s of their excerpt: int [X, G].
@@ -300,6 +311,9 @@ def describe(table: ExcerptTable, step_s: float = GRID_STEP_S) -> dict[str, np.n
 
     log_duration = np.log(np.maximum(table.duration_s[note], MIN_DURATION_S))
     out["duration_log_mean"], _ = _group_mean_std(log_duration, n_ex, x_count)
+    longest = np.full(x_count, -np.inf)
+    np.maximum.at(longest, n_ex, table.duration_s[note])
+    out["longest_note_s"] = np.where(none, np.nan, longest)
 
     def down(which: np.ndarray) -> np.ndarray:  # [X, G] grid points covered by any of these pedal events
         return _coverage(ex[which], start[which], end[which], points_in, num_points, step_s) > 0

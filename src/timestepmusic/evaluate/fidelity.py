@@ -16,7 +16,6 @@ import torch
 
 from ..autoencoder import Autoencoder, sets_to_events
 from ..batches import ChunkGatherer
-from ..corpus import Corpus
 from ..midi import DAMPER_ID, LOWEST_PITCH, SOFT_ID, SOSTENUTO_ID, Events, pedal_bin
 
 ONSET_TOLERANCE_S = 0.05
@@ -116,23 +115,6 @@ def reconstruct_track(ae: Autoencoder, gatherer: ChunkGatherer, track: int, firs
         refs.append(sets_to_events(sets, ae.chunk_seconds, lo))
         ests.append(ae.sets_to_events(decoded, lo))
     return Events.concatenate(refs), Events.concatenate(ests), right
-
-
-def evaluate_autoencoder(ae: Autoencoder, corpus: Corpus, split: str = "test", *,
-                         max_tracks: int | None = None, max_seconds_per_track: float | None = None) -> dict:
-    """Fidelity of `ae` over a split of `corpus`, against the capped chunks it is given."""
-    gatherer = ChunkGatherer(corpus, device=ae.device)
-    fidelity = Fidelity()
-    tracks = corpus.tracks_in(split)[:max_tracks]
-    if tracks.size == 0:
-        raise ValueError(f"corpus {corpus.root}: no tracks in the {split} split")
-    limit = None if max_seconds_per_track is None else int(max_seconds_per_track / corpus.chunk_seconds)
-    for track in tracks:
-        reference, estimate, right = reconstruct_track(ae, gatherer, int(track), 0, limit)
-        fidelity.add(reference, estimate, corpus.config.events.pedal_bins)
-        fidelity.size_correct += right
-        fidelity.chunks += int(gatherer.track_chunks[track]) if limit is None else min(limit, int(gatherer.track_chunks[track]))
-    return fidelity.summary() | {"split": split, "tracks": int(tracks.size)}
 
 
 def format_fidelity(summary: dict) -> str:

@@ -1,0 +1,181 @@
+"""`tsm evaluate-ae`: an autoencoder on a corpus split — fidelity (evaluate/fidelity.py), and what a
+generator can get out of its latent space, beyond onset F1:
+
+- timing: the pedals and long notes of decoded real latent sequences against the original, per 16 s
+  excerpt (damper-down and soft-down share of time, damper presses per second, the longest note);
+- ceiling: the same decoded sequences as excerpts against the real ones, by the classifier of
+  `tsm evaluate` (no generator over these latents can be told apart less often);
+- smoothness: real latents plus Gaussian noise of 0.1, 0.3 and 1.0 × the per-dimension spread, and
+  midpoints between neighbouring chunks' latents, decoded: note F1 against the clean decode, the
+  share of notes held longer than 4 s, the share of decoded elements whose raw output lies outside its
+  range (a key or value the decoder could only reach by clipping).
+
+Letters: T chunks of a track, L latent size, X excerpts.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..autoencoder import Autoencoder
+from ..batches import ChunkGatherer
+from ..corpus import Corpus
+from ..midi import DAMPER_ID, Events
+from .compare import classifier_test, descriptor_features
+from .descriptors import EXCERPT_SECONDS, describe, excerpts_of_length
+from .fidelity import Fidelity, format_fidelity, reconstruct_track
+
+NOISE_LEVELS = (0.1, 0.3, 1.0)
+HELD_S = 4.0
+
+
+SMOOTHNESS_SECONDS = 60.0  # of each track, for the noise and midpoint decodes
+
+
+def evaluate_autoencoder(ae: Autoencoder, corpus: Corpus, split: str = "test", *, max_tracks: int | None = None,
+                         max_seconds_per_track: float | None = None, seed: int = 0) -> dict:
+    """Fidelity, timing, ceiling and smoothness of `ae` over a split of `corpus`, against the capped chunks
+    it is given. Reproducible per seed."""
+    gatherer = ChunkGatherer(corpus, device=ae.device)
+    fidelity = Fidelity()
+    tracks = corpus.tracks_in(split)[:max_tracks]
+    if tracks.size == 0:
+        raise ValueError(f"corpus {corpus.root}: no tracks in the {split} split")
+    limit = None if max_seconds_per_track is None else int(max_seconds_per_track / corpus.chunk_seconds)
+    references, decoded, latents = [], [], []
+    for track in tracks:
+        reference, estimate, right = reconstruct_track(ae, gatherer, int(track), 0, limit)
+        fidelity.add(reference, estimate, corpus.config.events.pedal_bins)
+        fidelity.size_correct += right
+        fidelity.chunks += int(gatherer.track_chunks[track]) if limit is None else min(limit, int(gatherer.track_chunks[track]))
+        references.append(reference)
+        decoded.append(estimate)
+        latents.append(track_latents(ae, gatherer, int(track), int(SMOOTHNESS_SECONDS / corpus.chunk_seconds)))
+    return fidelity.summary() | {
+        "split": split, "tracks": int(tracks.size), "timing": timing_figures(references, decoded),
+        "ceiling": ceiling_figures(references, decoded, seed=seed), "smoothness": smoothness_figures(ae, latents, seed)}
+
+
+def format_evaluation(summary: dict) -> str:
+    """The figures of `evaluate_autoencoder` as text tables."""
+    timing, ceiling = summary["timing"], summary["ceiling"]
+    lines = [format_fidelity(summary), "",
+             f"per 16 s excerpt, original → decoded ({timing['excerpts']} excerpts)"]
+    for name, label, diff, unit in (("damper_share", "damper down, share of time", "mean_abs_difference", "abs"),
+                                    ("soft_share", "soft down, share of time", "mean_abs_difference", "abs"),
+                                    ("damper_presses_per_s", "damper presses per second", "relative_difference", "rel"),
+                                    ("longest_note_s", "longest note (s)", "relative_difference", "rel")):
+        row = timing[name]
+        change = f"{row[diff]:+.1%}" if unit == "rel" else f"±{row[diff]:.3f}"
+        lines.append(f"  {label:<32}{row['original']:>8.3f} → {row['decoded']:<8.3f} {change}")
+    lines += ["", f"ceiling: classifier accuracy, decoded real sequences vs the originals: {ceiling['accuracy']:.3f} "
+                  f"({ceiling['n_per_class']} excerpts each; 0.5 = cannot tell)", "",
+              f"smoothness (first {SMOOTHNESS_SECONDS:g} s of each track)",
+              f"  {'decode of':<14}{'note F1 vs clean':>18}{'notes > 4 s':>14}{'keys clipped':>14}{'values clipped':>16}"]
+    for row, f in summary["smoothness"].items():
+        f1 = "—" if f["note_f1_vs_clean"] is None else f"{f['note_f1_vs_clean']:.3f}"
+        lines.append(f"  {row:<14}{f1:>18}{f['held_share']:>14.4f}"
+                     f"{f['clipped_keys']:>14.4f}{f['clipped_values']:>16.4f}")
+    return "\n".join(lines)
+
+
+def damper_presses(table) -> np.ndarray:
+    """Damper presses per excerpt [X]: damper events that do not continue an earlier one (the pedal was up)."""
+    damper = np.flatnonzero(table.ids == DAMPER_ID)
+    ex, start = table.excerpt[damper], table.start_s[damper]
+    end = start + table.duration_s[damper]
+    previous_end = np.maximum.accumulate(np.where(np.r_[True, ex[1:] != ex[:-1]], -np.inf, np.r_[-np.inf, end[:-1]]))
+    pressed = start > previous_end + 1e-6  # [K] the pedal was up just before
+    return np.bincount(ex[pressed], minlength=table.num_excerpts).astype(np.float64)
+
+
+def timing_figures(reference: list[Events], decoded: list[Events], seconds: float = EXCERPT_SECONDS) -> dict:
+    """Per-excerpt pedal and duration figures of decoded tracks against their originals (same cuts)."""
+    lengths = np.array([r.end_s for r in reference])  # both cut where the original ends
+    ref_table, dec_table = (excerpts_of_length(tracks, lengths, seconds) for tracks in (reference, decoded))
+    ref, dec = describe(ref_table), describe(dec_table)
+    ref_presses, dec_presses = damper_presses(ref_table), damper_presses(dec_table)
+    longest_ref, longest_dec = ref["longest_note_s"], dec["longest_note_s"]
+    both = np.isfinite(longest_ref) & np.isfinite(longest_dec)
+    return {
+        "excerpts": int(ref_table.num_excerpts),
+        "damper_share": {"original": float(ref["damper_fraction"].mean()), "decoded": float(dec["damper_fraction"].mean()),
+                         "mean_abs_difference": float(np.abs(ref["damper_fraction"] - dec["damper_fraction"]).mean())},
+        "soft_share": {"original": float(ref["soft_fraction"].mean()), "decoded": float(dec["soft_fraction"].mean()),
+                       "mean_abs_difference": float(np.abs(ref["soft_fraction"] - dec["soft_fraction"]).mean())},
+        "damper_presses_per_s": {"original": float(ref_presses.sum() / ref_table.length_s.sum()),
+                                 "decoded": float(dec_presses.sum() / dec_table.length_s.sum()),
+                                 "relative_difference": float(dec_presses.sum() / max(ref_presses.sum(), 1.0) - 1)},
+        "longest_note_s": {"original": float(longest_ref[both].mean()), "decoded": float(longest_dec[both].mean()),
+                           "relative_difference": float(longest_dec[both].mean() / max(longest_ref[both].mean(), 1e-9) - 1)},
+    }
+
+
+def ceiling_figures(reference: list[Events], decoded: list[Events], seconds: float = EXCERPT_SECONDS,
+                    seed: int = 0) -> dict:
+    """The classifier of `tsm evaluate` on decoded real sequences against the originals, as excerpts."""
+    lengths = np.array([r.end_s for r in reference])
+    real, rebuilt = (describe(excerpts_of_length(tracks, lengths, seconds)) for tracks in (reference, decoded))
+    return classifier_test(descriptor_features(real), descriptor_features(rebuilt), seed=seed)
+
+
+@torch.no_grad()
+def _decode_track(ae: Autoencoder, latent: torch.Tensor) -> tuple[Events, dict[str, float]]:
+    """Latents [T, L] → events, and the shares of decoded elements whose raw keys / values lie outside
+    their range."""
+    elements, size_logits = ae.model.decode(latent.to(ae.device).float())
+    sizes = size_logits.argmax(-1)  # [T]
+    mask = torch.arange(elements.shape[1], device=elements.device) < sizes[:, None]  # [T, N]
+    outside = {what: flags[mask] for what, flags in ae.encoding.out_of_range(elements).items()}  # [K] each
+    shares = {what: float(flags.float().mean()) if flags.numel() else 0.0 for what, flags in outside.items()}
+    return ae.decode_events(latent), shares
+
+
+def held_share(events: Events) -> float:
+    notes = events.is_note
+    return float((events.duration_s[notes] > HELD_S).mean()) if notes.any() else 0.0
+
+
+def smoothness_figures(ae: Autoencoder, latents: list[torch.Tensor], seed: int = 0) -> dict:
+    """Decode real latent sequences [T, L] clean, with noise at NOISE_LEVELS × the per-dimension spread,
+    and at midpoints of neighbouring chunks. Reproducible per seed."""
+    spread = torch.cat(latents).std(0)  # [L]
+    generator = torch.Generator().manual_seed(seed)
+    clean = [_decode_track(ae, z) for z in latents]
+    rows = {"clean": {"note_f1_vs_clean": 1.0, "held_share": _mean([held_share(e) for e, _ in clean]),
+                      **_clipped([c for _, c in clean])}}
+    for level in NOISE_LEVELS:
+        fidelity, held, clipped = Fidelity(), [], []
+        for z, (clean_events, _) in zip(latents, clean):
+            noise = torch.randn(z.shape, generator=generator)  # [T, L]
+            events, clip = _decode_track(ae, z + level * spread * noise)
+            fidelity.add(clean_events, events, ae.config.events.pedal_bins)
+            held.append(held_share(events))
+            clipped.append(clip)
+        rows[f"noise {level:g}"] = {"note_f1_vs_clean": fidelity.summary()["notes"]["f1"], "held_share": _mean(held),
+                                    **_clipped(clipped)}
+    midpoints = [_decode_track(ae, (z[1:] + z[:-1]) / 2) for z in latents if z.shape[0] > 1]  # [T - 1, L] each
+    rows["midpoints"] = {"note_f1_vs_clean": None,  # no clean decode to compare with
+                         "held_share": _mean([held_share(e) for e, _ in midpoints]),
+                         **_clipped([c for _, c in midpoints])}
+    return rows
+
+
+def _clipped(shares: list[dict[str, float]]) -> dict[str, float]:
+    return {"clipped_keys": _mean([s["keys"] for s in shares]), "clipped_values": _mean([s["values"] for s in shares])}
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+def track_latents(ae: Autoencoder, gatherer: ChunkGatherer, track: int, num_chunks: int | None = None,
+                  batch: int = 4096) -> torch.Tensor:
+    """The latents [T, L] of one corpus track's chunks (its first `num_chunks`)."""
+    total = int(gatherer.track_chunks[track])
+    total = total if num_chunks is None else min(total, num_chunks)
+    parts = []
+    for lo in range(0, total, batch):
+        chunk = torch.arange(lo, min(lo + batch, total), device=gatherer.device)
+        parts.append(ae.encode(gatherer.gather(torch.full_like(chunk, track), chunk)))
+    return torch.cat(parts)

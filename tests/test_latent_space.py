@@ -1,0 +1,192 @@
+"""The latent space made for generation: true-size decoding, noise injection, log durations, categorical
+keys that never clip, joined pedal runs, and the smoothness / timing figures of `tsm evaluate-ae`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from timestepmusic.autoencoder import Autoencoder
+from timestepmusic.cli import main
+from timestepmusic.config import Config
+from timestepmusic.corpus import Corpus, prepare
+from timestepmusic.durations import DurationFit
+from timestepmusic.encoding import Encoding
+from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
+from timestepmusic.evaluate.latent_space import (NOISE_LEVELS, damper_presses, evaluate_autoencoder,
+                                                 smoothness_figures, timing_figures, track_latents)
+from timestepmusic.batches import ChunkGatherer
+from timestepmusic.midi import DAMPER_ID, NUM_IDS, NUM_KEYS, Events, join_pedal_runs, write_events
+from timestepmusic.pisa import PISA
+from timestepmusic.train.ae import train_autoencoder
+
+TINY_OHE = {"ae.latent": 8, "ae.hidden": 32, "ae.batch_chunks": 16, "ae.epochs": 1, "ae.lr": 1e-3,
+            "encoding.encoding": "OHE", "encoding.durations": "log", "ae.latent_noise": 0.2}
+
+
+def performance(rng: np.random.Generator, seconds: float) -> Events:
+    notes, pedals = int(seconds * 6), int(seconds)
+    ids = np.concatenate([rng.integers(20, 70, notes), rng.choice([88, 90], pedals)])
+    start = rng.uniform(0, seconds, ids.size)
+    duration = np.concatenate([rng.uniform(0.05, 1.0, notes), rng.uniform(0.2, 2.0, pedals)])
+    return Events(ids, start, duration, rng.integers(20, 120, ids.size)).sorted()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("latent")
+    rng = np.random.default_rng(1)
+    for piece in range(5):
+        for take in range(2):
+            write_events(performance(rng, 20.0), root / "midi" / f"piece{piece}" / f"take{take}.mid")
+    config = Config().override({"corpus.validation_fraction": 0.2, "corpus.test_fraction": 0.2})
+    prepare([root / "midi"], root / "corpus", config, progress=False)
+    return root / "corpus"
+
+
+@pytest.fixture(scope="module")
+def ohe_run(corpus, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("ohe") / "run"
+    train_autoencoder(corpus, run, Config().override(TINY_OHE), progress=False)
+    return run
+
+
+def test_true_size_loss_equals_the_masked_loss_of_the_full_decode():
+    torch.manual_seed(0)
+    encoding = Encoding("OHE", 0.25, DurationFit(), "log")
+    model = PISA(features=encoding.dim, max_events=6, latent=8, hidden=16)
+    sizes = torch.tensor([0, 3, 6, 1])
+    x = encoding.encode(torch.randint(0, NUM_IDS, (4, 6)), torch.rand(4, 6) * 0.25, torch.rand(4, 6) + 0.01,
+                        torch.randint(1, 128, (4, 6)))
+    loss, parts = model.loss(x, sizes, encoding)
+    latent, x_sorted, elements, size_logits = model(x, sizes)
+    mask = torch.arange(6) < sizes[:, None]
+    expected = encoding.loss(elements, x_sorted, mask) + torch.nn.functional.cross_entropy(size_logits, sizes)
+    assert torch.allclose(loss, expected, atol=1e-5)
+    assert torch.allclose(parts["element"], encoding.loss(elements, x_sorted, mask), atol=1e-5)
+
+
+def test_latent_noise_changes_the_loss_and_is_reproducible_per_generator():
+    torch.manual_seed(0)
+    encoding = Encoding("OHE", 0.25, DurationFit())
+    model = PISA(features=encoding.dim, max_events=4, latent=8, hidden=16)
+    x = encoding.encode(torch.randint(0, NUM_IDS, (8, 4)), torch.rand(8, 4) * 0.25, torch.rand(8, 4) + 0.01,
+                        torch.randint(1, 128, (8, 4)))
+    sizes = torch.tensor([1, 2, 3, 4, 4, 3, 2, 1])
+    clean = model.loss(x, sizes, encoding)[0].detach()
+    noisy = [model.loss(x, sizes, encoding, latent_noise=1.0, generator=torch.Generator().manual_seed(s))[0].detach()
+             for s in (5, 5, 6)]
+    assert float(noisy[0]) == float(noisy[1])
+    assert float(noisy[0]) != float(noisy[2])
+    assert float(noisy[0]) != float(clean)
+
+
+def test_log_durations_round_trip_and_bound_their_errors():
+    fit = DurationFit(note_max_s=30.0, pedal_max_s=60.0)
+    encoding = Encoding("OHE", 0.25, fit, "log")
+    d = torch.tensor([[0.002, 0.1, 1.0, 10.0, 29.0]], dtype=torch.float64)
+    ids = torch.tensor([[10, 20, 30, DAMPER_ID, DAMPER_ID]])
+    x = encoding.encode(ids, torch.zeros(1, 5), d, torch.full((1, 5), 64))
+    assert torch.all((x[..., -2] >= 0) & (x[..., -2] <= 1))
+    _, _, back, _ = encoding.decode(x)
+    assert torch.allclose(back, d, rtol=1e-5)
+    # an error of 0.02 in the unit is the same small relative error at every length
+    x[..., -2] += 0.02
+    _, _, shifted, _ = encoding.decode(x)
+    ratio = (shifted / d).numpy().ravel()
+    assert np.all(ratio < 1.35) and np.all(ratio > 1.0)
+    assert Encoding.from_dict(encoding.to_dict()).durations == "log"
+    assert Encoding.from_dict({k: v for k, v in encoding.to_dict().items() if k != "durations"}).durations == "cdf"
+
+
+def test_a_far_off_latent_decodes_to_a_valid_set_without_clipped_keys(ohe_run):
+    ae = Autoencoder.load(Path(ohe_run) / "last")
+    far = torch.randn(16, ae.model.latent, generator=torch.Generator().manual_seed(0)) * 1000  # [B, L]
+    sets = ae.decode_sets(far)
+    assert sets.ids.min() >= 0 and sets.ids.max() < NUM_IDS
+    assert torch.all((sets.offset_s >= 0) & (sets.offset_s < ae.chunk_seconds))
+    assert torch.all(sets.duration_s > 0) and torch.all(sets.duration_s <= 120.0)
+    assert sets.intensity.min() >= 1 and sets.intensity.max() <= 127
+    elements, _ = ae.model.decode(far)  # [B, N, D]
+    assert not ae.encoding.out_of_range(elements)["keys"].any()
+
+
+def test_only_the_91_way_key_can_never_clip():
+    anything = torch.randn(64, 15, 1) * 1000
+    ohe, pon_ohe = (Encoding(name, 0.25, DurationFit()) for name in ("OHE", "ponOHE"))
+    assert not ohe.out_of_range(anything.expand(-1, -1, ohe.dim).contiguous())["keys"].any()
+    # octave and pitch class one-hot can still compose a pitch off the keyboard (octave 0 below A0)
+    x = torch.zeros(1, 1, pon_ohe.dim)
+    x[0, 0, 0] = x[0, 0, 4] = x[0, 0, 4 + 9] = 1.0  # key, octave 0, pitch class C → MIDI 12
+    assert pon_ohe.out_of_range(x)["keys"].all()
+
+
+def test_scaled_keys_report_clipping_that_one_hot_keys_cannot_have():
+    pon = Encoding("pon", 0.25, DurationFit())
+    x = torch.zeros(1, 2, pon.dim)
+    x[0, 0, 1] = 3.0  # octave far beyond C8
+    flags = pon.out_of_range(x)
+    assert flags["keys"].tolist() == [[True, False]]
+    x[0, 1, -3] = -1.5  # offset before the chunk
+    assert pon.out_of_range(x)["values"].tolist() == [[False, True]]
+
+
+def test_join_pedal_runs_closes_short_gaps_only():
+    events = Events([DAMPER_ID, DAMPER_ID, DAMPER_ID, 40], [0.0, 0.53, 2.0, 0.1], [0.5, 0.4, 0.2, 3.0],
+                    [60, 100, 60, 70])
+    joined = join_pedal_runs(events, 0.05)
+    by_start = dict(zip(joined.start_s.tolist(), joined.duration_s.tolist()))
+    assert by_start[0.0] == pytest.approx(0.53)  # gap of 30 ms closed
+    assert by_start[0.53] == pytest.approx(0.4)  # gap of 1.07 s kept
+    assert by_start[0.1] == pytest.approx(3.0)  # notes untouched
+
+
+def test_damper_presses_count_lifts_not_depth_changes():
+    events = Events([DAMPER_ID] * 4, [0.0, 0.5, 1.0, 3.0], [0.5, 0.5, 0.5, 0.5], [40, 100, 40, 60], 16.0)
+    table = excerpts_from_events([events], seconds=16.0)
+    assert damper_presses(table).tolist() == [2.0]  # 0–1.5 s held (three depths), then pressed again at 3 s
+
+
+def test_longest_note_descriptor():
+    events = Events([40, 41, DAMPER_ID], [0.0, 1.0, 0.0], [0.5, 2.5, 9.0], [60, 60, 60], 16.0)
+    d = describe(excerpts_from_events([events], seconds=16.0))
+    assert d["longest_note_s"].tolist() == [2.5]
+
+
+def test_timing_figures_of_a_perfect_copy_show_no_difference():
+    rng = np.random.default_rng(0)
+    tracks = [performance(rng, 40.0) for _ in range(3)]
+    figures = timing_figures(tracks, tracks)
+    assert figures["damper_share"]["mean_abs_difference"] == 0
+    assert figures["damper_presses_per_s"]["relative_difference"] == 0
+    assert figures["longest_note_s"]["relative_difference"] == 0
+    longer = [Events(t.ids, t.start_s, t.duration_s * 2, t.intensity, t.end_s) for t in tracks]
+    assert timing_figures(tracks, longer)["longest_note_s"]["relative_difference"] == pytest.approx(1.0)
+
+
+def test_smoothness_figures_are_reproducible_per_seed_and_degrade_with_noise(ohe_run, corpus):
+    ae = Autoencoder.load(Path(ohe_run) / "last")
+    gatherer = ChunkGatherer(Corpus.open(corpus))
+    latents = [track_latents(ae, gatherer, t) for t in range(3)]
+    a, b = smoothness_figures(ae, latents, seed=3), smoothness_figures(ae, latents, seed=3)
+    c = smoothness_figures(ae, latents, seed=4)
+    assert a == b
+    assert a != c
+    assert set(a) == {"clean", "midpoints"} | {f"noise {level:g}" for level in NOISE_LEVELS}
+    assert a["noise 1"]["note_f1_vs_clean"] <= a["clean"]["note_f1_vs_clean"] == 1.0
+    assert a["noise 1"]["clipped_keys"] == 0  # one-hot keys
+
+
+def test_evaluate_ae_reports_timing_ceiling_and_smoothness(ohe_run, corpus, tmp_path, capsys):
+    summary = evaluate_autoencoder(Autoencoder.load(Path(ohe_run) / "last"), Corpus.open(corpus), "train")
+    assert 0 <= summary["ceiling"]["accuracy"] <= 1 and summary["ceiling"]["n_per_class"] >= 1
+    assert summary["timing"]["excerpts"] >= 1
+    out = tmp_path / "figures.json"
+    assert main(["evaluate-ae", str(ohe_run), "--corpus", str(corpus), "--split", "train",
+                 "--json-out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "noise 0.3" in printed and "damper presses per second" in printed and "ceiling" in printed
+    assert json.loads(out.read_text())["smoothness"]["noise 0.3"]["note_f1_vs_clean"] <= 1.0

@@ -1,14 +1,15 @@
-"""Noise → generator → latents → PISA decoder → events → MIDI files.
+"""Noise → sequence model → latents → PISA decoder → events → MIDI files, for every arch.
 
-A model is a GAN checkpoint folder (config.json + generator.safetensors) with its autoencoder
-beside it (RUN/autoencoder) or inside it (the shipped model). The autoencoder is checked against
-the hash the GAN recorded, so a GAN is never decoded by an autoencoder it was not trained with.
-Shapes: S samples, L latent, T chunks.
+A model is a checkpoint folder (config.json + generator.safetensors) with its autoencoder beside it
+(RUN/autoencoder) or inside it (the shipped model). `arch` in config.json names the sequence model
+(sequence/), which builds itself from the checkpoint's config. The autoencoder is checked against the
+hash the run recorded, so a model is never decoded by an autoencoder it was not trained with.
+Long pieces are snapped and decoded block by block, in bounded memory; a piece may last at most
+LONGEST_PIECE_S. Shapes: S pieces, T chunks, L latent, K codebook latents.
 """
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from dataclasses import dataclass
 from importlib import resources
@@ -17,23 +18,48 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .autoencoder import Autoencoder, pick_device
+from .autoencoder import Autoencoder
 from .checkpoint import checkpoint_dir, load_weights, read_meta
-from .gan.conv import Generator
+from .config import Config
+from .devices import pick_device
+from .files import atomic_path
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
 from .midi import Events, write_events
+from .sequence import SequenceModel, arch_class
 
 DEFAULT_MODEL = "default"
 RELEASE_S = 2.0  # how long a generated piece may ring on after its last chunk
+LONGEST_PIECE_S = 3600.0  # one hour: the recurrent generator's attention over its past grows with the piece
+BLOCK_CHUNKS = 4096  # chunks snapped and decoded at once (the codebook distances of a block: 4096 × K floats)
 
 
 def default_model_path() -> Path:
     return Path(str(resources.files("timestepmusic") / "models" / DEFAULT_MODEL))
 
 
+def checkpoint_config(meta: dict) -> Config:
+    """The one configuration a checkpoint is rebuilt from. Recurrent runs written before the `rnn` section
+    was the only home of their settings kept them under `recurrent`; those win there."""
+    config = Config.from_dict(meta["config"])
+    if "recurrent" in meta:
+        config = config.override({f"rnn.{k}": v for k, v in meta["recurrent"].items()})
+    return config
+
+
+def check_piece_seconds(seconds: float, flag: str = "seconds") -> None:
+    """A clear error, naming the flag, for a piece length that is not positive or longer than the limit."""
+    if not seconds > 0:
+        raise ValueError(f"--{flag} must be > 0, got {seconds:g}")
+    if seconds > LONGEST_PIECE_S:
+        raise ValueError(f"--{flag} {seconds:g}: a piece may last at most {LONGEST_PIECE_S:g} s "
+                         f"({LONGEST_PIECE_S / 3600:g} h); ask for more pieces (-n) instead")
+
+
 @dataclass
 class GANModel:
-    generator: Generator
+    """A trained sequence model of any arch with its (possibly fine-tuned) autoencoder; `sample` decodes."""
+
+    arm: SequenceModel
     normaliser: Normaliser
     ae: Autoencoder
     meta: dict
@@ -42,6 +68,14 @@ class GANModel:
 
     def __post_init__(self) -> None:
         self.codebook_std = None if self.codebook is None else self.normaliser.forward(self.codebook)
+
+    @property
+    def arch(self) -> str:
+        return self.arm.arch
+
+    @property
+    def generator(self) -> torch.nn.Module:
+        return self.arm.generator
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> "GANModel":
@@ -58,48 +92,47 @@ class GANModel:
         if ae_folder is None:
             raise ValueError(f"{folder}: its autoencoder is missing (looked in {folder / 'autoencoder'} "
                              f"and {folder.parent / 'autoencoder'})")
-        ae = Autoencoder.load(ae_folder, pick_device(device))
-        if meta.get("arch") == "rnn":  # same interface; pieces end themselves, `seconds` is their maximum
-            from .gan.recurrent import RecurrentGANModel
-
-            return RecurrentGANModel.with_autoencoder(folder, meta, ae, device)
-        return cls.with_autoencoder(folder, meta, ae, device)
+        return cls.with_autoencoder(folder, meta, Autoencoder.load(ae_folder, pick_device(device)), device)
 
     @classmethod
     def with_autoencoder(cls, folder: Path, meta: dict, ae: Autoencoder, device: str = "cpu") -> "GANModel":
         """The base autoencoder must be the one the run started from; a fine-tuned copy saved with the run
         is then loaded over it, and the codebook saved with that checkpoint is preferred to the run's."""
         ae = ae.for_gan(folder, meta)
-        generator = Generator(**meta["generator"])
-        load_weights(folder, "generator", generator)
-        generator.eval().to(pick_device(device))
-        normaliser = Normaliser.from_dict(meta["normaliser"])
-        books = [p / CODEBOOK for p in (folder, folder.parent) if (p / CODEBOOK).is_file()]
+        arm_class = arch_class(meta.get("arch", "conv"))
+        arm = arm_class(checkpoint_config(meta), ae.model.latent, pick_device(device), training=False)
+        load_weights(folder, "generator", arm.generator)
+        arm.generator.eval()
+        books = [p / CODEBOOK for p in (folder, folder.parent) if (p / CODEBOOK).is_file()] if arm.snaps else []
         codebook = read_codebook(books[0]).to(pick_device(device)) if books else None
-        return cls(generator, normaliser, ae, meta, folder, codebook)
-
-    @property
-    def window_seconds(self) -> float:
-        return self.generator.window * self.ae.chunk_seconds
+        return cls(arm, Normaliser.from_dict(meta["normaliser"]), ae, meta, folder, codebook)
 
     @torch.no_grad()
-    def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True) -> torch.Tensor:
-        """[S, T, L] latents; longer pieces are consecutive independent windows. With `snap_to_real`
-        (and a codebook beside the model) each latent becomes its nearest real training-chunk latent."""
-        windows = max(1, math.ceil(seconds / self.window_seconds - 1e-9))
-        g = torch.Generator().manual_seed(seed)
-        noise = torch.randn(n * windows, self.generator.noise, generator=g).to(next(self.generator.parameters()).device)
-        x = self.generator(noise).transpose(1, 2)  # [S·W, T, L]
-        x = self.normaliser.inverse(x).reshape(n, windows * self.generator.window, -1)  # [S, W·T, L]
+    def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True) -> list[torch.Tensor]:
+        """One latent sequence [T_s, L] per piece: `seconds` long, or for an arch that ends its pieces, at most
+        that. With `snap_to_real` (and a codebook beside the model) each latent becomes its nearest real
+        training-chunk latent."""
+        check_piece_seconds(seconds)
         chunks = max(1, round(seconds / self.ae.chunk_seconds))
-        x = x[:, :chunks]
+        x, lengths = self.arm.sample(n, chunks, seed)  # [S, T, L] standardised, [S]
+        x = self.normaliser.inverse(x)
+        pieces = [x[i, :int(length)] for i, length in enumerate(lengths.tolist())]
         if snap_to_real and self.codebook is not None:
-            x = snap(x, self.codebook_std, self.codebook, self.normaliser)
-        return x
+            pieces = [torch.cat([snap(piece[lo:lo + BLOCK_CHUNKS], self.codebook_std, self.codebook, self.normaliser)
+                                 for lo in range(0, piece.shape[0], BLOCK_CHUNKS)]) for piece in pieces]
+        return pieces
 
     def sample(self, n: int = 1, seconds: float = 16.0, seed: int = 0, snap_to_real: bool = True) -> list[Events]:
-        return [release_by(self.ae.decode_events(latent), latent.shape[0] * self.ae.chunk_seconds + RELEASE_S)
-                for latent in self.sample_latents(n, seconds, seed, snap_to_real)]
+        return [decode_piece(self.ae, latent) for latent in self.sample_latents(n, seconds, seed, snap_to_real)]
+
+
+def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:
+    """One piece's latents [T, L] → events, block by block, every note and pedal released by RELEASE_S after
+    its last chunk. (A pedal run that crosses a block boundary is not joined across it: one place in 17 min.)"""
+    blocks = [ae.decode_events(latent[lo:lo + BLOCK_CHUNKS], start_chunk=lo)
+              for lo in range(0, latent.shape[0], BLOCK_CHUNKS)]
+    events = blocks[0] if len(blocks) == 1 else Events.concatenate(blocks)
+    return release_by(events, latent.shape[0] * ae.chunk_seconds + RELEASE_S)
 
 
 def release_by(events: Events, end_s: float) -> Events:
@@ -110,11 +143,11 @@ def release_by(events: Events, end_s: float) -> Events:
 
 def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
              device: str = "cpu", snap_to_real: bool = True) -> list[Path]:
-    """Write `n` MIDI files into `out`; the same seed gives the same files."""
+    """Write `n` MIDI files into `out` from a model of any arch; the same seed gives the same files. `seconds`
+    is each piece's length, or for an arch that ends its pieces itself, the longest one may run."""
     if n < 1:
         raise ValueError(f"-n must be ≥ 1, got {n}")
-    if seconds <= 0:
-        raise ValueError(f"--seconds must be > 0, got {seconds}")
+    check_piece_seconds(seconds)
     gan = GANModel.load(model, device)
     out = Path(out)
     return [write_events(events, out / f"sample_{seed}_{i:03d}.mid")
@@ -124,10 +157,12 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
 def model_info(model: str | Path | None = None) -> dict:
     path = default_model_path() if model is None else Path(model)
     folder, meta = read_meta(path)
-    return {"model": str(folder), "arch": meta.get("arch"), "trained": meta.get("trained"),
+    config = checkpoint_config(meta)
+    arch = meta.get("arch", "conv")
+    return {"model": str(folder), "arch": arch, "trained": meta.get("trained"),
             "corpus": meta.get("corpus"), "step": meta.get("step"), "gan": meta["config"]["gan"],
             "chunks": meta["config"]["chunks"], "encoding": meta["config"]["encoding"]["encoding"],
-            "latent": meta["generator"]["latent"], "recurrent": meta.get("recurrent"),
+            "latent": config.ae.latent, "recurrent": config.to_dict()["rnn"] if arch == "rnn" else None,
             "autoencoder_finetuned": "finetuned_sha256" in meta.get("autoencoder", {}),
             "description": meta.get("description")}
 
@@ -135,24 +170,20 @@ def model_info(model: str | Path | None = None) -> dict:
 def export_model(run: str | Path, dest: str | Path, description: str = "") -> Path:
     """Copy what generation needs (generator + its autoencoder, no critic or optimizer) into `dest`."""
     folder, meta = read_meta(run if not (Path(run) / "best").is_dir() else Path(run) / "best")
-    dest = Path(dest)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    kept = [key for key in ("generator", "autoencoder", "codebook") if key in meta["weights"]]  # + fine-tuned parts
-    for key in kept:
-        shutil.copy(folder / f"{key}.safetensors", tmp / f"{key}.safetensors")
-    if "codebook" not in kept and (folder.parent / CODEBOOK).is_file():
-        shutil.copy(folder.parent / CODEBOOK, tmp / CODEBOOK)
-    ae_src = checkpoint_dir(folder.parent / "autoencoder")
-    (tmp / "autoencoder").mkdir()
-    shutil.copy(ae_src / "pisa.safetensors", tmp / "autoencoder" / "pisa.safetensors")
-    ae_meta = json.loads((ae_src / "config.json").read_text())
-    ae_meta["optimizers"] = {}
-    (tmp / "autoencoder" / "config.json").write_text(json.dumps(ae_meta, indent=1))
-    meta = dict(meta, optimizers={}, description=description)
-    meta["weights"] = {key: meta["weights"][key] for key in kept}
-    (tmp / "config.json").write_text(json.dumps(meta, indent=1))
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
-    return dest
+    with atomic_path(dest) as tmp:
+        tmp.mkdir()
+        kept = [key for key in ("generator", "autoencoder", "codebook") if key in meta["weights"]]  # + fine-tuned
+        for key in kept:
+            shutil.copy(folder / f"{key}.safetensors", tmp / f"{key}.safetensors")
+        if "codebook" not in kept and (folder.parent / CODEBOOK).is_file():
+            shutil.copy(folder.parent / CODEBOOK, tmp / CODEBOOK)
+        ae_src = checkpoint_dir(folder.parent / "autoencoder")
+        (tmp / "autoencoder").mkdir()
+        shutil.copy(ae_src / "pisa.safetensors", tmp / "autoencoder" / "pisa.safetensors")
+        ae_meta = json.loads((ae_src / "config.json").read_text())
+        ae_meta["optimizers"] = {}
+        (tmp / "autoencoder" / "config.json").write_text(json.dumps(ae_meta, indent=1))
+        meta = dict(meta, optimizers={}, description=description)
+        meta["weights"] = {key: meta["weights"][key] for key in kept}
+        (tmp / "config.json").write_text(json.dumps(meta, indent=1))
+    return Path(dest)

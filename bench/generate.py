@@ -129,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(1)
-    from timestepmusic.generate import GANModel
+    from timestepmusic.generation import GANModel
     from timestepmusic.midi import write_events
 
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-generate-"))

@@ -244,7 +244,7 @@ def cmd_compare(args) -> None:
                                                 shuffled_chunks, split_halves)
     from timestepmusic.evaluate.descriptors import DESCRIPTORS, describe, excerpts_from_corpus, excerpts_from_events
     from timestepmusic.gan.recurrent import RecurrentGANModel, length_distributions
-    from timestepmusic.generate import GANModel
+    from timestepmusic.generation import GANModel
 
     args.runs.mkdir(parents=True, exist_ok=True)
     ae_dir = copy_checkpoint(args.ae, args.runs / "ae")

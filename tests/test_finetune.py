@@ -13,7 +13,7 @@ from timestepmusic.autoencoder import Autoencoder
 from timestepmusic.batches import ChunkGatherer
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
-from timestepmusic.generate import GANModel, export_model
+from timestepmusic.generation import GANModel, export_model
 from timestepmusic.latents import Normaliser
 from timestepmusic.train.ae import validate
 from timestepmusic.train.budget import Budget

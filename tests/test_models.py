@@ -17,7 +17,7 @@ from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.encoding import Encoding, DurationFit
-from timestepmusic.generate import GANModel, generate
+from timestepmusic.generation import GANModel, generate
 from timestepmusic.midi import Events, write_events
 from timestepmusic.pisa import PISA
 from timestepmusic.train.ae import train_autoencoder
@@ -245,7 +245,7 @@ def test_snapped_latents_are_real_training_chunks(tiny_gan):
 
 
 def test_generated_pieces_stop_ringing_soon_after_their_end(tiny_gan):
-    from timestepmusic.generate import RELEASE_S, release_by
+    from timestepmusic.generation import RELEASE_S, release_by
 
     events = Events([30, 88, 40], [0.5, 1.0, 5.9], [100.0, 50.0, 0.05], [60, 64, 70])
     released = release_by(events, 6.0 + RELEASE_S)

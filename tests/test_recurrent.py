@@ -19,7 +19,7 @@ from timestepmusic.config import Config, RecurrentConfig
 from timestepmusic.corpus import Corpus
 from timestepmusic.gan.recurrent import (RecurrentGenerator, SequenceCritic, end_loss, free_end_loss,
                                          length_distributions, masked_gradient_penalty, sampled_ends)
-from timestepmusic.generate import RELEASE_S, GANModel
+from timestepmusic.generation import RELEASE_S, GANModel
 from timestepmusic.midi import Events
 from timestepmusic.sequence.recurrent_gan import SequenceSampler
 from timestepmusic.train.ae import validate
@@ -216,7 +216,7 @@ def _cli_knows_rnn() -> bool:
 @pytest.mark.skipif(not _cli_knows_rnn(), reason="cli.py has no `train-gan --arch rnn` yet (issue 7 edits)")
 def test_cli_trains_generates_and_exports_a_finetuned_rnn(tiny_corpus, tiny_ae, tmp_path, capsys):
     from timestepmusic.cli import main
-    from timestepmusic.generate import export_model
+    from timestepmusic.generation import export_model
 
     sets = [f"--set=gan.{k.split('.')[1]}={v}" for k, v in TINY_GAN.items()]
     run = tmp_path / "rnn"

@@ -20,9 +20,9 @@ def __getattr__(name: str):
     if name == "train_gan":
         from .train.sequence import train_sequence_model
         return train_sequence_model
-    if name in ("generate", "GANModel"):
-        from . import generate as module
-        return getattr(module, name)
+    if name in ("generate", "GANModel"):  # the module is generation.py, so that it never shadows the verb
+        from . import generation
+        return getattr(generation, name)
     if name == "Autoencoder":
         from .autoencoder import Autoencoder
         return Autoencoder

@@ -112,7 +112,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generate import GANModel, check_piece_seconds, decode_piece, model_info
+    from .generation import GANModel, check_piece_seconds, decode_piece, model_info
 
     if args.info:
         print(json.dumps(model_info(args.model), indent=1))

@@ -23,7 +23,7 @@ from ..checks import check_corpus_matches
 from ..config import Config
 from ..corpus import Corpus
 from ..devices import pick_device
-from ..generate import checkpoint_config, decode_piece
+from ..generation import checkpoint_config, decode_piece
 from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split_rows, write_codebook
 from ..midi import write_events
 from ..sequence import LatentData, SequenceModel, Update, arch_class

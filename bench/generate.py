@@ -45,7 +45,7 @@ def tiny_model(data: Path, tmp: Path) -> Path | None:
     from timestepmusic.config import Config
     from timestepmusic.corpus import prepare
     from timestepmusic.train.ae import train_autoencoder
-    from timestepmusic.train.gan import train_gan
+    from timestepmusic.train.sequence import train_sequence_model as train_gan
 
     if not data.is_dir():
         return None

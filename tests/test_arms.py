@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_GAN
 from safetensors.torch import load_file
 from torch import nn
 
@@ -21,6 +20,8 @@ from timestepmusic.generation import LONGEST_PIECE_S, GANModel, decode_piece
 from timestepmusic.latents import split_rows
 from timestepmusic.sequence import LatentData, Update, register
 from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import TINY_GAN
 
 TINY_RNN = {"rnn.max_chunks": 16, "rnn.hidden": 16, "rnn.attention": 8, "rnn.step_noise": 4,
             "rnn.critic_width": 16, "rnn.critic_layers": 1, "rnn.critic_heads": 2, "rnn.sample_seconds": 4.0}

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_AE, TINY_GAN, random_performance
 from safetensors.torch import load_file
 
 from timestepmusic.config import Config
 from timestepmusic.corpus import prepare
 from timestepmusic.midi import write_events
 from timestepmusic.train.ae import train_autoencoder
+
+from conftest import TINY_AE, TINY_GAN, random_performance
 
 
 def run_tsm(args: list[str], nproc: int, cwd: Path) -> None:

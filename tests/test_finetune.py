@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from conftest import FINETUNE_BOUND, TINY_GAN
 
 from timestepmusic.autoencoder import Autoencoder
 from timestepmusic.batches import ChunkGatherer
@@ -19,6 +18,8 @@ from timestepmusic.train.ae import validate
 from timestepmusic.train.budget import Budget
 from timestepmusic.train.finetune import RealLatents, feature_matching
 from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import FINETUNE_BOUND, TINY_GAN
 
 TUNED = TINY_GAN | {"gan.finetune_ae": True, "gan.ae_lr": 1e-3, "gan.sample_every": 0}
 

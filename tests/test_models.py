@@ -9,19 +9,22 @@ import numpy as np
 import pytest
 import symusic
 import torch
-from conftest import TINY_AE, TINY_GAN
 from safetensors.torch import load_file
 
 from timestepmusic.autoencoder import Autoencoder
+from timestepmusic.batches import ChunkGatherer
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus, prepare
-from timestepmusic.encoding import Encoding, DurationFit
+from timestepmusic.encoding import DurationFit, Encoding
+from timestepmusic.evaluate.fidelity import reconstruct_track
 from timestepmusic.generation import GANModel, generate
-from timestepmusic.midi import Events, write_events
+from timestepmusic.midi import Events
 from timestepmusic.pisa import PISA
 from timestepmusic.train.ae import train_autoencoder
 from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import TINY_AE, TINY_GAN
 
 # --- PISA invariants on random tensors -----------------------------------------------------------
 
@@ -150,6 +153,15 @@ def test_reconstruct_round_trip_shapes(tiny_ae, tiny_corpus):
     assert len(seen) == len(events)  # nothing over the cap in this corpus
     assert rebuilt.ids.min(initial=0) >= 0 and rebuilt.ids.max(initial=0) <= 90
     assert np.all((rebuilt.intensity >= 1) & (rebuilt.intensity <= 127))
+    # the same track gathered from the corpus: the same input, the same rebuilt events, the same accuracy
+    reference, estimate, right = reconstruct_track(ae, ChunkGatherer(corpus), 0)
+    np.testing.assert_array_equal(seen.ids, reference.ids)
+    np.testing.assert_allclose(seen.start_s, reference.start_s, atol=1e-9)
+    np.testing.assert_array_equal(rebuilt.ids, estimate.ids)
+    np.testing.assert_allclose(rebuilt.start_s, estimate.start_s, atol=1e-9)
+    np.testing.assert_allclose(rebuilt.duration_s, estimate.duration_s, atol=1e-6)
+    chunks = int(np.diff(corpus.track_chunk_ptr)[0])
+    assert accuracy == pytest.approx(right / chunks)
 
 
 # --- GAN ------------------------------------------------------------------------------------------
@@ -265,6 +277,7 @@ def test_compiled_generator_trains_and_saves_plain_weights(tiny_corpus, tiny_ae,
     plain = load_file(str(tiny_gan / "last" / "generator.safetensors"))
     assert sorted(compiled) == sorted(plain)  # no `_orig_mod.` prefixes: loads into a plain Generator
     assert torch.stack(GANModel.load(run).sample_latents(1, 4, seed=0)).shape == (1, 16, 8)
-    train_sequence_model(tiny_corpus, None, run, resume=True, progress=False, steps=3, compile_model=False)  # e.g. another machine
+    # e.g. another machine
+    train_sequence_model(tiny_corpus, None, run, resume=True, progress=False, steps=3, compile_model=False)
     meta = json.loads((run / "last" / "config.json").read_text())
     assert meta["step"] == 3 and meta["config"]["gan"]["compile"] is False

@@ -11,19 +11,27 @@ import pytest
 import symusic
 import torch
 from safetensors.torch import load_file
-from conftest import FINETUNE_BOUND, TINY_GAN
 
 from timestepmusic.autoencoder import Autoencoder
 from timestepmusic.batches import ChunkGatherer
 from timestepmusic.config import Config, RecurrentConfig
 from timestepmusic.corpus import Corpus
-from timestepmusic.gan.recurrent import (RecurrentGenerator, SequenceCritic, end_loss, free_end_loss,
-                                         length_distributions, masked_gradient_penalty, sampled_ends)
+from timestepmusic.gan.recurrent import (
+    RecurrentGenerator,
+    SequenceCritic,
+    end_loss,
+    free_end_loss,
+    length_distributions,
+    masked_gradient_penalty,
+    sampled_ends,
+)
 from timestepmusic.generation import RELEASE_S, GANModel
 from timestepmusic.midi import Events
 from timestepmusic.sequence.recurrent_gan import SequenceSampler
 from timestepmusic.train.ae import validate
 from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import FINETUNE_BOUND, TINY_GAN
 
 TINY_RNN = {"max_chunks": 16, "hidden": 16, "attention": 8, "step_noise": 4, "critic_width": 16,
             "critic_layers": 1, "critic_heads": 2, "sample_seconds": 4.0}

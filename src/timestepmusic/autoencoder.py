@@ -11,15 +11,14 @@ import numpy as np
 import torch
 
 from .batches import SetBatch
-from .chunks import Chunked, chunk_events
 from .checkpoint import load_weights, read_meta
+from .chunks import Chunked, chunk_events
 from .config import Config
 from .devices import pick_device  # noqa: F401  (re-exported: it lived here before devices.py)
 from .encoding import Encoding
 from .midi import Events, join_pedal_runs
 from .pisa import PISA
 from .ragged import group_of, positions_in_groups
-
 
 PEDAL_JOIN_S = 0.05  # decoded gaps this short inside a pedal run are closed (docs/latent-space.md)
 

@@ -195,9 +195,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 def cmd_evaluate_ae(args: argparse.Namespace) -> int:
     from .autoencoder import Autoencoder
+    from .checks import check_corpus_matches
     from .corpus import Corpus
     from .evaluate.fidelity import evaluate_autoencoder, format_fidelity
-    from .checks import check_corpus_matches
 
     ae = Autoencoder.load(_best(args.run), args.device)
     corpus = Corpus.open(args.corpus)

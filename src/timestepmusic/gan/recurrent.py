@@ -25,6 +25,7 @@ so the head is also pulled, on free-running sequences, towards the real per-step
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import torch
 from torch import nn

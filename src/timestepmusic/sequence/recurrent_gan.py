@@ -25,8 +25,7 @@ import torch
 
 from ..config import Config
 from ..corpus import Corpus
-from ..gan.recurrent import (RecurrentGenerator, SequenceCritic, end_loss, free_end_loss, masked_gradient_penalty,
-                             sampled_ends)
+from ..gan.recurrent import RecurrentGenerator, SequenceCritic, end_loss, free_end_loss, masked_gradient_penalty, sampled_ends
 from ..ragged import positions_in_groups
 from ..train.finetune import feature_matching
 from .base import LatentData, Update, register

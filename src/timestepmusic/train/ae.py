@@ -15,8 +15,8 @@ import torch
 from tqdm import tqdm
 
 from ..batches import ChunkGatherer, batch_generator, epoch_order
-from ..checks import check_corpus_matches
 from ..checkpoint import read_meta, restore_training, write_checkpoint
+from ..checks import check_corpus_matches
 from ..config import Config
 from ..corpus import Corpus
 from ..devices import pick_device

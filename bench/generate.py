@@ -45,7 +45,7 @@ def tiny_model(data: Path, tmp: Path) -> Path | None:
     from timestepmusic.config import Config
     from timestepmusic.corpus import prepare
     from timestepmusic.train.ae import train_autoencoder
-    from timestepmusic.train.gan import train_gan
+    from timestepmusic.train.sequence import train_sequence_model as train_gan
 
     if not data.is_dir():
         return None
@@ -129,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(1)
-    from timestepmusic.generate import GANModel
+    from timestepmusic.generation import GANModel
     from timestepmusic.midi import write_events
 
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-generate-"))

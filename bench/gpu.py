@@ -79,7 +79,7 @@ def pisa_rate(corpus, device: torch.device, batch: int, steps: int, bf16: bool, 
 def gan_rate(corpus, ae_dir: Path, device: str, batch: int, steps: int, tmp: Path) -> float:
     """Critic steps/s of train/gan.py: the median over the intervals after the first (warm-up)."""
     from timestepmusic.config import Config
-    from timestepmusic.train.gan import train_gan
+    from timestepmusic.train.sequence import train_sequence_model as train_gan
     from timestepmusic.train.log import read_metrics
 
     run = tmp / f"gan-{batch}"

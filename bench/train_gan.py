@@ -179,7 +179,7 @@ def main() -> None:
     from timestepmusic.config import Config
     from timestepmusic.gan.conv import Critic, Generator, gradient_penalty
     from timestepmusic.latents import Normaliser, cached_latents, window_starts
-    from timestepmusic.train.gan import WindowSampler
+    from timestepmusic.sequence.conv_gan import WindowSampler
 
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-gan-"))
     try:

@@ -1,4 +1,4 @@
-"""Benchmark and comparison of the recurrent attention GAN (gan/recurrent.py, train/gan_rnn.py).
+"""Benchmark and comparison of the recurrent attention GAN (gan/recurrent.py, sequence/recurrent_gan.py).
 
   speed     training steps/s at batch 10 (the real training loop, frozen and fine-tuned autoencoder)
             beside the convolutional trainer; sampling speed (chunks/s, × real time) with the
@@ -117,8 +117,8 @@ def sample_from_scratch(gen, z: torch.Tensor, noise: torch.Tensor) -> torch.Tens
 def train_rates(args, ae_dir: Path, tmp: Path, arm: str, steps: int) -> dict:
     """Generator steps/s of the real training loop: `steps` timed steps after `steps` warm-up steps."""
     from timestepmusic.config import Config
-    from timestepmusic.train.gan import train_gan
-    from timestepmusic.train.gan_rnn import RecurrentConfig, train_recurrent_gan
+    from timestepmusic.train.sequence import train_sequence_model as train_gan
+    from timestepmusic.train.sequence import train_sequence_model
     from timestepmusic.train.log import read_metrics
 
     run = tmp / arm
@@ -129,7 +129,7 @@ def train_rates(args, ae_dir: Path, tmp: Path, arm: str, steps: int) -> dict:
     if arm.startswith("conv"):
         train_gan(args.corpus, ae_dir, run, config, progress=False)
     else:
-        train_recurrent_gan(args.corpus, ae_dir, run, config, RecurrentConfig(), progress=False)
+        train_sequence_model(args.corpus, ae_dir, run, config, arch="rnn", progress=False)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     records = [r for r in read_metrics(run / "metrics.jsonl") if "step" in r and "val_wasserstein" in r]
     conv = arm.startswith("conv")
@@ -143,7 +143,7 @@ def cmd_speed(args) -> None:
     from timestepmusic.autoencoder import Autoencoder
     from timestepmusic.gan.conv import Generator
     from timestepmusic.gan.recurrent import RecurrentGenerator
-    from timestepmusic.train.gan_rnn import RecurrentConfig
+    from timestepmusic.config import RecurrentConfig
 
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-rnn-"))
     try:
@@ -201,7 +201,7 @@ def cmd_speed(args) -> None:
     report += ["", *lines,
                f"decoding one 64-chunk piece with the autoencoder (latents → events, not included above): "
                f"{decode_ms:.1f} ms", "",
-               f"Training at batch 10 (train/gan.py and train/gan_rnn.py themselves, default sizes, 5 critic steps "
+               f"Training at batch 10 (sequence/conv_gan.py and sequence/recurrent_gan.py themselves, default sizes, 5 critic steps "
                f"per generator step, gp every step; {args.train_steps} warm-up steps, then the median of two "
                f"{args.train_steps}-step intervals; no samples written):", ""]
     report += table(["arm", "generator steps/s", "critic steps/s", "intervals (generator steps/s)"], train_rows)
@@ -218,8 +218,8 @@ def cmd_train_arm(args) -> None:
     """One arm of the comparison, in its own process: train for --minutes, print wall/CPU/steps."""
     torch.set_num_threads(1)
     from timestepmusic.config import Config
-    from timestepmusic.train.gan import train_gan
-    from timestepmusic.train.gan_rnn import RecurrentConfig, train_recurrent_gan
+    from timestepmusic.train.sequence import train_sequence_model as train_gan
+    from timestepmusic.train.sequence import train_sequence_model
 
     config = Config().override({"gan.device": "cpu", "gan.steps": 10 ** 6, "gan.sample_every": 0,
                                 "gan.validate_every": 100, "gan.finetune_ae": args.arm.endswith("-ft")})
@@ -227,7 +227,7 @@ def cmd_train_arm(args) -> None:
     if args.arm.startswith("conv"):
         result = train_gan(args.corpus, args.ae, args.run, config, progress=False, max_seconds=60 * args.minutes)
     else:
-        result = train_recurrent_gan(args.corpus, args.ae, args.run, config, RecurrentConfig(), progress=False,
+        result = train_sequence_model(args.corpus, args.ae, args.run, config, arch="rnn", progress=False,
                                      max_seconds=60 * args.minutes)
     print(json.dumps({"arm": args.arm, "step": result["step"], "wall_s": time.perf_counter() - t0,
                       "cpu_s": time.process_time() - c0}))
@@ -243,8 +243,8 @@ def cmd_compare(args) -> None:
     from timestepmusic.evaluate.compare import (classifier_test, compare_descriptors, descriptor_features,
                                                 shuffled_chunks, split_halves)
     from timestepmusic.evaluate.descriptors import DESCRIPTORS, describe, excerpts_from_corpus, excerpts_from_events
-    from timestepmusic.gan.recurrent import RecurrentGANModel, length_distributions
-    from timestepmusic.generate import GANModel
+    from timestepmusic.gan.recurrent import length_distributions
+    from timestepmusic.generation import GANModel
 
     args.runs.mkdir(parents=True, exist_ok=True)
     ae_dir = copy_checkpoint(args.ae, args.runs / "ae")
@@ -278,13 +278,13 @@ def cmd_compare(args) -> None:
     write_real_examples(corpus, examples)
     for arm in ARMS:
         run = args.runs / arm
-        model = GANModel.load(run / "last")  # a recurrent run loads as RecurrentGANModel
+        model = GANModel.load(run / "last")  # any arch; a recurrent run's pieces end themselves
         if arm.startswith("conv"):  # every arm decoded raw; the conv arms also as shipped (snapped)
             pieces = model.sample(args.samples, 16.0, seed=0, snap_to_real=False)
             sets[arm] = describe(excerpts_from_events(pieces, 16.0))
             sets[f"{arm} (snapped)"] = describe(excerpts_from_events(model.sample(args.samples, 16.0, seed=0), 16.0))
         else:
-            lengths = model.sample_sequences(args.samples, 16.0, seed=0)[1]
+            lengths = torch.tensor([x.shape[0] for x in model.sample_latents(args.samples, 16.0, seed=0)])
             ended_early[arm] = float((lengths < 64).float().mean())
             pieces = model.sample(args.samples, 16.0, seed=0)
             models[arm] = model
@@ -319,8 +319,8 @@ def cmd_compare(args) -> None:
                                 f"{np.quantile(v, 0.9):.1f}", f"{(v >= 120).mean():.2f}", f"{v.size}"])
     train_rows = [[arm, f"{trained[arm]['step']:,}", f"{trained[arm]['wall_s']:.0f}", f"{trained[arm]['cpu_s']:.0f}"]
                   for arm in ARMS]
-    report = ["arms: conv = train/gan.py (convolutional WGAN-GP on 64-chunk windows), frozen autoencoder; "
-              "rnn = train/gan_rnn.py (recurrent attention GAN, sequences of up to 64 chunks with real endings), "
+    report = ["arms: conv = sequence/conv_gan.py (convolutional WGAN-GP on 64-chunk windows), frozen autoencoder; "
+              "rnn = sequence/recurrent_gan.py (recurrent attention GAN, sequences of up to 64 chunks with real endings), "
               "frozen autoencoder; -ft = the same with the autoencoder fine-tuned jointly (gan.finetune_ae). All with the "
               "GANConfig defaults (batch 10, 5 critic steps, gp 0.1 every step, feature matching 0.1, Adam 1e-4, "
               "betas 0.5/0.9) and the RecurrentConfig defaults; the same autoencoder copy; seed 0.", "",

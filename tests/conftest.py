@@ -1,11 +1,18 @@
-"""Shared fixtures: where the real performances live, and a skip when they are not beside the checkout."""
+"""Shared fixtures: tiny settings, a tiny corpus and autoencoder trained once per session, where the real
+performances live, and a skip when they are not beside the checkout."""
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+
+from timestepmusic.config import Config
+from timestepmusic.corpus import prepare
+from timestepmusic.midi import Events, write_events
+from timestepmusic.train.ae import train_autoencoder
 
 # The models in these tests are tiny: one thread is several times faster than two threads that
 # contend for a 2-core machine (and the results do not depend on it).
@@ -30,3 +37,40 @@ def shared_data() -> Path:
     if not (SHARED_ASAP / "metadata.csv").is_file():
         pytest.skip(MISSING_SHARED)
     return SHARED_ASAP
+
+
+TINY_AE = {"ae.latent": 8, "ae.hidden": 32, "ae.batch_chunks": 16, "ae.epochs": 2, "ae.lr": 1e-3}
+TINY_GAN = {"gan.window_chunks": 16, "gan.channels": 16, "gan.noise": 8, "gan.batch": 4, "gan.steps": 6,
+            "gan.validate_every": 3, "gan.sample_every": 3, "gan.critic_steps": 2}
+FINETUNE_BOUND = 1.5  # fine-tuned validation reconstruction loss ≤ this × the starting one
+
+
+def random_performance(rng: np.random.Generator, seconds: float) -> Events:
+    notes = int(seconds * 6)
+    pedals = int(seconds)
+    ids = np.concatenate([rng.integers(20, 70, notes), rng.choice([88, 89, 90], pedals, p=[0.7, 0.1, 0.2])])
+    start = rng.uniform(0, seconds, ids.size)
+    duration = np.concatenate([rng.uniform(0.05, 1.0, notes), rng.uniform(0.2, 2.0, pedals)])
+    intensity = rng.integers(20, 120, ids.size)
+    return Events(ids, start, duration, intensity).sorted()
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """A corpus of 6 pieces × 2 random 12 s takes, 60/20/20 split by piece."""
+    root = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(0)
+    for piece in range(6):
+        for take in range(2):
+            write_events(random_performance(rng, 12.0), root / "midi" / f"piece{piece}" / f"take{take}.mid")
+    config = Config().override({"corpus.validation_fraction": 0.2, "corpus.test_fraction": 0.2})
+    prepare([root / "midi"], root / "corpus", config, progress=False)
+    return root / "corpus"
+
+
+@pytest.fixture(scope="session")
+def tiny_ae(tiny_corpus, tmp_path_factory) -> Path:
+    """A tiny autoencoder run (2 epochs) on tiny_corpus."""
+    run = tmp_path_factory.mktemp("ae") / "run"
+    train_autoencoder(tiny_corpus, run, Config().override(TINY_AE), progress=False)
+    return run

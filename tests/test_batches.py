@@ -4,13 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from midi_factory import CC, Note, write_midi
 
 from timestepmusic.batches import ChunkGatherer, SetBatch, batch_generator, epoch_order
 from timestepmusic.chunks import Chunked, chunk_events
 from timestepmusic.config import AugmentConfig, Config
 from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.midi import NUM_KEYS, Events
+
+from midi_factory import CC, Note, write_midi
 
 MAX_EVENTS = 4
 

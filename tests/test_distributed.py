@@ -17,7 +17,7 @@ from timestepmusic.corpus import prepare
 from timestepmusic.midi import write_events
 from timestepmusic.train.ae import train_autoencoder
 
-from test_models import TINY_AE, TINY_GAN, random_performance
+from conftest import TINY_AE, TINY_GAN, random_performance
 
 
 def run_tsm(args: list[str], nproc: int, cwd: Path) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from midi_factory import CC, Note, write_midi
 from scipy import stats
 
 from timestepmusic.config import Config
@@ -34,6 +33,8 @@ from timestepmusic.evaluate.descriptors import (
 )
 from timestepmusic.evaluate.render import render_outputs
 from timestepmusic.midi import DAMPER_ID, LOWEST_PITCH, NUM_KEYS, SOFT_ID, Events, write_events
+
+from midi_factory import CC, Note, write_midi
 
 SERIAL = Config().override({"corpus.workers": 1})
 TICKS_PER_S = 960  # midi_factory's default: 480 ticks per quarter at 120 bpm

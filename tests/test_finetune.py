@@ -7,27 +7,27 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_models import TINY_GAN, tiny_ae, tiny_corpus  # noqa: F401  (module fixtures)
-from test_recurrent import FINETUNE_BOUND
 
 from timestepmusic.autoencoder import Autoencoder
 from timestepmusic.batches import ChunkGatherer
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
-from timestepmusic.generate import GANModel, export_model
+from timestepmusic.generation import GANModel, export_model
 from timestepmusic.latents import Normaliser
 from timestepmusic.train.ae import validate
 from timestepmusic.train.budget import Budget
 from timestepmusic.train.finetune import RealLatents, feature_matching
-from timestepmusic.train.gan import train_gan
+from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import FINETUNE_BOUND, TINY_GAN
 
 TUNED = TINY_GAN | {"gan.finetune_ae": True, "gan.ae_lr": 1e-3, "gan.sample_every": 0}
 
 
 @pytest.fixture(scope="module")
-def tuned_gan(tiny_corpus, tiny_ae, tmp_path_factory):  # noqa: F811
+def tuned_gan(tiny_corpus, tiny_ae, tmp_path_factory):
     run = tmp_path_factory.mktemp("conv-ft") / "run"
-    train_gan(tiny_corpus, tiny_ae, run, Config().override(TUNED), progress=False)
+    train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TUNED), progress=False)
     return run
 
 
@@ -36,7 +36,7 @@ def validation_loss(ae: Autoencoder, corpus: Corpus) -> float:
     return validate(ae.model, ChunkGatherer(corpus), ae.encoding, tracks, chunks, 1.0)["loss"]
 
 
-def test_finetuned_conv_changes_the_autoencoder_within_the_bound(tuned_gan, tiny_ae, tiny_corpus):  # noqa: F811
+def test_finetuned_conv_changes_the_autoencoder_within_the_bound(tuned_gan, tiny_ae, tiny_corpus):
     base = Autoencoder.load(tiny_ae / "best")
     model = GANModel.load(tuned_gan)
     meta = json.loads((tuned_gan / "last" / "config.json").read_text())
@@ -51,7 +51,7 @@ def test_finetuned_conv_changes_the_autoencoder_within_the_bound(tuned_gan, tiny
     assert all("ae_val_loss" in r and "ae_loss" in r for r in records if "val_wasserstein" in r)
 
 
-def test_finetuned_checkpoint_carries_the_codebook_of_its_own_encoder(tuned_gan, tiny_corpus):  # noqa: F811
+def test_finetuned_checkpoint_carries_the_codebook_of_its_own_encoder(tuned_gan, tiny_corpus):
     model = GANModel.load(tuned_gan)
     book = load_file(str(tuned_gan / "last" / "codebook.safetensors"))["latents"]  # [K, L]
     assert torch.equal(model.codebook, book)
@@ -63,14 +63,14 @@ def test_finetuned_checkpoint_carries_the_codebook_of_its_own_encoder(tuned_gan,
     encoded = RealLatents(corpus, model.ae, model.normaliser, None).encode(torch.from_numpy(train_rows))
     nearest = torch.cdist(book, encoded, compute_mode="donot_use_mm_for_euclid_dist").min(1).values
     assert float(nearest.max()) < 1e-4
-    snapped = model.sample_latents(2, 4, seed=0).reshape(-1, book.shape[1])
+    snapped = torch.cat(model.sample_latents(2, 4, seed=0))  # [S·T, L]
     assert (snapped[:, None] == book[None]).all(-1).any(-1).all()
 
 
-def test_finetuned_conv_resumes_exactly(tuned_gan, tiny_corpus, tiny_ae, tmp_path):  # noqa: F811
+def test_finetuned_conv_resumes_exactly(tuned_gan, tiny_corpus, tiny_ae, tmp_path):
     run = tmp_path / "ft"
-    train_gan(tiny_corpus, tiny_ae, run, Config().override(TUNED), progress=False, max_steps=3)
-    train_gan(tiny_corpus, None, run, resume=True, progress=False)
+    train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TUNED), progress=False, max_steps=3)
+    train_sequence_model(tiny_corpus, None, run, resume=True, progress=False)
     for key in ("generator", "critic", "autoencoder"):
         a = load_file(str(tuned_gan / "last" / f"{key}.safetensors"))
         b = load_file(str(run / "last" / f"{key}.safetensors"))
@@ -83,10 +83,11 @@ def test_export_keeps_the_tuned_autoencoder_and_its_codebook(tuned_gan, tmp_path
     original = GANModel.load(tuned_gan / "best")
     assert exported.ae.weights_sha256 == original.ae.weights_sha256
     assert torch.equal(exported.codebook, original.codebook)
-    assert torch.equal(exported.sample_latents(1, 4, seed=2), original.sample_latents(1, 4, seed=2))
+    assert torch.equal(torch.stack(exported.sample_latents(1, 4, seed=2)),
+                       torch.stack(original.sample_latents(1, 4, seed=2)))
 
 
-def test_cli_finetunes_the_conv_gan(tiny_corpus, tiny_ae, tmp_path):  # noqa: F811
+def test_cli_finetunes_the_conv_gan(tiny_corpus, tiny_ae, tmp_path):
     from timestepmusic.cli import main
 
     sets = [f"--set={k}={v}" for k, v in (TINY_GAN | {"gan.sample_every": 0, "gan.steps": 2}).items()]
@@ -98,7 +99,7 @@ def test_cli_finetunes_the_conv_gan(tiny_corpus, tiny_ae, tmp_path):  # noqa: F8
     assert len(list((tmp_path / "o").glob("*.mid"))) == 1
 
 
-def test_real_latents_masked_rows_are_zero_and_match_the_cache(tiny_corpus, tiny_ae):  # noqa: F811
+def test_real_latents_masked_rows_are_zero_and_match_the_cache(tiny_corpus, tiny_ae):
     corpus = Corpus.open(tiny_corpus)
     ae = Autoencoder.load(tiny_ae / "best")
     rows = torch.tensor([[0, 1, 2], [5, 6, 7]])

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pretty_midi
 import pytest
-from midi_factory import CC, Note, bad_files, midi_bytes, write_midi
 
 from timestepmusic.midi import (
     DAMPER_ID,
@@ -21,6 +20,8 @@ from timestepmusic.midi import (
     score_to_events,
     write_events,
 )
+
+from midi_factory import CC, Note, bad_files, midi_bytes, write_midi
 
 WRITE_TICK_S = 1 / (WRITE_TICKS_PER_QUARTER * WRITE_QUARTERS_PER_SECOND)  # one tick of a written file
 

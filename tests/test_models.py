@@ -12,49 +12,19 @@ import torch
 from safetensors.torch import load_file
 
 from timestepmusic.autoencoder import Autoencoder
+from timestepmusic.batches import ChunkGatherer
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus, prepare
-from timestepmusic.encoding import Encoding, DurationFit
-from timestepmusic.generate import GANModel, generate
-from timestepmusic.midi import Events, write_events
+from timestepmusic.encoding import DurationFit, Encoding
+from timestepmusic.evaluate.fidelity import reconstruct_track
+from timestepmusic.generation import GANModel, generate
+from timestepmusic.midi import Events
 from timestepmusic.pisa import PISA
 from timestepmusic.train.ae import train_autoencoder
-from timestepmusic.train.gan import train_gan
+from timestepmusic.train.sequence import train_sequence_model
 
-TINY_AE = {"ae.latent": 8, "ae.hidden": 32, "ae.batch_chunks": 16, "ae.epochs": 2, "ae.lr": 1e-3}
-TINY_GAN = {"gan.window_chunks": 16, "gan.channels": 16, "gan.noise": 8, "gan.batch": 4, "gan.steps": 6,
-            "gan.validate_every": 3, "gan.sample_every": 3, "gan.critic_steps": 2}
-
-
-def random_performance(rng: np.random.Generator, seconds: float) -> Events:
-    notes = int(seconds * 6)
-    pedals = int(seconds)
-    ids = np.concatenate([rng.integers(20, 70, notes), rng.choice([88, 89, 90], pedals, p=[0.7, 0.1, 0.2])])
-    start = rng.uniform(0, seconds, ids.size)
-    duration = np.concatenate([rng.uniform(0.05, 1.0, notes), rng.uniform(0.2, 2.0, pedals)])
-    intensity = rng.integers(20, 120, ids.size)
-    return Events(ids, start, duration, intensity).sorted()
-
-
-@pytest.fixture(scope="module")
-def tiny_corpus(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tiny")
-    rng = np.random.default_rng(0)
-    for piece in range(6):
-        for take in range(2):
-            write_events(random_performance(rng, 12.0), root / "midi" / f"piece{piece}" / f"take{take}.mid")
-    config = Config().override({"corpus.validation_fraction": 0.2, "corpus.test_fraction": 0.2})
-    prepare([root / "midi"], root / "corpus", config, progress=False)
-    return root / "corpus"
-
-
-@pytest.fixture(scope="module")
-def tiny_ae(tiny_corpus, tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("ae") / "run"
-    train_autoencoder(tiny_corpus, run, Config().override(TINY_AE), progress=False)
-    return run
-
+from conftest import TINY_AE, TINY_GAN
 
 # --- PISA invariants on random tensors -----------------------------------------------------------
 
@@ -159,7 +129,7 @@ def test_autoencoder_on_other_chunking_is_refused(tiny_corpus, tiny_ae, tmp_path
     other = tmp_path / "other"
     prepare([Path(tiny_corpus).parent / "midi"], other, Config().override({"chunks.chunk_seconds": 0.5}), progress=False)
     with pytest.raises(ValueError, match="chunks.chunk_seconds"):
-        train_gan(other, tiny_ae, tmp_path / "gan", Config().override(TINY_GAN), progress=False)
+        train_sequence_model(other, tiny_ae, tmp_path / "gan", Config().override(TINY_GAN), progress=False)
 
 
 def test_half_written_checkpoint_is_ignored(tiny_ae, tmp_path):
@@ -183,6 +153,15 @@ def test_reconstruct_round_trip_shapes(tiny_ae, tiny_corpus):
     assert len(seen) == len(events)  # nothing over the cap in this corpus
     assert rebuilt.ids.min(initial=0) >= 0 and rebuilt.ids.max(initial=0) <= 90
     assert np.all((rebuilt.intensity >= 1) & (rebuilt.intensity <= 127))
+    # the same track gathered from the corpus: the same input, the same rebuilt events, the same accuracy
+    reference, estimate, right = reconstruct_track(ae, ChunkGatherer(corpus), 0)
+    np.testing.assert_array_equal(seen.ids, reference.ids)
+    np.testing.assert_allclose(seen.start_s, reference.start_s, atol=1e-9)
+    np.testing.assert_array_equal(rebuilt.ids, estimate.ids)
+    np.testing.assert_allclose(rebuilt.start_s, estimate.start_s, atol=1e-9)
+    np.testing.assert_allclose(rebuilt.duration_s, estimate.duration_s, atol=1e-6)
+    chunks = int(np.diff(corpus.track_chunk_ptr)[0])
+    assert accuracy == pytest.approx(right / chunks)
 
 
 # --- GAN ------------------------------------------------------------------------------------------
@@ -190,7 +169,7 @@ def test_reconstruct_round_trip_shapes(tiny_ae, tiny_corpus):
 @pytest.fixture(scope="module")
 def tiny_gan(tiny_corpus, tiny_ae, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("gan") / "run"
-    train_gan(tiny_corpus, tiny_ae, run, Config().override(TINY_GAN), progress=False)
+    train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TINY_GAN), progress=False)
     return run
 
 
@@ -199,8 +178,8 @@ def test_gan_training_writes_samples_and_resumes_exactly(tiny_corpus, tiny_ae, t
     for midi in (tiny_gan / "samples" / "step_000006").glob("*.mid"):
         symusic.Score(str(midi))  # plays: a readable MIDI file
     run = tmp_path / "gan"
-    train_gan(tiny_corpus, tiny_ae, run, Config().override(TINY_GAN), progress=False, max_steps=3)
-    train_gan(tiny_corpus, None, run, resume=True, progress=False)
+    train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TINY_GAN), progress=False, max_steps=3)
+    train_sequence_model(tiny_corpus, None, run, resume=True, progress=False)
     for key in ("generator", "critic"):
         a = load_file(str(tiny_gan / "last" / f"{key}.safetensors"))
         b = load_file(str(run / "last" / f"{key}.safetensors"))
@@ -214,9 +193,9 @@ def test_generate_is_reproducible_and_plays(tiny_gan, tmp_path):
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
     gan = GANModel.load(tiny_gan)
     # a 6-step model may decode different noise to the same notes, so compare what the generator made
-    assert not torch.equal(gan.sample_latents(2, 6, seed=3, snap_to_real=False),
-                           gan.sample_latents(2, 6, seed=4, snap_to_real=False))
-    assert gan.sample_latents(1, 6, seed=3).shape[1] == round(6 / 0.25)
+    assert not torch.equal(torch.stack(gan.sample_latents(2, 6, seed=3, snap_to_real=False)),
+                           torch.stack(gan.sample_latents(2, 6, seed=4, snap_to_real=False)))
+    assert gan.sample_latents(1, 6, seed=3)[0].shape[0] == round(6 / 0.25)
     for path in first:
         score = symusic.Score(str(path))  # a readable, playable file
         assert score.ticks_per_quarter == 960
@@ -267,8 +246,8 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
 def test_snapped_latents_are_real_training_chunks(tiny_gan):
     gan = GANModel.load(tiny_gan)
     assert gan.codebook is not None and gan.codebook.shape[1] == gan.generator.latent
-    snapped = gan.sample_latents(3, 4, seed=0).reshape(-1, gan.generator.latent)  # [S·T, L]
-    raw = gan.sample_latents(3, 4, seed=0, snap_to_real=False).reshape(-1, gan.generator.latent)
+    snapped = torch.cat(gan.sample_latents(3, 4, seed=0))  # [S·T, L]
+    raw = torch.cat(gan.sample_latents(3, 4, seed=0, snap_to_real=False))
     in_book = (snapped[:, None, :] == gan.codebook[None]).all(-1).any(-1)
     assert in_book.all()
     # each raw latent went to the codebook entry nearest to it in standardised space
@@ -278,7 +257,7 @@ def test_snapped_latents_are_real_training_chunks(tiny_gan):
 
 
 def test_generated_pieces_stop_ringing_soon_after_their_end(tiny_gan):
-    from timestepmusic.generate import RELEASE_S, release_by
+    from timestepmusic.generation import RELEASE_S, release_by
 
     events = Events([30, 88, 40], [0.5, 1.0, 5.9], [100.0, 50.0, 0.05], [60, 64, 70])
     released = release_by(events, 6.0 + RELEASE_S)
@@ -293,11 +272,12 @@ def test_generated_pieces_stop_ringing_soon_after_their_end(tiny_gan):
 def test_compiled_generator_trains_and_saves_plain_weights(tiny_corpus, tiny_ae, tiny_gan, tmp_path):
     run = tmp_path / "compiled"
     config = Config().override(TINY_GAN | {"gan.compile": True, "gan.steps": 2, "gan.sample_every": 0})
-    train_gan(tiny_corpus, tiny_ae, run, config, progress=False)
+    train_sequence_model(tiny_corpus, tiny_ae, run, config, progress=False)
     compiled = load_file(str(run / "last" / "generator.safetensors"))
     plain = load_file(str(tiny_gan / "last" / "generator.safetensors"))
     assert sorted(compiled) == sorted(plain)  # no `_orig_mod.` prefixes: loads into a plain Generator
-    assert GANModel.load(run).sample_latents(1, 4, seed=0).shape == (1, 16, 8)
-    train_gan(tiny_corpus, None, run, resume=True, progress=False, steps=3, compile_model=False)  # e.g. another machine
+    assert torch.stack(GANModel.load(run).sample_latents(1, 4, seed=0)).shape == (1, 16, 8)
+    # e.g. another machine
+    train_sequence_model(tiny_corpus, None, run, resume=True, progress=False, steps=3, compile_model=False)
     meta = json.loads((run / "last" / "config.json").read_text())
     assert meta["step"] == 3 and meta["config"]["gan"]["compile"] is False

@@ -12,15 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib import image
-from test_evaluate import hand_made, make_corpus
+from matplotlib.colors import to_rgb
 
 from timestepmusic.cli import build_parser, main
 from timestepmusic.evaluate import report as report_module
 from timestepmusic.evaluate.audio import audio_unavailable_reason
 from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_from_events
-from timestepmusic.evaluate.plots import plot_densities, plot_roll, plot_roll_pair, plot_training_curves
+from timestepmusic.evaluate.plots import SET_COLOURS, plot_densities, plot_roll, plot_roll_pair, plot_training_curves
 from timestepmusic.evaluate.report import _audio_for, evaluate_generated
 from timestepmusic.midi import Events, write_events
+
+from test_evaluate import hand_made, make_corpus
 
 CORPUS_ENV = "TSM_TEST_CORPUS"  # a prepared ASAP corpus to reuse in the `real` test
 
@@ -91,8 +93,14 @@ def test_training_curves_skip_events_and_half_lines(metrics_run, tmp_path):
 
 def test_density_plot_draws_every_set(tmp_path):
     d = describe(excerpts_from_events(hand_made()))
-    path = plot_densities({"real": d, "generated": d}, tmp_path / "densities.png")
-    assert image.imread(path).shape[0] > 0
+    sets = {"real": d} | {f"generated {k}": {name: values * (1 + k / 2) + k for name, values in d.items()}
+                          for k in (1, 2)}  # more sets, their curves elsewhere
+    path = plot_densities(sets, tmp_path / "densities.png")
+    pixels = image.imread(path)[..., :3]  # [H, W, RGB]
+    assert pixels.shape[0] > 0
+    for colour in SET_COLOURS[1:3]:  # each set's curves in its own colour (black, the first, is also the text's)
+        rgb = np.array(to_rgb(colour))
+        assert (np.abs(pixels - rgb).max(-1) < 0.1).sum() > 200, colour
 
 
 # --- the report -----------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from collections import Counter
 import numpy as np
 import pretty_midi
 import pytest
-from conftest import MISSING_SHARED, asap_rows
 
 from timestepmusic.config import Config
 from timestepmusic.corpus import prepare
@@ -31,6 +30,8 @@ from timestepmusic.midi import (
     score_from_bytes,
     score_to_events,
 )
+
+from conftest import MISSING_SHARED, asap_rows
 
 pytestmark = pytest.mark.real
 

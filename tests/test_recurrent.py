@@ -11,23 +11,30 @@ import pytest
 import symusic
 import torch
 from safetensors.torch import load_file
-from test_models import TINY_GAN, tiny_ae, tiny_corpus  # noqa: F401  (module fixtures)
 
 from timestepmusic.autoencoder import Autoencoder
 from timestepmusic.batches import ChunkGatherer
-from timestepmusic.config import Config
+from timestepmusic.config import Config, RecurrentConfig
 from timestepmusic.corpus import Corpus
-from timestepmusic.gan.recurrent import (RecurrentGANModel, RecurrentGenerator, SequenceCritic, end_loss,
-                                         free_end_loss, length_distributions, masked_gradient_penalty,
-                                         sampled_ends)
-from timestepmusic.generate import RELEASE_S
+from timestepmusic.gan.recurrent import (
+    RecurrentGenerator,
+    SequenceCritic,
+    end_loss,
+    free_end_loss,
+    length_distributions,
+    masked_gradient_penalty,
+    sampled_ends,
+)
+from timestepmusic.generation import RELEASE_S, GANModel
 from timestepmusic.midi import Events
+from timestepmusic.sequence.recurrent_gan import SequenceSampler
 from timestepmusic.train.ae import validate
-from timestepmusic.train.gan_rnn import RecurrentConfig, SequenceSampler, train_recurrent_gan
+from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import FINETUNE_BOUND, TINY_GAN
 
 TINY_RNN = {"max_chunks": 16, "hidden": 16, "attention": 8, "step_noise": 4, "critic_width": 16,
             "critic_layers": 1, "critic_heads": 2, "sample_seconds": 4.0}
-FINETUNE_BOUND = 1.5  # fine-tuned validation reconstruction loss ≤ this × the starting one
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -91,7 +98,7 @@ def test_cached_sampling_equals_the_unroll_and_the_end_loss_is_masked():
     assert gen.end.weight.grad is not None and gen.end.weight.grad.abs().sum() > 0
 
 
-def test_real_sequences_end_at_the_track_end(tiny_corpus):  # noqa: F811
+def test_real_sequences_end_at_the_track_end(tiny_corpus):
     corpus = Corpus.open(tiny_corpus)
     tracks = corpus.tracks_in("train")
     sampler = SequenceSampler(corpus, tracks, max_chunks=16, ending_share=0.5)
@@ -110,18 +117,18 @@ def test_real_sequences_end_at_the_track_end(tiny_corpus):  # noqa: F811
 
 # --- training -------------------------------------------------------------------------------------
 
-def rnn_config() -> tuple[Config, RecurrentConfig]:
-    return Config().override(TINY_GAN), RecurrentConfig(**TINY_RNN)
+def rnn_config(**rnn) -> Config:
+    return Config().override(TINY_GAN | {f"rnn.{k}": v for k, v in (TINY_RNN | rnn).items()})
 
 
 @pytest.fixture(scope="module")
-def tiny_rnn(tiny_corpus, tiny_ae, tmp_path_factory) -> Path:  # noqa: F811
+def tiny_rnn(tiny_corpus, tiny_ae, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("rnn") / "run"
-    train_recurrent_gan(tiny_corpus, tiny_ae, run, *rnn_config(), progress=False)
+    train_sequence_model(tiny_corpus, tiny_ae, run, rnn_config(), arch="rnn", progress=False)
     return run
 
 
-def test_training_writes_checkpoints_samples_and_resumes_exactly(tiny_corpus, tiny_ae, tiny_rnn,  # noqa: F811
+def test_training_writes_checkpoints_samples_and_resumes_exactly(tiny_corpus, tiny_ae, tiny_rnn,
                                                                  tmp_path):
     meta = json.loads((tiny_rnn / "last" / "config.json").read_text())
     assert (meta["kind"], meta["arch"], meta["step"]) == ("gan", "rnn", 6)
@@ -132,8 +139,8 @@ def test_training_writes_checkpoints_samples_and_resumes_exactly(tiny_corpus, ti
     records = [json.loads(line) for line in (tiny_rnn / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [3, 6] and all(np.isfinite(r["val_wasserstein"]) for r in records)
     run = tmp_path / "rnn"
-    train_recurrent_gan(tiny_corpus, tiny_ae, run, *rnn_config(), progress=False, max_steps=3)
-    train_recurrent_gan(tiny_corpus, None, run, resume=True, progress=False)
+    train_sequence_model(tiny_corpus, tiny_ae, run, rnn_config(), arch="rnn", progress=False, max_steps=3)
+    train_sequence_model(tiny_corpus, None, run, resume=True, progress=False)
     for key in ("generator", "critic"):
         a = load_file(str(tiny_rnn / "last" / f"{key}.safetensors"))
         b = load_file(str(run / "last" / f"{key}.safetensors"))
@@ -141,8 +148,8 @@ def test_training_writes_checkpoints_samples_and_resumes_exactly(tiny_corpus, ti
             assert torch.equal(a[name], b[name]), (key, name)
 
 
-def test_pieces_end_themselves_and_never_run_past_the_maximum(tiny_rnn, tiny_corpus):  # noqa: F811
-    model = RecurrentGANModel.load(tiny_rnn)
+def test_pieces_end_themselves_and_never_run_past_the_maximum(tiny_rnn, tiny_corpus):
+    model = GANModel.load(tiny_rnn)
     latents = model.sample_latents(6, 5.0, seed=1)
     assert all(1 <= x.shape[0] <= 20 for x in latents)
     assert [x.shape for x in latents] == [x.shape for x in model.sample_latents(6, 5.0, seed=1)]
@@ -162,7 +169,7 @@ def test_pieces_end_themselves_and_never_run_past_the_maximum(tiny_rnn, tiny_cor
     assert lengths["real_tracks"].size == Corpus.open(tiny_corpus).tracks_in("train").size
 
 
-def test_the_free_running_end_term_pulls_the_head_towards_the_real_hazard(tiny_corpus, tiny_ae, tiny_rnn,  # noqa: F811
+def test_the_free_running_end_term_pulls_the_head_towards_the_real_hazard(tiny_corpus, tiny_ae, tiny_rnn,
                                                                            tmp_path):
     hazard = 0.01
     logits = torch.tensor([[-8.0, math.log(hazard / (1 - hazard)), 0.0, 3.0]], requires_grad=True)
@@ -173,9 +180,8 @@ def test_the_free_running_end_term_pulls_the_head_towards_the_real_hazard(tiny_c
     # in training: on by default (the tiny_rnn fixture) the term is logged and changes the run; off, it is not
     assert RecurrentConfig().free_end_weight > 0
     run = tmp_path / "off"
-    config, _ = rnn_config()  # as the fixture, the term aside
-    train_recurrent_gan(tiny_corpus, tiny_ae, run, config, RecurrentConfig(**TINY_RNN | {"free_end_weight": 0.0}),
-                        progress=False)
+    config = rnn_config(free_end_weight=0.0)  # as the fixture, the term aside
+    train_sequence_model(tiny_corpus, tiny_ae, run, config, arch="rnn", progress=False)
     records = [json.loads(line) for line in (tiny_rnn / "metrics.jsonl").read_text().splitlines()]
     assert records and all(np.isfinite(r["free_end_loss"]) for r in records)
     assert not any("free_end_loss" in json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines())
@@ -186,13 +192,12 @@ def test_the_free_running_end_term_pulls_the_head_towards_the_real_hazard(tiny_c
         RecurrentConfig(free_end_weight=-1.0)
 
 
-def test_finetuning_changes_the_autoencoder_within_the_bound(tiny_corpus, tiny_ae, tmp_path):  # noqa: F811
+def test_finetuning_changes_the_autoencoder_within_the_bound(tiny_corpus, tiny_ae, tmp_path):
     run = tmp_path / "ft"
-    config, recurrent = rnn_config()
-    tuned = config.override({"gan.sample_every": 0, "gan.finetune_ae": True, "gan.ae_lr": 1e-3})
-    train_recurrent_gan(tiny_corpus, tiny_ae, run, tuned, recurrent, progress=False)
+    tuned = rnn_config().override({"gan.sample_every": 0, "gan.finetune_ae": True, "gan.ae_lr": 1e-3})
+    train_sequence_model(tiny_corpus, tiny_ae, run, tuned, arch="rnn", progress=False)
     base = Autoencoder.load(tiny_ae / "best")
-    model = RecurrentGANModel.load(run)
+    model = GANModel.load(run)
     meta = json.loads((run / "last" / "config.json").read_text())
     assert model.ae.weights_sha256 == meta["autoencoder"]["finetuned_sha256"] != base.weights_sha256
     before, after = base.model.state_dict(), model.ae.model.state_dict()
@@ -204,7 +209,7 @@ def test_finetuning_changes_the_autoencoder_within_the_bound(tiny_corpus, tiny_a
     end = validate(model.ae.model, gatherer, model.ae.encoding, tracks, chunks, 1.0)["loss"]
     assert end <= FINETUNE_BOUND * start, (start, end)
     assert all(len(p) >= 0 for p in model.sample(2, 4.0, seed=0))  # decodes with the tuned autoencoder
-    train_recurrent_gan(tiny_corpus, None, run, resume=True, progress=False, steps=7)  # resumes with its AE
+    train_sequence_model(tiny_corpus, None, run, resume=True, progress=False, steps=7)  # resumes with its AE
     assert json.loads((run / "last" / "config.json").read_text())["step"] == 7
 
 
@@ -217,9 +222,9 @@ def _cli_knows_rnn() -> bool:
 
 
 @pytest.mark.skipif(not _cli_knows_rnn(), reason="cli.py has no `train-gan --arch rnn` yet (issue 7 edits)")
-def test_cli_trains_generates_and_exports_a_finetuned_rnn(tiny_corpus, tiny_ae, tmp_path, capsys):  # noqa: F811
+def test_cli_trains_generates_and_exports_a_finetuned_rnn(tiny_corpus, tiny_ae, tmp_path, capsys):
     from timestepmusic.cli import main
-    from timestepmusic.generate import GANModel, export_model
+    from timestepmusic.generation import export_model
 
     sets = [f"--set=gan.{k.split('.')[1]}={v}" for k, v in TINY_GAN.items()]
     run = tmp_path / "rnn"
@@ -235,5 +240,5 @@ def test_cli_trains_generates_and_exports_a_finetuned_rnn(tiny_corpus, tiny_ae, 
                  "--max-chunks", "16", "-q"]) == 2
     assert "--arch rnn" in capsys.readouterr().err
     exported = GANModel.load(export_model(run, tmp_path / "exported"))
-    assert isinstance(exported, RecurrentGANModel)
-    assert exported.ae.weights_sha256 == RecurrentGANModel.load(run / "best").ae.weights_sha256
+    assert exported.arch == "rnn"
+    assert exported.ae.weights_sha256 == GANModel.load(run / "best").ae.weights_sha256

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from midi_factory import CC, Note, bad_files, write_midi, write_piece
 
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.midi import DAMPER_ID, NUM_KEYS, read_events
 from timestepmusic.sources import SPLITS, discover, split_by_hash
+
+from midi_factory import CC, Note, bad_files, write_midi, write_piece
 
 SERIAL = Config().override({"corpus.workers": 1, "corpus.validation_fraction": 0.3, "corpus.test_fraction": 0.3})
 PLAIN_PIECES = [f"piece_{k:02d}" for k in range(10)]

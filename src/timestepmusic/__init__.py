@@ -18,11 +18,11 @@ def __getattr__(name: str):
         from .train.ae import train_autoencoder
         return train_autoencoder
     if name == "train_gan":
-        from .train.gan import train_gan
-        return train_gan
-    if name in ("generate", "GANModel"):
-        from . import generate as module
-        return getattr(module, name)
+        from .train.sequence import train_sequence_model
+        return train_sequence_model
+    if name in ("generate", "GANModel"):  # the module is generation.py, so that it never shadows the verb
+        from . import generation
+        return getattr(generation, name)
     if name == "Autoencoder":
         from .autoencoder import Autoencoder
         return Autoencoder

@@ -11,25 +11,14 @@ import numpy as np
 import torch
 
 from .batches import SetBatch
-from .chunks import Chunked, chunk_events
 from .checkpoint import load_weights, read_meta
+from .chunks import Chunked, chunk_events
 from .config import Config
+from .devices import pick_device  # noqa: F401  (re-exported: it lived here before devices.py)
 from .encoding import Encoding
 from .midi import Events, join_pedal_runs
 from .pisa import PISA
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as e:
-        raise ValueError(f"--device {name!r}: not a device name (cpu, cuda, cuda:N, auto)") from e
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine")
-    return device
-
+from .ragged import group_of, positions_in_groups
 
 PEDAL_JOIN_S = 0.05  # decoded gaps this short inside a pedal run are closed (docs/latent-space.md)
 
@@ -126,8 +115,8 @@ def chunked_to_sets(chunked: Chunked, max_events: int) -> SetBatch:
     sizes = chunked.sizes
     if sizes.max(initial=0) > max_events:
         raise ValueError(f"chunks hold up to {sizes.max()} events but the model takes {max_events}")
-    rank = np.arange(sizes.sum()) - np.repeat(chunked.chunk_ptr[:-1], sizes)  # position within its chunk
-    row = np.repeat(np.arange(chunked.num_chunks), sizes)
+    rank = positions_in_groups(sizes)  # [E] position within its chunk
+    row = group_of(sizes)  # [E] its chunk
     shape = (chunked.num_chunks, max_events)
     out = {name: np.zeros(shape, dtype) for name, dtype in
            (("ids", np.int64), ("offset_s", np.float64), ("duration_s", np.float64), ("intensity", np.int64))}

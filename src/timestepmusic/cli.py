@@ -88,8 +88,7 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
     from .checkpoint import read_meta
-    from .train.gan import train_gan
-    from .train.gan_rnn import train_recurrent_gan
+    from .train.sequence import train_sequence_model
 
     config = None if args.resume else _config(args, {"steps": "gan.steps", "device": "gan.device",
                                                      "seed": "gan.seed", "batch": "gan.batch",
@@ -101,51 +100,45 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     if args.max_chunks and arch != "rnn":
         raise ValueError("--max-chunks needs --arch rnn (the convolutional GAN trains on fixed windows: "
                          "--set gan.window_chunks=N)")
-    common = {"resume": bool(args.resume), "progress": not args.quiet,
-              "max_seconds": args.max_minutes * 60 if args.max_minutes else None,
-              "steps": args.steps if args.resume else None, "compile_model": args.compile if args.resume else None}
-    if arch == "rnn":
-        recurrent = None
-        if not args.resume:  # --config/--set rnn.* first, then the flag
-            recurrent = config.override({"rnn.max_chunks": args.max_chunks}).rnn
-        result = train_recurrent_gan(args.corpus, args.ae, out, config, recurrent, **common)
-    else:
-        result = train_gan(args.corpus, args.ae, out, config, **common)
+    if config is not None:  # --config/--set rnn.* first, then the flag
+        config = config.override({"rnn.max_chunks": args.max_chunks})
+    result = train_sequence_model(args.corpus, args.ae, out, config, arch=arch, resume=bool(args.resume),
+                                  progress=not args.quiet,
+                                  max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+                                  steps=args.steps if args.resume else None,
+                                  compile_model=args.compile if args.resume else None)
     print(json.dumps(result, indent=1))
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generate import GANModel, model_info
+    from .generation import GANModel, check_piece_seconds, decode_piece, model_info
 
     if args.info:
         print(json.dumps(model_info(args.model), indent=1))
         return 0
-    if args.n < 1 or args.seconds <= 0:
-        raise ValueError("-n must be ≥ 1 and --seconds > 0")
+    if args.n < 1:
+        raise ValueError(f"-n must be ≥ 1, got {args.n}")
     from .midi import write_events
 
     gan = GANModel.load(args.model, args.device)
-    arch = gan.meta.get("arch", "conv")
-    if args.arch is not None and args.arch != arch:
-        raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is a {arch} GAN")
-    if arch == "rnn":
+    if args.arch is not None and args.arch != gan.arch:
+        raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is a {gan.arch} GAN")
+    ends_itself = gan.arch == "rnn"
+    if ends_itself:
         seconds = args.max_seconds if args.max_seconds is not None else 120.0
-        if seconds <= 0:
-            raise ValueError(f"--max-seconds must be > 0, got {seconds}")
+        check_piece_seconds(seconds, "max-seconds")
+        if args.no_snap:
+            raise ValueError("--no-snap is for convolutional models; recurrent models decode their latents as they are")
     elif args.max_seconds is not None:
         raise ValueError("--max-seconds is for recurrent models, which end pieces themselves; "
                          "a convolutional model writes exactly --seconds")
     else:
         seconds = args.seconds
+        check_piece_seconds(seconds)
     out = Path(args.out)
-    if arch == "rnn" and args.no_snap:
-        raise ValueError("--no-snap is for convolutional models; recurrent models decode their latents as they are")
-    if arch == "rnn":
-        pieces = gan.sample_latents(args.n, seconds, args.seed)  # [T_s, L] each, as long as its piece
-        samples = [gan.decode(latent) for latent in pieces]
-    else:
-        samples = gan.sample(args.n, seconds, args.seed, snap_to_real=not args.no_snap)
+    pieces = gan.sample_latents(args.n, seconds, args.seed, snap_to_real=not args.no_snap)  # [T_s, L] each
+    samples = [decode_piece(gan.ae, latent) for latent in pieces]
     for i, events in enumerate(samples):
         path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
         notes = int(events.is_note.sum())
@@ -155,7 +148,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
             for extra in render_outputs(path, events, png=args.png, wav=args.wav):
                 print(f"{extra}")
-    if arch == "rnn":
+    if ends_itself:
         _print_lengths(gan, args, seconds, [latent.shape[0] * gan.ae.chunk_seconds for latent in pieces])
     return 0
 
@@ -202,9 +195,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 def cmd_evaluate_ae(args: argparse.Namespace) -> int:
     from .autoencoder import Autoencoder
+    from .checks import check_corpus_matches
     from .corpus import Corpus
     from .evaluate.latent_space import evaluate_autoencoder, format_evaluation
-    from .train.ae import check_corpus_matches
 
     ae = Autoencoder.load(_best(args.run), args.device)
     corpus = Corpus.open(args.corpus)

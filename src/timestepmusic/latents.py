@@ -7,7 +7,6 @@ and the corpus key, so a different autoencoder or corpus never reuses stale late
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from safetensors.torch import load_file, save_file
 from .autoencoder import Autoencoder
 from .batches import ChunkGatherer
 from .corpus import Corpus
+from .files import atomic_path
+from .ragged import rows_of_groups
 
 log = logging.getLogger(__name__)
 ENCODE_BATCH = 2048  # larger batches spend their time page-faulting fresh activations (bench/encode.py)
@@ -42,9 +43,8 @@ def cached_latents(ae: Autoencoder, corpus: Corpus, folder: str | Path) -> np.nd
     if path.is_file():
         return np.load(path)
     latents = encode_corpus(ae, corpus)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
-    np.save(tmp, latents)
-    tmp.replace(path)
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, latents)
     return latents
 
 
@@ -79,7 +79,14 @@ def window_starts(corpus: Corpus, split: str, window: int) -> np.ndarray:
     tracks = corpus.tracks_in(split)
     first = corpus.track_chunk_ptr[tracks]
     count = np.maximum(corpus.track_chunk_ptr[tracks + 1] - first - window + 1, 0)  # starts per track
-    return (np.repeat(first, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)).astype(np.int64)
+    return rows_of_groups(first, count)
+
+
+def split_rows(corpus: Corpus, split: str) -> np.ndarray:
+    """Global chunk index of every chunk of a split's tracks, in corpus order [C_split]."""
+    tracks = corpus.tracks_in(split)
+    first = corpus.track_chunk_ptr[tracks]
+    return rows_of_groups(first, corpus.track_chunk_ptr[tracks + 1] - first)
 
 
 CODEBOOK = "codebook.safetensors"
@@ -97,9 +104,8 @@ def build_codebook(latents: np.ndarray, rows: np.ndarray, size: int = CODEBOOK_S
 
 
 def write_codebook(path: Path, codebook: torch.Tensor) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file({"latents": codebook.contiguous()}, str(tmp))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file({"latents": codebook.contiguous()}, str(tmp))
 
 
 def read_codebook(path: Path) -> torch.Tensor:

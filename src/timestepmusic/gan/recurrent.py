@@ -1,5 +1,6 @@
-"""Recurrent attention generator and masked critic over variable-length sequences of chunk latents,
-and the model that samples whole pieces from them, each ending when its end probability fires.
+"""Recurrent attention generator and masked critic over variable-length sequences of chunk latents;
+the generator samples whole pieces, each ending when its end probability fires (sequence/recurrent_gan.py
+trains them).
 
 Shapes: B sequences, T chunks (steps), L latent, Z sequence noise, S step noise, H hidden,
 A attention size, D critic width, F critic features (2·D), nh heads.
@@ -24,17 +25,12 @@ so the head is also pulled, on free-running sequences, towards the real per-step
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..autoencoder import Autoencoder, pick_device
-from ..checkpoint import load_weights
-from ..latents import Normaliser
-from ..midi import Events
+from ..ragged import positions_in_groups
 
 
 class KVCache:
@@ -232,74 +228,12 @@ def masked_gradient_penalty(critic: SequenceCritic, real: tuple[torch.Tensor, to
     return (torch.sqrt(squared.sum(1) + 1e-12) - 1) ** 2
 
 
-@dataclass
-class RecurrentGANModel:
-    """A trained recurrent GAN with its (possibly fine-tuned) autoencoder: the interface of generate.GANModel,
-    where `seconds` is the longest a piece may run; pieces end earlier when their end fires."""
-
-    generator: RecurrentGenerator
-    normaliser: Normaliser
-    ae: Autoencoder
-    meta: dict
-    folder: Path
-
-    @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> "RecurrentGANModel":
-        from ..generate import GANModel  # finds the autoencoder and dispatches on the architecture
-
-        model = GANModel.load(path, device)
-        if not isinstance(model, cls):
-            raise ValueError(f"{model.folder}: not a recurrent GAN checkpoint (arch={model.meta.get('arch')!r})")
-        return model
-
-    @classmethod
-    def with_autoencoder(cls, folder: Path, meta: dict, ae: Autoencoder, device: str = "cpu") -> "RecurrentGANModel":
-        """The base autoencoder must be the one the run started from; fine-tuned weights saved with the
-        run (autoencoder.safetensors, hash in config.json) are then loaded over it."""
-        if meta.get("kind") != "gan" or meta.get("arch") != "rnn":
-            raise ValueError(f"{folder}: not a recurrent GAN checkpoint (kind={meta.get('kind')!r}, "
-                             f"arch={meta.get('arch')!r})")
-        ae = ae.for_gan(folder, meta)
-        generator = RecurrentGenerator(**meta["generator"])
-        load_weights(folder, "generator", generator)
-        generator.eval().to(pick_device(device))
-        return cls(generator, Normaliser.from_dict(meta["normaliser"]), ae, meta, folder)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.generator.parameters()).device
-
-    @torch.no_grad()
-    def sample_sequences(self, n: int, seconds: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Latents [S, T, L] (zero after each piece's end; T = seconds / chunk_seconds) and lengths [S] in chunks."""
-        steps = max(1, round(seconds / self.ae.chunk_seconds))
-        g = torch.Generator().manual_seed(seed)
-        z = torch.randn(n, self.generator.noise, generator=g)
-        noise = torch.randn(n, steps, self.generator.step_noise, generator=g)
-        u = torch.rand(n, steps, generator=g)
-        x, lengths = self.generator.sample(z.to(self.device), noise.to(self.device), u.to(self.device))
-        return self.normaliser.inverse(x), lengths.cpu()
-
-    def sample_latents(self, n: int, seconds: float, seed: int) -> list[torch.Tensor]:
-        """One latent sequence [T_s, L] per piece, each as long as that piece (at most `seconds`)."""
-        x, lengths = self.sample_sequences(n, seconds, seed)
-        return [x[i, :int(length)] for i, length in enumerate(lengths)]
-
-    def sample(self, n: int = 1, seconds: float = 120.0, seed: int = 0) -> list[Events]:
-        return [self.decode(latent) for latent in self.sample_latents(n, seconds, seed)]
-
-    def decode(self, latent: torch.Tensor) -> Events:
-        """One piece's latents [T_s, L] → events, every note and pedal released by RELEASE_S after its last chunk."""
-        from ..generate import RELEASE_S, release_by  # generate.py imports this module when loading
-
-        return release_by(self.ae.decode_events(latent), latent.shape[0] * self.ae.chunk_seconds + RELEASE_S)
-
-
-def length_distributions(model: RecurrentGANModel, corpus, *, n: int = 256, max_seconds: float = 120.0,
+def length_distributions(model, corpus, *, n: int = 256, max_seconds: float = 120.0,
                          seed: int = 0, split: str = "train") -> dict[str, np.ndarray]:
-    """Piece lengths in seconds of `n` sampled pieces ("generated") beside the real ones of `real_lengths`."""
-    _, lengths = model.sample_sequences(n, max_seconds, seed)
-    generated = np.minimum(lengths.numpy() * corpus.chunk_seconds, max_seconds)
+    """Piece lengths in seconds of `n` pieces sampled by `model` (a generate.GANModel; "generated") beside the
+    real ones of `real_lengths`."""
+    lengths = np.array([x.shape[0] for x in model.sample_latents(n, max_seconds, seed)])
+    generated = np.minimum(lengths * corpus.chunk_seconds, max_seconds)
     return {"generated": generated} | real_lengths(corpus, max_seconds, split)
 
 
@@ -312,7 +246,7 @@ def real_lengths(corpus, max_seconds: float = 120.0, split: str = "train") -> di
     c = corpus.chunk_seconds
     tracks = corpus.tracks_in(split)
     chunks = np.diff(np.asarray(corpus.track_chunk_ptr))[tracks]  # [K]
-    remaining = (np.repeat(chunks, chunks) - (np.arange(chunks.sum()) - np.repeat(np.cumsum(chunks) - chunks, chunks)))
+    remaining = np.repeat(chunks, chunks) - positions_in_groups(chunks)  # [N] from each chunk to its track's end
     return {"real_remaining": np.minimum(remaining * c, max_seconds), "real_tracks": np.minimum(chunks * c, max_seconds)}
 
 

@@ -14,52 +14,20 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..autoencoder import pick_device
 from ..batches import ChunkGatherer, batch_generator, epoch_order
 from ..checkpoint import read_meta, restore_training, write_checkpoint
+from ..checks import check_corpus_matches
 from ..config import Config
 from ..corpus import Corpus
+from ..devices import pick_device
 from ..encoding import Encoding
 from ..pisa import PISA
+from .ae_validation import validate
+from .budget import Budget
 from .distributed import from_environment
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
-VALIDATION_BATCH = 4096
-
-
-def check_corpus_matches(meta: dict, corpus: Corpus, what: str) -> None:
-    """A model trained on one chunking cannot be used with a corpus chunked differently."""
-    saved = Config.from_dict(meta["config"])
-    for key in ("chunk_seconds", "max_events"):
-        mine, theirs = getattr(saved.chunks, key), getattr(corpus.config.chunks, key)
-        if mine != theirs:
-            raise ValueError(f"{what} was trained with chunks.{key}={mine} but corpus {corpus.root} has {theirs}; "
-                             f"prepare the corpus with the same setting or train a new model")
-    if saved.events.pedal_bins != corpus.config.events.pedal_bins:
-        raise ValueError(f"{what} was trained with events.pedal_bins={saved.events.pedal_bins} but corpus "
-                         f"{corpus.root} has {corpus.config.events.pedal_bins}")
-
-
-@torch.no_grad()
-def validate(model: PISA, gatherer: ChunkGatherer, encoding: Encoding, tracks: torch.Tensor, chunks: torch.Tensor,
-             size_weight: float, limit: int | None = None) -> dict[str, float]:
-    model.eval()
-    total, element, size_acc, seen = 0.0, 0.0, 0.0, 0
-    n = tracks.shape[0] if limit is None else min(limit, tracks.shape[0])
-    for lo in range(0, n, VALIDATION_BATCH):
-        batch = gatherer.gather(tracks[lo:lo + VALIDATION_BATCH], chunks[lo:lo + VALIDATION_BATCH])
-        x = encoding.encode(batch.ids, batch.offset_s, batch.duration_s, batch.intensity)
-        loss, parts = model.loss(x, batch.sizes, encoding, size_weight)
-        b = batch.sizes.shape[0]
-        total += float(loss) * b
-        element += float(parts["element"]) * b
-        size_acc += float(parts["size_accuracy"]) * b
-        seen += b
-    model.train()
-    seen = max(seen, 1)
-    return {"loss": total / seen, "element_loss": element / seen, "size_accuracy": size_acc / seen}
-
 
 def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config | None = None, *,
                       resume: bool = False, progress: bool = True, max_steps: int | None = None,
@@ -129,7 +97,8 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     n = train_tracks.shape[0]
     batches_per_epoch = math.ceil(n / ae.batch_chunks)
     augment = config.augment
-    started = last_save = time.perf_counter()
+    budget = Budget(max_steps, max_seconds)
+    last_save = time.perf_counter()
     last = {}
     model.train()
     for epoch in range(start_epoch, ae.epochs):
@@ -147,11 +116,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                 batch = gatherer.gather(train_tracks[idx[mine]], train_chunks[idx[mine]],
                                         None if stretch is None else stretch[mine], None if shift is None else shift[mine])
                 x = encoding.encode(batch.ids, batch.offset_s, batch.duration_s, batch.intensity)  # [B, N, D]
-                totals = None
-                if ranks.active:
-                    counts = torch.stack([batch.sizes.sum(), torch.tensor(mine.shape[0], device=device)]).double()
-                    torch.distributed.all_reduce(counts)
-                    totals = (float(counts[0]), float(counts[1]))
+                totals = ranks.global_sums(batch.sizes.sum(), mine.shape[0]) if ranks.active else None
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                     noise_generator = batch_generator(ae.seed + 1, epoch, b) if ae.latent_noise > 0 else None
                     loss, parts = model.loss(x, batch.sizes, encoding, ae.size_loss_weight, totals,
@@ -167,15 +132,8 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                 if b % 20 == 0:
                     rate = window_chunks / max(time.perf_counter() - window_start, 1e-9)
                     bar.set_postfix(loss=f"{running:.4f}", chunks_s=f"{rate:,.0f}")
-                stop = (max_steps is not None and step >= max_steps) or \
-                       (max_seconds is not None and time.perf_counter() - started >= max_seconds)
-                if ranks.active:  # every rank must agree on stopping and saving
-                    flags = torch.tensor([float(stop), float(time.perf_counter() - last_save >= ae.checkpoint_every_s)],
-                                         device=ranks.device)  # NCCL reduces only GPU tensors
-                    torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
-                    stop, due = bool(flags[0]), bool(flags[1])
-                else:
-                    due = time.perf_counter() - last_save >= ae.checkpoint_every_s
+                # every rank must agree on stopping and saving
+                stop, due = ranks.agree(budget.spent_here(step), time.perf_counter() - last_save >= ae.checkpoint_every_s)
                 if stop or due:
                     save("last", epoch, b + 1)
                     ranks.barrier()
@@ -199,7 +157,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
         elapsed = time.perf_counter() - window_start
         last = {"epoch": epoch + 1, "step": step, "train_loss": running, "val_loss": val["loss"],
                 "val_element_loss": val["element_loss"], "val_size_accuracy": val["size_accuracy"],
-                "chunks_per_s": window_chunks / max(elapsed, 1e-9), "seconds": time.perf_counter() - started}
+                "chunks_per_s": window_chunks / max(elapsed, 1e-9), "seconds": budget.seconds()}
         metrics.write(last)
         log.info("epoch %d: %s", epoch + 1, last)
         if val["loss"] < best:

@@ -4,8 +4,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import torch
-
 from .distributed import Dist
 
 
@@ -17,13 +15,15 @@ class Budget:
     max_seconds: float | None = None
     started: float = field(default_factory=time.perf_counter)
 
+    def spent_here(self, step: int) -> bool:
+        """True once this process has used the budget up (see `spent` for the answer every rank agrees on)."""
+        return (self.max_steps is not None and step >= self.max_steps) or \
+               (self.max_seconds is not None and self.seconds() >= self.max_seconds)
+
     def spent(self, step: int, ranks: Dist = Dist()) -> bool:
-        """True once the budget is used up; under torchrun every rank gets the same answer (the clocks
-        of the ranks differ, and a rank that stops alone would leave the others waiting in a collective)."""
-        stop = (self.max_steps is not None and step >= self.max_steps) or \
-               (self.max_seconds is not None and time.perf_counter() - self.started >= self.max_seconds)
-        if ranks.active:
-            flag = torch.tensor([float(stop)], device=ranks.device)
-            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-            stop = bool(flag[0])
-        return stop
+        """True once the budget is used up; under torchrun every rank gets the same answer."""
+        return ranks.agree(self.spent_here(step))[0]
+
+    def seconds(self) -> float:
+        """Seconds since the budget started."""
+        return time.perf_counter() - self.started

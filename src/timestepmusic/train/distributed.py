@@ -43,6 +43,24 @@ class Dist:
         bounds = torch.linspace(0, index.shape[0], self.world + 1).round().long()
         return index[bounds[self.rank]:bounds[self.rank + 1]]
 
+    def global_sums(self, *values: float) -> tuple[float, ...]:
+        """Counts summed over the ranks (each rank passes its own), in float64: e.g. the events and sets of
+        a global batch, by which every rank normalises its slice's loss."""
+        if not self.active:
+            return tuple(float(v) for v in values)
+        totals = torch.tensor([float(v) for v in values], dtype=torch.float64, device=self.device)
+        dist.all_reduce(totals)
+        return tuple(float(t) for t in totals)
+
+    def agree(self, *flags: bool) -> tuple[bool, ...]:
+        """Each flag true on every rank once it is true on any: ranks whose clocks differ stop and save
+        together (a rank that stopped alone would leave the others waiting in a collective)."""
+        if not self.active:
+            return tuple(bool(f) for f in flags)
+        values = torch.tensor([float(f) for f in flags], device=self.device)  # NCCL reduces only GPU tensors
+        dist.all_reduce(values, op=dist.ReduceOp.MAX)
+        return tuple(bool(v) for v in values)
+
     def sum_differentiable(self, x: torch.Tensor) -> torch.Tensor:
         """The sum of x over the ranks; gradients flowing back are summed over the ranks too."""
         return _AllSum.apply(x) if self.active else x

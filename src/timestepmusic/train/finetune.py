@@ -1,5 +1,5 @@
 """Real latents for GAN training, from the frozen cache or encoded on the fly by an autoencoder that
-is fine-tuned jointly with the GAN (`gan.finetune_ae`); shared by the conv and recurrent trainers.
+is fine-tuned jointly with the GAN (`gan.finetune_ae`); shared by every sequence model (train/sequence.py).
 
 Fine-tuning: in the critic steps the real chunks are encoded without gradient by the current
 autoencoder. In the generator step they are encoded with gradient, so the encoder also gets an
@@ -24,7 +24,8 @@ from ..autoencoder import Autoencoder
 from ..batches import ChunkGatherer, SetBatch
 from ..corpus import Corpus
 from ..latents import Normaliser
-from .ae import validate
+from ..ragged import group_of
+from .ae_validation import validate
 from .distributed import Dist
 
 
@@ -76,7 +77,7 @@ class RealLatents:
                  ranks: Dist = Dist()):
         self.ae, self.normaliser, self.cached, self.ranks = ae, normaliser, cached, ranks
         ptr = np.array(corpus.track_chunk_ptr, dtype=np.int64)
-        self.track_of = torch.from_numpy(np.repeat(np.arange(corpus.num_tracks), np.diff(ptr)))  # [C]
+        self.track_of = torch.from_numpy(group_of(np.diff(ptr)))  # [C]
         self.first = torch.from_numpy(ptr[:-1])  # [K tracks]
         self.gatherer = ChunkGatherer(corpus, max_events=ae.max_events, device=ae.device) if cached is None else None
 
@@ -109,32 +110,9 @@ class RealLatents:
             latent, loss = self.encode(rows[valid]), None
         else:
             sets = self.sets(rows[valid])
-            totals = None
-            if self.ranks.active:
-                counts = torch.tensor([float(sets.sizes.sum()), float(sets.sizes.shape[0])], dtype=torch.float64,
-                                      device=self.ranks.device)
-                torch.distributed.all_reduce(counts)
-                totals = (float(counts[0]), float(counts[1]))
+            totals = self.ranks.global_sums(sets.sizes.sum(), sets.sizes.shape[0]) if self.ranks.active else None
             loss, latent = finetune_step(self.ae, sets, weight, totals)
         valid = valid.to(latent.device)
         x = torch.zeros(*valid.shape, latent.shape[-1], device=latent.device)
         x = x.masked_scatter(valid[..., None], self.normaliser.forward(latent.float()))  # [*R, L]
         return x if weight is None else (x, loss)
-
-
-def generator_update(loss: torch.Tensor, ae_loss: torch.Tensor | None, generator: nn.Module,
-                     opt_g: torch.optim.Optimizer, ae_model: nn.Module, opt_ae: torch.optim.Optimizer | None,
-                     ranks: Dist) -> None:
-    """One generator step; with fine-tuning (`ae_loss` given) the autoencoder's step from the same backward
-    pass. `ae_loss` is this rank's share of the global mean (sum / global count), hence × world size:
-    the ranks' gradients are averaged."""
-    opt_g.zero_grad(set_to_none=True)
-    if ae_loss is None:
-        loss.backward()
-    else:
-        opt_ae.zero_grad(set_to_none=True)
-        (loss + ae_loss * ranks.world).backward()
-        ranks.average_gradients(ae_model.parameters())
-        opt_ae.step()
-    ranks.average_gradients(generator.parameters())
-    opt_g.step()

@@ -1,0 +1,18 @@
+"""Checks that a model and a corpus belong together."""
+from __future__ import annotations
+
+from .config import Config
+from .corpus import Corpus
+
+
+def check_corpus_matches(meta: dict, corpus: Corpus, what: str) -> None:
+    """A model trained on one chunking cannot be used with a corpus chunked differently."""
+    saved = Config.from_dict(meta["config"])
+    for key in ("chunk_seconds", "max_events"):
+        mine, theirs = getattr(saved.chunks, key), getattr(corpus.config.chunks, key)
+        if mine != theirs:
+            raise ValueError(f"{what} was trained with chunks.{key}={mine} but corpus {corpus.root} has {theirs}; "
+                             f"prepare the corpus with the same setting or train a new model")
+    if saved.events.pedal_bins != corpus.config.events.pedal_bins:
+        raise ValueError(f"{what} was trained with events.pedal_bins={saved.events.pedal_bins} but corpus "
+                         f"{corpus.root} has {corpus.config.events.pedal_bins}")

@@ -1,0 +1,35 @@
+"""Writing files so that a crash never leaves half of one: write to a temporary name, then rename."""
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside `path` (a file or a folder) to write; on success it replaces `path`.
+
+    `suffix` keeps an extension some writers insist on (np.save appends `.npy` otherwise). On an error
+    the temporary is removed and `path` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix}")
+    _remove(tmp)
+    try:
+        yield tmp
+        if path.is_dir() and tmp.is_dir():  # a folder cannot be replaced in one step: remove, then rename
+            shutil.rmtree(path)
+        tmp.replace(path)
+    finally:
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,189 @@
+"""Noise → sequence model → latents → PISA decoder → events → MIDI files, for every arch.
+
+A model is a checkpoint folder (config.json + generator.safetensors) with its autoencoder beside it
+(RUN/autoencoder) or inside it (the shipped model). `arch` in config.json names the sequence model
+(sequence/), which builds itself from the checkpoint's config. The autoencoder is checked against the
+hash the run recorded, so a model is never decoded by an autoencoder it was not trained with.
+Long pieces are snapped and decoded block by block, in bounded memory; a piece may last at most
+LONGEST_PIECE_S. Shapes: S pieces, T chunks, L latent, K codebook latents.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .autoencoder import Autoencoder
+from .checkpoint import checkpoint_dir, load_weights, read_meta
+from .config import Config
+from .devices import pick_device
+from .files import atomic_path
+from .latents import CODEBOOK, Normaliser, read_codebook, snap
+from .midi import Events, write_events
+from .sequence import SequenceModel, arch_class
+
+DEFAULT_MODEL = "default"
+RELEASE_S = 2.0  # how long a generated piece may ring on after its last chunk
+LONGEST_PIECE_S = 3600.0  # one hour: the recurrent generator's attention over its past grows with the piece
+BLOCK_CHUNKS = 4096  # chunks snapped and decoded at once (the codebook distances of a block: 4096 × K floats)
+
+
+def default_model_path() -> Path:
+    return Path(str(resources.files("timestepmusic") / "models" / DEFAULT_MODEL))
+
+
+def checkpoint_config(meta: dict) -> Config:
+    """The one configuration a checkpoint is rebuilt from. Recurrent runs written before the `rnn` section
+    was the only home of their settings kept them under `recurrent`; those win there."""
+    config = Config.from_dict(meta["config"])
+    if "recurrent" in meta:
+        config = config.override({f"rnn.{k}": v for k, v in meta["recurrent"].items()})
+    return config
+
+
+def check_piece_seconds(seconds: float, flag: str = "seconds") -> None:
+    """A clear error, naming the flag, for a piece length that is not positive or longer than the limit."""
+    if not seconds > 0:
+        raise ValueError(f"--{flag} must be > 0, got {seconds:g}")
+    if seconds > LONGEST_PIECE_S:
+        raise ValueError(f"--{flag} {seconds:g}: a piece may last at most {LONGEST_PIECE_S:g} s "
+                         f"({LONGEST_PIECE_S / 3600:g} h); ask for more pieces (-n) instead")
+
+
+@dataclass
+class GANModel:
+    """A trained sequence model of any arch with its (possibly fine-tuned) autoencoder; `sample` decodes."""
+
+    arm: SequenceModel
+    normaliser: Normaliser
+    ae: Autoencoder
+    meta: dict
+    folder: Path
+    codebook: torch.Tensor | None = None  # [K, L] real training-chunk latents, for snapped decoding
+
+    def __post_init__(self) -> None:
+        self.codebook_std = None if self.codebook is None else self.normaliser.forward(self.codebook)
+
+    @property
+    def arch(self) -> str:
+        return self.arm.arch
+
+    @property
+    def generator(self) -> torch.nn.Module:
+        return self.arm.generator
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str = "cpu") -> "GANModel":
+        if path is None:
+            path = default_model_path()
+            if not (path / "config.json").is_file():
+                raise ValueError(f"no shipped model at {path}; pass --model RUN")
+        folder, meta = read_meta(path)
+        if meta.get("kind") != "gan":
+            raise ValueError(f"{folder}: not a GAN checkpoint (kind={meta.get('kind')!r}); "
+                             "an autoencoder run cannot generate by itself")
+        ae_folder = next((p for p in (folder / "autoencoder", folder.parent / "autoencoder")
+                          if (p / "config.json").is_file()), None)
+        if ae_folder is None:
+            raise ValueError(f"{folder}: its autoencoder is missing (looked in {folder / 'autoencoder'} "
+                             f"and {folder.parent / 'autoencoder'})")
+        return cls.with_autoencoder(folder, meta, Autoencoder.load(ae_folder, pick_device(device)), device)
+
+    @classmethod
+    def with_autoencoder(cls, folder: Path, meta: dict, ae: Autoencoder, device: str = "cpu") -> "GANModel":
+        """The base autoencoder must be the one the run started from; a fine-tuned copy saved with the run
+        is then loaded over it, and the codebook saved with that checkpoint is preferred to the run's."""
+        ae = ae.for_gan(folder, meta)
+        arm_class = arch_class(meta.get("arch", "conv"))
+        arm = arm_class(checkpoint_config(meta), ae.model.latent, pick_device(device), training=False)
+        load_weights(folder, "generator", arm.generator)
+        arm.generator.eval()
+        books = [p / CODEBOOK for p in (folder, folder.parent) if (p / CODEBOOK).is_file()] if arm.snaps else []
+        codebook = read_codebook(books[0]).to(pick_device(device)) if books else None
+        return cls(arm, Normaliser.from_dict(meta["normaliser"]), ae, meta, folder, codebook)
+
+    @torch.no_grad()
+    def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True) -> list[torch.Tensor]:
+        """One latent sequence [T_s, L] per piece: `seconds` long, or for an arch that ends its pieces, at most
+        that. With `snap_to_real` (and a codebook beside the model) each latent becomes its nearest real
+        training-chunk latent."""
+        check_piece_seconds(seconds)
+        chunks = max(1, round(seconds / self.ae.chunk_seconds))
+        x, lengths = self.arm.sample(n, chunks, seed)  # [S, T, L] standardised, [S]
+        x = self.normaliser.inverse(x)
+        pieces = [x[i, :int(length)] for i, length in enumerate(lengths.tolist())]
+        if snap_to_real and self.codebook is not None:
+            pieces = [torch.cat([snap(piece[lo:lo + BLOCK_CHUNKS], self.codebook_std, self.codebook, self.normaliser)
+                                 for lo in range(0, piece.shape[0], BLOCK_CHUNKS)]) for piece in pieces]
+        return pieces
+
+    def sample(self, n: int = 1, seconds: float = 16.0, seed: int = 0, snap_to_real: bool = True) -> list[Events]:
+        return [decode_piece(self.ae, latent) for latent in self.sample_latents(n, seconds, seed, snap_to_real)]
+
+
+def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:
+    """One piece's latents [T, L] → events, block by block, every note and pedal released by RELEASE_S after
+    its last chunk. (A pedal run that crosses a block boundary is not joined across it: one place in 17 min.)"""
+    blocks = [ae.decode_events(latent[lo:lo + BLOCK_CHUNKS], start_chunk=lo)
+              for lo in range(0, latent.shape[0], BLOCK_CHUNKS)]
+    events = blocks[0] if len(blocks) == 1 else Events.concatenate(blocks)
+    return release_by(events, latent.shape[0] * ae.chunk_seconds + RELEASE_S)
+
+
+def release_by(events: Events, end_s: float) -> Events:
+    """Every note and pedal released by `end_s` (a held chord may not ring on long after the piece)."""
+    duration = np.minimum(events.duration_s, np.maximum(end_s - events.start_s, 0.0))
+    return Events(events.ids, events.start_s, duration, events.intensity)
+
+
+def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
+             device: str = "cpu", snap_to_real: bool = True) -> list[Path]:
+    """Write `n` MIDI files into `out` from a model of any arch; the same seed gives the same files. `seconds`
+    is each piece's length, or for an arch that ends its pieces itself, the longest one may run."""
+    if n < 1:
+        raise ValueError(f"-n must be ≥ 1, got {n}")
+    check_piece_seconds(seconds)
+    gan = GANModel.load(model, device)
+    out = Path(out)
+    return [write_events(events, out / f"sample_{seed}_{i:03d}.mid")
+            for i, events in enumerate(gan.sample(n, seconds, seed, snap_to_real))]
+
+
+def model_info(model: str | Path | None = None) -> dict:
+    path = default_model_path() if model is None else Path(model)
+    folder, meta = read_meta(path)
+    config = checkpoint_config(meta)
+    arch = meta.get("arch", "conv")
+    return {"model": str(folder), "arch": arch, "trained": meta.get("trained"),
+            "corpus": meta.get("corpus"), "step": meta.get("step"), "gan": meta["config"]["gan"],
+            "chunks": meta["config"]["chunks"], "encoding": meta["config"]["encoding"]["encoding"],
+            "latent": config.ae.latent, "recurrent": config.to_dict()["rnn"] if arch == "rnn" else None,
+            "autoencoder_finetuned": "finetuned_sha256" in meta.get("autoencoder", {}),
+            "description": meta.get("description")}
+
+
+def export_model(run: str | Path, dest: str | Path, description: str = "") -> Path:
+    """Copy what generation needs (generator + its autoencoder, no critic or optimizer) into `dest`."""
+    folder, meta = read_meta(run if not (Path(run) / "best").is_dir() else Path(run) / "best")
+    with atomic_path(dest) as tmp:
+        tmp.mkdir()
+        kept = [key for key in ("generator", "autoencoder", "codebook") if key in meta["weights"]]  # + fine-tuned
+        for key in kept:
+            shutil.copy(folder / f"{key}.safetensors", tmp / f"{key}.safetensors")
+        if "codebook" not in kept and (folder.parent / CODEBOOK).is_file():
+            shutil.copy(folder.parent / CODEBOOK, tmp / CODEBOOK)
+        ae_src = checkpoint_dir(folder.parent / "autoencoder")
+        (tmp / "autoencoder").mkdir()
+        shutil.copy(ae_src / "pisa.safetensors", tmp / "autoencoder" / "pisa.safetensors")
+        ae_meta = json.loads((ae_src / "config.json").read_text())
+        ae_meta["optimizers"] = {}
+        (tmp / "autoencoder" / "config.json").write_text(json.dumps(ae_meta, indent=1))
+        meta = dict(meta, optimizers={}, description=description)
+        meta["weights"] = {key: meta["weights"][key] for key in kept}
+        (tmp / "config.json").write_text(json.dumps(meta, indent=1))
+    return Path(dest)

@@ -1,0 +1,102 @@
+"""The protocol every sequence model over chunk latents implements, and the registry that finds one by name.
+
+An arm is a small class: built from its config section, it draws real training batches from the latent
+corpus, gives its loss or losses for one training step, and samples latents for n pieces of a given or a
+self-chosen length, deterministic per seed. Everything else (set-up, the latent cache, resume, checkpoint
+metadata, validation, periodic samples, the time/step budget, Ctrl-C, torchrun) is the loop's
+(train/sequence.py); loading and decoding is generate.GANModel's.
+
+Shapes: S pieces, T chunks, L latent, R any leading shape of chunk rows.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+import torch
+from torch import nn
+
+from ..config import Config
+from ..corpus import Corpus
+from ..train.distributed import Dist
+from ..train.finetune import RealLatents
+
+
+@dataclass
+class LatentData:
+    """What an arm trains on: the corpus (its splits and tracks) and its standardised latents."""
+
+    corpus: Corpus
+    real: RealLatents  # chunk rows [*R] (+ mask) → standardised latents [*R, L]; differentiable when fine-tuning
+    ranks: Dist  # this process's slice of every global batch
+    device: torch.device
+    finetune: bool  # the autoencoder trains too: pass `weight` to `real` in the step that gives `ae_loss`
+
+
+@dataclass
+class Update:
+    """One optimizer step of one trained part, as an arm asks the loop for it.
+
+    `loss` is this rank's share of the global objective, scaled so that averaging the ranks' gradients gives
+    the single-process gradient; `ae_loss` (fine-tuning only) is the autoencoder's reconstruction term from
+    the same backward pass, a share of the global mean (the loop multiplies it by the world size)."""
+
+    part: str  # a key of the arm's `trained()`: the module (and optimizer) this loss updates
+    loss: torch.Tensor
+    ae_loss: torch.Tensor | None = None
+    metrics: dict[str, float] = field(default_factory=dict)  # logged at validation; later updates win
+
+
+class SequenceModel(Protocol):
+    """A sequence model over chunk latents; `__init__(config, latent, device, training=True)` builds it from
+    its config section (training=False: the generator alone, for sampling)."""
+
+    arch: ClassVar[str]  # its name in checkpoints (`arch`) and on the command line (--arch)
+    held_out_key: ClassVar[str]  # the held-out figure whose lowest |value| is kept as RUN/best
+    snaps: ClassVar[bool]  # decode by snapping each latent to its nearest real training chunk (a codebook)
+    generator: nn.Module  # what sampling needs; saved as generator.safetensors
+
+    def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True) -> None: ...
+
+    def trained(self) -> dict[str, nn.Module]:
+        """Every trained module by name (weights and optimizer state are saved under these names)."""
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """One optimizer per trained module, same names."""
+
+    def attach(self, data: LatentData) -> None:
+        """Set up the real-data samplers and a fixed held-out batch (called once, before training)."""
+
+    def updates(self, step: int, rng: torch.Generator) -> Iterator[Update]:
+        """The optimizer steps of training step `step` (0-based), drawing everything random from `rng`.
+        The loop applies each update before asking for the next."""
+
+    def held_out(self) -> dict[str, float]:
+        """Figures on the fixed held-out batch (`held_out_key` among them); called without gradient."""
+
+    def sample(self, n: int, chunks: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """`n` pieces of at most `chunks` chunks from `seed` alone: standardised latents [S, T, L] and each
+        piece's length in chunks [S] (arms that end pieces themselves may stop earlier)."""
+
+    def preview_chunks(self, chunk_seconds: float) -> int:
+        """How many chunks the periodic training samples run."""
+
+    def compile(self) -> None:
+        """torch.compile what can be compiled, in place (state dicts keep their names)."""
+
+
+ARCHS: dict[str, type[SequenceModel]] = {}
+
+
+def register(cls: type[SequenceModel]) -> type[SequenceModel]:
+    """Make an arm known by its `arch` (a class decorator): the loop and GANModel find it here."""
+    ARCHS[cls.arch] = cls
+    return cls
+
+
+def arch_class(arch: str) -> type[SequenceModel]:
+    """The arm registered as `arch` (the package's __init__ registers the built-in ones)."""
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHS))}")
+    return ARCHS[arch]

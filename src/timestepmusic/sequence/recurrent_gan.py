@@ -1,0 +1,214 @@
+"""The recurrent GAN arm over variable-length sequences of standardised chunk latents, with real track
+endings (networks and end losses: gan/recurrent.py).
+
+Real data: a sequence starts at any chunk of a training track and runs `rnn.max_chunks` chunks or to the
+track's end, where its last step carries the end marker (masked after). Starting anywhere makes the
+generator's end hazard the real one (≈ 1 / mean track length per step); since few windows reach an end,
+`ending_share` of each batch is drawn among those that do, and every real sequence is weighted by p/q
+(uniform over starts / the mixture drawn from), so the critic still estimates the Wasserstein distance to
+the real distribution. The loss is the conv arm's (WGAN-GP, per-sample penalty every `gp_every` critic
+steps, −critic + feature matching for the generator), plus `end_weight` · the cross-entropy of the end
+head run teacher-forced over the real batch (weighted the same way), which is how it learns when pieces
+end (gan/recurrent.py says why not adversarially), and `free_end_weight` · the cross-entropy of the end
+head on its own free-running batch against the real per-step hazard.
+Shapes: B sequences (b on this rank), T ≤ max_chunks steps, L latent, Z noise, S step noise, F features.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..corpus import Corpus
+from ..gan.recurrent import RecurrentGenerator, SequenceCritic, end_loss, free_end_loss, masked_gradient_penalty, sampled_ends
+from ..ragged import positions_in_groups
+from ..train.finetune import feature_matching
+from .base import LatentData, Update, register
+
+log = logging.getLogger(__name__)
+VALIDATION_SEQUENCES = 256
+
+
+@dataclass
+class RealBatch:
+    rows: torch.Tensor  # [B, T] global chunk index (clamped to the track's last chunk past the end)
+    mask: torch.Tensor  # [B, T] 1 = a step of the sequence
+    end: torch.Tensor  # [B, T] 1 at the track's last chunk
+    weight: torch.Tensor  # [B] importance weight p/q (mean 1 under the mixture)
+
+    def take(self, index: torch.Tensor) -> "RealBatch":
+        """The sequences at `index` [b] (this rank's slice)."""
+        return RealBatch(self.rows[index], self.mask[index], self.end[index], self.weight[index])
+
+    def to(self, device: torch.device) -> "RealBatch":
+        return RealBatch(*(x.to(device) for x in (self.rows, self.mask, self.end, self.weight)))
+
+
+class SequenceSampler:
+    """Real sequences of up to T chunks starting at any chunk of the given tracks."""
+
+    def __init__(self, corpus: Corpus, tracks: np.ndarray, max_chunks: int, ending_share: float):
+        ptr = np.array(corpus.track_chunk_ptr, dtype=np.int64)
+        first, count = ptr[tracks], ptr[tracks + 1] - ptr[tracks]  # [K]
+        within = positions_in_groups(count)  # [N]
+        self.start = torch.from_numpy(np.repeat(first, count) + within)  # [N] global chunk of every start
+        self.remaining = torch.from_numpy(np.repeat(count, count) - within)  # [N] chunks to the track's end
+        if self.start.numel() == 0:
+            raise ValueError(f"corpus {corpus.root}: no chunks in the tracks to sample sequences from")
+        self.ending = torch.nonzero(self.remaining <= max_chunks).squeeze(1)  # [N_end] starts that reach an end
+        self.max_chunks, self.share = max_chunks, ending_share if self.ending.numel() else 0.0
+        n, n_end = self.start.numel(), max(self.ending.numel(), 1)
+        self.weight_plain = 1 / (1 - self.share)  # p/q for a sequence that does not reach an end
+        self.weight_ending = 1 / ((1 - self.share) + self.share * n / n_end)
+        self.offsets = torch.arange(max_chunks)
+
+    def batch(self, index: torch.Tensor) -> RealBatch:
+        remaining = self.remaining[index]  # [B]
+        length = remaining.clamp(max=self.max_chunks)
+        steps = self.offsets[None]  # [1, T]
+        reaches_end = remaining <= self.max_chunks
+        return RealBatch(rows=self.start[index][:, None] + torch.minimum(steps, length[:, None] - 1),
+                         mask=(steps < length[:, None]).float(),
+                         end=((steps == length[:, None] - 1) & reaches_end[:, None]).float(),
+                         weight=torch.where(reaches_end, self.weight_ending, self.weight_plain).float())
+
+    def sample(self, b: int, rng: torch.Generator) -> RealBatch:
+        plain = torch.randint(self.start.numel(), (b,), generator=rng)  # [B] uniform over starts
+        ending = self.ending[torch.randint(self.ending.numel(), (b,), generator=rng)] if self.share else plain
+        pick_ending = torch.rand(b, generator=rng) < self.share  # [B]
+        return self.batch(torch.where(pick_ending, ending, plain))
+
+
+@register
+class RecurrentGAN:
+    arch = "rnn"
+    held_out_key = "val_wasserstein"
+    snaps = False  # decodes its latents as they are
+
+    def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True):
+        self.settings, self.recurrent, self.device = config.gan, config.rnn, device
+        g, r = self.settings, self.recurrent
+        if training and g.compile:
+            log.warning("gan.compile: the recurrent generator is not compiled (its step loop would be unrolled "
+                        "into one graph); training runs eagerly")
+        self.generator = RecurrentGenerator(latent=latent, noise=g.noise, step_noise=r.step_noise, hidden=r.hidden,
+                                            attention=r.attention).to(device)
+        self.critic = SequenceCritic(latent=latent, width=r.critic_width, layers=r.critic_layers,
+                                     heads=r.critic_heads, max_chunks=r.max_chunks).to(device) if training else None
+
+    def trained(self) -> dict[str, torch.nn.Module]:
+        return {"generator": self.generator, "critic": self.critic}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        g = self.settings
+        return {name: torch.optim.Adam(module.parameters(), lr=g.lr, betas=g.betas)
+                for name, module in self.trained().items()}
+
+    def attach(self, data: LatentData) -> None:
+        r = self.recurrent
+        self.data = data
+        train_tracks, val_tracks = data.corpus.tracks_in("train"), data.corpus.tracks_in("validation")
+        if val_tracks.size == 0:
+            log.warning("no validation tracks; the held-out estimate uses training sequences")
+            val_tracks = train_tracks
+        self.train_seq = SequenceSampler(data.corpus, train_tracks, r.max_chunks, r.ending_share)
+        val_seq = SequenceSampler(data.corpus, val_tracks, r.max_chunks, r.ending_share)
+        # the end probability starts at the real per-step hazard of windows that start anywhere: tracks / chunks
+        self.hazard = train_tracks.size / self.train_seq.start.numel()
+        with torch.no_grad():
+            self.generator.end.bias.fill_(math.log(self.hazard / (1 - self.hazard)) if self.hazard < 1 else 0.0)
+        val_gen = torch.Generator().manual_seed(self.settings.seed + 2)
+        self.val_real = val_seq.sample(VALIDATION_SEQUENCES, val_gen).to(data.device)
+        self.val_noise = self.noise_for(VALIDATION_SEQUENCES, r.max_chunks, val_gen)
+
+    def noise_for(self, b: int, t: int, source: torch.Generator, mine: torch.Tensor | None = None):
+        """Sequence noise [B, Z], step noise [B, T, S], end uniforms [B, T], drawn for the global batch of b;
+        with `mine`, this rank's rows of it."""
+        z, noise, u = (torch.randn(b, self.generator.noise, generator=source),
+                       torch.randn(b, t, self.generator.step_noise, generator=source),
+                       torch.rand(b, t, generator=source))
+        if mine is not None:
+            z, noise, u = z[mine], noise[mine], u[mine]
+        return z.to(self.device), noise.to(self.device), u.to(self.device)
+
+    def fake_batch(self, z, noise, u):
+        """Free-running sequences as the critic reads them (latents, end markers, mask) and their end logits."""
+        x, logits = self.generator(z, noise)  # [B, T, L], [B, T]
+        end, mask = sampled_ends(logits, u)
+        return (x * mask[..., None], end, mask), logits
+
+    def updates(self, step: int, rng: torch.Generator) -> Iterator[Update]:
+        g, r, ranks, real_latents = self.settings, self.recurrent, self.data.ranks, self.data.real
+        b, t, k_steps = g.batch, r.max_chunks, g.critic_steps
+        scale = ranks.world / b  # sums over this rank's slice / the global batch, × world (gradients are averaged)
+        mine = ranks.shard(torch.arange(b))  # [b'] this rank's rows of every global batch
+        # the generator does not change during the critic steps, so all their fakes come from one
+        # batched unroll: T sequential steps once instead of critic_steps times
+        every = (torch.arange(k_steps)[:, None] * b + mine).reshape(-1)  # this rank's rows of the K·B
+        with torch.no_grad():
+            fakes, _ = self.fake_batch(*self.noise_for(k_steps * b, t, rng, every))  # [K·b', …]
+        n = mine.numel()
+        for k in range(k_steps):
+            real = self.train_seq.sample(b, rng).take(mine).to(self.device)
+            eps = torch.rand(b, generator=rng)[mine]
+            real_x = real_latents(real.rows, real.mask)  # [b', T, L]
+            fake = tuple(a[k * n:(k + 1) * n] for a in fakes)
+            real_score, _ = self.critic(real_x, real.end, real.mask)
+            fake_score, _ = self.critic(*fake)
+            loss = (fake_score.sum() - (real_score * real.weight).sum()) * scale
+            wasserstein = -float(loss.detach()) / ranks.world
+            if g.gp_weight > 0 and (step * k_steps + k + 1) % g.gp_every == 0:
+                penalty = masked_gradient_penalty(self.critic, (real_x, real.end, real.mask), fake, eps).sum() * scale
+                loss = loss + g.gp_weight * g.gp_every * penalty
+            yield Update("critic", loss, metrics={"critic_loss": float(loss.detach()), "wasserstein": wasserstein})
+
+        real = self.train_seq.sample(b, rng).take(mine).to(self.device)
+        noise = self.noise_for(b, t, rng, mine)
+        teacher_noise = self.noise_for(b, t, rng, mine)[:2]
+        (fake_x, fake_end, fake_mask), free_logits = self.fake_batch(*noise)  # [b', …], [b', T]
+        fake_score, fake_features = self.critic(fake_x, fake_end, fake_mask)
+        ae_loss = None
+        if self.data.finetune:  # differentiable in the encoder: reconstruction loss + feature-matching signal
+            real_x, ae_loss = real_latents(real.rows, real.mask, weight=g.ae_weight)
+            _, real_features = self.critic(real_x, real.end, real.mask)
+        else:
+            real_x = real_latents(real.rows, real.mask)
+            with torch.no_grad():
+                _, real_features = self.critic(real_x, real.end, real.mask)
+        real_mean = ranks.sum_differentiable((real_features * real.weight[:, None]).sum(0) / b)  # [F]
+        fake_mean = ranks.sum_differentiable(fake_features.sum(0) / b)
+        matching, towards_fake = feature_matching(fake_mean, real_mean, g.ae_gan_weight)
+        _, forced_logits = self.generator(*teacher_noise, teacher=real_x.detach())  # [b', T]
+        (steps_weighted,) = ranks.global_sums((real.mask * real.weight[:, None]).sum())
+        ending = end_loss(forced_logits, real.end, real.mask, real.weight, real.mask.new_tensor(steps_weighted))
+        loss = -fake_score.sum() * scale + g.fm_weight * matching + r.end_weight * ending * ranks.world
+        metrics = {"generator_loss": 0.0, "feature_matching": float(matching.detach()),
+                   "end_loss": float(ending.detach()) * ranks.world,
+                   "fake_length_mean": float(fake_mask.detach().sum(1).mean()),
+                   "fake_end_rate": float(fake_end.detach().sum(1).mean())}
+        if r.free_end_weight > 0:  # free-running: every step of its own sequences, towards the real hazard
+            free_end = free_end_loss(free_logits, self.hazard) * (n * ranks.world / b)  # this rank's share
+            loss = loss + r.free_end_weight * free_end
+            metrics["free_end_loss"] = float(free_end.detach())
+        metrics["generator_loss"] = float(loss.detach())
+        yield Update("generator", loss + towards_fake, ae_loss, metrics)
+
+    def held_out(self) -> dict[str, float]:
+        real = self.val_real
+        real_score, _ = self.critic(self.data.real(real.rows, real.mask), real.end, real.mask)
+        fake_score, _ = self.critic(*self.fake_batch(*self.val_noise)[0])
+        return {"val_wasserstein": float((real_score * real.weight).mean() - fake_score.mean())}
+
+    def sample(self, n: int, chunks: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.generator.sample(*self.noise_for(n, chunks, torch.Generator().manual_seed(seed)))
+
+    def preview_chunks(self, chunk_seconds: float) -> int:
+        return max(1, round(self.recurrent.sample_seconds / chunk_seconds))
+
+    def compile(self) -> None:  # its step loop would be unrolled into one graph: stays eager (warned above)
+        pass

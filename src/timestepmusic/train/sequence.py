@@ -1,0 +1,234 @@
+"""Train (or resume) any sequence model over the chunk latents of a frozen or jointly fine-tuned autoencoder.
+
+The arm (sequence/conv_gan.py, sequence/recurrent_gan.py, or any class registered with
+`sequence.register`) gives the losses of one step; this loop owns everything around them: the run's copy
+of its autoencoder, the latent cache and normaliser, resume, checkpoint metadata, held-out validation,
+periodic MIDI samples, the time/step budget, Ctrl-C and torchrun. Everything random comes from one
+torch.Generator whose state is checkpointed, so resume is exact.
+Shapes: C corpus chunks, L latent, K codebook latents.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..autoencoder import Autoencoder
+from ..checkpoint import load_rng, read_meta, restore_training, write_checkpoint
+from ..checks import check_corpus_matches
+from ..config import Config
+from ..corpus import Corpus
+from ..devices import pick_device
+from ..generation import checkpoint_config, decode_piece
+from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split_rows, write_codebook
+from ..midi import write_events
+from ..sequence import LatentData, SequenceModel, Update, arch_class
+from .budget import Budget
+from .distributed import Dist, from_environment
+from .finetune import CodebookWeights, RealLatents, weights_hash
+from .log import MetricsLog
+
+log = logging.getLogger(__name__)
+AE_VALIDATION_CHUNKS = 4096  # held-out chunks on which a fine-tuned autoencoder's drift is watched
+SAMPLES_PER_CHECK = 4
+
+
+def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, out: str | Path,
+                         config: Config | None = None, *, arch: str = "conv", resume: bool = False,
+                         progress: bool = True, max_steps: int | None = None, max_seconds: float | None = None,
+                         steps: int | None = None, compile_model: bool | None = None) -> dict:
+    """Train (or with `resume`, continue) a run of the arm `arch` in `out`; returns the last metrics.
+
+    Resuming keeps the run's architecture and settings (`arch` and `config` are read from RUN/last);
+    `steps` sets a new total and `compile_model` turns gan.compile on or off. `max_steps` / `max_seconds`
+    stop early after writing `last` (tests and time-boxed runs).
+    """
+    out = Path(out)
+    corpus = Corpus.open(corpus_path)
+    meta = read_run(out) if resume else None
+    arch = meta["arch"] if meta else arch
+    ae, config = autoencoder_for_run(out, ae_path, meta, config)
+    config = config.override({"gan.steps": steps, "gan.compile": compile_model})  # None leaves a setting as it is
+    check_corpus_matches(ae.meta, corpus, "the autoencoder")
+    g = config.gan
+    arm_class = arch_class(arch)
+    ranks, device_name = from_environment(g.device)
+    device = pick_device(device_name)
+    if not resume and ranks.main:  # the run keeps its own copy of the starting autoencoder; checkpoints name it by hash
+        write_checkpoint(out, "autoencoder", ae.meta, {"pisa": ae.model})
+    ranks.barrier()
+    base_sha = ae.weights_sha256
+    ae.model.to(device)
+
+    # frozen: every chunk encoded once (cached); fine-tuning: encoded once only to fit the normaliser,
+    # which then stays fixed so that the generator's output scale does not move under it
+    train_rows = split_rows(corpus, "train")
+    latents = cached_latents(ae, corpus, out) if meta is None or not g.finetune_ae else None  # [C, L]
+    normaliser = Normaliser.from_dict(meta["normaliser"]) if meta else Normaliser.fit(latents[train_rows])
+    book_rows = codebook_rows(train_rows, seed=g.seed)  # nearest real chunks, for snapped decoding
+    if arm_class.snaps and ranks.main and not g.finetune_ae and not (out / CODEBOOK).is_file():
+        write_codebook(out / CODEBOOK, torch.from_numpy(latents[book_rows]))
+    cached = None if g.finetune_ae else normaliser.forward(torch.from_numpy(latents).to(device))  # [C, L]
+    real_latents = RealLatents(corpus, ae, normaliser, cached, ranks)
+
+    torch.manual_seed(g.seed)
+    model: SequenceModel = arm_class(config, ae.model.latent, device)
+    model.attach(LatentData(corpus, real_latents, ranks, device, g.finetune_ae))
+    trained, optimizers = model.trained(), model.optimizers()
+    if g.finetune_ae:
+        trained, optimizers = trained | {"autoencoder": ae.model}, optimizers | {
+            "autoencoder": torch.optim.Adam(ae.model.parameters(), lr=g.ae_lr)}
+    rng = torch.Generator().manual_seed(g.seed)
+    step, best = 0, math.inf
+    best_key = f"best_{model.held_out_key}"
+    if meta is not None:
+        restore_training(out / "last", meta, trained, optimizers)
+        state = load_rng(out / "last")
+        rng.set_state(state.get("batches", next(iter(state.values()), None)))  # older runs: "windows"/"sequences"
+        step, best = meta["step"], meta[best_key]
+    if g.compile:  # in place: the state dict keeps its names
+        model.compile()
+    ae_val_rows = None
+    if g.finetune_ae:  # a fixed sample of validation chunks
+        rows = split_rows(corpus, "validation")
+        rows = rows if rows.size else train_rows
+        order = torch.randperm(rows.size, generator=torch.Generator().manual_seed(g.seed + 3))
+        ae_val_rows = torch.from_numpy(rows)[order[:AE_VALIDATION_CHUNKS]]
+    metrics = MetricsLog(out / "metrics.jsonl")
+    trained_seconds = meta["trained"]["seconds"] if meta else 0.0
+    tuned_at: dict[int, tuple[CodebookWeights, str]] = {}  # step → (codebook, hash): `best` and `last` share them
+
+    def save(name: str) -> None:
+        if not ranks.main:
+            return
+        models, tuned = trained, {}
+        if g.finetune_ae:  # the tuned autoencoder, and the codebook its own encoder gives (50k chunks encoded)
+            if step not in tuned_at:
+                tuned_at.clear()
+                book = CodebookWeights(real_latents.encode(torch.from_numpy(book_rows))) if model.snaps else None
+                tuned_at[step] = (book, weights_hash(ae.model))
+            book, tuned_sha = tuned_at[step]
+            models, tuned = trained | ({"codebook": book} if book is not None else {}), {"finetuned_sha256": tuned_sha}
+        write_checkpoint(out, name, {
+            "kind": "gan", "arch": arch, "config": config.to_dict(), "normaliser": normaliser.to_dict(),
+            "step": step, best_key: best, "autoencoder": {"weights_sha256": base_sha} | tuned,
+            "corpus": {"root": str(corpus.root), "key": corpus.manifest["key"], "tracks": corpus.num_tracks,
+                       "hours": sum(t["duration_s"] for t in corpus.tracks) / 3600},
+            "trained": {"steps": step, "seconds": trained_seconds + budget.seconds(), "device": str(device),
+                        "world_size": ranks.world}},
+            models, optimizers, {"batches": rng.get_state()})
+
+    budget = Budget(max_steps, max_seconds)
+    bar = tqdm(total=g.steps, initial=step, desc=f"train {arch}", unit="step", disable=not (progress and ranks.main))
+    rate_start, rate_steps = time.perf_counter(), 0
+    last: dict = {}
+    try:
+        while step < g.steps:
+            record = {}
+            for update in model.updates(step, rng):
+                apply(update, trained, optimizers, ranks)
+                record |= update.metrics
+                if update.ae_loss is not None:
+                    record["ae_loss"] = float(update.ae_loss.detach()) * ranks.world / max(g.ae_weight, 1e-12)
+            step += 1
+            rate_steps += 1
+            bar.update()
+            if step % 10 == 0:
+                bar.set_postfix({key: f"{value:.3f}" for key, value in list(record.items())[:3]})
+            if ranks.main and (step % g.validate_every == 0 or step == g.steps):
+                last = {"step": step} | record | held_out(model, real_latents, ae_val_rows) | \
+                       {"steps_per_s": rate_steps / max(time.perf_counter() - rate_start, 1e-9)}
+                rate_start, rate_steps = time.perf_counter(), 0
+                metrics.write(last)
+                if abs(last[model.held_out_key]) < best:
+                    best = abs(last[model.held_out_key])
+                    save("best")
+                save("last")
+            if ranks.main and g.sample_every and step % g.sample_every == 0:
+                write_samples(model, normaliser, ae, out / "samples" / f"step_{step:06d}", g.seed + 1)
+            if budget.spent(step, ranks):
+                save("last")
+                if ranks.main:
+                    metrics.write({"event": "stopped", "step": step})
+                return last | {"step": step, "stopped": True}
+    except KeyboardInterrupt:
+        save("last")
+        log.warning("interrupted: saved %s/last at step %d", out, step)
+        raise
+    finally:
+        bar.close()
+    return last
+
+
+def apply(update: Update, trained: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+          ranks: Dist) -> None:
+    """One optimizer step of `update.part`; with fine-tuning (`ae_loss`) the autoencoder's step from the same
+    backward pass. Gradients are averaged over the ranks (each loss is its rank's share, pre-scaled)."""
+    optimizer = optimizers[update.part]
+    optimizer.zero_grad(set_to_none=True)
+    if update.ae_loss is None:
+        update.loss.backward()
+    else:
+        optimizers["autoencoder"].zero_grad(set_to_none=True)
+        (update.loss + update.ae_loss * ranks.world).backward()
+        ranks.average_gradients(trained["autoencoder"].parameters())
+        optimizers["autoencoder"].step()
+    ranks.average_gradients(trained[update.part].parameters())
+    optimizer.step()
+
+
+@torch.no_grad()
+def held_out(model: SequenceModel, real_latents: RealLatents, ae_val_rows: torch.Tensor | None) -> dict:
+    """The arm's held-out figures, and with fine-tuning the autoencoder's loss on fixed validation chunks."""
+    modules = [m for m in model.trained().values() if m is not None]
+    for m in modules:
+        m.eval()
+    result = model.held_out()
+    for m in modules:
+        m.train()
+    if ae_val_rows is not None:
+        result["ae_val_loss"] = real_latents.reconstruction_loss(ae_val_rows)
+    return result
+
+
+@torch.no_grad()
+def write_samples(model: SequenceModel, normaliser: Normaliser, ae: Autoencoder, folder: Path, seed: int) -> None:
+    """SAMPLES_PER_CHECK pieces from a fixed seed as MIDI, so that progress can be heard."""
+    model.generator.eval()
+    x, lengths = model.sample(SAMPLES_PER_CHECK, model.preview_chunks(ae.chunk_seconds), seed)  # [S, T, L], [S]
+    model.generator.train()
+    for i, (piece, length) in enumerate(zip(normaliser.inverse(x), lengths.tolist())):
+        write_events(decode_piece(ae, piece[:length]), folder / f"sample_{i}.mid")
+
+
+def read_run(out: Path) -> dict:
+    """The metadata of RUN/last, to resume it."""
+    folder, meta = read_meta(out / "last")
+    if meta.get("kind") != "gan":
+        raise ValueError(f"{folder}: not a sequence-model run (kind={meta.get('kind')!r})")
+    return meta | {"arch": meta.get("arch", "conv")}
+
+
+def autoencoder_for_run(out: Path, ae_path: str | Path | None, meta: dict | None,
+                        config: Config | None) -> tuple[Autoencoder, Config]:
+    """The frozen autoencoder a run trains over, and the run's config.
+
+    Resuming (`meta` given): the run's own copy in RUN/autoencoder, checked against the hash its
+    checkpoint recorded, and the saved config. Otherwise: `ae_path`'s best checkpoint (else its last),
+    with the autoencoder's settings copied into `config`.
+    """
+    if meta is not None:
+        ae = Autoencoder.load(out / "autoencoder")
+        if ae.weights_sha256 != meta["autoencoder"]["weights_sha256"]:
+            raise ValueError(f"{out}: its autoencoder copy does not match the hash recorded in its checkpoint")
+        return ae, checkpoint_config(meta)
+    if ae_path is None:
+        raise ValueError("train-gan needs --ae RUN (a trained autoencoder) unless resuming")
+    ae = Autoencoder.load(Path(ae_path) / "best" if (Path(ae_path) / "best").is_dir() else ae_path)
+    config = (config or Config()).override({"ae." + k: v for k, v in ae.config.ae.__dict__.items()}
+                                           | {"encoding.encoding": ae.config.encoding.encoding})
+    return ae, config

@@ -1,0 +1,165 @@
+"""One generator interface: an arm written only here trains, checkpoints, resumes and samples through the
+shared loop; the Python API and the CLI generate from a conv run and from a recurrent run; long pieces are
+made block by block, and a piece longer than the limit is one clear error line."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+import timestepmusic
+import timestepmusic.generation as generation
+from timestepmusic.cli import main
+from timestepmusic.config import Config
+from timestepmusic.generation import LONGEST_PIECE_S, GANModel, decode_piece
+from timestepmusic.latents import split_rows
+from timestepmusic.sequence import LatentData, Update, register
+from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import TINY_GAN
+
+TINY_RNN = {"rnn.max_chunks": 16, "rnn.hidden": 16, "rnn.attention": 8, "rnn.step_noise": 4,
+            "rnn.critic_width": 16, "rnn.critic_layers": 1, "rnn.critic_heads": 2, "rnn.sample_seconds": 4.0}
+
+
+# --- a trivial likelihood arm, written only here ---------------------------------------------------
+
+class Gaussian(nn.Module):
+    """Every chunk latent [L] independent, from one diagonal Gaussian."""
+
+    def __init__(self, latent: int):
+        super().__init__()
+        self.latent = latent
+        self.mean = nn.Parameter(torch.zeros(latent))
+        self.log_std = nn.Parameter(torch.zeros(latent))
+
+    def nll(self, x: torch.Tensor) -> torch.Tensor:
+        """Negative log-likelihood per latent [*R] of latents x [*R, L] (up to a constant)."""
+        return (0.5 * ((x - self.mean) / self.log_std.exp()) ** 2 + self.log_std).sum(-1)
+
+
+@register
+class GaussianArm:
+    arch = "test-gaussian"
+    held_out_key = "val_nll"
+    snaps = False
+
+    def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True):
+        self.batch = config.gan.batch
+        self.generator = Gaussian(latent).to(device)
+
+    def trained(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"generator": torch.optim.Adam(self.generator.parameters(), lr=0.05)}
+
+    def attach(self, data: LatentData) -> None:
+        self.data = data
+        self.train_rows = torch.from_numpy(split_rows(data.corpus, "train"))
+        self.val_rows = torch.from_numpy(split_rows(data.corpus, "validation"))
+
+    def updates(self, step: int, rng: torch.Generator):
+        mine = self.data.ranks.shard(torch.arange(self.batch))
+        rows = self.train_rows[torch.randint(self.train_rows.numel(), (self.batch,), generator=rng)[mine]]
+        nll = self.generator.nll(self.data.real(rows)).sum() * self.data.ranks.world / self.batch
+        yield Update("generator", nll, metrics={"nll": float(nll.detach())})
+
+    def held_out(self) -> dict[str, float]:
+        return {"val_nll": float(self.generator.nll(self.data.real(self.val_rows)).mean())}
+
+    def sample(self, n: int, chunks: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn(n, chunks, self.generator.latent, generator=g) * self.generator.log_std.exp() + self.generator.mean
+        return x, torch.randint(1, chunks + 1, (n,), generator=g)  # a self-chosen length per piece
+
+    def preview_chunks(self, chunk_seconds: float) -> int:
+        return 8
+
+    def compile(self) -> None:
+        pass
+
+
+def test_an_arm_written_in_a_test_trains_checkpoints_resumes_and_samples(tiny_corpus, tiny_ae, tmp_path):
+    config = Config().override(TINY_GAN)
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train_sequence_model(tiny_corpus, tiny_ae, straight, config, arch="test-gaussian", progress=False)
+    meta = json.loads((straight / "last" / "config.json").read_text())
+    assert (meta["arch"], meta["step"]) == ("test-gaussian", 6) and np.isfinite(meta["best_val_nll"])
+    assert sorted(p.name for p in (straight / "samples").iterdir()) == ["step_000003", "step_000006"]
+    records = [json.loads(line) for line in (straight / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [3, 6] and all("nll" in r and "val_nll" in r for r in records)
+    stopped = train_sequence_model(tiny_corpus, tiny_ae, resumed, config, arch="test-gaussian", progress=False,
+                                   max_steps=3)
+    assert stopped["stopped"]
+    train_sequence_model(tiny_corpus, None, resumed, resume=True, progress=False)  # the arch comes from RUN/last
+    a = load_file(str(straight / "last" / "generator.safetensors"))
+    b = load_file(str(resumed / "last" / "generator.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    model = GANModel.load(resumed)
+    assert model.arch == "test-gaussian"
+    pieces = model.sample_latents(3, 4.0, seed=2)
+    assert [p.shape for p in pieces] == [p.shape for p in model.sample_latents(3, 4.0, seed=2)]
+    assert all(1 <= p.shape[0] <= 16 for p in pieces)
+    first = timestepmusic.generate(tmp_path / "a", model=resumed, n=2, seconds=4, seed=1)
+    again = timestepmusic.generate(tmp_path / "b", model=resumed, n=2, seconds=4, seed=1)
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
+
+
+# --- every arch through the Python API and the CLI -------------------------------------------------
+
+@pytest.fixture(scope="module", params=["conv", "rnn"])
+def run(request, tiny_corpus, tiny_ae, tmp_path_factory) -> tuple[str, Path]:
+    arch = request.param
+    folder = tmp_path_factory.mktemp(arch) / "run"
+    config = Config().override(TINY_GAN | {"gan.sample_every": 0} | (TINY_RNN if arch == "rnn" else {}))
+    train_sequence_model(tiny_corpus, tiny_ae, folder, config, arch=arch, progress=False)
+    return arch, folder
+
+
+def test_the_python_api_generates_from_every_arch_deterministically(run, tmp_path):
+    arch, folder = run
+    first = timestepmusic.generate(tmp_path / "a", model=folder, n=2, seconds=4, seed=5)
+    again = timestepmusic.generate(tmp_path / "b", model=folder, n=2, seconds=4, seed=5)
+    assert len(first) == 2 and [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
+    assert GANModel.load(folder).arch == arch
+
+
+def test_the_cli_generates_from_every_arch(run, tmp_path, capsys):
+    arch, folder = run
+    length = ["--max-seconds", "4"] if arch == "rnn" else ["--seconds", "4"]
+    assert main(["generate", "--model", str(folder), "-n", "2", *length, "-o", str(tmp_path / "out")]) == 0
+    assert len(list((tmp_path / "out").glob("*.mid"))) == 2
+    capsys.readouterr()
+    assert main(["generate", "--model", str(folder), "--info"]) == 0
+    assert json.loads(capsys.readouterr().out)["arch"] == arch
+
+
+def test_a_piece_longer_than_the_limit_is_one_clear_line(run, tmp_path, capsys):
+    arch, folder = run
+    flag = "--max-seconds" if arch == "rnn" else "--seconds"
+    assert main(["generate", "--model", str(folder), flag, "100000", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert f"{flag} 100000" in err and f"at most {LONGEST_PIECE_S:g} s" in err
+    with pytest.raises(ValueError, match="at most"):
+        timestepmusic.generate(tmp_path / "p", model=folder, seconds=1e5)
+
+
+def test_long_pieces_are_snapped_and_decoded_block_by_block_as_at_once(run, monkeypatch):
+    _, folder = run
+    model = GANModel.load(folder)
+    whole = model.sample_latents(2, 6.0, seed=3)
+    piece = decode_piece(model.ae, whole[0])
+    monkeypatch.setattr(generation, "BLOCK_CHUNKS", 5)  # 24 chunks: five blocks
+    blocked = model.sample_latents(2, 6.0, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(whole, blocked))
+    in_blocks = decode_piece(model.ae, whole[0])
+    notes, notes_blocked = piece.take(piece.is_note), in_blocks.take(in_blocks.is_note)
+    np.testing.assert_array_equal(notes.ids, notes_blocked.ids)
+    np.testing.assert_allclose(notes.start_s, notes_blocked.start_s)

@@ -10,16 +10,22 @@ import pytest
 import torch
 
 from timestepmusic.autoencoder import Autoencoder
+from timestepmusic.batches import ChunkGatherer
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.durations import DurationFit
 from timestepmusic.encoding import Encoding
 from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
-from timestepmusic.evaluate.latent_space import (NOISE_LEVELS, damper_presses, evaluate_autoencoder,
-                                                 smoothness_figures, timing_figures, track_latents)
-from timestepmusic.batches import ChunkGatherer
-from timestepmusic.midi import DAMPER_ID, NUM_IDS, NUM_KEYS, Events, join_pedal_runs, write_events
+from timestepmusic.evaluate.latent_space import (
+    NOISE_LEVELS,
+    damper_presses,
+    evaluate_autoencoder,
+    smoothness_figures,
+    timing_figures,
+    track_latents,
+)
+from timestepmusic.midi import DAMPER_ID, NUM_IDS, Events, join_pedal_runs, write_events
 from timestepmusic.pisa import PISA
 from timestepmusic.train.ae import train_autoencoder
 

@@ -27,7 +27,7 @@ from timestepmusic.gan.recurrent import (
 )
 from timestepmusic.generation import RELEASE_S, GANModel
 from timestepmusic.midi import Events
-from timestepmusic.sequence.recurrent_gan import SequenceSampler
+from timestepmusic.sequence.windows import SequenceSampler
 from timestepmusic.train.ae import validate
 from timestepmusic.train.sequence import train_sequence_model
 

@@ -106,8 +106,9 @@ def timing_figures(reference: list[Events], decoded: list[Events], seconds: floa
         "damper_presses_per_s": {"original": float(ref_presses.sum() / ref_table.length_s.sum()),
                                  "decoded": float(dec_presses.sum() / dec_table.length_s.sum()),
                                  "relative_difference": float(dec_presses.sum() / max(ref_presses.sum(), 1.0) - 1)},
-        "longest_note_s": {"original": float(longest_ref[both].mean()), "decoded": float(longest_dec[both].mean()),
-                           "relative_difference": float(longest_dec[both].mean() / max(longest_ref[both].mean(), 1e-9) - 1)},
+        "longest_note_s": {"original": _mean(longest_ref[both]), "decoded": _mean(longest_dec[both]),
+                           "relative_difference": _mean(longest_dec[both]) / max(_mean(longest_ref[both]), 1e-9) - 1
+                           if both.any() else float("nan")},
     }
 
 
@@ -165,8 +166,8 @@ def _clipped(shares: list[dict[str, float]]) -> dict[str, float]:
     return {"clipped_keys": _mean([s["keys"] for s in shares]), "clipped_values": _mean([s["values"] for s in shares])}
 
 
-def _mean(values: list[float]) -> float:
-    return float(np.mean(values)) if values else float("nan")
+def _mean(values) -> float:
+    return float(np.mean(values)) if len(values) else float("nan")
 
 
 def track_latents(ae: Autoencoder, gatherer: ChunkGatherer, track: int, num_chunks: int | None = None,

@@ -230,5 +230,5 @@ def autoencoder_for_run(out: Path, ae_path: str | Path | None, meta: dict | None
         raise ValueError("train-gan needs --ae RUN (a trained autoencoder) unless resuming")
     ae = Autoencoder.load(Path(ae_path) / "best" if (Path(ae_path) / "best").is_dir() else ae_path)
     config = (config or Config()).override({"ae." + k: v for k, v in ae.config.ae.__dict__.items()}
-                                           | {"encoding.encoding": ae.config.encoding.encoding})
+                                           | {"encoding." + k: v for k, v in ae.config.encoding.__dict__.items()})
     return ae, config

@@ -113,11 +113,14 @@ def test_an_arm_written_in_a_test_trains_checkpoints_resumes_and_samples(tiny_co
 
 # --- every arch through the Python API and the CLI -------------------------------------------------
 
-@pytest.fixture(scope="module", params=["conv", "rnn"])
+TINY_AR = {"ar.context": 16, "ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.mixture": 2, "ar.batch": 4}
+
+
+@pytest.fixture(scope="module", params=["conv", "rnn", "ar"])
 def run(request, tiny_corpus, tiny_ae, tmp_path_factory) -> tuple[str, Path]:
     arch = request.param
     folder = tmp_path_factory.mktemp(arch) / "run"
-    config = Config().override(TINY_GAN | {"gan.sample_every": 0} | (TINY_RNN if arch == "rnn" else {}))
+    config = Config().override(TINY_GAN | {"gan.sample_every": 0} | {"rnn": TINY_RNN, "ar": TINY_AR}.get(arch, {}))
     train_sequence_model(tiny_corpus, tiny_ae, folder, config, arch=arch, progress=False)
     return arch, folder
 

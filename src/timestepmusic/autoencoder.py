@@ -98,13 +98,18 @@ class Autoencoder:
         """Decoded sets [T, N] of consecutive chunks → events, with gaps inside pedal runs closed."""
         return join_pedal_runs(sets_to_events(decoded, self.chunk_seconds, start_chunk), self.pedal_join_s)
 
-    def reconstruct(self, events: Events, batch: int = 4096) -> tuple[Events, Events, float]:
-        """A performance → (the capped events the model sees, its reconstruction, set-size accuracy)."""
+    def encode_events(self, events: Events, batch: int = 4096) -> tuple[torch.Tensor, SetBatch]:
+        """A performance → the latents of its chunks [C, L] and the capped padded sets they encode."""
         chunked = chunk_events(events, self.chunk_seconds, self.max_events)
         sets = chunked_to_sets(chunked, self.max_events)
         latents = torch.cat([self.encode(SetBatch(*(t[lo:lo + batch] for t in (
             sets.ids, sets.offset_s, sets.duration_s, sets.intensity, sets.sizes))))
             for lo in range(0, sets.sizes.shape[0], batch)])  # [C, L]
+        return latents, sets
+
+    def reconstruct(self, events: Events, batch: int = 4096) -> tuple[Events, Events, float]:
+        """A performance → (the capped events the model sees, its reconstruction, set-size accuracy)."""
+        latents, sets = self.encode_events(events, batch)
         decoded = self.decode_sets(latents)
         size_accuracy = float((decoded.sizes.cpu() == sets.sizes).float().mean())
         return sets_to_events(sets, self.chunk_seconds), self.sets_to_events(decoded), size_accuracy

@@ -124,20 +124,32 @@ def cmd_generate(args: argparse.Namespace) -> int:
     gan = GANModel.load(args.model, args.device)
     if args.arch is not None and args.arch != gan.arch:
         raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is a {gan.arch} GAN")
-    ends_itself = gan.arch == "rnn"
+    continues = getattr(gan.arm, "continues", False)
+    ends_itself = gan.arch == "rnn" or (continues and args.max_seconds is not None)
+    if not continues and (args.prompt or args.temperature is not None):
+        raise ValueError(f"--prompt and --temperature are for ar models; the model in {gan.folder} is a {gan.arch} GAN")
+    if args.temperature is not None and not args.temperature > 0:
+        raise ValueError(f"--temperature must be > 0, got {args.temperature:g}")
     if ends_itself:
         seconds = args.max_seconds if args.max_seconds is not None else 120.0
         check_piece_seconds(seconds, "max-seconds")
-        if args.no_snap:
+        if args.no_snap and not continues:
             raise ValueError("--no-snap is for convolutional models; recurrent models decode their latents as they are")
     elif args.max_seconds is not None:
-        raise ValueError("--max-seconds is for recurrent models, which end pieces themselves; "
+        raise ValueError("--max-seconds is for models that end pieces themselves (rnn, ar); "
                          "a convolutional model writes exactly --seconds")
     else:
         seconds = args.seconds
         check_piece_seconds(seconds)
+    options = {}
+    if continues:
+        options = {"ends": ends_itself, "temperature": args.temperature}
+        if args.prompt:
+            from .midi import read_events
+
+            options["prompt"], _ = read_events(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
     out = Path(args.out)
-    pieces = gan.sample_latents(args.n, seconds, args.seed, snap_to_real=not args.no_snap)  # [T_s, L] each
+    pieces = gan.sample_latents(args.n, seconds, args.seed, snap_to_real=not args.no_snap, **options)  # [T_s, L] each
     samples = [decode_piece(gan.ae, latent) for latent in pieces]
     for i, events in enumerate(samples):
         path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
@@ -264,16 +276,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_flags(p)
     p.set_defaults(func=cmd_train_ae)
 
-    p = sub.add_parser("train-gan", help="train the WGAN-GP (convolutional, or --arch rnn) on autoencoder latents",
+    p = sub.add_parser("train-gan", help="train a sequence model (conv WGAN-GP, --arch rnn or --arch ar) on autoencoder latents",
                        description="Encode the corpus once with the autoencoder (cached in RUN), then train the GAN; "
                        "writes RUN/last, RUN/best, RUN/metrics.jsonl and RUN/samples/step_*/ MIDI from fixed noise.")
     p.add_argument("corpus", metavar="CORPUS")
     p.add_argument("--ae", metavar="AE_RUN", help="trained autoencoder run (its best checkpoint is used)")
     p.add_argument("--out", metavar="RUN", help="run folder")
     p.add_argument("--resume", metavar="RUN", help="continue this run (its architecture and settings are kept)")
-    p.add_argument("--arch", choices=["conv", "rnn"], default="conv",
+    p.add_argument("--arch", choices=["conv", "rnn", "ar"], default="conv",
                    help="conv: convolutional GAN over fixed 16 s windows (default); rnn: recurrent attention GAN "
-                   "over variable-length sequences that learns where pieces end")
+                   "over variable-length sequences that learns where pieces end; ar: causal transformer trained by "
+                   "likelihood (settings in [ar]), which continues prompts and ends pieces")
     p.add_argument("--finetune-ae", action="store_true", default=None,
                    help="keep training the autoencoder with the GAN (its reconstruction loss, weight gan.ae_weight, "
                    "as an anchor); the tuned autoencoder is saved with the run and decodes its samples")
@@ -291,12 +304,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=8, help="how many files (default 8)")
     p.add_argument("--seconds", type=float, default=16.0, help="length of each in seconds (default 16; conv models)")
     p.add_argument("--corpus", metavar="CORPUS",
-                   help="recurrent models: report piece lengths beside this corpus's (default: the training corpus)")
+                   help="models that end pieces: report piece lengths beside this corpus's (default: the training corpus)")
     p.add_argument("--max-seconds", type=float,
-                   help="recurrent models: longest a piece may run; each ends earlier when the model ends it "
-                   "(default 120)")
-    p.add_argument("--arch", choices=["conv", "rnn"],
-                   help="check that --model is this kind of GAN (the architecture is read from the model)")
+                   help="rnn and ar models: longest a piece may run; each ends earlier when the model ends it "
+                   "(rnn default 120; an ar model without it writes exactly --seconds)")
+    p.add_argument("--prompt", metavar="IN.mid",
+                   help="ar models: continue this performance (its chunks are encoded, then continued for --seconds; "
+                   "each file starts with the prompt as the model heard it)")
+    p.add_argument("--temperature", type=float,
+                   help="ar models: sampling temperature (default: the model's ar.temperature, 1.0; lower is tamer)")
+    p.add_argument("--arch", choices=["conv", "rnn", "ar"],
+                   help="check that --model is this kind of model (the architecture is read from the model)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--no-snap", action="store_true",

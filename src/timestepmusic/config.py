@@ -248,6 +248,52 @@ class RecurrentConfig:
 
 
 @dataclass(frozen=True)
+class AutoregressiveConfig:
+    """The likelihood arm (`--arch ar`): a causal transformer over chunk latents with a mixture-of-Gaussians
+    head for the next latent and an end-of-piece probability. `gan.*` supplies steps, seed, device,
+    validate_every, sample_every and fine-tuning; `gan.batch` is ignored (`ar.batch` is used)."""
+
+    context: int = 128
+    """Chunks the transformer sees (128 × 0.25 s = 32 s); longer pieces slide this window along."""
+    width: int = 256
+    """Model width."""
+    layers: int = 4
+    """Transformer blocks."""
+    heads: int = 4
+    """Attention heads per block (must divide width)."""
+    mixture: int = 8
+    """Gaussian components of the next-latent density."""
+    dropout: float = 0.1
+    """Dropout inside the blocks while training."""
+    batch: int = 32
+    """Windows per batch."""
+    lr: float = 3e-4
+    """AdamW learning rate (cosine decay to 10 % over gan.steps after 200 warm-up steps)."""
+    weight_decay: float = 0.05
+    """AdamW weight decay."""
+    end_weight: float = 1.0
+    """Weight of the end-of-piece cross-entropy beside the latent negative log-likelihood."""
+    ending_share: float = 0.25
+    """Share of each batch drawn among windows that reach a track's end (importance-weighted back)."""
+    temperature: float = 1.0
+    """Sampling temperature: mixture logits ÷ τ, component spread × τ (generate --temperature)."""
+    sample_seconds: float = 32.0
+    """Longest MIDI sample written every gan.sample_every steps."""
+
+    def __post_init__(self) -> None:
+        for key in ("context", "width", "layers", "heads", "mixture", "batch"):
+            _check(getattr(self, key) >= 1, f"ar.{key}", f"must be ≥ 1, got {getattr(self, key)}")
+        _check(self.width % self.heads == 0, "ar.heads", f"must divide ar.width ({self.width}), got {self.heads}")
+        _check(0 <= self.dropout < 1, "ar.dropout", f"must be in [0, 1), got {self.dropout}")
+        _check(self.lr > 0, "ar.lr", f"must be > 0, got {self.lr}")
+        _check(self.weight_decay >= 0, "ar.weight_decay", f"must be ≥ 0, got {self.weight_decay}")
+        _check(self.end_weight >= 0, "ar.end_weight", f"must be ≥ 0, got {self.end_weight}")
+        _check(0 <= self.ending_share < 1, "ar.ending_share", f"must be in [0, 1), got {self.ending_share}")
+        _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")
+        _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything that shapes a corpus, a model or a run."""
 
@@ -259,6 +305,7 @@ class Config:
     ae: AEConfig = field(default_factory=AEConfig)
     gan: GANConfig = field(default_factory=GANConfig)
     rnn: RecurrentConfig = field(default_factory=RecurrentConfig)
+    ar: AutoregressiveConfig = field(default_factory=AutoregressiveConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -310,7 +357,7 @@ class Config:
 
 _SECTIONS = {"events": EventsConfig, "chunks": ChunkConfig, "corpus": CorpusConfig, "encoding": EncodingConfig,
              "augment": AugmentConfig, "ae": AEConfig, "gan": GANConfig,
-             "rnn": RecurrentConfig}
+             "rnn": RecurrentConfig, "ar": AutoregressiveConfig}
 
 
 def _split(assignment: str) -> tuple[str, Any]:

@@ -108,13 +108,30 @@ class GANModel:
         return cls(arm, Normaliser.from_dict(meta["normaliser"]), ae, meta, folder, codebook)
 
     @torch.no_grad()
-    def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True) -> list[torch.Tensor]:
+    def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True, *,
+                       prompt: Events | None = None, ends: bool | None = None,
+                       temperature: float | None = None) -> list[torch.Tensor]:
         """One latent sequence [T_s, L] per piece: `seconds` long, or for an arch that ends its pieces, at most
         that. With `snap_to_real` (and a codebook beside the model) each latent becomes its nearest real
-        training-chunk latent."""
+        training-chunk latent. Arms that continue a past (`continues`, the likelihood arm) also take a
+        `prompt` (a performance, encoded chunk by chunk, then continued for `seconds`; the pieces start with
+        it), `ends` (stop where the model ends the piece) and a sampling `temperature`."""
         check_piece_seconds(seconds)
         chunks = max(1, round(seconds / self.ae.chunk_seconds))
-        x, lengths = self.arm.sample(n, chunks, seed)  # [S, T, L] standardised, [S]
+        continues = getattr(self.arm, "continues", False)
+        if not continues and (prompt is not None or ends or temperature is not None):
+            what = "--prompt" if prompt is not None else "--temperature" if temperature is not None else "ending pieces"
+            raise ValueError(f"{what}: a {self.arch} model cannot do this; use a model of the likelihood arm (ar)")
+        if continues:
+            self.arm.ends = bool(ends)
+            self.arm.temperature = temperature if temperature is not None else self.arm.settings.temperature
+            past = None
+            if prompt is not None:
+                latents, _ = self.ae.encode_events(prompt)  # [P, L]
+                past = self.normaliser.forward(latents.float().cpu())
+            x, lengths = self.arm.sample(n, chunks, seed, prompt=past)  # [S, P + T, L] standardised, [S]
+        else:
+            x, lengths = self.arm.sample(n, chunks, seed)  # [S, T, L] standardised, [S]
         x = self.normaliser.inverse(x)
         pieces = [x[i, :int(length)] for i, length in enumerate(lengths.tolist())]
         if snap_to_real and self.codebook is not None:
@@ -122,8 +139,8 @@ class GANModel:
                                  for lo in range(0, piece.shape[0], BLOCK_CHUNKS)]) for piece in pieces]
         return pieces
 
-    def sample(self, n: int = 1, seconds: float = 16.0, seed: int = 0, snap_to_real: bool = True) -> list[Events]:
-        return [decode_piece(self.ae, latent) for latent in self.sample_latents(n, seconds, seed, snap_to_real)]
+    def sample(self, n: int = 1, seconds: float = 16.0, seed: int = 0, snap_to_real: bool = True, **options) -> list[Events]:
+        return [decode_piece(self.ae, latent) for latent in self.sample_latents(n, seconds, seed, snap_to_real, **options)]
 
 
 def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:
@@ -142,16 +159,17 @@ def release_by(events: Events, end_s: float) -> Events:
 
 
 def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
-             device: str = "cpu", snap_to_real: bool = True) -> list[Path]:
+             device: str = "cpu", snap_to_real: bool = True, **options) -> list[Path]:
     """Write `n` MIDI files into `out` from a model of any arch; the same seed gives the same files. `seconds`
-    is each piece's length, or for an arch that ends its pieces itself, the longest one may run."""
+    is each piece's length, or for an arch that ends its pieces itself, the longest one may run. `options`
+    (likelihood arm): prompt=Events, ends=bool, temperature=float (GANModel.sample_latents)."""
     if n < 1:
         raise ValueError(f"-n must be ≥ 1, got {n}")
     check_piece_seconds(seconds)
     gan = GANModel.load(model, device)
     out = Path(out)
     return [write_events(events, out / f"sample_{seed}_{i:03d}.mid")
-            for i, events in enumerate(gan.sample(n, seconds, seed, snap_to_real))]
+            for i, events in enumerate(gan.sample(n, seconds, seed, snap_to_real, **options))]
 
 
 def model_info(model: str | Path | None = None) -> dict:

@@ -1,6 +1,6 @@
 """Sequence models over chunk latents ("arms"): each implements `base.SequenceModel`, and one training loop
 (train/sequence.py) and one loaded-model class (generate.GANModel) serve them all, found by `arch`."""
-from . import conv_gan, recurrent_gan  # noqa: F401  (importing an arm registers it)
+from . import autoregressive, conv_gan, recurrent_gan  # noqa: F401  (importing an arm registers it)
 from .base import ARCHS, LatentData, SequenceModel, Update, arch_class, register
 
 __all__ = ["ARCHS", "LatentData", "SequenceModel", "Update", "arch_class", "register"]

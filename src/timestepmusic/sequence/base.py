@@ -54,6 +54,7 @@ class SequenceModel(Protocol):
 
     arch: ClassVar[str]  # its name in checkpoints (`arch`) and on the command line (--arch)
     held_out_key: ClassVar[str]  # the held-out figure whose lowest |value| is kept as RUN/best
+    # (arms with `held_out_signed = True`, such as a log-likelihood, keep the lowest value instead)
     snaps: ClassVar[bool]  # decode by snapping each latent to its nearest real training chunk (a codebook)
     generator: nn.Module  # what sampling needs; saved as generator.safetensors
 

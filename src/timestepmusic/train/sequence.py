@@ -144,8 +144,9 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                        {"steps_per_s": rate_steps / max(time.perf_counter() - rate_start, 1e-9)}
                 rate_start, rate_steps = time.perf_counter(), 0
                 metrics.write(last)
-                if abs(last[model.held_out_key]) < best:
-                    best = abs(last[model.held_out_key])
+                score = last[model.held_out_key] if getattr(model, "held_out_signed", False) else abs(last[model.held_out_key])
+                if score < best:
+                    best = score
                     save("best")
                 save("last")
             if ranks.main and g.sample_every and step % g.sample_every == 0:

@@ -1,0 +1,142 @@
+"""The likelihood arm: a causal transformer predicts each chunk's standardised latent from the ones before it
+(a mixture of Gaussians) and whether the piece ends there (network: sequence/transformer_net.py).
+
+Training is teacher-forced maximum likelihood on real windows of up to `ar.context` chunks that start at
+any chunk of a training track (sequence/windows.py): mean negative log-likelihood per chunk plus
+`end_weight` · the end cross-entropy, both weighted back to the real distribution of windows. No
+adversary, so no mode collapse to diagnose; its held-out figure is the NLL on validation windows.
+Sampling draws one chunk at a time and may continue any past: a user's prompt, or its own output past the
+context (the window slides). Pieces of a fixed length ignore the end head; with `ends=True` a piece stops
+where the head says so.
+Shapes: B windows (b on this rank), T ≤ context steps, L latent, S pieces, P prompt chunks.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from ..config import Config
+from .base import LatentData, Update, register
+from .transformer_net import LatentTransformer, mixture_nll, sample_mixture
+from .windows import RealBatch, SequenceSampler
+
+log = logging.getLogger(__name__)
+VALIDATION_WINDOWS = 256
+WARMUP_STEPS = 200
+
+
+@register
+class Autoregressive:
+    arch = "ar"
+    held_out_key = "val_nll"
+    held_out_signed = True  # a log-likelihood: the lowest value is best, not the lowest magnitude
+    snaps = False
+    continues = True  # can sample after a given past (tsm generate --prompt)
+
+    def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True):
+        self.settings, self.steps, self.device = config.ar, config.gan.steps, device
+        self.ae_weight = config.gan.ae_weight
+        a = self.settings
+        self.generator = LatentTransformer(latent=latent, context=a.context, width=a.width, layers=a.layers,
+                                           heads=a.heads, mixture=a.mixture, dropout=a.dropout).to(device)
+        self.temperature, self.ends = a.temperature, False  # sampling options (GANModel sets them)
+
+    def trained(self) -> dict[str, torch.nn.Module]:
+        return {"generator": self.generator}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        a = self.settings  # kept, so that each step can set its learning rate
+        self.optimizer = torch.optim.AdamW(self.generator.parameters(), lr=a.lr, betas=(0.9, 0.95),
+                                           weight_decay=a.weight_decay)
+        return {"generator": self.optimizer}
+
+    def attach(self, data: LatentData) -> None:
+        a = self.settings
+        self.data = data
+        train_tracks, val_tracks = data.corpus.tracks_in("train"), data.corpus.tracks_in("validation")
+        if val_tracks.size == 0:
+            log.warning("no validation tracks; the held-out likelihood uses training windows")
+            val_tracks = train_tracks
+        self.train_windows = SequenceSampler(data.corpus, train_tracks, a.context, a.ending_share)
+        val_windows = SequenceSampler(data.corpus, val_tracks, a.context, a.ending_share)
+        self.val_real = val_windows.sample(VALIDATION_WINDOWS, torch.Generator().manual_seed(2)).to(data.device)
+
+    def learning_rate(self, step: int) -> float:
+        """Linear warm-up, then cosine decay to 10 % at gan.steps: a function of the step, so resume is exact."""
+        a = self.settings
+        if step < WARMUP_STEPS:
+            return a.lr * (step + 1) / WARMUP_STEPS
+        progress = min(1.0, (step - WARMUP_STEPS) / max(1, self.steps - WARMUP_STEPS))
+        return a.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def losses(self, x: torch.Tensor, real: RealBatch, steps_total: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed NLL and end cross-entropy of windows x [b, T, L] (weighted, masked) ÷ the global step count."""
+        logits, mean, log_sigma, end_logit = self.generator(x)
+        weight = real.mask * real.weight[:, None]  # [b, T]
+        nll = (mixture_nll(x, logits, mean, log_sigma) * weight).sum() / steps_total
+        end = (F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none") * weight).sum() / steps_total
+        return nll, end
+
+    def updates(self, step: int, rng: torch.Generator) -> Iterator[Update]:
+        a, ranks = self.settings, self.data.ranks
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate(step)
+        # dropout draws from torch's global generator: seed it from the loop's, so that resume is exact
+        torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=rng)) + ranks.rank)
+        mine = ranks.shard(torch.arange(a.batch))  # this rank's rows of the global batch
+        real = self.train_windows.sample(a.batch, rng).take(mine).to(self.device)
+        ae_loss = None
+        if self.data.finetune:
+            x, ae_loss = self.data.real(real.rows, real.mask, weight=self.ae_weight)
+        else:
+            x = self.data.real(real.rows, real.mask)  # [b, T, L]
+        (steps_total,) = ranks.global_sums((real.mask * real.weight[:, None]).sum())
+        nll, end = self.losses(x, real, max(float(steps_total), 1.0))
+        loss = (nll + a.end_weight * end) * ranks.world
+        yield Update("generator", loss, ae_loss, {"nll": float(nll.detach()) * ranks.world,
+                                                  "end_loss": float(end.detach()) * ranks.world,
+                                                  "lr": self.learning_rate(step)})
+
+    def held_out(self) -> dict[str, float]:
+        real = self.val_real
+        x = self.data.real(real.rows, real.mask)
+        steps_total = float((real.mask * real.weight[:, None]).sum())
+        nll, end = self.losses(x, real, steps_total)
+        return {"val_nll": float(nll), "val_end_loss": float(end),
+                "val_nll_per_dim": float(nll) / x.shape[-1]}
+
+    @torch.no_grad()
+    def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`n` pieces of `chunks` new chunks after `prompt` [P, L] (standardised; none: from the start), as
+        standardised latents [S, P + chunks, L] and lengths [S] (with `self.ends`, where the end head stopped a
+        piece; the prompt counts). Deterministic per seed."""
+        rng = torch.Generator().manual_seed(seed)
+        net, latent = self.generator, self.generator.latent
+        past = (torch.zeros(n, 0, latent) if prompt is None else prompt.float().cpu().expand(n, -1, -1)).to(self.device)
+        x = torch.cat([past, torch.zeros(n, chunks, latent, device=self.device)], dim=1)  # [S, P + chunks, L]
+        first = past.shape[1]
+        lengths = torch.full((n,), first + chunks, dtype=torch.long)
+        stopped = torch.zeros(n, dtype=torch.bool)
+        for t in range(first, first + chunks):
+            lo = max(0, t - (net.context - 1))  # the window slides once the piece is longer than the context
+            window = torch.cat([x[:, lo:t], x.new_zeros(n, 1, latent)], dim=1)  # [S, t - lo + 1, L]
+            logits, mean, log_sigma, end_logit = net(window)
+            x[:, t] = sample_mixture(logits[:, -1], mean[:, -1], log_sigma[:, -1], self.temperature, rng)
+            u = torch.rand(n, generator=rng)  # drawn every step, so a piece does not depend on `ends`
+            if self.ends:
+                ending = ~stopped & (u < torch.sigmoid(end_logit[:, -1].float().cpu()))
+                lengths[ending] = t + 1
+                stopped |= ending
+                if stopped.all():
+                    break
+        return x, lengths
+
+    def preview_chunks(self, chunk_seconds: float) -> int:
+        return max(1, round(self.settings.sample_seconds / chunk_seconds))
+
+    def compile(self) -> None:
+        self.generator.compile()

@@ -1,0 +1,87 @@
+"""A causal transformer over chunk latents with a mixture-of-Gaussians head for the next latent and an
+end-of-piece logit (the network of the likelihood arm, sequence/autoregressive.py).
+
+Step t reads a learned start vector (t = 0) or the previous latent x[t-1], plus a learned position, and
+predicts x[t] (a mixture of K diagonal Gaussians) and whether x[t] is the piece's last chunk. A window
+may start anywhere in a piece, so the start vector means "the beginning of what I can see".
+Shapes: B sequences, T steps (≤ context), L latent, W width, H heads, K mixture components.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LOG_SIGMA_RANGE = (-7.0, 3.0)  # component spreads are clamped to e^-7 … e^3 standard deviations
+
+
+class Block(nn.Module):
+    """Pre-norm causal self-attention and MLP, each added back to the stream."""
+
+    def __init__(self, width: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.attention_norm = nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.out = nn.Linear(width, width)
+        self.mlp_norm = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        b, t, w = h.shape
+        q, k, v = self.qkv(self.attention_norm(h)).view(b, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
+        # q, k, v [B, H, T, W/H]
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+        h = h + self.drop(self.out(a.transpose(1, 2).reshape(b, t, w)))  # [B, T, W]
+        return h + self.drop(self.mlp(self.mlp_norm(h)))
+
+
+class LatentTransformer(nn.Module):
+    def __init__(self, *, latent: int, context: int, width: int, layers: int, heads: int, mixture: int,
+                 dropout: float):
+        super().__init__()
+        self.latent, self.context, self.mixture = latent, context, mixture
+        self.read = nn.Linear(latent, width)
+        self.start = nn.Parameter(torch.zeros(width))
+        self.position = nn.Embedding(context, width)
+        self.blocks = nn.ModuleList(Block(width, heads, dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, mixture * (1 + 2 * latent) + 1)
+        nn.init.normal_(self.position.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Latents x [B, T, L] → for every step t the density of x[t] given x[<t] (mixture logits [B, T, K],
+        means [B, T, K, L], log spreads [B, T, K, L]) and the logit that x[t] ends the piece [B, T]."""
+        b, t, _ = x.shape
+        if t > self.context:
+            raise ValueError(f"a window of {t} chunks is longer than the model's context of {self.context}")
+        previous = self.read(x[:, :-1])  # [B, T-1, W]
+        h = torch.cat([self.start.expand(b, 1, -1), previous], dim=1) + self.position.weight[:t]  # [B, T, W]
+        for block in self.blocks:
+            h = block(h)
+        out = self.head(self.norm(h))  # [B, T, K(1 + 2L) + 1]
+        k, dims = self.mixture, self.latent
+        logits = out[..., :k]  # [B, T, K]
+        mean = out[..., k:k + k * dims].view(b, t, k, dims)  # [B, T, K, L]
+        log_sigma = out[..., k + k * dims:k + 2 * k * dims].view(b, t, k, dims).clamp(*LOG_SIGMA_RANGE)
+        return logits, mean, log_sigma, out[..., -1]
+
+
+def mixture_nll(x: torch.Tensor, logits: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
+    """−log p(x) under the mixture, per step: x [B, T, L] → [B, T] (nats)."""
+    z = (x[..., None, :] - mean) * torch.exp(-log_sigma)  # [B, T, K, L]
+    log_normal = (-0.5 * z ** 2 - log_sigma).sum(-1) - 0.5 * x.shape[-1] * math.log(2 * math.pi)  # [B, T, K]
+    return -torch.logsumexp(F.log_softmax(logits, dim=-1) + log_normal, dim=-1)
+
+
+def sample_mixture(logits: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor, temperature: float,
+                   rng: torch.Generator) -> torch.Tensor:
+    """One draw per row: logits [B, K], mean/log_sigma [B, K, L] → [B, L]; mixture logits ÷ τ, spreads × τ."""
+    probs = F.softmax(logits / temperature, dim=-1)  # [B, K]
+    component = torch.multinomial(probs.cpu(), 1, generator=rng).squeeze(1).to(logits.device)  # [B]
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    noise = torch.randn(mean.shape[0], mean.shape[-1], generator=rng).to(mean.device)  # [B, L]
+    return mean[rows, component] + temperature * torch.exp(log_sigma[rows, component]) * noise

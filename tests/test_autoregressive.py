@@ -1,0 +1,106 @@
+"""The likelihood arm: a causal transformer over chunk latents with a mixture density and an end head."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from timestepmusic.cli import main
+from timestepmusic.config import Config
+from timestepmusic.generation import GANModel
+from timestepmusic.midi import read_events
+from timestepmusic.sequence.transformer_net import LatentTransformer, mixture_nll, sample_mixture
+from timestepmusic.train.sequence import train_sequence_model
+
+TINY_AR = {"ar.context": 16, "ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.mixture": 2, "ar.batch": 4,
+           "gan.steps": 8, "gan.validate_every": 4, "gan.sample_every": 0}
+
+
+@pytest.fixture(scope="module")
+def ar_run(tiny_corpus, tiny_ae, tmp_path_factory):
+    run = tmp_path_factory.mktemp("ar") / "run"
+    train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TINY_AR), arch="ar", progress=False)
+    return run
+
+
+def test_the_mixture_nll_is_the_gaussian_nll_for_one_component():
+    x = torch.randn(2, 3, 4)
+    mean, log_sigma = torch.randn(2, 3, 1, 4), torch.randn(2, 3, 1, 4) * 0.1
+    expected = -torch.distributions.Normal(mean[:, :, 0], log_sigma[:, :, 0].exp()).log_prob(x).sum(-1)
+    assert torch.allclose(mixture_nll(x, torch.zeros(2, 3, 1), mean, log_sigma), expected, atol=1e-5)
+
+
+def test_a_prediction_depends_only_on_the_past():
+    torch.manual_seed(0)
+    net = LatentTransformer(latent=4, context=8, width=16, layers=2, heads=2, mixture=2, dropout=0.0).eval()
+    x = torch.randn(1, 8, 4)
+    changed = x.clone()
+    changed[:, 5:] += 1.0
+    a, b = net(x)[1], net(changed)[1]
+    assert torch.equal(a[:, :6], b[:, :6])  # step t reads x[<t]: steps 0–5 do not see x[5:]
+    assert not torch.equal(a[:, 6:], b[:, 6:])
+
+
+def test_temperature_narrows_the_draws():
+    rng = torch.Generator().manual_seed(0)
+    logits, mean, log_sigma = torch.zeros(4000, 2), torch.zeros(4000, 2, 3), torch.zeros(4000, 2, 3)
+    assert sample_mixture(logits, mean, log_sigma, 0.5, rng).std() == pytest.approx(0.5, rel=0.05)
+
+
+def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_ae, tmp_path):
+    config = Config().override(TINY_AR | {"gan.steps": 60, "gan.validate_every": 20})
+    straight = tmp_path / "straight"
+    train_sequence_model(tiny_corpus, tiny_ae, straight, config, arch="ar", progress=False)
+    rows = [r for r in map(eval, (straight / "metrics.jsonl").read_text().replace("NaN", "float('nan')").splitlines())
+            if "val_nll" in r]
+    assert rows[-1]["val_nll"] < rows[0]["val_nll"]
+    assert all(math.isfinite(r["nll"]) for r in rows)
+    resumed = tmp_path / "resumed"
+    train_sequence_model(tiny_corpus, tiny_ae, resumed, config, arch="ar", progress=False, max_steps=25)
+    train_sequence_model(tiny_corpus, None, resumed, resume=True, progress=False)
+    a = load_file(str(straight / "last" / "generator.safetensors"))
+    b = load_file(str(resumed / "last" / "generator.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sampling_is_deterministic_and_can_end_pieces(ar_run):
+    model = GANModel.load(ar_run)
+    fixed = model.sample_latents(3, 4.0, seed=1)
+    assert [p.shape[0] for p in fixed] == [16, 16, 16]
+    assert all(torch.equal(a, b) for a, b in zip(fixed, model.sample_latents(3, 4.0, seed=1)))
+    ended = model.sample_latents(8, 4.0, seed=1, ends=True)
+    assert all(1 <= p.shape[0] <= 16 for p in ended)
+    # the same draws up to where a piece ends: ending only cuts
+    assert all(torch.equal(e, f[:e.shape[0]]) for e, f in zip(ended, model.sample_latents(8, 4.0, seed=1)))
+    cooler = model.sample_latents(3, 4.0, seed=1, temperature=0.3)
+    assert not torch.equal(cooler[0], fixed[0])
+
+
+def test_a_prompt_is_continued(ar_run, tiny_corpus, tmp_path, capsys):
+    prompt_file = next((tiny_corpus.parent / "midi").rglob("*.mid"))
+    prompt, _ = read_events(prompt_file)
+    model = GANModel.load(ar_run)
+    heard, _ = model.ae.encode_events(prompt)  # [P, L]
+    pieces = model.sample_latents(2, 2.0, seed=0, prompt=prompt)
+    p = heard.shape[0]
+    assert all(piece.shape[0] == p + 8 for piece in pieces)
+    assert all(torch.allclose(piece[:p], heard, atol=1e-5) for piece in pieces)
+    assert not torch.equal(pieces[0][p:], pieces[1][p:])
+    out = tmp_path / "cont"
+    assert main(["generate", "--model", str(ar_run), "--prompt", str(prompt_file), "--seconds", "2", "-n", "1",
+                 "--temperature", "0.8", "-o", str(out)]) == 0
+    assert len(list(out.glob("*.mid"))) == 1
+    printed_seconds = float(capsys.readouterr().out.split(",")[-1].split()[0])
+    assert printed_seconds >= p * model.ae.chunk_seconds + 2.0  # the prompt's span, then 2 s more
+
+
+def test_prompt_and_temperature_are_refused_for_a_gan_in_one_line(tiny_corpus, tiny_ae, tmp_path, capsys):
+    run = tmp_path / "conv"
+    config = Config().override({"gan.window_chunks": 16, "gan.channels": 16, "gan.noise": 8, "gan.batch": 4,
+                                "gan.steps": 2, "gan.validate_every": 2, "gan.sample_every": 0})
+    train_sequence_model(tiny_corpus, tiny_ae, run, config, arch="conv", progress=False)
+    assert main(["generate", "--model", str(run), "--temperature", "0.5", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "ar models" in err and "\n" not in err

@@ -75,21 +75,21 @@ class Encoding:
         kind, octave, pitch_class = self._parts(ids)
         values = {"kind": kind, "octave": octave, "pitch_class": pitch_class, "id": ids}
         tops = {"kind": 3, "octave": NUM_OCTAVES - 1, "pitch_class": 11, "id": NUM_IDS - 1}
-        features = []
-        for group, start, stop, loss in self.groups:
+        # written into one tensor (one-hot groups by a scatter): no int64 one-hots, no concatenation
+        features = torch.zeros(*ids.shape, self.dim, device=ids.device)  # [B, N, D]
+        for group, start, _, loss in self.groups:
             if group == "time":
                 continue
             if loss == "ce":
-                features.append(F.one_hot(values[group], stop - start).float())
+                features.scatter_(-1, (values[group] + start).unsqueeze(-1), 1.0)
             else:
-                features.append(_scale(values[group].float(), tops[group]).unsqueeze(-1))
+                features[..., start] = _scale(values[group].float(), tops[group])
         is_note = ids < NUM_KEYS
-        offset = _scale(offset_s.float(), self.chunk_seconds).clamp(-1, 1)
+        features[..., -3] = _scale(offset_s.float(), self.chunk_seconds).clamp(-1, 1)
         to_unit = self.duration_fit.to_log_unit if self.durations == "log" else self.duration_fit.to_unit
-        duration = to_unit(duration_s.double(), is_note).float()
-        level = _scale(intensity.float() - 1, 126)
-        features.append(torch.stack([offset, duration, level], dim=-1))  # [B, N, 3]
-        return torch.cat(features, dim=-1)  # [B, N, D]
+        features[..., -2] = to_unit(duration_s.double(), is_note).float()
+        features[..., -1] = _scale(intensity.float() - 1, 126)
+        return features
 
     def decode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """[B, N, D] → ids long, offset_s float64, duration_s float64, intensity long (all [B, N]), clipped valid."""

@@ -37,23 +37,25 @@ class PISA(nn.Module):
 
     def sort(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Rank-sort each set: x [B, N, D], mask [B, N] → sorted x [B, N, D], sorted scores [B, N]."""
+        b, n, d = x.shape
         score = self.rank(x).squeeze(-1)  # [B, N]
         key = torch.where(mask, score.detach(), torch.inf)  # padding last, within its own set
         order = torch.argsort(key, dim=1, stable=True)  # [B, N]
-        x_sorted = x.gather(1, order[..., None].expand_as(x))  # [B, N, D]
-        return x_sorted, score.gather(1, order)
+        flat = (order + torch.arange(b, device=x.device)[:, None] * n).reshape(-1)  # [B·N] rows of x viewed [B·N, D]
+        # one row lookup instead of gather with an expanded index (several times faster on a CPU)
+        return x.reshape(b * n, d)[flat].view(b, n, d), score.reshape(-1)[flat].view(b, n)
 
     def encode(self, x: torch.Tensor, sizes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, N, D], sizes [B] → latent [B, L] and the rank-sorted input [B, N, D]."""
         mask = torch.arange(x.shape[1], device=x.device) < sizes[:, None]  # [B, N]
         x_sorted, score = self.sort(x, mask)
+        # after sorting, a set's real elements are its first `size` positions; the MLPs run on those only
+        rows, positions = mask.nonzero(as_tuple=True)  # [K] each, K real elements in the batch
         # straight-through: the forward value is 1, the rank score gets the gradient of the values
-        gate = (1 + score - score.detach())[..., None]  # [B, N, 1]
-        # the value MLP runs on real elements only (a chunk holds ~3.5 of its 15 slots on average)
-        real = self.encoder_value(x_sorted[mask])  # [K, L], K real elements in the batch
-        values = real.new_zeros(*mask.shape, self.latent).masked_scatter(mask[..., None], real)  # [B, N, L]
-        values = values * gate * self.encoder_key(self.positions)[None]  # [B, N, L]
-        latent = values.sum(1) + self.size_embedding(sizes)  # [B, L]
+        real_score = score[rows, positions]  # [K]
+        gate = (1 + real_score - real_score.detach())[:, None]  # [K, 1]
+        values = self.encoder_value(x_sorted[rows, positions]) * gate * self.encoder_key(self.positions)[positions]  # [K, L]
+        latent = self.size_embedding(sizes).to(values.dtype).index_add(0, rows, values)  # [B, L]: sum over each set + size
         return latent, x_sorted
 
     def decode(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -150,7 +150,7 @@ def train_gan(corpus_path: str | Path, ae_path: str | Path | None, out: str | Pa
     val_noise = torch.randn(VALIDATION_WINDOWS, g.noise, generator=val_gen).to(device)
     ae_val_rows = torch.from_numpy(np.random.default_rng(g.seed + 3).permutation(
         np.unique(val_rows.cpu().numpy()))[:AE_VALIDATION_CHUNKS]) if g.finetune_ae else None
-    metrics = MetricsLog(out / "metrics.jsonl")
+    metrics = MetricsLog(out / "metrics.jsonl", resumed_at=step if meta else None)
     trained_seconds = meta["trained"]["seconds"] if meta else 0.0
 
     tuned_at: dict[int, tuple[CodebookWeights, str]] = {}  # step → (codebook, hash): `best` and `last` share them

@@ -193,7 +193,7 @@ def train_recurrent_gan(corpus_path: str | Path, ae_path: str | Path | None, out
     if g.finetune_ae:
         order = torch.randperm(val_seq.start.numel(), generator=torch.Generator().manual_seed(g.seed + 3))
         ae_val_rows = val_seq.start[order[:AE_VALIDATION_CHUNKS]]  # a fixed sample of validation chunks
-    metrics = MetricsLog(out / "metrics.jsonl")
+    metrics = MetricsLog(out / "metrics.jsonl", resumed_at=step if meta else None)
     trained_seconds = meta["trained"]["seconds"] if meta else 0.0
 
     def save(name: str) -> None:

@@ -260,3 +260,72 @@ def test_training_killed_at_a_random_step_resumes_to_the_uninterrupted_result(ki
     _same_weights(straight / "last", run / "last", keys)
     steps = [r["step"] for r in read_metrics(run / "metrics.jsonl") if "val_loss" in r or "val_wasserstein" in r]
     assert len(steps) == len(set(steps))
+
+
+def test_reconstruct_reaches_the_shipped_and_a_gan_runs_autoencoder(corpus, straight_ae, tmp_path, capsys):
+    source = next((corpus.parent / "midi").rglob("*.mid"))
+    assert main(["reconstruct", str(source), "-o", str(tmp_path / "shipped.mid")]) == 0  # the shipped model's
+    gan = tmp_path / "gan"
+    train_gan(corpus, straight_ae, gan, Config().override(GAN | {"gan.steps": 1}), progress=False)
+    for target in (gan, gan / "last"):
+        assert main(["reconstruct", str(source), "--ae", str(target), "-o", str(tmp_path / "gan.mid")]) == 0
+    assert (tmp_path / "shipped.mid").is_file() and (tmp_path / "gan.mid").is_file()
+    capsys.readouterr()
+
+
+def test_swapped_or_misfit_weights_are_refused_in_one_line(straight_ae, tmp_path):
+    from timestepmusic.autoencoder import Autoencoder
+
+    run = tmp_path / "ae"
+    shutil.copytree(straight_ae, run)
+    other = tmp_path / "other"
+    train_autoencoder(Path(read_meta(run / "last")[1]["corpus"]["root"]), other,
+                      Config().override(AE | {"ae.seed": 5, "ae.epochs": 1}), progress=False)
+    shutil.copy(other / "last" / "pisa.safetensors", run / "last" / "pisa.safetensors")  # same shape, other weights
+    with pytest.raises(ValueError, match=r"not the weights config\.json was saved with") as caught:
+        Autoencoder.load(run)
+    assert "\n" not in str(caught.value) and "pisa.safetensors" in str(caught.value)
+    wide = tmp_path / "wide"
+    train_autoencoder(Path(read_meta(run / "last")[1]["corpus"]["root"]), wide,
+                      Config().override(AE | {"ae.hidden": 24, "ae.epochs": 1}), progress=False)
+    meta = json.loads((run / "last" / "config.json").read_text())
+    meta["weights"]["pisa"] = json.loads((wide / "last" / "config.json").read_text())["weights"]["pisa"]
+    (run / "last" / "config.json").write_text(json.dumps(meta))
+    shutil.copy(wide / "last" / "pisa.safetensors", run / "last" / "pisa.safetensors")
+    with pytest.raises(ValueError, match="do not fit the model") as caught:
+        Autoencoder.load(run)
+    assert "\n" not in str(caught.value) and "of another shape" in str(caught.value)
+
+
+@pytest.mark.parametrize("command", ["generate", "reconstruct", "plot", "evaluate"])
+def test_output_path_that_is_a_file_is_one_line(command, corpus, tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("mine")
+    source = next((corpus.parent / "midi").rglob("*.mid"))
+    argv = {"generate": ["generate", "-n", "1", "-o", str(blocker / "sub")],
+            "reconstruct": ["reconstruct", str(source), "-o", str(blocker / "x.mid")],
+            "plot": ["plot", str(source), "-o", str(blocker / "x.png")],
+            "evaluate": ["evaluate", str(source.parent), "--real", str(corpus), "-o", str(blocker)]}[command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(blocker) in err, err
+    assert blocker.read_text() == "mine"
+
+
+def test_cli_frictions(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("tsm ")
+    with pytest.raises(SystemExit):
+        main(["stats", "x", "--no-such-flag"])
+    err = capsys.readouterr().err
+    assert "usage: tsm stats" in err and "--no-such-flag" in err
+    assert main(["stats", "/nonexistent/corpus", "-v"]) == 2  # -v after the command is accepted
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["train-ae", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "default 10" in help_text and "--checkpoint-minutes" in help_text and "--overwrite" in help_text
+    with pytest.raises(SystemExit):
+        main(["evaluate-ae", "--help"])
+    assert "which split to evaluate" in " ".join(capsys.readouterr().out.split())

@@ -173,7 +173,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for i, events in enumerate(samples):
         path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
         notes = int(events.is_note.sum())
-        print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {events.end_s:.1f} s")
+        length_s = pieces[i].shape[0] * gan.ae.chunk_seconds if arch == "rnn" else seconds
+        print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {length_s:.1f} s "
+              f"(last sound ends at {events.end_s:.1f} s)")
         if args.png or args.wav:
             from .evaluate.render import render_outputs
 
@@ -203,11 +205,11 @@ def _print_lengths(gan, args: argparse.Namespace, seconds: float, generated_s: l
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    from .autoencoder import Autoencoder
+    from .autoencoder import load_autoencoder
     from .evaluate.fidelity import Fidelity, format_fidelity
     from .midi import read_events, write_events
 
-    ae = Autoencoder.load(_best(args.ae), args.device)
+    ae = load_autoencoder(args.ae, args.device)
     events, _ = read_events(args.input, pedal_bins=ae.config.events.pedal_bins)
     seen, rebuilt, size_accuracy = ae.reconstruct(events)
     path = write_events(rebuilt, args.output)
@@ -225,12 +227,12 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate_ae(args: argparse.Namespace) -> int:
-    from .autoencoder import Autoencoder
+    from .autoencoder import load_autoencoder
     from .corpus import Corpus
     from .evaluate.fidelity import evaluate_autoencoder, format_fidelity
     from .train.ae import check_corpus_matches
 
-    ae = Autoencoder.load(_best(args.run), args.device)
+    ae = load_autoencoder(args.run, args.device)
     corpus = Corpus.open(args.corpus)
     check_corpus_matches(ae.meta, corpus, f"autoencoder {args.run}")
     summary = evaluate_autoencoder(ae, corpus, args.split, max_tracks=args.max_tracks)
@@ -246,11 +248,6 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     result = check_maestro(args.folder)
     print(json.dumps(result.to_dict(), indent=1) if args.json else result.format())
     return 0 if result.ok else 1
-
-
-def _best(run: str) -> Path:
-    path = Path(run)
-    return path / "best" if (path / "best" / "config.json").is_file() else path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -351,9 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reconstruct", help="a MIDI file through the autoencoder and back, to hear what it keeps",
                        description="MIDI → chunks → latents → decoded events → MIDI, with fidelity figures.")
-    p.add_argument("input", metavar="IN.mid")
-    p.add_argument("--ae", required=True, metavar="AE_RUN", help="autoencoder run or checkpoint")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.mid")
+    p.add_argument("input", metavar="IN.mid", help="MIDI performance to pass through the autoencoder")
+    p.add_argument("--ae", metavar="RUN", help="autoencoder run or checkpoint, or a GAN run or model folder "
+                   "(its autoencoder, fine-tuned where the GAN tuned it; default: the shipped model's)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.mid", help="MIDI file to write")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--png", action="store_true", help="also write original-over-reconstruction piano rolls")
     p.add_argument("--wav", action="store_true", help="also render WAV audio with FluidSynth")
@@ -362,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate-ae", help="autoencoder fidelity on a split (note/pedal F1, velocity, set size)",
                        description="Encode and decode every chunk of a split of CORPUS with the autoencoder and "
                        "compare the result with the original: note and pedal F1, velocity error, set-size accuracy.")
-    p.add_argument("run", metavar="AE_RUN", help="autoencoder run (its best checkpoint is used) or checkpoint folder")
+    p.add_argument("run", metavar="RUN", help="autoencoder run (its best checkpoint is used) or checkpoint folder, "
+                   "or a GAN run or model folder (its autoencoder)")
     p.add_argument("--corpus", required=True, metavar="CORPUS",
                    help="prepared corpus, chunked as the autoencoder was trained")
     p.add_argument("--split", default="test", choices=["train", "validation", "test"],

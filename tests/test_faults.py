@@ -329,3 +329,22 @@ def test_cli_frictions(capsys):
     with pytest.raises(SystemExit):
         main(["evaluate-ae", "--help"])
     assert "which split to evaluate" in " ".join(capsys.readouterr().out.split())
+
+
+def test_evaluate_warns_on_a_small_real_set_and_can_link_audio(corpus, tmp_path):
+    from timestepmusic.evaluate.report import evaluate_generated
+
+    generated = tmp_path / "generated"
+    generated.mkdir()
+    source = next((corpus.parent / "midi").rglob("*.mid"))
+    shutil.copy(source, generated / "a.mid")
+    wav = generated / "a.wav"  # a WAV beside the MIDI file is used as its audio
+    wav.write_bytes(b"RIFF" + bytes(4096))
+    report = evaluate_generated(generated, corpus, tmp_path / "report", split="train", seconds=2.0, link_audio=True)
+    assert any("real excerpts" in n and "rough" in n for n in report["notes"])
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "src='audio/a.wav'" in page and "data:audio" not in page
+    assert (tmp_path / "report" / "audio" / "a.wav").read_bytes() == wav.read_bytes()
+    embedded = evaluate_generated(generated, corpus, tmp_path / "embedded", split="train", seconds=2.0)
+    assert "data:audio/wav" in (tmp_path / "embedded" / "report.html").read_text()
+    assert not embedded["link_audio"]

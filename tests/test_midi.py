@@ -326,7 +326,7 @@ def test_writing_clips_what_a_model_might_emit(tmp_path):
 # --- bad input ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind, message", [("empty", "empty"), ("not_midi", "not a MIDI file"),
-                                           ("truncated", "unreadable MIDI"), ("drums_only", "no piano notes")])
+                                           ("truncated", "damaged MIDI file"), ("drums_only", "no piano notes")])
 def test_bad_files_raise_value_error_naming_the_file(tmp_path, kind, message):
     path = bad_files(tmp_path / "bad")[kind]
     with pytest.raises(ValueError, match=message) as info:

@@ -303,7 +303,7 @@ def test_bad_files_are_skipped_with_a_reason(tmp_path):
     assert reasons[str(missing)] == "no such file or folder"
     assert "empty" in reasons[str(bad["empty"])]
     assert "not a MIDI file" in reasons[str(bad["not_midi"])]
-    assert "unreadable MIDI" in reasons[str(bad["truncated"])]
+    assert "damaged MIDI file" in reasons[str(bad["truncated"])]
     assert "no piano notes" in reasons[str(bad["drums_only"])]
     assert len(reasons) == 5
     corpus = Corpus.open(out)

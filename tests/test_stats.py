@@ -164,6 +164,7 @@ def test_skipped_files_and_reasons(stats):
 def test_reason_kind_drops_the_detail():
     assert reason_kind("unreadable MIDI (bad chunk at byte 14)") == "unreadable MIDI"
     assert reason_kind("empty file") == "empty file"
+    assert reason_kind("implausible timing: it lasts 37.8 h (more than 14400 s)") == "implausible timing"
 
 
 def test_format_stats_shows_the_numbers(stats):

@@ -143,3 +143,23 @@ def sets_to_events(sets: SetBatch, chunk_seconds: float, start_chunk: int = 0) -
                   np.clip(sets.intensity.cpu().numpy()[mask], 1, 127),
                   mask.shape[0] * chunk_seconds).sorted()
 
+
+def load_autoencoder(path: str | Path | None = None, device: str | torch.device = "cpu") -> "Autoencoder":
+    """The autoencoder that `path` names or holds: an autoencoder run (its `best`) or checkpoint; a GAN run,
+    checkpoint or exported model folder (its autoencoder, with the fine-tuned weights where the GAN tuned it);
+    None: the model shipped in the package."""
+    from .generate import default_model_path
+
+    path = default_model_path() if path is None else Path(path)
+    best = path / "best"
+    folder, meta = read_meta(best if (best / "config.json").is_file() or (path / ".best.old").is_dir() else path)
+    if meta.get("kind") == "autoencoder":
+        return Autoencoder.load(folder, device)
+    if meta.get("kind") != "gan":
+        raise ValueError(f"{folder}: neither an autoencoder nor a GAN checkpoint (kind={meta.get('kind')!r})")
+    base = next((p for p in (folder / "autoencoder", folder.parent / "autoencoder") if (p / "config.json").is_file()
+                 or (p.parent / ".autoencoder.old").is_dir()), None)
+    if base is None:
+        raise ValueError(f"{folder}: a GAN checkpoint whose autoencoder is missing (looked in {folder / 'autoencoder'} "
+                         f"and {folder.parent / 'autoencoder'})")
+    return Autoencoder.load(base, device).for_gan(folder, meta)

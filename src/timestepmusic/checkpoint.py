@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, load_file, save_file
 from torch import nn
 
 CONFIG = "config.json"
@@ -88,15 +88,54 @@ def read_meta(path: str | Path) -> tuple[Path, dict]:
         raise ValueError(f"{folder / CONFIG}: corrupt checkpoint config ({e})") from e
 
 
-def load_weights(folder: Path, key: str, model: nn.Module) -> None:
+def _recorded_sha256(folder: Path, key: str) -> str | None:
+    """The hash `write_checkpoint` recorded in config.json for KEY.safetensors (None where none was)."""
     try:
-        state = load_file(str(folder / f"{key}.safetensors"))
+        return json.loads((folder / CONFIG).read_text()).get("weights", {}).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _misfit(state: dict[str, torch.Tensor], model: nn.Module) -> str | None:
+    """How a state dict differs from a model's, in one line; None when every name and shape fits."""
+    mine = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in state.items()}
+    shapes = [k for k in mine.keys() & theirs.keys() if mine[k] != theirs[k]]
+    missing, extra = sorted(mine.keys() - theirs.keys()), sorted(theirs.keys() - mine.keys())
+    parts = []
+    if shapes:
+        first = sorted(shapes)[0]
+        parts.append(f"{len(shapes)} tensor(s) of another shape, e.g. {first} is {list(theirs[first])} in the file "
+                     f"but {list(mine[first])} in the model")
+    if missing:
+        parts.append(f"{len(missing)} missing, e.g. {missing[0]}")
+    if extra:
+        parts.append(f"{len(extra)} unexpected, e.g. {extra[0]}")
+    return "; ".join(parts) or None
+
+
+def load_weights(folder: Path, key: str, model: nn.Module) -> None:
+    """Load KEY.safetensors into `model`, after checking its bytes against the sha256 in config.json, so
+    weights swapped or damaged after saving are refused rather than used."""
+    path = folder / f"{key}.safetensors"
+    try:
+        data = path.read_bytes()
+        state = load(data)
     except UNREADABLE as e:
         raise ValueError(f"{folder}: cannot read weights {key}.safetensors ({e})") from e
+    recorded = _recorded_sha256(folder, key)
+    actual = hashlib.sha256(data).hexdigest()
+    if recorded is not None and recorded != actual:
+        raise ValueError(f"{path}: these are not the weights config.json was saved with (sha256 {actual[:12]}…, "
+                         f"expected {recorded[:12]}…); the file was replaced or damaged")
+    misfit = _misfit(state, model)
+    if misfit:
+        raise ValueError(f"{path}: weights do not fit the model described in config.json ({misfit})")
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
-        raise ValueError(f"{folder}: weights {key}.safetensors do not fit the model in config.json ({e})") from e
+        raise ValueError(f"{path}: weights do not fit the model described in config.json "
+                         f"({str(e).splitlines()[0]})") from e
 
 
 def load_optimizer(folder: Path, key: str, meta: dict, optimizer: torch.optim.Optimizer) -> None:
@@ -110,6 +149,7 @@ def load_optimizer(folder: Path, key: str, meta: dict, optimizer: torch.optim.Op
 def restore_training(folder: Path, meta: dict, models: dict[str, nn.Module],
                      optimizers: dict[str, torch.optim.Optimizer]) -> None:
     """Load what `write_checkpoint` wrote for these models and optimizers, to resume a run."""
+    folder = checkpoint_dir(folder)  # RUN/last, or RUN/.last.old where a crash fell between its two renames
     for key, model in models.items():
         load_weights(folder, key, model)
     for key, optimizer in optimizers.items():
@@ -117,5 +157,38 @@ def restore_training(folder: Path, meta: dict, models: dict[str, nn.Module],
 
 
 def load_rng(folder: Path) -> dict[str, torch.Tensor]:
-    path = folder / "rng.safetensors"
-    return load_file(str(path)) if path.is_file() else {}
+    path = checkpoint_dir(folder) / "rng.safetensors"
+    try:
+        return load_file(str(path)) if path.is_file() else {}
+    except UNREADABLE as e:
+        raise ValueError(f"{path}: cannot read the saved random state ({e})") from e
+
+
+RUN_ENTRIES = ("last", "best", "autoencoder", "metrics.jsonl", ".last.old", ".last.tmp")  # what marks a run folder
+
+
+def start_run_folder(run: str | Path, *, overwrite: bool = False) -> None:
+    """Make sure a new run may be written to `run`: an empty or missing folder is fine; a folder that holds
+    a run is refused unless `overwrite`, which deletes what is in it; any other content is refused."""
+    run = Path(run)
+    if not run.exists():
+        return
+    if not run.is_dir():
+        raise ValueError(f"{run}: exists and is not a folder; choose another --out")
+    entries = list(run.iterdir())
+    if not entries:
+        return
+    if not any((run / name).exists() for name in RUN_ENTRIES):
+        raise ValueError(f"{run}: folder is not empty and holds no run; choose another --out")
+    if not overwrite:
+        try:
+            where = f" (step {read_meta(run / 'last')[1].get('step')})"
+        except ValueError:
+            where = ""
+        raise ValueError(f"{run} already holds a run{where}; continue it with --resume {run}, "
+                         f"or start a new one there with --overwrite (deletes the old one)")
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()

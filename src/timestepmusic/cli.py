@@ -26,8 +26,11 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _add_training_flags(p: argparse.ArgumentParser) -> None:
-    """The flags train-ae and train-gan share: device, time box, quiet, and the configuration."""
+    """The flags train-ae and train-gan share: device, time box, checkpoints, quiet, and the configuration."""
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="--out names a folder that already holds a run: delete it and start again (without this, "
+                   "such a folder is refused; continue it with --resume)")
     p.add_argument("--max-minutes", type=float, help="stop (after saving RUN/last) when this much time has passed")
     p.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the model that trains (pays off on a GPU; compiling takes minutes on a CPU)")
@@ -68,20 +71,39 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_folder(args: argparse.Namespace, verb: str) -> str:
+    """The run folder: --resume RUN continues one; --out RUN starts one, refusing a folder that holds a run
+    unless --overwrite (so an old run's `last`, `best` and metrics are never silently replaced or mixed)."""
+    from .checkpoint import start_run_folder
+
+    if args.resume and args.out and Path(args.out) != Path(args.resume):
+        raise ValueError(f"{verb}: give --out RUN to start a run or --resume RUN to continue one, not both")
+    if args.resume:
+        if args.overwrite:
+            raise ValueError(f"{verb}: --overwrite starts a new run; it cannot go with --resume")
+        return args.resume
+    if args.out is None:
+        raise ValueError(f"{verb} needs --out RUN (or --resume RUN)")
+    start_run_folder(args.out, overwrite=args.overwrite)
+    return args.out
+
+
 def cmd_train_ae(args: argparse.Namespace) -> int:
     from .train.ae import train_autoencoder
 
+    if args.checkpoint_minutes is not None and args.checkpoint_minutes <= 0:
+        raise ValueError(f"--checkpoint-minutes must be > 0, got {args.checkpoint_minutes:g}")
+    args.checkpoint_s = checkpoint_s = args.checkpoint_minutes * 60 if args.checkpoint_minutes else None
     config = None if args.resume else _config(args, {"latent": "ae.latent", "encoding": "encoding.encoding",
                                                      "epochs": "ae.epochs", "device": "ae.device",
                                                      "batch": "ae.batch_chunks", "lr": "ae.lr", "seed": "ae.seed",
-                                                     "compile": "ae.compile"})
-    out = args.resume or args.out
-    if out is None:
-        raise ValueError("train-ae needs --out RUN (or --resume RUN)")
+                                                     "compile": "ae.compile", "checkpoint_s": "ae.checkpoint_every_s"})
+    out = _run_folder(args, "train-ae")  # after the settings are known to be valid: --overwrite deletes
     result = train_autoencoder(args.corpus, out, config, resume=bool(args.resume), progress=not args.quiet,
                                max_seconds=args.max_minutes * 60 if args.max_minutes else None,
                                epochs=args.epochs if args.resume else None, lr=args.lr if args.resume else None,
-                               compile_model=args.compile if args.resume else None)
+                               compile_model=args.compile if args.resume else None,
+                               checkpoint_s=checkpoint_s if args.resume else None)
     print(json.dumps(result, indent=1))
     return 0
 
@@ -92,10 +114,12 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
 
     config = None if args.resume else _config(args, {"steps": "gan.steps", "device": "gan.device",
                                                      "seed": "gan.seed", "batch": "gan.batch",
-                                                     "finetune_ae": "gan.finetune_ae", "compile": "gan.compile"})
-    out = args.resume or args.out
-    if out is None:
-        raise ValueError("train-gan needs --out RUN (or --resume RUN)")
+                                                     "finetune_ae": "gan.finetune_ae", "compile": "gan.compile",
+                                                     "checkpoint_steps": "gan.validate_every"})
+    if args.resume and args.checkpoint_steps is not None:
+        raise ValueError("--checkpoint-steps: a resumed GAN run keeps its saved interval (gan.validate_every), "
+                         "so that it resumes exactly; start a new run to change it")
+    out = _run_folder(args, "train-gan")  # after the settings are known to be valid: --overwrite deletes
     arch = read_meta(Path(out) / "last")[1].get("arch", "conv") if args.resume else args.arch
     if args.max_chunks and arch != "rnn":
         raise ValueError("--max-chunks needs --arch rnn (the convolutional GAN trains on fixed windows: "
@@ -154,7 +178,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for i, events in enumerate(samples):
         path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
         notes = int(events.is_note.sum())
-        print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {events.end_s:.1f} s")
+        length_s = pieces[i].shape[0] * gan.ae.chunk_seconds  # the chunks written (a prompt included)
+        print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {length_s:.1f} s "
+              f"(last sound ends at {events.end_s:.1f} s)")
         if args.png or args.wav:
             from .evaluate.render import render_outputs
 
@@ -184,11 +210,11 @@ def _print_lengths(gan, args: argparse.Namespace, seconds: float, generated_s: l
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    from .autoencoder import Autoencoder
+    from .autoencoder import load_autoencoder
     from .evaluate.fidelity import Fidelity, format_fidelity
     from .midi import read_events, write_events
 
-    ae = Autoencoder.load(_best(args.ae), args.device)
+    ae = load_autoencoder(args.ae, args.device)
     events, _ = read_events(args.input, pedal_bins=ae.config.events.pedal_bins)
     seen, rebuilt, size_accuracy = ae.reconstruct(events)
     path = write_events(rebuilt, args.output)
@@ -206,12 +232,12 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate_ae(args: argparse.Namespace) -> int:
-    from .autoencoder import Autoencoder
+    from .autoencoder import load_autoencoder
     from .checks import check_corpus_matches
     from .corpus import Corpus
     from .evaluate.latent_space import evaluate_autoencoder, format_evaluation
 
-    ae = Autoencoder.load(_best(args.run), args.device)
+    ae = load_autoencoder(args.run, args.device)
     corpus = Corpus.open(args.corpus)
     check_corpus_matches(ae.meta, corpus, f"autoencoder {args.run}")
     summary = evaluate_autoencoder(ae, corpus, args.split, max_tracks=args.max_tracks)
@@ -229,15 +255,13 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def _best(run: str) -> Path:
-    path = Path(run)
-    return path / "best" if (path / "best" / "config.json").is_file() else path
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from .config import Config
+
     parser = argparse.ArgumentParser(prog="tsm", description="TimeStepMusic: expressive piano performances "
                                      "(timing, dynamics, damper/sostenuto/soft pedal) from a set autoencoder + GAN.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details (also accepted after the command)")
+    parser.add_argument("--version", action="version", version=f"tsm {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("prepare", help="MIDI performances → chunked corpus on disk",
@@ -261,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_stats)
 
+    ae, gan = Config().ae, Config().gan
     p = sub.add_parser("train-ae", help="train the PISA set autoencoder (or --resume a run)",
                        description="Train PISA on the corpus's training split, validating each epoch; writes RUN/last, "
                        "RUN/best and RUN/metrics.jsonl. --resume RUN continues exactly where it stopped.")
@@ -269,9 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN", help="continue this run (its saved config is used)")
     p.add_argument("--latent", type=int, help="latent size per chunk (default 20; 75 is near-lossless)")
     p.add_argument("--encoding", help="pon (default), ponOHE, pnOHE, OHE or none")
-    p.add_argument("--epochs", type=int, help="epochs to train (with --resume: the new total)")
-    p.add_argument("--batch", type=int, help="chunks per batch (default 100)")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4; with --resume: from here on)")
+    p.add_argument("--epochs", type=int, help=f"epochs to train (default {ae.epochs}; with --resume: the new total)")
+    p.add_argument("--batch", type=int, help=f"chunks per batch (default {ae.batch_chunks})")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate (default {ae.lr:.0e}, safe for a run left alone; the "
+                   "README's models started at 1e-3 and were lowered by hand with --resume --lr; with --resume: "
+                   "from here on)")
+    p.add_argument("--checkpoint-minutes", type=float,
+                   help=f"minutes between RUN/last checkpoints within an epoch (default {ae.checkpoint_every_s / 60:g}; "
+                   "one is always written at each epoch's end)")
     p.add_argument("--seed", type=int, help="seed of initialisation, order and augmentation")
     _add_training_flags(p)
     p.set_defaults(func=cmd_train_ae)
@@ -291,8 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep training the autoencoder with the GAN (its reconstruction loss, weight gan.ae_weight, "
                    "as an anchor); the tuned autoencoder is saved with the run and decodes its samples")
     p.add_argument("--max-chunks", type=int, help="rnn only: longest training sequence in chunks (default 64)")
-    p.add_argument("--steps", type=int, help="generator steps (with --resume: the new total)")
-    p.add_argument("--batch", type=int, help="windows per batch (default 10)")
+    p.add_argument("--steps", type=int, help=f"generator steps (default {gan.steps}; with --resume: the new total)")
+    p.add_argument("--batch", type=int, help=f"windows per batch (default {gan.batch})")
+    p.add_argument("--checkpoint-steps", type=int, metavar="STEPS",
+                   help=f"validate and write RUN/last every this many generator steps (default {gan.validate_every})")
     p.add_argument("--seed", type=int, help="seed")
     _add_training_flags(p)
     p.set_defaults(func=cmd_train_gan)
@@ -327,20 +359,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reconstruct", help="a MIDI file through the autoencoder and back, to hear what it keeps",
                        description="MIDI → chunks → latents → decoded events → MIDI, with fidelity figures.")
-    p.add_argument("input", metavar="IN.mid")
-    p.add_argument("--ae", required=True, metavar="AE_RUN", help="autoencoder run or checkpoint")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.mid")
+    p.add_argument("input", metavar="IN.mid", help="MIDI performance to pass through the autoencoder")
+    p.add_argument("--ae", metavar="RUN", help="autoencoder run or checkpoint, or a GAN run or model folder "
+                   "(its autoencoder, fine-tuned where the GAN tuned it; default: the shipped model's)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.mid", help="MIDI file to write")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--png", action="store_true", help="also write original-over-reconstruction piano rolls")
     p.add_argument("--wav", action="store_true", help="also render WAV audio with FluidSynth")
     p.set_defaults(func=cmd_reconstruct)
 
-    p = sub.add_parser("evaluate-ae", help="autoencoder fidelity on a split (note/pedal F1, velocity, set size)")
-    p.add_argument("run", metavar="AE_RUN")
-    p.add_argument("--corpus", required=True, metavar="CORPUS")
-    p.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    p = sub.add_parser("evaluate-ae", help="autoencoder fidelity on a split (note/pedal F1, velocity, set size)",
+                       description="Encode and decode every chunk of a split of CORPUS with the autoencoder and "
+                       "compare the result with the original: note and pedal F1, velocity error, set-size accuracy.")
+    p.add_argument("run", metavar="RUN", help="autoencoder run (its best checkpoint is used) or checkpoint folder, "
+                   "or a GAN run or model folder (its autoencoder)")
+    p.add_argument("--corpus", required=True, metavar="CORPUS",
+                   help="prepared corpus, chunked as the autoencoder was trained")
+    p.add_argument("--split", default="test", choices=["train", "validation", "test"],
+                   help="which split to evaluate (default test)")
     p.add_argument("--max-tracks", type=int, help="evaluate only the first N tracks of the split")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--json-out", metavar="FILE", help="also write the figures as JSON to FILE")
     p.set_defaults(func=cmd_evaluate_ae)
@@ -357,17 +395,67 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluate import cli_commands
 
     cli_commands.add_commands(sub)
+    for command in _subparsers(parser):  # -v after the command too; SUPPRESS keeps one given before it
+        if not any("-v" in a.option_strings for a in command._actions):
+            command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                                 help="log details")
     return parser
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every (nested) subcommand parser under `parser`."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found += [child, *_subparsers(child)]
+    return found
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("timestepmusic")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse; an unknown flag is reported with the usage of the subcommand it was given to, not tsm's."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = parser
+        for name in (getattr(args, "command", None), getattr(args, "data_command", None)):
+            children = {c.prog.split()[-1]: c for c in _subparsers(command)}
+            if name in children:
+                command = children[name]
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
+def _os_error(e: OSError) -> str:
+    """One line for an OSError: the path, then what is wrong with it in words."""
+    import errno
+
+    what = {errno.EEXIST: "exists and is a file, not a folder", errno.ENOTDIR: "a part of this path is a file, "
+            "not a folder", errno.EISDIR: "is a folder, not a file", errno.EACCES: "permission denied",
+            errno.ENOSPC: "no space left on the device", errno.EROFS: "read-only file system"}.get(e.errno)
+    path = e.filename if e.filename is not None else ""
+    return f"{path}: cannot write or read here: {what or e.strerror or e}" if path else f"{e.strerror or e}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         code = args.func(args)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # an output path that is a file, a folder where a file goes, no permission, a full disk
+        print(f"error: {_os_error(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

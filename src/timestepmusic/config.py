@@ -33,9 +33,17 @@ class EventsConfig:
 
     pedal_bins: int = 4
     """Depth bins for pedal values 1–127 (0 = pedal up, never an event); 0 = no binning."""
+    max_seconds: float = 4 * 3600.0
+    """Longest plausible performance in seconds; a longer file is skipped (a huge tick value or an absurd tempo)."""
+    max_events_per_second: float = 400.0
+    """Most events that may start within one second (real piano playing: under 100); a file with more is
+    skipped (an absurdly fast tempo)."""
 
     def __post_init__(self) -> None:
         _check(0 <= self.pedal_bins <= 127, "events.pedal_bins", f"must be 0–127, got {self.pedal_bins}")
+        _check(self.max_seconds > 0, "events.max_seconds", f"must be > 0 seconds, got {self.max_seconds}")
+        _check(self.max_events_per_second > 0, "events.max_events_per_second",
+               f"must be > 0, got {self.max_events_per_second}")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import time
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from tqdm import tqdm
 from .chunks import chunk_pointers, count_chunks, overflow
 from .config import Config
 from .durations import DurationFit
-from .midi import DAMPER_ID, NUM_KEYS, Events, score_from_bytes, score_to_events
+from .midi import DAMPER_ID, NUM_KEYS, Events, check_timing, score_from_bytes, score_to_events
 from .sources import SPLITS, Performance, discover
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,27 @@ FORMAT_VERSION = 1
 ARRAYS = ("ids", "start_s", "duration_s", "intensity", "track_event_ptr", "track_chunk_ptr", "chunk_event_ptr")
 
 
-def _parse_file(job: tuple[str, str | None, int, str]) -> dict:
-    """Worker: one file → events (from the cache when its content was seen before) or the reason it failed."""
-    path, known_sha1, pedal_bins, cache_dir = job
+CACHE_KEYS = {"ids", "start_s", "duration_s", "intensity", "end_s", "drops"}
+DAMAGED_CACHE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)  # what np.load raises on a bad .npz
+
+
+def _read_cache(cached: Path) -> tuple[dict, float, dict]:
+    """A cache entry → (arrays, end_s, drops); raises one of DAMAGED_CACHE when it is not whole."""
+    with cached.open("rb") as f, np.load(f, allow_pickle=False) as z:  # our handle: closed even when np.load fails
+        if set(z.files) != CACHE_KEYS:
+            raise ValueError(f"holds {sorted(z.files)}")
+        arrays = {k: z[k] for k in z.files}
+    drops = json.loads(str(arrays.pop("drops")))
+    end_s = float(arrays.pop("end_s"))
+    if len({a.shape for a in arrays.values()}) != 1:
+        raise ValueError("arrays of different lengths")
+    return arrays, end_s, drops
+
+
+def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
+    """Worker: one file → events (from the cache when its content was seen before) or the reason it failed.
+    A damaged cache entry is the cache's fault, not the file's: it is deleted and the file parsed again."""
+    path, known_sha1, pedal_bins, cache_dir, max_seconds, max_events_per_second = job
     try:
         data = None
         sha1 = known_sha1
@@ -48,28 +67,39 @@ def _parse_file(job: tuple[str, str | None, int, str]) -> dict:
             data = Path(path).read_bytes()
             sha1 = hashlib.sha1(data).hexdigest()
         cached = Path(cache_dir) / f"{sha1}-b{pedal_bins}.npz"
+        result = None
         if cached.is_file():
-            with np.load(cached) as z:
-                arrays = {k: z[k] for k in z.files}
-            drops = json.loads(str(arrays.pop("drops")))
-            end_s = float(arrays.pop("end_s"))
-            return {"path": path, "sha1": sha1, "arrays": arrays, "end_s": end_s, "drops": drops, "cached": True}
-        if data is None:
-            data = Path(path).read_bytes()
-        events, drops = score_to_events(score_from_bytes(data, path), pedal_bins=pedal_bins)
-        if not events.is_note.any():
-            raise ValueError(f"{path}: no piano notes (pitch 21–108) in the file")
-        arrays = {"ids": events.ids, "start_s": events.start_s, "duration_s": events.duration_s.astype(np.float32),
-                  "intensity": events.intensity}
-        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, **arrays, end_s=events.end_s, drops=json.dumps(drops.to_dict()))
-        tmp.replace(cached)
-        return {"path": path, "sha1": sha1, "arrays": arrays, "end_s": events.end_s, "drops": drops.to_dict(),
-                "cached": False}
+            try:
+                arrays, end_s, drops = _read_cache(cached)
+                result = {"path": path, "sha1": sha1, "arrays": arrays, "end_s": end_s, "drops": drops, "cached": True}
+            except DAMAGED_CACHE as e:
+                log.warning("%s: damaged cache entry %s (%s); parsing the file again", path, cached, e)
+                cached.unlink(missing_ok=True)
+        if result is None:
+            if data is None:
+                data = Path(path).read_bytes()
+                if hashlib.sha1(data).hexdigest() != sha1:  # changed since it was listed: key the cache by what is read
+                    sha1 = hashlib.sha1(data).hexdigest()
+                    cached = Path(cache_dir) / f"{sha1}-b{pedal_bins}.npz"
+            events, drops = score_to_events(score_from_bytes(data, path), pedal_bins=pedal_bins)
+            if not events.is_note.any():
+                raise ValueError(f"{path}: no piano notes (pitch 21–108) in the file")
+            arrays = {"ids": events.ids, "start_s": events.start_s,
+                      "duration_s": events.duration_s.astype(np.float32), "intensity": events.intensity}
+            tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, **arrays, end_s=events.end_s, drops=json.dumps(drops.to_dict()))
+            tmp.replace(cached)
+            result = {"path": path, "sha1": sha1, "arrays": arrays, "end_s": events.end_s,
+                      "drops": drops.to_dict(), "cached": False}
+        a = result["arrays"]
+        check_timing(Events(a["ids"], a["start_s"], a["duration_s"], a["intensity"], result["end_s"]), path,
+                     max_seconds, max_events_per_second)
+        return result
     except OSError as e:
         return {"path": path, "error": f"{path}: cannot read ({e.strerror or e})"}
     except ValueError as e:
-        return {"path": path, "error": str(e)}
+        message = str(e)
+        return {"path": path, "error": message if message.startswith(f"{path}: ") else f"{path}: {message}"}
 
 
 @dataclass
@@ -99,8 +129,9 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
     cache_dir.mkdir(exist_ok=True)
     performances, problems = discover(sources, config.corpus.validation_fraction, config.corpus.test_fraction)
     skipped = [{"file": p.path, "reason": p.reason} for p in problems]
-    for problem in problems:
-        log.warning("skipped %s: %s", problem.path, problem.reason)
+    for problem in problems:  # at INFO: the report lists every skipped file, and the CLI prints it once
+        log.info("skipped %s: %s", problem.path, problem.reason)
+    limits = [config.events.pedal_bins, config.events.max_seconds, config.events.max_events_per_second]
 
     previous = _read_manifest(out)
     known = {t["path"]: t for t in previous.get("tracks", [])} | {s["file"]: s for s in previous.get("stat_cache", [])}
@@ -110,12 +141,12 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
             st = os.stat(perf.path)
         except OSError as e:
             skipped.append({"file": perf.path, "reason": f"cannot read ({e.strerror})"})
-            log.warning("skipped %s: cannot read (%s)", perf.path, e.strerror)
+            log.info("skipped %s: cannot read (%s)", perf.path, e.strerror)
             continue
         stats[perf.path] = (st.st_size, st.st_mtime_ns)
         seen = known.get(perf.path)
         unchanged = seen is not None and (seen.get("size"), seen.get("mtime_ns")) == stats[perf.path]
-        if unchanged and seen.get("reason") and seen.get("pedal_bins") == config.events.pedal_bins:
+        if unchanged and seen.get("reason") and seen.get("limits") == limits:
             skipped.append({"file": perf.path, "reason": seen["reason"]})  # known bad, not changed since
             bad_stat.append(seen)
             continue
@@ -124,10 +155,14 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
     if previous and all(sha1 is not None for _, sha1 in jobs):
         key = _settings_key(config, sorted((p.path, sha1, p.split) for p, sha1 in jobs))
         if key == previous.get("key") and (out / f"data-{key}").is_dir():
-            return PrepareReport(Corpus.open(out), True, 0, 0, skipped, time.perf_counter() - started)
+            try:
+                return PrepareReport(Corpus.open(out), True, 0, 0, skipped, time.perf_counter() - started)
+            except ValueError as e:  # damaged on disk: rebuilt below from the per-file cache
+                log.warning("%s; rebuilding it", e)
 
     workers = config.corpus.workers or os.cpu_count() or 1
-    job_args = [(p.path, sha1, config.events.pedal_bins, str(cache_dir)) for p, sha1 in jobs]
+    job_args = [(p.path, sha1, config.events.pedal_bins, str(cache_dir), config.events.max_seconds,
+                 config.events.max_events_per_second) for p, sha1 in jobs]
     results: list[dict] = []
     bar = tqdm(total=len(job_args), desc="parsing", unit="file", disable=not progress)
     if workers > 1 and len(job_args) > 8:
@@ -146,10 +181,10 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
     for result in results:
         if "error" in result:
             skipped.append({"file": result["path"], "reason": result["error"].removeprefix(f"{result['path']}: ")})
-            log.warning("skipped %s", result["error"])
+            log.info("skipped %s", result["error"])
             st = stats[result["path"]]
             bad_stat.append({"file": result["path"], "size": st[0], "mtime_ns": st[1], "sha1": None,
-                             "reason": skipped[-1]["reason"], "pedal_bins": config.events.pedal_bins})
+                             "reason": skipped[-1]["reason"], "limits": limits})
         else:
             good.append(result)
     if not good:
@@ -252,9 +287,19 @@ class Corpus:
             raise ValueError(f"{root}: corpus format {manifest.get('format')} is not {FORMAT_VERSION}; prepare it again")
         data_dir = root / f"data-{manifest['key']}"
         try:
-            arrays = {name: np.load(data_dir / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
+            arrays = {name: np.load(data_dir / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ARRAYS}
         except (OSError, ValueError) as e:
-            raise ValueError(f"{data_dir}: corpus arrays missing or damaged ({e}); prepare it again") from e
+            raise ValueError(f"{data_dir}: corpus arrays missing or damaged ({e}); run the same `tsm prepare` "
+                             "again to rebuild it") from e
+        sizes = {name: a.shape[0] if a.ndim == 1 else -1 for name, a in arrays.items()}
+        tracks, events = len(manifest.get("tracks", [])), sizes["ids"]
+        consistent = (all(sizes[n] == events for n in ("start_s", "duration_s", "intensity"))
+                      and sizes["track_event_ptr"] == sizes["track_chunk_ptr"] == tracks + 1
+                      and sizes["chunk_event_ptr"] >= 1 and int(arrays["track_event_ptr"][-1]) == events
+                      and int(arrays["track_chunk_ptr"][-1]) == sizes["chunk_event_ptr"] - 1)
+        if not consistent:
+            raise ValueError(f"{data_dir}: corpus arrays damaged (their lengths do not agree with each other or "
+                             f"with corpus.json); run the same `tsm prepare` again to rebuild it")
         return cls(root, manifest, arrays)
 
     @property

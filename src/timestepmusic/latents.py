@@ -36,12 +36,30 @@ def encode_corpus(ae: Autoencoder, corpus: Corpus, batch: int = ENCODE_BATCH) ->
     return out
 
 
+def read_cached_latents(path: Path, rows: int, latent: int) -> np.ndarray | None:
+    """The cached latents [rows, latent] at `path`, or None (with a warning naming it) when the file is
+    missing, damaged, pickled or of another shape; never unpickles."""
+    if not path.is_file():
+        return None
+    try:
+        latents = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        log.warning("%s: unreadable latents cache (%s); encoding the corpus again", path, e)
+        return None
+    if latents.dtype != np.float32 or latents.shape != (rows, latent):
+        log.warning("%s: latents cache holds %s %s, not float32 (%d, %d); encoding the corpus again",
+                    path, latents.dtype, latents.shape, rows, latent)
+        return None
+    return latents
+
+
 def cached_latents(ae: Autoencoder, corpus: Corpus, folder: str | Path) -> np.ndarray:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"latents-{ae.weights_sha256[:12]}-{corpus.manifest['key']}.npy"
-    if path.is_file():
-        return np.load(path)
+    latents = read_cached_latents(path, int(corpus.chunk_event_ptr.size - 1), ae.model.latent)
+    if latents is not None:
+        return latents
     latents = encode_corpus(ae, corpus)
     with atomic_path(path, suffix=".npy") as tmp:
         np.save(tmp, latents)

@@ -103,7 +103,33 @@ def score_from_bytes(data: bytes, path: str | Path = "<bytes>") -> symusic.Score
     try:
         return symusic.Score.from_midi(data)
     except (RuntimeError, ValueError, IndexError) as e:
-        raise ValueError(f"{path}: unreadable MIDI ({e})") from e
+        raise ValueError(f"{path}: {_parser_error(str(e))}") from e
+
+
+def _parser_error(message: str) -> str:
+    """symusic's parser message → what is wrong with the file, in words (the parser's own words after it)."""
+    detail = message.removeprefix("MiniMidi: ").removesuffix(": iostream error").strip()
+    if "chunk length" in message:
+        what = "damaged MIDI file: a track says it is longer than the file (cut off, or not MIDI after the header)"
+    elif "Get " in message or "status" in message:
+        what = "damaged MIDI file: the track data is not valid MIDI (corrupt, or random bytes after the header)"
+    else:
+        what = "damaged MIDI file: it cannot be parsed"
+    return f"{what}; parser said: {detail}"
+
+
+def check_timing(events: "Events", path: str | Path, max_seconds: float, max_events_per_second: float) -> None:
+    """Raise ValueError naming the file when its timing is implausible for a performance: longer than
+    `max_seconds` (a huge tick value or an absurdly slow tempo) or more than `max_events_per_second`
+    events starting within one second (an absurdly fast tempo)."""
+    if events.end_s > max_seconds:
+        raise ValueError(f"{path}: implausible timing: it lasts {events.end_s / 3600:,.1f} h (more than "
+                         f"events.max_seconds={max_seconds:g} s); a huge tick value or an absurd tempo?")
+    if len(events):
+        peak = int(np.bincount(np.floor(events.start_s).astype(np.int64)).max())
+        if peak > max_events_per_second:
+            raise ValueError(f"{path}: implausible timing: {peak:,} events start within one second (more than "
+                             f"events.max_events_per_second={max_events_per_second:g}); an absurd tempo?")
 
 
 def ticks_to_seconds(ticks: np.ndarray, score: symusic.Score) -> np.ndarray:
@@ -218,12 +244,15 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4) -> tuple[Event
     return events.sorted(), drops
 
 
-def read_events(path: str | Path, *, pedal_bins: int = 4) -> tuple[Events, DropCounts]:
-    """MIDI file → events. Raises ValueError naming the file when it is unusable or has no piano notes."""
+def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = 4 * 3600,
+                max_events_per_second: float = 400) -> tuple[Events, DropCounts]:
+    """MIDI file → events. Raises ValueError naming the file when it is unusable, has no piano notes, or
+    has implausible timing (see `check_timing`; the defaults are those of EventsConfig)."""
     score = load_score(path)
     events, drops = score_to_events(score, pedal_bins=pedal_bins)
     if not events.is_note.any():
         raise ValueError(f"{path}: no piano notes (pitch 21–108) in the file")
+    check_timing(events, path, max_seconds, max_events_per_second)
     return events, drops
 
 

@@ -6,6 +6,7 @@ lays them out as a plain-text table for the terminal.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -106,8 +107,9 @@ def corpus_stats(corpus: Corpus, caps: tuple[int, ...] = DEFAULT_CAPS) -> dict:
 
 
 def reason_kind(reason: str) -> str:
-    """A skip reason without its per-file detail: 'unreadable MIDI (bad chunk at 14)' → 'unreadable MIDI'."""
-    return reason.split(" (", 1)[0].strip() or reason
+    """A skip reason without its per-file detail: 'unreadable MIDI (bad chunk at 14)' → 'unreadable MIDI',
+    'implausible timing: it lasts 37.8 h …' → 'implausible timing'."""
+    return re.split(r" \(|: |; ", reason, maxsplit=1)[0].strip() or reason
 
 
 def format_stats(stats: dict) -> str:

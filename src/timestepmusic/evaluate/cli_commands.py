@@ -19,7 +19,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report = evaluate_generated(args.generated, args.real, args.out, split=args.split, train_split=args.train_split,
                                 runs=args.run, wav=args.wav, seconds=args.seconds, seed=args.seed,
                                 copy_threshold=args.copy_threshold, transpose=args.transpose,
-                                max_real_excerpts=args.max_real_excerpts, soundfont=args.soundfont)
+                                max_real_excerpts=args.max_real_excerpts, soundfont=args.soundfont,
+                                link_audio=args.link_audio)
     for bad in report["files"]["bad"]:
         print(f"skipped {bad['file']}: {bad['reason']}")
     print(f"{report['files']['read']} file(s) against {report['excerpts'][f'real ({args.split})']} real excerpts")
@@ -61,6 +62,9 @@ def add_commands(sub) -> None:
                    help="training run folder (or metrics.jsonl) whose curves to include (repeatable)")
     p.add_argument("--wav", action="store_true", help="render audio of the shown samples with FluidSynth into the report")
     p.add_argument("--soundfont", metavar="SF2", help="soundfont for --wav (default: FluidR3_GM from fluid-soundfont-gm)")
+    p.add_argument("--link-audio", action="store_true",
+                   help="link the WAV files (REPORT_DIR/audio/) from report.html instead of embedding them: a small "
+                   "page, but keep the folder together")
     p.add_argument("--seconds", type=float, default=16.0, help="excerpt length in seconds (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of the baseline, the halves and the classifier folds")
     p.add_argument("--copy-threshold", type=float, default=0.9,

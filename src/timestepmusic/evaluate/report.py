@@ -12,6 +12,8 @@ import html
 import json
 import logging
 import math
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 MIDI_SUFFIXES = (".mid", ".midi")
 GENERATED, BASELINE, CEILING = "generated", "shuffled chunks", "real A vs real B"
 REFERENCE_COPY_EXCERPTS = 32  # real held-out excerpts whose nearest training window calibrates the copy check
+MIN_REAL_EXCERPTS = 100  # below this the figures and their ceiling are noisy (28 gave a ceiling overlap of 0.12)
 REPORT_SAMPLE_RATE = 22050  # WAVs rendered for the report: half CD rate keeps the HTML small
 
 
@@ -115,10 +118,12 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                        train_split: str = "train", extra_rows: dict[str, ExcerptTable] | None = None,
                        runs: list[str | Path] | None = None, wav: bool = False, seconds: float = EXCERPT_SECONDS,
                        seed: int = 0, copy_threshold: float = COPY_THRESHOLD, transpose: bool = False,
-                       max_rolls: int = 4, max_real_excerpts: int | None = None, soundfont=None) -> dict:
+                       max_rolls: int = 4, max_real_excerpts: int | None = None, soundfont=None,
+                       link_audio: bool = False) -> dict:
     """Describe generated files and real `split` excerpts of `corpus` (a Corpus or its folder), compare
     them, check for copies of the `train_split`, and write report.json + report.html into `out_dir`.
-    Returns the report (as written to report.json)."""
+    `link_audio`: the page links the WAV files in `out_dir`/audio instead of embedding them (a small
+    page; keep the folder together). Returns the report (as written to report.json)."""
     from ..corpus import Corpus
     from .plots import plot_densities, plot_roll, plot_training_curves
 
@@ -131,6 +136,11 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     tables: dict[str, ExcerptTable] = {GENERATED: excerpts_from_events(performances, seconds, names)}
     real = excerpts_from_corpus(corpus, split, seconds, max_excerpts=max_real_excerpts)
     notes: list[str] = []
+    if real.num_excerpts < MIN_REAL_EXCERPTS:
+        notes.append(f"only {real.num_excerpts} real excerpts of {seconds:g} s in the {split} split (fewer than "
+                     f"{MIN_REAL_EXCERPTS}): the figures are rough, and the ceiling, from two halves of them, is low; "
+                     "use a larger split (--split), shorter --seconds or a larger corpus")
+        log.warning("%s", notes[-1])
     try:
         tables[BASELINE] = shuffled_chunks(corpus, train_split, real.num_excerpts, seconds, seed)
     except ValueError as e:
@@ -170,6 +180,9 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     for events, name in list(zip(performances, names))[:max_rolls]:
         roll = plot_roll(events, figures_dir / f"roll_{Path(name).stem}.png", title=name)
         audio, why = _audio_for(generated_dir / name, out_dir, wav, soundfont)
+        if audio is not None and link_audio and Path(audio).parent != out_dir / "audio":  # a WAV beside the MIDI
+            (out_dir / "audio").mkdir(exist_ok=True)
+            audio = Path(shutil.copy(audio, out_dir / "audio" / Path(audio).name))
         samples.append({"file": name, "roll": roll, "audio": audio, "audio_note": why})
     curves = []
     for run in runs or []:
@@ -189,7 +202,8 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         "excerpts": {f"real ({split})": real.num_excerpts, **{row: t.num_excerpts for row, t in tables.items()},
                      "real A": int(half_a.size), "real B": int(half_b.size)},
         "rows": list(tables), "descriptors": comparison, "classifier": classifier, "copies": copies,
-        "figures": figures, "samples": samples, "training": curves, "notes": notes})
+        "figures": figures, "samples": samples, "training": curves, "notes": notes, "link_audio": link_audio,
+        "out_dir": out_dir})
     _write_atomic(out_dir / "report.json", json.dumps(report, indent=1))
     _write_atomic(out_dir / "report.html", render_html(report))
     log.info("wrote %s", out_dir / "report.html")
@@ -277,8 +291,11 @@ def render_html(report: dict) -> str:
     parts.append(f"<h2>Densities</h2><img alt='descriptor densities' src='{densities}'>")
     parts.append("<h2>Samples</h2>")
     for s in report["samples"]:
-        audio = (f"<audio controls src='{_data_uri(s['audio'], 'audio/wav')}'></audio>" if s["audio"]
-                 else f"<p class=note>{esc(s['audio_note'])}</p>")
+        if s["audio"] and report.get("link_audio"):
+            src = esc(os.path.relpath(s["audio"], report["out_dir"]))
+        elif s["audio"]:
+            src = _data_uri(s["audio"], "audio/wav")
+        audio = (f"<audio controls src='{src}'></audio>" if s["audio"] else f"<p class=note>{esc(s['audio_note'])}</p>")
         parts.append(f"<div class=sample><h3>{esc(s['file'])}</h3>{audio}"
                      f"<img alt='piano roll of {esc(s['file'])}' src='{_data_uri(s['roll'], 'image/png')}'></div>")
     if report["training"]:

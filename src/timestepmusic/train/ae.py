@@ -32,17 +32,19 @@ log = logging.getLogger(__name__)
 def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config | None = None, *,
                       resume: bool = False, progress: bool = True, max_steps: int | None = None,
                       max_seconds: float | None = None, epochs: int | None = None, lr: float | None = None,
-                      compile_model: bool | None = None) -> dict:
+                      compile_model: bool | None = None, checkpoint_s: float | None = None) -> dict:
     """Train (or with `resume`, continue) a PISA run in `out`. Returns the last metrics.
 
     `max_steps` / `max_seconds` stop early after writing `last` (for tests and time-boxed runs);
     `epochs` extends or shortens a resumed run; `lr` changes the learning rate from here on;
-    `compile_model` turns `ae.compile` on or off (a resumed run otherwise keeps its saved setting).
+    `compile_model` turns `ae.compile` on or off (a resumed run otherwise keeps its saved setting);
+    `checkpoint_s` changes `ae.checkpoint_every_s` likewise.
     """
     out = Path(out)
     corpus = Corpus.open(corpus_path)
     start_epoch = start_batch = step = 0
     best = math.inf
+    running: float | None = None  # moving average of the training loss, over the whole run
     meta = None
     if resume:
         folder, meta = read_meta(out / "last")
@@ -51,10 +53,12 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
         check_corpus_matches(meta, corpus, f"run {out}")
         config = Config.from_dict(meta["config"])
         start_epoch, start_batch, step, best = meta["epoch"], meta["batch"], meta["step"], meta["best_val_loss"]
+        running = meta.get("train_loss")  # the moving average goes on where it stopped
     config = config or corpus.config
     if epochs is not None:
         config = config.override({"ae.epochs": epochs})
-    config = config.override({"ae.lr": lr, "ae.compile": compile_model})  # None leaves a setting as it is
+    config = config.override({"ae.lr": lr, "ae.compile": compile_model,  # None leaves a setting as it is
+                              "ae.checkpoint_every_s": checkpoint_s})
     config = config.override({"chunks.chunk_seconds": corpus.config.chunks.chunk_seconds,
                               "chunks.max_events": corpus.config.chunks.max_events,
                               "events.pedal_bins": corpus.config.events.pedal_bins})
@@ -82,7 +86,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     if ae.compile:  # in place, so the state dict keeps its names
         model.compile()
     use_amp = device.type == "cuda"
-    metrics = MetricsLog(out / "metrics.jsonl")
+    metrics = MetricsLog(out / "metrics.jsonl", resumed_at=step if meta else None)
 
     def save(name: str, epoch: int, batch: int, extra: dict | None = None) -> None:
         if not ranks.main:  # one writer; the others wait at the next barrier
@@ -90,6 +94,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
         write_checkpoint(out, name, {
             "kind": "autoencoder", "config": config.to_dict(), "encoding": encoding.to_dict(),
             "model": model.sizes_of(), "epoch": epoch, "batch": batch, "step": step, "best_val_loss": best,
+            "train_loss": running,
             "corpus": {"root": str(corpus.root), "key": corpus.manifest["key"]},
             "trained": {"steps": step, "device": str(device), "world_size": ranks.world} | (extra or {})},
             {"pisa": model}, {"pisa": optimizer})
@@ -105,7 +110,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
         order = epoch_order(n, ae.seed, epoch).to(device)
         bar = tqdm(range(start_batch, batches_per_epoch), desc=f"epoch {epoch + 1}/{ae.epochs}", unit="batch",
                    disable=not progress, initial=start_batch, total=batches_per_epoch)
-        window_start, window_chunks, running = time.perf_counter(), 0, 0.0
+        window_start, window_chunks = time.perf_counter(), 0
         try:
             for b in bar:
                 idx = order[b * ae.batch_chunks:(b + 1) * ae.batch_chunks]
@@ -128,13 +133,13 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                 step += 1
                 window_chunks += idx.shape[0]
                 value = float(loss.detach())
-                running = 0.98 * running + 0.02 * value if step > 1 else value
+                running = value if running is None else 0.98 * running + 0.02 * value
                 if b % 20 == 0:
                     rate = window_chunks / max(time.perf_counter() - window_start, 1e-9)
                     bar.set_postfix(loss=f"{running:.4f}", chunks_s=f"{rate:,.0f}")
                 # every rank must agree on stopping and saving
                 stop, due = ranks.agree(budget.spent_here(step), time.perf_counter() - last_save >= ae.checkpoint_every_s)
-                if stop or due:
+                if stop or (due and b + 1 < batches_per_epoch):  # at an epoch's end, `last` follows validation
                     save("last", epoch, b + 1)
                     ranks.barrier()
                     last_save = time.perf_counter()

@@ -98,7 +98,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
         rows = rows if rows.size else train_rows
         order = torch.randperm(rows.size, generator=torch.Generator().manual_seed(g.seed + 3))
         ae_val_rows = torch.from_numpy(rows)[order[:AE_VALIDATION_CHUNKS]]
-    metrics = MetricsLog(out / "metrics.jsonl")
+    metrics = MetricsLog(out / "metrics.jsonl", resumed_at=step if meta else None)
     trained_seconds = meta["trained"]["seconds"] if meta else 0.0
     tuned_at: dict[int, tuple[CodebookWeights, str]] = {}  # step → (codebook, hash): `best` and `last` share them
 

@@ -1,0 +1,138 @@
+"""Bad input, written by the test: every file gets one line naming it and the reason, never a
+traceback, and the batch finishes with the good files (issue 15)."""
+from __future__ import annotations
+
+import io
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from timestepmusic.config import Config
+from timestepmusic.corpus import Corpus, prepare
+from timestepmusic.midi import read_events
+
+from midi_factory import Note, midi_bytes, simple_piece, write_piece
+
+
+def _note_offs_only() -> bytes:
+    track = mido.MidiTrack([mido.Message("note_off", note=60 + i, velocity=0, time=120) for i in range(8)])
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    mid.tracks.append(track)
+    buffer = io.BytesIO()
+    mid.save(file=buffer)
+    return buffer.getvalue()
+
+
+def bad_midi() -> dict[str, tuple[bytes, str]]:
+    """name → (bytes, a word the reason must hold)."""
+    good = midi_bytes(*simple_piece(1))
+    junk = np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8).tobytes()
+    return {
+        "zero_byte": (b"", "empty"),
+        "text": (b"just some text, not music\n" * 10, "not a MIDI file"),
+        "truncated": (good[: len(good) // 2], "damaged"),
+        "random_after_header": (good[:14] + b"MTrk" + struct.pack(">I", len(junk)) + junk, "damaged"),
+        "drums_only": (midi_bytes([Note(38, 0, 240, 100, channel=9), Note(42, 240, 480, 90, channel=9)]),
+                       "no piano notes"),
+        "no_notes": (midi_bytes([]), "no piano notes"),
+        "note_offs_only": (_note_offs_only(), "no piano notes"),
+        "huge_tick": (midi_bytes([Note(60, 0, 100), Note(62, 2**27, 2**27 + 100)]), "implausible timing"),
+        "slow_tempo": (midi_bytes([Note(60, 0, 100), Note(62, 480 * 2000, 480 * 2001)], tempos=((0, 2**24 - 1),)),
+                       "implausible timing"),
+        "fast_tempo": (midi_bytes([Note(40 + i % 40, i * 10, i * 10 + 5) for i in range(20_001)], tempos=((0, 1),)),
+                       "implausible timing"),
+    }
+
+
+@pytest.fixture(scope="module")
+def bad_folder(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("bad") / "midi"
+    root.mkdir()
+    for name, (data, _) in bad_midi().items():
+        (root / f"{name}.mid").write_bytes(data)
+    write_piece(root / "good.mid", seed=2)
+    return root
+
+
+@pytest.mark.parametrize("name", sorted(bad_midi()))
+def test_each_bad_file_is_refused_with_its_name_and_reason(name, bad_folder):
+    path = bad_folder / f"{name}.mid"
+    with pytest.raises(ValueError) as caught:
+        read_events(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert bad_midi()[name][1] in message, message
+
+
+def test_prepare_skips_each_bad_file_once_and_finishes(bad_folder, tmp_path):
+    out = tmp_path / "corpus"
+    done = subprocess.run([sys.executable, "-m", "timestepmusic", "prepare", str(bad_folder), "--out", str(out), "-q",
+                           "--workers", "1"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    for name, (_, reason) in bad_midi().items():
+        mine = [line for line in lines if f"{name}.mid" in line]
+        assert len(mine) == 1, (name, lines)
+        assert reason in mine[0]
+    assert len(lines) == len(bad_midi())
+    corpus = Corpus.open(out)
+    assert [Path(t["path"]).name for t in corpus.tracks] == ["good.mid"]
+    assert corpus.num_tracks == 1 and sum(t["duration_s"] for t in corpus.tracks) < 60
+
+
+def test_timing_limits_are_settings(bad_folder, tmp_path):
+    config = Config().override({"events.max_seconds": 1e9, "events.max_events_per_second": 1e9})
+    report = prepare([bad_folder / "huge_tick.mid", bad_folder / "good.mid"], tmp_path / "c", config, progress=False)
+    assert report.corpus.num_tracks == 2 and not report.skipped
+
+
+def test_damaged_cache_entry_is_rebuilt_and_the_file_kept(bad_folder, tmp_path, caplog):
+    out = tmp_path / "corpus"
+    prepare([bad_folder / "good.mid"], out, progress=False)
+    entry = next((out / "cache").glob("*.npz"))
+    entry.write_bytes(entry.read_bytes()[:100])
+    (out / "corpus.json").write_text("{ broken")  # so the cache is read again
+    report = prepare([bad_folder / "good.mid"], out, progress=False)
+    assert report.corpus.num_tracks == 1 and not report.skipped
+    warning = [r.getMessage() for r in caplog.records if "damaged cache" in r.getMessage()]
+    assert len(warning) == 1 and str(bad_folder / "good.mid") in warning[0]
+    again = prepare([bad_folder / "good.mid"], out, progress=False)  # and it stays good
+    assert again.corpus.num_tracks == 1 and not again.skipped
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete", "resize"])
+def test_damaged_corpus_is_repaired_by_prepare(damage, bad_folder, tmp_path):
+    out = tmp_path / "corpus"
+    sources = [bad_folder / "good.mid"]
+    before = np.array(prepare(sources, out, progress=False).corpus.start_s)
+    data = next(out.glob("data-*"))
+    target = data / "start_s.npy"
+    if damage == "truncate":
+        target.write_bytes(target.read_bytes()[:90])
+    elif damage == "delete":
+        target.unlink()
+    else:
+        np.save(target, np.zeros(3))
+    with pytest.raises(ValueError, match="prepare"):
+        Corpus.open(out)
+    again = prepare(sources, out, progress=False)
+    assert not again.reused
+    assert np.array_equal(np.asarray(again.corpus.start_s), before)
+
+
+def test_pickled_latents_cache_is_rebuilt_naming_the_file(tmp_path, caplog):
+    from timestepmusic.latents import read_cached_latents
+
+    path = tmp_path / "latents-x.npy"
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    assert read_cached_latents(path, rows=4, latent=2) is None
+    assert str(path) in caplog.text
+    np.save(path, np.zeros((4, 2), np.float32))
+    assert read_cached_latents(path, rows=4, latent=2).shape == (4, 2)
+    assert read_cached_latents(path, rows=5, latent=2) is None

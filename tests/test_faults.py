@@ -1,0 +1,350 @@
+"""Nothing lost, nothing mixed: checkpoint writes interrupted at every point, runs killed at random
+steps, a run folder that already holds a run, and metrics logs after a resume (issue 15)."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import timestepmusic.checkpoint as checkpoint
+import timestepmusic.train.ae as train_ae
+from timestepmusic.checkpoint import read_meta, start_run_folder, write_checkpoint
+from timestepmusic.cli import main
+from timestepmusic.config import Config
+from timestepmusic.corpus import prepare
+from timestepmusic.midi import Events, write_events
+from timestepmusic.train.ae import train_autoencoder
+from timestepmusic.train.log import MetricsLog, read_metrics
+from timestepmusic.train.sequence import train_sequence_model as train_gan
+
+AE = {"ae.latent": 4, "ae.hidden": 16, "ae.batch_chunks": 16, "ae.epochs": 2, "ae.lr": 1e-3}
+GAN = {"gan.window_chunks": 16, "gan.channels": 8, "gan.noise": 4, "gan.batch": 2, "gan.steps": 6,
+       "gan.validate_every": 1, "gan.sample_every": 0, "gan.critic_steps": 1}
+
+
+def _performance(rng: np.random.Generator, seconds: float) -> Events:
+    n = int(seconds * 5)
+    return Events(rng.integers(20, 70, n), rng.uniform(0, seconds, n), rng.uniform(0.05, 1.0, n),
+                  rng.integers(20, 120, n)).sorted()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("faults")
+    rng = np.random.default_rng(1)
+    for piece in range(4):
+        for take in range(2):
+            write_events(_performance(rng, 8.0), root / "midi" / f"piece{piece}" / f"take{take}.mid")
+    config = Config().override({"corpus.validation_fraction": 0.25, "corpus.test_fraction": 0.25})
+    prepare([root / "midi"], root / "corpus", config, progress=False)
+    return root / "corpus"
+
+
+@pytest.fixture(scope="module")
+def straight_ae(corpus, tmp_path_factory) -> Path:
+    """An autoencoder run trained without interruption: what every interrupted run must end as."""
+    run = tmp_path_factory.mktemp("straight") / "ae"
+    train_autoencoder(corpus, run, Config().override(AE), progress=False)
+    return run
+
+
+def _same_weights(a: Path, b: Path, keys=("pisa",)) -> None:
+    for key in keys:
+        x, y = load_file(str(a / f"{key}.safetensors")), load_file(str(b / f"{key}.safetensors"))
+        assert x.keys() == y.keys()
+        for name in x:
+            assert torch.equal(x[name], y[name]), (key, name)
+
+
+class Crash(BaseException):
+    """A crash: not an Exception, so no handler in the code under test catches it."""
+
+
+def _faulty(limit: int | str | None, seen: list[str]):
+    """write_checkpoint whose filesystem steps are counted into `seen`, crashing at step `limit` (a
+    number: the step's place in `seen`; a name: its first step of that name)."""
+    original = write_checkpoint
+
+    def step(name, fn):
+        def wrapped(*args, **kwargs):
+            seen.append(name)
+            if len(seen) - 1 == limit or name == limit:
+                raise Crash(name)
+            return fn(*args, **kwargs)
+        return wrapped
+
+    def write(*args, **kwargs):
+        patches = [(checkpoint, "save_file", step("save_file", checkpoint.save_file)),
+                   (checkpoint, "shutil", types.SimpleNamespace(rmtree=step("rmtree", shutil.rmtree))),
+                   (pathlib.Path, "rename", step("rename", pathlib.Path.rename)),
+                   (pathlib.Path, "mkdir", step("mkdir", pathlib.Path.mkdir)),
+                   (pathlib.Path, "write_text", step("write_text", pathlib.Path.write_text))]
+        saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+        for owner, name, value in patches:
+            setattr(owner, name, value)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            for owner, name, value in saved:
+                setattr(owner, name, value)
+    return write
+
+
+def test_checkpoint_write_crashing_at_every_step_resumes_to_the_same_weights(corpus, straight_ae, tmp_path,
+                                                                             monkeypatch):
+    stopped = tmp_path / "stopped"
+    train_autoencoder(corpus, stopped, Config().override(AE), progress=False, max_steps=3)
+    seen: list[str] = []  # the steps of one checkpoint write, counted on a dry run
+    monkeypatch.setattr(train_ae, "write_checkpoint", _faulty(None, seen))
+    train_autoencoder(corpus, tmp_path / "dry", Config().override(AE), progress=False, max_steps=1)
+    assert seen.count("rename") == 1 and "save_file" in seen  # a first checkpoint: no `last` to move aside
+    steps: list[str] = []
+    shutil.copytree(stopped, tmp_path / "count")
+    monkeypatch.setattr(train_ae, "write_checkpoint", _faulty(None, steps))
+    train_autoencoder(corpus, tmp_path / "count", resume=True, progress=False, max_steps=5)
+    assert steps.count("rename") == 2  # `last` → `.last.old`, `.last.tmp` → `last`
+    for point in range(len(steps)):
+        run = tmp_path / f"crash{point}"
+        shutil.copytree(stopped, run)
+        monkeypatch.setattr(train_ae, "write_checkpoint", _faulty(point, []))
+        with pytest.raises(Crash):
+            train_autoencoder(corpus, run, resume=True, progress=False, max_steps=5)
+        monkeypatch.setattr(train_ae, "write_checkpoint", write_checkpoint)
+        folder, meta = read_meta(run / "last")
+        assert meta["step"] in (3, 5), (point, steps[point])
+        train_autoencoder(corpus, run, resume=True, progress=False)
+        _same_weights(straight_ae / "last", run / "last")
+        steps_logged = [r["step"] for r in read_metrics(run / "metrics.jsonl") if "val_loss" in r]
+        assert len(steps_logged) == len(set(steps_logged)) == 2, (point, steps_logged)
+        shutil.rmtree(run)
+
+
+def test_reader_falls_back_to_old_between_the_two_renames(corpus, straight_ae, tmp_path):
+    run = tmp_path / "run"
+    train_autoencoder(corpus, run, Config().override(AE), progress=False, max_steps=3)
+    (run / "last").rename(run / ".last.old")  # the crash: the old one moved aside, the new one not in place
+    (run / ".last.tmp").mkdir()
+    (run / ".last.tmp" / "config.json").write_text("{ half")
+    assert read_meta(run / "last")[0] == run / ".last.old"
+    train_autoencoder(corpus, run, resume=True, progress=False)
+    _same_weights(straight_ae / "last", run / "last")
+    assert not (run / ".last.old").exists() and not (run / ".last.tmp").exists()
+
+
+def test_resumed_train_loss_goes_on_with_the_same_average(corpus, straight_ae, tmp_path):
+    run = tmp_path / "run"
+    train_autoencoder(corpus, run, Config().override(AE), progress=False, max_steps=5)
+    resumed = train_autoencoder(corpus, run, resume=True, progress=False)
+    straight = [r for r in read_metrics(straight_ae / "metrics.jsonl") if "val_loss" in r]
+    again = [r for r in read_metrics(run / "metrics.jsonl") if "val_loss" in r]
+    assert [r["train_loss"] for r in again] == [r["train_loss"] for r in straight]
+    assert resumed["train_loss"] == straight[-1]["train_loss"]
+
+
+def test_metrics_log_drops_rows_after_the_resumed_step(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    log = MetricsLog(path)
+    for step in (1, 2, 3):
+        log.write({"step": step, "val": step})
+    log.write({"event": "note"})
+    with path.open("a") as f:
+        f.write('{"step": 4, "va')  # killed mid-line
+    MetricsLog(path, resumed_at=2).write({"step": 3, "val": 30})
+    assert [(r.get("step"), r.get("val")) for r in read_metrics(path)] == [(1, 1), (2, 2), (None, None), (3, 30)]
+    assert path.read_text().endswith("\n") and len(path.read_text().splitlines()) == 4
+
+
+def test_new_run_into_an_existing_run_is_refused_without_overwrite(corpus, straight_ae, tmp_path, capsys):
+    run = tmp_path / "ae"
+    shutil.copytree(straight_ae, run)
+    before = (run / "last" / "pisa.safetensors").read_bytes(), (run / "metrics.jsonl").read_text()
+    args = ["train-ae", str(corpus), "--out", str(run), "-q", "--epochs", "1", "--set", "ae.latent=4",
+            "--set", "ae.hidden=16"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--resume" in err and "--overwrite" in err and str(run) in err
+    assert ((run / "last" / "pisa.safetensors").read_bytes(), (run / "metrics.jsonl").read_text()) == before
+    assert main(args + ["--overwrite"]) == 0
+    records = read_metrics(run / "metrics.jsonl")
+    assert [r["epoch"] for r in records if "val_loss" in r] == [1]  # the old run's rows are gone
+    assert json.loads((run / "best" / "config.json").read_text())["step"] == records[-1]["step"]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="holds no run"):
+        start_run_folder(tmp_path / "mine", overwrite=True)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="not a folder"):
+        start_run_folder(tmp_path / "file")
+
+
+def test_gan_killed_during_a_checkpoint_write_logs_each_step_once(corpus, straight_ae, tmp_path, monkeypatch):
+    import timestepmusic.train.sequence as train_gan_module
+
+    straight = tmp_path / "straight"
+    train_gan(corpus, straight_ae, straight, Config().override(GAN), progress=False)
+    run = tmp_path / "run"
+    train_gan(corpus, straight_ae, run, Config().override(GAN), progress=False, max_steps=2)
+    seen: list[str] = []
+    monkeypatch.setattr(train_gan_module, "write_checkpoint", _faulty("rename", seen))
+    with pytest.raises(Crash):  # step 3 logged, then killed while writing its `last`
+        train_gan(corpus, None, run, resume=True, progress=False)
+    monkeypatch.setattr(train_gan_module, "write_checkpoint", write_checkpoint)
+    assert "rename" in seen and read_meta(run / "last")[1]["step"] == 2
+    train_gan(corpus, None, run, resume=True, progress=False)
+    steps = [r["step"] for r in read_metrics(run / "metrics.jsonl") if "val_wasserstein" in r]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    _same_weights(straight / "last", run / "last", ("generator", "critic"))
+
+
+ONE_THREAD = os.environ | {"OMP_NUM_THREADS": "1"}  # the same float sums in every process
+
+
+def _tsm(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "timestepmusic", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=ONE_THREAD)
+
+
+def _kill_at(proc: subprocess.Popen, run: Path, step: int, delay_s: float = 0.0) -> None:
+    """SIGKILL `proc` `delay_s` after RUN/last reaches `step` (or when the run ends): at a moment of the
+    next steps that the test does not choose, possibly in the middle of a checkpoint write."""
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            if json.loads((run / "last" / "config.json").read_text())["step"] >= step:
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.002)
+    time.sleep(delay_s)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.mark.parametrize("kind", ["ae", "gan"])
+def test_training_killed_at_a_random_step_resumes_to_the_uninterrupted_result(kind, corpus, straight_ae,
+                                                                               tmp_path):
+    rng = random.Random(15)
+    sets = [f"--set={k}={v}" for k, v in (AE if kind == "ae" else GAN).items()]
+    if kind == "ae":
+        command, extra, keys = "train-ae", ["--checkpoint-minutes", "0.0001"], ("pisa",)
+    else:
+        command, extra, keys = "train-gan", ["--ae", str(straight_ae)], ("generator", "critic")
+    straight, run = tmp_path / "straight", tmp_path / "run"
+    assert _tsm(command, str(corpus), "--out", str(straight), "-q", *extra, *sets).wait() == 0
+    total = read_meta(straight / "last")[1]["step"]
+    proc = _tsm(command, str(corpus), "--out", str(run), "-q", *extra, *sets)
+    _kill_at(proc, run, rng.randint(1, total - 1))
+    for _ in range(3):  # killed again at a random moment of the resumed run, then left to finish
+        if read_meta(run / "last")[1]["step"] >= total:
+            break
+        before = read_meta(run / "last")[1]["step"]
+        proc = _tsm(command, str(corpus), "--resume", str(run), "-q")
+        _kill_at(proc, run, before + 1, delay_s=rng.uniform(0.0, 0.1))
+    done = subprocess.run([sys.executable, "-m", "timestepmusic", command, str(corpus), "--resume", str(run), "-q"],
+                          capture_output=True, text=True, env=ONE_THREAD)
+    assert done.returncode == 0, done.stderr
+    _same_weights(straight / "last", run / "last", keys)
+    steps = [r["step"] for r in read_metrics(run / "metrics.jsonl") if "val_loss" in r or "val_wasserstein" in r]
+    assert len(steps) == len(set(steps))
+
+
+def test_reconstruct_reaches_the_shipped_and_a_gan_runs_autoencoder(corpus, straight_ae, tmp_path, capsys):
+    source = next((corpus.parent / "midi").rglob("*.mid"))
+    assert main(["reconstruct", str(source), "-o", str(tmp_path / "shipped.mid")]) == 0  # the shipped model's
+    gan = tmp_path / "gan"
+    train_gan(corpus, straight_ae, gan, Config().override(GAN | {"gan.steps": 1}), progress=False)
+    for target in (gan, gan / "last"):
+        assert main(["reconstruct", str(source), "--ae", str(target), "-o", str(tmp_path / "gan.mid")]) == 0
+    assert (tmp_path / "shipped.mid").is_file() and (tmp_path / "gan.mid").is_file()
+    capsys.readouterr()
+
+
+def test_swapped_or_misfit_weights_are_refused_in_one_line(straight_ae, tmp_path):
+    from timestepmusic.autoencoder import Autoencoder
+
+    run = tmp_path / "ae"
+    shutil.copytree(straight_ae, run)
+    other = tmp_path / "other"
+    train_autoencoder(Path(read_meta(run / "last")[1]["corpus"]["root"]), other,
+                      Config().override(AE | {"ae.seed": 5, "ae.epochs": 1}), progress=False)
+    shutil.copy(other / "last" / "pisa.safetensors", run / "last" / "pisa.safetensors")  # same shape, other weights
+    with pytest.raises(ValueError, match=r"not the weights config\.json was saved with") as caught:
+        Autoencoder.load(run)
+    assert "\n" not in str(caught.value) and "pisa.safetensors" in str(caught.value)
+    wide = tmp_path / "wide"
+    train_autoencoder(Path(read_meta(run / "last")[1]["corpus"]["root"]), wide,
+                      Config().override(AE | {"ae.hidden": 24, "ae.epochs": 1}), progress=False)
+    meta = json.loads((run / "last" / "config.json").read_text())
+    meta["weights"]["pisa"] = json.loads((wide / "last" / "config.json").read_text())["weights"]["pisa"]
+    (run / "last" / "config.json").write_text(json.dumps(meta))
+    shutil.copy(wide / "last" / "pisa.safetensors", run / "last" / "pisa.safetensors")
+    with pytest.raises(ValueError, match="do not fit the model") as caught:
+        Autoencoder.load(run)
+    assert "\n" not in str(caught.value) and "of another shape" in str(caught.value)
+
+
+@pytest.mark.parametrize("command", ["generate", "reconstruct", "plot", "evaluate"])
+def test_output_path_that_is_a_file_is_one_line(command, corpus, tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("mine")
+    source = next((corpus.parent / "midi").rglob("*.mid"))
+    argv = {"generate": ["generate", "-n", "1", "-o", str(blocker / "sub")],
+            "reconstruct": ["reconstruct", str(source), "-o", str(blocker / "x.mid")],
+            "plot": ["plot", str(source), "-o", str(blocker / "x.png")],
+            "evaluate": ["evaluate", str(source.parent), "--real", str(corpus), "-o", str(blocker)]}[command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(blocker) in err, err
+    assert blocker.read_text() == "mine"
+
+
+def test_cli_frictions(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("tsm ")
+    with pytest.raises(SystemExit):
+        main(["stats", "x", "--no-such-flag"])
+    err = capsys.readouterr().err
+    assert "usage: tsm stats" in err and "--no-such-flag" in err
+    assert main(["stats", "/nonexistent/corpus", "-v"]) == 2  # -v after the command is accepted
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["train-ae", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "default 10" in help_text and "--checkpoint-minutes" in help_text and "--overwrite" in help_text
+    with pytest.raises(SystemExit):
+        main(["evaluate-ae", "--help"])
+    assert "which split to evaluate" in " ".join(capsys.readouterr().out.split())
+
+
+def test_evaluate_warns_on_a_small_real_set_and_can_link_audio(corpus, tmp_path):
+    from timestepmusic.evaluate.report import evaluate_generated
+
+    generated = tmp_path / "generated"
+    generated.mkdir()
+    source = next((corpus.parent / "midi").rglob("*.mid"))
+    shutil.copy(source, generated / "a.mid")
+    wav = generated / "a.wav"  # a WAV beside the MIDI file is used as its audio
+    wav.write_bytes(b"RIFF" + bytes(4096))
+    report = evaluate_generated(generated, corpus, tmp_path / "report", split="train", seconds=2.0, link_audio=True)
+    assert any("real excerpts" in n and "rough" in n for n in report["notes"])
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "src='audio/a.wav'" in page and "data:audio" not in page
+    assert (tmp_path / "report" / "audio" / "a.wav").read_bytes() == wav.read_bytes()
+    embedded = evaluate_generated(generated, corpus, tmp_path / "embedded", split="train", seconds=2.0)
+    assert "data:audio/wav" in (tmp_path / "embedded" / "report.html").read_text()
+    assert not embedded["link_audio"]

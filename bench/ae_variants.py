@@ -2,7 +2,9 @@
 batch, same number of steps, one thread each), then measured by `tsm evaluate-ae` on one split.
 
     python bench/ae_variants.py train --corpus CORPUS --runs RUNS --arms seed,ohe-cdf-32 --steps 5000
-    python bench/ae_variants.py table --corpus CORPUS --runs RUNS --split test --markdown docs/ae.md
+    python bench/ae_variants.py evaluate --corpus CORPUS --runs RUNS --split validation   # choose here
+    python bench/ae_variants.py evaluate --corpus CORPUS --runs RUNS --split test         # report this
+    python bench/ae_variants.py table --runs RUNS --split test
 
 Each arm is `RUNS/<arm>-s<seed>`, a normal autoencoder run (`tsm evaluate-ae` and `--resume` work on it).
 """
@@ -58,6 +60,56 @@ def train(args: argparse.Namespace) -> None:
             print(json.dumps(record), flush=True)
 
 
+def evaluate(args: argparse.Namespace) -> None:
+    """Every finished arm's best checkpoint through `tsm evaluate-ae`'s figures on one split → RUNS/<arm>/eval-<split>.json."""
+    from timestepmusic.autoencoder import Autoencoder
+    from timestepmusic.corpus import Corpus
+    from timestepmusic.evaluate.latent_space import evaluate_autoencoder
+
+    torch.set_num_threads(args.threads)
+    corpus = Corpus.open(args.corpus)
+    for run in sorted(Path(args.runs).glob("*-s[0-9]*")):
+        if args.arms and run.name.rsplit("-s", 1)[0] not in args.arms.split(","):
+            continue
+        out = run / f"eval-{args.split}.json"
+        if out.exists() or not (run / "done.json").exists():
+            continue
+        started = time.perf_counter()
+        summary = evaluate_autoencoder(Autoencoder.load(run / "best"), corpus, args.split,
+                                       max_seconds_per_track=args.seconds_per_track)
+        summary["evaluated_s"] = time.perf_counter() - started
+        summary["seconds_per_track"] = args.seconds_per_track
+        out.write_text(json.dumps(summary, indent=1))
+        print(f"{run.name}: note F1 {summary['notes']['f1']:.3f}, ceiling {summary['ceiling']['accuracy']:.3f}", flush=True)
+
+
+def table(args: argparse.Namespace) -> None:
+    """The comparison table (markdown) of every evaluated arm on one split."""
+    rows = []
+    for run in sorted(Path(args.runs).glob("*-s[0-9]*")):
+        path = run / f"eval-{args.split}.json"
+        if not path.exists():
+            continue
+        e, done = json.loads(path.read_text()), json.loads((run / "done.json").read_text())
+        t, smooth = e["timing"], e["smoothness"]
+        rows.append([run.name, f"{e['notes']['f1']:.3f}", f"{e['notes_with_offsets']['f1']:.3f}",
+                     f"{e['velocity_mae']:.2f}", f"{e['pedal_f1_all']:.3f}",
+                     f"{t['damper_share']['mean_abs_difference']:.3f}", f"{t['soft_share']['mean_abs_difference']:.3f}",
+                     f"{t['damper_presses_per_s']['relative_difference']:+.0%}",
+                     f"{t['longest_note_s']['relative_difference']:+.0%}", f"{e['ceiling']['accuracy']:.3f}",
+                     f"{smooth['noise 0.3']['note_f1_vs_clean']:.3f}",
+                     f"{smooth['noise 0.3']['held_share']:.4f} / {smooth['clean']['held_share']:.4f}",
+                     f"{max(smooth[k]['clipped_keys'] for k in smooth):.4f}",
+                     f"{max(smooth[k]['clipped_values'] for k in smooth):.4f}",
+                     f"{done['steps']:,}", f"{done['seconds'] / 60:.0f}"])
+    header = ["arm", "note F1", "F1 +offsets", "vel. MAE", "pedal F1", "damper share ±", "soft share ±",
+              "damper presses", "longest note", "ceiling acc.", "F1 @noise 0.3", "notes >4 s @0.3 / clean",
+              "keys clipped (max)", "values clipped (max)", "steps", "train min"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -69,6 +121,18 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=5000)
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=train)
+    p = sub.add_parser("evaluate")
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--runs", required=True)
+    p.add_argument("--split", default="validation")
+    p.add_argument("--arms", default="")
+    p.add_argument("--seconds-per-track", type=float, default=120.0)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=evaluate)
+    p = sub.add_parser("table")
+    p.add_argument("--runs", required=True)
+    p.add_argument("--split", default="test")
+    p.set_defaults(func=table)
     args = parser.parse_args()
     args.func(args)
 

@@ -104,3 +104,17 @@ def test_prompt_and_temperature_are_refused_for_a_gan_in_one_line(tiny_corpus, t
     assert main(["generate", "--model", str(run), "--temperature", "0.5", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert "ar models" in err and "\n" not in err
+
+
+def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):
+    from timestepmusic.shipped import resolve_model, shipped_names
+
+    names = shipped_names()
+    assert names[0] == "default"
+    assert main(["generate", "--list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listed] == names
+    assert resolve_model(names[-1]).name == names[-1]
+    assert main(["generate", "--model", "no-such-model", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "not a shipped model" in err and "default" in err and err.count("\n") == 1

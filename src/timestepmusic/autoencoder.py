@@ -19,6 +19,7 @@ from .encoding import Encoding
 from .midi import Events, join_pedal_runs
 from .pisa import PISA
 from .ragged import group_of, positions_in_groups
+from .shipped import resolve_model
 
 PEDAL_JOIN_S = 0.05  # decoded gaps this short inside a pedal run are closed (docs/latent-space.md)
 
@@ -148,9 +149,7 @@ def load_autoencoder(path: str | Path | None = None, device: str | torch.device 
     """The autoencoder that `path` names or holds: an autoencoder run (its `best`) or checkpoint; a GAN run,
     checkpoint or exported model folder (its autoencoder, with the fine-tuned weights where the GAN tuned it);
     None: the model shipped in the package."""
-    from .generate import default_model_path
-
-    path = default_model_path() if path is None else Path(path)
+    path = resolve_model(path)
     best = path / "best"
     folder, meta = read_meta(best if (best / "config.json").is_file() or (path / ".best.old").is_dir() else path)
     if meta.get("kind") == "autoencoder":

@@ -138,6 +138,13 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from .generation import GANModel, check_piece_seconds, decode_piece, model_info
 
+    if args.list:
+        from .shipped import shipped_description, shipped_names
+
+        for name in shipped_names():
+            d = shipped_description(name)
+            print(f"{name:<12} {d['arch']:<5} {d['description']}")
+        return 0
     if args.info:
         print(json.dumps(model_info(args.model), indent=1))
         return 0
@@ -332,7 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write new performances as MIDI (the shipped model by default)",
                        description="Sample performances from a trained GAN; the same --seed gives the same files.")
     p.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default out/)")
-    p.add_argument("--model", metavar="RUN", help="GAN run or checkpoint folder (default: the model shipped in the package)")
+    p.add_argument("--model", metavar="RUN|NAME",
+                   help="a run or checkpoint folder, or the name of a shipped model (--list; default: 'default')")
+    p.add_argument("--list", action="store_true", help="list the models shipped in the package and exit")
     p.add_argument("-n", type=int, default=8, help="how many files (default 8)")
     p.add_argument("--seconds", type=float, default=16.0, help="length of each in seconds (default 16; conv models)")
     p.add_argument("--corpus", metavar="CORPUS",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -26,15 +25,15 @@ from .files import atomic_path
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
 from .midi import Events, write_events
 from .sequence import SequenceModel, arch_class
+from .shipped import resolve_model
 
-DEFAULT_MODEL = "default"
 RELEASE_S = 2.0  # how long a generated piece may ring on after its last chunk
 LONGEST_PIECE_S = 3600.0  # one hour: the recurrent generator's attention over its past grows with the piece
 BLOCK_CHUNKS = 4096  # chunks snapped and decoded at once (the codebook distances of a block: 4096 × K floats)
 
 
 def default_model_path() -> Path:
-    return Path(str(resources.files("timestepmusic") / "models" / DEFAULT_MODEL))
+    return resolve_model(None)
 
 
 def checkpoint_config(meta: dict) -> Config:
@@ -79,10 +78,7 @@ class GANModel:
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> "GANModel":
-        if path is None:
-            path = default_model_path()
-            if not (path / "config.json").is_file():
-                raise ValueError(f"no shipped model at {path}; pass --model RUN")
+        path = resolve_model(path)
         folder, meta = read_meta(path)
         if meta.get("kind") != "gan":
             raise ValueError(f"{folder}: not a GAN checkpoint (kind={meta.get('kind')!r}); "
@@ -173,7 +169,7 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
 
 
 def model_info(model: str | Path | None = None) -> dict:
-    path = default_model_path() if model is None else Path(model)
+    path = resolve_model(model)
     folder, meta = read_meta(path)
     config = checkpoint_config(meta)
     arch = meta.get("arch", "conv")

@@ -1,0 +1,40 @@
+"""The models shipped inside the package (src/timestepmusic/models/NAME), found by name.
+
+`--model` takes a run or checkpoint folder, or the name of a shipped model; nothing given means the default.
+Imports nothing of ours, so that the autoencoder and generation modules can both use it.
+"""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+DEFAULT_MODEL = "default"
+
+
+def models_dir() -> Path:
+    return Path(str(resources.files("timestepmusic") / "models"))
+
+
+def shipped_names() -> list[str]:
+    """Names of the shipped models, the default first."""
+    names = sorted(p.name for p in models_dir().iterdir() if (p / "config.json").is_file())
+    return sorted(names, key=lambda name: name != DEFAULT_MODEL)
+
+
+def shipped_description(name: str) -> dict:
+    meta = json.loads((models_dir() / name / "config.json").read_text())
+    return {"name": name, "arch": meta.get("arch", "conv"), "description": meta.get("description", "")}
+
+
+def resolve_model(model: str | Path | None) -> Path:
+    """A folder given (an existing path) as it is; a shipped model's name → its folder; None → the default."""
+    if model is None:
+        model = DEFAULT_MODEL
+    path = Path(model)
+    if path.exists():
+        return path
+    if isinstance(model, str) and "/" not in model and (models_dir() / model / "config.json").is_file():
+        return models_dir() / model
+    known = ", ".join(shipped_names()) or "none"
+    raise ValueError(f"--model {model}: no such folder, and not a shipped model (shipped: {known})")

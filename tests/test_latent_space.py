@@ -154,6 +154,9 @@ def test_damper_presses_count_lifts_not_depth_changes():
     events = Events([DAMPER_ID] * 4, [0.0, 0.5, 1.0, 3.0], [0.5, 0.5, 0.5, 0.5], [40, 100, 40, 60], 16.0)
     table = excerpts_from_events([events], seconds=16.0)
     assert damper_presses(table).tolist() == [2.0]  # 0–1.5 s held (three depths), then pressed again at 3 s
+    # several excerpts: a long press in the first does not hide the presses of the next
+    two = excerpts_from_events([Events([DAMPER_ID], [0.0], [15.9], [60], 16.0), events], seconds=16.0)
+    assert damper_presses(two).tolist() == [1.0, 2.0]
 
 
 def test_longest_note_descriptor():

@@ -82,10 +82,13 @@ def format_evaluation(summary: dict) -> str:
 def damper_presses(table) -> np.ndarray:
     """Damper presses per excerpt [X]: damper events that do not continue an earlier one (the pedal was up)."""
     damper = np.flatnonzero(table.ids == DAMPER_ID)
-    ex, start = table.excerpt[damper], table.start_s[damper]
+    ex = table.excerpt[damper]
+    shift = ex * (2.0 * float(table.length_s.max(initial=0.0)) + 1e3)  # excerpts apart on one time line
+    start = table.start_s[damper] + shift  # [K], sorted by excerpt, then start
     end = start + table.duration_s[damper]
-    previous_end = np.maximum.accumulate(np.where(np.r_[True, ex[1:] != ex[:-1]], -np.inf, np.r_[-np.inf, end[:-1]]))
-    pressed = start > previous_end + 1e-6  # [K] the pedal was up just before
+    held_until = np.maximum.accumulate(np.r_[-np.inf, end[:-1]])  # [K] latest release of the earlier events
+    first = np.r_[True, ex[1:] != ex[:-1]]
+    pressed = first | (start > held_until + 1e-6)  # [K] the pedal was up just before
     return np.bincount(ex[pressed], minlength=table.num_excerpts).astype(np.float64)
 
 

@@ -31,6 +31,10 @@ ARMS = {
                          "ae.latent_noise": 0.2},
     "ohe-log-75-noise": {"encoding.encoding": "OHE", "encoding.durations": "log", "ae.latent": 75,
                          "ae.latent_noise": 0.2},
+    "ohe-log-32-noise-tw10": {"encoding.encoding": "OHE", "encoding.durations": "log", "ae.latent": 32,
+                              "ae.latent_noise": 0.2, "encoding.time_weight": 10.0},
+    "ohe-log-32-noise-h128": {"encoding.encoding": "OHE", "encoding.durations": "log", "ae.latent": 32,
+                              "ae.latent_noise": 0.2, "ae.hidden": 128},
 }
 SHARED = {"ae.batch_chunks": 512, "ae.lr": 1e-3, "ae.device": "cpu", "ae.epochs": 100, "ae.checkpoint_every_s": 120.0}
 

@@ -199,3 +199,13 @@ def test_evaluate_ae_reports_timing_ceiling_and_smoothness(ohe_run, corpus, tmp_
     printed = capsys.readouterr().out
     assert "noise 0.3" in printed and "damper presses per second" in printed and "ceiling" in printed
     assert json.loads(out.read_text())["smoothness"]["noise 0.3"]["note_f1_vs_clean"] <= 1.0
+
+
+def test_time_weight_scales_only_the_time_errors():
+    encoding, heavy = (Encoding("OHE", 0.25, DurationFit(), "log", w) for w in (1.0, 10.0))
+    target = encoding.encode(torch.tensor([[3, 50]]), torch.zeros(1, 2), torch.ones(1, 2), torch.full((1, 2), 64))
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    off_time = target.clone()
+    off_time[..., -1] += 0.5  # intensity wrong, keys right
+    assert float(heavy.loss(off_time, target, mask)) == pytest.approx(10 * float(encoding.loss(off_time, target, mask)), rel=1e-3)
+    assert Encoding.from_dict(heavy.to_dict()).time_weight == 10.0

@@ -88,12 +88,15 @@ class EncodingConfig:
     """Id layout: pon (pedal, octave, pitch class as numbers), ponOHE, pnOHE, OHE (91-way), none."""
     durations: str = "cdf"
     """Duration scale: cdf (log-normal CDF of the training split) or log (linear in log seconds)."""
+    time_weight: float = 1.0
+    """Weight of the offset, duration and intensity errors beside the key's in the autoencoder's loss."""
 
     def __post_init__(self) -> None:
         _check(self.encoding in ENCODINGS, "encoding.encoding",
                f"unknown encoding {self.encoding!r}; choose one of {', '.join(ENCODINGS)}")
         _check(self.durations in DURATION_SCALES, "encoding.durations",
                f"unknown duration scale {self.durations!r}; choose one of {', '.join(DURATION_SCALES)}")
+        _check(self.time_weight > 0, "encoding.time_weight", f"must be > 0, got {self.time_weight}")
 
 
 @dataclass(frozen=True)

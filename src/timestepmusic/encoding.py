@@ -35,13 +35,15 @@ def _unscale(x: torch.Tensor, top: float) -> torch.Tensor:
 class Encoding:
     """One id layout + the shared time/intensity features. Groups: (name, start, stop, 'mse' | 'ce')."""
 
-    def __init__(self, name: str, chunk_seconds: float, duration_fit: DurationFit, durations: str = "cdf"):
+    def __init__(self, name: str, chunk_seconds: float, duration_fit: DurationFit, durations: str = "cdf",
+                 time_weight: float = 1.0):
         if name not in ENCODINGS:
             raise ValueError(f"unknown encoding {name!r}; choose one of {', '.join(ENCODINGS)}")
         if durations not in DURATION_SCALES:
             raise ValueError(f"unknown duration scale {durations!r}; choose one of {', '.join(DURATION_SCALES)}")
         self.name = name
         self.durations = durations
+        self.time_weight = float(time_weight)  # weight of the offset/duration/intensity MSE in the loss
         self.chunk_seconds = chunk_seconds
         self.duration_fit = duration_fit
         id_groups = {
@@ -145,23 +147,24 @@ class Encoding:
         prediction/target [B, N, D], mask [B, N].
         """
         per_element = prediction.new_zeros(mask.shape)
-        for _, start, stop, kind in self.groups:
+        for group, start, stop, kind in self.groups:
+            weight = self.time_weight if group == "time" else 1.0
             p, t = prediction[..., start:stop], target[..., start:stop]
             if kind == "ce":
-                per_element = per_element + F.cross_entropy(p.reshape(-1, stop - start).float(),
+                per_element = per_element + weight * F.cross_entropy(p.reshape(-1, stop - start).float(),
                                                             t.reshape(-1, stop - start).argmax(-1),
                                                             reduction="none").view(mask.shape)
             else:
-                per_element = per_element + ((p.float() - t.float()) ** 2).sum(-1)
+                per_element = per_element + weight * ((p.float() - t.float()) ** 2).sum(-1)
         weight = mask.float()
         total = (per_element * weight).sum()
         return total if reduction == "sum" else total / weight.sum().clamp_min(1.0)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "chunk_seconds": self.chunk_seconds, "duration_fit": self.duration_fit.to_dict(),
-                "durations": self.durations}
+                "durations": self.durations, "time_weight": self.time_weight}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Encoding":
         return cls(d["name"], float(d["chunk_seconds"]), DurationFit.from_dict(d["duration_fit"]),
-                   d.get("durations", "cdf"))  # checkpoints from before the option are "cdf"
+                   d.get("durations", "cdf"), d.get("time_weight", 1.0))  # older checkpoints: cdf, 1

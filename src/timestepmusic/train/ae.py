@@ -67,7 +67,8 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     device = pick_device(device_name)
     progress = progress and ranks.main
     gatherer = ChunkGatherer(corpus, device=device)
-    encoding = Encoding(config.encoding.encoding, corpus.chunk_seconds, corpus.duration_fit, config.encoding.durations)
+    encoding = Encoding(config.encoding.encoding, corpus.chunk_seconds, corpus.duration_fit, config.encoding.durations,
+                        config.encoding.time_weight)
     train_tracks, train_chunks = (torch.from_numpy(a).to(device) for a in corpus.chunk_index("train"))
     val_tracks, val_chunks = (torch.from_numpy(a).to(device) for a in corpus.chunk_index("validation"))
     if train_tracks.numel() == 0:

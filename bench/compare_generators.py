@@ -1,0 +1,106 @@
+"""The generator comparison (docs/quality.md): each trained model writes N pieces (no snapping), and
+`tsm evaluate`'s figures compare them with real excerpts of one split, beside fixed rows: two halves of
+the real set (ceiling), the autoencoder's decode of real latent sequences (the representation's
+ceiling), and real chunks shuffled at random (the floor, built into the report).
+
+    python bench/compare_generators.py --corpus CORPUS --split test --out OUT \
+        --model conv-s0=runs/conv-s0 --model ar-s0=runs/ar-s0 [--samples 200 --seconds 16]
+
+Writes OUT/<name>/midi/*.mid and OUT/<name>/report/report.{json,html}, and prints one markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+KEY_DESCRIPTORS = ("pitch_range", "damper_fraction", "longest_note_s")
+
+
+def decoded_real_row(ae, corpus, split: str, seconds: float):
+    """The autoencoder's decode of every real latent sequence of the split, as excerpts."""
+    from timestepmusic.batches import ChunkGatherer
+    from timestepmusic.evaluate.descriptors import excerpts_from_events
+    from timestepmusic.evaluate.fidelity import reconstruct_track
+
+    gatherer = ChunkGatherer(corpus, device=ae.device)
+    decoded = [reconstruct_track(ae, gatherer, int(t))[1] for t in corpus.tracks_in(split)]
+    return excerpts_from_events(decoded, seconds)
+
+
+def summary_of(report: dict, row: str) -> dict:
+    from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS
+
+    overlaps = {name: report["descriptors"][name]["rows"][row]["overlap"] for name in SCALAR_DESCRIPTORS}
+    finite = [v for v in overlaps.values() if np.isfinite(v)]
+    out = {"classifier": report["classifier"][row]["accuracy"], "mean_overlap": float(np.mean(finite))}
+    trees = report.get("classifier_trees", {}).get(row)
+    if trees is not None:
+        out["trees"] = trees["accuracy"]
+    return out | {name: overlaps[name] for name in KEY_DESCRIPTORS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=RUN")
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=16.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from timestepmusic.corpus import Corpus
+    from timestepmusic.evaluate.report import BASELINE, CEILING, GENERATED, evaluate_generated
+    from timestepmusic.generation import GANModel, decode_piece
+    from timestepmusic.midi import write_events
+
+    corpus = Corpus.open(args.corpus)
+    results, ceiling_rows = {}, {}
+    for spec in args.model:
+        name, _, run = spec.partition("=")
+        model = GANModel.load(run)
+        midi = args.out / name / "midi"
+        started = time.perf_counter()
+        pieces = model.sample_latents(args.samples, args.seconds, args.seed, snap_to_real=False)
+        sampled_s = time.perf_counter() - started
+        for i, latent in enumerate(pieces):
+            write_events(decode_piece(model.ae, latent), midi / f"sample_{i:03d}.mid")
+        music_s = sum(p.shape[0] for p in pieces) * model.ae.chunk_seconds
+        key = model.ae.weights_sha256
+        if key not in ceiling_rows:  # one decode of the real split per autoencoder
+            ceiling_rows[key] = decoded_real_row(model.ae, corpus, args.split, args.seconds)
+        report = evaluate_generated(midi, corpus, args.out / name / "report", split=args.split, seconds=args.seconds,
+                                    seed=args.seed, extra_rows={"autoencoder decode": ceiling_rows[key]})
+        results[name] = {GENERATED: summary_of(report, GENERATED), "faster_than_real_time": music_s / sampled_s,
+                         "copies": report["copies"].get("flagged"),
+                         "fixed": {row: summary_of(report, row) for row in (BASELINE, "autoencoder decode")}
+                         | {CEILING: {"classifier": report["classifier"][CEILING]["accuracy"]}}}
+        print(f"{name}: {json.dumps(results[name][GENERATED])}", file=sys.stderr, flush=True)
+    (args.out / "comparison.json").write_text(json.dumps(results, indent=1))
+    header = ["row", "classifier acc.", "trees acc.", "mean overlap", *KEY_DESCRIPTORS, "near copies", "× real time"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+    def cells(s: dict) -> list[str]:
+        return [f"{s.get('classifier', float('nan')):.3f}", f"{s['trees']:.3f}" if "trees" in s else "—",
+                f"{s['mean_overlap']:.3f}" if "mean_overlap" in s else "—",
+                *(f"{s[k]:.3f}" if k in s else "—" for k in KEY_DESCRIPTORS)]
+    for name, r in results.items():
+        lines.append("| " + " | ".join([name, *cells(r[GENERATED]), str(r["copies"]), f"{r['faster_than_real_time']:,.0f}"]) + " |")
+    if results:
+        fixed = next(iter(results.values()))["fixed"]
+        for row, s in fixed.items():
+            lines.append("| " + " | ".join([f"*{row}*", *cells(s), "—", "—"]) + " |")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

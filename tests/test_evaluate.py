@@ -115,7 +115,8 @@ def test_descriptors_match_hand_computed_values():
         "ioi_std": 0.5,
         "melodic_step_mean": 4.0,  # top line E4 (over C4), G4, C5: steps 3 and 5
         "stepwise_share": 0.0,
-        "key_steadiness": 1 / math.sqrt(3),  # C, E, G in the first 2 s against C alone in the second
+        # pitch-class counts C, E, G in the first 2 s against C alone in the second, correlated over 12 classes
+        "key_steadiness": (1 - 3 / 12) / math.sqrt((3 - 9 / 12) * (1 - 1 / 12)),
         "duration_log_mean": 0.0,  # ln 2 + ln 1 + ln 1 + ln ½
         "longest_note_s": 2.0,
         "damper_fraction": 0.5,
@@ -180,15 +181,17 @@ def test_top_line_steps_tell_a_scale_from_leaps_under_a_bass():
     assert np.isnan(one_note["melodic_step_mean"][0]) and np.isnan(one_note["stepwise_share"][0])
 
 
-def test_key_steadiness_is_one_for_one_key_and_low_for_a_far_modulation():
+def test_key_steadiness_is_one_for_one_key_and_negative_for_a_far_modulation():
     same = merge(line(C_MAJOR), line(C_MAJOR[::-1], start_s=2.0), end_s=4.0)
     modulating = merge(line(C_MAJOR), line(F_SHARP_MAJOR, start_s=2.0), end_s=4.0)
     first_half_only = line(C_MAJOR)
-    d = describe(excerpts_from_events([same, modulating, first_half_only], seconds=4.0))
+    chromatic = line(list(range(60, 72)) * 2, step_s=1 / 6)  # every pitch class once per half: no key
+    d = describe(excerpts_from_events([same, modulating, first_half_only, chromatic], seconds=4.0))
     assert d["key_steadiness"][0] == pytest.approx(1.0)
-    # C major counts C twice (C4 and C5); F♯ major counts F♯ twice: shared B and F, once each
-    assert d["key_steadiness"][1] == pytest.approx(2 / (math.sqrt(10) * math.sqrt(10)))
+    # C major counts C twice (C4 and C5), F♯ major F♯ twice; they share B and F: (2 - 12·(2/3)²) / (10 - 12·(2/3)²)
+    assert d["key_steadiness"][1] == pytest.approx(-5 / 7)
     assert np.isnan(d["key_steadiness"][2])  # nothing in the second half
+    assert np.isnan(d["key_steadiness"][3])  # flat histograms: nothing to correlate, not "steady"
 
 
 def test_describing_together_equals_describing_apart():

@@ -22,6 +22,7 @@ from timestepmusic.evaluate.compare import (
     overlap_kl,
     shuffled_chunks,
     split_halves,
+    trees_classifier_test,
 )
 from timestepmusic.evaluate.descriptors import (
     HISTOGRAM,
@@ -112,7 +113,12 @@ def test_descriptors_match_hand_computed_values():
         "velocity_std": math.sqrt(500.0),
         "ioi_mean": 1.5,  # distinct onsets 0, 1, 3
         "ioi_std": 0.5,
+        "melodic_step_mean": 4.0,  # top line E4 (over C4), G4, C5: steps 3 and 5
+        "stepwise_share": 0.0,
+        # pitch-class counts C, E, G in the first 2 s against C alone in the second, correlated over 12 classes
+        "key_steadiness": (1 - 3 / 12) / math.sqrt((3 - 9 / 12) * (1 - 1 / 12)),
         "duration_log_mean": 0.0,  # ln 2 + ln 1 + ln 1 + ln ½
+        "longest_note_s": 2.0,
         "damper_fraction": 0.5,
         "half_pedal_share": 0.5,  # the depth-50 second of the two damper seconds
         "pedal_changes_per_s": 0.75,
@@ -123,7 +129,8 @@ def test_descriptors_match_hand_computed_values():
         assert d[name][0] == pytest.approx(value, abs=1e-9), name
     np.testing.assert_allclose(d[HISTOGRAM][0], np.array([2, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0]) / 4)
     # the second excerpt has no notes: note figures are NaN, pedal figures are not
-    for name in ("pitch_range", "pitch_class_entropy", "velocity_mean", "ioi_mean", "duration_log_mean"):
+    for name in ("pitch_range", "pitch_class_entropy", "velocity_mean", "ioi_mean", "duration_log_mean",
+                 "melodic_step_mean", "stepwise_share", "key_steadiness", "longest_note_s"):
         assert np.isnan(d[name][1]), name
     assert d["note_density"][1] == 0 and d["polyphony_max"][1] == 0
     assert d["damper_fraction"][1] == pytest.approx(0.5)
@@ -143,6 +150,48 @@ def test_close_onsets_are_one_onset_for_inter_onset_intervals():
     chord = Events([key(60), key(64), key(67), key(72)], [0.0, 0.01, 0.02, 0.5], [0.3] * 4, [60] * 4, 1.0)
     d = describe(excerpts_from_events([chord]))
     assert d["ioi_mean"][0] == pytest.approx(0.5)  # the rolled chord's three onsets are one
+
+
+def line(pitches, step_s: float = 0.25, start_s: float = 0.0, id_offset: int = 0) -> Events:
+    """One note per onset, every step_s seconds, each held for one step."""
+    pitches = np.asarray(pitches)
+    times = start_s + step_s * np.arange(pitches.size)
+    return Events(pitches - LOWEST_PITCH + id_offset, times, np.full(pitches.size, step_s), np.full(pitches.size, 64),
+                  float(times[-1] + step_s))
+
+
+def merge(*parts: Events, end_s: float) -> Events:
+    return Events(*(np.concatenate([getattr(p, a) for p in parts]) for a in ("ids", "start_s", "duration_s", "intensity")),
+                  end_s)
+
+
+C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]  # steps of 2, 2, 1, 2, 2, 2, 1
+F_SHARP_MAJOR = [66, 68, 70, 71, 73, 75, 77, 78]  # shares two pitch classes (B, E♯ = F) with C major
+
+
+def test_top_line_steps_tell_a_scale_from_leaps_under_a_bass():
+    scale = line(C_MAJOR)
+    bass = line([36, 43] * 4, start_s=0.01)  # struck 10 ms after each melody note: the same onsets, below
+    leaps = line([48, 72, 50, 74, 52, 76, 53, 77])  # up and down by 24 and 22 semitones
+    d = describe(excerpts_from_events([merge(scale, bass, end_s=2.0), leaps]))
+    assert d["melodic_step_mean"][0] == pytest.approx(12 / 7) and d["stepwise_share"][0] == 1.0
+    assert d["melodic_step_mean"][1] == pytest.approx((24 + 22 + 24 + 22 + 24 + 23 + 24) / 7)
+    assert d["stepwise_share"][1] == 0.0
+    one_note = describe(excerpts_from_events([line([60])]))  # a single onset has no step
+    assert np.isnan(one_note["melodic_step_mean"][0]) and np.isnan(one_note["stepwise_share"][0])
+
+
+def test_key_steadiness_is_one_for_one_key_and_negative_for_a_far_modulation():
+    same = merge(line(C_MAJOR), line(C_MAJOR[::-1], start_s=2.0), end_s=4.0)
+    modulating = merge(line(C_MAJOR), line(F_SHARP_MAJOR, start_s=2.0), end_s=4.0)
+    first_half_only = line(C_MAJOR)
+    chromatic = line(list(range(60, 72)) * 2, step_s=1 / 6)  # every pitch class once per half: no key
+    d = describe(excerpts_from_events([same, modulating, first_half_only, chromatic], seconds=4.0))
+    assert d["key_steadiness"][0] == pytest.approx(1.0)
+    # C major counts C twice (C4 and C5), F♯ major F♯ twice; they share B and F: (2 - 12·(2/3)²) / (10 - 12·(2/3)²)
+    assert d["key_steadiness"][1] == pytest.approx(-5 / 7)
+    assert np.isnan(d["key_steadiness"][2])  # nothing in the second half
+    assert np.isnan(d["key_steadiness"][3])  # flat histograms: nothing to correlate, not "steady"
 
 
 def test_describing_together_equals_describing_apart():
@@ -236,6 +285,43 @@ def test_classifier_cannot_tell_a_distribution_from_itself_and_always_tells_sepa
     with_nan[:, 2] = np.nan  # a descriptor that is NaN throughout is filled, not fatal
     assert classifier_test(with_nan, with_nan + [10, 0, 0])["accuracy"] > 0.95
     assert np.isnan(classifier_test(np.zeros((1, 2)), np.zeros((5, 2)))["accuracy"])
+
+
+def xor_sets(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two sets with the same mean and spread in every feature [n, 5]: a has x0·x1 > 0, b has x0·x1 < 0
+    (opposite quadrants; no straight boundary parts them); columns 2–4 are noise."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.1, 1.0, size=(2 * n, 5)) * rng.choice([-1.0, 1.0], size=(2 * n, 5))
+    x[n:, 1] = -np.sign(x[n:, 0]) * np.abs(x[n:, 1])
+    x[:n, 1] = np.sign(x[:n, 0]) * np.abs(x[:n, 1])
+    return x[:n], x[n:]
+
+
+def test_boosted_trees_tell_apart_what_the_logistic_regression_cannot():
+    a, b = xor_sets(300, seed=4)
+    trees, logistic = trees_classifier_test(a, b), classifier_test(a, b)
+    assert trees["accuracy"] > 0.9 and trees["p_value"] < 1e-10
+    assert logistic["accuracy"] < 0.65  # the reason for the second test
+    assert trees["n_per_class"] == logistic["n_per_class"] == 300 and trees["folds"] == logistic["folds"] == 5
+    with_nan = np.concatenate([a, np.full((300, 1), np.nan)], axis=1)  # a descriptor that is NaN throughout
+    assert trees_classifier_test(with_nan, np.concatenate([b, np.full((300, 1), np.nan)], axis=1))["accuracy"] > 0.9
+    assert np.isnan(trees_classifier_test(np.zeros((1, 2)), np.zeros((5, 2)))["accuracy"])
+
+
+def test_boosted_trees_cannot_tell_two_halves_of_one_distribution():
+    rng = np.random.default_rng(5)
+    pooled = np.concatenate(xor_sets(200, seed=6))  # the same mixture on both sides
+    pooled = pooled[rng.permutation(len(pooled))]
+    same = trees_classifier_test(pooled[:200], pooled[200:])
+    assert abs(same["accuracy"] - 0.5) < 0.15 and same["p_value"] > 0.01
+
+
+def test_boosted_trees_are_deterministic_per_seed():
+    a, b = xor_sets(100, seed=7)
+    b = b + np.random.default_rng(8).normal(0, 0.5, size=b.shape)  # a harder pair: folds and fits matter
+    assert trees_classifier_test(a, b, seed=3) == trees_classifier_test(a, b, seed=3)
+    accuracies = {trees_classifier_test(a, b, seed=s)["accuracy"] for s in range(4)}
+    assert len(accuracies) > 1  # the seed does pick the subsample and folds
 
 
 def test_real_halves_are_disjoint_by_track(corpus):

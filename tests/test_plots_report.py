@@ -113,6 +113,10 @@ def test_report_lists_the_bad_file_and_evaluates_the_rest(report, generated):
     saved = json.loads((out / "report.json").read_text())
     assert saved["files"] == result["files"]
     assert set(saved["classifier"]) == {"generated", "shuffled chunks", "reconstructions", "real A vs real B"}
+    assert set(saved["classifier_trees"]) == set(saved["classifier"])
+    for row, c in saved["classifier_trees"].items():  # the trees run on the logistic regression's folds
+        assert set(c) == {"accuracy", "p_value", "n_per_class", "folds"}, row
+        assert (c["n_per_class"], c["folds"]) == (saved["classifier"][row]["n_per_class"], saved["classifier"][row]["folds"])
     copies = {c["excerpt"].split(" @ ")[0]: c for c in saved["copies"]["generated"]}
     assert copies["sample_copy.mid"]["flagged"] and not copies["sample_0.mid"]["flagged"]
     assert saved["copies"]["flagged"] == 1
@@ -124,7 +128,8 @@ def test_report_lists_the_bad_file_and_evaluates_the_rest(report, generated):
 def test_report_html_is_self_contained(report):
     _, out = report
     page = (out / "report.html").read_text()
-    assert "<table id=descriptors>" in page and "note density" in page
+    assert "<table id=descriptors>" in page and "note density" in page and "key steadiness" in page
+    assert "<table id=classifier>" in page and "boosted trees" in page
     assert page.count("<img") >= 1 + 3 + 1  # densities, a roll per sample, the training curves
     assert "src='data:image/png;base64," in page and "src='figures/" not in page
     if audio_unavailable_reason() is None:
@@ -193,6 +198,9 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
     assert kwargs["split"] == "test" and kwargs["train_split"] == "train"
     printed = capsys.readouterr().out
     assert "skipped" in printed and "near copies of training excerpts: 1" in printed
+    trees = report[0]["classifier_trees"]["generated"]["accuracy"]
+    assert f"real vs generated: {report[0]['classifier']['generated']['accuracy']:.3f} logistic, {trees:.3f} boosted trees" \
+        in printed
     assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--seconds", "0"]) == 2
     assert "--seconds must be > 0" in capsys.readouterr().err
 

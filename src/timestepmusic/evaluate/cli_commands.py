@@ -24,9 +24,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for bad in report["files"]["bad"]:
         print(f"skipped {bad['file']}: {bad['reason']}")
     print(f"{report['files']['read']} file(s) against {report['excerpts'][f'real ({args.split})']} real excerpts")
+    def accuracy(c: dict) -> str:
+        return "—" if c["accuracy"] is None else f"{c['accuracy']:.3f}"
+
     for row, c in report["classifier"].items():
-        accuracy = "—" if c["accuracy"] is None else f"{c['accuracy']:.3f}"
-        print(f"  classifier accuracy, real vs {row}: {accuracy}")
+        print(f"  classifier accuracy, real vs {row}: {accuracy(c)} logistic, "
+              f"{accuracy(report['classifier_trees'][row])} boosted trees")
     if "flagged" in report["copies"]:
         print(f"  near copies of training excerpts: {report['copies']['flagged']}")
     print(f"wrote {Path(args.out) / 'report.html'} and report.json")
@@ -47,10 +50,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def add_commands(sub) -> None:
     p = sub.add_parser("evaluate", help="compare generated MIDI files with real music; write an HTML report",
                        description="Describe every .mid/.midi in GENERATED_DIR and the real excerpts of a corpus split "
-                       "(note density, polyphony, pitch range and entropy, velocity, inter-onset intervals, durations, "
-                       "pedalling), compare the distributions (overlap, KL, a classifier test) beside a shuffled-chunks "
-                       "baseline and a real-vs-real ceiling, look for near copies of training excerpts, and write "
-                       "REPORT_DIR/report.html (self-contained) and report.json. Unreadable files are listed, not fatal.")
+                       "(note density, polyphony, pitch range and entropy, velocity, inter-onset intervals, top-line "
+                       "steps, key steadiness, durations, pedalling), compare the distributions (overlap, KL, a logistic "
+                       "and a boosted-trees classifier test) beside a shuffled-chunks baseline and a real-vs-real ceiling, "
+                       "look for near copies of training excerpts, and write REPORT_DIR/report.html (self-contained) and "
+                       "report.json. Unreadable files are listed, not fatal.")
     p.add_argument("generated", metavar="GENERATED_DIR", help="folder of generated .mid/.midi files")
     p.add_argument("--real", required=True, metavar="CORPUS", help="prepared corpus (from `tsm prepare`) of real music")
     p.add_argument("--split", default="test", choices=["train", "validation", "test"],

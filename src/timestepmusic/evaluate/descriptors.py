@@ -19,7 +19,22 @@ measure (no notes, fewer than two onsets, no damper-down time):
   velocity_mean / _std   note velocities 1–127 (population std)
   ioi_mean / ioi_std     seconds between consecutive distinct onsets; onsets closer than 25 ms are
                          one onset (chord asynchrony in performance is mostly under ~30 ms)
+  melodic_step_mean      mean absolute step in semitones of the top line: the highest key of each
+                         distinct onset (as for ioi_*), to the next onset's highest key. The top
+                         line, not every note in onset order: chord tones struck a few ms apart
+                         would otherwise count as steps, and their order is asynchrony, not melody
+  stepwise_share         share of those top-line steps of at most 2 semitones (repeats included):
+                         conjunct against leaping motion
+  key_steadiness         Pearson correlation over the 12 pitch classes of the note counts of the
+                         excerpt's first and second half (by onset time): 1 = the same pitch classes
+                         in the same proportions, < 0 = a far modulation (C to F♯ major: -5/7), ~0 =
+                         no shared key (chromatic, or flat histograms); NaN unless both halves hold
+                         notes of more than one count. Correlation, not the cosine of the raw counts:
+                         pieces glued from chunks of many keys have flat histograms in both halves,
+                         which a cosine scores as steady (0.85 for shuffled real chunks against 0.79
+                         for real ASAP excerpts)
   duration_log_mean      mean of ln(note duration in seconds), durations floored at 1 ms
+  longest_note_s         longest note duration, s (not clipped at the excerpt's end)
   damper_fraction        share of the excerpt's time with the damper down at any depth (any
                          damper event: depth ≥ 1, since an event is never pedal-up)
   half_pedal_share       share of damper-down time at half depth: covered only by damper events of
@@ -59,6 +74,9 @@ DESCRIPTORS: dict[str, tuple[str, str]] = {
     "velocity_std": ("velocity, std", "1–127"),
     "ioi_mean": ("inter-onset interval, mean", "s"),
     "ioi_std": ("inter-onset interval, std", "s"),
+    "melodic_step_mean": ("top-line step, mean", "semitones"),
+    "stepwise_share": ("top-line steps ≤ 2 semitones", "share of steps"),
+    "key_steadiness": ("key steadiness, half to half", "correlation"),
     "duration_log_mean": ("note duration, mean of ln", "ln s"),
     "longest_note_s": ("longest note", "s"),
     "damper_fraction": ("damper down", "share of time"),
@@ -308,6 +326,18 @@ def describe(table: ExcerptTable, step_s: float = GRID_STEP_S) -> dict[str, np.n
     onset, onset_ex = n_start[new], n_ex[new]
     same = onset_ex[1:] == onset_ex[:-1]
     out["ioi_mean"], out["ioi_std"] = _group_mean_std(np.diff(onset)[same], onset_ex[1:][same], x_count)
+    top = np.maximum.reduceat(n_key, np.flatnonzero(new)) if new.size else n_key  # [onsets] highest key of each
+    step = np.abs(np.diff(top))[same].astype(np.float64)  # top-line steps within an excerpt, semitones
+    out["melodic_step_mean"], _ = _group_mean_std(step, onset_ex[1:][same], x_count)
+    out["stepwise_share"], _ = _group_mean_std((step <= 2).astype(np.float64), onset_ex[1:][same], x_count)
+
+    second = (n_start >= length[n_ex] / 2).astype(np.int64)  # which half of its excerpt each note starts in
+    halves = np.bincount((n_ex * 2 + second) * 12 + (n_key + LOWEST_PITCH) % 12,
+                         minlength=x_count * 24).reshape(x_count, 2, 12).astype(np.float64)  # [X, 2, P]
+    centred = halves - halves.mean(axis=2, keepdims=True)  # [X, 2, P]
+    norms = np.linalg.norm(centred, axis=2)  # [X, 2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["key_steadiness"] = (centred[:, 0] * centred[:, 1]).sum(axis=1) / (norms[:, 0] * norms[:, 1])
 
     log_duration = np.log(np.maximum(table.duration_s[note], MIN_DURATION_S))
     out["duration_log_mean"], _ = _group_mean_std(log_duration, n_ex, x_count)

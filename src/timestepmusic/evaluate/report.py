@@ -28,6 +28,7 @@ from .compare import (
     descriptor_features,
     shuffled_chunks,
     split_halves,
+    trees_classifier_test,
 )
 from .descriptors import (
     DESCRIPTORS,
@@ -157,9 +158,10 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     for name in SCALAR_DESCRIPTORS:
         label, unit = DESCRIPTORS[name]
         comparison[name] |= {"label": label, "unit": unit, "ceiling": ceiling[name]["rows"][CEILING]}
-    real_features = descriptor_features(real_desc)
-    classifier = {row: classifier_test(real_features, descriptor_features(d), seed=seed) for row, d in descs.items()}
-    classifier[CEILING] = classifier_test(descriptor_features(desc_a), descriptor_features(desc_b), seed=seed)
+    pairs = {row: (descriptor_features(real_desc), descriptor_features(d)) for row, d in descs.items()}
+    pairs[CEILING] = (descriptor_features(desc_a), descriptor_features(desc_b))
+    classifier = {row: classifier_test(*pair, seed=seed) for row, pair in pairs.items()}
+    classifier_trees = {row: trees_classifier_test(*pair, seed=seed) for row, pair in pairs.items()}
 
     copies: dict = {"threshold": copy_threshold, "transpose": transpose, "train_split": train_split}
     try:
@@ -201,7 +203,8 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         "seconds": seconds, "seed": seed, "files": {"read": len(names), "bad": bad},
         "excerpts": {f"real ({split})": real.num_excerpts, **{row: t.num_excerpts for row, t in tables.items()},
                      "real A": int(half_a.size), "real B": int(half_b.size)},
-        "rows": list(tables), "descriptors": comparison, "classifier": classifier, "copies": copies,
+        "rows": list(tables), "descriptors": comparison, "classifier": classifier,
+        "classifier_trees": classifier_trees, "copies": copies,
         "figures": figures, "samples": samples, "training": curves, "notes": notes, "link_audio": link_audio,
         "out_dir": out_dir})
     _write_atomic(out_dir / "report.json", json.dumps(report, indent=1))
@@ -249,6 +252,21 @@ def _descriptor_table(report: dict) -> str:
     return "<table id=descriptors>" + "".join(head) + "".join(body) + "</table>"
 
 
+def _classifier_section(report: dict) -> str:
+    trees = report.get("classifier_trees", {})  # absent from reports written before the trees test
+    rows = []
+    for row, c in report["classifier"].items():
+        t = trees.get(row, {})
+        rows.append(f"<tr><td>{html.escape(row)}</td><td>{_fmt(c['accuracy'])}</td><td>{_fmt(c['p_value'])}</td>"
+                    f"<td>{_fmt(t.get('accuracy'))}</td><td>{_fmt(t.get('p_value'))}</td><td>{c['n_per_class']}</td></tr>")
+    return ("<h2>Classifier two-sample tests</h2><p>Cross-validated accuracy of two classifiers telling the set from "
+            "real excerpts by their descriptors (0.5 = indistinguishable, 1 = always told apart): a logistic regression "
+            "and gradient-boosted trees, which also catch what no straight boundary separates. A set passes only if "
+            "both stay near the ceiling.</p><table id=classifier><tr><th rowspan=2>set</th><th colspan=2>logistic</th>"
+            "<th colspan=2>boosted trees</th><th rowspan=2>excerpts per class</th></tr><tr><th>accuracy</th>"
+            "<th>p (acc &gt; 0.5)</th><th>accuracy</th><th>p (acc &gt; 0.5)</th></tr>" + "".join(rows) + "</table>")
+
+
 def _copy_section(copies: dict) -> str:
     if "generated" not in copies:
         return ""
@@ -281,11 +299,7 @@ def render_html(report: dict) -> str:
     parts += ["<h2>Descriptors</h2><p>Overlap area (1 = same distribution) and KL(real ‖ set) in nats (0 = same) "
               "between Gaussian-KDE densities of each descriptor; the ceiling compares two halves of the real "
               "excerpts (split by track).</p>", _descriptor_table(report)]
-    parts.append("<h2>Classifier two-sample test</h2><p>Cross-validated accuracy of a logistic regression telling the "
-                 "set from real excerpts (0.5 = indistinguishable, 1 = always told apart).</p><table><tr><th>set</th>"
-                 "<th>accuracy</th><th>p (acc &gt; 0.5)</th><th>excerpts per class</th></tr>" + "".join(
-                     f"<tr><td>{esc(row)}</td><td>{_fmt(c['accuracy'])}</td><td>{_fmt(c['p_value'])}</td>"
-                     f"<td>{c['n_per_class']}</td></tr>" for row, c in report["classifier"].items()) + "</table>")
+    parts.append(_classifier_section(report))
     parts.append(_copy_section(report["copies"]))
     densities = _data_uri(report["figures"]["densities"], "image/png")
     parts.append(f"<h2>Densities</h2><img alt='descriptor densities' src='{densities}'>")

@@ -35,6 +35,10 @@ ARMS = {
                               "ae.latent_noise": 0.2, "encoding.time_weight": 10.0},
     "ohe-log-32-noise-h128": {"encoding.encoding": "OHE", "encoding.durations": "log", "ae.latent": 32,
                               "ae.latent_noise": 0.2, "ae.hidden": 128},
+    "ohe-cdf-32-n05": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 32,
+                       "ae.latent_noise": 0.05},
+    "ohe-cdf-32-n05-tw10": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 32,
+                            "ae.latent_noise": 0.05, "encoding.time_weight": 10.0},
 }
 SHARED = {"ae.batch_chunks": 512, "ae.lr": 1e-3, "ae.device": "cpu", "ae.epochs": 100, "ae.checkpoint_every_s": 120.0}
 

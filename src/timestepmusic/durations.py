@@ -61,12 +61,16 @@ class DurationFit:
         z = (torch.log(duration_s.double().clamp_min(MIN_DURATION_S)) - mu) / sigma
         return torch.special.ndtr(z).to(duration_s.dtype if duration_s.is_floating_point() else torch.float32)
 
-    def from_unit(self, u: "torch.Tensor", is_note: "torch.Tensor") -> "torch.Tensor":
-        """[0, 1] → durations in seconds (float64), never longer than the longest fitted duration."""
+    def from_unit(self, u: "torch.Tensor", is_note: "torch.Tensor", z_max: float | None = None) -> "torch.Tensor":
+        """[0, 1] → durations in seconds (float64), never longer than the longest fitted duration, nor (with
+        `z_max`) than mu + z_max · sigma: near the top of the CDF a small error in u is a huge one in
+        seconds (u 0.9995 for 0.99 turns a 0.9 s pedal into 3.8 s), so a decoder's slips are capped there."""
         import torch
         mu, sigma = self._params(is_note)
         u = u.double().clamp(1e-12, 1 - 1e-12)
         longest = torch.where(is_note, self.note_max_s, self.pedal_max_s).double()
+        if z_max is not None:
+            longest = torch.minimum(longest, torch.exp(mu + z_max * sigma))
         return torch.minimum(torch.exp(mu + sigma * torch.special.ndtri(u)), longest)
 
     def to_log_unit(self, duration_s: "torch.Tensor", is_note: "torch.Tensor") -> "torch.Tensor":

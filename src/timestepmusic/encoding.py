@@ -44,6 +44,7 @@ class Encoding:
         self.name = name
         self.durations = durations
         self.time_weight = float(time_weight)  # weight of the offset/duration/intensity MSE in the loss
+        self.decode_z_max: float | None = None  # cdf durations: decode no longer than mu + z · sigma (None: the fit's max)
         self.chunk_seconds = chunk_seconds
         self.duration_fit = duration_fit
         id_groups = {
@@ -111,8 +112,10 @@ class Encoding:
         time = x[..., -3:].double()
         offset_s = ((time[..., 0].clamp(-1, 1) + 1) / 2 * self.chunk_seconds)
         offset_s = offset_s.clamp(0, self.chunk_seconds * (1 - 1e-9))
-        from_unit = self.duration_fit.from_log_unit if self.durations == "log" else self.duration_fit.from_unit
-        duration_s = from_unit(time[..., 1], ids < NUM_KEYS)
+        if self.durations == "log":
+            duration_s = self.duration_fit.from_log_unit(time[..., 1], ids < NUM_KEYS)
+        else:
+            duration_s = self.duration_fit.from_unit(time[..., 1], ids < NUM_KEYS, self.decode_z_max)
         intensity = torch.round((time[..., 2].clamp(-1, 1) + 1) / 2 * 126 + 1).long()
         return ids, offset_s, duration_s, intensity
 

@@ -148,7 +148,7 @@ def load_autoencoder(path: str | Path | None = None, device: str | torch.device 
     """The autoencoder that `path` names or holds: an autoencoder run (its `best`) or checkpoint; a GAN run,
     checkpoint or exported model folder (its autoencoder, with the fine-tuned weights where the GAN tuned it);
     None: the model shipped in the package."""
-    from .generate import default_model_path
+    from .generation import default_model_path
 
     path = default_model_path() if path is None else Path(path)
     best = path / "best"

@@ -15,7 +15,7 @@ from torch import nn
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.gan.conv import Critic
-from timestepmusic.generation import GANModel, checkpoint_config, default_model_path
+from timestepmusic.generation import GANModel, checkpoint_config, default_model_path, export_model
 from timestepmusic.sequence.conv_gan import ConvGAN, critic_for
 from timestepmusic.train.distributed import Dist
 from timestepmusic.train.sequence import train_sequence_model
@@ -46,13 +46,16 @@ def ema_run(tiny_corpus, tiny_ae, tmp_path_factory) -> Path:
 
 # --- weight average ---------------------------------------------------------------------------------
 
-def test_the_weight_average_differs_from_the_trained_weights_and_is_what_generates(ema_run):
+def test_the_weight_average_differs_from_the_trained_weights_and_is_what_generates(ema_run, tmp_path):
     raw = load_file(str(ema_run / "last" / "generator.safetensors"))
     averaged = load_file(str(ema_run / "last" / "generator_ema.safetensors"))
     assert sorted(raw) == sorted(averaged)
     assert any(not torch.equal(raw[k], averaged[k]) for k in raw)
     loaded = GANModel.load(ema_run).generator.state_dict()
     assert all(torch.equal(loaded[k], averaged[k]) for k in averaged)
+    best = load_file(str(ema_run / "best" / "generator_ema.safetensors"))  # what export_model takes
+    exported = GANModel.load(export_model(ema_run, tmp_path / "exported")).generator.state_dict()
+    assert all(torch.equal(exported[k], best[k]) for k in best)
 
 
 def test_one_average_step_moves_a_warmed_up_share_towards_the_generator():

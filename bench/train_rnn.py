@@ -10,7 +10,8 @@
             excerpts (evaluate/descriptors.py, evaluate/compare.py), and the length distribution
             of rnn pieces beside the real one. Writes docs/comparison.md.
 
-Every timing: torch.set_num_threads(1), warm-up first, then timed repeats (median reported).
+Every timing: torch.set_num_threads(1), warm-up first, then timed repeats (median reported). Both arms train
+under `Config.preset("seed")`: the [gan] settings (batch 10, …) these tables were first measured with.
 
     python bench/train_rnn.py speed --corpus /root/work/asap --ae /root/work/ae20 --cache /root/work/rnn_cache \
         --markdown bench/results/train_rnn.md
@@ -123,8 +124,9 @@ def train_rates(args, ae_dir: Path, tmp: Path, arm: str, steps: int) -> dict:
 
     run = tmp / arm
     seed_run(run, args.cache)
-    config = Config().override({"gan.device": "cpu", "gan.sample_every": 0, "gan.validate_every": steps,
-                                "gan.steps": 3 * steps, "gan.finetune_ae": arm.endswith("-ft")})
+    config = Config.preset("seed").override({"gan.device": "cpu", "gan.sample_every": 0,
+                                             "gan.validate_every": steps, "gan.steps": 3 * steps,
+                                             "gan.finetune_ae": arm.endswith("-ft")})
     t0, c0 = time.perf_counter(), time.process_time()
     if arm.startswith("conv"):
         train_gan(args.corpus, ae_dir, run, config, progress=False)
@@ -221,8 +223,8 @@ def cmd_train_arm(args) -> None:
     from timestepmusic.train.sequence import train_sequence_model as train_gan
     from timestepmusic.train.sequence import train_sequence_model
 
-    config = Config().override({"gan.device": "cpu", "gan.steps": 10 ** 6, "gan.sample_every": 0,
-                                "gan.validate_every": 100, "gan.finetune_ae": args.arm.endswith("-ft")})
+    config = Config.preset("seed").override({"gan.device": "cpu", "gan.steps": 10 ** 6, "gan.sample_every": 0,
+                                             "gan.validate_every": 100, "gan.finetune_ae": args.arm.endswith("-ft")})
     t0, c0 = time.perf_counter(), time.process_time()
     if args.arm.startswith("conv"):
         result = train_gan(args.corpus, args.ae, args.run, config, progress=False, max_seconds=60 * args.minutes)

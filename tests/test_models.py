@@ -180,7 +180,7 @@ def test_gan_training_writes_samples_and_resumes_exactly(tiny_corpus, tiny_ae, t
     run = tmp_path / "gan"
     train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TINY_GAN), progress=False, max_steps=3)
     train_sequence_model(tiny_corpus, None, run, resume=True, progress=False)
-    for key in ("generator", "critic"):
+    for key in ("generator", "critic", "generator_ema"):  # the weight average resumes exactly too
         a = load_file(str(tiny_gan / "last" / f"{key}.safetensors"))
         b = load_file(str(run / "last" / f"{key}.safetensors"))
         for name in a:

@@ -13,8 +13,9 @@ from timestepmusic.cli import main
 
 pytestmark = pytest.mark.real
 TINY = ["--set=ae.latent=8", "--set=ae.hidden=32", "--set=ae.epochs=1", "--set=ae.batch_chunks=256"]
-TINY_GAN = ["--set=gan.channels=16", "--set=gan.noise=8", "--set=gan.critic_steps=1", "--set=gan.validate_every=2",
-            "--set=gan.sample_every=0", "--set=rnn.hidden=16", "--set=rnn.attention=8", "--set=rnn.critic_width=16"]
+TINY_GAN = ["--set=gan.channels=16", "--set=gan.critic_channels=16", "--set=gan.noise=8", "--set=gan.critic_steps=1",
+            "--set=gan.validate_every=2", "--set=gan.sample_every=0", "--set=rnn.hidden=16", "--set=rnn.attention=8",
+            "--set=rnn.critic_width=16"]
 
 
 def test_cli_trains_both_finetuned_gans_on_asap_and_generates(shared_data, tmp_path):

@@ -11,10 +11,12 @@ log = logging.getLogger("timestepmusic")
 
 
 def _config(args: argparse.Namespace, flags: dict[str, str]):
-    """The Config from --config TOML, then named flags, then --set section.key=value."""
+    """The Config from --preset NAME (else the defaults), then --config TOML, then named flags, then
+    --set section.key=value."""
     from .config import Config
 
-    config = Config.from_toml(args.config) if getattr(args, "config", None) else Config()
+    base = Config.preset(args.preset) if getattr(args, "preset", None) else Config()
+    config = Config.from_toml(args.config, base) if getattr(args, "config", None) else base
     config = config.override({key: getattr(args, attr) for attr, key in flags.items() if getattr(args, attr, None) is not None})
     return config.override(getattr(args, "set", None) or [])
 
@@ -116,6 +118,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
                                                      "seed": "gan.seed", "batch": "gan.batch",
                                                      "finetune_ae": "gan.finetune_ae", "compile": "gan.compile",
                                                      "checkpoint_steps": "gan.validate_every"})
+    if args.resume and args.preset is not None:
+        raise ValueError(f"--preset {args.preset}: a resumed run keeps its saved settings; start a new run with it")
     if args.resume and args.checkpoint_steps is not None:
         raise ValueError("--checkpoint-steps: a resumed GAN run keeps its saved interval (gan.validate_every), "
                          "so that it resumes exactly; start a new run to change it")
@@ -263,7 +267,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import Config
+    from .config import PRESETS, Config
 
     parser = argparse.ArgumentParser(prog="tsm", description="TimeStepMusic: expressive piano performances "
                                      "(timing, dynamics, damper/sostenuto/soft pedal) from a set autoencoder + GAN.")
@@ -333,6 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-steps", type=int, metavar="STEPS",
                    help=f"validate and write RUN/last every this many generator steps (default {gan.validate_every})")
     p.add_argument("--seed", type=int, help="seed")
+    p.add_argument("--preset", choices=sorted(PRESETS),
+                   help="start from a named set of settings before --config and --set; seed: the convolutional "
+                   "GAN as first designed (batch 10, one lr 1e-4, the strided critic, no weight average, no "
+                   "minibatch std)")
     _add_training_flags(p)
     p.set_defaults(func=cmd_train_gan)
 

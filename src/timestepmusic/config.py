@@ -158,13 +158,32 @@ class GANConfig:
     noise: int = 50
     """Size of the generator's noise vector."""
     channels: int = 128
-    """Channels of the widest convolution in generator and critic."""
+    """Channels of the generator's widest convolution (and the critic's, when gan.critic_channels = 0)."""
+    critic_channels: int = 128
+    """Channels of the critic's widest convolution; 0 = gan.channels (the seed design: one width for both). 128 with the two dilated layers: ~53 windows/s at batch 32 on one busy CPU thread, 256: ~23 (bench/results/conv_gan_batch.md)."""
+    critic_depth: int = 2
+    """Convolutions (kernel 3, dilations 1, 2, 4, …) over the critic's coarsest resolution, after its four
+    strided ones: with 2 every feature hears the whole 64-chunk window, not 46 of its chunks (0 = the seed's
+    critic, strided convolutions straight to the score; conv arm)."""
+    minibatch_std: bool = True
+    """Give the critic the spread of its features across a group of windows (StyleGAN's minibatch standard
+    deviation), so that a generator that plays one phrase for every noise is told apart (conv arm)."""
+    minibatch_group: int = 4
+    """Windows per minibatch-std group: consecutive windows of one batch, never across torchrun ranks (each
+    rank's slice of gan.batch must hold whole groups); where it does not divide gan.batch, its largest divisor."""
+    ema: float = 0.999
+    """Decay of an exponential moving average of the generator's weights, which samples and checkpoints use
+    (warmed up as min(ema, (1 + step) / (10 + step)); 0 = off, sample from the trained weights; conv arm)."""
     lr: float = 1e-4
-    """Adam learning rate of both networks."""
+    """Adam learning rate of the generator (and of the critic, when gan.critic_lr = 0, and in the rnn arm)."""
+    critic_lr: float = 4e-4
+    """Adam learning rate of the conv arm's critic (two time-scale update rule, Heusel et al. 2017,
+    https://arxiv.org/abs/1706.08500); 0 = gan.lr."""
     betas: tuple[float, float] = (0.5, 0.9)
     """Adam betas of both networks."""
-    batch: int = 10
-    """Windows per batch."""
+    batch: int = 32
+    """Windows per batch (also the rnn arm's). 32 for the conv arm: 1.24× the windows/s of 16 on a CPU, where 64
+    adds only 1.12× more at half the generator steps/s (bench/results/conv_gan_batch.md)."""
     critic_steps: int = 5
     """Critic updates per generator update."""
     gp_weight: float = 0.1
@@ -197,8 +216,13 @@ class GANConfig:
     """torch.compile the generator (--compile); the critic stays eager, its penalty needs a double backward."""
 
     def __post_init__(self) -> None:
-        for key in ("window_chunks", "noise", "channels", "batch", "critic_steps", "gp_every", "steps"):
+        for key in ("window_chunks", "noise", "channels", "batch", "critic_steps", "gp_every", "steps",
+                    "minibatch_group"):
             _check(getattr(self, key) >= 1, f"gan.{key}", f"must be ≥ 1, got {getattr(self, key)}")
+        for key in ("critic_channels", "critic_depth"):
+            _check(getattr(self, key) >= 0, f"gan.{key}", f"must be ≥ 0, got {getattr(self, key)}")
+        _check(0 <= self.ema < 1, "gan.ema", f"must be in [0, 1), got {self.ema}")
+        _check(self.critic_lr >= 0, "gan.critic_lr", f"must be ≥ 0 (0 = gan.lr), got {self.critic_lr}")
         _check(self.window_chunks % 16 == 0, "gan.window_chunks",
                f"must be a multiple of 16 (four ×2 upsamplings), got {self.window_chunks}")
         _check(self.gp_weight >= 0, "gan.gp_weight", f"must be ≥ 0, got {self.gp_weight}")
@@ -338,7 +362,8 @@ class Config:
         return cls(**sections)
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> "Config":
+    def from_toml(cls, path: str | Path, base: "Config | None" = None) -> "Config":
+        """The settings in a TOML file; those it leaves out are `base`'s (a preset), else the defaults."""
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text())
@@ -346,10 +371,21 @@ class Config:
             raise ValueError(f"{path}: cannot read config file ({e.strerror or e})") from e
         except tomllib.TOMLDecodeError as e:
             raise ValueError(f"{path}: not valid TOML ({e})") from e
+        if base is not None:
+            under = base.to_dict()
+            data = under | {name: under[name] | table if name in under and isinstance(table, dict) else table
+                            for name, table in data.items()}
         try:
             return cls.from_dict(data)
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from e
+
+    @classmethod
+    def preset(cls, name: str) -> "Config":
+        """The defaults with a named preset's settings (`PRESETS`) applied; --config and --set go on top."""
+        if name not in PRESETS:
+            raise ValueError(f"--preset {name}: unknown preset; known: {', '.join(sorted(PRESETS))}")
+        return cls().override(PRESETS[name])
 
     def override(self, assignments: list[str] | dict[str, Any]) -> "Config":
         """A copy with ``section.key=value`` assignments applied (values parsed as TOML literals)."""
@@ -365,6 +401,17 @@ class Config:
             data[section][name] = value
         return Config.from_dict(data)
 
+
+# Named sets of settings a run can start from (`tsm train-gan --preset NAME`, `Config.preset(NAME)`).
+PRESETS: dict[str, dict[str, Any]] = {
+    # the convolutional WGAN-GP as first designed: one learning rate and width for both networks, the
+    # critic of four strided convolutions, no minibatch std, no weight average. A checkpoint written before
+    # one of these settings existed was trained with the seed's value (generation.checkpoint_config).
+    "seed": {"gan.window_chunks": 64, "gan.noise": 50, "gan.channels": 128, "gan.critic_channels": 0,
+             "gan.critic_depth": 0, "gan.minibatch_std": False, "gan.ema": 0.0, "gan.lr": 1e-4,
+             "gan.critic_lr": 0.0, "gan.betas": (0.5, 0.9), "gan.batch": 10, "gan.critic_steps": 5,
+             "gan.gp_weight": 0.1, "gan.gp_every": 1, "gan.fm_weight": 0.1},
+}
 
 _SECTIONS = {"events": EventsConfig, "chunks": ChunkConfig, "corpus": CorpusConfig, "encoding": EncodingConfig,
              "augment": AugmentConfig, "ae": AEConfig, "gan": GANConfig,

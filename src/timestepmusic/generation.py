@@ -19,12 +19,12 @@ import torch
 
 from .autoencoder import Autoencoder
 from .checkpoint import checkpoint_dir, load_weights, read_meta
-from .config import Config
+from .config import PRESETS, Config
 from .devices import pick_device
 from .files import atomic_path
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
 from .midi import Events, write_events
-from .sequence import SequenceModel, arch_class
+from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
 from .shipped import resolve_model
 
 RELEASE_S = 2.0  # how long a generated piece may ring on after its last chunk
@@ -37,9 +37,13 @@ def default_model_path() -> Path:
 
 
 def checkpoint_config(meta: dict) -> Config:
-    """The one configuration a checkpoint is rebuilt from. Recurrent runs written before the `rnn` section
-    was the only home of their settings kept them under `recurrent`; those win there."""
-    config = Config.from_dict(meta["config"])
+    """The one configuration a checkpoint is rebuilt from. A [gan] setting that a checkpoint lacks did not exist
+    when it was written: its run was trained with the seed design's value (PRESETS["seed"]), not today's default.
+    Recurrent runs written before the `rnn` section was the only home of their settings kept them under
+    `recurrent`; those win there."""
+    saved = meta["config"].get("gan", {})
+    config = Config.from_dict(meta["config"]).override(
+        {key: value for key, value in PRESETS["seed"].items() if key.partition(".")[2] not in saved})
     if "recurrent" in meta:
         config = config.override({f"rnn.{k}": v for k, v in meta["recurrent"].items()})
     return config
@@ -97,7 +101,9 @@ class GANModel:
         ae = ae.for_gan(folder, meta)
         arm_class = arch_class(meta.get("arch", "conv"))
         arm = arm_class(checkpoint_config(meta), ae.model.latent, pick_device(device), training=False)
-        load_weights(folder, "generator", arm.generator)
+        # the generator's weight average (gan.ema) samples where the run kept one
+        load_weights(folder, AVERAGED_GENERATOR if AVERAGED_GENERATOR in meta.get("weights", {}) else "generator",
+                     arm.generator)
         arm.generator.eval()
         books = [p / CODEBOOK for p in (folder, folder.parent) if (p / CODEBOOK).is_file()] if arm.snaps else []
         codebook = read_codebook(books[0]).to(pick_device(device)) if books else None
@@ -186,7 +192,8 @@ def export_model(run: str | Path, dest: str | Path, description: str = "") -> Pa
     folder, meta = read_meta(run if not (Path(run) / "best").is_dir() else Path(run) / "best")
     with atomic_path(dest) as tmp:
         tmp.mkdir()
-        kept = [key for key in ("generator", "autoencoder", "codebook") if key in meta["weights"]]  # + fine-tuned
+        kept = [key for key in ("generator", AVERAGED_GENERATOR, "autoencoder", "codebook")  # + fine-tuned
+                if key in meta["weights"]]
         for key in kept:
             shutil.copy(folder / f"{key}.safetensors", tmp / f"{key}.safetensors")
         if "codebook" not in kept and (folder.parent / CODEBOOK).is_file():

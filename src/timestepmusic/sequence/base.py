@@ -56,7 +56,7 @@ class SequenceModel(Protocol):
     held_out_key: ClassVar[str]  # the held-out figure whose lowest |value| is kept as RUN/best
     # (arms with `held_out_signed = True`, such as a log-likelihood, keep the lowest value instead)
     snaps: ClassVar[bool]  # decode by snapping each latent to its nearest real training chunk (a codebook)
-    generator: nn.Module  # what sampling needs; saved as generator.safetensors
+    generator: nn.Module  # what sampling needs; saved as generator.safetensors (see also AVERAGED_GENERATOR)
 
     def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True) -> None: ...
 
@@ -65,6 +65,10 @@ class SequenceModel(Protocol):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """One optimizer per trained module, same names."""
+
+    def averaged(self) -> dict[str, nn.Module]:
+        """Optional (see `averaged_modules`): modules the arm keeps beside the trained ones without an optimizer,
+        such as a weight average of the generator, by name; saved and restored with them, so resume is exact."""
 
     def attach(self, data: LatentData) -> None:
         """Set up the real-data samplers and a fixed held-out batch (called once, before training)."""
@@ -85,6 +89,16 @@ class SequenceModel(Protocol):
 
     def compile(self) -> None:
         """torch.compile what can be compiled, in place (state dicts keep their names)."""
+
+
+# An arm whose `averaged()` holds this key samples from it: GANModel loads these weights into `generator`.
+AVERAGED_GENERATOR = "generator_ema"
+
+
+def averaged_modules(model: SequenceModel) -> dict[str, nn.Module]:
+    """The arm's `averaged()` modules; none for an arm without that method."""
+    averaged = getattr(model, "averaged", None)
+    return averaged() if averaged is not None else {}
 
 
 ARCHS: dict[str, type[SequenceModel]] = {}

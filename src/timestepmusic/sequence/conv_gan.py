@@ -2,14 +2,17 @@
 
 Per training step: `critic_steps` critic updates on WGAN loss + gp_weight · gradient penalty (lazily every
 `gp_every` critic steps, scaled by `gp_every` as in StyleGAN2, so that the expected penalty is unchanged),
-then one generator update on −critic + fm_weight · feature matching. Windows never cross a track boundary.
-Longer pieces are consecutive independent windows. Under torchrun every rank draws the same global batch
-and works on its slice; sums are divided by the global batch and scaled by the world size, so averaging
-the ranks' gradients gives the single-process gradient exactly.
+then one generator update on −critic + fm_weight · feature matching, after which an exponential moving
+average of the generator's weights (gan.ema) takes a step towards them; that average samples, is validated
+and is saved beside the trained weights. Windows never cross a track boundary. Longer pieces are
+consecutive independent windows. Under torchrun every rank draws the same global batch and works on its
+slice; sums are divided by the global batch and scaled by the world size, so averaging the ranks' gradients
+gives the single-process gradient exactly (minibatch-std groups never span two slices).
 Shapes: B windows (b on this rank), L latent, T chunks per window, S pieces, W windows per piece.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections.abc import Iterator
@@ -17,11 +20,11 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from ..config import Config
+from ..config import Config, GANConfig
 from ..gan.conv import Critic, Generator, gradient_penalty
 from ..latents import window_starts
 from ..train.finetune import feature_matching
-from .base import LatentData, Update, register
+from .base import AVERAGED_GENERATOR, LatentData, Update, register
 
 log = logging.getLogger(__name__)
 VALIDATION_WINDOWS = 256
@@ -62,19 +65,36 @@ class ConvGAN:
     def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True):
         g = self.settings = config.gan
         self.generator = Generator(noise=g.noise, latent=latent, channels=g.channels, window=g.window_chunks).to(device)
-        self.critic = Critic(latent=latent, channels=g.channels, window=g.window_chunks).to(device) if training else None
+        self.critic = critic_for(g, latent).to(device) if training else None
+        # sampling (training=False) loads the average's weights into `generator` itself (generation.GANModel)
+        self.averaged_generator = (copy.deepcopy(self.generator).requires_grad_(False)
+                                   if training and g.ema > 0 else None)
 
     def trained(self) -> dict[str, torch.nn.Module]:
         return {"generator": self.generator, "critic": self.critic}
 
+    def averaged(self) -> dict[str, torch.nn.Module]:
+        return {} if self.averaged_generator is None else {AVERAGED_GENERATOR: self.averaged_generator}
+
+    @property
+    def sampler(self) -> Generator:
+        """The generator that samples: the weight average while training with gan.ema, else the generator."""
+        return self.generator if self.averaged_generator is None else self.averaged_generator
+
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         g = self.settings
-        return {name: torch.optim.Adam(module.parameters(), lr=g.lr, betas=g.betas, fused=True)  # one kernel a step
+        rates = {"generator": g.lr, "critic": g.critic_lr or g.lr}  # two time-scale update rule
+        return {name: torch.optim.Adam(module.parameters(), lr=rates[name], betas=g.betas, fused=True)  # one kernel a step
                 for name, module in self.trained().items()}
 
     def attach(self, data: LatentData) -> None:
         g = self.settings
         self.data = data
+        group = self.critic.minibatch_group
+        if group and g.batch % (group * data.ranks.world):
+            raise ValueError(f"gan.batch {g.batch}: {data.ranks.world} processes cannot each hold whole minibatch-std "
+                             f"groups of {group} windows; use a batch that is a multiple of {group * data.ranks.world}, "
+                             "or set gan.minibatch_group (or gan.minibatch_std = false)")
         train_starts = window_starts(data.corpus, "train", g.window_chunks)
         val_starts = window_starts(data.corpus, "validation", g.window_chunks)
         if val_starts.size == 0:
@@ -84,8 +104,9 @@ class ConvGAN:
         self.train_windows = WindowSampler(None, train_starts, g.window_chunks)
         val_windows = WindowSampler(None, val_starts, g.window_chunks)
         val_gen = torch.Generator().manual_seed(g.seed + 2)
-        self.val_rows = val_windows.rows(val_windows.draw(VALIDATION_WINDOWS, val_gen))  # [V, T]
-        self.val_noise = torch.randn(VALIDATION_WINDOWS, g.noise, generator=val_gen).to(data.device)
+        held_out = VALIDATION_WINDOWS // max(group, 1) * max(group, 1)  # whole groups
+        self.val_rows = val_windows.rows(val_windows.draw(held_out, val_gen))  # [V, T]
+        self.val_noise = torch.randn(held_out, g.noise, generator=val_gen).to(data.device)
 
     def updates(self, step: int, rng: torch.Generator) -> Iterator[Update]:
         g, ranks, real, device = self.settings, self.data.ranks, self.data.real, self.data.device
@@ -123,18 +144,32 @@ class ConvGAN:
         loss = -fake_score.sum() * scale + g.fm_weight * matching
         yield Update("generator", loss + towards_fake, ae_loss,
                      {"generator_loss": float(loss.detach()), "feature_matching": float(matching.detach())})
+        if self.averaged_generator is not None:  # the loop has applied the generator's step by now
+            self.average(step)
+
+    @torch.no_grad()
+    def average(self, step: int) -> None:
+        """One step of the weight average towards the generator, its decay warmed up as in TensorFlow's
+        ExponentialMovingAverage(num_updates) so that early samples are not the initial weights:
+        min(gan.ema, (1 + step) / (10 + step)); a function of the step alone, so resume stays exact."""
+        decay = min(self.settings.ema, (1 + step) / (10 + step))
+        for mine, trained in zip(self.averaged_generator.parameters(), self.generator.parameters()):
+            mine.lerp_(trained, 1 - decay)
+        for mine, trained in zip(self.averaged_generator.buffers(), self.generator.buffers()):
+            mine.copy_(trained)
 
     def held_out(self) -> dict[str, float]:
         real = self.data.real(self.val_rows).transpose(1, 2)  # [V, L, T]
-        fake = self.generator(self.val_noise)
+        fake = self.sampler(self.val_noise)
         return {"val_wasserstein": float(self.critic(real)[0].mean() - self.critic(fake)[0].mean())}
 
     def sample(self, n: int, chunks: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        window = self.generator.window
+        generator = self.sampler
+        window = generator.window
         windows = max(1, math.ceil(chunks / window))
-        device = next(self.generator.parameters()).device
-        noise = torch.randn(n * windows, self.generator.noise, generator=torch.Generator().manual_seed(seed))
-        x = self.generator(noise.to(device)).transpose(1, 2)  # [S·W, T, L]
+        device = next(generator.parameters()).device
+        noise = torch.randn(n * windows, generator.noise, generator=torch.Generator().manual_seed(seed))
+        x = generator(noise.to(device)).transpose(1, 2)  # [S·W, T, L]
         x = x.reshape(n, windows * window, -1)[:, :chunks]  # [S, W·T, L] → [S, chunks, L]
         return x, torch.full((n,), x.shape[1], dtype=torch.long)
 
@@ -143,3 +178,21 @@ class ConvGAN:
 
     def compile(self) -> None:  # the critic stays eager: its penalty differentiates twice
         self.generator.compile()
+
+
+def critic_for(g: GANConfig, latent: int) -> Critic:
+    """The critic gan.* describes (gan.critic_depth = 0, no minibatch std, gan.critic_channels = 0: the seed's)."""
+    return Critic(latent=latent, channels=g.critic_channels or g.channels, window=g.window_chunks,
+                  depth=g.critic_depth, minibatch_group=minibatch_group(g))
+
+
+def minibatch_group(g: GANConfig) -> int:
+    """Windows per minibatch-std group (0 = none): gan.minibatch_group, or where it does not divide gan.batch,
+    its largest divisor below it (with a warning), so that every batch splits into whole groups."""
+    if not g.minibatch_std:
+        return 0
+    group = max(d for d in range(1, g.minibatch_group + 1) if g.batch % d == 0)
+    if group < g.minibatch_group:
+        log.warning("gan.minibatch_group %d does not divide gan.batch %d: minibatch-std groups of %d windows",
+                    g.minibatch_group, g.batch, group)
+    return group

@@ -26,7 +26,7 @@ from ..devices import pick_device
 from ..generation import checkpoint_config, decode_piece
 from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split_rows, write_codebook
 from ..midi import write_events
-from ..sequence import LatentData, SequenceModel, Update, arch_class
+from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules
 from .budget import Budget
 from .distributed import Dist, from_environment
 from .finetune import CodebookWeights, RealLatents, weights_hash
@@ -79,6 +79,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     model: SequenceModel = arm_class(config, ae.model.latent, device)
     model.attach(LatentData(corpus, real_latents, ranks, device, g.finetune_ae))
     trained, optimizers = model.trained(), model.optimizers()
+    averaged = averaged_modules(model)  # saved and restored beside the trained modules, without an optimizer
     if g.finetune_ae:
         trained, optimizers = trained | {"autoencoder": ae.model}, optimizers | {
             "autoencoder": torch.optim.Adam(ae.model.parameters(), lr=g.ae_lr)}
@@ -86,7 +87,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     step, best = 0, math.inf
     best_key = f"best_{model.held_out_key}"
     if meta is not None:
-        restore_training(out / "last", meta, trained, optimizers)
+        restore_training(out / "last", meta, trained | averaged, optimizers)
         state = load_rng(out / "last")
         rng.set_state(state.get("batches", next(iter(state.values()), None)))  # older runs: "windows"/"sequences"
         step, best = meta["step"], meta[best_key]
@@ -105,14 +106,14 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     def save(name: str) -> None:
         if not ranks.main:
             return
-        models, tuned = trained, {}
+        models, tuned = trained | averaged, {}
         if g.finetune_ae:  # the tuned autoencoder, and the codebook its own encoder gives (50k chunks encoded)
             if step not in tuned_at:
                 tuned_at.clear()
                 book = CodebookWeights(real_latents.encode(torch.from_numpy(book_rows))) if model.snaps else None
                 tuned_at[step] = (book, weights_hash(ae.model))
             book, tuned_sha = tuned_at[step]
-            models, tuned = trained | ({"codebook": book} if book is not None else {}), {"finetuned_sha256": tuned_sha}
+            models, tuned = models | ({"codebook": book} if book is not None else {}), {"finetuned_sha256": tuned_sha}
         write_checkpoint(out, name, {
             "kind": "gan", "arch": arch, "config": config.to_dict(), "normaliser": normaliser.to_dict(),
             "step": step, best_key: best, "autoencoder": {"weights_sha256": base_sha} | tuned,

@@ -1,0 +1,177 @@
+"""The convolutional WGAN-GP's improvements over the seed design: a weight average that samples and resumes
+exactly, a critic that hears the whole window, minibatch standard deviation within rank-local groups, two
+learning rates, and the seed preset that restores the original design (and reads old checkpoints)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from timestepmusic.cli import main
+from timestepmusic.config import Config
+from timestepmusic.gan.conv import Critic
+from timestepmusic.generation import GANModel, checkpoint_config, default_model_path, export_model
+from timestepmusic.sequence.conv_gan import ConvGAN, critic_for
+from timestepmusic.train.distributed import Dist
+from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import TINY_GAN
+
+SEED_CRITIC_PARAMETERS = 169_921  # the seed's critic at latent 20, channels 128, window 64
+
+
+def seed_critic(latent: int, channels: int, window: int) -> nn.Module:
+    """The seed design's critic, written out again as an oracle: four strided convolutions and a linear score."""
+    widths = [latent, channels // 2, channels, channels, channels]
+    layers: list[nn.Module] = []
+    for cin, cout in zip(widths[:-1], widths[1:]):
+        layers += [nn.Conv1d(cin, cout, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+    critic = nn.Module()
+    critic.features, critic.score = nn.Sequential(*layers), nn.Linear(channels * (window // 16), 1)
+    return critic
+
+
+@pytest.fixture(scope="module")
+def ema_run(tiny_corpus, tiny_ae, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("ema") / "run"
+    train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TINY_GAN | {"gan.sample_every": 0}),
+                         progress=False)
+    return run
+
+
+# --- weight average ---------------------------------------------------------------------------------
+
+def test_the_weight_average_differs_from_the_trained_weights_and_is_what_generates(ema_run, tmp_path):
+    raw = load_file(str(ema_run / "last" / "generator.safetensors"))
+    averaged = load_file(str(ema_run / "last" / "generator_ema.safetensors"))
+    assert sorted(raw) == sorted(averaged)
+    assert any(not torch.equal(raw[k], averaged[k]) for k in raw)
+    loaded = GANModel.load(ema_run).generator.state_dict()
+    assert all(torch.equal(loaded[k], averaged[k]) for k in averaged)
+    best = load_file(str(ema_run / "best" / "generator_ema.safetensors"))  # what export_model takes
+    exported = GANModel.load(export_model(ema_run, tmp_path / "exported")).generator.state_dict()
+    assert all(torch.equal(exported[k], best[k]) for k in best)
+
+
+def test_one_average_step_moves_a_warmed_up_share_towards_the_generator():
+    arm = ConvGAN(Config().override(TINY_GAN), 8, torch.device("cpu"))
+    before = [p.detach().clone() for p in arm.averaged_generator.parameters()]
+    with torch.no_grad():
+        for p in arm.generator.parameters():
+            p.add_(1.0)
+    arm.average(step=0)  # decay min(0.999, 1/10) = 0.1: nine tenths of the way
+    for old, new, trained in zip(before, arm.averaged_generator.parameters(), arm.generator.parameters()):
+        torch.testing.assert_close(new, 0.1 * old + 0.9 * trained)
+    assert not any(p.requires_grad for p in arm.averaged_generator.parameters())
+    off = ConvGAN(Config().override(TINY_GAN | {"gan.ema": 0.0}), 8, torch.device("cpu"))
+    assert off.averaged() == {} and off.sampler is off.generator
+
+
+# --- the critic ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("depth, hears_all", [(0, False), (1, False), (2, True), (3, True)])
+def test_every_critic_feature_hears_the_whole_window_once_it_has_phrase_layers(depth, hears_all):
+    torch.manual_seed(0)
+    critic = Critic(latent=4, channels=8, window=64, depth=depth)
+    x = torch.randn(1, 4, 64, requires_grad=True)
+    _, features = critic(x)
+    positions = features.view(1, -1, 4)  # [B, C, T'] (the flattened features are channel-major)
+    for p in range(4):
+        (grad,) = torch.autograd.grad(positions[..., p].sum(), x, retain_graph=True)  # [1, L, T]
+        heard = grad.abs().sum(1)[0] > 0  # [T]
+        assert bool(heard.all()) == hears_all, (depth, p, heard.nonzero().flatten().tolist())
+
+
+def test_minibatch_std_couples_a_window_to_its_group_alone():
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 4, 16), torch.randn(8, 4, 16)
+    for group, coupled in ((4, True), (0, False)):
+        critic = Critic(latent=4, channels=8, window=16, depth=1, minibatch_group=group)
+        score, _ = critic(x)
+        other_mates, _ = critic(torch.cat([x[:1], y[1:4], x[4:]]))  # window 0 beside other windows of its group
+        assert torch.equal(score[0], other_mates[0]) != coupled
+        other_group, _ = critic(torch.cat([x[:4], y[4:]]))  # the second group changes: the first one's scores do not
+        assert torch.equal(score[:4], other_group[:4])
+
+
+def test_groups_divide_the_batch_and_never_span_two_ranks():
+    groups = {batch: ConvGAN(Config().override(TINY_GAN | {"gan.batch": batch, "gan.minibatch_group": 4}), 8,
+                             torch.device("cpu")).critic.minibatch_group for batch in (8, 10, 2, 7)}
+    assert groups == {8: 4, 10: 2, 2: 2, 7: 1}  # the largest divisor of the batch up to gan.minibatch_group
+    config = Config().override(TINY_GAN | {"gan.batch": 6, "gan.minibatch_group": 2})
+    data = SimpleNamespace(ranks=Dist(rank=0, world=2))  # slices of 3 windows: not whole groups of 2
+    with pytest.raises(ValueError, match="gan.batch 6: 2 processes cannot each hold whole minibatch-std groups"):
+        ConvGAN(config, 8, torch.device("cpu")).attach(data)
+    with pytest.raises(ValueError, match="minibatch-std groups"):
+        Critic(latent=4, channels=8, window=16, minibatch_group=4)(torch.randn(6, 4, 16))
+
+
+def test_the_critic_learns_faster_than_the_generator():
+    arm = ConvGAN(Config(), 20, torch.device("cpu"))
+    rates = {name: opt.param_groups[0]["lr"] for name, opt in arm.optimizers().items()}
+    assert rates == {"generator": Config().gan.lr, "critic": Config().gan.critic_lr}
+    assert rates["critic"] > rates["generator"]
+    one_rate = ConvGAN(Config().override({"gan.critic_lr": 0.0, "gan.lr": 3e-4}), 20, torch.device("cpu"))
+    assert {opt.param_groups[0]["lr"] for opt in one_rate.optimizers().values()} == {3e-4}
+
+
+# --- the seed preset and old checkpoints ------------------------------------------------------------------
+
+def test_the_seed_preset_is_the_original_design():
+    g = Config.preset("seed").gan
+    assert (g.lr, g.critic_lr or g.lr, g.betas, g.batch, g.critic_steps, g.gp_weight, g.gp_every, g.fm_weight) == \
+        (1e-4, 1e-4, (0.5, 0.9), 10, 5, 0.1, 1, 0.1)
+    assert (g.ema, g.minibatch_std, g.critic_depth, g.critic_channels or g.channels, g.window_chunks, g.noise) == \
+        (0.0, False, 0, 128, 64, 50)
+    critic = critic_for(g, 20)
+    assert sum(p.numel() for p in critic.parameters()) == SEED_CRITIC_PARAMETERS
+    oracle = seed_critic(20, 128, 64)
+    assert {k: v.shape for k, v in critic.state_dict().items()} == {k: v.shape for k, v in oracle.state_dict().items()}
+    assert sum(p.numel() for p in critic_for(Config().gan, 20).parameters()) > SEED_CRITIC_PARAMETERS
+    with pytest.raises(ValueError, match="--preset nope"):
+        Config.preset("nope")
+
+
+def test_config_and_set_go_on_top_of_a_preset(tmp_path):
+    toml = tmp_path / "run.toml"
+    toml.write_text("[gan]\nlr = 2e-4\n")
+    config = Config.from_toml(toml, Config.preset("seed")).override(["gan.fm_weight=0.5"])
+    assert (config.gan.lr, config.gan.batch, config.gan.ema, config.gan.fm_weight) == (2e-4, 10, 0.0, 0.5)
+
+
+def test_a_run_under_the_seed_preset_builds_the_seed_critic(tiny_corpus, tiny_ae, tmp_path):
+    sizes = {k: v for k, v in TINY_GAN.items() if k in ("gan.window_chunks", "gan.channels", "gan.noise")}
+    run = tmp_path / "seed"
+    assert main(["train-gan", str(tiny_corpus), "--ae", str(tiny_ae), "--out", str(run), "-q", "--preset", "seed",
+                 "--steps", "1", "--set", "gan.sample_every=0", *[f"--set={k}={v}" for k, v in sizes.items()]]) == 0
+    meta = json.loads((run / "last" / "config.json").read_text())
+    assert sorted(meta["weights"]) == ["critic", "generator"]  # no weight average
+    assert meta["config"]["gan"]["batch"] == 10 and not meta["config"]["gan"]["minibatch_std"]
+    critic = load_file(str(run / "last" / "critic.safetensors"))
+    oracle = seed_critic(8, 16, 16).state_dict()
+    assert {k: v.shape for k, v in critic.items()} == {k: v.shape for k, v in oracle.items()}
+    assert {group["lr"] for opt in meta["optimizers"].values() for group in opt["param_groups"]} == {1e-4}
+
+
+def test_checkpoints_older_than_the_new_settings_load_and_resume_as_seed_runs(tiny_corpus, tiny_ae, tmp_path):
+    shipped = json.loads((default_model_path() / "config.json").read_text())
+    g = checkpoint_config(shipped).gan
+    assert (g.ema, g.critic_depth, g.critic_channels, g.minibatch_std, g.critic_lr) == (0.0, 0, 0, False, 0.0)
+    assert g.batch == 10 and g.gp_every == 4  # what the checkpoint saved wins over the preset
+    assert GANModel.load().arch == "conv"
+    run = tmp_path / "old"
+    config = Config.preset("seed").override(TINY_GAN | {"gan.sample_every": 0, "gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, run, config, progress=False, max_steps=1)
+    meta_path = run / "last" / "config.json"
+    meta = json.loads(meta_path.read_text())
+    for key in ("critic_channels", "critic_depth", "minibatch_std", "minibatch_group", "ema", "critic_lr"):
+        del meta["config"]["gan"][key]  # as written before these settings existed
+    meta_path.write_text(json.dumps(meta))
+    train_sequence_model(tiny_corpus, None, run, resume=True, progress=False)
+    assert json.loads(meta_path.read_text())["step"] == 2
+    assert GANModel.load(run).arch == "conv"

@@ -160,7 +160,8 @@ class GANConfig:
     channels: int = 128
     """Channels of the generator's widest convolution (and the critic's, when gan.critic_channels = 0)."""
     critic_channels: int = 128
-    """Channels of the critic's widest convolution; 0 = gan.channels (the seed design: one width for both). 128 with the two dilated layers: ~53 windows/s at batch 32 on one busy CPU thread, 256: ~23 (bench/results/conv_gan_batch.md)."""
+    """Channels of the critic's widest convolution; 0 = gan.channels (the seed design: one width for both).
+    128 with the two dilated layers: ~53 windows/s at batch 32 on one busy CPU thread; 256: ~23."""
     critic_depth: int = 2
     """Convolutions (kernel 3, dilations 1, 2, 4, …) over the critic's coarsest resolution, after its four
     strided ones: with 2 every feature hears the whole 64-chunk window, not 46 of its chunks (0 = the seed's

@@ -211,3 +211,15 @@ def test_time_weight_scales_only_the_time_errors():
         return float(enc.loss(off_time, target, mask) - enc.loss(target, target, mask))
     assert extra(heavy) == pytest.approx(10 * extra(encoding), rel=1e-3)
     assert Encoding.from_dict(heavy.to_dict()).time_weight == 10.0
+
+
+def test_cdf_durations_are_capped_where_decoding_slips_grow_huge(ohe_run):
+    fit = DurationFit(note_mu=-2.0, note_sigma=1.0, pedal_mu=-2.5, pedal_sigma=1.4, note_max_s=60.0, pedal_max_s=120.0)
+    u = torch.tensor([0.5, 0.99999])
+    is_note = torch.tensor([True, True])
+    free = fit.from_unit(u, is_note)
+    capped = fit.from_unit(u, is_note, z_max=3.5)
+    assert capped[0] == pytest.approx(free[0])  # the middle is untouched
+    assert free[1] > 7.0 and capped[1] == pytest.approx(float(np.exp(-2.0 + 3.5)))
+    from timestepmusic.autoencoder import DURATION_Z_MAX
+    assert Autoencoder.load(Path(ohe_run) / "last").encoding.decode_z_max == DURATION_Z_MAX

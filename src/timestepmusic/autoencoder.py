@@ -22,6 +22,7 @@ from .ragged import group_of, positions_in_groups
 from .shipped import resolve_model
 
 PEDAL_JOIN_S = 0.05  # decoded gaps this short inside a pedal run are closed (docs/latent-space.md)
+DURATION_Z_MAX = 3.5  # CDF durations decode no longer than mu + 3.5 sigma (chosen on validation: latent-space.md)
 
 
 @dataclass
@@ -53,8 +54,9 @@ class Autoencoder:
         model = PISA(**meta["model"])
         load_weights(folder, "pisa", model)
         model.eval().to(device)
-        return cls(model, Encoding.from_dict(meta["encoding"]), Config.from_dict(meta["config"]),
-                   meta["weights"]["pisa"], meta)
+        encoding = Encoding.from_dict(meta["encoding"])
+        encoding.decode_z_max = DURATION_Z_MAX
+        return cls(model, encoding, Config.from_dict(meta["config"]), meta["weights"]["pisa"], meta)
 
     def for_gan(self, folder: Path, meta: dict) -> "Autoencoder":
         """The autoencoder that decodes the GAN checkpoint in `folder` (config `meta`): this one, which must

@@ -21,8 +21,8 @@ from .pisa import PISA
 from .ragged import group_of, positions_in_groups
 from .shipped import resolve_model
 
-PEDAL_JOIN_S = 0.05  # decoded gaps this short inside a pedal run are closed (docs/latent-space.md)
-DURATION_Z_MAX = 3.5  # CDF durations decode no longer than mu + 3.5 sigma (chosen on validation: latent-space.md)
+PEDAL_JOIN_S = 0.1  # decoded gaps this short inside a pedal run are closed (chosen on validation: latent-space.md)
+DURATION_Z_MAX = 3.25  # CDF durations decode no longer than mu + 3.25 sigma (chosen on validation: latent-space.md)
 
 
 @dataclass

@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=16.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--temperature", type=float, help="ar models: sampling temperature")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -70,7 +71,8 @@ def main() -> None:
         model = GANModel.load(run)
         midi = args.out / name / "midi"
         started = time.perf_counter()
-        pieces = model.sample_latents(args.samples, args.seconds, args.seed, snap_to_real=False)
+        options = {"temperature": args.temperature} if getattr(model.arm, "continues", False) else {}
+        pieces = model.sample_latents(args.samples, args.seconds, args.seed, snap_to_real=False, **options)
         sampled_s = time.perf_counter() - started
         for i, latent in enumerate(pieces):
             write_events(decode_piece(model.ae, latent), midi / f"sample_{i:03d}.mid")

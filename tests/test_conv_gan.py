@@ -15,8 +15,9 @@ from torch import nn
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.gan.conv import Critic
-from timestepmusic.generation import GANModel, checkpoint_config, default_model_path, export_model
+from timestepmusic.generation import GANModel, checkpoint_config, export_model
 from timestepmusic.sequence.conv_gan import ConvGAN, critic_for
+from timestepmusic.shipped import resolve_model
 from timestepmusic.train.distributed import Dist
 from timestepmusic.train.sequence import train_sequence_model
 
@@ -159,11 +160,11 @@ def test_a_run_under_the_seed_preset_builds_the_seed_critic(tiny_corpus, tiny_ae
 
 
 def test_checkpoints_older_than_the_new_settings_load_and_resume_as_seed_runs(tiny_corpus, tiny_ae, tmp_path):
-    shipped = json.loads((default_model_path() / "config.json").read_text())
+    shipped = json.loads((resolve_model("conv-v1") / "config.json").read_text())  # the previous default
     g = checkpoint_config(shipped).gan
     assert (g.ema, g.critic_depth, g.critic_channels, g.minibatch_std, g.critic_lr) == (0.0, 0, 0, False, 0.0)
     assert g.batch == 10 and g.gp_every == 4  # what the checkpoint saved wins over the preset
-    assert GANModel.load().arch == "conv"
+    assert GANModel.load("conv-v1").arch == "conv"
     run = tmp_path / "old"
     config = Config.preset("seed").override(TINY_GAN | {"gan.sample_every": 0, "gan.steps": 2})
     train_sequence_model(tiny_corpus, tiny_ae, run, config, progress=False, max_steps=1)

@@ -361,7 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ar models: continue this performance (its chunks are encoded, then continued for --seconds; "
                    "each file starts with the prompt as the model heard it)")
     p.add_argument("--temperature", type=float,
-                   help="ar models: sampling temperature (default: the model's ar.temperature, 0.6 for the shipped one; lower is tamer)")
+                   help="ar models: sampling temperature (default: the model's ar.temperature, 0.6 for the shipped "
+                   "one; lower is tamer)")
     p.add_argument("--arch", choices=["conv", "rnn", "ar"],
                    help="check that --model is this kind of model (the architecture is read from the model)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ..config import Config
 from .base import LatentData, Update, register
 from .transformer_net import LatentTransformer, mixture_nll, sample_mixture
-from .windows import RealBatch, SequenceSampler
+from .windows import RealBatch, split_samplers
 
 log = logging.getLogger(__name__)
 VALIDATION_WINDOWS = 256
@@ -57,12 +57,7 @@ class Autoregressive:
     def attach(self, data: LatentData) -> None:
         a = self.settings
         self.data = data
-        train_tracks, val_tracks = data.corpus.tracks_in("train"), data.corpus.tracks_in("validation")
-        if val_tracks.size == 0:
-            log.warning("no validation tracks; the held-out likelihood uses training windows")
-            val_tracks = train_tracks
-        self.train_windows = SequenceSampler(data.corpus, train_tracks, a.context, a.ending_share)
-        val_windows = SequenceSampler(data.corpus, val_tracks, a.context, a.ending_share)
+        self.train_windows, val_windows = split_samplers(data.corpus, a.context, a.ending_share)
         self.val_real = val_windows.sample(VALIDATION_WINDOWS, torch.Generator().manual_seed(2)).to(data.device)
 
     def learning_rate(self, step: int) -> float:

@@ -25,7 +25,7 @@ from ..config import Config
 from ..gan.recurrent import RecurrentGenerator, SequenceCritic, end_loss, free_end_loss, masked_gradient_penalty, sampled_ends
 from ..train.finetune import feature_matching
 from .base import LatentData, Update, register
-from .windows import SequenceSampler
+from .windows import split_samplers
 
 log = logging.getLogger(__name__)
 VALIDATION_SEQUENCES = 256
@@ -59,14 +59,9 @@ class RecurrentGAN:
     def attach(self, data: LatentData) -> None:
         r = self.recurrent
         self.data = data
-        train_tracks, val_tracks = data.corpus.tracks_in("train"), data.corpus.tracks_in("validation")
-        if val_tracks.size == 0:
-            log.warning("no validation tracks; the held-out estimate uses training sequences")
-            val_tracks = train_tracks
-        self.train_seq = SequenceSampler(data.corpus, train_tracks, r.max_chunks, r.ending_share)
-        val_seq = SequenceSampler(data.corpus, val_tracks, r.max_chunks, r.ending_share)
+        self.train_seq, val_seq = split_samplers(data.corpus, r.max_chunks, r.ending_share)
         # the end probability starts at the real per-step hazard of windows that start anywhere: tracks / chunks
-        self.hazard = train_tracks.size / self.train_seq.start.numel()
+        self.hazard = data.corpus.tracks_in("train").size / self.train_seq.start.numel()
         with torch.no_grad():
             self.generator.end.bias.fill_(math.log(self.hazard / (1 - self.hazard)) if self.hazard < 1 else 0.0)
         val_gen = torch.Generator().manual_seed(self.settings.seed + 2)

@@ -4,6 +4,7 @@ Shapes: B sequences, T steps, N starts.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,8 @@ import torch
 
 from ..corpus import Corpus
 from ..ragged import positions_in_groups
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -61,3 +64,13 @@ class SequenceSampler:
         ending = self.ending[torch.randint(self.ending.numel(), (b,), generator=rng)] if self.share else plain
         pick_ending = torch.rand(b, generator=rng) < self.share  # [B]
         return self.batch(torch.where(pick_ending, ending, plain))
+
+
+def split_samplers(corpus: Corpus, max_chunks: int, ending_share: float) -> tuple[SequenceSampler, SequenceSampler]:
+    """Samplers of the training and the validation tracks (the training ones where there is no validation split)."""
+    train_tracks, val_tracks = corpus.tracks_in("train"), corpus.tracks_in("validation")
+    if val_tracks.size == 0:
+        log.warning("no validation tracks; held-out figures use training sequences")
+        val_tracks = train_tracks
+    return (SequenceSampler(corpus, train_tracks, max_chunks, ending_share),
+            SequenceSampler(corpus, val_tracks, max_chunks, ending_share))

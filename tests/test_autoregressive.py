@@ -118,3 +118,24 @@ def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):
     assert main(["generate", "--model", "no-such-model", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "not a shipped model" in err and "default" in err and err.count("\n") == 1
+
+
+def test_cached_steps_equal_the_whole_window():
+    torch.manual_seed(0)
+    net = LatentTransformer(latent=4, context=8, width=16, layers=2, heads=2, mixture=2, dropout=0.0).eval()
+    x = torch.randn(3, 8, 4)
+    whole = net(x)
+    cache = None
+    for t in range(8):
+        step, cache = net.step(x[:, t - 1] if t > 0 else None, t, cache, batch=3)
+        for a, b in zip(step, whole):
+            assert torch.allclose(a[:, -1], b[:, t], atol=1e-5)
+    with pytest.raises(ValueError, match="context"):
+        net.step(x[:, -1], 8, cache)
+
+
+def test_pieces_longer_than_the_context_keep_going(ar_run):
+    model = GANModel.load(ar_run)  # context 16 chunks = 4 s
+    long = model.sample_latents(2, 10.0, seed=4)
+    assert [p.shape[0] for p in long] == [40, 40]
+    assert all(torch.isfinite(p).all() for p in long)

@@ -116,14 +116,20 @@ class Autoregressive:
         first = past.shape[1]
         lengths = torch.full((n,), first + chunks, dtype=torch.long)
         stopped = torch.zeros(n, dtype=torch.bool)
-        for t in range(first, first + chunks):
-            lo = max(0, t - (net.context - 1))  # the window slides once the piece is longer than the context
-            window = torch.cat([x[:, lo:t], x.new_zeros(n, 1, latent)], dim=1)  # [S, t - lo + 1, L]
-            logits, mean, log_sigma, end_logit = net(window)
-            x[:, t] = sample_mixture(logits[:, -1], mean[:, -1], log_sigma[:, -1], self.temperature, rng)
+        cache = None
+        for t in range(first + chunks):
+            if t < net.context:  # incremental, with a key/value cache (the prompt's steps only fill it)
+                outputs, cache = net.step(x[:, t - 1] if t > 0 else None, t, cache, batch=n)
+            else:  # the window slides past the context: the positions move, so it is run whole
+                lo = t - (net.context - 1)
+                outputs = net(torch.cat([x[:, lo:t], x.new_zeros(n, 1, latent)], dim=1))  # [S, context, …]
+            if t < first:
+                continue
+            logits, mean, log_sigma, end_logit = (o[:, -1] for o in outputs)
+            x[:, t] = sample_mixture(logits, mean, log_sigma, self.temperature, rng)
             u = torch.rand(n, generator=rng)  # drawn every step, so a piece does not depend on `ends`
             if self.ends:
-                ending = ~stopped & (u < torch.sigmoid(end_logit[:, -1].float().cpu()))
+                ending = ~stopped & (u < torch.sigmoid(end_logit.float().cpu()))
                 lengths[ending] = t + 1
                 stopped |= ending
                 if stopped.all():

@@ -30,13 +30,21 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None):
+        """h [B, T, W] → [B, T, W]. With `past` (keys and values of the steps before, [B, H, T', W/H] each) the
+        T new steps attend to those too, and the extended (keys, values) are returned beside the output."""
         b, t, w = h.shape
         q, k, v = self.qkv(self.attention_norm(h)).view(b, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
         # q, k, v [B, H, T, W/H]
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+        if past is not None:  # one new position, which may attend to every cached one
+            if t != 1:
+                raise ValueError("a cached step takes one new position at a time")
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # [B, H, T' + 1, W/H]
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=past is None,
+                                           dropout_p=self.dropout if self.training else 0.0)
         h = h + self.drop(self.out(a.transpose(1, 2).reshape(b, t, w)))  # [B, T, W]
-        return h + self.drop(self.mlp(self.mlp_norm(h)))
+        h = h + self.drop(self.mlp(self.mlp_norm(h)))
+        return h if past is None else (h, (k, v))
 
 
 class LatentTransformer(nn.Module):
@@ -62,7 +70,29 @@ class LatentTransformer(nn.Module):
         h = torch.cat([self.start.expand(b, 1, -1), previous], dim=1) + self.position.weight[:t]  # [B, T, W]
         for block in self.blocks:
             h = block(h)
-        out = self.head(self.norm(h))  # [B, T, K(1 + 2L) + 1]
+        return self.heads_of(self.head(self.norm(h)), b, t)  # head [B, T, K(1 + 2L) + 1]
+
+
+    def step(self, previous: torch.Tensor | None, position: int, cache: list | None, batch: int = 1):
+        """One step of incremental decoding with a key/value cache: the latent before it [B, L] (None at
+        position 0: the start vector, for `batch` rows) → the same four outputs as `forward` for this
+        position ([B, 1, …]) and the extended cache. Equals `forward` on the whole prefix, at a cost that
+        does not grow with it."""
+        if position >= self.context:
+            raise ValueError(f"position {position} is past the model's context of {self.context}")
+        b = batch if previous is None else previous.shape[0]
+        h = self.start.expand(b, 1, -1) if previous is None else self.read(previous[:, None])  # [B, 1, W]
+        h = h + self.position.weight[position]
+        empty = self.start.new_zeros(b, self.blocks[0].heads, 0, self.start.shape[0] // self.blocks[0].heads)
+        cache = cache or [(empty, empty)] * len(self.blocks)
+        extended = []
+        for block, past in zip(self.blocks, cache):
+            h, kv = block(h, past)
+            extended.append(kv)
+        return self.heads_of(self.head(self.norm(h)), b, 1), extended
+
+    def heads_of(self, out: torch.Tensor, b: int, t: int):
+        """The head's output [B, T, K(1 + 2L) + 1] → mixture logits, means, log spreads, end logit."""
         k, dims = self.mixture, self.latent
         logits = out[..., :k]  # [B, T, K]
         mean = out[..., k:k + k * dims].view(b, t, k, dims)  # [B, T, K, L]

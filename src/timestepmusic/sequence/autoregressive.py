@@ -118,6 +118,8 @@ class Autoregressive:
         stopped = torch.zeros(n, dtype=torch.bool)
         cache = None
         for t in range(first + chunks):
+            if net.context <= t < first:  # a prompt longer than the context: only its last window matters
+                continue
             if t < net.context:  # incremental, with a key/value cache (the prompt's steps only fill it)
                 outputs, cache = net.step(x[:, t - 1] if t > 0 else None, t, cache, batch=n)
             else:  # the window slides past the context: the positions move, so it is run whole

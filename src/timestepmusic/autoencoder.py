@@ -88,10 +88,12 @@ class Autoencoder:
     @torch.no_grad()
     def decode_sets(self, latent: torch.Tensor) -> SetBatch:
         """Latents [B, L] → padded sets with the predicted sizes; values clipped to valid ranges."""
-        elements, size_logits = self.model.decode(latent.to(self.device).float())
-        sizes = size_logits.argmax(-1)  # [B]
+        return self.sets_of(*self.model.decode(latent.to(self.device).float()))
+
+    def sets_of(self, elements: torch.Tensor, size_logits: torch.Tensor) -> SetBatch:
+        """The decoder's raw output (elements [B, N, D], size logits [B, N + 1]) → padded sets, values clipped."""
         ids, offset_s, duration_s, intensity = self.encoding.decode(elements)
-        return SetBatch(ids, offset_s, duration_s, intensity, sizes)
+        return SetBatch(ids, offset_s, duration_s, intensity, size_logits.argmax(-1))
 
     def decode_events(self, latent: torch.Tensor, start_chunk: int = 0) -> Events:
         """A latent sequence [T, L] (chunk t starts at t · chunk_seconds) → events of one performance."""

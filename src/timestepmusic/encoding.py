@@ -22,6 +22,7 @@ from .durations import DurationFit
 from .midi import LOWEST_PITCH, NUM_IDS, NUM_KEYS
 
 NUM_OCTAVES = 9  # MIDI pitch 21–108 → pitch // 12 in 1..9
+SCALED_TOPS = {"kind": 3, "octave": NUM_OCTAVES - 1, "pitch_class": 11, "id": NUM_IDS - 1}  # id parts' largest values
 
 
 def _scale(x: torch.Tensor, top: float) -> torch.Tensor:
@@ -77,7 +78,6 @@ class Encoding:
         ids = ids.long().clamp(0, NUM_IDS - 1)
         kind, octave, pitch_class = self._parts(ids)
         values = {"kind": kind, "octave": octave, "pitch_class": pitch_class, "id": ids}
-        tops = {"kind": 3, "octave": NUM_OCTAVES - 1, "pitch_class": 11, "id": NUM_IDS - 1}
         # written into one tensor (one-hot groups by a scatter): no int64 one-hots, no concatenation
         features = torch.zeros(*ids.shape, self.dim, device=ids.device)  # [B, N, D]
         for group, start, _, loss in self.groups:
@@ -86,7 +86,7 @@ class Encoding:
             if loss == "ce":
                 features.scatter_(-1, (values[group] + start).unsqueeze(-1), 1.0)
             else:
-                features[..., start] = _scale(values[group].float(), tops[group])
+                features[..., start] = _scale(values[group].float(), SCALED_TOPS[group])
         is_note = ids < NUM_KEYS
         features[..., -3] = _scale(offset_s.float(), self.chunk_seconds).clamp(-1, 1)
         to_unit = self.duration_fit.to_log_unit if self.durations == "log" else self.duration_fit.to_unit
@@ -97,12 +97,11 @@ class Encoding:
     def decode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """[B, N, D] → ids long, offset_s float64, duration_s float64, intensity long (all [B, N]), clipped valid."""
         parts = {}
-        tops = {"kind": 3, "octave": NUM_OCTAVES - 1, "pitch_class": 11, "id": NUM_IDS - 1}
         for group, start, stop, loss in self.groups:
             if group == "time":
                 continue
             block = x[..., start:stop]
-            parts[group] = block.argmax(-1) if loss == "ce" else _unscale(block.squeeze(-1), tops[group])
+            parts[group] = block.argmax(-1) if loss == "ce" else _unscale(block.squeeze(-1), SCALED_TOPS[group])
         if "id" in parts:
             ids = parts["id"]
         else:
@@ -132,8 +131,7 @@ class Encoding:
                 parts[group] = block.argmax(-1) if kind == "ce" else None
                 continue
             keys |= ((block < -1 - 2 * tolerance) | (block > 1 + 2 * tolerance)).any(-1)
-            parts[group] = _unscale(block.squeeze(-1), {"kind": 3, "octave": NUM_OCTAVES - 1, "pitch_class": 11,
-                                                        "id": NUM_IDS - 1}[group])
+            parts[group] = _unscale(block.squeeze(-1), SCALED_TOPS[group])
         if "octave" in parts:  # the same composition as decode, before its clamp to the keyboard
             pitch = (parts["octave"] + 1) * 12 + parts["pitch_class"]
             keys |= (parts["kind"] == 0) & ((pitch < LOWEST_PITCH) | (pitch >= LOWEST_PITCH + NUM_KEYS))

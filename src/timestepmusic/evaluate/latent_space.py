@@ -132,7 +132,7 @@ def _decode_track(ae: Autoencoder, latent: torch.Tensor) -> tuple[Events, dict[s
     mask = torch.arange(elements.shape[1], device=elements.device) < sizes[:, None]  # [T, N]
     outside = {what: flags[mask] for what, flags in ae.encoding.out_of_range(elements).items()}  # [K] each
     shares = {what: float(flags.float().mean()) if flags.numel() else 0.0 for what, flags in outside.items()}
-    return ae.decode_events(latent), shares
+    return ae.sets_to_events(ae.sets_of(elements, size_logits)), shares
 
 
 def held_share(events: Events) -> float:

@@ -13,7 +13,7 @@ from timestepmusic.autoencoder import Autoencoder
 from timestepmusic.batches import ChunkGatherer
 from timestepmusic.cli import main
 from timestepmusic.config import Config
-from timestepmusic.corpus import Corpus, prepare
+from timestepmusic.corpus import Corpus
 from timestepmusic.durations import DurationFit
 from timestepmusic.encoding import Encoding
 from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
@@ -25,38 +25,20 @@ from timestepmusic.evaluate.latent_space import (
     timing_figures,
     track_latents,
 )
-from timestepmusic.midi import DAMPER_ID, NUM_IDS, Events, join_pedal_runs, write_events
+from timestepmusic.midi import DAMPER_ID, NUM_IDS, Events, join_pedal_runs
 from timestepmusic.pisa import PISA
 from timestepmusic.train.ae import train_autoencoder
+
+from conftest import random_performance
 
 TINY_OHE = {"ae.latent": 8, "ae.hidden": 32, "ae.batch_chunks": 16, "ae.epochs": 1, "ae.lr": 1e-3,
             "encoding.encoding": "OHE", "encoding.durations": "log", "ae.latent_noise": 0.2}
 
 
-def performance(rng: np.random.Generator, seconds: float) -> Events:
-    notes, pedals = int(seconds * 6), int(seconds)
-    ids = np.concatenate([rng.integers(20, 70, notes), rng.choice([88, 90], pedals)])
-    start = rng.uniform(0, seconds, ids.size)
-    duration = np.concatenate([rng.uniform(0.05, 1.0, notes), rng.uniform(0.2, 2.0, pedals)])
-    return Events(ids, start, duration, rng.integers(20, 120, ids.size)).sorted()
-
-
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("latent")
-    rng = np.random.default_rng(1)
-    for piece in range(5):
-        for take in range(2):
-            write_events(performance(rng, 20.0), root / "midi" / f"piece{piece}" / f"take{take}.mid")
-    config = Config().override({"corpus.validation_fraction": 0.2, "corpus.test_fraction": 0.2})
-    prepare([root / "midi"], root / "corpus", config, progress=False)
-    return root / "corpus"
-
-
-@pytest.fixture(scope="module")
-def ohe_run(corpus, tmp_path_factory) -> Path:
+def ohe_run(tiny_corpus, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("ohe") / "run"
-    train_autoencoder(corpus, run, Config().override(TINY_OHE), progress=False)
+    train_autoencoder(tiny_corpus, run, Config().override(TINY_OHE), progress=False)
     return run
 
 
@@ -167,7 +149,7 @@ def test_longest_note_descriptor():
 
 def test_timing_figures_of_a_perfect_copy_show_no_difference():
     rng = np.random.default_rng(0)
-    tracks = [performance(rng, 40.0) for _ in range(3)]
+    tracks = [random_performance(rng, 40.0) for _ in range(3)]
     figures = timing_figures(tracks, tracks)
     assert figures["damper_share"]["mean_abs_difference"] == 0
     assert figures["damper_presses_per_s"]["relative_difference"] == 0
@@ -176,9 +158,9 @@ def test_timing_figures_of_a_perfect_copy_show_no_difference():
     assert timing_figures(tracks, longer)["longest_note_s"]["relative_difference"] == pytest.approx(1.0)
 
 
-def test_smoothness_figures_are_reproducible_per_seed_and_degrade_with_noise(ohe_run, corpus):
+def test_smoothness_figures_are_reproducible_per_seed_and_degrade_with_noise(ohe_run, tiny_corpus):
     ae = Autoencoder.load(Path(ohe_run) / "last")
-    gatherer = ChunkGatherer(Corpus.open(corpus))
+    gatherer = ChunkGatherer(Corpus.open(tiny_corpus))
     latents = [track_latents(ae, gatherer, t) for t in range(3)]
     a, b = smoothness_figures(ae, latents, seed=3), smoothness_figures(ae, latents, seed=3)
     c = smoothness_figures(ae, latents, seed=4)
@@ -189,12 +171,12 @@ def test_smoothness_figures_are_reproducible_per_seed_and_degrade_with_noise(ohe
     assert a["noise 1"]["clipped_keys"] == 0  # one-hot keys
 
 
-def test_evaluate_ae_reports_timing_ceiling_and_smoothness(ohe_run, corpus, tmp_path, capsys):
-    summary = evaluate_autoencoder(Autoencoder.load(Path(ohe_run) / "last"), Corpus.open(corpus), "train")
+def test_evaluate_ae_reports_timing_ceiling_and_smoothness(ohe_run, tiny_corpus, tmp_path, capsys):
+    summary = evaluate_autoencoder(Autoencoder.load(Path(ohe_run) / "last"), Corpus.open(tiny_corpus), "train")
     assert 0 <= summary["ceiling"]["accuracy"] <= 1 and summary["ceiling"]["n_per_class"] >= 1
     assert summary["timing"]["excerpts"] >= 1
     out = tmp_path / "figures.json"
-    assert main(["evaluate-ae", str(ohe_run), "--corpus", str(corpus), "--split", "train",
+    assert main(["evaluate-ae", str(ohe_run), "--corpus", str(tiny_corpus), "--split", "train",
                  "--json-out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "noise 0.3" in printed and "damper presses per second" in printed and "ceiling" in printed

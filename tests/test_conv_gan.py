@@ -16,6 +16,7 @@ from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.gan.conv import Critic
 from timestepmusic.generation import GANModel, checkpoint_config, export_model
+from timestepmusic.sequence.base import step_average
 from timestepmusic.sequence.conv_gan import ConvGAN, critic_for
 from timestepmusic.shipped import resolve_model
 from timestepmusic.train.distributed import Dist
@@ -65,7 +66,7 @@ def test_one_average_step_moves_a_warmed_up_share_towards_the_generator():
     with torch.no_grad():
         for p in arm.generator.parameters():
             p.add_(1.0)
-    arm.average(step=0)  # decay min(0.999, 1/10) = 0.1: nine tenths of the way
+    step_average(arm.averaged_generator, arm.generator, 0, arm.settings.ema)  # min(0.999, 1/10) = 0.1: 9/10 of the way
     for old, new, trained in zip(before, arm.averaged_generator.parameters(), arm.generator.parameters()):
         torch.testing.assert_close(new, 0.1 * old + 0.9 * trained)
     assert not any(p.requires_grad for p in arm.averaged_generator.parameters())

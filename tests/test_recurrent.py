@@ -128,6 +128,34 @@ def tiny_rnn(tiny_corpus, tiny_ae, tmp_path_factory) -> Path:
     return run
 
 
+def test_the_minibatch_std_critic_tells_a_collapsed_batch_from_a_varied_one():
+    """The collapse mend: with minibatch std, a batch of one repeated sequence scores differently from the same
+    sequence among varied ones; without it, a sequence's score never depends on its batch."""
+    torch.manual_seed(0)
+    x, end, mask = torch.randn(4, 6, 5), torch.zeros(4, 6), torch.ones(4, 6)
+    collapsed = x[:1].expand(4, -1, -1)
+    for group, depends in ((2, True), (0, False)):
+        critic = SequenceCritic(latent=5, width=16, layers=1, heads=2, max_chunks=6, minibatch_group=group)
+        varied_score, varied_features = critic(x, end, mask)
+        collapsed_score, collapsed_features = critic(collapsed, end, mask)
+        torch.testing.assert_close(collapsed_features[0], varied_features[0])  # features stay per sequence
+        assert (not torch.allclose(collapsed_score[0], varied_score[0])) == depends, group
+        penalty = masked_gradient_penalty(critic, (x, end, mask), (collapsed, end, mask), torch.rand(4))
+        assert penalty.shape == (4,) and torch.isfinite(penalty).all()
+
+
+def test_the_weight_average_samples_and_the_trained_weights_stay_apart(tiny_rnn):
+    """gan.ema: the checkpoint holds the average beside the trained generator, and a loaded model samples
+    from the average."""
+    trained = load_file(str(tiny_rnn / "last" / "generator.safetensors"))
+    average = load_file(str(tiny_rnn / "last" / "generator_ema.safetensors"))
+    assert trained.keys() == average.keys()
+    assert any(not torch.equal(trained[k], average[k]) for k in trained)
+    model = GANModel.load(tiny_rnn / "last")
+    loaded = model.arm.generator.state_dict()
+    assert all(torch.equal(loaded[k], average[k]) for k in average)
+
+
 def test_training_writes_checkpoints_samples_and_resumes_exactly(tiny_corpus, tiny_ae, tiny_rnn,
                                                                  tmp_path):
     meta = json.loads((tiny_rnn / "last" / "config.json").read_text())
@@ -141,7 +169,7 @@ def test_training_writes_checkpoints_samples_and_resumes_exactly(tiny_corpus, ti
     run = tmp_path / "rnn"
     train_sequence_model(tiny_corpus, tiny_ae, run, rnn_config(), arch="rnn", progress=False, max_steps=3)
     train_sequence_model(tiny_corpus, None, run, resume=True, progress=False)
-    for key in ("generator", "critic"):
+    for key in ("generator", "critic", "generator_ema"):  # the weight average resumes exactly too
         a = load_file(str(tiny_rnn / "last" / f"{key}.safetensors"))
         b = load_file(str(run / "last" / f"{key}.safetensors"))
         for name in a:

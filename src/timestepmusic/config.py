@@ -168,15 +168,15 @@ class GANConfig:
     critic, strided convolutions straight to the score; conv arm)."""
     minibatch_std: bool = True
     """Give the critic the spread of its features across a group of windows (StyleGAN's minibatch standard
-    deviation), so that a generator that plays one phrase for every noise is told apart (conv arm)."""
+    deviation), so that a generator that plays one phrase for every noise is told apart (conv and rnn arms)."""
     minibatch_group: int = 4
     """Windows per minibatch-std group: consecutive windows of one batch, never across torchrun ranks (each
     rank's slice of gan.batch must hold whole groups); where it does not divide gan.batch, its largest divisor."""
     ema: float = 0.999
     """Decay of an exponential moving average of the generator's weights, which samples and checkpoints use
-    (warmed up as min(ema, (1 + step) / (10 + step)); 0 = off, sample from the trained weights; conv arm)."""
+    (warmed up as min(ema, (1 + step) / (10 + step)); 0 = off, sample from the trained weights; conv and rnn arms)."""
     lr: float = 1e-4
-    """Adam learning rate of the generator (and of the critic, when gan.critic_lr = 0, and in the rnn arm)."""
+    """Adam learning rate of the generator (and of the critic, when gan.critic_lr = 0)."""
     critic_lr: float = 4e-4
     """Adam learning rate of the conv arm's critic (two time-scale update rule, Heusel et al. 2017,
     https://arxiv.org/abs/1706.08500); 0 = gan.lr."""

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ..ragged import positions_in_groups
+from .conv import MinibatchStd
 
 
 class KVCache:
@@ -180,16 +181,21 @@ class _Block(nn.Module):
 
 
 class SequenceCritic(nn.Module):
-    def __init__(self, *, latent: int = 20, width: int = 128, layers: int = 2, heads: int = 4, max_chunks: int = 64):
+    def __init__(self, *, latent: int = 20, width: int = 128, layers: int = 2, heads: int = 4, max_chunks: int = 64,
+                 minibatch_group: int = 0):
+        """minibatch_group > 0: the score also reads how much the pooled features vary across each group of
+        that many consecutive sequences (gan.conv.MinibatchStd); 0: the critic as first written."""
         super().__init__()
         if width % heads:
             raise ValueError(f"critic width {width} is not a multiple of its {heads} heads")
         self.latent, self.width, self.layers, self.heads, self.max_chunks = latent, width, layers, heads, max_chunks
+        self.minibatch_group = minibatch_group
         self.embed = nn.Linear(latent + 1, width)
         self.position = nn.Embedding(max_chunks, width)
         self.blocks = nn.ModuleList(_Block(width, heads) for _ in range(layers))
         self.norm = nn.LayerNorm(width)
-        self.score = nn.Linear(2 * width, 1)
+        self.spread = MinibatchStd(minibatch_group) if minibatch_group else None
+        self.score = nn.Linear(2 * width + (1 if minibatch_group else 0), 1)
 
     def forward(self, x: torch.Tensor, end: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, T, L], end marker [B, T], mask [B, T] (1 = a step of the piece) → score [B], features [B, F]."""
@@ -206,11 +212,12 @@ class SequenceCritic(nn.Module):
         last = valid.long().sum(1).clamp_min(1) - 1  # [B]
         final = h[torch.arange(h.shape[0], device=h.device), last]  # [B, D]: the ending step
         features = torch.cat([mean, final], -1)  # [B, F]
-        return self.score(features).squeeze(-1), features
+        scored = features if self.spread is None else self.spread(features[..., None])[..., 0]  # [B, F (+ 1)]
+        return self.score(scored).squeeze(-1), features
 
     def sizes_of(self) -> dict:
         return {"latent": self.latent, "width": self.width, "layers": self.layers, "heads": self.heads,
-                "max_chunks": self.max_chunks}
+                "max_chunks": self.max_chunks, "minibatch_group": self.minibatch_group}
 
 
 def masked_gradient_penalty(critic: SequenceCritic, real: tuple[torch.Tensor, torch.Tensor, torch.Tensor],

@@ -95,6 +95,18 @@ class SequenceModel(Protocol):
 AVERAGED_GENERATOR = "generator_ema"
 
 
+@torch.no_grad()
+def step_average(averaged: nn.Module, trained: nn.Module, step: int, decay: float) -> None:
+    """One step of an exponential moving average of `trained`'s weights (buffers copied), its decay warmed up
+    as in TensorFlow's ExponentialMovingAverage(num_updates) so that early samples are not the initial
+    weights: min(decay, (1 + step) / (10 + step)); a function of the step alone, so resume stays exact."""
+    decay = min(decay, (1 + step) / (10 + step))
+    for mine, theirs in zip(averaged.parameters(), trained.parameters()):
+        mine.lerp_(theirs, 1 - decay)
+    for mine, theirs in zip(averaged.buffers(), trained.buffers()):
+        mine.copy_(theirs)
+
+
 def averaged_modules(model: SequenceModel) -> dict[str, nn.Module]:
     """The arm's `averaged()` modules; none for an arm without that method."""
     averaged = getattr(model, "averaged", None)

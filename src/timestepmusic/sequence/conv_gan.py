@@ -24,7 +24,7 @@ from ..config import Config, GANConfig
 from ..gan.conv import Critic, Generator, gradient_penalty
 from ..latents import window_starts
 from ..train.finetune import feature_matching
-from .base import AVERAGED_GENERATOR, LatentData, Update, register
+from .base import AVERAGED_GENERATOR, LatentData, Update, register, step_average
 
 log = logging.getLogger(__name__)
 VALIDATION_WINDOWS = 256
@@ -145,18 +145,7 @@ class ConvGAN:
         yield Update("generator", loss + towards_fake, ae_loss,
                      {"generator_loss": float(loss.detach()), "feature_matching": float(matching.detach())})
         if self.averaged_generator is not None:  # the loop has applied the generator's step by now
-            self.average(step)
-
-    @torch.no_grad()
-    def average(self, step: int) -> None:
-        """One step of the weight average towards the generator, its decay warmed up as in TensorFlow's
-        ExponentialMovingAverage(num_updates) so that early samples are not the initial weights:
-        min(gan.ema, (1 + step) / (10 + step)); a function of the step alone, so resume stays exact."""
-        decay = min(self.settings.ema, (1 + step) / (10 + step))
-        for mine, trained in zip(self.averaged_generator.parameters(), self.generator.parameters()):
-            mine.lerp_(trained, 1 - decay)
-        for mine, trained in zip(self.averaged_generator.buffers(), self.generator.buffers()):
-            mine.copy_(trained)
+            step_average(self.averaged_generator, self.generator, step, self.settings.ema)
 
     def held_out(self) -> dict[str, float]:
         real = self.data.real(self.val_rows).transpose(1, 2)  # [V, L, T]

@@ -11,10 +11,15 @@ steps, −critic + feature matching for the generator), plus `end_weight` · the
 head run teacher-forced over the real batch (weighted the same way), which is how it learns when pieces
 end (gan/recurrent.py says why not adversarially), and `free_end_weight` · the cross-entropy of the end
 head on its own free-running batch against the real per-step hazard.
+Against mode collapse (the first version of this arm fell to a few modes: docs/comparison.md), the conv arm's
+two mends: the critic's score reads the spread of its pooled features across groups of gan.minibatch_group
+sequences (gan.minibatch_std), and an exponential moving average of the generator's weights (gan.ema)
+samples, is validated and is saved beside the trained weights.
 Shapes: B sequences (b on this rank), T ≤ max_chunks steps, L latent, Z noise, S step noise, F features.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections.abc import Iterator
@@ -24,7 +29,8 @@ import torch
 from ..config import Config
 from ..gan.recurrent import RecurrentGenerator, SequenceCritic, end_loss, free_end_loss, masked_gradient_penalty, sampled_ends
 from ..train.finetune import feature_matching
-from .base import LatentData, Update, register
+from .base import AVERAGED_GENERATOR, LatentData, Update, register, step_average
+from .conv_gan import minibatch_group
 from .windows import split_samplers
 
 log = logging.getLogger(__name__)
@@ -46,24 +52,42 @@ class RecurrentGAN:
         self.generator = RecurrentGenerator(latent=latent, noise=g.noise, step_noise=r.step_noise, hidden=r.hidden,
                                             attention=r.attention).to(device)
         self.critic = SequenceCritic(latent=latent, width=r.critic_width, layers=r.critic_layers,
-                                     heads=r.critic_heads, max_chunks=r.max_chunks).to(device) if training else None
+                                     heads=r.critic_heads, max_chunks=r.max_chunks,
+                                     minibatch_group=minibatch_group(g)).to(device) if training else None
+        # sampling (training=False) loads the average's weights into `generator` itself (generation.GANModel)
+        self.averaged_generator = (copy.deepcopy(self.generator).requires_grad_(False)
+                                   if training and g.ema > 0 else None)
 
     def trained(self) -> dict[str, torch.nn.Module]:
         return {"generator": self.generator, "critic": self.critic}
 
+    def averaged(self) -> dict[str, torch.nn.Module]:
+        return {} if self.averaged_generator is None else {AVERAGED_GENERATOR: self.averaged_generator}
+
+    @property
+    def sampler(self) -> RecurrentGenerator:
+        """The generator that samples: the weight average while training with gan.ema, else the generator."""
+        return self.generator if self.averaged_generator is None else self.averaged_generator
+
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         g = self.settings
-        return {name: torch.optim.Adam(module.parameters(), lr=g.lr, betas=g.betas)
+        rates = {"generator": g.lr, "critic": g.critic_lr or g.lr}  # two time-scale update rule, as the conv arm
+        return {name: torch.optim.Adam(module.parameters(), lr=rates[name], betas=g.betas)
                 for name, module in self.trained().items()}
 
     def attach(self, data: LatentData) -> None:
-        r = self.recurrent
+        r, group = self.recurrent, self.critic.minibatch_group
+        if group and self.settings.batch % (group * data.ranks.world):
+            raise ValueError(f"gan.batch {self.settings.batch}: {data.ranks.world} processes cannot each hold whole "
+                             f"minibatch-std groups of {group} sequences; use a batch that is a multiple of "
+                             f"{group * data.ranks.world}, or set gan.minibatch_group (or gan.minibatch_std = false)")
         self.data = data
         self.train_seq, val_seq = split_samplers(data.corpus, r.max_chunks, r.ending_share)
         # the end probability starts at the real per-step hazard of windows that start anywhere: tracks / chunks
         self.hazard = data.corpus.tracks_in("train").size / self.train_seq.start.numel()
         with torch.no_grad():
-            self.generator.end.bias.fill_(math.log(self.hazard / (1 - self.hazard)) if self.hazard < 1 else 0.0)
+            for generator in {self.generator, self.sampler}:
+                generator.end.bias.fill_(math.log(self.hazard / (1 - self.hazard)) if self.hazard < 1 else 0.0)
         val_gen = torch.Generator().manual_seed(self.settings.seed + 2)
         self.val_real = val_seq.sample(VALIDATION_SEQUENCES, val_gen).to(data.device)
         self.val_noise = self.noise_for(VALIDATION_SEQUENCES, r.max_chunks, val_gen)
@@ -78,9 +102,10 @@ class RecurrentGAN:
             z, noise, u = z[mine], noise[mine], u[mine]
         return z.to(self.device), noise.to(self.device), u.to(self.device)
 
-    def fake_batch(self, z, noise, u):
-        """Free-running sequences as the critic reads them (latents, end markers, mask) and their end logits."""
-        x, logits = self.generator(z, noise)  # [B, T, L], [B, T]
+    def fake_batch(self, z, noise, u, generator: RecurrentGenerator | None = None):
+        """Free-running sequences of `generator` (default: the trained one) as the critic reads them (latents,
+        end markers, mask) and their end logits."""
+        x, logits = (generator or self.generator)(z, noise)  # [B, T, L], [B, T]
         end, mask = sampled_ends(logits, u)
         return (x * mask[..., None], end, mask), logits
 
@@ -139,15 +164,17 @@ class RecurrentGAN:
             metrics["free_end_loss"] = float(free_end.detach())
         metrics["generator_loss"] = float(loss.detach())
         yield Update("generator", loss + towards_fake, ae_loss, metrics)
+        if self.averaged_generator is not None:  # the loop has applied the generator's step by now
+            step_average(self.averaged_generator, self.generator, step, g.ema)
 
     def held_out(self) -> dict[str, float]:
         real = self.val_real
         real_score, _ = self.critic(self.data.real(real.rows, real.mask), real.end, real.mask)
-        fake_score, _ = self.critic(*self.fake_batch(*self.val_noise)[0])
+        fake_score, _ = self.critic(*self.fake_batch(*self.val_noise, generator=self.sampler)[0])
         return {"val_wasserstein": float((real_score * real.weight).mean() - fake_score.mean())}
 
     def sample(self, n: int, chunks: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.generator.sample(*self.noise_for(n, chunks, torch.Generator().manual_seed(seed)))
+        return self.sampler.sample(*self.noise_for(n, chunks, torch.Generator().manual_seed(seed)))
 
     def preview_chunks(self, chunk_seconds: float) -> int:
         return max(1, round(self.recurrent.sample_seconds / chunk_seconds))

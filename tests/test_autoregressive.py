@@ -1,6 +1,7 @@
 """The likelihood arm: a causal transformer over chunk latents with a mixture density and an end head."""
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -118,6 +119,21 @@ def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):
     assert main(["generate", "--model", "no-such-model", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "not a shipped model" in err and "default" in err and err.count("\n") == 1
+
+
+def test_arch_without_model_picks_the_shipped_model_of_that_kind(capsys, tmp_path):
+    from timestepmusic.shipped import shipped_description, shipped_names, shipped_of_arch
+
+    kinds = {shipped_description(name)["arch"] for name in shipped_names()}
+    for arch in kinds:
+        name = shipped_of_arch(arch)
+        assert shipped_description(name)["arch"] == arch
+        assert main(["generate", "--arch", arch, "--info"]) == 0
+        assert json.loads(capsys.readouterr().out)["arch"] == arch
+    for arch in {"conv", "rnn", "ar"} - kinds:  # a kind nothing shipped is: one line naming what is
+        assert main(["generate", "--arch", arch, "-o", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert "no shipped model" in err and "default" in err and err.count("\n") == 1
 
 
 def test_cached_steps_equal_the_whole_window():

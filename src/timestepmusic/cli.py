@@ -149,6 +149,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
             d = shipped_description(name)
             print(f"{name:<12} {d['arch']:<5} {d['description']}")
         return 0
+    if args.model is None and args.arch is not None:  # the shipped model of that kind
+        from .shipped import shipped_of_arch
+
+        args.model = shipped_of_arch(args.arch)
     if args.info:
         print(json.dumps(model_info(args.model), indent=1))
         return 0
@@ -364,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ar models: sampling temperature (default: the model's ar.temperature, 0.6 for the shipped "
                    "one; lower is tamer)")
     p.add_argument("--arch", choices=["conv", "rnn", "ar"],
-                   help="check that --model is this kind of model (the architecture is read from the model)")
+                   help="without --model: the shipped model of this kind (--list); with it: check that the model is "
+                   "of this kind (the architecture is read from the model)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--no-snap", action="store_true",

@@ -27,6 +27,15 @@ def shipped_description(name: str) -> dict:
     return {"name": name, "arch": meta.get("arch", "conv"), "description": meta.get("description", "")}
 
 
+def shipped_of_arch(arch: str) -> str:
+    """The first shipped model (the default first) of this architecture, for `tsm generate --arch ARCH`."""
+    for name in shipped_names():
+        if shipped_description(name)["arch"] == arch:
+            return name
+    shipped = ", ".join(f"{name} ({shipped_description(name)['arch']})" for name in shipped_names()) or "none"
+    raise ValueError(f"--arch {arch}: no shipped model is of this kind (shipped: {shipped}); give --model RUN")
+
+
 def resolve_model(model: str | Path | None) -> Path:
     """A folder given (an existing path) as it is; a shipped model's name → its folder; None → the default."""
     if model is None:

@@ -39,6 +39,10 @@ ARMS = {
                        "ae.latent_noise": 0.05},
     "ohe-cdf-32-n05-tw10": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 32,
                             "ae.latent_noise": 0.05, "encoding.time_weight": 10.0},
+    "ohe-cdf-32-n05-bounded": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 32,
+                               "ae.latent_noise": 0.05, "ae.bounded_values": True},
+    "ohe-cdf-48-n05": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 48,
+                       "ae.latent_noise": 0.05},
 }
 SHARED = {"ae.batch_chunks": 512, "ae.lr": 1e-3, "ae.device": "cpu", "ae.epochs": 100, "ae.checkpoint_every_s": 120.0}
 

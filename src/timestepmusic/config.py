@@ -139,6 +139,9 @@ class AEConfig:
     latent_noise: float = 0.0
     """Train the decoder on latents + Gaussian noise of this many × the batch's per-dimension spread, so that
     latents between real ones decode to nearby sets (0 = off; see docs/latent-space.md)."""
+    bounded_values: bool = False
+    """Decode offset, duration and intensity through a sigmoid onto their ranges, so that no latent (a generator's
+    between real ones included) decodes to a value decoding must clip; False: linear outputs, clipped."""
     compile: bool = False
     """torch.compile the autoencoder for training (--compile; pays off on a GPU, costs minutes of compiling on a CPU)."""
 

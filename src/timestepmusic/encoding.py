@@ -23,6 +23,8 @@ from .midi import LOWEST_PITCH, NUM_IDS, NUM_KEYS
 
 NUM_OCTAVES = 9  # MIDI pitch 21–108 → pitch // 12 in 1..9
 SCALED_TOPS = {"kind": 3, "octave": NUM_OCTAVES - 1, "pitch_class": 11, "id": NUM_IDS - 1}  # id parts' largest values
+# the last three features of every layout: offset and intensity scaled to [-1, 1], duration to [0, 1]
+VALUE_LOWS = (-1.0, 0.0, -1.0)
 
 
 def _scale(x: torch.Tensor, top: float) -> torch.Tensor:
@@ -137,7 +139,7 @@ class Encoding:
             keys |= (parts["kind"] == 0) & ((pitch < LOWEST_PITCH) | (pitch >= LOWEST_PITCH + NUM_KEYS))
         time = x[..., -3:]  # [B, N, 3]: offset and intensity in [-1, 1], duration in [0, 1]
         margin = time.new_tensor([2 * tolerance, tolerance, 2 * tolerance])
-        low = time.new_tensor([-1.0, 0.0, -1.0])
+        low = time.new_tensor(VALUE_LOWS)
         values = ((time < low - margin) | (time > 1 + margin)).any(-1)
         return {"keys": keys, "values": values}
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoding import Encoding
+from .encoding import VALUE_LOWS, Encoding
 
 
 def mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
@@ -23,9 +23,14 @@ def mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
 
 
 class PISA(nn.Module):
-    def __init__(self, *, features: int, max_events: int, latent: int = 20, hidden: int = 256):
+    def __init__(self, *, features: int, max_events: int, latent: int = 20, hidden: int = 256, bounded: bool = False):
+        """bounded: the last three outputs (offset, duration, intensity) pass through a sigmoid onto their
+        ranges (encoding.VALUE_LOWS to 1), so that no latent decodes to a value beyond them; False: linear
+        outputs that decoding clips, as first designed."""
         super().__init__()
         self.features, self.max_events, self.latent, self.hidden = features, max_events, latent, hidden
+        self.bounded = bounded
+        self.register_buffer("value_lows", torch.tensor(VALUE_LOWS), persistent=False)  # [3]
         self.rank = nn.Linear(features, 1)
         self.encoder_key = mlp(max_events, hidden, latent)
         self.encoder_value = mlp(features, hidden, latent)
@@ -62,13 +67,22 @@ class PISA(nn.Module):
         """latent [B, L] → elements [B, N, D] and size logits [B, N + 1]."""
         size_logits = self.size_head(latent)
         h = latent[:, None, :] * self.decoder_key(self.positions)[None]  # [B, N, L]
-        return self.decoder_element(h), size_logits
+        return self.element(h), size_logits
 
     def decode_real(self, latent: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The element MLP at the true-size positions only: latent [B, L], mask [B, N] → elements [K, D]."""
         keys = self.decoder_key(self.positions)  # [N, L]
         rows, positions = mask.nonzero(as_tuple=True)  # [K] each
-        return self.decoder_element(latent[rows] * keys[positions])  # [K, D]
+        return self.element(latent[rows] * keys[positions])  # [K, D]
+
+    def element(self, h: torch.Tensor) -> torch.Tensor:
+        """The element MLP on position-keyed latents [..., L] → features [..., D], values bounded if asked."""
+        out = self.decoder_element(h)
+        if not self.bounded:
+            return out
+        lows = self.value_lows.to(out.dtype)
+        values = lows + (1 - lows) * torch.sigmoid(out[..., -3:])  # [..., 3] within [low, 1]
+        return torch.cat([out[..., :-3], values], dim=-1)
 
     def forward(self, x: torch.Tensor, sizes: torch.Tensor):
         latent, x_sorted = self.encode(x, sizes)
@@ -108,4 +122,5 @@ class PISA(nn.Module):
                                                          "size_accuracy": size_accuracy.detach()}
 
     def sizes_of(self) -> dict:
-        return {"features": self.features, "max_events": self.max_events, "latent": self.latent, "hidden": self.hidden}
+        sizes = {"features": self.features, "max_events": self.max_events, "latent": self.latent, "hidden": self.hidden}
+        return sizes | ({"bounded": True} if self.bounded else {})  # checkpoints from before the option load as they were

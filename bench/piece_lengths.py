@@ -29,8 +29,8 @@ from common import add_corpus_arguments, open_corpus, print_skipped, table, verd
 
 def sampled_lengths(model, n: int, max_seconds: float, seed: int) -> np.ndarray:
     """Lengths in seconds of `n` pieces that `model` (a GANModel) ends itself, capped at `max_seconds`. The ar arm
-    ends pieces only when asked (ends=True, as `tsm generate --max-seconds`), which `length_distributions` does not
-    ask; snapping comes after the length is chosen, so it is left out."""
+    ends pieces only when asked (ends=True, as `tsm generate --max-seconds` and `length_distributions` ask);
+    snapping comes after the length is chosen, so it is left out here (refusing models that cannot end pieces)."""
     continues = getattr(model.arm, "continues", False)
     if model.arch != "rnn" and not continues:
         raise ValueError(f"--model {model.folder}: a {model.arch} model writes exactly the length asked; "

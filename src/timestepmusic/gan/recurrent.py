@@ -237,9 +237,10 @@ def masked_gradient_penalty(critic: SequenceCritic, real: tuple[torch.Tensor, to
 
 def length_distributions(model, corpus, *, n: int = 256, max_seconds: float = 120.0,
                          seed: int = 0, split: str = "train") -> dict[str, np.ndarray]:
-    """Piece lengths in seconds of `n` pieces sampled by `model` (a generate.GANModel; "generated") beside the
-    real ones of `real_lengths`."""
-    lengths = np.array([x.shape[0] for x in model.sample_latents(n, max_seconds, seed)])
+    """Piece lengths in seconds of `n` pieces sampled by `model` (a generation.GANModel of an arch that ends its
+    pieces: rnn, or ar asked to; "generated") beside the real ones of `real_lengths`."""
+    ends = {"ends": True} if getattr(model.arm, "continues", False) else {}  # the likelihood arm ends only if asked
+    lengths = np.array([x.shape[0] for x in model.sample_latents(n, max_seconds, seed, **ends)])
     generated = np.minimum(lengths * corpus.chunk_seconds, max_seconds)
     return {"generated": generated} | real_lengths(corpus, max_seconds, split)
 

@@ -50,7 +50,8 @@ def pisa_rate(corpus, device: torch.device, batch: int, steps: int, bf16: bool, 
     encoding = Encoding("pon", corpus.chunk_seconds, corpus.duration_fit)
     tracks, chunks = (torch.from_numpy(a).to(device) for a in corpus.chunk_index("train"))
     torch.manual_seed(0)
-    model = PISA(features=encoding.dim, max_events=corpus.max_events, latent=ae.latent, hidden=ae.hidden).to(device)
+    model = PISA(features=encoding.dim, max_events=corpus.max_events, latent=ae.latent, hidden=ae.hidden,
+                 bounded=ae.bounded_values).to(device)
     if compile_:
         model.compile()
     optimizer = torch.optim.Adam(model.parameters(), lr=ae.lr, fused=True)

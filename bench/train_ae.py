@@ -115,7 +115,8 @@ def main() -> None:
         n_train = train_tracks.shape[0]
         order = epoch_order(n_train, ae.seed, 0)
         torch.manual_seed(ae.seed)
-        model0 = PISA(features=encoding.dim, max_events=corpus.max_events, latent=ae.latent, hidden=ae.hidden)
+        model0 = PISA(features=encoding.dim, max_events=corpus.max_events, latent=ae.latent, hidden=ae.hidden,
+                 bounded=ae.bounded_values)
         load_before = os.getloadavg()[0]
 
         def batch_args(size: int, b: int):
@@ -131,7 +132,8 @@ def main() -> None:
             paths = {"ours": gatherer.gather, "ours + Adam fused": gatherer.gather, "baseline": loop.gather}
             state = {}
             for name in paths:
-                model = PISA(features=encoding.dim, max_events=corpus.max_events, latent=ae.latent, hidden=ae.hidden)
+                model = PISA(features=encoding.dim, max_events=corpus.max_events, latent=ae.latent, hidden=ae.hidden,
+                             bounded=ae.bounded_values)
                 model.load_state_dict(model0.state_dict())
                 fused = {"fused": True} if "fused" in name else {}
                 state[name] = {"model": model, "opt": torch.optim.Adam(model.parameters(), lr=ae.lr, **fused),

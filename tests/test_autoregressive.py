@@ -130,6 +130,11 @@ def test_arch_without_model_picks_the_shipped_model_of_that_kind(capsys, tmp_pat
         assert shipped_description(name)["arch"] == arch
         assert main(["generate", "--arch", arch, "--info"]) == 0
         assert json.loads(capsys.readouterr().out)["arch"] == arch
+        assert main(["generate", "--list", "--arch", arch]) == 0  # --list --arch: only that kind
+        assert {line.split()[1] for line in capsys.readouterr().out.splitlines()} == {arch}
+    for arch in {"conv", "rnn", "ar"} - {shipped_description("default")["arch"]}:  # --model and --arch disagree
+        assert main(["generate", "--model", "default", "--arch", arch, "--info"]) == 2
+        assert "--arch" in capsys.readouterr().err
     for arch in {"conv", "rnn", "ar"} - kinds:  # a kind nothing shipped is: one line naming what is
         assert main(["generate", "--arch", arch, "-o", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err

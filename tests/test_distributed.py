@@ -79,8 +79,8 @@ def test_two_gloo_processes_train_the_gan_as_one(corpus, arch, finetune, tmp_pat
         gan += ["--max-chunks", "16"]
     run_tsm([*gan, "--out", str(tmp_path / "one")], 1, tmp_path)
     run_tsm([*gan, "--out", str(tmp_path / "two")], 2, tmp_path)  # the same global batches, sliced over two ranks
-    # conv: TINY_GAN keeps the minibatch std on, in groups of 2 that never span the two ranks' slices of 4
-    assert_same_weights(tmp_path / "one", tmp_path / "two", ("generator", "critic")
-                        + (("generator_ema",) if arch == "conv" else ()) + (("autoencoder",) if finetune else ()))
+    # both arms: TINY_GAN keeps the minibatch std on, in groups of 2 that never span the two ranks' slices of 4
+    assert_same_weights(tmp_path / "one", tmp_path / "two", ("generator", "critic", "generator_ema")
+                        + (("autoencoder",) if finetune else ()))
     meta = json.loads((tmp_path / "two" / "last" / "config.json").read_text())
     assert meta["trained"]["world_size"] == 2 and meta["step"] == 4

@@ -176,6 +176,37 @@ def test_training_writes_checkpoints_samples_and_resumes_exactly(tiny_corpus, ti
             assert torch.equal(a[name], b[name]), (key, name)
 
 
+def test_an_rnn_run_from_before_the_mends_resumes_as_it_was_trained(tiny_corpus, tiny_ae, tmp_path):
+    """rnn checkpoints written before rnn.gan_mends listed gan.minibatch_std/ema/critic_lr that the arm then
+    ignored: without the key they resume as trained (plain critic, no average, one lr), bit for bit."""
+    straight, legacy = tmp_path / "straight", tmp_path / "legacy"
+    config = rnn_config(gan_mends=False)
+    train_sequence_model(tiny_corpus, tiny_ae, straight, config, arch="rnn", progress=False)
+    train_sequence_model(tiny_corpus, tiny_ae, legacy, config, arch="rnn", progress=False, max_steps=3)
+    for folder in ("last", "best"):
+        path = legacy / folder / "config.json"
+        meta = json.loads(path.read_text())
+        del meta["config"]["rnn"]["gan_mends"]  # as such a run's config.json reads
+        assert meta["config"]["gan"]["minibatch_std"] and meta["config"]["gan"]["ema"] > 0
+        path.write_text(json.dumps(meta))
+    assert not (legacy / "last" / "generator_ema.safetensors").exists()
+    train_sequence_model(tiny_corpus, None, legacy, resume=True, progress=False)
+    for key in ("generator", "critic"):
+        a = load_file(str(straight / "last" / f"{key}.safetensors"))
+        b = load_file(str(legacy / "last" / f"{key}.safetensors"))
+        assert all(torch.equal(a[name], b[name]) for name in a), key
+    assert GANModel.load(legacy).meta["arch"] == "rnn"
+
+
+def test_the_held_out_batch_holds_whole_groups_of_any_size(tiny_corpus, tiny_ae, tmp_path):
+    """A minibatch-std group that does not divide 256 (batch 6 → groups of 3) still validates."""
+    run = tmp_path / "groups-of-3"
+    config = rnn_config().override({"gan.batch": 6, "gan.minibatch_group": 3, "gan.steps": 3})
+    train_sequence_model(tiny_corpus, tiny_ae, run, config, arch="rnn", progress=False)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert records and all(np.isfinite(r["val_wasserstein"]) for r in records)
+
+
 def test_pieces_end_themselves_and_never_run_past_the_maximum(tiny_rnn, tiny_corpus):
     model = GANModel.load(tiny_rnn)
     latents = model.sample_latents(6, 5.0, seed=1)

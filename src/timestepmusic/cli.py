@@ -147,14 +147,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
         for name in shipped_names():
             d = shipped_description(name)
-            print(f"{name:<12} {d['arch']:<5} {d['description']}")
+            if args.arch in (None, d["arch"]):  # --list --arch KIND: the shipped models of that kind
+                print(f"{name:<12} {d['arch']:<5} {d['description']}")
         return 0
     if args.model is None and args.arch is not None:  # the shipped model of that kind
         from .shipped import shipped_of_arch
 
         args.model = shipped_of_arch(args.arch)
     if args.info:
-        print(json.dumps(model_info(args.model), indent=1))
+        info = model_info(args.model)
+        if args.arch is not None and info.get("arch") != args.arch:
+            raise ValueError(f"--arch {args.arch}: the model {args.model} is a {info.get('arch')} model")
+        print(json.dumps(info, indent=1))
         return 0
     if args.n < 1:
         raise ValueError(f"-n must be ≥ 1, got {args.n}")

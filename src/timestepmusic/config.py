@@ -181,7 +181,7 @@ class GANConfig:
     lr: float = 1e-4
     """Adam learning rate of the generator (and of the critic, when gan.critic_lr = 0)."""
     critic_lr: float = 4e-4
-    """Adam learning rate of the conv arm's critic (two time-scale update rule, Heusel et al. 2017,
+    """Adam learning rate of the critic (conv and rnn arms; two time-scale update rule, Heusel et al. 2017,
     https://arxiv.org/abs/1706.08500); 0 = gan.lr."""
     betas: tuple[float, float] = (0.5, 0.9)
     """Adam betas of both networks."""
@@ -267,6 +267,10 @@ class RecurrentConfig:
     own output, where it may fire far too early)."""
     sample_seconds: float = 32.0
     """Longest MIDI sample written every gan.sample_every steps."""
+    gan_mends: bool = True
+    """Apply gan.minibatch_std, gan.ema and gan.critic_lr to this arm, as to the conv arm. False: the arm as
+    first written (plain critic, no weight average, gan.lr for both networks), which is how rnn checkpoints
+    written before this setting existed were trained (generation.checkpoint_config)."""
 
     def __post_init__(self) -> None:
         for key in ("max_chunks", "hidden", "attention", "step_noise", "critic_width", "critic_layers", "critic_heads"):

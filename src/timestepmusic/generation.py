@@ -40,12 +40,15 @@ def checkpoint_config(meta: dict) -> Config:
     """The one configuration a checkpoint is rebuilt from. A [gan] setting that a checkpoint lacks did not exist
     when it was written: its run was trained with the seed design's value (PRESETS["seed"]), not today's default.
     Recurrent runs written before the `rnn` section was the only home of their settings kept them under
-    `recurrent`; those win there."""
+    `recurrent`; those win there. Recurrent runs written before `rnn.gan_mends` existed trained without the
+    [gan] mends that their config may nonetheless list (the arm ignored them then)."""
     saved = meta["config"].get("gan", {})
     config = Config.from_dict(meta["config"]).override(
         {key: value for key, value in PRESETS["seed"].items() if key.partition(".")[2] not in saved})
     if "recurrent" in meta:
         config = config.override({f"rnn.{k}": v for k, v in meta["recurrent"].items()})
+    if meta.get("arch") == "rnn" and "gan_mends" not in meta["config"].get("rnn", {}) | meta.get("recurrent", {}):
+        config = config.override({"rnn.gan_mends": False})  # trained before the arm read those [gan] settings
     return config
 
 

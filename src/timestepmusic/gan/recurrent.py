@@ -224,7 +224,8 @@ def masked_gradient_penalty(critic: SequenceCritic, real: tuple[torch.Tensor, to
                             fake: tuple[torch.Tensor, torch.Tensor, torch.Tensor], eps: torch.Tensor) -> torch.Tensor:
     """WGAN-GP per sample on x̂ = eps·real + (1 − eps)·fake, for (x [B, T, L], end [B, T], mask [B, T])
     triples → [B]. The interpolation covers the steps of either piece (union mask); padded steps get
-    no gradient and are left out of the norm."""
+    no gradient and are left out of the norm. With a minibatch-std critic, a sample's gradient also
+    carries its share of its group's spread (as gan.conv.gradient_penalty's)."""
     eps = eps.to(real[0].device)
     mixed_x = (eps[:, None, None] * real[0] + (1 - eps[:, None, None]) * fake[0]).requires_grad_(True)
     mixed_end = (eps[:, None] * real[1] + (1 - eps[:, None]) * fake[1]).requires_grad_(True)

@@ -12,9 +12,12 @@ head run teacher-forced over the real batch (weighted the same way), which is ho
 end (gan/recurrent.py says why not adversarially), and `free_end_weight` · the cross-entropy of the end
 head on its own free-running batch against the real per-step hazard.
 Against mode collapse (the first version of this arm fell to a few modes: docs/comparison.md), the conv arm's
-two mends: the critic's score reads the spread of its pooled features across groups of gan.minibatch_group
-sequences (gan.minibatch_std), and an exponential moving average of the generator's weights (gan.ema)
-samples, is validated and is saved beside the trained weights.
+mends (rnn.gan_mends): the critic's score reads the spread of its pooled features across groups of
+gan.minibatch_group sequences (gan.minibatch_std), an exponential moving average of the generator's weights
+(gan.ema) samples, is validated and is saved beside the trained weights, and the critic learns at
+gan.critic_lr. A known bias: the spread of a real group is that of the mixture the batch is drawn from
+(ending_share), which the per-sequence weights p/q do not correct, so the critic sees real groups slightly
+more mixed in length than the real distribution's.
 Shapes: B sequences (b on this rank), T ≤ max_chunks steps, L latent, Z noise, S step noise, F features.
 """
 from __future__ import annotations
@@ -53,10 +56,11 @@ class RecurrentGAN:
                                             attention=r.attention).to(device)
         self.critic = SequenceCritic(latent=latent, width=r.critic_width, layers=r.critic_layers,
                                      heads=r.critic_heads, max_chunks=r.max_chunks,
-                                     minibatch_group=minibatch_group(g)).to(device) if training else None
+                                     minibatch_group=minibatch_group(g) if r.gan_mends else 0,
+                                     ).to(device) if training else None
         # sampling (training=False) loads the average's weights into `generator` itself (generation.GANModel)
         self.averaged_generator = (copy.deepcopy(self.generator).requires_grad_(False)
-                                   if training and g.ema > 0 else None)
+                                   if training and r.gan_mends and g.ema > 0 else None)
 
     def trained(self) -> dict[str, torch.nn.Module]:
         return {"generator": self.generator, "critic": self.critic}
@@ -71,7 +75,8 @@ class RecurrentGAN:
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         g = self.settings
-        rates = {"generator": g.lr, "critic": g.critic_lr or g.lr}  # two time-scale update rule, as the conv arm
+        critic_lr = g.critic_lr if self.recurrent.gan_mends and g.critic_lr else g.lr  # two time-scale update rule
+        rates = {"generator": g.lr, "critic": critic_lr}
         return {name: torch.optim.Adam(module.parameters(), lr=rates[name], betas=g.betas)
                 for name, module in self.trained().items()}
 
@@ -89,8 +94,9 @@ class RecurrentGAN:
             for generator in {self.generator, self.sampler}:
                 generator.end.bias.fill_(math.log(self.hazard / (1 - self.hazard)) if self.hazard < 1 else 0.0)
         val_gen = torch.Generator().manual_seed(self.settings.seed + 2)
-        self.val_real = val_seq.sample(VALIDATION_SEQUENCES, val_gen).to(data.device)
-        self.val_noise = self.noise_for(VALIDATION_SEQUENCES, r.max_chunks, val_gen)
+        held_out = VALIDATION_SEQUENCES // max(group, 1) * max(group, 1)  # whole minibatch-std groups
+        self.val_real = val_seq.sample(held_out, val_gen).to(data.device)
+        self.val_noise = self.noise_for(held_out, r.max_chunks, val_gen)
 
     def noise_for(self, b: int, t: int, source: torch.Generator, mine: torch.Tensor | None = None):
         """Sequence noise [B, Z], step noise [B, T, S], end uniforms [B, T], drawn for the global batch of b;

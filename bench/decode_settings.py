@@ -9,7 +9,8 @@ the capped chunks the autoencoder was given, the figures of `tsm evaluate-ae` (e
 note F1 (onsets ±50 ms) and with offsets, the timing figures per 16 s excerpt (mean |Δ| of damper-down
 and soft-down share of time, damper presses and the longest note relative to the original), and the
 ceiling classifier's accuracy (decoded real sequences against the originals; 0.5 = cannot tell).
-The baseline is the row with no cap and no joining; the shipped row is marked.
+The baseline is the row with no cap and no joining; the row of the settings the checkpoint decodes with
+(ae.decode_z_max, ae.decode_pedal_join_s) is marked.
 
     python bench/decode_settings.py --corpus CORPUS --split validation --seconds-per-track 60 \
         --markdown bench/results/decode_settings.md
@@ -96,7 +97,7 @@ def report(results: dict, shipped: tuple[float, float], header: str) -> list[str
     rows = []
     for (z, join), f in results.items():
         t = f["timing"]
-        mark = "baseline" if (z, join) == (None, 0.0) else "shipped" if (z, join) == shipped else ""
+        mark = "baseline" if (z, join) == (None, 0.0) else "its own" if (z, join) == shipped else ""
         rows.append([cap(z), f"{join:g}", f"{f['note_f1']:.3f}", f"{f['note_f1_offsets']:.3f}",
                      f"{t['damper_share']['mean_abs_difference']:.3f}", f"{t['soft_share']['mean_abs_difference']:.3f}",
                      f"{t['damper_presses_per_s']['decoded']:.3f}", f"{t['damper_presses_per_s']['relative_difference']:+.0%}",
@@ -110,7 +111,7 @@ def report(results: dict, shipped: tuple[float, float], header: str) -> list[str
                      "longest s", "longest Δ", "ceiling", ""], rows)]
     if shipped in results:
         ours = results[shipped]
-        lines += ["", f"shipped (z {cap(shipped[0])}, join {shipped[1]:g} s) beside the baseline (none, 0): damper presses "
+        lines += ["", f"its own (z {cap(shipped[0])}, join {shipped[1]:g} s) beside the baseline (none, 0): damper presses "
                       f"{base['damper_presses_per_s']['relative_difference']:+.0%} → "
                       f"{ours['timing']['damper_presses_per_s']['relative_difference']:+.0%}, longest note "
                       f"{base['longest_note_s']['relative_difference']:+.0%} → "
@@ -138,8 +139,6 @@ def main() -> None:
     joins = [float(s) for s in args.joins.split(",")]
 
     torch.set_num_threads(1)
-    from timestepmusic.autoencoder import DURATION_Z_MAX, PEDAL_JOIN_S
-
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-decode-"))
     try:
         corpus = open_corpus(args, tmp)
@@ -147,6 +146,7 @@ def main() -> None:
             print_skipped(args.data)
             return
         ae = load_autoencoder(args, corpus, tmp)
+        own = (ae.encoding.decode_z_max, ae.pedal_join_s)  # what its checkpoint decodes with (ae.decode_*)
         t0 = time.perf_counter()
         references, raw = encode_tracks(ae, corpus, args.split, args.seconds_per_track or None, args.max_tracks)
         print(f"encoded and decoded {len(raw)} tracks in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
@@ -157,12 +157,12 @@ def main() -> None:
     chunks = sum(int(elements.shape[0]) for elements, _ in raw)
     span = "whole tracks" if not args.seconds_per_track else f"first {args.seconds_per_track:g} s of each track"
     header = (f"decode settings: {args.ae or 'a tiny autoencoder'} on the {args.split} split, {span} "
-              f"({len(raw)} tracks, {chunks:,} chunks); shipped: DURATION_Z_MAX {DURATION_Z_MAX:g}, "
-              f"PEDAL_JOIN_S {PEDAL_JOIN_S:g} s\n"
+              f"({len(raw)} tracks, {chunks:,} chunks); its own settings (marked 'its own'): "
+              f"ae.decode_z_max {own[0] or 0:g}, ae.decode_pedal_join_s {own[1]:g} s\n"
               "columns: note F1 (onsets) and with offsets; per 16 s excerpt, mean |Δ| of the damper-down and soft-down "
               "share of time;\ndamper presses per s decoded and relative to the original; mean longest note (s) decoded "
               "and relative; ceiling classifier accuracy (0.5 = cannot tell)")
-    lines = report(results, (DURATION_Z_MAX, PEDAL_JOIN_S), header)
+    lines = report(results, own, header)
     print("\n".join(lines))
     write_markdown(args.markdown, "# Decode settings: duration cap × pedal join gap", lines)
 

@@ -230,3 +230,31 @@ def test_cdf_durations_are_capped_where_decoding_slips_grow_huge(ohe_run):
     assert free[1] > 7.0 and capped[1] == pytest.approx(float(np.exp(-2.0 + 3.5)))
     from timestepmusic.autoencoder import DURATION_Z_MAX
     assert Autoencoder.load(Path(ohe_run) / "last").encoding.decode_z_max == DURATION_Z_MAX
+
+
+def test_each_autoencoder_decodes_with_the_settings_its_config_names(ohe_run, tmp_path):
+    """ae.decode_z_max / ae.decode_pedal_join_s are read from the checkpoint (0 = no cap, no joins); a
+    checkpoint written before they existed decodes as before (3.25, 0.1 s)."""
+    import shutil
+
+    from timestepmusic.autoencoder import DURATION_Z_MAX as DURATION_Z_MAX_DEFAULT
+    from timestepmusic.autoencoder import PEDAL_JOIN_S
+
+    run = tmp_path / "ae"
+    shutil.copytree(Path(ohe_run) / "last", run)
+    meta = json.loads((run / "config.json").read_text())
+    meta["config"]["ae"] |= {"decode_z_max": 3.0, "decode_pedal_join_s": 0.05}
+    (run / "config.json").write_text(json.dumps(meta))
+    ae = Autoencoder.load(run)
+    assert (ae.encoding.decode_z_max, ae.pedal_join_s) == (3.0, 0.05)
+    held = Events([DAMPER_ID, DAMPER_ID], [0.0, 0.54], [0.5, 0.5], [64, 64])  # a 40 ms gap: closed at 0.05 s
+    assert join_pedal_runs(held, ae.pedal_join_s).duration_s[0] == pytest.approx(0.54)  # the gap closed
+    meta["config"]["ae"] |= {"decode_z_max": 0.0, "decode_pedal_join_s": 0.0}
+    (run / "config.json").write_text(json.dumps(meta))
+    ae = Autoencoder.load(run)
+    assert ae.encoding.decode_z_max is None and join_pedal_runs(held, ae.pedal_join_s).duration_s[0] == 0.5
+    for key in ("decode_z_max", "decode_pedal_join_s"):
+        del meta["config"]["ae"][key]
+    (run / "config.json").write_text(json.dumps(meta))
+    ae = Autoencoder.load(run)
+    assert (ae.encoding.decode_z_max, ae.pedal_join_s) == (DURATION_Z_MAX_DEFAULT, PEDAL_JOIN_S)

@@ -13,7 +13,7 @@ import torch
 from .batches import SetBatch
 from .checkpoint import load_weights, read_meta
 from .chunks import Chunked, chunk_events
-from .config import Config
+from .config import AEConfig, Config
 from .devices import pick_device  # noqa: F401  (re-exported: it lived here before devices.py)
 from .encoding import Encoding
 from .midi import Events, join_pedal_runs
@@ -21,8 +21,10 @@ from .pisa import PISA
 from .ragged import group_of, positions_in_groups
 from .shipped import resolve_model
 
-PEDAL_JOIN_S = 0.1  # decoded gaps this short inside a pedal run are closed (chosen on validation: latent-space.md)
-DURATION_Z_MAX = 3.25  # CDF durations decode no longer than mu + 3.25 sigma (chosen on validation: latent-space.md)
+# the decode settings of checkpoints that do not name theirs (ae.decode_pedal_join_s, ae.decode_z_max; chosen on
+# validation for the shipped autoencoder: latent-space.md)
+PEDAL_JOIN_S = AEConfig.decode_pedal_join_s
+DURATION_Z_MAX = AEConfig.decode_z_max
 
 
 @dataclass
@@ -55,8 +57,9 @@ class Autoencoder:
         load_weights(folder, "pisa", model)
         model.eval().to(device)
         encoding = Encoding.from_dict(meta["encoding"])
-        encoding.decode_z_max = DURATION_Z_MAX
-        return cls(model, encoding, Config.from_dict(meta["config"]), meta["weights"]["pisa"], meta)
+        config = Config.from_dict(meta["config"])
+        encoding.decode_z_max = config.ae.decode_z_max or None
+        return cls(model, encoding, config, meta["weights"]["pisa"], meta, config.ae.decode_pedal_join_s)
 
     def for_gan(self, folder: Path, meta: dict) -> "Autoencoder":
         """The autoencoder that decodes the GAN checkpoint in `folder` (config `meta`): this one, which must

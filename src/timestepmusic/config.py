@@ -139,6 +139,12 @@ class AEConfig:
     latent_noise: float = 0.0
     """Train the decoder on latents + Gaussian noise of this many × the batch's per-dimension spread, so that
     latents between real ones decode to nearby sets (0 = off; see docs/latent-space.md)."""
+    decode_z_max: float = 3.25
+    """Decoding only: CDF durations decode no longer than mu + this × sigma of the training fit (0 = no cap).
+    Chosen on the validation split per autoencoder (bench/decode_settings.py); a trained run's value may be
+    changed in its config.json without retraining."""
+    decode_pedal_join_s: float = 0.1
+    """Decoding only: gaps this short (s) inside a decoded pedal run are closed (0 = none). As decode_z_max."""
     bounded_values: bool = False
     """Decode offset, duration and intensity through a sigmoid onto their ranges, so that no latent (a generator's
     between real ones included) decodes to a value decoding must clip; False: linear outputs, clipped."""
@@ -150,6 +156,9 @@ class AEConfig:
             _check(getattr(self, key) >= 1, f"ae.{key}", f"must be ≥ 1, got {getattr(self, key)}")
         _check(self.lr > 0, "ae.lr", f"must be > 0, got {self.lr}")
         _check(0 <= self.latent_noise <= 10, "ae.latent_noise", f"must be in [0, 10], got {self.latent_noise}")
+        _check(self.decode_z_max >= 0, "ae.decode_z_max", f"must be ≥ 0 (0 = no cap), got {self.decode_z_max}")
+        _check(self.decode_pedal_join_s >= 0, "ae.decode_pedal_join_s",
+               f"must be ≥ 0 (0 = none), got {self.decode_pedal_join_s}")
 
 
 @dataclass(frozen=True)

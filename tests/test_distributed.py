@@ -52,7 +52,9 @@ def assert_same_weights(one: Path, two: Path, keys: tuple[str, ...]) -> None:
                 # gradient is 0 up to rounding, and Adam scales rounding noise up to full-size steps
                 width = x.shape[0] // 3
                 x, y = torch.cat([x[:width], x[2 * width:]]), torch.cat([y[:width], y[2 * width:]])
-            torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5, msg=f"{key}.{name}")
+            # atol 5e-5: four steps of Adam turn the two processes' different summation order into differences
+            # of up to ~1.5e-5 in a few of the rnn critic's weights (2 of 4,096); a wrong batch split moves all
+            torch.testing.assert_close(x, y, rtol=1e-4, atol=5e-5, msg=lambda m, where=f"{key}.{name}": f"{where}: {m}")
 
 
 def test_two_gloo_processes_train_the_autoencoder_as_one(corpus, tmp_path):

@@ -121,6 +121,18 @@ def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):
     assert "not a shipped model" in err and "default" in err and err.count("\n") == 1
 
 
+def test_a_shipped_autoencoder_is_found_by_name_and_is_not_a_generator(capsys, tmp_path):
+    from timestepmusic.autoencoder import load_autoencoder
+    from timestepmusic.shipped import shipped_autoencoders, shipped_names
+
+    assert "ae-latent48" in shipped_autoencoders() and "ae-latent48" not in shipped_names()
+    ae = load_autoencoder("ae-latent48")
+    assert ae.model.latent == 48 and (ae.encoding.decode_z_max, ae.pedal_join_s) == (3.25, 0.05)
+    assert main(["generate", "--model", "ae-latent48", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "autoencoder" in err and err.count("\n") == 1
+
+
 def test_arch_without_model_picks_the_shipped_model_of_that_kind(capsys, tmp_path):
     from timestepmusic.shipped import shipped_description, shipped_names, shipped_of_arch
 

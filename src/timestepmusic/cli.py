@@ -388,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="MIDI → chunks → latents → decoded events → MIDI, with fidelity figures.")
     p.add_argument("input", metavar="IN.mid", help="MIDI performance to pass through the autoencoder")
     p.add_argument("--ae", metavar="RUN", help="autoencoder run or checkpoint, or a GAN run or model folder "
-                   "(its autoencoder, fine-tuned where the GAN tuned it; default: the shipped model's)")
+                   "(its autoencoder, fine-tuned where the GAN tuned it), or a shipped name: a model's, or "
+                   "ae-latent48, the best autoencoder measured (default: the shipped default model's)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.mid", help="MIDI file to write")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--png", action="store_true", help="also write original-over-reconstruction piano rolls")

@@ -16,10 +16,21 @@ def models_dir() -> Path:
     return Path(str(resources.files("timestepmusic") / "models"))
 
 
-def shipped_names() -> list[str]:
-    """Names of the shipped models, the default first."""
-    names = sorted(p.name for p in models_dir().iterdir() if (p / "config.json").is_file())
+def _shipped(kind_is_autoencoder: bool) -> list[str]:
+    folders = [p for p in models_dir().iterdir() if (p / "config.json").is_file()]
+    names = sorted(p.name for p in folders
+                   if (json.loads((p / "config.json").read_text()).get("kind") == "autoencoder") == kind_is_autoencoder)
     return sorted(names, key=lambda name: name != DEFAULT_MODEL)
+
+
+def shipped_names() -> list[str]:
+    """Names of the shipped generators (what `tsm generate --list` lists), the default first."""
+    return _shipped(False)
+
+
+def shipped_autoencoders() -> list[str]:
+    """Names of the autoencoders shipped on their own (`tsm reconstruct --ae NAME`, `train-gan --ae NAME`)."""
+    return _shipped(True)
 
 
 def shipped_description(name: str) -> dict:
@@ -45,5 +56,5 @@ def resolve_model(model: str | Path | None) -> Path:
         return path
     if isinstance(model, str) and "/" not in model and (models_dir() / model / "config.json").is_file():
         return models_dir() / model
-    known = ", ".join(shipped_names()) or "none"
+    known = ", ".join(shipped_names() + shipped_autoencoders()) or "none"
     raise ValueError(f"--model {model}: no such folder, and not a shipped model (shipped: {known})")

@@ -27,6 +27,7 @@ from ..generation import checkpoint_config, decode_piece
 from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split_rows, write_codebook
 from ..midi import write_events
 from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules
+from ..shipped import resolve_model
 from .budget import Budget
 from .distributed import Dist, from_environment
 from .finetune import CodebookWeights, RealLatents, weights_hash
@@ -230,7 +231,8 @@ def autoencoder_for_run(out: Path, ae_path: str | Path | None, meta: dict | None
         return ae, checkpoint_config(meta)
     if ae_path is None:
         raise ValueError("train-gan needs --ae RUN (a trained autoencoder) unless resuming")
-    ae = Autoencoder.load(Path(ae_path) / "best" if (Path(ae_path) / "best").is_dir() else ae_path)
+    ae_path = resolve_model(ae_path)  # a run or checkpoint folder, or a shipped autoencoder's name
+    ae = Autoencoder.load(ae_path / "best" if (ae_path / "best").is_dir() else ae_path)
     config = (config or Config()).override({"ae." + k: v for k, v in ae.config.ae.__dict__.items()}
                                            | {"encoding." + k: v for k, v in ae.config.encoding.__dict__.items()})
     return ae, config

@@ -62,11 +62,12 @@ def train(args: argparse.Namespace) -> None:
             config = base.override(SHARED | ARMS[arm] | {"ae.seed": seed})
             started = time.perf_counter()
             resume = (out / "last" / "config.json").exists()
+            first = json.loads((out / "last" / "config.json").read_text())["step"] if resume else 0
             result = train_autoencoder(args.corpus, out, None if resume else config, resume=resume,
                                        progress=False, max_steps=args.steps)
             seconds = time.perf_counter() - started
             record = {"arm": arm, "seed": seed, "steps": result.get("step"), "seconds": seconds,
-                      "chunks_per_s": args.steps * SHARED["ae.batch_chunks"] / seconds,
+                      "chunks_per_s": (args.steps - first) * SHARED["ae.batch_chunks"] / seconds,  # this call's steps
                       "train_loss": result.get("train_loss"), "threads": args.threads}
             (out / "done.json").write_text(json.dumps(record, indent=1))
             print(json.dumps(record), flush=True)

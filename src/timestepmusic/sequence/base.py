@@ -10,6 +10,7 @@ Shapes: S pieces, T chunks, L latent, R any leading shape of chunk rows.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
@@ -105,6 +106,33 @@ def step_average(averaged: nn.Module, trained: nn.Module, step: int, decay: floa
         mine.lerp_(theirs, 1 - decay)
     for mine, theirs in zip(averaged.buffers(), trained.buffers()):
         mine.copy_(theirs)
+
+
+class SamplesFromAverage:
+    """For an arm whose samples come from an exponential moving average of its `generator` (gan.ema): it calls
+    `start_average` after building the generator and `advance_average` after each generator update; the average
+    is saved and restored beside the trained modules (`averaged`) and samples and validates (`sampler`)."""
+
+    generator: nn.Module
+    averaged_generator: nn.Module | None = None
+
+    def start_average(self, on: bool) -> None:
+        """A frozen copy of the generator to average into, or none (sampling loads the average's weights into
+        `generator` itself: generation.GANModel)."""
+        self.averaged_generator = copy.deepcopy(self.generator).requires_grad_(False) if on else None
+
+    def advance_average(self, step: int, decay: float) -> None:
+        """After the generator's update of `step`: the average takes its step (nothing without an average)."""
+        if self.averaged_generator is not None:
+            step_average(self.averaged_generator, self.generator, step, decay)
+
+    def averaged(self) -> dict[str, nn.Module]:
+        return {} if self.averaged_generator is None else {AVERAGED_GENERATOR: self.averaged_generator}
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator that samples: the weight average while training with one, else the generator."""
+        return self.generator if self.averaged_generator is None else self.averaged_generator
 
 
 def averaged_modules(model: SequenceModel) -> dict[str, nn.Module]:

@@ -12,7 +12,6 @@ Shapes: B windows (b on this rank), L latent, T chunks per window, S pieces, W w
 """
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from ..config import Config, GANConfig
 from ..gan.conv import Critic, Generator, gradient_penalty
 from ..latents import window_starts
 from ..train.finetune import feature_matching
-from .base import AVERAGED_GENERATOR, LatentData, Update, register, step_average
+from .base import LatentData, SamplesFromAverage, Update, register
 
 log = logging.getLogger(__name__)
 VALIDATION_WINDOWS = 256
@@ -57,7 +56,7 @@ class WindowSampler:
 
 
 @register
-class ConvGAN:
+class ConvGAN(SamplesFromAverage):
     arch = "conv"
     held_out_key = "val_wasserstein"
     snaps = True
@@ -66,20 +65,10 @@ class ConvGAN:
         g = self.settings = config.gan
         self.generator = Generator(noise=g.noise, latent=latent, channels=g.channels, window=g.window_chunks).to(device)
         self.critic = critic_for(g, latent).to(device) if training else None
-        # sampling (training=False) loads the average's weights into `generator` itself (generation.GANModel)
-        self.averaged_generator = (copy.deepcopy(self.generator).requires_grad_(False)
-                                   if training and g.ema > 0 else None)
+        self.start_average(training and g.ema > 0)
 
     def trained(self) -> dict[str, torch.nn.Module]:
         return {"generator": self.generator, "critic": self.critic}
-
-    def averaged(self) -> dict[str, torch.nn.Module]:
-        return {} if self.averaged_generator is None else {AVERAGED_GENERATOR: self.averaged_generator}
-
-    @property
-    def sampler(self) -> Generator:
-        """The generator that samples: the weight average while training with gan.ema, else the generator."""
-        return self.generator if self.averaged_generator is None else self.averaged_generator
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         g = self.settings
@@ -91,10 +80,7 @@ class ConvGAN:
         g = self.settings
         self.data = data
         group = self.critic.minibatch_group
-        if group and g.batch % (group * data.ranks.world):
-            raise ValueError(f"gan.batch {g.batch}: {data.ranks.world} processes cannot each hold whole minibatch-std "
-                             f"groups of {group} windows; use a batch that is a multiple of {group * data.ranks.world}, "
-                             "or set gan.minibatch_group (or gan.minibatch_std = false)")
+        check_whole_groups(g.batch, group, data.ranks.world, "windows")
         train_starts = window_starts(data.corpus, "train", g.window_chunks)
         val_starts = window_starts(data.corpus, "validation", g.window_chunks)
         if val_starts.size == 0:
@@ -104,7 +90,7 @@ class ConvGAN:
         self.train_windows = WindowSampler(None, train_starts, g.window_chunks)
         val_windows = WindowSampler(None, val_starts, g.window_chunks)
         val_gen = torch.Generator().manual_seed(g.seed + 2)
-        held_out = VALIDATION_WINDOWS // max(group, 1) * max(group, 1)  # whole groups
+        held_out = whole_groups(VALIDATION_WINDOWS, group)
         self.val_rows = val_windows.rows(val_windows.draw(held_out, val_gen))  # [V, T]
         self.val_noise = torch.randn(held_out, g.noise, generator=val_gen).to(data.device)
 
@@ -144,8 +130,7 @@ class ConvGAN:
         loss = -fake_score.sum() * scale + g.fm_weight * matching
         yield Update("generator", loss + towards_fake, ae_loss,
                      {"generator_loss": float(loss.detach()), "feature_matching": float(matching.detach())})
-        if self.averaged_generator is not None:  # the loop has applied the generator's step by now
-            step_average(self.averaged_generator, self.generator, step, self.settings.ema)
+        self.advance_average(step, self.settings.ema)  # the loop has applied the generator's step by now
 
     def held_out(self) -> dict[str, float]:
         real = self.data.real(self.val_rows).transpose(1, 2)  # [V, L, T]
@@ -185,3 +170,16 @@ def minibatch_group(g: GANConfig) -> int:
         log.warning("gan.minibatch_group %d does not divide gan.batch %d: minibatch-std groups of %d windows",
                     g.minibatch_group, g.batch, group)
     return group
+
+
+def check_whole_groups(batch: int, group: int, world: int, what: str) -> None:
+    """Each of `world` processes' slices of a batch must hold whole minibatch-std groups (0: none to hold)."""
+    if group and batch % (group * world):
+        raise ValueError(f"gan.batch {batch}: {world} processes cannot each hold whole minibatch-std groups of "
+                         f"{group} {what}; use a batch that is a multiple of {group * world}, "
+                         "or set gan.minibatch_group (or gan.minibatch_std = false)")
+
+
+def whole_groups(n: int, group: int) -> int:
+    """The most of `n` that makes whole minibatch-std groups (all of it when there are none)."""
+    return n // max(group, 1) * max(group, 1)

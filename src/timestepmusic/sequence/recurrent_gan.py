@@ -22,7 +22,6 @@ Shapes: B sequences (b on this rank), T ≤ max_chunks steps, L latent, Z noise,
 """
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from collections.abc import Iterator
@@ -32,8 +31,8 @@ import torch
 from ..config import Config
 from ..gan.recurrent import RecurrentGenerator, SequenceCritic, end_loss, free_end_loss, masked_gradient_penalty, sampled_ends
 from ..train.finetune import feature_matching
-from .base import AVERAGED_GENERATOR, LatentData, Update, register, step_average
-from .conv_gan import minibatch_group
+from .base import LatentData, SamplesFromAverage, Update, register
+from .conv_gan import check_whole_groups, minibatch_group, whole_groups
 from .windows import split_samplers
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ VALIDATION_SEQUENCES = 256
 
 
 @register
-class RecurrentGAN:
+class RecurrentGAN(SamplesFromAverage):
     arch = "rnn"
     held_out_key = "val_wasserstein"
     snaps = False  # decodes its latents as they are
@@ -58,20 +57,10 @@ class RecurrentGAN:
                                      heads=r.critic_heads, max_chunks=r.max_chunks,
                                      minibatch_group=minibatch_group(g) if r.gan_mends else 0,
                                      ).to(device) if training else None
-        # sampling (training=False) loads the average's weights into `generator` itself (generation.GANModel)
-        self.averaged_generator = (copy.deepcopy(self.generator).requires_grad_(False)
-                                   if training and r.gan_mends and g.ema > 0 else None)
+        self.start_average(training and r.gan_mends and g.ema > 0)
 
     def trained(self) -> dict[str, torch.nn.Module]:
         return {"generator": self.generator, "critic": self.critic}
-
-    def averaged(self) -> dict[str, torch.nn.Module]:
-        return {} if self.averaged_generator is None else {AVERAGED_GENERATOR: self.averaged_generator}
-
-    @property
-    def sampler(self) -> RecurrentGenerator:
-        """The generator that samples: the weight average while training with gan.ema, else the generator."""
-        return self.generator if self.averaged_generator is None else self.averaged_generator
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         g = self.settings
@@ -82,10 +71,7 @@ class RecurrentGAN:
 
     def attach(self, data: LatentData) -> None:
         r, group = self.recurrent, self.critic.minibatch_group
-        if group and self.settings.batch % (group * data.ranks.world):
-            raise ValueError(f"gan.batch {self.settings.batch}: {data.ranks.world} processes cannot each hold whole "
-                             f"minibatch-std groups of {group} sequences; use a batch that is a multiple of "
-                             f"{group * data.ranks.world}, or set gan.minibatch_group (or gan.minibatch_std = false)")
+        check_whole_groups(self.settings.batch, group, data.ranks.world, "sequences")
         self.data = data
         self.train_seq, val_seq = split_samplers(data.corpus, r.max_chunks, r.ending_share)
         # the end probability starts at the real per-step hazard of windows that start anywhere: tracks / chunks
@@ -94,7 +80,7 @@ class RecurrentGAN:
             for generator in {self.generator, self.sampler}:
                 generator.end.bias.fill_(math.log(self.hazard / (1 - self.hazard)) if self.hazard < 1 else 0.0)
         val_gen = torch.Generator().manual_seed(self.settings.seed + 2)
-        held_out = VALIDATION_SEQUENCES // max(group, 1) * max(group, 1)  # whole minibatch-std groups
+        held_out = whole_groups(VALIDATION_SEQUENCES, group)
         self.val_real = val_seq.sample(held_out, val_gen).to(data.device)
         self.val_noise = self.noise_for(held_out, r.max_chunks, val_gen)
 
@@ -170,8 +156,7 @@ class RecurrentGAN:
             metrics["free_end_loss"] = float(free_end.detach())
         metrics["generator_loss"] = float(loss.detach())
         yield Update("generator", loss + towards_fake, ae_loss, metrics)
-        if self.averaged_generator is not None:  # the loop has applied the generator's step by now
-            step_average(self.averaged_generator, self.generator, step, g.ema)
+        self.advance_average(step, g.ema)  # the loop has applied the generator's step by now
 
     def held_out(self) -> dict[str, float]:
         real = self.val_real

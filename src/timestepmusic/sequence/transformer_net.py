@@ -72,7 +72,6 @@ class LatentTransformer(nn.Module):
             h = block(h)
         return self.heads_of(self.head(self.norm(h)), b, t)  # head [B, T, K(1 + 2L) + 1]
 
-
     def step(self, previous: torch.Tensor | None, position: int, cache: list | None, batch: int = 1):
         """One step of incremental decoding with a key/value cache: the latent before it [B, L] (None at
         position 0: the start vector, for `batch` rows) → the same four outputs as `forward` for this

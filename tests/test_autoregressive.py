@@ -1,6 +1,7 @@
 """The likelihood arm: a causal transformer over chunk latents with a mixture density and an end head."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -50,8 +51,9 @@ def test_temperature_narrows_the_draws():
     assert sample_mixture(logits, mean, log_sigma, 0.5, rng).std() == pytest.approx(0.5, rel=0.05)
 
 
-def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_ae, tmp_path):
-    config = Config().override(TINY_AR | {"gan.steps": 60, "gan.validate_every": 20})
+@pytest.mark.parametrize("input_noise", [0.0, 0.3])
+def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_ae, tmp_path, input_noise):
+    config = Config().override(TINY_AR | {"gan.steps": 60, "gan.validate_every": 20, "ar.input_noise": input_noise})
     straight = tmp_path / "straight"
     train_sequence_model(tiny_corpus, tiny_ae, straight, config, arch="ar", progress=False)
     rows = [r for r in map(eval, (straight / "metrics.jsonl").read_text().replace("NaN", "float('nan')").splitlines())
@@ -64,6 +66,20 @@ def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_
     a = load_file(str(straight / "last" / "generator.safetensors"))
     b = load_file(str(resumed / "last" / "generator.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_input_noise_changes_what_the_transformer_reads_not_what_it_predicts(tiny_corpus, tiny_ae, tmp_path):
+    weights = {}
+    for noise in (0.0, 0.5):
+        run = tmp_path / f"noise{noise}"
+        config = Config().override(TINY_AR | {"gan.steps": 5, "ar.input_noise": noise})
+        train_sequence_model(tiny_corpus, tiny_ae, run, config, arch="ar", progress=False)
+        weights[noise] = load_file(str(run / "last" / "generator.safetensors"))
+        held_out = json.loads((run / "last" / "config.json").read_text())
+        assert held_out["config"]["ar"]["input_noise"] == noise  # the run records it, so resume keeps it
+    assert any(not torch.equal(weights[0.0][k], weights[0.5][k]) for k in weights[0.0])
+    with pytest.raises(ValueError, match="ar.input_noise"):
+        Config().override({"ar.input_noise": -0.1})
 
 
 def test_sampling_is_deterministic_and_can_end_pieces(ar_run):
@@ -165,6 +181,48 @@ def test_cached_steps_equal_the_whole_window():
             assert torch.allclose(a[:, -1], b[:, t], atol=1e-5)
     with pytest.raises(ValueError, match="context"):
         net.step(x[:, -1], 8, cache)
+
+
+def test_a_prefilled_window_equals_the_whole_window_and_steps_on():
+    torch.manual_seed(0)
+    net = LatentTransformer(latent=4, context=8, width=16, layers=2, heads=2, mixture=2, dropout=0.0).eval()
+    x = torch.randn(3, 8, 4)
+    whole = net(x)
+    for n in (0, 3, 7):  # seen latents x[:n] → the prediction at position n, then one cached step on
+        outputs, cache = net.prefill(x[:, :n])
+        for a, b in zip(outputs, whole):
+            assert torch.allclose(a[:, -1], b[:, n], atol=1e-5)
+        if n < 7:
+            stepped, _ = net.step(x[:, n], n + 1, cache)
+            assert torch.allclose(stepped[1][:, -1], whole[1][:, n + 1], atol=1e-5)
+    with pytest.raises(ValueError, match="context"):
+        net.prefill(x)
+
+
+def sample_by_whole_windows(net, n, chunks, temperature, seed):
+    """The plain sliding window, re-run whole for every chunk: what `ar.slide_stride = 1` must equal."""
+    rng = torch.Generator().manual_seed(seed)
+    x = torch.zeros(n, chunks, net.latent)
+    for t in range(chunks):
+        lo = max(0, t - (net.context - 1))
+        outputs = net(torch.cat([x[:, lo:t], x.new_zeros(n, 1, net.latent)], dim=1))
+        logits, mean, log_sigma, _ = (o[:, -1] for o in outputs)
+        x[:, t] = sample_mixture(logits, mean, log_sigma, temperature, rng)
+        torch.rand(n, generator=rng)  # the arm draws its end coin every step
+    return x
+
+
+@pytest.mark.parametrize("stride", [1, 5])
+def test_past_the_context_the_window_slides_by_its_stride(ar_run, stride):
+    model = GANModel.load(ar_run)  # context 16 chunks = 4 s
+    model.arm.settings = dataclasses.replace(model.arm.settings, slide_stride=stride)
+    sampled = torch.stack(model.sample_latents(2, 10.0, seed=4))  # 40 chunks, standardised or not: compare raw
+    model.arm.temperature = model.arm.settings.temperature
+    raw, _ = model.arm.sample(2, 40, seed=4)
+    reference = sample_by_whole_windows(model.arm.generator, 2, 40, model.arm.temperature, seed=4)
+    assert torch.allclose(raw[:, :16], reference[:, :16], atol=1e-4)  # inside the context: the same draws
+    assert torch.allclose(raw, reference, atol=1e-4) == (stride == 1)  # past it, a stride > 1 sees less
+    assert sampled.shape == (2, 40, raw.shape[-1]) and torch.isfinite(sampled).all()
 
 
 def test_pieces_longer_than_the_context_keep_going(ar_run):

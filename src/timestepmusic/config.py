@@ -330,18 +330,26 @@ class AutoregressiveConfig:
     """Weight of the end-of-piece cross-entropy beside the latent negative log-likelihood."""
     ending_share: float = 0.25
     """Share of each batch drawn among windows that reach a track's end (importance-weighted back)."""
+    input_noise: float = 0.0
+    """Training only: Gaussian noise of this many standard deviations on the latents the transformer reads
+    (the predicted ones stay clean), so that it learns to continue pasts as imperfect as its own samples
+    (exposure bias: without it, free-running samples drift to notes half as long as teacher-forced ones)."""
     temperature: float = 0.6
     """Sampling temperature: mixture logits ÷ τ, component spread × τ (generate --temperature). 0.6 was
     chosen on the validation split (mean descriptor overlap 0.61 at 0.6; 0.59, 0.54 at 0.5, 0.4; 0.56, 0.44
     at 0.8, 1.0: docs/quality.md)."""
     sample_seconds: float = 32.0
     """Longest MIDI sample written every gan.sample_every steps."""
+    slide_stride: int = 16
+    """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
+    its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""
 
     def __post_init__(self) -> None:
-        for key in ("context", "width", "layers", "heads", "mixture", "batch"):
+        for key in ("context", "width", "layers", "heads", "mixture", "batch", "slide_stride"):
             _check(getattr(self, key) >= 1, f"ar.{key}", f"must be ≥ 1, got {getattr(self, key)}")
         _check(self.width % self.heads == 0, "ar.heads", f"must divide ar.width ({self.width}), got {self.heads}")
         _check(0 <= self.dropout < 1, "ar.dropout", f"must be in [0, 1), got {self.dropout}")
+        _check(self.input_noise >= 0, "ar.input_noise", f"must be ≥ 0, got {self.input_noise}")
         _check(self.lr > 0, "ar.lr", f"must be > 0, got {self.lr}")
         _check(self.weight_decay >= 0, "ar.weight_decay", f"must be ≥ 0, got {self.weight_decay}")
         _check(self.end_weight >= 0, "ar.end_weight", f"must be ≥ 0, got {self.end_weight}")

@@ -3,11 +3,14 @@
 
 Training is teacher-forced maximum likelihood on real windows of up to `ar.context` chunks that start at
 any chunk of a training track (sequence/windows.py): mean negative log-likelihood per chunk plus
-`end_weight` · the end cross-entropy, both weighted back to the real distribution of windows. No
+`end_weight` · the end cross-entropy, both weighted back to the real distribution of windows; with
+`ar.input_noise` the latents it reads are noised (the targets are not), against exposure bias. No
 adversary, so no mode collapse to diagnose; its held-out figure is the NLL on validation windows.
 Sampling draws one chunk at a time and may continue any past: a user's prompt, or its own output past the
-context (the window slides). Pieces of a fixed length ignore the end head; with `ends=True` a piece stops
-where the head says so.
+context. There the window slides `ar.slide_stride` chunks at a time: its last context − stride chunks are
+re-read in one pass and the next stride are drawn with the key/value cache, so each chunk sees context −
+stride to context − 1 chunks before it (stride 1: always context − 1, at the cost of a whole pass per
+chunk). Pieces of a fixed length ignore the end head; with `ends=True` a piece stops where the head says so.
 Shapes: B windows (b on this rank), T ≤ context steps, L latent, S pieces, P prompt chunks.
 """
 from __future__ import annotations
@@ -68,9 +71,11 @@ class Autoregressive:
         progress = min(1.0, (step - WARMUP_STEPS) / max(1, self.steps - WARMUP_STEPS))
         return a.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
-    def losses(self, x: torch.Tensor, real: RealBatch, steps_total: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Summed NLL and end cross-entropy of windows x [b, T, L] (weighted, masked) ÷ the global step count."""
-        logits, mean, log_sigma, end_logit = self.generator(x)
+    def losses(self, x: torch.Tensor, real: RealBatch, steps_total: float,
+               read: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed NLL and end cross-entropy of windows x [b, T, L] (weighted, masked) ÷ the global step count;
+        the transformer reads `read` (x with input noise, [b, T, L]) where given, and predicts x."""
+        logits, mean, log_sigma, end_logit = self.generator(x if read is None else read)
         weight = real.mask * real.weight[:, None]  # [b, T]
         nll = (mixture_nll(x, logits, mean, log_sigma) * weight).sum() / steps_total
         end = (F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none") * weight).sum() / steps_total
@@ -90,7 +95,8 @@ class Autoregressive:
         else:
             x = self.data.real(real.rows, real.mask)  # [b, T, L]
         (steps_total,) = ranks.global_sums((real.mask * real.weight[:, None]).sum())
-        nll, end = self.losses(x, real, max(float(steps_total), 1.0))
+        read = x + a.input_noise * torch.randn_like(x) if a.input_noise > 0 else None  # global RNG, seeded above
+        nll, end = self.losses(x, real, max(float(steps_total), 1.0), read)
         loss = (nll + a.end_weight * end) * ranks.world
         yield Update("generator", loss, ae_loss, {"nll": float(nll.detach()) * ranks.world,
                                                   "end_loss": float(end.detach()) * ranks.world,
@@ -116,17 +122,14 @@ class Autoregressive:
         first = past.shape[1]
         lengths = torch.full((n,), first + chunks, dtype=torch.long)
         stopped = torch.zeros(n, dtype=torch.bool)
-        cache = None
-        for t in range(first + chunks):
-            if net.context <= t < first:  # a prompt longer than the context: only its last window matters
-                continue
-            if t < net.context:  # incremental, with a key/value cache (the prompt's steps only fill it)
-                outputs, cache = net.step(x[:, t - 1] if t > 0 else None, t, cache, batch=n)
-            else:  # the window slides past the context: the positions move, so it is run whole
-                lo = t - (net.context - 1)
-                outputs = net(torch.cat([x[:, lo:t], x.new_zeros(n, 1, latent)], dim=1))  # [S, context, …]
-            if t < first:
-                continue
+        keep = net.context - max(1, min(self.settings.slide_stride, net.context - 1))  # chunks kept when it slides
+        base, cache = 0, None  # base: the first chunk the window sees; cache: keys/values of positions 0 … t − base
+        for t in range(first, first + chunks):
+            if cache is None or t - base >= net.context:  # (re-)read the window: the prompt's last, or the last `keep`
+                base = max(0, t - (net.context - 1 if cache is None else keep))
+                outputs, cache = net.prefill(x[:, base:t])
+            else:  # one more position, with the key/value cache
+                outputs, cache = net.step(x[:, t - 1], t - base, cache)
             logits, mean, log_sigma, end_logit = (o[:, -1] for o in outputs)
             x[:, t] = sample_mixture(logits, mean, log_sigma, self.temperature, rng)
             u = torch.rand(n, generator=rng)  # drawn every step, so a piece does not depend on `ends`

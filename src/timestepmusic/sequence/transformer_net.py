@@ -30,9 +30,10 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, h: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None):
+    def forward(self, h: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None, keep: bool = False):
         """h [B, T, W] → [B, T, W]. With `past` (keys and values of the steps before, [B, H, T', W/H] each) the
-        T new steps attend to those too, and the extended (keys, values) are returned beside the output."""
+        T new steps attend to those too, and the extended (keys, values) are returned beside the output; with
+        `keep`, the (keys, values) of the T steps are returned beside it, for a cache to start from."""
         b, t, w = h.shape
         q, k, v = self.qkv(self.attention_norm(h)).view(b, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
         # q, k, v [B, H, T, W/H]
@@ -44,7 +45,7 @@ class Block(nn.Module):
                                            dropout_p=self.dropout if self.training else 0.0)
         h = h + self.drop(self.out(a.transpose(1, 2).reshape(b, t, w)))  # [B, T, W]
         h = h + self.drop(self.mlp(self.mlp_norm(h)))
-        return h if past is None else (h, (k, v))
+        return (h, (k, v)) if past is not None or keep else h
 
 
 class LatentTransformer(nn.Module):
@@ -71,6 +72,20 @@ class LatentTransformer(nn.Module):
         for block in self.blocks:
             h = block(h)
         return self.heads_of(self.head(self.norm(h)), b, t)  # head [B, T, K(1 + 2L) + 1]
+
+    def prefill(self, seen: torch.Tensor):
+        """The latents a window has seen, seen [B, n, L] (n < context; n = 0: none yet) → the four outputs of
+        `forward` at position n, which predicts the next latent ([B, 1, …]), and the key/value cache of positions
+        0 … n for `step` to continue from. One pass instead of n + 1 steps."""
+        b, n, _ = seen.shape
+        if n >= self.context:
+            raise ValueError(f"a window of {n} seen chunks leaves no position in the model's context of {self.context}")
+        h = torch.cat([self.start.expand(b, 1, -1), self.read(seen)], dim=1) + self.position.weight[:n + 1]  # [B, n+1, W]
+        cache = []
+        for block in self.blocks:
+            h, kv = block(h, keep=True)
+            cache.append(kv)
+        return self.heads_of(self.head(self.norm(h[:, -1:])), b, 1), cache
 
     def step(self, previous: torch.Tensor | None, position: int, cache: list | None, batch: int = 1):
         """One step of incremental decoding with a key/value cache: the latent before it [B, L] (None at

@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--temperature", type=float, help="ar models: sampling temperature")
+    parser.add_argument("--mixture-temperature", type=float, help="ar models: temperature of the mixture's weights")
     parser.add_argument("--slide-stride", type=int, help="ar models: ar.slide_stride past the context (bench/ar_slide.py)")
     parser.add_argument("--no-ae-row", action="store_true", help="skip the autoencoder-decode row (faster)")
     args = parser.parse_args()
@@ -74,7 +75,8 @@ def main() -> None:
         model = GANModel.load(run)
         midi = args.out / name / "midi"
         started = time.perf_counter()
-        options = {"temperature": args.temperature} if getattr(model.arm, "continues", False) else {}
+        options = ({"temperature": args.temperature, "mixture_temperature": args.mixture_temperature}
+                   if getattr(model.arm, "continues", False) else {})
         if options and args.slide_stride is not None:
             model.arm.settings = dataclasses.replace(model.arm.settings, slide_stride=args.slide_stride)
         pieces = model.sample_latents(args.samples, args.seconds, args.seed, snap_to_real=False, **options)

@@ -51,6 +51,21 @@ def test_temperature_narrows_the_draws():
     assert sample_mixture(logits, mean, log_sigma, 0.5, rng).std() == pytest.approx(0.5, rel=0.05)
 
 
+def test_the_mixture_temperature_favours_the_likeliest_component():
+    rng = torch.Generator().manual_seed(0)
+    logits = torch.tensor([[math.log(0.8), math.log(0.2)]]).expand(4000, 2)  # component 0: mean 0; 1: mean 10
+    mean = torch.zeros(4000, 2, 1)
+    mean[:, 1] = 10.0
+    log_sigma = torch.full((4000, 2, 1), -5.0)
+
+    def share_of_second(tau: float) -> float:
+        return float((sample_mixture(logits, mean, log_sigma, 1.0, rng, mixture_temperature=tau) > 5).float().mean())
+
+    assert share_of_second(1.0) == pytest.approx(0.2, abs=0.03)  # τ = 1: the mixture's own weights
+    assert share_of_second(0.5) == pytest.approx(0.04 / 0.68, abs=0.02)  # weights² renormalised
+    assert share_of_second(2.0) > 0.3
+
+
 @pytest.mark.parametrize("input_noise", [0.0, 0.3])
 def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_ae, tmp_path, input_noise):
     config = Config().override(TINY_AR | {"gan.steps": 60, "gan.validate_every": 20, "ar.input_noise": input_noise})
@@ -93,6 +108,11 @@ def test_sampling_is_deterministic_and_can_end_pieces(ar_run):
     assert all(torch.equal(e, f[:e.shape[0]]) for e, f in zip(ended, model.sample_latents(8, 4.0, seed=1)))
     cooler = model.sample_latents(3, 4.0, seed=1, temperature=0.3)
     assert not torch.equal(cooler[0], fixed[0])
+    sharper = model.sample_latents(3, 4.0, seed=1, mixture_temperature=0.3)
+    assert not torch.equal(sharper[0], fixed[0])
+    assert model.arm.mixture_temperature == 0.3
+    again = model.sample_latents(3, 4.0, seed=1)  # unset: back to the model's own settings
+    assert all(torch.equal(a, b) for a, b in zip(again, fixed))
 
 
 def test_a_prompt_is_continued(ar_run, tiny_corpus, tmp_path, capsys):
@@ -118,9 +138,10 @@ def test_prompt_and_temperature_are_refused_for_a_gan_in_one_line(tiny_corpus, t
     config = Config().override({"gan.window_chunks": 16, "gan.channels": 16, "gan.noise": 8, "gan.batch": 4,
                                 "gan.steps": 2, "gan.validate_every": 2, "gan.sample_every": 0})
     train_sequence_model(tiny_corpus, tiny_ae, run, config, arch="conv", progress=False)
-    assert main(["generate", "--model", str(run), "--temperature", "0.5", "-o", str(tmp_path / "o")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "ar models" in err and "\n" not in err
+    for flag in ("--temperature", "--mixture-temperature"):
+        assert main(["generate", "--model", str(run), flag, "0.5", "-o", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "ar models" in err and "\n" not in err
 
 
 def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):

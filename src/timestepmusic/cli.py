@@ -169,10 +169,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is a {gan.arch} GAN")
     continues = getattr(gan.arm, "continues", False)
     ends_itself = gan.arch == "rnn" or (continues and args.max_seconds is not None)
-    if not continues and (args.prompt or args.temperature is not None):
-        raise ValueError(f"--prompt and --temperature are for ar models; the model in {gan.folder} is a {gan.arch} GAN")
-    if args.temperature is not None and not args.temperature > 0:
-        raise ValueError(f"--temperature must be > 0, got {args.temperature:g}")
+    if not continues and (args.prompt or args.temperature is not None or args.mixture_temperature is not None):
+        raise ValueError(f"--prompt and the temperatures are for ar models; the model in {gan.folder} is a "
+                         f"{gan.arch} GAN")
+    for flag, value in (("temperature", args.temperature), ("mixture-temperature", args.mixture_temperature)):
+        if value is not None and not value > 0:
+            raise ValueError(f"--{flag} must be > 0, got {value:g}")
     if ends_itself:
         seconds = args.max_seconds if args.max_seconds is not None else 120.0
         check_piece_seconds(seconds, "max-seconds")
@@ -186,7 +188,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         check_piece_seconds(seconds)
     options = {}
     if continues:
-        options = {"ends": ends_itself, "temperature": args.temperature}
+        options = {"ends": ends_itself, "temperature": args.temperature,
+                   "mixture_temperature": args.mixture_temperature}
         if args.prompt:
             from .midi import read_events
 
@@ -369,8 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ar models: continue this performance (its chunks are encoded, then continued for --seconds; "
                    "each file starts with the prompt as the model heard it)")
     p.add_argument("--temperature", type=float,
-                   help="ar models: sampling temperature (default: the model's ar.temperature, 0.6 for the shipped "
-                   "one; lower is tamer)")
+                   help="ar models: the spread of each draw (default: the model's ar.temperature; lower is tamer)")
+    p.add_argument("--mixture-temperature", type=float,
+                   help="ar models: the temperature of the mixture's weights (default: the model's "
+                   "ar.mixture_temperature; below 1 the likeliest component, often silence, wins more often)")
     p.add_argument("--arch", choices=["conv", "rnn", "ar"],
                    help="without --model: the shipped model of this kind (--list); with it: check that the model is "
                    "of this kind (the architecture is read from the model)")

@@ -115,21 +115,26 @@ class GANModel:
     @torch.no_grad()
     def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True, *,
                        prompt: Events | None = None, ends: bool | None = None,
-                       temperature: float | None = None) -> list[torch.Tensor]:
+                       temperature: float | None = None, mixture_temperature: float | None = None) -> list[torch.Tensor]:
         """One latent sequence [T_s, L] per piece: `seconds` long, or for an arch that ends its pieces, at most
         that. With `snap_to_real` (and a codebook beside the model) each latent becomes its nearest real
         training-chunk latent. Arms that continue a past (`continues`, the likelihood arm) also take a
         `prompt` (a performance, encoded chunk by chunk, then continued for `seconds`; the pieces start with
-        it), `ends` (stop where the model ends the piece) and a sampling `temperature`."""
+        it), `ends` (stop where the model ends the piece) and sampling temperatures (`temperature` of the
+        spreads, `mixture_temperature` of the mixture's weights; None: the model's ar settings)."""
         check_piece_seconds(seconds)
         chunks = max(1, round(seconds / self.ae.chunk_seconds))
         continues = getattr(self.arm, "continues", False)
-        if not continues and (prompt is not None or ends or temperature is not None):
-            what = "--prompt" if prompt is not None else "--temperature" if temperature is not None else "ending pieces"
+        if not continues and (prompt is not None or ends or temperature is not None or mixture_temperature is not None):
+            what = ("--prompt" if prompt is not None else "--temperature" if temperature is not None
+                    else "--mixture-temperature" if mixture_temperature is not None else "ending pieces")
             raise ValueError(f"{what}: a {self.arch} model cannot do this; use a model of the likelihood arm (ar)")
         if continues:
             self.arm.ends = bool(ends)
-            self.arm.temperature = temperature if temperature is not None else self.arm.settings.temperature
+            settings = self.arm.settings
+            self.arm.temperature = temperature if temperature is not None else settings.temperature
+            self.arm.mixture_temperature = (mixture_temperature if mixture_temperature is not None
+                                            else settings.mixture_temperature)
             past = None
             if prompt is not None:
                 latents, _ = self.ae.encode_events(prompt)  # [P, L]
@@ -167,7 +172,8 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
              device: str = "cpu", snap_to_real: bool = True, **options) -> list[Path]:
     """Write `n` MIDI files into `out` from a model of any arch; the same seed gives the same files. `seconds`
     is each piece's length, or for an arch that ends its pieces itself, the longest one may run. `options`
-    (likelihood arm): prompt=Events, ends=bool, temperature=float (GANModel.sample_latents)."""
+    (likelihood arm): prompt=Events, ends=bool, temperature=float, mixture_temperature=float
+    (GANModel.sample_latents)."""
     if n < 1:
         raise ValueError(f"-n must be ≥ 1, got {n}")
     check_piece_seconds(seconds)

@@ -46,7 +46,8 @@ class Autoregressive:
         a = self.settings
         self.generator = LatentTransformer(latent=latent, context=a.context, width=a.width, layers=a.layers,
                                            heads=a.heads, mixture=a.mixture, dropout=a.dropout).to(device)
-        self.temperature, self.ends = a.temperature, False  # sampling options (GANModel sets them)
+        self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
+        # (sampling options: GANModel sets them)
 
     def trained(self) -> dict[str, torch.nn.Module]:
         return {"generator": self.generator}
@@ -131,7 +132,7 @@ class Autoregressive:
             else:  # one more position, with the key/value cache
                 outputs, cache = net.step(x[:, t - 1], t - base, cache)
             logits, mean, log_sigma, end_logit = (o[:, -1] for o in outputs)
-            x[:, t] = sample_mixture(logits, mean, log_sigma, self.temperature, rng)
+            x[:, t] = sample_mixture(logits, mean, log_sigma, self.temperature, rng, self.mixture_temperature)
             u = torch.rand(n, generator=rng)  # drawn every step, so a piece does not depend on `ends`
             if self.ends:
                 ending = ~stopped & (u < torch.sigmoid(end_logit.float().cpu()))

@@ -122,9 +122,10 @@ def mixture_nll(x: torch.Tensor, logits: torch.Tensor, mean: torch.Tensor, log_s
 
 
 def sample_mixture(logits: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor, temperature: float,
-                   rng: torch.Generator) -> torch.Tensor:
-    """One draw per row: logits [B, K], mean/log_sigma [B, K, L] → [B, L]; mixture logits ÷ τ, spreads × τ."""
-    probs = F.softmax(logits / temperature, dim=-1)  # [B, K]
+                   rng: torch.Generator, mixture_temperature: float = 1.0) -> torch.Tensor:
+    """One draw per row: logits [B, K], mean/log_sigma [B, K, L] → [B, L]; component spreads × `temperature`,
+    mixture logits ÷ `mixture_temperature` (below 1 the likeliest component wins more often)."""
+    probs = F.softmax(logits / mixture_temperature, dim=-1)  # [B, K]
     component = torch.multinomial(probs.cpu(), 1, generator=rng).squeeze(1).to(logits.device)  # [B]
     rows = torch.arange(logits.shape[0], device=logits.device)
     noise = torch.randn(mean.shape[0], mean.shape[-1], generator=rng).to(mean.device)  # [B, L]

@@ -258,3 +258,28 @@ def test_each_autoencoder_decodes_with_the_settings_its_config_names(ohe_run, tm
     (run / "config.json").write_text(json.dumps(meta))
     ae = Autoencoder.load(run)
     assert (ae.encoding.decode_z_max, ae.pedal_join_s) == (DURATION_Z_MAX_DEFAULT, PEDAL_JOIN_S)
+
+
+@pytest.mark.parametrize("reading, notes", [("cut", 2), ("drop", 1), ("join", 1)])
+def test_a_key_decoded_again_in_the_next_chunk_is_read_as_ae_decode_restrikes_says(ohe_run, tmp_path, reading, notes):
+    """ae.decode_restrikes from the checkpoint: a note of 0–1 s and the same key again at 0.3 s, in the next
+    0.25 s chunk (as a generator writes a note that crosses chunks), stays two notes only with `cut`."""
+    import shutil
+
+    from timestepmusic.autoencoder import RESTRIKES, chunked_to_sets
+    from timestepmusic.chunks import chunk_events
+
+    run = tmp_path / "ae"
+    shutil.copytree(Path(ohe_run) / "last", run)
+    meta = json.loads((run / "config.json").read_text())
+    meta["config"]["ae"]["decode_restrikes"] = reading
+    (run / "config.json").write_text(json.dumps(meta))
+    ae = Autoencoder.load(run)
+    assert ae.restrikes == reading
+    events = Events(np.array([40, 40]), np.array([0.0, 0.3]), np.array([1.0, 0.9]), np.array([64, 64]))
+    sets = chunked_to_sets(chunk_events(events, ae.chunk_seconds, ae.max_events), ae.max_events)
+    decoded = ae.sets_to_events(sets)
+    assert int((decoded.ids == 40).sum()) == notes
+    del meta["config"]["ae"]["decode_restrikes"]  # a checkpoint from before the setting
+    (run / "config.json").write_text(json.dumps(meta))
+    assert Autoencoder.load(run).restrikes == RESTRIKES

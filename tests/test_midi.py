@@ -16,6 +16,8 @@ from timestepmusic.midi import (
     WRITE_TICKS_PER_QUARTER,
     Events,
     load_score,
+    merge_restrikes,
+    pedal_messages,
     read_events,
     score_to_events,
     write_events,
@@ -309,6 +311,46 @@ def test_back_to_back_pedal_events_stay_back_to_back(tmp_path):
     events, _ = read(tmp_path, [Note(60, 0, 384)], controls, pedal_bins=0, ticks_per_quarter=384)
     path = write_events(events, tmp_path / "again.mid")
     assert [value for _, value in damper_changes(path)] == [58, 60, 61, 62, 0]
+
+
+def test_overlapping_pedal_presses_hold_the_pedal_until_the_last_ends(tmp_path):
+    # decoded presses may overlap: a deep one from 0 to 2 s holding a shallow one from 0.5 to 0.75 s; the
+    # pedal must stay down until 2 s, back at the deep press's level, not be lifted at 0.75 s
+    ticks = WRITE_TICKS_PER_QUARTER * WRITE_QUARTERS_PER_SECOND  # per second
+    deep_then_shallow = Events(np.array([DAMPER_ID, DAMPER_ID, 60]), np.array([0.0, 0.5, 0.0]),
+                               np.array([2.0, 0.25, 3.0]), np.array([120, 40, 64]))
+    path = write_events(deep_then_shallow, tmp_path / "held.mid")
+    assert damper_changes(path) == [(0, 120), (int(0.5 * ticks), 40), (int(0.75 * ticks), 120), (2 * ticks, 0)]
+    back, _ = read_events(path, pedal_bins=0)
+    assert back.duration_s[back.ids == DAMPER_ID].sum() == pytest.approx(2.0)
+
+
+def test_pedal_messages_lift_only_when_no_press_is_held():
+    times, values = pedal_messages(np.array([0, 10, 10, 30]), np.array([20, 15, 12, 30]), np.array([90, 50, 60, 70]))
+    # 0: 90; 10: 50 then 60 (two presses at one tick, the later wins); 12: back to 50 (still held until 15);
+    # 15: back to 90 (held until 20); 20: up; 30: pressed and lifted at once
+    assert list(zip(times.tolist(), values.tolist())) == [(0, 90), (10, 50), (10, 60), (12, 50), (15, 90), (20, 0),
+                                                          (30, 70), (30, 0)]
+    times, values = pedal_messages(np.array([0, 10]), np.array([10, 20]), np.array([90, 50]))
+    assert list(zip(times.tolist(), values.tolist())) == [(0, 90), (10, 50), (20, 0)]  # back to back: no lift
+
+
+@pytest.mark.parametrize("extend", [False, True])
+def test_a_key_struck_again_while_it_sounds_is_one_note(extend):
+    # key 40: 0–1.0 s, struck again at 0.5 s (until 1.5 s) and 1.2 s; key 41 struck at 0.5 s is another key;
+    # key 40 at 2.0 s comes after the release and stays
+    events = Events(np.array([40, 40, 41, 40, 40, DAMPER_ID]), np.array([0.0, 0.5, 0.5, 1.2, 2.0, 0.3]),
+                    np.array([1.0, 1.0, 0.2, 0.5, 0.1, 0.4]), np.array([64, 70, 64, 70, 64, 100]))
+    merged = merge_restrikes(events, extend=extend)
+    key40 = merged.ids == 40
+    if extend:  # 0.5 s is dropped and the note lasts to 1.5 s, so 1.2 s is dropped too and it lasts to 1.7 s
+        np.testing.assert_allclose(merged.start_s[key40], [0.0, 2.0])
+        np.testing.assert_allclose(merged.duration_s[key40], [1.7, 0.1])
+    else:  # 0.5 s is dropped; 1.2 s comes after the first note's release at 1.0 s and stays
+        np.testing.assert_allclose(merged.start_s[key40], [0.0, 1.2, 2.0])
+        np.testing.assert_allclose(merged.duration_s[key40], [1.0, 0.5, 0.1])
+        np.testing.assert_allclose(merged.intensity[key40], [64, 70, 64])
+    assert (merged.ids == 41).sum() == 1 and (merged.ids == DAMPER_ID).sum() == 1
 
 
 def test_writing_clips_what_a_model_might_emit(tmp_path):

@@ -16,14 +16,15 @@ from .chunks import Chunked, chunk_events
 from .config import AEConfig, Config
 from .devices import pick_device  # noqa: F401  (re-exported: it lived here before devices.py)
 from .encoding import Encoding
-from .midi import Events, join_pedal_runs
+from .midi import Events, join_pedal_runs, merge_restrikes
 from .pisa import PISA
 from .ragged import group_of, positions_in_groups
 from .shipped import resolve_model
 
-# the decode settings of checkpoints that do not name theirs (ae.decode_pedal_join_s, ae.decode_z_max; chosen on
-# validation for the shipped autoencoder: latent-space.md)
+# the decode settings of checkpoints that do not name theirs (ae.decode_pedal_join_s, ae.decode_z_max,
+# ae.decode_restrikes; chosen on validation for the shipped autoencoder: latent-space.md, quality.md)
 PEDAL_JOIN_S = AEConfig.decode_pedal_join_s
+RESTRIKES = AEConfig.decode_restrikes
 DURATION_Z_MAX = AEConfig.decode_z_max
 
 
@@ -35,6 +36,7 @@ class Autoencoder:
     weights_sha256: str
     meta: dict
     pedal_join_s: float = PEDAL_JOIN_S
+    restrikes: str = RESTRIKES  # ae.decode_restrikes
 
     @property
     def chunk_seconds(self) -> float:
@@ -59,7 +61,8 @@ class Autoencoder:
         encoding = Encoding.from_dict(meta["encoding"])
         config = Config.from_dict(meta["config"])
         encoding.decode_z_max = config.ae.decode_z_max or None
-        return cls(model, encoding, config, meta["weights"]["pisa"], meta, config.ae.decode_pedal_join_s)
+        return cls(model, encoding, config, meta["weights"]["pisa"], meta, config.ae.decode_pedal_join_s,
+                   config.ae.decode_restrikes)
 
     def for_gan(self, folder: Path, meta: dict) -> "Autoencoder":
         """The autoencoder that decodes the GAN checkpoint in `folder` (config `meta`): this one, which must
@@ -75,7 +78,7 @@ class Autoencoder:
         if meta["weights"].get("autoencoder") != tuned:
             raise ValueError(f"{folder}: autoencoder.safetensors does not have the fine-tuned hash in config.json")
         load_weights(folder, "autoencoder", self.model)
-        return Autoencoder(self.model, self.encoding, self.config, tuned, self.meta, self.pedal_join_s)
+        return Autoencoder(self.model, self.encoding, self.config, tuned, self.meta, self.pedal_join_s, self.restrikes)
 
     def features(self, batch: SetBatch) -> torch.Tensor:
         """Padded sets → encoded features [B, N, D]."""
@@ -103,8 +106,12 @@ class Autoencoder:
         return self.sets_to_events(self.decode_sets(latent), start_chunk)
 
     def sets_to_events(self, decoded: SetBatch, start_chunk: int = 0) -> Events:
-        """Decoded sets [T, N] of consecutive chunks → events, with gaps inside pedal runs closed."""
-        return join_pedal_runs(sets_to_events(decoded, self.chunk_seconds, start_chunk), self.pedal_join_s)
+        """Decoded sets [T, N] of consecutive chunks → events, with gaps inside pedal runs closed and a key
+        struck again while it sounds read as ae.decode_restrikes says (cut: MIDI's own reading, the first note
+        ends at the second strike; drop: the second strike is dropped; join: dropped, the first lasts as long
+        as the second would have)."""
+        events = join_pedal_runs(sets_to_events(decoded, self.chunk_seconds, start_chunk), self.pedal_join_s)
+        return events if self.restrikes == "cut" else merge_restrikes(events, extend=self.restrikes == "join")
 
     def encode_events(self, events: Events, batch: int = 4096) -> tuple[torch.Tensor, SetBatch]:
         """A performance → the latents of its chunks [C, L] and the capped padded sets they encode."""

@@ -114,6 +114,9 @@ class AugmentConfig:
         _check(0 <= self.tempo_range < 0.5, "augment.tempo_range", f"must be in [0, 0.5), got {self.tempo_range}")
 
 
+RESTRIKE_READINGS = ("cut", "drop", "join")  # ae.decode_restrikes
+
+
 @dataclass(frozen=True)
 class AEConfig:
     """PISA set autoencoder and its training."""
@@ -145,6 +148,10 @@ class AEConfig:
     changed in its config.json without retraining."""
     decode_pedal_join_s: float = 0.1
     """Decoding only: gaps this short (s) inside a decoded pedal run are closed (0 = none). As decode_z_max."""
+    decode_restrikes: str = "cut"
+    """Decoding only: a key decoded as struck again while it still sounds. cut: the first note ends at the second
+    strike (what MIDI does); drop: the second strike is dropped; join: dropped, and the first note lasts as long
+    as the second would have. As decode_z_max."""
     bounded_values: bool = False
     """Decode offset, duration and intensity through a sigmoid onto their ranges, so that no latent (a generator's
     between real ones included) decodes to a value decoding must clip; False: linear outputs, clipped."""
@@ -159,6 +166,8 @@ class AEConfig:
         _check(self.decode_z_max >= 0, "ae.decode_z_max", f"must be ≥ 0 (0 = no cap), got {self.decode_z_max}")
         _check(self.decode_pedal_join_s >= 0, "ae.decode_pedal_join_s",
                f"must be ≥ 0 (0 = none), got {self.decode_pedal_join_s}")
+        _check(self.decode_restrikes in RESTRIKE_READINGS, "ae.decode_restrikes",
+               f"must be one of {', '.join(RESTRIKE_READINGS)}, got {self.decode_restrikes!r}")
 
 
 @dataclass(frozen=True)

@@ -262,6 +262,36 @@ def seconds_to_ticks(seconds: np.ndarray, ticks_per_second: float) -> np.ndarray
     return np.floor(np.asarray(seconds, dtype=np.float64) * ticks_per_second + 0.5 + 1e-6).astype(np.int64)
 
 
+def pedal_messages(down: np.ndarray, up: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One pedal's presses (press and release ticks, levels 1–127, each [M]) → its control messages (ticks and
+    values, in order): the pedal is held while any press lasts, at the level of the latest press still held,
+    and lifted (0) when none is. Decoded presses may overlap; a release at the tick of the next press is
+    dropped (the press takes over)."""
+    order = np.argsort(down, kind="stable")
+    down, up, level = down[order].tolist(), up[order].tolist(), level[order].tolist()
+    times, values, held = [], [], []  # held: (release tick, press index) of the presses still down
+
+    def release_until(tick: int, inclusive: bool) -> None:
+        while held:
+            end = min(e for e, _ in held)
+            if end > tick or (end == tick and not inclusive):
+                return
+            held[:] = [(e, i) for e, i in held if e > end]
+            value = level[max(i for _, i in held)] if held else 0
+            if values[-1] != value:
+                times.append(end)
+                values.append(value)
+
+    for i, tick in enumerate(down):
+        release_until(tick, inclusive=False)  # a release at this very tick is taken over by the press
+        held[:] = [(e, j) for e, j in held if e > tick]
+        times.append(tick)
+        values.append(level[i])
+        held.append((max(up[i], tick), i))
+    release_until(np.iinfo(np.int64).max, inclusive=True)
+    return np.array(times, dtype=np.int64), np.array(values, dtype=np.int64)
+
+
 def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER) -> symusic.Score:
     """Events → a playable one-track piano score at 120 bpm; pedals released at each event's end.
 
@@ -288,28 +318,44 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
         time=on[order].astype(np.int32), duration=(off - on)[order].astype(np.int32),
         pitch=pitch[order].astype(np.int8), velocity=level[note][order].astype(np.int8))
 
-    cc_time, cc_number, cc_value, cc_rank = [], [], [], []  # rank orders messages that share a tick
+    cc_time, cc_number, cc_value = [], [], []
     for pedal_id, number in zip((DAMPER_ID, SOSTENUTO_ID, SOFT_ID), PEDAL_CONTROLLERS):
-        mine = np.flatnonzero(ids == pedal_id)
-        mine = mine[np.argsort(start_tick[mine], kind="stable")]
-        down, up = start_tick[mine], stop_tick[mine]
-        next_down = np.append(down[1:], np.iinfo(np.int64).max)
-        release = next_down > up  # no release where the next event of this pedal takes over
-        cc_time += [down, up[release]]
-        cc_number += [np.full(down.size + int(release.sum()), number)]
-        cc_value += [level[mine], np.zeros(int(release.sum()), np.int64)]
-        # at a shared tick: an event's press before its own release, an earlier event's release
-        # before a later event's press
-        order_in_pedal = np.arange(down.size) * 2.0
-        cc_rank += [order_in_pedal, order_in_pedal[release] + 1]
+        mine = ids == pedal_id
+        times, values = pedal_messages(start_tick[mine], stop_tick[mine], level[mine])
+        cc_time.append(times)
+        cc_number.append(np.full(times.size, number))
+        cc_value.append(values)
     times = np.concatenate(cc_time)
-    rank = np.concatenate(cc_rank)
-    order = np.lexsort((rank, times))
+    order = np.argsort(times, kind="stable")  # each pedal's messages are in order already, ties included
     track.controls = symusic.ControlChange.from_numpy(
         time=times[order].astype(np.int32), number=np.concatenate(cc_number)[order].astype(np.uint8),
         value=np.concatenate(cc_value)[order].astype(np.uint8))
     score.tracks.append(track)
     return score
+
+
+def merge_restrikes(events: Events, extend: bool = False) -> Events:
+    """A key struck again while an earlier note of it still sounds is read as that note going on: the later
+    note is dropped, and with `extend` the earlier one lasts until the later would have ended. Chunks decode
+    one at a time, so a note that crosses into the next chunk may be decoded there once more, and MIDI
+    would cut the first at the second strike: two short notes for one long one."""
+    note = np.flatnonzero((events.ids >= 0) & (events.ids < NUM_KEYS))
+    if note.size < 2:
+        return events
+    order = note[np.lexsort((events.start_s[note], events.ids[note]))]  # by key, then onset
+    key, start = events.ids[order].tolist(), events.start_s[order].tolist()
+    end = (events.start_s[order] + events.duration_s[order]).tolist()
+    duration, keep = events.duration_s.copy(), np.ones(len(events), dtype=bool)
+    first, held_until = -1, -np.inf  # the note still sounding on this key (index into order), and until when
+    for j in range(order.size):  # sequential: with `extend`, a note's end grows as later strikes join it
+        if j > 0 and key[j] == key[j - 1] and start[j] < held_until:
+            keep[order[j]] = False
+            if extend and end[j] > held_until:
+                held_until = end[j]
+                duration[order[first]] = held_until - start[first]
+            continue
+        first, held_until = j, end[j]
+    return Events(events.ids[keep], events.start_s[keep], duration[keep], events.intensity[keep], events.end_s)
 
 
 def join_pedal_runs(events: Events, gap_s: float) -> Events:

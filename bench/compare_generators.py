@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-KEY_DESCRIPTORS = ("pitch_range", "damper_fraction", "longest_note_s")
+KEY_DESCRIPTORS = ("pitch_range", "damper_fraction", "longest_note_s", "longest_silence_s")
 
 
 def decoded_real_row(ae, corpus, split: str, seconds: float):
@@ -104,7 +104,8 @@ def main() -> None:
                 f"{s['mean_overlap']:.3f}" if "mean_overlap" in s else "—",
                 *(f"{s[k]:.3f}" if k in s else "—" for k in KEY_DESCRIPTORS)]
     for name, r in results.items():
-        lines.append("| " + " | ".join([name, *cells(r[GENERATED]), str(r["copies"]), f"{r['faster_than_real_time']:,.0f}"]) + " |")
+        speed = f"{r['faster_than_real_time']:,.0f}"
+        lines.append("| " + " | ".join([name, *cells(r[GENERATED]), str(r["copies"]), speed]) + " |")
     if results:
         fixed = next(iter(results.values()))["fixed"]
         for row, s in fixed.items():

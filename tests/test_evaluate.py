@@ -119,6 +119,7 @@ def test_descriptors_match_hand_computed_values():
         "key_steadiness": (1 - 3 / 12) / math.sqrt((3 - 9 / 12) * (1 - 1 / 12)),
         "duration_log_mean": 0.0,  # ln 2 + ln 1 + ln 1 + ln ½
         "longest_note_s": 2.0,
+        "longest_silence_s": 1.0,  # no key held from 2 to 3 s (and 3.5 to 4 s)
         "damper_fraction": 0.5,
         "half_pedal_share": 0.5,  # the depth-50 second of the two damper seconds
         "pedal_changes_per_s": 0.75,
@@ -133,6 +134,7 @@ def test_descriptors_match_hand_computed_values():
                  "melodic_step_mean", "stepwise_share", "key_steadiness", "longest_note_s"):
         assert np.isnan(d[name][1]), name
     assert d["note_density"][1] == 0 and d["polyphony_max"][1] == 0
+    assert d["longest_silence_s"][1] == pytest.approx(2.0)  # silent throughout
     assert d["damper_fraction"][1] == pytest.approx(0.5)
     assert d["half_pedal_share"][1] == pytest.approx(0.0)
     assert set(d) == set(SCALAR_DESCRIPTORS) | {HISTOGRAM}

@@ -35,6 +35,9 @@ measure (no notes, fewer than two onsets, no damper-down time):
                          for real ASAP excerpts)
   duration_log_mean      mean of ln(note duration in seconds), durations floored at 1 ms
   longest_note_s         longest note duration, s (not clipped at the excerpt's end)
+  longest_silence_s      longest stretch of the excerpt with no key held, s (on the 50 ms grid; an
+                         excerpt without notes is silent throughout). A listener hears a piece fall
+                         silent for seconds at once; the means above hardly move
   damper_fraction        share of the excerpt's time with the damper down at any depth (any
                          damper event: depth ≥ 1, since an event is never pedal-up)
   half_pedal_share       share of damper-down time at half depth: covered only by damper events of
@@ -79,6 +82,7 @@ DESCRIPTORS: dict[str, tuple[str, str]] = {
     "key_steadiness": ("key steadiness, half to half", "correlation"),
     "duration_log_mean": ("note duration, mean of ln", "ln s"),
     "longest_note_s": ("longest note", "s"),
+    "longest_silence_s": ("longest silence", "s"),
     "damper_fraction": ("damper down", "share of time"),
     "half_pedal_share": ("half pedal", "share of damper time"),
     "pedal_changes_per_s": ("pedal changes", "events/s"),
@@ -284,6 +288,13 @@ def _group_mean_std(values: np.ndarray, group: np.ndarray, num: int, min_count: 
     return mean, std
 
 
+def _longest_run(flags: np.ndarray) -> np.ndarray:
+    """Longest run of True in each row: flags [X, G] → [X] (0 for a row without any)."""
+    index = np.arange(flags.shape[1])
+    last_false = np.maximum.accumulate(np.where(flags, -1, index), axis=1)  # [X, G] last False at or before
+    return np.where(flags, index - last_false, 0).max(axis=1, initial=0).astype(np.float64)
+
+
 def describe(table: ExcerptTable, step_s: float = GRID_STEP_S) -> dict[str, np.ndarray]:
     """Descriptors of every excerpt (see the module docstring): name → [X], pitch_class_histogram → [X, 12]."""
     x_count = table.num_excerpts
@@ -305,6 +316,8 @@ def describe(table: ExcerptTable, step_s: float = GRID_STEP_S) -> dict[str, np.n
     held = _coverage(n_ex, n_start, end[note], points_in, num_points, step_s)  # [X, G]
     out["polyphony_mean"] = held.sum(axis=1) / points_in
     out["polyphony_max"] = held.max(axis=1, initial=0).astype(np.float64)
+    inside = np.arange(num_points) < points_in[:, None]  # [X, G]
+    out["longest_silence_s"] = _longest_run((held == 0) & inside) * step_s
 
     struck = np.bincount(n_ex * NUM_KEYS + n_key, minlength=x_count * NUM_KEYS).reshape(x_count, NUM_KEYS) > 0
     lowest = np.argmax(struck, axis=1)  # [X] first key struck

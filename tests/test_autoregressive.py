@@ -97,6 +97,26 @@ def test_input_noise_changes_what_the_transformer_reads_not_what_it_predicts(tin
         Config().override({"ar.input_noise": -0.1})
 
 
+def test_ar_checkpoints_from_before_the_sampling_settings_sample_as_they_did(ar_run, tmp_path):
+    import shutil
+
+    from timestepmusic.generation import checkpoint_config
+
+    meta = json.loads((ar_run / "last" / "config.json").read_text())
+    now = checkpoint_config(meta).ar
+    assert (now.mixture_temperature, now.slide_stride) == (1.0, 16)  # written today: its own settings
+    for key in ("mixture_temperature", "slide_stride"):
+        del meta["config"]["ar"][key]
+    meta["config"]["ar"]["temperature"] = 0.45
+    before = checkpoint_config(meta).ar
+    assert (before.mixture_temperature, before.slide_stride) == (0.45, 1)  # the mixture at ar.temperature, no stride
+    old = tmp_path / "old"
+    shutil.copytree(ar_run, old)
+    (old / "last" / "config.json").write_text(json.dumps(meta))
+    model = GANModel.load(old)
+    assert (model.arm.settings.mixture_temperature, model.arm.settings.slide_stride) == (0.45, 1)
+
+
 def test_sampling_is_deterministic_and_can_end_pieces(ar_run):
     model = GANModel.load(ar_run)
     fixed = model.sample_latents(3, 4.0, seed=1)

@@ -140,6 +140,13 @@ def test_descriptors_match_hand_computed_values():
     assert set(d) == set(SCALAR_DESCRIPTORS) | {HISTOGRAM}
 
 
+def test_short_notes_are_not_silence():
+    # 16 notes of 30 ms, one every 0.25 s from 0.06 s: shorter than the 50 ms grid step, still sound
+    notes = Events(np.full(16, key(60)), 0.06 + np.arange(16) * 0.25, np.full(16, 0.03), np.full(16, 64), 4.0)
+    d = describe(excerpts_from_events([notes]))
+    assert d["longest_silence_s"][0] == pytest.approx(0.25, abs=0.051)
+
+
 def test_spans_running_past_the_excerpt_are_clipped_to_it():
     held = Events([key(60), DAMPER_ID], [1.0, 2.0], [20.0, 20.0], [64, 127], 22.0)
     d = describe(excerpts_from_events([held], seconds=4.0))  # one 4 s window of a 22 s performance

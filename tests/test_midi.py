@@ -353,6 +353,23 @@ def test_a_key_struck_again_while_it_sounds_is_one_note(extend):
     assert (merged.ids == 41).sum() == 1 and (merged.ids == DAMPER_ID).sum() == 1
 
 
+@pytest.mark.parametrize("extend", [False, True])
+def test_fast_repeats_that_decode_slightly_long_stay_repeats(extend):
+    # 8 strikes of one key every 0.125 s, each 0.14 s long: 15 ms overlaps are a trill's, not a note decoded twice
+    events = Events(np.full(8, 40), np.arange(8) * 0.125, np.full(8, 0.14), np.full(8, 64))
+    assert len(merge_restrikes(events, extend=extend)) == 8
+
+
+def test_strikes_at_one_onset_keep_the_longest_whatever_the_order():
+    for order in ([0, 1], [1, 0]):
+        events = Events(np.array([40, 40])[order], np.array([0.0, 0.0]), np.array([0.5, 1.0])[order],
+                        np.array([64, 64]))
+        merged = merge_restrikes(events)
+        assert merged.duration_s.tolist() == [1.0]
+    zero_first = Events(np.array([40, 40]), np.array([0.0, 0.0]), np.array([0.0, 1.0]), np.array([64, 64]))
+    assert merge_restrikes(zero_first).duration_s.tolist() == [1.0]
+
+
 def test_writing_clips_what_a_model_might_emit(tmp_path):
     # negative start, zero duration, intensity 0 and 300: the file must still be valid and playable
     events = Events(np.array([39, 40, DAMPER_ID]), np.array([-0.5, 0.25, 0.0]), np.array([1.0, 0.0, 0.5]),

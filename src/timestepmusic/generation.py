@@ -41,7 +41,9 @@ def checkpoint_config(meta: dict) -> Config:
     when it was written: its run was trained with the seed design's value (PRESETS["seed"]), not today's default.
     Recurrent runs written before the `rnn` section was the only home of their settings kept them under
     `recurrent`; those win there. Recurrent runs written before `rnn.gan_mends` existed trained without the
-    [gan] mends that their config may nonetheless list (the arm ignored them then)."""
+    [gan] mends that their config may nonetheless list (the arm ignored them then). Likelihood (ar) runs written
+    before `ar.mixture_temperature` and `ar.slide_stride` sampled with the mixture at ar.temperature and the
+    window re-run for every chunk: they still do, so that a seed gives the same files."""
     saved = meta["config"].get("gan", {})
     config = Config.from_dict(meta["config"]).override(
         {key: value for key, value in PRESETS["seed"].items() if key.partition(".")[2] not in saved})
@@ -49,6 +51,10 @@ def checkpoint_config(meta: dict) -> Config:
         config = config.override({f"rnn.{k}": v for k, v in meta["recurrent"].items()})
     if meta.get("arch") == "rnn" and "gan_mends" not in meta["config"].get("rnn", {}) | meta.get("recurrent", {}):
         config = config.override({"rnn.gan_mends": False})  # trained before the arm read those [gan] settings
+    saved_ar = meta["config"].get("ar", {})
+    if meta.get("arch") == "ar" and saved_ar:
+        config = config.override({"ar.mixture_temperature": saved_ar.get("mixture_temperature", config.ar.temperature),
+                                  "ar.slide_stride": saved_ar.get("slide_stride", 1)})
     return config
 
 
@@ -155,7 +161,8 @@ class GANModel:
 
 def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:
     """One piece's latents [T, L] → events, block by block, every note and pedal released by RELEASE_S after
-    its last chunk. (A pedal run that crosses a block boundary is not joined across it: one place in 17 min.)"""
+    its last chunk. (A pedal run or a restruck key that crosses a block boundary is not joined across it: one
+    place in 17 min.)"""
     blocks = [ae.decode_events(latent[lo:lo + BLOCK_CHUNKS], start_chunk=lo)
               for lo in range(0, latent.shape[0], BLOCK_CHUNKS)]
     events = blocks[0] if len(blocks) == 1 else Events.concatenate(blocks)

@@ -293,7 +293,8 @@ def pedal_messages(down: np.ndarray, up: np.ndarray, level: np.ndarray) -> tuple
 
 
 def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER) -> symusic.Score:
-    """Events → a playable one-track piano score at 120 bpm; pedals released at each event's end.
+    """Events → a playable one-track piano score at 120 bpm; a pedal is lifted when none of its presses is held
+    (`pedal_messages`).
 
     Values are clipped to valid ranges so that whatever a model emits, the file plays.
     """
@@ -334,21 +335,27 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
     return score
 
 
+RESTRIKE_OVERLAP_S = 0.05  # a strike less than this before the earlier note's release is a repeated note
+
+
 def merge_restrikes(events: Events, extend: bool = False) -> Events:
-    """A key struck again while an earlier note of it still sounds is read as that note going on: the later
-    note is dropped, and with `extend` the earlier one lasts until the later would have ended. Chunks decode
-    one at a time, so a note that crosses into the next chunk may be decoded there once more, and MIDI
-    would cut the first at the second strike: two short notes for one long one."""
+    """A key struck again while an earlier note of it still sounds (by more than RESTRIKE_OVERLAP_S) is read as
+    that note going on: the later note is dropped, and with `extend` the earlier one lasts until the later would
+    have ended. Chunks decode one at a time, so a note that crosses into the next chunk may be decoded there
+    once more, and MIDI would cut the first at the second strike: two short notes for one long one. A strike
+    within RESTRIKE_OVERLAP_S of the release stays a repeated note (fast repeats decode slightly long)."""
     note = np.flatnonzero((events.ids >= 0) & (events.ids < NUM_KEYS))
     if note.size < 2:
         return events
-    order = note[np.lexsort((events.start_s[note], events.ids[note]))]  # by key, then onset
+    # by key, then onset, the longest first at one onset (so that the kept note does not depend on input order)
+    order = note[np.lexsort((-events.duration_s[note], events.start_s[note], events.ids[note]))]
     key, start = events.ids[order].tolist(), events.start_s[order].tolist()
     end = (events.start_s[order] + events.duration_s[order]).tolist()
     duration, keep = events.duration_s.copy(), np.ones(len(events), dtype=bool)
     first, held_until = -1, -np.inf  # the note still sounding on this key (index into order), and until when
     for j in range(order.size):  # sequential: with `extend`, a note's end grows as later strikes join it
-        if j > 0 and key[j] == key[j - 1] and start[j] < held_until:
+        if j > 0 and key[j] == key[j - 1] and (start[j] < held_until - RESTRIKE_OVERLAP_S
+                                                or start[j] == start[first]):
             keep[order[j]] = False
             if extend and end[j] > held_until:
                 held_until = end[j]

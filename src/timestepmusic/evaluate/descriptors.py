@@ -35,9 +35,10 @@ measure (no notes, fewer than two onsets, no damper-down time):
                          for real ASAP excerpts)
   duration_log_mean      mean of ln(note duration in seconds), durations floored at 1 ms
   longest_note_s         longest note duration, s (not clipped at the excerpt's end)
-  longest_silence_s      longest stretch of the excerpt with no key held, s (on the 50 ms grid; an
-                         excerpt without notes is silent throughout). A listener hears a piece fall
-                         silent for seconds at once; the means above hardly move
+  longest_silence_s      longest stretch of the excerpt with no key held, s: the longest run of 50 ms
+                         cells that no note overlaps (an excerpt without notes is silent throughout;
+                         strings the damper lets ring count as silent). A generator that stalls on
+                         the empty chunk writes seconds without a key, which the means above hardly show
   damper_fraction        share of the excerpt's time with the damper down at any depth (any
                          damper event: depth ≥ 1, since an event is never pedal-up)
   half_pedal_share       share of damper-down time at half depth: covered only by damper events of
@@ -261,12 +262,14 @@ def excerpts_of_length(performances: list[Events], length_s: np.ndarray, seconds
 
 
 def _coverage(excerpt: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, points_in: np.ndarray,
-              num_points: int, step_s: float) -> np.ndarray:
-    """How many of the given spans cover each grid point t = g·step_s of their excerpt: int [X, G].
+              num_points: int, step_s: float, cells: bool = False) -> np.ndarray:
+    """How many of the given spans cover each grid point t = g·step_s of their excerpt: int [X, G]; with
+    `cells`, how many overlap each cell [g·step_s, (g+1)·step_s) (a span shorter than a step still counts).
     Spans are clipped to their excerpt's points_in [X], so points past an excerpt's end stay 0."""
     num_excerpts = points_in.size
     limit = points_in[excerpt]
-    first = np.minimum(np.maximum(np.ceil(start_s / step_s - _EPS), 0).astype(np.int64), limit)
+    first_point = np.floor(start_s / step_s + _EPS) if cells else np.ceil(start_s / step_s - _EPS)
+    first = np.minimum(np.maximum(first_point, 0).astype(np.int64), limit)
     stop = np.minimum(np.maximum(np.ceil(end_s / step_s - _EPS), 0).astype(np.int64), limit)
     stop = np.maximum(stop, first)
     row = excerpt * (num_points + 1)
@@ -316,8 +319,9 @@ def describe(table: ExcerptTable, step_s: float = GRID_STEP_S) -> dict[str, np.n
     held = _coverage(n_ex, n_start, end[note], points_in, num_points, step_s)  # [X, G]
     out["polyphony_mean"] = held.sum(axis=1) / points_in
     out["polyphony_max"] = held.max(axis=1, initial=0).astype(np.float64)
+    sounding = _coverage(n_ex, n_start, end[note], points_in, num_points, step_s, cells=True) > 0  # [X, G]
     inside = np.arange(num_points) < points_in[:, None]  # [X, G]
-    out["longest_silence_s"] = _longest_run((held == 0) & inside) * step_s
+    out["longest_silence_s"] = _longest_run(~sounding & inside) * step_s
 
     struck = np.bincount(n_ex * NUM_KEYS + n_key, minlength=x_count * NUM_KEYS).reshape(x_count, NUM_KEYS) > 0
     lowest = np.argmax(struck, axis=1)  # [X] first key struck

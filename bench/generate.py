@@ -120,7 +120,8 @@ def torch_import_chain(env: dict) -> tuple[str, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, help="GAN run or checkpoint (default: train a tiny one on --data)")
+    parser.add_argument("--model", help="a run, checkpoint or shipped model name (default: train a tiny conv GAN on "
+                        "--data)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ASAP folder (default ../shared/data/asap)")
     parser.add_argument("--warmup", type=int, default=5, help="sample calls before timing")
     parser.add_argument("--samples", type=int, default=50, help="timed sample calls")
@@ -176,7 +177,8 @@ def main() -> None:
     floor = statistics.median(process_s['baseline: python -c "import torch"'])
     whole = statistics.median(process_s["tsm generate -n 1 (whole process)"])
     notes = int(events.is_note.sum())
-    lines = [f"model {model} (generator window {gan.generator.window} chunks × {gan.ae.chunk_seconds} s, latent "
+    window = getattr(gan.generator, "window", None) or getattr(gan.generator, "context", None)
+    lines = [f"model {model} ({gan.arch}; generator window {window} chunks × {gan.ae.chunk_seconds} s, latent "
              f"{gan.generator.latent}; PISA hidden {gan.ae.model.hidden}); one sample of {SECONDS:g} s = "
              f"{round(SECONDS / gan.ae.chunk_seconds)} chunks, e.g. {notes} notes and {len(events) - notes} pedal "
              f"events; torch {torch.__version__}, one thread (torch.set_num_threads(1), OMP_NUM_THREADS=1 in children)",

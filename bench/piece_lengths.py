@@ -12,6 +12,7 @@ within 20 % of the real one.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import tempfile
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0, as tsm generate)")
     parser.add_argument("--split", default="train", choices=["train", "validation", "test"],
                         help="real lengths from this split (default train: what the model was trained on)")
+    parser.add_argument("--end-bias", type=float, help="ar models: ar.end_bias to sample with (default: the model's)")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args()
 
@@ -65,6 +67,10 @@ def main() -> None:
             print_skipped(args.data)
             return
         model = GANModel.load(args.model)
+        if args.end_bias is not None:
+            if not getattr(model.arm, "continues", False):
+                raise ValueError(f"--end-bias: a {model.arch} model has no ar.end_bias")
+            model.arm.settings = dataclasses.replace(model.arm.settings, end_bias=args.end_bias)
         if corpus.chunk_seconds != model.ae.chunk_seconds:
             raise ValueError(f"--corpus {corpus.root}: chunks of {corpus.chunk_seconds:g} s, but the model's are "
                              f"{model.ae.chunk_seconds:g} s")

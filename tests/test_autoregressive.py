@@ -135,6 +135,18 @@ def test_sampling_is_deterministic_and_can_end_pieces(ar_run):
     assert all(torch.equal(a, b) for a, b in zip(again, fixed))
 
 
+def test_the_end_bias_moves_where_pieces_end(ar_run):
+    model = GANModel.load(ar_run)
+    lengths = {}
+    for bias in (-20.0, 0.0, 20.0):
+        model.arm.settings = dataclasses.replace(model.arm.settings, end_bias=bias)
+        lengths[bias] = [p.shape[0] for p in model.sample_latents(8, 4.0, seed=1, ends=True)]
+    assert lengths[-20.0] == [16] * 8  # never ends: the full 4 s
+    assert lengths[20.0] == [1] * 8  # ends at the first chunk
+    fixed = [p.shape[0] for p in model.sample_latents(8, 4.0, seed=1)]
+    assert fixed == [16] * 8  # a piece of fixed length ignores the end head and its bias
+
+
 def test_a_prompt_is_continued(ar_run, tiny_corpus, tmp_path, capsys):
     prompt_file = next((tiny_corpus.parent / "midi").rglob("*.mid"))
     prompt, _ = read_events(prompt_file)

@@ -352,6 +352,10 @@ class AutoregressiveConfig:
     τ = ar.temperature."""
     sample_seconds: float = 32.0
     """Longest MIDI sample written every gan.sample_every steps."""
+    end_bias: float = 0.0
+    """Sampling only: added to the end-of-piece logit (log-odds) where a piece ends itself (generate
+    --max-seconds); above 0 pieces end sooner. A calibration of the sampler, chosen on the validation split's
+    lengths (bench/piece_lengths.py --split validation --end-bias)."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""

@@ -135,7 +135,7 @@ class Autoregressive:
             x[:, t] = sample_mixture(logits, mean, log_sigma, self.temperature, rng, self.mixture_temperature)
             u = torch.rand(n, generator=rng)  # drawn every step, so a piece does not depend on `ends`
             if self.ends:
-                ending = ~stopped & (u < torch.sigmoid(end_logit.float().cpu()))
+                ending = ~stopped & (u < torch.sigmoid(end_logit.float().cpu() + self.settings.end_bias))
                 lengths[ending] = t + 1
                 stopped |= ending
                 if stopped.all():

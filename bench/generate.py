@@ -70,7 +70,6 @@ def timed(fn, repeat: int) -> tuple[list[float], object]:
 
 def sample_parts(gan, seed: int) -> tuple[dict[str, float], object]:
     """GANModel.sample(1, SECONDS, seed) step by step: seconds per part and the events."""
-    from timestepmusic.autoencoder import sets_to_events
     from timestepmusic.batches import SetBatch
 
     ae = gan.ae
@@ -82,7 +81,7 @@ def sample_parts(gan, seed: int) -> tuple[dict[str, float], object]:
     t2 = time.perf_counter()
     sets = SetBatch(*ae.encoding.decode(elements), size_logits.argmax(-1))
     t3 = time.perf_counter()
-    events = sets_to_events(sets, ae.chunk_seconds)
+    events = ae.sets_to_events(sets)  # with the autoencoder's pedal joins and restrike reading
     t4 = time.perf_counter()
     return dict(zip(("generator + normaliser", "PISA decoder", "vectors → events (encoding.decode)",
                      "sets → events (sort)"), (t1 - t0, t2 - t1, t3 - t2, t4 - t3))), events

@@ -227,9 +227,10 @@ def test_cached_steps_equal_the_whole_window():
     net = LatentTransformer(latent=4, context=8, width=16, layers=2, heads=2, mixture=2, dropout=0.0).eval()
     x = torch.randn(3, 8, 4)
     whole = net(x)
-    cache = None
+    step, cache = net.prefill(x[:, :0])  # position 0: the start vector
     for t in range(8):
-        step, cache = net.step(x[:, t - 1] if t > 0 else None, t, cache, batch=3)
+        if t > 0:
+            step, cache = net.step(x[:, t - 1], t, cache)
         for a, b in zip(step, whole):
             assert torch.allclose(a[:, -1], b[:, t], atol=1e-5)
     with pytest.raises(ValueError, match="context"):

@@ -87,23 +87,18 @@ class LatentTransformer(nn.Module):
             cache.append(kv)
         return self.heads_of(self.head(self.norm(h[:, -1:])), b, 1), cache
 
-    def step(self, previous: torch.Tensor | None, position: int, cache: list | None, batch: int = 1):
-        """One step of incremental decoding with a key/value cache: the latent before it [B, L] (None at
-        position 0: the start vector, for `batch` rows) → the same four outputs as `forward` for this
-        position ([B, 1, …]) and the extended cache. Equals `forward` on the whole prefix, at a cost that
-        does not grow with it."""
+    def step(self, previous: torch.Tensor, position: int, cache: list):
+        """One step of incremental decoding with a key/value cache (from `prefill`, then from earlier steps): the
+        latent before it [B, L] → the same four outputs as `forward` for this position ([B, 1, …]) and the
+        extended cache. Equals `forward` on the whole prefix, at a cost that does not grow with it."""
         if position >= self.context:
             raise ValueError(f"position {position} is past the model's context of {self.context}")
-        b = batch if previous is None else previous.shape[0]
-        h = self.start.expand(b, 1, -1) if previous is None else self.read(previous[:, None])  # [B, 1, W]
-        h = h + self.position.weight[position]
-        empty = self.start.new_zeros(b, self.blocks[0].heads, 0, self.start.shape[0] // self.blocks[0].heads)
-        cache = cache or [(empty, empty)] * len(self.blocks)
+        h = self.read(previous[:, None]) + self.position.weight[position]  # [B, 1, W]
         extended = []
         for block, past in zip(self.blocks, cache):
             h, kv = block(h, past)
             extended.append(kv)
-        return self.heads_of(self.head(self.norm(h)), b, 1), extended
+        return self.heads_of(self.head(self.norm(h)), previous.shape[0], 1), extended
 
     def heads_of(self, out: torch.Tensor, b: int, t: int):
         """The head's output [B, T, K(1 + 2L) + 1] → mixture logits, means, log spreads, end logit."""

@@ -68,7 +68,6 @@ def main() -> None:
     torch.set_num_threads(1)
     from timestepmusic.corpus import Corpus
     from timestepmusic.generation import GANModel
-    from timestepmusic.sequence.transformer_net import sample_mixture
 
     corpus = Corpus.open(args.corpus)
     rows: dict[str, dict[str, float]] = {}
@@ -81,12 +80,11 @@ def main() -> None:
         if not rows:
             rows["baseline: autoencoder decode of the real windows"] = means(model, real)
         with torch.no_grad():
-            logits, mean, log_sigma, _ = arm.generator(model.normaliser.forward(real))  # [S, T, K], [S, T, K, L] …
-        s, t, k, dims = mean.shape
-        rng = torch.Generator().manual_seed(args.seed)
-        forced = sample_mixture(logits.reshape(s * t, k), mean.reshape(s * t, k, dims),
-                                log_sigma.reshape(s * t, k, dims), arm.settings.temperature, rng,
-                                arm.settings.mixture_temperature).view(s, t, dims)  # [S, T, L]
+            density, _ = arm.generator(model.normaliser.forward(real))  # each [S, T, …]
+            s, t, dims = real.shape
+            rng = torch.Generator().manual_seed(args.seed)
+            forced = arm.generator.sample(tuple(d.flatten(0, 1) for d in density), arm.settings.temperature, rng,
+                                          arm.settings.mixture_temperature).view(s, t, dims)  # [S·T, L] → [S, T, L]
         rows[f"{spec}: teacher-forced"] = means(model, model.normaliser.inverse(forced))
         free = model.sample_latents(args.n, context * model.ae.chunk_seconds, args.seed, snap_to_real=False)
         rows[f"{spec}: free-running"] = means(model, free)

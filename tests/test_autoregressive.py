@@ -1,4 +1,4 @@
-"""The likelihood arm: a causal transformer over chunk latents with a mixture density and an end head."""
+"""The likelihood arm: a causal transformer over chunk latents with a density head (mixture or dimwise) and an end head."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,7 +13,7 @@ from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.generation import GANModel
 from timestepmusic.midi import read_events
-from timestepmusic.sequence.transformer_net import LatentTransformer, mixture_nll, sample_mixture
+from timestepmusic.sequence.transformer_net import DimwiseMixture, LatentTransformer, mixture_nll, sample_mixture
 from timestepmusic.train.sequence import train_sequence_model
 
 TINY_AR = {"ar.context": 16, "ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.mixture": 2, "ar.batch": 4,
@@ -45,6 +45,44 @@ def test_a_prediction_depends_only_on_the_past():
     assert not torch.equal(a[:, 6:], b[:, 6:])
 
 
+def test_a_dimwise_density_reads_only_the_dimensions_before_each():
+    torch.manual_seed(0)
+    head = DimwiseMixture(latent=5, width=6, mixture=3, hidden=16)
+    features, x = torch.randn(2, 6), torch.randn(2, 5, requires_grad=True)
+    logits, mean, log_sigma = head(features, x)  # [2, 5, 3] each
+    for d in range(5):
+        (grad,) = torch.autograd.grad((logits[:, d] + mean[:, d] + log_sigma[:, d]).sum(), x, retain_graph=True)
+        assert torch.all(grad[:, d:] == 0)  # nothing from x_d on
+        assert d == 0 or torch.any(grad[:, :d] != 0)  # but it does read the dimensions before
+        one = head(features, x, slice(d, d + 1))  # what sampling computes for dimension d alone
+        assert all(torch.allclose(a[:, 0], b[:, d], atol=1e-6) for a, b in zip(one, (logits, mean, log_sigma)))
+
+
+def test_a_dimwise_density_learns_what_a_diagonal_one_cannot():
+    """x_1 = x_0 exactly (up to 0.01): one diagonal Gaussian pays for x_1's whole spread, the dimwise head
+    predicts x_1 from x_0; its samples keep the relation."""
+    torch.manual_seed(0)
+    x0 = torch.randn(512, 1)
+    x = torch.cat([x0, x0 + 0.01 * torch.randn(512, 1)], dim=1)[:, None]  # [512, 1, 2]
+    nll = {}
+    for head in ("mixture", "dimwise"):
+        net = LatentTransformer(latent=2, context=4, width=8, layers=1, heads=2, mixture=1, dropout=0.0,
+                                head=head, head_hidden=16)
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+        for _ in range(300):
+            loss = net.nll(x, net(x)[0]).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        nll[head] = float(loss.detach())
+        if head == "dimwise":
+            (density, _), _ = net.prefill(x.new_zeros(200, 0, 2))
+            drawn = net.sample(tuple(d[:, -1] for d in density), 1.0, torch.Generator().manual_seed(1))
+            assert float((drawn[:, 1] - drawn[:, 0]).abs().median()) < 0.1
+            assert float(drawn[:, 0].std()) > 0.5
+    assert nll["dimwise"] < nll["mixture"] - 2.0
+
+
 def test_temperature_narrows_the_draws():
     rng = torch.Generator().manual_seed(0)
     logits, mean, log_sigma = torch.zeros(4000, 2), torch.zeros(4000, 2, 3), torch.zeros(4000, 2, 3)
@@ -66,9 +104,10 @@ def test_the_mixture_temperature_favours_the_likeliest_component():
     assert share_of_second(2.0) > 0.3
 
 
-@pytest.mark.parametrize("input_noise", [0.0, 0.3])
-def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_ae, tmp_path, input_noise):
-    config = Config().override(TINY_AR | {"gan.steps": 60, "gan.validate_every": 20, "ar.input_noise": input_noise})
+@pytest.mark.parametrize("input_noise, head", [(0.0, "mixture"), (0.3, "mixture"), (0.0, "dimwise")])
+def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_ae, tmp_path, input_noise, head):
+    config = Config().override(TINY_AR | {"gan.steps": 60, "gan.validate_every": 20, "ar.input_noise": input_noise,
+                                          "ar.head": head, "ar.head_hidden": 32})
     straight = tmp_path / "straight"
     train_sequence_model(tiny_corpus, tiny_ae, straight, config, arch="ar", progress=False)
     rows = [r for r in map(eval, (straight / "metrics.jsonl").read_text().replace("NaN", "float('nan')").splitlines())
@@ -222,16 +261,23 @@ def test_arch_without_model_picks_the_shipped_model_of_that_kind(capsys, tmp_pat
         assert "no shipped model" in err and "default" in err and err.count("\n") == 1
 
 
-def test_cached_steps_equal_the_whole_window():
+def flat(outputs):
+    """(density parameters, end logit) → one list of tensors."""
+    return [*outputs[0], outputs[1]]
+
+
+@pytest.mark.parametrize("head", ["mixture", "dimwise"])
+def test_cached_steps_equal_the_whole_window(head):
     torch.manual_seed(0)
-    net = LatentTransformer(latent=4, context=8, width=16, layers=2, heads=2, mixture=2, dropout=0.0).eval()
+    net = LatentTransformer(latent=4, context=8, width=16, layers=2, heads=2, mixture=2, dropout=0.0,
+                            head=head, head_hidden=12).eval()
     x = torch.randn(3, 8, 4)
-    whole = net(x)
+    whole = flat(net(x))
     step, cache = net.prefill(x[:, :0])  # position 0: the start vector
     for t in range(8):
         if t > 0:
             step, cache = net.step(x[:, t - 1], t, cache)
-        for a, b in zip(step, whole):
+        for a, b in zip(flat(step), whole):
             assert torch.allclose(a[:, -1], b[:, t], atol=1e-5)
     with pytest.raises(ValueError, match="context"):
         net.step(x[:, -1], 8, cache)
@@ -241,14 +287,14 @@ def test_a_prefilled_window_equals_the_whole_window_and_steps_on():
     torch.manual_seed(0)
     net = LatentTransformer(latent=4, context=8, width=16, layers=2, heads=2, mixture=2, dropout=0.0).eval()
     x = torch.randn(3, 8, 4)
-    whole = net(x)
+    whole = flat(net(x))
     for n in (0, 3, 7):  # seen latents x[:n] → the prediction at position n, then one cached step on
         outputs, cache = net.prefill(x[:, :n])
-        for a, b in zip(outputs, whole):
+        for a, b in zip(flat(outputs), whole):
             assert torch.allclose(a[:, -1], b[:, n], atol=1e-5)
         if n < 7:
             stepped, _ = net.step(x[:, n], n + 1, cache)
-            assert torch.allclose(stepped[1][:, -1], whole[1][:, n + 1], atol=1e-5)
+            assert torch.allclose(flat(stepped)[1][:, -1], whole[1][:, n + 1], atol=1e-5)
     with pytest.raises(ValueError, match="context"):
         net.prefill(x)
 
@@ -259,9 +305,8 @@ def sample_by_whole_windows(net, n, chunks, temperature, seed):
     x = torch.zeros(n, chunks, net.latent)
     for t in range(chunks):
         lo = max(0, t - (net.context - 1))
-        outputs = net(torch.cat([x[:, lo:t], x.new_zeros(n, 1, net.latent)], dim=1))
-        logits, mean, log_sigma, _ = (o[:, -1] for o in outputs)
-        x[:, t] = sample_mixture(logits, mean, log_sigma, temperature, rng)
+        density, _ = net(torch.cat([x[:, lo:t], x.new_zeros(n, 1, net.latent)], dim=1))
+        x[:, t] = net.sample(tuple(d[:, -1] for d in density), temperature, rng)
         torch.rand(n, generator=rng)  # the arm draws its end coin every step
     return x
 
@@ -284,3 +329,27 @@ def test_pieces_longer_than_the_context_keep_going(ar_run):
     long = model.sample_latents(2, 10.0, seed=4)
     assert [p.shape[0] for p in long] == [40, 40]
     assert all(torch.isfinite(p).all() for p in long)
+
+
+def test_a_run_warm_starts_from_another_keeping_what_still_fits(ar_run, tiny_corpus, tiny_ae, tmp_path, capsys):
+    source = load_file(str(ar_run / "last" / "generator.safetensors"))
+    run = tmp_path / "warm"
+    code = main(["train-gan", str(tiny_corpus), "--init-from", str(ar_run), "--set", "ar.head=dimwise",
+                 "--set", "ar.head_hidden=8", "--out", str(run), "--steps", "1", "-q"])
+    assert code == 0
+    meta = json.loads((run / "last" / "config.json").read_text())
+    assert meta["arch"] == "ar" and meta["config"]["ar"]["head"] == "dimwise"  # the source's arm and settings …
+    assert meta["config"]["ar"]["width"] == TINY_AR["ar.width"]  # … not the defaults
+    assert meta["initialised_from"]["model"] == str(ar_run)
+    assert meta["normaliser"] == json.loads((ar_run / "last" / "config.json").read_text())["normaliser"]
+    warm = load_file(str(run / "last" / "generator.safetensors"))
+    assert warm["head.weight"].shape[0] == 1 and "dimwise.input.weight" in warm  # the new head, fresh
+    assert torch.allclose(warm["position.weight"], source["position.weight"], atol=0.05)  # one step from the source
+    assert not torch.equal(warm["position.weight"], source["position.weight"])
+
+    capsys.readouterr()
+    assert main(["train-gan", str(tiny_corpus), "--init-from", str(ar_run), "--arch", "conv",
+                 "--out", str(tmp_path / "other"), "-q"]) == 2
+    assert "not --arch conv" in capsys.readouterr().err
+    assert main(["train-gan", str(tiny_corpus), "--resume", str(run), "--init-from", str(ar_run), "-q"]) == 2
+    assert "--init-from" in capsys.readouterr().err

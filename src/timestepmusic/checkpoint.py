@@ -138,6 +138,26 @@ def load_weights(folder: Path, key: str, model: nn.Module) -> None:
                          f"({str(e).splitlines()[0]})") from e
 
 
+def load_matching(folder: Path, models: dict[str, nn.Module]) -> tuple[int, list[str]]:
+    """Warm start: copy into each model the tensors of folder/KEY.safetensors (where that file exists) whose
+    names and shapes match; the rest keep their fresh initialisation. → (tensors copied, names left fresh)."""
+    copied, fresh = 0, []
+    for key, model in models.items():
+        path = folder / f"{key}.safetensors"
+        if not path.is_file():
+            continue
+        try:
+            theirs = load(path.read_bytes())
+        except UNREADABLE as e:
+            raise ValueError(f"{folder}: cannot read weights {key}.safetensors ({e})") from e
+        mine = model.state_dict()
+        fitting = {k: v for k, v in theirs.items() if k in mine and mine[k].shape == v.shape}
+        model.load_state_dict(fitting, strict=False)
+        copied += len(fitting)
+        fresh += [f"{key}.{k}" for k in mine if k not in fitting]
+    return copied, fresh
+
+
 def load_optimizer(folder: Path, key: str, meta: dict, optimizer: torch.optim.Optimizer) -> None:
     try:
         tensors = load_file(str(folder / f"{key}.optim.safetensors"))

@@ -10,12 +10,12 @@ from pathlib import Path
 log = logging.getLogger("timestepmusic")
 
 
-def _config(args: argparse.Namespace, flags: dict[str, str]):
-    """The Config from --preset NAME (else the defaults), then --config TOML, then named flags, then
-    --set section.key=value."""
+def _config(args: argparse.Namespace, flags: dict[str, str], base=None):
+    """The Config from --preset NAME (else `base`, else the defaults), then --config TOML, then named flags,
+    then --set section.key=value."""
     from .config import Config
 
-    base = Config.preset(args.preset) if getattr(args, "preset", None) else Config()
+    base = Config.preset(args.preset) if getattr(args, "preset", None) else base or Config()
     config = Config.from_toml(args.config, base) if getattr(args, "config", None) else base
     config = config.override({key: getattr(args, attr) for attr, key in flags.items() if getattr(args, attr, None) is not None})
     return config.override(getattr(args, "set", None) or [])
@@ -112,25 +112,30 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
     from .checkpoint import read_meta
-    from .train.sequence import train_sequence_model
+    from .generation import checkpoint_config
+    from .train.sequence import train_sequence_model, warm_start_source
 
-    config = None if args.resume else _config(args, {"steps": "gan.steps", "device": "gan.device",
-                                                     "seed": "gan.seed", "batch": "gan.batch",
-                                                     "finetune_ae": "gan.finetune_ae", "compile": "gan.compile",
-                                                     "checkpoint_steps": "gan.validate_every"})
+    if args.resume and args.init_from:
+        raise ValueError(f"--init-from {args.init_from}: a resumed run continues its own weights; start a new run with it")
+    source = warm_start_source(args.init_from, args.arch) if args.init_from else None  # its settings are the base
+    config = None if args.resume else _config(args, base=checkpoint_config(source["meta"]) if source else None, flags={
+        "steps": "gan.steps", "device": "gan.device", "seed": "gan.seed", "batch": "gan.batch",
+        "finetune_ae": "gan.finetune_ae", "compile": "gan.compile", "checkpoint_steps": "gan.validate_every"})
     if args.resume and args.preset is not None:
         raise ValueError(f"--preset {args.preset}: a resumed run keeps its saved settings; start a new run with it")
     if args.resume and args.checkpoint_steps is not None:
         raise ValueError("--checkpoint-steps: a resumed GAN run keeps its saved interval (gan.validate_every), "
                          "so that it resumes exactly; start a new run to change it")
     out = _run_folder(args, "train-gan")  # after the settings are known to be valid: --overwrite deletes
-    arch = read_meta(Path(out) / "last")[1].get("arch", "conv") if args.resume else args.arch
+    arch = read_meta(Path(out) / "last")[1].get("arch", "conv") if args.resume else \
+        args.arch or (source["meta"].get("arch", "conv") if source else "conv")
     if args.max_chunks and arch != "rnn":
         raise ValueError("--max-chunks needs --arch rnn (the convolutional GAN trains on fixed windows: "
                          "--set gan.window_chunks=N)")
     if config is not None:  # --config/--set rnn.* first, then the flag
         config = config.override({"rnn.max_chunks": args.max_chunks})
     result = train_sequence_model(args.corpus, args.ae, out, config, arch=arch, resume=bool(args.resume),
+                                  init_from=args.init_from,
                                   progress=not args.quiet,
                                   max_seconds=args.max_minutes * 60 if args.max_minutes else None,
                                   steps=args.steps if args.resume else None,
@@ -335,9 +340,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ae", metavar="AE_RUN", help="trained autoencoder run (its best checkpoint is used)")
     p.add_argument("--out", metavar="RUN", help="run folder")
     p.add_argument("--resume", metavar="RUN", help="continue this run (its architecture and settings are kept)")
-    p.add_argument("--arch", choices=["conv", "rnn", "ar"], default="conv",
-                   help="conv: convolutional GAN over fixed 16 s windows (default); rnn: recurrent attention GAN "
-                   "over variable-length sequences that learns where pieces end; ar: causal transformer trained by "
+    p.add_argument("--init-from", metavar="MODEL",
+                   help="warm start a new run from this run, checkpoint or shipped model's name (its settings, "
+                   "weights wherever names and shapes still fit after --set, normaliser and autoencoder), e.g. to "
+                   "fine-tune the default on your own corpus or to try another head on a trained network")
+    p.add_argument("--arch", choices=["conv", "rnn", "ar"],
+                   help="conv: convolutional GAN over fixed 16 s windows (default, or --init-from's); rnn: recurrent "
+                   "attention GAN over variable-length sequences that learns where pieces end; ar: causal transformer trained by "
                    "likelihood (settings in [ar]), which continues prompts and ends pieces")
     p.add_argument("--finetune-ae", action="store_true", default=None,
                    help="keep training the autoencoder with the GAN (its reconstruction loss, weight gan.ae_weight, "

@@ -1,5 +1,6 @@
 """The likelihood arm: a causal transformer predicts each chunk's standardised latent from the ones before it
-(a mixture of Gaussians) and whether the piece ends there (network: sequence/transformer_net.py).
+(a density head: a mixture of Gaussians, or with `ar.head = dimwise` one dimension after another) and whether
+the piece ends there (network: sequence/transformer_net.py).
 
 Training is teacher-forced maximum likelihood on real windows of up to `ar.context` chunks that start at
 any chunk of a training track (sequence/windows.py): mean negative log-likelihood per chunk plus
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 
 from ..config import Config
 from .base import LatentData, Update, register
-from .transformer_net import LatentTransformer, mixture_nll, sample_mixture
+from .transformer_net import LatentTransformer
 from .windows import RealBatch, split_samplers
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ class Autoregressive:
         self.ae_weight = config.gan.ae_weight
         a = self.settings
         self.generator = LatentTransformer(latent=latent, context=a.context, width=a.width, layers=a.layers,
-                                           heads=a.heads, mixture=a.mixture, dropout=a.dropout).to(device)
+                                           heads=a.heads, mixture=a.mixture, dropout=a.dropout, head=a.head,
+                                           head_hidden=a.head_hidden).to(device)
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
         # (sampling options: GANModel sets them)
 
@@ -76,9 +78,9 @@ class Autoregressive:
                read: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed NLL and end cross-entropy of windows x [b, T, L] (weighted, masked) ÷ the global step count;
         the transformer reads `read` (x with input noise, [b, T, L]) where given, and predicts x."""
-        logits, mean, log_sigma, end_logit = self.generator(x if read is None else read)
+        density, end_logit = self.generator(x if read is None else read)
         weight = real.mask * real.weight[:, None]  # [b, T]
-        nll = (mixture_nll(x, logits, mean, log_sigma) * weight).sum() / steps_total
+        nll = (self.generator.nll(x, density) * weight).sum() / steps_total
         end = (F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none") * weight).sum() / steps_total
         return nll, end
 
@@ -131,8 +133,8 @@ class Autoregressive:
                 outputs, cache = net.prefill(x[:, base:t])
             else:  # one more position, with the key/value cache
                 outputs, cache = net.step(x[:, t - 1], t - base, cache)
-            logits, mean, log_sigma, end_logit = (o[:, -1] for o in outputs)
-            x[:, t] = sample_mixture(logits, mean, log_sigma, self.temperature, rng, self.mixture_temperature)
+            density, end_logit = tuple(d[:, -1] for d in outputs[0]), outputs[1][:, -1]
+            x[:, t] = net.sample(density, self.temperature, rng, self.mixture_temperature)
             u = torch.rand(n, generator=rng)  # drawn every step, so a piece does not depend on `ends`
             if self.ends:
                 ending = ~stopped & (u < torch.sigmoid(end_logit.float().cpu() + self.settings.end_bias))

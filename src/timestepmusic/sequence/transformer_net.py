@@ -1,10 +1,14 @@
-"""A causal transformer over chunk latents with a mixture-of-Gaussians head for the next latent and an
-end-of-piece logit (the network of the likelihood arm, sequence/autoregressive.py).
+"""A causal transformer over chunk latents with a density head for the next latent and an end-of-piece logit
+(the network of the likelihood arm, sequence/autoregressive.py).
 
 Step t reads a learned start vector (t = 0) or the previous latent x[t-1], plus a learned position, and
-predicts x[t] (a mixture of K diagonal Gaussians) and whether x[t] is the piece's last chunk. A window
-may start anywhere in a piece, so the start vector means "the beginning of what I can see".
-Shapes: B sequences, T steps (≤ context), L latent, W width, H heads, K mixture components.
+predicts x[t] and whether x[t] is the piece's last chunk. A window may start anywhere in a piece, so the
+start vector means "the beginning of what I can see". Two density heads (`ar.head`):
+- mixture: K Gaussians with diagonal spreads over the whole latent (dimensions independent within a component);
+- dimwise: p(x) = Π_d p(x_d | x_<d): each dimension a mixture of K 1-D Gaussians whose parameters a masked
+  MLP (MADE, Germain et al. 2015) computes from the step's features and the dimensions before it, so the
+  latent's dimensions can depend on each other in any way; sampling draws them one after another.
+Shapes: B sequences, T steps (≤ context), L latent, W width, H heads, K mixture components, N head hidden units.
 """
 from __future__ import annotations
 
@@ -48,9 +52,59 @@ class Block(nn.Module):
         return (h, (k, v)) if past is not None or keep else h
 
 
+class DimwiseMixture(nn.Module):
+    """The `dimwise` head: a MADE over the L dimensions of one latent, conditioned on the step's features.
+
+    Hidden unit n has a degree m(n) in 0 … L−2 and sees input dimensions ≤ m(n); the output of dimension d
+    sees hidden units with m(n) < d, so it depends on x_<d only (dimension 0 on the features alone)."""
+
+    def __init__(self, latent: int, width: int, mixture: int, hidden: int):
+        super().__init__()
+        self.latent, self.mixture = latent, mixture
+        degree = torch.arange(hidden) % max(1, latent - 1)  # [N]
+        output_dim = torch.arange(latent).repeat_interleave(3 * mixture)  # [L·3K]: the dimension of each output
+        self.register_buffer("input_mask", (degree[:, None] >= torch.arange(latent)[None]).float(), persistent=False)
+        self.register_buffer("hidden_mask", (degree[:, None] >= degree[None]).float(), persistent=False)
+        self.register_buffer("output_mask", (output_dim[:, None] > degree[None]).float(), persistent=False)
+        self.input = nn.Linear(latent, hidden)
+        self.hidden = nn.Linear(hidden, hidden)
+        self.output = nn.Linear(hidden, latent * 3 * mixture)
+        self.features = nn.Linear(width, 2 * hidden + latent * 3 * mixture)  # added to both layers and the output
+
+    def forward(self, features: torch.Tensor, x: torch.Tensor, dims: slice = slice(None)):
+        """features [..., W], x [..., L] → per dimension d (of `dims`) the mixture of x_d given x_<d: logits,
+        means, log spreads [..., D, K]."""
+        n = self.hidden.in_features
+        f = self.features(features)  # [..., 2N + L·3K]
+        h = F.gelu(F.linear(x, self.input.weight * self.input_mask, self.input.bias) + f[..., :n])  # [..., N]
+        h = F.gelu(F.linear(h, self.hidden.weight * self.hidden_mask, self.hidden.bias) + f[..., n:2 * n])
+        rows = torch.arange(self.latent * 3 * self.mixture).view(self.latent, 3 * self.mixture)[dims].flatten()
+        out = F.linear(h, (self.output.weight * self.output_mask)[rows], self.output.bias[rows]) + f[..., 2 * n:][..., rows]
+        out = out.unflatten(-1, (-1, 3, self.mixture))  # [..., D, 3, K]
+        return out[..., 0, :], out[..., 1, :], out[..., 2, :].clamp(*LOG_SIGMA_RANGE)
+
+    def nll(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """−log p(x) per step: features [B, T, W], x [B, T, L] → [B, T] (nats)."""
+        logits, mean, log_sigma = self(features, x)  # [B, T, L, K] each
+        z = (x[..., None] - mean) * torch.exp(-log_sigma)
+        log_normal = -0.5 * z ** 2 - log_sigma - 0.5 * math.log(2 * math.pi)  # [B, T, L, K]
+        return -torch.logsumexp(F.log_softmax(logits, dim=-1) + log_normal, dim=-1).sum(-1)
+
+    def sample(self, features: torch.Tensor, temperature: float, rng: torch.Generator,
+               mixture_temperature: float = 1.0) -> torch.Tensor:
+        """One draw per row, dimension by dimension: features [B, W] → [B, L]; spreads × `temperature`,
+        each dimension's mixture logits ÷ `mixture_temperature`."""
+        x = torch.zeros(features.shape[0], self.latent, device=features.device)  # [B, L]
+        for d in range(self.latent):
+            logits, mean, log_sigma = (o[:, 0] for o in self(features, x, slice(d, d + 1)))  # [B, K] each
+            x[:, d] = sample_mixture(logits, mean[..., None], log_sigma[..., None], temperature, rng,
+                                     mixture_temperature)[:, 0]
+        return x
+
+
 class LatentTransformer(nn.Module):
     def __init__(self, *, latent: int, context: int, width: int, layers: int, heads: int, mixture: int,
-                 dropout: float):
+                 dropout: float, head: str = "mixture", head_hidden: int = 256):
         super().__init__()
         self.latent, self.context, self.mixture = latent, context, mixture
         self.read = nn.Linear(latent, width)
@@ -58,12 +112,30 @@ class LatentTransformer(nn.Module):
         self.position = nn.Embedding(context, width)
         self.blocks = nn.ModuleList(Block(width, heads, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(width)
-        self.head = nn.Linear(width, mixture * (1 + 2 * latent) + 1)
+        if head == "mixture":  # one layer: the mixture's parameters and the end logit
+            self.head, self.dimwise = nn.Linear(width, mixture * (1 + 2 * latent) + 1), None
+        elif head == "dimwise":  # the end logit; the density from the MADE
+            self.head, self.dimwise = nn.Linear(width, 1), DimwiseMixture(latent, width, mixture, head_hidden)
+        else:
+            raise ValueError(f"ar.head: unknown density head {head!r} (mixture or dimwise)")
         nn.init.normal_(self.position.weight, std=0.02)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Latents x [B, T, L] → for every step t the density of x[t] given x[<t] (mixture logits [B, T, K],
-        means [B, T, K, L], log spreads [B, T, K, L]) and the logit that x[t] ends the piece [B, T]."""
+    def nll(self, x: torch.Tensor, density: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """−log p(x[t] | x[<t]) per step [B, T] from the density part of `forward`'s outputs."""
+        return mixture_nll(x, *density) if self.dimwise is None else self.dimwise.nll(density[0], x)
+
+    @torch.no_grad()
+    def sample(self, density: tuple[torch.Tensor, ...], temperature: float, rng: torch.Generator,
+               mixture_temperature: float = 1.0) -> torch.Tensor:
+        """One draw per row from the density part of one step's outputs (each [B, …] without T) → [B, L]."""
+        if self.dimwise is None:
+            return sample_mixture(*density, temperature, rng, mixture_temperature)
+        return self.dimwise.sample(density[0], temperature, rng, mixture_temperature)
+
+    def forward(self, x: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        """Latents x [B, T, L] → for every step t the density of x[t] given x[<t] and the logit that x[t] ends
+        the piece [B, T]. The density is (mixture logits [B, T, K], means [B, T, K, L], log spreads [B, T, K, L])
+        for the mixture head, (features [B, T, W],) for the dimwise head: pass it to `nll` or `sample`."""
         b, t, _ = x.shape
         if t > self.context:
             raise ValueError(f"a window of {t} chunks is longer than the model's context of {self.context}")
@@ -71,11 +143,11 @@ class LatentTransformer(nn.Module):
         h = torch.cat([self.start.expand(b, 1, -1), previous], dim=1) + self.position.weight[:t]  # [B, T, W]
         for block in self.blocks:
             h = block(h)
-        return self.heads_of(self.head(self.norm(h)), b, t)  # head [B, T, K(1 + 2L) + 1]
+        return self.heads_of(self.norm(h), b, t)
 
     def prefill(self, seen: torch.Tensor):
-        """The latents a window has seen, seen [B, n, L] (n < context; n = 0: none yet) → the four outputs of
-        `forward` at position n, which predicts the next latent ([B, 1, …]), and the key/value cache of positions
+        """The latents a window has seen, seen [B, n, L] (n < context; n = 0: none yet) → the outputs of
+        `forward` at position n, which predict the next latent ([B, 1, …]), and the key/value cache of positions
         0 … n for `step` to continue from. One pass instead of n + 1 steps."""
         b, n, _ = seen.shape
         if n >= self.context:
@@ -85,11 +157,11 @@ class LatentTransformer(nn.Module):
         for block in self.blocks:
             h, kv = block(h, keep=True)
             cache.append(kv)
-        return self.heads_of(self.head(self.norm(h[:, -1:])), b, 1), cache
+        return self.heads_of(self.norm(h[:, -1:]), b, 1), cache
 
     def step(self, previous: torch.Tensor, position: int, cache: list):
         """One step of incremental decoding with a key/value cache (from `prefill`, then from earlier steps): the
-        latent before it [B, L] → the same four outputs as `forward` for this position ([B, 1, …]) and the
+        latent before it [B, L] → the same outputs as `forward` for this position ([B, 1, …]) and the
         extended cache. Equals `forward` on the whole prefix, at a cost that does not grow with it."""
         if position >= self.context:
             raise ValueError(f"position {position} is past the model's context of {self.context}")
@@ -98,15 +170,18 @@ class LatentTransformer(nn.Module):
         for block, past in zip(self.blocks, cache):
             h, kv = block(h, past)
             extended.append(kv)
-        return self.heads_of(self.head(self.norm(h)), previous.shape[0], 1), extended
+        return self.heads_of(self.norm(h), previous.shape[0], 1), extended
 
-    def heads_of(self, out: torch.Tensor, b: int, t: int):
-        """The head's output [B, T, K(1 + 2L) + 1] → mixture logits, means, log spreads, end logit."""
+    def heads_of(self, features: torch.Tensor, b: int, t: int):
+        """Normed features [B, T, W] → (the density's parameters, the end logit [B, T])."""
+        out = self.head(features)  # [B, T, K(1 + 2L) + 1] (mixture) or [B, T, 1] (dimwise)
+        if self.dimwise is not None:
+            return (features,), out[..., 0]
         k, dims = self.mixture, self.latent
         logits = out[..., :k]  # [B, T, K]
         mean = out[..., k:k + k * dims].view(b, t, k, dims)  # [B, T, K, L]
         log_sigma = out[..., k + k * dims:k + 2 * k * dims].view(b, t, k, dims).clamp(*LOG_SIGMA_RANGE)
-        return logits, mean, log_sigma, out[..., -1]
+        return (logits, mean, log_sigma), out[..., -1]
 
 
 def mixture_nll(x: torch.Tensor, logits: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:

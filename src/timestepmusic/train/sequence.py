@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from ..autoencoder import Autoencoder
-from ..checkpoint import load_rng, read_meta, restore_training, write_checkpoint
+from ..checkpoint import load_matching, load_rng, read_meta, restore_training, write_checkpoint
 from ..checks import check_corpus_matches
 from ..config import Config
 from ..corpus import Corpus
@@ -41,18 +41,27 @@ SAMPLES_PER_CHECK = 4
 def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, out: str | Path,
                          config: Config | None = None, *, arch: str = "conv", resume: bool = False,
                          progress: bool = True, max_steps: int | None = None, max_seconds: float | None = None,
-                         steps: int | None = None, compile_model: bool | None = None) -> dict:
+                         steps: int | None = None, compile_model: bool | None = None,
+                         init_from: str | Path | None = None) -> dict:
     """Train (or with `resume`, continue) a run of the arm `arch` in `out`; returns the last metrics.
 
     Resuming keeps the run's architecture and settings (`arch` and `config` are read from RUN/last);
     `steps` sets a new total and `compile_model` turns gan.compile on or off. `max_steps` / `max_seconds`
-    stop early after writing `last` (tests and time-boxed runs).
+    stop early after writing `last` (tests and time-boxed runs). `init_from` (a run, checkpoint or shipped
+    model of the same arm, new runs only) warm-starts: its weights wherever names and shapes match, its
+    normaliser, and its autoencoder unless `ae_path` is given (which must then be the same one).
     """
     out = Path(out)
     corpus = Corpus.open(corpus_path)
     meta = read_run(out) if resume else None
     arch = meta["arch"] if meta else arch
+    source = warm_start_source(init_from, arch) if init_from is not None and meta is None else None
+    if source is not None and ae_path is None:
+        ae_path = source["autoencoder_folder"]
     ae, config = autoencoder_for_run(out, ae_path, meta, config)
+    if source is not None and source["meta"]["autoencoder"]["weights_sha256"] != ae.weights_sha256:
+        raise ValueError(f"--init-from {init_from}: it was trained over another autoencoder than {ae_path}; "
+                         "leave out --ae to train over its own")
     config = config.override({"gan.steps": steps, "gan.compile": compile_model})  # None leaves a setting as it is
     check_corpus_matches(ae.meta, corpus, "the autoencoder")
     g = config.gan
@@ -69,7 +78,8 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     # which then stays fixed so that the generator's output scale does not move under it
     train_rows = split_rows(corpus, "train")
     latents = cached_latents(ae, corpus, out) if meta is None or not g.finetune_ae else None  # [C, L]
-    normaliser = Normaliser.from_dict(meta["normaliser"]) if meta else Normaliser.fit(latents[train_rows])
+    normaliser = Normaliser.from_dict((meta or source["meta"])["normaliser"]) if meta or source else \
+        Normaliser.fit(latents[train_rows])
     book_rows = codebook_rows(train_rows, seed=g.seed)  # nearest real chunks, for snapped decoding
     if arm_class.snaps and ranks.main and not g.finetune_ae and not (out / CODEBOOK).is_file():
         write_codebook(out / CODEBOOK, torch.from_numpy(latents[book_rows]))
@@ -81,6 +91,9 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     model.attach(LatentData(corpus, real_latents, ranks, device, g.finetune_ae))
     trained, optimizers = model.trained(), model.optimizers()
     averaged = averaged_modules(model)  # saved and restored beside the trained modules, without an optimizer
+    if source is not None:
+        copied, fresh = load_matching(source["folder"], trained | averaged)
+        log.info("warm start from %s: %d tensors copied; fresh: %s", init_from, copied, ", ".join(fresh) or "none")
     if g.finetune_ae:
         trained, optimizers = trained | {"autoencoder": ae.model}, optimizers | {
             "autoencoder": torch.optim.Adam(ae.model.parameters(), lr=g.ae_lr)}
@@ -102,6 +115,8 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
         ae_val_rows = torch.from_numpy(rows)[order[:AE_VALIDATION_CHUNKS]]
     metrics = MetricsLog(out / "metrics.jsonl", resumed_at=step if meta else None)
     trained_seconds = meta["trained"]["seconds"] if meta else 0.0
+    initialised_from = meta.get("initialised_from") if meta else (
+        {"model": str(init_from), "step": source["meta"].get("step")} if source else None)
     tuned_at: dict[int, tuple[CodebookWeights, str]] = {}  # step → (codebook, hash): `best` and `last` share them
 
     def save(name: str) -> None:
@@ -120,6 +135,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
             "step": step, best_key: best, "autoencoder": {"weights_sha256": base_sha} | tuned,
             "corpus": {"root": str(corpus.root), "key": corpus.manifest["key"], "tracks": corpus.num_tracks,
                        "hours": sum(t["duration_s"] for t in corpus.tracks) / 3600},
+            **({"initialised_from": initialised_from} if initialised_from else {}),
             "trained": {"steps": step, "seconds": trained_seconds + budget.seconds(), "device": str(device),
                         "world_size": ranks.world}},
             models, optimizers, {"batches": rng.get_state()})
@@ -206,6 +222,21 @@ def write_samples(model: SequenceModel, normaliser: Normaliser, ae: Autoencoder,
     model.generator.train()
     for i, (piece, length) in enumerate(zip(normaliser.inverse(x), lengths.tolist())):
         write_events(decode_piece(ae, piece[:length]), folder / f"sample_{i}.mid")
+
+
+def warm_start_source(init_from: str | Path, arch: str | None = None) -> dict:
+    """The checkpoint a new run warm-starts from (`--init-from`): its folder, metadata and autoencoder folder;
+    it must be of the arm `arch` where that is given."""
+    folder, meta = read_meta(resolve_model(init_from))
+    if meta.get("kind") != "gan":
+        raise ValueError(f"--init-from {init_from}: not a sequence model (kind={meta.get('kind')!r})")
+    if arch is not None and meta.get("arch", "conv") != arch:
+        raise ValueError(f"--init-from {init_from}: a {meta.get('arch', 'conv')} model, not --arch {arch}")
+    candidates = [folder / "autoencoder", folder.parent / "autoencoder"]  # a shipped model's, or its run's
+    ae_folder = next((c for c in candidates if c.is_dir()), None)
+    if ae_folder is None:
+        raise ValueError(f"--init-from {init_from}: no autoencoder beside it (looked in {candidates[0]} and {candidates[1]})")
+    return {"folder": folder, "meta": meta, "autoencoder_folder": ae_folder}
 
 
 def read_run(out: Path) -> dict:

@@ -177,3 +177,74 @@ def test_checkpoints_older_than_the_new_settings_load_and_resume_as_seed_runs(ti
     train_sequence_model(tiny_corpus, None, run, resume=True, progress=False)
     assert json.loads(meta_path.read_text())["step"] == 2
     assert GANModel.load(run).arch == "conv"
+
+
+# --- windows that continue a past ---------------------------------------------------------------------
+
+PAST = TINY_GAN | {"gan.past_chunks": 16, "gan.sample_every": 0}
+
+
+@pytest.fixture(scope="module")
+def past_run(tiny_corpus, tiny_ae, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("past") / "run"
+    train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(PAST), progress=False)
+    return run
+
+
+def test_a_generator_with_a_past_starts_as_the_one_without(tiny_corpus, tiny_ae, ema_run, tmp_path):
+    from timestepmusic.gan.conv import Generator
+
+    torch.manual_seed(0)
+    plain = Generator(noise=8, latent=4, channels=16, window=16)
+    torch.manual_seed(0)
+    conditioned = Generator(noise=8, latent=4, channels=16, window=16, past=16)
+    z, past = torch.randn(3, 8), torch.randn(3, 5, 16)
+    assert torch.equal(plain(z), conditioned(z, past))  # its past layers start at zero …
+    nn.init.normal_(conditioned.past_tail.weight)
+    changed = past.clone()
+    changed[:, :, -1] += 1.0
+    assert not torch.equal(conditioned(z, past), conditioned(z, changed))  # … and read the past once trained
+    # a warm start from an independent-window run keeps its generator (the critic now hears past + window)
+    run = tmp_path / "warm"
+    assert main(["train-gan", str(tiny_corpus), "--init-from", str(ema_run), "--set", "gan.past_chunks=16",
+                 "--out", str(run), "--steps", "1", "-q"]) == 0
+    meta = json.loads((run / "last" / "config.json").read_text())
+    assert meta["config"]["gan"]["past_chunks"] == 16 and meta["arch"] == "conv"
+
+
+def test_each_window_continues_the_one_before_and_a_prompt(past_run):
+    model = GANModel.load(past_run)
+    arm = model.arm
+    assert arm.continues
+    nn.init.normal_(arm.generator.past_tail.weight)  # make the dependence on the past strong enough to see
+    latent = arm.generator.latent
+    x, lengths = arm.sample(2, 40, seed=3)  # three windows of 16 chunks, cut to 40
+    assert x.shape == (2, 40, latent) and lengths.tolist() == [40, 40]
+    again, _ = arm.sample(2, 40, seed=3)
+    assert torch.equal(x, again)
+    prompt = torch.randn(5, latent)
+    prompted, lengths = arm.sample(2, 40, seed=3, prompt=prompt)
+    assert prompted.shape == (2, 45, latent) and lengths.tolist() == [45, 45]
+    assert torch.equal(prompted[0, :5], prompt)  # the piece starts with its prompt …
+    assert not torch.allclose(prompted[:, 5:21], x[:, :16])  # … and its first window continues it
+    # window w + 1 is generated from window w: the same noise after another past gives another window
+    window, noise = arm.generator.window, torch.randn(1, arm.generator.noise)
+    past_a = torch.cat([x[:1, :16].transpose(1, 2), torch.ones(1, 1, 16)], dim=1)  # [1, L + 1, P]
+    past_b = torch.cat([x[1:2, :16].transpose(1, 2), torch.ones(1, 1, 16)], dim=1)
+    assert not torch.allclose(arm.generator(noise, past_a), arm.generator(noise, past_b))
+    assert window == 16
+
+
+def test_the_cli_continues_a_prompt_with_a_conv_model_that_has_a_past(past_run, tiny_corpus, tmp_path, capsys):
+    prompt = next((Path(tiny_corpus).parent / "midi").rglob("*.mid"))
+    assert main(["generate", "--model", str(past_run), "--prompt", str(prompt), "--seconds", "4", "-n", "1",
+                 "-o", str(tmp_path / "o")]) == 0
+    assert len(list((tmp_path / "o").glob("*.mid"))) == 1
+    assert main(["generate", "--model", str(past_run), "--temperature", "0.5", "-o", str(tmp_path / "t")]) == 2
+    assert "temperatures are for ar models" in capsys.readouterr().err
+
+
+def test_a_conv_model_without_a_past_refuses_a_prompt(ema_run):
+    model = GANModel.load(ema_run)
+    with pytest.raises(ValueError, match="--prompt"):
+        model.sample_latents(1, 4.0, 0, prompt=object())  # refused before the prompt is read

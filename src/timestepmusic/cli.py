@@ -172,18 +172,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
     gan = GANModel.load(args.model, args.device)
     if args.arch is not None and args.arch != gan.arch:
         raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is a {gan.arch} GAN")
-    continues = getattr(gan.arm, "continues", False)
-    ends_itself = gan.arch == "rnn" or (continues and args.max_seconds is not None)
-    if not continues and (args.prompt or args.temperature is not None or args.mixture_temperature is not None):
-        raise ValueError(f"--prompt and the temperatures are for ar models; the model in {gan.folder} is a "
-                         f"{gan.arch} GAN")
+    continues, tempered = getattr(gan.arm, "continues", False), getattr(gan.arm, "tempered", False)
+    ends_itself = gan.arch == "rnn" or (tempered and args.max_seconds is not None)
+    if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
+        raise ValueError(f"the temperatures are for ar models; the model in {gan.folder} is a {gan.arch} GAN")
+    if not continues and args.prompt:
+        raise ValueError(f"--prompt is for ar models and conv models trained with gan.past_chunks; the model in "
+                         f"{gan.folder} is a {gan.arch} GAN that cannot continue a past")
     for flag, value in (("temperature", args.temperature), ("mixture-temperature", args.mixture_temperature)):
         if value is not None and not value > 0:
             raise ValueError(f"--{flag} must be > 0, got {value:g}")
     if ends_itself:
         seconds = args.max_seconds if args.max_seconds is not None else 120.0
         check_piece_seconds(seconds, "max-seconds")
-        if args.no_snap and not continues:
+        if args.no_snap and not tempered:
             raise ValueError("--no-snap is for convolutional models; recurrent models decode their latents as they are")
     elif args.max_seconds is not None:
         raise ValueError("--max-seconds is for models that end pieces themselves (rnn, ar); "
@@ -192,9 +194,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seconds = args.seconds
         check_piece_seconds(seconds)
     options = {}
-    if continues:
+    if tempered:
         options = {"ends": ends_itself, "temperature": args.temperature,
                    "mixture_temperature": args.mixture_temperature}
+    if continues:
         if args.prompt:
             from .midi import read_events
 

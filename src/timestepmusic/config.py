@@ -176,6 +176,13 @@ class GANConfig:
 
     window_chunks: int = 64
     """Chunks in one training window (64 × 0.25 s = 16 s)."""
+    past_chunks: int = 0
+    """Conv arm: each window is generated given the P chunks before it (a multiple of 16; the critic judges the
+    P + window_chunks together, so it hears the seam), so that a longer piece keeps going where its last window
+    stopped and a prompt can be continued; 0 = independent windows (the seed design)."""
+    pastless_share: float = 0.25
+    """Conv arm with past_chunks: the share of training windows given no past (how a piece's first window is
+    made)."""
     noise: int = 50
     """Size of the generator's noise vector."""
     channels: int = 128
@@ -250,6 +257,9 @@ class GANConfig:
         _check(self.critic_lr >= 0, "gan.critic_lr", f"must be ≥ 0 (0 = gan.lr), got {self.critic_lr}")
         _check(self.window_chunks % 16 == 0, "gan.window_chunks",
                f"must be a multiple of 16 (four ×2 upsamplings), got {self.window_chunks}")
+        _check(self.past_chunks >= 0 and self.past_chunks % 16 == 0, "gan.past_chunks",
+               f"must be 0 or a multiple of 16 (the critic's four ×2 strides), got {self.past_chunks}")
+        _check(0 <= self.pastless_share < 1, "gan.pastless_share", f"must be in [0, 1), got {self.pastless_share}")
         _check(self.gp_weight >= 0, "gan.gp_weight", f"must be ≥ 0, got {self.gp_weight}")
         _check(self.lr > 0, "gan.lr", f"must be > 0, got {self.lr}")
         _check(self.ae_weight >= 0, "gan.ae_weight", f"must be ≥ 0, got {self.ae_weight}")
@@ -461,7 +471,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the convolutional WGAN-GP as first designed: one learning rate and width for both networks, the
     # critic of four strided convolutions, no minibatch std, no weight average. A checkpoint written before
     # one of these settings existed was trained with the seed's value (generation.checkpoint_config).
-    "seed": {"gan.window_chunks": 64, "gan.noise": 50, "gan.channels": 128, "gan.critic_channels": 0,
+    "seed": {"gan.window_chunks": 64, "gan.past_chunks": 0, "gan.noise": 50, "gan.channels": 128, "gan.critic_channels": 0,
              "gan.critic_depth": 0, "gan.minibatch_std": False, "gan.ema": 0.0, "gan.lr": 1e-4,
              "gan.critic_lr": 0.0, "gan.betas": (0.5, 0.9), "gan.batch": 10, "gan.critic_steps": 5,
              "gan.gp_weight": 0.1, "gan.gp_every": 1, "gan.fm_weight": 0.1},

@@ -124,30 +124,37 @@ class GANModel:
                        temperature: float | None = None, mixture_temperature: float | None = None) -> list[torch.Tensor]:
         """One latent sequence [T_s, L] per piece: `seconds` long, or for an arch that ends its pieces, at most
         that. With `snap_to_real` (and a codebook beside the model) each latent becomes its nearest real
-        training-chunk latent. Arms that continue a past (`continues`, the likelihood arm) also take a
-        `prompt` (a performance, encoded chunk by chunk, then continued for `seconds`; the pieces start with
-        it), `ends` (stop where the model ends the piece) and sampling temperatures (`temperature` of the
+        training-chunk latent. Arms that continue a past (`continues`: the likelihood arm, a conv arm with
+        gan.past_chunks) also take a `prompt` (a performance, encoded chunk by chunk, then continued for
+        `seconds`; the pieces start with it); the likelihood arm (`tempered`) `ends` (stop where the model
+        ends the piece) and sampling temperatures (`temperature` of the
         spreads, `mixture_temperature` of the mixture's weights; None: the model's ar settings)."""
         check_piece_seconds(seconds)
         chunks = max(1, round(seconds / self.ae.chunk_seconds))
-        continues = getattr(self.arm, "continues", False)
-        if not continues and (prompt is not None or ends or temperature is not None or mixture_temperature is not None):
-            what = ("--prompt" if prompt is not None else "--temperature" if temperature is not None
-                    else "--mixture-temperature" if mixture_temperature is not None else "ending pieces")
-            raise ValueError(f"{what}: a {self.arch} model cannot do this; use a model of the likelihood arm (ar)")
+        arm = self.arm
+        continues = getattr(arm, "continues", False)  # the likelihood arm; a conv arm with gan.past_chunks
+        tempered = getattr(arm, "tempered", False)  # the likelihood arm
+        for what, given, able in (("--prompt", prompt is not None, continues),
+                                  ("--temperature", temperature is not None, tempered),
+                                  ("--mixture-temperature", mixture_temperature is not None, tempered),
+                                  ("ending pieces", bool(ends), tempered)):
+            if given and not able:
+                other = "an ar model, or a conv model trained with gan.past_chunks" if what == "--prompt" else "an ar model"
+                raise ValueError(f"{what}: a {self.arch} model cannot do this; use {other}")
+        if tempered:
+            arm.ends = bool(ends)
+            settings = arm.settings
+            arm.temperature = temperature if temperature is not None else settings.temperature
+            arm.mixture_temperature = (mixture_temperature if mixture_temperature is not None
+                                       else settings.mixture_temperature)
         if continues:
-            self.arm.ends = bool(ends)
-            settings = self.arm.settings
-            self.arm.temperature = temperature if temperature is not None else settings.temperature
-            self.arm.mixture_temperature = (mixture_temperature if mixture_temperature is not None
-                                            else settings.mixture_temperature)
             past = None
             if prompt is not None:
                 latents, _ = self.ae.encode_events(prompt)  # [P, L]
                 past = self.normaliser.forward(latents.float().cpu())
-            x, lengths = self.arm.sample(n, chunks, seed, prompt=past)  # [S, P + T, L] standardised, [S]
+            x, lengths = arm.sample(n, chunks, seed, prompt=past)  # [S, P + T, L] standardised, [S]
         else:
-            x, lengths = self.arm.sample(n, chunks, seed)  # [S, T, L] standardised, [S]
+            x, lengths = arm.sample(n, chunks, seed)  # [S, T, L] standardised, [S]
         x = self.normaliser.inverse(x)
         pieces = [x[i, :int(length)] for i, length in enumerate(lengths.tolist())]
         if snap_to_real and self.codebook is not None:

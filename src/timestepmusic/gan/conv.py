@@ -2,7 +2,11 @@
 
 Shapes: B windows, G windows per minibatch-std group, Z noise, L latent (channels), T chunks in a window (64),
 C channels, T' = T/16 positions after the critic's strided convolutions.
-Generator: noise → linear → [C, T/16] → four transposed convolutions (×2 each) → [L, T].
+Generator: noise → linear → [C, T/16] → four transposed convolutions (×2 each) → [L, T]. With a past of P
+chunks (gan.past_chunks; [L + 1, P]: the latents and a channel that is 1 where a chunk is known), four strided
+convolutions read it → [C, P/16] → linear, added to the noise's [C, T/16]; and its last chunk, by a 1×1
+convolution, to every output position (both start at zero, so a warm start from an unconditioned generator
+begins as that generator). The critic then judges past and window together, [L + 1, P + T].
 Critic: four strided convolutions (each position hears 46 chunks: 16p − 15 … 16p + 30) → [C, T'], then
 optionally one channel of minibatch standard deviation → [C + 1, T'] and `depth` dilated kernel-3
 convolutions over T' (dilations 1, 2, …: with 2 each position reaches ±3 of the T' = 4 positions of a
@@ -15,10 +19,19 @@ import torch
 from torch import nn
 
 
+def strided_reader(channels_in: int, channels: int) -> nn.Sequential:
+    """Four stride-2 convolutions: [B, channels_in, T] → [B, channels, T/16]."""
+    widths = [channels_in, channels // 2, channels, channels, channels]
+    layers: list[nn.Module] = []
+    for cin, cout in zip(widths[:-1], widths[1:]):
+        layers += [nn.Conv1d(cin, cout, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+    return nn.Sequential(*layers)
+
+
 class Generator(nn.Module):
-    def __init__(self, *, noise: int = 50, latent: int = 20, channels: int = 128, window: int = 64):
+    def __init__(self, *, noise: int = 50, latent: int = 20, channels: int = 128, window: int = 64, past: int = 0):
         super().__init__()
-        self.noise, self.latent, self.channels, self.window = noise, latent, channels, window
+        self.noise, self.latent, self.channels, self.window, self.past = noise, latent, channels, window, past
         self.start_length = window // 16
         widths = [channels, channels, channels, channels // 2, channels // 2]
         self.project = nn.Linear(noise, channels * self.start_length)
@@ -27,15 +40,29 @@ class Generator(nn.Module):
             layers += [nn.ConvTranspose1d(cin, cout, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2)]
         self.upsample = nn.Sequential(*layers)
         self.out = nn.Conv1d(widths[-1], latent, kernel_size=3, padding=1)
+        if past:
+            self.read_past = strided_reader(latent + 1, channels)  # [B, L + 1, P] → [B, C, P/16]
+            self.past_project = nn.Linear(channels * (past // 16), channels * self.start_length)
+            self.past_tail = nn.Conv1d(latent + 1, latent, kernel_size=1)
+            for layer in (self.past_project, self.past_tail):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """z [B, Z] → standardised latents [B, L, T]."""
-        h = self.project(z).view(z.shape[0], self.channels, self.start_length)  # [B, C, T/16]
-        h = nn.functional.leaky_relu(h, 0.2)
-        return self.out(self.upsample(h))  # [B, L, T]
+    def forward(self, z: torch.Tensor, past: torch.Tensor | None = None) -> torch.Tensor:
+        """z [B, Z] (and with a past of P chunks, past [B, L + 1, P]: latents and the known-chunk channel; None:
+        none known) → standardised latents [B, L, T]."""
+        b = z.shape[0]
+        h = self.project(z)  # [B, C · T/16]
+        if self.past:
+            past = z.new_zeros(b, self.latent + 1, self.past) if past is None else past
+            h = h + self.past_project(self.read_past(past).flatten(1))  # [B, C · P/16] → [B, C · T/16]
+        h = nn.functional.leaky_relu(h.view(b, self.channels, self.start_length), 0.2)  # [B, C, T/16]
+        x = self.out(self.upsample(h))  # [B, L, T]
+        return x + self.past_tail(past[:, :, -1:]) if self.past else x  # the last known chunk, [B, L, 1]
 
     def sizes_of(self) -> dict:
-        return {"noise": self.noise, "latent": self.latent, "channels": self.channels, "window": self.window}
+        return {"noise": self.noise, "latent": self.latent, "channels": self.channels, "window": self.window,
+                "past": self.past}
 
 
 class MinibatchStd(nn.Module):
@@ -63,16 +90,13 @@ class MinibatchStd(nn.Module):
 
 class Critic(nn.Module):
     def __init__(self, *, latent: int = 20, channels: int = 128, window: int = 64, depth: int = 0,
-                 minibatch_group: int = 0):
-        """depth = 0 and minibatch_group = 0 (no minibatch std): the seed design, whose weights load unchanged."""
+                 minibatch_group: int = 0, known_channel: bool = False):
+        """depth = 0 and minibatch_group = 0 (no minibatch std): the seed design, whose weights load unchanged.
+        `known_channel`: the input has one more channel, 1 where a chunk is known (a past may be missing)."""
         super().__init__()
         self.latent, self.channels, self.window = latent, channels, window
-        self.depth, self.minibatch_group = depth, minibatch_group
-        widths = [latent, channels // 2, channels, channels, channels]
-        layers: list[nn.Module] = []
-        for cin, cout in zip(widths[:-1], widths[1:]):
-            layers += [nn.Conv1d(cin, cout, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2)]
-        self.features = nn.Sequential(*layers)  # [B, C, T']
+        self.depth, self.minibatch_group, self.known_channel = depth, minibatch_group, known_channel
+        self.features = strided_reader(latent + int(known_channel), channels)  # [B, C, T']
         self.minibatch_std = MinibatchStd(minibatch_group) if minibatch_group else nn.Identity()
         width = channels + (1 if minibatch_group else 0)
         phrase: list[nn.Module] = []
@@ -90,7 +114,7 @@ class Critic(nn.Module):
 
     def sizes_of(self) -> dict:
         return {"latent": self.latent, "channels": self.channels, "window": self.window, "depth": self.depth,
-                "minibatch_group": self.minibatch_group}
+                "minibatch_group": self.minibatch_group, "known_channel": self.known_channel}
 
 
 def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:

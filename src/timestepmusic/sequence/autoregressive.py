@@ -40,6 +40,7 @@ class Autoregressive:
     held_out_signed = True  # a log-likelihood: the lowest value is best, not the lowest magnitude
     snaps = False
     continues = True  # can sample after a given past (tsm generate --prompt)
+    tempered = True  # takes sampling temperatures, and ends pieces where asked to
 
     def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True):
         self.settings, self.steps, self.device = config.ar, config.gan.steps, device

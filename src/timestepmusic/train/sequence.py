@@ -93,6 +93,9 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     averaged = averaged_modules(model)  # saved and restored beside the trained modules, without an optimizer
     if source is not None:
         copied, fresh = load_matching(source["folder"], trained | averaged)
+        for key, module in averaged.items():  # a source without its weight average (a shipped model): start it here
+            if not (source["folder"] / f"{key}.safetensors").is_file():
+                module.load_state_dict(model.generator.state_dict())
         log.info("warm start from %s: %d tensors copied; fresh: %s", init_from, copied, ", ".join(fresh) or "none")
     if g.finetune_ae:
         trained, optimizers = trained | {"autoencoder": ae.model}, optimizers | {

@@ -1,5 +1,7 @@
 """Benchmark: the sequence-model arms side by side, the convolutional GAN (`conv`, the baseline row) first,
-then the recurrent GAN (`rnn`) and the likelihood arm (`ar`): parameters, training speed, sampling speed.
+then the recurrent GAN (`rnn`) and the likelihood arm (`ar`), and two variants: the conv arm with each window
+generated after the 16 chunks before it (`conv-past16`: gan.past_chunks = 16) and the likelihood arm with its
+dimension-by-dimension density (`ar-dimwise`: ar.head = dimwise): parameters, training speed, sampling speed.
 
   parameters  of the trained networks: the generator, and the critic where the arm has one
   training    generator steps/s at the arm's default batch (gan.batch for conv and rnn, ar.batch for ar):
@@ -38,7 +40,11 @@ from pathlib import Path
 import torch
 
 BENCH = Path(__file__).resolve().parent
-ARCHS = ("conv", "rnn", "ar")  # the baseline first
+# name → (arm, settings over its defaults); the baseline first
+ARMS = {"conv": ("conv", {}), "rnn": ("rnn", {}), "ar": ("ar", {}),
+        "conv-past16": ("conv", {"gan.past_chunks": 16}),  # each window after the 16 chunks before it
+        "ar-dimwise": ("ar", {"ar.head": "dimwise"})}  # the latent's dimensions one after another
+ARCHS = tuple(ARMS)
 PIECE_S = 16.0
 sys.path.insert(0, str(BENCH))
 from common import (  # noqa: E402
@@ -65,12 +71,13 @@ def one_step_runs(corpus, ae_dir: Path, latents: Path, tmp: Path) -> dict[str, P
     for arch in ARCHS:
         run = runs[arch] = tmp / "runs" / arch
         run.mkdir(parents=True)
+        arm, settings = ARMS[arch]
         try:
             os.link(latents, run / latents.name)
         except OSError:  # another file system
             shutil.copy(latents, run / latents.name)
         print(f"{arch}: one training step into {run}", file=sys.stderr)
-        train_sequence_model(corpus.root, ae_dir, run, config, arch=arch, progress=False)
+        train_sequence_model(corpus.root, ae_dir, run, config.override(settings), arch=arm, progress=False)
     return runs
 
 
@@ -93,7 +100,7 @@ class Trainer:
     rounds: list[float] = field(default_factory=list)  # generator steps/s per round
 
     @classmethod
-    def from_run(cls, run: Path, corpus) -> "Trainer":
+    def from_run(cls, run: Path, corpus, name: str) -> "Trainer":
         from timestepmusic.latents import Normaliser, cached_latents
         from timestepmusic.sequence import LatentData, arch_class
         from timestepmusic.train.distributed import Dist
@@ -109,7 +116,7 @@ class Trainer:
         arm = arch_class(meta["arch"])(config, ae.model.latent, device)
         arm.attach(LatentData(corpus, RealLatents(corpus, ae, normaliser, cached, Dist()), Dist(), device, False))
         batch = config.ar.batch if meta["arch"] == "ar" else config.gan.batch
-        return cls(meta["arch"], arm, arm.trained(), arm.optimizers(), torch.Generator().manual_seed(config.gan.seed),
+        return cls(name, arm, arm.trained(), arm.optimizers(), torch.Generator().manual_seed(config.gan.seed),
                    batch, mean_real_chunks(arm))
 
     def train(self, steps: int = 0, seconds: float = 0.0, timed: bool = True) -> None:
@@ -244,7 +251,7 @@ def main() -> None:
         runs = one_step_runs(corpus, tmp / "ae", latents, tmp)
 
         load_before = os.getloadavg()[0]
-        trainers = [Trainer.from_run(runs[arch], corpus) for arch in ARCHS]
+        trainers = [Trainer.from_run(runs[arch], corpus, arch) for arch in ARCHS]
         for t in trainers:  # allocator, autograd graph, optimizer state
             t.train(steps=args.warmup, timed=False)
         for r in range(args.rounds):
@@ -279,7 +286,9 @@ def main() -> None:
                      f"{many['seconds']:.2f}", f"{many_speed:,.0f}×",
                      f"×{many_speed / (base_sample['music_s'] / base_sample['seconds']):.2f}"])
     lines = [f"{corpus.root}: {corpus.num_tracks} tracks; autoencoder latent {ae.model.latent}, chunks of "
-             f"{chunk_s:g} s; every arm with its default settings (`tsm train-gan --arch ARM`), on the CPU",
+             f"{chunk_s:g} s; every arm with its default settings (`tsm train-gan --arch ARM`; "
+             + "; ".join(f"{n}: --arch {a} --set " + " ".join(f"{k}={v}" for k, v in o.items())
+                         for n, (a, o) in ARMS.items() if o) + "), on the CPU",
              f"torch {torch.__version__}, torch.set_num_threads(1) (OMP_NUM_THREADS=1 in children); training: "
              f"{args.warmup} warm-up steps, then {args.seconds:g} s per arm in {args.rounds} interleaved rounds; "
              f"{load_average(load_before, load_after)} ({load_trained:.1f} after training)",

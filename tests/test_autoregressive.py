@@ -54,8 +54,21 @@ def test_a_dimwise_density_reads_only_the_dimensions_before_each():
         (grad,) = torch.autograd.grad((logits[:, d] + mean[:, d] + log_sigma[:, d]).sum(), x, retain_graph=True)
         assert torch.all(grad[:, d:] == 0)  # nothing from x_d on
         assert d == 0 or torch.any(grad[:, :d] != 0)  # but it does read the dimensions before
-        one = head(features, x, slice(d, d + 1))  # what sampling computes for dimension d alone
-        assert all(torch.allclose(a[:, 0], b[:, d], atol=1e-6) for a, b in zip(one, (logits, mean, log_sigma)))
+
+
+def test_dimwise_sampling_draws_from_the_density_the_network_computes():
+    """Sampling runs the network incrementally; at temperatures near 0 each x_d is the mean of the likeliest
+    component given the x_<d drawn, which the whole forward pass must agree with."""
+    torch.manual_seed(0)
+    head = DimwiseMixture(latent=6, width=5, mixture=3, hidden=24)
+    features = torch.randn(40, 5)
+    x = head.sample(features, 1e-6, torch.Generator().manual_seed(0), mixture_temperature=1e-4)
+    logits, mean, _ = head(features, x)  # [40, 6, 3] each
+    likeliest = mean.gather(-1, logits.argmax(-1, keepdim=True))[..., 0]  # [40, 6]
+    assert torch.allclose(x, likeliest, atol=1e-4)
+    a = head.sample(features, 1.0, torch.Generator().manual_seed(1))
+    assert torch.equal(a, head.sample(features, 1.0, torch.Generator().manual_seed(1)))  # deterministic per seed
+    assert not torch.equal(a, head.sample(features, 1.0, torch.Generator().manual_seed(2)))
 
 
 def test_a_dimwise_density_learns_what_a_diagonal_one_cannot():

@@ -71,16 +71,15 @@ class DimwiseMixture(nn.Module):
         self.output = nn.Linear(hidden, latent * 3 * mixture)
         self.features = nn.Linear(width, 2 * hidden + latent * 3 * mixture)  # added to both layers and the output
 
-    def forward(self, features: torch.Tensor, x: torch.Tensor, dims: slice = slice(None)):
-        """features [..., W], x [..., L] → per dimension d (of `dims`) the mixture of x_d given x_<d: logits,
-        means, log spreads [..., D, K]."""
+    def forward(self, features: torch.Tensor, x: torch.Tensor):
+        """features [..., W], x [..., L] → per dimension d the mixture of x_d given x_<d: logits, means,
+        log spreads [..., L, K]."""
         n = self.hidden.in_features
         f = self.features(features)  # [..., 2N + L·3K]
         h = F.gelu(F.linear(x, self.input.weight * self.input_mask, self.input.bias) + f[..., :n])  # [..., N]
         h = F.gelu(F.linear(h, self.hidden.weight * self.hidden_mask, self.hidden.bias) + f[..., n:2 * n])
-        rows = torch.arange(self.latent * 3 * self.mixture).view(self.latent, 3 * self.mixture)[dims].flatten()
-        out = F.linear(h, (self.output.weight * self.output_mask)[rows], self.output.bias[rows]) + f[..., 2 * n:][..., rows]
-        out = out.unflatten(-1, (-1, 3, self.mixture))  # [..., D, 3, K]
+        out = F.linear(h, self.output.weight * self.output_mask, self.output.bias) + f[..., 2 * n:]  # [..., L·3K]
+        out = out.unflatten(-1, (self.latent, 3, self.mixture))  # [..., L, 3, K]
         return out[..., 0, :], out[..., 1, :], out[..., 2, :].clamp(*LOG_SIGMA_RANGE)
 
     def nll(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -93,12 +92,27 @@ class DimwiseMixture(nn.Module):
     def sample(self, features: torch.Tensor, temperature: float, rng: torch.Generator,
                mixture_temperature: float = 1.0) -> torch.Tensor:
         """One draw per row, dimension by dimension: features [B, W] → [B, L]; spreads × `temperature`,
-        each dimension's mixture logits ÷ `mixture_temperature`."""
-        x = torch.zeros(features.shape[0], self.latent, device=features.device)  # [B, L]
-        for d in range(self.latent):
-            logits, mean, log_sigma = (o[:, 0] for o in self(features, x, slice(d, d + 1)))  # [B, K] each
-            x[:, d] = sample_mixture(logits, mean[..., None], log_sigma[..., None], temperature, rng,
-                                     mixture_temperature)[:, 0]
+        each dimension's mixture logits ÷ `mixture_temperature`. The same network as `forward`, run
+        incrementally: the first layer is linear in x, so each drawn x_d adds its column to it."""
+        b, n, k, dims = features.shape[0], self.hidden.in_features, self.mixture, self.latent
+        f = self.features(features)  # [B, 2N + L·3K]
+        w_input = (self.input.weight * self.input_mask).T.contiguous()  # [L, N]
+        w_hidden = (self.hidden.weight * self.hidden_mask).T.contiguous()  # [N, N]
+        w_output = (self.output.weight * self.output_mask).view(dims, 3 * k, n).transpose(1, 2).contiguous()  # [L, N, 3K]
+        b_output = (f[:, 2 * n:] + self.output.bias).view(b, dims, 3 * k)  # [B, L, 3K]
+        b_hidden = f[:, n:2 * n] + self.hidden.bias  # [B, N]
+        first = f[:, :n] + self.input.bias  # [B, N]: the first layer before activation, x = 0 so far
+        u = torch.rand(b, dims, 1, generator=rng).to(features.device)  # [B, L, 1]: picks each dimension's component
+        noise = torch.randn(b, dims, generator=rng).to(features.device)  # [B, L]
+        x = torch.zeros(b, dims, device=features.device)  # [B, L]
+        low, high = LOG_SIGMA_RANGE
+        for d in range(dims):
+            h = F.gelu(torch.addmm(b_hidden, F.gelu(first), w_hidden))  # [B, N]
+            out = torch.addmm(b_output[:, d], h, w_output[d]).view(b, 3, k)  # [B, 3, K]: logits, means, log spreads
+            chosen = (F.softmax(out[:, 0] / mixture_temperature, dim=-1).cumsum(-1) < u[:, d]).sum(-1, keepdim=True)
+            mean, log_sigma = out.gather(2, chosen.clamp_(max=k - 1)[:, None].expand(b, 3, 1))[:, 1:, 0].unbind(1)  # [B]
+            x[:, d] = mean + temperature * log_sigma.clamp(low, high).exp() * noise[:, d]
+            first.addcmul_(x[:, d:d + 1], w_input[d])  # [B, N]
         return x
 
 

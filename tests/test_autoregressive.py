@@ -157,11 +157,12 @@ def test_ar_checkpoints_from_before_the_sampling_settings_sample_as_they_did(ar_
     meta = json.loads((ar_run / "last" / "config.json").read_text())
     now = checkpoint_config(meta).ar
     assert (now.mixture_temperature, now.slide_stride) == (1.0, 16)  # written today: its own settings
-    for key in ("mixture_temperature", "slide_stride"):
+    for key in ("mixture_temperature", "slide_stride", "head"):
         del meta["config"]["ar"][key]
     meta["config"]["ar"]["temperature"] = 0.45
     before = checkpoint_config(meta).ar
     assert (before.mixture_temperature, before.slide_stride) == (0.45, 1)  # the mixture at ar.temperature, no stride
+    assert before.head == "mixture"  # whatever head new runs get
     old = tmp_path / "old"
     shutil.copytree(ar_run, old)
     (old / "last" / "config.json").write_text(json.dumps(meta))

@@ -43,7 +43,9 @@ def checkpoint_config(meta: dict) -> Config:
     `recurrent`; those win there. Recurrent runs written before `rnn.gan_mends` existed trained without the
     [gan] mends that their config may nonetheless list (the arm ignored them then). Likelihood (ar) runs written
     before `ar.mixture_temperature` and `ar.slide_stride` sampled with the mixture at ar.temperature and the
-    window re-run for every chunk: they still do, so that a seed gives the same files."""
+    window re-run for every chunk: they still do, so that a seed gives the same files; those written before
+    `ar.head` have the mixture head. Conv runs written before `gan.past_chunks` made independent windows
+    (the seed preset says so)."""
     saved = meta["config"].get("gan", {})
     config = Config.from_dict(meta["config"]).override(
         {key: value for key, value in PRESETS["seed"].items() if key.partition(".")[2] not in saved})
@@ -54,7 +56,8 @@ def checkpoint_config(meta: dict) -> Config:
     saved_ar = meta["config"].get("ar", {})
     if meta.get("arch") == "ar" and saved_ar:
         config = config.override({"ar.mixture_temperature": saved_ar.get("mixture_temperature", config.ar.temperature),
-                                  "ar.slide_stride": saved_ar.get("slide_stride", 1)})
+                                  "ar.slide_stride": saved_ar.get("slide_stride", 1),
+                                  "ar.head": saved_ar.get("head", "mixture")})
     return config
 
 

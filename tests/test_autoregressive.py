@@ -367,3 +367,13 @@ def test_a_run_warm_starts_from_another_keeping_what_still_fits(ar_run, tiny_cor
     assert "not --arch conv" in capsys.readouterr().err
     assert main(["train-gan", str(tiny_corpus), "--resume", str(run), "--init-from", str(ar_run), "-q"]) == 2
     assert "--init-from" in capsys.readouterr().err
+    assert main(["train-gan", str(tiny_corpus), "--init-from", str(ar_run), "--set", "ar.width=24", "--set", "ar.mixture=3",
+                 "--out", str(tmp_path / "none"), "-q"]) == 2  # nothing fits: not a warm start at all
+    assert "none of its weights fit" in capsys.readouterr().err
+    assert main(["train-gan", str(tiny_corpus), "--init-from", "no-such-model", "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.startswith("error: --init-from no-such-model")
+    # the Python API takes the source's arm and settings as the command line does
+    api = tmp_path / "api"
+    train_sequence_model(tiny_corpus, None, api, init_from=ar_run, max_steps=1, progress=False)
+    meta = json.loads((api / "last" / "config.json").read_text())
+    assert meta["arch"] == "ar" and meta["config"]["ar"]["width"] == TINY_AR["ar.width"]

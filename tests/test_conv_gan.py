@@ -244,6 +244,38 @@ def test_the_cli_continues_a_prompt_with_a_conv_model_that_has_a_past(past_run, 
     assert "temperatures are for ar models" in capsys.readouterr().err
 
 
+def test_a_prompt_is_kept_as_encoded_while_the_generated_chunks_snap(past_run, tiny_corpus):
+    from timestepmusic.midi import read_events
+
+    model = GANModel.load(past_run)
+    assert model.codebook is not None  # a conv run snaps its own chunks by default
+    prompt, _ = read_events(next((Path(tiny_corpus).parent / "midi").rglob("*.mid")))
+    encoded, _ = model.ae.encode_events(prompt)  # [P', L]
+    piece = model.sample_latents(1, 4.0, 0, prompt=prompt)[0]  # [P' + 16, L]
+    first = encoded.shape[0]
+    assert piece.shape[0] == first + 16
+    assert torch.allclose(piece[:first], encoded.float(), atol=1e-4)  # not replaced by training chunks
+    book = model.codebook  # every generated chunk is one of the codebook's
+    assert all(torch.isclose(book, row, atol=1e-4).all(-1).any() for row in piece[first:])
+
+
+def test_the_critic_view_marks_the_known_end_of_each_past(past_run):
+    arm = GANModel.load(past_run).arm
+    x = torch.randn(3, 5, 16 + 16)  # [b, L, P + T]
+    seen = arm.with_known(x, torch.tensor([0, 4, 16]))
+    mark = seen[:, -1]  # [b, P + T]
+    assert mark[:, 16:].eq(1).all()
+    assert mark[0, :16].eq(0).all() and mark[1, :12].eq(0).all() and mark[1, 12:16].eq(1).all() and mark[2].eq(1).all()
+    assert seen[1, :5, :12].eq(0).all() and torch.equal(seen[1, :5, 12:], x[1, :, 12:])  # unknown chunks zeroed
+    counts = arm.known_pasts(4000, torch.Generator().manual_seed(0))
+    assert abs(float((counts == 0).float().mean()) - 0.25) < 0.03  # gan.pastless_share
+    assert abs(float((counts == 16).float().mean()) - 0.75 * 0.75 - 0.75 * 0.25 / 16) < 0.03
+    with pytest.raises(ValueError, match="gan.past_chunks"):
+        Config().override({"gan.past_chunks": 128})  # longer than a window
+    with pytest.raises(ValueError, match="gan.pastless_share"):
+        Config().override({"gan.past_chunks": 16, "gan.pastless_share": 0.0})
+
+
 def test_a_conv_model_without_a_past_refuses_a_prompt(ema_run):
     model = GANModel.load(ema_run)
     with pytest.raises(ValueError, match="--prompt"):

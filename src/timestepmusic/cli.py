@@ -6,11 +6,15 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Config
 
 log = logging.getLogger("timestepmusic")
 
 
-def _config(args: argparse.Namespace, flags: dict[str, str], base=None):
+def _config(args: argparse.Namespace, flags: dict[str, str], base: Config | None = None):
     """The Config from --preset NAME (else `base`, else the defaults), then --config TOML, then named flags,
     then --set section.key=value."""
     from .config import Config
@@ -128,7 +132,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
                          "so that it resumes exactly; start a new run to change it")
     out = _run_folder(args, "train-gan")  # after the settings are known to be valid: --overwrite deletes
     arch = read_meta(Path(out) / "last")[1].get("arch", "conv") if args.resume else \
-        args.arch or (source["meta"].get("arch", "conv") if source else "conv")
+        args.arch or (source["meta"].get("arch", "conv") if source else "conv")  # train_sequence_model agrees
     if args.max_chunks and arch != "rnn":
         raise ValueError("--max-chunks needs --arch rnn (the convolutional GAN trains on fixed windows: "
                          "--set gan.window_chunks=N)")

@@ -182,7 +182,7 @@ class GANConfig:
     stopped and a prompt can be continued; 0 = independent windows (the seed design)."""
     pastless_share: float = 0.25
     """Conv arm with past_chunks: the share of training windows given no past (how a piece's first window is
-    made)."""
+    made); a quarter of the rest get a shorter past, its last 1 … P chunks (how a short prompt is continued)."""
     noise: int = 50
     """Size of the generator's noise vector."""
     channels: int = 128
@@ -259,7 +259,12 @@ class GANConfig:
                f"must be a multiple of 16 (four ×2 upsamplings), got {self.window_chunks}")
         _check(self.past_chunks >= 0 and self.past_chunks % 16 == 0, "gan.past_chunks",
                f"must be 0 or a multiple of 16 (the critic's four ×2 strides), got {self.past_chunks}")
-        _check(0 <= self.pastless_share < 1, "gan.pastless_share", f"must be in [0, 1), got {self.pastless_share}")
+        _check(self.past_chunks <= self.window_chunks, "gan.past_chunks",
+               f"must be at most gan.window_chunks ({self.window_chunks}), so that each window's past is known "
+               f"whole once the first is made; got {self.past_chunks}")
+        _check(0 < self.pastless_share < 1 or not self.past_chunks, "gan.pastless_share",
+               f"must be in (0, 1) with gan.past_chunks: a piece's first window is made without a past; "
+               f"got {self.pastless_share}")
         _check(self.gp_weight >= 0, "gan.gp_weight", f"must be ≥ 0, got {self.gp_weight}")
         _check(self.lr > 0, "gan.lr", f"must be > 0, got {self.lr}")
         _check(self.ae_weight >= 0, "gan.ae_weight", f"must be ≥ 0, got {self.ae_weight}")

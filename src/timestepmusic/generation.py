@@ -160,9 +160,12 @@ class GANModel:
             x, lengths = arm.sample(n, chunks, seed)  # [S, T, L] standardised, [S]
         x = self.normaliser.inverse(x)
         pieces = [x[i, :int(length)] for i, length in enumerate(lengths.tolist())]
-        if snap_to_real and self.codebook is not None:
-            pieces = [torch.cat([snap(piece[lo:lo + BLOCK_CHUNKS], self.codebook_std, self.codebook, self.normaliser)
-                                 for lo in range(0, piece.shape[0], BLOCK_CHUNKS)]) for piece in pieces]
+        if snap_to_real and self.codebook is not None:  # the generated chunks; a prompt stays as it was encoded
+            first = 0 if prompt is None else x.shape[1] - chunks
+            pieces = [torch.cat([piece[:first]] + [snap(piece[lo:lo + BLOCK_CHUNKS], self.codebook_std, self.codebook,
+                                                        self.normaliser)
+                                                   for lo in range(first, piece.shape[0], BLOCK_CHUNKS)])
+                      for piece in pieces]
         return pieces
 
     def sample(self, n: int = 1, seconds: float = 16.0, seed: int = 0, snap_to_real: bool = True, **options) -> list[Events]:

@@ -47,7 +47,7 @@ def shipped_of_arch(arch: str) -> str:
     raise ValueError(f"--arch {arch}: no shipped model is of this kind (shipped: {shipped}); give --model RUN")
 
 
-def resolve_model(model: str | Path | None) -> Path:
+def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
     """A folder given (an existing path) as it is; a shipped model's name → its folder; None → the default."""
     if model is None:
         model = DEFAULT_MODEL
@@ -57,4 +57,4 @@ def resolve_model(model: str | Path | None) -> Path:
     if isinstance(model, str) and "/" not in model and (models_dir() / model / "config.json").is_file():
         return models_dir() / model
     known = ", ".join(shipped_names() + shipped_autoencoders()) or "none"
-    raise ValueError(f"--model {model}: no such folder, and not a shipped model (shipped: {known})")
+    raise ValueError(f"{flag} {model}: no such folder, and not a shipped model (shipped: {known})")

@@ -30,6 +30,7 @@ from .base import LatentData, SamplesFromAverage, Update, register
 
 log = logging.getLogger(__name__)
 VALIDATION_WINDOWS = 256
+SHORT_PAST_SHARE = 0.25  # of the windows given a past: a shorter one, its last 1 … P chunks (a short prompt's)
 
 
 class WindowSampler:
@@ -99,15 +100,16 @@ class ConvGAN(SamplesFromAverage):
         held_out = whole_groups(VALIDATION_WINDOWS, group)
         self.val_rows = val_windows.rows(val_windows.draw(held_out, val_gen))  # [V, P + T]
         self.val_noise = torch.randn(held_out, g.noise, generator=val_gen).to(data.device)
-        self.val_known = torch.arange(held_out) % 4 != 0  # a quarter of them without a past
+        self.val_known = self.known_pasts(held_out, val_gen)  # [V] known past chunks (None without a past)
 
     def with_known(self, x: torch.Tensor, known: torch.Tensor | None) -> torch.Tensor:
-        """Real spans x [b, L, P + T] → the critic's view [b, L + 1, P + T]: the past zeroed where it is not known
-        (known [b] bool) and the known-chunk channel. Without a past (P = 0): x as it is."""
+        """Real spans x [b, L, P + T] → the critic's view [b, L + 1, P + T]: the past zeroed before its last
+        `known` [b] chunks, and the known-chunk channel. Without a past (P = 0): x as it is."""
         if not self.past:
             return x
         mark = torch.ones(x.shape[0], 1, x.shape[2], device=x.device)  # [b, 1, P + T]
-        mark[:, :, :self.past] = known.to(x.device, x.dtype)[:, None, None]
+        position = torch.arange(self.past, device=x.device)  # [P]
+        mark[:, 0, :self.past] = (position >= self.past - known.to(x.device)[:, None]).to(x.dtype)  # [b, P]
         return torch.cat([x * mark, mark], dim=1)
 
     def continuation(self, generator: Generator, noise: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
@@ -120,9 +122,15 @@ class ConvGAN(SamplesFromAverage):
         return torch.cat([past, torch.cat([new, torch.ones_like(new[:, :1])], dim=1)], dim=2)
 
     def known_pasts(self, batch: int, rng: torch.Generator) -> torch.Tensor | None:
-        """Which windows of a batch are given their past [B] (none drawn without a past, so P = 0 runs keep their
-        random stream)."""
-        return torch.rand(batch, generator=rng) >= self.settings.pastless_share if self.past else None
+        """How many chunks of each window's past are known [B]: none for gan.pastless_share of them (how a piece's
+        first window is made), 1 … P for SHORT_PAST_SHARE of the rest (a prompt shorter than P), else all P.
+        Nothing is drawn without a past, so P = 0 runs keep their random stream."""
+        if not self.past:
+            return None
+        pastless, short = torch.rand(batch, generator=rng), torch.rand(batch, generator=rng)
+        shorter = torch.randint(1, self.past + 1, (batch,), generator=rng)
+        full = torch.full((batch,), self.past)
+        return torch.where(pastless < self.settings.pastless_share, 0, torch.where(short < SHORT_PAST_SHARE, shorter, full))
 
     def updates(self, step: int, rng: torch.Generator) -> Iterator[Update]:
         g, ranks, real, device = self.settings, self.data.ranks, self.data.real, self.data.device
@@ -140,7 +148,8 @@ class ConvGAN(SamplesFromAverage):
             fake_score, _ = self.critic(fake)
             loss = (fake_score.sum() - real_score.sum()) * scale
             wasserstein = -float(loss.detach()) / ranks.world
-            if g.gp_weight > 0 and (step * g.critic_steps + k + 1) % g.gp_every == 0:
+            if g.gp_weight > 0 and (step * g.critic_steps + k + 1) % g.gp_every == 0:  # (real and fake share the
+                # past, so x̂ holds it unchanged; its gradient counts in the norm, as the critic reads it too)
                 loss = loss + g.gp_weight * g.gp_every * gradient_penalty(self.critic, real_x, fake, eps).sum() * scale
             yield Update("critic", loss, metrics={"critic_loss": float(loss.detach()), "wasserstein": wasserstein})
 
@@ -176,8 +185,8 @@ class ConvGAN(SamplesFromAverage):
     def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """`n` pieces of `chunks` chunks (after `prompt` [P', L], standardised, where the arm has a past) as
         standardised latents [S, P' + chunks, L] and their lengths. Without a past, consecutive independent
-        windows; with one, each window after the last P chunks so far (the prompt's, then its own; fewer known
-        at the start are marked unknown). Deterministic per seed."""
+        windows; with one, each window after the last P chunks so far (the prompt's, then its own; before a prompt
+        shorter than P the rest is marked unknown, as for the shorter pasts of training). Deterministic per seed."""
         generator = self.sampler
         window = generator.window
         windows = max(1, math.ceil(chunks / window))

@@ -89,6 +89,7 @@ class DimwiseMixture(nn.Module):
         log_normal = -0.5 * z ** 2 - log_sigma - 0.5 * math.log(2 * math.pi)  # [B, T, L, K]
         return -torch.logsumexp(F.log_softmax(logits, dim=-1) + log_normal, dim=-1).sum(-1)
 
+    @torch.no_grad()
     def sample(self, features: torch.Tensor, temperature: float, rng: torch.Generator,
                mixture_temperature: float = 1.0) -> torch.Tensor:
         """One draw per row, dimension by dimension: features [B, W] → [B, L]; spreads × `temperature`,

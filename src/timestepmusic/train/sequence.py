@@ -39,25 +39,27 @@ SAMPLES_PER_CHECK = 4
 
 
 def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, out: str | Path,
-                         config: Config | None = None, *, arch: str = "conv", resume: bool = False,
+                         config: Config | None = None, *, arch: str | None = None, resume: bool = False,
                          progress: bool = True, max_steps: int | None = None, max_seconds: float | None = None,
                          steps: int | None = None, compile_model: bool | None = None,
                          init_from: str | Path | None = None) -> dict:
-    """Train (or with `resume`, continue) a run of the arm `arch` in `out`; returns the last metrics.
+    """Train (or with `resume`, continue) a run of the arm `arch` (default conv) in `out`; returns the last metrics.
 
     Resuming keeps the run's architecture and settings (`arch` and `config` are read from RUN/last);
     `steps` sets a new total and `compile_model` turns gan.compile on or off. `max_steps` / `max_seconds`
     stop early after writing `last` (tests and time-boxed runs). `init_from` (a run, checkpoint or shipped
-    model of the same arm, new runs only) warm-starts: its weights wherever names and shapes match, its
-    normaliser, and its autoencoder unless `ae_path` is given (which must then be the same one).
+    model, new runs only) warm-starts: its arm (`arch` must agree where given) and settings (where `config`
+    is None), its weights wherever names and shapes match, its normaliser, and its autoencoder unless
+    `ae_path` is given (which must then be the same one).
     """
     out = Path(out)
     corpus = Corpus.open(corpus_path)
     meta = read_run(out) if resume else None
-    arch = meta["arch"] if meta else arch
     source = warm_start_source(init_from, arch) if init_from is not None and meta is None else None
-    if source is not None and ae_path is None:
-        ae_path = source["autoencoder_folder"]
+    arch = meta["arch"] if meta else arch or (source["meta"].get("arch", "conv") if source else "conv")
+    if source is not None:
+        config = config or checkpoint_config(source["meta"])
+        ae_path = source["autoencoder_folder"] if ae_path is None else ae_path
     ae, config = autoencoder_for_run(out, ae_path, meta, config)
     if source is not None and source["meta"]["autoencoder"]["weights_sha256"] != ae.weights_sha256:
         raise ValueError(f"--init-from {init_from}: it was trained over another autoencoder than {ae_path}; "
@@ -93,10 +95,14 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     averaged = averaged_modules(model)  # saved and restored beside the trained modules, without an optimizer
     if source is not None:
         copied, fresh = load_matching(source["folder"], trained | averaged)
+        if copied == 0:
+            raise ValueError(f"--init-from {init_from}: none of its weights fit this run's networks (other sizes?); "
+                             "start without it")
         for key, module in averaged.items():  # a source without its weight average (a shipped model): start it here
             if not (source["folder"] / f"{key}.safetensors").is_file():
                 module.load_state_dict(model.generator.state_dict())
-        log.info("warm start from %s: %d tensors copied; fresh: %s", init_from, copied, ", ".join(fresh) or "none")
+        log.log(logging.WARNING if fresh else logging.INFO, "warm start from %s: %d tensors copied; fresh: %s",
+                init_from, copied, ", ".join(fresh) or "none")
     if g.finetune_ae:
         trained, optimizers = trained | {"autoencoder": ae.model}, optimizers | {
             "autoencoder": torch.optim.Adam(ae.model.parameters(), lr=g.ae_lr)}
@@ -230,13 +236,16 @@ def write_samples(model: SequenceModel, normaliser: Normaliser, ae: Autoencoder,
 def warm_start_source(init_from: str | Path, arch: str | None = None) -> dict:
     """The checkpoint a new run warm-starts from (`--init-from`): its folder, metadata and autoencoder folder;
     it must be of the arm `arch` where that is given."""
-    folder, meta = read_meta(resolve_model(init_from))
+    folder, meta = read_meta(resolve_model(init_from, flag="--init-from"))
     if meta.get("kind") != "gan":
         raise ValueError(f"--init-from {init_from}: not a sequence model (kind={meta.get('kind')!r})")
+    if "finetuned_sha256" in meta.get("autoencoder", {}):
+        raise ValueError(f"--init-from {init_from}: it fine-tuned its autoencoder as it trained; warm starts take "
+                         "models trained over a frozen one")
     if arch is not None and meta.get("arch", "conv") != arch:
         raise ValueError(f"--init-from {init_from}: a {meta.get('arch', 'conv')} model, not --arch {arch}")
     candidates = [folder / "autoencoder", folder.parent / "autoencoder"]  # a shipped model's, or its run's
-    ae_folder = next((c for c in candidates if c.is_dir()), None)
+    ae_folder = next((c for c in candidates if (c / "config.json").is_file()), None)
     if ae_folder is None:
         raise ValueError(f"--init-from {init_from}: no autoencoder beside it (looked in {candidates[0]} and {candidates[1]})")
     return {"folder": folder, "meta": meta, "autoencoder_folder": ae_folder}

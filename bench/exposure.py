@@ -21,7 +21,8 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from common import table, write_markdown  # noqa: E402
 
-SHOWN = ("note_density", "duration_log_mean", "longest_note_s", "longest_silence_s", "damper_fraction",
+SHOWN = ("note_density", "pitch_range", "pitch_class_entropy", "melodic_step_mean", "duration_log_mean", "longest_note_s",
+         "longest_silence_s", "damper_fraction",
          "soft_fraction", "polyphony_mean")
 
 

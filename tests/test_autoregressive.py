@@ -377,3 +377,21 @@ def test_a_run_warm_starts_from_another_keeping_what_still_fits(ar_run, tiny_cor
     train_sequence_model(tiny_corpus, None, api, init_from=ar_run, max_steps=1, progress=False)
     meta = json.loads((api / "last" / "config.json").read_text())
     assert meta["arch"] == "ar" and meta["config"]["ar"]["width"] == TINY_AR["ar.width"]
+
+
+def test_ar_project_replaces_each_drawn_latent_by_its_round_trip(ar_run):
+    model = GANModel.load(ar_run)
+    model.arm.settings = dataclasses.replace(model.arm.settings, project=True)
+    real = model.project(torch.zeros(3, model.ae.model.latent))  # the autoencoder's round trip, standardised
+    assert real.shape == (3, model.ae.model.latent) and torch.isfinite(real).all()
+    calls = []
+
+    def constant(x):
+        calls.append(tuple(x.shape))
+        return torch.full_like(x, 0.5)
+
+    model.project = constant
+    pieces = model.sample_latents(2, 2.0, seed=0, snap_to_real=False)  # 8 chunks of 0.25 s
+    assert calls == [(2, model.ae.model.latent)] * 8  # once per drawn chunk, for every piece at once
+    expected = model.normaliser.inverse(torch.full((8, model.ae.model.latent), 0.5))
+    assert all(torch.allclose(piece, expected) for piece in pieces)  # what the piece holds, and what it goes on from

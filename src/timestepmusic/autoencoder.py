@@ -96,6 +96,12 @@ class Autoencoder:
         """Latents [B, L] → padded sets with the predicted sizes; values clipped to valid ranges."""
         return self.sets_of(*self.model.decode(latent.to(self.device).float()))
 
+    @torch.no_grad()
+    def project(self, latent: torch.Tensor) -> torch.Tensor:
+        """Latents [B, L] → the latents of the sets they decode to [B, L] (a round trip onto what the encoder
+        gives real chunks)."""
+        return self.encode(self.decode_sets(latent))
+
     def sets_of(self, elements: torch.Tensor, size_logits: torch.Tensor) -> SetBatch:
         """The decoder's raw output (elements [B, N, D], size logits [B, N + 1]) → padded sets, values clipped."""
         ids, offset_s, duration_s, intensity = self.encoding.decode(elements)

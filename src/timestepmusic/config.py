@@ -377,6 +377,10 @@ class AutoregressiveConfig:
     """Sampling only: added to the end-of-piece logit (log-odds) where a piece ends itself (generate
     --max-seconds); above 0 pieces end sooner. A calibration of the sampler, chosen on the validation split's
     lengths (bench/piece_lengths.py --split validation --end-bias)."""
+    project: bool = False
+    """Sampling only: each drawn latent is decoded to its set of events and encoded again before the piece
+    goes on, so that the transformer reads (and the piece holds) what a real chunk with those events encodes
+    to, not a point off the autoencoder's manifold (generate --project)."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""

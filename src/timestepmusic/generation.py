@@ -155,7 +155,8 @@ class GANModel:
             if prompt is not None:
                 latents, _ = self.ae.encode_events(prompt)  # [P, L]
                 past = self.normaliser.forward(latents.float().cpu())
-            x, lengths = arm.sample(n, chunks, seed, prompt=past)  # [S, P + T, L] standardised, [S]
+            options = {"project": self.project} if tempered and arm.settings.project else {}
+            x, lengths = arm.sample(n, chunks, seed, prompt=past, **options)  # [S, P + T, L] standardised, [S]
         else:
             x, lengths = arm.sample(n, chunks, seed)  # [S, T, L] standardised, [S]
         x = self.normaliser.inverse(x)
@@ -167,6 +168,10 @@ class GANModel:
                                                    for lo in range(first, piece.shape[0], BLOCK_CHUNKS)])
                       for piece in pieces]
         return pieces
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardised latents [S, L] → those of the sets they decode to, standardised (ar.project)."""
+        return self.normaliser.forward(self.ae.project(self.normaliser.inverse(x)).to(x.device))
 
     def sample(self, n: int = 1, seconds: float = 16.0, seed: int = 0, snap_to_real: bool = True, **options) -> list[Events]:
         return [decode_piece(self.ae, latent) for latent in self.sample_latents(n, seconds, seed, snap_to_real, **options)]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -115,10 +115,12 @@ class Autoregressive:
                 "val_nll_per_dim": float(nll) / x.shape[-1]}
 
     @torch.no_grad()
-    def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None,
+               project: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """`n` pieces of `chunks` new chunks after `prompt` [P, L] (standardised; none: from the start), as
         standardised latents [S, P + chunks, L] and lengths [S] (with `self.ends`, where the end head stopped a
-        piece; the prompt counts). Deterministic per seed."""
+        piece; the prompt counts). `project` (standardised [S, L] → [S, L]) replaces each drawn latent before
+        the piece goes on (ar.project: the autoencoder's round trip). Deterministic per seed."""
         rng = torch.Generator().manual_seed(seed)
         net, latent = self.generator, self.generator.latent
         past = (torch.zeros(n, 0, latent) if prompt is None else prompt.float().cpu().expand(n, -1, -1)).to(self.device)
@@ -136,6 +138,8 @@ class Autoregressive:
                 outputs, cache = net.step(x[:, t - 1], t - base, cache)
             density, end_logit = tuple(d[:, -1] for d in outputs[0]), outputs[1][:, -1]
             x[:, t] = net.sample(density, self.temperature, rng, self.mixture_temperature)
+            if project is not None:
+                x[:, t] = project(x[:, t])
             u = torch.rand(n, generator=rng)  # drawn every step, so a piece does not depend on `ends`
             if self.ends:
                 ending = ~stopped & (u < torch.sigmoid(end_logit.float().cpu() + self.settings.end_bias))

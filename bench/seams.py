@@ -1,5 +1,7 @@
-"""Benchmark: do long pieces keep going where the last window stopped? The step between consecutive chunk
-latents (standardised, Euclidean) at window boundaries against the steps inside windows.
+"""Benchmark: do long pieces keep going where the last window stopped? Two measures at window boundaries
+against the same measure inside windows: the step between consecutive chunk latents (standardised,
+Euclidean), and the register jump: the mean pitch of the notes struck in the 2 s after a point minus that
+of the 2 s before it (absolute, semitones; points with no note on either side skipped).
 
 A model that glues independent windows together jumps at every boundary: its seam steps are as large as
 the step between two random chunks. One that continues its last window steps across a boundary as it
@@ -35,6 +37,23 @@ def boundaries(model, chunks: int) -> list[int]:
     return []
 
 
+REGISTER_S = 2.0
+
+
+def register_jump(events, at_s: float) -> float | None:
+    """|mean pitch of notes struck in [at, at + 2 s) − in [at − 2 s, at)|, None where one side has no note."""
+    notes = events.is_note
+    pitch, start = events.ids[notes].astype(float), events.start_s[notes]
+    before = pitch[(start >= at_s - REGISTER_S) & (start < at_s)]
+    after = pitch[(start >= at_s) & (start < at_s + REGISTER_S)]
+    return abs(after.mean() - before.mean()) if before.size and after.size else None
+
+
+def mean_jump(pieces, points_s: list[float]) -> str:
+    jumps = [j for events in pieces for at in points_s if (j := register_jump(events, at)) is not None]
+    return f"{sum(jumps) / len(jumps):.2f} ({len(jumps)})" if jumps else "—"
+
+
 def steps_of(x: torch.Tensor) -> torch.Tensor:
     """Standardised latents [S, T, L] → the step at each t ≥ 1, [S, T − 1]."""
     return (x[:, 1:] - x[:, :-1]).norm(dim=-1)
@@ -52,11 +71,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     from timestepmusic.corpus import Corpus
-    from timestepmusic.generation import GANModel
+    from timestepmusic.generation import GANModel, decode_piece
     from timestepmusic.latents import cached_latents, split_rows
 
     corpus = Corpus.open(args.corpus)
-    rows, real = [], None
+    rows, real, registers = [], None, []
     for spec in args.model:
         name, _, run = spec.partition("=")
         model = GANModel.load(run)
@@ -71,6 +90,10 @@ def main() -> None:
             inside = (x[1:] - x[:-1]).norm(dim=-1)[same_track]
             g = torch.Generator().manual_seed(args.seed)
             a, b = torch.randint(len(x), (2, 20_000), generator=g)
+            tracks = corpus.tracks_in(args.split)
+            real_events = [corpus.track_events(int(t)) for t in tracks]
+            every_16 = [16.0 * k for k in range(1, 8)]  # the same points a 64 s conv piece has its seams at, and more
+            registers.append(["real performances (every point inside)", mean_jump(real_events, every_16), "—"])
             real = [["real sequences (every step inside)", f"{inside.mean():.2f}", "—", "—"],
                     ["random pairs of real chunks (a glued seam)", "—", f"{(x[a] - x[b]).norm(dim=-1).mean():.2f}", "—"]]
         pieces = model.sample_latents(args.pieces, args.seconds, args.seed, snap_to_real=False)  # [T, L] each
@@ -82,9 +105,17 @@ def main() -> None:
         seam = f"{step[:, at_seam].mean():.2f}" if seams else "—"
         ratio = f"{step[:, at_seam].mean() / step[:, ~at_seam].mean():.2f}" if seams else "—"
         rows.append([f"{name} ({model.arch}, {len(seams)} seams a piece)", f"{step[:, ~at_seam].mean():.2f}", seam, ratio])
+        chunk_s = model.ae.chunk_seconds
+        events = [decode_piece(model.ae, piece) for piece in pieces]
+        seam_s = [t * chunk_s for t in seams]
+        inside_s = [t * chunk_s for t in range(32, x.shape[1] - 8, 64) if t not in seams]  # 8 s into each 16 s
+        registers.append([name, mean_jump(events, inside_s), mean_jump(events, seam_s)])
     lines = [f"{corpus.root}, {args.split} split; {args.pieces} pieces of {args.seconds:g} s per model (seed {args.seed}, "
              "no snapping); mean Euclidean step between consecutive standardised chunk latents", "",
-             *table(["row", "inside a window", "across a seam", "seam / inside"], rows + real)]
+             *table(["row", "inside a window", "across a seam", "seam / inside"], rows + real), "",
+             f"register jump: |mean pitch of the notes struck in the {REGISTER_S:g} s after a point − in the "
+             f"{REGISTER_S:g} s before| (semitones; points counted), inside windows (8 s into each 16 s) and at seams", "",
+             *table(["row", "inside a window", "across a seam"], registers)]
     print("\n".join(lines))
     write_markdown(args.markdown, "# Seams: do long pieces continue their last window?", lines)
 

@@ -88,6 +88,16 @@ def read_meta(path: str | Path) -> tuple[Path, dict]:
         raise ValueError(f"{folder / CONFIG}: corrupt checkpoint config ({e})") from e
 
 
+def autoencoder_beside(folder: Path) -> Path:
+    """The autoencoder a sequence-model checkpoint decodes with: FOLDER/autoencoder (an exported or shipped
+    model) or, for RUN/last and RUN/best, RUN/autoencoder."""
+    places = (folder / "autoencoder", folder.parent / "autoencoder")
+    found = next((p for p in places if (p / CONFIG).is_file()), None)
+    if found is None:
+        raise ValueError(f"{folder}: its autoencoder is missing (looked in {places[0]} and {places[1]})")
+    return found
+
+
 def _recorded_sha256(folder: Path, key: str) -> str | None:
     """The hash `write_checkpoint` recorded in config.json for KEY.safetensors (None where none was)."""
     try:
@@ -114,15 +124,20 @@ def _misfit(state: dict[str, torch.Tensor], model: nn.Module) -> str | None:
     return "; ".join(parts) or None
 
 
+def _read_weights(folder: Path, key: str) -> tuple[bytes, dict[str, torch.Tensor]]:
+    """The bytes of folder/KEY.safetensors and the tensors they hold; unreadable: one clear error."""
+    try:
+        data = (folder / f"{key}.safetensors").read_bytes()
+        return data, load(data)
+    except UNREADABLE as e:
+        raise ValueError(f"{folder}: cannot read weights {key}.safetensors ({e})") from e
+
+
 def load_weights(folder: Path, key: str, model: nn.Module) -> None:
     """Load KEY.safetensors into `model`, after checking its bytes against the sha256 in config.json, so
     weights swapped or damaged after saving are refused rather than used."""
     path = folder / f"{key}.safetensors"
-    try:
-        data = path.read_bytes()
-        state = load(data)
-    except UNREADABLE as e:
-        raise ValueError(f"{folder}: cannot read weights {key}.safetensors ({e})") from e
+    data, state = _read_weights(folder, key)
     recorded = _recorded_sha256(folder, key)
     actual = hashlib.sha256(data).hexdigest()
     if recorded is not None and recorded != actual:
@@ -143,13 +158,9 @@ def load_matching(folder: Path, models: dict[str, nn.Module]) -> tuple[int, list
     names and shapes match; the rest keep their fresh initialisation. → (tensors copied, names left fresh)."""
     copied, fresh = 0, []
     for key, model in models.items():
-        path = folder / f"{key}.safetensors"
-        if not path.is_file():
+        if not (folder / f"{key}.safetensors").is_file():
             continue
-        try:
-            theirs = load(path.read_bytes())
-        except UNREADABLE as e:
-            raise ValueError(f"{folder}: cannot read weights {key}.safetensors ({e})") from e
+        _, theirs = _read_weights(folder, key)
         mine = model.state_dict()
         fitting = {k: v for k, v in theirs.items() if k in mine and mine[k].shape == v.shape}
         model.load_state_dict(fitting, strict=False)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .autoencoder import Autoencoder
-from .checkpoint import checkpoint_dir, load_weights, read_meta
+from .checkpoint import autoencoder_beside, checkpoint_dir, load_weights, read_meta
 from .config import PRESETS, Config
 from .devices import pick_device
 from .files import atomic_path
@@ -99,12 +99,8 @@ class GANModel:
         if meta.get("kind") != "gan":
             raise ValueError(f"{folder}: not a GAN checkpoint (kind={meta.get('kind')!r}); "
                              "an autoencoder run cannot generate by itself")
-        ae_folder = next((p for p in (folder / "autoencoder", folder.parent / "autoencoder")
-                          if (p / "config.json").is_file()), None)
-        if ae_folder is None:
-            raise ValueError(f"{folder}: its autoencoder is missing (looked in {folder / 'autoencoder'} "
-                             f"and {folder.parent / 'autoencoder'})")
-        return cls.with_autoencoder(folder, meta, Autoencoder.load(ae_folder, pick_device(device)), device)
+        ae = Autoencoder.load(autoencoder_beside(folder), pick_device(device))
+        return cls.with_autoencoder(folder, meta, ae, device)
 
     @classmethod
     def with_autoencoder(cls, folder: Path, meta: dict, ae: Autoencoder, device: str = "cpu") -> "GANModel":

@@ -85,8 +85,7 @@ class DimwiseMixture(nn.Module):
     def nll(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """−log p(x) per step: features [B, T, W], x [B, T, L] → [B, T] (nats)."""
         logits, mean, log_sigma = self(features, x)  # [B, T, L, K] each
-        z = (x[..., None] - mean) * torch.exp(-log_sigma)
-        log_normal = -0.5 * z ** 2 - log_sigma - 0.5 * math.log(2 * math.pi)  # [B, T, L, K]
+        log_normal = normal_log_density(x[..., None], mean, log_sigma)  # [B, T, L, K]
         return -torch.logsumexp(F.log_softmax(logits, dim=-1) + log_normal, dim=-1).sum(-1)
 
     @torch.no_grad()
@@ -201,9 +200,14 @@ class LatentTransformer(nn.Module):
 
 def mixture_nll(x: torch.Tensor, logits: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
     """−log p(x) under the mixture, per step: x [B, T, L] → [B, T] (nats)."""
-    z = (x[..., None, :] - mean) * torch.exp(-log_sigma)  # [B, T, K, L]
-    log_normal = (-0.5 * z ** 2 - log_sigma).sum(-1) - 0.5 * x.shape[-1] * math.log(2 * math.pi)  # [B, T, K]
+    log_normal = normal_log_density(x[..., None, :], mean, log_sigma).sum(-1)  # [B, T, K, L] → [B, T, K]
     return -torch.logsumexp(F.log_softmax(logits, dim=-1) + log_normal, dim=-1)
+
+
+def normal_log_density(x: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
+    """log N(x; mean, e^log_sigma), elementwise (broadcast)."""
+    z = (x - mean) * torch.exp(-log_sigma)
+    return -0.5 * z ** 2 - log_sigma - 0.5 * math.log(2 * math.pi)
 
 
 def sample_mixture(logits: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor, temperature: float,

@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from ..autoencoder import Autoencoder
-from ..checkpoint import load_matching, load_rng, read_meta, restore_training, write_checkpoint
+from ..checkpoint import autoencoder_beside, load_matching, load_rng, read_meta, restore_training, write_checkpoint
 from ..checks import check_corpus_matches
 from ..config import Config
 from ..corpus import Corpus
@@ -244,11 +244,7 @@ def warm_start_source(init_from: str | Path, arch: str | None = None) -> dict:
                          "models trained over a frozen one")
     if arch is not None and meta.get("arch", "conv") != arch:
         raise ValueError(f"--init-from {init_from}: a {meta.get('arch', 'conv')} model, not --arch {arch}")
-    candidates = [folder / "autoencoder", folder.parent / "autoencoder"]  # a shipped model's, or its run's
-    ae_folder = next((c for c in candidates if (c / "config.json").is_file()), None)
-    if ae_folder is None:
-        raise ValueError(f"--init-from {init_from}: no autoencoder beside it (looked in {candidates[0]} and {candidates[1]})")
-    return {"folder": folder, "meta": meta, "autoencoder_folder": ae_folder}
+    return {"folder": folder, "meta": meta, "autoencoder_folder": autoencoder_beside(folder)}
 
 
 def read_run(out: Path) -> dict:

@@ -43,6 +43,12 @@ ARMS = {
                                "ae.latent_noise": 0.05, "ae.bounded_values": True},
     "ohe-cdf-48-n05": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 48,
                        "ae.latent_noise": 0.05},
+    "ohe-cdf-20-n05": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 20,
+                       "ae.latent_noise": 0.05},
+    "ohe-cdf-75-n05": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 75,
+                       "ae.latent_noise": 0.05},
+    "ohe-cdf-48-n05-h128": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 48,
+                            "ae.latent_noise": 0.05, "ae.hidden": 128},
 }
 SHARED = {"ae.batch_chunks": 512, "ae.lr": 1e-3, "ae.device": "cpu", "ae.epochs": 100, "ae.checkpoint_every_s": 120.0}
 

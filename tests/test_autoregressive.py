@@ -117,10 +117,10 @@ def test_the_mixture_temperature_favours_the_likeliest_component():
     assert share_of_second(2.0) > 0.3
 
 
-@pytest.mark.parametrize("input_noise, head", [(0.0, "mixture"), (0.3, "mixture"), (0.0, "dimwise"), (0.0, "codes")])
+@pytest.mark.parametrize("input_noise, head", [(0.0, "mixture"), (0.3, "mixture"), (0.0, "dimwise")])
 def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_ae, tmp_path, input_noise, head):
     config = Config().override(TINY_AR | {"gan.steps": 60, "gan.validate_every": 20, "ar.input_noise": input_noise,
-                                          "ar.head": head, "ar.head_hidden": 32, "ar.codes": 16})
+                                          "ar.head": head, "ar.head_hidden": 32})
     straight = tmp_path / "straight"
     train_sequence_model(tiny_corpus, tiny_ae, straight, config, arch="ar", progress=False)
     rows = [r for r in map(eval, (straight / "metrics.jsonl").read_text().replace("NaN", "float('nan')").splitlines())
@@ -280,13 +280,11 @@ def flat(outputs):
     return [*outputs[0], outputs[1]]
 
 
-@pytest.mark.parametrize("head", ["mixture", "dimwise", "codes"])
+@pytest.mark.parametrize("head", ["mixture", "dimwise"])
 def test_cached_steps_equal_the_whole_window(head):
     torch.manual_seed(0)
     net = LatentTransformer(latent=4, context=8, width=16, layers=2, heads=2, mixture=2, dropout=0.0,
-                            head=head, head_hidden=12, codes=6).eval()
-    if head == "codes":
-        net.codes.fit(torch.randn(100, 4))
+                            head=head, head_hidden=12).eval()
     x = torch.randn(3, 8, 4)
     whole = flat(net(x))
     step, cache = net.prefill(x[:, :0])  # position 0: the start vector

@@ -148,24 +148,6 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_tune_decoder(args: argparse.Namespace) -> int:
-    from .train.decoder_tuning import tune_decoder
-
-    for flag, value in (("--steps", args.steps), ("--batch", args.batch)):
-        if value < 1:
-            raise ValueError(f"{flag} must be ≥ 1, got {value}")
-    for flag, value in (("--lr", args.lr), ("--max-minutes", args.max_minutes)):
-        if value is not None and not value > 0:
-            raise ValueError(f"{flag} must be > 0, got {value:g}")
-    if args.clean_weight < 0:
-        raise ValueError(f"--clean-weight must be ≥ 0, got {args.clean_weight:g}")
-    result = tune_decoder(args.model, args.corpus, args.out, steps=args.steps, batch=args.batch, lr=args.lr,
-                          clean_weight=args.clean_weight, seed=args.seed, overwrite=args.overwrite,
-                          max_seconds=args.max_minutes * 60 if args.max_minutes else None, progress=not args.quiet)
-    print(json.dumps(result, indent=1))
-    return 0
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
     from .generation import GANModel, check_piece_seconds, decode_piece, model_info
 
@@ -388,25 +370,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "minibatch std)")
     _add_training_flags(p)
     p.set_defaults(func=cmd_train_gan)
-
-    p = sub.add_parser("tune-decoder", help="tune a likelihood (ar) model's decoder to the latents the model draws",
-                       description="The model draws every chunk of real training windows given the real chunks "
-                       "before it; the autoencoder's decoder learns to decode each draw to the real chunk it stood "
-                       "for (and each real latent to its chunk). Encoder and model stay as they were. Writes OUT "
-                       "(a model: tsm generate --model OUT).")
-    p.add_argument("model", metavar="MODEL", help="an ar run, checkpoint or shipped model's name")
-    p.add_argument("corpus", metavar="CORPUS", help="the prepared corpus its autoencoder was trained on")
-    p.add_argument("--out", metavar="RUN", required=True, help="folder for the tuned model")
-    p.add_argument("--steps", type=int, default=1500, help="steps (default 1500)")
-    p.add_argument("--batch", type=int, default=8, help="real windows per step (default 8)")
-    p.add_argument("--lr", type=float, default=1e-4, help="the decoder's Adam learning rate (default 1e-4)")
-    p.add_argument("--clean-weight", type=float, default=1.0,
-                   help="weight of decoding the real latents beside the draws (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="seed")
-    p.add_argument("--max-minutes", type=float, help="stop (after saving) when this much time has passed")
-    p.add_argument("--overwrite", action="store_true", help="--out holds a run: delete it and start again")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_tune_decoder)
 
     p = sub.add_parser("generate", help="write new performances as MIDI (the shipped model by default)",
                        description="Sample performances from a trained GAN; the same --seed gives the same files.")

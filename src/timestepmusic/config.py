@@ -345,14 +345,9 @@ class AutoregressiveConfig:
     head: str = "mixture"
     """The next-latent density: mixture (K Gaussians with diagonal spreads over the whole latent) or dimwise
     (each dimension a mixture of K 1-D Gaussians given the dimensions before it, from a masked MLP: the
-    latent's dimensions may depend on each other; sampling draws them one after another) or codes (a
-    categorical over ar.codes k-means codes of the training latents, fitted when training starts; a drawn code
-    becomes the real training latent nearest its centre, so every chunk decodes as a real one; its logits are
-    divided by ar.mixture_temperature, ar.temperature is unused)."""
+    latent's dimensions may depend on each other; sampling draws them one after another)."""
     head_hidden: int = 256
     """Hidden units of each of the dimwise head's two masked layers."""
-    codes: int = 1024
-    """Codes of the codes head."""
     dropout: float = 0.1
     """Dropout inside the blocks while training."""
     batch: int = 16
@@ -391,10 +386,9 @@ class AutoregressiveConfig:
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""
 
     def __post_init__(self) -> None:
-        for key in ("context", "width", "layers", "heads", "mixture", "head_hidden", "codes", "batch", "slide_stride"):
+        for key in ("context", "width", "layers", "heads", "mixture", "head_hidden", "batch", "slide_stride"):
             _check(getattr(self, key) >= 1, f"ar.{key}", f"must be ≥ 1, got {getattr(self, key)}")
-        _check(self.head in ("mixture", "dimwise", "codes"), "ar.head",
-               f"must be mixture, dimwise or codes, got {self.head!r}")
+        _check(self.head in ("mixture", "dimwise"), "ar.head", f"must be mixture or dimwise, got {self.head!r}")
         _check(self.width % self.heads == 0, "ar.heads", f"must divide ar.width ({self.width}), got {self.heads}")
         _check(0 <= self.dropout < 1, "ar.dropout", f"must be in [0, 1), got {self.dropout}")
         _check(self.input_noise >= 0, "ar.input_noise", f"must be ≥ 0, got {self.input_noise}")

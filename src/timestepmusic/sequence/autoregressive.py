@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 
 from ..config import Config
-from ..latents import split_rows
 from .base import LatentData, Update, register
 from .transformer_net import LatentTransformer
 from .windows import RealBatch, split_samplers
@@ -44,12 +43,12 @@ class Autoregressive:
     tempered = True  # takes sampling temperatures, and ends pieces where asked to
 
     def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True):
-        self.settings, self.steps, self.device, self.seed = config.ar, config.gan.steps, device, config.gan.seed
+        self.settings, self.steps, self.device = config.ar, config.gan.steps, device
         self.ae_weight = config.gan.ae_weight
         a = self.settings
         self.generator = LatentTransformer(latent=latent, context=a.context, width=a.width, layers=a.layers,
                                            heads=a.heads, mixture=a.mixture, dropout=a.dropout, head=a.head,
-                                           head_hidden=a.head_hidden, codes=a.codes).to(device)
+                                           head_hidden=a.head_hidden).to(device)
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
         # (sampling options: GANModel sets them)
 
@@ -64,8 +63,6 @@ class Autoregressive:
 
     def attach(self, data: LatentData) -> None:
         a = self.settings
-        if a.head == "codes" and data.finetune:
-            raise ValueError("ar.head = codes: its codebook is fitted to frozen latents; train without gan.finetune_ae")
         self.data = data
         self.train_windows, val_windows = split_samplers(data.corpus, a.context, a.ending_share)
         self.val_real = val_windows.sample(VALIDATION_WINDOWS, torch.Generator().manual_seed(2)).to(data.device)
@@ -88,17 +85,7 @@ class Autoregressive:
         end = (F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none") * weight).sum() / steps_total
         return nll, end
 
-    def fit_codes(self) -> None:
-        """With the codes head: fit its codebook to the training latents, once (a restored or warm-started
-        one that was fitted is kept). Here and not in `attach`, which runs before a checkpoint is restored."""
-        codes = self.generator.codes
-        if codes is None or bool(codes.fitted):
-            return
-        rows = torch.from_numpy(split_rows(self.data.corpus, "train")).to(self.data.real.cached.device)
-        codes.fit(self.data.real.cached[rows].to(self.device), seed=self.seed)
-
     def updates(self, step: int, rng: torch.Generator) -> Iterator[Update]:
-        self.fit_codes()
         a, ranks = self.settings, self.data.ranks
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate(step)
@@ -120,7 +107,6 @@ class Autoregressive:
                                                   "lr": self.learning_rate(step)})
 
     def held_out(self) -> dict[str, float]:
-        self.fit_codes()
         real = self.val_real
         x = self.data.real(real.rows, real.mask)
         steps_total = float((real.mask * real.weight[:, None]).sum())

@@ -7,9 +7,7 @@ start vector means "the beginning of what I can see". Two density heads (`ar.hea
 - mixture: K Gaussians with diagonal spreads over the whole latent (dimensions independent within a component);
 - dimwise: p(x) = Π_d p(x_d | x_<d): each dimension a mixture of K 1-D Gaussians whose parameters a masked
   MLP (MADE, Germain et al. 2015) computes from the step's features and the dimensions before it, so the
-  latent's dimensions can depend on each other in any way; sampling draws them one after another;
-- codes: a categorical over K codebook latents (sequence/codebook.py); the transformer reads each latent as its
-  code's exemplar, and a draw is an exemplar.
+  latent's dimensions can depend on each other in any way; sampling draws them one after another.
 Shapes: B sequences, T steps (≤ context), L latent, W width, H heads, K mixture components, N head hidden units.
 """
 from __future__ import annotations
@@ -19,8 +17,6 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from .codebook import CodeHead
 
 LOG_SIGMA_RANGE = (-7.0, 3.0)  # component spreads are clamped to e^-7 … e^3 standard deviations
 
@@ -122,7 +118,7 @@ class DimwiseMixture(nn.Module):
 
 class LatentTransformer(nn.Module):
     def __init__(self, *, latent: int, context: int, width: int, layers: int, heads: int, mixture: int,
-                 dropout: float, head: str = "mixture", head_hidden: int = 256, codes: int = 1024):
+                 dropout: float, head: str = "mixture", head_hidden: int = 256):
         super().__init__()
         self.latent, self.context, self.mixture = latent, context, mixture
         self.read = nn.Linear(latent, width)
@@ -130,30 +126,22 @@ class LatentTransformer(nn.Module):
         self.position = nn.Embedding(context, width)
         self.blocks = nn.ModuleList(Block(width, heads, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(width)
-        self.dimwise, self.codes = None, None
         if head == "mixture":  # one layer: the mixture's parameters and the end logit
-            self.head = nn.Linear(width, mixture * (1 + 2 * latent) + 1)
+            self.head, self.dimwise = nn.Linear(width, mixture * (1 + 2 * latent) + 1), None
         elif head == "dimwise":  # the end logit; the density from the MADE
             self.head, self.dimwise = nn.Linear(width, 1), DimwiseMixture(latent, width, mixture, head_hidden)
-        elif head == "codes":  # the end logit; the code logits
-            self.head, self.codes = nn.Linear(width, 1), CodeHead(latent, width, codes)
         else:
-            raise ValueError(f"ar.head: unknown density head {head!r} (mixture, dimwise or codes)")
+            raise ValueError(f"ar.head: unknown density head {head!r} (mixture or dimwise)")
         nn.init.normal_(self.position.weight, std=0.02)
 
     def nll(self, x: torch.Tensor, density: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """−log p(x[t] | x[<t]) per step [B, T] from the density part of `forward`'s outputs."""
-        if self.codes is not None:
-            return self.codes.nll(density[0], x)
         return mixture_nll(x, *density) if self.dimwise is None else self.dimwise.nll(density[0], x)
 
     @torch.no_grad()
     def sample(self, density: tuple[torch.Tensor, ...], temperature: float, rng: torch.Generator,
                mixture_temperature: float = 1.0) -> torch.Tensor:
-        """One draw per row from the density part of one step's outputs (each [B, …] without T) → [B, L]. The
-        codes head has no spreads: its logits are divided by `mixture_temperature`."""
-        if self.codes is not None:
-            return self.codes.sample(density[0], mixture_temperature, rng)
+        """One draw per row from the density part of one step's outputs (each [B, …] without T) → [B, L]."""
         if self.dimwise is None:
             return sample_mixture(*density, temperature, rng, mixture_temperature)
         return self.dimwise.sample(density[0], temperature, rng, mixture_temperature)
@@ -161,12 +149,11 @@ class LatentTransformer(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         """Latents x [B, T, L] → for every step t the density of x[t] given x[<t] and the logit that x[t] ends
         the piece [B, T]. The density is (mixture logits [B, T, K], means [B, T, K, L], log spreads [B, T, K, L])
-        for the mixture head, (features [B, T, W],) for the dimwise head, (code logits [B, T, K],) for the codes
-        head: pass it to `nll` or `sample`."""
+        for the mixture head, (features [B, T, W],) for the dimwise head: pass it to `nll` or `sample`."""
         b, t, _ = x.shape
         if t > self.context:
             raise ValueError(f"a window of {t} chunks is longer than the model's context of {self.context}")
-        previous = self.read(self.readable(x[:, :-1]))  # [B, T-1, W]
+        previous = self.read(x[:, :-1])  # [B, T-1, W]
         h = torch.cat([self.start.expand(b, 1, -1), previous], dim=1) + self.position.weight[:t]  # [B, T, W]
         for block in self.blocks:
             h = block(h)
@@ -179,8 +166,7 @@ class LatentTransformer(nn.Module):
         b, n, _ = seen.shape
         if n >= self.context:
             raise ValueError(f"a window of {n} seen chunks leaves no position in the model's context of {self.context}")
-        h = torch.cat([self.start.expand(b, 1, -1), self.read(self.readable(seen))], dim=1) \
-            + self.position.weight[:n + 1]  # [B, n+1, W]
+        h = torch.cat([self.start.expand(b, 1, -1), self.read(seen)], dim=1) + self.position.weight[:n + 1]  # [B, n+1, W]
         cache = []
         for block in self.blocks:
             h, kv = block(h, keep=True)
@@ -193,23 +179,16 @@ class LatentTransformer(nn.Module):
         extended cache. Equals `forward` on the whole prefix, at a cost that does not grow with it."""
         if position >= self.context:
             raise ValueError(f"position {position} is past the model's context of {self.context}")
-        h = self.read(self.readable(previous[:, None])) + self.position.weight[position]  # [B, 1, W]
+        h = self.read(previous[:, None]) + self.position.weight[position]  # [B, 1, W]
         extended = []
         for block, past in zip(self.blocks, cache):
             h, kv = block(h, past)
             extended.append(kv)
         return self.heads_of(self.norm(h), previous.shape[0], 1), extended
 
-    def readable(self, x: torch.Tensor) -> torch.Tensor:
-        """What the transformer reads of latents [B, T, L]: themselves, or with the codes head their codes'
-        exemplars (as in sampling, where every latent it reads is one)."""
-        return x if self.codes is None else self.codes.snap(x)
-
     def heads_of(self, features: torch.Tensor, b: int, t: int):
         """Normed features [B, T, W] → (the density's parameters, the end logit [B, T])."""
-        out = self.head(features)  # [B, T, K(1 + 2L) + 1] (mixture) or [B, T, 1] (dimwise, codes)
-        if self.codes is not None:
-            return (self.codes.logits(features),), out[..., 0]
+        out = self.head(features)  # [B, T, K(1 + 2L) + 1] (mixture) or [B, T, 1] (dimwise)
         if self.dimwise is not None:
             return (features,), out[..., 0]
         k, dims = self.mixture, self.latent

@@ -47,6 +47,8 @@ ARMS = {
                        "ae.latent_noise": 0.05},
     "ohe-cdf-75-n05": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 75,
                        "ae.latent_noise": 0.05},
+    "ohe-cdf-75-n20": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 75,
+                       "ae.latent_noise": 0.2},
     "ohe-cdf-48-n05-h128": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 48,
                             "ae.latent_noise": 0.05, "ae.hidden": 128},
 }

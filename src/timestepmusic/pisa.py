@@ -108,15 +108,8 @@ class PISA(nn.Module):
             noise = torch.randn(latent.shape, generator=generator, dtype=latent.dtype,
                                 device=latent.device if generator is None else generator.device).to(latent.device)
             latent = latent + latent_noise * spread * noise  # [B, L]
-        return self.decode_loss(latent, x_sorted, sizes, encoding, size_weight, totals)
-
-    def decode_loss(self, latent: torch.Tensor, x_sorted: torch.Tensor, sizes: torch.Tensor, encoding: Encoding,
-                    size_weight: float = 1.0, totals: tuple[float, float] | None = None
-                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The decoder's half of `loss`: how well latents [B, L] decode to the rank-sorted sets x_sorted
-        [B, N, D] of sizes [B] (elements at the true-size positions + size cross-entropy)."""
         size_logits = self.size_head(latent)  # [B, N + 1]
-        mask = torch.arange(x_sorted.shape[1], device=x_sorted.device) < sizes[:, None]  # [B, N]
+        mask = torch.arange(x.shape[1], device=x.device) < sizes[:, None]  # [B, N]
         elements = self.decode_real(latent, mask)  # [K, D]
         element_sum = encoding.loss(elements[:, None], x_sorted[mask][:, None],
                                     mask.new_ones(elements.shape[0], 1), reduction="sum")

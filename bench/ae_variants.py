@@ -18,39 +18,34 @@ from pathlib import Path
 
 import torch
 
+
+def ohe(durations: str, latent: int, noise: float = 0.0, **more) -> dict:
+    """The overrides of an arm with the 91-way key: durations (cdf or log), latent size, latent noise (0: none),
+    and any further settings by key (`time_weight=10.0` → encoding.time_weight, the rest under ae.)."""
+    arm = {"encoding.encoding": "OHE", "encoding.durations": durations, "ae.latent": latent}
+    arm |= {"ae.latent_noise": noise} if noise else {}
+    return arm | {(f"encoding.{k}" if k == "time_weight" else f"ae.{k}"): v for k, v in more.items()}
+
+
 # name → configuration overrides; every arm also gets the shared batch and learning rate below
 ARMS = {
     "seed": {"encoding.encoding": "pon", "encoding.durations": "cdf", "ae.latent": 20},
-    "ohe-cdf-32": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 32},
-    "ohe-log-32": {"encoding.encoding": "OHE", "encoding.durations": "log", "ae.latent": 32},
-    "ohe-log-32-noise": {"encoding.encoding": "OHE", "encoding.durations": "log", "ae.latent": 32,
-                         "ae.latent_noise": 0.2},
-    "ohe-log-20-noise": {"encoding.encoding": "OHE", "encoding.durations": "log", "ae.latent": 20,
-                         "ae.latent_noise": 0.2},
-    "ohe-log-48-noise": {"encoding.encoding": "OHE", "encoding.durations": "log", "ae.latent": 48,
-                         "ae.latent_noise": 0.2},
-    "ohe-log-75-noise": {"encoding.encoding": "OHE", "encoding.durations": "log", "ae.latent": 75,
-                         "ae.latent_noise": 0.2},
-    "ohe-log-32-noise-tw10": {"encoding.encoding": "OHE", "encoding.durations": "log", "ae.latent": 32,
-                              "ae.latent_noise": 0.2, "encoding.time_weight": 10.0},
-    "ohe-log-32-noise-h128": {"encoding.encoding": "OHE", "encoding.durations": "log", "ae.latent": 32,
-                              "ae.latent_noise": 0.2, "ae.hidden": 128},
-    "ohe-cdf-32-n05": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 32,
-                       "ae.latent_noise": 0.05},
-    "ohe-cdf-32-n05-tw10": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 32,
-                            "ae.latent_noise": 0.05, "encoding.time_weight": 10.0},
-    "ohe-cdf-32-n05-bounded": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 32,
-                               "ae.latent_noise": 0.05, "ae.bounded_values": True},
-    "ohe-cdf-48-n05": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 48,
-                       "ae.latent_noise": 0.05},
-    "ohe-cdf-20-n05": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 20,
-                       "ae.latent_noise": 0.05},
-    "ohe-cdf-75-n05": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 75,
-                       "ae.latent_noise": 0.05},
-    "ohe-cdf-75-n20": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 75,
-                       "ae.latent_noise": 0.2},
-    "ohe-cdf-48-n05-h128": {"encoding.encoding": "OHE", "encoding.durations": "cdf", "ae.latent": 48,
-                            "ae.latent_noise": 0.05, "ae.hidden": 128},
+    "ohe-cdf-32": ohe("cdf", 32),
+    "ohe-log-32": ohe("log", 32),
+    "ohe-log-32-noise": ohe("log", 32, 0.2),
+    "ohe-log-20-noise": ohe("log", 20, 0.2),
+    "ohe-log-48-noise": ohe("log", 48, 0.2),
+    "ohe-log-75-noise": ohe("log", 75, 0.2),
+    "ohe-log-32-noise-tw10": ohe("log", 32, 0.2, time_weight=10.0),
+    "ohe-log-32-noise-h128": ohe("log", 32, 0.2, hidden=128),
+    "ohe-cdf-32-n05": ohe("cdf", 32, 0.05),
+    "ohe-cdf-32-n05-tw10": ohe("cdf", 32, 0.05, time_weight=10.0),
+    "ohe-cdf-32-n05-bounded": ohe("cdf", 32, 0.05, bounded_values=True),
+    "ohe-cdf-48-n05": ohe("cdf", 48, 0.05),
+    "ohe-cdf-20-n05": ohe("cdf", 20, 0.05),
+    "ohe-cdf-75-n05": ohe("cdf", 75, 0.05),
+    "ohe-cdf-75-n20": ohe("cdf", 75, 0.2),
+    "ohe-cdf-48-n05-h128": ohe("cdf", 48, 0.05, hidden=128),
 }
 SHARED = {"ae.batch_chunks": 512, "ae.lr": 1e-3, "ae.device": "cpu", "ae.epochs": 100, "ae.checkpoint_every_s": 120.0}
 

@@ -18,12 +18,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from exposure import real_windows  # noqa: E402
+
 
 def typical_spreads(model, corpus, windows: int = 64) -> torch.Tensor:
     """The model's median component spreads over real training windows [K, L]."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from exposure import real_windows
-
     real = real_windows(model, corpus, "train", windows, seed=0)  # [S, T, L]
     with torch.no_grad():
         (_, _, log_sigma), _ = model.arm.generator(model.normaliser.forward(real))  # [S, T, K, L]

@@ -149,7 +149,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generation import GANModel, check_piece_seconds, decode_piece, model_info
+    from .generation import GANModel, check_piece_seconds, model_info, sampled_events
 
     if args.list:
         from .shipped import shipped_description, shipped_names
@@ -208,7 +208,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             options["prompt"], _ = read_events(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
     out = Path(args.out)
     pieces = gan.sample_latents(args.n, seconds, args.seed, snap_to_real=not args.no_snap, **options)  # [T_s, L] each
-    samples = [decode_piece(gan.ae, latent) for latent in pieces]
+    samples = sampled_events(gan.arm, gan.ae, pieces, options.get("prompt"))
     for i, events in enumerate(samples):
         path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
         notes = int(events.is_note.sum())
@@ -351,10 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="warm start a new run from this run, checkpoint or shipped model's name (its settings, "
                    "weights wherever names and shapes still fit after --set, normaliser and autoencoder), e.g. to "
                    "fine-tune the default on your own corpus or to try another head on a trained network")
-    p.add_argument("--arch", choices=["conv", "rnn", "ar"],
+    p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
                    help="conv: convolutional GAN over fixed 16 s windows (default, or --init-from's); rnn: recurrent "
                    "attention GAN over variable-length sequences that learns where pieces end; ar: causal transformer trained by "
-                   "likelihood (settings in [ar]), which continues prompts and ends pieces")
+                   "likelihood (settings in [ar]), which continues prompts and ends pieces; events: the same transformer drawing "
+                   "each chunk as events (key, start, duration, intensity) instead of a latent to decode")
     p.add_argument("--finetune-ae", action="store_true", default=None,
                    help="keep training the autoencoder with the GAN (its reconstruction loss, weight gan.ae_weight, "
                    "as an anchor); the tuned autoencoder is saved with the run and decodes its samples")
@@ -392,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mixture-temperature", type=float,
                    help="ar models: the temperature of the mixture's weights (default: the model's "
                    "ar.mixture_temperature; below 1 the likeliest component, often silence, wins more often)")
-    p.add_argument("--arch", choices=["conv", "rnn", "ar"],
+    p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
                    help="without --model: the shipped model of this kind (--list); with it: check that the model is "
                    "of this kind (the architecture is read from the model)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

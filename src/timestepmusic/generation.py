@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .autoencoder import Autoencoder
+from .autoencoder import Autoencoder, sets_to_events
 from .checkpoint import autoencoder_beside, checkpoint_dir, load_weights, read_meta
 from .config import PRESETS, Config
 from .devices import pick_device
@@ -109,13 +109,16 @@ class GANModel:
         ae = ae.for_gan(folder, meta)
         arm_class = arch_class(meta.get("arch", "conv"))
         arm = arm_class(checkpoint_config(meta), ae.model.latent, pick_device(device), training=False)
+        normaliser = Normaliser.from_dict(meta["normaliser"])
+        if getattr(arm, "draws_events", False):  # it encodes each chunk it draws
+            arm.use_autoencoder(ae, normaliser)
         # the generator's weight average (gan.ema) samples where the run kept one
         load_weights(folder, AVERAGED_GENERATOR if AVERAGED_GENERATOR in meta.get("weights", {}) else "generator",
                      arm.generator)
         arm.generator.eval()
         books = [p / CODEBOOK for p in (folder, folder.parent) if (p / CODEBOOK).is_file()] if arm.snaps else []
         codebook = read_codebook(books[0]).to(pick_device(device)) if books else None
-        return cls(arm, Normaliser.from_dict(meta["normaliser"]), ae, meta, folder, codebook)
+        return cls(arm, normaliser, ae, meta, folder, codebook)
 
     @torch.no_grad()
     def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True, *,
@@ -170,7 +173,23 @@ class GANModel:
         return self.normaliser.forward(self.ae.project(self.normaliser.inverse(x)).to(x.device))
 
     def sample(self, n: int = 1, seconds: float = 16.0, seed: int = 0, snap_to_real: bool = True, **options) -> list[Events]:
-        return [decode_piece(self.ae, latent) for latent in self.sample_latents(n, seconds, seed, snap_to_real, **options)]
+        pieces = self.sample_latents(n, seconds, seed, snap_to_real, **options)
+        return sampled_events(self.arm, self.ae, pieces, options.get("prompt"))
+
+
+def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tensor],
+                   prompt: Events | None = None) -> list[Events]:
+    """The events of the pieces the arm just sampled (latents [T_s, L] each, a prompt's chunks first): the
+    autoencoder's decode of their latents, or, for an arm that draws events (`draws_events`), the prompt's own
+    chunked events followed by the events it drew."""
+    if not getattr(arm, "draws_events", False):
+        return [decode_piece(ae, latent) for latent in pieces]
+    c = ae.chunk_seconds
+    prompt_sets = None if prompt is None else ae.encode_events(prompt)[1]  # [P, N]: the chunks the arm read
+    given = [] if prompt_sets is None else [sets_to_events(prompt_sets, c)]
+    first = 0 if prompt_sets is None else prompt_sets.sizes.shape[0]
+    return [release_by(Events.concatenate(given + [arm.drawn_events(i, piece.shape[0] - first, c, first)]),
+                       piece.shape[0] * c + RELEASE_S) for i, piece in enumerate(pieces)]
 
 
 def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:

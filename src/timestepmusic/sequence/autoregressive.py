@@ -137,7 +137,7 @@ class Autoregressive:
             else:  # one more position, with the key/value cache
                 outputs, cache = net.step(x[:, t - 1], t - base, cache)
             density, end_logit = tuple(d[:, -1] for d in outputs[0]), outputs[1][:, -1]
-            x[:, t] = net.sample(density, self.temperature, rng, self.mixture_temperature)
+            x[:, t] = self.draw(density, rng)
             if project is not None:
                 x[:, t] = project(x[:, t])
             u = torch.rand(n, generator=rng)  # drawn every step, so a piece does not depend on `ends`
@@ -148,6 +148,10 @@ class Autoregressive:
                 if stopped.all():
                     break
         return x, lengths
+
+    def draw(self, density: tuple[torch.Tensor, ...], rng: torch.Generator) -> torch.Tensor:
+        """One standardised latent per piece [S, L] from the density part of one step's outputs (each [S, …])."""
+        return self.generator.sample(density, self.temperature, rng, self.mixture_temperature)
 
     def preview_chunks(self, chunk_seconds: float) -> int:
         return max(1, round(self.settings.sample_seconds / chunk_seconds))

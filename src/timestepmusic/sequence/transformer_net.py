@@ -8,6 +8,7 @@ start vector means "the beginning of what I can see". Two density heads (`ar.hea
 - dimwise: p(x) = Π_d p(x_d | x_<d): each dimension a mixture of K 1-D Gaussians whose parameters a masked
   MLP (MADE, Germain et al. 2015) computes from the step's features and the dimensions before it, so the
   latent's dimensions can depend on each other in any way; sampling draws them one after another.
+- features: no density here; the step's features are handed on (the events arm's head reads them).
 Shapes: B sequences, T steps (≤ context), L latent, W width, H heads, K mixture components, N head hidden units.
 """
 from __future__ import annotations
@@ -121,6 +122,7 @@ class LatentTransformer(nn.Module):
                  dropout: float, head: str = "mixture", head_hidden: int = 256):
         super().__init__()
         self.latent, self.context, self.mixture = latent, context, mixture
+        self.features_only = head == "features"
         self.read = nn.Linear(latent, width)
         self.start = nn.Parameter(torch.zeros(width))
         self.position = nn.Embedding(context, width)
@@ -130,6 +132,8 @@ class LatentTransformer(nn.Module):
             self.head, self.dimwise = nn.Linear(width, mixture * (1 + 2 * latent) + 1), None
         elif head == "dimwise":  # the end logit; the density from the MADE
             self.head, self.dimwise = nn.Linear(width, 1), DimwiseMixture(latent, width, mixture, head_hidden)
+        elif head == "features":  # the end logit; the density is another module's (sequence/event_head.py)
+            self.head, self.dimwise = nn.Linear(width, 1), None
         else:
             raise ValueError(f"ar.head: unknown density head {head!r} (mixture or dimwise)")
         nn.init.normal_(self.position.weight, std=0.02)
@@ -188,8 +192,8 @@ class LatentTransformer(nn.Module):
 
     def heads_of(self, features: torch.Tensor, b: int, t: int):
         """Normed features [B, T, W] → (the density's parameters, the end logit [B, T])."""
-        out = self.head(features)  # [B, T, K(1 + 2L) + 1] (mixture) or [B, T, 1] (dimwise)
-        if self.dimwise is not None:
+        out = self.head(features)  # [B, T, K(1 + 2L) + 1] (mixture) or [B, T, 1] (dimwise, features)
+        if self.dimwise is not None or self.features_only:
             return (features,), out[..., 0]
         k, dims = self.mixture, self.latent
         logits = out[..., :k]  # [B, T, K]

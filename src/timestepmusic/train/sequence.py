@@ -23,7 +23,7 @@ from ..checks import check_corpus_matches
 from ..config import Config
 from ..corpus import Corpus
 from ..devices import pick_device
-from ..generation import checkpoint_config, decode_piece
+from ..generation import checkpoint_config, sampled_events
 from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split_rows, write_codebook
 from ..midi import write_events
 from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules
@@ -229,8 +229,9 @@ def write_samples(model: SequenceModel, normaliser: Normaliser, ae: Autoencoder,
     model.generator.eval()
     x, lengths = model.sample(SAMPLES_PER_CHECK, model.preview_chunks(ae.chunk_seconds), seed)  # [S, T, L], [S]
     model.generator.train()
-    for i, (piece, length) in enumerate(zip(normaliser.inverse(x), lengths.tolist())):
-        write_events(decode_piece(ae, piece[:length]), folder / f"sample_{i}.mid")
+    pieces = [piece[:length] for piece, length in zip(normaliser.inverse(x), lengths.tolist())]
+    for i, events in enumerate(sampled_events(model, ae, pieces)):
+        write_events(events, folder / f"sample_{i}.mid")
 
 
 def warm_start_source(init_from: str | Path, arch: str | None = None) -> dict:

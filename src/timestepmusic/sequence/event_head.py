@@ -1,0 +1,162 @@
+"""A density over one chunk's set of events, given the chunk transformer's features: the events in time order,
+one after another, each as four categorical choices (key or pedal, start within the chunk, duration, intensity),
+and a stop choice after the last (the head of sequence/events.py).
+
+Why categorical events rather than a latent: a drawn latent between real ones decodes to whatever the autoencoder
+makes of that place (scattered keys, held notes: docs/quality.md, fourth session); a drawn event is always one a
+pianist could play, and its likelihood is exact. The chunk's events are read by a GRU (one step per event, the
+step before as its input); at each step the key logits come from the GRU's state, the start's from the state and
+the chosen key, the duration's from those and the start, the intensity's from all three.
+
+Bins (`EventBins`): starts in 5 ms steps over the chunk, durations on a log scale from 5 ms to 32 s
+(each bin ~10 % wide), intensities exact (1–127).
+Shapes: R chunk rows (any batch of chunks), N events per chunk (max_events), W feature width, H head width,
+K events in the batch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from ..batches import SetBatch
+from ..midi import NUM_IDS
+
+STOP = NUM_IDS  # the key choice that ends a chunk's events
+START_STEP_S = 0.005
+DURATION_BINS, SHORTEST_S, LONGEST_S = 96, 0.005, 32.0
+INTENSITIES = 128  # class = MIDI velocity or pedal depth, 1–127 (0 unused)
+
+
+@dataclass(frozen=True)
+class EventBins:
+    """Seconds ⇄ bins for one chunk length."""
+
+    chunk_seconds: float
+
+    @property
+    def starts(self) -> int:
+        return math.ceil(self.chunk_seconds / START_STEP_S - 1e-9)
+
+    def to_bins(self, sets: SetBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Padded sets [R, N] → (key, start, duration, intensity) classes [R, N] each (long)."""
+        start = (sets.offset_s / START_STEP_S).floor().long().clamp(0, self.starts - 1)
+        log_ratio = torch.log(sets.duration_s.clamp(SHORTEST_S, LONGEST_S) / SHORTEST_S)
+        duration = (log_ratio / math.log(LONGEST_S / SHORTEST_S) * (DURATION_BINS - 1)).round().long()
+        return sets.ids.long(), start, duration.clamp(0, DURATION_BINS - 1), sets.intensity.long().clamp(1, 127)
+
+    def to_sets(self, key: torch.Tensor, start: torch.Tensor, duration: torch.Tensor, intensity: torch.Tensor,
+                sizes: torch.Tensor) -> SetBatch:
+        """Classes [R, N] each and sizes [R] → padded sets in seconds (each start and duration at its bin's middle
+        on its scale)."""
+        offset_s = (start.double() + 0.5) * START_STEP_S
+        duration_s = SHORTEST_S * (LONGEST_S / SHORTEST_S) ** (duration.double() / (DURATION_BINS - 1))
+        return SetBatch(key.long(), offset_s, duration_s, intensity.long(), sizes.long())
+
+
+class EventHead(nn.Module):
+    def __init__(self, *, width: int, hidden: int, max_events: int, chunk_seconds: float):
+        super().__init__()
+        self.bins, self.max_events, self.hidden = EventBins(chunk_seconds), max_events, hidden
+        sizes = {"key": NUM_IDS + 1, "start": self.bins.starts, "duration": DURATION_BINS, "intensity": INTENSITIES}
+        # the previous event as the GRU's input: the sum of its four embeddings (a learned one before the first)
+        self.read = nn.ModuleDict({name: nn.Embedding(n, hidden) for name, n in sizes.items()})
+        self.first = nn.Parameter(torch.zeros(hidden))
+        self.condition = nn.Linear(width, 2 * hidden)  # the chunk's features → the GRU's first state and every input
+        self.gru = nn.GRU(hidden, hidden, batch_first=True)
+        # each choice after the key also reads the choices made before it in the same event
+        self.given = nn.ModuleDict({name: nn.Embedding(sizes[name], hidden) for name in ("key", "start", "duration")})
+        self.out = nn.ModuleDict({name: nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, n))
+                                  for name, n in sizes.items()})
+
+    def states(self, features: torch.Tensor, events: tuple[torch.Tensor, ...], sizes: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced GRU states: features [R, W], the events' classes [R, N] each, sizes [R] → the state at
+        each event position and at the stop after the last, [R, N + 1, H] (zero past a chunk's size + 1)."""
+        r = features.shape[0]
+        h0, bias = self.condition(features).chunk(2, dim=-1)  # [R, H] each
+        previous = sum(self.read[name](x) for name, x in zip(self.read, events))  # [R, N, H]
+        inputs = torch.cat([self.first.expand(r, 1, -1), previous], dim=1) + bias[:, None]  # [R, N + 1, H]
+        steps = (sizes + 1).clamp(max=self.max_events).cpu()  # a full chunk has no stop position to read
+        packed = pack_padded_sequence(inputs, steps, batch_first=True, enforce_sorted=False)
+        out, _ = self.gru(packed, torch.tanh(h0)[None].contiguous())
+        states, _ = pad_packed_sequence(out, batch_first=True, total_length=self.max_events)  # [R, N, H]
+        return F.pad(states, (0, 0, 0, 1))  # [R, N + 1, H]
+
+    def choices(self, state: torch.Tensor, key: torch.Tensor, start: torch.Tensor | None = None,
+                duration: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Logits of each choice at states [K, H] given the choices before it in the event ([K] each; a choice
+        whose givens are None is skipped) → {name: [K, classes]}."""
+        logits = {"key": self.out["key"](state)}
+        if key is None:
+            return logits
+        state = state + self.given["key"](key)
+        logits["start"] = self.out["start"](state)
+        if start is None:
+            return logits
+        state = state + self.given["start"](start)
+        logits["duration"] = self.out["duration"](state)
+        if duration is None:
+            return logits
+        logits["intensity"] = self.out["intensity"](state + self.given["duration"](duration))
+        return logits
+
+    def nll(self, features: torch.Tensor, sets: SetBatch) -> torch.Tensor:
+        """−log p(chunk's events) per chunk (nats): features [R, W], padded sets [R, N] in time order → [R]."""
+        key, start, duration, intensity = self.bins.to_bins(sets)  # [R, N] each
+        states = self.states(features, (key, start, duration, intensity), sets.sizes)  # [R, N + 1, H]
+        n = self.max_events
+        event = sets.mask  # [R, N]
+        rows, positions = event.nonzero(as_tuple=True)  # [K] each: every event
+        picked = (key[rows, positions], start[rows, positions], duration[rows, positions])
+        logits = self.choices(states[rows, positions], *picked)
+        targets = {"key": picked[0], "start": picked[1], "duration": picked[2], "intensity": intensity[rows, positions]}
+        per_event = sum(F.cross_entropy(logits[name].float(), targets[name], reduction="none") for name in targets)
+        total = torch.zeros(features.shape[0], device=features.device).index_add(0, rows, per_event)  # [R]
+        stops = torch.nonzero(sets.sizes < n).squeeze(1)  # chunks below the cap end with a stop choice
+        stop_logits = self.choices(states[stops, sets.sizes[stops]], None)["key"]  # [R', classes]
+        stop_nll = F.cross_entropy(stop_logits.float(), torch.full_like(stops, STOP), reduction="none")
+        return total.index_add(0, stops, stop_nll)
+
+    @torch.no_grad()
+    def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0) -> SetBatch:
+        """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Every logit
+        ÷ `temperature`. A row stops at its stop choice or at the cap; starts never go back in time."""
+        r, n, device = features.shape[0], self.max_events, features.device
+        h0, bias = self.condition(features).chunk(2, dim=-1)  # [R, H] each
+        state, step_input = torch.tanh(h0), self.first.expand(r, -1) + bias  # [R, H] each
+        out = {name: torch.zeros(r, n, dtype=torch.long, device=device) for name in self.read}
+        sizes = torch.zeros(r, dtype=torch.long, device=device)
+        going = torch.ones(r, dtype=torch.bool, device=device)
+        latest = torch.zeros(r, dtype=torch.long, device=device)  # the start bin of the event before
+
+        def draw(logits: torch.Tensor) -> torch.Tensor:
+            probs = F.softmax(logits.float() / temperature, dim=-1).cpu()
+            return torch.multinomial(probs, 1, generator=rng).squeeze(1).to(device)
+
+        for i in range(n):
+            state = self.gru(step_input[:, None], state[None].contiguous())[1][0]  # [R, H]
+            key_logits = self.choices(state, None)["key"]
+            key = draw(key_logits)  # a stop at i = 0: the empty chunk
+            going &= key != STOP
+            if not going.any():
+                break
+            key = key.clamp(max=NUM_IDS - 1)
+            start_logits = self.choices(state, key, None)["start"]
+            # time order: no start before the event before (the data's order, so nothing real is masked)
+            start_logits = start_logits.masked_fill(torch.arange(start_logits.shape[1], device=device) < latest[:, None],
+                                                    -torch.inf)
+            start = draw(start_logits)
+            duration = draw(self.choices(state, key, start, None)["duration"])
+            intensity_logits = self.choices(state, key, start, duration)["intensity"]
+            intensity = draw(intensity_logits.masked_fill(torch.arange(INTENSITIES, device=device) == 0, -torch.inf))
+            for name, x in zip(self.read, (key, start, duration, intensity)):
+                out[name][:, i] = torch.where(going, x, out[name][:, i])
+            sizes += going.long()
+            latest = torch.where(going, start, latest)
+            step_input = sum(self.read[name](x) for name, x in zip(self.read, (key, start, duration, intensity))) + bias
+        out["intensity"] = torch.where(torch.arange(n, device=device) < sizes[:, None], out["intensity"], 1)
+        return self.bins.to_sets(out["key"], out["start"], out["duration"], out["intensity"], sizes)

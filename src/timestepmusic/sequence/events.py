@@ -1,0 +1,114 @@
+"""The events arm: the likelihood arm's causal transformer reads the latents of the chunks before, and the next
+chunk is drawn as events (sequence/event_head.py), not as a latent for the autoencoder to decode.
+
+Each drawn chunk is encoded by the autoencoder's encoder before the piece goes on, so the transformer always reads
+what a real chunk with those events encodes to; the decoder is never used, and what is written is what was drawn.
+Training is teacher-forced on real windows exactly as the likelihood arm's (sequence/autoregressive.py), with the
+chunk's events' negative log-likelihood (nats per chunk) in place of the latent's; the end head, windows, prompt
+continuation, sliding past the context and `ends` are the same. `ar.temperature` divides every event logit.
+Settings: the `ar` section (ar.head_hidden: the event head's width).
+Shapes: B windows (b on this rank), T ≤ context steps, L latent, W width, S pieces, V valid chunks, N events.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..autoencoder import Autoencoder, sets_to_events
+from ..batches import ChunkGatherer, SetBatch
+from ..config import Config
+from ..latents import Normaliser
+from ..midi import Events
+from .autoregressive import Autoregressive
+from .base import LatentData, register
+from .event_head import EventHead
+from .transformer_net import LatentTransformer
+from .windows import RealBatch
+
+
+class EventGenerator(nn.Module):
+    """The transformer over chunk latents (its density part: the step's features) and the event head."""
+
+    def __init__(self, trunk: LatentTransformer, events: EventHead):
+        super().__init__()
+        self.trunk, self.events = trunk, events
+        self.context, self.latent = trunk.context, trunk.latent
+
+    def forward(self, x: torch.Tensor):
+        return self.trunk(x)
+
+    def prefill(self, seen: torch.Tensor):
+        return self.trunk.prefill(seen)
+
+    def step(self, previous: torch.Tensor, position: int, cache: list):
+        return self.trunk.step(previous, position, cache)
+
+
+@register
+class EventAutoregressive(Autoregressive):
+    arch = "events"
+    draws_events = True  # sample() keeps the events it drew: generation writes those (drawn_events)
+
+    def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True):
+        self.settings, self.steps, self.device = config.ar, config.gan.steps, device
+        self.ae_weight = config.gan.ae_weight
+        a = self.settings
+        trunk = LatentTransformer(latent=latent, context=a.context, width=a.width, layers=a.layers, heads=a.heads,
+                                  mixture=1, dropout=a.dropout, head="features")
+        head = EventHead(width=a.width, hidden=a.head_hidden, max_events=config.chunks.max_events,
+                         chunk_seconds=config.chunks.chunk_seconds)
+        self.generator = EventGenerator(trunk, head).to(device)
+        self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
+        self.encode_sets: Callable[[SetBatch], torch.Tensor] | None = None  # use_autoencoder sets it
+        self.drawn: list[SetBatch] = []  # the sets of each drawn step of the last sample ([S, N] each)
+
+    def use_autoencoder(self, ae: Autoencoder, normaliser: Normaliser) -> None:
+        """The encoder (and normaliser) that turns each drawn chunk into the latent the transformer reads next."""
+        self.encode_sets = lambda sets: normaliser.forward(ae.encode(sets).float().cpu()).to(self.device)
+
+    def attach(self, data: LatentData) -> None:
+        super().attach(data)
+        self.gatherer = ChunkGatherer(data.corpus, max_events=self.generator.events.max_events, device=self.device)
+        self.use_autoencoder(data.real.ae, data.real.normaliser)
+
+    def losses(self, x: torch.Tensor, real: RealBatch, steps_total: float,
+               read: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed event NLL and end cross-entropy of windows x [b, T, L] (weighted, masked) ÷ the global step
+        count; the transformer reads `read` where given, and the events of each window's chunks are predicted."""
+        (features,), end_logit = self.generator(x if read is None else read)  # [b, T, W], [b, T]
+        weight = real.mask * real.weight[:, None]  # [b, T]
+        valid = real.mask > 0.5  # [b, T]
+        sets = self.gatherer.gather(*self.data.real.locate(real.rows[valid]))  # [V, N]
+        nll = (self.generator.events.nll(features[valid], sets.to(self.device)) * weight[valid]).sum() / steps_total
+        end = torch.nn.functional.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none")
+        return nll, (end * weight).sum() / steps_total
+
+    def draw(self, density: tuple[torch.Tensor, ...], rng: torch.Generator) -> torch.Tensor:
+        """One chunk of events per piece from the step's features [S, W], kept in `drawn`; → their standardised
+        latents [S, L], which the transformer reads next."""
+        if self.encode_sets is None:
+            raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
+        sets = self.generator.events.sample(density[0], rng, self.temperature)  # [S, N]
+        self.drawn.append(sets)
+        return self.encode_sets(sets)
+
+    @torch.no_grad()
+    def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None,
+               project: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk)."""
+        self.drawn = []
+        return super().sample(n, chunks, seed, prompt)
+
+    def drawn_events(self, piece: int, chunks: int, chunk_seconds: float, start_chunk: int = 0) -> Events:
+        """The events piece `piece` of the last sample drew in its first `chunks` new chunks, placed from chunk
+        `start_chunk` on (after a prompt of that many chunks)."""
+        rows = [SetBatch(*(t[piece:piece + 1] for t in (s.ids, s.offset_s, s.duration_s, s.intensity, s.sizes)))
+                for s in self.drawn[:chunks]]
+        if not rows:
+            return Events(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.uint8))
+        sets = SetBatch(*(torch.cat(parts) for parts in zip(*((r.ids, r.offset_s, r.duration_s, r.intensity, r.sizes)
+                                                                for r in rows))))  # [chunks, N]
+        return sets_to_events(sets, chunk_seconds, start_chunk)

@@ -1,0 +1,138 @@
+"""The events arm: the likelihood arm's transformer with a head that draws each chunk as events."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from timestepmusic.batches import SetBatch
+from timestepmusic.cli import main
+from timestepmusic.config import Config
+from timestepmusic.generation import GANModel
+from timestepmusic.midi import NUM_IDS, read_events
+from timestepmusic.sequence.event_head import DURATION_BINS, EventBins, EventHead
+from timestepmusic.train.sequence import train_sequence_model
+
+TINY_EVENTS = {"ar.context": 16, "ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.batch": 4, "ar.head_hidden": 16,
+               "ar.temperature": 1.0, "gan.steps": 8, "gan.validate_every": 4, "gan.sample_every": 0}
+
+
+@pytest.fixture(scope="module")
+def events_run(tiny_corpus, tiny_ae, tmp_path_factory):
+    run = tmp_path_factory.mktemp("events") / "run"
+    train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TINY_EVENTS), arch="events", progress=False)
+    return run
+
+
+def chunk_sets(rows: list[list[tuple[int, float, float, int]]], n: int = 6) -> SetBatch:
+    """Padded sets [R, n] from rows of (id, offset_s, duration_s, intensity) events in time order."""
+    ids, offsets, durations, intensities = (torch.zeros(len(rows), n, dtype=dtype) for dtype in
+                                            (torch.long, torch.float64, torch.float64, torch.long))
+    for r, events in enumerate(rows):
+        for i, (key, offset_s, duration_s, intensity) in enumerate(events):
+            ids[r, i], offsets[r, i], durations[r, i], intensities[r, i] = key, offset_s, duration_s, intensity
+    return SetBatch(ids, offsets, durations, intensities, torch.tensor([len(e) for e in rows]))
+
+
+def test_bins_round_trip_within_half_a_bin():
+    bins = EventBins(0.25)
+    sets = chunk_sets([[(39, 0.0, 0.005, 1), (88, 0.1234, 0.04, 64), (90, 0.2499, 31.0, 127)]])
+    back = bins.to_sets(*bins.to_bins(sets), sets.sizes)
+    assert torch.equal(back.ids, sets.ids) and torch.equal(back.intensity[:, :3], sets.intensity[:, :3])
+    assert (back.offset_s - sets.offset_s)[:, :3].abs().max() <= 0.0025 + 1e-9  # 5 ms bins
+    ratio = (back.duration_s / sets.duration_s)[:, :3]
+    step = (32.0 / 0.005) ** (1 / (DURATION_BINS - 1))  # the log bins' width
+    assert ((ratio >= step ** -0.5 - 1e-9) & (ratio <= step ** 0.5 + 1e-9)).all()
+    too_long = bins.to_sets(*bins.to_bins(chunk_sets([[(0, 0.3, 100.0, 5)]])), torch.tensor([1]))
+    assert too_long.offset_s[0, 0] < 0.25 and too_long.duration_s[0, 0] <= 32.0 + 1e-9  # clamped onto the bins
+
+
+def test_the_head_learns_each_chunk_its_features_stand_for_and_draws_it():
+    torch.manual_seed(0)
+    head = EventHead(width=8, hidden=32, max_events=6, chunk_seconds=0.25)
+    sets = chunk_sets([[(39, 0.01, 0.5, 80), (43, 0.01, 0.5, 70)], [(88, 0.0, 0.25, 127)], []])
+    features = torch.eye(3, 8)  # one feature vector per chunk
+    optimizer = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(300):
+        loss = head.nll(features, sets).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert float(loss.detach()) < 0.5  # nats per chunk: all but certain
+    drawn = head.sample(features, torch.Generator().manual_seed(0), temperature=0.5)
+    assert drawn.sizes.tolist() == [2, 1, 0]
+    assert drawn.ids[0, :2].tolist() == [39, 43] and drawn.ids[1, 0] == 88
+    assert drawn.intensity[0, :2].tolist() == [80, 70]
+    assert (drawn.offset_s[0, :2] - 0.01).abs().max() < 0.005
+
+
+def test_drawn_events_are_valid_and_in_time_order():
+    torch.manual_seed(1)
+    head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)  # untrained: anything may come
+    drawn = head.sample(torch.randn(64, 8), torch.Generator().manual_seed(3))
+    mask = drawn.mask
+    assert ((drawn.ids >= 0) & (drawn.ids < NUM_IDS))[mask].all()
+    assert ((drawn.intensity >= 1) & (drawn.intensity <= 127)).all()
+    assert ((drawn.offset_s >= 0) & (drawn.offset_s < 0.25))[mask].all()
+    assert (drawn.duration_s > 0)[mask].all()
+    later = drawn.offset_s[:, 1:] >= drawn.offset_s[:, :-1]
+    assert later[mask[:, 1:]].all()
+    assert drawn.sizes.max() > 1  # more than stops
+
+
+def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_ae, tmp_path):
+    config = Config().override(TINY_EVENTS | {"gan.steps": 40, "gan.validate_every": 20})
+    straight = tmp_path / "straight"
+    train_sequence_model(tiny_corpus, tiny_ae, straight, config, arch="events", progress=False)
+    rows = [r for r in map(eval, (straight / "metrics.jsonl").read_text().replace("NaN", "float('nan')").splitlines())
+            if "val_nll" in r]
+    assert rows[-1]["val_nll"] < rows[0]["val_nll"]
+    assert all(math.isfinite(r["nll"]) for r in rows)
+    resumed = tmp_path / "resumed"
+    train_sequence_model(tiny_corpus, tiny_ae, resumed, config, arch="events", progress=False, max_steps=15)
+    train_sequence_model(tiny_corpus, None, resumed, resume=True, progress=False)
+    a = load_file(str(straight / "last" / "generator.safetensors"))
+    b = load_file(str(resumed / "last" / "generator.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_written_piece_is_what_was_drawn_and_the_transformer_read_its_encoding(events_run):
+    model = GANModel.load(events_run)
+    pieces = model.sample_latents(2, 2.0, seed=4)
+    assert [p.shape[0] for p in pieces] == [8, 8]
+    drawn = model.arm.drawn  # one [S, N] set per chunk
+    for t, sets in enumerate(drawn):
+        encoded = model.ae.encode(sets).float()
+        assert torch.allclose(pieces[0][t], encoded[0], atol=1e-4)  # the latent the transformer read next
+    events = model.sample(2, 2.0, seed=4)
+    for i, piece in enumerate(events):
+        mine = [sets.sizes[i] for sets in drawn]
+        assert len(piece) == int(sum(mine))
+        t = np.floor(piece.start_s / 0.25 + 1e-9).astype(int)
+        assert np.bincount(t, minlength=8)[:8].tolist() == [int(s) for s in mine]  # each chunk's events in place
+    again = model.sample(2, 2.0, seed=4)
+    assert all(np.array_equal(a.ids, b.ids) and np.array_equal(a.start_s, b.start_s) for a, b in zip(events, again))
+    assert not np.array_equal(events[0].ids, events[1].ids)
+
+
+def test_a_prompt_is_kept_and_continued_from_the_cli(events_run, tiny_corpus, tmp_path, capsys):
+    prompt_file = next((tiny_corpus.parent / "midi").rglob("*.mid"))
+    prompt, _ = read_events(prompt_file)
+    model = GANModel.load(events_run)
+    heard, sets = model.ae.encode_events(prompt)  # [P, L]
+    p = heard.shape[0]
+    pieces = model.sample_latents(1, 2.0, seed=0, prompt=prompt)
+    assert pieces[0].shape[0] == p + 8
+    (piece,) = model.sample(1, 2.0, seed=0, prompt=prompt)
+    before = piece.start_s < p * 0.25
+    assert int(before.sum()) == int(sets.sizes.sum())  # the prompt's own (capped) events, then the drawn ones
+    out = tmp_path / "cont"
+    assert main(["generate", "--model", str(events_run), "--prompt", str(prompt_file), "--seconds", "2", "-n", "1",
+                 "-o", str(out)]) == 0
+    assert len(list(out.glob("*.mid"))) == 1
+    assert main(["generate", "--model", str(events_run), "--max-seconds", "3", "-n", "2", "--temperature", "0.9",
+                 "-o", str(tmp_path / "ended")]) == 0
+    assert len(list((tmp_path / "ended").glob("*.mid"))) == 2

@@ -65,7 +65,7 @@ def main() -> None:
 
     from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.report import BASELINE, CEILING, GENERATED, evaluate_generated
-    from timestepmusic.generation import GANModel, decode_piece
+    from timestepmusic.generation import GANModel, sampled_events
     from timestepmusic.midi import write_events
 
     corpus = Corpus.open(args.corpus)
@@ -81,8 +81,8 @@ def main() -> None:
             model.arm.settings = dataclasses.replace(model.arm.settings, slide_stride=args.slide_stride)
         pieces = model.sample_latents(args.samples, args.seconds, args.seed, snap_to_real=False, **options)
         sampled_s = time.perf_counter() - started
-        for i, latent in enumerate(pieces):
-            write_events(decode_piece(model.ae, latent), midi / f"sample_{i:03d}.mid")
+        for i, events in enumerate(sampled_events(model.arm, model.ae, pieces)):  # decoded, or drawn as events
+            write_events(events, midi / f"sample_{i:03d}.mid")
         music_s = sum(p.shape[0] for p in pieces) * model.ae.chunk_seconds
         key = model.ae.weights_sha256
         if key not in ceiling_rows and not args.no_ae_row:  # one decode of the real split per autoencoder

@@ -1,7 +1,8 @@
 """Benchmark: the sequence-model arms side by side, the convolutional GAN (`conv`, the baseline row) first,
 then the recurrent GAN (`rnn`) and the likelihood arm (`ar`), and two variants: the conv arm with each window
 generated after the 16 chunks before it (`conv-past16`: gan.past_chunks = 16) and the likelihood arm with its
-dimension-by-dimension density (`ar-dimwise`: ar.head = dimwise): parameters, training speed, sampling speed.
+dimension-by-dimension density (`ar-dimwise`: ar.head = dimwise), and the events arm (`events`: the ar transformer
+drawing each chunk as events, no decoder): parameters, training speed, sampling speed.
 
   parameters  of the trained networks: the generator, and the critic where the arm has one
   training    generator steps/s at the arm's default batch (gan.batch for conv and rnn, ar.batch for ar):
@@ -43,7 +44,8 @@ BENCH = Path(__file__).resolve().parent
 # name → (arm, settings over its defaults); the baseline first
 ARMS = {"conv": ("conv", {}), "rnn": ("rnn", {}), "ar": ("ar", {}),
         "conv-past16": ("conv", {"gan.past_chunks": 16}),  # each window after the 16 chunks before it
-        "ar-dimwise": ("ar", {"ar.head": "dimwise"})}  # the latent's dimensions one after another
+        "ar-dimwise": ("ar", {"ar.head": "dimwise"}),  # the latent's dimensions one after another
+        "events": ("events", {"ar.head_hidden": 128})}  # the ar transformer drawing each chunk as events
 ARCHS = tuple(ARMS)
 PIECE_S = 16.0
 sys.path.insert(0, str(BENCH))
@@ -115,7 +117,7 @@ class Trainer:
         torch.manual_seed(config.gan.seed)
         arm = arch_class(meta["arch"])(config, ae.model.latent, device)
         arm.attach(LatentData(corpus, RealLatents(corpus, ae, normaliser, cached, Dist()), Dist(), device, False))
-        batch = config.ar.batch if meta["arch"] == "ar" else config.gan.batch
+        batch = config.ar.batch if meta["arch"] in ("ar", "events") else config.gan.batch
         return cls(name, arm, arm.trained(), arm.optimizers(), torch.Generator().manual_seed(config.gan.seed),
                    batch, mean_real_chunks(arm))
 

@@ -136,3 +136,15 @@ def test_a_prompt_is_kept_and_continued_from_the_cli(events_run, tiny_corpus, tm
     assert main(["generate", "--model", str(events_run), "--max-seconds", "3", "-n", "2", "--temperature", "0.9",
                  "-o", str(tmp_path / "ended")]) == 0
     assert len(list((tmp_path / "ended").glob("*.mid"))) == 2
+
+
+def test_temperature_sharpens_what_is_played_not_how_much():
+    torch.manual_seed(2)
+    head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)
+    with torch.no_grad():
+        head.out["key"][-1].bias[-1] += 4.0  # the stop choice: ~0.4 of every draw at the model's own odds
+    features = torch.randn(2000, 8)
+    sizes = {t: head.sample(features, torch.Generator().manual_seed(0), temperature=t).sizes.float().mean()
+             for t in (1.0, 0.2)}
+    assert 1.0 < sizes[1.0] < 2.5  # geometric with stop odds ~0.4
+    assert abs(sizes[0.2] - sizes[1.0]) < 0.15 * sizes[1.0]  # a tempered stop (e^20 against 91) would end every chunk at once

@@ -123,8 +123,11 @@ class EventHead(nn.Module):
 
     @torch.no_grad()
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0) -> SetBatch:
-        """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Every logit
-        ÷ `temperature`. A row stops at its stop choice or at the cap; starts never go back in time."""
+        """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Whether
+        another event comes is drawn at the model's own odds; which key, start, duration and intensity it has,
+        with every logit ÷ `temperature` (below 1 the likelier choices win more often without the chunk
+        getting emptier: a tempered stop choice made 16 s pieces fall silent for seconds at a time). A row stops
+        at its stop choice or at the cap; starts never go back in time."""
         r, n, device = features.shape[0], self.max_events, features.device
         h0, bias = self.condition(features).chunk(2, dim=-1)  # [R, H] each
         state, step_input = torch.tanh(h0), self.first.expand(r, -1) + bias  # [R, H] each
@@ -139,12 +142,12 @@ class EventHead(nn.Module):
 
         for i in range(n):
             state = self.gru(step_input[:, None], state[None].contiguous())[1][0]  # [R, H]
-            key_logits = self.choices(state, None)["key"]
-            key = draw(key_logits)  # a stop at i = 0: the empty chunk
-            going &= key != STOP
+            key_logits = self.choices(state, None)["key"]  # [R, keys + stop]
+            stop_odds = F.softmax(key_logits.float(), dim=-1)[:, STOP].cpu()  # untempered: how full the chunk is
+            going &= (torch.rand(r, generator=rng) >= stop_odds).to(device)  # a stop at i = 0: the empty chunk
+            key = draw(key_logits[:, :STOP])
             if not going.any():
                 break
-            key = key.clamp(max=NUM_IDS - 1)
             start_logits = self.choices(state, key, None)["start"]
             # time order: no start before the event before (the data's order, so nothing real is masked)
             start_logits = start_logits.masked_fill(torch.arange(start_logits.shape[1], device=device) < latest[:, None],

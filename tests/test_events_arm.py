@@ -142,9 +142,17 @@ def test_temperature_sharpens_what_is_played_not_how_much():
     torch.manual_seed(2)
     head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)
     with torch.no_grad():
-        head.out["key"][-1].bias[-1] += 4.0  # the stop choice: ~0.4 of every draw at the model's own odds
-    features = torch.randn(2000, 8)
-    sizes = {t: head.sample(features, torch.Generator().manual_seed(0), temperature=t).sizes.float().mean()
-             for t in (1.0, 0.2)}
-    assert 1.0 < sizes[1.0] < 2.5  # geometric with stop odds ~0.4
-    assert abs(sizes[0.2] - sizes[1.0]) < 0.15 * sizes[1.0]  # a tempered stop (e^20 against 91) would end every chunk at once
+        head.out["key"][-1].bias.mul_(20)  # keys of clearly unequal odds
+        head.out["key"][-1].bias[-1] = head.out["key"][-1].bias[:-1].max() + 1  # the stop: often, not always
+    features = torch.randn(1, 8).expand(2000, 8)  # one chunk's features: every row draws from the same odds
+    drawn = {t: head.sample(features, torch.Generator().manual_seed(0), temperature=t) for t in (1.0, 0.2)}
+    sizes = {t: d.sizes.float().mean() for t, d in drawn.items()}
+    assert 0.5 < sizes[1.0] < 5  # neither empty nor full chunks
+    assert abs(sizes[0.2] - sizes[1.0]) < 0.15 * sizes[1.0]  # a tempered stop (the likeliest) would end most at once
+    notes = {t: d.ids[d.mask & (d.ids < 88)] for t, d in drawn.items()}
+    pedals = {t: float((d.ids[d.mask] >= 88).float().mean()) for t, d in drawn.items()}
+    assert abs(pedals[0.2] - pedals[1.0]) < 0.05  # notes or pedals: at the model's odds
+    def spread(keys):  # entropy of the keys struck (nats)
+        p = torch.bincount(keys, minlength=88).float() / keys.numel()
+        return float(-(p[p > 0] * p[p > 0].log()).sum())
+    assert spread(notes[0.2]) < spread(notes[1.0]) - 0.5  # which key: sharpened

@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..batches import SetBatch
-from ..midi import NUM_IDS
+from ..midi import NUM_IDS, NUM_KEYS
 
 STOP = NUM_IDS  # the key choice that ends a chunk's events
 START_STEP_S = 0.005
@@ -123,11 +123,12 @@ class EventHead(nn.Module):
 
     @torch.no_grad()
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0) -> SetBatch:
-        """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Whether
-        another event comes is drawn at the model's own odds; which key, start, duration and intensity it has,
-        with every logit ÷ `temperature` (below 1 the likelier choices win more often without the chunk
-        getting emptier: a tempered stop choice made 16 s pieces fall silent for seconds at a time). A row stops
-        at its stop choice or at the cap; starts never go back in time."""
+        """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
+        note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
+        another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
+        those too, on validation: a tempered stop left 16 s pieces silent for seconds, tempered durations
+        halved the polyphony, a tempered note-or-pedal choice doubled the pedal changes.) A row stops at its
+        stop choice or at the cap; starts never go back in time."""
         r, n, device = features.shape[0], self.max_events, features.device
         h0, bias = self.condition(features).chunk(2, dim=-1)  # [R, H] each
         state, step_input = torch.tanh(h0), self.first.expand(r, -1) + bias  # [R, H] each
@@ -136,18 +137,22 @@ class EventHead(nn.Module):
         going = torch.ones(r, dtype=torch.bool, device=device)
         latest = torch.zeros(r, dtype=torch.long, device=device)  # the start bin of the event before
 
-        def draw(logits: torch.Tensor) -> torch.Tensor:
-            probs = F.softmax(logits.float() / temperature, dim=-1).cpu()
+        def draw(logits: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
+            probs = F.softmax(logits.float() / tau, dim=-1).cpu()
             return torch.multinomial(probs, 1, generator=rng).squeeze(1).to(device)
 
         for i in range(n):
             state = self.gru(step_input[:, None], state[None].contiguous())[1][0]  # [R, H]
-            key_logits = self.choices(state, None)["key"]  # [R, keys + stop]
-            stop_odds = F.softmax(key_logits.float(), dim=-1)[:, STOP].cpu()  # untempered: how full the chunk is
-            going &= (torch.rand(r, generator=rng) >= stop_odds).to(device)  # a stop at i = 0: the empty chunk
-            key = draw(key_logits[:, :STOP])
+            key_logits = self.choices(state, None)["key"]  # [R, 88 keys + 3 pedals + stop]
+            odds = F.softmax(key_logits.float(), dim=-1)  # [R, 92]
+            # a note, a pedal or the stop, at the model's odds (a stop at i = 0: the empty chunk) …
+            kind = draw(torch.cat([odds[:, :NUM_KEYS].sum(-1, keepdim=True), odds[:, NUM_KEYS:]], dim=-1).log())
+            going &= kind != 1 + NUM_IDS - NUM_KEYS  # [R]: the last kind is the stop
             if not going.any():
                 break
+            # … and a note's key at the temperature
+            key = torch.where(kind == 0, draw(key_logits[:, :NUM_KEYS], temperature), NUM_KEYS + kind - 1)
+            key = key.clamp(max=NUM_IDS - 1)
             start_logits = self.choices(state, key, None)["start"]
             # time order: no start before the event before (the data's order, so nothing real is masked)
             start_logits = start_logits.masked_fill(torch.arange(start_logits.shape[1], device=device) < latest[:, None],

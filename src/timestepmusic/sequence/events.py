@@ -5,7 +5,8 @@ Each drawn chunk is encoded by the autoencoder's encoder before the piece goes o
 what a real chunk with those events encodes to; the decoder is never used, and what is written is what was drawn.
 Training is teacher-forced on real windows exactly as the likelihood arm's (sequence/autoregressive.py), with the
 chunk's events' negative log-likelihood (nats per chunk) in place of the latent's; the end head, windows, prompt
-continuation, sliding past the context and `ends` are the same. `ar.temperature` divides every event logit.
+continuation, sliding past the context and `ends` are the same. `ar.temperature` divides the logits of
+which key a note strikes (event_head.EventHead.sample).
 Settings: the `ar` section (ar.head_hidden: the event head's width).
 Shapes: B windows (b on this rank), T ≤ context steps, L latent, W width, S pieces, V valid chunks, N events.
 """

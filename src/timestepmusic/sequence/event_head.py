@@ -143,7 +143,7 @@ class EventHead(nn.Module):
 
         for i in range(n):
             state = self.gru(step_input[:, None], state[None].contiguous())[1][0]  # [R, H]
-            key_logits = self.choices(state, None)["key"]  # [R, 88 keys + 3 pedals + stop]
+            key_logits = self.out["key"](state)  # [R, 88 keys + 3 pedals + stop]
             odds = F.softmax(key_logits.float(), dim=-1)  # [R, 92]
             # a note, a pedal or the stop, at the model's odds (a stop at i = 0: the empty chunk) …
             kind = draw(torch.cat([odds[:, :NUM_KEYS].sum(-1, keepdim=True), odds[:, NUM_KEYS:]], dim=-1).log())
@@ -153,13 +153,16 @@ class EventHead(nn.Module):
             # … and a note's key at the temperature
             key = torch.where(kind == 0, draw(key_logits[:, :NUM_KEYS], temperature), NUM_KEYS + kind - 1)
             key = key.clamp(max=NUM_IDS - 1)
-            start_logits = self.choices(state, key, None)["start"]
+            # each choice reads the ones before it, as in `choices` (one head at a time here)
+            within = state + self.given["key"](key)  # [R, H]
+            start_logits = self.out["start"](within)
             # time order: no start before the event before (the data's order, so nothing real is masked)
             start_logits = start_logits.masked_fill(torch.arange(start_logits.shape[1], device=device) < latest[:, None],
                                                     -torch.inf)
             start = draw(start_logits)
-            duration = draw(self.choices(state, key, start, None)["duration"])
-            intensity_logits = self.choices(state, key, start, duration)["intensity"]
+            within = within + self.given["start"](start)
+            duration = draw(self.out["duration"](within))
+            intensity_logits = self.out["intensity"](within + self.given["duration"](duration))
             intensity = draw(intensity_logits.masked_fill(torch.arange(INTENSITIES, device=device) == 0, -torch.inf))
             for name, x in zip(self.read, (key, start, duration, intensity)):
                 out[name][:, i] = torch.where(going, x, out[name][:, i])

@@ -156,3 +156,14 @@ def test_temperature_sharpens_what_is_played_not_how_much():
         p = torch.bincount(keys, minlength=88).float() / keys.numel()
         return float(-(p[p > 0] * p[p > 0].log()).sum())
     assert spread(notes[0.2]) < spread(notes[1.0]) - 0.5  # which key: sharpened
+
+
+def test_the_shipped_default_draws_events_over_the_latent75_autoencoder():
+    from timestepmusic.autoencoder import load_autoencoder
+
+    model = GANModel.load()  # the default
+    assert model.arch == "events" and model.arm.settings.temperature == 0.8  # chosen on validation
+    assert model.ae.weights_sha256 == load_autoencoder("ae-latent75").weights_sha256
+    assert load_autoencoder().weights_sha256 == model.ae.weights_sha256  # tsm reconstruct's default
+    (piece,) = model.sample(1, 2.0, seed=0)
+    assert piece.is_note.sum() > 0 and piece.end_s <= 2.0 + 2.0  # rings on at most RELEASE_S

@@ -157,7 +157,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         for name in shipped_names():
             d = shipped_description(name)
             if args.arch in (None, d["arch"]):  # --list --arch KIND: the shipped models of that kind
-                print(f"{name:<12} {d['arch']:<5} {d['description']}")
+                print(f"{name:<12} {d['arch']:<6} {d['description']}")
         return 0
     if args.model is None and args.arch is not None:  # the shipped model of that kind
         from .shipped import shipped_of_arch

@@ -158,7 +158,7 @@ def test_temperature_sharpens_what_is_played_not_how_much():
     assert spread(notes[0.2]) < spread(notes[1.0]) - 0.5  # which key: sharpened
 
 
-def test_the_shipped_default_draws_events_over_the_latent75_autoencoder():
+def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path, capsys):
     from timestepmusic.autoencoder import load_autoencoder
 
     model = GANModel.load()  # the default
@@ -167,3 +167,6 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder():
     assert load_autoencoder().weights_sha256 == model.ae.weights_sha256  # tsm reconstruct's default
     (piece,) = model.sample(1, 2.0, seed=0)
     assert piece.is_note.sum() > 0 and piece.end_s <= 2.0 + 2.0  # rings on at most RELEASE_S
+    assert main(["generate", "--mixture-temperature", "0.7", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no mixture" in err and "\n" not in err and not (tmp_path / "o").exists()

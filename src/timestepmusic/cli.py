@@ -383,13 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", metavar="CORPUS",
                    help="models that end pieces: report piece lengths beside this corpus's (default: the training corpus)")
     p.add_argument("--max-seconds", type=float,
-                   help="rnn and ar models: longest a piece may run; each ends earlier when the model ends it "
-                   "(rnn default 120; an ar model without it writes exactly --seconds)")
+                   help="rnn, ar and events models: longest a piece may run; each ends earlier when the model ends it "
+                   "(rnn default 120; an ar or events model without it writes exactly --seconds)")
     p.add_argument("--prompt", metavar="IN.mid",
-                   help="ar models: continue this performance (its chunks are encoded, then continued for --seconds; "
+                   help="ar and events models: continue this performance (its chunks are encoded, then continued for --seconds; "
                    "each file starts with the prompt as the model heard it)")
     p.add_argument("--temperature", type=float,
-                   help="ar models: the spread of each draw (default: the model's ar.temperature; lower is tamer)")
+                   help="ar models: the spread of each draw; events models: the temperature of which key a note "
+                   "strikes (default: the model's ar.temperature; lower is tamer)")
     p.add_argument("--mixture-temperature", type=float,
                    help="ar models: the temperature of the mixture's weights (default: the model's "
                    "ar.mixture_temperature; below 1 the likeliest component, often silence, wins more often)")

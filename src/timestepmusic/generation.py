@@ -143,6 +143,8 @@ class GANModel:
             if given and not able:
                 other = "an ar model, or a conv model trained with gan.past_chunks" if what == "--prompt" else "an ar model"
                 raise ValueError(f"{what}: a {self.arch} model cannot do this; use {other}")
+        if mixture_temperature is not None and getattr(arm, "draws_events", False):
+            raise ValueError("--mixture-temperature: an events model has no mixture; its --temperature is the key's")
         if tempered:
             arm.ends = bool(ends)
             settings = arm.settings

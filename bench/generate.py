@@ -71,8 +71,16 @@ def timed(fn, repeat: int) -> tuple[list[float], object]:
 def sample_parts(gan, seed: int) -> tuple[dict[str, float], object]:
     """GANModel.sample(1, SECONDS, seed) step by step: seconds per part and the events."""
     from timestepmusic.batches import SetBatch
+    from timestepmusic.generation import sampled_events
 
     ae = gan.ae
+    if getattr(gan.arm, "draws_events", False):  # the events arm: drawn as events, nothing decoded
+        t0 = time.perf_counter()
+        pieces = gan.sample_latents(1, SECONDS, seed)
+        t1 = time.perf_counter()
+        events = sampled_events(gan.arm, ae, pieces)[0]
+        t2 = time.perf_counter()
+        return {"transformer + event head + encoder (draws)": t1 - t0, "drawn sets → events": t2 - t1}, events
     t0 = time.perf_counter()
     latent = gan.sample_latents(1, SECONDS, seed)[0]  # [T, L]
     t1 = time.perf_counter()

@@ -86,7 +86,7 @@ class EventHead(nn.Module):
         states, _ = pad_packed_sequence(out, batch_first=True, total_length=self.max_events)  # [R, N, H]
         return F.pad(states, (0, 0, 0, 1))  # [R, N + 1, H]
 
-    def choices(self, state: torch.Tensor, key: torch.Tensor, start: torch.Tensor | None = None,
+    def choices(self, state: torch.Tensor, key: torch.Tensor | None, start: torch.Tensor | None = None,
                 duration: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Logits of each choice at states [K, H] given the choices before it in the event ([K] each; a choice
         whose givens are None is skipped) → {name: [K, classes]}."""

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..autoencoder import Autoencoder, sets_to_events
@@ -84,7 +85,7 @@ class EventAutoregressive(Autoregressive):
         valid = real.mask > 0.5  # [b, T]
         sets = self.gatherer.gather(*self.data.real.locate(real.rows[valid]))  # [V, N]
         nll = (self.generator.events.nll(features[valid], sets.to(self.device)) * weight[valid]).sum() / steps_total
-        end = torch.nn.functional.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none")
+        end = F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none")  # [b, T]
         return nll, (end * weight).sum() / steps_total
 
     def draw(self, density: tuple[torch.Tensor, ...], rng: torch.Generator) -> torch.Tensor:

@@ -77,6 +77,8 @@ def main() -> None:
         started = time.perf_counter()
         options = ({"temperature": args.temperature, "mixture_temperature": args.mixture_temperature}
                    if getattr(model.arm, "continues", False) else {})
+        if getattr(model.arm, "draws_events", False):  # no mixture: its temperature is the key's
+            options.pop("mixture_temperature", None)
         if options and args.slide_stride is not None:
             model.arm.settings = dataclasses.replace(model.arm.settings, slide_stride=args.slide_stride)
         pieces = model.sample_latents(args.samples, args.seconds, args.seed, snap_to_real=False, **options)

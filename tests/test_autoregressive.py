@@ -14,6 +14,7 @@ from timestepmusic.config import Config
 from timestepmusic.generation import GANModel
 from timestepmusic.midi import read_events
 from timestepmusic.sequence.transformer_net import DimwiseMixture, LatentTransformer, mixture_nll, sample_mixture
+from timestepmusic.train.log import read_metrics
 from timestepmusic.train.sequence import train_sequence_model
 
 TINY_AR = {"ar.context": 16, "ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.mixture": 2, "ar.batch": 4,
@@ -123,8 +124,7 @@ def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_
                                           "ar.head": head, "ar.head_hidden": 32})
     straight = tmp_path / "straight"
     train_sequence_model(tiny_corpus, tiny_ae, straight, config, arch="ar", progress=False)
-    rows = [r for r in map(eval, (straight / "metrics.jsonl").read_text().replace("NaN", "float('nan')").splitlines())
-            if "val_nll" in r]
+    rows = [r for r in read_metrics(straight / "metrics.jsonl") if "val_nll" in r]
     assert rows[-1]["val_nll"] < rows[0]["val_nll"]
     assert all(math.isfinite(r["nll"]) for r in rows)
     resumed = tmp_path / "resumed"

@@ -118,6 +118,31 @@ def test_the_written_piece_is_what_was_drawn_and_the_transformer_read_its_encodi
     assert not np.array_equal(events[0].ids, events[1].ids)
 
 
+def test_short_gaps_inside_a_drawn_pedal_run_are_closed_at_pedal_join_s(events_run):
+    import dataclasses
+
+    from timestepmusic.midi import DAMPER_ID, SOFT_ID
+
+    model = GANModel.load(events_run)
+    # chunk 0: damper 0.00–0.17 s, then 0.20–0.30 s (a 30 ms lift); soft 0.05–0.10 s; a note
+    # chunk 1: damper from 0.42 s (a 120 ms lift after 0.30 s); soft from 0.28 s (a 180 ms lift)
+    model.arm.drawn = [chunk_sets([[(DAMPER_ID, 0.0, 0.17, 100), (SOFT_ID, 0.05, 0.05, 90), (40, 0.1, 0.3, 70),
+                                    (DAMPER_ID, 0.2, 0.1, 60)]]),
+                       chunk_sets([[(SOFT_ID, 0.03, 0.2, 90), (DAMPER_ID, 0.17, 0.5, 120)]])]
+    def held(join_s: float) -> tuple[list[float], list[float]]:
+        model.arm.settings = dataclasses.replace(model.arm.settings, pedal_join_s=join_s)
+        events = model.arm.drawn_events(0, 2, 0.25, start_chunk=4)  # placed after a 1 s prompt
+        assert len(events) == 6 and events.start_s.min() == pytest.approx(1.0)
+        return ([round(float(d), 3) for d in events.duration_s[events.ids == DAMPER_ID]],
+                [round(float(d), 3) for d in events.duration_s[events.ids == SOFT_ID]])
+    assert held(0.0) == ([0.17, 0.1, 0.5], [0.05, 0.2])  # as drawn
+    assert held(0.05) == ([0.2, 0.1, 0.5], [0.05, 0.2])  # the 30 ms lift closed: held to the next press
+    assert held(0.15) == ([0.2, 0.22, 0.5], [0.05, 0.2])  # … and the 120 ms one; pedals are joined each alone
+    assert held(0.2)[1] == [0.23, 0.2]
+    note = model.arm.drawn_events(0, 2, 0.25)
+    assert note.duration_s[note.ids == 40].tolist() == pytest.approx([0.3])  # notes are never joined
+
+
 def test_a_prompt_is_kept_and_continued_from_the_cli(events_run, tiny_corpus, tmp_path, capsys):
     prompt_file = next((tiny_corpus.parent / "midi").rglob("*.mid"))
     prompt, _ = read_events(prompt_file)

@@ -163,6 +163,35 @@ def test_a_prompt_is_kept_and_continued_from_the_cli(events_run, tiny_corpus, tm
     assert len(list((tmp_path / "ended").glob("*.mid"))) == 2
 
 
+def test_a_piece_without_a_note_is_drawn_again(events_run, monkeypatch, tmp_path):
+    from timestepmusic import generation
+    from timestepmusic.midi import Events
+
+    model = GANModel.load(events_run)
+    drawn = []  # the seed of every call, and how many pieces it drew
+    original = generation.sampled_events
+
+    def silent_first(arm, ae, pieces, prompt=None):  # the first draw's second piece: pedals only
+        events = original(arm, ae, pieces, prompt)
+        drawn.append(len(pieces))
+        if len(drawn) == 1:
+            e = events[1]
+            events[1] = Events(np.full(2, 88), np.array([0.1, 0.5]), np.array([0.3, 0.3]), np.array([64, 64]))
+            assert len(e) > 0
+        return events
+
+    monkeypatch.setattr(generation, "sampled_events", silent_first)
+    latents, events = generation.written_pieces(model, 3, 2.0, seed=7)
+    assert drawn == [3, 1]  # one more draw, of the silent piece alone
+    assert all(piece.is_note.any() for piece in events) and len(latents) == 3
+    again = original(model.arm, model.ae, model.sample_latents(1, 2.0, seed=7 + generation.REDRAW_SEED_STEP))
+    assert np.array_equal(events[1].ids, again[0].ids)  # the redraw's seed, deterministic
+    monkeypatch.setattr(generation, "sampled_events", lambda arm, ae, pieces, prompt=None: [
+        Events(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.uint8)) for _ in pieces])
+    latents, events = generation.written_pieces(model, 2, 2.0, seed=7)  # a model that never plays: written as is
+    assert len(events) == 2 and not any(len(piece) for piece in events)
+
+
 def test_temperature_sharpens_what_is_played_not_how_much():
     torch.manual_seed(2)
     head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)

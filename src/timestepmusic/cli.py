@@ -149,7 +149,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generation import GANModel, check_piece_seconds, model_info, sampled_events
+    from .generation import GANModel, check_piece_seconds, model_info, written_pieces
 
     if args.list:
         from .shipped import shipped_description, shipped_names
@@ -207,8 +207,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
             options["prompt"], _ = read_events(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
     out = Path(args.out)
-    pieces = gan.sample_latents(args.n, seconds, args.seed, snap_to_real=not args.no_snap, **options)  # [T_s, L] each
-    samples = sampled_events(gan.arm, gan.ae, pieces, options.get("prompt"))
+    pieces, samples = written_pieces(gan, args.n, seconds, args.seed, not args.no_snap, **options)  # [T_s, L] each
     for i, events in enumerate(samples):
         path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
         notes = int(events.is_note.sum())

@@ -10,6 +10,7 @@ LONGEST_PIECE_S. Shapes: S pieces, T chunks, L latent, K codebook latents.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,10 @@ from .shipped import resolve_model
 
 RELEASE_S = 2.0  # how long a generated piece may ring on after its last chunk
 LONGEST_PIECE_S = 3600.0  # one hour: the recurrent generator's attention over its past grows with the piece
+log = logging.getLogger(__name__)
 BLOCK_CHUNKS = 4096  # chunks snapped and decoded at once (the codebook distances of a block: 4096 × K floats)
+SILENT_REDRAWS = 3  # a written piece without a note is drawn again (a new seed) at most this many times
+REDRAW_SEED_STEP = 1_000_003  # redraw k uses seed + k × this (far from the seeds a user gives)
 
 
 def default_model_path() -> Path:
@@ -210,19 +214,38 @@ def release_by(events: Events, end_s: float) -> Events:
     return Events(events.ids, events.start_s, duration, events.intensity)
 
 
+def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_real: bool = True,
+                   **options) -> tuple[list[torch.Tensor], list[Events]]:
+    """The pieces `tsm generate` writes: their latents ([T_s, L] each, a prompt's chunks first) and events
+    (GANModel.sample_latents, then `sampled_events`). A piece without a single note (a model may stall in
+    silence: 1 % of the shipped default's 16 s pieces) is drawn again with another seed, at most
+    SILENT_REDRAWS times; the same seed still gives the same pieces."""
+    latents = gan.sample_latents(n, seconds, seed, snap_to_real, **options)
+    events = sampled_events(gan.arm, gan.ae, latents, options.get("prompt"))
+    for redraw in range(1, SILENT_REDRAWS + 1):
+        silent = [i for i, piece in enumerate(events) if not piece.is_note.any()]
+        if not silent:
+            break
+        log.info("%d of %d pieces without a note: drawn again", len(silent), n)
+        again = gan.sample_latents(len(silent), seconds, seed + redraw * REDRAW_SEED_STEP, snap_to_real, **options)
+        for i, latent, piece in zip(silent, again, sampled_events(gan.arm, gan.ae, again, options.get("prompt"))):
+            latents[i], events[i] = latent, piece
+    return latents, events
+
+
 def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
              device: str = "cpu", snap_to_real: bool = True, **options) -> list[Path]:
     """Write `n` MIDI files into `out` from a model of any arch; the same seed gives the same files. `seconds`
     is each piece's length, or for an arch that ends its pieces itself, the longest one may run. `options`
     (likelihood arm): prompt=Events, ends=bool, temperature=float, mixture_temperature=float
-    (GANModel.sample_latents)."""
+    (GANModel.sample_latents); a piece without a note is drawn again (`written_pieces`)."""
     if n < 1:
         raise ValueError(f"-n must be ≥ 1, got {n}")
     check_piece_seconds(seconds)
     gan = GANModel.load(model, device)
+    _, pieces = written_pieces(gan, n, seconds, seed, snap_to_real, **options)
     out = Path(out)
-    return [write_events(events, out / f"sample_{seed}_{i:03d}.mid")
-            for i, events in enumerate(gan.sample(n, seconds, seed, snap_to_real, **options))]
+    return [write_events(events, out / f"sample_{seed}_{i:03d}.mid") for i, events in enumerate(pieces)]
 
 
 def model_info(model: str | Path | None = None) -> dict:

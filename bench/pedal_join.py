@@ -5,7 +5,8 @@ bench/compare_generators.py, no snapping), and the gaps between consecutive damp
 split's (the share of abutting runs, of gaps of 20–100 ms and over 100 ms, and of overlaps over 20 ms).
 
     python bench/pedal_join.py --corpus /work/data/asap --model s0=default --model s1=runs/ev-s1/best \
-        --gaps 0,0.05,0.1,0.2 --out /tmp/join --markdown bench/results/pedal_join.md
+        --gaps 0,0.05,0.1,0.2,0.02/0.1,0.02/0.2 --out /tmp/join --markdown bench/results/pedal_join.md
+(0.02/0.1: gaps of at most 20 ms or 10 % of the press before.)
 """
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def main() -> None:
     parser.add_argument("--split", default="validation")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--model", action="append", default=[], metavar="NAME=RUN")
-    parser.add_argument("--gaps", default="0,0.05,0.1,0.2", help="comma-separated ar.pedal_join_s values (s)")
+    parser.add_argument("--gaps", default="0,0.05,0.1,0.2",
+                        help="comma-separated ar.pedal_join_s values (s), or S/SHARE: with ar.pedal_join_share")
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=16.0)
     parser.add_argument("--seed", type=int, default=0)
@@ -66,7 +68,7 @@ def main() -> None:
     from timestepmusic.midi import write_events
 
     corpus = Corpus.open(args.corpus)
-    gaps = [float(g) for g in args.gaps.split(",")]
+    gaps = [tuple(float(x) for x in (g.split("/") + ["0"])[:2]) for g in args.gaps.split(",")]  # (s, share)
     real = excerpts_from_corpus(corpus, args.split, args.seconds)
     real_gaps = damper_gaps(real.ids, real.start_s, real.duration_s, real.excerpt)
     load_before = os.getloadavg()[0]
@@ -80,10 +82,11 @@ def main() -> None:
         pieces = model.sample_latents(args.samples, args.seconds, args.seed, snap_to_real=False,
                                       temperature=args.temperature)
         print(f"{name}: {args.samples} pieces drawn in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        for gap in gaps:  # the same drawn events, joined at each gap
-            model.arm.settings = dataclasses.replace(model.arm.settings, pedal_join_s=gap)
+        for gap, share in gaps:  # the same drawn events, joined at each gap
+            model.arm.settings = dataclasses.replace(model.arm.settings, pedal_join_s=gap, pedal_join_share=share)
             events = sampled_events(model.arm, model.ae, pieces)
-            midi = args.out / name / f"join{gap:g}" / "midi"
+            label = f"{gap:g}" + (f", share {share:g}" if share else "")
+            midi = args.out / name / f"join{gap:g}-{share:g}" / "midi"
             for i, piece in enumerate(events):
                 write_events(piece, midi / f"sample_{i:03d}.mid")
             report = evaluate_generated(midi, corpus, midi.parent / "report", split=args.split,
@@ -91,10 +94,10 @@ def main() -> None:
             s = summary_of(report, GENERATED)
             drawn_gaps = np.concatenate([damper_gaps(e.ids, e.start_s, e.duration_s, np.zeros(len(e), np.int64))
                                          for e in events])
-            rows.append([name, f"{gap:g}", f"{s['classifier']:.3f}", f"{s['trees']:.3f}", f"{s['mean_overlap']:.3f}",
+            rows.append([name, label, f"{s['classifier']:.3f}", f"{s['trees']:.3f}", f"{s['mean_overlap']:.3f}",
                          f"{s['damper_fraction']:.3f}", *gap_shares(drawn_gaps)])
             print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
-    header = ["model", "pedal_join_s", "logistic acc.", "trees acc.", "mean overlap", "damper-down overlap",
+    header = ["model", "pedal_join_s, _share", "logistic acc.", "trees acc.", "mean overlap", "damper-down overlap",
               *(label for label, _, _ in GAP_BINS)]
     lines = [f"split {args.split}, {args.samples} pieces of {args.seconds:g} s per model (drawn once, seed "
              f"{args.seed}), no snapping; gap shares: of consecutive damper events", "",

@@ -365,11 +365,12 @@ def merge_restrikes(events: Events, extend: bool = False) -> Events:
     return Events(events.ids[keep], events.start_s[keep], duration[keep], events.intensity[keep], events.end_s)
 
 
-def join_pedal_runs(events: Events, gap_s: float) -> Events:
-    """Close gaps of at most `gap_s` between consecutive events of one pedal (the earlier is extended to
-    the later's start). A held pedal that changes depth is a run of abutting events; a decoded one that
-    ends a few ms early would otherwise lift the pedal and press it again."""
-    if gap_s <= 0 or not len(events):
+def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0) -> Events:
+    """Close gaps of at most `gap_s`, or of at most `share` × the earlier event's duration, between
+    consecutive events of one pedal (the earlier is extended to the later's start). A held pedal that changes
+    depth is a run of abutting events; a decoded or drawn one that ends a few ms early (or, drawn, a few % of
+    its length: a duration bin is ~10 % wide) would otherwise lift the pedal and press it again."""
+    if (gap_s <= 0 and share <= 0) or not len(events):
         return events
     duration = events.duration_s.copy()
     for pedal_id in (DAMPER_ID, SOSTENUTO_ID, SOFT_ID):
@@ -379,7 +380,7 @@ def join_pedal_runs(events: Events, gap_s: float) -> Events:
             continue
         start, end = events.start_s[mine], events.start_s[mine] + duration[mine]
         gap = start[1:] - end[:-1]  # [M - 1]
-        close = (gap > 0) & (gap <= gap_s)
+        close = (gap > 0) & (gap <= np.maximum(gap_s, share * duration[mine[:-1]]))
         duration[mine[:-1][close]] = start[1:][close] - start[:-1][close]
     return Events(events.ids, events.start_s, duration, events.intensity, events.end_s)
 

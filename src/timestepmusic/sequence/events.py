@@ -6,8 +6,8 @@ what a real chunk with those events encodes to; the decoder is never used, and w
 Training is teacher-forced on real windows exactly as the likelihood arm's (sequence/autoregressive.py), with the
 chunk's events' negative log-likelihood (nats per chunk) in place of the latent's; the end head, windows, prompt
 continuation, sliding past the context and `ends` are the same. `ar.temperature` divides the logits of
-which key a note strikes (event_head.EventHead.sample); `ar.pedal_join_s` closes short gaps inside a pedal's
-drawn runs.
+which key a note strikes (event_head.EventHead.sample); `ar.pedal_join_s` and `ar.pedal_join_share` close short
+gaps inside a pedal's drawn runs.
 Settings: the `ar` section (ar.head_hidden: the event head's width).
 Shapes: B windows (b on this rank), T ≤ context steps, L latent, W width, S pieces, V valid chunks, N events.
 """
@@ -107,12 +107,13 @@ class EventAutoregressive(Autoregressive):
 
     def drawn_events(self, piece: int, chunks: int, chunk_seconds: float, start_chunk: int = 0) -> Events:
         """The events piece `piece` of the last sample drew in its first `chunks` new chunks, placed from chunk
-        `start_chunk` on (after a prompt of that many chunks); gaps of at most ar.pedal_join_s inside a pedal's
-        runs closed."""
+        `start_chunk` on (after a prompt of that many chunks); gaps of at most ar.pedal_join_s (or
+        ar.pedal_join_share of the press before) inside a pedal's runs closed."""
         rows = [SetBatch(*(t[piece:piece + 1] for t in (s.ids, s.offset_s, s.duration_s, s.intensity, s.sizes)))
                 for s in self.drawn[:chunks]]
         if not rows:
             return Events(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.uint8))
         sets = SetBatch(*(torch.cat(parts) for parts in zip(*((r.ids, r.offset_s, r.duration_s, r.intensity, r.sizes)
                                                                 for r in rows))))  # [chunks, N]
-        return join_pedal_runs(sets_to_events(sets, chunk_seconds, start_chunk), self.settings.pedal_join_s)
+        a = self.settings
+        return join_pedal_runs(sets_to_events(sets, chunk_seconds, start_chunk), a.pedal_join_s, a.pedal_join_share)

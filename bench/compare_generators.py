@@ -46,6 +46,18 @@ def summary_of(report: dict, row: str) -> dict:
     return out | {name: overlaps[name] for name in KEY_DESCRIPTORS}
 
 
+def with_settings(settings, assignments: list[str]):
+    """The ar settings with `ar.NAME=VALUE` assignments applied (each value of its field's type)."""
+    changes = {}
+    for assignment in assignments:
+        key, _, value = assignment.partition("=")
+        section, _, name = key.partition(".")
+        if section != "ar" or not hasattr(settings, name):
+            raise SystemExit(f"--set {assignment}: not an ar setting")
+        changes[name] = type(getattr(settings, name))(value)
+    return dataclasses.replace(settings, **changes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", required=True)
@@ -60,6 +72,8 @@ def main() -> None:
     parser.add_argument("--mixture-temperature", type=float, help="ar models: temperature of the mixture's weights")
     parser.add_argument("--slide-stride", type=int, help="ar models: ar.slide_stride past the context (bench/ar_slide.py)")
     parser.add_argument("--no-ae-row", action="store_true", help="skip the autoencoder-decode row (faster)")
+    parser.add_argument("--set", action="append", default=[], metavar="ar.NAME=VALUE",
+                        help="a sampling setting of ar and events models, e.g. ar.pedal_join_s=0.1 (repeatable)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -81,6 +95,8 @@ def main() -> None:
             options.pop("mixture_temperature", None)
         if options and args.slide_stride is not None:
             model.arm.settings = dataclasses.replace(model.arm.settings, slide_stride=args.slide_stride)
+        if options and args.set:
+            model.arm.settings = with_settings(model.arm.settings, args.set)
         pieces = model.sample_latents(args.samples, args.seconds, args.seed, snap_to_real=False, **options)
         sampled_s = time.perf_counter() - started
         for i, events in enumerate(sampled_events(model.arm, model.ae, pieces)):  # decoded, or drawn as events

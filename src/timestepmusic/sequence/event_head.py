@@ -138,15 +138,19 @@ class EventHead(nn.Module):
         latest = torch.zeros(r, dtype=torch.long, device=device)  # the start bin of the event before
 
         def draw(logits: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
-            probs = F.softmax(logits.float() / tau, dim=-1).cpu()
-            return torch.multinomial(probs, 1, generator=rng).squeeze(1).to(device)
+            """One class per row from logits [R, C] ÷ tau: the Gumbel-max draw (the softmax's odds exactly, in
+            fewer steps than softmax and multinomial; a -inf logit is never drawn)."""
+            gumbel = -torch.empty(logits.shape, device="cpu").exponential_(generator=rng).log().to(device)
+            return (logits.float() / tau + gumbel).argmax(dim=-1)
 
+        gru = self.gru  # one step at a time: the GRU's own weights, without the sequence module's set-up
+        weights = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
         for i in range(n):
-            state = self.gru(step_input[:, None], state[None].contiguous())[1][0]  # [R, H]
+            state = torch.gru_cell(step_input, state, *weights)  # [R, H]
             key_logits = self.out["key"](state)  # [R, 88 keys + 3 pedals + stop]
-            odds = F.softmax(key_logits.float(), dim=-1)  # [R, 92]
             # a note, a pedal or the stop, at the model's odds (a stop at i = 0: the empty chunk) …
-            kind = draw(torch.cat([odds[:, :NUM_KEYS].sum(-1, keepdim=True), odds[:, NUM_KEYS:]], dim=-1).log())
+            kind = draw(torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]],
+                                  dim=-1))
             going &= kind != 1 + NUM_IDS - NUM_KEYS  # [R]: the last kind is the stop
             if not going.any():
                 break

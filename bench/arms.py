@@ -15,7 +15,10 @@ drawing each chunk as events, no decoder): parameters, training speed, sampling 
   sampling    seconds of music per second (× real time) of GANModel.sample (generator, snapping where the
               arm snaps, PISA decoding to events) for 1 piece of 16 s (median of --repeats) and --pieces
               pieces of 16 s at once (median of 3), on each arm's run after one training step (the speed
-              does not depend on the weights); ar samples through its key/value cache. The share of
+              does not depend on the weights, except the events arm's: it draws one event at a time, and
+              untrained it draws about the cap of 15 per chunk where the trained default draws about 2, so
+              its row here is a worst case; bench/generate.py times the trained model); ar samples through
+              its key/value cache. The share of
               GANModel.sample_latents (everything but decoding) beside it
   process     `tsm generate -n 1 --model default` (the shipped model) as a fresh process beside
               `python -c "import torch"`, interleaved, median of --runs (0 skips it)

@@ -52,9 +52,13 @@ def with_settings(settings, assignments: list[str]):
     for assignment in assignments:
         key, _, value = assignment.partition("=")
         section, _, name = key.partition(".")
-        if section != "ar" or not hasattr(settings, name):
-            raise SystemExit(f"--set {assignment}: not an ar setting")
-        changes[name] = type(getattr(settings, name))(value)
+        kind = type(getattr(settings, name, None))
+        if section != "ar" or kind not in (int, float):
+            raise SystemExit(f"--set {assignment}: not a numeric ar setting")
+        try:
+            changes[name] = kind(value)
+        except ValueError:
+            raise SystemExit(f"--set {assignment}: not a{'n int' if kind is int else ' number'}") from None
     return dataclasses.replace(settings, **changes)
 
 
@@ -95,7 +99,9 @@ def main() -> None:
             options.pop("mixture_temperature", None)
         if options and args.slide_stride is not None:
             model.arm.settings = dataclasses.replace(model.arm.settings, slide_stride=args.slide_stride)
-        if options and args.set:
+        if args.set:
+            if not options:
+                raise SystemExit(f"--set: {run} is a {model.arch} model, without ar settings")
             model.arm.settings = with_settings(model.arm.settings, args.set)
         pieces = model.sample_latents(args.samples, args.seconds, args.seed, snap_to_real=False, **options)
         sampled_s = time.perf_counter() - started

@@ -2,7 +2,7 @@
 validation split. The pieces are drawn once per model; each gap is a post-process of the same drawn events, so
 every row sees the same music. For each row: `tsm evaluate`'s figures against the split (as in
 bench/compare_generators.py, no snapping), and the gaps between consecutive damper events beside the real
-split's (the share of abutting runs, of gaps of 20–100 ms and over 100 ms, and of overlaps over 20 ms).
+split's (the shares of abutting runs, of overlaps, and of lifts of 1–20 ms, 20–100 ms and over 100 ms).
 
     python bench/pedal_join.py --corpus /work/data/asap --model s0=default --model s1=runs/ev-s1/best \
         --gaps 0,0.05,0.1,0.2,0.02/0.1,0.02/0.2 --out /tmp/join --markdown bench/results/pedal_join.md
@@ -25,18 +25,22 @@ sys.path.insert(0, str(BENCH))
 from common import busy_warning, load_average, table, write_markdown  # noqa: E402
 from compare_generators import summary_of  # noqa: E402
 
-GAP_BINS = (("abut ±1 ms", -0.001, 0.001), ("overlap > 20 ms", -np.inf, -0.02), ("gap 1–20 ms", 0.001, 0.02),
+GAP_BINS = (("abut ±1 ms", -0.001, 0.001), ("overlap > 1 ms", -np.inf, -0.001), ("gap 1–20 ms", 0.001, 0.02),
             ("gap 20–100 ms", 0.02, 0.1), ("gap > 100 ms", 0.1, np.inf))
 
 
 def damper_gaps(ids: np.ndarray, start_s: np.ndarray, duration_s: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Start of each damper event minus the end of the one before it in the same group (excerpt) [G]."""
+    """Start of each damper event minus the latest release before it in the same group (excerpt) [G]: negative
+    where an earlier press is still held (an overlap), positive a lift."""
     from timestepmusic.midi import DAMPER_ID
 
     damper = np.flatnonzero(ids == DAMPER_ID)
     order = damper[np.lexsort((start_s[damper], group[damper]))]
     same = group[order][1:] == group[order][:-1]
-    gaps = start_s[order][1:] - (start_s[order][:-1] + duration_s[order][:-1])
+    end = start_s[order] + duration_s[order]
+    segment = np.cumsum(np.r_[True, ~same]) * 1e6  # [D]: excerpts apart (no excerpt lasts 1e6 s)
+    reach = np.maximum.accumulate(end + segment) - segment  # the latest release so far within the excerpt
+    gaps = start_s[order][1:] - reach[:-1]
     return gaps[same]
 
 

@@ -130,6 +130,7 @@ def test_short_gaps_inside_a_drawn_pedal_run_are_closed_at_pedal_join_s(events_r
                                     (DAMPER_ID, 0.2, 0.1, 60)]]),
                        chunk_sets([[(SOFT_ID, 0.03, 0.2, 90), (DAMPER_ID, 0.17, 0.5, 120)]])]
     def held(join_s: float, share: float = 0.0) -> tuple[list[float], list[float]]:
+
         model.arm.settings = dataclasses.replace(model.arm.settings, pedal_join_s=join_s, pedal_join_share=share)
         events = model.arm.drawn_events(0, 2, 0.25, start_chunk=4)  # placed after a 1 s prompt
         assert len(events) == 6 and events.start_s.min() == pytest.approx(1.0)
@@ -164,7 +165,7 @@ def test_a_prompt_is_kept_and_continued_from_the_cli(events_run, tiny_corpus, tm
     assert len(list((tmp_path / "ended").glob("*.mid"))) == 2
 
 
-def test_a_piece_without_a_note_is_drawn_again(events_run, monkeypatch, tmp_path):
+def test_a_piece_without_a_note_is_drawn_again(events_run, monkeypatch):
     from timestepmusic import generation
     from timestepmusic.midi import Events
 
@@ -176,9 +177,7 @@ def test_a_piece_without_a_note_is_drawn_again(events_run, monkeypatch, tmp_path
         events = original(arm, ae, pieces, prompt)
         drawn.append(len(pieces))
         if len(drawn) == 1:
-            e = events[1]
             events[1] = Events(np.full(2, 88), np.array([0.1, 0.5]), np.array([0.3, 0.3]), np.array([64, 64]))
-            assert len(e) > 0
         return events
 
     monkeypatch.setattr(generation, "sampled_events", silent_first)

@@ -157,6 +157,18 @@ def test_join_pedal_runs_closes_short_gaps_only():
     assert by_start[0.1] == pytest.approx(3.0)  # notes untouched
 
 
+def test_join_pedal_runs_measures_a_lift_from_the_latest_release_as_midi_plays_it():
+    from timestepmusic.midi import events_to_score
+
+    # 0–1.0 s, a press inside it (0.2–0.3 s), then 1.05 s: MIDI lifts the pedal for 50 ms at 1.0 s
+    events = Events([DAMPER_ID] * 3, [0.0, 0.2, 1.05], [1.0, 0.1, 0.5], [100, 60, 100])
+    joined = join_pedal_runs(events, 0.1)
+    lifts = [c.time for c in events_to_score(joined, ticks_per_quarter=480).tracks[0].controls if c.value == 0]
+    assert len(lifts) == 1  # held from 0 s to the end: no lift between
+    assert join_pedal_runs(events, 0.0, share=0.1).duration_s.tolist() == pytest.approx([1.05, 0.1, 0.5])  # 5 % of 1 s
+    assert join_pedal_runs(events, 0.04).duration_s.tolist() == pytest.approx([1.0, 0.1, 0.5])  # 50 ms > 40 ms kept
+
+
 def test_damper_presses_count_lifts_not_depth_changes():
     events = Events([DAMPER_ID] * 4, [0.0, 0.5, 1.0, 3.0], [0.5, 0.5, 0.5, 0.5], [40, 100, 40, 60], 16.0)
     table = excerpts_from_events([events], seconds=16.0)

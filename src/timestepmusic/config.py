@@ -389,7 +389,8 @@ class AutoregressiveConfig:
     the validation split (bench/pedal_join.py)."""
     pedal_join_share: float = 0.0
     """Events arm, sampling only: as ar.pedal_join_s, for a gap of at most this share of the earlier event's
-    duration (a drawn duration errs in proportion to its length; a pianist's lift between presses does not)."""
+    duration, below 1 (a drawn duration errs in proportion to its length; a pianist's lift between presses does
+    not)."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""
@@ -406,7 +407,8 @@ class AutoregressiveConfig:
         _check(self.end_weight >= 0, "ar.end_weight", f"must be ≥ 0, got {self.end_weight}")
         _check(0 <= self.ending_share < 1, "ar.ending_share", f"must be in [0, 1), got {self.ending_share}")
         _check(self.pedal_join_s >= 0, "ar.pedal_join_s", f"must be ≥ 0 (0 = none), got {self.pedal_join_s}")
-        _check(self.pedal_join_share >= 0, "ar.pedal_join_share", f"must be ≥ 0 (0 = none), got {self.pedal_join_share}")
+        _check(0 <= self.pedal_join_share < 1, "ar.pedal_join_share",
+               f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")
         _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")
         _check(self.mixture_temperature > 0, "ar.mixture_temperature", f"must be > 0, got {self.mixture_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")

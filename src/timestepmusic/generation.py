@@ -219,17 +219,26 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
     """The pieces `tsm generate` writes: their latents ([T_s, L] each, a prompt's chunks first) and events
     (GANModel.sample_latents, then `sampled_events`). A piece without a single note (a model may stall in
     silence: 1 % of the shipped default's 16 s pieces) is drawn again with another seed, at most
-    SILENT_REDRAWS times; the same seed still gives the same pieces."""
+    SILENT_REDRAWS times (with a prompt: a continuation without a note of its own); the same seed still gives
+    the same pieces. (The benches sample without this, so their figures count such pieces.)"""
     latents = gan.sample_latents(n, seconds, seed, snap_to_real, **options)
-    events = sampled_events(gan.arm, gan.ae, latents, options.get("prompt"))
+    prompt = options.get("prompt")
+    events = sampled_events(gan.arm, gan.ae, latents, prompt)
+    new_from_s = 0.0 if prompt is None else gan.ae.encode_events(prompt)[1].sizes.shape[0] * gan.ae.chunk_seconds
+
+    def silent() -> list[int]:  # the pieces without a note of their own (a prompt's notes do not count)
+        return [i for i, piece in enumerate(events) if not (piece.is_note & (piece.start_s >= new_from_s - 1e-9)).any()]
+
     for redraw in range(1, SILENT_REDRAWS + 1):
-        silent = [i for i, piece in enumerate(events) if not piece.is_note.any()]
-        if not silent:
+        if not (quiet := silent()):
             break
-        log.info("%d of %d pieces without a note: drawn again", len(silent), n)
-        again = gan.sample_latents(len(silent), seconds, seed + redraw * REDRAW_SEED_STEP, snap_to_real, **options)
-        for i, latent, piece in zip(silent, again, sampled_events(gan.arm, gan.ae, again, options.get("prompt"))):
+        log.info("%d of %d pieces without a new note: drawn again", len(quiet), n)
+        again = gan.sample_latents(len(quiet), seconds, seed + redraw * REDRAW_SEED_STEP, snap_to_real, **options)
+        for i, latent, piece in zip(quiet, again, sampled_events(gan.arm, gan.ae, again, prompt)):
             latents[i], events[i] = latent, piece
+    if quiet := silent():
+        log.warning("%d of %d pieces have no new note after %d draws; written as they are", len(quiet), n,
+                    SILENT_REDRAWS + 1)
     return latents, events
 
 

@@ -367,7 +367,8 @@ def merge_restrikes(events: Events, extend: bool = False) -> Events:
 
 def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0) -> Events:
     """Close gaps of at most `gap_s`, or of at most `share` × the earlier event's duration, between
-    consecutive events of one pedal (the earlier is extended to the later's start). A held pedal that changes
+    consecutive events of one pedal (the press held longest is extended to the later's start: a gap is measured
+    from the latest release before it, since the pedal stays down while any press is held). A held pedal that changes
     depth is a run of abutting events; a decoded or drawn one that ends a few ms early (or, drawn, a few % of
     its length: a duration bin is ~10 % wide) would otherwise lift the pedal and press it again."""
     if (gap_s <= 0 and share <= 0) or not len(events):
@@ -379,9 +380,11 @@ def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0) -> Events:
         if mine.size < 2:
             continue
         start, end = events.start_s[mine], events.start_s[mine] + duration[mine]
-        gap = start[1:] - end[:-1]  # [M - 1]
-        close = (gap > 0) & (gap <= np.maximum(gap_s, share * duration[mine[:-1]]))
-        duration[mine[:-1][close]] = start[1:][close] - start[:-1][close]
+        reach = np.maximum.accumulate(end)  # [M]: the pedal is held until here (MIDI's reading)
+        holder = mine[np.maximum.accumulate(np.where(end >= reach, np.arange(mine.size), 0))]  # [M]: whose press
+        gap = start[1:] - reach[:-1]  # [M - 1]: a lift only where no earlier press is still held
+        close = (gap > 0) & (gap <= np.maximum(gap_s, share * duration[holder[:-1]]))
+        duration[holder[:-1][close]] = start[1:][close] - events.start_s[holder[:-1][close]]
     return Events(events.ids, events.start_s, duration, events.intensity, events.end_s)
 
 

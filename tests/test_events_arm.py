@@ -129,8 +129,8 @@ def test_short_gaps_inside_a_drawn_pedal_run_are_closed_at_pedal_join_s(events_r
     model.arm.drawn = [chunk_sets([[(DAMPER_ID, 0.0, 0.17, 100), (SOFT_ID, 0.05, 0.05, 90), (40, 0.1, 0.3, 70),
                                     (DAMPER_ID, 0.2, 0.1, 60)]]),
                        chunk_sets([[(SOFT_ID, 0.03, 0.2, 90), (DAMPER_ID, 0.17, 0.5, 120)]])]
-    def held(join_s: float, share: float = 0.0) -> tuple[list[float], list[float]]:
 
+    def held(join_s: float, share: float = 0.0) -> tuple[list[float], list[float]]:
         model.arm.settings = dataclasses.replace(model.arm.settings, pedal_join_s=join_s, pedal_join_share=share)
         events = model.arm.drawn_events(0, 2, 0.25, start_chunk=4)  # placed after a 1 s prompt
         assert len(events) == 6 and events.start_s.min() == pytest.approx(1.0)

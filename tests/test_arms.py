@@ -140,7 +140,10 @@ def test_the_cli_generates_from_every_arch(run, tmp_path, capsys):
     assert len(list((tmp_path / "out").glob("*.mid"))) == 2
     capsys.readouterr()
     assert main(["generate", "--model", str(folder), "--info"]) == 0
-    assert json.loads(capsys.readouterr().out)["arch"] == arch
+    info = json.loads(capsys.readouterr().out)
+    assert info["arch"] == arch
+    assert (info["ar"] is not None) == (arch in ("ar", "events"))  # the settings that trained it and sample it
+    assert ("critic_steps" in info["gan"]) == (arch in ("conv", "rnn"))
 
 
 def test_a_piece_longer_than_the_limit_is_one_clear_line(run, tmp_path, capsys):

@@ -192,6 +192,22 @@ def test_a_piece_without_a_note_is_drawn_again(events_run, monkeypatch):
     assert len(events) == 2 and not any(len(piece) for piece in events)
 
 
+def test_generate_refuses_to_replace_an_earlier_run_unless_told(events_run, tmp_path, capsys):
+    out = tmp_path / "out"
+    run = ["generate", "--model", str(events_run), "--seconds", "1", "-n", "2", "-o", str(out)]
+    assert main(run + ["--png"]) == 0
+    first = (out / "sample_0_000.mid").read_bytes()
+    capsys.readouterr()
+    assert main(run + ["-n", "1", "--temperature", "0.5"]) == 2  # would replace sample_0_000.mid
+    err = capsys.readouterr().err.strip()
+    assert "sample_0_000" in err and "--overwrite" in err and "\n" not in err
+    assert (out / "sample_0_000.mid").read_bytes() == first and (out / "sample_0_000.png").is_file()
+    assert main(run + ["--seed", "1"]) == 0  # another seed: other names
+    assert main(run + ["-n", "1", "--temperature", "0.5", "--overwrite"]) == 0
+    assert not (out / "sample_0_000.png").exists()  # no roll of the replaced piece left beside the new one
+    assert not (out / "sample_0_001.mid").exists()  # nor the earlier run's second piece
+
+
 def test_temperature_sharpens_what_is_played_not_how_much():
     torch.manual_seed(2)
     head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)

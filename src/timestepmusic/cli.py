@@ -207,7 +207,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
             options["prompt"], _ = read_events(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
     out = Path(args.out)
+    taken = sorted(out.glob(f"sample_{args.seed}_[0-9][0-9][0-9]*")) if out.is_dir() else []  # any -n, any kind
+    if taken and not args.overwrite:  # nothing an earlier run wrote is silently replaced or mixed with this one
+        raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with --seed "
+                         f"{args.seed}); give another -o or --seed, or --overwrite to replace them")
     pieces, samples = written_pieces(gan, args.n, seconds, args.seed, not args.no_snap, **options)  # [T_s, L] each
+    for old in taken:  # --overwrite: the earlier run's PNG or WAV would otherwise sit beside a new MIDI file
+        old.unlink()
     for i, events in enumerate(samples):
         path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
         notes = int(events.is_note.sum())
@@ -372,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_gan)
 
     p = sub.add_parser("generate", help="write new performances as MIDI (the shipped model by default)",
-                       description="Sample performances from a trained GAN; the same --seed gives the same files.")
+                       description="Sample performances from a trained model; the same --seed and -n give the same files.")
     p.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default out/)")
     p.add_argument("--model", metavar="RUN|NAME",
                    help="a run or checkpoint folder, or the name of a shipped model (--list; default: 'default')")
@@ -402,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decode the generator's latents as they are, instead of snapping each to its nearest real "
                    "training chunk (the default where the model has a codebook; see docs/design.md)")
     p.add_argument("--png", action="store_true", help="also write a piano roll PNG per file")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace files of an earlier run with the same --seed in -o (default: refuse)")
     p.add_argument("--wav", action="store_true", help="also render WAV audio with FluidSynth")
     p.add_argument("--info", action="store_true", help="describe the model (how it was trained) and exit")
     p.set_defaults(func=cmd_generate)

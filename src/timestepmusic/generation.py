@@ -262,8 +262,12 @@ def model_info(model: str | Path | None = None) -> dict:
     folder, meta = read_meta(path)
     config = checkpoint_config(meta)
     arch = meta.get("arch", "conv")
+    likelihood = arch in ("ar", "events")  # trained by gan.steps and gan.seed, otherwise by the ar section
+    gan = meta["config"]["gan"]
     return {"model": str(folder), "arch": arch, "trained": meta.get("trained"),
-            "corpus": meta.get("corpus"), "step": meta.get("step"), "gan": meta["config"]["gan"],
+            "corpus": meta.get("corpus"), "step": meta.get("step"),
+            "gan": {k: gan[k] for k in ("steps", "seed", "validate_every") if k in gan} if likelihood else gan,
+            "ar": config.to_dict()["ar"] if likelihood else None,
             "chunks": meta["config"]["chunks"], "encoding": meta["config"]["encoding"]["encoding"],
             "latent": config.ae.latent, "recurrent": config.to_dict()["rnn"] if arch == "rnn" else None,
             "autoencoder_finetuned": "finetuned_sha256" in meta.get("autoencoder", {}),

@@ -226,7 +226,7 @@ def test_prompt_and_temperature_are_refused_for_a_gan_in_one_line(tiny_corpus, t
     for flag in ("--temperature", "--mixture-temperature"):
         assert main(["generate", "--model", str(run), flag, "0.5", "-o", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err.strip()
-        assert "ar models" in err and "\n" not in err
+        assert "events models" in err and "\n" not in err
 
 
 def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):

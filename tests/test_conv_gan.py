@@ -241,7 +241,7 @@ def test_the_cli_continues_a_prompt_with_a_conv_model_that_has_a_past(past_run, 
                  "-o", str(tmp_path / "o")]) == 0
     assert len(list((tmp_path / "o").glob("*.mid"))) == 1
     assert main(["generate", "--model", str(past_run), "--temperature", "0.5", "-o", str(tmp_path / "t")]) == 2
-    assert "temperatures are for ar models" in capsys.readouterr().err
+    assert "temperatures are for ar and events models" in capsys.readouterr().err
 
 
 def test_a_prompt_is_kept_as_encoded_while_the_generated_chunks_snap(past_run, tiny_corpus):

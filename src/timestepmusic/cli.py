@@ -175,11 +175,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     gan = GANModel.load(args.model, args.device)
     if args.arch is not None and args.arch != gan.arch:
-        raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is a {gan.arch} GAN")
+        raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is a {gan.arch} model")
     continues, tempered = getattr(gan.arm, "continues", False), getattr(gan.arm, "tempered", False)
     ends_itself = gan.arch == "rnn" or (tempered and args.max_seconds is not None)
     if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
-        raise ValueError(f"the temperatures are for ar models; the model in {gan.folder} is a {gan.arch} GAN")
+        raise ValueError(f"the temperatures are for ar and events models; the model in {gan.folder} is a {gan.arch} GAN")
     if not continues and args.prompt:
         raise ValueError(f"--prompt is for ar models and conv models trained with gan.past_chunks; the model in "
                          f"{gan.folder} is a {gan.arch} GAN that cannot continue a past")
@@ -192,7 +192,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if args.no_snap and not tempered:
             raise ValueError("--no-snap is for convolutional models; recurrent models decode their latents as they are")
     elif args.max_seconds is not None:
-        raise ValueError("--max-seconds is for models that end pieces themselves (rnn, ar); "
+        raise ValueError("--max-seconds is for models that end pieces themselves (rnn, ar, events); "
                          "a convolutional model writes exactly --seconds")
     else:
         seconds = args.seconds
@@ -298,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .config import PRESETS, Config
 
     parser = argparse.ArgumentParser(prog="tsm", description="TimeStepMusic: expressive piano performances "
-                                     "(timing, dynamics, damper/sostenuto/soft pedal) from a set autoencoder + GAN.")
+                                     "(timing, dynamics, damper/sostenuto/soft pedal) from a set autoencoder and a "
+                                     "sequence model.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (also accepted after the command)")
     parser.add_argument("--version", action="version", version=f"tsm {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -384,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a run or checkpoint folder, or the name of a shipped model (--list; default: 'default')")
     p.add_argument("--list", action="store_true", help="list the models shipped in the package and exit")
     p.add_argument("-n", type=int, default=8, help="how many files (default 8)")
-    p.add_argument("--seconds", type=float, default=16.0, help="length of each in seconds (default 16; conv models)")
+    p.add_argument("--seconds", type=float, default=16.0, help="length of each in seconds (default 16)")
     p.add_argument("--corpus", metavar="CORPUS",
                    help="models that end pieces: report piece lengths beside this corpus's (default: the training corpus)")
     p.add_argument("--max-seconds", type=float,

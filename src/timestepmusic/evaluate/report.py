@@ -46,6 +46,7 @@ MIDI_SUFFIXES = (".mid", ".midi")
 GENERATED, BASELINE, CEILING = "generated", "shuffled chunks", "real A vs real B"
 REFERENCE_COPY_EXCERPTS = 32  # real held-out excerpts whose nearest training window calibrates the copy check
 MIN_REAL_EXCERPTS = 100  # below this the figures and their ceiling are noisy (28 gave a ceiling overlap of 0.12)
+MIN_GENERATED_EXCERPTS = 50  # below this the classifier's accuracy says little (4 pieces score 0.5, p = 0.64)
 REPORT_SAMPLE_RATE = 22050  # WAVs rendered for the report: half CD rate keeps the HTML small
 
 
@@ -141,6 +142,11 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         notes.append(f"only {real.num_excerpts} real excerpts of {seconds:g} s in the {split} split (fewer than "
                      f"{MIN_REAL_EXCERPTS}): the figures are rough, and the ceiling, from two halves of them, is low; "
                      "use a larger split (--split), shorter --seconds or a larger corpus")
+        log.warning("%s", notes[-1])
+    if tables[GENERATED].num_excerpts < MIN_GENERATED_EXCERPTS:
+        notes.append(f"only {tables[GENERATED].num_excerpts} generated excerpts of {seconds:g} s (fewer than "
+                     f"{MIN_GENERATED_EXCERPTS}): the classifier's accuracy and the overlaps are rough (see their "
+                     "p-values); generate more pieces (tsm generate -n 200)")
         log.warning("%s", notes[-1])
     try:
         tables[BASELINE] = shuffled_chunks(corpus, train_split, real.num_excerpts, seconds, seed)

@@ -180,6 +180,11 @@ def test_tsm_plot_draws_the_file(tmp_path):
     assert image.imread(tmp_path / "roll.png").shape[:2] == (600, 1200)
     assert main(["plot", str(midi)]) == 0 and (tmp_path / "song.png").is_file()
     assert main(["plot", str(tmp_path / "missing.mid")]) == 2
+    (tmp_path / "rolls").mkdir()
+    assert main(["plot", str(midi), "-o", str(tmp_path / "rolls")]) == 0  # a folder: the roll goes inside
+    assert (tmp_path / "rolls" / "song.png").is_file() and not list(tmp_path.glob(".*tmp*"))
+    assert main(["plot", str(midi), "-o", str(tmp_path / "roll.jpg")]) == 2  # not PNG data under another name
+    assert not (tmp_path / "roll.jpg").exists()
 
 
 def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path, capsys):

@@ -42,6 +42,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     events, _ = read_events(args.input, pedal_bins=args.pedal_bins)
     out = Path(args.output) if args.output else Path(args.input).with_suffix(".png")
+    if out.is_dir():  # -o FOLDER: the roll goes inside it, named after the MIDI file
+        out = out / Path(args.input).with_suffix(".png").name
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"-o {args.output}: a piano roll is written as PNG; give a name ending in .png or a folder")
     for path in render_outputs(args.input, events, png=True, wav=args.wav, png_path=out, soundfont=args.soundfont):
         print(path)
     return 0
@@ -81,7 +85,8 @@ def add_commands(sub) -> None:
                        description="Draw keys by time with velocity as colour and damper, sostenuto and soft pedal "
                        "depth underneath.")
     p.add_argument("input", metavar="FILE.mid", help="MIDI file to draw")
-    p.add_argument("-o", "--output", metavar="ROLL.png", help="image to write (default: FILE.png beside the MIDI file)")
+    p.add_argument("-o", "--output", metavar="ROLL.png", help="PNG to write, or a folder to write FILE.png into "
+                   "(default: FILE.png beside the MIDI file)")
     p.add_argument("--wav", action="store_true", help="also render FILE.wav with FluidSynth")
     p.add_argument("--soundfont", metavar="SF2", help="soundfont for --wav (default: FluidR3_GM from fluid-soundfont-gm)")
     p.add_argument("--pedal-bins", type=int, default=4,

@@ -46,22 +46,6 @@ def summary_of(report: dict, row: str) -> dict:
     return out | {name: overlaps[name] for name in KEY_DESCRIPTORS}
 
 
-def with_settings(settings, assignments: list[str]):
-    """The ar settings with `ar.NAME=VALUE` assignments applied (each value of its field's type)."""
-    changes = {}
-    for assignment in assignments:
-        key, _, value = assignment.partition("=")
-        section, _, name = key.partition(".")
-        kind = type(getattr(settings, name, None))
-        if section != "ar" or kind not in (int, float):
-            raise SystemExit(f"--set {assignment}: not a numeric ar setting")
-        try:
-            changes[name] = kind(value)
-        except ValueError:
-            raise SystemExit(f"--set {assignment}: not a{'n int' if kind is int else ' number'}") from None
-    return dataclasses.replace(settings, **changes)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", required=True)
@@ -83,7 +67,7 @@ def main() -> None:
 
     from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.report import BASELINE, CEILING, GENERATED, evaluate_generated
-    from timestepmusic.generation import GANModel, sampled_events
+    from timestepmusic.generation import GANModel, checkpoint_config, sampled_events
     from timestepmusic.midi import write_events
 
     corpus = Corpus.open(args.corpus)
@@ -100,9 +84,14 @@ def main() -> None:
         if options and args.slide_stride is not None:
             model.arm.settings = dataclasses.replace(model.arm.settings, slide_stride=args.slide_stride)
         if args.set:
-            if not options:
-                raise SystemExit(f"--set: {run} is a {model.arch} model, without ar settings")
-            model.arm.settings = with_settings(model.arm.settings, args.set)
+            if not options or any(not a.startswith("ar.") for a in args.set):
+                raise SystemExit(f"--set {' '.join(args.set)}: ar settings of an ar or events model only ({run} "
+                                 f"is a {model.arch} model)")
+            try:  # parsed and checked as `tsm train-gan --set` parses them
+                settings = checkpoint_config(model.meta).override(args.set).ar
+            except ValueError as e:
+                raise SystemExit(str(e)) from None
+            model.arm.settings = dataclasses.replace(settings, slide_stride=model.arm.settings.slide_stride)
         pieces = model.sample_latents(args.samples, args.seconds, args.seed, snap_to_real=False, **options)
         sampled_s = time.perf_counter() - started
         for i, events in enumerate(sampled_events(model.arm, model.ae, pieces)):  # decoded, or drawn as events

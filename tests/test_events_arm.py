@@ -170,7 +170,7 @@ def test_a_piece_without_a_note_is_drawn_again(events_run, monkeypatch):
     from timestepmusic.midi import Events
 
     model = GANModel.load(events_run)
-    drawn = []  # the seed of every call, and how many pieces it drew
+    drawn = []  # how many pieces each call drew
     original = generation.sampled_events
 
     def silent_first(arm, ae, pieces, prompt=None):  # the first draw's second piece: pedals only

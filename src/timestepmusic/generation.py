@@ -20,6 +20,7 @@ import torch
 
 from .autoencoder import Autoencoder, sets_to_events
 from .checkpoint import autoencoder_beside, checkpoint_dir, load_weights, read_meta
+from .chunks import chunk_events
 from .config import PRESETS, Config
 from .devices import pick_device
 from .files import atomic_path
@@ -28,9 +29,9 @@ from .midi import Events, write_events
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
 from .shipped import resolve_model
 
+log = logging.getLogger(__name__)
 RELEASE_S = 2.0  # how long a generated piece may ring on after its last chunk
 LONGEST_PIECE_S = 3600.0  # one hour: the recurrent generator's attention over its past grows with the piece
-log = logging.getLogger(__name__)
 BLOCK_CHUNKS = 4096  # chunks snapped and decoded at once (the codebook distances of a block: 4096 × K floats)
 SILENT_REDRAWS = 3  # a written piece without a note is drawn again (a new seed) at most this many times
 REDRAW_SEED_STEP = 1_000_003  # redraw k uses seed + k × this (far from the seeds a user gives)
@@ -224,7 +225,8 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
     latents = gan.sample_latents(n, seconds, seed, snap_to_real, **options)
     prompt = options.get("prompt")
     events = sampled_events(gan.arm, gan.ae, latents, prompt)
-    new_from_s = 0.0 if prompt is None else gan.ae.encode_events(prompt)[1].sizes.shape[0] * gan.ae.chunk_seconds
+    c = gan.ae.chunk_seconds
+    new_from_s = 0.0 if prompt is None else chunk_events(prompt, c, gan.ae.max_events).num_chunks * c  # as encoded
 
     def silent() -> list[int]:  # the pieces without a note of their own (a prompt's notes do not count)
         return [i for i, piece in enumerate(events) if not (piece.is_note & (piece.start_s >= new_from_s - 1e-9)).any()]

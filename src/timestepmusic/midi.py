@@ -366,10 +366,10 @@ def merge_restrikes(events: Events, extend: bool = False) -> Events:
 
 
 def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0) -> Events:
-    """Close gaps of at most `gap_s`, or of at most `share` × the earlier event's duration, between
-    consecutive events of one pedal (the press held longest is extended to the later's start: a gap is measured
-    from the latest release before it, since the pedal stays down while any press is held). A held pedal that changes
-    depth is a run of abutting events; a decoded or drawn one that ends a few ms early (or, drawn, a few % of
+    """Close gaps of at most `gap_s`, or of at most `share` × the duration of the press held longest before
+    it, between consecutive events of one pedal (that press is extended to the later's start: a gap is measured
+    from the latest release before it, since the pedal stays down while any press is held). A held pedal that
+    changes depth is a run of abutting events; a decoded or drawn one that ends a few ms early (or, drawn, a few % of
     its length: a duration bin is ~10 % wide) would otherwise lift the pedal and press it again."""
     if (gap_s <= 0 and share <= 0) or not len(events):
         return events

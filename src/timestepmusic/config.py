@@ -391,6 +391,11 @@ class AutoregressiveConfig:
     """Events arm, sampling only: as ar.pedal_join_s, for a gap of at most this share of the earlier event's
     duration, below 1 (a drawn duration errs in proportion to its length; a pianist's lift between presses does
     not)."""
+    carry: bool = False
+    """Events arm: the event head also hears the events before each chunk exactly (the last 12 struck, and the
+    latest press of each pedal: when each started and when it lifts; sequence/carry.py), not only through the
+    chunk latents the transformer reads. Off in models trained before it; a warm start turns it on with the
+    head unchanged at first."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""

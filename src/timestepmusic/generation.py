@@ -157,11 +157,12 @@ class GANModel:
             arm.mixture_temperature = (mixture_temperature if mixture_temperature is not None
                                        else settings.mixture_temperature)
         if continues:
-            past = None
+            past, options = None, {"project": self.project} if tempered and arm.settings.project else {}
             if prompt is not None:
-                latents, _ = self.ae.encode_events(prompt)  # [P, L]
+                latents, sets = self.ae.encode_events(prompt)  # [P, L], [P, N]
                 past = self.normaliser.forward(latents.float().cpu())
-            options = {"project": self.project} if tempered and arm.settings.project else {}
+                if getattr(arm, "draws_events", False):  # its head may hear the prompt's events (ar.carry)
+                    options["prompt_sets"] = sets
             x, lengths = arm.sample(n, chunks, seed, prompt=past, **options)  # [S, P + T, L] standardised, [S]
         else:
             x, lengths = arm.sample(n, chunks, seed)  # [S, T, L] standardised, [S]

@@ -25,6 +25,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..batches import SetBatch
 from ..midi import NUM_IDS, NUM_KEYS
+from .carry import Carry, CarryReader
 
 STOP = NUM_IDS  # the key choice that ends a chunk's events
 START_STEP_S = 0.005
@@ -59,7 +60,7 @@ class EventBins:
 
 
 class EventHead(nn.Module):
-    def __init__(self, *, width: int, hidden: int, max_events: int, chunk_seconds: float):
+    def __init__(self, *, width: int, hidden: int, max_events: int, chunk_seconds: float, carry: bool = False):
         super().__init__()
         self.bins, self.max_events, self.hidden = EventBins(chunk_seconds), max_events, hidden
         sizes = {"key": NUM_IDS + 1, "start": self.bins.starts, "duration": DURATION_BINS, "intensity": INTENSITIES}
@@ -67,17 +68,31 @@ class EventHead(nn.Module):
         self.read = nn.ModuleDict({name: nn.Embedding(n, hidden) for name, n in sizes.items()})
         self.first = nn.Parameter(torch.zeros(hidden))
         self.condition = nn.Linear(width, 2 * hidden)  # the chunk's features → the GRU's first state and every input
+        # with ar.carry, the events before the chunk change that conditioning (from zero at first)
+        self.carry = CarryReader(hidden // 2, 2 * hidden) if carry else None
         self.gru = nn.GRU(hidden, hidden, batch_first=True)
         # each choice after the key also reads the choices made before it in the same event
         self.given = nn.ModuleDict({name: nn.Embedding(sizes[name], hidden) for name in ("key", "start", "duration")})
         self.out = nn.ModuleDict({name: nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, n))
                                   for name, n in sizes.items()})
 
-    def states(self, features: torch.Tensor, events: tuple[torch.Tensor, ...], sizes: torch.Tensor) -> torch.Tensor:
+    def conditioning(self, features: torch.Tensor, carry: Carry | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The GRU's first state (before tanh) and the bias of its every input, [R, H] each, from the chunk's
+        features [R, W] (and with ar.carry, the events before it)."""
+        condition = self.condition(features)  # [R, 2H]
+        if self.carry is not None:
+            if carry is None:
+                raise ValueError("this event head hears the events before each chunk (ar.carry): pass them")
+            condition = condition + self.carry(carry)
+        h0, bias = condition.chunk(2, dim=-1)
+        return h0, bias
+
+    def states(self, features: torch.Tensor, events: tuple[torch.Tensor, ...], sizes: torch.Tensor,
+               carry: Carry | None = None) -> torch.Tensor:
         """Teacher-forced GRU states: features [R, W], the events' classes [R, N] each, sizes [R] → the state at
         each event position and at the stop after the last, [R, N + 1, H] (zero past a chunk's size + 1)."""
         r = features.shape[0]
-        h0, bias = self.condition(features).chunk(2, dim=-1)  # [R, H] each
+        h0, bias = self.conditioning(features, carry)  # [R, H] each
         previous = sum(self.read[name](x) for name, x in zip(self.read, events))  # [R, N, H]
         inputs = torch.cat([self.first.expand(r, 1, -1), previous], dim=1) + bias[:, None]  # [R, N + 1, H]
         steps = (sizes + 1).clamp(max=self.max_events).cpu()  # a full chunk has no stop position to read
@@ -104,10 +119,11 @@ class EventHead(nn.Module):
         logits["intensity"] = self.out["intensity"](state + self.given["duration"](duration))
         return logits
 
-    def nll(self, features: torch.Tensor, sets: SetBatch) -> torch.Tensor:
-        """−log p(chunk's events) per chunk (nats): features [R, W], padded sets [R, N] in time order → [R]."""
+    def nll(self, features: torch.Tensor, sets: SetBatch, carry: Carry | None = None) -> torch.Tensor:
+        """−log p(chunk's events) per chunk (nats): features [R, W], padded sets [R, N] in time order (and with
+        ar.carry, the carry [R, M] of the events before each chunk) → [R]."""
         key, start, duration, intensity = self.bins.to_bins(sets)  # [R, N] each
-        states = self.states(features, (key, start, duration, intensity), sets.sizes)  # [R, N + 1, H]
+        states = self.states(features, (key, start, duration, intensity), sets.sizes, carry)  # [R, N + 1, H]
         n = self.max_events
         event = sets.mask  # [R, N]
         rows, positions = event.nonzero(as_tuple=True)  # [K] each: every event
@@ -122,7 +138,8 @@ class EventHead(nn.Module):
         return total.index_add(0, stops, stop_nll)
 
     @torch.no_grad()
-    def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0) -> SetBatch:
+    def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
+               carry: Carry | None = None) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
         another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
@@ -130,7 +147,7 @@ class EventHead(nn.Module):
         halved the polyphony, a tempered note-or-pedal choice doubled the pedal changes.) A row stops at its
         stop choice or at the cap; starts never go back in time."""
         r, n, device = features.shape[0], self.max_events, features.device
-        h0, bias = self.condition(features).chunk(2, dim=-1)  # [R, H] each
+        h0, bias = self.conditioning(features, carry)  # [R, H] each
         state, step_input = torch.tanh(h0), self.first.expand(r, -1) + bias  # [R, H] each
         out = {name: torch.zeros(r, n, dtype=torch.long, device=device) for name in self.read}
         sizes = torch.zeros(r, dtype=torch.long, device=device)

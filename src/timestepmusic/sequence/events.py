@@ -7,7 +7,8 @@ Training is teacher-forced on real windows exactly as the likelihood arm's (sequ
 chunk's events' negative log-likelihood (nats per chunk) in place of the latent's; the end head, windows, prompt
 continuation, sliding past the context and `ends` are the same. `ar.temperature` divides the logits of
 which key a note strikes (event_head.EventHead.sample); `ar.pedal_join_s` and `ar.pedal_join_share` close short
-gaps inside a pedal's drawn runs.
+gaps inside a pedal's drawn runs. With `ar.carry` the head also hears the events before each chunk exactly
+(sequence/carry.py): in training the corpus's, in sampling a prompt's and those drawn so far.
 Settings: the `ar` section (ar.head_hidden: the event head's width).
 Shapes: B windows (b on this rank), T ≤ context steps, L latent, W width, S pieces, V valid chunks, N events.
 """
@@ -27,6 +28,7 @@ from ..latents import Normaliser
 from ..midi import Events, join_pedal_runs
 from .autoregressive import Autoregressive
 from .base import LatentData, register
+from .carry import CarryGatherer, DrawnHistory, carry_items
 from .event_head import EventHead
 from .transformer_net import LatentTransformer
 from .windows import RealBatch
@@ -61,12 +63,14 @@ class EventAutoregressive(Autoregressive):
         a = self.settings
         trunk = LatentTransformer(latent=latent, context=a.context, width=a.width, layers=a.layers, heads=a.heads,
                                   mixture=1, dropout=a.dropout, head="features")
+        self.chunk_seconds = config.chunks.chunk_seconds
         head = EventHead(width=a.width, hidden=a.head_hidden, max_events=config.chunks.max_events,
-                         chunk_seconds=config.chunks.chunk_seconds)
+                         chunk_seconds=self.chunk_seconds, carry=a.carry)
         self.generator = EventGenerator(trunk, head).to(device)
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
         self.encode_sets: Callable[[SetBatch], torch.Tensor] | None = None  # use_autoencoder sets it
         self.drawn: list[SetBatch] = []  # the sets of each drawn step of the last sample ([S, N] each)
+        self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
 
     def use_autoencoder(self, ae: Autoencoder, normaliser: Normaliser) -> None:
         """The encoder (and normaliser) that turns each drawn chunk into the latent the transformer reads next."""
@@ -75,6 +79,7 @@ class EventAutoregressive(Autoregressive):
     def attach(self, data: LatentData) -> None:
         super().attach(data)
         self.gatherer = ChunkGatherer(data.corpus, max_events=self.generator.events.max_events, device=self.device)
+        self.carries = CarryGatherer(self.gatherer) if self.settings.carry else None
         self.use_autoencoder(data.real.ae, data.real.normaliser)
 
     def losses(self, x: torch.Tensor, real: RealBatch, steps_total: float,
@@ -84,8 +89,11 @@ class EventAutoregressive(Autoregressive):
         (features,), end_logit = self.generator(x if read is None else read)  # [b, T, W], [b, T]
         weight = real.mask * real.weight[:, None]  # [b, T]
         valid = real.mask > 0.5  # [b, T]
-        sets = self.gatherer.gather(*self.data.real.locate(real.rows[valid]))  # [V, N]
-        nll = (self.generator.events.nll(features[valid], sets.to(self.device)) * weight[valid]).sum() / steps_total
+        track, chunk = self.data.real.locate(real.rows[valid])  # [V] each
+        sets = self.gatherer.gather(track, chunk)  # [V, N]
+        carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V, M]
+        nll = self.generator.events.nll(features[valid], sets.to(self.device), carry)
+        nll = (nll * weight[valid]).sum() / steps_total
         end = F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none")  # [b, T]
         return nll, (end * weight).sum() / steps_total
 
@@ -94,16 +102,34 @@ class EventAutoregressive(Autoregressive):
         latents [S, L], which the transformer reads next."""
         if self.encode_sets is None:
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
-        sets = self.generator.events.sample(density[0], rng, self.temperature)  # [S, N]
+        carry = self.history.carry() if self.history is not None else None  # [S, M]
+        sets = self.generator.events.sample(density[0], rng, self.temperature, carry)  # [S, N]
         self.drawn.append(sets)
+        if self.history is not None:
+            self.history.append(sets)
         return self.encode_sets(sets)
 
     @torch.no_grad()
     def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None,
-               project: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk)."""
-        self.drawn = []
-        return super().sample(n, chunks, seed, prompt)
+               project: Callable[[torch.Tensor], torch.Tensor] | None = None,
+               prompt_sets: SetBatch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
+        ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
+        hears a silent prompt)."""
+        self.drawn, self.history = [], None
+        if self.settings.carry:
+            self.history = DrawnHistory(n, self.chunk_seconds, self.device)
+            for i in range(0 if prompt is None else prompt.shape[0]):
+                if prompt_sets is None:
+                    self.history.chunks += 1  # a prompt known only by its latents: heard as silence
+                    continue
+                fields = (prompt_sets.ids, prompt_sets.offset_s, prompt_sets.duration_s, prompt_sets.intensity,
+                          prompt_sets.sizes)
+                self.history.append(SetBatch(*(t[i:i + 1].expand(n, *t.shape[1:]) for t in fields)))  # [S, N]
+        try:
+            return super().sample(n, chunks, seed, prompt)
+        finally:
+            self.history = None
 
     def drawn_events(self, piece: int, chunks: int, chunk_seconds: float, start_chunk: int = 0) -> Events:
         """The events piece `piece` of the last sample drew in its first `chunks` new chunks, placed from chunk

@@ -1,0 +1,151 @@
+"""What the event head hears of the events before a chunk (`ar.carry`): the last RECENT events struck before the
+chunk starts and the latest press of each pedal among the older ones, each with how long ago it started and how
+long it still sounds (or since when it is silent).
+
+Why: the transformer reads the chunks before through their latents, which blur exact times; a pedal press drawn
+without knowing when the held one lifts starts inside it or leaves a gap, and a line continues from the notes
+last struck. The same selection (`carry_items`) serves training, over the corpus's events before each chunk
+(`CarryGatherer`), and sampling, over the events drawn so far and a prompt's (`DrawnHistory`).
+Shapes: R chunk rows, E events of history per row, M = SLOTS items.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..batches import ChunkGatherer, SetBatch
+from ..midi import DAMPER_ID, NUM_IDS, SOFT_ID, SOSTENUTO_ID
+
+RECENT = 12  # the last events before the chunk, of any kind
+PEDALS = (DAMPER_ID, SOSTENUTO_ID, SOFT_ID)  # and the latest press of each pedal older than those
+SLOTS = RECENT + len(PEDALS)
+TIME_BINS, SHORTEST_S, LONGEST_S = 96, 0.005, 32.0  # log-scale bins of a span (as event_head's durations)
+
+
+@dataclass
+class History:
+    """Events before some time, padded: [R, E] each; `valid` marks the real ones."""
+
+    ids: torch.Tensor  # long
+    start_s: torch.Tensor  # float64, on the piece's clock
+    end_s: torch.Tensor  # float64
+    intensity: torch.Tensor  # long
+    valid: torch.Tensor  # bool
+
+
+@dataclass
+class Carry:
+    """The head's view of the past at a chunk's start, [R, M] each (class indices; `ids` == NUM_IDS: empty slot)."""
+
+    ids: torch.Tensor
+    ago: torch.Tensor  # the bin of how long ago the event started
+    left: torch.Tensor  # the bin of how long it still sounds; TIME_BINS + the bin of how long it has been silent
+    intensity: torch.Tensor
+
+
+def time_bin(span_s: torch.Tensor) -> torch.Tensor:
+    """Spans (s) → log-scale bins 0 … TIME_BINS − 1 (5 ms … 32 s, each ~10 % wide)."""
+    ratio = torch.log(span_s.double().clamp(SHORTEST_S, LONGEST_S) / SHORTEST_S) / math.log(LONGEST_S / SHORTEST_S)
+    return (ratio * (TIME_BINS - 1)).round().long()
+
+
+def carry_items(history: History, at_s: torch.Tensor) -> Carry:
+    """The carry at times at_s [R] from each row's history [R, E] of events that started before it."""
+    short = RECENT - history.ids.shape[1]
+    if short > 0:  # fewer events than RECENT slots so far: pad with empty ones
+        history = History(*(torch.nn.functional.pad(t, (0, short)) for t in
+                            (history.ids, history.start_s, history.end_s, history.intensity, history.valid)))
+    valid = history.valid & (history.start_s < at_s[:, None])  # [R, E]
+    recent = torch.where(valid, history.start_s, -torch.inf).topk(RECENT, dim=1).indices  # [R, RECENT]: latest
+    in_recent = torch.zeros_like(valid).scatter_(1, recent, True)
+    picks, picked = [recent], [valid.gather(1, recent)]
+    for pedal in PEDALS:  # the latest older press of each pedal: [R, 1] each
+        older = valid & ~in_recent & (history.ids == pedal)
+        picks.append(torch.where(older, history.start_s, -torch.inf).argmax(dim=1, keepdim=True))
+        picked.append(older.any(dim=1, keepdim=True))
+    index, present = torch.cat(picks, dim=1), torch.cat(picked, dim=1)  # [R, M] each
+    take = lambda t: t.gather(1, index)  # noqa: E731
+    left_s = take(history.end_s) - at_s[:, None]  # [R, M]: > 0 still sounding
+    left = torch.where(left_s > 0, time_bin(left_s), TIME_BINS + time_bin(-left_s))
+    return Carry(ids=torch.where(present, take(history.ids), NUM_IDS),
+                 ago=torch.where(present, time_bin(at_s[:, None] - take(history.start_s)), 0),
+                 left=torch.where(present, left, 0),
+                 intensity=torch.where(present, take(history.intensity), 0))
+
+
+class CarryGatherer:
+    """The history of real chunks in training: the RECENT events of the track before the chunk, and the latest
+    older press of each pedal (found in that pedal's own events), from a ChunkGatherer's corpus tensors."""
+
+    def __init__(self, gatherer: ChunkGatherer):
+        self.g = gatherer
+        self.pedal_positions = [torch.nonzero(gatherer.ids == p).squeeze(1) for p in PEDALS]  # [E_p] each, sorted
+
+    def history(self, track: torch.Tensor, chunk: torch.Tensor) -> tuple[History, torch.Tensor]:
+        """Chunk `chunk` [R] of track `track` [R] → (its history [R, RECENT + 3], its start on the track's clock [R])."""
+        g = self.g
+        base = track.double() * g.stride_s
+        at_s = chunk.double() * g.chunk_seconds
+        first = torch.searchsorted(g.key, base)  # [R]: the track's first event
+        end = torch.searchsorted(g.key, base + at_s)  # [R]: the first event at or after the chunk's start
+        pos = end[:, None] - RECENT + torch.arange(RECENT, device=g.device)  # [R, RECENT]
+        valid = pos >= first[:, None]
+        older = []
+        for positions in self.pedal_positions:  # the latest press of the pedal before the recent ones
+            j = torch.searchsorted(positions, end - RECENT) - 1  # [R]
+            where = positions[j.clamp(min=0)] if positions.numel() else torch.zeros_like(end)
+            older.append((where, (j >= 0) & (where >= first)))
+        pos = torch.cat([pos] + [w[:, None] for w, _ in older], dim=1).clamp(min=0)  # [R, RECENT + 3]
+        valid = torch.cat([valid] + [v[:, None] for _, v in older], dim=1)
+        start_s = g.start_s[pos].double()
+        history = History(ids=g.ids[pos].long(), start_s=start_s, end_s=start_s + g.duration_s[pos].double(),
+                          intensity=g.intensity[pos].long(), valid=valid)
+        return history, at_s
+
+
+class DrawnHistory:
+    """The history of pieces being sampled: a prompt's chunks, then each chunk drawn, appended as it comes."""
+
+    def __init__(self, pieces: int, chunk_seconds: float, device: torch.device):
+        self.chunk_seconds, self.chunks = chunk_seconds, 0
+        empty = torch.zeros(pieces, 0, device=device)
+        self.parts = History(empty.long(), empty.double(), empty.double(), empty.long(), empty.bool())
+
+    def append(self, sets: SetBatch) -> None:
+        """The next chunk's events [S, N] (offsets from its start)."""
+        start_s = sets.offset_s.double() + self.chunks * self.chunk_seconds
+        new = History(sets.ids.long(), start_s, start_s + sets.duration_s.double(), sets.intensity.long(), sets.mask)
+        self.parts = History(*(torch.cat([old, add.to(old.device)], dim=1) for old, add in zip(
+            (self.parts.ids, self.parts.start_s, self.parts.end_s, self.parts.intensity, self.parts.valid),
+            (new.ids, new.start_s, new.end_s, new.intensity, new.valid))))
+        self.chunks += 1
+
+    def carry(self) -> Carry:
+        """The carry at the start of the next chunk."""
+        at_s = torch.full((self.parts.ids.shape[0],), self.chunks * self.chunk_seconds, dtype=torch.float64,
+                          device=self.parts.ids.device)
+        return carry_items(self.parts, at_s)
+
+
+class CarryReader(nn.Module):
+    """Carry [R, M] → a change to the head's conditioning [R, out]: each item embedded and mixed, then summed
+    (the items are a set). The last layer starts at zero, so a head warm-started with it is at first the head
+    it was."""
+
+    def __init__(self, hidden: int, out: int):
+        super().__init__()
+        self.embed = nn.ModuleDict({"ids": nn.Embedding(NUM_IDS + 1, hidden), "ago": nn.Embedding(TIME_BINS, hidden),
+                                    "left": nn.Embedding(2 * TIME_BINS, hidden),
+                                    "intensity": nn.Embedding(128, hidden)})
+        self.mix = nn.Sequential(nn.GELU(), nn.Linear(hidden, hidden), nn.GELU())
+        self.out = nn.Linear(hidden, out)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, carry: Carry) -> torch.Tensor:
+        items = sum(self.embed[name](getattr(carry, name)) for name in self.embed)  # [R, M, hidden]
+        present = (carry.ids < NUM_IDS).unsqueeze(-1)  # [R, M, 1]
+        return self.out((self.mix(items) * present).sum(dim=1))  # [R, out]

@@ -82,8 +82,10 @@ def test_a_dimwise_density_learns_what_a_diagonal_one_cannot():
     for head in ("mixture", "dimwise"):
         net = LatentTransformer(latent=2, context=4, width=8, layers=1, heads=2, mixture=1, dropout=0.0,
                                 head=head, head_hidden=16)
-        optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
-        for _ in range(300):
+        # (lr 1e-2 for 300 steps learned the relation on one machine and not on another; this setting
+        # learned it for seeds 0-3 on both)
+        optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
+        for _ in range(1500):
             loss = net.nll(x, net(x)[0]).mean()
             optimizer.zero_grad()
             loss.backward()

@@ -208,6 +208,29 @@ def test_generate_refuses_to_replace_an_earlier_run_unless_told(events_run, tmp_
     assert not (out / "sample_0_001.mid").exists()  # nor the earlier run's second piece
 
 
+def test_prompt_seconds_continues_from_inside_the_prompt(events_run, tiny_corpus, tmp_path, capsys, caplog):
+    prompt_file = next((tiny_corpus.parent / "midi").rglob("*.mid"))
+    whole, _ = read_events(prompt_file)
+    out = tmp_path / "cut"
+    assert main(["generate", "--model", str(events_run), "--prompt", str(prompt_file), "--prompt-seconds", "3",
+                 "--seconds", "2", "-n", "1", "-o", str(out)]) == 0
+    piece, _ = read_events(out / "sample_0_000.mid")
+    before = piece.start_s < 3.0 - 1e-3
+    given = whole.start_s < 3.0
+    assert int(before.sum()) == int(given.sum())  # the prompt's events up to the cut, nothing after it
+    assert (piece.start_s[before] + piece.duration_s[before] <= 3.0 + 1e-2).all()  # released at the cut
+    assert piece.start_s.max() < 3.25 + 2.0 and (piece.start_s >= 3.0).any()  # then 2 s of its own
+    for flags, words in ((["--prompt-seconds", "3"], "--prompt"),
+                         (["--prompt", str(prompt_file), "--prompt-seconds", "0"], "> 0"),
+                         (["--max-seconds", "3", "--seconds", "2"], "--max-seconds")):
+        assert main(["generate", "--model", str(events_run), "-o", str(tmp_path / "x"), *flags]) == 2
+        err = capsys.readouterr().err.strip()
+        assert words in err and "\n" not in err
+    assert main(["generate", "--model", str(events_run), "--seconds", "1", "-n", "1", "--no-snap",
+                 "-o", str(tmp_path / "y")]) == 0  # nothing to snap: said, and ignored
+    assert "nothing to snap" in caplog.text
+
+
 def test_temperature_sharpens_what_is_played_not_how_much():
     torch.manual_seed(2)
     head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -149,7 +150,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generation import GANModel, check_piece_seconds, model_info, written_pieces
+    from .generation import GANModel, check_piece_seconds, model_info, prompt_until, written_pieces
 
     if args.list:
         from .shipped import shipped_description, shipped_names
@@ -187,6 +188,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if value is not None and not value > 0:
             raise ValueError(f"--{flag} must be > 0, got {value:g}")
     if ends_itself:
+        if args.seconds is not None:
+            raise ValueError(f"--seconds: this {gan.arch} model ends each piece itself here; give --max-seconds "
+                             "(the longest a piece may run) or, for ar and events models, --seconds alone")
         seconds = args.max_seconds if args.max_seconds is not None else 120.0
         check_piece_seconds(seconds, "max-seconds")
         if args.no_snap and not tempered:
@@ -195,8 +199,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise ValueError("--max-seconds is for models that end pieces themselves (rnn, ar, events); "
                          "a convolutional model writes exactly --seconds")
     else:
-        seconds = args.seconds
+        seconds = args.seconds if args.seconds is not None else 16.0
         check_piece_seconds(seconds)
+    if args.no_snap and gan.codebook is None and not ends_itself:
+        log.warning("--no-snap: the model in %s has no codebook of real chunks (%s model); nothing to snap, "
+                    "ignored", gan.folder, gan.arch)
+    if args.prompt_seconds is not None and not args.prompt:
+        raise ValueError("--prompt-seconds: give the performance to continue with --prompt")
     options = {}
     if tempered:
         options = {"ends": ends_itself, "temperature": args.temperature,
@@ -206,11 +215,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
             from .midi import read_events
 
             options["prompt"], _ = read_events(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
+            if args.prompt_seconds is not None:
+                options["prompt"] = prompt_until(options["prompt"], args.prompt_seconds, args.prompt)
     out = Path(args.out)
     taken = sorted(out.glob(f"sample_{args.seed}_[0-9][0-9][0-9]*")) if out.is_dir() else []  # any -n, any kind
     if taken and not args.overwrite:  # nothing an earlier run wrote is silently replaced or mixed with this one
         raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with --seed "
                          f"{args.seed}); give another -o or --seed, or --overwrite to replace them")
+    gan.arm.progress = True  # a bar over the chunks drawn (ar, events), where stderr is a terminal
     pieces, samples = written_pieces(gan, args.n, seconds, args.seed, not args.no_snap, **options)  # [T_s, L] each
     for old in taken:  # --overwrite: the earlier run's PNG or WAV would otherwise sit beside a new MIDI file
         old.unlink()
@@ -385,7 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a run or checkpoint folder, or the name of a shipped model (--list; default: 'default')")
     p.add_argument("--list", action="store_true", help="list the models shipped in the package and exit")
     p.add_argument("-n", type=int, default=8, help="how many files (default 8)")
-    p.add_argument("--seconds", type=float, default=16.0, help="length of each in seconds (default 16)")
+    p.add_argument("--seconds", type=float,
+                   help="length of each in seconds, after a prompt if one is given (default 16)")
     p.add_argument("--corpus", metavar="CORPUS",
                    help="models that end pieces: report piece lengths beside this corpus's (default: the training corpus)")
     p.add_argument("--max-seconds", type=float,
@@ -394,6 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", metavar="IN.mid",
                    help="ar and events models: continue this performance (its chunks are encoded, then continued for --seconds; "
                    "each file starts with the prompt as the model heard it)")
+    p.add_argument("--prompt-seconds", type=float, metavar="S",
+                   help="with --prompt: continue from S seconds into it (the events struck before S, as played), "
+                   "not from its end")
     p.add_argument("--temperature", type=float,
                    help="ar models: the spread of each draw; events models: the temperature of which key a note "
                    "strikes (default: the model's ar.temperature; lower is tamer)")
@@ -513,6 +529,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `tsm generate --info | head`: the reader left; nothing more to say
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (so that the exit's flush does not fail again)
+        return 0
     except OSError as e:  # an output path that is a file, a folder where a file goes, no permission, a full disk
         print(f"error: {_os_error(e)}", file=sys.stderr)
         return 2

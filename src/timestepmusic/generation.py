@@ -216,6 +216,17 @@ def release_by(events: Events, end_s: float) -> Events:
     return Events(events.ids, events.start_s, duration, events.intensity)
 
 
+def prompt_until(prompt: Events, seconds: float, path: str | Path = "--prompt") -> Events:
+    """The prompt cut at `seconds` (generate --prompt-seconds): the events struck before it, each released there
+    at the latest, so that the continuation starts where the cut is."""
+    if not seconds > 0:
+        raise ValueError(f"--prompt-seconds must be > 0, got {seconds:g}")
+    cut = prompt.take(np.flatnonzero(prompt.start_s < seconds))
+    if not cut.is_note.any():
+        raise ValueError(f"{path}: no note starts before --prompt-seconds {seconds:g}")
+    return release_by(cut, seconds)
+
+
 def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_real: bool = True,
                    **options) -> tuple[list[torch.Tensor], list[Events]]:
     """The pieces `tsm generate` writes: their latents ([T_s, L] each, a prompt's chunks first) and events

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from ..config import Config
 from .base import LatentData, Update, register
@@ -41,6 +42,7 @@ class Autoregressive:
     snaps = False
     continues = True  # can sample after a given past (tsm generate --prompt)
     tempered = True  # takes sampling temperatures, and ends pieces where asked to
+    progress = False  # sampling shows a bar over the chunks where stderr is a terminal (tsm generate sets it)
 
     def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True):
         self.settings, self.steps, self.device = config.ar, config.gan.steps, device
@@ -130,7 +132,8 @@ class Autoregressive:
         stopped = torch.zeros(n, dtype=torch.bool)
         keep = net.context - max(1, min(self.settings.slide_stride, net.context - 1))  # chunks kept when it slides
         base, cache = 0, None  # base: the first chunk the window sees; cache: keys/values of positions 0 … t − base
-        for t in range(first, first + chunks):
+        for t in tqdm(range(first, first + chunks), desc="sampling", unit="chunk", leave=False,
+                      disable=None if self.progress else True):
             if cache is None or t - base >= net.context:  # (re-)read the window: the prompt's last, or the last `keep`
                 base = max(0, t - (net.context - 1 if cache is None else keep))
                 outputs, cache = net.prefill(x[:, base:t])

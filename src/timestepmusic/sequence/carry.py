@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..batches import ChunkGatherer, SetBatch
@@ -52,11 +53,12 @@ def time_bin(span_s: torch.Tensor) -> torch.Tensor:
     return (ratio * (TIME_BINS - 1)).round().long()
 
 
-def carry_items(history: History, at_s: torch.Tensor) -> Carry:
-    """The carry at times at_s [R] from each row's history [R, E] of events that started before it."""
+def heard(history: History, at_s: torch.Tensor) -> History:
+    """The items of each row's history [R, E] heard at times at_s [R]: the RECENT latest events started before
+    it, then the latest older press of each pedal → [R, M] (`valid` False where a slot is empty)."""
     short = RECENT - history.ids.shape[1]
     if short > 0:  # fewer events than RECENT slots so far: pad with empty ones
-        history = History(*(torch.nn.functional.pad(t, (0, short)) for t in
+        history = History(*(F.pad(t, (0, short)) for t in
                             (history.ids, history.start_s, history.end_s, history.intensity, history.valid)))
     valid = history.valid & (history.start_s < at_s[:, None])  # [R, E]
     recent = torch.where(valid, history.start_s, -torch.inf).topk(RECENT, dim=1).indices  # [R, RECENT]: latest
@@ -66,14 +68,21 @@ def carry_items(history: History, at_s: torch.Tensor) -> Carry:
         older = valid & ~in_recent & (history.ids == pedal)
         picks.append(torch.where(older, history.start_s, -torch.inf).argmax(dim=1, keepdim=True))
         picked.append(older.any(dim=1, keepdim=True))
-    index, present = torch.cat(picks, dim=1), torch.cat(picked, dim=1)  # [R, M] each
-    take = lambda t: t.gather(1, index)  # noqa: E731
-    left_s = take(history.end_s) - at_s[:, None]  # [R, M]: > 0 still sounding
+    index = torch.cat(picks, dim=1)  # [R, M]
+    return History(history.ids.gather(1, index), history.start_s.gather(1, index), history.end_s.gather(1, index),
+                   history.intensity.gather(1, index), torch.cat(picked, dim=1))
+
+
+def carry_items(history: History, at_s: torch.Tensor) -> Carry:
+    """The carry at times at_s [R] from each row's history [R, E] of events that started before it."""
+    items = heard(history, at_s)  # [R, M]
+    present, at_s = items.valid, at_s[:, None]
+    left_s = items.end_s - at_s  # [R, M]: > 0 still sounding
     left = torch.where(left_s > 0, time_bin(left_s), TIME_BINS + time_bin(-left_s))
-    return Carry(ids=torch.where(present, take(history.ids), NUM_IDS),
-                 ago=torch.where(present, time_bin(at_s[:, None] - take(history.start_s)), 0),
+    return Carry(ids=torch.where(present, items.ids, NUM_IDS),
+                 ago=torch.where(present, time_bin(at_s - items.start_s), 0),
                  left=torch.where(present, left, 0),
-                 intensity=torch.where(present, take(history.intensity), 0))
+                 intensity=torch.where(present, items.intensity, 0))
 
 
 class CarryGatherer:
@@ -118,16 +127,22 @@ class DrawnHistory:
         """The next chunk's events [S, N] (offsets from its start)."""
         start_s = sets.offset_s.double() + self.chunks * self.chunk_seconds
         new = History(sets.ids.long(), start_s, start_s + sets.duration_s.double(), sets.intensity.long(), sets.mask)
-        self.parts = History(*(torch.cat([old, add.to(old.device)], dim=1) for old, add in zip(
+        both = History(*(torch.cat([old, add.to(old.device)], dim=1) for old, add in zip(
             (self.parts.ids, self.parts.start_s, self.parts.end_s, self.parts.intensity, self.parts.valid),
             (new.ids, new.start_s, new.end_s, new.intensity, new.valid))))
         self.chunks += 1
+        # only what is heard now can be heard later (the recent window moves forward; an event left out of it
+        # is older than all in it): keep those items, so the history stays [S, M] however long the piece
+        self.parts = heard(both, self._at())
 
     def carry(self) -> Carry:
         """The carry at the start of the next chunk."""
-        at_s = torch.full((self.parts.ids.shape[0],), self.chunks * self.chunk_seconds, dtype=torch.float64,
+        return carry_items(self.parts, self._at())
+
+    def _at(self) -> torch.Tensor:
+        """The next chunk's start, [S]."""
+        return torch.full((self.parts.ids.shape[0],), self.chunks * self.chunk_seconds, dtype=torch.float64,
                           device=self.parts.ids.device)
-        return carry_items(self.parts, at_s)
 
 
 class CarryReader(nn.Module):

@@ -136,3 +136,20 @@ def test_pickled_latents_cache_is_rebuilt_naming_the_file(tmp_path, caplog):
     np.save(path, np.zeros((4, 2), np.float32))
     assert read_cached_latents(path, rows=4, latent=2).shape == (4, 2)
     assert read_cached_latents(path, rows=5, latent=2) is None
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly():
+    """`tsm … | head`: once the reader has gone, no traceback and no error line; exit 0."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom timestepmusic import cli\nparse = cli._parse\n"
+            "def long_output(parser, argv):\n    args = parse(parser, argv)\n"
+            "    args.func = lambda a: [print('x' * 50) for _ in range(200000)] and 0\n    return args\n"
+            "cli._parse = long_output\nsys.exit(cli.main(['generate', '--list']))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait() == 0 and b"Traceback" not in err and b"error" not in err, err

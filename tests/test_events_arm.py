@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from timestepmusic.batches import SetBatch
 from timestepmusic.cli import main
 from timestepmusic.config import Config
-from timestepmusic.generation import GANModel
+from timestepmusic.generation import GANModel, prompt_until
 from timestepmusic.midi import NUM_IDS, read_events
 from timestepmusic.sequence.event_head import DURATION_BINS, EventBins, EventHead
 from timestepmusic.train.log import read_metrics
@@ -219,7 +219,12 @@ def test_prompt_seconds_continues_from_inside_the_prompt(events_run, tiny_corpus
     given = whole.start_s < 3.0
     assert int(before.sum()) == int(given.sum())  # the prompt's events up to the cut, nothing after it
     assert (piece.start_s[before] + piece.duration_s[before] <= 3.0 + 1e-2).all()  # released at the cut
-    assert piece.start_s.max() < 3.25 + 2.0 and (piece.start_s >= 3.0).any()  # then 2 s of its own
+    assert piece.start_s.max() < 3.0 + 2.0 and (piece.start_s >= 3.0).any()  # then 2 s of its own
+    model = GANModel.load(events_run)
+    for cut_s, chunks in ((3.0, 12), (2.9, 11)):  # rounded down to whole chunks; no empty chunk after the cut
+        cut = prompt_until(whole, cut_s, 0.25)
+        assert model.ae.encode_events(cut)[0].shape[0] == chunks
+        assert model.sample_latents(1, 2.0, seed=0, prompt=cut)[0].shape[0] == chunks + 8
     for flags, words in ((["--prompt-seconds", "3"], "--prompt"),
                          (["--prompt", str(prompt_file), "--prompt-seconds", "0"], "> 0"),
                          (["--max-seconds", "3", "--seconds", "2"], "--max-seconds")):

@@ -201,7 +201,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     else:
         seconds = args.seconds if args.seconds is not None else 16.0
         check_piece_seconds(seconds)
-    if args.no_snap and gan.codebook is None and not ends_itself:
+    if args.no_snap and gan.codebook is None:
         log.warning("--no-snap: the model in %s has no codebook of real chunks (%s model); nothing to snap, "
                     "ignored", gan.folder, gan.arch)
     if args.prompt_seconds is not None and not args.prompt:
@@ -216,7 +216,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
             options["prompt"], _ = read_events(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
             if args.prompt_seconds is not None:
-                options["prompt"] = prompt_until(options["prompt"], args.prompt_seconds, args.prompt)
+                options["prompt"] = prompt_until(options["prompt"], args.prompt_seconds, gan.ae.chunk_seconds,
+                                                 args.prompt)
     out = Path(args.out)
     taken = sorted(out.glob(f"sample_{args.seed}_[0-9][0-9][0-9]*")) if out.is_dir() else []  # any -n, any kind
     if taken and not args.overwrite:  # nothing an earlier run wrote is silently replaced or mixed with this one
@@ -520,6 +521,18 @@ def _os_error(e: OSError) -> str:
     return f"{path}: cannot write or read here: {what or e.strerror or e}" if path else f"{e.strerror or e}"
 
 
+def _stdout_closed() -> bool:
+    """Whether the reader of our standard output has gone (a pipe closed early: poll reports an error on it)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(mask & (select.POLLERR | select.POLLHUP) for _, mask in poller.poll(0))
+    except (AttributeError, ValueError, OSError):  # no poll here, or no real file behind stdout
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = _parse(parser, argv)
@@ -529,9 +542,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `tsm generate --info | head`: the reader left; nothing more to say
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (so that the exit's flush does not fail again)
-        return 0
+    except BrokenPipeError as e:
+        if _stdout_closed():  # `tsm generate --info | head`: the reader left; nothing more to say
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (so that the exit's flush does not fail again)
+            return 0
+        print(f"error: {_os_error(e)}", file=sys.stderr)
+        return 2
     except OSError as e:  # an output path that is a file, a folder where a file goes, no permission, a full disk
         print(f"error: {_os_error(e)}", file=sys.stderr)
         return 2

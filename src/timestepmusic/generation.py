@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,15 +217,20 @@ def release_by(events: Events, end_s: float) -> Events:
     return Events(events.ids, events.start_s, duration, events.intensity)
 
 
-def prompt_until(prompt: Events, seconds: float, path: str | Path = "--prompt") -> Events:
-    """The prompt cut at `seconds` (generate --prompt-seconds): the events struck before it, each released there
-    at the latest, so that the continuation starts where the cut is."""
+def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str | Path = "--prompt") -> Events:
+    """The prompt cut at `seconds` rounded down to a whole chunk (generate --prompt-seconds): the events struck
+    before the cut, each released there at the latest, and nothing after it, so that the continuation's first
+    chunk starts at the cut."""
     if not seconds > 0:
         raise ValueError(f"--prompt-seconds must be > 0, got {seconds:g}")
-    cut = prompt.take(np.flatnonzero(prompt.start_s < seconds))
+    cut_s = math.floor(seconds / chunk_seconds + 1e-9) * chunk_seconds
+    cut = prompt.take(np.flatnonzero(prompt.start_s < cut_s))
     if not cut.is_note.any():
-        raise ValueError(f"{path}: no note starts before --prompt-seconds {seconds:g}")
-    return release_by(cut, seconds)
+        raise ValueError(f"{path}: no note starts before --prompt-seconds {seconds:g} (cut at whole "
+                         f"{chunk_seconds:g} s chunks: {cut_s:g} s)")
+    end_s = cut_s - 1e-6  # just inside the last chunk before the cut: no empty chunk is counted after it
+    released = release_by(cut, end_s)
+    return Events(released.ids, released.start_s, released.duration_s, released.intensity, end_s)
 
 
 def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_real: bool = True,

@@ -5,7 +5,9 @@ long it still sounds (or since when it is silent).
 Why: the transformer reads the chunks before through their latents, which blur exact times; a pedal press drawn
 without knowing when the held one lifts starts inside it or leaves a gap, and a line continues from the notes
 last struck. The same selection (`carry_items`) serves training, over the corpus's events before each chunk
-(`CarryGatherer`), and sampling, over the events drawn so far and a prompt's (`DrawnHistory`).
+(`CarryGatherer`), and sampling, over the events drawn so far and a prompt's (`DrawnHistory`). One known
+difference: training reads the corpus's events uncapped, so after a chunk over the max_events cap (0.1 % of
+ASAP's chunks) it hears that chunk's last events, which a drawn or prompted chunk never holds.
 Shapes: R chunk rows, E events of history per row, M = SLOTS items.
 """
 from __future__ import annotations

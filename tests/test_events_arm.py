@@ -225,7 +225,9 @@ def test_prompt_seconds_continues_from_inside_the_prompt(events_run, tiny_corpus
         cut = prompt_until(whole, cut_s, 0.25)
         assert model.ae.encode_events(cut)[0].shape[0] == chunks
         assert model.sample_latents(1, 2.0, seed=0, prompt=cut)[0].shape[0] == chunks + 8
+    assert "the continuation from 3.00 s" in capsys.readouterr().out  # where the new music starts
     for flags, words in ((["--prompt-seconds", "3"], "--prompt"),
+                         (["--prompt", str(prompt_file), "--prompt-seconds", f"{whole.end_s + 5:g}"], "past its end"),
                          (["--prompt", str(prompt_file), "--prompt-seconds", "0"], "> 0"),
                          (["--max-seconds", "3", "--seconds", "2"], "--max-seconds")):
         assert main(["generate", "--model", str(events_run), "-o", str(tmp_path / "x"), *flags]) == 2

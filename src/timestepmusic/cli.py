@@ -227,19 +227,22 @@ def cmd_generate(args: argparse.Namespace) -> int:
     pieces, samples = written_pieces(gan, args.n, seconds, args.seed, not args.no_snap, **options)  # [T_s, L] each
     for old in taken:  # --overwrite: the earlier run's PNG or WAV would otherwise sit beside a new MIDI file
         old.unlink()
+    c = gan.ae.chunk_seconds
+    prompt_s = gan.ae.encode_events(options["prompt"])[0].shape[0] * c if options.get("prompt") else 0.0
     for i, events in enumerate(samples):
         path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
         notes = int(events.is_note.sum())
-        length_s = pieces[i].shape[0] * gan.ae.chunk_seconds  # the chunks written (a prompt included)
+        length_s = pieces[i].shape[0] * c  # the chunks written (a prompt included)
+        where = f", the continuation from {prompt_s:.2f} s" if prompt_s else ""
         print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {length_s:.1f} s "
-              f"(last sound ends at {events.end_s:.1f} s)")
+              f"(last sound ends at {events.end_s:.1f} s{where})")
         if args.png or args.wav:
             from .evaluate.render import render_outputs
 
             for extra in render_outputs(path, events, png=args.png, wav=args.wav):
                 print(f"{extra}")
     if ends_itself:
-        _print_lengths(gan, args, seconds, [latent.shape[0] * gan.ae.chunk_seconds for latent in pieces])
+        _print_lengths(gan, args, seconds, [latent.shape[0] * c - prompt_s for latent in pieces])  # new music only
     return 0
 
 

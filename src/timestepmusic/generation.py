@@ -223,6 +223,9 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
     chunk starts at the cut."""
     if not seconds > 0:
         raise ValueError(f"--prompt-seconds must be > 0, got {seconds:g}")
+    if seconds > prompt.end_s:
+        raise ValueError(f"{path}: --prompt-seconds {seconds:g} is past its end ({prompt.end_s:.1f} s); give at most "
+                         "that, or leave it out to continue from the end")
     cut_s = math.floor(seconds / chunk_seconds + 1e-9) * chunk_seconds
     cut = prompt.take(np.flatnonzero(prompt.start_s < cut_s))
     if not cut.is_note.any():

@@ -233,7 +233,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
         notes = int(events.is_note.sum())
         length_s = pieces[i].shape[0] * c  # the chunks written (a prompt included)
-        where = f", the continuation from {prompt_s:.2f} s" if prompt_s else ""
+        where = f"; the continuation from {prompt_s:.2f} s" if prompt_s else ""
         print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {length_s:.1f} s "
               f"(last sound ends at {events.end_s:.1f} s{where})")
         if args.png or args.wav:

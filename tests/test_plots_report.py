@@ -208,6 +208,11 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
         in printed
     assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--seconds", "0"]) == 2
     assert "--seconds must be > 0" in capsys.readouterr().err
+    (tmp_path / "report.html").write_text("an earlier report")  # kept unless the user says to replace it
+    assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "report.html" in err and "--overwrite" in err and "\n" not in err and len(calls) == 1
+    assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--overwrite"]) == 0 and len(calls) == 2
 
 
 def test_tsm_evaluate_reports_an_empty_folder_as_an_error(corpus, tmp_path, capsys):

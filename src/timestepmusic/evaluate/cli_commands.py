@@ -16,6 +16,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"--seconds must be > 0, got {args.seconds}")
     if not 0 < args.copy_threshold <= 1:
         raise ValueError(f"--copy-threshold must be in (0, 1], got {args.copy_threshold}")
+    earlier = [Path(args.out) / name for name in ("report.html", "report.json") if (Path(args.out) / name).exists()]
+    if earlier and not args.overwrite:  # a report a user kept is not replaced without a word
+        raise ValueError(f"{earlier[0]} is there already (an earlier report); give another -o, or --overwrite "
+                         "to replace it")
     report = evaluate_generated(args.generated, args.real, args.out, split=args.split, train_split=args.train_split,
                                 runs=args.run, wav=args.wav, seconds=args.seconds, seed=args.seed,
                                 copy_threshold=args.copy_threshold, transpose=args.transpose,
@@ -66,6 +70,7 @@ def add_commands(sub) -> None:
     p.add_argument("--train-split", default="train", choices=["train", "validation", "test"],
                    help="split the copy check and the shuffled-chunks baseline draw from (default train)")
     p.add_argument("-o", "--out", required=True, metavar="REPORT_DIR", help="folder for report.html, report.json, figures")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier report in REPORT_DIR (default: refuse)")
     p.add_argument("--run", action="append", metavar="RUN",
                    help="training run folder (or metrics.jsonl) whose curves to include (repeatable)")
     p.add_argument("--wav", action="store_true", help="render audio of the shown samples with FluidSynth into the report")

@@ -192,7 +192,7 @@ def test_a_piece_without_a_note_is_drawn_again(events_run, monkeypatch):
     assert len(events) == 2 and not any(len(piece) for piece in events)
 
 
-def test_generate_refuses_to_replace_an_earlier_run_unless_told(events_run, tmp_path, capsys):
+def test_generate_refuses_to_replace_an_earlier_run_unless_told(events_run, tmp_path, capsys, caplog):
     out = tmp_path / "out"
     run = ["generate", "--model", str(events_run), "--seconds", "1", "-n", "2", "-o", str(out)]
     assert main(run + ["--png"]) == 0
@@ -202,7 +202,8 @@ def test_generate_refuses_to_replace_an_earlier_run_unless_told(events_run, tmp_
     err = capsys.readouterr().err.strip()
     assert "sample_0_000" in err and "--overwrite" in err and "\n" not in err
     assert (out / "sample_0_000.mid").read_bytes() == first and (out / "sample_0_000.png").is_file()
-    assert main(run + ["--seed", "1"]) == 0  # another seed: other names
+    assert main(run + ["--seed", "1"]) == 0  # another seed: other names, said
+    assert "2 other MIDI file(s)" in caplog.text and "tsm evaluate" in caplog.text
     assert main(run + ["-n", "1", "--temperature", "0.5", "--overwrite"]) == 0
     assert not (out / "sample_0_000.png").exists()  # no roll of the replaced piece left beside the new one
     assert not (out / "sample_0_001.mid").exists()  # nor the earlier run's second piece

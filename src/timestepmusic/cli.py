@@ -223,6 +223,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if taken and not args.overwrite:  # nothing an earlier run wrote is silently replaced or mixed with this one
         raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with --seed "
                          f"{args.seed}); give another -o or --seed, or --overwrite to replace them")
+    others = [p for p in out.glob("*.mid*") if not p.name.startswith(f"sample_{args.seed}_")] if out.is_dir() else []
+    if others:  # allowed (another seed's run, say), but said: `tsm evaluate OUT` reads every MIDI file there
+        log.warning("%s already holds %d other MIDI file(s) (e.g. %s); `tsm evaluate %s` would count them as "
+                    "generated too", out, len(others), others[0].name, out)
     gan.arm.progress = True  # a bar over the chunks drawn (ar, events), where stderr is a terminal
     pieces, samples = written_pieces(gan, args.n, seconds, args.seed, not args.no_snap, **options)  # [T_s, L] each
     for old in taken:  # --overwrite: the earlier run's PNG or WAV would otherwise sit beside a new MIDI file

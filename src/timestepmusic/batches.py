@@ -35,6 +35,10 @@ class SetBatch:
         n = self.ids.shape[1]
         return torch.arange(n, device=self.sizes.device) < self.sizes[:, None]  # [B, N]
 
+    def take(self, rows: torch.Tensor | slice) -> "SetBatch":
+        """The sets of `rows` (an index tensor or a slice of the batch)."""
+        return SetBatch(*(t[rows] for t in (self.ids, self.offset_s, self.duration_s, self.intensity, self.sizes)))
+
     def to(self, device: torch.device | str) -> "SetBatch":
         return SetBatch(*(t.to(device, non_blocking=True) for t in
                           (self.ids, self.offset_s, self.duration_s, self.intensity, self.sizes)))

@@ -150,7 +150,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generation import GANModel, check_piece_seconds, model_info, prompt_until, written_pieces
+    from .generation import GANModel, check_piece_seconds, model_info, prompt_span_s, prompt_until, written_pieces
 
     if args.list:
         from .shipped import shipped_description, shipped_names
@@ -232,7 +232,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for old in taken:  # --overwrite: the earlier run's PNG or WAV would otherwise sit beside a new MIDI file
         old.unlink()
     c = gan.ae.chunk_seconds
-    prompt_s = gan.ae.encode_events(options["prompt"])[0].shape[0] * c if options.get("prompt") else 0.0
+    prompt_s = prompt_span_s(gan.ae, options.get("prompt"))
     for i, events in enumerate(samples):
         path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
         notes = int(events.is_note.sum())

@@ -236,6 +236,11 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
     return Events(released.ids, released.start_s, released.duration_s, released.intensity, end_s)
 
 
+def prompt_span_s(ae: Autoencoder, prompt: Events | None) -> float:
+    """Where a continuation of `prompt` starts: the span of its chunks as the model hears them (0 without one)."""
+    return 0.0 if prompt is None else chunk_events(prompt, ae.chunk_seconds, ae.max_events).num_chunks * ae.chunk_seconds
+
+
 def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_real: bool = True,
                    **options) -> tuple[list[torch.Tensor], list[Events]]:
     """The pieces `tsm generate` writes: their latents ([T_s, L] each, a prompt's chunks first) and events
@@ -246,8 +251,7 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
     latents = gan.sample_latents(n, seconds, seed, snap_to_real, **options)
     prompt = options.get("prompt")
     events = sampled_events(gan.arm, gan.ae, latents, prompt)
-    c = gan.ae.chunk_seconds
-    new_from_s = 0.0 if prompt is None else chunk_events(prompt, c, gan.ae.max_events).num_chunks * c  # as encoded
+    new_from_s = prompt_span_s(gan.ae, prompt)
 
     def silent() -> list[int]:  # the pieces without a note of their own (a prompt's notes do not count)
         return [i for i, piece in enumerate(events) if not (piece.is_note & (piece.start_s >= new_from_s - 1e-9)).any()]

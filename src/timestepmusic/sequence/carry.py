@@ -38,6 +38,9 @@ class History:
     intensity: torch.Tensor  # long
     valid: torch.Tensor  # bool
 
+    def fields(self) -> tuple[torch.Tensor, ...]:
+        return self.ids, self.start_s, self.end_s, self.intensity, self.valid
+
 
 @dataclass
 class Carry:
@@ -60,8 +63,7 @@ def heard(history: History, at_s: torch.Tensor) -> History:
     it, then the latest older press of each pedal → [R, M] (`valid` False where a slot is empty)."""
     short = RECENT - history.ids.shape[1]
     if short > 0:  # fewer events than RECENT slots so far: pad with empty ones
-        history = History(*(F.pad(t, (0, short)) for t in
-                            (history.ids, history.start_s, history.end_s, history.intensity, history.valid)))
+        history = History(*(F.pad(t, (0, short)) for t in history.fields()))
     valid = history.valid & (history.start_s < at_s[:, None])  # [R, E]
     recent = torch.where(valid, history.start_s, -torch.inf).topk(RECENT, dim=1).indices  # [R, RECENT]: latest
     in_recent = torch.zeros_like(valid).scatter_(1, recent, True)
@@ -71,8 +73,7 @@ def heard(history: History, at_s: torch.Tensor) -> History:
         picks.append(torch.where(older, history.start_s, -torch.inf).argmax(dim=1, keepdim=True))
         picked.append(older.any(dim=1, keepdim=True))
     index = torch.cat(picks, dim=1)  # [R, M]
-    return History(history.ids.gather(1, index), history.start_s.gather(1, index), history.end_s.gather(1, index),
-                   history.intensity.gather(1, index), torch.cat(picked, dim=1))
+    return History(*(t.gather(1, index) for t in history.fields()[:-1]), torch.cat(picked, dim=1))
 
 
 def carry_items(history: History, at_s: torch.Tensor) -> Carry:
@@ -129,9 +130,8 @@ class DrawnHistory:
         """The next chunk's events [S, N] (offsets from its start)."""
         start_s = sets.offset_s.double() + self.chunks * self.chunk_seconds
         new = History(sets.ids.long(), start_s, start_s + sets.duration_s.double(), sets.intensity.long(), sets.mask)
-        both = History(*(torch.cat([old, add.to(old.device)], dim=1) for old, add in zip(
-            (self.parts.ids, self.parts.start_s, self.parts.end_s, self.parts.intensity, self.parts.valid),
-            (new.ids, new.start_s, new.end_s, new.intensity, new.valid))))
+        both = History(*(torch.cat([old, add.to(old.device)], dim=1) for old, add in zip(self.parts.fields(),
+                                                                                     new.fields())))
         self.chunks += 1
         # only what is heard now can be heard later (the recent window moves forward; an event left out of it
         # is older than all in it): keep those items, so the history stays [S, M] however long the piece

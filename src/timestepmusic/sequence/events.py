@@ -119,13 +119,10 @@ class EventAutoregressive(Autoregressive):
         self.drawn, self.history = [], None
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
-            for i in range(0 if prompt is None else prompt.shape[0]):
-                if prompt_sets is None:
-                    self.history.chunks += 1  # a prompt known only by its latents: heard as silence
-                    continue
-                fields = (prompt_sets.ids, prompt_sets.offset_s, prompt_sets.duration_s, prompt_sets.intensity,
-                          prompt_sets.sizes)
-                self.history.append(SetBatch(*(t[i:i + 1].expand(n, *t.shape[1:]) for t in fields)))  # [S, N]
+            if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
+                self.history.chunks = prompt.shape[0]
+            for i in range(0 if prompt_sets is None else prompt_sets.sizes.shape[0]):
+                self.history.append(prompt_sets.take(torch.full((n,), i)))  # chunk i for every piece: [S, N]
         try:
             return super().sample(n, chunks, seed, prompt)
         finally:
@@ -135,8 +132,7 @@ class EventAutoregressive(Autoregressive):
         """The events piece `piece` of the last sample drew in its first `chunks` new chunks, placed from chunk
         `start_chunk` on (after a prompt of that many chunks); gaps of at most ar.pedal_join_s (or
         ar.pedal_join_share of the press before) inside a pedal's runs closed."""
-        rows = [SetBatch(*(t[piece:piece + 1] for t in (s.ids, s.offset_s, s.duration_s, s.intensity, s.sizes)))
-                for s in self.drawn[:chunks]]
+        rows = [s.take(slice(piece, piece + 1)) for s in self.drawn[:chunks]]
         if not rows:
             return Events(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.uint8))
         sets = SetBatch(*(torch.cat(parts) for parts in zip(*((r.ids, r.offset_s, r.duration_s, r.intensity, r.sizes)

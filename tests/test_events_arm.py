@@ -12,8 +12,9 @@ from timestepmusic.batches import SetBatch
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.generation import GANModel, prompt_until
-from timestepmusic.midi import NUM_IDS, read_events
-from timestepmusic.sequence.event_head import DURATION_BINS, EventBins, EventHead
+from timestepmusic.midi import NUM_IDS, NUM_KEYS, read_events
+from timestepmusic.sequence.event_head import DURATION_BINS, STOP, EventBins, EventHead
+from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.train.log import read_metrics
 from timestepmusic.train.sequence import train_sequence_model
 
@@ -63,7 +64,7 @@ def test_the_head_learns_each_chunk_its_features_stand_for_and_draws_it():
         loss.backward()
         optimizer.step()
     assert float(loss.detach()) < 0.5  # nats per chunk: all but certain
-    drawn = head.sample(features, torch.Generator().manual_seed(0), temperature=0.5)
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), temperature=0.5)
     assert drawn.sizes.tolist() == [2, 1, 0]
     assert drawn.ids[0, :2].tolist() == [39, 43] and drawn.ids[1, 0] == 88
     assert drawn.intensity[0, :2].tolist() == [80, 70]
@@ -73,7 +74,7 @@ def test_the_head_learns_each_chunk_its_features_stand_for_and_draws_it():
 def test_drawn_events_are_valid_and_in_time_order():
     torch.manual_seed(1)
     head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)  # untrained: anything may come
-    drawn = head.sample(torch.randn(64, 8), torch.Generator().manual_seed(3))
+    drawn = EventSampler(head).sample(torch.randn(64, 8), torch.Generator().manual_seed(3))
     mask = drawn.mask
     assert ((drawn.ids >= 0) & (drawn.ids < NUM_IDS))[mask].all()
     assert ((drawn.intensity >= 1) & (drawn.intensity <= 127)).all()
@@ -82,6 +83,43 @@ def test_drawn_events_are_valid_and_in_time_order():
     later = drawn.offset_s[:, 1:] >= drawn.offset_s[:, :-1]
     assert later[mask[:, 1:]].all()
     assert drawn.sizes.max() > 1  # more than stops
+
+
+def test_the_sampler_draws_each_choice_at_the_heads_odds():
+    torch.manual_seed(4)
+    head = EventHead(width=8, hidden=16, max_events=3, chunk_seconds=0.25)
+    with torch.no_grad():
+        for name in head.out:  # peaked odds, so that the likeliest choices are drawn often enough to compare
+            head.out[name][-1].bias.copy_(3 * torch.randn_like(head.out[name][-1].bias))
+        for name in head.given:  # and each choice weighing on the next
+            head.given[name].weight.mul_(3)
+    rows = 40000
+    features = torch.randn(1, 8).expand(rows, 8)
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0))
+    key, start, duration, intensity = head.bins.to_bins(drawn)  # [R, N] classes each
+    first_key = torch.where(drawn.sizes > 0, key[:, 0], STOP)
+
+    def odds(*given):  # the head's odds of the first event's next choice, given the choices before it
+        state = head.states(features[:1], (torch.zeros(1, 3, dtype=torch.long),) * 4, torch.zeros(1, dtype=torch.long))
+        name = ("key", "start", "duration", "intensity")[len(given)]
+        args = [torch.tensor([g]) for g in given] + [None] * (3 - len(given))
+        return head.choices(state[:, 0], *args[:3])[name].softmax(-1)[0].detach()
+
+    def distance(drawn_classes, p):  # total variation between drawn frequencies and odds p
+        seen = torch.bincount(drawn_classes, minlength=p.shape[0]).float() / drawn_classes.numel()
+        return float((seen - p).abs().sum() / 2)
+
+    kinds = torch.cat([odds()[:NUM_KEYS].sum(0, keepdim=True), odds()[NUM_KEYS:]])  # a note, each pedal, the stop
+    assert distance(first_key, odds()) < 0.02 and distance((first_key - NUM_KEYS + 1).clamp(min=0), kinds) < 0.004
+    k = int(first_key[first_key != STOP].mode().values)  # the likeliest key struck first
+    starts = start[first_key == k, 0]
+    assert distance(starts, odds(k)) < 0.03
+    s = int(starts.mode().values)
+    durations = duration[(first_key == k) & (start[:, 0] == s), 0]
+    assert durations.numel() > 2000 and distance(durations, odds(k, s)) < 0.03
+    d = int(durations.mode().values)
+    intensities = intensity[(first_key == k) & (start[:, 0] == s) & (duration[:, 0] == d), 0]
+    assert intensities.numel() > 2000 and distance(intensities, odds(k, s, d)) < 0.06
 
 
 def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_ae, tmp_path):
@@ -246,7 +284,7 @@ def test_temperature_sharpens_what_is_played_not_how_much():
         head.out["key"][-1].bias.mul_(20)  # keys of clearly unequal odds
         head.out["key"][-1].bias[-1] = head.out["key"][-1].bias[:-1].max() + 1  # the stop: often, not always
     features = torch.randn(1, 8).expand(2000, 8)  # one chunk's features: every row draws from the same odds
-    drawn = {t: head.sample(features, torch.Generator().manual_seed(0), temperature=t) for t in (1.0, 0.2)}
+    drawn = {t: EventSampler(head).sample(features, torch.Generator().manual_seed(0), temperature=t) for t in (1.0, 0.2)}
     sizes = {t: d.sizes.float().mean() for t, d in drawn.items()}
     assert 0.5 < sizes[1.0] < 5  # neither empty nor full chunks
     assert abs(sizes[0.2] - sizes[1.0]) < 0.15 * sizes[1.0]  # a tempered stop (the likeliest) would end most at once

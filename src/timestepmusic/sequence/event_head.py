@@ -1,6 +1,6 @@
 """A density over one chunk's set of events, given the chunk transformer's features: the events in time order,
 one after another, each as four categorical choices (key or pedal, start within the chunk, duration, intensity),
-and a stop choice after the last (the head of sequence/events.py).
+and a stop choice after the last (the head of sequence/events.py; drawn from by sequence/event_sampler.py).
 
 Why categorical events rather than a latent: a drawn latent between real ones decodes to whatever the autoencoder
 makes of that place (scattered keys, held notes: docs/quality.md, fourth session); a drawn event is always one a
@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..batches import SetBatch
-from ..midi import NUM_IDS, NUM_KEYS
+from ..midi import NUM_IDS
 from .carry import Carry, CarryReader
 
 STOP = NUM_IDS  # the key choice that ends a chunk's events
@@ -136,59 +136,3 @@ class EventHead(nn.Module):
         stop_logits = self.choices(states[stops, sets.sizes[stops]], None)["key"]  # [R', classes]
         stop_nll = F.cross_entropy(stop_logits.float(), torch.full_like(stops, STOP), reduction="none")
         return total.index_add(0, stops, stop_nll)
-
-    @torch.no_grad()
-    def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
-               carry: Carry | None = None) -> SetBatch:
-        """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
-        note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
-        another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
-        those too, on validation: a tempered stop left 16 s pieces silent for seconds, tempered durations
-        halved the polyphony, a tempered note-or-pedal choice doubled the pedal changes.) A row stops at its
-        stop choice or at the cap; starts never go back in time."""
-        r, n, device = features.shape[0], self.max_events, features.device
-        h0, bias = self.conditioning(features, carry)  # [R, H] each
-        state, step_input = torch.tanh(h0), self.first.expand(r, -1) + bias  # [R, H] each
-        out = {name: torch.zeros(r, n, dtype=torch.long, device=device) for name in self.read}
-        sizes = torch.zeros(r, dtype=torch.long, device=device)
-        going = torch.ones(r, dtype=torch.bool, device=device)
-        latest = torch.zeros(r, dtype=torch.long, device=device)  # the start bin of the event before
-
-        def draw(logits: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
-            """One class per row from logits [R, C] ÷ tau: the Gumbel-max draw (the softmax's odds exactly, in
-            fewer steps than softmax and multinomial; a -inf logit is never drawn)."""
-            gumbel = -torch.empty(logits.shape, device="cpu").exponential_(generator=rng).log().to(device)
-            return (logits.float() / tau + gumbel).argmax(dim=-1)
-
-        gru = self.gru  # one step at a time: the GRU's own weights, without the sequence module's set-up
-        weights = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
-        for i in range(n):
-            state = torch.gru_cell(step_input, state, *weights)  # [R, H]
-            key_logits = self.out["key"](state)  # [R, 88 keys + 3 pedals + stop]
-            # a note, a pedal or the stop, at the model's odds (a stop at i = 0: the empty chunk) …
-            kind = draw(torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]],
-                                  dim=-1))
-            going &= kind != 1 + NUM_IDS - NUM_KEYS  # [R]: the last kind is the stop
-            if not going.any():
-                break
-            # … and a note's key at the temperature
-            key = torch.where(kind == 0, draw(key_logits[:, :NUM_KEYS], temperature), NUM_KEYS + kind - 1)
-            key = key.clamp(max=NUM_IDS - 1)
-            # each choice reads the ones before it, as in `choices` (one head at a time here)
-            within = state + self.given["key"](key)  # [R, H]
-            start_logits = self.out["start"](within)
-            # time order: no start before the event before (the data's order, so nothing real is masked)
-            start_logits = start_logits.masked_fill(torch.arange(start_logits.shape[1], device=device) < latest[:, None],
-                                                    -torch.inf)
-            start = draw(start_logits)
-            within = within + self.given["start"](start)
-            duration = draw(self.out["duration"](within))
-            intensity_logits = self.out["intensity"](within + self.given["duration"](duration))
-            intensity = draw(intensity_logits.masked_fill(torch.arange(INTENSITIES, device=device) == 0, -torch.inf))
-            for name, x in zip(self.read, (key, start, duration, intensity)):
-                out[name][:, i] = torch.where(going, x, out[name][:, i])
-            sizes += going.long()
-            latest = torch.where(going, start, latest)
-            step_input = sum(self.read[name](x) for name, x in zip(self.read, (key, start, duration, intensity))) + bias
-        out["intensity"] = torch.where(torch.arange(n, device=device) < sizes[:, None], out["intensity"], 1)
-        return self.bins.to_sets(out["key"], out["start"], out["duration"], out["intensity"], sizes)

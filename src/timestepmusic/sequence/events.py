@@ -6,7 +6,7 @@ what a real chunk with those events encodes to; the decoder is never used, and w
 Training is teacher-forced on real windows exactly as the likelihood arm's (sequence/autoregressive.py), with the
 chunk's events' negative log-likelihood (nats per chunk) in place of the latent's; the end head, windows, prompt
 continuation, sliding past the context and `ends` are the same. `ar.temperature` divides the logits of
-which key a note strikes (event_head.EventHead.sample); `ar.pedal_join_s` and `ar.pedal_join_share` close short
+which key a note strikes (event_sampler.EventSampler.sample); `ar.pedal_join_s` and `ar.pedal_join_share` close short
 gaps inside a pedal's drawn runs. With `ar.carry` the head also hears the events before each chunk exactly
 (sequence/carry.py): in training the corpus's, in sampling a prompt's and those drawn so far.
 Settings: the `ar` section (ar.head_hidden: the event head's width).
@@ -30,6 +30,7 @@ from .autoregressive import Autoregressive
 from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
 from .event_head import EventHead
+from .event_sampler import EventSampler
 from .transformer_net import LatentTransformer
 from .windows import RealBatch
 
@@ -71,6 +72,7 @@ class EventAutoregressive(Autoregressive):
         self.encode_sets: Callable[[SetBatch], torch.Tensor] | None = None  # use_autoencoder sets it
         self.drawn: list[SetBatch] = []  # the sets of each drawn step of the last sample ([S, N] each)
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
+        self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
     def use_autoencoder(self, ae: Autoencoder, normaliser: Normaliser) -> None:
         """The encoder (and normaliser) that turns each drawn chunk into the latent the transformer reads next."""
@@ -103,7 +105,7 @@ class EventAutoregressive(Autoregressive):
         if self.encode_sets is None:
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
         carry = self.history.carry() if self.history is not None else None  # [S, M]
-        sets = self.generator.events.sample(density[0], rng, self.temperature, carry)  # [S, N]
+        sets = self.sampler.sample(density[0], rng, self.temperature, carry)  # [S, N]
         self.drawn.append(sets)
         if self.history is not None:
             self.history.append(sets)
@@ -117,6 +119,7 @@ class EventAutoregressive(Autoregressive):
         ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
         hears a silent prompt)."""
         self.drawn, self.history = [], None
+        self.sampler = EventSampler(self.generator.events)
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
             if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
@@ -126,7 +129,7 @@ class EventAutoregressive(Autoregressive):
         try:
             return super().sample(n, chunks, seed, prompt)
         finally:
-            self.history = None
+            self.history, self.sampler = None, None
 
     def drawn_events(self, piece: int, chunks: int, chunk_seconds: float, start_chunk: int = 0) -> Events:
         """The events piece `piece` of the last sample drew in its first `chunks` new chunks, placed from chunk

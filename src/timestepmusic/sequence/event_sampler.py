@@ -1,0 +1,108 @@
+"""Drawing one chunk of events per row from a trained event head (sequence/event_head.py), quickly.
+
+The head's density, exactly: the same GRU step and the same four choices, each drawn at the model's own odds by
+the Gumbel-max rule (a -inf logit is never drawn). What makes it fast is that sampling runs one event at a time
+for few rows (one piece: one row), where each tensor operation costs more to launch than to compute, so it does
+fewer of them:
+- each choice's head starts with a linear layer of (GRU state + the embeddings of the choices made before it in
+  the event); by linearity that is one product of the state with the four first layers stacked, plus, for each
+  choice made before, a row of a table prepared once (that choice's embedding through the later layer);
+- the Gumbel noise of all five draws of an event comes from one call;
+- nn.Module calls (hooks, attribute look-ups) are replaced by the functional ops on the same weights.
+An `EventSampler` holds those tables; prepare one per sample (the weights must not change while it is used).
+Shapes: R chunk rows, N events per chunk (max_events), H head width.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..batches import SetBatch
+from ..midi import NUM_IDS, NUM_KEYS
+from .carry import Carry
+from .event_head import DURATION_BINS, INTENSITIES, EventHead
+
+CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
+KINDS = 1 + NUM_IDS - NUM_KEYS + 1  # a note, each pedal, the stop
+
+
+class EventSampler:
+    """An event head's weights arranged for drawing (see the module's docstring)."""
+
+    @torch.no_grad()
+    def __init__(self, head: EventHead):
+        self.head = head
+        out = head.out  # each: Linear(H, H), GELU, Linear(H, classes)
+        self.first_weight = torch.cat([out[name][0].weight for name in CHOICES])  # [4H, H]
+        self.first_bias = torch.cat([out[name][0].bias for name in CHOICES])  # [4H]
+        self.second = {name: (out[name][2].weight, out[name][2].bias) for name in CHOICES}
+        never = torch.zeros(INTENSITIES, device=self.first_bias.device)
+        never[0] = -torch.inf  # intensity 0 is not a strike (classes are 1–127)
+        self.second["intensity"] = (self.second["intensity"][0], self.second["intensity"][1] + never)
+        # a choice's embedding (head.given) as each later choice's first layer reads it: [classes, H] each
+        self.through = {(given, later): F.linear(head.given[given].weight, out[later][0].weight)
+                        for i, given in enumerate(CHOICES[:-1]) for later in CHOICES[i + 1:]}
+        self.read = [head.read[name].weight for name in CHOICES]  # the event as the GRU's next input
+        gru = head.gru
+        self.gru = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
+        self.start_bins = torch.arange(head.bins.starts, device=self.first_bias.device)
+        self.noise_widths = (KINDS, NUM_KEYS, head.bins.starts, DURATION_BINS, INTENSITIES)
+
+    @torch.no_grad()
+    def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
+               carry: Carry | None = None) -> SetBatch:
+        """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
+        note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
+        another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
+        those too, on validation: a tempered stop left 16 s pieces silent for seconds, tempered durations
+        halved the polyphony, a tempered note-or-pedal choice doubled the pedal changes.) A row stops at its
+        stop choice or at the cap; starts never go back in time."""
+        head, through = self.head, self.through
+        r, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
+        h0, bias = head.conditioning(features, carry)  # [R, H] each
+        state, step_input = torch.tanh(h0), head.first + bias  # [R, H] each
+        going = torch.ones(r, dtype=torch.bool, device=device)
+        sizes = torch.zeros(r, dtype=torch.long, device=device)
+        latest = torch.zeros(r, dtype=torch.long, device=device)  # the start bin of the event before
+        drawn: list[tuple[torch.Tensor, ...]] = []  # (key, start, duration, intensity) [R] each, per event
+        for _ in range(n):
+            state = torch.gru_cell(step_input, state, *self.gru)  # [R, H]
+            first = F.linear(state, self.first_weight, self.first_bias)  # [R, 4H]: each choice's first layer
+            at_key, at_start, at_duration, at_intensity = first.split(h, dim=1)  # [R, H] each
+            gumbel = torch.empty(r, sum(self.noise_widths)).exponential_(generator=rng).log_().neg_().to(device)
+            kind_noise, key_noise, start_noise, duration_noise, intensity_noise = gumbel.split(self.noise_widths, 1)
+            key_logits = F.linear(F.gelu(at_key), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
+            # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …
+            kinds = torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)
+            kind = (kinds + kind_noise).argmax(dim=1)  # [R]
+            going &= kind != KINDS - 1
+            if not going.any():
+                break
+            # … and a note's key at the temperature
+            note = (key_logits[:, :NUM_KEYS] / temperature + key_noise).argmax(dim=1)
+            key = torch.where(kind == 0, note, NUM_KEYS + kind - 1).clamp_(max=NUM_IDS - 1)
+            start_logits = F.linear(F.gelu(at_start + through["key", "start"][key]), *self.second["start"])
+            # time order: no start before the event before (the data's order, so nothing real is masked)
+            start = (start_logits.masked_fill(self.start_bins < latest[:, None], -torch.inf)
+                     + start_noise).argmax(dim=1)
+            duration_logits = F.linear(F.gelu(at_duration + through["key", "duration"][key]
+                                              + through["start", "duration"][start]), *self.second["duration"])
+            duration = (duration_logits + duration_noise).argmax(dim=1)
+            intensity_logits = F.linear(F.gelu(at_intensity + through["key", "intensity"][key]
+                                               + through["start", "intensity"][start]
+                                               + through["duration", "intensity"][duration]),
+                                        *self.second["intensity"])
+            intensity = (intensity_logits + intensity_noise).argmax(dim=1)
+            event = (key, start, duration, intensity)
+            drawn.append(event)
+            sizes += going.long()
+            latest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
+            step_input = sum(table[x] for table, x in zip(self.read, event)) + bias  # [R, H]
+        if drawn:
+            classes = [torch.stack(x, dim=1) for x in zip(*drawn)]  # [R, events drawn] each
+        else:
+            classes = [torch.zeros(r, 0, dtype=torch.long, device=device)] * 4
+        inside = torch.arange(n, device=device) < sizes[:, None]  # [R, N]
+        key, start, duration, intensity = (torch.where(inside, F.pad(x, (0, n - x.shape[1])), fill)
+                                           for x, fill in zip(classes, (0, 0, 0, 1)))  # [R, N] each
+        return head.bins.to_sets(key, start, duration, intensity, sizes)

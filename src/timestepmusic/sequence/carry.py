@@ -78,7 +78,11 @@ def heard(history: History, at_s: torch.Tensor) -> History:
 
 def carry_items(history: History, at_s: torch.Tensor) -> Carry:
     """The carry at times at_s [R] from each row's history [R, E] of events that started before it."""
-    items = heard(history, at_s)  # [R, M]
+    return carry_of(heard(history, at_s), at_s)
+
+
+def carry_of(items: History, at_s: torch.Tensor) -> Carry:
+    """The carry at times at_s [R] of items [R, M] already selected for then (`heard`)."""
     present, at_s = items.valid, at_s[:, None]
     left_s = items.end_s - at_s  # [R, M]: > 0 still sounding
     left = torch.where(left_s > 0, time_bin(left_s), TIME_BINS + time_bin(-left_s))
@@ -124,7 +128,8 @@ class DrawnHistory:
     def __init__(self, pieces: int, chunk_seconds: float, device: torch.device):
         self.chunk_seconds, self.chunks = chunk_seconds, 0
         empty = torch.zeros(pieces, 0, device=device)
-        self.parts = History(empty.long(), empty.double(), empty.double(), empty.long(), empty.bool())
+        nothing = History(empty.long(), empty.double(), empty.double(), empty.long(), empty.bool())
+        self.parts = heard(nothing, torch.zeros(pieces, dtype=torch.float64, device=device))  # [S, M]: empty slots
 
     def append(self, sets: SetBatch) -> None:
         """The next chunk's events [S, N] (offsets from its start)."""
@@ -138,8 +143,8 @@ class DrawnHistory:
         self.parts = heard(both, self._at())
 
     def carry(self) -> Carry:
-        """The carry at the start of the next chunk."""
-        return carry_items(self.parts, self._at())
+        """The carry at the start of the next chunk (the items kept are those heard then)."""
+        return carry_of(self.parts, self._at())
 
     def _at(self) -> torch.Tensor:
         """The next chunk's start, [S]."""

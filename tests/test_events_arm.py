@@ -297,27 +297,6 @@ def test_temperature_sharpens_what_is_played_not_how_much():
     assert spread(notes[0.2]) < spread(notes[1.0]) - 0.5  # which key: sharpened
 
 
-def test_start_temperature_sharpens_when_events_start_not_which_or_how_many():
-    torch.manual_seed(2)
-    head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)
-    with torch.no_grad():
-        head.out["start"][-1].bias.normal_()  # uneven odds of where an event starts
-    features = torch.randn(1, 8).expand(2000, 8)
-    drawn = {t: EventSampler(head).sample(features, torch.Generator().manual_seed(0), start_temperature=t)
-             for t in (1.0, 0.3)}
-
-    def spread(d):  # entropy of the first event's start bin (nats)
-        p = torch.bincount((d.offset_s[d.sizes > 0, 0] / 0.005).long(), minlength=50).float()
-        p = p[p > 0] / p.sum()
-        return float(-(p * p.log()).sum())
-    assert spread(drawn[0.3]) < spread(drawn[1.0]) - 0.5
-    sizes = {t: d.sizes.float().mean() for t, d in drawn.items()}
-    assert abs(sizes[0.3] - sizes[1.0]) < 0.1 * sizes[1.0]
-    keys = {t: torch.bincount(d.ids[d.mask][:, None].flatten(), minlength=NUM_IDS).float() for t, d in drawn.items()}
-    shares = {t: k / k.sum() for t, k in keys.items()}
-    assert float((shares[0.3] - shares[1.0]).abs().sum() / 2) < 0.1  # keys at the same odds (within noise)
-
-
 def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path, capsys):
     from timestepmusic.autoencoder import load_autoencoder
 

@@ -301,11 +301,6 @@ class RecurrentConfig:
     """Weight of a cross-entropy that pulls the end head, on the generator's own free-running sequences,
     towards the real per-step end hazard (teacher forcing alone never shows the head the generator's
     own output, where it may fire far too early)."""
-    start_temperature: float = 1.0
-    """Events arm, sampling only: the logits of each event's start within its chunk ÷ τ. Drawn one after another
-    and never earlier than the event before, the notes of a chord drift apart at the model's own odds (onsets
-    15–60 ms apart: 20 % of generated gaps against 14 % real); below 1 they stay together. Chosen on the
-    validation split."""
     sample_seconds: float = 32.0
     """Longest MIDI sample written every gan.sample_every steps."""
     gan_mends: bool = True
@@ -376,11 +371,6 @@ class AutoregressiveConfig:
     often, and in silence that is the empty chunk's: at 0.7 a fifth of 16 s pieces held a silence of 4 s or
     more (real: 0.6 % of windows); at 1.0, 2 % (docs/quality.md). Runs before this setting sampled with
     τ = ar.temperature."""
-    start_temperature: float = 1.0
-    """Events arm, sampling only: the logits of each event's start within its chunk ÷ τ. Drawn one after another
-    and never earlier than the event before, the notes of a chord drift apart at the model's own odds (onsets
-    15–60 ms apart: 20 % of generated gaps against 14 % real); below 1 they stay together. Chosen on the
-    validation split."""
     sample_seconds: float = 32.0
     """Longest MIDI sample written every gan.sample_every steps."""
     end_bias: float = 0.0
@@ -425,7 +415,6 @@ class AutoregressiveConfig:
         _check(0 <= self.pedal_join_share < 1, "ar.pedal_join_share",
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")
         _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")
-        _check(self.start_temperature > 0, "ar.start_temperature", f"must be > 0, got {self.start_temperature}")
         _check(self.mixture_temperature > 0, "ar.mixture_temperature", f"must be > 0, got {self.mixture_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
 

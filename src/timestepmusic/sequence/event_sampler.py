@@ -50,13 +50,13 @@ class EventSampler:
 
     @torch.no_grad()
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
-               carry: Carry | None = None, start_temperature: float = 1.0) -> SetBatch:
+               carry: Carry | None = None) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
-        note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`;
-        everything else at the model's own odds: whether another event comes, whether it is a note or which
-        pedal, its duration and intensity. (Tempering those too, on validation: a tempered stop left 16 s pieces
-        silent for seconds, tempered durations halved the polyphony, a tempered note-or-pedal choice doubled the
-        pedal changes.) A row stops at its stop choice or at the cap; starts never go back in time."""
+        note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
+        another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
+        those too, on validation: a tempered stop left 16 s pieces silent for seconds, tempered durations
+        halved the polyphony, a tempered note-or-pedal choice doubled the pedal changes.) A row stops at its
+        stop choice or at the cap; starts never go back in time."""
         head, through = self.head, self.through
         r, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         h0, bias = head.conditioning(features, carry)  # [R, H] each
@@ -83,7 +83,7 @@ class EventSampler:
             key = torch.where(kind == 0, note, NUM_KEYS + kind - 1).clamp_(max=NUM_IDS - 1)
             start_logits = F.linear(F.gelu(at_start + through["key", "start"][key]), *self.second["start"])
             # time order: no start before the event before (the data's order, so nothing real is masked)
-            start = (start_logits.masked_fill(self.start_bins < latest[:, None], -torch.inf) / start_temperature
+            start = (start_logits.masked_fill(self.start_bins < latest[:, None], -torch.inf)
                      + start_noise).argmax(dim=1)
             duration_logits = F.linear(F.gelu(at_duration + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])

@@ -15,6 +15,7 @@ from timestepmusic.generation import GANModel, prompt_until
 from timestepmusic.midi import NUM_IDS, NUM_KEYS, read_events
 from timestepmusic.sequence.event_head import DURATION_BINS, STOP, EventBins, EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
+from timestepmusic.sequence.events import EventAutoregressive
 from timestepmusic.train.log import read_metrics
 from timestepmusic.train.sequence import train_sequence_model
 
@@ -131,6 +132,28 @@ def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_
     assert all(math.isfinite(r["nll"]) for r in rows)
     resumed = tmp_path / "resumed"
     train_sequence_model(tiny_corpus, tiny_ae, resumed, config, arch="events", progress=False, max_steps=15)
+    train_sequence_model(tiny_corpus, None, resumed, resume=True, progress=False)
+    a = load_file(str(straight / "last" / "generator.safetensors"))
+    b = load_file(str(resumed / "last" / "generator.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_training_on_drawn_chunks_reads_them_and_resumes_exactly(tiny_corpus, tiny_ae, tmp_path, monkeypatch):
+    config = Config().override(TINY_EVENTS | {"ar.drawn_share": 0.5, "gan.steps": 10, "gan.validate_every": 5})
+    swapped = []
+    reading = EventAutoregressive.reading
+
+    def watched(self, x, real):
+        read = reading(self, x, real)
+        valid = real.mask > 0.5
+        swapped.append(float((read != x).any(-1)[valid].float().mean()))  # share of chunks read as drawn
+        return read
+    monkeypatch.setattr(EventAutoregressive, "reading", watched)
+    straight = tmp_path / "straight"
+    train_sequence_model(tiny_corpus, tiny_ae, straight, config, arch="events", progress=False)
+    assert 0.3 < sum(swapped) / len(swapped) < 0.7
+    resumed = tmp_path / "resumed"
+    train_sequence_model(tiny_corpus, tiny_ae, resumed, config, arch="events", progress=False, max_steps=4)
     train_sequence_model(tiny_corpus, None, resumed, resume=True, progress=False)
     a = load_file(str(straight / "last" / "generator.safetensors"))
     b = load_file(str(resumed / "last" / "generator.safetensors"))

@@ -101,12 +101,18 @@ class Autoregressive:
         else:
             x = self.data.real(real.rows, real.mask)  # [b, T, L]
         (steps_total,) = ranks.global_sums((real.mask * real.weight[:, None]).sum())
-        read = x + a.input_noise * torch.randn_like(x) if a.input_noise > 0 else None  # global RNG, seeded above
+        read = self.reading(x, real)
         nll, end = self.losses(x, real, max(float(steps_total), 1.0), read)
         loss = (nll + a.end_weight * end) * ranks.world
         yield Update("generator", loss, ae_loss, {"nll": float(nll.detach()) * ranks.world,
                                                   "end_loss": float(end.detach()) * ranks.world,
                                                   "lr": self.learning_rate(step)})
+
+    def reading(self, x: torch.Tensor, real: RealBatch) -> torch.Tensor | None:
+        """What the transformer reads in training in place of windows x [b, T, L]: with ar.input_noise, x
+        noised (global RNG, seeded for the step); None: x itself."""
+        a = self.settings
+        return x + a.input_noise * torch.randn_like(x) if a.input_noise > 0 else None
 
     def held_out(self) -> dict[str, float]:
         real = self.val_real

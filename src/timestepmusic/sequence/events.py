@@ -99,6 +99,28 @@ class EventAutoregressive(Autoregressive):
         end = F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none")  # [b, T]
         return nll, (end * weight).sum() / steps_total
 
+    def reading(self, x: torch.Tensor, real: RealBatch) -> torch.Tensor | None:
+        """As the likelihood arm's; with ar.drawn_share, that share of the valid chunks of x [b, T, L] replaced
+        by the encoding of a chunk the head draws there from the teacher-forced features (drawn at the model's
+        own odds, hearing the real past), so that the transformer learns to read a past as its samples make it."""
+        read = super().reading(x, real)
+        share = self.settings.drawn_share
+        if share <= 0:
+            return read
+        read = x.clone() if read is None else read
+        rng = torch.Generator().manual_seed(int(torch.randint(2 ** 62, (1,))))  # global RNG, seeded for the step
+        valid = real.mask > 0.5  # [b, T]
+        swap = valid & (torch.rand(valid.shape, generator=rng) < share).to(valid.device)  # [b, T]
+        if not swap.any():
+            return read
+        with torch.no_grad():
+            (features,), _ = self.generator(x)  # [b, T, W]
+            track, chunk = self.data.real.locate(real.rows[swap])  # [V'] each
+            carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V', M]
+            sets = EventSampler(self.generator.events).sample(features[swap], rng, 1.0, carry)  # [V', N]
+            read[swap] = self.encode_sets(sets).to(read.dtype)
+        return read
+
     def draw(self, density: tuple[torch.Tensor, ...], rng: torch.Generator) -> torch.Tensor:
         """One chunk of events per piece from the step's features [S, W], kept in `drawn`; → their standardised
         latents [S, L], which the transformer reads next."""

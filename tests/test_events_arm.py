@@ -94,7 +94,8 @@ def test_the_sampler_draws_each_choice_at_the_heads_odds():
             head.out[name][-1].bias.copy_(3 * torch.randn_like(head.out[name][-1].bias))
         for name in head.given:  # and each choice weighing on the next
             head.given[name].weight.mul_(3)
-    rows = 40000
+        head.condition.weight.mul_(3)  # the chunk's features on every step
+    rows = 100000
     features = torch.randn(1, 8).expand(rows, 8)
     drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0))
     key, start, duration, intensity = head.bins.to_bins(drawn)  # [R, N] classes each
@@ -120,7 +121,15 @@ def test_the_sampler_draws_each_choice_at_the_heads_odds():
     assert durations.numel() > 2000 and distance(durations, odds(k, s)) < 0.03
     d = int(durations.mode().values)
     intensities = intensity[(first_key == k) & (start[:, 0] == s) & (duration[:, 0] == d), 0]
-    assert intensities.numel() > 2000 and distance(intensities, odds(k, s, d)) < 0.06
+    strikes = odds(k, s, d).index_fill(0, torch.tensor([0]), 0.0)  # intensity 0 is never drawn
+    assert intensities.numel() > 2000 and distance(intensities, strikes / strikes.sum()) < 0.03
+    # the next event (or the stop) after the likeliest whole first event, at the odds of the head reading it
+    v = int(intensities.mode().values)
+    after = (first_key == k) & (start[:, 0] == s) & (duration[:, 0] == d) & (intensity[:, 0] == v)
+    second_key = torch.where(drawn.sizes[after] > 1, key[after, 1], STOP)
+    first = tuple(torch.tensor([[c, 0, 0]]) for c in (k, s, d, v))  # [1, N] classes each
+    state = head.states(features[:1], first, torch.ones(1, dtype=torch.long))[:, 1]  # after the first event
+    assert second_key.numel() > 5000 and distance(second_key, head.choices(state, None)["key"].softmax(-1)[0].detach()) < 0.028
 
 
 def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_ae, tmp_path):
@@ -140,18 +149,31 @@ def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_
 
 def test_training_on_drawn_chunks_reads_them_and_resumes_exactly(tiny_corpus, tiny_ae, tmp_path, monkeypatch):
     config = Config().override(TINY_EVENTS | {"ar.drawn_share": 0.5, "gan.steps": 10, "gan.validate_every": 5})
-    swapped = []
-    reading = EventAutoregressive.reading
+    shares, drawn = [], {}
+    sample, reading = EventSampler.sample, EventAutoregressive.reading
 
-    def watched(self, x, real):
-        read = reading(self, x, real)
-        valid = real.mask > 0.5
-        swapped.append(float((read != x).any(-1)[valid].float().mean()))  # share of chunks read as drawn
+    def sample_spy(sampler, features, *args):
+        drawn.update(features=features, sets=sample(sampler, features, *args))
+        return drawn["sets"]
+
+    def reading_spy(arm, x, real):
+        read = reading(arm, x, real)
+        changed = (read != x).any(-1) & (real.mask > 0.5)  # [b, T]: chunks read as drawn
+        shares.append(float(changed.float().sum() / (real.mask > 0.5).sum()))
+        encoded = arm.encode_sets(drawn.pop("sets"))  # [V', L]: what each draw encodes to
+        arm.generator.eval()
+        (features,), _ = arm.generator(x)  # the features of the network as it samples
+        arm.generator.train()
+        for b, t in changed.nonzero().tolist():  # each holds one draw's encoding, drawn from the features there
+            which = (encoded == read[b, t]).all(-1)
+            assert which.any() and any(torch.allclose(drawn["features"][i], features[b, t], atol=1e-5)
+                                       for i in which.nonzero()[:, 0])
         return read
-    monkeypatch.setattr(EventAutoregressive, "reading", watched)
+    monkeypatch.setattr(EventSampler, "sample", sample_spy)
+    monkeypatch.setattr(EventAutoregressive, "reading", reading_spy)
     straight = tmp_path / "straight"
     train_sequence_model(tiny_corpus, tiny_ae, straight, config, arch="events", progress=False)
-    assert 0.3 < sum(swapped) / len(swapped) < 0.7
+    assert 0.3 < sum(shares) / len(shares) < 0.7
     resumed = tmp_path / "resumed"
     train_sequence_model(tiny_corpus, tiny_ae, resumed, config, arch="events", progress=False, max_steps=4)
     train_sequence_model(tiny_corpus, None, resumed, resume=True, progress=False)

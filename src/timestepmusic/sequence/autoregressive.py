@@ -109,8 +109,8 @@ class Autoregressive:
                                                   "lr": self.learning_rate(step)})
 
     def reading(self, x: torch.Tensor, real: RealBatch) -> torch.Tensor | None:
-        """What the transformer reads in training in place of windows x [b, T, L]: with ar.input_noise, x
-        noised (global RNG, seeded for the step); None: x itself."""
+        """What the transformer reads in training in place of windows x [b, T, L] (the targets): with
+        ar.input_noise, x noised (global RNG, seeded for the step); None: x itself."""
         a = self.settings
         return x + a.input_noise * torch.randn_like(x) if a.input_noise > 0 else None
 

@@ -100,26 +100,27 @@ class EventAutoregressive(Autoregressive):
         return nll, (end * weight).sum() / steps_total
 
     def reading(self, x: torch.Tensor, real: RealBatch) -> torch.Tensor | None:
-        """As the likelihood arm's; with ar.drawn_share, that share of the valid chunks of x [b, T, L] replaced
-        by the encoding of a chunk the head draws there from the teacher-forced features (drawn at the model's
-        own odds, hearing the real past), so that the transformer learns to read a past as its samples make it."""
-        read = super().reading(x, real)
+        """As the likelihood arm's; with ar.drawn_share, that share of the valid chunks of x [b, T, L] first
+        replaced by the encoding of a chunk the head draws there (all at once, from the teacher-forced features
+        of the network as it samples, without dropout), so that the transformer learns to read a past as its
+        own samples make it. The head's carry still hears the real events before each chunk (a known
+        difference from sampling, where it hears the drawn ones)."""
         share = self.settings.drawn_share
         if share <= 0:
-            return read
-        read = x.clone() if read is None else read
+            return super().reading(x, real)
         rng = torch.Generator().manual_seed(int(torch.randint(2 ** 62, (1,))))  # global RNG, seeded for the step
-        valid = real.mask > 0.5  # [b, T]
-        swap = valid & (torch.rand(valid.shape, generator=rng) < share).to(valid.device)  # [b, T]
-        if not swap.any():
-            return read
-        with torch.no_grad():
-            (features,), _ = self.generator(x)  # [b, T, W]
-            track, chunk = self.data.real.locate(real.rows[swap])  # [V'] each
-            carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V', M]
-            sets = EventSampler(self.generator.events).sample(features[swap], rng, 1.0, carry)  # [V', N]
-            read[swap] = self.encode_sets(sets).to(read.dtype)
-        return read
+        swap = (real.mask > 0.5) & (torch.rand(real.mask.shape, generator=rng) < share).to(x.device)  # [b, T]
+        if swap.any():
+            with torch.no_grad():
+                self.generator.eval()
+                (features,), _ = self.generator(x)  # [b, T, W]
+                self.generator.train()
+                track, chunk = self.data.real.locate(real.rows[swap])  # [V'] each
+                carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V', M]
+                sets = EventSampler(self.generator.events).sample(features[swap], rng, 1.0, carry)  # [V', N]
+                drawn = self.encode_sets(sets).to(x.dtype)  # [V', L]
+            x = x.index_put((swap,), drawn)  # out of place: no gradient reaches x where it was not read
+        return super().reading(x, real) if self.settings.input_noise > 0 else x
 
     def draw(self, density: tuple[torch.Tensor, ...], rng: torch.Generator) -> torch.Tensor:
         """One chunk of events per piece from the step's features [S, W], kept in `drawn`; → their standardised

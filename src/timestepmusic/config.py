@@ -367,8 +367,9 @@ class AutoregressiveConfig:
     drawn_share: float = 0.0
     """Events arm, training only: this share of the chunks the transformer reads are not the real ones but
     chunks the head drew for that place (from the teacher-forced features, all at once, then encoded), while
-    the targets stay real: parallel scheduled sampling (Duckworth et al. 2019) against exposure bias. Free-running
-    samples drift to notes ~10 % shorter over 16 s than the head draws with a real past (docs/quality.md)."""
+    the targets stay real: parallel scheduled sampling (Duckworth et al. 2019) against exposure bias (the
+    head draws notes as long as real ones after a real past, ~10 % shorter in free-running pieces:
+    docs/quality.md, eighth session)."""
     temperature: float = 0.6
     """Sampling temperature of the component spreads: each draw's spread × τ (generate --temperature)."""
     mixture_temperature: float = 1.0

@@ -108,11 +108,11 @@ class Autoregressive:
                                                   "end_loss": float(end.detach()) * ranks.world,
                                                   "lr": self.learning_rate(step)})
 
-    def reading(self, x: torch.Tensor, real: RealBatch) -> torch.Tensor | None:
+    def reading(self, x: torch.Tensor, real: RealBatch) -> torch.Tensor:
         """What the transformer reads in training in place of windows x [b, T, L] (the targets): with
-        ar.input_noise, x noised (global RNG, seeded for the step); None: x itself."""
+        ar.input_noise, x noised (global RNG, seeded for the step); else x itself."""
         a = self.settings
-        return x + a.input_noise * torch.randn_like(x) if a.input_noise > 0 else None
+        return x + a.input_noise * torch.randn_like(x) if a.input_noise > 0 else x
 
     def held_out(self) -> dict[str, float]:
         real = self.val_real

@@ -99,7 +99,7 @@ class EventAutoregressive(Autoregressive):
         end = F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none")  # [b, T]
         return nll, (end * weight).sum() / steps_total
 
-    def reading(self, x: torch.Tensor, real: RealBatch) -> torch.Tensor | None:
+    def reading(self, x: torch.Tensor, real: RealBatch) -> torch.Tensor:
         """As the likelihood arm's; with ar.drawn_share, that share of the valid chunks of x [b, T, L] first
         replaced by the encoding of a chunk the head draws there (all at once, from the teacher-forced features
         of the network as it samples, without dropout), so that the transformer learns to read a past as its
@@ -120,7 +120,7 @@ class EventAutoregressive(Autoregressive):
                 sets = EventSampler(self.generator.events).sample(features[swap], rng, 1.0, carry)  # [V', N]
                 drawn = self.encode_sets(sets).to(x.dtype)  # [V', L]
             x = x.index_put((swap,), drawn)  # out of place: no gradient reaches x where it was not read
-        return super().reading(x, real) if self.settings.input_noise > 0 else x
+        return super().reading(x, real)
 
     def draw(self, density: tuple[torch.Tensor, ...], rng: torch.Generator) -> torch.Tensor:
         """One chunk of events per piece from the step's features [S, W], kept in `drawn`; → their standardised

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from timestepmusic.config import Config
 from timestepmusic.corpus import prepare
@@ -46,6 +47,16 @@ TINY_GAN = {"gan.window_chunks": 16, "gan.channels": 16, "gan.critic_channels": 
             "gan.minibatch_group": 2, "gan.steps": 6, "gan.validate_every": 3, "gan.sample_every": 3,
             "gan.critic_steps": 2}
 FINETUNE_BOUND = 1.5  # fine-tuned validation reconstruction loss ≤ this × the starting one
+
+
+def assert_same_weights(a: Path, b: Path, files: tuple[str, ...] = ("generator",)) -> None:
+    """Runs a and b end with bit-identical tensors in each named weights file of their last checkpoint (a
+    resumed run against the one trained straight through)."""
+    for file in files:
+        weights_a, weights_b = (load_file(str(run / "last" / f"{file}.safetensors")) for run in (a, b))
+        assert weights_a.keys() == weights_b.keys(), file
+        for name in weights_a:
+            assert torch.equal(weights_a[name], weights_b[name]), (file, name)
 
 
 def random_performance(rng: np.random.Generator, seconds: float) -> Events:

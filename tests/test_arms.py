@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 import timestepmusic
@@ -21,7 +20,7 @@ from timestepmusic.latents import split_rows
 from timestepmusic.sequence import LatentData, Update, register
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import TINY_GAN
+from conftest import TINY_GAN, assert_same_weights
 
 TINY_RNN = {"rnn.max_chunks": 16, "rnn.hidden": 16, "rnn.attention": 8, "rnn.step_noise": 4,
             "rnn.critic_width": 16, "rnn.critic_layers": 1, "rnn.critic_heads": 2, "rnn.sample_seconds": 4.0}
@@ -98,9 +97,7 @@ def test_an_arm_written_in_a_test_trains_checkpoints_resumes_and_samples(tiny_co
                                    max_steps=3)
     assert stopped["stopped"]
     train_sequence_model(tiny_corpus, None, resumed, resume=True, progress=False)  # the arch comes from RUN/last
-    a = load_file(str(straight / "last" / "generator.safetensors"))
-    b = load_file(str(resumed / "last" / "generator.safetensors"))
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_weights(straight, resumed)
     model = GANModel.load(resumed)
     assert model.arch == "test-gaussian"
     pieces = model.sample_latents(3, 4.0, seed=2)

@@ -17,6 +17,8 @@ from timestepmusic.sequence.transformer_net import DimwiseMixture, LatentTransfo
 from timestepmusic.train.log import read_metrics
 from timestepmusic.train.sequence import train_sequence_model
 
+from conftest import assert_same_weights
+
 TINY_AR = {"ar.context": 16, "ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.mixture": 2, "ar.batch": 4,
            "gan.steps": 8, "gan.validate_every": 4, "gan.sample_every": 0}
 
@@ -132,9 +134,7 @@ def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_
     resumed = tmp_path / "resumed"
     train_sequence_model(tiny_corpus, tiny_ae, resumed, config, arch="ar", progress=False, max_steps=25)
     train_sequence_model(tiny_corpus, None, resumed, resume=True, progress=False)
-    a = load_file(str(straight / "last" / "generator.safetensors"))
-    b = load_file(str(resumed / "last" / "generator.safetensors"))
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_weights(straight, resumed)
 
 
 def test_input_noise_changes_what_the_transformer_reads_not_what_it_predicts(tiny_corpus, tiny_ae, tmp_path):

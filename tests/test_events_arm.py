@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from timestepmusic.batches import SetBatch
 from timestepmusic.cli import main
@@ -18,6 +17,8 @@ from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.events import EventAutoregressive
 from timestepmusic.train.log import read_metrics
 from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import assert_same_weights
 
 TINY_EVENTS = {"ar.context": 16, "ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.batch": 4, "ar.head_hidden": 16,
                "ar.temperature": 1.0, "gan.steps": 8, "gan.validate_every": 4, "gan.sample_every": 0}
@@ -142,9 +143,7 @@ def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_
     resumed = tmp_path / "resumed"
     train_sequence_model(tiny_corpus, tiny_ae, resumed, config, arch="events", progress=False, max_steps=15)
     train_sequence_model(tiny_corpus, None, resumed, resume=True, progress=False)
-    a = load_file(str(straight / "last" / "generator.safetensors"))
-    b = load_file(str(resumed / "last" / "generator.safetensors"))
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_weights(straight, resumed)
 
 
 def test_training_on_drawn_chunks_reads_them_and_resumes_exactly(tiny_corpus, tiny_ae, tmp_path, monkeypatch):
@@ -177,9 +176,7 @@ def test_training_on_drawn_chunks_reads_them_and_resumes_exactly(tiny_corpus, ti
     resumed = tmp_path / "resumed"
     train_sequence_model(tiny_corpus, tiny_ae, resumed, config, arch="events", progress=False, max_steps=4)
     train_sequence_model(tiny_corpus, None, resumed, resume=True, progress=False)
-    a = load_file(str(straight / "last" / "generator.safetensors"))
-    b = load_file(str(resumed / "last" / "generator.safetensors"))
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_weights(straight, resumed)
 
 
 def test_the_written_piece_is_what_was_drawn_and_the_transformer_read_its_encoding(events_run):

@@ -19,7 +19,7 @@ from timestepmusic.train.budget import Budget
 from timestepmusic.train.finetune import RealLatents, feature_matching
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import FINETUNE_BOUND, TINY_GAN
+from conftest import FINETUNE_BOUND, TINY_GAN, assert_same_weights
 
 TUNED = TINY_GAN | {"gan.finetune_ae": True, "gan.ae_lr": 1e-3, "gan.sample_every": 0}
 
@@ -71,11 +71,7 @@ def test_finetuned_conv_resumes_exactly(tuned_gan, tiny_corpus, tiny_ae, tmp_pat
     run = tmp_path / "ft"
     train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TUNED), progress=False, max_steps=3)
     train_sequence_model(tiny_corpus, None, run, resume=True, progress=False)
-    for key in ("generator", "critic", "autoencoder"):
-        a = load_file(str(tuned_gan / "last" / f"{key}.safetensors"))
-        b = load_file(str(run / "last" / f"{key}.safetensors"))
-        for name in a:
-            assert torch.equal(a[name], b[name]), (key, name)
+    assert_same_weights(tuned_gan, run, ("generator", "critic", "autoencoder"))
 
 
 def test_export_keeps_the_tuned_autoencoder_and_its_codebook(tuned_gan, tmp_path):

@@ -24,7 +24,7 @@ from timestepmusic.pisa import PISA
 from timestepmusic.train.ae import train_autoencoder
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import TINY_AE, TINY_GAN
+from conftest import TINY_AE, TINY_GAN, assert_same_weights
 
 # --- PISA invariants on random tensors -----------------------------------------------------------
 
@@ -180,11 +180,7 @@ def test_gan_training_writes_samples_and_resumes_exactly(tiny_corpus, tiny_ae, t
     run = tmp_path / "gan"
     train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TINY_GAN), progress=False, max_steps=3)
     train_sequence_model(tiny_corpus, None, run, resume=True, progress=False)
-    for key in ("generator", "critic", "generator_ema"):  # the weight average resumes exactly too
-        a = load_file(str(tiny_gan / "last" / f"{key}.safetensors"))
-        b = load_file(str(run / "last" / f"{key}.safetensors"))
-        for name in a:
-            assert torch.equal(a[name], b[name]), (key, name)
+    assert_same_weights(tiny_gan, run, ("generator", "critic", "generator_ema"))  # the weight average resumes exactly too
 
 
 def test_generate_is_reproducible_and_plays(tiny_gan, tmp_path):

@@ -31,7 +31,7 @@ from timestepmusic.sequence.windows import SequenceSampler
 from timestepmusic.train.ae import validate
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import FINETUNE_BOUND, TINY_GAN
+from conftest import FINETUNE_BOUND, TINY_GAN, assert_same_weights
 
 TINY_RNN = {"max_chunks": 16, "hidden": 16, "attention": 8, "step_noise": 4, "critic_width": 16,
             "critic_layers": 1, "critic_heads": 2, "sample_seconds": 4.0}
@@ -169,11 +169,7 @@ def test_training_writes_checkpoints_samples_and_resumes_exactly(tiny_corpus, ti
     run = tmp_path / "rnn"
     train_sequence_model(tiny_corpus, tiny_ae, run, rnn_config(), arch="rnn", progress=False, max_steps=3)
     train_sequence_model(tiny_corpus, None, run, resume=True, progress=False)
-    for key in ("generator", "critic", "generator_ema"):  # the weight average resumes exactly too
-        a = load_file(str(tiny_rnn / "last" / f"{key}.safetensors"))
-        b = load_file(str(run / "last" / f"{key}.safetensors"))
-        for name in a:
-            assert torch.equal(a[name], b[name]), (key, name)
+    assert_same_weights(tiny_rnn, run, ("generator", "critic", "generator_ema"))  # the weight average resumes exactly too
 
 
 def test_an_rnn_run_from_before_the_mends_resumes_as_it_was_trained(tiny_corpus, tiny_ae, tmp_path):
@@ -191,10 +187,7 @@ def test_an_rnn_run_from_before_the_mends_resumes_as_it_was_trained(tiny_corpus,
         path.write_text(json.dumps(meta))
     assert not (legacy / "last" / "generator_ema.safetensors").exists()
     train_sequence_model(tiny_corpus, None, legacy, resume=True, progress=False)
-    for key in ("generator", "critic"):
-        a = load_file(str(straight / "last" / f"{key}.safetensors"))
-        b = load_file(str(legacy / "last" / f"{key}.safetensors"))
-        assert all(torch.equal(a[name], b[name]) for name in a), key
+    assert_same_weights(straight, legacy, ("generator", "critic"))
     assert GANModel.load(legacy).meta["arch"] == "rnn"
 
 

@@ -89,10 +89,17 @@ def test_override_dict_skips_none():
     ("gan.betas=[0.5, 1.0]", "gan.betas"),
     ("gan.gp_weight=-1.0", "gan.gp_weight"),
     ("ae.latent=\"twenty\"", "ae.latent"),  # wrong type
+    ("ar.carry=no", "ar.carry"),  # a true/false setting takes true or false only
+    ("ar.carry=1", "ar.carry"),
 ])
 def test_invalid_value_names_the_key(assignment, key):
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
         Config().override([assignment])
+
+
+@pytest.mark.parametrize("text, value", [("true", True), ("false", False), ("False", False), ("TRUE", True)])
+def test_a_true_false_setting_reads_the_word_in_any_case(text, value):
+    assert Config().override([f"ar.carry={text}"]).ar.carry is value  # "False" is not a truthy string
 
 
 def test_unknown_encoding_lists_the_choices():

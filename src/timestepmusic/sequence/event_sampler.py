@@ -50,13 +50,14 @@ class EventSampler:
 
     @torch.no_grad()
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
-               carry: Carry | None = None) -> SetBatch:
+               carry: Carry | None = None, stop_bias: float = 0.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
         another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
         those too, on validation: a tempered stop left 16 s pieces silent for seconds, tempered durations
-        halved the polyphony, a tempered note-or-pedal choice doubled the pedal changes.) A row stops at its
-        stop choice or at the cap; starts never go back in time."""
+        halved the polyphony, a tempered note-or-pedal choice doubled the pedal changes.) `stop_bias` is added
+        to the stop's logit (config ar.stop_bias). A row stops at its stop choice or at the cap; starts never go
+        back in time."""
         head, through = self.head, self.through
         r, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         h0, bias = head.conditioning(features, carry)  # [R, H] each
@@ -74,6 +75,8 @@ class EventSampler:
             key_logits = F.linear(F.gelu(at_key), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
             # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …
             kinds = torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)
+            if stop_bias:
+                kinds[:, -1] += stop_bias
             kind = (kinds + kind_noise).argmax(dim=1)  # [R]
             going &= kind != KINDS - 1
             if not going.any():

@@ -128,7 +128,7 @@ class EventAutoregressive(Autoregressive):
         if self.encode_sets is None:
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
         carry = self.history.carry() if self.history is not None else None  # [S, M]
-        sets = self.sampler.sample(density[0], rng, self.temperature, carry)  # [S, N]
+        sets = self.sampler.sample(density[0], rng, self.temperature, carry, self.settings.stop_bias)  # [S, N]
         self.drawn.append(sets)
         if self.history is not None:
             self.history.append(sets)

@@ -148,6 +148,12 @@ def test_extra_rows_appear_in_the_report(report):
     assert result["classifier"]["reconstructions"]["accuracy"] <= 0.75
 
 
+def test_files_shorter_than_the_excerpts_asked_for_are_named_in_the_notes(report, corpus, generated, tmp_path):
+    assert not any("last less than" in note for note in report[0]["notes"])  # 16 s files, 16 s excerpts
+    longer = evaluate_generated(generated, corpus, tmp_path / "out", seconds=40.0)
+    assert any(note.startswith("3 of 3 generated files last less than 40 s") for note in longer["notes"])
+
+
 def test_without_wav_the_report_says_how_to_get_audio(generated, tmp_path):
     audio, why = _audio_for(generated / "sample_0.mid", tmp_path, False, None)
     assert audio is None and "--wav" in why

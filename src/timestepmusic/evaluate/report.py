@@ -116,6 +116,9 @@ def _audio_for(midi: Path, out_dir: Path, wav: bool, soundfont) -> tuple[Path | 
         return None, f"no audio: {e}"
 
 
+SHORT_SHARE = 0.9  # a generated file lasting less than this share of --seconds is noted as padded with silence
+
+
 def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *, split: str = "test",
                        train_split: str = "train", extra_rows: dict[str, ExcerptTable] | None = None,
                        runs: list[str | Path] | None = None, wav: bool = False, seconds: float = EXCERPT_SECONDS,
@@ -142,6 +145,13 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         notes.append(f"only {real.num_excerpts} real excerpts of {seconds:g} s in the {split} split (fewer than "
                      f"{MIN_REAL_EXCERPTS}): the figures are rough, and the ceiling, from two halves of them, is low; "
                      "use a larger split (--split), shorter --seconds or a larger corpus")
+        log.warning("%s", notes[-1])
+    lengths = np.array([max(p.end_s, float(p.start_s.max(initial=0.0))) for p in performances])
+    short = lengths < SHORT_SHARE * seconds
+    if short.any():
+        notes.append(f"{int(short.sum())} of {len(performances)} generated files last less than {seconds:g} s "
+                     f"(median {float(np.median(lengths[short])):.1f} s): each is one excerpt of {seconds:g} s, silent "
+                     "after its end, which the descriptors count; pass --seconds no longer than the files")
         log.warning("%s", notes[-1])
     if tables[GENERATED].num_excerpts < MIN_GENERATED_EXCERPTS:
         notes.append(f"only {tables[GENERATED].num_excerpts} generated excerpts of {seconds:g} s (fewer than "

@@ -408,12 +408,14 @@ def test_render_wav_writes_a_wave_file(tmp_path):
 
 def test_render_outputs_warns_and_goes_on_without_audio(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+    monkeypatch.setattr(audio, "_warned", set())  # as in a fresh process
     events = hand_made()[0]
     midi = write_events(events, tmp_path / "song.mid")
-    with caplog.at_level(logging.WARNING, logger="timestepmusic.evaluate.render"):
+    with caplog.at_level(logging.WARNING, logger="timestepmusic.evaluate.audio"):
         written = render_outputs(midi, events, png=True, wav=True)
-    assert written == [tmp_path / "song.png"] and written[0].stat().st_size > 0
-    assert "apt-get install fluidsynth" in caplog.text
+        again = render_outputs(write_events(events, tmp_path / "two.mid"), events, wav=True)
+    assert written == [tmp_path / "song.png"] and written[0].stat().st_size > 0 and again == []
+    assert caplog.text.count("apt-get install fluidsynth") == 1  # once, not once per file
     pair = render_outputs(midi, events, png=True, original=events, png_path=tmp_path / "pair.png")
     assert pair == [tmp_path / "pair.png"]
 

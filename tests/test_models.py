@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.encoding import DurationFit, Encoding
+from timestepmusic.evaluate import audio
 from timestepmusic.evaluate.fidelity import reconstruct_track
 from timestepmusic.generation import GANModel, generate
 from timestepmusic.midi import Events
@@ -277,3 +279,14 @@ def test_compiled_generator_trains_and_saves_plain_weights(tiny_corpus, tiny_ae,
     train_sequence_model(tiny_corpus, None, run, resume=True, progress=False, steps=3, compile_model=False)
     meta = json.loads((run / "last" / "config.json").read_text())
     assert meta["step"] == 3 and meta["config"]["gan"]["compile"] is False
+
+
+def test_generate_renders_with_the_soundfont_it_is_given(tiny_gan, tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(audio, "_warned", set())
+    monkeypatch.setattr(audio.shutil, "which", lambda name: f"/usr/bin/{name}")  # as if FluidSynth were installed
+    missing = tmp_path / "no_such_font.sf2"
+    with caplog.at_level(logging.WARNING):
+        assert main(["generate", "--model", str(tiny_gan), "-n", "2", "-o", str(tmp_path / "out"), "--wav",
+                     "--soundfont", str(missing)]) == 0
+    assert len(list((tmp_path / "out").glob("*.mid"))) == 2  # the MIDI files are written all the same
+    assert caplog.text.count(f"{missing}: soundfont not found") == 1  # the font given, named once

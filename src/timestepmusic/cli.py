@@ -243,7 +243,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if args.png or args.wav:
             from .evaluate.render import render_outputs
 
-            for extra in render_outputs(path, events, png=args.png, wav=args.wav):
+            for extra in render_outputs(path, events, png=args.png, wav=args.wav, soundfont=args.soundfont):
                 print(f"{extra}")
     if ends_itself:
         _print_lengths(gan, args, seconds, [latent.shape[0] * c - prompt_s for latent in pieces])  # new music only
@@ -285,7 +285,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     if args.png or args.wav:
         from .evaluate.render import render_outputs
 
-        for extra in render_outputs(path, rebuilt, png=args.png, wav=args.wav, original=seen):
+        for extra in render_outputs(path, rebuilt, png=args.png, wav=args.wav, original=seen, soundfont=args.soundfont):
             print(extra)
     return 0
 
@@ -436,6 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace files of an earlier run with the same --seed in -o (default: refuse)")
     p.add_argument("--wav", action="store_true", help="also render WAV audio with FluidSynth")
+    p.add_argument("--soundfont", metavar="SF2", help="soundfont for --wav (default: $TSM_SOUNDFONT, else FluidR3_GM "
+                   "from fluid-soundfont-gm)")
     p.add_argument("--info", action="store_true", help="describe the model (how it was trained) and exit")
     p.set_defaults(func=cmd_generate)
 
@@ -449,6 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--png", action="store_true", help="also write original-over-reconstruction piano rolls")
     p.add_argument("--wav", action="store_true", help="also render WAV audio with FluidSynth")
+    p.add_argument("--soundfont", metavar="SF2", help="soundfont for --wav (default: $TSM_SOUNDFONT, else FluidR3_GM "
+                   "from fluid-soundfont-gm)")
     p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("evaluate-ae", help="autoencoder fidelity on a split (note/pedal F1, velocity, set size)",

@@ -27,6 +27,18 @@ class AudioUnavailable(RuntimeError):
     """FluidSynth or a soundfont is not installed; the message says how to get them."""
 
 
+_warned: set[str] = set()
+
+
+def warn_unavailable(what: str, error: AudioUnavailable) -> None:
+    """Log why there is no audio (`what`: what goes without it) once per process and reason: a batch of files
+    would otherwise repeat the same install hint for each."""
+    message = f"{what}: {error}"
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("%s", message)
+
+
 def find_soundfont(soundfont: str | Path | None = None) -> Path:
     """The soundfont to use: the one given, else $TSM_SOUNDFONT, else the first Debian default found."""
     if soundfont is not None:

@@ -2,12 +2,9 @@
 a piano-roll PNG (original over reconstruction when an original is given) and a WAV."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from ..midi import Events
-
-log = logging.getLogger(__name__)
 
 
 def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, wav: bool = False,
@@ -16,7 +13,7 @@ def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, 
     """Write midi_path.with_suffix('.png') (or `png_path`) and/or '.wav'; return the paths written.
 
     When audio is unavailable (no FluidSynth or soundfont) a warning with the install hint is logged
-    and the rest goes on: the MIDI file is already there.
+    (once per process) and the rest goes on: the MIDI file is already there.
     """
     midi_path = Path(midi_path)
     written: list[Path] = []
@@ -29,10 +26,10 @@ def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, 
         else:
             written.append(plot_roll(events, target, title=midi_path.name))
     if wav:
-        from .audio import AudioUnavailable, render_wav
+        from .audio import AudioUnavailable, render_wav, warn_unavailable
 
         try:
             written.append(render_wav(midi_path, midi_path.with_suffix(".wav"), soundfont))
         except AudioUnavailable as e:
-            log.warning("no WAV for %s: %s", midi_path, e)
+            warn_unavailable("no WAV files", e)
     return written

@@ -104,12 +104,12 @@ def _audio_for(midi: Path, out_dir: Path, wav: bool, soundfont) -> tuple[Path | 
         return beside, None
     if not wav:
         return None, "no audio: run `tsm evaluate … --wav` to render it with FluidSynth"
-    from .audio import AudioUnavailable, render_wav
+    from .audio import AudioUnavailable, render_wav, warn_unavailable
 
     try:
         return render_wav(midi, out_dir / "audio" / f"{midi.stem}.wav", soundfont, sample_rate=REPORT_SAMPLE_RATE), None
     except AudioUnavailable as e:
-        log.warning("no audio in the report: %s", e)
+        warn_unavailable("no audio in the report", e)
         return None, f"no audio: {e}"
     except ValueError as e:
         log.warning("no audio for %s: %s", midi, e)

@@ -140,6 +140,8 @@ def test_the_cli_generates_from_every_arch(run, tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["arch"] == arch
     assert (info["ar"] is not None) == (arch in ("ar", "events"))  # the settings that trained it and sample it
+    if info["ar"] is not None:  # only the settings its arm reads
+        assert ("mixture" in info["ar"], "carry" in info["ar"]) == (arch == "ar", arch == "events")
     assert ("critic_steps" in info["gan"]) == (arch in ("conv", "rnn"))
 
 

@@ -284,17 +284,30 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     return [write_events(events, out / f"sample_{seed}_{i:03d}.mid") for i, events in enumerate(pieces)]
 
 
+# settings of the ar section that only one of its two arms reads (model_info leaves out the other arm's)
+EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "drawn_share")
+LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
+
+
 def model_info(model: str | Path | None = None) -> dict:
+    """How a model was trained and samples, for `tsm generate --info`. `trained` and `step` are those of the run
+    that wrote the weights; a warm-started run names where it started (`initialised_from`), and a shipped
+    model's description tells its whole history."""
     path = resolve_model(model)
     folder, meta = read_meta(path)
     config = checkpoint_config(meta)
     arch = meta.get("arch", "conv")
     likelihood = arch in ("ar", "events")  # trained by gan.steps and gan.seed, otherwise by the ar section
     gan = meta["config"]["gan"]
+    ar = config.to_dict()["ar"] if likelihood else None
+    if ar is not None:
+        other = LATENTS_ONLY if arch == "events" else EVENTS_ONLY[1:] if ar["head"] == "dimwise" else EVENTS_ONLY
+        ar = {k: v for k, v in ar.items() if k not in other}
     return {"model": str(folder), "arch": arch, "trained": meta.get("trained"),
+            "initialised_from": meta.get("initialised_from"),
             "corpus": meta.get("corpus"), "step": meta.get("step"),
             "gan": {k: gan[k] for k in ("steps", "seed", "validate_every") if k in gan} if likelihood else gan,
-            "ar": config.to_dict()["ar"] if likelihood else None,
+            "ar": ar,
             "chunks": meta["config"]["chunks"], "encoding": meta["config"]["encoding"]["encoding"],
             "latent": config.ae.latent, "recurrent": config.to_dict()["rnn"] if arch == "rnn" else None,
             "autoencoder_finetuned": "finetuned_sha256" in meta.get("autoencoder", {}),

@@ -355,18 +355,3 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
     err = capsys.readouterr().err.strip()
     assert "no mixture" in err and "\n" not in err and not (tmp_path / "o").exists()
 
-
-@pytest.mark.parametrize("stop_bias", [0.0, 1.0, -1.0])
-def test_stop_bias_moves_the_odds_of_an_empty_chunk_as_its_log_odds(stop_bias):
-    torch.manual_seed(6)
-    head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)
-    with torch.no_grad():
-        head.out["key"][-1].bias[-1] += 4  # the stop about as likely as any note (of 88 keys) or pedal
-    rows = 40000
-    features = torch.randn(1, 8).expand(rows, 8)
-    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), stop_bias=stop_bias)
-    state = head.states(features[:1], (torch.zeros(1, 1, dtype=torch.long),) * 4, torch.zeros(1, dtype=torch.long))
-    stop = float(head.choices(state[:, 0], None)["key"].softmax(-1)[0, -1].detach())  # the head's odds of stopping at once
-    odds = stop / (1 - stop) * math.exp(stop_bias)
-    assert 0.05 < stop < 0.95
-    assert float((drawn.sizes == 0).float().mean()) == pytest.approx(odds / (1 + odds), abs=0.01)

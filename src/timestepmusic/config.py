@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -388,11 +387,6 @@ class AutoregressiveConfig:
     """Sampling only: each drawn latent is decoded to its set of events and encoded again before the piece
     goes on, so that the transformer reads (and the piece holds) what a real chunk with those events encodes
     to, not a point off the autoencoder's manifold (generate --project)."""
-    stop_bias: float = 0.0
-    """Events arm, sampling only: added to the logit of the stop choice (log-odds) before each event of a chunk;
-    above 0 chunks hold fewer events. A calibration against exposure bias: after a real past the head draws as
-    many notes as real chunks hold, in free-running pieces 7 % more (bench/free_running.py). Chosen on the
-    validation split."""
     pedal_join_s: float = 0.0
     """Events arm, sampling only: a gap of at most this many seconds between consecutive drawn events of one
     pedal is closed (the earlier held to the later's start), as the decoder's ae.decode_pedal_join_s does. A
@@ -408,6 +402,11 @@ class AutoregressiveConfig:
     latest press of each pedal: when each started and when it lifts; sequence/carry.py), not only through the
     chunk latents the transformer reads. Off in models trained before it; a warm start turns it on with the
     head unchanged at first."""
+    intervals: int = 0
+    """Events arm: heads of relative pitch (sequence/intervals.py): each key choice attends to the notes of the
+    carry and those drawn before it in the chunk and adds, to each key's logit, a learned kernel at the interval
+    from the notes attended to; 0: none. Its kernels start at zero, so a warm start is at first the model it
+    started from."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""
@@ -427,7 +426,7 @@ class AutoregressiveConfig:
         _check(self.pedal_join_s >= 0, "ar.pedal_join_s", f"must be ≥ 0 (0 = none), got {self.pedal_join_s}")
         _check(0 <= self.pedal_join_share < 1, "ar.pedal_join_share",
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")
-        _check(math.isfinite(self.stop_bias), "ar.stop_bias", f"must be finite, got {self.stop_bias}")
+        _check(self.intervals >= 0, "ar.intervals", f"must be ≥ 0 (0 = none), got {self.intervals}")
         _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")
         _check(self.mixture_temperature > 0, "ar.mixture_temperature", f"must be > 0, got {self.mixture_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")

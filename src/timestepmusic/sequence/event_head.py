@@ -26,6 +26,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from ..batches import SetBatch
 from ..midi import NUM_IDS
 from .carry import Carry, CarryReader
+from .intervals import IntervalPointer
 
 STOP = NUM_IDS  # the key choice that ends a chunk's events
 START_STEP_S = 0.005
@@ -60,7 +61,8 @@ class EventBins:
 
 
 class EventHead(nn.Module):
-    def __init__(self, *, width: int, hidden: int, max_events: int, chunk_seconds: float, carry: bool = False):
+    def __init__(self, *, width: int, hidden: int, max_events: int, chunk_seconds: float, carry: bool = False,
+                 intervals: int = 0):
         super().__init__()
         self.bins, self.max_events, self.hidden = EventBins(chunk_seconds), max_events, hidden
         sizes = {"key": NUM_IDS + 1, "start": self.bins.starts, "duration": DURATION_BINS, "intensity": INTENSITIES}
@@ -75,6 +77,8 @@ class EventHead(nn.Module):
         self.given = nn.ModuleDict({name: nn.Embedding(sizes[name], hidden) for name in ("key", "start", "duration")})
         self.out = nn.ModuleDict({name: nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, n))
                                   for name, n in sizes.items()})
+        # with ar.intervals, each key choice also leans towards keys at learned intervals from notes it attends to
+        self.intervals = IntervalPointer(hidden, intervals, max_events, DURATION_BINS) if intervals else None
 
     def conditioning(self, features: torch.Tensor, carry: Carry | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The GRU's first state (before tanh) and the bias of its every input, [R, H] each, from the chunk's
@@ -102,10 +106,13 @@ class EventHead(nn.Module):
         return F.pad(states, (0, 0, 0, 1))  # [R, N + 1, H]
 
     def choices(self, state: torch.Tensor, key: torch.Tensor | None, start: torch.Tensor | None = None,
-                duration: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                duration: torch.Tensor | None = None, key_bias: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Logits of each choice at states [K, H] given the choices before it in the event ([K] each; a choice
-        whose givens are None is skipped) → {name: [K, classes]}."""
+        whose givens are None is skipped) → {name: [K, classes]}; `key_bias` [K, 88] is added to the notes' key
+        logits (ar.intervals)."""
         logits = {"key": self.out["key"](state)}
+        if key_bias is not None:
+            logits["key"] = logits["key"] + F.pad(key_bias, (0, logits["key"].shape[1] - key_bias.shape[1]))
         if key is None:
             return logits
         state = state + self.given["key"](key)
@@ -128,11 +135,15 @@ class EventHead(nn.Module):
         event = sets.mask  # [R, N]
         rows, positions = event.nonzero(as_tuple=True)  # [K] each: every event
         picked = (key[rows, positions], start[rows, positions], duration[rows, positions])
-        logits = self.choices(states[rows, positions], *picked)
+        items = self.intervals.items(key.shape[0], carry, (key, duration, intensity)) if self.intervals else None
+        bias = self.intervals(states[rows, positions], items, rows, positions) if items is not None else None  # [K, 88]
+        logits = self.choices(states[rows, positions], *picked, key_bias=bias)
         targets = {"key": picked[0], "start": picked[1], "duration": picked[2], "intensity": intensity[rows, positions]}
         per_event = sum(F.cross_entropy(logits[name].float(), targets[name], reduction="none") for name in targets)
         total = torch.zeros(features.shape[0], device=features.device).index_add(0, rows, per_event)  # [R]
         stops = torch.nonzero(sets.sizes < n).squeeze(1)  # chunks below the cap end with a stop choice
-        stop_logits = self.choices(states[stops, sets.sizes[stops]], None)["key"]  # [R', classes]
+        at_stop = states[stops, sets.sizes[stops]]  # [R', H]
+        bias = self.intervals(at_stop, items, stops, sets.sizes[stops]) if items is not None else None  # [R', 88]
+        stop_logits = self.choices(at_stop, None, key_bias=bias)["key"]  # [R', classes]
         stop_nll = F.cross_entropy(stop_logits.float(), torch.full_like(stops, STOP), reduction="none")
         return total.index_add(0, stops, stop_nll)

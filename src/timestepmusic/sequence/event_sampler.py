@@ -50,18 +50,19 @@ class EventSampler:
 
     @torch.no_grad()
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
-               carry: Carry | None = None, stop_bias: float = 0.0) -> SetBatch:
+               carry: Carry | None = None) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
         another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
         those too, on validation: a tempered stop left 16 s pieces silent for seconds, tempered durations
-        halved the polyphony, a tempered note-or-pedal choice doubled the pedal changes.) `stop_bias` is added
-        to the stop's logit (config ar.stop_bias). A row stops at its stop choice or at the cap; starts never go
-        back in time."""
+        halved the polyphony, a tempered note-or-pedal choice doubled the pedal changes.) A row stops at its
+        stop choice or at the cap; starts never go back in time."""
         head, through = self.head, self.through
         r, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         h0, bias = head.conditioning(features, carry)  # [R, H] each
         state, step_input = torch.tanh(h0), head.first + bias  # [R, H] each
+        pointer = head.intervals  # with ar.intervals: what each key choice attends to, the drawn events added
+        items = pointer.items(r, carry) if pointer is not None else None
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
         latest = torch.zeros(r, dtype=torch.long, device=device)  # the start bin of the event before
@@ -73,10 +74,10 @@ class EventSampler:
             gumbel = torch.empty(r, sum(self.noise_widths)).exponential_(generator=rng).log_().neg_().to(device)
             kind_noise, key_noise, start_noise, duration_noise, intensity_noise = gumbel.split(self.noise_widths, 1)
             key_logits = F.linear(F.gelu(at_key), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
+            if pointer is not None:
+                key_logits = key_logits + F.pad(pointer(state, items), (0, KINDS - 1))
             # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …
             kinds = torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)
-            if stop_bias:
-                kinds[:, -1] += stop_bias
             kind = (kinds + kind_noise).argmax(dim=1)  # [R]
             going &= kind != KINDS - 1
             if not going.any():
@@ -98,6 +99,8 @@ class EventSampler:
             intensity = (intensity_logits + intensity_noise).argmax(dim=1)
             event = (key, start, duration, intensity)
             drawn.append(event)
+            if pointer is not None:
+                items = pointer.extend(items, key, duration, intensity, len(drawn) - 1)
             sizes += going.long()
             latest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
             step_input = sum(table[x] for table, x in zip(self.read, event)) + bias  # [R, H]

@@ -66,7 +66,7 @@ class EventAutoregressive(Autoregressive):
                                   mixture=1, dropout=a.dropout, head="features")
         self.chunk_seconds = config.chunks.chunk_seconds
         head = EventHead(width=a.width, hidden=a.head_hidden, max_events=config.chunks.max_events,
-                         chunk_seconds=self.chunk_seconds, carry=a.carry)
+                         chunk_seconds=self.chunk_seconds, carry=a.carry, intervals=a.intervals)
         self.generator = EventGenerator(trunk, head).to(device)
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
         self.encode_sets: Callable[[SetBatch], torch.Tensor] | None = None  # use_autoencoder sets it
@@ -128,7 +128,7 @@ class EventAutoregressive(Autoregressive):
         if self.encode_sets is None:
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
         carry = self.history.carry() if self.history is not None else None  # [S, M]
-        sets = self.sampler.sample(density[0], rng, self.temperature, carry, self.settings.stop_bias)  # [S, N]
+        sets = self.sampler.sample(density[0], rng, self.temperature, carry)  # [S, N]
         self.drawn.append(sets)
         if self.history is not None:
             self.history.append(sets)

@@ -1,0 +1,105 @@
+"""Relative pitch for the event head (`ar.intervals`): each key choice may lean towards keys at learned
+intervals from notes it attends to — the notes the carry holds (struck just before the chunk) and those already
+drawn in the chunk.
+
+Why: the head hears the past as embeddings summed into its conditioning, from which "a step above the last note"
+has to be decoded per absolute key; melodic lines drawn that way step by a tone or less too seldom (top-line steps
+of at most 2 semitones: 25 % of steps against 34 % real, docs/quality.md). Here each of A heads attends over the
+items (query: the GRU state; keys: the items' embeddings; a null item to attend to nothing) and adds to the logit
+of key k the attended weight of each note p times a learned kernel at k − p. The kernels start at zero, so a head
+warm-started with this is at first exactly the head it was.
+Shapes: R rows, P (row, step) pairs, I items (null, carry, events of the chunk), A heads, D per-head width,
+K = 88 keys.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..midi import NUM_IDS, NUM_KEYS
+from .carry import TIME_BINS, Carry
+
+INTERVALS = 2 * NUM_KEYS - 1  # k − p from −87 to +87
+
+
+@dataclass
+class Items:
+    """What the key choices of some rows may attend to: keys [R, I, A, D], notes [R, I, K] (one-hot; zero for a
+    pedal or the null item) and the chunk position of each item [I] (−1: the null and the carry's, before every
+    step)."""
+
+    keys: torch.Tensor
+    notes: torch.Tensor
+    position: torch.Tensor
+
+
+class IntervalPointer(nn.Module):
+    def __init__(self, hidden: int, heads: int, max_events: int, duration_bins: int, width: int = 16):
+        super().__init__()
+        self.heads, self.width = heads, width
+        size = heads * width
+        self.query = nn.Linear(hidden, size)
+        self.carry_embed = nn.ModuleDict({"ids": nn.Embedding(NUM_IDS + 1, size), "ago": nn.Embedding(TIME_BINS, size),
+                                          "left": nn.Embedding(2 * TIME_BINS, size),
+                                          "intensity": nn.Embedding(128, size)})
+        self.event_embed = nn.ModuleDict({"key": nn.Embedding(NUM_IDS + 1, size),
+                                          "position": nn.Embedding(max_events, size),
+                                          "duration": nn.Embedding(duration_bins, size),
+                                          "intensity": nn.Embedding(128, size)})
+        self.null = nn.Parameter(torch.zeros(size))
+        self.kernel = nn.Parameter(torch.zeros(heads, INTERVALS))  # the logit added at each interval k − p
+        self.register_buffer("interval", torch.arange(NUM_KEYS)[None] - torch.arange(NUM_KEYS)[:, None]
+                             + NUM_KEYS - 1, persistent=False)  # [p, k] → k − p + 87
+
+    def _notes(self, ids: torch.Tensor) -> torch.Tensor:
+        """Ids [...] → one-hot keys [..., K] (zero for a pedal or an empty slot)."""
+        return F.one_hot(ids.clamp(max=NUM_KEYS), NUM_KEYS + 1)[..., :NUM_KEYS].float()
+
+    def items(self, rows: int, carry: Carry | None, events: tuple[torch.Tensor, ...] | None = None) -> Items:
+        """The null item, the carry's items [R, M] (if any) and the chunk's events (key, duration, intensity
+        classes [R, N] each, at positions 0 … N − 1; padding past a chunk's size is never attended, as no step
+        after it is scored)."""
+        device = self.null.device
+        keys = [self.null.expand(rows, 1, -1)]
+        notes = [torch.zeros(rows, 1, NUM_KEYS, device=device)]
+        position = [torch.full((1,), -1, device=device)]
+        if carry is not None:
+            present = (carry.ids < NUM_IDS)[..., None]  # [R, M, 1]: an empty slot is an item with no key
+            keys.append(sum(self.carry_embed[name](getattr(carry, name)) for name in self.carry_embed) * present)
+            notes.append(self._notes(carry.ids))
+            position.append(torch.full((carry.ids.shape[1],), -1, device=device))
+        if events is not None:
+            key, duration, intensity = events
+            where = torch.arange(key.shape[1], device=device)  # [N]
+            keys.append(self.event_embed["key"](key) + self.event_embed["position"](where)[None]
+                        + self.event_embed["duration"](duration) + self.event_embed["intensity"](intensity))
+            notes.append(self._notes(key))
+            position.append(where)
+        return Items(torch.cat(keys, 1), torch.cat(notes, 1), torch.cat(position))
+
+    def extend(self, items: Items, key: torch.Tensor, duration: torch.Tensor, intensity: torch.Tensor,
+               position: int) -> Items:
+        """`items` and one more event of the chunk per row (classes [R] each) at `position`."""
+        where = torch.full_like(key, position)
+        embedded = (self.event_embed["key"](key) + self.event_embed["position"](where)
+                    + self.event_embed["duration"](duration) + self.event_embed["intensity"](intensity))  # [R, A·D]
+        return Items(torch.cat([items.keys, embedded[:, None]], 1), torch.cat([items.notes, self._notes(key)[:, None]], 1),
+                     F.pad(items.position, (0, 1), value=position))
+
+    def forward(self, state: torch.Tensor, items: Items, rows: torch.Tensor | None = None,
+                steps: torch.Tensor | None = None) -> torch.Tensor:
+        """The change to the key logits [P, K] at GRU states [P, H] of `rows` [P] (default: row p for state p),
+        each at chunk position `steps` [P] (default: after every item), which attends to the items before it."""
+        p = state.shape[0]
+        query = self.query(state).view(p, self.heads, self.width)  # [P, A, D]
+        keys = (items.keys if rows is None else items.keys[rows]).view(p, -1, self.heads, self.width)  # [P, I, A, D]
+        scores = torch.einsum("pad,piad->pai", query, keys) / self.width ** 0.5  # [P, A, I]
+        if steps is not None:
+            scores = scores.masked_fill((items.position[None] >= steps[:, None])[:, None], -torch.inf)
+        notes = items.notes if rows is None else items.notes[rows]  # [P, I, K]
+        attended = torch.bmm(scores.softmax(-1), notes)  # [P, A, K]: weight on each key struck
+        kernels = self.kernel[:, self.interval]  # [A, K (p), K (k)]
+        return torch.einsum("pak,akj->pj", attended, kernels)  # [P, K]

@@ -12,6 +12,7 @@ import mido
 import numpy as np
 import pytest
 
+from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.midi import read_events
@@ -153,3 +154,15 @@ def test_a_reader_that_leaves_early_ends_the_command_quietly():
     err = proc.stderr.read()
     proc.stderr.close()
     assert proc.wait() == 0 and b"Traceback" not in err and b"error" not in err, err
+
+
+def test_a_bare_tsm_prints_what_it_can_do(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: tsm") and "generate" in out and "train-gan" in out
+
+
+def test_an_unknown_model_name_lists_the_generators_apart_from_the_autoencoders(capsys):
+    assert main(["generate", "--model", "no_such_model", "-o", "unused"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "generators: default" in err and "autoencoders, for --ae: ae-latent" in err

@@ -182,7 +182,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
         raise ValueError(f"the temperatures are for ar and events models; the model in {gan.folder} is a {gan.arch} GAN")
     if not continues and args.prompt:
-        raise ValueError(f"--prompt is for ar models and conv models trained with gan.past_chunks; the model in "
+        raise ValueError(f"--prompt is for ar and events models and conv models trained with gan.past_chunks; the model in "
                          f"{gan.folder} is a {gan.arch} GAN that cannot continue a past")
     for flag, value in (("temperature", args.temperature), ("mixture-temperature", args.mixture_temperature)):
         if value is not None and not value > 0:
@@ -262,7 +262,8 @@ def _print_lengths(gan, args: argparse.Namespace, seconds: float, generated_s: l
     try:
         lengths |= real_lengths(Corpus.open(root), seconds) if root else {}
     except ValueError as e:
-        log.warning("piece lengths: no real ones beside them (%s); pass --corpus CORPUS", e)
+        hint = "" if args.corpus else "; pass --corpus CORPUS (a prepared corpus) to compare"
+        log.warning("piece lengths: no real ones beside them (%s)%s", e, hint)
     print(f"piece lengths, capped at --max-seconds {seconds:g} (real remaining: from a random chunk of a "
           "training track to its end, what the model was trained on):")
     print("\n".join(length_table(lengths, seconds)))
@@ -366,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_flags(p)
     p.set_defaults(func=cmd_train_ae)
 
-    p = sub.add_parser("train-gan", help="train a sequence model (conv WGAN-GP, --arch rnn or --arch ar) on autoencoder latents",
+    p = sub.add_parser("train-gan", help="train a sequence model (conv WGAN-GP, --arch rnn, ar or events) on autoencoder latents",
                        description="Encode the corpus once with the autoencoder (cached in RUN), then train the GAN; "
                        "writes RUN/last, RUN/best, RUN/metrics.jsonl and RUN/samples/step_*/ MIDI from fixed noise.")
     p.add_argument("corpus", metavar="CORPUS")
@@ -446,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="IN.mid", help="MIDI performance to pass through the autoencoder")
     p.add_argument("--ae", metavar="RUN", help="autoencoder run or checkpoint, or a GAN run or model folder "
                    "(its autoencoder, fine-tuned where the GAN tuned it), or a shipped name: a model's, or "
-                   "ae-latent48, the best autoencoder measured (default: the shipped default model's)")
+                   "ae-latent75, the most faithful autoencoder measured (default: the shipped default model's, which is "
+                   "ae-latent75)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.mid", help="MIDI file to write")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--png", action="store_true", help="also write original-over-reconstruction piano rolls")
@@ -546,6 +548,9 @@ def _stdout_closed() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):  # a bare `tsm`: what it can do, not a missing-argument error
+        parser.print_help()
+        return 0
     args = _parse(parser, argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
     try:

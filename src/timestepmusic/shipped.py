@@ -56,5 +56,6 @@ def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
         return path
     if isinstance(model, str) and "/" not in model and (models_dir() / model / "config.json").is_file():
         return models_dir() / model
-    known = ", ".join(shipped_names() + shipped_autoencoders()) or "none"
-    raise ValueError(f"{flag} {model}: no such folder, and not a shipped model (shipped: {known})")
+    generators, autoencoders = ", ".join(shipped_names()) or "none", ", ".join(shipped_autoencoders()) or "none"
+    raise ValueError(f"{flag} {model}: no such folder, and not a shipped model (generators: {generators}; "
+                     f"autoencoders, for --ae: {autoencoders})")

@@ -63,6 +63,7 @@ class EventSampler:
         state, step_input = torch.tanh(h0), head.first + bias  # [R, H] each
         pointer = head.intervals  # with ar.intervals: what each key choice attends to, the drawn events added
         items = pointer.items(r, carry) if pointer is not None else None
+        kernels = pointer.kernels() if pointer is not None else None  # [A, 88, 88]
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
         latest = torch.zeros(r, dtype=torch.long, device=device)  # the start bin of the event before
@@ -75,7 +76,7 @@ class EventSampler:
             kind_noise, key_noise, start_noise, duration_noise, intensity_noise = gumbel.split(self.noise_widths, 1)
             key_logits = F.linear(F.gelu(at_key), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
             if pointer is not None:
-                key_logits = key_logits + F.pad(pointer(state, items), (0, KINDS - 1))
+                key_logits = key_logits + F.pad(pointer(state, items, kernels=kernels), (0, KINDS - 1))
             # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …
             kinds = torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)
             kind = (kinds + kind_noise).argmax(dim=1)  # [R]

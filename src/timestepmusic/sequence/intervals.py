@@ -89,10 +89,15 @@ class IntervalPointer(nn.Module):
         return Items(torch.cat([items.keys, embedded[:, None]], 1), torch.cat([items.notes, self._notes(key)[:, None]], 1),
                      F.pad(items.position, (0, 1), value=position))
 
+    def kernels(self) -> torch.Tensor:
+        """The kernels as matrices [A, K (p, the key attended to), K (k, the key scored)]."""
+        return self.kernel[:, self.interval]
+
     def forward(self, state: torch.Tensor, items: Items, rows: torch.Tensor | None = None,
-                steps: torch.Tensor | None = None) -> torch.Tensor:
+                steps: torch.Tensor | None = None, kernels: torch.Tensor | None = None) -> torch.Tensor:
         """The change to the key logits [P, K] at GRU states [P, H] of `rows` [P] (default: row p for state p),
-        each at chunk position `steps` [P] (default: after every item), which attends to the items before it."""
+        each at chunk position `steps` [P] (default: after every item), which attends to the items before it;
+        `kernels`: self.kernels(), when the caller keeps them (a sampler, per event)."""
         p = state.shape[0]
         query = self.query(state).view(p, self.heads, self.width)  # [P, A, D]
         keys = (items.keys if rows is None else items.keys[rows]).view(p, -1, self.heads, self.width)  # [P, I, A, D]
@@ -101,5 +106,5 @@ class IntervalPointer(nn.Module):
             scores = scores.masked_fill((items.position[None] >= steps[:, None])[:, None], -torch.inf)
         notes = items.notes if rows is None else items.notes[rows]  # [P, I, K]
         attended = torch.bmm(scores.softmax(-1), notes)  # [P, A, K]: weight on each key struck
-        kernels = self.kernel[:, self.interval]  # [A, K (p), K (k)]
+        kernels = self.kernels() if kernels is None else kernels  # [A, K, K]
         return torch.einsum("pak,akj->pj", attended, kernels)  # [P, K]

@@ -91,6 +91,7 @@ def test_override_dict_skips_none():
     ("ae.latent=\"twenty\"", "ae.latent"),  # wrong type
     ("ar.carry=no", "ar.carry"),  # a true/false setting takes true or false only
     ("ar.carry=1", "ar.carry"),
+    ("ar.intervals=true", "ar.intervals"),  # and a number takes no true or false
 ])
 def test_invalid_value_names_the_key(assignment, key):
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):

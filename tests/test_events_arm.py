@@ -354,4 +354,3 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
     assert main(["generate", "--mixture-temperature", "0.7", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert "no mixture" in err and "\n" not in err and not (tmp_path / "o").exists()
-

@@ -9,6 +9,7 @@ from timestepmusic.config import Config
 from timestepmusic.sequence.carry import Carry
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
+from timestepmusic.sequence.intervals import IntervalPointer
 from timestepmusic.train.sequence import train_sequence_model
 
 from conftest import assert_same_weights
@@ -100,3 +101,33 @@ def test_an_events_run_with_intervals_trains_resumes_exactly_and_samples(tiny_co
     model = GANModel.load(straight)
     assert model.arm.generator.events.intervals is not None
     assert len(model.sample_latents(2, 2.0, seed=1)) == 2
+
+
+def test_sampling_attends_exactly_as_training_scores(monkeypatch):
+    """At every step of a draw, the GRU state and the pointer's change to the key logits are those that training
+    computes for the drawn chunk teacher-forced: all steps at once, a step seeing the chunk's events before it."""
+    torch.manual_seed(0)
+    head = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25, carry=True, intervals=3)
+    with torch.no_grad():
+        head.intervals.kernel.copy_(3 * torch.randn_like(head.intervals.kernel))
+        head.out["key"][-1].bias[-1] += 2.0  # chunks of many sizes, some empty
+    rows = 64
+    features, carry = torch.randn(rows, 8), random_carry(rows, 5)
+    seen, forward = [], IntervalPointer.forward
+
+    def spy(pointer, state, *args, **kwargs):
+        seen.append((state.clone(), forward(pointer, state, *args, **kwargs)))
+        return seen[-1][1]
+    monkeypatch.setattr(IntervalPointer, "forward", spy)
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry)
+    monkeypatch.setattr(IntervalPointer, "forward", forward)
+    assert len(set(drawn.sizes.tolist())) > 3
+    key, start, duration, intensity = head.bins.to_bins(drawn)  # [R, N] each
+    states = head.states(features, (key, start, duration, intensity), drawn.sizes, carry)  # [R, N + 1, H]
+    items = head.intervals.items(rows, carry, (key, duration, intensity))
+    for step, (state, bias) in enumerate(seen):
+        scored = torch.nonzero(drawn.sizes >= step).squeeze(1)  # rows whose event or stop is at this step
+        assert torch.allclose(state[scored], states[scored, step], atol=1e-6)
+        taught = head.intervals(states[scored, step], items, scored, torch.full_like(scored, step))
+        assert torch.allclose(bias[scored], taught, atol=1e-5)
+

@@ -290,3 +290,4 @@ def test_generate_renders_with_the_soundfont_it_is_given(tiny_gan, tmp_path, cap
                      "--soundfont", str(missing)]) == 0
     assert len(list((tmp_path / "out").glob("*.mid"))) == 2  # the MIDI files are written all the same
     assert caplog.text.count(f"{missing}: soundfont not found") == 1  # the font given, named once
+    assert main(["generate", "--model", str(tiny_gan), "-o", str(tmp_path / "o2"), "--soundfont", str(missing)]) == 2

@@ -172,6 +172,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return 0
     if args.n < 1:
         raise ValueError(f"-n must be ≥ 1, got {args.n}")
+    if args.soundfont and not args.wav:
+        raise ValueError("--soundfont is the soundfont of --wav: add --wav to render audio")
     from .midi import write_events
 
     gan = GANModel.load(args.model, args.device)
@@ -274,6 +276,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from .evaluate.fidelity import Fidelity, format_fidelity
     from .midi import read_events, write_events
 
+    if args.soundfont and not args.wav:
+        raise ValueError("--soundfont is the soundfont of --wav: add --wav to render audio")
     ae = load_autoencoder(args.ae, args.device)
     events, _ = read_events(args.input, pedal_bins=ae.config.events.pedal_bins)
     seen, rebuilt, size_accuracy = ae.reconstruct(events)

@@ -404,9 +404,9 @@ class AutoregressiveConfig:
     head unchanged at first."""
     intervals: int = 0
     """Events arm: heads of relative pitch (sequence/intervals.py): each key choice attends to the notes of the
-    carry and those drawn before it in the chunk and adds, to each key's logit, a learned kernel at the interval
-    from the notes attended to; 0: none. Its kernels start at zero, so a warm start is at first the model it
-    started from."""
+    carry (with ar.carry: those struck before the chunk) and those drawn before it in the chunk, and adds, to each
+    key's logit, a learned kernel at the interval from the notes attended to; 0: none. Its kernels start at zero,
+    so a warm start is at first the model it started from."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""
@@ -555,6 +555,8 @@ def _build_section(cls: type, name: str, raw: dict[str, Any]):
             kwargs[key] = _boolean(value, f"{name}.{key}")
         elif default is None:
             kwargs[key] = value
+        elif isinstance(value, bool):  # a bool is an int in Python: true would be read as 1
+            raise ValueError(f"config {name}.{key}: expected {type(default).__name__}, got {value!r}")
         elif isinstance(default, tuple):
             kwargs[key] = tuple(float(v) for v in value)
         elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):

@@ -285,7 +285,7 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
 
 
 # settings of the ar section that only one of its two arms reads (model_info leaves out the other arm's)
-EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "drawn_share")
+EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "drawn_share", "intervals")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 
 
@@ -301,7 +301,9 @@ def model_info(model: str | Path | None = None) -> dict:
     gan = meta["config"]["gan"]
     ar = config.to_dict()["ar"] if likelihood else None
     if ar is not None:
-        other = LATENTS_ONLY if arch == "events" else EVENTS_ONLY[1:] if ar["head"] == "dimwise" else EVENTS_ONLY
+        other = set(LATENTS_ONLY if arch == "events" else EVENTS_ONLY)
+        if arch == "ar" and ar["head"] == "dimwise":
+            other.discard("head_hidden")  # the dimwise head's width too
         ar = {k: v for k, v in ar.items() if k not in other}
     return {"model": str(folder), "arch": arch, "trained": meta.get("trained"),
             "initialised_from": meta.get("initialised_from"),

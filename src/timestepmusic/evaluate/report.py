@@ -48,6 +48,7 @@ REFERENCE_COPY_EXCERPTS = 32  # real held-out excerpts whose nearest training wi
 MIN_REAL_EXCERPTS = 100  # below this the figures and their ceiling are noisy (28 gave a ceiling overlap of 0.12)
 MIN_GENERATED_EXCERPTS = 50  # below this the classifier's accuracy says little (4 pieces score 0.5, p = 0.64)
 REPORT_SAMPLE_RATE = 22050  # WAVs rendered for the report: half CD rate keeps the HTML small
+SHORT_SHARE = 0.9  # a generated file lasting less than this share of --seconds is noted as padded with silence
 
 
 def _write_atomic(path: Path, text: str) -> Path:
@@ -116,9 +117,6 @@ def _audio_for(midi: Path, out_dir: Path, wav: bool, soundfont) -> tuple[Path | 
         return None, f"no audio: {e}"
 
 
-SHORT_SHARE = 0.9  # a generated file lasting less than this share of --seconds is noted as padded with silence
-
-
 def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *, split: str = "test",
                        train_split: str = "train", extra_rows: dict[str, ExcerptTable] | None = None,
                        runs: list[str | Path] | None = None, wav: bool = False, seconds: float = EXCERPT_SECONDS,
@@ -146,7 +144,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                      f"{MIN_REAL_EXCERPTS}): the figures are rough, and the ceiling, from two halves of them, is low; "
                      "use a larger split (--split), shorter --seconds or a larger corpus")
         log.warning("%s", notes[-1])
-    lengths = np.array([max(p.end_s, float(p.start_s.max(initial=0.0))) for p in performances])
+    lengths = np.array([p.end_s for p in performances])  # to the last sound's end
     short = lengths < SHORT_SHARE * seconds
     if short.any():
         notes.append(f"{int(short.sum())} of {len(performances)} generated files last less than {seconds:g} s "

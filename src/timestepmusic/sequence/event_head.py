@@ -78,7 +78,7 @@ class EventHead(nn.Module):
         self.out = nn.ModuleDict({name: nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, n))
                                   for name, n in sizes.items()})
         # with ar.intervals, each key choice also leans towards keys at learned intervals from notes it attends to
-        self.intervals = IntervalPointer(hidden, intervals, max_events, DURATION_BINS) if intervals else None
+        self.intervals = IntervalPointer(hidden, intervals, max_events, DURATION_BINS, carry) if intervals else None
 
     def conditioning(self, features: torch.Tensor, carry: Carry | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The GRU's first state (before tanh) and the bias of its every input, [R, H] each, from the chunk's
@@ -108,8 +108,8 @@ class EventHead(nn.Module):
     def choices(self, state: torch.Tensor, key: torch.Tensor | None, start: torch.Tensor | None = None,
                 duration: torch.Tensor | None = None, key_bias: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Logits of each choice at states [K, H] given the choices before it in the event ([K] each; a choice
-        whose givens are None is skipped) → {name: [K, classes]}; `key_bias` [K, 88] is added to the notes' key
-        logits (ar.intervals)."""
+        whose givens are None is skipped) → {name: [K, classes]}; `key_bias` [K, 88 keys] is added to the notes'
+        key logits (ar.intervals)."""
         logits = {"key": self.out["key"](state)}
         if key_bias is not None:
             logits["key"] = logits["key"] + F.pad(key_bias, (0, logits["key"].shape[1] - key_bias.shape[1]))
@@ -135,7 +135,8 @@ class EventHead(nn.Module):
         event = sets.mask  # [R, N]
         rows, positions = event.nonzero(as_tuple=True)  # [K] each: every event
         picked = (key[rows, positions], start[rows, positions], duration[rows, positions])
-        items = self.intervals.items(key.shape[0], carry, (key, duration, intensity)) if self.intervals else None
+        items = (self.intervals.items(key.shape[0], carry, (key, duration, intensity))
+                 if self.intervals is not None else None)
         bias = self.intervals(states[rows, positions], items, rows, positions) if items is not None else None  # [K, 88]
         logits = self.choices(states[rows, positions], *picked, key_bias=bias)
         targets = {"key": picked[0], "start": picked[1], "duration": picked[2], "intensity": intensity[rows, positions]}

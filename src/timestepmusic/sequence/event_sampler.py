@@ -8,7 +8,8 @@ fewer of them:
   the event); by linearity that is one product of the state with the four first layers stacked, plus, for each
   choice made before, a row of a table prepared once (that choice's embedding through the later layer);
 - the Gumbel noise of all five draws of an event comes from one call;
-- nn.Module calls (hooks, attribute look-ups) are replaced by the functional ops on the same weights.
+- nn.Module calls (hooks, attribute look-ups) are replaced by the functional ops on the same weights (the
+  relative-pitch pointer of ar.intervals, where a head has one, is called as a module).
 An `EventSampler` holds those tables; prepare one per sample (the weights must not change while it is used).
 Shapes: R chunk rows, N events per chunk (max_events), H head width.
 """

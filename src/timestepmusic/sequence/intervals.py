@@ -9,7 +9,7 @@ items (query: the GRU state; keys: the items' embeddings; a null item to attend 
 of key k the attended weight of each note p times a learned kernel at k − p. The kernels start at zero, so a head
 warm-started with this is at first exactly the head it was.
 Shapes: R rows, P (row, step) pairs, I items (null, carry, events of the chunk), A heads, D per-head width,
-K = 88 keys.
+K = 88 keys. An empty carry slot is an item with a zero key and no note: it scores as the null item does.
 """
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ INTERVALS = 2 * NUM_KEYS - 1  # k − p from −87 to +87
 
 @dataclass
 class Items:
-    """What the key choices of some rows may attend to: keys [R, I, A, D], notes [R, I, K] (one-hot; zero for a
-    pedal or the null item) and the chunk position of each item [I] (−1: the null and the carry's, before every
-    step)."""
+    """What the key choices of some rows may attend to: keys [R, I, A·D], notes [R, I, K] (one-hot; zero for a
+    pedal, an empty carry slot or the null item) and the chunk position of each item [I] (−1: the null and the
+    carry's, before every step)."""
 
     keys: torch.Tensor
     notes: torch.Tensor
@@ -37,14 +37,14 @@ class Items:
 
 
 class IntervalPointer(nn.Module):
-    def __init__(self, hidden: int, heads: int, max_events: int, duration_bins: int, width: int = 16):
+    def __init__(self, hidden: int, heads: int, max_events: int, duration_bins: int, carry: bool, width: int = 16):
         super().__init__()
         self.heads, self.width = heads, width
         size = heads * width
         self.query = nn.Linear(hidden, size)
         self.carry_embed = nn.ModuleDict({"ids": nn.Embedding(NUM_IDS + 1, size), "ago": nn.Embedding(TIME_BINS, size),
                                           "left": nn.Embedding(2 * TIME_BINS, size),
-                                          "intensity": nn.Embedding(128, size)})
+                                          "intensity": nn.Embedding(128, size)}) if carry else None
         self.event_embed = nn.ModuleDict({"key": nn.Embedding(NUM_IDS + 1, size),
                                           "position": nn.Embedding(max_events, size),
                                           "duration": nn.Embedding(duration_bins, size),
@@ -66,7 +66,7 @@ class IntervalPointer(nn.Module):
         keys = [self.null.expand(rows, 1, -1)]
         notes = [torch.zeros(rows, 1, NUM_KEYS, device=device)]
         position = [torch.full((1,), -1, device=device)]
-        if carry is not None:
+        if self.carry_embed is not None:
             present = (carry.ids < NUM_IDS)[..., None]  # [R, M, 1]: an empty slot is an item with no key
             keys.append(sum(self.carry_embed[name](getattr(carry, name)) for name in self.carry_embed) * present)
             notes.append(self._notes(carry.ids))

@@ -344,9 +344,10 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
 
     model = GANModel.load()  # the default
     assert model.arch == "events" and model.arm.settings.temperature == 0.8  # chosen on validation
-    assert model.arm.settings.end_bias == 0.75  # the length calibration, chosen on validation
+    assert model.arm.settings.end_bias == 0.5  # the length calibration, chosen on validation
     assert model.arm.settings.pedal_join_s == 0.0  # pedal runs as drawn, chosen on validation
     assert model.arm.settings.carry and model.arm.generator.events.carry is not None  # it hears the past
+    assert model.arm.settings.intervals == 4 and model.arm.generator.events.intervals is not None  # and intervals
     assert model.ae.weights_sha256 == load_autoencoder("ae-latent75").weights_sha256
     assert load_autoencoder().weights_sha256 == model.ae.weights_sha256  # tsm reconstruct's default
     (piece,) = model.sample(1, 2.0, seed=0)

@@ -343,7 +343,7 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
     from timestepmusic.autoencoder import load_autoencoder
 
     model = GANModel.load()  # the default
-    assert model.arch == "events" and model.arm.settings.temperature == 0.8  # chosen on validation
+    assert model.arch == "events" and model.arm.settings.temperature == 0.9  # chosen on validation
     assert model.arm.settings.end_bias == 0.5  # the length calibration, chosen on validation
     assert model.arm.settings.pedal_join_s == 0.0  # pedal runs as drawn, chosen on validation
     assert model.arm.settings.carry and model.arm.generator.events.carry is not None  # it hears the past

@@ -559,7 +559,7 @@ def _build_section(cls: type, name: str, raw: dict[str, Any]):
             raise ValueError(f"config {name}.{key}: expected {type(default).__name__}, got {value!r}")
         elif isinstance(default, tuple):
             kwargs[key] = tuple(float(v) for v in value)
-        elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        elif isinstance(default, float) and isinstance(value, int):  # (a bool was refused above)
             kwargs[key] = float(value)
         elif not isinstance(value, type(default)):
             raise ValueError(f"config {name}.{key}: expected {type(default).__name__}, got {value!r}")

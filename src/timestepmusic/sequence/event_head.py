@@ -135,16 +135,17 @@ class EventHead(nn.Module):
         event = sets.mask  # [R, N]
         rows, positions = event.nonzero(as_tuple=True)  # [K] each: every event
         picked = (key[rows, positions], start[rows, positions], duration[rows, positions])
-        items = (self.intervals.items(key.shape[0], carry, (key, duration, intensity))
-                 if self.intervals is not None else None)
-        bias = self.intervals(states[rows, positions], items, rows, positions) if items is not None else None  # [K, 88]
-        logits = self.choices(states[rows, positions], *picked, key_bias=bias)
+        stops = torch.nonzero(sets.sizes < n).squeeze(1)  # chunks below the cap end with a stop choice
+        at_event, at_stop = states[rows, positions], states[stops, sets.sizes[stops]]  # [K, H], [R', H]
+        event_bias = stop_bias = None  # with ar.intervals: the change to the key logits, [K, 88] and [R', 88]
+        if self.intervals is not None:
+            items = self.intervals.items(key.shape[0], carry, (key, duration, intensity))
+            event_bias = self.intervals(at_event, items, rows, positions)
+            stop_bias = self.intervals(at_stop, items, stops, sets.sizes[stops])
+        logits = self.choices(at_event, *picked, key_bias=event_bias)
         targets = {"key": picked[0], "start": picked[1], "duration": picked[2], "intensity": intensity[rows, positions]}
         per_event = sum(F.cross_entropy(logits[name].float(), targets[name], reduction="none") for name in targets)
         total = torch.zeros(features.shape[0], device=features.device).index_add(0, rows, per_event)  # [R]
-        stops = torch.nonzero(sets.sizes < n).squeeze(1)  # chunks below the cap end with a stop choice
-        at_stop = states[stops, sets.sizes[stops]]  # [R', H]
-        bias = self.intervals(at_stop, items, stops, sets.sizes[stops]) if items is not None else None  # [R', 88]
-        stop_logits = self.choices(at_stop, None, key_bias=bias)["key"]  # [R', classes]
+        stop_logits = self.choices(at_stop, None, key_bias=stop_bias)["key"]  # [R', classes]
         stop_nll = F.cross_entropy(stop_logits.float(), torch.full_like(stops, STOP), reduction="none")
         return total.index_add(0, stops, stop_nll)

@@ -58,6 +58,12 @@ class IntervalPointer(nn.Module):
         """Ids [...] → one-hot keys [..., K] (zero for a pedal or an empty slot)."""
         return F.one_hot(ids.clamp(max=NUM_KEYS), NUM_KEYS + 1)[..., :NUM_KEYS].float()
 
+    def _embed_events(self, key: torch.Tensor, position: torch.Tensor, duration: torch.Tensor,
+                      intensity: torch.Tensor) -> torch.Tensor:
+        """Events of the chunk (classes [...] each) → their keys for the attention [..., A·D]."""
+        return (self.event_embed["key"](key) + self.event_embed["position"](position)
+                + self.event_embed["duration"](duration) + self.event_embed["intensity"](intensity))
+
     def items(self, rows: int, carry: Carry | None, events: tuple[torch.Tensor, ...] | None = None) -> Items:
         """The null item, the carry's items [R, M] (if any) and the chunk's events (key, duration, intensity
         classes [R, N] each, at positions 0 … N − 1; padding past a chunk's size is never attended, as no step
@@ -74,8 +80,7 @@ class IntervalPointer(nn.Module):
         if events is not None:
             key, duration, intensity = events
             where = torch.arange(key.shape[1], device=device)  # [N]
-            keys.append(self.event_embed["key"](key) + self.event_embed["position"](where)[None]
-                        + self.event_embed["duration"](duration) + self.event_embed["intensity"](intensity))
+            keys.append(self._embed_events(key, where.expand_as(key), duration, intensity))
             notes.append(self._notes(key))
             position.append(where)
         return Items(torch.cat(keys, 1), torch.cat(notes, 1), torch.cat(position))
@@ -83,9 +88,7 @@ class IntervalPointer(nn.Module):
     def extend(self, items: Items, key: torch.Tensor, duration: torch.Tensor, intensity: torch.Tensor,
                position: int) -> Items:
         """`items` and one more event of the chunk per row (classes [R] each) at `position`."""
-        where = torch.full_like(key, position)
-        embedded = (self.event_embed["key"](key) + self.event_embed["position"](where)
-                    + self.event_embed["duration"](duration) + self.event_embed["intensity"](intensity))  # [R, A·D]
+        embedded = self._embed_events(key, torch.full_like(key, position), duration, intensity)  # [R, A·D]
         return Items(torch.cat([items.keys, embedded[:, None]], 1), torch.cat([items.notes, self._notes(key)[:, None]], 1),
                      F.pad(items.position, (0, 1), value=position))
 

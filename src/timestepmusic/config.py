@@ -407,6 +407,11 @@ class AutoregressiveConfig:
     carry (with ar.carry: those struck before the chunk) and those drawn before it in the chunk, and adds, to each
     key's logit, a learned kernel at the interval from the notes attended to; 0: none. Its kernels start at zero,
     so a warm start is at first the model it started from."""
+    tonal: bool = False
+    """Events arm: the event head also hears the pitch classes of the notes struck in the 2 s and 8 s before each
+    chunk, read relative to each candidate key, and leans every key choice in the chunk towards what fits them
+    (sequence/tonal.py). Off in models trained before it; a warm start turns it on with the head unchanged at
+    first."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""

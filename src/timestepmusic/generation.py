@@ -162,7 +162,7 @@ class GANModel:
             if prompt is not None:
                 latents, sets = self.ae.encode_events(prompt)  # [P, L], [P, N]
                 past = self.normaliser.forward(latents.float().cpu())
-                if getattr(arm, "draws_events", False):  # its head may hear the prompt's events (ar.carry)
+                if getattr(arm, "draws_events", False):  # its head may hear the prompt's events (ar.carry, ar.tonal)
                     options["prompt_sets"] = sets
             x, lengths = arm.sample(n, chunks, seed, prompt=past, **options)  # [S, P + T, L] standardised, [S]
         else:
@@ -285,7 +285,7 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
 
 
 # settings of the ar section that only one of its two arms reads (model_info leaves out the other arm's)
-EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "drawn_share", "intervals")
+EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "drawn_share", "intervals", "tonal")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 
 

@@ -27,6 +27,7 @@ from ..batches import SetBatch
 from ..midi import NUM_IDS
 from .carry import Carry, CarryReader
 from .intervals import IntervalPointer
+from .tonal import TonalPrior
 
 STOP = NUM_IDS  # the key choice that ends a chunk's events
 START_STEP_S = 0.005
@@ -62,7 +63,7 @@ class EventBins:
 
 class EventHead(nn.Module):
     def __init__(self, *, width: int, hidden: int, max_events: int, chunk_seconds: float, carry: bool = False,
-                 intervals: int = 0):
+                 intervals: int = 0, tonal: bool = False):
         super().__init__()
         self.bins, self.max_events, self.hidden = EventBins(chunk_seconds), max_events, hidden
         sizes = {"key": NUM_IDS + 1, "start": self.bins.starts, "duration": DURATION_BINS, "intensity": INTENSITIES}
@@ -79,6 +80,8 @@ class EventHead(nn.Module):
                                   for name, n in sizes.items()})
         # with ar.intervals, each key choice also leans towards keys at learned intervals from notes it attends to
         self.intervals = IntervalPointer(hidden, intervals, max_events, DURATION_BINS, carry) if intervals else None
+        # with ar.tonal, the pitch classes of the seconds before the chunk lean each key choice towards a key
+        self.tonal = TonalPrior() if tonal else None
 
     def conditioning(self, features: torch.Tensor, carry: Carry | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The GRU's first state (before tanh) and the bias of its every input, [R, H] each, from the chunk's
@@ -126,9 +129,20 @@ class EventHead(nn.Module):
         logits["intensity"] = self.out["intensity"](state + self.given["duration"](duration))
         return logits
 
-    def nll(self, features: torch.Tensor, sets: SetBatch, carry: Carry | None = None) -> torch.Tensor:
+    def key_bias(self, tonal: torch.Tensor | None) -> torch.Tensor | None:
+        """With ar.tonal, the change to each chunk's key logits [R, 88] from its pitch-class counts [R, G, 12]
+        (sequence/tonal.py); None without."""
+        if self.tonal is None:
+            return None
+        if tonal is None:
+            raise ValueError("this event head hears the pitch classes before each chunk (ar.tonal): pass them")
+        return self.tonal(tonal)
+
+    def nll(self, features: torch.Tensor, sets: SetBatch, carry: Carry | None = None,
+            tonal: torch.Tensor | None = None) -> torch.Tensor:
         """−log p(chunk's events) per chunk (nats): features [R, W], padded sets [R, N] in time order (and with
-        ar.carry, the carry [R, M] of the events before each chunk) → [R]."""
+        ar.carry, the carry [R, M] of the events before each chunk; with ar.tonal, the pitch-class counts
+        [R, G, 12] before it) → [R]."""
         key, start, duration, intensity = self.bins.to_bins(sets)  # [R, N] each
         states = self.states(features, (key, start, duration, intensity), sets.sizes, carry)  # [R, N + 1, H]
         n = self.max_events
@@ -137,11 +151,16 @@ class EventHead(nn.Module):
         picked = (key[rows, positions], start[rows, positions], duration[rows, positions])
         stops = torch.nonzero(sets.sizes < n).squeeze(1)  # chunks below the cap end with a stop choice
         at_event, at_stop = states[rows, positions], states[stops, sets.sizes[stops]]  # [K, H], [R', H]
-        event_bias = stop_bias = None  # with ar.intervals: the change to the key logits, [K, 88] and [R', 88]
+        # with ar.intervals and ar.tonal: the change to the key logits, [K, 88] and [R', 88]
+        event_bias = stop_bias = None
         if self.intervals is not None:
             items = self.intervals.items(key.shape[0], carry, (key, duration, intensity))
             event_bias = self.intervals(at_event, items, rows, positions)
             stop_bias = self.intervals(at_stop, items, stops, sets.sizes[stops])
+        chunk_bias = self.key_bias(tonal)  # [R, 88] or None
+        if chunk_bias is not None:
+            event_bias = chunk_bias[rows] if event_bias is None else event_bias + chunk_bias[rows]
+            stop_bias = chunk_bias[stops] if stop_bias is None else stop_bias + chunk_bias[stops]
         logits = self.choices(at_event, *picked, key_bias=event_bias)
         targets = {"key": picked[0], "start": picked[1], "duration": picked[2], "intensity": intensity[rows, positions]}
         per_event = sum(F.cross_entropy(logits[name].float(), targets[name], reduction="none") for name in targets)

@@ -51,13 +51,14 @@ class EventSampler:
 
     @torch.no_grad()
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
-               carry: Carry | None = None) -> SetBatch:
+               carry: Carry | None = None, tonal: torch.Tensor | None = None) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
         another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
         those too, on validation: a tempered stop left 16 s pieces silent for seconds, tempered durations
         halved the polyphony, a tempered note-or-pedal choice doubled the pedal changes.) A row stops at its
-        stop choice or at the cap; starts never go back in time."""
+        stop choice or at the cap; starts never go back in time. `carry` [R, M] and `tonal` [R, G, 12]: what the
+        head hears before the chunk, where it has ar.carry and ar.tonal."""
         head, through = self.head, self.through
         r, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         h0, bias = head.conditioning(features, carry)  # [R, H] each
@@ -65,6 +66,9 @@ class EventSampler:
         pointer = head.intervals  # with ar.intervals: what each key choice attends to, the drawn events added
         items = pointer.items(r, carry) if pointer is not None else None
         kernels = pointer.kernels() if pointer is not None else None  # [A, 88, 88]
+        chunk_bias = head.key_bias(tonal)  # with ar.tonal: [R, 88] on every key choice of the chunk
+        if chunk_bias is not None:
+            chunk_bias = F.pad(chunk_bias, (0, KINDS - 1))  # [R, 88 keys + 3 pedals + stop]
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
         latest = torch.zeros(r, dtype=torch.long, device=device)  # the start bin of the event before
@@ -78,6 +82,8 @@ class EventSampler:
             key_logits = F.linear(F.gelu(at_key), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
             if pointer is not None:
                 key_logits = key_logits + F.pad(pointer(state, items, kernels=kernels), (0, KINDS - 1))
+            if chunk_bias is not None:
+                key_logits = key_logits + chunk_bias
             # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …
             kinds = torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)
             kind = (kinds + kind_noise).argmax(dim=1)  # [R]

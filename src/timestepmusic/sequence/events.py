@@ -8,7 +8,8 @@ chunk's events' negative log-likelihood (nats per chunk) in place of the latent'
 continuation, sliding past the context and `ends` are the same. `ar.temperature` divides the logits of
 which key a note strikes (event_sampler.EventSampler.sample); `ar.pedal_join_s` and `ar.pedal_join_share` close short
 gaps inside a pedal's drawn runs. With `ar.carry` the head also hears the events before each chunk exactly
-(sequence/carry.py): in training the corpus's, in sampling a prompt's and those drawn so far.
+(sequence/carry.py): in training the corpus's, in sampling a prompt's and those drawn so far; with `ar.tonal`
+it hears the pitch classes of the seconds before each chunk the same way (sequence/tonal.py).
 Settings: the `ar` section (ar.head_hidden: the event head's width).
 Shapes: B windows (b on this rank), T ≤ context steps, L latent, W width, S pieces, V valid chunks, N events.
 """
@@ -31,6 +32,7 @@ from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
 from .event_head import EventHead
 from .event_sampler import EventSampler
+from .tonal import DrawnPitchClasses, TonalGatherer
 from .transformer_net import LatentTransformer
 from .windows import RealBatch
 
@@ -66,12 +68,13 @@ class EventAutoregressive(Autoregressive):
                                   mixture=1, dropout=a.dropout, head="features")
         self.chunk_seconds = config.chunks.chunk_seconds
         head = EventHead(width=a.width, hidden=a.head_hidden, max_events=config.chunks.max_events,
-                         chunk_seconds=self.chunk_seconds, carry=a.carry, intervals=a.intervals)
+                         chunk_seconds=self.chunk_seconds, carry=a.carry, intervals=a.intervals, tonal=a.tonal)
         self.generator = EventGenerator(trunk, head).to(device)
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
         self.encode_sets: Callable[[SetBatch], torch.Tensor] | None = None  # use_autoencoder sets it
         self.drawn: list[SetBatch] = []  # the sets of each drawn step of the last sample ([S, N] each)
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
+        self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
     def use_autoencoder(self, ae: Autoencoder, normaliser: Normaliser) -> None:
@@ -82,6 +85,7 @@ class EventAutoregressive(Autoregressive):
         super().attach(data)
         self.gatherer = ChunkGatherer(data.corpus, max_events=self.generator.events.max_events, device=self.device)
         self.carries = CarryGatherer(self.gatherer) if self.settings.carry else None
+        self.tonal_counts = TonalGatherer(self.gatherer) if self.settings.tonal else None
         self.use_autoencoder(data.real.ae, data.real.normaliser)
 
     def losses(self, x: torch.Tensor, real: RealBatch, steps_total: float,
@@ -94,7 +98,8 @@ class EventAutoregressive(Autoregressive):
         track, chunk = self.data.real.locate(real.rows[valid])  # [V] each
         sets = self.gatherer.gather(track, chunk)  # [V, N]
         carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V, M]
-        nll = self.generator.events.nll(features[valid], sets.to(self.device), carry)
+        tonal = self.tonal_counts.counts(track, chunk) if self.tonal_counts else None  # [V, G, 12]
+        nll = self.generator.events.nll(features[valid], sets.to(self.device), carry, tonal)
         nll = (nll * weight[valid]).sum() / steps_total
         end = F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none")  # [b, T]
         return nll, (end * weight).sum() / steps_total
@@ -117,7 +122,8 @@ class EventAutoregressive(Autoregressive):
                 self.generator.train()
                 track, chunk = self.data.real.locate(real.rows[swap])  # [V'] each
                 carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V', M]
-                sets = EventSampler(self.generator.events).sample(features[swap], rng, 1.0, carry)  # [V', N]
+                tonal = self.tonal_counts.counts(track, chunk) if self.tonal_counts else None  # [V', G, 12]
+                sets = EventSampler(self.generator.events).sample(features[swap], rng, 1.0, carry, tonal)  # [V', N]
                 drawn = self.encode_sets(sets).to(x.dtype)  # [V', L]
             x = x.index_put((swap,), drawn)  # out of place: no gradient reaches x where it was not read
         return super().reading(x, real)
@@ -128,10 +134,13 @@ class EventAutoregressive(Autoregressive):
         if self.encode_sets is None:
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
         carry = self.history.carry() if self.history is not None else None  # [S, M]
-        sets = self.sampler.sample(density[0], rng, self.temperature, carry)  # [S, N]
+        tonal = self.pitch_classes.counts() if self.pitch_classes is not None else None  # [S, G, 12]
+        sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal)  # [S, N]
         self.drawn.append(sets)
         if self.history is not None:
             self.history.append(sets)
+        if self.pitch_classes is not None:
+            self.pitch_classes.append(sets)
         return self.encode_sets(sets)
 
     @torch.no_grad()
@@ -140,19 +149,27 @@ class EventAutoregressive(Autoregressive):
                prompt_sets: SetBatch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
         ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
-        hears a silent prompt)."""
-        self.drawn, self.history = [], None
+        hears a silent prompt; so with ar.tonal)."""
+        self.drawn, self.history, self.pitch_classes = [], None, None
         self.sampler = EventSampler(self.generator.events)
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
-            if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
+        if self.settings.tonal:
+            self.pitch_classes = DrawnPitchClasses(n, self.device)
+        if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
+            if self.history is not None:
                 self.history.chunks = prompt.shape[0]
-            for i in range(0 if prompt_sets is None else prompt_sets.sizes.shape[0]):
-                self.history.append(prompt_sets.take(torch.full((n,), i)))  # chunk i for every piece: [S, N]
+            if self.pitch_classes is not None:
+                self.pitch_classes.skip(prompt.shape[0])
+        for i in range(0 if prompt_sets is None else prompt_sets.sizes.shape[0]):
+            chunk = prompt_sets.take(torch.full((n,), i))  # chunk i for every piece: [S, N]
+            for heard in (self.history, self.pitch_classes):
+                if heard is not None:
+                    heard.append(chunk)
         try:
             return super().sample(n, chunks, seed, prompt)
         finally:
-            self.history, self.sampler = None, None
+            self.history, self.pitch_classes, self.sampler = None, None, None
 
     def drawn_events(self, piece: int, chunks: int, chunk_seconds: float, start_chunk: int = 0) -> Events:
         """The events piece `piece` of the last sample drew in its first `chunks` new chunks, placed from chunk

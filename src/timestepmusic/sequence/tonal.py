@@ -1,0 +1,102 @@
+"""A sense of key for the event head (`ar.tonal`): the pitch classes struck in the last seconds before a chunk,
+read relative to each candidate key, lean every key choice in the chunk towards or away from that key.
+
+Why: the head hears the past through the chunk latents the transformer reads and, with ar.carry, the last 12
+events; what key a passage is in is spread over seconds of notes, and the head has to decode it per absolute key.
+Pieces drawn that way wander: the pitch classes of one half of a 16 s excerpt match the other half's less than a
+pianist's do (key steadiness 0.42 against 0.51 real, docs/quality.md, ninth session). Here the counts of each
+pitch class among the notes struck in the last WINDOWS chunks (2 s and 8 s), as shares, are rotated to each
+candidate pitch class c (share of the class j semitones above c, j = 0 … 11) and a small MLP scores c from them:
+the same function for every key, so it learns templates ("c is in the scale of what was played") rather than keys.
+Its last layer starts at zero, so a head warm-started with it is at first exactly the head it was.
+The same counts serve training (`TonalGatherer`, over the corpus's notes before each chunk) and sampling
+(`DrawnPitchClasses`, over a prompt's chunks and those drawn so far); both count the notes whose onsets fall in
+the window of whole chunks before the chunk.
+Shapes: R chunk rows, C = 12 pitch classes, G = len(WINDOWS), K = 88 keys.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..batches import ChunkGatherer, SetBatch
+from ..midi import NUM_KEYS
+
+WINDOWS = (8, 32)  # chunks before the chunk (2 s and 8 s of 0.25 s chunks)
+CLASSES = 12
+LOWEST_PITCH = 21  # key id 0 is A0 (MIDI 21)
+
+
+def pitch_class(ids: torch.Tensor) -> torch.Tensor:
+    """Key ids [...] → pitch classes 0 (C) … 11 [...] (meaningless for pedal ids: mask them)."""
+    return (ids + LOWEST_PITCH) % CLASSES
+
+
+class TonalPrior(nn.Module):
+    def __init__(self, hidden: int = 32):
+        super().__init__()
+        features = len(WINDOWS) * (CLASSES + 1)  # each window's rotated shares and its note count
+        self.score = nn.Sequential(nn.Linear(features, hidden), nn.GELU(), nn.Linear(hidden, 1))
+        nn.init.zeros_(self.score[2].weight)
+        nn.init.zeros_(self.score[2].bias)
+        rotate = (torch.arange(CLASSES)[:, None] + torch.arange(CLASSES)[None]) % CLASSES  # [c, j] → (c + j) % 12
+        self.register_buffer("rotate", rotate, persistent=False)
+        self.register_buffer("key_class", pitch_class(torch.arange(NUM_KEYS)), persistent=False)  # [K]
+
+    def forward(self, counts: torch.Tensor) -> torch.Tensor:
+        """Pitch-class counts [R, G, C] of each window → the change to each key's logit [R, K]."""
+        r = counts.shape[0]
+        total = counts.sum(-1, keepdim=True)  # [R, G, 1]
+        shares = counts / total.clamp(min=1)  # [R, G, C]
+        rotated = shares[:, :, self.rotate]  # [R, G, C (c), C (j)]
+        loudness = torch.log1p(total)[:, :, None].expand(r, len(WINDOWS), CLASSES, 1)  # [R, G, C, 1]
+        features = torch.cat([rotated, loudness], -1).permute(0, 2, 1, 3).reshape(r, CLASSES, -1)  # [R, C, G·(C+1)]
+        per_class = self.score(features).squeeze(-1)  # [R, C]
+        return per_class[:, self.key_class]  # [R, K]
+
+
+class TonalGatherer:
+    """The counts before real chunks in training, from a ChunkGatherer's corpus tensors: a running count of each
+    pitch class along the corpus's events, differenced at the window's ends."""
+
+    def __init__(self, gatherer: ChunkGatherer):
+        self.g = gatherer
+        ids = gatherer.ids.long()
+        notes = F.one_hot(pitch_class(ids), CLASSES) * (ids < NUM_KEYS)[:, None]  # [E, C]
+        self.running = F.pad(notes.cumsum(0), (0, 0, 1, 0)).to(torch.int32)  # [E + 1, C]: counts before each event
+
+    def counts(self, track: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
+        """Chunk `chunk` [R] of track `track` [R] → the pitch-class counts of each window before it [R, G, C]."""
+        g = self.g
+        base = track.double() * g.stride_s
+        end = torch.searchsorted(g.key, base + chunk.double() * g.chunk_seconds)  # [R]: first event at the chunk
+        windows = []
+        for span in WINDOWS:
+            begin = torch.searchsorted(g.key, base + (chunk - span).clamp(min=0).double() * g.chunk_seconds)  # [R]
+            windows.append(self.running[end] - self.running[begin])  # [R, C]
+        return torch.stack(windows, dim=1).float()  # [R, G, C]
+
+
+class DrawnPitchClasses:
+    """The counts of pieces being sampled: the pitch classes of each chunk (a prompt's, then each drawn), kept for
+    the longest window."""
+
+    def __init__(self, pieces: int, device: torch.device):
+        self.per_chunk = torch.zeros(pieces, 0, CLASSES, device=device)  # [S, chunks kept, C]
+
+    def append(self, sets: SetBatch) -> None:
+        """The next chunk's events [S, N]."""
+        is_note = sets.mask & (sets.ids < NUM_KEYS)  # [S, N]
+        classes = F.one_hot(pitch_class(sets.ids.long()), CLASSES) * is_note[..., None]  # [S, N, C]
+        chunk = classes.sum(1).float().to(self.per_chunk.device)[:, None]  # [S, 1, C]
+        self.per_chunk = torch.cat([self.per_chunk, chunk], 1)[:, -max(WINDOWS):]
+
+    def skip(self, chunks: int) -> None:
+        """Chunks known only by their latents (a prompt without events): heard as silence."""
+        silent = torch.zeros(self.per_chunk.shape[0], chunks, CLASSES, device=self.per_chunk.device)
+        self.per_chunk = torch.cat([self.per_chunk, silent], 1)[:, -max(WINDOWS):]
+
+    def counts(self) -> torch.Tensor:
+        """The counts of each window before the next chunk [S, G, C]."""
+        return torch.stack([self.per_chunk[:, -span:].sum(1) for span in WINDOWS], dim=1)

@@ -1,0 +1,125 @@
+"""A sense of key for the event head (ar.tonal, sequence/tonal.py)."""
+from __future__ import annotations
+
+import torch
+
+from test_events_arm import TINY_EVENTS
+from timestepmusic.batches import ChunkGatherer, SetBatch
+from timestepmusic.config import Config
+from timestepmusic.corpus import Corpus
+from timestepmusic.sequence.event_head import EventHead
+from timestepmusic.sequence.event_sampler import EventSampler
+from timestepmusic.sequence.tonal import CLASSES, WINDOWS, DrawnPitchClasses, TonalGatherer, TonalPrior, pitch_class
+from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import assert_same_weights
+
+
+def counts_of_one_class(rows: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pitch-class counts [R, G, 12] of pasts that played one class each (a random one), and that class [R]."""
+    g = torch.Generator().manual_seed(seed)
+    played = torch.randint(0, CLASSES, (rows,), generator=g)
+    counts = torch.zeros(rows, len(WINDOWS), CLASSES)
+    counts[torch.arange(rows), :, played] = torch.tensor([3.0, 9.0])
+    return counts, played
+
+
+def one_note_in(classes: torch.Tensor, seed: int) -> SetBatch:
+    """Chunks of one note each, of pitch class `classes` [R], in a random octave of the middle keyboard."""
+    octave = torch.randint(2, 6, classes.shape, generator=torch.Generator().manual_seed(seed))
+    ids = (12 * octave + classes - 21 % 12) % 88  # key id of that class: (id + 21) % 12 == class
+    assert torch.equal(pitch_class(ids), classes)
+    return SetBatch(ids[:, None], torch.full((classes.shape[0], 1), 0.01, dtype=torch.float64),
+                    torch.full((classes.shape[0], 1), 0.2, dtype=torch.float64), torch.full((classes.shape[0], 1), 64),
+                    torch.ones(classes.shape[0], dtype=torch.long))
+
+
+def test_a_warm_start_is_the_head_it_started_from():
+    torch.manual_seed(1)
+    plain = EventHead(width=8, hidden=16, max_events=4, chunk_seconds=0.25, intervals=2)
+    tonal = EventHead(width=8, hidden=16, max_events=4, chunk_seconds=0.25, intervals=2, tonal=True)
+    tonal.load_state_dict(plain.state_dict(), strict=False)
+    counts, played = counts_of_one_class(32, 0)
+    sets, features = one_note_in(played, 0), torch.randn(32, 8)
+    assert torch.equal(plain.nll(features, sets), tonal.nll(features, sets, tonal=counts))
+
+
+def test_the_prior_is_the_same_function_in_every_key():
+    """Transposing the past by a semitone moves the bias one key up: it scores keys relative to what was played."""
+    torch.manual_seed(2)
+    prior = TonalPrior()
+    torch.nn.init.normal_(prior.score[2].weight)
+    counts = torch.rand(5, len(WINDOWS), CLASSES) * 4
+    bias, moved = prior(counts), prior(counts.roll(1, dims=-1))  # [R, 88] each
+    assert bias.std() > 0.01
+    assert torch.allclose(moved[:, 1:], bias[:, :-1], atol=1e-6)
+
+
+def test_the_head_learns_the_key_of_its_past_where_it_could_not_without():
+    """Each chunk's note is of the pitch class its past played: learnable only from the counts."""
+    final = {}
+    for tonal in (False, True):
+        torch.manual_seed(0)
+        head = EventHead(width=8, hidden=16, max_events=2, chunk_seconds=0.25, tonal=tonal)
+        optimizer = torch.optim.Adam(head.parameters(), lr=1e-2)
+        for step in range(80):
+            counts, played = counts_of_one_class(256, step)
+            loss = head.nll(torch.zeros(256, 8), one_note_in(played, step), tonal=counts if tonal else None).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        counts, played = counts_of_one_class(2048, 999)
+        nll = head.nll(torch.zeros(2048, 8), one_note_in(played, 999), tonal=counts if tonal else None)
+        final[tonal] = float(nll.mean().detach())
+    assert final[True] < final[False] - 1.5  # nats per chunk (ln 12 ≈ 2.5 of the key is the class)
+
+
+def test_the_sampler_draws_keys_at_the_heads_odds_given_the_past():
+    torch.manual_seed(3)
+    head = EventHead(width=8, hidden=16, max_events=1, chunk_seconds=0.25, tonal=True)
+    with torch.no_grad():
+        torch.nn.init.normal_(head.tonal.score[2].weight, std=2.0)
+        head.out["key"][-1].bias[-1] -= 5  # seldom an empty chunk
+    rows = 40000
+    counts = counts_of_one_class(1, 4)[0].expand(rows, -1, -1)
+    features = torch.randn(1, 8).expand(rows, 8)
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), tonal=counts)
+    keys = drawn.ids[drawn.sizes > 0, 0]
+    keys = keys[keys < 88]  # the notes drawn (the rest: pedals)
+    state = head.states(features[:1], tuple(torch.zeros(1, 1, dtype=torch.long) for _ in range(4)),
+                        torch.zeros(1, dtype=torch.long))[:, 0]
+    odds = head.choices(state, None, key_bias=head.key_bias(counts[:1]))["key"].softmax(-1)[0, :88].detach()
+    seen = torch.bincount(keys, minlength=88)[:88].float() / keys.numel()
+    assert keys.numel() > 20000 and 0.5 * float((seen - odds / odds.sum()).abs().sum()) < 0.03
+
+
+def test_training_and_sampling_count_the_same_past(tiny_corpus):
+    """The counts before each chunk of a track, read from the corpus (training) and gathered chunk by chunk as a
+    sampler appends them (sampling), agree."""
+    corpus = Corpus.open(tiny_corpus)
+    gatherer = ChunkGatherer(corpus, max_events=64)  # no chunk of the tiny corpus is cut at this cap
+    training, drawn = TonalGatherer(gatherer), DrawnPitchClasses(1, torch.device("cpu"))
+    chunks = int(gatherer.track_chunks[1])
+    assert chunks > max(WINDOWS)
+    for chunk in range(chunks):
+        track, at = torch.tensor([1]), torch.tensor([chunk])
+        assert torch.equal(training.counts(track, at), drawn.counts())
+        sets = gatherer.gather(track, at)
+        assert int(sets.sizes[0]) < 64
+        drawn.append(sets)
+    assert drawn.counts()[0, 1].sum() > 20  # the long window held notes
+
+
+def test_an_events_run_with_tonal_trains_resumes_exactly_and_samples(tiny_corpus, tiny_ae, tmp_path):
+    config = Config().override(TINY_EVENTS | {"ar.carry": True, "ar.tonal": True, "gan.steps": 10,
+                                              "gan.validate_every": 5})
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train_sequence_model(tiny_corpus, tiny_ae, straight, config, arch="events", progress=False)
+    train_sequence_model(tiny_corpus, tiny_ae, resumed, config, arch="events", progress=False, max_steps=5)
+    train_sequence_model(tiny_corpus, None, resumed, resume=True, progress=False)
+    assert_same_weights(straight, resumed)
+    from timestepmusic.generation import GANModel
+
+    model = GANModel.load(straight)
+    assert model.arm.generator.events.tonal is not None
+    assert len(model.sample_latents(2, 2.0, seed=1)) == 2

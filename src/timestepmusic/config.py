@@ -408,7 +408,7 @@ class AutoregressiveConfig:
     key's logit, a learned kernel at the interval from the notes attended to; 0: none. Its kernels start at zero,
     so a warm start is at first the model it started from."""
     tonal: bool = False
-    """Events arm: the event head also hears the pitch classes of the notes struck in the 2 s and 8 s before each
+    """Events arm: the event head also hears the pitch classes of the notes struck in the 2 s, 8 s and 60 s before each
     chunk, read relative to each candidate key, and leans every key choice in the chunk towards what fits them
     (sequence/tonal.py). Off in models trained before it; a warm start turns it on with the head unchanged at
     first."""

@@ -5,7 +5,8 @@ Why: the head hears the past through the chunk latents the transformer reads and
 events; what key a passage is in is spread over seconds of notes, and the head has to decode it per absolute key.
 Pieces drawn that way wander: the pitch classes of one half of a 16 s excerpt match the other half's less than a
 pianist's do (key steadiness 0.42 against 0.51 real, docs/quality.md, ninth session). Here the counts of each
-pitch class among the notes struck in the last WINDOWS chunks (2 s and 8 s), as shares, are rotated to each
+pitch class among the notes struck in the last WINDOWS chunks (2 s, 8 s and 60 s: the last reaches past the
+transformer's 16 s context, so a long piece can keep to a key it left), as shares, are rotated to each
 candidate pitch class c (share of the class j semitones above c, j = 0 … 11) and a small MLP scores c from them:
 the same function for every key, so it learns templates ("c is in the scale of what was played") rather than keys.
 Its last layer starts at zero, so a head warm-started with it is at first exactly the head it was.
@@ -23,7 +24,7 @@ from torch import nn
 from ..batches import ChunkGatherer, SetBatch
 from ..midi import NUM_KEYS
 
-WINDOWS = (8, 32)  # chunks before the chunk (2 s and 8 s of 0.25 s chunks)
+WINDOWS = (8, 32, 240)  # chunks before the chunk (2 s, 8 s and 60 s of 0.25 s chunks)
 CLASSES = 12
 LOWEST_PITCH = 21  # key id 0 is A0 (MIDI 21)
 

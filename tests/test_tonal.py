@@ -1,12 +1,14 @@
 """A sense of key for the event head (ar.tonal, sequence/tonal.py)."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from test_events_arm import TINY_EVENTS
 from timestepmusic.batches import ChunkGatherer, SetBatch
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
+from timestepmusic.midi import read_events
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.tonal import CLASSES, WINDOWS, DrawnPitchClasses, TonalGatherer, TonalPrior, pitch_class
@@ -74,7 +76,9 @@ def test_the_head_learns_the_key_of_its_past_where_it_could_not_without():
     assert final[True] < final[False] - 1.5  # nats per chunk (ln 12 ≈ 2.5 of the key is the class)
 
 
-def test_the_sampler_draws_keys_at_the_heads_odds_given_the_past():
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_the_sampler_draws_keys_at_the_heads_odds_given_the_past(temperature):
+    """The bias is part of the key's logits, which the temperature then divides."""
     torch.manual_seed(3)
     head = EventHead(width=8, hidden=16, max_events=1, chunk_seconds=0.25, tonal=True)
     with torch.no_grad():
@@ -83,31 +87,32 @@ def test_the_sampler_draws_keys_at_the_heads_odds_given_the_past():
     rows = 40000
     counts = counts_of_one_class(1, 4)[0].expand(rows, -1, -1)
     features = torch.randn(1, 8).expand(rows, 8)
-    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), tonal=counts)
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), temperature, tonal=counts)
     keys = drawn.ids[drawn.sizes > 0, 0]
     keys = keys[keys < 88]  # the notes drawn (the rest: pedals)
     state = head.states(features[:1], tuple(torch.zeros(1, 1, dtype=torch.long) for _ in range(4)),
                         torch.zeros(1, dtype=torch.long))[:, 0]
-    odds = head.choices(state, None, key_bias=head.key_bias(counts[:1]))["key"].softmax(-1)[0, :88].detach()
-    seen = torch.bincount(keys, minlength=88)[:88].float() / keys.numel()
-    assert keys.numel() > 20000 and 0.5 * float((seen - odds / odds.sum()).abs().sum()) < 0.03
+    logits = head.choices(state, None, key_bias=head.key_bias(counts[:1]))["key"][0, :88].detach()
+    odds = (logits / temperature).softmax(-1)
+    seen = torch.bincount(keys, minlength=88).float() / keys.numel()
+    assert keys.numel() > 20000 and 0.5 * float((seen - odds).abs().sum()) < 0.03
 
 
 def test_training_and_sampling_count_the_same_past(tiny_corpus):
     """The counts before each chunk of a track, read from the corpus (training) and gathered chunk by chunk as a
-    sampler appends them (sampling), agree."""
+    sampler appends them (sampling), agree, also where a chunk holds more events than the cap."""
     corpus = Corpus.open(tiny_corpus)
-    gatherer = ChunkGatherer(corpus, max_events=64)  # no chunk of the tiny corpus is cut at this cap
+    gatherer = ChunkGatherer(corpus, max_events=2)
     training, drawn = TonalGatherer(gatherer), DrawnPitchClasses(1, torch.device("cpu"))
-    chunks = int(gatherer.track_chunks[1])
+    chunks, capped = int(gatherer.track_chunks[1]), 0
     assert chunks > WINDOWS[-2]  # the shorter windows start inside the track (the longest reaches past its start)
     for chunk in range(chunks):
         track, at = torch.tensor([1]), torch.tensor([chunk])
         assert torch.equal(training.counts(track, at), drawn.counts())
         sets = gatherer.gather(track, at)
-        assert int(sets.sizes[0]) < 64
+        capped += int(ChunkGatherer(corpus, max_events=64).gather(track, at).sizes[0] > 2)
         drawn.append(sets)
-    assert drawn.counts()[0, -1].sum() > 20  # the long window held notes
+    assert capped > 3 and drawn.counts()[0, -1].sum() > 20  # the cap mattered; the long window held notes
 
 
 def test_an_events_run_with_tonal_trains_resumes_exactly_and_samples(tiny_corpus, tiny_ae, tmp_path):
@@ -123,3 +128,25 @@ def test_an_events_run_with_tonal_trains_resumes_exactly_and_samples(tiny_corpus
     model = GANModel.load(straight)
     assert model.arm.generator.events.tonal is not None
     assert len(model.sample_latents(2, 2.0, seed=1)) == 2
+
+
+def test_a_continued_prompt_is_heard_in_its_pitch_classes(tiny_corpus, tiny_ae, tmp_path, monkeypatch):
+    config = Config().override(TINY_EVENTS | {"ar.tonal": True, "gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="events", progress=False)
+    from timestepmusic.generation import GANModel
+
+    model = GANModel.load(tmp_path / "run")
+    prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
+    _, sets = model.ae.encode_events(prompt)  # [P, N]: the prompt's chunks, capped as drawn ones are
+    notes = sets.mask & (sets.ids < 88)  # [P, N]
+    heard, sample = [], EventSampler.sample
+
+    def spy(sampler, features, rng, temperature=1.0, carry=None, tonal=None):
+        heard.append(tonal.clone())
+        return sample(sampler, features, rng, temperature, carry, tonal)
+    monkeypatch.setattr(EventSampler, "sample", spy)
+    model.sample_latents(1, 1.0, seed=0, prompt=prompt)
+    for window, span in enumerate(WINDOWS):  # before the first drawn chunk: the prompt's last `span` chunks
+        expected = torch.bincount(pitch_class(sets.ids[-span:][notes[-span:]]), minlength=CLASSES).float()
+        assert torch.equal(heard[0][0, window], expected)
+    assert heard[0].sum() > 0

@@ -149,7 +149,7 @@ class EventAutoregressive(Autoregressive):
                prompt_sets: SetBatch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
         ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
-        hears a silent prompt; so with ar.tonal)."""
+        hears a silent prompt; with ar.tonal, likewise its pitch classes)."""
         self.drawn, self.history, self.pitch_classes = [], None, None
         self.sampler = EventSampler(self.generator.events)
         if self.settings.carry:

@@ -9,11 +9,15 @@ pitch class among the notes struck in the last WINDOWS chunks (2 s, 8 s and 60 s
 transformer's 16 s context, so a long piece can keep to a key it left), as shares, are rotated to each
 candidate pitch class c (share of the class j semitones above c, j = 0 … 11) and a small MLP scores c from them:
 the same function for every key, so it learns templates ("c is in the scale of what was played") rather than keys.
-Its last layer starts at zero, so a head warm-started with it is at first exactly the head it was.
+The scores are not centred over the classes, so they may also move the odds of a note against a pedal or the
+chunk's end (as the interval pointer's do). The last layer starts at zero, so a head warm-started with it is at
+first exactly the head it was. The windows fix the MLP's input size: a model saved with other windows does not
+load.
 The same counts serve training (`TonalGatherer`, over the corpus's notes before each chunk) and sampling
 (`DrawnPitchClasses`, over a prompt's chunks and those drawn so far); both count the notes whose onsets fall in
-the window of whole chunks before the chunk.
-Shapes: R chunk rows, C = 12 pitch classes, G = len(WINDOWS), K = 88 keys.
+the window of whole chunks before the chunk, and neither counts the events of a chunk past its max_events cap
+(which no prompted or drawn chunk holds).
+Shapes: R chunk rows, S pieces, E corpus events, C = 12 pitch classes, G = len(WINDOWS), K = 88 keys.
 """
 from __future__ import annotations
 
@@ -22,19 +26,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..batches import ChunkGatherer, SetBatch
-from ..midi import NUM_KEYS
+from ..midi import LOWEST_PITCH, NUM_KEYS
 
 WINDOWS = (8, 32, 240)  # chunks before the chunk (2 s, 8 s and 60 s of 0.25 s chunks)
 CLASSES = 12
-LOWEST_PITCH = 21  # key id 0 is A0 (MIDI 21)
 
 
 def pitch_class(ids: torch.Tensor) -> torch.Tensor:
-    """Key ids [...] → pitch classes 0 (C) … 11 [...] (meaningless for pedal ids: mask them)."""
+    """Key ids [...] (0: A0, MIDI 21) → pitch classes 0 (C) … 11 [...] (meaningless for pedal ids: mask them)."""
     return (ids + LOWEST_PITCH) % CLASSES
 
 
 class TonalPrior(nn.Module):
+    """Pitch-class counts before a chunk → a change to each key's logit, the same function of the counts relative
+    to the key for every key (one MLP over each of the 12 rotations; `hidden` units: a few templates)."""
+
     def __init__(self, hidden: int = 32):
         super().__init__()
         features = len(WINDOWS) * (CLASSES + 1)  # each window's rotated shares and its note count
@@ -59,13 +65,16 @@ class TonalPrior(nn.Module):
 
 class TonalGatherer:
     """The counts before real chunks in training, from a ChunkGatherer's corpus tensors: a running count of each
-    pitch class along the corpus's events, differenced at the window's ends."""
+    pitch class along the corpus's events (those within their chunk's cap), differenced at the window's ends."""
 
     def __init__(self, gatherer: ChunkGatherer):
         self.g = gatherer
         ids = gatherer.ids.long()
-        notes = F.one_hot(pitch_class(ids), CLASSES) * (ids < NUM_KEYS)[:, None]  # [E, C]
-        self.running = F.pad(notes.cumsum(0), (0, 0, 1, 0)).to(torch.int32)  # [E + 1, C]: counts before each event
+        chunk = torch.floor(gatherer.key / gatherer.chunk_seconds)  # [E]: a chunk id unique across tracks, sorted
+        rank = torch.arange(chunk.shape[0], device=chunk.device) - torch.searchsorted(chunk, chunk)  # [E]: in chunk
+        counted = (ids < NUM_KEYS) & (rank < gatherer.max_events)  # [E]
+        notes = F.one_hot(pitch_class(ids), CLASSES).to(torch.int32) * counted[:, None]  # [E, C]
+        self.running = F.pad(notes.cumsum(0, dtype=torch.int32), (0, 0, 1, 0))  # [E + 1, C]: counts before each
 
     def counts(self, track: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
         """Chunk `chunk` [R] of track `track` [R] → the pitch-class counts of each window before it [R, G, C]."""

@@ -193,6 +193,17 @@ def test_tsm_plot_draws_the_file(tmp_path):
     assert not (tmp_path / "roll.jpg").exists()
 
 
+def test_a_soundfont_without_wav_is_refused_in_one_line(tmp_path, capsys):
+    """As generate and reconstruct refuse it: the font would be silently ignored."""
+    midi = write_events(hand_made()[0], tmp_path / "song.mid")
+    assert main(["plot", str(midi), "--soundfont", "font.sf2"]) == 2
+    assert main(["evaluate", str(tmp_path), "--real", str(tmp_path), "-o", str(tmp_path / "r"),
+                 "--soundfont", "font.sf2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("add --wav to render audio") == 2 and "Traceback" not in err
+    assert not (tmp_path / "song.png").exists()
+
+
 def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path, capsys):
     calls = []
 

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .audio_flags import add_audio_flags, check_audio_flags
+
 if TYPE_CHECKING:
     from .config import Config
 
@@ -43,18 +45,6 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
                    help="torch.compile the model that trains (pays off on a GPU; compiling takes minutes on a CPU)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_config_flags(p)
-
-
-def _add_audio_flags(p: argparse.ArgumentParser) -> None:
-    """--wav and its --soundfont, as generate and reconstruct take them."""
-    p.add_argument("--wav", action="store_true", help="also render WAV audio with FluidSynth")
-    p.add_argument("--soundfont", metavar="SF2", help="soundfont for --wav (default: $TSM_SOUNDFONT, else FluidR3_GM "
-                   "from fluid-soundfont-gm)")
-
-
-def _check_audio_flags(args: argparse.Namespace) -> None:
-    if args.soundfont and not args.wav:
-        raise ValueError("--soundfont is the soundfont of --wav: add --wav to render audio")
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -184,7 +174,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return 0
     if args.n < 1:
         raise ValueError(f"-n must be ≥ 1, got {args.n}")
-    _check_audio_flags(args)
+    check_audio_flags(args)
     from .midi import write_events
 
     gan = GANModel.load(args.model, args.device)
@@ -287,7 +277,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from .evaluate.fidelity import Fidelity, format_fidelity
     from .midi import read_events, write_events
 
-    _check_audio_flags(args)
+    check_audio_flags(args)
     ae = load_autoencoder(args.ae, args.device)
     events, _ = read_events(args.input, pedal_bins=ae.config.events.pedal_bins)
     seen, rebuilt, size_accuracy = ae.reconstruct(events)
@@ -450,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", action="store_true", help="also write a piano roll PNG per file")
     p.add_argument("--overwrite", action="store_true",
                    help="replace files of an earlier run with the same --seed in -o (default: refuse)")
-    _add_audio_flags(p)
+    add_audio_flags(p)
     p.add_argument("--info", action="store_true", help="describe the model (how it was trained) and exit")
     p.set_defaults(func=cmd_generate)
 
@@ -464,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT.mid", help="MIDI file to write")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--png", action="store_true", help="also write original-over-reconstruction piano rolls")
-    _add_audio_flags(p)
+    add_audio_flags(p)
     p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("evaluate-ae", help="autoencoder fidelity on a split (note/pedal F1, velocity, set size)",

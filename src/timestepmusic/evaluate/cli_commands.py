@@ -8,10 +8,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..audio_flags import add_audio_flags, check_audio_flags
+
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .report import evaluate_generated
 
+    check_audio_flags(args)
     if args.seconds <= 0:
         raise ValueError(f"--seconds must be > 0, got {args.seconds}")
     if not 0 < args.copy_threshold <= 1:
@@ -44,6 +47,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from ..midi import read_events
     from .render import render_outputs
 
+    check_audio_flags(args)
     events, _ = read_events(args.input, pedal_bins=args.pedal_bins)
     out = Path(args.output) if args.output else Path(args.input).with_suffix(".png")
     if out.is_dir():  # -o FOLDER: the roll goes inside it, named after the MIDI file
@@ -73,8 +77,7 @@ def add_commands(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an earlier report in REPORT_DIR (default: refuse)")
     p.add_argument("--run", action="append", metavar="RUN",
                    help="training run folder (or metrics.jsonl) whose curves to include (repeatable)")
-    p.add_argument("--wav", action="store_true", help="render audio of the shown samples with FluidSynth into the report")
-    p.add_argument("--soundfont", metavar="SF2", help="soundfont for --wav (default: FluidR3_GM from fluid-soundfont-gm)")
+    add_audio_flags(p, "render audio of the shown samples with FluidSynth into the report")
     p.add_argument("--link-audio", action="store_true",
                    help="link the WAV files (REPORT_DIR/audio/) from report.html instead of embedding them: a small "
                    "page, but keep the folder together")
@@ -92,8 +95,7 @@ def add_commands(sub) -> None:
     p.add_argument("input", metavar="FILE.mid", help="MIDI file to draw")
     p.add_argument("-o", "--output", metavar="ROLL.png", help="PNG to write, or a folder to write FILE.png into "
                    "(default: FILE.png beside the MIDI file)")
-    p.add_argument("--wav", action="store_true", help="also render FILE.wav with FluidSynth")
-    p.add_argument("--soundfont", metavar="SF2", help="soundfont for --wav (default: FluidR3_GM from fluid-soundfont-gm)")
+    add_audio_flags(p, "also render FILE.wav with FluidSynth")
     p.add_argument("--pedal-bins", type=int, default=4,
                    help="pedal depth bins when reading the file (default 4, 0 = every value)")
     p.set_defaults(func=cmd_plot)

@@ -1,0 +1,18 @@
+"""The `--wav` and `--soundfont` flags every command that renders audio takes (generate, reconstruct, evaluate,
+plot), with one help text and one check. Standard library only: the CLI imports it before any command runs."""
+from __future__ import annotations
+
+import argparse
+
+SOUNDFONT_HELP = "soundfont for --wav (default: $TSM_SOUNDFONT, else FluidR3_GM from fluid-soundfont-gm)"
+
+
+def add_audio_flags(p: argparse.ArgumentParser, wav_help: str = "also render WAV audio with FluidSynth") -> None:
+    p.add_argument("--wav", action="store_true", help=wav_help)
+    p.add_argument("--soundfont", metavar="SF2", help=SOUNDFONT_HELP)
+
+
+def check_audio_flags(args: argparse.Namespace) -> None:
+    """A --soundfont without --wav is a mistake worth one clear line, not a silent no-op."""
+    if args.soundfont and not args.wav:
+        raise ValueError("--soundfont is the soundfont of --wav: add --wav to render audio")

@@ -1,4 +1,5 @@
-"""A sense of key for the event head (ar.tonal, sequence/tonal.py)."""
+"""A sense of key for the event head (ar.tonal, sequence/tonal.py). Training with it resumes exactly:
+test_intervals.py's run has both."""
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,6 @@ from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.tonal import CLASSES, WINDOWS, DrawnPitchClasses, TonalGatherer, TonalPrior, pitch_class
 from timestepmusic.train.sequence import train_sequence_model
-
-from conftest import assert_same_weights
 
 
 def counts_of_one_class(rows: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,21 +112,6 @@ def test_training_and_sampling_count_the_same_past(tiny_corpus):
         capped += int(ChunkGatherer(corpus, max_events=64).gather(track, at).sizes[0] > 2)
         drawn.append(sets)
     assert capped > 3 and drawn.counts()[0, -1].sum() > 20  # the cap mattered; the long window held notes
-
-
-def test_an_events_run_with_tonal_trains_resumes_exactly_and_samples(tiny_corpus, tiny_ae, tmp_path):
-    config = Config().override(TINY_EVENTS | {"ar.carry": True, "ar.tonal": True, "gan.steps": 10,
-                                              "gan.validate_every": 5})
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    train_sequence_model(tiny_corpus, tiny_ae, straight, config, arch="events", progress=False)
-    train_sequence_model(tiny_corpus, tiny_ae, resumed, config, arch="events", progress=False, max_steps=5)
-    train_sequence_model(tiny_corpus, None, resumed, resume=True, progress=False)
-    assert_same_weights(straight, resumed)
-    from timestepmusic.generation import GANModel
-
-    model = GANModel.load(straight)
-    assert model.arm.generator.events.tonal is not None
-    assert len(model.sample_latents(2, 2.0, seed=1)) == 2
 
 
 def test_a_continued_prompt_is_heard_in_its_pitch_classes(tiny_corpus, tiny_ae, tmp_path, monkeypatch):

@@ -91,7 +91,7 @@ def test_the_sampler_draws_keys_at_the_heads_odds_given_the_past(temperature):
     keys = keys[keys < 88]  # the notes drawn (the rest: pedals)
     state = head.states(features[:1], tuple(torch.zeros(1, 1, dtype=torch.long) for _ in range(4)),
                         torch.zeros(1, dtype=torch.long))[:, 0]
-    logits = head.choices(state, None, key_bias=head.key_bias(counts[:1]))["key"][0, :88].detach()
+    logits = head.choices(state, None, key_bias=head.tonal_bias(counts[:1]))["key"][0, :88].detach()
     odds = (logits / temperature).softmax(-1)
     seen = torch.bincount(keys, minlength=88).float() / keys.numel()
     assert keys.numel() > 20000 and 0.5 * float((seen - odds).abs().sum()) < 0.03

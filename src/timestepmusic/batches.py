@@ -76,6 +76,11 @@ class ChunkGatherer:
                                              device=device)
         self.device = device
 
+    def first_event_at(self, track: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
+        """The index [B] of the first corpus event at or after the start of chunk `chunk` [B] of track `track` [B]
+        (on the performance's own clock: what came before a chunk, for a head that hears the past)."""
+        return torch.searchsorted(self.key, track.double() * self.stride_s + chunk.double() * self.chunk_seconds)
+
     def gather(self, track: torch.Tensor, chunk: torch.Tensor, stretch: torch.Tensor | None = None,
                shift: torch.Tensor | None = None) -> SetBatch:
         """Chunk `chunk` [B] of track `track` [B], time-stretched by `stretch` [B] and transposed by `shift` [B]."""

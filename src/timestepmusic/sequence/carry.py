@@ -103,10 +103,8 @@ class CarryGatherer:
     def history(self, track: torch.Tensor, chunk: torch.Tensor) -> tuple[History, torch.Tensor]:
         """Chunk `chunk` [R] of track `track` [R] → (its history [R, RECENT + 3], its start on the track's clock [R])."""
         g = self.g
-        base = track.double() * g.stride_s
-        at_s = chunk.double() * g.chunk_seconds
-        first = torch.searchsorted(g.key, base)  # [R]: the track's first event
-        end = torch.searchsorted(g.key, base + at_s)  # [R]: the first event at or after the chunk's start
+        first = g.first_event_at(track, torch.zeros_like(chunk))  # [R]: the track's first event
+        end = g.first_event_at(track, chunk)  # [R]: the first event at or after the chunk's start
         pos = end[:, None] - RECENT + torch.arange(RECENT, device=g.device)  # [R, RECENT]
         valid = pos >= first[:, None]
         older = []
@@ -119,7 +117,7 @@ class CarryGatherer:
         start_s = g.start_s[pos].double()
         history = History(ids=g.ids[pos].long(), start_s=start_s, end_s=start_s + g.duration_s[pos].double(),
                           intensity=g.intensity[pos].long(), valid=valid)
-        return history, at_s
+        return history, chunk.double() * g.chunk_seconds
 
 
 class DrawnHistory:

@@ -129,7 +129,7 @@ class EventHead(nn.Module):
         logits["intensity"] = self.out["intensity"](state + self.given["duration"](duration))
         return logits
 
-    def key_bias(self, tonal: torch.Tensor | None) -> torch.Tensor | None:
+    def tonal_bias(self, tonal: torch.Tensor | None) -> torch.Tensor | None:
         """With ar.tonal, the change to each chunk's key logits [R, 88] from its pitch-class counts [R, G, 12]
         (sequence/tonal.py); None without."""
         if self.tonal is None:
@@ -157,7 +157,7 @@ class EventHead(nn.Module):
             items = self.intervals.items(key.shape[0], carry, (key, duration, intensity))
             event_bias = self.intervals(at_event, items, rows, positions)
             stop_bias = self.intervals(at_stop, items, stops, sets.sizes[stops])
-        chunk_bias = self.key_bias(tonal)  # [R, 88] or None
+        chunk_bias = self.tonal_bias(tonal)  # [R, 88] or None
         if chunk_bias is not None:
             event_bias = chunk_bias[rows] if event_bias is None else event_bias + chunk_bias[rows]
             stop_bias = chunk_bias[stops] if stop_bias is None else stop_bias + chunk_bias[stops]

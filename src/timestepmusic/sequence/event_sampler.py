@@ -66,7 +66,7 @@ class EventSampler:
         pointer = head.intervals  # with ar.intervals: what each key choice attends to, the drawn events added
         items = pointer.items(r, carry) if pointer is not None else None
         kernels = pointer.kernels() if pointer is not None else None  # [A, 88, 88]
-        chunk_bias = head.key_bias(tonal)  # with ar.tonal: [R, 88] on every key choice of the chunk
+        chunk_bias = head.tonal_bias(tonal)  # with ar.tonal: [R, 88] on every key choice of the chunk
         if chunk_bias is not None:
             chunk_bias = F.pad(chunk_bias, (0, KINDS - 1))  # [R, 88 keys + 3 pedals + stop]
         going = torch.ones(r, dtype=torch.bool, device=device)

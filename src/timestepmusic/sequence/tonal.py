@@ -78,12 +78,10 @@ class TonalGatherer:
 
     def counts(self, track: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
         """Chunk `chunk` [R] of track `track` [R] → the pitch-class counts of each window before it [R, G, C]."""
-        g = self.g
-        base = track.double() * g.stride_s
-        end = torch.searchsorted(g.key, base + chunk.double() * g.chunk_seconds)  # [R]: first event at the chunk
+        end = self.g.first_event_at(track, chunk)  # [R]: the first event at the chunk
         windows = []
         for span in WINDOWS:
-            begin = torch.searchsorted(g.key, base + (chunk - span).clamp(min=0).double() * g.chunk_seconds)  # [R]
+            begin = self.g.first_event_at(track, (chunk - span).clamp(min=0))  # [R]
             windows.append(self.running[end] - self.running[begin])  # [R, C]
         return torch.stack(windows, dim=1).float()  # [R, G, C]
 
@@ -99,13 +97,15 @@ class DrawnPitchClasses:
         """The next chunk's events [S, N]."""
         is_note = sets.mask & (sets.ids < NUM_KEYS)  # [S, N]
         classes = F.one_hot(pitch_class(sets.ids.long()), CLASSES) * is_note[..., None]  # [S, N, C]
-        chunk = classes.sum(1).float().to(self.per_chunk.device)[:, None]  # [S, 1, C]
-        self.per_chunk = torch.cat([self.per_chunk, chunk], 1)[:, -max(WINDOWS):]
+        self._keep(classes.sum(1).float()[:, None])  # [S, 1, C]
 
     def skip(self, chunks: int) -> None:
         """Chunks known only by their latents (a prompt without events): heard as silence."""
-        silent = torch.zeros(self.per_chunk.shape[0], chunks, CLASSES, device=self.per_chunk.device)
-        self.per_chunk = torch.cat([self.per_chunk, silent], 1)[:, -max(WINDOWS):]
+        self._keep(torch.zeros(self.per_chunk.shape[0], chunks, CLASSES))
+
+    def _keep(self, chunks: torch.Tensor) -> None:
+        """Per-chunk counts [S, T, C] after those kept, then only the longest window's last chunks."""
+        self.per_chunk = torch.cat([self.per_chunk, chunks.to(self.per_chunk.device)], 1)[:, -max(WINDOWS):]
 
     def counts(self) -> torch.Tensor:
         """The counts of each window before the next chunk [S, G, C]."""

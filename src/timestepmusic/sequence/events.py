@@ -32,6 +32,7 @@ from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
 from .event_head import EventHead
 from .event_sampler import EventSampler
+from .style import PieceStyle, StyleGatherer
 from .tonal import DrawnPitchClasses, TonalGatherer
 from .transformer_net import LatentTransformer
 from .windows import RealBatch
@@ -40,19 +41,25 @@ from .windows import RealBatch
 class EventGenerator(nn.Module):
     """The transformer over chunk latents (its density part: the step's features) and the event head."""
 
-    def __init__(self, trunk: LatentTransformer, events: EventHead):
+    def __init__(self, trunk: LatentTransformer, events: EventHead, style: PieceStyle | None = None):
         super().__init__()
-        self.trunk, self.events = trunk, events
+        self.trunk, self.events, self.style = trunk, events, style
         self.context, self.latent = trunk.context, trunk.latent
+        self.described: torch.Tensor | None = None  # with ar.style: the pieces being sampled, [S, D] (None: untold)
 
-    def forward(self, x: torch.Tensor):
-        return self.trunk(x)
+    def forward(self, x: torch.Tensor, described: torch.Tensor | None = None):
+        """Windows x [B, T, L], with ar.style told each window's description [B, D] (None: none)."""
+        return self.trunk(x, self.offset(described, x.shape[0]))
 
     def prefill(self, seen: torch.Tensor):
-        return self.trunk.prefill(seen)
+        return self.trunk.prefill(seen, self.offset(self.described, seen.shape[0]))
 
     def step(self, previous: torch.Tensor, position: int, cache: list):
-        return self.trunk.step(previous, position, cache)
+        return self.trunk.step(previous, position, cache, self.offset(self.described, previous.shape[0]))
+
+    def offset(self, described: torch.Tensor | None, b: int) -> torch.Tensor | None:
+        """With ar.style, what the description [B, D] adds to each position's input [B, W]; None without."""
+        return None if self.style is None else self.style(described, b)
 
 
 @register
@@ -69,7 +76,8 @@ class EventAutoregressive(Autoregressive):
         self.chunk_seconds = config.chunks.chunk_seconds
         head = EventHead(width=a.width, hidden=a.head_hidden, max_events=config.chunks.max_events,
                          chunk_seconds=self.chunk_seconds, carry=a.carry, intervals=a.intervals, tonal=a.tonal)
-        self.generator = EventGenerator(trunk, head).to(device)
+        style = PieceStyle(a.width) if a.style else None
+        self.generator = EventGenerator(trunk, head, style).to(device)
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
         self.encode_sets: Callable[[SetBatch], torch.Tensor] | None = None  # use_autoencoder sets it
         self.drawn: list[SetBatch] = []  # the sets of each drawn step of the last sample ([S, N] each)
@@ -86,13 +94,20 @@ class EventAutoregressive(Autoregressive):
         self.gatherer = ChunkGatherer(data.corpus, max_events=self.generator.events.max_events, device=self.device)
         self.carries = CarryGatherer(self.gatherer) if self.settings.carry else None
         self.tonal_counts = TonalGatherer(self.gatherer) if self.settings.tonal else None
+        self.styles = StyleGatherer(self.gatherer) if self.settings.style else None
+        if self.styles is not None:  # the bank sampling draws from: fixed by the corpus (a resume reloads the same)
+            bank = self.styles.bank(self.train_windows, self.data.real.locate, torch.Generator().manual_seed(4))
+            self.generator.style.fill_bank(bank.to(self.device))
         self.use_autoencoder(data.real.ae, data.real.normaliser)
 
     def losses(self, x: torch.Tensor, real: RealBatch, steps_total: float,
                read: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed event NLL and end cross-entropy of windows x [b, T, L] (weighted, masked) ÷ the global step
         count; the transformer reads `read` where given, and the events of each window's chunks are predicted."""
-        (features,), end_logit = self.generator(x if read is None else read)  # [b, T, W], [b, T]
+        described = self.describe(real)  # with ar.style: [b, D]
+        if described is not None and self.generator.training:
+            described = self.generator.style.drop(described)
+        (features,), end_logit = self.generator(x if read is None else read, described)  # [b, T, W], [b, T]
         weight = real.mask * real.weight[:, None]  # [b, T]
         valid = real.mask > 0.5  # [b, T]
         track, chunk = self.data.real.locate(real.rows[valid])  # [V] each
@@ -103,6 +118,10 @@ class EventAutoregressive(Autoregressive):
         nll = (nll * weight[valid]).sum() / steps_total
         end = F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none")  # [b, T]
         return nll, (end * weight).sum() / steps_total
+
+    def describe(self, real: RealBatch) -> torch.Tensor | None:
+        """With ar.style, the descriptions of the windows of `real` [b, D]; None without."""
+        return self.styles.of_windows(real, self.data.real.locate).to(self.device) if self.styles else None
 
     def reading(self, x: torch.Tensor, real: RealBatch) -> torch.Tensor:
         """As the likelihood arm's; with ar.drawn_share, that share of the valid chunks of x [b, T, L] first
@@ -118,7 +137,7 @@ class EventAutoregressive(Autoregressive):
         if swap.any():
             with torch.no_grad():
                 self.generator.eval()
-                (features,), _ = self.generator(x)  # [b, T, W]
+                (features,), _ = self.generator(x, self.describe(real))  # [b, T, W]
                 self.generator.train()
                 track, chunk = self.data.real.locate(real.rows[swap])  # [V'] each
                 carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V', M]
@@ -152,6 +171,10 @@ class EventAutoregressive(Autoregressive):
         hears a silent prompt; with ar.tonal, likewise its pitch classes)."""
         self.drawn, self.history, self.pitch_classes = [], None, None
         self.sampler = EventSampler(self.generator.events)
+        if self.generator.style is not None:  # each piece's character, drawn; a prompt is heard instead
+            untold = prompt is not None or prompt_sets is not None
+            drawn = self.generator.style.draw(n, torch.Generator().manual_seed(seed))  # [S, D]
+            self.generator.described = None if untold else drawn
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:
@@ -170,6 +193,7 @@ class EventAutoregressive(Autoregressive):
             return super().sample(n, chunks, seed, prompt)
         finally:
             self.history, self.pitch_classes, self.sampler = None, None, None
+            self.generator.described = None
 
     def drawn_events(self, piece: int, chunks: int, chunk_seconds: float, start_chunk: int = 0) -> Events:
         """The events piece `piece` of the last sample drew in its first `chunks` new chunks, placed from chunk

@@ -150,8 +150,10 @@ class LatentTransformer(nn.Module):
             return sample_mixture(*density, temperature, rng, mixture_temperature)
         return self.dimwise.sample(density[0], temperature, rng, mixture_temperature)
 
-    def forward(self, x: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-        """Latents x [B, T, L] → for every step t the density of x[t] given x[<t] and the logit that x[t] ends
+    def forward(self, x: torch.Tensor,
+                offset: torch.Tensor | None = None) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        """Latents x [B, T, L] (and `offset` [B, W], added to every position's input: a condition) → for every
+        step t the density of x[t] given x[<t] and the logit that x[t] ends
         the piece [B, T]. The density is (mixture logits [B, T, K], means [B, T, K, L], log spreads [B, T, K, L])
         for the mixture head, (features [B, T, W],) for the dimwise head: pass it to `nll` or `sample`."""
         b, t, _ = x.shape
@@ -159,31 +161,38 @@ class LatentTransformer(nn.Module):
             raise ValueError(f"a window of {t} chunks is longer than the model's context of {self.context}")
         previous = self.read(x[:, :-1])  # [B, T-1, W]
         h = torch.cat([self.start.expand(b, 1, -1), previous], dim=1) + self.position.weight[:t]  # [B, T, W]
+        if offset is not None:
+            h = h + offset[:, None]
         for block in self.blocks:
             h = block(h)
         return self.heads_of(self.norm(h), b, t)
 
-    def prefill(self, seen: torch.Tensor):
-        """The latents a window has seen, seen [B, n, L] (n < context; n = 0: none yet) → the outputs of
+    def prefill(self, seen: torch.Tensor, offset: torch.Tensor | None = None):
+        """The latents a window has seen, seen [B, n, L] (n < context; n = 0: none yet; `offset` as in `forward`)
+        → the outputs of
         `forward` at position n, which predict the next latent ([B, 1, …]), and the key/value cache of positions
         0 … n for `step` to continue from. One pass instead of n + 1 steps."""
         b, n, _ = seen.shape
         if n >= self.context:
             raise ValueError(f"a window of {n} seen chunks leaves no position in the model's context of {self.context}")
         h = torch.cat([self.start.expand(b, 1, -1), self.read(seen)], dim=1) + self.position.weight[:n + 1]  # [B, n+1, W]
+        if offset is not None:
+            h = h + offset[:, None]
         cache = []
         for block in self.blocks:
             h, kv = block(h, keep=True)
             cache.append(kv)
         return self.heads_of(self.norm(h[:, -1:]), b, 1), cache
 
-    def step(self, previous: torch.Tensor, position: int, cache: list):
+    def step(self, previous: torch.Tensor, position: int, cache: list, offset: torch.Tensor | None = None):
         """One step of incremental decoding with a key/value cache (from `prefill`, then from earlier steps): the
         latent before it [B, L] → the same outputs as `forward` for this position ([B, 1, …]) and the
         extended cache. Equals `forward` on the whole prefix, at a cost that does not grow with it."""
         if position >= self.context:
             raise ValueError(f"position {position} is past the model's context of {self.context}")
         h = self.read(previous[:, None]) + self.position.weight[position]  # [B, 1, W]
+        if offset is not None:
+            h = h + offset[:, None]
         extended = []
         for block, past in zip(self.blocks, cache):
             h, kv = block(h, past)

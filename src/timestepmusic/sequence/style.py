@@ -1,0 +1,119 @@
+"""A piece's character as a condition (`ar.style`): the transformer reads a few numbers that say how the window
+it models is played (register, spread, density, loudness, stepwise motion, damper, half pedal, soft pedal), and
+sampling draws those numbers from the real windows of the training split before a piece starts.
+
+Why: the pieces a teacher-forced model draws are averages. A real 16 s excerpt commits to a texture (pedalled
+throughout or dry, high or low, dense or sparse); drawn ones sit near the middle of each (damper-down share
+0.78 ± 0.16 against 0.75 ± 0.26 real, docs/quality.md), and over 60 s they drift, since nothing holds them to
+what they began as. Told the window's character, the network need not guess it from the chunks it reads, and
+the same numbers hold it for the whole of a long piece.
+In training each window is described by its own events (running sums over the corpus, `StyleGatherer`); in
+sampling each piece draws one row of `PieceStyle.bank`, the descriptions of BANK full-context training windows
+kept in the model's weights, so a shipped model samples without the corpus. A tenth of the training windows read
+no description (`STYLE_DROPOUT`), so the model also plays without one: a continued prompt is heard, not told.
+The projection starts at zero, so a warm start is at first exactly the model it came from.
+Shapes: B windows, R chunk rows, E corpus events, D = len(ATTRIBUTES), W width, S pieces.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..batches import ChunkGatherer
+from ..midi import NUM_KEYS
+from .windows import RealBatch, SequenceSampler
+
+ATTRIBUTES = ("register", "spread", "density", "loudness", "stepwise", "damper", "half_pedal", "soft")
+BANK = 4096  # training windows whose descriptions sampling draws from
+STYLE_DROPOUT = 0.1  # share of training windows that read no description
+DAMPER_ID, SOFT_ID = NUM_KEYS, NUM_KEYS + 2
+HALF_DEPTH = 96  # a damper event of at most this intensity is half pedal (as tsm evaluate's half_pedal_share)
+STEP = 2  # semitones: consecutive notes at most this far apart move stepwise
+
+
+class PieceStyle(nn.Module):
+    """Descriptions [B, D] (as `StyleGatherer` makes them) → an offset to every position's input [B, W]."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        d = len(ATTRIBUTES)
+        self.project = nn.Linear(d + 1, width, bias=False)  # the standardised description and a 1: "described"
+        nn.init.zeros_(self.project.weight)
+        self.register_buffer("bank", torch.zeros(BANK, d))  # saved: what sampling draws from
+        self.register_buffer("mean", torch.zeros(d))
+        self.register_buffer("std", torch.ones(d))
+
+    def fill_bank(self, described: torch.Tensor) -> None:
+        """Keep BANK descriptions [BANK, D] of training windows, and their mean and spread for standardising; an
+        undefined attribute (NaN) is kept as the mean, which reads the same."""
+        self.mean.copy_(described.nanmean(0).nan_to_num(0.0))
+        spread = (described - self.mean).pow(2).nanmean(0).sqrt().nan_to_num(1.0)  # [D]
+        self.std.copy_(spread.clamp(min=1e-3))
+        self.bank.copy_(torch.where(described.isnan(), self.mean, described))
+
+    def draw(self, n: int, rng: torch.Generator) -> torch.Tensor:
+        """n descriptions [S, D] drawn from the bank."""
+        return self.bank[torch.randint(BANK, (n,), generator=rng).to(self.bank.device)]
+
+    def forward(self, described: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """Descriptions [B, D] (NaN where undefined: no notes, no damper; all NaN: none) → offsets [B, W];
+        None: none for any row (zeros)."""
+        if described is None:
+            return self.project.weight.new_zeros(batch, self.project.out_features)
+        told = ~described.isnan().all(1, keepdim=True)  # [B, 1]
+        z = ((described - self.mean) / self.std).nan_to_num(0.0) * told  # [B, D]
+        return self.project(torch.cat([z, told.float()], 1))  # [B, D + 1] → [B, W]
+
+    def drop(self, described: torch.Tensor) -> torch.Tensor:
+        """Training: STYLE_DROPOUT of the rows of described [B, D] made no description (global RNG)."""
+        dropped = torch.rand(described.shape[0], device=described.device) < STYLE_DROPOUT  # [B]
+        return described.masked_fill(dropped[:, None], float("nan"))
+
+
+class StyleGatherer:
+    """Descriptions of real windows from a ChunkGatherer's corpus: running sums along the corpus's events,
+    differenced at each window's ends."""
+
+    def __init__(self, gatherer: ChunkGatherer):
+        self.g = gatherer
+        ids = gatherer.ids.long()  # [E]
+        note = ids < NUM_KEYS
+        track = torch.floor(gatherer.key / gatherer.stride_s).long()  # [E]
+        index = torch.nonzero(note).squeeze(1)  # [E'] the notes, in time order within each track
+        paired = torch.zeros_like(note)
+        stepwise = torch.zeros_like(note)
+        same_track = track[index[1:]] == track[index[:-1]]  # [E' − 1]: a note before it in its track
+        paired[index[1:]] = same_track
+        stepwise[index[1:]] = same_track & ((ids[index[1:]] - ids[index[:-1]]).abs() <= STEP)
+        key, velocity, duration = ids.double(), gatherer.intensity.double(), gatherer.duration_s.double()
+        damper = ids == DAMPER_ID
+        note, half = note.double(), (damper & (gatherer.intensity <= HALF_DEPTH)).double()
+        per_event = torch.stack([note, key * note, key ** 2 * note, velocity * note, paired.double(),
+                                 stepwise.double(), duration * damper, duration * half,
+                                 duration * (ids == SOFT_ID)], dim=1)  # [E, 9]
+        self.running = torch.cat([per_event.new_zeros(1, 9), per_event.cumsum(0)])  # [E + 1, 9]: sums before each
+
+    def describe(self, track: torch.Tensor, chunk: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+        """Chunks chunk … chunk + length − 1 [B] of track `track` [B] → their descriptions [B, D] (NaN where
+        undefined)."""
+        begin = self.g.first_event_at(track, chunk)  # [B]
+        end = self.g.first_event_at(track, chunk + length)
+        s = (self.running[end] - self.running[begin]).unbind(1)  # 9 × [B]
+        notes, seconds = s[0], length.double() * self.g.chunk_seconds
+        mean = s[1] / notes  # NaN without notes
+        spread = (s[2] / notes - mean ** 2).clamp(min=0).sqrt()
+        described = torch.stack([mean, spread, torch.log1p(notes / seconds), s[3] / notes, s[5] / s[4],
+                                 (s[6] / seconds).clamp(max=1), s[7] / s[6], (s[8] / seconds).clamp(max=1)], dim=1)
+        return described.float()  # [B, D]
+
+    def of_windows(self, real: RealBatch, locate) -> torch.Tensor:
+        """The descriptions [B, D] of training windows; `locate`: global chunk rows → (track, chunk)."""
+        track, chunk = locate(real.rows[:, 0])  # [B] each
+        return self.describe(track, chunk, real.mask.sum(1).long().to(chunk.device))
+
+    def bank(self, sampler: SequenceSampler, locate, rng: torch.Generator) -> torch.Tensor:
+        """BANK descriptions [BANK, D] of training windows that fill the context (any, where none does)."""
+        full = torch.nonzero(sampler.remaining >= sampler.max_chunks).squeeze(1)  # [N']
+        starts = full if full.numel() else torch.arange(sampler.start.numel())
+        chosen = starts[torch.randint(starts.numel(), (BANK,), generator=rng)]  # [BANK]
+        return self.of_windows(sampler.batch(chosen), locate)

@@ -1,0 +1,164 @@
+"""A piece's character as a condition (ar.style, sequence/style.py): descriptions of real windows, a warm start
+that changes nothing, the description heard in training and sampling alike, and a run that trains, resumes
+exactly and samples."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from test_events_arm import TINY_EVENTS
+from timestepmusic.batches import ChunkGatherer
+from timestepmusic.config import Config
+from timestepmusic.corpus import Corpus
+from timestepmusic.midi import read_events
+from timestepmusic.sequence.event_head import EventHead
+from timestepmusic.sequence.events import EventGenerator
+from timestepmusic.sequence.style import ATTRIBUTES, BANK, PieceStyle, StyleGatherer
+from timestepmusic.sequence.transformer_net import LatentTransformer
+from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import assert_same_weights
+
+
+def network(style: bool, seed: int = 0) -> EventGenerator:
+    torch.manual_seed(seed)
+    trunk = LatentTransformer(latent=4, context=8, width=16, layers=1, heads=2, mixture=1, dropout=0.0,
+                              head="features")
+    head = EventHead(width=16, hidden=16, max_events=4, chunk_seconds=0.25)
+    return EventGenerator(trunk, head, PieceStyle(16) if style else None).eval()
+
+
+def described(rows: int, seed: int) -> torch.Tensor:
+    return torch.randn(rows, len(ATTRIBUTES), generator=torch.Generator().manual_seed(seed)) * 3 + 1
+
+
+def by_hand(corpus: Corpus, track: int, first: int, length: int) -> np.ndarray:
+    """The description of chunks first … first + length − 1 of `track`, straight from the corpus's arrays."""
+    lo, hi = corpus.track_event_ptr[track], corpus.track_event_ptr[track + 1]
+    ids, start = np.asarray(corpus.ids[lo:hi]).astype(np.int64), np.asarray(corpus.start_s[lo:hi])
+    duration, intensity = np.asarray(corpus.duration_s[lo:hi]), np.asarray(corpus.intensity[lo:hi]).astype(float)
+    seconds = length * corpus.chunk_seconds
+    inside = (start >= first * corpus.chunk_seconds) & (start < (first + length) * corpus.chunk_seconds)
+    note = ids < 88
+    keys = ids[inside & note]
+    order = np.nonzero(note)[0]  # the track's notes in corpus order; each after the one before it
+    after = order[1:][inside[order[1:]]]
+    before = order[:-1][inside[order[1:]]]
+    damper = inside & (ids == 88)
+    if keys.size == 0 or duration[damper].sum() == 0:
+        return np.full(len(ATTRIBUTES), np.nan)  # a window without notes or damper: not this test's case
+    return np.array([keys.mean(), keys.std(), np.log1p(keys.size / seconds), intensity[inside & note].mean(),
+                     np.mean(np.abs(ids[after] - ids[before]) <= 2),
+                     min(duration[damper].sum() / seconds, 1.0),
+                     duration[damper & (intensity <= 96)].sum() / duration[damper].sum(),
+                     min(duration[inside & (ids == 90)].sum() / seconds, 1.0)])
+
+
+def test_descriptions_are_those_of_the_windows_events(tiny_corpus):
+    corpus = Corpus.open(tiny_corpus)
+    styles = StyleGatherer(ChunkGatherer(corpus))
+    checked = 0
+    for track, first, length in ((0, 0, 16), (1, 3, 12), (2, 10, 16), (1, 0, 40)):
+        expected = by_hand(corpus, track, first, length)
+        if np.isnan(expected).any():  # a window without the damper: not this test's case
+            continue
+        got = styles.describe(torch.tensor([track]), torch.tensor([first]), torch.tensor([length]))[0]
+        assert np.allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4), (track, first, got, expected)
+        checked += 1
+    assert checked >= 2
+
+
+def test_a_warm_start_is_the_network_it_started_from():
+    plain, styled = network(False), network(True)
+    styled.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.randn(3, 8, 4)
+    (a,), end_a = plain(x)
+    (b,), end_b = styled(x, described(3, 0))
+    assert torch.equal(a, b) and torch.equal(end_a, end_b)
+
+
+def test_an_untold_row_adds_nothing_and_told_rows_differ():
+    style = PieceStyle(16)
+    torch.nn.init.normal_(style.project.weight)
+    style.fill_bank(described(BANK, 1))
+    rows = described(4, 2)
+    rows[1] = float("nan")  # no description
+    rows[2, 0] = float("nan")  # no notes to say the register by: the rest still told
+    offset = style(rows, 4)  # [4, W]
+    assert torch.equal(offset[1], torch.zeros(16))
+    assert offset[0].abs().sum() > 0 and offset[2].abs().sum() > 0 and not torch.allclose(offset[0], offset[3])
+    assert torch.equal(style(None, 4), torch.zeros(4, 16))
+    torch.manual_seed(0)
+    dropped = style.drop(described(5000, 3)).isnan().all(1).float().mean()
+    assert 0.08 < dropped < 0.12
+
+
+def test_sampling_steps_hear_the_description_as_training_does():
+    """The cached steps of sampling (prefill, then one position at a time) add the same offset as training's
+    forward pass over the whole window."""
+    net = network(True)
+    torch.nn.init.normal_(net.style.project.weight)
+    net.style.fill_bank(described(BANK, 4))
+    x, told = torch.randn(2, 8, 4), described(2, 5)
+    (whole,), _ = net(x, told)  # [2, 8, W]
+    net.described = told
+    outputs, cache = net.prefill(x[:, :3])
+    assert torch.allclose(outputs[0][0][:, -1], whole[:, 3], atol=1e-5)
+    outputs, cache = net.step(x[:, 3], 4, cache)
+    assert torch.allclose(outputs[0][0][:, -1], whole[:, 4], atol=1e-5)
+    (untold,), _ = net(x)
+    assert not torch.allclose(untold, whole, atol=1e-3)
+
+
+def test_the_network_learns_what_only_the_description_says():
+    """The end logit of each window is to say whether its description's register is above the mean: learnable
+    only by hearing the description."""
+    final = {}
+    for style in (False, True):
+        net = network(style).train()
+        if style:
+            net.style.fill_bank(described(BANK, 6))
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+        for step in range(60):
+            told = described(64, 100 + step)
+            target = (told[:, :1] > 1).float().expand(64, 8)  # [64, T]
+            _, end = net(torch.randn(64, 8, 4), told)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(end, target)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        final[style] = float(loss.detach())
+    assert final[True] < 0.3 < 0.6 < final[False]
+
+
+def test_a_run_with_style_trains_resumes_exactly_and_samples(tiny_corpus, tiny_ae, tmp_path, monkeypatch):
+    config = Config().override(TINY_EVENTS | {"ar.carry": True, "ar.style": True, "gan.steps": 10,
+                                              "gan.validate_every": 5})
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train_sequence_model(tiny_corpus, tiny_ae, straight, config, arch="events", progress=False)
+    train_sequence_model(tiny_corpus, tiny_ae, resumed, config, arch="events", progress=False, max_steps=5)
+    train_sequence_model(tiny_corpus, None, resumed, resume=True, progress=False)
+    assert_same_weights(straight, resumed)
+    from timestepmusic.generation import GANModel
+
+    model = GANModel.load(straight)
+    style = model.arm.generator.style
+    assert style is not None and style.bank.abs().sum() > 0  # the bank travels in the weights
+    heard, offset = [], EventGenerator.offset
+
+    def spy(net, told, b):
+        heard.append(None if told is None else told.clone())
+        return offset(net, told, b)
+    monkeypatch.setattr(EventGenerator, "offset", spy)
+    first = model.sample_latents(3, 2.0, seed=1)
+    again = model.sample_latents(3, 2.0, seed=1)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    told = heard[0]
+    assert told.shape == (3, len(ATTRIBUTES))
+    assert not style.bank.isnan().any()
+    assert all(any(torch.equal(row, kept) for kept in style.bank) for row in told)
+    heard.clear()
+    prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
+    model.sample_latents(1, 1.0, seed=0, prompt=prompt)
+    assert heard and all(told is None for told in heard)  # a continued prompt is heard, not told
+    assert model.arm.generator.described is None

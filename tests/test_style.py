@@ -3,17 +3,21 @@ that changes nothing, the description heard in training and sampling alike, and 
 exactly and samples."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import pytest
 import torch
 
 from test_events_arm import TINY_EVENTS
 from timestepmusic.batches import ChunkGatherer
+from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.midi import read_events
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.events import EventGenerator
-from timestepmusic.sequence.style import ATTRIBUTES, BANK, PieceStyle, StyleGatherer
+from timestepmusic.sequence.style import ATTRIBUTES, BANK, NEAREST, PieceStyle, StyleGatherer, parse_style
 from timestepmusic.sequence.transformer_net import LatentTransformer
 from timestepmusic.train.sequence import train_sequence_model
 
@@ -162,3 +166,45 @@ def test_a_run_with_style_trains_resumes_exactly_and_samples(tiny_corpus, tiny_a
     model.sample_latents(1, 1.0, seed=0, prompt=prompt)
     assert heard and all(told is None for told in heard)  # a continued prompt is heard, not told
     assert model.arm.generator.described is None
+
+
+def test_a_request_is_read_in_its_users_units():
+    asked = parse_style("damper=0.9, register=C5,density=6,loudness=80")
+    assert asked == {"damper": 0.9, "register": 72.0 - 21, "density": pytest.approx(np.log1p(6)), "loudness": 80.0}
+    assert parse_style("register=F#3")["register"] == 54 - 21 and parse_style("register=Bb3")["register"] == 58 - 21
+    assert parse_style("half-pedal=0.5") == {"half_pedal": 0.5}
+    for bad, said in (("damper=1.5", "must be in [0, 1]"), ("brightness=3", "one of register"),
+                      ("register=H4", "note name"), ("register=C9", "piano key"), ("damper", "ATTRIBUTE=VALUE"),
+                      ("loudness=loud", "not a number")):
+        with pytest.raises(ValueError, match=re.escape(said)):
+            parse_style(bad)
+
+
+def test_a_request_sets_what_it_asks_and_draws_the_rest_from_near_it():
+    style = PieceStyle(16)
+    bank = described(BANK, 7)
+    style.fill_bank(bank)
+    rows = style.choose(200, torch.Generator().manual_seed(0), {"register": 6.0, "damper": 0.5})
+    assert torch.all(rows[:, 0] == 6.0) and torch.all(rows[:, 5] == 0.5)
+    near = ((bank[:, 0] - 6) / style.std[0]) ** 2 + ((bank[:, 5] - 0.5) / style.std[5]) ** 2
+    kept = set(near.topk(NEAREST, largest=False).indices.tolist())
+    for row in rows:  # the rest of each row is one of the nearest bank rows'
+        assert any(torch.equal(row[1:5], bank[i, 1:5]) for i in kept)
+    assert len({tuple(r.tolist()) for r in rows}) > NEAREST // 2
+
+
+def test_generate_follows_a_style_and_refuses_one_a_model_cannot(tiny_corpus, tiny_ae, tmp_path, capsys):
+    config = Config().override(TINY_EVENTS | {"ar.style": True, "gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "styled", config, arch="events", progress=False)
+    assert main(["generate", "--model", str(tmp_path / "styled"), "--style", "damper=0.2,register=C4", "-n", "2",
+                 "--seconds", "2", "-o", str(tmp_path / "out")]) == 0
+    assert len(list((tmp_path / "out").glob("*.mid"))) == 2
+    assert main(["generate", "--model", str(tmp_path / "styled"), "--style", "damper=2", "-o",
+                 str(tmp_path / "x")]) == 2
+    assert "damper=2: must be in [0, 1]" in capsys.readouterr().err
+    plain = Config().override(TINY_EVENTS | {"gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "plain", plain, arch="events", progress=False)
+    capsys.readouterr()
+    assert main(["generate", "--model", str(tmp_path / "plain"), "--style", "damper=0.2", "-o", str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not trained with ar.style" in err and len(err.splitlines()) == 1

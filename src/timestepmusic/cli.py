@@ -213,6 +213,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if tempered:
         options = {"ends": ends_itself, "temperature": args.temperature,
                    "mixture_temperature": args.mixture_temperature}
+    if args.style is not None:
+        from .sequence.style import parse_style
+
+        options["style"] = parse_style(args.style)
     if continues:
         if args.prompt:
             from .midi import read_events
@@ -429,6 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mixture-temperature", type=float,
                    help="ar models: the temperature of the mixture's weights (default: the model's "
                    "ar.mixture_temperature; below 1 the likeliest component, often silence, wins more often)")
+    p.add_argument("--style", metavar="ATTR=VALUE[,…]",
+                   help="events models trained with ar.style: how to play, e.g. damper=0.9,register=C5,density=6 "
+                   "(register: mean pitch; spread: semitones; density: notes/s; loudness: mean velocity; stepwise, "
+                   "damper, half_pedal, soft: shares 0-1); what is not asked goes with it as in real playing")
     p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
                    help="without --model: the shipped model of this kind (--list); with it: check that the model is "
                    "of this kind (the architecture is read from the model)")

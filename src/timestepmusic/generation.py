@@ -129,14 +129,16 @@ class GANModel:
     @torch.no_grad()
     def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True, *,
                        prompt: Events | None = None, ends: bool | None = None,
-                       temperature: float | None = None, mixture_temperature: float | None = None) -> list[torch.Tensor]:
+                       temperature: float | None = None, mixture_temperature: float | None = None,
+                       style: dict[str, float] | None = None) -> list[torch.Tensor]:
         """One latent sequence [T_s, L] per piece: `seconds` long, or for an arch that ends its pieces, at most
         that. With `snap_to_real` (and a codebook beside the model) each latent becomes its nearest real
         training-chunk latent. Arms that continue a past (`continues`: the likelihood arm, a conv arm with
         gan.past_chunks) also take a `prompt` (a performance, encoded chunk by chunk, then continued for
         `seconds`; the pieces start with it); the likelihood arm (`tempered`) `ends` (stop where the model
         ends the piece) and sampling temperatures (`temperature` of the
-        spreads, `mixture_temperature` of the mixture's weights; None: the model's ar settings)."""
+        spreads, `mixture_temperature` of the mixture's weights; None: the model's ar settings). An events model
+        trained with ar.style plays each piece as `style` asks (sequence/style.parse_style)."""
         check_piece_seconds(seconds)
         chunks = max(1, round(seconds / self.ae.chunk_seconds))
         arm = self.arm
@@ -149,6 +151,9 @@ class GANModel:
             if given and not able:
                 other = "an ar model, or a conv model trained with gan.past_chunks" if what == "--prompt" else "an ar model"
                 raise ValueError(f"{what}: a {self.arch} model cannot do this; use {other}")
+        if style is not None and getattr(getattr(arm, "generator", None), "style", None) is None:
+            raise ValueError(f"--style: the model in {self.folder} was not trained with ar.style "
+                             "(an events model trained with it follows a description)")
         if mixture_temperature is not None and getattr(arm, "draws_events", False):
             raise ValueError("--mixture-temperature: an events model has no mixture; its --temperature is the key's")
         if tempered:
@@ -159,6 +164,8 @@ class GANModel:
                                        else settings.mixture_temperature)
         if continues:
             past, options = None, {"project": self.project} if tempered and arm.settings.project else {}
+            if style is not None:
+                options["style"] = style
             if prompt is not None:
                 latents, sets = self.ae.encode_events(prompt)  # [P, L], [P, N]
                 past = self.normaliser.forward(latents.float().cpu())

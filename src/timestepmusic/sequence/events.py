@@ -165,16 +165,23 @@ class EventAutoregressive(Autoregressive):
     @torch.no_grad()
     def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None,
                project: Callable[[torch.Tensor], torch.Tensor] | None = None,
-               prompt_sets: SetBatch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               prompt_sets: SetBatch | None = None,
+               style: dict[str, float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
         ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
-        hears a silent prompt; with ar.tonal, likewise its pitch classes)."""
+        hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
+        description drawn from the bank, or one as `style` asks (style.parse_style); a prompt without `style`
+        is heard, not told."""
         self.drawn, self.history, self.pitch_classes = [], None, None
         self.sampler = EventSampler(self.generator.events)
-        if self.generator.style is not None:  # each piece's character, drawn; a prompt is heard instead
-            untold = prompt is not None or prompt_sets is not None
-            drawn = self.generator.style.draw(n, torch.Generator().manual_seed(seed))  # [S, D]
-            self.generator.described = None if untold else drawn
+        if style is not None and self.generator.style is None:
+            raise ValueError("--style: this model was not trained with ar.style; it has no description to follow")
+        if self.generator.style is not None:  # each piece's character, drawn or asked; a prompt is heard instead
+            rng = torch.Generator().manual_seed(seed)
+            if style is not None:
+                self.generator.described = self.generator.style.choose(n, rng, style)  # [S, D]
+            elif prompt is None and prompt_sets is None:
+                self.generator.described = self.generator.style.draw(n, rng)  # [S, D]
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:

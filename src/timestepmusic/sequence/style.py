@@ -24,6 +24,13 @@ from ..midi import NUM_KEYS
 from .windows import RealBatch, SequenceSampler
 
 ATTRIBUTES = ("register", "spread", "density", "loudness", "stepwise", "damper", "half_pedal", "soft")
+UNITS = {"register": "the notes' mean pitch: a MIDI note (60) or name (C4, F#5, Bb3)",
+         "spread": "the notes' standard deviation of pitch, semitones", "density": "notes per second",
+         "loudness": "the notes' mean velocity, 1-127", "stepwise": "share of notes within 2 semitones of the one before",
+         "damper": "share of time the damper is down", "half_pedal": "share of damper time at half depth",
+         "soft": "share of time the soft pedal is down"}
+NEAREST = 32  # a request picks among this many bank descriptions nearest to it, for the attributes not asked
+NOTE_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 BANK = 4096  # training windows whose descriptions sampling draws from
 STYLE_DROPOUT = 0.1  # share of training windows that read no description
 DAMPER_ID, SOFT_ID = NUM_KEYS, NUM_KEYS + 2
@@ -54,6 +61,17 @@ class PieceStyle(nn.Module):
     def draw(self, n: int, rng: torch.Generator) -> torch.Tensor:
         """n descriptions [S, D] drawn from the bank."""
         return self.bank[torch.randint(BANK, (n,), generator=rng).to(self.bank.device)]
+
+    def choose(self, n: int, rng: torch.Generator, request: dict[str, float]) -> torch.Tensor:
+        """n descriptions [S, D] as asked (`parse_style`): the asked attributes exactly, the others those of one of
+        the NEAREST bank descriptions to what was asked (so that they go together as in real playing)."""
+        columns = torch.tensor([ATTRIBUTES.index(name) for name in request])  # [A]
+        wanted = torch.tensor(list(request.values()), dtype=self.bank.dtype, device=self.bank.device)  # [A]
+        distance = (((self.bank[:, columns] - wanted) / self.std[columns]) ** 2).sum(1)  # [BANK]
+        near = distance.topk(NEAREST, largest=False).indices  # [NEAREST]
+        rows = self.bank[near[torch.randint(NEAREST, (n,), generator=rng).to(near.device)]].clone()  # [S, D]
+        rows[:, columns] = wanted
+        return rows
 
     def forward(self, described: torch.Tensor | None, batch: int) -> torch.Tensor:
         """Descriptions [B, D] (NaN where undefined: no notes, no damper; all NaN: none) → offsets [B, W];
@@ -117,3 +135,45 @@ class StyleGatherer:
         starts = full if full.numel() else torch.arange(sampler.start.numel())
         chosen = starts[torch.randint(starts.numel(), (BANK,), generator=rng)]  # [BANK]
         return self.of_windows(sampler.batch(chosen), locate)
+
+
+def parse_style(text: str) -> dict[str, float]:
+    """`tsm generate --style` text, e.g. "damper=0.9,register=C5,density=6" → {attribute: value as a description
+    holds it}; a bad request raises ValueError in one line."""
+    request = {}
+    for part in (p.strip() for p in text.split(",")):
+        name, sep, value = part.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in ATTRIBUTES:
+            raise ValueError(f"--style {part!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {', '.join(ATTRIBUTES)}")
+        request[name] = _described_value(name, value.strip())
+    return request
+
+
+def _described_value(name: str, value: str) -> float:
+    """One asked attribute in its user's units → as a description holds it."""
+    if name == "register":
+        number = _midi_note(value)
+        if not 21 <= number <= 108:
+            raise ValueError(f"--style register={value}: must be a piano key, A0 (21) to C8 (108)")
+        return float(number - 21)  # descriptions hold key ids (0: A0)
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"--style {name}={value}: not a number ({UNITS[name]})") from None
+    bounds = {"spread": (0.0, 44.0), "density": (0.0, 60.0), "loudness": (1.0, 127.0)}.get(name, (0.0, 1.0))
+    if not bounds[0] <= number <= bounds[1]:
+        raise ValueError(f"--style {name}={value}: must be in [{bounds[0]:g}, {bounds[1]:g}] ({UNITS[name]})")
+    return float(torch.log1p(torch.tensor(number))) if name == "density" else number
+
+
+def _midi_note(value: str) -> int:
+    """"60", "C4", "F#5", "Bb3" → the MIDI note number (C4 = 60)."""
+    if value.lstrip("-").isdigit():
+        return int(value)
+    letter, rest = value[:1].upper(), value[1:]
+    shift = {"#": 1, "b": -1}.get(rest[:1], 0)
+    octave = rest[1:] if shift else rest
+    if letter not in NOTE_CLASSES or not octave.lstrip("-").isdigit():
+        raise ValueError(f"--style register={value}: a MIDI note number (60) or a note name (C4, F#5, Bb3)")
+    return 12 * (int(octave) + 1) + NOTE_CLASSES[letter] + shift

@@ -17,7 +17,7 @@ from timestepmusic.corpus import Corpus
 from timestepmusic.midi import read_events
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.events import EventGenerator
-from timestepmusic.sequence.style import ATTRIBUTES, BANK, NEAREST, PieceStyle, StyleGatherer, parse_style
+from timestepmusic.sequence.style import AHEAD, ATTRIBUTES, BANK, NEAREST, PieceStyle, StyleGatherer, parse_style
 from timestepmusic.sequence.transformer_net import LatentTransformer
 from timestepmusic.train.sequence import train_sequence_model
 
@@ -208,3 +208,23 @@ def test_generate_follows_a_style_and_refuses_one_a_model_cannot(tiny_corpus, ti
     assert main(["generate", "--model", str(tmp_path / "plain"), "--style", "damper=0.2", "-o", str(tmp_path / "y")]) == 2
     err = capsys.readouterr().err.strip()
     assert "not trained with ar.style" in err and len(err.splitlines()) == 1
+
+
+def test_each_step_is_told_the_passage_from_it_on(tiny_corpus):
+    """A step's description covers the AHEAD chunks from it on, fewer where its track ends first."""
+    corpus = Corpus.open(tiny_corpus)
+    gatherer = ChunkGatherer(corpus)
+    styles = StyleGatherer(gatherer)
+    ptr = torch.tensor(np.asarray(corpus.track_chunk_ptr))  # [tracks + 1]: each track's first global chunk
+
+    def locate(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        track = torch.searchsorted(ptr, rows, right=True) - 1
+        return track, rows - ptr[track]
+    rows = torch.stack([ptr[1] + torch.tensor([2, 3]), ptr[2] - torch.tensor([5, 1])])  # [2, 2]: in track 1, at its end
+    told = styles.ahead(rows, locate)  # [2, 2, D]
+    chunks = int(ptr[2] - ptr[1])
+    for (i, j), (track, chunk) in {(0, 0): (1, 2), (0, 1): (1, 3), (1, 0): (1, chunks - 5), (1, 1): (1, chunks - 1)}.items():
+        length = min(AHEAD, chunks - chunk)
+        expected = styles.describe(torch.tensor([track]), torch.tensor([chunk]), torch.tensor([length]))[0]
+        assert torch.equal(told[i, j].nan_to_num(-1), expected.nan_to_num(-1)), (i, j)
+    assert not torch.equal(told[0, 0].nan_to_num(-1), told[1, 0].nan_to_num(-1))

@@ -48,7 +48,8 @@ class EventGenerator(nn.Module):
         self.described: torch.Tensor | None = None  # with ar.style: the pieces being sampled, [S, D] (None: untold)
 
     def forward(self, x: torch.Tensor, described: torch.Tensor | None = None):
-        """Windows x [B, T, L], with ar.style told each window's description [B, D] (None: none)."""
+        """Windows x [B, T, L], with ar.style told each step's description [B, T, D] (or one per window [B, D];
+        None: untold)."""
         return self.trunk(x, self.offset(described, x.shape[0]))
 
     def prefill(self, seen: torch.Tensor):
@@ -58,7 +59,7 @@ class EventGenerator(nn.Module):
         return self.trunk.step(previous, position, cache, self.offset(self.described, previous.shape[0]))
 
     def offset(self, described: torch.Tensor | None, b: int) -> torch.Tensor | None:
-        """With ar.style, what the description [B, D] adds to each position's input [B, W]; None without."""
+        """With ar.style, what the descriptions [B, (T,) D] add to each position's input [B, (T,) W]; None without."""
         return None if self.style is None else self.style(described, b)
 
 
@@ -104,7 +105,7 @@ class EventAutoregressive(Autoregressive):
                read: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed event NLL and end cross-entropy of windows x [b, T, L] (weighted, masked) ÷ the global step
         count; the transformer reads `read` where given, and the events of each window's chunks are predicted."""
-        described = self.describe(real)  # with ar.style: [b, D]
+        described = self.describe(real)  # with ar.style: [b, T, D]
         if described is not None and self.generator.training:
             described = self.generator.style.drop(described)
         (features,), end_logit = self.generator(x if read is None else read, described)  # [b, T, W], [b, T]
@@ -120,8 +121,9 @@ class EventAutoregressive(Autoregressive):
         return nll, (end * weight).sum() / steps_total
 
     def describe(self, real: RealBatch) -> torch.Tensor | None:
-        """With ar.style, the descriptions of the windows of `real` [b, D]; None without."""
-        return self.styles.of_windows(real, self.data.real.locate).to(self.device) if self.styles else None
+        """With ar.style, what each step of the windows of `real` is told of the passage from it on [b, T, D];
+        None without."""
+        return self.styles.ahead(real.rows, self.data.real.locate).to(self.device) if self.styles else None
 
     def reading(self, x: torch.Tensor, real: RealBatch) -> torch.Tensor:
         """As the likelihood arm's; with ar.drawn_share, that share of the valid chunks of x [b, T, L] first

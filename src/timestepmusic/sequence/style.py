@@ -1,18 +1,19 @@
-"""A piece's character as a condition (`ar.style`): the transformer reads a few numbers that say how the window
-it models is played (register, spread, density, loudness, stepwise motion, damper, half pedal, soft pedal), and
-sampling draws those numbers from the real windows of the training split before a piece starts.
+"""A piece's character as a condition (`ar.style`): at every chunk the transformer reads a few numbers that say
+how the next AHEAD chunks (16 s) are played (register, spread, density, loudness, stepwise motion, damper, half
+pedal, soft pedal), and sampling draws those numbers once per piece from real training passages and holds them.
 
 Why: the pieces a teacher-forced model draws are averages. A real 16 s excerpt commits to a texture (pedalled
 throughout or dry, high or low, dense or sparse); drawn ones sit near the middle of each (damper-down share
-0.78 ± 0.16 against 0.75 ± 0.26 real, docs/quality.md), and over 60 s they drift, since nothing holds them to
-what they began as. Told the window's character, the network need not guess it from the chunks it reads, and
-the same numbers hold it for the whole of a long piece.
-In training each window is described by its own events (running sums over the corpus, `StyleGatherer`); in
-sampling each piece draws one row of `PieceStyle.bank`, the descriptions of BANK full-context training windows
-kept in the model's weights, so a shipped model samples without the corpus. A tenth of the training windows read
-no description (`STYLE_DROPOUT`), so the model also plays without one: a continued prompt is heard, not told.
-The projection starts at zero, so a warm start is at first exactly the model it came from.
-Shapes: B windows, R chunk rows, E corpus events, D = len(ATTRIBUTES), W width, S pieces.
+0.79 ± 0.16 against 0.75 ± 0.26 real over 60 s, docs/quality.md), and over 60 s they drift, since nothing holds
+them to what they began as. Told what comes next at every chunk, the network cannot learn the description from
+the past it reads (as it could a description of its whole window, the first version of this: followed only in
+part), so it learns to follow it; and the same numbers, held, steer the whole of a long piece.
+In training each chunk's description comes from the corpus's events (running sums, `StyleGatherer`); in sampling
+each piece draws one row of `PieceStyle.bank`, the descriptions of BANK training passages kept in the model's
+weights, so a shipped model samples without the corpus. A tenth of the training windows read no description
+(`STYLE_DROPOUT`), so the model also plays without one: a continued prompt is heard, not told. The projection
+starts at zero, so a warm start is at first exactly the model it came from.
+Shapes: B windows, T steps, R chunk rows, E corpus events, D = len(ATTRIBUTES), W width, S pieces.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from torch import nn
 
 from ..batches import ChunkGatherer
 from ..midi import NUM_KEYS
-from .windows import RealBatch, SequenceSampler
+from .windows import SequenceSampler
 
 ATTRIBUTES = ("register", "spread", "density", "loudness", "stepwise", "damper", "half_pedal", "soft")
 UNITS = {"register": "the notes' mean pitch: a MIDI note (60) or name (C4, F#5, Bb3)",
@@ -31,7 +32,8 @@ UNITS = {"register": "the notes' mean pitch: a MIDI note (60) or name (C4, F#5, 
          "soft": "share of time the soft pedal is down"}
 NEAREST = 32  # a request picks among this many bank descriptions nearest to it, for the attributes not asked
 NOTE_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-BANK = 4096  # training windows whose descriptions sampling draws from
+AHEAD = 64  # chunks a description covers, from the chunk it is read at on (16 s)
+BANK = 4096  # training passages whose descriptions sampling draws from
 STYLE_DROPOUT = 0.1  # share of training windows that read no description
 DAMPER_ID, SOFT_ID = NUM_KEYS, NUM_KEYS + 2
 HALF_DEPTH = 96  # a damper event of at most this intensity is half pedal (as tsm evaluate's half_pedal_share)
@@ -74,18 +76,18 @@ class PieceStyle(nn.Module):
         return rows
 
     def forward(self, described: torch.Tensor | None, batch: int) -> torch.Tensor:
-        """Descriptions [B, D] (NaN where undefined: no notes, no damper; all NaN: none) → offsets [B, W];
-        None: none for any row (zeros)."""
+        """Descriptions [B, D] (one per piece) or [B, T, D] (one per step), NaN where undefined (no notes, no
+        damper; all NaN: untold) → offsets [B, W] or [B, T, W]; None: untold for any row (zeros [B, W])."""
         if described is None:
             return self.project.weight.new_zeros(batch, self.project.out_features)
-        told = ~described.isnan().all(1, keepdim=True)  # [B, 1]
-        z = ((described - self.mean) / self.std).nan_to_num(0.0) * told  # [B, D]
-        return self.project(torch.cat([z, told.float()], 1))  # [B, D + 1] → [B, W]
+        told = ~described.isnan().all(-1, keepdim=True)  # [B, (T,) 1]
+        z = ((described - self.mean) / self.std).nan_to_num(0.0) * told  # [B, (T,) D]
+        return self.project(torch.cat([z, told.float()], -1))  # [B, (T,) D + 1] → [B, (T,) W]
 
     def drop(self, described: torch.Tensor) -> torch.Tensor:
-        """Training: STYLE_DROPOUT of the rows of described [B, D] made no description (global RNG)."""
+        """Training: STYLE_DROPOUT of the windows of described [B, T, D] made untold (global RNG)."""
         dropped = torch.rand(described.shape[0], device=described.device) < STYLE_DROPOUT  # [B]
-        return described.masked_fill(dropped[:, None], float("nan"))
+        return described.masked_fill(dropped[:, None, None], float("nan"))
 
 
 class StyleGatherer:
@@ -124,17 +126,20 @@ class StyleGatherer:
                                  (s[6] / seconds).clamp(max=1), s[7] / s[6], (s[8] / seconds).clamp(max=1)], dim=1)
         return described.float()  # [B, D]
 
-    def of_windows(self, real: RealBatch, locate) -> torch.Tensor:
-        """The descriptions [B, D] of training windows; `locate`: global chunk rows → (track, chunk)."""
-        track, chunk = locate(real.rows[:, 0])  # [B] each
-        return self.describe(track, chunk, real.mask.sum(1).long().to(chunk.device))
+    def ahead(self, rows: torch.Tensor, locate) -> torch.Tensor:
+        """Global chunk rows [B, T] → the description of the AHEAD chunks from each on (fewer at a track's end)
+        [B, T, D]; `locate`: global chunk rows → (track, chunk)."""
+        b, t = rows.shape
+        track, chunk = locate(rows.reshape(-1))  # [B·T] each
+        length = (self.g.track_chunks[track] - chunk).clamp(min=1, max=AHEAD)  # [B·T]
+        return self.describe(track, chunk, length).view(b, t, -1)  # [B, T, D]
 
     def bank(self, sampler: SequenceSampler, locate, rng: torch.Generator) -> torch.Tensor:
-        """BANK descriptions [BANK, D] of training windows that fill the context (any, where none does)."""
-        full = torch.nonzero(sampler.remaining >= sampler.max_chunks).squeeze(1)  # [N']
+        """BANK descriptions [BANK, D] of training passages of AHEAD chunks (shorter, where no track has one)."""
+        full = torch.nonzero(sampler.remaining >= AHEAD).squeeze(1)  # [N']
         starts = full if full.numel() else torch.arange(sampler.start.numel())
-        chosen = starts[torch.randint(starts.numel(), (BANK,), generator=rng)]  # [BANK]
-        return self.of_windows(sampler.batch(chosen), locate)
+        chosen = sampler.start[starts[torch.randint(starts.numel(), (BANK,), generator=rng)]]  # [BANK] global rows
+        return self.ahead(chosen[:, None], locate)[:, 0]
 
 
 def parse_style(text: str) -> dict[str, float]:

@@ -152,7 +152,7 @@ class LatentTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor,
                 offset: torch.Tensor | None = None) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-        """Latents x [B, T, L] (and `offset` [B, W], added to every position's input: a condition) → for every
+        """Latents x [B, T, L] (and `offset` [B, W] or [B, T, W], added to each position's input: a condition) → for every
         step t the density of x[t] given x[<t] and the logit that x[t] ends
         the piece [B, T]. The density is (mixture logits [B, T, K], means [B, T, K, L], log spreads [B, T, K, L])
         for the mixture head, (features [B, T, W],) for the dimwise head: pass it to `nll` or `sample`."""
@@ -162,7 +162,7 @@ class LatentTransformer(nn.Module):
         previous = self.read(x[:, :-1])  # [B, T-1, W]
         h = torch.cat([self.start.expand(b, 1, -1), previous], dim=1) + self.position.weight[:t]  # [B, T, W]
         if offset is not None:
-            h = h + offset[:, None]
+            h = h + (offset[:, None] if offset.dim() == 2 else offset)
         for block in self.blocks:
             h = block(h)
         return self.heads_of(self.norm(h), b, t)
@@ -177,7 +177,7 @@ class LatentTransformer(nn.Module):
             raise ValueError(f"a window of {n} seen chunks leaves no position in the model's context of {self.context}")
         h = torch.cat([self.start.expand(b, 1, -1), self.read(seen)], dim=1) + self.position.weight[:n + 1]  # [B, n+1, W]
         if offset is not None:
-            h = h + offset[:, None]
+            h = h + (offset[:, None] if offset.dim() == 2 else offset)
         cache = []
         for block in self.blocks:
             h, kv = block(h, keep=True)
@@ -192,7 +192,7 @@ class LatentTransformer(nn.Module):
             raise ValueError(f"position {position} is past the model's context of {self.context}")
         h = self.read(previous[:, None]) + self.position.weight[position]  # [B, 1, W]
         if offset is not None:
-            h = h + offset[:, None]
+            h = h + (offset[:, None] if offset.dim() == 2 else offset)
         extended = []
         for block, past in zip(self.blocks, cache):
             h, kv = block(h, past)

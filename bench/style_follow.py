@@ -1,0 +1,75 @@
+"""How closely an events model trained with `ar.style` plays as `tsm generate --style` asks: for each request,
+-n pieces of --seconds, and the asked attribute measured on what was written, beside the same model told
+nothing but a description drawn from its bank (the baseline: what a request moves it from). Register is the
+notes' mean MIDI pitch; density notes per second; loudness the notes' mean velocity; damper, soft and half
+pedal are `tsm evaluate`'s damper_fraction, soft_fraction and half_pedal_share; stepwise is `tsm evaluate`'s
+top-line stepwise_share (not quite what the description counts: every note against the one before).
+
+    python bench/style_follow.py --model runs/style --markdown bench/results/style_follow.md
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import table, write_markdown  # noqa: E402
+
+REQUESTS = ("register=C3", "register=C6", "density=4", "density=16", "loudness=45", "loudness=80",
+            "damper=0.3", "damper=0.95", "soft=0.8", "half_pedal=0.8", "stepwise=0.5")
+
+
+def measured(pieces, seconds: float) -> dict[str, np.ndarray]:
+    """Each attribute of each written piece [S] (NaN where undefined)."""
+    from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
+
+    described = describe(excerpts_from_events(pieces, seconds))
+    notes = [p.ids[p.ids < 88] + 21 for p in pieces]
+    velocities = [p.intensity[p.ids < 88] for p in pieces]
+    return {"register": np.array([k.mean() if k.size else np.nan for k in notes]),
+            "density": np.array([k.size / seconds for k in notes]),
+            "loudness": np.array([v.mean() if v.size else np.nan for v in velocities]),
+            "damper": described["damper_fraction"], "soft": described["soft_fraction"],
+            "half_pedal": described["half_pedal_share"], "stepwise": described["stepwise_share"]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="an events run or model trained with ar.style")
+    parser.add_argument("-n", type=int, default=50, help="pieces per request")
+    parser.add_argument("--seconds", type=float, default=16.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--requests", nargs="+", default=list(REQUESTS), metavar="ATTR=VALUE")
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    from timestepmusic.generation import GANModel
+    from timestepmusic.sequence.style import parse_style
+
+    model = GANModel.load(args.model)
+    started = time.perf_counter()
+    untold = measured(model.sample(args.n, args.seconds, seed=args.seed), args.seconds)
+    rows = []
+    for request in args.requests:
+        style = parse_style(request)  # refuses a bad request before sampling
+        (name, value), = style.items()
+        got = measured(model.sample(args.n, args.seconds, seed=args.seed, style=style), args.seconds)
+        asked = {"register": value + 21, "density": float(np.expm1(value))}.get(name, value)
+        rows.append([request, f"{asked:g}", f"{np.nanmean(got[name]):.2f} ± {np.nanstd(got[name]):.2f}",
+                     f"{np.nanmean(untold[name]):.2f} ± {np.nanstd(untold[name]):.2f}"])
+    lines = table(["asked", "value", f"written ({args.n} pieces, mean ± std)", "told a drawn description"], rows)
+    lines.append(f"{args.seconds:g} s pieces, seed {args.seed}, {time.perf_counter() - started:.0f} s")
+    print("\n".join(lines))
+    write_markdown(args.markdown, "Following `--style`", lines)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

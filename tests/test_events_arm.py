@@ -54,6 +54,29 @@ def test_bins_round_trip_within_half_a_bin():
     assert too_long.offset_s[0, 0] < 0.25 and too_long.duration_s[0, 0] <= 32.0 + 1e-9  # clamped onto the bins
 
 
+def test_drawn_times_fill_their_bins_in_time_order_and_bin_back_the_same():
+    """A drawn start or duration is placed uniformly inside its bin (not on the bins' grid of middles); the starts
+    of a chunk stay in time order, also for events in one start bin; binning them again gives the same classes."""
+    bins = EventBins(0.25)
+    g = torch.Generator().manual_seed(0)
+    rows, n = 4000, 6
+    start = torch.randint(0, 3, (rows, n), generator=g).cumsum(1).clamp(max=bins.starts - 1)  # in order, many ties
+    duration = torch.randint(0, DURATION_BINS, (rows, n), generator=g)
+    key, intensity = torch.zeros(rows, n, dtype=torch.long), torch.full((rows, n), 64)
+    sizes = torch.randint(0, n + 1, (rows,), generator=g)
+    placed = bins.to_sets(key, start, duration, intensity, sizes, torch.rand(rows, n, 2, generator=g))
+    valid = torch.arange(n) < sizes[:, None]
+    again = bins.to_bins(placed)
+    assert torch.equal(again[1][valid], start[valid]) and torch.equal(again[2][valid], duration[valid])
+    gaps = placed.offset_s.diff(dim=1)[(valid[:, 1:])]
+    assert (gaps >= 0).all()
+    middles = bins.to_sets(key, start, duration, intensity, sizes)
+    inside = ((placed.offset_s - start * 0.005) / 0.005)[valid]  # place inside the start bin, 0 … 1
+    assert 0.45 < float(inside.mean()) < 0.55 and float(inside.std()) > 0.25  # uniform: mean ½, sd ≈ 0.29
+    assert len(torch.unique(placed.duration_s[valid])) > 0.9 * int(valid.sum())  # not the 96 middles
+    assert len(torch.unique(middles.duration_s[valid])) <= DURATION_BINS
+
+
 def test_the_head_learns_each_chunk_its_features_stand_for_and_draws_it():
     torch.manual_seed(0)
     head = EventHead(width=8, hidden=32, max_events=6, chunk_seconds=0.25)

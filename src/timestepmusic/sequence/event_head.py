@@ -9,7 +9,9 @@ step before as its input); at each step the key logits come from the GRU's state
 the chosen key, the duration's from those and the start, the intensity's from all three.
 
 Bins (`EventBins`): starts in 5 ms steps over the chunk, durations on a log scale from 5 ms to 32 s
-(each bin ~10 % wide), intensities exact (1–127).
+(each bin ~10 % wide), intensities exact (1–127). A drawn start or duration is placed uniformly inside its bin
+(on the bin's scale: the density the bins stand for, piecewise constant): at the bins' middles, every drawn
+duration would be one of 96 values, a grid no played performance is on and that a classifier finds.
 Shapes: R chunk rows (any batch of chunks), N events per chunk (max_events), W feature width, H head width,
 K events in the batch.
 """
@@ -53,12 +55,20 @@ class EventBins:
         return sets.ids.long(), start, duration.clamp(0, DURATION_BINS - 1), sets.intensity.long().clamp(1, 127)
 
     def to_sets(self, key: torch.Tensor, start: torch.Tensor, duration: torch.Tensor, intensity: torch.Tensor,
-                sizes: torch.Tensor) -> SetBatch:
-        """Classes [R, N] each and sizes [R] → padded sets in seconds (each start and duration at its bin's middle
-        on its scale)."""
-        offset_s = (start.double() + 0.5) * START_STEP_S
-        duration_s = SHORTEST_S * (LONGEST_S / SHORTEST_S) ** (duration.double() / (DURATION_BINS - 1))
-        return SetBatch(key.long(), offset_s, duration_s, intensity.long(), sizes.long())
+                sizes: torch.Tensor, within: torch.Tensor | None = None) -> SetBatch:
+        """Classes [R, N] each and sizes [R] → padded sets in seconds: each start and duration at its bin's middle
+        on its scale, or with `within` [R, N, 2] (uniform in [0, 1)) at that place inside its bin, so that drawn
+        times are continuous as played ones are, not on the bins' grid; the starts of a chunk stay in time order
+        (those in one bin sorted) and `to_bins` gives back the same classes."""
+        place = torch.full((*start.shape, 2), 0.5, dtype=torch.float64, device=start.device) if within is None \
+            else within.double().clamp(0.0005, 0.9995)  # [R, N, 2]: (start, duration) inside the bin
+        offset_s = (start.double() + place[..., 0]) * START_STEP_S  # [R, N]
+        if within is not None:  # the chunk's starts in order: bins are, and in a bin the places sorted
+            valid = torch.arange(start.shape[1], device=start.device) < sizes[:, None]  # [R, N]
+            offset_s = torch.where(valid, offset_s.masked_fill(~valid, torch.inf).sort(dim=1).values, offset_s)
+        duration_s = SHORTEST_S * (LONGEST_S / SHORTEST_S) ** ((duration.double() + place[..., 1] - 0.5)
+                                                                 / (DURATION_BINS - 1))
+        return SetBatch(key.long(), offset_s, duration_s.clamp(SHORTEST_S, LONGEST_S), intensity.long(), sizes.long())
 
 
 class EventHead(nn.Module):

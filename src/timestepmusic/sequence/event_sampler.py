@@ -119,4 +119,5 @@ class EventSampler:
         inside = torch.arange(n, device=device) < sizes[:, None]  # [R, N]
         key, start, duration, intensity = (torch.where(inside, F.pad(x, (0, n - x.shape[1])), fill)
                                            for x, fill in zip(classes, (0, 0, 0, 1)))  # [R, N] each
-        return head.bins.to_sets(key, start, duration, intensity, sizes)
+        within = torch.rand(r, n, 2, generator=rng).to(device)  # [R, N, 2]: each start and duration inside its bin
+        return head.bins.to_sets(key, start, duration, intensity, sizes, within)

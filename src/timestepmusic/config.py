@@ -413,10 +413,10 @@ class AutoregressiveConfig:
     (sequence/tonal.py). Off in models trained before it; a warm start turns it on with the head unchanged at
     first."""
     style: bool = False
-    """Events arm: the transformer also reads a description of the window it models (register, spread, density,
-    loudness, stepwise motion, damper, half pedal, soft pedal), and sampling draws one per piece from real training
-    windows kept in the model (sequence/style.py), so that a piece commits to a character and keeps it. Off in
-    models trained before it; a warm start turns it on with the network unchanged at first."""
+    """Events arm: at every chunk the transformer also reads a description of the 16 s from it on (register, spread,
+    density, loudness, stepwise motion, damper, half pedal, soft pedal); sampling draws one per piece from real
+    training passages kept in the model and holds it, or takes one from `tsm generate --style` (sequence/style.py).
+    Off in models trained before it; a warm start turns it on with the network unchanged at first."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""

@@ -228,3 +228,15 @@ def test_each_step_is_told_the_passage_from_it_on(tiny_corpus):
         expected = styles.describe(torch.tensor([track]), torch.tensor([chunk]), torch.tensor([length]))[0]
         assert torch.equal(told[i, j].nan_to_num(-1), expected.nan_to_num(-1)), (i, j)
     assert not torch.equal(told[0, 0].nan_to_num(-1), told[1, 0].nan_to_num(-1))
+
+
+def test_the_shipped_style_model_plays_high_or_low_as_asked():
+    from timestepmusic.generation import GANModel
+
+    model = GANModel.load("style")
+    mean_pitch = {}
+    for register in ("C3", "C6"):
+        pieces = model.sample(6, 8.0, seed=0, style=parse_style(f"register={register}"))
+        notes = np.concatenate([p.ids[p.ids < 88] for p in pieces]) + 21
+        mean_pitch[register] = notes.mean()
+    assert mean_pitch["C3"] + 12 < mean_pitch["C6"]  # asked three octaves apart: at least one written apart

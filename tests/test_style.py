@@ -1,6 +1,7 @@
-"""A piece's character as a condition (ar.style, sequence/style.py): descriptions of real windows, a warm start
-that changes nothing, the description heard in training and sampling alike, and a run that trains, resumes
-exactly and samples."""
+"""A piece's character as a condition (ar.style, sequence/style.py): descriptions of real passages, a warm start
+that changes nothing, the description heard in training and sampling alike, a run that samples told a bank
+description per piece (its resume: test_intervals.py), requests from `tsm generate --style`, and the shipped
+`style` model following one."""
 from __future__ import annotations
 
 import re

@@ -75,6 +75,9 @@ def test_drawn_times_fill_their_bins_in_time_order_and_bin_back_the_same():
     assert 0.45 < float(inside.mean()) < 0.55 and float(inside.std()) > 0.25  # uniform: mean ½, sd ≈ 0.29
     assert len(torch.unique(placed.duration_s[valid])) > 0.9 * int(valid.sum())  # not the 96 middles
     assert len(torch.unique(middles.duration_s[valid])) <= DURATION_BINS
+    for edge in (0, DURATION_BINS - 1):  # the first and last bins too: none clamped onto 5 ms or 32 s
+        at_edge = valid & (duration == edge)
+        assert len(torch.unique(placed.duration_s[at_edge])) > 0.9 * int(at_edge.sum()) > 10
 
 
 def test_the_head_learns_each_chunk_its_features_stand_for_and_draws_it():

@@ -171,7 +171,7 @@ def test_a_request_is_read_in_its_users_units():
     assert parse_style("half-pedal=0.5") == {"half_pedal": 0.5}
     for bad, said in (("damper=1.5", "must be in [0, 1]"), ("brightness=3", "one of register"),
                       ("register=H4", "note name"), ("register=C9", "piano key"), ("damper", "ATTRIBUTE=VALUE"),
-                      ("loudness=loud", "not a number")):
+                      ("loudness=loud", "not a number"), ("damper=0.5,damper=0.9", "asked twice")):
         with pytest.raises(ValueError, match=re.escape(said)):
             parse_style(bad)
 
@@ -203,7 +203,7 @@ def test_generate_follows_a_style_and_refuses_one_a_model_cannot(tiny_corpus, ti
     capsys.readouterr()
     assert main(["generate", "--model", str(tmp_path / "plain"), "--style", "damper=0.2", "-o", str(tmp_path / "y")]) == 2
     err = capsys.readouterr().err.strip()
-    assert "not trained with ar.style" in err and len(err.splitlines()) == 1
+    assert "does not follow a description" in err and len(err.splitlines()) == 1
 
 
 def test_each_step_is_told_the_passage_from_it_on(tiny_corpus):

@@ -152,8 +152,8 @@ class GANModel:
                 other = "an ar model, or a conv model trained with gan.past_chunks" if what == "--prompt" else "an ar model"
                 raise ValueError(f"{what}: a {self.arch} model cannot do this; use {other}")
         if style is not None and getattr(getattr(arm, "generator", None), "style", None) is None:
-            raise ValueError(f"--style: the model in {self.folder} was not trained with ar.style; "
-                             "the shipped model `style` was (--model style)")
+            raise ValueError(f"--style: the model in {self.folder} ({self.arch}) does not follow a description; "
+                             "the shipped model `style` does (--model style)")
         if mixture_temperature is not None and getattr(arm, "draws_events", False):
             raise ValueError("--mixture-temperature: an events model has no mixture; its --temperature is the key's")
         if tempered:

@@ -59,9 +59,14 @@ class EventBins:
         """Classes [R, N] each and sizes [R] → padded sets in seconds: each start and duration at its bin's middle
         on its scale, or with `within` [R, N, 2] (uniform in [0, 1)) at that place inside its bin, so that drawn
         times are continuous as played ones are, not on the bins' grid; the starts of a chunk stay in time order
-        (those in one bin sorted) and `to_bins` gives back the same classes."""
+        (those in one bin sorted: the sampler draws start bins in time order, so sorting only reorders places
+        within one bin) and `to_bins` gives back the same classes."""
         place = torch.full((*start.shape, 2), 0.5, dtype=torch.float64, device=start.device) if within is None \
             else within.double().clamp(0.0005, 0.9995)  # [R, N, 2]: (start, duration) inside the bin
+        # the first and last duration bins reach only half a bin past their middles (to_bins clamps beyond)
+        edge = place[..., 1] / 2  # [R, N]
+        place[..., 1] = torch.where(duration == 0, 0.5 + edge, torch.where(duration == DURATION_BINS - 1, edge,
+                                                                             place[..., 1]))
         offset_s = (start.double() + place[..., 0]) * START_STEP_S  # [R, N]
         if within is not None:  # the chunk's starts in order: bins are, and in a bin the places sorted
             valid = torch.arange(start.shape[1], device=start.device) < sizes[:, None]  # [R, N]

@@ -174,12 +174,12 @@ class EventAutoregressive(Autoregressive):
         hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
         description drawn from the bank, or one as `style` asks (style.parse_style); a prompt without `style`
         is heard, not told."""
-        self.drawn, self.history, self.pitch_classes = [], None, None
+        self.drawn, self.history, self.pitch_classes, self.generator.described = [], None, None, None
         self.sampler = EventSampler(self.generator.events)
         if style is not None and self.generator.style is None:
             raise ValueError("--style: this model was not trained with ar.style; it has no description to follow")
         if self.generator.style is not None:  # each piece's character, drawn or asked; a prompt is heard instead
-            rng = torch.Generator().manual_seed(seed)
+            rng = torch.Generator().manual_seed(seed * 1_000_003 + 17)  # a stream apart from the chunks' draws
             if style is not None:
                 self.generator.described = self.generator.style.choose(n, rng, style)  # [S, D]
             elif prompt is None and prompt_sets is None:

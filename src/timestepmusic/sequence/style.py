@@ -106,7 +106,7 @@ class StyleGatherer:
         paired[index[1:]] = same_track
         stepwise[index[1:]] = same_track & ((ids[index[1:]] - ids[index[:-1]]).abs() <= STEP)
         key, velocity, duration = ids.double(), gatherer.intensity.double(), gatherer.duration_s.double()
-        damper = ids == DAMPER_ID
+        damper = ids == DAMPER_ID  # a press counts whole in the passage it starts in (one held from before: not)
         note, half = note.double(), (damper & (gatherer.intensity <= HALF_DEPTH)).double()
         per_event = torch.stack([note, key * note, key ** 2 * note, velocity * note, paired.double(),
                                  stepwise.double(), duration * damper, duration * half,
@@ -151,6 +151,8 @@ def parse_style(text: str) -> dict[str, float]:
         name = name.strip().replace("-", "_")
         if not sep or name not in ATTRIBUTES:
             raise ValueError(f"--style {part!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {', '.join(ATTRIBUTES)}")
+        if name in request:
+            raise ValueError(f"--style {text}: {name} is asked twice")
         request[name] = _described_value(name, value.strip())
     return request
 

@@ -80,6 +80,18 @@ def test_drawn_times_fill_their_bins_in_time_order_and_bin_back_the_same():
         assert len(torch.unique(placed.duration_s[at_edge])) > 0.9 * int(at_edge.sum()) > 10
 
 
+def test_the_sampler_writes_bin_middles_unless_told_to_place_times_inside_them():
+    torch.manual_seed(3)
+    head = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25)
+    features = torch.randn(400, 8)
+    drawn = {in_bins: EventSampler(head, in_bins).sample(features, torch.Generator().manual_seed(0))
+             for in_bins in (False, True)}
+    valid = torch.arange(6) < drawn[False].sizes[:, None]
+    middles = (drawn[False].offset_s / 0.005 - 0.5)[valid]
+    assert int(valid.sum()) > 200 and torch.allclose(middles, middles.round(), atol=1e-6)
+    assert len(torch.unique(drawn[True].duration_s[torch.arange(6) < drawn[True].sizes[:, None]])) > 100
+
+
 def test_the_head_learns_each_chunk_its_features_stand_for_and_draws_it():
     torch.manual_seed(0)
     head = EventHead(width=8, hidden=32, max_events=6, chunk_seconds=0.25)

@@ -412,6 +412,11 @@ class AutoregressiveConfig:
     chunk, read relative to each candidate key, and leans every key choice in the chunk towards what fits them
     (sequence/tonal.py). Off in models trained before it; a warm start turns it on with the head unchanged at
     first."""
+    in_bins: bool = False
+    """Events arm, sampling only: each drawn start and duration is placed uniformly inside its bin (5 ms starts, log
+    duration bins ~10 % wide) rather than at its middle, so that drawn times are not on a grid (at the middles
+    every duration is one of 96 values, which a classifier finds). Measured (docs/quality.md, eleventh session):
+    no better at 16 s, worse at 60 s on validation, so off by default; the `style` model was measured with it."""
     style: bool = False
     """Events arm: at every chunk the transformer also reads a description of the 16 s from it on (register, spread,
     density, loudness, stepwise motion, damper, half pedal, soft pedal); sampling draws one per piece from real

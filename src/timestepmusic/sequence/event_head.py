@@ -9,9 +9,9 @@ step before as its input); at each step the key logits come from the GRU's state
 the chosen key, the duration's from those and the start, the intensity's from all three.
 
 Bins (`EventBins`): starts in 5 ms steps over the chunk, durations on a log scale from 5 ms to 32 s
-(each bin ~10 % wide), intensities exact (1–127). A drawn start or duration is placed uniformly inside its bin
-(on the bin's scale: the density the bins stand for, piecewise constant): at the bins' middles, every drawn
-duration would be one of 96 values, a grid no played performance is on and that a classifier finds.
+(each bin ~10 % wide), intensities exact (1–127). A drawn start or duration is written at its bin's middle, or
+with ar.in_bins placed uniformly inside its bin (on the bin's scale: the density the bins stand for, piecewise
+constant): at the middles every drawn duration is one of 96 values, a grid no played performance is on.
 Shapes: R chunk rows (any batch of chunks), N events per chunk (max_events), W feature width, H head width,
 K events in the batch.
 """
@@ -63,10 +63,10 @@ class EventBins:
         within one bin) and `to_bins` gives back the same classes."""
         place = torch.full((*start.shape, 2), 0.5, dtype=torch.float64, device=start.device) if within is None \
             else within.double().clamp(0.0005, 0.9995)  # [R, N, 2]: (start, duration) inside the bin
-        # the first and last duration bins reach only half a bin past their middles (to_bins clamps beyond)
-        edge = place[..., 1] / 2  # [R, N]
-        place[..., 1] = torch.where(duration == 0, 0.5 + edge, torch.where(duration == DURATION_BINS - 1, edge,
-                                                                             place[..., 1]))
+        if within is not None:  # the first and last duration bins reach only half a bin past their middles
+            edge = place[..., 1] / 2  # [R, N]
+            place[..., 1] = torch.where(duration == 0, 0.5 + edge, torch.where(duration == DURATION_BINS - 1, edge,
+                                                                                 place[..., 1]))
         offset_s = (start.double() + place[..., 0]) * START_STEP_S  # [R, N]
         if within is not None:  # the chunk's starts in order: bins are, and in a bin the places sorted
             valid = torch.arange(start.shape[1], device=start.device) < sizes[:, None]  # [R, N]

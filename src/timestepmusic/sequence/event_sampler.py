@@ -31,8 +31,8 @@ class EventSampler:
     """An event head's weights arranged for drawing (see the module's docstring)."""
 
     @torch.no_grad()
-    def __init__(self, head: EventHead):
-        self.head = head
+    def __init__(self, head: EventHead, in_bins: bool = False):
+        self.head, self.in_bins = head, in_bins  # in_bins: each start and duration placed inside its bin (ar.in_bins)
         out = head.out  # each: Linear(H, H), GELU, Linear(H, classes)
         self.first_weight = torch.cat([out[name][0].weight for name in CHOICES])  # [4H, H]
         self.first_bias = torch.cat([out[name][0].bias for name in CHOICES])  # [4H]
@@ -119,5 +119,6 @@ class EventSampler:
         inside = torch.arange(n, device=device) < sizes[:, None]  # [R, N]
         key, start, duration, intensity = (torch.where(inside, F.pad(x, (0, n - x.shape[1])), fill)
                                            for x, fill in zip(classes, (0, 0, 0, 1)))  # [R, N] each
-        within = torch.rand(r, n, 2, generator=rng).to(device)  # [R, N, 2]: each start and duration inside its bin
+        # with in_bins, each start and duration at a uniform place inside its bin: [R, N, 2]; else at the middles
+        within = torch.rand(r, n, 2, generator=rng).to(device) if self.in_bins else None
         return head.bins.to_sets(key, start, duration, intensity, sizes, within)

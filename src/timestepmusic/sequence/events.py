@@ -175,7 +175,7 @@ class EventAutoregressive(Autoregressive):
         description drawn from the bank, or one as `style` asks (style.parse_style); a prompt without `style`
         is heard, not told."""
         self.drawn, self.history, self.pitch_classes, self.generator.described = [], None, None, None
-        self.sampler = EventSampler(self.generator.events)
+        self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
         if style is not None and self.generator.style is None:
             raise ValueError("--style: this model was not trained with ar.style; it has no description to follow")
         if self.generator.style is not None:  # each piece's character, drawn or asked; a prompt is heard instead

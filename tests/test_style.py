@@ -104,7 +104,7 @@ def test_sampling_steps_hear_the_description_as_training_does():
     net.style.fill_bank(described(BANK, 4))
     x, told = torch.randn(2, 8, 4), described(2, 5)
     (whole,), _ = net(x, told)  # [2, 8, W]
-    net.described = told
+    net.hold(told, 2)
     outputs, cache = net.prefill(x[:, :3])
     assert torch.allclose(outputs[0][0][:, -1], whole[:, 3], atol=1e-5)
     outputs, cache = net.step(x[:, 3], 4, cache)
@@ -161,7 +161,7 @@ def test_a_run_with_style_samples_told_a_bank_description_per_piece(tiny_corpus,
     prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
     model.sample_latents(1, 1.0, seed=0, prompt=prompt)
     assert heard and all(told is None for told in heard)  # a continued prompt is heard, not told
-    assert model.arm.generator.described is None
+    assert model.arm.generator.held is None
 
 
 def test_a_request_is_read_in_its_users_units():

@@ -61,17 +61,17 @@ class EventBins:
         times are continuous as played ones are, not on the bins' grid; the starts of a chunk stay in time order
         (those in one bin sorted: the sampler draws start bins in time order, so sorting only reorders places
         within one bin) and `to_bins` gives back the same classes."""
-        place = torch.full((*start.shape, 2), 0.5, dtype=torch.float64, device=start.device) if within is None \
-            else within.double().clamp(0.0005, 0.9995)  # [R, N, 2]: (start, duration) inside the bin
-        if within is not None:  # the first and last duration bins reach only half a bin past their middles
-            edge = place[..., 1] / 2  # [R, N]
-            place[..., 1] = torch.where(duration == 0, 0.5 + edge, torch.where(duration == DURATION_BINS - 1, edge,
-                                                                                 place[..., 1]))
-        offset_s = (start.double() + place[..., 0]) * START_STEP_S  # [R, N]
-        if within is not None:  # the chunk's starts in order: bins are, and in a bin the places sorted
+        offset_s, duration_place = (start.double() + 0.5) * START_STEP_S, 0.5  # [R, N]; the bins' middles
+        if within is not None:
+            place = within.double().clamp(0.0005, 0.9995)  # [R, N, 2]: (start, duration) inside the bin
+            offset_s = (start.double() + place[..., 0]) * START_STEP_S  # [R, N]
             valid = torch.arange(start.shape[1], device=start.device) < sizes[:, None]  # [R, N]
+            # the chunk's starts in order: bins are, and in a bin the places sorted
             offset_s = torch.where(valid, offset_s.masked_fill(~valid, torch.inf).sort(dim=1).values, offset_s)
-        duration_s = SHORTEST_S * (LONGEST_S / SHORTEST_S) ** ((duration.double() + place[..., 1] - 0.5)
+            edge = place[..., 1] / 2  # the first and last duration bins reach only half a bin past their middles
+            duration_place = torch.where(duration == 0, 0.5 + edge,
+                                         torch.where(duration == DURATION_BINS - 1, edge, place[..., 1]))  # [R, N]
+        duration_s = SHORTEST_S * (LONGEST_S / SHORTEST_S) ** ((duration.double() + duration_place - 0.5)
                                                                  / (DURATION_BINS - 1))
         return SetBatch(key.long(), offset_s, duration_s.clamp(SHORTEST_S, LONGEST_S), intensity.long(), sizes.long())
 

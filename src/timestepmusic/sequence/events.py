@@ -45,7 +45,7 @@ class EventGenerator(nn.Module):
         super().__init__()
         self.trunk, self.events, self.style = trunk, events, style
         self.context, self.latent = trunk.context, trunk.latent
-        self.described: torch.Tensor | None = None  # with ar.style: the pieces being sampled, [S, D] (None: untold)
+        self.held: torch.Tensor | None = None  # with ar.style: the offset of the pieces being sampled [S, W] (`hold`)
 
     def forward(self, x: torch.Tensor, described: torch.Tensor | None = None):
         """Windows x [B, T, L], with ar.style told each step's description [B, T, D] (or one per window [B, D];
@@ -53,14 +53,19 @@ class EventGenerator(nn.Module):
         return self.trunk(x, self.offset(described, x.shape[0]))
 
     def prefill(self, seen: torch.Tensor):
-        return self.trunk.prefill(seen, self.offset(self.described, seen.shape[0]))
+        return self.trunk.prefill(seen, self.held)
 
     def step(self, previous: torch.Tensor, position: int, cache: list):
-        return self.trunk.step(previous, position, cache, self.offset(self.described, previous.shape[0]))
+        return self.trunk.step(previous, position, cache, self.held)
 
     def offset(self, described: torch.Tensor | None, b: int) -> torch.Tensor | None:
         """With ar.style, what the descriptions [B, (T,) D] add to each position's input [B, (T,) W]; None without."""
         return None if self.style is None else self.style(described, b)
+
+    def hold(self, described: torch.Tensor | None, n: int) -> None:
+        """Sampling: the descriptions [S, D] of the n pieces about to be drawn (None: untold), as the offset every
+        `prefill` and `step` adds until the next `hold` (computed once, not per chunk)."""
+        self.held = self.offset(described, n)
 
 
 @register
@@ -174,16 +179,18 @@ class EventAutoregressive(Autoregressive):
         hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
         description drawn from the bank, or one as `style` asks (style.parse_style); a prompt without `style`
         is heard, not told."""
-        self.drawn, self.history, self.pitch_classes, self.generator.described = [], None, None, None
+        self.drawn, self.history, self.pitch_classes = [], None, None
         self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
         if style is not None and self.generator.style is None:
             raise ValueError("--style: this model was not trained with ar.style; it has no description to follow")
-        if self.generator.style is not None:  # each piece's character, drawn or asked; a prompt is heard instead
+        described = None  # with ar.style: each piece's character, drawn or asked; a prompt is heard instead
+        if self.generator.style is not None:
             rng = torch.Generator().manual_seed(seed * 1_000_003 + 17)  # a stream apart from the chunks' draws
             if style is not None:
-                self.generator.described = self.generator.style.choose(n, rng, style)  # [S, D]
+                described = self.generator.style.choose(n, rng, style)  # [S, D]
             elif prompt is None and prompt_sets is None:
-                self.generator.described = self.generator.style.draw(n, rng)  # [S, D]
+                described = self.generator.style.draw(n, rng)  # [S, D]
+        self.generator.hold(described, n)
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:
@@ -202,7 +209,7 @@ class EventAutoregressive(Autoregressive):
             return super().sample(n, chunks, seed, prompt)
         finally:
             self.history, self.pitch_classes, self.sampler = None, None, None
-            self.generator.described = None
+            self.generator.held = None
 
     def drawn_events(self, piece: int, chunks: int, chunk_seconds: float, start_chunk: int = 0) -> Events:
         """The events piece `piece` of the last sample drew in its first `chunks` new chunks, placed from chunk

@@ -152,32 +152,29 @@ class LatentTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor,
                 offset: torch.Tensor | None = None) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-        """Latents x [B, T, L] (and `offset` [B, W] or [B, T, W], added to each position's input: a condition) → for every
-        step t the density of x[t] given x[<t] and the logit that x[t] ends
-        the piece [B, T]. The density is (mixture logits [B, T, K], means [B, T, K, L], log spreads [B, T, K, L])
-        for the mixture head, (features [B, T, W],) for the dimwise head: pass it to `nll` or `sample`."""
+        """Latents x [B, T, L] (and `offset`, a condition added to each position's input: see `conditioned`) → for
+        every step t the density of x[t] given x[<t] and the logit that x[t] ends the piece [B, T]. The density
+        is (mixture logits [B, T, K], means [B, T, K, L], log spreads [B, T, K, L]) for the mixture head,
+        (features [B, T, W],) for the dimwise head: pass it to `nll` or `sample`."""
         b, t, _ = x.shape
         if t > self.context:
             raise ValueError(f"a window of {t} chunks is longer than the model's context of {self.context}")
         previous = self.read(x[:, :-1])  # [B, T-1, W]
         h = torch.cat([self.start.expand(b, 1, -1), previous], dim=1) + self.position.weight[:t]  # [B, T, W]
-        if offset is not None:
-            h = h + (offset[:, None] if offset.dim() == 2 else offset)
+        h = conditioned(h, offset)
         for block in self.blocks:
             h = block(h)
         return self.heads_of(self.norm(h), b, t)
 
     def prefill(self, seen: torch.Tensor, offset: torch.Tensor | None = None):
         """The latents a window has seen, seen [B, n, L] (n < context; n = 0: none yet; `offset` as in `forward`)
-        → the outputs of
-        `forward` at position n, which predict the next latent ([B, 1, …]), and the key/value cache of positions
-        0 … n for `step` to continue from. One pass instead of n + 1 steps."""
+        → the outputs of `forward` at position n, which predict the next latent ([B, 1, …]), and the key/value
+        cache of positions 0 … n for `step` to continue from. One pass instead of n + 1 steps."""
         b, n, _ = seen.shape
         if n >= self.context:
             raise ValueError(f"a window of {n} seen chunks leaves no position in the model's context of {self.context}")
         h = torch.cat([self.start.expand(b, 1, -1), self.read(seen)], dim=1) + self.position.weight[:n + 1]  # [B, n+1, W]
-        if offset is not None:
-            h = h + (offset[:, None] if offset.dim() == 2 else offset)
+        h = conditioned(h, offset)
         cache = []
         for block in self.blocks:
             h, kv = block(h, keep=True)
@@ -191,8 +188,7 @@ class LatentTransformer(nn.Module):
         if position >= self.context:
             raise ValueError(f"position {position} is past the model's context of {self.context}")
         h = self.read(previous[:, None]) + self.position.weight[position]  # [B, 1, W]
-        if offset is not None:
-            h = h + (offset[:, None] if offset.dim() == 2 else offset)
+        h = conditioned(h, offset)
         extended = []
         for block, past in zip(self.blocks, cache):
             h, kv = block(h, past)
@@ -209,6 +205,14 @@ class LatentTransformer(nn.Module):
         mean = out[..., k:k + k * dims].view(b, t, k, dims)  # [B, T, K, L]
         log_sigma = out[..., k + k * dims:k + 2 * k * dims].view(b, t, k, dims).clamp(*LOG_SIGMA_RANGE)
         return (logits, mean, log_sigma), out[..., -1]
+
+
+def conditioned(h: torch.Tensor, offset: torch.Tensor | None) -> torch.Tensor:
+    """The transformer's input h [B, T, W] with a condition added to every position: `offset` [B, W] (one per
+    sequence) or [B, T, W] (one per position); None: h as it is."""
+    if offset is None:
+        return h
+    return h + (offset[:, None] if offset.dim() == 2 else offset)
 
 
 def mixture_nll(x: torch.Tensor, logits: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:

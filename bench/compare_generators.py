@@ -1,7 +1,8 @@
 """The generator comparison (docs/quality.md): each trained model writes N pieces (no snapping), and
 `tsm evaluate`'s figures compare them with real excerpts of one split, beside fixed rows: two halves of
 the real set (ceiling), the autoencoder's decode of real latent sequences (the representation's
-ceiling), and real chunks shuffled at random (the floor, built into the report).
+ceiling), real chunks shuffled at random (the floor, built into the report) and, with --train-row, real
+training-split excerpts (what a model of the training split could reach on the compared split).
 
     python bench/compare_generators.py --corpus CORPUS --split test --out OUT \
         --model conv-s0=runs/conv-s0 --model ar-s0=runs/ar-s0 [--samples 200 --seconds 16]
@@ -34,6 +35,17 @@ def decoded_real_row(ae, corpus, split: str, seconds: float):
     return excerpts_from_events(decoded, seconds)
 
 
+def training_row(corpus, samples: int, seconds: float, seed: int):
+    """`samples` real excerpts of the training split, picked at random: what a model that had learnt the
+    training split exactly would score against the compared split (where the splits differ, below the
+    halves of one split)."""
+    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+
+    table = excerpts_from_corpus(corpus, "train", seconds)
+    rng = np.random.default_rng(seed)
+    return table.take(np.sort(rng.choice(table.num_excerpts, min(samples, table.num_excerpts), replace=False)))
+
+
 def summary_of(report: dict, row: str) -> dict:
     from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS
 
@@ -60,6 +72,8 @@ def main() -> None:
     parser.add_argument("--mixture-temperature", type=float, help="ar models: temperature of the mixture's weights")
     parser.add_argument("--slide-stride", type=int, help="ar models: ar.slide_stride past the context (bench/ar_slide.py)")
     parser.add_argument("--no-ae-row", action="store_true", help="skip the autoencoder-decode row (faster)")
+    parser.add_argument("--train-row", action="store_true",
+                        help="add a fixed row of real training-split excerpts (as many as --samples)")
     parser.add_argument("--set", action="append", default=[], metavar="ar.NAME=VALUE",
                         help="a sampling setting of ar and events models, e.g. ar.pedal_join_s=0.1 (repeatable)")
     args = parser.parse_args()
@@ -101,6 +115,8 @@ def main() -> None:
         if key not in ceiling_rows and not args.no_ae_row:  # one decode of the real split per autoencoder
             ceiling_rows[key] = decoded_real_row(model.ae, corpus, args.split, args.seconds)
         extra = {} if args.no_ae_row else {"autoencoder decode": ceiling_rows[key]}
+        if args.train_row:
+            extra["training excerpts"] = training_row(corpus, args.samples, args.seconds, args.seed)
         report = evaluate_generated(midi, corpus, args.out / name / "report", split=args.split, seconds=args.seconds,
                                     seed=args.seed, extra_rows=extra)
         results[name] = {GENERATED: summary_of(report, GENERATED), "faster_than_real_time": music_s / sampled_s,

@@ -16,9 +16,10 @@ from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.midi import read_events
+from timestepmusic.sequence import style as style_module
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.events import EventGenerator
-from timestepmusic.sequence.style import AHEAD, ATTRIBUTES, BANK, NEAREST, PieceStyle, StyleGatherer, parse_style
+from timestepmusic.sequence.style import ATTRIBUTES, BANK, NEAREST, PieceStyle, StyleGatherer, parse_style
 from timestepmusic.sequence.transformer_net import LatentTransformer
 from timestepmusic.train.sequence import train_sequence_model
 
@@ -206,8 +207,10 @@ def test_generate_follows_a_style_and_refuses_one_a_model_cannot(tiny_corpus, ti
     assert "does not follow a description" in err and len(err.splitlines()) == 1
 
 
-def test_each_step_is_told_the_passage_from_it_on(tiny_corpus):
-    """A step's description covers the AHEAD chunks from it on, fewer where its track ends first."""
+def test_each_step_is_told_the_passage_from_it_on(tiny_corpus, monkeypatch):
+    """A step's description covers the AHEAD chunks from it on; within its track's last AHEAD chunks, those last
+    AHEAD chunks (a full passage, as sampling holds one, not one shrinking to the chunk predicted)."""
+    monkeypatch.setattr(style_module, "AHEAD", 8)  # 2 s: shorter than the tiny corpus's 12 s tracks
     corpus = Corpus.open(tiny_corpus)
     gatherer = ChunkGatherer(corpus)
     styles = StyleGatherer(gatherer)
@@ -220,10 +223,11 @@ def test_each_step_is_told_the_passage_from_it_on(tiny_corpus):
     told = styles.ahead(rows, locate)  # [2, 2, D]
     chunks = int(ptr[2] - ptr[1])
     for (i, j), (track, chunk) in {(0, 0): (1, 2), (0, 1): (1, 3), (1, 0): (1, chunks - 5), (1, 1): (1, chunks - 1)}.items():
-        length = min(AHEAD, chunks - chunk)
-        expected = styles.describe(torch.tensor([track]), torch.tensor([chunk]), torch.tensor([length]))[0]
+        begin = min(chunk, chunks - 8)
+        expected = styles.describe(torch.tensor([track]), torch.tensor([begin]), torch.tensor([8]))[0]
         assert torch.equal(told[i, j].nan_to_num(-1), expected.nan_to_num(-1)), (i, j)
-    assert not torch.equal(told[0, 0].nan_to_num(-1), told[1, 0].nan_to_num(-1))
+    assert not torch.equal(told[0, 0].nan_to_num(-1), told[0, 1].nan_to_num(-1))  # the passage moves with the step
+    assert torch.equal(told[1, 0].nan_to_num(-1), told[1, 1].nan_to_num(-1))  # the track's last 2 s for both
 
 
 def test_the_shipped_style_model_plays_high_or_low_as_asked():

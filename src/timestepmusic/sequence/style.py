@@ -127,12 +127,16 @@ class StyleGatherer:
         return described.float()  # [B, D]
 
     def ahead(self, rows: torch.Tensor, locate) -> torch.Tensor:
-        """Global chunk rows [B, T] → the description of the AHEAD chunks from each on (fewer at a track's end)
-        [B, T, D]; `locate`: global chunk rows → (track, chunk)."""
+        """Global chunk rows [B, T] → the description of the AHEAD chunks from each on [B, T, D]; within a track's
+        last AHEAD chunks, of those last AHEAD chunks (of the whole track, where it is shorter), so that a step is
+        always told a full passage, as sampling tells it, and never one that shrinks to the chunk it predicts;
+        `locate`: global chunk rows → (track, chunk)."""
         b, t = rows.shape
         track, chunk = locate(rows.reshape(-1))  # [B·T] each
-        length = (self.g.track_chunks[track] - chunk).clamp(min=1, max=AHEAD)  # [B·T]
-        return self.describe(track, chunk, length).view(b, t, -1)  # [B, T, D]
+        chunks = self.g.track_chunks[track]  # [B·T]
+        length = chunks.clamp(min=1, max=AHEAD)
+        begin = torch.minimum(chunk, chunks - length).clamp(min=0)
+        return self.describe(track, begin, length).view(b, t, -1)  # [B, T, D]
 
     def bank(self, sampler: SequenceSampler, locate, rng: torch.Generator) -> torch.Tensor:
         """BANK descriptions [BANK, D] of training passages of AHEAD chunks (shorter, where no track has one)."""

@@ -4,7 +4,10 @@ and what whole free-running pieces hold against real excerpts.
 
   teacher-forced  for the first --chunks chunks of --excerpts real 16 s excerpts of --split, one chunk drawn
                   per real chunk; notes per chunk, mean ln note duration, and gaps between onsets within a
-                  chunk (the real events put on the head's 5 ms start bins first, so the two are on one grid)
+                  chunk (the real events put on the head's 5 ms start bins first, so the two are on one grid);
+                  and the share of top-line steps of at most 2 semitones (as tsm evaluate's stepwise_share: the
+                  highest key of each onset, onsets within 25 ms merged), from the real past's last top note
+                  into the chunk and within it
   free-running    -n pieces of 16 s per sampling seed (--seeds); per excerpt, as tsm evaluate's
                   duration_log_mean (mean ln note duration) and note density, beside every real 16 s excerpt
                   of --split; and the duration by 4 s block of the piece (a drift within pieces shows there)
@@ -40,13 +43,14 @@ def teacher_forced(model, real_excerpts, chunks: int, seed: int) -> dict[str, di
     arm, ae = model.arm, model.ae
     head = arm.generator.events
     sampler, rng = EventSampler(head), torch.Generator().manual_seed(seed)
-    out = {side: {"duration_ln": [], "per_chunk": [], "gaps_s": []} for side in ("real", "drawn")}
+    out = {side: {"duration_ln": [], "per_chunk": [], "gaps_s": [], "steps": []} for side in ("real", "drawn")}
     with torch.no_grad():
         for events in real_excerpts:
             latents, sets = ae.encode_events(events)  # [C, L], [C, N]
             c = min(chunks, latents.shape[0])
             (features,), _ = arm.generator(model.normaliser.forward(latents[:c].float())[None])  # [1, C, W]
             history = DrawnHistory(1, ae.chunk_seconds, torch.device("cpu")) if head.carry is not None else None
+            last_top = None  # the real past's last top-line note
             for k in range(c):
                 real = sets.take(torch.tensor([k]))  # [1, N]
                 carry = history.carry() if history is not None else None
@@ -54,23 +58,47 @@ def teacher_forced(model, real_excerpts, chunks: int, seed: int) -> dict[str, di
                 if history is not None:
                     history.append(real)  # teacher forcing: the real chunk is the past of the next
                 real = head.bins.to_sets(*head.bins.to_bins(real), real.sizes)  # on the head's bins
+                tops = {}
                 for side, s in (("real", real), ("drawn", drawn)):
                     notes = (s.mask[0] & (s.ids[0] < NUM_KEYS)).numpy()
                     out[side]["duration_ln"].append(np.log(s.duration_s[0].numpy()[notes]))
                     out[side]["per_chunk"].append(np.array([notes.sum()]))
                     out[side]["gaps_s"].append(np.diff(np.sort(s.offset_s[0].numpy()[notes])))
+                    tops[side] = top_line(s.offset_s[0].numpy()[notes], s.ids[0].numpy()[notes])
+                    line = tops[side] if last_top is None else np.concatenate([[last_top], tops[side]])
+                    out[side]["steps"].append(np.abs(np.diff(line)))
+                if tops["real"].size:
+                    last_top = tops["real"][-1]
     return {side: {k: np.concatenate(v) for k, v in d.items()} for side, d in out.items()}
 
 
+def top_line(offset_s: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """A chunk's notes (offsets, keys) → the highest key of each onset in time order (onsets closer than 25 ms
+    merged, as tsm evaluate's melodic descriptors)."""
+    from timestepmusic.evaluate.descriptors import ONSET_MERGE_S
+
+    order = np.argsort(offset_s, kind="stable")
+    offset_s, keys = offset_s[order], keys[order].astype(np.int64)
+    if not keys.size:
+        return keys
+    new = np.ones(keys.size, dtype=bool)
+    new[1:] = np.diff(offset_s) > ONSET_MERGE_S
+    return np.maximum.reduceat(keys, np.flatnonzero(new))
+
+
 def per_excerpt(performances) -> dict[str, np.ndarray]:
-    """Per excerpt of SECONDS: mean ln note duration, notes per second, mean ln duration in each 4 s block."""
+    """Per excerpt of SECONDS: mean ln note duration, notes per second, the share of top-line steps of at most 2
+    semitones, mean ln duration in each 4 s block."""
     from timestepmusic.midi import NUM_KEYS
 
-    duration, density, blocks = [], [], [[] for _ in range(4)]
+    duration, density, stepwise, blocks = [], [], [], [[] for _ in range(4)]
     for e in performances:
         notes = e.ids < NUM_KEYS
         ln = np.log(np.maximum(e.duration_s[notes], 1e-3))
         start = e.start_s[notes] - (e.start_s.min() if e.start_s.size else 0.0)
+        steps = np.abs(np.diff(top_line(start, e.ids[notes])))
+        if steps.size:
+            stepwise.append((steps <= 2).mean())
         if ln.size:
             duration.append(ln.mean())
         density.append(ln.size / SECONDS)
@@ -78,7 +106,7 @@ def per_excerpt(performances) -> dict[str, np.ndarray]:
             inside = ln[(start >= 4 * b) & (start < 4 * b + 4)]
             if inside.size:
                 blocks[b].append(inside.mean())
-    return {"duration_ln": np.array(duration), "density": np.array(density),
+    return {"duration_ln": np.array(duration), "density": np.array(density), "stepwise": np.array(stepwise),
             **{f"block_{b}": np.array(v) for b, v in enumerate(blocks)}}
 
 
@@ -128,18 +156,20 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     rows = [[side, f"{forced[side]['per_chunk'].mean():.3f}", f"{forced[side]['duration_ln'].mean():.3f}",
-             *gap_shares(forced[side]["gaps_s"])] for side in ("real", "drawn")]
+             *gap_shares(forced[side]["gaps_s"]), f"{(forced[side]['steps'] <= 2).mean():.3f}"]
+            for side in ("real", "drawn")]
     free_rows = [[name, str(d["duration_ln"].size), mean_se(d["duration_ln"]), mean_se(d["density"]),
+                  mean_se(d["stepwise"]),
                   *[f"{d[f'block_{b}'].mean():.3f}" for b in range(4)]]
                  for name, d in ((f"real {args.split} excerpts", truth), ("free-running pieces", free))]
     lines = [f"--model {args.model}; {args.split} split of {corpus.root}",
              f"teacher-forced: the first {args.chunks} chunks of {len(picked)} real excerpts, one draw per chunk "
              f"after the real past (key temperature {model.arm.temperature:g})", "",
              *table(["chunks after a real past", "notes / chunk", "mean ln duration", "gap 0 ms", "5–10",
-                     "15–20", "25–55", "60–95", "≥ 100 ms"], rows), "",
+                     "15–20", "25–55", "60–95", "≥ 100 ms", "steps ≤ 2"], rows), "",
              f"free-running: {args.n} pieces of {SECONDS:g} s × sampling seeds {args.seeds}; per excerpt (± standard "
              f"error), as tsm evaluate's duration_log_mean and note density", "",
-             *table(["excerpts", "n", "mean ln duration", "notes / s", "0–4 s", "4–8 s", "8–12 s", "12–16 s"],
+             *table(["excerpts", "n", "mean ln duration", "notes / s", "steps ≤ 2", "0–4 s", "4–8 s", "8–12 s", "12–16 s"],
                     free_rows)]
     print("\n".join(lines))
     write_markdown(args.markdown, "# Exposure bias of an events model: after a real past, and free-running", lines)

@@ -245,6 +245,25 @@ def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):
     assert "not a shipped model" in err and "default" in err and err.count("\n") == 1
 
 
+def test_a_folder_that_holds_no_model_does_not_hide_a_shipped_one(tmp_path, monkeypatch, capsys):
+    """An output folder called `style` (or `default`) in the working directory: the shipped model is still used;
+    a folder that holds a checkpoint is taken as given."""
+    from timestepmusic.shipped import models_dir, resolve_model
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "style").mkdir()
+    (tmp_path / "default").mkdir()
+    assert resolve_model("style") == models_dir() / "style"
+    assert resolve_model(None) == models_dir() / "default"
+    assert resolve_model("default") == models_dir() / "default"
+    (tmp_path / "style" / "last").mkdir()
+    (tmp_path / "style" / "last" / "config.json").write_text("{}")
+    assert resolve_model("style").resolve() == tmp_path / "style"  # a checkpoint there: taken as given
+    assert main(["generate", "--list", "--arch", "rnn"]) == 2  # none of that kind: said, not an empty list
+    err = capsys.readouterr().err.strip()
+    assert "no shipped model is of this kind" in err and "\n" not in err
+
+
 def test_a_shipped_autoencoder_is_found_by_name_and_is_not_a_generator(capsys, tmp_path):
     from timestepmusic.autoencoder import load_autoencoder
     from timestepmusic.shipped import shipped_autoencoders, shipped_names

@@ -268,7 +268,8 @@ def test_reconstruct_reaches_the_shipped_and_a_gan_runs_autoencoder(corpus, stra
     gan = tmp_path / "gan"
     train_gan(corpus, straight_ae, gan, Config().override(GAN | {"gan.steps": 1}), progress=False)
     for target in (gan, gan / "last"):
-        assert main(["reconstruct", str(source), "--ae", str(target), "-o", str(tmp_path / "gan.mid")]) == 0
+        assert main(["reconstruct", str(source), "--ae", str(target), "-o", str(tmp_path / f"{target.name}.mid")]) == 0
+    assert (tmp_path / "last.mid").is_file()
     assert (tmp_path / "shipped.mid").is_file() and (tmp_path / "gan.mid").is_file()
     capsys.readouterr()
 

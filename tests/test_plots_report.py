@@ -193,6 +193,21 @@ def test_tsm_plot_draws_the_file(tmp_path):
     assert not (tmp_path / "roll.jpg").exists()
 
 
+def test_plot_and_reconstruct_do_not_replace_a_file_unasked(tmp_path, capsys):
+    midi = write_events(hand_made()[0], tmp_path / "song.mid")
+    roll, rebuilt = tmp_path / "roll.png", tmp_path / "rebuilt.mid"
+    for path in (roll, rebuilt):
+        path.write_bytes(b"mine")
+    assert main(["plot", str(midi), "-o", str(roll)]) == 2
+    assert main(["reconstruct", str(midi), "-o", str(rebuilt)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("is there already") == 2 and "--overwrite" in err and "Traceback" not in err
+    assert roll.read_bytes() == rebuilt.read_bytes() == b"mine"
+    assert main(["plot", str(midi), "-o", str(roll), "--overwrite"]) == 0
+    assert main(["reconstruct", str(midi), "-o", str(rebuilt), "--overwrite"]) == 0
+    assert roll.read_bytes() != b"mine" and rebuilt.read_bytes() != b"mine"
+
+
 def test_a_soundfont_without_wav_is_refused_in_one_line(tmp_path, capsys):
     """As generate and reconstruct refuse it: the font would be silently ignored."""
     midi = write_events(hand_made()[0], tmp_path / "song.mid")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .audio_flags import add_audio_flags, check_audio_flags
+from .files import refuse_existing
 
 if TYPE_CHECKING:
     from .config import Config
@@ -157,10 +158,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.list:
         from .shipped import shipped_description, shipped_names
 
-        for name in shipped_names():
-            d = shipped_description(name)
-            if args.arch in (None, d["arch"]):  # --list --arch KIND: the shipped models of that kind
-                print(f"{name:<12} {d['arch']:<6} {d['description']}")
+        listed = [shipped_description(name) for name in shipped_names()]
+        listed = [d for d in listed if args.arch in (None, d["arch"])]  # --list --arch KIND: those of that kind
+        if not listed:
+            from .shipped import shipped_of_arch
+
+            shipped_of_arch(args.arch)  # raises: no shipped model of this kind, naming those there are
+        for d in listed:
+            print(f"{d['name']:<8} {d['arch']:<6} {d['summary']}")
         return 0
     if args.model is None and args.arch is not None:  # the shipped model of that kind
         from .shipped import shipped_of_arch
@@ -169,7 +174,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.info:
         info = model_info(args.model)
         if args.arch is not None and info.get("arch") != args.arch:
-            raise ValueError(f"--arch {args.arch}: the model {args.model} is a {info.get('arch')} model")
+            raise ValueError(f"--arch {args.arch}: the model {args.model} is of arch {info.get('arch')}")
         print(json.dumps(info, indent=1))
         return 0
     if args.n < 1:
@@ -179,14 +184,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     gan = GANModel.load(args.model, args.device)
     if args.arch is not None and args.arch != gan.arch:
-        raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is a {gan.arch} model")
+        raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is of arch {gan.arch}")
     continues, tempered = getattr(gan.arm, "continues", False), getattr(gan.arm, "tempered", False)
     ends_itself = gan.arch == "rnn" or (tempered and args.max_seconds is not None)
     if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
-        raise ValueError(f"the temperatures are for ar and events models; the model in {gan.folder} is a {gan.arch} GAN")
+        raise ValueError(f"the temperatures are for ar and events models; the model in {gan.folder} is a GAN ({gan.arch})")
     if not continues and args.prompt:
         raise ValueError(f"--prompt is for ar and events models and conv models trained with gan.past_chunks; the model in "
-                         f"{gan.folder} is a {gan.arch} GAN that cannot continue a past")
+                         f"{gan.folder} is a GAN ({gan.arch}) that cannot continue a past")
     for flag, value in (("temperature", args.temperature), ("mixture-temperature", args.mixture_temperature)):
         if value is not None and not value > 0:
             raise ValueError(f"--{flag} must be > 0, got {value:g}")
@@ -282,6 +287,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from .midi import read_events, write_events
 
     check_audio_flags(args)
+    output = Path(args.output)
+    refuse_existing([output] + [output.with_suffix(s) for s, wanted in ((".png", args.png), (".wav", args.wav)) if wanted],
+                    args.overwrite)
     ae = load_autoencoder(args.ae, args.device)
     events, _ = read_events(args.input, pedal_bins=ae.config.events.pedal_bins)
     seen, rebuilt, size_accuracy = ae.reconstruct(events)
@@ -461,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "ae-latent75, the most faithful autoencoder measured (default: the shipped default model's, which is "
                    "ae-latent75)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.mid", help="MIDI file to write")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT.mid (and its PNG, WAV) if there (default: refuse)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--png", action="store_true", help="also write original-over-reconstruction piano rolls")
     add_audio_flags(p)

@@ -1,4 +1,4 @@
-"""Writing files so that a crash never leaves half of one: write to a temporary name, then rename."""
+"""Writing files: never half of one (a temporary name, then rename), and never over one a user made unasked."""
 from __future__ import annotations
 
 import os
@@ -33,3 +33,11 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+def refuse_existing(paths: list[Path], overwrite: bool) -> None:
+    """Raise ValueError (one line) if any of `paths` exists and `overwrite` was not given: nothing a user made is
+    replaced silently."""
+    there = [p for p in paths if p.exists()]
+    if there and not overwrite:
+        raise ValueError(f"{there[0]} is there already; give another name, or --overwrite to replace it")

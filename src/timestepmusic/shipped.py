@@ -34,8 +34,11 @@ def shipped_autoencoders() -> list[str]:
 
 
 def shipped_description(name: str) -> dict:
+    """A shipped model's name, arch, one-line summary (what `--list` prints) and full description (`--info`)."""
     meta = json.loads((models_dir() / name / "config.json").read_text())
-    return {"name": name, "arch": meta.get("arch", "conv"), "description": meta.get("description", "")}
+    description = meta.get("description", "")
+    return {"name": name, "arch": meta.get("arch", "conv"), "description": description,
+            "summary": meta.get("summary") or description.split(". ")[0]}
 
 
 def shipped_of_arch(arch: str) -> str:
@@ -48,14 +51,23 @@ def shipped_of_arch(arch: str) -> str:
 
 
 def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
-    """A folder given (an existing path) as it is; a shipped model's name → its folder; None → the default."""
+    """A folder given (an existing path) as it is; a shipped model's name → its folder; None → the default. A
+    folder in the working directory that holds no checkpoint (an output folder called `style`, say) does not
+    hide the shipped model of its name; nothing given is always the shipped default."""
     if model is None:
-        model = DEFAULT_MODEL
+        return models_dir() / DEFAULT_MODEL
     path = Path(model)
-    if path.exists():
+    shipped = isinstance(model, str) and "/" not in model and (models_dir() / model / "config.json").is_file()
+    if path.exists() and not (shipped and not _holds_checkpoint(path)):
         return path
-    if isinstance(model, str) and "/" not in model and (models_dir() / model / "config.json").is_file():
+    if shipped:
         return models_dir() / model
     generators, autoencoders = ", ".join(shipped_names()) or "none", ", ".join(shipped_autoencoders()) or "none"
     raise ValueError(f"{flag} {model}: no such folder, and not a shipped model (generators: {generators}; "
                      f"autoencoders, for --ae: {autoencoders})")
+
+
+def _holds_checkpoint(path: Path) -> bool:
+    """Whether a folder is a checkpoint or a run with one (checkpoint.checkpoint_dir's usual places; that module
+    imports torch, which `tsm --help` must not)."""
+    return any((folder / "config.json").is_file() for folder in (path, path / "last"))

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from ..audio_flags import add_audio_flags, check_audio_flags
+from ..files import refuse_existing
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -39,7 +40,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               f"{accuracy(report['classifier_trees'][row])} boosted trees")
     if "flagged" in report["copies"]:
         print(f"  near copies of training excerpts: {report['copies']['flagged']}")
-    print(f"wrote {Path(args.out) / 'report.html'} and report.json")
+    print(f"wrote {Path(args.out) / 'report.html'} and {Path(args.out) / 'report.json'}")
     return 0
 
 
@@ -54,6 +55,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         out = out / Path(args.input).with_suffix(".png").name
     if out.suffix.lower() != ".png":
         raise ValueError(f"-o {args.output}: a piano roll is written as PNG; give a name ending in .png or a folder")
+    refuse_existing([out] + ([Path(args.input).with_suffix(".wav")] if args.wav else []), args.overwrite)
     for path in render_outputs(args.input, events, png=True, wav=args.wav, png_path=out, soundfont=args.soundfont):
         print(path)
     return 0
@@ -96,6 +98,7 @@ def add_commands(sub) -> None:
     p.add_argument("-o", "--output", metavar="ROLL.png", help="PNG to write, or a folder to write FILE.png into "
                    "(default: FILE.png beside the MIDI file)")
     add_audio_flags(p, "also render FILE.wav with FluidSynth")
+    p.add_argument("--overwrite", action="store_true", help="replace the PNG (and WAV) if there (default: refuse)")
     p.add_argument("--pedal-bins", type=int, default=4,
                    help="pedal depth bins when reading the file (default 4, 0 = every value)")
     p.set_defaults(func=cmd_plot)

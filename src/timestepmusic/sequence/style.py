@@ -150,14 +150,18 @@ def parse_style(text: str) -> dict[str, float]:
     """`tsm generate --style` text, e.g. "damper=0.9,register=C5,density=6" → {attribute: value as a description
     holds it}; a bad request raises ValueError in one line."""
     request = {}
-    for part in (p.strip() for p in text.split(",")):
+    for part in (p.strip() for p in text.split(",") if p.strip()):  # a trailing comma is no attribute
         name, sep, value = part.partition("=")
         name = name.strip().replace("-", "_")
-        if not sep or name not in ATTRIBUTES:
+        if not sep:
             raise ValueError(f"--style {part!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {', '.join(ATTRIBUTES)}")
+        if name not in ATTRIBUTES:
+            raise ValueError(f"--style {part}: no attribute {name!r}; one of {', '.join(ATTRIBUTES)}")
         if name in request:
             raise ValueError(f"--style {text}: {name} is asked twice")
         request[name] = _described_value(name, value.strip())
+    if not request:
+        raise ValueError(f"--style {text!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {', '.join(ATTRIBUTES)}")
     return request
 
 

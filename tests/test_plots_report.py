@@ -291,3 +291,13 @@ def test_describe_every_test_excerpt_of_asap(shared_data, tmp_path):
     assert table.num_excerpts > 100
     assert np.all(np.isfinite(d["note_density"])) and np.nanmin(d["pitch_range"]) >= 0
     assert np.all((d["damper_fraction"] >= 0) & (d["damper_fraction"] <= 1))
+
+
+def test_a_continuation_is_marked_on_its_roll(tmp_path):
+    """`tsm generate --prompt … --png`: a dashed line where the new music starts, and nowhere else."""
+    events = hand_made()[0]
+    plain = image.imread(plot_roll(events, tmp_path / "plain.png"))
+    marked = image.imread(plot_roll(events, tmp_path / "marked.png", mark_s=1.0))
+    changed = np.any(np.abs(plain - marked) > 0.1, axis=-1)  # [rows, columns]
+    columns = np.flatnonzero(changed.any(axis=0))
+    assert columns.size and columns.max() - columns.min() < 100  # one line and its label, not the whole roll

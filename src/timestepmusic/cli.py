@@ -255,7 +255,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if args.png or args.wav:
             from .evaluate.render import render_outputs
 
-            for extra in render_outputs(path, events, png=args.png, wav=args.wav, soundfont=args.soundfont):
+            for extra in render_outputs(path, events, png=args.png, wav=args.wav, soundfont=args.soundfont,
+                                        continuation_s=prompt_s or None):
                 print(f"{extra}")
     if ends_itself:
         _print_lengths(gan, args, seconds, [latent.shape[0] * c - prompt_s for latent in pieces])  # new music only

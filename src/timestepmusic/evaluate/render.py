@@ -9,8 +9,9 @@ from ..midi import Events
 
 def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, wav: bool = False,
                    original: Events | None = None, soundfont: str | Path | None = None,
-                   png_path: str | Path | None = None) -> list[Path]:
-    """Write midi_path.with_suffix('.png') (or `png_path`) and/or '.wav'; return the paths written.
+                   png_path: str | Path | None = None, continuation_s: float | None = None) -> list[Path]:
+    """Write midi_path.with_suffix('.png') (or `png_path`) and/or '.wav'; return the paths written. The roll
+    marks `continuation_s`, where the continuation of a prompt starts.
 
     When audio is unavailable (no FluidSynth or soundfont) a warning with the install hint is logged
     (once per process) and the rest goes on: the MIDI file is already there.
@@ -24,7 +25,7 @@ def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, 
         if original is not None:
             written.append(plot_roll_pair(original, events, target))
         else:
-            written.append(plot_roll(events, target, title=midi_path.name))
+            written.append(plot_roll(events, target, title=midi_path.name, mark_s=continuation_s))
     if wav:
         from .audio import AudioUnavailable, render_wav, warn_unavailable
 

@@ -313,7 +313,7 @@ def model_info(model: str | Path | None = None) -> dict:
         if arch == "ar" and ar["head"] == "dimwise":
             other.discard("head_hidden")  # the dimwise head's width too
         ar = {k: v for k, v in ar.items() if k not in other}
-    return {"model": str(folder), "arch": arch, "trained": meta.get("trained"),
+    return {"model": str(folder), "arch": arch, "summary": meta.get("summary"), "trained": meta.get("trained"),
             "initialised_from": meta.get("initialised_from"),
             "corpus": meta.get("corpus"), "step": meta.get("step"),
             "gan": {k: gan[k] for k in ("steps", "seed", "validate_every") if k in gan} if likelihood else gan,

@@ -85,6 +85,9 @@ def main() -> None:
     from timestepmusic.midi import write_events
 
     corpus = Corpus.open(args.corpus)
+    if args.train_row and args.split == "train":
+        raise SystemExit("--train-row: the training excerpts are the compared split itself; give --split validation or test")
+    trained_on = training_row(corpus, args.samples, args.seconds, args.seed) if args.train_row else None
     results, ceiling_rows = {}, {}
     for spec in args.model:
         name, _, run = spec.partition("=")
@@ -115,8 +118,8 @@ def main() -> None:
         if key not in ceiling_rows and not args.no_ae_row:  # one decode of the real split per autoencoder
             ceiling_rows[key] = decoded_real_row(model.ae, corpus, args.split, args.seconds)
         extra = {} if args.no_ae_row else {"autoencoder decode": ceiling_rows[key]}
-        if args.train_row:
-            extra["training excerpts"] = training_row(corpus, args.samples, args.seconds, args.seed)
+        if trained_on is not None:
+            extra["training excerpts"] = trained_on
         report = evaluate_generated(midi, corpus, args.out / name / "report", split=args.split, seconds=args.seconds,
                                     seed=args.seed, extra_rows=extra)
         results[name] = {GENERATED: summary_of(report, GENERATED), "faster_than_real_time": music_s / sampled_s,

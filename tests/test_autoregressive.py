@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -239,6 +240,9 @@ def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):
     assert main(["generate", "--list"]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in listed] == names
+    for line, name in zip(listed, names):  # one line each: its name, arch and summary
+        summary = json.loads((resolve_model(name) / "config.json").read_text())["summary"]
+        assert line.endswith(summary) and len(summary) < 200
     assert resolve_model(names[-1]).name == names[-1]
     assert main(["generate", "--model", "no-such-model", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
@@ -258,7 +262,7 @@ def test_a_folder_that_holds_no_model_does_not_hide_a_shipped_one(tmp_path, monk
     assert resolve_model("default") == models_dir() / "default"
     (tmp_path / "style" / "last").mkdir()
     (tmp_path / "style" / "last" / "config.json").write_text("{}")
-    assert resolve_model("style").resolve() == tmp_path / "style"  # a checkpoint there: taken as given
+    assert resolve_model("style") == Path("style")  # a checkpoint there: taken as given
     assert main(["generate", "--list", "--arch", "rnn"]) == 2  # none of that kind: said, not an empty list
     err = capsys.readouterr().err.strip()
     assert "no shipped model is of this kind" in err and "\n" not in err

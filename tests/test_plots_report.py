@@ -206,6 +206,12 @@ def test_plot_and_reconstruct_do_not_replace_a_file_unasked(tmp_path, capsys):
     assert main(["plot", str(midi), "-o", str(roll), "--overwrite"]) == 0
     assert main(["reconstruct", str(midi), "-o", str(rebuilt), "--overwrite"]) == 0
     assert roll.read_bytes() != b"mine" and rebuilt.read_bytes() != b"mine"
+    companion = tmp_path / "fresh.png"  # reconstruct --png writes OUT.png beside OUT.mid: not over one there
+    companion.write_bytes(b"mine")
+    assert main(["reconstruct", str(midi), "-o", str(tmp_path / "fresh.mid"), "--png"]) == 2
+    assert companion.read_bytes() == b"mine" and not (tmp_path / "fresh.mid").exists()
+    assert main(["reconstruct", str(midi), "-o", str(tmp_path)]) == 2  # a folder is no MIDI file to write
+    assert "a folder" in capsys.readouterr().err and not list(tmp_path.glob(".*tmp"))
 
 
 def test_a_soundfont_without_wav_is_refused_in_one_line(tmp_path, capsys):
@@ -295,9 +301,16 @@ def test_describe_every_test_excerpt_of_asap(shared_data, tmp_path):
 
 def test_a_continuation_is_marked_on_its_roll(tmp_path):
     """`tsm generate --prompt … --png`: a dashed line where the new music starts, and nowhere else."""
+    from timestepmusic.evaluate.render import render_outputs
+
     events = hand_made()[0]
-    plain = image.imread(plot_roll(events, tmp_path / "plain.png"))
-    marked = image.imread(plot_roll(events, tmp_path / "marked.png", mark_s=1.0))
-    changed = np.any(np.abs(plain - marked) > 0.1, axis=-1)  # [rows, columns]
-    columns = np.flatnonzero(changed.any(axis=0))
-    assert columns.size and columns.max() - columns.min() < 100  # one line and its label, not the whole roll
+    midi = write_events(events, tmp_path / "song.mid")
+    plain = image.imread(render_outputs(midi, events, png=True, png_path=tmp_path / "plain.png")[0])
+    columns = {}
+    for mark_s in (1.0, 2.0):  # as generate passes it
+        png = render_outputs(midi, events, png=True, continuation_s=mark_s, png_path=tmp_path / f"at{mark_s}.png")[0]
+        changed = np.any(np.abs(plain - image.imread(png)) > 0.1, axis=-1)  # [rows, columns]
+        columns[mark_s] = np.flatnonzero(changed.any(axis=0))
+        assert columns[mark_s].size and np.ptp(columns[mark_s]) < 100  # one line and its label, not the whole roll
+    seconds_px = columns[2.0].min() - columns[1.0].min()  # a second later, one second's width to the right
+    assert 0.5 < seconds_px / (plain.shape[1] * 0.86 / max(events.end_s, 1.0)) < 1.5

@@ -210,25 +210,31 @@ def test_generate_follows_a_style_and_refuses_one_a_model_cannot(tiny_corpus, ti
 
 def test_each_step_is_told_the_passage_from_it_on(tiny_corpus, monkeypatch):
     """A step's description covers the AHEAD chunks from it on; within its track's last AHEAD chunks, those last
-    AHEAD chunks (a full passage, as sampling holds one, not one shrinking to the chunk predicted)."""
-    monkeypatch.setattr(style_module, "AHEAD", 8)  # 2 s: shorter than the tiny corpus's 12 s tracks
+    AHEAD chunks (a full passage, as sampling holds one, not one shrinking to the chunk predicted); in a track
+    shorter than AHEAD, the whole track."""
     corpus = Corpus.open(tiny_corpus)
-    gatherer = ChunkGatherer(corpus)
-    styles = StyleGatherer(gatherer)
+    styles = StyleGatherer(ChunkGatherer(corpus))
     ptr = torch.tensor(np.asarray(corpus.track_chunk_ptr))  # [tracks + 1]: each track's first global chunk
+    chunks = int(ptr[2] - ptr[1])  # track 1: about 12 s (48 chunks and a few of its last notes' release)
 
     def locate(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         track = torch.searchsorted(ptr, rows, right=True) - 1
         return track, rows - ptr[track]
-    rows = torch.stack([ptr[1] + torch.tensor([2, 3]), ptr[2] - torch.tensor([5, 1])])  # [2, 2]: in track 1, at its end
-    told = styles.ahead(rows, locate)  # [2, 2, D]
-    chunks = int(ptr[2] - ptr[1])
-    for (i, j), (track, chunk) in {(0, 0): (1, 2), (0, 1): (1, 3), (1, 0): (1, chunks - 5), (1, 1): (1, chunks - 1)}.items():
-        begin = min(chunk, chunks - 8)
-        expected = styles.describe(torch.tensor([track]), torch.tensor([begin]), torch.tensor([8]))[0]
-        assert torch.equal(told[i, j].nan_to_num(-1), expected.nan_to_num(-1)), (i, j)
-    assert not torch.equal(told[0, 0].nan_to_num(-1), told[0, 1].nan_to_num(-1))  # the passage moves with the step
-    assert torch.equal(told[1, 0].nan_to_num(-1), told[1, 1].nan_to_num(-1))  # the track's last 2 s for both
+
+    def passage(begin: int, length: int) -> torch.Tensor:
+        return styles.describe(torch.tensor([1]), torch.tensor([begin]), torch.tensor([length]))[0].nan_to_num(-1)
+
+    rows = ptr[1] + torch.tensor([[2, 3, chunks - 5, chunks - 1]])  # [1, 4]: early in track 1, and at its end
+    assert 40 < chunks < 64
+    monkeypatch.setattr(style_module, "AHEAD", 8)  # 2 s, shorter than the track
+    told = styles.ahead(rows, locate)[0].nan_to_num(-1)  # [4, D]
+    for i, begin in enumerate([2, 3, chunks - 8, chunks - 8]):
+        assert torch.equal(told[i], passage(begin, 8)), i
+    assert not torch.equal(told[0], told[1])  # the passage moves with the step …
+    monkeypatch.setattr(style_module, "AHEAD", 64)  # 16 s, longer than the track: the whole of it for every step
+    told = styles.ahead(rows, locate)[0].nan_to_num(-1)
+    for i in range(4):
+        assert torch.equal(told[i], passage(0, chunks)), i
 
 
 def test_the_shipped_style_model_plays_high_or_low_as_asked():

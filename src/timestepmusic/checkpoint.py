@@ -16,6 +16,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load, load_file, save_file
 from torch import nn
 
+from .shipped import checkpoint_places
+
 CONFIG = "config.json"
 UNREADABLE = (OSError, RuntimeError, SafetensorError)  # what a missing or damaged safetensors file raises
 
@@ -74,7 +76,7 @@ def write_checkpoint(run: str | Path, name: str, meta: dict, models: dict[str, n
 def checkpoint_dir(path: str | Path) -> Path:
     """A checkpoint folder from a run folder (its `last`), a checkpoint folder, or a leftover `.old`."""
     path = Path(path)
-    for candidate in (path, path / "last", path / ".last.old", path.parent / f".{path.name}.old"):
+    for candidate in checkpoint_places(path):
         if (candidate / CONFIG).is_file():
             return candidate
     raise ValueError(f"{path}: no checkpoint here (expected {CONFIG} in it or in {path / 'last'})")

@@ -158,14 +158,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.list:
         from .shipped import shipped_description, shipped_names
 
-        listed = [shipped_description(name) for name in shipped_names()]
-        listed = [d for d in listed if args.arch in (None, d["arch"])]  # --list --arch KIND: those of that kind
+        shipped = [shipped_description(name) for name in shipped_names()]
+        listed = [d for d in shipped if args.arch in (None, d["arch"])]  # --list --arch KIND: those of that kind
         if not listed:
-            from .shipped import shipped_of_arch
-
-            shipped_of_arch(args.arch)  # raises: no shipped model of this kind, naming those there are
+            there = ", ".join(f"{d['name']} ({d['arch']})" for d in shipped) or "none"
+            raise ValueError(f"--list --arch {args.arch}: no shipped model is of this kind (shipped: {there})")
+        width = max(len(d["name"]) for d in listed)
         for d in listed:
-            print(f"{d['name']:<8} {d['arch']:<6} {d['summary']}")
+            print(f"{d['name']:<{width}}  {d['arch']:<6} {d['summary']}")
         return 0
     if args.model is None and args.arch is not None:  # the shipped model of that kind
         from .shipped import shipped_of_arch
@@ -289,6 +289,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     check_audio_flags(args)
     output = Path(args.output)
+    if output.is_dir():
+        raise ValueError(f"-o {args.output}: a folder; give the name of the MIDI file to write (OUT.mid)")
     refuse_existing([output] + [output.with_suffix(s) for s, wanted in ((".png", args.png), (".wav", args.wav)) if wanted],
                     args.overwrite)
     ae = load_autoencoder(args.ae, args.device)

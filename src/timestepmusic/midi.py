@@ -394,6 +394,9 @@ def write_events(events: Events, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = events_to_score(events).dumps_midi()
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed rename (a folder of that name) leaves nothing behind
     return path

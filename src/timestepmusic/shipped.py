@@ -6,8 +6,11 @@ Imports nothing of ours, so that the autoencoder and generation modules can both
 from __future__ import annotations
 
 import json
+import logging
 from importlib import resources
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "default"
 
@@ -57,17 +60,25 @@ def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
     if model is None:
         return models_dir() / DEFAULT_MODEL
     path = Path(model)
-    shipped = isinstance(model, str) and "/" not in model and (models_dir() / model / "config.json").is_file()
+    shipped = len(path.parts) == 1 and (models_dir() / path.name / "config.json").is_file()
     if path.exists() and not (shipped and not _holds_checkpoint(path)):
         return path
     if shipped:
-        return models_dir() / model
+        if path.exists():
+            log.warning("%s: this folder holds no model; using the shipped %s", path, path.name)
+        return models_dir() / path.name
     generators, autoencoders = ", ".join(shipped_names()) or "none", ", ".join(shipped_autoencoders()) or "none"
     raise ValueError(f"{flag} {model}: no such folder, and not a shipped model (generators: {generators}; "
                      f"autoencoders, for --ae: {autoencoders})")
 
 
+def checkpoint_places(path: Path) -> tuple[Path, ...]:
+    """Where a checkpoint given as `path` may be, in the order looked at: the folder itself, a run's `last`, and a
+    leftover of an interrupted save (checkpoint.checkpoint_dir reads them; kept here, where nothing imports torch,
+    which `tsm --help` must not)."""
+    return path, path / "last", path / ".last.old", path.parent / f".{path.name}.old"
+
+
 def _holds_checkpoint(path: Path) -> bool:
-    """Whether a folder is a checkpoint or a run with one (checkpoint.checkpoint_dir's usual places; that module
-    imports torch, which `tsm --help` must not)."""
-    return any((folder / "config.json").is_file() for folder in (path, path / "last"))
+    """Whether a folder is a checkpoint or a run with one (also one with only `best`)."""
+    return any((folder / "config.json").is_file() for folder in (*checkpoint_places(path), path / "best"))

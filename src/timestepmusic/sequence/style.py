@@ -7,7 +7,9 @@ throughout or dry, high or low, dense or sparse); drawn ones sit near the middle
 0.79 ± 0.16 against 0.75 ± 0.26 real over 60 s, docs/quality.md), and over 60 s they drift, since nothing holds
 them to what they began as. Told what comes next at every chunk, the network cannot learn the description from
 the past it reads (as it could a description of its whole window, the first version of this: followed only in
-part), so it learns to follow it; and the same numbers, held, steer the whole of a long piece.
+part), so it learns to follow it; and the same numbers, held, steer the whole of a long piece. Within a track's
+last 16 s a step is told those last 16 s, most of them already read: a full passage, as sampling always holds,
+rather than one that shrinks to the chunk it predicts.
 In training each chunk's description comes from the corpus's events (running sums, `StyleGatherer`); in sampling
 each piece draws one row of `PieceStyle.bank`, the descriptions of BANK training passages kept in the model's
 weights, so a shipped model samples without the corpus. A tenth of the training windows read no description
@@ -32,7 +34,7 @@ UNITS = {"register": "the notes' mean pitch: a MIDI note (60) or name (C4, F#5, 
          "soft": "share of time the soft pedal is down"}
 NEAREST = 32  # a request picks among this many bank descriptions nearest to it, for the attributes not asked
 NOTE_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-AHEAD = 64  # chunks a description covers, from the chunk it is read at on (16 s)
+AHEAD = 64  # chunks a description covers, from the chunk it is read at on (16 s; a track's last 16 s near its end)
 BANK = 4096  # training passages whose descriptions sampling draws from
 STYLE_DROPOUT = 0.1  # share of training windows that read no description
 DAMPER_ID, SOFT_ID = NUM_KEYS, NUM_KEYS + 2
@@ -135,7 +137,7 @@ class StyleGatherer:
         track, chunk = locate(rows.reshape(-1))  # [B·T] each
         chunks = self.g.track_chunks[track]  # [B·T]
         length = chunks.clamp(min=1, max=AHEAD)
-        begin = torch.minimum(chunk, chunks - length).clamp(min=0)
+        begin = torch.minimum(chunk, chunks - length).clamp(min=0)  # (the clamp: only for a track of no chunks)
         return self.describe(track, begin, length).view(b, t, -1)  # [B, T, D]
 
     def bank(self, sampler: SequenceSampler, locate, rng: torch.Generator) -> torch.Tensor:

@@ -1,0 +1,112 @@
+"""Is an events model's key choice calibrated on melodic steps? After a real past (teacher-forced: the
+transformer reads the real chunks, the carry and the head hear the real events, each chunk's events given one
+after another), for every real note: the head's probability, given that a note comes, that it lies within
+2 semitones of the note before it (in event order; the carry's last note for a chunk's first), against how
+often the real note does. Equal means the key marginal is right on average, and a line missing from the
+drawn pieces (bench/free_running.py's top-line steps) is lost in how the notes are arranged, not in it.
+
+    python bench/key_calibration.py --corpus CORPUS --model default --markdown bench/results/key_calibration.md
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+BENCH = Path(__file__).resolve().parent
+SECONDS, STEP = 16.0, 2
+sys.path.insert(0, str(BENCH))
+from common import add_corpus_arguments, open_corpus, print_skipped, table, write_markdown  # noqa: E402
+
+
+def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
+    """Per real note after the first: {"mass": the head's probability of a key within STEP of the note before,
+    "tempered": the same at the model's key temperature (as it draws), "real": whether the real one is,
+    "entropy": the key choice's entropy given a note (nats)}."""
+    from timestepmusic.midi import NUM_KEYS
+    from timestepmusic.sequence.carry import DrawnHistory
+
+    arm, ae = model.arm, model.ae
+    head = arm.generator.events
+    out = {"mass": [], "tempered": [], "real": [], "entropy": []}
+    with torch.no_grad():
+        for events in excerpts:
+            latents, sets = ae.encode_events(events)  # [C, L], [C, N]
+            c = min(chunks, latents.shape[0])
+            (features,), _ = arm.generator(model.normaliser.forward(latents[:c].float())[None])  # [1, C, W]
+            history, before = DrawnHistory(1, ae.chunk_seconds, torch.device("cpu")), None
+            for k in range(c):
+                real = sets.take(torch.tensor([k]))  # [1, N]
+                carry = history.carry()
+                classes = head.bins.to_bins(real)  # (key, start, duration, intensity) [1, N] each
+                states = head.states(features[:, k], classes, real.sizes, carry)  # [1, N + 1, H]
+                items = head.intervals.items(1, carry, (classes[0], classes[2], classes[3]))
+                for j in range(int(real.sizes[0])):
+                    key = int(classes[0][0, j])
+                    if key >= NUM_KEYS:  # a pedal
+                        continue
+                    bias = head.intervals(states[:, j], items, torch.zeros(1, dtype=torch.long), torch.tensor([j]))
+                    logits = head.choices(states[:, j], None, key_bias=bias)["key"][0, :NUM_KEYS]  # [88]
+                    p = torch.softmax(logits, -1)  # given that a note comes
+                    tempered = torch.softmax(logits / arm.temperature, -1)
+                    out["entropy"].append(float(-(p * p.clamp_min(1e-12).log()).sum()))
+                    if before is not None:
+                        near = slice(max(0, before - STEP), before + STEP + 1)
+                        out["mass"].append(float(p[near].sum()))
+                        out["tempered"].append(float(tempered[near].sum()))
+                        out["real"].append(abs(key - before) <= STEP)
+                    before = key
+                history.append(real)
+    return {name: np.array(values, dtype=np.float64) for name, values in out.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_corpus_arguments(parser)
+    parser.add_argument("--model", action="append", help="events runs or shipped models (default: default)")
+    parser.add_argument("--split", default="validation", choices=["train", "validation", "test"])
+    parser.add_argument("--excerpts", type=int, default=60, help="real 16 s excerpts, evenly spaced (default 60)")
+    parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+    args = parser.parse_args()
+
+    torch.set_num_threads(1)
+    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+    from timestepmusic.generation import GANModel
+
+    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-calibration-"))
+    try:
+        corpus = open_corpus(args, tmp)
+        if corpus is None:
+            print_skipped(args.data)
+            return
+        real_table = excerpts_from_corpus(corpus, args.split, SECONDS)
+        picked = np.linspace(0, real_table.num_excerpts - 1, min(args.excerpts, real_table.num_excerpts))
+        excerpts = [real_table.events(int(x)) for x in picked.round()]
+        rows = []
+        for name in args.model or ["default"]:
+            model = GANModel.load(name)
+            head = getattr(model.arm.generator, "events", None)
+            if head is None or head.carry is None or head.intervals is None or head.tonal is not None:
+                raise SystemExit(f"--model {name}: this measures an events model with ar.carry and ar.intervals, "
+                                 "without ar.tonal")
+            m = step_calibration(model, excerpts, int(SECONDS / corpus.chunk_seconds))
+            rows.append([name, str(m["real"].size), f"{m['real'].mean():.3f}", f"{m['mass'].mean():.3f}",
+                         f"{m['tempered'].mean():.3f} ({model.arm.temperature:g})", f"{m['entropy'].mean():.2f}"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    lines = [f"{args.split} split of {corpus.root}: the notes of {len(excerpts)} real {SECONDS:g} s excerpts, after "
+             f"their real past", "",
+             *table(["model", "notes", f"real: within {STEP} st of the note before", "head's probability there",
+                     "at its key temperature", "key entropy (nats)"], rows)]
+    print("\n".join(lines))
+    write_markdown(args.markdown, "# Is the key choice calibrated on melodic steps?", lines)
+
+
+if __name__ == "__main__":
+    main()

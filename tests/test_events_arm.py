@@ -381,11 +381,12 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
     from timestepmusic.autoencoder import load_autoencoder
 
     model = GANModel.load()  # the default
-    assert model.arch == "events" and model.arm.settings.temperature == 0.9  # chosen on validation
+    assert model.arch == "events" and model.arm.settings.temperature == 1.0  # chosen on validation
     assert model.arm.settings.end_bias == 0.5  # the length calibration, chosen on validation
-    assert model.arm.settings.pedal_join_s == 0.0  # pedal runs as drawn, chosen on validation
+    assert model.arm.settings.pedal_join_s == 0.0 and not model.arm.settings.in_bins  # as drawn, chosen on validation
     assert model.arm.settings.carry and model.arm.generator.events.carry is not None  # it hears the past
     assert model.arm.settings.intervals == 4 and model.arm.generator.events.intervals is not None  # and intervals
+    assert model.arm.generator.events.tonal is not None and model.arm.generator.style is not None  # key, character
     assert model.ae.weights_sha256 == load_autoencoder("ae-latent75").weights_sha256
     assert load_autoencoder().weights_sha256 == model.ae.weights_sha256  # tsm reconstruct's default
     (piece,) = model.sample(1, 2.0, seed=0)

@@ -67,7 +67,7 @@ def main() -> int:
     lines = table(["asked", "value", f"written ({args.n} pieces, mean ± std)", "told a drawn description"], rows)
     lines.append(f"{args.seconds:g} s pieces, seed {args.seed}, {time.perf_counter() - started:.0f} s")
     print("\n".join(lines))
-    write_markdown(args.markdown, "# Following `--style`: the shipped `style` model", lines, note="beside one other job")
+    write_markdown(args.markdown, f"# Following `--style`: the model `{args.model}`", lines, note="beside one other job")
     return 0
 
 

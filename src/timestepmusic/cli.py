@@ -445,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ar models: the temperature of the mixture's weights (default: the model's "
                    "ar.mixture_temperature; below 1 the likeliest component, often silence, wins more often)")
     p.add_argument("--style", metavar="ATTR=VALUE[,…]",
-                   help="the shipped `style` model (--model style), or any trained with ar.style: how to play, e.g. "
+                   help="the default (and the shipped `style`), or any model trained with ar.style: how to play, e.g. "
                    "damper=0.9,register=C5,density=6 "
                    "(register: mean pitch; spread: semitones; density: notes/s; loudness: mean velocity; stepwise, "
                    "damper, half_pedal, soft: shares 0-1); what is not asked goes with it as in real playing")

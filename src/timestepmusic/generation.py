@@ -153,7 +153,7 @@ class GANModel:
                 raise ValueError(f"{what}: a {self.arch} model cannot do this; use {other}")
         if style is not None and getattr(getattr(arm, "generator", None), "style", None) is None:
             raise ValueError(f"--style: the model in {self.folder} ({self.arch}) does not follow a description; "
-                             "the shipped model `style` does (--model style)")
+                             "the shipped default does (and `style`), or any model trained with ar.style")
         if mixture_temperature is not None and getattr(arm, "draws_events", False):
             raise ValueError("--mixture-temperature: an events model has no mixture; its --temperature is the key's")
         if tempered:

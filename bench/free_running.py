@@ -11,7 +11,8 @@ and what whole free-running pieces hold against real excerpts.
   free-running    -n pieces of 16 s per sampling seed (--seeds); per excerpt, as tsm evaluate's
                   duration_log_mean (mean ln note duration) and note density, beside every real 16 s excerpt
                   of --split; and the duration by 4 s block of the piece (a drift within pieces shows there)
-If the head is calibrated after a real past but free-running pieces differ, the difference comes from the
+A model with ar.tonal hears the real pitch classes as well; one with ar.style is told nothing (as a continued
+prompt). If the head is calibrated after a real past but free-running pieces differ, the difference comes from the
 past it reads (its own chunks): exposure bias, which ar.drawn_share trains against.
 
     python bench/free_running.py --corpus CORPUS --model default --markdown bench/results/free_running.md
@@ -39,6 +40,7 @@ def teacher_forced(model, real_excerpts, chunks: int, seed: int) -> dict[str, di
     from timestepmusic.midi import NUM_KEYS
     from timestepmusic.sequence.carry import DrawnHistory
     from timestepmusic.sequence.event_sampler import EventSampler
+    from timestepmusic.sequence.tonal import DrawnPitchClasses
 
     arm, ae = model.arm, model.ae
     head = arm.generator.events
@@ -50,13 +52,16 @@ def teacher_forced(model, real_excerpts, chunks: int, seed: int) -> dict[str, di
             c = min(chunks, latents.shape[0])
             (features,), _ = arm.generator(model.normaliser.forward(latents[:c].float())[None])  # [1, C, W]
             history = DrawnHistory(1, ae.chunk_seconds, torch.device("cpu")) if head.carry is not None else None
+            heard = DrawnPitchClasses(1, torch.device("cpu")) if head.tonal is not None else None  # ar.tonal
             last_top = None  # the real past's last top-line note
             for k in range(c):
                 real = sets.take(torch.tensor([k]))  # [1, N]
                 carry = history.carry() if history is not None else None
-                drawn = sampler.sample(features[:, k], rng, arm.temperature, carry)
-                if history is not None:
-                    history.append(real)  # teacher forcing: the real chunk is the past of the next
+                drawn = sampler.sample(features[:, k], rng, arm.temperature, carry,
+                                       heard.counts() if heard is not None else None)
+                for past in (history, heard):
+                    if past is not None:
+                        past.append(real)  # teacher forcing: the real chunk is the past of the next
                 real = head.bins.to_sets(*head.bins.to_bins(real), real.sizes)  # on the head's bins
                 tops = {}
                 for side, s in (("real", real), ("drawn", drawn)):

@@ -2,7 +2,8 @@
 transformer reads the real chunks, the carry and the head hear the real events, each chunk's events given one
 after another), for every real note: the head's probability, given that a note comes, that it lies within
 2 semitones of the note before it (in event order; the carry's last note for a chunk's first), against how
-often the real note does. Equal means the key marginal is right on average, and a line missing from the
+often the real note does (with ar.tonal the head hears the real pitch classes too; with ar.style the network is
+told nothing, as for a continued prompt). Equal means the key marginal is right on average, and a line missing from the
 drawn pieces (bench/free_running.py's top-line steps) is lost in how the notes are arranged, not in it.
 
     python bench/key_calibration.py --corpus CORPUS --model default --markdown bench/results/key_calibration.md
@@ -30,6 +31,7 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
     "entropy": the key choice's entropy given a note (nats)}."""
     from timestepmusic.midi import NUM_KEYS
     from timestepmusic.sequence.carry import DrawnHistory
+    from timestepmusic.sequence.tonal import DrawnPitchClasses
 
     arm, ae = model.arm, model.ae
     head = arm.generator.events
@@ -40,17 +42,20 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
             c = min(chunks, latents.shape[0])
             (features,), _ = arm.generator(model.normaliser.forward(latents[:c].float())[None])  # [1, C, W]
             history, before = DrawnHistory(1, ae.chunk_seconds, torch.device("cpu")), None
+            heard = DrawnPitchClasses(1, torch.device("cpu")) if head.tonal is not None else None  # ar.tonal
             for k in range(c):
                 real = sets.take(torch.tensor([k]))  # [1, N]
                 carry = history.carry()
                 classes = head.bins.to_bins(real)  # (key, start, duration, intensity) [1, N] each
                 states = head.states(features[:, k], classes, real.sizes, carry)  # [1, N + 1, H]
                 items = head.intervals.items(1, carry, (classes[0], classes[2], classes[3]))
+                chunk_bias = head.tonal_bias(heard.counts()) if heard is not None else None  # [1, 88] or None
                 for j in range(int(real.sizes[0])):
                     key = int(classes[0][0, j])
                     if key >= NUM_KEYS:  # a pedal
                         continue
                     bias = head.intervals(states[:, j], items, torch.zeros(1, dtype=torch.long), torch.tensor([j]))
+                    bias = bias if chunk_bias is None else bias + chunk_bias  # [1, 88]
                     logits = head.choices(states[:, j], None, key_bias=bias)["key"][0, :NUM_KEYS]  # [88]
                     p = torch.softmax(logits, -1)  # given that a note comes
                     tempered = torch.softmax(logits / arm.temperature, -1)
@@ -61,7 +66,9 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
                         out["tempered"].append(float(tempered[near].sum()))
                         out["real"].append(abs(key - before) <= STEP)
                     before = key
-                history.append(real)
+                for past in (history, heard):
+                    if past is not None:
+                        past.append(real)
     return {name: np.array(values, dtype=np.float64) for name, values in out.items()}
 
 
@@ -92,9 +99,8 @@ def main() -> None:
         for name in args.model or ["default"]:
             model = GANModel.load(name)
             head = getattr(model.arm.generator, "events", None)
-            if head is None or head.carry is None or head.intervals is None or head.tonal is not None:
-                raise SystemExit(f"--model {name}: this measures an events model with ar.carry and ar.intervals, "
-                                 "without ar.tonal")
+            if head is None or head.carry is None or head.intervals is None:
+                raise SystemExit(f"--model {name}: this measures an events model with ar.carry and ar.intervals")
             m = step_calibration(model, excerpts, int(SECONDS / corpus.chunk_seconds))
             rows.append([name, str(m["real"].size), f"{m['real'].mean():.3f}", f"{m['mass'].mean():.3f}",
                          f"{m['tempered'].mean():.3f} ({model.arm.temperature:g})", f"{m['entropy'].mean():.2f}"])

@@ -156,13 +156,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .generation import GANModel, check_piece_seconds, model_info, prompt_span_s, prompt_until, written_pieces
 
     if args.list:
-        from .shipped import shipped_description, shipped_names
+        from .shipped import shipped_of_kind
 
-        shipped = [shipped_description(name) for name in shipped_names()]
-        listed = [d for d in shipped if args.arch in (None, d["arch"])]  # --list --arch KIND: those of that kind
-        if not listed:
-            there = ", ".join(f"{d['name']} ({d['arch']})" for d in shipped) or "none"
-            raise ValueError(f"--list --arch {args.arch}: no shipped model is of this kind (shipped: {there})")
+        listed = shipped_of_kind(args.arch)  # --list --arch KIND: those of that kind
         width = max(len(d["name"]) for d in listed)
         for d in listed:
             print(f"{d['name']:<{width}}  {d['arch']:<6} {d['summary']}")
@@ -285,14 +281,14 @@ def _print_lengths(gan, args: argparse.Namespace, seconds: float, generated_s: l
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     from .autoencoder import load_autoencoder
     from .evaluate.fidelity import Fidelity, format_fidelity
+    from .evaluate.render import render_outputs, rendered_paths
     from .midi import read_events, write_events
 
     check_audio_flags(args)
     output = Path(args.output)
     if output.is_dir():
         raise ValueError(f"-o {args.output}: a folder; give the name of the MIDI file to write (OUT.mid)")
-    refuse_existing([output] + [output.with_suffix(s) for s, wanted in ((".png", args.png), (".wav", args.wav)) if wanted],
-                    args.overwrite)
+    refuse_existing([output, *rendered_paths(output, png=args.png, wav=args.wav)], args.overwrite)
     ae = load_autoencoder(args.ae, args.device)
     events, _ = read_events(args.input, pedal_bins=ae.config.events.pedal_bins)
     seen, rebuilt, size_accuracy = ae.reconstruct(events)
@@ -303,8 +299,6 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     print(f"wrote {path}")
     print(format_fidelity(summary))
     if args.png or args.wav:
-        from .evaluate.render import render_outputs
-
         for extra in render_outputs(path, rebuilt, png=args.png, wav=args.wav, original=seen, soundfont=args.soundfont):
             print(extra)
     return 0

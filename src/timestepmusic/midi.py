@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import symusic
 
+from .files import atomic_path
+
 log = logging.getLogger(__name__)
 
 LOWEST_PITCH = 21
@@ -391,12 +393,7 @@ def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0) -> Events:
 def write_events(events: Events, path: str | Path) -> Path:
     """Events → MIDI file, written atomically (temporary name, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = events_to_score(events).dumps_midi()
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path) as tmp:  # a failed rename (a folder of that name) leaves nothing behind
         tmp.write_bytes(data)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)  # a failed rename (a folder of that name) leaves nothing behind
     return path

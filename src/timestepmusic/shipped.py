@@ -44,13 +44,20 @@ def shipped_description(name: str) -> dict:
             "summary": meta.get("summary") or description.split(". ")[0]}
 
 
+def shipped_of_kind(arch: str | None) -> list[dict]:
+    """The descriptions of the shipped models of this architecture (every one for None), the default first;
+    ValueError in one line, naming those shipped, where none is of it."""
+    shipped = [shipped_description(name) for name in shipped_names()]
+    of_kind = [d for d in shipped if arch in (None, d["arch"])]
+    if not of_kind:
+        there = ", ".join(f"{d['name']} ({d['arch']})" for d in shipped) or "none"
+        raise ValueError(f"--arch {arch}: no shipped model is of this kind (shipped: {there}); give --model RUN")
+    return of_kind
+
+
 def shipped_of_arch(arch: str) -> str:
     """The first shipped model (the default first) of this architecture, for `tsm generate --arch ARCH`."""
-    for name in shipped_names():
-        if shipped_description(name)["arch"] == arch:
-            return name
-    shipped = ", ".join(f"{name} ({shipped_description(name)['arch']})" for name in shipped_names()) or "none"
-    raise ValueError(f"--arch {arch}: no shipped model is of this kind (shipped: {shipped}); give --model RUN")
+    return shipped_of_kind(arch)[0]["name"]
 
 
 def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:

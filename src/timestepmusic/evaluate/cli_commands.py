@@ -46,7 +46,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from ..midi import read_events
-    from .render import render_outputs
+    from .render import render_outputs, rendered_paths
 
     check_audio_flags(args)
     events, _ = read_events(args.input, pedal_bins=args.pedal_bins)
@@ -55,7 +55,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         out = out / Path(args.input).with_suffix(".png").name
     if out.suffix.lower() != ".png":
         raise ValueError(f"-o {args.output}: a piano roll is written as PNG; give a name ending in .png or a folder")
-    refuse_existing([out] + ([Path(args.input).with_suffix(".wav")] if args.wav else []), args.overwrite)
+    refuse_existing(rendered_paths(args.input, png=True, wav=args.wav, png_path=out), args.overwrite)
     for path in render_outputs(args.input, events, png=True, wav=args.wav, png_path=out, soundfont=args.soundfont):
         print(path)
     return 0

@@ -7,6 +7,15 @@ from pathlib import Path
 from ..midi import Events
 
 
+def rendered_paths(midi_path: str | Path, *, png: bool = False, wav: bool = False,
+                   png_path: str | Path | None = None) -> list[Path]:
+    """Where `render_outputs` writes for these arguments: the roll (midi_path.with_suffix('.png'), or `png_path`)
+    and the WAV beside the MIDI file."""
+    midi_path = Path(midi_path)
+    roll = Path(png_path) if png_path is not None else midi_path.with_suffix(".png")
+    return ([roll] if png else []) + ([midi_path.with_suffix(".wav")] if wav else [])
+
+
 def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, wav: bool = False,
                    original: Events | None = None, soundfont: str | Path | None = None,
                    png_path: str | Path | None = None, continuation_s: float | None = None) -> list[Path]:
@@ -21,7 +30,7 @@ def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, 
     if png:
         from .plots import plot_roll, plot_roll_pair
 
-        target = Path(png_path) if png_path is not None else midi_path.with_suffix(".png")
+        (target,) = rendered_paths(midi_path, png=True, png_path=png_path)
         if original is not None:
             written.append(plot_roll_pair(original, events, target))
         else:
@@ -30,7 +39,7 @@ def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, 
         from .audio import AudioUnavailable, render_wav, warn_unavailable
 
         try:
-            written.append(render_wav(midi_path, midi_path.with_suffix(".wav"), soundfont))
+            written.append(render_wav(midi_path, *rendered_paths(midi_path, wav=True), soundfont))
         except AudioUnavailable as e:
             warn_unavailable("no WAV files", e)
     return written

@@ -35,45 +35,58 @@ sys.path.insert(0, str(BENCH))
 from common import add_corpus_arguments, open_corpus, print_skipped, table, write_markdown  # noqa: E402
 
 
-def teacher_forced(model, real_excerpts, chunks: int, seed: int) -> dict[str, dict[str, np.ndarray]]:
-    """Real and drawn chunk by chunk after a real past: {"real"/"drawn": {"duration_ln", "per_chunk", "gaps_s"}}."""
-    from timestepmusic.midi import NUM_KEYS
+def after_real_past(model, real_excerpts, chunks: int):
+    """Teacher forcing, chunk by chunk: for the first `chunks` chunks of each real excerpt, what an events model's
+    head hears before it when the whole past is real → yields (chunk index in its excerpt, the transformer's
+    features [1, W], the real chunk [1, N], the carry with ar.carry, the pitch-class counts [1, G, 12] with
+    ar.tonal; None without). The transformer reads the real chunks' latents, told nothing with ar.style. Run it
+    under torch.no_grad()."""
     from timestepmusic.sequence.carry import DrawnHistory
-    from timestepmusic.sequence.event_sampler import EventSampler
     from timestepmusic.sequence.tonal import DrawnPitchClasses
 
     arm, ae = model.arm, model.ae
     head = arm.generator.events
+    for events in real_excerpts:
+        latents, sets = ae.encode_events(events)  # [C, L], [C, N]
+        c = min(chunks, latents.shape[0])
+        (features,), _ = arm.generator(model.normaliser.forward(latents[:c].float())[None])  # [1, C, W]
+        history = DrawnHistory(1, ae.chunk_seconds, torch.device("cpu")) if head.carry is not None else None
+        heard = DrawnPitchClasses(1, torch.device("cpu")) if head.tonal is not None else None
+        for k in range(c):
+            real = sets.take(torch.tensor([k]))  # [1, N]
+            yield (k, features[:, k], real, history.carry() if history is not None else None,
+                   heard.counts() if heard is not None else None)
+            for past in (history, heard):
+                if past is not None:
+                    past.append(real)  # the real chunk is the past of the next
+
+
+def teacher_forced(model, real_excerpts, chunks: int, seed: int) -> dict[str, dict[str, np.ndarray]]:
+    """Real and drawn chunk by chunk after a real past (`after_real_past`): {"real"/"drawn": {"duration_ln",
+    "per_chunk", "gaps_s", "steps"}}."""
+    from timestepmusic.midi import NUM_KEYS
+    from timestepmusic.sequence.event_sampler import EventSampler
+
+    head = model.arm.generator.events
     sampler, rng = EventSampler(head), torch.Generator().manual_seed(seed)
     out = {side: {"duration_ln": [], "per_chunk": [], "gaps_s": [], "steps": []} for side in ("real", "drawn")}
     with torch.no_grad():
-        for events in real_excerpts:
-            latents, sets = ae.encode_events(events)  # [C, L], [C, N]
-            c = min(chunks, latents.shape[0])
-            (features,), _ = arm.generator(model.normaliser.forward(latents[:c].float())[None])  # [1, C, W]
-            history = DrawnHistory(1, ae.chunk_seconds, torch.device("cpu")) if head.carry is not None else None
-            heard = DrawnPitchClasses(1, torch.device("cpu")) if head.tonal is not None else None  # ar.tonal
-            last_top = None  # the real past's last top-line note
-            for k in range(c):
-                real = sets.take(torch.tensor([k]))  # [1, N]
-                carry = history.carry() if history is not None else None
-                drawn = sampler.sample(features[:, k], rng, arm.temperature, carry,
-                                       heard.counts() if heard is not None else None)
-                for past in (history, heard):
-                    if past is not None:
-                        past.append(real)  # teacher forcing: the real chunk is the past of the next
-                real = head.bins.to_sets(*head.bins.to_bins(real), real.sizes)  # on the head's bins
-                tops = {}
-                for side, s in (("real", real), ("drawn", drawn)):
-                    notes = (s.mask[0] & (s.ids[0] < NUM_KEYS)).numpy()
-                    out[side]["duration_ln"].append(np.log(s.duration_s[0].numpy()[notes]))
-                    out[side]["per_chunk"].append(np.array([notes.sum()]))
-                    out[side]["gaps_s"].append(np.diff(np.sort(s.offset_s[0].numpy()[notes])))
-                    tops[side] = top_line(s.offset_s[0].numpy()[notes], s.ids[0].numpy()[notes])
-                    line = tops[side] if last_top is None else np.concatenate([[last_top], tops[side]])
-                    out[side]["steps"].append(np.abs(np.diff(line)))
-                if tops["real"].size:
-                    last_top = tops["real"][-1]
+        for k, features, real, carry, counts in after_real_past(model, real_excerpts, chunks):
+            if k == 0:
+                last_top = None  # the real past's last top-line note
+            drawn = sampler.sample(features, rng, model.arm.temperature, carry, counts)
+            real = head.bins.to_sets(*head.bins.to_bins(real), real.sizes)  # on the head's bins
+            tops = {}
+            for side, s in (("real", real), ("drawn", drawn)):
+                notes = (s.mask[0] & (s.ids[0] < NUM_KEYS)).numpy()
+                out[side]["duration_ln"].append(np.log(s.duration_s[0].numpy()[notes]))
+                out[side]["per_chunk"].append(np.array([notes.sum()]))
+                out[side]["gaps_s"].append(np.diff(np.sort(s.offset_s[0].numpy()[notes])))
+                tops[side] = top_line(s.offset_s[0].numpy()[notes], s.ids[0].numpy()[notes])
+                line = tops[side] if last_top is None else np.concatenate([[last_top], tops[side]])
+                out[side]["steps"].append(np.abs(np.diff(line)))
+            if tops["real"].size:
+                last_top = tops["real"][-1]
     return {side: {k: np.concatenate(v) for k, v in d.items()} for side, d in out.items()}
 
 

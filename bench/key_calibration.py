@@ -23,52 +23,41 @@ BENCH = Path(__file__).resolve().parent
 SECONDS, STEP = 16.0, 2
 sys.path.insert(0, str(BENCH))
 from common import add_corpus_arguments, open_corpus, print_skipped, table, write_markdown  # noqa: E402
+from free_running import after_real_past  # noqa: E402
 
 
 def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
-    """Per real note after the first: {"mass": the head's probability of a key within STEP of the note before,
-    "tempered": the same at the model's key temperature (as it draws), "real": whether the real one is,
-    "entropy": the key choice's entropy given a note (nats)}."""
+    """Per real note after the first, after a real past (free_running.after_real_past): {"mass": the head's
+    probability of a key within STEP of the note before, "tempered": the same at the model's key temperature (as
+    it draws), "real": whether the real one is, "entropy": the key choice's entropy given a note (nats)}."""
     from timestepmusic.midi import NUM_KEYS
-    from timestepmusic.sequence.carry import DrawnHistory
-    from timestepmusic.sequence.tonal import DrawnPitchClasses
 
-    arm, ae = model.arm, model.ae
-    head = arm.generator.events
+    head = model.arm.generator.events
     out = {"mass": [], "tempered": [], "real": [], "entropy": []}
     with torch.no_grad():
-        for events in excerpts:
-            latents, sets = ae.encode_events(events)  # [C, L], [C, N]
-            c = min(chunks, latents.shape[0])
-            (features,), _ = arm.generator(model.normaliser.forward(latents[:c].float())[None])  # [1, C, W]
-            history, before = DrawnHistory(1, ae.chunk_seconds, torch.device("cpu")), None
-            heard = DrawnPitchClasses(1, torch.device("cpu")) if head.tonal is not None else None  # ar.tonal
-            for k in range(c):
-                real = sets.take(torch.tensor([k]))  # [1, N]
-                carry = history.carry()
-                classes = head.bins.to_bins(real)  # (key, start, duration, intensity) [1, N] each
-                states = head.states(features[:, k], classes, real.sizes, carry)  # [1, N + 1, H]
-                items = head.intervals.items(1, carry, (classes[0], classes[2], classes[3]))
-                chunk_bias = head.tonal_bias(heard.counts()) if heard is not None else None  # [1, 88] or None
-                for j in range(int(real.sizes[0])):
-                    key = int(classes[0][0, j])
-                    if key >= NUM_KEYS:  # a pedal
-                        continue
-                    bias = head.intervals(states[:, j], items, torch.zeros(1, dtype=torch.long), torch.tensor([j]))
-                    bias = bias if chunk_bias is None else bias + chunk_bias  # [1, 88]
-                    logits = head.choices(states[:, j], None, key_bias=bias)["key"][0, :NUM_KEYS]  # [88]
-                    p = torch.softmax(logits, -1)  # given that a note comes
-                    tempered = torch.softmax(logits / arm.temperature, -1)
-                    out["entropy"].append(float(-(p * p.clamp_min(1e-12).log()).sum()))
-                    if before is not None:
-                        near = slice(max(0, before - STEP), before + STEP + 1)
-                        out["mass"].append(float(p[near].sum()))
-                        out["tempered"].append(float(tempered[near].sum()))
-                        out["real"].append(abs(key - before) <= STEP)
-                    before = key
-                for past in (history, heard):
-                    if past is not None:
-                        past.append(real)
+        for k, features, real, carry, counts in after_real_past(model, excerpts, chunks):
+            if k == 0:
+                before = None  # the note before, in event order
+            classes = head.bins.to_bins(real)  # (key, start, duration, intensity) [1, N] each
+            states = head.states(features, classes, real.sizes, carry)  # [1, N + 1, H]
+            items = head.intervals.items(1, carry, (classes[0], classes[2], classes[3]))
+            chunk_bias = head.tonal_bias(counts)  # [1, 88] with ar.tonal, else None
+            for j in range(int(real.sizes[0])):
+                key = int(classes[0][0, j])
+                if key >= NUM_KEYS:  # a pedal
+                    continue
+                bias = head.intervals(states[:, j], items, torch.zeros(1, dtype=torch.long), torch.tensor([j]))
+                bias = bias if chunk_bias is None else bias + chunk_bias  # [1, 88]
+                logits = head.choices(states[:, j], None, key_bias=bias)["key"][0, :NUM_KEYS]  # [88]
+                p = torch.softmax(logits, -1)  # given that a note comes
+                tempered = torch.softmax(logits / model.arm.temperature, -1)
+                out["entropy"].append(float(-(p * p.clamp_min(1e-12).log()).sum()))
+                if before is not None:
+                    near = slice(max(0, before - STEP), before + STEP + 1)
+                    out["mass"].append(float(p[near].sum()))
+                    out["tempered"].append(float(tempered[near].sum()))
+                    out["real"].append(abs(key - before) <= STEP)
+                before = key
     return {name: np.array(values, dtype=np.float64) for name, values in out.items()}
 
 

@@ -88,9 +88,10 @@ def test_the_sampler_draws_the_second_key_at_the_heads_odds_after_the_first():
     assert second.numel() > 3000 and 0.5 * float((seen - odds).abs().sum()) < 0.05
 
 
-def test_an_events_run_with_intervals_tonal_and_style_trains_resumes_exactly_and_samples(tiny_corpus, tiny_ae,
-                                                                                        tmp_path):
+def test_an_events_run_with_intervals_tonal_style_and_voices_trains_resumes_exactly_and_samples(tiny_corpus, tiny_ae,
+                                                                                                 tmp_path):
     config = Config().override(TINY_EVENTS | {"ar.carry": True, "ar.intervals": 2, "ar.tonal": True, "ar.style": True,
+                                              "ar.voices": True,
                                               "gan.steps": 10, "gan.validate_every": 5})
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     train_sequence_model(tiny_corpus, tiny_ae, straight, config, arch="events", progress=False)
@@ -101,7 +102,7 @@ def test_an_events_run_with_intervals_tonal_and_style_trains_resumes_exactly_and
 
     model = GANModel.load(straight)
     assert model.arm.generator.events.intervals is not None and model.arm.generator.events.tonal is not None
-    assert model.arm.generator.style is not None
+    assert model.arm.generator.style is not None and model.arm.generator.events.voices is not None
     assert len(model.sample_latents(2, 2.0, seed=1)) == 2
 
 

@@ -412,6 +412,11 @@ class AutoregressiveConfig:
     chunk, read relative to each candidate key, and leans every key choice in the chunk towards what fits them
     (sequence/tonal.py). Off in models trained before it; a warm start turns it on with the head unchanged at
     first."""
+    voices: bool = False
+    """Events arm: each key choice also hears the highest and lowest keys of the latest onset and the highest of
+    the onset before (among the carry's notes and those drawn before it in the chunk), and leans each key's logit
+    by a kernel over the interval from each that the head's state chooses (sequence/voices.py). Its kernels start
+    at zero, so a warm start is at first the model it started from."""
     in_bins: bool = False
     """Events arm, sampling only: each drawn start and duration is placed uniformly inside its bin (5 ms starts, log
     duration bins ~10 % wide) rather than at its middle, so that drawn times are not on a grid (at the middles

@@ -50,6 +50,7 @@ class Carry:
     ago: torch.Tensor  # the bin of how long ago the event started
     left: torch.Tensor  # the bin of how long it still sounds; TIME_BINS + the bin of how long it has been silent
     intensity: torch.Tensor
+    ago_s: torch.Tensor | None = None  # how long ago each started, in seconds (float64; for ar.voices)
 
 
 def time_bin(span_s: torch.Tensor) -> torch.Tensor:
@@ -89,7 +90,8 @@ def carry_of(items: History, at_s: torch.Tensor) -> Carry:
     return Carry(ids=torch.where(present, items.ids, NUM_IDS),
                  ago=torch.where(present, time_bin(at_s - items.start_s), 0),
                  left=torch.where(present, left, 0),
-                 intensity=torch.where(present, items.intensity, 0))
+                 intensity=torch.where(present, items.intensity, 0),
+                 ago_s=torch.where(present, at_s - items.start_s, 0.0))
 
 
 class CarryGatherer:

@@ -30,6 +30,7 @@ from ..midi import NUM_IDS
 from .carry import Carry, CarryReader
 from .intervals import IntervalPointer
 from .tonal import TonalPrior
+from .voices import VoiceLean, voice_items, voice_keys
 
 STOP = NUM_IDS  # the key choice that ends a chunk's events
 START_STEP_S = 0.005
@@ -78,7 +79,7 @@ class EventBins:
 
 class EventHead(nn.Module):
     def __init__(self, *, width: int, hidden: int, max_events: int, chunk_seconds: float, carry: bool = False,
-                 intervals: int = 0, tonal: bool = False):
+                 intervals: int = 0, tonal: bool = False, voices: bool = False):
         super().__init__()
         self.bins, self.max_events, self.hidden = EventBins(chunk_seconds), max_events, hidden
         sizes = {"key": NUM_IDS + 1, "start": self.bins.starts, "duration": DURATION_BINS, "intensity": INTENSITIES}
@@ -97,6 +98,8 @@ class EventHead(nn.Module):
         self.intervals = IntervalPointer(hidden, intervals, max_events, DURATION_BINS, carry) if intervals else None
         # with ar.tonal, the pitch classes of the seconds before the chunk lean each key choice towards a key
         self.tonal = TonalPrior() if tonal else None
+        # with ar.voices, each key choice leans by intervals from the latest onsets' highest and lowest keys
+        self.voices = VoiceLean(hidden) if voices else None
 
     def conditioning(self, features: torch.Tensor, carry: Carry | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The GRU's first state (before tanh) and the bias of its every input, [R, H] each, from the chunk's
@@ -172,6 +175,15 @@ class EventHead(nn.Module):
             items = self.intervals.items(key.shape[0], carry, (key, duration, intensity))
             event_bias = self.intervals(at_event, items, rows, positions)
             stop_bias = self.intervals(at_stop, items, stops, sets.sizes[stops])
+        if self.voices is not None:  # the voices heard at each position 0 … N: [R, N + 1, 3]
+            times, keys = voice_items(carry, key, (start.double() + 0.5) * START_STEP_S, event)  # [R, I] each
+            before = times.shape[1] - key.shape[1]  # the carry's items, heard at every position
+            heard = before + torch.arange(key.shape[1] + 1, device=times.device)  # [N + 1]
+            voices = voice_keys(times, keys, heard)
+            event_lean = self.voices(at_event, voices[rows, positions])  # [K, 88]
+            stop_lean = self.voices(at_stop, voices[stops, sets.sizes[stops]])  # [R', 88]
+            event_bias = event_lean if event_bias is None else event_bias + event_lean
+            stop_bias = stop_lean if stop_bias is None else stop_bias + stop_lean
         chunk_bias = self.tonal_bias(tonal)  # [R, 88] or None
         if chunk_bias is not None:
             event_bias = chunk_bias[rows] if event_bias is None else event_bias + chunk_bias[rows]

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from ..batches import SetBatch
 from ..midi import NUM_IDS, NUM_KEYS
 from .carry import Carry
-from .event_head import DURATION_BINS, INTENSITIES, EventHead
+from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead
+from .voices import voice_items, voice_keys
 
 CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
 KINDS = 1 + NUM_IDS - NUM_KEYS + 1  # a note, each pedal, the stop
@@ -69,6 +70,9 @@ class EventSampler:
         chunk_bias = head.tonal_bias(tonal)  # with ar.tonal: [R, 88] on every key choice of the chunk
         if chunk_bias is not None:
             chunk_bias = F.pad(chunk_bias, (0, KINDS - 1))  # [R, 88 keys + 3 pedals + stop]
+        if head.voices is not None:  # with ar.voices: the notes the voices are found among, the drawn ones added
+            nothing = torch.zeros(r, 0, dtype=torch.long, device=device)
+            heard_s, heard_keys = voice_items(carry, nothing, nothing.double(), nothing.bool())  # [R, I] each
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
         latest = torch.zeros(r, dtype=torch.long, device=device)  # the start bin of the event before
@@ -82,6 +86,9 @@ class EventSampler:
             key_logits = F.linear(F.gelu(at_key), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
             if pointer is not None:
                 key_logits = key_logits + F.pad(pointer(state, items, kernels=kernels), (0, KINDS - 1))
+            if head.voices is not None:
+                voices = voice_keys(heard_s, heard_keys, torch.tensor([heard_s.shape[1]], device=device))  # [R, 1, 3]
+                key_logits = key_logits + F.pad(head.voices(state, voices[:, 0]), (0, KINDS - 1))
             if chunk_bias is not None:
                 key_logits = key_logits + chunk_bias
             # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …
@@ -109,6 +116,9 @@ class EventSampler:
             drawn.append(event)
             if pointer is not None:
                 items = pointer.extend(items, key, duration, intensity, len(drawn) - 1)
+            if head.voices is not None:
+                struck_s = torch.where(key < NUM_KEYS, (start.double() + 0.5) * START_STEP_S, -torch.inf)  # [R]
+                heard_s, heard_keys = torch.cat([heard_s, struck_s[:, None]], 1), torch.cat([heard_keys, key[:, None]], 1)
             sizes += going.long()
             latest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
             step_input = sum(table[x] for table, x in zip(self.read, event)) + bias  # [R, H]

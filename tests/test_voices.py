@@ -1,0 +1,114 @@
+"""The voices the key choices hear (ar.voices, sequence/voices.py)."""
+from __future__ import annotations
+
+import torch
+
+from test_intervals import random_carry
+from timestepmusic.batches import SetBatch
+from timestepmusic.sequence.carry import Carry, History, carry_items
+from timestepmusic.sequence.event_head import EventHead
+from timestepmusic.sequence.event_sampler import EventSampler
+from timestepmusic.sequence.voices import VoiceLean, voice_keys
+
+
+def timed_carry(rows: int, seed: int) -> Carry:
+    """A carry of notes and pedals with exact start times, as training and sampling build it."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, 91, (rows, 8), generator=g)
+    start_s = -torch.rand(rows, 8, generator=g, dtype=torch.float64).sort(dim=1).values.flip(1) * 2
+    start_s[:, 3] = start_s[:, 2] + 0.01  # a chord: two notes within one onset
+    history = History(ids, start_s, start_s + 0.3, torch.randint(1, 128, (rows, 8), generator=g),
+                      torch.ones(rows, 8, dtype=torch.bool))
+    return carry_items(history, torch.zeros(rows, dtype=torch.float64))
+
+
+def test_the_voices_are_the_latest_onsets_highest_and_lowest_keys_and_the_top_before():
+    # a chord at −0.5 s (one of its notes 10 ms late), a note at −0.2 s, then in the chunk two notes 10 ms apart
+    # (one onset) and a pedal, and a note at 0.2 s
+    time_s = torch.tensor([[-0.5, -0.49, -0.5, -0.2, 0.01, 0.02, -torch.inf, 0.2]], dtype=torch.float64)
+    key = torch.tensor([[39, 43, 46, 50, 51, 30, 88, 55]])
+    voices = voice_keys(time_s, key, torch.tensor([0, 3, 4, 6, 7, 8]))[0].tolist()
+    assert voices == [[-1, -1, -1], [46, 39, -1], [50, 50, 46], [51, 30, 50], [51, 30, 50], [55, 55, 51]]
+
+
+def test_a_warm_start_is_the_head_it_started_from():
+    torch.manual_seed(1)
+    plain = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25, carry=True)
+    with_voices = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25, carry=True, voices=True)
+    with_voices.load_state_dict(plain.state_dict(), strict=False)
+    sets = SetBatch(torch.randint(0, 91, (32, 6)), torch.rand(32, 6, dtype=torch.float64).sort(1).values * 0.25,
+                    torch.full((32, 6), 0.2, dtype=torch.float64), torch.full((32, 6), 64), torch.randint(0, 7, (32,)))
+    carry, features = timed_carry(32, 0), torch.randn(32, 8)
+    assert torch.equal(plain.nll(features, sets, carry), with_voices.nll(features, sets, carry))
+
+
+def test_voices_learn_to_step_from_the_top_of_a_chord():
+    """Each chunk is a chord of two keys far apart, then a key a tone above the chord's highest: the step is one
+    kernel weight away from the top voice, where a head without voices must learn it key by key."""
+    def chunks(rows: int, seed: int) -> SetBatch:
+        g = torch.Generator().manual_seed(seed)
+        low = torch.randint(10, 30, (rows,), generator=g)
+        high = low + torch.randint(12, 30, (rows,), generator=g)
+        ids = torch.stack([low, high, high + 2], 1)  # [R, 3]
+        offsets = torch.tensor([0.01, 0.012, 0.15], dtype=torch.float64).expand(rows, 3)
+        return SetBatch(ids, offsets, torch.full((rows, 3), 0.1, dtype=torch.float64), torch.full((rows, 3), 64),
+                        torch.full((rows,), 3))
+    final = {}
+    for voices in (False, True):
+        torch.manual_seed(0)
+        head = EventHead(width=8, hidden=16, max_events=4, chunk_seconds=0.25, voices=voices)
+        optimizer = torch.optim.Adam(head.parameters(), lr=1e-2)
+        for step in range(60):
+            loss = head.nll(torch.zeros(256, 8), chunks(256, step)).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        final[voices] = float(head.nll(torch.zeros(2048, 8), chunks(2048, 999)).mean().detach())
+    assert final[True] < final[False] - 1.0
+
+
+def test_sampling_hears_the_voices_exactly_as_training_scores(monkeypatch):
+    """At every step of a draw, the voices and their change to the key logits are those training computes for
+    the drawn chunk teacher-forced."""
+    torch.manual_seed(0)
+    head = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25, carry=True, voices=True)
+    with torch.no_grad():
+        head.voices.kernels.weight.copy_(torch.randn_like(head.voices.kernels.weight))
+        head.out["key"][-1].bias[-1] += 2.0  # chunks of many sizes, some empty
+    rows = 64
+    features, carry = torch.randn(rows, 8), timed_carry(rows, 5)
+    seen, forward = [], VoiceLean.forward
+
+    def spy(lean, state, voices):
+        seen.append((voices.clone(), forward(lean, state, voices)))
+        return seen[-1][1]
+    monkeypatch.setattr(VoiceLean, "forward", spy)
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry)
+    assert len(set(drawn.sizes.tolist())) > 3
+    taught = []
+    monkeypatch.setattr(VoiceLean, "forward", lambda lean, state, voices: taught.append(voices) or forward(
+        lean, state, voices))
+    head.nll(features, drawn, carry)
+    monkeypatch.setattr(VoiceLean, "forward", forward)
+    key, start, _, _ = head.bins.to_bins(drawn)
+    rows_, positions = drawn.mask.nonzero(as_tuple=True)
+    for step, (voices, _) in enumerate(seen):
+        at = positions == step
+        assert torch.equal(voices[rows_[at]], taught[0][at])  # the events drawn at this step
+        stopped = torch.nonzero(drawn.sizes == step).squeeze(1)
+        stop_rows = torch.nonzero(drawn.sizes < 6).squeeze(1)
+        stops = taught[1][torch.isin(stop_rows, stopped)]
+        assert torch.equal(voices[stopped], stops)
+    assert any((v[:, 0] >= 0).any() for v, _ in seen)
+
+
+def test_a_carry_built_by_hand_without_times_is_refused_in_one_line():
+    head = EventHead(width=8, hidden=16, max_events=4, chunk_seconds=0.25, carry=True, voices=True)
+    sets = SetBatch(torch.tensor([[40]]), torch.tensor([[0.01]], dtype=torch.float64),
+                    torch.tensor([[0.1]], dtype=torch.float64), torch.tensor([[64]]), torch.tensor([1]))
+    try:
+        head.nll(torch.zeros(1, 8), sets, random_carry(1, 0))
+    except ValueError as error:
+        assert "ar.voices" in str(error)
+    else:
+        raise AssertionError("a carry without times was taken")

@@ -4,6 +4,7 @@ description per piece (its resume: test_intervals.py), requests from `tsm genera
 `style` model following one."""
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -163,6 +164,10 @@ def test_a_run_with_style_samples_told_a_bank_description_per_piece(tiny_corpus,
     model.sample_latents(1, 1.0, seed=0, prompt=prompt)
     assert heard and all(told is None for told in heard)  # a continued prompt is heard, not told
     assert model.arm.generator.held is None
+    heard.clear()
+    model.arm.settings = dataclasses.replace(model.arm.settings, style_drawn=False)  # ar.style_drawn false
+    model.sample_latents(2, 1.0, seed=0)
+    assert heard and all(told is None for told in heard)  # untold: as after a prompt
 
 
 def test_a_request_is_read_in_its_users_units():

@@ -427,6 +427,10 @@ class AutoregressiveConfig:
     density, loudness, stepwise motion, damper, half pedal, soft pedal); sampling draws one per piece from real
     training passages kept in the model and holds it, or takes one from `tsm generate --style` (sequence/style.py).
     Off in models trained before it; a warm start turns it on with the network unchanged at first."""
+    style_drawn: bool = True
+    """Events arm with ar.style, sampling only: each piece is told a description drawn from the model's bank of
+    training passages and held (true), or told none and plays as it was trained to untold, as after a prompt
+    (false). `--style` tells the asked one either way."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""

@@ -178,8 +178,8 @@ class EventAutoregressive(Autoregressive):
         """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
         ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
         hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
-        description drawn from the bank, or one as `style` asks (style.parse_style); a prompt without `style`
-        is heard, not told."""
+        description drawn from the bank (none with ar.style_drawn false), or one as `style` asks
+        (style.parse_style); a prompt without `style` is heard, not told."""
         self.drawn, self.history, self.pitch_classes = [], None, None
         self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
         if style is not None and self.generator.style is None:
@@ -189,7 +189,7 @@ class EventAutoregressive(Autoregressive):
             rng = torch.Generator().manual_seed(seed * 1_000_003 + 17)  # a stream apart from the chunks' draws
             if style is not None:
                 described = self.generator.style.choose(n, rng, style)  # [S, D]
-            elif prompt is None and prompt_sets is None:
+            elif prompt is None and prompt_sets is None and self.settings.style_drawn:
                 described = self.generator.style.draw(n, rng)  # [S, D]
         self.generator.hold(described, n)
         if self.settings.carry:

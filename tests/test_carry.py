@@ -67,6 +67,8 @@ def test_training_and_sampling_hear_the_same_past(tiny_corpus):
     for k in range(chunks):
         sampled = drawn.carry()
         assert items(sampled) == items(trained, k), f"chunk {k}"
+        timed = sorted(zip(sampled.ids[0].tolist(), sampled.ago_s[0].tolist()))  # exact times (ar.voices)
+        assert np.allclose(timed, sorted(zip(trained.ids[k].tolist(), trained.ago_s[k].tolist())), atol=1e-6)
         heard += int((trained.ids[k] < NUM_IDS).sum())
         drawn.append(SetBatch(*(t[k:k + 1] for t in (sets.ids, sets.offset_s, sets.duration_s, sets.intensity,
                                                       sets.sizes))))

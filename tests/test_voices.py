@@ -1,6 +1,7 @@
 """The voices the key choices hear (ar.voices, sequence/voices.py)."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from test_intervals import random_carry
@@ -69,46 +70,59 @@ def test_voices_learn_to_step_from_the_top_of_a_chord():
 
 def test_sampling_hears_the_voices_exactly_as_training_scores(monkeypatch):
     """At every step of a draw, the voices and their change to the key logits are those training computes for
-    the drawn chunk teacher-forced."""
+    the drawn chunk teacher-forced: with pedals inside chunks, empty chunks, chunks at the cap and rows stopped."""
     torch.manual_seed(0)
     head = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25, carry=True, voices=True)
     with torch.no_grad():
         head.voices.kernels.weight.copy_(torch.randn_like(head.voices.kernels.weight))
-        head.out["key"][-1].bias[-1] += 2.0  # chunks of many sizes, some empty
+        head.out["key"][-1].bias[-1] += 5.0  # chunks of many sizes, some empty
+        head.out["key"][-1].bias[88:91] += 4.0  # pedals among the notes
     rows = 64
     features, carry = torch.randn(rows, 8), timed_carry(rows, 5)
-    seen, forward = [], VoiceLean.forward
+    drawn_leans, forward = [], VoiceLean.forward
 
     def spy(lean, state, voices):
-        seen.append((voices.clone(), forward(lean, state, voices)))
-        return seen[-1][1]
+        drawn_leans.append((voices.clone(), forward(lean, state, voices)))
+        return drawn_leans[-1][1]
     monkeypatch.setattr(VoiceLean, "forward", spy)
     drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry)
-    assert len(set(drawn.sizes.tolist())) > 3
-    taught = []
-    monkeypatch.setattr(VoiceLean, "forward", lambda lean, state, voices: taught.append(voices) or forward(
-        lean, state, voices))
+    taught = []  # teacher-forced: (voices, lean) at the events, then at the stops
+    monkeypatch.setattr(VoiceLean, "forward", lambda lean, state, voices: taught.append(
+        (voices, forward(lean, state, voices))) or taught[-1][1])
     head.nll(features, drawn, carry)
     monkeypatch.setattr(VoiceLean, "forward", forward)
-    key, start, _, _ = head.bins.to_bins(drawn)
-    rows_, positions = drawn.mask.nonzero(as_tuple=True)
-    for step, (voices, _) in enumerate(seen):
-        at = positions == step
-        assert torch.equal(voices[rows_[at]], taught[0][at])  # the events drawn at this step
-        stopped = torch.nonzero(drawn.sizes == step).squeeze(1)
-        stop_rows = torch.nonzero(drawn.sizes < 6).squeeze(1)
-        stops = taught[1][torch.isin(stop_rows, stopped)]
-        assert torch.equal(voices[stopped], stops)
-    assert any((v[:, 0] >= 0).any() for v, _ in seen)
+    assert (drawn.sizes == 0).any() and (drawn.sizes == 6).any() and len(set(drawn.sizes.tolist())) > 4
+    assert ((drawn.ids >= 88) & drawn.mask).any()  # pedals were drawn inside chunks
+    event_rows, positions = drawn.mask.nonzero(as_tuple=True)
+    stop_rows = torch.nonzero(drawn.sizes < 6).squeeze(1)
+    for step, (voices, lean) in enumerate(drawn_leans):
+        at = positions == step  # the events drawn at this step
+        assert torch.equal(voices[event_rows[at]], taught[0][0][at])
+        torch.testing.assert_close(lean[event_rows[at]], taught[0][1][at], atol=1e-5, rtol=0)
+        stopped = torch.isin(stop_rows, torch.nonzero(drawn.sizes == step).squeeze(1))  # the stops at this step
+        assert torch.equal(voices[stop_rows[stopped]], taught[1][0][stopped])
+        torch.testing.assert_close(lean[stop_rows[stopped]], taught[1][1][stopped], atol=1e-5, rtol=0)
+    assert any((voices[:, 0] >= 0).any() for voices, _ in drawn_leans)
+
+
+def test_a_head_without_a_carry_hears_the_chunks_notes_only():
+    head = EventHead(width=8, hidden=16, max_events=5, chunk_seconds=0.25, voices=True)
+    with torch.no_grad():
+        head.voices.kernels.weight.copy_(torch.randn_like(head.voices.kernels.weight))
+        head.out["key"][-1].bias[-1] -= 3  # seldom an empty chunk
+    drawn = EventSampler(head).sample(torch.randn(16, 8), torch.Generator().manual_seed(0))
+    assert drawn.sizes.sum() > 0 and torch.isfinite(head.nll(torch.randn(16, 8), drawn)).all()
+
+
+def test_an_onset_is_a_window_from_the_latest_start():
+    time_s = torch.tensor([[0.0, 0.02, 0.04]], dtype=torch.float64)  # 20 ms apart: the latest onset is 20–40 ms
+    voices = voice_keys(time_s, torch.tensor([[50, 40, 45]]), torch.tensor([3]))[0, 0].tolist()
+    assert voices == [45, 40, 50]
 
 
 def test_a_carry_built_by_hand_without_times_is_refused_in_one_line():
     head = EventHead(width=8, hidden=16, max_events=4, chunk_seconds=0.25, carry=True, voices=True)
     sets = SetBatch(torch.tensor([[40]]), torch.tensor([[0.01]], dtype=torch.float64),
                     torch.tensor([[0.1]], dtype=torch.float64), torch.tensor([[64]]), torch.tensor([1]))
-    try:
+    with pytest.raises(ValueError, match="ar.voices"):
         head.nll(torch.zeros(1, 8), sets, random_carry(1, 0))
-    except ValueError as error:
-        assert "ar.voices" in str(error)
-    else:
-        raise AssertionError("a carry without times was taken")

@@ -6,14 +6,17 @@ Why categorical events rather than a latent: a drawn latent between real ones de
 makes of that place (scattered keys, held notes: docs/quality.md, fourth session); a drawn event is always one a
 pianist could play, and its likelihood is exact. The chunk's events are read by a GRU (one step per event, the
 step before as its input); at each step the key logits come from the GRU's state, the start's from the state and
-the chosen key, the duration's from those and the start, the intensity's from all three.
+the chosen key, the duration's from those and the start, the intensity's from all three. The key logits may also
+lean by relative pitch from notes the head attends to (ar.intervals, sequence/intervals.py), by intervals from
+the latest onsets' highest and lowest keys (ar.voices, sequence/voices.py) and towards the key of the last minute
+(ar.tonal, sequence/tonal.py).
 
 Bins (`EventBins`): starts in 5 ms steps over the chunk, durations on a log scale from 5 ms to 32 s
 (each bin ~10 % wide), intensities exact (1–127). A drawn start or duration is written at its bin's middle, or
 with ar.in_bins placed uniformly inside its bin (on the bin's scale: the density the bins stand for, piecewise
 constant): at the middles every drawn duration is one of 96 values, a grid no played performance is on.
 Shapes: R chunk rows (any batch of chunks), N events per chunk (max_events), W feature width, H head width,
-K events in the batch.
+K events in the batch, R' chunks that end with a stop choice, I notes heard (ar.voices), V voices.
 """
 from __future__ import annotations
 
@@ -55,6 +58,11 @@ class EventBins:
         duration = (log_ratio / math.log(LONGEST_S / SHORTEST_S) * (DURATION_BINS - 1)).round().long()
         return sets.ids.long(), start, duration.clamp(0, DURATION_BINS - 1), sets.intensity.long().clamp(1, 127)
 
+    @staticmethod
+    def start_middle_s(start: torch.Tensor) -> torch.Tensor:
+        """Start bins [...] → the seconds of their middles from the chunk's start [...] (float64)."""
+        return (start.double() + 0.5) * START_STEP_S
+
     def to_sets(self, key: torch.Tensor, start: torch.Tensor, duration: torch.Tensor, intensity: torch.Tensor,
                 sizes: torch.Tensor, within: torch.Tensor | None = None) -> SetBatch:
         """Classes [R, N] each and sizes [R] → padded sets in seconds: each start and duration at its bin's middle
@@ -62,7 +70,7 @@ class EventBins:
         times are continuous as played ones are, not on the bins' grid; the starts of a chunk stay in time order
         (those in one bin sorted: the sampler draws start bins in time order, so sorting only reorders places
         within one bin) and `to_bins` gives back the same classes."""
-        offset_s, duration_place = (start.double() + 0.5) * START_STEP_S, 0.5  # [R, N]; the bins' middles
+        offset_s, duration_place = self.start_middle_s(start), 0.5  # [R, N]; the bins' middles
         if within is not None:
             place = within.double().clamp(0.0005, 0.9995)  # [R, N, 2]: (start, duration) inside the bin
             offset_s = (start.double() + place[..., 0]) * START_STEP_S  # [R, N]
@@ -130,7 +138,7 @@ class EventHead(nn.Module):
                 duration: torch.Tensor | None = None, key_bias: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Logits of each choice at states [K, H] given the choices before it in the event ([K] each; a choice
         whose givens are None is skipped) → {name: [K, classes]}; `key_bias` [K, 88 keys] is added to the notes'
-        key logits (ar.intervals)."""
+        key logits (ar.intervals, ar.voices, ar.tonal)."""
         logits = {"key": self.out["key"](state)}
         if key_bias is not None:
             logits["key"] = logits["key"] + F.pad(key_bias, (0, logits["key"].shape[1] - key_bias.shape[1]))
@@ -156,6 +164,31 @@ class EventHead(nn.Module):
             raise ValueError("this event head hears the pitch classes before each chunk (ar.tonal): pass them")
         return self.tonal(tonal)
 
+    def key_bias(self, at_events: tuple[torch.Tensor, ...], at_stops: tuple[torch.Tensor, ...],
+                 events: tuple[torch.Tensor, ...], event: torch.Tensor, carry: Carry | None,
+                 tonal: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Teacher-forced: the change to the 88 keys' logits that ar.intervals, ar.voices and ar.tonal make at each
+        event (states [K, H], its row and position [K] each) and at each stop (states [R', H], row and position
+        [R'] each), given the chunks' classes [R, N] each and mask [R, N] → ([K, 88], [R', 88]); None without any."""
+        key, start, duration, intensity = events
+        leans = []  # (at events, at stops)
+        if self.intervals is not None:
+            items = self.intervals.items(key.shape[0], carry, (key, duration, intensity))
+            leans.append(tuple(self.intervals(state, items, row, position) for state, row, position in (at_events,
+                                                                                                        at_stops)))
+        if self.voices is not None:
+            time_s, keys = voice_items(carry, key, self.bins.start_middle_s(start), event)  # [R, I] each
+            carried = time_s.shape[1] - key.shape[1]  # the carry's items, heard at every position
+            voices = voice_keys(time_s, keys, carried + torch.arange(key.shape[1] + 1, device=key.device))  # [R, N + 1, V]
+            leans.append(tuple(self.voices(state, voices[row, position]) for state, row, position in (at_events,
+                                                                                                      at_stops)))
+        chunk_bias = self.tonal_bias(tonal)  # [R, 88] or None
+        if chunk_bias is not None:
+            leans.append((chunk_bias[at_events[1]], chunk_bias[at_stops[1]]))
+        if not leans:
+            return None, None
+        return sum(lean[0] for lean in leans), sum(lean[1] for lean in leans)
+
     def nll(self, features: torch.Tensor, sets: SetBatch, carry: Carry | None = None,
             tonal: torch.Tensor | None = None) -> torch.Tensor:
         """−log p(chunk's events) per chunk (nats): features [R, W], padded sets [R, N] in time order (and with
@@ -169,25 +202,8 @@ class EventHead(nn.Module):
         picked = (key[rows, positions], start[rows, positions], duration[rows, positions])
         stops = torch.nonzero(sets.sizes < n).squeeze(1)  # chunks below the cap end with a stop choice
         at_event, at_stop = states[rows, positions], states[stops, sets.sizes[stops]]  # [K, H], [R', H]
-        # with ar.intervals and ar.tonal: the change to the key logits, [K, 88] and [R', 88]
-        event_bias = stop_bias = None
-        if self.intervals is not None:
-            items = self.intervals.items(key.shape[0], carry, (key, duration, intensity))
-            event_bias = self.intervals(at_event, items, rows, positions)
-            stop_bias = self.intervals(at_stop, items, stops, sets.sizes[stops])
-        if self.voices is not None:  # the voices heard at each position 0 … N: [R, N + 1, 3]
-            times, keys = voice_items(carry, key, (start.double() + 0.5) * START_STEP_S, event)  # [R, I] each
-            before = times.shape[1] - key.shape[1]  # the carry's items, heard at every position
-            heard = before + torch.arange(key.shape[1] + 1, device=times.device)  # [N + 1]
-            voices = voice_keys(times, keys, heard)
-            event_lean = self.voices(at_event, voices[rows, positions])  # [K, 88]
-            stop_lean = self.voices(at_stop, voices[stops, sets.sizes[stops]])  # [R', 88]
-            event_bias = event_lean if event_bias is None else event_bias + event_lean
-            stop_bias = stop_lean if stop_bias is None else stop_bias + stop_lean
-        chunk_bias = self.tonal_bias(tonal)  # [R, 88] or None
-        if chunk_bias is not None:
-            event_bias = chunk_bias[rows] if event_bias is None else event_bias + chunk_bias[rows]
-            stop_bias = chunk_bias[stops] if stop_bias is None else stop_bias + chunk_bias[stops]
+        event_bias, stop_bias = self.key_bias((at_event, rows, positions), (at_stop, stops, sets.sizes[stops]),
+                                              (key, start, duration, intensity), sets.mask, carry, tonal)
         logits = self.choices(at_event, *picked, key_bias=event_bias)
         targets = {"key": picked[0], "start": picked[1], "duration": picked[2], "intensity": intensity[rows, positions]}
         per_event = sum(F.cross_entropy(logits[name].float(), targets[name], reduction="none") for name in targets)

@@ -9,9 +9,10 @@ fewer of them:
   choice made before, a row of a table prepared once (that choice's embedding through the later layer);
 - the Gumbel noise of all five draws of an event comes from one call;
 - nn.Module calls (hooks, attribute look-ups) are replaced by the functional ops on the same weights (the
-  relative-pitch pointer of ar.intervals, where a head has one, is called as a module).
+  relative-pitch pointer of ar.intervals and the voices' lean of ar.voices, where a head has them, are called
+  as modules).
 An `EventSampler` holds those tables; prepare one per sample (the weights must not change while it is used).
-Shapes: R chunk rows, N events per chunk (max_events), H head width.
+Shapes: R chunk rows, N events per chunk (max_events), H head width, I notes heard so far (ar.voices), V voices.
 """
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ import torch.nn.functional as F
 from ..batches import SetBatch
 from ..midi import NUM_IDS, NUM_KEYS
 from .carry import Carry
-from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead
-from .voices import voice_items, voice_keys
+from .event_head import DURATION_BINS, INTENSITIES, EventHead
+from .voices import carry_notes, voice_keys
 
 CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
 KINDS = 1 + NUM_IDS - NUM_KEYS + 1  # a note, each pedal, the stop
@@ -71,8 +72,7 @@ class EventSampler:
         if chunk_bias is not None:
             chunk_bias = F.pad(chunk_bias, (0, KINDS - 1))  # [R, 88 keys + 3 pedals + stop]
         if head.voices is not None:  # with ar.voices: the notes the voices are found among, the drawn ones added
-            nothing = torch.zeros(r, 0, dtype=torch.long, device=device)
-            heard_s, heard_keys = voice_items(carry, nothing, nothing.double(), nothing.bool())  # [R, I] each
+            heard_s, heard_ids = carry_notes(carry, r, device)  # [R, I] each
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
         latest = torch.zeros(r, dtype=torch.long, device=device)  # the start bin of the event before
@@ -87,7 +87,8 @@ class EventSampler:
             if pointer is not None:
                 key_logits = key_logits + F.pad(pointer(state, items, kernels=kernels), (0, KINDS - 1))
             if head.voices is not None:
-                voices = voice_keys(heard_s, heard_keys, torch.tensor([heard_s.shape[1]], device=device))  # [R, 1, 3]
+                every = torch.full((1,), heard_s.shape[1], device=device)  # one position hearing every item
+                voices = voice_keys(heard_s, heard_ids, every)  # [R, 1, V]
                 key_logits = key_logits + F.pad(head.voices(state, voices[:, 0]), (0, KINDS - 1))
             if chunk_bias is not None:
                 key_logits = key_logits + chunk_bias
@@ -117,8 +118,8 @@ class EventSampler:
             if pointer is not None:
                 items = pointer.extend(items, key, duration, intensity, len(drawn) - 1)
             if head.voices is not None:
-                struck_s = torch.where(key < NUM_KEYS, (start.double() + 0.5) * START_STEP_S, -torch.inf)  # [R]
-                heard_s, heard_keys = torch.cat([heard_s, struck_s[:, None]], 1), torch.cat([heard_keys, key[:, None]], 1)
+                struck_s = torch.where(key < NUM_KEYS, head.bins.start_middle_s(start), -torch.inf)  # [R]
+                heard_s, heard_ids = torch.cat([heard_s, struck_s[:, None]], 1), torch.cat([heard_ids, key[:, None]], 1)
             sizes += going.long()
             latest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
             step_input = sum(table[x] for table, x in zip(self.read, event)) + bias  # [R, H]

@@ -387,6 +387,7 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
     assert model.arm.settings.carry and model.arm.generator.events.carry is not None  # it hears the past
     assert model.arm.settings.intervals == 4 and model.arm.generator.events.intervals is not None  # and intervals
     assert model.arm.generator.events.tonal is not None and model.arm.generator.style is not None  # key, character
+    assert model.arm.generator.events.voices is not None and model.arm.settings.style_drawn  # voices; drawn style
     assert model.ae.weights_sha256 == load_autoencoder("ae-latent75").weights_sha256
     assert load_autoencoder().weights_sha256 == model.ae.weights_sha256  # tsm reconstruct's default
     (piece,) = model.sample(1, 2.0, seed=0)

@@ -211,7 +211,7 @@ def main() -> None:
               f"python -X importtime -c \"import timestepmusic.cli\": {cli_import_s:.2f} s, of which torch "
               f"{torch_import_s:.2f} s" + (f", imported via {chain}" if chain else " (torch not imported)")]
     print("\n".join(lines))
-    write_markdown(args.markdown, "# Generation benchmark (one 16 s sample)", lines, note="shared with training jobs")
+    write_markdown(args.markdown, "# Generation benchmark (one 16 s sample)", lines)  # the load average is in the report
 
 
 if __name__ == "__main__":

@@ -59,6 +59,17 @@ def assert_same_weights(a: Path, b: Path, files: tuple[str, ...] = ("generator",
             assert torch.equal(weights_a[name], weights_b[name]), (file, name)
 
 
+def fit(module: torch.nn.Module, loss_at, steps: int, lr: float = 1e-2) -> None:
+    """Train `module` with Adam for `steps` steps on the scalar loss `loss_at(module, step)` (the learning tests'
+    loop)."""
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr)
+    for step in range(steps):
+        loss = loss_at(module, step)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
 def random_performance(rng: np.random.Generator, seconds: float) -> Events:
     notes = int(seconds * 6)
     pedals = int(seconds)

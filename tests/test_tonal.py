@@ -15,6 +15,8 @@ from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.tonal import CLASSES, WINDOWS, DrawnPitchClasses, TonalGatherer, TonalPrior, pitch_class
 from timestepmusic.train.sequence import train_sequence_model
 
+from conftest import fit
+
 
 def counts_of_one_class(rows: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Pitch-class counts [R, G, 12] of pasts that played one class each (a random one), and that class [R]."""
@@ -62,13 +64,11 @@ def test_the_head_learns_the_key_of_its_past_where_it_could_not_without():
     for tonal in (False, True):
         torch.manual_seed(0)
         head = EventHead(width=8, hidden=16, max_events=2, chunk_seconds=0.25, tonal=tonal)
-        optimizer = torch.optim.Adam(head.parameters(), lr=1e-2)
-        for step in range(80):
+
+        def loss_at(net: EventHead, step: int, heard: bool = tonal) -> torch.Tensor:
             counts, played = counts_of_one_class(256, step)
-            loss = head.nll(torch.zeros(256, 8), one_note_in(played, step), tonal=counts if tonal else None).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            return net.nll(torch.zeros(256, 8), one_note_in(played, step), tonal=counts if heard else None).mean()
+        fit(head, loss_at, steps=80)
         counts, played = counts_of_one_class(2048, 999)
         nll = head.nll(torch.zeros(2048, 8), one_note_in(played, 999), tonal=counts if tonal else None)
         final[tonal] = float(nll.mean().detach())

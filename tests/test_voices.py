@@ -11,6 +11,8 @@ from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.voices import VoiceLean, voice_keys
 
+from conftest import fit
+
 
 def timed_carry(rows: int, seed: int) -> Carry:
     """A carry of notes and pedals with exact start times, as training and sampling build it."""
@@ -58,12 +60,7 @@ def test_voices_learn_to_step_from_the_top_of_a_chord():
     for voices in (False, True):
         torch.manual_seed(0)
         head = EventHead(width=8, hidden=16, max_events=4, chunk_seconds=0.25, voices=voices)
-        optimizer = torch.optim.Adam(head.parameters(), lr=1e-2)
-        for step in range(60):
-            loss = head.nll(torch.zeros(256, 8), chunks(256, step)).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        fit(head, lambda net, step: net.nll(torch.zeros(256, 8), chunks(256, step)).mean(), steps=60)
         final[voices] = float(head.nll(torch.zeros(2048, 8), chunks(2048, 999)).mean().detach())
     assert final[True] < final[False] - 1.0
 

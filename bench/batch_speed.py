@@ -1,0 +1,53 @@
+"""Batch sampling speed, models side by side: each model samples -n pieces together at each --seconds, in one
+process on one thread (`GANModel.sample_latents`: the generator alone, no MIDI written), after a warm-up; the
+issue's target is 100× real time.
+
+    python bench/batch_speed.py --models default,events-v12 --markdown bench/results/batch_speed_voices.md
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import busy_warning, load_average, table, verdict, write_markdown  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default="default", help="comma-separated runs, checkpoints or shipped models")
+    parser.add_argument("-n", type=int, default=200, help="pieces sampled together (default 200)")
+    parser.add_argument("--seconds", default="16,60", help="piece lengths, comma-separated (default 16,60)")
+    parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+    args = parser.parse_args()
+
+    torch.set_num_threads(1)
+    from timestepmusic.generation import GANModel
+
+    before = os.getloadavg()[0]
+    rows = []
+    for name in args.models.split(","):
+        model = GANModel.load(name)
+        model.sample_latents(4, 2.0, seed=0)  # warm-up
+        for seconds in (float(s) for s in args.seconds.split(",")):
+            start = time.perf_counter()
+            model.sample_latents(args.n, seconds, seed=1)
+            elapsed = time.perf_counter() - start
+            speed = args.n * seconds / elapsed
+            rows.append([name, f"{seconds:g}", f"{elapsed:.1f}", f"{speed:.0f}×", verdict(speed >= 100)])
+    after = os.getloadavg()[0]
+    lines = [f"{args.n} pieces sampled together per row, one thread; torch {torch.__version__}",
+             load_average(before, after), "",
+             *table(["model", "seconds", "wall (s)", "× real time", "≥ 100×"], rows), *busy_warning(before, after)]
+    print("\n".join(lines))
+    write_markdown(args.markdown, "# Batch sampling speed", lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,8 +3,10 @@ transformer reads the real chunks, the carry and the head hear the real events, 
 after another), for every real note: the head's probability, given that a note comes, that it lies within
 2 semitones of the note before it (in event order; the carry's last note for a chunk's first), against how
 often the real note does (with ar.tonal the head hears the real pitch classes too; with ar.style the network is
-told nothing, as for a continued prompt). Equal means the key marginal is right on average, and a line missing from the
-drawn pieces (bench/free_running.py's top-line steps) is lost in how the notes are arranged, not in it.
+told nothing, as for a continued prompt); for all notes, and apart for those that start an onset and those that
+join a chord (the head chooses a note's key before its start, so it cannot know which it draws). Equal means
+the key marginal is right on average, and a line missing from the drawn pieces (bench/free_running.py's top-line
+steps) is lost in how the notes are arranged, not in it.
 
     python bench/key_calibration.py --corpus CORPUS --model default --markdown bench/results/key_calibration.md
 """
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 
 BENCH = Path(__file__).resolve().parent
-SECONDS, STEP = 16.0, 2
+SECONDS, STEP, ONSET_S = 16.0, 2, 0.025
 sys.path.insert(0, str(BENCH))
 from common import add_corpus_arguments, open_corpus, print_skipped, table, write_markdown  # noqa: E402
 from free_running import after_real_past  # noqa: E402
@@ -29,35 +31,38 @@ from free_running import after_real_past  # noqa: E402
 def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
     """Per real note after the first, after a real past (free_running.after_real_past): {"mass": the head's
     probability of a key within STEP of the note before, "tempered": the same at the model's key temperature (as
-    it draws), "real": whether the real one is, "entropy": the key choice's entropy given a note (nats)}."""
+    it draws), "real": whether the real one is, "entropy": the key choice's entropy given a note (nats), "onset":
+    whether the note starts a new onset (more than ONSET_S after the note before) rather than joining a chord}.
+    The key logits carry every lean the head has (ar.intervals, ar.voices, ar.tonal: EventHead.key_bias)."""
     from timestepmusic.midi import NUM_KEYS
 
     head = model.arm.generator.events
-    out = {"mass": [], "tempered": [], "real": [], "entropy": []}
+    chunk_s = model.ae.chunk_seconds
+    out = {"mass": [], "tempered": [], "real": [], "entropy": [], "onset": []}
     with torch.no_grad():
         for k, features, real, carry, counts in after_real_past(model, excerpts, chunks):
             if k == 0:
-                before = None  # the note before, in event order
+                before, before_s = None, None  # the note before, in event order, and when it started
             classes = head.bins.to_bins(real)  # (key, start, duration, intensity) [1, N] each
             states = head.states(features, classes, real.sizes, carry)  # [1, N + 1, H]
-            items = head.intervals.items(1, carry, (classes[0], classes[2], classes[3]))
-            chunk_bias = head.tonal_bias(counts)  # [1, 88] with ar.tonal, else None
             for j in range(int(real.sizes[0])):
                 key = int(classes[0][0, j])
                 if key >= NUM_KEYS:  # a pedal
                     continue
-                bias = head.intervals(states[:, j], items, torch.zeros(1, dtype=torch.long), torch.tensor([j]))
-                bias = bias if chunk_bias is None else bias + chunk_bias  # [1, 88]
+                at = (states[:, j], torch.zeros(1, dtype=torch.long), torch.tensor([j]))  # this event's choice
+                bias, _ = head.key_bias(at, at, classes, real.mask, carry, counts)  # [1, 88] or None
                 logits = head.choices(states[:, j], None, key_bias=bias)["key"][0, :NUM_KEYS]  # [88]
                 p = torch.softmax(logits, -1)  # given that a note comes
                 tempered = torch.softmax(logits / model.arm.temperature, -1)
                 out["entropy"].append(float(-(p * p.clamp_min(1e-12).log()).sum()))
+                start_s = k * chunk_s + float(real.offset_s[0, j])
                 if before is not None:
                     near = slice(max(0, before - STEP), before + STEP + 1)
                     out["mass"].append(float(p[near].sum()))
                     out["tempered"].append(float(tempered[near].sum()))
                     out["real"].append(abs(key - before) <= STEP)
-                before = key
+                    out["onset"].append(start_s - before_s > ONSET_S)
+                before, before_s = key, start_s
     return {name: np.array(values, dtype=np.float64) for name, values in out.items()}
 
 
@@ -88,16 +93,21 @@ def main() -> None:
         for name in args.model or ["default"]:
             model = GANModel.load(name)
             head = getattr(model.arm.generator, "events", None)
-            if head is None or head.carry is None or head.intervals is None:
-                raise SystemExit(f"--model {name}: this measures an events model with ar.carry and ar.intervals")
+            if head is None or head.carry is None:
+                raise SystemExit(f"--model {name}: this measures an events model with ar.carry")
             m = step_calibration(model, excerpts, int(SECONDS / corpus.chunk_seconds))
-            rows.append([name, str(m["real"].size), f"{m['real'].mean():.3f}", f"{m['mass'].mean():.3f}",
-                         f"{m['tempered'].mean():.3f} ({model.arm.temperature:g})", f"{m['entropy'].mean():.2f}"])
+            for notes, where in (("all", m["onset"] >= 0), ("starting an onset", m["onset"] > 0),
+                                 ("joining a chord", m["onset"] == 0)):
+                rows.append([name, notes, str(int(where.sum())), f"{m['real'][where].mean():.3f}",
+                             f"{m['mass'][where].mean():.3f}",
+                             f"{m['tempered'][where].mean():.3f} ({model.arm.temperature:g})",
+                             f"{m['entropy'].mean():.2f}" if notes == "all" else ""])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     lines = [f"{args.split} split of {corpus.root}: the notes of {len(excerpts)} real {SECONDS:g} s excerpts, after "
              f"their real past", "",
-             *table(["model", "notes", f"real: within {STEP} st of the note before", "head's probability there",
+             f"a note starts an onset when it starts more than {ONSET_S * 1e3:g} ms after the note before", "",
+             *table(["model", "notes", "n", f"real: within {STEP} st of the note before", "head's probability there",
                      "at its key temperature", "key entropy (nats)"], rows)]
     print("\n".join(lines))
     write_markdown(args.markdown, "# Is the key choice calibrated on melodic steps?", lines)

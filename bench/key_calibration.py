@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 BENCH = Path(__file__).resolve().parent
-SECONDS, STEP, ONSET_S = 16.0, 2, 0.025
+SECONDS, STEP = 16.0, 2
 sys.path.insert(0, str(BENCH))
 from common import add_corpus_arguments, open_corpus, print_skipped, table, write_markdown  # noqa: E402
 from free_running import after_real_past  # noqa: E402
@@ -32,8 +32,10 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
     """Per real note after the first, after a real past (free_running.after_real_past): {"mass": the head's
     probability of a key within STEP of the note before, "tempered": the same at the model's key temperature (as
     it draws), "real": whether the real one is, "entropy": the key choice's entropy given a note (nats), "onset":
-    whether the note starts a new onset (more than ONSET_S after the note before) rather than joining a chord}.
+    whether the note starts a new onset (more than ONSET_MERGE_S, 25 ms, after the note before, as tsm evaluate
+    merges onsets) rather than joining a chord}.
     The key logits carry every lean the head has (ar.intervals, ar.voices, ar.tonal: EventHead.key_bias)."""
+    from timestepmusic.evaluate.descriptors import ONSET_MERGE_S
     from timestepmusic.midi import NUM_KEYS
 
     head = model.arm.generator.events
@@ -45,15 +47,19 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
                 before, before_s = None, None  # the note before, in event order, and when it started
             classes = head.bins.to_bins(real)  # (key, start, duration, intensity) [1, N] each
             states = head.states(features, classes, real.sizes, carry)  # [1, N + 1, H]
-            for j in range(int(real.sizes[0])):
+            size = int(real.sizes[0])
+            if size == 0:
+                continue
+            at = (states[0, :size], torch.zeros(size, dtype=torch.long), torch.arange(size))  # every event's choice
+            bias, _ = head.key_bias(at, at, classes, real.mask, carry, counts)  # [size, 88] or None
+            logits = head.choices(states[0, :size], None, key_bias=bias)["key"][:, :NUM_KEYS]  # [size, 88]
+            odds = torch.softmax(logits, -1)  # given that a note comes
+            odds_tempered = torch.softmax(logits / model.arm.temperature, -1)
+            for j in range(size):
                 key = int(classes[0][0, j])
                 if key >= NUM_KEYS:  # a pedal
                     continue
-                at = (states[:, j], torch.zeros(1, dtype=torch.long), torch.tensor([j]))  # this event's choice
-                bias, _ = head.key_bias(at, at, classes, real.mask, carry, counts)  # [1, 88] or None
-                logits = head.choices(states[:, j], None, key_bias=bias)["key"][0, :NUM_KEYS]  # [88]
-                p = torch.softmax(logits, -1)  # given that a note comes
-                tempered = torch.softmax(logits / model.arm.temperature, -1)
+                p, tempered = odds[j], odds_tempered[j]
                 out["entropy"].append(float(-(p * p.clamp_min(1e-12).log()).sum()))
                 start_s = k * chunk_s + float(real.offset_s[0, j])
                 if before is not None:
@@ -61,7 +67,7 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
                     out["mass"].append(float(p[near].sum()))
                     out["tempered"].append(float(tempered[near].sum()))
                     out["real"].append(abs(key - before) <= STEP)
-                    out["onset"].append(start_s - before_s > ONSET_S)
+                    out["onset"].append(start_s - before_s > ONSET_MERGE_S)
                 before, before_s = key, start_s
     return {name: np.array(values, dtype=np.float64) for name, values in out.items()}
 
@@ -77,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(1)
-    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+    from timestepmusic.evaluate.descriptors import ONSET_MERGE_S, excerpts_from_corpus
     from timestepmusic.generation import GANModel
 
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-calibration-"))
@@ -106,7 +112,8 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     lines = [f"{args.split} split of {corpus.root}: the notes of {len(excerpts)} real {SECONDS:g} s excerpts, after "
              f"their real past", "",
-             f"a note starts an onset when it starts more than {ONSET_S * 1e3:g} ms after the note before", "",
+             f"a note starts an onset when it starts more than {ONSET_MERGE_S * 1e3:g} ms after the note before (as "
+             "tsm evaluate merges onsets)", "",
              *table(["model", "notes", "n", f"real: within {STEP} st of the note before", "head's probability there",
                      "at its key temperature", "key entropy (nats)"], rows)]
     print("\n".join(lines))

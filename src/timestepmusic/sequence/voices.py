@@ -3,10 +3,12 @@ onset before it, and the highest key of the onset before that, each leaning the 
 interval from it that the head's state chooses.
 
 Why: after a real past the head draws a step of at most 2 semitones from the note before as often as real notes
-make one (bench/key_calibration.py), yet the top line (the highest key of each onset) steps that little in 25 % of
-its steps against 31 % real (bench/free_running.py). Its steps fall between voices as often as within one. The
-relative-pitch pointer (sequence/intervals.py) attends to notes by their embeddings, which cannot say "the highest
-of the latest onset"; here those keys are found exactly, and the state says how far from each the next key lies.
+make one on average (bench/key_calibration.py), yet the top line (the highest key of each onset) steps that little
+in 25 % of its steps against 31 % real (bench/free_running.py). The relative-pitch pointer (sequence/intervals.py)
+attends to notes by their embeddings, which cannot say "the highest of the latest onset"; here those keys are
+found exactly, and the state says how far from each the next key lies. Measured (docs/quality.md, thirteenth
+session): a better likelihood and register, but the top line steps no more often; the head's steps go into
+chords instead, as it picks a key before knowing whether the note starts an onset.
 An onset is the notes starting within ONSET_S of the latest start (a window anchored there: where tsm evaluate's
 top line chains every gap of at most 25 ms, notes at 0, 20 and 40 ms are here two onsets); the notes heard are the
 carry's (with ar.carry: the 12 events before the chunk, by how long ago each started) and those of the chunk

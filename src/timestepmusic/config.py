@@ -417,6 +417,11 @@ class AutoregressiveConfig:
     the onset before (among the carry's notes and those drawn before it in the chunk), and leans each key's logit
     by a kernel over the interval from each that the head's state chooses (sequence/voices.py). Its kernels start
     at zero, so a warm start is at first the model it started from."""
+    onsets: bool = False
+    """Events arm: each step of the event head first chooses whether the next event joins the latest onset (starts
+    within 25 ms of the latest note), starts a new one, or ends the chunk, and then its key knowing which; its start
+    is drawn among the bins that choice allows (sequence/onsets.py). A warm start keeps every other choice as it
+    was at first; the stop moves from the key to this choice, which is learned anew."""
     in_bins: bool = False
     """Events arm, sampling only: each drawn start and duration is placed uniformly inside its bin (5 ms starts, log
     duration bins ~10 % wide) rather than at its middle, so that drawn times are not on a grid (at the middles

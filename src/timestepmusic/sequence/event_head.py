@@ -9,7 +9,9 @@ step before as its input); at each step the key logits come from the GRU's state
 the chosen key, the duration's from those and the start, the intensity's from all three. The key logits may also
 lean by relative pitch from notes the head attends to (ar.intervals, sequence/intervals.py), by intervals from
 the latest onsets' highest and lowest keys (ar.voices, sequence/voices.py) and towards the key of the last minute
-(ar.tonal, sequence/tonal.py).
+(ar.tonal, sequence/tonal.py). With ar.onsets each step first chooses whether the next event joins the latest
+onset, starts a new one or ends the chunk (the stop, otherwise a key class), and the key and start follow knowing
+which (sequence/onsets.py).
 
 Bins (`EventBins`): starts in 5 ms steps over the chunk, durations on a log scale from 5 ms to 32 s
 (each bin ~10 % wide), intensities exact (1–127). A drawn start or duration is written at its bin's middle, or
@@ -32,6 +34,7 @@ from ..batches import SetBatch
 from ..midi import NUM_IDS
 from .carry import Carry, CarryReader
 from .intervals import IntervalPointer
+from .onsets import END, JOIN, NEXT, ONSET, join_limit, latest_heard, next_allowed, start_allowed
 from .tonal import TonalPrior
 from .voices import VoiceLean, voice_items, voice_keys
 
@@ -87,10 +90,13 @@ class EventBins:
 
 class EventHead(nn.Module):
     def __init__(self, *, width: int, hidden: int, max_events: int, chunk_seconds: float, carry: bool = False,
-                 intervals: int = 0, tonal: bool = False, voices: bool = False):
+                 intervals: int = 0, tonal: bool = False, voices: bool = False, onsets: bool = False):
         super().__init__()
         self.bins, self.max_events, self.hidden = EventBins(chunk_seconds), max_events, hidden
         sizes = {"key": NUM_IDS + 1, "start": self.bins.starts, "duration": DURATION_BINS, "intensity": INTENSITIES}
+        # with ar.onsets, each step first chooses: join the latest onset, start a new one, or end (sequence/onsets.py)
+        self.onsets = onsets
+        choices = {"next": NEXT, **sizes} if onsets else sizes
         # the previous event as the GRU's input: the sum of its four embeddings (a learned one before the first)
         self.read = nn.ModuleDict({name: nn.Embedding(n, hidden) for name, n in sizes.items()})
         self.first = nn.Parameter(torch.zeros(hidden))
@@ -99,9 +105,11 @@ class EventHead(nn.Module):
         self.carry = CarryReader(hidden // 2, 2 * hidden) if carry else None
         self.gru = nn.GRU(hidden, hidden, batch_first=True)
         # each choice after the key also reads the choices made before it in the same event
-        self.given = nn.ModuleDict({name: nn.Embedding(sizes[name], hidden) for name in ("key", "start", "duration")})
+        self.given = nn.ModuleDict({name: nn.Embedding(choices[name], hidden) for name in list(choices)[:-1]})
         self.out = nn.ModuleDict({name: nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, n))
-                                  for name, n in sizes.items()})
+                                  for name, n in choices.items()})
+        if onsets:  # the next choice's embedding starts at zero: a warm start's key and later choices are unchanged
+            nn.init.zeros_(self.given["next"].weight)
         # with ar.intervals, each key choice also leans towards keys at learned intervals from notes it attends to
         self.intervals = IntervalPointer(hidden, intervals, max_events, DURATION_BINS, carry) if intervals else None
         # with ar.tonal, the pitch classes of the seconds before the chunk lean each key choice towards a key
@@ -135,17 +143,33 @@ class EventHead(nn.Module):
         return F.pad(states, (0, 0, 0, 1))  # [R, N + 1, H]
 
     def choices(self, state: torch.Tensor, key: torch.Tensor | None, start: torch.Tensor | None = None,
-                duration: torch.Tensor | None = None, key_bias: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                duration: torch.Tensor | None = None, key_bias: torch.Tensor | None = None,
+                chosen: torch.Tensor | None = None, next_mask: torch.Tensor | None = None,
+                start_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Logits of each choice at states [K, H] given the choices before it in the event ([K] each; a choice
         whose givens are None is skipped) → {name: [K, classes]}; `key_bias` [K, 88 keys] is added to the notes'
-        key logits (ar.intervals, ar.voices, ar.tonal)."""
-        logits = {"key": self.out["key"](state)}
+        key logits (ar.intervals, ar.voices, ar.tonal). With ar.onsets the step first chooses JOIN, ONSET or END
+        ("next", the classes `next_mask` [K, 3] allows), and the key is chosen given that choice `chosen` [K] (None:
+        only the next choice's logits), never the stop; the start only among the bins `start_mask` [K, S] allows."""
+        logits = {}
+        if self.onsets:
+            logits["next"] = self.out["next"](state)
+            if next_mask is not None:
+                logits["next"] = logits["next"].masked_fill(~next_mask, -torch.inf)
+            if chosen is None:
+                return logits
+            state = state + self.given["next"](chosen)
+        logits["key"] = self.out["key"](state)
         if key_bias is not None:
             logits["key"] = logits["key"] + F.pad(key_bias, (0, logits["key"].shape[1] - key_bias.shape[1]))
+        if self.onsets:  # the stop was chosen at the next choice
+            logits["key"] = logits["key"].index_fill(1, torch.tensor([STOP], device=state.device), -torch.inf)
         if key is None:
             return logits
         state = state + self.given["key"](key)
         logits["start"] = self.out["start"](state)
+        if start_mask is not None:
+            logits["start"] = logits["start"].masked_fill(~start_mask, -torch.inf)
         if start is None:
             return logits
         state = state + self.given["start"](start)
@@ -204,10 +228,33 @@ class EventHead(nn.Module):
         at_event, at_stop = states[rows, positions], states[stops, sets.sizes[stops]]  # [K, H], [R', H]
         event_bias, stop_bias = self.key_bias((at_event, rows, positions), (at_stop, stops, sets.sizes[stops]),
                                               (key, start, duration, intensity), sets.mask, carry, tonal)
-        logits = self.choices(at_event, *picked, key_bias=event_bias)
         targets = {"key": picked[0], "start": picked[1], "duration": picked[2], "intensity": intensity[rows, positions]}
+        if self.onsets:  # each event's JOIN or ONSET, and what each step allows (sequence/onsets.py)
+            limit, earliest = self.onset_bounds(key, start, event, carry)  # [R, N + 1] each
+            chosen = torch.where(start <= limit[:, :n], JOIN, ONSET)[rows, positions]  # [K]
+            at = (limit[rows, positions], earliest[rows, positions])
+            logits = self.choices(at_event, *picked, key_bias=event_bias, chosen=chosen,
+                                  next_mask=next_allowed(*at, self.bins.starts),
+                                  start_mask=start_allowed(chosen, *at, self.bins.starts))
+            targets["next"] = chosen
+            stop_mask = next_allowed(limit[stops, sets.sizes[stops]], earliest[stops, sets.sizes[stops]],
+                                     self.bins.starts)
+            stop_logits, stop_class = self.choices(at_stop, None, next_mask=stop_mask)["next"], END
+        else:
+            logits = self.choices(at_event, *picked, key_bias=event_bias)
+            stop_logits, stop_class = self.choices(at_stop, None, key_bias=stop_bias)["key"], STOP
         per_event = sum(F.cross_entropy(logits[name].float(), targets[name], reduction="none") for name in targets)
         total = torch.zeros(features.shape[0], device=features.device).index_add(0, rows, per_event)  # [R]
-        stop_logits = self.choices(at_stop, None, key_bias=stop_bias)["key"]  # [R', classes]
-        stop_nll = F.cross_entropy(stop_logits.float(), torch.full_like(stops, STOP), reduction="none")
+        stop_nll = F.cross_entropy(stop_logits.float(), torch.full_like(stops, stop_class), reduction="none")
         return total.index_add(0, stops, stop_nll)
+
+    def onset_bounds(self, key: torch.Tensor, start: torch.Tensor, event: torch.Tensor,
+                     carry: Carry | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced, ar.onsets: the chunks' key and start classes and mask [R, N] each → at each position
+        (each event's and the stop's after the last), the last start bin that joins the latest note heard and
+        the earliest start bin allowed, [R, N + 1] each."""
+        time_s, _ = voice_items(carry, key, self.bins.start_middle_s(start), event)  # [R, I]
+        carried = time_s.shape[1] - key.shape[1]
+        latest_s = latest_heard(time_s, carried + torch.arange(key.shape[1] + 1, device=key.device))  # [R, N + 1]
+        earliest = F.pad(start, (1, 0))  # [R, N + 1]: the start bin of the event before (0 before the first)
+        return join_limit(latest_s, START_STEP_S), earliest

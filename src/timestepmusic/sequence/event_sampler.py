@@ -1,6 +1,7 @@
 """Drawing one chunk of events per row from a trained event head (sequence/event_head.py), quickly.
 
-The head's density, exactly: the same GRU step and the same four choices, each drawn at the model's own odds by
+The head's density, exactly: the same GRU step and the same four choices (five with ar.onsets: join, onset or
+end first), each drawn at the model's own odds by
 the Gumbel-max rule (a -inf logit is never drawn). What makes it fast is that sampling runs one event at a time
 for few rows (one piece: one row), where each tensor operation costs more to launch than to compute, so it does
 fewer of them:
@@ -22,7 +23,8 @@ import torch.nn.functional as F
 from ..batches import SetBatch
 from ..midi import NUM_IDS, NUM_KEYS
 from .carry import Carry
-from .event_head import DURATION_BINS, INTENSITIES, EventHead
+from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead
+from .onsets import END, NEXT, ONSET, join_limit, latest_heard, next_allowed, start_allowed
 from .voices import carry_notes, voice_keys
 
 CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
@@ -35,21 +37,22 @@ class EventSampler:
     @torch.no_grad()
     def __init__(self, head: EventHead, in_bins: bool = False):
         self.head, self.in_bins = head, in_bins  # in_bins: each start and duration placed inside its bin (ar.in_bins)
+        self.order = ("next",) + CHOICES if head.onsets else CHOICES  # with ar.onsets: join, onset or end first
         out = head.out  # each: Linear(H, H), GELU, Linear(H, classes)
-        self.first_weight = torch.cat([out[name][0].weight for name in CHOICES])  # [4H, H]
-        self.first_bias = torch.cat([out[name][0].bias for name in CHOICES])  # [4H]
-        self.second = {name: (out[name][2].weight, out[name][2].bias) for name in CHOICES}
+        self.first_weight = torch.cat([out[name][0].weight for name in self.order])  # [C·H, H], C choices
+        self.first_bias = torch.cat([out[name][0].bias for name in self.order])  # [C·H]
+        self.second = {name: (out[name][2].weight, out[name][2].bias) for name in self.order}
         never = torch.zeros(INTENSITIES, device=self.first_bias.device)
         never[0] = -torch.inf  # intensity 0 is not a strike (classes are 1–127)
         self.second["intensity"] = (self.second["intensity"][0], self.second["intensity"][1] + never)
         # a choice's embedding (head.given) as each later choice's first layer reads it: [classes, H] each
         self.through = {(given, later): F.linear(head.given[given].weight, out[later][0].weight)
-                        for i, given in enumerate(CHOICES[:-1]) for later in CHOICES[i + 1:]}
+                        for i, given in enumerate(self.order[:-1]) for later in self.order[i + 1:]}
         self.read = [head.read[name].weight for name in CHOICES]  # the event as the GRU's next input
         gru = head.gru
         self.gru = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
         self.start_bins = torch.arange(head.bins.starts, device=self.first_bias.device)
-        self.noise_widths = (KINDS, NUM_KEYS, head.bins.starts, DURATION_BINS, INTENSITIES)
+        self.noise_widths = (NEXT,) * head.onsets + (KINDS, NUM_KEYS, head.bins.starts, DURATION_BINS, INTENSITIES)
 
     @torch.no_grad()
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
@@ -71,19 +74,32 @@ class EventSampler:
         chunk_bias = head.tonal_bias(tonal)  # with ar.tonal: [R, 88] on every key choice of the chunk
         if chunk_bias is not None:
             chunk_bias = F.pad(chunk_bias, (0, KINDS - 1))  # [R, 88 keys + 3 pedals + stop]
-        if head.voices is not None:  # with ar.voices: the notes the voices are found among, the drawn ones added
+        if head.voices is not None or head.onsets:  # the notes heard (ar.voices, ar.onsets), the drawn ones added
             heard_s, heard_ids = carry_notes(carry, r, device)  # [R, I] each
+            latest_s = latest_heard(heard_s, torch.full((1,), heard_s.shape[1], device=device))[:, 0]  # [R]
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
         latest = torch.zeros(r, dtype=torch.long, device=device)  # the start bin of the event before
         drawn: list[tuple[torch.Tensor, ...]] = []  # (key, start, duration, intensity) [R] each, per event
         for _ in range(n):
             state = torch.gru_cell(step_input, state, *self.gru)  # [R, H]
-            first = F.linear(state, self.first_weight, self.first_bias)  # [R, 4H]: each choice's first layer
-            at_key, at_start, at_duration, at_intensity = first.split(h, dim=1)  # [R, H] each
+            first = F.linear(state, self.first_weight, self.first_bias)  # [R, C·H]: each choice's first layer
+            at = dict(zip(self.order, first.split(h, dim=1)))  # [R, H] each
             gumbel = torch.empty(r, sum(self.noise_widths)).exponential_(generator=rng).log_().neg_().to(device)
-            kind_noise, key_noise, start_noise, duration_noise, intensity_noise = gumbel.split(self.noise_widths, 1)
-            key_logits = F.linear(F.gelu(at_key), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
+            *next_noise, kind_noise, key_noise, start_noise, duration_noise, intensity_noise = gumbel.split(
+                self.noise_widths, 1)
+            if head.onsets:  # join the latest onset, start a new one, or end the chunk, where each is possible …
+                limit = join_limit(latest_s, START_STEP_S)  # [R]
+                next_logits = F.linear(F.gelu(at["next"]), *self.second["next"])  # [R, 3]
+                chosen = (next_logits.masked_fill(~next_allowed(limit, latest, head.bins.starts), -torch.inf)
+                          + next_noise[0]).argmax(dim=1)  # [R]
+                going &= chosen != END
+                if not going.any():
+                    break
+                chosen.clamp_(max=ONSET)  # (a row that has stopped draws on unseen)
+                for later in CHOICES:  # … which every later choice of the event reads
+                    at[later] = at[later] + through["next", later][chosen]
+            key_logits = F.linear(F.gelu(at["key"]), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
             if pointer is not None:
                 key_logits = key_logits + F.pad(pointer(state, items, kernels=kernels), (0, KINDS - 1))
             if head.voices is not None:
@@ -94,6 +110,8 @@ class EventSampler:
                 key_logits = key_logits + chunk_bias
             # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …
             kinds = torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)
+            if head.onsets:  # the stop was the next choice's
+                kinds[:, -1] = -torch.inf
             kind = (kinds + kind_noise).argmax(dim=1)  # [R]
             going &= kind != KINDS - 1
             if not going.any():
@@ -101,14 +119,16 @@ class EventSampler:
             # … and a note's key at the temperature
             note = (key_logits[:, :NUM_KEYS] / temperature + key_noise).argmax(dim=1)
             key = torch.where(kind == 0, note, NUM_KEYS + kind - 1).clamp_(max=NUM_IDS - 1)
-            start_logits = F.linear(F.gelu(at_start + through["key", "start"][key]), *self.second["start"])
-            # time order: no start before the event before (the data's order, so nothing real is masked)
-            start = (start_logits.masked_fill(self.start_bins < latest[:, None], -torch.inf)
-                     + start_noise).argmax(dim=1)
-            duration_logits = F.linear(F.gelu(at_duration + through["key", "duration"][key]
+            start_logits = F.linear(F.gelu(at["start"] + through["key", "start"][key]), *self.second["start"])
+            # time order: no start before the event before (the data's order, so nothing real is masked); with
+            # ar.onsets, only the bins that join the latest onset or only those past it, as chosen
+            allowed = (start_allowed(chosen, limit, latest, head.bins.starts) if head.onsets
+                       else self.start_bins >= latest[:, None])  # [R, S]
+            start = (start_logits.masked_fill(~allowed, -torch.inf) + start_noise).argmax(dim=1)
+            duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])
             duration = (duration_logits + duration_noise).argmax(dim=1)
-            intensity_logits = F.linear(F.gelu(at_intensity + through["key", "intensity"][key]
+            intensity_logits = F.linear(F.gelu(at["intensity"] + through["key", "intensity"][key]
                                                + through["start", "intensity"][start]
                                                + through["duration", "intensity"][duration]),
                                         *self.second["intensity"])
@@ -117,8 +137,10 @@ class EventSampler:
             drawn.append(event)
             if pointer is not None:
                 items = pointer.extend(items, key, duration, intensity, len(drawn) - 1)
-            if head.voices is not None:
+            if head.voices is not None or head.onsets:
                 struck_s = torch.where(key < NUM_KEYS, head.bins.start_middle_s(start), -torch.inf)  # [R]
+                latest_s = torch.maximum(latest_s, struck_s)
+            if head.voices is not None:
                 heard_s, heard_ids = torch.cat([heard_s, struck_s[:, None]], 1), torch.cat([heard_ids, key[:, None]], 1)
             sizes += going.long()
             latest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)

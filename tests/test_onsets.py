@@ -1,0 +1,121 @@
+"""Joining the latest onset or starting a new one, chosen before the key (ar.onsets, sequence/onsets.py)."""
+from __future__ import annotations
+
+import torch
+
+from test_voices import timed_carry
+from timestepmusic.midi import NUM_KEYS
+from timestepmusic.sequence import event_head, event_sampler
+from timestepmusic.sequence.event_head import START_STEP_S, STOP, EventHead
+from timestepmusic.sequence.event_sampler import EventSampler
+from timestepmusic.sequence.onsets import END, JOIN, ONSET, join_limit, next_allowed, start_allowed
+
+
+def test_a_start_joins_when_its_bins_middle_is_within_25_ms_of_the_latest_note():
+    latest_s = torch.tensor([0.0125, -0.02, -0.03, -torch.inf], dtype=torch.float64)
+    # bin 2's middle + 25 ms is bin 7's; a note 20 ms before the chunk: only bin 0 (2.5 ms) is within 25 ms;
+    # 30 ms before: none; no note heard: none
+    assert join_limit(latest_s, START_STEP_S).tolist() == [7, 0, -1, -1]
+
+
+def test_each_choice_allows_only_what_can_follow():
+    limit, earliest = torch.tensor([7, -1, 49, 3]), torch.tensor([2, 0, 10, 5])
+    assert next_allowed(limit, earliest, 50).tolist() == [[True, True, True], [False, True, True],
+                                                          [True, False, True], [False, True, True]]
+    starts = start_allowed(torch.tensor([JOIN, ONSET, JOIN, ONSET]), limit, earliest, 50)  # [4, 50]
+    assert torch.nonzero(starts[0]).squeeze(1).tolist() == [2, 3, 4, 5, 6, 7]
+    assert torch.equal(starts[1], torch.ones(50, dtype=torch.bool))
+    assert torch.nonzero(starts[2]).squeeze(1).tolist() == list(range(10, 50))
+    assert torch.nonzero(starts[3]).squeeze(1).tolist() == list(range(5, 50))
+
+
+def onset_head(max_events: int = 6, carry: bool = True) -> EventHead:
+    """A head with onsets whose every choice matters: the next choice peaked and read by the key."""
+    head = EventHead(width=8, hidden=16, max_events=max_events, chunk_seconds=0.25, carry=carry, voices=True,
+                     onsets=True)
+    with torch.no_grad():
+        head.given["next"].weight.normal_(0, 3)
+        head.voices.kernels.weight.normal_()
+        head.out["next"][-1].bias.copy_(torch.tensor([1.0, 0.5, -1.5]))  # chunks of many sizes, chords among them
+        head.out["key"][-1].bias[88:91] += 3.0  # pedals among the notes
+    return head
+
+
+def test_a_warm_start_keeps_every_choice_after_the_new_one():
+    torch.manual_seed(1)
+    plain = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25, carry=True, voices=True)
+    with_onsets = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25, carry=True, voices=True, onsets=True)
+    with_onsets.load_state_dict(plain.state_dict(), strict=False)
+    state, key, start, duration = torch.randn(20, 16), torch.randint(0, 91, (20,)), torch.randint(0, 50, (20,)), \
+        torch.randint(0, 96, (20,))
+    before = plain.choices(state, key, start, duration)
+    for chosen in (JOIN, ONSET):
+        after = with_onsets.choices(state, key, start, duration, chosen=torch.full((20,), chosen))
+        assert torch.equal(after["key"][:, :STOP], before["key"][:, :STOP]) and (after["key"][:, STOP] == -torch.inf).all()
+        for name in ("start", "duration", "intensity"):
+            assert torch.equal(after[name], before[name])
+
+
+def test_sampling_chooses_and_bounds_each_start_exactly_as_training_scores_it(monkeypatch):
+    """At every step of a draw, the next choice, the latest note's limit and the earliest start are those training
+    finds for the drawn chunk teacher-forced, and every drawn chunk has a finite likelihood: with chords joined
+    inside chunks and across the chunk's start (the carry), pedals, empty chunks and chunks at the cap."""
+    torch.manual_seed(0)
+    head, rows = onset_head(), 400
+    features, carry = torch.randn(rows, 8), timed_carry(rows, 5)
+    carry.ago_s[:, 0] = 0.004  # a note 4 ms before each chunk: its first event may join that onset
+    carry.ids[:, 0] = 40
+    calls = {"sampled": [], "taught": []}
+
+    def spy(into):
+        def allowed(chosen, limit, earliest, starts):
+            calls[into].append((chosen.clone(), limit.clone(), earliest.clone()))
+            return start_allowed(chosen, limit, earliest, starts)
+        return allowed
+    monkeypatch.setattr(event_sampler, "start_allowed", spy("sampled"))
+    monkeypatch.setattr(event_head, "start_allowed", spy("taught"))
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry)
+    assert torch.isfinite(head.nll(features, drawn, carry)).all()
+    rows_at, positions = drawn.mask.nonzero(as_tuple=True)
+    (taught,) = calls["taught"]
+    for step, sampled in enumerate(calls["sampled"]):
+        at = positions == step
+        for drawn_values, taught_values in zip(sampled, taught):
+            assert torch.equal(drawn_values[rows_at[at]], taught_values[at])
+    assert len(calls["sampled"]) == 6 and (taught[0] == JOIN).any() and (taught[0] == ONSET).any()
+    assert (drawn.sizes == 0).any() and (drawn.sizes == 6).any() and len(set(drawn.sizes.tolist())) > 4
+    assert ((drawn.ids >= NUM_KEYS) & drawn.mask).sum() > 10  # pedals among the events
+    assert ((taught[0] == JOIN) & (positions == 0)).any()  # joined the carry's note (within 25 ms of −4 ms)
+    assert ((taught[0] == JOIN) & (positions > 0)).any()  # and a note drawn in the chunk
+
+
+def test_the_sampler_draws_the_next_choice_the_key_and_the_start_at_the_heads_odds():
+    torch.manual_seed(4)
+    head = onset_head(max_events=3, carry=False)
+    rows = 60000
+    features = torch.randn(1, 8).expand(rows, 8)
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0))
+    key, start, _, _ = head.bins.to_bins(drawn)  # [R, N] classes each
+    state = head.states(features[:1], (torch.zeros(1, 3, dtype=torch.long),) * 4, torch.zeros(1, dtype=torch.long))
+
+    def distance(drawn_classes, p):  # total variation between drawn frequencies and odds p
+        seen = torch.bincount(drawn_classes, minlength=p.shape[0]).float() / drawn_classes.numel()
+        return float((seen - p).abs().sum() / 2)
+
+    # the first event: nothing heard, so it starts an onset (or the chunk is empty)
+    limit, earliest = torch.tensor([-1]), torch.tensor([0])
+    first_next = head.choices(state[:, 0], None, next_mask=next_allowed(limit, earliest, 50))["next"].softmax(-1)[0]
+    assert first_next[JOIN] == 0
+    assert distance(torch.where(drawn.sizes > 0, ONSET, END), first_next.detach()) < 0.01
+    odds = head.choices(state[:, 0], None, chosen=torch.tensor([ONSET]))["key"].softmax(-1)[0].detach()
+    first_key = key[drawn.sizes > 0, 0]
+    assert odds[STOP] == 0 and distance(first_key, odds) < 0.03
+    k = int(first_key.mode().values)
+    starts = start[(drawn.sizes > 0) & (key[:, 0] == k), 0]
+    start_odds = head.choices(state[:, 0], torch.tensor([k]), chosen=torch.tensor([ONSET]),
+                              start_mask=start_allowed(torch.tensor([ONSET]), limit, earliest, 50))["start"]
+    assert distance(starts, start_odds.softmax(-1)[0].detach()) < 0.05
+    # the second event after a note: it joins only within 25 ms of it
+    second = drawn.sizes > 1
+    joined = (start[second, 1] <= start[second, 0] + 5) & (key[second, 0] < NUM_KEYS)
+    assert 0 < float(joined.float().mean()) < 1

@@ -4,7 +4,8 @@ after another), for every real note: the head's probability, given that a note c
 2 semitones of the note before it (in event order; the carry's last note for a chunk's first), against how
 often the real note does (with ar.tonal the head hears the real pitch classes too; with ar.style the network is
 told nothing, as for a continued prompt); for all notes, and apart for those that start an onset and those that
-join a chord (the head chooses a note's key before its start, so it cannot know which it draws). Equal means
+join a chord (the head chooses a note's key before its start, so it cannot know which it draws; with ar.onsets it
+first chooses whether the note joins the latest onset, and here it is told the real note's). Equal means
 the key marginal is right on average, and a line missing from the drawn pieces (bench/free_running.py's top-line
 steps) is lost in how the notes are arranged, not in it.
 
@@ -37,6 +38,7 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
     The key logits carry every lean the head has (ar.intervals, ar.voices, ar.tonal: EventHead.key_bias)."""
     from timestepmusic.evaluate.descriptors import ONSET_MERGE_S
     from timestepmusic.midi import NUM_KEYS
+    from timestepmusic.sequence.onsets import JOIN, ONSET
 
     head = model.arm.generator.events
     chunk_s = model.ae.chunk_seconds
@@ -52,7 +54,11 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
                 continue
             at = (states[0, :size], torch.zeros(size, dtype=torch.long), torch.arange(size))  # every event's choice
             bias, _ = head.key_bias(at, at, classes, real.mask, carry, counts)  # [size, 88] or None
-            logits = head.choices(states[0, :size], None, key_bias=bias)["key"][:, :NUM_KEYS]  # [size, 88]
+            chosen = None  # with ar.onsets, the key is chosen knowing whether the real note joins the latest onset
+            if head.onsets:
+                limit, _ = head.onset_bounds(classes[0], classes[1], real.mask, carry)  # [1, N + 1]
+                chosen = torch.where(classes[1][0, :size] <= limit[0, :size], JOIN, ONSET)  # [size]
+            logits = head.choices(states[0, :size], None, key_bias=bias, chosen=chosen)["key"][:, :NUM_KEYS]
             odds = torch.softmax(logits, -1)  # given that a note comes
             odds_tempered = torch.softmax(logits / model.arm.temperature, -1)
             for j in range(size):

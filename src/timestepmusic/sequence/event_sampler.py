@@ -1,10 +1,9 @@
 """Drawing one chunk of events per row from a trained event head (sequence/event_head.py), quickly.
 
 The head's density, exactly: the same GRU step and the same four choices (five with ar.onsets: join, onset or
-end first), each drawn at the model's own odds by
-the Gumbel-max rule (a -inf logit is never drawn). What makes it fast is that sampling runs one event at a time
-for few rows (one piece: one row), where each tensor operation costs more to launch than to compute, so it does
-fewer of them:
+end first), each drawn at the model's own odds by the Gumbel-max rule (a -inf logit is never drawn). What makes
+it fast is that sampling runs one event at a time for few rows (one piece: one row), where each tensor operation
+costs more to launch than to compute, so it does fewer of them:
 - each choice's head starts with a linear layer of (GRU state + the embeddings of the choices made before it in
   the event); by linearity that is one product of the state with the four first layers stacked, plus, for each
   choice made before, a row of a table prepared once (that choice's embedding through the later layer);

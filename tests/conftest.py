@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from timestepmusic.config import Config
 from timestepmusic.corpus import prepare
 from timestepmusic.midi import Events, write_events
+from timestepmusic.sequence.carry import Carry, History, carry_items
 from timestepmusic.train.ae import train_autoencoder
 
 # The models in these tests are tiny: one thread is several times faster than two threads that
@@ -99,3 +100,14 @@ def tiny_ae(tiny_corpus, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("ae") / "run"
     train_autoencoder(tiny_corpus, run, Config().override(TINY_AE), progress=False)
     return run
+
+
+def timed_carry(rows: int, seed: int) -> Carry:
+    """A carry of notes and pedals with exact start times, as training and sampling build it."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, 91, (rows, 8), generator=g)
+    start_s = -torch.rand(rows, 8, generator=g, dtype=torch.float64).sort(dim=1).values.flip(1) * 2
+    start_s[:, 3] = start_s[:, 2] + 0.01  # a chord: two notes within one onset
+    history = History(ids, start_s, start_s + 0.3, torch.randint(1, 128, (rows, 8), generator=g),
+                      torch.ones(rows, 8, dtype=torch.bool))
+    return carry_items(history, torch.zeros(rows, dtype=torch.float64))

@@ -1,14 +1,17 @@
 """Joining the latest onset or starting a new one, chosen before the key (ar.onsets, sequence/onsets.py)."""
 from __future__ import annotations
 
+import pytest
 import torch
 
-from test_voices import timed_carry
+from timestepmusic.batches import SetBatch
 from timestepmusic.midi import NUM_KEYS
 from timestepmusic.sequence import event_head, event_sampler
 from timestepmusic.sequence.event_head import START_STEP_S, STOP, EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.onsets import END, JOIN, ONSET, join_limit, next_allowed, start_allowed
+
+from conftest import timed_carry
 
 
 def test_a_start_joins_when_its_bins_middle_is_within_25_ms_of_the_latest_note():
@@ -29,13 +32,15 @@ def test_each_choice_allows_only_what_can_follow():
     assert torch.nonzero(starts[3]).squeeze(1).tolist() == list(range(5, 50))
 
 
-def onset_head(max_events: int = 6, carry: bool = True) -> EventHead:
+def onset_head(max_events: int = 6, carry: bool = True, voices: bool = True) -> EventHead:
     """A head with onsets whose every choice matters: the next choice peaked and read by the key."""
-    head = EventHead(width=8, hidden=16, max_events=max_events, chunk_seconds=0.25, carry=carry, voices=True,
+    head = EventHead(width=8, hidden=16, max_events=max_events, chunk_seconds=0.25, carry=carry, voices=voices,
                      onsets=True)
     with torch.no_grad():
         head.given["next"].weight.normal_(0, 3)
-        head.voices.kernels.weight.normal_()
+        head.out["next"][-1].weight.normal_()
+        if voices:
+            head.voices.kernels.weight.normal_()
         head.out["next"][-1].bias.copy_(torch.tensor([1.0, 0.5, -1.5]))  # chunks of many sizes, chords among them
         head.out["key"][-1].bias[88:91] += 3.0  # pedals among the notes
     return head
@@ -56,12 +61,13 @@ def test_a_warm_start_keeps_every_choice_after_the_new_one():
             assert torch.equal(after[name], before[name])
 
 
-def test_sampling_chooses_and_bounds_each_start_exactly_as_training_scores_it(monkeypatch):
+@pytest.mark.parametrize("voices", [True, False])
+def test_sampling_chooses_and_bounds_each_start_exactly_as_training_scores_it(monkeypatch, voices):
     """At every step of a draw, the next choice, the latest note's limit and the earliest start are those training
     finds for the drawn chunk teacher-forced, and every drawn chunk has a finite likelihood: with chords joined
     inside chunks and across the chunk's start (the carry), pedals, empty chunks and chunks at the cap."""
     torch.manual_seed(0)
-    head, rows = onset_head(), 400
+    head, rows = onset_head(voices=voices), 400
     features, carry = torch.randn(rows, 8), timed_carry(rows, 5)
     carry.ago_s[:, 0] = 0.004  # a note 4 ms before each chunk: its first event may join that onset
     carry.ids[:, 0] = 40
@@ -119,3 +125,47 @@ def test_the_sampler_draws_the_next_choice_the_key_and_the_start_at_the_heads_od
     second = drawn.sizes > 1
     joined = (start[second, 1] <= start[second, 0] + 5) & (key[second, 0] < NUM_KEYS)
     assert 0 < float(joined.float().mean()) < 1
+
+
+def test_the_chunks_drawn_come_as_often_as_their_likelihood_says():
+    """Every distinct chunk a tiny head draws (at most two events, three keys, ten start bins; a note 20 ms before
+    the chunk), counted over many draws, against exp(−nll) of it: the sampler draws exactly training's density."""
+    torch.manual_seed(0)
+    head = EventHead(width=8, hidden=16, max_events=2, chunk_seconds=0.05, carry=True, voices=True, onsets=True)
+    with torch.no_grad():
+        head.given["next"].weight.normal_(0, 3)
+        head.voices.kernels.weight.normal_()
+        head.out["next"][-1].bias.copy_(torch.tensor([0.5, 0.5, -0.5]))
+        keys, last = torch.tensor([40, 41, 89]), head.out["key"][-1]  # two keys and the damper, nothing else …
+        last.weight.copy_(torch.zeros_like(last.weight).index_copy(0, keys, 2 * torch.randn(3, 16)))
+        last.bias.fill_(-40.0).index_fill_(0, keys, 0.0)
+        last.bias[STOP] = 15.0  # … and a stop as likely as they are, which a head with onsets never draws as a key
+        for name, only in (("duration", 10), ("intensity", 64)):
+            head.out[name][-1].weight.zero_()
+            head.out[name][-1].bias.zero_().index_fill_(0, torch.tensor([only]), 60.0)
+        head.out["start"][-1].weight.mul_(5)
+    rows = 100000
+    features, carry = torch.randn(1, 8).expand(rows, 8), timed_carry(1, 5)
+    carry.ago_s[:, 0], carry.ids[:, 0] = 0.02, 40
+    carry = type(carry)(*(t.expand(rows, -1) for t in (carry.ids, carry.ago, carry.left, carry.intensity, carry.ago_s)))
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), carry=carry)
+    key, start, _, _ = head.bins.to_bins(drawn)  # [R, 2] each
+    code = drawn.sizes * 10**8 + (torch.where(drawn.mask, key * 100 + start, 0) * torch.tensor([10**4, 1])).sum(1)
+    outcomes, which, counts = torch.unique(code, return_inverse=True, return_counts=True)
+    one = torch.zeros(len(outcomes), dtype=torch.long).scatter_(0, which, torch.arange(rows))  # one row of each
+    chunks = SetBatch(drawn.ids[one], drawn.offset_s[one], drawn.duration_s[one], drawn.intensity[one],
+                      drawn.sizes[one])
+    held = type(carry)(*(t[one] for t in (carry.ids, carry.ago, carry.left, carry.intensity, carry.ago_s)))
+    with torch.no_grad():
+        likelihood = torch.exp(-head.nll(features[one], chunks, held)).double()
+    assert len(outcomes) > 30 and (chunks.sizes == 2).any()
+    assert float(likelihood.sum()) > 0.999  # the chunks drawn are all but every chunk the density holds
+    assert float((counts / rows - likelihood).abs().sum() / 2) < 0.02  # at their odds
+
+
+def test_a_chunk_out_of_time_order_is_refused_in_one_line():
+    head = EventHead(width=8, hidden=16, max_events=4, chunk_seconds=0.25, onsets=True)
+    sets = SetBatch(torch.tensor([[40, 42]]), torch.tensor([[0.1, 0.05]], dtype=torch.float64),
+                    torch.full((1, 2), 0.1, dtype=torch.float64), torch.full((1, 2), 64), torch.tensor([2]))
+    with pytest.raises(ValueError, match="time order"):
+        head.nll(torch.zeros(1, 8), sets)

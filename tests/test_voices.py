@@ -6,23 +6,11 @@ import torch
 
 from test_intervals import random_carry
 from timestepmusic.batches import SetBatch
-from timestepmusic.sequence.carry import Carry, History, carry_items
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.voices import VoiceLean, voice_keys
 
-from conftest import fit
-
-
-def timed_carry(rows: int, seed: int) -> Carry:
-    """A carry of notes and pedals with exact start times, as training and sampling build it."""
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(0, 91, (rows, 8), generator=g)
-    start_s = -torch.rand(rows, 8, generator=g, dtype=torch.float64).sort(dim=1).values.flip(1) * 2
-    start_s[:, 3] = start_s[:, 2] + 0.01  # a chord: two notes within one onset
-    history = History(ids, start_s, start_s + 0.3, torch.randint(1, 128, (rows, 8), generator=g),
-                      torch.ones(rows, 8, dtype=torch.bool))
-    return carry_items(history, torch.zeros(rows, dtype=torch.float64))
+from conftest import fit, timed_carry
 
 
 def test_the_voices_are_the_latest_onsets_highest_and_lowest_keys_and_the_top_before():

@@ -34,7 +34,7 @@ from ..batches import SetBatch
 from ..midi import NUM_IDS
 from .carry import Carry, CarryReader
 from .intervals import IntervalPointer
-from .onsets import END, JOIN, NEXT, ONSET, join_limit, latest_heard, next_allowed, start_allowed
+from .onsets import END, JOIN, NEXT_CLASSES, ONSET, next_allowed, start_allowed, teacher_forced_bounds
 from .tonal import TonalPrior
 from .voices import VoiceLean, voice_items, voice_keys
 
@@ -96,7 +96,7 @@ class EventHead(nn.Module):
         sizes = {"key": NUM_IDS + 1, "start": self.bins.starts, "duration": DURATION_BINS, "intensity": INTENSITIES}
         # with ar.onsets, each step first chooses: join the latest onset, start a new one, or end (sequence/onsets.py)
         self.onsets = onsets
-        choices = {"next": NEXT, **sizes} if onsets else sizes
+        choices = {"next": NEXT_CLASSES, **sizes} if onsets else sizes
         # the previous event as the GRU's input: the sum of its four embeddings (a learned one before the first)
         self.read = nn.ModuleDict({name: nn.Embedding(n, hidden) for name, n in sizes.items()})
         self.first = nn.Parameter(torch.zeros(hidden))
@@ -108,8 +108,10 @@ class EventHead(nn.Module):
         self.given = nn.ModuleDict({name: nn.Embedding(choices[name], hidden) for name in list(choices)[:-1]})
         self.out = nn.ModuleDict({name: nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, n))
                                   for name, n in choices.items()})
-        if onsets:  # the next choice's embedding starts at zero: a warm start's key and later choices are unchanged
-            nn.init.zeros_(self.given["next"].weight)
+        if onsets:  # the next choice's embedding starts at zero: a warm start's key and later choices are unchanged;
+            nn.init.zeros_(self.given["next"].weight)  # and the choice itself at fixed odds: end 1 step in 6
+            nn.init.zeros_(self.out["next"][-1].weight)
+            self.out["next"][-1].bias.data = torch.tensor([0.0, 0.0, -math.log(2.5)])
         # with ar.intervals, each key choice also leans towards keys at learned intervals from notes it attends to
         self.intervals = IntervalPointer(hidden, intervals, max_events, DURATION_BINS, carry) if intervals else None
         # with ar.tonal, the pitch classes of the seconds before the chunk lean each key choice towards a key
@@ -226,11 +228,15 @@ class EventHead(nn.Module):
         picked = (key[rows, positions], start[rows, positions], duration[rows, positions])
         stops = torch.nonzero(sets.sizes < n).squeeze(1)  # chunks below the cap end with a stop choice
         at_event, at_stop = states[rows, positions], states[stops, sets.sizes[stops]]  # [K, H], [R', H]
-        event_bias, stop_bias = self.key_bias((at_event, rows, positions), (at_stop, stops, sets.sizes[stops]),
-                                              (key, start, duration, intensity), sets.mask, carry, tonal)
+        at_stops = (at_stop, stops, sets.sizes[stops])
+        if self.onsets:  # the stop is not a key: no key choice at the stops
+            at_stops = tuple(x[:0] for x in at_stops)
+        event_bias, stop_bias = self.key_bias((at_event, rows, positions), at_stops, (key, start, duration, intensity),
+                                              sets.mask, carry, tonal)
         targets = {"key": picked[0], "start": picked[1], "duration": picked[2], "intensity": intensity[rows, positions]}
         if self.onsets:  # each event's JOIN or ONSET, and what each step allows (sequence/onsets.py)
-            limit, earliest = self.onset_bounds(key, start, event, carry)  # [R, N + 1] each
+            limit, earliest = teacher_forced_bounds(key, start, self.bins.start_middle_s(start), event, carry,
+                                                    START_STEP_S)  # [R, N + 1] each
             chosen = torch.where(start <= limit[:, :n], JOIN, ONSET)[rows, positions]  # [K]
             at = (limit[rows, positions], earliest[rows, positions])
             logits = self.choices(at_event, *picked, key_bias=event_bias, chosen=chosen,
@@ -247,14 +253,3 @@ class EventHead(nn.Module):
         total = torch.zeros(features.shape[0], device=features.device).index_add(0, rows, per_event)  # [R]
         stop_nll = F.cross_entropy(stop_logits.float(), torch.full_like(stops, stop_class), reduction="none")
         return total.index_add(0, stops, stop_nll)
-
-    def onset_bounds(self, key: torch.Tensor, start: torch.Tensor, event: torch.Tensor,
-                     carry: Carry | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Teacher-forced, ar.onsets: the chunks' key and start classes and mask [R, N] each → at each position
-        (each event's and the stop's after the last), the last start bin that joins the latest note heard and
-        the earliest start bin allowed, [R, N + 1] each."""
-        time_s, _ = voice_items(carry, key, self.bins.start_middle_s(start), event)  # [R, I]
-        carried = time_s.shape[1] - key.shape[1]
-        latest_s = latest_heard(time_s, carried + torch.arange(key.shape[1] + 1, device=key.device))  # [R, N + 1]
-        earliest = F.pad(start, (1, 0))  # [R, N + 1]: the start bin of the event before (0 before the first)
-        return join_limit(latest_s, START_STEP_S), earliest

@@ -5,14 +5,17 @@ end first), each drawn at the model's own odds by the Gumbel-max rule (a -inf lo
 it fast is that sampling runs one event at a time for few rows (one piece: one row), where each tensor operation
 costs more to launch than to compute, so it does fewer of them:
 - each choice's head starts with a linear layer of (GRU state + the embeddings of the choices made before it in
-  the event); by linearity that is one product of the state with the four first layers stacked, plus, for each
-  choice made before, a row of a table prepared once (that choice's embedding through the later layer);
-- the Gumbel noise of all five draws of an event comes from one call;
+  the event); by linearity that is one product of the state with the C first layers stacked (C = 4 choices, 5
+  with ar.onsets), plus, for each choice made before, a row of a table prepared once (that choice's embedding
+  through the later layer);
+- the Gumbel noise of all the draws of an event (note or pedal or stop, key, start, duration, intensity; and with
+  ar.onsets the next choice first) comes from one call;
 - nn.Module calls (hooks, attribute look-ups) are replaced by the functional ops on the same weights (the
   relative-pitch pointer of ar.intervals and the voices' lean of ar.voices, where a head has them, are called
   as modules).
 An `EventSampler` holds those tables; prepare one per sample (the weights must not change while it is used).
-Shapes: R chunk rows, N events per chunk (max_events), H head width, I notes heard so far (ar.voices), V voices.
+Shapes: R chunk rows, N events per chunk (max_events), H head width, C choices per event, I notes heard so far
+(ar.voices), V voices, S start bins.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from ..batches import SetBatch
 from ..midi import NUM_IDS, NUM_KEYS
 from .carry import Carry
 from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead
-from .onsets import END, NEXT, ONSET, join_limit, latest_heard, next_allowed, start_allowed
+from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
 from .voices import carry_notes, voice_keys
 
 CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
@@ -51,7 +54,8 @@ class EventSampler:
         gru = head.gru
         self.gru = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
         self.start_bins = torch.arange(head.bins.starts, device=self.first_bias.device)
-        self.noise_widths = (NEXT,) * head.onsets + (KINDS, NUM_KEYS, head.bins.starts, DURATION_BINS, INTENSITIES)
+        self.noise_widths = ((NEXT_CLASSES,) if head.onsets else ()) + (KINDS, NUM_KEYS, head.bins.starts,
+                                                                         DURATION_BINS, INTENSITIES)
 
     @torch.no_grad()
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
@@ -78,7 +82,7 @@ class EventSampler:
             latest_s = latest_heard(heard_s, torch.full((1,), heard_s.shape[1], device=device))[:, 0]  # [R]
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
-        latest = torch.zeros(r, dtype=torch.long, device=device)  # the start bin of the event before
+        earliest = torch.zeros(r, dtype=torch.long, device=device)  # the earliest start bin: the event before's
         drawn: list[tuple[torch.Tensor, ...]] = []  # (key, start, duration, intensity) [R] each, per event
         for _ in range(n):
             state = torch.gru_cell(step_input, state, *self.gru)  # [R, H]
@@ -90,7 +94,7 @@ class EventSampler:
             if head.onsets:  # join the latest onset, start a new one, or end the chunk, where each is possible …
                 limit = join_limit(latest_s, START_STEP_S)  # [R]
                 next_logits = F.linear(F.gelu(at["next"]), *self.second["next"])  # [R, 3]
-                chosen = (next_logits.masked_fill(~next_allowed(limit, latest, head.bins.starts), -torch.inf)
+                chosen = (next_logits.masked_fill(~next_allowed(limit, earliest, head.bins.starts), -torch.inf)
                           + next_noise[0]).argmax(dim=1)  # [R]
                 going &= chosen != END
                 if not going.any():
@@ -121,8 +125,8 @@ class EventSampler:
             start_logits = F.linear(F.gelu(at["start"] + through["key", "start"][key]), *self.second["start"])
             # time order: no start before the event before (the data's order, so nothing real is masked); with
             # ar.onsets, only the bins that join the latest onset or only those past it, as chosen
-            allowed = (start_allowed(chosen, limit, latest, head.bins.starts) if head.onsets
-                       else self.start_bins >= latest[:, None])  # [R, S]
+            allowed = (start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
+                       else self.start_bins >= earliest[:, None])  # [R, S]
             start = (start_logits.masked_fill(~allowed, -torch.inf) + start_noise).argmax(dim=1)
             duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])
@@ -142,7 +146,7 @@ class EventSampler:
             if head.voices is not None:
                 heard_s, heard_ids = torch.cat([heard_s, struck_s[:, None]], 1), torch.cat([heard_ids, key[:, None]], 1)
             sizes += going.long()
-            latest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
+            earliest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
             step_input = sum(table[x] for table, x in zip(self.read, event)) + bias  # [R, H]
         if drawn:
             classes = [torch.stack(x, dim=1) for x in zip(*drawn)]  # [R, events drawn] each

@@ -11,17 +11,19 @@ Where: the latest note heard is among the carry's notes (by their exact start ti
 the choice (at their 5 ms start bins' middles), as the voices' (sequence/voices.py). A new event's start bin b
 joins when its middle lies within ONSET_S of that note's start: b ≤ `join_limit`. Starts never go back in time,
 so b is also at least the start bin of the event before (0 for a chunk's first).
-Shapes: R rows, I items heard (carry's notes, then the chunk's events), N events per chunk, Q choices scored,
-S start bins.
+Shapes: R rows, I items heard (carry's notes, then the chunk's events), N events per chunk, P positions per row,
+Q choices scored, S start bins.
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from .voices import ONSET_S
+from .carry import Carry
+from .voices import ONSET_S, voice_items
 
-JOIN, ONSET, END = 0, 1, 2  # the three classes of the choice each step makes first
-NEXT = 3
+JOIN, ONSET, END = 0, 1, 2  # the classes of the choice each step makes first
+NEXT_CLASSES = 3
 
 
 def join_limit(latest_s: torch.Tensor, step_s: float) -> torch.Tensor:
@@ -38,6 +40,20 @@ def latest_heard(time_s: torch.Tensor, heard: torch.Tensor) -> torch.Tensor:
     running = torch.cat([torch.full((rows, 1), -torch.inf, dtype=time_s.dtype, device=time_s.device),
                          time_s.cummax(dim=1).values], dim=1)  # [R, I + 1]: the latest among the first i items
     return running[:, heard]  # [R, P]
+
+
+def teacher_forced_bounds(key: torch.Tensor, start: torch.Tensor, start_s: torch.Tensor, event: torch.Tensor,
+                          carry: Carry | None, step_s: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real chunks' key and start classes [R, N], their starts' seconds (bin middles) [R, N] and mask [R, N] →
+    at each position (each event's, and the stop's after the last) the last start bin that joins the latest note
+    heard (`join_limit`) and the earliest start bin allowed (the event before's; 0 for the first), [R, N + 1]
+    each. Refuses starts that go back in time (the density has none)."""
+    if (event[:, 1:] & (start[:, 1:] < start[:, :-1])).any():
+        raise ValueError("ar.onsets scores chunks whose events are in time order: a start goes back in time")
+    time_s, _ = voice_items(carry, key, start_s, event)  # [R, I]
+    carried = time_s.shape[1] - key.shape[1]
+    latest_s = latest_heard(time_s, carried + torch.arange(key.shape[1] + 1, device=key.device))  # [R, N + 1]
+    return join_limit(latest_s, step_s), F.pad(start, (1, 0))
 
 
 def next_allowed(limit: torch.Tensor, earliest: torch.Tensor, starts: int) -> torch.Tensor:

@@ -38,7 +38,8 @@ def carry_notes(carry: Carry | None, rows: int, device: torch.device) -> tuple[t
         return torch.zeros(rows, 0, dtype=torch.float64, device=device), torch.zeros(rows, 0, dtype=torch.long,
                                                                                       device=device)
     if carry.ago_s is None:
-        raise ValueError("ar.voices hears the carry's notes by when they started: build the carry with carry_of")
+        raise ValueError("ar.voices and ar.onsets hear the carry's notes by when they started: build the carry with "
+                         "carry_of")
     return torch.where(carry.ids < NUM_KEYS, -carry.ago_s.double(), -torch.inf), carry.ids.long()
 
 

@@ -34,15 +34,17 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
     probability of a key within STEP of the note before, "tempered": the same at the model's key temperature (as
     it draws), "real": whether the real one is, "entropy": the key choice's entropy given a note (nats), "onset":
     whether the note starts a new onset (more than ONSET_MERGE_S, 25 ms, after the note before, as tsm evaluate
-    merges onsets) rather than joining a chord}.
+    merges onsets) rather than joining a chord; with ar.onsets, per note, "join_odds": the head's probability that
+    it joins the latest onset, given that an event comes, and "joins": whether it does (ar.onsets' own rule)}.
     The key logits carry every lean the head has (ar.intervals, ar.voices, ar.tonal: EventHead.key_bias)."""
     from timestepmusic.evaluate.descriptors import ONSET_MERGE_S
     from timestepmusic.midi import NUM_KEYS
-    from timestepmusic.sequence.onsets import JOIN, ONSET
+    from timestepmusic.sequence.event_head import START_STEP_S
+    from timestepmusic.sequence.onsets import END, JOIN, ONSET, next_allowed, teacher_forced_bounds
 
     head = model.arm.generator.events
     chunk_s = model.ae.chunk_seconds
-    out = {"mass": [], "tempered": [], "real": [], "entropy": [], "onset": []}
+    out = {"mass": [], "tempered": [], "real": [], "entropy": [], "onset": [], "join_odds": [], "joins": []}
     with torch.no_grad():
         for k, features, real, carry, counts in after_real_past(model, excerpts, chunks):
             if k == 0:
@@ -56,8 +58,15 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
             bias, _ = head.key_bias(at, at, classes, real.mask, carry, counts)  # [size, 88] or None
             chosen = None  # with ar.onsets, the key is chosen knowing whether the real note joins the latest onset
             if head.onsets:
-                limit, _ = head.onset_bounds(classes[0], classes[1], real.mask, carry)  # [1, N + 1]
-                chosen = torch.where(classes[1][0, :size] <= limit[0, :size], JOIN, ONSET)  # [size]
+                limit, earliest = teacher_forced_bounds(classes[0], classes[1], head.bins.start_middle_s(classes[1]),
+                                                        real.mask, carry, START_STEP_S)  # [1, N + 1] each
+                limit, earliest = limit[0, :size], earliest[0, :size]  # [size] each
+                chosen = torch.where(classes[1][0, :size] <= limit, JOIN, ONSET)  # [size]
+                next_odds = head.choices(states[0, :size], None, next_mask=next_allowed(limit, earliest, head.bins.starts)
+                                         )["next"].softmax(-1)  # [size, 3]
+                notes = classes[0][0, :size] < NUM_KEYS
+                out["join_odds"] += (next_odds[:, JOIN] / next_odds[:, :END].sum(-1))[notes].tolist()
+                out["joins"] += (chosen == JOIN)[notes].tolist()
             logits = head.choices(states[0, :size], None, key_bias=bias, chosen=chosen)["key"][:, :NUM_KEYS]
             odds = torch.softmax(logits, -1)  # given that a note comes
             odds_tempered = torch.softmax(logits / model.arm.temperature, -1)
@@ -101,7 +110,7 @@ def main() -> None:
         real_table = excerpts_from_corpus(corpus, args.split, SECONDS)
         picked = np.linspace(0, real_table.num_excerpts - 1, min(args.excerpts, real_table.num_excerpts))
         excerpts = [real_table.events(int(x)) for x in picked.round()]
-        rows = []
+        rows, joins = [], []
         for name in args.model or ["default"]:
             model = GANModel.load(name)
             head = getattr(model.arm.generator, "events", None)
@@ -114,6 +123,9 @@ def main() -> None:
                              f"{m['mass'][where].mean():.3f}",
                              f"{m['tempered'][where].mean():.3f} ({model.arm.temperature:g})",
                              f"{m['entropy'].mean():.2f}" if notes == "all" else ""])
+            if head.onsets:
+                joins.append(f"{name}: {len(m['joins'])} notes, {m['joins'].mean():.3f} join the latest onset; the "
+                             f"head's probability of joining, given that an event comes: {m['join_odds'].mean():.3f}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     lines = [f"{args.split} split of {corpus.root}: the notes of {len(excerpts)} real {SECONDS:g} s excerpts, after "
@@ -121,7 +133,10 @@ def main() -> None:
              f"a note starts an onset when it starts more than {ONSET_MERGE_S * 1e3:g} ms after the note before (as "
              "tsm evaluate merges onsets)", "",
              *table(["model", "notes", "n", f"real: within {STEP} st of the note before", "head's probability there",
-                     "at its key temperature", "key entropy (nats)"], rows)]
+                     "at its key temperature", "key entropy (nats)"], rows),
+             *(["", "models with ar.onsets choose first whether the next event joins the latest onset (within 25 ms "
+                "of the latest note's start, on the 5 ms start bins); after the real past:", "",
+                *(f"- {line}" for line in joins)] if joins else [])]
     print("\n".join(lines))
     write_markdown(args.markdown, "# Is the key choice calibrated on melodic steps?", lines)
 

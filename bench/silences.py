@@ -1,0 +1,93 @@
+"""How long do a model's pieces fall silent, against real excerpts? -n pieces of --seconds (fixed length, as
+`tsm generate` writes them, no redraws) and every real excerpt of --split as long: per excerpt the longest
+stretch with no key held (`tsm evaluate`'s longest_silence_s), summarised by its median, mean, 90 % quantile and
+the share over 2 s and over 4 s; and for the pieces, when their longest silence starts. A low overlap of that
+descriptor can mean stalls (a heavy tail) or too few phrase-long pauses (a low median): this tells which.
+
+    python bench/silences.py --corpus CORPUS --model default --seconds 60 --markdown bench/results/silences.md
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import add_corpus_arguments, open_corpus, print_skipped, table, write_markdown  # noqa: E402
+
+
+def summary(longest_s: np.ndarray) -> list[str]:
+    """Longest silences [E] (s) → the table's figures."""
+    return [str(len(longest_s)), f"{np.median(longest_s):.2f}", f"{longest_s.mean():.2f}",
+            f"{np.quantile(longest_s, 0.9):.2f}", f"{(longest_s > 2).mean():.3f}", f"{(longest_s > 4).mean():.3f}"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_corpus_arguments(parser)
+    parser.add_argument("--model", action="append", help="runs, checkpoints or shipped models (default: default)")
+    parser.add_argument("--split", default="validation", choices=["train", "validation", "test"])
+    parser.add_argument("--seconds", type=float, default=60.0, help="piece and excerpt length (default 60)")
+    parser.add_argument("-n", type=int, default=100, help="pieces per model (default 100)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+    args = parser.parse_args()
+
+    torch.set_num_threads(1)
+    from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_of_length
+    from timestepmusic.generation import GANModel, sampled_events
+
+    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-silences-"))
+    try:
+        corpus = open_corpus(args, tmp)
+        if corpus is None:
+            print_skipped(args.data)
+            return
+        real = describe(excerpts_from_corpus(corpus, args.split, args.seconds))["longest_silence_s"]
+        rows, starts = [[f"real ({args.split})", *summary(real)]], []
+        for name in args.model or ["default"]:
+            model = GANModel.load(name)
+            latents = model.sample_latents(args.n, args.seconds, args.seed, False)
+            pieces = sampled_events(model.arm, model.ae, latents, None)
+            table_ = excerpts_of_length(pieces, np.full(len(pieces), args.seconds), args.seconds)
+            longest = describe(table_)["longest_silence_s"]
+            rows.append([name, *summary(longest)])
+            long = longest > 4
+            if long.any():
+                first_s = [silence_start_s(piece, args.seconds) for piece, x in zip(pieces, long) if x]
+                starts.append(f"- {name}: the {int(long.sum())} pieces silent over 4 s fall silent at "
+                              f"{', '.join(f'{s:.0f}' for s in sorted(first_s))} s")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    lines = [f"{args.split} split of {corpus.root}: {args.n} pieces of {args.seconds:g} s per model (sampling seed "
+             f"{args.seed}, no redraws) against every real {args.seconds:g} s excerpt", "",
+             *table(["rows", "excerpts", "median longest silence (s)", "mean", "90 %", "share > 2 s", "share > 4 s"],
+                    rows), "", *starts]
+    print("\n".join(lines))
+    write_markdown(args.markdown, "# How long do the pieces fall silent?", lines)
+
+
+def silence_start_s(piece, seconds: float, step_s: float = 0.05) -> float:
+    """When a piece's longest stretch with no key held starts (on a step_s grid)."""
+    notes = np.asarray(piece.is_note)
+    start = np.asarray(piece.start_s)[notes]
+    end = start + np.asarray(piece.duration_s)[notes]
+    grid = np.arange(0, seconds, step_s)  # [G]
+    held = ((start[None] < grid[:, None] + step_s) & (end[None] > grid[:, None])).any(1)  # [G]
+    best, best_at, run = 0, 0, 0
+    for i, h in enumerate(held):
+        run = 0 if h else run + 1
+        if run > best:
+            best, best_at = run, i + 1 - run
+    return best_at * step_s
+
+
+if __name__ == "__main__":
+    main()

@@ -35,7 +35,7 @@ def test_each_choice_allows_only_what_can_follow():
 def onset_head(max_events: int = 6, carry: bool = True, voices: bool = True) -> EventHead:
     """A head with onsets whose every choice matters: the next choice peaked and read by the key."""
     head = EventHead(width=8, hidden=16, max_events=max_events, chunk_seconds=0.25, carry=carry, voices=voices,
-                     onsets=True)
+                     intervals=2 if carry else 0, onsets=True)
     with torch.no_grad():
         head.given["next"].weight.normal_(0, 3)
         head.out["next"][-1].weight.normal_()
@@ -131,7 +131,8 @@ def test_the_chunks_drawn_come_as_often_as_their_likelihood_says():
     """Every distinct chunk a tiny head draws (at most two events, three keys, ten start bins; a note 20 ms before
     the chunk), counted over many draws, against exp(−nll) of it: the sampler draws exactly training's density."""
     torch.manual_seed(0)
-    head = EventHead(width=8, hidden=16, max_events=2, chunk_seconds=0.05, carry=True, voices=True, onsets=True)
+    head = EventHead(width=8, hidden=16, max_events=2, chunk_seconds=0.05, carry=True, voices=True, intervals=2,
+                     tonal=True, onsets=True)
     with torch.no_grad():
         head.given["next"].weight.normal_(0, 3)
         head.voices.kernels.weight.normal_()
@@ -148,7 +149,8 @@ def test_the_chunks_drawn_come_as_often_as_their_likelihood_says():
     features, carry = torch.randn(1, 8).expand(rows, 8), timed_carry(1, 5)
     carry.ago_s[:, 0], carry.ids[:, 0] = 0.02, 40
     carry = type(carry)(*(t.expand(rows, -1) for t in (carry.ids, carry.ago, carry.left, carry.intensity, carry.ago_s)))
-    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), carry=carry)
+    pitch_classes = (5 * torch.rand(1, 3, 12)).expand(rows, 3, 12)  # pitch classes heard in the 2 s, 8 s, 60 s before
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), carry=carry, tonal=pitch_classes)
     key, start, _, _ = head.bins.to_bins(drawn)  # [R, 2] each
     code = drawn.sizes * 10**8 + (torch.where(drawn.mask, key * 100 + start, 0) * torch.tensor([10**4, 1])).sum(1)
     outcomes, which, counts = torch.unique(code, return_inverse=True, return_counts=True)
@@ -157,7 +159,7 @@ def test_the_chunks_drawn_come_as_often_as_their_likelihood_says():
                       drawn.sizes[one])
     held = type(carry)(*(t[one] for t in (carry.ids, carry.ago, carry.left, carry.intensity, carry.ago_s)))
     with torch.no_grad():
-        likelihood = torch.exp(-head.nll(features[one], chunks, held)).double()
+        likelihood = torch.exp(-head.nll(features[one], chunks, held, pitch_classes[one])).double()
     assert len(outcomes) > 30 and (chunks.sizes == 2).any()
     assert float(likelihood.sum()) > 0.999  # the chunks drawn are all but every chunk the density holds
     assert float((counts / rows - likelihood).abs().sum() / 2) < 0.02  # at their odds

@@ -190,30 +190,31 @@ class EventHead(nn.Module):
             raise ValueError("this event head hears the pitch classes before each chunk (ar.tonal): pass them")
         return self.tonal(tonal)
 
-    def key_bias(self, at_events: tuple[torch.Tensor, ...], at_stops: tuple[torch.Tensor, ...],
+    def key_bias(self, at_events: tuple[torch.Tensor, ...], at_stops: tuple[torch.Tensor, ...] | None,
                  events: tuple[torch.Tensor, ...], event: torch.Tensor, carry: Carry | None,
                  tonal: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Teacher-forced: the change to the 88 keys' logits that ar.intervals, ar.voices and ar.tonal make at each
         event (states [K, H], its row and position [K] each) and at each stop (states [R', H], row and position
-        [R'] each), given the chunks' classes [R, N] each and mask [R, N] → ([K, 88], [R', 88]); None without any."""
+        [R'] each; None: not wanted), given the chunks' classes [R, N] each and mask [R, N] → ([K, 88], [R', 88]);
+        None for each without any."""
         key, start, duration, intensity = events
-        leans = []  # (at events, at stops)
+        places = [at_events] if at_stops is None else [at_events, at_stops]
+        leans = []  # per lean, its change at each place
         if self.intervals is not None:
             items = self.intervals.items(key.shape[0], carry, (key, duration, intensity))
-            leans.append(tuple(self.intervals(state, items, row, position) for state, row, position in (at_events,
-                                                                                                        at_stops)))
+            leans.append([self.intervals(state, items, row, position) for state, row, position in places])
         if self.voices is not None:
             time_s, keys = voice_items(carry, key, self.bins.start_middle_s(start), event)  # [R, I] each
             carried = time_s.shape[1] - key.shape[1]  # the carry's items, heard at every position
             voices = voice_keys(time_s, keys, carried + torch.arange(key.shape[1] + 1, device=key.device))  # [R, N + 1, V]
-            leans.append(tuple(self.voices(state, voices[row, position]) for state, row, position in (at_events,
-                                                                                                      at_stops)))
+            leans.append([self.voices(state, voices[row, position]) for state, row, position in places])
         chunk_bias = self.tonal_bias(tonal)  # [R, 88] or None
         if chunk_bias is not None:
-            leans.append((chunk_bias[at_events[1]], chunk_bias[at_stops[1]]))
+            leans.append([chunk_bias[row] for _, row, _ in places])
         if not leans:
             return None, None
-        return sum(lean[0] for lean in leans), sum(lean[1] for lean in leans)
+        total = [sum(lean[i] for lean in leans) for i in range(len(places))]
+        return total[0], total[1] if at_stops is not None else None
 
     def nll(self, features: torch.Tensor, sets: SetBatch, carry: Carry | None = None,
             tonal: torch.Tensor | None = None) -> torch.Tensor:
@@ -228,9 +229,7 @@ class EventHead(nn.Module):
         picked = (key[rows, positions], start[rows, positions], duration[rows, positions])
         stops = torch.nonzero(sets.sizes < n).squeeze(1)  # chunks below the cap end with a stop choice
         at_event, at_stop = states[rows, positions], states[stops, sets.sizes[stops]]  # [K, H], [R', H]
-        at_stops = (at_stop, stops, sets.sizes[stops])
-        if self.onsets:  # the stop is not a key: no key choice at the stops
-            at_stops = tuple(x[:0] for x in at_stops)
+        at_stops = None if self.onsets else (at_stop, stops, sets.sizes[stops])  # with onsets the stop is no key
         event_bias, stop_bias = self.key_bias((at_event, rows, positions), at_stops, (key, start, duration, intensity),
                                               sets.mask, carry, tonal)
         targets = {"key": picked[0], "start": picked[1], "duration": picked[2], "intensity": intensity[rows, positions]}

@@ -171,3 +171,17 @@ def test_a_chunk_out_of_time_order_is_refused_in_one_line():
                     torch.full((1, 2), 0.1, dtype=torch.float64), torch.full((1, 2), 64), torch.tensor([2]))
     with pytest.raises(ValueError, match="time order"):
         head.nll(torch.zeros(1, 8), sets)
+
+
+def test_the_added_choice_trains_at_its_own_learning_rate():
+    from timestepmusic.config import Config
+    from timestepmusic.sequence.events import EventAutoregressive
+
+    config = Config().override({"ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.head_hidden": 16, "ar.onsets": True,
+                                "ar.onsets_lr_scale": 10.0, "ar.lr": 1e-4})
+    arm = EventAutoregressive(config, latent=8, device=torch.device("cpu"))
+    rest, own = arm.optimizers()["generator"].param_groups
+    head = arm.generator.events
+    assert {id(p) for p in own["params"]} == {id(p) for m in (head.given["next"], head.out["next"])
+                                              for p in m.parameters()}
+    assert own["lr_scale"] == 10.0 and len(rest["params"]) + 5 == len(list(arm.generator.parameters()))

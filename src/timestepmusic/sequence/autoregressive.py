@@ -90,7 +90,7 @@ class Autoregressive:
     def updates(self, step: int, rng: torch.Generator) -> Iterator[Update]:
         a, ranks = self.settings, self.data.ranks
         for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate(step)
+            group["lr"] = self.learning_rate(step) * group.get("lr_scale", 1.0)
         # dropout draws from torch's global generator: seed it from the loop's, so that resume is exact
         torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=rng)) + ranks.rank)
         mine = ranks.shard(torch.arange(a.batch))  # this rank's rows of the global batch

@@ -40,7 +40,7 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
     from timestepmusic.evaluate.descriptors import ONSET_MERGE_S
     from timestepmusic.midi import NUM_KEYS
     from timestepmusic.sequence.event_head import START_STEP_S
-    from timestepmusic.sequence.onsets import END, JOIN, ONSET, next_allowed, teacher_forced_bounds
+    from timestepmusic.sequence.onsets import END, JOIN, next_allowed, onset_classes, teacher_forced_bounds
 
     head = model.arm.generator.events
     chunk_s = model.ae.chunk_seconds
@@ -61,7 +61,7 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
                 limit, earliest = teacher_forced_bounds(classes[0], classes[1], head.bins.start_middle_s(classes[1]),
                                                         real.mask, carry, START_STEP_S)  # [1, N + 1] each
                 limit, earliest = limit[0, :size], earliest[0, :size]  # [size] each
-                chosen = torch.where(classes[1][0, :size] <= limit, JOIN, ONSET)  # [size]
+                chosen = onset_classes(classes[1][0, :size], limit)  # [size]
                 next_odds = head.choices(states[0, :size], None, next_mask=next_allowed(limit, earliest, head.bins.starts)
                                          )["next"].softmax(-1)  # [size, 3]
                 notes = classes[0][0, :size] < NUM_KEYS

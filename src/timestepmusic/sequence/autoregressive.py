@@ -59,9 +59,13 @@ class Autoregressive:
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         a = self.settings  # kept, so that each step can set its learning rate
-        self.optimizer = torch.optim.AdamW(self.generator.parameters(), lr=a.lr, betas=(0.9, 0.95),
+        self.optimizer = torch.optim.AdamW(self.param_groups(), lr=a.lr, betas=(0.9, 0.95),
                                            weight_decay=a.weight_decay)
         return {"generator": self.optimizer}
+
+    def param_groups(self) -> list[dict]:
+        """The generator's weights as the optimizer's groups; a group's "lr_scale" multiplies its learning rate."""
+        return [{"params": list(self.generator.parameters())}]
 
     def attach(self, data: LatentData) -> None:
         a = self.settings

@@ -34,7 +34,7 @@ from ..batches import SetBatch
 from ..midi import NUM_IDS
 from .carry import Carry, CarryReader
 from .intervals import IntervalPointer
-from .onsets import END, JOIN, NEXT_CLASSES, ONSET, next_allowed, start_allowed, teacher_forced_bounds
+from .onsets import END, NEXT_CLASSES, next_allowed, onset_classes, start_allowed, teacher_forced_bounds
 from .tonal import TonalPrior
 from .voices import VoiceLean, voice_items, voice_keys
 
@@ -236,7 +236,7 @@ class EventHead(nn.Module):
         if self.onsets:  # each event's JOIN or ONSET, and what each step allows (sequence/onsets.py)
             limit, earliest = teacher_forced_bounds(key, start, self.bins.start_middle_s(start), event, carry,
                                                     START_STEP_S)  # [R, N + 1] each
-            chosen = torch.where(start <= limit[:, :n], JOIN, ONSET)[rows, positions]  # [K]
+            chosen = onset_classes(start, limit[:, :n])[rows, positions]  # [K]: JOIN or ONSET
             at = (limit[rows, positions], earliest[rows, positions])
             logits = self.choices(at_event, *picked, key_bias=event_bias, chosen=chosen,
                                   next_mask=next_allowed(*at, self.bins.starts),

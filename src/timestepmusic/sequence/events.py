@@ -92,17 +92,17 @@ class EventAutoregressive(Autoregressive):
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+    def param_groups(self) -> list[dict]:
         """As the likelihood arm's; with ar.onsets, the weights of the choice it adds (its layers and embedding)
         in a group of their own at ar.onsets_lr_scale × the learning rate (a warm start adds them untrained
         beside a network trained for hours)."""
-        a, head = self.settings, self.generator.events
-        own = [p for module in (head.given["next"], head.out["next"]) for p in module.parameters()] if head.onsets \
-            else []
-        rest = [p for p in self.generator.parameters() if all(p is not q for q in own)]
-        groups = [{"params": rest}] + ([{"params": own, "lr_scale": a.onsets_lr_scale}] if own else [])
-        self.optimizer = torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.95), weight_decay=a.weight_decay)
-        return {"generator": self.optimizer}
+        head = self.generator.events
+        if not head.onsets:
+            return super().param_groups()
+        own = [p for module in (head.given["next"], head.out["next"]) for p in module.parameters()]
+        own_ids = {id(p) for p in own}
+        rest = [p for p in self.generator.parameters() if id(p) not in own_ids]
+        return [{"params": rest}, {"params": own, "lr_scale": self.settings.onsets_lr_scale}]
 
     def use_autoencoder(self, ae: Autoencoder, normaliser: Normaliser) -> None:
         """The encoder (and normaliser) that turns each drawn chunk into the latent the transformer reads next."""

@@ -56,6 +56,11 @@ def teacher_forced_bounds(key: torch.Tensor, start: torch.Tensor, start_s: torch
     return join_limit(latest_s, step_s), F.pad(start, (1, 0))
 
 
+def onset_classes(start: torch.Tensor, limit: torch.Tensor) -> torch.Tensor:
+    """Start bins [...] and the last bin that joins the latest onset at each [...] → JOIN or ONSET [...]."""
+    return torch.where(start <= limit, JOIN, ONSET)
+
+
 def next_allowed(limit: torch.Tensor, earliest: torch.Tensor, starts: int) -> torch.Tensor:
     """Where the latest note allows joining up to start bin `limit` [Q] and a start may be no earlier than bin
     `earliest` [Q] → which of the three classes each choice may take [Q, 3] (the end always)."""

@@ -6,7 +6,10 @@ line on. Measured after a real past (bench/key_calibration.py, thirteenth sessio
 join a chord (real 3 %): calibrated on average, for neither kind. With this, each step of the head first chooses
 one of three: the next event joins the latest onset (starts within ONSET_S of the latest note heard), starts a
 new one, or the chunk ends (the stop, which was a key class, moves here). The key is then chosen knowing which,
-and the start is drawn only among the bins the choice allows, so the density stays exact.
+and the start is drawn only among the bins the choice allows, so the density stays exact. Measured
+(docs/quality.md, fourteenth session): the choice itself is calibrated, but the key, told the real note's choice,
+is not (19–20 % and 6 % against 22 % and 3 %), also with this choice's weights trained 30× faster
+(ar.onsets_lr_scale); so it is off by default.
 Where: the latest note heard is among the carry's notes (by their exact start times) and the chunk's notes before
 the choice (at their 5 ms start bins' middles), as the voices' (sequence/voices.py). A new event's start bin b
 joins when its middle lies within ONSET_S of that note's start: b ≤ `join_limit`. Starts never go back in time,

@@ -8,7 +8,8 @@ in 25 % of its steps against 31 % real (bench/free_running.py). The relative-pit
 attends to notes by their embeddings, which cannot say "the highest of the latest onset"; here those keys are
 found exactly, and the state says how far from each the next key lies. Measured (docs/quality.md, thirteenth
 session): a better likelihood and register, but the top line steps no more often; the head's steps go into
-chords instead, as it picks a key before knowing whether the note starts an onset.
+chords instead (too few at notes that start an onset, too many inside chords), and telling it first whether the
+note joins the chord (ar.onsets, fourteenth session) did not change that.
 An onset is the notes starting within ONSET_S of the latest start (a window anchored there: where tsm evaluate's
 top line chains every gap of at most 25 ms, notes at 0, 20 and 40 ms are here two onsets); the notes heard are the
 carry's (with ar.carry: the 12 events before the chunk, by how long ago each started) and those of the chunk

@@ -54,8 +54,6 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
             size = int(real.sizes[0])
             if size == 0:
                 continue
-            at = (states[0, :size], torch.zeros(size, dtype=torch.long), torch.arange(size))  # every event's choice
-            bias, _ = head.key_bias(at, at, classes, real.mask, carry, counts)  # [size, 88] or None
             chosen = None  # with ar.onsets, the key is chosen knowing whether the real note joins the latest onset
             if head.onsets:
                 limit, earliest = teacher_forced_bounds(classes[0], classes[1], head.bins.start_middle_s(classes[1]),
@@ -67,6 +65,9 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
                 notes = classes[0][0, :size] < NUM_KEYS
                 out["join_odds"] += (next_odds[:, JOIN] / next_odds[:, :END].sum(-1))[notes].tolist()
                 out["joins"] += (chosen == JOIN)[notes].tolist()
+            at = (head.lean_state(states[0, :size], chosen), torch.zeros(size, dtype=torch.long),
+                  torch.arange(size))  # every event's choice
+            bias, _ = head.key_bias(at, at, classes, real.mask, carry, counts)  # [size, 88] or None
             logits = head.choices(states[0, :size], None, key_bias=bias, chosen=chosen)["key"][:, :NUM_KEYS]
             odds = torch.softmax(logits, -1)  # given that a note comes
             odds_tempered = torch.softmax(logits / model.arm.temperature, -1)

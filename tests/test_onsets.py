@@ -127,15 +127,18 @@ def test_the_sampler_draws_the_next_choice_the_key_and_the_start_at_the_heads_od
     assert 0 < float(joined.float().mean()) < 1
 
 
-def test_the_chunks_drawn_come_as_often_as_their_likelihood_says():
+@pytest.mark.parametrize("leans", [False, True])
+def test_the_chunks_drawn_come_as_often_as_their_likelihood_says(leans):
     """Every distinct chunk a tiny head draws (at most two events, three keys, ten start bins; a note 20 ms before
-    the chunk), counted over many draws, against exp(−nll) of it: the sampler draws exactly training's density."""
+    the chunk), counted over many draws, against exp(−nll) of it: the sampler draws exactly training's density;
+    also where the key's leans hear the next choice (ar.onsets_leans)."""
     torch.manual_seed(0)
     head = EventHead(width=8, hidden=16, max_events=2, chunk_seconds=0.05, carry=True, voices=True, intervals=2,
-                     tonal=True, onsets=True)
+                     tonal=True, onsets=True, onsets_leans=leans)
     with torch.no_grad():
         head.given["next"].weight.normal_(0, 3)
         head.voices.kernels.weight.normal_()
+        head.intervals.kernel.normal_()
         head.out["next"][-1].bias.copy_(torch.tensor([0.5, 0.5, -0.5]))
         keys, last = torch.tensor([40, 41, 89]), head.out["key"][-1]  # two keys and the damper, nothing else …
         last.weight.copy_(torch.zeros_like(last.weight).index_copy(0, keys, 2 * torch.randn(3, 16)))
@@ -163,6 +166,28 @@ def test_the_chunks_drawn_come_as_often_as_their_likelihood_says():
     assert len(outcomes) > 30 and (chunks.sizes == 2).any()
     assert float(likelihood.sum()) > 0.999  # the chunks drawn are all but every chunk the density holds
     assert float((counts / rows - likelihood).abs().sum() / 2) < 0.02  # at their odds
+
+
+def test_with_onsets_leans_the_keys_leans_hear_whether_the_note_joins():
+    torch.manual_seed(2)
+    state, rows, positions = torch.randn(4, 16), torch.arange(4), torch.zeros(4, dtype=torch.long)
+    events = tuple(torch.randint(0, 40, (4, 3)) for _ in range(4))
+    leans = {}
+    for hears in (False, True):
+        head = onset_head(carry=False)
+        head.onsets_leans = hears  # (no intervals without a carry: the voices' lean alone)
+        for chosen in (JOIN, ONSET):
+            lean_state = head.lean_state(state, torch.full((4,), chosen))
+            leans[hears, chosen], _ = head.key_bias((lean_state, rows, positions + 2), None, events,
+                                                    torch.ones(4, 3, dtype=torch.bool), None, None)
+    assert torch.equal(leans[False, JOIN], leans[False, ONSET])
+    assert not torch.allclose(leans[True, JOIN], leans[True, ONSET])
+
+
+def test_onsets_leans_needs_onsets():
+    from timestepmusic.config import Config
+    with pytest.raises(ValueError, match="ar.onsets_leans"):
+        Config().override({"ar.onsets_leans": True})
 
 
 def test_a_chunk_out_of_time_order_is_refused_in_one_line():

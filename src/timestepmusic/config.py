@@ -422,6 +422,10 @@ class AutoregressiveConfig:
     within 25 ms of the latest note), starts a new one, or ends the chunk, and then its key knowing which; its start
     is drawn among the bins that choice allows (sequence/onsets.py). A warm start keeps every other choice as it
     was at first; the stop moves from the key to this choice, which is learned anew."""
+    onsets_leans: bool = False
+    """Events arm with ar.onsets: the key's leans by relative pitch (ar.intervals' attention, ar.voices' kernels)
+    also hear whether the note joins the latest onset or starts a new one, as the key's own layers do (without it
+    they read the GRU state alone, so the same intervals lean chord notes and line notes alike)."""
     onsets_lr_scale: float = 1.0
     """Events arm with ar.onsets: the weights of the choice it adds train at this multiple of ar.lr (a warm start
     adds them untrained beside a network trained for hours, at a learning rate chosen for that network)."""
@@ -458,6 +462,7 @@ class AutoregressiveConfig:
         _check(self.pedal_join_s >= 0, "ar.pedal_join_s", f"must be ≥ 0 (0 = none), got {self.pedal_join_s}")
         _check(0 <= self.pedal_join_share < 1, "ar.pedal_join_share",
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")
+        _check(self.onsets or not self.onsets_leans, "ar.onsets_leans", "needs ar.onsets")
         _check(self.onsets_lr_scale > 0, "ar.onsets_lr_scale", f"must be > 0, got {self.onsets_lr_scale}")
         _check(self.intervals >= 0, "ar.intervals", f"must be ≥ 0 (0 = none), got {self.intervals}")
         _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")

@@ -90,12 +90,14 @@ class EventBins:
 
 class EventHead(nn.Module):
     def __init__(self, *, width: int, hidden: int, max_events: int, chunk_seconds: float, carry: bool = False,
-                 intervals: int = 0, tonal: bool = False, voices: bool = False, onsets: bool = False):
+                 intervals: int = 0, tonal: bool = False, voices: bool = False, onsets: bool = False,
+                 onsets_leans: bool = False):
         super().__init__()
         self.bins, self.max_events, self.hidden = EventBins(chunk_seconds), max_events, hidden
         sizes = {"key": NUM_IDS + 1, "start": self.bins.starts, "duration": DURATION_BINS, "intensity": INTENSITIES}
         # with ar.onsets, each step first chooses: join the latest onset, start a new one, or end (sequence/onsets.py)
         self.onsets = onsets
+        self.onsets_leans = onsets and onsets_leans  # the key's leans also read that choice (ar.onsets_leans)
         choices = {"next": NEXT_CLASSES, **sizes} if onsets else sizes
         # the previous event as the GRU's input: the sum of its four embeddings (a learned one before the first)
         self.read = nn.ModuleDict({name: nn.Embedding(n, hidden) for name, n in sizes.items()})
@@ -181,6 +183,13 @@ class EventHead(nn.Module):
         logits["intensity"] = self.out["intensity"](state + self.given["duration"](duration))
         return logits
 
+    def lean_state(self, state: torch.Tensor, chosen: torch.Tensor | None) -> torch.Tensor:
+        """The state [K, H] the key's leans (ar.intervals, ar.voices) read at a step that chose `chosen` [K] (JOIN
+        or ONSET; None: not known): with ar.onsets_leans, as the key's own layers read it, the choice added."""
+        if not self.onsets_leans or chosen is None:
+            return state
+        return state + self.given["next"](chosen)
+
     def tonal_bias(self, tonal: torch.Tensor | None) -> torch.Tensor | None:
         """With ar.tonal, the change to each chunk's key logits [R, 88] from its pitch-class counts [R, G, 12]
         (sequence/tonal.py); None without."""
@@ -230,13 +239,15 @@ class EventHead(nn.Module):
         stops = torch.nonzero(sets.sizes < n).squeeze(1)  # chunks below the cap end with a stop choice
         at_event, at_stop = states[rows, positions], states[stops, sets.sizes[stops]]  # [K, H], [R', H]
         at_stops = None if self.onsets else (at_stop, stops, sets.sizes[stops])  # with onsets the stop is no key
-        event_bias, stop_bias = self.key_bias((at_event, rows, positions), at_stops, (key, start, duration, intensity),
-                                              sets.mask, carry, tonal)
-        targets = {"key": picked[0], "start": picked[1], "duration": picked[2], "intensity": intensity[rows, positions]}
+        chosen = None
         if self.onsets:  # each event's JOIN or ONSET, and what each step allows (sequence/onsets.py)
             limit, earliest = teacher_forced_bounds(key, start, self.bins.start_middle_s(start), event, carry,
                                                     START_STEP_S)  # [R, N + 1] each
             chosen = onset_classes(start, limit[:, :n])[rows, positions]  # [K]: JOIN or ONSET
+        event_bias, stop_bias = self.key_bias((self.lean_state(at_event, chosen), rows, positions), at_stops,
+                                              (key, start, duration, intensity), sets.mask, carry, tonal)
+        targets = {"key": picked[0], "start": picked[1], "duration": picked[2], "intensity": intensity[rows, positions]}
+        if self.onsets:
             at = (limit[rows, positions], earliest[rows, positions])
             logits = self.choices(at_event, *picked, key_bias=event_bias, chosen=chosen,
                                   next_mask=next_allowed(*at, self.bins.starts),

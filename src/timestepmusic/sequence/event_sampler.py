@@ -50,6 +50,8 @@ class EventSampler:
         # a choice's embedding (head.given) as each later choice's first layer reads it: [classes, H] each
         self.through = {(given, later): F.linear(head.given[given].weight, out[later][0].weight)
                         for i, given in enumerate(self.order[:-1]) for later in self.order[i + 1:]}
+        # with ar.onsets_leans, the next choice's embedding [3, H] added to the state the key's leans read
+        self.lean_given = head.given["next"].weight if head.onsets_leans else None
         self.read = [head.read[name].weight for name in CHOICES]  # the event as the GRU's next input
         gru = head.gru
         self.gru = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
@@ -103,12 +105,13 @@ class EventSampler:
                 for later in CHOICES:  # … which every later choice of the event reads
                     at[later] = at[later] + through["next", later][chosen]
             key_logits = F.linear(F.gelu(at["key"]), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
+            lean_state = state + self.lean_given[chosen] if self.lean_given is not None else state  # [R, H]
             if pointer is not None:
-                key_logits = key_logits + F.pad(pointer(state, items, kernels=kernels), (0, KINDS - 1))
+                key_logits = key_logits + F.pad(pointer(lean_state, items, kernels=kernels), (0, KINDS - 1))
             if head.voices is not None:
                 every = torch.full((1,), heard_s.shape[1], device=device)  # one position hearing every item
                 voices = voice_keys(heard_s, heard_ids, every)  # [R, 1, V]
-                key_logits = key_logits + F.pad(head.voices(state, voices[:, 0]), (0, KINDS - 1))
+                key_logits = key_logits + F.pad(head.voices(lean_state, voices[:, 0]), (0, KINDS - 1))
             if chunk_bias is not None:
                 key_logits = key_logits + chunk_bias
             # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …

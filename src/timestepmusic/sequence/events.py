@@ -82,7 +82,7 @@ class EventAutoregressive(Autoregressive):
         self.chunk_seconds = config.chunks.chunk_seconds
         head = EventHead(width=a.width, hidden=a.head_hidden, max_events=config.chunks.max_events,
                          chunk_seconds=self.chunk_seconds, carry=a.carry, intervals=a.intervals, tonal=a.tonal,
-                         voices=a.voices, onsets=a.onsets)
+                         voices=a.voices, onsets=a.onsets, onsets_leans=a.onsets_leans)
         style = PieceStyle(a.width) if a.style else None
         self.generator = EventGenerator(trunk, head, style).to(device)
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False

@@ -191,6 +191,34 @@ def test_new_run_into_an_existing_run_is_refused_without_overwrite(corpus, strai
         start_run_folder(tmp_path / "file")
 
 
+def test_overwrite_never_deletes_what_the_new_run_starts_from(corpus, straight_ae, tmp_path, capsys):
+    run = tmp_path / "ae"
+    shutil.copytree(straight_ae, run)
+    before = sorted(p.name for p in run.rglob("*"))
+    for reads in (["--ae", str(run)], ["--ae", str(run / "best")]):  # the run itself, or a folder inside it
+        assert main(["train-gan", str(corpus), *reads, "--out", str(run), "--overwrite", "-q", "--steps", "1"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "--ae" in err and "choose another --out" in err
+        assert sorted(p.name for p in run.rglob("*")) == before
+
+
+def test_the_python_verbs_refuse_an_existing_run_unless_overwrite(corpus, straight_ae, tmp_path):
+    run = tmp_path / "ae"
+    shutil.copytree(straight_ae, run)
+    before = (run / "last" / "pisa.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="already holds a run"):
+        train_autoencoder(corpus, run, Config().override(AE), progress=False)
+    assert (run / "last" / "pisa.safetensors").read_bytes() == before
+    gan = tmp_path / "gan"
+    train_gan(corpus, run, gan, Config().override(GAN), progress=False, max_steps=1)
+    with pytest.raises(ValueError, match="already holds a run"):
+        train_gan(corpus, run, gan, Config().override(GAN), progress=False, max_steps=1)
+    with pytest.raises(ValueError, match="the warm start"):  # nor, with overwrite, the run it starts from
+        train_gan(corpus, None, gan, progress=False, max_steps=1, init_from=gan, overwrite=True)
+    assert (gan / "last").is_dir()
+    assert train_gan(corpus, run, gan, Config().override(GAN), progress=False, max_steps=1, overwrite=True)
+
+
 def test_gan_killed_during_a_checkpoint_write_logs_each_step_once(corpus, straight_ae, tmp_path, monkeypatch):
     import timestepmusic.train.sequence as train_gan_module
 

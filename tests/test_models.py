@@ -197,6 +197,12 @@ def test_generate_is_reproducible_and_plays(tiny_gan, tmp_path):
     for path in first:
         score = symusic.Score(str(path))  # a readable, playable file
         assert score.ticks_per_quarter == 960
+    mine = first[0].read_bytes()
+    with pytest.raises(ValueError, match="is there already"):  # the Python verb refuses what an earlier run wrote
+        generate(tmp_path / "a", model=tiny_gan, n=1, seconds=6, seed=3)
+    assert first[0].read_bytes() == mine and first[1].exists()
+    replaced = generate(tmp_path / "a", model=tiny_gan, n=1, seconds=6, seed=3, overwrite=True)
+    assert replaced == [first[0]] and not first[1].exists()  # no file of the earlier run is left to mix with
 
 
 def test_gan_with_wrong_autoencoder_is_refused(tiny_gan, tiny_corpus, tmp_path):

@@ -200,10 +200,16 @@ def load_rng(folder: Path) -> dict[str, torch.Tensor]:
 RUN_ENTRIES = ("last", "best", "autoencoder", "metrics.jsonl", ".last.old", ".last.tmp")  # what marks a run folder
 
 
-def start_run_folder(run: str | Path, *, overwrite: bool = False) -> None:
+def start_run_folder(run: str | Path, *, overwrite: bool = False, reads: dict[str, str | Path | None] | None = None) -> None:
     """Make sure a new run may be written to `run`: an empty or missing folder is fine; a folder that holds
-    a run is refused unless `overwrite`, which deletes what is in it; any other content is refused."""
+    a run is refused unless `overwrite`, which deletes what is in it; any other content is refused. `reads`
+    ({flag: path}) names what the new run reads: a folder that is `run` or lies inside it is refused first, so
+    that --overwrite never deletes the model or corpus the run starts from."""
     run = Path(run)
+    for flag, path in (reads or {}).items():
+        if path is not None and Path(path).exists() and run.exists() and \
+                Path(path).resolve().is_relative_to(run.resolve()):
+            raise ValueError(f"{run}: the new run reads {flag} {path} from this folder; choose another --out")
     if not run.exists():
         return
     if not run.is_dir():

@@ -81,7 +81,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_folder(args: argparse.Namespace, verb: str) -> str:
+def _run_folder(args: argparse.Namespace, verb: str, reads: dict[str, str | None]) -> str:
     """The run folder: --resume RUN continues one; --out RUN starts one, refusing a folder that holds a run
     unless --overwrite (so an old run's `last`, `best` and metrics are never silently replaced or mixed)."""
     from .checkpoint import start_run_folder
@@ -94,7 +94,7 @@ def _run_folder(args: argparse.Namespace, verb: str) -> str:
         return args.resume
     if args.out is None:
         raise ValueError(f"{verb} needs --out RUN (or --resume RUN)")
-    start_run_folder(args.out, overwrite=args.overwrite)
+    start_run_folder(args.out, overwrite=args.overwrite, reads=reads)
     return args.out
 
 
@@ -108,7 +108,7 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
                                                      "epochs": "ae.epochs", "device": "ae.device",
                                                      "batch": "ae.batch_chunks", "lr": "ae.lr", "seed": "ae.seed",
                                                      "compile": "ae.compile", "checkpoint_s": "ae.checkpoint_every_s"})
-    out = _run_folder(args, "train-ae")  # after the settings are known to be valid: --overwrite deletes
+    out = _run_folder(args, "train-ae", {"CORPUS": args.corpus})  # after the settings are known to be valid: --overwrite deletes
     result = train_autoencoder(args.corpus, out, config, resume=bool(args.resume), progress=not args.quiet,
                                max_seconds=args.max_minutes * 60 if args.max_minutes else None,
                                epochs=args.epochs if args.resume else None, lr=args.lr if args.resume else None,
@@ -134,7 +134,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     if args.resume and args.checkpoint_steps is not None:
         raise ValueError("--checkpoint-steps: a resumed GAN run keeps its saved interval (gan.validate_every), "
                          "so that it resumes exactly; start a new run to change it")
-    out = _run_folder(args, "train-gan")  # after the settings are known to be valid: --overwrite deletes
+    reads = {"CORPUS": args.corpus, "--ae": args.ae, "--init-from": args.init_from}
+    out = _run_folder(args, "train-gan", reads)  # after the settings are known to be valid: --overwrite deletes
     arch = read_meta(Path(out) / "last")[1].get("arch", "conv") if args.resume else \
         args.arch or (source["meta"].get("arch", "conv") if source else "conv")  # train_sequence_model agrees
     if args.max_chunks and arch != "rnn":
@@ -153,7 +154,15 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generation import GANModel, check_piece_seconds, model_info, prompt_span_s, prompt_until, written_pieces
+    from .generation import (
+        GANModel,
+        check_piece_seconds,
+        earlier_samples,
+        model_info,
+        prompt_span_s,
+        prompt_until,
+        written_pieces,
+    )
 
     if args.list:
         from .shipped import shipped_of_kind
@@ -227,10 +236,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 options["prompt"] = prompt_until(options["prompt"], args.prompt_seconds, gan.ae.chunk_seconds,
                                                  args.prompt)
     out = Path(args.out)
-    taken = sorted(out.glob(f"sample_{args.seed}_[0-9][0-9][0-9]*")) if out.is_dir() else []  # any -n, any kind
-    if taken and not args.overwrite:  # nothing an earlier run wrote is silently replaced or mixed with this one
-        raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with --seed "
-                         f"{args.seed}); give another -o or --seed, or --overwrite to replace them")
+    taken = earlier_samples(out, args.seed, args.overwrite)
     others = [p for p in out.glob("*.mid*") if not p.name.startswith(f"sample_{args.seed}_")] if out.is_dir() else []
     if others:  # allowed (another seed's run, say), but said: `tsm evaluate OUT` reads every MIDI file there
         log.warning("%s already holds %d other MIDI file(s) (e.g. %s); `tsm evaluate %s` would count them as "

@@ -276,18 +276,33 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
     return latents, events
 
 
+def earlier_samples(out: Path, seed: int, overwrite: bool) -> list[Path]:
+    """The files an earlier run with this seed wrote into `out` (any -n, any kind: MIDI, PNG, WAV), refused in one
+    line unless `overwrite` (then the caller deletes them once the new pieces are drawn): nothing an earlier run
+    wrote is silently replaced or mixed with this one."""
+    taken = sorted(out.glob(f"sample_{seed}_[0-9][0-9][0-9]*")) if out.is_dir() else []
+    if taken and not overwrite:
+        raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with --seed "
+                         f"{seed}); give another -o or --seed, or --overwrite to replace them")
+    return taken
+
+
 def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
-             device: str = "cpu", snap_to_real: bool = True, **options) -> list[Path]:
+             device: str = "cpu", snap_to_real: bool = True, overwrite: bool = False, **options) -> list[Path]:
     """Write `n` MIDI files into `out` from a model of any arch; the same seed gives the same files. `seconds`
     is each piece's length, or for an arch that ends its pieces itself, the longest one may run. `options`
     (likelihood arm): prompt=Events, ends=bool, temperature=float, mixture_temperature=float
-    (GANModel.sample_latents); a piece without a note is drawn again (`written_pieces`)."""
+    (GANModel.sample_latents); a piece without a note is drawn again (`written_pieces`). Files of an earlier
+    run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`)."""
     if n < 1:
         raise ValueError(f"-n must be ≥ 1, got {n}")
     check_piece_seconds(seconds)
+    out = Path(out)
+    taken = earlier_samples(out, seed, overwrite)
     gan = GANModel.load(model, device)
     _, pieces = written_pieces(gan, n, seconds, seed, snap_to_real, **options)
-    out = Path(out)
+    for old in taken:
+        old.unlink()
     return [write_events(events, out / f"sample_{seed}_{i:03d}.mid") for i, events in enumerate(pieces)]
 
 

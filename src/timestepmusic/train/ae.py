@@ -15,7 +15,7 @@ import torch
 from tqdm import tqdm
 
 from ..batches import ChunkGatherer, batch_generator, epoch_order
-from ..checkpoint import read_meta, restore_training, write_checkpoint
+from ..checkpoint import read_meta, restore_training, start_run_folder, write_checkpoint
 from ..checks import check_corpus_matches
 from ..config import Config
 from ..corpus import Corpus
@@ -32,13 +32,15 @@ log = logging.getLogger(__name__)
 def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config | None = None, *,
                       resume: bool = False, progress: bool = True, max_steps: int | None = None,
                       max_seconds: float | None = None, epochs: int | None = None, lr: float | None = None,
-                      compile_model: bool | None = None, checkpoint_s: float | None = None) -> dict:
+                      compile_model: bool | None = None, checkpoint_s: float | None = None,
+                      overwrite: bool = False) -> dict:
     """Train (or with `resume`, continue) a PISA run in `out`. Returns the last metrics.
 
     `max_steps` / `max_seconds` stop early after writing `last` (for tests and time-boxed runs);
     `epochs` extends or shortens a resumed run; `lr` changes the learning rate from here on;
     `compile_model` turns `ae.compile` on or off (a resumed run otherwise keeps its saved setting);
-    `checkpoint_s` changes `ae.checkpoint_every_s` likewise.
+    `checkpoint_s` changes `ae.checkpoint_every_s` likewise. A new run refuses a folder that holds one unless
+    `overwrite` (which deletes it), as `tsm train-ae` does.
     """
     out = Path(out)
     corpus = Corpus.open(corpus_path)
@@ -66,6 +68,8 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     ranks, device_name = from_environment(ae.device)
     device = pick_device(device_name)
     progress = progress and ranks.main
+    if not resume and ranks.main:
+        start_run_folder(out, overwrite=overwrite, reads={"the corpus": corpus_path})
     gatherer = ChunkGatherer(corpus, device=device)
     encoding = Encoding(config.encoding.encoding, corpus.chunk_seconds, corpus.duration_fit, config.encoding.durations,
                         config.encoding.time_weight)

@@ -18,7 +18,15 @@ import torch
 from tqdm import tqdm
 
 from ..autoencoder import Autoencoder
-from ..checkpoint import autoencoder_beside, load_matching, load_rng, read_meta, restore_training, write_checkpoint
+from ..checkpoint import (
+    autoencoder_beside,
+    load_matching,
+    load_rng,
+    read_meta,
+    restore_training,
+    start_run_folder,
+    write_checkpoint,
+)
 from ..checks import check_corpus_matches
 from ..config import Config
 from ..corpus import Corpus
@@ -42,7 +50,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                          config: Config | None = None, *, arch: str | None = None, resume: bool = False,
                          progress: bool = True, max_steps: int | None = None, max_seconds: float | None = None,
                          steps: int | None = None, compile_model: bool | None = None,
-                         init_from: str | Path | None = None) -> dict:
+                         init_from: str | Path | None = None, overwrite: bool = False) -> dict:
     """Train (or with `resume`, continue) a run of the arm `arch` (default conv) in `out`; returns the last metrics.
 
     Resuming keeps the run's architecture and settings (`arch` and `config` are read from RUN/last);
@@ -50,7 +58,8 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     stop early after writing `last` (tests and time-boxed runs). `init_from` (a run, checkpoint or shipped
     model, new runs only) warm-starts: its arm (`arch` must agree where given) and settings (where `config`
     is None), its weights wherever names and shapes match, its normaliser, and its autoencoder unless
-    `ae_path` is given (which must then be the same one).
+    `ae_path` is given (which must then be the same one). A new run refuses a folder that holds one unless
+    `overwrite` (which deletes it), as `tsm train-gan` does.
     """
     out = Path(out)
     corpus = Corpus.open(corpus_path)
@@ -70,6 +79,9 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     arm_class = arch_class(arch)
     ranks, device_name = from_environment(g.device)
     device = pick_device(device_name)
+    if not resume and ranks.main:
+        start_run_folder(out, overwrite=overwrite, reads={"the corpus": corpus_path, "the warm start": init_from,
+                                                          "the autoencoder": ae_path})
     if not resume and ranks.main:  # the run keeps its own copy of the starting autoencoder; checkpoints name it by hash
         write_checkpoint(out, "autoencoder", ae.meta, {"pisa": ae.model})
     ranks.barrier()

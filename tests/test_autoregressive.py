@@ -238,8 +238,9 @@ def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):
     names = shipped_names()
     assert names[0] == "default"
     assert main(["generate", "--list"]) == 0
-    listed = capsys.readouterr().out.splitlines()
+    *listed, autoencoders = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in listed] == names
+    assert autoencoders.startswith("autoencoders, for --ae") and "ae-latent75" in autoencoders
     for line, name in zip(listed, names):  # one line each: its name, arch and summary
         summary = json.loads((resolve_model(name) / "config.json").read_text())["summary"]
         assert line.endswith(summary) and len(summary) < 200
@@ -291,7 +292,9 @@ def test_arch_without_model_picks_the_shipped_model_of_that_kind(capsys, tmp_pat
         name = shipped_of_arch(arch)
         assert shipped_description(name)["arch"] == arch
         assert main(["generate", "--arch", arch, "--info"]) == 0
-        assert json.loads(capsys.readouterr().out)["arch"] == arch
+        info = json.loads(capsys.readouterr().out)
+        assert info["arch"] == arch
+        assert ("note" in (info["trained"] or {})) == bool(info["initialised_from"])  # whose steps they are, said
         assert main(["generate", "--list", "--arch", arch]) == 0  # --list --arch: only that kind
         assert {line.split()[1] for line in capsys.readouterr().out.splitlines()} == {arch}
     for arch in {"conv", "rnn", "ar"} - {shipped_description("default")["arch"]}:  # --model and --arch disagree

@@ -166,3 +166,48 @@ def test_an_unknown_model_name_lists_the_generators_apart_from_the_autoencoders(
     assert main(["generate", "--model", "no_such_model", "-o", "unused"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "generators: default" in err and "autoencoders, for --ae: ae-latent" in err
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+def test_a_failed_prepare_leaves_no_folder_behind(bad_folder, tmp_path, capsys):
+    assert main(["prepare", str(tmp_path / "nope"), "--out", str(tmp_path / "c1"), "-q"]) == 2
+    assert "no such file" in one_line_error(capsys) and not (tmp_path / "c1").exists()
+    assert main(["prepare", str(bad_folder / "text.mid"), "--out", str(tmp_path / "c2"), "-q"]) == 2
+    assert "not a MIDI file" in one_line_error(capsys) and not (tmp_path / "c2").exists()
+
+
+def test_prepare_says_when_a_split_is_empty(bad_folder, tmp_path, capsys):
+    assert main(["prepare", str(bad_folder / "good.mid"), "--out", str(tmp_path / "c"), "-q"]) == 0
+    warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "validation or test split" in warning[0]
+
+
+def test_flags_are_named_as_given_and_checked_before_anything_is_written(bad_folder, tmp_path, capsys):
+    midi = bad_folder / "good.mid"
+    for output in (f"{tmp_path / 'newdir'}/", str(tmp_path / "out.txt")):
+        assert main(["reconstruct", str(midi), "-o", output]) == 2
+        assert "give the name of the MIDI file" in one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+    assert main(["reconstruct", str(midi), "--ae", "no_such_ae", "-o", str(tmp_path / "a.mid")]) == 2
+    assert one_line_error(capsys).startswith("error: --ae no_such_ae: no such folder")
+    corpus = prepare([bad_folder / "good.mid"], tmp_path / "corpus", progress=False).corpus.root
+    assert main(["train-gan", str(corpus), "--ae", "no_such_ae", "--out", str(tmp_path / "gan"), "-q"]) == 2
+    assert one_line_error(capsys).startswith("error: --ae no_such_ae: no such folder")
+    assert main(["train-gan", str(corpus), "--init-from", "default", "--set", "ar.temprature=1", "--out",
+                 str(tmp_path / "gan")]) == 2
+    assert "did you mean ar.temperature" in one_line_error(capsys)
+
+
+def test_evaluate_refuses_fewer_than_one_real_excerpt_in_one_line(bad_folder, tmp_path, capsys):
+    corpus = prepare([bad_folder / "good.mid"], tmp_path / "corpus", progress=False).corpus.root
+    for n in ("0", "-1"):
+        assert main(["evaluate", str(bad_folder), "--real", str(corpus), "-o", str(tmp_path / "r"),
+                     "--max-real-excerpts", n]) == 2
+        assert "--max-real-excerpts must be ≥ 1" in one_line_error(capsys)
+    assert main(["evaluate", str(bad_folder), "--real", str(corpus), "-o", str(tmp_path / "r"), "--split", "test"]) == 2
+    assert "no tracks in the test split" in one_line_error(capsys) and not (tmp_path / "r").exists()

@@ -395,6 +395,16 @@ def test_missing_soundfont_raises_audio_unavailable(tmp_path):
         audio.find_soundfont(tmp_path / "missing.sf2")
 
 
+def test_a_file_that_is_no_soundfont_is_refused_not_passed_to_fluidsynth(tmp_path):
+    fake = tmp_path / "fake.sf2"
+    fake.write_bytes(b"MThd" + bytes(20))  # a MIDI file renamed
+    with pytest.raises(audio.AudioUnavailable, match="fake.sf2: not a SoundFont"):
+        audio.find_soundfont(fake)
+    font = tmp_path / "font.sf2"
+    font.write_bytes(b"RIFF" + (4).to_bytes(4, "little") + b"sfbk")  # a SoundFont's header
+    assert audio.find_soundfont(font) == font
+
+
 @pytest.mark.skipif(not HAVE_FLUIDSYNTH, reason="fluidsynth or its soundfont is not installed")
 def test_render_wav_writes_a_wave_file(tmp_path):
     midi = write_events(hand_made()[0], tmp_path / "a.mid")

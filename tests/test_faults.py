@@ -202,7 +202,16 @@ def test_overwrite_never_deletes_what_the_new_run_starts_from(corpus, straight_a
         assert sorted(p.name for p in run.rglob("*")) == before
 
 
-def test_the_python_verbs_refuse_an_existing_run_unless_overwrite(corpus, straight_ae, tmp_path):
+def test_resuming_a_run_past_its_target_says_so(corpus, straight_ae, tmp_path, caplog):
+    run = tmp_path / "ae"
+    shutil.copytree(straight_ae, run)
+    before = (run / "last" / "pisa.safetensors").read_bytes()
+    assert main(["train-ae", str(corpus), "--resume", str(run), "--epochs", "1", "-q"]) == 0
+    assert "already at epoch 2 of 1; nothing to train (give --epochs above 2" in caplog.text
+    assert (run / "last" / "pisa.safetensors").read_bytes() == before
+
+
+def test_the_python_verbs_refuse_an_existing_run_unless_overwrite(corpus, straight_ae, tmp_path, caplog):
     run = tmp_path / "ae"
     shutil.copytree(straight_ae, run)
     before = (run / "last" / "pisa.safetensors").read_bytes()
@@ -217,6 +226,8 @@ def test_the_python_verbs_refuse_an_existing_run_unless_overwrite(corpus, straig
         train_gan(corpus, None, gan, progress=False, max_steps=1, init_from=gan, overwrite=True)
     assert (gan / "last").is_dir()
     assert train_gan(corpus, run, gan, Config().override(GAN), progress=False, max_steps=1, overwrite=True)
+    train_gan(corpus, None, gan, resume=True, progress=False, steps=1)
+    assert "already at step 1 of 1; nothing to train (give --steps above 1" in caplog.text
 
 
 def test_gan_killed_during_a_checkpoint_write_logs_each_step_once(corpus, straight_ae, tmp_path, monkeypatch):

@@ -165,11 +165,12 @@ def sets_to_events(sets: SetBatch, chunk_seconds: float, start_chunk: int = 0) -
                   mask.shape[0] * chunk_seconds).sorted()
 
 
-def load_autoencoder(path: str | Path | None = None, device: str | torch.device = "cpu") -> "Autoencoder":
+def load_autoencoder(path: str | Path | None = None, device: str | torch.device = "cpu",
+                     flag: str = "--ae") -> "Autoencoder":
     """The autoencoder that `path` names or holds: an autoencoder run (its `best`) or checkpoint; a GAN run,
     checkpoint or exported model folder (its autoencoder, with the fine-tuned weights where the GAN tuned it);
-    None: the model shipped in the package."""
-    path = resolve_model(path)
+    None: the model shipped in the package. `flag`: the option that gave `path`, for the error message."""
+    path = resolve_model(path, flag)
     best = path / "best"
     folder, meta = read_meta(best if (best / "config.json").is_file() or (path / ".best.old").is_dir() else path)
     if meta.get("kind") == "autoencoder":

@@ -67,6 +67,12 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     how = "reused cached corpus" if report.reused else f"parsed {report.parsed} file(s), {report.from_cache} from cache"
     print(f"{args.out}: {c.num_tracks} performances, {hours:.1f} h, {int(c.ids.size):,} events, "
           f"{int(c.chunk_event_ptr.size - 1):,} chunks; {len(report.skipped)} skipped; {how} in {report.seconds:.2f} s")
+    empty = [split for split in ("validation", "test") if not any(t["split"] == split for t in c.tracks)]
+    if empty:  # said now, not when training or `tsm evaluate --split test` finds out
+        print(f"warning: no performance in the {' or '.join(empty)} split ({c.num_tracks} performance(s), split by "
+              "piece): training validates on its training chunks and `tsm evaluate` needs another --split; put "
+              "each piece's takes in a subfolder of their own, add pieces, or see corpus.test_fraction",
+              file=sys.stderr)
     if not args.quiet:
         print(format_stats(corpus_stats(c)))
     return 0
@@ -171,6 +177,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         width = max(len(d["name"]) for d in listed)
         for d in listed:
             print(f"{d['name']:<{width}}  {d['arch']:<6} {d['summary']}")
+        if args.arch is None:
+            from .shipped import shipped_autoencoders
+
+            print(f"autoencoders, for --ae of reconstruct and train-gan: {', '.join(shipped_autoencoders())}")
         return 0
     if args.model is None and args.arch is not None:  # the shipped model of that kind
         from .shipped import shipped_of_arch
@@ -292,8 +302,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     check_audio_flags(args)
     output = Path(args.output)
-    if output.is_dir():
-        raise ValueError(f"-o {args.output}: a folder; give the name of the MIDI file to write (OUT.mid)")
+    if output.is_dir() or args.output.endswith(("/", "\\")) or output.suffix.lower() not in (".mid", ".midi"):
+        raise ValueError(f"-o {args.output}: give the name of the MIDI file to write (OUT.mid)")
     refuse_existing([output, *rendered_paths(output, png=args.png, wav=args.wav)], args.overwrite)
     ae = load_autoencoder(args.ae, args.device)
     events, _ = read_events(args.input, pedal_bins=ae.config.events.pedal_bins)
@@ -316,7 +326,7 @@ def cmd_evaluate_ae(args: argparse.Namespace) -> int:
     from .corpus import Corpus
     from .evaluate.latent_space import evaluate_autoencoder, format_evaluation
 
-    ae = load_autoencoder(args.run, args.device)
+    ae = load_autoencoder(args.run, args.device, flag="RUN")
     corpus = Corpus.open(args.corpus)
     check_corpus_matches(ae.meta, corpus, f"autoencoder {args.run}")
     summary = evaluate_autoencoder(ae, corpus, args.split, max_tracks=args.max_tracks)

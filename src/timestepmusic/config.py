@@ -7,6 +7,7 @@ every corpus and inside every checkpoint, and ``Config.from_dict(cfg.to_dict()) 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import sys
 from dataclasses import dataclass, field
@@ -538,8 +539,11 @@ class Config:
                 continue
             section, _, name = key.partition(".")
             if section not in data or name not in data[section]:
-                raise ValueError(f"config {key}: unknown setting; known: "
-                                 + ", ".join(f"{s}.{n}" for s in data for n in data[s]))
+                known = [f"{s}.{n}" for s in data for n in data[s]]
+                close = difflib.get_close_matches(key, known, n=3)
+                raise ValueError(f"config {key}: unknown setting; "
+                                 + (f"did you mean {' or '.join(close)}?" if close else
+                                    "known: " + ", ".join(known)))
             data[section][name] = value
         return Config.from_dict(data)
 

@@ -124,10 +124,11 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
     started = time.perf_counter()
     config = config or Config()
     out = Path(out)
+    performances, problems = discover(sources, config.corpus.validation_fraction, config.corpus.test_fraction)
+    made = [folder for folder in (out, out / "cache") if not folder.exists()]  # removed again if nothing comes of it
     out.mkdir(parents=True, exist_ok=True)
     cache_dir = out / "cache"
     cache_dir.mkdir(exist_ok=True)
-    performances, problems = discover(sources, config.corpus.validation_fraction, config.corpus.test_fraction)
     skipped = [{"file": p.path, "reason": p.reason} for p in problems]
     for problem in problems:  # at INFO: the report lists every skipped file, and the CLI prints it once
         log.info("skipped %s: %s", problem.path, problem.reason)
@@ -188,6 +189,9 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
         else:
             good.append(result)
     if not good:
+        for folder in reversed(made):  # a failed prepare leaves no empty folders behind
+            if not any(folder.iterdir()):
+                folder.rmdir()
         reasons = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped) or "no MIDI files found"
         raise ValueError(f"no usable performance in {', '.join(map(str, sources))} ({reasons})")
     good.sort(key=lambda r: r["path"])

@@ -328,7 +328,11 @@ def model_info(model: str | Path | None = None) -> dict:
         if arch == "ar" and ar["head"] == "dimwise":
             other.discard("head_hidden")  # the dimwise head's width too
         ar = {k: v for k, v in ar.items() if k not in other}
-    return {"model": str(folder), "arch": arch, "summary": meta.get("summary"), "trained": meta.get("trained"),
+    trained = meta.get("trained")
+    if trained is not None and meta.get("initialised_from"):
+        trained = trained | {"note": "this run's own training, after its warm start (initialised_from); the "
+                                     "description tells the whole history"}
+    return {"model": str(folder), "arch": arch, "summary": meta.get("summary"), "trained": trained,
             "initialised_from": meta.get("initialised_from"),
             "corpus": meta.get("corpus"), "step": meta.get("step"),
             "gan": {k: gan[k] for k in ("steps", "seed", "validate_every") if k in gan} if likelihood else gan,

@@ -45,6 +45,10 @@ def find_soundfont(soundfont: str | Path | None = None) -> Path:
         path = Path(soundfont)
         if not path.is_file():
             raise AudioUnavailable(f"{path}: soundfont not found; {INSTALL_HINT}")
+        with path.open("rb") as f:
+            head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:] != b"sfbk":  # FluidSynth would fall back to its own without a word
+            raise AudioUnavailable(f"{path}: not a SoundFont (.sf2/.sf3) file; {INSTALL_HINT}")
         return path
     if os.environ.get(SOUNDFONT_ENV):
         return find_soundfont(os.environ[SOUNDFONT_ENV])

@@ -133,12 +133,15 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
     generated_dir, out_dir = Path(generated_dir), Path(out_dir)
     performances, names, bad = read_generated(generated_dir, corpus.config.events.pedal_bins)
-    out_dir.mkdir(parents=True, exist_ok=True)
     figures_dir = out_dir / "figures"
 
     tables: dict[str, ExcerptTable] = {GENERATED: excerpts_from_events(performances, seconds, names)}
     real = excerpts_from_corpus(corpus, split, seconds, max_excerpts=max_real_excerpts)
     notes: list[str] = []
+    if real.num_excerpts == 0:
+        raise ValueError(f"{corpus.root}: no real excerpts of {seconds:g} s in the {split} split to compare with; "
+                         "choose another --split, shorter --seconds or a larger corpus")
+    out_dir.mkdir(parents=True, exist_ok=True)
     if real.num_excerpts < MIN_REAL_EXCERPTS:
         notes.append(f"only {real.num_excerpts} real excerpts of {seconds:g} s in the {split} split (fewer than "
                      f"{MIN_REAL_EXCERPTS}): the figures are rough, and the ceiling, from two halves of them, is low; "

@@ -111,6 +111,9 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     budget = Budget(max_steps, max_seconds)
     last_save = time.perf_counter()
     last = {}
+    if resume and start_epoch >= ae.epochs:
+        log.warning("%s is already at epoch %d of %d; nothing to train (give --epochs above %d to train on)",
+                    out, start_epoch, ae.epochs, start_epoch)
     model.train()
     for epoch in range(start_epoch, ae.epochs):
         order = epoch_order(n, ae.seed, epoch).to(device)

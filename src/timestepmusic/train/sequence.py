@@ -165,6 +165,9 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     bar = tqdm(total=g.steps, initial=step, desc=f"train {arch}", unit="step", disable=not (progress and ranks.main))
     rate_start, rate_steps = time.perf_counter(), 0
     last: dict = {}
+    if resume and step >= g.steps:
+        log.warning("%s is already at step %d of %d; nothing to train (give --steps above %d to train on)",
+                    out, step, g.steps, step)
     try:
         while step < g.steps:
             record = {}
@@ -282,8 +285,9 @@ def autoencoder_for_run(out: Path, ae_path: str | Path | None, meta: dict | None
             raise ValueError(f"{out}: its autoencoder copy does not match the hash recorded in its checkpoint")
         return ae, checkpoint_config(meta)
     if ae_path is None:
-        raise ValueError("train-gan needs --ae RUN (a trained autoencoder) unless resuming")
-    ae_path = resolve_model(ae_path)  # a run or checkpoint folder, or a shipped autoencoder's name
+        raise ValueError("train-gan needs --ae RUN (a trained autoencoder, or a shipped one: ae-latent75), or "
+                         "--init-from MODEL (which brings its own), unless resuming")
+    ae_path = resolve_model(ae_path, "--ae")  # a run or checkpoint folder, or a shipped autoencoder's name
     ae = Autoencoder.load(ae_path / "best" if (ae_path / "best").is_dir() else ae_path)
     config = (config or Config()).override({"ae." + k: v for k, v in ae.config.ae.__dict__.items()}
                                            | {"encoding." + k: v for k, v in ae.config.encoding.__dict__.items()})

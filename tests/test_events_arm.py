@@ -278,6 +278,15 @@ def test_a_prompt_is_kept_and_continued_from_the_cli(events_run, tiny_corpus, tm
     assert main(["generate", "--model", str(events_run), "--prompt", str(prompt_file), "--seconds", "2", "-n", "1",
                  "-o", str(out)]) == 0
     assert len(list(out.glob("*.mid"))) == 1
+    whole, _ = read_events(next(out.glob("*.mid")))
+    assert main(["generate", "--model", str(events_run), "--prompt", str(prompt_file), "--seconds", "2", "-n", "1",
+                 "--continuation-only", "-o", str(tmp_path / "new")]) == 0
+    new, _ = read_events(next((tmp_path / "new").glob("*.mid")))
+    joined_s = p * 0.25
+    after = whole.is_note & (whole.start_s >= joined_s - 1e-3)
+    assert 0 < int(new.is_note.sum()) == int(after.sum())  # the drawn notes alone, as in the whole file …
+    assert np.allclose(np.sort(new.start_s[new.is_note]), np.sort(whole.start_s[after]) - joined_s, atol=2e-3)  # … from 0
+    assert abs(new.end_s - (whole.end_s - joined_s)) < 2e-3
     assert main(["generate", "--model", str(events_run), "--max-seconds", "3", "-n", "2", "--temperature", "0.9",
                  "-o", str(tmp_path / "ended")]) == 0
     assert len(list((tmp_path / "ended").glob("*.mid"))) == 2

@@ -163,6 +163,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .generation import (
         GANModel,
         check_piece_seconds,
+        continuation_only,
         earlier_samples,
         model_info,
         prompt_span_s,
@@ -227,8 +228,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.no_snap and gan.codebook is None:
         log.warning("--no-snap: the model in %s has no codebook of real chunks (%s model); nothing to snap, "
                     "ignored", gan.folder, gan.arch)
-    if args.prompt_seconds is not None and not args.prompt:
-        raise ValueError("--prompt-seconds: give the performance to continue with --prompt")
+    for flag, given in (("--prompt-seconds", args.prompt_seconds is not None), ("--continuation-only",
+                                                                                args.continuation_only)):
+        if given and not args.prompt:
+            raise ValueError(f"{flag}: give the performance to continue with --prompt")
     options = {}
     if tempered:
         options = {"ends": ends_itself, "temperature": args.temperature,
@@ -258,17 +261,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
     c = gan.ae.chunk_seconds
     prompt_s = prompt_span_s(gan.ae, options.get("prompt"))
     for i, events in enumerate(samples):
-        path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
-        notes = int(events.is_note.sum())
         length_s = pieces[i].shape[0] * c  # the chunks written (a prompt included)
         where = f"; the continuation from {prompt_s:.2f} s" if prompt_s else ""
+        if args.continuation_only:
+            events, length_s, where = continuation_only(events, prompt_s), length_s - prompt_s, "; the continuation only"
+        path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
+        notes = int(events.is_note.sum())
         print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {length_s:.1f} s "
               f"(last sound ends at {events.end_s:.1f} s{where})")
         if args.png or args.wav:
             from .evaluate.render import render_outputs
 
             for extra in render_outputs(path, events, png=args.png, wav=args.wav, soundfont=args.soundfont,
-                                        continuation_s=prompt_s or None):
+                                        continuation_s=None if args.continuation_only else prompt_s or None):
                 print(f"{extra}")
     if ends_itself:
         _print_lengths(gan, args, seconds, [latent.shape[0] * c - prompt_s for latent in pieces])  # new music only
@@ -445,6 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", metavar="IN.mid",
                    help="ar and events models: continue this performance (its chunks are encoded, then continued for --seconds; "
                    "each file starts with the prompt as the model heard it)")
+    p.add_argument("--continuation-only", action="store_true",
+                   help="with --prompt: write only what follows the prompt, timed from 0 (pedals held across the join "
+                   "start at 0)")
     p.add_argument("--prompt-seconds", type=float, metavar="S",
                    help="with --prompt: continue from S seconds into it (the events struck before S, as played), "
                    "not from its end")

@@ -224,6 +224,16 @@ def release_by(events: Events, end_s: float) -> Events:
     return Events(events.ids, events.start_s, duration, events.intensity)
 
 
+def continuation_only(events: Events, from_s: float) -> Events:
+    """What follows `from_s` (a prompt's end), timed from 0: the notes struck from then on, and the pedals down
+    then or pressed later (one held across the join starts at 0, so the continuation sounds as it did)."""
+    ends_s = events.start_s + events.duration_s
+    keep = np.where(events.is_note, events.start_s >= from_s, ends_s > from_s)  # [E]
+    start_s = np.maximum(events.start_s[keep], from_s)
+    return Events(events.ids[keep], start_s - from_s, ends_s[keep] - start_s, events.intensity[keep],
+                  max(events.end_s - from_s, 0.0))
+
+
 def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str | Path = "--prompt") -> Events:
     """The prompt cut at `seconds` rounded down to a whole chunk (generate --prompt-seconds): the events struck
     before the cut, each released there at the latest, and nothing after it, so that the continuation's first

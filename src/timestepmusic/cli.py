@@ -470,7 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
                    help="without --model: the shipped model of this kind (--list); with it: check that the model is "
                    "of this kind (the architecture is read from the model)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed (default 0); the same seed, -n and model give the same files (the pieces are "
+                   "drawn together, so sample_S_000 with -n 8 differs from sample_S_000 with -n 2)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--no-snap", action="store_true",
                    help="decode the generator's latents as they are, instead of snapping each to its nearest real "

@@ -66,8 +66,9 @@ def train(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             resume = (out / "last" / "config.json").exists()
             first = json.loads((out / "last" / "config.json").read_text())["step"] if resume else 0
+            # overwrite: an arm that crashed before its first checkpoint starts again
             result = train_autoencoder(args.corpus, out, None if resume else config, resume=resume,
-                                       progress=False, max_steps=args.steps)
+                                       overwrite=True, progress=False, max_steps=args.steps)
             seconds = time.perf_counter() - started
             record = {"arm": arm, "seed": seed, "steps": result.get("step"), "seconds": seconds,
                       "chunks_per_s": (args.steps - first) * SHARED["ae.batch_chunks"] / seconds,  # this call's steps

@@ -184,6 +184,17 @@ def test_with_onsets_leans_the_keys_leans_hear_whether_the_note_joins():
     assert not torch.allclose(leans[True, JOIN], leans[True, ONSET])
 
 
+def test_training_scores_the_keys_leans_with_the_choice_heard():
+    torch.manual_seed(3)
+    head, features, carry = onset_head(), torch.randn(50, 8), timed_carry(50, 5)
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), carry=carry)
+    with torch.no_grad():
+        plain = head.nll(features, drawn, carry)
+        head.onsets_leans = True
+        hearing = head.nll(features, drawn, carry)
+    assert not torch.allclose(plain, hearing)
+
+
 def test_onsets_leans_needs_onsets():
     from timestepmusic.config import Config
     with pytest.raises(ValueError, match="ar.onsets_leans"):

@@ -200,34 +200,49 @@ def load_rng(folder: Path) -> dict[str, torch.Tensor]:
 RUN_ENTRIES = ("last", "best", "autoencoder", "metrics.jsonl", ".last.old", ".last.tmp")  # what marks a run folder
 
 
-def start_run_folder(run: str | Path, *, overwrite: bool = False, reads: dict[str, str | Path | None] | None = None) -> None:
-    """Make sure a new run may be written to `run`: an empty or missing folder is fine; a folder that holds
-    a run is refused unless `overwrite`, which deletes what is in it; any other content is refused. `reads`
-    ({flag: path}) names what the new run reads: a folder that is `run` or lies inside it is refused first, so
-    that --overwrite never deletes the model or corpus the run starts from."""
+RUN_CACHE = "latents-*.npy"  # a run's cache of the encoded corpus (a bench may seed it): not a run by itself
+
+
+def check_run_folder(run: str | Path, *, overwrite: bool = False,
+                     reads: dict[str, str | Path | None] | None = None) -> list[Path]:
+    """What starting a new run in `run` deletes ([] for a missing or empty folder, or one holding only the
+    encoded-corpus cache), or ValueError (one line) where a run may not start there: a folder that holds a run
+    unless `overwrite`, one that holds anything else always, and with `overwrite` one that holds what the new
+    run reads (`reads`: {what: folder}, as loaded), so that it never deletes what it starts from. No side
+    effects: every rank of a distributed run checks alike before rank 0 deletes (`remove_entries`)."""
     run = Path(run)
-    for flag, path in (reads or {}).items():
-        if path is not None and Path(path).exists() and run.exists() and \
-                Path(path).resolve().is_relative_to(run.resolve()):
-            raise ValueError(f"{run}: the new run reads {flag} {path} from this folder; choose another --out")
     if not run.exists():
-        return
+        return []
     if not run.is_dir():
-        raise ValueError(f"{run}: exists and is not a folder; choose another --out")
+        raise ValueError(f"{run}: exists and is not a folder; choose another output folder")
     entries = list(run.iterdir())
-    if not entries:
-        return
+    if all(entry.match(RUN_CACHE) for entry in entries):
+        return []
     if not any((run / name).exists() for name in RUN_ENTRIES):
-        raise ValueError(f"{run}: folder is not empty and holds no run; choose another --out")
+        raise ValueError(f"{run}: folder is not empty and holds no run; choose another output folder")
     if not overwrite:
         try:
             where = f" (step {read_meta(run / 'last')[1].get('step')})"
         except ValueError:
             where = ""
-        raise ValueError(f"{run} already holds a run{where}; continue it with --resume {run}, "
-                         f"or start a new one there with --overwrite (deletes the old one)")
+        raise ValueError(f"{run} already holds a run{where}; continue it with --resume {run} (resume=True), "
+                         "or start a new one there with --overwrite (overwrite=True; deletes the old one)")
+    for what, path in (reads or {}).items():
+        if path is not None and Path(path).exists() and Path(path).resolve().is_relative_to(run.resolve()):
+            raise ValueError(f"{run}: the new run reads {what} {path} from this folder, which --overwrite would "
+                             "delete; choose another output folder")
+    return entries
+
+
+def remove_entries(entries: list[Path]) -> None:
     for entry in entries:
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
         else:
             entry.unlink()
+
+
+def start_run_folder(run: str | Path, *, overwrite: bool = False,
+                     reads: dict[str, str | Path | None] | None = None) -> None:
+    """`check_run_folder`, then delete what it allows (one process)."""
+    remove_entries(check_run_folder(run, overwrite=overwrite, reads=reads))

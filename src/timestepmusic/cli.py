@@ -67,12 +67,6 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     how = "reused cached corpus" if report.reused else f"parsed {report.parsed} file(s), {report.from_cache} from cache"
     print(f"{args.out}: {c.num_tracks} performances, {hours:.1f} h, {int(c.ids.size):,} events, "
           f"{int(c.chunk_event_ptr.size - 1):,} chunks; {len(report.skipped)} skipped; {how} in {report.seconds:.2f} s")
-    empty = [split for split in ("validation", "test") if not any(t["split"] == split for t in c.tracks)]
-    if empty:  # said now, not when training or `tsm evaluate --split test` finds out
-        print(f"warning: no performance in the {' or '.join(empty)} split ({c.num_tracks} performance(s), split by "
-              "piece): training validates on its training chunks and `tsm evaluate` needs another --split; put "
-              "each piece's takes in a subfolder of their own, add pieces, or see corpus.test_fraction",
-              file=sys.stderr)
     if not args.quiet:
         print(format_stats(corpus_stats(c)))
     return 0
@@ -87,10 +81,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_folder(args: argparse.Namespace, verb: str, reads: dict[str, str | None]) -> str:
-    """The run folder: --resume RUN continues one; --out RUN starts one, refusing a folder that holds a run
-    unless --overwrite (so an old run's `last`, `best` and metrics are never silently replaced or mixed)."""
-    from .checkpoint import start_run_folder
+def _run_folder(args: argparse.Namespace, verb: str) -> str:
+    """The run folder: --resume RUN continues one; --out RUN starts one (the training verb refuses a folder that
+    holds a run unless --overwrite, so an old run's `last`, `best` and metrics are never silently replaced or
+    mixed, and never deletes what the new run reads: checkpoint.check_run_folder)."""
+    from .checkpoint import check_run_folder
 
     if args.resume and args.out and Path(args.out) != Path(args.resume):
         raise ValueError(f"{verb}: give --out RUN to start a run or --resume RUN to continue one, not both")
@@ -100,7 +95,7 @@ def _run_folder(args: argparse.Namespace, verb: str, reads: dict[str, str | None
         return args.resume
     if args.out is None:
         raise ValueError(f"{verb} needs --out RUN (or --resume RUN)")
-    start_run_folder(args.out, overwrite=args.overwrite, reads=reads)
+    check_run_folder(args.out, overwrite=args.overwrite)  # said before any loading; the verb checks again
     return args.out
 
 
@@ -114,8 +109,9 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
                                                      "epochs": "ae.epochs", "device": "ae.device",
                                                      "batch": "ae.batch_chunks", "lr": "ae.lr", "seed": "ae.seed",
                                                      "compile": "ae.compile", "checkpoint_s": "ae.checkpoint_every_s"})
-    out = _run_folder(args, "train-ae", {"CORPUS": args.corpus})  # after the settings are known to be valid: --overwrite deletes
-    result = train_autoencoder(args.corpus, out, config, resume=bool(args.resume), progress=not args.quiet,
+    out = _run_folder(args, "train-ae")
+    result = train_autoencoder(args.corpus, out, config, resume=bool(args.resume), overwrite=args.overwrite,
+                               progress=not args.quiet,
                                max_seconds=args.max_minutes * 60 if args.max_minutes else None,
                                epochs=args.epochs if args.resume else None, lr=args.lr if args.resume else None,
                                compile_model=args.compile if args.resume else None,
@@ -140,8 +136,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     if args.resume and args.checkpoint_steps is not None:
         raise ValueError("--checkpoint-steps: a resumed GAN run keeps its saved interval (gan.validate_every), "
                          "so that it resumes exactly; start a new run to change it")
-    reads = {"CORPUS": args.corpus, "--ae": args.ae, "--init-from": args.init_from}
-    out = _run_folder(args, "train-gan", reads)  # after the settings are known to be valid: --overwrite deletes
+    out = _run_folder(args, "train-gan")
     arch = read_meta(Path(out) / "last")[1].get("arch", "conv") if args.resume else \
         args.arch or (source["meta"].get("arch", "conv") if source else "conv")  # train_sequence_model agrees
     if args.max_chunks and arch != "rnn":
@@ -150,7 +145,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     if config is not None:  # --config/--set rnn.* first, then the flag
         config = config.override({"rnn.max_chunks": args.max_chunks})
     result = train_sequence_model(args.corpus, args.ae, out, config, arch=arch, resume=bool(args.resume),
-                                  init_from=args.init_from,
+                                  init_from=args.init_from, overwrite=args.overwrite,
                                   progress=not args.quiet,
                                   max_seconds=args.max_minutes * 60 if args.max_minutes else None,
                                   steps=args.steps if args.resume else None,

@@ -157,7 +157,9 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
         key = _settings_key(config, sorted((p.path, sha1, p.split) for p, sha1 in jobs))
         if key == previous.get("key") and (out / f"data-{key}").is_dir():
             try:
-                return PrepareReport(Corpus.open(out), True, 0, 0, skipped, time.perf_counter() - started)
+                corpus = Corpus.open(out)
+                warn_of_empty_splits(corpus, config)
+                return PrepareReport(corpus, True, 0, 0, skipped, time.perf_counter() - started)
             except ValueError as e:  # damaged on disk: rebuilt below from the per-file cache
                 log.warning("%s; rebuilding it", e)
 
@@ -199,7 +201,22 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
     key = _settings_key(config, sorted((r["path"], r["sha1"], by_path[r["path"]].split) for r in good))
     _write_corpus(out, key, config, good, by_path, stats, skipped, bad_stat)
     corpus = Corpus.open(out)
+    warn_of_empty_splits(corpus, config)
     return PrepareReport(corpus, False, len(results) - from_cache, from_cache, skipped, time.perf_counter() - started)
+
+
+EMPTY_SPLIT_MEANS = {"validation": "training validates on its training chunks",
+                     "test": "`tsm evaluate` needs another --split"}
+
+
+def warn_of_empty_splits(corpus: "Corpus", config: Config) -> None:
+    """Say now, not when training or `tsm evaluate` finds out, that a split meant to hold pieces holds none."""
+    fractions = {"validation": config.corpus.validation_fraction, "test": config.corpus.test_fraction}
+    for split, means in EMPTY_SPLIT_MEANS.items():
+        if fractions[split] > 0 and not any(t["split"] == split for t in corpus.tracks):
+            log.warning("%s: no performance in the %s split (%d performance(s), split by piece), so %s; put each "
+                        "piece's takes in a subfolder of their own, or add pieces", corpus.root, split,
+                        corpus.num_tracks, means)
 
 
 def _read_manifest(out: Path) -> dict:

@@ -47,8 +47,8 @@ def find_soundfont(soundfont: str | Path | None = None) -> Path:
             raise AudioUnavailable(f"{path}: soundfont not found; {INSTALL_HINT}")
         with path.open("rb") as f:
             head = f.read(12)
-        if head[:4] != b"RIFF" or head[8:] != b"sfbk":  # FluidSynth would fall back to its own without a word
-            raise AudioUnavailable(f"{path}: not a SoundFont (.sf2/.sf3) file; {INSTALL_HINT}")
+        if head[:4] != b"RIFF" or head[8:] not in (b"sfbk", b"DLS "):  # else FluidSynth plays its own, unsaid
+            raise AudioUnavailable(f"{path}: not a SoundFont (.sf2, .sf3) or DLS file; {INSTALL_HINT}")
         return path
     if os.environ.get(SOUNDFONT_ENV):
         return find_soundfont(os.environ[SOUNDFONT_ENV])

@@ -18,8 +18,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     check_audio_flags(args)
     if args.seconds <= 0:
         raise ValueError(f"--seconds must be > 0, got {args.seconds}")
-    if args.max_real_excerpts is not None and args.max_real_excerpts < 1:
-        raise ValueError(f"--max-real-excerpts must be ≥ 1, got {args.max_real_excerpts}")
     if not 0 < args.copy_threshold <= 1:
         raise ValueError(f"--copy-threshold must be in (0, 1], got {args.copy_threshold}")
     earlier = [Path(args.out) / name for name in ("report.html", "report.json") if (Path(args.out) / name).exists()]

@@ -130,6 +130,8 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     from ..corpus import Corpus
     from .plots import plot_densities, plot_roll, plot_training_curves
 
+    if max_real_excerpts is not None and max_real_excerpts < 1:
+        raise ValueError(f"--max-real-excerpts must be ≥ 1, got {max_real_excerpts}")
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
     generated_dir, out_dir = Path(generated_dir), Path(out_dir)
     performances, names, bad = read_generated(generated_dir, corpus.config.events.pedal_bins)

@@ -20,11 +20,12 @@ from tqdm import tqdm
 from ..autoencoder import Autoencoder
 from ..checkpoint import (
     autoencoder_beside,
+    check_run_folder,
     load_matching,
     load_rng,
     read_meta,
+    remove_entries,
     restore_training,
-    start_run_folder,
     write_checkpoint,
 )
 from ..checks import check_corpus_matches
@@ -35,7 +36,7 @@ from ..generation import checkpoint_config, sampled_events
 from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split_rows, write_codebook
 from ..midi import write_events
 from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules
-from ..shipped import resolve_model
+from ..shipped import resolve_model, shipped_autoencoders
 from .budget import Budget
 from .distributed import Dist, from_environment
 from .finetune import CodebookWeights, RealLatents, weights_hash
@@ -79,9 +80,13 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     arm_class = arch_class(arch)
     ranks, device_name = from_environment(g.device)
     device = pick_device(device_name)
-    if not resume and ranks.main:
-        start_run_folder(out, overwrite=overwrite, reads={"the corpus": corpus_path, "the warm start": init_from,
-                                                          "the autoencoder": ae_path})
+    if not resume:  # every rank refuses alike, before anything is written; rank 0 deletes
+        doomed = check_run_folder(out, overwrite=overwrite, reads={
+            "the corpus": corpus.root, "the warm start": source["folder"] if source else None,
+            "the autoencoder": resolve_model(ae_path, "--ae")})
+        ranks.barrier()
+        if ranks.main:
+            remove_entries(doomed)
     if not resume and ranks.main:  # the run keeps its own copy of the starting autoencoder; checkpoints name it by hash
         write_checkpoint(out, "autoencoder", ae.meta, {"pisa": ae.model})
     ranks.barrier()
@@ -165,7 +170,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     bar = tqdm(total=g.steps, initial=step, desc=f"train {arch}", unit="step", disable=not (progress and ranks.main))
     rate_start, rate_steps = time.perf_counter(), 0
     last: dict = {}
-    if resume and step >= g.steps:
+    if resume and step >= g.steps and ranks.main:
         log.warning("%s is already at step %d of %d; nothing to train (give --steps above %d to train on)",
                     out, step, g.steps, step)
     try:
@@ -285,8 +290,9 @@ def autoencoder_for_run(out: Path, ae_path: str | Path | None, meta: dict | None
             raise ValueError(f"{out}: its autoencoder copy does not match the hash recorded in its checkpoint")
         return ae, checkpoint_config(meta)
     if ae_path is None:
-        raise ValueError("train-gan needs --ae RUN (a trained autoencoder, or a shipped one: ae-latent75), or "
-                         "--init-from MODEL (which brings its own), unless resuming")
+        raise ValueError(f"train-gan needs --ae RUN (a trained autoencoder, or a shipped one: "
+                         f"{', '.join(shipped_autoencoders())}), or --init-from MODEL (which brings its own), "
+                         "unless resuming")
     ae_path = resolve_model(ae_path, "--ae")  # a run or checkpoint folder, or a shipped autoencoder's name
     ae = Autoencoder.load(ae_path / "best" if (ae_path / "best").is_dir() else ae_path)
     config = (config or Config()).override({"ae." + k: v for k, v in ae.config.ae.__dict__.items()}

@@ -189,6 +189,10 @@ def test_new_run_into_an_existing_run_is_refused_without_overwrite(corpus, strai
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="not a folder"):
         start_run_folder(tmp_path / "file")
+    (tmp_path / "seeded").mkdir()
+    (tmp_path / "seeded" / "latents-abc-def.npy").write_bytes(b"x")  # a bench's seeded cache: a run may start
+    start_run_folder(tmp_path / "seeded")
+    assert (tmp_path / "seeded" / "latents-abc-def.npy").read_bytes() == b"x"
 
 
 def test_overwrite_never_deletes_what_the_new_run_starts_from(corpus, straight_ae, tmp_path, capsys):

@@ -302,7 +302,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     check_audio_flags(args)
     output = Path(args.output)
-    if output.is_dir() or args.output.endswith(("/", "\\")) or output.suffix.lower() not in (".mid", ".midi"):
+    if output.is_dir() or args.output.endswith(("/", "\\")):
+        raise ValueError(f"-o {args.output}: a folder; give the name of the MIDI file to write (OUT.mid)")
+    if output.suffix.lower() not in (".mid", ".midi"):
         raise ValueError(f"-o {args.output}: give the name of the MIDI file to write (OUT.mid)")
     refuse_existing([output, *rendered_paths(output, png=args.png, wav=args.wav)], args.overwrite)
     ae = load_autoencoder(args.ae, args.device)

@@ -198,8 +198,6 @@ def load_rng(folder: Path) -> dict[str, torch.Tensor]:
 
 
 RUN_ENTRIES = ("last", "best", "autoencoder", "metrics.jsonl", ".last.old", ".last.tmp")  # what marks a run folder
-
-
 RUN_CACHE = "latents-*.npy"  # a run's cache of the encoded corpus (a bench may seed it): not a run by itself
 
 
@@ -209,7 +207,7 @@ def check_run_folder(run: str | Path, *, overwrite: bool = False,
     encoded-corpus cache), or ValueError (one line) where a run may not start there: a folder that holds a run
     unless `overwrite`, one that holds anything else always, and with `overwrite` one that holds what the new
     run reads (`reads`: {what: folder}, as loaded), so that it never deletes what it starts from. No side
-    effects: every rank of a distributed run checks alike before rank 0 deletes (`remove_entries`)."""
+    effects, so that every rank of a distributed run may check (`start_run_folder` deletes)."""
     run = Path(run)
     if not run.exists():
         return []
@@ -234,15 +232,17 @@ def check_run_folder(run: str | Path, *, overwrite: bool = False,
     return entries
 
 
-def remove_entries(entries: list[Path]) -> None:
-    for entry in entries:
+def start_run_folder(run: str | Path, *, overwrite: bool = False,
+                     reads: dict[str, str | Path | None] | None = None, ranks=None) -> None:
+    """`check_run_folder`, then delete what it allows. With `ranks` (a distributed run's `Dist`), every rank
+    checks alike before anything is written, and rank 0 deletes after the others have checked."""
+    doomed = check_run_folder(run, overwrite=overwrite, reads=reads)
+    if ranks is not None:
+        ranks.barrier()
+        if not ranks.main:
+            return
+    for entry in doomed:
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
         else:
             entry.unlink()
-
-
-def start_run_folder(run: str | Path, *, overwrite: bool = False,
-                     reads: dict[str, str | Path | None] | None = None) -> None:
-    """`check_run_folder`, then delete what it allows (one process)."""
-    remove_entries(check_run_folder(run, overwrite=overwrite, reads=reads))

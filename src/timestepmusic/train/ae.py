@@ -15,7 +15,7 @@ import torch
 from tqdm import tqdm
 
 from ..batches import ChunkGatherer, batch_generator, epoch_order
-from ..checkpoint import check_run_folder, read_meta, remove_entries, restore_training, write_checkpoint
+from ..checkpoint import read_meta, restore_training, start_run_folder, write_checkpoint
 from ..checks import check_corpus_matches
 from ..config import Config
 from ..corpus import Corpus
@@ -68,11 +68,8 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     ranks, device_name = from_environment(ae.device)
     device = pick_device(device_name)
     progress = progress and ranks.main
-    if not resume:  # every rank refuses alike, before anything is written; rank 0 deletes
-        doomed = check_run_folder(out, overwrite=overwrite, reads={"the corpus": corpus.root})
-        ranks.barrier()
-        if ranks.main:
-            remove_entries(doomed)
+    if not resume:
+        start_run_folder(out, overwrite=overwrite, reads={"the corpus": corpus.root}, ranks=ranks)
     gatherer = ChunkGatherer(corpus, device=device)
     encoding = Encoding(config.encoding.encoding, corpus.chunk_seconds, corpus.duration_fit, config.encoding.durations,
                         config.encoding.time_weight)

@@ -20,12 +20,11 @@ from tqdm import tqdm
 from ..autoencoder import Autoencoder
 from ..checkpoint import (
     autoencoder_beside,
-    check_run_folder,
     load_matching,
     load_rng,
     read_meta,
-    remove_entries,
     restore_training,
+    start_run_folder,
     write_checkpoint,
 )
 from ..checks import check_corpus_matches
@@ -80,13 +79,10 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     arm_class = arch_class(arch)
     ranks, device_name = from_environment(g.device)
     device = pick_device(device_name)
-    if not resume:  # every rank refuses alike, before anything is written; rank 0 deletes
-        doomed = check_run_folder(out, overwrite=overwrite, reads={
+    if not resume:
+        start_run_folder(out, overwrite=overwrite, ranks=ranks, reads={
             "the corpus": corpus.root, "the warm start": source["folder"] if source else None,
             "the autoencoder": resolve_model(ae_path, "--ae")})
-        ranks.barrier()
-        if ranks.main:
-            remove_entries(doomed)
     if not resume and ranks.main:  # the run keeps its own copy of the starting autoencoder; checkpoints name it by hash
         write_checkpoint(out, "autoencoder", ae.meta, {"pisa": ae.model})
     ranks.barrier()

@@ -25,12 +25,12 @@ from timestepmusic.sequence.transformer_net import LatentTransformer
 from timestepmusic.train.sequence import train_sequence_model
 
 
-def network(style: bool, seed: int = 0) -> EventGenerator:
+def network(style: bool, seed: int = 0, pause: bool = False) -> EventGenerator:
     torch.manual_seed(seed)
     trunk = LatentTransformer(latent=4, context=8, width=16, layers=1, heads=2, mixture=1, dropout=0.0,
                               head="features")
     head = EventHead(width=16, hidden=16, max_events=4, chunk_seconds=0.25)
-    return EventGenerator(trunk, head, PieceStyle(16) if style else None).eval()
+    return EventGenerator(trunk, head, PieceStyle(16, pause) if style else None).eval()
 
 
 def described(rows: int, seed: int) -> torch.Tensor:
@@ -71,6 +71,51 @@ def test_descriptions_are_those_of_the_windows_events(tiny_corpus):
         assert np.allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4), (track, first, got, expected)
         checked += 1
     assert checked >= 2
+
+
+def test_a_passages_longest_pause_is_the_longest_run_of_chunks_where_no_note_starts(tiny_corpus):
+    corpus = Corpus.open(tiny_corpus)
+    gatherer = ChunkGatherer(corpus)
+    plain, paused = StyleGatherer(gatherer), StyleGatherer(gatherer, pause=True)
+    tracks, firsts, lengths = torch.tensor([0, 1, 2, 1, 0]), torch.tensor([0, 3, 10, 0, 5]), torch.tensor([16, 12, 16, 40, 64])
+    got = paused.describe(tracks, firsts, lengths)  # [5, 9]
+    assert got.shape == (5, len(ATTRIBUTES) + 1)
+    assert torch.equal(got[:, :-1].isnan(), plain.describe(tracks, firsts, lengths).isnan())
+    assert torch.allclose(got[:, :-1].nan_to_num(), plain.describe(tracks, firsts, lengths).nan_to_num())
+    pauses = []
+    for track, first, length in zip(tracks.tolist(), firsts.tolist(), lengths.tolist()):
+        lo, hi = corpus.track_event_ptr[track], corpus.track_event_ptr[track + 1]
+        notes = np.asarray(corpus.ids[lo:hi]) < 88
+        struck = set((np.asarray(corpus.start_s[lo:hi])[notes] // corpus.chunk_seconds).astype(int).tolist())
+        longest = run = 0
+        for chunk in range(first, first + length):
+            run = 0 if chunk in struck else run + 1
+            longest = max(longest, run)
+        pauses.append(longest * corpus.chunk_seconds)
+    assert np.allclose(np.expm1(got[:, -1].numpy()), pauses, atol=1e-5), (np.expm1(got[:, -1].numpy()), pauses)
+    assert len(set(pauses)) > 1  # the windows differ, so the test could tell a constant
+
+
+def test_the_pause_warm_starts_exactly_and_is_heard(tmp_path):
+    plain, paused = network(True), network(True, seed=1, pause=True)
+    bank = torch.cat([described(BANK, 8), torch.rand(BANK, 1)], 1)  # [BANK, 9]
+    paused.style.fill_bank(bank)
+    mine = paused.state_dict()  # as a warm start loads (checkpoint.load_matching): names and shapes that fit
+    paused.load_state_dict({k: v for k, v in plain.state_dict().items() if mine[k].shape == v.shape}, strict=False)
+    x, told = torch.randn(3, 8, 4), bank[:3]
+    (a,), _ = plain(x, told[:, :-1])
+    (b,), _ = paused(x, told)
+    assert torch.equal(a, b)  # its projection starts at zero
+    torch.nn.init.normal_(paused.style.project_pause.weight)
+    longer = told.clone()
+    longer[:, -1] += 1.0
+    (c,), _ = paused(x, told)
+    (d,), _ = paused(x, longer)
+    assert not torch.allclose(c, d, atol=1e-4)  # trained, a longer pause is heard
+    assert parse_style("pause=2") == {"pause": pytest.approx(np.log1p(2))}
+    assert paused.style.choose(2, torch.Generator().manual_seed(0), {"pause": 0.5})[:, -1].eq(0.5).all()
+    with pytest.raises(ValueError, match="not trained with it"):
+        plain.style.choose(2, torch.Generator().manual_seed(0), {"pause": 0.5})
 
 
 def test_a_warm_start_is_the_network_it_started_from():
@@ -186,6 +231,7 @@ def test_a_request_is_read_in_its_users_units():
 def test_a_request_sets_what_it_asks_and_draws_the_rest_from_near_it():
     style = PieceStyle(16)
     bank = described(BANK, 7)
+    bank[:, 2] = bank[:, 2].abs()  # every passage played (the silent ones are left out: the next test)
     style.fill_bank(bank)
     rows = style.choose(200, torch.Generator().manual_seed(0), {"register": 6.0, "damper": 0.5})
     assert torch.all(rows[:, 0] == 6.0) and torch.all(rows[:, 5] == 0.5)
@@ -194,6 +240,25 @@ def test_a_request_sets_what_it_asks_and_draws_the_rest_from_near_it():
     for row in rows:  # the rest of each row is one of the nearest bank rows'
         assert any(torch.equal(row[1:5], bank[i, 1:5]) for i in kept)
     assert len({tuple(r.tolist()) for r in rows}) > NEAREST // 2
+
+
+def test_sampling_draws_only_passages_that_hold_a_note():
+    """A silent passage's description, held for a whole piece, kept the piece silent: it is not drawn."""
+    density = ATTRIBUTES.index("density")
+    style = PieceStyle(16)
+    bank = described(BANK, 3)
+    bank[:, density] = bank[:, density].abs()
+    bank[::3, density] = 0.0  # a third of the passages hold no note
+    style.fill_bank(bank)
+    rng = torch.Generator().manual_seed(0)
+    drawn = style.draw(3000, rng)
+    assert (drawn[:, density] > 0).all()
+    assert len({tuple(row.tolist()) for row in drawn}) > 1500  # still drawn from all the played ones
+    near = style.choose(300, rng, {"register": float(bank[0, 0]), "damper": float(bank[0, 5])})
+    assert (near[:, density] > 0).all()  # bank[0] is silent: its played neighbours are drawn instead
+    assert torch.all(style.choose(3, rng, {"density": 0.0})[:, density] == 0)  # asked for, it is played as asked
+    style.fill_bank(bank.index_fill(1, torch.tensor([density]), 0.0))  # a bank of silences still draws
+    assert style.draw(4, rng).shape == (4, len(ATTRIBUTES))
 
 
 def test_generate_follows_a_style_and_refuses_one_a_model_cannot(tiny_corpus, tiny_ae, tmp_path, capsys):

@@ -444,6 +444,11 @@ class AutoregressiveConfig:
     """Events arm with ar.style, sampling only: each piece is told a description drawn from the model's bank of
     training passages and held (true), or told none and plays as it was trained to untold, as after a prompt
     (false). `--style` tells the asked one either way."""
+    style_pause: bool = False
+    """Events arm with ar.style: the description also holds its passage's longest pause (the longest stretch of
+    chunks in which no note starts, stored as ln(1 + seconds)), so that a piece told a passage played throughout
+    does not stall in silence for seconds. Its own projection starts at zero: a warm start turns it on with the
+    network unchanged at first."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""

@@ -12,10 +12,14 @@ last 16 s a step is told those last 16 s, most of them already read: a full pass
 rather than one that shrinks to the chunk it predicts.
 In training each chunk's description comes from the corpus's events (running sums, `StyleGatherer`); in sampling
 each piece draws one row of `PieceStyle.bank`, the descriptions of BANK training passages kept in the model's
-weights, so a shipped model samples without the corpus. A tenth of the training windows read no description
-(`STYLE_DROPOUT`), so the model also plays without one: a continued prompt is heard, not told. The projection
-starts at zero, so a warm start is at first exactly the model it came from.
-Shapes: B windows, T steps, R chunk rows, E corpus events, D = len(ATTRIBUTES), W width, S pieces.
+weights, so a shipped model samples without the corpus. Sampling draws only passages that hold a note: one with
+none (16 s without a note: 0.7 % of the default's bank), held for a whole piece, kept it silent throughout. A tenth
+of the training windows read no description (`STYLE_DROPOUT`), so the model also plays without one: a continued
+prompt is heard, not told. The projection starts at zero, so a warm start is at first exactly the model it came
+from. With ar.style_pause a ninth attribute, the passage's longest pause (`PAUSE`), has a projection of its own,
+also starting at zero.
+Shapes: B windows, T steps, R chunk rows, E corpus events, D attributes (8, or 9 with the pause), W width, S pieces,
+K = AHEAD chunks.
 """
 from __future__ import annotations
 
@@ -27,11 +31,13 @@ from ..midi import NUM_KEYS
 from .windows import SequenceSampler
 
 ATTRIBUTES = ("register", "spread", "density", "loudness", "stepwise", "damper", "half_pedal", "soft")
+PAUSE = "pause"  # with ar.style_pause, after ATTRIBUTES: the longest stretch of chunks with no note starting
 UNITS = {"register": "the notes' mean pitch: a MIDI note (60) or name (C4, F#5, Bb3)",
          "spread": "the notes' standard deviation of pitch, semitones", "density": "notes per second",
          "loudness": "the notes' mean velocity, 1-127", "stepwise": "share of notes within 2 semitones of the one before",
          "damper": "share of time the damper is down", "half_pedal": "share of damper time at half depth",
-         "soft": "share of time the soft pedal is down"}
+         "soft": "share of time the soft pedal is down",
+         PAUSE: "the longest stretch with no note starting, seconds (models trained with ar.style_pause)"}
 NEAREST = 32  # a request picks among this many bank descriptions nearest to it, for the attributes not asked
 NOTE_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 AHEAD = 64  # chunks a description covers, from the chunk it is read at on (16 s; a track's last 16 s near its end)
@@ -45,11 +51,15 @@ STEP = 2  # semitones: consecutive notes at most this far apart move stepwise
 class PieceStyle(nn.Module):
     """Descriptions [B, D] (as `StyleGatherer` makes them) → an offset to every position's input [B, W]."""
 
-    def __init__(self, width: int):
+    def __init__(self, width: int, pause: bool = False):
         super().__init__()
-        d = len(ATTRIBUTES)
-        self.project = nn.Linear(d + 1, width, bias=False)  # the standardised description and a 1: "described"
+        self.attributes = ATTRIBUTES + ((PAUSE,) if pause else ())
+        d = len(self.attributes)
+        self.project = nn.Linear(len(ATTRIBUTES) + 1, width, bias=False)  # the first eight and a 1: "described"
         nn.init.zeros_(self.project.weight)
+        self.project_pause = nn.Linear(1, width, bias=False) if pause else None  # its own: a warm start fits
+        if self.project_pause is not None:
+            nn.init.zeros_(self.project_pause.weight)
         self.register_buffer("bank", torch.zeros(BANK, d))  # saved: what sampling draws from
         self.register_buffer("mean", torch.zeros(d))
         self.register_buffer("std", torch.ones(d))
@@ -62,18 +72,29 @@ class PieceStyle(nn.Module):
         self.std.copy_(spread.clamp(min=1e-3))
         self.bank.copy_(torch.where(described.isnan(), self.mean, described))
 
+    def played(self) -> torch.Tensor:
+        """Indices [P] of the bank's passages that hold a note (all of them, where none does). Training tells a
+        silent passage for at most 16 s; sampling holds one description for the whole piece, so it draws these."""
+        played = torch.nonzero(self.bank[:, ATTRIBUTES.index("density")] > 0).squeeze(1)  # [P]
+        return played if played.numel() else torch.arange(BANK, device=self.bank.device)
+
     def draw(self, n: int, rng: torch.Generator) -> torch.Tensor:
-        """n descriptions [S, D] drawn from the bank."""
-        return self.bank[torch.randint(BANK, (n,), generator=rng).to(self.bank.device)]
+        """n descriptions [S, D] drawn from the bank's played passages."""
+        played = self.played()
+        return self.bank[played[torch.randint(played.numel(), (n,), generator=rng).to(played.device)]]
 
     def choose(self, n: int, rng: torch.Generator, request: dict[str, float]) -> torch.Tensor:
         """n descriptions [S, D] as asked (`parse_style`): the asked attributes exactly, the others those of one of
-        the NEAREST bank descriptions to what was asked (so that they go together as in real playing)."""
-        columns = torch.tensor([ATTRIBUTES.index(name) for name in request])  # [A]
+        the NEAREST played bank descriptions to what was asked (so that they go together as in real playing)."""
+        for name in request:
+            if name not in self.attributes:
+                raise ValueError(f"--style {name}: this model was not trained with it (ar.style_{name})")
+        columns = torch.tensor([self.attributes.index(name) for name in request])  # [A]
         wanted = torch.tensor(list(request.values()), dtype=self.bank.dtype, device=self.bank.device)  # [A]
-        distance = (((self.bank[:, columns] - wanted) / self.std[columns]) ** 2).sum(1)  # [BANK]
-        near = distance.topk(NEAREST, largest=False).indices  # [NEAREST]
-        rows = self.bank[near[torch.randint(NEAREST, (n,), generator=rng).to(near.device)]].clone()  # [S, D]
+        bank = self.bank[self.played()]  # [P, D]
+        distance = (((bank[:, columns] - wanted) / self.std[columns]) ** 2).sum(1)  # [P]
+        near = distance.topk(min(NEAREST, len(bank)), largest=False).indices  # [K]
+        rows = bank[near[torch.randint(near.numel(), (n,), generator=rng).to(near.device)]].clone()  # [S, D]
         rows[:, columns] = wanted
         return rows
 
@@ -84,7 +105,11 @@ class PieceStyle(nn.Module):
             return self.project.weight.new_zeros(batch, self.project.out_features)
         told = ~described.isnan().all(-1, keepdim=True)  # [B, (T,) 1]
         z = ((described - self.mean) / self.std).nan_to_num(0.0) * told  # [B, (T,) D]
-        return self.project(torch.cat([z, told.float()], -1))  # [B, (T,) D + 1] → [B, (T,) W]
+        first = len(ATTRIBUTES)
+        offset = self.project(torch.cat([z[..., :first], told.float()], -1))  # [B, (T,) 9] → [B, (T,) W]
+        if self.project_pause is not None:
+            offset = offset + self.project_pause(z[..., first:])  # [B, (T,) 1] → [B, (T,) W]
+        return offset
 
     def drop(self, described: torch.Tensor) -> torch.Tensor:
         """Training: STYLE_DROPOUT of the windows of described [B, T, D] made untold (global RNG)."""
@@ -96,8 +121,8 @@ class StyleGatherer:
     """Descriptions of real windows from a ChunkGatherer's corpus: running sums along the corpus's events,
     differenced at each window's ends."""
 
-    def __init__(self, gatherer: ChunkGatherer):
-        self.g = gatherer
+    def __init__(self, gatherer: ChunkGatherer, pause: bool = False):
+        self.g, self.pause = gatherer, pause  # pause: also each passage's longest pause (ar.style_pause)
         ids = gatherer.ids.long()  # [E]
         note = ids < NUM_KEYS
         track = torch.floor(gatherer.key / gatherer.stride_s).long()  # [E]
@@ -126,7 +151,22 @@ class StyleGatherer:
         spread = (s[2] / notes - mean ** 2).clamp(min=0).sqrt()
         described = torch.stack([mean, spread, torch.log1p(notes / seconds), s[3] / notes, s[5] / s[4],
                                  (s[6] / seconds).clamp(max=1), s[7] / s[6], (s[8] / seconds).clamp(max=1)], dim=1)
+        if self.pause:
+            described = torch.cat([described, torch.log1p(self.longest_pause_s(track, chunk, length))[:, None]], 1)
         return described.float()  # [B, D]
+
+    def longest_pause_s(self, track: torch.Tensor, chunk: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+        """The longest stretch of whole chunks in which no note starts, among chunks chunk … chunk + length − 1
+        [B] of track `track` [B], in seconds [B]."""
+        k = torch.arange(AHEAD + 1, device=chunk.device)  # [K + 1] chunk boundaries
+        bounds = self.g.first_event_at(track[:, None].expand(-1, AHEAD + 1), chunk[:, None] + k)  # [B, K + 1]
+        notes_before = self.running[bounds, 0]  # [B, K + 1]
+        empty = (notes_before.diff(dim=1) == 0) & (k[:-1] < length[:, None])  # [B, K]: no note starts in it
+        run = longest = torch.zeros(len(chunk), device=chunk.device)
+        for column in empty.unbind(1):
+            run = (run + 1) * column
+            longest = torch.maximum(longest, run)
+        return longest.double() * self.g.chunk_seconds
 
     def ahead(self, rows: torch.Tensor, locate) -> torch.Tensor:
         """Global chunk rows [B, T] → the description of the AHEAD chunks from each on [B, T, D]; within a track's
@@ -157,8 +197,8 @@ def parse_style(text: str) -> dict[str, float]:
         name = name.strip().replace("-", "_")
         if not sep:
             raise ValueError(f"--style {part!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {', '.join(ATTRIBUTES)}")
-        if name not in ATTRIBUTES:
-            raise ValueError(f"--style {part}: no attribute {name!r}; one of {', '.join(ATTRIBUTES)}")
+        if name not in ATTRIBUTES + (PAUSE,):
+            raise ValueError(f"--style {part}: no attribute {name!r}; one of {', '.join(ATTRIBUTES + (PAUSE,))}")
         if name in request:
             raise ValueError(f"--style {text}: {name} is asked twice")
         request[name] = _described_value(name, value.strip())
@@ -178,10 +218,11 @@ def _described_value(name: str, value: str) -> float:
         number = float(value)
     except ValueError:
         raise ValueError(f"--style {name}={value}: not a number ({UNITS[name]})") from None
-    bounds = {"spread": (0.0, 44.0), "density": (0.0, 60.0), "loudness": (1.0, 127.0)}.get(name, (0.0, 1.0))
+    bounds = {"spread": (0.0, 44.0), "density": (0.0, 60.0), "loudness": (1.0, 127.0),
+              PAUSE: (0.0, 16.0)}.get(name, (0.0, 1.0))  # a pause within a passage of AHEAD chunks: 16 s
     if not bounds[0] <= number <= bounds[1]:
         raise ValueError(f"--style {name}={value}: must be in [{bounds[0]:g}, {bounds[1]:g}] ({UNITS[name]})")
-    return float(torch.log1p(torch.tensor(number))) if name == "density" else number
+    return float(torch.log1p(torch.tensor(number))) if name in ("density", PAUSE) else number
 
 
 def _midi_note(value: str) -> int:

@@ -73,39 +73,62 @@ def test_descriptions_are_those_of_the_windows_events(tiny_corpus):
     assert checked >= 2
 
 
+def pause_by_hand(corpus: Corpus, track: int, first: int, length: int) -> float:
+    """The longest run of chunks first … first + length − 1 of `track` in which no note starts, in seconds."""
+    lo, hi = corpus.track_event_ptr[track], corpus.track_event_ptr[track + 1]
+    notes = np.asarray(corpus.ids[lo:hi]) < 88
+    struck = set((np.asarray(corpus.start_s[lo:hi])[notes] // corpus.chunk_seconds).astype(int).tolist())
+    longest = run = 0
+    for chunk in range(first, first + length):
+        run = 0 if chunk in struck else run + 1
+        longest = max(longest, run)
+    return longest * corpus.chunk_seconds
+
+
 def test_a_passages_longest_pause_is_the_longest_run_of_chunks_where_no_note_starts(tiny_corpus):
     corpus = Corpus.open(tiny_corpus)
     gatherer = ChunkGatherer(corpus)
     plain, paused = StyleGatherer(gatherer), StyleGatherer(gatherer, pause=True)
-    tracks, firsts, lengths = torch.tensor([0, 1, 2, 1, 0]), torch.tensor([0, 3, 10, 0, 5]), torch.tensor([16, 12, 16, 40, 64])
-    got = paused.describe(tracks, firsts, lengths)  # [5, 9]
-    assert got.shape == (5, len(ATTRIBUTES) + 1)
-    assert torch.equal(got[:, :-1].isnan(), plain.describe(tracks, firsts, lengths).isnan())
-    assert torch.allclose(got[:, :-1].nan_to_num(), plain.describe(tracks, firsts, lengths).nan_to_num())
-    pauses = []
-    for track, first, length in zip(tracks.tolist(), firsts.tolist(), lengths.tolist()):
-        lo, hi = corpus.track_event_ptr[track], corpus.track_event_ptr[track + 1]
-        notes = np.asarray(corpus.ids[lo:hi]) < 88
-        struck = set((np.asarray(corpus.start_s[lo:hi])[notes] // corpus.chunk_seconds).astype(int).tolist())
-        longest = run = 0
-        for chunk in range(first, first + length):
-            run = 0 if chunk in struck else run + 1
-            longest = max(longest, run)
-        pauses.append(longest * corpus.chunk_seconds)
-    assert np.allclose(np.expm1(got[:, -1].numpy()), pauses, atol=1e-5), (np.expm1(got[:, -1].numpy()), pauses)
-    assert len(set(pauses)) > 1  # the windows differ, so the test could tell a constant
+    rng = np.random.default_rng(0)
+    chunks = np.diff(np.asarray(corpus.track_chunk_ptr))  # [tracks]
+    tracks = rng.integers(len(chunks), size=400)
+    lengths = np.minimum(rng.integers(1, 65, size=400), chunks[tracks])
+    firsts = (rng.random(400) * (chunks[tracks] - lengths + 1)).astype(int)
+    windows = [torch.tensor(x) for x in (tracks, firsts, lengths)]
+    got = paused.describe(*windows)  # [400, 9]
+    assert got.shape == (400, len(ATTRIBUTES) + 1)
+    assert torch.allclose(got[:, :-1], plain.describe(*windows), equal_nan=True)  # the first eight as before
+    expected = np.array([pause_by_hand(corpus, *w) for w in zip(tracks.tolist(), firsts.tolist(), lengths.tolist())])
+    assert np.allclose(np.expm1(got[:, -1].numpy()), expected, atol=1e-5)
+    # the windows include pauses that run to a window's last chunk (a note in the chunk after it is not counted)
+    to_the_end = [pause_by_hand(corpus, t, f, n) > pause_by_hand(corpus, t, f, n - 1)
+                  for t, f, n in zip(tracks.tolist(), firsts.tolist(), lengths.tolist()) if n > 1]
+    assert any(to_the_end) and len(set(expected.tolist())) > 3
 
 
-def test_the_pause_warm_starts_exactly_and_is_heard(tmp_path):
+def test_a_passage_with_no_note_pauses_throughout(tiny_corpus, monkeypatch):
+    corpus = Corpus.open(tiny_corpus)
+    gatherer = ChunkGatherer(corpus)
+    paused = StyleGatherer(gatherer, pause=True)
+    empty = torch.zeros_like(paused.running)  # no event before any boundary: no note anywhere
+    monkeypatch.setattr(paused, "running", empty)
+    pause = paused.longest_pause_s(torch.tensor([0, 1]), torch.tensor([0, 2]), torch.tensor([64, 10]))
+    assert torch.allclose(pause, torch.tensor([16.0, 2.5], dtype=pause.dtype))
+
+
+def test_the_pause_warm_starts_exactly_and_is_heard():
     plain, paused = network(True), network(True, seed=1, pause=True)
+    torch.nn.init.normal_(plain.style.project.weight)  # a trained projection of the first eight
     bank = torch.cat([described(BANK, 8), torch.rand(BANK, 1)], 1)  # [BANK, 9]
+    plain.style.fill_bank(bank[:, :-1])
     paused.style.fill_bank(bank)
     mine = paused.state_dict()  # as a warm start loads (checkpoint.load_matching): names and shapes that fit
     paused.load_state_dict({k: v for k, v in plain.state_dict().items() if mine[k].shape == v.shape}, strict=False)
     x, told = torch.randn(3, 8, 4), bank[:3]
     (a,), _ = plain(x, told[:, :-1])
     (b,), _ = paused(x, told)
-    assert torch.equal(a, b)  # its projection starts at zero
+    (untold,), _ = plain(x)
+    assert torch.equal(a, b) and not torch.allclose(a, untold, atol=1e-3)  # exact, and the first eight heard
     torch.nn.init.normal_(paused.style.project_pause.weight)
     longer = told.clone()
     longer[:, -1] += 1.0
@@ -114,7 +137,7 @@ def test_the_pause_warm_starts_exactly_and_is_heard(tmp_path):
     assert not torch.allclose(c, d, atol=1e-4)  # trained, a longer pause is heard
     assert parse_style("pause=2") == {"pause": pytest.approx(np.log1p(2))}
     assert paused.style.choose(2, torch.Generator().manual_seed(0), {"pause": 0.5})[:, -1].eq(0.5).all()
-    with pytest.raises(ValueError, match="not trained with it"):
+    with pytest.raises(ValueError, match="not trained with ar.style_pause"):
         plain.style.choose(2, torch.Generator().manual_seed(0), {"pause": 0.5})
 
 
@@ -254,6 +277,9 @@ def test_sampling_draws_only_passages_that_hold_a_note():
     drawn = style.draw(3000, rng)
     assert (drawn[:, density] > 0).all()
     assert len({tuple(row.tolist()) for row in drawn}) > 1500  # still drawn from all the played ones
+    first_picks = style.bank[torch.randint(BANK, (3000,), generator=torch.Generator().manual_seed(0))]  # before
+    played = first_picks[:, density] > 0
+    assert torch.equal(drawn[played], first_picks[played])  # a seed's played picks are kept as they were
     near = style.choose(300, rng, {"register": float(bank[0, 0]), "damper": float(bank[0, 5])})
     assert (near[:, density] > 0).all()  # bank[0] is silent: its played neighbours are drawn instead
     assert torch.all(style.choose(3, rng, {"density": 0.0})[:, density] == 0)  # asked for, it is played as asked
@@ -276,6 +302,16 @@ def test_generate_follows_a_style_and_refuses_one_a_model_cannot(tiny_corpus, ti
     assert main(["generate", "--model", str(tmp_path / "plain"), "--style", "damper=0.2", "-o", str(tmp_path / "y")]) == 2
     err = capsys.readouterr().err.strip()
     assert "does not follow a description" in err and len(err.splitlines()) == 1
+    assert main(["generate", "--model", str(tmp_path / "styled"), "--style", "pause=1", "-o", str(tmp_path / "z")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not trained with ar.style_pause" in err and len(err.splitlines()) == 1
+    paused = Config().override(TINY_EVENTS | {"ar.style": True, "ar.style_pause": True, "gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "paused", paused, arch="events", progress=False)
+    assert main(["generate", "--model", str(tmp_path / "paused"), "--style", "pause=1,density=4", "-n", "2",
+                 "--seconds", "2", "-o", str(tmp_path / "p")]) == 0
+    assert main(["generate", "--model", str(tmp_path / "paused"), "-n", "1", "--seconds", "2", "-o",
+                 str(tmp_path / "q")]) == 0
+    assert len(list((tmp_path / "p").glob("*.mid"))) == 2 and len(list((tmp_path / "q").glob("*.mid"))) == 1
 
 
 def test_each_step_is_told_the_passage_from_it_on(tiny_corpus, monkeypatch):
@@ -317,3 +353,8 @@ def test_the_shipped_style_model_plays_high_or_low_as_asked():
         notes = np.concatenate([p.ids[p.ids < 88] for p in pieces]) + 21
         mean_pitch[register] = notes.mean()
     assert mean_pitch["C3"] + 12 < mean_pitch["C6"]  # asked three octaves apart: at least one written apart
+
+
+def test_the_pause_needs_the_style():
+    with pytest.raises(ValueError, match="ar.style_pause"):
+        Config().override({"ar.style_pause": True})

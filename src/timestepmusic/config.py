@@ -448,7 +448,8 @@ class AutoregressiveConfig:
     """Events arm with ar.style: the description also holds its passage's longest pause (the longest stretch of
     chunks in which no note starts, stored as ln(1 + seconds)), so that a piece told a passage played throughout
     does not stall in silence for seconds. Its own projection starts at zero: a warm start turns it on with the
-    network unchanged at first."""
+    network unchanged at first (exactly so on the corpus it was trained on: the bank and its statistics are made
+    anew from the corpus)."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""
@@ -469,6 +470,7 @@ class AutoregressiveConfig:
         _check(0 <= self.pedal_join_share < 1, "ar.pedal_join_share",
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")
         _check(self.onsets or not self.onsets_leans, "ar.onsets_leans", "needs ar.onsets")
+        _check(self.style or not self.style_pause, "ar.style_pause", "needs ar.style")
         _check(self.onsets_lr_scale > 0, "ar.onsets_lr_scale", f"must be > 0, got {self.onsets_lr_scale}")
         _check(self.intervals >= 0, "ar.intervals", f"must be ≥ 0 (0 = none), got {self.intervals}")
         _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")

@@ -19,7 +19,7 @@ prompt is heard, not told. The projection starts at zero, so a warm start is at 
 from. With ar.style_pause a ninth attribute, the passage's longest pause (`PAUSE`), has a projection of its own,
 also starting at zero.
 Shapes: B windows, T steps, R chunk rows, E corpus events, D attributes (8, or 9 with the pause), W width, S pieces,
-K = AHEAD chunks.
+K = AHEAD chunks, P played passages of the bank.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from .windows import SequenceSampler
 
 ATTRIBUTES = ("register", "spread", "density", "loudness", "stepwise", "damper", "half_pedal", "soft")
 PAUSE = "pause"  # with ar.style_pause, after ATTRIBUTES: the longest stretch of chunks with no note starting
+ASKABLE = ATTRIBUTES + (PAUSE,)  # what `--style` may name (the pause: of a model trained with it)
 UNITS = {"register": "the notes' mean pitch: a MIDI note (60) or name (C4, F#5, Bb3)",
          "spread": "the notes' standard deviation of pitch, semitones", "density": "notes per second",
          "loudness": "the notes' mean velocity, 1-127", "stepwise": "share of notes within 2 semitones of the one before",
@@ -73,27 +74,34 @@ class PieceStyle(nn.Module):
         self.bank.copy_(torch.where(described.isnan(), self.mean, described))
 
     def played(self) -> torch.Tensor:
-        """Indices [P] of the bank's passages that hold a note (all of them, where none does). Training tells a
-        silent passage for at most 16 s; sampling holds one description for the whole piece, so it draws these."""
-        played = torch.nonzero(self.bank[:, ATTRIBUTES.index("density")] > 0).squeeze(1)  # [P]
-        return played if played.numel() else torch.arange(BANK, device=self.bank.device)
+        """Which of the bank's passages hold a note [BANK] (all, where none does). Training tells a silent passage
+        for at most 16 s; sampling holds one description for the whole piece, so it draws only these."""
+        played = self.bank[:, ATTRIBUTES.index("density")] > 0  # [BANK]
+        return played if played.any() else torch.ones_like(played)
 
     def draw(self, n: int, rng: torch.Generator) -> torch.Tensor:
-        """n descriptions [S, D] drawn from the bank's played passages."""
-        played = self.played()
-        return self.bank[played[torch.randint(played.numel(), (n,), generator=rng).to(played.device)]]
+        """n descriptions [S, D] drawn from the bank; a silent pick is drawn again among the played passages, so
+        that a seed's other pieces are told what they were told before that rule."""
+        picks = torch.randint(BANK, (n,), generator=rng)  # [S]
+        played = self.played().cpu()  # [BANK]
+        silent = ~played[picks]  # [S]
+        if silent.any():
+            kept = torch.nonzero(played).squeeze(1)  # [P]
+            picks[silent] = kept[torch.randint(kept.numel(), (int(silent.sum()),), generator=rng)]
+        return self.bank[picks.to(self.bank.device)]
 
     def choose(self, n: int, rng: torch.Generator, request: dict[str, float]) -> torch.Tensor:
         """n descriptions [S, D] as asked (`parse_style`): the asked attributes exactly, the others those of one of
         the NEAREST played bank descriptions to what was asked (so that they go together as in real playing)."""
         for name in request:
             if name not in self.attributes:
-                raise ValueError(f"--style {name}: this model was not trained with it (ar.style_{name})")
+                raise ValueError(f"--style {name}: this model was not trained with ar.style_pause; it follows "
+                                 f"{', '.join(self.attributes)}")
         columns = torch.tensor([self.attributes.index(name) for name in request])  # [A]
         wanted = torch.tensor(list(request.values()), dtype=self.bank.dtype, device=self.bank.device)  # [A]
         bank = self.bank[self.played()]  # [P, D]
         distance = (((bank[:, columns] - wanted) / self.std[columns]) ** 2).sum(1)  # [P]
-        near = distance.topk(min(NEAREST, len(bank)), largest=False).indices  # [K]
+        near = distance.topk(min(NEAREST, len(bank)), largest=False).indices  # [at most NEAREST]
         rows = bank[near[torch.randint(near.numel(), (n,), generator=rng).to(near.device)]].clone()  # [S, D]
         rows[:, columns] = wanted
         return rows
@@ -157,16 +165,14 @@ class StyleGatherer:
 
     def longest_pause_s(self, track: torch.Tensor, chunk: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
         """The longest stretch of whole chunks in which no note starts, among chunks chunk … chunk + length − 1
-        [B] of track `track` [B], in seconds [B]."""
+        [B] of track `track` [B] (length ≤ AHEAD), in seconds [B]; a passage with no note: its whole length."""
         k = torch.arange(AHEAD + 1, device=chunk.device)  # [K + 1] chunk boundaries
         bounds = self.g.first_event_at(track[:, None].expand(-1, AHEAD + 1), chunk[:, None] + k)  # [B, K + 1]
-        notes_before = self.running[bounds, 0]  # [B, K + 1]
-        empty = (notes_before.diff(dim=1) == 0) & (k[:-1] < length[:, None])  # [B, K]: no note starts in it
-        run = longest = torch.zeros(len(chunk), device=chunk.device)
-        for column in empty.unbind(1):
-            run = (run + 1) * column
-            longest = torch.maximum(longest, run)
-        return longest.double() * self.g.chunk_seconds
+        struck = self.running[bounds, 0].diff(dim=1) > 0  # [B, K]: a note starts in chunk k
+        k = k[:-1]  # [K]
+        last_struck = torch.where(struck, k, -1).cummax(dim=1).values  # [B, K]: at or before k (−1: none)
+        pause = (k - last_struck) * (k < length[:, None])  # [B, K]: chunks without a note ending at k
+        return pause.amax(dim=1).double() * self.g.chunk_seconds
 
     def ahead(self, rows: torch.Tensor, locate) -> torch.Tensor:
         """Global chunk rows [B, T] → the description of the AHEAD chunks from each on [B, T, D]; within a track's
@@ -196,14 +202,14 @@ def parse_style(text: str) -> dict[str, float]:
         name, sep, value = part.partition("=")
         name = name.strip().replace("-", "_")
         if not sep:
-            raise ValueError(f"--style {part!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {', '.join(ATTRIBUTES)}")
-        if name not in ATTRIBUTES + (PAUSE,):
-            raise ValueError(f"--style {part}: no attribute {name!r}; one of {', '.join(ATTRIBUTES + (PAUSE,))}")
+            raise ValueError(f"--style {part!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {', '.join(ASKABLE)}")
+        if name not in ASKABLE:
+            raise ValueError(f"--style {part}: no attribute {name!r}; one of {', '.join(ASKABLE)}")
         if name in request:
             raise ValueError(f"--style {text}: {name} is asked twice")
         request[name] = _described_value(name, value.strip())
     if not request:
-        raise ValueError(f"--style {text!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {', '.join(ATTRIBUTES)}")
+        raise ValueError(f"--style {text!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {', '.join(ASKABLE)}")
     return request
 
 

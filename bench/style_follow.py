@@ -3,7 +3,9 @@
 nothing but a description drawn from its bank (the baseline: what a request moves it from). Register is the
 notes' mean MIDI pitch; density notes per second; loudness the notes' mean velocity; damper, soft and half
 pedal are `tsm evaluate`'s damper_fraction, soft_fraction and half_pedal_share; stepwise is `tsm evaluate`'s
-top-line stepwise_share (not quite what the description counts: every note against the one before).
+top-line stepwise_share (not quite what the description counts: every note against the one before); pause
+(a model trained with ar.style_pause; its requests are added by default) the longest time between consecutive
+note starts, the piece's start and end included (the description counts whole 0.25 s chunks with no start).
 
     python bench/style_follow.py --model runs/style --markdown bench/results/style_follow.md
 """
@@ -23,6 +25,7 @@ from common import table, write_markdown  # noqa: E402
 
 REQUESTS = ("register=C3", "register=C6", "density=4", "density=16", "loudness=45", "loudness=80",
             "damper=0.3", "damper=0.95", "soft=0.8", "half_pedal=0.8", "stepwise=0.5")
+PAUSE_REQUESTS = ("pause=0.25", "pause=1", "pause=4")  # for a model trained with ar.style_pause
 
 
 def measured(pieces, seconds: float) -> dict[str, np.ndarray]:
@@ -36,7 +39,13 @@ def measured(pieces, seconds: float) -> dict[str, np.ndarray]:
             "density": np.array([k.size / seconds for k in notes]),
             "loudness": np.array([v.mean() if v.size else np.nan for v in velocities]),
             "damper": described["damper_fraction"], "soft": described["soft_fraction"],
-            "half_pedal": described["half_pedal_share"], "stepwise": described["stepwise_share"]}
+            "half_pedal": described["half_pedal_share"], "stepwise": described["stepwise_share"],
+            "pause": np.array([longest_gap_s(p.start_s[p.ids < 88], seconds) for p in pieces])}
+
+
+def longest_gap_s(starts_s: np.ndarray, seconds: float) -> float:
+    """The longest time between consecutive note starts [notes], from 0 and to `seconds` included."""
+    return float(np.diff(np.concatenate([[0.0], np.sort(starts_s), [seconds]])).max())
 
 
 def main() -> int:
@@ -46,7 +55,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=16.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--requests", nargs="+", default=list(REQUESTS), metavar="ATTR=VALUE")
+    parser.add_argument("--requests", nargs="+", metavar="ATTR=VALUE",
+                        help="default: one per attribute the model follows (the pause's with ar.style_pause)")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -57,11 +67,12 @@ def main() -> int:
     started = time.perf_counter()
     untold = measured(model.sample(args.n, args.seconds, seed=args.seed), args.seconds)
     rows = []
-    for request in args.requests:
+    paused = model.arm.generator.style is not None and "pause" in model.arm.generator.style.attributes
+    for request in args.requests or list(REQUESTS) + list(PAUSE_REQUESTS if paused else ()):
         style = parse_style(request)  # refuses a bad request before sampling
         (name, value), = style.items()
         got = measured(model.sample(args.n, args.seconds, seed=args.seed, style=style), args.seconds)
-        asked = {"register": value + 21, "density": float(np.expm1(value))}.get(name, value)
+        asked = {"register": value + 21, "density": float(np.expm1(value)), "pause": float(np.expm1(value))}.get(name, value)
         rows.append([request, f"{asked:g}", f"{np.nanmean(got[name]):.2f} ± {np.nanstd(got[name]):.2f}",
                      f"{np.nanmean(untold[name]):.2f} ± {np.nanstd(untold[name]):.2f}"])
     lines = table(["asked", "value", f"written ({args.n} pieces, mean ± std)", "told a drawn description"], rows)

@@ -37,12 +37,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="piece and excerpt length (default 60)")
     parser.add_argument("-n", type=int, default=100, help="pieces per model (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--style", help="as `tsm generate --style`, e.g. pause=0.25 (models trained with ar.style)")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args()
 
     torch.set_num_threads(1)
     from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_of_length
     from timestepmusic.generation import GANModel, sampled_events
+    from timestepmusic.sequence.style import parse_style
+
+    style = parse_style(args.style) if args.style else None  # refuses a bad request before sampling
 
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-silences-"))
     try:
@@ -54,7 +58,7 @@ def main() -> None:
         rows, starts = [[f"real ({args.split})", *summary(real)]], []
         for name in args.model or ["default"]:
             model = GANModel.load(name)
-            latents = model.sample_latents(args.n, args.seconds, args.seed, False)
+            latents = model.sample_latents(args.n, args.seconds, args.seed, False, style=style)
             pieces = sampled_events(model.arm, model.ae, latents, None)
             table_ = excerpts_of_length(pieces, np.full(len(pieces), args.seconds), args.seconds)
             longest = describe(table_)["longest_silence_s"]
@@ -66,8 +70,9 @@ def main() -> None:
                               f"{', '.join(f'{s:.0f}' for s in sorted(first_s))} s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    asked = f", told --style {args.style}" if args.style else ""
     lines = [f"{args.split} split of {corpus.root}: {args.n} pieces of {args.seconds:g} s per model (sampling seed "
-             f"{args.seed}, no redraws) against every real {args.seconds:g} s excerpt", "",
+             f"{args.seed}, no redraws{asked}) against every real {args.seconds:g} s excerpt", "",
              *table(["rows", "excerpts", "median longest silence (s)", "mean", "90 %", "share > 2 s", "share > 4 s"],
                     rows), "", *starts]
     print("\n".join(lines))

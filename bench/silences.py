@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--split", default="validation", choices=["train", "validation", "test"])
     parser.add_argument("--seconds", type=float, default=60.0, help="piece and excerpt length (default 60)")
     parser.add_argument("-n", type=int, default=100, help="pieces per model (default 100)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--seed", type=int, nargs="+", default=[0], help="sampling seeds, -n pieces each (default 0)")
     parser.add_argument("--style", help="as `tsm generate --style`, e.g. pause=0.25 (models trained with ar.style)")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args()
@@ -58,8 +58,11 @@ def main() -> None:
         rows, starts = [[f"real ({args.split})", *summary(real)]], []
         for name in args.model or ["default"]:
             model = GANModel.load(name)
-            latents = model.sample_latents(args.n, args.seconds, args.seed, False, style=style)
-            pieces = sampled_events(model.arm, model.ae, latents, None)
+            pieces, told = [], []
+            for seed in args.seed:
+                latents = model.sample_latents(args.n, args.seconds, seed, False, style=style)
+                pieces += sampled_events(model.arm, model.ae, latents, None)
+                told.append(getattr(model.arm, "told", None))  # with ar.style: each piece's description [n, D]
             table_ = excerpts_of_length(pieces, np.full(len(pieces), args.seconds), args.seconds)
             longest = describe(table_)["longest_silence_s"]
             rows.append([name, *summary(longest)])
@@ -68,15 +71,31 @@ def main() -> None:
                 first_s = [silence_start_s(piece, args.seconds) for piece, x in zip(pieces, long) if x]
                 starts.append(f"- {name}: the {int(long.sum())} pieces silent over 4 s fall silent at "
                               f"{', '.join(f'{s:.0f}' for s in sorted(first_s))} s")
+                if all(t is not None for t in told):
+                    starts.append(told_apart(name, torch.cat(told).cpu().numpy(), long,
+                                             model.arm.generator.style.attributes))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     asked = f", told --style {args.style}" if args.style else ""
-    lines = [f"{args.split} split of {corpus.root}: {args.n} pieces of {args.seconds:g} s per model (sampling seed "
-             f"{args.seed}, no redraws{asked}) against every real {args.seconds:g} s excerpt", "",
+    seeds = ", ".join(map(str, args.seed))
+    lines = [f"{args.split} split of {corpus.root}: {args.n} pieces of {args.seconds:g} s per model and sampling seed "
+             f"({seeds}; no redraws{asked}) against every real {args.seconds:g} s excerpt", "",
              *table(["rows", "excerpts", "median longest silence (s)", "mean", "90 %", "share > 2 s", "share > 4 s"],
                     rows), "", *starts]
     print("\n".join(lines))
     write_markdown(args.markdown, "# How long do the pieces fall silent?", lines)
+
+
+def told_apart(name: str, told: np.ndarray, long: np.ndarray, attributes: tuple[str, ...]) -> str:
+    """The mean description [pieces, D] told the pieces silent over 4 s (`long` [pieces]) against the others',
+    density and pause in their users' units (notes/s, s: the mean of ln(1 + x), then back)."""
+    shown = []
+    for j, attribute in enumerate(attributes):
+        stalled, others = told[long, j].mean(), told[~long, j].mean()
+        if attribute in ("density", "pause"):
+            stalled, others = np.expm1(stalled), np.expm1(others)
+        shown.append(f"{attribute} {stalled:.2f} against {others:.2f}")
+    return f"  - told (mean description, stalled against the rest): {'; '.join(shown)}"
 
 
 def silence_start_s(piece, seconds: float, step_s: float = 0.05) -> float:

@@ -88,6 +88,7 @@ class EventAutoregressive(Autoregressive):
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
         self.encode_sets: Callable[[SetBatch], torch.Tensor] | None = None  # use_autoencoder sets it
         self.drawn: list[SetBatch] = []  # the sets of each drawn step of the last sample ([S, N] each)
+        self.told: torch.Tensor | None = None  # with ar.style: the descriptions the last sample's pieces were told [S, D]
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
@@ -204,6 +205,7 @@ class EventAutoregressive(Autoregressive):
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:
                 described = self.generator.style.draw(n, rng)  # [S, D]
         self.generator.hold(described, n)
+        self.told = described
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:

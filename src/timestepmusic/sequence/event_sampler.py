@@ -13,11 +13,16 @@ costs more to launch than to compute, so it does fewer of them:
 - nn.Module calls (hooks, attribute look-ups) are replaced by the functional ops on the same weights (the
   relative-pitch pointer of ar.intervals and the voices' lean of ar.voices, where a head has them, are called
   as modules).
+With guidance (ar.style_guidance g ≠ 1), the features come twice, told the pieces' descriptions and untold, and
+every choice is drawn from the untold logits + g × (told − untold) (classifier-free guidance, Ho & Salimans 2022:
+the network was trained told and, for a tenth of its windows, untold), then made in both halves alike.
 An `EventSampler` holds those tables; prepare one per sample (the weights must not change while it is used).
-Shapes: R chunk rows, N events per chunk (max_events), H head width, C choices per event, I notes heard so far
-(ar.voices), V voices, S start bins.
+Shapes: R chunk rows (2R with guidance: told, then untold), N events per chunk (max_events), H head width,
+C choices per event, I notes heard so far (ar.voices), V voices, S start bins.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 import torch.nn.functional as F
@@ -61,16 +66,33 @@ class EventSampler:
 
     @torch.no_grad()
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
-               carry: Carry | None = None, tonal: torch.Tensor | None = None) -> SetBatch:
+               carry: Carry | None = None, tonal: torch.Tensor | None = None, guidance: float = 1.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
         another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
         those too, on validation: a tempered stop left 16 s pieces silent for seconds, tempered durations
         halved the polyphony, a tempered note-or-pedal choice doubled the pedal changes.) A row stops at its
         stop choice or at the cap; starts never go back in time. `carry` [R, M] and `tonal` [R, G, 12]: what the
-        head hears before the chunk, where it has ar.carry and ar.tonal."""
+        head hears before the chunk, where it has ar.carry and ar.tonal. With `guidance` ≠ 1, features [2R, W] are
+        the R pieces told their descriptions, then untold (see the module's docstring); carry and tonal are the R
+        pieces'."""
         head, through = self.head, self.through
-        r, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
+        pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
+        guided = guidance != 1.0
+        if guided:  # both halves hear the same past
+            pieces //= 2
+            carry = None if carry is None else Carry(*(twice(getattr(carry, f.name))
+                                                       for f in dataclasses.fields(carry)))
+            tonal = twice(tonal)  # [2R, G, 12]
+        r = features.shape[0]
+
+        def pick(logits: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+            """Logits [r, K] and Gumbel noise [pieces, K] → each row's choice [r] (guided: both halves alike)."""
+            if not guided:
+                return (logits + noise).argmax(dim=1)
+            told, untold = logits.chunk(2)  # [R, K] each
+            mixed = torch.where(told == -torch.inf, told, untold + guidance * (told - untold))  # masked stays so
+            return (mixed + noise).argmax(dim=1).repeat(2)
         h0, bias = head.conditioning(features, carry)  # [R, H] each
         state, step_input = torch.tanh(h0), head.first + bias  # [R, H] each
         pointer = head.intervals  # with ar.intervals: what each key choice attends to, the drawn events added
@@ -90,14 +112,14 @@ class EventSampler:
             state = torch.gru_cell(step_input, state, *self.gru)  # [R, H]
             first = F.linear(state, self.first_weight, self.first_bias)  # [R, C·H]: each choice's first layer
             at = dict(zip(self.order, first.split(h, dim=1)))  # [R, H] each
-            gumbel = torch.empty(r, sum(self.noise_widths)).exponential_(generator=rng).log_().neg_().to(device)
+            gumbel = torch.empty(pieces, sum(self.noise_widths)).exponential_(generator=rng).log_().neg_().to(device)
             *next_noise, kind_noise, key_noise, start_noise, duration_noise, intensity_noise = gumbel.split(
                 self.noise_widths, 1)
             if head.onsets:  # join the latest onset, start a new one, or end the chunk, where each is possible …
                 limit = join_limit(latest_s, START_STEP_S)  # [R]
                 next_logits = F.linear(F.gelu(at["next"]), *self.second["next"])  # [R, 3]
-                chosen = (next_logits.masked_fill(~next_allowed(limit, earliest, head.bins.starts), -torch.inf)
-                          + next_noise[0]).argmax(dim=1)  # [R]
+                chosen = pick(next_logits.masked_fill(~next_allowed(limit, earliest, head.bins.starts), -torch.inf),
+                              next_noise[0])  # [R]
                 going &= chosen != END
                 if not going.any():
                     break
@@ -118,27 +140,27 @@ class EventSampler:
             kinds = torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)
             if head.onsets:  # the stop was the next choice's
                 kinds[:, -1] = -torch.inf
-            kind = (kinds + kind_noise).argmax(dim=1)  # [R]
+            kind = pick(kinds, kind_noise)  # [R]
             going &= kind != KINDS - 1
             if not going.any():
                 break
             # … and a note's key at the temperature
-            note = (key_logits[:, :NUM_KEYS] / temperature + key_noise).argmax(dim=1)
+            note = pick(key_logits[:, :NUM_KEYS] / temperature, key_noise)
             key = torch.where(kind == 0, note, NUM_KEYS + kind - 1).clamp_(max=NUM_IDS - 1)
             start_logits = F.linear(F.gelu(at["start"] + through["key", "start"][key]), *self.second["start"])
             # time order: no start before the event before (the data's order, so nothing real is masked); with
             # ar.onsets, only the bins that join the latest onset or only those past it, as chosen
             allowed = (start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
                        else self.start_bins >= earliest[:, None])  # [R, S]
-            start = (start_logits.masked_fill(~allowed, -torch.inf) + start_noise).argmax(dim=1)
+            start = pick(start_logits.masked_fill(~allowed, -torch.inf), start_noise)
             duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])
-            duration = (duration_logits + duration_noise).argmax(dim=1)
+            duration = pick(duration_logits, duration_noise)
             intensity_logits = F.linear(F.gelu(at["intensity"] + through["key", "intensity"][key]
                                                + through["start", "intensity"][start]
                                                + through["duration", "intensity"][duration]),
                                         *self.second["intensity"])
-            intensity = (intensity_logits + intensity_noise).argmax(dim=1)
+            intensity = pick(intensity_logits, intensity_noise)
             event = (key, start, duration, intensity)
             drawn.append(event)
             if pointer is not None:
@@ -152,12 +174,18 @@ class EventSampler:
             earliest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
             step_input = sum(table[x] for table, x in zip(self.read, event)) + bias  # [R, H]
         if drawn:
-            classes = [torch.stack(x, dim=1) for x in zip(*drawn)]  # [R, events drawn] each
+            classes = [torch.stack(x, dim=1)[:pieces] for x in zip(*drawn)]  # [R, events drawn] each
         else:
-            classes = [torch.zeros(r, 0, dtype=torch.long, device=device)] * 4
+            classes = [torch.zeros(pieces, 0, dtype=torch.long, device=device)] * 4
+        sizes = sizes[:pieces]  # (guided: the told half; the untold one drew the same)
         inside = torch.arange(n, device=device) < sizes[:, None]  # [R, N]
         key, start, duration, intensity = (torch.where(inside, F.pad(x, (0, n - x.shape[1])), fill)
                                            for x, fill in zip(classes, (0, 0, 0, 1)))  # [R, N] each
         # with in_bins, each start and duration at a uniform place inside its bin: [R, N, 2]; else at the middles
-        within = torch.rand(r, n, 2, generator=rng).to(device) if self.in_bins else None
+        within = torch.rand(pieces, n, 2, generator=rng).to(device) if self.in_bins else None
         return head.bins.to_sets(key, start, duration, intensity, sizes, within)
+
+
+def twice(x: torch.Tensor | None) -> torch.Tensor | None:
+    """Rows [R, …] → the same rows twice [2R, …] (None stays None)."""
+    return None if x is None else torch.cat([x, x])

@@ -31,8 +31,8 @@ from .autoregressive import Autoregressive
 from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
 from .event_head import EventHead
-from .event_sampler import EventSampler
-from .style import PieceStyle, StyleGatherer
+from .event_sampler import EventSampler, twice
+from .style import PieceStyle, StyleGatherer, Walk
 from .tonal import DrawnPitchClasses, TonalGatherer
 from .transformer_net import LatentTransformer
 from .windows import RealBatch
@@ -45,27 +45,38 @@ class EventGenerator(nn.Module):
         super().__init__()
         self.trunk, self.events, self.style = trunk, events, style
         self.context, self.latent = trunk.context, trunk.latent
-        self.held: torch.Tensor | None = None  # with ar.style: the offset of the pieces being sampled [S, W] (`hold`)
+        self.guided = False  # sampling with ar.style_guidance: every piece read twice, told, then untold
 
     def forward(self, x: torch.Tensor, described: torch.Tensor | None = None):
         """Windows x [B, T, L], with ar.style told each step's description [B, T, D] (or one per window [B, D];
         None: untold)."""
         return self.trunk(x, self.offset(described, x.shape[0]))
 
-    def prefill(self, seen: torch.Tensor):
-        return self.trunk.prefill(seen, self.held)
+    def prefill(self, seen: torch.Tensor, offset: torch.Tensor | None = None):
+        """As the trunk's; guided, each piece of seen [S, n, L] is read told `offset` and untold: the features
+        [2S, 1, W], the end logits of the told [S, 1]."""
+        if self.guided:
+            seen, offset = twice(seen), torch.cat([offset, torch.zeros_like(offset)])  # [2S, n, L], [2S, (n,) W]
+        outputs, cache = self.trunk.prefill(seen, offset)
+        return self.told_ends(outputs), cache
 
-    def step(self, previous: torch.Tensor, position: int, cache: list):
-        return self.trunk.step(previous, position, cache, self.held)
+    def step(self, previous: torch.Tensor, position: int, cache: list, offset: torch.Tensor | None = None):
+        """As the trunk's; guided, as `prefill`."""
+        if self.guided:
+            previous, offset = twice(previous), torch.cat([offset, torch.zeros_like(offset)])  # [2S, L], [2S, (1,) W]
+        outputs, cache = self.trunk.step(previous, position, cache, offset)
+        return self.told_ends(outputs), cache
+
+    def told_ends(self, outputs: tuple) -> tuple:
+        """Guided: the told pieces' end logits only (the features of both halves stay, for the event sampler)."""
+        if not self.guided:
+            return outputs
+        density, end = outputs
+        return density, end[:end.shape[0] // 2]
 
     def offset(self, described: torch.Tensor | None, b: int) -> torch.Tensor | None:
         """With ar.style, what the descriptions [B, (T,) D] add to each position's input [B, (T,) W]; None without."""
         return None if self.style is None else self.style(described, b)
-
-    def hold(self, described: torch.Tensor | None, n: int) -> None:
-        """Sampling: the descriptions [S, D] of the n pieces about to be drawn (None: untold), as the offset every
-        `prefill` and `step` adds until the next `hold` (computed once, not per chunk)."""
-        self.held = self.offset(described, n)
 
 
 @register
@@ -83,12 +94,16 @@ class EventAutoregressive(Autoregressive):
         head = EventHead(width=a.width, hidden=a.head_hidden, max_events=config.chunks.max_events,
                          chunk_seconds=self.chunk_seconds, carry=a.carry, intervals=a.intervals, tonal=a.tonal,
                          voices=a.voices, onsets=a.onsets, onsets_leans=a.onsets_leans)
-        style = PieceStyle(a.width, a.style_pause) if a.style else None
+        style = PieceStyle(a.width, a.style_pause, a.style_walk) if a.style else None
         self.generator = EventGenerator(trunk, head, style).to(device)
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
         self.encode_sets: Callable[[SetBatch], torch.Tensor] | None = None  # use_autoencoder sets it
         self.drawn: list[SetBatch] = []  # the sets of each drawn step of the last sample ([S, N] each)
-        self.told: torch.Tensor | None = None  # with ar.style: the descriptions the last sample's pieces were told [S, D]
+        self.told: torch.Tensor | None = None  # with ar.style: the descriptions the last sample's pieces were told
+        # [S, D] (walking: at their first chunk)
+        self.walks: Walk | None = None  # with ar.style_walk: the chains the pieces being sampled walk along
+        self.held: torch.Tensor | None = None  # otherwise with ar.style: the offset every chunk of them reads [S, W]
+        self.guidance = 1.0  # while pieces told a description are sampled: ar.style_guidance
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
@@ -118,6 +133,10 @@ class EventAutoregressive(Autoregressive):
         if self.styles is not None:  # the bank sampling draws from: fixed by the corpus (a resume reloads the same)
             bank = self.styles.bank(self.train_windows, self.data.real.locate, torch.Generator().manual_seed(4))
             self.generator.style.fill_bank(bank.to(self.device))
+            if self.settings.style_walk:
+                chains, links = self.styles.chains(self.train_windows, self.data.real.locate,
+                                                   torch.Generator().manual_seed(5))  # [C, J, D], [C]
+                self.generator.style.fill_chains(chains.to(self.device), links.to(self.device))
         self.use_autoencoder(data.real.ae, data.real.normaliser)
 
     def losses(self, x: torch.Tensor, real: RealBatch, steps_total: float,
@@ -175,7 +194,7 @@ class EventAutoregressive(Autoregressive):
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
         carry = self.history.carry() if self.history is not None else None  # [S, M]
         tonal = self.pitch_classes.counts() if self.pitch_classes is not None else None  # [S, G, 12]
-        sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal)  # [S, N]
+        sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal, self.guidance)  # [S, N]
         self.drawn.append(sets)
         if self.history is not None:
             self.history.append(sets)
@@ -191,20 +210,28 @@ class EventAutoregressive(Autoregressive):
         """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
         ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
         hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
-        description drawn from the bank (none with ar.style_drawn false), or one as `style` asks
-        (style.parse_style); a prompt without `style` is heard, not told."""
+        description drawn from the bank (with ar.style_walk, walks a chain of them; none with ar.style_drawn false),
+        or one as `style` asks (style.parse_style); a prompt without `style` is heard, not told."""
         self.drawn, self.history, self.pitch_classes = [], None, None
         self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
         if style is not None and self.generator.style is None:
             raise ValueError("--style: this model was not trained with ar.style; it has no description to follow")
-        described = None  # with ar.style: each piece's character, drawn or asked; a prompt is heard instead
-        if self.generator.style is not None:
+        described, self.walks = None, None  # with ar.style: each piece's character, drawn, walked or asked
+        look = self.generator.style
+        if look is not None:
             rng = torch.Generator().manual_seed(seed * 1_000_003 + 17)  # a stream apart from the chunks' draws
             if style is not None:
-                described = self.generator.style.choose(n, rng, style)  # [S, D]
-            elif prompt is None and prompt_sets is None and self.settings.style_drawn:
-                described = self.generator.style.draw(n, rng)  # [S, D]
-        self.generator.hold(described, n)
+                described = look.choose(n, rng, style)  # [S, D]
+            elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
+                if look.chains is not None:
+                    self.walks = look.walk(n, rng)
+                    described = self.walks.first  # [S, D]
+                else:
+                    described = look.draw(n, rng)  # [S, D]
+        self.held = None if self.walks is not None else self.generator.offset(described, n)  # [S, W]: computed once
+        if described is not None:  # guidance: told against untold (nothing told: nothing to guide by)
+            self.guidance = self.settings.style_guidance
+            self.generator.guided = self.guidance != 1.0
         self.told = described
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
@@ -224,7 +251,14 @@ class EventAutoregressive(Autoregressive):
             return super().sample(n, chunks, seed, prompt)
         finally:
             self.history, self.pitch_classes, self.sampler = None, None, None
-            self.generator.held = None
+            self.walks, self.held, self.guidance, self.generator.guided = None, None, 1.0, False
+
+    def condition(self, begin: int, end: int) -> torch.Tensor | None:
+        """With ar.style, the offset chunks begin … end − 1 of the pieces being sampled read: walked [S, n, W], or
+        held [S, W]; None without."""
+        if self.walks is not None:
+            return self.generator.offset(self.walks.at(begin, end), self.walks.start.shape[0])
+        return self.held
 
     def drawn_events(self, piece: int, chunks: int, chunk_seconds: float, start_chunk: int = 0) -> Events:
         """The events piece `piece` of the last sample drew in its first `chunks` new chunks, placed from chunk

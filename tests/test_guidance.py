@@ -1,0 +1,114 @@
+"""Following the description more closely (ar.style_guidance, classifier-free guidance): every choice drawn from
+untold + g × (told − untold) logits, the same choice made in both halves, the trunk reading each piece told and
+untold, and a run sampling with it."""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from test_events_arm import TINY_EVENTS
+from test_style import described, network
+from test_tonal import counts_of_one_class
+from timestepmusic.config import Config
+from timestepmusic.midi import read_events
+from timestepmusic.sequence.event_head import EventHead
+from timestepmusic.sequence.event_sampler import EventSampler
+from timestepmusic.sequence.style import BANK, parse_style
+from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import timed_carry
+
+
+def full_head() -> EventHead:
+    """A head hearing every past a sample passes (carry, intervals, tonal, voices), and drawing chunks of many
+    sizes with pedals among the notes."""
+    torch.manual_seed(0)
+    head = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25, carry=True, intervals=2, tonal=True,
+                     voices=True)
+    with torch.no_grad():
+        torch.nn.init.normal_(head.tonal.score[2].weight, std=2.0)
+        head.out["key"][-1].bias[-1] += 3.0
+        head.out["key"][-1].bias[88:91] += 3.0
+    return head.eval()
+
+
+def draw(head: EventHead, features: torch.Tensor, guidance: float, rows: int):
+    carry, (tonal, _) = timed_carry(rows, 5), counts_of_one_class(rows, 4)
+    return EventSampler(head).sample(features, torch.Generator().manual_seed(1), 0.8, carry, tonal, guidance)
+
+
+def same(a, b) -> bool:
+    return all(torch.equal(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+
+
+def test_guidance_mixes_told_and_untold_and_draws_once_for_both_halves():
+    head, rows = full_head(), 48
+    told, untold = torch.randn(rows, 8), torch.randn(rows, 8)
+    plain = draw(head, told, 1.0, rows)
+    assert (plain.sizes == 0).any() and (plain.sizes == 6).any() and ((plain.ids >= 88) & plain.mask).any()
+    for g in (0.0, 2.5):  # told twice: nothing to mix, whatever g; the same draws as unguided
+        assert same(draw(head, torch.cat([told, told]), g, rows), plain)
+    at_zero = draw(head, torch.cat([told, untold]), 0.0, rows)  # g = 0: the untold logits alone
+    assert same(at_zero, draw(head, untold, 1.0, rows)) and not same(at_zero, plain)
+    guided = draw(head, torch.cat([told, untold]), 2.5, rows)
+    assert guided.sizes.shape == (rows,) and not same(guided, plain) and not same(guided, at_zero)
+
+
+def test_guided_choices_follow_the_told_direction_further():
+    """One choice, many rows: the told features make a key likelier than the untold; guided, likelier still."""
+    torch.manual_seed(1)
+    head = EventHead(width=8, hidden=16, max_events=1, chunk_seconds=0.25).eval()
+    rows = 20000
+    told, untold = torch.randn(1, 8).expand(rows, 8), torch.randn(1, 8).expand(rows, 8)
+    share = {}
+    for name, features, g in (("untold", untold, 1.0), ("told", told, 1.0),
+                              ("guided", torch.cat([told, untold]), 3.0)):
+        drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), guidance=g)
+        ids = drawn.ids[drawn.sizes > 0, 0]
+        share[name] = torch.bincount(ids, minlength=92).float() / rows  # [92]
+    favoured = (share["told"] - share["untold"]).argmax()
+    assert share["untold"][favoured] < share["told"][favoured] < share["guided"][favoured]
+
+
+def test_the_trunk_reads_each_piece_told_and_untold_when_guided():
+    net = network(True)
+    torch.nn.init.normal_(net.style.project.weight)
+    net.style.fill_bank(described(BANK, 4))
+    x, told = torch.randn(2, 8, 4), described(2, 5)
+    (whole,), end = net(x, told)  # [2, T, W], [2, T]
+    (untold,), _ = net(x)
+    net.guided = True
+    held = net.offset(told, 2)  # [2, W]
+    ((features,), ends), cache = net.prefill(x[:, :3], held)
+    assert features.shape[0] == 4 and ends.shape[0] == 2  # both halves' features, the told pieces' end logits
+    assert torch.allclose(features[:2, -1], whole[:, 3], atol=1e-5)
+    assert torch.allclose(features[2:, -1], untold[:, 3], atol=1e-5) and torch.allclose(ends[:, -1], end[:, 3], atol=1e-5)
+    ((features,), ends), _ = net.step(x[:, 3], 4, cache, held)
+    assert torch.allclose(features[:2, -1], whole[:, 4], atol=1e-5)
+    assert torch.allclose(features[2:, -1], untold[:, 4], atol=1e-5) and torch.allclose(ends[:, -1], end[:, 4], atol=1e-5)
+
+
+def test_a_run_samples_guided_and_a_prompt_is_not(tiny_corpus, tiny_ae, tmp_path):
+    config = Config().override(TINY_EVENTS | {"ar.carry": True, "ar.tonal": True, "ar.style": True,
+                                              "gan.steps": 4, "gan.validate_every": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="events", progress=False)
+    from timestepmusic.generation import GANModel
+
+    model = GANModel.load(tmp_path / "run")
+    torch.nn.init.normal_(model.arm.generator.style.project.weight)  # as if trained: the description is heard
+    plain = model.sample(3, 4.0, seed=2)
+    model.arm.settings = dataclasses.replace(model.arm.settings, style_guidance=3.0)
+    guided = model.sample(3, 4.0, seed=2)
+    assert len(guided) == 3 and all(p.ids.size for p in guided)
+    again = model.sample(3, 4.0, seed=2)
+    assert all(a.ids.tolist() == b.ids.tolist() and a.start_s.tolist() == b.start_s.tolist()
+               for a, b in zip(guided, again))
+    assert any(a.ids.tolist() != b.ids.tolist() for a, b in zip(guided, plain))
+    assert not model.arm.generator.guided and model.arm.guidance == 1.0  # left as it was after sampling
+    asked = model.sample(2, 2.0, seed=0, style=parse_style("damper=0.2"))
+    assert len(asked) == 2
+    prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
+    continued = model.sample(2, 2.0, seed=0, prompt=prompt)  # heard, not told: nothing to guide by
+    model.arm.settings = dataclasses.replace(model.arm.settings, style_guidance=1.0)
+    assert [p.ids.tolist() for p in continued] == [p.ids.tolist() for p in model.sample(2, 2.0, seed=0, prompt=prompt)]

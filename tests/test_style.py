@@ -20,9 +20,8 @@ from timestepmusic.midi import read_events
 from timestepmusic.sequence import style as style_module
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.events import EventGenerator
-from timestepmusic.sequence.style import ATTRIBUTES, BANK, LINKS, NEAREST, STRIDE, PieceStyle, StyleGatherer, Walk, parse_style
+from timestepmusic.sequence.style import ATTRIBUTES, BANK, NEAREST, PieceStyle, StyleGatherer, parse_style
 from timestepmusic.sequence.transformer_net import LatentTransformer
-from timestepmusic.sequence.windows import SequenceSampler
 from timestepmusic.train.sequence import train_sequence_model
 
 
@@ -182,11 +181,11 @@ def test_sampling_steps_hear_the_description_as_training_does():
     assert torch.allclose(outputs[0][0][:, -1], whole[:, 4], atol=1e-5)
     (untold,), _ = net(x)
     assert not torch.allclose(untold, whole, atol=1e-3)
-    walked = described(16, 6).view(2, 8, -1)  # [2, T, D]: a description per step, as training tells them
-    (whole,), _ = net(x, walked)
-    outputs, cache = net.prefill(x[:, :3], net.offset(walked[:, :4], 2))  # positions 0 … 3
+    per_step = described(16, 6).view(2, 8, -1)  # [2, T, D]: a description per step, as training tells them
+    (whole,), _ = net(x, per_step)
+    outputs, cache = net.prefill(x[:, :3], net.offset(per_step[:, :4], 2))  # positions 0 … 3
     assert torch.allclose(outputs[0][0][:, -1], whole[:, 3], atol=1e-5)
-    outputs, cache = net.step(x[:, 3], 4, cache, net.offset(walked[:, 4:5], 2))
+    outputs, cache = net.step(x[:, 3], 4, cache, net.offset(per_step[:, 4:5], 2))
     assert torch.allclose(outputs[0][0][:, -1], whole[:, 4], atol=1e-5)
 
 
@@ -238,7 +237,7 @@ def test_a_run_with_style_samples_told_a_bank_description_per_piece(tiny_corpus,
     prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
     model.sample_latents(1, 1.0, seed=0, prompt=prompt)
     assert heard and all(told is None for told in heard)  # a continued prompt is heard, not told
-    assert model.arm.held is None and model.arm.walks is None
+    assert model.arm.held is None
     heard.clear()
     model.arm.settings = dataclasses.replace(model.arm.settings, style_drawn=False)  # ar.style_drawn false
     model.sample_latents(2, 1.0, seed=0)
@@ -362,93 +361,6 @@ def test_the_shipped_style_model_plays_high_or_low_as_asked():
     assert mean_pitch["C3"] + 12 < mean_pitch["C6"]  # asked three octaves apart: at least one written apart
 
 
-def test_the_pause_and_the_walk_need_the_style():
+def test_the_pause_needs_the_style():
     with pytest.raises(ValueError, match="ar.style_pause"):
         Config().override({"ar.style_pause": True})
-    with pytest.raises(ValueError, match="ar.style_walk"):
-        Config().override({"ar.style_walk": True})
-
-
-def test_a_walk_moves_along_its_chain_between_links_and_turns_back_at_its_end():
-    chains = torch.randn(4, LINKS, 3, dtype=torch.float64)  # [S, J, D]
-    walk = Walk(chains, torch.tensor([0, LINKS - 2, 1, 0]), torch.tensor([LINKS, LINKS, 3, 1]))
-    told = walk.at(0, 3 * STRIDE + 1)  # [S, n, D]
-    assert torch.equal(told[:, 0], chains[[0, 1, 2, 3], [0, LINKS - 2, 1, 0]]) and torch.equal(walk.first, told[:, 0])
-    assert torch.allclose(told[0, STRIDE], chains[0, 1]) and torch.allclose(told[0, 3 * STRIDE], chains[0, 3])
-    assert torch.allclose(told[0, STRIDE // 2], (chains[0, 0] + chains[0, 1]) / 2)  # halfway between links
-    assert torch.allclose(told[1, STRIDE], chains[1, LINKS - 1])  # the chain's last link …
-    assert torch.allclose(told[1, 2 * STRIDE], chains[1, LINKS - 2])  # … then back along it
-    assert torch.allclose(told[1, 3 * STRIDE], chains[1, LINKS - 3])
-    assert [int(i) for i in (told[2, ::STRIDE] == chains[2, :, None]).all(-1).int().argmax(0)] == [1, 2, 1, 0]
-    assert torch.allclose(told[2, STRIDE + STRIDE // 2], (chains[2, 1] + chains[2, 2]) / 2)  # a short chain's end
-    assert (told[3] == chains[3, 0]).all()  # a chain of one link: held
-    assert torch.equal(walk.at(5, 9), walk.at(0, 9)[:, 5:])  # any stretch: the same walk
-    around = 2 * (LINKS - 1) * STRIDE  # out and back: where it began
-    assert torch.allclose(walk.at(around, around + 1)[:, 0], told[:, 0])
-
-
-def test_chains_are_a_tracks_successive_passages(tiny_corpus, monkeypatch):
-    corpus = Corpus.open(tiny_corpus)
-    styles = StyleGatherer(ChunkGatherer(corpus))
-    ptr = torch.tensor(np.asarray(corpus.track_chunk_ptr))  # [tracks + 1]
-    chunks = int(ptr[2] - ptr[1])  # track 1: 40 to 64 chunks
-
-    def locate(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        track = torch.searchsorted(ptr, rows, right=True) - 1
-        return track, rows - ptr[track]
-
-    for name, value in (("AHEAD", 8), ("LINKS", 4), ("STRIDE", 3), ("CHAINS", 32)):
-        monkeypatch.setattr(style_module, name, value)
-    sampler = SequenceSampler(corpus, np.array([1]), 64, 0.0)
-    chains, links = styles.chains(sampler, locate, torch.Generator().manual_seed(0))  # [C, J, D], [C]
-    assert chains.shape == (32, 4, len(ATTRIBUTES))
-
-    def run_from(first: int) -> torch.Tensor:  # the passages of AHEAD chunks every STRIDE chunks from `first`, the
-        begins = [min(first + 3 * j, chunks - 8) for j in range(4)]  # last AHEAD chunks once there
-        return styles.describe(torch.ones(4, dtype=torch.long), torch.tensor(begins), torch.full((4,), 8))
-
-    runs = {first: run_from(first).nan_to_num(-1) for first in range(chunks)}  # from any chunk of the track
-    for chain, held in zip(chains.nan_to_num(-1), links.tolist()):
-        starts = [first for first, run in runs.items() if torch.equal(chain, run)]
-        assert starts and held in [min(4, (chunks - first - 1) // 3 + 1) for first in starts]
-    assert len({tuple(chain.flatten().tolist()) for chain in chains}) > 4  # from many starts
-    assert any(not torch.equal(chain[0], chain[1]) for chain in chains)  # the passages move along the track
-    assert (links < 4).any() and (links == 4).any()  # near the track's end a chain holds fewer links
-
-
-def test_a_run_with_the_walk_tells_each_chunk_of_a_piece_where_its_chain_has_got_to(tiny_corpus, tiny_ae, tmp_path,
-                                                                                   monkeypatch):
-    for name, value in (("AHEAD", 8), ("LINKS", 8), ("STRIDE", 2)):  # runs of 4 s, of passages of 2 s, a link
-        monkeypatch.setattr(style_module, name, value)  # every 0.5 s: the tiny corpus's tracks are about 12 s
-    config = Config().override(TINY_EVENTS | {"ar.style": True, "ar.style_walk": True, "gan.steps": 6,
-                                              "gan.validate_every": 3})
-    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="events", progress=False)
-    from timestepmusic.generation import GANModel, model_info
-
-    model = GANModel.load(tmp_path / "run")
-    style = model.arm.generator.style
-    assert style.chains.shape == (style_module.CHAINS, 8, len(ATTRIBUTES))  # the chains travel in the weights
-    assert not style.chains.isnan().any() and style.chains.std(1).sum() > 0  # and change along each chain
-    heard, offset = [], EventGenerator.offset
-
-    def spy(net, told, b):
-        heard.append(None if told is None else told.clone())
-        return offset(net, told, b)
-    monkeypatch.setattr(EventGenerator, "offset", spy)
-    first = model.sample_latents(3, 4.0, seed=1)  # 16 chunks: eight links along, there and back
-    assert all(told.shape[:2] == (3, 1) for told in heard)  # each chunk as it is drawn
-    walked = torch.cat(heard[1:], 1)  # [S, 16 − 1, D]: chunks 1 … 15
-    assert not torch.allclose(walked[:, 0], walked[:, -1])  # the description moves along the piece
-    assert torch.equal(model.arm.told, heard[0][:, 0])  # `told`: where each walk began
-    rows = [any(torch.equal(row, link) for link in style.chains.flatten(0, 1)) for row in heard[0][:, 0]]
-    assert all(rows)  # each piece starts at a link of a real chain
-    heard.clear()
-    assert all(torch.equal(a, b) for a, b in zip(first, model.sample_latents(3, 4.0, seed=1)))
-    heard.clear()
-    prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
-    model.sample_latents(1, 1.0, seed=0, prompt=prompt)
-    assert heard and all(told is None for told in heard)  # a continued prompt is heard, not told
-    heard.clear()
-    model.sample_latents(2, 1.0, seed=0, style=parse_style("damper=0.5"))
-    assert heard[0].shape == (2, len(ATTRIBUTES)) and heard[0][:, 5].eq(0.5).all()  # asked: held as asked
-    assert model_info(tmp_path / "run")["ar"]["style_walk"] is True

@@ -450,11 +450,6 @@ class AutoregressiveConfig:
     does not stall in silence for seconds. Its own projection starts at zero: a warm start turns it on with the
     network unchanged at first (exactly so on the corpus it was trained on: the bank and its statistics are made
     anew from the corpus)."""
-    style_walk: bool = False
-    """Events arm with ar.style: the model also keeps runs of a real track's successive descriptions (512 runs of
-    128 s, one description every 2 s), and sampling walks one per piece instead of holding one description, so
-    that a piece changes texture as the track did (sequence/style.py). `--style` still holds what it asks; a prompt
-    is still heard, not told. Adds to the weights only; off in models saved before it."""
     style_guidance: float = 1.0
     """Events arm with ar.style, sampling only: how strongly a piece follows the description it is told. Every
     choice of every event is drawn from the untold logits + this × (told − untold) (classifier-free guidance: the
@@ -481,7 +476,6 @@ class AutoregressiveConfig:
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")
         _check(self.onsets or not self.onsets_leans, "ar.onsets_leans", "needs ar.onsets")
         _check(self.style or not self.style_pause, "ar.style_pause", "needs ar.style")
-        _check(self.style or not self.style_walk, "ar.style_walk", "needs ar.style")
         _check(self.style_guidance >= 0, "ar.style_guidance", f"must be ≥ 0, got {self.style_guidance}")
         _check(self.onsets_lr_scale > 0, "ar.onsets_lr_scale", f"must be > 0, got {self.onsets_lr_scale}")
         _check(self.intervals >= 0, "ar.intervals", f"must be ≥ 0 (0 = none), got {self.intervals}")

@@ -32,7 +32,7 @@ from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
 from .event_head import EventHead
 from .event_sampler import EventSampler, twice
-from .style import PieceStyle, StyleGatherer, Walk
+from .style import PieceStyle, StyleGatherer
 from .tonal import DrawnPitchClasses, TonalGatherer
 from .transformer_net import LatentTransformer
 from .windows import RealBatch
@@ -94,15 +94,14 @@ class EventAutoregressive(Autoregressive):
         head = EventHead(width=a.width, hidden=a.head_hidden, max_events=config.chunks.max_events,
                          chunk_seconds=self.chunk_seconds, carry=a.carry, intervals=a.intervals, tonal=a.tonal,
                          voices=a.voices, onsets=a.onsets, onsets_leans=a.onsets_leans)
-        style = PieceStyle(a.width, a.style_pause, a.style_walk) if a.style else None
+        style = PieceStyle(a.width, a.style_pause) if a.style else None
         self.generator = EventGenerator(trunk, head, style).to(device)
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
         self.encode_sets: Callable[[SetBatch], torch.Tensor] | None = None  # use_autoencoder sets it
         self.drawn: list[SetBatch] = []  # the sets of each drawn step of the last sample ([S, N] each)
-        self.told: torch.Tensor | None = None  # with ar.style: the descriptions the last sample's pieces were told
-        # [S, D] (walking: at their first chunk)
-        self.walks: Walk | None = None  # with ar.style_walk: the chains the pieces being sampled walk along
-        self.held: torch.Tensor | None = None  # otherwise with ar.style: the offset every chunk of them reads [S, W]
+        self.told: torch.Tensor | None = None  # with ar.style: the descriptions the last sample's pieces were told [S, D]
+        self.held: torch.Tensor | None = None  # with ar.style: the offset every chunk of the pieces being sampled
+        # reads [S, W]
         self.guidance = 1.0  # while pieces told a description are sampled: ar.style_guidance
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
@@ -133,10 +132,6 @@ class EventAutoregressive(Autoregressive):
         if self.styles is not None:  # the bank sampling draws from: fixed by the corpus (a resume reloads the same)
             bank = self.styles.bank(self.train_windows, self.data.real.locate, torch.Generator().manual_seed(4))
             self.generator.style.fill_bank(bank.to(self.device))
-            if self.settings.style_walk:
-                chains, links = self.styles.chains(self.train_windows, self.data.real.locate,
-                                                   torch.Generator().manual_seed(5))  # [C, J, D], [C]
-                self.generator.style.fill_chains(chains.to(self.device), links.to(self.device))
         self.use_autoencoder(data.real.ae, data.real.normaliser)
 
     def losses(self, x: torch.Tensor, real: RealBatch, steps_total: float,
@@ -210,25 +205,22 @@ class EventAutoregressive(Autoregressive):
         """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
         ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
         hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
-        description drawn from the bank (with ar.style_walk, walks a chain of them; none with ar.style_drawn false),
-        or one as `style` asks (style.parse_style); a prompt without `style` is heard, not told."""
+        description drawn from the bank (none with ar.style_drawn false), or one as `style` asks
+        (style.parse_style), followed as closely as ar.style_guidance says; a prompt without `style` is heard, not
+        told."""
         self.drawn, self.history, self.pitch_classes = [], None, None
         self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
         if style is not None and self.generator.style is None:
             raise ValueError("--style: this model was not trained with ar.style; it has no description to follow")
-        described, self.walks = None, None  # with ar.style: each piece's character, drawn, walked or asked
+        described = None  # with ar.style: each piece's character, drawn or asked
         look = self.generator.style
         if look is not None:
             rng = torch.Generator().manual_seed(seed * 1_000_003 + 17)  # a stream apart from the chunks' draws
             if style is not None:
                 described = look.choose(n, rng, style)  # [S, D]
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
-                if look.chains is not None:
-                    self.walks = look.walk(n, rng)
-                    described = self.walks.first  # [S, D]
-                else:
-                    described = look.draw(n, rng)  # [S, D]
-        self.held = None if self.walks is not None else self.generator.offset(described, n)  # [S, W]: computed once
+                described = look.draw(n, rng)  # [S, D]
+        self.held = self.generator.offset(described, n)  # [S, W]: computed once
         if described is not None:  # guidance: told against untold (nothing told: nothing to guide by)
             self.guidance = self.settings.style_guidance
             self.generator.guided = self.guidance != 1.0
@@ -251,13 +243,10 @@ class EventAutoregressive(Autoregressive):
             return super().sample(n, chunks, seed, prompt)
         finally:
             self.history, self.pitch_classes, self.sampler = None, None, None
-            self.walks, self.held, self.guidance, self.generator.guided = None, None, 1.0, False
+            self.held, self.guidance, self.generator.guided = None, 1.0, False
 
     def condition(self, begin: int, end: int) -> torch.Tensor | None:
-        """With ar.style, the offset chunks begin … end − 1 of the pieces being sampled read: walked [S, n, W], or
-        held [S, W]; None without."""
-        if self.walks is not None:
-            return self.generator.offset(self.walks.at(begin, end), self.walks.start.shape[0])
+        """With ar.style, the offset every chunk of the pieces being sampled reads [S, W]; None without."""
         return self.held
 
     def drawn_events(self, piece: int, chunks: int, chunk_seconds: float, start_chunk: int = 0) -> Events:

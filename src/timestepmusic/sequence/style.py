@@ -18,18 +18,10 @@ of the training windows read no description (`STYLE_DROPOUT`), so the model also
 prompt is heard, not told. The projection starts at zero, so a warm start is at first exactly the model it came
 from. With ar.style_pause a ninth attribute, the passage's longest pause (`PAUSE`), has a projection of its own,
 also starting at zero.
-With ar.style_walk the model also keeps CHAINS chains of a real track's successive descriptions (one every STRIDE
-chunks from a start drawn as the bank's, up to LINKS of them or the track's end, `PieceStyle.chains`), and sampling
-walks one per piece instead of holding one description: each chunk is told what the real track's chunk as far along
-was told in training (interpolated between links), so a piece changes texture as the track it follows did. Why: a
-sparse passage's description held for a whole minute stalled the piece, and nothing else moved a piece's register
-or pedalling over a minute as real playing does. Measured, it did not help (docs/quality.md, seventeenth session).
 Shapes: B windows, T steps, R chunk rows, E corpus events, D attributes (8, or 9 with the pause), W width, S pieces,
-K = AHEAD chunks, P played passages of the bank, C chains, J = LINKS links, n positions.
+K = AHEAD chunks, P played passages of the bank.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -51,9 +43,6 @@ NEAREST = 32  # a request picks among this many bank descriptions nearest to it,
 NOTE_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 AHEAD = 64  # chunks a description covers, from the chunk it is read at on (16 s; a track's last 16 s near its end)
 BANK = 4096  # training passages whose descriptions sampling draws from
-CHAINS = 512  # with ar.style_walk: real tracks' runs of descriptions sampling walks along
-LINKS = 64  # descriptions per chain
-STRIDE = 8  # chunks between a chain's successive descriptions (2 s: a chain covers 128 s of its track)
 STYLE_DROPOUT = 0.1  # share of training windows that read no description
 DAMPER_ID, SOFT_ID = NUM_KEYS, NUM_KEYS + 2
 HALF_DEPTH = 96  # a damper event of at most this intensity is half pedal (as tsm evaluate's half_pedal_share)
@@ -63,7 +52,7 @@ STEP = 2  # semitones: consecutive notes at most this far apart move stepwise
 class PieceStyle(nn.Module):
     """Descriptions [B, D] (as `StyleGatherer` makes them) → an offset to every position's input [B, W]."""
 
-    def __init__(self, width: int, pause: bool = False, walk: bool = False):
+    def __init__(self, width: int, pause: bool = False):
         super().__init__()
         self.attributes = ATTRIBUTES + ((PAUSE,) if pause else ())
         d = len(self.attributes)
@@ -75,11 +64,6 @@ class PieceStyle(nn.Module):
         self.register_buffer("bank", torch.zeros(BANK, d))  # saved: what sampling draws from
         self.register_buffer("mean", torch.zeros(d))
         self.register_buffer("std", torch.ones(d))
-        if walk:  # [C, J, D], saved: what sampling walks along
-            self.register_buffer("chains", torch.zeros(CHAINS, LINKS, d))
-            self.register_buffer("chain_links", torch.ones(CHAINS, dtype=torch.long))  # [C] links each chain holds
-        else:
-            self.chains: torch.Tensor | None = None
 
     def fill_bank(self, described: torch.Tensor) -> None:
         """Keep BANK descriptions [BANK, D] of training windows, and their mean and spread for standardising; an
@@ -88,19 +72,6 @@ class PieceStyle(nn.Module):
         spread = (described - self.mean).pow(2).nanmean(0).sqrt().nan_to_num(1.0)  # [D]
         self.std.copy_(spread.clamp(min=1e-3))
         self.bank.copy_(torch.where(described.isnan(), self.mean, described))
-
-    def fill_chains(self, described: torch.Tensor, links: torch.Tensor) -> None:
-        """Keep CHAINS runs of successive descriptions [C, J, D] and how many links each holds [C] (after
-        `fill_bank`: an undefined attribute is kept as the bank's mean)."""
-        self.chains.copy_(torch.where(described.isnan(), self.mean, described))
-        self.chain_links.copy_(links)
-
-    def walk(self, n: int, rng: torch.Generator) -> Walk:
-        """n walks: each piece follows a chain drawn from `chains`, from a link drawn along it."""
-        picks = torch.randint(CHAINS, (n,), generator=rng).to(self.chains.device)  # [S]
-        links = self.chain_links[picks]  # [S]
-        start = (torch.rand(n, generator=rng, dtype=torch.float64).to(links.device) * links).floor()  # [S]
-        return Walk(self.chains[picks], start, links)
 
     def played(self) -> torch.Tensor:
         """Which of the bank's passages hold a note [BANK] (all, where none does). Training tells a silent passage
@@ -152,38 +123,6 @@ class PieceStyle(nn.Module):
         """Training: STYLE_DROPOUT of the windows of described [B, T, D] made untold (global RNG)."""
         dropped = torch.rand(described.shape[0], device=described.device) < STYLE_DROPOUT  # [B]
         return described.masked_fill(dropped[:, None, None], float("nan"))
-
-
-@dataclass
-class Walk:
-    """Pieces walking along chains of real descriptions [S, J, D] that hold `links` [S] links each, each from its
-    own link `start` [S]."""
-
-    chains: torch.Tensor
-    start: torch.Tensor
-    links: torch.Tensor
-
-    def at(self, begin: int, end: int) -> torch.Tensor:
-        """The descriptions told chunks begin … end − 1 of every piece [S, n, D]: chunk t is STRIDE⁻¹·t links along
-        from the piece's start, linearly between links; past a chain's last link the walk turns back along it (a
-        reversed run of real descriptions is still one a track could play), so a piece of any length is told a
-        real-looking run; a chain of one link is held."""
-        t = torch.arange(begin, end, device=self.start.device, dtype=torch.float64)  # [n]
-        last = (self.links - 1).double()[:, None]  # [S, 1] the chain's last link
-        turn = (2 * last).clamp(min=1)  # links out and back
-        u = (self.start[:, None] + t[None] / STRIDE) % turn  # [S, n] links along, there and back
-        u = torch.where(u > last, turn - u, u).clamp(max=last)  # [S, n] in [0, last]
-        low = u.floor().long().clamp(max=self.chains.shape[1] - 2)  # [S, n]
-        share = (u - low).to(self.chains.dtype)[..., None]  # [S, n, 1]: of the way to the next link
-        d = self.chains.shape[-1]
-        below = self.chains.gather(1, low[..., None].expand(-1, -1, d))  # [S, n, D]
-        above = self.chains.gather(1, (low + 1)[..., None].expand(-1, -1, d))  # [S, n, D]
-        return torch.lerp(below, above, share)
-
-    @property
-    def first(self) -> torch.Tensor:
-        """Each piece's description at its first chunk [S, D]."""
-        return self.at(0, 1)[:, 0]
 
 
 class StyleGatherer:
@@ -253,17 +192,6 @@ class StyleGatherer:
         starts = full if full.numel() else torch.arange(sampler.start.numel())
         chosen = sampler.start[starts[torch.randint(starts.numel(), (BANK,), generator=rng)]]  # [BANK] global rows
         return self.ahead(chosen[:, None], locate)[:, 0]
-
-    def chains(self, sampler: SequenceSampler, locate,
-               rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """CHAINS runs [C, J, D] of the descriptions told every STRIDE chunks along training tracks, from starts
-        drawn as the bank's (any chunk of a training track), each up to LINKS links or its track's last chunk, and
-        how many links each holds [C] (past those, its last repeated)."""
-        chosen = torch.randint(sampler.start.numel(), (CHAINS,), generator=rng)  # [C]
-        room = sampler.remaining[chosen]  # [C] chunks from the start to the track's end
-        links = ((room - 1) // STRIDE + 1).clamp(max=LINKS)  # [C]
-        along = torch.minimum(torch.arange(LINKS) * STRIDE, room[:, None] - 1)  # [C, J] chunks from start
-        return self.ahead(sampler.start[chosen][:, None] + along, locate), links  # [C, J, D], [C]
 
 
 def parse_style(text: str) -> dict[str, float]:

@@ -364,3 +364,62 @@ def test_the_shipped_style_model_plays_high_or_low_as_asked():
 def test_the_pause_needs_the_style():
     with pytest.raises(ValueError, match="ar.style_pause"):
         Config().override({"ar.style_pause": True})
+
+
+def test_presses_count_the_una_corda_and_damper_presses_starting_in_a_passage(tiny_corpus):
+    corpus = Corpus.open(tiny_corpus)
+    gatherer = ChunkGatherer(corpus)
+    both, plain = StyleGatherer(gatherer, pause=True, presses=True), StyleGatherer(gatherer, pause=True)
+    rng = np.random.default_rng(1)
+    chunks = np.diff(np.asarray(corpus.track_chunk_ptr))  # [tracks]
+    tracks = rng.integers(len(chunks), size=200)
+    lengths = np.minimum(rng.integers(1, 65, size=200), chunks[tracks])
+    firsts = (rng.random(200) * (chunks[tracks] - lengths + 1)).astype(int)
+    got = both.describe(*(torch.tensor(x) for x in (tracks, firsts, lengths)))  # [200, 11]
+    assert got.shape == (200, len(ATTRIBUTES) + 3)
+    assert torch.allclose(got[:, :-2], plain.describe(*(torch.tensor(x) for x in (tracks, firsts, lengths))),
+                          equal_nan=True)  # the first nine as before
+    expected = []
+    for track, first, length in zip(tracks.tolist(), firsts.tolist(), lengths.tolist()):
+        lo, hi = corpus.track_event_ptr[track], corpus.track_event_ptr[track + 1]
+        ids, start = np.asarray(corpus.ids[lo:hi]), np.asarray(corpus.start_s[lo:hi])
+        inside = (start >= first * corpus.chunk_seconds) & (start < (first + length) * corpus.chunk_seconds)
+        seconds = length * corpus.chunk_seconds
+        expected.append([np.sum(inside & (ids == 90)) / seconds, np.sum(inside & (ids == 88)) / seconds])
+    expected = np.array(expected)
+    assert np.allclose(np.expm1(got[:, -2:].numpy()), expected, atol=1e-4)
+    assert (expected[:, 0] > 0).any() and (expected[:, 0] == 0).any() and (expected[:, 1] > 0).any()
+
+
+def test_the_presses_warm_start_exactly_are_heard_and_can_be_asked_for():
+    paused = network(True, pause=True)
+    torch.manual_seed(2)
+    trunk = LatentTransformer(latent=4, context=8, width=16, layers=1, heads=2, mixture=1, dropout=0.0,
+                              head="features")
+    head = EventHead(width=16, hidden=16, max_events=4, chunk_seconds=0.25)
+    pressed = EventGenerator(trunk, head, PieceStyle(16, pause=True, presses=True)).eval()
+    torch.nn.init.normal_(paused.style.project.weight)
+    torch.nn.init.normal_(paused.style.project_pause.weight)  # trained projections of the first nine
+    bank = torch.cat([described(BANK, 8), torch.rand(BANK, 3)], 1)  # [BANK, 11]
+    paused.style.fill_bank(bank[:, :-2])
+    pressed.style.fill_bank(bank)
+    mine = pressed.state_dict()
+    pressed.load_state_dict({k: v for k, v in paused.state_dict().items() if mine[k].shape == v.shape}, strict=False)
+    x, told = torch.randn(3, 8, 4), bank[:3]
+    (a,), _ = paused(x, told[:, :-2])
+    (b,), _ = pressed(x, told)
+    assert torch.equal(a, b)  # exact: the pause's projection still reads the ninth
+    torch.nn.init.normal_(pressed.style.project_presses.weight)
+    busier = told.clone()
+    busier[:, -2] += 1.0
+    (c,), _ = pressed(x, told)
+    (d,), _ = pressed(x, busier)
+    assert not torch.allclose(c, d, atol=1e-4)  # trained, more soft presses are heard
+    assert parse_style("soft_presses=0") == {"soft_presses": 0.0}
+    assert parse_style("damper_presses=1") == {"damper_presses": pytest.approx(np.log1p(1))}
+    asked = pressed.style.choose(2, torch.Generator().manual_seed(0), {"soft_presses": 0.0})  # [2, 11]
+    assert asked[:, -2].eq(0).all()
+    with pytest.raises(ValueError, match="not trained with ar.style_presses"):
+        paused.style.choose(2, torch.Generator().manual_seed(0), {"soft_presses": 0.0})
+    with pytest.raises(ValueError, match="ar.style_presses"):
+        Config().override({"ar.style_presses": True})

@@ -464,7 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "damper=0.9,register=C5,density=6 "
                    "(register: mean pitch; spread: semitones; density: notes/s; loudness: mean velocity; stepwise, "
                    "damper, half_pedal, soft: shares 0-1; pause, in models trained with ar.style_pause: the longest "
-                   "stretch with no note starting, seconds); what is not asked goes with it as in real playing")
+                   "stretch with no note starting, seconds; soft_presses, damper_presses, in models trained with "
+                   "ar.style_presses: presses per second); what is not asked goes with it as in real playing")
     p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
                    help="without --model: the shipped model of this kind (--list); with it: check that the model is "
                    "of this kind (the architecture is read from the model)")

@@ -10,6 +10,7 @@ import torch
 from test_events_arm import TINY_EVENTS
 from test_style import described, network
 from test_tonal import counts_of_one_class
+from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.midi import read_events
 from timestepmusic.sequence.event_head import EventHead
@@ -112,3 +113,28 @@ def test_a_run_samples_guided_and_a_prompt_is_not(tiny_corpus, tiny_ae, tmp_path
     continued = model.sample(2, 2.0, seed=0, prompt=prompt)  # heard, not told: nothing to guide by
     model.arm.settings = dataclasses.replace(model.arm.settings, style_guidance=1.0)
     assert [p.ids.tolist() for p in continued] == [p.ids.tolist() for p in model.sample(2, 2.0, seed=0, prompt=prompt)]
+
+
+def test_generate_guides_asked_styles_by_default_and_takes_guidance(tiny_corpus, tiny_ae, tmp_path, monkeypatch,
+                                                                    capsys):
+    config = Config().override(TINY_EVENTS | {"ar.style": True, "gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "styled", config, arch="events", progress=False)
+    used, sample = [], EventSampler.sample
+
+    def spy(sampler, features, rng, temperature=1.0, carry=None, tonal=None, guidance=1.0):
+        used.append((guidance, features.shape[0]))
+        return sample(sampler, features, rng, temperature, carry, tonal, guidance)
+    monkeypatch.setattr(EventSampler, "sample", spy)
+    run = ["generate", "--model", str(tmp_path / "styled"), "-n", "2", "--seconds", "1"]
+    for extra, expected in ((["--style", "damper=0.2"], (2.0, 4)), ([], (1.0, 2)),  # asked: ar.request_guidance
+                            (["--guidance", "3"], (3.0, 4)), (["--style", "soft=0", "--guidance", "1"], (1.0, 2))):
+        used.clear()
+        assert main(run + extra + ["-o", str(tmp_path / f"out{len(extra)}{expected[0]}")]) == 0
+        assert set(used) == {expected}, extra  # every chunk at that guidance; guided: each piece read twice
+    prompt = next((tiny_corpus.parent / "midi").rglob("*.mid"))
+    for extra, said in ((["--guidance", "-1"], "must be ≥ 0"), (["--guidance", "2", "--prompt", str(prompt)],
+                                                                 "heard, not told")):
+        capsys.readouterr()
+        assert main(run + extra + ["-o", str(tmp_path / "bad")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert said in err and len(err.splitlines()) == 1

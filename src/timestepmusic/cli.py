@@ -231,6 +231,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if tempered:
         options = {"ends": ends_itself, "temperature": args.temperature,
                    "mixture_temperature": args.mixture_temperature}
+    if args.guidance is not None:  # a model that follows no description refuses it (GANModel.sample_latents)
+        options["guidance"] = args.guidance
     if args.style is not None:
         from .sequence.style import parse_style
 
@@ -409,6 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="warm start a new run from this run, checkpoint or shipped model's name (its settings, "
                    "weights wherever names and shapes still fit after --set, normaliser and autoencoder), e.g. to "
                    "fine-tune the default on your own corpus or to try another head on a trained network")
+    p.add_argument("--guidance", type=float, metavar="G",
+                   help="models trained with ar.style (the default): how closely each piece follows its description, "
+                   "asked with --style or drawn from real passages; every choice is drawn from the untold odds + G × "
+                   "(told − untold), so above 1 follows more closely, at about twice the sampling time (default: the "
+                   "model's ar.request_guidance, 2, with --style; its ar.style_guidance, 1, without)")
     p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
                    help="conv: convolutional GAN over fixed 16 s windows (default, or --init-from's); rnn: recurrent "
                    "attention GAN over variable-length sequences that learns where pieces end; ar: causal transformer trained by "
@@ -466,6 +473,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "damper, half_pedal, soft: shares 0-1; pause, in models trained with ar.style_pause: the longest "
                    "stretch with no note starting, seconds; soft_presses, damper_presses, in models trained with "
                    "ar.style_presses: presses per second); what is not asked goes with it as in real playing")
+    p.add_argument("--guidance", type=float, metavar="G",
+                   help="models trained with ar.style (the default): how closely each piece follows its description, "
+                   "asked with --style or drawn from real passages; every choice is drawn from the untold odds + G × "
+                   "(told − untold), so above 1 follows more closely, at about twice the sampling time (default: the "
+                   "model's ar.request_guidance, 2, with --style; its ar.style_guidance, 1, without)")
     p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
                    help="without --model: the shipped model of this kind (--list); with it: check that the model is "
                    "of this kind (the architecture is read from the model)")

@@ -456,10 +456,14 @@ class AutoregressiveConfig:
     touches of it. Its own projection starts at zero, as ar.style_pause's: a warm start turns it on with the network
     unchanged at first."""
     style_guidance: float = 1.0
-    """Events arm with ar.style, sampling only: how strongly a piece follows the description it is told. Every
+    """Events arm with ar.style, sampling only: how closely a piece follows the description drawn for it. Every
     choice of every event is drawn from the untold logits + this × (told − untold) (classifier-free guidance: the
     network was trained told and, for a tenth of its windows, untold); 1 reads the told logits alone, above 1
-    follows the description more closely, at the cost of reading each piece twice."""
+    follows the description more closely, at the cost of reading each piece twice (docs/quality.md, seventeenth
+    session: on validation, 2 tells drawn pieces apart less often but plays them denser than real)."""
+    request_guidance: float = 2.0
+    """As ar.style_guidance, for a description asked with `tsm generate --style` (measured with
+    bench/style_follow.py: at 2 an asked damper share of 0.3 is played at 0.30, at 1 at 0.54)."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""
@@ -483,6 +487,7 @@ class AutoregressiveConfig:
         _check(self.style or not self.style_pause, "ar.style_pause", "needs ar.style")
         _check(self.style or not self.style_presses, "ar.style_presses", "needs ar.style")
         _check(self.style_guidance >= 0, "ar.style_guidance", f"must be ≥ 0, got {self.style_guidance}")
+        _check(self.request_guidance >= 0, "ar.request_guidance", f"must be ≥ 0, got {self.request_guidance}")
         _check(self.onsets_lr_scale > 0, "ar.onsets_lr_scale", f"must be > 0, got {self.onsets_lr_scale}")
         _check(self.intervals >= 0, "ar.intervals", f"must be ≥ 0 (0 = none), got {self.intervals}")
         _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")

@@ -130,7 +130,7 @@ class GANModel:
     def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True, *,
                        prompt: Events | None = None, ends: bool | None = None,
                        temperature: float | None = None, mixture_temperature: float | None = None,
-                       style: dict[str, float] | None = None) -> list[torch.Tensor]:
+                       style: dict[str, float] | None = None, guidance: float | None = None) -> list[torch.Tensor]:
         """One latent sequence [T_s, L] per piece: `seconds` long, or for an arch that ends its pieces, at most
         that. With `snap_to_real` (and a codebook beside the model) each latent becomes its nearest real
         training-chunk latent. Arms that continue a past (`continues`: the likelihood arm, a conv arm with
@@ -138,7 +138,9 @@ class GANModel:
         `seconds`; the pieces start with it); the likelihood arm (`tempered`) `ends` (stop where the model
         ends the piece) and sampling temperatures (`temperature` of the
         spreads, `mixture_temperature` of the mixture's weights; None: the model's ar settings). An events model
-        trained with ar.style plays each piece as `style` asks (sequence/style.parse_style)."""
+        trained with ar.style plays each piece as `style` asks (sequence/style.parse_style), following its
+        description as closely as `guidance` says (None: the model's ar.request_guidance with `style`,
+        ar.style_guidance without)."""
         check_piece_seconds(seconds)
         chunks = max(1, round(seconds / self.ae.chunk_seconds))
         arm = self.arm
@@ -154,6 +156,15 @@ class GANModel:
         if style is not None and getattr(getattr(arm, "generator", None), "style", None) is None:
             raise ValueError(f"--style: the model in {self.folder} ({self.arch}) does not follow a description; "
                              "the shipped default does (and `style`), or any model trained with ar.style")
+        if guidance is not None:
+            if getattr(getattr(arm, "generator", None), "style", None) is None:
+                raise ValueError(f"--guidance: the model in {self.folder} ({self.arch}) does not follow a description; "
+                                 "the shipped default does, or any model trained with ar.style")
+            if prompt is not None and style is None:
+                raise ValueError("--guidance: a continued --prompt is heard, not told a description; ask a --style to "
+                                 "guide it by")
+            if not guidance >= 0:
+                raise ValueError(f"--guidance must be ≥ 0, got {guidance:g}")
         if mixture_temperature is not None and getattr(arm, "draws_events", False):
             raise ValueError("--mixture-temperature: an events model has no mixture; its --temperature is the key's")
         if tempered:
@@ -166,6 +177,8 @@ class GANModel:
             past, options = None, {"project": self.project} if tempered and arm.settings.project else {}
             if style is not None:
                 options["style"] = style
+            if guidance is not None:
+                options["guidance"] = guidance
             if prompt is not None:
                 latents, sets = self.ae.encode_events(prompt)  # [P, L], [P, N]
                 past = self.normaliser.forward(latents.float().cpu())
@@ -319,7 +332,8 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
 # settings of the ar section that only one of its two arms reads (model_info leaves out the other arm's)
 EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "drawn_share", "intervals", "tonal", "style",
                "voices", "onsets", "onsets_leans", "onsets_lr_scale", "in_bins", "style_drawn",
-               "style_pause", "style_presses", "style_guidance")
+               "style_pause", "style_presses", "style_guidance",
+               "request_guidance")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 
 

@@ -201,14 +201,14 @@ class EventAutoregressive(Autoregressive):
     @torch.no_grad()
     def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None,
                project: Callable[[torch.Tensor], torch.Tensor] | None = None,
-               prompt_sets: SetBatch | None = None,
-               style: dict[str, float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               prompt_sets: SetBatch | None = None, style: dict[str, float] | None = None,
+               guidance: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
         ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
         hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
         description drawn from the bank (none with ar.style_drawn false), or one as `style` asks
-        (style.parse_style), followed as closely as ar.style_guidance says; a prompt without `style` is heard, not
-        told."""
+        (style.parse_style), followed as closely as `guidance` says (None: ar.request_guidance for an asked one,
+        ar.style_guidance for a drawn one); a prompt without `style` is heard, not told."""
         self.drawn, self.history, self.pitch_classes = [], None, None
         self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
         if style is not None and self.generator.style is None:
@@ -223,7 +223,8 @@ class EventAutoregressive(Autoregressive):
                 described = look.draw(n, rng)  # [S, D]
         self.held = self.generator.offset(described, n)  # [S, W]: computed once
         if described is not None:  # guidance: told against untold (nothing told: nothing to guide by)
-            self.guidance = self.settings.style_guidance
+            a = self.settings
+            self.guidance = guidance if guidance is not None else a.request_guidance if style else a.style_guidance
             self.generator.guided = self.guidance != 1.0
         self.told = described
         if self.settings.carry:

@@ -63,7 +63,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--requests", nargs="+", metavar="ATTR=VALUE",
                         help="default: one per attribute the model follows (the pause's with ar.style_pause)")
-    parser.add_argument("--guidance", type=float, help="ar.style_guidance (default: the model's)")
+    parser.add_argument("--guidance", type=float,
+                        help="ar.request_guidance and ar.style_guidance: how closely the asked and the drawn "
+                        "descriptions are followed (default: the model's)")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -72,8 +74,9 @@ def main() -> int:
 
     model = GANModel.load(args.model)
     if args.guidance is not None:
-        model.arm.settings = dataclasses.replace(model.arm.settings, style_guidance=args.guidance)
-    guidance = model.arm.settings.style_guidance
+        model.arm.settings = dataclasses.replace(model.arm.settings, style_guidance=args.guidance,
+                                                 request_guidance=args.guidance)
+    guidance = f"guidance {model.arm.settings.request_guidance:g} asked, {model.arm.settings.style_guidance:g} drawn"
     started = time.perf_counter()
     untold = measured(model.sample(args.n, args.seconds, seed=args.seed), args.seconds)
     rows = []
@@ -87,7 +90,7 @@ def main() -> int:
         rows.append([request, f"{asked:g}", f"{np.nanmean(got[name]):.2f} ± {np.nanstd(got[name]):.2f}",
                      f"{np.nanmean(untold[name]):.2f} ± {np.nanstd(untold[name]):.2f}"])
     lines = table(["asked", "value", f"written ({args.n} pieces, mean ± std)", "told a drawn description"], rows)
-    lines.append(f"{args.seconds:g} s pieces, seed {args.seed}, guidance {guidance:g}, "
+    lines.append(f"{args.seconds:g} s pieces, seed {args.seed}, {guidance}, "
                  f"{time.perf_counter() - started:.0f} s")
     print("\n".join(lines))
     write_markdown(args.markdown, f"# Following `--style`: the model `{args.model}`", lines, note="beside one other job")

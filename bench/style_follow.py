@@ -6,8 +6,6 @@ pedal are `tsm evaluate`'s damper_fraction, soft_fraction and half_pedal_share; 
 top-line stepwise_share (not quite what the description counts: every note against the one before); pause
 (a model trained with ar.style_pause; its requests are added by default) the longest time between consecutive
 note starts, the piece's start and end included (the description counts whole 0.25 s chunks with no start).
-soft_presses and damper_presses (a model trained with ar.style_presses; likewise added) the una corda and damper
-events written per second.
 
     python bench/style_follow.py --model runs/style --markdown bench/results/style_follow.md
 """
@@ -29,7 +27,6 @@ from common import table, write_markdown  # noqa: E402
 REQUESTS = ("register=C3", "register=C6", "density=4", "density=16", "loudness=45", "loudness=80",
             "damper=0.3", "damper=0.95", "soft=0.8", "half_pedal=0.8", "stepwise=0.5")
 PAUSE_REQUESTS = ("pause=0.25", "pause=1", "pause=4")  # for a model trained with ar.style_pause
-PRESS_REQUESTS = ("soft_presses=0", "soft_presses=1", "damper_presses=0.5", "damper_presses=2")  # ar.style_presses
 
 
 def measured(pieces, seconds: float) -> dict[str, np.ndarray]:
@@ -44,9 +41,7 @@ def measured(pieces, seconds: float) -> dict[str, np.ndarray]:
             "loudness": np.array([v.mean() if v.size else np.nan for v in velocities]),
             "damper": described["damper_fraction"], "soft": described["soft_fraction"],
             "half_pedal": described["half_pedal_share"], "stepwise": described["stepwise_share"],
-            "pause": np.array([longest_gap_s(p.start_s[p.ids < 88], seconds) for p in pieces]),
-            "soft_presses": np.array([np.sum(p.ids == 90) / seconds for p in pieces]),
-            "damper_presses": np.array([np.sum(p.ids == 88) / seconds for p in pieces])}
+            "pause": np.array([longest_gap_s(p.start_s[p.ids < 88], seconds) for p in pieces])}
 
 
 def longest_gap_s(starts_s: np.ndarray, seconds: float) -> float:
@@ -70,7 +65,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from timestepmusic.generation import GANModel
-    from timestepmusic.sequence.style import LOGGED, parse_style
+    from timestepmusic.sequence.style import parse_style
 
     model = GANModel.load(args.model)
     if args.guidance is not None:
@@ -81,12 +76,11 @@ def main() -> int:
     untold = measured(model.sample(args.n, args.seconds, seed=args.seed), args.seconds)
     rows = []
     follows = model.arm.generator.style.attributes if model.arm.generator.style is not None else ()
-    extra = list(PAUSE_REQUESTS if "pause" in follows else ()) + list(PRESS_REQUESTS if "soft_presses" in follows else ())
-    for request in args.requests or list(REQUESTS) + extra:
+    for request in args.requests or list(REQUESTS) + list(PAUSE_REQUESTS if "pause" in follows else ()):
         style = parse_style(request)  # refuses a bad request before sampling
         (name, value), = style.items()
         got = measured(model.sample(args.n, args.seconds, seed=args.seed, style=style), args.seconds)
-        asked = value + 21 if name == "register" else float(np.expm1(value)) if name in LOGGED else value
+        asked = value + 21 if name == "register" else float(np.expm1(value)) if name in ("density", "pause") else value
         rows.append([request, f"{asked:g}", f"{np.nanmean(got[name]):.2f} ± {np.nanstd(got[name]):.2f}",
                      f"{np.nanmean(untold[name]):.2f} ± {np.nanstd(untold[name]):.2f}"])
     lines = table(["asked", "value", f"written ({args.n} pieces, mean ± std)", "told a drawn description"], rows)

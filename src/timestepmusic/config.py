@@ -450,11 +450,6 @@ class AutoregressiveConfig:
     does not stall in silence for seconds. Its own projection starts at zero: a warm start turns it on with the
     network unchanged at first (exactly so on the corpus it was trained on: the bank and its statistics are made
     anew from the corpus)."""
-    style_presses: bool = False
-    """Events arm with ar.style: the description also holds how many una corda and damper presses start per second
-    in its passage (ln(1 + rate)), so that a passage without the soft pedal is told apart from one with a few short
-    touches of it. Its own projection starts at zero, as ar.style_pause's: a warm start turns it on with the network
-    unchanged at first."""
     style_guidance: float = 1.0
     """Events arm with ar.style, sampling only: how closely a piece follows the description drawn for it. Every
     choice of every event is drawn from the untold logits + this × (told − untold) (classifier-free guidance: the
@@ -485,7 +480,6 @@ class AutoregressiveConfig:
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")
         _check(self.onsets or not self.onsets_leans, "ar.onsets_leans", "needs ar.onsets")
         _check(self.style or not self.style_pause, "ar.style_pause", "needs ar.style")
-        _check(self.style or not self.style_presses, "ar.style_presses", "needs ar.style")
         _check(self.style_guidance >= 0, "ar.style_guidance", f"must be ≥ 0, got {self.style_guidance}")
         _check(self.request_guidance >= 0, "ar.request_guidance", f"must be ≥ 0, got {self.request_guidance}")
         _check(self.onsets_lr_scale > 0, "ar.onsets_lr_scale", f"must be > 0, got {self.onsets_lr_scale}")

@@ -94,7 +94,7 @@ class EventAutoregressive(Autoregressive):
         head = EventHead(width=a.width, hidden=a.head_hidden, max_events=config.chunks.max_events,
                          chunk_seconds=self.chunk_seconds, carry=a.carry, intervals=a.intervals, tonal=a.tonal,
                          voices=a.voices, onsets=a.onsets, onsets_leans=a.onsets_leans)
-        style = PieceStyle(a.width, a.style_pause, a.style_presses) if a.style else None
+        style = PieceStyle(a.width, a.style_pause) if a.style else None
         self.generator = EventGenerator(trunk, head, style).to(device)
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
         self.encode_sets: Callable[[SetBatch], torch.Tensor] | None = None  # use_autoencoder sets it
@@ -128,8 +128,7 @@ class EventAutoregressive(Autoregressive):
         self.gatherer = ChunkGatherer(data.corpus, max_events=self.generator.events.max_events, device=self.device)
         self.carries = CarryGatherer(self.gatherer) if self.settings.carry else None
         self.tonal_counts = TonalGatherer(self.gatherer) if self.settings.tonal else None
-        a = self.settings
-        self.styles = StyleGatherer(self.gatherer, a.style_pause, a.style_presses) if a.style else None
+        self.styles = StyleGatherer(self.gatherer, self.settings.style_pause) if self.settings.style else None
         if self.styles is not None:  # the bank sampling draws from: fixed by the corpus (a resume reloads the same)
             bank = self.styles.bank(self.train_windows, self.data.real.locate, torch.Generator().manual_seed(4))
             self.generator.style.fill_bank(bank.to(self.device))

@@ -17,13 +17,8 @@ none (16 s without a note: 0.7 % of the default's bank), held for a whole piece,
 of the training windows read no description (`STYLE_DROPOUT`), so the model also plays without one: a continued
 prompt is heard, not told. The projection starts at zero, so a warm start is at first exactly the model it came
 from. With ar.style_pause a ninth attribute, the passage's longest pause (`PAUSE`), has a projection of its own,
-also starting at zero. With ar.style_presses two more (`PRESSES`), after the pause where there is one: how many
-una corda and damper presses start per second in the passage (ln(1 + rate)), with a projection of their own, also
-starting at zero. Why: the shares say how long a pedal is down, so a passage without the soft pedal and one with a
-few short touches of it (real presses are often a tenth of a second) read almost the same; drawn pieces used the
-soft pedal in 93 % of minutes, real ones in 74 % (docs/quality.md, seventeenth session).
-Shapes: B windows, T steps, R chunk rows, E corpus events, D attributes (8; + 1 with the pause, + 2 with the presses),
-W width, S pieces,
+also starting at zero.
+Shapes: B windows, T steps, R chunk rows, E corpus events, D attributes (8, or 9 with the pause), W width, S pieces,
 K = AHEAD chunks, P played passages of the bank.
 """
 from __future__ import annotations
@@ -37,18 +32,13 @@ from .windows import SequenceSampler
 
 ATTRIBUTES = ("register", "spread", "density", "loudness", "stepwise", "damper", "half_pedal", "soft")
 PAUSE = "pause"  # with ar.style_pause, after ATTRIBUTES: the longest stretch of chunks with no note starting
-PRESSES = ("soft_presses", "damper_presses")  # with ar.style_presses, after the pause: presses starting per second
-ASKABLE = ATTRIBUTES + (PAUSE,) + PRESSES  # what `--style` may name (the pause and presses: of a model trained with them)
-TRAINED_WITH = {PAUSE: "ar.style_pause", PRESSES[0]: "ar.style_presses", PRESSES[1]: "ar.style_presses"}
-LOGGED = ("density", PAUSE) + PRESSES  # held as ln(1 + value)
+ASKABLE = ATTRIBUTES + (PAUSE,)  # what `--style` may name (the pause: of a model trained with it)
 UNITS = {"register": "the notes' mean pitch: a MIDI note (60) or name (C4, F#5, Bb3)",
          "spread": "the notes' standard deviation of pitch, semitones", "density": "notes per second",
          "loudness": "the notes' mean velocity, 1-127", "stepwise": "share of notes within 2 semitones of the one before",
          "damper": "share of time the damper is down", "half_pedal": "share of damper time at half depth",
          "soft": "share of time the soft pedal is down",
-         PAUSE: "the longest stretch with no note starting, seconds (models trained with ar.style_pause)",
-         PRESSES[0]: "una corda presses starting per second (models trained with ar.style_presses)",
-         PRESSES[1]: "damper presses starting per second (models trained with ar.style_presses)"}
+         PAUSE: "the longest stretch with no note starting, seconds (models trained with ar.style_pause)"}
 NEAREST = 32  # a request picks among this many bank descriptions nearest to it, for the attributes not asked
 NOTE_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 AHEAD = 64  # chunks a description covers, from the chunk it is read at on (16 s; a track's last 16 s near its end)
@@ -62,18 +52,15 @@ STEP = 2  # semitones: consecutive notes at most this far apart move stepwise
 class PieceStyle(nn.Module):
     """Descriptions [B, D] (as `StyleGatherer` makes them) → an offset to every position's input [B, W]."""
 
-    def __init__(self, width: int, pause: bool = False, presses: bool = False):
+    def __init__(self, width: int, pause: bool = False):
         super().__init__()
-        self.attributes = ATTRIBUTES + ((PAUSE,) if pause else ()) + (PRESSES if presses else ())
+        self.attributes = ATTRIBUTES + ((PAUSE,) if pause else ())
         d = len(self.attributes)
         self.project = nn.Linear(len(ATTRIBUTES) + 1, width, bias=False)  # the first eight and a 1: "described"
         nn.init.zeros_(self.project.weight)
         self.project_pause = nn.Linear(1, width, bias=False) if pause else None  # its own: a warm start fits
         if self.project_pause is not None:
             nn.init.zeros_(self.project_pause.weight)
-        self.project_presses = nn.Linear(len(PRESSES), width, bias=False) if presses else None  # likewise
-        if self.project_presses is not None:
-            nn.init.zeros_(self.project_presses.weight)
         self.register_buffer("bank", torch.zeros(BANK, d))  # saved: what sampling draws from
         self.register_buffer("mean", torch.zeros(d))
         self.register_buffer("std", torch.ones(d))
@@ -108,8 +95,8 @@ class PieceStyle(nn.Module):
         the NEAREST played bank descriptions to what was asked (so that they go together as in real playing)."""
         for name in request:
             if name not in self.attributes:
-                raise ValueError(f"--style {name}: this model was not trained with {TRAINED_WITH.get(name, name)}; "
-                                 f"it follows {', '.join(self.attributes)}")
+                raise ValueError(f"--style {name}: this model was not trained with ar.style_pause; it follows "
+                                 f"{', '.join(self.attributes)}")
         columns = torch.tensor([self.attributes.index(name) for name in request])  # [A]
         wanted = torch.tensor(list(request.values()), dtype=self.bank.dtype, device=self.bank.device)  # [A]
         bank = self.bank[self.played()]  # [P, D]
@@ -129,9 +116,7 @@ class PieceStyle(nn.Module):
         first = len(ATTRIBUTES)
         offset = self.project(torch.cat([z[..., :first], told.float()], -1))  # [B, (T,) 9] → [B, (T,) W]
         if self.project_pause is not None:
-            offset = offset + self.project_pause(z[..., first:first + 1])  # [B, (T,) 1] → [B, (T,) W]
-        if self.project_presses is not None:
-            offset = offset + self.project_presses(z[..., -len(PRESSES):])  # [B, (T,) 2] → [B, (T,) W]
+            offset = offset + self.project_pause(z[..., first:])  # [B, (T,) 1] → [B, (T,) W]
         return offset
 
     def drop(self, described: torch.Tensor) -> torch.Tensor:
@@ -144,9 +129,8 @@ class StyleGatherer:
     """Descriptions of real windows from a ChunkGatherer's corpus: running sums along the corpus's events,
     differenced at each window's ends."""
 
-    def __init__(self, gatherer: ChunkGatherer, pause: bool = False, presses: bool = False):
+    def __init__(self, gatherer: ChunkGatherer, pause: bool = False):
         self.g, self.pause = gatherer, pause  # pause: also each passage's longest pause (ar.style_pause)
-        self.presses = presses  # also how many soft and damper presses start per second (ar.style_presses)
         ids = gatherer.ids.long()  # [E]
         note = ids < NUM_KEYS
         track = torch.floor(gatherer.key / gatherer.stride_s).long()  # [E]
@@ -161,16 +145,15 @@ class StyleGatherer:
         note, half = note.double(), (damper & (gatherer.intensity <= HALF_DEPTH)).double()
         per_event = torch.stack([note, key * note, key ** 2 * note, velocity * note, paired.double(),
                                  stepwise.double(), duration * damper, duration * half,
-                                 duration * (ids == SOFT_ID), (ids == SOFT_ID).double(), damper.double()],
-                                dim=1)  # [E, 11]
-        self.running = torch.cat([per_event.new_zeros(1, 11), per_event.cumsum(0)])  # [E + 1, 11]: sums before each
+                                 duration * (ids == SOFT_ID)], dim=1)  # [E, 9]
+        self.running = torch.cat([per_event.new_zeros(1, 9), per_event.cumsum(0)])  # [E + 1, 9]: sums before each
 
     def describe(self, track: torch.Tensor, chunk: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
         """Chunks chunk … chunk + length − 1 [B] of track `track` [B] → their descriptions [B, D] (NaN where
         undefined)."""
         begin = self.g.first_event_at(track, chunk)  # [B]
         end = self.g.first_event_at(track, chunk + length)
-        s = (self.running[end] - self.running[begin]).unbind(1)  # 11 × [B]
+        s = (self.running[end] - self.running[begin]).unbind(1)  # 9 × [B]
         notes, seconds = s[0], length.double() * self.g.chunk_seconds
         mean = s[1] / notes  # NaN without notes
         spread = (s[2] / notes - mean ** 2).clamp(min=0).sqrt()
@@ -178,8 +161,6 @@ class StyleGatherer:
                                  (s[6] / seconds).clamp(max=1), s[7] / s[6], (s[8] / seconds).clamp(max=1)], dim=1)
         if self.pause:
             described = torch.cat([described, torch.log1p(self.longest_pause_s(track, chunk, length))[:, None]], 1)
-        if self.presses:
-            described = torch.cat([described, torch.log1p(torch.stack([s[9], s[10]], 1) / seconds[:, None])], 1)
         return described.float()  # [B, D]
 
     def longest_pause_s(self, track: torch.Tensor, chunk: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
@@ -243,11 +224,11 @@ def _described_value(name: str, value: str) -> float:
         number = float(value)
     except ValueError:
         raise ValueError(f"--style {name}={value}: not a number ({UNITS[name]})") from None
-    bounds = {"spread": (0.0, 44.0), "density": (0.0, 60.0), "loudness": (1.0, 127.0), PAUSE: (0.0, 16.0),
-              PRESSES[0]: (0.0, 20.0), PRESSES[1]: (0.0, 20.0)}.get(name, (0.0, 1.0))  # a pause: within 16 s
+    bounds = {"spread": (0.0, 44.0), "density": (0.0, 60.0), "loudness": (1.0, 127.0),
+              PAUSE: (0.0, 16.0)}.get(name, (0.0, 1.0))  # a pause within a passage of AHEAD chunks: 16 s
     if not bounds[0] <= number <= bounds[1]:
         raise ValueError(f"--style {name}={value}: must be in [{bounds[0]:g}, {bounds[1]:g}] ({UNITS[name]})")
-    return float(torch.log1p(torch.tensor(number))) if name in LOGGED else number
+    return float(torch.log1p(torch.tensor(number))) if name in ("density", PAUSE) else number
 
 
 def _midi_note(value: str) -> int:

@@ -8,6 +8,7 @@ import dataclasses
 import torch
 
 from test_events_arm import TINY_EVENTS
+from test_onsets import onset_head
 from test_style import described, network
 from test_tonal import counts_of_one_class
 from timestepmusic.cli import main
@@ -54,6 +55,24 @@ def test_guidance_mixes_told_and_untold_and_draws_once_for_both_halves():
     assert same(at_zero, draw(head, untold, 1.0, rows)) and not same(at_zero, plain)
     guided = draw(head, torch.cat([told, untold]), 2.5, rows)
     assert guided.sizes.shape == (rows,) and not same(guided, plain) and not same(guided, at_zero)
+
+
+def test_guidance_draws_the_onset_choice_once_for_both_halves():
+    """With ar.onsets each event first chooses to join the latest onset, start one or end the chunk: guided,
+    that choice too is drawn once from the mixed odds."""
+    torch.manual_seed(2)
+    head, rows = onset_head().eval(), 48
+    told, untold = torch.randn(rows, 8), torch.randn(rows, 8)
+    carry = timed_carry(rows, 5)
+
+    def sample(features, g):
+        return EventSampler(head).sample(features, torch.Generator().manual_seed(1), 1.0, carry, None, g)
+    plain = sample(told, 1.0)
+    assert (plain.sizes > 1).any() and (plain.sizes == 0).any()
+    assert same(sample(torch.cat([told, told]), 2.5), plain)  # nothing to mix: the unguided draws
+    assert same(sample(torch.cat([told, untold]), 0.0), sample(untold, 1.0))  # the untold odds alone
+    guided = sample(torch.cat([told, untold]), 2.5)
+    assert not same(guided, plain) and guided.sizes.shape == (rows,)
 
 
 def test_guided_choices_follow_the_told_direction_further():
@@ -132,9 +151,13 @@ def test_generate_guides_asked_styles_by_default_and_takes_guidance(tiny_corpus,
         assert main(run + extra + ["-o", str(tmp_path / f"out{len(extra)}{expected[0]}")]) == 0
         assert set(used) == {expected}, extra  # every chunk at that guidance; guided: each piece read twice
     prompt = next((tiny_corpus.parent / "midi").rglob("*.mid"))
-    for extra, said in ((["--guidance", "-1"], "must be ≥ 0"), (["--guidance", "2", "--prompt", str(prompt)],
-                                                                 "heard, not told")):
+    plain = Config().override(TINY_EVENTS | {"gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "plain", plain, arch="events", progress=False)
+    unguided = ["generate", "--model", str(tmp_path / "plain"), "-n", "1", "--seconds", "1"]
+    for args, said in ((run + ["--guidance", "-1"], "must be ≥ 0"),
+                       (run + ["--guidance", "2", "--prompt", str(prompt)], "heard, not told"),
+                       (unguided + ["--guidance", "2"], "does not follow a description")):
         capsys.readouterr()
-        assert main(run + extra + ["-o", str(tmp_path / "bad")]) == 2
+        assert main(args + ["-o", str(tmp_path / "bad")]) == 2
         err = capsys.readouterr().err.strip()
         assert said in err and len(err.splitlines()) == 1

@@ -411,11 +411,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="warm start a new run from this run, checkpoint or shipped model's name (its settings, "
                    "weights wherever names and shapes still fit after --set, normaliser and autoencoder), e.g. to "
                    "fine-tune the default on your own corpus or to try another head on a trained network")
-    p.add_argument("--guidance", type=float, metavar="G",
-                   help="models trained with ar.style (the default): how closely each piece follows its description, "
-                   "asked with --style or drawn from real passages; every choice is drawn from the untold odds + G × "
-                   "(told − untold), so above 1 follows more closely, at about twice the sampling time (default: the "
-                   "model's ar.request_guidance, 2, with --style; its ar.style_guidance, 1, without)")
     p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
                    help="conv: convolutional GAN over fixed 16 s windows (default, or --init-from's); rnn: recurrent "
                    "attention GAN over variable-length sequences that learns where pieces end; ar: causal transformer trained by "

@@ -458,7 +458,7 @@ class AutoregressiveConfig:
     session: on validation, 2 tells drawn pieces apart less often but plays them denser than real)."""
     request_guidance: float = 2.0
     """As ar.style_guidance, for a description asked with `tsm generate --style` (measured with
-    bench/style_follow.py: at 2 an asked damper share of 0.3 is played at 0.30, at 1 at 0.54)."""
+    bench/style_follow.py: at 2 an asked damper share of 0.3 is played at 0.30, at 1 at 0.53)."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""

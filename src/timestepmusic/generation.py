@@ -163,6 +163,9 @@ class GANModel:
             if prompt is not None and style is None:
                 raise ValueError("--guidance: a continued --prompt is heard, not told a description; ask a --style to "
                                  "guide it by")
+            if style is None and not arm.settings.style_drawn:
+                raise ValueError(f"--guidance: the model in {self.folder} is set to tell its pieces no description "
+                                 "(ar.style_drawn false); ask a --style to guide them by")
             if not guidance >= 0:
                 raise ValueError(f"--guidance must be ≥ 0, got {guidance:g}")
         if mixture_temperature is not None and getattr(arm, "draws_events", False):

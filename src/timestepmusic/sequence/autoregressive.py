@@ -146,9 +146,9 @@ class Autoregressive:
                       disable=None if self.progress else True):
             if cache is None or t - base >= net.context:  # (re-)read the window: the prompt's last, or the last `keep`
                 base = max(0, t - (net.context - 1 if cache is None else keep))
-                outputs, cache = net.prefill(x[:, base:t], self.condition(base, t + 1))
+                outputs, cache = net.prefill(x[:, base:t], self.condition())
             else:  # one more position, with the key/value cache
-                outputs, cache = net.step(x[:, t - 1], t - base, cache, self.condition(t, t + 1))
+                outputs, cache = net.step(x[:, t - 1], t - base, cache, self.condition())
             density, end_logit = tuple(d[:, -1] for d in outputs[0]), outputs[1][:, -1]
             x[:, t] = self.draw(density, rng)
             if project is not None:
@@ -162,9 +162,9 @@ class Autoregressive:
                     break
         return x, lengths
 
-    def condition(self, begin: int, end: int) -> torch.Tensor | None:
-        """Sampling: what is added to the input of chunks begin … end − 1 of every piece (an offset [S, W] or
-        [S, end − begin, W]); None: nothing (this arm)."""
+    def condition(self) -> torch.Tensor | None:
+        """Sampling: an offset [S, W] added to the input of every chunk of the pieces being sampled (the events arm's
+        told description); None: nothing (this arm)."""
         return None
 
     def draw(self, density: tuple[torch.Tensor, ...], rng: torch.Generator) -> torch.Tensor:

@@ -13,9 +13,10 @@ costs more to launch than to compute, so it does fewer of them:
 - nn.Module calls (hooks, attribute look-ups) are replaced by the functional ops on the same weights (the
   relative-pitch pointer of ar.intervals and the voices' lean of ar.voices, where a head has them, are called
   as modules).
-With guidance (ar.style_guidance g ≠ 1), the features come twice, told the pieces' descriptions and untold, and
-every choice is drawn from the untold logits + g × (told − untold) (classifier-free guidance, Ho & Salimans 2022:
-the network was trained told and, for a tenth of its windows, untold), then made in both halves alike.
+With guidance (ar.style_guidance or ar.request_guidance g ≠ 1), the features come twice, told the pieces'
+descriptions and untold, and every choice is drawn from the untold logits + g × (told − untold) (classifier-free
+guidance, Ho & Salimans 2022: the network was trained told and, for a tenth of its windows, untold), then made in
+both halves alike.
 An `EventSampler` holds those tables; prepare one per sample (the weights must not change while it is used).
 Shapes: R chunk rows (2R with guidance: told, then untold), N events per chunk (max_events), H head width,
 C choices per event, I notes heard so far (ar.voices), V voices, S start bins.

@@ -56,14 +56,14 @@ class EventGenerator(nn.Module):
         """As the trunk's; guided, each piece of seen [S, n, L] is read told `offset` and untold: the features
         [2S, 1, W], the end logits of the told [S, 1]."""
         if self.guided:
-            seen, offset = twice(seen), torch.cat([offset, torch.zeros_like(offset)])  # [2S, n, L], [2S, (n,) W]
+            seen, offset = twice(seen), torch.cat([offset, torch.zeros_like(offset)])  # [2S, n, L], [2S, W]
         outputs, cache = self.trunk.prefill(seen, offset)
         return self.told_ends(outputs), cache
 
     def step(self, previous: torch.Tensor, position: int, cache: list, offset: torch.Tensor | None = None):
         """As the trunk's; guided, as `prefill`."""
         if self.guided:
-            previous, offset = twice(previous), torch.cat([offset, torch.zeros_like(offset)])  # [2S, L], [2S, (1,) W]
+            previous, offset = twice(previous), torch.cat([offset, torch.zeros_like(offset)])  # [2S, L], [2S, W]
         outputs, cache = self.trunk.step(previous, position, cache, offset)
         return self.told_ends(outputs), cache
 
@@ -102,7 +102,7 @@ class EventAutoregressive(Autoregressive):
         self.told: torch.Tensor | None = None  # with ar.style: the descriptions the last sample's pieces were told [S, D]
         self.held: torch.Tensor | None = None  # with ar.style: the offset every chunk of the pieces being sampled
         # reads [S, W]
-        self.guidance = 1.0  # while pieces told a description are sampled: ar.style_guidance
+        self.guidance = 1.0  # while pieces told a description are sampled: how closely they follow it
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
@@ -183,8 +183,8 @@ class EventAutoregressive(Autoregressive):
         return super().reading(x, real)
 
     def draw(self, density: tuple[torch.Tensor, ...], rng: torch.Generator) -> torch.Tensor:
-        """One chunk of events per piece from the step's features [S, W], kept in `drawn`; → their standardised
-        latents [S, L], which the transformer reads next."""
+        """One chunk of events per piece from the step's features [S, W] (guided: [2S, W], told, then untold),
+        kept in `drawn`; → their standardised latents [S, L], which the transformer reads next."""
         if self.encode_sets is None:
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
         carry = self.history.carry() if self.history is not None else None  # [S, M]
@@ -221,9 +221,11 @@ class EventAutoregressive(Autoregressive):
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
                 described = look.draw(n, rng)  # [S, D]
         self.held = self.generator.offset(described, n)  # [S, W]: computed once
-        if described is not None:  # guidance: told against untold (nothing told: nothing to guide by)
+        self.guidance, self.generator.guided = 1.0, False  # nothing told: nothing to guide by
+        if described is not None:  # guidance: told against untold
             a = self.settings
-            self.guidance = guidance if guidance is not None else a.request_guidance if style else a.style_guidance
+            self.guidance = (guidance if guidance is not None else a.request_guidance if style is not None
+                             else a.style_guidance)
             self.generator.guided = self.guidance != 1.0
         self.told = described
         if self.settings.carry:
@@ -246,7 +248,7 @@ class EventAutoregressive(Autoregressive):
             self.history, self.pitch_classes, self.sampler = None, None, None
             self.held, self.guidance, self.generator.guided = None, 1.0, False
 
-    def condition(self, begin: int, end: int) -> torch.Tensor | None:
+    def condition(self) -> torch.Tensor | None:
         """With ar.style, the offset every chunk of the pieces being sampled reads [S, W]; None without."""
         return self.held
 

@@ -470,8 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--guidance", type=float, metavar="G",
                    help="models trained with ar.style (the default): how closely each piece follows its description, "
                    "asked with --style or drawn from real passages; every choice is drawn from the untold odds + G × "
-                   "(told − untold), so above 1 follows more closely, at about twice the sampling time (default: the "
-                   "model's ar.request_guidance, 2, with --style; its ar.style_guidance, 1, without)")
+                   "(told − untold), so above 1 follows more closely (and may overshoot); any G but 1 reads each piece "
+                   "twice, at about half the sampling speed (default: the model's ar.request_guidance, 2, with --style; "
+                   "its ar.style_guidance, 1, without)")
     p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
                    help="without --model: the shipped model of this kind (--list); with it: check that the model is "
                    "of this kind (the architecture is read from the model)")

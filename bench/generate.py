@@ -68,15 +68,15 @@ def timed(fn, repeat: int) -> tuple[list[float], object]:
     return out, result
 
 
-def sample_parts(gan, seed: int) -> tuple[dict[str, float], object]:
-    """GANModel.sample(1, SECONDS, seed) step by step: seconds per part and the events."""
+def sample_parts(gan, seed: int, **asked) -> tuple[dict[str, float], object]:
+    """GANModel.sample(1, SECONDS, seed, **asked) step by step: seconds per part and the events."""
     from timestepmusic.batches import SetBatch
     from timestepmusic.generation import sampled_events
 
     ae = gan.ae
     if getattr(gan.arm, "draws_events", False):  # the events arm: drawn as events, nothing decoded
         t0 = time.perf_counter()
-        pieces = gan.sample_latents(1, SECONDS, seed)
+        pieces = gan.sample_latents(1, SECONDS, seed, **asked)
         t1 = time.perf_counter()
         events = sampled_events(gan.arm, ae, pieces)[0]
         t2 = time.perf_counter()
@@ -133,12 +133,18 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="sample calls before timing")
     parser.add_argument("--samples", type=int, default=50, help="timed sample calls")
     parser.add_argument("--runs", type=int, default=5, help="runs of each child process; the median is shown")
+    parser.add_argument("--style", help="ask for this description, e.g. damper=0.3 (models trained with ar.style; "
+                        "guided at the model's ar.request_guidance), in process and in the child `tsm generate`")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args()
 
     torch.set_num_threads(1)
     from timestepmusic.generation import GANModel
     from timestepmusic.midi import write_events
+    from timestepmusic.sequence.style import parse_style
+
+    asked = {} if args.style is None else {"style": parse_style(args.style)}
+    style_args = [] if args.style is None else ["--style", args.style]
 
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-generate-"))
     try:
@@ -148,11 +154,11 @@ def main() -> None:
             return
         load_before = os.getloadavg()[0]
         load_s, gan = timed(lambda i: GANModel.load(model), 5)
-        timed(lambda i: gan.sample(1, SECONDS, 1000 + i), args.warmup)
-        sample_s, events = timed(lambda i: gan.sample(1, SECONDS, i)[0], args.samples)
+        timed(lambda i: gan.sample(1, SECONDS, 1000 + i, **asked), args.warmup)
+        sample_s, events = timed(lambda i: gan.sample(1, SECONDS, i, **asked)[0], args.samples)
         parts = {}
         for i in range(args.samples):
-            spent, mine = sample_parts(gan, i)
+            spent, mine = sample_parts(gan, i, **asked)
             for k, v in spent.items():
                 parts.setdefault(k, []).append(v)
         same = len(mine) == len(events) and bool(np.array_equal(mine.ids, events.ids))
@@ -163,7 +169,8 @@ def main() -> None:
         tsm_cmd = [str(tsm)] if tsm.is_file() else [sys.executable, "-m", "timestepmusic"]
         children = {
             "tsm generate -n 1 (whole process)": lambda i: tsm_cmd + ["generate", "-n", "1", "-o",
-                                                                        str(tmp / f"out{i}"), "--model", str(model)],
+                                                                        str(tmp / f"out{i}"), "--model", str(model)]
+            + style_args,
             'python -c "import timestepmusic.cli"': lambda i: [sys.executable, "-c", "import timestepmusic.cli"],
             'baseline: python -c "import torch"': lambda i: [sys.executable, "-c", "import torch"],
         }
@@ -188,7 +195,8 @@ def main() -> None:
     lines = [f"model {model} ({gan.arch}; generator window {window} chunks × {gan.ae.chunk_seconds} s, latent "
              f"{gan.generator.latent}; PISA hidden {gan.ae.model.hidden}); one sample of {SECONDS:g} s = "
              f"{round(SECONDS / gan.ae.chunk_seconds)} chunks, e.g. {notes} notes and {len(events) - notes} pedal "
-             f"events; torch {torch.__version__}, one thread (torch.set_num_threads(1), OMP_NUM_THREADS=1 in children)",
+             f"events; torch {torch.__version__}, one thread (torch.set_num_threads(1), OMP_NUM_THREADS=1 in children)"
+             + (f"; asked --style {args.style} (guided)" if args.style else ""),
              load_average(load_before, load_after), *busy_warning(load_before, load_after), ""]
     rows = [[f"GANModel.sample(1, {SECONDS:g}, seed), in process", f"{median_ms:.2f} ms", f"{p90_ms:.2f} ms", "",
              f"≤ {SAMPLE_TARGET_MS:g} ms {verdict(median_ms <= SAMPLE_TARGET_MS)}"],

@@ -89,10 +89,12 @@ def main() -> None:
 def told_apart(name: str, told: np.ndarray, long: np.ndarray, attributes: tuple[str, ...]) -> str:
     """The mean description [pieces, D] told the pieces silent over 4 s (`long` [pieces]) against the others',
     density and pause in their users' units (notes/s, s: the mean of ln(1 + x), then back)."""
+    from timestepmusic.sequence.style import LOGGED
+
     shown = []
     for j, attribute in enumerate(attributes):
         stalled, others = told[long, j].mean(), told[~long, j].mean()
-        if attribute in ("density", "pause"):
+        if attribute in LOGGED:
             stalled, others = np.expm1(stalled), np.expm1(others)
         shown.append(f"{attribute} {stalled:.2f} against {others:.2f}")
     return f"  - told (mean description, stalled against the rest): {'; '.join(shown)}"

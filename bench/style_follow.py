@@ -65,7 +65,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from timestepmusic.generation import GANModel
-    from timestepmusic.sequence.style import parse_style
+    from timestepmusic.sequence.style import LOGGED, parse_style
 
     model = GANModel.load(args.model)
     if args.guidance is not None:
@@ -80,7 +80,7 @@ def main() -> int:
         style = parse_style(request)  # refuses a bad request before sampling
         (name, value), = style.items()
         got = measured(model.sample(args.n, args.seconds, seed=args.seed, style=style), args.seconds)
-        asked = value + 21 if name == "register" else float(np.expm1(value)) if name in ("density", "pause") else value
+        asked = value + 21 if name == "register" else float(np.expm1(value)) if name in LOGGED else value
         rows.append([request, f"{asked:g}", f"{np.nanmean(got[name]):.2f} ± {np.nanstd(got[name]):.2f}",
                      f"{np.nanmean(untold[name]):.2f} ± {np.nanstd(untold[name]):.2f}"])
     lines = table(["asked", "value", f"written ({args.n} pieces, mean ± std)", "told a drawn description"], rows)

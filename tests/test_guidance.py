@@ -98,7 +98,7 @@ def test_the_trunk_reads_each_piece_told_and_untold_when_guided():
     x, told = torch.randn(2, 8, 4), described(2, 5)
     (whole,), end = net(x, told)  # [2, T, W], [2, T]
     (untold,), _ = net(x)
-    net.guided = True
+    net.guidance = 2.0  # guided: every piece read twice
     held = net.offset(told, 2)  # [2, W]
     ((features,), ends), cache = net.prefill(x[:, :3], held)
     assert features.shape[0] == 4 and ends.shape[0] == 2  # both halves' features, the told pieces' end logits
@@ -125,7 +125,7 @@ def test_a_run_samples_guided_and_a_prompt_is_not(tiny_corpus, tiny_ae, tmp_path
     assert all(a.ids.tolist() == b.ids.tolist() and a.start_s.tolist() == b.start_s.tolist()
                for a, b in zip(guided, again))
     assert any(a.ids.tolist() != b.ids.tolist() for a, b in zip(guided, plain))
-    assert not model.arm.generator.guided and model.arm.guidance == 1.0  # left as it was after sampling
+    assert not model.arm.generator.guided and model.arm.generator.guidance == 1.0  # left as it was after sampling
     asked = model.sample(2, 2.0, seed=0, style=parse_style("damper=0.2"))
     assert len(asked) == 2
     prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))

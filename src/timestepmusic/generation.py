@@ -153,11 +153,12 @@ class GANModel:
             if given and not able:
                 other = "an ar model, or a conv model trained with gan.past_chunks" if what == "--prompt" else "an ar model"
                 raise ValueError(f"{what}: a {self.arch} model cannot do this; use {other}")
-        if style is not None and getattr(getattr(arm, "generator", None), "style", None) is None:
+        follows = getattr(getattr(arm, "generator", None), "style", None) is not None  # a description (ar.style)
+        if style is not None and not follows:
             raise ValueError(f"--style: the model in {self.folder} ({self.arch}) does not follow a description; "
                              "the shipped default does (and `style`), or any model trained with ar.style")
         if guidance is not None:
-            if getattr(getattr(arm, "generator", None), "style", None) is None:
+            if not follows:
                 raise ValueError(f"--guidance: the model in {self.folder} ({self.arch}) does not follow a description; "
                                  "the shipped default does, or any model trained with ar.style")
             if prompt is not None and style is None:

@@ -45,7 +45,7 @@ class EventGenerator(nn.Module):
         super().__init__()
         self.trunk, self.events, self.style = trunk, events, style
         self.context, self.latent = trunk.context, trunk.latent
-        self.guided = False  # sampling with ar.style_guidance: every piece read twice, told, then untold
+        self.guidance = 1.0  # sampling: how closely the pieces follow their descriptions (`guided`)
 
     def forward(self, x: torch.Tensor, described: torch.Tensor | None = None):
         """Windows x [B, T, L], with ar.style told each step's description [B, T, D] (or one per window [B, D];
@@ -73,6 +73,11 @@ class EventGenerator(nn.Module):
             return outputs
         density, end = outputs
         return density, end[:end.shape[0] // 2]
+
+    @property
+    def guided(self) -> bool:
+        """Whether sampling reads every piece twice, told, then untold (any guidance but 1)."""
+        return self.guidance != 1.0
 
     def offset(self, described: torch.Tensor | None, b: int) -> torch.Tensor | None:
         """With ar.style, what the descriptions [B, (T,) D] add to each position's input [B, (T,) W]; None without."""
@@ -102,7 +107,6 @@ class EventAutoregressive(Autoregressive):
         self.told: torch.Tensor | None = None  # with ar.style: the descriptions the last sample's pieces were told [S, D]
         self.held: torch.Tensor | None = None  # with ar.style: the offset every chunk of the pieces being sampled
         # reads [S, W]
-        self.guidance = 1.0  # while pieces told a description are sampled: how closely they follow it
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
@@ -189,7 +193,7 @@ class EventAutoregressive(Autoregressive):
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
         carry = self.history.carry() if self.history is not None else None  # [S, M]
         tonal = self.pitch_classes.counts() if self.pitch_classes is not None else None  # [S, G, 12]
-        sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal, self.guidance)  # [S, N]
+        sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal, self.generator.guidance)  # [S, N]
         self.drawn.append(sets)
         if self.history is not None:
             self.history.append(sets)
@@ -221,12 +225,11 @@ class EventAutoregressive(Autoregressive):
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
                 described = look.draw(n, rng)  # [S, D]
         self.held = self.generator.offset(described, n)  # [S, W]: computed once
-        self.guidance, self.generator.guided = 1.0, False  # nothing told: nothing to guide by
+        self.generator.guidance = 1.0  # nothing told: nothing to guide by
         if described is not None:  # guidance: told against untold
             a = self.settings
-            self.guidance = (guidance if guidance is not None else a.request_guidance if style is not None
-                             else a.style_guidance)
-            self.generator.guided = self.guidance != 1.0
+            self.generator.guidance = (guidance if guidance is not None else a.request_guidance if style is not None
+                                       else a.style_guidance)
         self.told = described
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
@@ -246,7 +249,7 @@ class EventAutoregressive(Autoregressive):
             return super().sample(n, chunks, seed, prompt)
         finally:
             self.history, self.pitch_classes, self.sampler = None, None, None
-            self.held, self.guidance, self.generator.guided = None, 1.0, False
+            self.held, self.generator.guidance = None, 1.0
 
     def condition(self) -> torch.Tensor | None:
         """With ar.style, the offset every chunk of the pieces being sampled reads [S, W]; None without."""

@@ -33,6 +33,7 @@ from .windows import SequenceSampler
 ATTRIBUTES = ("register", "spread", "density", "loudness", "stepwise", "damper", "half_pedal", "soft")
 PAUSE = "pause"  # with ar.style_pause, after ATTRIBUTES: the longest stretch of chunks with no note starting
 ASKABLE = ATTRIBUTES + (PAUSE,)  # what `--style` may name (the pause: of a model trained with it)
+LOGGED = ("density", PAUSE)  # held as ln(1 + the value in its users' units)
 UNITS = {"register": "the notes' mean pitch: a MIDI note (60) or name (C4, F#5, Bb3)",
          "spread": "the notes' standard deviation of pitch, semitones", "density": "notes per second",
          "loudness": "the notes' mean velocity, 1-127", "stepwise": "share of notes within 2 semitones of the one before",
@@ -228,7 +229,7 @@ def _described_value(name: str, value: str) -> float:
               PAUSE: (0.0, 16.0)}.get(name, (0.0, 1.0))  # a pause within a passage of AHEAD chunks: 16 s
     if not bounds[0] <= number <= bounds[1]:
         raise ValueError(f"--style {name}={value}: must be in [{bounds[0]:g}, {bounds[1]:g}] ({UNITS[name]})")
-    return float(torch.log1p(torch.tensor(number))) if name in ("density", PAUSE) else number
+    return float(torch.log1p(torch.tensor(number))) if name in LOGGED else number
 
 
 def _midi_note(value: str) -> int:

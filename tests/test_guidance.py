@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 import torch
 
 from test_events_arm import TINY_EVENTS
@@ -109,6 +110,13 @@ def test_the_trunk_reads_each_piece_told_and_untold_when_guided():
     assert torch.allclose(features[2:, -1], untold[:, 4], atol=1e-5) and torch.allclose(ends[:, -1], end[:, 4], atol=1e-5)
 
 
+def test_the_guidance_settings_must_be_finite_and_not_negative():
+    for key in ("ar.style_guidance", "ar.request_guidance"):
+        for bad in (-0.5, float("inf"), float("nan")):
+            with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+                Config().override({key: bad})
+
+
 def test_a_run_samples_guided_and_a_prompt_is_not(tiny_corpus, tiny_ae, tmp_path):
     config = Config().override(TINY_EVENTS | {"ar.carry": True, "ar.tonal": True, "ar.style": True,
                                               "gan.steps": 4, "gan.validate_every": 2})
@@ -154,7 +162,7 @@ def test_generate_guides_asked_styles_by_default_and_takes_guidance(tiny_corpus,
     plain = Config().override(TINY_EVENTS | {"gan.steps": 2})
     train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "plain", plain, arch="events", progress=False)
     unguided = ["generate", "--model", str(tmp_path / "plain"), "-n", "1", "--seconds", "1"]
-    for args, said in ((run + ["--guidance", "-1"], "must be ≥ 0"),
+    for args, said in ((run + ["--guidance", "-1"], "must be ≥ 0"), (run + ["--guidance", "inf"], "must be ≥ 0 and finite"),
                        (run + ["--guidance", "2", "--prompt", str(prompt)], "heard, not told"),
                        (unguided + ["--guidance", "2"], "does not follow a description")):
         capsys.readouterr()

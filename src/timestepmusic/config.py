@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -481,8 +482,9 @@ class AutoregressiveConfig:
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")
         _check(self.onsets or not self.onsets_leans, "ar.onsets_leans", "needs ar.onsets")
         _check(self.style or not self.style_pause, "ar.style_pause", "needs ar.style")
-        _check(self.style_guidance >= 0, "ar.style_guidance", f"must be ≥ 0, got {self.style_guidance}")
-        _check(self.request_guidance >= 0, "ar.request_guidance", f"must be ≥ 0, got {self.request_guidance}")
+        for key in ("style_guidance", "request_guidance"):
+            value = getattr(self, key)
+            _check(math.isfinite(value) and value >= 0, f"ar.{key}", f"must be ≥ 0 and finite, got {value}")
         _check(self.onsets_lr_scale > 0, "ar.onsets_lr_scale", f"must be > 0, got {self.onsets_lr_scale}")
         _check(self.intervals >= 0, "ar.intervals", f"must be ≥ 0 (0 = none), got {self.intervals}")
         _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")

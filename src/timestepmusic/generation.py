@@ -167,8 +167,8 @@ class GANModel:
             if style is None and not arm.settings.style_drawn:
                 raise ValueError(f"--guidance: the model in {self.folder} is set to tell its pieces no description "
                                  "(ar.style_drawn false); ask a --style to guide them by")
-            if not guidance >= 0:
-                raise ValueError(f"--guidance must be ≥ 0, got {guidance:g}")
+            if not (math.isfinite(guidance) and guidance >= 0):
+                raise ValueError(f"--guidance must be ≥ 0 and finite, got {guidance:g}")
         if mixture_temperature is not None and getattr(arm, "draws_events", False):
             raise ValueError("--mixture-temperature: an events model has no mixture; its --temperature is the key's")
         if tempered:

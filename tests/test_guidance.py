@@ -148,9 +148,9 @@ def test_generate_guides_asked_styles_by_default_and_takes_guidance(tiny_corpus,
     train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "styled", config, arch="events", progress=False)
     used, sample = [], EventSampler.sample
 
-    def spy(sampler, features, rng, temperature=1.0, carry=None, tonal=None, guidance=1.0):
+    def spy(sampler, features, rng, temperature=1.0, carry=None, tonal=None, guidance=1.0, unpressed=None):
         used.append((guidance, features.shape[0]))
-        return sample(sampler, features, rng, temperature, carry, tonal, guidance)
+        return sample(sampler, features, rng, temperature, carry, tonal, guidance, unpressed)
     monkeypatch.setattr(EventSampler, "sample", spy)
     run = ["generate", "--model", str(tmp_path / "styled"), "-n", "2", "--seconds", "1"]
     for extra, expected in ((["--style", "damper=0.2"], (2.0, 4)), ([], (1.0, 2)),  # asked: ar.request_guidance

@@ -67,15 +67,17 @@ class EventSampler:
 
     @torch.no_grad()
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
-               carry: Carry | None = None, tonal: torch.Tensor | None = None, guidance: float = 1.0) -> SetBatch:
+               carry: Carry | None = None, tonal: torch.Tensor | None = None, guidance: float = 1.0,
+               unpressed: torch.Tensor | None = None) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
         another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
         those too, on validation: a tempered stop left 16 s pieces silent for seconds, tempered durations
         halved the polyphony, a tempered note-or-pedal choice doubled the pedal changes.) A row stops at its
         stop choice or at the cap; starts never go back in time. `carry` [R, M] and `tonal` [R, G, 12]: what the
-        head hears before the chunk, where it has ar.carry and ar.tonal. With `guidance` ≠ 1, features [2R, W] are
-        the R pieces told their descriptions, then untold (see the module's docstring); carry and tonal are the R
+        head hears before the chunk, where it has ar.carry and ar.tonal. `unpressed` [R, 3] (damper, sostenuto,
+        soft): pedals a row never draws (ar.pedals_as_told). With `guidance` ≠ 1, features [2R, W] are the R pieces
+        told their descriptions, then untold (see the module's docstring); carry, tonal and unpressed are the R
         pieces'."""
         head, through = self.head, self.through
         pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
@@ -85,6 +87,7 @@ class EventSampler:
             carry = None if carry is None else Carry(*(twice(getattr(carry, f.name))
                                                        for f in dataclasses.fields(carry)))
             tonal = twice(tonal)  # [2R, G, 12]
+            unpressed = twice(unpressed)  # [2R, 3]
         r = features.shape[0]
 
         def pick(logits: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -102,6 +105,10 @@ class EventSampler:
         chunk_bias = head.tonal_bias(tonal)  # with ar.tonal: [R, 88] on every key choice of the chunk
         if chunk_bias is not None:
             chunk_bias = F.pad(chunk_bias, (0, KINDS - 1))  # [R, 88 keys + 3 pedals + stop]
+        never = None  # the pedals a row never draws, as key logits: [R, 88 keys + 3 pedals + stop]
+        if unpressed is not None:
+            never = torch.zeros(r, NUM_IDS + 1, dtype=torch.bool, device=device)
+            never[:, NUM_KEYS:NUM_IDS] = unpressed
         if head.voices is not None or head.onsets:  # the notes heard (ar.voices, ar.onsets), the drawn ones added
             heard_s, heard_ids = carry_notes(carry, r, device)  # [R, I] each
             latest_s = latest_heard(heard_s, torch.full((1,), heard_s.shape[1], device=device))[:, 0]  # [R]
@@ -137,6 +144,8 @@ class EventSampler:
                 key_logits = key_logits + F.pad(head.voices(lean_state, voices[:, 0]), (0, KINDS - 1))
             if chunk_bias is not None:
                 key_logits = key_logits + chunk_bias
+            if never is not None:
+                key_logits = key_logits.masked_fill(never, -torch.inf)
             # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …
             kinds = torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)
             if head.onsets:  # the stop was the next choice's

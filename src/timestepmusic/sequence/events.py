@@ -107,6 +107,7 @@ class EventAutoregressive(Autoregressive):
         self.told: torch.Tensor | None = None  # with ar.style: the descriptions the last sample's pieces were told [S, D]
         self.held: torch.Tensor | None = None  # with ar.style: the offset every chunk of the pieces being sampled
         # reads [S, W]
+        self.unpressed: torch.Tensor | None = None  # with ar.pedals_as_told: the pedals each piece never draws [S, 3]
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
@@ -193,7 +194,8 @@ class EventAutoregressive(Autoregressive):
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
         carry = self.history.carry() if self.history is not None else None  # [S, M]
         tonal = self.pitch_classes.counts() if self.pitch_classes is not None else None  # [S, G, 12]
-        sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal, self.generator.guidance)  # [S, N]
+        sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal, self.generator.guidance,
+                                   self.unpressed)  # [S, N]
         self.drawn.append(sets)
         if self.history is not None:
             self.history.append(sets)
@@ -231,6 +233,7 @@ class EventAutoregressive(Autoregressive):
             self.generator.guidance = (guidance if guidance is not None else a.request_guidance if style is not None
                                        else a.style_guidance)
         self.told = described
+        self.unpressed = look.unpressed(described) if described is not None and self.settings.pedals_as_told else None
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:
@@ -249,7 +252,7 @@ class EventAutoregressive(Autoregressive):
             return super().sample(n, chunks, seed, prompt)
         finally:
             self.history, self.pitch_classes, self.sampler = None, None, None
-            self.held, self.generator.guidance = None, 1.0
+            self.held, self.unpressed, self.generator.guidance = None, None, 1.0
 
     def condition(self) -> torch.Tensor | None:
         """With ar.style, the offset every chunk of the pieces being sampled reads [S, W]; None without."""

@@ -107,6 +107,12 @@ class PieceStyle(nn.Module):
         rows[:, columns] = wanted
         return rows
 
+    def unpressed(self, described: torch.Tensor) -> torch.Tensor:
+        """Which pedals (damper, sostenuto, soft) descriptions [S, D] say are never down [S, 3]: the damper and the
+        soft pedal where their share is zero (ar.pedals_as_told); the sostenuto, which no description holds, never."""
+        damper, soft = (described[:, self.attributes.index(name)] == 0 for name in ("damper", "soft"))  # [S] each
+        return torch.stack([damper, torch.zeros_like(damper), soft], dim=1)
+
     def forward(self, described: torch.Tensor | None, batch: int) -> torch.Tensor:
         """Descriptions [B, D] (one per piece) or [B, T, D] (one per step), NaN where undefined (no notes, no
         damper; all NaN: untold) → offsets [B, W] or [B, T, W]; None: untold for any row (zeros [B, W])."""

@@ -1,0 +1,95 @@
+"""A pedal the told description never presses is never drawn (ar.pedals_as_told): the sampler's mask, the
+pedals a description leaves up, and a run sampling with it, drawn and asked."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from test_events_arm import TINY_EVENTS
+from test_guidance import draw, full_head, same
+from test_style import described
+from test_tonal import counts_of_one_class
+from timestepmusic.config import Config
+from timestepmusic.midi import DAMPER_ID, NUM_KEYS, SOFT_ID, SOSTENUTO_ID
+from timestepmusic.sequence.event_sampler import EventSampler
+from timestepmusic.sequence.style import ATTRIBUTES, BANK, PieceStyle, parse_style
+from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import timed_carry
+
+
+def draw_unpressed(head, features, guidance, rows, unpressed):
+    carry, (tonal, _) = timed_carry(rows, 5), counts_of_one_class(rows, 4)
+    return EventSampler(head).sample(features, torch.Generator().manual_seed(1), 0.8, carry, tonal, guidance,
+                                     unpressed)
+
+
+def pedals_drawn(sets) -> torch.Tensor:
+    """Which of the three pedals each row drew [R, 3]."""
+    return torch.stack([((sets.ids == pedal) & sets.mask).any(1) for pedal in (DAMPER_ID, SOSTENUTO_ID, SOFT_ID)], 1)
+
+
+@pytest.mark.parametrize("guided", [False, True])
+def test_a_row_never_draws_the_pedals_it_is_told_are_up(guided):
+    head, rows = full_head(), 60
+    told = torch.randn(rows, 8)
+    features, g = (torch.cat([told, torch.randn(rows, 8)]), 2.0) if guided else (told, 1.0)
+    free = draw(head, features, g, rows)
+    assert pedals_drawn(free)[:, [0, 2]].any(0).all()  # free, some rows press the damper and some the soft pedal
+    none_up = torch.zeros(rows, 3, dtype=torch.bool)
+    assert same(draw_unpressed(head, features, g, rows, none_up), free)  # nothing masked: the same draws
+    unpressed = torch.zeros(rows, 3, dtype=torch.bool)
+    unpressed[::2, 2] = True  # every other row without the soft pedal
+    unpressed[::3, 0] = True  # every third without the damper
+    masked = draw_unpressed(head, features, g, rows, unpressed)
+    drawn = pedals_drawn(masked)
+    assert not (drawn & unpressed).any()
+    assert drawn[~unpressed[:, 2], 2].any() and drawn[~unpressed[:, 0], 0].any()  # the others still press them
+    assert masked.sizes.shape == (rows,) and (masked.ids[masked.mask] < NUM_KEYS).any()
+
+
+def test_a_description_leaves_up_the_pedals_whose_share_is_zero():
+    style = PieceStyle(16)
+    style.fill_bank(described(BANK, 1))
+    rows = described(4, 2).abs()
+    damper, soft = ATTRIBUTES.index("damper"), ATTRIBUTES.index("soft")
+    rows[0, soft] = 0.0
+    rows[1, damper] = 0.0
+    rows[2, [damper, soft]] = 0.0
+    assert style.unpressed(rows).tolist() == [[False, False, True], [True, False, False], [True, False, True],
+                                              [False, False, False]]  # the sostenuto: never told, never left up
+
+
+def test_it_needs_the_style():
+    with pytest.raises(ValueError, match=r"ar\.pedals_as_told"):
+        Config().override({"ar.pedals_as_told": True})
+
+
+def test_a_run_told_no_soft_pedal_presses_none(tiny_corpus, tiny_ae, tmp_path):
+    config = Config().override(TINY_EVENTS | {"ar.style": True, "ar.carry": True, "gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="events", progress=False)
+    from timestepmusic.generation import GANModel
+
+    model = GANModel.load(tmp_path / "run")
+    head = model.arm.generator.events
+    with torch.no_grad():  # as if trained to press every pedal often
+        head.out["key"][-1].bias[NUM_KEYS:NUM_KEYS + 3] += 4.0
+    asked = parse_style("soft=0,damper=0")
+    pressed = model.sample(4, 4.0, seed=3, style=asked)
+    assert any(((p.ids == SOFT_ID) | (p.ids == DAMPER_ID)).any() for p in pressed)  # off: told zero, still pressed
+    model.arm.settings = dataclasses.replace(model.arm.settings, pedals_as_told=True)
+    for g in (1.0, 2.0):
+        kept = model.sample(4, 4.0, seed=3, style=asked, guidance=g)
+        assert not any(((p.ids == SOFT_ID) | (p.ids == DAMPER_ID)).any() for p in kept)
+        assert any((p.ids == SOSTENUTO_ID).any() for p in kept)  # a pedal not told zero is still pressed
+    assert model.arm.unpressed is None  # left as it was after sampling
+    drawn = model.sample(6, 4.0, seed=3)  # drawn descriptions: each piece as its own says
+    told = model.arm.told
+    for piece, row in zip(drawn, style_rows(told)):
+        assert not ((piece.ids == SOFT_ID).any() and row["soft"] == 0)
+
+
+def style_rows(told: torch.Tensor) -> list[dict[str, float]]:
+    return [{name: float(value) for name, value in zip(ATTRIBUTES, row)} for row in told]

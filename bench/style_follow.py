@@ -61,6 +61,9 @@ def main() -> int:
     parser.add_argument("--guidance", type=float,
                         help="ar.request_guidance and ar.style_guidance: how closely the asked and the drawn "
                         "descriptions are followed (default: the model's)")
+    parser.add_argument("--pedals-as-told", choices=("none", "asked", "all"),
+                        help="ar.pedals_as_told: which descriptions keep a pedal told a zero share up (default: "
+                        "the model's)")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -71,7 +74,10 @@ def main() -> int:
     if args.guidance is not None:
         model.arm.settings = dataclasses.replace(model.arm.settings, style_guidance=args.guidance,
                                                  request_guidance=args.guidance)
-    guidance = f"guidance {model.arm.settings.request_guidance:g} asked, {model.arm.settings.style_guidance:g} drawn"
+    if args.pedals_as_told is not None:
+        model.arm.settings = dataclasses.replace(model.arm.settings, pedals_as_told=args.pedals_as_told)
+    guidance = (f"guidance {model.arm.settings.request_guidance:g} asked, {model.arm.settings.style_guidance:g} drawn; "
+                f"pedals as told: {model.arm.settings.pedals_as_told}")
     started = time.perf_counter()
     untold = measured(model.sample(args.n, args.seconds, seed=args.seed), args.seconds)
     rows = []

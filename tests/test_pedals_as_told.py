@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -62,9 +63,10 @@ def test_a_description_leaves_up_the_pedals_whose_share_is_zero():
                                               [False, False, False]]  # the sostenuto: never told, never left up
 
 
-def test_it_needs_the_style():
-    with pytest.raises(ValueError, match=r"ar\.pedals_as_told"):
-        Config().override({"ar.pedals_as_told": True})
+def test_the_setting_names_which_descriptions():
+    assert Config().ar.pedals_as_told == "asked"
+    with pytest.raises(ValueError, match=r"ar\.pedals_as_told: must be one of none, asked, all"):
+        Config().override({"ar.pedals_as_told": "yes"})
 
 
 def test_a_run_told_no_soft_pedal_presses_none(tiny_corpus, tiny_ae, tmp_path):
@@ -76,20 +78,29 @@ def test_a_run_told_no_soft_pedal_presses_none(tiny_corpus, tiny_ae, tmp_path):
     head = model.arm.generator.events
     with torch.no_grad():  # as if trained to press every pedal often
         head.out["key"][-1].bias[NUM_KEYS:NUM_KEYS + 3] += 4.0
+    bank = model.arm.generator.style.bank
+    bank[::2, ATTRIBUTES.index("soft")] = 0.0  # passages without the una corda, and some without the damper
+    bank[1::4, ATTRIBUTES.index("damper")] = 0.0
     asked = parse_style("soft=0,damper=0")
-    pressed = model.sample(4, 4.0, seed=3, style=asked)
-    assert any(((p.ids == SOFT_ID) | (p.ids == DAMPER_ID)).any() for p in pressed)  # off: told zero, still pressed
-    model.arm.settings = dataclasses.replace(model.arm.settings, pedals_as_told=True)
-    for g in (1.0, 2.0):
-        kept = model.sample(4, 4.0, seed=3, style=asked, guidance=g)
-        assert not any(((p.ids == SOFT_ID) | (p.ids == DAMPER_ID)).any() for p in kept)
-        assert any((p.ids == SOSTENUTO_ID).any() for p in kept)  # a pedal not told zero is still pressed
-    assert model.arm.unpressed is None  # left as it was after sampling
-    drawn = model.sample(6, 4.0, seed=3)  # drawn descriptions: each piece as its own says
-    told = model.arm.told
-    for piece, row in zip(drawn, style_rows(told)):
-        assert not ((piece.ids == SOFT_ID).any() and row["soft"] == 0)
 
-
-def style_rows(told: torch.Tensor) -> list[dict[str, float]]:
-    return [{name: float(value) for name, value in zip(ATTRIBUTES, row)} for row in told]
+    def pressed(pieces, *pedals):
+        return [bool(np.isin(p.ids, pedals).any()) for p in pieces]
+    settings = model.arm.settings
+    model.arm.settings = dataclasses.replace(settings, pedals_as_told="none")
+    assert any(pressed(model.sample(4, 4.0, seed=3, style=asked), SOFT_ID, DAMPER_ID))  # told zero, still pressed
+    free = model.sample(6, 4.0, seed=3)
+    for as_told in ("asked", "all"):  # "asked", the default: an asked zero share keeps the pedal up
+        model.arm.settings = dataclasses.replace(settings, pedals_as_told=as_told)
+        for g in (1.0, 2.0):
+            kept = model.sample(4, 4.0, seed=3, style=asked, guidance=g)
+            assert not any(pressed(kept, SOFT_ID, DAMPER_ID))
+            assert any(pressed(kept, SOSTENUTO_ID))  # a pedal not told zero is still pressed
+        assert model.arm.unpressed is None  # left as it was after sampling
+    model.arm.settings = dataclasses.replace(settings, pedals_as_told="asked")
+    assert [p.ids.tolist() for p in model.sample(6, 4.0, seed=3)] == [p.ids.tolist() for p in free]  # drawn: free
+    model.arm.settings = dataclasses.replace(settings, pedals_as_told="all")
+    drawn = model.sample(6, 4.0, seed=3)
+    zero = (model.arm.told[:, [ATTRIBUTES.index("damper"), ATTRIBUTES.index("soft")]] == 0).numpy()  # [S, 2]
+    assert zero.any()  # some pieces were told a passage without the damper or the soft pedal
+    for piece, (no_damper, no_soft) in zip(drawn, zero):
+        assert not (no_damper and pressed([piece], DAMPER_ID)[0]) and not (no_soft and pressed([piece], SOFT_ID)[0])

@@ -22,6 +22,7 @@ else:  # pragma: no cover
 
 ENCODINGS = ("pon", "ponOHE", "pnOHE", "OHE", "none")
 DURATION_SCALES = ("cdf", "log")
+PEDALS_AS_TOLD = ("none", "asked", "all")  # ar.pedals_as_told
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -458,11 +459,12 @@ class AutoregressiveConfig:
     follows the description more closely; any value but 1 reads each piece twice (docs/quality.md, seventeenth
     session: on validation, at 2 the logistic regression tells 16 s drawn pieces apart less often, the trees do not,
     and the pieces are denser than real)."""
-    pedals_as_told: bool = False
-    """Events arm with ar.style, sampling only: a pedal whose share of the time the told description gives as zero
-    (the damper or the soft pedal: a passage played without it, drawn or asked with `--style soft=0`) is never
-    pressed in that piece. The network, told a zero share, still presses it now and then; a real passage without
-    the una corda is without it throughout (docs/quality.md, eighteenth session)."""
+    pedals_as_told: str = "asked"
+    """Events arm with ar.style, sampling only: which told descriptions keep a pedal up for the whole piece where
+    they give it a zero share of the time (the damper or the soft pedal): "asked" (those of `tsm generate --style`:
+    `--style soft=0` plays no una corda), "all" (drawn ones too) or "none". The network, told a zero share, still
+    presses the pedal now and then. Drawn descriptions measured (docs/quality.md, eighteenth session): held over a
+    whole piece, a 16 s passage's "no soft pedal" leaves too many pieces without one, so "all" is not the default."""
     request_guidance: float = 2.0
     """As ar.style_guidance, for a description asked with `tsm generate --style` (measured with
     bench/style_follow.py: at 2 an asked damper share of 0.3 is played at 0.30, at 1 at 0.53)."""
@@ -487,7 +489,8 @@ class AutoregressiveConfig:
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")
         _check(self.onsets or not self.onsets_leans, "ar.onsets_leans", "needs ar.onsets")
         _check(self.style or not self.style_pause, "ar.style_pause", "needs ar.style")
-        _check(self.style or not self.pedals_as_told, "ar.pedals_as_told", "needs ar.style")
+        _check(self.pedals_as_told in PEDALS_AS_TOLD, "ar.pedals_as_told",
+               f"must be one of {', '.join(PEDALS_AS_TOLD)}, got {self.pedals_as_told!r}")
         for key in ("style_guidance", "request_guidance"):
             value = getattr(self, key)
             _check(math.isfinite(value) and value >= 0, f"ar.{key}", f"must be ≥ 0 and finite, got {value}")

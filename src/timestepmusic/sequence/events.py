@@ -107,7 +107,7 @@ class EventAutoregressive(Autoregressive):
         self.told: torch.Tensor | None = None  # with ar.style: the descriptions the last sample's pieces were told [S, D]
         self.held: torch.Tensor | None = None  # with ar.style: the offset every chunk of the pieces being sampled
         # reads [S, W]
-        self.unpressed: torch.Tensor | None = None  # with ar.pedals_as_told: the pedals each piece never draws [S, 3]
+        self.unpressed: torch.Tensor | None = None  # ar.pedals_as_told: the pedals each piece never draws [S, 3]
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
@@ -233,7 +233,9 @@ class EventAutoregressive(Autoregressive):
             self.generator.guidance = (guidance if guidance is not None else a.request_guidance if style is not None
                                        else a.style_guidance)
         self.told = described
-        self.unpressed = look.unpressed(described) if described is not None and self.settings.pedals_as_told else None
+        as_told = self.settings.pedals_as_told  # which descriptions keep a pedal told zero up throughout
+        kept_up = as_told == "all" or (as_told == "asked" and style is not None)
+        self.unpressed = look.unpressed(described) if described is not None and kept_up else None  # [S, 3]
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:

@@ -137,9 +137,13 @@ def test_a_run_samples_guided_and_a_prompt_is_not(tiny_corpus, tiny_ae, tmp_path
     asked = model.sample(2, 2.0, seed=0, style=parse_style("damper=0.2"))
     assert len(asked) == 2
     prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
+    told_prompt = model.sample(2, 2.0, seed=0, prompt=prompt)  # ar.prompt_told: guided by its own last passage
+    model.arm.settings = dataclasses.replace(model.arm.settings, prompt_told=False)
     continued = model.sample(2, 2.0, seed=0, prompt=prompt)  # heard, not told: nothing to guide by
     model.arm.settings = dataclasses.replace(model.arm.settings, style_guidance=1.0)
     assert [p.ids.tolist() for p in continued] == [p.ids.tolist() for p in model.sample(2, 2.0, seed=0, prompt=prompt)]
+    model.arm.settings = dataclasses.replace(model.arm.settings, prompt_told=True)
+    assert [p.ids.tolist() for p in told_prompt] != [p.ids.tolist() for p in model.sample(2, 2.0, seed=0, prompt=prompt)]
 
 
 def test_generate_guides_asked_styles_by_default_and_takes_guidance(tiny_corpus, tiny_ae, tmp_path, monkeypatch,
@@ -158,12 +162,10 @@ def test_generate_guides_asked_styles_by_default_and_takes_guidance(tiny_corpus,
         used.clear()
         assert main(run + extra + ["-o", str(tmp_path / f"out{len(extra)}{expected[0]}")]) == 0
         assert set(used) == {expected}, extra  # every chunk at that guidance; guided: each piece read twice
-    prompt = next((tiny_corpus.parent / "midi").rglob("*.mid"))
     plain = Config().override(TINY_EVENTS | {"gan.steps": 2})
     train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "plain", plain, arch="events", progress=False)
     unguided = ["generate", "--model", str(tmp_path / "plain"), "-n", "1", "--seconds", "1"]
     for args, said in ((run + ["--guidance", "-1"], "must be ≥ 0"), (run + ["--guidance", "inf"], "must be ≥ 0 and finite"),
-                       (run + ["--guidance", "2", "--prompt", str(prompt)], "heard, not told"),
                        (unguided + ["--guidance", "2"], "does not follow a description")):
         capsys.readouterr()
         assert main(args + ["-o", str(tmp_path / "bad")]) == 2

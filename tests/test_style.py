@@ -235,9 +235,14 @@ def test_a_run_with_style_samples_told_a_bank_description_per_piece(tiny_corpus,
     assert all(any(torch.equal(row, kept) for kept in style.bank) for row in told)
     heard.clear()
     prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
-    model.sample_latents(1, 1.0, seed=0, prompt=prompt)
-    assert heard and all(told is None for told in heard)  # a continued prompt is heard, not told
+    model.sample_latents(2, 1.0, seed=0, prompt=prompt)  # ar.prompt_told: told its own last passage, every piece
+    _, sets = model.ae.encode_events(prompt)
+    assert torch.equal(heard[0], model.arm.prompt_described(sets).expand(2, -1))
     assert model.arm.held is None
+    heard.clear()
+    model.arm.settings = dataclasses.replace(model.arm.settings, prompt_told=False)
+    model.sample_latents(1, 1.0, seed=0, prompt=prompt)
+    assert heard and all(told is None for told in heard)  # without it a continued prompt is heard, not told
     heard.clear()
     model.arm.settings = dataclasses.replace(model.arm.settings, style_drawn=False)  # ar.style_drawn false
     model.sample_latents(2, 1.0, seed=0)

@@ -459,6 +459,11 @@ class AutoregressiveConfig:
     follows the description more closely; any value but 1 reads each piece twice (docs/quality.md, seventeenth
     session: on validation, at 2 the logistic regression tells 16 s drawn pieces apart less often, the trees do not,
     and the pieces are denser than real)."""
+    prompt_told: bool = True
+    """Events arm with ar.style, sampling only: a continued `--prompt` (without `--style`) is told the description
+    of its own last 16 s, as a drawn piece is told a training passage's, so that the continuation is held to the
+    prompt's register, density, loudness and pedalling (docs/quality.md, eighteenth session: closer to what the
+    pianist played next); false: the prompt is only heard (the network plays as it learnt to untold)."""
     pedals_as_told: str = "asked"
     """Events arm with ar.style, sampling only: which told descriptions keep a pedal up for the whole piece where
     they give it a zero share of the time (the damper or the soft pedal): "asked" (those of `tsm generate --style`:

@@ -161,10 +161,10 @@ class GANModel:
             if not follows:
                 raise ValueError(f"--guidance: the model in {self.folder} ({self.arch}) does not follow a description; "
                                  "the shipped default does, or any model trained with ar.style")
-            if prompt is not None and style is None:
-                raise ValueError("--guidance: a continued --prompt is heard, not told a description; ask a --style to "
-                                 "guide it by")
-            if style is None and not arm.settings.style_drawn:
+            if prompt is not None and style is None and not arm.settings.prompt_told:
+                raise ValueError("--guidance: a continued --prompt is heard, not told a description (ar.prompt_told "
+                                 "false); ask a --style to guide it by")
+            if style is None and prompt is None and not arm.settings.style_drawn:
                 raise ValueError(f"--guidance: the model in {self.folder} is set to tell its pieces no description "
                                  "(ar.style_drawn false); ask a --style to guide them by")
             if not (math.isfinite(guidance) and guidance >= 0):
@@ -336,7 +336,7 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
 # settings of the ar section that only one of its two arms reads (model_info leaves out the other arm's)
 EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "drawn_share", "intervals", "tonal", "style",
                "voices", "onsets", "onsets_leans", "onsets_lr_scale", "in_bins", "style_drawn",
-               "style_pause", "style_guidance", "request_guidance", "pedals_as_told")
+               "style_pause", "style_guidance", "request_guidance", "pedals_as_told", "prompt_told")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 
 

@@ -32,7 +32,7 @@ from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
 from .event_head import EventHead
 from .event_sampler import EventSampler, twice
-from .style import PieceStyle, StyleGatherer
+from .style import AHEAD, ATTRIBUTES, PieceStyle, StyleGatherer, describe_passage
 from .tonal import DrawnPitchClasses, TonalGatherer
 from .transformer_net import LatentTransformer
 from .windows import RealBatch
@@ -213,7 +213,8 @@ class EventAutoregressive(Autoregressive):
         hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
         description drawn from the bank (none with ar.style_drawn false), or one as `style` asks
         (style.parse_style), followed as closely as `guidance` says (None: ar.request_guidance for an asked one,
-        ar.style_guidance for a drawn one); a prompt without `style` is heard, not told."""
+        ar.style_guidance for a drawn one); a prompt without `style` is told its own last AHEAD chunks' description
+        (ar.prompt_told; false: heard, not told)."""
         self.drawn, self.history, self.pitch_classes = [], None, None
         self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
         if style is not None and self.generator.style is None:
@@ -226,6 +227,9 @@ class EventAutoregressive(Autoregressive):
                 described = look.choose(n, rng, style)  # [S, D]
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
                 described = look.draw(n, rng)  # [S, D]
+            elif prompt_sets is not None and self.settings.prompt_told:  # or told its own last passage
+                described = self.prompt_described(prompt_sets)  # [1, D] or None
+                described = None if described is None else described.expand(n, -1)  # [S, D]
         self.held = self.generator.offset(described, n)  # [S, W]: computed once
         self.generator.guidance = 1.0  # nothing told: nothing to guide by
         if described is not None:  # guidance: told against untold
@@ -255,6 +259,19 @@ class EventAutoregressive(Autoregressive):
         finally:
             self.history, self.pitch_classes, self.sampler = None, None, None
             self.held, self.unpressed, self.generator.guidance = None, None, 1.0
+
+    def prompt_described(self, prompt_sets: SetBatch) -> torch.Tensor | None:
+        """The description of a prompt's last AHEAD chunks (its chunks [P, N]) [1, D], as training describes a
+        corpus passage; None where they hold no note (a silent description, held, keeps a piece silent)."""
+        chunks = prompt_sets.sizes.shape[0]
+        last = prompt_sets.take(slice(max(0, chunks - AHEAD), chunks))  # [P', N]
+        events = sets_to_events(last, self.chunk_seconds)  # in time order, from the passage's start
+        described = describe_passage(*(torch.from_numpy(np.asarray(x)) for x in (events.ids, events.start_s,
+                                                                                   events.intensity, events.duration_s)),
+                                     last.sizes.shape[0], self.chunk_seconds, self.settings.style_pause)  # [D]
+        if not described[ATTRIBUTES.index("density")] > 0:
+            return None
+        return described[None].to(self.device)
 
     def condition(self) -> torch.Tensor | None:
         """With ar.style, the offset every chunk of the pieces being sampled reads [S, W]; None without."""

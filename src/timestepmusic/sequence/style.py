@@ -14,8 +14,9 @@ In training each chunk's description comes from the corpus's events (running sum
 each piece draws one row of `PieceStyle.bank`, the descriptions of BANK training passages kept in the model's
 weights, so a shipped model samples without the corpus. Sampling draws only passages that hold a note: one with
 none (16 s without a note: 0.7 % of the default's bank), held for a whole piece, kept it silent throughout. A tenth
-of the training windows read no description (`STYLE_DROPOUT`), so the model also plays without one: a continued
-prompt is heard, not told. The projection starts at zero, so a warm start is at first exactly the model it came
+of the training windows read no description (`STYLE_DROPOUT`), so the model also plays without one (a continued
+prompt, with ar.prompt_told false); a continued prompt is otherwise told the description of its own last AHEAD
+chunks (`describe_passage`, the same sums as training's). The projection starts at zero, so a warm start is at first exactly the model it came
 from. With ar.style_pause a ninth attribute, the passage's longest pause (`PAUSE`), has a projection of its own,
 also starting at zero.
 Shapes: B windows, T steps, R chunk rows, E corpus events, D attributes (8, or 9 with the pause), W width, S pieces,
@@ -138,34 +139,16 @@ class StyleGatherer:
 
     def __init__(self, gatherer: ChunkGatherer, pause: bool = False):
         self.g, self.pause = gatherer, pause  # pause: also each passage's longest pause (ar.style_pause)
-        ids = gatherer.ids.long()  # [E]
-        note = ids < NUM_KEYS
         track = torch.floor(gatherer.key / gatherer.stride_s).long()  # [E]
-        index = torch.nonzero(note).squeeze(1)  # [E'] the notes, in time order within each track
-        paired = torch.zeros_like(note)
-        stepwise = torch.zeros_like(note)
-        same_track = track[index[1:]] == track[index[:-1]]  # [E' − 1]: a note before it in its track
-        paired[index[1:]] = same_track
-        stepwise[index[1:]] = same_track & ((ids[index[1:]] - ids[index[:-1]]).abs() <= STEP)
-        key, velocity, duration = ids.double(), gatherer.intensity.double(), gatherer.duration_s.double()
-        damper = ids == DAMPER_ID  # a press counts whole in the passage it starts in (one held from before: not)
-        note, half = note.double(), (damper & (gatherer.intensity <= HALF_DEPTH)).double()
-        per_event = torch.stack([note, key * note, key ** 2 * note, velocity * note, paired.double(),
-                                 stepwise.double(), duration * damper, duration * half,
-                                 duration * (ids == SOFT_ID)], dim=1)  # [E, 9]
-        self.running = torch.cat([per_event.new_zeros(1, 9), per_event.cumsum(0)])  # [E + 1, 9]: sums before each
+        per_event = event_sums(gatherer.ids.long(), gatherer.intensity, gatherer.duration_s, track)  # [E, SUMS]
+        self.running = torch.cat([per_event.new_zeros(1, SUMS), per_event.cumsum(0)])  # [E + 1, SUMS]: before each
 
     def describe(self, track: torch.Tensor, chunk: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
         """Chunks chunk … chunk + length − 1 [B] of track `track` [B] → their descriptions [B, D] (NaN where
         undefined)."""
         begin = self.g.first_event_at(track, chunk)  # [B]
         end = self.g.first_event_at(track, chunk + length)
-        s = (self.running[end] - self.running[begin]).unbind(1)  # 9 × [B]
-        notes, seconds = s[0], length.double() * self.g.chunk_seconds
-        mean = s[1] / notes  # NaN without notes
-        spread = (s[2] / notes - mean ** 2).clamp(min=0).sqrt()
-        described = torch.stack([mean, spread, torch.log1p(notes / seconds), s[3] / notes, s[5] / s[4],
-                                 (s[6] / seconds).clamp(max=1), s[7] / s[6], (s[8] / seconds).clamp(max=1)], dim=1)
+        described = described_by_sums(self.running[end] - self.running[begin], length.double() * self.g.chunk_seconds)
         if self.pause:
             described = torch.cat([described, torch.log1p(self.longest_pause_s(track, chunk, length))[:, None]], 1)
         return described.float()  # [B, D]
@@ -176,10 +159,7 @@ class StyleGatherer:
         k = torch.arange(AHEAD + 1, device=chunk.device)  # [K + 1] chunk boundaries
         bounds = self.g.first_event_at(track[:, None].expand(-1, AHEAD + 1), chunk[:, None] + k)  # [B, K + 1]
         struck = self.running[bounds, 0].diff(dim=1) > 0  # [B, K]: a note starts in chunk k
-        k = k[:-1]  # [K]
-        last_struck = torch.where(struck, k, -1).cummax(dim=1).values  # [B, K]: at or before k (−1: none)
-        pause = (k - last_struck) * (k < length[:, None])  # [B, K]: chunks without a note ending at k
-        return pause.amax(dim=1).double() * self.g.chunk_seconds
+        return longest_pause_chunks(struck, length).double() * self.g.chunk_seconds
 
     def ahead(self, rows: torch.Tensor, locate) -> torch.Tensor:
         """Global chunk rows [B, T] → the description of the AHEAD chunks from each on [B, T, D]; within a track's
@@ -199,6 +179,62 @@ class StyleGatherer:
         starts = full if full.numel() else torch.arange(sampler.start.numel())
         chosen = sampler.start[starts[torch.randint(starts.numel(), (BANK,), generator=rng)]]  # [BANK] global rows
         return self.ahead(chosen[:, None], locate)[:, 0]
+
+
+SUMS = 9  # what a passage's description is made of, summed over its events (`event_sums`)
+
+
+def event_sums(ids: torch.Tensor, intensity: torch.Tensor, duration_s: torch.Tensor,
+               track: torch.Tensor) -> torch.Tensor:
+    """Events in time order within each performance (ids, intensities, durations and which performance `track`,
+    [E] each) → each one's part of the sums a description is made of [E, SUMS]: a note, its key, key², velocity,
+    whether a note of its track came before it, whether it moved at most STEP from that one, and the seconds of
+    damper, half damper and soft pedal it presses (a press counts whole in the passage it starts in)."""
+    note = ids < NUM_KEYS
+    index = torch.nonzero(note).squeeze(1)  # [E'] the notes
+    paired, stepwise = torch.zeros_like(note), torch.zeros_like(note)
+    same_track = track[index[1:]] == track[index[:-1]]  # [E' − 1]: a note before it in its track
+    paired[index[1:]] = same_track
+    stepwise[index[1:]] = same_track & ((ids[index[1:]] - ids[index[:-1]]).abs() <= STEP)
+    key, velocity, duration = ids.double(), intensity.double(), duration_s.double()
+    damper = ids == DAMPER_ID
+    note, half = note.double(), (damper & (intensity <= HALF_DEPTH)).double()
+    return torch.stack([note, key * note, key ** 2 * note, velocity * note, paired.double(), stepwise.double(),
+                        duration * damper, duration * half, duration * (ids == SOFT_ID)], dim=1)  # [E, SUMS]
+
+
+def described_by_sums(sums: torch.Tensor, seconds: torch.Tensor) -> torch.Tensor:
+    """Passages' summed `event_sums` [B, SUMS] and lengths in seconds [B] → their descriptions of ATTRIBUTES [B, 8]
+    (float64; NaN where undefined: no notes, no damper)."""
+    s = sums.unbind(1)  # SUMS × [B]
+    notes = s[0]
+    mean = s[1] / notes  # NaN without notes
+    spread = (s[2] / notes - mean ** 2).clamp(min=0).sqrt()
+    return torch.stack([mean, spread, torch.log1p(notes / seconds), s[3] / notes, s[5] / s[4],
+                        (s[6] / seconds).clamp(max=1), s[7] / s[6], (s[8] / seconds).clamp(max=1)], dim=1)
+
+
+def longest_pause_chunks(struck: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+    """Whether a note starts in each chunk [B, K] of passages `length` [B] chunks long (≤ K) → the longest run of
+    chunks in which none does [B] (a passage with no note: its whole length)."""
+    k = torch.arange(struck.shape[1], device=struck.device)  # [K]
+    last_struck = torch.where(struck, k, -1).cummax(dim=1).values  # [B, K]: at or before k (−1: none)
+    pause = (k - last_struck) * (k < length[:, None])  # [B, K]: chunks without a note ending at k
+    return pause.amax(dim=1)
+
+
+def describe_passage(ids: torch.Tensor, start_s: torch.Tensor, intensity: torch.Tensor, duration_s: torch.Tensor,
+                     chunks: int, chunk_seconds: float, pause: bool = False) -> torch.Tensor:
+    """One passage of `chunks` chunks (its events in time order, [E] each, start_s from the passage's start) → its
+    description [D] (D = 8, 9 with `pause`), as training describes a corpus passage (NaN where undefined)."""
+    sums = event_sums(ids.long(), intensity, duration_s, torch.zeros_like(ids, dtype=torch.long)).sum(0)  # [SUMS]
+    described = described_by_sums(sums[None], torch.tensor([chunks * chunk_seconds], dtype=torch.float64))[0]
+    if pause:
+        chunk = (start_s.double() / chunk_seconds).floor().long().clamp(0, chunks - 1)  # [E]
+        struck = torch.zeros(chunks, dtype=torch.bool).index_fill(0, chunk[ids < NUM_KEYS], True)  # [K]
+        longest = longest_pause_chunks(struck[None], torch.tensor([chunks]))[0].double() * chunk_seconds
+        described = torch.cat([described, torch.log1p(longest)[None]])
+    return described.float()
 
 
 def parse_style(text: str) -> dict[str, float]:

@@ -1,0 +1,125 @@
+"""How well `tsm generate --prompt` keeps going where a performance stopped: --prompts real passages of a split
+(--prompt-seconds each, at random places in random tracks long enough), each continued for --seconds, and the
+continuation set beside what the pianist actually played next, attribute by attribute: the notes' mean pitch
+(semitones), notes per second (|ln ratio|), mean velocity, damper-down and soft-down shares (`tsm evaluate`'s
+descriptors) and the key (1 − the correlation of the two pitch-class histograms, centred). Lower is closer.
+
+Two real rows frame it: "the prompt's last --seconds" (a continuation that plays on exactly as the prompt did:
+how much real music itself changes from one passage to the next) and "another track" (a real passage of a
+random other track of the split: what a continuation that ignored its prompt would score).
+
+    python bench/continuation.py --corpus CORPUS --split validation --prompts 100 --markdown bench/results/continuation.md
+    python bench/continuation.py --corpus CORPUS --set ar.prompt_told=true    # a variant, by its settings
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import table, write_markdown  # noqa: E402
+
+ATTRIBUTES = ("mean pitch", "density", "velocity", "damper", "soft", "key")
+
+
+def window(events, start_s: float, seconds: float):
+    """The events struck in [start_s, start_s + seconds), timed from start_s and released there at the latest."""
+    from timestepmusic.generation import release_by
+    from timestepmusic.midi import Events
+
+    inside = np.flatnonzero((events.start_s >= start_s) & (events.start_s < start_s + seconds))
+    part = events.take(inside)
+    shifted = Events(part.ids, part.start_s - start_s, part.duration_s, part.intensity)
+    return release_by(shifted, seconds)
+
+
+def attributes(passages: list, seconds: float) -> np.ndarray:
+    """Passages (Events) → [n, 6]: mean pitch, ln density, mean velocity, damper share, soft share, and the
+    centred pitch-class histogram's 12 values after them ([n, 6 + 12] in all; the key is compared from those)."""
+    from timestepmusic.evaluate.descriptors import HISTOGRAM, describe, excerpts_from_events
+
+    described = describe(excerpts_from_events(passages, seconds))
+    pitch = np.array([p.ids[p.is_note].mean() if p.is_note.any() else np.nan for p in passages])
+    histogram = np.nan_to_num(described[HISTOGRAM])
+    centred = histogram - histogram.mean(axis=1, keepdims=True)
+    return np.column_stack([pitch, np.log(np.maximum(described["note_density"], 1e-3)), described["velocity_mean"],
+                            described["damper_fraction"], described["soft_fraction"], centred])
+
+
+def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Attributes [n, 18] of two sets of passages, row by row → [n, 6] distances (the key: 1 − correlation)."""
+    close = np.abs(a[:, :5] - b[:, :5])  # [n, 5]
+    norms = np.linalg.norm(a[:, 5:], axis=1) * np.linalg.norm(b[:, 5:], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        key = 1 - (a[:, 5:] * b[:, 5:]).sum(axis=1) / norms
+    return np.column_stack([close, key])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", required=True, help="a prepared corpus (tsm prepare)")
+    parser.add_argument("--split", default="validation", choices=["train", "validation", "test"])
+    parser.add_argument("--model", default="default", help="a run, checkpoint or shipped model (default: default)")
+    parser.add_argument("--prompts", type=int, default=100, help="real passages to continue (default 100)")
+    parser.add_argument("--prompt-seconds", type=float, default=16.0, help="each prompt's length (default 16)")
+    parser.add_argument("--seconds", type=float, default=16.0, help="each continuation's length (default 16)")
+    parser.add_argument("--seed", type=int, default=0, help="picks the passages and seeds the sampling (default 0)")
+    parser.add_argument("--set", action="append", default=[], metavar="ar.NAME=VALUE",
+                        help="sample with these ar settings (repeatable)")
+    parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    from timestepmusic.corpus import Corpus
+    from timestepmusic.generation import GANModel, checkpoint_config, continuation_only, prompt_span_s, prompt_until
+
+    corpus = Corpus.open(args.corpus)
+    model = GANModel.load(args.model)
+    if args.set:
+        model.arm.settings = checkpoint_config(model.meta).override(args.set).ar
+    rng = np.random.default_rng(args.seed)
+    tracks = corpus.tracks_in(args.split)
+    long_enough = [t for t in tracks if corpus.tracks[t]["duration_s"] >= args.prompt_seconds + args.seconds + 1]
+    picked = rng.choice(long_enough, size=args.prompts)
+    prompts, real_next, persisting, elsewhere, continued = [], [], [], [], []
+    started = time.perf_counter()
+    for i, track in enumerate(picked):
+        events = corpus.track_events(int(track))
+        begin = rng.uniform(0, corpus.tracks[track]["duration_s"] - args.prompt_seconds - args.seconds)
+        prompt = prompt_until(window(events, begin, args.prompt_seconds + 1), args.prompt_seconds, corpus.chunk_seconds)
+        span_s = prompt_span_s(model.ae, prompt)  # where the continuation starts, a whole number of chunks
+        real_next.append(window(events, begin + span_s, args.seconds))
+        persisting.append(window(events, begin + span_s - args.seconds, args.seconds))
+        other = int(rng.choice([t for t in long_enough if t != track]))
+        other_events = corpus.track_events(other)
+        elsewhere.append(window(other_events, rng.uniform(0, corpus.tracks[other]["duration_s"] - args.seconds),
+                                args.seconds))
+        piece = model.sample(1, args.seconds, seed=args.seed * 100_003 + i, snap_to_real=False, prompt=prompt)[0]
+        continued.append(continuation_only(piece, span_s))
+        prompts.append(prompt)
+    sampling_s = time.perf_counter() - started
+    truth = attributes(real_next, args.seconds)
+    rows = []
+    for name, passages in (("continued", continued), ("the prompt's last --seconds (real)", persisting),
+                           ("another track (real)", elsewhere)):
+        d = distances(attributes(passages, args.seconds), truth)  # [n, 6]
+        rows.append([name] + [f"{np.nanmean(d[:, j]):.3f}" for j in range(len(ATTRIBUTES))])
+    settings = ", ".join(args.set) or "as shipped"
+    lines = [f"{args.prompts} prompts of {args.prompt_seconds:g} s from the {args.split} split of {corpus.root}, "
+             f"each continued {args.seconds:g} s by --model {args.model} ({settings}); seed {args.seed}; "
+             f"sampled in {sampling_s:.0f} s",
+             "mean distance to what the pianist played next (lower: closer)", ""]
+    lines += table(["", *ATTRIBUTES], rows)
+    print("\n".join(lines))
+    write_markdown(args.markdown, "# Continuing a prompt: the continuation beside what was played next", lines)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

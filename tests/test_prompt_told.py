@@ -1,0 +1,68 @@
+"""A continued prompt told its own last passage (ar.prompt_told): described as training describes the same passage
+of the corpus, untold where that passage is silent, and guided only where it is told."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from test_events_arm import TINY_EVENTS
+from timestepmusic.batches import ChunkGatherer
+from timestepmusic.config import Config
+from timestepmusic.corpus import Corpus
+from timestepmusic.midi import Events
+from timestepmusic.sequence.style import AHEAD, StyleGatherer
+from timestepmusic.train.sequence import train_sequence_model
+
+
+@pytest.fixture(scope="module")
+def paused_model(tiny_corpus, tiny_ae, tmp_path_factory):
+    """A tiny events model told descriptions with their longest pause (ar.style_pause)."""
+    out = tmp_path_factory.mktemp("prompt_told") / "run"
+    config = Config().override(TINY_EVENTS | {"ar.style": True, "ar.style_pause": True, "ar.carry": True,
+                                              "gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, out, config, arch="events", progress=False)
+    from timestepmusic.generation import GANModel
+
+    return GANModel.load(out)
+
+
+def test_a_prompt_is_described_as_training_describes_its_last_passage(tiny_corpus, paused_model):
+    corpus = Corpus.open(tiny_corpus)
+    styles = StyleGatherer(ChunkGatherer(corpus), pause=True)
+    checked = 0
+    for track in range(corpus.num_tracks):
+        events = corpus.track_events(track)
+        _, sets = paused_model.ae.encode_events(events)  # [P, N]: the chunks the model reads
+        chunks = sets.sizes.shape[0]
+        if int(sets.sizes.sum()) != len(events):  # a chunk over the cap drops events the corpus keeps
+            continue
+        length = min(chunks, AHEAD)
+        expected = styles.describe(torch.tensor([track]), torch.tensor([chunks - length]), torch.tensor([length]))[0]
+        got = paused_model.arm.prompt_described(sets)[0]
+        assert got.shape == (9,)  # the eight attributes and the pause
+        assert torch.allclose(got, expected, atol=1e-5, equal_nan=True), (track, got, expected)
+        checked += 1
+    assert checked >= 3
+
+
+def test_a_silent_last_passage_is_not_told_and_guidance_needs_a_told_prompt(tiny_corpus, paused_model):
+    events = Corpus.open(tiny_corpus).track_events(0)
+    notes = events.take(np.flatnonzero(events.is_note))
+    first = notes.take(np.flatnonzero(notes.start_s < 2.0))
+    pedal = Events(np.array([88]), np.array([40.0]), np.array([1.0]), np.array([100], dtype=np.uint8))
+    silent_end = Events.concatenate([first, pedal])  # notes in its first 2 s, then 38 s without one
+    _, sets = paused_model.ae.encode_events(silent_end)
+    assert paused_model.arm.prompt_described(sets) is None
+    _, sets = paused_model.ae.encode_events(first)
+    assert paused_model.arm.prompt_described(sets) is not None
+    settings = paused_model.arm.settings
+    try:
+        assert len(paused_model.sample(1, 1.0, seed=0, prompt=first, guidance=2.0)) == 1  # told: guided by it
+        paused_model.arm.settings = dataclasses.replace(settings, prompt_told=False)
+        with pytest.raises(ValueError, match=r"heard, not told a description \(ar\.prompt_told false\)"):
+            paused_model.sample(1, 1.0, seed=0, prompt=first, guidance=2.0)
+    finally:
+        paused_model.arm.settings = settings

@@ -16,9 +16,9 @@ weights, so a shipped model samples without the corpus. Sampling draws only pass
 none (16 s without a note: 0.7 % of the default's bank), held for a whole piece, kept it silent throughout. A tenth
 of the training windows read no description (`STYLE_DROPOUT`), so the model also plays without one (a continued
 prompt, with ar.prompt_told false); a continued prompt is otherwise told the description of its own last AHEAD
-chunks (`describe_passage`, the same sums as training's). The projection starts at zero, so a warm start is at first exactly the model it came
-from. With ar.style_pause a ninth attribute, the passage's longest pause (`PAUSE`), has a projection of its own,
-also starting at zero.
+chunks (`describe_passage`, the same sums as training's). The projection starts at zero, so a warm start is at
+first exactly the model it came from. With ar.style_pause a ninth attribute, the passage's longest pause (`PAUSE`),
+has a projection of its own, also starting at zero.
 Shapes: B windows, T steps, R chunk rows, E corpus events, D attributes (8, or 9 with the pause), W width, S pieces,
 K = AHEAD chunks, P played passages of the bank.
 """

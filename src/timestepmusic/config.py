@@ -384,8 +384,9 @@ class AutoregressiveConfig:
     """Longest MIDI sample written every gan.sample_every steps."""
     end_bias: float = 0.0
     """Sampling only: added to the end-of-piece logit (log-odds) where a piece ends itself (generate
-    --max-seconds); above 0 pieces end sooner. A calibration of the sampler, chosen on the validation split's
-    lengths (bench/piece_lengths.py --split validation --end-bias)."""
+    --max-seconds); above 0 pieces end sooner. A calibration of the sampler, chosen against the real lengths the
+    model was trained on (bench/piece_lengths.py --end-bias; the shipped default's +1.4 on the training split, the
+    older models' on validation)."""
     project: bool = False
     """Sampling only: each drawn latent is decoded to its set of events and encoded again before the piece
     goes on, so that the transformer reads (and the piece holds) what a real chunk with those events encodes
@@ -461,9 +462,10 @@ class AutoregressiveConfig:
     and the pieces are denser than real)."""
     prompt_told: bool = True
     """Events arm with ar.style, sampling only: a continued `--prompt` (without `--style`) is told the description
-    of its own last 16 s, as a drawn piece is told a training passage's, so that the continuation is held to the
-    prompt's register, density, loudness and pedalling (docs/quality.md, eighteenth session: closer to what the
-    pianist played next); false: the prompt is only heard (the network plays as it learnt to untold)."""
+    of its own last 16 s (register, density, loudness, pedalling …), as a drawn piece is told a training passage's
+    (docs/quality.md, eighteenth session, on validation: continuations closer to what the pianist played next in
+    damper, and slightly in register and loudness; density, soft pedal and key either way); false: the prompt is
+    only heard, read as context (the network plays as it learnt to without a description)."""
     pedals_as_told: str = "asked"
     """Events arm with ar.style, sampling only: which told descriptions keep a pedal up for the whole piece where
     they give it a zero share of the time (the damper or the soft pedal): "asked" (those of `tsm generate --style`:

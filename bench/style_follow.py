@@ -24,6 +24,8 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from common import table, write_markdown  # noqa: E402
 
+from timestepmusic.config import PEDALS_AS_TOLD  # noqa: E402
+
 REQUESTS = ("register=C3", "register=C6", "density=4", "density=16", "loudness=45", "loudness=80",
             "damper=0.3", "damper=0.95", "soft=0.8", "half_pedal=0.8", "stepwise=0.5")
 PAUSE_REQUESTS = ("pause=0.25", "pause=1", "pause=4")  # for a model trained with ar.style_pause
@@ -61,7 +63,7 @@ def main() -> int:
     parser.add_argument("--guidance", type=float,
                         help="ar.request_guidance and ar.style_guidance: how closely the asked and the drawn "
                         "descriptions are followed (default: the model's)")
-    parser.add_argument("--pedals-as-told", choices=("none", "asked", "all"),
+    parser.add_argument("--pedals-as-told", choices=PEDALS_AS_TOLD,
                         help="ar.pedals_as_told: which descriptions keep a pedal told a zero share up (default: "
                         "the model's)")
     parser.add_argument("--markdown", type=Path)

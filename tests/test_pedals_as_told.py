@@ -79,7 +79,7 @@ def test_a_run_told_no_soft_pedal_presses_none(tiny_corpus, tiny_ae, tmp_path):
     with torch.no_grad():  # as if trained to press every pedal often
         head.out["key"][-1].bias[NUM_KEYS:NUM_KEYS + 3] += 4.0
     bank = model.arm.generator.style.bank
-    bank[::2, ATTRIBUTES.index("soft")] = 0.0  # passages without the una corda, and some without the damper
+    bank[:, ATTRIBUTES.index("soft")] = 0.0  # passages without the una corda, and some without the damper
     bank[1::4, ATTRIBUTES.index("damper")] = 0.0
     asked = parse_style("soft=0,damper=0")
 
@@ -98,6 +98,13 @@ def test_a_run_told_no_soft_pedal_presses_none(tiny_corpus, tiny_ae, tmp_path):
         assert model.arm.unpressed is None  # left as it was after sampling
     model.arm.settings = dataclasses.replace(settings, pedals_as_told="asked")
     assert [p.ids.tolist() for p in model.sample(6, 4.0, seed=3)] == [p.ids.tolist() for p in free]  # drawn: free
+    for other in ("damper=0.2", "register=C5"):  # the pedals a request does not name stay free, though the bank
+        request = parse_style(other)  # passage the rest of its description comes from may have had none
+        kept = model.sample(6, 4.0, seed=3, style=request)
+        assert (model.arm.told[:, ATTRIBUTES.index("soft")] == 0).any()
+        model.arm.settings = dataclasses.replace(settings, pedals_as_told="none")
+        assert [p.ids.tolist() for p in kept] == [p.ids.tolist() for p in model.sample(6, 4.0, seed=3, style=request)]
+        model.arm.settings = dataclasses.replace(settings, pedals_as_told="asked")
     model.arm.settings = dataclasses.replace(settings, pedals_as_told="all")
     drawn = model.sample(6, 4.0, seed=3)
     zero = (model.arm.told[:, [ATTRIBUTES.index("damper"), ATTRIBUTES.index("soft")]] == 0).numpy()  # [S, 2]

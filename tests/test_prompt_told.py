@@ -13,6 +13,7 @@ from timestepmusic.batches import ChunkGatherer
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.midi import Events
+from timestepmusic.sequence import events as events_module
 from timestepmusic.sequence.style import AHEAD, StyleGatherer
 from timestepmusic.train.sequence import train_sequence_model
 
@@ -29,7 +30,11 @@ def paused_model(tiny_corpus, tiny_ae, tmp_path_factory):
     return GANModel.load(out)
 
 
-def test_a_prompt_is_described_as_training_describes_its_last_passage(tiny_corpus, paused_model):
+@pytest.mark.parametrize("ahead", [AHEAD, 12])
+def test_a_prompt_is_described_as_training_describes_its_last_passage(tiny_corpus, paused_model, monkeypatch, ahead):
+    """The whole of each (12 s) track as a prompt: its last 16 s are the whole track; with passages of 12 chunks
+    (3 s), a passage from mid-track, whose first note steps from the note before it."""
+    monkeypatch.setattr(events_module, "AHEAD", ahead)
     corpus = Corpus.open(tiny_corpus)
     styles = StyleGatherer(ChunkGatherer(corpus), pause=True)
     checked = 0
@@ -39,7 +44,7 @@ def test_a_prompt_is_described_as_training_describes_its_last_passage(tiny_corpu
         chunks = sets.sizes.shape[0]
         if int(sets.sizes.sum()) != len(events):  # a chunk over the cap drops events the corpus keeps
             continue
-        length = min(chunks, AHEAD)
+        length = min(chunks, ahead)
         expected = styles.describe(torch.tensor([track]), torch.tensor([chunks - length]), torch.tensor([length]))[0]
         got = paused_model.arm.prompt_described(sets)[0]
         assert got.shape == (9,)  # the eight attributes and the pause
@@ -61,6 +66,10 @@ def test_a_silent_last_passage_is_not_told_and_guidance_needs_a_told_prompt(tiny
     settings = paused_model.arm.settings
     try:
         assert len(paused_model.sample(1, 1.0, seed=0, prompt=first, guidance=2.0)) == 1  # told: guided by it
+        with pytest.raises(ValueError, match="nothing is told to guide by"):  # its last 16 s silent: nothing told
+            paused_model.sample(1, 1.0, seed=0, prompt=silent_end, guidance=2.0)
+        paused_model.arm.settings = dataclasses.replace(settings, style_drawn=False)  # drawn pieces untold; a prompt
+        assert len(paused_model.sample(1, 1.0, seed=0, prompt=first, guidance=2.0)) == 1  # is still told its own
         paused_model.arm.settings = dataclasses.replace(settings, prompt_told=False)
         with pytest.raises(ValueError, match=r"heard, not told a description \(ar\.prompt_told false\)"):
             paused_model.sample(1, 1.0, seed=0, prompt=first, guidance=2.0)

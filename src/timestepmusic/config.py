@@ -468,10 +468,12 @@ class AutoregressiveConfig:
     only heard, read as context (the network plays as it learnt to without a description)."""
     pedals_as_told: str = "asked"
     """Events arm with ar.style, sampling only: which told descriptions keep a pedal up for the whole piece where
-    they give it a zero share of the time (the damper or the soft pedal): "asked" (those of `tsm generate --style`:
-    `--style soft=0` plays no una corda), "all" (drawn ones too) or "none". The network, told a zero share, still
-    presses the pedal now and then. Drawn descriptions measured (docs/quality.md, eighteenth session): held over a
-    whole piece, a 16 s passage's "no soft pedal" leaves too many pieces without one, so "all" is not the default."""
+    they give it a zero share of the time (the damper or the soft pedal): "asked" (a pedal a `tsm generate --style`
+    request names at zero: `--style soft=0` plays no una corda), "all" (every told description: drawn ones, a told
+    prompt's, and all of an asked one, also the attributes it takes from a bank passage) or "none". The network,
+    told a zero share, still presses the pedal now and then. Drawn descriptions measured (docs/quality.md, eighteenth
+    session): held over a whole piece, a 16 s passage's "no soft pedal" leaves too many pieces without one, so "all"
+    is not the default."""
     request_guidance: float = 2.0
     """As ar.style_guidance, for a description asked with `tsm generate --style` (measured with
     bench/style_follow.py: at 2 an asked damper share of 0.3 is played at 0.30, at 1 at 0.53)."""

@@ -26,13 +26,13 @@ from ..autoencoder import Autoencoder, sets_to_events
 from ..batches import ChunkGatherer, SetBatch
 from ..config import Config
 from ..latents import Normaliser
-from ..midi import Events, join_pedal_runs
+from ..midi import NUM_KEYS, Events, join_pedal_runs
 from .autoregressive import Autoregressive
 from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
 from .event_head import EventHead
 from .event_sampler import EventSampler, twice
-from .style import AHEAD, ATTRIBUTES, PieceStyle, StyleGatherer, describe_passage
+from .style import AHEAD, PieceStyle, StyleGatherer, describe_passage
 from .tonal import DrawnPitchClasses, TonalGatherer
 from .transformer_net import LatentTransformer
 from .windows import RealBatch
@@ -229,7 +229,10 @@ class EventAutoregressive(Autoregressive):
                 described = look.draw(n, rng)  # [S, D]
             elif prompt_sets is not None and self.settings.prompt_told:  # or told its own last passage
                 described = self.prompt_described(prompt_sets)  # [1, D] or None
-                described = None if described is None else described.expand(n, -1)  # [S, D]
+                described = None if described is None else described.expand(n, -1).clone()  # [S, D]
+            if described is None and guidance is not None:
+                raise ValueError("--guidance: nothing is told to guide by (a continued --prompt whose last 16 s hold "
+                                 "no note is told no description); ask a --style")
         self.held = self.generator.offset(described, n)  # [S, W]: computed once
         self.generator.guidance = 1.0  # nothing told: nothing to guide by
         if described is not None:  # guidance: told against untold
@@ -237,9 +240,11 @@ class EventAutoregressive(Autoregressive):
             self.generator.guidance = (guidance if guidance is not None else a.request_guidance if style is not None
                                        else a.style_guidance)
         self.told = described
-        as_told = self.settings.pedals_as_told  # which descriptions keep a pedal told zero up throughout
-        kept_up = as_told == "all" or (as_told == "asked" and style is not None)
-        self.unpressed = look.unpressed(described) if described is not None and kept_up else None  # [S, 3]
+        as_told, self.unpressed = self.settings.pedals_as_told, None  # which descriptions keep a pedal told zero up
+        if described is not None and as_told == "all":
+            self.unpressed = look.unpressed(described)  # [S, 3]
+        elif described is not None and as_told == "asked" and style is not None:
+            self.unpressed = look.unpressed(described, asked=style)  # only the pedals the request names
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:
@@ -261,16 +266,22 @@ class EventAutoregressive(Autoregressive):
             self.held, self.unpressed, self.generator.guidance = None, None, 1.0
 
     def prompt_described(self, prompt_sets: SetBatch) -> torch.Tensor | None:
-        """The description of a prompt's last AHEAD chunks (its chunks [P, N]) [1, D], as training describes a
-        corpus passage; None where they hold no note (a silent description, held, keeps a piece silent)."""
+        """The description of a prompt's last AHEAD chunks (its chunks [P, N]) [1, D], as training describes a corpus
+        passage; None where they hold no note (told "no notes" for the whole continuation, a piece stays silent).
+        Two known differences from training's description of the same passage: a press the prompt's cut released
+        early (`prompt_until`) counts as far as the cut, and a chunk over the max_events cap has lost its latest
+        events."""
         chunks = prompt_sets.sizes.shape[0]
-        last = prompt_sets.take(slice(max(0, chunks - AHEAD), chunks))  # [P', N]
-        events = sets_to_events(last, self.chunk_seconds)  # in time order, from the passage's start
-        described = describe_passage(*(torch.from_numpy(np.asarray(x)) for x in (events.ids, events.start_s,
-                                                                                   events.intensity, events.duration_s)),
-                                     last.sizes.shape[0], self.chunk_seconds, self.settings.style_pause)  # [D]
-        if not described[ATTRIBUTES.index("density")] > 0:
+        first_chunk = max(0, chunks - AHEAD)
+        last = prompt_sets.take(slice(first_chunk, chunks))  # [P', N]
+        events = sets_to_events(prompt_sets, self.chunk_seconds)  # the whole prompt, in time order
+        struck = ((last.ids < NUM_KEYS) & last.mask).any(1)  # [P']: a note starts in the chunk
+        if not struck.any():
             return None
+        first = int(prompt_sets.sizes[:first_chunk].sum())  # the passage's first event
+        described = describe_passage(*(torch.from_numpy(np.asarray(x)) for x in (events.ids, events.intensity,
+                                                                                   events.duration_s)),
+                                     first, struck.cpu(), self.chunk_seconds, self.settings.style_pause)  # [D]
         return described[None].to(self.device)
 
     def condition(self) -> torch.Tensor | None:

@@ -108,10 +108,13 @@ class PieceStyle(nn.Module):
         rows[:, columns] = wanted
         return rows
 
-    def unpressed(self, described: torch.Tensor) -> torch.Tensor:
+    def unpressed(self, described: torch.Tensor, asked: dict[str, float] | None = None) -> torch.Tensor:
         """Which pedals (damper, sostenuto, soft) descriptions [S, D] say are never down [S, 3]: the damper and the
-        soft pedal where their share is zero (ar.pedals_as_told); the sostenuto, which no description holds, never."""
-        damper, soft = (described[:, self.attributes.index(name)] == 0 for name in ("damper", "soft"))  # [S] each
+        soft pedal where their share is zero (ar.pedals_as_told), only those a request `asked` names where given
+        (the rest of an asked description comes from a bank passage near it: not what the user asked); the
+        sostenuto, which no description holds, never."""
+        damper, soft = ((described[:, self.attributes.index(name)] == 0) & (asked is None or name in asked)
+                        for name in ("damper", "soft"))  # [S] each
         return torch.stack([damper, torch.zeros_like(damper), soft], dim=1)
 
     def forward(self, described: torch.Tensor | None, batch: int) -> torch.Tensor:
@@ -223,15 +226,17 @@ def longest_pause_chunks(struck: torch.Tensor, length: torch.Tensor) -> torch.Te
     return pause.amax(dim=1)
 
 
-def describe_passage(ids: torch.Tensor, start_s: torch.Tensor, intensity: torch.Tensor, duration_s: torch.Tensor,
-                     chunks: int, chunk_seconds: float, pause: bool = False) -> torch.Tensor:
-    """One passage of `chunks` chunks (its events in time order, [E] each, start_s from the passage's start) → its
-    description [D] (D = 8, 9 with `pause`), as training describes a corpus passage (NaN where undefined)."""
-    sums = event_sums(ids.long(), intensity, duration_s, torch.zeros_like(ids, dtype=torch.long)).sum(0)  # [SUMS]
-    described = described_by_sums(sums[None], torch.tensor([chunks * chunk_seconds], dtype=torch.float64))[0]
+def describe_passage(ids: torch.Tensor, intensity: torch.Tensor, duration_s: torch.Tensor, first: int,
+                     struck: torch.Tensor, chunk_seconds: float, pause: bool = False) -> torch.Tensor:
+    """A performance's events in time order ([E] each) and the passage at its end: from event `first` on, over the
+    chunks `struck` [K] says whether a note starts in → the passage's description [D] (D = 8, 9 with `pause`), as
+    training describes a corpus passage (a note's step from the note before it, also from before the passage; NaN
+    where undefined)."""
+    every = event_sums(ids.long(), intensity, duration_s, torch.zeros_like(ids, dtype=torch.long))  # [E, SUMS]
+    chunks = struck.shape[0]
+    described = described_by_sums(every[first:].sum(0, keepdim=True),
+                                  torch.tensor([chunks * chunk_seconds], dtype=torch.float64))[0]  # [8]
     if pause:
-        chunk = (start_s.double() / chunk_seconds).floor().long().clamp(0, chunks - 1)  # [E]
-        struck = torch.zeros(chunks, dtype=torch.bool).index_fill(0, chunk[ids < NUM_KEYS], True)  # [K]
         longest = longest_pause_chunks(struck[None], torch.tensor([chunks]))[0].double() * chunk_seconds
         described = torch.cat([described, torch.log1p(longest)[None]])
     return described.float()

@@ -4,9 +4,11 @@ continuation set beside what the pianist actually played next, attribute by attr
 (semitones), notes per second (|ln ratio|), mean velocity, damper-down and soft-down shares (`tsm evaluate`'s
 descriptors) and the key (1 − the correlation of the two pitch-class histograms, centred). Lower is closer.
 
-Two real rows frame it: "the prompt's last --seconds" (a continuation that plays on exactly as the prompt did:
-how much real music itself changes from one passage to the next) and "another track" (a real passage of a
-random other track of the split: what a continuation that ignored its prompt would score).
+Two real rows frame it: "the prompt's last --seconds" (the repeat-the-prompt baseline: a continuation that plays
+on exactly as the prompt did; how much real music itself changes from one passage to the next) and "another
+track" (a real passage of a random track of the split from another piece, i.e. another folder: what a
+continuation that ignored its prompt would score). Every passage is cut alike (`passage`): a pedal held into it
+counts from its start.
 
     python bench/continuation.py --corpus CORPUS --split validation --prompts 100 --markdown bench/results/continuation.md
     python bench/continuation.py --corpus CORPUS --set ar.prompt_told=true    # a variant, by its settings
@@ -28,15 +30,14 @@ from common import table, write_markdown  # noqa: E402
 ATTRIBUTES = ("mean pitch", "density", "velocity", "damper", "soft", "key")
 
 
-def window(events, start_s: float, seconds: float):
-    """The events struck in [start_s, start_s + seconds), timed from start_s and released there at the latest."""
-    from timestepmusic.generation import release_by
-    from timestepmusic.midi import Events
+def passage(events, start_s: float, seconds: float):
+    """What sounds in [start_s, start_s + seconds), timed from start_s: the notes struck there and the pedals down
+    then or pressed there (a pedal held across start_s starts at 0, as `continuation_only` keeps a continuation's),
+    all released at the end."""
+    from timestepmusic.generation import continuation_only, release_by
 
-    inside = np.flatnonzero((events.start_s >= start_s) & (events.start_s < start_s + seconds))
-    part = events.take(inside)
-    shifted = Events(part.ids, part.start_s - start_s, part.duration_s, part.intensity)
-    return release_by(shifted, seconds)
+    after = continuation_only(events, start_s)
+    return release_by(after.take(np.flatnonzero(after.start_s < seconds)), seconds)
 
 
 def attributes(passages: list, seconds: float) -> np.ndarray:
@@ -75,9 +76,12 @@ def main() -> int:
                         help="sample with these ar settings (repeatable)")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args()
+    if args.prompt_seconds < args.seconds:
+        raise SystemExit(f"--prompt-seconds {args.prompt_seconds:g} must be at least --seconds {args.seconds:g}: the "
+                         "repeat-the-prompt row is the prompt's last --seconds")
     torch.set_num_threads(1)
     from timestepmusic.corpus import Corpus
-    from timestepmusic.generation import GANModel, checkpoint_config, continuation_only, prompt_span_s, prompt_until
+    from timestepmusic.generation import GANModel, checkpoint_config, prompt_span_s, prompt_until
 
     corpus = Corpus.open(args.corpus)
     model = GANModel.load(args.model)
@@ -87,22 +91,22 @@ def main() -> int:
     tracks = corpus.tracks_in(args.split)
     long_enough = [t for t in tracks if corpus.tracks[t]["duration_s"] >= args.prompt_seconds + args.seconds + 1]
     picked = rng.choice(long_enough, size=args.prompts)
-    prompts, real_next, persisting, elsewhere, continued = [], [], [], [], []
+    real_next, persisting, elsewhere, continued = [], [], [], []
     started = time.perf_counter()
     for i, track in enumerate(picked):
         events = corpus.track_events(int(track))
         begin = rng.uniform(0, corpus.tracks[track]["duration_s"] - args.prompt_seconds - args.seconds)
-        prompt = prompt_until(window(events, begin, args.prompt_seconds + 1), args.prompt_seconds, corpus.chunk_seconds)
+        prompt = prompt_until(passage(events, begin, args.prompt_seconds + 1), args.prompt_seconds,
+                              corpus.chunk_seconds)
         span_s = prompt_span_s(model.ae, prompt)  # where the continuation starts, a whole number of chunks
-        real_next.append(window(events, begin + span_s, args.seconds))
-        persisting.append(window(events, begin + span_s - args.seconds, args.seconds))
-        other = int(rng.choice([t for t in long_enough if t != track]))
-        other_events = corpus.track_events(other)
-        elsewhere.append(window(other_events, rng.uniform(0, corpus.tracks[other]["duration_s"] - args.seconds),
-                                args.seconds))
+        real_next.append(passage(events, begin + span_s, args.seconds))
+        persisting.append(passage(events, begin + span_s - args.seconds, args.seconds))
+        piece_folder = Path(corpus.tracks[track]["path"]).parent  # ASAP: one folder per piece, its performances
+        other = int(rng.choice([t for t in long_enough if Path(corpus.tracks[t]["path"]).parent != piece_folder]))
+        elsewhere.append(passage(corpus.track_events(other),
+                                 rng.uniform(0, corpus.tracks[other]["duration_s"] - args.seconds), args.seconds))
         piece = model.sample(1, args.seconds, seed=args.seed * 100_003 + i, snap_to_real=False, prompt=prompt)[0]
-        continued.append(continuation_only(piece, span_s))
-        prompts.append(prompt)
+        continued.append(passage(piece, span_s, args.seconds))
     sampling_s = time.perf_counter() - started
     truth = attributes(real_next, args.seconds)
     rows = []

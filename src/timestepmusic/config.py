@@ -463,8 +463,8 @@ class AutoregressiveConfig:
     prompt_told: bool = True
     """Events arm with ar.style, sampling only: a continued `--prompt` (without `--style`) is told the description
     of its own last 16 s (register, density, loudness, pedalling …), as a drawn piece is told a training passage's
-    (docs/quality.md, eighteenth session, on validation: continuations closer to what the pianist played next in
-    damper, and slightly in register and loudness; density, soft pedal and key either way); false: the prompt is
+    (docs/quality.md, eighteenth session: continuations closer to what the pianist played next in register,
+    loudness and the pedals; density and key either way); false: the prompt is
     only heard, read as context (the network plays as it learnt to without a description)."""
     pedals_as_told: str = "asked"
     """Events arm with ar.style, sampling only: which told descriptions keep a pedal up for the whole piece where

@@ -75,3 +75,49 @@ def test_a_silent_last_passage_is_not_told_and_guidance_needs_a_told_prompt(tiny
             paused_model.sample(1, 1.0, seed=0, prompt=first, guidance=2.0)
     finally:
         paused_model.arm.settings = settings
+
+
+def test_generate_sets_sampling_settings_for_one_run(tiny_corpus, paused_model, tmp_path, capsys, monkeypatch):
+    """`tsm generate --set ar.prompt_told=false` continues a prompt heard only (its description never made); settings
+    that are not sampling's, or not this arm's, are refused in one line."""
+    from timestepmusic.cli import main
+    from timestepmusic.sequence.events import EventAutoregressive
+
+    described, describe = [], EventAutoregressive.prompt_described
+
+    def spy(arm, prompt_sets):
+        described.append(prompt_sets.sizes.shape[0])
+        return describe(arm, prompt_sets)
+    monkeypatch.setattr(EventAutoregressive, "prompt_described", spy)
+    prompt = next((tiny_corpus.parent / "midi").rglob("*.mid"))
+    run = ["generate", "--model", str(paused_model.folder), "-n", "2", "--seconds", "2", "--prompt", str(prompt)]
+    assert main(run + ["-o", str(tmp_path / "told")]) == 0 and described  # told: described
+    described.clear()
+    assert main(run + ["--set", "ar.prompt_told=false", "-o", str(tmp_path / "heard")]) == 0 and not described
+    for bad, said in (("ar.width=8", "generate changes only sampling settings"),
+                      ("ar.mixture_temperature=0.5", "an events model does not read ar.mixture_temperature"),
+                      ("ar.pedals_as_told=maybe", "must be one of none, asked, all")):
+        capsys.readouterr()
+        assert main(run + ["--set", bad, "-o", str(tmp_path / "bad")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert said in err and len(err.splitlines()) == 1
+
+
+def test_a_silent_continuation_of_a_prompt_ending_in_silence_says_so(tiny_corpus, paused_model, monkeypatch, caplog):
+    from timestepmusic import generation
+
+    events = Corpus.open(tiny_corpus).track_events(0)
+    early = events.take(np.flatnonzero(events.is_note & (events.start_s < 2.0)))
+    notes = Events(early.ids, early.start_s, early.duration_s, early.intensity)  # ending where its notes end
+    pedal = Events(np.array([88]), np.array([20.0]), np.array([0.5]), np.array([100], dtype=np.uint8))
+    prompt = Events.concatenate([notes, pedal])  # notes in its first 2 s, then silence to 20.5 s
+    monkeypatch.setattr(generation, "sampled_events", lambda arm, ae, latents, given: [given] * len(latents))
+    with caplog.at_level("WARNING", logger="timestepmusic"):
+        generation.written_pieces(paused_model, 1, 1.0, 0, prompt=prompt)  # (every draw: the prompt, no new note)
+    said = [r.getMessage() for r in caplog.records if "no new note" in r.getMessage()]
+    assert len(said) == 1 and "runs on silent" in said[0] and "--prompt-seconds" in said[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="timestepmusic"):
+        generation.written_pieces(paused_model, 1, 1.0, 0, prompt=notes)  # ends on its notes: no such reason
+    said = [r.getMessage() for r in caplog.records if "no new note" in r.getMessage()]
+    assert len(said) == 1 and "--prompt-seconds" not in said[0]

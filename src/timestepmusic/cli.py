@@ -163,6 +163,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         model_info,
         prompt_span_s,
         prompt_until,
+        set_sampling,
         written_pieces,
     )
 
@@ -196,6 +197,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     gan = GANModel.load(args.model, args.device)
     if args.arch is not None and args.arch != gan.arch:
         raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is of arch {gan.arch}")
+    set_sampling(gan, args.set or [])
     continues, tempered = getattr(gan.arm, "continues", False), getattr(gan.arm, "tempered", False)
     ends_itself = gan.arch == "rnn" or (tempered and args.max_seconds is not None)
     if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
@@ -473,6 +475,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "(told − untold), so above 1 follows more closely (and may overshoot); any G but 1 reads each piece "
                    "twice, at about half the sampling speed (default: the model's ar.request_guidance, 2, with --style; "
                    "its ar.style_guidance, 1, without)")
+    p.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
+                   help="sample with this setting of an ar or events model changed, one that only sampling reads "
+                   "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "
+                   "character), --set ar.pedals_as_told=none (a pedal asked at 0 may still be pressed), --set "
+                   "ar.end_bias=1.0; the model's own values: --info")
     p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
                    help="without --model: the shipped model of this kind (--list); with it: check that the model is "
                    "of this kind (the architecture is read from the model)")

@@ -23,6 +23,10 @@ else:  # pragma: no cover
 ENCODINGS = ("pon", "ponOHE", "pnOHE", "OHE", "none")
 DURATION_SCALES = ("cdf", "log")
 PEDALS_AS_TOLD = ("none", "asked", "all")  # ar.pedals_as_told
+# the ar settings that only sampling reads: `tsm generate --set ar.NAME=VALUE` may change them for one run
+SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "project", "pedal_join_s", "pedal_join_share",
+                     "in_bins", "style_drawn", "style_guidance", "request_guidance", "prompt_told", "pedals_as_told",
+                     "slide_stride")
 
 
 def _check(ok: bool, key: str, message: str) -> None:

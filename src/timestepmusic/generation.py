@@ -22,7 +22,7 @@ import torch
 from .autoencoder import Autoencoder, sets_to_events
 from .checkpoint import autoencoder_beside, checkpoint_dir, load_weights, read_meta
 from .chunks import chunk_events
-from .config import PRESETS, Config
+from .config import PRESETS, SAMPLING_SETTINGS, Config
 from .devices import pick_device
 from .files import atomic_path
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
@@ -36,6 +36,7 @@ LONGEST_PIECE_S = 3600.0  # one hour: the recurrent generator's attention over i
 BLOCK_CHUNKS = 4096  # chunks snapped and decoded at once (the codebook distances of a block: 4096 × K floats)
 SILENT_REDRAWS = 3  # a written piece without a note is drawn again (a new seed) at most this many times
 REDRAW_SEED_STEP = 1_000_003  # redraw k uses seed + k × this (far from the seeds a user gives)
+SILENT_PROMPT_S = 4.0  # a prompt that ends in a silence longer than this is named when its continuation stays silent
 
 
 def default_model_path() -> Path:
@@ -298,8 +299,14 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
         for i, latent, piece in zip(quiet, again, sampled_events(gan.arm, gan.ae, again, prompt)):
             latents[i], events[i] = latent, piece
     if quiet := silent():
-        log.warning("%d of %d pieces have no new note after %d draws; written as they are", len(quiet), n,
-                    SILENT_REDRAWS + 1)
+        why = ""
+        if prompt is not None:
+            last_note_s = float(prompt.start_s[prompt.is_note].max(initial=0.0))
+            if new_from_s - last_note_s > SILENT_PROMPT_S:  # the model continues the silence it hears
+                why = (f" (the prompt's last note starts at {last_note_s:.1f} s and it runs on silent to "
+                       f"{new_from_s:.1f} s: cut it with --prompt-seconds)")
+        log.warning("%d of %d pieces have no new note after %d draws; written as they are%s", len(quiet), n,
+                    SILENT_REDRAWS + 1, why)
     return latents, events
 
 
@@ -338,6 +345,26 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "voices", "onsets", "onsets_leans", "onsets_lr_scale", "in_bins", "style_drawn",
                "style_pause", "style_guidance", "request_guidance", "pedals_as_told", "prompt_told")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
+
+
+def set_sampling(gan: GANModel, assignments: list[str]) -> None:
+    """`tsm generate --set ar.NAME=VALUE …`: sample with these settings of an ar or events model, each one that only
+    sampling reads (config.SAMPLING_SETTINGS), checked as training's --set checks them; anything else refused in one
+    line."""
+    if not assignments:
+        return
+    if not getattr(gan.arm, "tempered", False):
+        raise ValueError(f"--set: the model in {gan.folder} is a GAN ({gan.arch}); --set changes sampling settings of "
+                         "ar and events models")
+    for assignment in assignments:
+        key = assignment.partition("=")[0].strip()
+        section, _, name = key.partition(".")
+        if section != "ar" or name not in SAMPLING_SETTINGS:
+            raise ValueError(f"--set {assignment}: generate changes only sampling settings: "
+                             f"{', '.join('ar.' + n for n in SAMPLING_SETTINGS)}")
+        if name in (LATENTS_ONLY if gan.arch == "events" else EVENTS_ONLY):
+            raise ValueError(f"--set {assignment}: an {gan.arch} model does not read ar.{name}")
+    gan.arm.settings = checkpoint_config(gan.meta).override(assignments).ar
 
 
 def model_info(model: str | Path | None = None) -> dict:

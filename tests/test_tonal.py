@@ -15,7 +15,7 @@ from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.tonal import CLASSES, WINDOWS, DrawnPitchClasses, TonalGatherer, TonalPrior, pitch_class
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import fit, timed_carry
+from conftest import fit
 
 
 def counts_of_one_class(rows: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,23 +134,3 @@ def test_a_continued_prompt_is_heard_in_its_pitch_classes(tiny_corpus, tiny_ae, 
         expected = torch.bincount(pitch_class(sets.ids[-span:][notes[-span:]]), minlength=CLASSES).float()
         assert torch.equal(heard[0][0, window], expected)
     assert heard[0].sum() > 0
-
-
-def test_the_tonal_scale_multiplies_the_lean_it_draws_with():
-    """ar.tonal_scale (sampling only): drawing with the lean × 2 is drawing from a head whose lean is twice as large;
-    × 1 is the head as trained, × 0 one without the lean."""
-    from test_guidance import full_head, same
-
-    head, rows = full_head(), 40
-    features, carry, (tonal, _) = torch.randn(rows, 8), timed_carry(rows, 5), counts_of_one_class(rows, 4)
-
-    def draw(scale: float, lean_times: float):
-        lean = EventHead.tonal_bias
-        head.tonal_bias = lambda counts: lean(head, counts) * lean_times  # an instance attribute, removed below
-        try:
-            return EventSampler(head, tonal_scale=scale).sample(features, torch.Generator().manual_seed(3), 0.8,
-                                                                carry, tonal)
-        finally:
-            del head.tonal_bias
-    assert same(draw(2.0, 1.0), draw(1.0, 2.0)) and same(draw(0.0, 1.0), draw(1.0, 0.0))
-    assert not same(draw(2.0, 1.0), draw(1.0, 1.0))

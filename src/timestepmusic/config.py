@@ -25,8 +25,8 @@ DURATION_SCALES = ("cdf", "log")
 PEDALS_AS_TOLD = ("none", "asked", "all")  # ar.pedals_as_told
 # the ar settings that only sampling reads: `tsm generate --set ar.NAME=VALUE` may change them for one run
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "project", "pedal_join_s", "pedal_join_share",
-                     "in_bins", "tonal_scale", "style_drawn", "style_guidance", "request_guidance", "prompt_told",
-                     "pedals_as_told", "slide_stride")
+                     "in_bins", "style_drawn", "style_guidance", "request_guidance", "prompt_told", "pedals_as_told",
+                     "slide_stride")
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -442,9 +442,6 @@ class AutoregressiveConfig:
     duration bins ~10 % wide) rather than at its middle, so that drawn times are not on a grid (at the middles
     every duration is one of 96 values, which a classifier finds). Measured (docs/quality.md, eleventh session):
     no better at 16 s, worse at 60 s on validation, so off by default; the `style` model was measured with it."""
-    tonal_scale: float = 1.0
-    """Events arm with ar.tonal, sampling only: the lean of every key choice towards what fits the pitch classes of
-    the last 2 s, 8 s and 60 s, multiplied by this (above 1 holds the key more firmly)."""
     style: bool = False
     """Events arm: at every chunk the transformer also reads a description of the 16 s from it on (register, spread,
     density, loudness, stepwise motion, damper, half pedal, soft pedal); sampling draws one per piece from real
@@ -510,8 +507,6 @@ class AutoregressiveConfig:
         for key in ("style_guidance", "request_guidance"):
             value = getattr(self, key)
             _check(math.isfinite(value) and value >= 0, f"ar.{key}", f"must be ≥ 0 and finite, got {value}")
-        _check(math.isfinite(self.tonal_scale) and self.tonal_scale >= 0, "ar.tonal_scale",
-               f"must be ≥ 0 and finite, got {self.tonal_scale}")
         _check(self.onsets_lr_scale > 0, "ar.onsets_lr_scale", f"must be > 0, got {self.onsets_lr_scale}")
         _check(self.intervals >= 0, "ar.intervals", f"must be ≥ 0 (0 = none), got {self.intervals}")
         _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")

@@ -43,9 +43,8 @@ class EventSampler:
     """An event head's weights arranged for drawing (see the module's docstring)."""
 
     @torch.no_grad()
-    def __init__(self, head: EventHead, in_bins: bool = False, tonal_scale: float = 1.0):
+    def __init__(self, head: EventHead, in_bins: bool = False):
         self.head, self.in_bins = head, in_bins  # in_bins: each start and duration placed inside its bin (ar.in_bins)
-        self.tonal_scale = tonal_scale  # the key's lean towards the last minute's pitch classes × this (ar.tonal_scale)
         self.order = ("next",) + CHOICES if head.onsets else CHOICES  # with ar.onsets: join, onset or end first
         out = head.out  # each: Linear(H, H), GELU, Linear(H, classes)
         self.first_weight = torch.cat([out[name][0].weight for name in self.order])  # [C·H, H], C choices
@@ -105,7 +104,7 @@ class EventSampler:
         kernels = pointer.kernels() if pointer is not None else None  # [A, 88, 88]
         chunk_bias = head.tonal_bias(tonal)  # with ar.tonal: [R, 88] on every key choice of the chunk
         if chunk_bias is not None:
-            chunk_bias = F.pad(chunk_bias * self.tonal_scale, (0, KINDS - 1))  # [R, 88 keys + 3 pedals + stop]
+            chunk_bias = F.pad(chunk_bias, (0, KINDS - 1))  # [R, 88 keys + 3 pedals + stop]
         never = None  # the pedals a row never draws, as key logits: [R, 88 keys + 3 pedals + stop]
         if unpressed is not None:
             never = torch.zeros(r, NUM_IDS + 1, dtype=torch.bool, device=device)

@@ -216,7 +216,7 @@ class EventAutoregressive(Autoregressive):
         ar.style_guidance for a drawn one); a prompt without `style` is told its own last AHEAD chunks' description
         (ar.prompt_told; false: heard, not told)."""
         self.drawn, self.history, self.pitch_classes = [], None, None
-        self.sampler = EventSampler(self.generator.events, self.settings.in_bins, self.settings.tonal_scale)
+        self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
         if style is not None and self.generator.style is None:
             raise ValueError("--style: this model was not trained with ar.style; it has no description to follow")
         described = None  # with ar.style: each piece's character, drawn or asked

@@ -64,8 +64,8 @@ def test_a_description_leaves_up_the_pedals_whose_share_is_zero():
 
 
 def test_the_setting_names_which_descriptions():
-    assert Config().ar.pedals_as_told == "asked"
-    with pytest.raises(ValueError, match=r"ar\.pedals_as_told: must be one of none, asked, all"):
+    assert Config().ar.pedals_as_told == "given"
+    with pytest.raises(ValueError, match=r"ar\.pedals_as_told: must be one of none, given, all"):
         Config().override({"ar.pedals_as_told": "yes"})
 
 
@@ -89,14 +89,14 @@ def test_a_run_told_no_soft_pedal_presses_none(tiny_corpus, tiny_ae, tmp_path):
     model.arm.settings = dataclasses.replace(settings, pedals_as_told="none")
     assert any(pressed(model.sample(4, 4.0, seed=3, style=asked), SOFT_ID, DAMPER_ID))  # told zero, still pressed
     free = model.sample(6, 4.0, seed=3)
-    for as_told in ("asked", "all"):  # "asked", the default: an asked zero share keeps the pedal up
+    for as_told in ("given", "all"):  # "given", the default: an asked zero share keeps the pedal up
         model.arm.settings = dataclasses.replace(settings, pedals_as_told=as_told)
         for g in (1.0, 2.0):
             kept = model.sample(4, 4.0, seed=3, style=asked, guidance=g)
             assert not any(pressed(kept, SOFT_ID, DAMPER_ID))
             assert any(pressed(kept, SOSTENUTO_ID))  # a pedal not told zero is still pressed
         assert model.arm.unpressed is None  # left as it was after sampling
-    model.arm.settings = dataclasses.replace(settings, pedals_as_told="asked")
+    model.arm.settings = dataclasses.replace(settings, pedals_as_told="given")
     assert [p.ids.tolist() for p in model.sample(6, 4.0, seed=3)] == [p.ids.tolist() for p in free]  # drawn: free
     for other in ("damper=0.2", "register=C5"):  # the pedals a request does not name stay free, though the bank
         request = parse_style(other)  # passage the rest of its description comes from may have had none
@@ -104,7 +104,7 @@ def test_a_run_told_no_soft_pedal_presses_none(tiny_corpus, tiny_ae, tmp_path):
         assert (model.arm.told[:, ATTRIBUTES.index("soft")] == 0).any()
         model.arm.settings = dataclasses.replace(settings, pedals_as_told="none")
         assert [p.ids.tolist() for p in kept] == [p.ids.tolist() for p in model.sample(6, 4.0, seed=3, style=request)]
-        model.arm.settings = dataclasses.replace(settings, pedals_as_told="asked")
+        model.arm.settings = dataclasses.replace(settings, pedals_as_told="given")
     model.arm.settings = dataclasses.replace(settings, pedals_as_told="all")
     drawn = model.sample(6, 4.0, seed=3)
     zero = (model.arm.told[:, [ATTRIBUTES.index("damper"), ATTRIBUTES.index("soft")]] == 0).numpy()  # [S, 2]

@@ -96,7 +96,7 @@ def test_generate_sets_sampling_settings_for_one_run(tiny_corpus, paused_model, 
     assert main(run + ["--set", "ar.prompt_told=false", "-o", str(tmp_path / "heard")]) == 0 and not described
     for bad, said in (("ar.width=8", "generate changes only sampling settings"),
                       ("ar.mixture_temperature=0.5", "an events model does not read ar.mixture_temperature"),
-                      ("ar.pedals_as_told=maybe", "must be one of none, asked, all")):
+                      ("ar.pedals_as_told=maybe", "must be one of none, given, all")):
         capsys.readouterr()
         assert main(run + ["--set", bad, "-o", str(tmp_path / "bad")]) == 2
         err = capsys.readouterr().err.strip()
@@ -121,3 +121,28 @@ def test_a_silent_continuation_of_a_prompt_ending_in_silence_says_so(tiny_corpus
         generation.written_pieces(paused_model, 1, 1.0, 0, prompt=notes)  # ends on its notes: no such reason
     said = [r.getMessage() for r in caplog.records if "no new note" in r.getMessage()]
     assert len(said) == 1 and "--prompt-seconds" not in said[0]
+
+
+def test_a_continuation_keeps_up_the_pedals_its_prompt_never_pressed(tiny_corpus, paused_model):
+    """ar.pedals_as_told "given" (the default): a told prompt whose last 16 s press neither the damper nor the soft
+    pedal is continued without them; "none" leaves them to the network."""
+    from timestepmusic.midi import DAMPER_ID, SOFT_ID, SOSTENUTO_ID
+
+    events = Corpus.open(tiny_corpus).track_events(0)
+    dry = events.take(np.flatnonzero(events.is_note & (events.start_s < 6.0)))  # notes only: no pedal pressed
+    head, settings = paused_model.arm.generator.events, paused_model.arm.settings
+    bias = head.out["key"][-1].bias
+    kept = bias.detach().clone()
+    try:
+        with torch.no_grad():  # as if trained to press every pedal often
+            bias[88:91] += 4.0
+        new = [p.take(np.flatnonzero(p.start_s >= 6.0)) for p in paused_model.sample(4, 3.0, seed=1, prompt=dry)]
+        assert not any(np.isin(p.ids, [DAMPER_ID, SOFT_ID]).any() for p in new)
+        assert any((p.ids == SOSTENUTO_ID).any() for p in new)  # never told: still pressed
+        paused_model.arm.settings = dataclasses.replace(settings, pedals_as_told="none")
+        free = [p.take(np.flatnonzero(p.start_s >= 6.0)) for p in paused_model.sample(4, 3.0, seed=1, prompt=dry)]
+        assert any(np.isin(p.ids, [DAMPER_ID, SOFT_ID]).any() for p in free)
+    finally:
+        paused_model.arm.settings = settings
+        with torch.no_grad():
+            bias.copy_(kept)

@@ -22,7 +22,7 @@ else:  # pragma: no cover
 
 ENCODINGS = ("pon", "ponOHE", "pnOHE", "OHE", "none")
 DURATION_SCALES = ("cdf", "log")
-PEDALS_AS_TOLD = ("none", "asked", "all")  # ar.pedals_as_told
+PEDALS_AS_TOLD = ("none", "given", "all")  # ar.pedals_as_told
 # the ar settings that only sampling reads: `tsm generate --set ar.NAME=VALUE` may change them for one run
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "project", "pedal_join_s", "pedal_join_share",
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "prompt_told", "pedals_as_told",
@@ -470,14 +470,16 @@ class AutoregressiveConfig:
     (docs/quality.md, eighteenth session: continuations closer to what the pianist played next in register,
     loudness and the pedals; density and key either way); false: the prompt is
     only heard, read as context (the network plays as it learnt to without a description)."""
-    pedals_as_told: str = "asked"
+    pedals_as_told: str = "given"
     """Events arm with ar.style, sampling only: which told descriptions keep a pedal up for the whole piece where
-    they give it a zero share of the time (the damper or the soft pedal): "asked" (a pedal a `tsm generate --style`
-    request names at zero: `--style soft=0` plays no una corda), "all" (every told description: drawn ones, a told
-    prompt's, and all of an asked one, also the attributes it takes from a bank passage) or "none". The network,
-    told a zero share, still presses the pedal now and then. Drawn descriptions measured (docs/quality.md, eighteenth
-    session): held over a whole piece, a 16 s passage's "no soft pedal" leaves too many pieces without one, so "all"
-    is not the default."""
+    they give it a zero share of the time (the damper or the soft pedal): "given" (those a user gives: a pedal a
+    `tsm generate --style` request names at zero, so that `--style soft=0` plays no una corda; and a pedal a
+    continued `--prompt` never presses in its last 16 s, told as its description, ar.prompt_told), "all" (every told
+    description: drawn ones too, and all of an asked one, also the attributes it takes from a bank passage) or
+    "none". The network, told a zero share, still presses the pedal now and then. Measured (docs/quality.md,
+    eighteenth session): a continuation keeping up the pedal its prompt did not press is closer in soft pedal to
+    what was played next; held over a whole drawn piece, a 16 s passage's "no soft pedal" leaves too many pieces
+    without one, so "all" is not the default."""
     request_guidance: float = 2.0
     """As ar.style_guidance, for a description asked with `tsm generate --style` (measured with
     bench/style_follow.py: at 2 an asked damper share of 0.3 is played at 0.30, at 1 at 0.53)."""

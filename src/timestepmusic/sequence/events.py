@@ -219,7 +219,7 @@ class EventAutoregressive(Autoregressive):
         self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
         if style is not None and self.generator.style is None:
             raise ValueError("--style: this model was not trained with ar.style; it has no description to follow")
-        described = None  # with ar.style: each piece's character, drawn or asked
+        described, told_prompt = None, False  # with ar.style: each piece's character, drawn, asked or the prompt's
         look = self.generator.style
         if look is not None:
             rng = torch.Generator().manual_seed(seed * 1_000_003 + 17)  # a stream apart from the chunks' draws
@@ -228,6 +228,7 @@ class EventAutoregressive(Autoregressive):
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
                 described = look.draw(n, rng)  # [S, D]
             elif prompt_sets is not None and self.settings.prompt_told:  # or told its own last passage
+                told_prompt = True
                 described = self.prompt_described(prompt_sets)  # [1, D] or None
                 described = None if described is None else described.expand(n, -1).clone()  # [S, D]
             if described is None and guidance is not None:
@@ -241,9 +242,9 @@ class EventAutoregressive(Autoregressive):
                                        else a.style_guidance)
         self.told = described
         as_told, self.unpressed = self.settings.pedals_as_told, None  # which descriptions keep a pedal told zero up
-        if described is not None and as_told == "all":
+        if described is not None and (as_told == "all" or (as_told == "given" and style is None and told_prompt)):
             self.unpressed = look.unpressed(described)  # [S, 3]
-        elif described is not None and as_told == "asked" and style is not None:
+        elif described is not None and as_told == "given" and style is not None:
             self.unpressed = look.unpressed(described, asked=style)  # only the pedals the request names
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)

@@ -73,7 +73,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=16.0, help="each continuation's length (default 16)")
     parser.add_argument("--seed", type=int, default=0, help="picks the passages and seeds the sampling (default 0)")
     parser.add_argument("--set", action="append", default=[], metavar="ar.NAME=VALUE",
-                        help="sample with these ar settings (repeatable)")
+                        help="sample with these ar settings, as `tsm generate --set` takes them (repeatable)")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args()
     if args.prompt_seconds < args.seconds:
@@ -81,12 +81,14 @@ def main() -> int:
                          "repeat-the-prompt row is the prompt's last --seconds")
     torch.set_num_threads(1)
     from timestepmusic.corpus import Corpus
-    from timestepmusic.generation import GANModel, checkpoint_config, prompt_span_s, prompt_until
+    from timestepmusic.generation import GANModel, prompt_span_s, prompt_until, set_sampling
 
     corpus = Corpus.open(args.corpus)
     model = GANModel.load(args.model)
-    if args.set:
-        model.arm.settings = checkpoint_config(model.meta).override(args.set).ar
+    try:  # as `tsm generate --set` takes them: sampling settings only
+        set_sampling(model, args.set)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     rng = np.random.default_rng(args.seed)
     tracks = corpus.tracks_in(args.split)
     long_enough = [t for t in tracks if corpus.tracks[t]["duration_s"] >= args.prompt_seconds + args.seconds + 1]

@@ -24,8 +24,6 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from common import table, write_markdown  # noqa: E402
 
-from timestepmusic.config import PEDALS_AS_TOLD  # noqa: E402
-
 REQUESTS = ("register=C3", "register=C6", "density=4", "density=16", "loudness=45", "loudness=80",
             "damper=0.3", "damper=0.95", "soft=0.8", "half_pedal=0.8", "stepwise=0.5")
 PAUSE_REQUESTS = ("pause=0.25", "pause=1", "pause=4")  # for a model trained with ar.style_pause
@@ -63,21 +61,23 @@ def main() -> int:
     parser.add_argument("--guidance", type=float,
                         help="ar.request_guidance and ar.style_guidance: how closely the asked and the drawn "
                         "descriptions are followed (default: the model's)")
-    parser.add_argument("--pedals-as-told", choices=PEDALS_AS_TOLD,
-                        help="ar.pedals_as_told: which descriptions keep a pedal told a zero share up (default: "
-                        "the model's)")
+    parser.add_argument("--set", action="append", default=[], metavar="ar.NAME=VALUE",
+                        help="sample with these ar settings, as `tsm generate --set` takes them (repeatable), e.g. "
+                        "--set ar.pedals_as_told=none")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from timestepmusic.generation import GANModel
+    from timestepmusic.generation import GANModel, set_sampling
     from timestepmusic.sequence.style import LOGGED, parse_style
 
     model = GANModel.load(args.model)
+    try:  # as `tsm generate --set` takes them: sampling settings only
+        set_sampling(model, args.set)  # before --guidance: it rebuilds the settings from the model's own
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     if args.guidance is not None:
         model.arm.settings = dataclasses.replace(model.arm.settings, style_guidance=args.guidance,
                                                  request_guidance=args.guidance)
-    if args.pedals_as_told is not None:
-        model.arm.settings = dataclasses.replace(model.arm.settings, pedals_as_told=args.pedals_as_told)
     guidance = (f"guidance {model.arm.settings.request_guidance:g} asked, {model.arm.settings.style_guidance:g} drawn; "
                 f"pedals as told: {model.arm.settings.pedals_as_told}")
     started = time.perf_counter()

@@ -241,11 +241,12 @@ class EventAutoregressive(Autoregressive):
             self.generator.guidance = (guidance if guidance is not None else a.request_guidance if style is not None
                                        else a.style_guidance)
         self.told = described
-        as_told, self.unpressed = self.settings.pedals_as_told, None  # which descriptions keep a pedal told zero up
-        if described is not None and (as_told == "all" or (as_told == "given" and style is None and told_prompt)):
-            self.unpressed = look.unpressed(described)  # [S, 3]
-        elif described is not None and as_told == "given" and style is not None:
-            self.unpressed = look.unpressed(described, asked=style)  # only the pedals the request names
+        self.unpressed, as_told = None, self.settings.pedals_as_told  # which descriptions keep a pedal told zero up
+        if described is not None and as_told != "none":
+            if as_told == "all" or told_prompt:
+                self.unpressed = look.unpressed(described)  # [S, 3]
+            elif style is not None:  # "given": only the pedals the request names
+                self.unpressed = look.unpressed(described, asked=style)
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:

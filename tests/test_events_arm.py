@@ -392,7 +392,7 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
     model = GANModel.load()  # the default
     assert model.arch == "events" and model.arm.settings.temperature == 1.0  # chosen on validation
     assert model.arm.settings.end_bias == 1.4  # the length calibration, chosen on the training split
-    assert model.arm.settings.pedal_join_s == 0.0 and not model.arm.settings.in_bins  # as drawn, chosen on validation
+    assert model.arm.settings.pedal_join_s == 0.02 and not model.arm.settings.in_bins  # lifts of ≤ 20 ms closed; bins' middles
     assert model.arm.settings.carry and model.arm.generator.events.carry is not None  # it hears the past
     assert model.arm.settings.intervals == 4 and model.arm.generator.events.intervals is not None  # and intervals
     assert model.arm.generator.events.tonal is not None and model.arm.generator.style is not None  # key, character
@@ -404,3 +404,28 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
     assert main(["generate", "--mixture-temperature", "0.7", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert "no mixture" in err and "\n" not in err and not (tmp_path / "o").exists()
+
+
+def test_the_shipped_default_never_lifts_a_pedal_for_twenty_ms_or_less():
+    """As drawn, a quarter of the default's consecutive damper events were parted by a lift of 1–20 ms (a duration
+    bin is ~10 % wide); its ar.pedal_join_s closes those and keeps longer ones, as a pianist's lifts are."""
+    import dataclasses
+
+    from timestepmusic.midi import DAMPER_ID, SOFT_ID
+
+    def lifts(events) -> np.ndarray:  # each pedal's lifts: next press − the latest release before it (as MIDI plays)
+        out = []
+        for pedal in (DAMPER_ID, SOFT_ID):
+            mine = np.flatnonzero(events.ids == pedal)
+            mine = mine[np.argsort(events.start_s[mine], kind="stable")]
+            reach = np.maximum.accumulate(events.start_s[mine] + events.duration_s[mine])
+            out.append(events.start_s[mine][1:] - reach[:-1])
+        return np.concatenate(out)
+
+    model = GANModel.load()
+    joined = np.concatenate([lifts(p) for p in model.sample(4, 8.0, seed=0)])
+    model.arm.settings = dataclasses.replace(model.arm.settings, pedal_join_s=0.0)
+    drawn = np.concatenate([lifts(p) for p in model.sample(4, 8.0, seed=0)])
+    assert ((drawn > 1e-6) & (drawn <= 0.02)).sum() >= 10  # the draws do lift that briefly …
+    assert not ((joined > 1e-6) & (joined <= 0.02)).any()  # … the written pieces never
+    assert (joined > 0.02).sum() == (drawn > 0.02).sum() > 0  # and every longer lift is kept

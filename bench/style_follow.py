@@ -64,11 +64,17 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="ar.NAME=VALUE",
                         help="sample with these ar settings, as `tsm generate --set` takes them (repeatable), e.g. "
                         "--set ar.pedals_as_told=none")
+    parser.add_argument("--also", nargs="+", default=[], metavar="ATTR",
+                        help="also measure these attributes of each request's pieces, beside what the pieces were "
+                        "told of them (for an attribute not asked: the bank passages near the request), e.g. density")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from timestepmusic.generation import GANModel, set_sampling
     from timestepmusic.sequence.style import LOGGED, parse_style
+
+    def users_units(name: str, value):  # as a description holds it → as --style takes it
+        return value + 21 if name == "register" else np.expm1(value) if name in LOGGED else value
 
     model = GANModel.load(args.model)
     try:  # as `tsm generate --set` takes them: sampling settings only
@@ -88,10 +94,16 @@ def main() -> int:
         style = parse_style(request)  # refuses a bad request before sampling
         (name, value), = style.items()
         got = measured(model.sample(args.n, args.seconds, seed=args.seed, style=style), args.seconds)
-        asked = value + 21 if name == "register" else float(np.expm1(value)) if name in LOGGED else value
-        rows.append([request, f"{asked:g}", f"{np.nanmean(got[name]):.2f} ± {np.nanstd(got[name]):.2f}",
+        told = model.arm.told.cpu().numpy()  # [S, D]: what each piece was told
+        rows.append([request, f"{float(users_units(name, value)):g}",
+                     f"{np.nanmean(got[name]):.2f} ± {np.nanstd(got[name]):.2f}",
                      f"{np.nanmean(untold[name]):.2f} ± {np.nanstd(untold[name]):.2f}"])
-    lines = table(["asked", "value", f"written ({args.n} pieces, mean ± std)", "told a drawn description"], rows)
+        for other in args.also:
+            said = users_units(other, told[:, follows.index(other)])  # [S]
+            rows[-1].append(f"{np.nanmean(got[other]):.2f} / {np.nanmean(said):.2f}")
+    also = [f"{other}: written / told" for other in args.also]
+    lines = table(["asked", "value", f"written ({args.n} pieces, mean ± std)", "told a drawn description", *also],
+                  rows)
     lines.append(f"{args.seconds:g} s pieces, seed {args.seed}, {guidance}, "
                  f"{time.perf_counter() - started:.0f} s")
     print("\n".join(lines))

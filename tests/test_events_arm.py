@@ -429,3 +429,5 @@ def test_the_shipped_default_never_lifts_a_pedal_for_twenty_ms_or_less():
     assert ((drawn > 1e-6) & (drawn <= 0.02)).sum() >= 10  # the draws do lift that briefly …
     assert not ((joined > 1e-6) & (joined <= 0.02)).any()  # … the written pieces never
     assert (joined > 0.02).sum() == (drawn > 0.02).sum() > 0  # and every longer lift is kept
+    for beside in ("events-pause", "events-onsets"):  # the shipped models offered beside it join alike
+        assert GANModel.load(beside).arm.settings.pedal_join_s == 0.02

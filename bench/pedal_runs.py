@@ -1,0 +1,90 @@
+"""How generated pieces use each pedal, beside the real excerpts of a split: events per second, the share of
+time down, and the pedal's runs (its events joined where the next starts at most --join s after the pedal was
+last held, as a foot holds it): runs per second, their durations, the share of runs shorter than --short s, and
+the share of excerpts that never press the pedal. A pedal written in a few long runs, as pianists press the
+una corda, reads differently from one pressed in many short bursts, though both may hold it down for the same
+share of the time.
+
+    python bench/pedal_runs.py --corpus /work/data/asap --split validation --seconds 60 out/default/midi
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import table, write_markdown  # noqa: E402
+
+
+def pedal_runs(start_s: np.ndarray, end_s: np.ndarray, join_s: float) -> np.ndarray:
+    """One pedal's events in one excerpt (start and end times [E]) → its runs' durations [U]: a run goes on while
+    each next event starts at most `join_s` after the latest release so far."""
+    if start_s.size == 0:
+        return np.zeros(0)
+    order = np.argsort(start_s, kind="stable")
+    start_s, reach = start_s[order], np.maximum.accumulate(end_s[order])
+    new = np.r_[True, start_s[1:] > reach[:-1] + join_s]  # [E]: the event starts a run
+    first = np.flatnonzero(new)
+    return reach[np.r_[first[1:] - 1, start_s.size - 1]] - start_s[first]
+
+
+def pedal_rows(label: str, excerpts, seconds: float, join_s: float, short_s: float) -> list[list[str]]:
+    from timestepmusic.midi import DAMPER_ID, SOFT_ID, SOSTENUTO_ID
+
+    rows = []
+    for pedal, name in ((DAMPER_ID, "damper"), (SOSTENUTO_ID, "sostenuto"), (SOFT_ID, "soft")):
+        runs, events, down = [], [], []
+        for i in range(excerpts.num_excerpts):
+            lo, hi = excerpts.event_ptr[i], excerpts.event_ptr[i + 1]
+            mine = excerpts.ids[lo:hi] == pedal
+            start = excerpts.start_s[lo:hi][mine]
+            end = np.minimum(start + excerpts.duration_s[lo:hi][mine], seconds)
+            runs.append(pedal_runs(start, end, join_s))
+            events.append(mine.sum())
+            down.append(runs[-1].sum() / seconds)  # joined runs: the gaps of ≤ join_s count as down
+        every = np.concatenate(runs)
+        quartiles = np.quantile(every, [0.25, 0.5, 0.75]) if every.size else np.full(3, np.nan)
+        rows.append([label, name, f"{np.mean(events) / seconds:.2f}", f"{np.mean(down):.3f}",
+                     f"{np.mean([r.size for r in runs]) / seconds:.3f}",
+                     " / ".join(f"{q:.2f}" for q in quartiles),
+                     f"{np.mean(every < short_s) if every.size else float('nan'):.3f}",
+                     f"{np.mean([r.size == 0 for r in runs]):.3f}"])
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path, help="folders of generated MIDI files")
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--split", default="validation")
+    parser.add_argument("--seconds", type=float, default=16.0, help="excerpt length (each file: its first excerpt)")
+    parser.add_argument("--join", type=float, default=0.02, help="gap (s) that does not end a run")
+    parser.add_argument("--short", type=float, default=0.2, help="a run shorter than this (s) counts as short")
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args()
+    from timestepmusic.corpus import Corpus
+    from timestepmusic.evaluate.descriptors import excerpts_from_corpus, excerpts_from_events
+    from timestepmusic.midi import read_events
+
+    rows = pedal_rows(f"real {args.split}", excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds),
+                      args.seconds, args.join, args.short)
+    for folder in args.folders:
+        files = sorted(folder.glob("*.mid"))
+        if not files:
+            raise SystemExit(f"{folder}: no .mid files")
+        pieces = excerpts_from_events([read_events(f)[0] for f in files], args.seconds)
+        rows += pedal_rows(f"{folder} ({len(files)})", pieces, args.seconds, args.join, args.short)
+    lines = table(["pieces", "pedal", "events/s", "share down", "runs/s", "run s: quartiles",
+                   f"runs < {args.short:g} s", "never pressed"], rows)
+    lines.append(f"{args.seconds:g} s excerpts; runs joined across gaps of at most {args.join:g} s")
+    print("\n".join(lines))
+    write_markdown(args.markdown, "# How the pedals are used: events and runs", lines)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

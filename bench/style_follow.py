@@ -29,6 +29,9 @@ REQUESTS = ("register=C3", "register=C6", "density=4", "density=16", "loudness=4
 PAUSE_REQUESTS = ("pause=0.25", "pause=1", "pause=4")  # for a model trained with ar.style_pause
 
 
+MEASURED = ("register", "density", "loudness", "damper", "soft", "half_pedal", "stepwise", "pause")
+
+
 def measured(pieces, seconds: float) -> dict[str, np.ndarray]:
     """Each attribute of each written piece [S] (NaN where undefined)."""
     from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
@@ -71,10 +74,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from timestepmusic.generation import GANModel, set_sampling
-    from timestepmusic.sequence.style import LOGGED, parse_style
-
-    def users_units(name: str, value):  # as a description holds it → as --style takes it
-        return value + 21 if name == "register" else np.expm1(value) if name in LOGGED else value
+    from timestepmusic.sequence.style import parse_style, users_value
 
     model = GANModel.load(args.model)
     try:  # as `tsm generate --set` takes them: sampling settings only
@@ -86,20 +86,23 @@ def main() -> int:
                                                  request_guidance=args.guidance)
     guidance = (f"guidance {model.arm.settings.request_guidance:g} asked, {model.arm.settings.style_guidance:g} drawn; "
                 f"pedals as told: {model.arm.settings.pedals_as_told}")
+    follows = model.arm.generator.style.attributes if model.arm.generator.style is not None else ()
+    for other in args.also:  # before any sampling: each must be told and measured
+        if other not in follows or other not in MEASURED:
+            raise SystemExit(f"--also {other}: give one of {', '.join(a for a in follows if a in MEASURED)}")
     started = time.perf_counter()
     untold = measured(model.sample(args.n, args.seconds, seed=args.seed), args.seconds)
     rows = []
-    follows = model.arm.generator.style.attributes if model.arm.generator.style is not None else ()
     for request in args.requests or list(REQUESTS) + list(PAUSE_REQUESTS if "pause" in follows else ()):
         style = parse_style(request)  # refuses a bad request before sampling
         (name, value), = style.items()
         got = measured(model.sample(args.n, args.seconds, seed=args.seed, style=style), args.seconds)
         told = model.arm.told.cpu().numpy()  # [S, D]: what each piece was told
-        rows.append([request, f"{float(users_units(name, value)):g}",
+        rows.append([request, f"{float(users_value(name, value)):g}",
                      f"{np.nanmean(got[name]):.2f} ± {np.nanstd(got[name]):.2f}",
                      f"{np.nanmean(untold[name]):.2f} ± {np.nanstd(untold[name]):.2f}"])
         for other in args.also:
-            said = users_units(other, told[:, follows.index(other)])  # [S]
+            said = users_value(other, told[:, follows.index(other)])  # [S]
             rows[-1].append(f"{np.nanmean(got[other]):.2f} / {np.nanmean(said):.2f}")
     also = [f"{other}: written / told" for other in args.also]
     lines = table(["asked", "value", f"written ({args.n} pieces, mean ± std)", "told a drawn description", *also],

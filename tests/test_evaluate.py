@@ -284,6 +284,25 @@ def test_identical_sets_overlap_fully_and_disjoint_sets_not_at_all():
     assert np.isnan(overlap_kl([np.nan], a)[0])
 
 
+def test_a_value_of_exactly_zero_is_compared_as_a_point_mass():
+    """A pedal never pressed is 0 exactly: two sets that almost never press it are alike (a KDE of the values
+    with their zeros read 0.59 here), and the share of pieces that never press it counts in full."""
+    never = np.zeros(683)
+    once = never.copy()
+    once[0] = 0.027  # one real excerpt of 683 presses the sostenuto
+    overlap, kl = overlap_kl(once, never)
+    assert overlap > 0.99 and 0 <= kl < 0.1  # (KL: the real press has no drawn mass under it; floored, finite)
+    rng = np.random.default_rng(3)
+    pressed = rng.uniform(0.1, 0.9, 2000)
+    real = np.where(rng.random(2000) < 0.26, 0.0, pressed)  # 26 % never press it
+    drawn = np.where(rng.random(2000) < 0.02, 0.0, rng.permutation(pressed))  # 2 % never do
+    overlap, kl = overlap_kl(real, drawn)
+    assert overlap == pytest.approx(0.02 + 0.74, abs=0.03) and kl > 0.2  # only 2 % of the mass at 0 is shared
+    assert overlap_kl(real, real.copy()) == pytest.approx((1.0, 0.0), abs=1e-6)
+    assert overlap_kl(never, never.copy()) == pytest.approx((1.0, 0.0), abs=1e-6)
+    assert overlap_kl(never, pressed)[0] == pytest.approx(0.0, abs=1e-6)  # all at 0 against none at 0
+
+
 def test_classifier_cannot_tell_a_distribution_from_itself_and_always_tells_separated_ones():
     rng = np.random.default_rng(2)
     same = classifier_test(rng.normal(size=(400, 5)), rng.normal(size=(400, 5)))

@@ -406,6 +406,17 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
     assert "no mixture" in err and "\n" not in err and not (tmp_path / "o").exists()
 
 
+def test_events_checkpoints_from_before_the_pedal_join_write_their_runs_as_drawn(events_run):
+    import json
+
+    from timestepmusic.generation import checkpoint_config
+
+    meta = json.loads((events_run / "last" / "config.json").read_text())
+    assert checkpoint_config(meta).ar.pedal_join_s == meta["config"]["ar"]["pedal_join_s"] == 0.02  # today's default
+    del meta["config"]["ar"]["pedal_join_s"]
+    assert checkpoint_config(meta).ar.pedal_join_s == 0.0  # written before the setting: as drawn, as it sampled then
+
+
 def test_the_shipped_default_never_lifts_a_pedal_for_twenty_ms_or_less():
     """As drawn, a quarter of the default's consecutive damper events were parted by a lift of 1–20 ms (a duration
     bin is ~10 % wide); its ar.pedal_join_s closes those and keeps longer ones, as a pianist's lifts are."""

@@ -20,7 +20,7 @@ from timestepmusic.midi import read_events
 from timestepmusic.sequence import style as style_module
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.events import EventGenerator
-from timestepmusic.sequence.style import ATTRIBUTES, BANK, NEAREST, PieceStyle, StyleGatherer, parse_style
+from timestepmusic.sequence.style import ATTRIBUTES, BANK, NEAREST, PieceStyle, StyleGatherer, parse_style, users_value
 from timestepmusic.sequence.transformer_net import LatentTransformer
 from timestepmusic.train.sequence import train_sequence_model
 
@@ -369,3 +369,10 @@ def test_the_shipped_style_model_plays_high_or_low_as_asked():
 def test_the_pause_needs_the_style():
     with pytest.raises(ValueError, match="ar.style_pause"):
         Config().override({"ar.style_pause": True})
+
+
+def test_an_attribute_as_held_reads_back_in_its_users_units():
+    asked = parse_style("register=C4,density=6,damper=0.3,pause=2")
+    back = {name: float(users_value(name, value)) for name, value in asked.items()}
+    assert back == pytest.approx({"register": 60, "density": 6, "damper": 0.3, "pause": 2})
+    assert users_value("density", np.log1p(np.array([0.0, 4.0]))) == pytest.approx([0.0, 4.0])  # arrays too

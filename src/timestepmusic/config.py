@@ -399,10 +399,9 @@ class AutoregressiveConfig:
     """Events arm, sampling only: a gap of at most this many seconds between consecutive drawn events of one
     pedal is closed (the earlier held to the later's start), as the decoder's ae.decode_pedal_join_s does. A
     held pedal that changes depth is a run of abutting events; a drawn duration is a bin about 10 % wide, so
-    drawn runs end a little early or late and lift the pedal for a moment between them (a lift of 1-20 ms: 26 %
-    of the shipped default's consecutive damper events as drawn, 0.5 % of real ones; no foot lifts and presses
-    again that fast, but a synthesizer drops every held note at it). 0: as drawn. Chosen on the validation split
-    (bench/pedal_join.py, nineteenth session: 20 ms closes those lifts and keeps a pianist's, which last longer)."""
+    drawn runs end a little early or late and lift the pedal for a moment between them, which no foot does and a
+    synthesizer plays as every held note dropped. 0: as drawn. Chosen on the validation split (bench/pedal_join.py):
+    20 ms closes those lifts and keeps a pianist's, which last longer."""
     pedal_join_share: float = 0.0
     """Events arm, sampling only: as ar.pedal_join_s, for a gap of at most this share of the earlier event's
     duration, below 1 (a drawn duration errs in proportion to its length; a pianist's lift between presses does

@@ -51,8 +51,9 @@ def checkpoint_config(meta: dict) -> Config:
     [gan] mends that their config may nonetheless list (the arm ignored them then). Likelihood (ar) runs written
     before `ar.mixture_temperature` and `ar.slide_stride` sampled with the mixture at ar.temperature and the
     window re-run for every chunk: they still do, so that a seed gives the same files; those written before
-    `ar.head` have the mixture head. Conv runs written before `gan.past_chunks` made independent windows
-    (the seed preset says so)."""
+    `ar.head` have the mixture head. Events runs written before `ar.pedal_join_s` existed wrote their pedal runs
+    as drawn (today's default joins lifts of up to 20 ms). Conv runs written before `gan.past_chunks` made
+    independent windows (the seed preset says so)."""
     saved = meta["config"].get("gan", {})
     config = Config.from_dict(meta["config"]).override(
         {key: value for key, value in PRESETS["seed"].items() if key.partition(".")[2] not in saved})
@@ -65,6 +66,8 @@ def checkpoint_config(meta: dict) -> Config:
         config = config.override({"ar.mixture_temperature": saved_ar.get("mixture_temperature", config.ar.temperature),
                                   "ar.slide_stride": saved_ar.get("slide_stride", 1),
                                   "ar.head": saved_ar.get("head", "mixture")})
+    if meta.get("arch") == "events" and saved_ar and "pedal_join_s" not in saved_ar:
+        config = config.override({"ar.pedal_join_s": 0.0})
     return config
 
 

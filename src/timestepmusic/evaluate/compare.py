@@ -5,7 +5,8 @@ Distributions (after Yang & Lerch 2020, "On the evaluation of generative models 
 https://doi.org/10.1007/s00521-018-3849-7): each descriptor's values in a set are smoothed with a
 Gaussian KDE (Scott's bandwidth, as scipy.stats.gaussian_kde; evaluated by binning on a grid), and
 the smoothed densities of the real set p and of another set q give the overlap area ∫ min(p, q)
-(1 = the same distribution, 0 = disjoint) and KL(p ‖ q) in nats (0 = the same). Yang & Lerch
+(1 = the same distribution, 0 = disjoint) and KL(p ‖ q) in nats (0 = the same). A value of exactly 0 (a
+pedal never pressed) is a point mass, compared as one beside the densities of the other values. Yang & Lerch
 apply the two figures to distributions of pairwise distances within and between sets; here they
 are applied to the descriptor values themselves, which reads more directly ("the generated note
 density sits where the real one does"). A set compared with two disjoint
@@ -85,16 +86,27 @@ def kde_on_grid(sets: list[np.ndarray], num: int = KDE_POINTS) -> tuple[np.ndarr
 
 
 def overlap_kl(reference, other) -> tuple[float, float]:
-    """(overlap area, KL(reference ‖ other) in nats) of two samples' KDEs; NaN when either is empty."""
-    grid, (p, q) = kde_on_grid([reference, other])
-    if p is None or q is None:
+    """(overlap area, KL(reference ‖ other) in nats) of two samples' distributions; NaN when either is empty.
+    A value of exactly 0 (a pedal never pressed, no pedal change) is a point mass, compared as one: each set's
+    share of zeros, and KDEs of the other values, each weighted by its share. (A KDE of the values with their
+    zeros smears the point mass by a width set by the other values: two sets that never press the sostenuto,
+    but for one real excerpt of 683, read 0.59 alike.) Without zeros in either set, the KDEs alone."""
+    reference, other = _finite(reference), _finite(other)
+    if not reference.size or not other.size:
         return float("nan"), float("nan")
-    overlap = float(np.trapezoid(np.minimum(p, q), grid))
-    floor = KL_FLOOR * max(float(p.max()), float(q.max()))
-    p_, q_ = np.maximum(p, floor), np.maximum(q, floor)
-    p_, q_ = p_ / np.trapezoid(p_, grid), q_ / np.trapezoid(q_, grid)
-    kl = float(np.trapezoid(p_ * np.log(p_ / q_), grid))
-    return min(overlap, 1.0), max(kl, 0.0)
+    p0, q0 = float(np.mean(reference == 0)), float(np.mean(other == 0))  # the point masses at 0
+    grid, (p, q) = kde_on_grid([reference[reference != 0], other[other != 0]])
+    p = np.zeros_like(grid) if p is None else p * (1 - p0)  # [G]: the rest, weighted by its share
+    q = np.zeros_like(grid) if q is None else q * (1 - q0)
+    overlap = min(p0, q0) + float(np.trapezoid(np.minimum(p, q), grid))
+    floor = KL_FLOOR * max(float(p.max()), float(q.max()), 1.0 / (grid[-1] - grid[0]))
+    kl = p0 * np.log(p0 / max(q0, KL_FLOOR)) if p0 > 0 else 0.0
+    if p0 < 1:
+        p_, q_ = np.maximum(p, floor), np.maximum(q, floor)
+        p_ = p_ / np.trapezoid(p_, grid) * (1 - p0)
+        q_ = q_ / np.trapezoid(q_, grid) * max(1 - q0, KL_FLOOR)
+        kl += float(np.trapezoid(p_ * np.log(p_ / q_), grid))
+    return min(overlap, 1.0), max(float(kl), 0.0)
 
 
 def summarise(values) -> dict:

@@ -316,8 +316,9 @@ def render_html(report: dict) -> str:
         parts.append("<h2>Files that could not be read</h2><ul>" + "".join(
             f"<li>{esc(b['file'])}: {esc(b['reason'])}</li>" for b in report["files"]["bad"]) + "</ul>")
     parts += ["<h2>Descriptors</h2><p>Overlap area (1 = same distribution) and KL(real ‖ set) in nats (0 = same) "
-              "between Gaussian-KDE densities of each descriptor; the ceiling compares two halves of the real "
-              "excerpts (split by track).</p>", _descriptor_table(report)]
+              "between Gaussian-KDE densities of each descriptor, a value of exactly 0 (a pedal never pressed) compared "
+              "as a point mass beside them; the ceiling compares two halves of the real excerpts (split by "
+              "track).</p>", _descriptor_table(report)]
     parts.append(_classifier_section(report))
     parts.append(_copy_section(report["copies"]))
     densities = _data_uri(report["figures"]["densities"], "image/png")

@@ -24,6 +24,7 @@ K = AHEAD chunks, P played passages of the bank.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -277,6 +278,14 @@ def _described_value(name: str, value: str) -> float:
     if not bounds[0] <= number <= bounds[1]:
         raise ValueError(f"--style {name}={value}: must be in [{bounds[0]:g}, {bounds[1]:g}] ({UNITS[name]})")
     return float(torch.log1p(torch.tensor(number))) if name in LOGGED else number
+
+
+def users_value(name: str, held):
+    """An attribute as a description holds it (a number or an array) → in its users' units, as `--style` takes it
+    (the inverse of `parse_style`'s reading): the register as a MIDI note, logged attributes unlogged."""
+    if name == "register":
+        return held + 21  # descriptions hold key ids (0: A0)
+    return np.expm1(held) if name in LOGGED else held
 
 
 def _midi_note(value: str) -> int:

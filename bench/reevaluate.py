@@ -1,0 +1,56 @@
+"""`tsm evaluate` again on pieces already written, beside the report they had: which descriptors' overlaps moved
+when the evaluation changed (the pieces and the real excerpts are the same, so only the measure differs).
+
+    python bench/reevaluate.py --corpus /work/data/asap --split test --seconds 16 OUT/default \
+        --markdown bench/results/reevaluate.md
+OUT/default holds midi/ and report/report.json as bench/compare_generators.py writes them; the new report is
+written to OUT/default/report-again.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import table, write_markdown  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="folders holding midi/ and report/report.json")
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--seconds", type=float, default=16.0)
+    parser.add_argument("--seed", type=int, default=0, help="the seed the first report was made with")
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args()
+    from timestepmusic.corpus import Corpus
+    from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS
+    from timestepmusic.evaluate.report import GENERATED, evaluate_generated
+
+    corpus, lines = Corpus.open(args.corpus), []
+    for run in args.runs:
+        before = json.loads((run / "report" / "report.json").read_text())
+        after = evaluate_generated(run / "midi", corpus, run / "report-again", split=args.split,
+                                   seconds=args.seconds, seed=args.seed)
+        overlap = {name: [report["descriptors"][name]["rows"][GENERATED]["overlap"] for report in (before, after)]
+                   for name in SCALAR_DESCRIPTORS}
+        rows = [[name, f"{a:.3f}", f"{b:.3f}"] for name, (a, b) in overlap.items() if abs(a - b) >= 5e-4]
+        means = np.nanmean(np.array(list(overlap.values())), axis=0)  # [2]
+        trees = [report["classifier_trees"][GENERATED]["accuracy"] for report in (before, after)]
+        rows.append(["mean overlap", f"{means[0]:.3f}", f"{means[1]:.3f}"])
+        rows.append(["trees accuracy (unchanged measure)", f"{trees[0]:.3f}", f"{trees[1]:.3f}"])
+        lines += [f"{run}: {args.split} split, {args.seconds:g} s; descriptors whose overlap moved", "",
+                  *table(["descriptor", "before", "now"], rows), ""]
+    print("\n".join(lines))
+    write_markdown(args.markdown, "# The same pieces evaluated again", lines)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -250,7 +250,17 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "report.html" in err and "--overwrite" in err and "\n" not in err and len(calls) == 1
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "roll_sample_9.png").write_bytes(b"a roll of the earlier report's pieces")
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "audio" / "sample_0_000.wav").write_bytes(b"the earlier report's audio")
+    (tmp_path / "mine.txt").write_text("not the report's")
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--overwrite"]) == 0 and len(calls) == 2
+    assert not any((tmp_path / part).exists() for part in ("figures", "audio", "report.html"))  # replaced whole …
+    assert (tmp_path / "mine.txt").exists()  # … and nothing else touched
+    for seconds in ("nan", "inf", "-1"):
+        assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--seconds", seconds]) == 2
+        assert "--seconds must be > 0" in capsys.readouterr().err
 
 
 def test_tsm_evaluate_reports_an_empty_folder_as_an_error(corpus, tmp_path, capsys):

@@ -274,6 +274,12 @@ def test_a_request_sets_what_it_asks_and_draws_the_rest_from_near_it():
     for row in rows:  # the rest of each row is one of the nearest bank rows'
         assert any(torch.equal(row[1:5], bank[i, 1:5]) for i in kept)
     assert len({tuple(r.tolist()) for r in rows}) > NEAREST // 2
+    tied = bank.clone()
+    tied[: 3 * NEAREST, 5] = 0.0  # three times NEAREST passages without the damper: a request matches them all
+    style.fill_bank(tied)
+    rows = style.choose(2000, torch.Generator().manual_seed(1), {"damper": 0.0})
+    picked = {i for row in rows for i in range(3 * NEAREST) if torch.equal(row[:5], tied[i, :5])}
+    assert len(picked) > 2 * NEAREST  # drawn from every exact match, not the NEAREST that a sort lists first
 
 
 def test_sampling_draws_only_passages_that_hold_a_note():

@@ -515,6 +515,9 @@ class AutoregressiveConfig:
         _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")
         _check(self.mixture_temperature > 0, "ar.mixture_temperature", f"must be > 0, got {self.mixture_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
+        for key in ("end_bias", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s"):
+            value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
+            _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ command so that `tsm --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import math
+import shutil
 from pathlib import Path
 
 from ..audio_flags import add_audio_flags, check_audio_flags
@@ -16,7 +18,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .report import evaluate_generated
 
     check_audio_flags(args)
-    if args.seconds <= 0:
+    if not math.isfinite(args.seconds) or args.seconds <= 0:
         raise ValueError(f"--seconds must be > 0, got {args.seconds}")
     if not 0 < args.copy_threshold <= 1:
         raise ValueError(f"--copy-threshold must be in (0, 1], got {args.copy_threshold}")
@@ -24,6 +26,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if earlier and not args.overwrite:  # a report a user kept is not replaced without a word
         raise ValueError(f"{earlier[0]} is there already (an earlier report); give another -o, or --overwrite "
                          "to replace it")
+    if earlier:  # --overwrite: the earlier report goes whole, so none of its rolls or audio sit beside the new one's
+        for part in ("figures", "audio"):
+            shutil.rmtree(Path(args.out) / part, ignore_errors=True)
+        for path in earlier:
+            path.unlink()
     report = evaluate_generated(args.generated, args.real, args.out, split=args.split, train_split=args.train_split,
                                 runs=args.run, wav=args.wav, seconds=args.seconds, seed=args.seed,
                                 copy_threshold=args.copy_threshold, transpose=args.transpose,

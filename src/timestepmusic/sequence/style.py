@@ -95,7 +95,8 @@ class PieceStyle(nn.Module):
 
     def choose(self, n: int, rng: torch.Generator, request: dict[str, float]) -> torch.Tensor:
         """n descriptions [S, D] as asked (`parse_style`): the asked attributes exactly, the others those of one of
-        the NEAREST played bank descriptions to what was asked (so that they go together as in real playing)."""
+        the NEAREST played bank descriptions to what was asked, or of any as near as the NEAREST-th (so that they
+        go together as in real playing)."""
         for name in request:
             if name not in self.attributes:
                 raise ValueError(f"--style {name}: this model was not trained with ar.style_pause; it follows "
@@ -104,7 +105,10 @@ class PieceStyle(nn.Module):
         wanted = torch.tensor(list(request.values()), dtype=self.bank.dtype, device=self.bank.device)  # [A]
         bank = self.bank[self.played()]  # [P, D]
         distance = (((bank[:, columns] - wanted) / self.std[columns]) ** 2).sum(1)  # [P]
-        near = distance.topk(min(NEAREST, len(bank)), largest=False).indices  # [at most NEAREST]
+        # the NEAREST nearest, and every passage as near as the last of them: where more than NEAREST match a
+        # request exactly (damper=0: 94 of the default's bank), all of them, not whichever the sort lists first
+        within = distance.kthvalue(min(NEAREST, len(bank))).values
+        near = torch.nonzero(distance <= within).squeeze(1)  # [at least NEAREST]
         rows = bank[near[torch.randint(near.numel(), (n,), generator=rng).to(near.device)]].clone()  # [S, D]
         rows[:, columns] = wanted
         return rows

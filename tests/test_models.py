@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.encoding import DurationFit, Encoding
-from timestepmusic.evaluate import audio
 from timestepmusic.evaluate.fidelity import reconstruct_track
 from timestepmusic.generation import GANModel, generate
 from timestepmusic.midi import Events
@@ -287,13 +285,19 @@ def test_compiled_generator_trains_and_saves_plain_weights(tiny_corpus, tiny_ae,
     assert meta["step"] == 3 and meta["config"]["gan"]["compile"] is False
 
 
-def test_generate_renders_with_the_soundfont_it_is_given(tiny_gan, tmp_path, caplog, monkeypatch):
-    monkeypatch.setattr(audio, "_warned", set())
-    monkeypatch.setattr(audio.shutil, "which", lambda name: f"/usr/bin/{name}")  # as if FluidSynth were installed
+def test_generate_refuses_a_soundfont_that_is_not_there(tiny_gan, tmp_path, capsys):
     missing = tmp_path / "no_such_font.sf2"
-    with caplog.at_level(logging.WARNING):
-        assert main(["generate", "--model", str(tiny_gan), "-n", "2", "-o", str(tmp_path / "out"), "--wav",
-                     "--soundfont", str(missing)]) == 0
-    assert len(list((tmp_path / "out").glob("*.mid"))) == 2  # the MIDI files are written all the same
-    assert caplog.text.count(f"{missing}: soundfont not found") == 1  # the font given, named once
+    assert main(["generate", "--model", str(tiny_gan), "-n", "2", "-o", str(tmp_path / "out"), "--wav",
+                 "--soundfont", str(missing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: --soundfont {missing}: no such file"  # one line, before anything is drawn or written
+    assert not (tmp_path / "out").exists()
     assert main(["generate", "--model", str(tiny_gan), "-o", str(tmp_path / "o2"), "--soundfont", str(missing)]) == 2
+
+
+def test_pieces_are_numbered_so_that_a_sorted_listing_keeps_their_order():
+    from timestepmusic.generation import sample_name
+
+    assert sample_name(0, 7, 8) == "sample_0_007.mid"  # as always, up to a thousand pieces
+    names = [sample_name(3, i, 3000) for i in (2, 10, 100, 999, 1000, 2999)]
+    assert names == sorted(names) and names[-1] == "sample_3_2999.mid" and names[0] == "sample_3_0002.mid"

@@ -3,6 +3,7 @@ plot), with one help text and one check. Standard library only: the CLI imports 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 SOUNDFONT_HELP = "soundfont for --wav (default: $TSM_SOUNDFONT, else FluidR3_GM from fluid-soundfont-gm)"
 
@@ -13,6 +14,9 @@ def add_audio_flags(p: argparse.ArgumentParser, wav_help: str = "also render WAV
 
 
 def check_audio_flags(args: argparse.Namespace) -> None:
-    """A --soundfont without --wav is a mistake worth one clear line, not a silent no-op."""
+    """A --soundfont without --wav is a mistake worth one clear line, not a silent no-op; so is one that is not
+    there (said before anything is drawn, not as a warning about installing FluidSynth after)."""
     if args.soundfont and not args.wav:
         raise ValueError("--soundfont is the soundfont of --wav: add --wav to render audio")
+    if args.soundfont and not Path(args.soundfont).is_file():
+        raise ValueError(f"--soundfont {args.soundfont}: no such file")

@@ -163,6 +163,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         model_info,
         prompt_span_s,
         prompt_until,
+        sample_name,
         set_sampling,
         written_pieces,
     )
@@ -264,7 +265,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         where = f"; the continuation from {prompt_s:.2f} s" if prompt_s else ""
         if args.continuation_only:
             events, length_s, where = continuation_only(events, prompt_s), length_s - prompt_s, "; the continuation only"
-        path = write_events(events, out / f"sample_{args.seed}_{i:03d}.mid")
+        path = write_events(events, out / sample_name(args.seed, i, len(samples)))
         notes = int(events.is_note.sum())
         print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {length_s:.1f} s "
               f"(last sound ends at {events.end_s:.1f} s{where})")

@@ -313,6 +313,12 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
     return latents, events
 
 
+def sample_name(seed: int, i: int, n: int) -> str:
+    """The file name of piece `i` of `n` drawn with `seed`: numbered with as many digits as the largest needs (at
+    least 3), so that a sorted listing keeps the pieces in order."""
+    return f"sample_{seed}_{i:0{max(3, len(str(n - 1)))}d}.mid"
+
+
 def earlier_samples(out: Path, seed: int, overwrite: bool) -> list[Path]:
     """The files an earlier run with this seed wrote into `out` (any -n, any kind: MIDI, PNG, WAV), refused in one
     line unless `overwrite` (then the caller deletes them once the new pieces are drawn): nothing an earlier run
@@ -340,7 +346,7 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     _, pieces = written_pieces(gan, n, seconds, seed, snap_to_real, **options)
     for old in taken:
         old.unlink()
-    return [write_events(events, out / f"sample_{seed}_{i:03d}.mid") for i, events in enumerate(pieces)]
+    return [write_events(events, out / sample_name(seed, i, n)) for i, events in enumerate(pieces)]
 
 
 # settings of the ar section that only one of its two arms reads (model_info leaves out the other arm's)
@@ -363,7 +369,7 @@ def set_sampling(gan: GANModel, assignments: list[str]) -> None:
         key = assignment.partition("=")[0].strip()
         section, _, name = key.partition(".")
         if section != "ar" or name not in SAMPLING_SETTINGS:
-            raise ValueError(f"--set {assignment}: generate changes only sampling settings: "
+            raise ValueError(f"--set {assignment}: give ar.NAME=VALUE; generate changes only sampling settings: "
                              f"{', '.join('ar.' + n for n in SAMPLING_SETTINGS)}")
         if name in (LATENTS_ONLY if gan.arch == "events" else EVENTS_ONLY):
             raise ValueError(f"--set {assignment}: an {gan.arch} model does not read ar.{name}")

@@ -92,6 +92,32 @@ def test_guided_choices_follow_the_told_direction_further():
     assert share["untold"][favoured] < share["told"][favoured] < share["guided"][favoured]
 
 
+def test_pedal_guidance_moves_the_pedal_choices_alone():
+    """ar.pedal_guidance: the pedal columns of the note-pedal-or-stop choice follow the told direction further;
+    the notes' keys are drawn from the told logits as unguided."""
+    torch.manual_seed(2)
+    head = EventHead(width=8, hidden=16, max_events=1, chunk_seconds=0.25).eval()
+    with torch.no_grad():
+        head.out["key"][-1].bias[88:91] += 2.0  # pedals common enough to count
+    rows = 20000
+    told, untold = 4 * torch.randn(1, 8).expand(rows, 8), 4 * torch.randn(1, 8).expand(rows, 8)  # far apart
+
+    def shares(features, g=1.0, pedal_g=None):
+        drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), guidance=g, pedal_guidance=pedal_g)
+        ids = torch.where(drawn.sizes > 0, drawn.ids[:, 0], 91)  # 91: the empty chunk
+        return torch.bincount(ids, minlength=92).float() / rows, drawn
+    plain, plain_drawn = shares(told)
+    untold_share, _ = shares(untold)
+    assert same(shares(torch.cat([told, told]), pedal_g=3.0)[1], plain_drawn)  # nothing to mix: as unguided
+    guided, _ = shares(torch.cat([told, untold]), pedal_g=3.0)
+    pedals = slice(88, 91)
+    direction = (plain - untold_share)[pedals]  # [3]: where telling moves each pedal
+    moved = (guided - plain)[pedals]
+    assert (direction.abs() > 0.0015).all() and (moved * direction.sign()).min() > 0  # further the same way, each
+    keys = lambda s: s[:88] / s[:88].sum()  # noqa: E731  (the notes' keys, among the notes drawn)
+    assert (keys(guided) - keys(plain)).abs().sum() < 0.05 < (keys(untold_share) - keys(plain)).abs().sum()
+
+
 def test_the_trunk_reads_each_piece_told_and_untold_when_guided():
     net = network(True)
     torch.nn.init.normal_(net.style.project.weight)
@@ -111,7 +137,7 @@ def test_the_trunk_reads_each_piece_told_and_untold_when_guided():
 
 
 def test_the_guidance_settings_must_be_finite_and_not_negative():
-    for key in ("ar.style_guidance", "ar.request_guidance"):
+    for key in ("ar.style_guidance", "ar.request_guidance", "ar.pedal_guidance"):
         for bad in (-0.5, float("inf"), float("nan")):
             with pytest.raises(ValueError, match=key.replace(".", r"\.")):
                 Config().override({key: bad})
@@ -152,15 +178,18 @@ def test_generate_guides_asked_styles_by_default_and_takes_guidance(tiny_corpus,
     train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "styled", config, arch="events", progress=False)
     used, sample = [], EventSampler.sample
 
-    def spy(sampler, features, rng, temperature=1.0, carry=None, tonal=None, guidance=1.0, unpressed=None):
-        used.append((guidance, features.shape[0]))
-        return sample(sampler, features, rng, temperature, carry, tonal, guidance, unpressed)
+    def spy(sampler, features, rng, temperature=1.0, carry=None, tonal=None, guidance=1.0, unpressed=None,
+            pedal_guidance=None):
+        used.append((guidance, pedal_guidance, features.shape[0]))
+        return sample(sampler, features, rng, temperature, carry, tonal, guidance, unpressed, pedal_guidance)
     monkeypatch.setattr(EventSampler, "sample", spy)
     run = ["generate", "--model", str(tmp_path / "styled"), "-n", "2", "--seconds", "1"]
-    for extra, expected in ((["--style", "damper=0.2"], (2.0, 4)), ([], (1.0, 2)),  # asked: ar.request_guidance
-                            (["--guidance", "3"], (3.0, 4)), (["--style", "soft=0", "--guidance", "1"], (1.0, 2))):
+    for extra, expected in ((["--style", "damper=0.2"], (2.0, 2.0, 4)), ([], (1.0, 1.0, 2)),  # asked: request_guidance
+                            (["--guidance", "3"], (3.0, 3.0, 4)), (["--style", "soft=0", "--guidance", "1"], (1.0, 1.0, 2)),
+                            (["--set", "ar.pedal_guidance=2"], (1.0, 2.0, 4)),  # the pedals alone: read twice
+                            (["--set", "ar.pedal_guidance=2", "--guidance", "3"], (3.0, 3.0, 4))):  # never below
         used.clear()
-        assert main(run + extra + ["-o", str(tmp_path / f"out{len(extra)}{expected[0]}")]) == 0
+        assert main(run + extra + ["-o", str(tmp_path / f"out{len(extra)}{expected[0]}{expected[1]}")]) == 0
         assert set(used) == {expected}, extra  # every chunk at that guidance; guided: each piece read twice
     plain = Config().override(TINY_EVENTS | {"gan.steps": 2})
     train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "plain", plain, arch="events", progress=False)

@@ -25,8 +25,8 @@ DURATION_SCALES = ("cdf", "log")
 PEDALS_AS_TOLD = ("none", "given", "all")  # ar.pedals_as_told
 # the ar settings that only sampling reads: `tsm generate --set ar.NAME=VALUE` may change them for one run
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "project", "pedal_join_s", "pedal_join_share",
-                     "in_bins", "style_drawn", "style_guidance", "request_guidance", "prompt_told", "pedals_as_told",
-                     "slide_stride")
+                     "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
+                     "pedals_as_told", "slide_stride")
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -484,6 +484,11 @@ class AutoregressiveConfig:
     request_guidance: float = 2.0
     """As ar.style_guidance, for a description asked with `tsm generate --style` (measured with
     bench/style_follow.py: at 2 an asked damper share of 0.3 is played at 0.30, at 1 at 0.53)."""
+    pedal_guidance: float = 1.0
+    """Events arm with ar.style, sampling only: guidance for the pedal choices alone (whether an event is the
+    damper, the sostenuto or the una corda, against a note or the chunk's end), where it is above the piece's
+    own (ar.style_guidance, ar.request_guidance): the network presses the una corda too little where told to and
+    now and then where told not to. 1: as the piece's guidance; any value above it reads each piece twice."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""
@@ -507,7 +512,7 @@ class AutoregressiveConfig:
         _check(self.style or not self.style_pause, "ar.style_pause", "needs ar.style")
         _check(self.pedals_as_told in PEDALS_AS_TOLD, "ar.pedals_as_told",
                f"must be one of {', '.join(PEDALS_AS_TOLD)}, got {self.pedals_as_told!r}")
-        for key in ("style_guidance", "request_guidance"):
+        for key in ("style_guidance", "request_guidance", "pedal_guidance"):
             value = getattr(self, key)
             _check(math.isfinite(value) and value >= 0, f"ar.{key}", f"must be ≥ 0 and finite, got {value}")
         _check(self.onsets_lr_scale > 0, "ar.onsets_lr_scale", f"must be > 0, got {self.onsets_lr_scale}")

@@ -68,7 +68,7 @@ class EventSampler:
     @torch.no_grad()
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
                carry: Carry | None = None, tonal: torch.Tensor | None = None, guidance: float = 1.0,
-               unpressed: torch.Tensor | None = None) -> SetBatch:
+               unpressed: torch.Tensor | None = None, pedal_guidance: float | None = None) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
         another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
@@ -78,10 +78,12 @@ class EventSampler:
         head hears before the chunk, where it has ar.carry and ar.tonal. `unpressed` [R, 3] (damper, sostenuto,
         soft): pedals a row never draws (ar.pedals_as_told). With `guidance` ≠ 1, features [2R, W] are the R pieces
         told their descriptions, then untold (see the module's docstring); carry, tonal and unpressed are the R
-        pieces'."""
+        pieces'. `pedal_guidance` (None: `guidance`): the guidance of the pedal columns of the note-pedal-or-stop
+        choice alone (ar.pedal_guidance); any value but 1 also reads features [2R, W]."""
         head, through = self.head, self.through
         pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
-        guided = guidance != 1.0
+        pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
+        guided = guidance != 1.0 or pedal_guidance != 1.0
         if guided:  # both halves hear the same past
             pieces //= 2
             carry = None if carry is None else Carry(*(twice(getattr(carry, f.name))
@@ -90,13 +92,18 @@ class EventSampler:
             unpressed = twice(unpressed)  # [2R, 3]
         r = features.shape[0]
 
-        def pick(logits: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-            """Logits [r, K] and Gumbel noise [pieces, K] → each row's choice [r] (guided: both halves alike)."""
+        def pick(logits: torch.Tensor, noise: torch.Tensor, g: float | torch.Tensor = guidance) -> torch.Tensor:
+            """Logits [r, K] and Gumbel noise [pieces, K] → each row's choice [r] (guided by `g`, one for all or
+            [K]: both halves alike)."""
             if not guided:
                 return (logits + noise).argmax(dim=1)
             told, untold = logits.chunk(2)  # [R, K] each
-            mixed = torch.where(told == -torch.inf, told, untold + guidance * (told - untold))  # masked stays so
+            mixed = torch.where(told == -torch.inf, told, untold + g * (told - untold))  # masked stays so
             return (mixed + noise).argmax(dim=1).repeat(2)
+        kind_guidance = guidance  # the note-pedal-or-stop choice: the pedals' columns at pedal_guidance
+        if pedal_guidance != guidance:
+            kind_guidance = torch.full((KINDS,), guidance, device=device)
+            kind_guidance[1:KINDS - 1] = pedal_guidance
         h0, bias = head.conditioning(features, carry)  # [R, H] each
         state, step_input = torch.tanh(h0), head.first + bias  # [R, H] each
         pointer = head.intervals  # with ar.intervals: what each key choice attends to, the drawn events added
@@ -150,7 +157,7 @@ class EventSampler:
             kinds = torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)
             if head.onsets:  # the stop was the next choice's
                 kinds[:, -1] = -torch.inf
-            kind = pick(kinds, kind_noise)  # [R]
+            kind = pick(kinds, kind_noise, kind_guidance)  # [R]
             going &= kind != KINDS - 1
             if not going.any():
                 break

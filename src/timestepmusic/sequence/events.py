@@ -46,6 +46,7 @@ class EventGenerator(nn.Module):
         self.trunk, self.events, self.style = trunk, events, style
         self.context, self.latent = trunk.context, trunk.latent
         self.guidance = 1.0  # sampling: how closely the pieces follow their descriptions (`guided`)
+        self.pedal_guidance = 1.0  # … and their pedal choices, where above that (ar.pedal_guidance)
 
     def forward(self, x: torch.Tensor, described: torch.Tensor | None = None):
         """Windows x [B, T, L], with ar.style told each step's description [B, T, D] (or one per window [B, D];
@@ -77,7 +78,7 @@ class EventGenerator(nn.Module):
     @property
     def guided(self) -> bool:
         """Whether sampling reads every piece twice, told, then untold (any guidance but 1)."""
-        return self.guidance != 1.0
+        return self.guidance != 1.0 or self.pedal_guidance != 1.0
 
     def offset(self, described: torch.Tensor | None, b: int) -> torch.Tensor | None:
         """With ar.style, what the descriptions [B, (T,) D] add to each position's input [B, (T,) W]; None without."""
@@ -195,7 +196,7 @@ class EventAutoregressive(Autoregressive):
         carry = self.history.carry() if self.history is not None else None  # [S, M]
         tonal = self.pitch_classes.counts() if self.pitch_classes is not None else None  # [S, G, 12]
         sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal, self.generator.guidance,
-                                   self.unpressed)  # [S, N]
+                                   self.unpressed, self.generator.pedal_guidance)  # [S, N]
         self.drawn.append(sets)
         if self.history is not None:
             self.history.append(sets)
@@ -235,11 +236,12 @@ class EventAutoregressive(Autoregressive):
                 raise ValueError("--guidance: nothing is told to guide by (a continued --prompt whose last 16 s hold "
                                  "no note is told no description); ask a --style")
         self.held = self.generator.offset(described, n)  # [S, W]: computed once
-        self.generator.guidance = 1.0  # nothing told: nothing to guide by
+        self.generator.guidance = self.generator.pedal_guidance = 1.0  # nothing told: nothing to guide by
         if described is not None:  # guidance: told against untold
             a = self.settings
             self.generator.guidance = (guidance if guidance is not None else a.request_guidance if style is not None
                                        else a.style_guidance)
+            self.generator.pedal_guidance = max(a.pedal_guidance, self.generator.guidance)
         self.told = described
         self.unpressed, as_told = None, self.settings.pedals_as_told  # which descriptions keep a pedal told zero up
         if described is not None and as_told != "none":
@@ -265,7 +267,7 @@ class EventAutoregressive(Autoregressive):
             return super().sample(n, chunks, seed, prompt)
         finally:
             self.history, self.pitch_classes, self.sampler = None, None, None
-            self.held, self.unpressed, self.generator.guidance = None, None, 1.0
+            self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
 
     def prompt_described(self, prompt_sets: SetBatch) -> torch.Tensor | None:
         """The description of a prompt's last AHEAD chunks (its chunks [P, N]) [1, D], as training describes a corpus

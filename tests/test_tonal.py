@@ -125,9 +125,10 @@ def test_a_continued_prompt_is_heard_in_its_pitch_classes(tiny_corpus, tiny_ae, 
     notes = sets.mask & (sets.ids < 88)  # [P, N]
     heard, sample = [], EventSampler.sample
 
-    def spy(sampler, features, rng, temperature=1.0, carry=None, tonal=None, guidance=1.0, unpressed=None):
+    def spy(sampler, features, rng, temperature=1.0, carry=None, tonal=None, guidance=1.0, unpressed=None,
+            pedal_guidance=None):
         heard.append(tonal.clone())
-        return sample(sampler, features, rng, temperature, carry, tonal, guidance, unpressed)
+        return sample(sampler, features, rng, temperature, carry, tonal, guidance, unpressed, pedal_guidance)
     monkeypatch.setattr(EventSampler, "sample", spy)
     model.sample_latents(1, 1.0, seed=0, prompt=prompt)
     for window, span in enumerate(WINDOWS):  # before the first drawn chunk: the prompt's last `span` chunks

@@ -85,6 +85,13 @@ def kde_on_grid(sets: list[np.ndarray], num: int = KDE_POINTS) -> tuple[np.ndarr
     return grid, densities
 
 
+def zeros_apart(values) -> tuple[float, np.ndarray]:
+    """A sample's finite values → (the share that is exactly 0, the other values): a point mass and the values a
+    density is smoothed from (a pedal never pressed is 0, not a value near 0)."""
+    values = _finite(values)
+    return (float(np.mean(values == 0)) if values.size else float("nan")), values[values != 0]
+
+
 def overlap_kl(reference, other) -> tuple[float, float]:
     """(overlap area, KL(reference ‖ other) in nats) of two samples' distributions; NaN when either is empty.
     A value of exactly 0 (a pedal never pressed, no pedal change) is a point mass, compared as one: each set's
@@ -94,8 +101,8 @@ def overlap_kl(reference, other) -> tuple[float, float]:
     reference, other = _finite(reference), _finite(other)
     if not reference.size or not other.size:
         return float("nan"), float("nan")
-    p0, q0 = float(np.mean(reference == 0)), float(np.mean(other == 0))  # the point masses at 0
-    grid, (p, q) = kde_on_grid([reference[reference != 0], other[other != 0]])
+    (p0, rest_p), (q0, rest_q) = zeros_apart(reference), zeros_apart(other)  # the point masses at 0, the rest
+    grid, (p, q) = kde_on_grid([rest_p, rest_q])
     p = np.zeros_like(grid) if p is None else p * (1 - p0)  # [G]: the rest, weighted by its share
     q = np.zeros_like(grid) if q is None else q * (1 - q0)
     overlap = min(p0, q0) + float(np.trapezoid(np.minimum(p, q), grid))

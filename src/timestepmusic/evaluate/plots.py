@@ -120,10 +120,19 @@ def plot_roll_pair(original: Events, reconstruction: Events, path: str | Path,
     return save_figure(fig, path)
 
 
+ALMOST_ALL_ZERO = 0.98  # a descriptor this often exactly 0 in every set is shown by its shares at 0 alone
+
+
+def _share_text(share: float) -> str:
+    return "—" if np.isnan(share) else "<1%" if 0 < share < 0.01 else f"{share:.0%}"
+
+
 def plot_densities(sets: dict[str, dict[str, np.ndarray]], path: str | Path, names=SCALAR_DESCRIPTORS,
                    columns: int = 4) -> Path:
-    """One panel per descriptor: the KDE of its values in each set (label → descriptors), on a shared grid."""
-    from .compare import kde_on_grid
+    """One panel per descriptor: the KDE of its values in each set (label → descriptors), on a shared grid; a
+    value of exactly 0 (a pedal never pressed) is a point mass, as tsm evaluate's overlap reads it: the curves are
+    of the other values, each scaled by its share, and each set's share at 0 is written in the panel."""
+    from .compare import kde_on_grid, zeros_apart
 
     rows = math.ceil(len(names) / columns)
     height_in = 2.4 * rows + 0.6  # the legend gets the last 0.6 in
@@ -133,11 +142,21 @@ def plot_densities(sets: dict[str, dict[str, np.ndarray]], path: str | Path, nam
     axes = fig.subplots(rows, columns, squeeze=False).reshape(-1)
     labels = list(sets)
     for ax, name in zip(axes, names):
-        grid, densities = kde_on_grid([sets[label][name] for label in labels])
-        for k, (label, density) in enumerate(zip(labels, densities)):
-            if density is not None:
-                ax.plot(grid, density, color=SET_COLOURS[k % len(SET_COLOURS)], linewidth=1.2,
+        parts = [zeros_apart(sets[label][name]) for label in labels]  # (share at 0, the rest) per set
+        grid, densities = kde_on_grid([rest for _, rest in parts])
+        zero = [at_zero for at_zero, _ in parts]
+        almost_all = all(share >= ALMOST_ALL_ZERO for share in zero)  # then a curve of the rest says nothing
+        for k, (label, density, at_zero) in enumerate(zip(labels, densities, zero)):
+            if density is not None and not almost_all:
+                ax.plot(grid, density * (1 - at_zero), color=SET_COLOURS[k % len(SET_COLOURS)], linewidth=1.2,
                         linestyle="-" if k < len(SET_COLOURS) else "--", label=label)
+        if almost_all:
+            ax.set_xticks([])
+        if any(share > 0 for share in zero):  # the point masses, in the sets' order
+            ax.text(0.98, 0.95, "at 0: " + " / ".join(_share_text(share) for share in zero), transform=ax.transAxes,
+                    ha="right", va="top", fontsize=7)
+        if min(np.nanmin(sets[label][name], initial=np.inf) for label in labels) >= 0:  # a count, a share: not below 0
+            ax.set_xlim(left=max(0.0, float(grid[0])))
         label, unit = DESCRIPTORS.get(name, (name, ""))
         ax.set_title(label, fontsize=9)
         ax.set_xlabel(unit, fontsize=8)

@@ -293,6 +293,8 @@ def test_generate_refuses_a_soundfont_that_is_not_there(tiny_gan, tmp_path, caps
     assert err == f"error: --soundfont {missing}: no such file"  # one line, before anything is drawn or written
     assert not (tmp_path / "out").exists()
     assert main(["generate", "--model", str(tiny_gan), "-o", str(tmp_path / "o2"), "--soundfont", str(missing)]) == 2
+    assert main(["generate", "--model", str(tiny_gan), "-o", str(tmp_path / "o3"), "--corpus", str(tmp_path)]) == 2
+    assert "--corpus is the corpus whose piece lengths" in capsys.readouterr().err  # not silently ignored
 
 
 def test_pieces_are_numbered_so_that_a_sorted_listing_keeps_their_order():

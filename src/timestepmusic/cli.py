@@ -220,6 +220,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     elif args.max_seconds is not None:
         raise ValueError("--max-seconds is for models that end pieces themselves (rnn, ar, events); "
                          "a convolutional model writes exactly --seconds")
+    elif args.corpus is not None:  # it would be silently ignored
+        raise ValueError("--corpus is the corpus whose piece lengths are shown beside pieces that end themselves "
+                         "(rnn models; ar and events models with --max-seconds)")
     else:
         seconds = args.seconds if args.seconds is not None else 16.0
         check_piece_seconds(seconds)

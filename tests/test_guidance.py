@@ -187,7 +187,8 @@ def test_generate_guides_asked_styles_by_default_and_takes_guidance(tiny_corpus,
     for extra, expected in ((["--style", "damper=0.2"], (2.0, 2.0, 4)), ([], (1.0, 1.0, 2)),  # asked: request_guidance
                             (["--guidance", "3"], (3.0, 3.0, 4)), (["--style", "soft=0", "--guidance", "1"], (1.0, 1.0, 2)),
                             (["--set", "ar.pedal_guidance=2"], (1.0, 2.0, 4)),  # the pedals alone: read twice
-                            (["--set", "ar.pedal_guidance=2", "--guidance", "3"], (3.0, 3.0, 4))):  # never below
+                            (["--set", "ar.pedal_guidance=2", "--guidance", "3"], (3.0, 2.0, 4)),  # its own
+                            (["--guidance", "0.5"], (0.5, 0.5, 4))):  # unset: the pedals as everything else
         used.clear()
         assert main(run + extra + ["-o", str(tmp_path / f"out{len(extra)}{expected[0]}{expected[1]}")]) == 0
         assert set(used) == {expected}, extra  # every chunk at that guidance; guided: each piece read twice

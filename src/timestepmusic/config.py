@@ -486,9 +486,11 @@ class AutoregressiveConfig:
     bench/style_follow.py: at 2 an asked damper share of 0.3 is played at 0.30, at 1 at 0.53)."""
     pedal_guidance: float = 1.0
     """Events arm with ar.style, sampling only: guidance for the pedal choices alone (whether an event is the
-    damper, the sostenuto or the una corda, against a note or the chunk's end), where it is above the piece's
-    own (ar.style_guidance, ar.request_guidance): the network presses the una corda too little where told to and
-    now and then where told not to. 1: as the piece's guidance; any value above it reads each piece twice."""
+    damper, the sostenuto or the una corda, against a note or the chunk's end): the network presses the una corda
+    too little where told to and now and then where told not to. 1: as the piece's own guidance
+    (ar.style_guidance, ar.request_guidance, --guidance); any other value: the pedal choices at it, everything else
+    at the piece's, each piece read twice (docs/quality.md, nineteenth session: at 2 on drawn pieces, the pedalling
+    nearer the description, and more stalls)."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""

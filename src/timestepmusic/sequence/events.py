@@ -46,7 +46,7 @@ class EventGenerator(nn.Module):
         self.trunk, self.events, self.style = trunk, events, style
         self.context, self.latent = trunk.context, trunk.latent
         self.guidance = 1.0  # sampling: how closely the pieces follow their descriptions (`guided`)
-        self.pedal_guidance = 1.0  # … and their pedal choices, where above that (ar.pedal_guidance)
+        self.pedal_guidance = 1.0  # … and their pedal choices (ar.pedal_guidance; as `guidance` where that is 1)
 
     def forward(self, x: torch.Tensor, described: torch.Tensor | None = None):
         """Windows x [B, T, L], with ar.style told each step's description [B, T, D] (or one per window [B, D];
@@ -241,7 +241,7 @@ class EventAutoregressive(Autoregressive):
             a = self.settings
             self.generator.guidance = (guidance if guidance is not None else a.request_guidance if style is not None
                                        else a.style_guidance)
-            self.generator.pedal_guidance = max(a.pedal_guidance, self.generator.guidance)
+            self.generator.pedal_guidance = self.generator.guidance if a.pedal_guidance == 1.0 else a.pedal_guidance
         self.told = described
         self.unpressed, as_told = None, self.settings.pedals_as_told  # which descriptions keep a pedal told zero up
         if described is not None and as_told != "none":

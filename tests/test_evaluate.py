@@ -15,6 +15,7 @@ from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.evaluate import audio
 from timestepmusic.evaluate.compare import (
+    POINT_MASS_AT_ZERO,
     TrainingOnsets,
     classifier_test,
     copy_check,
@@ -290,17 +291,20 @@ def test_a_value_of_exactly_zero_is_compared_as_a_point_mass():
     never = np.zeros(683)
     once = never.copy()
     once[0] = 0.027  # one real excerpt of 683 presses the sostenuto
-    overlap, kl = overlap_kl(once, never)
+    overlap, kl = overlap_kl(once, never, zero_mass=True)
     assert overlap > 0.99 and 0 <= kl < 0.1  # (KL: the real press has no drawn mass under it; floored, finite)
     rng = np.random.default_rng(3)
     pressed = rng.uniform(0.1, 0.9, 2000)
     real = np.where(rng.random(2000) < 0.26, 0.0, pressed)  # 26 % never press it
     drawn = np.where(rng.random(2000) < 0.02, 0.0, rng.permutation(pressed))  # 2 % never do
-    overlap, kl = overlap_kl(real, drawn)
+    overlap, kl = overlap_kl(real, drawn, zero_mass=True)
     assert overlap == pytest.approx(0.02 + 0.74, abs=0.03) and kl > 0.2  # only 2 % of the mass at 0 is shared
-    assert overlap_kl(real, real.copy()) == pytest.approx((1.0, 0.0), abs=1e-6)
-    assert overlap_kl(never, never.copy()) == pytest.approx((1.0, 0.0), abs=1e-6)
-    assert overlap_kl(never, pressed)[0] == pytest.approx(0.0, abs=1e-6)  # all at 0 against none at 0
+    assert overlap_kl(real, real.copy(), zero_mass=True) == pytest.approx((1.0, 0.0), abs=1e-6)
+    assert overlap_kl(never, never.copy(), zero_mass=True) == pytest.approx((1.0, 0.0), abs=1e-6)
+    assert overlap_kl(never, pressed, zero_mass=True)[0] == pytest.approx(0.0, abs=1e-6)  # all at 0 against none at 0
+    assert overlap_kl(real, drawn, zero_mass=True)[1] < 2.0  # a share the other lacks: floored at half a sample
+    assert overlap_kl(once, never)[0] < 0.9  # without zero_mass (a descriptor whose 0 is a value): the KDEs alone
+    assert "soft_fraction" in POINT_MASS_AT_ZERO and "stepwise_share" not in POINT_MASS_AT_ZERO
 
 
 def test_classifier_cannot_tell_a_distribution_from_itself_and_always_tells_separated_ones():

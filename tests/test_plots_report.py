@@ -250,17 +250,41 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "report.html" in err and "--overwrite" in err and "\n" not in err and len(calls) == 1
-    (tmp_path / "figures").mkdir()
-    (tmp_path / "figures" / "roll_sample_9.png").write_bytes(b"a roll of the earlier report's pieces")
-    (tmp_path / "audio").mkdir()
-    (tmp_path / "audio" / "sample_0_000.wav").write_bytes(b"the earlier report's audio")
-    (tmp_path / "mine.txt").write_text("not the report's")
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--overwrite"]) == 0 and len(calls) == 2
-    assert not any((tmp_path / part).exists() for part in ("figures", "audio", "report.html"))  # replaced whole …
-    assert (tmp_path / "mine.txt").exists()  # … and nothing else touched
     for seconds in ("nan", "inf", "-1"):
         assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--seconds", seconds]) == 2
         assert "--seconds must be > 0" in capsys.readouterr().err
+
+
+def test_evaluate_overwrite_removes_the_earlier_reports_files_and_no_others(report, monkeypatch, tmp_path):
+    """--overwrite replaces a report: the rolls and audio the earlier one listed go once the new one is written (they
+    would sit beside the new one's), and nothing else in the folder, a user's pieces there included."""
+    import json
+
+    out = tmp_path / "r"
+    for name in ("figures/roll_old.png", "figures/roll_both.png", "audio/old.wav", "figures/mine.png",
+                 "audio/pieces/piece.mid", "audio/pieces/piece.wav"):
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(b"x")
+    listed = lambda *names: {"figures": {"densities": str(out / names[0])},  # noqa: E731
+                             "samples": [{"roll": str(out / n), "audio": None} for n in names[1:]]}
+    (out / "report.json").write_text(json.dumps(listed("figures/roll_old.png", "figures/roll_both.png", "audio/old.wav")))
+    (out / "report.html").write_text("the earlier report")
+
+    def fails(*args, **kwargs):
+        raise ValueError("--real CORPUS: no such corpus")
+    monkeypatch.setattr(report_module, "evaluate_generated", fails)
+    assert main(["evaluate", str(out / "audio" / "pieces"), "--real", "C", "-o", str(out), "--overwrite"]) == 2
+    assert (out / "figures" / "roll_old.png").exists() and (out / "report.html").exists()  # a failure loses nothing
+
+    def writes(generated, real, out_dir, **kwargs):
+        (out / "report.json").write_text(json.dumps(listed("figures/roll_both.png", "figures/roll_new.png")))
+        return report[0]
+    monkeypatch.setattr(report_module, "evaluate_generated", writes)
+    assert main(["evaluate", str(out / "audio" / "pieces"), "--real", "C", "-o", str(out), "--overwrite"]) == 0
+    assert not (out / "figures" / "roll_old.png").exists() and not (out / "audio" / "old.wav").exists()
+    assert (out / "figures" / "roll_both.png").exists() and (out / "figures" / "mine.png").exists()
+    assert (out / "audio" / "pieces" / "piece.mid").exists() and (out / "audio" / "pieces" / "piece.wav").exists()
 
 
 def test_tsm_evaluate_reports_an_empty_folder_as_an_error(corpus, tmp_path, capsys):

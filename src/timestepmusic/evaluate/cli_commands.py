@@ -6,12 +6,32 @@ command so that `tsm --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import json
 import math
-import shutil
 from pathlib import Path
 
 from ..audio_flags import add_audio_flags, check_audio_flags
 from ..files import refuse_existing
+
+
+def written_by_report(out: Path) -> set[Path]:
+    """The figures and audio the report in `out` wrote into its figures/ and audio/ folders, as its report.json
+    lists them (none where there is no readable report.json): the files an --overwrite may remove, and no others."""
+    try:
+        report = json.loads((out / "report.json").read_text())
+    except (OSError, ValueError):
+        return set()
+    ours = {(out / part).resolve() for part in ("figures", "audio")}
+    found, pending = set(), [report]
+    while pending:  # every string anywhere in the report that names a file in those folders
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending += list(item.values())
+        elif isinstance(item, list):
+            pending += item
+        elif isinstance(item, str) and item.endswith((".png", ".wav")) and Path(item).resolve().parent in ours:
+            found.add(Path(item).resolve())
+    return found
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -26,16 +46,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if earlier and not args.overwrite:  # a report a user kept is not replaced without a word
         raise ValueError(f"{earlier[0]} is there already (an earlier report); give another -o, or --overwrite "
                          "to replace it")
-    if earlier:  # --overwrite: the earlier report goes whole, so none of its rolls or audio sit beside the new one's
-        for part in ("figures", "audio"):
-            shutil.rmtree(Path(args.out) / part, ignore_errors=True)
-        for path in earlier:
-            path.unlink()
+    stale = written_by_report(Path(args.out)) if earlier else set()  # --overwrite: the earlier report's rolls, audio
     report = evaluate_generated(args.generated, args.real, args.out, split=args.split, train_split=args.train_split,
                                 runs=args.run, wav=args.wav, seconds=args.seconds, seed=args.seed,
                                 copy_threshold=args.copy_threshold, transpose=args.transpose,
                                 max_real_excerpts=args.max_real_excerpts, soundfont=args.soundfont,
                                 link_audio=args.link_audio)
+    for path in stale - written_by_report(Path(args.out)):  # … that the new one did not write again: gone, once
+        path.unlink(missing_ok=True)  # the new report is there, so that none sits beside the new one's
     for bad in report["files"]["bad"]:
         print(f"skipped {bad['file']}: {bad['reason']}")
     print(f"{report['files']['read']} file(s) against {report['excerpts'][f'real ({args.split})']} real excerpts")

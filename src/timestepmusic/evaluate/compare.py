@@ -5,10 +5,10 @@ Distributions (after Yang & Lerch 2020, "On the evaluation of generative models 
 https://doi.org/10.1007/s00521-018-3849-7): each descriptor's values in a set are smoothed with a
 Gaussian KDE (Scott's bandwidth, as scipy.stats.gaussian_kde; evaluated by binning on a grid), and
 the smoothed densities of the real set p and of another set q give the overlap area ∫ min(p, q)
-(1 = the same distribution, 0 = disjoint) and KL(p ‖ q) in nats (0 = the same). A value of exactly 0 (a
-pedal never pressed) is a point mass, compared as one beside the densities of the other values. Yang & Lerch
-apply the two figures to distributions of pairwise distances within and between sets; here they
-are applied to the descriptor values themselves, which reads more directly ("the generated note
+(1 = the same distribution, 0 = disjoint) and KL(p ‖ q) in nats (0 = the same). For the pedal
+descriptors a value of exactly 0 (a pedal never pressed) is a point mass, compared as one beside the
+densities of the rest. Yang & Lerch apply the two figures to distributions of pairwise distances
+within and between sets; here they are applied to the descriptor values themselves, which reads more directly ("the generated note
 density sits where the real one does"). A set compared with two disjoint
 halves of the real set (split by track, so no track is on both sides) gives the ceiling a generator
 could reach with this many excerpts.
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 KDE_POINTS = 512
 KL_FLOOR = 1e-10  # densities are floored here (relative to their peak) so KL stays finite
+# descriptors whose 0 means "never" (a pedal never pressed, never at half depth, never changed): compared with 0 as
+# a point mass; elsewhere 0 is a value like any other (a stepwise share, a silence measured in 0.05 s steps)
+POINT_MASS_AT_ZERO = ("damper_fraction", "half_pedal_share", "pedal_changes_per_s", "sostenuto_fraction",
+                      "soft_fraction")
 COPY_THRESHOLD = 0.9
 TRANSPOSE_SEMITONES = 5
 
@@ -92,26 +96,32 @@ def zeros_apart(values) -> tuple[float, np.ndarray]:
     return (float(np.mean(values == 0)) if values.size else float("nan")), values[values != 0]
 
 
-def overlap_kl(reference, other) -> tuple[float, float]:
+def overlap_kl(reference, other, zero_mass: bool = False) -> tuple[float, float]:
     """(overlap area, KL(reference ‖ other) in nats) of two samples' distributions; NaN when either is empty.
-    A value of exactly 0 (a pedal never pressed, no pedal change) is a point mass, compared as one: each set's
-    share of zeros, and KDEs of the other values, each weighted by its share. (A KDE of the values with their
-    zeros smears the point mass by a width set by the other values: two sets that never press the sostenuto,
-    but for one real excerpt of 683, read 0.59 alike.) Without zeros in either set, the KDEs alone."""
+    With `zero_mass` (a descriptor whose 0 means "never": a pedal never pressed, POINT_MASS_AT_ZERO), a value of
+    exactly 0 is a point mass, compared as one: each set's share of zeros, and KDEs of the other values, each
+    weighted by its share. (A KDE of the values with their zeros smears the point mass by a width set by the other
+    values: two sets that never press the sostenuto, but for one real excerpt of 683, read 0.59 alike.) A share
+    the other set lacks is floored at half a sample (KL stays finite and steady). Without zeros in either set, the
+    KDEs alone, as without `zero_mass`."""
     reference, other = _finite(reference), _finite(other)
     if not reference.size or not other.size:
         return float("nan"), float("nan")
-    (p0, rest_p), (q0, rest_q) = zeros_apart(reference), zeros_apart(other)  # the point masses at 0, the rest
+    if zero_mass:
+        (p0, rest_p), (q0, rest_q) = zeros_apart(reference), zeros_apart(other)  # the point masses at 0, the rest
+    else:
+        (p0, rest_p), (q0, rest_q) = (0.0, reference), (0.0, other)
     grid, (p, q) = kde_on_grid([rest_p, rest_q])
     p = np.zeros_like(grid) if p is None else p * (1 - p0)  # [G]: the rest, weighted by its share
     q = np.zeros_like(grid) if q is None else q * (1 - q0)
     overlap = min(p0, q0) + float(np.trapezoid(np.minimum(p, q), grid))
     floor = KL_FLOOR * max(float(p.max()), float(q.max()), 1.0 / (grid[-1] - grid[0]))
-    kl = p0 * np.log(p0 / max(q0, KL_FLOOR)) if p0 > 0 else 0.0
+    half_sample = 0.5 / other.size
+    kl = p0 * np.log(p0 / max(q0, half_sample)) if p0 > 0 else 0.0
     if p0 < 1:
         p_, q_ = np.maximum(p, floor), np.maximum(q, floor)
         p_ = p_ / np.trapezoid(p_, grid) * (1 - p0)
-        q_ = q_ / np.trapezoid(q_, grid) * max(1 - q0, KL_FLOOR)
+        q_ = q_ / np.trapezoid(q_, grid) * max(1 - q0, half_sample)
         kl += float(np.trapezoid(p_ * np.log(p_ / q_), grid))
     return min(overlap, 1.0), max(float(kl), 0.0)
 
@@ -129,7 +139,7 @@ def compare_descriptors(real: dict[str, np.ndarray], others: dict[str, dict[str,
     for name in names:
         rows = {}
         for row, desc in others.items():
-            overlap, kl = overlap_kl(real[name], desc[name])
+            overlap, kl = overlap_kl(real[name], desc[name], zero_mass=name in POINT_MASS_AT_ZERO)
             rows[row] = summarise(desc[name]) | {"overlap": overlap, "kl": kl}
         result[name] = {"real": summarise(real[name]), "rows": rows}
     return result

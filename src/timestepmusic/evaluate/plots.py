@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colors
+from matplotlib import colors, lines
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.collections import PolyCollection
@@ -124,15 +124,15 @@ ALMOST_ALL_ZERO = 0.98  # a descriptor this often exactly 0 in every set is show
 
 
 def _share_text(share: float) -> str:
-    return "—" if np.isnan(share) else "<1%" if 0 < share < 0.01 else f"{share:.0%}"
+    return "—" if np.isnan(share) else "<1%" if 0 < share < 0.01 else ">99%" if 0.99 < share < 1 else f"{share:.0%}"
 
 
 def plot_densities(sets: dict[str, dict[str, np.ndarray]], path: str | Path, names=SCALAR_DESCRIPTORS,
                    columns: int = 4) -> Path:
     """One panel per descriptor: the KDE of its values in each set (label → descriptors), on a shared grid; a
-    value of exactly 0 (a pedal never pressed) is a point mass, as tsm evaluate's overlap reads it: the curves are
-    of the other values, each scaled by its share, and each set's share at 0 is written in the panel."""
-    from .compare import kde_on_grid, zeros_apart
+    pedal descriptor's value of exactly 0 (never pressed) is a point mass, as tsm evaluate's overlap reads it: the
+    curves are of the other values, each scaled by its share, and each set's share at 0 is written in the panel."""
+    from .compare import POINT_MASS_AT_ZERO, kde_on_grid, zeros_apart
 
     rows = math.ceil(len(names) / columns)
     height_in = 2.4 * rows + 0.6  # the legend gets the last 0.6 in
@@ -142,7 +142,10 @@ def plot_densities(sets: dict[str, dict[str, np.ndarray]], path: str | Path, nam
     axes = fig.subplots(rows, columns, squeeze=False).reshape(-1)
     labels = list(sets)
     for ax, name in zip(axes, names):
-        parts = [zeros_apart(sets[label][name]) for label in labels]  # (share at 0, the rest) per set
+        if name in POINT_MASS_AT_ZERO:  # (share at 0, the rest) per set
+            parts = [zeros_apart(sets[label][name]) for label in labels]
+        else:
+            parts = [(0.0, sets[label][name]) for label in labels]
         grid, densities = kde_on_grid([rest for _, rest in parts])
         zero = [at_zero for at_zero, _ in parts]
         almost_all = all(share >= ALMOST_ALL_ZERO for share in zero)  # then a curve of the rest says nothing
@@ -164,8 +167,9 @@ def plot_densities(sets: dict[str, dict[str, np.ndarray]], path: str | Path, nam
         ax.set_yticks([])
     for ax in axes[len(names):]:
         ax.set_axis_off()
-    handles, legend_labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, legend_labels, loc="lower center", ncols=max(1, len(labels)), fontsize=9, frameon=False)
+    handles = [lines.Line2D([], [], color=SET_COLOURS[k % len(SET_COLOURS)], linewidth=1.2,
+                            linestyle="-" if k < len(SET_COLOURS) else "--") for k in range(len(labels))]
+    fig.legend(handles, labels, loc="lower center", ncols=max(1, len(labels)), fontsize=9, frameon=False)
     return save_figure(fig, path)
 
 

@@ -270,7 +270,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             events, length_s, where = continuation_only(events, prompt_s), length_s - prompt_s, "; the continuation only"
         path = write_events(events, out / sample_name(args.seed, i, len(samples)))
         notes = int(events.is_note.sum())
-        print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {length_s:.1f} s "
+        print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {length_s:g} s "
               f"(last sound ends at {events.end_s:.1f} s{where})")
         if args.png or args.wav:
             from .evaluate.render import render_outputs

@@ -8,8 +8,8 @@ the smoothed densities of the real set p and of another set q give the overlap a
 (1 = the same distribution, 0 = disjoint) and KL(p ‖ q) in nats (0 = the same). For the pedal
 descriptors a value of exactly 0 (a pedal never pressed) is a point mass, compared as one beside the
 densities of the rest. Yang & Lerch apply the two figures to distributions of pairwise distances
-within and between sets; here they are applied to the descriptor values themselves, which reads more directly ("the generated note
-density sits where the real one does"). A set compared with two disjoint
+within and between sets; here they are applied to the descriptor values themselves, which reads
+more directly ("the generated note density sits where the real one does"). A set compared with two disjoint
 halves of the real set (split by track, so no track is on both sides) gives the ceiling a generator
 could reach with this many excerpts.
 
@@ -89,10 +89,13 @@ def kde_on_grid(sets: list[np.ndarray], num: int = KDE_POINTS) -> tuple[np.ndarr
     return grid, densities
 
 
-def zeros_apart(values) -> tuple[float, np.ndarray]:
+def zeros_apart(values, apart: bool = True) -> tuple[float, np.ndarray]:
     """A sample's finite values → (the share that is exactly 0, the other values): a point mass and the values a
-    density is smoothed from (a pedal never pressed is 0, not a value near 0)."""
+    density is smoothed from (a pedal never pressed is 0, not a value near 0); with `apart` false, (0, all of
+    them): a descriptor whose 0 is a value like any other."""
     values = _finite(values)
+    if not apart:
+        return 0.0, values
     return (float(np.mean(values == 0)) if values.size else float("nan")), values[values != 0]
 
 
@@ -107,10 +110,7 @@ def overlap_kl(reference, other, zero_mass: bool = False) -> tuple[float, float]
     reference, other = _finite(reference), _finite(other)
     if not reference.size or not other.size:
         return float("nan"), float("nan")
-    if zero_mass:
-        (p0, rest_p), (q0, rest_q) = zeros_apart(reference), zeros_apart(other)  # the point masses at 0, the rest
-    else:
-        (p0, rest_p), (q0, rest_q) = (0.0, reference), (0.0, other)
+    (p0, rest_p), (q0, rest_q) = zeros_apart(reference, zero_mass), zeros_apart(other, zero_mass)  # at 0, the rest
     grid, (p, q) = kde_on_grid([rest_p, rest_q])
     p = np.zeros_like(grid) if p is None else p * (1 - p0)  # [G]: the rest, weighted by its share
     q = np.zeros_like(grid) if q is None else q * (1 - q0)

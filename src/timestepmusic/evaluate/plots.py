@@ -123,6 +123,12 @@ def plot_roll_pair(original: Events, reconstruction: Events, path: str | Path,
 ALMOST_ALL_ZERO = 0.98  # a descriptor this often exactly 0 in every set is shown by its shares at 0 alone
 
 
+def _set_line(k: int) -> dict:
+    """The line of the k-th set in the density panels and their legend."""
+    return {"color": SET_COLOURS[k % len(SET_COLOURS)], "linewidth": 1.2,
+            "linestyle": "-" if k < len(SET_COLOURS) else "--"}
+
+
 def _share_text(share: float) -> str:
     return "—" if np.isnan(share) else "<1%" if 0 < share < 0.01 else ">99%" if 0.99 < share < 1 else f"{share:.0%}"
 
@@ -142,17 +148,13 @@ def plot_densities(sets: dict[str, dict[str, np.ndarray]], path: str | Path, nam
     axes = fig.subplots(rows, columns, squeeze=False).reshape(-1)
     labels = list(sets)
     for ax, name in zip(axes, names):
-        if name in POINT_MASS_AT_ZERO:  # (share at 0, the rest) per set
-            parts = [zeros_apart(sets[label][name]) for label in labels]
-        else:
-            parts = [(0.0, sets[label][name]) for label in labels]
+        parts = [zeros_apart(sets[label][name], name in POINT_MASS_AT_ZERO) for label in labels]  # (at 0, the rest)
         grid, densities = kde_on_grid([rest for _, rest in parts])
         zero = [at_zero for at_zero, _ in parts]
         almost_all = all(share >= ALMOST_ALL_ZERO for share in zero)  # then a curve of the rest says nothing
         for k, (label, density, at_zero) in enumerate(zip(labels, densities, zero)):
             if density is not None and not almost_all:
-                ax.plot(grid, density * (1 - at_zero), color=SET_COLOURS[k % len(SET_COLOURS)], linewidth=1.2,
-                        linestyle="-" if k < len(SET_COLOURS) else "--", label=label)
+                ax.plot(grid, density * (1 - at_zero), label=label, **_set_line(k))
         if almost_all:
             ax.set_xticks([])
         if any(share > 0 for share in zero):  # the point masses, in the sets' order
@@ -167,8 +169,7 @@ def plot_densities(sets: dict[str, dict[str, np.ndarray]], path: str | Path, nam
         ax.set_yticks([])
     for ax in axes[len(names):]:
         ax.set_axis_off()
-    handles = [lines.Line2D([], [], color=SET_COLOURS[k % len(SET_COLOURS)], linewidth=1.2,
-                            linestyle="-" if k < len(SET_COLOURS) else "--") for k in range(len(labels))]
+    handles = [lines.Line2D([], [], **_set_line(k)) for k in range(len(labels))]
     fig.legend(handles, labels, loc="lower center", ncols=max(1, len(labels)), fontsize=9, frameon=False)
     return save_figure(fig, path)
 

@@ -189,8 +189,8 @@ def test_training_on_drawn_chunks_reads_them_and_resumes_exactly(tiny_corpus, ti
     shares, drawn = [], {}
     sample, reading = EventSampler.sample, EventAutoregressive.reading
 
-    def sample_spy(sampler, features, *args):
-        drawn.update(features=features, sets=sample(sampler, features, *args))
+    def sample_spy(sampler, features, *args, **kwargs):
+        drawn.update(features=features, sets=sample(sampler, features, *args, **kwargs))
         return drawn["sets"]
 
     def reading_spy(arm, x, real):

@@ -179,9 +179,9 @@ def test_generate_guides_asked_styles_by_default_and_takes_guidance(tiny_corpus,
     used, sample = [], EventSampler.sample
 
     def spy(sampler, features, rng, temperature=1.0, carry=None, tonal=None, guidance=1.0, unpressed=None,
-            pedal_guidance=None):
+            pedal_guidance=None, onsets=None):
         used.append((guidance, pedal_guidance, features.shape[0]))
-        return sample(sampler, features, rng, temperature, carry, tonal, guidance, unpressed, pedal_guidance)
+        return sample(sampler, features, rng, temperature, carry, tonal, guidance, unpressed, pedal_guidance, onsets)
     monkeypatch.setattr(EventSampler, "sample", spy)
     run = ["generate", "--model", str(tmp_path / "styled"), "-n", "2", "--seconds", "1"]
     for extra, expected in ((["--style", "damper=0.2"], (2.0, 2.0, 4)), ([], (1.0, 1.0, 2)),  # asked: request_guidance

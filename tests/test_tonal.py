@@ -126,9 +126,9 @@ def test_a_continued_prompt_is_heard_in_its_pitch_classes(tiny_corpus, tiny_ae, 
     heard, sample = [], EventSampler.sample
 
     def spy(sampler, features, rng, temperature=1.0, carry=None, tonal=None, guidance=1.0, unpressed=None,
-            pedal_guidance=None):
+            pedal_guidance=None, onsets=None):
         heard.append(tonal.clone())
-        return sample(sampler, features, rng, temperature, carry, tonal, guidance, unpressed, pedal_guidance)
+        return sample(sampler, features, rng, temperature, carry, tonal, guidance, unpressed, pedal_guidance, onsets)
     monkeypatch.setattr(EventSampler, "sample", spy)
     model.sample_latents(1, 1.0, seed=0, prompt=prompt)
     for window, span in enumerate(WINDOWS):  # before the first drawn chunk: the prompt's last `span` chunks

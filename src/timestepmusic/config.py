@@ -426,6 +426,11 @@ class AutoregressiveConfig:
     the onset before (among the carry's notes and those drawn before it in the chunk), and leans each key's logit
     by a kernel over the interval from each that the head's state chooses (sequence/voices.py). Its kernels start
     at zero, so a warm start is at first the model it started from."""
+    pulse: bool = False
+    """Events arm: each start choice also hears the latest 24 onsets before it (among the notes before the chunk
+    and those drawn before it in the chunk) and leans each start bin's logit by a kernel over the time since each
+    (10 ms steps up to 3 s) that the head's state chooses (sequence/pulse.py): a beat is one period after an
+    onset. Its kernels start at zero, so a warm start is at first the model it started from."""
     onsets: bool = False
     """Events arm: each step of the event head first chooses whether the next event joins the latest onset (starts
     within 25 ms of the latest note), starts a new one, or ends the chunk, and then its key knowing which; its start

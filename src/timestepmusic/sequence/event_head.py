@@ -35,6 +35,7 @@ from ..midi import NUM_IDS
 from .carry import Carry, CarryReader
 from .intervals import IntervalPointer
 from .onsets import END, NEXT_CLASSES, next_allowed, onset_classes, start_allowed, teacher_forced_bounds
+from .pulse import PulseLean, heard_in_chunk
 from .tonal import TonalPrior
 from .voices import VoiceLean, voice_items, voice_keys
 
@@ -91,7 +92,7 @@ class EventBins:
 class EventHead(nn.Module):
     def __init__(self, *, width: int, hidden: int, max_events: int, chunk_seconds: float, carry: bool = False,
                  intervals: int = 0, tonal: bool = False, voices: bool = False, onsets: bool = False,
-                 onsets_leans: bool = False):
+                 onsets_leans: bool = False, pulse: bool = False):
         super().__init__()
         self.bins, self.max_events, self.hidden = EventBins(chunk_seconds), max_events, hidden
         sizes = {"key": NUM_IDS + 1, "start": self.bins.starts, "duration": DURATION_BINS, "intensity": INTENSITIES}
@@ -120,6 +121,9 @@ class EventHead(nn.Module):
         self.tonal = TonalPrior() if tonal else None
         # with ar.voices, each key choice leans by intervals from the latest onsets' highest and lowest keys
         self.voices = VoiceLean(hidden) if voices else None
+        # with ar.pulse, each start choice leans by a kernel over the time since the onsets heard before it
+        start_middles_s = self.bins.start_middle_s(torch.arange(self.bins.starts))  # [S]
+        self.pulse = PulseLean(hidden, start_middles_s) if pulse else None
 
     def conditioning(self, features: torch.Tensor, carry: Carry | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The GRU's first state (before tanh) and the bias of its every input, [R, H] each, from the chunk's
@@ -149,12 +153,14 @@ class EventHead(nn.Module):
     def choices(self, state: torch.Tensor, key: torch.Tensor | None, start: torch.Tensor | None = None,
                 duration: torch.Tensor | None = None, key_bias: torch.Tensor | None = None,
                 chosen: torch.Tensor | None = None, next_mask: torch.Tensor | None = None,
-                start_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                start_mask: torch.Tensor | None = None, onsets_heard: torch.Tensor | None = None
+                ) -> dict[str, torch.Tensor]:
         """Logits of each choice at states [K, H] given the choices before it in the event ([K] each; a choice
         whose givens are None is skipped) → {name: [K, classes]}; `key_bias` [K, 88 keys] is added to the notes'
         key logits (ar.intervals, ar.voices, ar.tonal). With ar.onsets the step first chooses JOIN, ONSET or END
         ("next", the classes `next_mask` [K, 3] allows), and the key is chosen given that choice `chosen` [K] (None:
-        only the next choice's logits), never the stop; the start only among the bins `start_mask` [K, S] allows."""
+        only the next choice's logits), never the stop; the start only among the bins `start_mask` [K, S] allows.
+        With ar.pulse, `onsets_heard` [K, M] are the onsets each start choice hears (sequence/pulse.py)."""
         logits = {}
         if self.onsets:
             logits["next"] = self.out["next"](state)
@@ -172,6 +178,10 @@ class EventHead(nn.Module):
             return logits
         state = state + self.given["key"](key)
         logits["start"] = self.out["start"](state)
+        if self.pulse is not None:
+            if onsets_heard is None:
+                raise ValueError("this event head hears the onsets before each start (ar.pulse): pass them")
+            logits["start"] = logits["start"] + self.pulse(state, onsets_heard)
         if start_mask is not None:
             logits["start"] = logits["start"].masked_fill(~start_mask, -torch.inf)
         if start is None:
@@ -226,10 +236,12 @@ class EventHead(nn.Module):
         return total[0], total[1] if at_stops is not None else None
 
     def nll(self, features: torch.Tensor, sets: SetBatch, carry: Carry | None = None,
-            tonal: torch.Tensor | None = None) -> torch.Tensor:
+            tonal: torch.Tensor | None = None,
+            onsets: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """−log p(chunk's events) per chunk (nats): features [R, W], padded sets [R, N] in time order (and with
         ar.carry, the carry [R, M] of the events before each chunk; with ar.tonal, the pitch-class counts
-        [R, G, 12] before it) → [R]."""
+        [R, G, 12] before it; with ar.pulse, the onsets before it [R, M'] and its latest note's start [R],
+        pulse.OnsetGatherer's) → [R]."""
         key, start, duration, intensity = self.bins.to_bins(sets)  # [R, N] each
         states = self.states(features, (key, start, duration, intensity), sets.sizes, carry)  # [R, N + 1, H]
         n = self.max_events
@@ -246,18 +258,23 @@ class EventHead(nn.Module):
             chosen = onset_classes(start, limit[:, :n])[rows, positions]  # [K]: JOIN or ONSET
         event_bias, stop_bias = self.key_bias((self.lean_state(at_event, chosen), rows, positions), at_stops,
                                               (key, start, duration, intensity), sets.mask, carry, tonal)
+        heard = None  # with ar.pulse: the onsets each event's start choice hears, [K, M']
+        if self.pulse is not None:
+            if onsets is None:
+                raise ValueError("this event head hears the onsets before each start (ar.pulse): pass them")
+            heard = heard_in_chunk(*onsets, key, self.bins.start_middle_s(start), event)[rows, positions]
         targets = {"key": picked[0], "start": picked[1], "duration": picked[2], "intensity": intensity[rows, positions]}
         if self.onsets:
             at = (limit[rows, positions], earliest[rows, positions])
             logits = self.choices(at_event, *picked, key_bias=event_bias, chosen=chosen,
                                   next_mask=next_allowed(*at, self.bins.starts),
-                                  start_mask=start_allowed(chosen, *at, self.bins.starts))
+                                  start_mask=start_allowed(chosen, *at, self.bins.starts), onsets_heard=heard)
             targets["next"] = chosen
             stop_mask = next_allowed(limit[stops, sets.sizes[stops]], earliest[stops, sets.sizes[stops]],
                                      self.bins.starts)
             stop_logits, stop_class = self.choices(at_stop, None, next_mask=stop_mask)["next"], END
         else:
-            logits = self.choices(at_event, *picked, key_bias=event_bias)
+            logits = self.choices(at_event, *picked, key_bias=event_bias, onsets_heard=heard)
             stop_logits, stop_class = self.choices(at_stop, None, key_bias=stop_bias)["key"], STOP
         per_event = sum(F.cross_entropy(logits[name].float(), targets[name], reduction="none") for name in targets)
         total = torch.zeros(features.shape[0], device=features.device).index_add(0, rows, per_event)  # [R]

@@ -33,6 +33,7 @@ from ..midi import NUM_IDS, NUM_KEYS
 from .carry import Carry
 from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead
 from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
+from .pulse import ONSET_S, latest
 from .voices import carry_notes, voice_keys
 
 CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
@@ -68,7 +69,8 @@ class EventSampler:
     @torch.no_grad()
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
                carry: Carry | None = None, tonal: torch.Tensor | None = None, guidance: float = 1.0,
-               unpressed: torch.Tensor | None = None, pedal_guidance: float | None = None) -> SetBatch:
+               unpressed: torch.Tensor | None = None, pedal_guidance: float | None = None,
+               onsets: tuple[torch.Tensor, torch.Tensor] | None = None) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
         another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
@@ -79,7 +81,8 @@ class EventSampler:
         soft): pedals a row never draws (ar.pedals_as_told). With `guidance` ≠ 1, features [2R, W] are the R pieces
         told their descriptions, then untold (see the module's docstring); carry, tonal and unpressed are the R
         pieces'. `pedal_guidance` (None: `guidance`): the guidance of the pedal columns of the note-pedal-or-stop
-        choice alone (ar.pedal_guidance); any value but 1 also reads features [2R, W]."""
+        choice alone (ar.pedal_guidance); any value but 1 also reads features [2R, W]. `onsets`: with ar.pulse, the
+        onsets before the chunk [R, M] and its latest note's start [R] (pulse.DrawnOnsets')."""
         head, through = self.head, self.through
         pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
@@ -90,6 +93,7 @@ class EventSampler:
                                                        for f in dataclasses.fields(carry)))
             tonal = twice(tonal)  # [2R, G, 12]
             unpressed = twice(unpressed)  # [2R, 3]
+            onsets = None if onsets is None else (twice(onsets[0]), twice(onsets[1]))  # [2R, M], [2R]
         r = features.shape[0]
 
         def pick(logits: torch.Tensor, noise: torch.Tensor, g: float | torch.Tensor = guidance) -> torch.Tensor:
@@ -119,6 +123,10 @@ class EventSampler:
         if head.voices is not None or head.onsets:  # the notes heard (ar.voices, ar.onsets), the drawn ones added
             heard_s, heard_ids = carry_notes(carry, r, device)  # [R, I] each
             latest_s = latest_heard(heard_s, torch.full((1,), heard_s.shape[1], device=device))[:, 0]  # [R]
+        if head.pulse is not None:  # the onsets heard (ar.pulse), each drawn one added
+            if onsets is None:
+                raise ValueError("this event head hears the onsets before each start (ar.pulse): pass them")
+            pulse_heard, last_note_s = onsets[0].to(device), onsets[1].to(device)  # [R, M], [R]
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
         earliest = torch.zeros(r, dtype=torch.long, device=device)  # the earliest start bin: the event before's
@@ -165,6 +173,11 @@ class EventSampler:
             note = pick(key_logits[:, :NUM_KEYS] / temperature, key_noise)
             key = torch.where(kind == 0, note, NUM_KEYS + kind - 1).clamp_(max=NUM_IDS - 1)
             start_logits = F.linear(F.gelu(at["start"] + through["key", "start"][key]), *self.second["start"])
+            if head.pulse is not None:  # the state the start's layers read: the key's (and next choice's) added
+                start_state = state + head.given["key"].weight[key]  # [R, H]
+                if head.onsets:
+                    start_state = start_state + head.given["next"].weight[chosen]
+                start_logits = start_logits + head.pulse(start_state, pulse_heard)
             # time order: no start before the event before (the data's order, so nothing real is masked); with
             # ar.onsets, only the bins that join the latest onset or only those past it, as chosen
             allowed = (start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
@@ -185,6 +198,11 @@ class EventSampler:
             if head.voices is not None or head.onsets:
                 struck_s = torch.where(key < NUM_KEYS, head.bins.start_middle_s(start), -torch.inf)  # [R]
                 latest_s = torch.maximum(latest_s, struck_s)
+            if head.pulse is not None:
+                note_s = torch.where(key < NUM_KEYS, head.bins.start_middle_s(start), -torch.inf)  # [R]
+                onset_s = torch.where(note_s - last_note_s > ONSET_S, note_s, -torch.inf)  # [R]
+                pulse_heard = latest(torch.cat([pulse_heard, onset_s[:, None]], dim=1))  # [R, M]
+                last_note_s = torch.maximum(last_note_s, note_s)
             if head.voices is not None:
                 heard_s, heard_ids = torch.cat([heard_s, struck_s[:, None]], 1), torch.cat([heard_ids, key[:, None]], 1)
             sizes += going.long()

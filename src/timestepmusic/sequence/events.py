@@ -32,6 +32,7 @@ from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
 from .event_head import EventHead
 from .event_sampler import EventSampler, twice
+from .pulse import DrawnOnsets, OnsetGatherer
 from .style import AHEAD, PieceStyle, StyleGatherer, describe_passage
 from .tonal import DrawnPitchClasses, TonalGatherer
 from .transformer_net import LatentTransformer
@@ -99,7 +100,7 @@ class EventAutoregressive(Autoregressive):
         self.chunk_seconds = config.chunks.chunk_seconds
         head = EventHead(width=a.width, hidden=a.head_hidden, max_events=config.chunks.max_events,
                          chunk_seconds=self.chunk_seconds, carry=a.carry, intervals=a.intervals, tonal=a.tonal,
-                         voices=a.voices, onsets=a.onsets, onsets_leans=a.onsets_leans)
+                         voices=a.voices, onsets=a.onsets, onsets_leans=a.onsets_leans, pulse=a.pulse)
         style = PieceStyle(a.width, a.style_pause) if a.style else None
         self.generator = EventGenerator(trunk, head, style).to(device)
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
@@ -111,6 +112,7 @@ class EventAutoregressive(Autoregressive):
         self.unpressed: torch.Tensor | None = None  # ar.pedals_as_told: the pedals each piece never draws [S, 3]
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
+        self.drawn_onsets: DrawnOnsets | None = None  # with ar.pulse: their onsets so far
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
     def param_groups(self) -> list[dict]:
@@ -134,6 +136,7 @@ class EventAutoregressive(Autoregressive):
         self.gatherer = ChunkGatherer(data.corpus, max_events=self.generator.events.max_events, device=self.device)
         self.carries = CarryGatherer(self.gatherer) if self.settings.carry else None
         self.tonal_counts = TonalGatherer(self.gatherer) if self.settings.tonal else None
+        self.onset_times = OnsetGatherer(self.gatherer) if self.settings.pulse else None
         self.styles = StyleGatherer(self.gatherer, self.settings.style_pause) if self.settings.style else None
         if self.styles is not None:  # the bank sampling draws from: fixed by the corpus (a resume reloads the same)
             bank = self.styles.bank(self.train_windows, self.data.real.locate, torch.Generator().manual_seed(4))
@@ -154,7 +157,8 @@ class EventAutoregressive(Autoregressive):
         sets = self.gatherer.gather(track, chunk)  # [V, N]
         carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V, M]
         tonal = self.tonal_counts.counts(track, chunk) if self.tonal_counts else None  # [V, G, 12]
-        nll = self.generator.events.nll(features[valid], sets.to(self.device), carry, tonal)
+        onsets = self.onset_times.onsets(track, chunk) if self.onset_times else None  # [V, M'], [V]
+        nll = self.generator.events.nll(features[valid], sets.to(self.device), carry, tonal, onsets)
         nll = (nll * weight[valid]).sum() / steps_total
         end = F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none")  # [b, T]
         return nll, (end * weight).sum() / steps_total
@@ -183,7 +187,9 @@ class EventAutoregressive(Autoregressive):
                 track, chunk = self.data.real.locate(real.rows[swap])  # [V'] each
                 carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V', M]
                 tonal = self.tonal_counts.counts(track, chunk) if self.tonal_counts else None  # [V', G, 12]
-                sets = EventSampler(self.generator.events).sample(features[swap], rng, 1.0, carry, tonal)  # [V', N]
+                onsets = self.onset_times.onsets(track, chunk) if self.onset_times else None  # [V', M'], [V']
+                sets = EventSampler(self.generator.events).sample(features[swap], rng, 1.0, carry, tonal,
+                                                                  onsets=onsets)  # [V', N]
                 drawn = self.encode_sets(sets).to(x.dtype)  # [V', L]
             x = x.index_put((swap,), drawn)  # out of place: no gradient reaches x where it was not read
         return super().reading(x, real)
@@ -195,13 +201,14 @@ class EventAutoregressive(Autoregressive):
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
         carry = self.history.carry() if self.history is not None else None  # [S, M]
         tonal = self.pitch_classes.counts() if self.pitch_classes is not None else None  # [S, G, 12]
+        heard = self.drawn_onsets  # with ar.pulse: the onsets before the chunk [S, M'] and its latest note [S]
+        onsets = (heard.onsets(), heard.last_note()) if heard is not None else None
         sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal, self.generator.guidance,
-                                   self.unpressed, self.generator.pedal_guidance)  # [S, N]
+                                   self.unpressed, self.generator.pedal_guidance, onsets)  # [S, N]
         self.drawn.append(sets)
-        if self.history is not None:
-            self.history.append(sets)
-        if self.pitch_classes is not None:
-            self.pitch_classes.append(sets)
+        for past in (self.history, self.pitch_classes, self.drawn_onsets):
+            if past is not None:
+                past.append(sets)
         return self.encode_sets(sets)
 
     @torch.no_grad()
@@ -253,20 +260,23 @@ class EventAutoregressive(Autoregressive):
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:
             self.pitch_classes = DrawnPitchClasses(n, self.device)
+        if self.settings.pulse:
+            self.drawn_onsets = DrawnOnsets(n, self.chunk_seconds, self.device)
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
             if self.history is not None:
                 self.history.chunks = prompt.shape[0]
-            if self.pitch_classes is not None:
-                self.pitch_classes.skip(prompt.shape[0])
+            for heard in (self.pitch_classes, self.drawn_onsets):
+                if heard is not None:
+                    heard.skip(prompt.shape[0])
         for i in range(0 if prompt_sets is None else prompt_sets.sizes.shape[0]):
             chunk = prompt_sets.take(torch.full((n,), i))  # chunk i for every piece: [S, N]
-            for heard in (self.history, self.pitch_classes):
+            for heard in (self.history, self.pitch_classes, self.drawn_onsets):
                 if heard is not None:
                     heard.append(chunk)
         try:
             return super().sample(n, chunks, seed, prompt)
         finally:
-            self.history, self.pitch_classes, self.sampler = None, None, None
+            self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
 
     def prompt_described(self, prompt_sets: SetBatch) -> torch.Tensor | None:

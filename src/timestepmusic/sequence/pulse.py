@@ -1,0 +1,141 @@
+"""A sense of pulse for the event head (`ar.pulse`): each start choice leans by a kernel over the time since the
+onsets heard before it, a kernel the head's state chooses.
+
+Why: real playing has a beat. The onsets of a real 16 s excerpt repeat at a period (the autocorrelation of its
+onset train peaks at a lag between 0.2 and 1.5 s), and the drawn ones hardly do (median peak 0.16 against 0.28
+real on the validation split, docs/quality.md, twentieth session): a listener hears notes placed at random
+moments. The head hears the past through the chunk latents (which blur exact times) and the carry's 12 events
+(under a second); nothing gave it the onsets of the last seconds in a form where "one beat after an onset" is
+easy to say. Here the latest ONSETS onsets before the choice (a note that starts more than ONSET_S after the note
+before it; among the notes before the chunk and those drawn before it in the chunk) each add, to every start
+bin's logit, the kernel at the lag from that onset to the bin: a kernel peaked at the beat's period favours the
+bins one period after an onset, and every onset heard votes for the same grid. The kernel comes from the state
+(after the key is chosen), so it can follow the tempo and say "with the beat" or "off it". Its layer starts at
+zero, so a head warm-started with it is at first exactly the head it was.
+The same onsets serve training (`OnsetGatherer`, over the corpus's notes before each chunk, read uncapped as the
+carry's are) and sampling (`DrawnOnsets`, over a prompt's chunks and those drawn so far); the chunk's own notes
+are heard at their 5 ms start bins' middles, as drawn ones are.
+Shapes: R chunk rows, N events per chunk, M = ONSETS, Q queries (start choices), S start bins, L lag bins.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..batches import ChunkGatherer, SetBatch
+from ..midi import NUM_KEYS
+
+ONSETS = 24  # onsets heard before each start choice
+ONSET_S = 0.025  # a note within this of the note before it joins that note's onset (as tsm evaluate's top line)
+LAG_STEP_S, REACH_S = 0.01, 3.0  # the kernel's lags: 10 ms steps up to 3 s; onsets further back are not heard
+LAGS = round(REACH_S / LAG_STEP_S)
+NOTES_BACK = 64  # notes read before a chunk to find its latest ONSETS onsets (64 notes hold ≥ 24 onsets but for
+# the densest chords)
+
+
+def onset_starts(start_s: torch.Tensor, before_s: torch.Tensor) -> torch.Tensor:
+    """Which notes start an onset: note starts [R, I] (time order; −inf: no note) and the start of the note
+    before the first [R] (−inf: none) → [R, I] bool."""
+    previous = torch.cat([before_s[:, None], start_s[:, :-1]], dim=1)  # [R, I]
+    return (start_s > -torch.inf) & (start_s - previous > ONSET_S)
+
+
+def latest(times_s: torch.Tensor, count: int = ONSETS) -> torch.Tensor:
+    """The latest `count` of each row's times [R, I] (−inf: none) → [R, count], latest first (−inf padded)."""
+    if times_s.shape[1] < count:
+        times_s = torch.cat([times_s, times_s.new_full((times_s.shape[0], count - times_s.shape[1]), -torch.inf)], 1)
+    return times_s.topk(count, dim=1).values
+
+
+class OnsetGatherer:
+    """The onsets before real chunks in training, from a ChunkGatherer's corpus tensors."""
+
+    def __init__(self, gatherer: ChunkGatherer):
+        self.g = gatherer
+        self.note_positions = torch.nonzero(gatherer.ids < NUM_KEYS).squeeze(1)  # [E_notes], sorted
+
+    def onsets(self, track: torch.Tensor, chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Chunk `chunk` [R] of track `track` [R] → the latest ONSETS onsets before it, seconds from its start
+        (negative) [R, M], latest first (−inf: none; the track's first note starts an onset), and the start of the
+        latest note before it [R]."""
+        g = self.g
+        first = g.first_event_at(track, torch.zeros_like(chunk))  # [R]: the track's first event
+        end = g.first_event_at(track, chunk)  # [R]
+        j = torch.searchsorted(self.note_positions, end)[:, None] - NOTES_BACK + torch.arange(NOTES_BACK,
+                                                                                              device=g.device)
+        pos = self.note_positions[j.clamp(min=0)] if self.note_positions.numel() else torch.zeros_like(j)
+        valid = (j >= 0) & (pos >= first[:, None])  # [R, NOTES_BACK]
+        start_s = torch.where(valid, g.start_s[pos].double() - chunk.double()[:, None] * g.chunk_seconds, -torch.inf)
+        nothing = torch.full_like(start_s[:, 0], -torch.inf)
+        return latest(torch.where(onset_starts(start_s, nothing), start_s, -torch.inf)), start_s.max(dim=1).values
+
+
+class DrawnOnsets:
+    """The onsets of pieces being sampled: a prompt's chunks, then each chunk drawn, appended as it comes."""
+
+    def __init__(self, pieces: int, chunk_seconds: float, device: torch.device):
+        self.chunk_seconds, self.chunks = chunk_seconds, 0
+        self.kept = torch.full((pieces, ONSETS), -torch.inf, dtype=torch.float64, device=device)  # [S, M], piece clock
+        self.last_note_s = torch.full((pieces,), -torch.inf, dtype=torch.float64, device=device)  # [S]
+
+    def append(self, sets: SetBatch) -> None:
+        """The next chunk's events [S, N] (offsets from its start, in time order)."""
+        device = self.kept.device
+        is_note = (sets.mask & (sets.ids < NUM_KEYS)).to(device)  # [S, N]
+        start_s = torch.where(is_note, sets.offset_s.double().to(device) + self.chunks * self.chunk_seconds,
+                              -torch.inf)  # [S, N]
+        # the notes in order, the non-notes left out: a cumulative max carries the latest note before each
+        before = torch.cat([self.last_note_s[:, None], start_s], dim=1).cummax(dim=1).values  # [S, N + 1]
+        starts = is_note & (start_s - before[:, :-1] > ONSET_S)  # [S, N]
+        self.kept = latest(torch.cat([self.kept, torch.where(starts, start_s, -torch.inf)], dim=1))
+        self.last_note_s = before[:, -1]
+        self.chunks += 1
+
+    def skip(self, chunks: int) -> None:
+        """Chunks known only by their latents (a prompt without events): heard as silence."""
+        self.chunks += chunks
+
+    def onsets(self) -> torch.Tensor:
+        """The latest onsets before the next chunk, seconds from its start [S, M] (−inf: none)."""
+        return self.kept - self.chunks * self.chunk_seconds
+
+    def last_note(self) -> torch.Tensor:
+        """The start of the latest note before the next chunk, seconds from its start [S] (−inf: none)."""
+        return self.last_note_s - self.chunks * self.chunk_seconds
+
+
+def heard_in_chunk(before: torch.Tensor, last_note_s: torch.Tensor, key: torch.Tensor, start_s: torch.Tensor,
+                   event: torch.Tensor) -> torch.Tensor:
+    """Teacher-forced: the onsets each event's start choice hears. The onsets before the chunks [R, M] and the
+    latest note before each [R], the chunks' keys [R, N], starts (s from the chunk's start) [R, N] and mask
+    [R, N] → at each position p (the events before it heard) the latest ONSETS onsets [R, N, M]."""
+    is_note = event & (key < NUM_KEYS)
+    note_s = torch.where(is_note, start_s.double(), -torch.inf)  # [R, N]
+    previous = torch.cat([last_note_s[:, None], note_s], dim=1).cummax(dim=1).values[:, :-1]  # [R, N]
+    chunk_onsets = torch.where(is_note & (note_s - previous > ONSET_S), note_s, -torch.inf)  # [R, N]
+    n = key.shape[1]
+    hears = torch.arange(n, device=key.device)[None, :] < torch.arange(n, device=key.device)[:, None]  # [N(p), N]
+    in_chunk = torch.where(hears[None], chunk_onsets[:, None, :], -torch.inf)  # [R, N, N]
+    return latest(torch.cat([before[:, None, :].expand(-1, n, -1), in_chunk], dim=2).flatten(0, 1)).view(
+        key.shape[0], n, ONSETS)  # [R, N, M]
+
+
+class PulseLean(nn.Module):
+    """GRU states [Q, H] and the onsets each hears [Q, M] (s from the chunk's start; −inf: none) → the change to
+    the start bins' logits [Q, S]: for each onset within REACH_S, a kernel over the lag from it, chosen by the
+    state."""
+
+    def __init__(self, hidden: int, start_middles_s: torch.Tensor):
+        super().__init__()
+        self.kernels = nn.Linear(hidden, LAGS)
+        nn.init.zeros_(self.kernels.weight)
+        nn.init.zeros_(self.kernels.bias)
+        self.register_buffer("starts_s", start_middles_s.double(), persistent=False)  # [S]
+
+    def forward(self, state: torch.Tensor, onsets_s: torch.Tensor) -> torch.Tensor:
+        kernels = self.kernels(state)  # [Q, L]
+        lag_s = self.starts_s[None, None, :] - onsets_s[:, :, None]  # [Q, M, S] (+inf: no onset)
+        heard = lag_s < REACH_S  # [Q, M, S]: onsets too far back, or none, add nothing
+        index = (lag_s / LAG_STEP_S).clamp(0, LAGS - 1).long()  # [Q, M, S]
+        lean = kernels.gather(1, index.flatten(1)).view_as(lag_s)  # [Q, M, S]
+        return (lean * heard).sum(dim=1)  # [Q, S]

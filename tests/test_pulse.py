@@ -1,0 +1,166 @@
+"""A sense of pulse for the event head (ar.pulse, sequence/pulse.py)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from test_events_arm import TINY_EVENTS
+from timestepmusic.batches import ChunkGatherer, SetBatch
+from timestepmusic.config import Config
+from timestepmusic.corpus import Corpus
+from timestepmusic.midi import read_events
+from timestepmusic.sequence.event_head import EventHead
+from timestepmusic.sequence.event_sampler import EventSampler
+from timestepmusic.sequence.pulse import ONSETS, DrawnOnsets, OnsetGatherer, PulseLean, heard_in_chunk
+from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import fit, timed_carry
+
+NONE = float("-inf")
+
+
+def random_sets(rows: int, events: int, seed: int) -> SetBatch:
+    g = torch.Generator().manual_seed(seed)
+    return SetBatch(torch.randint(0, 91, (rows, events), generator=g),
+                    torch.rand(rows, events, generator=g, dtype=torch.float64).sort(1).values * 0.25,
+                    torch.full((rows, events), 0.2, dtype=torch.float64), torch.full((rows, events), 64),
+                    torch.randint(0, events + 1, (rows,), generator=g))
+
+
+def test_the_onsets_heard_are_the_latest_first_notes_of_each_onset():
+    # before the chunk: onsets at −0.5 and −0.2 s, the latest note at −0.19 s (in the −0.2 s onset); in the chunk a
+    # note at 0.0025 s, a pedal, a note 10 ms later (the same onset) and one at 0.1 s
+    before = torch.tensor([[-0.2, -0.5] + [NONE] * (ONSETS - 2)], dtype=torch.float64)
+    key = torch.tensor([[40, 88, 44, 47]])
+    start_s = torch.tensor([[0.0025, 0.005, 0.0125, 0.1]], dtype=torch.float64)
+    heard = heard_in_chunk(before, torch.tensor([-0.19], dtype=torch.float64), key, start_s,
+                           torch.ones(1, 4, dtype=torch.bool))[0]  # [N, M]
+    assert heard[:, :4].tolist() == [[-0.2, -0.5, NONE, NONE], [0.0025, -0.2, -0.5, NONE],
+                                     [0.0025, -0.2, -0.5, NONE], [0.0025, -0.2, -0.5, NONE]]
+
+
+def test_the_lean_adds_the_kernel_at_each_onsets_lag_within_reach():
+    lean = PulseLean(4, torch.tensor([0.0025, 0.0525]))
+    with torch.no_grad():
+        lean.kernels.bias.copy_(torch.arange(lean.kernels.bias.numel(), dtype=torch.float32))  # kernel = lag bin
+    onsets = torch.tensor([[-0.1, -0.3, -5.0, NONE]], dtype=torch.float64)  # the one 5 s back is out of reach
+    out = lean(torch.zeros(1, 4), onsets)[0].tolist()
+    assert out == [10 + 30, 15 + 35]  # lags 0.1025 and 0.3025 s → bins 10 and 30; 0.1525, 0.3525 → 15 and 35
+
+
+def test_a_warm_start_is_the_head_it_started_from():
+    torch.manual_seed(1)
+    plain = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25, carry=True)
+    with_pulse = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25, carry=True, pulse=True)
+    with_pulse.load_state_dict(plain.state_dict(), strict=False)
+    sets, carry, features = random_sets(32, 6, 0), timed_carry(32, 0), torch.randn(32, 8)
+    onsets = (-torch.rand(32, ONSETS, dtype=torch.float64).sort(1).values, torch.full((32,), -0.01,
+                                                                                      dtype=torch.float64))
+    assert torch.equal(plain.nll(features, sets, carry), with_pulse.nll(features, sets, carry, onsets=onsets))
+    with pytest.raises(ValueError, match="ar.pulse"):
+        with_pulse.nll(features, sets, carry)
+
+
+def test_the_pulse_learns_a_beat_one_period_after_the_onsets_heard():
+    """Each chunk holds one note one period after the latest onset before it, the period that of the onsets heard
+    (0.1–0.2 s, different in every row): one kernel says "a period after an onset", where a head without the
+    pulse hears nothing of the times before the chunk."""
+    def chunks(rows: int, seed: int) -> tuple[SetBatch, tuple[torch.Tensor, torch.Tensor]]:
+        g = torch.Generator().manual_seed(seed)
+        period = 0.1 + 0.1 * torch.rand(rows, generator=g, dtype=torch.float64)  # [R]
+        last = -period * torch.rand(rows, generator=g, dtype=torch.float64) * 0.9  # [R]: the latest onset
+        before = last[:, None] - period[:, None] * torch.arange(ONSETS, dtype=torch.float64)  # [R, M]
+        sets = SetBatch(torch.full((rows, 1), 40), (last + period)[:, None], torch.full((rows, 1), 0.1,
+                                                                                        dtype=torch.float64),
+                        torch.full((rows, 1), 64), torch.ones(rows, dtype=torch.long))
+        return sets, (before, last)
+    final = {}
+    for pulse in (False, True):
+        torch.manual_seed(0)
+        head = EventHead(width=8, hidden=16, max_events=2, chunk_seconds=0.25, pulse=pulse)
+
+        def loss_at(net: EventHead, step: int, heard: bool = pulse) -> torch.Tensor:
+            sets, onsets = chunks(256, step)
+            return net.nll(torch.zeros(256, 8), sets, onsets=onsets if heard else None).mean()
+        fit(head, loss_at, steps=80)
+        sets, onsets = chunks(2048, 999)
+        final[pulse] = float(head.nll(torch.zeros(2048, 8), sets, onsets=onsets if pulse else None).mean().detach())
+    assert final[True] < final[False] - 0.5
+
+
+def test_sampling_hears_the_onsets_exactly_as_training_scores(monkeypatch):
+    """At every start choice of a draw, the onsets heard and the lean they make are those training computes for
+    the drawn chunk teacher-forced: with pedals and chords inside chunks, empty chunks, chunks at the cap and
+    rows stopped."""
+    torch.manual_seed(0)
+    head = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25, carry=True, pulse=True)
+    with torch.no_grad():
+        head.pulse.kernels.weight.copy_(torch.randn_like(head.pulse.kernels.weight))
+        head.out["key"][-1].bias[-1] += 5.0  # chunks of many sizes, some empty
+        head.out["key"][-1].bias[88:91] += 4.0  # pedals among the notes
+        head.out["start"][-1].bias[:3] += 3.0  # notes in the first 15 ms: some join the onset before
+    rows = 64
+    features, carry = torch.randn(rows, 8), timed_carry(rows, 5)
+    before = -torch.rand(rows, ONSETS, dtype=torch.float64).sort(1).values * 3  # [R, M], latest first
+    onsets = (before.flip(1).sort(1, descending=True).values, before.max(1).values + 0.01)
+    drawn_leans, forward = [], PulseLean.forward
+
+    def spy(lean, state, heard):
+        drawn_leans.append((heard.clone(), forward(lean, state, heard)))
+        return drawn_leans[-1][1]
+    monkeypatch.setattr(PulseLean, "forward", spy)
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry, onsets=onsets)
+    taught = []
+    monkeypatch.setattr(PulseLean, "forward", lambda lean, state, heard: taught.append(
+        (heard, forward(lean, state, heard))) or taught[-1][1])
+    head.nll(features, drawn, carry, onsets=onsets)
+    monkeypatch.setattr(PulseLean, "forward", forward)
+    assert (drawn.sizes == 0).any() and (drawn.sizes == 6).any() and len(set(drawn.sizes.tolist())) > 4
+    assert ((drawn.ids >= 88) & drawn.mask).any()  # pedals were drawn inside chunks
+    event_rows, positions = drawn.mask.nonzero(as_tuple=True)
+    for step, (heard, lean) in enumerate(drawn_leans):
+        at = positions == step  # the events drawn at this step
+        assert torch.equal(heard[event_rows[at]], taught[0][0][at])
+        torch.testing.assert_close(lean[event_rows[at]], taught[0][1][at], atol=1e-5, rtol=0)
+    joined = sum(int((h[:, 0] == h0[:, 0]).sum()) for (h0, _), (h, _) in zip(drawn_leans, drawn_leans[1:]))
+    assert joined > 0  # some notes joined the onset before them and were not heard as new onsets
+
+
+def test_training_and_sampling_hear_the_same_onsets(tiny_corpus):
+    """The onsets before each chunk of a track, read from the corpus (training) and gathered chunk by chunk as a
+    sampler appends them (sampling), agree."""
+    corpus = Corpus.open(tiny_corpus)
+    gatherer = ChunkGatherer(corpus, max_events=64)
+    training, drawn = OnsetGatherer(gatherer), DrawnOnsets(1, gatherer.chunk_seconds, torch.device("cpu"))
+    chunks = int(gatherer.track_chunks[1])
+    for chunk in range(chunks):
+        track, at = torch.tensor([1]), torch.tensor([chunk])
+        onsets, last = training.onsets(track, at)
+        torch.testing.assert_close(onsets, drawn.onsets(), atol=1e-9, rtol=0)
+        torch.testing.assert_close(last, drawn.last_note(), atol=1e-9, rtol=0)
+        drawn.append(gatherer.gather(track, at))
+    assert torch.isfinite(drawn.onsets()).all()  # the track's end: every slot heard an onset
+
+
+def test_a_model_with_the_pulse_trains_samples_and_hears_a_prompt(tiny_corpus, tiny_ae, tmp_path, monkeypatch):
+    config = Config().override(TINY_EVENTS | {"ar.pulse": True, "ar.carry": True, "gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="events", progress=False)
+    from timestepmusic.generation import GANModel
+
+    model = GANModel.load(tmp_path / "run")
+    prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
+    heard, sample = [], EventSampler.sample
+
+    def spy(sampler, *args, **kwargs):
+        heard.append(args[-1] if len(args) == 9 else kwargs.get("onsets"))
+        return sample(sampler, *args, **kwargs)
+    monkeypatch.setattr(EventSampler, "sample", spy)
+    model.sample_latents(1, 1.0, seed=0, prompt=prompt)
+    _, sets = model.ae.encode_events(prompt)  # [P, N]: the prompt's chunks, capped as drawn ones are
+    chunk_start_s = torch.arange(sets.sizes.shape[0], dtype=torch.float64)[:, None] * 0.25  # [P, 1]
+    note_s = (sets.offset_s + chunk_start_s)[sets.mask & (sets.ids < 88)]
+    assert float(heard[0][1][0]) == pytest.approx(float(note_s.max()) - float(chunk_start_s[-1, 0] + 0.25), abs=1e-9)
+    assert torch.isfinite(heard[0][0]).sum() > 5  # the prompt's onsets heard before the first drawn chunk
+    assert len(heard) == 4 and all(h is not None for h in heard)
+    pieces = model.sample_latents(2, 2.0, seed=1)
+    assert pieces is not None

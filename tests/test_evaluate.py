@@ -204,6 +204,20 @@ def test_key_steadiness_is_one_for_one_key_and_negative_for_a_far_modulation():
     assert np.isnan(d["key_steadiness"][3])  # flat histograms: nothing to correlate, not "steady"
 
 
+def test_pulse_clarity_is_high_for_a_beat_and_low_for_onsets_at_random_moments():
+    rng = np.random.default_rng(0)
+    metronome = line([60] * 32, step_s=0.5)  # a beat every 0.5 s for 16 s
+    played = metronome.start_s + rng.normal(0, 0.01, 32)  # … played, ±10 ms
+    rubato = Events(metronome.ids, np.sort(played), metronome.duration_s, metronome.intensity, 16.0)
+    chords = merge(metronome, line([64] * 32, step_s=0.5, start_s=0.01), end_s=16.0)  # a second note 10 ms late
+    random_times = np.sort(rng.uniform(0, 16, 64))  # onsets at random moments
+    scattered = Events(np.full(64, key(60)), random_times, np.full(64, 0.1), np.full(64, 64), 16.0)
+    few = line([60, 62, 64], step_s=0.5)  # three onsets: nothing to measure
+    d = describe(excerpts_from_events([metronome, rubato, chords, scattered, few], seconds=16.0))["pulse_clarity"]
+    assert d[0] > 0.9 and d[1] > 0.6 and d[2] == pytest.approx(d[0])  # a chord is one onset
+    assert d[3] < 0.3 and np.isnan(d[4])
+
+
 def test_describing_together_equals_describing_apart():
     rng = np.random.default_rng(3)
     performances = []

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-KEY_DESCRIPTORS = ("pitch_range", "damper_fraction", "longest_note_s", "longest_silence_s")
+KEY_DESCRIPTORS = ("pitch_range", "damper_fraction", "longest_note_s", "longest_silence_s", "pulse_clarity")
 
 
 def decoded_real_row(ae, corpus, split: str, seconds: float):

@@ -39,9 +39,10 @@ def after_real_past(model, real_excerpts, chunks: int):
     """Teacher forcing, chunk by chunk: for the first `chunks` chunks of each real excerpt, what an events model's
     head hears before it when the whole past is real → yields (chunk index in its excerpt, the transformer's
     features [1, W], the real chunk [1, N], the carry with ar.carry, the pitch-class counts [1, G, 12] with
-    ar.tonal; None without). The transformer reads the real chunks' latents, told nothing with ar.style. Run it
+    ar.tonal, the onsets before it with ar.pulse; None without). The transformer reads the real chunks' latents, told nothing with ar.style. Run it
     under torch.no_grad()."""
     from timestepmusic.sequence.carry import DrawnHistory
+    from timestepmusic.sequence.pulse import DrawnOnsets
     from timestepmusic.sequence.tonal import DrawnPitchClasses
 
     arm, ae = model.arm, model.ae
@@ -52,11 +53,13 @@ def after_real_past(model, real_excerpts, chunks: int):
         (features,), _ = arm.generator(model.normaliser.forward(latents[:c].float())[None])  # [1, C, W]
         history = DrawnHistory(1, ae.chunk_seconds, torch.device("cpu")) if head.carry is not None else None
         heard = DrawnPitchClasses(1, torch.device("cpu")) if head.tonal is not None else None
+        onsets = DrawnOnsets(1, ae.chunk_seconds, torch.device("cpu")) if head.pulse is not None else None
         for k in range(c):
             real = sets.take(torch.tensor([k]))  # [1, N]
             yield (k, features[:, k], real, history.carry() if history is not None else None,
-                   heard.counts() if heard is not None else None)
-            for past in (history, heard):
+                   heard.counts() if heard is not None else None,
+                   (onsets.onsets(), onsets.last_note()) if onsets is not None else None)
+            for past in (history, heard, onsets):
                 if past is not None:
                     past.append(real)  # the real chunk is the past of the next
 
@@ -71,10 +74,10 @@ def teacher_forced(model, real_excerpts, chunks: int, seed: int) -> dict[str, di
     sampler, rng = EventSampler(head), torch.Generator().manual_seed(seed)
     out = {side: {"duration_ln": [], "per_chunk": [], "gaps_s": [], "steps": []} for side in ("real", "drawn")}
     with torch.no_grad():
-        for k, features, real, carry, counts in after_real_past(model, real_excerpts, chunks):
+        for k, features, real, carry, counts, onsets in after_real_past(model, real_excerpts, chunks):
             if k == 0:
                 last_top = None  # the real past's last top-line note
-            drawn = sampler.sample(features, rng, model.arm.temperature, carry, counts)
+            drawn = sampler.sample(features, rng, model.arm.temperature, carry, counts, onsets=onsets)
             real = head.bins.to_sets(*head.bins.to_bins(real), real.sizes)  # on the head's bins
             tops = {}
             for side, s in (("real", real), ("drawn", drawn)):

@@ -46,7 +46,7 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
     chunk_s = model.ae.chunk_seconds
     out = {"mass": [], "tempered": [], "real": [], "entropy": [], "onset": [], "join_odds": [], "joins": []}
     with torch.no_grad():
-        for k, features, real, carry, counts in after_real_past(model, excerpts, chunks):
+        for k, features, real, carry, counts, _ in after_real_past(model, excerpts, chunks):
             if k == 0:
                 before, before_s = None, None  # the note before, in event order, and when it started
             classes = head.bins.to_bins(real)  # (key, start, duration, intensity) [1, N] each

@@ -216,6 +216,11 @@ def test_pulse_clarity_is_high_for_a_beat_and_low_for_onsets_at_random_moments()
     d = describe(excerpts_from_events([metronome, rubato, chords, scattered, few], seconds=16.0))["pulse_clarity"]
     assert d[0] > 0.9 and d[1] > 0.6 and d[2] == pytest.approx(d[0])  # a chord is one onset
     assert d[3] < 0.3 and np.isnan(d[4])
+    short = line([60, 62, 64, 65, 67], step_s=0.15)  # 0.75 s: measured the same alone and beside a long excerpt
+    alone = describe(excerpts_from_events([short]))["pulse_clarity"][0]
+    beside = describe(excerpts_from_events([short, metronome]))["pulse_clarity"][0]
+    assert alone == pytest.approx(beside) and np.isfinite(alone)
+    assert np.isnan(describe(excerpts_from_events([line([60] * 6, step_s=0.05)]))["pulse_clarity"][0])  # 0.3 s
 
 
 def test_describing_together_equals_describing_apart():

@@ -1,14 +1,15 @@
 """A sense of pulse for the event head (ar.pulse, sequence/pulse.py)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from test_events_arm import TINY_EVENTS
 from timestepmusic.batches import ChunkGatherer, SetBatch
 from timestepmusic.config import Config
-from timestepmusic.corpus import Corpus
-from timestepmusic.midi import read_events
+from timestepmusic.corpus import Corpus, prepare
+from timestepmusic.midi import Events, read_events, write_events
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.pulse import ONSETS, DrawnOnsets, OnsetGatherer, PulseLean, heard_in_chunk
@@ -126,20 +127,39 @@ def test_sampling_hears_the_onsets_exactly_as_training_scores(monkeypatch):
     assert joined > 0  # some notes joined the onset before them and were not heard as new onsets
 
 
-def test_training_and_sampling_hear_the_same_onsets(tiny_corpus):
-    """The onsets before each chunk of a track, read from the corpus (training) and gathered chunk by chunk as a
-    sampler appends them (sampling), agree."""
-    corpus = Corpus.open(tiny_corpus)
+def hear_a_track_both_ways(corpus: Corpus, track_index: int) -> int:
+    """Compare, before each chunk of a track, the onsets read from the corpus (training) with those gathered chunk
+    by chunk as a sampler appends them (sampling); → the onsets heard before the last chunk."""
     gatherer = ChunkGatherer(corpus, max_events=64)
     training, drawn = OnsetGatherer(gatherer), DrawnOnsets(1, gatherer.chunk_seconds, torch.device("cpu"))
-    chunks = int(gatherer.track_chunks[1])
-    for chunk in range(chunks):
-        track, at = torch.tensor([1]), torch.tensor([chunk])
+    for chunk in range(int(gatherer.track_chunks[track_index])):
+        track, at = torch.tensor([track_index]), torch.tensor([chunk])
         onsets, last = training.onsets(track, at)
         torch.testing.assert_close(onsets, drawn.onsets(), atol=1e-9, rtol=0)
         torch.testing.assert_close(last, drawn.last_note(), atol=1e-9, rtol=0)
         drawn.append(gatherer.gather(track, at))
-    assert torch.isfinite(drawn.onsets()).all()  # the track's end: every slot heard an onset
+    return int(torch.isfinite(drawn.onsets()).sum())
+
+
+def test_training_and_sampling_hear_the_same_onsets(tiny_corpus):
+    corpus = Corpus.open(tiny_corpus)
+    assert hear_a_track_both_ways(corpus, 1) == ONSETS and hear_a_track_both_ways(corpus, 0) == ONSETS
+
+
+def test_training_hears_every_onset_of_dense_chords(tmp_path):
+    """Six-note chords every 0.2 s (each note 4 ms after the one below): 24 onsets reach back 4.8 s, past 144
+    notes, and each chord is one onset on both sides."""
+    chords = [(40 + 5 * k, 0.2 * i + 0.004 * k) for i in range(60) for k in range(6)]
+    events = Events(np.array([key for key, _ in chords]), np.array([t for _, t in chords]), np.full(360, 0.15),
+                    np.full(360, 70), 12.5)
+    write_events(events, tmp_path / "midi" / "chords.mid")
+    corpus = prepare([tmp_path / "midi"], tmp_path / "corpus", progress=False).corpus
+    assert hear_a_track_both_ways(corpus, 0) == ONSETS
+    gatherer = ChunkGatherer(corpus, max_events=64)
+    onsets, last = OnsetGatherer(gatherer).onsets(torch.tensor([0]), torch.tensor([40]))  # before 10 s
+    torch.testing.assert_close(onsets[0], 9.8 - 0.2 * torch.arange(ONSETS, dtype=torch.float64) - 10.0, atol=1e-3,
+                               rtol=0)
+    assert float(last[0]) == pytest.approx(9.8 + 0.02 - 10.0, abs=1e-3)
 
 
 def test_a_model_with_the_pulse_trains_samples_and_hears_a_prompt(tiny_corpus, tiny_ae, tmp_path, monkeypatch):

@@ -39,7 +39,7 @@ measure (no notes, fewer than two onsets, no damper-down time):
                          autocorrelation (1 at lag 0) at lags of 0.2–1.5 s, the beats of music
                          (40–300 per minute). A pianist's onsets fall on a beat and its
                          subdivisions (real ASAP excerpts: median 0.28); onsets at random moments
-                         score near 0.1. NaN with fewer than 4 onsets
+                         score near 0.1. NaN with fewer than 4 onsets or under 0.4 s
   duration_log_mean      mean of ln(note duration in seconds), durations floored at 1 ms
   longest_note_s         longest note duration, s (not clipped at the excerpt's end)
   longest_silence_s      longest stretch of the excerpt with no key held, s: the longest run of 50 ms
@@ -316,7 +316,7 @@ def _pulse_clarity(onset_s: np.ndarray, onset_ex: np.ndarray, length_s: np.ndarr
     counts = np.bincount(onset_ex, minlength=x_count)  # [X]
     lo, hi = (round(lag / PULSE_STEP_S) for lag in PULSE_LAGS_S)
     cell = np.minimum((onset_s / PULSE_STEP_S).astype(np.int64), cells_in[onset_ex] - 1)  # [O]
-    measured = np.flatnonzero(counts >= 4)
+    measured = np.flatnonzero((counts >= 4) & (length_s >= 2 * PULSE_LAGS_S[0]))  # a period heard twice
     for block in np.array_split(measured, max(1, -(-measured.size // PULSE_BLOCK))):
         if block.size == 0:
             continue
@@ -328,7 +328,7 @@ def _pulse_clarity(onset_s: np.ndarray, onset_ex: np.ndarray, length_s: np.ndarr
         train[row[onset_ex[mine]], cell[mine]] = 1.0
         inside = np.arange(cells) < cells_in[block, None]  # [b, C]
         train = np.where(inside, train - train.sum(axis=1, keepdims=True) / cells_in[block, None], 0.0)
-        n = 2 * cells  # zero-padded: the autocorrelation does not wrap round
+        n = 2 * cells + hi + 1  # zero-padded: no lag read wraps round to a negative one, nor does the blur's reach
         frequency = np.fft.rfftfreq(n, PULSE_STEP_S)  # [n/2 + 1]
         blur = np.exp(-(2 * np.pi * frequency * PULSE_BLUR_S) ** 2)  # a Gaussian's |transform|², blurring once
         power = np.abs(np.fft.rfft(train, n, axis=1)) ** 2 * blur  # [b, n/2 + 1]

@@ -29,15 +29,6 @@ ONSETS = 24  # onsets heard before each start choice
 ONSET_S = 0.025  # a note within this of the note before it joins that note's onset (as tsm evaluate's top line)
 LAG_STEP_S, REACH_S = 0.01, 3.0  # the kernel's lags: 10 ms steps up to 3 s; onsets further back are not heard
 LAGS = round(REACH_S / LAG_STEP_S)
-NOTES_BACK = 64  # notes read before a chunk to find its latest ONSETS onsets (64 notes hold ≥ 24 onsets but for
-# the densest chords)
-
-
-def onset_starts(start_s: torch.Tensor, before_s: torch.Tensor) -> torch.Tensor:
-    """Which notes start an onset: note starts [R, I] (time order; −inf: no note) and the start of the note
-    before the first [R] (−inf: none) → [R, I] bool."""
-    previous = torch.cat([before_s[:, None], start_s[:, :-1]], dim=1)  # [R, I]
-    return (start_s > -torch.inf) & (start_s - previous > ONSET_S)
 
 
 def latest(times_s: torch.Tensor, count: int = ONSETS) -> torch.Tensor:
@@ -48,11 +39,19 @@ def latest(times_s: torch.Tensor, count: int = ONSETS) -> torch.Tensor:
 
 
 class OnsetGatherer:
-    """The onsets before real chunks in training, from a ChunkGatherer's corpus tensors."""
+    """The onsets before real chunks in training, from a ChunkGatherer's corpus tensors: which notes start an onset
+    is decided once over the corpus, as sampling decides it note by note (a track's first note starts one)."""
 
     def __init__(self, gatherer: ChunkGatherer):
         self.g = gatherer
         self.note_positions = torch.nonzero(gatherer.ids < NUM_KEYS).squeeze(1)  # [E_notes], sorted
+        note_s = gatherer.start_s[self.note_positions].double()  # [E_notes]
+        track = torch.div(gatherer.key[self.note_positions], gatherer.stride_s, rounding_mode="floor")  # [E_notes]
+        first_of_track = torch.ones_like(self.note_positions, dtype=torch.bool)  # no note before it in its track
+        first_of_track[1:] = track[1:] != track[:-1]
+        previous_s = torch.cat([note_s.new_full((1,), -torch.inf), note_s[:-1]])  # [E_notes]
+        starts = first_of_track | (note_s - previous_s > ONSET_S)
+        self.onset_positions = self.note_positions[starts]  # [E_onsets], sorted
 
     def onsets(self, track: torch.Tensor, chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Chunk `chunk` [R] of track `track` [R] → the latest ONSETS onsets before it, seconds from its start
@@ -61,13 +60,16 @@ class OnsetGatherer:
         g = self.g
         first = g.first_event_at(track, torch.zeros_like(chunk))  # [R]: the track's first event
         end = g.first_event_at(track, chunk)  # [R]
-        j = torch.searchsorted(self.note_positions, end)[:, None] - NOTES_BACK + torch.arange(NOTES_BACK,
-                                                                                              device=g.device)
-        pos = self.note_positions[j.clamp(min=0)] if self.note_positions.numel() else torch.zeros_like(j)
-        valid = (j >= 0) & (pos >= first[:, None])  # [R, NOTES_BACK]
-        start_s = torch.where(valid, g.start_s[pos].double() - chunk.double()[:, None] * g.chunk_seconds, -torch.inf)
-        nothing = torch.full_like(start_s[:, 0], -torch.inf)
-        return latest(torch.where(onset_starts(start_s, nothing), start_s, -torch.inf)), start_s.max(dim=1).values
+        chunk_start_s = chunk.double() * g.chunk_seconds  # [R]
+
+        def before(positions: torch.Tensor, count: int) -> torch.Tensor:
+            """The starts of the last `count` of these corpus positions before each chunk in its track, seconds
+            from the chunk's start [R, count], latest first (−inf: none)."""
+            j = torch.searchsorted(positions, end)[:, None] - 1 - torch.arange(count, device=g.device)  # [R, count]
+            pos = positions[j.clamp(min=0)] if positions.numel() else torch.zeros_like(j)
+            valid = (j >= 0) & (pos >= first[:, None])
+            return torch.where(valid, g.start_s[pos].double() - chunk_start_s[:, None], -torch.inf)
+        return before(self.onset_positions, ONSETS), before(self.note_positions, 1)[:, 0]
 
 
 class DrawnOnsets:
@@ -135,7 +137,7 @@ class PulseLean(nn.Module):
     def forward(self, state: torch.Tensor, onsets_s: torch.Tensor) -> torch.Tensor:
         kernels = self.kernels(state)  # [Q, L]
         lag_s = self.starts_s[None, None, :] - onsets_s[:, :, None]  # [Q, M, S] (+inf: no onset)
-        heard = lag_s < REACH_S  # [Q, M, S]: onsets too far back, or none, add nothing
-        index = (lag_s / LAG_STEP_S).clamp(0, LAGS - 1).long()  # [Q, M, S]
+        heard = (lag_s >= 0) & (lag_s < REACH_S)  # [Q, M, S]: onsets too far back, none, or after the bin: nothing
+        index = (lag_s / LAG_STEP_S + 1e-6).clamp(0, LAGS - 1).long()  # [Q, M, S]; a lag on a step is that step's
         lean = kernels.gather(1, index.flatten(1)).view_as(lag_s)  # [Q, M, S]
         return (lean * heard).sum(dim=1)  # [Q, S]

@@ -12,9 +12,11 @@ bin's logit, the kernel at the lag from that onset to the bin: a kernel peaked a
 bins one period after an onset, and every onset heard votes for the same grid. The kernel comes from the state
 (after the key is chosen), so it can follow the tempo and say "with the beat" or "off it". Its layer starts at
 zero, so a head warm-started with it is at first exactly the head it was.
-The same onsets serve training (`OnsetGatherer`, over the corpus's notes before each chunk, read uncapped as the
-carry's are) and sampling (`DrawnOnsets`, over a prompt's chunks and those drawn so far); the chunk's own notes
-are heard at their 5 ms start bins' middles, as drawn ones are.
+The same onsets serve training (`OnsetGatherer`, over the corpus's notes before each chunk) and sampling
+(`DrawnOnsets`, over a prompt's chunks and those drawn so far); the chunk's own notes are heard at their 5 ms start
+bins' middles, as drawn ones are. One known difference, as the carry's (sequence/carry.py): training reads the
+corpus uncapped, so after a chunk over the max_events cap it hears onsets that a prompted or drawn chunk, capped,
+does not hold.
 Shapes: R chunk rows, N events per chunk, M = ONSETS, Q queries (start choices), S start bins, L lag bins.
 """
 from __future__ import annotations

@@ -184,3 +184,18 @@ def test_a_model_with_the_pulse_trains_samples_and_hears_a_prompt(tiny_corpus, t
     assert len(heard) == 4 and all(h is not None for h in heard)
     pieces = model.sample_latents(2, 2.0, seed=1)
     assert pieces is not None
+
+
+def test_the_pulse_trains_at_its_own_learning_rate_beside_the_onsets_choice():
+    from timestepmusic.sequence.events import EventAutoregressive
+
+    config = Config().override({"ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.head_hidden": 16, "ar.pulse": True,
+                                "ar.pulse_lr_scale": 20.0, "ar.onsets": True, "ar.onsets_lr_scale": 10.0})
+    arm = EventAutoregressive(config, latent=8, device=torch.device("cpu"))
+    rest, onsets, pulse = arm.optimizers()["generator"].param_groups
+    head = arm.generator.events
+    assert {id(p) for p in pulse["params"]} == {id(p) for p in head.pulse.parameters()} and pulse["lr_scale"] == 20.0
+    assert onsets["lr_scale"] == 10.0
+    assert len(rest["params"]) + len(onsets["params"]) + 2 == len(list(arm.generator.parameters()))
+    with pytest.raises(ValueError, match="ar.pulse_lr_scale"):
+        Config().override({"ar.pulse_lr_scale": 0.0})

@@ -431,6 +431,10 @@ class AutoregressiveConfig:
     and those drawn before it in the chunk) and leans each start bin's logit by a kernel over the time since each
     (10 ms steps up to 3 s) that the head's state chooses (sequence/pulse.py): a beat is one period after an
     onset. Its kernels start at zero, so a warm start is at first the model it started from."""
+    pulse_lr_scale: float = 1.0
+    """Events arm with ar.pulse: its kernels' layer trains at this multiple of ar.lr (a warm start adds it at zero
+    beside a network trained for hours, at a learning rate chosen for that network: at 1× its kernels moved by
+    about 0.02 in 500 steps, twentieth session)."""
     onsets: bool = False
     """Events arm: each step of the event head first chooses whether the next event joins the latest onset (starts
     within 25 ms of the latest note), starts a new one, or ends the chunk, and then its key knowing which; its start
@@ -523,6 +527,7 @@ class AutoregressiveConfig:
             value = getattr(self, key)
             _check(math.isfinite(value) and value >= 0, f"ar.{key}", f"must be ≥ 0 and finite, got {value}")
         _check(self.onsets_lr_scale > 0, "ar.onsets_lr_scale", f"must be > 0, got {self.onsets_lr_scale}")
+        _check(self.pulse_lr_scale > 0, "ar.pulse_lr_scale", f"must be > 0, got {self.pulse_lr_scale}")
         _check(self.intervals >= 0, "ar.intervals", f"must be ≥ 0 (0 = none), got {self.intervals}")
         _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")
         _check(self.mixture_temperature > 0, "ar.mixture_temperature", f"must be > 0, got {self.mixture_temperature}")

@@ -116,16 +116,21 @@ class EventAutoregressive(Autoregressive):
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
     def param_groups(self) -> list[dict]:
-        """As the likelihood arm's; with ar.onsets, the weights of the choice it adds (its layers and embedding)
-        in a group of their own at ar.onsets_lr_scale × the learning rate (a warm start adds them untrained
-        beside a network trained for hours)."""
-        head = self.generator.events
-        if not head.onsets:
+        """As the likelihood arm's; with ar.onsets the weights of the choice it adds (its layers and embedding), and
+        with ar.pulse its kernels' layer, each in a group of their own at ar.onsets_lr_scale and ar.pulse_lr_scale ×
+        the learning rate (a warm start adds them untrained beside a network trained for hours)."""
+        head, a = self.generator.events, self.settings
+        own = []  # (the weights of an addition, their learning rate's scale)
+        if head.onsets:
+            own.append(([p for module in (head.given["next"], head.out["next"]) for p in module.parameters()],
+                        a.onsets_lr_scale))
+        if head.pulse is not None:
+            own.append((list(head.pulse.parameters()), a.pulse_lr_scale))
+        if not own:
             return super().param_groups()
-        own = [p for module in (head.given["next"], head.out["next"]) for p in module.parameters()]
-        own_ids = {id(p) for p in own}
+        own_ids = {id(p) for weights, _ in own for p in weights}
         rest = [p for p in self.generator.parameters() if id(p) not in own_ids]
-        return [{"params": rest}, {"params": own, "lr_scale": self.settings.onsets_lr_scale}]
+        return [{"params": rest}] + [{"params": weights, "lr_scale": scale} for weights, scale in own]
 
     def use_autoencoder(self, ae: Autoencoder, normaliser: Normaliser) -> None:
         """The encoder (and normaliser) that turns each drawn chunk into the latent the transformer reads next."""

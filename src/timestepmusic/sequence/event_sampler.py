@@ -33,7 +33,7 @@ from ..midi import NUM_IDS, NUM_KEYS
 from .carry import Carry
 from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead
 from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
-from .pulse import ONSET_S, latest
+from .pulse import latest, onsets_among
 from .voices import carry_notes, voice_keys
 
 CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
@@ -195,14 +195,13 @@ class EventSampler:
             drawn.append(event)
             if pointer is not None:
                 items = pointer.extend(items, key, duration, intensity, len(drawn) - 1)
-            if head.voices is not None or head.onsets:
+            if head.voices is not None or head.onsets or head.pulse is not None:
                 struck_s = torch.where(key < NUM_KEYS, head.bins.start_middle_s(start), -torch.inf)  # [R]
+            if head.voices is not None or head.onsets:
                 latest_s = torch.maximum(latest_s, struck_s)
             if head.pulse is not None:
-                note_s = torch.where(key < NUM_KEYS, head.bins.start_middle_s(start), -torch.inf)  # [R]
-                onset_s = torch.where(note_s - last_note_s > ONSET_S, note_s, -torch.inf)  # [R]
-                pulse_heard = latest(torch.cat([pulse_heard, onset_s[:, None]], dim=1))  # [R, M]
-                last_note_s = torch.maximum(last_note_s, note_s)
+                onset_s, last_note_s = onsets_among(struck_s[:, None], last_note_s)  # [R, 1], [R]
+                pulse_heard = latest(torch.cat([pulse_heard, onset_s], dim=1))  # [R, M]
             if head.voices is not None:
                 heard_s, heard_ids = torch.cat([heard_s, struck_s[:, None]], 1), torch.cat([heard_ids, key[:, None]], 1)
             sizes += going.long()

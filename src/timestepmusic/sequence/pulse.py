@@ -40,6 +40,15 @@ def latest(times_s: torch.Tensor, count: int = ONSETS) -> torch.Tensor:
     return times_s.topk(count, dim=1).values
 
 
+def onsets_among(note_s: torch.Tensor, last_note_s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Notes' starts [R, N] (time order; −inf: not a note) and the start of the latest note before them [R] → the
+    starts of those that begin an onset (more than ONSET_S after the latest note before) [R, N], −inf elsewhere,
+    and the start of the latest note after them [R]. Training, sampling chunk by chunk and event by event all
+    decide an onset here."""
+    before = torch.cat([last_note_s[:, None], note_s], dim=1).cummax(dim=1).values  # [R, N + 1]
+    return torch.where(note_s - before[:, :-1] > ONSET_S, note_s, -torch.inf), before[:, -1]
+
+
 class OnsetGatherer:
     """The onsets before real chunks in training, from a ChunkGatherer's corpus tensors: which notes start an onset
     is decided once over the corpus, as sampling decides it note by note (a track's first note starts one)."""
@@ -86,13 +95,10 @@ class DrawnOnsets:
         """The next chunk's events [S, N] (offsets from its start, in time order)."""
         device = self.kept.device
         is_note = (sets.mask & (sets.ids < NUM_KEYS)).to(device)  # [S, N]
-        start_s = torch.where(is_note, sets.offset_s.double().to(device) + self.chunks * self.chunk_seconds,
-                              -torch.inf)  # [S, N]
-        # the notes in order, the non-notes left out: a cumulative max carries the latest note before each
-        before = torch.cat([self.last_note_s[:, None], start_s], dim=1).cummax(dim=1).values  # [S, N + 1]
-        starts = is_note & (start_s - before[:, :-1] > ONSET_S)  # [S, N]
-        self.kept = latest(torch.cat([self.kept, torch.where(starts, start_s, -torch.inf)], dim=1))
-        self.last_note_s = before[:, -1]
+        note_s = torch.where(is_note, sets.offset_s.double().to(device) + self.chunks * self.chunk_seconds,
+                             -torch.inf)  # [S, N]
+        onset_s, self.last_note_s = onsets_among(note_s, self.last_note_s)  # [S, N], [S]
+        self.kept = latest(torch.cat([self.kept, onset_s], dim=1))
         self.chunks += 1
 
     def skip(self, chunks: int) -> None:
@@ -113,10 +119,8 @@ def heard_in_chunk(before: torch.Tensor, last_note_s: torch.Tensor, key: torch.T
     """Teacher-forced: the onsets each event's start choice hears. The onsets before the chunks [R, M] and the
     latest note before each [R], the chunks' keys [R, N], starts (s from the chunk's start) [R, N] and mask
     [R, N] → at each position p (the events before it heard) the latest ONSETS onsets [R, N, M]."""
-    is_note = event & (key < NUM_KEYS)
-    note_s = torch.where(is_note, start_s.double(), -torch.inf)  # [R, N]
-    previous = torch.cat([last_note_s[:, None], note_s], dim=1).cummax(dim=1).values[:, :-1]  # [R, N]
-    chunk_onsets = torch.where(is_note & (note_s - previous > ONSET_S), note_s, -torch.inf)  # [R, N]
+    note_s = torch.where(event & (key < NUM_KEYS), start_s.double(), -torch.inf)  # [R, N]
+    chunk_onsets, _ = onsets_among(note_s, last_note_s)  # [R, N]
     n = key.shape[1]
     hears = torch.arange(n, device=key.device)[None, :] < torch.arange(n, device=key.device)[:, None]  # [N(p), N]
     in_chunk = torch.where(hears[None], chunk_onsets[:, None, :], -torch.inf)  # [R, N, N]

@@ -386,6 +386,29 @@ def test_temperature_sharpens_what_is_played_not_how_much():
     assert spread(notes[0.2]) < spread(notes[1.0]) - 0.5  # which key: sharpened
 
 
+def test_the_start_temperature_sharpens_when_events_start_not_what_is_played():
+    torch.manual_seed(3)
+    head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)
+    with torch.no_grad():
+        head.out["start"][-1].bias.mul_(20)  # start bins of clearly unequal odds
+        head.out["key"][-1].bias[-1] = head.out["key"][-1].bias[:-1].max() + 1  # the stop: often, not always
+    features = torch.randn(1, 8).expand(2000, 8)  # every row draws from the same odds
+    drawn = {t: EventSampler(head).sample(features, torch.Generator().manual_seed(0), start_temperature=t)
+             for t in (1.0, 0.2)}
+    firsts = {t: d.offset_s[d.sizes > 0, 0] for t, d in drawn.items()}  # each chunk's first start [rows]
+    def spread(values):  # entropy of the values drawn (nats)
+        _, counts = torch.unique(values, return_counts=True)
+        p = counts.float() / values.numel()
+        return float(-(p * p.log()).sum())
+    assert spread(firsts[0.2]) < spread(firsts[1.0]) - 0.5  # when: sharpened
+    keys = {t: d.ids[d.mask] for t, d in drawn.items()}
+    assert abs(spread(keys[0.2]) - spread(keys[1.0])) < 0.2  # what: at the model's odds
+    sizes = {t: d.sizes.float().mean() for t, d in drawn.items()}
+    assert abs(sizes[0.2] - sizes[1.0]) < 0.15 * sizes[1.0]
+    with pytest.raises(ValueError, match="ar.start_temperature"):
+        Config().override(["ar.start_temperature=0"])
+
+
 def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path, capsys):
     from timestepmusic.autoencoder import load_autoencoder
 

@@ -70,7 +70,8 @@ class EventSampler:
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
                carry: Carry | None = None, tonal: torch.Tensor | None = None, guidance: float = 1.0,
                unpressed: torch.Tensor | None = None, pedal_guidance: float | None = None,
-               onsets: tuple[torch.Tensor, torch.Tensor] | None = None) -> SetBatch:
+               onsets: tuple[torch.Tensor, torch.Tensor] | None = None,
+               start_temperature: float = 1.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
         another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
@@ -82,7 +83,8 @@ class EventSampler:
         told their descriptions, then untold (see the module's docstring); carry, tonal and unpressed are the R
         pieces'. `pedal_guidance` (None: `guidance`): the guidance of the pedal columns of the note-pedal-or-stop
         choice alone (ar.pedal_guidance); any value but 1 also reads features [2R, W]. `onsets`: with ar.pulse, the
-        onsets before the chunk [R, M] and its latest note's start [R] (pulse.DrawnOnsets')."""
+        onsets before the chunk [R, M] and its latest note's start [R] (pulse.DrawnOnsets'). `start_temperature`: each
+        event's start bin is drawn with its logits ÷ it (ar.start_temperature)."""
         head, through = self.head, self.through
         pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
@@ -182,7 +184,7 @@ class EventSampler:
             # ar.onsets, only the bins that join the latest onset or only those past it, as chosen
             allowed = (start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
                        else self.start_bins >= earliest[:, None])  # [R, S]
-            start = pick(start_logits.masked_fill(~allowed, -torch.inf), start_noise)
+            start = pick(start_logits.masked_fill(~allowed, -torch.inf) / start_temperature, start_noise)
             duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])
             duration = pick(duration_logits, duration_noise)

@@ -209,7 +209,8 @@ class EventAutoregressive(Autoregressive):
         heard = self.drawn_onsets  # with ar.pulse: the onsets before the chunk [S, M'] and its latest note [S]
         onsets = (heard.onsets(), heard.last_note()) if heard is not None else None
         sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal, self.generator.guidance,
-                                   self.unpressed, self.generator.pedal_guidance, onsets)  # [S, N]
+                                   self.unpressed, self.generator.pedal_guidance, onsets,
+                                   self.settings.start_temperature)  # [S, N]
         self.drawn.append(sets)
         for past in (self.history, self.pitch_classes, self.drawn_onsets):
             if past is not None:

@@ -1,6 +1,8 @@
 """A sense of pulse for the event head (ar.pulse, sequence/pulse.py)."""
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -15,7 +17,7 @@ from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.pulse import ONSETS, DrawnOnsets, OnsetGatherer, PulseLean, heard_in_chunk
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import fit, timed_carry
+from conftest import held_out_nll, timed_carry
 
 NONE = float("-inf")
 
@@ -75,17 +77,10 @@ def test_the_pulse_learns_a_beat_one_period_after_the_onsets_heard():
                                                                                         dtype=torch.float64),
                         torch.full((rows, 1), 64), torch.ones(rows, dtype=torch.long))
         return sets, (before, last)
-    final = {}
-    for pulse in (False, True):
-        torch.manual_seed(0)
-        head = EventHead(width=8, hidden=16, max_events=2, chunk_seconds=0.25, pulse=pulse)
-
-        def loss_at(net: EventHead, step: int, heard: bool = pulse) -> torch.Tensor:
-            sets, onsets = chunks(256, step)
-            return net.nll(torch.zeros(256, 8), sets, onsets=onsets if heard else None).mean()
-        fit(head, loss_at, steps=80)
-        sets, onsets = chunks(2048, 999)
-        final[pulse] = float(head.nll(torch.zeros(2048, 8), sets, onsets=onsets if pulse else None).mean().detach())
+    def nll_of(net: EventHead, rows: int, seed: int) -> torch.Tensor:
+        sets, onsets = chunks(rows, seed)
+        return net.nll(torch.zeros(rows, 8), sets, onsets=onsets if net.pulse is not None else None)
+    final = {pulse: held_out_nll(nll_of, max_events=2, steps=80, pulse=pulse) for pulse in (False, True)}
     assert final[True] < final[False] - 0.5
 
 
@@ -172,7 +167,7 @@ def test_a_model_with_the_pulse_trains_samples_and_hears_a_prompt(tiny_corpus, t
     heard, sample = [], EventSampler.sample
 
     def spy(sampler, *args, **kwargs):
-        heard.append(args[-1] if len(args) == 9 else kwargs.get("onsets"))
+        heard.append(inspect.signature(sample).bind(sampler, *args, **kwargs).arguments.get("onsets"))
         return sample(sampler, *args, **kwargs)
     monkeypatch.setattr(EventSampler, "sample", spy)
     model.sample_latents(1, 1.0, seed=0, prompt=prompt)

@@ -10,7 +10,7 @@ from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.voices import VoiceLean, voice_keys
 
-from conftest import fit, timed_carry
+from conftest import held_out_nll, timed_carry
 
 
 def test_the_voices_are_the_latest_onsets_highest_and_lowest_keys_and_the_top_before():
@@ -44,12 +44,8 @@ def test_voices_learn_to_step_from_the_top_of_a_chord():
         offsets = torch.tensor([0.01, 0.012, 0.15], dtype=torch.float64).expand(rows, 3)
         return SetBatch(ids, offsets, torch.full((rows, 3), 0.1, dtype=torch.float64), torch.full((rows, 3), 64),
                         torch.full((rows,), 3))
-    final = {}
-    for voices in (False, True):
-        torch.manual_seed(0)
-        head = EventHead(width=8, hidden=16, max_events=4, chunk_seconds=0.25, voices=voices)
-        fit(head, lambda net, step: net.nll(torch.zeros(256, 8), chunks(256, step)).mean(), steps=60)
-        final[voices] = float(head.nll(torch.zeros(2048, 8), chunks(2048, 999)).mean().detach())
+    final = {voices: held_out_nll(lambda net, rows, seed: net.nll(torch.zeros(rows, 8), chunks(rows, seed)),
+                                  max_events=4, steps=60, voices=voices) for voices in (False, True)}
     assert final[True] < final[False] - 1.0
 
 

@@ -3,6 +3,7 @@ performances live, and a skip when they are not beside the checkout."""
 from __future__ import annotations
 
 import csv
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from timestepmusic.corpus import prepare
 from timestepmusic.midi import Events, write_events
 from timestepmusic.sequence.carry import Carry, History, carry_items
 from timestepmusic.sequence.event_head import EventHead
+from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.train.ae import train_autoencoder
 
 # The models in these tests are tiny: one thread is several times faster than two threads that
@@ -80,6 +82,16 @@ def held_out_nll(nll_of, max_events: int, steps: int, **options) -> float:
     head = EventHead(width=8, hidden=16, max_events=max_events, chunk_seconds=0.25, **options)
     fit(head, lambda net, step: nll_of(net, 256, step).mean(), steps=steps)
     return float(nll_of(head, 2048, 999).mean().detach())
+
+
+def spy_on_event_sampler(monkeypatch, seen) -> None:
+    """Every EventSampler.sample call first hands `seen` its arguments by name (a dict), then samples as it would."""
+    sample = EventSampler.sample
+
+    def spy(sampler, *args, **kwargs):
+        seen(inspect.signature(sample).bind(sampler, *args, **kwargs).arguments)
+        return sample(sampler, *args, **kwargs)
+    monkeypatch.setattr(EventSampler, "sample", spy)
 
 
 def random_performance(rng: np.random.Generator, seconds: float) -> Events:

@@ -12,8 +12,9 @@ from timestepmusic.generation import GANModel
 from timestepmusic.midi import DAMPER_ID, NUM_IDS, SOFT_ID, read_events
 from timestepmusic.sequence.carry import RECENT, SLOTS, TIME_BINS, CarryGatherer, DrawnHistory, History, carry_items, time_bin
 from timestepmusic.sequence.event_head import EventHead
-from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.train.sequence import train_sequence_model
+
+from conftest import spy_on_event_sampler
 
 TINY_CARRY = {"ar.context": 16, "ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.batch": 4, "ar.head_hidden": 16,
               "ar.temperature": 1.0, "gan.steps": 8, "gan.validate_every": 4, "gan.sample_every": 0,
@@ -109,8 +110,7 @@ def test_a_carry_run_trains_samples_and_continues_a_prompt(tiny_corpus, tiny_ae,
     assert np.array_equal(a.ids, again.ids) and np.array_equal(a.start_s, again.start_s)
     prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
     heard = []
-    sample = EventSampler.sample
-    monkeypatch.setattr(EventSampler, "sample", lambda self, *args: heard.append(args[3]) or sample(self, *args))
+    spy_on_event_sampler(monkeypatch, lambda arguments: heard.append(arguments["carry"]))
     (piece,) = model.sample(1, 2.0, seed=0, prompt=prompt)
     p = model.ae.encode_events(prompt)[0].shape[0]
     assert piece.start_s.max() < (p + 8) * 0.25 and len(piece) > 0

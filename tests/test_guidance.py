@@ -20,7 +20,7 @@ from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.style import BANK, parse_style
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import timed_carry
+from conftest import spy_on_event_sampler, timed_carry
 
 
 def full_head() -> EventHead:
@@ -176,13 +176,11 @@ def test_generate_guides_asked_styles_by_default_and_takes_guidance(tiny_corpus,
                                                                     capsys):
     config = Config().override(TINY_EVENTS | {"ar.style": True, "gan.steps": 2})
     train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "styled", config, arch="events", progress=False)
-    used, sample = [], EventSampler.sample
+    used = []
 
-    def spy(sampler, features, rng, temperature=1.0, carry=None, tonal=None, guidance=1.0, unpressed=None,
-            pedal_guidance=None, onsets=None):
-        used.append((guidance, pedal_guidance, features.shape[0]))
-        return sample(sampler, features, rng, temperature, carry, tonal, guidance, unpressed, pedal_guidance, onsets)
-    monkeypatch.setattr(EventSampler, "sample", spy)
+    spy_on_event_sampler(monkeypatch, lambda arguments: used.append((arguments.get("guidance", 1.0),
+                                                                     arguments.get("pedal_guidance"),
+                                                                     arguments["features"].shape[0])))
     run = ["generate", "--model", str(tmp_path / "styled"), "-n", "2", "--seconds", "1"]
     for extra, expected in ((["--style", "damper=0.2"], (2.0, 2.0, 4)), ([], (1.0, 1.0, 2)),  # asked: request_guidance
                             (["--guidance", "3"], (3.0, 3.0, 4)), (["--style", "soft=0", "--guidance", "1"], (1.0, 1.0, 2)),

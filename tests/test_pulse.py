@@ -1,8 +1,6 @@
 """A sense of pulse for the event head (ar.pulse, sequence/pulse.py)."""
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
 import torch
@@ -17,7 +15,7 @@ from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.pulse import ONSETS, DrawnOnsets, OnsetGatherer, PulseLean, heard_in_chunk
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import held_out_nll, timed_carry
+from conftest import held_out_nll, spy_on_event_sampler, timed_carry
 
 NONE = float("-inf")
 
@@ -164,12 +162,9 @@ def test_a_model_with_the_pulse_trains_samples_and_hears_a_prompt(tiny_corpus, t
 
     model = GANModel.load(tmp_path / "run")
     prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
-    heard, sample = [], EventSampler.sample
+    heard = []
 
-    def spy(sampler, *args, **kwargs):
-        heard.append(inspect.signature(sample).bind(sampler, *args, **kwargs).arguments.get("onsets"))
-        return sample(sampler, *args, **kwargs)
-    monkeypatch.setattr(EventSampler, "sample", spy)
+    spy_on_event_sampler(monkeypatch, lambda arguments: heard.append(arguments.get("onsets")))
     model.sample_latents(1, 1.0, seed=0, prompt=prompt)
     _, sets = model.ae.encode_events(prompt)  # [P, N]: the prompt's chunks, capped as drawn ones are
     chunk_start_s = torch.arange(sets.sizes.shape[0], dtype=torch.float64)[:, None] * 0.25  # [P, 1]

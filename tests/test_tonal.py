@@ -2,8 +2,6 @@
 test_intervals.py's run has both."""
 from __future__ import annotations
 
-import inspect
-
 import pytest
 import torch
 
@@ -17,7 +15,7 @@ from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.tonal import CLASSES, WINDOWS, DrawnPitchClasses, TonalGatherer, TonalPrior, pitch_class
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import held_out_nll
+from conftest import held_out_nll, spy_on_event_sampler
 
 
 def counts_of_one_class(rows: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,12 +116,9 @@ def test_a_continued_prompt_is_heard_in_its_pitch_classes(tiny_corpus, tiny_ae, 
     prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
     _, sets = model.ae.encode_events(prompt)  # [P, N]: the prompt's chunks, capped as drawn ones are
     notes = sets.mask & (sets.ids < 88)  # [P, N]
-    heard, sample = [], EventSampler.sample
+    heard = []
 
-    def spy(sampler, *args, **kwargs):
-        heard.append(inspect.signature(sample).bind(sampler, *args, **kwargs).arguments["tonal"].clone())
-        return sample(sampler, *args, **kwargs)
-    monkeypatch.setattr(EventSampler, "sample", spy)
+    spy_on_event_sampler(monkeypatch, lambda arguments: heard.append(arguments["tonal"].clone()))
     model.sample_latents(1, 1.0, seed=0, prompt=prompt)
     for window, span in enumerate(WINDOWS):  # before the first drawn chunk: the prompt's last `span` chunks
         expected = torch.bincount(pitch_class(sets.ids[-span:][notes[-span:]]), minlength=CLASSES).float()

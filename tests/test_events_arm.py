@@ -409,6 +409,18 @@ def test_the_start_temperature_sharpens_when_events_start_not_what_is_played():
         Config().override(["ar.start_temperature=0"])
 
 
+def test_the_stop_bias_shortens_chunks_that_hold_an_event_and_empties_none():
+    torch.manual_seed(4)
+    head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)
+    features = torch.randn(1, 8).expand(2000, 8)
+    drawn = {b: EventSampler(head).sample(features, torch.Generator().manual_seed(0), stop_bias=b) for b in (0.0, 2.0)}
+    assert 1 < drawn[0.0].sizes.float().mean() < 14  # neither empty nor full chunks
+    assert drawn[2.0].sizes.float().mean() < 0.8 * drawn[0.0].sizes.float().mean()
+    assert torch.equal(drawn[2.0].sizes == 0, drawn[0.0].sizes == 0)  # the first choice as it was: no more silence
+    with pytest.raises(ValueError, match="ar.stop_bias"):
+        Config().override(["ar.stop_bias=inf"])
+
+
 def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path, capsys):
     from timestepmusic.autoencoder import load_autoencoder
 

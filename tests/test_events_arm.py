@@ -409,16 +409,22 @@ def test_the_start_temperature_sharpens_when_events_start_not_what_is_played():
         Config().override(["ar.start_temperature=0"])
 
 
-def test_the_stop_bias_shortens_chunks_that_hold_an_event_and_empties_none():
+def test_the_stop_bias_shortens_chunks_that_hold_an_event_and_the_empty_bias_empties_fewer():
     torch.manual_seed(4)
     head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)
+    with torch.no_grad():
+        head.out["key"][-1].bias[-1] = head.out["key"][-1].bias[:-1].max() + 1  # the stop: often, not always
     features = torch.randn(1, 8).expand(2000, 8)
     drawn = {b: EventSampler(head).sample(features, torch.Generator().manual_seed(0), stop_bias=b) for b in (0.0, 2.0)}
     assert 1 < drawn[0.0].sizes.float().mean() < 14  # neither empty nor full chunks
     assert drawn[2.0].sizes.float().mean() < 0.8 * drawn[0.0].sizes.float().mean()
     assert torch.equal(drawn[2.0].sizes == 0, drawn[0.0].sizes == 0)  # the first choice as it was: no more silence
-    with pytest.raises(ValueError, match="ar.stop_bias"):
-        Config().override(["ar.stop_bias=inf"])
+    fewer_empty = EventSampler(head).sample(features, torch.Generator().manual_seed(0), empty_bias=-2.0)
+    assert 0.02 < (drawn[0.0].sizes == 0).float().mean()  # some chunks empty …
+    assert (fewer_empty.sizes == 0).float().mean() < 0.5 * (drawn[0.0].sizes == 0).float().mean()  # … fewer now
+    for name in ("stop_bias", "empty_bias"):
+        with pytest.raises(ValueError, match=f"ar.{name}"):
+            Config().override([f"ar.{name}=inf"])
 
 
 def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path, capsys):

@@ -26,7 +26,7 @@ PEDALS_AS_TOLD = ("none", "given", "all")  # ar.pedals_as_told
 # the ar settings that only sampling reads: `tsm generate --set ar.NAME=VALUE` may change them for one run
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "project", "pedal_join_s", "pedal_join_share",
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
-                     "pedals_as_told", "slide_stride", "start_temperature", "stop_bias")
+                     "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias")
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -507,6 +507,9 @@ class AutoregressiveConfig:
     """Events arm, sampling only: added to the logit of ending the chunk after its first event (log-odds; an empty
     chunk stays at the model's odds, so a piece falls no more silent): above 0 chunks hold fewer events. A
     calibration of the sampler's density, as ar.end_bias is of its lengths."""
+    empty_bias: float = 0.0
+    """Events arm, sampling only: added to the logit of ending a chunk before its first event, an empty chunk
+    (log-odds): below 0 fewer chunks are empty, and a piece stalls in silence less often."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""
@@ -539,6 +542,7 @@ class AutoregressiveConfig:
         _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")
         _check(self.mixture_temperature > 0, "ar.mixture_temperature", f"must be > 0, got {self.mixture_temperature}")
         _check(math.isfinite(self.stop_bias), "ar.stop_bias", f"must be finite, got {self.stop_bias}")
+        _check(math.isfinite(self.empty_bias), "ar.empty_bias", f"must be finite, got {self.empty_bias}")
         _check(self.start_temperature > 0, "ar.start_temperature", f"must be > 0, got {self.start_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
         for key in ("end_bias", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s"):

@@ -71,7 +71,7 @@ class EventSampler:
                carry: Carry | None = None, tonal: torch.Tensor | None = None, guidance: float = 1.0,
                unpressed: torch.Tensor | None = None, pedal_guidance: float | None = None,
                onsets: tuple[torch.Tensor, torch.Tensor] | None = None,
-               start_temperature: float = 1.0, stop_bias: float = 0.0) -> SetBatch:
+               start_temperature: float = 1.0, stop_bias: float = 0.0, empty_bias: float = 0.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
         another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
@@ -85,7 +85,8 @@ class EventSampler:
         choice alone (ar.pedal_guidance); any value but 1 also reads features [2R, W]. `onsets`: with ar.pulse, the
         onsets before the chunk [R, M] and its latest note's start [R] (pulse.DrawnOnsets'). `start_temperature`: each
         event's start bin is drawn with its logits ÷ it (ar.start_temperature). `stop_bias`: added to the logit of
-        ending a chunk that holds an event already (ar.stop_bias)."""
+        ending a chunk that holds an event already (ar.stop_bias), `empty_bias` to that of ending it before its first
+        event (ar.empty_bias)."""
         head, through = self.head, self.through
         pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
@@ -144,8 +145,8 @@ class EventSampler:
             if head.onsets:  # join the latest onset, start a new one, or end the chunk, where each is possible …
                 limit = join_limit(latest_s, START_STEP_S)  # [R]
                 next_logits = F.linear(F.gelu(at["next"]), *self.second["next"])  # [R, 3]
-                if stop_bias:
-                    next_logits[:, END] += stop_bias * (sizes > 0)
+                if stop_bias or empty_bias:
+                    next_logits[:, END] += torch.where(sizes > 0, stop_bias, empty_bias)
                 chosen = pick(next_logits.masked_fill(~next_allowed(limit, earliest, head.bins.starts), -torch.inf),
                               next_noise[0])  # [R]
                 going &= chosen != END
@@ -170,8 +171,8 @@ class EventSampler:
             kinds = torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)
             if head.onsets:  # the stop was the next choice's
                 kinds[:, -1] = -torch.inf
-            elif stop_bias:
-                kinds[:, -1] += stop_bias * (sizes > 0)
+            elif stop_bias or empty_bias:
+                kinds[:, -1] += torch.where(sizes > 0, stop_bias, empty_bias)
             kind = pick(kinds, kind_noise, kind_guidance)  # [R]
             going &= kind != KINDS - 1
             if not going.any():

@@ -211,7 +211,8 @@ class EventAutoregressive(Autoregressive):
         sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal, self.generator.guidance,
                                    self.unpressed, self.generator.pedal_guidance, onsets,
                                    start_temperature=self.settings.start_temperature,
-                                   stop_bias=self.settings.stop_bias)  # [S, N]
+                                   stop_bias=self.settings.stop_bias,
+                                   empty_bias=self.settings.empty_bias)  # [S, N]
         self.drawn.append(sets)
         for past in (self.history, self.pitch_classes, self.drawn_onsets):
             if past is not None:

@@ -434,6 +434,8 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
     assert model.arch == "events" and model.arm.settings.temperature == 1.0  # chosen on validation
     assert model.arm.settings.end_bias == 1.4  # the length calibration, chosen on the training split
     assert model.arm.settings.pedal_join_s == 0.02 and not model.arm.settings.in_bins  # lifts of ≤ 20 ms closed; bins' middles
+    assert model.arm.settings.start_temperature == 0.6  # sharper starts, chosen on validation (twenty-first session) …
+    assert (model.arm.settings.stop_bias, model.arm.settings.empty_bias) == (0.6, -0.5)  # … the density calibrated
     assert model.arm.settings.carry and model.arm.generator.events.carry is not None  # it hears the past
     assert model.arm.settings.intervals == 4 and model.arm.generator.events.intervals is not None  # and intervals
     assert model.arm.generator.events.tonal is not None and model.arm.generator.style is not None  # key, character

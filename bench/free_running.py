@@ -77,7 +77,10 @@ def teacher_forced(model, real_excerpts, chunks: int, seed: int) -> dict[str, di
         for k, features, real, carry, counts, onsets in after_real_past(model, real_excerpts, chunks):
             if k == 0:
                 last_top = None  # the real past's last top-line note
-            drawn = sampler.sample(features, rng, model.arm.temperature, carry, counts, onsets=onsets)
+            a = model.arm.settings  # the model's own sampling
+            drawn = sampler.sample(features, rng, model.arm.temperature, carry, counts, onsets=onsets,
+                                   start_temperature=a.start_temperature, stop_bias=a.stop_bias,
+                                   empty_bias=a.empty_bias)
             real = head.bins.to_sets(*head.bins.to_bins(real), real.sizes)  # on the head's bins
             tops = {}
             for side, s in (("real", real), ("drawn", drawn)):

@@ -15,10 +15,11 @@ from timestepmusic.midi import NUM_IDS, NUM_KEYS, read_events
 from timestepmusic.sequence.event_head import DURATION_BINS, STOP, EventBins, EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.events import EventAutoregressive
+from timestepmusic.sequence.onsets import END
 from timestepmusic.train.log import read_metrics
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import assert_same_weights
+from conftest import assert_same_weights, spy_on_event_sampler
 
 TINY_EVENTS = {"ar.context": 16, "ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.batch": 4, "ar.head_hidden": 16,
                "ar.temperature": 1.0, "gan.steps": 8, "gan.validate_every": 4, "gan.sample_every": 0}
@@ -422,9 +423,39 @@ def test_the_stop_bias_shortens_chunks_that_hold_an_event_and_the_empty_bias_emp
     fewer_empty = EventSampler(head).sample(features, torch.Generator().manual_seed(0), empty_bias=-2.0)
     assert 0.02 < (drawn[0.0].sizes == 0).float().mean()  # some chunks empty …
     assert (fewer_empty.sizes == 0).float().mean() < 0.5 * (drawn[0.0].sizes == 0).float().mean()  # … fewer now
+    held = drawn[0.0].sizes > 0
+    assert torch.equal(fewer_empty.sizes[held], drawn[0.0].sizes[held])  # and a chunk that holds events ends as it did
     for name in ("stop_bias", "empty_bias"):
         with pytest.raises(ValueError, match=f"ar.{name}"):
             Config().override([f"ar.{name}=inf"])
+
+
+def test_with_onsets_the_biases_move_the_next_choices_end():
+    torch.manual_seed(5)
+    head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25, onsets=True)
+    with torch.no_grad():
+        head.out["next"][-1].bias[END] += 1.0  # the end: often, not always
+    features = torch.randn(1, 8).expand(2000, 8)
+    def draw(**bias) -> SetBatch:
+        return EventSampler(head).sample(features, torch.Generator().manual_seed(0), **bias)
+    plain, shorter, fewer_empty = draw(), draw(stop_bias=2.0), draw(empty_bias=-2.0)
+    empty = plain.sizes == 0
+    assert 0.05 < empty.float().mean() < 0.95 and plain.sizes.float().mean() > 1
+    assert torch.equal(shorter.sizes == 0, empty) and shorter.sizes.float().mean() < 0.8 * plain.sizes.float().mean()
+    assert (fewer_empty.sizes == 0).float().mean() < 0.5 * empty.float().mean()
+    assert torch.equal(fewer_empty.sizes[~empty], plain.sizes[~empty])
+
+
+def test_the_sampling_settings_reach_the_sampler_from_the_model_and_from_set(tmp_path, monkeypatch):
+    heard = []
+    spy_on_event_sampler(monkeypatch, lambda arguments: heard.append(
+        tuple(arguments.get(k) for k in ("start_temperature", "stop_bias", "empty_bias"))))
+    assert main(["generate", "-n", "1", "--seconds", "0.5", "-o", str(tmp_path / "a")]) == 0
+    assert heard and set(heard) == {(0.6, 0.6, -0.5)}  # the shipped default's own
+    heard.clear()
+    assert main(["generate", "-n", "1", "--seconds", "0.5", "-o", str(tmp_path / "b"), "--set", "ar.start_temperature=0.9",
+                 "--set", "ar.stop_bias=0", "--set", "ar.empty_bias=-1"]) == 0
+    assert heard and set(heard) == {(0.9, 0.0, -1.0)}
 
 
 def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path, capsys):

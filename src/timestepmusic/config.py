@@ -545,7 +545,8 @@ class AutoregressiveConfig:
         _check(math.isfinite(self.empty_bias), "ar.empty_bias", f"must be finite, got {self.empty_bias}")
         _check(self.start_temperature > 0, "ar.start_temperature", f"must be > 0, got {self.start_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
-        for key in ("end_bias", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s"):
+        for key in ("end_bias", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
+                    "start_temperature"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

@@ -1,7 +1,8 @@
 """Drawing one chunk of events per row from a trained event head (sequence/event_head.py), quickly.
 
 The head's density, exactly: the same GRU step and the same four choices (five with ar.onsets: join, onset or
-end first), each drawn at the model's own odds by the Gumbel-max rule (a -inf logit is never drawn). What makes
+end first), each drawn by the Gumbel-max rule (a -inf logit is never drawn), at the model's own odds unless a
+sampling setting tempers the key or the start or biases the chunk's end (EventSampler.sample). What makes
 it fast is that sampling runs one event at a time for few rows (one piece: one row), where each tensor operation
 costs more to launch than to compute, so it does fewer of them:
 - each choice's head starts with a linear layer of (GRU state + the embeddings of the choices made before it in
@@ -73,10 +74,12 @@ class EventSampler:
                onsets: tuple[torch.Tensor, torch.Tensor] | None = None,
                start_temperature: float = 1.0, stop_bias: float = 0.0, empty_bias: float = 0.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
-        note strikes is drawn with its logits ÷ `temperature`; everything else at the model's own odds: whether
-        another event comes, whether it is a note or which pedal, its start, duration and intensity. (Tempering
-        those too, on validation: a tempered stop left 16 s pieces silent for seconds, tempered durations
-        halved the polyphony, a tempered note-or-pedal choice doubled the pedal changes.) A row stops at its
+        note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
+        whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
+        before its first); everything else at the model's own odds: whether it is a note or which pedal, its
+        duration and intensity. (Tempering those too, on validation: a tempered stop left 16 s pieces silent for
+        seconds, tempered durations halved the polyphony, a tempered note-or-pedal choice doubled the pedal
+        changes.) A row stops at its
         stop choice or at the cap; starts never go back in time. `carry` [R, M] and `tonal` [R, G, 12]: what the
         head hears before the chunk, where it has ar.carry and ar.tonal. `unpressed` [R, 3] (damper, sostenuto,
         soft): pedals a row never draws (ar.pedals_as_told). With `guidance` ≠ 1, features [2R, W] are the R pieces

@@ -6,7 +6,8 @@ what a real chunk with those events encodes to; the decoder is never used, and w
 Training is teacher-forced on real windows exactly as the likelihood arm's (sequence/autoregressive.py), with the
 chunk's events' negative log-likelihood (nats per chunk) in place of the latent's; the end head, windows, prompt
 continuation, sliding past the context and `ends` are the same. `ar.temperature` divides the logits of
-which key a note strikes (event_sampler.EventSampler.sample); `ar.pedal_join_s` and `ar.pedal_join_share` close short
+which key a note strikes, `ar.start_temperature` those of its start, and `ar.stop_bias` and `ar.empty_bias` move the
+chunk's end (event_sampler.EventSampler.sample); `ar.pedal_join_s` and `ar.pedal_join_share` close short
 gaps inside a pedal's drawn runs. With `ar.carry` the head also hears the events before each chunk exactly
 (sequence/carry.py): in training the corpus's, in sampling a prompt's and those drawn so far; with `ar.tonal`
 it hears the pitch classes of the seconds before each chunk the same way (sequence/tonal.py).

@@ -367,6 +367,13 @@ def test_prompt_seconds_continues_from_inside_the_prompt(events_run, tiny_corpus
     assert "nothing to snap" in caplog.text
 
 
+def entropy(values: torch.Tensor) -> float:
+    """The entropy (nats) of the values drawn [n]: how spread the draws are."""
+    _, counts = torch.unique(values, return_counts=True)
+    p = counts.float() / values.numel()
+    return float(-(p * p.log()).sum())
+
+
 def test_temperature_sharpens_what_is_played_not_how_much():
     torch.manual_seed(2)
     head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)
@@ -381,10 +388,7 @@ def test_temperature_sharpens_what_is_played_not_how_much():
     notes = {t: d.ids[d.mask & (d.ids < 88)] for t, d in drawn.items()}
     pedals = {t: float((d.ids[d.mask] >= 88).float().mean()) for t, d in drawn.items()}
     assert abs(pedals[0.2] - pedals[1.0]) < 0.05  # notes or pedals: at the model's odds
-    def spread(keys):  # entropy of the keys struck (nats)
-        p = torch.bincount(keys, minlength=88).float() / keys.numel()
-        return float(-(p[p > 0] * p[p > 0].log()).sum())
-    assert spread(notes[0.2]) < spread(notes[1.0]) - 0.5  # which key: sharpened
+    assert entropy(notes[0.2]) < entropy(notes[1.0]) - 0.5  # which key: sharpened
 
 
 def test_the_start_temperature_sharpens_when_events_start_not_what_is_played():
@@ -397,13 +401,9 @@ def test_the_start_temperature_sharpens_when_events_start_not_what_is_played():
     drawn = {t: EventSampler(head).sample(features, torch.Generator().manual_seed(0), start_temperature=t)
              for t in (1.0, 0.2)}
     firsts = {t: d.offset_s[d.sizes > 0, 0] for t, d in drawn.items()}  # each chunk's first start [rows]
-    def spread(values):  # entropy of the values drawn (nats)
-        _, counts = torch.unique(values, return_counts=True)
-        p = counts.float() / values.numel()
-        return float(-(p * p.log()).sum())
-    assert spread(firsts[0.2]) < spread(firsts[1.0]) - 0.5  # when: sharpened
+    assert entropy(firsts[0.2]) < entropy(firsts[1.0]) - 0.5  # when: sharpened
     keys = {t: d.ids[d.mask] for t, d in drawn.items()}
-    assert abs(spread(keys[0.2]) - spread(keys[1.0])) < 0.2  # what: at the model's odds
+    assert abs(entropy(keys[0.2]) - entropy(keys[1.0])) < 0.2  # what: at the model's odds
     sizes = {t: d.sizes.float().mean() for t, d in drawn.items()}
     assert abs(sizes[0.2] - sizes[1.0]) < 0.15 * sizes[1.0]
     with pytest.raises(ValueError, match="ar.start_temperature"):

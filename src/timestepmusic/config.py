@@ -541,12 +541,10 @@ class AutoregressiveConfig:
         _check(self.intervals >= 0, "ar.intervals", f"must be ≥ 0 (0 = none), got {self.intervals}")
         _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")
         _check(self.mixture_temperature > 0, "ar.mixture_temperature", f"must be > 0, got {self.mixture_temperature}")
-        _check(math.isfinite(self.stop_bias), "ar.stop_bias", f"must be finite, got {self.stop_bias}")
-        _check(math.isfinite(self.empty_bias), "ar.empty_bias", f"must be finite, got {self.empty_bias}")
         _check(self.start_temperature > 0, "ar.start_temperature", f"must be > 0, got {self.start_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
         for key in ("end_bias", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
-                    "start_temperature"):
+                    "start_temperature", "stop_bias", "empty_bias"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

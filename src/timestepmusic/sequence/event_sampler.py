@@ -134,6 +134,7 @@ class EventSampler:
             if onsets is None:
                 raise ValueError("this event head hears the onsets before each start (ar.pulse): pass them")
             pulse_heard, last_note_s = onsets[0].to(device), onsets[1].to(device)  # [R, M], [R]
+        ends_biased = stop_bias != 0.0 or empty_bias != 0.0  # the chunk's end: empty_bias before its first event
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
         earliest = torch.zeros(r, dtype=torch.long, device=device)  # the earliest start bin: the event before's
@@ -142,14 +143,15 @@ class EventSampler:
             state = torch.gru_cell(step_input, state, *self.gru)  # [R, H]
             first = F.linear(state, self.first_weight, self.first_bias)  # [R, C·H]: each choice's first layer
             at = dict(zip(self.order, first.split(h, dim=1)))  # [R, H] each
+            end_bias = torch.where(sizes > 0, stop_bias, empty_bias) if ends_biased else None  # [R]
             gumbel = torch.empty(pieces, sum(self.noise_widths)).exponential_(generator=rng).log_().neg_().to(device)
             *next_noise, kind_noise, key_noise, start_noise, duration_noise, intensity_noise = gumbel.split(
                 self.noise_widths, 1)
             if head.onsets:  # join the latest onset, start a new one, or end the chunk, where each is possible …
                 limit = join_limit(latest_s, START_STEP_S)  # [R]
                 next_logits = F.linear(F.gelu(at["next"]), *self.second["next"])  # [R, 3]
-                if stop_bias or empty_bias:
-                    next_logits[:, END] += torch.where(sizes > 0, stop_bias, empty_bias)
+                if end_bias is not None:
+                    next_logits[:, END] += end_bias
                 chosen = pick(next_logits.masked_fill(~next_allowed(limit, earliest, head.bins.starts), -torch.inf),
                               next_noise[0])  # [R]
                 going &= chosen != END
@@ -174,8 +176,8 @@ class EventSampler:
             kinds = torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)
             if head.onsets:  # the stop was the next choice's
                 kinds[:, -1] = -torch.inf
-            elif stop_bias or empty_bias:
-                kinds[:, -1] += torch.where(sizes > 0, stop_bias, empty_bias)
+            elif end_bias is not None:
+                kinds[:, -1] += end_bias
             kind = pick(kinds, kind_noise, kind_guidance)  # [R]
             going &= kind != KINDS - 1
             if not going.any():

@@ -53,7 +53,8 @@ def after_real_past(model, real_excerpts, chunks: int):
         (features,), _ = arm.generator(model.normaliser.forward(latents[:c].float())[None])  # [1, C, W]
         history = DrawnHistory(1, ae.chunk_seconds, torch.device("cpu")) if head.carry is not None else None
         heard = DrawnPitchClasses(1, torch.device("cpu")) if head.tonal is not None else None
-        onsets = DrawnOnsets(1, ae.chunk_seconds, torch.device("cpu")) if head.pulse is not None else None
+        hears = head.pulse is not None or model.arm.settings.beat_echo > 0
+        onsets = DrawnOnsets(1, ae.chunk_seconds, torch.device("cpu")) if hears else None
         for k in range(c):
             real = sets.take(torch.tensor([k]))  # [1, N]
             yield (k, features[:, k], real, history.carry() if history is not None else None,
@@ -80,7 +81,7 @@ def teacher_forced(model, real_excerpts, chunks: int, seed: int) -> dict[str, di
             a = model.arm.settings  # the model's own sampling
             drawn = sampler.sample(features, rng, model.arm.temperature, carry, counts, onsets=onsets,
                                    start_temperature=a.start_temperature, stop_bias=a.stop_bias,
-                                   empty_bias=a.empty_bias)
+                                   empty_bias=a.empty_bias, beat_echo=a.beat_echo)
             real = head.bins.to_sets(*head.bins.to_bins(real), real.sizes)  # on the head's bins
             tops = {}
             for side, s in (("real", real), ("drawn", drawn)):

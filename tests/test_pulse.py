@@ -12,7 +12,7 @@ from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.midi import Events, read_events, write_events
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
-from timestepmusic.sequence.pulse import ONSETS, DrawnOnsets, OnsetGatherer, PulseLean, heard_in_chunk
+from timestepmusic.sequence.pulse import ONSETS, BeatEcho, DrawnOnsets, OnsetGatherer, PulseLean, heard_in_chunk
 from timestepmusic.train.sequence import train_sequence_model
 
 from conftest import held_out_nll, spy_on_event_sampler, timed_carry
@@ -189,3 +189,60 @@ def test_the_pulse_trains_at_its_own_learning_rate_beside_the_onsets_choice():
     assert len(rest["params"]) + len(onsets["params"]) + 2 == len(list(arm.generator.parameters()))
     with pytest.raises(ValueError, match="ar.pulse_lr_scale"):
         Config().override({"ar.pulse_lr_scale": 0.0})
+
+
+STARTS_S = torch.arange(50, dtype=torch.float64) * 0.005 + 0.0025  # the middles of a 0.25 s chunk's 5 ms start bins
+
+
+def heard(*onsets_s: float) -> torch.Tensor:
+    """Onsets before a chunk (s from its start, latest first) as one row [1, ONSETS]."""
+    return torch.tensor([list(onsets_s) + [NONE] * (ONSETS - len(onsets_s))], dtype=torch.float64)
+
+
+def bin_at(seconds: float) -> int:
+    return int(STARTS_S.sub(seconds).abs().argmin())
+
+
+def test_the_beat_echo_leans_a_start_toward_the_intervals_heard_after_the_onsets_heard():
+    beat = heard(-0.2, -0.5, -0.8, -1.1)  # every 0.3 s: the next beat falls 0.1 s into the chunk
+    lean = BeatEcho(beat, STARTS_S, 1.0)(beat)[0]  # [S]
+    assert bin_at(0.095) <= int(lean.argmax()) <= bin_at(0.105)
+    assert lean[bin_at(0.1)] > lean[bin_at(0.2)] + 1.0  # off the beat: far less
+    torch.testing.assert_close(BeatEcho(beat, STARTS_S, 2.5)(beat)[0], 2.5 * lean)  # the strength scales it
+    # an onset drawn in the chunk at 0.1 s is heard too: 0.15 s after it (half the beat heard) is now favoured
+    # over 0.2 s, where no interval points
+    halves = heard(-0.2, -0.35, -0.5, -0.65)  # every 0.15 s
+    echo = BeatEcho(halves, STARTS_S, 1.0)
+    assert echo(heard(-0.05, -0.2, -0.35))[0][bin_at(0.1)] > echo(heard(-0.05, -0.2, -0.35))[0][bin_at(0.2)]
+    one = heard(-0.2)  # no interval heard: every bin leans alike
+    flat = BeatEcho(one, STARTS_S, 1.0)(one)[0]
+    assert torch.equal(flat, flat[:1].expand_as(flat))
+
+
+def test_with_the_beat_echo_drawn_notes_start_on_the_beat_heard_and_pedals_as_before():
+    torch.manual_seed(6)
+    head = EventHead(width=8, hidden=16, max_events=4, chunk_seconds=0.25)
+    with torch.no_grad():
+        head.out["start"][-1].weight.zero_()
+        head.out["start"][-1].bias.zero_()  # every start bin alike
+    rows = 2000
+    features = torch.randn(1, 8).expand(rows, 8)
+    beat = heard(-0.2, -0.5, -0.8, -1.1).expand(rows, -1)
+    onsets = (beat, beat[:, 0])
+
+    def first_starts(echo: float) -> tuple[torch.Tensor, torch.Tensor]:
+        d = EventSampler(head).sample(features, torch.Generator().manual_seed(0), onsets=onsets, beat_echo=echo)
+        first = d.sizes > 0
+        return d.offset_s[first, 0], d.ids[first, 0] < 88  # each chunk's first start [rows'], and whether a note
+    plain, leaning = first_starts(0.0), first_starts(3.0)
+    near_beat = {name: float(((s - 0.1).abs() < 0.02)[note].float().mean()) for name, (s, note) in
+                 (("plain", plain), ("leaning", leaning))}
+    assert near_beat["plain"] < 0.25 and near_beat["leaning"] > 2 * near_beat["plain"]
+    pedal_starts = {name: s[~note] for name, (s, note) in (("plain", plain), ("leaning", leaning))}
+    assert min(len(v) for v in pedal_starts.values()) > 50
+    assert abs(float(pedal_starts["leaning"].mean() - pedal_starts["plain"].mean())) < 0.02  # pedals: no lean
+    with pytest.raises(ValueError, match="ar.beat_echo"):
+        EventSampler(head).sample(features[:2], torch.Generator().manual_seed(0), beat_echo=1.0)  # nothing heard
+    for bad in ("-1", "inf"):
+        with pytest.raises(ValueError, match="ar.beat_echo"):
+            Config().override([f"ar.beat_echo={bad}"])

@@ -26,7 +26,7 @@ PEDALS_AS_TOLD = ("none", "given", "all")  # ar.pedals_as_told
 # the ar settings that only sampling reads: `tsm generate --set ar.NAME=VALUE` may change them for one run
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "project", "pedal_join_s", "pedal_join_share",
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
-                     "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias")
+                     "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo")
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -510,6 +510,11 @@ class AutoregressiveConfig:
     empty_bias: float = 0.0
     """Events arm, sampling only: added to the logit of ending a chunk before its first event, an empty chunk
     (log-odds): below 0 fewer chunks are empty, and a piece stalls in silence less often."""
+    beat_echo: float = 0.0
+    """Events arm, sampling only: how strongly each note's start leans toward the times at which the intervals
+    between the onsets heard before it recur after those onsets, so that the notes keep a beat (sequence/pulse.py,
+    BeatEcho; the lean is this × ln(a floor + the bin's relative weight), added after ar.start_temperature; a
+    pedal's start does not lean). 0: none. Needs no training: any events model takes it."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""
@@ -543,8 +548,9 @@ class AutoregressiveConfig:
         _check(self.mixture_temperature > 0, "ar.mixture_temperature", f"must be > 0, got {self.mixture_temperature}")
         _check(self.start_temperature > 0, "ar.start_temperature", f"must be > 0, got {self.start_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
+        _check(self.beat_echo >= 0, "ar.beat_echo", f"must be ≥ 0 (0 = none), got {self.beat_echo}")
         for key in ("end_bias", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
-                    "start_temperature", "stop_bias", "empty_bias"):
+                    "start_temperature", "stop_bias", "empty_bias", "beat_echo"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

@@ -34,7 +34,7 @@ from ..midi import NUM_IDS, NUM_KEYS
 from .carry import Carry
 from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead
 from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
-from .pulse import latest, onsets_among
+from .pulse import BeatEcho, latest, onsets_among
 from .voices import carry_notes, voice_keys
 
 CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
@@ -72,7 +72,8 @@ class EventSampler:
                carry: Carry | None = None, tonal: torch.Tensor | None = None, guidance: float = 1.0,
                unpressed: torch.Tensor | None = None, pedal_guidance: float | None = None,
                onsets: tuple[torch.Tensor, torch.Tensor] | None = None,
-               start_temperature: float = 1.0, stop_bias: float = 0.0, empty_bias: float = 0.0) -> SetBatch:
+               start_temperature: float = 1.0, stop_bias: float = 0.0, empty_bias: float = 0.0,
+               beat_echo: float = 0.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
@@ -89,7 +90,9 @@ class EventSampler:
         onsets before the chunk [R, M] and its latest note's start [R] (pulse.DrawnOnsets'). `start_temperature`: each
         event's start bin is drawn with its logits ÷ it (ar.start_temperature). `stop_bias`: added to the logit of
         ending a chunk that holds an event already (ar.stop_bias), `empty_bias` to that of ending it before its first
-        event (ar.empty_bias)."""
+        event (ar.empty_bias). `beat_echo`: the strength of a lean on each note's start toward the intervals between
+        the onsets heard, after them (ar.beat_echo, pulse.BeatEcho; needs `onsets`), added after the start
+        temperature; a pedal's start does not lean."""
         head, through = self.head, self.through
         pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
@@ -130,10 +133,12 @@ class EventSampler:
         if head.voices is not None or head.onsets:  # the notes heard (ar.voices, ar.onsets), the drawn ones added
             heard_s, heard_ids = carry_notes(carry, r, device)  # [R, I] each
             latest_s = latest_heard(heard_s, torch.full((1,), heard_s.shape[1], device=device))[:, 0]  # [R]
-        if head.pulse is not None:  # the onsets heard (ar.pulse), each drawn one added
+        hears_onsets = head.pulse is not None or beat_echo > 0
+        if hears_onsets:  # the onsets heard (ar.pulse, ar.beat_echo), each drawn one added
             if onsets is None:
-                raise ValueError("this event head hears the onsets before each start (ar.pulse): pass them")
+                raise ValueError("this sampler hears the onsets before each start (ar.pulse or ar.beat_echo): pass them")
             pulse_heard, last_note_s = onsets[0].to(device), onsets[1].to(device)  # [R, M], [R]
+        echo = BeatEcho(pulse_heard, head.bins.start_middle_s(self.start_bins), beat_echo) if beat_echo > 0 else None
         ends_biased = stop_bias != 0.0 or empty_bias != 0.0  # the chunk's end: empty_bias before its first event
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
@@ -195,7 +200,10 @@ class EventSampler:
             # ar.onsets, only the bins that join the latest onset or only those past it, as chosen
             allowed = (start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
                        else self.start_bins >= earliest[:, None])  # [R, S]
-            start = pick(start_logits.masked_fill(~allowed, -torch.inf) / start_temperature, start_noise)
+            start_logits = start_logits.masked_fill(~allowed, -torch.inf) / start_temperature
+            if echo is not None:  # a note's start; a pedal's keeps the model's odds
+                start_logits = start_logits + echo(pulse_heard) * (key < NUM_KEYS)[:, None]  # [R, S]
+            start = pick(start_logits, start_noise)
             duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])
             duration = pick(duration_logits, duration_noise)
@@ -208,11 +216,11 @@ class EventSampler:
             drawn.append(event)
             if pointer is not None:
                 items = pointer.extend(items, key, duration, intensity, len(drawn) - 1)
-            if head.voices is not None or head.onsets or head.pulse is not None:
+            if head.voices is not None or head.onsets or hears_onsets:
                 struck_s = torch.where(key < NUM_KEYS, head.bins.start_middle_s(start), -torch.inf)  # [R]
             if head.voices is not None or head.onsets:
                 latest_s = torch.maximum(latest_s, struck_s)
-            if head.pulse is not None:
+            if hears_onsets:
                 onset_s, last_note_s = onsets_among(struck_s[:, None], last_note_s)  # [R, 1], [R]
                 pulse_heard = latest(torch.cat([pulse_heard, onset_s], dim=1))  # [R, M]
             if head.voices is not None:

@@ -213,7 +213,8 @@ class EventAutoregressive(Autoregressive):
                                    self.unpressed, self.generator.pedal_guidance, onsets,
                                    start_temperature=self.settings.start_temperature,
                                    stop_bias=self.settings.stop_bias,
-                                   empty_bias=self.settings.empty_bias)  # [S, N]
+                                   empty_bias=self.settings.empty_bias,
+                                   beat_echo=self.settings.beat_echo)  # [S, N]
         self.drawn.append(sets)
         for past in (self.history, self.pitch_classes, self.drawn_onsets):
             if past is not None:
@@ -269,7 +270,7 @@ class EventAutoregressive(Autoregressive):
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:
             self.pitch_classes = DrawnPitchClasses(n, self.device)
-        if self.settings.pulse:
+        if self.settings.pulse or self.settings.beat_echo > 0:
             self.drawn_onsets = DrawnOnsets(n, self.chunk_seconds, self.device)
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
             if self.history is not None:

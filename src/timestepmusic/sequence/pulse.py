@@ -147,3 +147,45 @@ class PulseLean(nn.Module):
         index = (lag_s / LAG_STEP_S + 1e-6).clamp(0, LAGS - 1).long()  # [Q, M, S]; a lag on a step is that step's
         lean = kernels.gather(1, index.flatten(1)).view_as(lag_s)  # [Q, M, S]
         return (lean * heard).sum(dim=1)  # [Q, S]
+
+
+ECHO_LAGS_S = (0.05, 1.6)  # the intervals between heard onsets that recur: a beat's and its subdivisions'
+ECHO_BLUR_S = 0.02  # played timing is not on a grid (as tsm evaluate's pulse_clarity)
+ECHO_FLOOR = 0.25  # a start bin no interval points to keeps this share of the average bin's weight
+
+
+class BeatEcho:
+    """A lean on the start bins that needs no training (`ar.beat_echo`): the intervals between the onsets heard
+    before a chunk recur after them. The intervals between every two of the latest ONSETS onsets (within
+    ECHO_LAGS_S) make a profile over lags, blurred by ECHO_BLUR_S; each start bin's weight is that profile summed at
+    the lags from every onset heard (those drawn earlier in the chunk too) to the bin, over its mean among the
+    bins; the lean is `strength` × ln(ECHO_FLOOR + that weight). A bin one beat, or one subdivision, after the
+    onsets heard is favoured; where the onsets heard repeat no interval (fewer than two) every bin leans alike.
+    Shapes: R rows, M onsets heard, S start bins, L lag cells of LAG_STEP_S."""
+
+    def __init__(self, before_s: torch.Tensor, start_middles_s: torch.Tensor, strength: float):
+        """before_s [R, M]: the onsets heard before the chunk, seconds from its start, latest first (−inf: none)."""
+        self.starts_s, self.strength = start_middles_s.double(), strength  # [S]
+        lag_s = before_s[:, :, None] - before_s[:, None, :]  # [R, M, M]: onset i after onset j by this
+        lo, hi = ECHO_LAGS_S
+        paired = (lag_s >= lo) & (lag_s <= hi)  # (−inf − −inf is NaN: never paired)
+        cells = round(REACH_S / LAG_STEP_S)
+        index = (lag_s / LAG_STEP_S).nan_to_num(0.0).round().clamp(0, cells - 1).long()  # [R, M, M]
+        counts = torch.zeros(before_s.shape[0], cells, dtype=torch.float64, device=before_s.device)  # [R, L]
+        counts.scatter_add_(1, index.flatten(1), paired.flatten(1).double())
+        reach = int(3 * ECHO_BLUR_S / LAG_STEP_S)
+        offsets = torch.arange(-reach, reach + 1, device=before_s.device, dtype=torch.float64) * LAG_STEP_S
+        blur = torch.exp(-0.5 * (offsets / ECHO_BLUR_S) ** 2)  # [2·reach + 1]
+        self.profile = torch.nn.functional.conv1d(counts[:, None], blur.flip(0)[None, None],
+                                                  padding=reach)[:, 0]  # [R, L]
+
+    def __call__(self, heard_s: torch.Tensor) -> torch.Tensor:
+        """The onsets heard before a start choice, seconds from the chunk's start [R, M] (−inf: none) → the lean
+        on its start bins [R, S] (float32)."""
+        lag_s = self.starts_s[None, None, :] - heard_s[:, :, None]  # [R, M, S] (+inf: no onset)
+        heard = (lag_s > 0) & (lag_s < REACH_S)
+        index = (lag_s / LAG_STEP_S).nan_to_num(0.0).round().clamp(0, self.profile.shape[1] - 1).long()
+        weight = (self.profile.gather(1, index.flatten(1)).view_as(lag_s) * heard).sum(dim=1)  # [R, S]
+        mean = weight.mean(dim=1, keepdim=True)  # [R, 1]
+        relative = torch.where(mean > 0, weight / mean.clamp(min=1e-12), 1.0)  # [R, S]
+        return (self.strength * torch.log(ECHO_FLOOR + relative)).float()

@@ -39,7 +39,7 @@ def after_real_past(model, real_excerpts, chunks: int):
     """Teacher forcing, chunk by chunk: for the first `chunks` chunks of each real excerpt, what an events model's
     head hears before it when the whole past is real → yields (chunk index in its excerpt, the transformer's
     features [1, W], the real chunk [1, N], the carry with ar.carry, the pitch-class counts [1, G, 12] with
-    ar.tonal, the onsets before it with ar.pulse; None without). The transformer reads the real chunks' latents,
+    ar.tonal, the onsets before it with ar.pulse or ar.beat_echo; None without). The transformer reads the real chunks' latents,
     told nothing with ar.style. Run it under torch.no_grad()."""
     from timestepmusic.sequence.carry import DrawnHistory
     from timestepmusic.sequence.pulse import DrawnOnsets

@@ -209,11 +209,13 @@ def test_the_beat_echo_leans_a_start_toward_the_intervals_heard_after_the_onsets
     assert bin_at(0.095) <= int(lean.argmax()) <= bin_at(0.105)
     assert lean[bin_at(0.1)] > lean[bin_at(0.2)] + 1.0  # off the beat: far less
     torch.testing.assert_close(BeatEcho(beat, STARTS_S, 2.5)(beat)[0], 2.5 * lean)  # the strength scales it
-    # an onset drawn in the chunk at 0.1 s is heard too: 0.15 s after it (half the beat heard) is now favoured
-    # over 0.2 s, where no interval points
+    # an onset drawn in the chunk at 0.1 s is heard too: the bin 0.15 s after it (one interval heard) leans more
     halves = heard(-0.2, -0.35, -0.5, -0.65)  # every 0.15 s
     echo = BeatEcho(halves, STARTS_S, 1.0)
-    assert echo(heard(-0.05, -0.2, -0.35))[0][bin_at(0.1)] > echo(heard(-0.05, -0.2, -0.35))[0][bin_at(0.2)]
+    assert echo(heard(0.1, -0.2, -0.35, -0.5, -0.65))[0][bin_at(0.25)] > echo(halves)[0][bin_at(0.25)] + 0.5
+    sparse = heard(-1.0, -2.2, -2.5)  # the latest onsets first; all of them are summed, not only a few
+    many = heard(-0.1, -0.2, -0.3, -0.4, -0.5, -1.0, -2.2, -2.5)
+    assert not torch.equal(BeatEcho(sparse, STARTS_S, 1.0)(many), BeatEcho(sparse, STARTS_S, 1.0)(many[:, :4]))
     one = heard(-0.2)  # no interval heard: every bin leans alike
     flat = BeatEcho(one, STARTS_S, 1.0)(one)[0]
     assert torch.equal(flat, flat[:1].expand_as(flat))
@@ -238,11 +240,27 @@ def test_with_the_beat_echo_drawn_notes_start_on_the_beat_heard_and_pedals_as_be
     near_beat = {name: float(((s - 0.1).abs() < 0.02)[note].float().mean()) for name, (s, note) in
                  (("plain", plain), ("leaning", leaning))}
     assert near_beat["plain"] < 0.25 and near_beat["leaning"] > 2 * near_beat["plain"]
-    pedal_starts = {name: s[~note] for name, (s, note) in (("plain", plain), ("leaning", leaning))}
-    assert min(len(v) for v in pedal_starts.values()) > 50
-    assert abs(float(pedal_starts["leaning"].mean() - pedal_starts["plain"].mean())) < 0.02  # pedals: no lean
+    assert torch.equal(plain[1], leaning[1])  # the first event's kind is drawn before any lean …
+    assert (~plain[1]).sum() > 50 and torch.equal(plain[0][~plain[1]], leaning[0][~leaning[1]])  # … pedals: no lean
     with pytest.raises(ValueError, match="ar.beat_echo"):
         EventSampler(head).sample(features[:2], torch.Generator().manual_seed(0), beat_echo=1.0)  # nothing heard
     for bad in ("-1", "inf"):
         with pytest.raises(ValueError, match="ar.beat_echo"):
             Config().override([f"ar.beat_echo={bad}"])
+
+
+def test_the_beat_echo_hears_the_notes_drawn_earlier_in_the_chunk_without_the_pulse(monkeypatch):
+    torch.manual_seed(7)
+    head = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25)  # no ar.pulse
+    with torch.no_grad():
+        head.out["key"][-1].bias[88:] -= 5.0  # notes, seldom pedals or the stop: several events per chunk
+    heard_at_each_start, call = [], BeatEcho.__call__
+    monkeypatch.setattr(BeatEcho, "__call__", lambda echo, h: heard_at_each_start.append(h.clone()) or call(echo, h))
+    rows = 16
+    beat = heard(-0.2, -0.5, -0.8, -1.1).expand(rows, -1)
+    drawn = EventSampler(head).sample(torch.randn(rows, 8), torch.Generator().manual_seed(0), onsets=(beat, beat[:, 0]),
+                                      beat_echo=1.0)
+    assert drawn.sizes.min() >= 3 and bool((drawn.ids[:, 0] < 88).all())
+    first_note = drawn.offset_s[:, 0]  # [R]: every chunk's first event is a note here
+    assert torch.equal(heard_at_each_start[0], beat)  # the first start hears the onsets before the chunk …
+    torch.testing.assert_close(heard_at_each_start[1][:, 0], first_note.double(), atol=0.003, rtol=0)  # … the next its note

@@ -86,7 +86,8 @@ class EventSampler:
         soft): pedals a row never draws (ar.pedals_as_told). With `guidance` ≠ 1, features [2R, W] are the R pieces
         told their descriptions, then untold (see the module's docstring); carry, tonal and unpressed are the R
         pieces'. `pedal_guidance` (None: `guidance`): the guidance of the pedal columns of the note-pedal-or-stop
-        choice alone (ar.pedal_guidance); any value but 1 also reads features [2R, W]. `onsets`: with ar.pulse, the
+        choice alone (ar.pedal_guidance); any value but 1 also reads features [2R, W]. `onsets`: with ar.pulse or
+        `beat_echo`, the
         onsets before the chunk [R, M] and its latest note's start [R] (pulse.DrawnOnsets'). `start_temperature`: each
         event's start bin is drawn with its logits ÷ it (ar.start_temperature). `stop_bias`: added to the logit of
         ending a chunk that holds an event already (ar.stop_bias), `empty_bias` to that of ending it before its first

@@ -113,7 +113,7 @@ class EventAutoregressive(Autoregressive):
         self.unpressed: torch.Tensor | None = None  # ar.pedals_as_told: the pedals each piece never draws [S, 3]
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
-        self.drawn_onsets: DrawnOnsets | None = None  # with ar.pulse: their onsets so far
+        self.drawn_onsets: DrawnOnsets | None = None  # with ar.pulse or ar.beat_echo: their onsets so far
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
     def param_groups(self) -> list[dict]:
@@ -207,7 +207,7 @@ class EventAutoregressive(Autoregressive):
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
         carry = self.history.carry() if self.history is not None else None  # [S, M]
         tonal = self.pitch_classes.counts() if self.pitch_classes is not None else None  # [S, G, 12]
-        heard = self.drawn_onsets  # with ar.pulse: the onsets before the chunk [S, M'] and its latest note [S]
+        heard = self.drawn_onsets  # ar.pulse, ar.beat_echo: the onsets before the chunk [S, M'], its latest note [S]
         onsets = (heard.onsets(), heard.last_note()) if heard is not None else None
         sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal, self.generator.guidance,
                                    self.unpressed, self.generator.pedal_guidance, onsets,

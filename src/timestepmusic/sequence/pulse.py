@@ -17,6 +17,8 @@ The same onsets serve training (`OnsetGatherer`, over the corpus's notes before 
 bins' middles, as drawn ones are. One known difference, as the carry's (sequence/carry.py): training reads the
 corpus uncapped, so after a chunk over the max_events cap it hears onsets that a prompted or drawn chunk, capped,
 does not hold.
+`BeatEcho` (ar.beat_echo) leans the starts by the same onsets with no training: toward the intervals heard between
+them, after them.
 Shapes: R chunk rows, N events per chunk, M = ONSETS, Q queries (start choices), S start bins, L lag bins.
 """
 from __future__ import annotations
@@ -160,7 +162,9 @@ class BeatEcho:
     ECHO_LAGS_S) make a profile over lags, blurred by ECHO_BLUR_S; each start bin's weight is that profile summed at
     the lags from every onset heard (those drawn earlier in the chunk too) to the bin, over its mean among the
     bins; the lean is `strength` × ln(ECHO_FLOOR + that weight). A bin one beat, or one subdivision, after the
-    onsets heard is favoured; where the onsets heard repeat no interval (fewer than two) every bin leans alike.
+    onsets heard is favoured; where no two onsets heard lie within ECHO_LAGS_S of each other, or no lag from an
+    onset heard to a bin reaches the profile, every bin leans alike. The weight is relative: two or three sparse
+    onsets sway a start as far as a long steady run of them (the strength was chosen so, on validation).
     Shapes: R rows, M onsets heard, S start bins, L lag cells of LAG_STEP_S."""
 
     def __init__(self, before_s: torch.Tensor, start_middles_s: torch.Tensor, strength: float):
@@ -169,11 +173,10 @@ class BeatEcho:
         lag_s = before_s[:, :, None] - before_s[:, None, :]  # [R, M, M]: onset i after onset j by this
         lo, hi = ECHO_LAGS_S
         paired = (lag_s >= lo) & (lag_s <= hi)  # (−inf − −inf is NaN: never paired)
-        cells = round(REACH_S / LAG_STEP_S)
-        index = (lag_s / LAG_STEP_S).nan_to_num(0.0).round().clamp(0, cells - 1).long()  # [R, M, M]
-        counts = torch.zeros(before_s.shape[0], cells, dtype=torch.float64, device=before_s.device)  # [R, L]
+        index = (lag_s / LAG_STEP_S).nan_to_num(0.0).round().clamp(0, LAGS - 1).long()  # [R, M, M]
+        counts = torch.zeros(before_s.shape[0], LAGS, dtype=torch.float64, device=before_s.device)  # [R, L]
         counts.scatter_add_(1, index.flatten(1), paired.flatten(1).double())
-        reach = int(3 * ECHO_BLUR_S / LAG_STEP_S)
+        reach = round(3 * ECHO_BLUR_S / LAG_STEP_S)
         offsets = torch.arange(-reach, reach + 1, device=before_s.device, dtype=torch.float64) * LAG_STEP_S
         blur = torch.exp(-0.5 * (offsets / ECHO_BLUR_S) ** 2)  # [2·reach + 1]
         self.profile = torch.nn.functional.conv1d(counts[:, None], blur.flip(0)[None, None],

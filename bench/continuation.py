@@ -2,7 +2,8 @@
 (--prompt-seconds each, at random places in random tracks long enough), each continued for --seconds, and the
 continuation set beside what the pianist actually played next, attribute by attribute: the notes' mean pitch
 (semitones), notes per second (|ln ratio|), mean velocity, damper-down and soft-down shares (`tsm evaluate`'s
-descriptors) and the key (1 − the correlation of the two pitch-class histograms, centred). Lower is closer.
+descriptors), the pulse (`tsm evaluate`'s pulse clarity: how strongly the onsets repeat at a period) and the key
+(1 − the correlation of the two pitch-class histograms, centred). Lower is closer.
 
 Two real rows frame it: "the prompt's last --seconds" (the repeat-the-prompt baseline: a continuation that plays
 on exactly as the prompt did; how much real music itself changes from one passage to the next) and "another
@@ -27,7 +28,8 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from common import table, write_markdown  # noqa: E402
 
-ATTRIBUTES = ("mean pitch", "density", "velocity", "damper", "soft", "key")
+ATTRIBUTES = ("mean pitch", "density", "velocity", "damper", "soft", "pulse", "key")
+SCALARS = len(ATTRIBUTES) - 1  # compared by their absolute difference; the key by correlation
 
 
 def passage(events, start_s: float, seconds: float):
@@ -41,8 +43,8 @@ def passage(events, start_s: float, seconds: float):
 
 
 def attributes(passages: list, seconds: float) -> np.ndarray:
-    """Passages (Events) → [n, 6]: mean pitch, ln density, mean velocity, damper share, soft share, and the
-    centred pitch-class histogram's 12 values after them ([n, 6 + 12] in all; the key is compared from those)."""
+    """Passages (Events) → [n, SCALARS + 12]: mean pitch, ln density, mean velocity, damper share, soft share, pulse
+    clarity, and the centred pitch-class histogram's 12 values after them (the key is compared from those)."""
     from timestepmusic.evaluate.descriptors import HISTOGRAM, describe, excerpts_from_events
 
     described = describe(excerpts_from_events(passages, seconds))
@@ -50,15 +52,17 @@ def attributes(passages: list, seconds: float) -> np.ndarray:
     histogram = np.nan_to_num(described[HISTOGRAM])
     centred = histogram - histogram.mean(axis=1, keepdims=True)
     return np.column_stack([pitch, np.log(np.maximum(described["note_density"], 1e-3)), described["velocity_mean"],
-                            described["damper_fraction"], described["soft_fraction"], centred])
+                            described["damper_fraction"], described["soft_fraction"], described["pulse_clarity"],
+                            centred])
 
 
 def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Attributes [n, 18] of two sets of passages, row by row → [n, 6] distances (the key: 1 − correlation)."""
-    close = np.abs(a[:, :5] - b[:, :5])  # [n, 5]
-    norms = np.linalg.norm(a[:, 5:], axis=1) * np.linalg.norm(b[:, 5:], axis=1)
+    """Attributes [n, SCALARS + 12] of two sets of passages, row by row → [n, SCALARS + 1] distances (the key: 1 −
+    correlation)."""
+    close = np.abs(a[:, :SCALARS] - b[:, :SCALARS])  # [n, SCALARS]
+    norms = np.linalg.norm(a[:, SCALARS:], axis=1) * np.linalg.norm(b[:, SCALARS:], axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        key = 1 - (a[:, 5:] * b[:, 5:]).sum(axis=1) / norms
+        key = 1 - (a[:, SCALARS:] * b[:, SCALARS:]).sum(axis=1) / norms
     return np.column_stack([close, key])
 
 
@@ -114,7 +118,7 @@ def main() -> int:
     rows = []
     for name, passages in (("continued", continued), ("the prompt's last --seconds (real)", persisting),
                            ("another track (real)", elsewhere)):
-        d = distances(attributes(passages, args.seconds), truth)  # [n, 6]
+        d = distances(attributes(passages, args.seconds), truth)  # [n, SCALARS + 1]
         rows.append([name] + [f"{np.nanmean(d[:, j]):.3f}" for j in range(len(ATTRIBUTES))])
     settings = ", ".join(args.set) or "as shipped"
     lines = [f"{args.prompts} prompts of {args.prompt_seconds:g} s from the {args.split} split of {corpus.root}, "

@@ -483,7 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample with this setting of an ar or events model changed, one that only sampling reads "
                    "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "
                    "character), --set ar.pedals_as_told=none (a pedal asked at 0, or one the prompt never presses, may "
-                   "still be pressed), --set "
+                   "still be pressed), --set ar.beat_echo=0 (notes start at the network's odds, without the lean "
+                   "toward the beat their onsets so far have played; the default's 3, larger leans harder), --set "
                    "ar.end_bias=1.0; the model's own values: --info")
     p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
                    help="without --model: the shipped model of this kind (--list); with it: check that the model is "

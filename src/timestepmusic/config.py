@@ -513,8 +513,10 @@ class AutoregressiveConfig:
     beat_echo: float = 0.0
     """Events arm, sampling only: how strongly each note's start leans toward the times at which the intervals
     between the onsets heard before it recur after those onsets, so that the notes keep a beat (sequence/pulse.py,
-    BeatEcho; the lean is this × ln(a floor + the bin's relative weight), added after ar.start_temperature; a
-    pedal's start does not lean). 0: none. Needs no training: any events model takes it."""
+    BeatEcho; the lean is this × ln(a floor + the bin's relative weight), in log-odds, added after
+    ar.start_temperature; a pedal's start does not lean). 0: none; larger pulls the notes harder onto the beat (the
+    default's 3 was chosen on validation among 1–5; above 5 unmeasured). Needs no training: any events model takes
+    it, and a continued prompt's onsets are heard, so its beat carries on."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""
@@ -548,7 +550,7 @@ class AutoregressiveConfig:
         _check(self.mixture_temperature > 0, "ar.mixture_temperature", f"must be > 0, got {self.mixture_temperature}")
         _check(self.start_temperature > 0, "ar.start_temperature", f"must be > 0, got {self.start_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
-        _check(self.beat_echo >= 0, "ar.beat_echo", f"must be ≥ 0 (0 = none), got {self.beat_echo}")
+        _check(not self.beat_echo < 0, "ar.beat_echo", f"must be ≥ 0 (0 = none), got {self.beat_echo}")  # NaN: below
         for key in ("end_bias", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "stop_bias", "empty_bias", "beat_echo"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)

@@ -9,6 +9,7 @@ LONGEST_PIECE_S. Shapes: S pieces, T chunks, L latent, K codebook latents.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import math
@@ -370,7 +371,10 @@ def set_sampling(gan: GANModel, assignments: list[str]) -> None:
         key = assignment.partition("=")[0].strip()
         section, _, name = key.partition(".")
         if section != "ar" or name not in SAMPLING_SETTINGS:
-            raise ValueError(f"--set {assignment}: give ar.NAME=VALUE; generate changes only sampling settings: "
+            near = difflib.get_close_matches(name, SAMPLING_SETTINGS, n=1) if section == "ar" else []
+            hint = f" (did you mean ar.{near[0]}?)" if near else ""
+            raise ValueError(f"--set {assignment}: {key or 'that'} is not a setting generate changes{hint}; give "
+                             f"ar.NAME=VALUE with one of the sampling settings: "
                              f"{', '.join('ar.' + n for n in SAMPLING_SETTINGS)}")
         if name in (LATENTS_ONLY if gan.arch == "events" else EVENTS_ONLY):
             raise ValueError(f"--set {assignment}: an {gan.arch} model does not read ar.{name}")

@@ -64,6 +64,7 @@ class EventSampler:
         gru = head.gru
         self.gru = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
         self.start_bins = torch.arange(head.bins.starts, device=self.first_bias.device)
+        self.start_middles_s = head.bins.start_middle_s(self.start_bins)  # [S] float64, for ar.beat_echo
         self.noise_widths = ((NEXT_CLASSES,) if head.onsets else ()) + (KINDS, NUM_KEYS, head.bins.starts,
                                                                          DURATION_BINS, INTENSITIES)
 
@@ -139,7 +140,7 @@ class EventSampler:
             if onsets is None:
                 raise ValueError("this sampler hears the onsets before each start (ar.pulse or ar.beat_echo): pass them")
             pulse_heard, last_note_s = onsets[0].to(device), onsets[1].to(device)  # [R, M], [R]
-        echo = BeatEcho(pulse_heard, head.bins.start_middle_s(self.start_bins), beat_echo) if beat_echo > 0 else None
+        echo = BeatEcho(pulse_heard, self.start_middles_s, beat_echo) if beat_echo > 0 else None
         ends_biased = stop_bias != 0.0 or empty_bias != 0.0  # the chunk's end: empty_bias before its first event
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
@@ -202,8 +203,8 @@ class EventSampler:
             allowed = (start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
                        else self.start_bins >= earliest[:, None])  # [R, S]
             start_logits = start_logits.masked_fill(~allowed, -torch.inf) / start_temperature
-            if echo is not None:  # a note's start; a pedal's keeps the model's odds
-                start_logits = start_logits + echo(pulse_heard) * (key < NUM_KEYS)[:, None]  # [R, S]
+            if echo is not None and (is_note := key < NUM_KEYS).any():  # a note's start; a pedal's keeps its odds
+                start_logits = start_logits + echo(pulse_heard) * is_note[:, None]  # [R, S]
             start = pick(start_logits, start_noise)
             duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])

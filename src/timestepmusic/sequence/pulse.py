@@ -168,8 +168,9 @@ class BeatEcho:
     Shapes: R rows, M onsets heard, S start bins, L lag cells of LAG_STEP_S."""
 
     def __init__(self, before_s: torch.Tensor, start_middles_s: torch.Tensor, strength: float):
-        """before_s [R, M]: the onsets heard before the chunk, seconds from its start, latest first (−inf: none)."""
-        self.starts_s, self.strength = start_middles_s.double(), strength  # [S]
+        """before_s [R, M]: the onsets heard before the chunk, seconds from its start, latest first (−inf: none);
+        start_middles_s [S] (float64): the start bins' middles."""
+        self.starts_s, self.strength = start_middles_s, strength  # [S]
         lag_s = before_s[:, :, None] - before_s[:, None, :]  # [R, M, M]: onset i after onset j by this
         lo, hi = ECHO_LAGS_S
         paired = (lag_s >= lo) & (lag_s <= hi)  # (−inf − −inf is NaN: never paired)
@@ -179,8 +180,7 @@ class BeatEcho:
         reach = round(3 * ECHO_BLUR_S / LAG_STEP_S)
         offsets = torch.arange(-reach, reach + 1, device=before_s.device, dtype=torch.float64) * LAG_STEP_S
         blur = torch.exp(-0.5 * (offsets / ECHO_BLUR_S) ** 2)  # [2·reach + 1]
-        self.profile = torch.nn.functional.conv1d(counts[:, None], blur.flip(0)[None, None],
-                                                  padding=reach)[:, 0]  # [R, L]
+        self.profile = nn.functional.conv1d(counts[:, None], blur[None, None], padding=reach)[:, 0]  # [R, L]
 
     def __call__(self, heard_s: torch.Tensor) -> torch.Tensor:
         """The onsets heard before a start choice, seconds from the chunk's start [R, M] (−inf: none) → the lean

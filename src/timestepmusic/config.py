@@ -26,7 +26,8 @@ PEDALS_AS_TOLD = ("none", "given", "all")  # ar.pedals_as_told
 # the ar settings that only sampling reads: `tsm generate --set ar.NAME=VALUE` may change them for one run
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "project", "pedal_join_s", "pedal_join_share",
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
-                     "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo")
+                     "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
+                     "cluster_guard")
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -517,6 +518,12 @@ class AutoregressiveConfig:
     ar.start_temperature; a pedal's start does not lean). 0: none; larger pulls the notes harder onto the beat (the
     default's 3 was chosen on validation among 1–5; above 5 unmeasured). Needs no training: any events model takes
     it, and a continued prompt's onsets are heard, so its beat carries on."""
+    cluster_guard: float = 0.0
+    """Events arm, sampling only: a note that would join the chord being struck within 2 semitones of one of its
+    notes is drawn with its joint odds of key and start × e^−this (sequence/clusters.py: each key's logit gains
+    ln(1 − (1 − e^−this) · P(its note joins)), so the weight is exact, not a rejection). 0: the network's odds;
+    larger: fewer clusters (seconds inside chords), the notes moved to other keys or to a new onset. Needs no
+    training: any events model takes it."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""
@@ -550,9 +557,10 @@ class AutoregressiveConfig:
         _check(self.mixture_temperature > 0, "ar.mixture_temperature", f"must be > 0, got {self.mixture_temperature}")
         _check(self.start_temperature > 0, "ar.start_temperature", f"must be > 0, got {self.start_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
-        _check(not self.beat_echo < 0, "ar.beat_echo", f"must be ≥ 0 (0 = none), got {self.beat_echo}")  # NaN: below
+        for key in ("beat_echo", "cluster_guard"):  # (not value < 0: NaN is caught below, as not finite)
+            _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         for key in ("end_bias", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
-                    "start_temperature", "stop_bias", "empty_bias", "beat_echo"):
+                    "start_temperature", "stop_bias", "empty_bias", "beat_echo", "cluster_guard"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from ..batches import SetBatch
 from ..midi import NUM_IDS, NUM_KEYS
 from .carry import Carry
+from .clusters import join_bins, key_lean, near_keys, onset_keys
 from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead
 from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
 from .pulse import BeatEcho, latest, onsets_among
@@ -74,7 +75,7 @@ class EventSampler:
                unpressed: torch.Tensor | None = None, pedal_guidance: float | None = None,
                onsets: tuple[torch.Tensor, torch.Tensor] | None = None,
                start_temperature: float = 1.0, stop_bias: float = 0.0, empty_bias: float = 0.0,
-               beat_echo: float = 0.0) -> SetBatch:
+               beat_echo: float = 0.0, cluster_guard: float = 0.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
@@ -94,7 +95,9 @@ class EventSampler:
         ending a chunk that holds an event already (ar.stop_bias), `empty_bias` to that of ending it before its first
         event (ar.empty_bias). `beat_echo`: the strength of a lean on each note's start toward the intervals between
         the onsets heard, after them (ar.beat_echo, pulse.BeatEcho; needs `onsets`), added after the start
-        temperature; a pedal's start does not lean."""
+        temperature; a pedal's start does not lean. `cluster_guard`: the weight exp(−it) on the joint odds of a key and
+        start where the note would join the onset being struck within 2 semitones of one of its notes (ar.cluster_guard,
+        clusters.py): the key's logit gains ln(1 − (1 − e^−it) · P(join | key)), the start its weight."""
         head, through = self.head, self.through
         pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
@@ -132,7 +135,8 @@ class EventSampler:
         if unpressed is not None:
             never = torch.zeros(r, NUM_IDS + 1, dtype=torch.bool, device=device)
             never[:, NUM_KEYS:NUM_IDS] = unpressed
-        if head.voices is not None or head.onsets:  # the notes heard (ar.voices, ar.onsets), the drawn ones added
+        guards = cluster_guard > 0
+        if head.voices is not None or head.onsets or guards:  # the notes heard (ar.voices, ar.onsets, the guard)
             heard_s, heard_ids = carry_notes(carry, r, device)  # [R, I] each
             latest_s = latest_heard(heard_s, torch.full((1,), heard_s.shape[1], device=device))[:, 0]  # [R]
         hears_onsets = head.pulse is not None or beat_echo > 0
@@ -141,6 +145,24 @@ class EventSampler:
                 raise ValueError("this sampler hears the onsets before each start (ar.pulse or ar.beat_echo): pass them")
             pulse_heard, last_note_s = onsets[0].to(device), onsets[1].to(device)  # [R, M], [R]
         echo = BeatEcho(pulse_heard, self.start_middles_s, beat_echo) if beat_echo > 0 else None
+
+        def start_odds(key: torch.Tensor) -> torch.Tensor:
+            """Each row's key [R] (or K candidate notes [R, K]) → the logits its start bin is drawn from [R, S] (or
+            [R, K, S]): the head's, the pulse's where it has one, the order's mask, the start temperature and, for a
+            note, the echo's lean (what the cluster guard weighs next)."""
+            many = key.dim() == 2
+            wide = (lambda x: x[:, None]) if many else (lambda x: x)  # a row's [R, …] beside its keys
+            logits = F.linear(F.gelu(wide(at["start"]) + through["key", "start"][key]), *self.second["start"])
+            if head.pulse is not None:  # the state the start's layers read: the key's (and next choice's) added
+                start_state = wide(state) + head.given["key"].weight[key]  # [R, (K,) H]
+                if head.onsets:
+                    start_state = start_state + wide(head.given["next"].weight[chosen])
+                heard = pulse_heard[:, None].expand(-1, key.shape[1], -1) if many else pulse_heard  # [R, (K,) M]
+                logits = logits + head.pulse(start_state.flatten(0, -2), heard.flatten(0, -2)).view_as(logits)
+            logits = logits.masked_fill(~wide(allowed), -torch.inf) / start_temperature
+            if echo_lean is not None:
+                logits = logits + (echo_lean[:, None] if many else echo_lean * (key < NUM_KEYS)[:, None])
+            return logits
         ends_biased = stop_bias != 0.0 or empty_bias != 0.0  # the chunk's end: empty_bias before its first event
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
@@ -167,6 +189,11 @@ class EventSampler:
                 chosen.clamp_(max=ONSET)  # (a row that has stopped draws on unseen)
                 for later in CHOICES:  # … which every later choice of the event reads
                     at[later] = at[later] + through["next", later][chosen]
+            # time order: no start before the event before (the data's order, so nothing real is masked); with
+            # ar.onsets, only the bins that join the latest onset or only those past it, as chosen
+            allowed = (start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
+                       else self.start_bins >= earliest[:, None])  # [R, S]
+            echo_lean = echo(pulse_heard) if echo is not None and guards else None  # [R, S]; else after the key
             key_logits = F.linear(F.gelu(at["key"]), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
             lean_state = state + self.lean_given[chosen] if self.lean_given is not None else state  # [R, H]
             if pointer is not None:
@@ -179,6 +206,11 @@ class EventSampler:
                 key_logits = key_logits + chunk_bias
             if never is not None:
                 key_logits = key_logits.masked_fill(never, -torch.inf)
+            if guards:  # a note that would join the onset within 2 semitones of its notes: weighed down, exactly
+                near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
+                joins = join_bins(self.start_middles_s, heard_s.max(dim=1).values if heard_s.shape[1]
+                                  else torch.full((r,), -torch.inf, dtype=torch.float64, device=device)) & allowed
+                key_logits = key_logits + F.pad(key_lean(near, start_odds, joins, cluster_guard), (0, KINDS - 1))
             # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …
             kinds = torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)
             if head.onsets:  # the stop was the next choice's
@@ -192,19 +224,12 @@ class EventSampler:
             # … and a note's key at the temperature
             note = pick(key_logits[:, :NUM_KEYS] / temperature, key_noise)
             key = torch.where(kind == 0, note, NUM_KEYS + kind - 1).clamp_(max=NUM_IDS - 1)
-            start_logits = F.linear(F.gelu(at["start"] + through["key", "start"][key]), *self.second["start"])
-            if head.pulse is not None:  # the state the start's layers read: the key's (and next choice's) added
-                start_state = state + head.given["key"].weight[key]  # [R, H]
-                if head.onsets:
-                    start_state = start_state + head.given["next"].weight[chosen]
-                start_logits = start_logits + head.pulse(start_state, pulse_heard)
-            # time order: no start before the event before (the data's order, so nothing real is masked); with
-            # ar.onsets, only the bins that join the latest onset or only those past it, as chosen
-            allowed = (start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
-                       else self.start_bins >= earliest[:, None])  # [R, S]
-            start_logits = start_logits.masked_fill(~allowed, -torch.inf) / start_temperature
-            if echo is not None and (is_note := key < NUM_KEYS).any():  # a note's start; a pedal's keeps its odds
-                start_logits = start_logits + echo(pulse_heard) * is_note[:, None]  # [R, S]
+            if echo is not None and echo_lean is None and (key < NUM_KEYS).any():  # a pedal's start keeps its odds
+                echo_lean = echo(pulse_heard)  # [R, S]
+            start_logits = start_odds(key)  # [R, S]
+            if guards:
+                clustered = near.gather(1, key.clamp(max=NUM_KEYS - 1)[:, None])[:, 0] & (key < NUM_KEYS)  # [R]
+                start_logits = start_logits - cluster_guard * (joins & clustered[:, None])
             start = pick(start_logits, start_noise)
             duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])
@@ -218,14 +243,14 @@ class EventSampler:
             drawn.append(event)
             if pointer is not None:
                 items = pointer.extend(items, key, duration, intensity, len(drawn) - 1)
-            if head.voices is not None or head.onsets or hears_onsets:
+            if head.voices is not None or head.onsets or hears_onsets or guards:
                 struck_s = torch.where(key < NUM_KEYS, head.bins.start_middle_s(start), -torch.inf)  # [R]
             if head.voices is not None or head.onsets:
                 latest_s = torch.maximum(latest_s, struck_s)
             if hears_onsets:
                 onset_s, last_note_s = onsets_among(struck_s[:, None], last_note_s)  # [R, 1], [R]
                 pulse_heard = latest(torch.cat([pulse_heard, onset_s], dim=1))  # [R, M]
-            if head.voices is not None:
+            if head.voices is not None or guards:
                 heard_s, heard_ids = torch.cat([heard_s, struck_s[:, None]], 1), torch.cat([heard_ids, key[:, None]], 1)
             sizes += going.long()
             earliest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)

@@ -214,7 +214,8 @@ class EventAutoregressive(Autoregressive):
                                    start_temperature=self.settings.start_temperature,
                                    stop_bias=self.settings.stop_bias,
                                    empty_bias=self.settings.empty_bias,
-                                   beat_echo=self.settings.beat_echo)  # [S, N]
+                                   beat_echo=self.settings.beat_echo,
+                                   cluster_guard=self.settings.cluster_guard)  # [S, N]
         self.drawn.append(sets)
         for past in (self.history, self.pitch_classes, self.drawn_onsets):
             if past is not None:

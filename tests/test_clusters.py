@@ -1,0 +1,130 @@
+"""Fewer clusters in chords (ar.cluster_guard, sequence/clusters.py)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from timestepmusic.config import Config
+from timestepmusic.sequence.carry import History, carry_items
+from timestepmusic.sequence.clusters import join_bins, key_lean, near_keys, onset_keys
+from timestepmusic.sequence.event_head import EventHead
+from timestepmusic.sequence.event_sampler import EventSampler
+
+NONE = float("-inf")
+FIELDS = ("ids", "offset_s", "duration_s", "intensity", "sizes")
+
+
+def keys_of(mask: torch.Tensor) -> list[int]:
+    return torch.nonzero(mask[0]).squeeze(1).tolist()
+
+
+def test_the_onset_is_the_latest_note_and_those_chained_to_it_within_25_ms():
+    # notes at −1 s (key 30), −30 ms (40), −10 ms (44) and 2.5 ms (47) and a pedal at 5 ms: the last three chain
+    heard_s = torch.tensor([[-1.0, -0.03, -0.01, 0.0025, NONE]], dtype=torch.float64)
+    ids = torch.tensor([[30, 40, 44, 47, 88]])
+    assert keys_of(onset_keys(heard_s, ids)) == [40, 44, 47]
+    assert keys_of(onset_keys(heard_s[:, [0, 3]], ids[:, [0, 3]])) == [47]  # a second apart: the latest alone
+    assert keys_of(onset_keys(heard_s[:, :0], ids[:, :0])) == []  # nothing heard
+    assert keys_of(onset_keys(torch.full((1, 2), NONE, dtype=torch.float64), ids[:, :2])) == []  # no note
+    assert keys_of(near_keys(onset_keys(heard_s[:, [0, 3]], ids[:, [0, 3]]))) == [45, 46, 47, 48, 49]
+    middles = (torch.arange(50, dtype=torch.float64) + 0.5) * 0.005
+    assert torch.nonzero(join_bins(middles, torch.tensor([-0.005], dtype=torch.float64))[0]).squeeze(1).tolist() \
+        == [0, 1, 2, 3]  # middles 2.5–17.5 ms: within 25 ms of the note 5 ms before the chunk
+
+
+def test_a_near_keys_logit_falls_by_its_chance_of_joining_weighed():
+    near = torch.zeros(2, 88, dtype=torch.bool)
+    near[0, [10, 11]] = True  # row 1: nothing near
+    joins = torch.tensor([[True, True, False, False]] * 2)
+    uniform = lambda keys: torch.zeros(*keys.shape, 4)  # noqa: E731 — every start bin alike: P(join) = 0.5
+    lean = key_lean(near, uniform, joins, 2.0)
+    expected = math.log(0.5 + 0.5 * math.exp(-2.0))
+    torch.testing.assert_close(lean[0, [10, 11]], torch.full((2,), expected))
+    assert lean[0].count_nonzero() == 2 and lean[1].count_nonzero() == 0
+    masked = lambda keys: torch.tensor([0.0, NONE, NONE, 0.0]).expand(*keys.shape, 4)  # noqa: E731 — P(join) = 0.5
+    torch.testing.assert_close(key_lean(near, masked, joins, 2.0), lean)
+    assert torch.equal(key_lean(near, uniform, torch.zeros_like(joins), 2.0), torch.zeros(2, 88))  # none joins
+
+
+def chord_head(seed: int, carry: bool = False) -> EventHead:
+    """An untrained head that strikes keys 40–44 in chords: its start and key odds set by hand."""
+    torch.manual_seed(seed)
+    head = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25, carry=carry)
+    with torch.no_grad():
+        head.out["start"][-1].weight.zero_()
+        head.out["start"][-1].bias.zero_()
+        head.out["start"][-1].bias[:2] += 4.0  # most starts in the first 10 ms: one onset
+        head.out["key"][-1].weight.zero_()
+        head.out["key"][-1].bias.zero_()
+        head.out["key"][-1].bias[40:45] += 4.0  # keys 40–44 most often
+        head.out["key"][-1].bias[88:] -= 3.0  # pedals and the stop seldom
+    return head
+
+
+def clusters_in_chords(drawn) -> tuple[int, int]:
+    """Neighbouring notes of a chord (chained within 25 ms) within 2 semitones, and all neighbouring pairs."""
+    near = pairs = 0
+    for row in range(drawn.ids.shape[0]):
+        size = int(drawn.sizes[row])
+        ids, start = drawn.ids[row, :size].numpy(), drawn.offset_s[row, :size].numpy()
+        notes = ids < 88
+        ids, start = ids[notes], start[notes]
+        if len(ids) < 2:
+            continue
+        onset = np.cumsum(np.r_[True, np.diff(start) > 0.025])
+        for o in np.unique(onset):
+            keys = np.sort(ids[onset == o])
+            near, pairs = near + int((np.diff(keys) <= 2).sum()), pairs + len(keys) - 1
+    return near, pairs
+
+
+def test_with_the_guard_chords_hold_no_clusters_and_without_it_draws_are_as_before():
+    head = chord_head(3)
+    features = torch.randn(400, 8)
+    plain = EventSampler(head).sample(features, torch.Generator().manual_seed(0))
+    unguarded = EventSampler(head).sample(features, torch.Generator().manual_seed(0), cluster_guard=0.0)
+    assert all(torch.equal(getattr(plain, f), getattr(unguarded, f)) for f in FIELDS)
+    guarded = EventSampler(head).sample(features, torch.Generator().manual_seed(0), cluster_guard=30.0)
+    near, pairs = clusters_in_chords(plain)
+    assert pairs > 300 and near / pairs > 0.5  # the head strikes 40–44 together
+    near, pairs = clusters_in_chords(guarded)
+    assert pairs > 100 and near == 0  # chords still, none with a second in it
+    assert guarded.sizes.float().mean() > 0.9 * plain.sizes.float().mean()  # the notes moved, not dropped
+
+
+def test_the_guard_weighs_the_joint_odds_exactly():
+    # one note 5 ms before the chunk (key 42): a first note at keys 40–44 joins it if it starts within 17.5 ms
+    head, rows = chord_head(4, carry=True), 20000
+    one = lambda x, dtype: torch.tensor([[x]], dtype=dtype).expand(rows, 1)  # noqa: E731
+    history = History(one(42, torch.long), one(-0.005, torch.float64), one(0.3, torch.float64), one(64, torch.long),
+                      torch.ones(rows, 1, dtype=torch.bool))
+    carry = carry_items(history, torch.zeros(rows, dtype=torch.float64))
+    features = torch.randn(1, 8).expand(rows, 8)
+
+    def first_notes(strength: float) -> tuple[np.ndarray, np.ndarray]:
+        drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry,
+                                          cluster_guard=strength)
+        note = (drawn.sizes > 0) & (drawn.ids[:, 0] < 88)
+        key, start_s = drawn.ids[note, 0].numpy(), drawn.offset_s[note, 0].numpy()
+        return (key >= 40) & (key <= 44), start_s < 0.02  # near the chord's note; joins it
+    near, joins = first_notes(0.0)
+    q, p_join = near.mean(), joins[near].mean()
+    assert 0.3 < q < 0.9 and 0.3 < p_join < 0.9  # both outcomes common, so the test can fail
+    strength = 1.5
+    w = math.exp(-strength)
+    near_g, joins_g = first_notes(strength)
+    expected_q = q * (1 - p_join * (1 - w)) / (1 - q * p_join * (1 - w))  # the weighted joint's marginal
+    expected_join = p_join * w / (p_join * w + 1 - p_join)
+    assert abs(near_g.mean() - expected_q) < 0.02
+    assert abs(joins_g[near_g].mean() - expected_join) < 0.03
+    assert abs(joins_g[~near_g].mean() - joins[~near].mean()) < 0.03  # other keys' starts keep their odds
+
+
+def test_the_guard_is_a_checked_sampling_setting():
+    assert Config().override(["ar.cluster_guard=2.5"]).ar.cluster_guard == 2.5
+    for bad in ("-1", "inf", "nan"):
+        with pytest.raises(ValueError, match="ar.cluster_guard"):
+            Config().override([f"ar.cluster_guard={bad}"])

@@ -1,20 +1,22 @@
-"""Fewer clusters in chords (`ar.cluster_guard`): a note that would join the chord being struck within 2 semitones
-of one of its notes is drawn less often, by a weight on the event head's joint choice of key and start, with no
+"""Fewer clusters in chords (`ar.cluster_guard`): among the notes that join the chord being struck, one within 2
+semitones of one of its notes is drawn at e^−C of its odds and the other keys more often in proportion, with no
 training.
 
-Why: in the drawn pieces a chord's neighbouring notes lie within 2 semitones of each other three times as often as
-in real ones (validation, 16 s: 11–12 % of the neighbouring pairs in a chord against 4 %; docs/quality.md,
-twenty-third session), heard as smudged or wrong notes; and the top line steps too seldom. The head chooses the
-key before the start, so a key cannot know whether its note will join the chord or start a new onset, and the
-network blends the two (the thirteenth session's finding: it steps two to three times too often inside chords).
-Here that is mended at sampling: the joint odds of (key k, start bin s) are weighted by exp(−C) where s joins the
-onset being struck (within ONSET_S of the latest note heard, the same rule as `pulse.onsets_among` and tsm
-evaluate) and k lies within STEP semitones of a note of that onset; the rest keep their odds. Drawn exactly:
-each key's logit gains ln(1 − (1 − e^−C) · P(join | k)), P from the start odds the sampler would use for that key
-(so the same note-or-pedal choice and key marginal as the weighted joint), and the start drawn given the key
-keeps the weight on its joining bins. A key whose note would start a new onset, a pedal, and every note when
-nothing joinable is heard keep their odds exactly.
-Shapes: R rows, I notes heard, K candidate keys per row, S start bins; 88 keys.
+Why: in the drawn pieces a chord's neighbouring keys lie within 2 semitones of each other three times as often as in
+real ones (validation, 16 s: 11–13 % of the neighbouring pairs in a chord against 4 %; docs/quality.md, twenty-third
+session), heard as smudged or wrong notes. The head chooses the key before the start, so a key cannot know whether
+its note will join the chord or start a new onset, and the network blends the two (the thirteenth session's
+finding: it steps two to three times too often inside chords and too seldom where a line moves).
+How, exactly: the event is drawn at the network's odds; where its note joins the onset being struck (its start
+within ONSET_S of the latest note heard, the rule of `pulse.onsets_among` and tsm evaluate) at a key within STEP
+semitones of one of the onset's notes, it is kept with probability e^−C, and otherwise drawn again from the notes
+that join: key k with odds p(k) · P(join | k) · (e^−C near the onset, else 1), then its start among the joining
+bins at the head's odds. This is rejection sampling whose first proposal is the draw itself, so the result is the
+network's joint odds of (key, start) with the near-and-joining cells weighed by e^−C and renormalised within the
+joining region: how often a note joins the chord, and every event that does not, keep the network's odds. (A first
+version weighed the cells and renormalised over the whole event; the mass then leaked to new onsets, pedals and the
+chunk's end, and the chords thinned: polyphony max 6.6 against 6.8–7.0 at 60 s, validation.)
+Shapes: R rows, I notes heard, S start bins; 88 keys.
 """
 from __future__ import annotations
 
@@ -53,19 +55,3 @@ def join_bins(start_middles_s: torch.Tensor, latest_s: torch.Tensor) -> torch.Te
     """Start bins' middles [S] (s from the chunk's start) and each row's latest note heard [R] (−inf: none) → the
     bins whose note would join that note's onset [R, S] (bool)."""
     return start_middles_s[None, :] - latest_s[:, None] <= ONSET_S
-
-
-def key_lean(near: torch.Tensor, start_log_odds, joins: torch.Tensor, strength: float) -> torch.Tensor:
-    """The change to the 88 keys' logits [R, 88]: ln(1 − (1 − e^−strength) · P(join | k)) at the keys near the
-    onset (`near` [R, 88]), 0 elsewhere. `start_log_odds(keys [R, K]) → [R, K, S]`: the start logits the sampler
-    would draw from for each key (−inf where not allowed); `joins` [R, S]: the joining bins."""
-    lean = torch.zeros(near.shape, device=near.device)
-    width = int(near.sum(dim=1).max())
-    if width == 0 or not joins.any():
-        return lean
-    candidates = near.float().topk(width, dim=1)  # [R, K]: each row's near keys first
-    keys, real = candidates.indices, candidates.values > 0  # [R, K] each
-    log_p = torch.log_softmax(start_log_odds(keys), dim=-1)  # [R, K, S]
-    p_join = (log_p.exp() * joins[:, None, :]).sum(dim=-1).nan_to_num(0.0).clamp(0.0, 1.0)  # [R, K]
-    change = torch.log1p(torch.expm1(torch.tensor(-strength)) * p_join)  # [R, K]: 0 at P = 0, −strength at P = 1
-    return lean.scatter_(1, keys, torch.where(real, change, 0.0).float())

@@ -25,6 +25,7 @@ C choices per event, I notes heard so far (ar.voices), V voices, S start bins.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +33,7 @@ import torch.nn.functional as F
 from ..batches import SetBatch
 from ..midi import NUM_IDS, NUM_KEYS
 from .carry import Carry
-from .clusters import join_bins, key_lean, near_keys, onset_keys
+from .clusters import join_bins, near_keys, onset_keys
 from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead
 from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
 from .pulse import BeatEcho, latest, onsets_among
@@ -66,6 +67,7 @@ class EventSampler:
         self.gru = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
         self.start_bins = torch.arange(head.bins.starts, device=self.first_bias.device)
         self.start_middles_s = head.bins.start_middle_s(self.start_bins)  # [S] float64, for ar.beat_echo
+        self.keys = torch.arange(NUM_KEYS, device=self.first_bias.device)[None]  # [1, 88], for ar.cluster_guard
         self.noise_widths = ((NEXT_CLASSES,) if head.onsets else ()) + (KINDS, NUM_KEYS, head.bins.starts,
                                                                          DURATION_BINS, INTENSITIES)
 
@@ -95,9 +97,9 @@ class EventSampler:
         ending a chunk that holds an event already (ar.stop_bias), `empty_bias` to that of ending it before its first
         event (ar.empty_bias). `beat_echo`: the strength of a lean on each note's start toward the intervals between
         the onsets heard, after them (ar.beat_echo, pulse.BeatEcho; needs `onsets`), added after the start
-        temperature; a pedal's start does not lean. `cluster_guard`: the weight exp(−it) on the joint odds of a key and
-        start where the note would join the onset being struck within 2 semitones of one of its notes (ar.cluster_guard,
-        clusters.py): the key's logit gains ln(1 − (1 − e^−it) · P(join | key)), the start its weight."""
+        temperature; a pedal's start does not lean. `cluster_guard` C: among the notes that join the onset being
+        struck, one within 2 semitones of one of its notes is drawn at e^−C of its odds, the others more often in
+        proportion, so that the chord keeps its size and its odds of a note (ar.cluster_guard, clusters.py)."""
         head, through = self.head, self.through
         pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
@@ -146,23 +148,40 @@ class EventSampler:
             pulse_heard, last_note_s = onsets[0].to(device), onsets[1].to(device)  # [R, M], [R]
         echo = BeatEcho(pulse_heard, self.start_middles_s, beat_echo) if beat_echo > 0 else None
 
-        def start_odds(key: torch.Tensor) -> torch.Tensor:
-            """Each row's key [R] (or K candidate notes [R, K]) → the logits its start bin is drawn from [R, S] (or
-            [R, K, S]): the head's, the pulse's where it has one, the order's mask, the start temperature and, for a
-            note, the echo's lean (what the cluster guard weighs next)."""
+        def start_odds(key: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+            """Each row's key [R] (or, for the rows `rows` [R'], every key [R', 88]) → the logits its start bin is
+            drawn from [R, S] (or [R', 88, S]): the head's, the pulse's where it has one, the order's mask, the
+            start temperature and, for a note, the echo's lean."""
             many = key.dim() == 2
-            wide = (lambda x: x[:, None]) if many else (lambda x: x)  # a row's [R, …] beside its keys
-            logits = F.linear(F.gelu(wide(at["start"]) + through["key", "start"][key]), *self.second["start"])
+            of = (lambda x: x[rows][:, None]) if many else (lambda x: x)  # a row's [R, …] beside its keys
+            logits = F.linear(F.gelu(of(at["start"]) + through["key", "start"][key]), *self.second["start"])
             if head.pulse is not None:  # the state the start's layers read: the key's (and next choice's) added
-                start_state = wide(state) + head.given["key"].weight[key]  # [R, (K,) H]
+                start_state = of(state) + head.given["key"].weight[key]  # [R, (88,) H]
                 if head.onsets:
-                    start_state = start_state + wide(head.given["next"].weight[chosen])
-                heard = pulse_heard[:, None].expand(-1, key.shape[1], -1) if many else pulse_heard  # [R, (K,) M]
+                    start_state = start_state + of(head.given["next"].weight[chosen])
+                heard = of(pulse_heard).expand(-1, key.shape[1], -1) if many else pulse_heard  # [R, (88,) M]
                 logits = logits + head.pulse(start_state.flatten(0, -2), heard.flatten(0, -2)).view_as(logits)
-            logits = logits.masked_fill(~wide(allowed), -torch.inf) / start_temperature
+            logits = logits.masked_fill(~of(allowed), -torch.inf) / start_temperature
             if echo_lean is not None:
-                logits = logits + (echo_lean[:, None] if many else echo_lean * (key < NUM_KEYS)[:, None])
+                logits = logits + (of(echo_lean) if many else echo_lean * (key < NUM_KEYS)[:, None])
             return logits
+
+        def revoice(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """The note of each row `rows` [R'] (guided: its pieces' told rows, then their untold ones) drawn again
+            among those that join the onset, the keys near it at e^−C of their odds (clusters.py) → key and start
+            [R'] each."""
+            every = self.keys.expand(rows.shape[0], -1)  # [R', 88]
+            odds = start_odds(every, rows)  # [R', 88, S]
+            joining = joins[rows][:, None, :]  # [R', 1, S]
+            log_p_join = torch.log_softmax(odds, dim=-1).masked_fill(~joining, -torch.inf).logsumexp(-1)  # [R', 88]
+            logits = key_logits[rows, :NUM_KEYS] / temperature + log_p_join - cluster_guard * near[rows]  # [R', 88]
+            noise = torch.empty(rows.shape[0] // (2 if guided else 1), NUM_KEYS + head.bins.starts)
+            key_noise, start_noise = noise.exponential_(generator=rng).log_().neg_().to(device).split(
+                [NUM_KEYS, head.bins.starts], 1)
+            new_key = pick(logits, key_noise)  # [R']
+            new_start = pick(odds[torch.arange(rows.shape[0], device=device), new_key].masked_fill(
+                ~joining[:, 0], -torch.inf), start_noise)  # [R']
+            return new_key, new_start
         ends_biased = stop_bias != 0.0 or empty_bias != 0.0  # the chunk's end: empty_bias before its first event
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
@@ -193,7 +212,6 @@ class EventSampler:
             # ar.onsets, only the bins that join the latest onset or only those past it, as chosen
             allowed = (start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
                        else self.start_bins >= earliest[:, None])  # [R, S]
-            echo_lean = echo(pulse_heard) if echo is not None and guards else None  # [R, S]; else after the key
             key_logits = F.linear(F.gelu(at["key"]), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
             lean_state = state + self.lean_given[chosen] if self.lean_given is not None else state  # [R, H]
             if pointer is not None:
@@ -206,11 +224,6 @@ class EventSampler:
                 key_logits = key_logits + chunk_bias
             if never is not None:
                 key_logits = key_logits.masked_fill(never, -torch.inf)
-            if guards:  # a note that would join the onset within 2 semitones of its notes: weighed down, exactly
-                near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
-                joins = join_bins(self.start_middles_s, heard_s.max(dim=1).values if heard_s.shape[1]
-                                  else torch.full((r,), -torch.inf, dtype=torch.float64, device=device)) & allowed
-                key_logits = key_logits + F.pad(key_lean(near, start_odds, joins, cluster_guard), (0, KINDS - 1))
             # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …
             kinds = torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)
             if head.onsets:  # the stop was the next choice's
@@ -224,13 +237,21 @@ class EventSampler:
             # … and a note's key at the temperature
             note = pick(key_logits[:, :NUM_KEYS] / temperature, key_noise)
             key = torch.where(kind == 0, note, NUM_KEYS + kind - 1).clamp_(max=NUM_IDS - 1)
-            if echo is not None and echo_lean is None and (key < NUM_KEYS).any():  # a pedal's start keeps its odds
-                echo_lean = echo(pulse_heard)  # [R, S]
-            start_logits = start_odds(key)  # [R, S]
-            if guards:
-                clustered = near.gather(1, key.clamp(max=NUM_KEYS - 1)[:, None])[:, 0] & (key < NUM_KEYS)  # [R]
-                start_logits = start_logits - cluster_guard * (joins & clustered[:, None])
-            start = pick(start_logits, start_noise)
+            is_note = key < NUM_KEYS
+            echo_lean = echo(pulse_heard) if echo is not None and is_note.any() else None  # [R, S]; pedals: none
+            start = pick(start_odds(key), start_noise)
+            if guards and is_note.any():  # a note joining the onset within 2 semitones of one of its notes …
+                near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
+                joins = join_bins(self.start_middles_s, heard_s.max(dim=1).values if heard_s.shape[1]
+                                  else torch.full((r,), -torch.inf, dtype=torch.float64, device=device))  # [R, S]
+                clustered = (is_note & near.gather(1, key.clamp(max=NUM_KEYS - 1)[:, None])[:, 0]
+                             & joins.gather(1, start[:, None])[:, 0])  # [R]
+                if clustered.any():  # … is kept at e^−C, else drawn again among the notes that join
+                    kept = torch.rand(pieces, generator=rng).to(device) < math.exp(-cluster_guard)  # [pieces]
+                    redo = clustered & (kept.repeat(2) if guided else kept).logical_not()  # [R]
+                    if redo.any():
+                        rows = torch.nonzero(redo).squeeze(1)  # [R'] (guided: told rows, then untold: both halves)
+                        key[rows], start[rows] = revoice(rows)
             duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])
             duration = pick(duration_logits, duration_noise)

@@ -116,6 +116,7 @@ def test_descriptors_match_hand_computed_values():
         "ioi_std": 0.5,
         "melodic_step_mean": 4.0,  # top line E4 (over C4), G4, C5: steps 3 and 5
         "stepwise_share": 0.0,
+        "chord_cluster_share": 0.0,  # one chord, C4 and E4: 4 semitones apart
         # pitch-class counts C, E, G in the first 2 s against C alone in the second, correlated over 12 classes
         "key_steadiness": (1 - 3 / 12) / math.sqrt((3 - 9 / 12) * (1 - 1 / 12)),
         "duration_log_mean": 0.0,  # ln 2 + ln 1 + ln 1 + ln ½
@@ -132,7 +133,7 @@ def test_descriptors_match_hand_computed_values():
     np.testing.assert_allclose(d[HISTOGRAM][0], np.array([2, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0]) / 4)
     # the second excerpt has no notes: note figures are NaN, pedal figures are not
     for name in ("pitch_range", "pitch_class_entropy", "velocity_mean", "ioi_mean", "duration_log_mean",
-                 "melodic_step_mean", "stepwise_share", "key_steadiness", "longest_note_s"):
+                 "melodic_step_mean", "stepwise_share", "chord_cluster_share", "key_steadiness", "longest_note_s"):
         assert np.isnan(d[name][1]), name
     assert d["note_density"][1] == 0 and d["polyphony_max"][1] == 0
     assert d["longest_silence_s"][1] == pytest.approx(2.0)  # silent throughout
@@ -189,6 +190,17 @@ def test_top_line_steps_tell_a_scale_from_leaps_under_a_bass():
     assert d["stepwise_share"][1] == 0.0
     one_note = describe(excerpts_from_events([line([60])]))  # a single onset has no step
     assert np.isnan(one_note["melodic_step_mean"][0]) and np.isnan(one_note["stepwise_share"][0])
+
+
+def test_chord_clusters_are_neighbouring_keys_of_one_onset_at_most_2_semitones_apart():
+    # C4 D4 G4 rolled over 20 ms (one onset: D4 is 2 from C4, G4 5 from D4), then E4 and F4 0.5 s apart (no chord)
+    rolled = Events([key(67), key(60), key(62), key(64), key(65)], [0.0, 0.01, 0.02, 0.5, 1.0], [0.3] * 5,
+                    [60] * 5, 1.5)
+    unison_and_third = Events([key(60), key(60), key(64)], [0.0, 0.0, 0.0], [0.3] * 3, [60] * 3, 1.0)
+    d = describe(excerpts_from_events([rolled, unison_and_third, line(C_MAJOR)]))
+    assert d["chord_cluster_share"][0] == pytest.approx(0.5)  # a line's seconds are not clusters
+    assert d["chord_cluster_share"][1] == pytest.approx(0.5)  # a unison struck twice is
+    assert np.isnan(d["chord_cluster_share"][2])  # no chord
 
 
 def test_key_steadiness_is_one_for_one_key_and_negative_for_a_far_modulation():

@@ -519,11 +519,10 @@ class AutoregressiveConfig:
     default's 3 was chosen on validation among 1–5; above 5 unmeasured). Needs no training: any events model takes
     it, and a continued prompt's onsets are heard, so its beat carries on."""
     cluster_guard: float = 0.0
-    """Events arm, sampling only: a note that would join the chord being struck within 2 semitones of one of its
-    notes is drawn with its joint odds of key and start × e^−this (sequence/clusters.py: each key's logit gains
-    ln(1 − (1 − e^−this) · P(its note joins)), so the weight is exact, not a rejection). 0: the network's odds;
-    larger: fewer clusters (seconds inside chords), the notes moved to other keys or to a new onset. Needs no
-    training: any events model takes it."""
+    """Events arm, sampling only: among the notes that join the chord being struck, one within 2 semitones of one
+    of its notes (a second or a unison inside the chord) is drawn at e^−this of its odds, the other chord notes
+    more often in proportion (sequence/clusters.py; exact, by rejection: how often a note joins a chord keeps the
+    network's odds). 0: the network's odds; larger: fewer clusters. Needs no training: any events model takes it."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""

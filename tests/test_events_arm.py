@@ -449,14 +449,15 @@ def test_with_onsets_the_biases_move_the_next_choices_end():
 def test_the_sampling_settings_reach_the_sampler_from_the_model_and_from_set(tmp_path, monkeypatch):
     heard = []
     spy_on_event_sampler(monkeypatch, lambda arguments: heard.append(
-        tuple(arguments.get(k) for k in ("start_temperature", "stop_bias", "empty_bias", "beat_echo"))
+        tuple(arguments.get(k) for k in ("start_temperature", "stop_bias", "empty_bias", "beat_echo", "cluster_guard"))
         + (arguments.get("onsets") is not None,)))
     assert main(["generate", "-n", "1", "--seconds", "0.5", "-o", str(tmp_path / "a")]) == 0
-    assert heard and set(heard) == {(0.6, 0.6, -0.5, 3.0, True)}  # the shipped default's own, the onsets heard
+    assert heard and set(heard) == {(0.6, 0.6, -0.5, 3.0, 1.5, True)}  # the shipped default's own, the onsets heard
     heard.clear()
     assert main(["generate", "-n", "1", "--seconds", "0.5", "-o", str(tmp_path / "b"), "--set", "ar.start_temperature=0.9",
-                 "--set", "ar.stop_bias=0", "--set", "ar.empty_bias=-1", "--set", "ar.beat_echo=0"]) == 0
-    assert heard and set(heard) == {(0.9, 0.0, -1.0, 0.0, False)}
+                 "--set", "ar.stop_bias=0", "--set", "ar.empty_bias=-1", "--set", "ar.beat_echo=0",
+                 "--set", "ar.cluster_guard=0"]) == 0
+    assert heard and set(heard) == {(0.9, 0.0, -1.0, 0.0, 0.0, False)}
 
 
 def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path, capsys):
@@ -469,6 +470,7 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
     assert model.arm.settings.start_temperature == 0.6  # sharper starts, chosen on validation (twenty-first session) …
     assert (model.arm.settings.stop_bias, model.arm.settings.empty_bias) == (0.6, -0.5)  # … the density calibrated
     assert model.arm.settings.beat_echo == 3.0  # notes keep the beat heard (twenty-second session, validation)
+    assert model.arm.settings.cluster_guard == 1.5  # few seconds inside chords (twenty-third session, validation)
     assert model.arm.settings.carry and model.arm.generator.events.carry is not None  # it hears the past
     assert model.arm.settings.intervals == 4 and model.arm.generator.events.intervals is not None  # and intervals
     assert model.arm.generator.events.tonal is not None and model.arm.generator.style is not None  # key, character

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-KEY_DESCRIPTORS = ("pitch_range", "damper_fraction", "longest_note_s", "longest_silence_s", "pulse_clarity")
+KEY_DESCRIPTORS = ("pitch_range", "damper_fraction", "longest_note_s", "longest_silence_s", "pulse_clarity",
+                   "chord_cluster_share")
 
 
 def decoded_real_row(ae, corpus, split: str, seconds: float):

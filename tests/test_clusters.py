@@ -12,6 +12,7 @@ from timestepmusic.sequence.carry import History, carry_items
 from timestepmusic.sequence.clusters import join_bins, near_keys, onset_keys
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
+from timestepmusic.sequence.pulse import ONSETS
 
 NONE = float("-inf")
 FIELDS = ("ids", "offset_s", "duration_s", "intensity", "sizes")
@@ -75,12 +76,39 @@ def clusters_in_chords(drawn) -> tuple[int, int]:
     return near, pairs
 
 
-def test_with_the_guard_chords_hold_no_clusters_and_without_it_draws_are_as_before():
+def test_without_the_guard_the_sampler_draws_as_before_it():
+    # pinned from the sampler of commit 6c37dbc (the twenty-second session's, before the guard), echo and biases on
+    torch.manual_seed(5)
+    head = EventHead(width=8, hidden=16, max_events=5, chunk_seconds=0.25, carry=False)
+    features = torch.randn(3, 8, generator=torch.Generator().manual_seed(2))
+    beat = torch.tensor([[-0.2, -0.5, -0.8, -1.1] + [NONE] * (ONSETS - 4)], dtype=torch.float64).expand(3, -1)
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), start_temperature=0.6,
+                                      stop_bias=0.3, onsets=(beat, beat[:, 0]), beat_echo=3.0, cluster_guard=0.0)
+    assert drawn.ids.tolist() == [[53, 49, 7, 60, 36], [64, 0, 0, 0, 0], [71, 23, 63, 46, 49]]
+    assert (drawn.offset_s / 0.005).floor().long().tolist() == [[22] * 5, [22, 0, 0, 0, 0], [22, 22, 22, 26, 26]]
+    assert drawn.sizes.tolist() == [5, 1, 5]
+
+
+def test_a_pieces_draws_do_not_depend_on_whether_another_pieces_note_was_revoiced():
+    head = chord_head(3, carry=True)
+    one = lambda keys, dtype: torch.tensor(keys, dtype=dtype)[:, None]  # noqa: E731 — one note heard per piece
+
+    def draw(first_heard: int, seed: int):
+        """Two pieces; the second heard a note far from the chord's keys 5 ms before the chunk, the first this one."""
+        history = History(one([first_heard, 80], torch.long), one([-0.005] * 2, torch.float64),
+                          one([0.3] * 2, torch.float64), one([64] * 2, torch.long), torch.ones(2, 1, dtype=torch.bool))
+        carry = carry_items(history, torch.zeros(2, dtype=torch.float64))
+        return EventSampler(head).sample(torch.zeros(2, 8), torch.Generator().manual_seed(seed), carry=carry,
+                                         cluster_guard=1.5)
+    for seed in range(8):  # the first piece's first note joins a note near it (often re-voiced) or one far from it
+        near, far = draw(42, seed), draw(80, seed)
+        assert all(torch.equal(getattr(near, f)[1:], getattr(far, f)[1:]) for f in FIELDS)
+
+
+def test_with_the_guard_chords_hold_no_clusters():
     head = chord_head(3)
     features = torch.randn(400, 8)
     plain = EventSampler(head).sample(features, torch.Generator().manual_seed(0))
-    unguarded = EventSampler(head).sample(features, torch.Generator().manual_seed(0), cluster_guard=0.0)
-    assert all(torch.equal(getattr(plain, f), getattr(unguarded, f)) for f in FIELDS)
     guarded = EventSampler(head).sample(features, torch.Generator().manual_seed(0), cluster_guard=30.0)
     near, pairs = clusters_in_chords(plain)
     assert pairs > 300 and near / pairs > 0.5  # the head strikes 40–44 together
@@ -89,25 +117,31 @@ def test_with_the_guard_chords_hold_no_clusters_and_without_it_draws_are_as_befo
     assert guarded.sizes.float().mean() > 0.95 * plain.sizes.float().mean()  # the notes re-voiced, not dropped
 
 
-def test_the_guard_weighs_the_near_keys_among_the_notes_that_join_exactly():
-    # one note 5 ms before the chunk (key 42): a first note joins its onset if it starts within 17.5 ms
+@pytest.mark.parametrize("guidance", [1.0, 6.0])
+def test_the_guard_weighs_the_near_keys_among_the_notes_that_join_exactly(guidance):
+    # one note 5 ms before the chunk (key 42): a first note joins its onset if it starts within 17.5 ms; guided,
+    # each choice is drawn from the untold logits + 6 × (told − untold): the chance of joining is the mixed odds' (a
+    # guard that weighed each half by its own drew the near keys among those that join at 0.446 against 0.353 here)
     head, rows = chord_head(4, carry=True, near_join=True), 20000
     one = lambda x, dtype: torch.tensor([[x]], dtype=dtype).expand(rows, 1)  # noqa: E731
     history = History(one(42, torch.long), one(-0.005, torch.float64), one(0.3, torch.float64), one(64, torch.long),
                       torch.ones(rows, 1, dtype=torch.bool))
     carry = carry_items(history, torch.zeros(rows, dtype=torch.float64))
-    features = torch.randn(1, 8).expand(rows, 8)
+    g = torch.Generator().manual_seed(0)
+    told, untold = torch.randn(1, 8, generator=g) * 2, torch.randn(1, 8, generator=g) * 2
+    features = told.expand(rows, 8) if guidance == 1.0 else torch.cat([told.expand(rows, 8), untold.expand(rows, 8)])
 
     def first_notes(strength: float) -> tuple[np.ndarray, np.ndarray, float]:
-        drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry,
+        drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry, guidance=guidance,
                                           cluster_guard=strength)
         note = (drawn.sizes > 0) & (drawn.ids[:, 0] < 88)
         key, start_s = drawn.ids[note, 0].numpy(), drawn.offset_s[note, 0].numpy()
         return (key >= 40) & (key <= 44), start_s < 0.02, float(note.float().mean())  # near 42; joins; notes
     near, joins, notes = first_notes(0.0)
     q = near[joins].mean()  # the near keys' share among the notes that join
-    assert 0.3 < joins.mean() < 0.9 and 0.3 < q < 0.99  # both outcomes seen, so the test can fail
-    assert joins[near].mean() > joins[~near].mean() + 0.3  # a near key joins far more often: a redraw must know it
+    assert 0.05 < joins.mean() < 0.9 and 0.3 < q < 0.99  # both outcomes seen, so the test can fail
+    if guidance == 1.0:
+        assert joins[near].mean() > joins[~near].mean() + 0.3  # a near key joins far more often: a redraw must know it
     w = math.exp(-1.5)
     near_g, joins_g, notes_g = first_notes(1.5)
     assert abs(notes_g - notes) < 0.015  # a note as often: the kind choice is the network's

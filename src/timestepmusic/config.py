@@ -522,7 +522,8 @@ class AutoregressiveConfig:
     """Events arm, sampling only: among the notes that join the chord being struck, one within 2 semitones of one
     of its notes (a second or a unison inside the chord) is drawn at e^−this of its odds, the other chord notes
     more often in proportion (sequence/clusters.py; exact, by rejection: how often a note joins a chord keeps the
-    network's odds). 0: the network's odds; larger: fewer clusters. Needs no training: any events model takes it."""
+    network's odds; the notes before the chunk are heard where the model has ar.carry). 0: the network's odds;
+    larger: fewer clusters. Needs no training: any events model takes it."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""

@@ -13,7 +13,10 @@ semitones of one of the onset's notes, it is kept with probability e^−C, and o
 that join: key k with odds p(k) · P(join | k) · (e^−C near the onset, else 1), then its start among the joining
 bins at the head's odds. This is rejection sampling whose first proposal is the draw itself, so the result is the
 network's joint odds of (key, start) with the near-and-joining cells weighed by e^−C and renormalised within the
-joining region: how often a note joins the chord, and every event that does not, keep the network's odds. (A first
+joining region: how often a note joins the chord, and every event that does not, keep the network's odds. Guided
+(classifier-free guidance), P(join | k) is that of the mixed start odds the sampler draws from. The keep-or-redraw
+coin and the redraw's noise are drawn for every piece at every event, so no piece's draws depend on another's. The
+notes heard before the chunk are the carry's (a model without ar.carry guards only within the chunk). (A first
 version weighed the cells and renormalised over the whole event; the mass then leaked to new onsets, pedals and the
 chunk's end, and the chords thinned: polyphony max 6.6 against 6.8–7.0 at 60 s, validation.)
 Shapes: R rows, I notes heard, S start bins; 88 keys.
@@ -53,5 +56,6 @@ def near_keys(keys: torch.Tensor) -> torch.Tensor:
 
 def join_bins(start_middles_s: torch.Tensor, latest_s: torch.Tensor) -> torch.Tensor:
     """Start bins' middles [S] (s from the chunk's start) and each row's latest note heard [R] (−inf: none) → the
-    bins whose note would join that note's onset [R, S] (bool)."""
+    bins whose note would join that note's onset [R, S] (bool; the sampler's starts never go back in time, so of
+    these only the bins at or after the latest note are ever drawn)."""
     return start_middles_s[None, :] - latest_s[:, None] <= ONSET_S

@@ -2,7 +2,8 @@
 
 The head's density, exactly: the same GRU step and the same four choices (five with ar.onsets: join, onset or
 end first), each drawn by the Gumbel-max rule (a -inf logit is never drawn), at the model's own odds unless a
-sampling setting tempers the key or the start or biases the chunk's end (EventSampler.sample). What makes
+sampling setting tempers the key or the start, leans the start toward the beat heard, biases the chunk's end or
+re-voices a second inside a chord (EventSampler.sample). What makes
 it fast is that sampling runs one event at a time for few rows (one piece: one row), where each tensor operation
 costs more to launch than to compute, so it does fewer of them:
 - each choice's head starts with a linear layer of (GRU state + the embeddings of the choices made before it in
@@ -20,7 +21,7 @@ guidance, Ho & Salimans 2022: the network was trained told and, for a tenth of i
 both halves alike.
 An `EventSampler` holds those tables; prepare one per sample (the weights must not change while it is used).
 Shapes: R chunk rows (2R with guidance: told, then untold), N events per chunk (max_events), H head width,
-C choices per event, I notes heard so far (ar.voices), V voices, S start bins.
+C choices per event, I notes heard so far (ar.voices, ar.cluster_guard), V voices, S start bins.
 """
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ class EventSampler:
         gru = head.gru
         self.gru = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
         self.start_bins = torch.arange(head.bins.starts, device=self.first_bias.device)
-        self.start_middles_s = head.bins.start_middle_s(self.start_bins)  # [S] float64, for ar.beat_echo
+        self.start_middles_s = head.bins.start_middle_s(self.start_bins)  # [S] float64: ar.beat_echo, the guard
         self.keys = torch.arange(NUM_KEYS, device=self.first_bias.device)[None]  # [1, 88], for ar.cluster_guard
         self.noise_widths = ((NEXT_CLASSES,) if head.onsets else ()) + (KINDS, NUM_KEYS, head.bins.starts,
                                                                          DURATION_BINS, INTENSITIES)
@@ -138,6 +139,8 @@ class EventSampler:
             never = torch.zeros(r, NUM_IDS + 1, dtype=torch.bool, device=device)
             never[:, NUM_KEYS:NUM_IDS] = unpressed
         guards = cluster_guard > 0
+        widths = self.noise_widths + ((1, NUM_KEYS, head.bins.starts) if guards else ())  # the guard's: every event,
+        # for every piece, so that no piece's draws depend on whether another's note was re-voiced
         if head.voices is not None or head.onsets or guards:  # the notes heard (ar.voices, ar.onsets, the guard)
             heard_s, heard_ids = carry_notes(carry, r, device)  # [R, I] each
             latest_s = latest_heard(heard_s, torch.full((1,), heard_s.shape[1], device=device))[:, 0]  # [R]
@@ -173,11 +176,15 @@ class EventSampler:
             every = self.keys.expand(rows.shape[0], -1)  # [R', 88]
             odds = start_odds(every, rows)  # [R', 88, S]
             joining = joins[rows][:, None, :]  # [R', 1, S]
-            log_p_join = torch.log_softmax(odds, dim=-1).masked_fill(~joining, -torch.inf).logsumexp(-1)  # [R', 88]
+            drawn_odds = odds  # the start odds each key would be drawn at: guided, the halves mixed as pick mixes them
+            if guided:
+                told, untold = odds.chunk(2)  # [R'/2, 88, S] each
+                drawn_odds = torch.where(told == -torch.inf, told, untold + guidance * (told - untold)).repeat(2, 1, 1)
+            log_p_join = torch.log_softmax(drawn_odds, dim=-1).masked_fill(~joining, -torch.inf).logsumexp(-1)
+            # [R', 88], the same in both halves: pick's mixing of the key then adds it once, as it should
             logits = key_logits[rows, :NUM_KEYS] / temperature + log_p_join - cluster_guard * near[rows]  # [R', 88]
-            noise = torch.empty(rows.shape[0] // (2 if guided else 1), NUM_KEYS + head.bins.starts)
-            key_noise, start_noise = noise.exponential_(generator=rng).log_().neg_().to(device).split(
-                [NUM_KEYS, head.bins.starts], 1)
+            pieces_of = rows[: rows.shape[0] // 2] if guided else rows  # [R'/2 or R']: each redrawn piece
+            key_noise, start_noise = (noise[pieces_of] for noise in revoice_noise)
             new_key = pick(logits, key_noise)  # [R']
             new_start = pick(odds[torch.arange(rows.shape[0], device=device), new_key].masked_fill(
                 ~joining[:, 0], -torch.inf), start_noise)  # [R']
@@ -192,9 +199,11 @@ class EventSampler:
             first = F.linear(state, self.first_weight, self.first_bias)  # [R, C·H]: each choice's first layer
             at = dict(zip(self.order, first.split(h, dim=1)))  # [R, H] each
             end_bias = torch.where(sizes > 0, stop_bias, empty_bias) if ends_biased else None  # [R]
-            gumbel = torch.empty(pieces, sum(self.noise_widths)).exponential_(generator=rng).log_().neg_().to(device)
-            *next_noise, kind_noise, key_noise, start_noise, duration_noise, intensity_noise = gumbel.split(
-                self.noise_widths, 1)
+            gumbel = torch.empty(pieces, sum(widths)).exponential_(generator=rng).log_().neg_().to(device)
+            noises = gumbel.split(widths, 1)
+            if guards:  # a uniform for keeping a near note (exp(−exp(−g)) of a Gumbel g), noise for its redraw
+                (coin,), revoice_noise, noises = noises[-3].neg().exp().neg().exp().unbind(1), noises[-2:], noises[:-3]
+            *next_noise, kind_noise, key_noise, start_noise, duration_noise, intensity_noise = noises
             if head.onsets:  # join the latest onset, start a new one, or end the chunk, where each is possible …
                 limit = join_limit(latest_s, START_STEP_S)  # [R]
                 next_logits = F.linear(F.gelu(at["next"]), *self.second["next"])  # [R, 3]
@@ -244,10 +253,10 @@ class EventSampler:
                 near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
                 joins = join_bins(self.start_middles_s, heard_s.max(dim=1).values if heard_s.shape[1]
                                   else torch.full((r,), -torch.inf, dtype=torch.float64, device=device))  # [R, S]
-                clustered = (is_note & near.gather(1, key.clamp(max=NUM_KEYS - 1)[:, None])[:, 0]
+                clustered = (going & is_note & near.gather(1, key.clamp(max=NUM_KEYS - 1)[:, None])[:, 0]
                              & joins.gather(1, start[:, None])[:, 0])  # [R]
                 if clustered.any():  # … is kept at e^−C, else drawn again among the notes that join
-                    kept = torch.rand(pieces, generator=rng).to(device) < math.exp(-cluster_guard)  # [pieces]
+                    kept = coin < math.exp(-cluster_guard)  # [pieces]
                     redo = clustered & (kept.repeat(2) if guided else kept).logical_not()  # [R]
                     if redo.any():
                         rows = torch.nonzero(redo).squeeze(1)  # [R'] (guided: told rows, then untold: both halves)

@@ -251,8 +251,7 @@ class EventSampler:
             start = pick(start_odds(key), start_noise)
             if guards and is_note.any():  # a note joining the onset within 2 semitones of one of its notes …
                 near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
-                joins = join_bins(self.start_middles_s, heard_s.max(dim=1).values if heard_s.shape[1]
-                                  else torch.full((r,), -torch.inf, dtype=torch.float64, device=device))  # [R, S]
+                joins = join_bins(self.start_middles_s, latest_s)  # [R, S]
                 clustered = (going & is_note & near.gather(1, key.clamp(max=NUM_KEYS - 1)[:, None])[:, 0]
                              & joins.gather(1, start[:, None])[:, 0])  # [R]
                 if clustered.any():  # … is kept at e^−C, else drawn again among the notes that join
@@ -275,7 +274,7 @@ class EventSampler:
                 items = pointer.extend(items, key, duration, intensity, len(drawn) - 1)
             if head.voices is not None or head.onsets or hears_onsets or guards:
                 struck_s = torch.where(key < NUM_KEYS, head.bins.start_middle_s(start), -torch.inf)  # [R]
-            if head.voices is not None or head.onsets:
+            if head.voices is not None or head.onsets or guards:
                 latest_s = torch.maximum(latest_s, struck_s)
             if hears_onsets:
                 onset_s, last_note_s = onsets_among(struck_s[:, None], last_note_s)  # [R, 1], [R]

@@ -106,6 +106,29 @@ def open_corpus(args: argparse.Namespace, tmp: Path):
     return prepare([args.data], tmp / "corpus", progress=False).corpus
 
 
+def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of the scripts that compare generated MIDI folders with a split's real excerpts."""
+    parser.add_argument("folders", nargs="+", help="folders of generated MIDI files")
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--split", default="validation")
+    parser.add_argument("--seconds", type=float, default=16.0)
+
+
+def describe_real_and_generated(args: argparse.Namespace) -> tuple[dict, dict, list[str]]:
+    """`tsm evaluate`'s descriptors of the split's real excerpts and of the generated files' (cut as the report cuts
+    them) → (real, generated, the generated files read)."""
+    import glob
+
+    from timestepmusic.corpus import Corpus
+    from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_from_events
+    from timestepmusic.midi import read_events
+
+    real = describe(excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds))
+    files = [f for folder in args.folders for f in sorted(glob.glob(f"{folder}/*.mid"))]
+    generated = describe(excerpts_from_events([read_events(f)[0] for f in files], args.seconds))
+    return real, generated, files
+
+
 def copy_checkpoint(src: Path, dest: Path, load=None):
     """A private copy of the checkpoint `src` (run folder or checkpoint) at `dest`, since a training run may be
     rewriting it; returns `load(dest)`, or `dest` when `load` is None. A failed copy or load is retried twice."""

@@ -10,7 +10,6 @@ then prints B's mean in fifths of A's real distribution, real beside generated.
 from __future__ import annotations
 
 import argparse
-import glob
 import itertools
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import table  # noqa: E402
+from common import add_descriptor_arguments, describe_real_and_generated, table  # noqa: E402
 
 
 def bands(real: dict, generated: dict, by: str, of: str) -> list[list[str]]:
@@ -39,21 +38,14 @@ def bands(real: dict, generated: dict, by: str, of: str) -> list[list[str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folders", nargs="+", help="folders of generated MIDI files")
-    parser.add_argument("--corpus", required=True)
-    parser.add_argument("--split", default="validation")
-    parser.add_argument("--seconds", type=float, default=16.0)
+    add_descriptor_arguments(parser)
     parser.add_argument("--top", type=int, default=15, help="pairs to print (default 15)")
     parser.add_argument("--bands", metavar="A:B", help="instead of the pairs: B's mean in fifths of A")
     args = parser.parse_args()
-    from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.compare import descriptor_features, trees_classifier_test
-    from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, describe, excerpts_from_corpus, excerpts_from_events
-    from timestepmusic.midi import read_events
+    from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS
 
-    real = describe(excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds))
-    files = [f for folder in args.folders for f in sorted(glob.glob(f"{folder}/*.mid"))]
-    generated = describe(excerpts_from_events([read_events(f)[0] for f in files], args.seconds))
+    real, generated, files = describe_real_and_generated(args)
     print(f"{len(files)} generated files, {len(real[SCALAR_DESCRIPTORS[0]])} real {args.seconds:g} s excerpts "
           f"({args.split})")
     if args.bands:

@@ -10,7 +10,6 @@ exactly zero (a pedal never pressed) is printed beside, real and generated.
 from __future__ import annotations
 
 import argparse
-import glob
 import sys
 from pathlib import Path
 
@@ -18,24 +17,18 @@ import numpy as np
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import table  # noqa: E402
+from common import add_descriptor_arguments, describe_real_and_generated, table  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folders", nargs="+", help="folders of generated MIDI files")
-    parser.add_argument("--corpus", required=True)
-    parser.add_argument("--split", default="validation")
-    parser.add_argument("--seconds", type=float, default=16.0)
+    add_descriptor_arguments(parser)
     args = parser.parse_args()
-    from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.compare import descriptor_features, trees_classifier_test
-    from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, describe, excerpts_from_corpus, excerpts_from_events
-    from timestepmusic.midi import read_events
+    from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS
 
-    real = descriptor_features(describe(excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds)))
-    files = [f for folder in args.folders for f in sorted(glob.glob(f"{folder}/*.mid"))]
-    generated = descriptor_features(describe(excerpts_from_events([read_events(f)[0] for f in files], args.seconds)))
+    real_desc, generated_desc, files = describe_real_and_generated(args)
+    real, generated = descriptor_features(real_desc), descriptor_features(generated_desc)  # [Xr, D], [Xg, D]
     every = trees_classifier_test(real, generated)["accuracy"]
     rows = []
     for j, name in enumerate(SCALAR_DESCRIPTORS):

@@ -397,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help=f"epochs to train (default {ae.epochs}; with --resume: the new total)")
     p.add_argument("--batch", type=int, help=f"chunks per batch (default {ae.batch_chunks})")
     p.add_argument("--lr", type=float, help=f"Adam learning rate (default {ae.lr:.0e}, safe for a run left alone; the "
-                   "README's models started at 1e-3 and were lowered by hand with --resume --lr; with --resume: "
+                   "shipped autoencoders started at 1e-3 and were lowered by hand with --resume --lr; with --resume: "
                    "from here on)")
     p.add_argument("--checkpoint-minutes", type=float,
                    help=f"minutes between RUN/last checkpoints within an epoch (default {ae.checkpoint_every_s / 60:g}; "

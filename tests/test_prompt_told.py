@@ -102,6 +102,16 @@ def test_generate_sets_sampling_settings_for_one_run(tiny_corpus, paused_model, 
         assert main(run + ["--set", bad, "-o", str(tmp_path / "bad")]) == 2
         err = capsys.readouterr().err.strip()
         assert said in err and len(err.splitlines()) == 1
+        if "is not a setting" in said:  # the list offered holds only what this arm reads
+            assert "ar.beat_echo" in err and "ar.mixture_temperature" not in err
+    fixed = ["generate", "--model", str(paused_model.folder), "-n", "1", "--seconds", "2", "-o", str(tmp_path / "x")]
+    for bad, said in ((["--set", "ar.end_bias=5"], "give --max-seconds too"),  # it would change nothing
+                      (["--temperature", "0.9", "--set", "ar.temperature=1.2"], "both given: give one")):
+        capsys.readouterr()
+        assert main(fixed + bad) == 2
+        err = capsys.readouterr().err.strip()
+        assert said in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x").exists()
 
 
 def test_a_silent_continuation_of_a_prompt_ending_in_silence_says_so(tiny_corpus, paused_model, monkeypatch, caplog):

@@ -223,8 +223,8 @@ def check_run_folder(run: str | Path, *, overwrite: bool = False,
             where = f" (step {read_meta(run / 'last')[1].get('step')})"
         except ValueError:
             where = ""
-        raise ValueError(f"{run} already holds a run{where}; continue it with --resume {run} (resume=True), "
-                         "or start a new one there with --overwrite (overwrite=True; deletes the old one)")
+        raise ValueError(f"{run} already holds a run{where}; continue it with --resume {run}, "
+                         "or start a new one there with --overwrite (deletes the old one)")
     for what, path in (reads or {}).items():
         if path is not None and Path(path).exists() and Path(path).resolve().is_relative_to(run.resolve()):
             raise ValueError(f"{run}: the new run reads {what} {path} from this folder, which --overwrite would "

@@ -116,7 +116,8 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
                                epochs=args.epochs if args.resume else None, lr=args.lr if args.resume else None,
                                compile_model=args.compile if args.resume else None,
                                checkpoint_s=checkpoint_s if args.resume else None)
-    print(json.dumps(result, indent=1))
+    if result:  # a resumed run already at its end trained nothing, and its log said so
+        print(json.dumps(result, indent=1))
     return 0
 
 
@@ -150,7 +151,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
                                   max_seconds=args.max_minutes * 60 if args.max_minutes else None,
                                   steps=args.steps if args.resume else None,
                                   compile_model=args.compile if args.resume else None)
-    print(json.dumps(result, indent=1))
+    if result:  # a resumed run already at its end trained nothing, and its log said so
+        print(json.dumps(result, indent=1))
     return 0
 
 
@@ -201,6 +203,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     set_sampling(gan, args.set or [])
     continues, tempered = getattr(gan.arm, "continues", False), getattr(gan.arm, "tempered", False)
     ends_itself = gan.arch == "rnn" or (tempered and args.max_seconds is not None)
+    set_names = {a.partition("=")[0].strip() for a in args.set or []}
+    for flag, name in (("--temperature", "temperature"), ("--mixture-temperature", "mixture_temperature")):
+        if getattr(args, name) is not None and f"ar.{name}" in set_names:  # one would be silently ignored
+            raise ValueError(f"{flag} and --set ar.{name} both given: give one")
+    if "ar.end_bias" in set_names and not ends_itself:
+        raise ValueError("--set ar.end_bias moves where a piece ends itself; give --max-seconds too (with --seconds "
+                         "every piece runs exactly that long)")
     if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
         raise ValueError(f"the temperatures are for ar and events models; the model in {gan.folder} is a GAN ({gan.arch})")
     if not continues and args.prompt:

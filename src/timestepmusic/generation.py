@@ -367,16 +367,18 @@ def set_sampling(gan: GANModel, assignments: list[str]) -> None:
     if not getattr(gan.arm, "tempered", False):
         raise ValueError(f"--set: the model in {gan.folder} is a GAN ({gan.arch}); --set changes sampling settings of "
                          "ar and events models")
+    unread = LATENTS_ONLY if gan.arch == "events" else EVENTS_ONLY
+    readable = [name for name in SAMPLING_SETTINGS if name not in unread]  # what this model's arm reads
     for assignment in assignments:
         key = assignment.partition("=")[0].strip()
         section, _, name = key.partition(".")
         if section != "ar" or name not in SAMPLING_SETTINGS:
-            near = difflib.get_close_matches(name, SAMPLING_SETTINGS, n=1) if section == "ar" else []
+            near = difflib.get_close_matches(name, readable, n=1) if section == "ar" else []
             hint = f" (did you mean ar.{near[0]}?)" if near else ""
             raise ValueError(f"--set {assignment}: {key or 'that'} is not a setting generate changes{hint}; give "
-                             f"ar.NAME=VALUE with one of the sampling settings: "
-                             f"{', '.join('ar.' + n for n in SAMPLING_SETTINGS)}")
-        if name in (LATENTS_ONLY if gan.arch == "events" else EVENTS_ONLY):
+                             f"ar.NAME=VALUE with one of this {gan.arch} model's sampling settings: "
+                             f"{', '.join('ar.' + n for n in readable)}")
+        if name in unread:
             raise ValueError(f"--set {assignment}: an {gan.arch} model does not read ar.{name}")
     gan.arm.settings = checkpoint_config(gan.meta).override(assignments).ar
 

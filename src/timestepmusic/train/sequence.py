@@ -181,7 +181,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
             rate_steps += 1
             bar.update()
             if step % 10 == 0:
-                bar.set_postfix({key: f"{value:.3f}" for key, value in list(record.items())[:3]})
+                bar.set_postfix({key: f"{value:.4g}" for key, value in list(record.items())[:3]})
             if ranks.main and (step % g.validate_every == 0 or step == g.steps):
                 last = {"step": step} | record | held_out(model, real_latents, ae_val_rows) | \
                        {"steps_per_s": rate_steps / max(time.perf_counter() - rate_start, 1e-9)}

@@ -200,10 +200,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     gan = GANModel.load(args.model, args.device)
     if args.arch is not None and args.arch != gan.arch:
         raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is of arch {gan.arch}")
-    set_sampling(gan, args.set or [])
+    set_names = set_sampling(gan, args.set or [])  # the keys given, "ar.NAME"
     continues, tempered = getattr(gan.arm, "continues", False), getattr(gan.arm, "tempered", False)
     ends_itself = gan.arch == "rnn" or (tempered and args.max_seconds is not None)
-    set_names = {a.partition("=")[0].strip() for a in args.set or []}
     for flag, name in (("--temperature", "temperature"), ("--mixture-temperature", "mixture_temperature")):
         if getattr(args, name) is not None and f"ar.{name}" in set_names:  # one would be silently ignored
             raise ValueError(f"{flag} and --set ar.{name} both given: give one")

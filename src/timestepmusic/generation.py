@@ -358,12 +358,12 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 
 
-def set_sampling(gan: GANModel, assignments: list[str]) -> None:
+def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:
     """`tsm generate --set ar.NAME=VALUE …`: sample with these settings of an ar or events model, each one that only
     sampling reads (config.SAMPLING_SETTINGS), checked as training's --set checks them; anything else refused in one
-    line."""
+    line. → the keys set ("ar.NAME")."""
     if not assignments:
-        return
+        return set()
     if not getattr(gan.arm, "tempered", False):
         raise ValueError(f"--set: the model in {gan.folder} is a GAN ({gan.arch}); --set changes sampling settings of "
                          "ar and events models")
@@ -381,6 +381,7 @@ def set_sampling(gan: GANModel, assignments: list[str]) -> None:
         if name in unread:
             raise ValueError(f"--set {assignment}: an {gan.arch} model does not read ar.{name}")
     gan.arm.settings = checkpoint_config(gan.meta).override(assignments).ar
+    return {assignment.partition("=")[0].strip() for assignment in assignments}
 
 
 def model_info(model: str | Path | None = None) -> dict:

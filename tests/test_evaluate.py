@@ -483,3 +483,23 @@ def test_render_outputs_warns_and_goes_on_without_audio(tmp_path, monkeypatch, c
     pair = render_outputs(midi, events, png=True, original=events, png_path=tmp_path / "pair.png")
     assert pair == [tmp_path / "pair.png"]
 
+
+
+def test_repeated_draws_average_the_accuracy_of_single_draws():
+    """repeats=R: the mean of R single draws of the balancing subsample and folds, the first being the seed's own
+    (so repeats=1 is the single test), with their spread; both classifiers."""
+    rng = np.random.default_rng(9)
+    a, b = rng.normal(size=(300, 4)), rng.normal(size=(80, 4)) + [0.6, 0, 0, 0]  # uneven: the subsample matters
+    for test in (classifier_test, trees_classifier_test):
+        single = test(a, b, seed=2)
+        assert single["repeats"] == 1 and single["accuracy_sd"] == 0.0
+        repeated = test(a, b, seed=2, repeats=4)
+        draws = repeated["accuracies"]
+        assert len(draws) == 4 and draws[0] == single["accuracy"] and len(set(draws)) > 1
+        assert repeated["accuracy"] == pytest.approx(np.mean(draws))
+        assert repeated["accuracy_sd"] == pytest.approx(np.std(draws)) and repeated["accuracy_sd"] > 0
+        assert repeated["repeats"] == 4 and repeated["n_per_class"] == 80
+        assert 0 < repeated["p_value"] < 0.05  # a real difference, still found
+        assert test(a, b, seed=2, repeats=4) == repeated  # deterministic
+    with pytest.raises(ValueError, match="repeats"):
+        classifier_test(a, b, repeats=0)

@@ -15,6 +15,7 @@ from matplotlib import image
 from matplotlib.colors import to_rgb
 
 from timestepmusic.cli import build_parser, main
+from timestepmusic.evaluate import CLASSIFIER_REPEATS
 from timestepmusic.evaluate import report as report_module
 from timestepmusic.evaluate.audio import audio_unavailable_reason
 from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_from_events
@@ -115,7 +116,8 @@ def test_report_lists_the_bad_file_and_evaluates_the_rest(report, generated):
     assert set(saved["classifier"]) == {"generated", "shuffled chunks", "reconstructions", "real A vs real B"}
     assert set(saved["classifier_trees"]) == set(saved["classifier"])
     for row, c in saved["classifier_trees"].items():  # the trees run on the logistic regression's folds
-        assert set(c) == {"accuracy", "p_value", "n_per_class", "folds"}, row
+        assert set(c) == {"accuracy", "p_value", "n_per_class", "folds", "repeats", "accuracy_sd", "accuracies"}, row
+        assert c["repeats"] == saved["classifier"][row]["repeats"] == CLASSIFIER_REPEATS, row
         assert (c["n_per_class"], c["folds"]) == (saved["classifier"][row]["n_per_class"], saved["classifier"][row]["folds"])
     copies = {c["excerpt"].split(" @ ")[0]: c for c in saved["copies"]["generated"]}
     assert copies["sample_copy.mid"]["flagged"] and not copies["sample_0.mid"]["flagged"]
@@ -234,16 +236,18 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
 
     monkeypatch.setattr(report_module, "evaluate_generated", fake)
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--run", "R1", "--run", "R2", "--wav",
-                 "--seconds", "8", "--transpose", "--copy-threshold", "0.8"]) == 0
+                 "--seconds", "8", "--transpose", "--copy-threshold", "0.8", "--repeats", "3"]) == 0
     (args, kwargs), = calls
     assert args == ("GEN", "CORPUS", str(tmp_path)) and kwargs["runs"] == ["R1", "R2"] and kwargs["wav"]
     assert kwargs["seconds"] == 8.0 and kwargs["transpose"] and kwargs["copy_threshold"] == 0.8
-    assert kwargs["split"] == "test" and kwargs["train_split"] == "train"
+    assert kwargs["split"] == "test" and kwargs["train_split"] == "train" and kwargs["repeats"] == 3
     printed = capsys.readouterr().out
     assert "skipped" in printed and "near copies of training excerpts: 1" in printed
-    trees = report[0]["classifier_trees"]["generated"]["accuracy"]
-    assert f"real vs generated: {report[0]['classifier']['generated']['accuracy']:.3f} logistic, {trees:.3f} boosted trees" \
-        in printed
+    logistic, trees = (report[0][test]["generated"] for test in ("classifier", "classifier_trees"))
+    assert (f"real vs generated: {logistic['accuracy']:.3f} ± {logistic['accuracy_sd']:.3f} logistic, "
+            f"{trees['accuracy']:.3f} ± {trees['accuracy_sd']:.3f} boosted trees") in printed  # the report's mean of 5
+    assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--repeats", "0"]) == 2
+    assert "--repeats must be ≥ 1" in capsys.readouterr().err
     assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--seconds", "0"]) == 2
     assert "--seconds must be > 0" in capsys.readouterr().err
     (tmp_path / "report.html").write_text("an earlier report")  # kept unless the user says to replace it

@@ -1,0 +1,5 @@
+"""Comparing generated music with real music (`tsm evaluate`, `tsm evaluate-ae`)."""
+
+# the classifiers' accuracies are means over this many draws of the balancing subsample and the folds: one draw
+# moves them by ±0.02 on the same files (compare._repeated); here, apart from the heavy modules, for the CLI's help
+CLASSIFIER_REPEATS = 5

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..audio_flags import add_audio_flags, check_audio_flags
 from ..files import refuse_existing
+from . import CLASSIFIER_REPEATS
 
 
 def written_by_report(out: Path) -> set[Path]:
@@ -40,6 +41,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     check_audio_flags(args)
     if not math.isfinite(args.seconds) or args.seconds <= 0:
         raise ValueError(f"--seconds must be > 0, got {args.seconds}")
+    if args.repeats < 1:
+        raise ValueError(f"--repeats must be ≥ 1, got {args.repeats}")
     if not 0 < args.copy_threshold <= 1:
         raise ValueError(f"--copy-threshold must be in (0, 1], got {args.copy_threshold}")
     earlier = [Path(args.out) / name for name in ("report.html", "report.json") if (Path(args.out) / name).exists()]
@@ -51,14 +54,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                 runs=args.run, wav=args.wav, seconds=args.seconds, seed=args.seed,
                                 copy_threshold=args.copy_threshold, transpose=args.transpose,
                                 max_real_excerpts=args.max_real_excerpts, soundfont=args.soundfont,
-                                link_audio=args.link_audio)
+                                link_audio=args.link_audio, repeats=args.repeats)
     for path in stale - written_by_report(Path(args.out)):  # … that the new one did not write again: gone, once
         path.unlink(missing_ok=True)  # the new report is there, so that none sits beside the new one's
     for bad in report["files"]["bad"]:
         print(f"skipped {bad['file']}: {bad['reason']}")
     print(f"{report['files']['read']} file(s) against {report['excerpts'][f'real ({args.split})']} real excerpts")
     def accuracy(c: dict) -> str:
-        return "—" if c["accuracy"] is None else f"{c['accuracy']:.3f}"
+        if c["accuracy"] is None:
+            return "—"
+        spread = f" ± {c['accuracy_sd']:.3f}" if c.get("repeats", 1) > 1 and c.get("accuracy_sd") is not None else ""
+        return f"{c['accuracy']:.3f}{spread}"
 
     for row, c in report["classifier"].items():
         print(f"  classifier accuracy, real vs {row}: {accuracy(c)} logistic, "
@@ -110,6 +116,9 @@ def add_commands(sub) -> None:
                    "page, but keep the folder together")
     p.add_argument("--seconds", type=float, default=16.0, help="excerpt length in seconds (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of the baseline, the halves and the classifier folds")
+    p.add_argument("--repeats", type=int, default=CLASSIFIER_REPEATS,
+                   help="draws of the classifiers' balancing subsample and folds, each accuracy their mean "
+                   f"(default {CLASSIFIER_REPEATS}; 1: one draw, as reports before the twenty-sixth session)")
     p.add_argument("--copy-threshold", type=float, default=0.9,
                    help="onset-roll cosine similarity at which a sample counts as a near copy (default 0.9)")
     p.add_argument("--transpose", action="store_true", help="copy check also under transpositions up to ±5 semitones")

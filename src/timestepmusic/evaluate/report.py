@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..midi import read_events
+from . import CLASSIFIER_REPEATS
 from .compare import (
     COPY_THRESHOLD,
     TrainingOnsets,
@@ -122,9 +123,10 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                        runs: list[str | Path] | None = None, wav: bool = False, seconds: float = EXCERPT_SECONDS,
                        seed: int = 0, copy_threshold: float = COPY_THRESHOLD, transpose: bool = False,
                        max_rolls: int = 4, max_real_excerpts: int | None = None, soundfont=None,
-                       link_audio: bool = False) -> dict:
+                       link_audio: bool = False, repeats: int = CLASSIFIER_REPEATS) -> dict:
     """Describe generated files and real `split` excerpts of `corpus` (a Corpus or its folder), compare
     them, check for copies of the `train_split`, and write report.json + report.html into `out_dir`.
+    `repeats`: draws of the classifiers' balancing subsample and folds each accuracy is averaged over.
     `link_audio`: the page links the WAV files in `out_dir`/audio instead of embedding them (a small
     page; keep the folder together). Returns the report (as written to report.json)."""
     from ..corpus import Corpus
@@ -179,8 +181,8 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         comparison[name] |= {"label": label, "unit": unit, "ceiling": ceiling[name]["rows"][CEILING]}
     pairs = {row: (descriptor_features(real_desc), descriptor_features(d)) for row, d in descs.items()}
     pairs[CEILING] = (descriptor_features(desc_a), descriptor_features(desc_b))
-    classifier = {row: classifier_test(*pair, seed=seed) for row, pair in pairs.items()}
-    classifier_trees = {row: trees_classifier_test(*pair, seed=seed) for row, pair in pairs.items()}
+    classifier = {row: classifier_test(*pair, seed=seed, repeats=repeats) for row, pair in pairs.items()}
+    classifier_trees = {row: trees_classifier_test(*pair, seed=seed, repeats=repeats) for row, pair in pairs.items()}
 
     copies: dict = {"threshold": copy_threshold, "transpose": transpose, "train_split": train_split}
     try:
@@ -271,17 +273,26 @@ def _descriptor_table(report: dict) -> str:
     return "<table id=descriptors>" + "".join(head) + "".join(body) + "</table>"
 
 
+def _spread(c: dict) -> str:
+    """An accuracy, with its spread over the draws where it is a mean of several."""
+    sd = c.get("accuracy_sd")
+    return _fmt(c.get("accuracy")) + (f" ± {_fmt(sd)}" if c.get("repeats", 1) > 1 and sd is not None else "")
+
+
 def _classifier_section(report: dict) -> str:
     trees = report.get("classifier_trees", {})  # absent from reports written before the trees test
     rows = []
     for row, c in report["classifier"].items():
         t = trees.get(row, {})
-        rows.append(f"<tr><td>{html.escape(row)}</td><td>{_fmt(c['accuracy'])}</td><td>{_fmt(c['p_value'])}</td>"
-                    f"<td>{_fmt(t.get('accuracy'))}</td><td>{_fmt(t.get('p_value'))}</td><td>{c['n_per_class']}</td></tr>")
+        rows.append(f"<tr><td>{html.escape(row)}</td><td>{_spread(c)}</td><td>{_fmt(c['p_value'])}</td>"
+                    f"<td>{_spread(t)}</td><td>{_fmt(t.get('p_value'))}</td><td>{c['n_per_class']}</td></tr>")
+    repeats = next(iter(report["classifier"].values()), {}).get("repeats", 1)
+    averaged = (f" Each accuracy is the mean over {repeats} draws of which real excerpts balance the classes and how "
+                "the folds fall (± their spread)." if repeats > 1 else "")
     return ("<h2>Classifier two-sample tests</h2><p>Cross-validated accuracy of two classifiers telling the set from "
             "real excerpts by their descriptors (0.5 = indistinguishable, 1 = always told apart): a logistic regression "
             "and gradient-boosted trees, which also catch what no straight boundary separates. A set passes only if "
-            "both stay near the ceiling.</p><table id=classifier><tr><th rowspan=2>set</th><th colspan=2>logistic</th>"
+            f"both stay near the ceiling.{averaged}</p><table id=classifier><tr><th rowspan=2>set</th><th colspan=2>logistic</th>"
             "<th colspan=2>boosted trees</th><th rowspan=2>excerpts per class</th></tr><tr><th>accuracy</th>"
             "<th>p (acc &gt; 0.5)</th><th>accuracy</th><th>p (acc &gt; 0.5)</th></tr>" + "".join(rows) + "</table>")
 

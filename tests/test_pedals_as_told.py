@@ -111,3 +111,36 @@ def test_a_run_told_no_soft_pedal_presses_none(tiny_corpus, tiny_ae, tmp_path):
     assert zero.any()  # some pieces were told a passage without the damper or the soft pedal
     for piece, (no_damper, no_soft) in zip(drawn, zero):
         assert not (no_damper and pressed([piece], DAMPER_ID)[0]) and not (no_soft and pressed([piece], SOFT_ID)[0])
+
+
+def test_some_pieces_told_no_una_corda_keep_it_up(tiny_corpus, tiny_ae, tmp_path):
+    """ar.soft_kept_up: of the drawn pieces told a passage without the soft pedal, that share never press it (chosen
+    once per piece); pieces told one with it, asked pieces and the default (0) are as before."""
+    config = Config().override(TINY_EVENTS | {"ar.style": True, "ar.carry": True, "gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="events", progress=False)
+    from timestepmusic.generation import GANModel
+
+    model = GANModel.load(tmp_path / "run")
+    with torch.no_grad():  # as if trained to press the una corda often
+        model.arm.generator.events.out["key"][-1].bias[SOFT_ID] += 5.0
+    model.arm.generator.style.bank[::2, ATTRIBUTES.index("soft")] = 0.0  # half the passages without it
+    settings = model.arm.settings
+    assert settings.soft_kept_up == 0.0  # a model trained before keeps its sampling
+
+    def soft_pressed(share: float, **kw) -> tuple[np.ndarray, np.ndarray]:
+        model.arm.settings = dataclasses.replace(settings, soft_kept_up=share)
+        pieces = model.sample(24, 3.0, seed=5, **kw)
+        told_none = (model.arm.told[:, ATTRIBUTES.index("soft")] == 0).numpy()  # [S]
+        return np.array([bool((p.ids == SOFT_ID).any()) for p in pieces]), told_none
+
+    free, told_none = soft_pressed(0.0)
+    assert free.all() and 0 < told_none.sum() < 24  # free, every piece presses it, told a zero share or not
+    all_up, same_told = soft_pressed(1.0)
+    assert (same_told == told_none).all()  # the descriptions are drawn as before
+    assert not all_up[told_none].any() and all_up[~told_none].all()
+    half, _ = soft_pressed(0.5)
+    assert half[~told_none].all() and 0 < (~half[told_none]).sum() < told_none.sum()  # some of them, not all
+    asked, _ = soft_pressed(1.0, style=parse_style("register=C5"))  # a request: ar.pedals_as_told decides
+    assert asked.all()
+    with pytest.raises(ValueError, match=r"ar\.soft_kept_up: must be in \[0, 1\]"):
+        Config().override({"ar.soft_kept_up": 1.5})

@@ -27,7 +27,7 @@ PEDALS_AS_TOLD = ("none", "given", "all")  # ar.pedals_as_told
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "project", "pedal_join_s", "pedal_join_share",
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
-                     "cluster_guard")
+                     "cluster_guard", "soft_kept_up")
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -491,6 +491,13 @@ class AutoregressiveConfig:
     eighteenth session): a continuation keeping up the pedal its prompt did not press is closer in soft pedal to
     what was played next; held over a whole drawn piece, a 16 s passage's "no soft pedal" leaves too many pieces
     without one, so "all" is not the default."""
+    soft_kept_up: float = 0.0
+    """Events arm with ar.style, sampling only: the share of the drawn pieces told a description without the una
+    corda (a training passage that never presses it) that keep it up for the whole piece, chosen once per piece. 0:
+    none (the network, told no soft pedal, still presses it now and then, so over a minute nearly every piece
+    touches it: 10 % never do against 26 % of real minutes); 1: all (as ar.pedals_as_told "all" for the soft
+    pedal). A per-piece choice whether to use the una corda at all, which a pianist makes and the network, deciding
+    chunk by chunk, does not; a piece told a request or continuing a prompt follows ar.pedals_as_told instead."""
     request_guidance: float = 2.0
     """As ar.style_guidance, for a description asked with `tsm generate --style` (measured with
     bench/style_follow.py: at 2 an asked damper share of 0.3 is played at 0.30, at 1 at 0.53)."""
@@ -547,6 +554,7 @@ class AutoregressiveConfig:
         _check(self.style or not self.style_pause, "ar.style_pause", "needs ar.style")
         _check(self.pedals_as_told in PEDALS_AS_TOLD, "ar.pedals_as_told",
                f"must be one of {', '.join(PEDALS_AS_TOLD)}, got {self.pedals_as_told!r}")
+        _check(0 <= self.soft_kept_up <= 1, "ar.soft_kept_up", f"must be in [0, 1], got {self.soft_kept_up}")
         for key in ("style_guidance", "request_guidance", "pedal_guidance"):
             value = getattr(self, key)
             _check(math.isfinite(value) and value >= 0, f"ar.{key}", f"must be ≥ 0 and finite, got {value}")

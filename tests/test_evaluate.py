@@ -484,7 +484,6 @@ def test_render_outputs_warns_and_goes_on_without_audio(tmp_path, monkeypatch, c
     assert pair == [tmp_path / "pair.png"]
 
 
-
 def test_repeated_draws_average_the_accuracy_of_single_draws():
     """repeats=R: the mean of R single draws of the balancing subsample and folds, the first being the seed's own
     (so repeats=1 is the single test), with their spread; both classifiers."""

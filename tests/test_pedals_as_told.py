@@ -142,5 +142,7 @@ def test_some_pieces_told_no_una_corda_keep_it_up(tiny_corpus, tiny_ae, tmp_path
     assert half[~told_none].all() and 0 < (~half[told_none]).sum() < told_none.sum()  # some of them, not all
     asked, _ = soft_pressed(1.0, style=parse_style("register=C5"))  # a request: ar.pedals_as_told decides
     assert asked.all()
+    settings = dataclasses.replace(settings, pedals_as_told="none")  # read with "given" only: "none" keeps none up
+    assert (soft_pressed(1.0)[0] == free).all()
     with pytest.raises(ValueError, match=r"ar\.soft_kept_up: must be in \[0, 1\]"):
         Config().override({"ar.soft_kept_up": 1.5})

@@ -497,7 +497,8 @@ class AutoregressiveConfig:
     none (the network, told no soft pedal, still presses it now and then, so over a minute nearly every piece
     touches it: 10 % never do against 26 % of real minutes); 1: all (as ar.pedals_as_told "all" for the soft
     pedal). A per-piece choice whether to use the una corda at all, which a pianist makes and the network, deciding
-    chunk by chunk, does not; a piece told a request or continuing a prompt follows ar.pedals_as_told instead."""
+    chunk by chunk, does not. Read with ar.pedals_as_told "given" (its default) only: "all" keeps the soft pedal up in
+    every such piece, "none" in none; a piece told a request or continuing a prompt follows ar.pedals_as_told."""
     request_guidance: float = 2.0
     """As ar.style_guidance, for a description asked with `tsm generate --style` (measured with
     bench/style_follow.py: at 2 an asked damper share of 0.3 is played at 0.30, at 1 at 0.53)."""

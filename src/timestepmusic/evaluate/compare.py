@@ -185,7 +185,8 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
 
 def _balanced_folds(a: np.ndarray, b: np.ndarray, folds: int, seed: int | list[int]):
     """Sets a [Xa, D] and b [Xb, D] balanced by subsampling the larger to n each → (x [2n, D], y [2n] in
-    {0, 1}, fold [2n], n, folds); folds are stratified (n/folds of each class per fold), capped at n."""
+    {0, 1}, fold [2n], n, folds); folds are stratified (n/folds of each class per fold), capped at n. `seed`: an
+    int, or a list of ints for numpy's SeedSequence (a repeat's [seed, r])."""
     rng = np.random.default_rng(seed)
     n = min(len(a), len(b))
     a = np.asarray(a, dtype=np.float64)[rng.permutation(len(a))[:n]]
@@ -218,7 +219,7 @@ def _repeated(a: np.ndarray, b: np.ndarray, folds: int, seed: int, repeats: int,
     twenty-sixth session), as much as two sampling seeds differ."""
     if repeats < 1:
         raise ValueError(f"classifier repeats must be ≥ 1, got {repeats}")
-    accuracies, n, used_folds = [], min(len(a), len(b)), min(folds, len(a), len(b))
+    accuracies = []
     for r in range(repeats):
         x, y, fold, n, used_folds = _balanced_folds(a, b, folds, seed if r == 0 else [seed, r])
         correct = _cross_validated(x, y, fold, n, used_folds, fit_predict)

@@ -132,6 +132,8 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     from ..corpus import Corpus
     from .plots import plot_densities, plot_roll, plot_training_curves
 
+    if repeats < 1:
+        raise ValueError(f"--repeats must be ≥ 1, got {repeats}")
     if max_real_excerpts is not None and max_real_excerpts < 1:
         raise ValueError(f"--max-real-excerpts must be ≥ 1, got {max_real_excerpts}")
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)

@@ -268,7 +268,7 @@ class EventAutoregressive(Autoregressive):
             elif style is not None:  # "given": only the pedals the request names
                 self.unpressed = look.unpressed(described, asked=style)
         kept_up = self.settings.soft_kept_up  # drawn pieces told no una corda: some never press it (a per-piece choice)
-        if described is not None and kept_up > 0 and style is None and not told_prompt and as_told != "all":
+        if described is not None and kept_up > 0 and style is None and not told_prompt and as_told == "given":
             chosen = torch.rand(n, generator=rng) < kept_up  # [S], from the descriptions' stream: no chunk draw moves
             soft = look.unpressed(described)[:, 2] & chosen.to(described.device)  # [S]
             self.unpressed = torch.stack([torch.zeros_like(soft), torch.zeros_like(soft), soft], dim=1)  # [S, 3]

@@ -1,5 +1,7 @@
 """`tsm evaluate` again on pieces already written, beside the report they had: which descriptors' overlaps moved
-when the evaluation changed (the pieces and the real excerpts are the same, so only the measure differs).
+when the evaluation changed (the pieces and the real excerpts are the same, so only the measure differs). A report
+written before the twenty-sixth session holds one draw of each classifier's subsample and folds, a new one their
+mean over 5 (`tsm evaluate --repeats`): part of a classifier's move is that.
 
     python bench/reevaluate.py --corpus /work/data/asap --split test --seconds 16 OUT/default \
         --markdown bench/results/reevaluate.md

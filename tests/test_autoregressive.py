@@ -203,6 +203,29 @@ def test_the_end_bias_moves_where_pieces_end(ar_run):
     assert fixed == [16] * 8  # a piece of fixed length ignores the end head and its bias
 
 
+def test_the_end_rise_ends_long_pieces_sooner_and_the_trace_replays_it(ar_run):
+    """ar.end_rise adds to the end logit per minute played: with it no piece runs longer, some end sooner; the end
+    trace (bench/end_calibration.py) gives back exactly the lengths the sampler chose, for any bias and rise."""
+    model = GANModel.load(ar_run)
+    model.arm.settings = dataclasses.replace(model.arm.settings, end_bias=-4.0)
+    model.arm.end_trace = []
+    fixed = model.sample_latents(16, 30.0, seed=2)  # no ending: the trace of every chunk
+    logits, uniforms = (torch.stack(column, dim=1) for column in zip(*model.arm.end_trace))  # [16, 120] each
+    model.arm.end_trace = None
+    assert logits.shape == uniforms.shape == (16, 120)
+    lengths = {}
+    for rise in (0.0, 30.0):
+        model.arm.settings = dataclasses.replace(model.arm.settings, end_rise=rise)
+        pieces = model.sample_latents(16, 30.0, seed=2, ends=True)
+        lengths[rise] = torch.tensor([p.shape[0] for p in pieces])
+        assert all(torch.equal(p, f[:p.shape[0]]) for p, f in zip(pieces, fixed))  # ending moves no draw
+        minutes = torch.arange(1, 121) * model.ae.chunk_seconds / 60  # [120]
+        ends = uniforms < torch.sigmoid(logits - 4.0 + rise * minutes)  # [16, 120]
+        replayed = torch.where(ends.any(1), ends.int().argmax(1) + 1, 120)
+        assert torch.equal(lengths[rise], replayed)
+    assert (lengths[30.0] <= lengths[0.0]).all() and (lengths[30.0] < lengths[0.0]).any()
+
+
 def test_a_prompt_is_continued(ar_run, tiny_corpus, tmp_path, capsys):
     prompt_file = next((tiny_corpus.parent / "midi").rglob("*.mid"))
     prompt, _ = read_events(prompt_file)

@@ -168,8 +168,10 @@ def test_rnn_section_reads_from_toml_and_validates(tmp_path):
 
 def test_sampling_numbers_must_be_finite():
     """`tsm generate --set ar.end_bias=inf` ended every piece after its first chunk; it is refused in one line."""
-    for key in ("end_bias", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s"):
+    for key in ("end_bias", "end_rise", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s"):
         for value in (float("inf"), float("nan")):
             with pytest.raises(ValueError, match=f"ar.{key}"):
                 Config().override({f"ar.{key}": value})
     assert Config().override({"ar.end_bias": -3.0}).ar.end_bias == -3.0  # a negative bias is a later end, allowed
+    with pytest.raises(ValueError, match="ar.end_rise"):  # a piece less likely to end the longer it runs: refused
+        Config().override({"ar.end_rise": -0.5})

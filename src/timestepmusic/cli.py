@@ -206,9 +206,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for flag, name in (("--temperature", "temperature"), ("--mixture-temperature", "mixture_temperature")):
         if getattr(args, name) is not None and f"ar.{name}" in set_names:  # one would be silently ignored
             raise ValueError(f"{flag} and --set ar.{name} both given: give one")
-    if "ar.end_bias" in set_names and not ends_itself:
-        raise ValueError("--set ar.end_bias moves where a piece ends itself; give --max-seconds too (with --seconds "
-                         "every piece runs exactly that long)")
+    for name in ("ar.end_bias", "ar.end_rise"):
+        if name in set_names and not ends_itself:
+            raise ValueError(f"--set {name} moves where a piece ends itself; give --max-seconds too (with --seconds "
+                             "every piece runs exactly that long)")
     if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
         raise ValueError(f"the temperatures are for ar and events models; the model in {gan.folder} is a GAN ({gan.arch})")
     if not continues and args.prompt:

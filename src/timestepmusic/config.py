@@ -24,7 +24,7 @@ ENCODINGS = ("pon", "ponOHE", "pnOHE", "OHE", "none")
 DURATION_SCALES = ("cdf", "log")
 PEDALS_AS_TOLD = ("none", "given", "all")  # ar.pedals_as_told
 # the ar settings that only sampling reads: `tsm generate --set ar.NAME=VALUE` may change them for one run
-SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "project", "pedal_join_s", "pedal_join_share",
+SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise", "project", "pedal_join_s", "pedal_join_share",
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
                      "cluster_guard", "soft_kept_up")
@@ -392,6 +392,11 @@ class AutoregressiveConfig:
     --max-seconds); above 0 pieces end sooner. A calibration of the sampler, chosen against the real lengths the
     model was trained on (bench/piece_lengths.py --end-bias; the shipped default's +1.4 on the training split, the
     older models' on validation)."""
+    end_rise: float = 0.0
+    """Sampling only: added to the end-of-piece logit for every minute a piece has played (its new chunks: a
+    prompt's do not count), where a piece ends itself; above 0 a piece grows likelier to end the longer it runs,
+    so fewer run on to --max-seconds. With ar.end_bias a calibration of the lengths against the real ones the
+    model was trained on (bench/end_calibration.py replays both without sampling again)."""
     project: bool = False
     """Sampling only: each drawn latent is decoded to its set of events and encoded again before the piece
     goes on, so that the transformer reads (and the piece holds) what a real chunk with those events encodes
@@ -568,7 +573,8 @@ class AutoregressiveConfig:
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
         for key in ("beat_echo", "cluster_guard"):  # (not value < 0: NaN is caught below, as not finite)
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
-        for key in ("end_bias", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
+        _check(not self.end_rise < 0, "ar.end_rise", f"must be ≥ 0 (0 = none), got {self.end_rise}")
+        for key in ("end_bias", "end_rise", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "stop_bias", "empty_bias", "beat_echo", "cluster_guard"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")

@@ -43,10 +43,11 @@ class Autoregressive:
     continues = True  # can sample after a given past (tsm generate --prompt)
     tempered = True  # takes sampling temperatures, and ends pieces where asked to
     progress = False  # sampling shows a bar over the chunks where stderr is a terminal (tsm generate sets it)
+    end_trace: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # set to a list on an arm: see sample()
 
     def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True):
         self.settings, self.steps, self.device = config.ar, config.gan.steps, device
-        self.ae_weight = config.gan.ae_weight
+        self.ae_weight, self.chunk_seconds = config.gan.ae_weight, config.chunks.chunk_seconds
         a = self.settings
         self.generator = LatentTransformer(latent=latent, context=a.context, width=a.width, layers=a.layers,
                                            heads=a.heads, mixture=a.mixture, dropout=a.dropout, head=a.head,
@@ -131,8 +132,12 @@ class Autoregressive:
                project: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """`n` pieces of `chunks` new chunks after `prompt` [P, L] (standardised; none: from the start), as
         standardised latents [S, P + chunks, L] and lengths [S] (with `self.ends`, where the end head stopped a
-        piece; the prompt counts). `project` (standardised [S, L] → [S, L]) replaces each drawn latent before
-        the piece goes on (ar.project: the autoencoder's round trip). Deterministic per seed."""
+        piece, its logit + ar.end_bias + ar.end_rise × the minutes drawn so far; the prompt counts in the length,
+        not in the minutes). `project` (standardised [S, L] → [S, L]) replaces each drawn latent before
+        the piece goes on (ar.project: the autoencoder's round trip). Deterministic per seed. Where `self.end_trace`
+        is a list, each new chunk's end-of-piece logit and uniform ([S] each, before ar.end_bias) are appended to
+        it: with them any calibration of where pieces end can be replayed without sampling again
+        (bench/end_calibration.py)."""
         rng = torch.Generator().manual_seed(seed)
         net, latent = self.generator, self.generator.latent
         past = (torch.zeros(n, 0, latent) if prompt is None else prompt.float().cpu().expand(n, -1, -1)).to(self.device)
@@ -154,8 +159,11 @@ class Autoregressive:
             if project is not None:
                 x[:, t] = project(x[:, t])
             u = torch.rand(n, generator=rng)  # drawn every step, so a piece does not depend on `ends`
-            if self.ends:
-                ending = ~stopped & (u < torch.sigmoid(end_logit.float().cpu() + self.settings.end_bias))
+            if self.end_trace is not None:
+                self.end_trace.append((end_logit.float().cpu(), u))
+            if self.ends:  # the bias, and the rise per minute played
+                bias = self.settings.end_bias + self.settings.end_rise * (t + 1 - first) * self.chunk_seconds / 60
+                ending = ~stopped & (u < torch.sigmoid(end_logit.float().cpu() + bias))
                 lengths[ending] = t + 1
                 stopped |= ending
                 if stopped.all():

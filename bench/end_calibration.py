@@ -1,0 +1,123 @@
+"""Where pieces end, replayed: a model that ends its pieces itself (the likelihood arm, `tsm generate
+--max-seconds`) stops a piece at the first chunk whose uniform falls under sigmoid(end logit + ar.end_bias
++ ar.end_rise × minutes played). The uniforms are drawn every chunk whether or not the piece may end, so one
+run of -n pieces sampled to --max-seconds with their end logits and uniforms kept (`--trace-out`) gives the
+exact lengths under any bias and rise, without sampling again. Printed for each pair of --bias and --rise:
+the lengths' median, 10 % and 90 % quantiles and share at the cap beside the real remaining lengths of the
+split (bench/piece_lengths.py's baseline), and the Kolmogorov–Smirnov distance between the two.
+
+    python bench/end_calibration.py --corpus CORPUS --seed 0 -n 200 --trace-out /tmp/trace_s0.npz
+    python bench/end_calibration.py --corpus CORPUS --traces /tmp/trace_s*.npz --bias 1.5 2.1 --rise 0 0.5 1
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import add_corpus_arguments, open_corpus, print_skipped, table, write_markdown  # noqa: E402
+
+
+def trace_ends(model_name: str, n: int, max_seconds: float, seed: int) -> dict[str, np.ndarray]:
+    """Sample `n` pieces of `max_seconds` from the model, none ended → end logits and uniforms [n, T] and the
+    chunk length, as `tsm generate --max-seconds` draws them (the same seed draws the same pieces)."""
+    from timestepmusic.generation import GANModel
+
+    model = GANModel.load(model_name)
+    if not getattr(model.arm, "tempered", False):
+        raise ValueError(f"--model {model_name}: a {model.arch} model does not end its pieces by an end logit")
+    model.arm.end_trace = []
+    model.sample_latents(n, max_seconds, seed, snap_to_real=False)
+    logits, uniforms = (torch.stack(column, dim=1).numpy() for column in zip(*model.arm.end_trace))  # [n, T] each
+    return {"logits": logits, "uniforms": uniforms, "chunk_seconds": np.float64(model.ae.chunk_seconds),
+            "end_bias": np.float64(model.arm.settings.end_bias)}
+
+
+def replay(trace: dict[str, np.ndarray], bias: float, rise: float, max_seconds: float) -> np.ndarray:
+    """Each traced piece's length in seconds [n] where it ends at bias and rise per minute, capped."""
+    c = float(trace["chunk_seconds"])
+    logits, uniforms = trace["logits"], trace["uniforms"]  # [n, T]
+    minutes = np.arange(1, logits.shape[1] + 1) * c / 60.0  # [T] played when each chunk is drawn
+    ends = uniforms < 1.0 / (1.0 + np.exp(-(logits + bias + rise * minutes)))  # [n, T]
+    first = np.where(ends.any(axis=1), ends.argmax(axis=1) + 1, logits.shape[1])  # [n] chunks
+    return np.minimum(first * c, max_seconds)
+
+
+def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest gap between the two samples' empirical distribution functions."""
+    grid = np.union1d(a, b)
+    return float(np.max(np.abs(np.searchsorted(np.sort(a), grid, side="right") / a.size
+                               - np.searchsorted(np.sort(b), grid, side="right") / b.size)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_corpus_arguments(parser)
+    parser.add_argument("--model", default="default", help="a run, checkpoint or shipped model (default: default)")
+    parser.add_argument("-n", type=int, default=200, help="pieces to sample (default 200)")
+    parser.add_argument("--max-seconds", type=float, default=600.0, help="longest a piece may run (default 600)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--split", default="train", choices=["train", "validation", "test"],
+                        help="real lengths from this split (default train: what the model was trained on)")
+    parser.add_argument("--trace-out", type=Path, help="sample, and keep the end logits and uniforms here (.npz)")
+    parser.add_argument("--traces", type=Path, nargs="+", help="replay these traces instead of sampling")
+    parser.add_argument("--bias", type=float, nargs="+", help="ar.end_bias values (default: the model's)")
+    parser.add_argument("--rise", type=float, nargs="+", default=[0.0], help="ar.end_rise values (default 0)")
+    parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+    args = parser.parse_args()
+
+    torch.set_num_threads(1)
+    from timestepmusic.gan.recurrent import real_lengths
+
+    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-ends-"))
+    try:
+        corpus = open_corpus(args, tmp)
+        if corpus is None:
+            print_skipped(args.data)
+            return
+        real = real_lengths(corpus, args.max_seconds, args.split)["real_remaining"]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    lines = []
+    if args.traces:
+        traces = [dict(np.load(path)) for path in args.traces]
+        names = [path.stem for path in args.traces]
+    else:
+        t0 = time.perf_counter()
+        traces, names = [trace_ends(args.model, args.n, args.max_seconds, args.seed)], [f"seed {args.seed}"]
+        lines.append(f"sampled {args.n} pieces of {args.max_seconds:g} s in {time.perf_counter() - t0:.0f} s on one thread")
+        if args.trace_out is not None:
+            part = args.trace_out.with_name(args.trace_out.name + ".part.npz")
+            np.savez(part, **traces[0])
+            os.replace(part, args.trace_out)
+    biases = args.bias or [float(traces[0]["end_bias"])]
+    rows = []
+    for bias in biases:
+        for rise in args.rise:
+            runs = [replay(trace, bias, rise, args.max_seconds) for trace in traces]
+            medians = [np.median(lengths) / np.median(real) - 1 for lengths in runs]
+            pooled = np.concatenate(runs)
+            rows.append([f"{bias:+.2f}", f"{rise:.2f}", f"{np.median(pooled):.1f}", f"{np.quantile(pooled, 0.1):.1f}",
+                         f"{np.quantile(pooled, 0.9):.1f}", f"{np.mean(pooled >= args.max_seconds - 1e-9):.2f}",
+                         f"{ks_distance(pooled, real):.3f}", " ".join(f"{m:+.0%}" for m in medians)])
+    at_cap = np.mean(real >= args.max_seconds - 1e-9)
+    lines += [f"{sum(t['logits'].shape[0] for t in traces)} pieces ({', '.join(names)}) capped at {args.max_seconds:g} s; "
+              f"real remaining ({args.split} split): median {np.median(real):.1f}, 10 % {np.quantile(real, 0.1):.1f}, "
+              f"90 % {np.quantile(real, 0.9):.1f}, at the cap {at_cap:.2f}", "",
+              *table(["bias", "rise/min", "median", "10 %", "90 %", "at cap", "KS", "median Δ per trace"], rows)]
+    print("\n".join(lines))
+    write_markdown(args.markdown, "# Where pieces end, replayed", lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -410,6 +410,23 @@ def test_the_start_temperature_sharpens_when_events_start_not_what_is_played():
         Config().override(["ar.start_temperature=0"])
 
 
+def test_the_velocity_temperature_spreads_the_notes_velocities_not_the_pedals_depths():
+    torch.manual_seed(6)
+    head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)
+    with torch.no_grad():
+        head.out["intensity"][-1].bias.copy_(-0.01 * (torch.arange(128.0) - 64).pow(2))  # velocities about 64
+        head.out["key"][-1].bias[88:91] += 2.0  # pedals often enough to measure
+    features = torch.randn(1, 8).expand(3000, 8)
+    drawn = {t: EventSampler(head).sample(features, torch.Generator().manual_seed(0), velocity_temperature=t)
+             for t in (1.0, 1.5)}
+    spread = {t: d.intensity[d.mask & (d.ids < 88)].float().std() for t, d in drawn.items()}
+    depth = {t: d.intensity[d.mask & (d.ids >= 88)].float().std() for t, d in drawn.items()}
+    assert spread[1.5] > 1.15 * spread[1.0]  # logits ÷ 1.5: the velocities about √1.5 times as spread
+    assert abs(depth[1.5] - depth[1.0]) < 0.05 * depth[1.0]  # a pedal's depth at the model's odds
+    with pytest.raises(ValueError, match="ar.velocity_temperature"):
+        Config().override(["ar.velocity_temperature=0"])
+
+
 def test_the_stop_bias_shortens_chunks_that_hold_an_event_and_the_empty_bias_empties_fewer():
     torch.manual_seed(4)
     head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)

@@ -27,7 +27,7 @@ PEDALS_AS_TOLD = ("none", "given", "all")  # ar.pedals_as_told
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise", "project", "pedal_join_s", "pedal_join_share",
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
-                     "cluster_guard", "soft_kept_up")
+                     "cluster_guard", "soft_kept_up", "velocity_temperature")
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -514,6 +514,9 @@ class AutoregressiveConfig:
     (ar.style_guidance, ar.request_guidance, --guidance); any other value: the pedal choices at it, everything else
     at the piece's, each piece read twice (docs/quality.md, nineteenth session: at 2 on drawn pieces, the pedalling
     nearer the description, and more stalls)."""
+    velocity_temperature: float = 1.0
+    """Events arm, sampling only: each note's velocity is drawn with its logits ÷ this (1: at the model's own
+    odds; above 1 the velocities spread wider; a pedal's depth keeps the model's odds)."""
     start_temperature: float = 1.0
     """Events arm, sampling only: each note's and pedal's start bin is drawn with its logits ÷ this (1: at the
     model's own odds; below 1 each start keeps nearer the time the head finds likeliest)."""
@@ -570,12 +573,14 @@ class AutoregressiveConfig:
         _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")
         _check(self.mixture_temperature > 0, "ar.mixture_temperature", f"must be > 0, got {self.mixture_temperature}")
         _check(self.start_temperature > 0, "ar.start_temperature", f"must be > 0, got {self.start_temperature}")
+        _check(self.velocity_temperature > 0, "ar.velocity_temperature", f"must be > 0, got {self.velocity_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
         for key in ("beat_echo", "cluster_guard"):  # (not value < 0: NaN is caught below, as not finite)
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         _check(not self.end_rise < 0, "ar.end_rise", f"must be ≥ 0 (0 = none), got {self.end_rise}")
         for key in ("end_bias", "end_rise", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
-                    "start_temperature", "stop_bias", "empty_bias", "beat_echo", "cluster_guard"):
+                    "start_temperature", "velocity_temperature", "stop_bias", "empty_bias", "beat_echo",
+                    "cluster_guard"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

@@ -78,7 +78,7 @@ class EventSampler:
                unpressed: torch.Tensor | None = None, pedal_guidance: float | None = None,
                onsets: tuple[torch.Tensor, torch.Tensor] | None = None,
                start_temperature: float = 1.0, stop_bias: float = 0.0, empty_bias: float = 0.0,
-               beat_echo: float = 0.0, cluster_guard: float = 0.0) -> SetBatch:
+               beat_echo: float = 0.0, cluster_guard: float = 0.0, velocity_temperature: float = 1.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
@@ -267,6 +267,9 @@ class EventSampler:
                                                + through["start", "intensity"][start]
                                                + through["duration", "intensity"][duration]),
                                         *self.second["intensity"])
+            if velocity_temperature != 1.0:  # a note's velocity, not a pedal's depth
+                intensity_logits = torch.where((key < NUM_KEYS)[:, None], intensity_logits / velocity_temperature,
+                                               intensity_logits)
             intensity = pick(intensity_logits, intensity_noise)
             event = (key, start, duration, intensity)
             drawn.append(event)

@@ -215,7 +215,8 @@ class EventAutoregressive(Autoregressive):
                                    stop_bias=self.settings.stop_bias,
                                    empty_bias=self.settings.empty_bias,
                                    beat_echo=self.settings.beat_echo,
-                                   cluster_guard=self.settings.cluster_guard)  # [S, N]
+                                   cluster_guard=self.settings.cluster_guard,
+                                   velocity_temperature=self.settings.velocity_temperature)  # [S, N]
         self.drawn.append(sets)
         for past in (self.history, self.pitch_classes, self.drawn_onsets):
             if past is not None:

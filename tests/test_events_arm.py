@@ -490,6 +490,7 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
     assert model.arm.settings.beat_echo == 3.0  # notes keep the beat heard (twenty-second session, validation)
     assert model.arm.settings.cluster_guard == 1.5  # few seconds inside chords (twenty-third session, validation)
     assert model.arm.settings.soft_kept_up == 0.5  # half the pieces told no una corda keep it up (twenty-sixth)
+    assert model.arm.settings.velocity_temperature == 1.1  # the velocities spread as real ones (twenty-seventh)
     assert model.arm.settings.carry and model.arm.generator.events.carry is not None  # it hears the past
     assert model.arm.settings.intervals == 4 and model.arm.generator.events.intervals is not None  # and intervals
     assert model.arm.generator.events.tonal is not None and model.arm.generator.style is not None  # key, character

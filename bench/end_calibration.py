@@ -6,7 +6,7 @@ exact lengths under any bias and rise, without sampling again. Printed for each 
 the lengths' median, 10 % and 90 % quantiles and share at the cap beside the real remaining lengths of the
 split (bench/piece_lengths.py's baseline), and the Kolmogorov–Smirnov distance between the two.
 
-    python bench/end_calibration.py --corpus CORPUS --seed 0 -n 200 --trace-out /tmp/trace_s0.npz
+    python bench/end_calibration.py --corpus CORPUS --seed 0 -n 200 --trace-out /tmp/trace_s0.npz   # the model's bias and rise
     python bench/end_calibration.py --corpus CORPUS --traces /tmp/trace_s*.npz --bias 1.5 2.1 --rise 0 0.5 1
 """
 from __future__ import annotations
@@ -38,17 +38,21 @@ def trace_ends(model_name: str, n: int, max_seconds: float, seed: int) -> dict[s
     model.arm.end_trace = []
     model.sample_latents(n, max_seconds, seed, snap_to_real=False)
     logits, uniforms = (torch.stack(column, dim=1).numpy() for column in zip(*model.arm.end_trace))  # [n, T] each
+    settings = model.arm.settings
     return {"logits": logits, "uniforms": uniforms, "chunk_seconds": np.float64(model.ae.chunk_seconds),
-            "end_bias": np.float64(model.arm.settings.end_bias)}
+            "end_bias": np.float64(settings.end_bias), "end_rise": np.float64(settings.end_rise),
+            "max_seconds": np.float64(max_seconds)}
 
 
 def replay(trace: dict[str, np.ndarray], bias: float, rise: float, max_seconds: float) -> np.ndarray:
-    """Each traced piece's length in seconds [n] where it ends at bias and rise per minute, capped."""
+    """Each traced piece's length in seconds [n] where it ends at bias and rise per minute, capped: as the sampler
+    decides it (sequence/autoregressive.py), in float32 with the bias of each chunk added to its logit."""
     c = float(trace["chunk_seconds"])
-    logits, uniforms = trace["logits"], trace["uniforms"]  # [n, T]
-    minutes = np.arange(1, logits.shape[1] + 1) * c / 60.0  # [T] played when each chunk is drawn
-    ends = uniforms < 1.0 / (1.0 + np.exp(-(logits + bias + rise * minutes)))  # [n, T]
-    first = np.where(ends.any(axis=1), ends.argmax(axis=1) + 1, logits.shape[1])  # [n] chunks
+    logits, uniforms = torch.from_numpy(trace["logits"]), torch.from_numpy(trace["uniforms"])  # [n, T]
+    chunks = logits.shape[1]
+    shift = torch.tensor([bias + rise * (t + 1) * c / 60 for t in range(chunks)], dtype=torch.float32)  # [T]
+    ends = (uniforms < torch.sigmoid(logits + shift)).numpy()  # [n, T]
+    first = np.where(ends.any(axis=1), ends.argmax(axis=1) + 1, chunks)  # [n] chunks
     return np.minimum(first * c, max_seconds)
 
 
@@ -72,7 +76,7 @@ def main() -> None:
     parser.add_argument("--trace-out", type=Path, help="sample, and keep the end logits and uniforms here (.npz)")
     parser.add_argument("--traces", type=Path, nargs="+", help="replay these traces instead of sampling")
     parser.add_argument("--bias", type=float, nargs="+", help="ar.end_bias values (default: the model's)")
-    parser.add_argument("--rise", type=float, nargs="+", default=[0.0], help="ar.end_rise values (default 0)")
+    parser.add_argument("--rise", type=float, nargs="+", help="ar.end_rise values (default: the model's)")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args()
 
@@ -100,10 +104,15 @@ def main() -> None:
             part = args.trace_out.with_name(args.trace_out.name + ".part.npz")
             np.savez(part, **traces[0])
             os.replace(part, args.trace_out)
+    for name, trace in zip(names, traces):
+        traced_s = trace["logits"].shape[1] * float(trace["chunk_seconds"])
+        if args.max_seconds > traced_s + 1e-9:
+            raise SystemExit(f"{name}: traced to {traced_s:g} s; replay with --max-seconds at most that")
     biases = args.bias or [float(traces[0]["end_bias"])]
+    rises = args.rise or [float(traces[0].get("end_rise", 0.0))]  # (traces of the first version kept no rise)
     rows = []
     for bias in biases:
-        for rise in args.rise:
+        for rise in rises:
             runs = [replay(trace, bias, rise, args.max_seconds) for trace in traces]
             medians = [np.median(lengths) / np.median(real) - 1 for lengths in runs]
             pooled = np.concatenate(runs)

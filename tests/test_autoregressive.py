@@ -4,8 +4,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -19,6 +21,9 @@ from timestepmusic.train.log import read_metrics
 from timestepmusic.train.sequence import train_sequence_model
 
 from conftest import assert_same_weights
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import end_calibration  # noqa: E402  (bench/: the replay of where pieces end)
 
 TINY_AR = {"ar.context": 16, "ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.mixture": 2, "ar.batch": 4,
            "gan.steps": 8, "gan.validate_every": 4, "gan.sample_every": 0}
@@ -219,10 +224,9 @@ def test_the_end_rise_ends_long_pieces_sooner_and_the_trace_replays_it(ar_run):
         pieces = model.sample_latents(16, 30.0, seed=2, ends=True)
         lengths[rise] = torch.tensor([p.shape[0] for p in pieces])
         assert all(torch.equal(p, f[:p.shape[0]]) for p, f in zip(pieces, fixed))  # ending moves no draw
-        minutes = torch.arange(1, 121) * model.ae.chunk_seconds / 60  # [120]
-        ends = uniforms < torch.sigmoid(logits - 4.0 + rise * minutes)  # [16, 120]
-        replayed = torch.where(ends.any(1), ends.int().argmax(1) + 1, 120)
-        assert torch.equal(lengths[rise], replayed)
+        trace = {"logits": logits.numpy(), "uniforms": uniforms.numpy(), "chunk_seconds": model.ae.chunk_seconds}
+        replayed = end_calibration.replay(trace, -4.0, rise, max_seconds=30.0)  # [16] seconds
+        assert np.array_equal(replayed, lengths[rise].numpy() * model.ae.chunk_seconds)
     assert (lengths[30.0] <= lengths[0.0]).all() and (lengths[30.0] < lengths[0.0]).any()
 
 

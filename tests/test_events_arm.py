@@ -423,6 +423,11 @@ def test_the_velocity_temperature_spreads_the_notes_velocities_not_the_pedals_de
     depth = {t: d.intensity[d.mask & (d.ids >= 88)].float().std() for t, d in drawn.items()}
     assert spread[1.5] > 1.15 * spread[1.0]  # logits ÷ 1.5: the velocities about √1.5 times as spread
     assert abs(depth[1.5] - depth[1.0]) < 0.05 * depth[1.0]  # a pedal's depth at the model's odds
+    told = torch.cat([features, torch.randn(1, 8).expand(3000, 8)])  # guided: told rows, then untold ones
+    guided = {t: EventSampler(head).sample(told, torch.Generator().manual_seed(0), guidance=2.0, velocity_temperature=t)
+              for t in (1.0, 1.5)}
+    spread = {t: d.intensity[d.mask & (d.ids < 88)].float().std() for t, d in guided.items()}
+    assert spread[1.5] > 1.15 * spread[1.0]
     with pytest.raises(ValueError, match="ar.velocity_temperature"):
         Config().override(["ar.velocity_temperature=0"])
 
@@ -466,15 +471,16 @@ def test_with_onsets_the_biases_move_the_next_choices_end():
 def test_the_sampling_settings_reach_the_sampler_from_the_model_and_from_set(tmp_path, monkeypatch):
     heard = []
     spy_on_event_sampler(monkeypatch, lambda arguments: heard.append(
-        tuple(arguments.get(k) for k in ("start_temperature", "stop_bias", "empty_bias", "beat_echo", "cluster_guard"))
+        tuple(arguments.get(k) for k in ("start_temperature", "stop_bias", "empty_bias", "beat_echo", "cluster_guard",
+                                         "velocity_temperature"))
         + (arguments.get("onsets") is not None,)))
     assert main(["generate", "-n", "1", "--seconds", "0.5", "-o", str(tmp_path / "a")]) == 0
-    assert heard and set(heard) == {(0.6, 0.6, -0.5, 3.0, 1.5, True)}  # the shipped default's own, the onsets heard
+    assert heard and set(heard) == {(0.6, 0.6, -0.5, 3.0, 1.5, 1.1, True)}  # the shipped default's own, the onsets heard
     heard.clear()
     assert main(["generate", "-n", "1", "--seconds", "0.5", "-o", str(tmp_path / "b"), "--set", "ar.start_temperature=0.9",
                  "--set", "ar.stop_bias=0", "--set", "ar.empty_bias=-1", "--set", "ar.beat_echo=0",
-                 "--set", "ar.cluster_guard=0"]) == 0
-    assert heard and set(heard) == {(0.9, 0.0, -1.0, 0.0, 0.0, False)}
+                 "--set", "ar.cluster_guard=0", "--set", "ar.velocity_temperature=1"]) == 0
+    assert heard and set(heard) == {(0.9, 0.0, -1.0, 0.0, 0.0, 1.0, False)}
 
 
 def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path, capsys):

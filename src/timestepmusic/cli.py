@@ -495,7 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "still be pressed), --set ar.beat_echo=0 (notes start at the network's odds, without the lean "
                    "toward the beat their onsets so far have played; the default's 3, larger leans harder), --set "
                    "ar.cluster_guard=0 (chords at the network's odds, with seconds inside them three times as common as "
-                   "played; the default's 1.5, larger: fewer), --set ar.end_bias=1.0; the model's own values: --info")
+                   "played; the default's 1.5, larger: fewer), --set ar.velocity_temperature=1 (velocities at the network's "
+                   "odds, which spread less than a pianist's; the default's 1.1), --set ar.end_bias=1.0 --set "
+                   "ar.end_rise=0 (with --max-seconds: where pieces end); the model's own values: --info")
     p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
                    help="without --model: the shipped model of this kind (--list); with it: check that the model is "
                    "of this kind (the architecture is read from the model)")

@@ -390,8 +390,8 @@ class AutoregressiveConfig:
     end_bias: float = 0.0
     """Sampling only: added to the end-of-piece logit (log-odds) where a piece ends itself (generate
     --max-seconds); above 0 pieces end sooner. A calibration of the sampler, chosen against the real lengths the
-    model was trained on (bench/piece_lengths.py --end-bias; the shipped default's +1.4 on the training split, the
-    older models' on validation)."""
+    model was trained on (bench/end_calibration.py fits it with ar.end_rise; bench/piece_lengths.py --end-bias
+    samples under one; the shipped default's on the training split, the older models' on validation)."""
     end_rise: float = 0.0
     """Sampling only: added to the end-of-piece logit for every minute a piece has played (its new chunks: a
     prompt's do not count), where a piece ends itself; above 0 a piece grows likelier to end the longer it runs,

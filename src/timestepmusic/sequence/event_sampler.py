@@ -82,8 +82,9 @@ class EventSampler:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
-        before its first); everything else at the model's own odds: whether it is a note or which pedal, its
-        duration and intensity. (Tempering those too, on validation: a tempered stop left 16 s pieces silent for
+        before its first), a note's velocity with its logits ÷ `velocity_temperature` (a pedal's depth at the
+        model's odds); everything else at the model's own odds: whether it is a note or which pedal, and its
+        duration. (Tempering those too, on validation: a tempered stop left 16 s pieces silent for
         seconds, tempered durations halved the polyphony, a tempered note-or-pedal choice doubled the pedal
         changes.) A row stops at its
         stop choice or at the cap; starts never go back in time. `carry` [R, M] and `tonal` [R, G, 12]: what the

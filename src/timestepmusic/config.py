@@ -575,9 +575,8 @@ class AutoregressiveConfig:
         _check(self.start_temperature > 0, "ar.start_temperature", f"must be > 0, got {self.start_temperature}")
         _check(self.velocity_temperature > 0, "ar.velocity_temperature", f"must be > 0, got {self.velocity_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
-        for key in ("beat_echo", "cluster_guard"):  # (not value < 0: NaN is caught below, as not finite)
+        for key in ("beat_echo", "cluster_guard", "end_rise"):  # (not value < 0: NaN is caught below, as not finite)
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
-        _check(not self.end_rise < 0, "ar.end_rise", f"must be ≥ 0 (0 = none), got {self.end_rise}")
         for key in ("end_bias", "end_rise", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias", "beat_echo",
                     "cluster_guard"):

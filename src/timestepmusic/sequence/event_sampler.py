@@ -269,8 +269,8 @@ class EventSampler:
                                                + through["duration", "intensity"][duration]),
                                         *self.second["intensity"])
             if velocity_temperature != 1.0:  # a note's velocity, not a pedal's depth
-                intensity_logits = torch.where((key < NUM_KEYS)[:, None], intensity_logits / velocity_temperature,
-                                               intensity_logits)
+                intensity_logits = torch.where(is_note[:, None], intensity_logits / velocity_temperature,
+                                               intensity_logits)  # (a re-voiced note is still a note)
             intensity = pick(intensity_logits, intensity_noise)
             event = (key, start, duration, intensity)
             drawn.append(event)

@@ -135,9 +135,9 @@ def _read_weights(folder: Path, key: str) -> tuple[bytes, dict[str, torch.Tensor
         raise ValueError(f"{folder}: cannot read weights {key}.safetensors ({e})") from e
 
 
-def load_weights(folder: Path, key: str, model: nn.Module) -> None:
-    """Load KEY.safetensors into `model`, after checking its bytes against the sha256 in config.json, so
-    weights swapped or damaged after saving are refused rather than used."""
+def load_tensors(folder: Path, key: str) -> dict[str, torch.Tensor]:
+    """The tensors of KEY.safetensors, after checking its bytes against the sha256 in config.json, so weights
+    swapped or damaged after saving are refused rather than used."""
     path = folder / f"{key}.safetensors"
     data, state = _read_weights(folder, key)
     recorded = _recorded_sha256(folder, key)
@@ -145,6 +145,13 @@ def load_weights(folder: Path, key: str, model: nn.Module) -> None:
     if recorded is not None and recorded != actual:
         raise ValueError(f"{path}: these are not the weights config.json was saved with (sha256 {actual[:12]}…, "
                          f"expected {recorded[:12]}…); the file was replaced or damaged")
+    return state
+
+
+def load_weights(folder: Path, key: str, model: nn.Module) -> None:
+    """Load KEY.safetensors into `model` (checked as `load_tensors` checks it)."""
+    path = folder / f"{key}.safetensors"
+    state = load_tensors(folder, key)
     misfit = _misfit(state, model)
     if misfit:
         raise ValueError(f"{path}: weights do not fit the model described in config.json ({misfit})")

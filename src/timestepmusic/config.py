@@ -27,7 +27,7 @@ PEDALS_AS_TOLD = ("none", "given", "all")  # ar.pedals_as_told
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise", "project", "pedal_join_s", "pedal_join_share",
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
-                     "cluster_guard", "soft_kept_up", "velocity_temperature")
+                     "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path")
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -467,6 +467,12 @@ class AutoregressiveConfig:
     """Events arm with ar.style, sampling only: each piece is told a description drawn from the model's bank of
     training passages and held (true), or told none and plays as it was trained to untold, as after a prompt
     (false). `--style` tells the asked one either way."""
+    style_path: bool = False
+    """Events arm with ar.style, sampling only: each drawn piece is told the descriptions a real training
+    performance moves through, chunk by chunk from a random point of it on (its register, loudness, pedalling …
+    change as a pianist's do), where false holds one passage's description for the whole piece. Reads the paths a
+    model keeps beside its weights (style_paths.safetensors: every training track's description each 4 s, written
+    by training with ar.style; `python -m timestepmusic.train.style_paths` adds them to an older model)."""
     style_pause: bool = False
     """Events arm with ar.style: the description also holds its passage's longest pause (the longest stretch of
     chunks in which no note starts, stored as ln(1 + seconds)), so that a piece told a passage played throughout
@@ -561,6 +567,7 @@ class AutoregressiveConfig:
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")
         _check(self.onsets or not self.onsets_leans, "ar.onsets_leans", "needs ar.onsets")
         _check(self.style or not self.style_pause, "ar.style_pause", "needs ar.style")
+        _check(self.style or not self.style_path, "ar.style_path", "needs ar.style")
         _check(self.pedals_as_told in PEDALS_AS_TOLD, "ar.pedals_as_told",
                f"must be one of {', '.join(PEDALS_AS_TOLD)}, got {self.pedals_as_told!r}")
         _check(0 <= self.soft_kept_up <= 1, "ar.soft_kept_up", f"must be in [0, 1], got {self.soft_kept_up}")

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .autoencoder import Autoencoder, sets_to_events
-from .checkpoint import autoencoder_beside, checkpoint_dir, load_weights, read_meta
+from .checkpoint import autoencoder_beside, checkpoint_dir, load_tensors, load_weights, read_meta
 from .chunks import chunk_events
 from .config import PRESETS, SAMPLING_SETTINGS, Config
 from .devices import pick_device
@@ -127,6 +127,8 @@ class GANModel:
         load_weights(folder, AVERAGED_GENERATOR if AVERAGED_GENERATOR in meta.get("weights", {}) else "generator",
                      arm.generator)
         arm.generator.eval()
+        for key in set(meta.get("weights", {})) & set(getattr(arm, "KEPT", ())):  # what it keeps beside its weights
+            arm.use_kept(key, load_tensors(folder, key), folder / f"{key}.safetensors")
         books = [p / CODEBOOK for p in (folder, folder.parent) if (p / CODEBOOK).is_file()] if arm.snaps else []
         codebook = read_codebook(books[0]).to(pick_device(device)) if books else None
         return cls(arm, normaliser, ae, meta, folder, codebook)
@@ -355,7 +357,7 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "voices", "pulse", "pulse_lr_scale", "onsets", "onsets_leans", "onsets_lr_scale", "in_bins", "style_drawn",
                "style_pause", "style_guidance", "request_guidance", "pedal_guidance", "pedals_as_told", "prompt_told",
                "start_temperature", "stop_bias", "empty_bias", "beat_echo", "cluster_guard", "soft_kept_up",
-               "velocity_temperature")
+               "velocity_temperature", "style_path")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 
 

@@ -151,9 +151,9 @@ class Autoregressive:
                       disable=None if self.progress else True):
             if cache is None or t - base >= net.context:  # (re-)read the window: the prompt's last, or the last `keep`
                 base = max(0, t - (net.context - 1 if cache is None else keep))
-                outputs, cache = net.prefill(x[:, base:t], self.condition())
+                outputs, cache = net.prefill(x[:, base:t], self.condition(base, t))
             else:  # one more position, with the key/value cache
-                outputs, cache = net.step(x[:, t - 1], t - base, cache, self.condition())
+                outputs, cache = net.step(x[:, t - 1], t - base, cache, self.condition(t, t))
             density, end_logit = tuple(d[:, -1] for d in outputs[0]), outputs[1][:, -1]
             x[:, t] = self.draw(density, rng)
             if project is not None:
@@ -170,9 +170,10 @@ class Autoregressive:
                     break
         return x, lengths
 
-    def condition(self) -> torch.Tensor | None:
-        """Sampling: an offset [S, W] added to the input of every chunk of the pieces being sampled (the events arm's
-        told description); None: nothing (this arm)."""
+    def condition(self, first: int, last: int) -> torch.Tensor | None:
+        """Sampling: an offset added to the input of chunks first … last of the pieces being sampled (the events
+        arm's told description), [S, W] (the same for every chunk) or [S, last − first + 1, W]; None: nothing (this
+        arm)."""
         return None
 
     def draw(self, density: tuple[torch.Tensor, ...], rng: torch.Generator) -> torch.Tensor:

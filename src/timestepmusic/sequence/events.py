@@ -34,7 +34,7 @@ from .carry import CarryGatherer, DrawnHistory, carry_items
 from .event_head import EventHead
 from .event_sampler import EventSampler, twice
 from .pulse import DrawnOnsets, OnsetGatherer
-from .style import AHEAD, PieceStyle, StyleGatherer, describe_passage
+from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, describe_passage
 from .tonal import DrawnPitchClasses, TonalGatherer
 from .transformer_net import LatentTransformer
 from .windows import RealBatch
@@ -91,6 +91,7 @@ class EventGenerator(nn.Module):
 class EventAutoregressive(Autoregressive):
     arch = "events"
     draws_events = True  # sample() keeps the events it drew: generation writes those (drawn_events)
+    KEPT = ("style_paths",)  # what a checkpoint may keep beside the weights (`kept`, `use_kept`)
 
     def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True):
         self.settings, self.steps, self.device = config.ar, config.gan.steps, device
@@ -110,6 +111,9 @@ class EventAutoregressive(Autoregressive):
         self.told: torch.Tensor | None = None  # with ar.style: the descriptions the last sample's pieces were told [S, D]
         self.held: torch.Tensor | None = None  # with ar.style: the offset every chunk of the pieces being sampled
         # reads [S, W]
+        self.paths: StylePaths | None = None  # with ar.style: the training tracks' descriptions (ar.style_path)
+        self.path_start: torch.Tensor | None = None  # ar.style_path: where each piece being sampled starts in them [S]
+        self.kept_up: torch.Tensor | None = None  # ar.style_path: the pieces that keep the una corda up where told none
         self.unpressed: torch.Tensor | None = None  # ar.pedals_as_told: the pedals each piece never draws [S, 3]
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
@@ -147,7 +151,19 @@ class EventAutoregressive(Autoregressive):
         if self.styles is not None:  # the bank sampling draws from: fixed by the corpus (a resume reloads the same)
             bank = self.styles.bank(self.train_windows, self.data.real.locate, torch.Generator().manual_seed(4))
             self.generator.style.fill_bank(bank.to(self.device))
+            self.paths = self.styles.paths(self.train_windows, self.data.real.locate, self.generator.style.mean.cpu())
         self.use_autoencoder(data.real.ae, data.real.normaliser)
+
+    def kept(self) -> dict[str, nn.Module]:
+        """What a checkpoint keeps beside the weights, fixed by the corpus (`KEPT`): the description paths (ar.style)."""
+        return {"style_paths": self.paths} if self.paths is not None else {}
+
+    def use_kept(self, key: str, tensors: dict[str, torch.Tensor], path) -> None:
+        """Take what `kept` saved under `key` (read from `path`); not what it should be: ValueError in one line."""
+        try:
+            self.paths = StylePaths.from_state(tensors)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
 
     def losses(self, x: torch.Tensor, real: RealBatch, steps_total: float,
                read: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -209,6 +225,8 @@ class EventAutoregressive(Autoregressive):
         tonal = self.pitch_classes.counts() if self.pitch_classes is not None else None  # [S, G, 12]
         heard = self.drawn_onsets  # ar.pulse, ar.beat_echo: the onsets before the chunk [S, M'], its latest note [S]
         onsets = (heard.onsets(), heard.last_note()) if heard is not None else None
+        if self.path_start is not None:
+            self.unpressed = self.path_unpressed(len(self.drawn))
         sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal, self.generator.guidance,
                                    self.unpressed, self.generator.pedal_guidance, onsets,
                                    start_temperature=self.settings.start_temperature,
@@ -246,7 +264,14 @@ class EventAutoregressive(Autoregressive):
             if style is not None:
                 described = look.choose(n, rng, style)  # [S, D]
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
-                described = look.draw(n, rng)  # [S, D]
+                if self.settings.style_path:  # a real performance's path of descriptions, from a random chunk on
+                    if self.paths is None:
+                        raise ValueError("ar.style_path: this model keeps no description paths (style_paths.safetensors); "
+                                         "add them with `python -m timestepmusic.train.style_paths MODEL CORPUS`")
+                    self.path_start = self.paths.draw(n, rng, played=0.0)  # [S]
+                    described = self.paths.tell(self.path_start, 0, 0)[:, 0].to(self.device)  # [S, D]: its first
+                else:
+                    described = look.draw(n, rng)  # [S, D]
             elif prompt_sets is not None and self.settings.prompt_told:  # or told its own last passage
                 told_prompt = True
                 described = self.prompt_described(prompt_sets)  # [1, D] or None
@@ -271,7 +296,8 @@ class EventAutoregressive(Autoregressive):
         kept_up = self.settings.soft_kept_up  # drawn pieces told no una corda: some never press it (a per-piece choice)
         if described is not None and kept_up > 0 and style is None and not told_prompt and as_told == "given":
             chosen = torch.rand(n, generator=rng) < kept_up  # [S], from the descriptions' stream: no chunk draw moves
-            soft = look.unpressed(described)[:, 2] & chosen.to(described.device)  # [S]
+            self.kept_up = chosen.to(described.device)  # (ar.style_path: told again at every chunk, `path_unpressed`)
+            soft = look.unpressed(described)[:, 2] & self.kept_up  # [S]
             self.unpressed = torch.stack([torch.zeros_like(soft), torch.zeros_like(soft), soft], dim=1)  # [S, 3]
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
@@ -295,6 +321,7 @@ class EventAutoregressive(Autoregressive):
         finally:
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
+            self.path_start, self.kept_up = None, None
 
     def prompt_described(self, prompt_sets: SetBatch) -> torch.Tensor | None:
         """The description of a prompt's last AHEAD chunks (its chunks [P, N]) [1, D], as training describes a corpus
@@ -315,9 +342,25 @@ class EventAutoregressive(Autoregressive):
                                      first, struck.cpu(), self.chunk_seconds, self.settings.style_pause)  # [D]
         return described[None].to(self.device)
 
-    def condition(self) -> torch.Tensor | None:
-        """With ar.style, the offset every chunk of the pieces being sampled reads [S, W]; None without."""
-        return self.held
+    def condition(self, first: int, last: int) -> torch.Tensor | None:
+        """With ar.style, the offset chunks first … last of the pieces being sampled read: [S, W], the same for every
+        chunk, or with ar.style_path each chunk's own [S, C, W]; None without."""
+        if self.path_start is None:
+            return self.held
+        told = self.paths.tell(self.path_start, first, last).to(self.device)  # [S, C, D]
+        return self.generator.offset(told, told.shape[0])  # [S, C, W]
+
+    def path_unpressed(self, chunk: int) -> torch.Tensor | None:
+        """ar.style_path: which pedals the pieces keep up at new chunk `chunk` [S, 3], by the description told there
+        (as `sample` decides them for a held one: ar.pedals_as_told "all", or ar.soft_kept_up's chosen pieces)."""
+        told = self.paths.tell(self.path_start, chunk, chunk)[:, 0].to(self.device)  # [S, D]
+        unpressed = self.generator.style.unpressed(told)  # [S, 3]
+        if self.settings.pedals_as_told == "all":
+            return unpressed
+        if self.kept_up is None:
+            return self.unpressed
+        soft = unpressed[:, 2] & self.kept_up  # [S]
+        return torch.stack([torch.zeros_like(soft), torch.zeros_like(soft), soft], dim=1)
 
     def drawn_events(self, piece: int, chunks: int, chunk_seconds: float, start_chunk: int = 0) -> Events:
         """The events piece `piece` of the last sample drew in its first `chunks` new chunks, placed from chunk

@@ -46,6 +46,7 @@ NEAREST = 32  # a request picks among this many bank descriptions nearest to it,
 NOTE_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 AHEAD = 64  # chunks a description covers, from the chunk it is read at on (16 s; a track's last 16 s near its end)
 BANK = 4096  # training passages whose descriptions sampling draws from
+PATH_HOP = 16  # chunks between the descriptions a track's path keeps (4 s; told between them: the two blended)
 STYLE_DROPOUT = 0.1  # share of training windows that read no description
 DAMPER_ID, SOFT_ID = NUM_KEYS, NUM_KEYS + 2
 HALF_DEPTH = 96  # a damper event of at most this intensity is half pedal (as tsm evaluate's half_pedal_share)
@@ -141,6 +142,51 @@ class PieceStyle(nn.Module):
         return described.masked_fill(dropped[:, None, None], float("nan"))
 
 
+class StylePaths(nn.Module):
+    """The descriptions real performances move through (`ar.style_path`): every training track's description of the
+    AHEAD chunks from every PATH_HOP-th chunk on, rows [R, D] (float16: 2 bytes an attribute), track by track, and
+    where each track's rows begin [K + 1]. A piece is told the path of one track from a random chunk on: at chunk c
+    the two rows nearest it blended, past the track's end its last row held.
+    Shapes: S pieces, C chunks told, R rows, K tracks, D attributes."""
+
+    def __init__(self, rows: torch.Tensor, starts: torch.Tensor):
+        super().__init__()
+        self.register_buffer("rows", rows.to(torch.float16))  # [R, D]
+        self.register_buffer("starts", starts.long())  # [K + 1]
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor]) -> "StylePaths":
+        """From the tensors of style_paths.safetensors; anything else: ValueError in one line."""
+        rows, starts = state.get("rows"), state.get("starts")
+        if (rows is None or starts is None or rows.dim() != 2 or starts.dim() != 1 or starts.numel() < 2
+                or int(starts[-1]) != rows.shape[0] or bool((starts.diff() <= 0).any())):
+            raise ValueError("style_paths: not description paths (rows [R, D] and increasing track starts [K + 1] "
+                             "ending at R)")
+        return cls(rows, starts)
+
+    def draw(self, n: int, rng: torch.Generator, played: float) -> torch.Tensor:
+        """n starting points [S] (in rows: chunk ÷ PATH_HOP), uniform over the tracks' chunks, each at a row whose
+        description holds a note (density above `played`); a piece's track is the one its start lies in."""
+        density = self.rows[:, ATTRIBUTES.index("density")].float()  # [R]
+        kept = torch.nonzero(density > played).squeeze(1)  # [R']
+        kept = kept if kept.numel() else torch.arange(self.rows.shape[0])
+        row = kept[torch.randint(kept.numel(), (n,), generator=rng)]  # [S]
+        phase = torch.randint(PATH_HOP, (n,), generator=rng) / PATH_HOP  # [S]: a chunk within the row's hop
+        return row.double() + phase.double()
+
+    def tell(self, start: torch.Tensor, first: int, last: int) -> torch.Tensor:
+        """Pieces starting at `start` [S] (from `draw`) → the descriptions of their chunks first … last [S, C, D]."""
+        track = torch.searchsorted(self.starts, start.floor().long(), right=True) - 1  # [S]
+        final = (self.starts[track + 1] - 1)[:, None]  # [S, 1]: the track's last row
+        at = start[:, None] + torch.arange(first, last + 1, dtype=torch.float64) / PATH_HOP  # [S, C]
+        low = at.floor().long()  # [S, C]
+        blend = (at - low).clamp(0, 1).where(low < final, torch.zeros_like(at))[..., None].float()  # [S, C, 1]
+        low = low.clamp(max=final)
+        high = (low + 1).clamp(max=final)
+        rows = self.rows.float()
+        return rows[low] * (1 - blend) + rows[high] * blend  # [S, C, D]
+
+
 class StyleGatherer:
     """Descriptions of real windows from a ChunkGatherer's corpus: running sums along the corpus's events,
     differenced at each window's ends."""
@@ -180,6 +226,16 @@ class StyleGatherer:
         length = chunks.clamp(min=1, max=AHEAD)
         begin = torch.minimum(chunk, chunks - length).clamp(min=0)  # (the clamp: only for a track of no chunks)
         return self.describe(track, begin, length).view(b, t, -1)  # [B, T, D]
+
+    def paths(self, sampler: SequenceSampler, locate, fill: torch.Tensor) -> StylePaths:
+        """The descriptions along every track of `sampler` (`StylePaths`), an undefined attribute (NaN) held as
+        `fill` [D] (the bank's mean, which reads the same)."""
+        kept = (sampler.start - sampler.start[sampler.track_first_of]) % PATH_HOP == 0  # [N]: every PATH_HOP-th chunk
+        rows = self.ahead(sampler.start[kept][:, None], locate)[:, 0]  # [R, D]
+        rows = torch.where(rows.isnan(), fill.to(rows.device), rows)
+        per_track = torch.bincount(sampler.track_first_of[kept], minlength=sampler.start.numel())  # [N]
+        counts = per_track[per_track > 0]  # [K]: rows of each track, in order
+        return StylePaths(rows, torch.cat([counts.new_zeros(1), counts.cumsum(0)]))
 
     def bank(self, sampler: SequenceSampler, locate, rng: torch.Generator) -> torch.Tensor:
         """BANK descriptions [BANK, D] of training passages of AHEAD chunks (shorter, where no track has one)."""

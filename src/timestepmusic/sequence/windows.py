@@ -40,6 +40,7 @@ class SequenceSampler:
         within = positions_in_groups(count)  # [N]
         self.start = torch.from_numpy(np.repeat(first, count) + within)  # [N] global chunk of every start
         self.remaining = torch.from_numpy(np.repeat(count, count) - within)  # [N] chunks to the track's end
+        self.track_first_of = torch.from_numpy(np.repeat(np.cumsum(count) - count, count))  # [N] where its track starts
         if self.start.numel() == 0:
             raise ValueError(f"corpus {corpus.root}: no chunks in the tracks to sample sequences from")
         self.ending = torch.nonzero(self.remaining <= max_chunks).squeeze(1)  # [N_end] starts that reach an end

@@ -144,7 +144,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     def save(name: str) -> None:
         if not ranks.main:
             return
-        models, tuned = trained | averaged, {}
+        models, tuned = trained | averaged | (model.kept() if hasattr(model, "kept") else {}), {}
         if g.finetune_ae:  # the tuned autoencoder, and the codebook its own encoder gives (50k chunks encoded)
             if step not in tuned_at:
                 tuned_at.clear()

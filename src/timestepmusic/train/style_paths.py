@@ -1,0 +1,82 @@
+"""Add the description paths (`ar.style_path`) to an events model trained with ar.style before training kept them:
+`python -m timestepmusic.train.style_paths MODEL CORPUS` writes MODEL/style_paths.safetensors, the descriptions along
+every training track of the corpus the model was trained on, and records its sha256 in MODEL/config.json. Nothing
+else in MODEL changes; a model that keeps paths already is left as it is.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from ..batches import ChunkGatherer
+from ..checkpoint import CONFIG, load_tensors, read_meta
+from ..checks import check_corpus_matches
+from ..corpus import Corpus
+from ..files import atomic_path
+from ..generation import checkpoint_config
+from ..ragged import group_of
+from ..sequence import AVERAGED_GENERATOR
+from ..sequence.style import StyleGatherer
+from ..sequence.windows import split_samplers
+
+KEY = "style_paths"
+
+
+def add_style_paths(model: str | Path, corpus_path: str | Path) -> Path:
+    """Write MODEL/style_paths.safetensors from the corpus MODEL was trained on; → its path. A model without
+    ar.style, or a corpus other than its own: ValueError in one line."""
+    folder, meta = read_meta(model)
+    config = checkpoint_config(meta)
+    if meta.get("arch") != "events" or not config.ar.style:
+        raise ValueError(f"{folder}: not an events model trained with ar.style; it follows no description")
+    if KEY in meta.get("weights", {}):
+        raise ValueError(f"{folder}: keeps description paths already ({KEY}.safetensors)")
+    corpus = Corpus.open(corpus_path)
+    check_corpus_matches(meta, corpus, str(folder))
+    trained_on = meta.get("corpus", {}).get("key")
+    if trained_on is not None and trained_on != corpus.manifest["key"]:
+        raise ValueError(f"{corpus.root}: not the corpus {folder} was trained on (another manifest key)")
+    ptr = np.array(corpus.track_chunk_ptr, dtype=np.int64)
+    track_of, first = torch.from_numpy(group_of(np.diff(ptr))), torch.from_numpy(ptr[:-1])  # [C], [K]
+
+    def locate(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # global chunk rows → (track, chunk)
+        track = track_of[rows]
+        return track, rows - first[track]
+
+    train_windows, _ = split_samplers(corpus, config.ar.context, config.ar.ending_share)
+    styles = StyleGatherer(ChunkGatherer(corpus, max_events=config.chunks.max_events), config.ar.style_pause)
+    sampled = AVERAGED_GENERATOR if AVERAGED_GENERATOR in meta["weights"] else "generator"
+    mean = load_tensors(folder, sampled)["style.mean"]  # [D]: what an undefined attribute is held as (the bank's)
+    paths = styles.paths(train_windows, locate, mean)
+    target = folder / f"{KEY}.safetensors"
+    with atomic_path(target) as tmp:
+        save_file({k: v.contiguous() for k, v in paths.state_dict().items()}, str(tmp))
+    meta["weights"][KEY] = hashlib.sha256(target.read_bytes()).hexdigest()
+    with atomic_path(folder / CONFIG) as tmp:
+        tmp.write_text(json.dumps(meta, indent=1))
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m timestepmusic.train.style_paths", description=__doc__)
+    parser.add_argument("model", help="an events model folder trained with ar.style")
+    parser.add_argument("corpus", help="the prepared corpus it was trained on")
+    args = parser.parse_args(argv)
+    try:
+        path = add_style_paths(args.model, args.corpus)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Descriptions that move as a performance's do (ar.style_path, sequence/style.py's StylePaths): the paths a run
+keeps, a piece told one track's path chunk by chunk (blended between rows, held past the track's end), sampling
+that hears it as training would, pedals kept up by the description of each chunk, and the tool that adds paths
+to a model trained before."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from test_events_arm import TINY_EVENTS
+from timestepmusic.batches import ChunkGatherer
+from timestepmusic.cli import main
+from timestepmusic.config import Config
+from timestepmusic.corpus import Corpus
+from timestepmusic.sequence import style as style_module
+from timestepmusic.sequence.style import ATTRIBUTES, PATH_HOP, StyleGatherer, StylePaths
+from timestepmusic.sequence.windows import SequenceSampler
+from timestepmusic.train.sequence import train_sequence_model
+from timestepmusic.train.style_paths import main as add_paths
+
+SOFT_ID = 90
+
+
+def test_a_path_blends_the_two_nearest_rows_and_holds_its_tracks_last():
+    rows = torch.arange(5, dtype=torch.float32)[:, None].expand(5, len(ATTRIBUTES)) * 8  # [R, D]: row r holds 8r
+    paths = StylePaths(rows, torch.tensor([0, 3, 5]))  # track 0: rows 0–2, track 1: rows 3–4
+    told = paths.tell(torch.tensor([0.5, 3.0]), 0, 4 * PATH_HOP)[..., 0]  # [2, C]
+    chunk = torch.arange(4 * PATH_HOP + 1, dtype=torch.float64)
+    expected_0 = (0.5 + chunk / PATH_HOP).clamp(max=2) * 8  # blended, then track 0's last row held
+    expected_1 = (3 + chunk / PATH_HOP).clamp(max=4) * 8  # never into a row of another track
+    assert torch.allclose(told[0].double(), expected_0) and torch.allclose(told[1].double(), expected_1)
+    assert torch.equal(paths.tell(torch.tensor([0.5, 3.0]), 5, 7), paths.tell(torch.tensor([0.5, 3.0]), 0, 7)[:, 5:])
+
+
+def test_a_bad_paths_file_is_refused_in_one_line():
+    for state in ({}, {"rows": torch.zeros(4, 8), "starts": torch.tensor([0, 3])},
+                  {"rows": torch.zeros(4, 8), "starts": torch.tensor([0, 0, 4])}):
+        with pytest.raises(ValueError, match="not description paths"):
+            StylePaths.from_state(state)
+
+
+def test_a_draw_starts_only_where_a_note_is_played():
+    rows = torch.zeros(6, len(ATTRIBUTES))
+    rows[[1, 4], ATTRIBUTES.index("density")] = 1.0  # only rows 1 and 4 hold a note
+    start = StylePaths(rows, torch.tensor([0, 6])).draw(200, torch.Generator().manual_seed(0), played=0.0)
+    assert set(start.floor().long().tolist()) == {1, 4} and ((start % 1) * PATH_HOP % 1 == 0).all()
+
+
+def test_paths_hold_every_hop_th_chunks_description_of_each_training_track(tiny_corpus):
+    corpus = Corpus.open(tiny_corpus)
+    styles = StyleGatherer(ChunkGatherer(corpus))
+    tracks = corpus.tracks_in("train")
+    sampler = SequenceSampler(corpus, tracks, 16, 0.0)
+    ptr = torch.tensor(np.asarray(corpus.track_chunk_ptr))
+
+    def locate(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        track = torch.searchsorted(ptr, rows, right=True) - 1
+        return track, rows - ptr[track]
+    fill = torch.full((len(ATTRIBUTES),), -7.0)
+    paths = styles.paths(sampler, locate, fill)
+    counts = (ptr[tracks + 1] - ptr[tracks])  # [K] chunks per track
+    rows_per_track = (counts + PATH_HOP - 1) // PATH_HOP
+    assert torch.equal(paths.starts, torch.cat([torch.zeros(1, dtype=torch.long), rows_per_track.cumsum(0)]))
+    for k, track in enumerate(tracks[:3]):
+        chunks = torch.arange(0, int(counts[k]), PATH_HOP)
+        expected = styles.ahead((ptr[track] + chunks)[:, None], locate)[:, 0]  # [rows, D]
+        expected = torch.where(expected.isnan(), fill, expected)
+        got = paths.rows[paths.starts[k]:paths.starts[k + 1]].float()
+        assert torch.allclose(got, expected, rtol=2e-3, atol=2e-3)  # (kept at half precision)
+
+
+@pytest.fixture(scope="module")
+def style_run(tiny_corpus, tiny_ae, tmp_path_factory):
+    run = tmp_path_factory.mktemp("paths") / "run"
+    config = Config().override(TINY_EVENTS | {"ar.style": True, "ar.carry": True, "gan.steps": 4})
+    with pytest.MonkeyPatch.context() as patch:  # passages of 2 s: the tiny tracks' (12 s) descriptions move
+        patch.setattr(style_module, "AHEAD", 8)
+        train_sequence_model(tiny_corpus, tiny_ae, run, config, arch="events", progress=False)
+    return run
+
+
+def test_a_run_keeps_its_paths_and_pieces_are_told_them_chunk_by_chunk(style_run, monkeypatch):
+    from timestepmusic.generation import GANModel
+
+    meta = json.loads((style_run / "last" / "config.json").read_text())
+    assert "style_paths" in meta["weights"]  # beside the weights, with its sha256
+    model = GANModel.load(style_run)
+    paths = model.arm.paths
+    assert paths is not None and paths.rows.shape[1] == len(ATTRIBUTES)
+    torch.nn.init.normal_(model.arm.generator.style.project.weight)  # as if trained to follow its descriptions
+    starts = []
+    draw = StylePaths.draw
+    monkeypatch.setattr(StylePaths, "draw", lambda self, *a, **k: starts.append(draw(self, *a, **k)) or starts[-1])
+    model.arm.settings = dataclasses.replace(model.arm.settings, style_path=True)
+    model.arm.end_trace = []
+    chunks = 12  # within the context: one prefill, then steps with the cache
+    latents = model.sample_latents(3, chunks * 0.25, seed=2, snap_to_real=False)
+    (start,) = starts
+    told = paths.tell(start, 0, chunks - 1)  # [S, C, D]
+    assert not torch.allclose(told[:, 0], told[:, -1])  # the descriptions move along the pieces
+    x = torch.stack([model.normaliser.forward(z) for z in latents])  # [S, C, L] as the transformer read them
+    _, end_logit = model.arm.generator(x, told)  # training's forward pass, told each chunk's description
+    sampled = torch.stack([logit for logit, _ in model.arm.end_trace], dim=1)  # [S, C]
+    assert torch.allclose(sampled, end_logit, atol=1e-4)
+    model.arm.end_trace = None
+    again = model.sample_latents(3, chunks * 0.25, seed=2, snap_to_real=False)
+    assert all(torch.equal(a, b) for a, b in zip(latents, again))
+    assert model.arm.path_start is None  # left as it was after sampling
+    model.arm.settings = dataclasses.replace(model.arm.settings, style_path=False)
+    held = model.sample_latents(3, chunks * 0.25, seed=2, snap_to_real=False)
+    assert not all(torch.equal(a, b) for a, b in zip(latents, held))
+
+
+def test_a_chunk_told_no_una_corda_keeps_it_up_in_the_pieces_that_keep_it_up(style_run):
+    from timestepmusic.generation import GANModel
+
+    model = GANModel.load(style_run)
+    with torch.no_grad():  # as if trained to press the una corda often
+        model.arm.generator.events.out["key"][-1].bias[SOFT_ID] += 5.0
+    soft = ATTRIBUTES.index("soft")
+    rows = model.arm.paths.rows
+    rows[:, soft] = 0.0
+    rows[1::3, soft] = 0.5  # every track's second row with it: told none at first, then some, then none
+    settings = dataclasses.replace(model.arm.settings, style_path=True)
+    pressed = {}
+    for share in (0.0, 1.0):
+        model.arm.settings = dataclasses.replace(settings, soft_kept_up=share)
+        pieces = model.sample(8, 12.0, seed=4)
+        pressed[share] = [np.sort(p.start_s[p.ids == SOFT_ID]) for p in pieces]
+    assert all(len(p) for p in pressed[0.0])  # free: every piece presses it
+    assert any(len(p) for p in pressed[1.0])  # kept up only where told none: pressed where told some
+    assert sum(map(len, pressed[1.0])) < sum(map(len, pressed[0.0]))
+
+
+def test_paths_are_added_to_a_model_trained_before_them(style_run, tmp_path, capsys, monkeypatch):
+    old = tmp_path / "old"
+    import shutil
+
+    shutil.copytree(style_run / "last", old)
+    shutil.copytree(style_run / "autoencoder", old / "autoencoder")
+    meta = json.loads((old / "config.json").read_text())
+    del meta["weights"]["style_paths"]
+    (old / "style_paths.safetensors").unlink()
+    (old / "config.json").write_text(json.dumps(meta))
+    assert main(["generate", "--model", str(old), "-n", "1", "--seconds", "1", "-o", str(tmp_path / "a"),
+                 "--set", "ar.style_path=true"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "keeps no description paths" in err[0] and "style_paths" in err[0]
+    corpus = Corpus.open(json.loads((style_run / "last" / "config.json").read_text())["corpus"]["root"])
+    monkeypatch.setattr(style_module, "AHEAD", 8)  # as the run was trained
+    assert add_paths([str(old), str(corpus.root)]) == 0
+    assert (old / "style_paths.safetensors").read_bytes() == (style_run / "last" / "style_paths.safetensors").read_bytes()
+    assert main(["generate", "--model", str(old), "-n", "1", "--seconds", "1", "-o", str(tmp_path / "b"),
+                 "--set", "ar.style_path=true"]) == 0
+    capsys.readouterr()
+    assert add_paths([str(old), str(corpus.root)]) == 1  # kept already: left as it is
+    assert "keeps description paths already" in capsys.readouterr().err
+
+
+def test_a_model_without_style_gets_no_paths(tiny_corpus, tiny_ae, tmp_path, capsys):
+    config = Config().override(TINY_EVENTS | {"gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="events", progress=False)
+    assert add_paths([str(tmp_path / "run"), str(tiny_corpus)]) == 1
+    assert "trained with ar.style" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="ar.style_path: needs ar.style"):
+        Config().override({"ar.style_path": True})

@@ -17,6 +17,7 @@ from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.sequence import style as style_module
+from timestepmusic.sequence.events import EventGenerator
 from timestepmusic.sequence.style import ATTRIBUTES, PATH_HOP, StyleGatherer, StylePaths
 from timestepmusic.sequence.windows import SequenceSampler
 from timestepmusic.train.sequence import train_sequence_model
@@ -95,7 +96,7 @@ def test_a_run_keeps_its_paths_and_pieces_are_told_them_chunk_by_chunk(style_run
     starts = []
     draw = StylePaths.draw
     monkeypatch.setattr(StylePaths, "draw", lambda self, *a, **k: starts.append(draw(self, *a, **k)) or starts[-1])
-    model.arm.settings = dataclasses.replace(model.arm.settings, style_path=True)
+    model.arm.settings = dataclasses.replace(model.arm.settings, style_path="all")
     model.arm.end_trace = []
     chunks = 12  # within the context: one prefill, then steps with the cache
     latents = model.sample_latents(3, chunks * 0.25, seed=2, snap_to_real=False)
@@ -110,9 +111,21 @@ def test_a_run_keeps_its_paths_and_pieces_are_told_them_chunk_by_chunk(style_run
     again = model.sample_latents(3, chunks * 0.25, seed=2, snap_to_real=False)
     assert all(torch.equal(a, b) for a, b in zip(latents, again))
     assert model.arm.path_start is None  # left as it was after sampling
-    model.arm.settings = dataclasses.replace(model.arm.settings, style_path=False)
+    model.arm.settings = dataclasses.replace(model.arm.settings, style_path="none")
     held = model.sample_latents(3, chunks * 0.25, seed=2, snap_to_real=False)
     assert not all(torch.equal(a, b) for a, b in zip(latents, held))
+    heard, offset = [], EventGenerator.offset
+    monkeypatch.setattr(EventGenerator, "offset", lambda net, told, b: heard.append(told) or offset(net, told, b))
+    model.arm.settings = dataclasses.replace(model.arm.settings, style_path="loudness, density")  # these two move
+    model.sample_latents(3, chunks * 0.25, seed=2, snap_to_real=False)
+    told_now = torch.cat([t for t in heard if t is not None and t.dim() == 3], dim=1)  # [S, C, D]: each chunk's
+    moving = [ATTRIBUTES.index("loudness"), ATTRIBUTES.index("density")]
+    held_columns = [i for i in range(len(ATTRIBUTES)) if i not in moving]
+    assert torch.equal(told_now[..., moving], told[..., moving])
+    assert torch.equal(told_now[..., held_columns], told[:, :1, held_columns].expand(-1, chunks, -1))
+    model.arm.settings = dataclasses.replace(model.arm.settings, style_path="loudness,tempo")
+    with pytest.raises(ValueError, match="no attribute 'tempo'"):
+        model.sample_latents(1, 1.0, seed=0)
 
 
 def test_a_chunk_told_no_una_corda_keeps_it_up_in_the_pieces_that_keep_it_up(style_run):
@@ -125,7 +138,7 @@ def test_a_chunk_told_no_una_corda_keeps_it_up_in_the_pieces_that_keep_it_up(sty
     rows = model.arm.paths.rows
     rows[:, soft] = 0.0
     rows[1::3, soft] = 0.5  # every track's second row with it: told none at first, then some, then none
-    settings = dataclasses.replace(model.arm.settings, style_path=True)
+    settings = dataclasses.replace(model.arm.settings, style_path="all")
     pressed = {}
     for share in (0.0, 1.0):
         model.arm.settings = dataclasses.replace(settings, soft_kept_up=share)
@@ -147,7 +160,7 @@ def test_paths_are_added_to_a_model_trained_before_them(style_run, tmp_path, cap
     (old / "style_paths.safetensors").unlink()
     (old / "config.json").write_text(json.dumps(meta))
     assert main(["generate", "--model", str(old), "-n", "1", "--seconds", "1", "-o", str(tmp_path / "a"),
-                 "--set", "ar.style_path=true"]) == 2
+                 "--set", "ar.style_path=all"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "keeps no description paths" in err[0] and "style_paths" in err[0]
     corpus = Corpus.open(json.loads((style_run / "last" / "config.json").read_text())["corpus"]["root"])
@@ -155,7 +168,7 @@ def test_paths_are_added_to_a_model_trained_before_them(style_run, tmp_path, cap
     assert add_paths([str(old), str(corpus.root)]) == 0
     assert (old / "style_paths.safetensors").read_bytes() == (style_run / "last" / "style_paths.safetensors").read_bytes()
     assert main(["generate", "--model", str(old), "-n", "1", "--seconds", "1", "-o", str(tmp_path / "b"),
-                 "--set", "ar.style_path=true"]) == 0
+                 "--set", "ar.style_path=all"]) == 0
     capsys.readouterr()
     assert add_paths([str(old), str(corpus.root)]) == 1  # kept already: left as it is
     assert "keeps description paths already" in capsys.readouterr().err
@@ -167,4 +180,6 @@ def test_a_model_without_style_gets_no_paths(tiny_corpus, tiny_ae, tmp_path, cap
     assert add_paths([str(tmp_path / "run"), str(tiny_corpus)]) == 1
     assert "trained with ar.style" in capsys.readouterr().err
     with pytest.raises(ValueError, match="ar.style_path: needs ar.style"):
-        Config().override({"ar.style_path": True})
+        Config().override({"ar.style_path": "all"})
+    with pytest.raises(ValueError, match="ar.style_path: expected str"):
+        Config().override({"ar.style": True, "ar.style_path": True})

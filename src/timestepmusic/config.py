@@ -467,12 +467,13 @@ class AutoregressiveConfig:
     """Events arm with ar.style, sampling only: each piece is told a description drawn from the model's bank of
     training passages and held (true), or told none and plays as it was trained to untold, as after a prompt
     (false). `--style` tells the asked one either way."""
-    style_path: bool = False
-    """Events arm with ar.style, sampling only: each drawn piece is told the descriptions a real training
-    performance moves through, chunk by chunk from a random point of it on (its register, loudness, pedalling …
-    change as a pianist's do), where false holds one passage's description for the whole piece. Reads the paths a
-    model keeps beside its weights (style_paths.safetensors: every training track's description each 4 s, written
-    by training with ar.style; `python -m timestepmusic.train.style_paths` adds them to an older model)."""
+    style_path: str = "none"
+    """Events arm with ar.style, sampling only: which attributes of a drawn piece's description move as a real
+    training performance's do, chunk by chunk from a random point of it on: "none" (one passage's description held
+    for the whole piece), "all", or a comma-separated list of them (e.g. "loudness,density"); the others are held
+    at that performance's first description. Reads the paths a model keeps beside its weights
+    (style_paths.safetensors: every training track's description each 4 s, written by training with ar.style;
+    `python -m timestepmusic.train.style_paths` adds them to an older model)."""
     style_pause: bool = False
     """Events arm with ar.style: the description also holds its passage's longest pause (the longest stretch of
     chunks in which no note starts, stored as ln(1 + seconds)), so that a piece told a passage played throughout
@@ -509,7 +510,9 @@ class AutoregressiveConfig:
     touches it: 10 % never do against 26 % of real minutes); 1: all (as ar.pedals_as_told "all" for the soft
     pedal). A per-piece choice whether to use the una corda at all, which a pianist makes and the network, deciding
     chunk by chunk, does not. Read with ar.pedals_as_told "given" (its default) only: "all" keeps the soft pedal up in
-    every such piece, "none" in none; a piece told a request or continuing a prompt follows ar.pedals_as_told."""
+    every such piece, "none" in none; a piece told a request or continuing a prompt follows ar.pedals_as_told. With
+    ar.style_path the description is read again at every chunk: a chosen piece keeps the una corda up wherever its
+    path holds none (and ar.pedals_as_told "all" keeps each pedal up wherever the path gives it a zero share)."""
     request_guidance: float = 2.0
     """As ar.style_guidance, for a description asked with `tsm generate --style` (measured with
     bench/style_follow.py: at 2 an asked damper share of 0.3 is played at 0.30, at 1 at 0.53)."""
@@ -567,7 +570,7 @@ class AutoregressiveConfig:
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")
         _check(self.onsets or not self.onsets_leans, "ar.onsets_leans", "needs ar.onsets")
         _check(self.style or not self.style_pause, "ar.style_pause", "needs ar.style")
-        _check(self.style or not self.style_path, "ar.style_path", "needs ar.style")
+        _check(self.style or self.style_path == "none", "ar.style_path", "needs ar.style")
         _check(self.pedals_as_told in PEDALS_AS_TOLD, "ar.pedals_as_told",
                f"must be one of {', '.join(PEDALS_AS_TOLD)}, got {self.pedals_as_told!r}")
         _check(0 <= self.soft_kept_up <= 1, "ar.soft_kept_up", f"must be in [0, 1], got {self.soft_kept_up}")

@@ -113,6 +113,8 @@ class EventAutoregressive(Autoregressive):
         # reads [S, W]
         self.paths: StylePaths | None = None  # with ar.style: the training tracks' descriptions (ar.style_path)
         self.path_start: torch.Tensor | None = None  # ar.style_path: where each piece being sampled starts in them [S]
+        self.path_first: torch.Tensor | None = None  # … and the description there [S, D]
+        self.walked: torch.Tensor | None = None  # … and which attributes move along them [D]
         self.kept_up: torch.Tensor | None = None  # ar.style_path: the pieces that keep the una corda up where told none
         self.unpressed: torch.Tensor | None = None  # ar.pedals_as_told: the pedals each piece never draws [S, 3]
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
@@ -264,12 +266,14 @@ class EventAutoregressive(Autoregressive):
             if style is not None:
                 described = look.choose(n, rng, style)  # [S, D]
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
-                if self.settings.style_path:  # a real performance's path of descriptions, from a random chunk on
+                self.walked = self.walked_attributes()
+                if self.walked is not None:  # a real performance's path of descriptions, from a random chunk on
                     if self.paths is None:
                         raise ValueError("ar.style_path: this model keeps no description paths (style_paths.safetensors); "
                                          "add them with `python -m timestepmusic.train.style_paths MODEL CORPUS`")
                     self.path_start = self.paths.draw(n, rng, played=0.0)  # [S]
-                    described = self.paths.tell(self.path_start, 0, 0)[:, 0].to(self.device)  # [S, D]: its first
+                    self.path_first = self.paths.tell(self.path_start, 0, 0)[:, 0]  # [S, D]: where each starts
+                    described = self.path_first.to(self.device)
                 else:
                     described = look.draw(n, rng)  # [S, D]
             elif prompt_sets is not None and self.settings.prompt_told:  # or told its own last passage
@@ -321,7 +325,7 @@ class EventAutoregressive(Autoregressive):
         finally:
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
-            self.path_start, self.kept_up = None, None
+            self.path_start, self.path_first, self.walked, self.kept_up = None, None, None, None
 
     def prompt_described(self, prompt_sets: SetBatch) -> torch.Tensor | None:
         """The description of a prompt's last AHEAD chunks (its chunks [P, N]) [1, D], as training describes a corpus
@@ -347,13 +351,32 @@ class EventAutoregressive(Autoregressive):
         chunk, or with ar.style_path each chunk's own [S, C, W]; None without."""
         if self.path_start is None:
             return self.held
-        told = self.paths.tell(self.path_start, first, last).to(self.device)  # [S, C, D]
+        told = self.path_told(first, last).to(self.device)  # [S, C, D]
         return self.generator.offset(told, told.shape[0])  # [S, C, W]
+
+    def walked_attributes(self) -> torch.Tensor | None:
+        """ar.style_path as a mask over the description's attributes [D] (None: "none", every one held); an
+        unknown name: ValueError in one line."""
+        text, names = self.settings.style_path.strip(), self.generator.style.attributes
+        if text == "none":
+            return None
+        chosen = names if text == "all" else [name.strip() for name in text.split(",") if name.strip()]
+        for name in chosen:
+            if name not in names:
+                raise ValueError(f"ar.style_path {text}: no attribute {name!r}; give none, all or a comma-separated "
+                                 f"list of {', '.join(names)}")
+        return torch.tensor([name in chosen for name in names])
+
+    def path_told(self, first: int, last: int) -> torch.Tensor:
+        """ar.style_path: the descriptions of new chunks first … last [S, C, D]: the walked attributes along each
+        piece's path, the others held at its first."""
+        told = self.paths.tell(self.path_start, first, last)  # [S, C, D]
+        return torch.where(self.walked, told, self.path_first[:, None])
 
     def path_unpressed(self, chunk: int) -> torch.Tensor | None:
         """ar.style_path: which pedals the pieces keep up at new chunk `chunk` [S, 3], by the description told there
         (as `sample` decides them for a held one: ar.pedals_as_told "all", or ar.soft_kept_up's chosen pieces)."""
-        told = self.paths.tell(self.path_start, chunk, chunk)[:, 0].to(self.device)  # [S, D]
+        told = self.path_told(chunk, chunk)[:, 0].to(self.device)  # [S, D]
         unpressed = self.generator.style.unpressed(told)  # [S, 3]
         if self.settings.pedals_as_told == "all":
             return unpressed

@@ -3,9 +3,11 @@
 A pianist's minute differs from the one before it: louder or softer, higher or lower, denser, more or less
 pedal. A piece told one description for its whole length may stay one texture throughout. For every pair of
 consecutive minutes of a piece (real: consecutive 60 s excerpts of the split's tracks; generated: of each MIDI
-file in DIR, cut into whole minutes: generate them a whole number of minutes long, `tsm generate --seconds 180`), this takes the change of each `tsm evaluate` descriptor (and of the register, the notes' mean pitch)
-and compares its size, |minute k + 1 − minute k|, with the real one's: the mean change, and the overlap of the two
-distributions (`tsm evaluate`'s overlap).
+file in DIR, cut into whole minutes: generate them a whole number of minutes long, `tsm generate --seconds 180`;
+a piece that ends early has its last, partial minute compared as a whole one), this takes the change of each
+`tsm evaluate` descriptor (and of the register, the notes' mean pitch) and compares its size,
+|minute k + 1 − minute k|, with the real one's: the mean change, and the overlap of the two distributions
+(`tsm evaluate`'s overlap).
 
     python bench/piece_development.py --corpus /work/data/asap --split validation held=DIR1 path=DIR2
 """

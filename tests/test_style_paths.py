@@ -123,9 +123,18 @@ def test_a_run_keeps_its_paths_and_pieces_are_told_them_chunk_by_chunk(style_run
     held_columns = [i for i in range(len(ATTRIBUTES)) if i not in moving]
     assert torch.equal(told_now[..., moving], told[..., moving])
     assert torch.equal(told_now[..., held_columns], told[:, :1, held_columns].expand(-1, chunks, -1))
-    model.arm.settings = dataclasses.replace(model.arm.settings, style_path="loudness,tempo")
-    with pytest.raises(ValueError, match="no attribute 'tempo'"):
-        model.sample_latents(1, 1.0, seed=0)
+    heard.clear()
+    model.arm.settings = dataclasses.replace(model.arm.settings, style_path="all", style_guidance=2.0)  # read twice
+    model.arm.end_trace = []
+    guided = model.sample_latents(3, chunks * 0.25, seed=2, snap_to_real=False)
+    told = paths.tell(starts[-1], 0, chunks - 1)  # [S, C, D]
+    x = torch.stack([model.normaliser.forward(z) for z in guided])  # [S, C, L]
+    _, end_logit = model.arm.generator(x, told)  # the told half's, as training reads it
+    sampled = torch.stack([logit for logit, _ in model.arm.end_trace], dim=1)  # [S, C]
+    assert torch.allclose(sampled, end_logit, atol=1e-4)
+    model.arm.end_trace = None
+    long = model.sample_latents(2, 40 * 0.25, seed=3, snap_to_real=False)  # past the context of 16: it slides
+    assert all(torch.equal(a, b) for a, b in zip(long, model.sample_latents(2, 40 * 0.25, seed=3, snap_to_real=False)))
 
 
 def test_a_chunk_told_no_una_corda_keeps_it_up_in_the_pieces_that_keep_it_up(style_run):
@@ -174,6 +183,29 @@ def test_paths_are_added_to_a_model_trained_before_them(style_run, tmp_path, cap
     assert "keeps description paths already" in capsys.readouterr().err
 
 
+def test_an_exported_model_keeps_its_paths_and_a_wrong_file_is_refused(style_run, tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    from timestepmusic.generation import GANModel, export_model
+
+    out = export_model(style_run, tmp_path / "exported")
+    assert (out / "style_paths.safetensors").is_file()
+    model = GANModel.load(out)
+    assert model.arm.paths is not None
+    assert main(["generate", "--model", str(out), "-n", "1", "--seconds", "1", "-o", str(tmp_path / "a"),
+                 "--set", "ar.style_path=all"]) == 0
+    meta = json.loads((out / "config.json").read_text())
+    save_file({"rows": torch.zeros(3, 5, dtype=torch.float16), "starts": torch.tensor([0, 3])},
+              str(out / "style_paths.safetensors"))
+    meta["weights"].pop("style_paths")  # (no sha256 recorded: the file is read, and its shape refused)
+    meta["weights"]["style_paths"] = None
+    (out / "config.json").write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert main(["generate", "--model", str(out), "-n", "1", "--seconds", "1", "-o", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "description paths of 5 attributes" in err[0]
+
+
 def test_a_model_without_style_gets_no_paths(tiny_corpus, tiny_ae, tmp_path, capsys):
     config = Config().override(TINY_EVENTS | {"gan.steps": 2})
     train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="events", progress=False)
@@ -183,3 +215,7 @@ def test_a_model_without_style_gets_no_paths(tiny_corpus, tiny_ae, tmp_path, cap
         Config().override({"ar.style_path": "all"})
     with pytest.raises(ValueError, match="ar.style_path: expected str"):
         Config().override({"ar.style": True, "ar.style_path": True})
+    for bad in ("", ",", "loudness,tempo", "pause"):  # (the pause: only with ar.style_pause)
+        with pytest.raises(ValueError, match="ar.style_path: must be none, all or a comma-separated list"):
+            Config().override({"ar.style": True, "ar.style_path": bad})
+    assert Config().override({"ar.style": True, "ar.style_pause": True, "ar.style_path": "pause, loudness"})

@@ -23,11 +23,19 @@ else:  # pragma: no cover
 ENCODINGS = ("pon", "ponOHE", "pnOHE", "OHE", "none")
 DURATION_SCALES = ("cdf", "log")
 PEDALS_AS_TOLD = ("none", "given", "all")  # ar.pedals_as_told
+# what ar.style's description holds (sequence/style.py), and with ar.style_pause after them the longest pause
+STYLE_ATTRIBUTES = ("register", "spread", "density", "loudness", "stepwise", "damper", "half_pedal", "soft")
+STYLE_PAUSE = "pause"  # the longest stretch of chunks with no note starting
 # the ar settings that only sampling reads: `tsm generate --set ar.NAME=VALUE` may change them for one run
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise", "project", "pedal_join_s", "pedal_join_share",
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
                      "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path")
+
+
+def style_path_names(text: str) -> list[str]:
+    """ar.style_path as the attribute names it lists ("none" and "all" as themselves)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -571,6 +579,9 @@ class AutoregressiveConfig:
         _check(self.onsets or not self.onsets_leans, "ar.onsets_leans", "needs ar.onsets")
         _check(self.style or not self.style_pause, "ar.style_pause", "needs ar.style")
         _check(self.style or self.style_path == "none", "ar.style_path", "needs ar.style")
+        walked, names = style_path_names(self.style_path), STYLE_ATTRIBUTES + ((STYLE_PAUSE,) if self.style_pause else ())
+        _check(self.style_path in ("none", "all") or (walked and all(n in names for n in walked)), "ar.style_path",
+               f'must be none, all or a comma-separated list of {", ".join(names)}; got {self.style_path!r}')
         _check(self.pedals_as_told in PEDALS_AS_TOLD, "ar.pedals_as_told",
                f"must be one of {', '.join(PEDALS_AS_TOLD)}, got {self.pedals_as_told!r}")
         _check(0 <= self.soft_kept_up <= 1, "ar.soft_kept_up", f"must be in [0, 1], got {self.soft_kept_up}")

@@ -423,7 +423,8 @@ def export_model(run: str | Path, dest: str | Path, description: str = "") -> Pa
     folder, meta = read_meta(run if not (Path(run) / "best").is_dir() else Path(run) / "best")
     with atomic_path(dest) as tmp:
         tmp.mkdir()
-        kept = [key for key in ("generator", AVERAGED_GENERATOR, "autoencoder", "codebook")  # + fine-tuned
+        kept = [key for key in ("generator", AVERAGED_GENERATOR, "autoencoder", "codebook",  # + fine-tuned
+                                "style_paths")  # what an events arm with ar.style keeps beside its weights
                 if key in meta["weights"]]
         for key in kept:
             shutil.copy(folder / f"{key}.safetensors", tmp / f"{key}.safetensors")

@@ -71,6 +71,10 @@ class SequenceModel(Protocol):
         """Optional (see `averaged_modules`): modules the arm keeps beside the trained ones without an optimizer,
         such as a weight average of the generator, by name; saved and restored with them, so resume is exact."""
 
+    def kept(self) -> dict[str, nn.Module]:
+        """Optional (see `kept_modules`): tensors fixed by the corpus that sampling reads, by name, saved beside the
+        weights and read back by the arm's `use_kept(name, tensors, path)` for each name in its `KEPT`."""
+
     def attach(self, data: LatentData) -> None:
         """Set up the real-data samplers and a fixed held-out batch (called once, before training)."""
 
@@ -139,6 +143,12 @@ def averaged_modules(model: SequenceModel) -> dict[str, nn.Module]:
     """The arm's `averaged()` modules; none for an arm without that method."""
     averaged = getattr(model, "averaged", None)
     return averaged() if averaged is not None else {}
+
+
+def kept_modules(model: SequenceModel) -> dict[str, nn.Module]:
+    """The arm's `kept()` modules; none for an arm without that method."""
+    kept = getattr(model, "kept", None)
+    return kept() if kept is not None else {}
 
 
 ARCHS: dict[str, type[SequenceModel]] = {}

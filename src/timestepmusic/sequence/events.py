@@ -25,7 +25,7 @@ from torch import nn
 
 from ..autoencoder import Autoencoder, sets_to_events
 from ..batches import ChunkGatherer, SetBatch
-from ..config import Config
+from ..config import Config, style_path_names
 from ..latents import Normaliser
 from ..midi import NUM_KEYS, Events, join_pedal_runs
 from .autoregressive import Autoregressive
@@ -58,15 +58,15 @@ class EventGenerator(nn.Module):
     def prefill(self, seen: torch.Tensor, offset: torch.Tensor | None = None):
         """As the trunk's; guided, each piece of seen [S, n, L] is read told `offset` and untold: the features
         [2S, 1, W], the end logits of the told [S, 1]."""
-        if self.guided:
-            seen, offset = twice(seen), torch.cat([offset, torch.zeros_like(offset)])  # [2S, n, L], [2S, W]
+        if self.guided:  # offset: [2S, W], or with ar.style_path one per position [2S, n + 1, W]
+            seen, offset = twice(seen), torch.cat([offset, torch.zeros_like(offset)])  # [2S, n, L], [2S, (n + 1,) W]
         outputs, cache = self.trunk.prefill(seen, offset)
         return self.told_ends(outputs), cache
 
     def step(self, previous: torch.Tensor, position: int, cache: list, offset: torch.Tensor | None = None):
         """As the trunk's; guided, as `prefill`."""
         if self.guided:
-            previous, offset = twice(previous), torch.cat([offset, torch.zeros_like(offset)])  # [2S, L], [2S, W]
+            previous, offset = twice(previous), torch.cat([offset, torch.zeros_like(offset)])  # [2S, L], [2S, (1,) W]
         outputs, cache = self.trunk.step(previous, position, cache, offset)
         return self.told_ends(outputs), cache
 
@@ -115,7 +115,7 @@ class EventAutoregressive(Autoregressive):
         self.path_start: torch.Tensor | None = None  # ar.style_path: where each piece being sampled starts in them [S]
         self.path_first: torch.Tensor | None = None  # … and the description there [S, D]
         self.walked: torch.Tensor | None = None  # … and which attributes move along them [D]
-        self.kept_up: torch.Tensor | None = None  # ar.style_path: the pieces that keep the una corda up where told none
+        self.kept_up: torch.Tensor | None = None  # ar.soft_kept_up: the pieces that keep the una corda up where told none
         self.unpressed: torch.Tensor | None = None  # ar.pedals_as_told: the pedals each piece never draws [S, 3]
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
@@ -163,9 +163,14 @@ class EventAutoregressive(Autoregressive):
     def use_kept(self, key: str, tensors: dict[str, torch.Tensor], path) -> None:
         """Take what `kept` saved under `key` (read from `path`); not what it should be: ValueError in one line."""
         try:
-            self.paths = StylePaths.from_state(tensors)
+            paths = StylePaths.from_state(tensors)
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
+        style = self.generator.style
+        if style is None or paths.rows.shape[1] != len(style.attributes):
+            raise ValueError(f"{path}: description paths of {paths.rows.shape[1]} attributes, but this model's "
+                             f"descriptions hold {0 if style is None else len(style.attributes)}")
+        self.paths = paths
 
     def losses(self, x: torch.Tensor, real: RealBatch, steps_total: float,
                read: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -355,16 +360,12 @@ class EventAutoregressive(Autoregressive):
         return self.generator.offset(told, told.shape[0])  # [S, C, W]
 
     def walked_attributes(self) -> torch.Tensor | None:
-        """ar.style_path as a mask over the description's attributes [D] (None: "none", every one held); an
-        unknown name: ValueError in one line."""
-        text, names = self.settings.style_path.strip(), self.generator.style.attributes
+        """ar.style_path (checked by the config) as a mask over the description's attributes [D]; None: "none",
+        every one held."""
+        text, names = self.settings.style_path, self.generator.style.attributes
         if text == "none":
             return None
-        chosen = names if text == "all" else [name.strip() for name in text.split(",") if name.strip()]
-        for name in chosen:
-            if name not in names:
-                raise ValueError(f"ar.style_path {text}: no attribute {name!r}; give none, all or a comma-separated "
-                                 f"list of {', '.join(names)}")
+        chosen = names if text == "all" else style_path_names(text)
         return torch.tensor([name in chosen for name in names])
 
     def path_told(self, first: int, last: int) -> torch.Tensor:

@@ -29,11 +29,11 @@ import torch
 from torch import nn
 
 from ..batches import ChunkGatherer
+from ..config import STYLE_ATTRIBUTES, STYLE_PAUSE
 from ..midi import NUM_KEYS
 from .windows import SequenceSampler
 
-ATTRIBUTES = ("register", "spread", "density", "loudness", "stepwise", "damper", "half_pedal", "soft")
-PAUSE = "pause"  # with ar.style_pause, after ATTRIBUTES: the longest stretch of chunks with no note starting
+ATTRIBUTES, PAUSE = STYLE_ATTRIBUTES, STYLE_PAUSE  # (config.py holds them: ar.style_path names them)
 ASKABLE = ATTRIBUTES + (PAUSE,)  # what `--style` may name (the pause: of a model trained with it)
 LOGGED = ("density", PAUSE)  # held as ln(1 + the value in its users' units)
 UNITS = {"register": "the notes' mean pitch: a MIDI note (60) or name (C4, F#5, Bb3)",
@@ -151,22 +151,23 @@ class StylePaths(nn.Module):
 
     def __init__(self, rows: torch.Tensor, starts: torch.Tensor):
         super().__init__()
-        self.register_buffer("rows", rows.to(torch.float16))  # [R, D]
-        self.register_buffer("starts", starts.long())  # [K + 1]
+        self.register_buffer("rows", rows.detach().cpu().to(torch.float16))  # [R, D]: sampling reads it on the CPU
+        self.register_buffer("starts", starts.detach().cpu().long())  # [K + 1]
 
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor]) -> "StylePaths":
         """From the tensors of style_paths.safetensors; anything else: ValueError in one line."""
         rows, starts = state.get("rows"), state.get("starts")
         if (rows is None or starts is None or rows.dim() != 2 or starts.dim() != 1 or starts.numel() < 2
-                or int(starts[-1]) != rows.shape[0] or bool((starts.diff() <= 0).any())):
+                or int(starts[0]) != 0 or int(starts[-1]) != rows.shape[0] or bool((starts.diff() <= 0).any())):
             raise ValueError("style_paths: not description paths (rows [R, D] and increasing track starts [K + 1] "
                              "ending at R)")
         return cls(rows, starts)
 
     def draw(self, n: int, rng: torch.Generator, played: float) -> torch.Tensor:
-        """n starting points [S] (in rows: chunk ÷ PATH_HOP), uniform over the tracks' chunks, each at a row whose
-        description holds a note (density above `played`); a piece's track is the one its start lies in."""
+        """n starting points [S] (in rows: chunk ÷ PATH_HOP): a row drawn uniformly among those whose description
+        holds a note (density above `played`), and a chunk within its hop (a track's last row may be shorter: such
+        a start holds that row); a piece's track is the one its start lies in."""
         density = self.rows[:, ATTRIBUTES.index("density")].float()  # [R]
         kept = torch.nonzero(density > played).squeeze(1)  # [R']
         kept = kept if kept.numel() else torch.arange(self.rows.shape[0])

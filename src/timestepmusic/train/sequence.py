@@ -34,7 +34,7 @@ from ..devices import pick_device
 from ..generation import checkpoint_config, sampled_events
 from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split_rows, write_codebook
 from ..midi import write_events
-from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules
+from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules, kept_modules
 from ..shipped import resolve_model, shipped_autoencoders
 from .budget import Budget
 from .distributed import Dist, from_environment
@@ -144,7 +144,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     def save(name: str) -> None:
         if not ranks.main:
             return
-        models, tuned = trained | averaged | (model.kept() if hasattr(model, "kept") else {}), {}
+        models, tuned = trained | averaged | kept_modules(model), {}
         if g.finetune_ae:  # the tuned autoencoder, and the codebook its own encoder gives (50k chunks encoded)
             if step not in tuned_at:
                 tuned_at.clear()

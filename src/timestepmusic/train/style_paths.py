@@ -53,7 +53,10 @@ def add_style_paths(model: str | Path, corpus_path: str | Path) -> Path:
     train_windows, _ = split_samplers(corpus, config.ar.context, config.ar.ending_share)
     styles = StyleGatherer(ChunkGatherer(corpus, max_events=config.chunks.max_events), config.ar.style_pause)
     sampled = AVERAGED_GENERATOR if AVERAGED_GENERATOR in meta["weights"] else "generator"
-    mean = load_tensors(folder, sampled)["style.mean"]  # [D]: what an undefined attribute is held as (the bank's)
+    weights = load_tensors(folder, sampled)
+    if "style.mean" not in weights:
+        raise ValueError(f"{folder / sampled}.safetensors: holds no description statistics (style.mean)")
+    mean = weights["style.mean"]  # [D]: what an undefined attribute is held as (the bank's)
     paths = styles.paths(train_windows, locate, mean)
     target = folder / f"{KEY}.safetensors"
     with atomic_path(target) as tmp:
@@ -73,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         path = add_style_paths(args.model, args.corpus)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"error: {e.filename or args.model}: cannot write the paths ({e.strerror or e})", file=sys.stderr)
         return 1
     print(f"wrote {path}")
     return 0

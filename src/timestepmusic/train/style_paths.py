@@ -11,7 +11,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import save_file
 
@@ -21,7 +20,6 @@ from ..checks import check_corpus_matches
 from ..corpus import Corpus
 from ..files import atomic_path
 from ..generation import checkpoint_config
-from ..ragged import group_of
 from ..sequence import AVERAGED_GENERATOR
 from ..sequence.style import StyleGatherer
 from ..sequence.windows import split_samplers
@@ -43,12 +41,10 @@ def add_style_paths(model: str | Path, corpus_path: str | Path) -> Path:
     trained_on = meta.get("corpus", {}).get("key")
     if trained_on is not None and trained_on != corpus.manifest["key"]:
         raise ValueError(f"{corpus.root}: not the corpus {folder} was trained on (another manifest key)")
-    ptr = np.array(corpus.track_chunk_ptr, dtype=np.int64)
-    track_of, first = torch.from_numpy(group_of(np.diff(ptr))), torch.from_numpy(ptr[:-1])  # [C], [K]
+    track_of, within = (torch.from_numpy(index) for index in corpus.chunk_index(None))  # [C] each, every chunk's
 
     def locate(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # global chunk rows → (track, chunk)
-        track = track_of[rows]
-        return track, rows - first[track]
+        return track_of[rows], within[rows]
 
     train_windows, _ = split_samplers(corpus, config.ar.context, config.ar.ending_share)
     styles = StyleGatherer(ChunkGatherer(corpus, max_events=config.chunks.max_events), config.ar.style_pause)

@@ -30,7 +30,8 @@ STYLE_PAUSE = "pause"  # the longest stretch of chunks with no note starting
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise", "project", "pedal_join_s", "pedal_join_share",
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
-                     "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path")
+                     "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path", "register_guard",
+                     "register_margin", "register_window_s")
 
 
 def style_path_names(text: str) -> list[str]:
@@ -557,6 +558,16 @@ class AutoregressiveConfig:
     more often in proportion (sequence/clusters.py; exact, by rejection: how often a note joins a chord keeps the
     network's odds; the notes before the chunk are heard where the model has ar.carry). 0: the network's odds;
     larger: fewer clusters. Needs no training: any events model takes it."""
+    register_guard: float = 0.0
+    """Events arm, sampling only: a note's key more than ar.register_margin semitones above the highest key struck
+    in the last ar.register_window_s seconds (or below the lowest) is drawn with its logit lowered by this per
+    semitone beyond (sequence/register_guard.py): fewer stray notes far from the register being played. 0: the network's
+    odds. Whether the event is a note keeps the network's odds. Needs no training: any events model takes it."""
+    register_margin: float = 3.0
+    """Events arm, sampling only (with ar.register_guard): how many semitones beyond the register heard are free."""
+    register_window_s: float = 4.0
+    """Events arm, sampling only (with ar.register_guard): the seconds before each chunk whose notes make the
+    register heard (whole chunks, at least one), with the notes drawn in the chunk so far."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""
@@ -596,11 +607,13 @@ class AutoregressiveConfig:
         _check(self.start_temperature > 0, "ar.start_temperature", f"must be > 0, got {self.start_temperature}")
         _check(self.velocity_temperature > 0, "ar.velocity_temperature", f"must be > 0, got {self.velocity_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
-        for key in ("beat_echo", "cluster_guard", "end_rise"):  # (not value < 0: NaN is caught below, as not finite)
+        _check(self.register_window_s > 0, "ar.register_window_s", f"must be > 0, got {self.register_window_s}")
+        # (not value < 0: NaN is caught below, as not finite)
+        for key in ("beat_echo", "cluster_guard", "end_rise", "register_guard", "register_margin"):
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         for key in ("end_bias", "end_rise", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias", "beat_echo",
-                    "cluster_guard"):
+                    "cluster_guard", "register_guard", "register_margin", "register_window_s"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

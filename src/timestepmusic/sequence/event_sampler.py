@@ -38,6 +38,7 @@ from .clusters import join_bins, near_keys, onset_keys
 from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead
 from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
 from .pulse import BeatEcho, latest, onsets_among
+from .register_guard import register_lean
 from .voices import carry_notes, voice_keys
 
 CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
@@ -78,7 +79,9 @@ class EventSampler:
                unpressed: torch.Tensor | None = None, pedal_guidance: float | None = None,
                onsets: tuple[torch.Tensor, torch.Tensor] | None = None,
                start_temperature: float = 1.0, stop_bias: float = 0.0, empty_bias: float = 0.0,
-               beat_echo: float = 0.0, cluster_guard: float = 0.0, velocity_temperature: float = 1.0) -> SetBatch:
+               beat_echo: float = 0.0, cluster_guard: float = 0.0, velocity_temperature: float = 1.0,
+               register: tuple[torch.Tensor, torch.Tensor] | None = None, register_guard: float = 0.0,
+               register_margin: float = 0.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
@@ -101,7 +104,11 @@ class EventSampler:
         the onsets heard, after them (ar.beat_echo, pulse.BeatEcho; needs `onsets`), added after the start
         temperature; a pedal's start does not lean. `cluster_guard` C: among the notes that join the onset being
         struck, one within 2 semitones of one of its notes is drawn at e^−C of its odds, the others more often in
-        proportion, so that the chord keeps its size and its odds of a note (ar.cluster_guard, clusters.py)."""
+        proportion, so that the chord keeps its size and its odds of a note (ar.cluster_guard, clusters.py).
+        `register` (the highest and lowest key struck in the window before the chunk [R] each, ±inf where none) with
+        `register_guard` G > 0: a note's key more than `register_margin` semitones beyond them (or beyond the notes
+        drawn in the chunk so far) is drawn with its logit lowered by G per semitone beyond (ar.register_guard,
+        register_guard.py); whether the event is a note keeps the network's odds."""
         head, through = self.head, self.through
         pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
@@ -113,6 +120,7 @@ class EventSampler:
             tonal = twice(tonal)  # [2R, G, 12]
             unpressed = twice(unpressed)  # [2R, 3]
             onsets = None if onsets is None else (twice(onsets[0]), twice(onsets[1]))  # [2R, M], [2R]
+            register = None if register is None else (twice(register[0]), twice(register[1]))  # [2R] each
         r = features.shape[0]
 
         def pick(logits: torch.Tensor, noise: torch.Tensor, g: float | torch.Tensor = guidance) -> torch.Tensor:
@@ -151,6 +159,9 @@ class EventSampler:
                 raise ValueError("this sampler hears the onsets before each start (ar.pulse or ar.beat_echo): pass them")
             pulse_heard, last_note_s = onsets[0].to(device), onsets[1].to(device)  # [R, M], [R]
         echo = BeatEcho(pulse_heard, self.start_middles_s, beat_echo) if beat_echo > 0 else None
+        ranged = register is not None and register_guard > 0  # ar.register_guard: the bounds, each drawn note added
+        if ranged:
+            highest, lowest = (bound.to(device).float() for bound in register)  # [R] each
 
         def start_odds(key: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
             """Each row's key [R] (or, for the rows `rows` [R'], every key [R', 88]) → the logits its start bin is
@@ -183,7 +194,7 @@ class EventSampler:
                 drawn_odds = torch.where(told == -torch.inf, told, untold + guidance * (told - untold)).repeat(2, 1, 1)
             log_p_join = torch.log_softmax(drawn_odds, dim=-1).masked_fill(~joining, -torch.inf).logsumexp(-1)
             # [R', 88], the same in both halves: pick's mixing of the key then adds it once, as it should
-            logits = key_logits[rows, :NUM_KEYS] / temperature + log_p_join - cluster_guard * near[rows]  # [R', 88]
+            logits = note_logits[rows] + log_p_join - cluster_guard * near[rows]  # [R', 88]
             pieces_of = rows[: rows.shape[0] // 2] if guided else rows  # [R'/2 or R']: each redrawn piece
             key_noise, start_noise = (noise[pieces_of] for noise in revoice_noise)
             new_key = pick(logits, key_noise)  # [R']
@@ -244,8 +255,11 @@ class EventSampler:
             going &= kind != KINDS - 1
             if not going.any():
                 break
-            # … and a note's key at the temperature
-            note = pick(key_logits[:, :NUM_KEYS] / temperature, key_noise)
+            # … and a note's key at the temperature, leaned toward the register being played (ar.register_guard)
+            note_logits = key_logits[:, :NUM_KEYS] / temperature  # [R, 88]
+            if ranged:
+                note_logits = note_logits + register_lean(highest, lowest, self.keys, register_margin, register_guard)
+            note = pick(note_logits, key_noise)
             key = torch.where(kind == 0, note, NUM_KEYS + kind - 1).clamp_(max=NUM_IDS - 1)
             is_note = key < NUM_KEYS
             echo_lean = echo(pulse_heard) if echo is not None and is_note.any() else None  # [R, S]; pedals: none
@@ -283,6 +297,10 @@ class EventSampler:
             if hears_onsets:
                 onset_s, last_note_s = onsets_among(struck_s[:, None], last_note_s)  # [R, 1], [R]
                 pulse_heard = latest(torch.cat([pulse_heard, onset_s], dim=1))  # [R, M]
+            if ranged:
+                struck = going & (key < NUM_KEYS)  # [R]
+                highest = torch.where(struck, torch.maximum(highest, key.float()), highest)
+                lowest = torch.where(struck, torch.minimum(lowest, key.float()), lowest)
             if head.voices is not None or guards:
                 heard_s, heard_ids = torch.cat([heard_s, struck_s[:, None]], 1), torch.cat([heard_ids, key[:, None]], 1)
             sizes += going.long()

@@ -34,6 +34,7 @@ from .carry import CarryGatherer, DrawnHistory, carry_items
 from .event_head import EventHead
 from .event_sampler import EventSampler, twice
 from .pulse import DrawnOnsets, OnsetGatherer
+from .register_guard import DrawnRegister
 from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, describe_passage
 from .tonal import DrawnPitchClasses, TonalGatherer
 from .transformer_net import LatentTransformer
@@ -120,6 +121,7 @@ class EventAutoregressive(Autoregressive):
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
         self.drawn_onsets: DrawnOnsets | None = None  # with ar.pulse or ar.beat_echo: their onsets so far
+        self.register: DrawnRegister | None = None  # with ar.register_guard: the keys they struck lately
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
     def param_groups(self) -> list[dict]:
@@ -241,9 +243,12 @@ class EventAutoregressive(Autoregressive):
                                    empty_bias=self.settings.empty_bias,
                                    beat_echo=self.settings.beat_echo,
                                    cluster_guard=self.settings.cluster_guard,
-                                   velocity_temperature=self.settings.velocity_temperature)  # [S, N]
+                                   velocity_temperature=self.settings.velocity_temperature,
+                                   register=self.register.bounds() if self.register is not None else None,
+                                   register_guard=self.settings.register_guard,
+                                   register_margin=self.settings.register_margin)  # [S, N]
         self.drawn.append(sets)
-        for past in (self.history, self.pitch_classes, self.drawn_onsets):
+        for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register):
             if past is not None:
                 past.append(sets)
         return self.encode_sets(sets)
@@ -314,21 +319,25 @@ class EventAutoregressive(Autoregressive):
             self.pitch_classes = DrawnPitchClasses(n, self.device)
         if self.settings.pulse or self.settings.beat_echo > 0:
             self.drawn_onsets = DrawnOnsets(n, self.chunk_seconds, self.device)
+        if self.settings.register_guard > 0:
+            window = max(1, round(self.settings.register_window_s / self.chunk_seconds))  # chunks
+            self.register = DrawnRegister(n, window, self.device)
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
             if self.history is not None:
                 self.history.chunks = prompt.shape[0]
-            for heard in (self.pitch_classes, self.drawn_onsets):
+            for heard in (self.pitch_classes, self.drawn_onsets, self.register):
                 if heard is not None:
                     heard.skip(prompt.shape[0])
         for i in range(0 if prompt_sets is None else prompt_sets.sizes.shape[0]):
             chunk = prompt_sets.take(torch.full((n,), i))  # chunk i for every piece: [S, N]
-            for heard in (self.history, self.pitch_classes, self.drawn_onsets):
+            for heard in (self.history, self.pitch_classes, self.drawn_onsets, self.register):
                 if heard is not None:
                     heard.append(chunk)
         try:
             return super().sample(n, chunks, seed, prompt)
         finally:
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
+            self.register = None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
             self.path_start, self.path_first, self.walked, self.kept_up = None, None, None, None
 

@@ -1,0 +1,69 @@
+"""Fewer stray notes beyond the register being played (`ar.register_guard`), with no training.
+
+Why: a drawn minute spans a wider range of keys than a pianist's (mean 63.0 semitones against 60.1 on the validation
+split, twenty-eighth session) although the middle 98 % of its notes span the same (52.1 against 53.1): the extra
+width is a few notes far above or below the rest. The top note of a drawn minute lies 5 or more semitones above every
+other note of the 2 s around it in 37.5 % of the minutes, against 12.3 % of real ones (the bottom note below: 58 %
+against 40 %), and a drawn note lands 5 or more semitones above the highest key of the 5 s before it 1.5 times as
+often as a played one (docs/quality.md, twenty-ninth session).
+How: when a note's key is drawn, each key more than `margin` semitones above the highest key struck in the last
+`window` chunks (and in the chunk so far), or as far below the lowest, has its logit lowered by `guard` per semitone
+beyond. Only the key is leaned: whether the event is a note, a pedal or the chunk's end keeps the network's odds, so
+the density does not move. Where nothing was struck in the window, no key is leaned. A continued prompt's notes are
+heard.
+Shapes: S pieces, R rows (2S with guidance), N events per chunk, T chunks kept; 88 keys.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..batches import SetBatch
+from ..midi import NUM_KEYS
+
+
+class DrawnRegister:
+    """The highest and lowest key struck in each chunk of the pieces being sampled (a prompt's, then each drawn),
+    kept for the window."""
+
+    def __init__(self, pieces: int, window: int, device: torch.device):
+        self.window = window
+        self.highest = torch.full((pieces, 0), -torch.inf, device=device)  # [S, T]: -inf where a chunk has no note
+        self.lowest = torch.full((pieces, 0), torch.inf, device=device)  # [S, T]: +inf where a chunk has no note
+
+    def append(self, sets: SetBatch) -> None:
+        """The next chunk's events [S, N]."""
+        keys = sets.ids.to(self.highest.device).float()  # [S, N]
+        is_note = (sets.mask & (sets.ids < NUM_KEYS)).to(keys.device)  # [S, N]
+        high = torch.where(is_note, keys, -torch.inf).amax(1, keepdim=True)  # [S, 1]
+        low = torch.where(is_note, keys, torch.inf).amin(1, keepdim=True)  # [S, 1]
+        self._keep(high, low)
+
+    def skip(self, chunks: int) -> None:
+        """Chunks known only by their latents (a prompt without events): heard as silence."""
+        pieces = self.highest.shape[0]
+        self._keep(torch.full((pieces, chunks), -torch.inf), torch.full((pieces, chunks), torch.inf))
+
+    def _keep(self, high: torch.Tensor, low: torch.Tensor) -> None:
+        """Per-chunk bounds [S, T'] after those kept, then only the window's last chunks."""
+        device = self.highest.device
+        self.highest = torch.cat([self.highest, high.to(device)], 1)[:, -self.window:]
+        self.lowest = torch.cat([self.lowest, low.to(device)], 1)[:, -self.window:]
+
+    def bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The highest and lowest key struck in the window before the next chunk: [S] each (-inf and +inf where
+        none was)."""
+        pieces = self.highest.shape[0]
+        if self.highest.shape[1] == 0:
+            return (torch.full((pieces,), -torch.inf, device=self.highest.device),
+                    torch.full((pieces,), torch.inf, device=self.highest.device))
+        return self.highest.amax(1), self.lowest.amin(1)
+
+
+def register_lean(highest: torch.Tensor, lowest: torch.Tensor, keys: torch.Tensor, margin: float,
+                  guard: float) -> torch.Tensor:
+    """The bounds heard [R] each and the keys [1, 88] → each key's change of logit [R, 88]: −guard per semitone
+    beyond `margin` above the highest or below the lowest; 0 where nothing was heard."""
+    above = (keys - highest[:, None] - margin).clamp(min=0)  # [R, 88]: +inf where nothing heard
+    below = (lowest[:, None] - margin - keys).clamp(min=0)  # [R, 88]
+    heard = torch.isfinite(highest)[:, None]  # [R, 1]
+    return torch.where(heard, -guard * (above + below), 0.0)

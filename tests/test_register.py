@@ -45,11 +45,26 @@ def test_the_register_heard_is_the_window_of_chunks_before_and_pedals_are_not_ke
 
 
 def test_the_lean_is_the_guard_per_semitone_beyond_the_margin_and_none_where_nothing_was_heard():
-    lean = register_lean(torch.tensor([50.0, -math.inf]), torch.tensor([40.0, math.inf]), KEYS, margin=2.0, guard=0.5)
+    lean = register_lean(torch.zeros(2, 88), torch.tensor([50.0, -math.inf]), torch.tensor([40.0, math.inf]), KEYS,
+                         margin=2.0, guard=0.5)
     assert lean.shape == (2, 88) and torch.isfinite(lean).all()
     assert lean[0, 38:53].eq(0).all()  # within 2 semitones of the register: free
     assert lean[0, 55].item() == pytest.approx(-1.5) and lean[0, 35].item() == pytest.approx(-1.5)  # 3 beyond
     assert lean[1].eq(0).all()
+
+
+def test_min_p_cuts_only_the_unlikely_keys_beyond_the_margin():
+    logits = torch.zeros(2, 88)
+    logits[:, 45] = 3.0  # the likeliest key, inside the register heard
+    logits[:, 70] = 3.0 + math.log(0.5)  # a leap the network is sure of: half the likeliest's odds
+    logits[:, 39] = 3.0 + math.log(0.01)  # an unlikely key within the margin: never cut
+    leaned = register_lean(logits, torch.tensor([50.0, -math.inf]), torch.tensor([40.0, math.inf]), KEYS, margin=2.0,
+                           guard=0.0, min_p=0.1)
+    assert leaned[0, 70] == logits[0, 70] and leaned[0, 45] == logits[0, 45]  # kept as the network gave them
+    assert torch.equal(leaned[0, 38:53], logits[0, 38:53])  # within 2 semitones of the register heard: untouched
+    beyond = torch.cat([torch.arange(0, 38), torch.arange(53, 88)])
+    assert (leaned[0, beyond] == -math.inf).sum() == len(beyond) - 1  # every far key but the sure leap
+    assert torch.equal(leaned[1], logits[1])  # nothing heard: nothing cut
 
 
 def uniform_head(seed: int) -> EventHead:

@@ -31,7 +31,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
                      "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path", "register_guard",
-                     "register_margin", "register_window_s")
+                     "register_margin", "register_window_s", "register_min_p")
 
 
 def style_path_names(text: str) -> list[str]:
@@ -563,6 +563,11 @@ class AutoregressiveConfig:
     in the last ar.register_window_s seconds (or below the lowest) is drawn with its logit lowered by this per
     semitone beyond (sequence/register_guard.py): fewer stray notes far from the register being played. 0: the network's
     odds. Whether the event is a note keeps the network's odds. Needs no training: any events model takes it."""
+    register_min_p: float = 0.0
+    """Events arm, sampling only: a note's key beyond ar.register_margin semitones of the register heard (as
+    ar.register_guard's) is drawn only where its odds are at least this × the likeliest key's: the leaps the
+    network is sure of are kept, its long tail of unlikely far keys cut. 0: none (the keys within the margin are
+    never cut)."""
     register_margin: float = 3.0
     """Events arm, sampling only (with ar.register_guard): how many semitones beyond the register heard are free."""
     register_window_s: float = 4.0
@@ -607,6 +612,7 @@ class AutoregressiveConfig:
         _check(self.start_temperature > 0, "ar.start_temperature", f"must be > 0, got {self.start_temperature}")
         _check(self.velocity_temperature > 0, "ar.velocity_temperature", f"must be > 0, got {self.velocity_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
+        _check(0 <= self.register_min_p < 1, "ar.register_min_p", f"must be in [0, 1), got {self.register_min_p}")
         _check(self.register_window_s > 0, "ar.register_window_s", f"must be > 0, got {self.register_window_s}")
         # (not value < 0: NaN is caught below, as not finite)
         for key in ("beat_echo", "cluster_guard", "end_rise", "register_guard", "register_margin"):

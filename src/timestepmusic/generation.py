@@ -357,7 +357,8 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "voices", "pulse", "pulse_lr_scale", "onsets", "onsets_leans", "onsets_lr_scale", "in_bins", "style_drawn",
                "style_pause", "style_guidance", "request_guidance", "pedal_guidance", "pedals_as_told", "prompt_told",
                "start_temperature", "stop_bias", "empty_bias", "beat_echo", "cluster_guard", "soft_kept_up",
-               "velocity_temperature", "style_path", "register_guard", "register_margin", "register_window_s")
+               "velocity_temperature", "style_path", "register_guard", "register_margin", "register_window_s",
+               "register_min_p")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 
 

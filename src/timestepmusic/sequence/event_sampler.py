@@ -81,7 +81,7 @@ class EventSampler:
                start_temperature: float = 1.0, stop_bias: float = 0.0, empty_bias: float = 0.0,
                beat_echo: float = 0.0, cluster_guard: float = 0.0, velocity_temperature: float = 1.0,
                register: tuple[torch.Tensor, torch.Tensor] | None = None, register_guard: float = 0.0,
-               register_margin: float = 0.0) -> SetBatch:
+               register_margin: float = 0.0, register_min_p: float = 0.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
@@ -108,7 +108,8 @@ class EventSampler:
         `register` (the highest and lowest key struck in the window before the chunk [R] each, ±inf where none) with
         `register_guard` G > 0: a note's key more than `register_margin` semitones beyond them (or beyond the notes
         drawn in the chunk so far) is drawn with its logit lowered by G per semitone beyond (ar.register_guard,
-        register_guard.py); whether the event is a note keeps the network's odds."""
+        register_guard.py); with `register_min_p` p > 0, such a key is drawn only where its odds are at least p × the
+        likeliest key's (the others untouched); whether the event is a note keeps the network's odds."""
         head, through = self.head, self.through
         pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
@@ -159,7 +160,7 @@ class EventSampler:
                 raise ValueError("this sampler hears the onsets before each start (ar.pulse or ar.beat_echo): pass them")
             pulse_heard, last_note_s = onsets[0].to(device), onsets[1].to(device)  # [R, M], [R]
         echo = BeatEcho(pulse_heard, self.start_middles_s, beat_echo) if beat_echo > 0 else None
-        ranged = register is not None and register_guard > 0  # ar.register_guard: the bounds, each drawn note added
+        ranged = register is not None and (register_guard > 0 or register_min_p > 0)  # the bounds, each note added
         if ranged:
             highest, lowest = (bound.to(device).float() for bound in register)  # [R] each
 
@@ -258,7 +259,8 @@ class EventSampler:
             # … and a note's key at the temperature, leaned toward the register being played (ar.register_guard)
             note_logits = key_logits[:, :NUM_KEYS] / temperature  # [R, 88]
             if ranged:
-                note_logits = note_logits + register_lean(highest, lowest, self.keys, register_margin, register_guard)
+                note_logits = register_lean(note_logits, highest, lowest, self.keys, register_margin, register_guard,
+                                            register_min_p)
             note = pick(note_logits, key_noise)
             key = torch.where(kind == 0, note, NUM_KEYS + kind - 1).clamp_(max=NUM_IDS - 1)
             is_note = key < NUM_KEYS

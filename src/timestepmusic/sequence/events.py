@@ -246,7 +246,8 @@ class EventAutoregressive(Autoregressive):
                                    velocity_temperature=self.settings.velocity_temperature,
                                    register=self.register.bounds() if self.register is not None else None,
                                    register_guard=self.settings.register_guard,
-                                   register_margin=self.settings.register_margin)  # [S, N]
+                                   register_margin=self.settings.register_margin,
+                                   register_min_p=self.settings.register_min_p)  # [S, N]
         self.drawn.append(sets)
         for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register):
             if past is not None:
@@ -319,7 +320,7 @@ class EventAutoregressive(Autoregressive):
             self.pitch_classes = DrawnPitchClasses(n, self.device)
         if self.settings.pulse or self.settings.beat_echo > 0:
             self.drawn_onsets = DrawnOnsets(n, self.chunk_seconds, self.device)
-        if self.settings.register_guard > 0:
+        if self.settings.register_guard > 0 or self.settings.register_min_p > 0:
             window = max(1, round(self.settings.register_window_s / self.chunk_seconds))  # chunks
             self.register = DrawnRegister(n, window, self.device)
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence

@@ -15,6 +15,8 @@ Shapes: S pieces, R rows (2S with guidance), N events per chunk, T chunks kept; 
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..batches import SetBatch
@@ -59,11 +61,16 @@ class DrawnRegister:
         return self.highest.amax(1), self.lowest.amin(1)
 
 
-def register_lean(highest: torch.Tensor, lowest: torch.Tensor, keys: torch.Tensor, margin: float,
-                  guard: float) -> torch.Tensor:
-    """The bounds heard [R] each and the keys [1, 88] → each key's change of logit [R, 88]: −guard per semitone
-    beyond `margin` above the highest or below the lowest; 0 where nothing was heard."""
+def register_lean(logits: torch.Tensor, highest: torch.Tensor, lowest: torch.Tensor, keys: torch.Tensor,
+                  margin: float, guard: float, min_p: float = 0.0) -> torch.Tensor:
+    """Note logits [R, 88], the bounds heard [R] each and the keys [1, 88] → the logits leaned [R, 88]: −guard per
+    semitone beyond `margin` above the highest or below the lowest; with `min_p` > 0, a key beyond the margin whose
+    odds are below min_p × the likeliest key's is never drawn (-inf). Unchanged where nothing was heard."""
     above = (keys - highest[:, None] - margin).clamp(min=0)  # [R, 88]: +inf where nothing heard
     below = (lowest[:, None] - margin - keys).clamp(min=0)  # [R, 88]
-    heard = torch.isfinite(highest)[:, None]  # [R, 1]
-    return torch.where(heard, -guard * (above + below), 0.0)
+    beyond = torch.where(torch.isfinite(highest)[:, None], above + below, 0.0)  # [R, 88]: semitones beyond
+    leaned = logits - guard * beyond
+    if min_p > 0:
+        unlikely = leaned < leaned.amax(1, keepdim=True) + math.log(min_p)  # [R, 88]
+        leaned = leaned.masked_fill(unlikely & (beyond > 0), -torch.inf)
+    return leaned

@@ -31,7 +31,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
                      "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path", "register_guard",
-                     "register_margin", "register_window_s", "register_min_p")
+                     "register_margin", "register_window_s", "register_min_p", "damper_bias")
 
 
 def style_path_names(text: str) -> list[str]:
@@ -558,6 +558,10 @@ class AutoregressiveConfig:
     more often in proportion (sequence/clusters.py; exact, by rejection: how often a note joins a chord keeps the
     network's odds; the notes before the chunk are heard where the model has ar.carry). 0: the network's odds;
     larger: fewer clusters. Needs no training: any events model takes it."""
+    damper_bias: float = 0.0
+    """Events arm, sampling only: added to the logit of an event being a damper press or a change of its depth
+    (log-odds; the notes, the other pedals and the chunk's end keep their odds between them): below 0 fewer damper
+    events."""
     register_guard: float = 0.0
     """Events arm, sampling only: a note's key more than ar.register_margin semitones above the highest key struck
     in the last ar.register_window_s seconds (or below the lowest) is drawn with its logit lowered by this per
@@ -619,7 +623,7 @@ class AutoregressiveConfig:
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         for key in ("end_bias", "end_rise", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias", "beat_echo",
-                    "cluster_guard", "register_guard", "register_margin", "register_window_s"):
+                    "cluster_guard", "register_guard", "register_margin", "register_window_s", "damper_bias"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

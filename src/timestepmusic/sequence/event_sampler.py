@@ -81,7 +81,7 @@ class EventSampler:
                start_temperature: float = 1.0, stop_bias: float = 0.0, empty_bias: float = 0.0,
                beat_echo: float = 0.0, cluster_guard: float = 0.0, velocity_temperature: float = 1.0,
                register: tuple[torch.Tensor, torch.Tensor] | None = None, register_guard: float = 0.0,
-               register_margin: float = 0.0, register_min_p: float = 0.0) -> SetBatch:
+               register_margin: float = 0.0, register_min_p: float = 0.0, damper_bias: float = 0.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
@@ -109,7 +109,8 @@ class EventSampler:
         `register_guard` G > 0: a note's key more than `register_margin` semitones beyond them (or beyond the notes
         drawn in the chunk so far) is drawn with its logit lowered by G per semitone beyond (ar.register_guard,
         register_guard.py); with `register_min_p` p > 0, such a key is drawn only where its odds are at least p × the
-        likeliest key's (the others untouched); whether the event is a note keeps the network's odds."""
+        likeliest key's (the others untouched); whether the event is a note keeps the network's odds. `damper_bias`:
+        added to the logit of an event being a damper press or change of depth (ar.damper_bias)."""
         head, through = self.head, self.through
         pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
@@ -252,6 +253,8 @@ class EventSampler:
                 kinds[:, -1] = -torch.inf
             elif end_bias is not None:
                 kinds[:, -1] += end_bias
+            if damper_bias != 0.0:
+                kinds[:, 1] += damper_bias  # (column 0 the notes, then the pedals from the damper's on)
             kind = pick(kinds, kind_noise, kind_guidance)  # [R]
             going &= kind != KINDS - 1
             if not going.any():

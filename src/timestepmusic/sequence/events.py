@@ -247,7 +247,8 @@ class EventAutoregressive(Autoregressive):
                                    register=self.register.bounds() if self.register is not None else None,
                                    register_guard=self.settings.register_guard,
                                    register_margin=self.settings.register_margin,
-                                   register_min_p=self.settings.register_min_p)  # [S, N]
+                                   register_min_p=self.settings.register_min_p,
+                                   damper_bias=self.settings.damper_bias)  # [S, N]
         self.drawn.append(sets)
         for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register):
             if past is not None:

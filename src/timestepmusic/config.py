@@ -573,10 +573,11 @@ class AutoregressiveConfig:
     network is sure of are kept, its long tail of unlikely far keys cut. 0: none (the keys within the margin are
     never cut)."""
     register_margin: float = 3.0
-    """Events arm, sampling only (with ar.register_guard): how many semitones beyond the register heard are free."""
+    """Events arm, sampling only (with ar.register_guard or ar.register_min_p): how many semitones beyond the register
+    heard are free."""
     register_window_s: float = 4.0
-    """Events arm, sampling only (with ar.register_guard): the seconds before each chunk whose notes make the
-    register heard (whole chunks, at least one), with the notes drawn in the chunk so far."""
+    """Events arm, sampling only (with ar.register_guard or ar.register_min_p): the seconds before each chunk whose
+    notes make the register heard (whole chunks, at least one), with the notes drawn in the chunk so far."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""

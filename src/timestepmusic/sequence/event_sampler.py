@@ -303,7 +303,7 @@ class EventSampler:
                 onset_s, last_note_s = onsets_among(struck_s[:, None], last_note_s)  # [R, 1], [R]
                 pulse_heard = latest(torch.cat([pulse_heard, onset_s], dim=1))  # [R, M]
             if ranged:
-                struck = going & (key < NUM_KEYS)  # [R]
+                struck = going & is_note  # [R] (a re-voiced note is still a note)
                 highest = torch.where(struck, torch.maximum(highest, key.float()), highest)
                 lowest = torch.where(struck, torch.minimum(lowest, key.float()), lowest)
             if head.voices is not None or guards:

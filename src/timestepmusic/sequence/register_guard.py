@@ -1,16 +1,19 @@
-"""Fewer stray notes beyond the register being played (`ar.register_guard`), with no training.
+"""Fewer stray notes beyond the register being played (`ar.register_guard`, `ar.register_min_p`), with no training.
 
-Why: a drawn minute spans a wider range of keys than a pianist's (mean 63.0 semitones against 60.1 on the validation
-split, twenty-eighth session) although the middle 98 % of its notes span the same (52.1 against 53.1): the extra
-width is a few notes far above or below the rest. The top note of a drawn minute lies 5 or more semitones above every
-other note of the 2 s around it in 37.5 % of the minutes, against 12.3 % of real ones (the bottom note below: 58 %
-against 40 %), and a drawn note lands 5 or more semitones above the highest key of the 5 s before it 1.5 times as
-often as a played one (docs/quality.md, twenty-ninth session).
+Why: a drawn minute spans a wider range of keys than a pianist's (mean 61.8 semitones against 60.1 on the validation
+split, four sampling seeds of the twenty-eighth session's default) although the middle 98 % of its notes span about
+the same (52.1 against 53.1, seed 0): the extra width is a few notes far above or below the rest. The top note of a
+drawn minute lies 5 or more semitones above every other note of the 2 s around it in 33.6 % of the minutes, against
+12.3 % of real ones (the bottom note below: 55.5 % against 39.5 %).
 How: when a note's key is drawn, each key more than `margin` semitones above the highest key struck in the last
 `window` chunks (and in the chunk so far), or as far below the lowest, has its logit lowered by `guard` per semitone
-beyond. Only the key is leaned: whether the event is a note, a pedal or the chunk's end keeps the network's odds, so
+beyond; with `min_p`, such a key is drawn only where its odds are at least min_p × the likeliest key's. Only the key
+is leaned: whether the event is a note, a pedal or the chunk's end keeps the network's odds, so
 the density does not move. Where nothing was struck in the window, no key is leaned. A continued prompt's notes are
 heard.
+Measured (bench/results/register_guard_validation.md): every setting tried removes stray notes but narrows the whole
+register below real, as the register of the last seconds is narrower than where a pianist goes next; the mildest
+(min_p 0.05 beyond 7 semitones) leaves both classifiers level. Off by default.
 Shapes: S pieces, R rows (2S with guidance), N events per chunk, T chunks kept; 88 keys.
 """
 from __future__ import annotations
@@ -29,8 +32,9 @@ class DrawnRegister:
 
     def __init__(self, pieces: int, window: int, device: torch.device):
         self.window = window
-        self.highest = torch.full((pieces, 0), -torch.inf, device=device)  # [S, T]: -inf where a chunk has no note
-        self.lowest = torch.full((pieces, 0), torch.inf, device=device)  # [S, T]: +inf where a chunk has no note
+        # [S, T] each, T ≥ 1 (one silent chunk before the first: nothing heard); ∓inf where a chunk has no note
+        self.highest = torch.full((pieces, 1), -torch.inf, device=device)
+        self.lowest = torch.full((pieces, 1), torch.inf, device=device)
 
     def append(self, sets: SetBatch) -> None:
         """The next chunk's events [S, N]."""
@@ -54,10 +58,6 @@ class DrawnRegister:
     def bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The highest and lowest key struck in the window before the next chunk: [S] each (-inf and +inf where
         none was)."""
-        pieces = self.highest.shape[0]
-        if self.highest.shape[1] == 0:
-            return (torch.full((pieces,), -torch.inf, device=self.highest.device),
-                    torch.full((pieces,), torch.inf, device=self.highest.device))
         return self.highest.amax(1), self.lowest.amin(1)
 
 

@@ -8,8 +8,9 @@ pianist could play, and its likelihood is exact. The chunk's events are read by 
 step before as its input); at each step the key logits come from the GRU's state, the start's from the state and
 the chosen key, the duration's from those and the start, the intensity's from all three. The key logits may also
 lean by relative pitch from notes the head attends to (ar.intervals, sequence/intervals.py), by intervals from
-the latest onsets' highest and lowest keys (ar.voices, sequence/voices.py) and towards the key of the last minute
-(ar.tonal, sequence/tonal.py). With ar.onsets each step first chooses whether the next event joins the latest
+the latest onsets' highest and lowest keys (ar.voices, sequence/voices.py), by intervals from the highest and
+lowest keys of the seconds before the chunk (ar.register, sequence/register_heard.py) and towards the key of the
+last minute (ar.tonal, sequence/tonal.py). With ar.onsets each step first chooses whether the next event joins the latest
 onset, starts a new one or ends the chunk (the stop, otherwise a key class), and the key and start follow knowing
 which (sequence/onsets.py).
 
@@ -36,6 +37,7 @@ from .carry import Carry, CarryReader
 from .intervals import IntervalPointer
 from .onsets import END, NEXT_CLASSES, next_allowed, onset_classes, start_allowed, teacher_forced_bounds
 from .pulse import PulseLean, heard_in_chunk
+from .register_heard import HEARD
 from .tonal import TonalPrior
 from .voices import VoiceLean, voice_items, voice_keys
 
@@ -92,7 +94,7 @@ class EventBins:
 class EventHead(nn.Module):
     def __init__(self, *, width: int, hidden: int, max_events: int, chunk_seconds: float, carry: bool = False,
                  intervals: int = 0, tonal: bool = False, voices: bool = False, onsets: bool = False,
-                 onsets_leans: bool = False, pulse: bool = False):
+                 onsets_leans: bool = False, pulse: bool = False, register: bool = False):
         super().__init__()
         self.bins, self.max_events, self.hidden = EventBins(chunk_seconds), max_events, hidden
         sizes = {"key": NUM_IDS + 1, "start": self.bins.starts, "duration": DURATION_BINS, "intensity": INTENSITIES}
@@ -121,6 +123,8 @@ class EventHead(nn.Module):
         self.tonal = TonalPrior() if tonal else None
         # with ar.voices, each key choice leans by intervals from the latest onsets' highest and lowest keys
         self.voices = VoiceLean(hidden) if voices else None
+        # with ar.register, each key choice leans by intervals from the register of the seconds before the chunk
+        self.register = VoiceLean(hidden, HEARD) if register else None
         # with ar.pulse, each start choice leans by a kernel over the time since the onsets heard before it
         start_middles_s = self.bins.start_middle_s(torch.arange(self.bins.starts))  # [S]
         self.pulse = PulseLean(hidden, start_middles_s) if pulse else None
@@ -211,11 +215,13 @@ class EventHead(nn.Module):
 
     def key_bias(self, at_events: tuple[torch.Tensor, ...], at_stops: tuple[torch.Tensor, ...] | None,
                  events: tuple[torch.Tensor, ...], event: torch.Tensor, carry: Carry | None,
-                 tonal: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Teacher-forced: the change to the 88 keys' logits that ar.intervals, ar.voices and ar.tonal make at each
-        event (states [K, H], its row and position [K] each) and at each stop (states [R', H], row and position
-        [R'] each; None: not wanted), given the chunks' classes [R, N] each and mask [R, N] → ([K, 88], [R', 88]);
-        None for each without any."""
+                 tonal: torch.Tensor | None,
+                 register: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Teacher-forced: the change to the 88 keys' logits that ar.intervals, ar.voices, ar.register and ar.tonal
+        make at each event (states [K, H], its row and position [K] each) and at each stop (states [R', H], row and
+        position [R'] each; None: not wanted), given the chunks' classes [R, N] each and mask [R, N] (and with
+        ar.register the keys heard before each chunk [R, V], register_heard's) → ([K, 88], [R', 88]); None for each
+        without any."""
         key, start, duration, intensity = events
         places = [at_events] if at_stops is None else [at_events, at_stops]
         leans = []  # per lean, its change at each place
@@ -227,6 +233,10 @@ class EventHead(nn.Module):
             carried = time_s.shape[1] - key.shape[1]  # the carry's items, heard at every position
             voices = voice_keys(time_s, keys, carried + torch.arange(key.shape[1] + 1, device=key.device))  # [R, N + 1, V]
             leans.append([self.voices(state, voices[row, position]) for state, row, position in places])
+        if self.register is not None:
+            if register is None:
+                raise ValueError("this event head hears the register before each chunk (ar.register): pass it")
+            leans.append([self.register(state, register[row]) for state, row, _ in places])
         chunk_bias = self.tonal_bias(tonal)  # [R, 88] or None
         if chunk_bias is not None:
             leans.append([chunk_bias[row] for _, row, _ in places])
@@ -237,11 +247,12 @@ class EventHead(nn.Module):
 
     def nll(self, features: torch.Tensor, sets: SetBatch, carry: Carry | None = None,
             tonal: torch.Tensor | None = None,
-            onsets: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+            onsets: tuple[torch.Tensor, torch.Tensor] | None = None,
+            register: torch.Tensor | None = None) -> torch.Tensor:
         """−log p(chunk's events) per chunk (nats): features [R, W], padded sets [R, N] in time order (and with
         ar.carry, the carry [R, M] of the events before each chunk; with ar.tonal, the pitch-class counts
         [R, G, 12] before it; with ar.pulse, the onsets before it [R, M'] and its latest note's start [R],
-        pulse.OnsetGatherer's) → [R]."""
+        pulse.OnsetGatherer's; with ar.register, the keys heard before it [R, V], register_heard's) → [R]."""
         key, start, duration, intensity = self.bins.to_bins(sets)  # [R, N] each
         states = self.states(features, (key, start, duration, intensity), sets.sizes, carry)  # [R, N + 1, H]
         n = self.max_events
@@ -257,7 +268,8 @@ class EventHead(nn.Module):
                                                     START_STEP_S)  # [R, N + 1] each
             chosen = onset_classes(start, limit[:, :n])[rows, positions]  # [K]: JOIN or ONSET
         event_bias, stop_bias = self.key_bias((self.lean_state(at_event, chosen), rows, positions), at_stops,
-                                              (key, start, duration, intensity), sets.mask, carry, tonal)
+                                              (key, start, duration, intensity), sets.mask, carry, tonal,
+                                              register)
         heard = None  # with ar.pulse: the onsets each event's start choice hears, [K, M']
         if self.pulse is not None:
             if onsets is None:

@@ -81,7 +81,8 @@ class EventSampler:
                start_temperature: float = 1.0, stop_bias: float = 0.0, empty_bias: float = 0.0,
                beat_echo: float = 0.0, cluster_guard: float = 0.0, velocity_temperature: float = 1.0,
                register: tuple[torch.Tensor, torch.Tensor] | None = None, register_guard: float = 0.0,
-               register_margin: float = 0.0, register_min_p: float = 0.0, damper_bias: float = 0.0) -> SetBatch:
+               register_margin: float = 0.0, register_min_p: float = 0.0, damper_bias: float = 0.0,
+               heard_register: torch.Tensor | None = None) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
@@ -110,7 +111,9 @@ class EventSampler:
         drawn in the chunk so far) is drawn with its logit lowered by G per semitone beyond (ar.register_guard,
         register_guard.py); with `register_min_p` p > 0, such a key is drawn only where its odds are at least p × the
         likeliest key's (the others untouched); whether the event is a note keeps the network's odds. `damper_bias`:
-        added to the logit of an event being a damper press or change of depth (ar.damper_bias)."""
+        added to the logit of an event being a damper press or change of depth (ar.damper_bias). `heard_register`
+        [R, V]: with ar.register, the keys heard before the chunk (register_heard.drawn_heard's), which the head's
+        kernels lean every key choice from."""
         head, through = self.head, self.through
         pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
@@ -123,6 +126,7 @@ class EventSampler:
             unpressed = twice(unpressed)  # [2R, 3]
             onsets = None if onsets is None else (twice(onsets[0]), twice(onsets[1]))  # [2R, M], [2R]
             register = None if register is None else (twice(register[0]), twice(register[1]))  # [2R] each
+            heard_register = twice(heard_register)  # [2R, V]
         r = features.shape[0]
 
         def pick(logits: torch.Tensor, noise: torch.Tensor, g: float | torch.Tensor = guidance) -> torch.Tensor:
@@ -161,6 +165,8 @@ class EventSampler:
                 raise ValueError("this sampler hears the onsets before each start (ar.pulse or ar.beat_echo): pass them")
             pulse_heard, last_note_s = onsets[0].to(device), onsets[1].to(device)  # [R, M], [R]
         echo = BeatEcho(pulse_heard, self.start_middles_s, beat_echo) if beat_echo > 0 else None
+        if head.register is not None and heard_register is None:
+            raise ValueError("this event head hears the register before each chunk (ar.register): pass it")
         ranged = register is not None and (register_guard > 0 or register_min_p > 0)  # the bounds, each note added
         if ranged:
             highest, lowest = (bound.to(device).float() for bound in register)  # [R] each
@@ -243,6 +249,8 @@ class EventSampler:
                 every = torch.full((1,), heard_s.shape[1], device=device)  # one position hearing every item
                 voices = voice_keys(heard_s, heard_ids, every)  # [R, 1, V]
                 key_logits = key_logits + F.pad(head.voices(lean_state, voices[:, 0]), (0, KINDS - 1))
+            if head.register is not None:
+                key_logits = key_logits + F.pad(head.register(lean_state, heard_register.to(device)), (0, KINDS - 1))
             if chunk_bias is not None:
                 key_logits = key_logits + chunk_bias
             if never is not None:

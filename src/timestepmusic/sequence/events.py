@@ -10,7 +10,8 @@ which key a note strikes, `ar.start_temperature` those of its start, and `ar.sto
 chunk's end (event_sampler.EventSampler.sample); `ar.pedal_join_s` and `ar.pedal_join_share` close short
 gaps inside a pedal's drawn runs. With `ar.carry` the head also hears the events before each chunk exactly
 (sequence/carry.py): in training the corpus's, in sampling a prompt's and those drawn so far; with `ar.tonal`
-it hears the pitch classes of the seconds before each chunk the same way (sequence/tonal.py).
+it hears the pitch classes of the seconds before each chunk the same way (sequence/tonal.py), and with
+`ar.register` the highest and lowest keys of the seconds before it (sequence/register_heard.py).
 Settings: the `ar` section (ar.head_hidden: the event head's width).
 Shapes: B windows (b on this rank), T ≤ context steps, L latent, W width, S pieces, V valid chunks, N events.
 """
@@ -35,6 +36,8 @@ from .event_head import EventHead
 from .event_sampler import EventSampler, twice
 from .pulse import DrawnOnsets, OnsetGatherer
 from .register_guard import DrawnRegister
+from .register_heard import WINDOWS as REGISTER_WINDOWS
+from .register_heard import RegisterGatherer, drawn_heard
 from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, describe_passage
 from .tonal import DrawnPitchClasses, TonalGatherer
 from .transformer_net import LatentTransformer
@@ -103,7 +106,8 @@ class EventAutoregressive(Autoregressive):
         self.chunk_seconds = config.chunks.chunk_seconds
         head = EventHead(width=a.width, hidden=a.head_hidden, max_events=config.chunks.max_events,
                          chunk_seconds=self.chunk_seconds, carry=a.carry, intervals=a.intervals, tonal=a.tonal,
-                         voices=a.voices, onsets=a.onsets, onsets_leans=a.onsets_leans, pulse=a.pulse)
+                         voices=a.voices, onsets=a.onsets, onsets_leans=a.onsets_leans, pulse=a.pulse,
+                         register=a.register)
         style = PieceStyle(a.width, a.style_pause) if a.style else None
         self.generator = EventGenerator(trunk, head, style).to(device)
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
@@ -122,6 +126,7 @@ class EventAutoregressive(Autoregressive):
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
         self.drawn_onsets: DrawnOnsets | None = None  # with ar.pulse or ar.beat_echo: their onsets so far
         self.register: DrawnRegister | None = None  # with ar.register_guard: the keys they struck lately
+        self.heard_register: DrawnRegister | None = None  # with ar.register: the same, for the head's kernels
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
     def param_groups(self) -> list[dict]:
@@ -151,6 +156,7 @@ class EventAutoregressive(Autoregressive):
         self.carries = CarryGatherer(self.gatherer) if self.settings.carry else None
         self.tonal_counts = TonalGatherer(self.gatherer) if self.settings.tonal else None
         self.onset_times = OnsetGatherer(self.gatherer) if self.settings.pulse else None
+        self.register_keys = RegisterGatherer(self.gatherer) if self.settings.register else None
         self.styles = StyleGatherer(self.gatherer, self.settings.style_pause) if self.settings.style else None
         if self.styles is not None:  # the bank sampling draws from: fixed by the corpus (a resume reloads the same)
             bank = self.styles.bank(self.train_windows, self.data.real.locate, torch.Generator().manual_seed(4))
@@ -189,7 +195,8 @@ class EventAutoregressive(Autoregressive):
         carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V, M]
         tonal = self.tonal_counts.counts(track, chunk) if self.tonal_counts else None  # [V, G, 12]
         onsets = self.onset_times.onsets(track, chunk) if self.onset_times else None  # [V, M'], [V]
-        nll = self.generator.events.nll(features[valid], sets.to(self.device), carry, tonal, onsets)
+        heard = self.register_keys.heard(track, chunk) if self.register_keys else None  # [V, 4]
+        nll = self.generator.events.nll(features[valid], sets.to(self.device), carry, tonal, onsets, heard)
         nll = (nll * weight[valid]).sum() / steps_total
         end = F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none")  # [b, T]
         return nll, (end * weight).sum() / steps_total
@@ -219,8 +226,9 @@ class EventAutoregressive(Autoregressive):
                 carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V', M]
                 tonal = self.tonal_counts.counts(track, chunk) if self.tonal_counts else None  # [V', G, 12]
                 onsets = self.onset_times.onsets(track, chunk) if self.onset_times else None  # [V', M'], [V']
+                heard = self.register_keys.heard(track, chunk) if self.register_keys else None  # [V', 4]
                 sets = EventSampler(self.generator.events).sample(features[swap], rng, 1.0, carry, tonal,
-                                                                  onsets=onsets)  # [V', N]
+                                                                  onsets=onsets, heard_register=heard)  # [V', N]
                 drawn = self.encode_sets(sets).to(x.dtype)  # [V', L]
             x = x.index_put((swap,), drawn)  # out of place: no gradient reaches x where it was not read
         return super().reading(x, real)
@@ -248,9 +256,11 @@ class EventAutoregressive(Autoregressive):
                                    register_guard=self.settings.register_guard,
                                    register_margin=self.settings.register_margin,
                                    register_min_p=self.settings.register_min_p,
-                                   damper_bias=self.settings.damper_bias)  # [S, N]
+                                   damper_bias=self.settings.damper_bias,
+                                   heard_register=(drawn_heard(self.heard_register) if self.heard_register is not None
+                                                   else None))  # [S, N]
         self.drawn.append(sets)
-        for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register):
+        for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.heard_register):
             if past is not None:
                 past.append(sets)
         return self.encode_sets(sets)
@@ -324,22 +334,24 @@ class EventAutoregressive(Autoregressive):
         if self.settings.register_guard > 0 or self.settings.register_min_p > 0:
             window = max(1, round(self.settings.register_window_s / self.chunk_seconds))  # chunks
             self.register = DrawnRegister(n, window, self.device)
+        if self.settings.register:
+            self.heard_register = DrawnRegister(n, max(REGISTER_WINDOWS), self.device)
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
             if self.history is not None:
                 self.history.chunks = prompt.shape[0]
-            for heard in (self.pitch_classes, self.drawn_onsets, self.register):
+            for heard in (self.pitch_classes, self.drawn_onsets, self.register, self.heard_register):
                 if heard is not None:
                     heard.skip(prompt.shape[0])
         for i in range(0 if prompt_sets is None else prompt_sets.sizes.shape[0]):
             chunk = prompt_sets.take(torch.full((n,), i))  # chunk i for every piece: [S, N]
-            for heard in (self.history, self.pitch_classes, self.drawn_onsets, self.register):
+            for heard in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.heard_register):
                 if heard is not None:
                     heard.append(chunk)
         try:
             return super().sample(n, chunks, seed, prompt)
         finally:
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
-            self.register = None
+            self.register, self.heard_register = None, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
             self.path_start, self.path_first, self.walked, self.kept_up = None, None, None, None
 

@@ -55,10 +55,11 @@ class DrawnRegister:
         self.highest = torch.cat([self.highest, high.to(device)], 1)[:, -self.window:]
         self.lowest = torch.cat([self.lowest, low.to(device)], 1)[:, -self.window:]
 
-    def bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The highest and lowest key struck in the window before the next chunk: [S] each (-inf and +inf where
-        none was)."""
-        return self.highest.amax(1), self.lowest.amin(1)
+    def bounds(self, last: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The highest and lowest key struck in the window before the next chunk (or in its `last` chunks): [S] each
+        (-inf and +inf where none was)."""
+        span = self.window if last is None else last
+        return self.highest[:, -span:].amax(1), self.lowest[:, -span:].amin(1)
 
 
 def register_lean(logits: torch.Tensor, highest: torch.Tensor, lowest: torch.Tensor, keys: torch.Tensor,

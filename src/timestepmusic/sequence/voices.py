@@ -76,19 +76,19 @@ def voice_keys(time_s: torch.Tensor, ids: torch.Tensor, heard: torch.Tensor) -> 
 class VoiceLean(nn.Module):
     """GRU states [Q, H] and the voices' keys [Q, V] → the change to the 88 keys' logits [Q, 88]: for each voice
     heard, a kernel over the interval from it (−REACH … REACH semitones, and one weight for each side beyond),
-    chosen by the state."""
+    chosen by the state. `voices`: how many keys are heard (ar.register reuses it for the register's bounds)."""
 
-    def __init__(self, hidden: int):
+    def __init__(self, hidden: int, voices: int = VOICES):
         super().__init__()
-        self.width = 2 * REACH + 3
-        self.kernels = nn.Linear(hidden, VOICES * self.width)
+        self.voices, self.width = voices, 2 * REACH + 3
+        self.kernels = nn.Linear(hidden, voices * self.width)
         nn.init.zeros_(self.kernels.weight)
         nn.init.zeros_(self.kernels.bias)
         self.register_buffer("keys", torch.arange(NUM_KEYS), persistent=False)
 
     def forward(self, state: torch.Tensor, voices: torch.Tensor) -> torch.Tensor:
         q = state.shape[0]
-        kernels = self.kernels(state).view(q, VOICES, self.width)  # [Q, V, 2·REACH + 3]
+        kernels = self.kernels(state).view(q, self.voices, self.width)  # [Q, V, 2·REACH + 3]
         interval = self.keys - voices[..., None]  # [Q, V, 88]
         lean = kernels.gather(2, interval.clamp(-REACH - 1, REACH + 1) + REACH + 1)  # [Q, V, 88]
         return (lean * (voices >= 0)[..., None]).sum(dim=1)  # [Q, 88]

@@ -1,0 +1,75 @@
+"""The register each key choice of the event head hears (`ar.register`): the highest and the lowest key struck in
+the 2 s and in the 8 s before the chunk, each leaning the key logits by a kernel over the interval from it that the
+head's state chooses (voices.VoiceLean with four keys).
+
+Why: a drawn minute spans a wider range than a pianist's because of stray notes at its edges (docs/quality.md,
+twenty-ninth session), and a guard at sampling that leans such notes back narrows the whole register below real
+(bench/results/register_guard_validation.md). The head itself is not calibrated there: after a real past (the
+validation split, 60 real 16 s excerpts, about 9,900 notes) it gives a key more than 5 semitones beyond the
+highest or lowest key of the last 2 s a probability of 0.044 where 0.030 of the real notes lie there (of the last
+4 s: 0.030 against 0.019; bench/register_calibration.py). The transformer hears the past only through chunk
+latents and the voices (sequence/voices.py) only the latest onsets; here the register's bounds are found exactly
+and learned against, so what is leaned is what real notes do, not a margin chosen by hand.
+The same bounds serve training (`RegisterGatherer`, over the corpus's notes before each chunk, within each chunk's
+max_events cap) and sampling (register_guard.DrawnRegister over a prompt's chunks and those drawn); both hear
+whole chunks before the chunk, not the notes drawn in it (the voices hear those). The kernels' layer starts at
+zero, so a head warm-started with it is at first exactly the head it was.
+Shapes: R chunk rows, E corpus events, T corpus chunks, G = len(WINDOWS), V = 2G keys heard (NONE where no note).
+"""
+from __future__ import annotations
+
+import torch
+
+from ..batches import ChunkGatherer
+from ..midi import NUM_KEYS
+from .register_guard import DrawnRegister
+from .voices import NONE
+
+WINDOWS = (8, 32)  # chunks before the chunk (2 s and 8 s of 0.25 s chunks)
+HEARD = 2 * len(WINDOWS)  # each window's highest and lowest key
+
+
+def as_heard(highest: torch.Tensor, lowest: torch.Tensor) -> torch.Tensor:
+    """Each window's highest and lowest key [R, G] each (−inf / +inf or NONE / NUM_KEYS where no note) → the keys
+    heard [R, V]: highest, lowest of the first window, then of the next; NONE where no note."""
+    high = torch.where(torch.isfinite(highest.float()) & (highest >= 0), highest, NONE).long()  # [R, G]
+    low = torch.where(torch.isfinite(lowest.float()) & (lowest < NUM_KEYS), lowest, NONE).long()  # [R, G]
+    return torch.stack([high, low], dim=2).flatten(1)  # [R, G, 2] → [R, V]
+
+
+def drawn_heard(drawn: DrawnRegister) -> torch.Tensor:
+    """The keys heard before the next chunk of the pieces being sampled [S, V] (`drawn` keeps ≥ max(WINDOWS))."""
+    bounds = [drawn.bounds(last=span) for span in WINDOWS]  # G × ([S], [S])
+    return as_heard(torch.stack([b[0] for b in bounds], 1), torch.stack([b[1] for b in bounds], 1))
+
+
+class RegisterGatherer:
+    """The keys heard before real chunks in training, from a ChunkGatherer's corpus tensors: each corpus chunk's
+    highest and lowest note (those within the chunk's cap), then the windows' over the chunks before."""
+
+    def __init__(self, gatherer: ChunkGatherer):
+        self.g = gatherer
+        ids = gatherer.ids.long()  # [E]
+        per_track = round(gatherer.stride_s / gatherer.chunk_seconds)  # chunk ids one track apart
+        chunk = torch.floor(gatherer.key / gatherer.chunk_seconds).long()  # [E]: a chunk id unique across tracks, sorted
+        rank = torch.arange(chunk.shape[0], device=chunk.device) - torch.searchsorted(chunk, chunk)  # [E]: in chunk
+        track, within = chunk // per_track, chunk % per_track  # [E] each
+        note = (ids < NUM_KEYS) & (rank < gatherer.max_events) & (within < gatherer.track_chunks[track])  # [E]
+        self.first = torch.cumsum(gatherer.track_chunks, 0) - gatherer.track_chunks  # [tracks]: each one's first row
+        total = int(gatherer.track_chunks.sum())
+        row = (self.first[track] + within)[note]  # [E'] in [0, T)
+        self.highest = torch.full((total,), NONE, dtype=torch.long, device=ids.device).scatter_reduce(
+            0, row, ids[note], "amax")  # [T]
+        self.lowest = torch.full((total,), NUM_KEYS, dtype=torch.long, device=ids.device).scatter_reduce(
+            0, row, ids[note], "amin")  # [T]
+
+    def heard(self, track: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
+        """Chunk `chunk` [R] of track `track` [R] → the keys heard before it [R, V]."""
+        highs, lows = [], []
+        for span in WINDOWS:
+            back = chunk[:, None] - 1 - torch.arange(span, device=chunk.device)  # [R, span]: the chunks before
+            rows = (self.first[track][:, None] + back.clamp(min=0))  # [R, span]
+            inside = back >= 0
+            highs.append(torch.where(inside, self.highest[rows], NONE).amax(1))  # [R]
+            lows.append(torch.where(inside, self.lowest[rows], NUM_KEYS).amin(1))  # [R]
+        return as_heard(torch.stack(highs, 1), torch.stack(lows, 1))

@@ -39,10 +39,13 @@ def after_real_past(model, real_excerpts, chunks: int):
     """Teacher forcing, chunk by chunk: for the first `chunks` chunks of each real excerpt, what an events model's
     head hears before it when the whole past is real → yields (chunk index in its excerpt, the transformer's
     features [1, W], the real chunk [1, N], the carry with ar.carry, the pitch-class counts [1, G, 12] with
-    ar.tonal, the onsets before it with ar.pulse or ar.beat_echo; None without). The transformer reads the real chunks' latents,
-    told nothing with ar.style. Run it under torch.no_grad()."""
+    ar.tonal, the onsets before it with ar.pulse or ar.beat_echo, the keys heard before it [1, V] with ar.register;
+    None without). The transformer reads the real chunks' latents, told nothing with ar.style. Run it under
+    torch.no_grad()."""
     from timestepmusic.sequence.carry import DrawnHistory
     from timestepmusic.sequence.pulse import DrawnOnsets
+    from timestepmusic.sequence.register_guard import DrawnRegister
+    from timestepmusic.sequence.register_heard import WINDOWS, drawn_heard
     from timestepmusic.sequence.tonal import DrawnPitchClasses
 
     arm, ae = model.arm, model.ae
@@ -55,12 +58,14 @@ def after_real_past(model, real_excerpts, chunks: int):
         heard = DrawnPitchClasses(1, torch.device("cpu")) if head.tonal is not None else None
         hears = head.pulse is not None or model.arm.settings.beat_echo > 0
         onsets = DrawnOnsets(1, ae.chunk_seconds, torch.device("cpu")) if hears else None
+        register = DrawnRegister(1, max(WINDOWS), torch.device("cpu")) if head.register is not None else None
         for k in range(c):
             real = sets.take(torch.tensor([k]))  # [1, N]
             yield (k, features[:, k], real, history.carry() if history is not None else None,
                    heard.counts() if heard is not None else None,
-                   (onsets.onsets(), onsets.last_note()) if onsets is not None else None)
-            for past in (history, heard, onsets):
+                   (onsets.onsets(), onsets.last_note()) if onsets is not None else None,
+                   drawn_heard(register) if register is not None else None)
+            for past in (history, heard, onsets, register):
                 if past is not None:
                     past.append(real)  # the real chunk is the past of the next
 
@@ -75,14 +80,14 @@ def teacher_forced(model, real_excerpts, chunks: int, seed: int) -> dict[str, di
     sampler, rng = EventSampler(head), torch.Generator().manual_seed(seed)
     out = {side: {"duration_ln": [], "per_chunk": [], "gaps_s": [], "steps": []} for side in ("real", "drawn")}
     with torch.no_grad():
-        for k, features, real, carry, counts, onsets in after_real_past(model, real_excerpts, chunks):
+        for k, features, real, carry, counts, onsets, register in after_real_past(model, real_excerpts, chunks):
             if k == 0:
                 last_top = None  # the real past's last top-line note
             a = model.arm.settings  # the model's own sampling
             drawn = sampler.sample(features, rng, model.arm.temperature, carry, counts, onsets=onsets,
                                    start_temperature=a.start_temperature, stop_bias=a.stop_bias,
                                    empty_bias=a.empty_bias, beat_echo=a.beat_echo, cluster_guard=a.cluster_guard,
-                                   velocity_temperature=a.velocity_temperature)
+                                   velocity_temperature=a.velocity_temperature, heard_register=register)
             real = head.bins.to_sets(*head.bins.to_bins(real), real.sizes)  # on the head's bins
             tops = {}
             for side, s in (("real", real), ("drawn", drawn)):

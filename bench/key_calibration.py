@@ -46,7 +46,7 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
     chunk_s = model.ae.chunk_seconds
     out = {"mass": [], "tempered": [], "real": [], "entropy": [], "onset": [], "join_odds": [], "joins": []}
     with torch.no_grad():
-        for k, features, real, carry, counts, _ in after_real_past(model, excerpts, chunks):
+        for k, features, real, carry, counts, _, register in after_real_past(model, excerpts, chunks):
             if k == 0:
                 before, before_s = None, None  # the note before, in event order, and when it started
             classes = head.bins.to_bins(real)  # (key, start, duration, intensity) [1, N] each
@@ -67,7 +67,7 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
                 out["joins"] += (chosen == JOIN)[notes].tolist()
             at = (head.lean_state(states[0, :size], chosen), torch.zeros(size, dtype=torch.long),
                   torch.arange(size))  # every event's choice
-            bias, _ = head.key_bias(at, at, classes, real.mask, carry, counts)  # [size, 88] or None
+            bias, _ = head.key_bias(at, at, classes, real.mask, carry, counts, register)  # [size, 88] or None
             logits = head.choices(states[0, :size], None, key_bias=bias, chosen=chosen)["key"][:, :NUM_KEYS]
             odds = torch.softmax(logits, -1)  # given that a note comes
             odds_tempered = torch.softmax(logits / model.arm.temperature, -1)

@@ -29,8 +29,11 @@ from free_running import after_real_past  # noqa: E402
 
 def edge_calibration(model, excerpts, chunks: int) -> dict[tuple[float, int], tuple[np.ndarray, np.ndarray]]:
     """Per (window s, margin): per real note whose window struck a note, (the head's probability beyond the margin,
-    whether the real note is beyond it)."""
+    given that a note comes, whether the real note is beyond it). The key logits carry every lean the head has; with
+    ar.onsets the key is chosen knowing whether the real note joins the latest onset (as bench/key_calibration.py)."""
     from timestepmusic.midi import NUM_KEYS
+    from timestepmusic.sequence.event_head import START_STEP_S
+    from timestepmusic.sequence.onsets import onset_classes, teacher_forced_bounds
     from timestepmusic.sequence.register_guard import DrawnRegister
 
     head = model.arm.generator.events
@@ -45,9 +48,14 @@ def edge_calibration(model, excerpts, chunks: int) -> dict[tuple[float, int], tu
             size = int(real.sizes[0])
             if size:
                 states = head.states(features, classes, real.sizes, carry)[0, :size]  # [size, H]
-                at = (states, torch.zeros(size, dtype=torch.long), torch.arange(size))
+                chosen = None  # with ar.onsets, the key is chosen knowing whether the real note joins the latest onset
+                if head.onsets:
+                    limit, _ = teacher_forced_bounds(classes[0], classes[1], head.bins.start_middle_s(classes[1]),
+                                                     real.mask, carry, START_STEP_S)  # [1, N + 1]
+                    chosen = onset_classes(classes[1][0, :size], limit[0, :size])  # [size]
+                at = (head.lean_state(states, chosen), torch.zeros(size, dtype=torch.long), torch.arange(size))
                 bias, _ = head.key_bias(at, at, classes, real.mask, carry, counts, register)  # [size, 88] or None
-                odds = head.choices(states, None, key_bias=bias)["key"][:, :NUM_KEYS].softmax(-1)  # given a note
+                odds = head.choices(states, None, key_bias=bias, chosen=chosen)["key"][:, :NUM_KEYS].softmax(-1)
                 note = classes[0][0, :size] < NUM_KEYS  # [size]
                 for w, span in spans.items():
                     highest, lowest = struck.bounds(last=span)  # [1] each

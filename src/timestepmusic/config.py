@@ -442,10 +442,10 @@ class AutoregressiveConfig:
     by a kernel over the interval from each that the head's state chooses (sequence/voices.py). Its kernels start
     at zero, so a warm start is at first the model it started from."""
     register: bool = False
-    """Events arm: each key choice also hears the highest and lowest keys struck in the 2 s and the 8 s before the
-    chunk, and leans each key's logit by a kernel over the interval from each that the head's state chooses
-    (sequence/register_heard.py). Its kernels start at zero, so a warm start is at first the model it started
-    from."""
+    """Events arm: each key choice also hears the highest and lowest keys struck in the 8 and the 32 chunks before
+    the chunk (2 s and 8 s of 0.25 s chunks), and leans each key's logit by a kernel over the interval from each
+    that the head's state chooses (sequence/register_heard.py). Its kernels start at zero, so a warm start is at
+    first the model it started from."""
     pulse: bool = False
     """Events arm: each start choice also hears the latest 24 onsets before it (among the notes before the chunk
     and those drawn before it in the chunk) and leans each start bin's logit by a kernel over the time since each

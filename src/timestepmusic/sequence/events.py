@@ -210,8 +210,8 @@ class EventAutoregressive(Autoregressive):
         """As the likelihood arm's; with ar.drawn_share, that share of the valid chunks of x [b, T, L] first
         replaced by the encoding of a chunk the head draws there (all at once, from the teacher-forced features
         of the network as it samples, without dropout), so that the transformer learns to read a past as its
-        own samples make it. The head's carry (and with ar.pulse its onsets) still hears the real events before
-        each chunk (a known difference from sampling, where it hears the drawn ones)."""
+        own samples make it. The head's carry (and with ar.pulse its onsets, with ar.register its register) still hears
+        the real events before each chunk (a known difference from sampling, where it hears the drawn ones)."""
         share = self.settings.drawn_share
         if share <= 0:
             return super().reading(x, real)

@@ -1,6 +1,6 @@
 """The register each key choice of the event head hears (`ar.register`): the highest and the lowest key struck in
-the 2 s and in the 8 s before the chunk, each leaning the key logits by a kernel over the interval from it that the
-head's state chooses (voices.VoiceLean with four keys).
+the 8 and in the 32 chunks before the chunk (2 s and 8 s of 0.25 s chunks), each leaning the key logits by a
+kernel over the interval from it that the head's state chooses (voices.VoiceLean with four keys).
 
 Why: a drawn minute spans a wider range than a pianist's because of stray notes at its edges (docs/quality.md,
 twenty-ninth session), and a guard at sampling that leans such notes back narrows the whole register below real
@@ -25,7 +25,7 @@ from ..midi import NUM_KEYS
 from .register_guard import DrawnRegister
 from .voices import NONE
 
-WINDOWS = (8, 32)  # chunks before the chunk (2 s and 8 s of 0.25 s chunks)
+WINDOWS = (8, 32)  # chunks before the chunk (2 s and 8 s of the corpus's 0.25 s chunks)
 HEARD = 2 * len(WINDOWS)  # each window's highest and lowest key
 
 
@@ -45,23 +45,27 @@ def drawn_heard(drawn: DrawnRegister) -> torch.Tensor:
 
 class RegisterGatherer:
     """The keys heard before real chunks in training, from a ChunkGatherer's corpus tensors: each corpus chunk's
-    highest and lowest note (those within the chunk's cap), then the windows' over the chunks before."""
+    highest and lowest note (its events found on the boundaries `ChunkGatherer.gather` uses, within the cap),
+    then the windows' over the chunks before."""
 
     def __init__(self, gatherer: ChunkGatherer):
         self.g = gatherer
-        ids = gatherer.ids.long()  # [E]
-        per_track = round(gatherer.stride_s / gatherer.chunk_seconds)  # chunk ids one track apart
-        chunk = torch.floor(gatherer.key / gatherer.chunk_seconds).long()  # [E]: a chunk id unique across tracks, sorted
-        rank = torch.arange(chunk.shape[0], device=chunk.device) - torch.searchsorted(chunk, chunk)  # [E]: in chunk
-        track, within = chunk // per_track, chunk % per_track  # [E] each
-        note = (ids < NUM_KEYS) & (rank < gatherer.max_events) & (within < gatherer.track_chunks[track])  # [E]
-        self.first = torch.cumsum(gatherer.track_chunks, 0) - gatherer.track_chunks  # [tracks]: each one's first row
-        total = int(gatherer.track_chunks.sum())
-        row = (self.first[track] + within)[note]  # [E'] in [0, T)
-        self.highest = torch.full((total,), NONE, dtype=torch.long, device=ids.device).scatter_reduce(
-            0, row, ids[note], "amax")  # [T]
-        self.lowest = torch.full((total,), NUM_KEYS, dtype=torch.long, device=ids.device).scatter_reduce(
-            0, row, ids[note], "amin")  # [T]
+        counts = gatherer.track_chunks.long()  # [tracks]
+        self.first = torch.cumsum(counts, 0) - counts  # [tracks]: each one's first row
+        total, device = int(counts.sum()), counts.device
+        track = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), counts)  # [T]
+        chunk = torch.arange(total, device=device) - self.first[track]  # [T]: within its track
+        begin = gatherer.first_event_at(track, chunk)  # [T]
+        end = gatherer.first_event_at(track, chunk + 1)  # [T]
+        size = (end - begin).clamp(max=gatherer.max_events)  # [T]: the events gather keeps
+        row = torch.repeat_interleave(torch.arange(total, device=device), size)  # [E']: each kept event's chunk
+        rank = torch.arange(row.shape[0], device=device) - torch.repeat_interleave(torch.cumsum(size, 0) - size, size)
+        ids = gatherer.ids.long()[begin[row] + rank]  # [E']
+        note = ids < NUM_KEYS
+        self.highest = torch.full((total,), NONE, dtype=torch.long, device=device).scatter_reduce(
+            0, row[note], ids[note], "amax")  # [T]
+        self.lowest = torch.full((total,), NUM_KEYS, dtype=torch.long, device=device).scatter_reduce(
+            0, row[note], ids[note], "amin")  # [T]
 
     def heard(self, track: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
         """Chunk `chunk` [R] of track `track` [R] → the keys heard before it [R, V]."""

@@ -106,6 +106,17 @@ def open_corpus(args: argparse.Namespace, tmp: Path):
     return prepare([args.data], tmp / "corpus", progress=False).corpus
 
 
+def evenly_spaced_excerpts(corpus, split: str, seconds: float, count: int) -> list:
+    """`count` real excerpts of `seconds` from `split`, evenly spaced over all of them (the Events of each)."""
+    import numpy as np
+
+    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+
+    real_table = excerpts_from_corpus(corpus, split, seconds)
+    picked = np.linspace(0, real_table.num_excerpts - 1, min(count, real_table.num_excerpts))
+    return [real_table.events(int(x)) for x in picked.round()]
+
+
 def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of the scripts that compare generated MIDI folders with a split's real excerpts."""
     parser.add_argument("folders", nargs="+", help="folders of generated MIDI files")

@@ -25,7 +25,7 @@ import torch
 BENCH = Path(__file__).resolve().parent
 SECONDS, STEP = 16.0, 2
 sys.path.insert(0, str(BENCH))
-from common import add_corpus_arguments, open_corpus, print_skipped, table, write_markdown  # noqa: E402
+from common import add_corpus_arguments, evenly_spaced_excerpts, open_corpus, print_skipped, table, write_markdown  # noqa: E402
 from free_running import after_real_past  # noqa: E402
 
 
@@ -99,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(1)
-    from timestepmusic.evaluate.descriptors import ONSET_MERGE_S, excerpts_from_corpus
+    from timestepmusic.evaluate.descriptors import ONSET_MERGE_S
     from timestepmusic.generation import GANModel
 
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-calibration-"))
@@ -108,9 +108,7 @@ def main() -> None:
         if corpus is None:
             print_skipped(args.data)
             return
-        real_table = excerpts_from_corpus(corpus, args.split, SECONDS)
-        picked = np.linspace(0, real_table.num_excerpts - 1, min(args.excerpts, real_table.num_excerpts))
-        excerpts = [real_table.events(int(x)) for x in picked.round()]
+        excerpts = evenly_spaced_excerpts(corpus, args.split, SECONDS, args.excerpts)
         rows, joins = [], []
         for name in args.model or ["default"]:
             model = GANModel.load(name)

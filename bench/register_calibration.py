@@ -23,7 +23,7 @@ SECONDS = 16.0
 WINDOWS_S = (2.0, 4.0)
 MARGINS = (3, 5, 7, 12)
 sys.path.insert(0, str(BENCH))
-from common import add_corpus_arguments, open_corpus, print_skipped, table, write_markdown  # noqa: E402
+from common import add_corpus_arguments, evenly_spaced_excerpts, open_corpus, print_skipped, table, write_markdown  # noqa: E402
 from free_running import after_real_past  # noqa: E402
 
 
@@ -81,7 +81,6 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(1)
-    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
     from timestepmusic.generation import GANModel
 
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-register-"))
@@ -90,9 +89,7 @@ def main() -> None:
         if corpus is None:
             print_skipped(args.data)
             return
-        real_table = excerpts_from_corpus(corpus, args.split, SECONDS)
-        picked = np.linspace(0, real_table.num_excerpts - 1, min(args.excerpts, real_table.num_excerpts))
-        excerpts = [real_table.events(int(x)) for x in picked.round()]
+        excerpts = evenly_spaced_excerpts(corpus, args.split, SECONDS, args.excerpts)
         rows = []
         for name in args.model or ["default"]:
             model = GANModel.load(name)

@@ -70,6 +70,33 @@ def after_real_past(model, real_excerpts, chunks: int):
                     past.append(real)  # the real chunk is the past of the next
 
 
+
+def teacher_forced_keys(head, features, real, carry, counts, register):
+    """The head's key choice for each event of one real chunk after a real past (one step of `after_real_past`),
+    every lean included (EventHead.key_bias: ar.intervals, ar.voices, ar.tonal, ar.register); with ar.onsets the
+    key is chosen knowing whether the real event joins the latest onset. None for an empty chunk; otherwise
+    (classes: (key, start, duration, intensity) [1, N] each, states [size, H], chosen [size] or None, bounds: ar.onsets'
+    (limit, earliest) [size] each or None, key logits [size, 88]). Run it under torch.no_grad()."""
+    from timestepmusic.midi import NUM_KEYS
+    from timestepmusic.sequence.event_head import START_STEP_S
+    from timestepmusic.sequence.onsets import onset_classes, teacher_forced_bounds
+
+    classes = head.bins.to_bins(real)  # (key, start, duration, intensity) [1, N] each
+    size = int(real.sizes[0])
+    if size == 0:
+        return None
+    states = head.states(features, classes, real.sizes, carry)[0, :size]  # [size, H]
+    chosen, bounds = None, None
+    if head.onsets:
+        limit, earliest = teacher_forced_bounds(classes[0], classes[1], head.bins.start_middle_s(classes[1]),
+                                                real.mask, carry, START_STEP_S)  # [1, N + 1] each
+        bounds = (limit[0, :size], earliest[0, :size])  # [size] each
+        chosen = onset_classes(classes[1][0, :size], bounds[0])  # [size]
+    at = (head.lean_state(states, chosen), torch.zeros(size, dtype=torch.long), torch.arange(size))  # every event
+    bias, _ = head.key_bias(at, at, classes, real.mask, carry, counts, register)  # [size, 88] or None
+    logits = head.choices(states, None, key_bias=bias, chosen=chosen)["key"][:, :NUM_KEYS]  # [size, 88]
+    return classes, states, chosen, bounds, logits
+
 def teacher_forced(model, real_excerpts, chunks: int, seed: int) -> dict[str, dict[str, np.ndarray]]:
     """Real and drawn chunk by chunk after a real past (`after_real_past`): {"real"/"drawn": {"duration_ln",
     "per_chunk", "gaps_s", "steps"}}."""

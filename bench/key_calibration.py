@@ -26,7 +26,7 @@ BENCH = Path(__file__).resolve().parent
 SECONDS, STEP = 16.0, 2
 sys.path.insert(0, str(BENCH))
 from common import add_corpus_arguments, evenly_spaced_excerpts, open_corpus, print_skipped, table, write_markdown  # noqa: E402
-from free_running import after_real_past  # noqa: E402
+from free_running import after_real_past, teacher_forced_keys  # noqa: E402
 
 
 def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
@@ -39,8 +39,7 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
     The key logits carry every lean the head has (ar.intervals, ar.voices, ar.tonal: EventHead.key_bias)."""
     from timestepmusic.evaluate.descriptors import ONSET_MERGE_S
     from timestepmusic.midi import NUM_KEYS
-    from timestepmusic.sequence.event_head import START_STEP_S
-    from timestepmusic.sequence.onsets import END, JOIN, next_allowed, onset_classes, teacher_forced_bounds
+    from timestepmusic.sequence.onsets import END, JOIN, next_allowed
 
     head = model.arm.generator.events
     chunk_s = model.ae.chunk_seconds
@@ -49,26 +48,17 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
         for k, features, real, carry, counts, _, register in after_real_past(model, excerpts, chunks):
             if k == 0:
                 before, before_s = None, None  # the note before, in event order, and when it started
-            classes = head.bins.to_bins(real)  # (key, start, duration, intensity) [1, N] each
-            states = head.states(features, classes, real.sizes, carry)  # [1, N + 1, H]
-            size = int(real.sizes[0])
-            if size == 0:
+            choice = teacher_forced_keys(head, features, real, carry, counts, register)
+            if choice is None:
                 continue
-            chosen = None  # with ar.onsets, the key is chosen knowing whether the real note joins the latest onset
-            if head.onsets:
-                limit, earliest = teacher_forced_bounds(classes[0], classes[1], head.bins.start_middle_s(classes[1]),
-                                                        real.mask, carry, START_STEP_S)  # [1, N + 1] each
-                limit, earliest = limit[0, :size], earliest[0, :size]  # [size] each
-                chosen = onset_classes(classes[1][0, :size], limit)  # [size]
-                next_odds = head.choices(states[0, :size], None, next_mask=next_allowed(limit, earliest, head.bins.starts)
+            classes, states, chosen, bounds, logits = choice
+            size = logits.shape[0]
+            if head.onsets:  # the head first chooses whether the next event joins the latest onset
+                next_odds = head.choices(states, None, next_mask=next_allowed(*bounds, head.bins.starts)
                                          )["next"].softmax(-1)  # [size, 3]
                 notes = classes[0][0, :size] < NUM_KEYS
                 out["join_odds"] += (next_odds[:, JOIN] / next_odds[:, :END].sum(-1))[notes].tolist()
                 out["joins"] += (chosen == JOIN)[notes].tolist()
-            at = (head.lean_state(states[0, :size], chosen), torch.zeros(size, dtype=torch.long),
-                  torch.arange(size))  # every event's choice
-            bias, _ = head.key_bias(at, at, classes, real.mask, carry, counts, register)  # [size, 88] or None
-            logits = head.choices(states[0, :size], None, key_bias=bias, chosen=chosen)["key"][:, :NUM_KEYS]
             odds = torch.softmax(logits, -1)  # given that a note comes
             odds_tempered = torch.softmax(logits / model.arm.temperature, -1)
             for j in range(size):

@@ -24,7 +24,7 @@ WINDOWS_S = (2.0, 4.0)
 MARGINS = (3, 5, 7, 12)
 sys.path.insert(0, str(BENCH))
 from common import add_corpus_arguments, evenly_spaced_excerpts, open_corpus, print_skipped, table, write_markdown  # noqa: E402
-from free_running import after_real_past  # noqa: E402
+from free_running import after_real_past, teacher_forced_keys  # noqa: E402
 
 
 def edge_calibration(model, excerpts, chunks: int) -> dict[tuple[float, int], tuple[np.ndarray, np.ndarray]]:
@@ -32,8 +32,6 @@ def edge_calibration(model, excerpts, chunks: int) -> dict[tuple[float, int], tu
     given that a note comes, whether the real note is beyond it). The key logits carry every lean the head has; with
     ar.onsets the key is chosen knowing whether the real note joins the latest onset (as bench/key_calibration.py)."""
     from timestepmusic.midi import NUM_KEYS
-    from timestepmusic.sequence.event_head import START_STEP_S
-    from timestepmusic.sequence.onsets import onset_classes, teacher_forced_bounds
     from timestepmusic.sequence.register_guard import DrawnRegister
 
     head = model.arm.generator.events
@@ -44,18 +42,11 @@ def edge_calibration(model, excerpts, chunks: int) -> dict[tuple[float, int], tu
         for k, features, real, carry, counts, _, register in after_real_past(model, excerpts, chunks):
             if k == 0:
                 struck = DrawnRegister(1, max(spans.values()), torch.device("cpu"))
-            classes = head.bins.to_bins(real)  # (key, start, duration, intensity) [1, N] each
-            size = int(real.sizes[0])
-            if size:
-                states = head.states(features, classes, real.sizes, carry)[0, :size]  # [size, H]
-                chosen = None  # with ar.onsets, the key is chosen knowing whether the real note joins the latest onset
-                if head.onsets:
-                    limit, _ = teacher_forced_bounds(classes[0], classes[1], head.bins.start_middle_s(classes[1]),
-                                                     real.mask, carry, START_STEP_S)  # [1, N + 1]
-                    chosen = onset_classes(classes[1][0, :size], limit[0, :size])  # [size]
-                at = (head.lean_state(states, chosen), torch.zeros(size, dtype=torch.long), torch.arange(size))
-                bias, _ = head.key_bias(at, at, classes, real.mask, carry, counts, register)  # [size, 88] or None
-                odds = head.choices(states, None, key_bias=bias, chosen=chosen)["key"][:, :NUM_KEYS].softmax(-1)
+            choice = teacher_forced_keys(head, features, real, carry, counts, register)
+            if choice is not None:
+                classes, _, _, _, logits = choice
+                size = logits.shape[0]
+                odds = logits.softmax(-1)  # [size, 88], given that a note comes
                 note = classes[0][0, :size] < NUM_KEYS  # [size]
                 for w, span in spans.items():
                     highest, lowest = struck.bounds(last=span)  # [1] each

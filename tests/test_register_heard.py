@@ -158,3 +158,27 @@ def test_a_continued_prompt_is_heard_in_its_register(tiny_corpus, tiny_ae, tmp_p
     for window, span in enumerate(WINDOWS):  # before the first drawn chunk: the prompt's last `span` chunks
         keys = sets.ids[-span:][notes[-span:]]
         assert heard[0][0, 2 * window:2 * window + 2].tolist() == [int(keys.max()), int(keys.min())]
+
+
+def test_the_guard_and_the_heard_register_read_their_own_windows_of_one_prompt(tiny_corpus, tiny_ae, tmp_path,
+                                                                               monkeypatch):
+    config = Config().override(TINY_EVENTS | {"ar.register": True, "gan.steps": 2, "ar.register_guard": 1.0,
+                                              "ar.register_window_s": 3.0})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="events", progress=False)
+    from timestepmusic.generation import GANModel
+
+    model = GANModel.load(tmp_path / "run")
+    prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
+    _, sets = model.ae.encode_events(prompt)  # [P, N]
+    notes = sets.mask & (sets.ids < 88)  # [P, N]
+    seen = []
+    spy_on_event_sampler(monkeypatch, lambda arguments: seen.append(arguments))
+    model.sample_latents(1, 1.0, seed=0, prompt=prompt)
+    guard_span = round(3.0 / model.ae.chunk_seconds)  # chunks
+    keys = sets.ids[-guard_span:][notes[-guard_span:]]
+    assert keys.numel() and guard_span < max(WINDOWS)
+    highest, lowest = seen[0]["register"]  # [1] each: the guard's window, not the head's longer ones
+    assert (int(highest[0]), int(lowest[0])) == (int(keys.max()), int(keys.min()))
+    longest = sets.ids[-max(WINDOWS):][notes[-max(WINDOWS):]]
+    assert (longest.max(), longest.min()) != (keys.max(), keys.min())  # the windows tell apart here
+    assert seen[0]["heard_register"][0, -2:].tolist() == [int(longest.max()), int(longest.min())]

@@ -125,8 +125,10 @@ class EventAutoregressive(Autoregressive):
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
         self.drawn_onsets: DrawnOnsets | None = None  # with ar.pulse or ar.beat_echo: their onsets so far
-        self.register: DrawnRegister | None = None  # with ar.register_guard: the keys they struck lately
-        self.heard_register: DrawnRegister | None = None  # with ar.register: the same, for the head's kernels
+        # with ar.register_guard or ar.register: the keys they struck lately, for the guard's last `guard_chunks`
+        # and for the head's kernels (register_heard.WINDOWS)
+        self.register: DrawnRegister | None = None
+        self.guard_chunks = 0
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
     def param_groups(self) -> list[dict]:
@@ -252,15 +254,15 @@ class EventAutoregressive(Autoregressive):
                                    beat_echo=self.settings.beat_echo,
                                    cluster_guard=self.settings.cluster_guard,
                                    velocity_temperature=self.settings.velocity_temperature,
-                                   register=self.register.bounds() if self.register is not None else None,
+                                   register=self.register.bounds(last=self.guard_chunks) if self.guard_chunks else None,
                                    register_guard=self.settings.register_guard,
                                    register_margin=self.settings.register_margin,
                                    register_min_p=self.settings.register_min_p,
                                    damper_bias=self.settings.damper_bias,
-                                   heard_register=(drawn_heard(self.heard_register) if self.heard_register is not None
-                                                   else None))  # [S, N]
+                                   heard_register=drawn_heard(self.register) if self.settings.register else None
+                                   )  # [S, N]
         self.drawn.append(sets)
-        for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.heard_register):
+        for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register):
             if past is not None:
                 past.append(sets)
         return self.encode_sets(sets)
@@ -332,26 +334,26 @@ class EventAutoregressive(Autoregressive):
         if self.settings.pulse or self.settings.beat_echo > 0:
             self.drawn_onsets = DrawnOnsets(n, self.chunk_seconds, self.device)
         if self.settings.register_guard > 0 or self.settings.register_min_p > 0:
-            window = max(1, round(self.settings.register_window_s / self.chunk_seconds))  # chunks
-            self.register = DrawnRegister(n, window, self.device)
-        if self.settings.register:
-            self.heard_register = DrawnRegister(n, max(REGISTER_WINDOWS), self.device)
+            self.guard_chunks = max(1, round(self.settings.register_window_s / self.chunk_seconds))
+        kept = max(self.guard_chunks, max(REGISTER_WINDOWS) if self.settings.register else 0)  # chunks
+        if kept:
+            self.register = DrawnRegister(n, kept, self.device)
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
             if self.history is not None:
                 self.history.chunks = prompt.shape[0]
-            for heard in (self.pitch_classes, self.drawn_onsets, self.register, self.heard_register):
+            for heard in (self.pitch_classes, self.drawn_onsets, self.register):
                 if heard is not None:
                     heard.skip(prompt.shape[0])
         for i in range(0 if prompt_sets is None else prompt_sets.sizes.shape[0]):
             chunk = prompt_sets.take(torch.full((n,), i))  # chunk i for every piece: [S, N]
-            for heard in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.heard_register):
+            for heard in (self.history, self.pitch_classes, self.drawn_onsets, self.register):
                 if heard is not None:
                     heard.append(chunk)
         try:
             return super().sample(n, chunks, seed, prompt)
         finally:
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
-            self.register, self.heard_register = None, None
+            self.register, self.guard_chunks = None, 0
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
             self.path_start, self.path_first, self.walked, self.kept_up = None, None, None, None
 

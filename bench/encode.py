@@ -40,9 +40,17 @@ import torch
 BENCH = Path(__file__).resolve().parent
 TARGET_S = 3.0
 sys.path.insert(0, str(BENCH))
-from common import (add_corpus_arguments, busy_warning, load_autoencoder, load_average, open_corpus,  # noqa: E402
-                    print_skipped, table, verdict, write_markdown)
-
+from common import (  # noqa: E402
+    add_corpus_arguments,
+    busy_warning,
+    load_autoencoder,
+    load_average,
+    open_corpus,
+    print_skipped,
+    table,
+    verdict,
+    write_markdown,
+)
 
 # ---------------------------------------------------------------- the two paths
 
@@ -236,7 +244,7 @@ def main() -> None:
                     for b, (r, user, system, _) in sweep.items()])
     lines += [f"value MLP in bfloat16 (autocast; a probe for a src/ change, encode_corpus itself runs float32): "
               f"largest latent difference {100 * bf16_error:.2f} % of the largest latent on {best:,} chunks",
-              "", f"runs of encode_corpus (wall s / CPU s): "
+              "", "runs of encode_corpus (wall s / CPU s): "
               + ", ".join(f"{w:.2f} / {c:.2f}" for w, c in ours_runs)
               + f"; baseline: {rows.size:,} chunks (every {step}th) in {base_wall:.2f} s, scaled to {total:,} chunks "
               "(extrapolated, not measured)",

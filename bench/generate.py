@@ -36,8 +36,7 @@ BENCH = Path(__file__).resolve().parent
 SAMPLE_TARGET_MS, PROCESS_TARGET_S = 20.0, 3.0
 SECONDS = 16.0
 sys.path.insert(0, str(BENCH))
-from common import (DEFAULT_DATA, busy_warning, load_average, print_skipped, table, verdict,  # noqa: E402
-                    write_markdown)
+from common import DEFAULT_DATA, busy_warning, load_average, print_skipped, table, verdict, write_markdown  # noqa: E402
 
 
 def tiny_model(data: Path, tmp: Path) -> Path | None:
@@ -189,7 +188,6 @@ def main() -> None:
     median_ms = statistics.median(ms)
     p90_ms = float(np.percentile(ms, 90))
     floor = statistics.median(process_s['baseline: python -c "import torch"'])
-    whole = statistics.median(process_s["tsm generate -n 1 (whole process)"])
     notes = int(events.is_note.sum())
     window = getattr(gan.generator, "window", None) or getattr(gan.generator, "context", None)
     lines = [f"model {model} ({gan.arch}; generator window {window} chunks × {gan.ae.chunk_seconds} s, latent "
@@ -214,7 +212,7 @@ def main() -> None:
                                               f"{100 * statistics.median(v) / total_parts:.0f} %"]
                                              for k, v in parts.items()] + [["sum", f"{1e3 * total_parts:.2f}", ""]])
     lines += ["", f"the parts give the same events as GANModel.sample: {'yes' if same else 'NO'}",
-              f"child process runs (s): " + "; ".join(f"{k}: {', '.join(f'{x:.2f}' for x in v)}"
+              "child process runs (s): " + "; ".join(f"{k}: {', '.join(f'{x:.2f}' for x in v)}"
                                                      for k, v in process_s.items()),
               f"python -X importtime -c \"import timestepmusic.cli\": {cli_import_s:.2f} s, of which torch "
               f"{torch_import_s:.2f} s" + (f", imported via {chain}" if chain else " (torch not imported)")]

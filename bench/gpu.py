@@ -80,8 +80,8 @@ def pisa_rate(corpus, device: torch.device, batch: int, steps: int, bf16: bool, 
 def gan_rate(corpus, ae_dir: Path, device: str, batch: int, steps: int, tmp: Path) -> float:
     """Critic steps/s of train/gan.py: the median over the intervals after the first (warm-up)."""
     from timestepmusic.config import Config
-    from timestepmusic.train.sequence import train_sequence_model as train_gan
     from timestepmusic.train.log import read_metrics
+    from timestepmusic.train.sequence import train_sequence_model as train_gan
 
     run = tmp / f"gan-{batch}"
     config = Config().override({"gan.device": device, "gan.batch": batch, "gan.sample_every": 0,
@@ -115,6 +115,7 @@ def main() -> None:
             print_skipped(args.data)
             return
         from common import load_autoencoder
+
         from timestepmusic.latents import window_starts
 
         ae_dir = tmp / "ae"

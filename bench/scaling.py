@@ -15,7 +15,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import add_corpus_arguments, busy_warning, machine, open_corpus, table, write_markdown  # noqa: E402
+from common import add_corpus_arguments, busy_warning, open_corpus, table, write_markdown  # noqa: E402
 
 WORKER = """
 import json, sys, time, torch

@@ -32,8 +32,7 @@ import torch
 BENCH = Path(__file__).resolve().parent
 STEP_PARTS = ("loading", "encoding", "forward + loss", "backward", "Adam")
 sys.path.insert(0, str(BENCH))
-from common import (add_corpus_arguments, busy_warning, load_average, open_corpus, print_skipped,  # noqa: E402
-                    table, write_markdown)
+from common import add_corpus_arguments, busy_warning, load_average, open_corpus, print_skipped, table, write_markdown  # noqa: E402
 
 
 class LoopLoader:
@@ -178,7 +177,7 @@ def main() -> None:
 
     rows, part_rows = [], []
     for size, state in results.items():
-        def rate(name: str) -> float:
+        def rate(name: str, state=state, size=size) -> float:
             s = state[name]
             return s["batches"] * size / sum(s["parts"].values())
         labels = {"ours": "ours: gather + augmentation", "ours + Adam fused": "ours + Adam(fused=True)",

@@ -81,7 +81,7 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         at = 0
         for r in range(args.rounds + 1):  # round 0 warms up
-            for (name, size, threads, loss_of), s in zip(arms, state):
+            for (_name, size, threads, loss_of), s in zip(arms, state):
                 torch.set_num_threads(threads)
                 for _ in range(max(1, args.chunks_per_round // size)):
                     idx = order[at % (order.shape[0] - size):][:size]

@@ -43,9 +43,17 @@ BENCH = Path(__file__).resolve().parent
 TARGET_CRITIC_STEPS_S = 25.0
 PARTS = ("data", "critic forward", "gradient penalty", "backward", "Adam")
 sys.path.insert(0, str(BENCH))
-from common import (add_corpus_arguments, busy_warning, load_autoencoder, load_average, open_corpus,  # noqa: E402
-                    print_skipped, table, verdict, write_markdown)
-
+from common import (  # noqa: E402
+    add_corpus_arguments,
+    busy_warning,
+    load_autoencoder,
+    load_average,
+    open_corpus,
+    print_skipped,
+    table,
+    verdict,
+    write_markdown,
+)
 
 # ---------------------------------------------------------------- the baseline's pieces
 

@@ -39,7 +39,6 @@ TARGET_REAL_TIME = 100.0  # × real time for sampling (64 chunks = 16 s in < 160
 sys.path.insert(0, str(BENCH))
 from common import busy, copy_checkpoint, table, verdict, write_markdown  # noqa: E402
 
-
 # ---------------------------------------------------------------- shared set-up
 
 def seed_run(run: Path, cache: Path) -> None:
@@ -118,9 +117,9 @@ def sample_from_scratch(gen, z: torch.Tensor, noise: torch.Tensor) -> torch.Tens
 def train_rates(args, ae_dir: Path, tmp: Path, arm: str, steps: int) -> dict:
     """Generator steps/s of the real training loop: `steps` timed steps after `steps` warm-up steps."""
     from timestepmusic.config import Config
-    from timestepmusic.train.sequence import train_sequence_model as train_gan
-    from timestepmusic.train.sequence import train_sequence_model
     from timestepmusic.train.log import read_metrics
+    from timestepmusic.train.sequence import train_sequence_model
+    from timestepmusic.train.sequence import train_sequence_model as train_gan
 
     run = tmp / arm
     seed_run(run, args.cache)
@@ -143,9 +142,9 @@ def train_rates(args, ae_dir: Path, tmp: Path, arm: str, steps: int) -> dict:
 def cmd_speed(args) -> None:
     torch.set_num_threads(1)
     from timestepmusic.autoencoder import Autoencoder
+    from timestepmusic.config import RecurrentConfig
     from timestepmusic.gan.conv import Generator
     from timestepmusic.gan.recurrent import RecurrentGenerator
-    from timestepmusic.config import RecurrentConfig
 
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-rnn-"))
     try:
@@ -167,14 +166,14 @@ def cmd_speed(args) -> None:
             never = torch.ones(batch, steps)  # u = 1: no piece ends, all run the full length
             cached, _ = gen.sample(z, noise, never)
             diff = float((sample_without_kv_cache(gen, z, noise, never)[0] - cached).abs().max())
-            variants = [("rnn, GRU state + KV cache (ours)", lambda: gen.sample(z, noise, never)),
+            variants = [("rnn, GRU state + KV cache (ours)", lambda z=z, noise=noise, never=never: gen.sample(z, noise, never)),
                         ("rnn, no KV cache (keys/values re-projected each step)",
-                         lambda: sample_without_kv_cache(gen, z, noise, never))]
+                         lambda z=z, noise=noise, never=never: sample_without_kv_cache(gen, z, noise, never))]
             if steps <= 64:
                 variants.append(("rnn, no cache (re-run from step 0 each step)",
-                                 lambda: sample_from_scratch(gen, z, noise)))
+                                 lambda z=z, noise=noise: sample_from_scratch(gen, z, noise)))
                 zc = torch.randn(batch, 50, generator=g)
-                variants.append(("conv generator (one pass, 64 chunks)", lambda: conv(zc)))
+                variants.append(("conv generator (one pass, 64 chunks)", lambda zc=zc: conv(zc)))
             base_ms = None
             for name, fn in variants:
                 ms = median_ms(fn, args.repeats)
@@ -203,7 +202,8 @@ def cmd_speed(args) -> None:
     report += ["", *lines,
                f"decoding one 64-chunk piece with the autoencoder (latents → events, not included above): "
                f"{decode_ms:.1f} ms", "",
-               f"Training at batch 10 (sequence/conv_gan.py and sequence/recurrent_gan.py themselves, default sizes, 5 critic steps "
+               f"Training at batch 10 (sequence/conv_gan.py and sequence/recurrent_gan.py themselves, default sizes, "
+               "5 critic steps "
                f"per generator step, gp every step; {args.train_steps} warm-up steps, then the median of two "
                f"{args.train_steps}-step intervals; no samples written):", ""]
     report += table(["arm", "generator steps/s", "critic steps/s", "intervals (generator steps/s)"], train_rows)
@@ -220,8 +220,8 @@ def cmd_train_arm(args) -> None:
     """One arm of the comparison, in its own process: train for --minutes, print wall/CPU/steps."""
     torch.set_num_threads(1)
     from timestepmusic.config import Config
-    from timestepmusic.train.sequence import train_sequence_model as train_gan
     from timestepmusic.train.sequence import train_sequence_model
+    from timestepmusic.train.sequence import train_sequence_model as train_gan
 
     config = Config.preset("seed").override({"gan.device": "cpu", "gan.steps": 10 ** 6, "gan.sample_every": 0,
                                              "gan.validate_every": 100, "gan.finetune_ae": args.arm.endswith("-ft")})
@@ -242,8 +242,13 @@ SHOWN = ("note_density", "polyphony_mean", "pitch_range", "velocity_mean", "velo
 def cmd_compare(args) -> None:
     torch.set_num_threads(1)
     from timestepmusic.corpus import Corpus
-    from timestepmusic.evaluate.compare import (classifier_test, compare_descriptors, descriptor_features,
-                                                shuffled_chunks, split_halves)
+    from timestepmusic.evaluate.compare import (
+        classifier_test,
+        compare_descriptors,
+        descriptor_features,
+        shuffled_chunks,
+        split_halves,
+    )
     from timestepmusic.evaluate.descriptors import DESCRIPTORS, describe, excerpts_from_corpus, excerpts_from_events
     from timestepmusic.gan.recurrent import length_distributions
     from timestepmusic.generation import GANModel
@@ -270,7 +275,6 @@ def cmd_compare(args) -> None:
 
     corpus = Corpus.open(args.corpus)
     real_table = excerpts_from_corpus(corpus, "test", 16.0, max_excerpts=args.real_excerpts)
-    real = describe(real_table)
     half_a, half_b = split_halves(real_table)
     sets = {"real test, other half (ceiling)": describe(real_table.take(half_b)),
             "shuffled real chunks (trivial)": describe(shuffled_chunks(corpus, "test", args.samples))}

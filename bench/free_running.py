@@ -114,7 +114,8 @@ def teacher_forced(model, real_excerpts, chunks: int, seed: int) -> dict[str, di
             drawn = sampler.sample(features, rng, model.arm.temperature, carry, counts, onsets=onsets,
                                    start_temperature=a.start_temperature, stop_bias=a.stop_bias,
                                    empty_bias=a.empty_bias, beat_echo=a.beat_echo, cluster_guard=a.cluster_guard,
-                                   velocity_temperature=a.velocity_temperature, heard_register=register)
+                                   velocity_temperature=a.velocity_temperature, heard_register=register,
+                                   step_lean=a.step_lean)
             real = head.bins.to_sets(*head.bins.to_bins(real), real.sizes)  # on the head's bins
             tops = {}
             for side, s in (("real", real), ("drawn", drawn)):

@@ -31,7 +31,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
                      "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path", "register_guard",
-                     "register_margin", "register_window_s", "register_min_p", "damper_bias")
+                     "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean")
 
 
 def style_path_names(text: str) -> list[str]:
@@ -563,6 +563,11 @@ class AutoregressiveConfig:
     more often in proportion (sequence/clusters.py; exact, by rejection: how often a note joins a chord keeps the
     network's odds; the notes before the chunk are heard where the model has ar.carry). 0: the network's odds;
     larger: fewer clusters. Needs no training: any events model takes it."""
+    step_lean: float = 0.0
+    """Events arm, sampling only: among the notes that start a new onset, one within 2 semitones of the note before
+    is drawn at e^this times the odds of the others (sequence/steps.py; exact, by rejection, as ar.cluster_guard: how
+    often a note starts an onset keeps the network's odds). 0: the network's odds; larger: more steps where a line
+    moves. Needs no training: any events model takes it."""
     damper_bias: float = 0.0
     """Events arm, sampling only: added to the logit of an event being a damper press or a change of its depth
     (log-odds; the notes, the other pedals and the chunk's end keep their odds between them): below 0 fewer damper
@@ -625,11 +630,12 @@ class AutoregressiveConfig:
         _check(0 <= self.register_min_p < 1, "ar.register_min_p", f"must be in [0, 1), got {self.register_min_p}")
         _check(self.register_window_s > 0, "ar.register_window_s", f"must be > 0, got {self.register_window_s}")
         # (not value < 0: NaN is caught below, as not finite)
-        for key in ("beat_echo", "cluster_guard", "end_rise", "register_guard", "register_margin"):
+        for key in ("beat_echo", "cluster_guard", "end_rise", "register_guard", "register_margin", "step_lean"):
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         for key in ("end_bias", "end_rise", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias", "beat_echo",
-                    "cluster_guard", "register_guard", "register_margin", "register_window_s", "damper_bias"):
+                    "cluster_guard", "register_guard", "register_margin", "register_window_s", "damper_bias",
+                    "step_lean"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

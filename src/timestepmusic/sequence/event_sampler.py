@@ -39,6 +39,7 @@ from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead
 from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
 from .pulse import BeatEcho, latest, onsets_among
 from .register_guard import register_lean
+from .steps import note_before
 from .voices import carry_notes, voice_keys
 
 CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
@@ -82,7 +83,7 @@ class EventSampler:
                beat_echo: float = 0.0, cluster_guard: float = 0.0, velocity_temperature: float = 1.0,
                register: tuple[torch.Tensor, torch.Tensor] | None = None, register_guard: float = 0.0,
                register_margin: float = 0.0, register_min_p: float = 0.0, damper_bias: float = 0.0,
-               heard_register: torch.Tensor | None = None) -> SetBatch:
+               heard_register: torch.Tensor | None = None, step_lean: float = 0.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
@@ -113,7 +114,9 @@ class EventSampler:
         likeliest key's (the others untouched); whether the event is a note keeps the network's odds. `damper_bias`:
         added to the logit of an event being a damper press or change of depth (ar.damper_bias). `heard_register`
         [R, V]: with ar.register, the keys heard before the chunk (register_heard.drawn_heard's), which the head's
-        kernels lean every key choice from."""
+        kernels lean every key choice from. `step_lean` L: among the notes that start a new onset, one within 2
+        semitones of the note before is drawn at e^L times the odds of the others (ar.step_lean, steps.py; exact,
+        by rejection, as the cluster guard: how often a note starts an onset keeps the network's odds)."""
         head, through = self.head, self.through
         pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
@@ -153,9 +156,11 @@ class EventSampler:
         if unpressed is not None:
             never = torch.zeros(r, NUM_IDS + 1, dtype=torch.bool, device=device)
             never[:, NUM_KEYS:NUM_IDS] = unpressed
-        guards = cluster_guard > 0
-        widths = self.noise_widths + ((1, NUM_KEYS, head.bins.starts) if guards else ())  # the guard's: every event,
-        # for every piece, so that no piece's draws depend on whether another's note was re-voiced
+        clusters, steps = cluster_guard > 0, step_lean > 0
+        guards = clusters or steps  # each one's coin and redraw noise: every event, for every piece, so that no
+        # piece's draws depend on whether another's note was drawn again
+        redraw_widths = (1, NUM_KEYS, head.bins.starts)
+        widths = self.noise_widths + (redraw_widths if clusters else ()) + (redraw_widths if steps else ())
         if head.voices is not None or head.onsets or guards:  # the notes heard (ar.voices, ar.onsets, the guard)
             heard_s, heard_ids = carry_notes(carry, r, device)  # [R, I] each
             latest_s = latest_heard(heard_s, torch.full((1,), heard_s.shape[1], device=device))[:, 0]  # [R]
@@ -189,25 +194,27 @@ class EventSampler:
                 logits = logits + (of(echo_lean) if many else echo_lean * (key < NUM_KEYS)[:, None])
             return logits
 
-        def revoice(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def redraw(rows: torch.Tensor, region: torch.Tensor, penalised: torch.Tensor, strength: float,
+                   redraw_noise: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
             """The note of each row `rows` [R'] (guided: its pieces' told rows, then their untold ones) drawn again
-            among those that join the onset, the keys near it at e^−C of their odds (clusters.py) → key and start
-            [R'] each."""
+            among those whose start lies in `region` [R, S] (the cluster guard: the bins that join the onset; the
+            step lean: those that start a new one), the keys `penalised` [R, 88] at e^−strength of their odds
+            (clusters.py, steps.py) → key and start [R'] each."""
             every = self.keys.expand(rows.shape[0], -1)  # [R', 88]
             odds = start_odds(every, rows)  # [R', 88, S]
-            joining = joins[rows][:, None, :]  # [R', 1, S]
+            inside = region[rows][:, None, :]  # [R', 1, S]
             drawn_odds = odds  # the start odds each key would be drawn at: guided, the halves mixed as pick mixes them
             if guided:
                 told, untold = odds.chunk(2)  # [R'/2, 88, S] each
                 drawn_odds = torch.where(told == -torch.inf, told, untold + guidance * (told - untold)).repeat(2, 1, 1)
-            log_p_join = torch.log_softmax(drawn_odds, dim=-1).masked_fill(~joining, -torch.inf).logsumexp(-1)
+            log_p_inside = torch.log_softmax(drawn_odds, dim=-1).masked_fill(~inside, -torch.inf).logsumexp(-1)
             # [R', 88], the same in both halves: pick's mixing of the key then adds it once, as it should
-            logits = note_logits[rows] + log_p_join - cluster_guard * near[rows]  # [R', 88]
+            logits = note_logits[rows] + log_p_inside - strength * penalised[rows]  # [R', 88]
             pieces_of = rows[: rows.shape[0] // 2] if guided else rows  # [R'/2 or R']: each redrawn piece
-            key_noise, start_noise = (noise[pieces_of] for noise in revoice_noise)
+            key_noise, start_noise = (noise[pieces_of] for noise in redraw_noise)
             new_key = pick(logits, key_noise)  # [R']
             new_start = pick(odds[torch.arange(rows.shape[0], device=device), new_key].masked_fill(
-                ~joining[:, 0], -torch.inf), start_noise)  # [R']
+                ~inside[:, 0], -torch.inf), start_noise)  # [R']
             return new_key, new_start
         ends_biased = stop_bias != 0.0 or empty_bias != 0.0  # the chunk's end: empty_bias before its first event
         going = torch.ones(r, dtype=torch.bool, device=device)
@@ -221,7 +228,9 @@ class EventSampler:
             end_bias = torch.where(sizes > 0, stop_bias, empty_bias) if ends_biased else None  # [R]
             gumbel = torch.empty(pieces, sum(widths)).exponential_(generator=rng).log_().neg_().to(device)
             noises = gumbel.split(widths, 1)
-            if guards:  # a uniform for keeping a near note (exp(−exp(−g)) of a Gumbel g), noise for its redraw
+            if steps:  # a uniform for keeping a note off the line (exp(−exp(−g)) of a Gumbel g), noise for its redraw
+                (step_coin,), step_noise, noises = noises[-3].neg().exp().neg().exp().unbind(1), noises[-2:], noises[:-3]
+            if clusters:  # the same for keeping a near note in a chord
                 (coin,), revoice_noise, noises = noises[-3].neg().exp().neg().exp().unbind(1), noises[-2:], noises[:-3]
             *next_noise, kind_noise, key_noise, start_noise, duration_noise, intensity_noise = noises
             if head.onsets:  # join the latest onset, start a new one, or end the chunk, where each is possible …
@@ -277,17 +286,29 @@ class EventSampler:
             is_note = key < NUM_KEYS
             echo_lean = echo(pulse_heard) if echo is not None and is_note.any() else None  # [R, S]; pedals: none
             start = pick(start_odds(key), start_noise)
-            if guards and is_note.any():  # a note joining the onset within 2 semitones of one of its notes …
-                near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
+            if guards and is_note.any():
                 joins = join_bins(self.start_middles_s, latest_s)  # [R, S]
-                clustered = (going & is_note & near.gather(1, key.clamp(max=NUM_KEYS - 1)[:, None])[:, 0]
-                             & joins.gather(1, start[:, None])[:, 0])  # [R]
+                joined = joins.gather(1, start[:, None])[:, 0]  # [R]: the drawn note joins the latest onset
+                at_key = key.clamp(max=NUM_KEYS - 1)[:, None]  # [R, 1]
+            if clusters and is_note.any():  # a note joining the onset within 2 semitones of one of its notes …
+                near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
+                clustered = going & is_note & near.gather(1, at_key)[:, 0] & joined  # [R]
                 if clustered.any():  # … is kept at e^−C, else drawn again among the notes that join
                     kept = coin < math.exp(-cluster_guard)  # [pieces]
                     redo = clustered & (kept.repeat(2) if guided else kept).logical_not()  # [R]
                     if redo.any():
                         rows = torch.nonzero(redo).squeeze(1)  # [R'] (guided: told rows, then untold: both halves)
-                        key[rows], start[rows] = revoice(rows)
+                        key[rows], start[rows] = redraw(rows, joins, near, cluster_guard, revoice_noise)
+            if steps and is_note.any():  # a note starting a new onset more than 2 semitones from the note before …
+                before = note_before(heard_s, heard_ids)  # [R, 88]
+                away = ~near_keys(before) & before.any(1, keepdim=True)  # [R, 88]; nothing away after no note
+                off_line = going & is_note & away.gather(1, at_key)[:, 0] & ~joined  # [R]
+                if off_line.any():  # … is kept at e^−L, else drawn again among the notes that start a new onset
+                    kept = step_coin < math.exp(-step_lean)  # [pieces]
+                    redo = off_line & (kept.repeat(2) if guided else kept).logical_not()  # [R]
+                    if redo.any():
+                        rows = torch.nonzero(redo).squeeze(1)  # [R']
+                        key[rows], start[rows] = redraw(rows, ~joins, away, step_lean, step_noise)
             duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])
             duration = pick(duration_logits, duration_noise)

@@ -259,6 +259,7 @@ class EventAutoregressive(Autoregressive):
                                    register_margin=self.settings.register_margin,
                                    register_min_p=self.settings.register_min_p,
                                    damper_bias=self.settings.damper_bias,
+                                   step_lean=self.settings.step_lean,
                                    heard_register=drawn_heard(self.register) if self.settings.register else None
                                    )  # [S, N]
         self.drawn.append(sets)

@@ -1,0 +1,38 @@
+"""More steps where a line moves (`ar.step_lean`): among the notes that start a new onset, one within 2 semitones of
+the note before is drawn at e^L times the odds of the others, with no training.
+
+Why: after a real past the head gives a note that starts an onset a key within 2 semitones of the note before 0.22
+of its odds where 0.28 of the real notes lie (bench/key_calibration.py, validation), and the drawn pieces' top line
+steps less often than a pianist's (stepwise share 0.28 against 0.33 over a minute; docs/quality.md, thirty-first
+session). The head chooses the key before the start, so it cannot know whether its note starts an onset or joins
+the chord, and it blends the two: too many steps inside chords (which `ar.cluster_guard` mends, clusters.py) and too
+few where the line moves (this).
+How, exactly: the counterpart of the cluster guard. The event is drawn at the network's odds; where its note starts a
+new onset (its start later than ONSET_S after the latest note heard) at a key more than STEP semitones from the note
+before (the latest note heard: the carry's last for the chunk's first), it is kept with probability e^−L, and
+otherwise drawn again from the notes that start a new onset: key k with odds p(k) · P(new onset | k) · (e^−L away
+from the note before, else 1), then its start among those bins at the head's odds. How often a note starts an onset,
+and every note that joins one, keep the network's odds. A note with no note before it is left as drawn.
+Shapes: R rows, I notes heard; 88 keys.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..midi import NUM_KEYS
+
+
+def note_before(heard_s: torch.Tensor, heard_ids: torch.Tensor) -> torch.Tensor:
+    """The notes heard, start times [R, I] (one clock; −inf: not a note) and ids [R, I] → the key of the note before
+    the next event [R, 88] (bool, one key or none): the latest heard, the last of them where several started
+    together (the order they were drawn in)."""
+    rows, items = heard_s.shape
+    before = torch.zeros(rows, NUM_KEYS, dtype=torch.bool, device=heard_s.device)
+    if items == 0:
+        return before
+    latest = (heard_s == heard_s.amax(1, keepdim=True)) & (heard_s > -torch.inf)  # [R, I]
+    last = (latest.long() * torch.arange(1, items + 1, device=heard_s.device)).argmax(1)  # [R]: the last of them
+    key = heard_ids.gather(1, last[:, None])[:, 0].clamp(0, NUM_KEYS - 1)  # [R]
+    has = latest.any(1)  # [R]
+    before[torch.arange(rows, device=heard_s.device)[has], key[has]] = True
+    return before

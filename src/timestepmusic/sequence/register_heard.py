@@ -14,7 +14,7 @@ Measured (docs/quality.md, thirtieth session; bench/results/register_calibration
 register_heard_validation.md): trained 5,500 steps from the default, the head gives 0.029 there (real 0.030), the
 validation NLL is 0.045 nats per chunk below the same training without it, and a drawn minute's range is at real's
 with fewer stray notes; both classifiers are level and more pieces stall (shipped beside the default as
-`events-register`).
+`events-register`; the default since the thirty-first session, with ar.empty_bias −0.75 against the stalls).
 The same bounds serve training (`RegisterGatherer`, over the corpus's notes before each chunk, within each chunk's
 max_events cap) and sampling (register_guard.DrawnRegister over a prompt's chunks and those drawn); both hear
 whole chunks before the chunk, not the notes drawn in it (the voices hear those). The kernels' layer starts at

@@ -13,7 +13,7 @@ from timestepmusic.config import Config
 from timestepmusic.sequence.carry import History, carry_items
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
-from timestepmusic.sequence.steps import note_before
+from timestepmusic.sequence.steps import away_from, note_before
 
 from conftest import spy_on_event_sampler
 
@@ -33,10 +33,10 @@ def heard_carry(keys: list[int], ago_s: list[float]):
 def test_the_note_before_is_the_latest_heard_and_the_last_drawn_of_a_chord():
     heard_s = torch.tensor([[-1.0, -0.2, -0.2, NONE, -0.5], [NONE, NONE, NONE, NONE, NONE]], dtype=torch.float64)
     ids = torch.tensor([[30, 52, 40, 88, 70], [30, 31, 32, 88, 89]])  # a pedal (88) heard last is not a note
-    before = note_before(heard_s, ids)  # [2, 88]
-    assert torch.nonzero(before[0]).squeeze(1).tolist() == [40]  # 52 and 40 struck together: 40 drawn after 52
-    assert not before[1].any()  # nothing heard that is a note
-    assert not note_before(heard_s[:, :0], ids[:, :0]).any()
+    assert note_before(heard_s, ids).tolist() == [40, -1]  # 52 and 40 struck together: 40 drawn after 52; no note
+    assert note_before(heard_s[:, :0], ids[:, :0]).tolist() == [-1, -1]
+    away = away_from(torch.tensor([40, -1]), torch.arange(88)[None])  # [2, 88]
+    assert torch.nonzero(~away[0]).squeeze(1).tolist() == [38, 39, 40, 41, 42] and not away[1].any()
 
 
 def test_without_the_lean_the_sampler_draws_as_before_it():

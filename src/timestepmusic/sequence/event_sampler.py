@@ -39,7 +39,7 @@ from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead
 from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
 from .pulse import BeatEcho, latest, onsets_among
 from .register_guard import register_lean
-from .steps import note_before
+from .steps import away_from, note_before
 from .voices import carry_notes, voice_keys
 
 CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
@@ -164,6 +164,8 @@ class EventSampler:
         if head.voices is not None or head.onsets or guards:  # the notes heard (ar.voices, ar.onsets, the guard)
             heard_s, heard_ids = carry_notes(carry, r, device)  # [R, I] each
             latest_s = latest_heard(heard_s, torch.full((1,), heard_s.shape[1], device=device))[:, 0]  # [R]
+            if steps:
+                before = note_before(heard_s, heard_ids)  # [R]: the key of the note before the next (−1: none)
         hears_onsets = head.pulse is not None or beat_echo > 0
         if hears_onsets:  # the onsets heard (ar.pulse, ar.beat_echo), each drawn one added
             if onsets is None:
@@ -300,8 +302,7 @@ class EventSampler:
                         rows = torch.nonzero(redo).squeeze(1)  # [R'] (guided: told rows, then untold: both halves)
                         key[rows], start[rows] = redraw(rows, joins, near, cluster_guard, revoice_noise)
             if steps and is_note.any():  # a note starting a new onset more than 2 semitones from the note before …
-                before = note_before(heard_s, heard_ids)  # [R, 88]
-                away = ~near_keys(before) & before.any(1, keepdim=True)  # [R, 88]; nothing away after no note
+                away = away_from(before, self.keys)  # [R, 88]
                 off_line = going & is_note & away.gather(1, at_key)[:, 0] & ~joined  # [R]
                 if off_line.any():  # … is kept at e^−L, else drawn again among the notes that start a new onset
                     kept = step_coin < math.exp(-step_lean)  # [pieces]
@@ -337,6 +338,8 @@ class EventSampler:
                 lowest = torch.where(struck, torch.minimum(lowest, key.float()), lowest)
             if head.voices is not None or guards:
                 heard_s, heard_ids = torch.cat([heard_s, struck_s[:, None]], 1), torch.cat([heard_ids, key[:, None]], 1)
+            if steps:
+                before = torch.where(going & is_note, key, before)  # [R] (a re-drawn note as drawn again)
             sizes += going.long()
             earliest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
             step_input = sum(table[x] for table, x in zip(self.read, event)) + bias  # [R, H]

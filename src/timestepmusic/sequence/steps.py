@@ -19,20 +19,22 @@ from __future__ import annotations
 
 import torch
 
-from ..midi import NUM_KEYS
+from .clusters import STEP
 
 
 def note_before(heard_s: torch.Tensor, heard_ids: torch.Tensor) -> torch.Tensor:
     """The notes heard, start times [R, I] (one clock; −inf: not a note) and ids [R, I] → the key of the note before
-    the next event [R, 88] (bool, one key or none): the latest heard, the last of them where several started
-    together (the order they were drawn in)."""
+    the next event [R] (−1: none): the latest heard, the last of them where several started together (the order
+    they were drawn in). The sampler finds it once per chunk, among the carry's notes, then keeps each note drawn."""
     rows, items = heard_s.shape
-    before = torch.zeros(rows, NUM_KEYS, dtype=torch.bool, device=heard_s.device)
     if items == 0:
-        return before
+        return torch.full((rows,), -1, dtype=torch.long, device=heard_s.device)
     latest = (heard_s == heard_s.amax(1, keepdim=True)) & (heard_s > -torch.inf)  # [R, I]
     last = (latest.long() * torch.arange(1, items + 1, device=heard_s.device)).argmax(1)  # [R]: the last of them
-    key = heard_ids.gather(1, last[:, None])[:, 0].clamp(0, NUM_KEYS - 1)  # [R]
-    has = latest.any(1)  # [R]
-    before[torch.arange(rows, device=heard_s.device)[has], key[has]] = True
-    return before
+    return torch.where(latest.any(1), heard_ids.gather(1, last[:, None])[:, 0], -1)
+
+
+def away_from(before: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """The note before [R] (−1: none) and the keys [1, 88] → the keys more than STEP semitones from it [R, 88] (bool;
+    none where there is no note before)."""
+    return ((keys - before[:, None]).abs() > STEP) & (before >= 0)[:, None]

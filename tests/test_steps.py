@@ -100,3 +100,25 @@ def test_the_lean_is_a_checked_sampling_setting_that_reaches_the_sampler(tmp_pat
     spy_on_event_sampler(monkeypatch, lambda arguments: heard.append(arguments.get("step_lean")))
     assert main(["generate", "-n", "1", "--seconds", "0.5", "-o", str(tmp_path), "--set", "ar.step_lean=0.5"]) == 0
     assert heard and set(heard) == {0.5}
+
+
+def test_with_a_strong_lean_every_new_onset_steps_from_the_note_drawn_before_it():
+    # the note before follows the chunk's own notes: a lean of 30 keeps almost no note off the line, so each note
+    # that starts a new onset lies within 2 semitones of the note drawn just before it (the carry's 80 for the first)
+    head, rows = chord_head(3, carry=True), 300
+    drawn = EventSampler(head).sample(torch.randn(rows, 8, generator=torch.Generator().manual_seed(4)),
+                                      torch.Generator().manual_seed(0), carry=heard_carry([80] * rows, [0.2] * rows),
+                                      step_lean=30.0)
+    checked = later = 0
+    for row in range(rows):
+        before, latest_s = 80, -0.2
+        for j in range(int(drawn.sizes[row])):
+            key, start_s = int(drawn.ids[row, j]), float(drawn.offset_s[row, j])
+            if key >= 88:  # a pedal: not a note
+                continue
+            if start_s > latest_s + 0.03:  # clearly a new onset
+                assert abs(key - before) <= 2, (row, j, key, before)
+                checked += 1
+                later += j > 0 and before != 80
+            before, latest_s = key, max(latest_s, start_s)
+    assert checked > 100 and later > 20  # the test can fail, also after the chunk's first note

@@ -59,6 +59,26 @@ def chord_head(seed: int, carry: bool = False, near_join: bool = False) -> Event
     return head
 
 
+def one_note_carry(keys: list[int], ago_s: list[float]):
+    """One note heard before the chunk per piece: `keys[i]`, `ago_s[i]` seconds before it."""
+    one = lambda values, dtype: torch.tensor(values, dtype=dtype)[:, None]  # noqa: E731
+    rows = len(keys)
+    history = History(one(keys, torch.long), one([-a for a in ago_s], torch.float64), one([0.3] * rows, torch.float64),
+                      one([64] * rows, torch.long), torch.ones(rows, 1, dtype=torch.bool))
+    return carry_items(history, torch.zeros(rows, dtype=torch.float64))
+
+
+def first_notes(head: EventHead, features: torch.Tensor, carry, guidance: float,
+                **setting: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Each piece's first event drawn with `setting` (a guard's strength) → for those that are notes, whether the key
+    is one of 40–44 and its start (s), and the share of pieces whose first event is a note."""
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry, guidance=guidance,
+                                      **setting)
+    note = (drawn.sizes > 0) & (drawn.ids[:, 0] < 88)
+    key, start_s = drawn.ids[note, 0].numpy(), drawn.offset_s[note, 0].numpy()
+    return (key >= 40) & (key <= 44), start_s, float(note.float().mean())
+
+
 def clusters_in_chords(drawn) -> tuple[int, int]:
     """Neighbouring notes of a chord (chained within 25 ms) within 2 semitones, and all neighbouring pairs."""
     near = pairs = 0
@@ -91,13 +111,10 @@ def test_without_the_guard_the_sampler_draws_as_before_it():
 
 def test_a_pieces_draws_do_not_depend_on_whether_another_pieces_note_was_revoiced():
     head = chord_head(3, carry=True)
-    one = lambda keys, dtype: torch.tensor(keys, dtype=dtype)[:, None]  # noqa: E731 — one note heard per piece
 
     def draw(first_heard: int, seed: int):
         """Two pieces; the second heard a note far from the chord's keys 5 ms before the chunk, the first this one."""
-        history = History(one([first_heard, 80], torch.long), one([-0.005] * 2, torch.float64),
-                          one([0.3] * 2, torch.float64), one([64] * 2, torch.long), torch.ones(2, 1, dtype=torch.bool))
-        carry = carry_items(history, torch.zeros(2, dtype=torch.float64))
+        carry = one_note_carry([first_heard, 80], [0.005] * 2)
         return EventSampler(head).sample(torch.zeros(2, 8), torch.Generator().manual_seed(seed), carry=carry,
                                          cluster_guard=1.5)
     for seed in range(8):  # the first piece's first note joins a note near it (often re-voiced) or one far from it
@@ -123,27 +140,21 @@ def test_the_guard_weighs_the_near_keys_among_the_notes_that_join_exactly(guidan
     # each choice is drawn from the untold logits + 6 × (told − untold): the chance of joining is the mixed odds' (a
     # guard that weighed each half by its own drew the near keys among those that join at 0.446 against 0.353 here)
     head, rows = chord_head(4, carry=True, near_join=True), 20000
-    one = lambda x, dtype: torch.tensor([[x]], dtype=dtype).expand(rows, 1)  # noqa: E731
-    history = History(one(42, torch.long), one(-0.005, torch.float64), one(0.3, torch.float64), one(64, torch.long),
-                      torch.ones(rows, 1, dtype=torch.bool))
-    carry = carry_items(history, torch.zeros(rows, dtype=torch.float64))
+    carry = one_note_carry([42] * rows, [0.005] * rows)
     g = torch.Generator().manual_seed(0)
     told, untold = torch.randn(1, 8, generator=g) * 2, torch.randn(1, 8, generator=g) * 2
     features = told.expand(rows, 8) if guidance == 1.0 else torch.cat([told.expand(rows, 8), untold.expand(rows, 8)])
 
-    def first_notes(strength: float) -> tuple[np.ndarray, np.ndarray, float]:
-        drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry, guidance=guidance,
-                                          cluster_guard=strength)
-        note = (drawn.sizes > 0) & (drawn.ids[:, 0] < 88)
-        key, start_s = drawn.ids[note, 0].numpy(), drawn.offset_s[note, 0].numpy()
-        return (key >= 40) & (key <= 44), start_s < 0.02, float(note.float().mean())  # near 42; joins; notes
-    near, joins, notes = first_notes(0.0)
+    def joining(strength: float) -> tuple[np.ndarray, np.ndarray, float]:
+        near, start_s, notes = first_notes(head, features, carry, guidance, cluster_guard=strength)
+        return near, start_s < 0.02, notes  # near 42; joins; notes
+    near, joins, notes = joining(0.0)
     q = near[joins].mean()  # the near keys' share among the notes that join
     assert 0.05 < joins.mean() < 0.9 and 0.3 < q < 0.99  # both outcomes seen, so the test can fail
     if guidance == 1.0:
         assert joins[near].mean() > joins[~near].mean() + 0.3  # a near key joins far more often: a redraw must know it
     w = math.exp(-1.5)
-    near_g, joins_g, notes_g = first_notes(1.5)
+    near_g, joins_g, notes_g = joining(1.5)
     assert abs(notes_g - notes) < 0.015  # a note as often: the kind choice is the network's
     assert abs(joins_g.mean() - joins.mean()) < 0.02  # as many notes join the chord …
     assert abs(near_g[joins_g].mean() - q * w / (q * w + 1 - q)) < 0.03  # … the near keys among them weighed by w

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from test_clusters import chord_head
+from test_clusters import chord_head, first_notes, one_note_carry
 from timestepmusic.cli import main
 from timestepmusic.config import Config
-from timestepmusic.sequence.carry import History, carry_items
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.steps import away_from, note_before
@@ -19,15 +18,6 @@ from conftest import spy_on_event_sampler
 
 NONE = float("-inf")
 FIELDS = ("ids", "offset_s", "duration_s", "intensity", "sizes")
-
-
-def heard_carry(keys: list[int], ago_s: list[float]):
-    """One note heard before the chunk per piece: `keys[i]`, `ago_s[i]` seconds before it."""
-    one = lambda values, dtype: torch.tensor(values, dtype=dtype)[:, None]  # noqa: E731
-    rows = len(keys)
-    history = History(one(keys, torch.long), one([-a for a in ago_s], torch.float64), one([0.3] * rows, torch.float64),
-                      one([64] * rows, torch.long), torch.ones(rows, 1, dtype=torch.bool))
-    return carry_items(history, torch.zeros(rows, dtype=torch.float64))
 
 
 def test_the_note_before_is_the_latest_heard_and_the_last_drawn_of_a_chord():
@@ -43,7 +33,7 @@ def test_without_the_lean_the_sampler_draws_as_before_it():
     # pinned from the sampler before ar.step_lean (commit c0ff402), the cluster guard on: its noise is where it was
     torch.manual_seed(5)
     head = EventHead(width=8, hidden=16, max_events=5, chunk_seconds=0.25, carry=True)
-    carry = heard_carry([42, 60, 30], [0.005, 0.1, 0.02])
+    carry = one_note_carry([42, 60, 30], [0.005, 0.1, 0.02])
     features = torch.randn(3, 8, generator=torch.Generator().manual_seed(2))
     drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), carry=carry, start_temperature=0.6,
                                       stop_bias=0.3, cluster_guard=1.5, step_lean=0.0)
@@ -58,23 +48,21 @@ def test_the_lean_weighs_the_steps_among_the_notes_that_start_an_onset_exactly(g
     # head strikes keys 40–44 (within 2 of 42) most often, and mostly in the first 20 ms (joining): a redraw must
     # know how often each key starts a new onset
     head, rows = chord_head(4, carry=True, near_join=True), 20000
-    carry = heard_carry([42] * rows, [0.005] * rows)
+    carry = one_note_carry([42] * rows, [0.005] * rows)
     g = torch.Generator().manual_seed(0)
     told, untold = torch.randn(1, 8, generator=g) * 2, torch.randn(1, 8, generator=g) * 2
     features = told.expand(rows, 8) if guidance == 1.0 else torch.cat([told.expand(rows, 8), untold.expand(rows, 8)])
-    def first_notes(strength: float) -> tuple[np.ndarray, np.ndarray, float]:
-        drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry, guidance=guidance,
-                                          step_lean=strength)
-        note = (drawn.sizes > 0) & (drawn.ids[:, 0] < 88)
-        key, start_s = drawn.ids[note, 0].numpy(), drawn.offset_s[note, 0].numpy()
-        return (key >= 40) & (key <= 44), start_s >= 0.02, float(note.float().mean())  # a step; a new onset; notes
-    near, fresh, notes = first_notes(0.0)
+
+    def starting(strength: float) -> tuple[np.ndarray, np.ndarray, float]:
+        near, start_s, notes = first_notes(head, features, carry, guidance, step_lean=strength)
+        return near, start_s >= 0.02, notes  # a step; a new onset; notes
+    near, fresh, notes = starting(0.0)
     q = near[fresh].mean()  # the steps' share among the notes that start a new onset
     assert 0.05 < fresh.mean() < 0.97 and 0.02 < q < 0.85  # both outcomes seen, so the test can fail
     if guidance == 1.0:
         assert fresh[~near].mean() > fresh[near].mean() + 0.3  # a step starts a new onset far less often
     w = math.exp(1.0)
-    near_l, fresh_l, notes_l = first_notes(1.0)
+    near_l, fresh_l, notes_l = starting(1.0)
     assert abs(notes_l - notes) < 0.015  # a note as often: the kind choice is the network's
     assert abs(fresh_l.mean() - fresh.mean()) < 0.02  # as many notes start a new onset …
     assert abs(near_l[fresh_l].mean() - q * w / (q * w + 1 - q)) < 0.03  # … the steps among them weighed by e^L
@@ -85,9 +73,9 @@ def test_a_pieces_draws_do_not_depend_on_whether_another_pieces_note_was_drawn_a
     head = chord_head(3, carry=True)
     for seed in range(8):  # the first piece heard a note near the chord's keys 40–44 (no redraw) or far from them
         near = EventSampler(head).sample(torch.zeros(2, 8), torch.Generator().manual_seed(seed),
-                                         carry=heard_carry([42, 80], [0.2, 0.2]), step_lean=2.0)
+                                         carry=one_note_carry([42, 80], [0.2, 0.2]), step_lean=2.0)
         far = EventSampler(head).sample(torch.zeros(2, 8), torch.Generator().manual_seed(seed),
-                                        carry=heard_carry([80, 80], [0.2, 0.2]), step_lean=2.0)
+                                        carry=one_note_carry([80, 80], [0.2, 0.2]), step_lean=2.0)
         assert all(torch.equal(getattr(near, f)[1:], getattr(far, f)[1:]) for f in FIELDS)
 
 
@@ -107,7 +95,7 @@ def test_with_a_strong_lean_every_new_onset_steps_from_the_note_drawn_before_it(
     # that starts a new onset lies within 2 semitones of the note drawn just before it (the carry's 80 for the first)
     head, rows = chord_head(3, carry=True), 300
     drawn = EventSampler(head).sample(torch.randn(rows, 8, generator=torch.Generator().manual_seed(4)),
-                                      torch.Generator().manual_seed(0), carry=heard_carry([80] * rows, [0.2] * rows),
+                                      torch.Generator().manual_seed(0), carry=one_note_carry([80] * rows, [0.2] * rows),
                                       step_lean=30.0)
     checked = later = 0
     for row in range(rows):

@@ -18,7 +18,8 @@ the top line's), while the figure it was chosen on is the top line's; and where 
 struck at the same time (a chord drawn in one start bin), which of them is the note before follows the carry's
 order, not a rule (deterministic on one machine; within a chunk it is the last note drawn). Stepping from the top
 of the latest onset instead, found at every event, was measured in the thirty-second session: level at 16 s, the
-classifiers a little higher over a minute (bench/results/step_lean_top_line_validation.md), so this rule stays.
+classifiers a little higher (worse) over a minute (bench/results/step_lean_top_line_validation.md), so this rule
+stays.
 Shapes: R rows, I notes heard; 88 keys.
 """
 from __future__ import annotations

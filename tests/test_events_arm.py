@@ -13,7 +13,7 @@ from timestepmusic.config import Config
 from timestepmusic.generation import GANModel, prompt_until
 from timestepmusic.midi import NUM_IDS, NUM_KEYS, read_events
 from timestepmusic.sequence.event_head import DURATION_BINS, STOP, EventBins, EventHead
-from timestepmusic.sequence.event_sampler import EventSampler
+from timestepmusic.sequence.event_sampler import EventSampler, lean_to_join
 from timestepmusic.sequence.events import EventAutoregressive
 from timestepmusic.sequence.onsets import END
 from timestepmusic.train.log import read_metrics
@@ -466,6 +466,31 @@ def test_with_onsets_the_biases_move_the_next_choices_end():
     assert torch.equal(shorter.sizes == 0, empty) and shorter.sizes.float().mean() < 0.8 * plain.sizes.float().mean()
     assert (fewer_empty.sizes == 0).float().mean() < 0.5 * empty.float().mean()
     assert torch.equal(fewer_empty.sizes[~empty], plain.sizes[~empty])
+
+
+def test_with_onsets_the_join_bias_moves_notes_into_chords():
+    from timestepmusic.sequence.voices import ONSET_S
+
+    torch.manual_seed(5)
+    head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25, onsets=True)
+    features = torch.randn(1, 8).expand(2000, 8)
+    def draw(**bias) -> tuple[float, torch.Tensor]:  # the share of events within ONSET_S of the one before; sizes
+        sets = EventSampler(head).sample(features, torch.Generator().manual_seed(0), **bias)
+        gaps, both = sets.offset_s[:, 1:] - sets.offset_s[:, :-1], sets.mask[:, 1:]  # [R, N − 1] each
+        return (gaps[both] <= ONSET_S).double().mean().item(), sets.sizes
+    (plain, sizes), (more, more_sizes), (fewer, _) = draw(), draw(join_bias=2.0), draw(join_bias=-2.0)
+    assert 0.05 < plain < 0.95 and fewer < plain - 0.05 and more > plain + 0.05
+    assert torch.equal(more_sizes == 0, sizes == 0)  # a chunk's first event joins nothing: empty chunks as they were
+    logits = torch.tensor([[0.5, -1.0, 0.2], [-torch.inf, 0.3, 1.0], [0.1, -torch.inf, -0.4]])  # join, onset, end
+    leaned = lean_to_join(logits, 1.5)
+    assert torch.allclose(leaned.softmax(1)[:, END], logits.softmax(1)[:, END])  # the end's odds kept …
+    assert torch.isclose(leaned[0, 0] - leaned[0, 1], logits[0, 0] - logits[0, 1] + 1.5)  # … joining leaned by 1.5
+    assert torch.equal(leaned[1:], logits[1:])  # where one of the two is not allowed, nothing to lean
+    with pytest.raises(ValueError, match="ar.join_bias"):  # a head that never chooses to join refuses it
+        EventSampler(EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)).sample(
+            features[:2], torch.Generator().manual_seed(0), join_bias=1.0)
+    with pytest.raises(ValueError, match="ar.join_bias"):
+        Config().override(["ar.join_bias=nan"])
 
 
 def test_the_sampling_settings_reach_the_sampler_from_the_model_and_from_set(tmp_path, monkeypatch):

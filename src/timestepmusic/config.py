@@ -31,7 +31,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
                      "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path", "register_guard",
-                     "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean")
+                     "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean", "join_bias")
 
 
 def style_path_names(text: str) -> list[str]:
@@ -568,6 +568,11 @@ class AutoregressiveConfig:
     is drawn at e^this times the odds of the others (sequence/steps.py; exact, by rejection, as ar.cluster_guard: how
     often a note starts an onset keeps the network's odds). 0: the network's odds; larger: more steps where a line
     moves. Needs no training: any events model takes it."""
+    join_bias: float = 0.0
+    """Events arm with ar.onsets, sampling only: added to the log-odds of the next event joining the latest onset
+    rather than starting a new one (where both may follow; ending the chunk keeps its odds, so the density stays
+    the network's): above 0 more notes join chords, fewer start onsets of their own. A model without ar.onsets
+    refuses any value but 0."""
     damper_bias: float = 0.0
     """Events arm, sampling only: added to the logit of an event being a damper press or a change of its depth
     (log-odds; the notes, the other pedals and the chunk's end keep their odds between them): below 0 fewer damper
@@ -635,7 +640,7 @@ class AutoregressiveConfig:
         for key in ("end_bias", "end_rise", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias", "beat_echo",
                     "cluster_guard", "register_guard", "register_margin", "register_window_s", "damper_bias",
-                    "step_lean"):
+                    "step_lean", "join_bias"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

@@ -83,7 +83,8 @@ class EventSampler:
                beat_echo: float = 0.0, cluster_guard: float = 0.0, velocity_temperature: float = 1.0,
                register: tuple[torch.Tensor, torch.Tensor] | None = None, register_guard: float = 0.0,
                register_margin: float = 0.0, register_min_p: float = 0.0, damper_bias: float = 0.0,
-               heard_register: torch.Tensor | None = None, step_lean: float = 0.0) -> SetBatch:
+               heard_register: torch.Tensor | None = None, step_lean: float = 0.0,
+               join_bias: float = 0.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
@@ -116,8 +117,12 @@ class EventSampler:
         [R, V]: with ar.register, the keys heard before the chunk (register_heard.drawn_heard's), which the head's
         kernels lean every key choice from. `step_lean` L: among the notes that start a new onset, one within 2
         semitones of the note before is drawn at e^L times the odds of the others (ar.step_lean, steps.py; exact,
-        by rejection, as the cluster guard: how often a note starts an onset keeps the network's odds)."""
+        by rejection, as the cluster guard: how often a note starts an onset keeps the network's odds). `join_bias`:
+        with ar.onsets, added to the log-odds of the next event joining the latest onset rather than starting a new
+        one; the chunk's end keeps its odds (ar.join_bias, lean_to_join)."""
         head, through = self.head, self.through
+        if join_bias != 0.0 and not head.onsets:
+            raise ValueError(f"ar.join_bias {join_bias}: this model has no choice of joining the onset (ar.onsets)")
         pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
         pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
         guided = guidance != 1.0 or pedal_guidance != 1.0
@@ -240,8 +245,10 @@ class EventSampler:
                 next_logits = F.linear(F.gelu(at["next"]), *self.second["next"])  # [R, 3]
                 if end_bias is not None:
                     next_logits[:, END] += end_bias
-                chosen = pick(next_logits.masked_fill(~next_allowed(limit, earliest, head.bins.starts), -torch.inf),
-                              next_noise[0])  # [R]
+                next_logits = next_logits.masked_fill(~next_allowed(limit, earliest, head.bins.starts), -torch.inf)
+                if join_bias != 0.0:
+                    next_logits = lean_to_join(next_logits, join_bias)
+                chosen = pick(next_logits, next_noise[0])  # [R]
                 going &= chosen != END
                 if not going.any():
                     break
@@ -359,3 +366,14 @@ class EventSampler:
 def twice(x: torch.Tensor | None) -> torch.Tensor | None:
     """Rows [R, …] → the same rows twice [2R, …] (None stays None)."""
     return None if x is None else torch.cat([x, x])
+
+
+def lean_to_join(next_logits: torch.Tensor, bias: float) -> torch.Tensor:
+    """The next choice's logits [R, 3] (−inf: not allowed) → `bias` added to the log-odds of joining the latest
+    onset against starting a new one, their sum of odds (so the chunk's end's odds) kept; a row where either is not
+    allowed is unchanged."""
+    pair = next_logits[:, :END]  # [R, 2]: join, onset
+    leaned = pair + torch.tensor([bias, 0.0], device=pair.device)  # (JOIN, ONSET) = (0, 1)
+    leaned = leaned - leaned.logsumexp(1, keepdim=True) + pair.logsumexp(1, keepdim=True)  # [R, 2]
+    both = (pair > -torch.inf).all(dim=1, keepdim=True)  # [R, 1]
+    return torch.cat([torch.where(both, leaned, pair), next_logits[:, END:]], dim=1)  # [R, 3]

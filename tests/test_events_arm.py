@@ -575,3 +575,12 @@ def test_the_shipped_default_never_lifts_a_pedal_for_twenty_ms_or_less():
     assert (joined > 0.02).sum() == (drawn > 0.02).sum() > 0  # and every longer lift is kept
     for beside in ("events-pause", "events-onsets"):  # the shipped models offered beside it join alike
         assert GANModel.load(beside).arm.settings.pedal_join_s == 0.02
+
+
+def test_the_shipped_onsets_model_leans_toward_chords():
+    model = GANModel.load("events-onsets")  # the default + the onset choice (thirty-third session)
+    assert model.arm.settings.onsets and model.arm.settings.onsets_leans
+    assert model.arm.settings.join_bias == 0.5  # chosen on validation (docs/quality.md, thirty-third session)
+    assert GANModel.load().arm.settings.join_bias == 0.0  # the default has no such choice, so no lean
+    pieces = model.sample(2, 2.0, seed=0)
+    assert all(len(p.ids) > 0 for p in pieces)

@@ -481,6 +481,12 @@ def test_with_onsets_the_join_bias_moves_notes_into_chords():
     (plain, sizes), (more, more_sizes), (fewer, _) = draw(), draw(join_bias=2.0), draw(join_bias=-2.0)
     assert 0.05 < plain < 0.95 and fewer < plain - 0.05 and more > plain + 0.05
     assert torch.equal(more_sizes == 0, sizes == 0)  # a chunk's first event joins nothing: empty chunks as they were
+    told = torch.cat([features, torch.randn(1, 8).expand(2000, 8)])  # guided: told rows, then untold
+    guided = {b: EventSampler(head).sample(told, torch.Generator().manual_seed(0), guidance=2.0, join_bias=b)
+              for b in (0.0, 2.0)}
+    shares = {b: ((sets.offset_s[:, 1:] - sets.offset_s[:, :-1])[sets.mask[:, 1:]] <= ONSET_S).double().mean()
+              for b, sets in guided.items()}
+    assert shares[2.0] > shares[0.0] + 0.05  # guided, it leans the mixed odds alike
     logits = torch.tensor([[0.5, -1.0, 0.2], [-torch.inf, 0.3, 1.0], [0.1, -torch.inf, -0.4]])  # join, onset, end
     leaned = lean_to_join(logits, 1.5)
     assert torch.allclose(leaned.softmax(1)[:, END], logits.softmax(1)[:, END])  # the end's odds kept …

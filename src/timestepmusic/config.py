@@ -570,9 +570,9 @@ class AutoregressiveConfig:
     moves. Needs no training: any events model takes it."""
     join_bias: float = 0.0
     """Events arm with ar.onsets, sampling only: added to the log-odds of the next event joining the latest onset
-    rather than starting a new one (where both may follow; ending the chunk keeps its odds, so the density stays
-    the network's): above 0 more notes join chords, fewer start onsets of their own. A model without ar.onsets
-    refuses any value but 0."""
+    rather than starting a new one (where both may follow; ending the chunk keeps its odds at each choice): above 0
+    more notes join chords, fewer start onsets of their own, and the pieces still grow denser (docs/quality.md,
+    thirty-third session). A model without ar.onsets refuses any value but 0."""
     damper_bias: float = 0.0
     """Events arm, sampling only: added to the logit of an event being a damper press or a change of its depth
     (log-odds; the notes, the other pedals and the chunk's end keep their odds between them): below 0 fewer damper

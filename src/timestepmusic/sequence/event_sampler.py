@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -119,7 +120,8 @@ class EventSampler:
         semitones of the note before is drawn at e^L times the odds of the others (ar.step_lean, steps.py; exact,
         by rejection, as the cluster guard: how often a note starts an onset keeps the network's odds). `join_bias`:
         with ar.onsets, added to the log-odds of the next event joining the latest onset rather than starting a new
-        one; the chunk's end keeps its odds (ar.join_bias, lean_to_join)."""
+        one; the chunk's end keeps its odds at each choice (guided: the lean applied to the mixed logits; ar.join_bias,
+        lean_to_join)."""
         head, through = self.head, self.through
         if join_bias != 0.0 and not head.onsets:
             raise ValueError(f"ar.join_bias {join_bias}: this model has no choice of joining the onset (ar.onsets)")
@@ -137,14 +139,15 @@ class EventSampler:
             heard_register = twice(heard_register)  # [2R, V]
         r = features.shape[0]
 
-        def pick(logits: torch.Tensor, noise: torch.Tensor, g: float | torch.Tensor = guidance) -> torch.Tensor:
+        def pick(logits: torch.Tensor, noise: torch.Tensor, g: float | torch.Tensor = guidance,
+                 lean: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
             """Logits [r, K] and Gumbel noise [pieces, K] → each row's choice [r] (guided by `g`, one for all or
-            [K]: both halves alike)."""
+            [K]: both halves alike), `lean` applied to the logits drawn from (guided: after the halves are mixed)."""
             if not guided:
-                return (logits + noise).argmax(dim=1)
+                return ((lean(logits) if lean else logits) + noise).argmax(dim=1)
             told, untold = logits.chunk(2)  # [R, K] each
             mixed = torch.where(told == -torch.inf, told, untold + g * (told - untold))  # masked stays so
-            return (mixed + noise).argmax(dim=1).repeat(2)
+            return ((lean(mixed) if lean else mixed) + noise).argmax(dim=1).repeat(2)
         kind_guidance = guidance  # the note-pedal-or-stop choice: the pedals' columns at pedal_guidance
         if pedal_guidance != guidance:
             kind_guidance = torch.full((KINDS,), guidance, device=device)
@@ -246,9 +249,8 @@ class EventSampler:
                 if end_bias is not None:
                     next_logits[:, END] += end_bias
                 next_logits = next_logits.masked_fill(~next_allowed(limit, earliest, head.bins.starts), -torch.inf)
-                if join_bias != 0.0:
-                    next_logits = lean_to_join(next_logits, join_bias)
-                chosen = pick(next_logits, next_noise[0])  # [R]
+                chosen = pick(next_logits, next_noise[0],
+                              lean=(lambda logits: lean_to_join(logits, join_bias)) if join_bias != 0.0 else None)  # [R]
                 going &= chosen != END
                 if not going.any():
                     break
@@ -373,7 +375,7 @@ def lean_to_join(next_logits: torch.Tensor, bias: float) -> torch.Tensor:
     onset against starting a new one, their sum of odds (so the chunk's end's odds) kept; a row where either is not
     allowed is unchanged."""
     pair = next_logits[:, :END]  # [R, 2]: join, onset
-    leaned = pair + torch.tensor([bias, 0.0], device=pair.device)  # (JOIN, ONSET) = (0, 1)
+    leaned = pair + pair.new_tensor([bias, 0.0])  # (JOIN, ONSET) = (0, 1)
     leaned = leaned - leaned.logsumexp(1, keepdim=True) + pair.logsumexp(1, keepdim=True)  # [R, 2]
     both = (pair > -torch.inf).all(dim=1, keepdim=True)  # [R, 1]
     return torch.cat([torch.where(both, leaned, pair), next_logits[:, END:]], dim=1)  # [R, 3]

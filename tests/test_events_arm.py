@@ -474,18 +474,19 @@ def test_with_onsets_the_join_bias_moves_notes_into_chords():
     torch.manual_seed(5)
     head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25, onsets=True)
     features = torch.randn(1, 8).expand(2000, 8)
-    def draw(**bias) -> tuple[float, torch.Tensor]:  # the share of events within ONSET_S of the one before; sizes
-        sets = EventSampler(head).sample(features, torch.Generator().manual_seed(0), **bias)
+    def joined(sets: SetBatch) -> float:  # the share of events within ONSET_S of the one before
         gaps, both = sets.offset_s[:, 1:] - sets.offset_s[:, :-1], sets.mask[:, 1:]  # [R, N − 1] each
-        return (gaps[both] <= ONSET_S).double().mean().item(), sets.sizes
+        return (gaps[both] <= ONSET_S).double().mean().item()
+    def draw(**bias) -> tuple[float, torch.Tensor]:  # the joined share; sizes
+        sets = EventSampler(head).sample(features, torch.Generator().manual_seed(0), **bias)
+        return joined(sets), sets.sizes
     (plain, sizes), (more, more_sizes), (fewer, _) = draw(), draw(join_bias=2.0), draw(join_bias=-2.0)
     assert 0.05 < plain < 0.95 and fewer < plain - 0.05 and more > plain + 0.05
     assert torch.equal(more_sizes == 0, sizes == 0)  # a chunk's first event joins nothing: empty chunks as they were
     told = torch.cat([features, torch.randn(1, 8).expand(2000, 8)])  # guided: told rows, then untold
     guided = {b: EventSampler(head).sample(told, torch.Generator().manual_seed(0), guidance=2.0, join_bias=b)
               for b in (0.0, 2.0)}
-    shares = {b: ((sets.offset_s[:, 1:] - sets.offset_s[:, :-1])[sets.mask[:, 1:]] <= ONSET_S).double().mean()
-              for b, sets in guided.items()}
+    shares = {b: joined(sets) for b, sets in guided.items()}
     assert shares[2.0] > shares[0.0] + 0.05  # guided, it leans the mixed odds alike
     logits = torch.tensor([[0.5, -1.0, 0.2], [-torch.inf, 0.3, 1.0], [0.1, -torch.inf, -0.4]])  # join, onset, end
     leaned = lean_to_join(logits, 1.5)

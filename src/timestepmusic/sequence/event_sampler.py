@@ -226,6 +226,7 @@ class EventSampler:
             new_start = pick(odds[torch.arange(rows.shape[0], device=device), new_key].masked_fill(
                 ~inside[:, 0], -torch.inf), start_noise)  # [R']
             return new_key, new_start
+        join_lean = (lambda logits: lean_to_join(logits, join_bias)) if join_bias != 0.0 else None  # ar.join_bias
         ends_biased = stop_bias != 0.0 or empty_bias != 0.0  # the chunk's end: empty_bias before its first event
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
@@ -249,8 +250,7 @@ class EventSampler:
                 if end_bias is not None:
                     next_logits[:, END] += end_bias
                 next_logits = next_logits.masked_fill(~next_allowed(limit, earliest, head.bins.starts), -torch.inf)
-                chosen = pick(next_logits, next_noise[0],
-                              lean=(lambda logits: lean_to_join(logits, join_bias)) if join_bias != 0.0 else None)  # [R]
+                chosen = pick(next_logits, next_noise[0], lean=join_lean)  # [R]
                 going &= chosen != END
                 if not going.any():
                     break

@@ -437,6 +437,20 @@ def test_a_run_warm_starts_from_another_keeping_what_still_fits(ar_run, tiny_cor
     assert meta["arch"] == "ar" and meta["config"]["ar"]["width"] == TINY_AR["ar.width"]
 
 
+def test_a_warm_start_into_a_longer_context_keeps_the_learned_positions(ar_run, tiny_corpus, tmp_path):
+    source = load_file(str(ar_run / "last" / "generator.safetensors"))["position.weight"]  # [16, W]
+    run = tmp_path / "longer"
+    assert main(["train-gan", str(tiny_corpus), "--init-from", str(ar_run), "--set", "ar.context=40",
+                 "--set", "ar.lr=1e-9", "--out", str(run), "--steps", "1", "-q"]) == 0
+    grown = load_file(str(run / "last" / "generator.safetensors"))["position.weight"]
+    assert grown.shape == (40, source.shape[1])
+    assert torch.allclose(grown[:16], source, atol=1e-4)  # its own positions …
+    assert torch.allclose(grown[16:], source[-1].expand(24, -1), atol=1e-4)  # … and the last one beyond them
+    assert not torch.allclose(grown[16:], source[:16].mean(0).expand(24, -1), atol=1e-2)  # not a fresh or mean row
+    pieces = GANModel.load(run).sample_latents(1, 12.0, seed=0, snap_to_real=False)  # 48 chunks: past the old 16
+    assert pieces[0].shape[0] == 48 and torch.isfinite(pieces[0]).all()
+
+
 def test_ar_project_replaces_each_drawn_latent_by_its_round_trip(ar_run):
     model = GANModel.load(ar_run)
     model.arm.settings = dataclasses.replace(model.arm.settings, project=True)

@@ -162,15 +162,32 @@ def load_weights(folder: Path, key: str, model: nn.Module) -> None:
                          f"({str(e).splitlines()[0]})") from e
 
 
+POSITIONS = "position.weight"  # a transformer's learned position table [context, W] (sequence/transformer_net.py)
+
+
+def grown_positions(theirs: torch.Tensor, mine: torch.Tensor) -> torch.Tensor:
+    """A learned position table [P, W] warm-started into a longer context [Q, W], Q > P: its P rows, then its last
+    row again for each position beyond (read as "a window already full", which is what the last position meant);
+    any other pair of shapes: `theirs` as it is."""
+    if theirs.dim() != 2 or mine.dim() != 2 or theirs.shape[1] != mine.shape[1] or mine.shape[0] <= theirs.shape[0]:
+        return theirs
+    beyond = theirs[-1:].expand(mine.shape[0] - theirs.shape[0], -1)  # [Q − P, W]
+    return torch.cat([theirs, beyond])  # [Q, W]
+
+
 def load_matching(folder: Path, models: dict[str, nn.Module]) -> tuple[int, list[str]]:
     """Warm start: copy into each model the tensors of folder/KEY.safetensors (where that file exists) whose
-    names and shapes match; the rest keep their fresh initialisation. → (tensors copied, names left fresh)."""
+    names and shapes match; the rest keep their fresh initialisation. A transformer's learned positions from a
+    shorter context (ar.context grown) are copied too, see `grown_positions`. → (tensors copied, names left
+    fresh)."""
     copied, fresh = 0, []
     for key, model in models.items():
         if not (folder / f"{key}.safetensors").is_file():
             continue
         _, theirs = _read_weights(folder, key)
         mine = model.state_dict()
+        theirs = {k: grown_positions(v, mine[k]) if k in mine and k.endswith(POSITIONS) else v
+                  for k, v in theirs.items()}
         fitting = {k: v for k, v in theirs.items() if k in mine and mine[k].shape == v.shape}
         model.load_state_dict(fitting, strict=False)
         copied += len(fitting)

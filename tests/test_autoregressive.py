@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
+from timestepmusic.checkpoint import grow_positions, growing_tables, load_matching
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.generation import GANModel
@@ -446,9 +447,47 @@ def test_a_warm_start_into_a_longer_context_keeps_the_learned_positions(ar_run, 
     assert grown.shape == (40, source.shape[1])
     assert torch.allclose(grown[:16], source, atol=1e-4)  # its own positions …
     assert torch.allclose(grown[16:], source[-1].expand(24, -1), atol=1e-4)  # … and the last one beyond them
-    assert not torch.allclose(grown[16:], source[:16].mean(0).expand(24, -1), atol=1e-2)  # not a fresh or mean row
     pieces = GANModel.load(run).sample_latents(1, 12.0, seed=0, snap_to_real=False)  # 48 chunks: past the old 16
     assert pieces[0].shape[0] == 48 and torch.isfinite(pieces[0]).all()
+    shorter = tmp_path / "shorter"  # a shorter context takes none of the table: fresh, and named as such
+    assert main(["train-gan", str(tiny_corpus), "--init-from", str(ar_run), "--set", "ar.context=8",
+                 "--set", "ar.lr=1e-9", "--out", str(shorter), "--steps", "1", "-q"]) == 0
+    cut = load_file(str(shorter / "last" / "generator.safetensors"))["position.weight"]
+    assert cut.shape == (8, source.shape[1]) and not torch.allclose(cut, source[:8], atol=1e-2)
+
+
+def test_only_the_transformers_position_table_grows():
+    theirs = torch.randn(4, 3)
+    grown = grow_positions(theirs, torch.zeros(6, 3))
+    assert torch.equal(grown[:4], theirs) and torch.equal(grown[4:], theirs[-1].expand(2, -1))
+    for other in (torch.zeros(4, 3), torch.zeros(2, 3), torch.zeros(6, 5)):  # equal, shorter, another width
+        assert grow_positions(theirs, other) is theirs
+    arm = torch.nn.Module()
+    arm.trunk = LatentTransformer(latent=2, context=4, width=8, layers=1, heads=2, mixture=1, dropout=0.0)
+    arm.critic = torch.nn.Module()
+    arm.critic.position = torch.nn.Embedding(4, 8)  # another table of that name (the recurrent critic's)
+    assert growing_tables(arm) == ["trunk.position.weight"]
+    assert growing_tables(arm.trunk) == ["position.weight"]
+
+
+def test_a_warm_start_grows_the_transformers_table_and_says_so(tmp_path, caplog):
+    def arm(context: int) -> torch.nn.Module:
+        torch.manual_seed(context)
+        module = torch.nn.Module()
+        module.trunk = LatentTransformer(latent=2, context=context, width=8, layers=1, heads=2, mixture=1,
+                                         dropout=0.0)
+        module.critic = torch.nn.Module()
+        module.critic.position = torch.nn.Embedding(context, 8)
+        return module
+
+    source, longer = arm(4), arm(6)
+    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(tmp_path / "generator.safetensors"))
+    with caplog.at_level("INFO", logger="timestepmusic.checkpoint"):
+        copied, fresh = load_matching(tmp_path, {"generator": longer})
+    grown = longer.trunk.position.weight.detach()
+    assert torch.equal(grown[:4], source.trunk.position.weight) and torch.equal(grown[4:5], grown[3:4])
+    assert fresh == ["generator.critic.position.weight"]  # the other table keeps its fresh rows
+    assert "generator.trunk.position.weight grown from 4 to 6 positions" in caplog.text
 
 
 def test_ar_project_replaces_each_drawn_latent_by_its_round_trip(ar_run):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from safetensors.torch import load, load_file, save_file
 from torch import nn
 
 from .shipped import checkpoint_places
+
+log = logging.getLogger(__name__)
 
 CONFIG = "config.json"
 UNREADABLE = (OSError, RuntimeError, SafetensorError)  # what a missing or damaged safetensors file raises
@@ -162,10 +165,7 @@ def load_weights(folder: Path, key: str, model: nn.Module) -> None:
                          f"({str(e).splitlines()[0]})") from e
 
 
-POSITIONS = "position.weight"  # a transformer's learned position table [context, W] (sequence/transformer_net.py)
-
-
-def grown_positions(theirs: torch.Tensor, mine: torch.Tensor) -> torch.Tensor:
+def grow_positions(theirs: torch.Tensor, mine: torch.Tensor) -> torch.Tensor:
     """A learned position table [P, W] warm-started into a longer context [Q, W], Q > P: its P rows, then its last
     row again for each position beyond (read as "a window already full", which is what the last position meant);
     any other pair of shapes: `theirs` as it is."""
@@ -175,19 +175,30 @@ def grown_positions(theirs: torch.Tensor, mine: torch.Tensor) -> torch.Tensor:
     return torch.cat([theirs, beyond])  # [Q, W]
 
 
+def growing_tables(model: nn.Module) -> list[str]:
+    """The state-dict names of the position tables a warm start may grow: those of the modules that say so
+    (`grows_positions`, the causal transformer's), not any other table called `position`."""
+    return [f"{name}.position.weight" if name else "position.weight"
+            for name, module in model.named_modules() if getattr(module, "grows_positions", False)]
+
+
 def load_matching(folder: Path, models: dict[str, nn.Module]) -> tuple[int, list[str]]:
     """Warm start: copy into each model the tensors of folder/KEY.safetensors (where that file exists) whose
-    names and shapes match; the rest keep their fresh initialisation. A transformer's learned positions from a
-    shorter context (ar.context grown) are copied too, see `grown_positions`. → (tensors copied, names left
-    fresh)."""
+    names and shapes match; the rest keep their fresh initialisation. The causal transformer's learned positions
+    from a shorter context (ar.context grown) are copied too, and the last repeated (`grow_positions`; logged).
+    → (tensors copied, names left fresh)."""
     copied, fresh = 0, []
     for key, model in models.items():
         if not (folder / f"{key}.safetensors").is_file():
             continue
         _, theirs = _read_weights(folder, key)
         mine = model.state_dict()
-        theirs = {k: grown_positions(v, mine[k]) if k in mine and k.endswith(POSITIONS) else v
-                  for k, v in theirs.items()}
+        for name in growing_tables(model):
+            if name in theirs and name in mine and theirs[name].shape != mine[name].shape:
+                before, theirs[name] = theirs[name].shape[0], grow_positions(theirs[name], mine[name])
+                if theirs[name].shape == mine[name].shape:
+                    log.info("warm start: %s.%s grown from %d to %d positions, the last repeated beyond", key,
+                             name, before, mine[name].shape[0])
         fitting = {k: v for k, v in theirs.items() if k in mine and mine[k].shape == v.shape}
         model.load_state_dict(fitting, strict=False)
         copied += len(fitting)

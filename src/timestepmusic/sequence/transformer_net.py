@@ -118,6 +118,8 @@ class DimwiseMixture(nn.Module):
 
 
 class LatentTransformer(nn.Module):
+    grows_positions = True  # a warm start into a longer context keeps `position` (checkpoint.grow_positions)
+
     def __init__(self, *, latent: int, context: int, width: int, layers: int, heads: int, mixture: int,
                  dropout: float, head: str = "mixture", head_hidden: int = 256):
         super().__init__()

@@ -483,7 +483,7 @@ def test_a_warm_start_grows_the_transformers_table_and_says_so(tmp_path, caplog)
     source, longer = arm(4), arm(6)
     save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(tmp_path / "generator.safetensors"))
     with caplog.at_level("INFO", logger="timestepmusic.checkpoint"):
-        copied, fresh = load_matching(tmp_path, {"generator": longer})
+        _, fresh = load_matching(tmp_path, {"generator": longer})
     grown = longer.trunk.position.weight.detach()
     assert torch.equal(grown[:4], source.trunk.position.weight) and torch.equal(grown[4:5], grown[3:4])
     assert fresh == ["generator.critic.position.weight"]  # the other table keeps its fresh rows

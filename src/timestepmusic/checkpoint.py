@@ -193,12 +193,12 @@ def load_matching(folder: Path, models: dict[str, nn.Module]) -> tuple[int, list
             continue
         _, theirs = _read_weights(folder, key)
         mine = model.state_dict()
-        for name in growing_tables(model):
-            if name in theirs and name in mine and theirs[name].shape != mine[name].shape:
-                before, theirs[name] = theirs[name].shape[0], grow_positions(theirs[name], mine[name])
-                if theirs[name].shape == mine[name].shape:
-                    log.info("warm start: %s.%s grown from %d to %d positions, the last repeated beyond", key,
-                             name, before, mine[name].shape[0])
+        for name in (n for n in growing_tables(model) if n in theirs and n in mine):
+            grown = grow_positions(theirs[name], mine[name])
+            if grown is not theirs[name]:
+                log.info("warm start: %s.%s grown from %d to %d positions, the last repeated beyond", key, name,
+                         theirs[name].shape[0], grown.shape[0])
+                theirs[name] = grown
         fitting = {k: v for k, v in theirs.items() if k in mine and mine[k].shape == v.shape}
         model.load_state_dict(fitting, strict=False)
         copied += len(fitting)

@@ -6,6 +6,8 @@
   GAN       train/gan.py itself (conv, frozen autoencoder) for --gan-steps generator steps at two
             batch sizes; critic steps/s from its metrics, and the time one epoch over the training
             windows would take (every window once as real data in a critic step). Target < 10 min.
+  events    the shipped default's own training (events arm, warm-started from it, its settings) at
+            --events-batches windows per step; steps/s and windows/s from its metrics.
 
 Timed after warm-up steps, with the device synchronised around each timed block. Without CUDA and
 without --device it says so and exits 0 (nothing to measure); `--device cpu` runs the same
@@ -87,7 +89,23 @@ def gan_rate(corpus, ae_dir: Path, device: str, batch: int, steps: int, tmp: Pat
     config = Config().override({"gan.device": device, "gan.batch": batch, "gan.sample_every": 0,
                                 "gan.validate_every": steps, "gan.steps": 3 * steps})
     train_gan(corpus.root, ae_dir, run, config, progress=False)
-    rates = [r["critic_steps_per_s"] for r in read_metrics(run / "metrics.jsonl") if "critic_steps_per_s" in r]
+    rates = [r["steps_per_s"] * config.gan.critic_steps for r in read_metrics(run / "metrics.jsonl") if "steps_per_s" in r]
+    return statistics.median(rates[1:])  # the loop logs generator steps/s; each is gan.critic_steps critic steps
+
+
+def events_rate(corpus, device: str, batch: int, steps: int, tmp: Path) -> float:
+    """Steps/s of the shipped default's training (warm-started from it): the median after the first interval."""
+    from timestepmusic.generation import checkpoint_config
+    from timestepmusic.shipped import resolve_model
+    from timestepmusic.train.log import read_metrics
+    from timestepmusic.train.sequence import read_meta
+    from timestepmusic.train.sequence import train_sequence_model as train_sequence
+
+    run = tmp / f"events-{batch}"
+    config = checkpoint_config(read_meta(resolve_model("default", flag="--init-from"))[1]).override(
+        {"gan.device": device, "ar.batch": batch, "gan.sample_every": 0, "gan.validate_every": steps})
+    train_sequence(corpus.root, None, run, config, init_from="default", progress=False, steps=3 * steps)
+    rates = [r["steps_per_s"] for r in read_metrics(run / "metrics.jsonl") if "steps_per_s" in r]
     return statistics.median(rates[1:])
 
 
@@ -101,6 +119,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50, help="timed PISA steps per variant")
     parser.add_argument("--gan-steps", type=int, default=50, help="generator steps per timed GAN interval")
     parser.add_argument("--gan-batches", default="10,256", help="GAN batch sizes, comma-separated")
+    parser.add_argument("--events-batches", default="16,128",
+                        help="windows per step for the default's (events arm's) training, comma-separated; '' skips it")
+    parser.add_argument("--events-steps", type=int, default=50, help="steps per timed interval of the events arm")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args()
@@ -139,6 +160,11 @@ def main() -> None:
             gan_rows.append([f"{batch}", f"{rate:,.1f}", f"{epoch_s / 60:,.1f} min",
                              f"< {EPOCH_TARGET_S / 60:g} min: {verdict(epoch_s < EPOCH_TARGET_S)}"])
             print(json.dumps({"gan_batch": batch, "critic_steps_per_s": rate, "epoch_s": epoch_s}), file=sys.stderr)
+        events_rows = []
+        for batch in (int(b) for b in args.events_batches.split(",") if b):
+            rate = events_rate(corpus, str(device), batch, args.events_steps, tmp)
+            events_rows.append([f"{batch}", f"{rate:,.1f}", f"{rate * batch:,.0f}"])
+            print(json.dumps({"events_batch": batch, "steps_per_s": rate}), file=sys.stderr)
     report = [f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else machine()}), "
               f"torch {torch.__version__}", "",
               f"PISA training at batch {args.batch} ({args.steps} timed steps after 3 warm-up steps; "
@@ -147,6 +173,10 @@ def main() -> None:
     report += ["", f"Convolutional GAN (train/gan.py, default sizes, 5 critic steps per generator step): one epoch "
                f"= {windows:,} training windows of 64 chunks, each once as real data in a critic step:", ""]
     report += table(["batch", "critic steps/s", "epoch", "target"], gan_rows)
+    if events_rows:
+        report += ["", "The shipped default's training (events arm, warm-started from it, 64-chunk windows; "
+                   f"median of 2 intervals of {args.events_steps} steps):", ""]
+        report += table(["windows per step", "steps/s", "windows/s"], events_rows)
     print("\n".join(report))
     write_markdown(args.markdown, "GPU training throughput", report)
 

@@ -6,7 +6,7 @@
 #
 # Needs, ignored by git and carried: .gpu/asap.tar.xz (the prepared corpus: corpus.json + data-*/) and .whl/
 # (symusic, pySmartDL, platformdirs, mir_eval, decorator for Python 3.12). Locally, as a smoke run:
-#   OUT=/tmp/lease DEVICE=cpu BUDGET=330 BENCH_S=70 ARMS="name|args…" bash bench/gpu_lease.sh  (two small arms)
+#   OUT=/tmp/lease-out DEVICE=cpu BUDGET=330 BENCH_S=70 ARMS="name|args…" bash bench/gpu_lease.sh  (two small arms)
 # The call sends the repository, whose tracked files (docs/, the older shipped models) pass the device tool's
 # 64 MiB: untrack those for the call (`git rm -r -q --cached docs src/timestepmusic/models/<not default>` and
 # list them in .git/info/exclude), then `git reset -q` and restore the exclude file after it.
@@ -30,8 +30,9 @@ export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD/src PYTHONUNBUFFERED=1 OMP_NUM
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 WORK=${WORK:-/tmp/lease}
+case "$OUT/" in "$WORK"/*) echo "OUT ($OUT) must not be inside WORK ($WORK)"; exit 1;; esac
 rm -rf "$WORK" && mkdir -p "$WORK/data" "$WORK/cal" "$WORK/runs" "$WORK/models"
-python3 -c "import tarfile, sys; tarfile.open('.gpu/asap.tar.xz').extractall(sys.argv[1])" "$WORK/data" || exit 1
+python3 -c "import tarfile, sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "${CORPUS_TAR:-.gpu/asap.tar.xz}" "$WORK/data" || exit 1
 CORPUS=$WORK/data/asap
 DEFAULT=src/timestepmusic/models/default
 python3 - "$DEFAULT" "$WORK/default.toml" <<'EOF'
@@ -64,24 +65,31 @@ train() {  # NAME FOLDER STEPS MINUTES VALIDATE_EVERY ARGS…
         --set gan.validate_every="$every" --set gan.sample_every=0 --out "$folder/$name" -q > "$folder/$name.log" 2>&1
 }
 
-echo "== calibration: 60 steps each, side by side ($(left)s left)"
+CAL_MIN=${CAL_MIN:-0.6}  # minutes of calibration training, all arms side by side (after each one's start-up)
+echo "== calibration: ${CAL_MIN} min each, side by side ($(left)s left)"
+export CORPUS DEVICE
+export -f train
 pids=()
 while IFS='|' read -r name args; do
     # shellcheck disable=SC2086
-    train "$name" "$WORK/cal" 60 3 30 $args & pids+=($!)
+    timeout -k 10 $(( $(left) / 2 )) bash -c 'train "$@"' _ "$name" "$WORK/cal" 1000000 "$CAL_MIN" 20 $args & pids+=($!)
 done <<< "$ARMS"
 wait "${pids[@]}"  # (a bare `wait` would also wait for the tee above, which never ends)
-declare -A RATE
+declare -A RATE=()
+calibrated=0
 while IFS='|' read -r name args; do
-    rate=$(python3 -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print([x for x in r if 'steps_per_s' in x][-1]['steps_per_s'])" \
+    # the median rate after the first interval (start-up, first validation): validations and checkpoints
+    # included, so a little below the training's own rate, which validates less often
+    rate=$(python3 -c "import json,sys,statistics; r=[json.loads(l) for l in open(sys.argv[1])]; v=[x['steps_per_s'] for x in r if 'steps_per_s' in x]; print(statistics.median(v[1:] or v))" \
            "$WORK/cal/$name/metrics.jsonl" 2>/dev/null)
     if [ -z "$rate" ]; then
-        echo "!! $name failed in calibration:"; tail -15 "$WORK/cal/$name.log"
+        echo "!! $name failed in calibration (no rate; an empty log: stopped by its time limit before a validation):"
+        tail -15 "$WORK/cal/$name.log"
     else
-        RATE[$name]=$rate; echo "$name: $rate steps/s"
+        RATE[$name]=$rate; calibrated=$((calibrated + 1)); echo "$name: $rate steps/s"
     fi
 done <<< "$ARMS"
-[ ${#RATE[@]} -gt 0 ] || { echo "every arm failed: stopping"; exit 1; }
+[ "$calibrated" -gt 0 ] || { echo "every arm failed: stopping"; exit 1; }
 
 SECONDS_TRAIN=$(( $(left) - BENCH_S - 45 ))  # 45 s: start-up of each run, and the export
 [ "$SECONDS_TRAIN" -ge 30 ] || SECONDS_TRAIN=30
@@ -89,33 +97,50 @@ echo "== training ${SECONDS_TRAIN}s each, side by side ($(left)s left)"
 pids=()
 while IFS='|' read -r name args; do
     [ -n "${RATE[$name]:-}" ] || continue
-    steps=$(python3 -c "print(max(100, int(${RATE[$name]} * ${SECONDS_TRAIN} * 0.93)))")
+    steps=$(python3 -c "print(max(100, int(${RATE[$name]} * ${SECONDS_TRAIN} * 0.9)))")
+    mkdir -p "$WORK/runs/$name" && ln "$WORK"/cal/"$name"/latents-*.npy "$WORK/runs/$name/"  # no second encoding
     every=$(( steps / 8 > 50 ? steps / 8 : 50 ))
     minutes=$(python3 -c "print(round(${SECONDS_TRAIN} / 60, 2))")
     echo "$name: $steps steps (validate every $every), at most $minutes min"
     # shellcheck disable=SC2086
-    train "$name" "$WORK/runs" "$steps" "$minutes" "$every" $args & pids+=($!)
+    timeout -k 10 $(( SECONDS_TRAIN + 60 )) bash -c 'train "$@"' _ "$name" "$WORK/runs" "$steps" "$minutes" "$every" $args &
+    pids+=($!)
 done <<< "$ARMS"
 wait "${pids[@]}"
 
 echo "== export ($(left)s left)"
-for name in "${!RATE[@]}"; do
-    run=$WORK/runs/$name
-    tail -2 "$run/metrics.jsonl" 2>/dev/null
-    python3 -c "import sys; from timestepmusic.generation import export_model; export_model(sys.argv[1], sys.argv[2], description=sys.argv[3])" \
-        "$run" "$WORK/models/$name" "trained on one GPU in one lease: $name" || { tail -5 "$WORK/runs/$name.log"; continue; }
-    rm -rf "$WORK/models/$name/autoencoder"  # the default's own (same weights): added back where it is shipped
-    cp "$run/metrics.jsonl" "$WORK/runs/$name.log" "$WORK/models/$name/"
-done
+for name in "${!RATE[@]}"; do tail -2 "$WORK/runs/$name/metrics.jsonl" 2>/dev/null; done
+python3 - "$WORK" "${!RATE[@]}" <<'EOF'
+"""Each run's best checkpoint (its last where it stopped before a validation) as a model folder, without the
+autoencoder (the default's own, same weights: added back where it is shipped), with its metrics and log."""
+import shutil, sys
+from pathlib import Path
+from timestepmusic.generation import export_model
+work = Path(sys.argv[1])
+for name in sys.argv[2:]:
+    run, dest = work / "runs" / name, work / "models" / name
+    try:
+        export_model(run if (run / "best").is_dir() else run / "last", dest, f"trained on one GPU in one lease: {name}")
+    except Exception as error:  # one arm's failure must not lose the others
+        print(f"!! {name}: not exported: {error}")
+        continue
+    shutil.rmtree(dest / "autoencoder")
+    for kept in (run / "metrics.jsonl", work / "runs" / f"{name}.log"):
+        if kept.is_file():
+            shutil.copy(kept, dest / kept.name)
+EOF
 tar cf "$WORK/models.tar" -C "$WORK" models && split -b 15m "$WORK/models.tar" "$OUT/models.tar.part-"
 ls -la "$OUT"
 
 echo "== bench/gpu.py ($(left)s left)"
-if [ "$DEVICE" != cpu ]; then
-    timeout $(( $(left) - 5 )) python3 bench/gpu.py --corpus "$CORPUS" --ae "$DEFAULT/autoencoder" --steps 30 \
+t=$(( $(left) - 5 ))
+if [ "$t" -lt 20 ]; then
+    echo "no time left for bench/gpu.py"
+elif [ "$DEVICE" != cpu ]; then
+    timeout -k 5 "$t" python3 bench/gpu.py --corpus "$CORPUS" --ae "$DEFAULT/autoencoder" --steps 30 \
         --gan-steps 30 --events-steps 40 --markdown "$OUT/gpu.md"
 else
-    timeout $(( $(left) - 5 )) python3 bench/gpu.py --device cpu --corpus "$CORPUS" --ae "$DEFAULT/autoencoder" \
+    timeout -k 5 "$t" python3 bench/gpu.py --device cpu --corpus "$CORPUS" --ae "$DEFAULT/autoencoder" \
         --batch 256 --steps 3 --gan-steps 4 --gan-batches 10 --events-batches 16 --events-steps 3 --no-compile \
         --markdown "$OUT/gpu.md"
 fi

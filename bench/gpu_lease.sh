@@ -6,7 +6,10 @@
 #
 # Needs, ignored by git and carried: .gpu/asap.tar.xz (the prepared corpus: corpus.json + data-*/) and .whl/
 # (symusic, pySmartDL, platformdirs, mir_eval, decorator for Python 3.12). Locally, as a smoke run:
-#   OUT=/tmp/lease-out DEVICE=cpu BUDGET=330 BENCH_S=70 ARMS="name|args…" bash bench/gpu_lease.sh  (two small arms)
+#   CORPUS_TAR=tiny.tar.xz OUT=/tmp/lease-out DEVICE=cpu BUDGET=330 BENCH_S=100 CAL_MIN=0.3 ARMS="name|args…" \
+#       bash bench/gpu_lease.sh
+# (two small arms over a tiny corpus: 20 ASAP files prepared with the same settings, tarred as asap/; on the whole
+# corpus a busy 2-core machine spends minutes encoding it in every run).
 # The call sends the repository, whose tracked files (docs/, the older shipped models) pass the device tool's
 # 64 MiB: untrack those for the call (`git rm -r -q --cached docs src/timestepmusic/models/<not default>` and
 # list them in .git/info/exclude), then `git reset -q` and restore the exclude file after it.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One GPU lease, prepared here and run there in one call (the device tool): unpack the prepared corpus, time each
-# candidate arm for 60 steps side by side, train them all side by side until the deadline with the step count
+# candidate arm for CAL_MIN (0.6) minutes side by side, train them all side by side until the deadline with the step count
 # (and so the cosine schedule) fitted to the time left, export each one's best checkpoint, then run bench/gpu.py
 # alone on the GPU. Everything it leaves is under $OUT: lease.log, gpu.md and models.tar split in 15 MiB parts.
 #

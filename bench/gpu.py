@@ -82,31 +82,34 @@ def pisa_rate(corpus, device: torch.device, batch: int, steps: int, bf16: bool, 
 def gan_rate(corpus, ae_dir: Path, device: str, batch: int, steps: int, tmp: Path) -> float:
     """Critic steps/s of train/gan.py: the median over the intervals after the first (warm-up)."""
     from timestepmusic.config import Config
-    from timestepmusic.train.log import read_metrics
     from timestepmusic.train.sequence import train_sequence_model as train_gan
 
     run = tmp / f"gan-{batch}"
     config = Config().override({"gan.device": device, "gan.batch": batch, "gan.sample_every": 0,
                                 "gan.validate_every": steps, "gan.steps": 3 * steps})
     train_gan(corpus.root, ae_dir, run, config, progress=False)
-    rates = [r["steps_per_s"] * config.gan.critic_steps for r in read_metrics(run / "metrics.jsonl") if "steps_per_s" in r]
-    return statistics.median(rates[1:])  # the loop logs generator steps/s; each is gan.critic_steps critic steps
+    return logged_rate(run) * config.gan.critic_steps  # the loop logs generator steps/s; each is that many critic steps
+
+
+def logged_rate(run: Path) -> float:
+    """A run's steps/s as its training loop logged them: the median over the intervals after the first (warm-up)."""
+    from timestepmusic.train.log import read_metrics
+
+    return statistics.median([r["steps_per_s"] for r in read_metrics(run / "metrics.jsonl") if "steps_per_s" in r][1:])
 
 
 def events_rate(corpus, device: str, batch: int, steps: int, tmp: Path) -> float:
     """Steps/s of the shipped default's training (warm-started from it): the median after the first interval."""
+    from timestepmusic.checkpoint import read_meta
     from timestepmusic.generation import checkpoint_config
     from timestepmusic.shipped import resolve_model
-    from timestepmusic.train.log import read_metrics
-    from timestepmusic.train.sequence import read_meta
     from timestepmusic.train.sequence import train_sequence_model as train_sequence
 
     run = tmp / f"events-{batch}"
     config = checkpoint_config(read_meta(resolve_model("default", flag="--init-from"))[1]).override(
         {"gan.device": device, "ar.batch": batch, "gan.sample_every": 0, "gan.validate_every": steps})
     train_sequence(corpus.root, None, run, config, init_from="default", progress=False, steps=3 * steps)
-    rates = [r["steps_per_s"] for r in read_metrics(run / "metrics.jsonl") if "steps_per_s" in r]
-    return statistics.median(rates[1:])
+    return logged_rate(run)
 
 
 def main() -> None:

@@ -96,6 +96,7 @@ done <<< "$ARMS"
 
 SECONDS_TRAIN=$(( $(left) - BENCH_S - 45 ))  # 45 s: start-up of each run, and the export
 [ "$SECONDS_TRAIN" -ge 30 ] || SECONDS_TRAIN=30
+minutes=$(python3 -c "print(round(${SECONDS_TRAIN} / 60, 2))")
 echo "== training ${SECONDS_TRAIN}s each, side by side ($(left)s left)"
 pids=()
 while IFS='|' read -r name args; do
@@ -103,7 +104,6 @@ while IFS='|' read -r name args; do
     steps=$(python3 -c "print(max(100, int(${RATE[$name]} * ${SECONDS_TRAIN} * 0.9)))")
     mkdir -p "$WORK/runs/$name" && ln "$WORK"/cal/"$name"/latents-*.npy "$WORK/runs/$name/"  # no second encoding
     every=$(( steps / 8 > 50 ? steps / 8 : 50 ))
-    minutes=$(python3 -c "print(round(${SECONDS_TRAIN} / 60, 2))")
     echo "$name: $steps steps (validate every $every), at most $minutes min"
     # shellcheck disable=SC2086
     timeout -k 10 $(( SECONDS_TRAIN + 60 )) bash -c 'train "$@"' _ "$name" "$WORK/runs" "$steps" "$minutes" "$every" $args &

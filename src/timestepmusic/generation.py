@@ -133,7 +133,7 @@ class GANModel:
         codebook = read_codebook(books[0]).to(pick_device(device)) if books else None
         return cls(arm, normaliser, ae, meta, folder, codebook)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True, *,
                        prompt: Events | None = None, ends: bool | None = None,
                        temperature: float | None = None, mixture_temperature: float | None = None,

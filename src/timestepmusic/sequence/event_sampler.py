@@ -72,6 +72,8 @@ class EventSampler:
         self.start_bins = torch.arange(head.bins.starts, device=self.first_bias.device)
         self.start_middles_s = head.bins.start_middle_s(self.start_bins)  # [S] float64: ar.beat_echo, the guard
         self.keys = torch.arange(NUM_KEYS, device=self.first_bias.device)[None]  # [1, 88], for ar.cluster_guard
+        # with ar.intervals, the pointer's kernels as matrices [A, 88, 88]: the same for every chunk of a sample
+        self.kernels = head.intervals.kernels() if head.intervals is not None else None
         self.noise_widths = ((NEXT_CLASSES,) if head.onsets else ()) + (KINDS, NUM_KEYS, head.bins.starts,
                                                                          DURATION_BINS, INTENSITIES)
 
@@ -156,7 +158,7 @@ class EventSampler:
         state, step_input = torch.tanh(h0), head.first + bias  # [R, H] each
         pointer = head.intervals  # with ar.intervals: what each key choice attends to, the drawn events added
         items = pointer.items(r, carry) if pointer is not None else None
-        kernels = pointer.kernels() if pointer is not None else None  # [A, 88, 88]
+        kernels = self.kernels  # [A, 88, 88]
         chunk_bias = head.tonal_bias(tonal)  # with ar.tonal: [R, 88] on every key choice of the chunk
         if chunk_bias is not None:
             chunk_bias = F.pad(chunk_bias, (0, KINDS - 1))  # [R, 88 keys + 3 pedals + stop]

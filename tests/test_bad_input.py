@@ -216,3 +216,30 @@ def test_evaluate_refuses_fewer_than_one_real_excerpt_in_one_line(bad_folder, tm
         assert "--max-real-excerpts must be ≥ 1" in one_line_error(capsys)
     assert main(["evaluate", str(bad_folder), "--real", str(corpus), "-o", str(tmp_path / "r"), "--split", "test"]) == 2
     assert "no tracks in the test split" in one_line_error(capsys) and not (tmp_path / "r").exists()
+
+
+def test_training_time_boxes_and_resumed_folders_are_checked_in_one_line(bad_folder, tmp_path, capsys):
+    corpus = prepare([bad_folder / "good.mid"], tmp_path / "corpus", progress=False).corpus.root
+    for verb in ("train-ae", "train-gan"):
+        for minutes in ("0", "-1", "soon"):
+            with pytest.raises(SystemExit) as stop:  # argparse: usage and one error line
+                main([verb, str(corpus), "--out", str(tmp_path / "run"), "--max-minutes", minutes])
+            assert stop.value.code == 2 and "--max-minutes" in capsys.readouterr().err
+        assert main([verb, str(corpus), "--resume", str(tmp_path / "nosuch")]) == 2
+        assert "nosuch: no such folder" in one_line_error(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
+
+
+def test_prepare_writes_no_corpus_among_a_users_files_and_says_when_it_replaces_one(bad_folder, tmp_path, capsys,
+                                                                                     caplog):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert main(["prepare", str(bad_folder / "good.mid"), "--out", str(mine), "-q"]) == 2
+    assert "holds notes.txt and no corpus" in one_line_error(capsys) and sorted(mine.iterdir()) == [mine / "notes.txt"]
+    out = tmp_path / "corpus"
+    assert main(["prepare", str(bad_folder / "good.mid"), "--out", str(out), "-q"]) == 0
+    assert not [r for r in caplog.records if "other settings" in r.getMessage()]
+    assert main(["prepare", str(bad_folder / "good.mid"), "--out", str(out), "-q", "--chunk-seconds", "0.5"]) == 0
+    said = [r.getMessage() for r in caplog.records if "other settings" in r.getMessage()]
+    assert len(said) == 1 and "chunks.chunk_seconds 0.25 → 0.5" in said[0]

@@ -19,12 +19,12 @@ from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.encoding import DurationFit, Encoding
 from timestepmusic.evaluate.fidelity import reconstruct_track
 from timestepmusic.generation import GANModel, generate
-from timestepmusic.midi import Events
+from timestepmusic.midi import Events, write_events
 from timestepmusic.pisa import PISA
 from timestepmusic.train.ae import train_autoencoder
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import TINY_AE, TINY_GAN, assert_same_weights
+from conftest import TINY_AE, TINY_GAN, assert_same_weights, random_performance
 
 # --- PISA invariants on random tensors -----------------------------------------------------------
 
@@ -303,3 +303,19 @@ def test_pieces_are_numbered_so_that_a_sorted_listing_keeps_their_order():
     assert sample_name(0, 7, 8) == "sample_0_007.mid"  # as always, up to a thousand pieces
     names = [sample_name(3, i, 3000) for i in (2, 10, 100, 999, 1000, 2999)]
     assert names == sorted(names) and names[-1] == "sample_3_2999.mid" and names[0] == "sample_3_0002.mid"
+
+
+def test_a_run_resumes_only_on_the_corpus_it_was_trained_on(tiny_corpus, tiny_ae, tmp_path):
+    """Resuming on another corpus would change its batches and validation silently: refused, naming both."""
+    ae_run, gan_run = tmp_path / "ae", tmp_path / "gan"
+    shutil.copytree(tiny_ae, ae_run)
+    train_sequence_model(tiny_corpus, tiny_ae, gan_run, Config().override(TINY_GAN), progress=False, max_steps=1)
+    rng = np.random.default_rng(5)
+    for piece in range(3):
+        write_events(random_performance(rng, 12.0), tmp_path / "other" / f"piece{piece}.mid")
+    other = prepare([tmp_path / "other"], tmp_path / "other_corpus", progress=False).corpus.root
+    with pytest.raises(ValueError, match=r"other_corpus: run .*ae was trained on another corpus"):
+        train_autoencoder(other, ae_run, resume=True, progress=False)
+    with pytest.raises(ValueError, match=r"other_corpus: run .*gan was trained on another corpus"):
+        train_sequence_model(other, None, gan_run, resume=True, progress=False)
+    assert json.loads((gan_run / "last" / "config.json").read_text())["step"] == 1  # untouched

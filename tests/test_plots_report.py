@@ -20,6 +20,7 @@ from timestepmusic.evaluate import report as report_module
 from timestepmusic.evaluate.audio import audio_unavailable_reason
 from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_from_events
 from timestepmusic.evaluate.plots import SET_COLOURS, plot_densities, plot_roll, plot_roll_pair, plot_training_curves
+from timestepmusic.evaluate.render import rendered_paths
 from timestepmusic.evaluate.report import _audio_for, evaluate_generated
 from timestepmusic.midi import Events, write_events
 
@@ -352,3 +353,26 @@ def test_a_continuation_is_marked_on_its_roll(tmp_path):
         assert columns[mark_s].size and np.ptp(columns[mark_s]) < 100  # one line and its label, not the whole roll
     seconds_px = columns[2.0].min() - columns[1.0].min()  # a second later, one second's width to the right
     assert 0.5 < seconds_px / (plain.shape[1] * 0.86 / max(events.end_s, 1.0)) < 1.5
+
+
+def test_tsm_plot_draws_several_files_into_a_new_folder_and_skips_a_bad_one(tmp_path, capsys):
+    first = write_events(hand_made()[0], tmp_path / "a.mid")
+    second = write_events(hand_made()[0], tmp_path / "b.mid")
+    bad = tmp_path / "c.mid"
+    bad.write_text("not midi")
+    rolls = tmp_path / "rolls"
+    assert main(["plot", str(first), str(bad), str(second), "-o", f"{rolls}/"]) == 1  # made; the bad file said
+    assert sorted(p.name for p in rolls.iterdir()) == ["a.png", "b.png"]
+    assert "skipped" in capsys.readouterr().err
+    assert main(["plot", str(first), str(second), "-o", str(tmp_path / "one.png")]) == 2  # two rolls, one name
+    (tmp_path / "sub").mkdir()
+    twin = write_events(hand_made()[0], tmp_path / "sub" / "a.mid")
+    assert main(["plot", str(first), str(twin), "-o", str(tmp_path / "twins") + "/"]) == 2  # one roll for both
+    assert not (tmp_path / "twins").exists()
+
+
+def test_the_audio_of_a_roll_is_written_beside_the_roll_not_the_midi_file(tmp_path):
+    midi = tmp_path / "in" / "song.mid"
+    assert rendered_paths(midi, png=True, wav=True, png_path=tmp_path / "out" / "roll.png") == [
+        tmp_path / "out" / "roll.png", tmp_path / "out" / "roll.wav"]
+    assert rendered_paths(midi, png=True, wav=True) == [midi.with_suffix(".png"), midi.with_suffix(".wav")]

@@ -1,6 +1,8 @@
 """Checks that a model and a corpus belong together."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from .config import Config
 from .corpus import Corpus
 
@@ -16,3 +18,13 @@ def check_corpus_matches(meta: dict, corpus: Corpus, what: str) -> None:
     if saved.events.pedal_bins != corpus.config.events.pedal_bins:
         raise ValueError(f"{what} was trained with events.pedal_bins={saved.events.pedal_bins} but corpus "
                          f"{corpus.root} has {corpus.config.events.pedal_bins}")
+
+
+def check_resumed_corpus(meta: dict, corpus: Corpus, run: str | Path) -> None:
+    """A resumed run goes on with the corpus it was trained on (the same files, split and settings: the corpus key),
+    so that its batches, validation and best checkpoint keep meaning the same; a run saved before the key was
+    recorded is not checked."""
+    saved = meta.get("corpus", {})
+    if saved.get("key") not in (None, corpus.manifest["key"]):
+        raise ValueError(f"corpus {corpus.root}: run {run} was trained on another corpus ({saved.get('root')}: other "
+                         "files, splits or settings); resume it with that one, or start a new run")

@@ -35,13 +35,25 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
                    help="override any setting, e.g. --set ae.lr=3e-4 (repeatable; applied last)")
 
 
+def _positive_minutes(text: str) -> float:
+    """--max-minutes: a number of minutes above 0 (0 or less would stop before training, or never)."""
+    try:
+        minutes = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
+    if not minutes > 0 or minutes == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text}: give a time above 0 minutes (leave the flag out to train to the end)")
+    return minutes
+
+
 def _add_training_flags(p: argparse.ArgumentParser) -> None:
     """The flags train-ae and train-gan share: device, time box, checkpoints, quiet, and the configuration."""
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--overwrite", action="store_true",
                    help="--out names a folder that already holds a run: delete it and start again (without this, "
                    "such a folder is refused; continue it with --resume)")
-    p.add_argument("--max-minutes", type=float, help="stop (after saving RUN/last) when this much time has passed")
+    p.add_argument("--max-minutes", type=_positive_minutes,
+                   help="stop (after saving RUN/last) when this much time has passed (minutes, above 0)")
     p.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the model that trains (pays off on a GPU; compiling takes minutes on a CPU)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -92,6 +104,8 @@ def _run_folder(args: argparse.Namespace, verb: str) -> str:
     if args.resume:
         if args.overwrite:
             raise ValueError(f"{verb}: --overwrite starts a new run; it cannot go with --resume")
+        if not Path(args.resume).is_dir():
+            raise ValueError(f"--resume {args.resume}: no such folder (give the --out folder of the run to continue)")
         return args.resume
     if args.out is None:
         raise ValueError(f"{verb} needs --out RUN (or --resume RUN)")
@@ -112,7 +126,7 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
     out = _run_folder(args, "train-ae")
     result = train_autoencoder(args.corpus, out, config, resume=bool(args.resume), overwrite=args.overwrite,
                                progress=not args.quiet,
-                               max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+                               max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
                                epochs=args.epochs if args.resume else None, lr=args.lr if args.resume else None,
                                compile_model=args.compile if args.resume else None,
                                checkpoint_s=checkpoint_s if args.resume else None)
@@ -148,7 +162,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     result = train_sequence_model(args.corpus, args.ae, out, config, arch=arch, resume=bool(args.resume),
                                   init_from=args.init_from, overwrite=args.overwrite,
                                   progress=not args.quiet,
-                                  max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+                                  max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
                                   steps=args.steps if args.resume else None,
                                   compile_model=args.compile if args.resume else None)
     if result:  # a resumed run already at its end trained nothing, and its log said so
@@ -220,8 +234,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
             raise ValueError(f"--{flag} must be > 0, got {value:g}")
     if ends_itself:
         if args.seconds is not None:
-            raise ValueError(f"--seconds: this {gan.arch} model ends each piece itself here; give --max-seconds "
-                             "(the longest a piece may run) or, for ar and events models, --seconds alone")
+            raise ValueError(f"--seconds and --max-seconds: give one (--seconds S: every piece S long; --max-seconds "
+                             f"S: this {gan.arch} model ends each piece itself, at most S long)" if tempered else
+                             f"--seconds: this {gan.arch} model ends each piece itself; give --max-seconds (the longest "
+                             "a piece may run)")
         seconds = args.max_seconds if args.max_seconds is not None else 120.0
         check_piece_seconds(seconds, "max-seconds")
         if args.no_snap and not tempered:
@@ -417,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-gan", help="train a sequence model (conv WGAN-GP, --arch rnn, ar or events) on autoencoder latents",
                        description="Encode the corpus once with the autoencoder (cached in RUN), then train the GAN; "
-                       "writes RUN/last, RUN/best, RUN/metrics.jsonl and RUN/samples/step_*/ MIDI from fixed noise.")
+                       "writes RUN/last, RUN/best, RUN/metrics.jsonl and, every gan.sample_every steps (0: never, as the shipped "
+                       "models' settings), RUN/samples/step_*/ MIDI from fixed noise.")
     p.add_argument("corpus", metavar="CORPUS")
     p.add_argument("--ae", metavar="AE_RUN", help="trained autoencoder run (its best checkpoint is used)")
     p.add_argument("--out", metavar="RUN", help="run folder")

@@ -125,6 +125,8 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
     config = config or Config()
     out = Path(out)
     performances, problems = discover(sources, config.corpus.validation_fraction, config.corpus.test_fraction)
+    previous = _read_manifest(out)
+    refuse_foreign_folder(out, previous)
     made = [folder for folder in (out, out / "cache") if not folder.exists()]  # removed again if nothing comes of it
     out.mkdir(parents=True, exist_ok=True)
     cache_dir = out / "cache"
@@ -134,7 +136,7 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
         log.info("skipped %s: %s", problem.path, problem.reason)
     limits = [config.events.pedal_bins, config.events.max_seconds, config.events.max_events_per_second]
 
-    previous = _read_manifest(out)
+    warn_of_new_settings(out, previous, config)
     known = {t["path"]: t for t in previous.get("tracks", [])} | {s["file"]: s for s in previous.get("stat_cache", [])}
     jobs, stats, bad_stat = [], {}, []
     for perf in performances:
@@ -203,6 +205,31 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
     corpus = Corpus.open(out)
     warn_of_empty_splits(corpus, config)
     return PrepareReport(corpus, False, len(results) - from_cache, from_cache, skipped, time.perf_counter() - started)
+
+
+def refuse_foreign_folder(out: Path, previous: dict) -> None:
+    """A corpus is written into a new or empty folder, or over a corpus: never among files a user keeps there."""
+    if previous or not out.is_dir():
+        return
+    ours = ("cache", "corpus.json")  # and data-KEY folders, and an interrupted write's hidden temporary files
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith(("data-", ".")))
+    if foreign:
+        raise ValueError(f"--out {out}: the folder holds {foreign[0]} and no corpus; give a new or empty folder for "
+                         "the corpus")
+
+
+def warn_of_new_settings(out: Path, previous: dict, config: Config) -> None:
+    """Preparing over a corpus made with other settings replaces it: said, with what changed (the runs trained on
+    the old one will not resume on the new one)."""
+    if not previous.get("config"):
+        return
+    old = Config.from_dict(previous["config"])
+    changed = [f"{section}.{name} {getattr(getattr(old, section), name)} → {value}"
+               for section in ("events", "chunks", "corpus") for name, value in vars(getattr(config, section)).items()
+               if name != "workers" and getattr(getattr(old, section), name) != value]
+    if changed:
+        log.warning("%s held a corpus prepared with other settings (%s); it is replaced by this one", out,
+                    ", ".join(changed))
 
 
 EMPTY_SPLIT_MEANS = {"validation": "training validates on its training chunks",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 from ..audio_flags import add_audio_flags, check_audio_flags
@@ -80,16 +81,39 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from .render import render_outputs, rendered_paths
 
     check_audio_flags(args)
-    events, _ = read_events(args.input, pedal_bins=args.pedal_bins)
-    out = Path(args.output) if args.output else Path(args.input).with_suffix(".png")
-    if out.is_dir():  # -o FOLDER: the roll goes inside it, named after the MIDI file
-        out = out / Path(args.input).with_suffix(".png").name
-    if out.suffix.lower() != ".png":
-        raise ValueError(f"-o {args.output}: a piano roll is written as PNG; give a name ending in .png or a folder")
-    refuse_existing(rendered_paths(args.input, png=True, wav=args.wav, png_path=out), args.overwrite)
-    for path in render_outputs(args.input, events, png=True, wav=args.wav, png_path=out, soundfont=args.soundfont):
-        print(path)
-    return 0
+    many = len(args.input) > 1
+    folder = args.output is not None and (Path(args.output).is_dir() or args.output.endswith(("/", "\\")))
+    if args.output is not None and not folder:
+        if many:
+            raise ValueError(f"-o {args.output}: several MIDI files draw several rolls; give a folder for them")
+        if Path(args.output).suffix.lower() != ".png":
+            raise ValueError(f"-o {args.output}: a piano roll is written as PNG; give a name ending in .png or a "
+                             "folder (ending in /)")
+    targets = {}  # each MIDI file → its roll
+    for midi in args.input:
+        roll = Path(midi).with_suffix(".png").name
+        targets[midi] = (Path(args.output) / roll if folder else Path(args.output) if args.output
+                         else Path(midi).with_suffix(".png"))
+    rolls = list(targets.values())
+    if len(set(rolls)) < len(rolls):
+        twice = next(roll for roll in rolls if rolls.count(roll) > 1)
+        raise ValueError(f"{twice}: two of the MIDI files would draw to this one roll (the same file name); plot them "
+                         "into separate folders")
+    refuse_existing([p for midi, roll in targets.items()
+                     for p in rendered_paths(midi, png=True, wav=args.wav, png_path=roll)], args.overwrite)
+    failed = 0
+    for midi, roll in targets.items():
+        try:  # a bad file among several is reported and skipped; alone, it is the command's error
+            events, _ = read_events(midi, pedal_bins=args.pedal_bins)
+        except ValueError as e:
+            if not many:
+                raise
+            print(f"skipped {e}", file=sys.stderr)
+            failed += 1
+            continue
+        for path in render_outputs(midi, events, png=True, wav=args.wav, png_path=roll, soundfont=args.soundfont):
+            print(path)
+    return 1 if failed else 0
 
 
 def add_commands(sub) -> None:
@@ -128,10 +152,10 @@ def add_commands(sub) -> None:
     p = sub.add_parser("plot", help="piano roll PNG (with pedal lanes) of a MIDI file, optionally a WAV",
                        description="Draw keys by time with velocity as colour and damper, sostenuto and soft pedal "
                        "depth underneath.")
-    p.add_argument("input", metavar="FILE.mid", help="MIDI file to draw")
+    p.add_argument("input", metavar="FILE.mid", nargs="+", help="MIDI file(s) to draw")
     p.add_argument("-o", "--output", metavar="ROLL.png", help="PNG to write, or a folder to write FILE.png into "
-                   "(default: FILE.png beside the MIDI file)")
-    add_audio_flags(p, "also render FILE.wav with FluidSynth")
+                   "(made if missing when the name ends in /; default: FILE.png beside each MIDI file)")
+    add_audio_flags(p, "also render the audio with FluidSynth, as a .wav beside each roll")
     p.add_argument("--overwrite", action="store_true", help="replace the PNG (and WAV) if there (default: refuse)")
     p.add_argument("--pedal-bins", type=int, default=4,
                    help="pedal depth bins when reading the file (default 4, 0 = every value)")

@@ -56,6 +56,9 @@ def evaluate_autoencoder(ae: Autoencoder, corpus: Corpus, split: str = "test", *
         "ceiling": ceiling_figures(references, decoded, seed=seed), "smoothness": smoothness_figures(ae, latents, seed)}
 
 
+FEW_EXCERPTS = 50  # below this many excerpts per class the ceiling's accuracy says little (as in tsm evaluate)
+
+
 def format_evaluation(summary: dict) -> str:
     """The figures of `evaluate_autoencoder` as text tables."""
     timing, ceiling = summary["timing"], summary["ceiling"]
@@ -66,10 +69,12 @@ def format_evaluation(summary: dict) -> str:
                                     ("damper_presses_per_s", "damper presses per second", "relative_difference", "rel"),
                                     ("longest_note_s", "longest note (s)", "relative_difference", "rel")):
         row = timing[name]
-        change = f"{row[diff]:+.1%}" if unit == "rel" else f"±{row[diff]:.3f}"
+        change = "—" if not np.isfinite(row[diff]) else f"{row[diff]:+.1%}" if unit == "rel" else f"±{row[diff]:.3f}"
         lines.append(f"  {label:<32}{row['original']:>8.3f} → {row['decoded']:<8.3f} {change}")
     lines += ["", f"ceiling: classifier accuracy, decoded real sequences vs the originals: {ceiling['accuracy']:.3f} "
-                  f"({ceiling['n_per_class']} excerpts each; 0.5 = cannot tell)", "",
+                  f"({ceiling['n_per_class']} excerpts each; 0.5 = cannot tell)"
+              + (f"; too few excerpts for a verdict (below {FEW_EXCERPTS}: a larger split, or more of its tracks)"
+                 if ceiling["n_per_class"] < FEW_EXCERPTS else ""), "",
               f"smoothness (first {SMOOTHNESS_SECONDS:g} s of each track)",
               f"  {'decode of':<14}{'note F1 vs clean':>18}{'notes > 4 s':>14}{'keys clipped':>14}{'values clipped':>16}"]
     for row, f in summary["smoothness"].items():
@@ -108,7 +113,8 @@ def timing_figures(reference: list[Events], decoded: list[Events], seconds: floa
                        "mean_abs_difference": float(np.abs(ref["soft_fraction"] - dec["soft_fraction"]).mean())},
         "damper_presses_per_s": {"original": float(ref_presses.sum() / ref_table.length_s.sum()),
                                  "decoded": float(dec_presses.sum() / dec_table.length_s.sum()),
-                                 "relative_difference": float(dec_presses.sum() / max(ref_presses.sum(), 1.0) - 1)},
+                                 "relative_difference": float(dec_presses.sum() / ref_presses.sum() - 1)
+                                 if ref_presses.sum() > 0 else float("nan")},  # none to compare with
         "longest_note_s": {"original": _mean(longest_ref[both]), "decoded": _mean(longest_dec[both]),
                            "relative_difference": _mean(longest_dec[both]) / max(_mean(longest_ref[both]), 1e-9) - 1
                            if both.any() else float("nan")},

@@ -10,16 +10,15 @@ from ..midi import Events
 def rendered_paths(midi_path: str | Path, *, png: bool = False, wav: bool = False,
                    png_path: str | Path | None = None) -> list[Path]:
     """Where `render_outputs` writes for these arguments: the roll (midi_path.with_suffix('.png'), or `png_path`)
-    and the WAV beside the MIDI file."""
-    midi_path = Path(midi_path)
-    roll = Path(png_path) if png_path is not None else midi_path.with_suffix(".png")
-    return ([roll] if png else []) + ([midi_path.with_suffix(".wav")] if wav else [])
+    and the WAV beside it, of the same name."""
+    roll = Path(png_path) if png_path is not None else Path(midi_path).with_suffix(".png")
+    return ([roll] if png else []) + ([roll.with_suffix(".wav")] if wav else [])
 
 
 def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, wav: bool = False,
                    original: Events | None = None, soundfont: str | Path | None = None,
                    png_path: str | Path | None = None, continuation_s: float | None = None) -> list[Path]:
-    """Write midi_path.with_suffix('.png') (or `png_path`) and/or '.wav'; return the paths written. The roll
+    """Write midi_path.with_suffix('.png') (or `png_path`) and/or the '.wav' beside it; return the paths written. The roll
     marks `continuation_s`, where the continuation of a prompt starts.
 
     When audio is unavailable (no FluidSynth or soundfont) a warning with the install hint is logged
@@ -39,7 +38,7 @@ def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, 
         from .audio import AudioUnavailable, render_wav, warn_unavailable
 
         try:
-            written.append(render_wav(midi_path, *rendered_paths(midi_path, wav=True), soundfont))
+            written.append(render_wav(midi_path, *rendered_paths(midi_path, wav=True, png_path=png_path), soundfont))
         except AudioUnavailable as e:
             warn_unavailable("no WAV files", e)
     return written

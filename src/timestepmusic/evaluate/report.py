@@ -92,7 +92,7 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
         except ValueError as e:
             reason = str(e).removeprefix(f"{path}: ")
             bad.append({"file": str(path), "reason": reason})
-            log.warning("skipped %s: %s", path, reason)
+            log.info("skipped %s: %s", path, reason)  # the report lists every bad file, and the CLI prints it once
     if not performances:
         raise ValueError(f"{folder}: none of the {len(files)} MIDI files is usable "
                          f"({'; '.join(b['file'] + ': ' + b['reason'] for b in bad)})")

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..batches import ChunkGatherer, batch_generator, epoch_order
 from ..checkpoint import read_meta, restore_training, start_run_folder, write_checkpoint
-from ..checks import check_corpus_matches
+from ..checks import check_corpus_matches, check_resumed_corpus
 from ..config import Config
 from ..corpus import Corpus
 from ..devices import pick_device
@@ -53,6 +53,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
         if meta.get("kind") != "autoencoder":
             raise ValueError(f"{folder}: not an autoencoder run")
         check_corpus_matches(meta, corpus, f"run {out}")
+        check_resumed_corpus(meta, corpus, out)
         config = Config.from_dict(meta["config"])
         start_epoch, start_batch, step, best = meta["epoch"], meta["batch"], meta["step"], meta["best_val_loss"]
         running = meta.get("train_loss")  # the moving average goes on where it stopped

@@ -27,7 +27,7 @@ from ..checkpoint import (
     start_run_folder,
     write_checkpoint,
 )
-from ..checks import check_corpus_matches
+from ..checks import check_corpus_matches, check_resumed_corpus
 from ..config import Config
 from ..corpus import Corpus
 from ..devices import pick_device
@@ -64,6 +64,8 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     out = Path(out)
     corpus = Corpus.open(corpus_path)
     meta = read_run(out) if resume else None
+    if meta is not None:
+        check_resumed_corpus(meta, corpus, out)
     source = warm_start_source(init_from, arch) if init_from is not None and meta is None else None
     arch = meta["arch"] if meta else arch or (source["meta"].get("arch", "conv") if source else "conv")
     if source is not None:

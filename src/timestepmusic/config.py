@@ -31,7 +31,8 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
                      "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path", "register_guard",
-                     "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean", "join_bias")
+                     "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean", "join_bias",
+                     "restrike_guard")
 
 
 def style_path_names(text: str) -> list[str]:
@@ -568,6 +569,11 @@ class AutoregressiveConfig:
     is drawn at e^this times the odds of the others (sequence/steps.py; exact, by rejection, as ar.cluster_guard: how
     often a note starts an onset keeps the network's odds). 0: the network's odds; larger: more steps where a line
     moves. Needs no training: any events model takes it."""
+    restrike_guard: float = 0.0
+    """Events arm, sampling only: a note drawn on a key whose note before is still sounding at its start (as drawn:
+    writing the file would cut that one short) is kept at e^−this of its odds, else drawn again among the notes
+    whose key is free at their start (sequence/sounding.py; exact, by rejection, as ar.cluster_guard). 0: the
+    network's odds; larger: fewer notes cut short. Needs no training: any events model takes it."""
     join_bias: float = 0.0
     """Events arm with ar.onsets, sampling only: added to the log-odds of the next event joining the latest onset
     rather than starting a new one (where both may follow; ending the chunk keeps its odds at each choice): above 0
@@ -635,12 +641,13 @@ class AutoregressiveConfig:
         _check(0 <= self.register_min_p < 1, "ar.register_min_p", f"must be in [0, 1), got {self.register_min_p}")
         _check(self.register_window_s > 0, "ar.register_window_s", f"must be > 0, got {self.register_window_s}")
         # (not value < 0: NaN is caught below, as not finite)
-        for key in ("beat_echo", "cluster_guard", "end_rise", "register_guard", "register_margin", "step_lean"):
+        for key in ("beat_echo", "cluster_guard", "end_rise", "register_guard", "register_margin", "step_lean",
+                    "restrike_guard"):
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         for key in ("end_bias", "end_rise", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias", "beat_echo",
                     "cluster_guard", "register_guard", "register_margin", "register_window_s", "damper_bias",
-                    "step_lean", "join_bias"):
+                    "step_lean", "join_bias", "restrike_guard"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

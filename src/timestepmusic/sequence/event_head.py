@@ -47,6 +47,12 @@ DURATION_BINS, SHORTEST_S, LONGEST_S = 96, 0.005, 32.0
 INTENSITIES = 128  # class = MIDI velocity or pedal depth, 1–127 (0 unused)
 
 
+def duration_middle_s(duration: torch.Tensor) -> torch.Tensor:
+    """Duration bins [...] → the seconds of their middles on the bins' log scale [...] (float64), as
+    `EventBins.to_sets` places them."""
+    return SHORTEST_S * (LONGEST_S / SHORTEST_S) ** (duration.double() / (DURATION_BINS - 1))
+
+
 @dataclass(frozen=True)
 class EventBins:
     """Seconds ⇄ bins for one chunk length."""

@@ -36,7 +36,7 @@ from ..batches import SetBatch
 from ..midi import NUM_IDS, NUM_KEYS
 from .carry import Carry
 from .clusters import join_bins, near_keys, onset_keys
-from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead
+from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead, duration_middle_s
 from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
 from .pulse import BeatEcho, latest, onsets_among
 from .register_guard import register_lean
@@ -87,7 +87,7 @@ class EventSampler:
                register: tuple[torch.Tensor, torch.Tensor] | None = None, register_guard: float = 0.0,
                register_margin: float = 0.0, register_min_p: float = 0.0, damper_bias: float = 0.0,
                heard_register: torch.Tensor | None = None, step_lean: float = 0.0,
-               join_bias: float = 0.0) -> SetBatch:
+               join_bias: float = 0.0, sounding: torch.Tensor | None = None, restrike_guard: float = 0.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
@@ -123,7 +123,10 @@ class EventSampler:
         by rejection, as the cluster guard: how often a note starts an onset keeps the network's odds). `join_bias`:
         with ar.onsets, added to the log-odds of the next event joining the latest onset rather than starting a new
         one; the chunk's end keeps its odds at each choice (guided: the lean applied to the mixed logits; ar.join_bias,
-        lean_to_join)."""
+        lean_to_join). `sounding` [R, 88]: seconds from the chunk's start until each key's note before is over (−inf:
+        none; sounding.DrawnSounding's), the chunk's notes added as drawn; with `restrike_guard` G > 0 a note drawn on a
+        key still sounding at its start is kept at e^−G of its odds, else drawn again among the notes whose key is
+        free at their start (ar.restrike_guard, sounding.py; exact, by rejection, as the cluster guard)."""
         head, through = self.head, self.through
         if join_bias != 0.0 and not head.onsets:
             raise ValueError(f"ar.join_bias {join_bias}: this model has no choice of joining the onset (ar.onsets)")
@@ -139,6 +142,7 @@ class EventSampler:
             onsets = None if onsets is None else (twice(onsets[0]), twice(onsets[1]))  # [2R, M], [2R]
             register = None if register is None else (twice(register[0]), twice(register[1]))  # [2R] each
             heard_register = twice(heard_register)  # [2R, V]
+            sounding = twice(sounding)  # [2R, 88]
         r = features.shape[0]
 
         def pick(logits: torch.Tensor, noise: torch.Tensor, g: float | torch.Tensor = guidance,
@@ -166,11 +170,17 @@ class EventSampler:
         if unpressed is not None:
             never = torch.zeros(r, NUM_IDS + 1, dtype=torch.bool, device=device)
             never[:, NUM_KEYS:NUM_IDS] = unpressed
-        clusters, steps = cluster_guard > 0, step_lean > 0
+        clusters, steps, restrikes = cluster_guard > 0, step_lean > 0, restrike_guard > 0
+        if restrikes and sounding is None:
+            raise ValueError("ar.restrike_guard: pass the keys still sounding before the chunk (sounding)")
         guards = clusters or steps  # each one's coin and redraw noise: every event, for every piece, so that no
         # piece's draws depend on whether another's note was drawn again
         redraw_widths = (1, NUM_KEYS, head.bins.starts)
-        widths = self.noise_widths + (redraw_widths if clusters else ()) + (redraw_widths if steps else ())
+        widths = (self.noise_widths + (redraw_widths if clusters else ()) + (redraw_widths if steps else ())
+                  + (redraw_widths if restrikes else ()))
+        if restrikes:
+            sounding = sounding.to(device).double()  # [R, 88], the chunk's notes added as drawn
+            unpenalised = torch.zeros(r, NUM_KEYS, device=device)  # the redraw's region says it all
         if head.voices is not None or head.onsets or guards:  # the notes heard (ar.voices, ar.onsets, the guard)
             heard_s, heard_ids = carry_notes(carry, r, device)  # [R, I] each
             latest_s = latest_heard(heard_s, torch.full((1,), heard_s.shape[1], device=device))[:, 0]  # [R]
@@ -209,12 +219,14 @@ class EventSampler:
         def redraw(rows: torch.Tensor, region: torch.Tensor, penalised: torch.Tensor, strength: float,
                    redraw_noise: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
             """The note of each row `rows` [R'] (guided: its pieces' told rows, then their untold ones) drawn again
-            among those whose start lies in `region` [R, S] (the cluster guard: the bins that join the onset; the
-            step lean: those that start a new one), the keys `penalised` [R, 88] at e^−strength of their odds
-            (clusters.py, steps.py) → key and start [R'] each."""
+            among those whose start lies in `region` [R, S], or for each key [R, 88, S] (the cluster guard: the bins
+            that join the onset; the step lean: those that start a new one; the restrike guard: those where the key
+            is free), the keys `penalised` [R, 88] at e^−strength of their odds (clusters.py, steps.py,
+            sounding.py) → key and start [R'] each."""
             every = self.keys.expand(rows.shape[0], -1)  # [R', 88]
             odds = start_odds(every, rows)  # [R', 88, S]
-            inside = region[rows][:, None, :]  # [R', 1, S]
+            inside = (region[rows] if region.dim() == 3 else region[rows][:, None, :]).expand(-1, NUM_KEYS, -1)
+            # [R', 88, S]
             drawn_odds = odds  # the start odds each key would be drawn at: guided, the halves mixed as pick mixes them
             if guided:
                 told, untold = odds.chunk(2)  # [R'/2, 88, S] each
@@ -225,8 +237,8 @@ class EventSampler:
             pieces_of = rows[: rows.shape[0] // 2] if guided else rows  # [R'/2 or R']: each redrawn piece
             key_noise, start_noise = (noise[pieces_of] for noise in redraw_noise)
             new_key = pick(logits, key_noise)  # [R']
-            new_start = pick(odds[torch.arange(rows.shape[0], device=device), new_key].masked_fill(
-                ~inside[:, 0], -torch.inf), start_noise)  # [R']
+            each = torch.arange(rows.shape[0], device=device)
+            new_start = pick(odds[each, new_key].masked_fill(~inside[each, new_key], -torch.inf), start_noise)  # [R']
             return new_key, new_start
         join_lean = (lambda logits: lean_to_join(logits, join_bias)) if join_bias != 0.0 else None  # ar.join_bias
         ends_biased = stop_bias != 0.0 or empty_bias != 0.0  # the chunk's end: empty_bias before its first event
@@ -241,6 +253,9 @@ class EventSampler:
             end_bias = torch.where(sizes > 0, stop_bias, empty_bias) if ends_biased else None  # [R]
             gumbel = torch.empty(pieces, sum(widths)).exponential_(generator=rng).log_().neg_().to(device)
             noises = gumbel.split(widths, 1)
+            if restrikes:  # a uniform for keeping a note on a sounding key, noise for its redraw
+                (held_coin,), restrike_noise, noises = (noises[-3].neg().exp().neg().exp().unbind(1), noises[-2:],
+                                                        noises[:-3])
             if steps:  # a uniform for keeping a note off the line (exp(−exp(−g)) of a Gumbel g), noise for its redraw
                 (step_coin,), step_noise, noises = noises[-3].neg().exp().neg().exp().unbind(1), noises[-2:], noises[:-3]
             if clusters:  # the same for keeping a near note in a chord
@@ -321,6 +336,17 @@ class EventSampler:
                     if redo.any():
                         rows = torch.nonzero(redo).squeeze(1)  # [R']
                         key[rows], start[rows] = redraw(rows, ~joins, away, step_lean, step_noise)
+            if restrikes and is_note.any():  # a note on a key still sounding at its start …
+                struck_at = self.start_middles_s[start]  # [R]
+                busy = sounding.gather(1, key.clamp(max=NUM_KEYS - 1)[:, None])[:, 0] > struck_at  # [R]
+                restruck = going & is_note & busy  # [R]
+                if restruck.any():  # … is kept at e^−G, else drawn again among the notes free at their start
+                    kept = held_coin < math.exp(-restrike_guard)  # [pieces]
+                    redo = restruck & (kept.repeat(2) if guided else kept).logical_not()  # [R]
+                    if redo.any():
+                        rows = torch.nonzero(redo).squeeze(1)  # [R']
+                        free = self.start_middles_s[None, None, :] >= sounding[:, :, None]  # [R, 88, S]
+                        key[rows], start[rows] = redraw(rows, free, unpenalised, 0.0, restrike_noise)
             duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])
             duration = pick(duration_logits, duration_noise)
@@ -351,6 +377,10 @@ class EventSampler:
                 heard_s, heard_ids = torch.cat([heard_s, struck_s[:, None]], 1), torch.cat([heard_ids, key[:, None]], 1)
             if steps:
                 before = torch.where(going & is_note, key, before)  # [R] (a re-drawn note as drawn again)
+            if restrikes:  # the drawn note sounds until its duration's end
+                ends_s = torch.where(going & is_note, self.start_middles_s[start] + duration_middle_s(duration),
+                                     -torch.inf)  # [R]
+                sounding = sounding.scatter_reduce(1, key.clamp(max=NUM_KEYS - 1)[:, None], ends_s[:, None], "amax")
             sizes += going.long()
             earliest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
             step_input = sum(table[x] for table, x in zip(self.read, event)) + bias  # [R, H]

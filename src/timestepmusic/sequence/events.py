@@ -38,6 +38,7 @@ from .pulse import DrawnOnsets, OnsetGatherer
 from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
+from .sounding import DrawnSounding
 from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, describe_passage
 from .tonal import DrawnPitchClasses, TonalGatherer
 from .transformer_net import LatentTransformer
@@ -129,6 +130,7 @@ class EventAutoregressive(Autoregressive):
         # and for the head's kernels (register_heard.WINDOWS)
         self.register: DrawnRegister | None = None
         self.guard_chunks = 0
+        self.sounding: DrawnSounding | None = None  # with ar.restrike_guard: when each key's latest note ends
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
     def param_groups(self) -> list[dict]:
@@ -261,10 +263,11 @@ class EventAutoregressive(Autoregressive):
                                    damper_bias=self.settings.damper_bias,
                                    step_lean=self.settings.step_lean,
                                    join_bias=self.settings.join_bias,
-                                   heard_register=drawn_heard(self.register) if self.settings.register else None
-                                   )  # [S, N]
+                                   heard_register=drawn_heard(self.register) if self.settings.register else None,
+                                   sounding=self.sounding.before() if self.sounding is not None else None,
+                                   restrike_guard=self.settings.restrike_guard)  # [S, N]
         self.drawn.append(sets)
-        for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register):
+        for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
             if past is not None:
                 past.append(sets)
         return self.encode_sets(sets)
@@ -340,22 +343,24 @@ class EventAutoregressive(Autoregressive):
         kept = max(self.guard_chunks, max(REGISTER_WINDOWS) if self.settings.register else 0)  # chunks
         if kept:
             self.register = DrawnRegister(n, kept, self.device)
+        if self.settings.restrike_guard > 0:
+            self.sounding = DrawnSounding(n, self.chunk_seconds, self.device)
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
             if self.history is not None:
                 self.history.chunks = prompt.shape[0]
-            for heard in (self.pitch_classes, self.drawn_onsets, self.register):
+            for heard in (self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
                 if heard is not None:
                     heard.skip(prompt.shape[0])
         for i in range(0 if prompt_sets is None else prompt_sets.sizes.shape[0]):
             chunk = prompt_sets.take(torch.full((n,), i))  # chunk i for every piece: [S, N]
-            for heard in (self.history, self.pitch_classes, self.drawn_onsets, self.register):
+            for heard in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
                 if heard is not None:
                     heard.append(chunk)
         try:
             return super().sample(n, chunks, seed, prompt)
         finally:
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
-            self.register, self.guard_chunks = None, 0
+            self.register, self.guard_chunks, self.sounding = None, 0, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
             self.path_start, self.path_first, self.walked, self.kept_up = None, None, None, None
 

@@ -3,6 +3,7 @@ traceback, and the batch finishes with the good files (issue 15)."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 import subprocess
 import sys
@@ -242,4 +243,8 @@ def test_prepare_writes_no_corpus_among_a_users_files_and_says_when_it_replaces_
     assert not [r for r in caplog.records if "other settings" in r.getMessage()]
     assert main(["prepare", str(bad_folder / "good.mid"), "--out", str(out), "-q", "--chunk-seconds", "0.5"]) == 0
     said = [r.getMessage() for r in caplog.records if "other settings" in r.getMessage()]
-    assert len(said) == 1 and "chunks.chunk_seconds 0.25 → 0.5" in said[0]
+    assert len(said) == 1 and "chunks.chunk_seconds 0.25 → 0.5" in said[0] and "will not resume" in said[0]
+    manifest = json.loads((out / "corpus.json").read_text())  # a corpus saved with a setting since retired …
+    manifest["config"]["chunks"]["retired_setting"] = 1
+    (out / "corpus.json").write_text(json.dumps(manifest))
+    assert main(["prepare", str(bad_folder / "good.mid"), "--out", str(out), "-q"]) == 0  # … is prepared over

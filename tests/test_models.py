@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from timestepmusic.autoencoder import Autoencoder
 from timestepmusic.batches import ChunkGatherer
+from timestepmusic.checks import check_resumed_corpus
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus, prepare
@@ -319,3 +320,7 @@ def test_a_run_resumes_only_on_the_corpus_it_was_trained_on(tiny_corpus, tiny_ae
     with pytest.raises(ValueError, match=r"other_corpus: run .*gan was trained on another corpus"):
         train_sequence_model(other, None, gan_run, resume=True, progress=False)
     assert json.loads((gan_run / "last" / "config.json").read_text())["step"] == 1  # untouched
+    splits = Config().override({"corpus.validation_fraction": 0.2, "corpus.test_fraction": 0.2})  # tiny_corpus's
+    again = prepare([Path(f"{tiny_corpus.parent / 'midi'}/.")], tmp_path / "again", splits, progress=False).corpus
+    check_resumed_corpus(json.loads((gan_run / "last" / "config.json").read_text()), again, gan_run)  # the same
+    # files from another path, in another folder: the same corpus

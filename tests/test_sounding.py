@@ -16,10 +16,10 @@ from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.sounding import DrawnSounding
 
 
-def sounding_until(rows: int, key: int, seconds: float) -> torch.Tensor:
-    """[rows, 88]: `key` sounds until `seconds` after the chunk's start, no other key."""
+def sounding_until(rows: int, keys: list[int], seconds: float) -> torch.Tensor:
+    """[rows, 88]: `keys` sound until `seconds` after the chunk's start, no other key."""
     until = torch.full((rows, NUM_KEYS), -torch.inf, dtype=torch.float64)
-    until[:, key] = seconds
+    until[:, keys] = seconds
     return until
 
 
@@ -39,7 +39,7 @@ def test_the_end_of_each_keys_latest_note_is_kept_on_the_pieces_clock():
 def test_with_the_guard_no_note_starts_on_a_key_still_sounding():
     head, rows = chord_head(3), 400
     features = torch.randn(rows, 8, generator=torch.Generator().manual_seed(0))
-    until = sounding_until(rows, 42, 0.1)
+    until = sounding_until(rows, [42], 0.1)
 
     def restruck(drawn) -> tuple[int, int]:
         """Notes struck on key 42 before 0.1 s, and notes drawn."""
@@ -73,7 +73,8 @@ def test_a_note_drawn_again_sounds_on_in_the_chunk():
 
 @pytest.mark.parametrize("guidance", [1.0, 6.0])
 def test_the_guard_weighs_the_notes_on_a_sounding_key_exactly(guidance):
-    # key 42 sounds until 0.1 s: a first note on it before then is kept at e^−1.5 of its odds, the rest in proportion
+    # keys 40 and 41 sound until 0.1 s: a first note on them before then is drawn at e^−1.5 of its odds, every other
+    # note more often in proportion (a redraw among the free notes alone would give q·w, here 0.09 against 0.18)
     head, rows = chord_head(4, near_join=True), 20000
     g = torch.Generator().manual_seed(0)
     told, untold = torch.randn(1, 8, generator=g) * 2, torch.randn(1, 8, generator=g) * 2
@@ -81,19 +82,19 @@ def test_the_guard_weighs_the_notes_on_a_sounding_key_exactly(guidance):
 
     def first(strength: float) -> tuple[np.ndarray, np.ndarray, float]:
         drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), guidance=guidance,
-                                          sounding=sounding_until(rows, 42, 0.1), restrike_guard=strength)
+                                          sounding=sounding_until(rows, [40, 41], 0.1), restrike_guard=strength)
         note = (drawn.sizes > 0) & (drawn.ids[:, 0] < NUM_KEYS)
         key, start_s = drawn.ids[note, 0].numpy(), drawn.offset_s[note, 0].numpy()
-        return (key == 42) & (start_s < 0.1), key, float(note.float().mean())
+        return ((key == 40) | (key == 41)) & (start_s < 0.1), key, float(note.float().mean())
     held, key, notes = first(0.0)
     q = held.mean()
-    assert 0.05 < q < 0.9  # both outcomes seen
+    assert 0.2 < q < 0.8  # both outcomes seen
     w = math.exp(-1.5)
     held_g, key_g, notes_g = first(1.5)
     assert abs(notes_g - notes) < 0.015  # a note as often: the kind choice is the network's
-    assert abs(held_g.mean() - q * w / (q * w + 1 - q)) < 0.02
-    for k in (40, 41, 43, 44):  # the other keys' shares among the free notes: as drawn
-        assert abs((key_g[~held_g] == k).mean() - (key[~held] == k).mean()) < 0.03
+    assert abs(held_g.mean() - q * w / (q * w + 1 - q)) < 0.01
+    for k in (42, 43, 44):  # the other keys' shares among the free notes: as drawn
+        assert abs((key_g[~held_g] == k).mean() - (key[~held] == k).mean()) < 0.02
 
 
 def test_the_guard_is_a_checked_sampling_setting():

@@ -21,10 +21,11 @@ def check_corpus_matches(meta: dict, corpus: Corpus, what: str) -> None:
 
 
 def check_resumed_corpus(meta: dict, corpus: Corpus, run: str | Path) -> None:
-    """A resumed run goes on with the corpus it was trained on (the same files, split and settings: the corpus key),
-    so that its batches, validation and best checkpoint keep meaning the same; a run saved before the key was
-    recorded is not checked."""
+    """A resumed run goes on with a corpus that holds what it was trained on (the same files' contents, splits and
+    settings: Corpus.content_key, wherever and from whichever path it was prepared), so that its batches,
+    validation and best checkpoint keep meaning the same; a run saved before the content was recorded is not
+    checked."""
     saved = meta.get("corpus", {})
-    if saved.get("key") not in (None, corpus.manifest["key"]):
+    if saved.get("content") not in (None, corpus.content_key):
         raise ValueError(f"corpus {corpus.root}: run {run} was trained on another corpus ({saved.get('root')}: other "
                          "files, splits or settings); resume it with that one, or start a new run")

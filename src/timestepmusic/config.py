@@ -570,10 +570,10 @@ class AutoregressiveConfig:
     often a note starts an onset keeps the network's odds). 0: the network's odds; larger: more steps where a line
     moves. Needs no training: any events model takes it."""
     restrike_guard: float = 0.0
-    """Events arm, sampling only: a note drawn on a key whose note before is still sounding at its start (as drawn:
-    writing the file would cut that one short) is kept at e^−this of its odds, else drawn again among the notes
-    whose key is free at their start (sequence/sounding.py; exact, by rejection, as ar.cluster_guard). 0: the
-    network's odds; larger: fewer notes cut short. Needs no training: any events model takes it."""
+    """Events arm, sampling only: every note on a key whose note before is still sounding at its start (as drawn:
+    writing the file would cut that one short) is drawn at e^−this of its odds, the other notes more often in
+    proportion (sequence/sounding.py; exact, by rejection, as ar.cluster_guard). 0: the network's odds; larger:
+    fewer notes cut short. Needs no training: any events model takes it."""
     join_bias: float = 0.0
     """Events arm with ar.onsets, sampling only: added to the log-odds of the next event joining the latest onset
     rather than starting a new one (where both may follow; ending the chunk keeps its odds at each choice): above 0

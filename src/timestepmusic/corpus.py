@@ -136,7 +136,6 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
         log.info("skipped %s: %s", problem.path, problem.reason)
     limits = [config.events.pedal_bins, config.events.max_seconds, config.events.max_events_per_second]
 
-    warn_of_new_settings(out, previous, config)
     known = {t["path"]: t for t in previous.get("tracks", [])} | {s["file"]: s for s in previous.get("stat_cache", [])}
     jobs, stats, bad_stat = [], {}, []
     for perf in performances:
@@ -202,6 +201,7 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
     from_cache = sum(1 for r in results if r.get("cached"))
     key = _settings_key(config, sorted((r["path"], r["sha1"], by_path[r["path"]].split) for r in good))
     _write_corpus(out, key, config, good, by_path, stats, skipped, bad_stat)
+    warn_of_new_settings(out, previous, config)
     corpus = Corpus.open(out)
     warn_of_empty_splits(corpus, config)
     return PrepareReport(corpus, False, len(results) - from_cache, from_cache, skipped, time.perf_counter() - started)
@@ -221,15 +221,15 @@ def refuse_foreign_folder(out: Path, previous: dict) -> None:
 def warn_of_new_settings(out: Path, previous: dict, config: Config) -> None:
     """Preparing over a corpus made with other settings replaces it: said, with what changed (the runs trained on
     the old one will not resume on the new one)."""
-    if not previous.get("config"):
+    old, new = previous.get("config") or {}, config.to_dict()  # as saved: an old corpus's settings may be retired ones
+    if not old:
         return
-    old = Config.from_dict(previous["config"])
-    changed = [f"{section}.{name} {getattr(getattr(old, section), name)} → {value}"
-               for section in ("events", "chunks", "corpus") for name, value in vars(getattr(config, section)).items()
-               if name != "workers" and getattr(getattr(old, section), name) != value]
+    changed = [f"{section}.{name} {old.get(section, {}).get(name)} → {value}"
+               for section in ("events", "chunks", "corpus") for name, value in new[section].items()
+               if name != "workers" and old.get(section, {}).get(name) != value]
     if changed:
-        log.warning("%s held a corpus prepared with other settings (%s); it is replaced by this one", out,
-                    ", ".join(changed))
+        log.warning("%s held a corpus prepared with other settings (%s); it is replaced by this one, and runs trained "
+                    "on the old one will not resume on it", out, ", ".join(changed))
 
 
 EMPTY_SPLIT_MEANS = {"validation": "training validates on its training chunks",
@@ -349,6 +349,15 @@ class Corpus:
             raise ValueError(f"{data_dir}: corpus arrays damaged (their lengths do not agree with each other or "
                              f"with corpus.json); run the same `tsm prepare` again to rebuild it")
         return cls(root, manifest, arrays)
+
+    @property
+    def content_key(self) -> str:
+        """What the corpus holds, whatever folder or path it was prepared from: its tracks' contents (sha1) and
+        splits, and the settings that shaped it (a run resumes only on the same: checks.check_resumed_corpus)."""
+        held = sorted((t["sha1"], t["split"]) for t in self.tracks)
+        settings = {k: v for k, v in self.manifest["config"].items() if k in ("events", "chunks", "corpus")}
+        settings["corpus"] = {k: v for k, v in settings.get("corpus", {}).items() if k != "workers"}
+        return hashlib.sha1(json.dumps([held, settings], sort_keys=True).encode()).hexdigest()[:16]
 
     @property
     def num_tracks(self) -> int:

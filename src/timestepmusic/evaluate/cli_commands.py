@@ -81,18 +81,23 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from .render import render_outputs, rendered_paths
 
     check_audio_flags(args)
-    many = len(args.input) > 1
-    folder = args.output is not None and (Path(args.output).is_dir() or args.output.endswith(("/", "\\")))
-    if args.output is not None and not folder:
+    inputs: list[str] = []  # a file named twice (or by two paths) is drawn once
+    for path in args.input:
+        if Path(path).resolve() not in {Path(p).resolve() for p in inputs}:
+            inputs.append(path)
+    many, output = len(inputs) > 1, args.output or None  # (-o "": beside each MIDI file, as without -o)
+    folder = output is not None and (Path(output).is_dir() or output.endswith("/"))
+    if output is not None and not folder:
         if many:
-            raise ValueError(f"-o {args.output}: several MIDI files draw several rolls; give a folder for them")
-        if Path(args.output).suffix.lower() != ".png":
-            raise ValueError(f"-o {args.output}: a piano roll is written as PNG; give a name ending in .png or a "
+            raise ValueError(f"-o {output}: several MIDI files draw several rolls; give a folder for them (ending "
+                             "in /: made if missing)")
+        if Path(output).suffix.lower() != ".png":
+            raise ValueError(f"-o {output}: a piano roll is written as PNG; give a name ending in .png or a "
                              "folder (ending in /)")
     targets = {}  # each MIDI file → its roll
-    for midi in args.input:
+    for midi in inputs:
         roll = Path(midi).with_suffix(".png").name
-        targets[midi] = (Path(args.output) / roll if folder else Path(args.output) if args.output
+        targets[midi] = (Path(output) / roll if folder else Path(output) if output
                          else Path(midi).with_suffix(".png"))
     rolls = list(targets.values())
     if len(set(rolls)) < len(rolls):

@@ -28,6 +28,8 @@ from .fidelity import Fidelity, format_fidelity, reconstruct_track
 NOISE_LEVELS = (0.1, 0.3, 1.0)
 HELD_S = 4.0
 
+FEW_EXCERPTS = 50  # below this many excerpts per class the ceiling's accuracy says little (as in tsm evaluate)
+
 
 SMOOTHNESS_SECONDS = 60.0  # of each track, for the noise and midpoint decodes
 
@@ -54,9 +56,6 @@ def evaluate_autoencoder(ae: Autoencoder, corpus: Corpus, split: str = "test", *
     return fidelity.summary() | {
         "split": split, "tracks": int(tracks.size), "timing": timing_figures(references, decoded),
         "ceiling": ceiling_figures(references, decoded, seed=seed), "smoothness": smoothness_figures(ae, latents, seed)}
-
-
-FEW_EXCERPTS = 50  # below this many excerpts per class the ceiling's accuracy says little (as in tsm evaluate)
 
 
 def format_evaluation(summary: dict) -> str:

@@ -2,8 +2,9 @@
 
 The head's density, exactly: the same GRU step and the same four choices (five with ar.onsets: join, onset or
 end first), each drawn by the Gumbel-max rule (a -inf logit is never drawn), at the model's own odds unless a
-sampling setting tempers the key or the start, leans the start toward the beat heard, biases the chunk's end or
-re-voices a second inside a chord (EventSampler.sample). What makes
+sampling setting tempers the key or the start, leans the start toward the beat heard, biases the chunk's end,
+re-voices a second inside a chord, leans a new onset toward a step from the note before or keeps a note off a key
+still sounding (EventSampler.sample). What makes
 it fast is that sampling runs one event at a time for few rows (one piece: one row), where each tensor operation
 costs more to launch than to compute, so it does fewer of them:
 - each choice's head starts with a linear layer of (GRU state + the embeddings of the choices made before it in
@@ -124,9 +125,10 @@ class EventSampler:
         with ar.onsets, added to the log-odds of the next event joining the latest onset rather than starting a new
         one; the chunk's end keeps its odds at each choice (guided: the lean applied to the mixed logits; ar.join_bias,
         lean_to_join). `sounding` [R, 88]: seconds from the chunk's start until each key's note before is over (−inf:
-        none; sounding.DrawnSounding's), the chunk's notes added as drawn; with `restrike_guard` G > 0 a note drawn on a
-        key still sounding at its start is kept at e^−G of its odds, else drawn again among the notes whose key is
-        free at their start (ar.restrike_guard, sounding.py; exact, by rejection, as the cluster guard)."""
+        none; sounding.DrawnSounding's), the chunk's notes added as drawn; with `restrike_guard` G > 0 every note on a key
+        still sounding at its start is drawn at e^−G of its odds, the other notes more often in proportion
+        (ar.restrike_guard, sounding.py; exact, by rejection, as the cluster guard: kept at e^−G, else drawn again
+        with those odds)."""
         head, through = self.head, self.through
         if join_bias != 0.0 and not head.onsets:
             raise ValueError(f"ar.join_bias {join_bias}: this model has no choice of joining the onset (ar.onsets)")
@@ -180,7 +182,8 @@ class EventSampler:
                   + (redraw_widths if restrikes else ()))
         if restrikes:
             sounding = sounding.to(device).double()  # [R, 88], the chunk's notes added as drawn
-            unpenalised = torch.zeros(r, NUM_KEYS, device=device)  # the redraw's region says it all
+            unpenalised = torch.zeros(r, NUM_KEYS, device=device)  # (the notes are penalised by key and start)
+            every_bin = torch.ones(r, head.bins.starts, dtype=torch.bool, device=device)  # (the order's mask: start_odds)
         if head.voices is not None or head.onsets or guards:  # the notes heard (ar.voices, ar.onsets, the guard)
             heard_s, heard_ids = carry_notes(carry, r, device)  # [R, I] each
             latest_s = latest_heard(heard_s, torch.full((1,), heard_s.shape[1], device=device))[:, 0]  # [R]
@@ -217,28 +220,34 @@ class EventSampler:
             return logits
 
         def redraw(rows: torch.Tensor, region: torch.Tensor, penalised: torch.Tensor, strength: float,
-                   redraw_noise: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+                   redraw_noise: tuple[torch.Tensor, torch.Tensor],
+                   busy: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
             """The note of each row `rows` [R'] (guided: its pieces' told rows, then their untold ones) drawn again
-            among those whose start lies in `region` [R, S], or for each key [R, 88, S] (the cluster guard: the bins
-            that join the onset; the step lean: those that start a new one; the restrike guard: those where the key
-            is free), the keys `penalised` [R, 88] at e^−strength of their odds (clusters.py, steps.py,
-            sounding.py) → key and start [R'] each."""
+            among those whose start lies in `region` [R, S] (the cluster guard: the bins that join the onset; the
+            step lean: those that start a new one; the restrike guard: every bin), the keys `penalised` [R, 88] at
+            e^−strength of their odds (clusters.py, steps.py), or the notes `busy` [R, 88, S] (a key at a start:
+            the restrike guard, sounding.py) → key and start [R'] each."""
             every = self.keys.expand(rows.shape[0], -1)  # [R', 88]
             odds = start_odds(every, rows)  # [R', 88, S]
-            inside = (region[rows] if region.dim() == 3 else region[rows][:, None, :]).expand(-1, NUM_KEYS, -1)
-            # [R', 88, S]
+            inside = region[rows][:, None, :]  # [R', 1, S]
             drawn_odds = odds  # the start odds each key would be drawn at: guided, the halves mixed as pick mixes them
             if guided:
                 told, untold = odds.chunk(2)  # [R'/2, 88, S] each
                 drawn_odds = torch.where(told == -torch.inf, told, untold + guidance * (told - untold)).repeat(2, 1, 1)
-            log_p_inside = torch.log_softmax(drawn_odds, dim=-1).masked_fill(~inside, -torch.inf).logsumexp(-1)
+            log_p = torch.log_softmax(drawn_odds, dim=-1)  # [R', 88, S]: each key's starts
+            penalty = None if busy is None else strength * busy[rows]  # [R', 88, S]: each note on a sounding key
+            if penalty is not None:
+                log_p = log_p - penalty
+            log_p_inside = log_p.masked_fill(~inside, -torch.inf).logsumexp(-1)
             # [R', 88], the same in both halves: pick's mixing of the key then adds it once, as it should
             logits = note_logits[rows] + log_p_inside - strength * penalised[rows]  # [R', 88]
             pieces_of = rows[: rows.shape[0] // 2] if guided else rows  # [R'/2 or R']: each redrawn piece
             key_noise, start_noise = (noise[pieces_of] for noise in redraw_noise)
             new_key = pick(logits, key_noise)  # [R']
             each = torch.arange(rows.shape[0], device=device)
-            new_start = pick(odds[each, new_key].masked_fill(~inside[each, new_key], -torch.inf), start_noise)  # [R']
+            start_logits = odds[each, new_key] if penalty is None else odds[each, new_key] - penalty[each, new_key]
+            # (both halves alike: pick's mixing of them keeps the penalty as it is)
+            new_start = pick(start_logits.masked_fill(~inside[:, 0], -torch.inf), start_noise)  # [R']
             return new_key, new_start
         join_lean = (lambda logits: lean_to_join(logits, join_bias)) if join_bias != 0.0 else None  # ar.join_bias
         ends_biased = stop_bias != 0.0 or empty_bias != 0.0  # the chunk's end: empty_bias before its first event
@@ -340,13 +349,14 @@ class EventSampler:
                 struck_at = self.start_middles_s[start]  # [R]
                 busy = sounding.gather(1, key.clamp(max=NUM_KEYS - 1)[:, None])[:, 0] > struck_at  # [R]
                 restruck = going & is_note & busy  # [R]
-                if restruck.any():  # … is kept at e^−G, else drawn again among the notes free at their start
+                if restruck.any():  # … is kept at e^−G, else drawn again, each note on a sounding key at e^−G
                     kept = held_coin < math.exp(-restrike_guard)  # [pieces]
                     redo = restruck & (kept.repeat(2) if guided else kept).logical_not()  # [R]
                     if redo.any():
                         rows = torch.nonzero(redo).squeeze(1)  # [R']
-                        free = self.start_middles_s[None, None, :] >= sounding[:, :, None]  # [R, 88, S]
-                        key[rows], start[rows] = redraw(rows, free, unpenalised, 0.0, restrike_noise)
+                        busy = self.start_middles_s[None, None, :] < sounding[:, :, None]  # [R, 88, S]
+                        key[rows], start[rows] = redraw(rows, every_bin, unpenalised, restrike_guard, restrike_noise,
+                                                        busy)
             duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])
             duration = pick(duration_logits, duration_noise)

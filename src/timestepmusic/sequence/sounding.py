@@ -7,10 +7,12 @@ so it strikes held keys again: 3.6 % of the default's notes were drawn on a key 
 file ends such a note at the new one (MIDI's reading), a long one most often (those notes lost 43 % of their drawn
 length). Over a piece the notes come out shorter than drawn, the long ones most (99th percentile 1.67 s drawn,
 1.47 s written, 1.88 s real), and fewer sound at once.
-How: the end of each key's latest note is kept (a prompt's notes, then each drawn one); where a drawn note's key
-is still sounding at its start, the note is kept at e^−G of its odds, else drawn again among the notes whose key is
-free at their start (event_sampler.EventSampler.sample; exact, by rejection, as the cluster guard). The ends are
-those of the drawn durations' bin middles.
+How: the end of each key's latest note is kept (a prompt's notes, then each drawn one), and every note on a key
+still sounding at its start is drawn at e^−G of its odds, the others more often in proportion: where a drawn
+note's key is sounding it is kept with chance e^−G, else drawn again with those odds (event_sampler.EventSampler.
+sample; exact, by rejection, as the cluster guard). Within a chunk
+the ends are those of the drawn durations' bin middles, across chunks those written (so with ar.in_bins a note may
+still be cut short by up to half a duration bin).
 Shapes: S pieces, N events per chunk; 88 keys.
 """
 from __future__ import annotations

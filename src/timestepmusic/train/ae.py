@@ -102,7 +102,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
             "kind": "autoencoder", "config": config.to_dict(), "encoding": encoding.to_dict(),
             "model": model.sizes_of(), "epoch": epoch, "batch": batch, "step": step, "best_val_loss": best,
             "train_loss": running,
-            "corpus": {"root": str(corpus.root), "key": corpus.manifest["key"]},
+            "corpus": {"root": str(corpus.root), "key": corpus.manifest["key"], "content": corpus.content_key},
             "trained": {"steps": step, "device": str(device), "world_size": ranks.world} | (extra or {})},
             {"pisa": model}, {"pisa": optimizer})
 

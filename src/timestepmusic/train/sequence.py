@@ -157,7 +157,8 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
         write_checkpoint(out, name, {
             "kind": "gan", "arch": arch, "config": config.to_dict(), "normaliser": normaliser.to_dict(),
             "step": step, best_key: best, "autoencoder": {"weights_sha256": base_sha} | tuned,
-            "corpus": {"root": str(corpus.root), "key": corpus.manifest["key"], "tracks": corpus.num_tracks,
+            "corpus": {"root": str(corpus.root), "key": corpus.manifest["key"], "content": corpus.content_key,
+                       "tracks": corpus.num_tracks,
                        "hours": sum(t["duration_s"] for t in corpus.tracks) / 3600},
             **({"initialised_from": initialised_from} if initialised_from else {}),
             "trained": {"steps": step, "seconds": trained_seconds + budget.seconds(), "device": str(device),

@@ -4,7 +4,8 @@ load, and the whole `tsm generate` process beside the cost of importing torch.
   sample     GANModel.sample(1, 16, seed): median (and 90th percentile) of `--samples` calls after
              `--warmup` calls, each with a new seed; split into generator, PISA decoder, vector →
              event decoding and sets → events (the parts are re-run here and checked to give the
-             same events as sample)
+             same events as sample); and sample_latents under torch.inference_mode (as it runs) beside
+             torch.no_grad (the baseline: how it ran before the thirty-sixth session), interleaved
   load       GANModel.load(RUN) in the warm process (median of 5), and writing the MIDI file
   process    `tsm generate -n 1 -o TMP --model RUN` as a fresh process, `--runs` times (median);
              beside `python -c "import torch"` (the floor: every path to generate imports torch)
@@ -161,6 +162,16 @@ def main() -> None:
             for k, v in spent.items():
                 parts.setdefault(k, []).append(v)
         same = len(mine) == len(events) and bool(np.array_equal(mine.ids, events.ids))
+        modes = {"inference mode (ours)": torch.inference_mode, "no_grad (baseline: before the 36th session)":
+                 torch.no_grad}  # sample_latents itself, undecorated, under each; interleaved
+        undecorated = GANModel.sample_latents.__wrapped__
+        mode_s: dict[str, list[float]] = {name: [] for name in modes}
+        for i in range(args.samples):
+            for name, mode in modes.items():
+                with mode():
+                    t0 = time.perf_counter()
+                    undecorated(gan, 1, SECONDS, 2000 + i, **asked)
+                    mode_s[name].append(time.perf_counter() - t0)
         write_s, _ = timed(lambda i: write_events(events, tmp / "write" / f"{i}.mid"), 5)
 
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -211,6 +222,9 @@ def main() -> None:
     lines += table(["part", "ms", "share"], [[k, f"{1e3 * statistics.median(v):.2f}",
                                               f"{100 * statistics.median(v) / total_parts:.0f} %"]
                                              for k, v in parts.items()] + [["sum", f"{1e3 * total_parts:.2f}", ""]])
+    lines += ["", f"GANModel.sample_latents(1, {SECONDS:g}, seed) under each autograd mode (median of {args.samples} "
+              "calls each, interleaved, the same seeds):", ""]
+    lines += table(["mode", "ms"], [[name, f"{1e3 * statistics.median(v):.2f}"] for name, v in mode_s.items()])
     lines += ["", f"the parts give the same events as GANModel.sample: {'yes' if same else 'NO'}",
               "child process runs (s): " + "; ".join(f"{k}: {', '.join(f'{x:.2f}' for x in v)}"
                                                      for k, v in process_s.items()),

@@ -4,8 +4,9 @@ load, and the whole `tsm generate` process beside the cost of importing torch.
   sample     GANModel.sample(1, 16, seed): median (and 90th percentile) of `--samples` calls after
              `--warmup` calls, each with a new seed; split into generator, PISA decoder, vector →
              event decoding and sets → events (the parts are re-run here and checked to give the
-             same events as sample); and sample_latents under torch.inference_mode (as it runs) beside
-             torch.no_grad (the baseline: how it ran before the thirty-sixth session), interleaved
+             same events as sample); and sample_latents under torch.inference_mode with oneDNN off (as it
+             runs) beside oneDNN on and beside torch.no_grad with oneDNN on (the baseline: how it ran
+             before the thirty-sixth session), interleaved
   load       GANModel.load(RUN) in the warm process (median of 5), and writing the MIDI file
   process    `tsm generate -n 1 -o TMP --model RUN` as a fresh process, `--runs` times (median);
              beside `python -c "import torch"` (the floor: every path to generate imports torch)
@@ -21,6 +22,7 @@ processes. Targets (from the issue): sample ≤ 20 ms, whole process ≤ 3 s.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -95,6 +97,18 @@ def sample_parts(gan, seed: int, **asked) -> tuple[dict[str, float], object]:
                      "sets → events (sort)"), (t1 - t0, t2 - t1, t3 - t2, t4 - t3))), events
 
 
+@contextlib.contextmanager
+def onednn(enabled: bool, mode):
+    """torch's oneDNN CPU kernels on or off, inside an autograd mode (a context manager)."""
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = enabled
+    try:
+        with mode:
+            yield
+    finally:
+        torch.backends.mkldnn.enabled = before
+
+
 def run_process(cmd: list[str], env: dict) -> float:
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -162,9 +176,10 @@ def main() -> None:
             for k, v in spent.items():
                 parts.setdefault(k, []).append(v)
         same = len(mine) == len(events) and bool(np.array_equal(mine.ids, events.ids))
-        modes = {"inference mode (ours)": torch.inference_mode, "no_grad (baseline: before the 36th session)":
-                 torch.no_grad}  # sample_latents itself, undecorated, under each; interleaved
-        undecorated = GANModel.sample_latents.__wrapped__
+        modes = {"inference mode, oneDNN off (ours)": lambda: onednn(False, torch.inference_mode()),
+                 "inference mode, oneDNN on": lambda: onednn(True, torch.inference_mode()),
+                 "no_grad, oneDNN on (baseline: before the 36th session)": lambda: onednn(True, torch.no_grad())}
+        undecorated = GANModel.sample_latents.__wrapped__.__wrapped__  # sample_latents itself, under each mode
         mode_s: dict[str, list[float]] = {name: [] for name in modes}
         for i in range(args.samples):
             for name, mode in modes.items():
@@ -222,8 +237,8 @@ def main() -> None:
     lines += table(["part", "ms", "share"], [[k, f"{1e3 * statistics.median(v):.2f}",
                                               f"{100 * statistics.median(v) / total_parts:.0f} %"]
                                              for k, v in parts.items()] + [["sum", f"{1e3 * total_parts:.2f}", ""]])
-    lines += ["", f"GANModel.sample_latents(1, {SECONDS:g}, seed) under each autograd mode (median of {args.samples} "
-              "calls each, interleaved, the same seeds):", ""]
+    lines += ["", f"GANModel.sample_latents(1, {SECONDS:g}, seed) under each mode, autograd bookkeeping and oneDNN "
+              f"kernels (median of {args.samples} calls each, interleaved, the same seeds):", ""]
     lines += table(["mode", "ms"], [[name, f"{1e3 * statistics.median(v):.2f}"] for name, v in mode_s.items()])
     lines += ["", f"the parts give the same events as GANModel.sample: {'yes' if same else 'NO'}",
               "child process runs (s): " + "; ".join(f"{k}: {', '.join(f'{x:.2f}' for x in v)}"

@@ -324,3 +324,20 @@ def test_a_run_resumes_only_on_the_corpus_it_was_trained_on(tiny_corpus, tiny_ae
     again = prepare([Path(f"{tiny_corpus.parent / 'midi'}/.")], tmp_path / "again", splits, progress=False).corpus
     check_resumed_corpus(json.loads((gan_run / "last" / "config.json").read_text()), again, gan_run)  # the same
     # files from another path, in another folder: the same corpus
+
+
+def test_sampling_turns_onednn_off_only_while_it_runs():
+    from timestepmusic.devices import without_onednn
+
+    seen = []
+
+    @without_onednn
+    def sample(fail: bool) -> None:
+        seen.append(torch.backends.mkldnn.enabled)
+        if fail:
+            raise ValueError("bad request")
+    before = torch.backends.mkldnn.enabled
+    sample(False)
+    with pytest.raises(ValueError, match="bad request"):
+        sample(True)
+    assert seen == [False, False] and torch.backends.mkldnn.enabled == before

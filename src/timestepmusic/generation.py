@@ -24,7 +24,7 @@ from .autoencoder import Autoencoder, sets_to_events
 from .checkpoint import autoencoder_beside, checkpoint_dir, load_tensors, load_weights, read_meta
 from .chunks import chunk_events
 from .config import PRESETS, SAMPLING_SETTINGS, Config
-from .devices import pick_device
+from .devices import pick_device, without_onednn
 from .files import atomic_path
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
 from .midi import Events, write_events
@@ -133,6 +133,7 @@ class GANModel:
         codebook = read_codebook(books[0]).to(pick_device(device)) if books else None
         return cls(arm, normaliser, ae, meta, folder, codebook)
 
+    @without_onednn
     @torch.inference_mode()
     def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True, *,
                        prompt: Events | None = None, ends: bool | None = None,

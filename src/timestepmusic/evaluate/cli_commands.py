@@ -81,9 +81,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from .render import render_outputs, rendered_paths
 
     check_audio_flags(args)
-    inputs: list[str] = []  # a file named twice (or by two paths) is drawn once
+    inputs, seen = [], set()  # a file named twice (or by two paths) is drawn once
     for path in args.input:
-        if Path(path).resolve() not in {Path(p).resolve() for p in inputs}:
+        if (resolved := Path(path).resolve()) not in seen:
+            seen.add(resolved)
             inputs.append(path)
     many, output = len(inputs) > 1, args.output or None  # (-o "": beside each MIDI file, as without -o)
     folder = output is not None and (Path(output).is_dir() or output.endswith("/"))

@@ -21,14 +21,13 @@ from ..autoencoder import Autoencoder
 from ..batches import ChunkGatherer
 from ..corpus import Corpus
 from ..midi import DAMPER_ID, Events
+from . import MIN_EXCERPTS
 from .compare import classifier_test, descriptor_features
 from .descriptors import EXCERPT_SECONDS, describe, excerpts_of_length
 from .fidelity import Fidelity, format_fidelity, reconstruct_track
 
 NOISE_LEVELS = (0.1, 0.3, 1.0)
 HELD_S = 4.0
-
-FEW_EXCERPTS = 50  # below this many excerpts per class the ceiling's accuracy says little (as in tsm evaluate)
 
 
 SMOOTHNESS_SECONDS = 60.0  # of each track, for the noise and midpoint decodes
@@ -72,8 +71,8 @@ def format_evaluation(summary: dict) -> str:
         lines.append(f"  {label:<32}{row['original']:>8.3f} → {row['decoded']:<8.3f} {change}")
     lines += ["", f"ceiling: classifier accuracy, decoded real sequences vs the originals: {ceiling['accuracy']:.3f} "
                   f"({ceiling['n_per_class']} excerpts each; 0.5 = cannot tell)"
-              + (f"; too few excerpts for a verdict (below {FEW_EXCERPTS}: a larger split, or more of its tracks)"
-                 if ceiling["n_per_class"] < FEW_EXCERPTS else ""), "",
+              + (f"; too few excerpts for a verdict (below {MIN_EXCERPTS}: a larger split, or more of its tracks)"
+                 if ceiling["n_per_class"] < MIN_EXCERPTS else ""), "",
               f"smoothness (first {SMOOTHNESS_SECONDS:g} s of each track)",
               f"  {'decode of':<14}{'note F1 vs clean':>18}{'notes > 4 s':>14}{'keys clipped':>14}{'values clipped':>16}"]
     for row, f in summary["smoothness"].items():

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..midi import read_events
-from . import CLASSIFIER_REPEATS
+from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
 from .compare import (
     COPY_THRESHOLD,
     TrainingOnsets,
@@ -47,7 +47,6 @@ MIDI_SUFFIXES = (".mid", ".midi")
 GENERATED, BASELINE, CEILING = "generated", "shuffled chunks", "real A vs real B"
 REFERENCE_COPY_EXCERPTS = 32  # real held-out excerpts whose nearest training window calibrates the copy check
 MIN_REAL_EXCERPTS = 100  # below this the figures and their ceiling are noisy (28 gave a ceiling overlap of 0.12)
-MIN_GENERATED_EXCERPTS = 50  # below this the classifier's accuracy says little (4 pieces score 0.5, p = 0.64)
 REPORT_SAMPLE_RATE = 22050  # WAVs rendered for the report: half CD rate keeps the HTML small
 SHORT_SHARE = 0.9  # a generated file lasting less than this share of --seconds is noted as padded with silence
 
@@ -160,9 +159,9 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                      f"(median {float(np.median(lengths[short])):.1f} s): each is one excerpt of {seconds:g} s, silent "
                      "after its end, which the descriptors count; pass --seconds no longer than the files")
         log.warning("%s", notes[-1])
-    if tables[GENERATED].num_excerpts < MIN_GENERATED_EXCERPTS:
+    if tables[GENERATED].num_excerpts < MIN_EXCERPTS:
         notes.append(f"only {tables[GENERATED].num_excerpts} generated excerpts of {seconds:g} s (fewer than "
-                     f"{MIN_GENERATED_EXCERPTS}): the classifier's accuracy and the overlaps are rough (see their "
+                     f"{MIN_EXCERPTS}): the classifier's accuracy and the overlaps are rough (see their "
                      "p-values); generate more pieces (tsm generate -n 200)")
         log.warning("%s", notes[-1])
     try:

@@ -47,10 +47,10 @@ DURATION_BINS, SHORTEST_S, LONGEST_S = 96, 0.005, 32.0
 INTENSITIES = 128  # class = MIDI velocity or pedal depth, 1–127 (0 unused)
 
 
-def duration_middle_s(duration: torch.Tensor) -> torch.Tensor:
-    """Duration bins [...] → the seconds of their middles on the bins' log scale [...] (float64), as
-    `EventBins.to_sets` places them."""
-    return SHORTEST_S * (LONGEST_S / SHORTEST_S) ** (duration.double() / (DURATION_BINS - 1))
+def duration_s_at(duration: torch.Tensor, place: float | torch.Tensor = 0.5) -> torch.Tensor:
+    """Duration bins [...] → the seconds at `place` inside each (0.5: its middle) on the bins' log scale [...]
+    (float64, unclamped)."""
+    return SHORTEST_S * (LONGEST_S / SHORTEST_S) ** ((duration.double() + place - 0.5) / (DURATION_BINS - 1))
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,7 @@ class EventBins:
             edge = place[..., 1] / 2  # the first and last duration bins reach only half a bin past their middles
             duration_place = torch.where(duration == 0, 0.5 + edge,
                                          torch.where(duration == DURATION_BINS - 1, edge, place[..., 1]))  # [R, N]
-        duration_s = SHORTEST_S * (LONGEST_S / SHORTEST_S) ** ((duration.double() + duration_place - 0.5)
-                                                                 / (DURATION_BINS - 1))
+        duration_s = duration_s_at(duration, duration_place)  # [R, N]
         return SetBatch(key.long(), offset_s, duration_s.clamp(SHORTEST_S, LONGEST_S), intensity.long(), sizes.long())
 
 

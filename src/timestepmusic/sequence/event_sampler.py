@@ -37,7 +37,7 @@ from ..batches import SetBatch
 from ..midi import NUM_IDS, NUM_KEYS
 from .carry import Carry
 from .clusters import join_bins, near_keys, onset_keys
-from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead, duration_middle_s
+from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead, duration_s_at
 from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
 from .pulse import BeatEcho, latest, onsets_among
 from .register_guard import register_lean
@@ -354,9 +354,9 @@ class EventSampler:
                     redo = restruck & (kept.repeat(2) if guided else kept).logical_not()  # [R]
                     if redo.any():
                         rows = torch.nonzero(redo).squeeze(1)  # [R']
-                        busy = self.start_middles_s[None, None, :] < sounding[:, :, None]  # [R, 88, S]
+                        busy_notes = self.start_middles_s[None, None, :] < sounding[:, :, None]  # [R, 88, S]
                         key[rows], start[rows] = redraw(rows, every_bin, unpenalised, restrike_guard, restrike_noise,
-                                                        busy)
+                                                        busy_notes)
             duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])
             duration = pick(duration_logits, duration_noise)
@@ -388,7 +388,7 @@ class EventSampler:
             if steps:
                 before = torch.where(going & is_note, key, before)  # [R] (a re-drawn note as drawn again)
             if restrikes:  # the drawn note sounds until its duration's end
-                ends_s = torch.where(going & is_note, self.start_middles_s[start] + duration_middle_s(duration),
+                ends_s = torch.where(going & is_note, self.start_middles_s[start] + duration_s_at(duration),
                                      -torch.inf)  # [R]
                 sounding = sounding.scatter_reduce(1, key.clamp(max=NUM_KEYS - 1)[:, None], ends_s[:, None], "amax")
             sizes += going.long()

@@ -6,7 +6,7 @@ each note's duration when it strikes it and does not hear every key still held (
 so it strikes held keys again: 3.6 % of the default's notes were drawn on a key still sounding, and writing the
 file ends such a note at the new one (MIDI's reading), a long one most often (those notes lost 43 % of their drawn
 length). Over a piece the notes come out shorter than drawn, the long ones most (99th percentile 1.67 s drawn,
-1.47 s written, 1.88 s real), and fewer sound at once.
+1.47 s written, 1.82 s real: bench/restrikes.py), and fewer sound at once.
 How: the end of each key's latest note is kept (a prompt's notes, then each drawn one), and every note on a key
 still sounding at its start is drawn at e^−G of its odds, the others more often in proportion: where a drawn
 note's key is sounding it is kept with chance e^−G, else drawn again with those odds (event_sampler.EventSampler.

@@ -1,11 +1,16 @@
 """How closely an events model trained with `ar.style` plays as `tsm generate --style` asks: for each request,
 -n pieces of --seconds, and the asked attribute measured on what was written, beside the same model told
-nothing but a description drawn from its bank (the baseline: what a request moves it from). Register is the
-notes' mean MIDI pitch; density notes per second; loudness the notes' mean velocity; damper, soft and half
-pedal are `tsm evaluate`'s damper_fraction, soft_fraction and half_pedal_share; stepwise is `tsm evaluate`'s
-top-line stepwise_share (not quite what the description counts: every note against the one before); pause
+nothing but a description drawn from its bank (the baseline: what a request moves it from). Measured as the
+calibration measures (train/style_calibration.played): register is the notes' mean MIDI pitch; spread their
+standard deviation; density notes per second; loudness the notes' mean velocity; stepwise the share of notes within
+2 semitones of the one before (before the thirty-seventh session: `tsm evaluate`'s top-line stepwise_share, which
+is not what is asked); damper, soft and half pedal `tsm evaluate`'s damper_fraction, soft_fraction and
+half_pedal_share; pause
 (a model trained with ar.style_pause; its requests are added by default) the longest time between consecutive
 note starts, the piece's start and end included (the description counts whole 0.25 s chunks with no start).
+A request may ask several attributes (its row is repeated for each). For a model whose requests are calibrated
+(ar.request_calibrated, `python -m timestepmusic.train.style_calibration`), each request is also drawn told as
+asked (the baseline), and the value it was told is shown: measure on another --seed than the calibration's (0).
 
     python bench/style_follow.py --model runs/style --markdown bench/results/style_follow.md
 """
@@ -24,27 +29,25 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from common import table, write_markdown  # noqa: E402
 
-REQUESTS = ("register=C3", "register=C6", "density=4", "density=16", "loudness=45", "loudness=80",
-            "damper=0.3", "damper=0.95", "soft=0.8", "half_pedal=0.8", "stepwise=0.5")
+REQUESTS = ("register=C3", "register=C6", "spread=5", "density=4", "density=6", "density=16", "loudness=45", "loudness=80",
+            "damper=0.3", "damper=0.95", "soft=0.8", "half_pedal=0.8", "stepwise=0.5",
+            "density=10,damper=0", "register=C5,density=6,damper=0.9")
 PAUSE_REQUESTS = ("pause=0.25", "pause=1", "pause=4")  # for a model trained with ar.style_pause
 
 
-MEASURED = ("register", "density", "loudness", "damper", "soft", "half_pedal", "stepwise", "pause")
+MEASURED = ("register", "spread", "density", "loudness", "damper", "soft", "half_pedal", "stepwise", "pause")
 
 
 def measured(pieces, seconds: float) -> dict[str, np.ndarray]:
-    """Each attribute of each written piece [S] (NaN where undefined)."""
-    from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
+    """Each attribute of each written piece [S] in its users' units (NaN where undefined), as the calibration
+    measures it (train/style_calibration.played)."""
+    from timestepmusic.sequence.style import ATTRIBUTES, users_value
+    from timestepmusic.train.style_calibration import played
 
-    described = describe(excerpts_from_events(pieces, seconds))
-    notes = [p.ids[p.ids < 88] + 21 for p in pieces]
-    velocities = [p.intensity[p.ids < 88] for p in pieces]
-    return {"register": np.array([k.mean() if k.size else np.nan for k in notes]),
-            "density": np.array([k.size / seconds for k in notes]),
-            "loudness": np.array([v.mean() if v.size else np.nan for v in velocities]),
-            "damper": described["damper_fraction"], "soft": described["soft_fraction"],
-            "half_pedal": described["half_pedal_share"], "stepwise": described["stepwise_share"],
-            "pause": np.array([longest_gap_s(p.start_s[p.ids < 88], seconds) for p in pieces])}
+    held = played(pieces, seconds, ATTRIBUTES)  # [S, 8] as descriptions hold them
+    out = {name: users_value(name, held[:, i]) for i, name in enumerate(ATTRIBUTES)}
+    notes = [p.start_s[p.ids < 88] for p in pieces]
+    return out | {"pause": np.array([longest_gap_s(starts, seconds) for starts in notes])}
 
 
 def longest_gap_s(starts_s: np.ndarray, seconds: float) -> float:
@@ -90,25 +93,41 @@ def main() -> int:
     for other in args.also:  # before any sampling: each must be told and measured
         if other not in follows or other not in MEASURED:
             raise SystemExit(f"--also {other}: give one of {', '.join(a for a in follows if a in MEASURED)}")
+    calibrated = getattr(model.arm, "calibration", None) is not None and model.arm.settings.request_calibrated
+    settings = model.arm.settings
     started = time.perf_counter()
     untold = measured(model.sample(args.n, args.seconds, seed=args.seed), args.seconds)
-    rows = []
+    rows, misses = [], []  # misses: per asked attribute, |written − asked| ÷ the drawn pieces' spread (calibrated, as asked)
     for request in args.requests or list(REQUESTS) + list(PAUSE_REQUESTS if "pause" in follows else ()):
         style = parse_style(request)  # refuses a bad request before sampling
-        (name, value), = style.items()
         got = measured(model.sample(args.n, args.seconds, seed=args.seed, style=style), args.seconds)
         told = model.arm.told.cpu().numpy()  # [S, D]: what each piece was told
-        rows.append([request, f"{float(users_value(name, value)):g}",
-                     f"{np.nanmean(got[name]):.2f} ± {np.nanstd(got[name]):.2f}",
-                     f"{np.nanmean(untold[name]):.2f} ± {np.nanstd(untold[name]):.2f}"])
-        for other in args.also:
-            said = users_value(other, told[:, follows.index(other)])  # [S]
-            rows[-1].append(f"{np.nanmean(got[other]):.2f} / {np.nanmean(said):.2f}")
+        if calibrated:  # the baseline: told as asked
+            model.arm.settings = dataclasses.replace(settings, request_calibrated=False)
+            as_asked = measured(model.sample(args.n, args.seconds, seed=args.seed, style=style), args.seconds)
+            model.arm.settings = settings
+        for name, value in style.items():
+            said = float(users_value(name, told[0, follows.index(name)]))  # the same for every piece
+            scale, asked = np.nanstd(untold[name]), float(users_value(name, value))
+            misses.append([abs(np.nanmean(x[name]) - asked) / scale for x in ((got, as_asked) if calibrated else (got,))])
+            rows.append([request if len(style) == 1 else f"{request} ({name})", f"{float(users_value(name, value)):g}",
+                         f"{np.nanmean(got[name]):.2f} ± {np.nanstd(got[name]):.2f}"]
+                        + ([f"{said:.2f}", f"{np.nanmean(as_asked[name]):.2f} ± {np.nanstd(as_asked[name]):.2f}"]
+                           if calibrated else [])
+                        + [f"{np.nanmean(untold[name]):.2f} ± {np.nanstd(untold[name]):.2f}"])
+            for other in args.also:
+                said_other = users_value(other, told[:, follows.index(other)])  # [S]
+                rows[-1].append(f"{np.nanmean(got[other]):.2f} / {np.nanmean(said_other):.2f}")
     also = [f"{other}: written / told" for other in args.also]
-    lines = table(["asked", "value", f"written ({args.n} pieces, mean ± std)", "told a drawn description", *also],
-                  rows)
+    header = ["asked", "value", f"written ({args.n} pieces, mean ± std)"]
+    if calibrated:
+        header += ["told (calibrated)", "written told as asked"]
+    lines = table(header + ["told a drawn description", *also], rows)
+    miss = np.mean(misses, axis=0)
+    lines.append("mean |written − asked| over the rows, in units of the drawn pieces' spread: "
+                 + (f"{miss[0]:.3f} calibrated, {miss[1]:.3f} told as asked" if calibrated else f"{miss[0]:.3f}"))
     lines.append(f"{args.seconds:g} s pieces, seed {args.seed}, {guidance}, "
-                 f"{time.perf_counter() - started:.0f} s")
+                 f"{'calibrated' if calibrated else 'told as asked'}, {time.perf_counter() - started:.0f} s")
     print("\n".join(lines))
     write_markdown(args.markdown, f"# Following `--style`: the model `{args.model}`", lines, note="beside one other job")
     return 0

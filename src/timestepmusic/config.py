@@ -32,7 +32,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
                      "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path", "register_guard",
                      "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean", "join_bias",
-                     "restrike_guard")
+                     "restrike_guard", "request_calibrated")
 
 
 def style_path_names(text: str) -> list[str]:
@@ -518,6 +518,11 @@ class AutoregressiveConfig:
     eighteenth session): a continuation keeping up the pedal its prompt did not press is closer in soft pedal to
     what was played next; held over a whole drawn piece, a 16 s passage's "no soft pedal" leaves too many pieces
     without one, so "all" is not the default."""
+    request_calibrated: bool = True
+    """Events arm with ar.style, sampling only: a `--style` request is told what the model's measured curves say it
+    must be told to play what was asked (sequence/style_calibration.py; measured by `python -m
+    timestepmusic.train.style_calibration MODEL`, kept in its config.json; a model without them is told the request
+    as asked). false: told as asked."""
     soft_kept_up: float = 0.0
     """Events arm with ar.style, sampling only: the share of the drawn pieces told a description without the una
     corda (a training passage that never presses it) that keep it up for the whole piece, chosen once per piece. 0:

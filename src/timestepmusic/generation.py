@@ -29,6 +29,7 @@ from .files import atomic_path
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
 from .midi import Events, write_events
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
+from .sequence.style_calibration import StyleCalibration
 from .shipped import resolve_model
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,8 @@ class GANModel:
         arm.generator.eval()
         for key in set(meta.get("weights", {})) & set(getattr(arm, "KEPT", ())):  # what it keeps beside its weights
             arm.use_kept(key, load_tensors(folder, key), folder / f"{key}.safetensors")
+        if "style_calibration" in meta and hasattr(arm, "calibration"):  # measured after training (ar.request_calibrated)
+            arm.calibration = StyleCalibration.from_dict(meta["style_calibration"], str(folder / "config.json"))
         books = [p / CODEBOOK for p in (folder, folder.parent) if (p / CODEBOOK).is_file()] if arm.snaps else []
         codebook = read_codebook(books[0]).to(pick_device(device)) if books else None
         return cls(arm, normaliser, ae, meta, folder, codebook)
@@ -359,7 +362,8 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "style_pause", "style_guidance", "request_guidance", "pedal_guidance", "pedals_as_told", "prompt_told",
                "start_temperature", "stop_bias", "empty_bias", "beat_echo", "cluster_guard", "soft_kept_up",
                "velocity_temperature", "style_path", "register_guard", "register_margin", "register_window_s",
-               "register_min_p", "damper_bias", "register", "step_lean", "join_bias", "restrike_guard")
+               "register_min_p", "damper_bias", "register", "step_lean", "join_bias", "restrike_guard",
+               "request_calibrated")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 
 
@@ -417,7 +421,17 @@ def model_info(model: str | Path | None = None) -> dict:
             "chunks": meta["config"]["chunks"], "encoding": meta["config"]["encoding"]["encoding"],
             "latent": config.ae.latent, "recurrent": config.to_dict()["rnn"] if arch == "rnn" else None,
             "autoencoder_finetuned": "finetuned_sha256" in meta.get("autoencoder", {}),
-            "description": meta.get("description")}
+            "description": meta.get("description"), "style_calibration": calibration_summary(meta)}
+
+
+def calibration_summary(meta: dict) -> dict | None:
+    """How a model's `--style` requests were calibrated (ar.request_calibrated), for `--info`: the attributes and how
+    they were measured; None where they were not."""
+    kept = meta.get("style_calibration")
+    if kept is None:
+        return None
+    measured = {k: v for k, v in kept.get("measured", {}).items() if k != "means"}
+    return {"attributes": sorted(kept.get("curves", {})), **measured}
 
 
 def export_model(run: str | Path, dest: str | Path, description: str = "") -> Path:

@@ -40,6 +40,7 @@ from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
 from .sounding import DrawnSounding
 from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, describe_passage
+from .style_calibration import StyleCalibration
 from .tonal import DrawnPitchClasses, TonalGatherer
 from .transformer_net import LatentTransformer
 from .windows import RealBatch
@@ -118,6 +119,7 @@ class EventAutoregressive(Autoregressive):
         self.held: torch.Tensor | None = None  # with ar.style: the offset every chunk of the pieces being sampled
         # reads [S, W]
         self.paths: StylePaths | None = None  # with ar.style: the training tracks' descriptions (ar.style_path)
+        self.calibration: StyleCalibration | None = None  # with ar.style: what to tell for a request (measured)
         self.path_start: torch.Tensor | None = None  # ar.style_path: where each piece being sampled starts in them [S]
         self.path_first: torch.Tensor | None = None  # … and the description there [S, D]
         self.walked: torch.Tensor | None = None  # … and which attributes move along them [D]
@@ -293,7 +295,8 @@ class EventAutoregressive(Autoregressive):
         if look is not None:
             rng = torch.Generator().manual_seed(seed * 1_000_003 + 17)  # a stream apart from the chunks' draws
             if style is not None:
-                described = look.choose(n, rng, style)  # [S, D]
+                calibrated = self.calibration is not None and self.settings.request_calibrated
+                described = look.choose(n, rng, self.calibration.told(style) if calibrated else style)  # [S, D]
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
                 self.walked = self.walked_attributes()
                 if self.walked is not None:  # a real performance's path of descriptions, from a random chunk on

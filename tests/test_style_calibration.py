@@ -1,0 +1,123 @@
+"""A `--style` request played as asked (ar.request_calibrated, sequence/style_calibration.py): the inverse of a
+measured curve, what a calibrated request is told, a bad calibration refused in one line, the description of a
+written piece as training's, and the tool that measures a model's curves and keeps them in its config.json."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from test_events_arm import TINY_EVENTS
+from timestepmusic.config import Config
+from timestepmusic.midi import Events
+from timestepmusic.sequence.style import ATTRIBUTES, PieceStyle
+from timestepmusic.sequence.style_calibration import Curve, StyleCalibration
+from timestepmusic.train.sequence import train_sequence_model
+from timestepmusic.train.style_calibration import main as calibrate_main
+from timestepmusic.train.style_calibration import played, told_points
+
+
+def curve(told, played) -> Curve:
+    return Curve(np.array(told, dtype=float), np.array(played, dtype=float))
+
+
+def test_a_request_is_told_what_played_it_between_and_past_the_measured_points():
+    density = curve([1.0, 2.0, 3.0], [0.5, 1.5, 3.5])  # plays less than told low, more high
+    assert density.inverse(1.0) == pytest.approx(1.5)  # halfway between the first two points' playing
+    assert density.inverse(2.5) == pytest.approx(2.5)
+    assert density.inverse(0.25) == pytest.approx(0.75)  # past the low end: moved as far as asked past it
+    assert density.inverse(4.0) == pytest.approx(3.5)
+    flat = curve([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 2.0, 3.0])  # told 2 and 3 played alike: their mean told
+    assert flat.inverse(2.0) == pytest.approx(2.5) and flat.inverse(1.5) == pytest.approx(1.75)
+
+
+def test_a_calibrated_request_keeps_a_pedal_asked_up_and_stays_within_what_a_description_holds():
+    calibration = StyleCalibration({"damper": curve([0.0, 0.5, 0.9], [0.0, 0.3, 0.8]),
+                                    "register": curve([30.0, 60.0], [25.0, 65.0])}, {})
+    told = calibration.told({"damper": 0.3, "register": 35.0, "loudness": 70.0})
+    assert told == pytest.approx({"damper": 0.5, "register": 37.5, "loudness": 70.0})  # loudness: no curve
+    assert calibration.told({"damper": 0.0}) == {"damper": 0.0}  # asked up, told up (ar.pedals_as_told)
+    assert calibration.told({"damper": 0.9})["damper"] == pytest.approx(1.0)  # past the end: 0.9 + 0.1
+    assert calibration.told({"damper": 1.0})["damper"] == 1.0  # 0.9 + 0.2, kept a share
+    assert calibration.told({"register": 87.0})["register"] == 82.0  # 60 + (87 − 65), within the keys
+
+
+def test_a_bad_calibration_is_refused_in_one_line():
+    good = {"told": [0.0, 1.0], "played": [0.0, 1.0]}
+    for bad in ({}, {"curves": {"density": {"told": [1.0, 0.0], "played": [0.0, 1.0]}}},
+                {"curves": {"density": {"told": [0.0, 1.0], "played": [1.0, 0.0]}}},
+                {"curves": {"density": {"told": [0.0, 1.0], "played": [0.0]}}},
+                {"curves": {"tempo": good}}, {"curves": {"density": "x"}}):
+        with pytest.raises(ValueError, match="^model/config.json: style_calibration is not") as caught:
+            StyleCalibration.from_dict(bad, "model/config.json")
+        assert "\n" not in str(caught.value)
+    assert StyleCalibration.from_dict({"curves": {"density": good}}, "x").curves["density"].inverse(0.5) == 0.5
+
+
+def test_a_written_piece_is_described_as_training_describes_a_passage():
+    notes = Events(ids=np.array([39, 40, 47, 88]), start_s=np.array([0.0, 1.0, 2.0, 0.0]),
+                   duration_s=np.array([0.5, 0.5, 0.5, 2.0]), intensity=np.array([60, 80, 100, 127])).sorted()
+    (row,) = played([notes], 4.0, ATTRIBUTES)
+    got = dict(zip(ATTRIBUTES, row))
+    assert got["register"] == pytest.approx((39 + 40 + 47) / 3) and got["loudness"] == pytest.approx(80)
+    assert got["density"] == pytest.approx(np.log1p(3 / 4)) and got["damper"] == pytest.approx(0.5)
+    assert got["stepwise"] == pytest.approx(0.5)  # 39 → 40 a step, 40 → 47 a leap
+    assert got["half_pedal"] == pytest.approx(0.0)  # pressed at full depth
+    assert np.isnan(played([Events([], [], [], [])], 4.0, ATTRIBUTES)[0, 0])  # no notes: no register
+
+
+def test_told_points_span_the_bank_distinctly():
+    points = told_points(np.concatenate([np.zeros(50), np.linspace(0, 1, 50)]), 9)
+    assert points[0] == 0.0 and np.all(np.diff(points) > 0) and points[-1] < 1.0
+
+
+def test_the_tool_keeps_a_models_curves_and_requests_are_told_through_them(tiny_corpus, tiny_ae, tmp_path,
+                                                                           monkeypatch, capsys):
+    from timestepmusic.generation import GANModel
+
+    config = Config().override(TINY_EVENTS | {"ar.style": True, "gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "styled", config, arch="events", progress=False)
+    model = tmp_path / "styled" / "last"
+    torch.manual_seed(0)
+    assert calibrate_main([str(model), "-n", "2", "--points", "3", "--seconds", "1"]) == 0
+    kept = json.loads((model / "config.json").read_text())["style_calibration"]
+    assert kept["measured"]["pieces"] == 2 and kept["measured"]["guidance"] == 2.0
+    assert set(kept["curves"]) <= set(ATTRIBUTES) and "register" in kept["curves"]
+    for name, c in kept["curves"].items():
+        assert np.all(np.diff(c["played"]) >= 0), name  # made non-decreasing
+    assert calibrate_main([str(model), "-n", "2"]) == 1  # calibrated already: refused without --overwrite
+    assert "calibrated already" in capsys.readouterr().err
+    loaded = GANModel.load(model)
+    assert loaded.arm.calibration is not None
+    asked = []
+    choose = PieceStyle.choose
+    monkeypatch.setattr(PieceStyle, "choose", lambda self, n, rng, request: asked.append(request) or
+                        choose(self, n, rng, request))
+    loaded.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 30.0})
+    assert asked[-1] == pytest.approx(loaded.arm.calibration.told({"register": 30.0}))
+    from timestepmusic.generation import set_sampling
+    set_sampling(loaded, ["ar.request_calibrated=false"])
+    loaded.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 30.0})
+    assert asked[-1] == {"register": 30.0}
+    plain = Config().override(TINY_EVENTS | {"gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "plain", plain, arch="events", progress=False)
+    assert calibrate_main([str(tmp_path / "plain"), "-n", "2"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "follows no description" in err and len(err.splitlines()) == 1
+
+
+def test_a_model_with_a_bad_calibration_is_refused_in_one_line(tiny_corpus, tiny_ae, tmp_path, capsys):
+    from timestepmusic.cli import main
+
+    config = Config().override(TINY_EVENTS | {"ar.style": True, "gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "styled", config, arch="events", progress=False)
+    meta_path = tmp_path / "styled" / "last" / "config.json"
+    meta = json.loads(meta_path.read_text())
+    meta["style_calibration"] = {"curves": {"density": {"told": [2.0, 1.0], "played": [0.0, 1.0]}}}
+    meta_path.write_text(json.dumps(meta))
+    assert main(["generate", "--model", str(tmp_path / "styled"), "-n", "1", "--seconds", "1",
+                 "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "style_calibration is not" in err and len(err.splitlines()) == 1

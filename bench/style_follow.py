@@ -1,7 +1,7 @@
 """How closely an events model trained with `ar.style` plays as `tsm generate --style` asks: for each request,
 -n pieces of --seconds, and the asked attribute measured on what was written, beside the same model told
 nothing but a description drawn from its bank (the baseline: what a request moves it from). Measured as the
-calibration measures (train/style_calibration.played): register is the notes' mean MIDI pitch; spread their
+calibration measures (evaluate/played.py): register is the notes' mean MIDI pitch; spread their
 standard deviation; density notes per second; loudness the notes' mean velocity; stepwise the share of notes within
 2 semitones of the one before (before the thirty-seventh session: `tsm evaluate`'s top-line stepwise_share, which
 is not what is asked); damper, soft and half pedal `tsm evaluate`'s damper_fraction, soft_fraction and
@@ -40,9 +40,9 @@ MEASURED = ("register", "spread", "density", "loudness", "damper", "soft", "half
 
 def measured(pieces, seconds: float) -> dict[str, np.ndarray]:
     """Each attribute of each written piece [S] in its users' units (NaN where undefined), as the calibration
-    measures it (train/style_calibration.played)."""
+    measures it (evaluate/played.py)."""
     from timestepmusic.sequence.style import ATTRIBUTES, users_value
-    from timestepmusic.train.style_calibration import played
+    from timestepmusic.evaluate.played import played
 
     held = played(pieces, seconds, ATTRIBUTES)  # [S, 8] as descriptions hold them
     out = {name: users_value(name, held[:, i]) for i, name in enumerate(ATTRIBUTES)}
@@ -93,7 +93,15 @@ def main() -> int:
     for other in args.also:  # before any sampling: each must be told and measured
         if other not in follows or other not in MEASURED:
             raise SystemExit(f"--also {other}: give one of {', '.join(a for a in follows if a in MEASURED)}")
-    calibrated = getattr(model.arm, "calibration", None) is not None and model.arm.settings.request_calibrated
+    calibration = getattr(model.arm, "calibration", None)
+    calibrated = calibration is not None and model.arm.settings.request_calibrated
+    if calibrated and calibration.measured.get("seed") == args.seed:
+        print(f"warning: seed {args.seed} is the one the calibration was measured on: in-sample; give another --seed",
+              file=sys.stderr)
+    if calibrated and calibration.guidance != model.arm.settings.request_guidance:
+        print(f"note: calibrated at guidance {calibration.guidance:g}; at "
+              f"{model.arm.settings.request_guidance:g} requests are told as asked", file=sys.stderr)
+        calibrated = False
     settings = model.arm.settings
     started = time.perf_counter()
     untold = measured(model.sample(args.n, args.seconds, seed=args.seed), args.seconds)
@@ -109,7 +117,9 @@ def main() -> int:
         for name, value in style.items():
             said = float(users_value(name, told[0, follows.index(name)]))  # the same for every piece
             scale, asked = np.nanstd(untold[name]), float(users_value(name, value))
-            misses.append([abs(np.nanmean(x[name]) - asked) / scale for x in ((got, as_asked) if calibrated else (got,))])
+            if not (name in ("damper", "soft") and value == 0):  # (a pedal asked at 0 is kept up, not followed)
+                misses.append([abs(np.nanmean(x[name]) - asked) / scale
+                               for x in ((got, as_asked) if calibrated else (got,))])
             rows.append([request if len(style) == 1 else f"{request} ({name})", f"{float(users_value(name, value)):g}",
                          f"{np.nanmean(got[name]):.2f} ± {np.nanstd(got[name]):.2f}"]
                         + ([f"{said:.2f}", f"{np.nanmean(as_asked[name]):.2f} ± {np.nanstd(as_asked[name]):.2f}"]
@@ -123,8 +133,9 @@ def main() -> int:
     if calibrated:
         header += ["told (calibrated)", "written told as asked"]
     lines = table(header + ["told a drawn description", *also], rows)
-    miss = np.mean(misses, axis=0)
-    lines.append("mean |written − asked| over the rows, in units of the drawn pieces' spread: "
+    miss = np.nanmean(misses, axis=0)
+    lines.append(f"mean |written − asked| over the {len(misses)} rows that ask a value to follow (a pedal asked at 0 "
+                 "is kept up), in units of the drawn pieces' spread: "
                  + (f"{miss[0]:.3f} calibrated, {miss[1]:.3f} told as asked" if calibrated else f"{miss[0]:.3f}"))
     lines.append(f"{args.seconds:g} s pieces, seed {args.seed}, {guidance}, "
                  f"{'calibrated' if calibrated else 'told as asked'}, {time.perf_counter() - started:.0f} s")

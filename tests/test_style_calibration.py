@@ -7,16 +7,16 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from test_events_arm import TINY_EVENTS
 from timestepmusic.config import Config
+from timestepmusic.evaluate.played import played
 from timestepmusic.midi import Events
 from timestepmusic.sequence.style import ATTRIBUTES, PieceStyle
 from timestepmusic.sequence.style_calibration import Curve, StyleCalibration
 from timestepmusic.train.sequence import train_sequence_model
 from timestepmusic.train.style_calibration import main as calibrate_main
-from timestepmusic.train.style_calibration import played, told_points
+from timestepmusic.train.style_calibration import told_points
 
 
 def curve(told, played) -> Curve:
@@ -31,6 +31,8 @@ def test_a_request_is_told_what_played_it_between_and_past_the_measured_points()
     assert density.inverse(4.0) == pytest.approx(3.5)
     flat = curve([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 2.0, 3.0])  # told 2 and 3 played alike: their mean told
     assert flat.inverse(2.0) == pytest.approx(2.5) and flat.inverse(1.5) == pytest.approx(1.75)
+    ends = curve([0.2, 0.4, 0.6, 0.8], [0.3, 0.3, 0.5, 0.6])  # told 0.2 already plays 0.3: below, from 0.2 on
+    assert ends.inverse(0.25) == pytest.approx(0.15) and ends.inverse(0.7) == pytest.approx(0.9)
 
 
 def test_a_calibrated_request_keeps_a_pedal_asked_up_and_stays_within_what_a_description_holds():
@@ -42,6 +44,8 @@ def test_a_calibrated_request_keeps_a_pedal_asked_up_and_stays_within_what_a_des
     assert calibration.told({"damper": 0.9})["damper"] == pytest.approx(1.0)  # past the end: 0.9 + 0.1
     assert calibration.told({"damper": 1.0})["damper"] == 1.0  # 0.9 + 0.2, kept a share
     assert calibration.told({"register": 87.0})["register"] == 82.0  # 60 + (87 − 65), within the keys
+    low = StyleCalibration({"damper": curve([0.2, 0.9], [0.3, 0.9])}, {})
+    assert 0 < low.told({"damper": 0.05})["damper"] < 0.01  # asked pressed: never told the 0 that keeps it up
 
 
 def test_a_bad_calibration_is_refused_in_one_line():
@@ -49,7 +53,9 @@ def test_a_bad_calibration_is_refused_in_one_line():
     for bad in ({}, {"curves": {"density": {"told": [1.0, 0.0], "played": [0.0, 1.0]}}},
                 {"curves": {"density": {"told": [0.0, 1.0], "played": [1.0, 0.0]}}},
                 {"curves": {"density": {"told": [0.0, 1.0], "played": [0.0]}}},
-                {"curves": {"tempo": good}}, {"curves": {"density": "x"}}):
+                {"curves": {"tempo": good}}, {"curves": {"density": "x"}}, "x", [],
+                {"curves": {"density": {"told": [0.0, float("inf")], "played": [0.0, 1.0]}}},
+                {"curves": {"density": good}, "measured": "x"}):
         with pytest.raises(ValueError, match="^model/config.json: style_calibration is not") as caught:
             StyleCalibration.from_dict(bad, "model/config.json")
         assert "\n" not in str(caught.value)
@@ -66,6 +72,10 @@ def test_a_written_piece_is_described_as_training_describes_a_passage():
     assert got["stepwise"] == pytest.approx(0.5)  # 39 → 40 a step, 40 → 47 a leap
     assert got["half_pedal"] == pytest.approx(0.0)  # pressed at full depth
     assert np.isnan(played([Events([], [], [], [])], 4.0, ATTRIBUTES)[0, 0])  # no notes: no register
+    held_on = Events(ids=np.array([40, 88]), start_s=np.array([0.0, 3.0]), duration_s=np.array([0.5, 5.0]),
+                     intensity=np.array([60, 127]))
+    (damper,) = played([held_on], 4.0, ("damper",))[0]
+    assert damper == pytest.approx(0.25, abs=0.02)  # heard within the piece (its description would count 5 s: 1)
 
 
 def test_told_points_span_the_bank_distinctly():
@@ -73,51 +83,86 @@ def test_told_points_span_the_bank_distinctly():
     assert points[0] == 0.0 and np.all(np.diff(points) > 0) and points[-1] < 1.0
 
 
-def test_the_tool_keeps_a_models_curves_and_requests_are_told_through_them(tiny_corpus, tiny_ae, tmp_path,
-                                                                           monkeypatch, capsys):
-    from timestepmusic.generation import GANModel
-
+@pytest.fixture(scope="module")
+def styled_run(tiny_corpus, tiny_ae, tmp_path_factory):
+    run = tmp_path_factory.mktemp("calibration") / "styled"
     config = Config().override(TINY_EVENTS | {"ar.style": True, "gan.steps": 2})
-    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "styled", config, arch="events", progress=False)
-    model = tmp_path / "styled" / "last"
-    torch.manual_seed(0)
-    assert calibrate_main([str(model), "-n", "2", "--points", "3", "--seconds", "1"]) == 0
-    kept = json.loads((model / "config.json").read_text())["style_calibration"]
+    train_sequence_model(tiny_corpus, tiny_ae, run, config, arch="events", progress=False)
+    return run
+
+
+def with_calibration(run, calibration: dict | str | None):
+    meta_path = run / "last" / "config.json"
+    meta = json.loads(meta_path.read_text())
+    meta.pop("style_calibration", None)
+    if calibration is not None:
+        meta["style_calibration"] = calibration
+    meta_path.write_text(json.dumps(meta))
+    return meta_path
+
+
+HAND_MADE = {"measured": {"guidance": 2.0, "seed": 0},
+             "curves": {"register": {"told": [20.0, 60.0], "played": [10.0, 70.0]}}}
+
+
+def test_the_tool_measures_a_model_and_keeps_its_curves(styled_run, tiny_corpus, tiny_ae, tmp_path, capsys):
+    meta_path = with_calibration(styled_run, None)
+    assert calibrate_main([str(styled_run), "-n", "2", "--points", "3", "--seconds", "1"]) == 0  # a run folder
+    assert str(meta_path) in capsys.readouterr().out  # names the file it wrote: the run's last checkpoint's
+    kept = json.loads(meta_path.read_text())["style_calibration"]
     assert kept["measured"]["pieces"] == 2 and kept["measured"]["guidance"] == 2.0
-    assert set(kept["curves"]) <= set(ATTRIBUTES) and "register" in kept["curves"]
+    assert set(kept["measured"]["means"]) == set(ATTRIBUTES) and set(kept["curves"]) <= set(ATTRIBUTES)
     for name, c in kept["curves"].items():
-        assert np.all(np.diff(c["played"]) >= 0), name  # made non-decreasing
-    assert calibrate_main([str(model), "-n", "2"]) == 1  # calibrated already: refused without --overwrite
+        assert np.all(np.diff(c["played"]) >= 0) and c["played"][-1] > c["played"][0], name  # rising, fitted
+    assert calibrate_main([str(styled_run), "-n", "2"]) == 1  # calibrated already: refused without --overwrite
     assert "calibrated already" in capsys.readouterr().err
-    loaded = GANModel.load(model)
-    assert loaded.arm.calibration is not None
+    for earlier in (HAND_MADE, "broken"):  # measured again as told, whatever calibration it had (even a broken one)
+        with_calibration(styled_run, earlier)
+        assert calibrate_main([str(styled_run), "-n", "2", "--points", "3", "--seconds", "1", "--overwrite"]) == 0
+        assert json.loads(meta_path.read_text())["style_calibration"]["measured"] == kept["measured"]
+    plain = Config().override(TINY_EVENTS | {"gan.steps": 2})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "plain", plain, arch="events", progress=False)
+    capsys.readouterr()
+    assert calibrate_main([str(tmp_path / "plain"), "-n", "2"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "follows no description" in err and len(err.splitlines()) == 1
+    assert calibrate_main([str(tmp_path / "missing")]) == 1
+    assert "MODEL" in capsys.readouterr().err
+
+
+def test_a_request_is_told_through_the_curves_at_the_guidance_they_were_measured_at(styled_run, monkeypatch, capsys):
+    from timestepmusic.cli import main
+    from timestepmusic.generation import GANModel, set_sampling
+
+    with_calibration(styled_run, HAND_MADE)
+    model = GANModel.load(styled_run)
     asked = []
     choose = PieceStyle.choose
     monkeypatch.setattr(PieceStyle, "choose", lambda self, n, rng, request: asked.append(request) or
                         choose(self, n, rng, request))
-    loaded.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 30.0})
-    assert asked[-1] == pytest.approx(loaded.arm.calibration.told({"register": 30.0}))
-    from timestepmusic.generation import set_sampling
-    set_sampling(loaded, ["ar.request_calibrated=false"])
-    loaded.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 30.0})
-    assert asked[-1] == {"register": 30.0}
-    plain = Config().override(TINY_EVENTS | {"gan.steps": 2})
-    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "plain", plain, arch="events", progress=False)
-    assert calibrate_main([str(tmp_path / "plain"), "-n", "2"]) == 1
-    err = capsys.readouterr().err.strip()
-    assert "follows no description" in err and len(err.splitlines()) == 1
+    model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 40.0})
+    assert asked[-1] == pytest.approx({"register": 40.0})  # played 40 when told 40 (halfway): told 40
+    model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 55.0})
+    assert asked[-1] == pytest.approx({"register": 50.0})
+    model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 55.0}, guidance=1.0)
+    assert asked[-1] == {"register": 55.0}  # measured at guidance 2, not 1: told as asked
+    set_sampling(model, ["ar.request_calibrated=false"])
+    model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 55.0})
+    assert asked[-1] == {"register": 55.0}
+    assert main(["generate", "--model", str(styled_run), "--info"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["style_calibration"] == {"attributes": ["register"], "guidance": 2.0, "seed": 0}
 
 
-def test_a_model_with_a_bad_calibration_is_refused_in_one_line(tiny_corpus, tiny_ae, tmp_path, capsys):
+def test_a_model_with_a_bad_calibration_is_refused_in_one_line(styled_run, tmp_path, capsys):
     from timestepmusic.cli import main
 
-    config = Config().override(TINY_EVENTS | {"ar.style": True, "gan.steps": 2})
-    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "styled", config, arch="events", progress=False)
-    meta_path = tmp_path / "styled" / "last" / "config.json"
-    meta = json.loads(meta_path.read_text())
-    meta["style_calibration"] = {"curves": {"density": {"told": [2.0, 1.0], "played": [0.0, 1.0]}}}
-    meta_path.write_text(json.dumps(meta))
-    assert main(["generate", "--model", str(tmp_path / "styled"), "-n", "1", "--seconds", "1",
-                 "-o", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "style_calibration is not" in err and len(err.splitlines()) == 1
+    for broken in ({"curves": {"density": {"told": [2.0, 1.0], "played": [0.0, 1.0]}}}, "x", {"curves": None}, [1]):
+        with_calibration(styled_run, broken)
+        for command in (["generate", "--model", str(styled_run), "-n", "1", "--seconds", "1", "-o", str(tmp_path / "o")],
+                        ["generate", "--model", str(styled_run), "--info"]):
+            capsys.readouterr()
+            assert main(command) == 2, (broken, command)
+            err = capsys.readouterr().err.strip()
+            assert "style_calibration is not" in err and len(err.splitlines()) == 1
+    with_calibration(styled_run, None)

@@ -421,17 +421,17 @@ def model_info(model: str | Path | None = None) -> dict:
             "chunks": meta["config"]["chunks"], "encoding": meta["config"]["encoding"]["encoding"],
             "latent": config.ae.latent, "recurrent": config.to_dict()["rnn"] if arch == "rnn" else None,
             "autoencoder_finetuned": "finetuned_sha256" in meta.get("autoencoder", {}),
-            "description": meta.get("description"), "style_calibration": calibration_summary(meta)}
+            "description": meta.get("description"), "style_calibration": calibration_summary(meta, folder)}
 
 
-def calibration_summary(meta: dict) -> dict | None:
+def calibration_summary(meta: dict, folder: Path) -> dict | None:
     """How a model's `--style` requests were calibrated (ar.request_calibrated), for `--info`: the attributes and how
-    they were measured; None where they were not."""
-    kept = meta.get("style_calibration")
-    if kept is None:
+    they were measured; None where they were not; a broken calibration: ValueError in one line."""
+    if "style_calibration" not in meta:
         return None
-    measured = {k: v for k, v in kept.get("measured", {}).items() if k != "means"}
-    return {"attributes": sorted(kept.get("curves", {})), **measured}
+    calibration = StyleCalibration.from_dict(meta["style_calibration"], str(folder / "config.json"))
+    measured = {k: v for k, v in calibration.measured.items() if k != "means"}
+    return {"attributes": sorted(calibration.curves), **measured}
 
 
 def export_model(run: str | Path, dest: str | Path, description: str = "") -> Path:

@@ -17,6 +17,7 @@ Shapes: B windows (b on this rank), T ≤ context steps, L latent, W width, S pi
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -44,6 +45,8 @@ from .style_calibration import StyleCalibration
 from .tonal import DrawnPitchClasses, TonalGatherer
 from .transformer_net import LatentTransformer
 from .windows import RealBatch
+
+log = logging.getLogger(__name__)
 
 
 class EventGenerator(nn.Module):
@@ -295,8 +298,7 @@ class EventAutoregressive(Autoregressive):
         if look is not None:
             rng = torch.Generator().manual_seed(seed * 1_000_003 + 17)  # a stream apart from the chunks' draws
             if style is not None:
-                calibrated = self.calibration is not None and self.settings.request_calibrated
-                described = look.choose(n, rng, self.calibration.told(style) if calibrated else style)  # [S, D]
+                described = look.choose(n, rng, self.calibrated(style, guidance))  # [S, D]
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
                 self.walked = self.walked_attributes()
                 if self.walked is not None:  # a real performance's path of descriptions, from a random chunk on
@@ -366,6 +368,19 @@ class EventAutoregressive(Autoregressive):
             self.register, self.guard_chunks, self.sounding = None, 0, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
             self.path_start, self.path_first, self.walked, self.kept_up = None, None, None, None
+
+    def calibrated(self, style: dict[str, float], guidance: float | None) -> dict[str, float]:
+        """A request → what to tell: with ar.request_calibrated, through the model's measured curves where they were
+        measured at the guidance it is followed at (`guidance`, None: ar.request_guidance); otherwise as asked."""
+        calibration = self.calibration
+        if calibration is None or not self.settings.request_calibrated:
+            return style
+        followed_at = guidance if guidance is not None else self.settings.request_guidance
+        if calibration.guidance is not None and abs(followed_at - calibration.guidance) > 1e-9:
+            log.info("--style: told as asked; this model's requests were calibrated at guidance %g, not %g",
+                     calibration.guidance, followed_at)
+            return style
+        return calibration.told(style)
 
     def prompt_described(self, prompt_sets: SetBatch) -> torch.Tensor | None:
         """The description of a prompt's last AHEAD chunks (its chunks [P, N]) [1, D], as training describes a corpus

@@ -23,6 +23,7 @@ import numpy as np
 from ..config import STYLE_ATTRIBUTES, STYLE_PAUSE
 
 KEPT_UP = ("damper", "soft")  # asked at 0: told 0, and the pedal stays up
+PRESSED_LEAST = 1e-3  # … asked above 0: told at least this, never the 0 that keeps it up
 # what a description may hold of each attribute (the register: key ids 0–87; density, pause: logged)
 BOUNDS = {"register": (0.0, 87.0), "spread": (0.0, 44.0), "density": (0.0, float(np.log1p(60.0))),
           "loudness": (1.0, 127.0), STYLE_PAUSE: (0.0, float(np.log1p(16.0)))}
@@ -36,13 +37,14 @@ class Curve:
     played: np.ndarray
 
     def inverse(self, asked: float) -> float:
-        """The value to tell for `asked` to be played: linear between the curve's points; past either end, the
-        end's told value moved by the distance past its playing."""
+        """The value to tell for `asked` to be played: linear between the curve's points (where several told values
+        played alike, their mean); past either end, moved as far as `asked` is past the end's playing, from the
+        told value furthest out that played it."""
         played, told = _collapse_flat(self.played, self.told)  # strictly increasing playing, its told values
         if asked <= played[0]:
-            return float(told[0] + asked - played[0])
+            return float(self.told[self.played == played[0]].min() + asked - played[0])
         if asked >= played[-1]:
-            return float(told[-1] + asked - played[-1])
+            return float(self.told[self.played == played[-1]].max() + asked - played[-1])
         return float(np.interp(asked, played, told))
 
 
@@ -61,6 +63,12 @@ class StyleCalibration:
     curves: dict[str, Curve]
     measured: dict
 
+    @property
+    def guidance(self) -> float | None:
+        """The guidance the curves were measured at (a request at another is not calibrated by them)."""
+        value = self.measured.get("guidance")
+        return None if value is None else float(value)
+
     def told(self, request: dict[str, float]) -> dict[str, float]:
         """A request (style.parse_style's: attribute → asked value) → the values to tell, each attribute through
         its own curve (one without a curve as asked), within what a description may hold."""
@@ -71,6 +79,8 @@ class StyleCalibration:
                 told[name] = asked
                 continue
             low, high = BOUNDS.get(name, (0.0, 1.0))
+            if name in KEPT_UP:  # asked above 0: pressed, not kept up
+                low = PRESSED_LEAST
             told[name] = float(np.clip(curve.inverse(asked), low, high))
         return told
 
@@ -83,16 +93,23 @@ class StyleCalibration:
     def from_dict(cls, data: dict, where: str) -> "StyleCalibration":
         """From `to_dict`'s form (as a model's config.json keeps it under style_calibration); anything else:
         ValueError in one line naming `where`."""
-        try:
-            curves = {}
-            for name, curve in data["curves"].items():
+        def refused(at: str) -> ValueError:
+            return ValueError(f"{where}: style_calibration is not a set of measured curves (per attribute, at least "
+                              f"two increasing told values and as many non-decreasing played ones; at {at})")
+        if not isinstance(data, dict) or not isinstance(data.get("curves"), dict):
+            raise refused("its curves")
+        measured = data.get("measured", {})
+        if not isinstance(measured, dict) or not isinstance(measured.get("guidance", 0.0), (int, float)):
+            raise refused("measured")
+        curves = {}
+        for name, curve in data["curves"].items():
+            try:
                 told, played = (np.asarray(curve[k], dtype=np.float64) for k in ("told", "played"))
-                if (name not in STYLE_ATTRIBUTES + (STYLE_PAUSE,) or told.ndim != 1 or told.shape != played.shape
-                        or told.size < 2 or not np.all(np.diff(told) > 0) or not np.isfinite(played).all()
-                        or not np.all(np.diff(played) >= 0)):
-                    raise ValueError(name)
-                curves[name] = Curve(told, played)
-            return cls(curves, dict(data.get("measured", {})))
-        except (KeyError, TypeError, AttributeError, ValueError) as e:
-            raise ValueError(f"{where}: style_calibration is not a set of measured curves (increasing told values, "
-                             f"as many non-decreasing played ones, per attribute; at {e})") from None
+            except (KeyError, TypeError, ValueError):
+                raise refused(name) from None
+            if (name not in STYLE_ATTRIBUTES + (STYLE_PAUSE,) or told.ndim != 1 or told.shape != played.shape
+                    or told.size < 2 or not np.isfinite(told).all() or not np.isfinite(played).all()
+                    or not np.all(np.diff(told) > 0) or not np.all(np.diff(played) >= 0)):
+                raise refused(name)
+            curves[name] = Curve(told, played)
+        return cls(curves, dict(measured))

@@ -14,43 +14,20 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.isotonic import IsotonicRegression
 from tqdm import tqdm
 
-from ..checkpoint import CONFIG, read_meta
+from ..autoencoder import Autoencoder
+from ..checkpoint import CONFIG, autoencoder_beside, read_meta
 from ..config import STYLE_ATTRIBUTES
-from ..evaluate.descriptors import describe, excerpts_from_events
+from ..evaluate.played import played
 from ..files import atomic_path
 from ..generation import GANModel
-from ..midi import Events
-from ..sequence.style import ATTRIBUTES, described_by_sums, event_sums
 from ..sequence.style_calibration import Curve, StyleCalibration
 from ..shipped import resolve_model
 
 KEY = "style_calibration"
 QUANTILES = (0.02, 0.98)  # the told values span this much of the bank's played passages
-PEDAL_SHARES = {"damper": "damper_fraction", "half_pedal": "half_pedal_share", "soft": "soft_fraction"}  # as heard
-
-
-def played(pieces: list[Events], seconds: float, attributes: tuple[str, ...]) -> np.ndarray:
-    """Written pieces of `seconds` → what each one plays of `attributes` [S, D], as descriptions hold them (NaN where
-    undefined: no notes, no damper): the notes' attributes as training describes a passage (sequence/style.py), the
-    pedals' shares of the piece's time as `tsm evaluate` measures them (a press running past the piece's end counts
-    only within it, as it is heard)."""
-    if not pieces:
-        return np.zeros((0, len(attributes)))
-    rows = []
-    for piece in pieces:
-        ids = torch.from_numpy(piece.ids.astype(np.int64))
-        sums = event_sums(ids, torch.from_numpy(piece.intensity.astype(np.float64)),
-                          torch.from_numpy(piece.duration_s), torch.zeros_like(ids))  # [E, SUMS]
-        rows.append(described_by_sums(sums.sum(0, keepdim=True), torch.tensor([seconds], dtype=torch.float64))[0])
-    described = torch.stack(rows).numpy()  # [S, 8]
-    heard = describe(excerpts_from_events(pieces, seconds))
-    for name, descriptor in PEDAL_SHARES.items():
-        described[:, ATTRIBUTES.index(name)] = heard[descriptor]
-    return np.stack([described[:, ATTRIBUTES.index(name)] for name in attributes], axis=1)
 
 
 def told_points(bank: np.ndarray, points: int) -> np.ndarray:
@@ -68,44 +45,54 @@ def measure(model: GANModel, pieces: int, points: int, seconds: float, seed: int
     look = model.generator.style
     followed = tuple(look.attributes)
     attributes = tuple(a for a in followed if a in STYLE_ATTRIBUTES) if attributes is None else attributes
-    model.arm.calibration = None  # what the model plays as told, not as a calibration would tell it
     bank = look.bank[look.played()].cpu().numpy()  # [P, D]
-    curves, means = {}, {}
     jobs = [(name, value) for name in attributes for value in told_points(bank[:, followed.index(name)], points)]
     measured_at: dict[str, list[tuple[float, float, int]]] = {name: [] for name in attributes}  # (told, mean, n)
-    for name, value in tqdm(jobs, desc="calibrating", unit="value", disable=not progress):
-        written = model.sample(pieces, seconds, seed, snap_to_real=False, style={name: float(value)}, guidance=guidance)
-        column = played(written, seconds, (name,))[:, 0]  # [S]
-        kept = column[~np.isnan(column)]
-        measured_at[name].append((float(value), float(kept.mean()) if kept.size else np.nan, int(kept.size)))
+    kept, model.arm.calibration = model.arm.calibration, None  # what the model plays as told, not as calibrated
+    try:
+        for name, value in tqdm(jobs, desc="calibrating", unit="value", disable=not progress):
+            written = model.sample(pieces, seconds, seed, snap_to_real=False, style={name: float(value)},
+                                   guidance=guidance)
+            column = played(written, seconds, (name,))[:, 0]  # [S]
+            defined = column[~np.isnan(column)]
+            measured_at[name].append((float(value), float(defined.mean()) if defined.size else np.nan, int(defined.size)))
+    finally:
+        model.arm.calibration = kept
+    curves, means = {}, {}
     for name, rows in measured_at.items():
         told, mean, count = (np.array(x) for x in zip(*rows))
+        means[name] = [None if np.isnan(m) else round(float(m), 6) for m in mean]  # (JSON has no NaN)
         valid = count > 0
         if valid.sum() < 2:
-            continue  # (an attribute never defined in what was played: left as asked)
+            continue  # an attribute hardly ever defined in what was played: told as asked
         fitted = IsotonicRegression(increasing=True).fit_transform(told[valid], mean[valid], sample_weight=count[valid])
+        if fitted[-1] - fitted[0] <= 1e-9 * max(1.0, abs(fitted[-1])):
+            continue  # an attribute the model does not follow: no curve to invert, told as asked
         curves[name] = Curve(told[valid], fitted)
-        means[name] = [round(float(m), 6) for m in mean]
     measured = {"guidance": guidance if guidance is not None else model.arm.settings.request_guidance,
                 "pieces": pieces, "seconds": seconds, "seed": seed, "means": means}
     return StyleCalibration(curves, measured)
 
 
 def calibrate(model_path: str | Path, pieces: int = 48, points: int = 9, seconds: float = 16.0, seed: int = 0,
-              guidance: float | None = None, overwrite: bool = False, progress: bool = True) -> StyleCalibration:
-    """Measure MODEL's curves (`measure`) and keep them in MODEL/config.json; → them. A model that follows no
-    description, or one calibrated already without `overwrite`: ValueError in one line."""
-    folder, meta = read_meta(resolve_model(model_path))
+              guidance: float | None = None, overwrite: bool = False,
+              progress: bool = True) -> tuple[StyleCalibration, Path]:
+    """Measure MODEL's curves (`measure`) and keep them in MODEL's config.json; → them and that file. A model that
+    follows no description, or one calibrated already without `overwrite`: ValueError in one line."""
+    folder, meta = read_meta(resolve_model(model_path, flag="MODEL"))
     if KEY in meta and not overwrite:
         raise ValueError(f"{folder}: calibrated already (style_calibration in {CONFIG}); --overwrite to measure again")
-    model = GANModel.load(folder)
+    uncalibrated = {k: v for k, v in meta.items() if k != KEY}  # (an earlier calibration, even a broken one, unread)
+    if uncalibrated.get("kind") != "gan" or uncalibrated.get("arch") != "events":
+        raise ValueError(f"{folder}: not an events model trained with ar.style; it follows no description")
+    model = GANModel.with_autoencoder(folder, uncalibrated, Autoencoder.load(autoencoder_beside(folder)))
     if getattr(model.generator, "style", None) is None:
         raise ValueError(f"{folder}: not an events model trained with ar.style; it follows no description")
     calibration = measure(model, pieces, points, seconds, seed, guidance, progress=progress)
     meta[KEY] = calibration.to_dict()
     with atomic_path(folder / CONFIG) as tmp:
         tmp.write_text(json.dumps(meta, indent=1))
-    return calibration
+    return calibration, folder / CONFIG
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,15 +109,18 @@ def main(argv: list[str] | None = None) -> int:
         if value < least:
             parser.error(f"{flag} must be at least {least}, got {value}")
     try:
-        calibration = calibrate(args.model, args.pieces, args.points, args.seconds, args.seed, args.guidance,
-                                args.overwrite)
+        calibration, written = calibrate(args.model, args.pieces, args.points, args.seconds, args.seed,
+                                         args.guidance, args.overwrite)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except OSError as e:
         print(f"error: {e.filename or args.model}: cannot write the calibration ({e.strerror or e})", file=sys.stderr)
         return 1
-    print(f"calibrated {', '.join(calibration.curves)} in {Path(args.model) / CONFIG}")
+    print(f"calibrated {', '.join(calibration.curves) or 'nothing'} in {written}")
+    unfollowed = [name for name in calibration.measured["means"] if name not in calibration.curves]
+    if unfollowed:
+        print(f"told as asked (the model's playing did not move with what it was told): {', '.join(unfollowed)}")
     return 0
 
 

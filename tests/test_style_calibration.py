@@ -130,7 +130,8 @@ def test_the_tool_measures_a_model_and_keeps_its_curves(styled_run, tiny_corpus,
     assert "MODEL" in capsys.readouterr().err
 
 
-def test_a_request_is_told_through_the_curves_at_the_guidance_they_were_measured_at(styled_run, monkeypatch, capsys):
+def test_a_request_is_told_through_the_curves_at_the_guidance_they_were_measured_at(styled_run, monkeypatch, capsys,
+                                                                                   caplog):
     from timestepmusic.cli import main
     from timestepmusic.generation import GANModel, set_sampling
 
@@ -142,8 +143,10 @@ def test_a_request_is_told_through_the_curves_at_the_guidance_they_were_measured
                         choose(self, n, rng, request))
     model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 40.0})
     assert asked[-1] == pytest.approx({"register": 40.0})  # played 40 when told 40 (halfway): told 40
-    model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 55.0})
+    with caplog.at_level("INFO", logger="timestepmusic.sequence.events"):
+        model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 55.0})
     assert asked[-1] == pytest.approx({"register": 50.0})
+    assert "told register=71 (calibrated at guidance 2" in caplog.text  # -v says what was told, in MIDI notes
     model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 55.0}, guidance=1.0)
     assert asked[-1] == {"register": 55.0}  # measured at guidance 2, not 1: told as asked
     set_sampling(model, ["ar.request_calibrated=false"])

@@ -40,7 +40,7 @@ from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
 from .sounding import DrawnSounding
-from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, describe_passage
+from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, describe_passage, users_value
 from .style_calibration import StyleCalibration
 from .tonal import DrawnPitchClasses, TonalGatherer
 from .transformer_net import LatentTransformer
@@ -380,7 +380,11 @@ class EventAutoregressive(Autoregressive):
             log.info("--style: told as asked; this model's requests were calibrated at guidance %g, not %g",
                      calibration.guidance, followed_at)
             return style
-        return calibration.told(style)
+        told = calibration.told(style)
+        log.info("--style: told %s (calibrated at guidance %g, so that it plays what was asked)",
+                 ", ".join(f"{name}={float(users_value(name, value)):.3g}" for name, value in told.items()),
+                 calibration.guidance if calibration.guidance is not None else followed_at)
+        return told
 
     def prompt_described(self, prompt_sets: SetBatch) -> torch.Tensor | None:
         """The description of a prompt's last AHEAD chunks (its chunks [P, N]) [1, D], as training describes a corpus

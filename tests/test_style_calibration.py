@@ -14,6 +14,7 @@ from timestepmusic.evaluate.played import played
 from timestepmusic.midi import Events
 from timestepmusic.sequence.style import ATTRIBUTES, PieceStyle
 from timestepmusic.sequence.style_calibration import Curve, StyleCalibration
+from timestepmusic.shipped import models_dir
 from timestepmusic.train.sequence import train_sequence_model
 from timestepmusic.train.style_calibration import main as calibrate_main
 from timestepmusic.train.style_calibration import told_points
@@ -108,7 +109,9 @@ HAND_MADE = {"measured": {"guidance": 2.0, "seed": 0},
 def test_the_tool_measures_a_model_and_keeps_its_curves(styled_run, tiny_corpus, tiny_ae, tmp_path, capsys):
     meta_path = with_calibration(styled_run, None)
     assert calibrate_main([str(styled_run), "-n", "2", "--points", "3", "--seconds", "1"]) == 0  # a run folder
-    assert str(meta_path) in capsys.readouterr().out  # names the file it wrote: the run's last checkpoint's
+    out, err = capsys.readouterr()
+    assert str(meta_path) in out  # names the file it wrote: the run's last checkpoint's
+    assert "are rough" in err  # 2 pieces of 1 s per value
     kept = json.loads(meta_path.read_text())["style_calibration"]
     assert kept["measured"]["pieces"] == 2 and kept["measured"]["guidance"] == 2.0
     assert set(kept["measured"]["means"]) == set(ATTRIBUTES) and set(kept["curves"]) <= set(ATTRIBUTES)
@@ -123,11 +126,14 @@ def test_the_tool_measures_a_model_and_keeps_its_curves(styled_run, tiny_corpus,
     plain = Config().override(TINY_EVENTS | {"gan.steps": 2})
     train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "plain", plain, arch="events", progress=False)
     capsys.readouterr()
-    assert calibrate_main([str(tmp_path / "plain"), "-n", "2"]) == 1
+    assert calibrate_main([str(tmp_path / "plain"), "-n", "32"]) == 1
     err = capsys.readouterr().err.strip()
     assert "follows no description" in err and len(err.splitlines()) == 1
     assert calibrate_main([str(tmp_path / "missing")]) == 1
-    assert "MODEL" in capsys.readouterr().err
+    assert "no such model folder" in capsys.readouterr().err
+    assert calibrate_main(["default"]) == 1  # a name is not a folder: shipped models are not calibrated in place
+    assert calibrate_main([str(models_dir() / "default")]) == 1
+    assert "a shipped model, not changed in place" in capsys.readouterr().err
 
 
 def test_a_request_is_told_through_the_curves_at_the_guidance_they_were_measured_at(styled_run, monkeypatch, capsys,
@@ -145,13 +151,18 @@ def test_a_request_is_told_through_the_curves_at_the_guidance_they_were_measured
     assert asked[-1] == pytest.approx({"register": 40.0})  # played 40 when told 40 (halfway): told 40
     with caplog.at_level("INFO", logger="timestepmusic.sequence.events"):
         model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 55.0})
-    assert asked[-1] == pytest.approx({"register": 50.0})
-    assert "told register=71 (calibrated at guidance 2" in caplog.text  # -v says what was told, in MIDI notes
+        assert asked[-1] == pytest.approx({"register": 50.0})
+        assert "told register=71 (calibrated at guidance 2" in caplog.text  # -v says what was told, in MIDI notes
+        assert "beyond" not in caplog.text
+        model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 75.0})
+        assert asked[-1] == pytest.approx({"register": 65.0})  # 60 + (75 − 70)
+        assert "beyond what this model was measured to play (31 to 91)" in caplog.text
     model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 55.0}, guidance=1.0)
     assert asked[-1] == {"register": 55.0}  # measured at guidance 2, not 1: told as asked
     set_sampling(model, ["ar.request_calibrated=false"])
-    model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 55.0})
-    assert asked[-1] == {"register": 55.0}
+    with caplog.at_level("INFO", logger="timestepmusic.sequence.events"):
+        model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 55.0})
+    assert asked[-1] == {"register": 55.0} and "told as asked (ar.request_calibrated false)" in caplog.text
     assert main(["generate", "--model", str(styled_run), "--info"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["style_calibration"] == {"attributes": ["register"], "guidance": 2.0, "seed": 0}

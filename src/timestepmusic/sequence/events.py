@@ -371,11 +371,16 @@ class EventAutoregressive(Autoregressive):
 
     def calibrated(self, style: dict[str, float], guidance: float | None) -> dict[str, float]:
         """A request → what to tell: with ar.request_calibrated, through the model's measured curves where they were
-        measured at the guidance it is followed at (`guidance`, None: ar.request_guidance); otherwise as asked."""
+        measured at the guidance it is followed at (`guidance`, None: ar.request_guidance); otherwise as asked. Which
+        it is, and what was told, is logged (`tsm generate -v`)."""
         calibration = self.calibration
-        if calibration is None or not self.settings.request_calibrated:
-            return style
         followed_at = guidance if guidance is not None else self.settings.request_guidance
+        if calibration is None:
+            log.info("--style: told as asked (this model's requests are not calibrated)")
+            return style
+        if not self.settings.request_calibrated:
+            log.info("--style: told as asked (ar.request_calibrated false)")
+            return style
         if calibration.guidance is not None and abs(followed_at - calibration.guidance) > 1e-9:
             log.info("--style: told as asked; this model's requests were calibrated at guidance %g, not %g",
                      calibration.guidance, followed_at)
@@ -384,6 +389,10 @@ class EventAutoregressive(Autoregressive):
         log.info("--style: told %s (calibrated at guidance %g, so that it plays what was asked)",
                  ", ".join(f"{name}={float(users_value(name, value)):.3g}" for name, value in told.items()),
                  calibration.guidance if calibration.guidance is not None else followed_at)
+        for name in calibration.beyond(style):
+            low, high = (float(users_value(name, calibration.curves[name].played[i])) for i in (0, -1))
+            log.info("--style %s: beyond what this model was measured to play (%.3g to %.3g): told by extrapolation, "
+                     "it may fall short", name, low, high)
         return told
 
     def prompt_described(self, prompt_sets: SetBatch) -> torch.Tensor | None:

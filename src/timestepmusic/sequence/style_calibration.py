@@ -84,6 +84,13 @@ class StyleCalibration:
             told[name] = float(np.clip(curve.inverse(asked), low, high))
         return told
 
+    def beyond(self, request: dict[str, float]) -> list[str]:
+        """The attributes of a request asked beyond what the model was measured to play (told by extrapolation:
+        it may fall short); a pedal asked at 0 is not."""
+        return [name for name, asked in request.items() if name in self.curves
+                and not (name in KEPT_UP and asked == 0.0)
+                and not self.curves[name].played[0] <= asked <= self.curves[name].played[-1]]
+
     def to_dict(self) -> dict:
         return {"measured": self.measured,
                 "curves": {name: {"told": c.told.tolist(), "played": c.played.tolist()}
@@ -95,7 +102,8 @@ class StyleCalibration:
         ValueError in one line naming `where`."""
         def refused(at: str) -> ValueError:
             return ValueError(f"{where}: style_calibration is not a set of measured curves (per attribute, at least "
-                              f"two increasing told values and as many non-decreasing played ones; at {at})")
+                              f"two increasing told values and as many non-decreasing played ones; at {at}): measure it "
+                              f"again (python -m timestepmusic.train.style_calibration MODEL --overwrite) or delete it")
         if not isinstance(data, dict) or not isinstance(data.get("curves"), dict):
             raise refused("its curves")
         measured = data.get("measured", {})

@@ -431,7 +431,10 @@ def calibration_summary(meta: dict, folder: Path) -> dict | None:
         return None
     calibration = StyleCalibration.from_dict(meta["style_calibration"], str(folder / "config.json"))
     measured = {k: v for k, v in calibration.measured.items() if k != "means"}
-    return {"attributes": sorted(calibration.curves), **measured}
+    return {"attributes": sorted(calibration.curves), **measured,
+            "note": "a --style request for these attributes, at this guidance, is told what played the asked value "
+                    "when measured (pieces per told value, their seconds and sampling seed as given); the curves are "
+                    "in config.json"}
 
 
 def export_model(run: str | Path, dest: str | Path, description: str = "") -> Path:

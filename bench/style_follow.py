@@ -41,8 +41,8 @@ MEASURED = ("register", "spread", "density", "loudness", "damper", "soft", "half
 def measured(pieces, seconds: float) -> dict[str, np.ndarray]:
     """Each attribute of each written piece [S] in its users' units (NaN where undefined), as the calibration
     measures it (evaluate/played.py)."""
-    from timestepmusic.sequence.style import ATTRIBUTES, users_value
     from timestepmusic.evaluate.played import played
+    from timestepmusic.sequence.style import ATTRIBUTES, users_value
 
     held = played(pieces, seconds, ATTRIBUTES)  # [S, 8] as descriptions hold them
     out = {name: users_value(name, held[:, i]) for i, name in enumerate(ATTRIBUTES)}

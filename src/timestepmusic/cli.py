@@ -499,7 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(register: mean pitch; spread: semitones; density: notes/s; loudness: mean velocity; stepwise, "
                    "damper, half_pedal, soft: shares 0-1; pause, in models trained with ar.style_pause: the longest "
                    "stretch with no note starting, seconds); what is not asked goes with it as in real playing; the "
-                   "default's and style's requests are calibrated so that what is asked is played (at guidance 2; "
+                   "default's requests (and style's, events-onsets', events-pause') are calibrated so that what is asked "
+                   "is played (at guidance 2; "
                    "ar.request_calibrated); -v shows what each was told")
     p.add_argument("--guidance", type=float, metavar="G",
                    help="models trained with ar.style (the default): how closely each piece follows its description, "

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .autoencoder import Autoencoder, sets_to_events
-from .checkpoint import autoencoder_beside, checkpoint_dir, load_tensors, load_weights, read_meta
+from .checkpoint import CONFIG, autoencoder_beside, checkpoint_dir, load_tensors, load_weights, read_meta
 from .chunks import chunk_events
 from .config import PRESETS, SAMPLING_SETTINGS, Config
 from .devices import pick_device, without_onednn
@@ -130,8 +130,8 @@ class GANModel:
         arm.generator.eval()
         for key in set(meta.get("weights", {})) & set(getattr(arm, "KEPT", ())):  # what it keeps beside its weights
             arm.use_kept(key, load_tensors(folder, key), folder / f"{key}.safetensors")
-        if "style_calibration" in meta and hasattr(arm, "calibration"):  # measured after training (ar.request_calibrated)
-            arm.calibration = StyleCalibration.from_dict(meta["style_calibration"], str(folder / "config.json"))
+        if hasattr(arm, "calibration"):  # measured after training (ar.request_calibrated)
+            arm.calibration = StyleCalibration.of_model(meta, folder / CONFIG)
         books = [p / CODEBOOK for p in (folder, folder.parent) if (p / CODEBOOK).is_file()] if arm.snaps else []
         codebook = read_codebook(books[0]).to(pick_device(device)) if books else None
         return cls(arm, normaliser, ae, meta, folder, codebook)
@@ -427,9 +427,9 @@ def model_info(model: str | Path | None = None) -> dict:
 def calibration_summary(meta: dict, folder: Path) -> dict | None:
     """How a model's `--style` requests were calibrated (ar.request_calibrated), for `--info`: the attributes and how
     they were measured; None where they were not; a broken calibration: ValueError in one line."""
-    if "style_calibration" not in meta:
+    calibration = StyleCalibration.of_model(meta, folder / CONFIG)
+    if calibration is None:
         return None
-    calibration = StyleCalibration.from_dict(meta["style_calibration"], str(folder / "config.json"))
     measured = {k: v for k, v in calibration.measured.items() if k != "means"}
     return {"attributes": sorted(calibration.curves), **measured,
             "note": "a --style request for these attributes, at this guidance, is told what played the asked value "

@@ -17,16 +17,23 @@ Shapes: P measured points.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..config import STYLE_ATTRIBUTES, STYLE_PAUSE
 
+META_KEY = "style_calibration"  # where a model's config.json keeps it
 KEPT_UP = ("damper", "soft")  # asked at 0: told 0, and the pedal stays up
 PRESSED_LEAST = 1e-3  # … asked above 0: told at least this, never the 0 that keeps it up
 # what a description may hold of each attribute (the register: key ids 0–87; density, pause: logged)
 BOUNDS = {"register": (0.0, 87.0), "spread": (0.0, 44.0), "density": (0.0, float(np.log1p(60.0))),
           "loudness": (1.0, 127.0), STYLE_PAUSE: (0.0, float(np.log1p(16.0)))}
+
+
+def kept_up(name: str, asked: float) -> bool:
+    """A pedal asked at 0: told 0 and kept up (ar.pedals_as_told), never calibrated."""
+    return name in KEPT_UP and asked == 0.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ class StyleCalibration:
         told = {}
         for name, asked in request.items():
             curve = self.curves.get(name)
-            if curve is None or (name in KEPT_UP and asked == 0.0):
+            if curve is None or kept_up(name, asked):
                 told[name] = asked
                 continue
             low, high = BOUNDS.get(name, (0.0, 1.0))
@@ -87,14 +94,19 @@ class StyleCalibration:
     def beyond(self, request: dict[str, float]) -> list[str]:
         """The attributes of a request asked beyond what the model was measured to play (told by extrapolation:
         it may fall short); a pedal asked at 0 is not."""
-        return [name for name, asked in request.items() if name in self.curves
-                and not (name in KEPT_UP and asked == 0.0)
+        return [name for name, asked in request.items() if name in self.curves and not kept_up(name, asked)
                 and not self.curves[name].played[0] <= asked <= self.curves[name].played[-1]]
 
     def to_dict(self) -> dict:
         return {"measured": self.measured,
                 "curves": {name: {"told": c.told.tolist(), "played": c.played.tolist()}
                            for name, c in self.curves.items()}}
+
+    @classmethod
+    def of_model(cls, meta: dict, config_path: Path) -> "StyleCalibration | None":
+        """The calibration a model's config.json (`meta`, read from `config_path`) keeps; None where it keeps none;
+        a broken one: ValueError in one line naming the file."""
+        return cls.from_dict(meta[META_KEY], str(config_path)) if META_KEY in meta else None
 
     @classmethod
     def from_dict(cls, data: dict, where: str) -> "StyleCalibration":

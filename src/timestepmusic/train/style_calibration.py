@@ -28,10 +28,9 @@ from ..config import STYLE_ATTRIBUTES
 from ..evaluate.played import played
 from ..files import atomic_path
 from ..generation import GANModel
-from ..sequence.style_calibration import Curve, StyleCalibration
+from ..sequence.style_calibration import META_KEY, Curve, StyleCalibration
 from ..shipped import models_dir
 
-KEY = "style_calibration"
 QUANTILES = (0.02, 0.98)  # the told values span this much of the bank's played passages
 
 
@@ -90,16 +89,16 @@ def calibrate(model_path: str | Path, pieces: int = 48, points: int = 9, seconds
     if path.resolve().is_relative_to(models_dir().resolve()):
         raise ValueError(f"{path}: a shipped model, not changed in place; copy its folder and calibrate the copy")
     folder, meta = read_meta(path)
-    if KEY in meta and not overwrite:
+    if META_KEY in meta and not overwrite:
         raise ValueError(f"{folder}: calibrated already (style_calibration in {CONFIG}); --overwrite to measure again")
-    uncalibrated = {k: v for k, v in meta.items() if k != KEY}  # (an earlier calibration, even a broken one, unread)
+    uncalibrated = {k: v for k, v in meta.items() if k != META_KEY}  # (an earlier calibration, even a broken one, unread)
     if uncalibrated.get("kind") != "gan" or uncalibrated.get("arch") != "events":
         raise ValueError(f"{folder}: not an events model trained with ar.style; it follows no description")
     model = GANModel.with_autoencoder(folder, uncalibrated, Autoencoder.load(autoencoder_beside(folder)))
     if getattr(model.generator, "style", None) is None:
         raise ValueError(f"{folder}: not an events model trained with ar.style; it follows no description")
     calibration = measure(model, pieces, points, seconds, seed, guidance, progress=progress)
-    meta[KEY] = calibration.to_dict()
+    meta[META_KEY] = calibration.to_dict()
     with atomic_path(folder / CONFIG) as tmp:
         tmp.write_text(json.dumps(meta, indent=1))
     return calibration, folder / CONFIG

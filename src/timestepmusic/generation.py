@@ -141,7 +141,8 @@ class GANModel:
     def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True, *,
                        prompt: Events | None = None, ends: bool | None = None,
                        temperature: float | None = None, mixture_temperature: float | None = None,
-                       style: dict[str, float] | None = None, guidance: float | None = None) -> list[torch.Tensor]:
+                       style: dict[str, float] | None = None, guidance: float | None = None,
+                       key: tuple[int, bool] | None = None) -> list[torch.Tensor]:
         """One latent sequence [T_s, L] per piece: `seconds` long, or for an arch that ends its pieces, at most
         that. With `snap_to_real` (and a codebook beside the model) each latent becomes its nearest real
         training-chunk latent. Arms that continue a past (`continues`: the likelihood arm, a conv arm with
@@ -151,7 +152,8 @@ class GANModel:
         spreads, `mixture_temperature` of the mixture's weights; None: the model's ar settings). An events model
         trained with ar.style plays each piece as `style` asks (sequence/style.parse_style), following its
         description as closely as `guidance` says (None: the model's ar.request_guidance with `style`,
-        ar.style_guidance without)."""
+        ar.style_guidance without); one trained with ar.tonal plays each piece in `key` (tonic 0–11, minor;
+        keys.parse_key)."""
         check_piece_seconds(seconds)
         chunks = max(1, round(seconds / self.ae.chunk_seconds))
         arm = self.arm
@@ -164,6 +166,9 @@ class GANModel:
             if given and not able:
                 other = "an ar model, or a conv model trained with gan.past_chunks" if what == "--prompt" else "an ar model"
                 raise ValueError(f"{what}: a {self.arch} model cannot do this; use {other}")
+        if key is not None and not (getattr(arm, "draws_events", False) and arm.settings.tonal):
+            raise ValueError(f"--key: the model in {self.folder} ({self.arch}) does not hear keys; the shipped default "
+                             "does, or any events model trained with ar.tonal")
         follows = getattr(getattr(arm, "generator", None), "style", None) is not None  # a description (ar.style)
         if style is not None and not follows:
             raise ValueError(f"--style: the model in {self.folder} ({self.arch}) does not follow a description; "
@@ -194,6 +199,8 @@ class GANModel:
                 options["style"] = style
             if guidance is not None:
                 options["guidance"] = guidance
+            if key is not None:
+                options["key"] = key
             if prompt is not None:
                 latents, sets = self.ae.encode_events(prompt)  # [P, L], [P, N]
                 past = self.normaliser.forward(latents.float().cpu())

@@ -281,14 +281,17 @@ class EventAutoregressive(Autoregressive):
     def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None,
                project: Callable[[torch.Tensor], torch.Tensor] | None = None,
                prompt_sets: SetBatch | None = None, style: dict[str, float] | None = None,
-               guidance: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               guidance: float | None = None, key: tuple[int, bool] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
         ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
         hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
         description drawn from the bank (none with ar.style_drawn false), or one as `style` asks
         (style.parse_style), followed as closely as `guidance` says (None: ar.request_guidance for an asked one,
         ar.style_guidance for a drawn one); a prompt without `style` is told its own last AHEAD chunks' description
-        (ar.prompt_told; false: heard, not told)."""
+        (ar.prompt_told; false: heard, not told). With ar.tonal, a `key` (tonic 0–11, minor; keys.parse_key) is
+        asked of every piece: the head hears the notes so far as if in that key (tonal.DrawnPitchClasses)."""
+        if key is not None and not self.settings.tonal:
+            raise ValueError("--key: this model does not hear keys (trained without ar.tonal); the shipped default does")
         self.drawn, self.history, self.pitch_classes = [], None, None
         self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
         if style is not None and self.generator.style is None:
@@ -340,7 +343,7 @@ class EventAutoregressive(Autoregressive):
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:
-            self.pitch_classes = DrawnPitchClasses(n, self.device)
+            self.pitch_classes = DrawnPitchClasses(n, self.device, key)
         if self.settings.pulse or self.settings.beat_echo > 0:
             self.drawn_onsets = DrawnOnsets(n, self.chunk_seconds, self.device)
         if self.settings.register_guard > 0 or self.settings.register_min_p > 0:

@@ -17,6 +17,10 @@ The same counts serve training (`TonalGatherer`, over the corpus's notes before 
 (`DrawnPitchClasses`, over a prompt's chunks and those drawn so far); both count the notes whose onsets fall in
 the window of whole chunks before the chunk, and neither counts the events of a chunk past its max_events cap
 (which no prompted or drawn chunk holds).
+A key asked of a piece (`tsm generate --key`) is heard the same way: every window's counts are told in the shares
+of the key's Krumhansl–Kessler profile raised to KEY_SHARPNESS (the scale's notes, the tonic and the fifth most), as
+many notes as the window struck but at least KEY_LEAST_PER_CHUNK per chunk of it, so that a piece starts in the key
+(as if it had been playing in it) and every note drawn leans into it.
 Shapes: R chunk rows, S pieces, E corpus events, C = 12 pitch classes, G = len(WINDOWS), K = 88 keys.
 """
 from __future__ import annotations
@@ -26,10 +30,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..batches import ChunkGatherer, SetBatch
+from ..keys import profile
 from ..midi import LOWEST_PITCH, NUM_KEYS
 
 WINDOWS = (8, 32, 240)  # chunks before the chunk (2 s, 8 s and 60 s of 0.25 s chunks)
 CLASSES = 12
+KEY_SHARPNESS = 4.0  # an asked key's profile to this power …
+KEY_LEAST_PER_CHUNK = 1.2  # … told of at least this many notes per chunk of a window (half a real passage's 2.4);
+# both chosen on sampling seeds 0–1 (bench/key_follow.py, docs/quality.md, thirty-eighth session)
 
 
 def pitch_class(ids: torch.Tensor) -> torch.Tensor:
@@ -86,12 +94,20 @@ class TonalGatherer:
         return torch.stack(windows, dim=1).float()  # [R, G, C]
 
 
+def asked_shares(key: tuple[int, bool]) -> torch.Tensor:
+    """A key (tonic 0–11, minor) → the pitch-class shares its pieces are told they have heard [C] (sum 1)."""
+    weights = torch.from_numpy(profile(key)).float() ** KEY_SHARPNESS  # [C]
+    return weights / weights.sum()
+
+
 class DrawnPitchClasses:
     """The counts of pieces being sampled: the pitch classes of each chunk (a prompt's, then each drawn), kept for
-    the longest window."""
+    the longest window; with `key` asked, told as that key's (see the module's docstring)."""
 
-    def __init__(self, pieces: int, device: torch.device):
+    def __init__(self, pieces: int, device: torch.device, key: tuple[int, bool] | None = None):
         self.per_chunk = torch.zeros(pieces, 0, CLASSES, device=device)  # [S, chunks kept, C]
+        self.asked = None if key is None else asked_shares(key).to(device)  # [C]
+        self.least_heard = torch.tensor([[KEY_LEAST_PER_CHUNK * span] for span in WINDOWS], device=device)  # [G, 1]
 
     def append(self, sets: SetBatch) -> None:
         """The next chunk's events [S, N]."""
@@ -108,5 +124,9 @@ class DrawnPitchClasses:
         self.per_chunk = torch.cat([self.per_chunk, chunks.to(self.per_chunk.device)], 1)[:, -max(WINDOWS):]
 
     def counts(self) -> torch.Tensor:
-        """The counts of each window before the next chunk [S, G, C]."""
-        return torch.stack([self.per_chunk[:, -span:].sum(1) for span in WINDOWS], dim=1)
+        """The counts of each window before the next chunk [S, G, C]; with a key asked, as many notes in its shares."""
+        counts = torch.stack([self.per_chunk[:, -span:].sum(1) for span in WINDOWS], dim=1)  # [S, G, C]
+        if self.asked is None:
+            return counts
+        struck = counts.sum(-1, keepdim=True).clamp(min=self.least_heard)  # [S, G, 1]
+        return struck * self.asked  # [S, G, 1] × [C] → [S, G, C]

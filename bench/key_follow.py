@@ -1,0 +1,109 @@
+"""How closely an events model trained with `ar.tonal` plays in the key `tsm generate --key` asks: each of the 24
+keys asked of -n pieces of --seconds per sampling seed, and the key their notes fit best (keys.estimate_key: the
+Krumhansl–Kessler profile that correlates best with the notes' pitch-class durations) compared with the one asked,
+beside the same pieces drawn unasked (the baseline: how often a piece lands in a key by chance, compared with the
+same list of asked keys). Over more than 16 s, the last 16 s are also compared (does the piece stay in the key?).
+What else the key moves: `tsm evaluate`'s descriptors of the pieces, asked against unasked, means over every
+piece; and the seconds per piece drawn (one thread).
+
+    python bench/key_follow.py --model default --seeds 2 3 --markdown bench/results/key_follow.md
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import table, write_markdown  # noqa: E402
+
+KEYS = [(tonic, minor) for minor in (False, True) for tonic in range(12)]
+DESCRIPTORS = ("note_density", "pitch_range", "pitch_class_entropy", "key_steadiness", "stepwise_share",
+               "polyphony_mean", "velocity_mean", "damper_fraction", "longest_note_s")
+LAST_S = 16.0
+
+
+def fits(pieces, asked: list[tuple[int, bool]], seconds: float) -> dict[str, np.ndarray]:
+    """Per piece: whether its notes fit the asked key best, a key of the same signature, the same tonic; and over
+    more than LAST_S, whether its last LAST_S do."""
+    from timestepmusic.keys import estimate_key, same_signature
+
+    found = [estimate_key(piece) for piece in pieces]
+    out = {"exact": np.array([f == a for f, a in zip(found, asked)]),
+           "signature": np.array([f is not None and same_signature(f, a) for f, a in zip(found, asked)]),
+           "tonic": np.array([f is not None and f[0] == a[0] for f, a in zip(found, asked)])}
+    if seconds > LAST_S:
+        last = [estimate_key(piece.take(np.flatnonzero(piece.start_s >= seconds - LAST_S))) for piece in pieces]
+        out["last 16 s exact"] = np.array([f == a for f, a in zip(last, asked)])
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default", help="a run folder or a shipped model's name")
+    parser.add_argument("-n", type=int, default=4, help="pieces per key and seed (24 keys)")
+    parser.add_argument("--seconds", type=float, default=16.0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3])
+    parser.add_argument("--sharpness", type=float, help="the asked profile's power (default: tonal.KEY_SHARPNESS)")
+    parser.add_argument("--least", type=float,
+                        help="the least notes per chunk a window is told of (default: tonal.KEY_LEAST_PER_CHUNK)")
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
+    from timestepmusic.generation import GANModel
+    from timestepmusic.keys import key_name
+    from timestepmusic.sequence import tonal
+    from timestepmusic.shipped import resolve_model
+
+    if args.sharpness is not None:
+        tonal.KEY_SHARPNESS = args.sharpness
+    if args.least is not None:
+        tonal.KEY_LEAST_PER_CHUNK = args.least
+    gan = GANModel.load(resolve_model(args.model))
+    asked_pieces, unasked_pieces, asked_keys, seconds_taken = [], [], [], {"asked": 0.0, "unasked": 0.0}
+    for seed in args.seeds:
+        start = time.perf_counter()
+        unasked_pieces += gan.sample(args.n * len(KEYS), args.seconds, seed)
+        seconds_taken["unasked"] += time.perf_counter() - start
+        for i, key in enumerate(KEYS):
+            start = time.perf_counter()
+            asked_pieces += gan.sample(args.n, args.seconds, seed * 1000 + i, key=key)
+            seconds_taken["asked"] += time.perf_counter() - start
+            asked_keys += [key] * args.n
+    total = len(asked_keys)
+    asked_fit, chance_fit = fits(asked_pieces, asked_keys, args.seconds), fits(unasked_pieces, asked_keys, args.seconds)
+    lines = [f"model {args.model}; {args.n} pieces of {args.seconds:g} s per key (24 keys) and sampling seed "
+             f"{', '.join(map(str, args.seeds))}: {total} pieces asked, {total} unasked; asked profile to the power "
+             f"{tonal.KEY_SHARPNESS:g}, told of at least {tonal.KEY_LEAST_PER_CHUNK:g} notes per chunk", "",
+             "share of pieces whose notes fit best …"]
+    rows = [[what, f"{asked_fit[what].mean():.3f}", f"{chance_fit[what].mean():.3f}"] for what in asked_fit]
+    lines += table(["… the key asked", "asked", "unasked (chance)"], rows)
+    minor_asked = np.array([minor for _, minor in asked_keys])
+    by_mode = [[f"{'minor' if minor else 'major'} keys asked", f"{asked_fit['exact'][minor_asked == minor].mean():.3f}", ""]
+               for minor in (False, True)]
+    lines += ["", *table(["exact, by mode", "asked", ""], by_mode)]
+    missed = [key_name(k) for k, ok in zip(asked_keys, asked_fit["exact"]) if not ok]
+    lines += ["", "asked keys missed most: " + ", ".join(f"{name} ({missed.count(name)}/{total // 24})"
+                                                           for name in sorted(set(missed), key=missed.count, reverse=True)[:6])]
+    described = {name: describe(excerpts_from_events(pieces, args.seconds))
+                 for name, pieces in (("asked", asked_pieces), ("unasked", unasked_pieces))}
+    rows = [[name, f"{np.nanmean(described['asked'][name]):.3f}", f"{np.nanmean(described['unasked'][name]):.3f}"]
+            for name in DESCRIPTORS]
+    lines += ["", "what else moves (tsm evaluate's descriptors, mean over the pieces):",
+              *table(["descriptor", "asked", "unasked"], rows)]
+    lines += ["", "seconds of drawing per piece (one thread): " + ", ".join(
+        f"{what} {taken / total:.3f} s" for what, taken in seconds_taken.items())
+        + f" (asked: {args.n} pieces per call; unasked: {args.n * len(KEYS)} per call)"]
+    print("\n".join(lines))
+    write_markdown(args.markdown, f"# Following `--key`: the model `{args.model}`", lines)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Keys by name and by ear (keys.py): what `tsm generate --key` reads and how its pieces' keys are named."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from timestepmusic.keys import estimate_key, key_name, parse_key, same_signature
+from timestepmusic.midi import Events
+
+
+@pytest.mark.parametrize("text, key", [("C", (0, False)), ("E minor", (4, True)), ("Em", (4, True)),
+                                       ("f# major", (6, False)), ("Bb", (10, False)), ("b-flat minor", (10, True)),
+                                       ("c#m", (1, True)), ("Cb", (11, False)), ("B#", (0, False)),
+                                       ("  a  min ", (9, True)), ("E♭ maj", (3, False))])
+def test_a_key_is_read_from_its_name(text, key):
+    assert parse_key(text) == key
+
+
+@pytest.mark.parametrize("text", ["H", "", "C minor major", "E mixolydian", "Cx", "11"])
+def test_what_is_not_a_key_is_refused_by_name(text):
+    with pytest.raises(ValueError, match="not a key"):
+        parse_key(text)
+
+
+def test_every_key_reads_back_from_its_name():
+    for tonic in range(12):
+        for minor in (False, True):
+            assert parse_key(key_name((tonic, minor))) == (tonic, minor)
+
+
+def played(pitches: list[int], durations: list[float]) -> Events:
+    """Notes one after another at these MIDI pitches and durations."""
+    start = np.concatenate([[0.0], np.cumsum(durations)[:-1]])
+    return Events(np.array(pitches) - 21, start, np.array(durations), np.full(len(pitches), 64))
+
+
+def test_a_scale_and_its_cadence_are_heard_in_their_key():
+    c_major = played([60, 62, 64, 65, 67, 69, 71, 72, 67, 60, 64, 67, 60], [0.3] * 8 + [0.5, 1.0, 0.5, 0.5, 1.5])
+    assert estimate_key(c_major) == (0, False)
+    a_minor = played([57, 59, 60, 62, 64, 65, 68, 69, 64, 57, 60, 64, 57, 68, 69],
+                     [0.3] * 8 + [0.5, 1.0, 0.5, 0.5, 1.5, 0.3, 1.5])  # harmonic minor: the G# leads to A
+    assert estimate_key(a_minor) == (9, True)
+    assert estimate_key(played([60, 72], [1.0, 1.0])) is None  # one pitch class says no key
+    assert estimate_key(c_major.take(np.arange(0))) is None
+
+
+def test_transposed_notes_are_heard_transposed():
+    melody = played([60, 62, 64, 65, 67, 69, 71, 72, 67, 60], [0.3] * 8 + [0.5, 1.0])
+    up = Events(melody.ids + 3, melody.start_s, melody.duration_s, melody.intensity)
+    assert estimate_key(up) == ((estimate_key(melody)[0] + 3) % 12, estimate_key(melody)[1])
+
+
+def test_relative_keys_share_a_signature():
+    assert same_signature((0, False), (9, True))  # C major, A minor
+    assert same_signature((4, True), (7, False))  # E minor, G major
+    assert not same_signature((0, False), (0, True))  # C major, C minor
+    assert same_signature((2, False), (2, False))

@@ -2,11 +2,13 @@
 keys asked of -n pieces of --seconds per sampling seed, and the key their notes fit best (keys.estimate_key: the
 Krumhansl–Kessler profile that correlates best with the notes' pitch-class durations) compared with the one asked,
 beside the same pieces drawn unasked (the baseline: how often a piece lands in a key by chance, compared with the
-same list of asked keys). Over more than 16 s, the last 16 s are also compared (does the piece stay in the key?).
+same list of asked keys). Over more than 16 s, the first and the last 16 s are also compared (does the piece stay
+in the key?); with --corpus, real minutes of --split say how often a pianist's 16 s passages fit their minute's key
+(16 s of notes name a key less surely than a minute, and passages modulate).
 What else the key moves: `tsm evaluate`'s descriptors of the pieces, asked against unasked, means over every
 piece; and the seconds per piece drawn (one thread).
 
-    python bench/key_follow.py --model default --seeds 2 3 --markdown bench/results/key_follow.md
+    python bench/key_follow.py --model default --seeds 2 3 --corpus /work/data/asap --markdown bench/results/key_follow.md
 """
 from __future__ import annotations
 
@@ -28,9 +30,9 @@ DESCRIPTORS = ("note_density", "pitch_range", "pitch_class_entropy", "key_steadi
 LAST_S = 16.0
 
 
-def fits(pieces, asked: list[tuple[int, bool]], seconds: float) -> dict[str, np.ndarray]:
+def fits(pieces, asked: list[tuple[int, bool]], seconds: float) -> tuple[dict[str, np.ndarray], list]:
     """Per piece: whether its notes fit the asked key best, a key of the same signature, the same tonic; and over
-    more than LAST_S, whether its last LAST_S do."""
+    more than LAST_S, whether its last LAST_S do; and the key each piece's notes fit best."""
     from timestepmusic.keys import estimate_key, same_signature
 
     found = [estimate_key(piece) for piece in pieces]
@@ -38,9 +40,54 @@ def fits(pieces, asked: list[tuple[int, bool]], seconds: float) -> dict[str, np.
            "signature": np.array([f is not None and same_signature(f, a) for f, a in zip(found, asked)]),
            "tonic": np.array([f is not None and f[0] == a[0] for f, a in zip(found, asked)])}
     if seconds > LAST_S:
-        last = [estimate_key(piece.take(np.flatnonzero(piece.start_s >= seconds - LAST_S))) for piece in pieces]
-        out["last 16 s exact"] = np.array([f == a for f, a in zip(last, asked)])
-    return out
+        for part, after_s in (("first", 0.0), ("last", seconds - LAST_S)):
+            passage = [estimate_key(part_of(piece, after_s)) for piece in pieces]
+            out[f"{part} 16 s exact"] = np.array([f == a for f, a in zip(passage, asked)])
+    return out, found
+
+
+def part_of(piece, after_s: float):
+    """The notes of `piece` that start in [after_s, after_s + LAST_S)."""
+    return piece.take(np.flatnonzero((piece.start_s >= after_s) & (piece.start_s < after_s + LAST_S)))
+
+
+def own_key(pieces, seconds: float) -> dict[str, float]:
+    """How often the first and the last 16 s of each piece fit best the key its whole length fits best."""
+    from timestepmusic.keys import estimate_key
+
+    agree = {"first": [], "last": []}
+    for piece in pieces:
+        key = estimate_key(piece)
+        for part, after_s in (("first", 0.0), ("last", seconds - LAST_S)):
+            agree[part].append(key is not None and estimate_key(part_of(piece, after_s)) == key)
+    return {part: float(np.mean(shares)) for part, shares in agree.items()}
+
+
+def real_reference(corpus_path: Path, split: str) -> tuple[dict[str, float], int]:
+    """own_key of a pianist's minutes: the real 60 s excerpts of `split` (and how many)."""
+    from timestepmusic.corpus import Corpus
+    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+
+    minutes = excerpts_from_corpus(Corpus.open(corpus_path), split, 60.0)
+    whole = [minutes.events(x) for x in range(minutes.num_excerpts) if minutes.length_s[x] >= 60.0]
+    return own_key(whole, 60.0), len(whole)
+
+
+def relation(found: tuple[int, bool] | None, asked: tuple[int, bool]) -> str:
+    """How a piece's key stands to the one asked: a musician's name for the step between them."""
+    from timestepmusic.keys import same_signature
+
+    if found is None:
+        return "no key"
+    if found == asked:
+        return "the key"
+    if same_signature(found, asked):
+        return "its relative"
+    if found[0] == asked[0]:
+        return "its parallel (other mode)"
+    if found[1] == asked[1] and (found[0] - asked[0]) % 12 in (5, 7):
+        return "a fifth away (same mode)"
+    return "other"
 
 
 def main() -> int:
@@ -52,6 +99,8 @@ def main() -> int:
     parser.add_argument("--sharpness", type=float, help="the asked profile's power (default: tonal.KEY_SHARPNESS)")
     parser.add_argument("--least", type=float,
                         help="the least notes per chunk a window is told of (default: tonal.KEY_LEAST_PER_CHUNK)")
+    parser.add_argument("--corpus", type=Path, help="a prepared corpus: also measure real minutes of --split")
+    parser.add_argument("--split", default="validation")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -77,7 +126,8 @@ def main() -> int:
             seconds_taken["asked"] += time.perf_counter() - start
             asked_keys += [key] * args.n
     total = len(asked_keys)
-    asked_fit, chance_fit = fits(asked_pieces, asked_keys, args.seconds), fits(unasked_pieces, asked_keys, args.seconds)
+    (asked_fit, asked_found), (chance_fit, _) = (fits(pieces, asked_keys, args.seconds)
+                                                 for pieces in (asked_pieces, unasked_pieces))
     lines = [f"model {args.model}; {args.n} pieces of {args.seconds:g} s per key (24 keys) and sampling seed "
              f"{', '.join(map(str, args.seeds))}: {total} pieces asked, {total} unasked; asked profile to the power "
              f"{tonal.KEY_SHARPNESS:g}, told of at least {tonal.KEY_LEAST_PER_CHUNK:g} notes per chunk", "",
@@ -88,6 +138,10 @@ def main() -> int:
     by_mode = [[f"{'minor' if minor else 'major'} keys asked", f"{asked_fit['exact'][minor_asked == minor].mean():.3f}", ""]
                for minor in (False, True)]
     lines += ["", *table(["exact, by mode", "asked", ""], by_mode)]
+    relations = [relation(f, a) for f, a in zip(asked_found, asked_keys)]
+    names = ("the key", "its relative", "its parallel (other mode)", "a fifth away (same mode)", "other", "no key")
+    lines += ["", "what the asked pieces' notes fit best: " + ", ".join(
+        f"{name} {relations.count(name) / total:.3f}" for name in names)]
     missed = [key_name(k) for k, ok in zip(asked_keys, asked_fit["exact"]) if not ok]
     lines += ["", "asked keys missed most: " + ", ".join(f"{name} ({missed.count(name)}/{total // 24})"
                                                            for name in sorted(set(missed), key=missed.count, reverse=True)[:6])]
@@ -100,6 +154,17 @@ def main() -> int:
     lines += ["", "seconds of drawing per piece (one thread): " + ", ".join(
         f"{what} {taken / total:.3f} s" for what, taken in seconds_taken.items())
         + f" (asked: {args.n} pieces per call; unasked: {args.n * len(KEYS)} per call)"]
+    if args.seconds > LAST_S or args.corpus is not None:
+        rows = []
+        if args.seconds > LAST_S:
+            rows += [[f"drawn, {what} ({total} pieces of {args.seconds:g} s)", *(f"{share:.3f}" for share in
+                                                                             own_key(pieces, args.seconds).values())]
+                     for what, pieces in (("asked", asked_pieces), ("unasked", unasked_pieces))]
+        if args.corpus is not None:
+            real, count = real_reference(args.corpus, args.split)
+            rows.append([f"real ({args.split} split, {count} minutes)", *(f"{share:.3f}" for share in real.values())])
+        lines += ["", "16 s of a piece fit the key its whole length fits (16 s of notes name a key less surely than a "
+                  "minute, and passages modulate):", *table(["pieces", "first 16 s", "last 16 s"], rows)]
     print("\n".join(lines))
     write_markdown(args.markdown, f"# Following `--key`: the model `{args.model}`", lines)
     return 0

@@ -63,14 +63,18 @@ def own_key(pieces, seconds: float) -> dict[str, float]:
     return {part: float(np.mean(shares)) for part, shares in agree.items()}
 
 
-def real_reference(corpus_path: Path, split: str) -> tuple[dict[str, float], int]:
-    """own_key of a pianist's minutes: the real 60 s excerpts of `split` (and how many)."""
+def real_reference(corpus_path: Path, split: str) -> tuple[dict[str, float], int, str]:
+    """own_key of a pianist's minutes: the real 60 s excerpts of `split`, how many, and what the first 16 s of each
+    fit best against the minute's key (relation_shares)."""
     from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+    from timestepmusic.keys import estimate_key
 
     minutes = excerpts_from_corpus(Corpus.open(corpus_path), split, 60.0)
     whole = [minutes.events(x) for x in range(minutes.num_excerpts) if minutes.length_s[x] >= 60.0]
-    return own_key(whole, 60.0), len(whole)
+    keyed = [(estimate_key(part_of(minute, 0.0)), estimate_key(minute)) for minute in whole]
+    keyed = [(first, key) for first, key in keyed if key is not None]
+    return own_key(whole, 60.0), len(whole), relation_shares(*zip(*keyed))
 
 
 def relation(found: tuple[int, bool] | None, asked: tuple[int, bool]) -> str:
@@ -85,9 +89,20 @@ def relation(found: tuple[int, bool] | None, asked: tuple[int, bool]) -> str:
         return "its relative"
     if found[0] == asked[0]:
         return "its parallel (other mode)"
-    if found[1] == asked[1] and (found[0] - asked[0]) % 12 in (5, 7):
-        return "a fifth away (same mode)"
+    if found[1] == asked[1] and (found[0] - asked[0]) % 12 == 7:
+        return "its dominant"
+    if found[1] == asked[1] and (found[0] - asked[0]) % 12 == 5:
+        return "its subdominant"
     return "other"
+
+
+RELATIONS = ("the key", "its relative", "its parallel (other mode)", "its dominant", "its subdominant", "other",
+             "no key")
+
+
+def relation_shares(found: list, asked: list) -> str:
+    relations = [relation(f, a) for f, a in zip(found, asked)]
+    return ", ".join(f"{name} {relations.count(name) / len(relations):.3f}" for name in RELATIONS)
 
 
 def main() -> int:
@@ -97,6 +112,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=16.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--sharpness", type=float, help="the asked profile's power (default: tonal.KEY_SHARPNESS)")
+    parser.add_argument("--outside", type=float,
+                        help="the share of their weight the classes outside the scale keep (default: tonal.KEY_OUTSIDE)")
     parser.add_argument("--least", type=float,
                         help="the least notes per chunk a window is told of (default: tonal.KEY_LEAST_PER_CHUNK)")
     parser.add_argument("--corpus", type=Path, help="a prepared corpus: also measure real minutes of --split")
@@ -112,6 +129,8 @@ def main() -> int:
 
     if args.sharpness is not None:
         tonal.KEY_SHARPNESS = args.sharpness
+    if args.outside is not None:
+        tonal.KEY_OUTSIDE = args.outside
     if args.least is not None:
         tonal.KEY_LEAST_PER_CHUNK = args.least
     gan = GANModel.load(resolve_model(args.model))
@@ -130,7 +149,8 @@ def main() -> int:
                                                  for pieces in (asked_pieces, unasked_pieces))
     lines = [f"model {args.model}; {args.n} pieces of {args.seconds:g} s per key (24 keys) and sampling seed "
              f"{', '.join(map(str, args.seeds))}: {total} pieces asked, {total} unasked; asked profile to the power "
-             f"{tonal.KEY_SHARPNESS:g}, told of at least {tonal.KEY_LEAST_PER_CHUNK:g} notes per chunk", "",
+             f"{tonal.KEY_SHARPNESS:g}, outside the scale × {tonal.KEY_OUTSIDE:g}, told of at least "
+             f"{tonal.KEY_LEAST_PER_CHUNK:g} notes per chunk", "",
              "share of pieces whose notes fit best …"]
     rows = [[what, f"{asked_fit[what].mean():.3f}", f"{chance_fit[what].mean():.3f}"] for what in asked_fit]
     lines += table(["… the key asked", "asked", "unasked (chance)"], rows)
@@ -138,10 +158,7 @@ def main() -> int:
     by_mode = [[f"{'minor' if minor else 'major'} keys asked", f"{asked_fit['exact'][minor_asked == minor].mean():.3f}", ""]
                for minor in (False, True)]
     lines += ["", *table(["exact, by mode", "asked", ""], by_mode)]
-    relations = [relation(f, a) for f, a in zip(asked_found, asked_keys)]
-    names = ("the key", "its relative", "its parallel (other mode)", "a fifth away (same mode)", "other", "no key")
-    lines += ["", "what the asked pieces' notes fit best: " + ", ".join(
-        f"{name} {relations.count(name) / total:.3f}" for name in names)]
+    lines += ["", "what the asked pieces' notes fit best: " + relation_shares(asked_found, asked_keys)]
     missed = [key_name(k) for k, ok in zip(asked_keys, asked_fit["exact"]) if not ok]
     lines += ["", "asked keys missed most: " + ", ".join(f"{name} ({missed.count(name)}/{total // 24})"
                                                            for name in sorted(set(missed), key=missed.count, reverse=True)[:6])]
@@ -161,10 +178,12 @@ def main() -> int:
                                                                              own_key(pieces, args.seconds).values())]
                      for what, pieces in (("asked", asked_pieces), ("unasked", unasked_pieces))]
         if args.corpus is not None:
-            real, count = real_reference(args.corpus, args.split)
+            real, count, real_relations = real_reference(args.corpus, args.split)
             rows.append([f"real ({args.split} split, {count} minutes)", *(f"{share:.3f}" for share in real.values())])
         lines += ["", "16 s of a piece fit the key its whole length fits (16 s of notes name a key less surely than a "
                   "minute, and passages modulate):", *table(["pieces", "first 16 s", "last 16 s"], rows)]
+        if args.corpus is not None:
+            lines += [f"what a real minute's first 16 s fit best, against the minute's key: {real_relations}"]
     print("\n".join(lines))
     write_markdown(args.markdown, f"# Following `--key`: the model `{args.model}`", lines)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from timestepmusic.keys import estimate_key, key_name, parse_key, same_signature
+from timestepmusic.keys import estimate_key, in_scale, key_name, parse_key, same_signature
 from timestepmusic.midi import Events
 
 
@@ -55,3 +55,23 @@ def test_relative_keys_share_a_signature():
     assert same_signature((4, True), (7, False))  # E minor, G major
     assert not same_signature((0, False), (0, True))  # C major, C minor
     assert same_signature((2, False), (2, False))
+
+
+def test_a_scale_holds_its_keys_notes():
+    assert np.flatnonzero(in_scale((0, False))).tolist() == [0, 2, 4, 5, 7, 9, 11]  # C major: the white keys
+    assert np.flatnonzero(in_scale((9, True))).tolist() == [0, 2, 4, 5, 7, 8, 9, 11]  # A minor, with G# leading to A
+    assert np.array_equal(in_scale((2, False)), np.roll(in_scale((0, False)), 2))
+
+
+def test_a_piece_and_its_written_file_are_heard_in_one_key(tmp_path):
+    """A key struck again while its note sounds ends that note, as the written file plays it; the estimate weighs
+    the notes so, or a piece could be named one key on the command line and another from its file."""
+    from timestepmusic.midi import read_events, write_events
+
+    held = Events(np.array([43, 43, 43, 43, 48, 50, 52, 55, 57]) - 21, np.array([0.0, 0.5, 1.0, 1.5, 0, 0.4, 0.8, 1.2, 1.6]),
+                  np.array([8.0, 8.0, 8.0, 8.0, 0.3, 0.3, 0.3, 0.3, 0.3]), np.full(9, 64))  # G2 restruck, held on
+    written, _ = read_events(write_events(held, tmp_path / "held.mid"))
+    from timestepmusic.keys import pitch_class_weights
+
+    assert pitch_class_weights(held) == pytest.approx(pitch_class_weights(written), abs=0.01)
+    assert pitch_class_weights(held)[7] == pytest.approx(1.5 + 2.0 + 0.3, abs=0.01)  # G2 cut thrice at 0.5 s, then 2 s; G3

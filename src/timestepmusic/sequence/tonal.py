@@ -30,12 +30,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..batches import ChunkGatherer, SetBatch
-from ..keys import profile
+from ..keys import in_scale, profile
 from ..midi import LOWEST_PITCH, NUM_KEYS
 
 WINDOWS = (8, 32, 240)  # chunks before the chunk (2 s, 8 s and 60 s of 0.25 s chunks)
 CLASSES = 12
 KEY_SHARPNESS = 4.0  # an asked key's profile to this power …
+KEY_OUTSIDE = 1.0  # … the classes outside its scale at this share of their weight (below 1: no better) …
 KEY_LEAST_PER_CHUNK = 1.2  # … told of at least this many notes per chunk of a window (half a real passage's 2.4);
 # both chosen on sampling seeds 0–1 (bench/key_follow.py, docs/quality.md, thirty-eighth session)
 
@@ -97,6 +98,7 @@ class TonalGatherer:
 def asked_shares(key: tuple[int, bool]) -> torch.Tensor:
     """A key (tonic 0–11, minor) → the pitch-class shares its pieces are told they have heard [C] (sum 1)."""
     weights = torch.from_numpy(profile(key)).float() ** KEY_SHARPNESS  # [C]
+    weights = torch.where(torch.from_numpy(in_scale(key)), weights, weights * KEY_OUTSIDE)
     return weights / weights.sum()
 
 

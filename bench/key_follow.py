@@ -13,6 +13,7 @@ piece; and the seconds per piece drawn (one thread).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,6 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from common import table, write_markdown  # noqa: E402
 
-KEYS = [(tonic, minor) for minor in (False, True) for tonic in range(12)]
 DESCRIPTORS = ("note_density", "pitch_range", "pitch_class_entropy", "key_steadiness", "stepwise_share",
                "polyphony_mean", "velocity_mean", "damper_fraction", "longest_note_s")
 LAST_S = 16.0
@@ -74,7 +74,7 @@ def real_reference(corpus_path: Path, split: str) -> tuple[dict[str, float], int
     whole = [minutes.events(x) for x in range(minutes.num_excerpts) if minutes.length_s[x] >= 60.0]
     keyed = [(estimate_key(part_of(minute, 0.0)), estimate_key(minute)) for minute in whole]
     keyed = [(first, key) for first, key in keyed if key is not None]
-    return own_key(whole, 60.0), len(whole), relation_shares(*zip(*keyed))
+    return own_key(whole, 60.0), len(whole), relation_shares([first for first, _ in keyed], [key for _, key in keyed])
 
 
 def relation(found: tuple[int, bool] | None, asked: tuple[int, bool]) -> str:
@@ -101,7 +101,10 @@ RELATIONS = ("the key", "its relative", "its parallel (other mode)", "its domina
 
 
 def relation_shares(found: list, asked: list) -> str:
+    """How each found key stands to the asked one, as shares of the pieces, over RELATIONS."""
     relations = [relation(f, a) for f, a in zip(found, asked)]
+    if not relations:
+        return "no pieces"
     return ", ".join(f"{name} {relations.count(name) / len(relations):.3f}" for name in RELATIONS)
 
 
@@ -111,11 +114,8 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=4, help="pieces per key and seed (24 keys)")
     parser.add_argument("--seconds", type=float, default=16.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3])
-    parser.add_argument("--sharpness", type=float, help="the asked profile's power (default: tonal.KEY_SHARPNESS)")
-    parser.add_argument("--outside", type=float,
-                        help="the share of their weight the classes outside the scale keep (default: tonal.KEY_OUTSIDE)")
-    parser.add_argument("--least", type=float,
-                        help="the least notes per chunk a window is told of (default: tonal.KEY_LEAST_PER_CHUNK)")
+    parser.add_argument("--sharpness", type=float, help="the asked profile's power (default: KeyTold's)")
+    parser.add_argument("--least", type=float, help="the least notes per chunk a window is told of (default: KeyTold's)")
     parser.add_argument("--corpus", type=Path, help="a prepared corpus: also measure real minutes of --split")
     parser.add_argument("--split", default="validation")
     parser.add_argument("--markdown", type=Path)
@@ -123,34 +123,30 @@ def main() -> int:
     torch.set_num_threads(1)
     from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
     from timestepmusic.generation import GANModel
-    from timestepmusic.keys import key_name
-    from timestepmusic.sequence import tonal
+    from timestepmusic.keys import ALL_KEYS, key_name
+    from timestepmusic.sequence.tonal import KeyTold
     from timestepmusic.shipped import resolve_model
 
-    if args.sharpness is not None:
-        tonal.KEY_SHARPNESS = args.sharpness
-    if args.outside is not None:
-        tonal.KEY_OUTSIDE = args.outside
-    if args.least is not None:
-        tonal.KEY_LEAST_PER_CHUNK = args.least
+    how = {name: value for name, value in (("sharpness", args.sharpness), ("least_per_chunk", args.least))
+           if value is not None}
+    told = KeyTold(ALL_KEYS[0], **how)  # the settings every key is told with
     gan = GANModel.load(resolve_model(args.model))
+    gan.sample(args.n, args.seconds, 0, key=told)  # warm-up
     asked_pieces, unasked_pieces, asked_keys, seconds_taken = [], [], [], {"asked": 0.0, "unasked": 0.0}
     for seed in args.seeds:
-        start = time.perf_counter()
-        unasked_pieces += gan.sample(args.n * len(KEYS), args.seconds, seed)
-        seconds_taken["unasked"] += time.perf_counter() - start
-        for i, key in enumerate(KEYS):
-            start = time.perf_counter()
-            asked_pieces += gan.sample(args.n, args.seconds, seed * 1000 + i, key=key)
-            seconds_taken["asked"] += time.perf_counter() - start
+        for i, key in enumerate(ALL_KEYS):  # the same seeds asked and unasked: the same descriptions drawn
+            for what, pieces, options in (("asked", asked_pieces, {"key": dataclasses.replace(told, key=key)}),
+                                          ("unasked", unasked_pieces, {})):
+                start = time.perf_counter()
+                pieces += gan.sample(args.n, args.seconds, seed * 1000 + i, **options)
+                seconds_taken[what] += time.perf_counter() - start
             asked_keys += [key] * args.n
     total = len(asked_keys)
     (asked_fit, asked_found), (chance_fit, _) = (fits(pieces, asked_keys, args.seconds)
                                                  for pieces in (asked_pieces, unasked_pieces))
     lines = [f"model {args.model}; {args.n} pieces of {args.seconds:g} s per key (24 keys) and sampling seed "
-             f"{', '.join(map(str, args.seeds))}: {total} pieces asked, {total} unasked; asked profile to the power "
-             f"{tonal.KEY_SHARPNESS:g}, outside the scale × {tonal.KEY_OUTSIDE:g}, told of at least "
-             f"{tonal.KEY_LEAST_PER_CHUNK:g} notes per chunk", "",
+             f"{', '.join(map(str, args.seeds))}: {total} pieces asked, {total} unasked at the same seeds; asked "
+             f"profile to the power {told.sharpness:g}, told of at least {told.least_per_chunk:g} notes per chunk", "",
              "share of pieces whose notes fit best …"]
     rows = [[what, f"{asked_fit[what].mean():.3f}", f"{chance_fit[what].mean():.3f}"] for what in asked_fit]
     lines += table(["… the key asked", "asked", "unasked (chance)"], rows)
@@ -160,7 +156,7 @@ def main() -> int:
     lines += ["", *table(["exact, by mode", "asked", ""], by_mode)]
     lines += ["", "what the asked pieces' notes fit best: " + relation_shares(asked_found, asked_keys)]
     missed = [key_name(k) for k, ok in zip(asked_keys, asked_fit["exact"]) if not ok]
-    lines += ["", "asked keys missed most: " + ", ".join(f"{name} ({missed.count(name)}/{total // 24})"
+    lines += ["", "asked keys missed most: " + ", ".join(f"{name} ({missed.count(name)}/{total // len(ALL_KEYS)})"
                                                            for name in sorted(set(missed), key=missed.count, reverse=True)[:6])]
     described = {name: describe(excerpts_from_events(pieces, args.seconds))
                  for name, pieces in (("asked", asked_pieces), ("unasked", unasked_pieces))}
@@ -170,7 +166,7 @@ def main() -> int:
               *table(["descriptor", "asked", "unasked"], rows)]
     lines += ["", "seconds of drawing per piece (one thread): " + ", ".join(
         f"{what} {taken / total:.3f} s" for what, taken in seconds_taken.items())
-        + f" (asked: {args.n} pieces per call; unasked: {args.n * len(KEYS)} per call)"]
+        + f" ({args.n} pieces per call, after one warm-up call)"]
     if args.seconds > LAST_S or args.corpus is not None:
         rows = []
         if args.seconds > LAST_S:

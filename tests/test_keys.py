@@ -4,34 +4,45 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from timestepmusic.keys import estimate_key, in_scale, key_name, parse_key, same_signature
-from timestepmusic.midi import Events
+from timestepmusic.keys import Key, check_key, estimate_key, key_name, parse_key, same_signature
+from timestepmusic.midi import LOWEST_PITCH, Events
 
 
 @pytest.mark.parametrize("text, key", [("C", (0, False)), ("E minor", (4, True)), ("Em", (4, True)),
                                        ("f# major", (6, False)), ("Bb", (10, False)), ("b-flat minor", (10, True)),
                                        ("c#m", (1, True)), ("Cb", (11, False)), ("B#", (0, False)),
-                                       ("  a  min ", (9, True)), ("E♭ maj", (3, False))])
+                                       ("  a  min ", (9, True)), ("E♭ maj", (3, False)), ("CM", (0, False)),
+                                       ("Cm", (0, True)), ("Eb-minor", (3, True)), ("C#-minor", (1, True)),
+                                       ("B FLAT MAJOR", (10, False)), ("bb", (10, False)), ("Bbm", (10, True))])
 def test_a_key_is_read_from_its_name(text, key):
     assert parse_key(text) == key
 
 
-@pytest.mark.parametrize("text", ["H", "", "C minor major", "E mixolydian", "Cx", "11"])
+@pytest.mark.parametrize("text", ["H", "", "C minor major", "E mixolydian", "Cx", "11", "C##"])
 def test_what_is_not_a_key_is_refused_by_name(text):
     with pytest.raises(ValueError, match="not a key"):
         parse_key(text)
 
 
-def test_every_key_reads_back_from_its_name():
+def test_every_key_reads_back_from_its_name_as_its_signature_spells_it():
     for tonic in range(12):
         for minor in (False, True):
-            assert parse_key(key_name((tonic, minor))) == (tonic, minor)
+            assert parse_key(key_name(Key(tonic, minor))) == (tonic, minor)
+    assert [key_name(Key(1, False)), key_name(Key(8, True)), key_name(Key(6, False))] == ["Db major", "G# minor",
+                                                                                           "F# major"]
+
+
+@pytest.mark.parametrize("given", [(12, False), (-1, True), (3, 1), ("E", True), (True, False), (4,), "E minor"])
+def test_a_key_given_in_code_is_checked(given):
+    with pytest.raises(ValueError, match="tonic 0–11"):
+        check_key(given)
+    assert check_key((4, True)) == Key(4, True)
 
 
 def played(pitches: list[int], durations: list[float]) -> Events:
     """Notes one after another at these MIDI pitches and durations."""
     start = np.concatenate([[0.0], np.cumsum(durations)[:-1]])
-    return Events(np.array(pitches) - 21, start, np.array(durations), np.full(len(pitches), 64))
+    return Events(np.array(pitches) - LOWEST_PITCH, start, np.array(durations), np.full(len(pitches), 64))
 
 
 def test_a_scale_and_its_cadence_are_heard_in_their_key():
@@ -51,16 +62,10 @@ def test_transposed_notes_are_heard_transposed():
 
 
 def test_relative_keys_share_a_signature():
-    assert same_signature((0, False), (9, True))  # C major, A minor
-    assert same_signature((4, True), (7, False))  # E minor, G major
-    assert not same_signature((0, False), (0, True))  # C major, C minor
-    assert same_signature((2, False), (2, False))
-
-
-def test_a_scale_holds_its_keys_notes():
-    assert np.flatnonzero(in_scale((0, False))).tolist() == [0, 2, 4, 5, 7, 9, 11]  # C major: the white keys
-    assert np.flatnonzero(in_scale((9, True))).tolist() == [0, 2, 4, 5, 7, 8, 9, 11]  # A minor, with G# leading to A
-    assert np.array_equal(in_scale((2, False)), np.roll(in_scale((0, False)), 2))
+    assert same_signature(Key(0, False), Key(9, True))  # C major, A minor
+    assert same_signature(Key(4, True), Key(7, False))  # E minor, G major
+    assert not same_signature(Key(0, False), Key(0, True))  # C major, C minor
+    assert same_signature(Key(2, False), Key(2, False))
 
 
 def test_a_piece_and_its_written_file_are_heard_in_one_key(tmp_path):
@@ -68,8 +73,9 @@ def test_a_piece_and_its_written_file_are_heard_in_one_key(tmp_path):
     the notes so, or a piece could be named one key on the command line and another from its file."""
     from timestepmusic.midi import read_events, write_events
 
-    held = Events(np.array([43, 43, 43, 43, 48, 50, 52, 55, 57]) - 21, np.array([0.0, 0.5, 1.0, 1.5, 0, 0.4, 0.8, 1.2, 1.6]),
-                  np.array([8.0, 8.0, 8.0, 8.0, 0.3, 0.3, 0.3, 0.3, 0.3]), np.full(9, 64))  # G2 restruck, held on
+    pitches = np.array([43, 43, 43, 43, 48, 50, 52, 55, 57])  # G2 struck four times, held on; then a line
+    held = Events(pitches - LOWEST_PITCH, np.array([0.0, 0.5, 1.0, 1.5, 0, 0.4, 0.8, 1.2, 1.6]),
+                  np.array([8.0, 8.0, 8.0, 8.0, 0.3, 0.3, 0.3, 0.3, 0.3]), np.full(9, 64))
     written, _ = read_events(write_events(held, tmp_path / "held.mid"))
     from timestepmusic.keys import pitch_class_weights
 

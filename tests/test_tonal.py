@@ -9,20 +9,11 @@ from test_events_arm import TINY_EVENTS
 from timestepmusic.batches import ChunkGatherer, SetBatch
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
+from timestepmusic.keys import Key
 from timestepmusic.midi import read_events
-from timestepmusic.sequence import tonal
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
-from timestepmusic.sequence.tonal import (
-    CLASSES,
-    KEY_LEAST_PER_CHUNK,
-    WINDOWS,
-    DrawnPitchClasses,
-    TonalGatherer,
-    TonalPrior,
-    asked_shares,
-    pitch_class,
-)
+from timestepmusic.sequence.tonal import CLASSES, WINDOWS, DrawnPitchClasses, KeyTold, TonalGatherer, TonalPrior, pitch_class
 from timestepmusic.train.sequence import train_sequence_model
 
 from conftest import held_out_nll, spy_on_event_sampler
@@ -137,8 +128,8 @@ def test_a_continued_prompt_is_heard_in_its_pitch_classes(tiny_corpus, tiny_ae, 
 
 
 def test_an_asked_key_is_heard_as_its_shares_of_the_notes_struck(tiny_corpus, tiny_ae, tmp_path, monkeypatch):
-    """--key: every window before a chunk is heard as the key's shares, as many notes as the window struck but at
-    least KEY_LEAST_PER_CHUNK per chunk of it (so the first chunk, with nothing struck, hears the key too)."""
+    """--key: every window before every chunk is heard as the key's shares, as many notes as the window struck but
+    at least `least_per_chunk` per chunk of it (so the first chunk, with nothing struck, hears the key too)."""
     config = Config().override(TINY_EVENTS | {"ar.tonal": True, "gan.steps": 2})
     train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="events", progress=False)
     from timestepmusic.generation import GANModel
@@ -149,43 +140,56 @@ def test_an_asked_key_is_heard_as_its_shares_of_the_notes_struck(tiny_corpus, ti
     notes = sets.mask & (sets.ids < 88)  # [P, N]
     heard = []
     spy_on_event_sampler(monkeypatch, lambda arguments: heard.append(arguments["tonal"].clone()))
-    shares = asked_shares((4, True))  # [12]
-    for least in (0.01, KEY_LEAST_PER_CHUNK):  # the prompt's notes heard, then (this sparse prompt) the least
-        monkeypatch.setattr(tonal, "KEY_LEAST_PER_CHUNK", least)
-        model.sample_latents(2, 0.5, seed=0, prompt=prompt, key=(4, True))  # E minor
+    e_minor = Key(4, True)
+    shares = KeyTold(e_minor).shares()  # [12]
+    floored = 0
+    for least in (0.01, KeyTold(e_minor).least_per_chunk):  # the prompt's notes heard, then (sparse) the least
+        model.sample_latents(2, 1.0, seed=0, prompt=prompt, key=KeyTold(e_minor, least_per_chunk=least))
         for window, span in enumerate(WINDOWS):  # before the first drawn chunk: as many as the prompt's last `span`
             struck = float(notes[-span:].sum())
             assert struck > 0.01 * span
+            floored += struck < least * span
             assert torch.allclose(heard[0][:, window], max(struck, least * span) * shares.expand(2, -1))
+        assert len(heard) == 4  # every chunk drawn hears the key's shares, however many notes it has heard
+        for counts in heard:  # [2, G, 12]
+            assert torch.allclose(counts / counts.sum(-1, keepdim=True), shares.expand_as(counts), atol=1e-6)
         heard.clear()
-    model.sample_latents(1, 0.5, seed=0, key=(4, True))  # no prompt: the least, before the first chunk
-    least = torch.tensor([KEY_LEAST_PER_CHUNK * span for span in WINDOWS])[:, None] * shares  # [G, 12]
+    assert floored  # the floor was reached
+    model.sample_latents(1, 0.5, seed=0, key=e_minor)  # no prompt: the least, before the first chunk
+    least = torch.tensor([KeyTold(e_minor).least_per_chunk * span for span in WINDOWS])[:, None] * shares  # [G, 12]
     assert torch.allclose(heard[0][0], least)
 
 
-def test_an_asked_keys_shares_are_its_scale_most():
-    shares = asked_shares((9, True))  # A minor: A C E first, then the rest of its scale, the other classes least
+def test_an_asked_keys_shares_are_its_profile_sharpened():
+    shares = KeyTold(Key(9, True)).shares()  # A minor: A, C, E most, then the rest of its scale
     assert shares.sum() == pytest.approx(1.0)
     order = shares.argsort(descending=True).tolist()
     assert order[:3] == [9, 0, 4]  # A, C, E
-    assert set(order[7:]) == {1, 3, 6, 8, 10}  # C#, Eb, F#, G#, Bb: outside A natural minor
-    assert torch.allclose(asked_shares((2, False)), asked_shares((0, False)).roll(2))  # D major: C major moved up a tone
+    assert set(order[:7]) == {9, 11, 0, 2, 4, 5, 7}  # A natural minor's seven
+    flat = KeyTold(Key(9, True), sharpness=1.0).shares()
+    assert shares.max() > flat.max() and shares.min() < flat.min()  # sharper: more to the tonic, less outside
+    assert torch.allclose(KeyTold(Key(2, False)).shares(), KeyTold(Key(0, False)).shares().roll(2))  # D: C, a tone up
 
 
 def test_a_key_is_asked_only_of_a_model_that_hears_keys(tiny_corpus, tiny_ae, tmp_path, capsys):
     from timestepmusic.cli import main
+    from timestepmusic.keys import estimate_key, key_name
 
     train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "plain", Config().override(TINY_EVENTS | {"gan.steps": 1}),
                          arch="events", progress=False)
     train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "tonal",
                          Config().override(TINY_EVENTS | {"ar.tonal": True, "gan.steps": 1}), arch="events",
                          progress=False)
-    assert main(["generate", "--model", str(tmp_path / "tonal"), "--key", "Bb", "-n", "2", "--seconds", "2",
+    assert main(["generate", "--model", str(tmp_path / "tonal"), "--key", "Bb", "-n", "2", "--seconds", "4",
                  "-o", str(tmp_path / "out")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and all("its notes fit" in line or " 0 notes" in line for line in lines)
-    assert main(["generate", "--model", str(tmp_path / "plain"), "--key", "Bb", "-o", str(tmp_path / "x")]) == 2
-    assert "does not hear keys" in capsys.readouterr().err
+    assert len(lines) == 2
+    for line, path in zip(lines, sorted((tmp_path / "out").glob("*.mid"))):  # each names its written file's key
+        fits = estimate_key(read_events(path)[0])
+        assert fits is not None and f"asked Bb major, its notes fit {key_name(fits)} best" in line
+    for model in (str(tmp_path / "plain"), "conv-v1"):  # an events model without ar.tonal, a latent model
+        assert main(["generate", "--model", model, "--key", "Bb", "-o", str(tmp_path / "x")]) == 2
+        assert "--key: the model in" in capsys.readouterr().err
     assert main(["generate", "--model", str(tmp_path / "tonal"), "--key", "H major", "-o", str(tmp_path / "y")]) == 2
     assert "not a key" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -185,6 +185,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     )
     from .keys import estimate_key, key_name, parse_key
 
+    asked_key = parse_key(args.key) if args.key is not None else None  # a typo is told before the model loads
+
     if args.list:
         from .shipped import shipped_of_kind
 
@@ -269,9 +271,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from .sequence.style import parse_style
 
         options["style"] = parse_style(args.style)
-    if args.key is not None:  # a model that hears no key refuses it (GANModel.sample_latents)
-        options["key"] = parse_key(args.key)
-        log.info("--key: every piece hears the notes so far as if in %s", key_name(options["key"]))
+    if asked_key is not None:  # a model that hears no key refuses it (GANModel.sample_latents)
+        options["key"] = asked_key
+        log.info("--key: every piece hears the notes so far as if in %s", key_name(asked_key))
     if continues:
         if args.prompt:
             from .midi import read_events
@@ -299,8 +301,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
             events, length_s, where = continuation_only(events, prompt_s), length_s - prompt_s, "; the continuation only"
         path = write_events(events, out / sample_name(args.seed, i, len(samples)))
         notes = int(events.is_note.sum())
-        fits = estimate_key(events) if args.key is not None else None  # what a listener would name it
-        heard = f"; its notes fit {key_name(fits)} best" if fits is not None else ""
+        heard = ""
+        if asked_key is not None:  # the key a listener would name, of what followed the prompt
+            fits = estimate_key(events if args.continuation_only or not prompt_s else continuation_only(events, prompt_s))
+            heard = f"; asked {key_name(asked_key)}, its notes fit {key_name(fits) if fits else 'no key'} best"
         print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {length_s:g} s "
               f"(last sound ends at {events.end_s:.1f} s{where}{heard})")
         if args.png or args.wav:
@@ -516,8 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "its ar.style_guidance, 1, without)")
     p.add_argument("--key", metavar="KEY",
                    help="the default, or any events model trained with ar.tonal: play in this key, e.g. 'E minor', "
-                   "'Bb', 'F# major', 'c#m' (major where no mode is named): the notes heard so far are told as the "
-                   "key's; each file's line names the key its notes fit best (Krumhansl-Kessler). KEY_FOLLOWED")
+                   "'Bb', 'F# major', 'c#m', 'CM' (major where no mode is named; a bare m is minor, M major): the notes "
+                   "heard so far are told as the key's; each file's line names the key its notes fit best "
+                   "(Krumhansl-Kessler). KEY_FOLLOWED")
     p.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
                    help="sample with this setting of an ar or events model changed, one that only sampling reads "
                    "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "

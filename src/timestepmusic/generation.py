@@ -26,10 +26,12 @@ from .chunks import chunk_events
 from .config import PRESETS, SAMPLING_SETTINGS, Config
 from .devices import pick_device, without_onednn
 from .files import atomic_path
+from .keys import Key, check_key
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
 from .midi import Events, write_events
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
 from .sequence.style_calibration import StyleCalibration
+from .sequence.tonal import HEARS_KEYS, KeyTold
 from .shipped import resolve_model
 
 log = logging.getLogger(__name__)
@@ -142,7 +144,7 @@ class GANModel:
                        prompt: Events | None = None, ends: bool | None = None,
                        temperature: float | None = None, mixture_temperature: float | None = None,
                        style: dict[str, float] | None = None, guidance: float | None = None,
-                       key: tuple[int, bool] | None = None) -> list[torch.Tensor]:
+                       key: Key | KeyTold | None = None) -> list[torch.Tensor]:
         """One latent sequence [T_s, L] per piece: `seconds` long, or for an arch that ends its pieces, at most
         that. With `snap_to_real` (and a codebook beside the model) each latent becomes its nearest real
         training-chunk latent. Arms that continue a past (`continues`: the likelihood arm, a conv arm with
@@ -152,8 +154,8 @@ class GANModel:
         spreads, `mixture_temperature` of the mixture's weights; None: the model's ar settings). An events model
         trained with ar.style plays each piece as `style` asks (sequence/style.parse_style), following its
         description as closely as `guidance` says (None: the model's ar.request_guidance with `style`,
-        ar.style_guidance without); one trained with ar.tonal plays each piece in `key` (tonic 0–11, minor;
-        keys.parse_key)."""
+        ar.style_guidance without); one trained with ar.tonal plays each piece in `key` (keys.parse_key's, or
+        a tonal.KeyTold that says how it is told)."""
         check_piece_seconds(seconds)
         chunks = max(1, round(seconds / self.ae.chunk_seconds))
         arm = self.arm
@@ -166,9 +168,10 @@ class GANModel:
             if given and not able:
                 other = "an ar model, or a conv model trained with gan.past_chunks" if what == "--prompt" else "an ar model"
                 raise ValueError(f"{what}: a {self.arch} model cannot do this; use {other}")
-        if key is not None and not (getattr(arm, "draws_events", False) and arm.settings.tonal):
-            raise ValueError(f"--key: the model in {self.folder} ({self.arch}) does not hear keys; the shipped default "
-                             "does, or any events model trained with ar.tonal")
+        if key is not None:
+            key = key if isinstance(key, KeyTold) else KeyTold(check_key(key))
+            if not (getattr(arm, "draws_events", False) and arm.settings.tonal):
+                raise ValueError(f"--key: the model in {self.folder} ({self.arch}) does not hear keys; {HEARS_KEYS}")
         follows = getattr(getattr(arm, "generator", None), "style", None) is not None  # a description (ar.style)
         if style is not None and not follows:
             raise ValueError(f"--style: the model in {self.folder} ({self.arch}) does not follow a description; "

@@ -42,7 +42,7 @@ from .register_heard import RegisterGatherer, drawn_heard
 from .sounding import DrawnSounding
 from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, describe_passage, users_value
 from .style_calibration import StyleCalibration
-from .tonal import DrawnPitchClasses, TonalGatherer
+from .tonal import HEARS_KEYS, DrawnPitchClasses, KeyTold, TonalGatherer
 from .transformer_net import LatentTransformer
 from .windows import RealBatch
 
@@ -281,17 +281,17 @@ class EventAutoregressive(Autoregressive):
     def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None,
                project: Callable[[torch.Tensor], torch.Tensor] | None = None,
                prompt_sets: SetBatch | None = None, style: dict[str, float] | None = None,
-               guidance: float | None = None, key: tuple[int, bool] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               guidance: float | None = None, key: KeyTold | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
         ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
         hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
         description drawn from the bank (none with ar.style_drawn false), or one as `style` asks
         (style.parse_style), followed as closely as `guidance` says (None: ar.request_guidance for an asked one,
         ar.style_guidance for a drawn one); a prompt without `style` is told its own last AHEAD chunks' description
-        (ar.prompt_told; false: heard, not told). With ar.tonal, a `key` (tonic 0–11, minor; keys.parse_key) is
-        asked of every piece: the head hears the notes so far as if in that key (tonal.DrawnPitchClasses)."""
+        (ar.prompt_told; false: heard, not told). With ar.tonal, a `key` is asked of every piece: the head hears the
+        notes so far as if in that key (tonal.KeyTold)."""
         if key is not None and not self.settings.tonal:
-            raise ValueError("--key: this model does not hear keys (trained without ar.tonal); the shipped default does")
+            raise ValueError(f"--key: this model does not hear keys (trained without ar.tonal); {HEARS_KEYS}")
         self.drawn, self.history, self.pitch_classes = [], None, None
         self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
         if style is not None and self.generator.style is None:

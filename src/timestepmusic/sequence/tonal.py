@@ -17,28 +17,26 @@ The same counts serve training (`TonalGatherer`, over the corpus's notes before 
 (`DrawnPitchClasses`, over a prompt's chunks and those drawn so far); both count the notes whose onsets fall in
 the window of whole chunks before the chunk, and neither counts the events of a chunk past its max_events cap
 (which no prompted or drawn chunk holds).
-A key asked of a piece (`tsm generate --key`) is heard the same way: every window's counts are told in the shares
-of the key's Krumhansl–Kessler profile raised to KEY_SHARPNESS (the scale's notes, the tonic and the fifth most), as
-many notes as the window struck but at least KEY_LEAST_PER_CHUNK per chunk of it, so that a piece starts in the key
-(as if it had been playing in it) and every note drawn leans into it.
+A key asked of a piece (`tsm generate --key`, `KeyTold`) is heard the same way: every window's counts are told in
+the shares of the key's Krumhansl–Kessler profile raised to a power (the scale's notes, the tonic and the fifth
+most), as many notes as the window struck but at least a floor per chunk of it, so that a piece starts in the key
+(as if it had been playing in it) and every note drawn leans into it; nothing forces a logit.
 Shapes: R chunk rows, S pieces, E corpus events, C = 12 pitch classes, G = len(WINDOWS), K = 88 keys.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..batches import ChunkGatherer, SetBatch
-from ..keys import in_scale, profile
+from ..keys import CLASSES, Key, profile
 from ..midi import LOWEST_PITCH, NUM_KEYS
 
+HEARS_KEYS = "the shipped default does (and events-onsets, events-pause), or any events model trained with ar.tonal"
 WINDOWS = (8, 32, 240)  # chunks before the chunk (2 s, 8 s and 60 s of 0.25 s chunks)
-CLASSES = 12
-KEY_SHARPNESS = 4.0  # an asked key's profile to this power …
-KEY_OUTSIDE = 1.0  # … the classes outside its scale at this share of their weight (below 1: no better) …
-KEY_LEAST_PER_CHUNK = 1.2  # … told of at least this many notes per chunk of a window (half a real passage's 2.4);
-# both chosen on sampling seeds 0–1 (bench/key_follow.py, docs/quality.md, thirty-eighth session)
 
 
 def pitch_class(ids: torch.Tensor) -> torch.Tensor:
@@ -95,21 +93,31 @@ class TonalGatherer:
         return torch.stack(windows, dim=1).float()  # [R, G, C]
 
 
-def asked_shares(key: tuple[int, bool]) -> torch.Tensor:
-    """A key (tonic 0–11, minor) → the pitch-class shares its pieces are told they have heard [C] (sum 1)."""
-    weights = torch.from_numpy(profile(key)).float() ** KEY_SHARPNESS  # [C]
-    weights = torch.where(torch.from_numpy(in_scale(key)), weights, weights * KEY_OUTSIDE)
-    return weights / weights.sum()
+@dataclass(frozen=True)
+class KeyTold:
+    """A key asked of the pieces being drawn (`tsm generate --key`), and how it is told (the module's docstring):
+    its profile to the power `sharpness`, of at least `least_per_chunk` notes per chunk of each window (half a real
+    passage's 2.4). Both chosen on sampling seeds 0–1 (bench/key_follow.py; docs/quality.md, thirty-eighth session)."""
+
+    key: Key
+    sharpness: float = 4.0
+    least_per_chunk: float = 1.2
+
+    def shares(self) -> torch.Tensor:
+        """The pitch-class shares the pieces are told they have heard [C] (sum 1)."""
+        weights = torch.from_numpy(profile(self.key)).float() ** self.sharpness  # [C]
+        return weights / weights.sum()
 
 
 class DrawnPitchClasses:
     """The counts of pieces being sampled: the pitch classes of each chunk (a prompt's, then each drawn), kept for
     the longest window; with `key` asked, told as that key's (see the module's docstring)."""
 
-    def __init__(self, pieces: int, device: torch.device, key: tuple[int, bool] | None = None):
+    def __init__(self, pieces: int, device: torch.device, key: KeyTold | None = None):
         self.per_chunk = torch.zeros(pieces, 0, CLASSES, device=device)  # [S, chunks kept, C]
-        self.asked = None if key is None else asked_shares(key).to(device)  # [C]
-        self.least_heard = torch.tensor([[KEY_LEAST_PER_CHUNK * span] for span in WINDOWS], device=device)  # [G, 1]
+        self.asked = None if key is None else key.shares().to(device)  # [C]
+        least = 0.0 if key is None else key.least_per_chunk
+        self.least_heard = torch.tensor([[least * span] for span in WINDOWS], device=device)  # [G, 1]
 
     def append(self, sets: SetBatch) -> None:
         """The next chunk's events [S, N]."""

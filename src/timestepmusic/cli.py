@@ -522,7 +522,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the default, or any events model trained with ar.tonal: play in this key, e.g. 'E minor', "
                    "'Bb', 'F# major', 'c#m', 'CM' (major where no mode is named; a bare m is minor, M major): the notes "
                    "heard so far are told as the key's; each file's line names the key its notes fit best "
-                   "(Krumhansl-Kessler). KEY_FOLLOWED")
+                   "(Krumhansl-Kessler). Measured: 57 %% of 16 s pieces and 92 %% of minutes fit the asked key best (3 %% and "
+                   "2 %% unasked; bench/key_follow.py)")
     p.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
                    help="sample with this setting of an ar or events model changed, one that only sampling reads "
                    "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "

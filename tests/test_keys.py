@@ -81,3 +81,15 @@ def test_a_piece_and_its_written_file_are_heard_in_one_key(tmp_path):
 
     assert pitch_class_weights(held) == pytest.approx(pitch_class_weights(written), abs=0.01)
     assert pitch_class_weights(held)[7] == pytest.approx(1.5 + 2.0 + 0.3, abs=0.01)  # G2 cut thrice at 0.5 s, then 2 s; G3
+
+
+def test_info_says_which_shipped_models_take_a_key(capsys):
+    import json
+
+    from timestepmusic.cli import main
+
+    takes = {}
+    for name in ("default", "style", "conv-v1"):
+        assert main(["generate", "--model", name, "--info"]) == 0
+        takes[name] = json.loads(capsys.readouterr().out)["takes_key"]
+    assert takes == {"default": True, "style": False, "conv-v1": False}  # style was trained without ar.tonal

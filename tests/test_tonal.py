@@ -108,15 +108,21 @@ def test_training_and_sampling_count_the_same_past(tiny_corpus):
     assert capped > 3 and drawn.counts()[0, -1].sum() > 20  # the cap mattered; the long window held notes
 
 
-def test_a_continued_prompt_is_heard_in_its_pitch_classes(tiny_corpus, tiny_ae, tmp_path, monkeypatch):
+def tonal_model_and_prompt(tiny_corpus, tiny_ae, tmp_path):
+    """A tiny events model with ar.tonal, a prompt from the tiny corpus, and the prompt's chunks' notes [P, N]
+    (capped as drawn chunks are)."""
     config = Config().override(TINY_EVENTS | {"ar.tonal": True, "gan.steps": 2})
     train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="events", progress=False)
     from timestepmusic.generation import GANModel
 
     model = GANModel.load(tmp_path / "run")
     prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
-    _, sets = model.ae.encode_events(prompt)  # [P, N]: the prompt's chunks, capped as drawn ones are
-    notes = sets.mask & (sets.ids < 88)  # [P, N]
+    _, sets = model.ae.encode_events(prompt)  # [P, N]
+    return model, prompt, sets, sets.mask & (sets.ids < 88)
+
+
+def test_a_continued_prompt_is_heard_in_its_pitch_classes(tiny_corpus, tiny_ae, tmp_path, monkeypatch):
+    model, prompt, sets, notes = tonal_model_and_prompt(tiny_corpus, tiny_ae, tmp_path)
     heard = []
 
     spy_on_event_sampler(monkeypatch, lambda arguments: heard.append(arguments["tonal"].clone()))
@@ -130,14 +136,7 @@ def test_a_continued_prompt_is_heard_in_its_pitch_classes(tiny_corpus, tiny_ae, 
 def test_an_asked_key_is_heard_as_its_shares_of_the_notes_struck(tiny_corpus, tiny_ae, tmp_path, monkeypatch):
     """--key: every window before every chunk is heard as the key's shares, as many notes as the window struck but
     at least `least_per_chunk` per chunk of it (so the first chunk, with nothing struck, hears the key too)."""
-    config = Config().override(TINY_EVENTS | {"ar.tonal": True, "gan.steps": 2})
-    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="events", progress=False)
-    from timestepmusic.generation import GANModel
-
-    model = GANModel.load(tmp_path / "run")
-    prompt, _ = read_events(next((tiny_corpus.parent / "midi").rglob("*.mid")))
-    _, sets = model.ae.encode_events(prompt)  # [P, N]
-    notes = sets.mask & (sets.ids < 88)  # [P, N]
+    model, prompt, _, notes = tonal_model_and_prompt(tiny_corpus, tiny_ae, tmp_path)
     heard = []
     spy_on_event_sampler(monkeypatch, lambda arguments: heard.append(arguments["tonal"].clone()))
     e_minor = Key(4, True)

@@ -431,7 +431,8 @@ def model_info(model: str | Path | None = None) -> dict:
             "chunks": meta["config"]["chunks"], "encoding": meta["config"]["encoding"]["encoding"],
             "latent": config.ae.latent, "recurrent": config.to_dict()["rnn"] if arch == "rnn" else None,
             "autoencoder_finetuned": "finetuned_sha256" in meta.get("autoencoder", {}),
-            "description": meta.get("description"), "style_calibration": calibration_summary(meta, folder)}
+            "description": meta.get("description"), "style_calibration": calibration_summary(meta, folder),
+            "takes_key": arch == "events" and bool(ar["tonal"])}  # tsm generate --key: an events model with ar.tonal
 
 
 def calibration_summary(meta: dict, folder: Path) -> dict | None:

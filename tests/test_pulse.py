@@ -12,7 +12,7 @@ from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.midi import Events, read_events, write_events
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
-from timestepmusic.sequence.pulse import ONSETS, BeatEcho, DrawnOnsets, OnsetGatherer, PulseLean, heard_in_chunk
+from timestepmusic.sequence.pulse import ONSETS, BeatEcho, DrawnOnsets, OnsetGatherer, PulseLean, TempoTold, heard_in_chunk
 from timestepmusic.train.sequence import train_sequence_model
 
 from conftest import held_out_nll, spy_on_event_sampler, timed_carry
@@ -264,3 +264,55 @@ def test_the_beat_echo_hears_the_notes_drawn_earlier_in_the_chunk_without_the_pu
     first_note = drawn.offset_s[:, 0]  # [R]: every chunk's first event is a note here
     assert torch.equal(heard_at_each_start[0], beat)  # the first start hears the onsets before the chunk …
     torch.testing.assert_close(heard_at_each_start[1][:, 0], first_note.double(), atol=0.003, rtol=0)  # … the next its note
+
+
+def test_an_asked_tempo_leans_a_start_toward_its_beats_after_the_onsets_heard():
+    tempo = TempoTold(120.0)  # a beat every 0.5 s, half-beats every 0.25 s
+    one = heard(-0.2)  # one onset: no interval heard, so the echo of what was heard leans nowhere …
+    flat = BeatEcho(one, STARTS_S, 1.0)(one)[0]  # [S]
+    assert torch.equal(flat, flat[:1].expand_as(flat))
+    lean = BeatEcho(one, STARTS_S, 1.0, tempo)(one)[0]  # … but the asked beat does: a half-beat after it, at 0.05 s
+    assert bin_at(0.045) <= int(lean.argmax()) <= bin_at(0.055)
+    assert lean[bin_at(0.05)] > lean[bin_at(0.15)] + 1.0  # between the grid's points: far less
+    two = heard(-0.2, -0.7)  # a beat apart: both point at 0.05 s (a half-beat and a beat and a half after them)
+    both = BeatEcho(two, STARTS_S, 1.0, tempo)(two)[0]
+    assert bin_at(0.045) <= int(both.argmax()) <= bin_at(0.055)
+    beats_only = BeatEcho(one, STARTS_S, 1.0, TempoTold(120.0, half_beat_weight=0.0))(one)[0]
+    assert beats_only[bin_at(0.05)] < lean[bin_at(0.05)] - 0.5  # no half-beats: 0.25 s after the onset leans less
+    comb = tempo.profile(300)  # [L]: lags of 10 ms
+    peaks = [i for i in range(1, 299) if comb[i] > comb[i - 1] and comb[i] >= comb[i + 1] and comb[i] > 0.1]
+    assert peaks == [25, 50, 75, 100, 125, 150]  # every half-beat within the echo's 1.6 s
+    assert float(comb[50]) == pytest.approx(2 * float(comb[25]), rel=0.01)  # a beat weighs twice a half-beat
+
+
+@pytest.mark.parametrize("bpm", [39.0, 241.0, float("nan"), float("inf")])
+def test_a_tempo_out_of_reach_is_refused_in_one_line(bpm, capsys):
+    with pytest.raises(ValueError, match="beats per minute from 40 to 240"):
+        TempoTold(bpm)
+    from timestepmusic.cli import main
+
+    assert main(["generate", "--tempo", str(bpm), "-o", "never-written"]) == 2
+    assert "--tempo" in capsys.readouterr().err
+
+
+def test_a_tempo_is_asked_only_where_the_beat_echo_leans(tiny_corpus, tiny_ae, tmp_path, monkeypatch, capsys):
+    from timestepmusic.cli import main
+    from timestepmusic.sequence import pulse
+
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run",
+                         Config().override(TINY_EVENTS | {"gan.steps": 1, "ar.beat_echo": 3.0}), arch="events",
+                         progress=False)
+    told = []
+    echo_init = pulse.BeatEcho.__init__
+    monkeypatch.setattr(pulse.BeatEcho, "__init__",
+                        lambda self, *args, **kwargs: (told.append(args[3] if len(args) > 3 else kwargs.get("tempo")),
+                                                       echo_init(self, *args, **kwargs))[1])
+    assert main(["generate", "--model", str(tmp_path / "run"), "--tempo", "90", "-n", "2", "--seconds", "1",
+                 "-o", str(tmp_path / "out")]) == 0
+    assert told and all(t == TempoTold(90.0) for t in told)  # every chunk's echo leans toward the asked beat
+    capsys.readouterr()
+    for model, error in ((str(tmp_path / "run"), "ar.beat_echo above 0"), ("conv-v1", "does not draw note starts")):
+        extra = ["--set", "ar.beat_echo=0"] if model != "conv-v1" else []
+        assert main(["generate", "--model", model, "--tempo", "90", *extra, "-o", str(tmp_path / "x")]) == 2
+        assert error in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

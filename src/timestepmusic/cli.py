@@ -186,6 +186,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .keys import estimate_key, key_name, parse_key
 
     asked_key = parse_key(args.key) if args.key is not None else None  # a typo is told before the model loads
+    if args.tempo is not None:
+        from .sequence.pulse import TempoTold
+
+        TempoTold(args.tempo)  # out of range: told before the model loads
 
     if args.list:
         from .shipped import shipped_of_kind
@@ -271,6 +275,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from .sequence.style import parse_style
 
         options["style"] = parse_style(args.style)
+    if args.tempo is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
+        options["tempo"] = args.tempo
+        log.info("--tempo: each note's start leans toward the beats and half-beats of %g bpm after the onsets heard",
+                 args.tempo)
     if asked_key is not None:  # a model that hears no key refuses it (GANModel.sample_latents)
         options["key"] = asked_key
         log.info("--key: every piece hears the notes so far as if in %s", key_name(asked_key))
@@ -524,6 +532,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "heard so far are told as the key's; each file's line names the key its notes fit best "
                    "(Krumhansl-Kessler). Measured: 57 %% of 16 s pieces and 92 %% of minutes fit the asked key best (3 %% and "
                    "2 %% unasked; bench/key_follow.py)")
+    p.add_argument("--tempo", type=float, metavar="BPM",
+                   help="events models (the default): lean each note's start toward the beats, and half-beats, of this "
+                   "tempo (40-240 beats per minute) after the onsets heard, through the beat echo (ar.beat_echo; "
+                   "larger: stricter)")
     p.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
                    help="sample with this setting of an ar or events model changed, one that only sampling reads "
                    "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "

@@ -30,6 +30,7 @@ from .keys import Key, check_key
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
 from .midi import Events, write_events
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
+from .sequence.pulse import TempoTold
 from .sequence.style_calibration import StyleCalibration
 from .sequence.tonal import HEARS_KEYS, KeyTold
 from .shipped import resolve_model
@@ -144,7 +145,8 @@ class GANModel:
                        prompt: Events | None = None, ends: bool | None = None,
                        temperature: float | None = None, mixture_temperature: float | None = None,
                        style: dict[str, float] | None = None, guidance: float | None = None,
-                       key: Key | KeyTold | None = None) -> list[torch.Tensor]:
+                       key: Key | KeyTold | None = None,
+                       tempo: float | TempoTold | None = None) -> list[torch.Tensor]:
         """One latent sequence [T_s, L] per piece: `seconds` long, or for an arch that ends its pieces, at most
         that. With `snap_to_real` (and a codebook beside the model) each latent becomes its nearest real
         training-chunk latent. Arms that continue a past (`continues`: the likelihood arm, a conv arm with
@@ -155,7 +157,8 @@ class GANModel:
         trained with ar.style plays each piece as `style` asks (sequence/style.parse_style), following its
         description as closely as `guidance` says (None: the model's ar.request_guidance with `style`,
         ar.style_guidance without); one trained with ar.tonal plays each piece in `key` (keys.parse_key's, or
-        a tonal.KeyTold that says how it is told)."""
+        a tonal.KeyTold that says how it is told); an events model that samples with ar.beat_echo leans each note's
+        start toward the beats of `tempo` (beats per minute, or a pulse.TempoTold)."""
         check_piece_seconds(seconds)
         chunks = max(1, round(seconds / self.ae.chunk_seconds))
         arm = self.arm
@@ -172,6 +175,11 @@ class GANModel:
             key = key if isinstance(key, KeyTold) else KeyTold(check_key(key))
             if not (getattr(arm, "draws_events", False) and arm.settings.tonal):
                 raise ValueError(f"--key: the model in {self.folder} ({self.arch}) does not hear keys; {HEARS_KEYS}")
+        if tempo is not None:
+            tempo = tempo if isinstance(tempo, TempoTold) else TempoTold(float(tempo))
+            if not getattr(arm, "draws_events", False):
+                raise ValueError(f"--tempo: the model in {self.folder} ({self.arch}) does not draw note starts; the "
+                                 "shipped default does, or any events model")
         follows = getattr(getattr(arm, "generator", None), "style", None) is not None  # a description (ar.style)
         if style is not None and not follows:
             raise ValueError(f"--style: the model in {self.folder} ({self.arch}) does not follow a description; "
@@ -204,6 +212,8 @@ class GANModel:
                 options["guidance"] = guidance
             if key is not None:
                 options["key"] = key
+            if tempo is not None:
+                options["tempo"] = tempo
             if prompt is not None:
                 latents, sets = self.ae.encode_events(prompt)  # [P, L], [P, N]
                 past = self.normaliser.forward(latents.float().cpu())

@@ -35,7 +35,7 @@ from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
 from .event_head import EventHead
 from .event_sampler import EventSampler, twice
-from .pulse import DrawnOnsets, OnsetGatherer
+from .pulse import DrawnOnsets, OnsetGatherer, TempoTold
 from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
@@ -131,6 +131,7 @@ class EventAutoregressive(Autoregressive):
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
         self.drawn_onsets: DrawnOnsets | None = None  # with ar.pulse or ar.beat_echo: their onsets so far
+        self.tempo: TempoTold | None = None  # a tempo asked of the pieces being drawn
         # with ar.register_guard or ar.register: the keys they struck lately, for the guard's last `guard_chunks`
         # and for the head's kernels (register_heard.WINDOWS)
         self.register: DrawnRegister | None = None
@@ -258,7 +259,7 @@ class EventAutoregressive(Autoregressive):
                                    start_temperature=self.settings.start_temperature,
                                    stop_bias=self.settings.stop_bias,
                                    empty_bias=self.settings.empty_bias,
-                                   beat_echo=self.settings.beat_echo,
+                                   beat_echo=self.settings.beat_echo, tempo=self.tempo,
                                    cluster_guard=self.settings.cluster_guard,
                                    velocity_temperature=self.settings.velocity_temperature,
                                    register=self.register.bounds(last=self.guard_chunks) if self.guard_chunks else None,
@@ -281,7 +282,8 @@ class EventAutoregressive(Autoregressive):
     def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None,
                project: Callable[[torch.Tensor], torch.Tensor] | None = None,
                prompt_sets: SetBatch | None = None, style: dict[str, float] | None = None,
-               guidance: float | None = None, key: KeyTold | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               guidance: float | None = None, key: KeyTold | None = None,
+               tempo: TempoTold | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
         ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
         hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
@@ -289,7 +291,12 @@ class EventAutoregressive(Autoregressive):
         (style.parse_style), followed as closely as `guidance` says (None: ar.request_guidance for an asked one,
         ar.style_guidance for a drawn one); a prompt without `style` is told its own last AHEAD chunks' description
         (ar.prompt_told; false: heard, not told). With ar.tonal, a `key` is asked of every piece: the head hears the
-        notes so far as if in that key (tonal.KeyTold)."""
+        notes so far as if in that key (tonal.KeyTold); with ar.beat_echo, a `tempo`: each note's start leans toward
+        its beats (pulse.TempoTold)."""
+        if tempo is not None and self.settings.beat_echo <= 0:
+            raise ValueError("--tempo leans each note's start toward the asked beat through ar.beat_echo: sample with "
+                             "ar.beat_echo above 0 (the default's is 3)")
+        self.tempo = tempo
         if key is not None and not self.settings.tonal:
             raise ValueError(f"--key: this model does not hear keys (trained without ar.tonal); {HEARS_KEYS}")
         self.drawn, self.history, self.pitch_classes = [], None, None

@@ -18,10 +18,14 @@ bins' middles, as drawn ones are. One known difference, as the carry's (sequence
 corpus uncapped, so after a chunk over the max_events cap it hears onsets that a prompted or drawn chunk, capped,
 does not hold.
 `BeatEcho` (ar.beat_echo) leans the starts by the same onsets with no training: toward the intervals heard between
-them, after them.
+them, after them; or, with a tempo asked (`tsm generate --tempo`, `TempoTold`), toward the asked beat and its
+halves after them.
 Shapes: R chunk rows, N events per chunk, M = ONSETS, Q queries (start choices), S start bins, L lag bins.
 """
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -156,6 +160,37 @@ ECHO_BLUR_S = 0.02  # played timing is not on a grid (as tsm evaluate's pulse_cl
 ECHO_FLOOR = 0.25  # a start bin no interval points to keeps this share of the average bin's weight
 
 
+TEMPO_RANGE_BPM = (40.0, 240.0)  # beats of 1.5 s to 0.25 s: within the echo's lags, as a pianist's beats are
+
+
+@dataclass(frozen=True)
+class TempoTold:
+    """A tempo asked of the pieces being drawn (`tsm generate --tempo`), in beats per minute: the beat echo's profile
+    over lags becomes a comb at every beat and, at `half_beat_weight` of a beat's, every half-beat within ECHO_LAGS_S,
+    blurred as heard intervals are, in place of the intervals between the onsets heard; the onsets heard still place
+    the beat. The weight was chosen on sampling seeds 0–1 (bench/tempo_follow.py; docs/quality.md)."""
+
+    bpm: float
+    half_beat_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        lo, hi = TEMPO_RANGE_BPM
+        if not (math.isfinite(self.bpm) and lo <= self.bpm <= hi):
+            raise ValueError(f"--tempo {self.bpm:g}: give beats per minute from {lo:g} to {hi:g}")
+
+    def profile(self, lags: int) -> torch.Tensor:
+        """The comb over `lags` lag cells of LAG_STEP_S [L] (float64)."""
+        beat_s = 60.0 / self.bpm
+        lag_s = torch.arange(lags, dtype=torch.float64) * LAG_STEP_S  # [L]
+        comb = torch.zeros(lags, dtype=torch.float64)
+        lo, hi = ECHO_LAGS_S
+        for halves in range(1, math.floor(hi / beat_s * 2) + 1):  # every half-beat within the echo's lags
+            at_s, weight = halves * beat_s / 2, 1.0 if halves % 2 == 0 else self.half_beat_weight
+            if at_s >= lo:
+                comb += weight * torch.exp(-0.5 * ((lag_s - at_s) / ECHO_BLUR_S) ** 2)
+        return comb
+
+
 class BeatEcho:
     """A lean on the start bins that needs no training (`ar.beat_echo`): the intervals between the onsets heard
     before a chunk recur after them. The intervals between every two of the latest ONSETS onsets (within
@@ -167,9 +202,11 @@ class BeatEcho:
     onsets sway a start as far as a long steady run of them (the strength was chosen so, on validation).
     Shapes: R rows, M onsets heard, S start bins, L lag cells of LAG_STEP_S."""
 
-    def __init__(self, before_s: torch.Tensor, start_middles_s: torch.Tensor, strength: float):
+    def __init__(self, before_s: torch.Tensor, start_middles_s: torch.Tensor, strength: float,
+                 tempo: TempoTold | None = None):
         """before_s [R, M]: the onsets heard before the chunk, seconds from its start, latest first (−inf: none);
-        start_middles_s [S] (float64): the start bins' middles."""
+        start_middles_s [S] (float64): the start bins' middles; `tempo`: an asked tempo's comb replaces the profile of
+        the intervals heard."""
         self.starts_s, self.strength = start_middles_s, strength  # [S]
         lag_s = before_s[:, :, None] - before_s[:, None, :]  # [R, M, M]: onset i after onset j by this
         lo, hi = ECHO_LAGS_S
@@ -181,6 +218,8 @@ class BeatEcho:
         offsets = torch.arange(-reach, reach + 1, device=before_s.device, dtype=torch.float64) * LAG_STEP_S
         blur = torch.exp(-0.5 * (offsets / ECHO_BLUR_S) ** 2)  # [2·reach + 1]
         self.profile = nn.functional.conv1d(counts[:, None], blur[None, None], padding=reach)[:, 0]  # [R, L]
+        if tempo is not None:
+            self.profile = tempo.profile(LAGS).to(before_s.device).expand_as(self.profile)  # [L] → [R, L]
 
     def __call__(self, heard_s: torch.Tensor) -> torch.Tensor:
         """The onsets heard before a start choice, seconds from the chunk's start [R, M] (−inf: none) → the lean

@@ -267,21 +267,25 @@ def test_the_beat_echo_hears_the_notes_drawn_earlier_in_the_chunk_without_the_pu
 
 
 def test_an_asked_tempo_leans_a_start_toward_its_beats_after_the_onsets_heard():
-    tempo = TempoTold(120.0)  # a beat every 0.5 s, half-beats every 0.25 s
+    tempo = TempoTold(240.0)  # a beat every 0.25 s
     one = heard(-0.2)  # one onset: no interval heard, so the echo of what was heard leans nowhere …
     flat = BeatEcho(one, STARTS_S, 1.0)(one)[0]  # [S]
     assert torch.equal(flat, flat[:1].expand_as(flat))
-    lean = BeatEcho(one, STARTS_S, 1.0, tempo)(one)[0]  # … but the asked beat does: a half-beat after it, at 0.05 s
+    lean = BeatEcho(one, STARTS_S, 1.0, tempo)(one)[0]  # … but the asked beat does: a beat after it, at 0.05 s
     assert bin_at(0.045) <= int(lean.argmax()) <= bin_at(0.055)
-    assert lean[bin_at(0.05)] > lean[bin_at(0.15)] + 1.0  # between the grid's points: far less
-    two = heard(-0.2, -0.7)  # a beat apart: both point at 0.05 s (a half-beat and a beat and a half after them)
-    both = BeatEcho(two, STARTS_S, 1.0, tempo)(two)[0]
-    assert bin_at(0.045) <= int(both.argmax()) <= bin_at(0.055)
-    beats_only = BeatEcho(one, STARTS_S, 1.0, TempoTold(120.0, half_beat_weight=0.0))(one)[0]
-    assert beats_only[bin_at(0.05)] < lean[bin_at(0.05)] - 0.5  # no half-beats: 0.25 s after the onset leans less
-    comb = tempo.profile(300)  # [L]: lags of 10 ms
+    assert lean[bin_at(0.05)] > lean[bin_at(0.175)] + 1.0  # half a beat later: far less
+    uneven = heard(-0.2, -0.53)  # 0.33 s apart: unasked, the echo leans 0.33 s after the latest, at 0.13 s
+    assert bin_at(0.125) <= int(BeatEcho(uneven, STARTS_S, 1.0)(uneven)[0].argmax()) <= bin_at(0.135)
+    assert bin_at(0.045) <= int(BeatEcho(uneven, STARTS_S, 1.0, tempo)(uneven)[0].argmax()) <= bin_at(0.055)
+    halves = TempoTold(120.0, half_beat_weight=0.5)  # a beat every 0.5 s, and half-beats at half its weight
+    assert BeatEcho(one, STARTS_S, 1.0, halves)(one)[0][bin_at(0.05)] > BeatEcho(one, STARTS_S, 1.0, TempoTold(120.0))(
+        one)[0][bin_at(0.05)] + 0.5  # 0.25 s after the onset: a half-beat, heard only with half-beats weighed
+    peak = [i for i in range(1, 299) if (c := TempoTold(120.0).profile(300))[i] > c[i - 1] and c[i] >= c[i + 1]
+            and c[i] > 0.1]
+    assert peak == [50, 100, 150]  # every beat within the echo's 1.6 s (lags of 10 ms)
+    comb = halves.profile(300)  # [L]
     peaks = [i for i in range(1, 299) if comb[i] > comb[i - 1] and comb[i] >= comb[i + 1] and comb[i] > 0.1]
-    assert peaks == [25, 50, 75, 100, 125, 150]  # every half-beat within the echo's 1.6 s
+    assert peaks == [25, 50, 75, 100, 125, 150]
     assert float(comb[50]) == pytest.approx(2 * float(comb[25]), rel=0.01)  # a beat weighs twice a half-beat
 
 

@@ -277,7 +277,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         options["style"] = parse_style(args.style)
     if args.tempo is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
         options["tempo"] = args.tempo
-        log.info("--tempo: each note's start leans toward the beats and half-beats of %g bpm after the onsets heard",
+        log.info("--tempo: each note's start leans toward the beats of %g bpm after the notes already played",
                  args.tempo)
     if asked_key is not None:  # a model that hears no key refuses it (GANModel.sample_latents)
         options["key"] = asked_key
@@ -533,9 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(Krumhansl-Kessler). Measured: 57 %% of 16 s pieces and 92 %% of minutes fit the asked key best (3 %% and "
                    "2 %% unasked; bench/key_follow.py)")
     p.add_argument("--tempo", type=float, metavar="BPM",
-                   help="events models (the default): lean each note's start toward the beats, and half-beats, of this "
-                   "tempo (40-240 beats per minute) after the onsets heard, through the beat echo (ar.beat_echo; "
-                   "larger: stricter)")
+                   help="events models (the default): lean each note's start toward the beats of this tempo (40-240 "
+                   "beats per minute) after the notes already played, through the beat echo (ar.beat_echo; larger: "
+                   "stricter)")
     p.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
                    help="sample with this setting of an ar or events model changed, one that only sampling reads "
                    "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "

@@ -18,8 +18,7 @@ bins' middles, as drawn ones are. One known difference, as the carry's (sequence
 corpus uncapped, so after a chunk over the max_events cap it hears onsets that a prompted or drawn chunk, capped,
 does not hold.
 `BeatEcho` (ar.beat_echo) leans the starts by the same onsets with no training: toward the intervals heard between
-them, after them; or, with a tempo asked (`tsm generate --tempo`, `TempoTold`), toward the asked beat and its
-halves after them.
+them, after them; or, with a tempo asked (`tsm generate --tempo`, `TempoTold`), toward the asked beats after them.
 Shapes: R chunk rows, N events per chunk, M = ONSETS, Q queries (start choices), S start bins, L lag bins.
 """
 from __future__ import annotations
@@ -166,12 +165,13 @@ TEMPO_RANGE_BPM = (40.0, 240.0)  # beats of 1.5 s to 0.25 s: within the echo's l
 @dataclass(frozen=True)
 class TempoTold:
     """A tempo asked of the pieces being drawn (`tsm generate --tempo`), in beats per minute: the beat echo's profile
-    over lags becomes a comb at every beat and, at `half_beat_weight` of a beat's, every half-beat within ECHO_LAGS_S,
-    blurred as heard intervals are, in place of the intervals between the onsets heard; the onsets heard still place
-    the beat. The weight was chosen on sampling seeds 0–1 (bench/tempo_follow.py; docs/quality.md)."""
+    over lags becomes a comb at every beat (and, at `half_beat_weight` of a beat's, every half-beat) within
+    ECHO_LAGS_S, blurred as heard intervals are, in place of the intervals between the onsets heard; the onsets heard
+    still place the beat. Beats alone (weight 0) were chosen on sampling seeds 0–1 over half-beats at 0.5 and 1
+    (bench/tempo_follow.py; docs/quality.md, thirty-eighth session)."""
 
     bpm: float
-    half_beat_weight: float = 0.5
+    half_beat_weight: float = 0.0
 
     def __post_init__(self) -> None:
         lo, hi = TEMPO_RANGE_BPM

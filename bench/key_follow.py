@@ -77,31 +77,13 @@ def real_reference(corpus_path: Path, split: str) -> tuple[dict[str, float], int
     return own_key(whole, 60.0), len(whole), relation_shares([first for first, _ in keyed], [key for _, key in keyed])
 
 
-def relation(found: tuple[int, bool] | None, asked: tuple[int, bool]) -> str:
-    """How a piece's key stands to the one asked: a musician's name for the step between them."""
-    from timestepmusic.keys import same_signature
-
-    if found is None:
-        return "no key"
-    if found == asked:
-        return "the key"
-    if same_signature(found, asked):
-        return "its relative"
-    if found[0] == asked[0]:
-        return "its parallel (other mode)"
-    if found[1] == asked[1] and (found[0] - asked[0]) % 12 == 7:
-        return "its dominant"
-    if found[1] == asked[1] and (found[0] - asked[0]) % 12 == 5:
-        return "its subdominant"
-    return "other"
-
-
-RELATIONS = ("the key", "its relative", "its parallel (other mode)", "its dominant", "its subdominant", "other",
-             "no key")
+RELATIONS = ("the key", "its relative", "its parallel", "its dominant", "its subdominant", "another key", "no key")
 
 
 def relation_shares(found: list, asked: list) -> str:
-    """How each found key stands to the asked one, as shares of the pieces, over RELATIONS."""
+    """How each found key stands to the asked one (keys.relation), as shares of the pieces, over RELATIONS."""
+    from timestepmusic.keys import relation
+
     relations = [relation(f, a) for f, a in zip(found, asked)]
     if not relations:
         return "no pieces"

@@ -93,3 +93,13 @@ def test_info_says_which_shipped_models_take_a_key(capsys):
         assert main(["generate", "--model", name, "--info"]) == 0
         takes[name] = json.loads(capsys.readouterr().out)["takes_key"]
     assert takes == {"default": True, "style": False, "conv-v1": False}  # style was trained without ar.tonal
+
+
+def test_a_key_found_is_named_by_how_it_stands_to_the_one_asked():
+    from timestepmusic.keys import relation
+
+    c = Key(0, False)
+    assert [relation(found, c) for found in (Key(0, False), Key(9, True), Key(0, True), Key(7, False), Key(5, False),
+                                             Key(2, False), Key(7, True), None)] == [
+        "the key", "its relative", "its parallel", "its dominant", "its subdominant", "another key", "another key",
+        "no key"]

@@ -185,7 +185,7 @@ def test_a_key_is_asked_only_of_a_model_that_hears_keys(tiny_corpus, tiny_ae, tm
     assert len(lines) == 2
     for line, path in zip(lines, sorted((tmp_path / "out").glob("*.mid"))):  # each names its written file's key
         fits = estimate_key(read_events(path)[0])
-        assert fits is not None and f"asked Bb major, its notes fit {key_name(fits)} best" in line
+        assert fits is not None and f"asked Bb (Bb major), its notes fit {key_name(fits)} best" in line
     for model in (str(tmp_path / "plain"), "conv-v1"):  # an events model without ar.tonal, a latent model
         assert main(["generate", "--model", model, "--key", "Bb", "-o", str(tmp_path / "x")]) == 2
         assert "--key: the model in" in capsys.readouterr().err

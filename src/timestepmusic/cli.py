@@ -183,7 +183,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         set_sampling,
         written_pieces,
     )
-    from .keys import estimate_key, key_name, parse_key
+    from .keys import estimate_key, key_name, parse_key, relation
 
     asked_key = parse_key(args.key) if args.key is not None else None  # a typo is told before the model loads
     if args.tempo is not None:
@@ -312,8 +312,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
         heard = ""
         if asked_key is not None:  # the key a listener would name, of what followed the prompt
             fits = estimate_key(events if args.continuation_only or not prompt_s else continuation_only(events, prompt_s))
-            heard = f"; asked {key_name(asked_key)}, its notes fit {key_name(fits) if fits else 'no key'} best"
-        print(f"{path}  {notes} notes, {len(events) - notes} pedal events, {length_s:g} s "
+            said = " ".join(args.key.split())  # as the user spelled it, and as its signature spells it where not so
+            said += "" if said.lower() == key_name(asked_key).lower() else f" ({key_name(asked_key)})"
+            how = relation(fits, asked_key)
+            heard = (f"; asked {said}, its notes fit " + (f"{key_name(fits)} best" if fits else "no key")
+                     + ("" if how in ("the key", "no key") else f": {how}"))
+        pedals = len(events) - notes
+        print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "
               f"(last sound ends at {events.end_s:.1f} s{where}{heard})")
         if args.png or args.wav:
             from .evaluate.render import render_outputs
@@ -528,10 +533,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "its ar.style_guidance, 1, without)")
     p.add_argument("--key", metavar="KEY",
                    help="the default, or any events model trained with ar.tonal: play in this key, e.g. 'E minor', "
-                   "'Bb', 'F# major', 'c#m', 'CM' (major where no mode is named; a bare m is minor, M major): the notes "
-                   "heard so far are told as the key's; each file's line names the key its notes fit best "
-                   "(Krumhansl-Kessler). Measured: 57 %% of 16 s pieces and 92 %% of minutes fit the asked key best (3 %% and "
-                   "2 %% unasked; bench/key_follow.py)")
+                   "'Bb', 'F# major', 'c#m', 'CM' (major where no mode is named; a bare m is minor, M major): the model "
+                   "hears everything played so far as in this key, so its notes lean toward it (none is forced); each "
+                   "file's line names the key its notes fit best (Krumhansl-Kessler). Measured: 57 %% of 16 s pieces "
+                   "and 92 %% of minutes fit the asked key best (3 %% and 2 %% unasked; bench/key_follow.py)")
     p.add_argument("--tempo", type=float, metavar="BPM",
                    help="events models (the default): lean each note's start toward the beats of this tempo (40-240 "
                    "beats per minute) after the notes already played, through the beat echo (ar.beat_echo; larger: "

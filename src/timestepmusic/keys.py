@@ -83,6 +83,22 @@ def estimate_key(events: Events) -> Key | None:
     return ALL_KEYS[int(np.argmax(fits))]
 
 
+def relation(found: Key | None, asked: Key) -> str:
+    """How a piece's key stands to the one asked, in a musician's words: "the key", "its relative", "its parallel"
+    (the other mode), "its dominant", "its subdominant", "another key" or "no key"."""
+    if found is None:
+        return "no key"
+    if found == asked:
+        return "the key"
+    if same_signature(found, asked):
+        return "its relative"
+    if found.tonic == asked.tonic:
+        return "its parallel"
+    if found.minor == asked.minor and (found.tonic - asked.tonic) % CLASSES in (5, 7):
+        return "its dominant" if (found.tonic - asked.tonic) % CLASSES == 7 else "its subdominant"
+    return "another key"
+
+
 def same_signature(a: Key, b: Key) -> bool:
     """Whether two keys share a key signature (equal, or relative major and minor: A minor and C major)."""
     def major_of(key: Key) -> int:

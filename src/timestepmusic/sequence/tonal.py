@@ -35,7 +35,8 @@ from ..batches import ChunkGatherer, SetBatch
 from ..keys import CLASSES, Key, profile
 from ..midi import LOWEST_PITCH, NUM_KEYS
 
-HEARS_KEYS = "the shipped default does (and events-onsets, events-pause), or any events model trained with ar.tonal"
+HEARS_KEYS = ("the shipped default does (and events-onsets, events-pause, events-v12, events-v28), or any events model "
+              "trained with ar.tonal")
 WINDOWS = (8, 32, 240)  # chunks before the chunk (2 s, 8 s and 60 s of 0.25 s chunks)
 
 

@@ -1,12 +1,13 @@
 """How closely an events model plays at the tempo `tsm generate --tempo` asks: each tempo asked of -n pieces of
 --seconds per sampling seed, beside the same seeds unasked (the baseline: how often a piece lands on that tempo by
-chance). A piece's beat, as heard here: the lag at which the autocorrelation of its blurred onset train peaks
-within tsm evaluate's pulse lags (0.2–1.5 s; the onsets, blur and cells of its pulse_clarity descriptor). Beats are
-named up to an octave, as listeners tap them (at the beat, or twice or half as fast), so a piece is counted at the
-asked tempo when its beat lies within 8 % of the asked beat, and beside that within 8 % of it, its half or its
-double. What else moves: tsm evaluate's descriptors, asked against unasked; and the seconds per piece drawn.
+chance). A piece's beat, as heard (tempo.heard_beat_s, what `tsm generate --tempo` prints): the lag at which the
+autocorrelation of its blurred onset train peaks within tsm evaluate's pulse lags (0.2–1.5 s; the onsets, blur and
+cells of its pulse_clarity descriptor). Beats are named up to an octave, as listeners tap them (at the beat, or twice
+or half as fast), so a piece is counted at the asked tempo when its beat lies within 8 % of the asked beat, and
+beside that within 8 % of it, its half or its double. What else moves: tsm evaluate's descriptors, asked against
+unasked (and with --corpus, real excerpts of --split); and the seconds per piece drawn.
 
-    python bench/tempo_follow.py --model default --seeds 2 3 --markdown bench/results/tempo_follow.md
+    python bench/tempo_follow.py --model default --seeds 2 3 --corpus /work/data/asap --markdown bench/results/tempo_follow.md
 """
 from __future__ import annotations
 
@@ -23,38 +24,17 @@ sys.path.insert(0, str(BENCH))
 from common import table, write_markdown  # noqa: E402
 
 TEMPOS_BPM = (60, 80, 100, 120, 140, 160)
-TOLERANCE = 0.08
 DESCRIPTORS = ("note_density", "pulse_clarity", "ioi_mean", "ioi_std", "polyphony_mean", "pitch_range",
                "stepwise_share", "damper_fraction", "longest_silence_s")
 
 
-def beat_s(piece, seconds: float) -> float:
-    """The lag (s) at which the piece's onset train, blurred, autocorrelates most within the pulse lags; NaN with
-    fewer than 4 onsets."""
-    from timestepmusic.evaluate.descriptors import PULSE_BLUR_S, PULSE_LAGS_S, PULSE_STEP_S
-    from timestepmusic.sequence.pulse import ONSET_S
+def at_tempo(beats_s: list, bpm: float) -> tuple[float, float]:
+    """Shares of pieces (their heard beats, None: none heard) at the asked beat, and at it, its half or its double."""
+    from timestepmusic.tempo import beat_relation
 
-    starts = np.sort(piece.start_s[piece.ids < 88])
-    onsets = starts[np.concatenate([[True], np.diff(starts) > ONSET_S])] if starts.size else starts
-    if onsets.size < 4:
-        return float("nan")
-    cells = int(np.ceil(seconds / PULSE_STEP_S))
-    train = np.zeros(cells)
-    train[np.minimum((onsets / PULSE_STEP_S).astype(np.int64), cells - 1)] = 1.0
-    train -= train.mean()
-    lo, hi = (round(lag / PULSE_STEP_S) for lag in PULSE_LAGS_S)
-    n = 2 * cells + hi + 1  # zero-padded: no lag wraps round
-    frequency = np.fft.rfftfreq(n, PULSE_STEP_S)
-    power = np.abs(np.fft.rfft(train, n)) ** 2 * np.exp(-(2 * np.pi * frequency * PULSE_BLUR_S) ** 2)
-    autocorrelation = np.fft.irfft(power, n)[:hi + 1]  # [hi + 1]
-    return (lo + int(np.argmax(autocorrelation[lo:]))) * PULSE_STEP_S
-
-
-def at_tempo(beats_s: np.ndarray, bpm: float) -> tuple[float, float]:
-    """Shares of pieces (beats [P], NaN: none heard) at the asked beat, and at it, its half or its double."""
-    asked_s = 60.0 / bpm
-    near = [np.abs(beats_s - asked_s * f) <= TOLERANCE * asked_s * f for f in (1.0, 0.5, 2.0)]
-    return float(np.mean(near[0])), float(np.mean(near[0] | near[1] | near[2]))
+    heard = [beat_relation(beat, bpm) for beat in beats_s]
+    return (float(np.mean([h == "the beat" for h in heard])),
+            float(np.mean([h in ("the beat", "twice as fast", "half as fast") for h in heard])))
 
 
 def main() -> int:
@@ -64,6 +44,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=16.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--half-beat", type=float, help="the half-beats' weight in the comb (default: TempoTold's)")
+    parser.add_argument("--corpus", type=Path, help="a prepared corpus: its --split's excerpts beside, described alike")
+    parser.add_argument("--split", default="validation")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -71,6 +53,7 @@ def main() -> int:
     from timestepmusic.generation import GANModel
     from timestepmusic.sequence.pulse import TempoTold
     from timestepmusic.shipped import resolve_model
+    from timestepmusic.tempo import TOLERANCE, heard_beat_s
 
     how = {} if args.half_beat is None else {"half_beat_weight": args.half_beat}
     gan = GANModel.load(resolve_model(args.model))
@@ -86,7 +69,7 @@ def main() -> int:
                 drawn += gan.sample(args.n, args.seconds, seed * 1000 + bpm, **options)
                 seconds_taken[what] += time.perf_counter() - start
             pieces[what] += drawn
-            beats[what][bpm] = np.array([beat_s(piece, args.seconds) for piece in drawn])
+            beats[what][bpm] = [heard_beat_s(piece, args.seconds) for piece in drawn]
     per_tempo = len(args.seeds) * args.n
     lines = [f"model {args.model}; {args.n} pieces of {args.seconds:g} s per tempo and sampling seed "
              f"{', '.join(map(str, args.seeds))} ({per_tempo} per tempo), asked and unasked at the same seeds; half-beats "
@@ -96,16 +79,23 @@ def main() -> int:
     for bpm in TEMPOS_BPM:
         asked, unasked = at_tempo(beats["asked"][bpm], bpm), at_tempo(beats["unasked"][bpm], bpm)
         rows.append([f"{bpm}", f"{60 / bpm:.3f}", f"{asked[0]:.3f}", f"{unasked[0]:.3f}", f"{asked[1]:.3f}",
-                     f"{unasked[1]:.3f}", f"{np.nanmedian(beats['asked'][bpm]):.3f}"])
+                     f"{unasked[1]:.3f}", f"{np.median([b for b in beats['asked'][bpm] if b is not None]):.3f}"])
     means = [np.mean([float(row[i]) for row in rows]) for i in range(2, 6)]
     rows.append(["mean", "", *(f"{m:.3f}" for m in means), ""])
     lines += table(["bpm", "beat (s)", "at the beat, asked", "unasked", "beat, half or double, asked", "unasked",
                     "median beat heard, asked (s)"], rows)
     described = {what: describe(excerpts_from_events(drawn, args.seconds)) for what, drawn in pieces.items()}
-    rows = [[name, f"{np.nanmean(described['asked'][name]):.3f}", f"{np.nanmean(described['unasked'][name]):.3f}"]
-            for name in DESCRIPTORS]
+    header = ["descriptor", "asked", "unasked"]
+    if args.corpus is not None:
+        from timestepmusic.corpus import Corpus
+        from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+
+        real = excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds)
+        described[f"real ({args.split})"] = describe(real)
+        header.append(f"real ({args.split}, {real.num_excerpts} excerpts)")
+    rows = [[name, *(f"{np.nanmean(values[name]):.3f}" for values in described.values())] for name in DESCRIPTORS]
     lines += ["", "what else moves (tsm evaluate's descriptors, mean over every tempo's pieces):",
-              *table(["descriptor", "asked", "unasked"], rows)]
+              *table(header, rows)]
     total = len(pieces["asked"])
     lines += ["", "seconds of drawing per piece (one thread): " + ", ".join(
         f"{what} {taken / total:.3f} s" for what, taken in seconds_taken.items()) + f" ({args.n} pieces per call, "

@@ -314,7 +314,8 @@ def test_a_tempo_is_asked_only_where_the_beat_echo_leans(tiny_corpus, tiny_ae, t
     assert main(["generate", "--model", str(tmp_path / "run"), "--tempo", "90", "-n", "2", "--seconds", "1",
                  "-o", str(tmp_path / "out")]) == 0
     assert told and all(t == TempoTold(90.0) for t in told)  # every chunk's echo leans toward the asked beat
-    capsys.readouterr()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all("asked 90 bpm, " in line for line in lines)  # and each file says what it plays
     for model, error in ((str(tmp_path / "run"), "ar.beat_echo above 0"), ("conv-v1", "does not draw note starts")):
         extra = ["--set", "ar.beat_echo=0"] if model != "conv-v1" else []
         assert main(["generate", "--model", model, "--tempo", "90", *extra, "-o", str(tmp_path / "x")]) == 2

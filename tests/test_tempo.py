@@ -1,0 +1,33 @@
+"""A piece's beat as heard (tempo.py): what `tsm generate --tempo` prints and bench/tempo_follow.py counts."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from timestepmusic.midi import LOWEST_PITCH, Events
+from timestepmusic.tempo import beat_relation, heard_beat_s
+
+
+def onsets_at(times_s: np.ndarray, chord: int = 1) -> Events:
+    """A note (or a chord of `chord` notes, struck 10 ms apart) at each time."""
+    starts = (times_s[:, None] + 0.01 * np.arange(chord)[None]).ravel()
+    keys = np.tile(60 + 4 * np.arange(chord), times_s.size) - LOWEST_PITCH
+    return Events(keys, starts, np.full(starts.size, 0.2), np.full(starts.size, 64))
+
+
+@pytest.mark.parametrize("beat_s", [0.3, 0.6, 0.9, 1.2])
+def test_a_steady_beat_is_heard_at_its_period(beat_s):
+    rng = np.random.default_rng(0)
+    times = np.arange(0.1, 15.9, beat_s) + rng.normal(0, 0.01, np.arange(0.1, 15.9, beat_s).size)  # played, not ticked
+    assert heard_beat_s(onsets_at(np.sort(times), chord=3), 16.0) == pytest.approx(beat_s, abs=0.03)
+
+
+def test_too_few_onsets_name_no_beat():
+    assert heard_beat_s(onsets_at(np.array([0.5, 1.0, 1.5])), 16.0) is None
+    assert heard_beat_s(onsets_at(np.array([0.5, 0.51, 0.52, 0.53, 1.0])), 16.0) is None  # one chord is one onset
+    assert beat_relation(None, 90) == "no beat"
+
+
+def test_a_beat_is_named_up_to_an_octave():
+    assert [beat_relation(heard, 100.0) for heard in (0.6, 0.57, 0.3, 1.2, 0.9, 0.45)] == [
+        "the beat", "the beat", "twice as fast", "half as fast", "another beat", "another beat"]

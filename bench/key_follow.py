@@ -64,17 +64,19 @@ def own_key(pieces, seconds: float) -> dict[str, float]:
 
 
 def real_reference(corpus_path: Path, split: str) -> tuple[dict[str, float], int, str]:
-    """own_key of a pianist's minutes: the real 60 s excerpts of `split`, how many, and what the first 16 s of each
-    fit best against the minute's key (relation_shares)."""
+    """own_key of a pianist's minutes: the real 60 s excerpts of `split`, how many, what the first 16 s of each fit
+    best against the minute's key (relation_shares), and their mean key steadiness (tsm evaluate's)."""
     from timestepmusic.corpus import Corpus
-    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+    from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_from_events
     from timestepmusic.keys import estimate_key
 
     minutes = excerpts_from_corpus(Corpus.open(corpus_path), split, 60.0)
     whole = [minutes.events(x) for x in range(minutes.num_excerpts) if minutes.length_s[x] >= 60.0]
+    steadiness = float(np.nanmean(describe(excerpts_from_events(whole, 60.0))["key_steadiness"]))
     keyed = [(estimate_key(part_of(minute, 0.0)), estimate_key(minute)) for minute in whole]
     keyed = [(first, key) for first, key in keyed if key is not None]
-    return own_key(whole, 60.0), len(whole), relation_shares([first for first, _ in keyed], [key for _, key in keyed])
+    return (own_key(whole, 60.0), len(whole), relation_shares([first for first, _ in keyed], [key for _, key in keyed]),
+            steadiness)
 
 
 RELATIONS = ("the key", "its relative", "its parallel", "its dominant", "its subdominant", "another key", "no key")
@@ -156,12 +158,14 @@ def main() -> int:
                                                                              own_key(pieces, args.seconds).values())]
                      for what, pieces in (("asked", asked_pieces), ("unasked", unasked_pieces))]
         if args.corpus is not None:
-            real, count, real_relations = real_reference(args.corpus, args.split)
+            real, count, real_relations, real_steadiness = real_reference(args.corpus, args.split)
             rows.append([f"real ({args.split} split, {count} minutes)", *(f"{share:.3f}" for share in real.values())])
         lines += ["", "16 s of a piece fit the key its whole length fits (16 s of notes name a key less surely than a "
                   "minute, and passages modulate):", *table(["pieces", "first 16 s", "last 16 s"], rows)]
         if args.corpus is not None:
-            lines += [f"what a real minute's first 16 s fit best, against the minute's key: {real_relations}"]
+            lines += [f"what a real minute's first 16 s fit best, against the minute's key: {real_relations}",
+                      f"real minutes' key steadiness (tsm evaluate's, half against half of the minute): "
+                      f"{real_steadiness:.3f}"]
     print("\n".join(lines))
     write_markdown(args.markdown, f"# Following `--key`: the model `{args.model}`", lines)
     return 0

@@ -1,10 +1,11 @@
 """How closely an events model plays at the tempo `tsm generate --tempo` asks: each tempo asked of -n pieces of
 --seconds per sampling seed, beside the same seeds unasked (the baseline: how often a piece lands on that tempo by
-chance). A piece's beat, as heard (tempo.heard_beat_s, what `tsm generate --tempo` prints): the lag at which the
-autocorrelation of its blurred onset train peaks within tsm evaluate's pulse lags (0.2–1.5 s; the onsets, blur and
+chance). A piece's beat, as heard (tempo.heard_beat_s, what `tsm generate --tempo` prints): the lag of the highest
+peak of its blurred onset train's autocorrelation within tsm evaluate's pulse lags (0.2–1.5 s; the onsets, blur and
 cells of its pulse_clarity descriptor). Beats are named up to an octave, as listeners tap them (at the beat, or twice
 or half as fast), so a piece is counted at the asked tempo when its beat lies within 8 % of the asked beat, and
-beside that within 8 % of it, its half or its double. What else moves: tsm evaluate's descriptors, asked against
+beside that within 8 % of it, its half or its double (at 60 bpm a beat half as fast, 2 s, lies past the lags and is
+never heard; at 160 bpm twice as fast, 0.19 s, neither). What else moves: tsm evaluate's descriptors, asked against
 unasked (and with --corpus, real excerpts of --split); and the seconds per piece drawn.
 
     python bench/tempo_follow.py --model default --seeds 2 3 --corpus /work/data/asap --markdown bench/results/tempo_follow.md

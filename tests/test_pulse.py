@@ -290,13 +290,36 @@ def test_an_asked_tempo_leans_a_start_toward_its_beats_after_the_onsets_heard():
 
 
 @pytest.mark.parametrize("bpm", [39.0, 241.0, float("nan"), float("inf")])
-def test_a_tempo_out_of_reach_is_refused_in_one_line(bpm, capsys):
+def test_a_tempo_out_of_reach_is_refused_in_one_line_before_the_model_loads(bpm, capsys, monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="beats per minute from 40 to 240"):
         TempoTold(bpm)
     from timestepmusic.cli import main
+    from timestepmusic.generation import GANModel
 
-    assert main(["generate", "--tempo", str(bpm), "-o", "never-written"]) == 2
-    assert "--tempo" in capsys.readouterr().err
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+    monkeypatch.setattr(GANModel, "load", never)
+    assert main(["generate", "--tempo", str(bpm), "-o", str(tmp_path / "out")]) == 2
+    assert "--tempo" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_guided_pieces_lean_toward_the_asked_beat_in_both_halves():
+    torch.manual_seed(6)
+    head = EventHead(width=8, hidden=16, max_events=4, chunk_seconds=0.25)
+    with torch.no_grad():
+        head.out["start"][-1].weight.zero_()
+        head.out["start"][-1].bias.zero_()  # every start bin alike
+    rows = 1000
+    features = torch.randn(2, 8).repeat_interleave(rows, 0)  # [2R, W]: told, then untold
+    one = heard(-0.2).expand(rows, -1)  # an onset 0.2 s before the chunk: at 240 bpm the next beat is at 0.05 s
+    first_starts = {}
+    for name, tempo in (("unasked", None), ("asked", TempoTold(240.0))):
+        d = EventSampler(head).sample(features, torch.Generator().manual_seed(0), onsets=(one, one[:, 0]),
+                                      beat_echo=3.0, tempo=tempo, guidance=2.0)
+        first = (d.sizes > 0) & (d.ids[:, 0] < 88)  # [R]: chunks whose first event is a note
+        first_starts[name] = d.offset_s[first, 0]
+    near = {name: float(((starts - 0.05).abs() < 0.01).float().mean()) for name, starts in first_starts.items()}
+    assert near["asked"] > 2 * near["unasked"]
 
 
 def test_a_tempo_is_asked_only_where_the_beat_echo_leans(tiny_corpus, tiny_ae, tmp_path, monkeypatch, capsys):
@@ -315,8 +338,12 @@ def test_a_tempo_is_asked_only_where_the_beat_echo_leans(tiny_corpus, tiny_ae, t
                  "-o", str(tmp_path / "out")]) == 0
     assert told and all(t == TempoTold(90.0) for t in told)  # every chunk's echo leans toward the asked beat
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and all("asked 90 bpm, " in line for line in lines)  # and each file says what it plays
-    for model, error in ((str(tmp_path / "run"), "ar.beat_echo above 0"), ("conv-v1", "does not draw note starts")):
+    from timestepmusic.tempo import heard_beat_s
+
+    for line, path in zip(lines, sorted((tmp_path / "out").glob("*.mid"))):  # each names its written file's beat
+        beat_s = heard_beat_s(read_events(path)[0], 1.0)
+        assert "asked 90 bpm, " + (f"its onsets repeat most every {beat_s:.2f} s" if beat_s else "no beat heard") in line
+    for model, error in ((str(tmp_path / "run"), "add --set ar.beat_echo=3"), ("conv-v1", "draws no note starts")):
         extra = ["--set", "ar.beat_echo=0"] if model != "conv-v1" else []
         assert main(["generate", "--model", model, "--tempo", "90", *extra, "-o", str(tmp_path / "x")]) == 2
         assert error in capsys.readouterr().err

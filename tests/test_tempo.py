@@ -31,3 +31,9 @@ def test_too_few_onsets_name_no_beat():
 def test_a_beat_is_named_up_to_an_octave():
     assert [beat_relation(heard, 100.0) for heard in (0.6, 0.57, 0.3, 1.2, 0.9, 0.45)] == [
         "the beat", "the beat", "twice as fast", "half as fast", "another beat", "another beat"]
+
+
+def test_the_edge_of_the_lags_is_not_a_beat():
+    """Onsets every 1.6 s: the autocorrelation still rises at 1.5 s, the longest lag looked at; that is no peak."""
+    assert heard_beat_s(onsets_at(np.arange(0.1, 15.9, 1.6)), 16.0) is None
+    assert heard_beat_s(onsets_at(np.arange(0.1, 15.9, 1.4)), 16.0) == pytest.approx(1.4, abs=0.03)

@@ -170,6 +170,30 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     return 0
 
 
+def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None) -> str:
+    """The end of a written file's line: the beat its `seconds` of `played` events repeat at and how it stands to the
+    asked `tempo` (pulse.TempoTold), the key its notes fit best and how it stands to the asked `key`; "" where
+    neither was asked."""
+    from .keys import estimate_key, key_name, relation
+    from .tempo import beat_relation, heard_beat_s
+
+    heard = ""
+    if tempo is not None:
+        beat_s = heard_beat_s(played, seconds)
+        how = beat_relation(beat_s, tempo.bpm)
+        heard += (f"; asked {tempo.bpm:g} bpm, its onsets repeat most every {beat_s:.2f} s ({60 / beat_s:.0f} bpm)"
+                  if beat_s is not None else f"; asked {tempo.bpm:g} bpm, no beat heard")
+        heard += "" if how in ("the beat", "no beat") else f": {how}"
+    if key is not None:
+        fits = estimate_key(played)
+        said = " ".join(key_as_typed.split())  # as the user spelled it, and as its signature spells it where not so
+        said += "" if said.lower() == key_name(key).lower() else f" ({key_name(key)})"
+        how = relation(fits, key)
+        heard += (f"; asked {said}, its notes fit " + (f"{key_name(fits)} best" if fits else "no key")
+                  + ("" if how in ("the key", "no key") else f": {how}"))
+    return heard
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from .generation import (
         GANModel,
@@ -183,14 +207,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
         set_sampling,
         written_pieces,
     )
-    from .keys import estimate_key, key_name, parse_key, relation
-    from .tempo import beat_relation, heard_beat_s
+    from .keys import key_name, parse_key
 
-    asked_key = parse_key(args.key) if args.key is not None else None  # a typo is told before the model loads
+    asked_key = parse_key(args.key) if args.key is not None else None  # a typo is told before the model loads …
+    asked_tempo = None
     if args.tempo is not None:
         from .sequence.pulse import TempoTold
 
-        TempoTold(args.tempo)  # out of range: told before the model loads
+        asked_tempo = TempoTold(args.tempo)  # … and a tempo out of reach
 
     if args.list:
         from .shipped import shipped_of_kind
@@ -276,10 +300,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from .sequence.style import parse_style
 
         options["style"] = parse_style(args.style)
-    if args.tempo is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
-        options["tempo"] = args.tempo
+    if asked_tempo is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
+        options["tempo"] = asked_tempo
         log.info("--tempo: each note's start leans toward the beats of %g bpm after the notes already played",
-                 args.tempo)
+                 asked_tempo.bpm)
     if asked_key is not None:  # a model that hears no key refuses it (GANModel.sample_latents)
         options["key"] = asked_key
         log.info("--key: every piece hears the notes so far as if in %s", key_name(asked_key))
@@ -311,20 +335,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         path = write_events(events, out / sample_name(args.seed, i, len(samples)))
         notes = int(events.is_note.sum())
         heard = ""
-        if args.tempo is not None:  # the beat a listener would tap, of what followed the prompt
-            part = events if args.continuation_only or not prompt_s else continuation_only(events, prompt_s)
-            beat_s = heard_beat_s(part, length_s - (0 if args.continuation_only else prompt_s))
-            how = beat_relation(beat_s, args.tempo)
-            heard += (f"; asked {args.tempo:g} bpm, its onsets repeat most every {beat_s:.2f} s ({60 / beat_s:.0f} bpm)"
-                      if beat_s is not None else f"; asked {args.tempo:g} bpm, too few onsets to hear a beat")
-            heard += "" if how in ("the beat", "no beat") else f": {how}"
-        if asked_key is not None:  # the key a listener would name, of what followed the prompt
-            fits = estimate_key(events if args.continuation_only or not prompt_s else continuation_only(events, prompt_s))
-            said = " ".join(args.key.split())  # as the user spelled it, and as its signature spells it where not so
-            said += "" if said.lower() == key_name(asked_key).lower() else f" ({key_name(asked_key)})"
-            how = relation(fits, asked_key)
-            heard += (f"; asked {said}, its notes fit " + (f"{key_name(fits)} best" if fits else "no key")
-                     + ("" if how in ("the key", "no key") else f": {how}"))
+        if asked_tempo is not None or asked_key is not None:  # what a listener hears, of what followed the prompt
+            after_prompt = prompt_s if prompt_s and not args.continuation_only else 0.0
+            played = continuation_only(events, after_prompt) if after_prompt else events
+            heard = heard_as_asked(played, length_s - after_prompt, asked_tempo, asked_key, args.key)
         pedals = len(events) - notes
         print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "
               f"(last sound ends at {events.end_s:.1f} s{where}{heard})")
@@ -546,10 +560,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "file's line names the key its notes fit best (Krumhansl-Kessler). Measured: 57 %% of 16 s pieces "
                    "and 92 %% of minutes fit the asked key best (3 %% and 2 %% unasked; bench/key_follow.py)")
     p.add_argument("--tempo", type=float, metavar="BPM",
-                   help="events models (the default): lean each note's start toward the beats of this tempo (40-240 "
-                   "beats per minute) after the notes already played, through the beat echo (ar.beat_echo; larger: "
-                   "stricter). Measured: 62 %% of 16 s pieces play at the asked beat, 89 %% at it or twice or half as "
-                   "fast (5 %% and 18 %% unasked; bench/tempo_follow.py); they play 4 %% fewer notes")
+                   help="the default (and events-onsets, events-v28; other events models with --set "
+                   "ar.beat_echo=3): lean each note's start toward the beats of this tempo (40-240 beats per minute) "
+                   "after the notes already played, through the beat echo (ar.beat_echo; larger: stricter). "
+                   "Measured: 66 %% of 16 s pieces play at the asked beat, 90 %% at it or twice or half as fast (5 %% "
+                   "and 18 %% unasked; bench/tempo_follow.py), with 4 %% fewer notes (14 %% fewer over a minute)")
     p.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
                    help="sample with this setting of an ar or events model changed, one that only sampling reads "
                    "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "

@@ -178,8 +178,8 @@ class GANModel:
         if tempo is not None:
             tempo = tempo if isinstance(tempo, TempoTold) else TempoTold(float(tempo))
             if not getattr(arm, "draws_events", False):
-                raise ValueError(f"--tempo: the model in {self.folder} ({self.arch}) does not draw note starts; the "
-                                 "shipped default does, or any events model")
+                raise ValueError(f"--tempo: the model in {self.folder} ({self.arch}) draws no note starts; the shipped "
+                                 "default does (and events-onsets, events-v28)")
         follows = getattr(getattr(arm, "generator", None), "style", None) is not None  # a description (ar.style)
         if style is not None and not follows:
             raise ValueError(f"--style: the model in {self.folder} ({self.arch}) does not follow a description; "
@@ -442,7 +442,8 @@ def model_info(model: str | Path | None = None) -> dict:
             "latent": config.ae.latent, "recurrent": config.to_dict()["rnn"] if arch == "rnn" else None,
             "autoencoder_finetuned": "finetuned_sha256" in meta.get("autoencoder", {}),
             "description": meta.get("description"), "style_calibration": calibration_summary(meta, folder),
-            "takes_key": arch == "events" and bool(ar["tonal"])}  # tsm generate --key: an events model with ar.tonal
+            "takes_key": arch == "events" and bool(ar["tonal"]),  # tsm generate --key: an events model with ar.tonal
+            "takes_tempo": arch == "events" and ar["beat_echo"] > 0}  # --tempo: one sampled with the beat echo
 
 
 def calibration_summary(meta: dict, folder: Path) -> dict | None:

@@ -315,13 +315,13 @@ def _longest_run(flags: np.ndarray) -> np.ndarray:
     return np.where(flags, index - last_false, 0).max(axis=1, initial=0).astype(np.float64)
 
 
-def _pulse_clarity(onset_s: np.ndarray, onset_ex: np.ndarray, length_s: np.ndarray, x_count: int) -> np.ndarray:
-    """Distinct onsets' times [O] (from their excerpt's start) and excerpts [O], excerpt lengths [X] → the peak of
-    each excerpt's blurred onset train's autocorrelation at lags PULSE_LAGS_S [X] (the module docstring)."""
-    out = np.full(x_count, np.nan)
+def _onset_autocorrelations(onset_s: np.ndarray, onset_ex: np.ndarray, length_s: np.ndarray, x_count: int):
+    """Distinct onsets' times [O] (from their excerpt's start) and excerpts [O], excerpt lengths [X] → for each block
+    of the excerpts that hold a period twice (4 onsets or more, at least twice the shortest lag long): their indices
+    [b] and the autocorrelation of each one's blurred onset train at lags of 0 … PULSE_LAGS_S[1] [b, hi + 1]."""
     cells_in = np.maximum(np.ceil(length_s / PULSE_STEP_S - _EPS).astype(np.int64), 1)  # [X]
     counts = np.bincount(onset_ex, minlength=x_count)  # [X]
-    lo, hi = (round(lag / PULSE_STEP_S) for lag in PULSE_LAGS_S)
+    hi = round(PULSE_LAGS_S[1] / PULSE_STEP_S)
     cell = np.minimum((onset_s / PULSE_STEP_S).astype(np.int64), cells_in[onset_ex] - 1)  # [O]
     measured = np.flatnonzero((counts >= 4) & (length_s >= 2 * PULSE_LAGS_S[0]))  # a period heard twice
     for block in np.array_split(measured, max(1, -(-measured.size // PULSE_BLOCK))):
@@ -339,10 +339,45 @@ def _pulse_clarity(onset_s: np.ndarray, onset_ex: np.ndarray, length_s: np.ndarr
         frequency = np.fft.rfftfreq(n, PULSE_STEP_S)  # [n/2 + 1]
         blur = np.exp(-(2 * np.pi * frequency * PULSE_BLUR_S) ** 2)  # a Gaussian's |transform|², blurring once
         power = np.abs(np.fft.rfft(train, n, axis=1)) ** 2 * blur  # [b, n/2 + 1]
-        autocorrelation = np.fft.irfft(power, n, axis=1)[:, :hi + 1]  # [b, hi + 1]
+        yield block, np.fft.irfft(power, n, axis=1)[:, :hi + 1]  # [b], [b, hi + 1]
+
+
+def _pulse_clarity(onset_s: np.ndarray, onset_ex: np.ndarray, length_s: np.ndarray, x_count: int) -> np.ndarray:
+    """Distinct onsets' times [O] and excerpts [O], excerpt lengths [X] → the peak of each excerpt's blurred onset
+    train's autocorrelation at lags PULSE_LAGS_S [X] (the module docstring)."""
+    out = np.full(x_count, np.nan)
+    lo = round(PULSE_LAGS_S[0] / PULSE_STEP_S)
+    for block, autocorrelation in _onset_autocorrelations(onset_s, onset_ex, length_s, x_count):
         with np.errstate(invalid="ignore", divide="ignore"):
             peak = autocorrelation[:, lo:].max(axis=1) / autocorrelation[:, 0]
         out[block] = np.where(autocorrelation[:, 0] > 0, peak, np.nan)
+    return out
+
+
+def _onset_starts(n_start: np.ndarray, n_ex: np.ndarray) -> np.ndarray:
+    """Notes' starts [N] and excerpts [N], in (excerpt, start) order → whether each note starts a distinct onset [N]:
+    where the excerpt changes or the gap exceeds ONSET_MERGE_S."""
+    new = np.ones(n_start.size, dtype=bool)
+    new[1:] = (n_ex[1:] != n_ex[:-1]) | (np.diff(n_start) > ONSET_MERGE_S)
+    return new
+
+
+def pulse_periods_s(table: ExcerptTable) -> np.ndarray:
+    """Each excerpt's beat as heard [X]: the lag of the highest peak of its blurred onset train's autocorrelation
+    within PULSE_LAGS_S (the pulse_clarity's train; a peak, not the range's edge, where the autocorrelation may still
+    rise); NaN where no peak lies inside, or too few onsets are heard."""
+    note = table.ids < NUM_KEYS
+    n_start, n_ex = table.start_s[note], table.excerpt[note]
+    new = _onset_starts(n_start, n_ex)
+    onset, onset_ex = n_start[new], n_ex[new]
+    out = np.full(table.num_excerpts, np.nan)
+    lo = round(PULSE_LAGS_S[0] / PULSE_STEP_S)
+    for block, autocorrelation in _onset_autocorrelations(onset, onset_ex, table.length_s, table.num_excerpts):
+        inner = autocorrelation[:, lo:]  # [b, lags from the shortest]
+        peak = (inner[:, 1:-1] > inner[:, :-2]) & (inner[:, 1:-1] >= inner[:, 2:])  # [b, lags − 2]: local maxima
+        best = np.where(peak, inner[:, 1:-1], -np.inf).argmax(axis=1)  # [b]
+        heard = peak.any(axis=1) & (autocorrelation[:, 0] > 0)
+        out[block] = np.where(heard, (lo + 1 + best) * PULSE_STEP_S, np.nan)
     return out
 
 
@@ -385,9 +420,7 @@ def describe(table: ExcerptTable, step_s: float = GRID_STEP_S) -> dict[str, np.n
 
     out["velocity_mean"], out["velocity_std"] = _group_mean_std(level[note], n_ex, x_count)
 
-    # distinct onsets: a new one starts where the excerpt changes or the gap exceeds ONSET_MERGE_S
-    new = np.ones(n_start.size, dtype=bool)
-    new[1:] = (n_ex[1:] != n_ex[:-1]) | (np.diff(n_start) > ONSET_MERGE_S)
+    new = _onset_starts(n_start, n_ex)  # distinct onsets
     onset, onset_ex = n_start[new], n_ex[new]
     same = onset_ex[1:] == onset_ex[:-1]
     out["ioi_mean"], out["ioi_std"] = _group_mean_std(np.diff(onset)[same], onset_ex[1:][same], x_count)

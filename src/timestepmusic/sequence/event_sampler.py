@@ -39,7 +39,7 @@ from .carry import Carry
 from .clusters import join_bins, near_keys, onset_keys
 from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead, duration_s_at
 from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
-from .pulse import BeatEcho, TempoTold, latest, onsets_among
+from .pulse import TEMPO_NEEDS_ECHO, BeatEcho, TempoTold, latest, onsets_among
 from .register_guard import register_lean
 from .steps import away_from, note_before
 from .voices import carry_notes, voice_keys
@@ -129,8 +129,8 @@ class EventSampler:
         none; sounding.DrawnSounding's), the chunk's notes added as drawn; with `restrike_guard` G > 0 every note on a key
         still sounding at its start is drawn at e^−G of its odds, the other notes more often in proportion
         (ar.restrike_guard, sounding.py; exact, by rejection, as the cluster guard: kept at e^−G, else drawn again
-        with those odds). `tempo`: the beat echo leans toward that tempo's beats and half-beats after the onsets heard
-        instead of toward the intervals between them (pulse.TempoTold; needs `beat_echo` > 0)."""
+        with those odds). `tempo`: the beat echo leans toward that tempo's beats after the onsets heard instead of toward
+        the intervals between them (pulse.TempoTold; needs `beat_echo` > 0)."""
         head, through = self.head, self.through
         if join_bias != 0.0 and not head.onsets:
             raise ValueError(f"ar.join_bias {join_bias}: this model has no choice of joining the onset (ar.onsets)")
@@ -197,8 +197,7 @@ class EventSampler:
                 raise ValueError("this sampler hears the onsets before each start (ar.pulse or ar.beat_echo): pass them")
             pulse_heard, last_note_s = onsets[0].to(device), onsets[1].to(device)  # [R, M], [R]
         if tempo is not None and beat_echo <= 0:
-            raise ValueError("--tempo leans each note's start toward the asked beat through ar.beat_echo: sample with "
-                             "ar.beat_echo above 0 (the default's is 3)")
+            raise ValueError(TEMPO_NEEDS_ECHO)
         echo = BeatEcho(pulse_heard, self.start_middles_s, beat_echo, tempo) if beat_echo > 0 else None
         if head.register is not None and heard_register is None:
             raise ValueError("this event head hears the register before each chunk (ar.register): pass it")

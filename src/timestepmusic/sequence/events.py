@@ -35,7 +35,7 @@ from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
 from .event_head import EventHead
 from .event_sampler import EventSampler, twice
-from .pulse import DrawnOnsets, OnsetGatherer, TempoTold
+from .pulse import TEMPO_NEEDS_ECHO, DrawnOnsets, OnsetGatherer, TempoTold
 from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
@@ -294,8 +294,7 @@ class EventAutoregressive(Autoregressive):
         notes so far as if in that key (tonal.KeyTold); with ar.beat_echo, a `tempo`: each note's start leans toward
         its beats (pulse.TempoTold)."""
         if tempo is not None and self.settings.beat_echo <= 0:
-            raise ValueError("--tempo leans each note's start toward the asked beat through ar.beat_echo: sample with "
-                             "ar.beat_echo above 0 (the default's is 3)")
+            raise ValueError(TEMPO_NEEDS_ECHO)
         self.tempo = tempo
         if key is not None and not self.settings.tonal:
             raise ValueError(f"--key: this model does not hear keys (trained without ar.tonal); {HEARS_KEYS}")
@@ -377,7 +376,7 @@ class EventAutoregressive(Autoregressive):
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
             self.register, self.guard_chunks, self.sounding = None, 0, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
-            self.path_start, self.path_first, self.walked, self.kept_up = None, None, None, None
+            self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
 
     def calibrated(self, style: dict[str, float], guidance: float | None) -> dict[str, float]:
         """A request → what to tell: with ar.request_calibrated, through the model's measured curves where they were

@@ -159,6 +159,9 @@ ECHO_BLUR_S = 0.02  # played timing is not on a grid (as tsm evaluate's pulse_cl
 ECHO_FLOOR = 0.25  # a start bin no interval points to keeps this share of the average bin's weight
 
 
+TEMPO_NEEDS_ECHO = ("--tempo leans each note's start toward the asked beats through the beat echo, which this model "
+                    "samples without (ar.beat_echo 0): add --set ar.beat_echo=3 (the default's), or use the default, "
+                    "events-onsets or events-v28")
 TEMPO_RANGE_BPM = (40.0, 240.0)  # beats of 1.5 s to 0.25 s: within the echo's lags, as a pianist's beats are
 
 
@@ -208,6 +211,9 @@ class BeatEcho:
         start_middles_s [S] (float64): the start bins' middles; `tempo`: an asked tempo's comb replaces the profile of
         the intervals heard."""
         self.starts_s, self.strength = start_middles_s, strength  # [S]
+        if tempo is not None:  # the asked beats' comb, the same for every row
+            self.profile = tempo.profile(LAGS).to(before_s.device).expand(before_s.shape[0], LAGS)  # [L] → [R, L]
+            return
         lag_s = before_s[:, :, None] - before_s[:, None, :]  # [R, M, M]: onset i after onset j by this
         lo, hi = ECHO_LAGS_S
         paired = (lag_s >= lo) & (lag_s <= hi)  # (−inf − −inf is NaN: never paired)
@@ -218,8 +224,6 @@ class BeatEcho:
         offsets = torch.arange(-reach, reach + 1, device=before_s.device, dtype=torch.float64) * LAG_STEP_S
         blur = torch.exp(-0.5 * (offsets / ECHO_BLUR_S) ** 2)  # [2·reach + 1]
         self.profile = nn.functional.conv1d(counts[:, None], blur[None, None], padding=reach)[:, 0]  # [R, L]
-        if tempo is not None:
-            self.profile = tempo.profile(LAGS).to(before_s.device).expand_as(self.profile)  # [L] → [R, L]
 
     def __call__(self, heard_s: torch.Tensor) -> torch.Tensor:
         """The onsets heard before a start choice, seconds from the chunk's start [R, M] (−inf: none) → the lean

@@ -32,7 +32,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
                      "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path", "register_guard",
                      "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean", "join_bias",
-                     "restrike_guard", "request_calibrated", "key_memory")
+                     "restrike_guard", "request_calibrated")
 
 
 def style_path_names(text: str) -> list[str]:
@@ -579,10 +579,6 @@ class AutoregressiveConfig:
     writing the file would cut that one short) is drawn at e^−this of its odds, the other notes more often in
     proportion (sequence/sounding.py; exact, by rejection, as ar.cluster_guard). 0: the network's odds; larger:
     fewer notes cut short. Needs no training: any events model takes it."""
-    key_memory: float = 0.0
-    """Events arm with ar.tonal, sampling only: a piece asked no key (--key) hears the pitch classes before each chunk
-    as this share told in the key its notes of the last minute fit best (Krumhansl–Kessler, as --key tells a key) and
-    the rest as struck: 0 the notes as struck; 1 the key it has played so far, held (sequence/tonal.py)."""
     join_bias: float = 0.0
     """Events arm with ar.onsets, sampling only: added to the log-odds of the next event joining the latest onset
     rather than starting a new one (where both may follow; ending the chunk keeps its odds at each choice): above 0
@@ -648,7 +644,6 @@ class AutoregressiveConfig:
         _check(self.velocity_temperature > 0, "ar.velocity_temperature", f"must be > 0, got {self.velocity_temperature}")
         _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
         _check(0 <= self.register_min_p < 1, "ar.register_min_p", f"must be in [0, 1), got {self.register_min_p}")
-        _check(0 <= self.key_memory <= 1, "ar.key_memory", f"must be in [0, 1], got {self.key_memory}")
         _check(self.register_window_s > 0, "ar.register_window_s", f"must be > 0, got {self.register_window_s}")
         # (not value < 0: NaN is caught below, as not finite)
         for key in ("beat_echo", "cluster_guard", "end_rise", "register_guard", "register_margin", "step_lean",

@@ -383,7 +383,7 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "start_temperature", "stop_bias", "empty_bias", "beat_echo", "cluster_guard", "soft_kept_up",
                "velocity_temperature", "style_path", "register_guard", "register_margin", "register_window_s",
                "register_min_p", "damper_bias", "register", "step_lean", "join_bias", "restrike_guard",
-               "request_calibrated", "key_memory")
+               "request_calibrated")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 
 

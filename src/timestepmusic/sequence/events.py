@@ -349,7 +349,7 @@ class EventAutoregressive(Autoregressive):
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:
-            self.pitch_classes = DrawnPitchClasses(n, self.device, key, self.settings.key_memory)
+            self.pitch_classes = DrawnPitchClasses(n, self.device, key)
         if self.settings.pulse or self.settings.beat_echo > 0:
             self.drawn_onsets = DrawnOnsets(n, self.chunk_seconds, self.device)
         if self.settings.register_guard > 0 or self.settings.register_min_p > 0:

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..batches import ChunkGatherer, SetBatch
-from ..keys import ALL_KEYS, CLASSES, PROFILES, Key, profile
+from ..keys import CLASSES, Key, profile
 from ..midi import LOWEST_PITCH, NUM_KEYS
 
 HEARS_KEYS = ("the shipped default does (and events-onsets, events-pause, events-v12, events-v28), or any events model "
@@ -114,12 +114,8 @@ class DrawnPitchClasses:
     """The counts of pieces being sampled: the pitch classes of each chunk (a prompt's, then each drawn), kept for
     the longest window; with `key` asked, told as that key's (see the module's docstring)."""
 
-    def __init__(self, pieces: int, device: torch.device, key: KeyTold | None = None, memory: float = 0.0):
+    def __init__(self, pieces: int, device: torch.device, key: KeyTold | None = None):
         self.per_chunk = torch.zeros(pieces, 0, CLASSES, device=device)  # [S, chunks kept, C]
-        self.memory = 0.0 if key is not None else memory  # ar.key_memory: the share told in the key played so far
-        profiles = torch.from_numpy(PROFILES).float().to(device)  # [24, C]
-        self.profiles = profiles - profiles.mean(dim=1, keepdim=True)  # [24, C], centred for correlations
-        self.key_shares = torch.stack([KeyTold(key).shares() for key in ALL_KEYS]).to(device)  # [24, C]
         self.asked = None if key is None else key.shares().to(device)  # [C]
         least = 0.0 if key is None else key.least_per_chunk
         self.least_heard = torch.tensor([[least * span] for span in WINDOWS], device=device)  # [G, 1]
@@ -141,13 +137,6 @@ class DrawnPitchClasses:
     def counts(self) -> torch.Tensor:
         """The counts of each window before the next chunk [S, G, C]; with a key asked, as many notes in its shares."""
         counts = torch.stack([self.per_chunk[:, -span:].sum(1) for span in WINDOWS], dim=1)  # [S, G, C]
-        if self.asked is None and self.memory > 0:  # the key the last minute's notes fit best, held to this share
-            minute = counts[:, -1] - counts[:, -1].mean(dim=1, keepdim=True)  # [S, C], centred
-            fits = minute @ self.profiles.T  # [S, 24]: ∝ the correlation with each key's profile (the norms' order aside)
-            fits = fits / (minute.norm(dim=1, keepdim=True) * self.profiles.norm(dim=1)).clamp(min=1e-9)
-            shares = self.key_shares[fits.argmax(dim=1)]  # [S, C]
-            held = counts.sum(-1, keepdim=True) * shares[:, None]  # [S, G, C]: as many notes, in that key
-            return (1 - self.memory) * counts + self.memory * held
         if self.asked is None:
             return counts
         struck = counts.sum(-1, keepdim=True).clamp(min=self.least_heard)  # [S, G, 1]

@@ -221,12 +221,18 @@ def test_the_beat_echo_leans_a_start_toward_the_intervals_heard_after_the_onsets
     assert torch.equal(flat, flat[:1].expand_as(flat))
 
 
-def test_with_the_beat_echo_drawn_notes_start_on_the_beat_heard_and_pedals_as_before():
+def head_of_even_starts() -> EventHead:
+    """A small untrained event head whose every start bin is alike."""
     torch.manual_seed(6)
     head = EventHead(width=8, hidden=16, max_events=4, chunk_seconds=0.25)
     with torch.no_grad():
         head.out["start"][-1].weight.zero_()
-        head.out["start"][-1].bias.zero_()  # every start bin alike
+        head.out["start"][-1].bias.zero_()
+    return head
+
+
+def test_with_the_beat_echo_drawn_notes_start_on_the_beat_heard_and_pedals_as_before():
+    head = head_of_even_starts()
     rows = 2000
     features = torch.randn(1, 8).expand(rows, 8)
     beat = heard(-0.2, -0.5, -0.8, -1.1).expand(rows, -1)
@@ -304,11 +310,7 @@ def test_a_tempo_out_of_reach_is_refused_in_one_line_before_the_model_loads(bpm,
 
 
 def test_guided_pieces_lean_toward_the_asked_beat_in_both_halves():
-    torch.manual_seed(6)
-    head = EventHead(width=8, hidden=16, max_events=4, chunk_seconds=0.25)
-    with torch.no_grad():
-        head.out["start"][-1].weight.zero_()
-        head.out["start"][-1].bias.zero_()  # every start bin alike
+    head = head_of_even_starts()
     rows = 1000
     features = torch.randn(2, 8).repeat_interleave(rows, 0)  # [2R, W]: told, then untold
     one = heard(-0.2).expand(rows, -1)  # an onset 0.2 s before the chunk: at 240 bpm the next beat is at 0.05 s

@@ -125,6 +125,35 @@ def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=16.0)
 
 
+def add_follow_arguments(parser: argparse.ArgumentParser, pieces: int, pieces_help: str, corpus_help: str) -> None:
+    """The arguments of the scripts that measure how a model follows a request (bench/key_follow.py,
+    bench/tempo_follow.py): the model, `pieces` per request and seed, their length, the seeds, a corpus and split
+    for real excerpts beside, and the report."""
+    parser.add_argument("--model", default="default", help="a run folder or a shipped model's name")
+    parser.add_argument("-n", type=int, default=pieces, help=pieces_help)
+    parser.add_argument("--seconds", type=float, default=16.0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3])
+    parser.add_argument("--corpus", type=Path, help=corpus_help)
+    parser.add_argument("--split", default="validation")
+    parser.add_argument("--markdown", type=Path)
+
+
+def descriptor_means(described: dict[str, dict], names: tuple[str, ...]) -> list[str]:
+    """A table of each descriptor's mean (NaN left out) in each column: `described` maps a column's header to
+    `tsm evaluate`'s descriptors of its excerpts (describe's)."""
+    import numpy as np
+
+    rows = [[name, *(f"{np.nanmean(values[name]):.3f}" for values in described.values())] for name in names]
+    return table(["descriptor", *described], rows)
+
+
+def drawing_seconds(seconds_taken: dict[str, float], pieces: int, per_call: int) -> str:
+    """The line of how long drawing took: each kind's seconds per piece, `pieces` of each drawn `per_call` at once."""
+    return ("seconds of drawing per piece (one thread): "
+            + ", ".join(f"{what} {taken / pieces:.3f} s" for what, taken in seconds_taken.items())
+            + f" ({per_call} pieces per call, after one warm-up call)")
+
+
 def describe_real_and_generated(args: argparse.Namespace) -> tuple[dict, dict, list[str]]:
     """`tsm evaluate`'s descriptors of the split's real excerpts and of the generated files' (cut as the report cuts
     them) → (real, generated, the generated files read)."""

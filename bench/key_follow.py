@@ -23,7 +23,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import table, write_markdown  # noqa: E402
+from common import add_follow_arguments, descriptor_means, drawing_seconds, table, write_markdown  # noqa: E402
 
 DESCRIPTORS = ("note_density", "pitch_range", "pitch_class_entropy", "key_steadiness", "stepwise_share",
                "polyphony_mean", "velocity_mean", "damper_fraction", "longest_note_s")
@@ -94,15 +94,10 @@ def relation_shares(found: list, asked: list) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default", help="a run folder or a shipped model's name")
-    parser.add_argument("-n", type=int, default=4, help="pieces per key and seed (24 keys)")
-    parser.add_argument("--seconds", type=float, default=16.0)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3])
+    add_follow_arguments(parser, 4, "pieces per key and seed (24 keys)",
+                         "a prepared corpus: also measure real minutes of --split")
     parser.add_argument("--sharpness", type=float, help="the asked profile's power (default: KeyTold's)")
     parser.add_argument("--least", type=float, help="the least notes per chunk a window is told of (default: KeyTold's)")
-    parser.add_argument("--corpus", type=Path, help="a prepared corpus: also measure real minutes of --split")
-    parser.add_argument("--split", default="validation")
-    parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
     from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
@@ -144,13 +139,9 @@ def main() -> int:
                                                            for name in sorted(set(missed), key=missed.count, reverse=True)[:6])]
     described = {name: describe(excerpts_from_events(pieces, args.seconds))
                  for name, pieces in (("asked", asked_pieces), ("unasked", unasked_pieces))}
-    rows = [[name, f"{np.nanmean(described['asked'][name]):.3f}", f"{np.nanmean(described['unasked'][name]):.3f}"]
-            for name in DESCRIPTORS]
     lines += ["", "what else moves (tsm evaluate's descriptors, mean over the pieces):",
-              *table(["descriptor", "asked", "unasked"], rows)]
-    lines += ["", "seconds of drawing per piece (one thread): " + ", ".join(
-        f"{what} {taken / total:.3f} s" for what, taken in seconds_taken.items())
-        + f" ({args.n} pieces per call, after one warm-up call)"]
+              *descriptor_means(described, DESCRIPTORS)]
+    lines += ["", drawing_seconds(seconds_taken, total, args.n)]
     if args.seconds > LAST_S or args.corpus is not None:
         rows = []
         if args.seconds > LAST_S:

@@ -22,7 +22,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import table, write_markdown  # noqa: E402
+from common import add_follow_arguments, descriptor_means, drawing_seconds, table, write_markdown  # noqa: E402
 
 TEMPOS_BPM = (60, 80, 100, 120, 140, 160)
 DESCRIPTORS = ("note_density", "pulse_clarity", "ioi_mean", "ioi_std", "polyphony_mean", "pitch_range",
@@ -40,14 +40,9 @@ def at_tempo(beats_s: list, bpm: float) -> tuple[float, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default", help="a run folder or a shipped model's name")
-    parser.add_argument("-n", type=int, default=16, help="pieces per tempo and seed")
-    parser.add_argument("--seconds", type=float, default=16.0)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3])
+    add_follow_arguments(parser, 16, "pieces per tempo and seed",
+                         "a prepared corpus: its --split's excerpts beside, described alike")
     parser.add_argument("--half-beat", type=float, help="the half-beats' weight in the comb (default: TempoTold's)")
-    parser.add_argument("--corpus", type=Path, help="a prepared corpus: its --split's excerpts beside, described alike")
-    parser.add_argument("--split", default="validation")
-    parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
     from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
@@ -86,21 +81,15 @@ def main() -> int:
     lines += table(["bpm", "beat (s)", "at the beat, asked", "unasked", "beat, half or double, asked", "unasked",
                     "median beat heard, asked (s)"], rows)
     described = {what: describe(excerpts_from_events(drawn, args.seconds)) for what, drawn in pieces.items()}
-    header = ["descriptor", "asked", "unasked"]
     if args.corpus is not None:
         from timestepmusic.corpus import Corpus
         from timestepmusic.evaluate.descriptors import excerpts_from_corpus
 
         real = excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds)
-        described[f"real ({args.split})"] = describe(real)
-        header.append(f"real ({args.split}, {real.num_excerpts} excerpts)")
-    rows = [[name, *(f"{np.nanmean(values[name]):.3f}" for values in described.values())] for name in DESCRIPTORS]
+        described[f"real ({args.split}, {real.num_excerpts} excerpts)"] = describe(real)
     lines += ["", "what else moves (tsm evaluate's descriptors, mean over every tempo's pieces):",
-              *table(header, rows)]
-    total = len(pieces["asked"])
-    lines += ["", "seconds of drawing per piece (one thread): " + ", ".join(
-        f"{what} {taken / total:.3f} s" for what, taken in seconds_taken.items()) + f" ({args.n} pieces per call, "
-        "after one warm-up call)"]
+              *descriptor_means(described, DESCRIPTORS)]
+    lines += ["", drawing_seconds(seconds_taken, len(pieces["asked"]), args.n)]
     print("\n".join(lines))
     write_markdown(args.markdown, f"# Following `--tempo`: the model `{args.model}`", lines)
     return 0

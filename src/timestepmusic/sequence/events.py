@@ -35,7 +35,7 @@ from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
 from .event_head import EventHead
 from .event_sampler import EventSampler, twice
-from .pulse import TEMPO_NEEDS_ECHO, DrawnOnsets, OnsetGatherer, TempoTold
+from .pulse import DrawnOnsets, OnsetGatherer, TempoTold
 from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
@@ -293,9 +293,7 @@ class EventAutoregressive(Autoregressive):
         (ar.prompt_told; false: heard, not told). With ar.tonal, a `key` is asked of every piece: the head hears the
         notes so far as if in that key (tonal.KeyTold); with ar.beat_echo, a `tempo`: each note's start leans toward
         its beats (pulse.TempoTold)."""
-        if tempo is not None and self.settings.beat_echo <= 0:
-            raise ValueError(TEMPO_NEEDS_ECHO)
-        self.tempo = tempo
+        self.tempo = tempo  # (the sampler refuses it without the beat echo: pulse.TEMPO_NEEDS_ECHO)
         if key is not None and not self.settings.tonal:
             raise ValueError(f"--key: this model does not hear keys (trained without ar.tonal); {HEARS_KEYS}")
         self.drawn, self.history, self.pitch_classes = [], None, None

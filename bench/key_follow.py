@@ -135,8 +135,9 @@ def main() -> int:
     lines += ["", *table(["exact, by mode", "asked", ""], by_mode)]
     lines += ["", "what the asked pieces' notes fit best: " + relation_shares(asked_found, asked_keys)]
     missed = [key_name(k) for k, ok in zip(asked_keys, asked_fit["exact"]) if not ok]
+    most_missed = sorted(set(missed), key=lambda name: (-missed.count(name), name))[:6]  # ties by name
     lines += ["", "asked keys missed most: " + ", ".join(f"{name} ({missed.count(name)}/{total // len(ALL_KEYS)})"
-                                                           for name in sorted(set(missed), key=missed.count, reverse=True)[:6])]
+                                                           for name in most_missed)]
     described = {name: describe(excerpts_from_events(pieces, args.seconds))
                  for name, pieces in (("asked", asked_pieces), ("unasked", unasked_pieces))}
     lines += ["", "what else moves (tsm evaluate's descriptors, mean over the pieces):",

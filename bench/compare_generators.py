@@ -7,7 +7,9 @@ training-split excerpts (what a model of the training split could reach on the c
     python bench/compare_generators.py --corpus CORPUS --split test --out OUT \
         --model conv-s0=runs/conv-s0 --model ar-s0=runs/ar-s0 [--samples 200 --seconds 16]
 
-Writes OUT/<name>/midi/*.mid and OUT/<name>/report/report.{json,html}, and prints one markdown table.
+A model with a critic (critic.py) writes the pieces its critic keeps, as `tsm generate` does; --no-select writes
+every piece as drawn. Writes OUT/<name>/midi/*.mid and OUT/<name>/report/report.{json,html}, and prints one markdown
+table.
 """
 from __future__ import annotations
 
@@ -73,6 +75,8 @@ def main() -> None:
     parser.add_argument("--mixture-temperature", type=float, help="ar models: temperature of the mixture's weights")
     parser.add_argument("--slide-stride", type=int, help="ar models: ar.slide_stride past the context (bench/ar_slide.py)")
     parser.add_argument("--no-ae-row", action="store_true", help="skip the autoencoder-decode row (faster)")
+    parser.add_argument("--no-select", action="store_true",
+                        help="every piece as drawn, not those a model's critic keeps (as tsm generate --no-select)")
     parser.add_argument("--train-row", action="store_true",
                         help="add a fixed row of real training-split excerpts (as many as --samples)")
     parser.add_argument("--set", action="append", default=[], metavar="ar.NAME=VALUE",
@@ -82,7 +86,7 @@ def main() -> None:
 
     from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.report import BASELINE, CEILING, GENERATED, evaluate_generated
-    from timestepmusic.generation import GANModel, checkpoint_config, sampled_events
+    from timestepmusic.generation import GANModel, checkpoint_config, sampled_events, selected_pieces
     from timestepmusic.midi import write_events
 
     corpus = Corpus.open(args.corpus)
@@ -110,9 +114,14 @@ def main() -> None:
             except ValueError as e:
                 raise SystemExit(str(e)) from None
             model.arm.settings = dataclasses.replace(settings, slide_stride=model.arm.settings.slide_stride)
-        pieces = model.sample_latents(args.samples, args.seconds, args.seed, snap_to_real=False, **options)
+        if model.critic is not None and not args.no_select:  # the pieces its critic keeps, as tsm generate writes
+            pieces, written = selected_pieces(model, args.samples, args.seconds, args.seed, snap_to_real=False,
+                                              **options)
+        else:
+            pieces = model.sample_latents(args.samples, args.seconds, args.seed, snap_to_real=False, **options)
+            written = sampled_events(model.arm, model.ae, pieces)  # decoded, or drawn as events
         sampled_s = time.perf_counter() - started
-        for i, events in enumerate(sampled_events(model.arm, model.ae, pieces)):  # decoded, or drawn as events
+        for i, events in enumerate(written):
             write_events(events, midi / f"sample_{i:03d}.mid")
         music_s = sum(p.shape[0] for p in pieces) * model.ae.chunk_seconds
         key = model.ae.weights_sha256

@@ -24,6 +24,7 @@ from .autoencoder import Autoencoder, sets_to_events
 from .checkpoint import CONFIG, autoencoder_beside, checkpoint_dir, load_tensors, load_weights, read_meta
 from .chunks import chunk_events
 from .config import PRESETS, SAMPLING_SETTINGS, Config
+from .critic import PieceCritic
 from .devices import pick_device, without_onednn
 from .files import atomic_path
 from .keys import Key, check_key
@@ -42,6 +43,9 @@ BLOCK_CHUNKS = 4096  # chunks snapped and decoded at once (the codebook distance
 SILENT_REDRAWS = 3  # a written piece without a note is drawn again (a new seed) at most this many times
 REDRAW_SEED_STEP = 1_000_003  # redraw k uses seed + k × this (far from the seeds a user gives)
 SILENT_PROMPT_S = 4.0  # a prompt that ends in a silence longer than this is named when its continuation stays silent
+SELECT_ROUNDS = 8  # with a critic: draws of candidates at most, before the best scored of those passed over fill in
+SELECT_SEED_STEP = 7_000_003  # round k of candidates uses seed + k × this (apart from REDRAW_SEED_STEP's)
+SELECT_MARGIN = 1.25  # each round draws this many times the candidates its critic's kept share should need
 
 
 def default_model_path() -> Path:
@@ -95,6 +99,7 @@ class GANModel:
     meta: dict
     folder: Path
     codebook: torch.Tensor | None = None  # [K, L] real training-chunk latents, for snapped decoding
+    critic: PieceCritic | None = None  # which drawn pieces to keep (critic.py), where the model has one
 
     def __post_init__(self) -> None:
         self.codebook_std = None if self.codebook is None else self.normaliser.forward(self.codebook)
@@ -137,7 +142,7 @@ class GANModel:
             arm.calibration = StyleCalibration.of_model(meta, folder / CONFIG)
         books = [p / CODEBOOK for p in (folder, folder.parent) if (p / CODEBOOK).is_file()] if arm.snaps else []
         codebook = read_codebook(books[0]).to(pick_device(device)) if books else None
-        return cls(arm, normaliser, ae, meta, folder, codebook)
+        return cls(arm, normaliser, ae, meta, folder, codebook, PieceCritic.load(folder))
 
     @without_onednn
     @torch.inference_mode()
@@ -306,16 +311,24 @@ def prompt_span_s(ae: Autoencoder, prompt: Events | None) -> float:
     return 0.0 if prompt is None else chunk_events(prompt, ae.chunk_seconds, ae.max_events).num_chunks * ae.chunk_seconds
 
 
-def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_real: bool = True,
+def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_real: bool = True, select: bool = True,
                    **options) -> tuple[list[torch.Tensor], list[Events]]:
     """The pieces `tsm generate` writes: their latents ([T_s, L] each, a prompt's chunks first) and events
-    (GANModel.sample_latents, then `sampled_events`). A piece without a single note (a model may stall in
+    (GANModel.sample_latents, then `sampled_events`; with `select` and a critic beside the model, those its critic
+    keeps: `selected_pieces`). A piece without a single note (a model may stall in
     silence: 1 % of the shipped default's 16 s pieces) is drawn again with another seed, at most
     SILENT_REDRAWS times (with a prompt: a continuation without a note of its own); the same seed still gives
     the same pieces. (The benches sample without this, so their figures count such pieces.)"""
-    latents = gan.sample_latents(n, seconds, seed, snap_to_real, **options)
     prompt = options.get("prompt")
-    events = sampled_events(gan.arm, gan.ae, latents, prompt)
+    selects = select and gan.critic is not None and prompt is None
+
+    def draw(count: int, seed: int) -> tuple[list[torch.Tensor], list[Events]]:
+        if selects:
+            return selected_pieces(gan, count, seconds, seed, snap_to_real, **options)
+        latents = gan.sample_latents(count, seconds, seed, snap_to_real, **options)
+        return latents, sampled_events(gan.arm, gan.ae, latents, prompt)
+
+    latents, events = draw(n, seed)
     new_from_s = prompt_span_s(gan.ae, prompt)
 
     def silent() -> list[int]:  # the pieces without a note of their own (a prompt's notes do not count)
@@ -325,8 +338,7 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
         if not (quiet := silent()):
             break
         log.info("%d of %d pieces without a new note: drawn again", len(quiet), n)
-        again = gan.sample_latents(len(quiet), seconds, seed + redraw * REDRAW_SEED_STEP, snap_to_real, **options)
-        for i, latent, piece in zip(quiet, again, sampled_events(gan.arm, gan.ae, again, prompt)):
+        for i, latent, piece in zip(quiet, *draw(len(quiet), seed + redraw * REDRAW_SEED_STEP)):
             latents[i], events[i] = latent, piece
     if quiet := silent():
         why = ""
@@ -338,6 +350,39 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
         log.warning("%d of %d pieces have no new note after %d draws; written as they are%s", len(quiet), n,
                     SILENT_REDRAWS + 1, why)
     return latents, events
+
+
+def selected_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_real: bool = True,
+                    **options) -> tuple[list[torch.Tensor], list[Events]]:
+    """`n` pieces its critic keeps (critic.py: each drawn piece kept with probability min(1, exp(score − shift))), in
+    the order drawn: candidates are drawn in rounds (round k at seed + k × SELECT_SEED_STEP, as many as the critic's
+    kept share should need, × SELECT_MARGIN), until n are kept or SELECT_ROUNDS have been drawn, when the best
+    scored of those passed over fill the rest (said in the log). The same seed and n give the same pieces."""
+    critic = gan.critic
+    rng = np.random.default_rng([seed, 1])  # whether each candidate is kept
+    kept: list[tuple[torch.Tensor, Events]] = []
+    passed: list[tuple[float, torch.Tensor, Events]] = []  # (score, latents, events) of those not kept
+    drawn = 0
+    for round_ in range(SELECT_ROUNDS):
+        count = math.ceil((n - len(kept)) / critic.kept_share * SELECT_MARGIN)
+        latents = gan.sample_latents(count, seconds, seed + round_ * SELECT_SEED_STEP, snap_to_real, **options)
+        events = sampled_events(gan.arm, gan.ae, latents)
+        scores = critic.scores(events, [latent.shape[0] * gan.ae.chunk_seconds for latent in latents])  # [count]
+        keep = critic.kept(scores, rng)  # [count]
+        drawn += count
+        for score, latent, piece, chosen in zip(scores.tolist(), latents, events, keep.tolist()):
+            if chosen and len(kept) < n:
+                kept.append((latent, piece))
+            else:
+                passed.append((score, latent, piece))
+        if len(kept) == n:
+            break
+    else:
+        passed.sort(key=lambda x: -x[0])
+        kept += [(latent, piece) for _, latent, piece in passed[:n - len(kept)]]
+        log.warning("the critic kept fewer than %d of %d pieces drawn; the best scored of the others fill in", n, drawn)
+    log.info("the critic kept %d of %d pieces drawn", n, drawn)
+    return [latent for latent, _ in kept], [piece for _, piece in kept]
 
 
 def sample_name(seed: int, i: int, n: int) -> str:
@@ -443,7 +488,19 @@ def model_info(model: str | Path | None = None) -> dict:
             "autoencoder_finetuned": "finetuned_sha256" in meta.get("autoencoder", {}),
             "description": meta.get("description"), "style_calibration": calibration_summary(meta, folder),
             "takes_key": arch == "events" and bool(ar["tonal"]),  # tsm generate --key: an events model with ar.tonal
-            "takes_tempo": arch == "events" and ar["beat_echo"] > 0}  # --tempo: one sampled with the beat echo
+            "takes_tempo": arch == "events" and ar["beat_echo"] > 0,  # --tempo: one sampled with the beat echo
+            "critic": critic_summary(folder)}
+
+
+def critic_summary(folder: Path) -> dict | None:
+    """What a model's critic (critic.py) keeps and how it was trained, for `--info`; None where it has none."""
+    critic = PieceCritic.load(folder)
+    if critic is None:
+        return None
+    return {"kept_share": critic.kept_share, "window_s": critic.window_s, "temperature": round(critic.temperature, 4),
+            "shift": round(critic.shift, 4), "trained": critic.trained,
+            "note": "each drawn piece kept with probability min(1, exp(score - shift)); tsm generate --no-select "
+                    "writes every piece as drawn"}
 
 
 def calibration_summary(meta: dict, folder: Path) -> dict | None:

@@ -1,0 +1,109 @@
+"""The piece critic: a small convolutional network over piano rolls (rolls.py) that tells a model's pieces from real
+playing, and the rule that keeps a drawn piece by what it says (discriminator rejection sampling: Azadi et al. 2019,
+"Discriminator Rejection Sampling").
+
+Trained after the model (train/critic.py), on windows of the training split against the model's own pieces, its
+logit d(x), divided by a temperature fitted on held-out windows, estimates log p_real(x) / p_model(x). A drawn piece
+is kept with probability min(1, exp(d(x) − shift)): the pieces kept are the model's, each weighed by that ratio
+(capped where it passes e^shift), so they lean toward real playing; the shift sets the share kept (chosen when the
+critic is trained, `kept_share`). A piece longer than a window is scored by the mean of its windows' logits.
+It reads nothing `tsm evaluate` reads: the classifiers there see descriptors of the notes, the critic the roll.
+Saved beside the model as critic.safetensors, its settings in that file's metadata.
+Shapes: X windows, ROWS roll rows, F frames, W width, S pieces.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .files import atomic_path
+from .midi import Events
+from .rolls import ROWS, rolls, window_starts_s
+
+CRITIC = "critic.safetensors"
+SETTINGS = ("window_s", "temperature", "shift", "kept_share", "width")
+
+
+class RollCritic(nn.Module):
+    """Rolls [X, ROWS, F] → logits [X] (real: > 0): five 1-D convolutions over time, each key and pedal a channel,
+    four of them halving the frames (a receptive field of about three seconds at 0.05 s frames), then the mean and
+    the largest value of each channel over the window."""
+
+    def __init__(self, width: int = 64):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv1d(ROWS, width, 5, padding=2), nn.GELU()]
+        for _ in range(4):
+            layers += [nn.Conv1d(width, width, 5, stride=2, padding=2), nn.GELU()]
+        self.convs = nn.Sequential(*layers)
+        self.out = nn.Linear(2 * width, 1)
+
+    def forward(self, roll: torch.Tensor) -> torch.Tensor:
+        h = self.convs(roll)  # [X, W, F / 16]
+        return self.out(torch.cat([h.mean(2), h.amax(2)], dim=1))[:, 0]  # [X]
+
+
+@dataclass
+class PieceCritic:
+    """A trained RollCritic with what it needs to judge pieces: the window it reads, the temperature that calibrates
+    its logits, the shift of the keeping rule and the share of the model's pieces that rule kept when chosen."""
+
+    net: RollCritic
+    window_s: float
+    temperature: float
+    shift: float
+    kept_share: float
+    trained: dict  # how it was trained (train/critic.py), for --info
+
+    @torch.inference_mode()
+    def scores(self, pieces: list[Events], lengths_s: list[float], batch: int = 256) -> np.ndarray:
+        """Pieces and their lengths in seconds → each one's calibrated logit [S], the mean over its windows."""
+        starts = [window_starts_s(length, self.window_s) for length in lengths_s]
+        roll = rolls(pieces, starts, self.window_s)  # [X, ROWS, F]
+        logits = np.concatenate([self.net(torch.from_numpy(roll[lo:lo + batch]).float()).numpy()
+                                 for lo in range(0, roll.shape[0], batch)]) / self.temperature  # [X]
+        piece_of = np.repeat(np.arange(len(pieces)), [len(s) for s in starts])  # [X]
+        return np.bincount(piece_of, logits, len(pieces)) / np.bincount(piece_of, minlength=len(pieces))
+
+    def kept(self, scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Scores [S] → whether each piece is kept [S] bool: with probability min(1, exp(score − shift))."""
+        return rng.random(scores.shape[0]) < np.exp(np.minimum(scores - self.shift, 0.0))
+
+    def save(self, folder: str | Path) -> Path:
+        """Write FOLDER/critic.safetensors atomically."""
+        settings = {name: str(getattr(self, name)) for name in SETTINGS if name != "width"}
+        settings |= {"width": str(self.net.out.in_features // 2), "trained": json.dumps(self.trained)}
+        state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+        with atomic_path(Path(folder) / CRITIC, ".safetensors") as tmp:
+            save_file(state, str(tmp), metadata=settings)
+        return Path(folder) / CRITIC
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "PieceCritic | None":
+        """FOLDER/critic.safetensors, or None where there is none; a damaged one: ValueError naming it."""
+        path = Path(folder) / CRITIC
+        if not path.is_file():
+            return None
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), "pt") as f:
+                meta = f.metadata() or {}
+            state = load_file(str(path))
+            net = RollCritic(int(meta["width"]))
+            net.load_state_dict(state)
+            critic = cls(net.eval(), float(meta["window_s"]), float(meta["temperature"]), float(meta["shift"]),
+                         float(meta["kept_share"]), json.loads(meta.get("trained", "{}")))
+        except (OSError, SafetensorError, KeyError, ValueError, RuntimeError) as e:
+            raise ValueError(f"{path}: not a readable piece critic ({type(e).__name__}: {str(e).splitlines()[0]}); "
+                             "train it again with python -m timestepmusic.train.critic, or delete it") from None
+        if not (critic.temperature > 0 and 0 < critic.kept_share <= 1 and critic.window_s > 0):
+            raise ValueError(f"{path}: settings out of range (temperature {critic.temperature}, kept_share "
+                             f"{critic.kept_share}, window_s {critic.window_s})")
+        return critic

@@ -1,0 +1,164 @@
+"""The piece critic: piano rolls, its file, the keeping rule, the pieces `tsm generate` keeps, and the tool that
+trains one."""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from test_events_arm import TINY_EVENTS
+from timestepmusic.cli import main as tsm
+from timestepmusic.config import Config
+from timestepmusic.critic import CRITIC, PieceCritic, RollCritic
+from timestepmusic.generation import GANModel, selected_pieces, written_pieces
+from timestepmusic.midi import NUM_KEYS, Events
+from timestepmusic.rolls import FRAME_S, ROWS, rolls, window_starts_s
+from timestepmusic.shipped import models_dir
+from timestepmusic.train.critic import main as critic_main
+from timestepmusic.train.critic import shift_keeping, transposed
+from timestepmusic.train.sequence import train_sequence_model
+
+DAMPER = NUM_KEYS  # the damper's id, then sostenuto's, then the soft pedal's
+
+
+def test_a_roll_holds_each_strike_each_sounding_key_and_each_pedal_where_it_sounds():
+    piece = Events(np.array([60, 40, DAMPER]), np.array([1.0, 0.5, 2.0]), np.array([0.5, 2.0, 1.0]),
+                   np.array([127, 64, 90]))
+    roll = rolls([piece], [np.array([0.0, 1.0])], 2.0).astype(np.float32)  # two windows: 0–2 s, 1–3 s
+    assert roll.shape == (2, ROWS, round(2.0 / FRAME_S))
+    first, second = roll
+    assert first[60, 20] == 1.0 and first[60].sum() == 1.0  # struck at 1.0 s, at full velocity
+    assert first[40, 10] == pytest.approx(64 / 127, abs=1e-3)  # (kept as float16)
+    assert first[NUM_KEYS + 60, 20:30].min() == 1.0 and first[NUM_KEYS + 60, 30:].max() == 0.0  # sounds 1.0–1.5 s
+    assert first[2 * NUM_KEYS, :].max() == 0.0  # the damper goes down at 2.0 s: after the first window
+    assert second[40].max() == 0.0 and second[NUM_KEYS + 40, :10].min() == 1.0  # struck before: sounding, not struck
+    assert second[2 * NUM_KEYS, 20:40].min() == pytest.approx(90 / 127, abs=1e-3)  # pressed 2–3 s at its depth
+
+
+def test_windows_cover_a_piece_whole_the_last_one_ending_where_it_ends():
+    assert window_starts_s(10.0, 16.0).tolist() == [0.0]
+    assert window_starts_s(16.0, 16.0).tolist() == [0.0]
+    assert window_starts_s(60.0, 16.0).tolist() == [0.0, 16.0, 32.0, 44.0]
+
+
+def test_a_transposed_roll_moves_the_keys_and_keeps_the_pedals():
+    roll = torch.zeros(1, ROWS, 4)
+    roll[0, 60, 0] = roll[0, NUM_KEYS + 87, 1] = roll[0, 2 * NUM_KEYS + 1, 2] = 1.0
+    up = transposed(roll, 2)
+    assert up[0, 62, 0] == 1.0 and up[0, 60].sum() == 0.0
+    assert up[0, NUM_KEYS:2 * NUM_KEYS].sum() == 0.0  # the top key moved off the keyboard
+    assert up[0, 2 * NUM_KEYS + 1, 2] == 1.0
+    assert torch.equal(transposed(up, -2)[0, :NUM_KEYS], roll[0, :NUM_KEYS])
+
+
+def constant_critic(logit: float, shift: float, kept_share: float = 0.5) -> PieceCritic:
+    """A critic that gives every window the same logit."""
+    net = RollCritic(8)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+        net.out.bias.fill_(logit)
+    return PieceCritic(net.eval(), 16.0, 1.0, shift, kept_share, {"note": "made by hand"})
+
+
+def test_a_piece_is_kept_with_the_odds_its_score_gives_it():
+    critic = constant_critic(0.0, 0.0)
+    rng = np.random.default_rng(0)
+    scores = np.array([1.0, 0.0, -math.log(4.0)] * 4000)
+    kept = critic.kept(scores, rng).reshape(-1, 3).mean(axis=0)
+    assert kept[0] == 1.0 and kept[1] == 1.0  # at or above the shift: always
+    assert kept[2] == pytest.approx(0.25, abs=0.02)  # e^−log 4 below it: one in four
+
+
+def test_the_shift_keeps_the_share_asked():
+    scores = np.random.default_rng(1).normal(-2.0, 1.5, 5000)
+    for share in (0.25, 0.5, 0.9):
+        shift = shift_keeping(scores, share)
+        assert np.exp(np.minimum(scores - shift, 0.0)).mean() == pytest.approx(share, abs=1e-6)
+
+
+def test_a_critic_is_saved_and_read_back_and_a_damaged_one_named(tmp_path):
+    critic = PieceCritic(RollCritic(8), 16.0, 1.3, -0.4, 0.5, {"pieces": 10})
+    critic.save(tmp_path)
+    back = PieceCritic.load(tmp_path)
+    assert (back.window_s, back.temperature, back.shift, back.kept_share, back.trained) == (16.0, 1.3, -0.4, 0.5,
+                                                                                            {"pieces": 10})
+    piece = Events(np.array([60]), np.array([0.5]), np.array([1.0]), np.array([80]))
+    assert back.scores([piece], [16.0]) == pytest.approx(critic.scores([piece], [16.0]), rel=1e-5)
+    assert PieceCritic.load(tmp_path / "none") is None
+    (tmp_path / CRITIC).write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match=f"{CRITIC}: not a readable piece critic"):
+        PieceCritic.load(tmp_path)
+
+
+def test_a_long_piece_is_scored_by_the_mean_of_its_windows():
+    critic = PieceCritic(RollCritic(8), 16.0, 2.0, 0.0, 0.5, {})
+    rng = np.random.default_rng(2)
+    piece = Events(rng.integers(30, 80, 200), np.sort(rng.uniform(0, 40, 200)), rng.uniform(0.1, 1, 200),
+                   rng.integers(20, 110, 200))
+    windows = [Events(piece.ids, piece.start_s - s, piece.duration_s, piece.intensity) for s in (0.0, 16.0, 24.0)]
+    each = critic.scores(windows, [16.0] * 3)
+    assert critic.scores([piece], [40.0])[0] == pytest.approx(each.mean(), rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def events_run(tiny_corpus, tiny_ae, tmp_path_factory):
+    run = tmp_path_factory.mktemp("critic") / "events"
+    train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TINY_EVENTS | {"gan.steps": 2}), arch="events",
+                         progress=False)
+    return run
+
+
+def test_the_pieces_kept_are_the_first_the_critic_keeps_and_the_same_seed_keeps_the_same(events_run):
+    model = GANModel.load(events_run)
+    model.critic = constant_critic(5.0, 0.0)  # every piece kept: the first n of the first round
+    latents, events = selected_pieces(model, 3, 2.0, seed=4)
+    drawn = model.sample_latents(math.ceil(3 / 0.5 * 1.25), 2.0, 4)
+    assert all(torch.equal(a, b) for a, b in zip(latents, drawn[:3]))
+    again, _ = selected_pieces(model, 3, 2.0, seed=4)
+    assert all(torch.equal(a, b) for a, b in zip(latents, again))
+
+
+def test_a_critic_that_keeps_nothing_still_gives_n_pieces_and_says_so(events_run, caplog):
+    model = GANModel.load(events_run)
+    model.critic = constant_critic(-200.0, 0.0)  # kept at e^−200: never
+    with caplog.at_level(logging.WARNING):
+        latents, events = selected_pieces(model, 2, 2.0, seed=0)
+    assert len(latents) == len(events) == 2
+    assert "the critic kept fewer than 2" in caplog.text
+
+
+def test_written_pieces_select_by_default_and_not_when_asked_nor_for_a_prompt(events_run):
+    model = GANModel.load(events_run)
+    model.critic = constant_critic(5.0, 0.0)
+    selected, _ = written_pieces(model, 2, 2.0, seed=1)
+    plain, _ = written_pieces(model, 2, 2.0, seed=1, select=False)
+    assert all(torch.equal(a, b) for a, b in zip(selected, selected_pieces(model, 2, 2.0, seed=1)[0]))
+    assert all(torch.equal(a, b) for a, b in zip(plain, model.sample_latents(2, 2.0, 1)))
+
+
+def test_the_tool_trains_a_critic_that_generate_then_uses(events_run, tiny_corpus, tmp_path, capsys, caplog):
+    assert critic_main([str(events_run), "--corpus", str(tiny_corpus), "-n", "50", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    written = events_run / "last" / CRITIC
+    assert str(written) in out and written.is_file()
+    critic = PieceCritic.load(events_run / "last")
+    assert critic.kept_share == 0.5 and critic.trained["pieces"] == 50 and critic.temperature > 0
+    assert critic_main([str(events_run), "--corpus", str(tiny_corpus), "-n", "50"]) == 1  # not over it unasked
+    assert "--overwrite" in capsys.readouterr().err
+    with caplog.at_level(logging.INFO):
+        assert tsm(["generate", "--model", str(events_run), "-n", "2", "--seconds", "2", "-o", str(tmp_path / "a")]) == 0
+    assert "kept by the model's critic" in caplog.text
+    assert tsm(["generate", "--model", str(events_run), "-n", "2", "--seconds", "2", "-o", str(tmp_path / "b"),
+                "--no-select"]) == 0
+    assert len(list((tmp_path / "a").glob("*.mid"))) == len(list((tmp_path / "b").glob("*.mid"))) == 2
+    capsys.readouterr()
+    assert tsm(["generate", "--model", str(events_run), "--info"]) == 0
+    assert '"kept_share": 0.5' in capsys.readouterr().out
+    assert critic_main([str(models_dir() / "default"), "--corpus", str(tiny_corpus)]) == 1
+    assert "a shipped model, not changed in place" in capsys.readouterr().err
+    assert critic_main([str(tmp_path / "missing"), "--corpus", str(tiny_corpus)]) == 1
+    assert "no such model folder" in capsys.readouterr().err

@@ -12,13 +12,13 @@ import torch
 from test_events_arm import TINY_EVENTS
 from timestepmusic.cli import main as tsm
 from timestepmusic.config import Config
-from timestepmusic.critic import CRITIC, PieceCritic, RollCritic
+from timestepmusic.critic import CRITIC, PieceCritic, RollCritic, shift_keeping
 from timestepmusic.generation import GANModel, selected_pieces, written_pieces
 from timestepmusic.midi import NUM_KEYS, Events
 from timestepmusic.rolls import FRAME_S, ROWS, rolls, window_starts_s
 from timestepmusic.shipped import models_dir
 from timestepmusic.train.critic import main as critic_main
-from timestepmusic.train.critic import shift_keeping, transposed
+from timestepmusic.train.critic import transposed
 from timestepmusic.train.sequence import train_sequence_model
 
 DAMPER = NUM_KEYS  # the damper's id, then sostenuto's, then the soft pedal's
@@ -54,23 +54,24 @@ def test_a_transposed_roll_moves_the_keys_and_keeps_the_pedals():
     assert torch.equal(transposed(up, -2)[0, :NUM_KEYS], roll[0, :NUM_KEYS])
 
 
-def constant_critic(logit: float, shift: float, kept_share: float = 0.5) -> PieceCritic:
+def constant_critic(logit: float, kept_share: float = 0.5) -> PieceCritic:
     """A critic that gives every window the same logit."""
     net = RollCritic(8)
     with torch.no_grad():
         for p in net.parameters():
             p.zero_()
         net.out.bias.fill_(logit)
-    return PieceCritic(net.eval(), 16.0, 1.0, shift, kept_share, {"note": "made by hand"})
+    return PieceCritic(net.eval(), 16.0, 1.0, kept_share, {"note": "made by hand"})
 
 
-def test_a_piece_is_kept_with_the_odds_its_score_gives_it():
-    critic = constant_critic(0.0, 0.0)
+def test_a_piece_is_kept_with_the_odds_its_score_gives_it_the_draw_keeping_its_share():
+    critic = constant_critic(0.0, kept_share=0.5)
     rng = np.random.default_rng(0)
-    scores = np.array([1.0, 0.0, -math.log(4.0)] * 4000)
-    kept = critic.kept(scores, rng).reshape(-1, 3).mean(axis=0)
-    assert kept[0] == 1.0 and kept[1] == 1.0  # at or above the shift: always
-    assert kept[2] == pytest.approx(0.25, abs=0.02)  # e^−log 4 below it: one in four
+    scores = np.array([0.0, -math.log(2.0), -math.log(4.0), -math.log(4.0)] * 3000)  # the shift that keeps half: 0
+    kept = critic.kept(scores, rng).reshape(-1, 4).mean(axis=0)
+    assert kept[0] == 1.0  # at the shift: always
+    assert kept[1] == pytest.approx(0.5, abs=0.03) and kept[2:] == pytest.approx(0.25, abs=0.03)  # e^(score − shift)
+    assert critic.kept(scores + 7.0, rng).mean() == pytest.approx(0.5, abs=0.02)  # the share, wherever the scores lie
 
 
 def test_the_shift_keeps_the_share_asked():
@@ -81,11 +82,10 @@ def test_the_shift_keeps_the_share_asked():
 
 
 def test_a_critic_is_saved_and_read_back_and_a_damaged_one_named(tmp_path):
-    critic = PieceCritic(RollCritic(8), 16.0, 1.3, -0.4, 0.5, {"pieces": 10})
+    critic = PieceCritic(RollCritic(8), 16.0, 1.3, 0.4, {"pieces": 10})
     critic.save(tmp_path)
     back = PieceCritic.load(tmp_path)
-    assert (back.window_s, back.temperature, back.shift, back.kept_share, back.trained) == (16.0, 1.3, -0.4, 0.5,
-                                                                                            {"pieces": 10})
+    assert (back.window_s, back.temperature, back.kept_share, back.trained) == (16.0, 1.3, 0.4, {"pieces": 10})
     piece = Events(np.array([60]), np.array([0.5]), np.array([1.0]), np.array([80]))
     assert back.scores([piece], [16.0]) == pytest.approx(critic.scores([piece], [16.0]), rel=1e-5)
     assert PieceCritic.load(tmp_path / "none") is None
@@ -95,7 +95,7 @@ def test_a_critic_is_saved_and_read_back_and_a_damaged_one_named(tmp_path):
 
 
 def test_a_long_piece_is_scored_by_the_mean_of_its_windows():
-    critic = PieceCritic(RollCritic(8), 16.0, 2.0, 0.0, 0.5, {})
+    critic = PieceCritic(RollCritic(8), 16.0, 2.0, 0.5, {})
     rng = np.random.default_rng(2)
     piece = Events(rng.integers(30, 80, 200), np.sort(rng.uniform(0, 40, 200)), rng.uniform(0.1, 1, 200),
                    rng.integers(20, 110, 200))
@@ -114,9 +114,9 @@ def events_run(tiny_corpus, tiny_ae, tmp_path_factory):
 
 def test_the_pieces_kept_are_the_first_the_critic_keeps_and_the_same_seed_keeps_the_same(events_run):
     model = GANModel.load(events_run)
-    model.critic = constant_critic(5.0, 0.0)  # every piece kept: the first n of the first round
+    model.critic = constant_critic(5.0, kept_share=1.0)  # every piece kept: the first n of the first round
     latents, events = selected_pieces(model, 3, 2.0, seed=4)
-    drawn = model.sample_latents(math.ceil(3 / 0.5 * 1.25), 2.0, 4)
+    drawn = model.sample_latents(math.ceil(3 / 1.0 * 1.25), 2.0, 4)
     assert all(torch.equal(a, b) for a, b in zip(latents, drawn[:3]))
     again, _ = selected_pieces(model, 3, 2.0, seed=4)
     assert all(torch.equal(a, b) for a, b in zip(latents, again))
@@ -124,7 +124,7 @@ def test_the_pieces_kept_are_the_first_the_critic_keeps_and_the_same_seed_keeps_
 
 def test_a_critic_that_keeps_nothing_still_gives_n_pieces_and_says_so(events_run, caplog):
     model = GANModel.load(events_run)
-    model.critic = constant_critic(-200.0, 0.0)  # kept at e^−200: never
+    model.critic = constant_critic(0.0, kept_share=1e-9)  # kept about once in a billion draws
     with caplog.at_level(logging.WARNING):
         latents, events = selected_pieces(model, 2, 2.0, seed=0)
     assert len(latents) == len(events) == 2
@@ -133,7 +133,7 @@ def test_a_critic_that_keeps_nothing_still_gives_n_pieces_and_says_so(events_run
 
 def test_written_pieces_select_by_default_and_not_when_asked_nor_for_a_prompt(events_run):
     model = GANModel.load(events_run)
-    model.critic = constant_critic(5.0, 0.0)
+    model.critic = constant_critic(5.0)
     selected, _ = written_pieces(model, 2, 2.0, seed=1)
     plain, _ = written_pieces(model, 2, 2.0, seed=1, select=False)
     assert all(torch.equal(a, b) for a, b in zip(selected, selected_pieces(model, 2, 2.0, seed=1)[0]))

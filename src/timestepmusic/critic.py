@@ -5,8 +5,10 @@ playing, and the rule that keeps a drawn piece by what it says (discriminator re
 Trained after the model (train/critic.py), on windows of the training split against the model's own pieces, its
 logit d(x), divided by a temperature fitted on held-out windows, estimates log p_real(x) / p_model(x). A drawn piece
 is kept with probability min(1, exp(d(x) − shift)): the pieces kept are the model's, each weighed by that ratio
-(capped where it passes e^shift), so they lean toward real playing; the shift sets the share kept (chosen when the
-critic is trained, `kept_share`). A piece longer than a window is scored by the mean of its windows' logits.
+(capped where it passes e^shift), so they lean toward real playing. The shift is set for each draw of candidates so
+that `kept_share` of them are kept on average (chosen when the critic is trained), whatever their length and
+whatever was asked of them: a piece longer than a window is scored by the mean of its windows' logits, whose spread
+narrows with the windows, and an asked key or character moves the scores.
 It reads nothing `tsm evaluate` reads: the classifiers there see descriptors of the notes, the critic the roll.
 Saved beside the model as critic.safetensors, its settings in that file's metadata.
 Shapes: X windows, ROWS roll rows, F frames, W width, S pieces.
@@ -14,6 +16,7 @@ Shapes: X windows, ROWS roll rows, F frames, W width, S pieces.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +31,7 @@ from .midi import Events
 from .rolls import ROWS, rolls, window_starts_s
 
 CRITIC = "critic.safetensors"
-SETTINGS = ("window_s", "temperature", "shift", "kept_share", "width")
+SETTINGS = ("window_s", "temperature", "kept_share", "width")
 
 
 class RollCritic(nn.Module):
@@ -52,12 +55,11 @@ class RollCritic(nn.Module):
 @dataclass
 class PieceCritic:
     """A trained RollCritic with what it needs to judge pieces: the window it reads, the temperature that calibrates
-    its logits, the shift of the keeping rule and the share of the model's pieces that rule kept when chosen."""
+    its logits and the share of the pieces drawn that it keeps."""
 
     net: RollCritic
     window_s: float
     temperature: float
-    shift: float
     kept_share: float
     trained: dict  # how it was trained (train/critic.py), for --info
 
@@ -72,8 +74,10 @@ class PieceCritic:
         return np.bincount(piece_of, logits, len(pieces)) / np.bincount(piece_of, minlength=len(pieces))
 
     def kept(self, scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Scores [S] → whether each piece is kept [S] bool: with probability min(1, exp(score − shift))."""
-        return rng.random(scores.shape[0]) < np.exp(np.minimum(scores - self.shift, 0.0))
+        """The scores of one draw of candidates [S] → whether each is kept [S] bool: with probability
+        min(1, exp(score − shift)), the shift that keeps `kept_share` of them on average (`shift_keeping`)."""
+        shift = shift_keeping(scores, self.kept_share)
+        return rng.random(scores.shape[0]) < np.exp(np.minimum(scores - shift, 0.0))
 
     def save(self, folder: str | Path) -> Path:
         """Write FOLDER/critic.safetensors atomically."""
@@ -98,8 +102,8 @@ class PieceCritic:
             state = load_file(str(path))
             net = RollCritic(int(meta["width"]))
             net.load_state_dict(state)
-            critic = cls(net.eval(), float(meta["window_s"]), float(meta["temperature"]), float(meta["shift"]),
-                         float(meta["kept_share"]), json.loads(meta.get("trained", "{}")))
+            critic = cls(net.eval(), float(meta["window_s"]), float(meta["temperature"]), float(meta["kept_share"]),
+                         json.loads(meta.get("trained", "{}")))
         except (OSError, SafetensorError, KeyError, ValueError, RuntimeError) as e:
             raise ValueError(f"{path}: not a readable piece critic ({type(e).__name__}: {str(e).splitlines()[0]}); "
                              "train it again with python -m timestepmusic.train.critic, or delete it") from None
@@ -107,3 +111,12 @@ class PieceCritic:
             raise ValueError(f"{path}: settings out of range (temperature {critic.temperature}, kept_share "
                              f"{critic.kept_share}, window_s {critic.window_s})")
         return critic
+
+
+def shift_keeping(scores: np.ndarray, share: float) -> float:
+    """The shift c at which min(1, exp(score − c)) averages `share` (0 < share ≤ 1) over scores [S] (S ≥ 1)."""
+    lo, hi = float(scores.min()) - 1.0, float(scores.max()) - math.log(share) + 1.0  # kept on average: 1 at lo, < share at hi
+    for _ in range(100):  # the mean kept falls as c rises
+        c = (lo + hi) / 2
+        lo, hi = (c, hi) if np.exp(np.minimum(scores - c, 0.0)).mean() > share else (lo, c)
+    return lo

@@ -45,7 +45,8 @@ REDRAW_SEED_STEP = 1_000_003  # redraw k uses seed + k × this (far from the see
 SILENT_PROMPT_S = 4.0  # a prompt that ends in a silence longer than this is named when its continuation stays silent
 SELECT_ROUNDS = 8  # with a critic: draws of candidates at most, before the best scored of those passed over fill in
 SELECT_SEED_STEP = 7_000_003  # round k of candidates uses seed + k × this (apart from REDRAW_SEED_STEP's)
-SELECT_MARGIN = 1.25  # each round draws this many times the candidates its critic's kept share should need
+SELECT_MARGIN = 1.25  # each round draws this many times the candidates its critic's kept share should need …
+SELECT_MOST = 4, 16  # … but at most 4 × n + 16 at once (a critic that keeps few would otherwise ask for millions)
 
 
 def default_model_path() -> Path:
@@ -354,17 +355,18 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
 
 def selected_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_real: bool = True,
                     **options) -> tuple[list[torch.Tensor], list[Events]]:
-    """`n` pieces its critic keeps (critic.py: each drawn piece kept with probability min(1, exp(score − shift))), in
-    the order drawn: candidates are drawn in rounds (round k at seed + k × SELECT_SEED_STEP, as many as the critic's
-    kept share should need, × SELECT_MARGIN), until n are kept or SELECT_ROUNDS have been drawn, when the best
-    scored of those passed over fill the rest (said in the log). The same seed and n give the same pieces."""
+    """`n` pieces its critic keeps (critic.py: each drawn piece kept with probability min(1, exp(score − shift)), the
+    shift keeping the critic's kept share of each draw on average), in the order drawn: candidates are drawn in
+    rounds (round k at seed + k × SELECT_SEED_STEP, as many as the critic's kept share should need, × SELECT_MARGIN,
+    at most SELECT_MOST), until n are kept or SELECT_ROUNDS have been drawn, when the best scored of those passed
+    over fill the rest (said in the log). The same seed and n give the same pieces."""
     critic = gan.critic
     rng = np.random.default_rng([seed, 1])  # whether each candidate is kept
     kept: list[tuple[torch.Tensor, Events]] = []
     passed: list[tuple[float, torch.Tensor, Events]] = []  # (score, latents, events) of those not kept
     drawn = 0
     for round_ in range(SELECT_ROUNDS):
-        count = math.ceil((n - len(kept)) / critic.kept_share * SELECT_MARGIN)
+        count = min(math.ceil((n - len(kept)) / critic.kept_share * SELECT_MARGIN), SELECT_MOST[0] * n + SELECT_MOST[1])
         latents = gan.sample_latents(count, seconds, seed + round_ * SELECT_SEED_STEP, snap_to_real, **options)
         events = sampled_events(gan.arm, gan.ae, latents)
         scores = critic.scores(events, [latent.shape[0] * gan.ae.chunk_seconds for latent in latents])  # [count]
@@ -498,9 +500,9 @@ def critic_summary(folder: Path) -> dict | None:
     if critic is None:
         return None
     return {"kept_share": critic.kept_share, "window_s": critic.window_s, "temperature": round(critic.temperature, 4),
-            "shift": round(critic.shift, 4), "trained": critic.trained,
-            "note": "each drawn piece kept with probability min(1, exp(score - shift)); tsm generate --no-select "
-                    "writes every piece as drawn"}
+            "trained": critic.trained,
+            "note": "each drawn piece kept with probability min(1, exp(score - shift)), the shift keeping kept_share of "
+                    "each draw on average; tsm generate --no-select writes every piece as drawn"}
 
 
 def calibration_summary(meta: dict, folder: Path) -> dict | None:

@@ -1,8 +1,8 @@
 """Train a model's piece critic (critic.py), so that `tsm generate` keeps the pieces that sound most like real
 playing: `python -m timestepmusic.train.critic MODEL --corpus CORPUS` draws -n pieces of one window (16 s) from
 MODEL unasked, cuts as many windows from the corpus's training split, trains the critic to tell them apart,
-calibrates its logits by a temperature on a tenth held out, chooses the shift that keeps --kept of the model's
-pieces, and writes MODEL/critic.safetensors (MODEL/last of a run folder). Nothing else in MODEL changes. A shipped
+calibrates its logits by a temperature on a tenth held out, and writes MODEL/critic.safetensors (MODEL/last of a
+run folder). Nothing else in MODEL changes. A shipped
 model is not changed in place: copy its folder first. With -n 6000, as the shipped default's was trained: about 12
 minutes on two cores (drawing about 7, training about 5). Delete critic.safetensors to draw without it, or pass
 `tsm generate --no-select`.
@@ -29,7 +29,7 @@ from ..rolls import rolls
 from ..shipped import models_dir
 
 WINDOW_S = 16.0
-HELD_OUT = 0.1  # of the windows, for the temperature, the shift and the accuracy reported
+HELD_OUT = 0.1  # of the windows, for the temperature and the accuracy reported
 BATCH, LR, WEIGHT_DECAY = 64, 1e-3, 0.01
 TRANSPOSE = 3  # each batch shifted by one of −3…3 semitones, real and drawn alike
 DRAW_BATCH = 200
@@ -111,15 +111,6 @@ def calibrated_temperature(logits: torch.Tensor, real: torch.Tensor) -> float:
     return float(grid[int(np.argmin(losses))])
 
 
-def shift_keeping(scores: np.ndarray, share: float) -> float:
-    """The shift c at which min(1, exp(score − c)) averages `share` over drawn pieces' scores [S]."""
-    lo, hi = float(scores.min()) - 50.0, float(scores.max())
-    for _ in range(100):  # the mean kept falls as c rises
-        c = (lo + hi) / 2
-        lo, hi = (c, hi) if np.exp(np.minimum(scores - c, 0.0)).mean() > share else (lo, c)
-    return lo
-
-
 def train_critic(model_path: str | Path, corpus_path: str | Path, pieces: int = 6000, epochs: int = 12,
                  kept_share: float = 0.5, seed: int = 0, overwrite: bool = False,
                  progress: bool = True) -> tuple[PieceCritic, Path]:
@@ -146,10 +137,8 @@ def train_critic(model_path: str | Path, corpus_path: str | Path, pieces: int = 
     net = fit(roll[trained], real[trained], epochs, seed, progress)
     logits = logits_of(net, roll[held])  # [X held out]
     temperature = calibrated_temperature(logits, real[held])
-    drawn_scores = (logits[real[held] == 0] / temperature).numpy()
     accuracy = float(((logits > 0).float() == real[held]).float().mean())
-    shift = shift_keeping(drawn_scores, kept_share)
-    critic = PieceCritic(net, WINDOW_S, temperature, shift, kept_share,
+    critic = PieceCritic(net, WINDOW_S, temperature, kept_share,
                          {"pieces": pieces, "real_windows": pieces, "epochs": epochs, "seed": seed,
                           "corpus": str(corpus.root), "held_out_accuracy": round(accuracy, 4),
                           "held_out_windows": int(held.shape[0])})

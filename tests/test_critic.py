@@ -24,7 +24,7 @@ from timestepmusic.train.sequence import train_sequence_model
 DAMPER = NUM_KEYS  # the damper's id, then sostenuto's, then the soft pedal's
 
 
-def test_a_roll_holds_each_strike_each_sounding_key_and_each_pedal_where_it_sounds():
+def test_a_roll_holds_each_strike_each_sounding_key_and_each_pedal_that_starts_in_its_window():
     piece = Events(np.array([60, 40, DAMPER]), np.array([1.0, 0.5, 2.0]), np.array([0.5, 2.0, 1.0]),
                    np.array([127, 64, 90]))
     roll = rolls([piece], [np.array([0.0, 1.0])], 2.0).astype(np.float32)  # two windows: 0–2 s, 1–3 s
@@ -34,7 +34,8 @@ def test_a_roll_holds_each_strike_each_sounding_key_and_each_pedal_where_it_soun
     assert first[40, 10] == pytest.approx(64 / 127, abs=1e-3)  # (kept as float16)
     assert first[NUM_KEYS + 60, 20:30].min() == 1.0 and first[NUM_KEYS + 60, 30:].max() == 0.0  # sounds 1.0–1.5 s
     assert first[2 * NUM_KEYS, :].max() == 0.0  # the damper goes down at 2.0 s: after the first window
-    assert second[40].max() == 0.0 and second[NUM_KEYS + 40, :10].min() == 1.0  # struck before: sounding, not struck
+    assert second[40].max() == 0.0 and second[NUM_KEYS + 40].max() == 0.0  # struck before the window: not in it
+    assert second[60, 0] == 1.0  # struck at its start
     assert second[2 * NUM_KEYS, 20:40].min() == pytest.approx(90 / 127, abs=1e-3)  # pressed 2–3 s at its depth
 
 

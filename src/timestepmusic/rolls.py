@@ -2,8 +2,10 @@
 
 A roll has 179 rows per frame: each key's strike (its velocity / 127 in the frame it starts), each key sounding (1
 from its start to its end) and each pedal's depth (its intensity / 127 while pressed: damper, sostenuto, soft), in
-frames of FRAME_S. A performance longer than one window is read as windows of `window_s` (`windows`): from 0 every
-`window_s`, the last one ending where the performance does, so that every window is whole.
+frames of FRAME_S. A performance longer than one window is read as windows of `window_s` (`window_starts_s`): from
+0 every `window_s`, the last one ending where the performance does, so that every window is whole. A window holds the
+events that start in it, as `tsm evaluate`'s excerpts do, so that a window cut from the middle of a performance and a
+piece's first window look alike where they start.
 Shapes: X windows, E events, F frames per window.
 """
 from __future__ import annotations
@@ -29,8 +31,7 @@ def window_starts_s(length_s: float, window_s: float) -> np.ndarray:
 
 def rolls(pieces: list[Events], starts_s: list[np.ndarray], window_s: float) -> np.ndarray:
     """Performances and the starts of the windows to read from each → rolls [X, ROWS, F] float16 (X: all windows,
-    performance by performance). An event is in a window from where it sounds in it: a note struck before the window
-    and still sounding is sounding, not struck, and a pedal pressed before it is pressed."""
+    performance by performance), each of the events that start in it."""
     frames = round(window_s / FRAME_S)
     per_piece = [len(s) for s in starts_s]
     out = np.zeros((sum(per_piece), ROWS, frames + 1), dtype=np.float32)
@@ -40,12 +41,12 @@ def rolls(pieces: list[Events], starts_s: list[np.ndarray], window_s: float) -> 
         for w, start_s in enumerate(starts, first):
             on_s = piece.start_s - start_s  # [E]
             off_s = on_s + piece.duration_s
-            inside = (off_s > 0) & (on_s < window_s)
+            inside = (on_s >= 0) & (on_s < window_s)
             ids = piece.ids[inside].astype(np.int64)
-            lo = np.clip(np.floor(on_s[inside] / FRAME_S), 0, frames - 1).astype(np.int64)
+            lo = np.minimum(np.floor(on_s[inside] / FRAME_S), frames - 1).astype(np.int64)
             hi = np.clip(np.ceil(off_s[inside] / FRAME_S), lo + 1, frames).astype(np.int64)
             level = piece.intensity[inside] / 127.0
-            struck = (ids < NUM_KEYS) & (on_s[inside] >= 0)
+            struck = ids < NUM_KEYS
             np.maximum.at(out[w], (ids[struck], lo[struck]), level[struck])
             value = np.where(ids < NUM_KEYS, 1.0, level)
             np.add.at(sounding[w], (ids, lo), value)

@@ -23,7 +23,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import add_follow_arguments, descriptor_means, drawing_seconds, table, write_markdown  # noqa: E402
+from common import add_follow_arguments, descriptor_means, drawing_seconds, drawn, table, write_markdown  # noqa: E402
 
 DESCRIPTORS = ("note_density", "pitch_range", "pitch_class_entropy", "key_steadiness", "stepwise_share",
                "polyphony_mean", "velocity_mean", "damper_fraction", "longest_note_s")
@@ -117,7 +117,7 @@ def main() -> int:
             for what, pieces, options in (("asked", asked_pieces, {"key": dataclasses.replace(told, key=key)}),
                                           ("unasked", unasked_pieces, {})):
                 start = time.perf_counter()
-                pieces += gan.sample(args.n, args.seconds, seed * 1000 + i, **options)
+                pieces += drawn(gan, args.n, args.seconds, seed * 1000 + i, not args.no_select, **options)
                 seconds_taken[what] += time.perf_counter() - start
             asked_keys += [key] * args.n
     total = len(asked_keys)

@@ -22,7 +22,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import add_follow_arguments, descriptor_means, drawing_seconds, table, write_markdown  # noqa: E402
+from common import add_follow_arguments, descriptor_means, drawing_seconds, drawn, table, write_markdown  # noqa: E402
 
 TEMPOS_BPM = (60, 80, 100, 120, 140, 160)
 DESCRIPTORS = ("note_density", "pulse_clarity", "ioi_mean", "ioi_std", "polyphony_mean", "pitch_range",
@@ -59,13 +59,13 @@ def main() -> int:
     seconds_taken = {"asked": 0.0, "unasked": 0.0}
     for bpm in TEMPOS_BPM:
         for what, options in (("asked", {"tempo": TempoTold(bpm, **how)}), ("unasked", {})):
-            drawn = []
+            played = []
             for seed in args.seeds:  # the same seeds asked and unasked: the same descriptions drawn
                 start = time.perf_counter()
-                drawn += gan.sample(args.n, args.seconds, seed * 1000 + bpm, **options)
+                played += drawn(gan, args.n, args.seconds, seed * 1000 + bpm, not args.no_select, **options)
                 seconds_taken[what] += time.perf_counter() - start
-            pieces[what] += drawn
-            beats[what][bpm] = [heard_beat_s(piece, args.seconds) for piece in drawn]
+            pieces[what] += played
+            beats[what][bpm] = [heard_beat_s(piece, args.seconds) for piece in played]
     per_tempo = len(args.seeds) * args.n
     lines = [f"model {args.model}; {args.n} pieces of {args.seconds:g} s per tempo and sampling seed "
              f"{', '.join(map(str, args.seeds))} ({per_tempo} per tempo), asked and unasked at the same seeds; half-beats "

@@ -136,16 +136,16 @@ def add_follow_arguments(parser: argparse.ArgumentParser, pieces: int, pieces_he
     parser.add_argument("--corpus", type=Path, help=corpus_help)
     parser.add_argument("--split", default="validation")
     parser.add_argument("--markdown", type=Path)
-    parser.add_argument("--no-select", action="store_true",
-                        help="every piece as drawn, not those a model's critic keeps (as tsm generate --no-select)")
+    parser.add_argument("--select", action="store_true",
+                        help="the pieces a model's critic keeps (as tsm generate --select), not every piece drawn")
 
 
-def drawn(gan, n: int, seconds: float, seed: int, select: bool = True, **options) -> list:
-    """`n` pieces as `tsm generate` draws them: those the model's critic keeps where it has one and `select`
+def drawn(gan, n: int, seconds: float, seed: int, select: bool = False, **options) -> list:
+    """`n` pieces as `tsm generate` draws them: with `select`, those the model's critic keeps
     (generation.selected_pieces), else every one drawn (GANModel.sample); without its redraw of silent pieces."""
     from timestepmusic.generation import selected_pieces
 
-    if select and gan.critic is not None:
+    if select:
         return selected_pieces(gan, n, seconds, seed, **options)[1]
     return gan.sample(n, seconds, seed, **options)
 

@@ -7,8 +7,8 @@ training-split excerpts (what a model of the training split could reach on the c
     python bench/compare_generators.py --corpus CORPUS --split test --out OUT \
         --model conv-s0=runs/conv-s0 --model ar-s0=runs/ar-s0 [--samples 200 --seconds 16]
 
-A model with a critic (critic.py) writes the pieces its critic keeps, as `tsm generate` does; --no-select writes
-every piece as drawn. Writes OUT/<name>/midi/*.mid and OUT/<name>/report/report.{json,html}, and prints one markdown
+With --select, a model with a critic (critic.py) writes the pieces its critic keeps, as `tsm generate --select`
+does. Writes OUT/<name>/midi/*.mid and OUT/<name>/report/report.{json,html}, and prints one markdown
 table.
 """
 from __future__ import annotations
@@ -75,8 +75,8 @@ def main() -> None:
     parser.add_argument("--mixture-temperature", type=float, help="ar models: temperature of the mixture's weights")
     parser.add_argument("--slide-stride", type=int, help="ar models: ar.slide_stride past the context (bench/ar_slide.py)")
     parser.add_argument("--no-ae-row", action="store_true", help="skip the autoencoder-decode row (faster)")
-    parser.add_argument("--no-select", action="store_true",
-                        help="every piece as drawn, not those a model's critic keeps (as tsm generate --no-select)")
+    parser.add_argument("--select", action="store_true",
+                        help="the pieces a model's critic keeps (as tsm generate --select), not every piece drawn")
     parser.add_argument("--train-row", action="store_true",
                         help="add a fixed row of real training-split excerpts (as many as --samples)")
     parser.add_argument("--set", action="append", default=[], metavar="ar.NAME=VALUE",
@@ -114,7 +114,7 @@ def main() -> None:
             except ValueError as e:
                 raise SystemExit(str(e)) from None
             model.arm.settings = dataclasses.replace(settings, slide_stride=model.arm.settings.slide_stride)
-        if model.critic is not None and not args.no_select:  # the pieces its critic keeps, as tsm generate writes
+        if args.select:  # the pieces its critic keeps, as tsm generate --select writes
             pieces, written = selected_pieces(model, args.samples, args.seconds, args.seed, snap_to_real=False,
                                               **options)
         else:

@@ -117,7 +117,7 @@ def main() -> int:
             for what, pieces, options in (("asked", asked_pieces, {"key": dataclasses.replace(told, key=key)}),
                                           ("unasked", unasked_pieces, {})):
                 start = time.perf_counter()
-                pieces += drawn(gan, args.n, args.seconds, seed * 1000 + i, not args.no_select, **options)
+                pieces += drawn(gan, args.n, args.seconds, seed * 1000 + i, args.select, **options)
                 seconds_taken[what] += time.perf_counter() - start
             asked_keys += [key] * args.n
     total = len(asked_keys)

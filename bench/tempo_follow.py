@@ -62,7 +62,7 @@ def main() -> int:
             played = []
             for seed in args.seeds:  # the same seeds asked and unasked: the same descriptions drawn
                 start = time.perf_counter()
-                played += drawn(gan, args.n, args.seconds, seed * 1000 + bpm, not args.no_select, **options)
+                played += drawn(gan, args.n, args.seconds, seed * 1000 + bpm, args.select, **options)
                 seconds_taken[what] += time.perf_counter() - start
             pieces[what] += played
             beats[what][bpm] = [heard_beat_s(piece, args.seconds) for piece in played]

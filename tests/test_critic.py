@@ -132,13 +132,18 @@ def test_a_critic_that_keeps_nothing_still_gives_n_pieces_and_says_so(events_run
     assert "the critic kept fewer than 2" in caplog.text
 
 
-def test_written_pieces_select_by_default_and_not_when_asked_nor_for_a_prompt(events_run):
+def test_written_pieces_select_when_asked_and_refuse_it_without_a_critic_or_with_a_prompt(events_run):
     model = GANModel.load(events_run)
+    with pytest.raises(ValueError, match="has no critic"):
+        written_pieces(model, 2, 2.0, seed=1, select=True)
     model.critic = constant_critic(5.0)
-    selected, _ = written_pieces(model, 2, 2.0, seed=1)
-    plain, _ = written_pieces(model, 2, 2.0, seed=1, select=False)
+    selected, _ = written_pieces(model, 2, 2.0, seed=1, select=True)
+    plain, _ = written_pieces(model, 2, 2.0, seed=1)
     assert all(torch.equal(a, b) for a, b in zip(selected, selected_pieces(model, 2, 2.0, seed=1)[0]))
     assert all(torch.equal(a, b) for a, b in zip(plain, model.sample_latents(2, 2.0, 1)))
+    prompt = Events(np.array([60]), np.array([0.1]), np.array([0.3]), np.array([70]))
+    with pytest.raises(ValueError, match="--select: a continued --prompt"):
+        written_pieces(model, 1, 2.0, seed=1, select=True, prompt=prompt)
 
 
 def test_the_tool_trains_a_critic_that_generate_then_uses(events_run, tiny_corpus, tmp_path, capsys, caplog):
@@ -151,10 +156,10 @@ def test_the_tool_trains_a_critic_that_generate_then_uses(events_run, tiny_corpu
     assert critic_main([str(events_run), "--corpus", str(tiny_corpus), "-n", "50"]) == 1  # not over it unasked
     assert "--overwrite" in capsys.readouterr().err
     with caplog.at_level(logging.INFO):
-        assert tsm(["generate", "--model", str(events_run), "-n", "2", "--seconds", "2", "-o", str(tmp_path / "a")]) == 0
+        assert tsm(["generate", "--model", str(events_run), "-n", "2", "--seconds", "2", "-o", str(tmp_path / "a"),
+                    "--select"]) == 0
     assert "kept by the model's critic" in caplog.text
-    assert tsm(["generate", "--model", str(events_run), "-n", "2", "--seconds", "2", "-o", str(tmp_path / "b"),
-                "--no-select"]) == 0
+    assert tsm(["generate", "--model", str(events_run), "-n", "2", "--seconds", "2", "-o", str(tmp_path / "b")]) == 0
     assert len(list((tmp_path / "a").glob("*.mid"))) == len(list((tmp_path / "b").glob("*.mid"))) == 2
     capsys.readouterr()
     assert tsm(["generate", "--model", str(events_run), "--info"]) == 0
@@ -163,3 +168,10 @@ def test_the_tool_trains_a_critic_that_generate_then_uses(events_run, tiny_corpu
     assert "a shipped model, not changed in place" in capsys.readouterr().err
     assert critic_main([str(tmp_path / "missing"), "--corpus", str(tiny_corpus)]) == 1
     assert "no such model folder" in capsys.readouterr().err
+
+
+def test_select_without_a_critic_is_refused_in_one_line(events_run, tmp_path, capsys):
+    (events_run / "last" / CRITIC).unlink(missing_ok=True)
+    assert tsm(["generate", "--model", str(events_run), "-n", "1", "--seconds", "2", "-o", str(tmp_path), "--select"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "has no critic" in err and len(err.splitlines()) == 1

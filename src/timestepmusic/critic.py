@@ -10,7 +10,7 @@ that `kept_share` of them are kept on average (chosen when the critic is trained
 whatever was asked of them: a piece longer than a window is scored by the mean of its windows' logits, whose spread
 narrows with the windows, and an asked key or character moves the scores.
 It reads nothing `tsm evaluate` reads: the classifiers there see descriptors of the notes, the critic the roll.
-Saved beside the model as critic.safetensors, its settings in that file's metadata.
+Saved beside the model as piece_critic.safetensors, its settings in that file's metadata.
 Shapes: X windows, ROWS roll rows, F frames, W width, S pieces.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .files import atomic_path
 from .midi import Events
 from .rolls import ROWS, rolls, window_starts_s
 
-CRITIC = "critic.safetensors"
+CRITIC = "piece_critic.safetensors"  # (a conv GAN keeps its WGAN critic in critic.safetensors)
 SETTINGS = ("window_s", "temperature", "kept_share", "width")
 
 
@@ -80,7 +80,7 @@ class PieceCritic:
         return rng.random(scores.shape[0]) < np.exp(np.minimum(scores - shift, 0.0))
 
     def save(self, folder: str | Path) -> Path:
-        """Write FOLDER/critic.safetensors atomically."""
+        """Write FOLDER/piece_critic.safetensors atomically."""
         settings = {name: str(getattr(self, name)) for name in SETTINGS if name != "width"}
         settings |= {"width": str(self.net.out.in_features // 2), "trained": json.dumps(self.trained)}
         state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
@@ -90,7 +90,7 @@ class PieceCritic:
 
     @classmethod
     def load(cls, folder: str | Path) -> "PieceCritic | None":
-        """FOLDER/critic.safetensors, or None where there is none; a damaged one: ValueError naming it."""
+        """FOLDER/piece_critic.safetensors, or None where there is none; a damaged one: ValueError naming it."""
         path = Path(folder) / CRITIC
         if not path.is_file():
             return None

@@ -24,7 +24,7 @@ from .autoencoder import Autoencoder, sets_to_events
 from .checkpoint import CONFIG, autoencoder_beside, checkpoint_dir, load_tensors, load_weights, read_meta
 from .chunks import chunk_events
 from .config import PRESETS, SAMPLING_SETTINGS, Config
-from .critic import PieceCritic
+from .critic import CRITIC, PieceCritic
 from .devices import pick_device, without_onednn
 from .files import atomic_path
 from .keys import Key, check_key
@@ -312,19 +312,24 @@ def prompt_span_s(ae: Autoencoder, prompt: Events | None) -> float:
     return 0.0 if prompt is None else chunk_events(prompt, ae.chunk_seconds, ae.max_events).num_chunks * ae.chunk_seconds
 
 
-def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_real: bool = True, select: bool = True,
+def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_real: bool = True, select: bool = False,
                    **options) -> tuple[list[torch.Tensor], list[Events]]:
     """The pieces `tsm generate` writes: their latents ([T_s, L] each, a prompt's chunks first) and events
-    (GANModel.sample_latents, then `sampled_events`; with `select` and a critic beside the model, those its critic
-    keeps: `selected_pieces`). A piece without a single note (a model may stall in
-    silence: 1 % of the shipped default's 16 s pieces) is drawn again with another seed, at most
-    SILENT_REDRAWS times (with a prompt: a continuation without a note of its own); the same seed still gives
+    (GANModel.sample_latents, then `sampled_events`; with `select`, those the model's critic keeps:
+    `selected_pieces`; a model without a critic, or a `prompt`, refuses it in one line). A piece without a single
+    note (a model may stall in silence: 1 % of the shipped default's 16 s pieces) is drawn again with another seed,
+    at most SILENT_REDRAWS times (with a prompt: a continuation without a note of its own); the same seed still gives
     the same pieces. (The benches sample without this, so their figures count such pieces.)"""
     prompt = options.get("prompt")
-    selects = select and gan.critic is not None and prompt is None
+    if select and gan.critic is None:
+        raise ValueError(f"--select: the model in {gan.folder} has no critic ({CRITIC}); train one with python -m "
+                         "timestepmusic.train.critic")
+    if select and prompt is not None:
+        raise ValueError("--select: a continued --prompt is written as drawn (the critic judges pieces of the model's "
+                         "own, not a performance you bring); leave out one of them")
 
     def draw(count: int, seed: int) -> tuple[list[torch.Tensor], list[Events]]:
-        if selects:
+        if select:
             return selected_pieces(gan, count, seconds, seed, snap_to_real, **options)
         latents = gan.sample_latents(count, seconds, seed, snap_to_real, **options)
         return latents, sampled_events(gan.arm, gan.ae, latents, prompt)
@@ -501,8 +506,8 @@ def critic_summary(folder: Path) -> dict | None:
         return None
     return {"kept_share": critic.kept_share, "window_s": critic.window_s, "temperature": round(critic.temperature, 4),
             "trained": critic.trained,
-            "note": "each drawn piece kept with probability min(1, exp(score - shift)), the shift keeping kept_share of "
-                    "each draw on average; tsm generate --no-select writes every piece as drawn"}
+            "note": "with tsm generate --select, each drawn piece kept with probability min(1, exp(score - shift)), the "
+                    "shift keeping kept_share of each draw on average"}
 
 
 def calibration_summary(meta: dict, folder: Path) -> dict | None:

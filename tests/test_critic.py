@@ -62,7 +62,7 @@ def constant_critic(logit: float, kept_share: float = 0.5) -> PieceCritic:
         for p in net.parameters():
             p.zero_()
         net.out.bias.fill_(logit)
-    return PieceCritic(net.eval(), 16.0, 1.0, kept_share, {"note": "made by hand"})
+    return PieceCritic(net.eval(), 2.0, 1.0, kept_share, {"note": "made by hand"})
 
 
 def test_a_piece_is_kept_with_the_odds_its_score_gives_it_the_draw_keeping_its_share():
@@ -129,7 +129,7 @@ def test_a_critic_that_keeps_nothing_still_gives_n_pieces_and_says_so(events_run
     with caplog.at_level(logging.WARNING):
         latents, events = selected_pieces(model, 2, 2.0, seed=0)
     assert len(latents) == len(events) == 2
-    assert "the critic kept fewer than 2" in caplog.text
+    assert "the critic kept 0 of 192 pieces drawn; the best scored 2 of the others fill in" in caplog.text  # 8 × (4·2 + 16)
 
 
 def test_written_pieces_select_when_asked_and_refuse_it_without_a_critic_or_with_a_prompt(events_run):
@@ -144,6 +144,25 @@ def test_written_pieces_select_when_asked_and_refuse_it_without_a_critic_or_with
     prompt = Events(np.array([60]), np.array([0.1]), np.array([0.3]), np.array([70]))
     with pytest.raises(ValueError, match="--select: a continued --prompt"):
         written_pieces(model, 1, 2.0, seed=1, select=True, prompt=prompt)
+    with pytest.raises(ValueError, match="pieces that end themselves"):
+        written_pieces(model, 1, 2.0, seed=1, select=True, ends=True)
+    with pytest.raises(ValueError, match="judges windows of 2 s"):
+        written_pieces(model, 1, 1.0, seed=1, select=True)
+
+
+def test_a_damaged_critic_stops_only_select_and_the_tool_trains_over_it(events_run, tiny_corpus, tmp_path, capsys):
+    (events_run / "last" / CRITIC).write_bytes(b"damaged")
+    try:
+        model = GANModel.load(events_run)  # a warning, not a refusal
+        assert model.critic is None and "not a readable piece critic" in model.critic_error
+        assert len(written_pieces(model, 1, 2.0, seed=0)[1]) == 1
+        with pytest.raises(ValueError, match="--select: .*not a readable piece critic"):
+            written_pieces(model, 1, 16.0, seed=0, select=True)
+        assert critic_main([str(events_run), "--corpus", str(tiny_corpus), "-n", "50", "--epochs", "1",
+                            "--overwrite"]) == 0
+        assert PieceCritic.load(events_run / "last") is not None
+    finally:
+        (events_run / "last" / CRITIC).unlink(missing_ok=True)
 
 
 def test_the_tool_trains_a_critic_that_generate_then_uses(events_run, tiny_corpus, tmp_path, capsys, caplog):
@@ -153,10 +172,11 @@ def test_the_tool_trains_a_critic_that_generate_then_uses(events_run, tiny_corpu
     assert str(written) in out and written.is_file()
     critic = PieceCritic.load(events_run / "last")
     assert critic.kept_share == 0.5 and critic.trained["pieces"] == 50 and critic.temperature > 0
+    assert critic.trained["held_out_tracks"] >= 1 and "silent_window_score" in critic.trained
     assert critic_main([str(events_run), "--corpus", str(tiny_corpus), "-n", "50"]) == 1  # not over it unasked
     assert "--overwrite" in capsys.readouterr().err
     with caplog.at_level(logging.INFO):
-        assert tsm(["generate", "--model", str(events_run), "-n", "2", "--seconds", "2", "-o", str(tmp_path / "a"),
+        assert tsm(["generate", "--model", str(events_run), "-n", "2", "--seconds", "16", "-o", str(tmp_path / "a"),
                     "--select"]) == 0
     assert "kept by the model's critic" in caplog.text
     assert tsm(["generate", "--model", str(events_run), "-n", "2", "--seconds", "2", "-o", str(tmp_path / "b")]) == 0

@@ -64,12 +64,13 @@ class PieceCritic:
     trained: dict  # how it was trained (train/critic.py), for --info
 
     @torch.inference_mode()
-    def scores(self, pieces: list[Events], lengths_s: list[float], batch: int = 256) -> np.ndarray:
-        """Pieces and their lengths in seconds → each one's calibrated logit [S], the mean over its windows."""
+    def scores(self, pieces: list[Events], lengths_s: list[float], batch: int = 64) -> np.ndarray:
+        """Pieces and their lengths in seconds → each one's calibrated logit [S], the mean over its windows (their
+        rolls made `batch` pieces at a time, so memory stays bounded)."""
         starts = [window_starts_s(length, self.window_s) for length in lengths_s]
-        roll = rolls(pieces, starts, self.window_s)  # [X, ROWS, F]
-        logits = np.concatenate([self.net(torch.from_numpy(roll[lo:lo + batch]).float()).numpy()
-                                 for lo in range(0, roll.shape[0], batch)]) / self.temperature  # [X]
+        logits = np.concatenate([
+            self.net(torch.from_numpy(rolls(pieces[lo:lo + batch], starts[lo:lo + batch], self.window_s)).float()).numpy()
+            for lo in range(0, len(pieces), batch)]) / self.temperature  # [X]
         piece_of = np.repeat(np.arange(len(pieces)), [len(s) for s in starts])  # [X]
         return np.bincount(piece_of, logits, len(pieces)) / np.bincount(piece_of, minlength=len(pieces))
 
@@ -100,6 +101,8 @@ class PieceCritic:
             with safe_open(str(path), "pt") as f:
                 meta = f.metadata() or {}
             state = load_file(str(path))
+            if int(meta["width"]) < 1:
+                raise ValueError(f"width {meta['width']}")
             net = RollCritic(int(meta["width"]))
             net.load_state_dict(state)
             critic = cls(net.eval(), float(meta["window_s"]), float(meta["temperature"]), float(meta["kept_share"]),
@@ -107,7 +110,7 @@ class PieceCritic:
         except (OSError, SafetensorError, KeyError, ValueError, RuntimeError) as e:
             raise ValueError(f"{path}: not a readable piece critic ({type(e).__name__}: {str(e).splitlines()[0]}); "
                              "train it again with python -m timestepmusic.train.critic, or delete it") from None
-        if not (critic.temperature > 0 and 0 < critic.kept_share <= 1 and critic.window_s > 0):
+        if not (critic.temperature > 0 and 0 < critic.kept_share <= 1 and critic.window_s >= 1.0):
             raise ValueError(f"{path}: settings out of range (temperature {critic.temperature}, kept_share "
                              f"{critic.kept_share}, window_s {critic.window_s})")
         return critic

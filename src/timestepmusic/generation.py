@@ -101,6 +101,7 @@ class GANModel:
     folder: Path
     codebook: torch.Tensor | None = None  # [K, L] real training-chunk latents, for snapped decoding
     critic: PieceCritic | None = None  # which drawn pieces to keep (critic.py), where the model has one
+    critic_error: str | None = None  # why a critic file beside the model could not be read
 
     def __post_init__(self) -> None:
         self.codebook_std = None if self.codebook is None else self.normaliser.forward(self.codebook)
@@ -143,7 +144,12 @@ class GANModel:
             arm.calibration = StyleCalibration.of_model(meta, folder / CONFIG)
         books = [p / CODEBOOK for p in (folder, folder.parent) if (p / CODEBOOK).is_file()] if arm.snaps else []
         codebook = read_codebook(books[0]).to(pick_device(device)) if books else None
-        return cls(arm, normaliser, ae, meta, folder, codebook, PieceCritic.load(folder))
+        try:  # read only by --select: a damaged one does not stop the model from drawing
+            critic, critic_error = PieceCritic.load(folder), None
+        except ValueError as e:
+            critic, critic_error = None, str(e)
+            log.warning("%s", critic_error)
+        return cls(arm, normaliser, ae, meta, folder, codebook, critic, critic_error)
 
     @without_onednn
     @torch.inference_mode()
@@ -321,12 +327,8 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
     at most SILENT_REDRAWS times (with a prompt: a continuation without a note of its own); the same seed still gives
     the same pieces. (The benches sample without this, so their figures count such pieces.)"""
     prompt = options.get("prompt")
-    if select and gan.critic is None:
-        raise ValueError(f"--select: the model in {gan.folder} has no critic ({CRITIC}); train one with python -m "
-                         "timestepmusic.train.critic")
-    if select and prompt is not None:
-        raise ValueError("--select: a continued --prompt is written as drawn (the critic judges pieces of the model's "
-                         "own, not a performance you bring); leave out one of them")
+    if select:
+        check_selectable(gan, seconds, **options)
 
     def draw(count: int, seed: int) -> tuple[list[torch.Tensor], list[Events]]:
         if select:
@@ -358,13 +360,33 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
     return latents, events
 
 
+def check_selectable(gan: GANModel, seconds: float, **options) -> None:
+    """`--select` needs a readable critic beside the model and pieces of the model's own, at least one critic window
+    long and as long as asked; otherwise ValueError in one line."""
+    if gan.critic is None:
+        raise ValueError(f"--select: {gan.critic_error}" if gan.critic_error else
+                         f"--select: the model in {gan.folder} has no critic ({CRITIC}); train one with python -m "
+                         "timestepmusic.train.critic")
+    if options.get("prompt") is not None:
+        raise ValueError("--select: a continued --prompt is written as drawn (the critic judges pieces of the model's "
+                         "own, not a performance you bring); leave out one of them")
+    if options.get("ends"):
+        raise ValueError("--select: pieces that end themselves (--max-seconds) are written as drawn (the critic "
+                         "judges pieces of one length: it would keep short ones for their silence); give --seconds")
+    if seconds < gan.critic.window_s:
+        raise ValueError(f"--select: the critic judges windows of {gan.critic.window_s:g} s; give --seconds of at "
+                         f"least that (got {seconds:g})")
+
+
 def selected_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_real: bool = True,
                     **options) -> tuple[list[torch.Tensor], list[Events]]:
     """`n` pieces its critic keeps (critic.py: each drawn piece kept with probability min(1, exp(score − shift)), the
     shift keeping the critic's kept share of each draw on average), in the order drawn: candidates are drawn in
     rounds (round k at seed + k × SELECT_SEED_STEP, as many as the critic's kept share should need, × SELECT_MARGIN,
     at most SELECT_MOST), until n are kept or SELECT_ROUNDS have been drawn, when the best scored of those passed
-    over fill the rest (said in the log). The same seed and n give the same pieces."""
+    over fill the rest (said in the log). The same seed and n give the same pieces. What `check_selectable` refuses:
+    ValueError in one line."""
+    check_selectable(gan, seconds, **options)
     critic = gan.critic
     rng = np.random.default_rng([seed, 1])  # whether each candidate is kept
     kept: list[tuple[torch.Tensor, Events]] = []
@@ -383,12 +405,13 @@ def selected_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_re
             else:
                 passed.append((score, latent, piece))
         if len(kept) == n:
+            log.info("the critic kept %d of %d pieces drawn", n, drawn)
             break
+        passed = sorted(passed, key=lambda x: -x[0])[:n - len(kept)]  # (only the best scored may still fill in)
     else:
-        passed.sort(key=lambda x: -x[0])
+        log.warning("the critic kept %d of %d pieces drawn; the best scored %d of the others fill in", len(kept), drawn,
+                    n - len(kept))
         kept += [(latent, piece) for _, latent, piece in passed[:n - len(kept)]]
-        log.warning("the critic kept fewer than %d of %d pieces drawn; the best scored of the others fill in", n, drawn)
-    log.info("the critic kept %d of %d pieces drawn", n, drawn)
     return [latent for latent, _ in kept], [piece for _, piece in kept]
 
 
@@ -500,8 +523,12 @@ def model_info(model: str | Path | None = None) -> dict:
 
 
 def critic_summary(folder: Path) -> dict | None:
-    """What a model's critic (critic.py) keeps and how it was trained, for `--info`; None where it has none."""
-    critic = PieceCritic.load(folder)
+    """What a model's critic (critic.py) keeps and how it was trained, for `--info`; None where it has none, and
+    what is wrong with a damaged one."""
+    try:
+        critic = PieceCritic.load(folder)
+    except ValueError as e:
+        return {"error": str(e)}
     if critic is None:
         return None
     return {"kept_share": critic.kept_share, "window_s": critic.window_s, "temperature": round(critic.temperature, 4),

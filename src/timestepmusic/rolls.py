@@ -43,8 +43,8 @@ def rolls(pieces: list[Events], starts_s: list[np.ndarray], window_s: float) -> 
             off_s = on_s + piece.duration_s
             inside = (on_s >= 0) & (on_s < window_s)
             ids = piece.ids[inside].astype(np.int64)
-            lo = np.minimum(np.floor(on_s[inside] / FRAME_S), frames - 1).astype(np.int64)
-            hi = np.clip(np.ceil(off_s[inside] / FRAME_S), lo + 1, frames).astype(np.int64)
+            lo = np.minimum(np.floor(on_s[inside] / FRAME_S + 1e-9), frames - 1).astype(np.int64)  # (0.15 s: frame 3)
+            hi = np.clip(np.ceil(off_s[inside] / FRAME_S - 1e-9), lo + 1, frames).astype(np.int64)
             level = piece.intensity[inside] / 127.0
             struck = ids < NUM_KEYS
             np.maximum.at(out[w], (ids[struck], lo[struck]), level[struck])

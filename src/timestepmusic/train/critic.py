@@ -1,7 +1,8 @@
 """Train a model's piece critic (critic.py), so that `tsm generate` keeps the pieces that sound most like real
 playing: `python -m timestepmusic.train.critic MODEL --corpus CORPUS` draws -n pieces of one window (16 s) from
-MODEL unasked, cuts as many windows from the corpus's training split, trains the critic to tell them apart,
-calibrates its logits by a temperature on a tenth held out, and writes MODEL/piece_critic.safetensors (MODEL/last
+MODEL unasked, cuts as many windows from the corpus's training split (each before its track's last note), trains
+the critic to tell them apart, calibrates its logits by a temperature on a tenth held out (the real windows of a
+tenth of the tracks, as many drawn pieces), and writes MODEL/piece_critic.safetensors (MODEL/last
 of a run folder). Nothing else in MODEL changes. A shipped model is not changed in place: copy its folder first.
 With -n 6000, as the shipped default's was trained: about 7 minutes on two cores (drawing 4.5, training 2).
 `tsm generate --select` then keeps the pieces it judges most like real playing; delete piece_critic.safetensors to
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..checkpoint import checkpoint_dir
+from ..checks import check_corpus_matches
 from ..corpus import Corpus
 from ..critic import CRITIC, PieceCritic, RollCritic
 from ..generation import GANModel, sampled_events
@@ -29,7 +31,7 @@ from ..rolls import rolls
 from ..shipped import models_dir
 
 WINDOW_S = 16.0
-HELD_OUT = 0.1  # of the windows, for the temperature and the accuracy reported
+HELD_OUT = 0.1  # of the tracks (and as many drawn pieces), for the temperature and the accuracy reported
 BATCH, LR, WEIGHT_DECAY = 64, 1e-3, 0.01
 TRANSPOSE = 3  # each batch shifted by one of −3…3 semitones, real and drawn alike
 DRAW_BATCH = 200
@@ -48,18 +50,25 @@ def drawn_pieces(model: GANModel, count: int, seed: int, progress: bool) -> list
     return pieces
 
 
-def real_windows(corpus: Corpus, count: int, rng: np.random.Generator) -> tuple[list[Events], list[np.ndarray]]:
-    """`count` windows of the training split at random places on the chunk grid, each track as likely as its length
-    → (the track of each, [its start]) for rolls."""
+def training_tracks(corpus: Corpus) -> np.ndarray:
+    """The corpus's training tracks [T]; none: ValueError naming the corpus (before anything is drawn)."""
     tracks = corpus.tracks_in("train")
     if tracks.size == 0:
         raise ValueError(f"corpus {corpus.root}: no tracks in the training split to train a critic on")
-    lengths = np.array([corpus.tracks[t]["duration_s"] for t in tracks], dtype=np.float64)
-    places = np.maximum(lengths - WINDOW_S, 0.0)  # [T]: where a window may start
+    return tracks
+
+
+def real_windows(corpus: Corpus, tracks: np.ndarray, count: int,
+                 rng: np.random.Generator) -> tuple[list[Events], list[np.ndarray], np.ndarray]:
+    """`count` windows of `tracks` at random places on the chunk grid, each ending before the track's last note
+    starts (a window of the silence after a performance would teach that silence is real), each track as likely as
+    the places it has → (the track's events of each window, [its start], the track of each [X])."""
+    events = [corpus.track_events(int(t)) for t in tracks]
+    last_onset_s = np.array([float(e.start_s[e.is_note].max(initial=0.0)) for e in events])  # [T]
+    places = np.maximum(last_onset_s - WINDOW_S, 0.0)  # [T]: where a window may start
     picked = rng.choice(tracks.size, count, p=(places + 1.0) / (places + 1.0).sum())  # [X]
     starts = np.floor(rng.random(count) * places[picked] / corpus.chunk_seconds) * corpus.chunk_seconds  # [X]
-    events = {int(t): corpus.track_events(int(tracks[t])) for t in np.unique(picked)}
-    return [events[int(t)] for t in picked], [np.array([s]) for s in starts]
+    return [events[int(t)] for t in picked], [np.array([s]) for s in starts], tracks[picked]
 
 
 def transposed(roll: torch.Tensor, semitones: int) -> torch.Tensor:
@@ -123,17 +132,21 @@ def train_critic(model_path: str | Path, corpus_path: str | Path, pieces: int = 
     folder = checkpoint_dir(path)
     if (folder / CRITIC).exists() and not overwrite:
         raise ValueError(f"{folder / CRITIC} exists; --overwrite to train it again")
-    model = GANModel.load(folder)
-    model.critic = None  # the model's own pieces, unselected
+    model = GANModel.load(folder)  # (its critic, even a damaged one, is not read)
     corpus = Corpus.open(corpus_path)
+    check_corpus_matches(model.meta, corpus, f"model {folder}")
+    tracks = training_tracks(corpus)
     rng = np.random.default_rng(seed)
+    held_tracks = rng.permutation(tracks)[:max(1, round(HELD_OUT * tracks.size))]  # held out whole, not by window
     drawn = drawn_pieces(model, pieces, seed, progress)
-    tracks, starts = real_windows(corpus, pieces, rng)
-    roll = torch.from_numpy(np.concatenate([rolls(tracks, starts, WINDOW_S),
+    performances, starts, track_of = real_windows(corpus, tracks, pieces, rng)
+    roll = torch.from_numpy(np.concatenate([rolls(performances, starts, WINDOW_S),
                                             rolls(drawn, [np.zeros(1)] * pieces, WINDOW_S)]))  # [2·pieces, ROWS, F]
     real = torch.cat([torch.ones(pieces), torch.zeros(pieces)])  # [2·pieces]
-    order = torch.from_numpy(rng.permutation(2 * pieces))
-    held, trained = order[:int(HELD_OUT * 2 * pieces)], order[int(HELD_OUT * 2 * pieces):]
+    held_real = np.isin(track_of, held_tracks)  # [pieces]
+    held_drawn = rng.random(pieces) < held_real.mean()  # as large a share of the drawn pieces
+    is_held = torch.from_numpy(np.concatenate([held_real, held_drawn]))  # [2·pieces]
+    held, trained = torch.nonzero(is_held)[:, 0], torch.nonzero(~is_held)[:, 0]
     net = fit(roll[trained], real[trained], epochs, seed, progress)
     logits = logits_of(net, roll[held])  # [X held out]
     temperature = calibrated_temperature(logits, real[held])
@@ -141,7 +154,10 @@ def train_critic(model_path: str | Path, corpus_path: str | Path, pieces: int = 
     critic = PieceCritic(net, WINDOW_S, temperature, kept_share,
                          {"pieces": pieces, "real_windows": pieces, "epochs": epochs, "seed": seed,
                           "corpus": str(corpus.root), "held_out_accuracy": round(accuracy, 4),
-                          "held_out_windows": int(held.shape[0])})
+                          "held_out_windows": int(held.shape[0]), "held_out_tracks": int(held_tracks.size)})
+    silent = Events(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), WINDOW_S)
+    critic.trained["silent_window_score"] = round(float(critic.scores([silent], [WINDOW_S])[0]), 3)
+    critic.trained["drawn_score_median"] = round(float(np.median(logits[real[held] == 0].numpy() / temperature)), 3)
     return critic, critic.save(folder)
 
 

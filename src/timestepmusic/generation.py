@@ -368,8 +368,8 @@ def check_selectable(gan: GANModel, seconds: float, **options) -> None:
                          f"--select: the model in {gan.folder} has no critic ({CRITIC}); train one with python -m "
                          "timestepmusic.train.critic")
     if options.get("prompt") is not None:
-        raise ValueError("--select: a continued --prompt is written as drawn (the critic judges pieces of the model's "
-                         "own, not a performance you bring); leave out one of them")
+        raise ValueError("--select cannot be used with --prompt: the critic judges whole pieces the model drew, not "
+                         "the continuation of a performance you bring")
     if options.get("ends"):
         raise ValueError("--select: pieces that end themselves (--max-seconds) are written as drawn (the critic "
                          "judges pieces of one length: it would keep short ones for their silence); give --seconds")

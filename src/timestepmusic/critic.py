@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 from .files import atomic_path
@@ -31,7 +31,7 @@ from .midi import Events
 from .rolls import ROWS, rolls, window_starts_s
 
 CRITIC = "piece_critic.safetensors"  # (a conv GAN keeps its WGAN critic in critic.safetensors)
-SETTINGS = ("window_s", "temperature", "kept_share", "width")
+SETTINGS = ("window_s", "temperature", "kept_share")  # kept in the file's metadata, with width and trained
 
 
 class RollCritic(nn.Module):
@@ -82,7 +82,7 @@ class PieceCritic:
 
     def save(self, folder: str | Path) -> Path:
         """Write FOLDER/piece_critic.safetensors atomically."""
-        settings = {name: str(getattr(self, name)) for name in SETTINGS if name != "width"}
+        settings = {name: str(getattr(self, name)) for name in SETTINGS}
         settings |= {"width": str(self.net.out.in_features // 2), "trained": json.dumps(self.trained)}
         state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
         with atomic_path(Path(folder) / CRITIC, ".safetensors") as tmp:
@@ -96,11 +96,9 @@ class PieceCritic:
         if not path.is_file():
             return None
         try:
-            from safetensors import safe_open
-
-            with safe_open(str(path), "pt") as f:
+            with safe_open(str(path), "pt") as f:  # the settings and the weights in one reading
                 meta = f.metadata() or {}
-            state = load_file(str(path))
+                state = {name: f.get_tensor(name) for name in f.keys()}
             if int(meta["width"]) < 1:
                 raise ValueError(f"width {meta['width']}")
             net = RollCritic(int(meta["width"]))

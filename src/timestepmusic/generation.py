@@ -327,8 +327,6 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
     at most SILENT_REDRAWS times (with a prompt: a continuation without a note of its own); the same seed still gives
     the same pieces. (The benches sample without this, so their figures count such pieces.)"""
     prompt = options.get("prompt")
-    if select:
-        check_selectable(gan, seconds, **options)
 
     def draw(count: int, seed: int) -> tuple[list[torch.Tensor], list[Events]]:
         if select:

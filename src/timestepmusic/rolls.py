@@ -48,7 +48,7 @@ def rolls(pieces: list[Events], starts_s: list[np.ndarray], window_s: float) -> 
             level = piece.intensity[inside] / 127.0
             struck = ids < NUM_KEYS
             np.maximum.at(out[w], (ids[struck], lo[struck]), level[struck])
-            value = np.where(ids < NUM_KEYS, 1.0, level)
+            value = np.where(struck, 1.0, level)
             np.add.at(sounding[w], (ids, lo), value)
             np.add.at(sounding[w], (ids, hi), -value)
         first += len(starts)

@@ -134,7 +134,7 @@ def train_critic(model_path: str | Path, corpus_path: str | Path, pieces: int = 
     folder = checkpoint_dir(path)
     if (folder / CRITIC).exists() and not overwrite:
         raise ValueError(f"{folder / CRITIC} exists; --overwrite to train it again")
-    model = GANModel.load(folder)  # (its critic, even a damaged one, is not read)
+    model = GANModel.load(folder)  # (a damaged critic beside it is only warned of)
     corpus = Corpus.open(corpus_path)
     check_corpus_matches(model.meta, corpus, f"model {folder}")
     tracks = training_tracks(corpus)

@@ -11,11 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import table, write_markdown  # noqa: E402
+from common import descriptor_means, write_markdown  # noqa: E402
 
 SPLITS = ("train", "validation", "test")
 
@@ -35,9 +33,8 @@ def main() -> None:
     for split in SPLITS:
         excerpts = excerpts_from_corpus(corpus, split, args.seconds, max_excerpts=args.excerpts)
         described[split], counts[split] = describe(excerpts), excerpts.num_excerpts
-    rows = [[name, *(f"{np.nanmean(described[split][name]):.3f}" for split in SPLITS)] for name in SCALAR_DESCRIPTORS]
     lines = [f"corpus {corpus.root}: {', '.join(f'{counts[s]} {s}' for s in SPLITS)} excerpts of {args.seconds:g} s; "
-             "the mean of each descriptor (NaN left out)", "", *table(["descriptor", *SPLITS], rows)]
+             "the mean of each descriptor (NaN left out)", "", *descriptor_means(described, SCALAR_DESCRIPTORS)]
     print("\n".join(lines))
     if args.markdown:
         write_markdown(args.markdown, "Descriptor means by split", lines)

@@ -1,10 +1,12 @@
 """Keys by name and by ear (keys.py): what `tsm generate --key` reads and how its pieces' keys are named."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
-from timestepmusic.keys import Key, check_key, estimate_key, key_name, parse_key, same_signature
+from timestepmusic.keys import Key, check_key, estimate_key, key_name, parse_key, parse_key_path, same_signature, timed_path
 from timestepmusic.midi import LOWEST_PITCH, Events
 
 
@@ -37,6 +39,30 @@ def test_a_key_given_in_code_is_checked(given):
     with pytest.raises(ValueError, match="tonic 0–11"):
         check_key(given)
     assert check_key((4, True)) == Key(4, True)
+
+
+C, G, A_MINOR, D = Key(0, False), Key(7, False), Key(9, True), Key(2, False)
+
+
+@pytest.mark.parametrize("text, seconds, first, later", [
+    ("C", 16, C, ()),  # one key: no change
+    ("C > G", 16, C, ((8.0, G),)),  # untimed: evenly over the piece
+    ("C major > G major > A minor", 60, C, ((20.0, G), (40.0, A_MINOR))),
+    ("C > G > Am@40", 60, C, ((20.0, G), (40.0, A_MINOR))),  # between the start and a timed key
+    ("C>G@5>D", 60, C, ((5.0, G), (32.5, D))),  # between a timed key and the piece's end
+    ("C@0 > G @ 12s", 30, C, ((12.0, G),)),  # the first at 0 may be said; a time in seconds, "s" allowed
+    ("C > C > G", 30, C, ((10.0, C), (20.0, G)))])
+def test_a_path_of_keys_is_read_and_timed(text, seconds, first, later):
+    assert timed_path(parse_key_path(text), seconds) == (first, later)
+
+
+@pytest.mark.parametrize("text, seconds, says", [
+    ("C > H", 16, "'H' is not a key"), ("C > G@x", 16, "not KEY@SECONDS"), ("C@3 > G", 16, "from the start"),
+    ("C > G@16", 16, "before the piece's end (16 s)"), ("C > G@20 > D@10", 60, "after the one before"),
+    ("C > G@0", 16, "after the one before"), ("C > > G", 16, "'' is not a key"), ("H", 16, "--key 'H': not a key")])
+def test_a_path_that_cannot_be_played_is_refused_in_one_line(text, seconds, says):
+    with pytest.raises(ValueError, match=re.escape(says)):
+        timed_path(parse_key_path(text), seconds)
 
 
 def played(pitches: list[int], durations: list[float]) -> Events:

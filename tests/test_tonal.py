@@ -2,6 +2,7 @@
 test_intervals.py's run has both."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -10,7 +11,7 @@ from timestepmusic.batches import ChunkGatherer, SetBatch
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.keys import Key
-from timestepmusic.midi import read_events
+from timestepmusic.midi import Events, read_events
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.tonal import CLASSES, WINDOWS, DrawnPitchClasses, KeyTold, TonalGatherer, TonalPrior, pitch_class
@@ -159,6 +160,44 @@ def test_an_asked_key_is_heard_as_its_shares_of_the_notes_struck(tiny_corpus, ti
     assert torch.allclose(heard[0][0], least)
 
 
+def test_a_path_of_keys_tells_each_chunk_the_key_asked_of_it(tiny_corpus, tiny_ae, tmp_path, monkeypatch):
+    """--key "E minor > G@1": every window before each of the first 4 chunks (1 s) is told E minor's shares, after it
+    G major's; timed from the first drawn chunk, also after a prompt (which is heard as the first key)."""
+    model, prompt, _, _ = tonal_model_and_prompt(tiny_corpus, tiny_ae, tmp_path)
+    heard = []
+    spy_on_event_sampler(monkeypatch, lambda arguments: heard.append(arguments["tonal"].clone()))
+    e_minor, g_major = Key(4, True), Key(7, False)
+    path = KeyTold(e_minor, later=((1.0, g_major),))
+    assert path.keys() == [e_minor, g_major] and [path.key_at(s) for s in (-1.0, 0.0, 0.99, 1.0, 9.0)] == [
+        e_minor, e_minor, e_minor, g_major, g_major]
+    for prompted in (None, prompt):
+        model.sample_latents(2, 2.0, seed=0, prompt=prompted, key=path)
+        assert len(heard) == 8  # 2 s of 0.25 s chunks
+        for chunk, counts in enumerate(heard):  # [2, G, 12]
+            told = KeyTold(e_minor if chunk < 4 else g_major).shares()
+            assert torch.allclose(counts / counts.sum(-1, keepdim=True), told.expand_as(counts), atol=1e-6)
+        heard.clear()
+    with pytest.raises(ValueError, match="each later than the one before"):
+        KeyTold(e_minor, later=((2.0, g_major), (1.0, e_minor)))
+
+
+def test_each_stretch_of_a_path_is_named_by_the_key_its_notes_fit():
+    from timestepmusic.cli import heard_as_asked
+
+    def scale(tonic: int, from_s: float) -> Events:  # a major scale and its tonic chord, 2 s from `from_s`
+        pitches = [60 + tonic + step for step in (0, 2, 4, 5, 7, 9, 11, 12, 7, 0, 4, 7, 0)]
+        start = from_s + np.linspace(0.0, 1.8, len(pitches))
+        return Events(np.array(pitches) - 21, start, np.full(len(pitches), 0.14), np.full(len(pitches), 64))
+
+    c_then = {tonic: Events.concatenate([scale(0, 0.0), scale(tonic, 2.0)]) for tonic in (7, 2)}  # then G, or D
+    path = KeyTold(Key(0, False), later=((2.0, Key(7, False)),))
+    assert heard_as_asked(c_then[7], 4.0, None, path, "C > G") == (
+        "; asked C major from 0 s, G major from 2 s; its notes fit C major, then G major")
+    assert heard_as_asked(c_then[2], 4.0, None, path, "C > G").endswith("fit C major, then D major (its dominant)")
+    assert heard_as_asked(scale(0, 0.0), 2.0, None, KeyTold(Key(0, False)), "c") == (
+        "; asked c (C major), its notes fit C major best")
+
+
 def test_an_asked_keys_shares_are_its_profile_sharpened():
     shares = KeyTold(Key(9, True)).shares()  # A minor: A, C, E most, then the rest of its scale
     assert shares.sum() == pytest.approx(1.0)
@@ -186,6 +225,10 @@ def test_a_key_is_asked_only_of_a_model_that_hears_keys(tiny_corpus, tiny_ae, tm
     for line, path in zip(lines, sorted((tmp_path / "out").glob("*.mid"))):  # each names its written file's key
         fits = estimate_key(read_events(path)[0])
         assert fits is not None and f"asked Bb (Bb major), its notes fit {key_name(fits)} best" in line
+    assert main(["generate", "--model", str(tmp_path / "tonal"), "--key", "Bb > F", "-n", "1", "--seconds", "4",
+                 "-o", str(tmp_path / "path")]) == 0
+    line, = capsys.readouterr().out.splitlines()  # (each stretch named: test_each_stretch_of_a_path_is_named)
+    assert "; asked Bb major from 0 s, F major from 2 s; its notes fit " in line and ", then " in line
     for model in (str(tmp_path / "plain"), "conv-v1"):  # an events model without ar.tonal, a latent model
         assert main(["generate", "--model", model, "--key", "Bb", "-o", str(tmp_path / "x")]) == 2
         assert "--key: the model in" in capsys.readouterr().err

@@ -172,8 +172,10 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
 
 def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None) -> str:
     """The end of a written file's line: the beat its `seconds` of `played` events repeat at and how it stands to the
-    asked `tempo` (pulse.TempoTold), the key its notes fit best and how it stands to the asked `key`; "" where
-    neither was asked."""
+    asked `tempo` (pulse.TempoTold), the key its notes fit best and how it stands to the asked `key` (tonal.KeyTold;
+    along a path of keys, each stretch's); "" where neither was asked."""
+    import numpy as np
+
     from .keys import estimate_key, key_name, relation
     from .tempo import beat_relation, heard_beat_s
 
@@ -184,13 +186,23 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None)
         heard += (f"; asked {tempo.bpm:g} bpm, its onsets repeat most every {beat_s:.2f} s ({60 / beat_s:.0f} bpm)"
                   if beat_s is not None else f"; asked {tempo.bpm:g} bpm, no beat heard")
         heard += "" if how in ("the beat", "no beat") else f": {how}"
-    if key is not None:
+    if key is not None and not key.later:
         fits = estimate_key(played)
         said = " ".join(key_as_typed.split())  # as the user spelled it, and as its signature spells it where not so
-        said += "" if said.lower() == key_name(key).lower() else f" ({key_name(key)})"
-        how = relation(fits, key)
+        said += "" if said.lower() == key_name(key.key).lower() else f" ({key_name(key.key)})"
+        how = relation(fits, key.key)
         heard += (f"; asked {said}, its notes fit " + (f"{key_name(fits)} best" if fits else "no key")
                   + ("" if how in ("the key", "no key") else f": {how}"))
+    elif key is not None:  # a path of keys: each stretch's notes against the key asked of it
+        starts_s = [0.0] + [at_s for at_s, _ in key.later]
+        ends_s = starts_s[1:] + [max(seconds, starts_s[-1])]
+        asked = ", ".join(f"{key_name(k)} from {at_s:g} s" for at_s, k in zip(starts_s, key.keys()))
+        found = []
+        for begin_s, end_s, asked_key in zip(starts_s, ends_s, key.keys()):
+            fits = estimate_key(played.take(np.flatnonzero((played.start_s >= begin_s) & (played.start_s < end_s))))
+            how = relation(fits, asked_key)
+            found.append((key_name(fits) if fits else "no key") + ("" if how in ("the key", "no key") else f" ({how})"))
+        heard += f"; asked {asked}; its notes fit " + ", then ".join(found)
     return heard
 
 
@@ -207,9 +219,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         set_sampling,
         written_pieces,
     )
-    from .keys import key_name, parse_key
+    from .keys import key_name, parse_key_path, timed_path
 
-    asked_key = parse_key(args.key) if args.key is not None else None  # a typo is told before the model loads …
+    key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
     asked_tempo = None
     if args.tempo is not None:
         from .sequence.pulse import TempoTold
@@ -304,9 +316,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
         options["tempo"] = asked_tempo
         log.info("--tempo: each note's start leans toward the beats of %g bpm after the notes already played",
                  asked_tempo.bpm)
-    if asked_key is not None:  # a model that hears no key refuses it (GANModel.sample_latents)
-        options["key"] = asked_key
-        log.info("--key: every piece hears the notes so far as if in %s", key_name(asked_key))
+    asked_key = None
+    if key_path is not None:  # a model that hears no key refuses it (GANModel.sample_latents)
+        from .sequence.tonal import KeyTold
+
+        first, later = timed_path(key_path, seconds)  # (timed from the first drawn chunk, after any prompt)
+        asked_key = options["key"] = KeyTold(first, later=later)
+        log.info("--key: every piece hears the notes so far as if in %s", ", then ".join(
+            key_name(key) + (f" from {at_s:g} s" if at_s else "") for at_s, key in [(0.0, asked_key.key),
+                                                                                      *asked_key.later]))
     if continues:
         if args.prompt:
             from .midi import read_events
@@ -562,7 +580,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "'Bb', 'F# major', 'c#m', 'CM' (major where no mode is named; a bare m is minor, M major): the model "
                    "hears everything played so far as in this key, so its notes lean toward it (none is forced); each "
                    "file's line names the key its notes fit best (Krumhansl-Kessler). Measured: 57 %% of 16 s pieces "
-                   "and 92 %% of minutes fit the asked key best (3 %% and 2 %% unasked; bench/key_follow.py)")
+                   "and 92 %% of minutes fit the asked key best (3 %% and 2 %% unasked; bench/key_follow.py). A path of keys: "
+                   "'C > G' (G from half-way), 'Em > G@20 > Am' (G from 20 s, counted after any --prompt): each chunk "
+                   "hears the key asked of it (bench/key_path.py: 60-66 %% of pieces fit the new key after a change)")
     p.add_argument("--tempo", type=float, metavar="BPM",
                    help="the default (and events-onsets, events-v28; other events models with --set "
                    "ar.beat_echo=3): lean each note's start toward the beats of this tempo (40-240 beats per minute) "

@@ -347,7 +347,9 @@ class EventAutoregressive(Autoregressive):
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:
-            self.pitch_classes = DrawnPitchClasses(n, self.device, key)
+            heard_first = (prompt_sets.sizes.shape[0] if prompt_sets is not None  # chunks before the first drawn
+                           else 0 if prompt is None else prompt.shape[0])
+            self.pitch_classes = DrawnPitchClasses(n, self.device, key, self.chunk_seconds, heard_first)
         if self.settings.pulse or self.settings.beat_echo > 0:
             self.drawn_onsets = DrawnOnsets(n, self.chunk_seconds, self.device)
         if self.settings.register_guard > 0 or self.settings.register_min_p > 0:

@@ -20,7 +20,8 @@ the window of whole chunks before the chunk, and neither counts the events of a 
 A key asked of a piece (`tsm generate --key`, `KeyTold`) is heard the same way: every window's counts are told in
 the shares of the key's Krumhansl–Kessler profile raised to a power (the scale's notes, the tonic and the fifth
 most), as many notes as the window struck but at least a floor per chunk of it, so that a piece starts in the key
-(as if it had been playing in it) and every note drawn leans into it; nothing forces a logit.
+(as if it had been playing in it) and every note drawn leans into it; nothing forces a logit. A path of keys
+(`--key "C > G@20"`) tells each chunk the key asked of it.
 Shapes: R chunk rows, S pieces, E corpus events, C = 12 pitch classes, G = len(WINDOWS), K = 88 keys.
 """
 from __future__ import annotations
@@ -98,25 +99,46 @@ class TonalGatherer:
 class KeyTold:
     """A key asked of the pieces being drawn (`tsm generate --key`), and how it is told (the module's docstring):
     its profile to the power `sharpness`, of at least `least_per_chunk` notes per chunk of each window (half a real
-    passage's 2.4). Both chosen on sampling seeds 0–1 (bench/key_follow.py; docs/quality.md, thirty-eighth session)."""
+    passage's 2.4). Both chosen on sampling seeds 0–1 (bench/key_follow.py; docs/quality.md, thirty-eighth session).
+    `later`: a path of keys (`--key "C > G@20"`): each (seconds from the first drawn chunk, key) asked from then on,
+    in time order. Every window before a chunk is told in the key asked of that chunk, as if the piece had always
+    been in it: the change is heard at once (told the mean of the keys asked of each window's chunks, as a listener
+    would have heard them, the pieces were slow to take it up: docs/quality.md, fortieth session)."""
 
     key: Key
     sharpness: float = 4.0
     least_per_chunk: float = 1.2
+    later: tuple[tuple[float, Key], ...] = ()
 
-    def shares(self) -> torch.Tensor:
-        """The pitch-class shares the pieces are told they have heard [C] (sum 1)."""
-        weights = torch.from_numpy(profile(self.key)).float() ** self.sharpness  # [C]
+    def __post_init__(self):
+        times = [at_s for at_s, _ in self.later]
+        if any(at_s <= 0 for at_s in times) or times != sorted(set(times)):
+            raise ValueError(f"a path of keys changes at {times} s: give times after 0 s, each later than the one before")
+
+    def shares(self, key: Key | None = None) -> torch.Tensor:
+        """The pitch-class shares the pieces are told they have heard in `key` (None: the first) [C] (sum 1)."""
+        weights = torch.from_numpy(profile(self.key if key is None else key)).float() ** self.sharpness  # [C]
         return weights / weights.sum()
+
+    def keys(self) -> list[Key]:
+        """Every key asked, in time order (the first, then each change's)."""
+        return [self.key] + [key for _, key in self.later]
+
+    def key_at(self, at_s: float) -> Key:
+        """The key asked at `at_s` seconds from the first drawn chunk (before it: the first)."""
+        return self.keys()[sum(at_s >= change_s for change_s, _ in self.later)]
 
 
 class DrawnPitchClasses:
     """The counts of pieces being sampled: the pitch classes of each chunk (a prompt's, then each drawn), kept for
-    the longest window; with `key` asked, told as that key's (see the module's docstring)."""
+    the longest window; with `key` asked, told as that key's (see the module's docstring), or along its path of
+    keys, timed from the first chunk after the `prompt_chunks` chunks of a prompt (of `chunk_seconds` each)."""
 
-    def __init__(self, pieces: int, device: torch.device, key: KeyTold | None = None):
+    def __init__(self, pieces: int, device: torch.device, key: KeyTold | None = None, chunk_seconds: float = 0.25,
+                 prompt_chunks: int = 0):
         self.per_chunk = torch.zeros(pieces, 0, CLASSES, device=device)  # [S, chunks kept, C]
-        self.asked = None if key is None else key.shares().to(device)  # [C]
+        self.key, self.chunk_seconds, self.device = key, chunk_seconds, device
+        self.next_chunk = -prompt_chunks  # the chunk the counts are asked before (0: the first drawn)
         least = 0.0 if key is None else key.least_per_chunk
         self.least_heard = torch.tensor([[least * span] for span in WINDOWS], device=device)  # [G, 1]
 
@@ -133,11 +155,14 @@ class DrawnPitchClasses:
     def _keep(self, chunks: torch.Tensor) -> None:
         """Per-chunk counts [S, T, C] after those kept, then only the longest window's last chunks."""
         self.per_chunk = torch.cat([self.per_chunk, chunks.to(self.per_chunk.device)], 1)[:, -max(WINDOWS):]
+        self.next_chunk += chunks.shape[1]
 
     def counts(self) -> torch.Tensor:
-        """The counts of each window before the next chunk [S, G, C]; with a key asked, as many notes in its shares."""
+        """The counts of each window before the next chunk [S, G, C]; with a key asked, as many notes in its shares
+        (along a path of keys, the key asked of the next chunk)."""
         counts = torch.stack([self.per_chunk[:, -span:].sum(1) for span in WINDOWS], dim=1)  # [S, G, C]
-        if self.asked is None:
+        if self.key is None:
             return counts
         struck = counts.sum(-1, keepdim=True).clamp(min=self.least_heard)  # [S, G, 1]
-        return struck * self.asked  # [S, G, 1] × [C] → [S, G, C]
+        told = self.key.shares(self.key.key_at(self.next_chunk * self.chunk_seconds)).to(self.device)  # [C]
+        return struck * told  # [S, G, 1] × [C] → [S, G, C]

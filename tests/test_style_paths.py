@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.sequence import style as style_module
 from timestepmusic.sequence.events import EventGenerator
-from timestepmusic.sequence.style import ATTRIBUTES, PATH_HOP, StyleGatherer, StylePaths
+from timestepmusic.sequence.style import ATTRIBUTES, PATH_HOP, StyleGatherer, StylePaths, StyleRamp, parse_style, parse_style_path
 from timestepmusic.sequence.windows import SequenceSampler
 from timestepmusic.train.sequence import train_sequence_model
 from timestepmusic.train.style_paths import main as add_paths
@@ -219,3 +220,66 @@ def test_a_model_without_style_gets_no_paths(tiny_corpus, tiny_ae, tmp_path, cap
         with pytest.raises(ValueError, match="ar.style_path: must be none, all or a comma-separated list"):
             Config().override({"ar.style": True, "ar.style_path": bad})
     assert Config().override({"ar.style": True, "ar.style_pause": True, "ar.style_path": "pause, loudness"})
+
+
+@pytest.mark.parametrize("text, seconds, times", [
+    ("loudness=40 > loudness=90", 32, (0, 32)),  # the last at the piece's end
+    ("loudness=40 > density=6@10 > loudness=90", 32, (0, 10, 32)),
+    ("register=C3 > register=C6 > register=C4", 16, (0, 8, 16)),  # untimed: evenly between
+    ("loudness=40@0 > loudness=90 @ 12s > loudness=60@20", 30, (0, 12, 20))])  # held after its last
+def test_a_path_of_requests_is_read_and_timed(text, seconds, times):
+    ramp = StyleRamp.timed(parse_style_path(text), seconds)
+    assert tuple(at_s for at_s, _ in ramp.waypoints) == times
+    assert [request for _, request in ramp.waypoints] == [parse_style(part.split("@")[0]) for part in text.split(">")]
+    assert parse_style_path("damper=0.5,register=C5") == [(0.0, parse_style("damper=0.5,register=C5"))]
+
+
+@pytest.mark.parametrize("text, says", [
+    ("loudness=40 > loudness=90@40", "none after the piece's end (32 s)"),
+    ("loudness=40 > loudness=90@20 > loudness=50@10", "each must come after the one before"),
+    ("loudness=40@3 > loudness=90", "the first request holds from the start"),
+    ("loudness=40 > loudness=90@x", "not ATTRIBUTE=VALUE[,…]@SECONDS"),
+    ("loudness=40 > loudness=900", "loudness=900: must be in [1, 127]"),
+    ("loudness=40 > ", "give ATTRIBUTE=VALUE")])
+def test_a_path_of_requests_that_cannot_be_played_is_refused_in_one_line(text, says):
+    with pytest.raises(ValueError, match=re.escape(says)):
+        StyleRamp.timed(parse_style_path(text), 32)
+
+
+def test_each_attribute_moves_in_a_line_and_each_chunk_is_told_its_mean_ahead():
+    ramp = StyleRamp(((0.0, {"loudness": 40.0}), (8.0, {"density": 2.0}), (16.0, {"loudness": 80.0})))
+    assert ramp.names() == ["loudness", "density"]
+    line = ramp.at(np.array([-1.0, 0.0, 8.0, 16.0, 30.0]))
+    assert np.allclose(line["loudness"], [40, 40, 60, 80, 80])  # held before the first and after the last
+    assert np.allclose(line["density"], 2.0)  # named once: held throughout
+    told = ramp.told(100, 0.25)  # {name: [100]}
+    middles = (np.arange(100 + style_module.AHEAD) + 0.5) * 0.25
+    loudness = ramp.at(middles)["loudness"]
+    by_hand = [loudness[chunk:chunk + style_module.AHEAD].mean() for chunk in range(100)]
+    assert np.allclose(told["loudness"], by_hand) and told["loudness"][0] == pytest.approx(60.0)
+    assert np.all(np.diff(told["loudness"]) >= 0) and told["loudness"][-1] == pytest.approx(80.0)
+
+
+def test_a_piece_asked_a_path_is_told_its_ramp_chunk_by_chunk(style_run, monkeypatch, tmp_path, capsys):
+    from timestepmusic.generation import GANModel
+
+    model = GANModel.load(style_run)
+    torch.nn.init.normal_(model.arm.generator.style.project.weight)  # as if trained to follow its descriptions
+    heard, offset = [], EventGenerator.offset
+    monkeypatch.setattr(EventGenerator, "offset", lambda net, told, b: heard.append(told) or offset(net, told, b))
+    ramp = StyleRamp(((0.0, {"loudness": 30.0}), (2.0, {"loudness": 100.0, "damper": 0.0})))
+    chunks = 12  # within the context: one prefill, then steps with the cache
+    model.sample_latents(2, chunks * 0.25, seed=1, style=ramp, snap_to_real=False)
+    told = torch.cat([t for t in heard if t is not None and t.dim() == 3], dim=1)  # [S, C, D]: each chunk's
+    assert told.shape[:2] == (2, chunks)
+    lines = ramp.told(chunks, 0.25)
+    for name in ("loudness", "damper"):
+        assert torch.allclose(told[..., ATTRIBUTES.index(name)], torch.tensor(lines[name]).float().expand(2, -1))
+    others = [i for i, name in enumerate(ATTRIBUTES) if name not in ("loudness", "damper")]
+    assert torch.equal(told[..., others], told[:, :1, others].expand(-1, chunks, -1))  # the rest held, per piece
+    assert model.arm.ramp is None  # left as it was after sampling
+    assert main(["generate", "--model", str(style_run), "--style", "loudness=30 > loudness=100@1", "-n", "1",
+                 "--seconds", "2", "-o", str(tmp_path / "out")]) == 0
+    assert main(["generate", "--model", str(style_run), "--style", "loudness=30 > loudness=100@3", "--seconds", "2",
+                 "-o", str(tmp_path / "x")]) == 2
+    assert "none after the piece's end (2 s)" in capsys.readouterr().err

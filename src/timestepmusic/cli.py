@@ -308,10 +308,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
                    "mixture_temperature": args.mixture_temperature}
     if args.guidance is not None:  # a model that follows no description refuses it (GANModel.sample_latents)
         options["guidance"] = args.guidance
-    if args.style is not None:
-        from .sequence.style import parse_style
+    if args.style is not None:  # one request, or a path of them (StyleRamp: each attribute in a line between them)
+        from .sequence.style import StyleRamp, parse_style_path
 
-        options["style"] = parse_style(args.style)
+        style_path = parse_style_path(args.style)
+        options["style"] = style_path[0][1] if len(style_path) == 1 else StyleRamp.timed(style_path, seconds)
     if asked_tempo is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
         options["tempo"] = asked_tempo
         log.info("--tempo: each note's start leans toward the beats of %g bpm after the notes already played",

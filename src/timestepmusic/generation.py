@@ -32,6 +32,7 @@ from .latents import CODEBOOK, Normaliser, read_codebook, snap
 from .midi import Events, write_events
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
 from .sequence.pulse import TempoTold
+from .sequence.style import StyleRamp
 from .sequence.style_calibration import StyleCalibration
 from .sequence.tonal import HEARS_KEYS, KeyTold
 from .shipped import resolve_model
@@ -156,7 +157,7 @@ class GANModel:
     def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True, *,
                        prompt: Events | None = None, ends: bool | None = None,
                        temperature: float | None = None, mixture_temperature: float | None = None,
-                       style: dict[str, float] | None = None, guidance: float | None = None,
+                       style: dict[str, float] | StyleRamp | None = None, guidance: float | None = None,
                        key: Key | KeyTold | None = None,
                        tempo: float | TempoTold | None = None) -> list[torch.Tensor]:
         """One latent sequence [T_s, L] per piece: `seconds` long, or for an arch that ends its pieces, at most
@@ -166,7 +167,8 @@ class GANModel:
         `seconds`; the pieces start with it); the likelihood arm (`tempered`) `ends` (stop where the model
         ends the piece) and sampling temperatures (`temperature` of the
         spreads, `mixture_temperature` of the mixture's weights; None: the model's ar settings). An events model
-        trained with ar.style plays each piece as `style` asks (sequence/style.parse_style), following its
+        trained with ar.style plays each piece as `style` asks (sequence/style.parse_style; a style.StyleRamp: each
+        asked attribute along a line between waypoints), following its
         description as closely as `guidance` says (None: the model's ar.request_guidance with `style`,
         ar.style_guidance without); one trained with ar.tonal plays each piece in `key` (keys.parse_key's, or
         a tonal.KeyTold that says how it is told); an events model that samples with ar.beat_echo leans each note's

@@ -40,7 +40,7 @@ from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
 from .sounding import DrawnSounding
-from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, describe_passage, users_value
+from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, StyleRamp, describe_passage, users_value
 from .style_calibration import StyleCalibration
 from .tonal import HEARS_KEYS, DrawnPitchClasses, KeyTold, TonalGatherer
 from .transformer_net import LatentTransformer
@@ -126,6 +126,9 @@ class EventAutoregressive(Autoregressive):
         self.path_start: torch.Tensor | None = None  # ar.style_path: where each piece being sampled starts in them [S]
         self.path_first: torch.Tensor | None = None  # … and the description there [S, D]
         self.walked: torch.Tensor | None = None  # … and which attributes move along them [D]
+        self.ramp: torch.Tensor | None = None  # a path of requests (StyleRamp): each chunk's description [S, P + T, D]
+        self.ramp_asked: dict | None = None  # … and the attributes it names
+        self.ramp_prompt = 0  # … and the prompt's chunks before its first drawn one
         self.kept_up: torch.Tensor | None = None  # ar.soft_kept_up: the pieces that keep the una corda up where told none
         self.unpressed: torch.Tensor | None = None  # ar.pedals_as_told: the pedals each piece never draws [S, 3]
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
@@ -254,6 +257,10 @@ class EventAutoregressive(Autoregressive):
         onsets = (heard.onsets(), heard.last_note()) if heard is not None else None
         if self.path_start is not None:
             self.unpressed = self.path_unpressed(len(self.drawn))
+        elif self.ramp is not None and self.unpressed is not None:  # the pedals told zero at this chunk stay up
+            told = self.ramp[:, self.ramp_prompt + len(self.drawn)]  # [S, D]
+            self.unpressed = self.generator.style.unpressed(told, None if self.settings.pedals_as_told == "all"
+                                                            else self.ramp_asked)
         sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal, self.generator.guidance,
                                    self.unpressed, self.generator.pedal_guidance, onsets,
                                    start_temperature=self.settings.start_temperature,
@@ -281,30 +288,39 @@ class EventAutoregressive(Autoregressive):
     @torch.no_grad()
     def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None,
                project: Callable[[torch.Tensor], torch.Tensor] | None = None,
-               prompt_sets: SetBatch | None = None, style: dict[str, float] | None = None,
+               prompt_sets: SetBatch | None = None, style: dict[str, float] | StyleRamp | None = None,
                guidance: float | None = None, key: KeyTold | None = None,
                tempo: TempoTold | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
         ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
         hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
         description drawn from the bank (none with ar.style_drawn false), or one as `style` asks
-        (style.parse_style), followed as closely as `guidance` says (None: ar.request_guidance for an asked one,
-        ar.style_guidance for a drawn one); a prompt without `style` is told its own last AHEAD chunks' description
-        (ar.prompt_told; false: heard, not told). With ar.tonal, a `key` is asked of every piece: the head hears the
-        notes so far as if in that key (tonal.KeyTold); with ar.beat_echo, a `tempo`: each note's start leans toward
-        its beats (pulse.TempoTold)."""
+        (style.parse_style; a style.StyleRamp: each chunk told its line's mean over the AHEAD chunks from it, the
+        waypoints calibrated, a prompt's chunks told its first), followed as closely as `guidance` says (None:
+        ar.request_guidance for an asked one, ar.style_guidance for a drawn one); a prompt without `style` is told
+        its own last AHEAD chunks' description (ar.prompt_told; false: heard, not told). With ar.tonal, a `key` is
+        asked of every piece: the head hears the notes so far as if in that key (tonal.KeyTold); with
+        ar.beat_echo, a `tempo`: each note's start leans toward its beats (pulse.TempoTold)."""
         self.tempo = tempo  # (the sampler refuses it without the beat echo: pulse.TEMPO_NEEDS_ECHO)
         if key is not None and not self.settings.tonal:
             raise ValueError(f"--key: this model does not hear keys (trained without ar.tonal); {HEARS_KEYS}")
         self.drawn, self.history, self.pitch_classes = [], None, None
         self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
+        heard_first = (prompt_sets.sizes.shape[0] if prompt_sets is not None  # chunks before the first drawn
+                       else 0 if prompt is None else prompt.shape[0])
         if style is not None and self.generator.style is None:
             raise ValueError("--style: this model was not trained with ar.style; it has no description to follow")
         described, told_prompt = None, False  # with ar.style: each piece's character, drawn, asked or the prompt's
         look = self.generator.style
         if look is not None:
             rng = torch.Generator().manual_seed(seed * 1_000_003 + 17)  # a stream apart from the chunks' draws
-            if style is not None:
+            if isinstance(style, StyleRamp):  # each waypoint told as calibrated, the line between them per chunk
+                ramp = StyleRamp(tuple((at_s, self.calibrated(request, guidance)) for at_s, request in style.waypoints))
+                lines = ramp.told(chunks, self.chunk_seconds)  # {name: [T]}
+                described = look.choose(n, rng, {name: float(line[0]) for name, line in lines.items()})  # [S, D]
+                self.ramp = self.ramped(described, lines, heard_first)  # [S, P + T, D]
+                self.ramp_asked, self.ramp_prompt = dict.fromkeys(lines), heard_first
+            elif style is not None:
                 described = look.choose(n, rng, self.calibrated(style, guidance))  # [S, D]
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
                 self.walked = self.walked_attributes()
@@ -337,7 +353,7 @@ class EventAutoregressive(Autoregressive):
             if as_told == "all" or told_prompt:
                 self.unpressed = look.unpressed(described)  # [S, 3]
             elif style is not None:  # "given": only the pedals the request names
-                self.unpressed = look.unpressed(described, asked=style)
+                self.unpressed = look.unpressed(described, asked=self.ramp_asked if self.ramp is not None else style)
         kept_up = self.settings.soft_kept_up  # drawn pieces told no una corda: some never press it (a per-piece choice)
         if described is not None and kept_up > 0 and style is None and not told_prompt and as_told == "given":
             chosen = torch.rand(n, generator=rng) < kept_up  # [S], from the descriptions' stream: no chunk draw moves
@@ -347,8 +363,6 @@ class EventAutoregressive(Autoregressive):
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:
-            heard_first = (prompt_sets.sizes.shape[0] if prompt_sets is not None  # chunks before the first drawn
-                           else 0 if prompt is None else prompt.shape[0])
             self.pitch_classes = DrawnPitchClasses(n, self.device, key, self.chunk_seconds, heard_first)
         if self.settings.pulse or self.settings.beat_echo > 0:
             self.drawn_onsets = DrawnOnsets(n, self.chunk_seconds, self.device)
@@ -377,6 +391,7 @@ class EventAutoregressive(Autoregressive):
             self.register, self.guard_chunks, self.sounding = None, 0, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
+            self.ramp, self.ramp_asked = None, None
 
     def calibrated(self, style: dict[str, float], guidance: float | None) -> dict[str, float]:
         """A request → what to tell: with ar.request_calibrated, through the model's measured curves where they were
@@ -425,11 +440,25 @@ class EventAutoregressive(Autoregressive):
 
     def condition(self, first: int, last: int) -> torch.Tensor | None:
         """With ar.style, the offset chunks first … last of the pieces being sampled read: [S, W], the same for every
-        chunk, or with ar.style_path each chunk's own [S, C, W]; None without."""
+        chunk, or with ar.style_path or a path of requests each chunk's own [S, C, W]; None without."""
+        if self.ramp is not None:
+            told = self.ramp[:, first:last + 1]  # [S, C, D]
+            return self.generator.offset(told, told.shape[0])  # [S, C, W]
         if self.path_start is None:
             return self.held
         told = self.path_told(first, last).to(self.device)  # [S, C, D]
         return self.generator.offset(told, told.shape[0])  # [S, C, W]
+
+    def ramped(self, described: torch.Tensor, lines: dict, prompt_chunks: int) -> torch.Tensor:
+        """Descriptions [S, D] and each asked attribute's told line over the drawn chunks ({name: [T]}) → each
+        chunk's description [S, P + T, D]: the asked attributes along their lines (a prompt's chunks told their
+        first value), the others as described."""
+        chunks = len(next(iter(lines.values())))
+        ramp = described[:, None].repeat(1, prompt_chunks + chunks, 1)  # [S, P + T, D]
+        for name, line in lines.items():
+            values = torch.as_tensor(np.concatenate([np.full(prompt_chunks, line[0]), line]), dtype=ramp.dtype)
+            ramp[:, :, self.generator.style.attributes.index(name)] = values.to(ramp.device)  # [P + T]
+        return ramp
 
     def walked_attributes(self) -> torch.Tensor | None:
         """ar.style_path (checked by the config) as a mask over the description's attributes [D]; None: "none",

@@ -24,6 +24,8 @@ K = AHEAD chunks, P played passages of the bank.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
@@ -321,6 +323,75 @@ def parse_style(text: str) -> dict[str, float]:
     if not request:
         raise ValueError(f"--style {text!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {', '.join(ASKABLE)}")
     return request
+
+
+def parse_style_path(text: str) -> list[tuple[float | None, dict[str, float]]]:
+    """`tsm generate --style` text with waypoints, e.g. "loudness=40 > loudness=90@20 > loudness=60" → each
+    waypoint's request (parse_style's) and the seconds at which it is reached (None where not given: `StyleRamp.timed`
+    places it); without '>', one request, reached from the start."""
+    path = []
+    for i, part in enumerate(text.split(">")):
+        request, at, seconds = part.rpartition("@") if "@" in part else (part, "", "")
+        at_s = None
+        if at:
+            try:
+                at_s = float(seconds.strip().removesuffix("s"))
+            except ValueError:
+                raise ValueError(f"--style {text!r}: {part.strip()!r} is not ATTRIBUTE=VALUE[,…]@SECONDS, e.g. "
+                                 "'loudness=90@20'") from None
+            if i == 0 and at_s != 0:
+                raise ValueError(f"--style {text!r}: the first request holds from the start; give times to the later ones")
+        path.append((at_s if i else 0.0, parse_style(request)))
+    return path
+
+
+@dataclass(frozen=True)
+class StyleRamp:
+    """A path of requests (`--style "loudness=40 > loudness=90"`): `waypoints`, each (the seconds from the first
+    drawn chunk at which it is reached, its request as a description holds it), in time order. Each attribute moves
+    in a straight line (in the description's units: density as ln(1 + notes per second)) between the waypoints that
+    name it, held before the first and after the last; every chunk is told the mean of that line over the AHEAD
+    chunks from it, as a real passage is described in training."""
+
+    waypoints: tuple[tuple[float, dict[str, float]], ...]
+
+    @classmethod
+    def timed(cls, path: list[tuple[float | None, dict[str, float]]], seconds: float) -> "StyleRamp":
+        """A parsed path (parse_style_path's) over a piece of `seconds`: the first waypoint at 0 s, an untimed last
+        one at the piece's end, the untimed ones between spaced evenly between the times around them."""
+        times = [at_s for at_s, _ in path]
+        if times[-1] is None:
+            times[-1] = seconds
+        anchors = [i for i, at_s in enumerate(times) if at_s is not None]
+        for begin, end in zip(anchors, anchors[1:]):
+            for i in range(begin + 1, end):
+                times[i] = times[begin] + (times[end] - times[begin]) * (i - begin) / (end - begin)
+        if any(later <= earlier for earlier, later in zip(times, times[1:])) or times[-1] > seconds:
+            raise ValueError(f"--style: the requests would be reached at {', '.join(f'{t:g}' for t in times)} s: each "
+                             f"must come after the one before, and none after the piece's end ({seconds:g} s)")
+        return cls(tuple(zip(times, (request for _, request in path))))
+
+    def names(self) -> list[str]:
+        """Every attribute asked at some waypoint, in the order first asked."""
+        return list(dict.fromkeys(name for _, request in self.waypoints for name in request))
+
+    def at(self, at_s: np.ndarray) -> dict[str, np.ndarray]:
+        """Each asked attribute's line at times `at_s` [T] (seconds from the first drawn chunk) → [T] each."""
+        lines = {}
+        for name in self.names():
+            times, values = zip(*((t, request[name]) for t, request in self.waypoints if name in request))
+            lines[name] = np.interp(at_s, times, values)  # held beyond its first and last waypoint
+        return lines
+
+    def told(self, chunks: int, chunk_seconds: float) -> dict[str, np.ndarray]:
+        """What each of the `chunks` drawn chunks is told of each asked attribute [chunks] each: the mean of its line
+        over the AHEAD chunks from it (at the chunks' middles; past the piece's end, held at its last value)."""
+        middles = (np.arange(chunks + AHEAD) + 0.5) * chunk_seconds  # [T + K]
+        told = {}
+        for name, line in self.at(middles).items():
+            running = np.concatenate([[0.0], np.cumsum(line)])  # [T + K + 1]
+            told[name] = (running[AHEAD:AHEAD + chunks] - running[:chunks]) / AHEAD
+        return told
 
 
 def _described_value(name: str, value: str) -> float:

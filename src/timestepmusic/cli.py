@@ -569,7 +569,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "stretch with no note starting, seconds); what is not asked goes with it as in real playing; the "
                    "default's requests (and style's, events-onsets', events-pause') are calibrated so that what is asked "
                    "is played (at guidance 2; "
-                   "ar.request_calibrated); -v shows what each was told")
+                   "ar.request_calibrated); -v shows what each was told. A shape: waypoints with '>', e.g. "
+                   "'loudness=40 > loudness=90' (a crescendo), 'density=3 > density=12@20 > density=4' (reached at "
+                   "20 s): each attribute in a line between the waypoints that name it (bench/style_path.py)")
     p.add_argument("--guidance", type=float, metavar="G",
                    help="models trained with ar.style (the default): how closely each piece follows its description, "
                    "asked with --style or drawn from real passages; every choice is drawn from the untold odds + G × "

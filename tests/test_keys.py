@@ -57,8 +57,10 @@ def test_a_path_of_keys_is_read_and_timed(text, seconds, first, later):
 
 
 @pytest.mark.parametrize("text, seconds, says", [
-    ("C > H", 16, "'H' is not a key"), ("C > G@x", 16, "not KEY@SECONDS"), ("C@3 > G", 16, "from the start"),
-    ("C > G@16", 16, "before the piece's end (16 s)"), ("C > G@20 > D@10", 60, "after the one before"),
+    ("C > H", 16, "'H' is not a key"), ("C > G@x", 16, "has no time after its '@'"),
+    ("C@3 > G", 16, "the first waypoint holds from the start"), ("C > G@16", 16, "none after the piece's end (16 s)"),
+    ("C > G@20 > D@10", 60, "after the one before"), ("C > G@nan", 16, "a time must be a number of seconds"),
+    ("C > G@inf", 16, "a time must be a number of seconds"),
     ("C > G@0", 16, "after the one before"), ("C > > G", 16, "'' is not a key"), ("H", 16, "--key 'H': not a key")])
 def test_a_path_that_cannot_be_played_is_refused_in_one_line(text, seconds, says):
     with pytest.raises(ValueError, match=re.escape(says)):

@@ -24,7 +24,7 @@ from timestepmusic.sequence.windows import SequenceSampler
 from timestepmusic.train.sequence import train_sequence_model
 from timestepmusic.train.style_paths import main as add_paths
 
-SOFT_ID = 90
+DAMPER_ID, SOFT_ID = 88, 90
 
 
 def test_a_path_blends_the_two_nearest_rows_and_holds_its_tracks_last():
@@ -237,8 +237,9 @@ def test_a_path_of_requests_is_read_and_timed(text, seconds, times):
 @pytest.mark.parametrize("text, says", [
     ("loudness=40 > loudness=90@40", "none after the piece's end (32 s)"),
     ("loudness=40 > loudness=90@20 > loudness=50@10", "each must come after the one before"),
-    ("loudness=40@3 > loudness=90", "the first request holds from the start"),
-    ("loudness=40 > loudness=90@x", "not ATTRIBUTE=VALUE[,…]@SECONDS"),
+    ("loudness=40@3 > loudness=90", "the first waypoint holds from the start"),
+    ("loudness=40 > loudness=90@x", "has no time after its '@'"),
+    ("loudness=40 > loudness=90@nan", "a time must be a number of seconds"),
     ("loudness=40 > loudness=900", "loudness=900: must be in [1, 127]"),
     ("loudness=40 > ", "give ATTRIBUTE=VALUE")])
 def test_a_path_of_requests_that_cannot_be_played_is_refused_in_one_line(text, says):
@@ -249,35 +250,52 @@ def test_a_path_of_requests_that_cannot_be_played_is_refused_in_one_line(text, s
 def test_each_attribute_moves_in_a_line_and_each_chunk_is_told_its_mean_ahead():
     ramp = StyleRamp(((0.0, {"loudness": 40.0}), (8.0, {"density": 2.0}), (16.0, {"loudness": 80.0})))
     assert ramp.names() == ["loudness", "density"]
-    line = ramp.at(np.array([-1.0, 0.0, 8.0, 16.0, 30.0]))
-    assert np.allclose(line["loudness"], [40, 40, 60, 80, 80])  # held before the first and after the last
-    assert np.allclose(line["density"], 2.0)  # named once: held throughout
-    told = ramp.told(100, 0.25)  # {name: [100]}
-    middles = (np.arange(100 + style_module.AHEAD) + 0.5) * 0.25
+    line = ramp.at(np.array([-1.0, 0.0, 4.0, 8.0, 16.0, 30.0]), start={"loudness": 99.0, "density": 1.0})
+    assert np.allclose(line["loudness"], [40, 40, 50, 60, 80, 80])  # held before the first and after the last
+    assert np.allclose(line["density"], [1.0, 1.0, 1.5, 2.0, 2.0, 2.0])  # from the piece's own at the waypoint before
+    assert list(ramp.at(np.zeros(1))) == ["loudness"]  # without the piece's own: left out
+    told = ramp.told(100, 0.25, prompt_chunks=8)  # {name: [8 + 100]}
+    middles = (np.arange(-8, 100 + style_module.AHEAD) + 0.5) * 0.25
     loudness = ramp.at(middles)["loudness"]
-    by_hand = [loudness[chunk:chunk + style_module.AHEAD].mean() for chunk in range(100)]
-    assert np.allclose(told["loudness"], by_hand) and told["loudness"][0] == pytest.approx(60.0)
+    by_hand = [loudness[chunk:chunk + style_module.AHEAD].mean() for chunk in range(108)]
+    assert np.allclose(told["loudness"], by_hand) and told["loudness"][8] == pytest.approx(60.0)
+    assert told["loudness"][0] < told["loudness"][8]  # a prompt's chunks: the line held at 40 before it
     assert np.all(np.diff(told["loudness"]) >= 0) and told["loudness"][-1] == pytest.approx(80.0)
 
 
 def test_a_piece_asked_a_path_is_told_its_ramp_chunk_by_chunk(style_run, monkeypatch, tmp_path, capsys):
-    from timestepmusic.generation import GANModel
+    from timestepmusic.generation import GANModel, prompt_until
 
     model = GANModel.load(style_run)
     torch.nn.init.normal_(model.arm.generator.style.project.weight)  # as if trained to follow its descriptions
+    with torch.no_grad():  # as if trained to press the damper often
+        model.arm.generator.events.out["key"][-1].bias[DAMPER_ID] += 5.0
     heard, offset = [], EventGenerator.offset
     monkeypatch.setattr(EventGenerator, "offset", lambda net, told, b: heard.append(told) or offset(net, told, b))
     ramp = StyleRamp(((0.0, {"loudness": 30.0}), (2.0, {"loudness": 100.0, "damper": 0.0})))
     chunks = 12  # within the context: one prefill, then steps with the cache
-    model.sample_latents(2, chunks * 0.25, seed=1, style=ramp, snap_to_real=False)
+    pieces = model.sample(2, chunks * 0.25, seed=1, style=ramp)
     told = torch.cat([t for t in heard if t is not None and t.dim() == 3], dim=1)  # [S, C, D]: each chunk's
     assert told.shape[:2] == (2, chunks)
-    lines = ramp.told(chunks, 0.25)
-    for name in ("loudness", "damper"):
-        assert torch.allclose(told[..., ATTRIBUTES.index(name)], torch.tensor(lines[name]).float().expand(2, -1))
+    loudness, damper = ATTRIBUTES.index("loudness"), ATTRIBUTES.index("damper")
+    for piece, own in enumerate(model.arm.told):  # [D]: the description each piece began from
+        lines = ramp.told(chunks, 0.25, start={"damper": float(own[damper])})
+        assert torch.allclose(told[piece, :, loudness], torch.tensor(lines["loudness"]).float())
+        assert torch.allclose(told[piece, :, damper], torch.tensor(lines["damper"]).float())
+        assert own[damper] > 0 and told[piece, 0, damper] > 0 and told[piece, 8:, damper].eq(0).all()
+        pressed_s = pieces[piece].start_s[pieces[piece].ids == DAMPER_ID]
+        assert len(pressed_s) and pressed_s.min() < 2.0 and pressed_s.max() < 2.0  # kept up once told none (2 s)
     others = [i for i, name in enumerate(ATTRIBUTES) if name not in ("loudness", "damper")]
     assert torch.equal(told[..., others], told[:, :1, others].expand(-1, chunks, -1))  # the rest held, per piece
     assert model.arm.ramp is None  # left as it was after sampling
+    heard.clear()
+    prompt = prompt_until(pieces[0], 1.0, 0.25)  # 4 chunks: with the 12 drawn, within the context
+    model.sample(2, chunks * 0.25, seed=1, style=ramp, prompt=prompt)  # the prompt's chunks: told the line before it
+    told = torch.cat([t for t in heard if t is not None and t.dim() == 3], dim=1)  # [S, P + C, D]
+    assert told.shape[1] == 4 + chunks
+    lines = ramp.told(chunks, 0.25, prompt_chunks=4, start={"damper": float(model.arm.told[0, damper])})
+    assert torch.allclose(told[0, :, loudness], torch.tensor(lines["loudness"]).float())
+    assert torch.allclose(told[0, :, damper], torch.tensor(lines["damper"]).float())
     assert main(["generate", "--model", str(style_run), "--style", "loudness=30 > loudness=100@1", "-n", "1",
                  "--seconds", "2", "-o", str(tmp_path / "out")]) == 0
     assert main(["generate", "--model", str(style_run), "--style", "loudness=30 > loudness=100@3", "--seconds", "2",

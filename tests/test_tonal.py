@@ -168,8 +168,8 @@ def test_a_path_of_keys_tells_each_chunk_the_key_asked_of_it(tiny_corpus, tiny_a
     spy_on_event_sampler(monkeypatch, lambda arguments: heard.append(arguments["tonal"].clone()))
     e_minor, g_major = Key(4, True), Key(7, False)
     path = KeyTold(e_minor, later=((1.0, g_major),))
-    assert path.keys() == [e_minor, g_major] and [path.key_at(s) for s in (-1.0, 0.0, 0.99, 1.0, 9.0)] == [
-        e_minor, e_minor, e_minor, g_major, g_major]
+    assert path.stretches() == [(0.0, e_minor), (1.0, g_major)]
+    assert [path.asked_at(s) for s in (-1.0, 0.0, 0.99, 1.0, 9.0)] == [0, 0, 0, 1, 1]
     for prompted in (None, prompt):
         model.sample_latents(2, 2.0, seed=0, prompt=prompted, key=path)
         assert len(heard) == 8  # 2 s of 0.25 s chunks
@@ -177,8 +177,11 @@ def test_a_path_of_keys_tells_each_chunk_the_key_asked_of_it(tiny_corpus, tiny_a
             told = KeyTold(e_minor if chunk < 4 else g_major).shares()
             assert torch.allclose(counts / counts.sum(-1, keepdim=True), told.expand_as(counts), atol=1e-6)
         heard.clear()
-    with pytest.raises(ValueError, match="each later than the one before"):
-        KeyTold(e_minor, later=((2.0, g_major), (1.0, e_minor)))
+    for later in (((2.0, g_major), (1.0, e_minor)), ((float("nan"), g_major),), ((0.0, g_major),)):
+        with pytest.raises(ValueError, match="each later than the one before"):
+            KeyTold(e_minor, later=later)
+    with pytest.raises(ValueError, match="tonic 0–11"):
+        KeyTold(e_minor, later=((1.0, (12, False)),))
 
 
 def test_each_stretch_of_a_path_is_named_by_the_key_its_notes_fit():
@@ -194,6 +197,11 @@ def test_each_stretch_of_a_path_is_named_by_the_key_its_notes_fit():
     assert heard_as_asked(c_then[7], 4.0, None, path, "C > G") == (
         "; asked C major from 0 s, G major from 2 s; its notes fit C major, then G major")
     assert heard_as_asked(c_then[2], 4.0, None, path, "C > G").endswith("fit C major, then D major (its dominant)")
+    assert heard_as_asked(c_then[7], 4.0, None, path, "C > G", offset_s=6.0).startswith(  # after a 6 s prompt
+        "; asked C major from 6 s, G major from 8 s; its notes fit C major, then G major")
+    ended = KeyTold(Key(0, False), later=((2.0, Key(7, False)), (5.0, Key(2, False))))  # a piece ended at 4 s
+    assert heard_as_asked(c_then[7], 4.0, None, ended, "C > G@2 > D@5").endswith(
+        "fit C major, then G major, then ended before it")
     assert heard_as_asked(scale(0, 0.0), 2.0, None, KeyTold(Key(0, False)), "c") == (
         "; asked c (C major), its notes fit C major best")
 

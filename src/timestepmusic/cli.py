@@ -170,12 +170,11 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     return 0
 
 
-def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None) -> str:
+def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None, offset_s: float = 0.0) -> str:
     """The end of a written file's line: the beat its `seconds` of `played` events repeat at and how it stands to the
     asked `tempo` (pulse.TempoTold), the key its notes fit best and how it stands to the asked `key` (tonal.KeyTold;
-    along a path of keys, each stretch's); "" where neither was asked."""
-    import numpy as np
-
+    along a path of keys, each stretch's, named at its time in the file: `offset_s` after the time asked, a prompt's
+    length where the file holds it); "" where neither was asked."""
     from .keys import estimate_key, key_name, relation
     from .tempo import beat_relation, heard_beat_s
 
@@ -193,17 +192,30 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None)
         how = relation(fits, key.key)
         heard += (f"; asked {said}, its notes fit " + (f"{key_name(fits)} best" if fits else "no key")
                   + ("" if how in ("the key", "no key") else f": {how}"))
-    elif key is not None:  # a path of keys: each stretch's notes against the key asked of it
-        starts_s = [0.0] + [at_s for at_s, _ in key.later]
-        ends_s = starts_s[1:] + [max(seconds, starts_s[-1])]
-        asked = ", ".join(f"{key_name(k)} from {at_s:g} s" for at_s, k in zip(starts_s, key.keys()))
-        found = []
-        for begin_s, end_s, asked_key in zip(starts_s, ends_s, key.keys()):
-            fits = estimate_key(played.take(np.flatnonzero((played.start_s >= begin_s) & (played.start_s < end_s))))
-            how = relation(fits, asked_key)
-            found.append((key_name(fits) if fits else "no key") + ("" if how in ("the key", "no key") else f" ({how})"))
-        heard += f"; asked {asked}; its notes fit " + ", then ".join(found)
+    elif key is not None:
+        heard += "; " + path_heard(played, seconds, key, offset_s)
     return heard
+
+
+def path_heard(played, seconds: float, key, offset_s: float) -> str:
+    """A path of keys (tonal.KeyTold) against the `seconds` of `played` events: each stretch's asked key and the key
+    its notes fit best ("no key" where they name none; "ended before it" where the piece ended first)."""
+    import numpy as np
+
+    from .keys import estimate_key, key_name, relation
+
+    stretches = key.stretches()  # [(from_s, key)]
+    ends_s = [at_s for at_s, _ in stretches[1:]] + [seconds]
+    said = ", ".join(f"{key_name(asked)} from {at_s + offset_s:g} s" for at_s, asked in stretches)
+    found = []
+    for (begin_s, asked), end_s in zip(stretches, ends_s):
+        if begin_s >= seconds:
+            found.append("ended before it")
+            continue
+        fits = estimate_key(played.take(np.flatnonzero((played.start_s >= begin_s) & (played.start_s < end_s))))
+        how = relation(fits, asked)
+        found.append((key_name(fits) if fits else "no key") + ("" if how in ("the key", "no key") else f" ({how})"))
+    return f"asked {said}; its notes fit " + ", then ".join(found)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -324,8 +336,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         first, later = timed_path(key_path, seconds)  # (timed from the first drawn chunk, after any prompt)
         asked_key = options["key"] = KeyTold(first, later=later)
         log.info("--key: every piece hears the notes so far as if in %s", ", then ".join(
-            key_name(key) + (f" from {at_s:g} s" if at_s else "") for at_s, key in [(0.0, asked_key.key),
-                                                                                      *asked_key.later]))
+            key_name(key) + (f" from {at_s:g} s" if at_s else "") for at_s, key in asked_key.stretches()))
     if continues:
         if args.prompt:
             from .midi import read_events
@@ -361,7 +372,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if asked_tempo is not None or asked_key is not None:  # what a listener hears, of what followed the prompt
             after_prompt = prompt_s if prompt_s and not args.continuation_only else 0.0
             played = continuation_only(events, after_prompt) if after_prompt else events
-            heard = heard_as_asked(played, length_s - after_prompt, asked_tempo, asked_key, args.key)
+            heard = heard_as_asked(played, length_s - after_prompt, asked_tempo, asked_key, args.key, after_prompt)
         pedals = len(events) - notes
         print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "
               f"(last sound ends at {events.end_s:.1f} s{where}{heard})")

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .midi import LOWEST_PITCH, NUM_KEYS, Events, end_at_restrike
+from .waypoints import parse_waypoints, spaced
 
 CLASSES = 12
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])  # [C], from C
@@ -43,44 +44,25 @@ def parse_key(text: str) -> Key:
 
 
 def parse_key_path(text: str) -> list[tuple[float | None, Key]]:
-    """'C major > G major@20 > A minor' → each key asked, in order, with the seconds from which it is asked (None
-    where not given: `timed_path` spaces those evenly; the first key is asked from 0 s). One key: as parse_key."""
+    """'C major > G major@20 > A minor' → each key asked, in order, with the seconds from which it is asked (the first
+    from 0 s; None where not given: `timed_path` spaces those evenly). One key: as parse_key."""
     if ">" not in text:
-        return [(None, parse_key(text))]
-    path = []
-    for i, part in enumerate(text.split(">")):
-        name, at, seconds = part.partition("@")
-        at_s = None
-        if at:
-            try:
-                at_s = float(seconds.strip().removesuffix("s"))
-            except ValueError:
-                raise ValueError(f"--key {text!r}: {part.strip()!r} is not KEY@SECONDS, e.g. 'G major@20'") from None
-            if i == 0 and at_s != 0:
-                raise ValueError(f"--key {text!r}: the first key is asked from the start; give a time to the later ones")
+        return [(0.0, parse_key(text))]
+
+    def read_one(name: str) -> Key:
         try:
-            path.append((at_s if i else None, parse_key(name)))
+            return parse_key(name)
         except ValueError:
             raise ValueError(f"--key {text!r}: {name.strip()!r} is not a key; give keys such as 'E minor', 'Bb', "
                              "'F# major', one after another with '>' (e.g. 'C > G@20 > Am')") from None
-    return path
+    return parse_waypoints(text, read_one, "--key", "'G major@20'")
 
 
 def timed_path(path: list[tuple[float | None, Key]], seconds: float) -> tuple[Key, tuple[tuple[float, Key], ...]]:
     """A parsed path of keys (parse_key_path's) over a piece of `seconds` → its first key and each later key with the
     seconds from which it is asked: untimed keys spaced evenly between the times around them (the start, a timed key,
-    the piece's end). Times must rise and fall inside the piece."""
-    anchors = [i for i, (at_s, _) in enumerate(path) if i == 0 or at_s is not None] + [len(path)]
-    times = [0.0] * len(path)
-    for begin, end in zip(anchors, anchors[1:]):  # each timed key (or the start) and the untimed ones after it
-        begin_s = path[begin][0] or 0.0
-        end_s = path[end][0] if end < len(path) else seconds
-        for i in range(begin, end):
-            times[i] = begin_s + (end_s - begin_s) * (i - begin) / (end - begin)
-    named = [f"{key_name(key)} at {at_s:g} s" for at_s, (_, key) in zip(times, path)]
-    if any(later <= earlier for earlier, later in zip(times, times[1:])) or times[-1] >= seconds:
-        raise ValueError(f"--key: the keys would change at {', '.join(named[1:])}: each change must come after the "
-                         f"one before and before the piece's end ({seconds:g} s)")
+    the piece's end, where no key starts). Times must rise and come before the piece's end."""
+    times = spaced([at_s for at_s, _ in path] + [seconds], "--key", seconds)[:-1]  # (the end: no key from it)
     return path[0][1], tuple((at_s, key) for at_s, (_, key) in zip(times[1:], path[1:]))
 
 

@@ -118,7 +118,7 @@ class EventAutoregressive(Autoregressive):
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
         self.encode_sets: Callable[[SetBatch], torch.Tensor] | None = None  # use_autoencoder sets it
         self.drawn: list[SetBatch] = []  # the sets of each drawn step of the last sample ([S, N] each)
-        self.told: torch.Tensor | None = None  # with ar.style: the descriptions the last sample's pieces were told [S, D]
+        self.told: torch.Tensor | None = None  # with ar.style: what the last sample's pieces were told [S, D] (a path: its first)
         self.held: torch.Tensor | None = None  # with ar.style: the offset every chunk of the pieces being sampled
         # reads [S, W]
         self.paths: StylePaths | None = None  # with ar.style: the training tracks' descriptions (ar.style_path)
@@ -257,10 +257,8 @@ class EventAutoregressive(Autoregressive):
         onsets = (heard.onsets(), heard.last_note()) if heard is not None else None
         if self.path_start is not None:
             self.unpressed = self.path_unpressed(len(self.drawn))
-        elif self.ramp is not None and self.unpressed is not None:  # the pedals told zero at this chunk stay up
-            told = self.ramp[:, self.ramp_prompt + len(self.drawn)]  # [S, D]
-            self.unpressed = self.generator.style.unpressed(told, None if self.settings.pedals_as_told == "all"
-                                                            else self.ramp_asked)
+        elif self.ramp is not None:
+            self.unpressed = self.ramp_unpressed(len(self.drawn))
         sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal, self.generator.guidance,
                                    self.unpressed, self.generator.pedal_guidance, onsets,
                                    start_temperature=self.settings.start_temperature,
@@ -315,11 +313,12 @@ class EventAutoregressive(Autoregressive):
         if look is not None:
             rng = torch.Generator().manual_seed(seed * 1_000_003 + 17)  # a stream apart from the chunks' draws
             if isinstance(style, StyleRamp):  # each waypoint told as calibrated, the line between them per chunk
-                ramp = StyleRamp(tuple((at_s, self.calibrated(request, guidance)) for at_s, request in style.waypoints))
-                lines = ramp.told(chunks, self.chunk_seconds)  # {name: [T]}
-                described = look.choose(n, rng, {name: float(line[0]) for name, line in lines.items()})  # [S, D]
-                self.ramp = self.ramped(described, lines, heard_first)  # [S, P + T, D]
-                self.ramp_asked, self.ramp_prompt = dict.fromkeys(lines), heard_first
+                ramp = StyleRamp(tuple((at_s, self.waypoint_told(at_s, request, guidance))
+                                       for at_s, request in style.waypoints))
+                opening = ramp.told(chunks, self.chunk_seconds)  # {name: [T]}: those asked from the start
+                described = look.choose(n, rng, {name: float(line[0]) for name, line in opening.items()})  # [S, D]
+                self.ramp = self.ramped(ramp, described, chunks, heard_first)  # [S, P + T, D]
+                self.ramp_asked, self.ramp_prompt = dict.fromkeys(ramp.names()), heard_first
             elif style is not None:
                 described = look.choose(n, rng, self.calibrated(style, guidance))  # [S, D]
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
@@ -391,7 +390,12 @@ class EventAutoregressive(Autoregressive):
             self.register, self.guard_chunks, self.sounding = None, 0, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
-            self.ramp, self.ramp_asked = None, None
+            self.ramp, self.ramp_asked, self.ramp_prompt = None, None, 0
+
+    def waypoint_told(self, at_s: float, request: dict[str, float], guidance: float | None) -> dict[str, float]:
+        """A path of requests: the waypoint at `at_s` seconds → what to tell there (`calibrated`, logged as its)."""
+        log.info("--style: the waypoint at %g s:", at_s)
+        return self.calibrated(request, guidance)
 
     def calibrated(self, style: dict[str, float], guidance: float | None) -> dict[str, float]:
         """A request → what to tell: with ar.request_calibrated, through the model's measured curves where they were
@@ -449,16 +453,18 @@ class EventAutoregressive(Autoregressive):
         told = self.path_told(first, last).to(self.device)  # [S, C, D]
         return self.generator.offset(told, told.shape[0])  # [S, C, W]
 
-    def ramped(self, described: torch.Tensor, lines: dict, prompt_chunks: int) -> torch.Tensor:
-        """Descriptions [S, D] and each asked attribute's told line over the drawn chunks ({name: [T]}) → each
-        chunk's description [S, P + T, D]: the asked attributes along their lines (a prompt's chunks told their
-        first value), the others as described."""
-        chunks = len(next(iter(lines.values())))
-        ramp = described[:, None].repeat(1, prompt_chunks + chunks, 1)  # [S, P + T, D]
-        for name, line in lines.items():
-            values = torch.as_tensor(np.concatenate([np.full(prompt_chunks, line[0]), line]), dtype=ramp.dtype)
-            ramp[:, :, self.generator.style.attributes.index(name)] = values.to(ramp.device)  # [P + T]
-        return ramp
+    def ramped(self, ramp: StyleRamp, described: torch.Tensor, chunks: int, prompt_chunks: int) -> torch.Tensor:
+        """Each piece's description [S, D] → that of each of a prompt's chunks and the `chunks` drawn after them
+        [S, P + T, D]: the ramp's attributes along their told lines (one first asked at a later waypoint from the
+        piece's own value), the others as described."""
+        columns = [self.generator.style.attributes.index(name) for name in ramp.names()]
+        rows = described.cpu().double().numpy()  # [S, D]
+        told = torch.from_numpy(np.stack([  # [S, P + T, A]: each piece's lines
+            np.stack(list(ramp.told(chunks, self.chunk_seconds, prompt_chunks,
+                                    dict(zip(ramp.names(), row[columns]))).values()), axis=-1) for row in rows]))
+        lines = described[:, None].repeat(1, prompt_chunks + chunks, 1)  # [S, P + T, D]
+        lines[:, :, columns] = told.to(lines)
+        return lines
 
     def walked_attributes(self) -> torch.Tensor | None:
         """ar.style_path (checked by the config) as a mask over the description's attributes [D]; None: "none",
@@ -474,6 +480,15 @@ class EventAutoregressive(Autoregressive):
         piece's path, the others held at its first."""
         told = self.paths.tell(self.path_start, first, last)  # [S, C, D]
         return torch.where(self.walked, told, self.path_first[:, None])
+
+    def ramp_unpressed(self, chunk: int) -> torch.Tensor | None:
+        """A path of requests: which pedals the pieces keep up at new chunk `chunk` [S, 3]: those told zero there, of
+        those it asks (ar.pedals_as_told "given"; "all": any told zero; "none": None)."""
+        as_told = self.settings.pedals_as_told
+        if as_told == "none":
+            return None
+        told = self.ramp[:, self.ramp_prompt + chunk]  # [S, D]
+        return self.generator.style.unpressed(told, None if as_told == "all" else self.ramp_asked)
 
     def path_unpressed(self, chunk: int) -> torch.Tensor | None:
         """ar.style_path: which pedals the pieces keep up at new chunk `chunk` [S, 3], by the description told there

@@ -33,6 +33,7 @@ from torch import nn
 from ..batches import ChunkGatherer
 from ..config import STYLE_ATTRIBUTES, STYLE_PAUSE
 from ..midi import NUM_KEYS
+from ..waypoints import parse_waypoints, spaced
 from .windows import SequenceSampler
 
 ATTRIBUTES, PAUSE = STYLE_ATTRIBUTES, STYLE_PAUSE  # (config.py holds them: ar.style_path names them)
@@ -327,22 +328,9 @@ def parse_style(text: str) -> dict[str, float]:
 
 def parse_style_path(text: str) -> list[tuple[float | None, dict[str, float]]]:
     """`tsm generate --style` text with waypoints, e.g. "loudness=40 > loudness=90@20 > loudness=60" → each
-    waypoint's request (parse_style's) and the seconds at which it is reached (None where not given: `StyleRamp.timed`
-    places it); without '>', one request, reached from the start."""
-    path = []
-    for i, part in enumerate(text.split(">")):
-        request, at, seconds = part.rpartition("@") if "@" in part else (part, "", "")
-        at_s = None
-        if at:
-            try:
-                at_s = float(seconds.strip().removesuffix("s"))
-            except ValueError:
-                raise ValueError(f"--style {text!r}: {part.strip()!r} is not ATTRIBUTE=VALUE[,…]@SECONDS, e.g. "
-                                 "'loudness=90@20'") from None
-            if i == 0 and at_s != 0:
-                raise ValueError(f"--style {text!r}: the first request holds from the start; give times to the later ones")
-        path.append((at_s if i else 0.0, parse_style(request)))
-    return path
+    waypoint's request (parse_style's) and the seconds at which it is reached (the first at 0 s; None where not
+    given: `StyleRamp.timed` places it); without '>', one request, reached from the start."""
+    return parse_waypoints(text, parse_style, "--style", "'loudness=90@20'")
 
 
 @dataclass(frozen=True)
@@ -350,8 +338,9 @@ class StyleRamp:
     """A path of requests (`--style "loudness=40 > loudness=90"`): `waypoints`, each (the seconds from the first
     drawn chunk at which it is reached, its request as a description holds it), in time order. Each attribute moves
     in a straight line (in the description's units: density as ln(1 + notes per second)) between the waypoints that
-    name it, held before the first and after the last; every chunk is told the mean of that line over the AHEAD
-    chunks from it, as a real passage is described in training."""
+    name it, held after the last; before the first that names it, from the piece's own description at the waypoint
+    before (the first waypoint's attributes: held before it). Every chunk is told the mean of that line over the
+    AHEAD chunks from it, as a real passage is described in training."""
 
     waypoints: tuple[tuple[float, dict[str, float]], ...]
 
@@ -360,37 +349,40 @@ class StyleRamp:
         """A parsed path (parse_style_path's) over a piece of `seconds`: the first waypoint at 0 s, an untimed last
         one at the piece's end, the untimed ones between spaced evenly between the times around them."""
         times = [at_s for at_s, _ in path]
-        if times[-1] is None:
-            times[-1] = seconds
-        anchors = [i for i, at_s in enumerate(times) if at_s is not None]
-        for begin, end in zip(anchors, anchors[1:]):
-            for i in range(begin + 1, end):
-                times[i] = times[begin] + (times[end] - times[begin]) * (i - begin) / (end - begin)
-        if any(later <= earlier for earlier, later in zip(times, times[1:])) or times[-1] > seconds:
-            raise ValueError(f"--style: the requests would be reached at {', '.join(f'{t:g}' for t in times)} s: each "
-                             f"must come after the one before, and none after the piece's end ({seconds:g} s)")
-        return cls(tuple(zip(times, (request for _, request in path))))
+        times[-1] = seconds if times[-1] is None else times[-1]
+        return cls(tuple(zip(spaced(times, "--style", seconds), (request for _, request in path))))
 
     def names(self) -> list[str]:
         """Every attribute asked at some waypoint, in the order first asked."""
         return list(dict.fromkeys(name for _, request in self.waypoints for name in request))
 
-    def at(self, at_s: np.ndarray) -> dict[str, np.ndarray]:
-        """Each asked attribute's line at times `at_s` [T] (seconds from the first drawn chunk) → [T] each."""
+    def at(self, at_s: np.ndarray, start: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+        """Each asked attribute's line at times `at_s` [T] (seconds from the first drawn chunk) → [T] each. One first
+        named after the first waypoint starts from its value in `start` (a piece's own description) at the waypoint
+        before; without it, it is left out."""
         lines = {}
         for name in self.names():
-            times, values = zip(*((t, request[name]) for t, request in self.waypoints if name in request))
-            lines[name] = np.interp(at_s, times, values)  # held beyond its first and last waypoint
+            points = [(t, request[name]) for t, request in self.waypoints if name in request]
+            if name not in self.waypoints[0][1]:
+                if start is None:
+                    continue
+                before_s = max(t for t, _ in self.waypoints if t < points[0][0])
+                points.insert(0, (before_s, start[name]))
+            times, values = zip(*points)
+            lines[name] = np.interp(at_s, times, values)  # held before its first point and after its last
         return lines
 
-    def told(self, chunks: int, chunk_seconds: float) -> dict[str, np.ndarray]:
-        """What each of the `chunks` drawn chunks is told of each asked attribute [chunks] each: the mean of its line
-        over the AHEAD chunks from it (at the chunks' middles; past the piece's end, held at its last value)."""
-        middles = (np.arange(chunks + AHEAD) + 0.5) * chunk_seconds  # [T + K]
+    def told(self, chunks: int, chunk_seconds: float, prompt_chunks: int = 0,
+             start: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+        """What each of a prompt's `prompt_chunks` chunks and the `chunks` drawn after them is told of each asked
+        attribute [P + T] each (`start`: as `at`): the mean of its line over the AHEAD chunks from it (at the chunks'
+        middles; held at its first value before the first drawn chunk, at its last past the piece's end)."""
+        middles = (np.arange(-prompt_chunks, chunks + AHEAD) + 0.5) * chunk_seconds  # [P + T + K]
         told = {}
-        for name, line in self.at(middles).items():
-            running = np.concatenate([[0.0], np.cumsum(line)])  # [T + K + 1]
-            told[name] = (running[AHEAD:AHEAD + chunks] - running[:chunks]) / AHEAD
+        for name, line in self.at(middles, start).items():
+            running = np.concatenate([[0.0], np.cumsum(line)])  # [P + T + K + 1]
+            every = prompt_chunks + chunks
+            told[name] = (running[AHEAD:AHEAD + every] - running[:every]) / AHEAD
         return told
 
 

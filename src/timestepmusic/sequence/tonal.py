@@ -26,6 +26,7 @@ Shapes: R chunk rows, S pieces, E corpus events, C = 12 pitch classes, G = len(W
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -33,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..batches import ChunkGatherer, SetBatch
-from ..keys import CLASSES, Key, profile
+from ..keys import CLASSES, Key, check_key, profile
 from ..midi import LOWEST_PITCH, NUM_KEYS
 
 HEARS_KEYS = ("the shipped default does (and events-onsets, events-pause, events-v12, events-v28), or any events model "
@@ -112,21 +113,23 @@ class KeyTold:
 
     def __post_init__(self):
         times = [at_s for at_s, _ in self.later]
-        if any(at_s <= 0 for at_s in times) or times != sorted(set(times)):
+        if not all(math.isfinite(at_s) and at_s > 0 for at_s in times) or times != sorted(set(times)):
             raise ValueError(f"a path of keys changes at {times} s: give times after 0 s, each later than the one before")
+        for _, key in self.later:
+            check_key(key)
 
     def shares(self, key: Key | None = None) -> torch.Tensor:
         """The pitch-class shares the pieces are told they have heard in `key` (None: the first) [C] (sum 1)."""
         weights = torch.from_numpy(profile(self.key if key is None else key)).float() ** self.sharpness  # [C]
         return weights / weights.sum()
 
-    def keys(self) -> list[Key]:
-        """Every key asked, in time order (the first, then each change's)."""
-        return [self.key] + [key for _, key in self.later]
+    def stretches(self) -> list[tuple[float, Key]]:
+        """Every key asked with the seconds from which it is asked (the first from 0 s), in time order."""
+        return [(0.0, self.key), *self.later]
 
-    def key_at(self, at_s: float) -> Key:
-        """The key asked at `at_s` seconds from the first drawn chunk (before it: the first)."""
-        return self.keys()[sum(at_s >= change_s for change_s, _ in self.later)]
+    def asked_at(self, at_s: float) -> int:
+        """Which of `stretches()` is asked at `at_s` seconds from the first drawn chunk (before it: the first)."""
+        return sum(at_s >= change_s for change_s, _ in self.later)
 
 
 class DrawnPitchClasses:
@@ -137,7 +140,10 @@ class DrawnPitchClasses:
     def __init__(self, pieces: int, device: torch.device, key: KeyTold | None = None, chunk_seconds: float = 0.25,
                  prompt_chunks: int = 0):
         self.per_chunk = torch.zeros(pieces, 0, CLASSES, device=device)  # [S, chunks kept, C]
-        self.key, self.chunk_seconds, self.device = key, chunk_seconds, device
+        self.asked = key  # a key, or a path of them: the shares of each key asked [K, C]
+        self.asked_shares = (None if key is None else
+                             torch.stack([key.shares(asked) for _, asked in key.stretches()]).to(device))
+        self.chunk_seconds = chunk_seconds
         self.next_chunk = -prompt_chunks  # the chunk the counts are asked before (0: the first drawn)
         least = 0.0 if key is None else key.least_per_chunk
         self.least_heard = torch.tensor([[least * span] for span in WINDOWS], device=device)  # [G, 1]
@@ -161,8 +167,8 @@ class DrawnPitchClasses:
         """The counts of each window before the next chunk [S, G, C]; with a key asked, as many notes in its shares
         (along a path of keys, the key asked of the next chunk)."""
         counts = torch.stack([self.per_chunk[:, -span:].sum(1) for span in WINDOWS], dim=1)  # [S, G, C]
-        if self.key is None:
+        if self.asked is None:
             return counts
         struck = counts.sum(-1, keepdim=True).clamp(min=self.least_heard)  # [S, G, 1]
-        told = self.key.shares(self.key.key_at(self.next_chunk * self.chunk_seconds)).to(self.device)  # [C]
+        told = self.asked_shares[self.asked.asked_at(self.next_chunk * self.chunk_seconds)]  # [C]
         return struck * told  # [S, G, 1] × [C] → [S, G, C]

@@ -1,9 +1,10 @@
 """How closely a model trained with `ar.style` follows a path of requests (`tsm generate --style "loudness=40 >
 loudness=90"`: a crescendo): for each --ramp, -n pieces of --seconds per sampling seed, cut into --parts equal parts,
-and in each part the attribute the ramp moves as played (the notes' mean velocity, notes per second, their mean
-pitch, the share of the part's time the damper is down), beside what the ramp asks of that part (the mean of its
-line over the part) and beside the same seeds asked the ramp's first request and its last one, held (`--style` as
-before: how far apart the two ends play, which the ramp should span). Means over the pieces.
+and in each part the attributes the ramp moves as played (the notes' mean velocity, notes per second, their mean
+pitch, the share of the part's time the damper is down; and --also those it does not ask, as they move with it),
+beside what the ramp asks of that part (the mean of its line over the part) and beside the same seeds asked the
+ramp's first request and its last one, held (`--style` as before: how far apart the two ends play, which the ramp
+should span). Means over the pieces.
 
     python bench/style_path.py --model default --seeds 2 3 --markdown bench/results/style_path.md
 """
@@ -20,6 +21,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from common import drawn, table, write_markdown  # noqa: E402
 
+ATTRIBUTES = ("loudness", "density", "register", "damper")  # what `played` measures
 RAMPS = ("loudness=40 > loudness=90", "loudness=90 > loudness=40", "density=3 > density=12",
          "register=C3 > register=C6", "damper=0.2 > damper=0.9")
 DAMPER_ID = 88
@@ -48,6 +50,8 @@ def main() -> int:
     parser.add_argument("--parts", type=int, default=4)
     parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--ramps", nargs="+", default=list(RAMPS), help="paths of one attribute each, as --style takes")
+    parser.add_argument("--also", nargs="*", default=["density", "loudness"], choices=ATTRIBUTES,
+                        help="attributes measured beside those a ramp asks")
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--select", action="store_true",
                         help="the pieces a model's critic keeps (as tsm generate --select), not every piece drawn")
@@ -63,21 +67,23 @@ def main() -> int:
              f"{', '.join(map(str, args.seeds))}; each cut into {args.parts} parts; each arm at the same seeds"]
     for text in args.ramps:
         ramp = StyleRamp.timed(parse_style_path(text), args.seconds)
-        name, = ramp.names()
         ends = {"first held": ramp.waypoints[0][1], "last held": ramp.waypoints[-1][1]}
         arms = {"ramp": ramp, **ends}
         fine = np.linspace(0.0, args.seconds, 1001)[:-1] + args.seconds / 2000  # the line's mean over each part
-        line = users_value(name, ramp.at(fine)[name])
-        asked = [float(np.mean(line[(fine >= a) & (fine < b)])) for a, b in zip(bounds, bounds[1:])]
-        rows = [["asked of the ramp", *(f"{value:.3f}" for value in asked)]]
+        asked = {name: users_value(name, line) for name, line in ramp.at(fine).items()}  # those asked from the start
+        measured = list(asked) + [name for name in args.also if name not in asked]
+        rows = [[f"{name}: asked of the ramp", *(f"{np.mean(line[(fine >= a) & (fine < b)]):.3f}"
+                                                 for a, b in zip(bounds, bounds[1:]))] for name, line in asked.items()]
         for arm, style in arms.items():
-            values = []
+            values = []  # [pieces, attributes, parts]
             for seed in args.seeds:
                 for piece in drawn(gan, args.n, args.seconds, seed, args.select, style=style):
-                    values.append([played(piece, name, a, b) for a, b in zip(bounds, bounds[1:])])
-            rows.append([f"played: {arm}", *(f"{v:.3f}" for v in np.nanmean(np.array(values), axis=0))])
+                    values.append([[played(piece, name, a, b) for a, b in zip(bounds, bounds[1:])] for name in measured])
+            means = np.nanmean(np.array(values), axis=0)  # [attributes, parts]
+            rows += [[f"{name}: played, {arm}", *(f"{v:.3f}" for v in row)] for name, row in zip(measured, means)]
+        rows.sort(key=lambda row: measured.index(row[0].split(":")[0]))  # each attribute's rows together
         header = ["", *(f"{a:g}-{b:g} s" for a, b in zip(bounds, bounds[1:]))]
-        lines += ["", f"--style \"{text}\" ({name}; {len(values)} pieces per arm)", *table(header, rows)]
+        lines += ["", f"--style \"{text}\" ({len(values)} pieces per arm)", *table(header, rows)]
     print("\n".join(lines))
     write_markdown(args.markdown, f"# Following a path of requests (`--style \"A > B\"`): the model `{args.model}`",
                    lines)

@@ -232,16 +232,20 @@ def test_a_path_of_requests_is_read_and_timed(text, seconds, times):
     assert tuple(at_s for at_s, _ in ramp.waypoints) == times
     assert [request for _, request in ramp.waypoints] == [parse_style(part.split("@")[0]) for part in text.split(">")]
     assert parse_style_path("damper=0.5,register=C5") == [(0.0, parse_style("damper=0.5,register=C5"))]
+    assert parse_style_path("Loudness=40,density=4 > LOUDNESS=90,density=10@20") == [  # several per waypoint
+        (0.0, parse_style("loudness=40,density=4")), (20.0, parse_style("loudness=90,density=10"))]
 
 
 @pytest.mark.parametrize("text, says", [
     ("loudness=40 > loudness=90@40", "none after the piece's end (32 s)"),
     ("loudness=40 > loudness=90@20 > loudness=50@10", "each must come after the one before"),
     ("loudness=40@3 > loudness=90", "the first waypoint holds from the start"),
-    ("loudness=40 > loudness=90@x", "has no time after its '@'"),
+    ("loudness=40 > loudness=90@x", "'@SECONDS' ends a waypoint"),
+    ("density=3,damper=0.5 > density=12@20,damper=0.9", "'@SECONDS' ends a waypoint, after all it asks"),
+    ("density=3 > @20", "waypoint 2 is empty"), ("density=3 → density=9", "separate the waypoints with '>' alone"),
     ("loudness=40 > loudness=90@nan", "a time must be a number of seconds"),
     ("loudness=40 > loudness=900", "loudness=900: must be in [1, 127]"),
-    ("loudness=40 > ", "give ATTRIBUTE=VALUE")])
+    ("loudness=40 > ", "waypoint 2 is empty")])
 def test_a_path_of_requests_that_cannot_be_played_is_refused_in_one_line(text, says):
     with pytest.raises(ValueError, match=re.escape(says)):
         StyleRamp.timed(parse_style_path(text), 32)

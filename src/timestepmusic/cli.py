@@ -206,7 +206,7 @@ def path_heard(played, seconds: float, key, offset_s: float) -> str:
 
     stretches = key.stretches()  # [(from_s, key)]
     ends_s = [at_s for at_s, _ in stretches[1:]] + [seconds]
-    said = ", ".join(f"{key_name(asked)} from {at_s + offset_s:g} s" for at_s, asked in stretches)
+    said = ", ".join(f"{key_name(asked)} from {at_s + offset_s:.4g} s" for at_s, asked in stretches)
     found = []
     for (begin_s, asked), end_s in zip(stretches, ends_s):
         if begin_s >= seconds:
@@ -336,7 +336,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         first, later = timed_path(key_path, seconds)  # (timed from the first drawn chunk, after any prompt)
         asked_key = options["key"] = KeyTold(first, later=later)
         log.info("--key: every piece hears the notes so far as if in %s", ", then ".join(
-            key_name(key) + (f" from {at_s:g} s" if at_s else "") for at_s, key in asked_key.stretches()))
+            key_name(key) + (f" from {at_s:.4g} s" + (" after the prompt" if args.prompt else "") if at_s else "")
+            for at_s, key in asked_key.stretches()))
     if continues:
         if args.prompt:
             from .midi import read_events
@@ -581,8 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "default's requests (and style's, events-onsets', events-pause') are calibrated so that what is asked "
                    "is played (at guidance 2; "
                    "ar.request_calibrated); -v shows what each was told. A shape: waypoints with '>', e.g. "
-                   "'loudness=40 > loudness=90' (a crescendo), 'density=3 > density=12@20 > density=4' (reached at "
-                   "20 s): each attribute in a line between the waypoints that name it (bench/style_path.py)")
+                   "'loudness=45 > loudness=80' (a crescendo), 'density=3,damper=0.5 > density=12,damper=0.9@20' "
+                   "(',' joins what a waypoint asks; '@S' ends it: reached at S s): each attribute in a line between "
+                   "the waypoints that name it (bench/style_path.py)")
     p.add_argument("--guidance", type=float, metavar="G",
                    help="models trained with ar.style (the default): how closely each piece follows its description, "
                    "asked with --style or drawn from real passages; every choice is drawn from the untold odds + G × "

@@ -33,7 +33,7 @@ def parse_key(text: str) -> Key:
     """'E minor', 'Em', 'F# major', 'Bb', 'b-flat minor', 'Eb-minor' → the key; major where no mode is named. Case
     does not matter, except for a bare M or m after the tonic: 'CM' is C major, 'Cm' C minor."""
     match = _KEY.match(text)
-    if match is None:
+    if match is None or text.strip().endswith("-"):  # ("C-": jazz's C minor, not read as C major)
         raise ValueError(f"--key {text!r}: not a key; give a tonic A–G, optionally # or b, and major or minor, "
                          "e.g. 'E minor', 'Bb', 'F# major', 'c#m'")
     letter, accidental, mode = match.groups()
@@ -62,7 +62,7 @@ def timed_path(path: list[tuple[float | None, Key]], seconds: float) -> tuple[Ke
     """A parsed path of keys (parse_key_path's) over a piece of `seconds` → its first key and each later key with the
     seconds from which it is asked: untimed keys spaced evenly between the times around them (the start, a timed key,
     the piece's end, where no key starts). Times must rise and come before the piece's end."""
-    times = spaced([at_s for at_s, _ in path] + [seconds], "--key", seconds)[:-1]  # (the end: no key from it)
+    times = spaced([at_s for at_s, _ in path], "--key", seconds, last_at_end=False)
     return path[0][1], tuple((at_s, key) for at_s, (_, key) in zip(times[1:], path[1:]))
 
 

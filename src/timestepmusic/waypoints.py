@@ -14,17 +14,22 @@ Held = TypeVar("Held")
 def parse_waypoints(text: str, read_one: Callable[[str], Held], flag: str,
                     example: str) -> list[tuple[float | None, Held]]:
     """'A > B@20 > C' → [(0.0, A), (20.0, B), (None, C)]: each waypoint as `read_one` reads it, with the seconds after
-    its '@' (an 's' after them allowed; None where not given); the first is at 0 s. A bad part raises ValueError in one
-    line naming `flag` and `example`."""
+    the '@' that ends it (an 's' after them allowed; None where not given); the first is at 0 s. A bad part raises
+    ValueError in one line naming `flag` and showing `example` (a waypoint with its time)."""
+    if "->" in text or "→" in text:
+        raise ValueError(f"{flag} {text!r}: separate the waypoints with '>' alone (e.g. {example})")
     path = []
     for i, part in enumerate(text.split(">")):
         held, at, seconds = part.rpartition("@") if "@" in part else (part, "", "")
+        if not held.strip():
+            raise ValueError(f"{flag} {text!r}: waypoint {i + 1} is empty (e.g. {example})")
         at_s = None
         if at:
             try:
                 at_s = float(seconds.strip().removesuffix("s"))
             except ValueError:
-                raise ValueError(f"{flag} {text!r}: {part.strip()!r} has no time after its '@' (e.g. {example})") from None
+                raise ValueError(f"{flag} {text!r}: {part.strip()!r}: '@SECONDS' ends a waypoint, after all it asks "
+                                 f"(e.g. {example})") from None
             if not math.isfinite(at_s):
                 raise ValueError(f"{flag} {text!r}: {part.strip()!r}: a time must be a number of seconds")
             if i == 0 and at_s != 0:
@@ -33,15 +38,23 @@ def parse_waypoints(text: str, read_one: Callable[[str], Held], flag: str,
     return path
 
 
-def spaced(times: list[float | None], flag: str, end_s: float) -> list[float]:
-    """Waypoint times (the first 0, the last given; None: untimed) → every one given, the untimed spaced evenly between
-    the times around them; times that do not rise, or pass `end_s`, raise ValueError in one line naming `flag`."""
-    anchors = [i for i, at_s in enumerate(times) if at_s is not None]
-    placed = list(times)
+def spaced(times: list[float | None], flag: str, end_s: float, last_at_end: bool) -> list[float]:
+    """Waypoint times (the first 0; None: untimed) over a piece of `end_s` seconds → every one given, the untimed spaced
+    evenly between the times around them; with `last_at_end` an untimed last one is at the piece's end (a point a
+    line reaches), else the end closes the last one's stretch (a key held from its time). Times that do not rise,
+    or reach past the piece's end, raise ValueError in one line naming `flag`."""
+    ends_a_stretch = not last_at_end
+    anchored = list(times) + ([end_s] if ends_a_stretch else [])
+    if anchored[-1] is None:
+        anchored[-1] = end_s
+    anchors = [i for i, at_s in enumerate(anchored) if at_s is not None]
+    placed = list(anchored)
     for begin, end in zip(anchors, anchors[1:]):
         for i in range(begin + 1, end):
-            placed[i] = times[begin] + (times[end] - times[begin]) * (i - begin) / (end - begin)
+            placed[i] = anchored[begin] + (anchored[end] - anchored[begin]) * (i - begin) / (end - begin)
     if any(later <= earlier for earlier, later in zip(placed, placed[1:])) or placed[-1] > end_s:
-        raise ValueError(f"{flag}: the waypoints would come at {', '.join(f'{t:g}' for t in placed)} s: each must come "
-                         f"after the one before, and none after the piece's end ({end_s:g} s)")
-    return placed
+        asked = placed[:len(times)]
+        raise ValueError(f"{flag}: the waypoints would come at {', '.join(f'{t:.4g}' for t in asked)} s: each must "
+                         f"come after the one before, and {'before' if ends_a_stretch else 'none after'} the piece's "
+                         f"end ({end_s:g} s)")
+    return placed[:len(times)]

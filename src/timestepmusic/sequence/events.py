@@ -313,7 +313,7 @@ class EventAutoregressive(Autoregressive):
         if look is not None:
             rng = torch.Generator().manual_seed(seed * 1_000_003 + 17)  # a stream apart from the chunks' draws
             if isinstance(style, StyleRamp):  # each waypoint told as calibrated, the line between them per chunk
-                ramp = StyleRamp(tuple((at_s, self.waypoint_told(at_s, request, guidance))
+                ramp = StyleRamp(tuple((at_s, self.waypoint_told(at_s, request, guidance, heard_first > 0))
                                        for at_s, request in style.waypoints))
                 opening = ramp.told(chunks, self.chunk_seconds)  # {name: [T]}: those asked from the start
                 described = look.choose(n, rng, {name: float(line[0]) for name, line in opening.items()})  # [S, D]
@@ -392,9 +392,11 @@ class EventAutoregressive(Autoregressive):
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
             self.ramp, self.ramp_asked, self.ramp_prompt = None, None, 0
 
-    def waypoint_told(self, at_s: float, request: dict[str, float], guidance: float | None) -> dict[str, float]:
-        """A path of requests: the waypoint at `at_s` seconds → what to tell there (`calibrated`, logged as its)."""
-        log.info("--style: the waypoint at %g s:", at_s)
+    def waypoint_told(self, at_s: float, request: dict[str, float], guidance: float | None,
+                      prompted: bool) -> dict[str, float]:
+        """A path of requests: the waypoint at `at_s` seconds (after the prompt where `prompted`) → what to tell there
+        (`calibrated`, logged as its)."""
+        log.info("--style: the waypoint at %.4g s%s:", at_s, " after the prompt" if prompted else "")
         return self.calibrated(request, guidance)
 
     def calibrated(self, style: dict[str, float], guidance: float | None) -> dict[str, float]:

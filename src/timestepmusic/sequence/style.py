@@ -313,7 +313,7 @@ def parse_style(text: str) -> dict[str, float]:
     request = {}
     for part in (p.strip() for p in text.split(",") if p.strip()):  # a trailing comma is no attribute
         name, sep, value = part.partition("=")
-        name = name.strip().replace("-", "_")
+        name = name.strip().lower().replace("-", "_")
         if not sep:
             raise ValueError(f"--style {part!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {', '.join(ASKABLE)}")
         if name not in ASKABLE:
@@ -348,9 +348,8 @@ class StyleRamp:
     def timed(cls, path: list[tuple[float | None, dict[str, float]]], seconds: float) -> "StyleRamp":
         """A parsed path (parse_style_path's) over a piece of `seconds`: the first waypoint at 0 s, an untimed last
         one at the piece's end, the untimed ones between spaced evenly between the times around them."""
-        times = [at_s for at_s, _ in path]
-        times[-1] = seconds if times[-1] is None else times[-1]
-        return cls(tuple(zip(spaced(times, "--style", seconds), (request for _, request in path))))
+        times = spaced([at_s for at_s, _ in path], "--style", seconds, last_at_end=True)
+        return cls(tuple(zip(times, (request for _, request in path))))
 
     def names(self) -> list[str]:
         """Every attribute asked at some waypoint, in the order first asked."""

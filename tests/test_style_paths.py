@@ -305,3 +305,16 @@ def test_a_piece_asked_a_path_is_told_its_ramp_chunk_by_chunk(style_run, monkeyp
     assert main(["generate", "--model", str(style_run), "--style", "loudness=30 > loudness=100@3", "--seconds", "2",
                  "-o", str(tmp_path / "x")]) == 2
     assert "none after the piece's end (2 s)" in capsys.readouterr().err
+
+
+def test_a_files_line_names_what_is_played_near_each_waypoint():
+    from timestepmusic.cli import shape_heard
+    from timestepmusic.midi import Events
+
+    start_s = np.arange(0.0, 16.0, 0.5)  # two notes a second, soft to 8 s, then loud
+    velocity = np.where(start_s < 8.0, 40, 80)
+    played = Events(np.full(start_s.shape, 39), start_s, np.full(start_s.shape, 0.2), velocity.astype(np.uint8))
+    ramp = StyleRamp.timed(parse_style_path("loudness=40 > loudness=60,density=3@8 > loudness=80"), 16.0)
+    assert shape_heard(played, 16.0, ramp) == (
+        "; loudness asked 40 → 60 → 80, played 40 → 60 → 80; density asked · → 3 → 3, played 2 → 2 → 2 (within 4 s "
+        "of each waypoint)")

@@ -15,6 +15,7 @@ from .files import refuse_existing
 if TYPE_CHECKING:
     from .config import Config
 
+WAYPOINT_HEARD_S = 4.0  # a path of requests: what is played this near each waypoint is named in a file's line
 log = logging.getLogger("timestepmusic")
 
 
@@ -218,6 +219,33 @@ def path_heard(played, seconds: float, key, offset_s: float) -> str:
     return f"asked {said}; its notes fit " + ", then ".join(found)
 
 
+def shape_heard(played, seconds: float, ramp) -> str:
+    """The end of a written file's line for a path of requests (style.StyleRamp): each asked attribute's line at the
+    waypoints beside what the `seconds` of `played` events play within WAYPOINT_HEARD_S of each (evaluate/played.py's
+    measure; "·" where an attribute is not yet asked)."""
+    import numpy as np
+
+    from .evaluate.played import played as played_values
+    from .generation import continuation_only
+    from .sequence.style import users_value
+
+    names, times = ramp.names(), [at_s for at_s, _ in ramp.waypoints]
+    around = []  # the events within WAYPOINT_HEARD_S of each waypoint, from 0
+    for at_s in times:
+        begin_s, end_s = max(at_s - WAYPOINT_HEARD_S, 0.0), min(at_s + WAYPOINT_HEARD_S, seconds)
+        part = continuation_only(played, begin_s)
+        around.append((part.take(np.flatnonzero(part.start_s < end_s - begin_s)), end_s - begin_s))
+    heard = np.stack([played_values([part], length_s, tuple(names))[0] for part, length_s in around])  # [K, A]
+    said = []
+    for column, name in enumerate(names):
+        points_s, values = zip(*((t, request[name]) for t, request in ramp.waypoints if name in request))
+        line = ["·" if at_s < points_s[0] else f"{float(users_value(name, np.interp(at_s, points_s, values))):.3g}"
+                for at_s in times]  # its line at each waypoint, from the first that names it
+        now = [f"{float(users_value(name, v)):.3g}" if np.isfinite(v) else "·" for v in heard[:, column]]
+        said.append(f"{name} asked {' → '.join(line)}, played {' → '.join(now)}")
+    return f"; {'; '.join(said)} (within {WAYPOINT_HEARD_S:g} s of each waypoint)"
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from .generation import (
         GANModel,
@@ -370,10 +398,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         path = write_events(events, out / sample_name(args.seed, i, len(samples)))
         notes = int(events.is_note.sum())
         heard = ""
-        if asked_tempo is not None or asked_key is not None:  # what a listener hears, of what followed the prompt
-            after_prompt = prompt_s if prompt_s and not args.continuation_only else 0.0
+        ramp = options.get("style") if not isinstance(options.get("style"), dict) else None  # a path of requests
+        if asked_tempo is not None or asked_key is not None or ramp is not None:  # what a listener hears of what
+            after_prompt = prompt_s if prompt_s and not args.continuation_only else 0.0  # followed the prompt
             played = continuation_only(events, after_prompt) if after_prompt else events
             heard = heard_as_asked(played, length_s - after_prompt, asked_tempo, asked_key, args.key, after_prompt)
+            heard += "" if ramp is None else shape_heard(played, length_s - after_prompt, ramp)
         pedals = len(events) - notes
         print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "
               f"(last sound ends at {events.end_s:.1f} s{where}{heard})")

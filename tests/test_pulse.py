@@ -1,6 +1,8 @@
 """A sense of pulse for the event head (ar.pulse, sequence/pulse.py)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -345,8 +347,32 @@ def test_a_tempo_is_asked_only_where_the_beat_echo_leans(tiny_corpus, tiny_ae, t
     for line, path in zip(lines, sorted((tmp_path / "out").glob("*.mid"))):  # each names its written file's beat
         beat_s = heard_beat_s(read_events(path)[0], 1.0)
         assert "asked 90 bpm, " + (f"its onsets repeat most every {beat_s:.2f} s" if beat_s else "no beat heard") in line
+    told.clear()
+    assert main(["generate", "--model", str(tmp_path / "run"), "--tempo", "60 > 120@1.5", "-n", "1", "--seconds", "2",
+                 "-o", str(tmp_path / "path")]) == 0
+    middles_s = (np.arange(8) + 0.5) * 0.25  # each chunk leans toward the tempo at its middle, held after 1.5 s
+    assert [t.bpm for t in told] == pytest.approx(np.interp(middles_s, [0.0, 1.5], [60.0, 120.0]).tolist())
+    assert "; asked 60 → 120 bpm, its onsets repeat most at " in capsys.readouterr().out
     for model, error in ((str(tmp_path / "run"), "add --set ar.beat_echo=3"), ("conv-v1", "draws no note starts")):
         extra = ["--set", "ar.beat_echo=0"] if model != "conv-v1" else []
         assert main(["generate", "--model", model, "--tempo", "90", *extra, "-o", str(tmp_path / "x")]) == 2
         assert error in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_path_of_tempos_moves_in_a_line_and_a_bad_one_is_refused_in_one_line():
+    from timestepmusic.cli import parse_tempo_path
+
+    assert parse_tempo_path("90") == [(0.0, 90.0)]
+    assert parse_tempo_path("80 > 120@20 > 100") == [(0.0, 80.0), (20.0, 120.0), (None, 100.0)]
+    accelerando = TempoTold(80.0, later=((20.0, 120.0), (30.0, 100.0)))
+    assert [accelerando.at(s).bpm for s in (-1.0, 0.0, 10.0, 20.0, 25.0, 99.0)] == [80, 80, 100, 120, 110, 100]
+    assert accelerando.waypoints() == [(0.0, 80.0), (20.0, 120.0), (30.0, 100.0)]
+    assert TempoTold(90.0).at(5.0) == TempoTold(90.0)
+    for text, says in (("80 > 300", "--tempo 300: give beats per minute from 40 to 240"),
+                       ("80 > fast", "'fast' is not a number of beats per minute"),
+                       ("80 > > 90", "waypoint 2 is empty"), ("80@5 > 90", "the first waypoint holds from the start")):
+        with pytest.raises(ValueError, match=re.escape(says)):
+            parse_tempo_path(text)
+    with pytest.raises(ValueError, match="each later than the one before"):
+        TempoTold(80.0, later=((20.0, 120.0), (10.0, 100.0)))

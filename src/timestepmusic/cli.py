@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .config import Config
 
 WAYPOINT_HEARD_S = 4.0  # a path of requests: what is played this near each waypoint is named in a file's line
+TEMPO_HEARD_S = 8.0  # a path of tempos: the beat heard in this long around each waypoint is named there
 log = logging.getLogger("timestepmusic")
 
 
@@ -180,7 +181,9 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None,
     from .tempo import beat_relation, heard_beat_s
 
     heard = ""
-    if tempo is not None:
+    if tempo is not None and tempo.later:
+        heard += "; " + tempo_path_heard(played, seconds, tempo)
+    elif tempo is not None:
         beat_s = heard_beat_s(played, seconds)
         how = beat_relation(beat_s, tempo.bpm)
         heard += (f"; asked {tempo.bpm:g} bpm, its onsets repeat most every {beat_s:.2f} s ({60 / beat_s:.0f} bpm)"
@@ -196,6 +199,26 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None,
     elif key is not None:
         heard += "; " + path_heard(played, seconds, key, offset_s)
     return heard
+
+
+def tempo_path_heard(played, seconds: float, tempo) -> str:
+    """A path of tempos (pulse.TempoTold) against the `seconds` of `played` events: the beat heard in the
+    TEMPO_HEARD_S around each waypoint (kept inside the piece), beside the tempo asked there."""
+    import numpy as np
+
+    from .generation import continuation_only
+    from .tempo import heard_beat_s
+
+    asked, heard = [], []
+    for at_s, bpm in tempo.waypoints():
+        begin_s = float(np.clip(at_s - TEMPO_HEARD_S / 2, 0.0, max(seconds - TEMPO_HEARD_S, 0.0)))
+        length_s = min(TEMPO_HEARD_S, seconds)
+        part = continuation_only(played, begin_s)
+        beat_s = heard_beat_s(part.take(np.flatnonzero(part.start_s < length_s)), length_s)
+        asked.append(f"{bpm:g}")
+        heard.append("·" if beat_s is None else f"{60 / beat_s:.0f}")
+    return (f"asked {' → '.join(asked)} bpm, its onsets repeat most at {' → '.join(heard)} bpm (in the "
+            f"{TEMPO_HEARD_S:g} s around each waypoint)")
 
 
 def path_heard(played, seconds: float, key, offset_s: float) -> str:
@@ -217,6 +240,22 @@ def path_heard(played, seconds: float, key, offset_s: float) -> str:
         how = relation(fits, asked)
         found.append((key_name(fits) if fits else "no key") + ("" if how in ("the key", "no key") else f" ({how})"))
     return f"asked {said}; its notes fit " + ", then ".join(found)
+
+
+def parse_tempo_path(text: str) -> list[tuple[float | None, float]]:
+    """`--tempo` text → its waypoints (bpm, each with the seconds it is reached at: waypoints.parse_waypoints'), each
+    tempo checked against the range the beat echo reaches."""
+    from .sequence.pulse import TempoTold
+    from .waypoints import parse_waypoints
+
+    def read_bpm(value: str) -> float:
+        try:
+            bpm = float(value)
+        except ValueError:
+            raise ValueError(f"--tempo {text!r}: {value.strip()!r} is not a number of beats per minute (e.g. 90, or "
+                             "an accelerando '80 > 120')") from None
+        return TempoTold(bpm).bpm  # (refuses one out of range)
+    return parse_waypoints(text, read_bpm, "--tempo", "'120@20'")
 
 
 def shape_heard(played, seconds: float, ramp) -> str:
@@ -262,11 +301,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .keys import key_name, parse_key_path, timed_path
 
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
-    asked_tempo = None
-    if args.tempo is not None:
-        from .sequence.pulse import TempoTold
-
-        asked_tempo = TempoTold(args.tempo)  # … and a tempo out of reach
+    tempo_path = parse_tempo_path(args.tempo) if args.tempo is not None else None  # … and a tempo out of reach
 
     if args.list:
         from .shipped import shipped_of_kind
@@ -353,10 +388,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
         style_path = parse_style_path(args.style)
         options["style"] = style_path[0][1] if len(style_path) == 1 else StyleRamp.timed(style_path, seconds)
-    if asked_tempo is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
-        options["tempo"] = asked_tempo
-        log.info("--tempo: each note's start leans toward the beats of %g bpm after the notes already played",
-                 asked_tempo.bpm)
+    asked_tempo = None
+    if tempo_path is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
+        from .sequence.pulse import TempoTold
+        from .waypoints import spaced
+
+        times = spaced([at_s for at_s, _ in tempo_path], "--tempo", seconds, last_at_end=True)
+        asked_tempo = options["tempo"] = TempoTold(tempo_path[0][1], later=tuple(
+            (at_s, bpm) for at_s, (_, bpm) in zip(times[1:], tempo_path[1:])))
+        log.info("--tempo: each note's start leans toward the beats of %s after the notes already played", " → ".join(
+            f"{bpm:g} bpm" + (f" at {at_s:.4g} s" if at_s else "") for at_s, bpm in asked_tempo.waypoints()))
     asked_key = None
     if key_path is not None:  # a model that hears no key refuses it (GANModel.sample_latents)
         from .sequence.tonal import KeyTold
@@ -629,7 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "and 92 %% of minutes fit the asked key best (3 %% and 2 %% unasked; bench/key_follow.py). A path of keys: "
                    "'C > G' (G from half-way), 'Em > G@20 > Am' (G from 20 s, counted after any --prompt): each chunk "
                    "hears the key asked of it (bench/key_path.py: 60-66 %% of pieces fit the new key after a change)")
-    p.add_argument("--tempo", type=float, metavar="BPM",
+    p.add_argument("--tempo", metavar="BPM",
                    help="the default (and events-onsets, events-v28; other events models with --set "
                    "ar.beat_echo=3): lean each note's start toward the beats of this tempo (40-240 beats per minute) "
                    "after the notes already played, through the beat echo (ar.beat_echo; larger: stricter). "

@@ -264,7 +264,9 @@ class EventAutoregressive(Autoregressive):
                                    start_temperature=self.settings.start_temperature,
                                    stop_bias=self.settings.stop_bias,
                                    empty_bias=self.settings.empty_bias,
-                                   beat_echo=self.settings.beat_echo, tempo=self.tempo,
+                                   beat_echo=self.settings.beat_echo,
+                                   tempo=None if self.tempo is None else self.tempo.at(
+                                       (len(self.drawn) + 0.5) * self.chunk_seconds),  # (a path: the chunk's)
                                    cluster_guard=self.settings.cluster_guard,
                                    velocity_temperature=self.settings.velocity_temperature,
                                    register=self.register.bounds(last=self.guard_chunks) if self.guard_chunks else None,

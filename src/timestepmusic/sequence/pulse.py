@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -171,15 +172,35 @@ class TempoTold:
     over lags becomes a comb at every beat (and, at `half_beat_weight` of a beat's, every half-beat) within
     ECHO_LAGS_S, blurred as heard intervals are, in place of the intervals between the onsets heard; the onsets heard
     still place the beat. Beats alone (weight 0) were chosen on sampling seeds 0–1 over half-beats at 0.5 and 1
-    (bench/tempo_follow.py; docs/quality.md, thirty-eighth session)."""
+    (bench/tempo_follow.py; docs/quality.md, thirty-eighth session). `later`: a path of tempos (`--tempo "80 >
+    120"`, an accelerando): each (seconds from the first drawn chunk, bpm) reached then, in time order; between them
+    the tempo moves in a straight line (held after the last), and each chunk leans toward the beats of the tempo at
+    its middle (`at`)."""
 
     bpm: float
     half_beat_weight: float = 0.0
+    later: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         lo, hi = TEMPO_RANGE_BPM
-        if not (math.isfinite(self.bpm) and lo <= self.bpm <= hi):
-            raise ValueError(f"--tempo {self.bpm:g}: give beats per minute from {lo:g} to {hi:g}")
+        for bpm in [self.bpm] + [bpm for _, bpm in self.later]:
+            if not (math.isfinite(bpm) and lo <= bpm <= hi):
+                raise ValueError(f"--tempo {bpm:g}: give beats per minute from {lo:g} to {hi:g}")
+        times = [at_s for at_s, _ in self.later]
+        if not all(math.isfinite(at_s) and at_s > 0 for at_s in times) or times != sorted(set(times)):
+            raise ValueError(f"a path of tempos reaches them at {times} s: give times after 0 s, each later than the "
+                             "one before")
+
+    def waypoints(self) -> list[tuple[float, float]]:
+        """Every tempo asked with the seconds at which it is reached (the first at 0 s), in time order."""
+        return [(0.0, self.bpm), *self.later]
+
+    def at(self, at_s: float) -> "TempoTold":
+        """The tempo asked at `at_s` seconds from the first drawn chunk, as one held there."""
+        if not self.later:
+            return self
+        times, bpms = zip(*self.waypoints())
+        return TempoTold(float(np.interp(at_s, times, bpms)), self.half_beat_weight)
 
     def profile(self, lags: int) -> torch.Tensor:
         """The comb over `lags` lag cells of LAG_STEP_S [L] (float64)."""

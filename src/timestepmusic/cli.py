@@ -675,7 +675,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "ar.beat_echo=3): lean each note's start toward the beats of this tempo (40-240 beats per minute) "
                    "after the notes already played, through the beat echo (ar.beat_echo; larger: stricter). "
                    "Measured: 66 %% of 16 s pieces play at the asked beat, 90 %% at it or twice or half as fast (5 %% "
-                   "and 18 %% unasked; bench/tempo_follow.py), with 3.5 %% fewer notes (14 %% fewer over a minute)")
+                   "and 18 %% unasked; bench/tempo_follow.py), with 3.5 %% fewer notes (14 %% fewer over a minute). A path: "
+                   "'80 > 120' (an accelerando over the piece), '100 > 100@24 > 70' (steady, then a ritardando): "
+                   "each chunk leans toward the tempo at its middle (bench/tempo_path.py)")
     p.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
                    help="sample with this setting of an ar or events model changed, one that only sampling reads "
                    "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "

@@ -13,6 +13,7 @@ import argparse
 import datetime
 import os
 import platform
+import shlex
 import shutil
 import sys
 import time
@@ -71,7 +72,7 @@ def write_markdown(path: Path | None, title: str, lines: list[str], note: str = 
     if path is None:
         return
     script = getattr(sys.modules["__main__"], "__file__", None) or sys.argv[0]
-    command = "python " + " ".join([os.path.relpath(script), *sys.argv[1:]])
+    command = "python " + shlex.join([os.path.relpath(script), *sys.argv[1:]])  # as a shell would take it back
     header = [title, "", f"- date: {datetime.date.today().isoformat()}",
               f"- machine: {machine()}" + (f", {note}" if note else ""),
               f"- command: `{command}` (from the repository root)", "", "```"]

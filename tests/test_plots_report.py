@@ -376,3 +376,28 @@ def test_the_audio_of_a_roll_is_written_beside_the_roll_not_the_midi_file(tmp_pa
     assert rendered_paths(midi, png=True, wav=True, png_path=tmp_path / "out" / "roll.png") == [
         tmp_path / "out" / "roll.png", tmp_path / "out" / "roll.wav"]
     assert rendered_paths(midi, png=True, wav=True) == [midi.with_suffix(".png"), midi.with_suffix(".wav")]
+
+
+def test_a_shapes_waypoints_are_marked_on_its_roll(tmp_path):
+    """`tsm generate --key "C > G" --png`: a labelled dashed line at each waypoint of the asked paths."""
+    from timestepmusic.cli import shape_marks
+    from timestepmusic.evaluate.render import render_outputs
+    from timestepmusic.keys import Key
+    from timestepmusic.sequence.pulse import TempoTold
+    from timestepmusic.sequence.style import StyleRamp, parse_style_path
+    from timestepmusic.sequence.tonal import KeyTold
+
+    key = KeyTold(Key(0, False), later=((2.0, Key(7, False)),))
+    tempo = TempoTold(80.0, later=((4.0, 120.0),))
+    ramp = StyleRamp.timed(parse_style_path("loudness=40 > density=6@2"), 3.0)
+    assert shape_marks(key, tempo, ramp, 0.0, 4.0) == (
+        (0.0, "C major, 80 bpm, loudness=40"), (2.0, "G major, density=6"))  # 120 bpm at the end: not marked
+    assert shape_marks(key, TempoTold(90.0), None, 1.5, 9.0) == ((1.5, "C major"), (3.5, "G major"))  # after a prompt
+    assert shape_marks(KeyTold(Key(0, False)), TempoTold(90.0), None, 0.0, 9.0) == ()  # no path: nothing to mark
+    events = hand_made()[0]
+    midi = write_events(events, tmp_path / "song.mid")
+    plain = image.imread(render_outputs(midi, events, png=True, png_path=tmp_path / "plain.png")[0])
+    marked = image.imread(render_outputs(midi, events, png=True, png_path=tmp_path / "marked.png",
+                                         marks=((1.0, "G major"), (2.0, "D major")))[0])
+    changed = np.flatnonzero(np.any(np.abs(plain - marked) > 0.1, axis=-1).any(axis=0))  # [columns changed]
+    assert changed.size and np.ptp(changed) > 20  # two lines and their labels, a second apart

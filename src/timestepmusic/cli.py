@@ -258,6 +258,25 @@ def parse_tempo_path(text: str) -> list[tuple[float | None, float]]:
     return parse_waypoints(text, read_bpm, "--tempo", "'120@20'")
 
 
+def shape_marks(key, tempo, ramp, offset_s: float, length_s: float) -> tuple[tuple[float, str], ...]:
+    """The waypoints of the asked paths (tonal.KeyTold, pulse.TempoTold with `later`, style.StyleRamp; a single key or
+    tempo, or None, has none) as a roll's marks: (seconds in the file, `offset_s` after the asked time; what is asked
+    there), those at one time in one label, none at or past the file's `length_s`."""
+    from .keys import key_name
+    from .sequence.style import users_value
+
+    labels: dict[float, list[str]] = {}
+    for at_s, asked in key.stretches() if key is not None and key.later else []:
+        labels.setdefault(at_s, []).append(key_name(asked))
+    for at_s, bpm in tempo.waypoints() if tempo is not None and tempo.later else []:
+        labels.setdefault(at_s, []).append(f"{bpm:g} bpm")
+    for at_s, request in [] if ramp is None else ramp.waypoints:
+        labels.setdefault(at_s, []).append(",".join(f"{name}={float(users_value(name, value)):.3g}"
+                                                    for name, value in request.items()))
+    return tuple((at_s + offset_s, ", ".join(said)) for at_s, said in sorted(labels.items())
+                 if at_s + offset_s < length_s)
+
+
 def shape_heard(played, seconds: float, ramp) -> str:
     """The end of a written file's line for a path of requests (style.StyleRamp): each asked attribute's line at the
     waypoints beside what the `seconds` of `played` events play within WAYPOINT_HEARD_S of each (evaluate/played.py's
@@ -451,8 +470,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if args.png or args.wav:
             from .evaluate.render import render_outputs
 
+            in_file_s = 0.0 if args.continuation_only else prompt_s  # where the asked times start in the file
             for extra in render_outputs(path, events, png=args.png, wav=args.wav, soundfont=args.soundfont,
-                                        continuation_s=None if args.continuation_only else prompt_s or None):
+                                        continuation_s=None if args.continuation_only else prompt_s or None,
+                                        marks=shape_marks(asked_key, asked_tempo, ramp, in_file_s, length_s)):
                 print(f"{extra}")
     if ends_itself:
         _print_lengths(gan, args, seconds, [latent.shape[0] * c - prompt_s for latent in pieces])  # new music only

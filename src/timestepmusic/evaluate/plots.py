@@ -54,8 +54,9 @@ def _pedal_curve(events: Events, pedal_id: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def _draw_roll(container, events: Events, title: str | None, end_s: float, norm: colors.Normalize,
-               mark_s: float | None = None) -> None:
-    """A piano roll (velocity as colour) over three pedal lanes, into a Figure or SubFigure."""
+               marks: tuple[tuple[float, str], ...] = ()) -> None:
+    """A piano roll (velocity as colour) over three pedal lanes, into a Figure or SubFigure; each of `marks` (seconds,
+    label) a dashed line with its label."""
     grid = container.add_gridspec(4, 2, height_ratios=(8, 1, 1, 1), width_ratios=(60, 1), hspace=0.1, wspace=0.02)
     keys = container.add_subplot(grid[0, 0])
     note = events.is_note
@@ -75,9 +76,9 @@ def _draw_roll(container, events: Events, title: str | None, end_s: float, norm:
     keys.grid(axis="y", color="0.85", linewidth=0.5)
     keys.set_xlim(0, end_s)
     keys.tick_params(labelbottom=False)
-    if mark_s:  # where a continuation of a prompt starts
+    for mark_s, label in marks:  # where a continuation of a prompt starts, where a shape's waypoint is
         keys.axvline(mark_s, color="0.3", linestyle="--", linewidth=1.0)
-        keys.annotate("continuation", (mark_s, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -10),
+        keys.annotate(label, (mark_s, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -10),
                       textcoords="offset points", fontsize=8, color="0.3")
     if title:
         keys.set_title(title)
@@ -100,12 +101,13 @@ def _end_s(*performances: Events) -> float:
     return max(ends + [1.0])
 
 
-def plot_roll(events: Events, path: str | Path, title: str | None = None, mark_s: float | None = None) -> Path:
+def plot_roll(events: Events, path: str | Path, title: str | None = None,
+              marks: tuple[tuple[float, str], ...] = ()) -> Path:
     """A piano roll PNG of one performance: keys by time with velocity as colour, and damper, sostenuto
-    and soft pedal depth (0–127) in lanes underneath; `mark_s`: a dashed line where a continuation starts."""
+    and soft pedal depth (0–127) in lanes underneath; `marks`: (seconds, label), each a labelled dashed line."""
     fig = Figure(figsize=ROLL_SIZE_IN, dpi=DPI, layout="none")
     fig.subplots_adjust(left=0.08, right=0.94, top=0.93, bottom=0.09)
-    _draw_roll(fig, events, title, _end_s(events), colors.Normalize(1, 127), mark_s)
+    _draw_roll(fig, events, title, _end_s(events), colors.Normalize(1, 127), marks)
     return save_figure(fig, path)
 
 

@@ -17,9 +17,10 @@ def rendered_paths(midi_path: str | Path, *, png: bool = False, wav: bool = Fals
 
 def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, wav: bool = False,
                    original: Events | None = None, soundfont: str | Path | None = None,
-                   png_path: str | Path | None = None, continuation_s: float | None = None) -> list[Path]:
+                   png_path: str | Path | None = None, continuation_s: float | None = None,
+                   marks: tuple[tuple[float, str], ...] = ()) -> list[Path]:
     """Write midi_path.with_suffix('.png') (or `png_path`) and/or the '.wav' beside it; return the paths written. The roll
-    marks `continuation_s`, where the continuation of a prompt starts.
+    marks `continuation_s`, where the continuation of a prompt starts, and each of `marks` (seconds, label).
 
     When audio is unavailable (no FluidSynth or soundfont) a warning with the install hint is logged
     (once per process) and the rest goes on: the MIDI file is already there.
@@ -33,7 +34,8 @@ def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, 
         if original is not None:
             written.append(plot_roll_pair(original, events, target))
         else:
-            written.append(plot_roll(events, target, title=midi_path.name, mark_s=continuation_s))
+            marked = (((continuation_s, "continuation"),) if continuation_s else ()) + tuple(marks)
+            written.append(plot_roll(events, target, title=midi_path.name, marks=marked))
     if wav:
         from .audio import AudioUnavailable, render_wav, warn_unavailable
 

@@ -37,11 +37,10 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     from timestepmusic.cli import parse_tempo_path
-    from timestepmusic.generation import GANModel, continuation_only
+    from timestepmusic.generation import GANModel, window
     from timestepmusic.sequence.pulse import TempoTold
     from timestepmusic.shipped import resolve_model
     from timestepmusic.tempo import beat_relation, heard_beat_s
-    from timestepmusic.waypoints import spaced
 
     gan = GANModel.load(resolve_model(args.model))
     bounds = np.linspace(0.0, args.seconds, args.parts + 1)
@@ -50,27 +49,21 @@ def main() -> int:
              f"{', '.join(map(str, args.seeds))}; each cut into {args.parts} parts; each arm at the same seeds"]
     for text in args.ramps:
         path = parse_tempo_path(text)
-        times = spaced([at_s for at_s, _ in path], "--tempo", args.seconds, last_at_end=True)
-        ramp = TempoTold(path[0][1], later=tuple((at_s, bpm) for at_s, (_, bpm) in zip(times[1:], path[1:])))
+        ramp = TempoTold.timed(path, args.seconds)
         asked = [ramp.at(at_s).bpm for at_s in middles]  # [parts]
         arms = {"ramp": ramp, "first held": TempoTold(path[0][1]), "last held": TempoTold(path[-1][1])}
         rows = [["asked of the ramp (bpm)", *(f"{bpm:.1f}" for bpm in asked)]]
         for arm, tempo in arms.items():
-            relations = []  # [pieces, parts]
-            for seed in args.seeds:
-                for piece in drawn(gan, args.n, args.seconds, seed, args.select, tempo=tempo):
-                    row = []
-                    for (begin_s, end_s), bpm in zip(zip(bounds, bounds[1:]), asked):
-                        part = continuation_only(piece, begin_s)
-                        part = part.take(np.flatnonzero(part.start_s < end_s - begin_s))
-                        row.append(beat_relation(heard_beat_s(part, end_s - begin_s), bpm))
-                    relations.append(row)
-            relations = np.array(relations)
+            pieces = [piece for seed in args.seeds for piece in drawn(gan, args.n, args.seconds, seed, args.select,
+                                                                      tempo=tempo)]
+            relations = np.array([[beat_relation(heard_beat_s(window(piece, begin_s, end_s), end_s - begin_s), bpm)
+                                   for (begin_s, end_s), bpm in zip(zip(bounds, bounds[1:]), asked)]
+                                  for piece in pieces])  # [pieces, parts]
             rows.append([f"{arm}: at the beat", *(f"{np.mean(r == 'the beat'):.3f}" for r in relations.T)])
             rows.append([f"{arm}: … or twice, half", *(f"{np.isin(r, ('the beat', 'twice as fast', 'half as fast')).mean():.3f}"
                                                       for r in relations.T)])
         header = ["", *(f"{a:g}-{b:g} s" for a, b in zip(bounds, bounds[1:]))]
-        lines += ["", f"--tempo \"{text}\" ({len(relations)} pieces per arm; each arm against the ramp's tempo)",
+        lines += ["", f"--tempo \"{text}\" ({len(pieces)} pieces per arm; each arm against the ramp's tempo)",
                   *table(header, rows)]
     print("\n".join(lines))
     write_markdown(args.markdown, f"# Following a path of tempos (`--tempo \"A > B\"`): the model `{args.model}`",

@@ -316,5 +316,9 @@ def test_a_files_line_names_what_is_played_near_each_waypoint():
     played = Events(np.full(start_s.shape, 39), start_s, np.full(start_s.shape, 0.2), velocity.astype(np.uint8))
     ramp = StyleRamp.timed(parse_style_path("loudness=40 > loudness=60,density=3@8 > loudness=80"), 16.0)
     assert shape_heard(played, 16.0, ramp) == (
-        "; loudness asked 40 → 60 → 80, played 40 → 60 → 80; density asked · → 3 → 3, played 2 → 2 → 2 (within 4 s "
+        "loudness asked 40 → 60 → 80, played 40 → 60 → 80; density asked · → 3 → 3, played 2 → 2 → 2 (within 4 s "
         "of each waypoint)")
+    assert shape_heard(played, 6.0, ramp).startswith(  # a piece that ended at 6 s, before the second waypoint
+        "loudness asked 40 → 60 → 80, played 40 → ended → ended; ")
+    silent = Events(played.ids[:4], played.start_s[:4], played.duration_s[:4], played.intensity[:4])  # to 2 s
+    assert shape_heard(silent, 16.0, ramp).startswith("loudness asked 40 → 60 → 80, played 40 → silent → silent; ")

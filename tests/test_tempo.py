@@ -37,3 +37,19 @@ def test_the_edge_of_the_lags_is_not_a_beat():
     """Onsets every 1.6 s: the autocorrelation still rises at 1.5 s, the longest lag looked at; that is no peak."""
     assert heard_beat_s(onsets_at(np.arange(0.1, 15.9, 1.6)), 16.0) is None
     assert heard_beat_s(onsets_at(np.arange(0.1, 15.9, 1.4)), 16.0) == pytest.approx(1.4, abs=0.03)
+
+
+def test_a_path_of_tempos_is_heard_at_each_waypoint_against_the_tempo_asked_there():
+    from timestepmusic.cli import tempo_path_heard
+    from timestepmusic.sequence.pulse import TempoTold
+
+    beats_s = np.concatenate([np.arange(0.0, 8.0, 0.75), np.arange(8.0, 16.0, 0.5)])  # 80 bpm, then 120
+    played = onsets_at(beats_s)
+    ramp = TempoTold(80.0, later=((16.0, 120.0),))
+    said = tempo_path_heard(played, 16.0, ramp)  # each 8 s window against the tempo at its middle: 90, then 110
+    assert said.startswith("tempo asked → heard, bpm, in the 8 s around each waypoint: at 0 s 90 → 80 (another beat); "
+                           "at 16 s 110 → 120 (another beat)")
+    steps = TempoTold(80.0, later=((8.0, 80.0), (8.25, 120.0)))  # 80 to 8 s, then 120
+    assert tempo_path_heard(played, 16.0, steps).endswith("at 8.25 s 120 → 120")
+    assert tempo_path_heard(played, 6.0, TempoTold(80.0, later=((12.0, 120.0),))).endswith(
+        "at 12 s ended before it")  # a piece that ended first

@@ -172,11 +172,13 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     return 0
 
 
-def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None, offset_s: float = 0.0) -> str:
+def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None, offset_s: float = 0.0,
+                   ramp=None) -> str:
     """The end of a written file's line: the beat its `seconds` of `played` events repeat at and how it stands to the
-    asked `tempo` (pulse.TempoTold), the key its notes fit best and how it stands to the asked `key` (tonal.KeyTold;
-    along a path of keys, each stretch's, named at its time in the file: `offset_s` after the time asked, a prompt's
-    length where the file holds it); "" where neither was asked."""
+    asked `tempo` (pulse.TempoTold; along a path, at each waypoint), the key its notes fit best and how it stands to
+    the asked `key` (tonal.KeyTold; along a path of keys, each stretch's, named at its time in the file: `offset_s`
+    after the time asked, a prompt's length where the file holds it), and along a path of requests (style.StyleRamp)
+    what is played near each waypoint; "" where none was asked."""
     from .keys import estimate_key, key_name, relation
     from .tempo import beat_relation, heard_beat_s
 
@@ -198,27 +200,31 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None,
                   + ("" if how in ("the key", "no key") else f": {how}"))
     elif key is not None:
         heard += "; " + path_heard(played, seconds, key, offset_s)
+    if ramp is not None:
+        heard += "; " + shape_heard(played, seconds, ramp)
     return heard
 
 
 def tempo_path_heard(played, seconds: float, tempo) -> str:
-    """A path of tempos (pulse.TempoTold) against the `seconds` of `played` events: the beat heard in the
-    TEMPO_HEARD_S around each waypoint (kept inside the piece), beside the tempo asked there."""
-    import numpy as np
+    """A path of tempos (pulse.TempoTold) against the `seconds` of `played` events: at each waypoint the beat heard in
+    the TEMPO_HEARD_S around it (kept inside the piece; a shorter piece whole) beside the tempo asked at that window's
+    middle, and how they stand ("ended before it" where the piece ended first)."""
+    from .generation import window
+    from .tempo import beat_relation, heard_beat_s
 
-    from .generation import continuation_only
-    from .tempo import heard_beat_s
-
-    asked, heard = [], []
-    for at_s, bpm in tempo.waypoints():
-        begin_s = float(np.clip(at_s - TEMPO_HEARD_S / 2, 0.0, max(seconds - TEMPO_HEARD_S, 0.0)))
-        length_s = min(TEMPO_HEARD_S, seconds)
-        part = continuation_only(played, begin_s)
-        beat_s = heard_beat_s(part.take(np.flatnonzero(part.start_s < length_s)), length_s)
-        asked.append(f"{bpm:g}")
-        heard.append("·" if beat_s is None else f"{60 / beat_s:.0f}")
-    return (f"asked {' → '.join(asked)} bpm, its onsets repeat most at {' → '.join(heard)} bpm (in the "
-            f"{TEMPO_HEARD_S:g} s around each waypoint)")
+    length_s = min(TEMPO_HEARD_S, seconds)
+    said = []
+    for at_s, _ in tempo.waypoints():
+        if at_s > seconds:
+            said.append(f"at {at_s:.4g} s ended before it")
+            continue
+        begin_s = min(max(at_s - length_s / 2, 0.0), seconds - length_s)
+        asked = tempo.at(begin_s + length_s / 2).bpm
+        beat_s = heard_beat_s(window(played, begin_s, begin_s + length_s), length_s)
+        how = beat_relation(beat_s, asked)
+        heard = "no beat" if beat_s is None else f"{60 / beat_s:.0f}" + ("" if how == "the beat" else f" ({how})")
+        said.append(f"at {at_s:.4g} s {asked:.0f} → {heard}")
+    return f"tempo asked → heard, bpm, in the {length_s:g} s around each waypoint: " + "; ".join(said)
 
 
 def path_heard(played, seconds: float, key, offset_s: float) -> str:
@@ -279,29 +285,30 @@ def shape_marks(key, tempo, ramp, offset_s: float, length_s: float) -> tuple[tup
 
 def shape_heard(played, seconds: float, ramp) -> str:
     """The end of a written file's line for a path of requests (style.StyleRamp): each asked attribute's line at the
-    waypoints beside what the `seconds` of `played` events play within WAYPOINT_HEARD_S of each (evaluate/played.py's
-    measure; "·" where an attribute is not yet asked)."""
+    waypoints (evaluate/played.py's measure; "·" before the first waypoint that names it) beside what the `seconds`
+    of `played` events play within WAYPOINT_HEARD_S of each ("silent": no note to measure; "ended" where the piece
+    ended before the waypoint)."""
     import numpy as np
 
     from .evaluate.played import played as played_values
-    from .generation import continuation_only
+    from .generation import window
     from .sequence.style import users_value
 
     names, times = ramp.names(), [at_s for at_s, _ in ramp.waypoints]
-    around = []  # the events within WAYPOINT_HEARD_S of each waypoint, from 0
-    for at_s in times:
-        begin_s, end_s = max(at_s - WAYPOINT_HEARD_S, 0.0), min(at_s + WAYPOINT_HEARD_S, seconds)
-        part = continuation_only(played, begin_s)
-        around.append((part.take(np.flatnonzero(part.start_s < end_s - begin_s)), end_s - begin_s))
-    heard = np.stack([played_values([part], length_s, tuple(names))[0] for part, length_s in around])  # [K, A]
+    heard = np.full((len(times), len(names)), np.inf)  # [K, A]; inf: the piece ended before the waypoint
+    for k, at_s in enumerate(times):
+        if at_s <= seconds:
+            begin_s, end_s = max(at_s - WAYPOINT_HEARD_S, 0.0), min(at_s + WAYPOINT_HEARD_S, seconds)
+            heard[k] = played_values([window(played, begin_s, end_s)], end_s - begin_s, tuple(names))[0]
     said = []
     for column, name in enumerate(names):
         points_s, values = zip(*((t, request[name]) for t, request in ramp.waypoints if name in request))
         line = ["·" if at_s < points_s[0] else f"{float(users_value(name, np.interp(at_s, points_s, values))):.3g}"
                 for at_s in times]  # its line at each waypoint, from the first that names it
-        now = [f"{float(users_value(name, v)):.3g}" if np.isfinite(v) else "·" for v in heard[:, column]]
+        now = ["ended" if v == np.inf else "silent" if np.isnan(v) else f"{float(users_value(name, v)):.3g}"
+               for v in heard[:, column]]
         said.append(f"{name} asked {' → '.join(line)}, played {' → '.join(now)}")
-    return f"; {'; '.join(said)} (within {WAYPOINT_HEARD_S:g} s of each waypoint)"
+    return f"{'; '.join(said)} (within {WAYPOINT_HEARD_S:g} s of each waypoint)"
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -410,13 +417,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     asked_tempo = None
     if tempo_path is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
         from .sequence.pulse import TempoTold
-        from .waypoints import spaced
 
-        times = spaced([at_s for at_s, _ in tempo_path], "--tempo", seconds, last_at_end=True)
-        asked_tempo = options["tempo"] = TempoTold(tempo_path[0][1], later=tuple(
-            (at_s, bpm) for at_s, (_, bpm) in zip(times[1:], tempo_path[1:])))
+        asked_tempo = options["tempo"] = TempoTold.timed(tempo_path, seconds)
         log.info("--tempo: each note's start leans toward the beats of %s after the notes already played", " → ".join(
-            f"{bpm:g} bpm" + (f" at {at_s:.4g} s" if at_s else "") for at_s, bpm in asked_tempo.waypoints()))
+            f"{bpm:g} bpm" + (f" at {at_s:.4g} s" + (" after the prompt" if args.prompt else "") if at_s else "")
+            for at_s, bpm in asked_tempo.waypoints()))
     asked_key = None
     if key_path is not None:  # a model that hears no key refuses it (GANModel.sample_latents)
         from .sequence.tonal import KeyTold
@@ -450,6 +455,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         old.unlink()
     c = gan.ae.chunk_seconds
     prompt_s = prompt_span_s(gan.ae, options.get("prompt"))
+    ramp = options["style"] if args.style is not None and ">" in args.style else None  # a path of requests
     for i, events in enumerate(samples):
         length_s = pieces[i].shape[0] * c  # the chunks written (a prompt included)
         where = f"; the continuation from {prompt_s:.2f} s" if prompt_s else ""
@@ -458,12 +464,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         path = write_events(events, out / sample_name(args.seed, i, len(samples)))
         notes = int(events.is_note.sum())
         heard = ""
-        ramp = options.get("style") if not isinstance(options.get("style"), dict) else None  # a path of requests
-        if asked_tempo is not None or asked_key is not None or ramp is not None:  # what a listener hears of what
+        if asked_tempo is not None or asked_key is not None or ramp is not None:  # what a listener hears, of what
             after_prompt = prompt_s if prompt_s and not args.continuation_only else 0.0  # followed the prompt
             played = continuation_only(events, after_prompt) if after_prompt else events
-            heard = heard_as_asked(played, length_s - after_prompt, asked_tempo, asked_key, args.key, after_prompt)
-            heard += "" if ramp is None else shape_heard(played, length_s - after_prompt, ramp)
+            heard = heard_as_asked(played, length_s - after_prompt, asked_tempo, asked_key, args.key, after_prompt, ramp)
         pedals = len(events) - notes
         print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "
               f"(last sound ends at {events.end_s:.1f} s{where}{heard})")
@@ -697,8 +701,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "after the notes already played, through the beat echo (ar.beat_echo; larger: stricter). "
                    "Measured: 66 %% of 16 s pieces play at the asked beat, 90 %% at it or twice or half as fast (5 %% "
                    "and 18 %% unasked; bench/tempo_follow.py), with 3.5 %% fewer notes (14 %% fewer over a minute). A path: "
-                   "'80 > 120' (an accelerando over the piece), '100 > 100@24 > 70' (steady, then a ritardando): "
-                   "each chunk leans toward the tempo at its middle (bench/tempo_path.py)")
+                   "'80 > 120' (an accelerando over the piece; with --max-seconds, over the maximum), '100 > 100@24 > 70' "
+                   "(steady, then a ritardando; times counted after any --prompt): each chunk leans toward the tempo "
+                   "at its middle (bench/tempo_path.py)")
     p.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
                    help="sample with this setting of an ar or events model changed, one that only sampling reads "
                    "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "

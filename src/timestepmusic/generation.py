@@ -296,6 +296,13 @@ def continuation_only(events: Events, from_s: float) -> Events:
                   max(events.end_s - from_s, 0.0))
 
 
+def window(events: Events, begin_s: float, end_s: float) -> Events:
+    """The events of [begin_s, end_s), timed from begin_s: the notes struck in it and the pedals down in it (as
+    `continuation_only` keeps them; a note or press running past end_s is kept whole)."""
+    part = continuation_only(events, begin_s)
+    return part.take(np.flatnonzero(part.start_s < end_s - begin_s))
+
+
 def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str | Path = "--prompt") -> Events:
     """The prompt cut at `seconds` rounded down to a whole chunk (generate --prompt-seconds): the events struck
     before the cut, each released there at the latest, and nothing after it, so that the continuation's first

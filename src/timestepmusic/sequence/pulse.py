@@ -191,6 +191,15 @@ class TempoTold:
             raise ValueError(f"a path of tempos reaches them at {times} s: give times after 0 s, each later than the "
                              "one before")
 
+    @classmethod
+    def timed(cls, path: list[tuple[float | None, float]], seconds: float) -> "TempoTold":
+        """A parsed path of tempos (cli.parse_tempo_path's waypoints) over a piece of `seconds`: the first at 0 s, an
+        untimed last one at the piece's end, the untimed ones between spaced evenly (waypoints.spaced)."""
+        from ..waypoints import spaced
+
+        times = spaced([at_s for at_s, _ in path], "--tempo", seconds, last_at_end=True)
+        return cls(path[0][1], later=tuple((at_s, bpm) for at_s, (_, bpm) in zip(times[1:], path[1:])))
+
     def waypoints(self) -> list[tuple[float, float]]:
         """Every tempo asked with the seconds at which it is reached (the first at 0 s), in time order."""
         return [(0.0, self.bpm), *self.later]

@@ -62,6 +62,7 @@ def test_a_path_of_keys_is_read_and_timed(text, seconds, first, later):
     ("C > G@16", 16, "at 0, 16 s: each must come after the one before, and before the piece's end (16 s)"),
     ("C > G@20 > D@10", 60, "at 0, 20, 10 s"), ("C > G@nan", 16, "a time must be a number of seconds"),
     ("C > G@inf", 16, "a time must be a number of seconds"), ("C -> G", 16, "separate the waypoints with '>' alone"),
+    ("C → G", 16, "with '>' alone"),
     ("C > G > D@50", 16, "at 0, 25, 50 s"), ("C-", 16, "--key 'C-': not a key"),
     ("C > G@0", 16, "after the one before"), ("C > > G", 16, "waypoint 2 is empty"), ("H", 16, "--key 'H': not a key")])
 def test_a_path_that_cannot_be_played_is_refused_in_one_line(text, seconds, says):

@@ -391,7 +391,9 @@ def test_a_shapes_waypoints_are_marked_on_its_roll(tmp_path):
     tempo = TempoTold(80.0, later=((4.0, 120.0),))
     ramp = StyleRamp.timed(parse_style_path("loudness=40 > density=6@2"), 3.0)
     assert shape_marks(key, tempo, ramp, 0.0, 4.0) == (
-        (0.0, "C major, 80 bpm, loudness=40"), (2.0, "G major, density=6"))  # 120 bpm at the end: not marked
+        (0.0, "C major, 80 bpm, loudness=40"), (2.0, "G major, density=6"), (4.0, "120 bpm"))  # the end's too
+    assert shape_marks(key, tempo, ramp, 0.0, 3.5) == (
+        (0.0, "C major, 80 bpm, loudness=40"), (2.0, "G major, density=6"))  # none past the file's end
     assert shape_marks(key, TempoTold(90.0), None, 1.5, 9.0) == ((1.5, "C major"), (3.5, "G major"))  # after a prompt
     assert shape_marks(KeyTold(Key(0, False)), TempoTold(90.0), None, 0.0, 9.0) == ()  # no path: nothing to mark
     events = hand_made()[0]

@@ -47,9 +47,9 @@ def test_a_path_of_tempos_is_heard_at_each_waypoint_against_the_tempo_asked_ther
     played = onsets_at(beats_s)
     ramp = TempoTold(80.0, later=((16.0, 120.0),))
     said = tempo_path_heard(played, 16.0, ramp)  # each 8 s window against the tempo at its middle: 90, then 110
-    assert said.startswith("tempo asked → heard, bpm, in the 8 s around each waypoint: at 0 s 90 → 80 (another beat); "
-                           "at 16 s 110 → 120 (another beat)")
+    assert said == ("tempo asked → heard, bpm: at 0 s 80 (90 over 0–8 s) → 80 (another beat); "
+                    "at 16 s 120 (110 over 8–16 s) → 120 (another beat)")
     steps = TempoTold(80.0, later=((8.0, 80.0), (8.25, 120.0)))  # 80 to 8 s, then 120
-    assert tempo_path_heard(played, 16.0, steps).endswith("at 8.25 s 120 → 120")
+    assert tempo_path_heard(played, 16.0, steps).endswith("at 8.25 s 120 (120 over 4.25–12.25 s) → 120")
     assert tempo_path_heard(played, 6.0, TempoTold(80.0, later=((12.0, 120.0),))).endswith(
-        "at 12 s ended before it")  # a piece that ended first
+        "at 12 s 120: ended before it")  # a piece that ended first

@@ -206,25 +206,26 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None,
 
 
 def tempo_path_heard(played, seconds: float, tempo) -> str:
-    """A path of tempos (pulse.TempoTold) against the `seconds` of `played` events: at each waypoint the beat heard in
-    the TEMPO_HEARD_S around it (kept inside the piece; a shorter piece whole) beside the tempo asked at that window's
-    middle, and how they stand ("ended before it" where the piece ended first)."""
+    """A path of tempos (pulse.TempoTold) against the `seconds` of `played` events: at each waypoint the tempo asked
+    there, the tempo asked at the middle of the TEMPO_HEARD_S around it (kept inside the piece; a shorter piece whole)
+    and the beat heard in that window, and how it stands to the window's ("ended before it" where the piece ended
+    first)."""
     from .generation import window
     from .tempo import beat_relation, heard_beat_s
 
     length_s = min(TEMPO_HEARD_S, seconds)
     said = []
-    for at_s, _ in tempo.waypoints():
+    for at_s, bpm in tempo.waypoints():
         if at_s > seconds:
-            said.append(f"at {at_s:.4g} s ended before it")
+            said.append(f"at {at_s:.4g} s {bpm:g}: ended before it")
             continue
         begin_s = min(max(at_s - length_s / 2, 0.0), seconds - length_s)
-        asked = tempo.at(begin_s + length_s / 2).bpm
+        asked = tempo.at(begin_s + length_s / 2).bpm  # what the window as a whole was asked
         beat_s = heard_beat_s(window(played, begin_s, begin_s + length_s), length_s)
         how = beat_relation(beat_s, asked)
         heard = "no beat" if beat_s is None else f"{60 / beat_s:.0f}" + ("" if how == "the beat" else f" ({how})")
-        said.append(f"at {at_s:.4g} s {asked:.0f} → {heard}")
-    return f"tempo asked → heard, bpm, in the {length_s:g} s around each waypoint: " + "; ".join(said)
+        said.append(f"at {at_s:.4g} s {bpm:g} ({asked:.0f} over {begin_s:.4g}–{begin_s + length_s:.4g} s) → {heard}")
+    return "tempo asked → heard, bpm: " + "; ".join(said)
 
 
 def path_heard(played, seconds: float, key, offset_s: float) -> str:
@@ -267,7 +268,7 @@ def parse_tempo_path(text: str) -> list[tuple[float | None, float]]:
 def shape_marks(key, tempo, ramp, offset_s: float, length_s: float) -> tuple[tuple[float, str], ...]:
     """The waypoints of the asked paths (tonal.KeyTold, pulse.TempoTold with `later`, style.StyleRamp; a single key or
     tempo, or None, has none) as a roll's marks: (seconds in the file, `offset_s` after the asked time; what is asked
-    there), those at one time in one label, none at or past the file's `length_s`."""
+    there), those at one time in one label, none past the file's `length_s`."""
     from .keys import key_name
     from .sequence.style import users_value
 
@@ -280,7 +281,7 @@ def shape_marks(key, tempo, ramp, offset_s: float, length_s: float) -> tuple[tup
         labels.setdefault(at_s, []).append(",".join(f"{name}={float(users_value(name, value)):.3g}"
                                                     for name, value in request.items()))
     return tuple((at_s + offset_s, ", ".join(said)) for at_s, said in sorted(labels.items())
-                 if at_s + offset_s < length_s)
+                 if at_s + offset_s <= length_s)
 
 
 def shape_heard(played, seconds: float, ramp) -> str:

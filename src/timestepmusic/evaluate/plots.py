@@ -78,8 +78,10 @@ def _draw_roll(container, events: Events, title: str | None, end_s: float, norm:
     keys.tick_params(labelbottom=False)
     for mark_s, label in marks:  # where a continuation of a prompt starts, where a shape's waypoint is
         keys.axvline(mark_s, color="0.3", linestyle="--", linewidth=1.0)
-        keys.annotate(label, (mark_s, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -10),
-                      textcoords="offset points", fontsize=8, color="0.3")
+        leftward = mark_s > 0.8 * end_s  # a label near the right edge: to the line's left, inside the roll
+        keys.annotate(label, (mark_s, 1.0), xycoords=("data", "axes fraction"), xytext=(-3 if leftward else 3, -10),
+                      textcoords="offset points", fontsize=8, color="0.3", ha="right" if leftward else "left",
+                      bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1.0})
     if title:
         keys.set_title(title)
     container.colorbar(mappable, cax=container.add_subplot(grid[0, 1]), label="velocity")

@@ -34,7 +34,10 @@ def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, 
         if original is not None:
             written.append(plot_roll_pair(original, events, target))
         else:
-            marked = (((continuation_s, "continuation"),) if continuation_s else ()) + tuple(marks)
+            labels: dict[float, list[str]] = {}  # those at one time in one label
+            for mark_s, label in (((continuation_s, "continuation"),) if continuation_s else ()) + tuple(marks):
+                labels.setdefault(mark_s, []).append(label)
+            marked = tuple((mark_s, "; ".join(said)) for mark_s, said in sorted(labels.items()))
             written.append(plot_roll(events, target, title=midi_path.name, marks=marked))
     if wav:
         from .audio import AudioUnavailable, render_wav, warn_unavailable

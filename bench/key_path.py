@@ -3,7 +3,9 @@ each of the 24 keys asked as the first key A of -n pieces of --seconds per sampl
 stands to it as each --move says (its dominant, subdominant, relative or parallel) at --change-s; beside it, at the
 same seeds, the pieces asked A alone and B alone. Each part of a piece (before the change, after it, and after it
 but for its first --settle-s) is named by the key its notes fit best (keys.estimate_key: the Krumhansl–Kessler
-profile that correlates best with the notes' pitch-class durations). So "after: fits B" of the pieces asked A alone
+profile that correlates best with the notes' pitch-class durations), and by the notes that tell the two keys apart:
+of those in one key's scale but not the other's (C major to G major: F against F#), the share in B's. So "after:
+fits B" of the pieces asked A alone
 is how often they land in B by chance, and that of the pieces asked B alone from the start is the most a change
 could reach. What else the path moves: `tsm evaluate`'s descriptors of the whole pieces, mean over every piece.
 
@@ -22,6 +24,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from common import descriptor_means, drawn, table, write_markdown  # noqa: E402
 
+MAJOR_SCALE, HARMONIC_MINOR = (0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 11)  # semitones from the tonic
 MOVES = {"dominant": (7, False), "subdominant": (5, False), "relative": (None, True), "parallel": (0, True)}
 DESCRIPTORS = ("key_steadiness", "pitch_class_entropy", "note_density", "stepwise_share", "polyphony_mean")
 
@@ -34,6 +37,19 @@ def moved(key, move: str):
     if shift is None:  # the relative: a minor third up to the major, down to the minor
         shift = 3 if key.minor else 9
     return Key((key.tonic + shift) % 12, key.minor != other_mode)
+
+
+def scale(key) -> set[int]:
+    """The pitch classes of a key's scale (a minor key's harmonic minor: its leading tone raised, as played)."""
+    return {(key.tonic + step) % 12 for step in (HARMONIC_MINOR if key.minor else MAJOR_SCALE)}
+
+
+def telling_notes(piece, first, second) -> tuple[int, int]:
+    """Of the notes of `piece` whose pitch class lies in the scale of one key but not the other's (for C major to
+    G major, F and F#; to A minor, G and G#): how many are the first key's, and how many the second's."""
+    classes = (piece.ids[piece.ids < 88].astype(np.int64) + 21) % 12
+    only_first, only_second = scale(first) - scale(second), scale(second) - scale(first)
+    return int(np.isin(classes, list(only_first)).sum()), int(np.isin(classes, list(only_second)).sum())
 
 
 def part_of(piece, begin_s: float, end_s: float):
@@ -72,6 +88,7 @@ def main() -> int:
     for move in args.moves:
         fit = {arm: {part: [] for part in parts} for arm in arms}
         pieces = {arm: [] for arm in arms}
+        telling = {arm: np.zeros((2, 2), dtype=np.int64) for arm in arms}  # [before, after] × [A's, B's]
         for seed in args.seeds:
             for i, first in enumerate(ALL_KEYS):
                 second = moved(first, move)
@@ -81,6 +98,8 @@ def main() -> int:
                     drawn_now = drawn(gan, args.n, args.seconds, seed * 1000 + i, args.select, key=told)
                     pieces[arm] += drawn_now
                     for piece in drawn_now:
+                        for half, (begin_s, end_s) in enumerate(((0.0, args.change_s), (args.change_s, args.seconds))):
+                            telling[arm][half] += telling_notes(part_of(piece, begin_s, end_s), first, second)
                         for part, (begin_s, end_s, which) in parts.items():
                             key = estimate_key(part_of(piece, begin_s, end_s))
                             fit[arm][part].append(key == (first if which == "A" else second))
@@ -88,6 +107,11 @@ def main() -> int:
         rows = [[part, *(f"{np.mean(fit[arm][part]):.3f}" for arm in arms)] for part in parts]
         lines += ["", f"move: to the {move} ({count} pieces per arm); share of pieces whose part fits best …",
                   *table(["part", *arms], rows)]
+        rows = [[f"{half}: of them, B's", *(f"{telling[arm][h, 1] / max(telling[arm][h].sum(), 1):.3f}" for arm in arms)]
+                for h, half in enumerate(("before", "after"))]
+        rows.append(["notes counted (before + after)", *(str(int(telling[arm].sum())) for arm in arms)])
+        lines += ["", "the notes in one key's scale but not the other's (a minor key's: harmonic minor), their share "
+                  "in B's:", *table(["part", *arms], rows)]
         described = {arm: describe(excerpts_from_events(pieces[arm], args.seconds)) for arm in arms}
         lines += ["", f"the whole {args.seconds:g} s (tsm evaluate's descriptors, mean over the pieces):",
                   *descriptor_means(described, DESCRIPTORS)]

@@ -47,7 +47,9 @@ def scale(key) -> set[int]:
 def telling_notes(piece, first, second) -> tuple[int, int]:
     """Of the notes of `piece` whose pitch class lies in the scale of one key but not the other's (for C major to
     G major, F and F#; to A minor, G and G#): how many are the first key's, and how many the second's."""
-    classes = (piece.ids[piece.ids < 88].astype(np.int64) + 21) % 12
+    from timestepmusic.midi import LOWEST_PITCH
+
+    classes = (piece.ids[piece.is_note].astype(np.int64) + LOWEST_PITCH) % 12
     only_first, only_second = scale(first) - scale(second), scale(second) - scale(first)
     return int(np.isin(classes, list(only_first)).sum()), int(np.isin(classes, list(only_second)).sum())
 

@@ -352,7 +352,7 @@ def test_a_tempo_is_asked_only_where_the_beat_echo_leans(tiny_corpus, tiny_ae, t
                  "-o", str(tmp_path / "path")]) == 0
     middles_s = (np.arange(8) + 0.5) * 0.25  # each chunk leans toward the tempo at its middle, held after 1.5 s
     assert [t.bpm for t in told] == pytest.approx(np.interp(middles_s, [0.0, 1.5], [60.0, 120.0]).tolist())
-    assert "; tempo asked → heard, bpm: at 0 s 60 (100 over 0–2 s) → " in capsys.readouterr().out
+    assert "; tempo, bpm: at 0 s 60: over 0–2 s asked 100 at its middle, heard " in capsys.readouterr().out
     for model, error in ((str(tmp_path / "run"), "add --set ar.beat_echo=3"), ("conv-v1", "draws no note starts")):
         extra = ["--set", "ar.beat_echo=0"] if model != "conv-v1" else []
         assert main(["generate", "--model", model, "--tempo", "90", *extra, "-o", str(tmp_path / "x")]) == 2

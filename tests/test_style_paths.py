@@ -322,3 +322,11 @@ def test_a_files_line_names_what_is_played_near_each_waypoint():
         "loudness asked 40 → 60 → 80, played 40 → ended → ended; ")
     silent = Events(played.ids[:4], played.start_s[:4], played.duration_s[:4], played.intensity[:4])  # to 2 s
     assert shape_heard(silent, 16.0, ramp).startswith("loudness asked 40 → 60 → 80, played 40 → silent → silent; ")
+
+
+def test_a_shape_too_short_for_what_each_chunk_is_told_is_named():
+    crescendo = parse_style_path("loudness=40 > loudness=90")
+    assert StyleRamp.timed(crescendo, 16.0).flattened(64, 0.25) == ["loudness"]  # told 65 → 90 of 40 → 90
+    assert StyleRamp.timed(crescendo, 32.0).flattened(128, 0.25) == []  # told 52.5 → 90
+    swell = StyleRamp.timed(parse_style_path("density=3,loudness=60 > density=12,loudness=60@4"), 32.0)
+    assert swell.flattened(128, 0.25) == ["density"]  # reached in 4 s; loudness asks no range

@@ -47,9 +47,13 @@ def test_a_path_of_tempos_is_heard_at_each_waypoint_against_the_tempo_asked_ther
     played = onsets_at(beats_s)
     ramp = TempoTold(80.0, later=((16.0, 120.0),))
     said = tempo_path_heard(played, 16.0, ramp)  # each 8 s window against the tempo at its middle: 90, then 110
-    assert said == ("tempo asked → heard, bpm: at 0 s 80 (90 over 0–8 s) → 80 (another beat); "
-                    "at 16 s 120 (110 over 8–16 s) → 120 (another beat)")
+    assert said == ("tempo, bpm: at 0 s 80: over 0–8 s asked 90 at its middle, heard 80 (another beat); "
+                    "at 16 s 120: over 8–16 s asked 110 at its middle, heard 120 (another beat)")
+    assert tempo_path_heard(played, 16.0, ramp, offset_s=4.0).startswith(  # after a 4 s prompt: times in the file
+        "tempo, bpm: at 4 s 80: over 4–12 s asked 90")
     steps = TempoTold(80.0, later=((8.0, 80.0), (8.25, 120.0)))  # 80 to 8 s, then 120
-    assert tempo_path_heard(played, 16.0, steps).endswith("at 8.25 s 120 (120 over 4.25–12.25 s) → 120")
+    assert tempo_path_heard(played, 16.0, steps).endswith("at 8.25 s 120: over 4.25–12.25 s asked 120 at its "
+                                                          "middle, heard 120")
     assert tempo_path_heard(played, 6.0, TempoTold(80.0, later=((12.0, 120.0),))).endswith(
         "at 12 s 120: ended before it")  # a piece that ended first
+    assert tempo_path_heard(played, 0.0, ramp).endswith("at 16 s 120: ended before it")  # nothing after the prompt

@@ -184,7 +184,7 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None,
 
     heard = ""
     if tempo is not None and tempo.later:
-        heard += "; " + tempo_path_heard(played, seconds, tempo)
+        heard += "; " + tempo_path_heard(played, seconds, tempo, offset_s)
     elif tempo is not None:
         beat_s = heard_beat_s(played, seconds)
         how = beat_relation(beat_s, tempo.bpm)
@@ -205,27 +205,28 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None,
     return heard
 
 
-def tempo_path_heard(played, seconds: float, tempo) -> str:
+def tempo_path_heard(played, seconds: float, tempo, offset_s: float = 0.0) -> str:
     """A path of tempos (pulse.TempoTold) against the `seconds` of `played` events: at each waypoint the tempo asked
-    there, the tempo asked at the middle of the TEMPO_HEARD_S around it (kept inside the piece; a shorter piece whole)
-    and the beat heard in that window, and how it stands to the window's ("ended before it" where the piece ended
-    first)."""
+    there, and over the TEMPO_HEARD_S around it (kept inside the piece; a shorter piece whole) the tempo asked at that
+    window's middle, the beat heard in it and how they stand ("ended before it" where the piece ended first); times
+    in the file, `offset_s` after those asked (a prompt's length where the file holds it)."""
     from .generation import window
     from .tempo import beat_relation, heard_beat_s
 
     length_s = min(TEMPO_HEARD_S, seconds)
     said = []
     for at_s, bpm in tempo.waypoints():
-        if at_s > seconds:
-            said.append(f"at {at_s:.4g} s {bpm:g}: ended before it")
+        if at_s > seconds or length_s <= 0:
+            said.append(f"at {at_s + offset_s:.4g} s {bpm:g}: ended before it")
             continue
         begin_s = min(max(at_s - length_s / 2, 0.0), seconds - length_s)
-        asked = tempo.at(begin_s + length_s / 2).bpm  # what the window as a whole was asked
+        asked = tempo.at(begin_s + length_s / 2).bpm
         beat_s = heard_beat_s(window(played, begin_s, begin_s + length_s), length_s)
         how = beat_relation(beat_s, asked)
         heard = "no beat" if beat_s is None else f"{60 / beat_s:.0f}" + ("" if how == "the beat" else f" ({how})")
-        said.append(f"at {at_s:.4g} s {bpm:g} ({asked:.0f} over {begin_s:.4g}–{begin_s + length_s:.4g} s) → {heard}")
-    return "tempo asked → heard, bpm: " + "; ".join(said)
+        said.append(f"at {at_s + offset_s:.4g} s {bpm:g}: over {begin_s + offset_s:.4g}–"
+                    f"{begin_s + length_s + offset_s:.4g} s asked {asked:.0f} at its middle, heard {heard}")
+    return "tempo, bpm: " + "; ".join(said)
 
 
 def path_heard(played, seconds: float, key, offset_s: float) -> str:
@@ -411,10 +412,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.guidance is not None:  # a model that follows no description refuses it (GANModel.sample_latents)
         options["guidance"] = args.guidance
     if args.style is not None:  # one request, or a path of them (StyleRamp: each attribute in a line between them)
-        from .sequence.style import StyleRamp, parse_style_path
+        from .sequence.style import AHEAD, FLATTENED, StyleRamp, parse_style_path
 
         style_path = parse_style_path(args.style)
         options["style"] = style_path[0][1] if len(style_path) == 1 else StyleRamp.timed(style_path, seconds)
+        c = gan.ae.chunk_seconds
+        flat = [] if len(style_path) == 1 else options["style"].flattened(round(seconds / c), c)
+        if flat:  # each chunk is told the passage ahead: a short shape is told only part of its range
+            log.warning("--style: each chunk is told the %g s ahead, so the shape of %s over %g s is told less than "
+                        "%.0f%% of its range; give it longer (--seconds, or later waypoints)", AHEAD * c,
+                        " and ".join(flat), seconds, 100 * FLATTENED)
     asked_tempo = None
     if tempo_path is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
         from .sequence.pulse import TempoTold

@@ -46,7 +46,7 @@ def parse_key(text: str) -> Key:
 def parse_key_path(text: str) -> list[tuple[float | None, Key]]:
     """'C major > G major@20 > A minor' → each key asked, in order, with the seconds from which it is asked (the first
     from 0 s; None where not given: `timed_path` spaces those evenly). One key: as parse_key."""
-    if not any(arrow in text for arrow in (">", "→")):
+    if ">" not in text and "→" not in text:
         return [(0.0, parse_key(text))]
 
     def read_one(name: str) -> Key:

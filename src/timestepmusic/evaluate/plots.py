@@ -53,6 +53,9 @@ def _pedal_curve(events: Events, pedal_id: int) -> tuple[np.ndarray, np.ndarray]
     return x, y
 
 
+LABEL_CHAR_WIDTH = 0.0055  # of the roll's width, a character of a mark's label (8 pt on the 12 in figure)
+
+
 def _draw_roll(container, events: Events, title: str | None, end_s: float, norm: colors.Normalize,
                marks: tuple[tuple[float, str], ...] = ()) -> None:
     """A piano roll (velocity as colour) over three pedal lanes, into a Figure or SubFigure; each of `marks` (seconds,
@@ -76,10 +79,11 @@ def _draw_roll(container, events: Events, title: str | None, end_s: float, norm:
     keys.grid(axis="y", color="0.85", linewidth=0.5)
     keys.set_xlim(0, end_s)
     keys.tick_params(labelbottom=False)
-    for mark_s, label in marks:  # where a continuation of a prompt starts, where a shape's waypoint is
+    for row, (mark_s, label) in enumerate(sorted(marks)):  # a continuation's start, a shape's waypoints
         keys.axvline(mark_s, color="0.3", linestyle="--", linewidth=1.0)
-        leftward = mark_s > 0.8 * end_s  # a label near the right edge: to the line's left, inside the roll
-        keys.annotate(label, (mark_s, 1.0), xycoords=("data", "axes fraction"), xytext=(-3 if leftward else 3, -10),
+        leftward = mark_s / end_s + len(label) * LABEL_CHAR_WIDTH > 1.0  # it would cross the right edge: to the left
+        keys.annotate(label, (mark_s, 1.0), xycoords=("data", "axes fraction"),
+                      xytext=(-3 if leftward else 3, -10 - 12 * (row % 3)),  # stepped down: neighbours do not cover
                       textcoords="offset points", fontsize=8, color="0.3", ha="right" if leftward else "left",
                       bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1.0})
     if title:
@@ -109,7 +113,8 @@ def plot_roll(events: Events, path: str | Path, title: str | None = None,
     and soft pedal depth (0–127) in lanes underneath; `marks`: (seconds, label), each a labelled dashed line."""
     fig = Figure(figsize=ROLL_SIZE_IN, dpi=DPI, layout="none")
     fig.subplots_adjust(left=0.08, right=0.94, top=0.93, bottom=0.09)
-    _draw_roll(fig, events, title, _end_s(events), colors.Normalize(1, 127), marks)
+    end_s = max([_end_s(events)] + [mark_s for mark_s, _ in marks])  # a mark past the last sound still shows
+    _draw_roll(fig, events, title, end_s, colors.Normalize(1, 127), marks)
     return save_figure(fig, path)
 
 

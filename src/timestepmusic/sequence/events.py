@@ -321,10 +321,6 @@ class EventAutoregressive(Autoregressive):
                 log.info("--style: the first chunk is told %s (the line's mean over the %g s from it)", ", ".join(
                     f"{name}={float(users_value(name, line[0])):.3g}" for name, line in opening.items()),
                     AHEAD * self.chunk_seconds)
-                if chunks < 2 * AHEAD:
-                    log.warning("--style: a path over %g s: each chunk is told the %g s ahead, so over less than %g s "
-                                "its shape is mostly averaged away", chunks * self.chunk_seconds,
-                                AHEAD * self.chunk_seconds, 2 * AHEAD * self.chunk_seconds)
                 described = look.choose(n, rng, {name: float(line[0]) for name, line in opening.items()})  # [S, D]
                 self.ramp = self.ramped(ramp, described, chunks, heard_first)  # [S, P + T, D]
                 self.ramp_asked, self.ramp_prompt = dict.fromkeys(ramp.names()), heard_first

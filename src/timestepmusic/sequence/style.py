@@ -49,6 +49,7 @@ NEAREST = 32  # a request picks among this many bank descriptions nearest to it,
 NOTE_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 AHEAD = 64  # chunks a description covers, from the chunk it is read at on (16 s; a track's last 16 s near its end)
 BANK = 4096  # training passages whose descriptions sampling draws from
+FLATTENED = 0.6  # a path of requests told less than this share of the range it asks is warned of
 PATH_HOP = 16  # chunks between the descriptions a track's path keeps (4 s; told between them: the two blended)
 STYLE_DROPOUT = 0.1  # share of training windows that read no description
 DAMPER_ID, SOFT_ID = NUM_KEYS, NUM_KEYS + 2
@@ -370,6 +371,17 @@ class StyleRamp:
             times, values = zip(*points)
             lines[name] = np.interp(at_s, times, values)  # held before its first point and after its last
         return lines
+
+    def flattened(self, chunks: int, chunk_seconds: float) -> list[str]:
+        """The attributes asked from the start whose told line over `chunks` drawn chunks spans less than FLATTENED of
+        the range their waypoints ask: told the AHEAD chunks ahead, a shape much shorter than twice that is averaged
+        away."""
+        flat = []
+        for name, line in self.told(chunks, chunk_seconds).items():
+            asked = [request[name] for _, request in self.waypoints if name in request]
+            if max(asked) > min(asked) and np.ptp(line) < FLATTENED * (max(asked) - min(asked)):
+                flat.append(name)
+        return flat
 
     def told(self, chunks: int, chunk_seconds: float, prompt_chunks: int = 0,
              start: dict[str, float] | None = None) -> dict[str, np.ndarray]:

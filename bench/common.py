@@ -126,19 +126,25 @@ def add_descriptor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=16.0)
 
 
-def add_follow_arguments(parser: argparse.ArgumentParser, pieces: int, pieces_help: str, corpus_help: str) -> None:
-    """The arguments of the scripts that measure how a model follows a request (bench/key_follow.py,
-    bench/tempo_follow.py): the model, `pieces` per request and seed, their length, the seeds, a corpus and split
-    for real excerpts beside, and the report."""
+def add_drawing_arguments(parser: argparse.ArgumentParser, pieces: int, pieces_help: str, seconds: float) -> None:
+    """The arguments of the scripts that draw pieces asked something and measure them (bench/key_follow.py,
+    tempo_follow.py, key_path.py, style_path.py, tempo_path.py): the model, `pieces` per request and seed, their
+    length, the seeds, whether the critic selects, and the report."""
     parser.add_argument("--model", default="default", help="a run folder or a shipped model's name")
     parser.add_argument("-n", type=int, default=pieces, help=pieces_help)
-    parser.add_argument("--seconds", type=float, default=16.0)
+    parser.add_argument("--seconds", type=float, default=seconds)
     parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3])
-    parser.add_argument("--corpus", type=Path, help=corpus_help)
-    parser.add_argument("--split", default="validation")
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--select", action="store_true",
                         help="the pieces a model's critic keeps (as tsm generate --select), not every piece drawn")
+
+
+def add_follow_arguments(parser: argparse.ArgumentParser, pieces: int, pieces_help: str, corpus_help: str) -> None:
+    """The arguments of the scripts that measure how a model follows a request (bench/key_follow.py,
+    bench/tempo_follow.py): add_drawing_arguments' for 16 s pieces, and a corpus and split for real excerpts beside."""
+    add_drawing_arguments(parser, pieces, pieces_help, 16.0)
+    parser.add_argument("--corpus", type=Path, help=corpus_help)
+    parser.add_argument("--split", default="validation")
 
 
 def drawn(gan, n: int, seconds: float, seed: int, select: bool = False, **options) -> list:

@@ -22,7 +22,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import descriptor_means, drawn, table, write_markdown  # noqa: E402
+from common import add_drawing_arguments, descriptor_means, drawn, table, write_markdown  # noqa: E402
 
 MAJOR_SCALE, HARMONIC_MINOR = (0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 11)  # semitones from the tonic
 MOVES = {"dominant": (7, False), "subdominant": (5, False), "relative": (None, True), "parallel": (0, True)}
@@ -54,20 +54,9 @@ def telling_notes(piece, first, second) -> tuple[int, int]:
     return int(np.isin(classes, list(only_first)).sum()), int(np.isin(classes, list(only_second)).sum())
 
 
-def part_of(piece, begin_s: float, end_s: float):
-    """The events of `piece` that start in [begin_s, end_s)."""
-    return piece.take(np.flatnonzero((piece.start_s >= begin_s) & (piece.start_s < end_s)))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default", help="a run folder or a shipped model's name")
-    parser.add_argument("-n", type=int, default=4, help="pieces per first key, move and seed (24 keys)")
-    parser.add_argument("--seconds", type=float, default=32.0)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3])
-    parser.add_argument("--markdown", type=Path)
-    parser.add_argument("--select", action="store_true",
-                        help="the pieces a model's critic keeps (as tsm generate --select), not every piece drawn")
+    add_drawing_arguments(parser, 4, "pieces per first key, move and seed (24 keys)", 32.0)
     parser.add_argument("--change-s", type=float, default=16.0, help="when the second key is asked")
     parser.add_argument("--settle-s", type=float, default=4.0, help="the seconds after the change left out of "
                         "'after, settled'")
@@ -75,7 +64,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
-    from timestepmusic.generation import GANModel
+    from timestepmusic.generation import GANModel, window
     from timestepmusic.keys import ALL_KEYS, estimate_key
     from timestepmusic.sequence.tonal import KeyTold
     from timestepmusic.shipped import resolve_model
@@ -101,9 +90,9 @@ def main() -> int:
                     pieces[arm] += drawn_now
                     for piece in drawn_now:
                         for half, (begin_s, end_s) in enumerate(((0.0, args.change_s), (args.change_s, args.seconds))):
-                            telling[arm][half] += telling_notes(part_of(piece, begin_s, end_s), first, second)
+                            telling[arm][half] += telling_notes(window(piece, begin_s, end_s), first, second)
                         for part, (begin_s, end_s, which) in parts.items():
-                            key = estimate_key(part_of(piece, begin_s, end_s))
+                            key = estimate_key(window(piece, begin_s, end_s))
                             fit[arm][part].append(key == (first if which == "A" else second))
         count = len(pieces[arms[0]])
         rows = [[part, *(f"{np.mean(fit[arm][part]):.3f}" for arm in arms)] for part in parts]

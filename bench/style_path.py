@@ -19,7 +19,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import drawn, table, write_markdown  # noqa: E402
+from common import add_drawing_arguments, drawn, table, write_markdown  # noqa: E402
 
 ATTRIBUTES = ("loudness", "density", "register", "damper")  # what `played` measures
 RAMPS = ("loudness=40 > loudness=90", "loudness=90 > loudness=40", "density=3 > density=12",
@@ -44,17 +44,11 @@ def played(piece, name: str, begin_s: float, end_s: float) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default", help="a run folder or a shipped model's name")
-    parser.add_argument("-n", type=int, default=24, help="pieces per ramp and seed")
-    parser.add_argument("--seconds", type=float, default=32.0)
+    add_drawing_arguments(parser, 24, "pieces per ramp and seed", 32.0)
     parser.add_argument("--parts", type=int, default=4)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--ramps", nargs="+", default=list(RAMPS), help="paths of one attribute each, as --style takes")
     parser.add_argument("--also", nargs="*", default=["density", "loudness"], choices=ATTRIBUTES,
                         help="attributes measured beside those a ramp asks")
-    parser.add_argument("--markdown", type=Path)
-    parser.add_argument("--select", action="store_true",
-                        help="the pieces a model's critic keeps (as tsm generate --select), not every piece drawn")
     args = parser.parse_args()
     torch.set_num_threads(1)
     from timestepmusic.generation import GANModel

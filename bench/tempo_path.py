@@ -18,22 +18,16 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import drawn, table, write_markdown  # noqa: E402
+from common import add_drawing_arguments, drawn, table, write_markdown  # noqa: E402
 
 RAMPS = ("80 > 120", "120 > 80", "60 > 120")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default", help="a run folder or a shipped model's name")
-    parser.add_argument("-n", type=int, default=24, help="pieces per ramp, arm and seed")
-    parser.add_argument("--seconds", type=float, default=32.0)
+    add_drawing_arguments(parser, 24, "pieces per ramp, arm and seed", 32.0)
     parser.add_argument("--parts", type=int, default=4)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--ramps", nargs="+", default=list(RAMPS), help="paths of tempos, as --tempo takes them")
-    parser.add_argument("--markdown", type=Path)
-    parser.add_argument("--select", action="store_true",
-                        help="the pieces a model's critic keeps (as tsm generate --select), not every piece drawn")
     args = parser.parse_args()
     torch.set_num_threads(1)
     from timestepmusic.cli import parse_tempo_path

@@ -232,8 +232,7 @@ def tempo_path_heard(played, seconds: float, tempo, offset_s: float = 0.0) -> st
 def path_heard(played, seconds: float, key, offset_s: float) -> str:
     """A path of keys (tonal.KeyTold) against the `seconds` of `played` events: each stretch's asked key and the key
     its notes fit best ("no key" where they name none; "ended before it" where the piece ended first)."""
-    import numpy as np
-
+    from .generation import window
     from .keys import estimate_key, key_name, relation
 
     stretches = key.stretches()  # [(from_s, key)]
@@ -244,7 +243,7 @@ def path_heard(played, seconds: float, key, offset_s: float) -> str:
         if begin_s >= seconds:
             found.append("ended before it")
             continue
-        fits = estimate_key(played.take(np.flatnonzero((played.start_s >= begin_s) & (played.start_s < end_s))))
+        fits = estimate_key(window(played, begin_s, end_s))
         how = relation(fits, asked)
         found.append((key_name(fits) if fits else "no key") + ("" if how in ("the key", "no key") else f" ({how})"))
     return f"asked {said}; its notes fit " + ", then ".join(found)
@@ -411,13 +410,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
                    "mixture_temperature": args.mixture_temperature}
     if args.guidance is not None:  # a model that follows no description refuses it (GANModel.sample_latents)
         options["guidance"] = args.guidance
+    ramp = None  # a path of requests
     if args.style is not None:  # one request, or a path of them (StyleRamp: each attribute in a line between them)
         from .sequence.style import AHEAD, FLATTENED, StyleRamp, parse_style_path
 
         style_path = parse_style_path(args.style)
-        options["style"] = style_path[0][1] if len(style_path) == 1 else StyleRamp.timed(style_path, seconds)
+        ramp = StyleRamp.timed(style_path, seconds) if len(style_path) > 1 else None
+        options["style"] = style_path[0][1] if ramp is None else ramp
         c = gan.ae.chunk_seconds
-        flat = [] if len(style_path) == 1 else options["style"].flattened(round(seconds / c), c)
+        flat = [] if ramp is None else ramp.flattened(round(seconds / c), c)
         if flat:  # each chunk is told the passage ahead: a short shape is told only part of its range
             log.warning("--style: each chunk is told the %g s ahead, so the shape of %s over %g s is told less than "
                         "%.0f%% of its range; give it longer (--seconds, or later waypoints)", AHEAD * c,
@@ -463,7 +464,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
         old.unlink()
     c = gan.ae.chunk_seconds
     prompt_s = prompt_span_s(gan.ae, options.get("prompt"))
-    ramp = options["style"] if args.style is not None and ">" in args.style else None  # a path of requests
     for i, events in enumerate(samples):
         length_s = pieces[i].shape[0] * c  # the chunks written (a prompt included)
         where = f"; the continuation from {prompt_s:.2f} s" if prompt_s else ""

@@ -38,6 +38,13 @@ def parse_waypoints(text: str, read_one: Callable[[str], Held], flag: str,
     return path
 
 
+def check_changes(times: list[float], what: str) -> None:
+    """The times of a path's later waypoints (KeyTold's, TempoTold's, given in code) → ValueError in one line unless
+    each is finite, after 0 s and later than the one before."""
+    if not all(math.isfinite(at_s) and at_s > 0 for at_s in times) or times != sorted(set(times)):
+        raise ValueError(f"{what} at {times} s: give times after 0 s, each later than the one before")
+
+
 def spaced(times: list[float | None], flag: str, end_s: float, last_at_end: bool) -> list[float]:
     """Waypoint times (the first 0; None: untimed) over a piece of `end_s` seconds → every one given, the untimed spaced
     evenly between the times around them; with `last_at_end` an untimed last one is at the piece's end (a point a

@@ -32,6 +32,7 @@ from torch import nn
 
 from ..batches import ChunkGatherer, SetBatch
 from ..midi import NUM_KEYS
+from ..waypoints import check_changes, spaced
 
 ONSETS = 24  # onsets heard before each start choice
 ONSET_S = 0.025  # a note within this of the note before it joins that note's onset (as tsm evaluate's top line)
@@ -186,17 +187,12 @@ class TempoTold:
         for bpm in [self.bpm] + [bpm for _, bpm in self.later]:
             if not (math.isfinite(bpm) and lo <= bpm <= hi):
                 raise ValueError(f"--tempo {bpm:g}: give beats per minute from {lo:g} to {hi:g}")
-        times = [at_s for at_s, _ in self.later]
-        if not all(math.isfinite(at_s) and at_s > 0 for at_s in times) or times != sorted(set(times)):
-            raise ValueError(f"a path of tempos reaches them at {times} s: give times after 0 s, each later than the "
-                             "one before")
+        check_changes([at_s for at_s, _ in self.later], "a path of tempos reaches them")
 
     @classmethod
     def timed(cls, path: list[tuple[float | None, float]], seconds: float) -> "TempoTold":
         """A parsed path of tempos (cli.parse_tempo_path's waypoints) over a piece of `seconds`: the first at 0 s, an
         untimed last one at the piece's end, the untimed ones between spaced evenly (waypoints.spaced)."""
-        from ..waypoints import spaced
-
         times = spaced([at_s for at_s, _ in path], "--tempo", seconds, last_at_end=True)
         return cls(path[0][1], later=tuple((at_s, bpm) for at_s, (_, bpm) in zip(times[1:], path[1:])))
 

@@ -26,7 +26,6 @@ Shapes: R chunk rows, S pieces, E corpus events, C = 12 pitch classes, G = len(W
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +35,7 @@ from torch import nn
 from ..batches import ChunkGatherer, SetBatch
 from ..keys import CLASSES, Key, check_key, profile
 from ..midi import LOWEST_PITCH, NUM_KEYS
+from ..waypoints import check_changes
 
 HEARS_KEYS = ("the shipped default does (and events-onsets, events-pause, events-v12, events-v28), or any events model "
               "trained with ar.tonal")
@@ -112,9 +112,7 @@ class KeyTold:
     later: tuple[tuple[float, Key], ...] = ()
 
     def __post_init__(self):
-        times = [at_s for at_s, _ in self.later]
-        if not all(math.isfinite(at_s) and at_s > 0 for at_s in times) or times != sorted(set(times)):
-            raise ValueError(f"a path of keys changes at {times} s: give times after 0 s, each later than the one before")
+        check_changes([at_s for at_s, _ in self.later], "a path of keys changes")
         for _, key in self.later:
             check_key(key)
 
@@ -140,8 +138,8 @@ class DrawnPitchClasses:
     def __init__(self, pieces: int, device: torch.device, key: KeyTold | None = None, chunk_seconds: float = 0.25,
                  prompt_chunks: int = 0):
         self.per_chunk = torch.zeros(pieces, 0, CLASSES, device=device)  # [S, chunks kept, C]
-        self.asked = key  # a key, or a path of them: the shares of each key asked [K, C]
-        self.asked_shares = (None if key is None else
+        self.asked = key  # a key, or a path of them
+        self.asked_shares = (None if key is None else  # the shares of each key asked [K, C]
                              torch.stack([key.shares(asked) for _, asked in key.stretches()]).to(device))
         self.chunk_seconds = chunk_seconds
         self.next_chunk = -prompt_chunks  # the chunk the counts are asked before (0: the first drawn)

@@ -11,6 +11,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from test_events_arm import TINY_EVENTS
 from timestepmusic.batches import ChunkGatherer
@@ -182,6 +183,18 @@ def test_paths_are_added_to_a_model_trained_before_them(style_run, tmp_path, cap
     capsys.readouterr()
     assert add_paths([str(old), str(corpus.root)]) == 1  # kept already: left as it is
     assert "keeps description paths already" in capsys.readouterr().err
+    before = (old / "style_paths.safetensors").read_bytes()
+    assert add_paths([str(old), str(corpus.root), "--relabel"]) == 0  # written again: the same descriptions, labelled
+    assert (old / "style_paths.safetensors").read_bytes() == before
+    rows = load_file(old / "style_paths.safetensors")
+    rows["rows"] = rows["rows"] + 1  # descriptions the corpus would not give: not relabelled
+    save_file(rows, str(old / "style_paths.safetensors"))
+    meta = json.loads((old / "config.json").read_text())
+    meta["weights"]["style_paths"] = None  # (no sha256 recorded: the file is read as it is)
+    (old / "config.json").write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert add_paths([str(old), str(corpus.root), "--relabel"]) == 1
+    assert "differ from those kept; not relabelled" in capsys.readouterr().err
 
 
 def test_an_exported_model_keeps_its_paths_and_a_wrong_file_is_refused(style_run, tmp_path, capsys):
@@ -330,3 +343,92 @@ def test_a_shape_too_short_for_what_each_chunk_is_told_is_named():
     assert StyleRamp.timed(crescendo, 32.0).flattened(128, 0.25) == []  # told 52.5 → 90
     swell = StyleRamp.timed(parse_style_path("density=3,loudness=60 > density=12,loudness=60@4"), 32.0)
     assert swell.flattened(128, 0.25) == ["density"]  # reached in 4 s; loudness asks no range
+
+
+def labelled_paths() -> StylePaths:
+    """Four tracks of two rows each, every row holding a note: two of Bach's, one of Chopin's, one unnamed."""
+    rows = torch.ones(8, len(ATTRIBUTES))
+    labels = ["Bach\tFugue bwv 846", "Chopin\tBallade 1", "Bach\tPrelude bwv 846", "\tpiece3"]
+    return StylePaths(rows, torch.tensor([0, 2, 4, 6, 8]), labels)
+
+
+def test_paths_keep_each_tracks_composer_and_a_draw_keeps_to_one_composers_tracks():
+    paths = StylePaths.from_state(labelled_paths().state_dict())  # as read back from style_paths.safetensors
+    assert paths.labels == labelled_paths().labels
+    assert paths.composers() == {"Bach": 2, "Chopin": 1}  # most first; an unnamed track counts for none
+    assert paths.tracks_of(" bach ").tolist() == [True, False, True, False]  # any case, spaces trimmed
+    start = paths.draw(300, torch.Generator().manual_seed(0), played=0.0, tracks=paths.tracks_of("Bach"))
+    assert set(paths.track_at(start).tolist()) == {0, 2}
+    start = paths.draw(300, torch.Generator().manual_seed(0), played=0.0, tracks=paths.tracks_of("chopin"))
+    assert set(paths.track_at(start).tolist()) == {1}
+    every = torch.ones(4, dtype=torch.bool)  # all tracks allowed: the same draw as without, so unasked pieces keep theirs
+    assert torch.equal(paths.draw(20, torch.Generator().manual_seed(3), played=0.0, tracks=every),
+                       paths.draw(20, torch.Generator().manual_seed(3), played=0.0))
+    with pytest.raises(ValueError, match=re.escape("--composer Mozart: not one this model was trained on; it knows "
+                                                   "Bach (2), Chopin (1) (performances of each)")):
+        paths.tracks_of("Mozart")
+    unlabelled = StylePaths(torch.ones(8, len(ATTRIBUTES)), torch.tensor([0, 2, 4, 6, 8]))
+    assert StylePaths.from_state(unlabelled.state_dict()).labels is None and unlabelled.composers() == {}
+    with pytest.raises(ValueError, match="name no composer"):
+        unlabelled.tracks_of("Bach")
+    with pytest.raises(ValueError, match="3 track labels for 4 tracks"):
+        StylePaths(torch.ones(8, len(ATTRIBUTES)), torch.tensor([0, 2, 4, 6, 8]), ["a\tb"] * 3)
+
+
+def test_a_runs_paths_are_labelled_with_each_training_tracks_composer_and_title(tiny_corpus):
+    corpus = Corpus.open(tiny_corpus)
+    tracks = corpus.tracks_in("train")
+    for k, track in enumerate(tracks):  # a folder of MIDI files names no composer: name some here
+        corpus.tracks[track]["composer"] = ["Bach", "Chopin"][k % 2]
+    sampler = SequenceSampler(corpus, tracks, 16, 0.0)
+    ptr = torch.tensor(np.asarray(corpus.track_chunk_ptr))
+
+    def locate(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        track = torch.searchsorted(ptr, rows, right=True) - 1
+        return track, rows - ptr[track]
+    paths = StyleGatherer(ChunkGatherer(corpus)).paths(sampler, locate, torch.zeros(len(ATTRIBUTES)))
+    assert paths.labels == [f"{['Bach', 'Chopin'][k % 2]}\t{corpus.tracks[t]['title']}" for k, t in enumerate(tracks)]
+    assert paths.composers() == {"Bach": (len(tracks) + 1) // 2, "Chopin": len(tracks) // 2}
+
+
+def test_pieces_asked_a_composer_walk_only_that_composers_performances(style_run, monkeypatch, tmp_path, capsys):
+    from timestepmusic.generation import GANModel, model_info
+
+    model = GANModel.load(style_run)
+    paths = model.arm.paths
+    k = paths.starts.numel() - 1
+    names = ["Bach" if i % 3 == 0 else "Chopin" for i in range(k)]
+    model.arm.paths = StylePaths(paths.rows, paths.starts, [f"{name}\tpiece {i}" for i, name in enumerate(names)])
+    model.arm.settings = dataclasses.replace(model.arm.settings, style_path="all")
+    starts, draw = [], StylePaths.draw
+    monkeypatch.setattr(StylePaths, "draw", lambda self, *a, **kw: starts.append(draw(self, *a, **kw)) or starts[-1])
+    model.sample_latents(6, 2.0, seed=1, snap_to_real=False, composer="BACH")
+    assert {names[t] for t in model.arm.paths.track_at(starts[-1]).tolist()} == {"Bach"}
+    unasked = model.sample_latents(6, 2.0, seed=1, snap_to_real=False)
+    assert {names[t] for t in model.arm.paths.track_at(starts[-1]).tolist()} == {"Bach", "Chopin"}
+    assert all(torch.equal(a, b) for a, b in zip(unasked, model.sample_latents(6, 2.0, seed=1, snap_to_real=False)))
+    with pytest.raises(ValueError, match="--composer Liszt: not one this model was trained on"):
+        model.sample_latents(1, 2.0, seed=1, composer="Liszt")
+    model.arm.settings = dataclasses.replace(model.arm.settings, style_path="none")
+    with pytest.raises(ValueError, match="walk no real performance's path"):
+        model.sample_latents(1, 2.0, seed=1, composer="Bach")
+    with pytest.raises(ValueError, match="--composer and --style: give one"):
+        model.sample_latents(1, 2.0, seed=1, composer="Bach", style={"loudness": 50.0})
+    # the tool: the tiny corpus names no composer, so its model's paths name none; what cannot go together is refused
+    # before the model loads
+    assert model_info(style_run)["composers"] == {}
+    for extra, says in ((["--composer", "Bach"], "name no composer"),
+                        (["--composer", "Bach", "--style", "loudness=50"], "--composer and --style: give one"),
+                        (["--composer", "Bach", "--prompt", "nowhere.mid"], "a continued --prompt is told its own")):
+        assert main(["generate", "--model", str(style_run), "-n", "1", "--seconds", "1", "-o", str(tmp_path / "a"),
+                     "--set", "ar.style_path=all", *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0]
+
+
+def test_the_shipped_default_walks_the_performances_of_seven_composers():
+    from timestepmusic.generation import model_info
+
+    composers = model_info("default")["composers"]
+    assert composers == {"Chopin": 225, "Beethoven": 220, "Bach": 119, "Liszt": 114, "Schubert": 49, "Haydn": 26,
+                         "Schumann": 17}

@@ -329,6 +329,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
     tempo_path = parse_tempo_path(args.tempo) if args.tempo is not None else None  # … and a tempo out of reach
+    if args.composer is not None:  # … and what a composer cannot go with (the arm says it again, for the API)
+        from .sequence.events import composer_refused
+
+        composer_refused(args.style is not None, bool(args.prompt))
 
     if args.list:
         from .shipped import shipped_of_kind
@@ -423,6 +427,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             log.warning("--style: each chunk is told the %g s ahead, so the shape of %s over %g s is told less than "
                         "%.0f%% of its range; give it longer (--seconds, or later waypoints)", AHEAD * c,
                         " and ".join(flat), seconds, 100 * FLATTENED)
+    if args.composer is not None:  # a model that walks no performance's path refuses it (GANModel.sample_latents)
+        options["composer"] = args.composer
     asked_tempo = None
     if tempo_path is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
         from .sequence.pulse import TempoTold
@@ -712,6 +718,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "'80 > 120' (an accelerando over the piece; with --max-seconds, over the maximum), '100 > 100@24 > 70' "
                    "(steady, then a ritardando; times counted after any --prompt): each chunk leans toward the tempo "
                    "at its middle (bench/tempo_path.py)")
+    p.add_argument("--composer", metavar="NAME",
+                   help="the default (and events-onsets, events-v28): each piece walks the path of a real performance of "
+                   "this composer's, one of those the model was trained on (Bach, Beethoven, Chopin, Liszt, Schubert, "
+                   "Haydn, Schumann: --info lists them): its loudness, density, register, stepwise motion and pedalling, "
+                   "passage by passage, as an unasked piece walks any performance's; -v names the performance and where "
+                   "in it each piece starts. Not the composer's harmony or themes: nothing tells those "
+                   "(bench/composer_follow.py)")
     p.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
                    help="sample with this setting of an ar or events model changed, one that only sampling reads "
                    "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "

@@ -32,7 +32,7 @@ from .latents import CODEBOOK, Normaliser, read_codebook, snap
 from .midi import Events, write_events
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
 from .sequence.pulse import TempoTold
-from .sequence.style import StyleRamp
+from .sequence.style import StylePaths, StyleRamp
 from .sequence.style_calibration import StyleCalibration
 from .sequence.tonal import HEARS_KEYS, KeyTold
 from .shipped import resolve_model
@@ -159,7 +159,7 @@ class GANModel:
                        temperature: float | None = None, mixture_temperature: float | None = None,
                        style: dict[str, float] | StyleRamp | None = None, guidance: float | None = None,
                        key: Key | KeyTold | None = None,
-                       tempo: float | TempoTold | None = None) -> list[torch.Tensor]:
+                       tempo: float | TempoTold | None = None, composer: str | None = None) -> list[torch.Tensor]:
         """One latent sequence [T_s, L] per piece: `seconds` long, or for an arch that ends its pieces, at most
         that. With `snap_to_real` (and a codebook beside the model) each latent becomes its nearest real
         training-chunk latent. Arms that continue a past (`continues`: the likelihood arm, a conv arm with
@@ -172,7 +172,8 @@ class GANModel:
         description as closely as `guidance` says (None: the model's ar.request_guidance with `style`,
         ar.style_guidance without); one trained with ar.tonal plays each piece in `key` (keys.parse_key's, or
         a tonal.KeyTold that says how it is told); an events model that samples with ar.beat_echo leans each note's
-        start toward the beats of `tempo` (beats per minute, or a pulse.TempoTold)."""
+        start toward the beats of `tempo` (beats per minute, or a pulse.TempoTold); one that walks real performances'
+        paths of descriptions (ar.style_path) walks those of `composer`'s performances alone."""
         check_piece_seconds(seconds)
         chunks = max(1, round(seconds / self.ae.chunk_seconds))
         arm = self.arm
@@ -195,6 +196,9 @@ class GANModel:
                 raise ValueError(f"--tempo: the model in {self.folder} ({self.arch}) draws no note starts; the shipped "
                                  "default does (and events-onsets, events-v28)")
         follows = getattr(getattr(arm, "generator", None), "style", None) is not None  # a description (ar.style)
+        if composer is not None and not (follows and getattr(arm, "paths", None) is not None):
+            raise ValueError(f"--composer: the model in {self.folder} ({self.arch}) walks no real performances' paths; "
+                             "the shipped default does, or any events model trained with ar.style")
         if style is not None and not follows:
             raise ValueError(f"--style: the model in {self.folder} ({self.arch}) does not follow a description; "
                              "the shipped default does (and `style`), or any model trained with ar.style")
@@ -228,6 +232,8 @@ class GANModel:
                 options["key"] = key
             if tempo is not None:
                 options["tempo"] = tempo
+            if composer is not None:
+                options["composer"] = composer
             if prompt is not None:
                 latents, sets = self.ae.encode_events(prompt)  # [P, L], [P, N]
                 past = self.normaliser.forward(latents.float().cpu())
@@ -526,7 +532,18 @@ def model_info(model: str | Path | None = None) -> dict:
             "description": meta.get("description"), "style_calibration": calibration_summary(meta, folder),
             "takes_key": arch == "events" and bool(ar["tonal"]),  # tsm generate --key: an events model with ar.tonal
             "takes_tempo": arch == "events" and ar["beat_echo"] > 0,  # --tempo: one sampled with the beat echo
-            "critic": critic_summary(folder)}
+            "critic": critic_summary(folder), "composers": composers_summary(folder, meta)}
+
+
+def composers_summary(folder: Path, meta: dict) -> dict[str, int] | None:
+    """For `--info`: how many training performances of each composer a model's description paths walk (what
+    `tsm generate --composer` takes); None where it keeps no paths, {} where they name no composers."""
+    if "style_paths" not in meta.get("weights", {}):
+        return None
+    try:
+        return StylePaths.from_state(load_tensors(folder, "style_paths")).composers()
+    except ValueError as e:
+        return {"error": str(e)}
 
 
 def critic_summary(folder: Path) -> dict | None:

@@ -40,7 +40,7 @@ from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
 from .sounding import DrawnSounding
-from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, StyleRamp, describe_passage, users_value
+from .style import AHEAD, PATH_HOP, PieceStyle, StyleGatherer, StylePaths, StyleRamp, describe_passage, users_value
 from .style_calibration import StyleCalibration
 from .tonal import HEARS_KEYS, DrawnPitchClasses, KeyTold, TonalGatherer
 from .transformer_net import LatentTransformer
@@ -290,7 +290,7 @@ class EventAutoregressive(Autoregressive):
                project: Callable[[torch.Tensor], torch.Tensor] | None = None,
                prompt_sets: SetBatch | None = None, style: dict[str, float] | StyleRamp | None = None,
                guidance: float | None = None, key: KeyTold | None = None,
-               tempo: TempoTold | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               tempo: TempoTold | None = None, composer: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
         ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
         hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
@@ -300,7 +300,9 @@ class EventAutoregressive(Autoregressive):
         ar.request_guidance for an asked one, ar.style_guidance for a drawn one); a prompt without `style` is told
         its own last AHEAD chunks' description (ar.prompt_told; false: heard, not told). With ar.tonal, a `key` is
         asked of every piece: the head hears the notes so far as if in that key (tonal.KeyTold); with
-        ar.beat_echo, a `tempo`: each note's start leans toward its beats (pulse.TempoTold)."""
+        ar.beat_echo, a `tempo`: each note's start leans toward its beats (pulse.TempoTold). With ar.style_path, a
+        `composer`: each piece walks the path of one of that composer's training performances (StylePaths.tracks_of);
+        which one, and from where, is logged (`tsm generate -v`)."""
         self.tempo = tempo  # (the sampler refuses it without the beat echo: pulse.TEMPO_NEEDS_ECHO)
         if key is not None and not self.settings.tonal:
             raise ValueError(f"--key: this model does not hear keys (trained without ar.tonal); {HEARS_KEYS}")
@@ -310,6 +312,7 @@ class EventAutoregressive(Autoregressive):
                        else 0 if prompt is None else prompt.shape[0])
         if style is not None and self.generator.style is None:
             raise ValueError("--style: this model was not trained with ar.style; it has no description to follow")
+        composed = None if composer is None else self.composer_tracks(composer, style, heard_first)  # [K] or None
         described, told_prompt = None, False  # with ar.style: each piece's character, drawn, asked or the prompt's
         look = self.generator.style
         if look is not None:
@@ -332,7 +335,8 @@ class EventAutoregressive(Autoregressive):
                     if self.paths is None:
                         raise ValueError("ar.style_path: this model keeps no description paths (style_paths.safetensors); "
                                          "add them with `python -m timestepmusic.train.style_paths MODEL CORPUS`")
-                    self.path_start = self.paths.draw(n, rng, played=0.0)  # [S]
+                    self.path_start = self.paths.draw(n, rng, played=0.0, tracks=composed)  # [S]
+                    self.log_walked()
                     self.path_first = self.paths.tell(self.path_start, 0, 0)[:, 0]  # [S, D]: where each starts
                     described = self.path_first.to(self.device)
                 else:
@@ -396,6 +400,29 @@ class EventAutoregressive(Autoregressive):
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
             self.ramp, self.ramp_asked, self.ramp_prompt = None, None, 0
+
+    def composer_tracks(self, composer: str, style, prompted: int) -> torch.Tensor:
+        """`--composer`: which tracks of the description paths [K] are that composer's (StylePaths.tracks_of); asked
+        with what it cannot go with: ValueError in one line."""
+        if self.paths is None:
+            raise ValueError("--composer: this model keeps no description paths (style_paths.safetensors); add them "
+                             "with `python -m timestepmusic.train.style_paths MODEL CORPUS`")
+        composer_refused(style is not None, prompted > 0)
+        if not self.settings.style_drawn or self.walked_attributes() is None:
+            raise ValueError("--composer: this model is set to walk no real performance's path (ar.style_path none "
+                             "or ar.style_drawn false)")
+        return self.paths.tracks_of(composer)
+
+    def log_walked(self) -> None:
+        """Which training performance each piece walks the path of, and from where (`tsm generate -v`)."""
+        if not log.isEnabledFor(logging.INFO) or self.paths.labels is None:
+            return
+        track = self.paths.track_at(self.path_start)  # [S]
+        from_s = (self.path_start - self.paths.starts[track]) * PATH_HOP * self.chunk_seconds  # [S]
+        for i, (k, at_s) in enumerate(zip(track.tolist(), from_s.tolist())):
+            composer, title = self.paths.labels[k].split("\t")
+            log.info("piece %d walks the path of a performance of %s from %d:%02d", i,
+                     " ".join(x for x in (composer, title.replace("_", " ")) if x) or f"track {k}", at_s // 60, at_s % 60)
 
     def waypoint_told(self, at_s: float, request: dict[str, float], guidance: float | None,
                       prompted: bool) -> dict[str, float]:
@@ -520,3 +547,12 @@ class EventAutoregressive(Autoregressive):
                                                                 for r in rows))))  # [chunks, N]
         a = self.settings
         return join_pedal_runs(sets_to_events(sets, chunk_seconds, start_chunk), a.pedal_join_s, a.pedal_join_share)
+
+
+def composer_refused(styled: bool, prompted: bool) -> None:
+    """`--composer` asked with a `--style` (`styled`) or a `--prompt` (`prompted`): ValueError in one line."""
+    if styled:
+        raise ValueError("--composer and --style: give one (--composer tells each piece the path of a real performance "
+                         "of that composer: its loudness, density, register and pedalling; --style asks one)")
+    if prompted:
+        raise ValueError("--composer: a continued --prompt is told its own character; --composer is for new pieces")

@@ -153,10 +153,17 @@ class StylePaths(nn.Module):
     the two rows nearest it blended, past the track's end its last row held.
     Shapes: S pieces, C chunks told, R rows, K tracks, D attributes."""
 
-    def __init__(self, rows: torch.Tensor, starts: torch.Tensor):
+    def __init__(self, rows: torch.Tensor, starts: torch.Tensor, labels: list[str] | None = None):
         super().__init__()
         self.register_buffer("rows", rows.detach().cpu().to(torch.float16))  # [R, D]: sampling reads it on the CPU
         self.register_buffer("starts", starts.detach().cpu().long())  # [K + 1]
+        # each track's "composer<TAB>title" (`track_label`), kept as UTF-8 bytes, one line a track; None: unknown
+        self.labels = labels
+        if labels is not None:
+            if len(labels) != starts.numel() - 1:
+                raise ValueError(f"style_paths: {len(labels)} track labels for {starts.numel() - 1} tracks")
+            text = "\n".join(labels).encode()
+            self.register_buffer("track_labels", torch.frombuffer(bytearray(text), dtype=torch.uint8).clone())
 
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor]) -> "StylePaths":
@@ -166,22 +173,59 @@ class StylePaths(nn.Module):
                 or int(starts[0]) != 0 or int(starts[-1]) != rows.shape[0] or bool((starts.diff() <= 0).any())):
             raise ValueError("style_paths: not description paths (rows [R, D] and increasing track starts [K + 1] "
                              "ending at R)")
-        return cls(rows, starts)
+        labels = state.get("track_labels")
+        if labels is not None:
+            try:
+                labels = bytes(labels.to(torch.uint8).tolist()).decode().split("\n")
+            except UnicodeDecodeError:
+                raise ValueError("style_paths: track_labels are not UTF-8 text") from None
+        return cls(rows, starts, labels)
 
-    def draw(self, n: int, rng: torch.Generator, played: float) -> torch.Tensor:
+    def composers(self) -> dict[str, int]:
+        """How many tracks each composer's performances are of, most first ({} where the labels are unknown)."""
+        counts: dict[str, int] = {}
+        for label in self.labels or ():
+            composer = label.split("\t")[0]
+            if composer:
+                counts[composer] = counts.get(composer, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    def tracks_of(self, composer: str) -> torch.Tensor:
+        """Which tracks [K] are performances of `composer` (its name in any case); a name the labels do not hold, or
+        paths without labels: ValueError in one line that lists those there are."""
+        known = self.composers()
+        if not known:
+            raise ValueError(f"--composer {composer}: this model's description paths name no composer (its corpus "
+                             "named none, as a folder of MIDI files does; MAESTRO and ASAP do), or were written before "
+                             "they kept them: `python -m timestepmusic.train.style_paths MODEL CORPUS --relabel`")
+        wanted = composer.strip().casefold()
+        if wanted not in {name.casefold() for name in known}:
+            raise ValueError(f"--composer {composer}: not one this model was trained on; it knows "
+                             + ", ".join(f"{name} ({k})" for name, k in known.items()) + " (performances of each)")
+        return torch.tensor([label.split("\t")[0].casefold() == wanted for label in self.labels])
+
+    def track_at(self, start: torch.Tensor) -> torch.Tensor:
+        """Starting points [S] (from `draw`) → the track each lies in [S]."""
+        return torch.searchsorted(self.starts, start.floor().long(), right=True) - 1
+
+    def draw(self, n: int, rng: torch.Generator, played: float, tracks: torch.Tensor | None = None) -> torch.Tensor:
         """n starting points [S] (in rows: chunk ÷ PATH_HOP): a row drawn uniformly among those whose description
-        holds a note (density above `played`), and a chunk within its hop (a track's last row may be shorter: such
-        a start holds that row); a piece's track is the one its start lies in."""
+        holds a note (density above `played`), of the `tracks` [K] marked where given (`tracks_of`), and a chunk
+        within its hop (a track's last row may be shorter: such a start holds that row); a piece's track is the one
+        its start lies in."""
         density = self.rows[:, ATTRIBUTES.index("density")].float()  # [R]
-        kept = torch.nonzero(density > played).squeeze(1)  # [R']
-        kept = kept if kept.numel() else torch.arange(self.rows.shape[0])
+        allowed = torch.ones(self.rows.shape[0], dtype=torch.bool)  # [R]
+        if tracks is not None:
+            allowed = tracks[torch.repeat_interleave(torch.arange(self.starts.numel() - 1), self.starts.diff())]
+        kept = torch.nonzero((density > played) & allowed).squeeze(1)  # [R']
+        kept = kept if kept.numel() else torch.nonzero(allowed).squeeze(1)
         row = kept[torch.randint(kept.numel(), (n,), generator=rng)]  # [S]
         phase = torch.randint(PATH_HOP, (n,), generator=rng) / PATH_HOP  # [S]: a chunk within the row's hop
         return row.double() + phase.double()
 
     def tell(self, start: torch.Tensor, first: int, last: int) -> torch.Tensor:
         """Pieces starting at `start` [S] (from `draw`) → the descriptions of their chunks first … last [S, C, D]."""
-        track = torch.searchsorted(self.starts, start.floor().long(), right=True) - 1  # [S]
+        track = self.track_at(start)  # [S]
         final = (self.starts[track + 1] - 1)[:, None]  # [S, 1]: the track's last row
         at = start[:, None] + torch.arange(first, last + 1, dtype=torch.float64) / PATH_HOP  # [S, C]
         low = at.floor().long()  # [S, C]
@@ -234,13 +278,15 @@ class StyleGatherer:
 
     def paths(self, sampler: SequenceSampler, locate, fill: torch.Tensor) -> StylePaths:
         """The descriptions along every track of `sampler` (`StylePaths`), an undefined attribute (NaN) held as
-        `fill` [D] (the bank's mean, which reads the same)."""
+        `fill` [D] (the bank's mean, which reads the same), each track labelled with its composer and title."""
         kept = (sampler.start - sampler.start[sampler.track_first_of]) % PATH_HOP == 0  # [N]: every PATH_HOP-th chunk
         rows = self.ahead(sampler.start[kept][:, None], locate)[:, 0]  # [R, D]
         rows = torch.where(rows.isnan(), fill.to(rows.device), rows)
         per_track = torch.bincount(sampler.track_first_of[kept], minlength=sampler.start.numel())  # [N]
         counts = per_track[per_track > 0]  # [K]: rows of each track, in order
-        return StylePaths(rows, torch.cat([counts.new_zeros(1), counts.cumsum(0)]))
+        tracks, _ = locate(sampler.start[torch.nonzero(per_track).squeeze(1)])  # [K]: each one's corpus track
+        labels = [track_label(self.g.corpus.tracks[int(t)]) for t in tracks]
+        return StylePaths(rows, torch.cat([counts.new_zeros(1), counts.cumsum(0)]), labels)
 
     def bank(self, sampler: SequenceSampler, locate, rng: torch.Generator) -> torch.Tensor:
         """BANK descriptions [BANK, D] of training passages of AHEAD chunks (shorter, where no track has one)."""
@@ -248,6 +294,11 @@ class StyleGatherer:
         starts = full if full.numel() else torch.arange(sampler.start.numel())
         chosen = sampler.start[starts[torch.randint(starts.numel(), (BANK,), generator=rng)]]  # [BANK] global rows
         return self.ahead(chosen[:, None], locate)[:, 0]
+
+
+def track_label(track: dict) -> str:
+    """A corpus track's composer and title as a path's label: "composer<TAB>title" (either may be empty)."""
+    return "\t".join(" ".join(str(track.get(field) or "").split()) for field in ("composer", "title"))
 
 
 SUMS = 9  # what a passage's description is made of, summed over its events (`event_sums`)

@@ -721,10 +721,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--composer", metavar="NAME",
                    help="the default (and events-onsets, events-v28): each piece walks the path of a real performance of "
                    "this composer's, one of those the model was trained on (Bach, Beethoven, Chopin, Liszt, Schubert, "
-                   "Haydn, Schumann: --info lists them): its loudness, density, register, stepwise motion and pedalling, "
-                   "passage by passage, as an unasked piece walks any performance's; -v names the performance and where "
-                   "in it each piece starts. Not the composer's harmony or themes: nothing tells those "
-                   "(bench/composer_follow.py)")
+                   "Haydn, Schumann: --info lists them): its loudness, density and pedalling passage by passage, as "
+                   "an unasked piece walks any performance's, followed at guidance 2 (--guidance); -v names the "
+                   "performance and where in it each piece starts. Not the composer's harmony or themes: nothing tells "
+                   "those. Measured: a composer classifier names the asked composer for 39-89 %% of 16 s pieces (mean "
+                   "57 %%), and that composer for 10-39 %% of unasked ones (bench/composer_follow.py)")
     p.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
                    help="sample with this setting of an ar or events model changed, one that only sampling reads "
                    "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "

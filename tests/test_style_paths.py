@@ -410,7 +410,7 @@ def test_pieces_asked_a_composer_walk_only_that_composers_performances(style_run
     with pytest.raises(ValueError, match="--composer Liszt: not one this model was trained on"):
         model.sample_latents(1, 2.0, seed=1, composer="Liszt")
     model.arm.settings = dataclasses.replace(model.arm.settings, style_path="none")
-    with pytest.raises(ValueError, match="walk no real performance's path"):
+    with pytest.raises(ValueError, match="walk no performance's path"):
         model.sample_latents(1, 2.0, seed=1, composer="Bach")
     with pytest.raises(ValueError, match="--composer and --style: give one"):
         model.sample_latents(1, 2.0, seed=1, composer="Bach", style={"loudness": 50.0})
@@ -432,3 +432,74 @@ def test_the_shipped_default_walks_the_performances_of_seven_composers():
     composers = model_info("default")["composers"]
     assert composers == {"Chopin": 225, "Beethoven": 220, "Bach": 119, "Liszt": 114, "Schubert": 49, "Haydn": 26,
                          "Schumann": 17}
+
+
+def test_a_performances_path_is_described_as_training_describes_a_track(tiny_corpus):
+    corpus = Corpus.open(tiny_corpus)
+    tracks = corpus.tracks_in("train")
+    sampler = SequenceSampler(corpus, tracks, 16, 0.0)
+    ptr = torch.tensor(np.asarray(corpus.track_chunk_ptr))
+
+    def locate(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        track = torch.searchsorted(ptr, rows, right=True) - 1
+        return track, rows - ptr[track]
+    fill = torch.full((len(ATTRIBUTES),), -7.0)
+    with pytest.MonkeyPatch.context() as patch:  # passages of 2 s, so that the 12 s tracks have rows near their end
+        patch.setattr(style_module, "AHEAD", 8)
+        paths = StyleGatherer(ChunkGatherer(corpus)).paths(sampler, locate, fill)
+        events = np.asarray(corpus.track_event_ptr)
+        for k, track in enumerate(tracks[:3]):
+            lo, hi = events[track], events[track + 1]
+            one = style_module.performance_path(*(torch.from_numpy(np.asarray(x[lo:hi]).copy()) for x in (
+                corpus.ids, corpus.start_s, corpus.duration_s, corpus.intensity)), 0.25, fill, label="mine.mid")
+            assert one.labels == ["mine.mid"] and one.starts.tolist() == [0, int(paths.starts[k + 1] - paths.starts[k])]
+            assert torch.allclose(one.rows.float(), paths.rows[paths.starts[k]:paths.starts[k + 1]].float())
+    silent = style_module.performance_path(torch.tensor([88]), torch.tensor([0.0]), torch.tensor([3.0]),
+                                           torch.tensor([127]), 0.25, fill)  # a damper press alone: no note
+    assert silent.rows.shape[0] == 1 and torch.equal(silent.rows[0, ATTRIBUTES.index("density")].float(),
+                                                     torch.tensor(0.0))
+
+
+def test_pieces_asked_like_a_performance_walk_its_path_from_its_start(style_run, monkeypatch, tmp_path, capsys):
+    from timestepmusic.generation import GANModel
+    from timestepmusic.midi import Events, write_events
+
+    model = GANModel.load(style_run)
+    torch.nn.init.normal_(model.arm.generator.style.project.weight)  # as if trained to follow its descriptions
+    model.arm.settings = dataclasses.replace(model.arm.settings, style_path="all")
+    start_s = np.arange(0.0, 6.0, 0.25)  # 6 s: soft and sparse, then loud and dense
+    loud = start_s >= 3.0
+    like = Events(np.full(start_s.shape, 40), start_s, np.full(start_s.shape, 0.2),
+                  np.where(loud, 100, 30).astype(np.uint8)).take(np.flatnonzero(~loud | (start_s * 8 % 2 == 0)))
+    with monkeypatch.context() as patch:
+        heard, offset = [], EventGenerator.offset
+        patch.setattr(EventGenerator, "offset", lambda net, told, b: heard.append(told) or offset(net, told, b))
+        patch.setattr(style_module, "AHEAD", 8)  # as the run was trained
+        chunks = 12
+        model.sample_latents(2, chunks * 0.25, seed=1, snap_to_real=False, like=like)
+        told = torch.cat([t for t in heard if t is not None and t.dim() == 3], dim=1)  # [S, C, D]: each chunk's
+        path = style_module.performance_path(*(torch.from_numpy(np.asarray(x)) for x in (
+            like.ids, like.start_s, like.duration_s, like.intensity)), 0.25, model.arm.generator.style.mean.cpu())
+        assert torch.allclose(told, path.tell(torch.zeros(2, dtype=torch.float64), 0, chunks - 1))
+        assert model.arm.generator.guidance == 1.0 and model.arm.walking is None  # left as it was after sampling
+    for bad, says in (({"composer": "Bach"}, "--like and --composer: give one"),
+                      ({"style": {"loudness": 50.0}}, "--like and --style: give one")):
+        with pytest.raises(ValueError, match=re.escape(says)):
+            model.sample_latents(1, 2.0, seed=1, like=like, **bad)
+    pedal_only = Events(np.array([88]), np.array([0.0]), np.array([2.0]), np.array([127], dtype=np.uint8))
+    with pytest.raises(ValueError, match="--like: the performance holds no note"):
+        model.sample_latents(1, 2.0, seed=1, like=pedal_only)
+    mine = write_events(like, tmp_path / "mine.mid")
+    out = tmp_path / "out"
+    assert main(["generate", "--model", str(style_run), "-n", "1", "--seconds", "2", "-o", str(out), "--like",
+                 str(mine), "--set", "ar.style_path=all"]) == 0
+    assert len(list(out.glob("*.mid"))) == 1
+    capsys.readouterr()
+    for extra, says in ((["--like", str(mine), "--composer", "Bach"], "--like and --composer: give one"),
+                        (["--like", str(mine), "--style", "loudness=50"], "--like and --style: give one"),
+                        (["--like", str(tmp_path / "none.mid")], "none.mid"),
+                        (["--like", str(mine), "--set", "ar.style_path=none"], "walk no performance's path")):
+        assert main(["generate", "--model", str(style_run), "-n", "1", "--seconds", "1", "-o", str(tmp_path / "b"),
+                     *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0], err

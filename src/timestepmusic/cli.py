@@ -329,10 +329,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
     tempo_path = parse_tempo_path(args.tempo) if args.tempo is not None else None  # … and a tempo out of reach
-    if args.composer is not None:  # … and what a composer cannot go with (the arm says it again, for the API)
-        from .sequence.events import composer_refused
+    for flag, given in (("--composer", args.composer), ("--like", args.like)):  # … and what a path to walk cannot go
+        if given is not None:  # with (the arm says it again, for the API)
+            from .sequence.events import request_refused
 
-        composer_refused(args.style is not None, bool(args.prompt))
+            if args.composer is not None and args.like is not None:
+                raise ValueError("--like and --composer: give one (--like walks the performance you give, --composer "
+                                 "one of that composer's)")
+            request_refused(flag, args.style is not None, bool(args.prompt))
 
     if args.list:
         from .shipped import shipped_of_kind
@@ -429,6 +433,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
                         " and ".join(flat), seconds, 100 * FLATTENED)
     if args.composer is not None:  # a model that walks no performance's path refuses it (GANModel.sample_latents)
         options["composer"] = args.composer
+    if args.like is not None:  # read as a prompt is
+        from .midi import read_events
+
+        options["like"], _ = read_events(args.like, pedal_bins=gan.ae.config.events.pedal_bins)
     asked_tempo = None
     if tempo_path is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
         from .sequence.pulse import TempoTold
@@ -726,6 +734,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "performance and where in it each piece starts. Not the composer's harmony or themes: nothing tells "
                    "those. Measured: a composer classifier names the asked composer for 39-89 %% of 16 s pieces (mean "
                    "57 %%), and that composer for 10-39 %% of unasked ones (bench/composer_follow.py)")
+    p.add_argument("--like", metavar="FILE.mid",
+                   help="the default (and events-onsets, events-v28): each piece walks the path of this performance "
+                   "from its start: its loudness, density and pedalling move passage by passage as the file's do (its "
+                   "register and the rest held as in its first 16 s), followed at guidance 2 (--guidance); the notes are "
+                   "the model's own. Not with --style, --composer or --prompt (bench/like_follow.py)")
     p.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
                    help="sample with this setting of an ar or events model changed, one that only sampling reads "
                    "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "

@@ -159,7 +159,8 @@ class GANModel:
                        temperature: float | None = None, mixture_temperature: float | None = None,
                        style: dict[str, float] | StyleRamp | None = None, guidance: float | None = None,
                        key: Key | KeyTold | None = None,
-                       tempo: float | TempoTold | None = None, composer: str | None = None) -> list[torch.Tensor]:
+                       tempo: float | TempoTold | None = None, composer: str | None = None,
+                       like: Events | None = None) -> list[torch.Tensor]:
         """One latent sequence [T_s, L] per piece: `seconds` long, or for an arch that ends its pieces, at most
         that. With `snap_to_real` (and a codebook beside the model) each latent becomes its nearest real
         training-chunk latent. Arms that continue a past (`continues`: the likelihood arm, a conv arm with
@@ -173,7 +174,8 @@ class GANModel:
         ar.style_guidance without); one trained with ar.tonal plays each piece in `key` (keys.parse_key's, or
         a tonal.KeyTold that says how it is told); an events model that samples with ar.beat_echo leans each note's
         start toward the beats of `tempo` (beats per minute, or a pulse.TempoTold); one that walks real performances'
-        paths of descriptions (ar.style_path) walks those of `composer`'s performances alone."""
+        paths of descriptions (ar.style_path) walks those of `composer`'s performances alone, or the path of the
+        performance `like` (its events), from its start."""
         check_piece_seconds(seconds)
         chunks = max(1, round(seconds / self.ae.chunk_seconds))
         arm = self.arm
@@ -199,6 +201,9 @@ class GANModel:
         if composer is not None and not (follows and getattr(arm, "paths", None) is not None):
             raise ValueError(f"--composer: the model in {self.folder} ({self.arch}) walks no real performances' paths; "
                              "the shipped default does, or any events model trained with ar.style")
+        if like is not None and not (follows and getattr(arm, "draws_events", False)):
+            raise ValueError(f"--like: the model in {self.folder} ({self.arch}) walks no performance's path; the shipped "
+                             "default does, or any events model trained with ar.style")
         if style is not None and not follows:
             raise ValueError(f"--style: the model in {self.folder} ({self.arch}) does not follow a description; "
                              "the shipped default does (and `style`), or any model trained with ar.style")
@@ -234,6 +239,8 @@ class GANModel:
                 options["tempo"] = tempo
             if composer is not None:
                 options["composer"] = composer
+            if like is not None:
+                options["like"] = like
             if prompt is not None:
                 latents, sets = self.ae.encode_events(prompt)  # [P, L], [P, N]
                 past = self.normaliser.forward(latents.float().cpu())

@@ -40,7 +40,17 @@ from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
 from .sounding import DrawnSounding
-from .style import AHEAD, PATH_HOP, PieceStyle, StyleGatherer, StylePaths, StyleRamp, describe_passage, users_value
+from .style import (
+    AHEAD,
+    PATH_HOP,
+    PieceStyle,
+    StyleGatherer,
+    StylePaths,
+    StyleRamp,
+    describe_passage,
+    performance_path,
+    users_value,
+)
 from .style_calibration import StyleCalibration
 from .tonal import HEARS_KEYS, DrawnPitchClasses, KeyTold, TonalGatherer
 from .transformer_net import LatentTransformer
@@ -124,6 +134,7 @@ class EventAutoregressive(Autoregressive):
         self.paths: StylePaths | None = None  # with ar.style: the training tracks' descriptions (ar.style_path)
         self.calibration: StyleCalibration | None = None  # with ar.style: what to tell for a request (measured)
         self.path_start: torch.Tensor | None = None  # ar.style_path: where each piece being sampled starts in them [S]
+        self.walking: StylePaths | None = None  # the paths the pieces being sampled walk: `paths`, or --like's
         self.path_first: torch.Tensor | None = None  # … and the description there [S, D]
         self.walked: torch.Tensor | None = None  # … and which attributes move along them [D]
         self.ramp: torch.Tensor | None = None  # a path of requests (StyleRamp): each chunk's description [S, P + T, D]
@@ -290,7 +301,8 @@ class EventAutoregressive(Autoregressive):
                project: Callable[[torch.Tensor], torch.Tensor] | None = None,
                prompt_sets: SetBatch | None = None, style: dict[str, float] | StyleRamp | None = None,
                guidance: float | None = None, key: KeyTold | None = None,
-               tempo: TempoTold | None = None, composer: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               tempo: TempoTold | None = None, composer: str | None = None,
+               like: Events | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
         ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
         hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
@@ -303,7 +315,8 @@ class EventAutoregressive(Autoregressive):
         ar.beat_echo, a `tempo`: each note's start leans toward its beats (pulse.TempoTold). With ar.style_path, a
         `composer`: each piece walks the path of one of that composer's training performances (StylePaths.tracks_of),
         followed as an asked style is (None `guidance`: ar.request_guidance); which one, and from where, is logged
-        (`tsm generate -v`)."""
+        (`tsm generate -v`). With ar.style_path, a performance to walk `like` (its events): every piece walks its
+        path from its start (style.performance_path), followed as an asked style is."""
         self.tempo = tempo  # (the sampler refuses it without the beat echo: pulse.TEMPO_NEEDS_ECHO)
         if key is not None and not self.settings.tonal:
             raise ValueError(f"--key: this model does not hear keys (trained without ar.tonal); {HEARS_KEYS}")
@@ -313,6 +326,7 @@ class EventAutoregressive(Autoregressive):
                        else 0 if prompt is None else prompt.shape[0])
         if style is not None and self.generator.style is None:
             raise ValueError("--style: this model was not trained with ar.style; it has no description to follow")
+        liked = None if like is None else self.like_path(like, style, heard_first, composer)  # one track
         composed = None if composer is None else self.composer_tracks(composer, style, heard_first)  # [K] or None
         described, told_prompt = None, False  # with ar.style: each piece's character, drawn, asked or the prompt's
         look = self.generator.style
@@ -333,12 +347,14 @@ class EventAutoregressive(Autoregressive):
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
                 self.walked = self.walked_attributes()
                 if self.walked is not None:  # a real performance's path of descriptions, from a random chunk on
-                    if self.paths is None:
+                    if self.paths is None and liked is None:
                         raise ValueError("ar.style_path: this model keeps no description paths (style_paths.safetensors); "
                                          "add them with `python -m timestepmusic.train.style_paths MODEL CORPUS`")
-                    self.path_start = self.paths.draw(n, rng, played=0.0, tracks=composed)  # [S]
+                    self.walking = self.paths if liked is None else liked
+                    self.path_start = (self.paths.draw(n, rng, played=0.0, tracks=composed) if liked is None
+                                       else torch.zeros(n, dtype=torch.float64))  # [S]: --like's from its start
                     self.log_walked()
-                    self.path_first = self.paths.tell(self.path_start, 0, 0)[:, 0]  # [S, D]: where each starts
+                    self.path_first = self.walking.tell(self.path_start, 0, 0)[:, 0]  # [S, D]: where each starts
                     described = self.path_first.to(self.device)
                 else:
                     described = look.draw(n, rng)  # [S, D]
@@ -353,8 +369,8 @@ class EventAutoregressive(Autoregressive):
         self.generator.guidance = self.generator.pedal_guidance = 1.0  # nothing told: nothing to guide by
         if described is not None:  # guidance: told against untold
             a = self.settings
-            asked = style is not None or composer is not None  # a request: ar.request_guidance (a composer: as a style,
-            # chosen on validation: bench/results/composer_follow_41_*.md)
+            asked = style is not None or composer is not None or like is not None  # a request: ar.request_guidance (a
+            # composer: as a style, chosen on validation: bench/results/composer_follow_41_*.md; --like: as a composer)
             self.generator.guidance = (guidance if guidance is not None else a.request_guidance if asked
                                        else a.style_guidance)
             self.generator.pedal_guidance = self.generator.guidance if a.pedal_guidance == 1.0 else a.pedal_guidance
@@ -402,7 +418,7 @@ class EventAutoregressive(Autoregressive):
             self.register, self.guard_chunks, self.sounding = None, 0, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
-            self.ramp, self.ramp_asked, self.ramp_prompt = None, None, 0
+            self.ramp, self.ramp_asked, self.ramp_prompt, self.walking = None, None, 0, None
 
     def composer_tracks(self, composer: str, style, prompted: int) -> torch.Tensor:
         """`--composer`: which tracks of the description paths [K] are that composer's (StylePaths.tracks_of); asked
@@ -410,20 +426,41 @@ class EventAutoregressive(Autoregressive):
         if self.paths is None:
             raise ValueError("--composer: this model keeps no description paths (style_paths.safetensors); add them "
                              "with `python -m timestepmusic.train.style_paths MODEL CORPUS`")
-        composer_refused(style is not None, prompted > 0)
-        if not self.settings.style_drawn or self.walked_attributes() is None:
-            raise ValueError("--composer: this model is set to walk no real performance's path (ar.style_path none "
-                             "or ar.style_drawn false)")
+        request_refused("--composer", style is not None, prompted > 0)
+        self.check_walks("--composer")
         return self.paths.tracks_of(composer)
+
+    def like_path(self, like: Events, style, prompted: int, composer: str | None) -> StylePaths:
+        """`--like`: the path of the performance `like` (its events) as one track (style.performance_path); asked with
+        what it cannot go with: ValueError in one line."""
+        if self.generator.style is None:
+            raise ValueError("--like: this model was not trained with ar.style; it walks no performance's path")
+        if composer is not None:
+            raise ValueError("--like and --composer: give one (--like walks the performance you give, --composer one "
+                             "of that composer's)")
+        request_refused("--like", style is not None, prompted > 0)
+        self.check_walks("--like")
+        if not (like.ids < NUM_KEYS).any():
+            raise ValueError("--like: the performance holds no note; there is no path to walk")
+        return performance_path(*(torch.from_numpy(np.asarray(x)) for x in (like.ids, like.start_s, like.duration_s,
+                                                                           like.intensity)),
+                                self.chunk_seconds, self.generator.style.mean.cpu(), self.settings.style_pause)
+
+    def check_walks(self, flag: str) -> None:
+        """A request to walk a path (`flag`) of a model set not to walk one: ValueError in one line."""
+        if not self.settings.style_drawn or self.walked_attributes() is None:
+            raise ValueError(f"{flag}: this model is set to walk no performance's path (ar.style_path none or "
+                             "ar.style_drawn false)")
 
     def log_walked(self) -> None:
         """Which training performance each piece walks the path of, and from where (`tsm generate -v`)."""
-        if not log.isEnabledFor(logging.INFO) or self.paths.labels is None:
+        paths = self.walking
+        if not log.isEnabledFor(logging.INFO) or paths.labels is None or paths is not self.paths:  # (--like: its own)
             return
-        track = self.paths.track_at(self.path_start)  # [S]
-        from_s = (self.path_start - self.paths.starts[track]) * PATH_HOP * self.chunk_seconds  # [S]
+        track = paths.track_at(self.path_start)  # [S]
+        from_s = (self.path_start - paths.starts[track]) * PATH_HOP * self.chunk_seconds  # [S]
         for i, (k, at_s) in enumerate(zip(track.tolist(), from_s.tolist())):
-            composer, title = self.paths.labels[k].split("\t")
+            composer, title = paths.labels[k].split("\t")
             log.info("piece %d walks the path of a performance of %s from %d:%02d", i,
                      " ".join(x for x in (composer, title.replace("_", " ")) if x) or f"track {k}", at_s // 60, at_s % 60)
 
@@ -515,7 +552,7 @@ class EventAutoregressive(Autoregressive):
     def path_told(self, first: int, last: int) -> torch.Tensor:
         """ar.style_path: the descriptions of new chunks first … last [S, C, D]: the walked attributes along each
         piece's path, the others held at its first."""
-        told = self.paths.tell(self.path_start, first, last)  # [S, C, D]
+        told = self.walking.tell(self.path_start, first, last)  # [S, C, D]
         return torch.where(self.walked, told, self.path_first[:, None])
 
     def ramp_unpressed(self, chunk: int) -> torch.Tensor | None:
@@ -552,10 +589,11 @@ class EventAutoregressive(Autoregressive):
         return join_pedal_runs(sets_to_events(sets, chunk_seconds, start_chunk), a.pedal_join_s, a.pedal_join_share)
 
 
-def composer_refused(styled: bool, prompted: bool) -> None:
-    """`--composer` asked with a `--style` (`styled`) or a `--prompt` (`prompted`): ValueError in one line."""
+def request_refused(flag: str, styled: bool, prompted: bool) -> None:
+    """A path asked to be walked (`flag`: --composer, --like) with a `--style` (`styled`) or a `--prompt` (`prompted`):
+    ValueError in one line."""
     if styled:
-        raise ValueError("--composer and --style: give one (--composer tells each piece the path of a real performance "
-                         "of that composer: its loudness, density, register and pedalling; --style asks one)")
+        raise ValueError(f"{flag} and --style: give one ({flag} tells each piece the path of a real performance: its "
+                         "loudness, density and pedalling passage by passage; --style asks one)")
     if prompted:
-        raise ValueError("--composer: a continued --prompt is told its own character; --composer is for new pieces")
+        raise ValueError(f"{flag}: a continued --prompt is told its own character; {flag} is for new pieces")

@@ -24,6 +24,7 @@ K = AHEAD chunks, P played passages of the bank.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,7 +164,7 @@ class StylePaths(nn.Module):
             if len(labels) != starts.numel() - 1:
                 raise ValueError(f"style_paths: {len(labels)} track labels for {starts.numel() - 1} tracks")
             text = "\n".join(labels).encode()
-            self.register_buffer("track_labels", torch.frombuffer(bytearray(text), dtype=torch.uint8).clone())
+            self.register_buffer("track_labels", torch.tensor(list(text), dtype=torch.uint8))
 
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor]) -> "StylePaths":
@@ -299,6 +300,33 @@ class StyleGatherer:
 def track_label(track: dict) -> str:
     """A corpus track's composer and title as a path's label: "composer<TAB>title" (either may be empty)."""
     return "\t".join(" ".join(str(track.get(field) or "").split()) for field in ("composer", "title"))
+
+
+def performance_path(ids: torch.Tensor, start_s: torch.Tensor, duration_s: torch.Tensor, intensity: torch.Tensor,
+                     chunk_seconds: float, fill: torch.Tensor, pause: bool = False, label: str = "") -> StylePaths:
+    """One performance's events in time order ([E] each) → its path of descriptions as one track (`StylePaths`): the
+    description of the AHEAD chunks from every PATH_HOP-th chunk on, within its last AHEAD chunks those last AHEAD (of
+    all of it, where it is shorter), as StyleGatherer.paths describes a training track; an undefined attribute (NaN)
+    held as `fill` [D]. `tsm generate --like FILE` walks it."""
+    end_s = float((start_s + duration_s).max()) if start_s.numel() else chunk_seconds
+    chunks = max(1, math.ceil(end_s / chunk_seconds - 1e-9))  # the performance's chunks
+    every = event_sums(ids.long(), intensity, duration_s, torch.zeros_like(ids, dtype=torch.long))  # [E, SUMS]
+    running = torch.cat([every.new_zeros(1, SUMS), every.cumsum(0)])  # [E + 1, SUMS]: the sums before each event
+    first = torch.arange(0, chunks, PATH_HOP)  # [R]: the chunk each row describes from
+    length = min(chunks, AHEAD)
+    begin = torch.clamp(first, max=chunks - length)  # [R]
+    bounds = torch.searchsorted(start_s.double(), torch.stack([begin, begin + length]).double() * chunk_seconds)  # [2, R]
+    rows = described_by_sums(running[bounds[1]] - running[bounds[0]],
+                             torch.full((first.shape[0],), length * chunk_seconds, dtype=torch.float64))  # [R, 8]
+    if pause:
+        is_note = ids < NUM_KEYS
+        struck = torch.zeros(chunks + AHEAD, dtype=torch.bool)  # whether a note starts in each chunk
+        struck[(start_s[is_note] / chunk_seconds).floor().long().clamp(0, chunks - 1)] = True
+        windows = struck.unfold(0, AHEAD, 1)[begin]  # [R, AHEAD]
+        longest = longest_pause_chunks(windows, torch.full_like(begin, length)).double() * chunk_seconds  # [R]
+        rows = torch.cat([rows, torch.log1p(longest)[:, None]], dim=1)  # [R, 9]
+    rows = torch.where(rows.isnan(), fill.double().cpu(), rows)
+    return StylePaths(rows, torch.tensor([0, rows.shape[0]]), [label])
 
 
 SUMS = 9  # what a passage's description is made of, summed over its events (`event_sums`)

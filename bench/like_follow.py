@@ -1,0 +1,128 @@
+"""How closely `tsm generate --like FILE` follows the shape of the performance it is given: the first --seconds of -k
+real performances of --split, each given to -n pieces of the same length per sampling seed, and in each 8 s window
+of a piece its loudness (mean velocity), density (notes per second) and damper share against the performance's in
+the same window. Two baselines at the same seeds: pieces drawn unasked (each walks a random training performance's
+path) and the pieces asked one performance measured against the next one's windows (a real shape, but another).
+Per attribute: the mean absolute gap over the windows, and the correlation across a piece's windows with the
+performance's (does the piece rise and fall where it does?), averaged over the pieces whose windows vary.
+
+    python bench/like_follow.py --corpus /work/data/asap --split test --seeds 4 5 --markdown bench/results/like_follow.md
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import add_drawing_arguments, drawing_seconds, drawn, table, write_markdown  # noqa: E402
+
+ATTRIBUTES = ("loudness", "density", "damper")
+WINDOW_S = 8.0
+
+
+def windows_played(piece, seconds: float) -> np.ndarray:
+    """A piece's (or performance's) loudness, density and damper share in each WINDOW_S window [W, 3], in users' units
+    (density in notes per second; NaN where undefined: no note)."""
+    from timestepmusic.evaluate.played import played
+    from timestepmusic.generation import window
+    from timestepmusic.sequence.style import users_value
+
+    starts = np.arange(0.0, seconds - WINDOW_S + 1e-9, WINDOW_S)
+    values = played([window(piece, at_s, at_s + WINDOW_S) for at_s in starts], WINDOW_S, ATTRIBUTES)  # [W, 3]
+    return np.stack([np.asarray(users_value(name, values[:, i]), dtype=np.float64)
+                     for i, name in enumerate(ATTRIBUTES)], axis=1)
+
+
+def closeness(pieces: np.ndarray, performance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pieces' windows [P, W, 3] against a performance's [W, 3] → each piece's mean absolute gap [P, 3] and its
+    correlation across the windows [P, 3] (NaN where either does not vary or is undefined)."""
+    gap = np.nanmean(np.abs(pieces - performance[None]), axis=1)  # [P, 3]
+    r = np.full(gap.shape, np.nan)
+    for p in range(pieces.shape[0]):
+        for a in range(len(ATTRIBUTES)):
+            x, y = pieces[p, :, a], performance[:, a]
+            both = np.isfinite(x) & np.isfinite(y)
+            if both.sum() >= 3 and x[both].std() > 0 and y[both].std() > 0:
+                r[p, a] = np.corrcoef(x[both], y[both])[0, 1]
+    return gap, r
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_drawing_arguments(parser, 4, "pieces per performance and sampling seed", 64.0)
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--split", default="validation")
+    parser.add_argument("-k", type=int, default=24, help="performances of the split, evenly spaced over it")
+    parser.add_argument("--guidance", type=float, help="as tsm generate --guidance for the asked pieces (default: the "
+                        "model's)")
+    args = parser.parse_args()
+
+    import torch
+
+    from timestepmusic.corpus import Corpus
+    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+    from timestepmusic.generation import GANModel
+    from timestepmusic.shipped import resolve_model
+
+    torch.set_num_threads(1)
+    excerpts = excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds)
+    first = np.flatnonzero(np.r_[True, excerpts.group[1:] != excerpts.group[:-1]])  # each performance's first excerpt
+    first = first[np.linspace(0, len(first) - 1, min(args.k, len(first))).round().astype(int)]
+    performances = [excerpts.events(int(x)) for x in first]
+    names = [excerpts.sources[int(excerpts.group[x])] for x in first]
+    real = [windows_played(p, args.seconds) for p in performances]  # [W, 3] each
+
+    gan = GANModel.load(resolve_model(args.model))
+    gan.sample(args.n, args.seconds, 0)  # warm-up
+    asked_options = {} if args.guidance is None else {"guidance": args.guidance}
+    kinds = ("asked like it", "unasked", "asked like the next performance")
+    gaps: dict[str, list] = {kind: [] for kind in kinds}
+    rs: dict[str, list] = {kind: [] for kind in kinds}
+    seconds_taken = {"asked": 0.0, "unasked": 0.0}
+    for seed in args.seeds:
+        t0 = time.perf_counter()
+        unasked = [windows_played(p, args.seconds) for p in drawn(gan, args.n, args.seconds, seed)]
+        seconds_taken["unasked"] += time.perf_counter() - t0
+        for k, performance in enumerate(performances):
+            t0 = time.perf_counter()
+            pieces = np.stack([windows_played(p, args.seconds) for p in drawn(gan, args.n, args.seconds, seed,
+                                                                              like=performance, **asked_options)])
+            seconds_taken["asked"] += time.perf_counter() - t0
+            for kind, against, drawn_windows in (("asked like it", real[k], pieces),
+                                                 ("unasked", real[k], np.stack(unasked)),
+                                                 ("asked like the next performance", real[(k + 1) % len(real)], pieces)):
+                gap, r = closeness(drawn_windows, against)
+                gaps[kind].append(gap)
+                rs[kind].append(r)
+    header = ["pieces", *(f"{name} gap" for name in ATTRIBUTES), *(f"{name} r" for name in ATTRIBUTES)]
+    rows = []
+    for kind in kinds:
+        gap, r = np.concatenate(gaps[kind]), np.concatenate(rs[kind])
+        rows.append([kind, *(f"{v:.3f}" for v in np.nanmean(gap, axis=0)), *(f"{v:.2f}" for v in np.nanmean(r, axis=0))])
+    spread = np.stack(real)  # [K, W, 3]
+    lines = [f"model {args.model}; the first {args.seconds:g} s of {len(performances)} performances of the {args.split} "
+             f"split, each given to {args.n} pieces per sampling seed {', '.join(map(str, args.seeds))}"
+             + (f" (asked at guidance {args.guidance:g})" if args.guidance is not None else "")
+             + f"; {WINDOW_S:g} s windows", "",
+             "mean absolute gap between each piece's window and the performance's, and the correlation across a piece's "
+             "windows (mean over the pieces whose windows vary); unasked: the same performance against pieces drawn "
+             "without --like at the same seeds (each walking a random training performance)", "",
+             *table(header, rows), "",
+             "for scale, the performances' own spread across their windows (std over windows, mean over performances): "
+             + ", ".join(f"{name} {np.nanmean(np.nanstd(spread[..., i], axis=1)):.3f}"
+                         for i, name in enumerate(ATTRIBUTES)),
+             "performances: " + "; ".join(names), "",
+             drawing_seconds(seconds_taken | {"asked": seconds_taken["asked"] / len(performances)},
+                             args.n * len(args.seeds), args.n)]
+    print("\n".join(lines))
+    write_markdown(args.markdown, f"# Following `--like`: the model `{args.model}`", lines)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -124,7 +124,7 @@ def main() -> int:
              + ", ".join(f"{name} {int((real_y == name).sum())}" for name in composers) + ")",
              f"untold only: {', '.join(untold)}", ""]
     for what, (names, model) in classifiers.items():
-        header = ["", *composers, "mean"]
+        header = ["", *composers, "mean (real: of those in the split)"]
         real_named = model.predict(features(real, names))
         rows = [[f"real {args.split} excerpts: named as their composer"]
                 + [f"{np.mean(real_named[real_y == name] == name):.3f}" if (real_y == name).any() else "—"
@@ -135,7 +135,7 @@ def main() -> int:
         unasked_named = model.predict(features(described["unasked"], names))
         baseline = [np.mean(unasked_named == name) for name in composers]
         rows.append(["unasked: named as that composer", *(f"{share:.3f}" for share in baseline),
-                     f"{np.mean(baseline):.3f}"])
+                     "(1/composers)"])
         lines += [f"## Named by the classifier on {what}", "", *table(header, rows), ""]
     present = [name for name in composers if (real_y == name).any()]
     real_features = descriptor_features(real)
@@ -146,7 +146,7 @@ def main() -> int:
             ["unasked vs the composer's real excerpts", *(apart("unasked", real_y == name) for name in present),
              apart("unasked", np.ones(len(real_y), dtype=bool))]]
     lines += ["## Told from real (logistic two-sample accuracy: 0.5 = indistinguishable)", "",
-              *table(["", *present, "all four together"], rows), ""]
+              *table(["", *present, "all of them together"], rows), ""]
     rows = []
     for name in MEANS:
         cells = [name]
@@ -157,7 +157,7 @@ def main() -> int:
         cells.append(f"{np.nanmean(real[name]):.3f} / {np.nanmean(described['unasked'][name]):.3f}")
         rows.append(cells)
     lines += ["## Descriptor means: real (" + args.split + " split) / asked", "",
-              *table(["descriptor", *composers, "all four / unasked"], rows), "",
+              *table(["descriptor", *composers, "all of them / unasked"], rows), "",
               drawing_seconds(seconds_taken, count, args.n)]
     print("\n".join(lines))
     write_markdown(args.markdown, f"# Following `--composer`: the model `{args.model}`", lines)

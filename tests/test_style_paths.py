@@ -186,6 +186,16 @@ def test_paths_are_added_to_a_model_trained_before_them(style_run, tmp_path, cap
     before = (old / "style_paths.safetensors").read_bytes()
     assert add_paths([str(old), str(corpus.root), "--relabel"]) == 0  # written again: the same descriptions, labelled
     assert (old / "style_paths.safetensors").read_bytes() == before
+    unlabelled = load_file(old / "style_paths.safetensors")  # as a model trained before paths named their tracks
+    labels = unlabelled.pop("track_labels")
+    save_file(unlabelled, str(old / "style_paths.safetensors"))
+    meta = json.loads((old / "config.json").read_text())
+    meta["weights"]["style_paths"] = None  # (no sha256 recorded: the file is read as it is)
+    (old / "config.json").write_text(json.dumps(meta))
+    assert add_paths([str(old), str(corpus.root), "--relabel"]) == 0
+    relabelled = load_file(old / "style_paths.safetensors")
+    assert torch.equal(relabelled["track_labels"], labels)
+    assert torch.equal(relabelled["rows"], unlabelled["rows"]) and torch.equal(relabelled["starts"], unlabelled["starts"])
     rows = load_file(old / "style_paths.safetensors")
     rows["rows"] = rows["rows"] + 1  # descriptions the corpus would not give: not relabelled
     save_file(rows, str(old / "style_paths.safetensors"))
@@ -361,6 +371,14 @@ def test_paths_keep_each_tracks_composer_and_a_draw_keeps_to_one_composers_track
     assert set(paths.track_at(start).tolist()) == {0, 2}
     start = paths.draw(300, torch.Generator().manual_seed(0), played=0.0, tracks=paths.tracks_of("chopin"))
     assert set(paths.track_at(start).tolist()) == {1}
+    rows = torch.ones(8, len(ATTRIBUTES))
+    rows[2:4, ATTRIBUTES.index("density")] = 0.0  # Chopin's one track: silent throughout
+    silent_chopin = StylePaths(rows, paths.starts, paths.labels)
+    start = silent_chopin.draw(50, torch.Generator().manual_seed(0), played=0.0, tracks=paths.tracks_of("Chopin"))
+    assert set(silent_chopin.track_at(start).tolist()) == {1}  # still Chopin's, though no row of it holds a note
+    assert paths.tracks_of("  CHOPIN  ").tolist() == [False, True, False, False]
+    with pytest.raises(ValueError, match="give a composer's name; this model knows Bach, Chopin"):
+        paths.tracks_of("  ")
     every = torch.ones(4, dtype=torch.bool)  # all tracks allowed: the same draw as without, so unasked pieces keep theirs
     assert torch.equal(paths.draw(20, torch.Generator().manual_seed(3), played=0.0, tracks=every),
                        paths.draw(20, torch.Generator().manual_seed(3), played=0.0))
@@ -395,6 +413,7 @@ def test_pieces_asked_a_composer_walk_only_that_composers_performances(style_run
     from timestepmusic.generation import GANModel, model_info
 
     model = GANModel.load(style_run)
+    torch.nn.init.normal_(model.arm.generator.style.project.weight)  # as if trained to follow its descriptions
     paths = model.arm.paths
     k = paths.starts.numel() - 1
     names = ["Bach" if i % 3 == 0 else "Chopin" for i in range(k)]
@@ -404,9 +423,24 @@ def test_pieces_asked_a_composer_walk_only_that_composers_performances(style_run
     monkeypatch.setattr(StylePaths, "draw", lambda self, *a, **kw: starts.append(draw(self, *a, **kw)) or starts[-1])
     model.sample_latents(6, 2.0, seed=1, snap_to_real=False, composer="BACH")
     assert {names[t] for t in model.arm.paths.track_at(starts[-1]).tolist()} == {"Bach"}
-    unasked = model.sample_latents(6, 2.0, seed=1, snap_to_real=False)
+    bach = model.arm.walked_from  # which performance each piece walked, and from where
+    assert len(bach) == 6 and all(label.startswith("Bach piece ") and " from 0:" in label for label in bach)
+    model.sample_latents(6, 2.0, seed=1, snap_to_real=False)
     assert {names[t] for t in model.arm.paths.track_at(starts[-1]).tolist()} == {"Bach", "Chopin"}
-    assert all(torch.equal(a, b) for a, b in zip(unasked, model.sample_latents(6, 2.0, seed=1, snap_to_real=False)))
+    from timestepmusic.generation import written_pieces
+
+    written_pieces(model, 3, 2.0, 4, composer="Bach")  # what tsm generate writes: each file's line names its walk
+    assert len(model.walked) == 3 and all(label.startswith("Bach piece ") for label in model.walked)
+    written_pieces(model, 3, 2.0, 4)
+    assert len(model.walked) == 3 and {label.split()[0] for label in model.walked} <= {"Bach", "Chopin"}
+    settings = model.arm.settings  # a composer is followed as a request is: at ar.request_guidance
+    model.arm.settings = dataclasses.replace(settings, request_guidance=2.5, style_guidance=1.0)
+    asked = model.sample_latents(2, 2.0, seed=1, snap_to_real=False, composer="Bach")
+    assert all(torch.equal(a, b) for a, b in zip(asked, model.sample_latents(2, 2.0, seed=1, snap_to_real=False,
+                                                                             composer="Bach", guidance=2.5)))
+    assert not all(torch.equal(a, b) for a, b in zip(asked, model.sample_latents(2, 2.0, seed=1, snap_to_real=False,
+                                                                                 composer="Bach", guidance=1.0)))
+    model.arm.settings = settings
     with pytest.raises(ValueError, match="--composer Liszt: not one this model was trained on"):
         model.sample_latents(1, 2.0, seed=1, composer="Liszt")
     model.arm.settings = dataclasses.replace(model.arm.settings, style_path="none")

@@ -490,6 +490,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             after_prompt = prompt_s if prompt_s and not args.continuation_only else 0.0  # followed the prompt
             played = continuation_only(events, after_prompt) if after_prompt else events
             heard = heard_as_asked(played, length_s - after_prompt, asked_tempo, asked_key, args.key, after_prompt, ramp)
+        if args.composer is not None and gan.walked is not None:  # which of the composer's performances it walked
+            heard += f"; walks {gan.walked[i]}"
         pedals = len(events) - notes
         print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "
               f"(last sound ends at {events.end_s:.1f} s{where}{heard})")

@@ -103,6 +103,7 @@ class GANModel:
     codebook: torch.Tensor | None = None  # [K, L] real training-chunk latents, for snapped decoding
     critic: PieceCritic | None = None  # which drawn pieces to keep (critic.py), where the model has one
     critic_error: str | None = None  # why a critic file beside the model could not be read
+    walked: list[str] | None = None  # which training performance each piece `written_pieces` wrote last walked
 
     def __post_init__(self) -> None:
         self.codebook_std = None if self.codebook is None else self.normaliser.forward(self.codebook)
@@ -198,12 +199,12 @@ class GANModel:
                 raise ValueError(f"--tempo: the model in {self.folder} ({self.arch}) draws no note starts; the shipped "
                                  "default does (and events-onsets, events-v28)")
         follows = getattr(getattr(arm, "generator", None), "style", None) is not None  # a description (ar.style)
-        if composer is not None and not (follows and getattr(arm, "paths", None) is not None):
+        if composer is not None and not (follows and getattr(arm, "draws_events", False)):  # (paths: the arm checks)
             raise ValueError(f"--composer: the model in {self.folder} ({self.arch}) walks no real performances' paths; "
-                             "the shipped default does, or any events model trained with ar.style")
+                             "the shipped default does (and events-onsets, events-v28)")
         if like is not None and not (follows and getattr(arm, "draws_events", False)):
             raise ValueError(f"--like: the model in {self.folder} ({self.arch}) walks no performance's path; the shipped "
-                             "default does, or any events model trained with ar.style")
+                             "default does (and events-onsets, events-v28)")
         if style is not None and not follows:
             raise ValueError(f"--style: the model in {self.folder} ({self.arch}) does not follow a description; "
                              "the shipped default does (and `style`), or any model trained with ar.style")
@@ -347,7 +348,8 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
     `selected_pieces`; a model without a critic, or a `prompt`, refuses it in one line). A piece without a single
     note (a model may stall in silence: 1 % of the shipped default's 16 s pieces) is drawn again with another seed,
     at most SILENT_REDRAWS times (with a prompt: a continuation without a note of its own); the same seed still gives
-    the same pieces. (The benches sample without this, so their figures count such pieces.)"""
+    the same pieces. (The benches sample without this, so their figures count such pieces.) Where each piece walked a
+    training performance's path (ar.style_path), `gan.walked` names it, piece by piece (None with `select`)."""
     prompt = options.get("prompt")
 
     def draw(count: int, seed: int) -> tuple[list[torch.Tensor], list[Events]]:
@@ -357,6 +359,8 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
         return latents, sampled_events(gan.arm, gan.ae, latents, prompt)
 
     latents, events = draw(n, seed)
+    walked = None if select else getattr(gan.arm, "walked_from", None)  # (the critic's rounds: not kept track of)
+    walked = None if walked is None else list(walked)
     new_from_s = prompt_span_s(gan.ae, prompt)
 
     def silent() -> list[int]:  # the pieces without a note of their own (a prompt's notes do not count)
@@ -366,8 +370,10 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
         if not (quiet := silent()):
             break
         log.info("%d of %d pieces without a new note: drawn again", len(quiet), n)
-        for i, latent, piece in zip(quiet, *draw(len(quiet), seed + redraw * REDRAW_SEED_STEP)):
+        for j, (i, latent, piece) in enumerate(zip(quiet, *draw(len(quiet), seed + redraw * REDRAW_SEED_STEP))):
             latents[i], events[i] = latent, piece
+            if walked is not None:
+                walked[i] = gan.arm.walked_from[j]
     if quiet := silent():
         why = ""
         if prompt is not None:
@@ -377,6 +383,7 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
                        f"{new_from_s:.1f} s: cut it with --prompt-seconds)")
         log.warning("%d of %d pieces have no new note after %d draws; written as they are%s", len(quiet), n,
                     SILENT_REDRAWS + 1, why)
+    gan.walked = walked
     return latents, events
 
 
@@ -542,15 +549,20 @@ def model_info(model: str | Path | None = None) -> dict:
             "critic": critic_summary(folder), "composers": composers_summary(folder, meta)}
 
 
-def composers_summary(folder: Path, meta: dict) -> dict[str, int] | None:
+def composers_summary(folder: Path, meta: dict) -> dict[str, int] | str | None:
     """For `--info`: how many training performances of each composer a model's description paths walk (what
-    `tsm generate --composer` takes); None where it keeps no paths, {} where they name no composers."""
+    `tsm generate --composer` takes); None where it keeps no paths, {} where they name no composers, and a line where
+    they were written before they named any, or cannot be read."""
     if "style_paths" not in meta.get("weights", {}):
         return None
     try:
-        return StylePaths.from_state(load_tensors(folder, "style_paths")).composers()
+        paths = StylePaths.from_state(load_tensors(folder, "style_paths"))
     except ValueError as e:
-        return {"error": str(e)}
+        return f"error: {e}"
+    if paths.labels is None:
+        return ("unknown: written before paths named their performances; `python -m timestepmusic.train.style_paths "
+                "MODEL CORPUS --relabel`")
+    return paths.composers()
 
 
 def critic_summary(folder: Path) -> dict | None:

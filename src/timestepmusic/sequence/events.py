@@ -135,6 +135,7 @@ class EventAutoregressive(Autoregressive):
         self.calibration: StyleCalibration | None = None  # with ar.style: what to tell for a request (measured)
         self.path_start: torch.Tensor | None = None  # ar.style_path: where each piece being sampled starts in them [S]
         self.walking: StylePaths | None = None  # the paths the pieces being sampled walk: `paths`, or --like's
+        self.walked_from: list[str] | None = None  # the last sample's pieces: which training performance each walked
         self.path_first: torch.Tensor | None = None  # … and the description there [S, D]
         self.walked: torch.Tensor | None = None  # … and which attributes move along them [D]
         self.ramp: torch.Tensor | None = None  # a path of requests (StyleRamp): each chunk's description [S, P + T, D]
@@ -320,7 +321,7 @@ class EventAutoregressive(Autoregressive):
         self.tempo = tempo  # (the sampler refuses it without the beat echo: pulse.TEMPO_NEEDS_ECHO)
         if key is not None and not self.settings.tonal:
             raise ValueError(f"--key: this model does not hear keys (trained without ar.tonal); {HEARS_KEYS}")
-        self.drawn, self.history, self.pitch_classes = [], None, None
+        self.drawn, self.history, self.pitch_classes, self.walked_from = [], None, None, None
         self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
         heard_first = (prompt_sets.sizes.shape[0] if prompt_sets is not None  # chunks before the first drawn
                        else 0 if prompt is None else prompt.shape[0])
@@ -353,7 +354,7 @@ class EventAutoregressive(Autoregressive):
                     self.walking = self.paths if liked is None else liked
                     self.path_start = (self.paths.draw(n, rng, played=0.0, tracks=composed) if liked is None
                                        else torch.zeros(n, dtype=torch.float64))  # [S]: --like's from its start
-                    self.log_walked()
+                    self.walked_from = self.walked_labels()
                     self.path_first = self.walking.tell(self.path_start, 0, 0)[:, 0]  # [S, D]: where each starts
                     described = self.path_first.to(self.device)
                 else:
@@ -452,17 +453,21 @@ class EventAutoregressive(Autoregressive):
             raise ValueError(f"{flag}: this model is set to walk no performance's path (ar.style_path none or "
                              "ar.style_drawn false)")
 
-    def log_walked(self) -> None:
-        """Which training performance each piece walks the path of, and from where (`tsm generate -v`)."""
+    def walked_labels(self) -> list[str] | None:
+        """Which training performance each piece being sampled walks the path of, and from where ("Chopin Ballade 1
+        from 2:14"; logged, `tsm generate -v`); None where the paths name none (or walk --like's)."""
         paths = self.walking
-        if not log.isEnabledFor(logging.INFO) or paths.labels is None or paths is not self.paths:  # (--like: its own)
-            return
+        if paths.labels is None or paths is not self.paths:
+            return None
         track = paths.track_at(self.path_start)  # [S]
         from_s = (self.path_start - paths.starts[track]) * PATH_HOP * self.chunk_seconds  # [S]
+        labels = []
         for i, (k, at_s) in enumerate(zip(track.tolist(), from_s.tolist())):
-            composer, title = paths.labels[k].split("\t")
-            log.info("piece %d walks the path of a performance of %s from %d:%02d", i,
-                     " ".join(x for x in (composer, title.replace("_", " ")) if x) or f"track {k}", at_s // 60, at_s % 60)
+            composer, _, title = paths.labels[k].partition("\t")
+            named = " ".join(x for x in (composer, title.replace("_", " ")) if x) or f"training track {k}"
+            labels.append(f"{named} from {int(at_s // 60)}:{int(at_s % 60):02d}")
+            log.info("drawn piece %d of %d walks the path of %s", i, len(track), labels[-1])
+        return labels
 
     def waypoint_told(self, at_s: float, request: dict[str, float], guidance: float | None,
                       prompted: bool) -> dict[str, float]:

@@ -186,7 +186,7 @@ class StylePaths(nn.Module):
         """How many tracks each composer's performances are of, most first ({} where the labels are unknown)."""
         counts: dict[str, int] = {}
         for label in self.labels or ():
-            composer = label.split("\t")[0]
+            composer = label.partition("\t")[0]
             if composer:
                 counts[composer] = counts.get(composer, 0) + 1
         return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
@@ -199,11 +199,13 @@ class StylePaths(nn.Module):
             raise ValueError(f"--composer {composer}: this model's description paths name no composer (its corpus "
                              "named none, as a folder of MIDI files does; MAESTRO and ASAP do), or were written before "
                              "they kept them: `python -m timestepmusic.train.style_paths MODEL CORPUS --relabel`")
-        wanted = composer.strip().casefold()
+        wanted = " ".join(composer.split()).casefold()  # (labels hold names with single spaces)
+        if not wanted:
+            raise ValueError("--composer: give a composer's name; this model knows " + ", ".join(known))
         if wanted not in {name.casefold() for name in known}:
             raise ValueError(f"--composer {composer}: not one this model was trained on; it knows "
                              + ", ".join(f"{name} ({k})" for name, k in known.items()) + " (performances of each)")
-        return torch.tensor([label.split("\t")[0].casefold() == wanted for label in self.labels])
+        return torch.tensor([label.partition("\t")[0].casefold() == wanted for label in self.labels])
 
     def track_at(self, start: torch.Tensor) -> torch.Tensor:
         """Starting points [S] (from `draw`) → the track each lies in [S]."""

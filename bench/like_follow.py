@@ -25,31 +25,13 @@ ATTRIBUTES = ("loudness", "density", "damper")
 WINDOW_S = 8.0
 
 
-def windows_played(piece, seconds: float) -> np.ndarray:
-    """A piece's (or performance's) loudness, density and damper share in each WINDOW_S window [W, 3], in users' units
-    (density in notes per second; NaN where undefined: no note)."""
-    from timestepmusic.evaluate.played import played
-    from timestepmusic.generation import window
-    from timestepmusic.sequence.style import users_value
-
-    starts = np.arange(0.0, seconds - WINDOW_S + 1e-9, WINDOW_S)
-    values = played([window(piece, at_s, at_s + WINDOW_S) for at_s in starts], WINDOW_S, ATTRIBUTES)  # [W, 3]
-    return np.stack([np.asarray(users_value(name, values[:, i]), dtype=np.float64)
-                     for i, name in enumerate(ATTRIBUTES)], axis=1)
-
-
 def closeness(pieces: np.ndarray, performance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pieces' windows [P, W, 3] against a performance's [W, 3] → each piece's mean absolute gap [P, 3] and its
-    correlation across the windows [P, 3] (NaN where either does not vary or is undefined)."""
+    correlation across the windows [P, 3] (evaluate.played.shape_correlation: NaN where either does not vary)."""
+    from timestepmusic.evaluate.played import shape_correlation
+
     gap = np.nanmean(np.abs(pieces - performance[None]), axis=1)  # [P, 3]
-    r = np.full(gap.shape, np.nan)
-    for p in range(pieces.shape[0]):
-        for a in range(len(ATTRIBUTES)):
-            x, y = pieces[p, :, a], performance[:, a]
-            both = np.isfinite(x) & np.isfinite(y)
-            if both.sum() >= 3 and x[both].std() > 0 and y[both].std() > 0:
-                r[p, a] = np.corrcoef(x[both], y[both])[0, 1]
-    return gap, r
+    return gap, np.stack([shape_correlation(piece, performance) for piece in pieces])
 
 
 def main() -> int:
@@ -66,6 +48,7 @@ def main() -> int:
 
     from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+    from timestepmusic.evaluate.played import windows_played
     from timestepmusic.generation import GANModel
     from timestepmusic.shipped import resolve_model
 
@@ -75,7 +58,10 @@ def main() -> int:
     first = first[np.linspace(0, len(first) - 1, min(args.k, len(first))).round().astype(int)]
     performances = [excerpts.events(int(x)) for x in first]
     names = [excerpts.sources[int(excerpts.group[x])] for x in first]
-    real = [windows_played(p, args.seconds) for p in performances]  # [W, 3] each
+
+    def shape(piece) -> np.ndarray:  # [W, 3]: its loudness, density and damper share in each window
+        return windows_played(piece, args.seconds, ATTRIBUTES, WINDOW_S)
+    real = [shape(p) for p in performances]
 
     gan = GANModel.load(resolve_model(args.model))
     gan.sample(args.n, args.seconds, 0)  # warm-up
@@ -86,12 +72,12 @@ def main() -> int:
     seconds_taken = {"asked": 0.0, "unasked": 0.0}
     for seed in args.seeds:
         t0 = time.perf_counter()
-        unasked = [windows_played(p, args.seconds) for p in drawn(gan, args.n, args.seconds, seed)]
+        unasked = [shape(p) for p in drawn(gan, args.n, args.seconds, seed)]
         seconds_taken["unasked"] += time.perf_counter() - t0
         for k, performance in enumerate(performances):
             t0 = time.perf_counter()
-            pieces = np.stack([windows_played(p, args.seconds) for p in drawn(gan, args.n, args.seconds, seed,
-                                                                              like=performance, **asked_options)])
+            pieces = np.stack([shape(p) for p in drawn(gan, args.n, args.seconds, seed, like=performance,
+                                                       **asked_options)])
             seconds_taken["asked"] += time.perf_counter() - t0
             for kind, against, drawn_windows in (("asked like it", real[k], pieces),
                                                  ("unasked", real[k], np.stack(unasked)),

@@ -537,3 +537,17 @@ def test_pieces_asked_like_a_performance_walk_its_path_from_its_start(style_run,
                      *extra]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and says in err[0], err
+
+
+def test_a_files_line_says_how_a_piece_rose_and_fell_with_the_performance_it_was_asked_like():
+    from timestepmusic.cli import like_heard
+    from timestepmusic.midi import Events
+
+    start_s = np.arange(0.0, 32.0, 0.25)
+    velocity = (30 + 2 * start_s).astype(np.uint8)  # louder and louder
+    like = Events(np.full(start_s.shape, 40), start_s, np.full(start_s.shape, 0.2), velocity)
+    falling = Events(like.ids, like.start_s, like.duration_s, velocity[::-1].copy())
+    assert like_heard(like, 32.0, like) == ("; with the file's shape over 8 s windows: loudness r +1.00, density —, "
+                                            "damper —")  # (an even density and no damper: nothing rises or falls)
+    assert "loudness r -1.00" in like_heard(falling, 32.0, like)
+    assert like_heard(like, 16.0, like) == ""  # two windows: too few to say

@@ -312,6 +312,25 @@ def shape_heard(played, seconds: float, ramp) -> str:
     return f"{'; '.join(said)} (within {WAYPOINT_HEARD_S:g} s of each waypoint)"
 
 
+LIKE_WINDOW_S = 8.0  # --like: the windows a piece's shape is compared with the file's in
+
+
+def like_heard(played, seconds: float, like) -> str:
+    """`--like`: how a piece of `seconds` rose and fell with the file's performance `like` over its length: the
+    correlation of their loudness, density and damper share across LIKE_WINDOW_S windows ("" under 3 windows)."""
+    import numpy as np
+
+    from .evaluate.played import shape_correlation, windows_played
+
+    names = ("loudness", "density", "damper")
+    if seconds < 3 * LIKE_WINDOW_S:
+        return ""
+    r = shape_correlation(windows_played(played, seconds, names, LIKE_WINDOW_S),
+                          windows_played(like, seconds, names, LIKE_WINDOW_S))
+    said = [f"{name} r {value:+.2f}" if np.isfinite(value) else f"{name} —" for name, value in zip(names, r)]
+    return f"; with the file's shape over {LIKE_WINDOW_S:g} s windows: {', '.join(said)}"
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from .generation import (
         GANModel,
@@ -492,6 +511,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             heard = heard_as_asked(played, length_s - after_prompt, asked_tempo, asked_key, args.key, after_prompt, ramp)
         if args.composer is not None and gan.walked is not None:  # which of the composer's performances it walked
             heard += f"; walks {gan.walked[i]}"
+        if args.like is not None:
+            heard += like_heard(events, length_s, options["like"])
         pedals = len(events) - notes
         print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "
               f"(last sound ends at {events.end_s:.1f} s{where}{heard})")

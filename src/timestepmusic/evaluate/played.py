@@ -31,3 +31,29 @@ def played(pieces: list[Events], seconds: float, attributes: tuple[str, ...]) ->
     for name, descriptor in PEDAL_SHARES.items():
         described[:, ATTRIBUTES.index(name)] = heard[descriptor]
     return np.stack([described[:, ATTRIBUTES.index(name)] for name in attributes], axis=1)  # [S, D]
+
+
+def windows_played(piece: Events, seconds: float, attributes: tuple[str, ...], window_s: float) -> np.ndarray:
+    """What a piece plays of `attributes` in each whole `window_s` window of its first `seconds` [W, D], in users'
+    units (as `--style` takes them: density in notes per second, the register as a MIDI note; NaN where undefined)."""
+    from ..generation import window
+    from ..sequence.style import users_value
+
+    starts = np.arange(0.0, seconds - window_s + 1e-9, window_s)  # [W]
+    if starts.size == 0:
+        return np.zeros((0, len(attributes)))
+    values = played([window(piece, at_s, at_s + window_s) for at_s in starts], window_s, attributes)  # [W, D]
+    return np.stack([np.asarray(users_value(name, values[:, i]), dtype=np.float64)
+                     for i, name in enumerate(attributes)], axis=1)
+
+
+def shape_correlation(played_windows: np.ndarray, asked_windows: np.ndarray) -> np.ndarray:
+    """Two pieces' windows [W, D] → how each attribute rises and falls together in them: the correlation across the
+    windows [D] (NaN where fewer than 3 windows hold both, or either does not vary)."""
+    out = np.full(played_windows.shape[1], np.nan)
+    for d in range(played_windows.shape[1]):
+        x, y = played_windows[:, d], asked_windows[:, d]
+        both = np.isfinite(x) & np.isfinite(y)
+        if both.sum() >= 3 and x[both].std() > 0 and y[both].std() > 0:
+            out[d] = np.corrcoef(x[both], y[both])[0, 1]
+    return out

@@ -266,9 +266,10 @@ def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):
     names = shipped_names()
     assert names[0] == "default"
     assert main(["generate", "--list"]) == 0
-    *listed, autoencoders = capsys.readouterr().out.splitlines()
+    *listed, autoencoders, composers = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in listed] == names
     assert autoencoders.startswith("autoencoders, for --ae") and "ae-latent75" in autoencoders
+    assert composers.startswith("composers, for --composer") and "Chopin 225, Beethoven 220, Bach 119" in composers
     for line, name in zip(listed, names):  # one line each: its name, arch and summary
         summary = json.loads((resolve_model(name) / "config.json").read_text())["summary"]
         assert line.endswith(summary) and len(summary) < 200

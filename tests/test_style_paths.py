@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -405,7 +406,8 @@ def test_a_runs_paths_are_labelled_with_each_training_tracks_composer_and_title(
         track = torch.searchsorted(ptr, rows, right=True) - 1
         return track, rows - ptr[track]
     paths = StyleGatherer(ChunkGatherer(corpus)).paths(sampler, locate, torch.zeros(len(ATTRIBUTES)))
-    assert paths.labels == [f"{['Bach', 'Chopin'][k % 2]}\t{corpus.tracks[t]['title']}" for k, t in enumerate(tracks)]
+    assert paths.labels == [f"{['Bach', 'Chopin'][k % 2]}\t{corpus.tracks[t]['title']}\t{Path(corpus.tracks[t]['path']).stem}"
+                            for k, t in enumerate(tracks)]  # composer, title, the file's name
     assert paths.composers() == {"Bach": (len(tracks) + 1) // 2, "Chopin": len(tracks) // 2}
 
 

@@ -368,6 +368,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
             from .shipped import shipped_autoencoders
 
             print(f"autoencoders, for --ae of reconstruct and train-gan: {', '.join(shipped_autoencoders())}")
+            from .generation import model_info
+
+            composers = model_info("default")["composers"]  # (the shipped default's paths: labelled)
+            if isinstance(composers, dict) and composers:
+                print("composers, for --composer (the default's training performances of each): "
+                      + ", ".join(f"{name} {count}" for name, count in composers.items()))
         return 0
     if args.model is None and args.arch is not None:  # the shipped model of that kind
         from .shipped import shipped_of_arch
@@ -730,7 +736,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="models trained with ar.style (the default): how closely each piece follows its description, "
                    "asked with --style or drawn from real passages; every choice is drawn from the untold odds + G × "
                    "(told − untold), so above 1 follows more closely (and may overshoot); any G but 1 reads each piece "
-                   "twice, at about half the sampling speed (default: the model's ar.request_guidance, 2, with --style; "
+                   "twice, at about half the sampling speed (default: the model's ar.request_guidance, 2, with --style, "
+                   "--composer or --like; "
                    "its ar.style_guidance, 1, without)")
     p.add_argument("--key", metavar="KEY",
                    help="the default, or any events model trained with ar.tonal: play in this key, e.g. 'E minor', "
@@ -752,11 +759,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--composer", metavar="NAME",
                    help="the default (and events-onsets, events-v28): each piece walks the path of a real performance of "
                    "this composer's, one of those the model was trained on (Bach, Beethoven, Chopin, Liszt, Schubert, "
-                   "Haydn, Schumann: --info lists them): its loudness, density and pedalling passage by passage, as "
-                   "an unasked piece walks any performance's, followed at guidance 2 (--guidance); -v names the "
-                   "performance and where in it each piece starts. Not the composer's harmony or themes: nothing tells "
-                   "those. Measured: a composer classifier names the asked composer for 39-89 %% of 16 s pieces (mean "
-                   "57 %%), and that composer for 10-39 %% of unasked ones (bench/composer_follow.py)")
+                   "Haydn, Schumann: --list names them): its loudness, density and pedalling passage by passage, as "
+                   "an unasked piece walks any performance's, followed at guidance 2 (--guidance); a piece longer than "
+                   "what is left of the performance holds its last passage. Not the composer's harmony or themes: "
+                   "nothing tells "
+                   "those. Each file's line names the performance walked (not with --select). Not with --style (ask "
+                   "either) or --prompt (a continued performance is told its own character). Measured: a composer "
+                   "classifier names the asked composer for 39-89 %% of 16 s pieces (mean 57 %%), and that composer for "
+                   "10-39 %% of unasked ones (bench/composer_follow.py)")
     p.add_argument("--like", metavar="FILE.mid",
                    help="the default (and events-onsets, events-v28): each piece walks the path of this performance "
                    "from its start: its loudness, density and pedalling move passage by passage as the file's do (its "

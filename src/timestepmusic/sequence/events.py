@@ -463,8 +463,10 @@ class EventAutoregressive(Autoregressive):
         from_s = (self.path_start - paths.starts[track]) * PATH_HOP * self.chunk_seconds  # [S]
         labels = []
         for i, (k, at_s) in enumerate(zip(track.tolist(), from_s.tolist())):
-            composer, _, title = paths.labels[k].partition("\t")
-            named = " ".join(x for x in (composer, title.replace("_", " ")) if x) or f"training track {k}"
+            composer, _, rest = paths.labels[k].partition("\t")
+            title, _, file = rest.partition("\t")
+            named = " ".join(x for x in (composer, title.replace("_", " "), f"({file})" if file else "") if x)
+            named = named or f"training track {k}"
             labels.append(f"{named} from {int(at_s // 60)}:{int(at_s % 60):02d}")
             log.info("drawn piece %d of %d walks the path of %s", i, len(track), labels[-1])
         return labels

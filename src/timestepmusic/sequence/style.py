@@ -24,8 +24,10 @@ K = AHEAD chunks, P played passages of the bank.
 """
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
+from pathlib import PurePath
 
 import numpy as np
 import torch
@@ -158,7 +160,7 @@ class StylePaths(nn.Module):
         super().__init__()
         self.register_buffer("rows", rows.detach().cpu().to(torch.float16))  # [R, D]: sampling reads it on the CPU
         self.register_buffer("starts", starts.detach().cpu().long())  # [K + 1]
-        # each track's "composer<TAB>title" (`track_label`), kept as UTF-8 bytes, one line a track; None: unknown
+        # each track's "composer<TAB>title<TAB>file" (`track_label`), kept as UTF-8 bytes, one line a track; None: unknown
         self.labels = labels
         if labels is not None:
             if len(labels) != starts.numel() - 1:
@@ -203,7 +205,9 @@ class StylePaths(nn.Module):
         if not wanted:
             raise ValueError("--composer: give a composer's name; this model knows " + ", ".join(known))
         if wanted not in {name.casefold() for name in known}:
-            raise ValueError(f"--composer {composer}: not one this model was trained on; it knows "
+            near = difflib.get_close_matches(wanted, [name.casefold() for name in known], n=1, cutoff=0.6)
+            said = next((f"did you mean {name}? " for name in known if near and name.casefold() == near[0]), "")
+            raise ValueError(f"--composer {composer}: not one this model was trained on; {said}it knows "
                              + ", ".join(f"{name} ({k})" for name, k in known.items()) + " (performances of each)")
         return torch.tensor([label.partition("\t")[0].casefold() == wanted for label in self.labels])
 
@@ -300,8 +304,10 @@ class StyleGatherer:
 
 
 def track_label(track: dict) -> str:
-    """A corpus track's composer and title as a path's label: "composer<TAB>title" (either may be empty)."""
-    return "\t".join(" ".join(str(track.get(field) or "").split()) for field in ("composer", "title"))
+    """A corpus track's composer, title and file name (without its folder and suffix) as a path's label:
+    "composer<TAB>title<TAB>file" (any may be empty)."""
+    file = PurePath(str(track.get("path") or "")).stem
+    return "\t".join(" ".join(str(value or "").split()) for value in (track.get("composer"), track.get("title"), file))
 
 
 def performance_path(ids: torch.Tensor, start_s: torch.Tensor, duration_s: torch.Tensor, intensity: torch.Tensor,

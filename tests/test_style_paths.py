@@ -380,6 +380,14 @@ def test_paths_keep_each_tracks_composer_and_a_draw_keeps_to_one_composers_track
     assert paths.tracks_of("  CHOPIN  ").tolist() == [False, True, False, False]
     with pytest.raises(ValueError, match="give a composer's name; this model knows Bach, Chopin"):
         paths.tracks_of("  ")
+    start = paths.draw(2, torch.Generator().manual_seed(1), played=0.0, tracks=paths.tracks_of("Bach"), distinct=True)
+    assert sorted(paths.track_at(start).tolist()) == [0, 2]  # two pieces, Bach's two performances: one each
+    start = paths.draw(3, torch.Generator().manual_seed(1), played=0.0, tracks=paths.tracks_of("Bach"), distinct=True)
+    assert sorted(paths.track_at(start).tolist()[:2]) == [0, 2]  # a third: one of them again
+    start = paths.draw(40, torch.Generator().manual_seed(1), played=0.0, room=2)  # rows followed by 2 of their track
+    assert (start.floor().long() % 2 == 0).all()  # (each track's first row of two)
+    assert paths.draw(40, torch.Generator().manual_seed(1), played=0.0, room=3).floor().long().unique().numel() == 8
+    # (no row has room for 3: any row, as without)
     every = torch.ones(4, dtype=torch.bool)  # all tracks allowed: the same draw as without, so unasked pieces keep theirs
     assert torch.equal(paths.draw(20, torch.Generator().manual_seed(3), played=0.0, tracks=every),
                        paths.draw(20, torch.Generator().manual_seed(3), played=0.0))

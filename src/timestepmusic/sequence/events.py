@@ -18,6 +18,7 @@ Shapes: B windows (b on this rank), T ≤ context steps, L latent, W width, S pi
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -352,8 +353,13 @@ class EventAutoregressive(Autoregressive):
                         raise ValueError("ar.style_path: this model keeps no description paths (style_paths.safetensors); "
                                          "add them with `python -m timestepmusic.train.style_paths MODEL CORPUS`")
                     self.walking = self.paths if liked is None else liked
-                    self.path_start = (self.paths.draw(n, rng, played=0.0, tracks=composed) if liked is None
-                                       else torch.zeros(n, dtype=torch.float64))  # [S]: --like's from its start
+                    if liked is not None:  # --like's from its start
+                        self.path_start = torch.zeros(n, dtype=torch.float64)  # [S]
+                    elif composed is not None:  # the composer's: each piece another performance, with room to walk
+                        self.path_start = self.paths.draw(n, rng, played=0.0, tracks=composed, distinct=True,
+                                                          room=math.ceil(chunks / PATH_HOP))  # [S]
+                    else:
+                        self.path_start = self.paths.draw(n, rng, played=0.0)  # [S]
                     self.walked_from = self.walked_labels()
                     self.path_first = self.walking.tell(self.path_start, 0, 0)[:, 0]  # [S, D]: where each starts
                     described = self.path_first.to(self.device)

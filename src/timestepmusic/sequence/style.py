@@ -215,18 +215,35 @@ class StylePaths(nn.Module):
         """Starting points [S] (from `draw`) → the track each lies in [S]."""
         return torch.searchsorted(self.starts, start.floor().long(), right=True) - 1
 
-    def draw(self, n: int, rng: torch.Generator, played: float, tracks: torch.Tensor | None = None) -> torch.Tensor:
+    def draw(self, n: int, rng: torch.Generator, played: float, tracks: torch.Tensor | None = None,
+             room: int = 0, distinct: bool = False) -> torch.Tensor:
         """n starting points [S] (in rows: chunk ÷ PATH_HOP): a row drawn uniformly among those whose description
         holds a note (density above `played`), of the `tracks` [K] marked where given (`tracks_of`), and a chunk
         within its hop (a track's last row may be shorter: such a start holds that row); a piece's track is the one
-        its start lies in."""
+        its start lies in. With `room`, only rows followed by at least that many of their track (where there are
+        any), so that a piece of that many rows does not run past its performance's end; with `distinct`, each
+        piece from a track no other piece walks, while there are such (`tsm generate --composer`)."""
         density = self.rows[:, ATTRIBUTES.index("density")].float()  # [R]
-        allowed = torch.ones(self.rows.shape[0], dtype=torch.bool)  # [R]
-        if tracks is not None:
-            allowed = tracks[torch.repeat_interleave(torch.arange(self.starts.numel() - 1), self.starts.diff())]
+        of_track = torch.repeat_interleave(torch.arange(self.starts.numel() - 1), self.starts.diff())  # [R]
+        allowed = torch.ones(self.rows.shape[0], dtype=torch.bool) if tracks is None else tracks[of_track]  # [R]
+        if room > 0:
+            left = self.starts[of_track + 1] - torch.arange(self.rows.shape[0])  # [R]: rows from it to its track's end
+            roomy = allowed & (left >= room)
+            allowed = roomy if roomy.any() else allowed
         kept = torch.nonzero((density > played) & allowed).squeeze(1)  # [R']
         kept = kept if kept.numel() else torch.nonzero(allowed).squeeze(1)
-        row = kept[torch.randint(kept.numel(), (n,), generator=rng)]  # [S]
+        if not distinct:
+            row = kept[torch.randint(kept.numel(), (n,), generator=rng)]  # [S]
+        else:
+            rows, used = [], torch.zeros(self.starts.numel() - 1, dtype=torch.bool)  # [K]: tracks walked already
+            for _ in range(n):
+                fresh = kept[~used[of_track[kept]]]  # [R'']: rows of tracks no piece walks yet
+                pool = fresh if fresh.numel() else kept
+                if not fresh.numel():
+                    used[:] = False  # (more pieces than tracks: each track again)
+                rows.append(pool[torch.randint(pool.numel(), (1,), generator=rng)])
+                used[of_track[rows[-1]]] = True
+            row = torch.cat(rows)  # [S]
         phase = torch.randint(PATH_HOP, (n,), generator=rng) / PATH_HOP  # [S]: a chunk within the row's hop
         return row.double() + phase.double()
 

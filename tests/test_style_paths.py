@@ -443,13 +443,13 @@ def test_pieces_asked_a_composer_walk_only_that_composers_performances(style_run
     assert len(model.walked) == 3 and all(label.startswith("Bach piece ") for label in model.walked)
     written_pieces(model, 3, 2.0, 4)
     assert len(model.walked) == 3 and {label.split()[0] for label in model.walked} <= {"Bach", "Chopin"}
-    settings = model.arm.settings  # a composer is followed as a request is: at ar.request_guidance
-    model.arm.settings = dataclasses.replace(settings, request_guidance=2.5, style_guidance=1.0)
+    settings = model.arm.settings  # a composer's performance is followed as an unasked piece's: at ar.style_guidance
+    model.arm.settings = dataclasses.replace(settings, request_guidance=2.5, style_guidance=1.5)
     asked = model.sample_latents(2, 2.0, seed=1, snap_to_real=False, composer="Bach")
     assert all(torch.equal(a, b) for a, b in zip(asked, model.sample_latents(2, 2.0, seed=1, snap_to_real=False,
-                                                                             composer="Bach", guidance=2.5)))
+                                                                             composer="Bach", guidance=1.5)))
     assert not all(torch.equal(a, b) for a, b in zip(asked, model.sample_latents(2, 2.0, seed=1, snap_to_real=False,
-                                                                                 composer="Bach", guidance=1.0)))
+                                                                                 composer="Bach", guidance=2.5)))
     model.arm.settings = settings
     with pytest.raises(ValueError, match="--composer Liszt: not one this model was trained on"):
         model.sample_latents(1, 2.0, seed=1, composer="Liszt")

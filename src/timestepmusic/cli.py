@@ -736,8 +736,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="models trained with ar.style (the default): how closely each piece follows its description, "
                    "asked with --style or drawn from real passages; every choice is drawn from the untold odds + G × "
                    "(told − untold), so above 1 follows more closely (and may overshoot); any G but 1 reads each piece "
-                   "twice, at about half the sampling speed (default: the model's ar.request_guidance, 2, with --style, "
-                   "--composer or --like; "
+                   "twice, at about half the sampling speed (default: the model's ar.request_guidance, 2, with --style "
+                   "or --like; "
                    "its ar.style_guidance, 1, without)")
     p.add_argument("--key", metavar="KEY",
                    help="the default, or any events model trained with ar.tonal: play in this key, e.g. 'E minor', "
@@ -760,13 +760,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the default (and events-onsets, events-v28): each piece walks the path of a real performance of "
                    "this composer's, one of those the model was trained on (Bach, Beethoven, Chopin, Liszt, Schubert, "
                    "Haydn, Schumann: --list names them): its loudness, density and pedalling passage by passage, as "
-                   "an unasked piece walks any performance's, followed at guidance 2 (--guidance); a piece longer than "
-                   "what is left of the performance holds its last passage. Not the composer's harmony or themes: "
-                   "nothing tells "
-                   "those. Each file's line names the performance walked (not with --select). Not with --style (ask "
-                   "either) or --prompt (a continued performance is told its own character). Measured: a composer "
-                   "classifier names the asked composer for 39-89 %% of 16 s pieces (mean 57 %%), and that composer for "
-                   "10-39 %% of unasked ones (bench/composer_follow.py)")
+                   "an unasked piece walks any performance's; another performance for each piece while there are such. "
+                   "Not the composer's harmony or themes: nothing tells those. Each file's line names the performance "
+                   "walked (not with --select). Not with --style (ask either) or --prompt (a continued performance is "
+                   "told its own character). Measured: a composer classifier names the asked composer for 35-77 %% of "
+                   "16 s pieces (mean 52 %%), and that composer for 10-39 %% of unasked ones (bench/composer_follow.py)")
     p.add_argument("--like", metavar="FILE.mid",
                    help="the default (and events-onsets, events-v28): each piece walks the path of this performance "
                    "from its start: its loudness, density and pedalling move passage by passage as the file's do (its "

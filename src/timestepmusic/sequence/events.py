@@ -315,10 +315,11 @@ class EventAutoregressive(Autoregressive):
         its own last AHEAD chunks' description (ar.prompt_told; false: heard, not told). With ar.tonal, a `key` is
         asked of every piece: the head hears the notes so far as if in that key (tonal.KeyTold); with
         ar.beat_echo, a `tempo`: each note's start leans toward its beats (pulse.TempoTold). With ar.style_path, a
-        `composer`: each piece walks the path of one of that composer's training performances (StylePaths.tracks_of),
-        followed as an asked style is (None `guidance`: ar.request_guidance); which one, and from where, is logged
-        (`tsm generate -v`). With ar.style_path, a performance to walk `like` (its events): every piece walks its
-        path from its start (style.performance_path), followed as an asked style is."""
+        `composer`: each piece walks the path of one of that composer's training performances (StylePaths.tracks_of;
+        another for each piece while there are such, with room for the whole piece where there is), followed as an
+        unasked piece follows its own (None `guidance`: ar.style_guidance); `walked_from` names them. With
+        ar.style_path, a performance to walk `like` (its events): every piece walks its path from its start
+        (style.performance_path), followed as an asked style is."""
         self.tempo = tempo  # (the sampler refuses it without the beat echo: pulse.TEMPO_NEEDS_ECHO)
         if key is not None and not self.settings.tonal:
             raise ValueError(f"--key: this model does not hear keys (trained without ar.tonal); {HEARS_KEYS}")
@@ -376,8 +377,9 @@ class EventAutoregressive(Autoregressive):
         self.generator.guidance = self.generator.pedal_guidance = 1.0  # nothing told: nothing to guide by
         if described is not None:  # guidance: told against untold
             a = self.settings
-            asked = style is not None or composer is not None or like is not None  # a request: ar.request_guidance (a
-            # composer: as a style, chosen on validation: bench/results/composer_follow_41_*.md; --like: as a composer)
+            asked = style is not None or like is not None  # a request: ar.request_guidance (--like: chosen on validation,
+            # bench/results/like_follow_41_validation_g*.md); a composer's performance is followed as an unasked piece
+            # follows its own, at ar.style_guidance (chosen on validation: bench/results/composer_follow_41_validation*)
             self.generator.guidance = (guidance if guidance is not None else a.request_guidance if asked
                                        else a.style_guidance)
             self.generator.pedal_guidance = self.generator.guidance if a.pedal_guidance == 1.0 else a.pedal_guidance

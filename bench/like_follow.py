@@ -1,7 +1,7 @@
-"""How closely `tsm generate --like FILE` follows the shape of the performance it is given: the first --seconds of -k
-real performances of --split, each given to -n pieces of the same length per sampling seed, and in each 8 s window
-of a piece its loudness (mean velocity), density (notes per second) and damper share against the performance's in
-the same window. Two baselines at the same seeds: pieces drawn unasked (each walks a random training performance's
+"""How closely `tsm generate --like FILE` follows the shape of the performance it is given: -k real performances of
+--split, each given whole to -n pieces of --seconds per sampling seed, and in each 8 s window of a piece its loudness
+(mean velocity), density (notes per second) and damper share against the performance's in the same window (from its
+first note, as --like walks it). Two baselines at the same seeds: pieces drawn unasked (each walks a random training performance's
 path) and the pieces asked one performance measured against the next one's windows (a real shape, but another).
 Per attribute: the mean absolute gap over the windows, and the correlation across a piece's windows with the
 performance's (does the piece rise and fall where it does?), averaged over the pieces whose windows vary.
@@ -34,6 +34,15 @@ def closeness(pieces: np.ndarray, performance: np.ndarray) -> tuple[np.ndarray, 
     return gap, np.stack([shape_correlation(piece, performance) for piece in pieces])
 
 
+def track_events(corpus, track: int):
+    """A corpus track's events, whole (its end_s the corpus's)."""
+    from timestepmusic.midi import Events
+
+    lo, hi = np.asarray(corpus.track_event_ptr)[[track, track + 1]]
+    return Events(*(np.asarray(x[lo:hi]) for x in (corpus.ids, corpus.start_s, corpus.duration_s, corpus.intensity)),
+                  corpus.tracks[track]["duration_s"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_drawing_arguments(parser, 4, "pieces per performance and sampling seed", 64.0)
@@ -47,21 +56,21 @@ def main() -> int:
     import torch
 
     from timestepmusic.corpus import Corpus
-    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
     from timestepmusic.evaluate.played import windows_played
     from timestepmusic.generation import GANModel
+    from timestepmusic.sequence.events import from_first_note
     from timestepmusic.shipped import resolve_model
 
     torch.set_num_threads(1)
-    excerpts = excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds)
-    first = np.flatnonzero(np.r_[True, excerpts.group[1:] != excerpts.group[:-1]])  # each performance's first excerpt
-    first = first[np.linspace(0, len(first) - 1, min(args.k, len(first))).round().astype(int)]
-    performances = [excerpts.events(int(x)) for x in first]
-    names = [excerpts.sources[int(excerpts.group[x])] for x in first]
+    corpus = Corpus.open(args.corpus)
+    tracks = corpus.tracks_in(args.split)
+    tracks = tracks[np.linspace(0, len(tracks) - 1, min(args.k, len(tracks))).round().astype(int)]
+    performances = [track_events(corpus, int(t)) for t in tracks]  # whole, as a file given to --like
+    names = [f"{corpus.tracks[t].get('composer', '')} {corpus.tracks[t].get('title', '')}".strip() for t in tracks]
 
     def shape(piece) -> np.ndarray:  # [W, 3]: its loudness, density and damper share in each window
         return windows_played(piece, args.seconds, ATTRIBUTES, WINDOW_S)
-    real = [shape(p) for p in performances]
+    real = [shape(from_first_note(p)) for p in performances]
 
     gan = GANModel.load(resolve_model(args.model))
     gan.sample(args.n, args.seconds, 0)  # warm-up
@@ -91,8 +100,8 @@ def main() -> int:
         gap, r = np.concatenate(gaps[kind]), np.concatenate(rs[kind])
         rows.append([kind, *(f"{v:.3f}" for v in np.nanmean(gap, axis=0)), *(f"{v:.2f}" for v in np.nanmean(r, axis=0))])
     spread = np.stack(real)  # [K, W, 3]
-    lines = [f"model {args.model}; the first {args.seconds:g} s of {len(performances)} performances of the {args.split} "
-             f"split, each given to {args.n} pieces per sampling seed {', '.join(map(str, args.seeds))}"
+    lines = [f"model {args.model}; {len(performances)} performances of the {args.split} split, each given whole to "
+             f"{args.n} pieces of {args.seconds:g} s per sampling seed {', '.join(map(str, args.seeds))}"
              + (f" (asked at guidance {args.guidance:g})" if args.guidance is not None else "")
              + f"; {WINDOW_S:g} s windows", "",
              "mean absolute gap between each piece's window and the performance's, and the correlation across a piece's "

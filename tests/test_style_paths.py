@@ -487,19 +487,26 @@ def test_a_performances_path_is_described_as_training_describes_a_track(tiny_cor
     def locate(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         track = torch.searchsorted(ptr, rows, right=True) - 1
         return track, rows - ptr[track]
-    fill = torch.full((len(ATTRIBUTES),), -7.0)
+    from timestepmusic.midi import Events
+
+    events = np.asarray(corpus.track_event_ptr)
     with pytest.MonkeyPatch.context() as patch:  # passages of 2 s, so that the 12 s tracks have rows near their end
         patch.setattr(style_module, "AHEAD", 8)
-        paths = StyleGatherer(ChunkGatherer(corpus)).paths(sampler, locate, fill)
-        events = np.asarray(corpus.track_event_ptr)
-        for k, track in enumerate(tracks[:3]):
-            lo, hi = events[track], events[track + 1]
-            one = style_module.performance_path(*(torch.from_numpy(np.asarray(x[lo:hi]).copy()) for x in (
-                corpus.ids, corpus.start_s, corpus.duration_s, corpus.intensity)), 0.25, fill, label="mine.mid")
-            assert one.labels == ["mine.mid"] and one.starts.tolist() == [0, int(paths.starts[k + 1] - paths.starts[k])]
-            assert torch.allclose(one.rows.float(), paths.rows[paths.starts[k]:paths.starts[k + 1]].float())
-    silent = style_module.performance_path(torch.tensor([88]), torch.tensor([0.0]), torch.tensor([3.0]),
-                                           torch.tensor([127]), 0.25, fill)  # a damper press alone: no note
+        for pause in (False, True):  # (with ar.style_pause, each passage's longest pause too)
+            fill = torch.full((len(ATTRIBUTES) + pause,), -7.0)
+            paths = StyleGatherer(ChunkGatherer(corpus), pause).paths(sampler, locate, fill)
+            for k, track in enumerate(tracks[:3]):
+                lo, hi = events[track], events[track + 1]
+                performance = Events(*(np.asarray(x[lo:hi]) for x in (corpus.ids, corpus.start_s, corpus.duration_s,
+                                                                     corpus.intensity)), corpus.tracks[track]["duration_s"])
+                one = style_module.performance_path(performance, 0.25, fill, pause, label="mine.mid")
+                assert one.labels == ["mine.mid"]
+                assert one.starts.tolist() == [0, int(paths.starts[k + 1] - paths.starts[k])]
+                assert torch.allclose(one.rows.float(), paths.rows[paths.starts[k]:paths.starts[k + 1]].float())
+    fill = torch.full((len(ATTRIBUTES),), -7.0)
+    on_the_line = style_module.performance_path(Events([40], [0.0], [11.5], [60]), 0.25, fill)  # ends on a boundary
+    assert on_the_line.rows.shape[0] == 3  # 47 chunks, as the corpus counts them (floor(11.5 / 0.25) + 1): rows 0, 16, 32
+    silent = style_module.performance_path(Events([88], [0.0], [3.0], [127]), 0.25, fill)  # a damper press alone
     assert silent.rows.shape[0] == 1 and torch.equal(silent.rows[0, ATTRIBUTES.index("density")].float(),
                                                      torch.tensor(0.0))
 
@@ -522,10 +529,20 @@ def test_pieces_asked_like_a_performance_walk_its_path_from_its_start(style_run,
         chunks = 12
         model.sample_latents(2, chunks * 0.25, seed=1, snap_to_real=False, like=like)
         told = torch.cat([t for t in heard if t is not None and t.dim() == 3], dim=1)  # [S, C, D]: each chunk's
-        path = style_module.performance_path(*(torch.from_numpy(np.asarray(x)) for x in (
-            like.ids, like.start_s, like.duration_s, like.intensity)), 0.25, model.arm.generator.style.mean.cpu())
+        path = style_module.performance_path(like, 0.25, model.arm.generator.style.mean.cpu())
         assert torch.allclose(told, path.tell(torch.zeros(2, dtype=torch.float64), 0, chunks - 1))
         assert model.arm.generator.guidance == 1.0 and model.arm.walking is None  # left as it was after sampling
+        heard.clear()  # a recording's silent lead-in is not walked: the same path, from its first note
+        late = Events(like.ids, like.start_s + 5.0, like.duration_s, like.intensity)
+        model.sample_latents(2, chunks * 0.25, seed=1, snap_to_real=False, like=late)
+        told_late = torch.cat([t for t in heard if t is not None and t.dim() == 3], dim=1)  # [S, C, D]
+        assert torch.allclose(told_late, told)
+        settings = model.arm.settings  # followed as a request is: at ar.request_guidance
+        model.arm.settings = dataclasses.replace(settings, request_guidance=2.5, style_guidance=1.5)
+        asked = model.sample_latents(2, 2.0, seed=1, snap_to_real=False, like=like)
+        assert all(torch.equal(a, b) for a, b in zip(asked, model.sample_latents(2, 2.0, seed=1, snap_to_real=False,
+                                                                                 like=like, guidance=2.5)))
+        model.arm.settings = settings
     for bad, says in (({"composer": "Bach"}, "--like and --composer: give one"),
                       ({"style": {"loudness": 50.0}}, "--like and --style: give one")):
         with pytest.raises(ValueError, match=re.escape(says)):
@@ -555,9 +572,15 @@ def test_a_files_line_says_how_a_piece_rose_and_fell_with_the_performance_it_was
 
     start_s = np.arange(0.0, 32.0, 0.25)
     velocity = (30 + 2 * start_s).astype(np.uint8)  # louder and louder
-    like = Events(np.full(start_s.shape, 40), start_s, np.full(start_s.shape, 0.2), velocity)
-    falling = Events(like.ids, like.start_s, like.duration_s, velocity[::-1].copy())
-    assert like_heard(like, 32.0, like) == ("; with the file's shape over 8 s windows: loudness r +1.00, density —, "
-                                            "damper —")  # (an even density and no damper: nothing rises or falls)
-    assert "loudness r -1.00" in like_heard(falling, 32.0, like)
-    assert like_heard(like, 16.0, like) == ""  # two windows: too few to say
+    like = Events(np.full(start_s.shape, 40), start_s, np.full(start_s.shape, 0.2), velocity, 32.0)
+    falling = Events(like.ids, like.start_s, like.duration_s, velocity[::-1].copy(), 32.0)
+    assert like_heard(like, 32.0, like, "mine.mid") == (  # an even density and no damper: neither rises nor falls
+        "; against mine.mid in 4 windows of 8 s: loudness off by 0 (r +1.00), density off by 0 notes/s, damper off by 0")
+    said = like_heard(falling, 32.0, like, "mine.mid")
+    assert "loudness off by 32 (r -1.00)" in said
+    assert like_heard(falling, 16.0, like, "mine.mid") == (  # two windows: too few for a correlation
+        "; against mine.mid in 2 windows of 8 s: loudness off by 32, density off by 0 notes/s, damper off by 0")
+    first = like.start_s < 15.0  # a file that ends before the piece (at 14.95 s): its windows alone
+    short = Events(like.ids[first], like.start_s[first], like.duration_s[first], like.intensity[first])
+    assert like_heard(falling, 32.0, short, "short.mid").startswith("; against short.mid in 1 window of 8 s:")
+    assert like_heard(falling, 5.0, like, "mine.mid") == "; walks the shape of mine.mid"

@@ -313,22 +313,30 @@ def shape_heard(played, seconds: float, ramp) -> str:
 
 
 LIKE_WINDOW_S = 8.0  # --like: the windows a piece's shape is compared with the file's in
+LIKE_LEAST_WINDOWS = 4  # … and how many of them a correlation needs
 
 
-def like_heard(played, seconds: float, like) -> str:
-    """`--like`: how a piece of `seconds` rose and fell with the file's performance `like` over its length: the
-    correlation of their loudness, density and damper share across LIKE_WINDOW_S windows ("" under 3 windows)."""
+def like_heard(played, seconds: float, like, name: str) -> str:
+    """`--like`: how a piece of `seconds` followed the file's performance `like` (from its first note, as walked),
+    named `name`, in the whole LIKE_WINDOW_S windows both hold: the mean gap of their loudness, density and damper
+    share, and where there are LIKE_LEAST_WINDOWS windows and both vary, their correlation across them."""
     import numpy as np
 
     from .evaluate.played import shape_correlation, windows_played
 
-    names = ("loudness", "density", "damper")
-    if seconds < 3 * LIKE_WINDOW_S:
-        return ""
-    r = shape_correlation(windows_played(played, seconds, names, LIKE_WINDOW_S),
-                          windows_played(like, seconds, names, LIKE_WINDOW_S))
-    said = [f"{name} r {value:+.2f}" if np.isfinite(value) else f"{name} —" for name, value in zip(names, r)]
-    return f"; with the file's shape over {LIKE_WINDOW_S:g} s windows: {', '.join(said)}"
+    names, units = ("loudness", "density", "damper"), ("", " notes/s", "")
+    within_s = min(seconds, like.end_s)  # (past the file's end the piece holds its last passage: not compared)
+    windows = int(within_s // LIKE_WINDOW_S + 1e-9)
+    if windows == 0:
+        return f"; walks the shape of {name}"
+    piece, file = (windows_played(x, windows * LIKE_WINDOW_S, names, LIKE_WINDOW_S) for x in (played, like))
+    with np.errstate(all="ignore"):
+        gap = np.nanmean(np.abs(piece - file), axis=0)  # [3]
+    r = shape_correlation(piece, file, LIKE_LEAST_WINDOWS)
+    said = [f"{what} off by {g:.2g}{unit}" + (f" (r {c:+.2f})" if np.isfinite(c) else "")
+            for what, unit, g, c in zip(names, units, gap, r) if np.isfinite(g)]
+    return (f"; against {name} in {windows} window{'s' * (windows != 1)} of {LIKE_WINDOW_S:g} s: " + ", ".join(said)
+            if said else f"; walks the shape of {name}")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -459,9 +467,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.composer is not None:  # a model that walks no performance's path refuses it (GANModel.sample_latents)
         options["composer"] = args.composer
     if args.like is not None:  # read as a prompt is
-        from .midi import read_events
+        from .midi import NUM_KEYS, read_events
+        from .sequence.events import from_first_note
+        from .sequence.style import AHEAD
 
-        options["like"], _ = read_events(args.like, pedal_bins=gan.ae.config.events.pedal_bins)
+        try:
+            options["like"], _ = read_events(args.like, pedal_bins=gan.ae.config.events.pedal_bins)
+        except ValueError as e:
+            raise ValueError(f"--like: {e}") from None
+        like_s = from_first_note(options["like"]).end_s if (options["like"].ids < NUM_KEYS).any() else 0.0
+        if 0 < like_s < seconds:  # (a file without a note: the arm refuses it)
+            log.warning("--like: %s lasts %.1f s from its first note, the pieces %g s: past its end they hold its last "
+                        "%g s", Path(args.like).name, like_s, seconds, AHEAD * gan.ae.chunk_seconds)
     asked_tempo = None
     if tempo_path is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
         from .sequence.pulse import TempoTold
@@ -518,7 +535,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if args.composer is not None and gan.walked is not None:  # which of the composer's performances it walked
             heard += f"; walks {gan.walked[i]}"
         if args.like is not None:
-            heard += like_heard(events, length_s, options["like"])
+            heard += like_heard(continuation_only(events, prompt_s) if prompt_s else events, length_s - prompt_s,
+                                from_first_note(options["like"]), Path(args.like).name)
         pedals = len(events) - notes
         print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "
               f"(last sound ends at {events.end_s:.1f} s{where}{heard})")

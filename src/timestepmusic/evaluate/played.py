@@ -47,13 +47,13 @@ def windows_played(piece: Events, seconds: float, attributes: tuple[str, ...], w
                      for i, name in enumerate(attributes)], axis=1)
 
 
-def shape_correlation(played_windows: np.ndarray, asked_windows: np.ndarray) -> np.ndarray:
+def shape_correlation(played_windows: np.ndarray, asked_windows: np.ndarray, least: int = 3) -> np.ndarray:
     """Two pieces' windows [W, D] → how each attribute rises and falls together in them: the correlation across the
-    windows [D] (NaN where fewer than 3 windows hold both, or either does not vary)."""
+    windows [D] (NaN where fewer than `least` windows hold both, or either does not vary beyond rounding)."""
     out = np.full(played_windows.shape[1], np.nan)
     for d in range(played_windows.shape[1]):
         x, y = played_windows[:, d], asked_windows[:, d]
         both = np.isfinite(x) & np.isfinite(y)
-        if both.sum() >= 3 and x[both].std() > 0 and y[both].std() > 0:
+        if both.sum() >= least and all(v[both].std() > 1e-6 * max(1.0, np.abs(v[both]).mean()) for v in (x, y)):
             out[d] = np.corrcoef(x[both], y[both])[0, 1]
     return out

@@ -451,15 +451,15 @@ class EventAutoregressive(Autoregressive):
         self.check_walks("--like")
         if not (like.ids < NUM_KEYS).any():
             raise ValueError("--like: the performance holds no note; there is no path to walk")
-        return performance_path(*(torch.from_numpy(np.asarray(x)) for x in (like.ids, like.start_s, like.duration_s,
-                                                                           like.intensity)),
-                                self.chunk_seconds, self.generator.style.mean.cpu(), self.settings.style_pause)
+        return performance_path(from_first_note(like), self.chunk_seconds, self.generator.style.mean.cpu(),
+                                self.settings.style_pause)
 
     def check_walks(self, flag: str) -> None:
         """A request to walk a path (`flag`) of a model set not to walk one: ValueError in one line."""
         if not self.settings.style_drawn or self.walked_attributes() is None:
             raise ValueError(f"{flag}: this model is set to walk no performance's path (ar.style_path none or "
-                             "ar.style_drawn false)")
+                             "ar.style_drawn false); the shipped default walks one (and events-onsets, events-v28)"
+                             + (", or give --set ar.style_path=all" if flag == "--like" else ""))
 
     def walked_labels(self) -> list[str] | None:
         """Which training performance each piece being sampled walks the path of, and from where ("Chopin Ballade 1
@@ -581,10 +581,12 @@ class EventAutoregressive(Autoregressive):
 
     def path_unpressed(self, chunk: int) -> torch.Tensor | None:
         """ar.style_path: which pedals the pieces keep up at new chunk `chunk` [S, 3], by the description told there
-        (as `sample` decides them for a held one: ar.pedals_as_told "all", or ar.soft_kept_up's chosen pieces)."""
+        (as `sample` decides them for a held one: ar.pedals_as_told "all", or ar.soft_kept_up's chosen pieces; --like's
+        path: as asked, a pedal the file does not press in the passage ahead kept up)."""
         told = self.path_told(chunk, chunk)[:, 0].to(self.device)  # [S, D]
         unpressed = self.generator.style.unpressed(told)  # [S, 3]
-        if self.settings.pedals_as_told == "all":
+        if self.settings.pedals_as_told == "all" or (self.walking is not self.paths and self.settings.pedals_as_told
+                                                      != "none"):  # --like: the file's pedals, as a request's
             return unpressed
         if self.kept_up is None:
             return self.unpressed
@@ -612,3 +614,15 @@ def request_refused(flag: str, styled: bool, prompted: bool) -> None:
                          "loudness, density and pedalling passage by passage; --style asks one)")
     if prompted:
         raise ValueError(f"{flag}: a continued --prompt is told its own character; {flag} is for new pieces")
+
+
+def from_first_note(performance: Events) -> Events:
+    """A performance from its first note on: times shifted so that it starts at 0 s, a pedal pressed before it cut
+    there (a recording's silent lead-in is not a passage to walk)."""
+    notes = performance.ids < NUM_KEYS
+    first_s = float(performance.start_s[notes].min())
+    end_s = performance.start_s + performance.duration_s
+    kept = np.flatnonzero(end_s > first_s)  # [E']
+    start_s = np.maximum(performance.start_s[kept] - first_s, 0.0)
+    return Events(performance.ids[kept], start_s, end_s[kept] - first_s - start_s, performance.intensity[kept],
+                  performance.end_s - first_s).sorted()

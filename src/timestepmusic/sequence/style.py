@@ -25,7 +25,6 @@ K = AHEAD chunks, P played passages of the bank.
 from __future__ import annotations
 
 import difflib
-import math
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -34,8 +33,9 @@ import torch
 from torch import nn
 
 from ..batches import ChunkGatherer
+from ..chunks import count_chunks
 from ..config import STYLE_ATTRIBUTES, STYLE_PAUSE
-from ..midi import NUM_KEYS
+from ..midi import NUM_KEYS, Events
 from ..waypoints import parse_waypoints, spaced
 from .windows import SequenceSampler
 
@@ -327,26 +327,28 @@ def track_label(track: dict) -> str:
     return "\t".join(" ".join(str(value or "").split()) for value in (track.get("composer"), track.get("title"), file))
 
 
-def performance_path(ids: torch.Tensor, start_s: torch.Tensor, duration_s: torch.Tensor, intensity: torch.Tensor,
-                     chunk_seconds: float, fill: torch.Tensor, pause: bool = False, label: str = "") -> StylePaths:
-    """One performance's events in time order ([E] each) → its path of descriptions as one track (`StylePaths`): the
-    description of the AHEAD chunks from every PATH_HOP-th chunk on, within its last AHEAD chunks those last AHEAD (of
-    all of it, where it is shorter), as StyleGatherer.paths describes a training track; an undefined attribute (NaN)
-    held as `fill` [D]. `tsm generate --like FILE` walks it."""
-    end_s = float((start_s + duration_s).max()) if start_s.numel() else chunk_seconds
-    chunks = max(1, math.ceil(end_s / chunk_seconds - 1e-9))  # the performance's chunks
+def performance_path(performance: Events, chunk_seconds: float, fill: torch.Tensor, pause: bool = False,
+                     label: str = "") -> StylePaths:
+    """One performance → its path of descriptions as one track (`StylePaths`): the description of the AHEAD chunks
+    from every PATH_HOP-th chunk on, within its last AHEAD chunks those last AHEAD (of all of it, where it is shorter),
+    as StyleGatherer.paths describes a training track (its chunks counted as the corpus counts a track's, to its
+    end_s); an undefined attribute (NaN) held as `fill` [D]. `tsm generate --like FILE` walks it."""
+    performance = performance.sorted()
+    ids, start_s, duration_s, intensity = (torch.from_numpy(np.array(x)) for x in (
+        performance.ids, performance.start_s, performance.duration_s, performance.intensity))  # [E] each
+    chunks = count_chunks(performance.end_s, chunk_seconds)
     every = event_sums(ids.long(), intensity, duration_s, torch.zeros_like(ids, dtype=torch.long))  # [E, SUMS]
     running = torch.cat([every.new_zeros(1, SUMS), every.cumsum(0)])  # [E + 1, SUMS]: the sums before each event
     first = torch.arange(0, chunks, PATH_HOP)  # [R]: the chunk each row describes from
     length = min(chunks, AHEAD)
     begin = torch.clamp(first, max=chunks - length)  # [R]
-    bounds = torch.searchsorted(start_s.double(), torch.stack([begin, begin + length]).double() * chunk_seconds)  # [2, R]
+    bounds = torch.searchsorted(start_s, torch.stack([begin, begin + length]).double() * chunk_seconds)  # [2, R]
     rows = described_by_sums(running[bounds[1]] - running[bounds[0]],
                              torch.full((first.shape[0],), length * chunk_seconds, dtype=torch.float64))  # [R, 8]
     if pause:
-        is_note = ids < NUM_KEYS
         struck = torch.zeros(chunks + AHEAD, dtype=torch.bool)  # whether a note starts in each chunk
-        struck[(start_s[is_note] / chunk_seconds).floor().long().clamp(0, chunks - 1)] = True
+        is_note = (ids < NUM_KEYS) & (start_s >= 0)
+        struck[(start_s[is_note] / chunk_seconds).floor().long().clamp(max=chunks - 1)] = True
         windows = struck.unfold(0, AHEAD, 1)[begin]  # [R, AHEAD]
         longest = longest_pause_chunks(windows, torch.full_like(begin, length)).double() * chunk_seconds  # [R]
         rows = torch.cat([rows, torch.log1p(longest)[:, None]], dim=1)  # [R, 9]

@@ -21,16 +21,16 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from common import add_drawing_arguments, drawing_seconds, drawn, table, write_markdown  # noqa: E402
 
-ATTRIBUTES = ("loudness", "density", "damper")
+ATTRIBUTES = ("loudness", "density", "damper", "register")  # (register: the notes' mean pitch, a MIDI note)
 WINDOW_S = 8.0
 
 
 def closeness(pieces: np.ndarray, performance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pieces' windows [P, W, 3] against a performance's [W, 3] → each piece's mean absolute gap [P, 3] and its
-    correlation across the windows [P, 3] (evaluate.played.shape_correlation: NaN where either does not vary)."""
+    """Pieces' windows [P, W, A] against a performance's [W, A] → each piece's mean absolute gap [P, A] and its
+    correlation across the windows [P, A] (evaluate.played.shape_correlation: NaN where either does not vary)."""
     from timestepmusic.evaluate.played import shape_correlation
 
-    gap = np.nanmean(np.abs(pieces - performance[None]), axis=1)  # [P, 3]
+    gap = np.nanmean(np.abs(pieces - performance[None]), axis=1)  # [P, A]
     return gap, np.stack([shape_correlation(piece, performance) for piece in pieces])
 
 
@@ -49,6 +49,8 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--split", default="validation")
     parser.add_argument("-k", type=int, default=24, help="performances of the split, evenly spaced over it")
+    parser.add_argument("--set", action="append", default=[], metavar="ar.NAME=VALUE",
+                        help="as tsm generate --set, for every piece (e.g. ar.style_path=all: every attribute walks)")
     parser.add_argument("--guidance", type=float, help="as tsm generate --guidance for the asked pieces (default: the "
                         "model's)")
     args = parser.parse_args()
@@ -57,7 +59,7 @@ def main() -> int:
 
     from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.played import windows_played
-    from timestepmusic.generation import GANModel
+    from timestepmusic.generation import GANModel, set_sampling
     from timestepmusic.sequence.events import from_first_note
     from timestepmusic.shipped import resolve_model
 
@@ -68,11 +70,12 @@ def main() -> int:
     performances = [track_events(corpus, int(t)) for t in tracks]  # whole, as a file given to --like
     names = [f"{corpus.tracks[t].get('composer', '')} {corpus.tracks[t].get('title', '')}".strip() for t in tracks]
 
-    def shape(piece) -> np.ndarray:  # [W, 3]: its loudness, density and damper share in each window
+    def shape(piece) -> np.ndarray:  # [W, A]: its loudness, density, damper share and register in each window
         return windows_played(piece, args.seconds, ATTRIBUTES, WINDOW_S)
     real = [shape(from_first_note(p)) for p in performances]
 
     gan = GANModel.load(resolve_model(args.model))
+    set_sampling(gan, args.set)
     gan.sample(args.n, args.seconds, 0)  # warm-up
     asked_options = {} if args.guidance is None else {"guidance": args.guidance}
     kinds = ("asked like it", "unasked", "asked like the next performance")
@@ -99,10 +102,11 @@ def main() -> int:
     for kind in kinds:
         gap, r = np.concatenate(gaps[kind]), np.concatenate(rs[kind])
         rows.append([kind, *(f"{v:.3f}" for v in np.nanmean(gap, axis=0)), *(f"{v:.2f}" for v in np.nanmean(r, axis=0))])
-    spread = np.stack(real)  # [K, W, 3]
+    spread = np.stack(real)  # [K, W, A]
     lines = [f"model {args.model}; {len(performances)} performances of the {args.split} split, each given whole to "
              f"{args.n} pieces of {args.seconds:g} s per sampling seed {', '.join(map(str, args.seeds))}"
              + (f" (asked at guidance {args.guidance:g})" if args.guidance is not None else "")
+             + "".join(f"; --set {assignment}" for assignment in args.set)
              + f"; {WINDOW_S:g} s windows", "",
              "mean absolute gap between each piece's window and the performance's, and the correlation across a piece's "
              "windows (mean over the pieces whose windows vary); unasked: the same performance against pieces drawn "

@@ -785,12 +785,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "16 s pieces (mean 52 %%), and that composer for 10-39 %% of unasked ones (bench/composer_follow.py)")
     p.add_argument("--like", metavar="FILE.mid",
                    help="the default (and events-onsets, events-v28): each piece walks the path of this performance "
-                   "from its start: its loudness, density and pedalling move passage by passage as the file's do (its "
-                   "register and the rest held as in its first 16 s), followed at guidance 2 (--guidance); the notes are "
-                   "the model's own; each file's line gives how the piece's loudness, density and damper rose and fell "
-                   "with the file's over 8 s windows. Measured over 64 s: loudness within 5.8 of the file's in each "
-                   "window (14.7 unasked), correlations 0.41-0.47 (0.10-0.19 unasked; bench/like_follow.py). Not with "
-                   "--style, --composer or --prompt")
+                   "from its first note: its loudness, density, pedalling and register move passage by passage as the "
+                   "file's do (past its end, its last 16 s held), followed at guidance 2 (--guidance); the notes are the "
+                   "model's own. Each file's line compares the piece with the file in 8 s windows. Measured over 64 s: "
+                   "loudness off by 5.2 of velocity on average (14.5 unasked), correlations with the file's 0.37-0.45 "
+                   "(-0.02-0.16 unasked; bench/like_follow.py). Not with --style, --composer or --prompt")
     p.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
                    help="sample with this setting of an ar or events model changed, one that only sampling reads "
                    "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "

@@ -354,6 +354,8 @@ class EventAutoregressive(Autoregressive):
                         raise ValueError("ar.style_path: this model keeps no description paths (style_paths.safetensors); "
                                          "add them with `python -m timestepmusic.train.style_paths MODEL CORPUS`")
                     self.walking = self.paths if liked is None else liked
+                    if liked is not None:  # --like: every attribute walks the file's path, its register too (chosen
+                        self.walked = torch.ones_like(self.walked)  # on validation: like_follow_41_validation_walk_*)
                     if liked is not None:  # --like's from its start
                         self.path_start = torch.zeros(n, dtype=torch.float64)  # [S]
                     elif composed is not None:  # the composer's: each piece another performance, with room to walk

@@ -324,7 +324,7 @@ def like_heard(played, seconds: float, like, name: str) -> str:
 
     from .evaluate.played import shape_correlation, windows_played
 
-    names, units = ("loudness", "density", "damper"), ("", " notes/s", "")
+    names, units, places = ("loudness", "density", "damper"), ("", " notes/s", ""), (1, 1, 2)
     within_s = min(seconds, like.end_s)  # (past the file's end the piece holds its last passage: not compared)
     windows = int(within_s // LIKE_WINDOW_S + 1e-9)
     if windows == 0:
@@ -333,8 +333,8 @@ def like_heard(played, seconds: float, like, name: str) -> str:
     with np.errstate(all="ignore"):
         gap = np.nanmean(np.abs(piece - file), axis=0)  # [3]
     r = shape_correlation(piece, file, LIKE_LEAST_WINDOWS)
-    said = [f"{what} off by {g:.2g}{unit}" + (f" (r {c:+.2f})" if np.isfinite(c) else "")
-            for what, unit, g, c in zip(names, units, gap, r) if np.isfinite(g)]
+    said = [f"{what} off by {g:.{k}f}{unit}" + (f" (r {c:+.2f})" if np.isfinite(c) else "")
+            for what, unit, k, g, c in zip(names, units, places, gap, r) if np.isfinite(g)]
     return (f"; against {name} in {windows} window{'s' * (windows != 1)} of {LIKE_WINDOW_S:g} s: " + ", ".join(said)
             if said else f"; walks the shape of {name}")
 
@@ -478,7 +478,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         like_s = from_first_note(options["like"]).end_s if (options["like"].ids < NUM_KEYS).any() else 0.0
         if 0 < like_s < seconds:  # (a file without a note: the arm refuses it)
             log.warning("--like: %s lasts %.1f s from its first note, the pieces %g s: past its end they hold its last "
-                        "%g s", Path(args.like).name, like_s, seconds, AHEAD * gan.ae.chunk_seconds)
+                        "passage (up to %g s)", Path(args.like).name, like_s, seconds, AHEAD * gan.ae.chunk_seconds)
     asked_tempo = None
     if tempo_path is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
         from .sequence.pulse import TempoTold

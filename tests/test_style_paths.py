@@ -54,16 +54,23 @@ def test_a_draw_starts_only_where_a_note_is_played():
     assert set(start.floor().long().tolist()) == {1, 4} and ((start % 1) * PATH_HOP % 1 == 0).all()
 
 
-def test_paths_hold_every_hop_th_chunks_description_of_each_training_track(tiny_corpus):
-    corpus = Corpus.open(tiny_corpus)
-    styles = StyleGatherer(ChunkGatherer(corpus))
-    tracks = corpus.tracks_in("train")
-    sampler = SequenceSampler(corpus, tracks, 16, 0.0)
+def training_windows(corpus: Corpus, tracks: np.ndarray) -> tuple[SequenceSampler, object]:
+    """A sampler over `tracks` (windows of 16 chunks) and the `locate` StyleGatherer.paths reads: global chunk rows →
+    (track, chunk within it)."""
     ptr = torch.tensor(np.asarray(corpus.track_chunk_ptr))
 
     def locate(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         track = torch.searchsorted(ptr, rows, right=True) - 1
         return track, rows - ptr[track]
+    return SequenceSampler(corpus, tracks, 16, 0.0), locate
+
+
+def test_paths_hold_every_hop_th_chunks_description_of_each_training_track(tiny_corpus):
+    corpus = Corpus.open(tiny_corpus)
+    styles = StyleGatherer(ChunkGatherer(corpus))
+    tracks = corpus.tracks_in("train")
+    sampler, locate = training_windows(corpus, tracks)
+    ptr = torch.tensor(np.asarray(corpus.track_chunk_ptr))
     fill = torch.full((len(ATTRIBUTES),), -7.0)
     paths = styles.paths(sampler, locate, fill)
     counts = (ptr[tracks + 1] - ptr[tracks])  # [K] chunks per track
@@ -407,12 +414,7 @@ def test_a_runs_paths_are_labelled_with_each_training_tracks_composer_and_title(
     tracks = corpus.tracks_in("train")
     for k, track in enumerate(tracks):  # a folder of MIDI files names no composer: name some here
         corpus.tracks[track]["composer"] = ["Bach", "Chopin"][k % 2]
-    sampler = SequenceSampler(corpus, tracks, 16, 0.0)
-    ptr = torch.tensor(np.asarray(corpus.track_chunk_ptr))
-
-    def locate(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        track = torch.searchsorted(ptr, rows, right=True) - 1
-        return track, rows - ptr[track]
+    sampler, locate = training_windows(corpus, tracks)
     paths = StyleGatherer(ChunkGatherer(corpus)).paths(sampler, locate, torch.zeros(len(ATTRIBUTES)))
     assert paths.labels == [f"{['Bach', 'Chopin'][k % 2]}\t{corpus.tracks[t]['title']}\t{Path(corpus.tracks[t]['path']).stem}"
                             for k, t in enumerate(tracks)]  # composer, title, the file's name
@@ -481,12 +483,7 @@ def test_the_shipped_default_walks_the_performances_of_seven_composers():
 def test_a_performances_path_is_described_as_training_describes_a_track(tiny_corpus):
     corpus = Corpus.open(tiny_corpus)
     tracks = corpus.tracks_in("train")
-    sampler = SequenceSampler(corpus, tracks, 16, 0.0)
-    ptr = torch.tensor(np.asarray(corpus.track_chunk_ptr))
-
-    def locate(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        track = torch.searchsorted(ptr, rows, right=True) - 1
-        return track, rows - ptr[track]
+    sampler, locate = training_windows(corpus, tracks)
     from timestepmusic.midi import Events
 
     events = np.asarray(corpus.track_event_ptr)

@@ -356,14 +356,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
     tempo_path = parse_tempo_path(args.tempo) if args.tempo is not None else None  # … and a tempo out of reach
-    for flag, given in (("--composer", args.composer), ("--like", args.like)):  # … and what a path to walk cannot go
-        if given is not None:  # with (the arm says it again, for the API)
-            from .sequence.events import request_refused
+    if args.composer is not None or args.like is not None:  # … and what a path to walk cannot go with (the arm says
+        from .sequence.events import request_refused  # it again, for the API)
 
-            if args.composer is not None and args.like is not None:
-                raise ValueError("--like and --composer: give one (--like walks the performance you give, --composer "
-                                 "one of that composer's)")
-            request_refused(flag, args.style is not None, bool(args.prompt))
+        request_refused(args.composer is not None, args.like is not None, args.style is not None, bool(args.prompt))
 
     if args.list:
         from .shipped import shipped_of_kind
@@ -475,8 +471,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
             options["like"], _ = read_events(args.like, pedal_bins=gan.ae.config.events.pedal_bins)
         except ValueError as e:
             raise ValueError(f"--like: {e}") from None
-        like_s = from_first_note(options["like"]).end_s if (options["like"].ids < NUM_KEYS).any() else 0.0
-        if 0 < like_s < seconds:  # (a file without a note: the arm refuses it)
+        walked_like = from_first_note(options["like"]) if (options["like"].ids < NUM_KEYS).any() else None
+        like_s = 0.0 if walked_like is None else walked_like.end_s  # (a file without a note: the arm refuses it)
+        if 0 < like_s < seconds:
             log.warning("--like: %s lasts %.1f s from its first note, the pieces %g s: past its end they hold its last "
                         "passage (up to %g s)", Path(args.like).name, like_s, seconds, AHEAD * gan.ae.chunk_seconds)
     asked_tempo = None
@@ -536,7 +533,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             heard += f"; walks {gan.walked[i]}"
         if args.like is not None:
             heard += like_heard(continuation_only(events, prompt_s) if prompt_s else events, length_s - prompt_s,
-                                from_first_note(options["like"]), Path(args.like).name)
+                                walked_like, Path(args.like).name)
         pedals = len(events) - notes
         print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "
               f"(last sound ends at {events.end_s:.1f} s{where}{heard})")

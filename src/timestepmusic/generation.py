@@ -199,12 +199,11 @@ class GANModel:
                 raise ValueError(f"--tempo: the model in {self.folder} ({self.arch}) draws no note starts; the shipped "
                                  "default does (and events-onsets, events-v28)")
         follows = getattr(getattr(arm, "generator", None), "style", None) is not None  # a description (ar.style)
-        if composer is not None and not (follows and getattr(arm, "draws_events", False)):  # (paths: the arm checks)
-            raise ValueError(f"--composer: the model in {self.folder} ({self.arch}) walks no real performances' paths; "
-                             "the shipped default does (and events-onsets, events-v28)")
-        if like is not None and not (follows and getattr(arm, "draws_events", False)):
-            raise ValueError(f"--like: the model in {self.folder} ({self.arch}) walks no performance's path; the shipped "
-                             "default does (and events-onsets, events-v28)")
+        walks = follows and getattr(arm, "draws_events", False)  # a path of descriptions (stored paths: the arm checks)
+        for flag, given in (("--composer", composer), ("--like", like)):
+            if given is not None and not walks:
+                raise ValueError(f"{flag}: the model in {self.folder} ({self.arch}) walks no performance's path; the "
+                                 "shipped default does (and events-onsets, events-v28)")
         if style is not None and not follows:
             raise ValueError(f"--style: the model in {self.folder} ({self.arch}) does not follow a description; "
                              "the shipped default does (and `style`), or any model trained with ar.style")

@@ -329,8 +329,10 @@ class EventAutoregressive(Autoregressive):
                        else 0 if prompt is None else prompt.shape[0])
         if style is not None and self.generator.style is None:
             raise ValueError("--style: this model was not trained with ar.style; it has no description to follow")
-        liked = None if like is None else self.like_path(like, style, heard_first, composer)  # one track
-        composed = None if composer is None else self.composer_tracks(composer, style, heard_first)  # [K] or None
+        if composer is not None or like is not None:
+            request_refused(composer is not None, like is not None, style is not None, heard_first > 0)
+        liked = None if like is None else self.like_path(like)  # one track
+        composed = None if composer is None else self.composer_tracks(composer)  # [K] or None
         described, told_prompt = None, False  # with ar.style: each piece's character, drawn, asked or the prompt's
         look = self.generator.style
         if look is not None:
@@ -431,25 +433,20 @@ class EventAutoregressive(Autoregressive):
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
             self.ramp, self.ramp_asked, self.ramp_prompt, self.walking = None, None, 0, None
 
-    def composer_tracks(self, composer: str, style, prompted: int) -> torch.Tensor:
-        """`--composer`: which tracks of the description paths [K] are that composer's (StylePaths.tracks_of); asked
-        with what it cannot go with: ValueError in one line."""
+    def composer_tracks(self, composer: str) -> torch.Tensor:
+        """`--composer`: which tracks of the description paths [K] are that composer's (StylePaths.tracks_of); a model
+        that cannot walk them: ValueError in one line."""
         if self.paths is None:
             raise ValueError("--composer: this model keeps no description paths (style_paths.safetensors); add them "
                              "with `python -m timestepmusic.train.style_paths MODEL CORPUS`")
-        request_refused("--composer", style is not None, prompted > 0)
         self.check_walks("--composer")
         return self.paths.tracks_of(composer)
 
-    def like_path(self, like: Events, style, prompted: int, composer: str | None) -> StylePaths:
-        """`--like`: the path of the performance `like` (its events) as one track (style.performance_path); asked with
-        what it cannot go with: ValueError in one line."""
+    def like_path(self, like: Events) -> StylePaths:
+        """`--like`: the path of the performance `like` (its events) as one track (style.performance_path); a model
+        that cannot walk it, or a performance without a note: ValueError in one line."""
         if self.generator.style is None:
             raise ValueError("--like: this model was not trained with ar.style; it walks no performance's path")
-        if composer is not None:
-            raise ValueError("--like and --composer: give one (--like walks the performance you give, --composer one "
-                             "of that composer's)")
-        request_refused("--like", style is not None, prompted > 0)
         self.check_walks("--like")
         if not (like.ids < NUM_KEYS).any():
             raise ValueError("--like: the performance holds no note; there is no path to walk")
@@ -608,9 +605,13 @@ class EventAutoregressive(Autoregressive):
         return join_pedal_runs(sets_to_events(sets, chunk_seconds, start_chunk), a.pedal_join_s, a.pedal_join_share)
 
 
-def request_refused(flag: str, styled: bool, prompted: bool) -> None:
-    """A path asked to be walked (`flag`: --composer, --like) with a `--style` (`styled`) or a `--prompt` (`prompted`):
-    ValueError in one line."""
+def request_refused(composer: bool, like: bool, styled: bool, prompted: bool) -> None:
+    """A path asked to be walked (a `composer`'s, a performance's to be walked `like`) with the other, a `--style`
+    (`styled`) or a `--prompt` (`prompted`): ValueError in one line."""
+    if composer and like:
+        raise ValueError("--like and --composer: give one (--like walks the performance you give, --composer one of "
+                         "that composer's)")
+    flag = "--composer" if composer else "--like"
     if styled:
         raise ValueError(f"{flag} and --style: give one ({flag} tells each piece the path of a real performance: its "
                          "loudness, density and pedalling passage by passage; --style asks one)")

@@ -8,6 +8,7 @@ import pytest
 
 from timestepmusic.keys import Key, check_key, estimate_key, key_name, parse_key, parse_key_path, same_signature, timed_path
 from timestepmusic.midi import LOWEST_PITCH, Events
+from timestepmusic.waypoints import clock_seconds, clock_text
 
 
 @pytest.mark.parametrize("text, key", [("C", (0, False)), ("E minor", (4, True)), ("Em", (4, True)),
@@ -51,23 +52,46 @@ C, G, A_MINOR, D = Key(0, False), Key(7, False), Key(9, True), Key(2, False)
     ("C > G > Am@40", 60, C, ((20.0, G), (40.0, A_MINOR))),  # between the start and a timed key
     ("C>G@5>D", 60, C, ((5.0, G), (32.5, D))),  # between a timed key and the piece's end
     ("C@0 > G @ 12s", 30, C, ((12.0, G),)),  # the first at 0 may be said; a time in seconds, "s" allowed
-    ("C > C > G", 30, C, ((10.0, C), (20.0, G)))])
+    ("C > C > G", 30, C, ((10.0, C), (20.0, G))),
+    ("C > G@0:12 > D@1:01.5", 90, C, ((12.0, G), (61.5, D)))])  # times as a clock reads them
 def test_a_path_of_keys_is_read_and_timed(text, seconds, first, later):
     assert timed_path(parse_key_path(text), seconds) == (first, later)
 
 
 @pytest.mark.parametrize("text, seconds, says", [
-    ("C > H", 16, "'H' is not a key"), ("C > G@x", 16, "'@SECONDS' ends a waypoint"),
+    ("C > H", 16, "'H' is not a key"), ("C > G@x", 16, "'@SECONDS' (or '@M:SS') ends a waypoint"),
     ("C@3 > G", 16, "the first waypoint holds from the start"),
     ("C > G@16", 16, "at 0, 16 s: each must come after the one before, and before the piece's end (16 s)"),
-    ("C > G@20 > D@10", 60, "at 0, 20, 10 s"), ("C > G@nan", 16, "a time must be a number of seconds"),
-    ("C > G@inf", 16, "a time must be a number of seconds"), ("C -> G", 16, "separate the waypoints with '>' alone"),
+    ("C > G@20 > D@10", 60, "at 0, 20, 10 s"), ("C > G@nan", 16, "'@SECONDS' (or '@M:SS') ends a waypoint"),
+    ("C > G@inf", 16, "'@SECONDS' (or '@M:SS') ends a waypoint"), ("C > G@1:75", 160, "ends a waypoint"), ("C -> G", 16, "separate the waypoints with '>' alone"),
     ("C → G", 16, "with '>' alone"),
     ("C > G > D@50", 16, "at 0, 25, 50 s"), ("C-", 16, "--key 'C-': not a key"),
     ("C > G@0", 16, "after the one before"), ("C > > G", 16, "waypoint 2 is empty"), ("H", 16, "--key 'H': not a key")])
 def test_a_path_that_cannot_be_played_is_refused_in_one_line(text, seconds, says):
     with pytest.raises(ValueError, match=re.escape(says)):
         timed_path(parse_key_path(text), seconds)
+
+
+@pytest.mark.parametrize("text, seconds", [("90", 90.0), ("90s", 90.0), (" 2.5 ", 2.5), ("1:30", 90.0),
+                                           ("0:05", 5.0), ("1:02:03.5", 3723.5), ("-5", -5.0),
+                                           ("75:00", 4500.0), ("0:59.75s", 59.75)])
+def test_a_time_is_read_as_seconds_or_as_a_clock_reads_it(text, seconds):
+    assert clock_seconds(text) == seconds
+    if seconds >= 0:
+        assert clock_seconds(clock_text(seconds)) == seconds  # and written back as a clock reads it
+
+
+@pytest.mark.parametrize("text", ["", "x", "1:60", "1::30", "-1:30", "1.5:30", "1:2:3:4", "nan", "inf", "1:inf",
+                                  "1:7", "1:75:00", ":30"])
+def test_what_is_not_a_time_is_refused_in_one_line(text):
+    with pytest.raises(ValueError, match=re.escape(f"{text!r} is not a time: give seconds (90, 90s, 2.5) or "
+                                                   "minutes:seconds (1:30, 1:02:03)")):
+        clock_seconds(text)
+
+
+def test_a_time_is_written_as_a_clock_reads_it():
+    assert [clock_text(s) for s in (0, 5, 90, 61.25, 3723.5, 59.9996, 7200)] == [
+        "0:00", "0:05", "1:30", "1:01.25", "1:02:03.5", "1:00", "2:00:00"]
 
 
 def played(pitches: list[int], durations: list[float]) -> Events:

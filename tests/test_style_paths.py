@@ -4,6 +4,7 @@ that hears it as training would, pedals kept up by the description of each chunk
 to a model trained before."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -271,10 +272,10 @@ def test_a_path_of_requests_is_read_and_timed(text, seconds, times):
     ("loudness=40 > loudness=90@40", "none after the piece's end (32 s)"),
     ("loudness=40 > loudness=90@20 > loudness=50@10", "each must come after the one before"),
     ("loudness=40@3 > loudness=90", "the first waypoint holds from the start"),
-    ("loudness=40 > loudness=90@x", "'@SECONDS' ends a waypoint"),
-    ("density=3,damper=0.5 > density=12@20,damper=0.9", "'@SECONDS' ends a waypoint, after all it asks"),
+    ("loudness=40 > loudness=90@x", "'@SECONDS' (or '@M:SS') ends a waypoint"),
+    ("density=3,damper=0.5 > density=12@20,damper=0.9", "ends a waypoint, after all it asks"),
     ("density=3 > @20", "waypoint 2 is empty"), ("density=3 → density=9", "separate the waypoints with '>' alone"),
-    ("loudness=40 > loudness=90@nan", "a time must be a number of seconds"),
+    ("loudness=40 > loudness=90@nan", "'@SECONDS' (or '@M:SS') ends a waypoint"),
     ("loudness=40 > loudness=900", "loudness=900: must be in [1, 127]"),
     ("loudness=40 > ", "waypoint 2 is empty")])
 def test_a_path_of_requests_that_cannot_be_played_is_refused_in_one_line(text, says):
@@ -561,6 +562,39 @@ def test_pieces_asked_like_a_performance_walk_its_path_from_its_start(style_run,
                      *extra]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and says in err[0], err
+
+
+def test_like_seconds_walks_a_recording_from_inside_it(style_run, tmp_path, capsys):
+    from timestepmusic.midi import Events, write_events
+
+    start_s = np.arange(0.0, 6.0, 0.25)  # the passage to walk: soft and sparse, then loud and dense …
+    loud = start_s >= 3.0
+    passage = Events(np.full(start_s.shape, 40), start_s, np.full(start_s.shape, 0.2),
+                     np.where(loud, 100, 30).astype(np.uint8)).take(np.flatnonzero(~loud | (start_s * 8 % 2 == 0)))
+    before_s = np.arange(0.0, 80.0, 0.5)  # … after 80 s of other playing, a chord held across the cut dropped
+    recording = Events(np.concatenate([np.full(before_s.shape, 70), [60], passage.ids]),
+                       np.concatenate([before_s, [79.0], passage.start_s + 80.0]),
+                       np.concatenate([np.full(before_s.shape, 0.4), [3.0], passage.duration_s]),
+                       np.concatenate([np.full(before_s.shape, 120), [90], passage.intensity]).astype(np.uint8))
+    files = write_events(passage, tmp_path / "passage.mid"), write_events(recording, tmp_path / "recording.mid")
+    common = ["generate", "--model", str(style_run), "-n", "2", "--seconds", "8", "--set", "ar.style_path=all"]
+    assert main([*common, "-o", str(tmp_path / "a"), "--like", str(files[0])]) == 0
+    assert main([*common, "-o", str(tmp_path / "b"), "--like", str(files[1]), "--like-seconds", "1:20"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert all("recording.mid from 1:20" in line for line in lines[2:]), lines
+    for name in ("sample_0_000.mid", "sample_0_001.mid"):  # walked from 1:20, as the passage alone is
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    for extra, says in ((["--like-seconds", "3"], "--like-seconds: give the performance to walk with --like"),
+                        (["--like", str(files[1]), "--like-seconds", "9:00"],
+                         "recording.mid: --like-seconds 9:00: no note starts then or later; its last note starts at "
+                         "1:25.75 (85.8 s)"),
+                        (["--like", str(files[1]), "--like-seconds", "-2"], "--like-seconds must be ≥ 0, got -2"),
+                        (["--like", str(files[1]), "--like-seconds", "1:7"], "'1:7' is not a time")):
+        with pytest.raises(SystemExit) if "not a time" in says else contextlib.nullcontext():
+            assert main([*common, "-o", str(tmp_path / "c"), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert says in err[-1], err
+    assert not (tmp_path / "c").exists()
 
 
 def test_a_files_line_says_how_a_piece_rose_and_fell_with_the_performance_it_was_asked_like():

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .audio_flags import add_audio_flags, check_audio_flags
 from .files import refuse_existing
+from .waypoints import clock_arg
 
 if TYPE_CHECKING:
     from .config import Config
@@ -345,6 +346,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         check_piece_seconds,
         continuation_only,
         earlier_samples,
+        like_from,
         model_info,
         prompt_span_s,
         prompt_until,
@@ -353,6 +355,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         written_pieces,
     )
     from .keys import key_name, parse_key_path, timed_path
+    from .waypoints import clock_text
 
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
     tempo_path = parse_tempo_path(args.tempo) if args.tempo is not None else None  # … and a tempo out of reach
@@ -360,6 +363,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from .sequence.events import request_refused  # it again, for the API)
 
         request_refused(args.composer is not None, args.like is not None, args.style is not None, bool(args.prompt))
+    if args.like_seconds is not None and args.like is None:
+        raise ValueError("--like-seconds: give the performance to walk with --like")
 
     if args.list:
         from .shipped import shipped_of_kind
@@ -471,11 +476,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
             options["like"], _ = read_events(args.like, pedal_bins=gan.ae.config.events.pedal_bins)
         except ValueError as e:
             raise ValueError(f"--like: {e}") from None
+        like_name = Path(args.like).name
+        if args.like_seconds is not None:  # the inside of a long recording: from a time on, timed from there
+            options["like"] = like_from(options["like"], args.like_seconds, args.like)
+            like_name += f" from {clock_text(args.like_seconds)}"
         walked_like = from_first_note(options["like"]) if (options["like"].ids < NUM_KEYS).any() else None
         like_s = 0.0 if walked_like is None else walked_like.end_s  # (a file without a note: the arm refuses it)
         if 0 < like_s < seconds:
             log.warning("--like: %s lasts %.1f s from its first note, the pieces %g s: past its end they hold its last "
-                        "passage (up to %g s)", Path(args.like).name, like_s, seconds, AHEAD * gan.ae.chunk_seconds)
+                        "passage (up to %g s)", like_name, like_s, seconds, AHEAD * gan.ae.chunk_seconds)
     asked_tempo = None
     if tempo_path is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
         from .sequence.pulse import TempoTold
@@ -533,7 +542,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             heard += f"; walks {gan.walked[i]}"
         if args.like is not None:
             heard += like_heard(continuation_only(events, prompt_s) if prompt_s else events, length_s - prompt_s,
-                                walked_like, Path(args.like).name)
+                                walked_like, like_name)
         pedals = len(events) - notes
         print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "
               f"(last sound ends at {events.end_s:.1f} s{where}{heard})")
@@ -713,11 +722,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a run or checkpoint folder, or the name of a shipped model (--list; default: 'default')")
     p.add_argument("--list", action="store_true", help="list the models shipped in the package and exit")
     p.add_argument("-n", type=int, default=8, help="how many files (default 8)")
-    p.add_argument("--seconds", type=float,
-                   help="length of each in seconds, after a prompt if one is given (default 16)")
+    p.add_argument("--seconds", type=clock_arg,
+                   help="length of each in seconds (or m:ss), after a prompt if one is given (default 16)")
     p.add_argument("--corpus", metavar="CORPUS",
                    help="models that end pieces: report piece lengths beside this corpus's (default: the training corpus)")
-    p.add_argument("--max-seconds", type=float,
+    p.add_argument("--max-seconds", type=clock_arg,
                    help="rnn, ar and events models: longest a piece may run; each ends earlier when the model ends it "
                    "(rnn default 120; an ar or events model without it writes exactly --seconds)")
     p.add_argument("--prompt", metavar="IN.mid",
@@ -726,9 +735,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--continuation-only", action="store_true",
                    help="with --prompt: write only what follows the prompt, timed from 0 (pedals held across the join "
                    "start at 0)")
-    p.add_argument("--prompt-seconds", type=float, metavar="S",
-                   help="with --prompt: continue from S seconds into it (the events struck before S, as played), "
-                   "not from its end")
+    p.add_argument("--prompt-seconds", type=clock_arg, metavar="S",
+                   help="with --prompt: continue from S seconds into it (90 or 1:30; the events struck before S, as "
+                   "played), not from its end")
     p.add_argument("--temperature", type=float,
                    help="ar models: the spread of each draw; events models: the temperature of which key a note "
                    "strikes (default: the model's ar.temperature; lower is tamer)")
@@ -787,6 +796,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "model's own. Each file's line compares the piece with the file in 8 s windows. Measured over 64 s: "
                    "loudness off by 5.2 of velocity on average (14.5 unasked), correlations with the file's 0.37-0.45 "
                    "(-0.02-0.16 unasked; bench/like_follow.py). Not with --style, --composer or --prompt")
+    p.add_argument("--like-seconds", type=clock_arg, metavar="S",
+                   help="with --like: walk the file from S seconds into it (90 or 1:30: from its first note struck "
+                   "then or later), not from its beginning; the inside of a long recording")
     p.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
                    help="sample with this setting of an ar or events model changed, one that only sampling reads "
                    "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "

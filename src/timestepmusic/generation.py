@@ -36,6 +36,7 @@ from .sequence.style import StylePaths, StyleRamp
 from .sequence.style_calibration import StyleCalibration
 from .sequence.tonal import HEARS_KEYS, KeyTold
 from .shipped import resolve_model
+from .waypoints import clock_text
 
 log = logging.getLogger(__name__)
 RELEASE_S = 2.0  # how long a generated piece may ring on after its last chunk
@@ -314,6 +315,20 @@ def window(events: Events, begin_s: float, end_s: float) -> Events:
     `continuation_only` keeps them; a note or press running past end_s is kept whole)."""
     part = continuation_only(events, begin_s)
     return part.take(np.flatnonzero(part.start_s < end_s - begin_s))
+
+
+def like_from(like: Events, seconds: float, path: str | Path = "--like") -> Events:
+    """The performance to walk (generate --like) from `seconds` on (--like-seconds), timed from there: the notes struck
+    from then on and the pedals down then or pressed later (`continuation_only`)."""
+    if not seconds >= 0:
+        raise ValueError(f"--like-seconds must be ≥ 0, got {seconds:g}")
+    later = continuation_only(like, seconds)
+    if not later.is_note.any():
+        struck_s = like.start_s[like.is_note]
+        last = (f"its last note starts at {clock_text(struck_s.max())} ({struck_s.max():.1f} s)" if struck_s.size
+                else "it holds no note")
+        raise ValueError(f"{path}: --like-seconds {clock_text(seconds)}: no note starts then or later; {last}")
+    return later
 
 
 def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str | Path = "--prompt") -> Events:

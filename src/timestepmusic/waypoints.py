@@ -1,20 +1,62 @@
 """Paths a piece is asked to follow (`tsm generate --key "C > G@20"`, `--style "loudness=40 > loudness=90"`): the
 text of waypoints read, each with an optional time in seconds, and the untimed ones placed between the times around
-them. What a waypoint holds (a key, a request) is read by the caller's `read_one`.
+them. What a waypoint holds (a key, a request) is read by the caller's `read_one`. A time is given as seconds or as a
+clock reads it (`clock_seconds`: 90, 90s, 1:30, 1:02:03.5), here and in every flag that takes a time in a file.
 """
 from __future__ import annotations
 
+import argparse
 import math
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
 Held = TypeVar("Held")
+CLOCK = re.compile(r"(?:(\d+):)?(\d+):([0-5]\d(?:\.\d+)?)")  # [h:]m:ss[.f]: the hours, minutes and seconds
+
+
+def clock_seconds(text: str) -> float:
+    """'90', '90s', '1:30' or '1:02:03.5' → seconds (90.0 … 3723.5): plain seconds, or minutes:seconds and
+    hours:minutes:seconds as a clock reads them (two digits after each colon, below 60). Anything else: ValueError in
+    one line that shows the forms."""
+    plain = text.strip().removesuffix("s")
+    clock = CLOCK.fullmatch(plain)
+    seconds = math.nan
+    if clock:
+        hours, minutes, secs = (float(part or 0) for part in clock.group(1, 2, 3))
+        if not (clock.group(1) and minutes >= 60):  # (h:mm:ss: the minutes below 60 too)
+            seconds = 3600 * hours + 60 * minutes + secs
+    elif ":" not in plain:
+        try:
+            seconds = float(plain)
+        except ValueError:
+            pass
+    if not math.isfinite(seconds):
+        raise ValueError(f"{text!r} is not a time: give seconds (90, 90s, 2.5) or minutes:seconds (1:30, 1:02:03)")
+    return seconds
+
+
+def clock_text(seconds: float) -> str:
+    """Seconds → as a clock reads them: 90 → '1:30', 3723.5 → '1:02:03.5', 5 → '0:05' (to the millisecond)."""
+    millis = round(seconds * 1000)  # (to the millisecond)
+    hours, rest = divmod(millis // 1000, 3600)
+    minutes, secs = divmod(rest, 60)
+    tail = f"{secs:02d}" + (f".{millis % 1000:03d}".rstrip("0") if millis % 1000 else "")
+    return f"{hours}:{minutes:02d}:{tail}" if hours else f"{minutes}:{tail}"
+
+
+def clock_arg(text: str) -> float:
+    """`clock_seconds` as an argparse type: a bad time is the flag's one-line usage error."""
+    try:
+        return clock_seconds(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def parse_waypoints(text: str, read_one: Callable[[str], Held], flag: str,
                     example: str) -> list[tuple[float | None, Held]]:
-    """'A > B@20 > C' → [(0.0, A), (20.0, B), (None, C)]: each waypoint as `read_one` reads it, with the seconds after
-    the '@' that ends it (an 's' after them allowed; None where not given); the first is at 0 s. A bad part raises
+    """'A > B@20 > C' → [(0.0, A), (20.0, B), (None, C)]: each waypoint as `read_one` reads it, with the time after
+    the '@' that ends it (`clock_seconds`: 20, 20s or 0:20; None where not given); the first is at 0 s. A bad part raises
     ValueError in one line naming `flag` and showing `example` (a waypoint with its time)."""
     if "->" in text or "→" in text:
         raise ValueError(f"{flag} {text!r}: separate the waypoints with '>' alone (e.g. {example})")
@@ -26,12 +68,10 @@ def parse_waypoints(text: str, read_one: Callable[[str], Held], flag: str,
         at_s = None
         if at:
             try:
-                at_s = float(seconds.strip().removesuffix("s"))
+                at_s = clock_seconds(seconds)
             except ValueError:
-                raise ValueError(f"{flag} {text!r}: {part.strip()!r}: '@SECONDS' ends a waypoint, after all it asks "
-                                 f"(e.g. {example})") from None
-            if not math.isfinite(at_s):
-                raise ValueError(f"{flag} {text!r}: {part.strip()!r}: a time must be a number of seconds")
+                raise ValueError(f"{flag} {text!r}: {part.strip()!r}: '@SECONDS' (or '@M:SS') ends a waypoint, after "
+                                 f"all it asks (e.g. {example})") from None
             if i == 0 and at_s != 0:
                 raise ValueError(f"{flag} {text!r}: the first waypoint holds from the start; give times to the later ones")
         path.append((0.0 if i == 0 else at_s, read_one(held)))

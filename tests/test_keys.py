@@ -63,7 +63,8 @@ def test_a_path_of_keys_is_read_and_timed(text, seconds, first, later):
     ("C@3 > G", 16, "the first waypoint holds from the start"),
     ("C > G@16", 16, "at 0, 16 s: each must come after the one before, and before the piece's end (16 s)"),
     ("C > G@20 > D@10", 60, "at 0, 20, 10 s"), ("C > G@nan", 16, "'@SECONDS' (or '@M:SS') ends a waypoint"),
-    ("C > G@inf", 16, "'@SECONDS' (or '@M:SS') ends a waypoint"), ("C > G@1:75", 160, "ends a waypoint"), ("C -> G", 16, "separate the waypoints with '>' alone"),
+    ("C > G@inf", 16, "'@SECONDS' (or '@M:SS') ends a waypoint"), ("C > G@1:75", 160, "ends a waypoint"),
+    ("C -> G", 16, "separate the waypoints with '>' alone"),
     ("C → G", 16, "with '>' alone"),
     ("C > G > D@50", 16, "at 0, 25, 50 s"), ("C-", 16, "--key 'C-': not a key"),
     ("C > G@0", 16, "after the one before"), ("C > > G", 16, "waypoint 2 is empty"), ("H", 16, "--key 'H': not a key")])

@@ -196,6 +196,44 @@ def test_tsm_plot_draws_the_file(tmp_path):
     assert not (tmp_path / "roll.jpg").exists()
 
 
+def drawn_columns(roll: Path) -> list[tuple[int, int]]:
+    """The runs of pixel columns (first, last) where a note is drawn in a roll's keys area (viridis at velocity 100:
+    green over red; the pedal lanes and colour bar left out)."""
+    pixels = image.imread(roll)[50:380, :1090, :3]  # [rows, columns, RGB]
+    drawn = ((pixels[..., 1] - pixels[..., 0]) > 0.25).any(axis=0)  # [columns]
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], drawn.astype(int), [0]])))
+    return list(zip(edges[::2], edges[1::2] - 1))
+
+
+def test_tsm_plot_draws_a_part_of_the_file_on_its_own_time_axis(tmp_path, monkeypatch, capsys):
+    from timestepmusic.evaluate import audio
+    from timestepmusic.midi import read_events
+
+    notes = Events(np.array([20, 60]), np.array([0.0, 10.0]), np.array([1.0, 1.0]), np.array([100, 100]), 12.0)
+    midi = write_events(notes, tmp_path / "song.mid")
+    assert main(["plot", str(midi)]) == 0
+    assert len(drawn_columns(tmp_path / "song.png")) == 2  # the whole file: both notes
+    capsys.readouterr()
+    rendered = []  # --wav: the part alone, rendered from a MIDI file of it (no FluidSynth needed here)
+    monkeypatch.setattr(audio, "render_wav", lambda part, wav, font: rendered.append(read_events(part)[0])
+                        or Path(wav).write_bytes(b"RIFF") and Path(wav))
+    assert main(["plot", str(midi), "--from", "0:09", "--seconds", "3", "--wav"]) == 0
+    assert capsys.readouterr().out.split() == [str(tmp_path / "song_9-12s.png"), str(tmp_path / "song_9-12s.wav")]
+    (run,) = drawn_columns(tmp_path / "song_9-12s.png")  # 9–12 s: the second note alone, over the middle third
+    axis_px = 0.86 * 1200 * 60 / 61  # (the keys' axis: the figure's width less its margins and the colour bar)
+    assert 0.28 < (run[1] - run[0]) / axis_px < 0.38
+    (part,) = rendered
+    assert part.ids.tolist() == [60] and part.start_s.tolist() == [1.0]  # timed from 9 s
+    assert main(["plot", str(midi), "--seconds", "5", "-o", str(tmp_path / "first.png")]) == 0
+    assert len(drawn_columns(tmp_path / "first.png")) == 1  # 0–5 s: the first note alone
+    for flags, says in ((["--from", "0:13"], "song.mid: --from 0:13 is past its end (0:11)"),
+                        (["--seconds", "0"], "--seconds must be > 0, got 0"),
+                        (["--from", "-1"], "--from must be ≥ 0, got -1")):
+        assert main(["plot", str(midi), *flags, "--overwrite"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0], err
+
+
 def test_plot_and_reconstruct_do_not_replace_a_file_unasked(tmp_path, capsys):
     midi = write_events(hand_made()[0], tmp_path / "song.mid")
     roll, rebuilt = tmp_path / "roll.png", tmp_path / "rebuilt.mid"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..audio_flags import add_audio_flags, check_audio_flags
 from ..files import refuse_existing
+from ..waypoints import clock_arg
 from . import CLASSIFIER_REPEATS
 
 
@@ -78,7 +79,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from ..midi import read_events
-    from .render import render_outputs, rendered_paths
+    from .render import rendered_paths
 
     check_audio_flags(args)
     inputs, seen = [], set()  # a file named twice (or by two paths) is drawn once
@@ -95,11 +96,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
         if Path(output).suffix.lower() != ".png":
             raise ValueError(f"-o {output}: a piano roll is written as PNG; give a name ending in .png or a "
                              "folder (ending in /)")
+    span = plot_span(args.from_s, args.seconds)  # a part of each file: (from, to or None) in seconds
     targets = {}  # each MIDI file → its roll
     for midi in inputs:
         roll = Path(midi).with_suffix(".png").name
+        if span is not None:  # a part: named by its times, so that rolls of other parts sit beside it
+            roll = f"{Path(midi).stem}_{span[0]:g}-{'end' if span[1] is None else f'{span[1]:g}s'}.png"
         targets[midi] = (Path(output) / roll if folder else Path(output) if output
-                         else Path(midi).with_suffix(".png"))
+                         else Path(midi).with_name(roll))
     rolls = list(targets.values())
     if len(set(rolls)) < len(rolls):
         twice = next(roll for roll in rolls if rolls.count(roll) > 1)
@@ -117,9 +121,56 @@ def cmd_plot(args: argparse.Namespace) -> int:
             print(f"skipped {e}", file=sys.stderr)
             failed += 1
             continue
-        for path in render_outputs(midi, events, png=True, wav=args.wav, png_path=roll, soundfont=args.soundfont):
+        try:
+            written = render_part(midi, events, roll, span, args.wav, args.soundfont)
+        except ValueError as e:
+            if not many:
+                raise
+            print(f"skipped {e}", file=sys.stderr)
+            failed += 1
+            continue
+        for path in written:
             print(path)
     return 1 if failed else 0
+
+
+def plot_span(from_s: float | None, seconds: float | None) -> tuple[float, float | None] | None:
+    """`tsm plot --from T --seconds S` → the part to draw (from, to; to None: the file's end), or None (the whole
+    file); a part that cannot be: ValueError in one line."""
+    if from_s is None and seconds is None:
+        return None
+    from_s = 0.0 if from_s is None else from_s
+    if not from_s >= 0:
+        raise ValueError(f"--from must be ≥ 0, got {from_s:g}")
+    if seconds is not None and not seconds > 0:
+        raise ValueError(f"--seconds must be > 0, got {seconds:g}")
+    return from_s, None if seconds is None else from_s + seconds
+
+
+def render_part(midi: str, events, roll: Path, span: tuple[float, float | None] | None, wav: bool,
+                soundfont: str | None) -> list[Path]:
+    """`tsm plot`: the roll of `midi`'s `events` (a `span` of it, on the file's own time axis) and, with `wav`, its
+    audio (of the span alone: rendered from a MIDI file of that part, timed from its start)."""
+    import tempfile
+
+    from ..generation import window
+    from ..midi import write_events
+    from ..waypoints import clock_text
+    from .render import render_outputs
+
+    if span is None:
+        return render_outputs(midi, events, png=True, wav=wav, png_path=roll, soundfont=soundfont)
+    last_s = float(events.end_s)
+    if span[0] >= last_s:
+        raise ValueError(f"{midi}: --from {clock_text(span[0])} is past its end ({clock_text(last_s)})")
+    to_s = last_s if span[1] is None else span[1]
+    title = f"{Path(midi).name}, {clock_text(span[0])}–{clock_text(to_s)}"
+    written = render_outputs(midi, events, png=True, png_path=roll, title=title, span=(span[0], to_s))
+    if wav:
+        with tempfile.TemporaryDirectory() as tmp:
+            part = write_events(window(events, span[0], to_s), Path(tmp) / Path(midi).name)
+            written += render_outputs(part, events, wav=True, png_path=roll, soundfont=soundfont)
+    return written
 
 
 def add_commands(sub) -> None:
@@ -165,4 +216,9 @@ def add_commands(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace the PNG (and WAV) if there (default: refuse)")
     p.add_argument("--pedal-bins", type=int, default=4,
                    help="pedal depth bins when reading the file (default 4, 0 = every value)")
+    p.add_argument("--from", dest="from_s", type=clock_arg, metavar="T",
+                   help="draw from this time in the file on (90 or 1:30; the axis keeps the file's time); the roll is "
+                   "named FILE_90-110s.png (FILE_90-end.png) unless -o names it, and --wav renders that part alone")
+    p.add_argument("--seconds", type=clock_arg, metavar="S",
+                   help="draw this many seconds (from --from, else from the start; default: to the file's end)")
     p.set_defaults(func=cmd_plot)

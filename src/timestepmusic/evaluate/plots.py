@@ -57,9 +57,10 @@ LABEL_CHAR_WIDTH = 0.0055  # of the roll's width, a character of a mark's label 
 
 
 def _draw_roll(container, events: Events, title: str | None, end_s: float, norm: colors.Normalize,
-               marks: tuple[tuple[float, str], ...] = ()) -> None:
-    """A piano roll (velocity as colour) over three pedal lanes, into a Figure or SubFigure; each of `marks` (seconds,
-    label) a dashed line with its label."""
+               marks: tuple[tuple[float, str], ...] = (), begin_s: float = 0.0) -> None:
+    """A piano roll (velocity as colour) over three pedal lanes, into a Figure or SubFigure, from `begin_s` to `end_s`
+    (the keys' range that of the notes sounding there); each of `marks` (seconds, label) a dashed line with its
+    label."""
     grid = container.add_gridspec(4, 2, height_ratios=(8, 1, 1, 1), width_ratios=(60, 1), hspace=0.1, wspace=0.02)
     keys = container.add_subplot(grid[0, 0])
     note = events.is_note
@@ -71,17 +72,19 @@ def _draw_roll(container, events: Events, title: str | None, end_s: float, norm:
     mappable = ScalarMappable(norm=norm, cmap=VELOCITY_CMAP)
     keys.add_collection(PolyCollection(verts, facecolors=mappable.to_rgba(events.intensity[note].astype(float)),
                                        edgecolors="none"))
-    low, high = (pitch.min() - 2, pitch.max() + 2) if pitch.size else (LOWEST_PITCH, LOWEST_PITCH + NUM_KEYS - 1)
+    shown = pitch[(end > begin_s) & (start < end_s)]  # [K']: the notes sounding in the part drawn
+    low, high = (shown.min() - 2, shown.max() + 2) if shown.size else (LOWEST_PITCH, LOWEST_PITCH + NUM_KEYS - 1)
     keys.set_ylim(low, high)
     octave_cs = np.arange(12 * math.ceil(low / 12), high + 1, 12)
     keys.set_yticks(octave_cs, [f"C{int(p) // 12 - 1}" for p in octave_cs])
     keys.set_ylabel("key")
     keys.grid(axis="y", color="0.85", linewidth=0.5)
-    keys.set_xlim(0, end_s)
+    keys.set_xlim(begin_s, end_s)
     keys.tick_params(labelbottom=False)
     for row, (mark_s, label) in enumerate(sorted(marks)):  # a continuation's start, a shape's waypoints
         keys.axvline(mark_s, color="0.3", linestyle="--", linewidth=1.0)
-        leftward = mark_s / end_s + len(label) * LABEL_CHAR_WIDTH > 1.0  # it would cross the right edge: to the left
+        leftward = ((mark_s - begin_s) / (end_s - begin_s) + len(label) * LABEL_CHAR_WIDTH
+                    > 1.0)  # it would cross the right edge: to the left
         keys.annotate(label, (mark_s, 1.0), xycoords=("data", "axes fraction"),
                       xytext=(-3 if leftward else 3, -10 - 12 * (row % 3)),  # stepped down: neighbours do not cover
                       textcoords="offset points", fontsize=8, color="0.3", ha="right" if leftward else "left",
@@ -108,13 +111,14 @@ def _end_s(*performances: Events) -> float:
 
 
 def plot_roll(events: Events, path: str | Path, title: str | None = None,
-              marks: tuple[tuple[float, str], ...] = ()) -> Path:
+              marks: tuple[tuple[float, str], ...] = (), span: tuple[float, float] | None = None) -> Path:
     """A piano roll PNG of one performance: keys by time with velocity as colour, and damper, sostenuto
-    and soft pedal depth (0–127) in lanes underneath; `marks`: (seconds, label), each a labelled dashed line."""
+    and soft pedal depth (0–127) in lanes underneath; `marks`: (seconds, label), each a labelled dashed line; `span`
+    (seconds from, to): that part alone, on the performance's own time axis."""
     fig = Figure(figsize=ROLL_SIZE_IN, dpi=DPI, layout="none")
     fig.subplots_adjust(left=0.08, right=0.94, top=0.93, bottom=0.09)
-    end_s = max([_end_s(events)] + [mark_s for mark_s, _ in marks])  # a mark past the last sound still shows
-    _draw_roll(fig, events, title, end_s, colors.Normalize(1, 127), marks)
+    begin_s, end_s = span if span is not None else (0.0, max([_end_s(events)] + [mark_s for mark_s, _ in marks]))
+    _draw_roll(fig, events, title, end_s, colors.Normalize(1, 127), marks, begin_s)  # (a mark past the sound shows)
     return save_figure(fig, path)
 
 

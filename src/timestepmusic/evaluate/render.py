@@ -18,9 +18,11 @@ def rendered_paths(midi_path: str | Path, *, png: bool = False, wav: bool = Fals
 def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, wav: bool = False,
                    original: Events | None = None, soundfont: str | Path | None = None,
                    png_path: str | Path | None = None, continuation_s: float | None = None,
-                   marks: tuple[tuple[float, str], ...] = ()) -> list[Path]:
+                   marks: tuple[tuple[float, str], ...] = (), title: str | None = None,
+                   span: tuple[float, float] | None = None) -> list[Path]:
     """Write midi_path.with_suffix('.png') (or `png_path`) and/or the '.wav' beside it; return the paths written. The roll
-    marks `continuation_s`, where the continuation of a prompt starts, and each of `marks` (seconds, label).
+    marks `continuation_s`, where the continuation of a prompt starts, and each of `marks` (seconds, label); it is
+    titled `title` (default: the file's name) and draws `span` (seconds from, to) alone where given.
 
     When audio is unavailable (no FluidSynth or soundfont) a warning with the install hint is logged
     (once per process) and the rest goes on: the MIDI file is already there.
@@ -38,7 +40,7 @@ def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, 
             for mark_s, label in (((continuation_s, "continuation"),) if continuation_s else ()) + tuple(marks):
                 labels.setdefault(mark_s, []).append(label)
             marked = tuple((mark_s, "; ".join(said)) for mark_s, said in sorted(labels.items()))
-            written.append(plot_roll(events, target, title=midi_path.name, marks=marked))
+            written.append(plot_roll(events, target, title=title or midi_path.name, marks=marked, span=span))
     if wav:
         from .audio import AudioUnavailable, render_wav, warn_unavailable
 

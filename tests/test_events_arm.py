@@ -335,6 +335,16 @@ def test_generate_refuses_to_replace_an_earlier_run_unless_told(events_run, tmp_
     assert main(run + ["-n", "1", "--temperature", "0.5", "--overwrite"]) == 0
     assert not (out / "sample_0_000.png").exists()  # no roll of the replaced piece left beside the new one
     assert not (out / "sample_0_001.mid").exists()  # nor the earlier run's second piece
+    removed = [r.message for r in caplog.records if r.message.startswith("--overwrite: removed")]
+    assert removed[-1] == ("--overwrite: removed 3 file(s) of the earlier run with --seed 0 that this run did not write "
+                           "again: sample_0_000.png, sample_0_001.mid, sample_0_001.png")  # named, not silently
+    mine = out / "sample_0_000.mid"  # a file of the earlier run given to continue or to walk: never removed
+    kept = mine.read_bytes()
+    for flag in ("--prompt", "--like"):
+        assert main(run + ["-n", "1", "--overwrite", flag, str(mine)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"{flag} {mine}: a file of the earlier run with --seed 0" in err[0], err
+        assert mine.read_bytes() == kept
 
 
 def test_prompt_seconds_continues_from_inside_the_prompt(events_run, tiny_corpus, tmp_path, capsys, caplog):

@@ -350,6 +350,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         model_info,
         prompt_span_s,
         prompt_until,
+        removed_note,
         sample_name,
         set_sampling,
         written_pieces,
@@ -399,6 +400,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     check_audio_flags(args)
     from .midi import write_events
 
+    taken = earlier_samples(Path(args.out), args.seed, args.overwrite, {"--prompt": args.prompt, "--like": args.like})
     gan = GANModel.load(args.model, args.device)
     if args.arch is not None and args.arch != gan.arch:
         raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is of arch {gan.arch}")
@@ -511,7 +513,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 options["prompt"] = prompt_until(options["prompt"], args.prompt_seconds, gan.ae.chunk_seconds,
                                                  args.prompt)
     out = Path(args.out)
-    taken = earlier_samples(out, args.seed, args.overwrite)
     others = [p for p in out.glob("*.mid*") if not p.name.startswith(f"sample_{args.seed}_")] if out.is_dir() else []
     if others:  # allowed (another seed's run, say), but said: `tsm evaluate OUT` reads every MIDI file there
         log.warning("%s already holds %d other MIDI file(s) (e.g. %s); `tsm evaluate %s` would count them as "
@@ -526,12 +527,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
         old.unlink()
     c = gan.ae.chunk_seconds
     prompt_s = prompt_span_s(gan.ae, options.get("prompt"))
+    written = []  # every file this run writes: the earlier run's that are not among them were removed for good
     for i, events in enumerate(samples):
         length_s = pieces[i].shape[0] * c  # the chunks written (a prompt included)
         where = f"; the continuation from {prompt_s:.2f} s" if prompt_s else ""
         if args.continuation_only:
             events, length_s, where = continuation_only(events, prompt_s), length_s - prompt_s, "; the continuation only"
         path = write_events(events, out / sample_name(args.seed, i, len(samples)))
+        written.append(path)
         notes = int(events.is_note.sum())
         heard = ""
         if asked_tempo is not None or asked_key is not None or ramp is not None:  # what a listener hears, of what
@@ -553,7 +556,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
             for extra in render_outputs(path, events, png=args.png, wav=args.wav, soundfont=args.soundfont,
                                         continuation_s=None if args.continuation_only else prompt_s or None,
                                         marks=shape_marks(asked_key, asked_tempo, ramp, in_file_s, length_s)):
+                written.append(extra)
                 print(f"{extra}")
+    if note := removed_note([old for old in taken if old not in written], args.seed):
+        log.warning(note)
     if ends_itself:
         _print_lengths(gan, args, seconds, [latent.shape[0] * c - prompt_s for latent in pieces])  # new music only
     return 0
@@ -827,7 +833,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "--prompt or --max-seconds")
     p.add_argument("--png", action="store_true", help="also write a piano roll PNG per file")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace files of an earlier run with the same --seed in -o (default: refuse)")
+                   help="replace the files of an earlier run with the same --seed in -o (default: refuse): those this "
+                   "run does not write again are removed, and named; never a file given to --prompt or --like")
     add_audio_flags(p)
     p.add_argument("--info", action="store_true", help="describe the model (how it was trained) and exit")
     p.set_defaults(func=cmd_generate)

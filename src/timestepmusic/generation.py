@@ -462,15 +462,31 @@ def sample_name(seed: int, i: int, n: int) -> str:
     return f"sample_{seed}_{i:0{max(3, len(str(n - 1)))}d}.mid"
 
 
-def earlier_samples(out: Path, seed: int, overwrite: bool) -> list[Path]:
+def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str | Path | None] | None = None
+                    ) -> list[Path]:
     """The files an earlier run with this seed wrote into `out` (any -n, any kind: MIDI, PNG, WAV), refused in one
     line unless `overwrite` (then the caller deletes them once the new pieces are drawn): nothing an earlier run
-    wrote is silently replaced or mixed with this one."""
+    wrote is silently replaced or mixed with this one. A file this run reads (`inputs`: flag → path, e.g. the
+    --prompt) among them is refused even so: --overwrite never deletes what it was given."""
     taken = sorted(out.glob(f"sample_{seed}_[0-9][0-9][0-9]*")) if out.is_dir() else []
     if taken and not overwrite:
         raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with --seed "
                          f"{seed}); give another -o or --seed, or --overwrite to replace them")
+    resolved = {path.resolve() for path in taken}
+    for flag, given in (inputs or {}).items():
+        if given is not None and Path(given).resolve() in resolved:
+            raise ValueError(f"{flag} {given}: a file of the earlier run with --seed {seed} in {out}, which "
+                             "--overwrite would replace; copy it elsewhere first, or give another -o or --seed")
     return taken
+
+
+def removed_note(removed: list[Path], seed: int) -> str | None:
+    """The line that says which files of an earlier run --overwrite removed and did not write again (None: none)."""
+    if not removed:
+        return None
+    names = ", ".join(path.name for path in removed[:4]) + (f" and {len(removed) - 4} more" if len(removed) > 4 else "")
+    return (f"--overwrite: removed {len(removed)} file(s) of the earlier run with --seed {seed} that this run did not "
+            f"write again: {names}")
 
 
 def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
@@ -484,12 +500,15 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
         raise ValueError(f"-n must be ≥ 1, got {n}")
     check_piece_seconds(seconds)
     out = Path(out)
-    taken = earlier_samples(out, seed, overwrite)
+    taken = earlier_samples(out, seed, overwrite)  # (a prompt here is events, not a file that could be among them)
     gan = GANModel.load(model, device)
     _, pieces = written_pieces(gan, n, seconds, seed, snap_to_real, **options)
     for old in taken:
         old.unlink()
-    return [write_events(events, out / sample_name(seed, i, n)) for i, events in enumerate(pieces)]
+    written = [write_events(events, out / sample_name(seed, i, n)) for i, events in enumerate(pieces)]
+    if note := removed_note([path for path in taken if path not in written], seed):
+        log.warning(note)
+    return written
 
 
 # settings of the ar section that only one of its two arms reads (model_info leaves out the other arm's)

@@ -78,6 +78,14 @@ def test_plot_roll_writes_a_png_of_the_expected_size(tmp_path):
     assert image.imread(plot_roll(empty, tmp_path / "empty.png")).shape[:2] == (600, 1200)
 
 
+def test_every_note_of_a_long_roll_is_drawn(tmp_path):
+    """Notes far shorter than a pixel (quick figuration over ten minutes) still show, each at least a sliver."""
+    start_s = np.arange(0.0, 600.0, 1.5)  # 400 notes of 30 ms over 10 min: 0.05 px each at their own length
+    quick = Events(np.full(start_s.shape, 40), start_s, np.full(start_s.shape, 0.03), np.full(start_s.shape, 100))
+    runs = drawn_columns(plot_roll(quick, tmp_path / "long.png"))
+    assert len(runs) > 300  # (neighbours 2.5 px apart: some touch)
+
+
 def test_plot_roll_pair_stacks_two_rolls(tmp_path):
     original, quieter = hand_made()
     path = plot_roll_pair(original, quieter, tmp_path / "pair.png")
@@ -247,6 +255,9 @@ def test_plot_and_reconstruct_do_not_replace_a_file_unasked(tmp_path, capsys):
     assert main(["plot", str(midi), "-o", str(roll), "--overwrite"]) == 0
     assert main(["reconstruct", str(midi), "-o", str(rebuilt), "--overwrite"]) == 0
     assert roll.read_bytes() != b"mine" and rebuilt.read_bytes() != b"mine"
+    performance = midi.read_bytes()  # the file being reconstructed is never its own output, --overwrite or not
+    assert main(["reconstruct", str(midi), "-o", str(tmp_path / "." / "song.mid"), "--overwrite"]) == 2
+    assert "the performance being reconstructed" in capsys.readouterr().err and midi.read_bytes() == performance
     companion = tmp_path / "fresh.png"  # reconstruct --png writes OUT.png beside OUT.mid: not over one there
     companion.write_bytes(b"mine")
     assert main(["reconstruct", str(midi), "-o", str(tmp_path / "fresh.mid"), "--png"]) == 2

@@ -596,6 +596,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         raise ValueError(f"-o {args.output}: a folder; give the name of the MIDI file to write (OUT.mid)")
     if output.suffix.lower() not in (".mid", ".midi"):
         raise ValueError(f"-o {args.output}: give the name of the MIDI file to write (OUT.mid)")
+    if output.exists() and output.resolve() == Path(args.input).resolve():  # --overwrite or not: it is the input
+        raise ValueError(f"-o {args.output}: the performance being reconstructed; give another name (its "
+                         "reconstruction would replace it)")
     refuse_existing([output, *rendered_paths(output, png=args.png, wav=args.wav)], args.overwrite)
     ae = load_autoencoder(args.ae, args.device)
     events, _ = read_events(args.input, pedal_bins=ae.config.events.pedal_bins)

@@ -53,6 +53,7 @@ def _pedal_curve(events: Events, pedal_id: int) -> tuple[np.ndarray, np.ndarray]
     return x, y
 
 
+NOTE_MIN_WIDTH = 1 / 700  # of the time a roll draws: about 1.5 pixels of its keys' axis
 LABEL_CHAR_WIDTH = 0.0055  # of the roll's width, a character of a mark's label (8 pt on the 12 in figure)
 
 
@@ -66,7 +67,9 @@ def _draw_roll(container, events: Events, title: str | None, end_s: float, norm:
     note = events.is_note
     pitch = events.ids[note].astype(np.float64) + LOWEST_PITCH
     start = events.start_s[note]
-    end = start + np.maximum(events.duration_s[note], 0.0)
+    # a note at least NOTE_MIN_WIDTH of the time drawn: in a long roll a short note is under a pixel, and unedged
+    # polygons that thin are not drawn at all (a ballade's quick figuration would vanish)
+    end = start + np.maximum(events.duration_s[note], NOTE_MIN_WIDTH * (end_s - begin_s))
     verts = np.stack([np.column_stack([start, pitch - 0.4]), np.column_stack([end, pitch - 0.4]),
                       np.column_stack([end, pitch + 0.4]), np.column_stack([start, pitch + 0.4])], axis=1)  # [K, 4, 2]
     mappable = ScalarMappable(norm=norm, cmap=VELOCITY_CMAP)

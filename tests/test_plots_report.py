@@ -176,6 +176,11 @@ def test_empty_missing_or_unusable_folders_are_errors(corpus, tmp_path):
         evaluate_generated(tmp_path / "empty", corpus, tmp_path / "out")
     with pytest.raises(ValueError, match="missing: no such folder"):
         evaluate_generated(tmp_path / "missing", corpus, tmp_path / "out")
+    one = write_events(hand_made()[0], tmp_path / "empty" / "deeper" / "one.mid")
+    with pytest.raises(ValueError, match=r"not its subfolders: deeper/one.mid is in one"):
+        evaluate_generated(tmp_path / "empty", corpus, tmp_path / "out")
+    with pytest.raises(ValueError, match="one.mid: a file; give the folder that holds the generated MIDI files"):
+        evaluate_generated(one, corpus, tmp_path / "out")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.mid").write_bytes(b"")
     with pytest.raises(ValueError, match="none of the 1 MIDI files is usable"):
@@ -418,6 +423,12 @@ def test_tsm_plot_draws_several_files_into_a_new_folder_and_skips_a_bad_one(tmp_
     twin = write_events(hand_made()[0], tmp_path / "sub" / "a.mid")
     assert main(["plot", str(first), str(twin), "-o", str(tmp_path / "twins") + "/"]) == 2  # one roll for both
     assert not (tmp_path / "twins").exists()
+    capsys.readouterr()
+    assert main(["plot", str(tmp_path), str(first), "-o", str(tmp_path / "all") + "/"]) == 1  # a folder: its files
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["a.png", "b.png"]  # (a.mid named twice: once)
+    for given, says in (("", "an empty name"), (str(tmp_path / "rolls"), "rolls: a folder without .mid or .midi")):
+        assert main(["plot", given]) == 2
+        assert says in capsys.readouterr().err
 
 
 def test_the_audio_of_a_roll_is_written_beside_the_roll_not_the_midi_file(tmp_path):

@@ -508,7 +508,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if args.prompt:
             from .midi import read_events
 
-            options["prompt"], _ = read_events(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
+            try:
+                options["prompt"], _ = read_events(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
+            except ValueError as e:
+                raise ValueError(f"--prompt: {e}") from None
             if args.prompt_seconds is not None:
                 options["prompt"] = prompt_until(options["prompt"], args.prompt_seconds, gan.ae.chunk_seconds,
                                                  args.prompt)

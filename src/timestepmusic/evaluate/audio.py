@@ -43,12 +43,15 @@ def find_soundfont(soundfont: str | Path | None = None) -> Path:
     """The soundfont to use: the one given, else $TSM_SOUNDFONT, else the first Debian default found."""
     if soundfont is not None:
         path = Path(soundfont)
+        given = f"given by --soundfont or ${SOUNDFONT_ENV}"
         if not path.is_file():
-            raise AudioUnavailable(f"{path}: soundfont not found; {INSTALL_HINT}")
+            raise AudioUnavailable(f"{path}: no such soundfont ({given}); give a .sf2 file that is there, or leave it out "
+                                   "for the General MIDI soundfont installed with FluidSynth")
         with path.open("rb") as f:
             head = f.read(12)
         if head[:4] != b"RIFF" or head[8:] not in (b"sfbk", b"DLS "):  # else FluidSynth plays its own, unsaid
-            raise AudioUnavailable(f"{path}: not a SoundFont (.sf2, .sf3) or DLS file; {INSTALL_HINT}")
+            raise AudioUnavailable(f"{path}: not a SoundFont (.sf2, .sf3) or DLS file ({given}); give one, or leave it "
+                                   "out for the General MIDI soundfont installed with FluidSynth")
         return path
     if os.environ.get(SOUNDFONT_ENV):
         return find_soundfont(os.environ[SOUNDFONT_ENV])

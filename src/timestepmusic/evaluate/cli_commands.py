@@ -83,7 +83,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     check_audio_flags(args)
     inputs, seen = [], set()  # a file named twice (or by two paths) is drawn once
-    for path in args.input:
+    for path in midi_files(args.input):
         if (resolved := Path(path).resolve()) not in seen:
             seen.add(resolved)
             inputs.append(path)
@@ -132,6 +132,25 @@ def cmd_plot(args: argparse.Namespace) -> int:
         for path in written:
             print(path)
     return 1 if failed else 0
+
+
+def midi_files(given: list[str]) -> list[str]:
+    """`tsm plot`'s inputs: each MIDI file as given, a folder as the .mid/.midi files directly in it (sorted); an empty
+    name, or a folder without one: ValueError in one line."""
+    from ..sources import MIDI_SUFFIXES
+
+    files = []
+    for path in given:
+        if not path.strip():
+            raise ValueError("FILE.mid: an empty name; give a MIDI file or a folder of them")
+        if Path(path).is_dir():
+            inside = sorted(str(p) for p in Path(path).iterdir() if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+            if not inside:
+                raise ValueError(f"{path}: a folder without .mid or .midi files in it")
+            files += inside
+        else:
+            files.append(path)
+    return files
 
 
 def plot_span(from_s: float | None, seconds: float | None) -> tuple[float, float | None] | None:
@@ -209,7 +228,8 @@ def add_commands(sub) -> None:
     p = sub.add_parser("plot", help="piano roll PNG (with pedal lanes) of a MIDI file, optionally a WAV",
                        description="Draw keys by time with velocity as colour and damper, sostenuto and soft pedal "
                        "depth underneath.")
-    p.add_argument("input", metavar="FILE.mid", nargs="+", help="MIDI file(s) to draw")
+    p.add_argument("input", metavar="FILE.mid", nargs="+",
+                   help="MIDI file(s) to draw, or folders: the .mid/.midi files in each")
     p.add_argument("-o", "--output", metavar="ROLL.png", help="PNG to write, or a folder to write FILE.png into "
                    "(made if missing when the name ends in /; default: FILE.png beside each MIDI file)")
     add_audio_flags(p, "also render the audio with FluidSynth, as a .wav beside each roll")

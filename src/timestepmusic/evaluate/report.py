@@ -78,11 +78,15 @@ def _plain(value):
 def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str], list[dict]]:
     """Every .mid/.midi directly in `folder` → (performances, their file names, bad files with reasons)."""
     folder = Path(folder)
+    if folder.is_file():
+        raise ValueError(f"{folder}: a file; give the folder that holds the generated MIDI files (tsm generate's -o)")
     if not folder.is_dir():
         raise ValueError(f"{folder}: no such folder of generated MIDI files")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
     if not files:
-        raise ValueError(f"{folder}: no .mid or .midi files to evaluate")
+        inside = next((p for p in sorted(folder.rglob("*")) if p.suffix.lower() in MIDI_SUFFIXES), None)
+        raise ValueError(f"{folder}: no .mid or .midi files to evaluate" + (
+            f" (it reads the folder itself, not its subfolders: {inside.relative_to(folder)} is in one)" if inside else ""))
     performances, names, bad = [], [], []
     for path in files:
         try:

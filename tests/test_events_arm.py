@@ -347,6 +347,43 @@ def test_generate_refuses_to_replace_an_earlier_run_unless_told(events_run, tmp_
         assert mine.read_bytes() == kept
 
 
+def test_each_file_says_the_command_that_drew_it_and_the_same_request_gives_the_same_file(events_run, tmp_path):
+    import symusic
+
+    request = ["generate", "--model", str(events_run), "--seconds", "1", "-n", "2", "--seed", "3"]
+    assert main([*request, "-o", str(tmp_path / "a")]) == 0
+    assert main([*request, f"--out={tmp_path / 'b'}", "--png", "--overwrite"]) == 0  # where it goes: no note changes
+    for name in ("sample_3_000.mid", "sample_3_001.mid"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    (marker,) = symusic.Score(str(tmp_path / "a" / "sample_3_001.mid")).markers
+    assert marker.text.startswith("TimeStepMusic") and marker.text.endswith(
+        f": tsm generate --model {events_run} --seconds 1 -n 2 --seed 3 (piece 2 of 2)")
+
+
+def test_a_large_n_is_drawn_and_written_a_batch_at_a_time(events_run, tmp_path, monkeypatch, capsys):
+    from timestepmusic import generation
+    from timestepmusic.midi import read_events
+
+    request = ["generate", "--model", str(events_run), "--seconds", "1", "--seed", "2"]
+    assert main([*request, "-n", "2", "-o", str(tmp_path / "two")]) == 0
+    monkeypatch.setattr(generation, "BATCH_PIECES", 2)
+    drawn = []
+    written_pieces = generation.written_pieces
+    monkeypatch.setattr(generation, "written_pieces", lambda gan, n, *rest, **kw: drawn.append(n) or written_pieces(
+        gan, n, *rest, **kw))
+    capsys.readouterr()
+    assert main([*request, "-n", "5", "-o", str(tmp_path / "five")]) == 0
+    assert drawn == [2, 2, 1]  # never more than a batch in memory
+    err = capsys.readouterr().err
+    assert "pieces 1–2 of 5:" in err and "pieces 5–5 of 5:" in err
+    five = sorted((tmp_path / "five").glob("*.mid"))
+    assert [p.name for p in five] == [f"sample_2_00{i}.mid" for i in range(5)]
+    notes = [read_events(p)[0].start_s.tolist() for p in five]
+    for i in range(2):  # the first batch: drawn as -n 2 draws them
+        assert notes[i] == read_events(tmp_path / "two" / f"sample_2_00{i}.mid")[0].start_s.tolist()
+    assert notes[2] != notes[0] and notes[3] != notes[1]  # later batches: other seeds, not the first batch again
+
+
 def test_prompt_seconds_continues_from_inside_the_prompt(events_run, tiny_corpus, tmp_path, capsys, caplog):
     prompt_file = next((tiny_corpus.parent / "midi").rglob("*.mid"))
     whole, _ = read_events(prompt_file)

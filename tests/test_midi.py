@@ -412,3 +412,30 @@ def test_score_level_api_counts_the_same(tmp_path):
     path = write_midi(tmp_path / "a.mid", [Note(60, 0, 480), Note(10, 0, 480)], [CC(11, 5, 0)])
     events, drops = score_to_events(load_score(path), pedal_bins=0)
     assert len(events) == 1 and drops.notes_out_of_range == 1 and drops.controller_numbers == {11: 1}
+
+
+def test_a_files_meta_says_the_key_tempo_and_making_and_keeps_every_time(tmp_path):
+    import symusic
+
+    from timestepmusic.keys import Key, sharps
+    from timestepmusic.midi import FileMeta
+
+    assert [sharps(Key(tonic, minor)) for tonic, minor in ((4, True), (1, False), (6, False), (0, False), (5, True))] == [
+        1, -5, 6, 0, -4]  # E minor, Db major, F# major, C major, F minor: as key_name spells them
+    start_s = np.arange(0.0, 12.0, 0.37)
+    events = Events(np.full(start_s.shape, 40), start_s, np.full(start_s.shape, 0.3), np.full(start_s.shape, 80))
+    meta = FileMeta("made by hand", ((0.0, 1, True), (6.0, -2, False)), ((0.0, 90.0), (4.0, 100.0), (7.5, 60.0)))
+    plain, told = write_events(events, tmp_path / "plain.mid"), write_events(events, tmp_path / "told.mid", meta)
+    score = symusic.Score(str(told))
+    assert [m.text for m in score.markers] == ["made by hand"]
+    assert [(k.key, k.tonality) for k in score.key_signatures] == [(1, 1), (-2, 0)]
+    assert [round(t.qpm) for t in score.tempos] == [90, 100, 60]
+    assert [t.time for t in score.tempos] == [0, round(4.0 * 960 * 1.5), round(4.0 * 960 * 1.5 + 3.5 * 960 * 100 / 60)]
+    tick_s = 60 / (960 * 60)  # the longest tick: at 60 bpm
+    for path in (plain, told):  # whatever the tempo map, every event keeps its time
+        back, _ = read_events(path)
+        assert np.abs(back.start_s - events.start_s).max() <= tick_s
+        assert np.abs(back.duration_s - events.duration_s).max() <= 2 * tick_s
+    assert not symusic.Score(str(plain)).markers and not symusic.Score(str(plain)).key_signatures
+    with pytest.raises(ValueError, match="a tempo map from 0 s"):
+        FileMeta(tempos=((1.0, 90.0),))

@@ -353,6 +353,11 @@ def test_a_tempo_is_asked_only_where_the_beat_echo_leans(tiny_corpus, tiny_ae, t
     middles_s = (np.arange(8) + 0.5) * 0.25  # each chunk leans toward the tempo at its middle, held after 1.5 s
     assert [t.bpm for t in told] == pytest.approx(np.interp(middles_s, [0.0, 1.5], [60.0, 120.0]).tolist())
     assert "; tempo, bpm: at 0 s 60: over 0–2 s asked 100 at its middle, heard " in capsys.readouterr().out
+    import symusic
+
+    tempos = symusic.Score(str(tmp_path / "path" / "sample_0_000.mid")).tempos  # the file's grid: the tempo asked, …
+    assert [round(t.qpm) for t in tempos] == [60, 100, 120]  # … beat by beat (0 s, 1 s, 1.6 s), held after 1.5 s
+    assert [round(symusic.Score(str(path)).tempos[0].qpm) for path in (tmp_path / "out").glob("*.mid")] == [90, 90]
     for model, error in ((str(tmp_path / "run"), "add --set ar.beat_echo=3"), ("conv-v1", "draws no note starts")):
         extra = ["--set", "ar.beat_echo=0"] if model != "conv-v1" else []
         assert main(["generate", "--model", model, "--tempo", "90", *extra, "-o", str(tmp_path / "x")]) == 2

@@ -237,6 +237,11 @@ def test_a_key_is_asked_only_of_a_model_that_hears_keys(tiny_corpus, tiny_ae, tm
                  "-o", str(tmp_path / "path")]) == 0
     line, = capsys.readouterr().out.splitlines()  # (each stretch named: test_each_stretch_of_a_path_is_named)
     assert "; asked Bb major from 0 s, F major from 2 s; its notes fit " in line and ", then " in line
+    import symusic
+
+    score = symusic.Score(str(tmp_path / "path" / "sample_0_000.mid"))  # the file says the keys asked, when
+    assert [(k.key, k.tonality) for k in score.key_signatures] == [(-2, 0), (-1, 0)]  # Bb major, F major
+    assert [k.time for k in score.key_signatures] == [0, 2 * 1920]  # (at 120 bpm: 1920 ticks a second)
     for model in (str(tmp_path / "plain"), "conv-v1"):  # an events model without ar.tonal, a latent model
         assert main(["generate", "--model", model, "--key", "Bb", "-o", str(tmp_path / "x")]) == 2
         assert "--key: the model in" in capsys.readouterr().err

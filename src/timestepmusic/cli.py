@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -340,11 +341,38 @@ def like_heard(played, seconds: float, like, name: str) -> str:
             if said else f"; walks the shape of {name}")
 
 
+UNHEARD_FLAGS = ("-o", "--out", "--soundfont")  # generate's flags, with a value, that change no note written …
+UNHEARD_SWITCHES = ("--overwrite", "--png", "--wav", "-v", "--verbose")  # … and without one
+
+
+def made_by(command_line: list[str], piece: int, pieces: int) -> str:
+    """The marker each generated file starts with: the version and the command that drew it, less the flags that
+    change no note (where it was written, what went beside it), so the same request gives the same file wherever
+    it is written."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    kept, skip = [], False
+    for word in command_line:
+        if skip:
+            skip = False
+        elif word in UNHEARD_FLAGS:
+            skip = True  # (its value is the next word)
+        elif not (word in UNHEARD_SWITCHES or word.startswith(tuple(f"{flag}=" for flag in UNHEARD_FLAGS))
+                  or (word.startswith("-o") and not word.startswith("--"))):  # (-oDIR)
+            kept.append(word)
+    try:
+        made = f"TimeStepMusic {version('timestepmusic')}"
+    except PackageNotFoundError:  # (run from a source tree)
+        made = "TimeStepMusic"
+    return f"{made}: tsm {shlex.join(kept)} (piece {piece + 1} of {pieces})"
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from .generation import (
         GANModel,
         check_piece_seconds,
         continuation_only,
+        drawn_in_batches,
         earlier_samples,
         like_from,
         model_info,
@@ -353,7 +381,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         removed_note,
         sample_name,
         set_sampling,
-        written_pieces,
+        written_meta,
     )
     from .keys import key_name, parse_key_path, timed_path
     from .waypoints import clock_text
@@ -524,47 +552,53 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.select and gan.critic is not None:
         log.info("--select: each piece kept by the model's critic, which keeps about %.0f%% of those drawn",
                  100 * gan.critic.kept_share)
-    pieces, samples = written_pieces(gan, args.n, seconds, args.seed, not args.no_snap, args.select,
-                                     **options)  # [T_s, L] each
-    for old in taken:  # --overwrite: the earlier run's PNG or WAV would otherwise sit beside a new MIDI file
-        old.unlink()
     c = gan.ae.chunk_seconds
     prompt_s = prompt_span_s(gan.ae, options.get("prompt"))
-    written = []  # every file this run writes: the earlier run's that are not among them were removed for good
-    for i, events in enumerate(samples):
-        length_s = pieces[i].shape[0] * c  # the chunks written (a prompt included)
-        where = f"; the continuation from {prompt_s:.2f} s" if prompt_s else ""
-        if args.continuation_only:
-            events, length_s, where = continuation_only(events, prompt_s), length_s - prompt_s, "; the continuation only"
-        path = write_events(events, out / sample_name(args.seed, i, len(samples)))
-        written.append(path)
-        notes = int(events.is_note.sum())
-        heard = ""
-        if asked_tempo is not None or asked_key is not None or ramp is not None:  # what a listener hears, of what
-            after_prompt = prompt_s if prompt_s and not args.continuation_only else 0.0  # followed the prompt
-            played = continuation_only(events, after_prompt) if after_prompt else events
-            heard = heard_as_asked(played, length_s - after_prompt, asked_tempo, asked_key, args.key, after_prompt, ramp)
-        if args.composer is not None and gan.walked is not None:  # which of the composer's performances it walked
-            heard += f"; walks {gan.walked[i]}"
-        if args.like is not None:
-            heard += like_heard(continuation_only(events, prompt_s) if prompt_s else events, length_s - prompt_s,
-                                walked_like, like_name)
-        pedals = len(events) - notes
-        print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "
-              f"(last sound ends at {events.end_s:.1f} s{where}{heard})")
-        if args.png or args.wav:
-            from .evaluate.render import render_outputs
+    written, new_s = [], []  # every file this run writes (the earlier run's not among them: removed for good) …
+    for first, pieces, samples in drawn_in_batches(gan, args.n, seconds, args.seed, not args.no_snap, args.select,
+                                                   **options):  # [T_s, L] each
+        for old in taken if first == 0 else ():  # --overwrite: the earlier run's PNG or WAV would otherwise sit
+            old.unlink()  # beside a new MIDI file (removed once the first pieces are drawn)
+        if args.n > len(samples):  # (a large -n: drawn and written a batch at a time)
+            print(f"pieces {first + 1}–{first + len(samples)} of {args.n}:", file=sys.stderr)
+        new_s += [latent.shape[0] * c - prompt_s for latent in pieces]  # … and the new music's length of each
+        for j, events in enumerate(samples):
+            i = first + j
+            length_s = pieces[j].shape[0] * c  # the chunks written (a prompt included)
+            where = f"; the continuation from {prompt_s:.2f} s" if prompt_s else ""
+            if args.continuation_only:
+                events, length_s, where = continuation_only(events, prompt_s), length_s - prompt_s, "; the continuation only"
+            asked_from_s = 0.0 if args.continuation_only else prompt_s  # where what was asked starts in the file
+            meta = written_meta(made_by(args.command_line, i, args.n), asked_key, asked_tempo, asked_from_s, length_s)
+            path = write_events(events, out / sample_name(args.seed, i, args.n), meta)
+            written.append(path)
+            notes = int(events.is_note.sum())
+            heard = ""
+            if asked_tempo is not None or asked_key is not None or ramp is not None:  # what a listener hears, of what
+                after_prompt = prompt_s if prompt_s and not args.continuation_only else 0.0  # followed the prompt
+                played = continuation_only(events, after_prompt) if after_prompt else events
+                heard = heard_as_asked(played, length_s - after_prompt, asked_tempo, asked_key, args.key, after_prompt, ramp)
+            if args.composer is not None and gan.walked is not None:  # which of the composer's performances it walked
+                heard += f"; walks {gan.walked[j]}"
+            if args.like is not None:
+                heard += like_heard(continuation_only(events, prompt_s) if prompt_s else events, length_s - prompt_s,
+                                    walked_like, like_name)
+            pedals = len(events) - notes
+            print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "
+                  f"(last sound ends at {events.end_s:.1f} s{where}{heard})")
+            if args.png or args.wav:
+                from .evaluate.render import render_outputs
 
-            in_file_s = 0.0 if args.continuation_only else prompt_s  # where the asked times start in the file
-            for extra in render_outputs(path, events, png=args.png, wav=args.wav, soundfont=args.soundfont,
-                                        continuation_s=None if args.continuation_only else prompt_s or None,
-                                        marks=shape_marks(asked_key, asked_tempo, ramp, in_file_s, length_s)):
-                written.append(extra)
-                print(f"{extra}")
+                in_file_s = 0.0 if args.continuation_only else prompt_s  # where the asked times start in the file
+                for extra in render_outputs(path, events, png=args.png, wav=args.wav, soundfont=args.soundfont,
+                                            continuation_s=None if args.continuation_only else prompt_s or None,
+                                            marks=shape_marks(asked_key, asked_tempo, ramp, in_file_s, length_s)):
+                    written.append(extra)
+                    print(f"{extra}")
     if note := removed_note([old for old in taken if old not in written], args.seed):
         log.warning(note)
     if ends_itself:
-        _print_lengths(gan, args, seconds, [latent.shape[0] * c - prompt_s for latent in pieces])  # new music only
+        _print_lengths(gan, args, seconds, new_s)  # new music only
     return 0
 
 
@@ -733,7 +767,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="RUN|NAME",
                    help="a run or checkpoint folder, or the name of a shipped model (--list; default: 'default')")
     p.add_argument("--list", action="store_true", help="list the models shipped in the package and exit")
-    p.add_argument("-n", type=int, default=8, help="how many files (default 8)")
+    p.add_argument("-n", type=int, default=8,
+                   help="how many files (default 8; drawn together up to 256, then 256 at a time)")
     p.add_argument("--seconds", type=clock_arg,
                    help="length of each in seconds (or m:ss), after a prompt if one is given (default 16)")
     p.add_argument("--corpus", metavar="CORPUS",
@@ -954,6 +989,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     args = _parse(parser, argv)
+    args.command_line = list(sys.argv[1:] if argv is None else argv)  # (generate writes it into each file)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         code = args.func(args)

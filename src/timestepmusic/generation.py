@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +28,9 @@ from .config import PRESETS, SAMPLING_SETTINGS, Config
 from .critic import CRITIC, PieceCritic
 from .devices import pick_device, without_onednn
 from .files import atomic_path
-from .keys import Key, check_key
+from .keys import Key, check_key, sharps
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
-from .midi import Events, write_events
+from .midi import Events, FileMeta, write_events
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
 from .sequence.pulse import TempoTold
 from .sequence.style import StylePaths, StyleRamp
@@ -44,6 +45,8 @@ LONGEST_PIECE_S = 3600.0  # one hour: the recurrent generator's attention over i
 BLOCK_CHUNKS = 4096  # chunks snapped and decoded at once (the codebook distances of a block: 4096 × K floats)
 SILENT_REDRAWS = 3  # a written piece without a note is drawn again (a new seed) at most this many times
 REDRAW_SEED_STEP = 1_000_003  # redraw k uses seed + k × this (far from the seeds a user gives)
+BATCH_PIECES = 256  # tsm generate draws at most this many pieces at once (its memory grows with them) …
+BATCH_SEED_STEP = 7_000_003  # … batch b with seed + b × this (clear of each batch's redraws, SILENT_REDRAWS < 7)
 SILENT_PROMPT_S = 4.0  # a prompt that ends in a silence longer than this is named when its continuation stays silent
 SELECT_ROUNDS = 8  # with a critic: draws of candidates at most, before the best scored of those passed over fill in
 SELECT_SEED_STEP = 7_000_003  # round k of candidates uses seed + k × this (apart from REDRAW_SEED_STEP's)
@@ -317,6 +320,25 @@ def window(events: Events, begin_s: float, end_s: float) -> Events:
     return part.take(np.flatnonzero(part.start_s < end_s - begin_s))
 
 
+def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_from_s: float, end_s: float) -> FileMeta:
+    """What a generated file says beside its notes (midi.FileMeta): `text` (how it was made), the key signatures of
+    the `key` asked and the tempo map of the `tempo` asked, both from `asked_from_s` (after a prompt) on; a tempo that
+    moves is written beat by beat (at 120 bpm before `asked_from_s`; without a tempo asked, 120 bpm throughout)."""
+    keys = tuple((asked_from_s + at_s, sharps(asked), asked.minor) for at_s, asked in key.stretches()) if key else ()
+    if tempo is None:
+        return FileMeta(text, keys)
+    tempos = [(0.0, 120.0)] if asked_from_s > 0 else []
+    at_s = asked_from_s
+    while at_s < end_s:  # a beat at a time: each at the tempo asked where it starts
+        bpm = round(tempo.at(at_s - asked_from_s).bpm, 2)
+        if not tempos or tempos[-1][1] != bpm:
+            tempos.append((at_s, bpm))
+        if not tempo.later:
+            break
+        at_s += 60.0 / bpm
+    return FileMeta(text, keys, tuple(tempos))
+
+
 def like_from(like: Events, seconds: float, path: str | Path = "--like") -> Events:
     """The performance to walk (generate --like) from `seconds` on (--like-seconds), timed from there: the notes struck
     from then on and the pedals down then or pressed later (`continuation_only`)."""
@@ -399,6 +421,18 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
                     SILENT_REDRAWS + 1, why)
     gan.walked = walked
     return latents, events
+
+
+def drawn_in_batches(gan: GANModel, n: int, seconds: float, seed: int, snap_to_real: bool = True,
+                     select: bool = False, **options) -> Iterator[tuple[int, list[torch.Tensor], list[Events]]]:
+    """`written_pieces` of n pieces, BATCH_PIECES at a time, so that a large -n is written as it is drawn rather than
+    held whole: (the index of the batch's first piece, its latents, its events) per batch. Batch b draws with seed +
+    b × BATCH_SEED_STEP, so up to BATCH_PIECES pieces are drawn together, as before, and the same seed and n still
+    give the same pieces."""
+    for first in range(0, n, BATCH_PIECES):
+        count = min(BATCH_PIECES, n - first)
+        yield first, *written_pieces(gan, count, seconds, seed + first // BATCH_PIECES * BATCH_SEED_STEP,
+                                     snap_to_real, select, **options)
 
 
 def check_selectable(gan: GANModel, seconds: float, **options) -> None:
@@ -502,10 +536,11 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     out = Path(out)
     taken = earlier_samples(out, seed, overwrite)  # (a prompt here is events, not a file that could be among them)
     gan = GANModel.load(model, device)
-    _, pieces = written_pieces(gan, n, seconds, seed, snap_to_real, **options)
-    for old in taken:
-        old.unlink()
-    written = [write_events(events, out / sample_name(seed, i, n)) for i, events in enumerate(pieces)]
+    written = []
+    for first, _, pieces in drawn_in_batches(gan, n, seconds, seed, snap_to_real, **options):
+        for old in taken if first == 0 else ():  # (once the first pieces are drawn)
+            old.unlink()
+        written += [write_events(events, out / sample_name(seed, first + j, n)) for j, events in enumerate(pieces)]
     if note := removed_note([path for path in taken if path not in written], seed):
         log.warning(note)
     return written

@@ -79,6 +79,12 @@ def key_name(key: Key) -> str:
     return f"{(MINOR_NAMES if key.minor else MAJOR_NAMES)[key.tonic]} {'minor' if key.minor else 'major'}"
 
 
+def sharps(key: Key) -> int:
+    """Its key signature as key_name spells it: the sharps (> 0) or flats (< 0): E minor 1, Db major −5, F# major 6."""
+    fifths = 7 * ((key.tonic + 3) % CLASSES if key.minor else key.tonic) % CLASSES  # of its relative major, from C
+    return fifths - CLASSES if fifths > 6 else fifths
+
+
 def profile(key: Key) -> np.ndarray:
     """The key's Krumhansl–Kessler profile over the pitch classes C … B [C]."""
     return np.roll(MINOR_PROFILE if key.minor else MAJOR_PROFILE, key.tonic)

@@ -294,18 +294,49 @@ def pedal_messages(down: np.ndarray, up: np.ndarray, level: np.ndarray) -> tuple
     return np.array(times, dtype=np.int64), np.array(values, dtype=np.int64)
 
 
-def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER) -> symusic.Score:
-    """Events → a playable one-track piano score at 120 bpm; a pedal is lifted when none of its presses is held
-    (`pedal_messages`).
+@dataclass(frozen=True)
+class FileMeta:
+    """What a written file says beside its notes: `text`, a marker at its start (how it was made); `keys`, key
+    signatures (seconds, sharps: −7 … 7, flats below 0; minor); `tempos`, the tempo map its ticks follow (seconds from
+    0 on, beats per minute), so that a sequencer's grid shows the beat asked. The sound is the same whatever they say:
+    every event keeps its time in seconds."""
+
+    text: str = ""
+    keys: tuple[tuple[float, int, bool], ...] = ()
+    tempos: tuple[tuple[float, float], ...] = ((0.0, 60.0 * WRITE_QUARTERS_PER_SECOND),)
+
+    def __post_init__(self) -> None:
+        times = [at_s for at_s, _ in self.tempos]
+        if not times or times[0] != 0.0 or times != sorted(set(times)) or not all(bpm > 0 for _, bpm in self.tempos):
+            raise ValueError(f"a tempo map from 0 s with rising times and tempos > 0, got {self.tempos}")
+
+
+def tempo_ticks(seconds: np.ndarray, tempos: tuple[tuple[float, float], ...], ticks_per_quarter: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Times in seconds [E] → ticks [E] under a tempo map (seconds, bpm) from 0 s, and the tick of each tempo change
+    [K]: within a tempo's stretch, its ticks per second from the change on (one tempo: `seconds_to_ticks` as is)."""
+    times = np.array([at_s for at_s, _ in tempos])  # [K]
+    rates = np.array([ticks_per_quarter * bpm / 60.0 for _, bpm in tempos])  # [K] ticks per second
+    change_ticks = np.zeros(len(tempos), dtype=np.int64)
+    for k in range(1, len(tempos)):  # each change on a whole tick, counted from the one before
+        change_ticks[k] = change_ticks[k - 1] + seconds_to_ticks(times[k] - times[k - 1], rates[k - 1])
+    stretch = np.searchsorted(times, seconds, side="right") - 1  # [E]
+    return change_ticks[stretch] + seconds_to_ticks(seconds - times[stretch], rates[stretch]), change_ticks
+
+
+def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER,
+                    meta: FileMeta | None = None) -> symusic.Score:
+    """Events → a playable one-track piano score (at 120 bpm, or `meta`'s tempo map, with its key signatures and
+    marker); a pedal is lifted when none of its presses is held (`pedal_messages`).
 
     Values are clipped to valid ranges so that whatever a model emits, the file plays.
     """
-    ticks_per_second = ticks_per_quarter * WRITE_QUARTERS_PER_SECOND
+    meta = meta or FileMeta()
     ids = np.asarray(events.ids, dtype=np.int64)
     start = np.maximum(np.asarray(events.start_s, dtype=np.float64), 0.0)
     stop = start + np.maximum(np.asarray(events.duration_s, dtype=np.float64), 0.0)
-    start_tick = seconds_to_ticks(start, ticks_per_second)
-    stop_tick = seconds_to_ticks(stop, ticks_per_second)
+    start_tick, change_ticks = tempo_ticks(start, meta.tempos, ticks_per_quarter)
+    stop_tick, _ = tempo_ticks(stop, meta.tempos, ticks_per_quarter)
     level = np.clip(np.asarray(events.intensity, dtype=np.int64), 1, 127)
 
     note = (ids >= 0) & (ids < NUM_KEYS)
@@ -315,7 +346,14 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
     off = np.maximum(off, on + 1)  # a restrike at the same tick still sounds for one tick
     order = np.lexsort((pitch, on))
     score = symusic.Score(ticks_per_quarter)
-    score.tempos.append(symusic.Tempo(0, qpm=60.0 * WRITE_QUARTERS_PER_SECOND))
+    for tick, (_, bpm) in zip(change_ticks.tolist(), meta.tempos):
+        score.tempos.append(symusic.Tempo(tick, qpm=bpm))
+    if meta.keys:
+        key_ticks, _ = tempo_ticks(np.array([at_s for at_s, _, _ in meta.keys]), meta.tempos, ticks_per_quarter)
+        for tick, (_, sharps, minor) in zip(key_ticks.tolist(), meta.keys):
+            score.key_signatures.append(symusic.KeySignature(tick, sharps, int(minor)))
+    if meta.text:
+        score.markers.append(symusic.TextMeta(0, meta.text))
     track = symusic.Track("Piano", 0, False)
     track.notes = symusic.Note.from_numpy(
         time=on[order].astype(np.int32), duration=(off - on)[order].astype(np.int32),
@@ -390,10 +428,10 @@ def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0) -> Events:
     return Events(events.ids, events.start_s, duration, events.intensity, events.end_s)
 
 
-def write_events(events: Events, path: str | Path) -> Path:
-    """Events → MIDI file, written atomically (temporary name, then rename)."""
+def write_events(events: Events, path: str | Path, meta: FileMeta | None = None) -> Path:
+    """Events → MIDI file (saying `meta` beside them), written atomically (temporary name, then rename)."""
     path = Path(path)
-    data = events_to_score(events).dumps_midi()
+    data = events_to_score(events, meta=meta).dumps_midi()
     with atomic_path(path) as tmp:  # a failed rename (a folder of that name) leaves nothing behind
         tmp.write_bytes(data)
     return path

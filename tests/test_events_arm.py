@@ -384,6 +384,15 @@ def test_a_large_n_is_drawn_and_written_a_batch_at_a_time(events_run, tmp_path, 
     assert notes[2] != notes[0] and notes[3] != notes[1]  # later batches: other seeds, not the first batch again
 
 
+def test_what_generate_would_do_unasked_is_said(events_run, tmp_path, capsys, caplog):
+    for flags, says in ((["--list", "--info"], "--list and --info: give one"), (["-o", ""], "-o: an empty name")):
+        assert main(["generate", *flags]) == 2
+        assert says in capsys.readouterr().err
+    assert main(["generate", "--model", str(events_run), "-n", "1", "--seconds", "1.1", "-o", str(tmp_path)]) == 0
+    assert "--seconds 1.1: pieces are whole chunks of 0.25 s; each will last 1 s" in caplog.text
+    assert ", 1 s (last sound" in capsys.readouterr().out
+
+
 def test_prompt_seconds_continues_from_inside_the_prompt(events_run, tiny_corpus, tmp_path, capsys, caplog):
     prompt_file = next((tiny_corpus.parent / "midi").rglob("*.mid"))
     whole, _ = read_events(prompt_file)

@@ -310,6 +310,13 @@ def test_generate_follows_a_style_and_refuses_one_a_model_cannot(tiny_corpus, ti
     assert main(["generate", "--model", str(tmp_path / "styled"), "--style", "damper=0.2,register=C4", "-n", "2",
                  "--seconds", "2", "-o", str(tmp_path / "out")]) == 0
     assert len(list((tmp_path / "out").glob("*.mid"))) == 2
+    from timestepmusic.evaluate.played import played
+    from timestepmusic.midi import read_events
+
+    for line in capsys.readouterr().out.strip().splitlines():  # each line: what was asked beside what it plays
+        path = line.split()[0]
+        damper, register = played([read_events(path)[0]], 2.0, ("damper", "register"))[0]
+        assert line.endswith(f"; damper asked 0.2, played {damper:.3g}, register asked 60, played {register + 21:.3g})")
     assert main(["generate", "--model", str(tmp_path / "styled"), "--style", "damper=2", "-o",
                  str(tmp_path / "x")]) == 2
     assert "damper=2: must be in [0, 1]" in capsys.readouterr().err

@@ -314,6 +314,24 @@ def shape_heard(played, seconds: float, ramp) -> str:
     return f"{'; '.join(said)} (within {WAYPOINT_HEARD_S:g} s of each waypoint)"
 
 
+def style_heard(played, seconds: float, request: dict[str, float]) -> str:
+    """The end of a written file's line for one request (`--style`, as style.parse_style reads it): each attribute
+    asked beside what the `seconds` of `played` events play of it over the whole piece (evaluate/played.py's measure;
+    "silent": no note to measure it by). The pause, which it does not measure, is left out."""
+    import numpy as np
+
+    from .evaluate.played import played as played_values
+    from .sequence.style import ATTRIBUTES, users_value
+
+    names = tuple(name for name in request if name in ATTRIBUTES)
+    if not names:
+        return ""
+    heard = played_values([played], seconds, names)[0]  # [A]
+    said = [f"{name} asked {float(users_value(name, request[name])):.3g}, played "
+            + ("silent" if np.isnan(v) else f"{float(users_value(name, v)):.3g}") for name, v in zip(names, heard)]
+    return "; " + ", ".join(said)
+
+
 LIKE_WINDOW_S = 8.0  # --like: the windows a piece's shape is compared with the file's in
 LIKE_LEAST_WINDOWS = 4  # … and how many of them a correlation needs
 
@@ -395,6 +413,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.like_seconds is not None and args.like is None:
         raise ValueError("--like-seconds: give the performance to walk with --like")
 
+    if args.list and args.info:  # one would be silently ignored
+        raise ValueError("--list and --info: give one (--list: the shipped models; --info: how one was trained)")
+    if not args.out.strip():
+        raise ValueError("-o: an empty name; give the folder to write into (default out/)")
     if args.list:
         from .shipped import shipped_of_kind
 
@@ -469,6 +491,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     else:
         seconds = args.seconds if args.seconds is not None else 16.0
         check_piece_seconds(seconds)
+        whole_s = max(1, round(seconds / gan.ae.chunk_seconds)) * gan.ae.chunk_seconds  # as sample_latents draws
+        if abs(whole_s - seconds) > 1e-6:
+            log.warning("--seconds %g: pieces are whole chunks of %g s; each will last %g s", seconds,
+                        gan.ae.chunk_seconds, whole_s)
     if args.no_snap and gan.codebook is None:
         log.warning("--no-snap: the model in %s has no codebook of real chunks (%s model); nothing to snap, "
                     "ignored", gan.folder, gan.arch)
@@ -580,6 +606,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 heard = heard_as_asked(played, length_s - after_prompt, asked_tempo, asked_key, args.key, after_prompt, ramp)
             if args.composer is not None and gan.walked is not None:  # which of the composer's performances it walked
                 heard += f"; walks {gan.walked[j]}"
+            if isinstance(options.get("style"), dict):  # one request: what the piece plays of it, after a prompt
+                after_prompt = prompt_s if prompt_s and not args.continuation_only else 0.0
+                heard += style_heard(continuation_only(events, after_prompt) if after_prompt else events,
+                                     length_s - after_prompt, options["style"])
             if args.like is not None:
                 heard += like_heard(continuation_only(events, prompt_s) if prompt_s else events, length_s - prompt_s,
                                     walked_like, like_name)

@@ -64,8 +64,9 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
-    from timestepmusic.generation import GANModel, window
+    from timestepmusic.generation import GANModel
     from timestepmusic.keys import ALL_KEYS, estimate_key
+    from timestepmusic.midi import window
     from timestepmusic.sequence.tonal import KeyTold
     from timestepmusic.shipped import resolve_model
 

@@ -31,7 +31,8 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     from timestepmusic.cli import parse_tempo_path
-    from timestepmusic.generation import GANModel, window
+    from timestepmusic.generation import GANModel
+    from timestepmusic.midi import window
     from timestepmusic.sequence.pulse import TempoTold
     from timestepmusic.shipped import resolve_model
     from timestepmusic.tempo import beat_relation, heard_beat_s

@@ -353,8 +353,14 @@ def test_each_file_says_the_command_that_drew_it_and_the_same_request_gives_the_
     request = ["generate", "--model", str(events_run), "--seconds", "1", "-n", "2", "--seed", "3"]
     assert main([*request, "-o", str(tmp_path / "a")]) == 0
     assert main([*request, f"--out={tmp_path / 'b'}", "--png", "--overwrite"]) == 0  # where it goes: no note changes
+    font = tmp_path / "font.sf2"
+    font.write_bytes(b"RIFF" + (4).to_bytes(4, "little") + b"sfbk")  # (its audio is not what is compared)
+    assert main([*request, "-vo", str(tmp_path / "c"), "--wav", "--soundfont", str(font)]) == 0
     for name in ("sample_3_000.mid", "sample_3_001.mid"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "c" / name).read_bytes()
+    with pytest.raises(SystemExit):  # an abbreviated flag is not read (the marker names flags as given)
+        main([*request, "--ou", str(tmp_path / "d")])
     (marker,) = symusic.Score(str(tmp_path / "a" / "sample_3_001.mid")).markers
     assert marker.text.startswith("TimeStepMusic") and marker.text.endswith(
         f": tsm generate --model {events_run} --seconds 1 -n 2 --seed 3 (piece 2 of 2)")

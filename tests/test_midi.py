@@ -420,8 +420,10 @@ def test_a_files_meta_says_the_key_tempo_and_making_and_keeps_every_time(tmp_pat
     from timestepmusic.keys import Key, sharps
     from timestepmusic.midi import FileMeta
 
-    assert [sharps(Key(tonic, minor)) for tonic, minor in ((4, True), (1, False), (6, False), (0, False), (5, True))] == [
-        1, -5, 6, 0, -4]  # E minor, Db major, F# major, C major, F minor: as key_name spells them
+    major = [0, -5, 2, -3, 4, -1, 6, 1, -4, 3, -2, 5]  # C, Db, D, Eb, E, F, F#, G, Ab, A, Bb, B major
+    minor = [-3, 4, -1, -6, 1, -4, 3, -2, 5, 0, -5, 2]  # C, C#, D, Eb, E, F, F#, G, G#, A, Bb, B minor
+    assert [sharps(Key(tonic, False)) for tonic in range(12)] == major  # as key_name spells each: sharps > 0, flats < 0
+    assert [sharps(Key(tonic, True)) for tonic in range(12)] == minor
     start_s = np.arange(0.0, 12.0, 0.37)
     events = Events(np.full(start_s.shape, 40), start_s, np.full(start_s.shape, 0.3), np.full(start_s.shape, 80))
     meta = FileMeta("made by hand", ((0.0, 1, True), (6.0, -2, False)), ((0.0, 90.0), (4.0, 100.0), (7.5, 60.0)))

@@ -222,7 +222,8 @@ def test_tsm_plot_draws_a_part_of_the_file_on_its_own_time_axis(tmp_path, monkey
     from timestepmusic.evaluate import audio
     from timestepmusic.midi import read_events
 
-    notes = Events(np.array([20, 60]), np.array([0.0, 10.0]), np.array([1.0, 1.0]), np.array([100, 100]), 12.0)
+    notes = Events(np.array([20, 60, 88]), np.array([0.0, 10.0, 0.0]), np.array([1.0, 1.0, 30.0]),
+                   np.array([100, 100, 70]), 30.0)  # two notes under a damper held for 30 s
     midi = write_events(notes, tmp_path / "song.mid")
     assert main(["plot", str(midi)]) == 0
     assert len(drawn_columns(tmp_path / "song.png")) == 2  # the whole file: both notes
@@ -236,10 +237,11 @@ def test_tsm_plot_draws_a_part_of_the_file_on_its_own_time_axis(tmp_path, monkey
     axis_px = 0.86 * 1200 * 60 / 61  # (the keys' axis: the figure's width less its margins and the colour bar)
     assert 0.28 < (run[1] - run[0]) / axis_px < 0.38
     (part,) = rendered
-    assert part.ids.tolist() == [60] and part.start_s.tolist() == [1.0]  # timed from 9 s
+    assert part.ids.tolist() == [88, 60] and part.start_s.tolist() == [0.0, 1.0]  # timed from 9 s, the damper down
+    assert (part.start_s + part.duration_s).max() <= 3.0 + 1e-3  # … and all of it over by the part's end
     assert main(["plot", str(midi), "--seconds", "5", "-o", str(tmp_path / "first.png")]) == 0
     assert len(drawn_columns(tmp_path / "first.png")) == 1  # 0–5 s: the first note alone
-    for flags, says in ((["--from", "0:13"], "song.mid: --from 0:13 is past its end (0:11)"),
+    for flags, says in ((["--from", "0:31"], "song.mid: --from 0:31 is past its end (0:30)"),
                         (["--seconds", "0"], "--seconds must be > 0, got 0"),
                         (["--from", "-1"], "--from must be ≥ 0, got -1")):
         assert main(["plot", str(midi), *flags, "--overwrite"]) == 2
@@ -426,7 +428,10 @@ def test_tsm_plot_draws_several_files_into_a_new_folder_and_skips_a_bad_one(tmp_
     capsys.readouterr()
     assert main(["plot", str(tmp_path), str(first), "-o", str(tmp_path / "all") + "/"]) == 1  # a folder: its files
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["a.png", "b.png"]  # (a.mid named twice: once)
-    for given, says in (("", "an empty name"), (str(tmp_path / "rolls"), "rolls: a folder without .mid or .midi")):
+    (tmp_path / "deep" / "er").mkdir(parents=True)
+    write_events(hand_made()[0], tmp_path / "deep" / "er" / "d.mid")
+    for given, says in (("", "an empty name"), (str(tmp_path / "rolls"), "rolls: a folder without .mid or .midi"),
+                        (str(tmp_path / "deep"), "not its subfolders: er/d.mid is in one")):
         assert main(["plot", given]) == 2
         assert says in capsys.readouterr().err
 

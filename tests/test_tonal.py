@@ -248,3 +248,15 @@ def test_a_key_is_asked_only_of_a_model_that_hears_keys(tiny_corpus, tiny_ae, tm
     assert main(["generate", "--model", str(tmp_path / "tonal"), "--key", "H major", "-o", str(tmp_path / "y")]) == 2
     assert "not a key" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_a_file_carries_the_keys_asked_within_it_from_where_they_are_asked():
+    from timestepmusic.generation import written_meta
+    from timestepmusic.sequence.pulse import TempoTold
+
+    path = KeyTold(Key(10, False), later=((2.0, Key(5, False)), (30.0, Key(0, False))))  # Bb, F at 2 s, C at 30 s
+    ended = written_meta("", path, None, 0.0, 4.0)  # a piece that ended at 4 s (--max-seconds): no C major after it
+    assert ended.keys == ((0.0, -2, False), (2.0, -1, False)) and ended.tempos == ((0.0, 120.0),)
+    after_prompt = written_meta("", path, TempoTold(90.0), 6.0, 40.0)  # asked after a 6 s prompt
+    assert [at_s for at_s, _, _ in after_prompt.keys] == [6.0, 8.0, 36.0]
+    assert after_prompt.tempos == ((0.0, 120.0), (6.0, 90.0))  # the prompt at 120 bpm, then the tempo asked

@@ -7,6 +7,7 @@ import logging
 import os
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -212,7 +213,7 @@ def tempo_path_heard(played, seconds: float, tempo, offset_s: float = 0.0) -> st
     there, and over the TEMPO_HEARD_S around it (kept inside the piece; a shorter piece whole) the tempo asked at that
     window's middle, the beat heard in it and how they stand ("ended before it" where the piece ended first); times
     in the file, `offset_s` after those asked (a prompt's length where the file holds it)."""
-    from .generation import window
+    from .midi import window
     from .tempo import beat_relation, heard_beat_s
 
     length_s = min(TEMPO_HEARD_S, seconds)
@@ -234,8 +235,8 @@ def tempo_path_heard(played, seconds: float, tempo, offset_s: float = 0.0) -> st
 def path_heard(played, seconds: float, key, offset_s: float) -> str:
     """A path of keys (tonal.KeyTold) against the `seconds` of `played` events: each stretch's asked key and the key
     its notes fit best ("no key" where they name none; "ended before it" where the piece ended first)."""
-    from .generation import window
     from .keys import estimate_key, key_name, relation
+    from .midi import window
 
     stretches = key.stretches()  # [(from_s, key)]
     ends_s = [at_s for at_s, _ in stretches[1:]] + [seconds]
@@ -294,7 +295,7 @@ def shape_heard(played, seconds: float, ramp) -> str:
     import numpy as np
 
     from .evaluate.played import played as played_values
-    from .generation import window
+    from .midi import window
     from .sequence.style import users_value
 
     names, times = ramp.names(), [at_s for at_s, _ in ramp.waypoints]
@@ -359,41 +360,91 @@ def like_heard(played, seconds: float, like, name: str) -> str:
             if said else f"; walks the shape of {name}")
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What a run of `tsm generate` asked, as each file's line compares the piece with it: a key (tonal.KeyTold, and
+    as typed), a tempo (pulse.TempoTold), a path of requests (style.StyleRamp) or one request (as parse_style reads
+    it), a performance walked `like` (from its first note; named `like_name`)."""
+
+    key: object | None = None
+    key_as_typed: str | None = None
+    tempo: object | None = None
+    ramp: object | None = None
+    style: dict[str, float] | None = None
+    like: object | None = None
+    like_name: str = ""
+
+
+def heard_line(events, length_s: float, asked_from_s: float, asked: Asked, walked: str | None) -> str:
+    """The end of a written file's line: what a listener hears of what was `asked`, in the `length_s` of `events`
+    from `asked_from_s` on (after a prompt the file holds), and the training performance it `walked` (--composer)."""
+    from .midi import continuation_only
+
+    played = continuation_only(events, asked_from_s) if asked_from_s else events
+    seconds = length_s - asked_from_s
+    heard = ""
+    if asked.tempo is not None or asked.key is not None or asked.ramp is not None:
+        heard = heard_as_asked(played, seconds, asked.tempo, asked.key, asked.key_as_typed, asked_from_s, asked.ramp)
+    if walked is not None:
+        heard += f"; walks {walked}"
+    if asked.style is not None:
+        heard += style_heard(played, seconds, asked.style)
+    if asked.like is not None:
+        heard += like_heard(played, seconds, asked.like, asked.like_name)
+    return heard
+
+
 UNHEARD_FLAGS = ("-o", "--out", "--soundfont")  # generate's flags, with a value, that change no note written …
 UNHEARD_SWITCHES = ("--overwrite", "--png", "--wav", "-v", "--verbose")  # … and without one
 
 
 def made_by(command_line: list[str], piece: int, pieces: int) -> str:
     """The marker each generated file starts with: the version and the command that drew it, less the flags that
-    change no note (where it was written, what went beside it), so the same request gives the same file wherever
-    it is written."""
+    change no note (where it was written, what went beside it: `heard_words`), so the same request gives the same
+    file wherever it is written."""
     from importlib.metadata import PackageNotFoundError, version
 
-    kept, skip = [], False
-    for word in command_line:
-        if skip:
-            skip = False
-        elif word in UNHEARD_FLAGS:
-            skip = True  # (its value is the next word)
-        elif not (word in UNHEARD_SWITCHES or word.startswith(tuple(f"{flag}=" for flag in UNHEARD_FLAGS))
-                  or (word.startswith("-o") and not word.startswith("--"))):  # (-oDIR)
-            kept.append(word)
     try:
         made = f"TimeStepMusic {version('timestepmusic')}"
     except PackageNotFoundError:  # (run from a source tree)
         made = "TimeStepMusic"
-    return f"{made}: tsm {shlex.join(kept)} (piece {piece + 1} of {pieces})"
+    return f"{made}: tsm {shlex.join(heard_words(command_line))} (piece {piece + 1} of {pieces})"
+
+
+def heard_words(command_line: list[str]) -> list[str]:
+    """generate's words less UNHEARD_FLAGS with their values and UNHEARD_SWITCHES, in every form argparse reads them:
+    '-o DIR', '-oDIR', '--out=DIR', and short switches run together ('-vo DIR', '-vn3'; generate takes no
+    abbreviated long flags)."""
+    kept, skip = [], False
+    for word in command_line:
+        if skip:
+            skip = False
+            continue
+        name = word.partition("=")[0]
+        if word.startswith("--"):
+            skip = word in UNHEARD_FLAGS  # (its value is the next word)
+            if name not in UNHEARD_FLAGS + UNHEARD_SWITCHES:
+                kept.append(word)
+        elif word.startswith("-") and len(word) > 1 and not word[1].isdigit():  # short flags, maybe run together
+            letters = word[1:].lstrip("v")  # (-v: a switch; -o and -n take the rest, or the next word, as value)
+            skip = letters == "o"
+            if letters and not letters.startswith("o"):
+                kept.append("-" + letters)
+        else:
+            kept.append(word)
+    return kept
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from .evaluate.render import rendered_paths
     from .generation import (
         GANModel,
         check_piece_seconds,
-        continuation_only,
         drawn_in_batches,
         earlier_samples,
         like_from,
         model_info,
+        piece_chunks,
         prompt_span_s,
         prompt_until,
         removed_note,
@@ -402,6 +453,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         written_meta,
     )
     from .keys import key_name, parse_key_path, timed_path
+    from .midi import continuation_only
     from .waypoints import clock_text
 
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
@@ -491,7 +543,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     else:
         seconds = args.seconds if args.seconds is not None else 16.0
         check_piece_seconds(seconds)
-        whole_s = max(1, round(seconds / gan.ae.chunk_seconds)) * gan.ae.chunk_seconds  # as sample_latents draws
+        whole_s = piece_chunks(seconds, gan.ae.chunk_seconds) * gan.ae.chunk_seconds  # as sample_latents draws
         if abs(whole_s - seconds) > 1e-6:
             log.warning("--seconds %g: pieces are whole chunks of %g s; each will last %g s", seconds,
                         gan.ae.chunk_seconds, whole_s)
@@ -523,6 +575,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                         " and ".join(flat), seconds, 100 * FLATTENED)
     if args.composer is not None:  # a model that walks no performance's path refuses it (GANModel.sample_latents)
         options["composer"] = args.composer
+    walked_like, like_name = None, ""  # --like: the performance walked, from its first note, and its name
     if args.like is not None:  # read as a prompt is
         from .midi import NUM_KEYS, read_events
         from .sequence.events import from_first_note
@@ -580,53 +633,41 @@ def cmd_generate(args: argparse.Namespace) -> int:
                  100 * gan.critic.kept_share)
     c = gan.ae.chunk_seconds
     prompt_s = prompt_span_s(gan.ae, options.get("prompt"))
-    written, new_s = [], []  # every file this run writes (the earlier run's not among them: removed for good) …
+    asked_from_s = 0.0 if args.continuation_only else prompt_s  # where what was asked starts in each file
+    asked = Asked(asked_key, args.key, asked_tempo, ramp, options.get("style") if ramp is None else None,
+                  walked_like if args.like is not None else None, like_name if args.like is not None else "")
+    names = [out / sample_name(args.seed, i, args.n) for i in range(args.n)]  # every file this run writes …
+    rewritten = {extra for name in names for extra in rendered_paths(name, png=args.png, wav=args.wav)} | set(names)
+    new_s = []  # … and the new music's length of each piece
     for first, pieces, samples in drawn_in_batches(gan, args.n, seconds, args.seed, not args.no_snap, args.select,
                                                    **options):  # [T_s, L] each
-        for old in taken if first == 0 else ():  # --overwrite: the earlier run's PNG or WAV would otherwise sit
-            old.unlink()  # beside a new MIDI file (removed once the first pieces are drawn)
+        if first == 0 and taken:  # --overwrite: the earlier run's files go once the first pieces are drawn (its PNG
+            for old in taken:  # or WAV would otherwise sit beside a new MIDI file), those not written again named
+                old.unlink()
+            if note := removed_note([old for old in taken if old not in rewritten], args.seed):
+                log.warning(note)
         if args.n > len(samples):  # (a large -n: drawn and written a batch at a time)
             print(f"pieces {first + 1}–{first + len(samples)} of {args.n}:", file=sys.stderr)
-        new_s += [latent.shape[0] * c - prompt_s for latent in pieces]  # … and the new music's length of each
+        new_s += [latent.shape[0] * c - prompt_s for latent in pieces]
         for j, events in enumerate(samples):
-            i = first + j
             length_s = pieces[j].shape[0] * c  # the chunks written (a prompt included)
             where = f"; the continuation from {prompt_s:.2f} s" if prompt_s else ""
             if args.continuation_only:
                 events, length_s, where = continuation_only(events, prompt_s), length_s - prompt_s, "; the continuation only"
-            asked_from_s = 0.0 if args.continuation_only else prompt_s  # where what was asked starts in the file
-            meta = written_meta(made_by(args.command_line, i, args.n), asked_key, asked_tempo, asked_from_s, length_s)
-            path = write_events(events, out / sample_name(args.seed, i, args.n), meta)
-            written.append(path)
-            notes = int(events.is_note.sum())
-            heard = ""
-            if asked_tempo is not None or asked_key is not None or ramp is not None:  # what a listener hears, of what
-                after_prompt = prompt_s if prompt_s and not args.continuation_only else 0.0  # followed the prompt
-                played = continuation_only(events, after_prompt) if after_prompt else events
-                heard = heard_as_asked(played, length_s - after_prompt, asked_tempo, asked_key, args.key, after_prompt, ramp)
-            if args.composer is not None and gan.walked is not None:  # which of the composer's performances it walked
-                heard += f"; walks {gan.walked[j]}"
-            if isinstance(options.get("style"), dict):  # one request: what the piece plays of it, after a prompt
-                after_prompt = prompt_s if prompt_s and not args.continuation_only else 0.0
-                heard += style_heard(continuation_only(events, after_prompt) if after_prompt else events,
-                                     length_s - after_prompt, options["style"])
-            if args.like is not None:
-                heard += like_heard(continuation_only(events, prompt_s) if prompt_s else events, length_s - prompt_s,
-                                    walked_like, like_name)
-            pedals = len(events) - notes
+            walked = gan.walked[j] if args.composer is not None and gan.walked is not None else None
+            meta = written_meta(made_by(args.command_line, first + j, args.n), asked_key, asked_tempo, asked_from_s,
+                                length_s)
+            path = write_events(events, names[first + j], meta)
+            notes, pedals = int(events.is_note.sum()), int((~events.is_note).sum())
             print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "
-                  f"(last sound ends at {events.end_s:.1f} s{where}{heard})")
+                  f"(last sound ends at {events.end_s:.1f} s{where}{heard_line(events, length_s, asked_from_s, asked, walked)})")
             if args.png or args.wav:
                 from .evaluate.render import render_outputs
 
-                in_file_s = 0.0 if args.continuation_only else prompt_s  # where the asked times start in the file
                 for extra in render_outputs(path, events, png=args.png, wav=args.wav, soundfont=args.soundfont,
                                             continuation_s=None if args.continuation_only else prompt_s or None,
-                                            marks=shape_marks(asked_key, asked_tempo, ramp, in_file_s, length_s)):
-                    written.append(extra)
+                                            marks=shape_marks(asked_key, asked_tempo, ramp, asked_from_s, length_s)):
                     print(f"{extra}")
-    if note := removed_note([old for old in taken if old not in written], args.seed):
-        log.warning(note)
     if ends_itself:
         _print_lengths(gan, args, seconds, new_s)  # new music only
     return 0
@@ -792,6 +833,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_gan)
 
     p = sub.add_parser("generate", help="write new performances as MIDI (the shipped model by default)",
+                       allow_abbrev=False,  # (each file's marker names the flags as given: made_by)
                        description="Sample performances from a trained model; the same --seed and -n give the same files.")
     p.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default out/)")
     p.add_argument("--model", metavar="RUN|NAME",

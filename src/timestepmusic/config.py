@@ -32,7 +32,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
                      "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path", "register_guard",
                      "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean", "join_bias",
-                     "restrike_guard", "request_calibrated")
+                     "restrike_guard", "request_calibrated", "path_room")
 
 
 def style_path_names(text: str) -> list[str]:
@@ -489,6 +489,10 @@ class AutoregressiveConfig:
     at that performance's first description. Reads the paths a model keeps beside its weights
     (style_paths.safetensors: every training track's description each 4 s, written by training with ar.style;
     `python -m timestepmusic.train.style_paths` adds them to an older model)."""
+    path_room: bool = False
+    """Events arm with ar.style_path, sampling only: an unasked piece starts its walk only where the performance it
+    walks lasts the whole piece beyond it (where it has such a point), as `--composer`'s pieces do; false: from any
+    point, so that a piece drawn near a performance's end holds its last 16 s for the rest of the piece."""
     style_pause: bool = False
     """Events arm with ar.style: the description also holds its passage's longest pause (the longest stretch of
     chunks in which no note starts, stored as ln(1 + seconds)), so that a piece told a passage played throughout

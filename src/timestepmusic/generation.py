@@ -30,7 +30,7 @@ from .devices import pick_device, without_onednn
 from .files import atomic_path
 from .keys import Key, check_key, sharps
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
-from .midi import Events, FileMeta, write_events
+from .midi import Events, FileMeta, continuation_only, release_by, write_events
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
 from .sequence.pulse import TempoTold
 from .sequence.style import StylePaths, StyleRamp
@@ -46,7 +46,7 @@ BLOCK_CHUNKS = 4096  # chunks snapped and decoded at once (the codebook distance
 SILENT_REDRAWS = 3  # a written piece without a note is drawn again (a new seed) at most this many times
 REDRAW_SEED_STEP = 1_000_003  # redraw k uses seed + k × this (far from the seeds a user gives)
 BATCH_PIECES = 256  # tsm generate draws at most this many pieces at once (its memory grows with them) …
-BATCH_SEED_STEP = 7_000_003  # … batch b with seed + b × this (clear of each batch's redraws, SILENT_REDRAWS < 7)
+BATCH_SEED_STEP = 1_000_000_007  # … batch b with seed + b × this (clear of its redraws' and critic rounds' seeds)
 SILENT_PROMPT_S = 4.0  # a prompt that ends in a silence longer than this is named when its continuation stays silent
 SELECT_ROUNDS = 8  # with a critic: draws of candidates at most, before the best scored of those passed over fill in
 SELECT_SEED_STEP = 7_000_003  # round k of candidates uses seed + k × this (apart from REDRAW_SEED_STEP's)
@@ -93,6 +93,11 @@ def check_piece_seconds(seconds: float, flag: str = "seconds") -> None:
     if seconds > LONGEST_PIECE_S:
         raise ValueError(f"--{flag} {seconds:g}: a piece may last at most {LONGEST_PIECE_S:g} s "
                          f"({LONGEST_PIECE_S / 3600:g} h); ask for more pieces (-n) instead")
+
+
+def piece_chunks(seconds: float, chunk_seconds: float) -> int:
+    """How many chunks a piece asked to last `seconds` is drawn with: the nearest whole number, at least one."""
+    return max(1, round(seconds / chunk_seconds))
 
 
 @dataclass
@@ -182,7 +187,7 @@ class GANModel:
         paths of descriptions (ar.style_path) walks those of `composer`'s performances alone, or the path of the
         performance `like` (its events), from its start."""
         check_piece_seconds(seconds)
-        chunks = max(1, round(seconds / self.ae.chunk_seconds))
+        chunks = piece_chunks(seconds, self.ae.chunk_seconds)
         arm = self.arm
         continues = getattr(arm, "continues", False)  # the likelihood arm; a conv arm with gan.past_chunks
         tempered = getattr(arm, "tempered", False)  # the likelihood arm
@@ -297,37 +302,15 @@ def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:
     return release_by(events, latent.shape[0] * ae.chunk_seconds + RELEASE_S)
 
 
-def release_by(events: Events, end_s: float) -> Events:
-    """Every note and pedal released by `end_s` (a held chord may not ring on long after the piece)."""
-    duration = np.minimum(events.duration_s, np.maximum(end_s - events.start_s, 0.0))
-    return Events(events.ids, events.start_s, duration, events.intensity)
-
-
-def continuation_only(events: Events, from_s: float) -> Events:
-    """What follows `from_s` (a prompt's end), timed from 0: the notes struck from then on, and the pedals down
-    then or pressed later (one held across the join starts at 0, so the continuation sounds as it did)."""
-    ends_s = events.start_s + events.duration_s
-    keep = np.where(events.is_note, events.start_s >= from_s, ends_s > from_s)  # [E]
-    start_s = np.maximum(events.start_s[keep], from_s)
-    return Events(events.ids[keep], start_s - from_s, ends_s[keep] - start_s, events.intensity[keep],
-                  max(events.end_s - from_s, 0.0))
-
-
-def window(events: Events, begin_s: float, end_s: float) -> Events:
-    """The events of [begin_s, end_s), timed from begin_s: the notes struck in it and the pedals down in it (as
-    `continuation_only` keeps them; a note or press running past end_s is kept whole)."""
-    part = continuation_only(events, begin_s)
-    return part.take(np.flatnonzero(part.start_s < end_s - begin_s))
-
-
 def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_from_s: float, end_s: float) -> FileMeta:
     """What a generated file says beside its notes (midi.FileMeta): `text` (how it was made), the key signatures of
     the `key` asked and the tempo map of the `tempo` asked, both from `asked_from_s` (after a prompt) on; a tempo that
     moves is written beat by beat (at 120 bpm before `asked_from_s`; without a tempo asked, 120 bpm throughout)."""
-    keys = tuple((asked_from_s + at_s, sharps(asked), asked.minor) for at_s, asked in key.stretches()) if key else ()
+    keys = tuple((asked_from_s + at_s, sharps(asked), asked.minor) for at_s, asked in (key.stretches() if key else ())
+                 if asked_from_s + at_s < end_s or at_s == 0.0)  # (one asked after a piece that ended: not written)
     if tempo is None:
         return FileMeta(text, keys)
-    tempos = [(0.0, 120.0)] if asked_from_s > 0 else []
+    tempos = [(0.0, 120.0)] if asked_from_s > 0 or end_s <= 0 else []
     at_s = asked_from_s
     while at_s < end_s:  # a beat at a time: each at the tempo asked where it starts
         bpm = round(tempo.at(at_s - asked_from_s).bpm, 2)

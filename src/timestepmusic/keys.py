@@ -80,9 +80,11 @@ def key_name(key: Key) -> str:
 
 
 def sharps(key: Key) -> int:
-    """Its key signature as key_name spells it: the sharps (> 0) or flats (< 0): E minor 1, Db major −5, F# major 6."""
-    fifths = 7 * ((key.tonic + 3) % CLASSES if key.minor else key.tonic) % CLASSES  # of its relative major, from C
-    return fifths - CLASSES if fifths > 6 else fifths
+    """Its key signature as key_name spells it: the sharps (> 0) or flats (< 0): E minor 1, Db major −5, F# major 6,
+    Eb minor −6 (its relative major's, counted round the circle of fifths from C)."""
+    fifths = 7 * ((key.tonic + 3) % CLASSES if key.minor else key.tonic) % CLASSES  # [0, 12): sharps, up to 6
+    flat = fifths > 6 or (fifths == 6 and "b" in key_name(key)[1:].split()[0])  # (six: F# major, but Eb minor)
+    return fifths - CLASSES if flat else fifths
 
 
 def profile(key: Key) -> np.ndarray:

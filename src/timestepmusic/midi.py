@@ -294,6 +294,29 @@ def pedal_messages(down: np.ndarray, up: np.ndarray, level: np.ndarray) -> tuple
     return np.array(times, dtype=np.int64), np.array(values, dtype=np.int64)
 
 
+def release_by(events: Events, end_s: float) -> Events:
+    """Every note and pedal released by `end_s` (a held chord may not ring on long after the piece)."""
+    duration = np.minimum(events.duration_s, np.maximum(end_s - events.start_s, 0.0))
+    return Events(events.ids, events.start_s, duration, events.intensity)
+
+
+def continuation_only(events: Events, from_s: float) -> Events:
+    """What follows `from_s` (a prompt's end), timed from 0: the notes struck from then on, and the pedals down
+    then or pressed later (one held across the join starts at 0, so the continuation sounds as it did)."""
+    ends_s = events.start_s + events.duration_s
+    keep = np.where(events.is_note, events.start_s >= from_s, ends_s > from_s)  # [E]
+    start_s = np.maximum(events.start_s[keep], from_s)
+    return Events(events.ids[keep], start_s - from_s, ends_s[keep] - start_s, events.intensity[keep],
+                  max(events.end_s - from_s, 0.0))
+
+
+def window(events: Events, begin_s: float, end_s: float) -> Events:
+    """The events of [begin_s, end_s), timed from begin_s: the notes struck in it and the pedals down in it (as
+    `continuation_only` keeps them; a note or press running past end_s is kept whole)."""
+    part = continuation_only(events, begin_s)
+    return part.take(np.flatnonzero(part.start_s < end_s - begin_s))
+
+
 @dataclass(frozen=True)
 class FileMeta:
     """What a written file says beside its notes: `text`, a marker at its start (how it was made); `keys`, key

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 Held = TypeVar("Held")
-CLOCK = re.compile(r"(?:(\d+):)?(\d+):([0-5]\d(?:\.\d+)?)")  # [h:]m:ss[.f]: the hours, minutes and seconds
+CLOCK = re.compile(r"(?:(\d+):([0-5]\d)|(\d+)):([0-5]\d(?:\.\d+)?)")  # h:mm:ss[.f] or m:ss[.f]
 
 
 def clock_seconds(text: str) -> float:
@@ -23,9 +23,8 @@ def clock_seconds(text: str) -> float:
     clock = CLOCK.fullmatch(plain)
     seconds = math.nan
     if clock:
-        hours, minutes, secs = (float(part or 0) for part in clock.group(1, 2, 3))
-        if not (clock.group(1) and minutes >= 60):  # (h:mm:ss: the minutes below 60 too)
-            seconds = 3600 * hours + 60 * minutes + secs
+        hours, minutes, more_minutes, secs = (float(part or 0) for part in clock.groups())
+        seconds = 3600 * hours + 60 * (minutes + more_minutes) + secs  # (one of the minutes is 0)
     elif ":" not in plain:
         try:
             seconds = float(plain)

@@ -146,7 +146,10 @@ def midi_files(given: list[str]) -> list[str]:
         if Path(path).is_dir():
             inside = sorted(str(p) for p in Path(path).iterdir() if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
             if not inside:
-                raise ValueError(f"{path}: a folder without .mid or .midi files in it")
+                deeper = next((p for p in Path(path).rglob("*") if p.suffix.lower() in MIDI_SUFFIXES), None)
+                raise ValueError(f"{path}: a folder without .mid or .midi files in it" + (
+                    f" (plot reads the folder itself, not its subfolders: {deeper.relative_to(path)} is in one)"
+                    if deeper else ""))
             files += inside
         else:
             files.append(path)
@@ -169,11 +172,11 @@ def plot_span(from_s: float | None, seconds: float | None) -> tuple[float, float
 def render_part(midi: str, events, roll: Path, span: tuple[float, float | None] | None, wav: bool,
                 soundfont: str | None) -> list[Path]:
     """`tsm plot`: the roll of `midi`'s `events` (a `span` of it, on the file's own time axis) and, with `wav`, its
-    audio (of the span alone: rendered from a MIDI file of that part, timed from its start)."""
+    audio: of the span alone, rendered from a MIDI file of that part timed from its start (the notes struck in it
+    and the pedals down in it, at every depth the file gives, each released by the span's end)."""
     import tempfile
 
-    from ..generation import window
-    from ..midi import write_events
+    from ..midi import read_events, release_by, window, write_events
     from ..waypoints import clock_text
     from .render import render_outputs
 
@@ -186,9 +189,11 @@ def render_part(midi: str, events, roll: Path, span: tuple[float, float | None] 
     title = f"{Path(midi).name}, {clock_text(span[0])}–{clock_text(to_s)}"
     written = render_outputs(midi, events, png=True, png_path=roll, title=title, span=(span[0], to_s))
     if wav:
+        every_depth, _ = read_events(midi, pedal_bins=0)  # (as the whole file's audio plays its pedals)
+        part = release_by(window(every_depth, span[0], to_s), to_s - span[0])
         with tempfile.TemporaryDirectory() as tmp:
-            part = write_events(window(events, span[0], to_s), Path(tmp) / Path(midi).name)
-            written += render_outputs(part, events, wav=True, png_path=roll, soundfont=soundfont)
+            part_midi = write_events(part, Path(tmp) / Path(midi).name)
+            written += render_outputs(part_midi, part, wav=True, png_path=roll, soundfont=soundfont)
     return written
 
 
@@ -214,7 +219,7 @@ def add_commands(sub) -> None:
     p.add_argument("--link-audio", action="store_true",
                    help="link the WAV files (REPORT_DIR/audio/) from report.html instead of embedding them: a small "
                    "page, but keep the folder together")
-    p.add_argument("--seconds", type=float, default=16.0, help="excerpt length in seconds (default 16)")
+    p.add_argument("--seconds", type=clock_arg, default=16.0, help="excerpt length in seconds (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of the baseline, the halves and the classifier folds")
     p.add_argument("--repeats", type=int, default=CLASSIFIER_REPEATS,
                    help="draws of the classifiers' balancing subsample and folds, each accuracy their mean "

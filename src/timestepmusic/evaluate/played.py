@@ -36,7 +36,7 @@ def played(pieces: list[Events], seconds: float, attributes: tuple[str, ...]) ->
 def windows_played(piece: Events, seconds: float, attributes: tuple[str, ...], window_s: float) -> np.ndarray:
     """What a piece plays of `attributes` in each whole `window_s` window of its first `seconds` [W, D], in users'
     units (as `--style` takes them: density in notes per second, the register as a MIDI note; NaN where undefined)."""
-    from ..generation import window
+    from ..midi import window
     from ..sequence.style import users_value
 
     starts = np.arange(0.0, seconds - window_s + 1e-9, window_s)  # [W]

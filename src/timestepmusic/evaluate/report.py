@@ -84,7 +84,7 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
         raise ValueError(f"{folder}: no such folder of generated MIDI files")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
     if not files:
-        inside = next((p for p in sorted(folder.rglob("*")) if p.suffix.lower() in MIDI_SUFFIXES), None)
+        inside = next((p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES), None)
         raise ValueError(f"{folder}: no .mid or .midi files to evaluate" + (
             f" (it reads the folder itself, not its subfolders: {inside.relative_to(folder)} is in one)" if inside else ""))
     performances, names, bad = [], [], []

@@ -363,8 +363,9 @@ class EventAutoregressive(Autoregressive):
                     elif composed is not None:  # the composer's: each piece another performance, with room to walk
                         self.path_start = self.paths.draw(n, rng, played=0.0, tracks=composed, distinct=True,
                                                           room=math.ceil(chunks / PATH_HOP))  # [S]
-                    else:
-                        self.path_start = self.paths.draw(n, rng, played=0.0)  # [S]
+                    else:  # (ar.path_room: with room to walk the whole piece)
+                        room = math.ceil(chunks / PATH_HOP) if self.settings.path_room else 0
+                        self.path_start = self.paths.draw(n, rng, played=0.0, room=room)  # [S]
                     self.walked_from = self.walked_labels()
                     self.path_first = self.walking.tell(self.path_start, 0, 0)[:, 0]  # [S, D]: where each starts
                     described = self.path_first.to(self.device)

@@ -138,6 +138,7 @@ class EventAutoregressive(Autoregressive):
         self.walking: StylePaths | None = None  # the paths the pieces being sampled walk: `paths`, or --like's
         self.walked_from: list[str] | None = None  # the last sample's pieces: which training performance each walked
         self.path_first: torch.Tensor | None = None  # … and the description there [S, D]
+        self.path_rows: torch.Tensor | None = None  # … and the descriptions of its chunks from the first on [S, C, D]
         self.walked: torch.Tensor | None = None  # … and which attributes move along them [D]
         self.ramp: torch.Tensor | None = None  # a path of requests (StyleRamp): each chunk's description [S, P + T, D]
         self.ramp_asked: dict | None = None  # … and the attributes it names
@@ -432,6 +433,7 @@ class EventAutoregressive(Autoregressive):
             self.register, self.guard_chunks, self.sounding = None, 0, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
+            self.path_rows = None
             self.ramp, self.ramp_asked, self.ramp_prompt, self.walking = None, None, 0, None
 
     def composer_tracks(self, composer: str) -> torch.Tensor:
@@ -566,9 +568,12 @@ class EventAutoregressive(Autoregressive):
 
     def path_told(self, first: int, last: int) -> torch.Tensor:
         """ar.style_path: the descriptions of new chunks first … last [S, C, D]: the walked attributes along each
-        piece's path, the others held at its first."""
-        told = self.walking.tell(self.path_start, first, last)  # [S, C, D]
-        return torch.where(self.walked, told, self.path_first[:, None])
+        piece's path, the others held at its first (each chunk's told once per sample: `path_rows`, read again by
+        every later step and by the pedals kept up)."""
+        if self.path_rows is None or last >= self.path_rows.shape[1]:  # (grown to twice what is asked: a piece that
+            told = self.walking.tell(self.path_start, 0, 2 * last + 1)  # ends itself runs on chunk by chunk)
+            self.path_rows = torch.where(self.walked, told, self.path_first[:, None])  # [S, 2 · last + 2, D]
+        return self.path_rows[:, first:last + 1]
 
     def ramp_unpressed(self, chunk: int) -> torch.Tensor | None:
         """A path of requests: which pedals the pieces keep up at new chunk `chunk` [S, 3]: those told zero there, of

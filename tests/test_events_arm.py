@@ -494,6 +494,24 @@ def test_the_velocity_temperature_spreads_the_notes_velocities_not_the_pedals_de
         Config().override(["ar.velocity_temperature=0"])
 
 
+def test_the_duration_tilt_holds_notes_longer_and_leaves_the_pedals_presses_alone():
+    torch.manual_seed(6)
+    head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)
+    with torch.no_grad():
+        head.out["key"][-1].bias[88:91] += 2.0  # pedals often enough to measure
+    features = torch.randn(1, 8).expand(3000, 8)
+    for guided in (False, True):
+        told = torch.cat([features, torch.randn(1, 8).expand(3000, 8)]) if guided else features
+        drawn = {b: EventSampler(head).sample(told, torch.Generator().manual_seed(0), guidance=2.0 if guided else 1.0,
+                                              duration_tilt=b) for b in (0.0, 0.5)}
+        held = {b: d.duration_s[d.mask & (d.ids < 88)].log().mean() for b, d in drawn.items()}  # ln s, notes
+        pressed = {b: d.duration_s[d.mask & (d.ids >= 88)].log().mean() for b, d in drawn.items()}  # … pedals
+        assert held[0.5] > held[0.0] + 0.5  # a tilt of ½ per ln s: notes held for more than e^½ as long
+        assert abs(pressed[0.5] - pressed[0.0]) < 0.1  # a pedal's press at the model's odds
+    with pytest.raises(ValueError, match="ar.duration_tilt"):
+        Config().override(["ar.duration_tilt=nan"])
+
+
 def test_the_stop_bias_shortens_chunks_that_hold_an_event_and_the_empty_bias_empties_fewer():
     torch.manual_seed(4)
     head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)

@@ -32,7 +32,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
                      "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path", "register_guard",
                      "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean", "join_bias",
-                     "restrike_guard", "request_calibrated", "path_room")
+                     "restrike_guard", "request_calibrated", "path_room", "duration_tilt")
 
 
 def style_path_names(text: str) -> list[str]:
@@ -550,6 +550,10 @@ class AutoregressiveConfig:
     velocity_temperature: float = 1.0
     """Events arm, sampling only: each note's velocity is drawn with its logits ÷ this (1: at the model's own
     odds; above 1 the velocities spread wider; a pedal's depth keeps the model's odds)."""
+    duration_tilt: float = 0.0
+    """Events arm, sampling only: each note's duration is drawn with this × ln(its seconds) added to its logits (an
+    exponential tilt of the model's odds: above 0 notes held longer, below 0 shorter; a pedal's press keeps the
+    model's odds). 0: at the model's own odds."""
     start_temperature: float = 1.0
     """Events arm, sampling only: each note's and pedal's start bin is drawn with its logits ÷ this (1: at the
     model's own odds; below 1 each start keeps nearer the time the head finds likeliest)."""
@@ -656,7 +660,7 @@ class AutoregressiveConfig:
         for key in ("end_bias", "end_rise", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias", "beat_echo",
                     "cluster_guard", "register_guard", "register_margin", "register_window_s", "damper_bias",
-                    "step_lean", "join_bias", "restrike_guard"):
+                    "step_lean", "join_bias", "restrike_guard", "duration_tilt"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

@@ -70,6 +70,7 @@ class EventSampler:
         self.read = [head.read[name].weight for name in CHOICES]  # the event as the GRU's next input
         gru = head.gru
         self.gru = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
+        self.log_durations = duration_s_at(torch.arange(DURATION_BINS)).log().float().to(self.first_bias.device)  # [B]
         self.start_bins = torch.arange(head.bins.starts, device=self.first_bias.device)
         self.start_middles_s = head.bins.start_middle_s(self.start_bins)  # [S] float64: ar.beat_echo, the guard
         self.keys = torch.arange(NUM_KEYS, device=self.first_bias.device)[None]  # [1, 88], for ar.cluster_guard
@@ -89,7 +90,7 @@ class EventSampler:
                register_margin: float = 0.0, register_min_p: float = 0.0, damper_bias: float = 0.0,
                heard_register: torch.Tensor | None = None, step_lean: float = 0.0,
                join_bias: float = 0.0, sounding: torch.Tensor | None = None, restrike_guard: float = 0.0,
-               tempo: TempoTold | None = None) -> SetBatch:
+               tempo: TempoTold | None = None, duration_tilt: float = 0.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
@@ -130,7 +131,8 @@ class EventSampler:
         still sounding at its start is drawn at e^−G of its odds, the other notes more often in proportion
         (ar.restrike_guard, sounding.py; exact, by rejection, as the cluster guard: kept at e^−G, else drawn again
         with those odds). `tempo`: the beat echo leans toward that tempo's beats after the onsets heard instead of toward
-        the intervals between them (pulse.TempoTold; needs `beat_echo` > 0)."""
+        the intervals between them (pulse.TempoTold; needs `beat_echo` > 0). `duration_tilt` β: a note's duration is
+        drawn with β × ln(its seconds) added to its logits (ar.duration_tilt; guided: to the mixed logits)."""
         head, through = self.head, self.through
         if join_bias != 0.0 and not head.onsets:
             raise ValueError(f"ar.join_bias {join_bias}: this model has no choice of joining the onset (ar.onsets)")
@@ -363,7 +365,12 @@ class EventSampler:
                                                         busy_notes)
             duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])
-            duration = pick(duration_logits, duration_noise)
+            tilt = None
+            if duration_tilt != 0.0:  # notes held longer (β > 0) or shorter; a pedal's press at the model's odds
+                def tilt(logits: torch.Tensor, notes: torch.Tensor = is_note) -> torch.Tensor:  # [R (R/2 guided), B]
+                    return torch.where(notes[:logits.shape[0], None], logits + duration_tilt * self.log_durations,
+                                       logits)
+            duration = pick(duration_logits, duration_noise, lean=tilt)
             intensity_logits = F.linear(F.gelu(at["intensity"] + through["key", "intensity"][key]
                                                + through["start", "intensity"][start]
                                                + through["duration", "intensity"][duration]),

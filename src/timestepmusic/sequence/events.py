@@ -292,7 +292,8 @@ class EventAutoregressive(Autoregressive):
                                    join_bias=self.settings.join_bias,
                                    heard_register=drawn_heard(self.register) if self.settings.register else None,
                                    sounding=self.sounding.before() if self.sounding is not None else None,
-                                   restrike_guard=self.settings.restrike_guard)  # [S, N]
+                                   restrike_guard=self.settings.restrike_guard,
+                                   duration_tilt=self.settings.duration_tilt)  # [S, N]
         self.drawn.append(sets)
         for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
             if past is not None:

@@ -338,6 +338,15 @@ def test_generate_refuses_to_replace_an_earlier_run_unless_told(events_run, tmp_
     removed = [r.message for r in caplog.records if r.message.startswith("--overwrite: removed")]
     assert removed[-1] == ("--overwrite: removed 3 file(s) of the earlier run with --seed 0 that this run did not write "
                            "again: sample_0_000.png, sample_0_001.mid, sample_0_001.png")  # named, not silently
+    edit, notes = out / "sample_0_000_edit.mid", out / "sample_0_001.txt"  # a user's, named near ours …
+    edit.write_bytes((out / "sample_0_000.mid").read_bytes())
+    notes.write_text("mine")
+    (out / "sample_0_002.mid").mkdir()  # … and a folder where -n 3 would write
+    assert main(run + ["-n", "3", "--overwrite"]) == 2
+    assert "sample_0_002.mid: a folder where this run would write a file" in capsys.readouterr().err
+    assert (out / "sample_0_000.mid").is_file()  # refused before anything was removed
+    assert main(run + ["-n", "1", "--overwrite"]) == 0  # replaced; the user's own files are not the earlier run's
+    assert edit.is_file() and notes.read_text() == "mine" and (out / "sample_0_002.mid").is_dir()
     mine = out / "sample_0_000.mid"  # a file of the earlier run given to continue or to walk: never removed
     kept = mine.read_bytes()
     for flag in ("--prompt", "--like"):

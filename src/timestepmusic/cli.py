@@ -502,7 +502,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     check_audio_flags(args)
     from .midi import write_events
 
-    taken = earlier_samples(Path(args.out), args.seed, args.overwrite, {"--prompt": args.prompt, "--like": args.like})
+    out = Path(args.out)
+    names = [out / sample_name(args.seed, i, args.n) for i in range(args.n)]  # every file this run writes …
+    rewritten = {extra for name in names for extra in rendered_paths(name, png=args.png, wav=args.wav)} | set(names)
+    taken = earlier_samples(out, args.seed, args.overwrite, {"--prompt": args.prompt, "--like": args.like},
+                            sorted(rewritten))
     gan = GANModel.load(args.model, args.device)
     if args.arch is not None and args.arch != gan.arch:
         raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is of arch {gan.arch}")
@@ -622,8 +626,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             if args.prompt_seconds is not None:
                 options["prompt"] = prompt_until(options["prompt"], args.prompt_seconds, gan.ae.chunk_seconds,
                                                  args.prompt)
-    out = Path(args.out)
-    others = [p for p in out.glob("*.mid*") if not p.name.startswith(f"sample_{args.seed}_")] if out.is_dir() else []
+    others = [p for p in out.glob("*.mid*") if p not in taken and p not in rewritten] if out.is_dir() else []
     if others:  # allowed (another seed's run, say), but said: `tsm evaluate OUT` reads every MIDI file there
         log.warning("%s already holds %d other MIDI file(s) (e.g. %s); `tsm evaluate %s` would count them as "
                     "generated too", out, len(others), others[0].name, out)
@@ -636,8 +639,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
     asked_from_s = 0.0 if args.continuation_only else prompt_s  # where what was asked starts in each file
     asked = Asked(asked_key, args.key, asked_tempo, ramp, options.get("style") if ramp is None else None,
                   walked_like if args.like is not None else None, like_name if args.like is not None else "")
-    names = [out / sample_name(args.seed, i, args.n) for i in range(args.n)]  # every file this run writes …
-    rewritten = {extra for name in names for extra in rendered_paths(name, png=args.png, wav=args.wav)} | set(names)
     new_s = []  # … and the new music's length of each piece
     for first, pieces, samples in drawn_in_batches(gan, args.n, seconds, args.seed, not args.no_snap, args.select,
                                                    **options):  # [T_s, L] each

@@ -13,6 +13,7 @@ import difflib
 import json
 import logging
 import math
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -479,13 +480,16 @@ def sample_name(seed: int, i: int, n: int) -> str:
     return f"sample_{seed}_{i:0{max(3, len(str(n - 1)))}d}.mid"
 
 
-def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str | Path | None] | None = None
-                    ) -> list[Path]:
-    """The files an earlier run with this seed wrote into `out` (any -n, any kind: MIDI, PNG, WAV), refused in one
-    line unless `overwrite` (then the caller deletes them once the new pieces are drawn): nothing an earlier run
-    wrote is silently replaced or mixed with this one. A file this run reads (`inputs`: flag → path, e.g. the
-    --prompt) among them is refused even so: --overwrite never deletes what it was given."""
-    taken = sorted(out.glob(f"sample_{seed}_[0-9][0-9][0-9]*")) if out.is_dir() else []
+def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str | Path | None] | None = None,
+                    writes: list[Path] = ()) -> list[Path]:
+    """The files an earlier run with this seed wrote into `out` (any -n, any kind: MIDI, PNG, WAV, named exactly as
+    this tool names them: `sample_name`'s, a .png or .wav beside one), refused in one line unless `overwrite` (then the
+    caller deletes them once the new pieces are drawn): nothing an earlier run wrote is silently replaced or mixed
+    with this one, and nothing else is touched (a user's sample_0_000_edit.mid, a folder). A file this run reads
+    (`inputs`: flag → path, e.g. the --prompt) among them is refused even so: --overwrite never deletes what it was
+    given. A name this run `writes` that is a folder is refused before anything is drawn or deleted."""
+    ours = re.compile(rf"sample_{seed}_\d{{3,}}\.(mid|png|wav)")
+    taken = sorted(p for p in out.iterdir() if ours.fullmatch(p.name) and p.is_file()) if out.is_dir() else []
     if taken and not overwrite:
         raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with --seed "
                          f"{seed}); give another -o or --seed, or --overwrite to replace them")
@@ -494,6 +498,10 @@ def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str
         if given is not None and Path(given).resolve() in resolved:
             raise ValueError(f"{flag} {given}: a file of the earlier run with --seed {seed} in {out}, which "
                              "--overwrite would replace; copy it elsewhere first, or give another -o or --seed")
+    for path in writes:
+        if path.is_dir():
+            raise ValueError(f"{path}: a folder where this run would write a file; move it, or give another -o or "
+                             "--seed")
     return taken
 
 
@@ -517,7 +525,8 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
         raise ValueError(f"-n must be ≥ 1, got {n}")
     check_piece_seconds(seconds)
     out = Path(out)
-    taken = earlier_samples(out, seed, overwrite)  # (a prompt here is events, not a file that could be among them)
+    taken = earlier_samples(out, seed, overwrite, writes=[out / sample_name(seed, i, n) for i in range(n)])
+    # (a prompt here is events, not a file that could be among them)
     gan = GANModel.load(model, device)
     written = []
     for first, _, pieces in drawn_in_batches(gan, n, seconds, seed, snap_to_real, **options):

@@ -400,7 +400,8 @@ def test_a_large_n_is_drawn_and_written_a_batch_at_a_time(events_run, tmp_path, 
 
 
 def test_what_generate_would_do_unasked_is_said(events_run, tmp_path, capsys, caplog):
-    for flags, says in ((["--list", "--info"], "--list and --info: give one"), (["-o", ""], "-o: an empty name")):
+    for flags, says in ((["--list", "--info"], "--list and --info: give one"), (["-o", ""], "-o: an empty name"),
+                        (["-o", str(tmp_path / "piece.mid")], "the folder to write into")):
         assert main(["generate", *flags]) == 2
         assert says in capsys.readouterr().err
     assert main(["generate", "--model", str(events_run), "-n", "1", "--seconds", "1.1", "-o", str(tmp_path)]) == 0
@@ -425,6 +426,7 @@ def test_prompt_seconds_continues_from_inside_the_prompt(events_run, tiny_corpus
         cut = prompt_until(whole, cut_s, 0.25)
         assert model.ae.encode_events(cut)[0].shape[0] == chunks
         assert model.sample_latents(1, 2.0, seed=0, prompt=cut)[0].shape[0] == chunks + 8
+    assert "--prompt-seconds 0:02.9: the prompt is cut at whole chunks of 0.25 s: continued from 0:02.75" in caplog.text
     assert "the continuation from 3.00 s" in capsys.readouterr().out  # where the new music starts
     for flags, words in ((["--prompt-seconds", "3"], "--prompt"),
                          (["--prompt", str(prompt_file), "--prompt-seconds", f"{whole.end_s + 5:g}"], "past its end"),

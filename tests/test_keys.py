@@ -59,11 +59,11 @@ def test_a_path_of_keys_is_read_and_timed(text, seconds, first, later):
 
 
 @pytest.mark.parametrize("text, seconds, says", [
-    ("C > H", 16, "'H' is not a key"), ("C > G@x", 16, "'@SECONDS' (or '@M:SS') ends a waypoint"),
+    ("C > H", 16, "'H' is not a key"), ("C > G@x", 16, "is not a time; '@SECONDS' (or '@M:SS'"),
     ("C@3 > G", 16, "the first waypoint holds from the start"),
     ("C > G@16", 16, "at 0, 16 s: each must come after the one before, and before the piece's end (16 s)"),
-    ("C > G@20 > D@10", 60, "at 0, 20, 10 s"), ("C > G@nan", 16, "'@SECONDS' (or '@M:SS') ends a waypoint"),
-    ("C > G@inf", 16, "'@SECONDS' (or '@M:SS') ends a waypoint"), ("C > G@1:75", 160, "ends a waypoint"),
+    ("C > G@20 > D@10", 60, "at 0, 20, 10 s"), ("C > G@nan", 16, "is not a time; '@SECONDS' (or '@M:SS'"),
+    ("C > G@inf", 16, "is not a time; '@SECONDS' (or '@M:SS'"), ("C > G@1:75", 160, "ends a waypoint"),
     ("C -> G", 16, "separate the waypoints with '>' alone"),
     ("C → G", 16, "with '>' alone"),
     ("C > G > D@50", 16, "at 0, 25, 50 s"), ("C-", 16, "--key 'C-': not a key"),

@@ -272,10 +272,10 @@ def test_a_path_of_requests_is_read_and_timed(text, seconds, times):
     ("loudness=40 > loudness=90@40", "none after the piece's end (32 s)"),
     ("loudness=40 > loudness=90@20 > loudness=50@10", "each must come after the one before"),
     ("loudness=40@3 > loudness=90", "the first waypoint holds from the start"),
-    ("loudness=40 > loudness=90@x", "'@SECONDS' (or '@M:SS') ends a waypoint"),
+    ("loudness=40 > loudness=90@x", "is not a time; '@SECONDS' (or '@M:SS'"),
     ("density=3,damper=0.5 > density=12@20,damper=0.9", "ends a waypoint, after all it asks"),
     ("density=3 > @20", "waypoint 2 is empty"), ("density=3 → density=9", "separate the waypoints with '>' alone"),
-    ("loudness=40 > loudness=90@nan", "'@SECONDS' (or '@M:SS') ends a waypoint"),
+    ("loudness=40 > loudness=90@nan", "is not a time; '@SECONDS' (or '@M:SS'"),
     ("loudness=40 > loudness=900", "loudness=900: must be in [1, 127]"),
     ("loudness=40 > ", "waypoint 2 is empty")])
 def test_a_path_of_requests_that_cannot_be_played_is_refused_in_one_line(text, says):

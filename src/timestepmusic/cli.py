@@ -469,6 +469,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise ValueError("--list and --info: give one (--list: the shipped models; --info: how one was trained)")
     if not args.out.strip():
         raise ValueError("-o: an empty name; give the folder to write into (default out/)")
+    if Path(args.out).suffix.lower() in (".mid", ".midi") and not Path(args.out).is_dir():
+        raise ValueError(f"-o {args.out}: the folder to write into (each piece is named sample_SEED_NNN.mid); give a "
+                         "folder's name")
     if args.list:
         from .shipped import shipped_of_kind
 
@@ -701,6 +704,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     check_audio_flags(args)
     output = Path(args.output)
+    if not args.output.strip():
+        raise ValueError("-o: an empty name; give the name of the MIDI file to write (OUT.mid)")
     if output.is_dir() or args.output.endswith(("/", "\\")):
         raise ValueError(f"-o {args.output}: a folder; give the name of the MIDI file to write (OUT.mid)")
     if output.suffix.lower() not in (".mid", ".midi"):

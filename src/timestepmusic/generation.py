@@ -344,9 +344,12 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
     if not seconds > 0:
         raise ValueError(f"--prompt-seconds must be > 0, got {seconds:g}")
     if seconds > prompt.end_s:
-        raise ValueError(f"{path}: --prompt-seconds {seconds:g} is past its end ({prompt.end_s:.1f} s); give at most "
-                         "that, or leave it out to continue from the end")
+        raise ValueError(f"{path}: --prompt-seconds {clock_text(seconds)} is past its end ({clock_text(prompt.end_s)}); "
+                         "give at most that, or leave it out to continue from the end")
     cut_s = math.floor(seconds / chunk_seconds + 1e-9) * chunk_seconds
+    if seconds - cut_s > 1e-6:
+        log.warning("--prompt-seconds %s: the prompt is cut at whole chunks of %g s: continued from %s", clock_text(seconds),
+                    chunk_seconds, clock_text(cut_s))
     cut = prompt.take(np.flatnonzero(prompt.start_s < cut_s))
     if not cut.is_note.any():
         raise ValueError(f"{path}: no note starts before --prompt-seconds {seconds:g} (cut at whole "

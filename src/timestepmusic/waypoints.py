@@ -69,8 +69,9 @@ def parse_waypoints(text: str, read_one: Callable[[str], Held], flag: str,
             try:
                 at_s = clock_seconds(seconds)
             except ValueError:
-                raise ValueError(f"{flag} {text!r}: {part.strip()!r}: '@SECONDS' (or '@M:SS') ends a waypoint, after "
-                                 f"all it asks (e.g. {example})") from None
+                raise ValueError(f"{flag} {text!r}: {part.strip()!r}: {seconds.strip()!r} is not a time; '@SECONDS' (or "
+                                 f"'@M:SS', two digits after the colon) ends a waypoint, after all it asks (e.g. "
+                                 f"{example})") from None
             if i == 0 and at_s != 0:
                 raise ValueError(f"{flag} {text!r}: the first waypoint holds from the start; give times to the later ones")
         path.append((0.0 if i == 0 else at_s, read_one(held)))

@@ -185,7 +185,7 @@ def render_part(midi: str, events, roll: Path, span: tuple[float, float | None] 
     last_s = float(events.end_s)
     if span[0] >= last_s:
         raise ValueError(f"{midi}: --from {clock_text(span[0])} is past its end ({clock_text(last_s)})")
-    to_s = last_s if span[1] is None else span[1]
+    to_s = last_s if span[1] is None else min(span[1], last_s)  # (not past the file's end)
     title = f"{Path(midi).name}, {clock_text(span[0])}–{clock_text(to_s)}"
     written = render_outputs(midi, events, png=True, png_path=roll, title=title, span=(span[0], to_s))
     if wav:

@@ -424,6 +424,10 @@ def test_a_files_meta_says_the_key_tempo_and_making_and_keeps_every_time(tmp_pat
     minor = [-3, 4, -1, -6, 1, -4, 3, -2, 5, 0, -5, 2]  # C, C#, D, Eb, E, F, F#, G, G#, A, Bb, B minor
     assert [sharps(Key(tonic, False)) for tonic in range(12)] == major  # as key_name spells each: sharps > 0, flats < 0
     assert [sharps(Key(tonic, True)) for tonic in range(12)] == minor
+    from timestepmusic.keys import parse_key
+
+    typed = ("Gb", "g-flat major", "C#", "D#m", "A#m", "Cb", "F#", "Db", "Ebm", "E minor")  # as the user spells them
+    assert [sharps(parse_key(text), text) for text in typed] == [-6, -6, 7, 6, 7, -7, 6, -5, -6, 1]
     start_s = np.arange(0.0, 12.0, 0.37)
     events = Events(np.full(start_s.shape, 40), start_s, np.full(start_s.shape, 0.3), np.full(start_s.shape, 80))
     meta = FileMeta("made by hand", ((0.0, 1, True), (6.0, -2, False)), ((0.0, 90.0), (4.0, 100.0), (7.5, 60.0)))

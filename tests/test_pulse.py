@@ -357,7 +357,9 @@ def test_a_tempo_is_asked_only_where_the_beat_echo_leans(tiny_corpus, tiny_ae, t
 
     tempos = symusic.Score(str(tmp_path / "path" / "sample_0_000.mid")).tempos  # the file's grid: the tempo asked, …
     assert [round(t.qpm) for t in tempos] == [60, 100, 120]  # … beat by beat (0 s, 1 s, 1.6 s), held after 1.5 s
-    assert [round(symusic.Score(str(path)).tempos[0].qpm) for path in (tmp_path / "out").glob("*.mid")] == [90, 90]
+    for path in (tmp_path / "out").glob("*.mid"):  # a steady 90, after a pickup beat that puts its beats under the notes
+        tempos = [t.qpm for t in symusic.Score(str(path)).tempos]
+        assert round(tempos[-1]) == 90 and len(tempos) <= 2 and 45 <= tempos[0] <= 180
     for model, error in ((str(tmp_path / "run"), "add --set ar.beat_echo=3"), ("conv-v1", "draws no note starts")):
         extra = ["--set", "ar.beat_echo=0"] if model != "conv-v1" else []
         assert main(["generate", "--model", model, "--tempo", "90", *extra, "-o", str(tmp_path / "x")]) == 2

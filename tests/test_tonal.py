@@ -260,3 +260,23 @@ def test_a_file_carries_the_keys_asked_within_it_from_where_they_are_asked():
     after_prompt = written_meta("", path, TempoTold(90.0), 6.0, 40.0)  # asked after a 6 s prompt
     assert [at_s for at_s, _, _ in after_prompt.keys] == [6.0, 8.0, 36.0]
     assert after_prompt.tempos == ((0.0, 120.0), (6.0, 90.0))  # the prompt at 120 bpm, then the tempo asked
+
+
+def test_a_steady_tempo_asked_is_written_with_its_beats_under_the_notes(tmp_path):
+    import symusic
+
+    from timestepmusic.generation import written_meta
+    from timestepmusic.midi import write_events
+    from timestepmusic.sequence.pulse import TempoTold
+
+    beat_s = 60 / 90
+    start_s = 0.3 + beat_s * np.arange(20)  # on the beat of 90 bpm, 0.3 s in
+    played = Events(np.full(20, 40), start_s, np.full(20, 0.2), np.full(20, 80), 14.0)
+    meta = written_meta("", None, TempoTold(90.0), 0.0, 14.0, played)
+    assert meta.tempos[0][0] == 0.0 and meta.tempos[1] == pytest.approx((0.3 + beat_s, 90.0))  # a pickup, then 90
+    score = symusic.Score(str(write_events(played, tmp_path / "beat.mid", meta)))
+    ticks = np.array([note.time for note in score.tracks[0].notes])  # [20]
+    assert (np.abs((ticks[1:] - ticks[1] + 480) % 960 - 480) <= 1).all()  # every note from the second on a beat line
+    assert ticks[1] == 960  # (the first beat line after the pickup)
+    plain = written_meta("", None, TempoTold(90.0), 0.0, 14.0)  # without the notes: the beat from 0 s
+    assert plain.tempos == ((0.0, 90.0),)

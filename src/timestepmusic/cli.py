@@ -454,7 +454,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     )
     from .keys import key_name, parse_key_path, timed_path
     from .midi import continuation_only
-    from .waypoints import clock_text
+    from .waypoints import clock_text, parse_waypoints
 
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
     tempo_path = parse_tempo_path(args.tempo) if args.tempo is not None else None  # … and a tempo out of reach
@@ -609,12 +609,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
         log.info("--tempo: each note's start leans toward the beats of %s after the notes already played", " → ".join(
             f"{bpm:g} bpm" + (f" at {at_s:.4g} s" + (" after the prompt" if args.prompt else "") if at_s else "")
             for at_s, bpm in asked_tempo.waypoints()))
-    asked_key = None
+    asked_key, key_spellings = None, None  # (each key of a path as typed: its signature spelled so)
     if key_path is not None:  # a model that hears no key refuses it (GANModel.sample_latents)
         from .sequence.tonal import KeyTold
 
         first, later = timed_path(key_path, seconds)  # (timed from the first drawn chunk, after any prompt)
         asked_key = options["key"] = KeyTold(first, later=later)
+        key_spellings = [typed for _, typed in parse_waypoints(args.key, str.strip, "--key", "")] if len(key_path) > 1 \
+            else [args.key]
         log.info("--key: every piece hears the notes so far as if in %s", ", then ".join(
             key_name(key) + (f" from {at_s:.4g} s" + (" after the prompt" if args.prompt else "") if at_s else "")
             for at_s, key in asked_key.stretches()))
@@ -660,7 +662,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 events, length_s, where = continuation_only(events, prompt_s), length_s - prompt_s, "; the continuation only"
             walked = gan.walked[j] if args.composer is not None and gan.walked is not None else None
             meta = written_meta(made_by(args.command_line, first + j, args.n), asked_key, asked_tempo, asked_from_s,
-                                length_s)
+                                length_s, events, key_spellings)
             path = write_events(events, names[first + j], meta)
             notes, pedals = int(events.is_note.sum()), int((~events.is_note).sum())
             print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "

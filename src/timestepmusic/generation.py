@@ -38,6 +38,7 @@ from .sequence.style import StylePaths, StyleRamp
 from .sequence.style_calibration import StyleCalibration
 from .sequence.tonal import HEARS_KEYS, KeyTold
 from .shipped import resolve_model
+from .tempo import beat_phase_s
 from .waypoints import clock_text
 
 log = logging.getLogger(__name__)
@@ -303,16 +304,30 @@ def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:
     return release_by(events, latent.shape[0] * ae.chunk_seconds + RELEASE_S)
 
 
-def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_from_s: float, end_s: float) -> FileMeta:
+def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_from_s: float, end_s: float,
+                 played: Events | None = None, spelled: list[str] | None = None) -> FileMeta:
     """What a generated file says beside its notes (midi.FileMeta): `text` (how it was made), the key signatures of
-    the `key` asked and the tempo map of the `tempo` asked, both from `asked_from_s` (after a prompt) on; a tempo that
-    moves is written beat by beat (at 120 bpm before `asked_from_s`; without a tempo asked, 120 bpm throughout)."""
-    keys = tuple((asked_from_s + at_s, sharps(asked), asked.minor) for at_s, asked in (key.stretches() if key else ())
+    the `key` asked (each as `spelled` by the user where given: Gb major with flats, F# major with sharps) and the
+    tempo map of the `tempo` asked, both from `asked_from_s` (after a prompt) on. A steady tempo starts with one beat
+    long enough (a pickup) that its beats fall where the notes `played` fall on average (tempo.beat_phase_s), so that a
+    sequencer's grid lines sit under the piece's beat; a tempo that moves is written beat by beat from
+    `asked_from_s`. At 120 bpm before `asked_from_s`, and throughout without a tempo asked."""
+    stretches = key.stretches() if key else []
+    spelled = spelled if spelled is not None and len(spelled) == len(stretches) else [None] * len(stretches)
+    keys = tuple((asked_from_s + at_s, sharps(asked, as_spelled), asked.minor)
+                 for (at_s, asked), as_spelled in zip(stretches, spelled)
                  if asked_from_s + at_s < end_s or at_s == 0.0)  # (one asked after a piece that ended: not written)
     if tempo is None:
         return FileMeta(text, keys)
     tempos = [(0.0, 120.0)] if asked_from_s > 0 or end_s <= 0 else []
     at_s = asked_from_s
+    if not tempo.later and played is not None:  # a pickup beat, so that the beats after it fall on the notes'
+        beat_s = 60.0 / tempo.bpm
+        phase_s = beat_phase_s(played, beat_s, asked_from_s)
+        if phase_s is not None and phase_s > 1e-3:
+            pickup_s = phase_s if phase_s >= beat_s / 2 else phase_s + beat_s  # (no faster than twice the tempo)
+            tempos.append((at_s, round(60.0 / pickup_s, 2)))
+            at_s += pickup_s
     while at_s < end_s:  # a beat at a time: each at the tempo asked where it starts
         bpm = round(tempo.at(at_s - asked_from_s).bpm, 2)
         if not tempos or tempos[-1][1] != bpm:

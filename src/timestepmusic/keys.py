@@ -79,12 +79,20 @@ def key_name(key: Key) -> str:
     return f"{(MINOR_NAMES if key.minor else MAJOR_NAMES)[key.tonic]} {'minor' if key.minor else 'major'}"
 
 
-def sharps(key: Key) -> int:
-    """Its key signature as key_name spells it: the sharps (> 0) or flats (< 0): E minor 1, Db major −5, F# major 6,
-    Eb minor −6 (its relative major's, counted round the circle of fifths from C)."""
+def sharps(key: Key, spelled: str | None = None) -> int:
+    """Its key signature: the sharps (> 0) or flats (< 0), as key_name spells it (E minor 1, Db major −5, F# major 6,
+    Eb minor −6: its relative major's, counted round the circle of fifths from C), or as `spelled` (a key as the user
+    typed it, parse_key's forms) where that names it with the other accidental within seven: 'Gb' −6, 'C#' 7, 'D#m' 6."""
     fifths = 7 * ((key.tonic + 3) % CLASSES if key.minor else key.tonic) % CLASSES  # [0, 12): sharps, up to 6
     flat = fifths > 6 or (fifths == 6 and "b" in key_name(key)[1:].split()[0])  # (six: F# major, but Eb minor)
-    return fifths - CLASSES if flat else fifths
+    count = fifths - CLASSES if flat else fifths
+    match = _KEY.match(spelled) if spelled else None
+    accidental = (match.group(2) or "").lower() if match else ""
+    if count > 0 and any(mark in accidental for mark in ("b", "♭", "flat")) and count - CLASSES >= -7:
+        return count - CLASSES  # e.g. Gb major: six flats, not F#'s six sharps
+    if count < 0 and any(mark in accidental for mark in ("#", "♯", "sharp")) and count + CLASSES <= 7:
+        return count + CLASSES  # e.g. C# major: seven sharps, not Db's five flats
+    return count
 
 
 def profile(key: Key) -> np.ndarray:

@@ -29,3 +29,16 @@ def beat_relation(heard_s: float | None, bpm: float) -> str:
         if abs(heard_s - asked_s * factor) <= TOLERANCE * asked_s * factor:
             return name
     return "another beat"
+
+
+def beat_phase_s(events: Events, beat_s: float, from_s: float = 0.0) -> float | None:
+    """Where, within a beat of `beat_s` from `from_s`, the notes struck from then on fall on average: the circular mean
+    of their onsets' phases, each weighed by its velocity (louder strikes mark the beat), in seconds [0, beat_s); None
+    without a note."""
+    struck = events.is_note & (events.start_s >= from_s)
+    if not struck.any():
+        return None
+    angle = 2 * np.pi * (events.start_s[struck] - from_s) / beat_s  # [K]
+    weight = events.intensity[struck].astype(np.float64)  # [K]
+    mean = np.arctan2((weight * np.sin(angle)).sum(), (weight * np.cos(angle)).sum())
+    return float(mean % (2 * np.pi) / (2 * np.pi) * beat_s)

@@ -448,8 +448,8 @@ def test_the_audio_of_a_roll_is_written_beside_the_roll_not_the_midi_file(tmp_pa
 
 def test_a_shapes_waypoints_are_marked_on_its_roll(tmp_path):
     """`tsm generate --key "C > G" --png`: a labelled dashed line at each waypoint of the asked paths."""
-    from timestepmusic.cli import shape_marks
     from timestepmusic.evaluate.render import render_outputs
+    from timestepmusic.heard import shape_marks
     from timestepmusic.keys import Key
     from timestepmusic.sequence.pulse import TempoTold
     from timestepmusic.sequence.style import StyleRamp, parse_style_path

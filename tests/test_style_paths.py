@@ -340,7 +340,7 @@ def test_a_piece_asked_a_path_is_told_its_ramp_chunk_by_chunk(style_run, monkeyp
 
 
 def test_a_files_line_names_what_is_played_near_each_waypoint():
-    from timestepmusic.cli import shape_heard
+    from timestepmusic.heard import shape_heard
     from timestepmusic.midi import Events
 
     start_s = np.arange(0.0, 16.0, 0.5)  # two notes a second, soft to 8 s, then loud
@@ -600,7 +600,7 @@ def test_like_seconds_walks_a_recording_from_inside_it(style_run, tmp_path, caps
 
 
 def test_a_files_line_says_how_a_piece_rose_and_fell_with_the_performance_it_was_asked_like():
-    from timestepmusic.cli import like_heard
+    from timestepmusic.heard import like_heard
     from timestepmusic.midi import Events
 
     start_s = np.arange(0.0, 32.0, 0.25)

@@ -40,7 +40,7 @@ def test_the_edge_of_the_lags_is_not_a_beat():
 
 
 def test_a_path_of_tempos_is_heard_at_each_waypoint_against_the_tempo_asked_there():
-    from timestepmusic.cli import tempo_path_heard
+    from timestepmusic.heard import tempo_path_heard
     from timestepmusic.sequence.pulse import TempoTold
 
     beats_s = np.concatenate([np.arange(0.0, 8.0, 0.75), np.arange(8.0, 16.0, 0.5)])  # 80 bpm, then 120

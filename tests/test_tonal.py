@@ -185,7 +185,7 @@ def test_a_path_of_keys_tells_each_chunk_the_key_asked_of_it(tiny_corpus, tiny_a
 
 
 def test_each_stretch_of_a_path_is_named_by_the_key_its_notes_fit():
-    from timestepmusic.cli import heard_as_asked
+    from timestepmusic.heard import heard_as_asked
 
     def scale(tonic: int, from_s: float) -> Events:  # a major scale and its tonic chord, 2 s from `from_s`
         pitches = [60 + tonic + step for step in (0, 2, 4, 5, 7, 9, 11, 12, 7, 0, 4, 7, 0)]

@@ -1,0 +1,256 @@
+"""What a file `tsm generate` writes says of what was asked: the end of its line (how the piece followed each request:
+the key its notes fit, the beat they repeat at, what they play of a character or shape asked, how they rose and fell
+with a performance walked) and the marker the MIDI file starts with (the command that drew it). The roll's marks of
+the asked waypoints are here too. Heavy imports (the descriptors) happen inside the functions that need them.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+WAYPOINT_HEARD_S = 4.0  # a path of requests: what is played this near each waypoint is named in a file's line
+TEMPO_HEARD_S = 8.0  # a path of tempos: the beat heard in this long around each waypoint is named there
+
+
+def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None, offset_s: float = 0.0,
+                   ramp=None) -> str:
+    """The end of a written file's line: the beat its `seconds` of `played` events repeat at and how it stands to the
+    asked `tempo` (pulse.TempoTold; along a path, at each waypoint), the key its notes fit best and how it stands to
+    the asked `key` (tonal.KeyTold; along a path of keys, each stretch's, named at its time in the file: `offset_s`
+    after the time asked, a prompt's length where the file holds it), and along a path of requests (style.StyleRamp)
+    what is played near each waypoint; "" where none was asked."""
+    from .keys import estimate_key, key_name, relation
+    from .tempo import beat_relation, heard_beat_s
+
+    heard = ""
+    if tempo is not None and tempo.later:
+        heard += "; " + tempo_path_heard(played, seconds, tempo, offset_s)
+    elif tempo is not None:
+        beat_s = heard_beat_s(played, seconds)
+        how = beat_relation(beat_s, tempo.bpm)
+        heard += (f"; asked {tempo.bpm:g} bpm, its onsets repeat most every {beat_s:.2f} s ({60 / beat_s:.0f} bpm)"
+                  if beat_s is not None else f"; asked {tempo.bpm:g} bpm, no beat heard")
+        heard += "" if how in ("the beat", "no beat") else f": {how}"
+    if key is not None and not key.later:
+        fits = estimate_key(played)
+        said = " ".join(key_as_typed.split())  # as the user spelled it, and as its signature spells it where not so
+        said += "" if said.lower() == key_name(key.key).lower() else f" ({key_name(key.key)})"
+        how = relation(fits, key.key)
+        heard += (f"; asked {said}, its notes fit " + (f"{key_name(fits)} best" if fits else "no key")
+                  + ("" if how in ("the key", "no key") else f": {how}"))
+    elif key is not None:
+        heard += "; " + path_heard(played, seconds, key, offset_s)
+    if ramp is not None:
+        heard += "; " + shape_heard(played, seconds, ramp)
+    return heard
+
+
+def tempo_path_heard(played, seconds: float, tempo, offset_s: float = 0.0) -> str:
+    """A path of tempos (pulse.TempoTold) against the `seconds` of `played` events: at each waypoint the tempo asked
+    there, and over the TEMPO_HEARD_S around it (kept inside the piece; a shorter piece whole) the tempo asked at that
+    window's middle, the beat heard in it and how they stand ("ended before it" where the piece ended first); times
+    in the file, `offset_s` after those asked (a prompt's length where the file holds it)."""
+    from .midi import window
+    from .tempo import beat_relation, heard_beat_s
+
+    length_s = min(TEMPO_HEARD_S, seconds)
+    said = []
+    for at_s, bpm in tempo.waypoints():
+        if at_s > seconds or length_s <= 0:
+            said.append(f"at {at_s + offset_s:.4g} s {bpm:g}: ended before it")
+            continue
+        begin_s = min(max(at_s - length_s / 2, 0.0), seconds - length_s)
+        asked = tempo.at(begin_s + length_s / 2).bpm
+        beat_s = heard_beat_s(window(played, begin_s, begin_s + length_s), length_s)
+        how = beat_relation(beat_s, asked)
+        heard = "no beat" if beat_s is None else f"{60 / beat_s:.0f}" + ("" if how == "the beat" else f" ({how})")
+        said.append(f"at {at_s + offset_s:.4g} s {bpm:g}: over {begin_s + offset_s:.4g}–"
+                    f"{begin_s + length_s + offset_s:.4g} s asked {asked:.0f} at its middle, heard {heard}")
+    return "tempo, bpm: " + "; ".join(said)
+
+
+def path_heard(played, seconds: float, key, offset_s: float) -> str:
+    """A path of keys (tonal.KeyTold) against the `seconds` of `played` events: each stretch's asked key and the key
+    its notes fit best ("no key" where they name none; "ended before it" where the piece ended first)."""
+    from .keys import estimate_key, key_name, relation
+    from .midi import window
+
+    stretches = key.stretches()  # [(from_s, key)]
+    ends_s = [at_s for at_s, _ in stretches[1:]] + [seconds]
+    said = ", ".join(f"{key_name(asked)} from {at_s + offset_s:.4g} s" for at_s, asked in stretches)
+    found = []
+    for (begin_s, asked), end_s in zip(stretches, ends_s):
+        if begin_s >= seconds:
+            found.append("ended before it")
+            continue
+        fits = estimate_key(window(played, begin_s, end_s))
+        how = relation(fits, asked)
+        found.append((key_name(fits) if fits else "no key") + ("" if how in ("the key", "no key") else f" ({how})"))
+    return f"asked {said}; its notes fit " + ", then ".join(found)
+
+
+def shape_marks(key, tempo, ramp, offset_s: float, length_s: float) -> tuple[tuple[float, str], ...]:
+    """The waypoints of the asked paths (tonal.KeyTold, pulse.TempoTold with `later`, style.StyleRamp; a single key or
+    tempo, or None, has none) as a roll's marks: (seconds in the file, `offset_s` after the asked time; what is asked
+    there), those at one time in one label, none past the file's `length_s`."""
+    from .keys import key_name
+    from .sequence.style import users_value
+
+    labels: dict[float, list[str]] = {}
+    for at_s, asked in key.stretches() if key is not None and key.later else []:
+        labels.setdefault(at_s, []).append(key_name(asked))
+    for at_s, bpm in tempo.waypoints() if tempo is not None and tempo.later else []:
+        labels.setdefault(at_s, []).append(f"{bpm:g} bpm")
+    for at_s, request in [] if ramp is None else ramp.waypoints:
+        labels.setdefault(at_s, []).append(",".join(f"{name}={float(users_value(name, value)):.3g}"
+                                                    for name, value in request.items()))
+    return tuple((at_s + offset_s, ", ".join(said)) for at_s, said in sorted(labels.items())
+                 if at_s + offset_s <= length_s)
+
+
+def shape_heard(played, seconds: float, ramp) -> str:
+    """The end of a written file's line for a path of requests (style.StyleRamp): each asked attribute's line at the
+    waypoints (evaluate/played.py's measure; "·" before the first waypoint that names it) beside what the `seconds`
+    of `played` events play within WAYPOINT_HEARD_S of each ("silent": no note to measure; "ended" where the piece
+    ended before the waypoint)."""
+    import numpy as np
+
+    from .evaluate.played import played as played_values
+    from .midi import window
+    from .sequence.style import users_value
+
+    names, times = ramp.names(), [at_s for at_s, _ in ramp.waypoints]
+    heard = np.full((len(times), len(names)), np.inf)  # [K, A]; inf: the piece ended before the waypoint
+    for k, at_s in enumerate(times):
+        if at_s <= seconds:
+            begin_s, end_s = max(at_s - WAYPOINT_HEARD_S, 0.0), min(at_s + WAYPOINT_HEARD_S, seconds)
+            heard[k] = played_values([window(played, begin_s, end_s)], end_s - begin_s, tuple(names))[0]
+    said = []
+    for column, name in enumerate(names):
+        points_s, values = zip(*((t, request[name]) for t, request in ramp.waypoints if name in request))
+        line = ["·" if at_s < points_s[0] else f"{float(users_value(name, np.interp(at_s, points_s, values))):.3g}"
+                for at_s in times]  # its line at each waypoint, from the first that names it
+        now = ["ended" if v == np.inf else "silent" if np.isnan(v) else f"{float(users_value(name, v)):.3g}"
+               for v in heard[:, column]]
+        said.append(f"{name} asked {' → '.join(line)}, played {' → '.join(now)}")
+    return f"{'; '.join(said)} (within {WAYPOINT_HEARD_S:g} s of each waypoint)"
+
+
+def style_heard(played, seconds: float, request: dict[str, float]) -> str:
+    """The end of a written file's line for one request (`--style`, as style.parse_style reads it): each attribute
+    asked beside what the `seconds` of `played` events play of it over the whole piece (evaluate/played.py's measure;
+    "silent": no note to measure it by). The pause, which it does not measure, is left out."""
+    import numpy as np
+
+    from .evaluate.played import played as played_values
+    from .sequence.style import ATTRIBUTES, users_value
+
+    names = tuple(name for name in request if name in ATTRIBUTES)
+    if not names:
+        return ""
+    heard = played_values([played], seconds, names)[0]  # [A]
+    said = [f"{name} asked {float(users_value(name, request[name])):.3g}, played "
+            + ("silent" if np.isnan(v) else f"{float(users_value(name, v)):.3g}") for name, v in zip(names, heard)]
+    return "; " + ", ".join(said)
+
+
+LIKE_WINDOW_S = 8.0  # --like: the windows a piece's shape is compared with the file's in
+LIKE_LEAST_WINDOWS = 4  # … and how many of them a correlation needs
+
+
+def like_heard(played, seconds: float, like, name: str) -> str:
+    """`--like`: how a piece of `seconds` followed the file's performance `like` (from its first note, as walked),
+    named `name`, in the whole LIKE_WINDOW_S windows both hold: the mean gap of their loudness, density and damper
+    share, and where there are LIKE_LEAST_WINDOWS windows and both vary, their correlation across them."""
+    import numpy as np
+
+    from .evaluate.played import shape_correlation, windows_played
+
+    names, units, places = ("loudness", "density", "damper"), ("", " notes/s", ""), (1, 1, 2)
+    within_s = min(seconds, like.end_s)  # (past the file's end the piece holds its last passage: not compared)
+    windows = int(within_s // LIKE_WINDOW_S + 1e-9)
+    if windows == 0:
+        return f"; walks the shape of {name}"
+    piece, file = (windows_played(x, windows * LIKE_WINDOW_S, names, LIKE_WINDOW_S) for x in (played, like))
+    with np.errstate(all="ignore"):
+        gap = np.nanmean(np.abs(piece - file), axis=0)  # [3]
+    r = shape_correlation(piece, file, LIKE_LEAST_WINDOWS)
+    said = [f"{what} off by {g:.{k}f}{unit}" + (f" (r {c:+.2f})" if np.isfinite(c) else "")
+            for what, unit, k, g, c in zip(names, units, places, gap, r) if np.isfinite(g)]
+    return (f"; against {name} in {windows} window{'s' * (windows != 1)} of {LIKE_WINDOW_S:g} s: " + ", ".join(said)
+            if said else f"; walks the shape of {name}")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a run of `tsm generate` asked, as each file's line compares the piece with it: a key (tonal.KeyTold, and
+    as typed), a tempo (pulse.TempoTold), a path of requests (style.StyleRamp) or one request (as parse_style reads
+    it), a performance walked `like` (from its first note; named `like_name`)."""
+
+    key: object | None = None
+    key_as_typed: str | None = None
+    tempo: object | None = None
+    ramp: object | None = None
+    style: dict[str, float] | None = None
+    like: object | None = None
+    like_name: str = ""
+
+
+def heard_line(events, length_s: float, asked_from_s: float, asked: Asked, walked: str | None) -> str:
+    """The end of a written file's line: what a listener hears of what was `asked`, in the `length_s` of `events`
+    from `asked_from_s` on (after a prompt the file holds), and the training performance it `walked` (--composer)."""
+    from .midi import continuation_only
+
+    played = continuation_only(events, asked_from_s) if asked_from_s else events
+    seconds = length_s - asked_from_s
+    heard = ""
+    if asked.tempo is not None or asked.key is not None or asked.ramp is not None:
+        heard = heard_as_asked(played, seconds, asked.tempo, asked.key, asked.key_as_typed, asked_from_s, asked.ramp)
+    if walked is not None:
+        heard += f"; walks {walked}"
+    if asked.style is not None:
+        heard += style_heard(played, seconds, asked.style)
+    if asked.like is not None:
+        heard += like_heard(played, seconds, asked.like, asked.like_name)
+    return heard
+
+
+UNHEARD_FLAGS = ("-o", "--out", "--soundfont")  # generate's flags, with a value, that change no note written …
+UNHEARD_SWITCHES = ("--overwrite", "--png", "--wav", "-v", "--verbose")  # … and without one
+
+
+def made_by(command_line: list[str], piece: int, pieces: int) -> str:
+    """The marker each generated file starts with: the version and the command that drew it, less the flags that
+    change no note (where it was written, what went beside it: `heard_words`), so the same request gives the same
+    file wherever it is written."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        made = f"TimeStepMusic {version('timestepmusic')}"
+    except PackageNotFoundError:  # (run from a source tree)
+        made = "TimeStepMusic"
+    return f"{made}: tsm {shlex.join(heard_words(command_line))} (piece {piece + 1} of {pieces})"
+
+
+def heard_words(command_line: list[str]) -> list[str]:
+    """generate's words less UNHEARD_FLAGS with their values and UNHEARD_SWITCHES, in every form argparse reads them:
+    '-o DIR', '-oDIR', '--out=DIR', and short switches run together ('-vo DIR', '-vn3'; generate takes no
+    abbreviated long flags)."""
+    kept, skip = [], False
+    for word in command_line:
+        if skip:
+            skip = False
+            continue
+        name = word.partition("=")[0]
+        if word.startswith("--"):
+            skip = word in UNHEARD_FLAGS  # (its value is the next word)
+            if name not in UNHEARD_FLAGS + UNHEARD_SWITCHES:
+                kept.append(word)
+        elif word.startswith("-") and len(word) > 1 and not word[1].isdigit():  # short flags, maybe run together
+            letters = word[1:].lstrip("v")  # (-v: a switch; -o and -n take the rest, or the next word, as value)
+            skip = letters == "o"
+            if letters and not letters.startswith("o"):
+                kept.append("-" + letters)
+        else:
+            kept.append(word)
+    return kept

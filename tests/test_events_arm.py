@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from timestepmusic.batches import SetBatch
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.generation import GANModel, prompt_until
-from timestepmusic.midi import NUM_IDS, NUM_KEYS, read_events
+from timestepmusic.midi import NUM_IDS, NUM_KEYS, read_events, write_events
 from timestepmusic.sequence.event_head import DURATION_BINS, STOP, EventBins, EventHead
 from timestepmusic.sequence.event_sampler import EventSampler, lean_to_join
 from timestepmusic.sequence.events import EventAutoregressive
@@ -356,7 +357,8 @@ def test_generate_refuses_to_replace_an_earlier_run_unless_told(events_run, tmp_
         assert mine.read_bytes() == kept
 
 
-def test_each_file_says_the_command_that_drew_it_and_the_same_request_gives_the_same_file(events_run, tmp_path):
+def test_each_file_says_the_command_that_drew_it_and_the_same_request_gives_the_same_file(events_run, tmp_path,
+                                                                                           monkeypatch):
     import symusic
 
     request = ["generate", "--model", str(events_run), "--seconds", "1", "-n", "2", "--seed", "3"]
@@ -373,6 +375,16 @@ def test_each_file_says_the_command_that_drew_it_and_the_same_request_gives_the_
     (marker,) = symusic.Score(str(tmp_path / "a" / "sample_3_001.mid")).markers
     assert marker.text.startswith("TimeStepMusic") and marker.text.endswith(
         f": tsm generate --model {events_run} --seconds 1 -n 2 --seed 3 (piece 2 of 2)")
+    from timestepmusic.evaluate import plots
+    from timestepmusic.midi import made_by_marker
+
+    assert made_by_marker(tmp_path / "a" / "sample_3_001.mid") == marker.text
+    assert made_by_marker(write_events(read_events(tmp_path / "a" / "sample_3_001.mid")[0], tmp_path / "mine.mid")) is None
+    titles = []  # a roll of a generated file shows the command under its name, from generate --png and from plot
+    monkeypatch.setattr(plots, "plot_roll", lambda events, path, title=None, **kw: titles.append(title) or Path(path))
+    assert main([*request, "-o", str(tmp_path / "e"), "--png"]) == 0
+    assert main(["plot", str(tmp_path / "a" / "sample_3_001.mid"), "-o", str(tmp_path / "roll.png")]) == 0
+    assert titles[1:] == [f"sample_3_001.mid\n{marker.text}"] * 2  # generate's second piece, then plot's
 
 
 def test_a_large_n_is_drawn_and_written_a_batch_at_a_time(events_run, tmp_path, monkeypatch, capsys):

@@ -424,6 +424,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 from .evaluate.render import render_outputs
 
                 for extra in render_outputs(path, events, png=args.png, wav=args.wav, soundfont=args.soundfont,
+                                            title=f"{path.name}\n{meta.text}",  # (the command, under the name)
                                             continuation_s=None if args.continuation_only else prompt_s or None,
                                             marks=shape_marks(asked_key, asked_tempo, ramp, asked_from_s, length_s)):
                     print(f"{extra}")

@@ -225,10 +225,12 @@ def made_by(command_line: list[str], piece: int, pieces: int) -> str:
     file wherever it is written."""
     from importlib.metadata import PackageNotFoundError, version
 
+    from .midi import MADE_BY
+
     try:
-        made = f"TimeStepMusic {version('timestepmusic')}"
+        made = f"{MADE_BY} {version('timestepmusic')}"
     except PackageNotFoundError:  # (run from a source tree)
-        made = "TimeStepMusic"
+        made = MADE_BY
     return f"{made}: tsm {shlex.join(heard_words(command_line))} (piece {piece + 1} of {pieces})"
 
 

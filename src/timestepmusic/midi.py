@@ -246,6 +246,19 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4) -> tuple[Event
     return events.sorted(), drops
 
 
+MADE_BY = "TimeStepMusic"  # how the marker of a file `tsm generate` wrote begins (FileMeta.text)
+
+
+def made_by_marker(path: str | Path) -> str | None:
+    """The marker a file `tsm generate` wrote starts with (the command that drew it), or None: a file of any other
+    making, or one that cannot be read (read_events says why)."""
+    try:
+        markers = load_score(path).markers
+    except ValueError:
+        return None
+    return next((marker.text for marker in markers if marker.text.startswith(MADE_BY)), None)
+
+
 def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = 4 * 3600,
                 max_events_per_second: float = 400) -> tuple[Events, DropCounts]:
     """MIDI file → events. Raises ValueError naming the file when it is unusable, has no piano notes, or

@@ -176,17 +176,19 @@ def render_part(midi: str, events, roll: Path, span: tuple[float, float | None] 
     and the pedals down in it, at every depth the file gives, each released by the span's end)."""
     import tempfile
 
-    from ..midi import read_events, release_by, window, write_events
+    from ..midi import made_by_marker, read_events, release_by, window, write_events
     from ..waypoints import clock_text
     from .render import render_outputs
 
+    made = made_by_marker(midi)  # a generated file: the command that drew it, under the title
     if span is None:
-        return render_outputs(midi, events, png=True, wav=wav, png_path=roll, soundfont=soundfont)
+        return render_outputs(midi, events, png=True, wav=wav, png_path=roll, soundfont=soundfont,
+                              title=None if made is None else f"{Path(midi).name}\n{made}")
     last_s = float(events.end_s)
     if span[0] >= last_s:
         raise ValueError(f"{midi}: --from {clock_text(span[0])} is past its end ({clock_text(last_s)})")
     to_s = last_s if span[1] is None else min(span[1], last_s)  # (not past the file's end)
-    title = f"{Path(midi).name}, {clock_text(span[0])}–{clock_text(to_s)}"
+    title = f"{Path(midi).name}, {clock_text(span[0])}–{clock_text(to_s)}" + ("" if made is None else f"\n{made}")
     written = render_outputs(midi, events, png=True, png_path=roll, title=title, span=(span[0], to_s))
     if wav:
         every_depth, _ = read_events(midi, pedal_bins=0)  # (as the whole file's audio plays its pedals)

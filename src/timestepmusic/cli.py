@@ -199,7 +199,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         piece_chunks,
         prompt_span_s,
         prompt_until,
-        removed_note,
+        replace_earlier,
         sample_name,
         set_sampling,
         written_meta,
@@ -395,16 +395,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     c = gan.ae.chunk_seconds
     prompt_s = prompt_span_s(gan.ae, options.get("prompt"))
     asked_from_s = 0.0 if args.continuation_only else prompt_s  # where what was asked starts in each file
-    asked = Asked(asked_key, args.key, asked_tempo, ramp, options.get("style") if ramp is None else None,
-                  walked_like if args.like is not None else None, like_name if args.like is not None else "")
+    asked = Asked(asked_key, args.key, asked_tempo, ramp, options.get("style") if ramp is None else None, walked_like,
+                  like_name)
     new_s = []  # … and the new music's length of each piece
     for first, pieces, samples in drawn_in_batches(gan, args.n, seconds, args.seed, not args.no_snap, args.select,
                                                    **options):  # [T_s, L] each
-        if first == 0 and taken:  # --overwrite: the earlier run's files go once the first pieces are drawn (its PNG
-            for old in taken:  # or WAV would otherwise sit beside a new MIDI file), those not written again named
-                old.unlink()
-            if note := removed_note([old for old in taken if old not in rewritten], args.seed):
-                log.warning(note)
+        if first == 0:  # --overwrite: the earlier run's files go once the first pieces are drawn
+            replace_earlier(taken, rewritten, args.seed)
         if args.n > len(samples):  # (a large -n: drawn and written a batch at a time)
             print(f"pieces {first + 1}–{first + len(samples)} of {args.n}:", file=sys.stderr)
         new_s += [latent.shape[0] * c - prompt_s for latent in pieces]

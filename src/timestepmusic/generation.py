@@ -523,13 +523,18 @@ def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str
     return taken
 
 
-def removed_note(removed: list[Path], seed: int) -> str | None:
-    """The line that says which files of an earlier run --overwrite removed and did not write again (None: none)."""
-    if not removed:
-        return None
-    names = ", ".join(path.name for path in removed[:4]) + (f" and {len(removed) - 4} more" if len(removed) > 4 else "")
-    return (f"--overwrite: removed {len(removed)} file(s) of the earlier run with --seed {seed} that this run did not "
-            f"write again: {names}")
+def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int) -> None:
+    """--overwrite, once the new pieces' first are drawn: remove the earlier run's files `taken` (`earlier_samples`; a
+    PNG or WAV of it would otherwise sit beside a new MIDI file), and name those this run does not write again (its
+    files: `rewritten`)."""
+    for old in taken:
+        old.unlink()
+    removed = [old for old in taken if old not in rewritten]
+    if removed:
+        names = ", ".join(path.name for path in removed[:4]) + (f" and {len(removed) - 4} more" if len(removed) > 4
+                                                                else "")
+        log.warning("--overwrite: removed %d file(s) of the earlier run with --seed %d that this run did not write "
+                    "again: %s", len(removed), seed, names)
 
 
 def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
@@ -543,17 +548,15 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
         raise ValueError(f"-n must be ≥ 1, got {n}")
     check_piece_seconds(seconds)
     out = Path(out)
-    taken = earlier_samples(out, seed, overwrite, writes=[out / sample_name(seed, i, n) for i in range(n)])
-    # (a prompt here is events, not a file that could be among them)
+    names = [out / sample_name(seed, i, n) for i in range(n)]
+    taken = earlier_samples(out, seed, overwrite, writes=names)  # (a prompt here is events, not a file among them)
     gan = GANModel.load(model, device)
-    written = []
     for first, _, pieces in drawn_in_batches(gan, n, seconds, seed, snap_to_real, **options):
-        for old in taken if first == 0 else ():  # (once the first pieces are drawn)
-            old.unlink()
-        written += [write_events(events, out / sample_name(seed, first + j, n)) for j, events in enumerate(pieces)]
-    if note := removed_note([path for path in taken if path not in written], seed):
-        log.warning(note)
-    return written
+        if first == 0:  # (once the first pieces are drawn)
+            replace_earlier(taken, set(names), seed)
+        for j, events in enumerate(pieces):
+            write_events(events, names[first + j])
+    return names
 
 
 # settings of the ar section that only one of its two arms reads (model_info leaves out the other arm's)

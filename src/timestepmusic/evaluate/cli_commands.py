@@ -113,15 +113,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
                      for p in rendered_paths(midi, png=True, wav=args.wav, png_path=roll)], args.overwrite)
     failed = 0
     for midi, roll in targets.items():
-        try:  # a bad file among several is reported and skipped; alone, it is the command's error
+        try:  # a bad file (or a part past its end) among several is reported and skipped; alone, the command's error
             events, _ = read_events(midi, pedal_bins=args.pedal_bins)
-        except ValueError as e:
-            if not many:
-                raise
-            print(f"skipped {e}", file=sys.stderr)
-            failed += 1
-            continue
-        try:
             written = render_part(midi, events, roll, span, args.wav, args.soundfont)
         except ValueError as e:
             if not many:

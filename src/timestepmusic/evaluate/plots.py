@@ -92,9 +92,8 @@ def _draw_roll(container, events: Events, title: str | None, end_s: float, norm:
                       xytext=(-3 if leftward else 3, -10 - 12 * (row % 3)),  # stepped down: neighbours do not cover
                       textcoords="offset points", fontsize=8, color="0.3", ha="right" if leftward else "left",
                       bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1.0})
-    if title:  # (a second line, a generated file's marker, smaller)
-        name, _, made = title.partition("\n")
-        keys.set_title(name if not made else f"{name}\n{made}", fontsize=None if not made else 9)
+    if title:  # (with a second line, a generated file's marker, smaller)
+        keys.set_title(title, fontsize=9 if "\n" in title else None)
     container.colorbar(mappable, cax=container.add_subplot(grid[0, 1]), label="velocity")
     for row, (name, pedal_id, colour) in enumerate(PEDAL_LANES, start=1):
         lane = container.add_subplot(grid[row, 0], sharex=keys)

@@ -357,6 +357,36 @@ def test_generate_refuses_to_replace_an_earlier_run_unless_told(events_run, tmp_
         assert mine.read_bytes() == kept
 
 
+def test_a_piece_written_alone_is_the_same_file_as_in_the_whole_run(events_run, tmp_path, capsys, caplog):
+    from timestepmusic.generation import generate
+
+    run = ["generate", "--model", str(events_run), "--seconds", "1", "-n", "3", "--seed", "2"]
+    whole, alone = tmp_path / "whole", tmp_path / "alone"
+    assert main([*run, "-o", str(whole)]) == 0
+    assert main([*run, "-o", str(alone), "--piece", "2,0"]) == 0
+    assert sorted(p.name for p in alone.iterdir()) == ["sample_2_000.mid", "sample_2_002.mid"]
+    for name in ("sample_2_000.mid", "sample_2_002.mid"):  # the same notes, and the same marker: the same bytes
+        assert (alone / name).read_bytes() == (whole / name).read_bytes()
+    assert generate(tmp_path / "api", model=events_run, n=3, seconds=1, seed=2, pieces=[1]) == [
+        tmp_path / "api" / "sample_2_001.mid"]
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in whole.iterdir()}
+    assert main([*run, "-o", str(whole), "--piece", "1", "--png"]) == 2  # its own file is there: refused …
+    assert "sample_2_001.mid is there already" in capsys.readouterr().err
+    caplog.clear()
+    assert main([*run, "-o", str(whole), "--piece", "1", "--png", "--overwrite"]) == 0  # … or written again alone
+    assert {p.name: p.read_bytes() for p in whole.iterdir() if p.suffix == ".mid"} == before
+    assert (whole / "sample_2_001.png").is_file() and "removed" not in caplog.text and "other MIDI" not in caplog.text
+    for bad in ("3", "-1", "1,3"):
+        assert main([*run, "-o", str(tmp_path / "bad"), "--piece", bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"--piece {bad}: the pieces of -n 3 are numbered 0 to 2" in err[0], err
+    with pytest.raises(SystemExit):
+        main([*run, "-o", str(tmp_path / "bad"), "--piece", "x"])
+    assert "give piece numbers as in the file names" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_each_file_says_the_command_that_drew_it_and_the_same_request_gives_the_same_file(events_run, tmp_path,
                                                                                            monkeypatch):
     import symusic

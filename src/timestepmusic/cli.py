@@ -187,11 +187,20 @@ def parse_tempo_path(text: str) -> list[tuple[float | None, float]]:
     return parse_waypoints(text, read_bpm, "--tempo", "'120@20'")
 
 
+def piece_numbers(text: str) -> list[int]:
+    """--piece '3' or '1,5' (or '003', as in the file name) → the piece numbers."""
+    try:
+        return [int(word) for word in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give piece numbers as in the file names, e.g. 3 or 1,5") from None
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from .evaluate.render import rendered_paths
     from .generation import (
         GANModel,
         check_piece_seconds,
+        chosen_pieces,
         drawn_in_batches,
         earlier_samples,
         like_from,
@@ -259,10 +268,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .midi import write_events
 
     out = Path(args.out)
-    names = [out / sample_name(args.seed, i, args.n) for i in range(args.n)]  # every file this run writes …
-    rewritten = {extra for name in names for extra in rendered_paths(name, png=args.png, wav=args.wav)} | set(names)
+    names = {i: out / sample_name(args.seed, i, args.n) for i in chosen_pieces(args.piece, args.n)}  # every file this
+    rewritten = {extra for name in names.values() for extra in rendered_paths(name, png=args.png, wav=args.wav)}  # …
+    rewritten |= set(names.values())  # … run writes
     taken = earlier_samples(out, args.seed, args.overwrite, {"--prompt": args.prompt, "--like": args.like},
-                            sorted(rewritten))
+                            sorted(rewritten), only=None if args.piece is None else list(names.values()))
     gan = GANModel.load(args.model, args.device)
     if args.arch is not None and args.arch != gan.arch:
         raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is of arch {gan.arch}")
@@ -385,7 +395,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 options["prompt"] = prompt_until(options["prompt"], args.prompt_seconds, gan.ae.chunk_seconds,
                                                  args.prompt)
     others = [p for p in out.glob("*.mid*") if p not in taken and p not in rewritten] if out.is_dir() else []
-    if others:  # allowed (another seed's run, say), but said: `tsm evaluate OUT` reads every MIDI file there
+    if others and args.piece is None:  # allowed (another seed's run, say), but said: `tsm evaluate OUT` reads every
+        # MIDI file there (with --piece, into the folder of the run it was one of, as asked)
         log.warning("%s already holds %d other MIDI file(s) (e.g. %s); `tsm evaluate %s` would count them as "
                     "generated too", out, len(others), others[0].name, out)
     gan.arm.progress = True  # a bar over the chunks drawn (ar, events), where stderr is a terminal
@@ -398,14 +409,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
     asked = Asked(asked_key, args.key, asked_tempo, ramp, options.get("style") if ramp is None else None, walked_like,
                   like_name)
     new_s = []  # … and the new music's length of each piece
+    replaced = False
     for first, pieces, samples in drawn_in_batches(gan, args.n, seconds, args.seed, not args.no_snap, args.select,
+                                                   only=None if args.piece is None else list(names),
                                                    **options):  # [T_s, L] each
-        if first == 0:  # --overwrite: the earlier run's files go once the first pieces are drawn
+        if not replaced:  # --overwrite: the earlier run's files go once the first pieces are drawn
             replace_earlier(taken, rewritten, args.seed)
-        if args.n > len(samples):  # (a large -n: drawn and written a batch at a time)
+            replaced = True
+        if args.n > len(samples) and args.piece is None:  # (a large -n: drawn and written a batch at a time)
             print(f"pieces {first + 1}–{first + len(samples)} of {args.n}:", file=sys.stderr)
-        new_s += [latent.shape[0] * c - prompt_s for latent in pieces]
         for j, events in enumerate(samples):
+            if first + j not in names:  # (--piece: drawn with the pieces asked, not written)
+                continue
+            new_s.append(pieces[j].shape[0] * c - prompt_s)
             length_s = pieces[j].shape[0] * c  # the chunks written (a prompt included)
             where = f"; the continuation from {prompt_s:.2f} s" if prompt_s else ""
             if args.continuation_only:
@@ -693,6 +709,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0,
                    help="random seed (default 0); the same seed, -n and model give the same files (the pieces are "
                    "drawn together, so sample_S_000 with -n 8 differs from sample_S_000 with -n 2)")
+    p.add_argument("--piece", type=piece_numbers, metavar="I[,J…]",
+                   help="write only these of the -n pieces, numbered as their files (3: sample_SEED_003.mid), the same "
+                   "notes as in the whole run, e.g. a favourite again with --wav (into its run's folder with --overwrite, which "
+                   "replaces its files alone); those drawn with it are drawn, not written")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--no-snap", action="store_true",
                    help="decode the generator's latents as they are, instead of snapping each to its nearest real "

@@ -15,7 +15,7 @@ import logging
 import math
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -426,13 +426,17 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
 
 
 def drawn_in_batches(gan: GANModel, n: int, seconds: float, seed: int, snap_to_real: bool = True,
-                     select: bool = False, **options) -> Iterator[tuple[int, list[torch.Tensor], list[Events]]]:
+                     select: bool = False, only: Collection[int] | None = None,
+                     **options) -> Iterator[tuple[int, list[torch.Tensor], list[Events]]]:
     """`written_pieces` of n pieces, BATCH_PIECES at a time, so that a large -n is written as it is drawn rather than
     held whole: (the index of the batch's first piece, its latents, its events) per batch. Batch b draws with seed +
     b × BATCH_SEED_STEP, so up to BATCH_PIECES pieces are drawn together, as before, and the same seed and n still
-    give the same pieces."""
+    give the same pieces. With `only` (indices of pieces), the batches holding none of them are not drawn: each piece
+    is drawn with those drawn together with it, so that it is the same piece as in the whole run."""
     for first in range(0, n, BATCH_PIECES):
         count = min(BATCH_PIECES, n - first)
+        if only is not None and not any(first <= i < first + count for i in only):
+            continue
         yield first, *written_pieces(gan, count, seconds, seed + first // BATCH_PIECES * BATCH_SEED_STEP,
                                      snap_to_real, select, **options)
 
@@ -499,15 +503,19 @@ def sample_name(seed: int, i: int, n: int) -> str:
 
 
 def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str | Path | None] | None = None,
-                    writes: list[Path] = ()) -> list[Path]:
+                    writes: list[Path] = (), only: list[Path] | None = None) -> list[Path]:
     """The files an earlier run with this seed wrote into `out` (any -n, any kind: MIDI, PNG, WAV, named exactly as
     this tool names them: `sample_name`'s, a .png or .wav beside one), refused in one line unless `overwrite` (then the
     caller deletes them once the new pieces are drawn): nothing an earlier run wrote is silently replaced or mixed
     with this one, and nothing else is touched (a user's sample_0_000_edit.mid, a folder). A file this run reads
     (`inputs`: flag → path, e.g. the --prompt) among them is refused even so: --overwrite never deletes what it was
-    given. A name this run `writes` that is a folder is refused before anything is drawn or deleted."""
+    given. A name this run `writes` that is a folder is refused before anything is drawn or deleted. With `only` (the
+    MIDI files of the pieces written alone: --piece), the earlier files are only those pieces' (their MIDI, PNG and WAV).
+    """
     ours = re.compile(rf"sample_{seed}_\d{{3,}}\.(mid|png|wav)")
-    taken = sorted(p for p in out.iterdir() if ours.fullmatch(p.name) and p.is_file()) if out.is_dir() else []
+    stems = None if only is None else {path.stem for path in only}
+    taken = sorted(p for p in out.iterdir() if ours.fullmatch(p.name) and p.is_file()
+                   and (stems is None or p.stem in stems)) if out.is_dir() else []
     if taken and not overwrite:
         raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with --seed "
                          f"{seed}); give another -o or --seed, or --overwrite to replace them")
@@ -538,25 +546,45 @@ def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int) -> None:
 
 
 def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
-             device: str = "cpu", snap_to_real: bool = True, overwrite: bool = False, **options) -> list[Path]:
+             device: str = "cpu", snap_to_real: bool = True, overwrite: bool = False,
+             pieces: Sequence[int] | None = None, **options) -> list[Path]:
     """Write `n` MIDI files into `out` from a model of any arch; the same seed gives the same files. `seconds`
     is each piece's length, or for an arch that ends its pieces itself, the longest one may run. `options`
     (likelihood arm): prompt=Events, ends=bool, temperature=float, mixture_temperature=float
     (GANModel.sample_latents); a piece without a note is drawn again (`written_pieces`). Files of an earlier
-    run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`)."""
+    run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`). `pieces`: write only these
+    of the n (numbered as their files, from 0), the same notes as in the whole run (`drawn_in_batches`); an earlier
+    run's other files are then neither refused nor removed."""
     if n < 1:
         raise ValueError(f"-n must be ≥ 1, got {n}")
     check_piece_seconds(seconds)
+    chosen = chosen_pieces(pieces, n)
     out = Path(out)
-    names = [out / sample_name(seed, i, n) for i in range(n)]
-    taken = earlier_samples(out, seed, overwrite, writes=names)  # (a prompt here is events, not a file among them)
+    names = {i: out / sample_name(seed, i, n) for i in chosen}
+    taken = earlier_samples(out, seed, overwrite, writes=list(names.values()),  # (a prompt here is events, not a file)
+                            only=None if pieces is None else list(names.values()))
     gan = GANModel.load(model, device)
-    for first, _, pieces in drawn_in_batches(gan, n, seconds, seed, snap_to_real, **options):
-        if first == 0:  # (once the first pieces are drawn)
-            replace_earlier(taken, set(names), seed)
-        for j, events in enumerate(pieces):
-            write_events(events, names[first + j])
-    return names
+    replaced = False
+    for first, _, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real, only=chosen, **options):
+        if not replaced:  # (once the first pieces are drawn)
+            replace_earlier(taken, set(names.values()), seed)
+            replaced = True
+        for j, events in enumerate(drawn):
+            if first + j in names:
+                write_events(events, names[first + j])
+    return list(names.values())
+
+
+def chosen_pieces(pieces: Sequence[int] | None, n: int) -> list[int]:
+    """The pieces of n to write (--piece): all of them, or those given, each once and in order; one outside 0 … n − 1
+    is refused in one line."""
+    if pieces is None:
+        return list(range(n))
+    outside = [i for i in pieces if not 0 <= i < n]
+    if outside or not pieces:
+        raise ValueError(f"--piece {','.join(map(str, pieces))}: the pieces of -n {n} are numbered 0 to {n - 1}, as "
+                         f"their files (sample_SEED_{0:03d}.mid …)")
+    return sorted(set(pieces))
 
 
 # settings of the ar section that only one of its two arms reads (model_info leaves out the other arm's)

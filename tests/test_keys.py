@@ -21,7 +21,20 @@ def test_a_key_is_read_from_its_name(text, key):
     assert parse_key(text) == key
 
 
-@pytest.mark.parametrize("text", ["H", "", "C minor major", "E mixolydian", "Cx", "11", "C##"])
+@pytest.mark.parametrize("text, key, signature", [
+    ("Fis-Dur", (6, False), 6), ("es-Moll", (3, True), -6), ("B-Dur", (10, False), -2), ("H-Dur", (11, False), 5),
+    ("h moll", (11, True), 2), ("As-Dur", (8, False), -4), ("Ges-Dur", (6, False), -6), ("cis-moll", (1, True), 4),
+    ("C-Dur", (0, False), 0), ("Ces-Dur", (11, False), -7), ("ré mineur", (2, True), -1),
+    ("si bémol majeur", (10, False), -2), ("fa diesis minore", (6, True), 3), ("Sol mayor", (7, False), 1),
+    ("do", (0, False), 0), ("mi bemolle maggiore", (3, False), -3), ("do dièse majeur", (1, False), 7)])
+def test_a_key_is_read_as_german_and_solfege_name_it_and_its_signature_spelled_so(text, key, signature):
+    from timestepmusic.keys import sharps
+
+    assert parse_key(text) == key and sharps(parse_key(text), text) == signature
+
+
+@pytest.mark.parametrize("text", ["H", "", "C minor major", "E mixolydian", "Cx", "11", "C##", "Es", "Fis-", "H-Major",
+                                  "Bb-Dur", "sol-", "la mineur majeur"])
 def test_what_is_not_a_key_is_refused_by_name(text):
     with pytest.raises(ValueError, match="not a key"):
         parse_key(text)

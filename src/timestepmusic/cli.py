@@ -609,126 +609,83 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="write new performances as MIDI (the shipped model by default)",
                        allow_abbrev=False,  # (each file's marker names the flags as given: made_by)
-                       description="Sample performances from a trained model; the same --seed and -n give the same files.")
-    p.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default out/)")
-    p.add_argument("--model", metavar="RUN|NAME",
-                   help="a run or checkpoint folder, or the name of a shipped model (--list; default: 'default')")
-    p.add_argument("--list", action="store_true", help="list the models shipped in the package and exit")
-    p.add_argument("-n", type=int, default=8,
-                   help="how many files (default 8; drawn together up to 256, then 256 at a time)")
-    p.add_argument("--seconds", type=clock_arg,
-                   help="length of each in seconds (or m:ss), after a prompt if one is given (default 16)")
-    p.add_argument("--corpus", metavar="CORPUS",
-                   help="models that end pieces: report piece lengths beside this corpus's (default: the training corpus)")
-    p.add_argument("--max-seconds", type=clock_arg,
-                   help="rnn, ar and events models: longest a piece may run; each ends earlier when the model ends it "
-                   "(rnn default 120; an ar or events model without it writes exactly --seconds)")
-    p.add_argument("--prompt", metavar="IN.mid",
-                   help="ar and events models: continue this performance (its chunks are encoded, then continued for --seconds; "
-                   "each file starts with the prompt as the model heard it)")
-    p.add_argument("--continuation-only", action="store_true",
-                   help="with --prompt: write only what follows the prompt, timed from 0 (pedals held across the join "
-                   "start at 0)")
-    p.add_argument("--prompt-seconds", type=clock_arg, metavar="S",
-                   help="with --prompt: continue from S seconds into it (90 or 1:30; the events struck before S, as "
-                   "played), not from its end")
-    p.add_argument("--temperature", type=float,
-                   help="ar models: the spread of each draw; events models: the temperature of which key a note "
-                   "strikes (default: the model's ar.temperature; lower is tamer)")
-    p.add_argument("--mixture-temperature", type=float,
-                   help="ar models: the temperature of the mixture's weights (default: the model's "
-                   "ar.mixture_temperature; below 1 the likeliest component, often silence, wins more often)")
-    p.add_argument("--style", metavar="ATTR=VALUE[,…]",
-                   help="the default (and the shipped `style`), or any model trained with ar.style: how to play, e.g. "
-                   "damper=0.9,register=C5,density=6 "
-                   "(register: mean pitch; spread: semitones; density: notes/s; loudness: mean velocity; stepwise, "
-                   "damper, half_pedal, soft: shares 0-1; pause, in models trained with ar.style_pause: the longest "
-                   "stretch with no note starting, seconds); what is not asked goes with it as in real playing; the "
-                   "default's requests (and style's, events-onsets', events-pause') are calibrated so that what is asked "
-                   "is played (at guidance 2; "
-                   "ar.request_calibrated); -v shows what each was told. A shape: waypoints with '>', e.g. "
-                   "'loudness=45 > loudness=80' (a crescendo), 'density=3,damper=0.5 > density=12,damper=0.9@20' "
-                   "(',' joins what a waypoint asks; '@S' ends it: reached at S s): each attribute in a line between "
-                   "the waypoints that name it (bench/style_path.py)")
-    p.add_argument("--guidance", type=float, metavar="G",
-                   help="models trained with ar.style (the default): how closely each piece follows its description, "
-                   "asked with --style or drawn from real passages; every choice is drawn from the untold odds + G × "
-                   "(told − untold), so above 1 follows more closely (and may overshoot); any G but 1 reads each piece "
-                   "twice, at about half the sampling speed (default: the model's ar.request_guidance, 2, with --style "
-                   "or --like; "
-                   "its ar.style_guidance, 1, without)")
-    p.add_argument("--key", metavar="KEY",
-                   help="the default, or any events model trained with ar.tonal: play in this key, e.g. 'E minor', "
-                   "'Bb', 'F# major', 'c#m', 'CM' (major where no mode is named; a bare m is minor, M major): the model "
-                   "hears everything played so far as in this key, so its notes lean toward it (none is forced); each "
-                   "file's line names the key its notes fit best (Krumhansl-Kessler). Measured: 57 %% of 16 s pieces "
-                   "and 92 %% of minutes fit the asked key best (3 %% and 2 %% unasked; bench/key_follow.py). A path of keys: "
-                   "'C > G' (G from half-way), 'Em > G@20 > Am' (G from 20 s, counted after any --prompt): each chunk "
-                   "hears the key asked of it (bench/key_path.py: 60-66 %% of pieces fit the new key after a change)")
-    p.add_argument("--tempo", metavar="BPM",
-                   help="the default (and events-onsets, events-v28; other events models with --set "
-                   "ar.beat_echo=3): lean each note's start toward the beats of this tempo (40-240 beats per minute) "
-                   "after the notes already played, through the beat echo (ar.beat_echo; larger: stricter). "
-                   "Measured: 66 %% of 16 s pieces play at the asked beat, 90 %% at it or twice or half as fast (5 %% "
-                   "and 18 %% unasked; bench/tempo_follow.py), with 3.5 %% fewer notes (14 %% fewer over a minute). A path: "
-                   "'80 > 120' (an accelerando over the piece; with --max-seconds, over the maximum), '100 > 100@24 > 70' "
-                   "(steady, then a ritardando; times counted after any --prompt): each chunk leans toward the tempo "
-                   "at its middle (bench/tempo_path.py)")
-    p.add_argument("--composer", metavar="NAME",
-                   help="the default (and events-onsets, events-v28): each piece walks the path of a real performance of "
-                   "this composer's, one of those the model was trained on (Bach, Beethoven, Chopin, Liszt, Schubert, "
-                   "Haydn, Schumann: --list names them): its loudness, density and pedalling passage by passage, as "
-                   "an unasked piece walks any performance's; another performance for each piece while there are such. "
-                   "Not the composer's harmony or themes: nothing tells those. Each file's line names the performance "
-                   "walked (not with --select). Not with --style (ask either) or --prompt (a continued performance is "
-                   "told its own character). Measured: a composer classifier names the asked composer for 35-77 %% of "
-                   "16 s pieces (mean 52 %%), and that composer for 10-39 %% of unasked ones (bench/composer_follow.py)")
-    p.add_argument("--like", metavar="FILE.mid",
-                   help="the default (and events-onsets, events-v28): each piece walks the path of this performance "
-                   "from its first note: its loudness, density, pedalling and register move passage by passage as the "
-                   "file's do (past its end, its last 16 s held), followed at guidance 2 (--guidance); the notes are the "
-                   "model's own. Each file's line compares the piece with the file in 8 s windows. Measured over 64 s: "
-                   "loudness off by 5.2 of velocity on average (14.5 unasked), correlations with the file's 0.37-0.45 "
-                   "(-0.02-0.16 unasked; bench/like_follow.py). Not with --style, --composer or --prompt")
-    p.add_argument("--like-seconds", type=clock_arg, metavar="S",
-                   help="with --like: walk the file from S seconds into it (90 or 1:30: from its first note struck "
-                   "then or later), not from its beginning; the inside of a long recording")
-    p.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
-                   help="sample with this setting of an ar or events model changed, one that only sampling reads "
-                   "(repeatable), e.g. --set ar.prompt_told=false (a continued --prompt only heard, not told its "
-                   "character), --set ar.pedals_as_told=none (a pedal asked at 0, or one the prompt never presses, may "
-                   "still be pressed), --set ar.beat_echo=0 (notes start at the network's odds, without the lean "
-                   "toward the beat their onsets so far have played; the default's 3, larger leans harder), --set "
-                   "ar.cluster_guard=0 (chords at the network's odds, with seconds inside them three times as common as "
-                   "played; the default's 1.5, larger: fewer), --set ar.velocity_temperature=1 (velocities at the network's "
-                   "odds, which spread less than a pianist's; the default's 1.1), --set ar.end_bias=1.0 --set "
-                   "ar.end_rise=0 (with --max-seconds: where pieces end); the model's own values: --info")
-    p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
-                   help="without --model: the shipped model of this kind (--list); with it: check that the model is "
-                   "of this kind (the architecture is read from the model)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="random seed (default 0); the same seed, -n and model give the same files (the pieces are "
-                   "drawn together, so sample_S_000 with -n 8 differs from sample_S_000 with -n 2)")
-    p.add_argument("--piece", type=piece_numbers, metavar="I[,J…]",
-                   help="write only these of the -n pieces, numbered as their files (3: sample_SEED_003.mid), the same "
-                   "notes as in the whole run, e.g. a favourite again with --wav (into its run's folder with --overwrite, which "
-                   "replaces its files alone); those drawn with it are drawn, not written")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
-    p.add_argument("--no-snap", action="store_true",
-                   help="decode the generator's latents as they are, instead of snapping each to its nearest real "
-                   "training chunk (the default where the model has a codebook; see docs/design.md)")
-    p.add_argument("--select", action="store_true",
-                   help="a model with a critic (the shipped default; python -m timestepmusic.train.critic trains one for "
-                   "your own): keep each drawn piece with the odds its critic gives it of being real playing; about "
-                   "2.5 pieces are drawn per piece kept. Measured: level with every piece drawn on the classifiers, "
-                   "a lower descriptor overlap (docs/quality.md); for pieces of --seconds 16 or more, not for "
-                   "--prompt or --max-seconds")
-    p.add_argument("--png", action="store_true", help="also write a piano roll PNG per file")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the files of an earlier run with the same --seed in -o (default: refuse): those this "
-                   "run does not write again are removed, and named; never a file given to --prompt or --like")
-    add_audio_flags(p)
-    p.add_argument("--info", action="store_true", help="describe the model (how it was trained) and exit")
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Sample performances from a trained model; the same --seed and -n give the same files.",
+                       epilog="examples:\n"
+                       "  tsm generate -o out/ --png                        8 pieces of 16 s, with piano rolls\n"
+                       "  tsm generate --key 'E minor' --tempo 90 -o out/   in a key, at a tempo\n"
+                       "  tsm generate --style 'loudness=45 > loudness=90' --seconds 40 -o out/   a crescendo\n"
+                       "  tsm generate --prompt mine.mid --seconds 30 -o out/   continue your playing\n"
+                       "  tsm generate -n 8 --piece 3 --wav --overwrite -o out/   piece 3 of that run again, with audio\n"
+                       "recipes: docs/guide.md; what each request is measured to do: the README")
+    what = p.add_argument_group("what to draw")
+    what.add_argument("-n", type=int, default=8, help="how many pieces (default 8)")
+    what.add_argument("--seconds", type=clock_arg, help="each piece's length: 90 or 1:30 (default 16; after any --prompt)")
+    what.add_argument("--max-seconds", type=clock_arg,
+                      help="let each piece end where the model ends it, within this (rnn, ar, events models; rnn: "
+                      "default 120)")
+    what.add_argument("--seed", type=int, default=0,
+                      help="random seed (default 0); the same seed, -n and model give the same files (the pieces are "
+                      "drawn together: -n 2 gives other pieces than the first two of -n 8)")
+    what.add_argument("--piece", type=piece_numbers, metavar="I[,J…]",
+                      help="write only these of the -n pieces, numbered as their files (3: sample_SEED_003.mid), the "
+                      "same notes as in the whole run")
+    what.add_argument("--model", metavar="RUN|NAME",
+                      help="a shipped model's name (--list; default: 'default') or a run or checkpoint folder")
+    what.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
+                      help="without --model: the shipped model of this kind; with it: check the model is of this kind")
+    what.add_argument("--list", action="store_true", help="list the shipped models and exit")
+    what.add_argument("--info", action="store_true", help="say how the model was trained, and its settings, and exit")
+    asked = p.add_argument_group("ask for music (the default model; each file's line says how the piece followed)")
+    asked.add_argument("--style", metavar="ATTR=VALUE[,…]",
+                       help="how to play, e.g. damper=0.9,register=C5,density=6 (register, spread, density, loudness, "
+                       "stepwise, damper, half_pedal, soft); a shape over time: 'loudness=45 > loudness=80@20'")
+    asked.add_argument("--key", metavar="KEY",
+                       help="lean the notes toward this key: 'E minor', Bb, 'F# major', c#m, Fis-Dur, 'ré mineur'; a "
+                       "path: 'C > G@20 > Am'")
+    asked.add_argument("--tempo", metavar="BPM",
+                       help="lean the notes toward the beats of this tempo (40-240); a path: '80 > 120'")
+    asked.add_argument("--composer", metavar="NAME",
+                       help="walk the loudness, density and pedalling of one of this composer's training performances "
+                       "(--list names them)")
+    asked.add_argument("--like", metavar="FILE.mid",
+                       help="walk the loudness, density, pedalling and register of this performance (the notes are "
+                       "the model's own)")
+    asked.add_argument("--like-seconds", type=clock_arg, metavar="S",
+                       help="with --like: from S seconds into the file (90 or 1:30)")
+    asked.add_argument("--guidance", type=float, metavar="G",
+                       help="how closely a piece follows what it is told: above 1 closer, at half the speed (default "
+                       "2 with --style or --like, else 1)")
+    prompt = p.add_argument_group("continue a performance (ar and events models)")
+    prompt.add_argument("--prompt", metavar="IN.mid",
+                        help="continue this performance for --seconds; each file starts with it as the model heard it")
+    prompt.add_argument("--prompt-seconds", type=clock_arg, metavar="S",
+                        help="continue from S seconds into it (90 or 1:30), not from its end")
+    prompt.add_argument("--continuation-only", action="store_true",
+                        help="write only what follows the prompt, timed from 0")
+    sampling = p.add_argument_group("sampling")
+    sampling.add_argument("--temperature", type=float,
+                          help="lower is tamer (events models: which key a note strikes; default: the model's)")
+    sampling.add_argument("--mixture-temperature", type=float,
+                          help="ar models: the temperature of the mixture's weights (default: the model's)")
+    sampling.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
+                          help="change a setting that only sampling reads (repeatable), e.g. --set ar.beat_echo=0; "
+                          "the model's values: --info; what each does: the README")
+    sampling.add_argument("--select", action="store_true",
+                          help="keep the pieces the model's critic judges most like real playing (about 2.5 drawn per "
+                          "piece kept; --seconds 16 or more, not with --prompt or --max-seconds)")
+    sampling.add_argument("--no-snap", action="store_true",
+                          help="conv models: decode the latents as drawn, not snapped to the nearest real chunk")
+    output = p.add_argument_group("output")
+    output.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default out/)")
+    output.add_argument("--png", action="store_true", help="also write a piano roll PNG per file")
+    add_audio_flags(output)
+    output.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier run's files with this --seed in -o (the removed ones are named; "
+                        "never a file given to --prompt or --like)")
+    output.add_argument("--corpus", metavar="CORPUS",
+                        help="with --max-seconds: compare the piece lengths with this corpus's (default: the training one)")
+    output.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("reconstruct", help="a MIDI file through the autoencoder and back, to hear what it keeps",

@@ -22,6 +22,16 @@ MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B") 
 MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
 LONGEST_WEIGHED_S = 2.0  # a note weighs its duration, up to this (a held bass note does not outweigh a passage)
 _KEY = re.compile(r"^\s*([a-g])\s*(#|♯|b|♭|-?\s*sharp|-?\s*flat)?\s*-?\s*(major|minor|maj|min|m)?\s*$", re.IGNORECASE)
+# German names, with the mode's word: 'Fis-Dur', 'es-Moll', 'B-Dur' (B flat), 'H-Dur' (B)
+_GERMAN = re.compile(r"^\s*([a-h])(is|es|s)?\s*-?\s*(dur|moll)\s*$", re.IGNORECASE)
+GERMAN_TONICS = {**TONICS, "b": 10, "h": 11}
+# solfège, as French, Italian and Spanish name keys: 'ré mineur', 'si bémol majeur', 'fa diesis minore', 'sol mayor'
+_SOLFEGE = re.compile(r"^\s*(do|ut|ré|re|mi|fa|sol|la|si)\s*(#|♯|b|♭|dièse|diese|diesis|sostenido|bémol|bemol|bemolle)?"
+                      r"\s*(majeur|maggiore|mayor|major|mineur|minore|menor|minor)?\s*$", re.IGNORECASE)
+SOLFEGE_TONICS = {"do": 0, "ut": 0, "ré": 2, "re": 2, "mi": 4, "fa": 5, "sol": 7, "la": 9, "si": 11}
+SHARP_WORDS, FLAT_WORDS = ("#", "♯", "sharp", "is", "dièse", "diese", "diesis", "sostenido"), ("b", "♭", "flat", "es",
+                                                                                                "s", "bémol", "bemol",
+                                                                                                "bemolle")
 
 
 class Key(NamedTuple):
@@ -31,16 +41,34 @@ class Key(NamedTuple):
 
 def parse_key(text: str) -> Key:
     """'E minor', 'Em', 'F# major', 'Bb', 'b-flat minor', 'Eb-minor' → the key; major where no mode is named. Case
-    does not matter, except for a bare M or m after the tonic: 'CM' is C major, 'Cm' C minor."""
-    match = _KEY.match(text)
-    if match is None or text.strip().endswith("-"):  # ("C-": jazz's C minor, not read as C major)
+    does not matter, except for a bare M or m after the tonic: 'CM' is C major, 'Cm' C minor. German names with the
+    mode's word ('Fis-Dur', 'es-Moll'; B is B flat, H is B) and solfège ('ré mineur', 'si bémol', 'fa diesis
+    minore', 'sol mayor') are read too."""
+    spelled = spelling(text)
+    if spelled is None:
         raise ValueError(f"--key {text!r}: not a key; give a tonic A–G, optionally # or b, and major or minor, "
-                         "e.g. 'E minor', 'Bb', 'F# major', 'c#m'")
-    letter, accidental, mode = match.groups()
+                         "e.g. 'E minor', 'Bb', 'F# major', 'c#m' (or 'Fis-Dur', 'ré mineur')")
+    return spelled[0]
+
+
+def spelling(text: str) -> tuple[Key, int] | None:
+    """A key's name (parse_key's forms) → the key and the accidental it was named with (1 sharp, −1 flat, 0 none);
+    None where it names no key."""
+    if (match := _KEY.match(text)) is not None and not text.strip().endswith("-"):  # ("C-": jazz's C minor)
+        letter, accidental, mode = match.groups()
+        tonic, minor = TONICS[letter.lower()], mode is not None and (mode == "m" or mode.lower() in ("minor", "min"))
+    elif (match := _GERMAN.match(text)) is not None:
+        letter, accidental, mode = match.groups()
+        tonic, minor = GERMAN_TONICS[letter.lower()], mode.lower() == "moll"
+    elif (match := _SOLFEGE.match(text)) is not None:
+        syllable, accidental, mode = match.groups()
+        tonic = SOLFEGE_TONICS[syllable.lower()]
+        minor = mode is not None and mode.lower() in ("mineur", "minore", "menor", "minor")
+    else:
+        return None
     accidental = "" if accidental is None else accidental.lower().replace("-", "").strip()
-    shift = {"": 0, "#": 1, "♯": 1, "sharp": 1, "b": -1, "♭": -1, "flat": -1}[accidental]
-    minor = mode is not None and (mode == "m" or mode.lower() in ("minor", "min"))
-    return Key((TONICS[letter.lower()] + shift) % CLASSES, minor)
+    sign = 1 if accidental in SHARP_WORDS else -1 if accidental in FLAT_WORDS else 0
+    return Key((tonic + sign) % CLASSES, minor), sign
 
 
 def parse_key_path(text: str) -> list[tuple[float | None, Key]]:
@@ -82,15 +110,15 @@ def key_name(key: Key) -> str:
 def sharps(key: Key, spelled: str | None = None) -> int:
     """Its key signature: the sharps (> 0) or flats (< 0), as key_name spells it (E minor 1, Db major −5, F# major 6,
     Eb minor −6: its relative major's, counted round the circle of fifths from C), or as `spelled` (a key as the user
-    typed it, parse_key's forms) where that names it with the other accidental within seven: 'Gb' −6, 'C#' 7, 'D#m' 6."""
+    typed it, parse_key's forms) where that names it with the other accidental within seven: 'Gb' −6, 'C#' 7, 'D#m' 6,
+    'Ges-Dur' −6."""
     fifths = 7 * ((key.tonic + 3) % CLASSES if key.minor else key.tonic) % CLASSES  # [0, 12): sharps, up to 6
     flat = fifths > 6 or (fifths == 6 and "b" in key_name(key)[1:].split()[0])  # (six: F# major, but Eb minor)
     count = fifths - CLASSES if flat else fifths
-    match = _KEY.match(spelled) if spelled else None
-    accidental = (match.group(2) or "").lower() if match else ""
-    if count > 0 and any(mark in accidental for mark in ("b", "♭", "flat")) and count - CLASSES >= -7:
+    sign = (spelling(spelled) or (key, 0))[1] if spelled else 0  # the accidental the tonic was named with
+    if count > 0 and sign < 0 and count - CLASSES >= -7:
         return count - CLASSES  # e.g. Gb major: six flats, not F#'s six sharps
-    if count < 0 and any(mark in accidental for mark in ("#", "♯", "sharp")) and count + CLASSES <= 7:
+    if count < 0 and sign > 0 and count + CLASSES <= 7:
         return count + CLASSES  # e.g. C# major: seven sharps, not Db's five flats
     return count
 

@@ -31,6 +31,8 @@ def test_too_few_onsets_name_no_beat():
 def test_a_beat_is_named_up_to_an_octave():
     assert [beat_relation(heard, 100.0) for heard in (0.6, 0.57, 0.3, 1.2, 0.9, 0.45)] == [
         "the beat", "the beat", "twice as fast", "half as fast", "another beat", "another beat"]
+    assert [beat_relation(heard, bpm) for heard, bpm in ((0.25, 80.0), (0.26, 80.0), (1.35, 135.0), (0.33, 80.0))] == [
+        "three times as fast", "three times as fast", "a third as fast", "another beat"]  # triplets; a bar of three
 
 
 def test_the_edge_of_the_lags_is_not_a_beat():

@@ -20,12 +20,14 @@ def heard_beat_s(events: Events, seconds: float) -> float | None:
 
 
 def beat_relation(heard_s: float | None, bpm: float) -> str:
-    """How a heard beat stands to an asked tempo: "the beat", "twice as fast", "half as fast", "another beat" or
-    "no beat"."""
+    """How a heard beat stands to an asked tempo: "the beat", "twice as fast", "half as fast", "three times as fast"
+    (triplets of the beat: a pulse above 240 bpm under a slow tempo), "a third as fast" (a bar of three beats),
+    "another beat" or "no beat"."""
     if heard_s is None:
         return "no beat"
     asked_s = 60.0 / bpm
-    for factor, name in ((1.0, "the beat"), (0.5, "twice as fast"), (2.0, "half as fast")):
+    for factor, name in ((1.0, "the beat"), (0.5, "twice as fast"), (2.0, "half as fast"),
+                         (1 / 3, "three times as fast"), (3.0, "a third as fast")):
         if abs(heard_s - asked_s * factor) <= TOLERANCE * asked_s * factor:
             return name
     return "another beat"

@@ -377,6 +377,16 @@ def test_a_piece_written_alone_is_the_same_file_as_in_the_whole_run(events_run, 
     assert main([*run, "-o", str(whole), "--piece", "1", "--png", "--overwrite"]) == 0  # … or written again alone
     assert {p.name: p.read_bytes() for p in whole.iterdir() if p.suffix == ".mid"} == before
     assert (whole / "sample_2_001.png").is_file() and "removed" not in caplog.text and "other MIDI" not in caplog.text
+    caplog.clear()  # the same piece asked in other words: the same request
+    assert main(["generate", "--seed=2", "-n3", "--seconds", "1", "--model", str(events_run), "-o", str(whole),
+                 "--piece", "1", "--overwrite"]) == 0
+    mine = (whole / "sample_2_002.mid").read_bytes()  # asked of another request (-n forgotten, --seconds changed) …
+    for other in (["-n", "4"], ["--seconds", "2"]):
+        changed = [*run, *other, "-o", str(whole), "--piece", "2", "--overwrite"]
+        assert main(changed) == 2  # … refused: it would put another piece in its place
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--piece 2:" in err[0] and "says it was drawn by" in err[0] and "--piece 2'" in err[0]
+    assert (whole / "sample_2_002.mid").read_bytes() == mine
     for bad in ("3", "-1", "1,3"):
         assert main([*run, "-o", str(tmp_path / "bad"), "--piece", bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
@@ -404,7 +414,7 @@ def test_each_file_says_the_command_that_drew_it_and_the_same_request_gives_the_
         main([*request, "--ou", str(tmp_path / "d")])
     (marker,) = symusic.Score(str(tmp_path / "a" / "sample_3_001.mid")).markers
     assert marker.text.startswith("TimeStepMusic") and marker.text.endswith(
-        f": tsm generate --model {events_run} --seconds 1 -n 2 --seed 3 (piece 2 of 2)")
+        f": tsm generate --model {events_run} --seconds 1 -n 2 --seed 3 --piece 1")  # the command that draws it alone
     from timestepmusic.evaluate import plots
     from timestepmusic.midi import made_by_marker
 

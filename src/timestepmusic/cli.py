@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -195,6 +198,23 @@ def piece_numbers(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"{text!r}: give piece numbers as in the file names, e.g. 3 or 1,5") from None
 
 
+def _same_request(earlier: str | None, now: str) -> bool:
+    """Whether two files' markers (heard.made_by's) name the same version and the same request: the same flags and
+    values as generate reads them, in any order and form (None, a file of no request of this tool's: False)."""
+    if earlier is None or earlier.partition(": ")[0] != now.partition(": ")[0]:
+        return False
+
+    def request(marker: str) -> dict | None:
+        words = shlex.split(marker.partition(": ")[2])[1:]  # (after "tsm")
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                read = vars(build_parser().parse_args(words))
+        except (SystemExit, ValueError):  # (a marker a later version may word otherwise)
+            return None
+        return {key: value for key, value in read.items() if key not in ("func", "verbose")}
+    return (read := request(earlier)) is not None and read == request(now)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from .evaluate.render import rendered_paths
     from .generation import (
@@ -273,6 +293,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
     rewritten |= set(names.values())  # … run writes
     taken = earlier_samples(out, args.seed, args.overwrite, {"--prompt": args.prompt, "--like": args.like},
                             sorted(rewritten), only=None if args.piece is None else list(names.values()))
+    if args.piece is not None:  # a piece written again replaces the same piece only, not one another request drew
+        from .midi import made_by_marker
+
+        for i, name in names.items():
+            earlier, now = made_by_marker(name) if name in taken else None, made_by(args.command_line, i, args.n)
+            if name in taken and not _same_request(earlier, now):
+                raise ValueError(f"--piece {i}: {name} says it was drawn by " + (f"'{earlier}'" if earlier else
+                                                                               "no request of this tool") +
+                                 f", not by this one ('{now}'), so it would be replaced by another piece; give that "
+                                 "request's flags, or another -o")
     gan = GANModel.load(args.model, args.device)
     if args.arch is not None and args.arch != gan.arch:
         raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is of arch {gan.arch}")

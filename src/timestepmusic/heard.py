@@ -220,9 +220,10 @@ UNHEARD_SWITCHES = ("--overwrite", "--png", "--wav", "-v", "--verbose")  # … a
 
 
 def made_by(command_line: list[str], piece: int, pieces: int) -> str:
-    """The marker each generated file starts with: the version and the command that drew it, less the flags that
-    change no note (where it was written, what went beside it: `heard_words`), so the same request gives the same
-    file wherever it is written."""
+    """The marker each generated file starts with: the version and the command that draws it again, alone: the
+    command less the flags that change no note (where it was written, what went beside it, which pieces were
+    written: `heard_words`), and the piece as --piece numbers it (as its file: from 0) where -n drew several. The same
+    request gives the same file wherever it is written, and whether its piece was written alone or with the others."""
     from importlib.metadata import PackageNotFoundError, version
 
     from .midi import MADE_BY
@@ -231,7 +232,7 @@ def made_by(command_line: list[str], piece: int, pieces: int) -> str:
         made = f"{MADE_BY} {version('timestepmusic')}"
     except PackageNotFoundError:  # (run from a source tree)
         made = MADE_BY
-    return f"{made}: tsm {shlex.join(heard_words(command_line))} (piece {piece + 1} of {pieces})"
+    return f"{made}: tsm {shlex.join(heard_words(command_line))}" + (f" --piece {piece}" if pieces > 1 else "")
 
 
 def heard_words(command_line: list[str]) -> list[str]:

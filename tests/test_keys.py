@@ -26,14 +26,23 @@ def test_a_key_is_read_from_its_name(text, key):
     ("h moll", (11, True), 2), ("As-Dur", (8, False), -4), ("Ges-Dur", (6, False), -6), ("cis-moll", (1, True), 4),
     ("C-Dur", (0, False), 0), ("Ces-Dur", (11, False), -7), ("ré mineur", (2, True), -1),
     ("si bémol majeur", (10, False), -2), ("fa diesis minore", (6, True), 3), ("Sol mayor", (7, False), 1),
-    ("do", (0, False), 0), ("mi bemolle maggiore", (3, False), -3), ("do dièse majeur", (1, False), 7)])
+    ("do", (0, False), 0), ("mi bemolle maggiore", (3, False), -3), ("do dièse majeur", (1, False), 7),
+    ("Es", (3, False), -3), ("fis", (6, True), 3), ("H", (11, False), 5), ("h", (11, True), 2), ("as", (8, True), -7)])
 def test_a_key_is_read_as_german_and_solfege_name_it_and_its_signature_spelled_so(text, key, signature):
     from timestepmusic.keys import sharps
 
     assert parse_key(text) == key and sharps(parse_key(text), text) == signature
 
 
-@pytest.mark.parametrize("text", ["H", "", "C minor major", "E mixolydian", "Cx", "11", "C##", "Es", "Fis-", "H-Major",
+def test_a_key_is_named_back_as_typed():
+    """As its signature reads, spelled with the accidental typed: as-Moll is A flat minor (seven flats), not G#."""
+    assert [key_name(parse_key(text), text) for text in ("as-Moll", "C#", "Cb", "Gb", "Ges-Dur", "E minor", "Db",
+                                                         "c#m")] == [
+        "Ab minor", "C# major", "Cb major", "Gb major", "Gb major", "E minor", "Db major", "C# minor"]
+    assert [key_name(parse_key(text)) for text in ("as-Moll", "C#", "Gb")] == ["G# minor", "Db major", "F# major"]
+
+
+@pytest.mark.parametrize("text", ["Hm", "", "C minor major", "E mixolydian", "Cx", "11", "C##", "Ees", "Fis-", "H-Major",
                                   "Bb-Dur", "sol-", "la mineur majeur"])
 def test_what_is_not_a_key_is_refused_by_name(text):
     with pytest.raises(ValueError, match="not a key"):
@@ -72,7 +81,7 @@ def test_a_path_of_keys_is_read_and_timed(text, seconds, first, later):
 
 
 @pytest.mark.parametrize("text, seconds, says", [
-    ("C > H", 16, "'H' is not a key"), ("C > G@x", 16, "is not a time; '@SECONDS' (or '@M:SS'"),
+    ("C > Hm", 16, "'Hm' is not a key"), ("C > G@x", 16, "is not a time; '@SECONDS' (or '@M:SS'"),
     ("C@3 > G", 16, "the first waypoint holds from the start"),
     ("C > G@16", 16, "at 0, 16 s: each must come after the one before, and before the piece's end (16 s)"),
     ("C > G@20 > D@10", 60, "at 0, 20, 10 s"), ("C > G@nan", 16, "is not a time; '@SECONDS' (or '@M:SS'"),
@@ -80,7 +89,7 @@ def test_a_path_of_keys_is_read_and_timed(text, seconds, first, later):
     ("C -> G", 16, "separate the waypoints with '>' alone"),
     ("C → G", 16, "with '>' alone"),
     ("C > G > D@50", 16, "at 0, 25, 50 s"), ("C-", 16, "--key 'C-': not a key"),
-    ("C > G@0", 16, "after the one before"), ("C > > G", 16, "waypoint 2 is empty"), ("H", 16, "--key 'H': not a key")])
+    ("C > G@0", 16, "after the one before"), ("C > > G", 16, "waypoint 2 is empty"), ("Hm", 16, "--key 'Hm': not a key")])
 def test_a_path_that_cannot_be_played_is_refused_in_one_line(text, seconds, says):
     with pytest.raises(ValueError, match=re.escape(says)):
         timed_path(parse_key_path(text), seconds)

@@ -411,8 +411,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         key_spellings = [typed for _, typed in parse_waypoints(args.key, str.strip, "--key", "")] if len(key_path) > 1 \
             else [args.key]
         log.info("--key: every piece hears the notes so far as if in %s", ", then ".join(
-            key_name(key) + (f" from {at_s:.4g} s" + (" after the prompt" if args.prompt else "") if at_s else "")
-            for at_s, key in asked_key.stretches()))
+            key_name(key, typed) + (f" from {at_s:.4g} s" + (" after the prompt" if args.prompt else "") if at_s else "")
+            for (at_s, key), typed in zip(asked_key.stretches(), key_spellings)))
     if continues:
         if args.prompt:
             from .midi import read_events

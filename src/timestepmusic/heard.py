@@ -34,7 +34,8 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None,
     if key is not None and not key.later:
         fits = estimate_key(played)
         said = " ".join(key_as_typed.split())  # as the user spelled it, and as its signature spells it where not so
-        said += "" if said.lower() == key_name(key.key).lower() else f" ({key_name(key.key)})"
+        spelled = key_name(key.key, key_as_typed)  # (as its signature, spelled as typed, reads)
+        said += "" if said.lower() == spelled.lower() else f" ({spelled})"
         how = relation(fits, key.key)
         heard += (f"; asked {said}, its notes fit " + (f"{key_name(fits)} best" if fits else "no key")
                   + ("" if how in ("the key", "no key") else f": {how}"))

@@ -20,11 +20,15 @@ MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 
 TONICS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")  # as key signatures spell them
 MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
+SHARP_NAMES = ("C", "C#", "D", "D#", "E", "E#", "F#", "G", "G#", "A", "A#", "B")  # a signature of sharps …
+FLAT_NAMES = ("C", "Db", "D", "Eb", "Fb", "F", "Gb", "G", "Ab", "A", "Bb", "Cb")  # … or of flats, as typed
 LONGEST_WEIGHED_S = 2.0  # a note weighs its duration, up to this (a held bass note does not outweigh a passage)
 _KEY = re.compile(r"^\s*([a-g])\s*(#|♯|b|♭|-?\s*sharp|-?\s*flat)?\s*-?\s*(major|minor|maj|min|m)?\s*$", re.IGNORECASE)
 # German names, with the mode's word: 'Fis-Dur', 'es-Moll', 'B-Dur' (B flat), 'H-Dur' (B)
 _GERMAN = re.compile(r"^\s*([a-h])(is|es|s)?\s*-?\s*(dur|moll)\s*$", re.IGNORECASE)
 GERMAN_TONICS = {**TONICS, "b": 10, "h": 11}
+# … and without it where the name is German alone ('Es', 'Fis', 'H'; not 'B' or 'E'): capital major, small minor
+_GERMAN_BARE = re.compile(r"^\s*(h(?:is|es)?|[bcdfg](?:is|es)|[ae](?:is|s))\s*$", re.IGNORECASE)
 # solfège, as French, Italian and Spanish name keys: 'ré mineur', 'si bémol majeur', 'fa diesis minore', 'sol mayor'
 _SOLFEGE = re.compile(r"^\s*(do|ut|ré|re|mi|fa|sol|la|si)\s*(#|♯|b|♭|dièse|diese|diesis|sostenido|bémol|bemol|bemolle)?"
                       r"\s*(majeur|maggiore|mayor|major|mineur|minore|menor|minor)?\s*$", re.IGNORECASE)
@@ -60,6 +64,9 @@ def spelling(text: str) -> tuple[Key, int] | None:
     elif (match := _GERMAN.match(text)) is not None:
         letter, accidental, mode = match.groups()
         tonic, minor = GERMAN_TONICS[letter.lower()], mode.lower() == "moll"
+    elif (match := _GERMAN_BARE.match(text)) is not None:  # 'Es', 'fis', 'H': German alone; its case says the mode
+        letter, accidental = match.group(1)[0], match.group(1)[1:]
+        tonic, minor = GERMAN_TONICS[letter.lower()], letter.islower()
     elif (match := _SOLFEGE.match(text)) is not None:
         syllable, accidental, mode = match.groups()
         tonic = SOLFEGE_TONICS[syllable.lower()]
@@ -102,9 +109,13 @@ def check_key(key: tuple) -> Key:
     return Key(*key)
 
 
-def key_name(key: Key) -> str:
-    """'Db major', 'C# minor': the spelling of the key's signature (five flats, four sharps)."""
-    return f"{(MINOR_NAMES if key.minor else MAJOR_NAMES)[key.tonic]} {'minor' if key.minor else 'major'}"
+def key_name(key: Key, spelled: str | None = None) -> str:
+    """'Db major', 'C# minor': the spelling of the key's signature (five flats, four sharps), or of the signature
+    `spelled` names (a key as the user typed it: 'as-Moll' is Ab minor, seven flats, not G# minor; `sharps`)."""
+    names = MINOR_NAMES if key.minor else MAJOR_NAMES
+    if spelled is not None:
+        names = SHARP_NAMES if sharps(key, spelled) > 0 else FLAT_NAMES if sharps(key, spelled) < 0 else names
+    return f"{names[key.tonic]} {'minor' if key.minor else 'major'}"
 
 
 def sharps(key: Key, spelled: str | None = None) -> int:

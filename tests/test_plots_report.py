@@ -271,6 +271,11 @@ def test_plot_and_reconstruct_do_not_replace_a_file_unasked(tmp_path, capsys):
     assert companion.read_bytes() == b"mine" and not (tmp_path / "fresh.mid").exists()
     assert main(["reconstruct", str(midi), "-o", str(tmp_path)]) == 2  # a folder is no MIDI file to write
     assert "a folder" in capsys.readouterr().err and not list(tmp_path.glob(".*tmp"))
+    for given in ([str(roll)], [str(roll), "--overwrite"]):  # a roll given for its MIDI file: said so, kept
+        assert main(["plot", *given]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"{roll}: not a MIDI file" in err[0] and "there already" not in err[0], err
+    assert roll.read_bytes() != b"mine" and roll.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_soundfont_without_wav_is_refused_in_one_line(tmp_path, capsys):

@@ -109,9 +109,18 @@ def cmd_plot(args: argparse.Namespace) -> int:
         twice = next(roll for roll in rolls if rolls.count(roll) > 1)
         raise ValueError(f"{twice}: two of the MIDI files would draw to this one roll (the same file name); plot them "
                          "into separate folders")
+    failed = 0
+    for midi, roll in list(targets.items()):  # (a roll or WAV given for its MIDI file: told so, not "there already")
+        if Path(midi).resolve() in {Path(p).resolve() for p in rendered_paths(midi, png=True, wav=args.wav,
+                                                                              png_path=roll)}:
+            why = f"{midi}: not a MIDI file (what plot would write for it has its name); give the .mid file it was drawn from"
+            if not many:
+                raise ValueError(why)
+            print(f"skipped {why}", file=sys.stderr)
+            failed += 1
+            del targets[midi]
     refuse_existing([p for midi, roll in targets.items()
                      for p in rendered_paths(midi, png=True, wav=args.wav, png_path=roll)], args.overwrite)
-    failed = 0
     for midi, roll in targets.items():
         try:  # a bad file (or a part past its end) among several is reported and skipped; alone, the command's error
             events, _ = read_events(midi, pedal_bins=args.pedal_bins)

@@ -276,7 +276,10 @@ def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):
     assert resolve_model(names[-1]).name == names[-1]
     assert main(["generate", "--model", "no-such-model", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "not a shipped model" in err and "default" in err and err.count("\n") == 1
+    assert "not a shipped model" in err and "default" in err and err.count("\n") == 1 and "did you mean" not in err
+    for typo, meant in (("defualt", "default"), ("Default", "default"), ("evnts-v28", "events-v28")):
+        assert main(["generate", "--model", typo, "-o", str(tmp_path / "o")]) == 2
+        assert f"did you mean {meant}?" in capsys.readouterr().err
 
 
 def test_a_folder_that_holds_no_model_does_not_hide_a_shipped_one(tmp_path, monkeypatch, capsys):

@@ -402,6 +402,10 @@ def test_paths_keep_each_tracks_composer_and_a_draw_keeps_to_one_composers_track
     with pytest.raises(ValueError, match=re.escape("--composer Mozart: not one this model was trained on; it knows "
                                                    "Bach (2), Chopin (1) (performances of each)")):
         paths.tracks_of("Mozart")
+    with pytest.raises(ValueError, match="did you mean Chopin"):  # a typo, near enough …
+        paths.tracks_of("shopin")
+    with pytest.raises(ValueError, match=r"trained on; it knows"):  # … but not a composer who sounds like none of them
+        paths.tracks_of("Bachmann")
     unlabelled = StylePaths(torch.ones(8, len(ATTRIBUTES)), torch.tensor([0, 2, 4, 6, 8]))
     assert StylePaths.from_state(unlabelled.state_dict()).labels is None and unlabelled.composers() == {}
     with pytest.raises(ValueError, match="name no composer"):

@@ -5,6 +5,7 @@ Imports nothing of ours, so that the autoencoder and generation modules can both
 """
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 from importlib import resources
@@ -75,7 +76,10 @@ def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
             log.warning("%s: this folder holds no model; using the shipped %s", path, path.name)
         return models_dir() / path.name
     generators, autoencoders = ", ".join(shipped_names()) or "none", ", ".join(shipped_autoencoders()) or "none"
-    raise ValueError(f"{flag} {model}: no such folder, and not a shipped model (generators: {generators}; "
+    names = {name.casefold(): name for name in shipped_names() + shipped_autoencoders()}
+    near = difflib.get_close_matches(str(model).casefold(), list(names), n=1, cutoff=0.7)
+    said = f"; did you mean {names[near[0]]}?" if near else ""
+    raise ValueError(f"{flag} {model}: no such folder, and not a shipped model{said} (generators: {generators}; "
                      f"autoencoders, for --ae: {autoencoders})")
 
 

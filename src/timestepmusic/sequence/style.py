@@ -205,7 +205,7 @@ class StylePaths(nn.Module):
         if not wanted:
             raise ValueError("--composer: give a composer's name; this model knows " + ", ".join(known))
         if wanted not in {name.casefold() for name in known}:
-            near = difflib.get_close_matches(wanted, [name.casefold() for name in known], n=1, cutoff=0.6)
+            near = difflib.get_close_matches(wanted, [name.casefold() for name in known], n=1, cutoff=0.7)
             said = next((f"did you mean {name}? " for name in known if near and name.casefold() == near[0]), "")
             raise ValueError(f"--composer {composer}: not one this model was trained on; {said}it knows "
                              + ", ".join(f"{name} ({k})" for name, k in known.items()) + " (performances of each)")

@@ -2,6 +2,7 @@
 written by the tests; a `real` test on the ASAP performances; a headless-Chromium look at the report."""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -306,8 +307,10 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
     printed = capsys.readouterr().out
     assert "skipped" in printed and "near copies of training excerpts: 1" in printed
     logistic, trees = (report[0][test]["generated"] for test in ("classifier", "classifier_trees"))
-    assert (f"real vs generated: {logistic['accuracy']:.3f} ± {logistic['accuracy_sd']:.3f} logistic, "
-            f"{trees['accuracy']:.3f} ± {trees['accuracy_sd']:.3f} boosted trees") in printed  # the report's mean of 5
+    def rough(c: dict) -> str:  # (the fixture's few pieces: each accuracy said to tell nothing)
+        return f" (p = {c['p_value']:.2f}; {c['n_per_class']} excerpts a side: too few to tell)"
+    assert (f"real vs generated: {logistic['accuracy']:.3f} ± {logistic['accuracy_sd']:.3f}{rough(logistic)} logistic, "
+            f"{trees['accuracy']:.3f} ± {trees['accuracy_sd']:.3f}{rough(trees)} boosted trees") in printed  # mean of 5
     assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--repeats", "0"]) == 2
     assert "--repeats must be ≥ 1" in capsys.readouterr().err
     assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--seconds", "0"]) == 2
@@ -323,6 +326,13 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
         with pytest.raises(SystemExit):
             main(["evaluate", "GEN", "--real", "C", "-o", "O", "--seconds", seconds])
         assert "is not a time" in capsys.readouterr().err
+    few = copy.deepcopy(report[0])  # a handful of pieces: the accuracy printed with why it tells nothing
+    for test in ("classifier", "classifier_trees"):
+        few[test]["generated"] |= {"accuracy": 0.5, "accuracy_sd": 0.0, "p_value": 0.63671875, "n_per_class": 4}
+    monkeypatch.setattr(report_module, "evaluate_generated", lambda *args, **kwargs: few)
+    assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--overwrite"]) == 0
+    assert ("real vs generated: 0.500 ± 0.000 (p = 0.64; 4 excerpts a side: too few to tell) logistic"
+            in capsys.readouterr().out)
 
 
 def test_evaluate_overwrite_removes_the_earlier_reports_files_and_no_others(report, monkeypatch, tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..audio_flags import add_audio_flags, check_audio_flags
 from ..files import refuse_existing
 from ..waypoints import clock_arg
-from . import CLASSIFIER_REPEATS
+from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
 
 
 def written_by_report(out: Path) -> set[Path]:
@@ -66,7 +66,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if c["accuracy"] is None:
             return "—"
         spread = f" ± {c['accuracy_sd']:.3f}" if c.get("repeats", 1) > 1 and c.get("accuracy_sd") is not None else ""
-        return f"{c['accuracy']:.3f}{spread}"
+        few = c.get("n_per_class") is not None and c["n_per_class"] < MIN_EXCERPTS  # (told at 0.5 as at 0.9: rough)
+        p_value = c.get("p_value")
+        rough = f" (p = {p_value:.2f}; {c['n_per_class']} excerpts a side: too few to tell)" if few and p_value is not None \
+            and math.isfinite(p_value) else ""
+        return f"{c['accuracy']:.3f}{spread}{rough}"
 
     for row, c in report["classifier"].items():
         print(f"  classifier accuracy, real vs {row}: {accuracy(c)} logistic, "

@@ -233,7 +233,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         set_sampling,
         written_meta,
     )
-    from .heard import Asked, heard_line, made_by, shape_marks
+    from .heard import TEMPO_HEARD_S, Asked, heard_line, made_by, shape_marks
     from .keys import key_name, parse_key_path, timed_path
     from .midi import continuation_only
     from .waypoints import clock_text, parse_waypoints
@@ -399,6 +399,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from .sequence.pulse import TempoTold
 
         asked_tempo = options["tempo"] = TempoTold.timed(tempo_path, seconds)
+        if asked_tempo.later and seconds < 2 * TEMPO_HEARD_S:  # (each waypoint's line hears the beat of that long)
+            log.warning("--tempo: each waypoint's beat is heard over the %g s around it, so over %g s the waypoints "
+                        "share what is heard; give the shape longer (--seconds)", TEMPO_HEARD_S, seconds)
         log.info("--tempo: each note's start leans toward the beats of %s after the notes already played", " → ".join(
             f"{bpm:g} bpm" + (f" at {at_s:.4g} s" + (" after the prompt" if args.prompt else "") if at_s else "")
             for at_s, bpm in asked_tempo.waypoints()))

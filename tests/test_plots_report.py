@@ -277,6 +277,11 @@ def test_plot_and_reconstruct_do_not_replace_a_file_unasked(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and f"{roll}: not a MIDI file" in err[0] and "there already" not in err[0], err
     assert roll.read_bytes() != b"mine" and roll.read_bytes()[:4] == b"\x89PNG"
+    own = midi.with_suffix(".png")  # a folder's MIDI file and its roll both given (plot g/*): the roll is skipped
+    own.write_bytes(roll.read_bytes())
+    assert main(["plot", str(midi), str(own), "--overwrite"]) == 1
+    captured = capsys.readouterr()
+    assert f"skipped {own}: not a MIDI file" in captured.err and str(own) in captured.out
 
 
 def test_a_soundfont_without_wav_is_refused_in_one_line(tmp_path, capsys):

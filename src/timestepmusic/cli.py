@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -200,18 +201,25 @@ def piece_numbers(text: str) -> list[int]:
 
 def _same_request(earlier: str | None, now: str) -> bool:
     """Whether two files' markers (heard.made_by's) name the same version and the same request: the same flags and
-    values as generate reads them, in any order and form (None, a file of no request of this tool's: False)."""
+    values as generate reads them, in any order and form, a default given or not (None, a file of no request of this
+    tool's: False). An earlier version's marker, '… (piece I of N)', reads as '… --piece I−1'."""
     if earlier is None or earlier.partition(": ")[0] != now.partition(": ")[0]:
         return False
 
     def request(marker: str) -> dict | None:
-        words = shlex.split(marker.partition(": ")[2])[1:]  # (after "tsm")
+        command = marker.partition(": ")[2]
+        if (old := re.fullmatch(r"(.*) \(piece (\d+) of (\d+)\)", command)) is not None:
+            command = old[1] + (f" --piece {int(old[2]) - 1}" if int(old[3]) > 1 else "")
         try:
             with contextlib.redirect_stderr(io.StringIO()):
-                read = vars(build_parser().parse_args(words))
+                read = vars(build_parser().parse_args(shlex.split(command)[1:]))  # (after "tsm")
         except (SystemExit, ValueError):  # (a marker a later version may word otherwise)
             return None
-        return {key: value for key, value in read.items() if key not in ("func", "verbose")}
+        read["model"] = read["model"] or "default"  # (defaults as they are read: the same pieces)
+        if read["max_seconds"] is None and read["seconds"] is None:
+            read["seconds"] = 16.0
+        read["set"] = sorted(read["set"] or [])
+        return {key: value for key, value in read.items() if key not in ("func", "verbose", "corpus")}
     return (read := request(earlier)) is not None and read == request(now)
 
 
@@ -292,7 +300,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     rewritten = {extra for name in names.values() for extra in rendered_paths(name, png=args.png, wav=args.wav)}  # …
     rewritten |= set(names.values())  # … run writes
     taken = earlier_samples(out, args.seed, args.overwrite, {"--prompt": args.prompt, "--like": args.like},
-                            sorted(rewritten), only=None if args.piece is None else list(names.values()))
+                            sorted(rewritten), only=None if args.piece is None else sorted(rewritten))
     if args.piece is not None:  # a piece written again replaces the same piece only, not one another request drew
         from .midi import made_by_marker
 
@@ -301,8 +309,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             if name in taken and not _same_request(earlier, now):
                 raise ValueError(f"--piece {i}: {name} says it was drawn by " + (f"'{earlier}'" if earlier else
                                                                                "no request of this tool") +
-                                 f", not by this one ('{now}'), so it would be replaced by another piece; give that "
-                                 "request's flags, or another -o")
+                                 f", not by this one ('{now}'): another request draws another piece in its place; "
+                                 "give that request's flags, or another -o")
     gan = GANModel.load(args.model, args.device)
     if args.arch is not None and args.arch != gan.arch:
         raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is of arch {gan.arch}")
@@ -399,9 +407,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from .sequence.pulse import TempoTold
 
         asked_tempo = options["tempo"] = TempoTold.timed(tempo_path, seconds)
-        if asked_tempo.later and seconds < 2 * TEMPO_HEARD_S:  # (each waypoint's line hears the beat of that long)
-            log.warning("--tempo: each waypoint's beat is heard over the %g s around it, so over %g s the waypoints "
-                        "share what is heard; give the shape longer (--seconds)", TEMPO_HEARD_S, seconds)
+        at_s = [at for at, _ in asked_tempo.waypoints()]  # (each waypoint's line hears the beat of the s around it)
+        if asked_tempo.later and (min(b - a for a, b in zip(at_s, at_s[1:])) < TEMPO_HEARD_S
+                                  or seconds < 2 * TEMPO_HEARD_S):  # (the windows kept inside the piece overlap)
+            log.warning("--tempo: each waypoint's beat is heard over the %g s around it, so waypoints closer than that "
+                        "share what is heard; give the shape longer (%s, or waypoints further apart)",
+                        TEMPO_HEARD_S, "--max-seconds" if ends_itself else "--seconds")
         log.info("--tempo: each note's start leans toward the beats of %s after the notes already played", " → ".join(
             f"{bpm:g} bpm" + (f" at {at_s:.4g} s" + (" after the prompt" if args.prompt else "") if at_s else "")
             for at_s, bpm in asked_tempo.waypoints()))
@@ -649,7 +660,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "  tsm generate --key 'E minor' --tempo 90 -o out/   in a key, at a tempo\n"
                        "  tsm generate --style 'loudness=45 > loudness=90' --seconds 40 -o out/   a crescendo\n"
                        "  tsm generate --prompt mine.mid --seconds 30 -o out/   continue your playing\n"
-                       "  tsm generate -n 8 --piece 3 --wav --overwrite -o out/   piece 3 of that run again, with audio\n"
+                       "  tsm generate --piece 3 --wav --overwrite -o out/   piece 3 of the first again, with audio\n"
                        "recipes: docs/guide.md; what each request is measured to do: the README")
     what = p.add_argument_group("what to draw")
     what.add_argument("-n", type=int, default=8, help="how many pieces (default 8)")

@@ -510,12 +510,13 @@ def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str
     with this one, and nothing else is touched (a user's sample_0_000_edit.mid, a folder). A file this run reads
     (`inputs`: flag → path, e.g. the --prompt) among them is refused even so: --overwrite never deletes what it was
     given. A name this run `writes` that is a folder is refused before anything is drawn or deleted. With `only` (the
-    MIDI files of the pieces written alone: --piece), the earlier files are only those pieces' (their MIDI, PNG and WAV).
+    files of the pieces written alone: --piece), the earlier files are only those among them: a piece's roll or audio
+    that this run does not write again stays.
     """
     ours = re.compile(rf"sample_{seed}_\d{{3,}}\.(mid|png|wav)")
-    stems = None if only is None else {path.stem for path in only}
+    kept_to = None if only is None else set(only)
     taken = sorted(p for p in out.iterdir() if ours.fullmatch(p.name) and p.is_file()
-                   and (stems is None or p.stem in stems)) if out.is_dir() else []
+                   and (kept_to is None or p in kept_to)) if out.is_dir() else []
     if taken and not overwrite:
         raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with --seed "
                          f"{seed}); give another -o or --seed, or --overwrite to replace them")

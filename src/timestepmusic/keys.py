@@ -7,6 +7,7 @@ alike. Shapes: C = 12 pitch classes.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import NamedTuple
 
 import numpy as np
@@ -25,10 +26,10 @@ FLAT_NAMES = ("C", "Db", "D", "Eb", "Fb", "F", "Gb", "G", "Ab", "A", "Bb", "Cb")
 LONGEST_WEIGHED_S = 2.0  # a note weighs its duration, up to this (a held bass note does not outweigh a passage)
 _KEY = re.compile(r"^\s*([a-g])\s*(#|♯|b|♭|-?\s*sharp|-?\s*flat)?\s*-?\s*(major|minor|maj|min|m)?\s*$", re.IGNORECASE)
 # German names, with the mode's word: 'Fis-Dur', 'es-Moll', 'B-Dur' (B flat), 'H-Dur' (B)
-_GERMAN = re.compile(r"^\s*([a-h])(is|es|s)?\s*-?\s*(dur|moll)\s*$", re.IGNORECASE)
+_GERMAN = re.compile(r"^\s*(b|h(?:is)?|[cdfg](?:is|es)?|[ae](?:is|s)?)\s*-?\s*(dur|moll)\s*$", re.IGNORECASE)
 GERMAN_TONICS = {**TONICS, "b": 10, "h": 11}
 # … and without it where the name is German alone ('Es', 'Fis', 'H'; not 'B' or 'E'): capital major, small minor
-_GERMAN_BARE = re.compile(r"^\s*(h(?:is|es)?|[bcdfg](?:is|es)|[ae](?:is|s))\s*$", re.IGNORECASE)
+_GERMAN_BARE = re.compile(r"^\s*(h(?:is)?|[cdfg](?:is|es)|[ae](?:is|s))\s*$", re.IGNORECASE)
 # solfège, as French, Italian and Spanish name keys: 'ré mineur', 'si bémol majeur', 'fa diesis minore', 'sol mayor'
 _SOLFEGE = re.compile(r"^\s*(do|ut|ré|re|mi|fa|sol|la|si)\s*(#|♯|b|♭|dièse|diese|diesis|sostenido|bémol|bemol|bemolle)?"
                       r"\s*(majeur|maggiore|mayor|major|mineur|minore|menor|minor)?\s*$", re.IGNORECASE)
@@ -58,11 +59,12 @@ def parse_key(text: str) -> Key:
 def spelling(text: str) -> tuple[Key, int] | None:
     """A key's name (parse_key's forms) → the key and the accidental it was named with (1 sharp, −1 flat, 0 none);
     None where it names no key."""
+    text = unicodedata.normalize("NFC", text)  # ('ré' typed as e and a combining accent: one letter)
     if (match := _KEY.match(text)) is not None and not text.strip().endswith("-"):  # ("C-": jazz's C minor)
         letter, accidental, mode = match.groups()
         tonic, minor = TONICS[letter.lower()], mode is not None and (mode == "m" or mode.lower() in ("minor", "min"))
     elif (match := _GERMAN.match(text)) is not None:
-        letter, accidental, mode = match.groups()
+        letter, accidental, mode = match.group(1)[0], match.group(1)[1:], match.group(2)
         tonic, minor = GERMAN_TONICS[letter.lower()], mode.lower() == "moll"
     elif (match := _GERMAN_BARE.match(text)) is not None:  # 'Es', 'fis', 'H': German alone; its case says the mode
         letter, accidental = match.group(1)[0], match.group(1)[1:]

@@ -1,7 +1,8 @@
 """A piece's beat as heard, and how it stands to an asked tempo. The beat is the lag of the highest peak of the
 autocorrelation of the piece's onset train within 0.2–1.5 s (`tsm evaluate`'s pulse_clarity reads the same train:
 notes that start more than 25 ms after the note before, blurred by 20 ms on a 10 ms grid; evaluate.descriptors
-.pulse_periods_s). Beats are named up to an octave, as listeners tap them (at the beat, or twice or half as fast).
+.pulse_periods_s). Beats are named as listeners tap them: at the beat, twice or half as fast, or three times or a
+third as fast (triplets of the beat; a bar of three).
 """
 from __future__ import annotations
 
@@ -21,8 +22,7 @@ def heard_beat_s(events: Events, seconds: float) -> float | None:
 
 def beat_relation(heard_s: float | None, bpm: float) -> str:
     """How a heard beat stands to an asked tempo: "the beat", "twice as fast", "half as fast", "three times as fast"
-    (triplets of the beat: a pulse above 240 bpm under a slow tempo), "a third as fast" (a bar of three beats),
-    "another beat" or "no beat"."""
+    (triplets of the beat), "a third as fast" (a bar of three beats), "another beat" or "no beat"."""
     if heard_s is None:
         return "no beat"
     asked_s = 60.0 / bpm

@@ -68,7 +68,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         spread = f" ± {c['accuracy_sd']:.3f}" if c.get("repeats", 1) > 1 and c.get("accuracy_sd") is not None else ""
         few = c.get("n_per_class") is not None and c["n_per_class"] < MIN_EXCERPTS  # (told at 0.5 as at 0.9: rough)
         p_value = c.get("p_value")
-        rough = f" (p = {p_value:.2f}; {c['n_per_class']} excerpts a side: too few to tell)" if few and p_value is not None \
+        said = "p < 0.001" if p_value is not None and p_value < 0.001 else f"p = {p_value:.3f}"
+        rough = f" ({said} from {c['n_per_class']} excerpts a side: rough)" if few and p_value is not None \
             and math.isfinite(p_value) else ""
         return f"{c['accuracy']:.3f}{spread}{rough}"
 
@@ -108,11 +109,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
             roll = f"{Path(midi).stem}_{span[0]:g}-{'end' if span[1] is None else f'{span[1]:g}s'}.png"
         targets[midi] = (Path(output) / roll if folder else Path(output) if output
                          else Path(midi).with_name(roll))
-    rolls = list(targets.values())
-    if len(set(rolls)) < len(rolls):
-        twice = next(roll for roll in rolls if rolls.count(roll) > 1)
-        raise ValueError(f"{twice}: two of the MIDI files would draw to this one roll (the same file name); plot them "
-                         "into separate folders")
     failed = 0
     for midi, roll in list(targets.items()):  # (a roll or WAV given for its MIDI file: told so, not "there already")
         if Path(midi).resolve() in {Path(p).resolve() for p in rendered_paths(midi, png=True, wav=args.wav,
@@ -123,6 +119,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
             print(f"skipped {why}", file=sys.stderr)
             failed += 1
             del targets[midi]
+    rolls = list(targets.values())
+    if len(set(rolls)) < len(rolls):
+        twice = next(roll for roll in rolls if rolls.count(roll) > 1)
+        raise ValueError(f"{twice}: two of the MIDI files would draw to this one roll (the same file name); plot them "
+                         "into separate folders")
     refuse_existing([p for midi, roll in targets.items()
                      for p in rendered_paths(midi, png=True, wav=args.wav, png_path=roll)], args.overwrite)
     for midi, roll in targets.items():

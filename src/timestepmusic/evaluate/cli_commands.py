@@ -63,8 +63,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"skipped {bad['file']}: {bad['reason']}")
     print(f"{report['files']['read']} file(s) against {report['excerpts'][f'real ({args.split})']} real excerpts")
     def accuracy(c: dict) -> str:
-        if c["accuracy"] is None:
-            return "—"
+        if c["accuracy"] is None or not math.isfinite(c["accuracy"]):
+            return "—" + (f" ({c['why']})" if c.get("why") else "")
         spread = f" ± {c['accuracy_sd']:.3f}" if c.get("repeats", 1) > 1 and c.get("accuracy_sd") is not None else ""
         few = c.get("n_per_class") is not None and c["n_per_class"] < MIN_EXCERPTS  # (told at 0.5 as at 0.9: rough)
         p_value = c.get("p_value")

@@ -277,6 +277,9 @@ def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):
     assert main(["generate", "--model", "no-such-model", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "not a shipped model" in err and "default" in err and err.count("\n") == 1 and "did you mean" not in err
+    (tmp_path / "young" / "last").mkdir(parents=True)  # a run not validated yet: its best is not there
+    assert main(["generate", "--model", str(tmp_path / "young" / "best"), "-o", str(tmp_path / "o")]) == 2
+    assert "has not validated yet" in capsys.readouterr().err
     for typo, meant in (("defualt", "default"), ("Default", "default"), ("evnts-v28", "events-v28")):
         assert main(["generate", "--model", typo, "-o", str(tmp_path / "o")]) == 2
         assert f"did you mean {meant}?" in capsys.readouterr().err
@@ -412,10 +415,11 @@ def test_a_run_warm_starts_from_another_keeping_what_still_fits(ar_run, tiny_cor
     source = load_file(str(ar_run / "last" / "generator.safetensors"))
     run = tmp_path / "warm"
     code = main(["train-gan", str(tiny_corpus), "--init-from", str(ar_run), "--set", "ar.head=dimwise",
-                 "--set", "ar.head_hidden=8", "--out", str(run), "--steps", "1", "-q"])
+                 "--set", "ar.head_hidden=8", "--out", str(run), "--steps", "1", "--batch", "3", "-q"])
     assert code == 0
     meta = json.loads((run / "last" / "config.json").read_text())
     assert meta["arch"] == "ar" and meta["config"]["ar"]["head"] == "dimwise"  # the source's arm and settings …
+    assert meta["config"]["ar"]["batch"] == 3  # (--batch: the transformer's windows per batch, ar.batch)
     assert meta["config"]["ar"]["width"] == TINY_AR["ar.width"]  # … not the defaults
     assert meta["initialised_from"]["model"] == str(ar_run)
     assert meta["normaliser"] == json.loads((ar_run / "last" / "config.json").read_text())["normaliser"]

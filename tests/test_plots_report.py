@@ -187,7 +187,11 @@ def test_empty_missing_or_unusable_folders_are_errors(corpus, tmp_path):
         evaluate_generated(one, corpus, tmp_path / "out")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.mid").write_bytes(b"")
-    with pytest.raises(ValueError, match="none of the 1 MIDI files is usable"):
+    with pytest.raises(ValueError, match="none of the 1 MIDI files is usable") as refused:
+        evaluate_generated(tmp_path / "bad", corpus, tmp_path / "out")
+    assert "subfolders" not in str(refused.value)
+    write_events(hand_made()[0], tmp_path / "bad" / "mine" / "good.mid")  # the good files in a subfolder: said
+    with pytest.raises(ValueError, match="none of the 1 MIDI files is usable .*; 1 more is in its subfolders"):
         evaluate_generated(tmp_path / "bad", corpus, tmp_path / "out")
 
 
@@ -464,6 +468,11 @@ def test_tsm_plot_draws_several_files_into_a_new_folder_and_skips_a_bad_one(tmp_
                         (str(tmp_path / "deep"), "not its subfolders: er/d.mid is in one")):
         assert main(["plot", given]) == 2
         assert says in capsys.readouterr().err
+    for name in ("bad.mid", "worse.mid"):  # its own files unusable, the good one deeper: said
+        (tmp_path / "deep" / name).write_text("not midi")
+    assert main(["plot", str(tmp_path / "deep"), "-o", str(tmp_path / "none") + "/"]) == 1
+    assert ("nothing drawn: all 2 MIDI file(s) were skipped; 1 more is in subfolders, which plot does not read"
+            in capsys.readouterr().err)
 
 
 def test_the_audio_of_a_roll_is_written_beside_the_roll_not_the_midi_file(tmp_path):

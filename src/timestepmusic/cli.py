@@ -148,8 +148,10 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     if args.resume and args.init_from:
         raise ValueError(f"--init-from {args.init_from}: a resumed run continues its own weights; start a new run with it")
     source = warm_start_source(args.init_from, args.arch) if args.init_from else None  # its settings are the base
+    likelihood = (args.arch or (source["meta"].get("arch") if source else None)) in ("ar", "events")  # (a new run's)
     config = None if args.resume else _config(args, base=checkpoint_config(source["meta"]) if source else None, flags={
-        "steps": "gan.steps", "device": "gan.device", "seed": "gan.seed", "batch": "gan.batch",
+        "steps": "gan.steps", "device": "gan.device", "seed": "gan.seed",
+        "batch": "ar.batch" if likelihood else "gan.batch",  # (the transformer's windows per batch are ar.batch's)
         "finetune_ae": "gan.finetune_ae", "compile": "gan.compile", "checkpoint_steps": "gan.validate_every"})
     if args.resume and args.preset is not None:
         raise ValueError(f"--preset {args.preset}: a resumed run keeps its saved settings; start a new run with it")
@@ -639,10 +641,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep training the autoencoder with the GAN (its reconstruction loss, weight gan.ae_weight, "
                    "as an anchor); the tuned autoencoder is saved with the run and decodes its samples")
     p.add_argument("--max-chunks", type=int, help="rnn only: longest training sequence in chunks (default 64)")
-    p.add_argument("--steps", type=int, help=f"generator steps (default {gan.steps}; with --resume: the new total)")
-    p.add_argument("--batch", type=int, help=f"windows per batch (default {gan.batch})")
+    p.add_argument("--steps", type=int, help=f"generator steps (default {gan.steps}, or --init-from's; with --resume: "
+                   "the new total)")
+    p.add_argument("--batch", type=int, help=f"windows per batch (default {gan.batch}; ar and events: "
+                   f"{Config().ar.batch}; or --init-from's)")
     p.add_argument("--checkpoint-steps", type=int, metavar="STEPS",
-                   help=f"validate and write RUN/last every this many generator steps (default {gan.validate_every})")
+                   help=f"validate and write RUN/last (and RUN/best) every this many generator steps (default "
+                   f"{gan.validate_every}, or --init-from's)")
     p.add_argument("--seed", type=int, help="seed")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="start from a named set of settings before --config and --set; seed: the convolutional "

@@ -138,6 +138,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
             continue
         for path in written:
             print(path)
+    if failed and failed == len(inputs):  # nothing drawn: said, with where the usable files may be
+        from ..sources import MIDI_SUFFIXES
+
+        deeper = sum(1 for given in args.input if Path(given).is_dir() for p in Path(given).rglob("*")
+                     if p.suffix.lower() in MIDI_SUFFIXES and p.parent != Path(given))
+        print(f"nothing drawn: all {failed} MIDI file(s) were skipped" + (
+            f"; {deeper} more {'is' if deeper == 1 else 'are'} in subfolders, which plot does not read (give them: "
+            "plot FOLDER/SUB)" if deeper else ""), file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -97,8 +97,11 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
             bad.append({"file": str(path), "reason": reason})
             log.info("skipped %s: %s", path, reason)  # the report lists every bad file, and the CLI prints it once
     if not performances:
+        deeper = sum(1 for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.parent != folder)
         raise ValueError(f"{folder}: none of the {len(files)} MIDI files is usable "
-                         f"({'; '.join(b['file'] + ': ' + b['reason'] for b in bad)})")
+                         f"({'; '.join(b['file'] + ': ' + b['reason'] for b in bad)})" + (
+                             f"; {deeper} more {'is' if deeper == 1 else 'are'} in its subfolders, which it does not "
+                             "read" if deeper else ""))
     return performances, names, bad
 
 

@@ -274,6 +274,9 @@ def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):
         summary = json.loads((resolve_model(name) / "config.json").read_text())["summary"]
         assert line.endswith(summary) and len(summary) < 200
     assert resolve_model(names[-1]).name == names[-1]
+    capsys.readouterr()
+    assert main(["generate", "--list", "--model", "events-v9"]) == 0  # the composers of the model named: none kept
+    assert "composers, for --composer" not in capsys.readouterr().out
     assert main(["generate", "--model", "no-such-model", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "not a shipped model" in err and "default" in err and err.count("\n") == 1 and "did you mean" not in err

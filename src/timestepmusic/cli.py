@@ -277,10 +277,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
             print(f"autoencoders, for --ae of reconstruct and train-gan: {', '.join(shipped_autoencoders())}")
             from .generation import model_info
 
-            composers = model_info("default")["composers"]  # (the shipped default's paths: labelled)
+            composers = model_info(args.model or "default")["composers"]  # (the shipped default's paths: labelled)
             if isinstance(composers, dict) and composers:
-                print("composers, for --composer (the default's training performances of each): "
-                      + ", ".join(f"{name} {count}" for name, count in composers.items()))
+                print("composers, for --composer (" + ("the default's" if args.model is None else f"{args.model}:")
+                      + " training performances of each): " + ", ".join(f"{name} {count}" for name, count in
+                                                                           composers.items()))
         return 0
     if args.model is None and args.arch is not None:  # the shipped model of that kind
         from .shipped import shipped_of_arch

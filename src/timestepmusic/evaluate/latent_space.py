@@ -69,10 +69,11 @@ def format_evaluation(summary: dict) -> str:
         row = timing[name]
         change = "—" if not np.isfinite(row[diff]) else f"{row[diff]:+.1%}" if unit == "rel" else f"±{row[diff]:.3f}"
         lines.append(f"  {label:<32}{row['original']:>8.3f} → {row['decoded']:<8.3f} {change}")
-    lines += ["", f"ceiling: classifier accuracy, decoded real sequences vs the originals: {ceiling['accuracy']:.3f} "
-                  f"({ceiling['n_per_class']} excerpts each; 0.5 = cannot tell)"
-              + (f"; too few excerpts for a verdict (below {MIN_EXCERPTS}: a larger split, or more of its tracks)"
-                 if ceiling["n_per_class"] < MIN_EXCERPTS else ""), "",
+    few = ceiling["n_per_class"] < MIN_EXCERPTS  # (an accuracy of 4 excerpts a side may read 0.000: no verdict)
+    lines += ["", "ceiling: classifier accuracy, decoded real sequences vs the originals: "
+              + (f"— ({ceiling['n_per_class']} excerpts each: too few for a verdict; below {MIN_EXCERPTS}, give a larger "
+                 "split, or more of its tracks)" if few else
+                 f"{ceiling['accuracy']:.3f} ({ceiling['n_per_class']} excerpts each; 0.5 = cannot tell)"), "",
               f"smoothness (first {SMOOTHNESS_SECONDS:g} s of each track)",
               f"  {'decode of':<14}{'note F1 vs clean':>18}{'notes > 4 s':>14}{'keys clipped':>14}{'values clipped':>16}"]
     for row, f in summary["smoothness"].items():

@@ -166,11 +166,15 @@ def test_info_says_which_shipped_models_take_a_key(capsys):
 
     from timestepmusic.cli import main
 
-    takes = {}
+    takes, said = {}, {}
     for name in ("default", "style", "conv-v1"):
         assert main(["generate", "--model", name, "--info"]) == 0
-        takes[name] = json.loads(capsys.readouterr().out)["takes_key"]
+        printed = capsys.readouterr()
+        takes[name], said[name] = json.loads(printed.out)["takes_key"], printed.err  # JSON out, a person's words err
     assert takes == {"default": True, "style": False, "conv-v1": False}  # style was trained without ar.tonal
+    assert said["default"].startswith("default (events): the default") and "trained: 5,500 steps" in said["default"]
+    assert "it may be asked: --prompt, --key, --tempo, --style (calibrated)" in said["default"]
+    assert "--key" not in said["style"] and "it may be asked" not in said["conv-v1"]
 
 
 def test_a_key_found_is_named_by_how_it_stands_to_the_one_asked():

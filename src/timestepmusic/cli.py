@@ -225,6 +225,35 @@ def _same_request(earlier: str | None, now: str) -> bool:
     return (read := request(earlier)) is not None and read == request(now)
 
 
+def _info_words(info: dict) -> list[str]:
+    """`--info`'s JSON (generation.model_info) in a few lines a person reads: what the model is, how it was trained,
+    what it may be asked."""
+    folder = Path(str(info.get("model", "")))
+    name = f"{folder.parent.name}/{folder.name}" if folder.name in ("last", "best") else folder.name  # (a run's)
+    lines = [f"{name} ({info.get('arch')}): {info.get('summary') or 'no summary'}"]
+    trained = info.get("trained") or {}
+    if trained.get("steps"):
+        start = info.get("initialised_from") or {}
+        warm = f", warm-started from {start['model']} at step {start['step']:,}" if start.get("model") else ""
+        corpus = info.get("corpus") or {}
+        on = f"; corpus: {corpus['tracks']:,} tracks, {corpus['hours']:.1f} h" if corpus.get("tracks") else ""
+        lines.append(f"trained: {trained['steps']:,} steps, {trained.get('seconds', 0) / 3600:.1f} h on "
+                     f"{trained.get('device', '?')}{warm}{on}")
+    ar = info.get("ar") or {}
+    asks = ["--prompt"] if info.get("arch") in ("ar", "events") else []
+    asks += [flag for flag, key in (("--key", "takes_key"), ("--tempo", "takes_tempo")) if info.get(key)]
+    asks += [f"--style{' (calibrated)' if info.get('style_calibration') else ''}"] if ar.get("style") else []
+    composers = info.get("composers")
+    asks += [f"--composer ({len(composers)} composers)"] if isinstance(composers, dict) and composers else []
+    asks += ["--like"] if ar.get("style") and ar.get("style_path", "none") != "none" else []
+    asks += ["--select (a critic)"] if isinstance(info.get("critic"), dict) else []
+    if asks:
+        lines.append("it may be asked: " + ", ".join(asks))
+    lines.append("above: its settings" + (' ("ar": those --set ar.NAME=VALUE may change for a run)' if ar else "")
+                 + ' and, in "description", how it came to be')
+    return lines
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from .evaluate.render import rendered_paths
     from .generation import (
@@ -292,6 +321,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if args.arch is not None and info.get("arch") != args.arch:
             raise ValueError(f"--arch {args.arch}: the model {args.model} is of arch {info.get('arch')}")
         print(json.dumps(info, indent=1))
+        print("\n".join(_info_words(info)), file=sys.stderr)  # (last on a terminal; stdout stays JSON for scripts)
         return 0
     if args.n < 1:
         raise ValueError(f"-n must be ≥ 1, got {args.n}")

@@ -34,7 +34,8 @@ def main() -> int:
         cells = [str(seed)]
         for name, test in (("logistic", classifier_test), ("trees", trees_classifier_test)):
             mean = test(real, generated, seed=seed, repeats=args.repeats)
-            one = mean["accuracies"][0]  # the first draw is the seed's own: the single draw reports made before
+            one = mean["accuracies"][0] if mean["accuracies"] else float("nan")  # the seed's own draw (none: too
+            # few excerpts for the trees), the single draw reports made before
             spread.setdefault((name, 1), []).append(one)
             spread.setdefault((name, args.repeats), []).append(mean["accuracy"])
             cells += [f"{one:.3f}", f"{mean['accuracy']:.3f} ± {mean['accuracy_sd']:.3f}"]

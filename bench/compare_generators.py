@@ -57,7 +57,7 @@ def summary_of(report: dict, row: str) -> dict:
     out = {"classifier": report["classifier"][row]["accuracy"], "mean_overlap": float(np.mean(finite))}
     trees = report.get("classifier_trees", {}).get(row)
     if trees is not None:
-        out["trees"] = trees["accuracy"]
+        out["trees"] = float("nan") if trees["accuracy"] is None else trees["accuracy"]  # (None: too few for trees)
     return out | {name: overlaps[name] for name in KEY_DESCRIPTORS}
 
 

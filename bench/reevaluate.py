@@ -48,6 +48,7 @@ def main() -> int:
         means = [float(np.mean([v[i] for v in overlap.values() if not np.isnan(v[i])])) for i in (0, 1)]
         logistic = [report["classifier"][GENERATED]["accuracy"] for report in (before, after)]
         trees = [report["classifier_trees"][GENERATED]["accuracy"] for report in (before, after)]
+        trees = [np.nan if t is None else t for t in trees]  # (None: too few excerpts for the trees)
         rows.append(["mean overlap (over the descriptors each report has)", f"{means[0]:.3f}", f"{means[1]:.3f}"])
         rows.append(["logistic accuracy", f"{logistic[0]:.3f}", f"{logistic[1]:.3f}"])
         rows.append(["trees accuracy", f"{trees[0]:.3f}", f"{trees[1]:.3f}"])

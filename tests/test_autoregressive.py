@@ -282,7 +282,7 @@ def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):
     assert "not a shipped model" in err and "default" in err and err.count("\n") == 1 and "did you mean" not in err
     (tmp_path / "young" / "last").mkdir(parents=True)  # a run not validated yet: its best is not there
     assert main(["generate", "--model", str(tmp_path / "young" / "best"), "-o", str(tmp_path / "o")]) == 2
-    assert "has not validated yet" in capsys.readouterr().err
+    assert "has no best checkpoint yet" in capsys.readouterr().err
     for typo, meant in (("defualt", "default"), ("Default", "default"), ("evnts-v28", "events-v28")):
         assert main(["generate", "--model", typo, "-o", str(tmp_path / "o")]) == 2
         assert f"did you mean {meant}?" in capsys.readouterr().err
@@ -437,6 +437,8 @@ def test_a_run_warm_starts_from_another_keeping_what_still_fits(ar_run, tiny_cor
     assert "not --arch conv" in capsys.readouterr().err
     assert main(["train-gan", str(tiny_corpus), "--resume", str(run), "--init-from", str(ar_run), "-q"]) == 2
     assert "--init-from" in capsys.readouterr().err
+    assert main(["train-gan", str(tiny_corpus), "--resume", str(run), "--batch", "7", "-q"]) == 2  # not ignored
+    assert "--batch: a resumed run keeps its saved batch" in capsys.readouterr().err
     assert main(["train-gan", str(tiny_corpus), "--init-from", str(ar_run), "--set", "ar.width=24", "--set", "ar.mixture=3",
                  "--out", str(tmp_path / "none"), "-q"]) == 2  # nothing fits: not a warm start at all
     assert "none of its weights fit" in capsys.readouterr().err

@@ -504,3 +504,13 @@ def test_repeated_draws_average_the_accuracy_of_single_draws():
         assert test(a, b, seed=2, repeats=4) == repeated  # deterministic
     with pytest.raises(ValueError, match="repeats"):
         classifier_test(a, b, repeats=0)
+
+
+def test_the_trees_give_no_accuracy_where_no_split_fits_and_one_where_it_does():
+    from timestepmusic.evaluate.compare import trees_classifier_test
+
+    rng = np.random.default_rng(0)
+    few = trees_classifier_test(rng.normal(size=(8, 4)), rng.normal(size=(300, 4)) + 3)  # 8 a side: no tree splits
+    assert np.isnan(few["accuracy"]) and "too few excerpts for the trees (8 a side" in few["why"]
+    told = trees_classifier_test(rng.normal(size=(15, 4)), rng.normal(size=(300, 4)) + 3)  # 15 a side: it splits
+    assert told["accuracy"] > 0.8 and "why" not in told

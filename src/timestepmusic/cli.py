@@ -155,6 +155,9 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
         "finetune_ae": "gan.finetune_ae", "compile": "gan.compile", "checkpoint_steps": "gan.validate_every"})
     if args.resume and args.preset is not None:
         raise ValueError(f"--preset {args.preset}: a resumed run keeps its saved settings; start a new run with it")
+    if args.resume and args.batch is not None:  # (it would be silently ignored: the run keeps its settings)
+        raise ValueError("--batch: a resumed run keeps its saved batch, so that it resumes exactly; start a new run "
+                         "(--init-from RUN) to change it")
     if args.resume and args.checkpoint_steps is not None:
         raise ValueError("--checkpoint-steps: a resumed GAN run keeps its saved interval (gan.validate_every), "
                          "so that it resumes exactly; start a new run to change it")
@@ -234,11 +237,12 @@ def _info_words(info: dict) -> list[str]:
     trained = info.get("trained") or {}
     if trained.get("steps"):
         start = info.get("initialised_from") or {}
-        warm = f", warm-started from {start['model']} at step {start['step']:,}" if start.get("model") else ""
+        hours = f", {trained['seconds'] / 3600:.1f} h on {trained.get('device', '?')}" if trained.get("seconds") else ""
+        warm = (f" (its own, after a warm start from {start['model']} at step {start['step']:,})"
+                if start.get("model") else "")
         corpus = info.get("corpus") or {}
         on = f"; corpus: {corpus['tracks']:,} tracks, {corpus['hours']:.1f} h" if corpus.get("tracks") else ""
-        lines.append(f"trained: {trained['steps']:,} steps, {trained.get('seconds', 0) / 3600:.1f} h on "
-                     f"{trained.get('device', '?')}{warm}{on}")
+        lines.append(f"trained: {trained['steps']:,} steps{hours}{warm}{on}")
     ar = info.get("ar") or {}
     asks = ["--prompt"] if info.get("arch") in ("ar", "events") else []
     asks += [flag for flag, key in (("--key", "takes_key"), ("--tempo", "takes_tempo")) if info.get(key)]
@@ -250,7 +254,7 @@ def _info_words(info: dict) -> list[str]:
     if asks:
         lines.append("it may be asked: " + ", ".join(asks))
     lines.append("above: its settings" + (' ("ar": those --set ar.NAME=VALUE may change for a run)' if ar else "")
-                 + ' and, in "description", how it came to be')
+                 + (' and, in "description", how it came to be' if info.get("description") else ""))
     return lines
 
 

@@ -76,9 +76,9 @@ def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
             log.warning("%s: this folder holds no model; using the shipped %s", path, path.name)
         return models_dir() / path.name
     if path.name == "best" and (path.parent / "last").is_dir():  # a run that has not validated yet
-        raise ValueError(f"{flag} {model}: no such folder: the run {path.parent} has not validated yet (its best "
-                         f"checkpoint comes with its first validation, every gan.validate_every steps); its latest "
-                         f"is {path.parent / 'last'} (give the run folder: {path.parent})")
+        raise ValueError(f"{flag} {model}: no such folder: the run {path.parent} has no best checkpoint yet (it comes "
+                         f"with its first validation that scores); its latest is {path.parent / 'last'} (give the run "
+                         f"folder: {path.parent})")
     generators, autoencoders = ", ".join(shipped_names()) or "none", ", ".join(shipped_autoencoders()) or "none"
     names = {name.casefold(): name for name in shipped_names() + shipped_autoencoders()}
     near = difflib.get_close_matches(str(model).casefold(), list(names), n=1, cutoff=0.7)

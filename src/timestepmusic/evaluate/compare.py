@@ -280,11 +280,11 @@ def trees_classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, seed:
         return model.fit(x_train[:, seen], y_train).predict(x_test[:, seen])
 
     n, used_folds = min(len(a), len(b)), min(folds, len(a), len(b))  # (per class, once balanced: _balanced_folds)
-    if 2 * n * (used_folds - 1) // max(used_folds, 1) < 4 * TREES_PARAMS["min_samples_leaf"]:  # scarcely a split fits:
+    leaf = TREES_PARAMS["min_samples_leaf"]
+    if 2 * n * (used_folds - 1) // max(used_folds, 1) < 2 * leaf:  # no split fits a training fold: every guess 0.5,
         return {"accuracy": float("nan"), "p_value": float("nan"), "n_per_class": int(n), "folds": int(used_folds),
-                "repeats": int(repeats), "accuracy_sd": float("nan"), "accuracies": [],  # (every guess 0.5, which
-                "why": f"too few excerpts for the trees ({n} a side; a leaf holds at least "  # tells nothing)
-                       f"{TREES_PARAMS['min_samples_leaf']})"}
+                "repeats": int(repeats), "accuracy_sd": float("nan"), "accuracies": [],  # which tells nothing
+                "why": f"too few excerpts for the trees ({n} a side: a split needs {2 * leaf} in a training fold)"}
     return _repeated(a, b, folds, seed, repeats, fit_predict)
 
 

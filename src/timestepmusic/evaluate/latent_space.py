@@ -57,6 +57,9 @@ def evaluate_autoencoder(ae: Autoencoder, corpus: Corpus, split: str = "test", *
         "ceiling": ceiling_figures(references, decoded, seed=seed), "smoothness": smoothness_figures(ae, latents, seed)}
 
 
+FEWEST_TOLD = 10  # excerpts a side below which the ceiling's accuracy is not printed at all (a coin's toss)
+
+
 def format_evaluation(summary: dict) -> str:
     """The figures of `evaluate_autoencoder` as text tables."""
     timing, ceiling = summary["timing"], summary["ceiling"]
@@ -69,11 +72,12 @@ def format_evaluation(summary: dict) -> str:
         row = timing[name]
         change = "—" if not np.isfinite(row[diff]) else f"{row[diff]:+.1%}" if unit == "rel" else f"±{row[diff]:.3f}"
         lines.append(f"  {label:<32}{row['original']:>8.3f} → {row['decoded']:<8.3f} {change}")
-    few = ceiling["n_per_class"] < MIN_EXCERPTS  # (an accuracy of 4 excerpts a side may read 0.000: no verdict)
+    n = ceiling["n_per_class"]
     lines += ["", "ceiling: classifier accuracy, decoded real sequences vs the originals: "
-              + (f"— ({ceiling['n_per_class']} excerpts each: too few for a verdict; below {MIN_EXCERPTS}, give a larger "
-                 "split, or more of its tracks)" if few else
-                 f"{ceiling['accuracy']:.3f} ({ceiling['n_per_class']} excerpts each; 0.5 = cannot tell)"), "",
+              + ("—" if n < FEWEST_TOLD else f"{ceiling['accuracy']:.3f}")  # (4 a side may read 0.000: no number)
+              + f" ({n} excerpts each; 0.5 = cannot tell)"
+              + (f"; too few excerpts for a verdict (below {MIN_EXCERPTS}: a larger split, or more of its tracks)"
+                 if n < MIN_EXCERPTS else ""), "",
               f"smoothness (first {SMOOTHNESS_SECONDS:g} s of each track)",
               f"  {'decode of':<14}{'note F1 vs clean':>18}{'notes > 4 s':>14}{'keys clipped':>14}{'values clipped':>16}"]
     for row, f in summary["smoothness"].items():

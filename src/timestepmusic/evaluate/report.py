@@ -284,6 +284,8 @@ def _descriptor_table(report: dict) -> str:
 def _spread(c: dict) -> str:
     """An accuracy, with its spread over the draws where it is a mean of several."""
     sd = c.get("accuracy_sd")
+    if c.get("why"):  # no accuracy, and why (the trees on too few excerpts)
+        return f"— ({html.escape(c['why'])})"
     return _fmt(c.get("accuracy")) + (f" ± {_fmt(sd)}" if c.get("repeats", 1) > 1 and sd is not None else "")
 
 

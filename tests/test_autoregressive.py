@@ -277,6 +277,10 @@ def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):
     capsys.readouterr()
     assert main(["generate", "--list", "--model", "events-v9"]) == 0  # the composers of the model named: none kept
     assert "composers, for --composer" not in capsys.readouterr().out
+    for flags in (["--list"], ["--info"]):  # an autoencoder is no model to describe or list composers of: said first
+        assert main(["generate", *flags, "--model", "ae-latent48"]) == 2
+        printed = capsys.readouterr()
+        assert printed.out == "" and "ae-latent48: an autoencoder" in printed.err and printed.err.count("\n") == 1
     assert main(["generate", "--model", "no-such-model", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "not a shipped model" in err and "default" in err and err.count("\n") == 1 and "did you mean" not in err

@@ -298,19 +298,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise ValueError(f"-o {args.out}: the folder to write into (each piece is named sample_SEED_NNN.mid); give a "
                          "folder's name")
     if args.list:
+        from .generation import model_info
         from .shipped import shipped_of_kind
 
         listed = shipped_of_kind(args.arch)  # --list --arch KIND: those of that kind
-        width = max(len(d["name"]) for d in listed)
+        composers = model_info(args.model or "default")["composers"] if args.arch is None else None  # (a bad
+        width = max(len(d["name"]) for d in listed)  # --model is told before anything is listed)
         for d in listed:
             print(f"{d['name']:<{width}}  {d['arch']:<6} {d['summary']}")
         if args.arch is None:
             from .shipped import shipped_autoencoders
 
             print(f"autoencoders, for --ae of reconstruct and train-gan: {', '.join(shipped_autoencoders())}")
-            from .generation import model_info
-
-            composers = model_info(args.model or "default")["composers"]  # (the shipped default's paths: labelled)
             if isinstance(composers, dict) and composers:
                 print("composers, for --composer (" + ("the default's" if args.model is None else f"{args.model}:")
                       + " training performances of each): " + ", ".join(f"{name} {count}" for name, count in

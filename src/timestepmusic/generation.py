@@ -631,6 +631,9 @@ def model_info(model: str | Path | None = None) -> dict:
     model's description tells its whole history."""
     path = resolve_model(model)
     folder, meta = read_meta(path)
+    if meta.get("kind") == "autoencoder":  # (its config reads as a conv model's: said, not described as one)
+        raise ValueError(f"{model}: an autoencoder (for --ae of reconstruct and train-gan), not a model that "
+                         "generates; --list names those")
     config = checkpoint_config(meta)
     arch = meta.get("arch", "conv")
     likelihood = arch in ("ar", "events")  # trained by gan.steps and gan.seed, otherwise by the ar section

@@ -88,6 +88,18 @@ def read_asap(folder: Path, validation_fraction: float, test_fraction: float) ->
             for r in rows]
 
 
+def midi_in(folder: Path) -> list[Path]:
+    """The MIDI files directly in `folder` (any case of .mid or .midi), sorted: what evaluate and plot read there."""
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".mid", ".midi") and p.is_file())
+
+
+def midi_below(folder: Path) -> list[Path]:
+    """The .mid and .midi names in the subfolders of `folder`, sorted: what evaluate and plot do not read, named
+    where it is all a user has."""
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".mid", ".midi") and p.parent != folder)
+
+
 def read_folder(folder: Path, validation_fraction: float, test_fraction: float,
                 problems: list[SourceProblem]) -> list[Performance]:
     found: list[Path] = []

@@ -139,10 +139,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
         for path in written:
             print(path)
     if failed and failed == len(inputs):  # nothing drawn: said, with where the usable files may be
-        from ..sources import MIDI_SUFFIXES
+        from ..sources import midi_below
 
-        deeper = sum(1 for given in args.input if Path(given).is_dir() for p in Path(given).rglob("*")
-                     if p.suffix.lower() in MIDI_SUFFIXES and p.parent != Path(given))
+        deeper = sum(len(midi_below(Path(given))) for given in args.input if Path(given).is_dir())
         print(f"nothing drawn: all {failed} MIDI file(s) were skipped" + (
             f"; {deeper} more {'is' if deeper == 1 else 'are'} in subfolders, which plot does not read (give them: "
             "plot FOLDER/SUB)" if deeper else ""), file=sys.stderr)
@@ -152,18 +151,18 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def midi_files(given: list[str]) -> list[str]:
     """`tsm plot`'s inputs: each MIDI file as given, a folder as the .mid/.midi files directly in it (sorted); an empty
     name, or a folder without one: ValueError in one line."""
-    from ..sources import MIDI_SUFFIXES
+    from ..sources import midi_below, midi_in
 
     files = []
     for path in given:
         if not path.strip():
             raise ValueError("FILE.mid: an empty name; give a MIDI file or a folder of them")
         if Path(path).is_dir():
-            inside = sorted(str(p) for p in Path(path).iterdir() if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+            inside = [str(p) for p in midi_in(Path(path))]
             if not inside:
-                deeper = next((p for p in Path(path).rglob("*") if p.suffix.lower() in MIDI_SUFFIXES), None)
+                deeper = midi_below(Path(path))
                 raise ValueError(f"{path}: a folder without .mid or .midi files in it" + (
-                    f" (plot reads the folder itself, not its subfolders: {deeper.relative_to(path)} is in one)"
+                    f" (plot reads the folder itself, not its subfolders: {deeper[0].relative_to(path)} is in one)"
                     if deeper else ""))
             files += inside
         else:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..midi import read_events
+from ..sources import midi_below, midi_in
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
 from .compare import (
     COPY_THRESHOLD,
@@ -43,7 +44,6 @@ from .descriptors import (
 
 log = logging.getLogger(__name__)
 
-MIDI_SUFFIXES = (".mid", ".midi")
 GENERATED, BASELINE, CEILING = "generated", "shuffled chunks", "real A vs real B"
 REFERENCE_COPY_EXCERPTS = 32  # real held-out excerpts whose nearest training window calibrates the copy check
 MIN_REAL_EXCERPTS = 100  # below this the figures and their ceiling are noisy (28 gave a ceiling overlap of 0.12)
@@ -82,11 +82,12 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
         raise ValueError(f"{folder}: a file; give the folder that holds the generated MIDI files (tsm generate's -o)")
     if not folder.is_dir():
         raise ValueError(f"{folder}: no such folder of generated MIDI files")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+    files = midi_in(folder)
     if not files:
-        inside = next((p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES), None)
+        deeper = midi_below(folder)
         raise ValueError(f"{folder}: no .mid or .midi files to evaluate" + (
-            f" (it reads the folder itself, not its subfolders: {inside.relative_to(folder)} is in one)" if inside else ""))
+            f" (it reads the folder itself, not its subfolders: {deeper[0].relative_to(folder)} is in one)" if deeper
+            else ""))
     performances, names, bad = [], [], []
     for path in files:
         try:
@@ -97,7 +98,7 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
             bad.append({"file": str(path), "reason": reason})
             log.info("skipped %s: %s", path, reason)  # the report lists every bad file, and the CLI prints it once
     if not performances:
-        deeper = sum(1 for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.parent != folder)
+        deeper = len(midi_below(folder))
         raise ValueError(f"{folder}: none of the {len(files)} MIDI files is usable "
                          f"({'; '.join(b['file'] + ': ' + b['reason'] for b in bad)})" + (
                              f"; {deeper} more {'is' if deeper == 1 else 'are'} in its subfolders, which it does not "

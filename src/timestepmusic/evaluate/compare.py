@@ -210,6 +210,12 @@ def _cross_validated(x: np.ndarray, y: np.ndarray, fold: np.ndarray, n: int, fol
     return correct
 
 
+def _no_accuracy(n: int, folds: int, repeats: int) -> dict:
+    """A classifier test's figures where no accuracy can be had (fewer than 2 folds; trees that cannot split)."""
+    return {"accuracy": float("nan"), "p_value": float("nan"), "n_per_class": int(n), "folds": int(folds),
+            "repeats": int(repeats), "accuracy_sd": float("nan"), "accuracies": []}
+
+
 def _repeated(a: np.ndarray, b: np.ndarray, folds: int, seed: int, repeats: int, fit_predict) -> dict:
     """The cross-validated accuracy of fit_predict, averaged over `repeats` draws of the balancing subsample and
     the folds (the first is `seed`'s alone, so repeats=1 is one draw), with each draw's, their spread and the
@@ -224,8 +230,7 @@ def _repeated(a: np.ndarray, b: np.ndarray, folds: int, seed: int, repeats: int,
         x, y, fold, n, used_folds = _balanced_folds(a, b, folds, seed if r == 0 else [seed, r])
         correct = _cross_validated(x, y, fold, n, used_folds, fit_predict)
         if correct is None:
-            return {"accuracy": float("nan"), "p_value": float("nan"), "n_per_class": int(n), "folds": int(used_folds),
-                    "repeats": int(repeats), "accuracy_sd": float("nan"), "accuracies": []}
+            return _no_accuracy(n, used_folds, repeats)
         accuracies.append(correct / (2 * n))
     accuracy = float(np.mean(accuracies))
     p_value = stats.binomtest(int(round(accuracy * 2 * n)), 2 * n, 0.5, alternative="greater").pvalue
@@ -282,9 +287,8 @@ def trees_classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, seed:
     n, used_folds = min(len(a), len(b)), min(folds, len(a), len(b))  # (per class, once balanced: _balanced_folds)
     leaf = TREES_PARAMS["min_samples_leaf"]
     if 2 * n * (used_folds - 1) // max(used_folds, 1) < 2 * leaf:  # no split fits a training fold: every guess 0.5,
-        return {"accuracy": float("nan"), "p_value": float("nan"), "n_per_class": int(n), "folds": int(used_folds),
-                "repeats": int(repeats), "accuracy_sd": float("nan"), "accuracies": [],  # which tells nothing
-                "why": f"too few excerpts for the trees ({n} a side: a split needs {2 * leaf} in a training fold)"}
+        return _no_accuracy(n, used_folds, repeats) | {  # which tells nothing
+            "why": f"too few excerpts for the trees ({n} a side: a split needs {2 * leaf} in a training fold)"}
     return _repeated(a, b, folds, seed, repeats, fit_predict)
 
 

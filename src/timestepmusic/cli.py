@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .config import Config
 
 log = logging.getLogger("timestepmusic")
+PIECE_SECONDS = 16.0  # generate: each piece's length where neither --seconds nor --max-seconds is given
 
 
 def _config(args: argparse.Namespace, flags: dict[str, str], base: Config | None = None):
@@ -211,18 +212,20 @@ def _same_request(earlier: str | None, now: str) -> bool:
     if earlier is None or earlier.partition(": ")[0] != now.partition(": ")[0]:
         return False
 
+    parser = build_parser()
+
     def request(marker: str) -> dict | None:
         command = marker.partition(": ")[2]
         if (old := re.fullmatch(r"(.*) \(piece (\d+) of (\d+)\)", command)) is not None:
             command = old[1] + (f" --piece {int(old[2]) - 1}" if int(old[3]) > 1 else "")
         try:
             with contextlib.redirect_stderr(io.StringIO()):
-                read = vars(build_parser().parse_args(shlex.split(command)[1:]))  # (after "tsm")
+                read = vars(parser.parse_args(shlex.split(command)[1:]))  # (after "tsm")
         except (SystemExit, ValueError):  # (a marker a later version may word otherwise)
             return None
         read["model"] = read["model"] or "default"  # (defaults as they are read: the same pieces)
         if read["max_seconds"] is None and read["seconds"] is None:
-            read["seconds"] = 16.0
+            read["seconds"] = PIECE_SECONDS
         read["set"] = sorted(read["set"] or [])
         return {key: value for key, value in read.items() if key not in ("func", "verbose", "corpus")}
     return (read := request(earlier)) is not None and read == request(now)
@@ -341,8 +344,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from .midi import made_by_marker
 
         for i, name in names.items():
-            earlier, now = made_by_marker(name) if name in taken else None, made_by(args.command_line, i, args.n)
-            if name in taken and not _same_request(earlier, now):
+            if name not in taken:
+                continue
+            earlier, now = made_by_marker(name), made_by(args.command_line, i, args.n)
+            if not _same_request(earlier, now):
                 raise ValueError(f"--piece {i}: {name} says it was drawn by " + (f"'{earlier}'" if earlier else
                                                                                "no request of this tool") +
                                  f", not by this one ('{now}'): another request draws another piece in its place; "
@@ -385,7 +390,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise ValueError("--corpus is the corpus whose piece lengths are shown beside pieces that end themselves "
                          "(rnn models; ar and events models with --max-seconds)")
     else:
-        seconds = args.seconds if args.seconds is not None else 16.0
+        seconds = args.seconds if args.seconds is not None else PIECE_SECONDS
         check_piece_seconds(seconds)
         whole_s = piece_chunks(seconds, gan.ae.chunk_seconds) * gan.ae.chunk_seconds  # as sample_latents draws
         if abs(whole_s - seconds) > 1e-6:
@@ -501,8 +506,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         for j, events in enumerate(samples):
             if first + j not in names:  # (--piece: drawn with the pieces asked, not written)
                 continue
-            new_s.append(pieces[j].shape[0] * c - prompt_s)
             length_s = pieces[j].shape[0] * c  # the chunks written (a prompt included)
+            new_s.append(length_s - prompt_s)
             where = f"; the continuation from {prompt_s:.2f} s" if prompt_s else ""
             if args.continuation_only:
                 events, length_s, where = continuation_only(events, prompt_s), length_s - prompt_s, "; the continuation only"

@@ -115,8 +115,8 @@ def key_name(key: Key, spelled: str | None = None) -> str:
     """'Db major', 'C# minor': the spelling of the key's signature (five flats, four sharps), or of the signature
     `spelled` names (a key as the user typed it: 'as-Moll' is Ab minor, seven flats, not G# minor; `sharps`)."""
     names = MINOR_NAMES if key.minor else MAJOR_NAMES
-    if spelled is not None:
-        names = SHARP_NAMES if sharps(key, spelled) > 0 else FLAT_NAMES if sharps(key, spelled) < 0 else names
+    signature = 0 if spelled is None else sharps(key, spelled)
+    names = SHARP_NAMES if signature > 0 else FLAT_NAMES if signature < 0 else names
     return f"{names[key.tonic]} {'minor' if key.minor else 'major'}"
 
 

@@ -79,12 +79,12 @@ def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
         raise ValueError(f"{flag} {model}: no such folder: the run {path.parent} has no best checkpoint yet (it comes "
                          f"with its first validation that scores); its latest is {path.parent / 'last'} (give the run "
                          f"folder: {path.parent})")
-    generators, autoencoders = ", ".join(shipped_names()) or "none", ", ".join(shipped_autoencoders()) or "none"
-    names = {name.casefold(): name for name in shipped_names() + shipped_autoencoders()}
+    generators, autoencoders = shipped_names(), shipped_autoencoders()
+    names = {name.casefold(): name for name in generators + autoencoders}
     near = difflib.get_close_matches(str(model).casefold(), list(names), n=1, cutoff=0.7)
     said = f"; did you mean {names[near[0]]}?" if near else ""
-    raise ValueError(f"{flag} {model}: no such folder, and not a shipped model{said} (generators: {generators}; "
-                     f"autoencoders, for --ae: {autoencoders})")
+    raise ValueError(f"{flag} {model}: no such folder, and not a shipped model{said} (generators: "
+                     f"{', '.join(generators) or 'none'}; autoencoders, for --ae: {', '.join(autoencoders) or 'none'})")
 
 
 def checkpoint_places(path: Path) -> tuple[Path, ...]:

@@ -149,10 +149,10 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     if args.resume and args.init_from:
         raise ValueError(f"--init-from {args.init_from}: a resumed run continues its own weights; start a new run with it")
     source = warm_start_source(args.init_from, args.arch) if args.init_from else None  # its settings are the base
-    likelihood = (args.arch or (source["meta"].get("arch") if source else None)) in ("ar", "events")  # (a new run's)
+    new_arch = args.arch or (source["meta"].get("arch", "conv") if source else "conv")  # train_sequence_model agrees
     config = None if args.resume else _config(args, base=checkpoint_config(source["meta"]) if source else None, flags={
         "steps": "gan.steps", "device": "gan.device", "seed": "gan.seed",
-        "batch": "ar.batch" if likelihood else "gan.batch",  # (the transformer's windows per batch are ar.batch's)
+        "batch": "ar.batch" if new_arch in ("ar", "events") else "gan.batch",  # (the transformer's: ar.batch)
         "finetune_ae": "gan.finetune_ae", "compile": "gan.compile", "checkpoint_steps": "gan.validate_every"})
     if args.resume and args.preset is not None:
         raise ValueError(f"--preset {args.preset}: a resumed run keeps its saved settings; start a new run with it")
@@ -163,8 +163,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
         raise ValueError("--checkpoint-steps: a resumed GAN run keeps its saved interval (gan.validate_every), "
                          "so that it resumes exactly; start a new run to change it")
     out = _run_folder(args, "train-gan")
-    arch = read_meta(Path(out) / "last")[1].get("arch", "conv") if args.resume else \
-        args.arch or (source["meta"].get("arch", "conv") if source else "conv")  # train_sequence_model agrees
+    arch = read_meta(Path(out) / "last")[1].get("arch", "conv") if args.resume else new_arch
     if args.max_chunks and arch != "rnn":
         raise ValueError("--max-chunks needs --arch rnn (the convolutional GAN trains on fixed windows: "
                          "--set gan.window_chunks=N)")

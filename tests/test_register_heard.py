@@ -84,15 +84,17 @@ def test_the_sampler_leans_each_key_as_training_scores(monkeypatch):
         head.out["key"][-1].bias[88:91] += 4.0  # pedals among the notes
     rows = 64
     features, heard = torch.randn(rows, 8), random_heard(rows, 2)
-    drawn_leans, forward = [], VoiceLean.forward
-    monkeypatch.setattr(VoiceLean, "forward", lambda lean, state, keys: drawn_leans.append(
-        (keys.clone(), forward(lean, state, keys))) or drawn_leans[-1][1])
+    leans, lean_of = [], VoiceLean.lean  # (the keys heard as the lean read them, the lean), per event
+
+    def spy(voice_lean, state, cells, heard):  # a key not heard: cells −1
+        leans.append((cells.masked_fill(~heard, -1), lean_of(voice_lean, state, cells, heard)))
+        return leans[-1][1]
+    monkeypatch.setattr(VoiceLean, "lean", spy)
     drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), heard_register=heard)
-    taught = []
-    monkeypatch.setattr(VoiceLean, "forward", lambda lean, state, keys: taught.append(
-        (keys, forward(lean, state, keys))) or taught[-1][1])
+    drawn_leans, leans = leans, []
     head.nll(features, drawn, register=heard)
-    monkeypatch.setattr(VoiceLean, "forward", forward)
+    taught = leans
+    monkeypatch.setattr(VoiceLean, "lean", lean_of)
     assert (drawn.sizes == 0).any() and (drawn.sizes == 6).any()
     event_rows, positions = drawn.mask.nonzero(as_tuple=True)
     stop_rows = torch.nonzero(drawn.sizes < 6).squeeze(1)

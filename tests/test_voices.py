@@ -60,30 +60,29 @@ def test_sampling_hears_the_voices_exactly_as_training_scores(monkeypatch):
         head.out["key"][-1].bias[88:91] += 4.0  # pedals among the notes
     rows = 64
     features, carry = torch.randn(rows, 8), timed_carry(rows, 5)
-    drawn_leans, forward = [], VoiceLean.forward
+    drawn_leans, lean_of = [], VoiceLean.lean  # (the voices as each lean heard them, the lean), per event
 
-    def spy(lean, state, voices):
-        drawn_leans.append((voices.clone(), forward(lean, state, voices)))
+    def spy(voice_lean, state, cells, heard):  # a voice not heard: cells −1
+        drawn_leans.append((cells.masked_fill(~heard, -1), lean_of(voice_lean, state, cells, heard)))
         return drawn_leans[-1][1]
-    monkeypatch.setattr(VoiceLean, "forward", spy)
+    monkeypatch.setattr(VoiceLean, "lean", spy)
     drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry)
-    taught = []  # teacher-forced: (voices, lean) at the events, then at the stops
-    monkeypatch.setattr(VoiceLean, "forward", lambda lean, state, voices: taught.append(
-        (voices, forward(lean, state, voices))) or taught[-1][1])
+    sampled, drawn_leans = drawn_leans, []  # then teacher-forced: at the events, then at the stops
     head.nll(features, drawn, carry)
-    monkeypatch.setattr(VoiceLean, "forward", forward)
+    taught = drawn_leans
+    monkeypatch.setattr(VoiceLean, "lean", lean_of)
     assert (drawn.sizes == 0).any() and (drawn.sizes == 6).any() and len(set(drawn.sizes.tolist())) > 4
     assert ((drawn.ids >= 88) & drawn.mask).any()  # pedals were drawn inside chunks
     event_rows, positions = drawn.mask.nonzero(as_tuple=True)
     stop_rows = torch.nonzero(drawn.sizes < 6).squeeze(1)
-    for step, (voices, lean) in enumerate(drawn_leans):
+    for step, (voices, lean) in enumerate(sampled):
         at = positions == step  # the events drawn at this step
         assert torch.equal(voices[event_rows[at]], taught[0][0][at])
         torch.testing.assert_close(lean[event_rows[at]], taught[0][1][at], atol=1e-5, rtol=0)
         stopped = torch.isin(stop_rows, torch.nonzero(drawn.sizes == step).squeeze(1))  # the stops at this step
         assert torch.equal(voices[stop_rows[stopped]], taught[1][0][stopped])
         torch.testing.assert_close(lean[stop_rows[stopped]], taught[1][1][stopped], atol=1e-5, rtol=0)
-    assert any((voices[:, 0] >= 0).any() for voices, _ in drawn_leans)
+    assert any((voices[:, 0] >= 0).any() for voices, _ in sampled)
 
 
 def test_a_head_without_a_carry_hears_the_chunks_notes_only():

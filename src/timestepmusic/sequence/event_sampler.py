@@ -203,6 +203,7 @@ class EventSampler:
         echo = BeatEcho(pulse_heard, self.start_middles_s, beat_echo, tempo) if beat_echo > 0 else None
         if head.register is not None and heard_register is None:
             raise ValueError("this event head hears the register before each chunk (ar.register): pass it")
+        register_heard = head.register.heard(heard_register.to(device)) if head.register is not None else None
         ranged = register is not None and (register_guard > 0 or register_min_p > 0)  # the bounds, each note added
         if ranged:
             highest, lowest = (bound.to(device).float() for bound in register)  # [R] each
@@ -261,6 +262,9 @@ class EventSampler:
         sizes = torch.zeros(r, dtype=torch.long, device=device)
         earliest = torch.zeros(r, dtype=torch.long, device=device)  # the earliest start bin: the event before's
         drawn: list[tuple[torch.Tensor, ...]] = []  # (key, start, duration, intensity) [R] each, per event
+        # what is found from the notes heard, kept until an event strikes a note (a pedal changes none of them):
+        voices = near = away = echo_heard = None  # the voices as VoiceLean hears them; keys near the onset's,
+        # away from the note before [R, 88] each; the echo's lean [R, S]
         for _ in range(n):
             state = torch.gru_cell(step_input, state, *self.gru)  # [R, H]
             first = F.linear(state, self.first_weight, self.first_bias)  # [R, C·H]: each choice's first layer
@@ -268,13 +272,12 @@ class EventSampler:
             end_bias = torch.where(sizes > 0, stop_bias, empty_bias) if ends_biased else None  # [R]
             gumbel = torch.empty(pieces, sum(widths)).exponential_(generator=rng).log_().neg_().to(device)
             noises = gumbel.split(widths, 1)
-            if restrikes:  # a uniform for keeping a note on a sounding key, noise for its redraw
-                (held_coin,), restrike_noise, noises = (noises[-3].neg().exp().neg().exp().unbind(1), noises[-2:],
-                                                        noises[:-3])
-            if steps:  # a uniform for keeping a note off the line (exp(−exp(−g)) of a Gumbel g), noise for its redraw
-                (step_coin,), step_noise, noises = noises[-3].neg().exp().neg().exp().unbind(1), noises[-2:], noises[:-3]
+            if restrikes:  # a coin for keeping a note on a sounding key (a Gumbel: uniform()), noise for its redraw
+                held_coin, restrike_noise, noises = noises[-3], noises[-2:], noises[:-3]
+            if steps:  # the same for keeping a note off the line
+                step_coin, step_noise, noises = noises[-3], noises[-2:], noises[:-3]
             if clusters:  # the same for keeping a near note in a chord
-                (coin,), revoice_noise, noises = noises[-3].neg().exp().neg().exp().unbind(1), noises[-2:], noises[:-3]
+                coin, revoice_noise, noises = noises[-3], noises[-2:], noises[:-3]
             *next_noise, kind_noise, key_noise, start_noise, duration_noise, intensity_noise = noises
             if head.onsets:  # join the latest onset, start a new one, or end the chunk, where each is possible …
                 limit = join_limit(latest_s, START_STEP_S)  # [R]
@@ -298,11 +301,12 @@ class EventSampler:
             if pointer is not None:
                 key_logits = key_logits + F.pad(pointer(lean_state, items, kernels=kernels), (0, KINDS - 1))
             if head.voices is not None:
-                every = torch.full((1,), heard_s.shape[1], device=device)  # one position hearing every item
-                voices = voice_keys(heard_s, heard_ids, every)  # [R, 1, V]
-                key_logits = key_logits + F.pad(head.voices(lean_state, voices[:, 0]), (0, KINDS - 1))
+                if voices is None:
+                    every = torch.full((1,), heard_s.shape[1], device=device)  # one position hearing every item
+                    voices = head.voices.heard(voice_keys(heard_s, heard_ids, every)[:, 0])  # from [R, 1, V]
+                key_logits = key_logits + F.pad(head.voices.lean(lean_state, *voices), (0, KINDS - 1))
             if head.register is not None:
-                key_logits = key_logits + F.pad(head.register(lean_state, heard_register.to(device)), (0, KINDS - 1))
+                key_logits = key_logits + F.pad(head.register.lean(lean_state, *register_heard), (0, KINDS - 1))
             if chunk_bias is not None:
                 key_logits = key_logits + chunk_bias
             if never is not None:
@@ -327,36 +331,41 @@ class EventSampler:
             note = pick(note_logits, key_noise)
             key = torch.where(kind == 0, note, NUM_KEYS + kind - 1).clamp_(max=NUM_IDS - 1)
             is_note = key < NUM_KEYS
-            echo_lean = echo(pulse_heard) if echo is not None and is_note.any() else None  # [R, S]; pedals: none
+            any_note = bool(is_note.any())
+            if echo is not None and any_note and echo_heard is None:
+                echo_heard = echo(pulse_heard)
+            echo_lean = echo_heard if any_note else None  # [R, S]; pedals: none
             start = pick(start_odds(key), start_noise)
-            if guards and is_note.any():
+            if guards and any_note:
                 joins = join_bins(self.start_middles_s, latest_s)  # [R, S]
                 joined = joins.gather(1, start[:, None])[:, 0]  # [R]: the drawn note joins the latest onset
                 at_key = key.clamp(max=NUM_KEYS - 1)[:, None]  # [R, 1]
-            if clusters and is_note.any():  # a note joining the onset within 2 semitones of one of its notes …
-                near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
+            if clusters and any_note:  # a note joining the onset within 2 semitones of one of its notes …
+                if near is None:
+                    near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
                 clustered = going & is_note & near.gather(1, at_key)[:, 0] & joined  # [R]
                 if clustered.any():  # … is kept at e^−C, else drawn again among the notes that join
-                    kept = coin < math.exp(-cluster_guard)  # [pieces]
+                    kept = uniform(coin) < math.exp(-cluster_guard)  # [pieces]
                     redo = clustered & (kept.repeat(2) if guided else kept).logical_not()  # [R]
                     if redo.any():
                         rows = torch.nonzero(redo).squeeze(1)  # [R'] (guided: told rows, then untold: both halves)
                         key[rows], start[rows] = redraw(rows, joins, near, cluster_guard, revoice_noise)
-            if steps and is_note.any():  # a note starting a new onset more than 2 semitones from the note before …
-                away = away_from(before, self.keys)  # [R, 88]
+            if steps and any_note:  # a note starting a new onset more than 2 semitones from the note before …
+                if away is None:
+                    away = away_from(before, self.keys)  # [R, 88]
                 off_line = going & is_note & away.gather(1, at_key)[:, 0] & ~joined  # [R]
                 if off_line.any():  # … is kept at e^−L, else drawn again among the notes that start a new onset
-                    kept = step_coin < math.exp(-step_lean)  # [pieces]
+                    kept = uniform(step_coin) < math.exp(-step_lean)  # [pieces]
                     redo = off_line & (kept.repeat(2) if guided else kept).logical_not()  # [R]
                     if redo.any():
                         rows = torch.nonzero(redo).squeeze(1)  # [R']
                         key[rows], start[rows] = redraw(rows, ~joins, away, step_lean, step_noise)
-            if restrikes and is_note.any():  # a note on a key still sounding at its start …
+            if restrikes and any_note:  # a note on a key still sounding at its start …
                 struck_at = self.start_middles_s[start]  # [R]
                 busy = sounding.gather(1, key.clamp(max=NUM_KEYS - 1)[:, None])[:, 0] > struck_at  # [R]
                 restruck = going & is_note & busy  # [R]
                 if restruck.any():  # … is kept at e^−G, else drawn again, each note on a sounding key at e^−G
-                    kept = held_coin < math.exp(-restrike_guard)  # [pieces]
+                    kept = uniform(held_coin) < math.exp(-restrike_guard)  # [pieces]
                     redo = restruck & (kept.repeat(2) if guided else kept).logical_not()  # [R]
                     if redo.any():
                         rows = torch.nonzero(redo).squeeze(1)  # [R']
@@ -383,28 +392,34 @@ class EventSampler:
             drawn.append(event)
             if pointer is not None:
                 items = pointer.extend(items, key, duration, intensity, len(drawn) - 1)
-            if head.voices is not None or head.onsets or hears_onsets or guards:
-                struck_s = torch.where(key < NUM_KEYS, head.bins.start_middle_s(start), -torch.inf)  # [R]
-            if head.voices is not None or head.onsets or guards:
-                latest_s = torch.maximum(latest_s, struck_s)
-            if hears_onsets:
-                onset_s, last_note_s = onsets_among(struck_s[:, None], last_note_s)  # [R, 1], [R]
-                pulse_heard = latest(torch.cat([pulse_heard, onset_s], dim=1))  # [R, M]
-            if ranged:
-                struck = going & is_note  # [R] (a re-voiced note is still a note)
-                highest = torch.where(struck, torch.maximum(highest, key.float()), highest)
-                lowest = torch.where(struck, torch.minimum(lowest, key.float()), lowest)
-            if head.voices is not None or guards:
-                heard_s, heard_ids = torch.cat([heard_s, struck_s[:, None]], 1), torch.cat([heard_ids, key[:, None]], 1)
-            if steps:
-                before = torch.where(going & is_note, key, before)  # [R] (a re-drawn note as drawn again)
-            if restrikes:  # the drawn note sounds until its duration's end
-                ends_s = torch.where(going & is_note, self.start_middles_s[start] + duration_s_at(duration),
-                                     -torch.inf)  # [R]
-                sounding = sounding.scatter_reduce(1, key.clamp(max=NUM_KEYS - 1)[:, None], ends_s[:, None], "amax")
+            if any_note:  # what the notes heard are kept for (a pedal, in every row, would leave each as it is)
+                if head.voices is not None or head.onsets or hears_onsets or guards:
+                    struck_s = torch.where(is_note, head.bins.start_middle_s(start), -torch.inf)  # [R]
+                if head.voices is not None or head.onsets or guards:
+                    latest_s = torch.maximum(latest_s, struck_s)
+                if hears_onsets:
+                    onset_s, last_note_s = onsets_among(struck_s[:, None], last_note_s)  # [R, 1], [R]
+                    if bool((onset_s > -torch.inf).any()):  # (a note joining the onset leaves the onsets heard)
+                        pulse_heard, echo_heard = latest(torch.cat([pulse_heard, onset_s], dim=1)), None  # [R, M]
+                if ranged:
+                    struck = going & is_note  # [R] (a re-voiced note is still a note)
+                    highest = torch.where(struck, torch.maximum(highest, key.float()), highest)
+                    lowest = torch.where(struck, torch.minimum(lowest, key.float()), lowest)
+                if head.voices is not None or guards:
+                    heard_s = torch.cat([heard_s, struck_s[:, None]], 1)  # [R, I + 1]
+                    heard_ids, voices, near = torch.cat([heard_ids, key[:, None]], 1), None, None
+                if steps:
+                    before, away = torch.where(going & is_note, key, before), None  # [R] (a re-drawn note as drawn)
+                if restrikes:  # the drawn note sounds until its duration's end
+                    ends_s = torch.where(going & is_note, self.start_middles_s[start] + duration_s_at(duration),
+                                         -torch.inf)  # [R]
+                    sounding = sounding.scatter_reduce(1, key.clamp(max=NUM_KEYS - 1)[:, None], ends_s[:, None],
+                                                       "amax")
             sizes += going.long()
             earliest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
-            step_input = sum(table[x] for table, x in zip(self.read, event)) + bias  # [R, H]
+            read_key, read_start, read_duration, read_intensity = self.read
+            step_input = (read_key[key] + read_start[start] + read_duration[duration] + read_intensity[intensity]
+                          + bias)  # [R, H]
         if drawn:
             classes = [torch.stack(x, dim=1)[:pieces] for x in zip(*drawn)]  # [R, events drawn] each
         else:
@@ -416,6 +431,11 @@ class EventSampler:
         # with in_bins, each start and duration at a uniform place inside its bin: [R, N, 2]; else at the middles
         within = torch.rand(pieces, n, 2, generator=rng).to(device) if self.in_bins else None
         return head.bins.to_sets(key, start, duration, intensity, sizes, within)
+
+
+def uniform(gumbel: torch.Tensor) -> torch.Tensor:
+    """Standard Gumbel noise [R, 1] → uniform on (0, 1) [R]: exp(−exp(−g))."""
+    return gumbel[:, 0].neg().exp().neg().exp()
 
 
 def twice(x: torch.Tensor | None) -> torch.Tensor | None:

@@ -21,6 +21,7 @@ Q (row, position) pairs scored, H head width; 88 keys.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..midi import NUM_KEYS
@@ -87,8 +88,16 @@ class VoiceLean(nn.Module):
         self.register_buffer("keys", torch.arange(NUM_KEYS), persistent=False)
 
     def forward(self, state: torch.Tensor, voices: torch.Tensor) -> torch.Tensor:
-        q = state.shape[0]
-        kernels = self.kernels(state).view(q, self.voices, self.width)  # [Q, V, 2·REACH + 3]
+        return self.lean(state, *self.heard(voices))
+
+    def heard(self, voices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The voices' keys [Q, V] → each key's kernel cell from each voice [Q, V, 88] and which voices are heard
+        [Q, V, 1]: what `lean` reads (a sampler keeps them while the voices stay)."""
         interval = self.keys - voices[..., None]  # [Q, V, 88]
-        lean = kernels.gather(2, interval.clamp(-REACH - 1, REACH + 1) + REACH + 1)  # [Q, V, 88]
-        return (lean * (voices >= 0)[..., None]).sum(dim=1)  # [Q, 88]
+        return interval.clamp(-REACH - 1, REACH + 1) + REACH + 1, (voices >= 0)[..., None]
+
+    def lean(self, state: torch.Tensor, cells: torch.Tensor, heard: torch.Tensor) -> torch.Tensor:
+        """GRU states [Q, H] and the voices as `heard` gives them → the change to the 88 keys' logits [Q, 88]."""
+        kernels = F.linear(state, self.kernels.weight, self.kernels.bias).view(state.shape[0], self.voices,
+                                                                              self.width)  # [Q, V, 2·REACH + 3]
+        return (kernels.gather(2, cells) * heard).sum(dim=1)  # [Q, 88]

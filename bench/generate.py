@@ -13,16 +13,22 @@ load, and the whole `tsm generate` process beside the cost of importing torch.
              and `python -c "import timestepmusic.cli"` (what every `tsm` command, even --help,
              pays before it starts), run interleaved; `-X importtime` shows what the CLI import
              pulls in
+  against   with --against REV: GANModel.sample(1, 16, seed) in this checkout and in git revision REV (a
+             temporary worktree), each in its own process, in turns, the same model and seeds; CPU time per
+             piece (less moved than wall time by other jobs on the machine), and whether both drew the same
+             events
 Everything runs on one thread: torch.set_num_threads(1) here and OMP_NUM_THREADS=1 for the child
 processes. Targets (from the issue): sample ≤ 20 ms, whole process ≤ 3 s.
 
     python bench/generate.py --model /root/work/gan_t --markdown bench/results/generate.md
+    python bench/generate.py --model default --against HEAD~1   # a sampler change beside the code before it
     python bench/generate.py      # prepares ../shared/data/asap and trains a tiny GAN first
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import statistics
@@ -138,6 +144,65 @@ def torch_import_chain(env: dict) -> tuple[str, float, float]:
     return " → ".join(reversed(chain)), rows[at][2] / 1e6, total
 
 
+AGAINST_CHILD = """
+import hashlib, json, sys, time
+import torch
+torch.set_num_threads(1)
+import timestepmusic
+from timestepmusic.generation import GANModel
+model, first, count, warmup = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+gan = GANModel.load(model)
+for i in range(warmup):
+    gan.sample(1, 16.0, 1000 + i)
+cpu_s, wall_s, drawn = [], [], hashlib.sha256()
+for seed in range(first, first + count):
+    c0, w0 = time.process_time(), time.perf_counter()
+    events = gan.sample(1, 16.0, seed)[0]
+    cpu_s.append(time.process_time() - c0)
+    wall_s.append(time.perf_counter() - w0)
+    for column in (events.ids, events.start_s, events.duration_s, events.intensity):
+        drawn.update(column.tobytes())
+print(json.dumps({"cpu_s": cpu_s, "wall_s": wall_s, "events": drawn.hexdigest(), "package": timestepmusic.__file__}))
+"""
+
+
+def against(model: str, rev: str, samples: int, rounds: int = 4) -> list[str]:
+    """One 16 s piece drawn by this checkout and by git revision `rev`, in turns (see the module's docstring)."""
+    root = BENCH.parent
+    tree = Path(tempfile.mkdtemp(prefix="tsm-bench-against-")) / "tree"
+    subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", "-q", str(tree), rev], check=True)
+    try:
+        sources = {"this checkout": root / "src", f"{rev} (baseline)": tree / "src"}
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        runs: dict[str, list[dict]] = {name: [] for name in sources}
+        per_round = max(1, samples // rounds)
+        for r in range(rounds):
+            for name, src in sources.items():
+                out = subprocess.run([sys.executable, "-c", AGAINST_CHILD, model, str(r * per_round),
+                                      str(per_round), "3"], env=dict(env, PYTHONPATH=str(src)), check=True,
+                                     capture_output=True, text=True).stdout
+                runs[name].append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], check=False)
+        shutil.rmtree(tree.parent, ignore_errors=True)
+    rows, medians = [], {}
+    for name, done in runs.items():
+        cpu = [1e3 * x for run in done for x in run["cpu_s"]]
+        wall = [1e3 * x for run in done for x in run["wall_s"]]
+        medians[name] = statistics.median(cpu)
+        rows.append([name, f"{medians[name]:.1f} ms", f"{statistics.median(wall):.1f} ms",
+                     f"{16e3 / medians[name]:.0f}×"])
+    mine, base = medians.values()
+    same = all(a["events"] == b["events"] for a, b in zip(*runs.values()))
+    imported = {name: Path(done[0]["package"]).parent.parent.parent for name, done in runs.items()}
+    return ([f"GANModel.sample(1, 16, seed) beside {rev}: {per_round * rounds} seeds each, {rounds} turns of "
+             f"{per_round}, one process per turn (medians; CPU time of the process)", ""]
+            + table(["code", "CPU per piece", "wall per piece", "real time ÷ CPU"], rows)
+            + ["", f"this checkout / {rev}: {mine / base:.2f} of the CPU time; the same events: "
+               f"{'yes' if same else 'NO'}; imported from: "
+               + ", ".join(f"{name} {path}" for name, path in imported.items())])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -149,8 +214,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs of each child process; the median is shown")
     parser.add_argument("--style", help="ask for this description, e.g. damper=0.3 (models trained with ar.style; "
                         "guided at the model's ar.request_guidance), in process and in the child `tsm generate`")
+    parser.add_argument("--against", metavar="REV", help="also time one piece drawn by this git revision's code "
+                        "beside this checkout's (needs --model)")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args()
+    if args.against and not args.model:
+        parser.error("--against needs --model (a run, checkpoint or shipped model both revisions can load)")
 
     torch.set_num_threads(1)
     from timestepmusic.generation import GANModel
@@ -245,6 +314,8 @@ def main() -> None:
                                                      for k, v in process_s.items()),
               f"python -X importtime -c \"import timestepmusic.cli\": {cli_import_s:.2f} s, of which torch "
               f"{torch_import_s:.2f} s" + (f", imported via {chain}" if chain else " (torch not imported)")]
+    if args.against:
+        lines += ["", *against(str(model), args.against, args.samples)]
     print("\n".join(lines))
     write_markdown(args.markdown, "# Generation benchmark (one 16 s sample)", lines)  # the load average is in the report
 

@@ -770,3 +770,42 @@ def test_the_shipped_onsets_model_leans_toward_chords():
     assert GANModel.load().arm.settings.join_bias == 0.0  # the default has no such choice, so no lean
     pieces = model.sample(2, 2.0, seed=0)
     assert all(len(p.ids) > 0 for p in pieces)
+
+
+def test_threads_are_one_unless_asked_and_change_no_note(events_run, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    run = ["generate", "--model", str(events_run), "--seconds", "1", "-n", "2", "--seed", "4"]
+    try:
+        torch.set_num_threads(2)
+        assert main([*run, "-o", str(tmp_path / "one")]) == 0
+        assert torch.get_num_threads() == 1  # several threads beside another job wait on each other at every step
+        assert main([*run, "-o", str(tmp_path / "two"), "--threads", "2"]) == 0
+        assert torch.get_num_threads() == 2
+        for name in ("sample_4_000.mid", "sample_4_001.mid"):  # the same notes and the same marker
+            assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+        assert main([*run, "-o", str(tmp_path / "one"), "--threads=2", "--piece", "1", "--overwrite"]) == 0
+        capsys.readouterr()
+        for bad in ("0", "two", "-1"):
+            with pytest.raises(SystemExit):
+                main([*run, "-o", str(tmp_path / "bad"), "--threads", bad])
+            assert "--threads" in capsys.readouterr().err
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_fresh_process_takes_one_thread_or_the_users_omp_setting():
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import os, sys; from timestepmusic.cli import _use_threads; _use_threads(None if sys.argv[1] == '-' "
+             "else int(sys.argv[1])); import torch; print(os.environ['OMP_NUM_THREADS'], torch.get_num_threads())")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+
+    def threads(asked: str, **extra: str) -> list[str]:  # → [OMP_NUM_THREADS as torch found it, torch's threads]
+        return subprocess.run([sys.executable, "-c", probe, asked], env=dict(env, **extra), check=True,
+                              capture_output=True, text=True).stdout.split()
+    assert threads("-") == ["1", "1"]  # (torch itself would take every core)
+    assert threads("4")[0] == "4" and threads("-", OMP_NUM_THREADS="4")[0] == "4"  # (torch caps it at the cores)
+    assert threads("2", OMP_NUM_THREADS="4")[0] == "2"

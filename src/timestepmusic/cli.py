@@ -226,7 +226,7 @@ def _same_request(earlier: str | None, now: str) -> bool:
         if read["max_seconds"] is None and read["seconds"] is None:
             read["seconds"] = PIECE_SECONDS
         read["set"] = sorted(read["set"] or [])
-        return {key: value for key, value in read.items() if key not in ("func", "verbose", "corpus")}
+        return {key: value for key, value in read.items() if key not in ("func", "verbose", "corpus", "threads")}
     return (read := request(earlier)) is not None and read == request(now)
 
 
@@ -820,7 +820,39 @@ def build_parser() -> argparse.ArgumentParser:
         if not any("-v" in a.option_strings for a in command._actions):
             command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                                  help="log details")
+        if command.prog.split()[-1] in THREADED:
+            command.add_argument("--threads", type=_threads_arg, metavar="N",
+                                 help="CPU threads for the model's arithmetic (default 1, or OMP_NUM_THREADS where "
+                                 "set: more help only on a machine with cores to spare; beside other jobs they "
+                                 "wait on each other and run many times slower)")
     return parser
+
+
+THREADED = ("train-ae", "train-gan", "generate", "reconstruct", "evaluate-ae", "evaluate", "plot")  # use torch
+
+
+def _threads_arg(text: str) -> int:
+    try:
+        threads = int(text)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of threads, 1 or more")
+    return threads
+
+
+def _use_threads(threads: int | None) -> None:
+    """torch's CPU threads for this command: `threads` (--threads), else OMP_NUM_THREADS where the user set it, else
+    one. The models' steps are small: on one thread sampling is as fast as on several, and several threads beside
+    another job each wait for the others at every step (a 16 s piece: 1.4 s on one thread, up to 86 s on two beside
+    a busy core)."""
+    if threads is None and os.environ.get("OMP_NUM_THREADS"):
+        return  # (torch reads it when imported)
+    threads = threads or 1
+    if "torch" in sys.modules:  # (imported already: a test, or a caller of main())
+        sys.modules["torch"].set_num_threads(threads)
+    else:
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -886,6 +918,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(parser, argv)
     args.command_line = list(sys.argv[1:] if argv is None else argv)  # (generate writes it into each file)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    if args.command in THREADED:
+        _use_threads(args.threads)
     try:
         code = args.func(args)
     except ValueError as e:

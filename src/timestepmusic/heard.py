@@ -216,7 +216,7 @@ def heard_line(events, length_s: float, asked_from_s: float, asked: Asked, walke
     return heard
 
 
-UNHEARD_FLAGS = ("-o", "--out", "--soundfont", "--piece")  # generate's flags, with a value, that change no note …
+UNHEARD_FLAGS = ("-o", "--out", "--soundfont", "--piece", "--threads")  # generate's flags, with a value, that change no note …
 UNHEARD_SWITCHES = ("--overwrite", "--png", "--wav", "-v", "--verbose")  # … and without one
 
 

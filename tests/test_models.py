@@ -342,3 +342,19 @@ def test_sampling_turns_onednn_off_only_while_it_runs():
     with pytest.raises(ValueError, match="bad request"):
         sample(True)
     assert seen == [False, False] and torch.backends.mkldnn.enabled == before
+
+
+def test_a_runs_bar_says_how_many_cpu_threads_it_computes_on():
+    import torch
+
+    from timestepmusic.devices import where_words
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert where_words(torch.device("cpu")) == "cpu, 1 thread"
+        torch.set_num_threads(2)
+        assert where_words(torch.device("cpu")) == "cpu, 2 threads"
+    finally:
+        torch.set_num_threads(before)
+    assert where_words(torch.device("cuda", 0)) == "cuda:0"

@@ -31,3 +31,11 @@ def without_onednn(fn):
         finally:
             torch.backends.mkldnn.enabled = before
     return run
+
+
+def where_words(device: torch.device) -> str:
+    """Where a run computes, for its progress bar: 'cuda:0', or 'cpu, 1 thread' (--threads N for more)."""
+    if device.type != "cpu":
+        return str(device)
+    threads = torch.get_num_threads()
+    return f"cpu, {threads} thread{'s' if threads > 1 else ''}"

@@ -19,7 +19,7 @@ from ..checkpoint import read_meta, restore_training, start_run_folder, write_ch
 from ..checks import check_corpus_matches, check_resumed_corpus
 from ..config import Config
 from ..corpus import Corpus
-from ..devices import pick_device
+from ..devices import pick_device, where_words
 from ..encoding import Encoding
 from ..pisa import PISA
 from .ae_validation import validate
@@ -118,8 +118,8 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     model.train()
     for epoch in range(start_epoch, ae.epochs):
         order = epoch_order(n, ae.seed, epoch).to(device)
-        bar = tqdm(range(start_batch, batches_per_epoch), desc=f"epoch {epoch + 1}/{ae.epochs}", unit="batch",
-                   disable=not progress, initial=start_batch, total=batches_per_epoch)
+        bar = tqdm(range(start_batch, batches_per_epoch), desc=f"epoch {epoch + 1}/{ae.epochs} ({where_words(device)})",
+                   unit="batch", disable=not progress, initial=start_batch, total=batches_per_epoch)
         window_start, window_chunks = time.perf_counter(), 0
         try:
             for b in bar:

@@ -30,7 +30,7 @@ from ..checkpoint import (
 from ..checks import check_corpus_matches, check_resumed_corpus
 from ..config import Config
 from ..corpus import Corpus
-from ..devices import pick_device
+from ..devices import pick_device, where_words
 from ..generation import checkpoint_config, sampled_events
 from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split_rows, write_codebook
 from ..midi import write_events
@@ -166,7 +166,8 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
             models, optimizers, {"batches": rng.get_state()})
 
     budget = Budget(max_steps, max_seconds)
-    bar = tqdm(total=g.steps, initial=step, desc=f"train {arch}", unit="step", disable=not (progress and ranks.main))
+    bar = tqdm(total=g.steps, initial=step, desc=f"train {arch} ({where_words(device)})", unit="step",
+               disable=not (progress and ranks.main))
     rate_start, rate_steps = time.perf_counter(), 0
     last: dict = {}
     if resume and step >= g.steps and ranks.main:

@@ -809,3 +809,23 @@ def test_a_fresh_process_takes_one_thread_or_the_users_omp_setting():
     assert threads("-") == ["1", "1"]  # (torch itself would take every core)
     assert threads("4")[0] == "4" and threads("-", OMP_NUM_THREADS="4")[0] == "4"  # (torch caps it at the cores)
     assert threads("2", OMP_NUM_THREADS="4")[0] == "2"
+
+
+def test_overwrite_replaces_only_what_generate_wrote(events_run, tmp_path, capsys):
+    run = ["generate", "--model", str(events_run), "--seconds", "1", "-n", "2", "--seed", "5", "-o", str(tmp_path)]
+    assert main([*run, "--png"]) == 0
+    earlier = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    foreign_midi = tmp_path / "sample_5_005.mid"  # a performance of the user's under generate's name
+    write_events(read_events(tmp_path / "sample_5_000.mid")[0], foreign_midi)  # (the notes without the marker)
+    for name, text in (("sample_5_001.wav", b"MThd not audio"), ("sample_5_002.png", b"a text file")):
+        (tmp_path / name).write_bytes(text)
+    for foreign in ("sample_5_005.mid", "sample_5_001.wav", "sample_5_002.png"):
+        kept = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+        capsys.readouterr()
+        assert main([*run, "--overwrite"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "not a file tsm generate wrote" in err[0], err
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == kept  # nothing removed or replaced
+        (tmp_path / foreign).unlink()
+    assert main([*run, "--png", "--overwrite"]) == 0  # what it wrote itself it replaces
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == earlier

@@ -31,7 +31,7 @@ from .devices import pick_device, without_onednn
 from .files import atomic_path
 from .keys import Key, check_key, sharps
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
-from .midi import Events, FileMeta, continuation_only, release_by, write_events
+from .midi import Events, FileMeta, continuation_only, made_by_marker, release_by, write_events
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
 from .sequence.pulse import TempoTold
 from .sequence.style import StylePaths, StyleRamp
@@ -520,6 +520,12 @@ def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str
     if taken and not overwrite:
         raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with --seed "
                          f"{seed}); give another -o or --seed, or --overwrite to replace them")
+    for path in taken:  # --overwrite replaces what this tool wrote, never a file of the user's under its name
+        if not written_here(path):
+            why = ("no marker of this tool's in it: a file of yours, or of a version before the markers"
+                   if path.suffix == ".mid" else f"not a {path.suffix[1:].upper()} file")
+            raise ValueError(f"{path}: not a file tsm generate wrote ({why}), so --overwrite leaves it; move it, or "
+                             "give another -o or --seed")
     resolved = {path.resolve() for path in taken}
     for flag, given in (inputs or {}).items():
         if given is not None and Path(given).resolve() in resolved:
@@ -530,6 +536,19 @@ def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str
             raise ValueError(f"{path}: a folder where this run would write a file; move it, or give another -o or "
                              "--seed")
     return taken
+
+
+PNG_START, WAV_START = b"\x89PNG\r\n\x1a\n", b"RIFF"  # how the rolls and the audio this tool writes begin
+
+
+def written_here(path: Path) -> bool:
+    """Whether a file named as generate names its files is one it writes: a MIDI file with its marker (made_by), a PNG
+    or a WAV file (by their first bytes: rolls and audio carry no marker)."""
+    if path.suffix == ".mid":
+        return made_by_marker(path) is not None
+    with open(path, "rb") as file:
+        start = file.read(12)
+    return start.startswith(PNG_START) if path.suffix == ".png" else start.startswith(WAV_START) and start[8:] == b"WAVE"
 
 
 def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int) -> None:

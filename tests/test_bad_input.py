@@ -248,3 +248,15 @@ def test_prepare_writes_no_corpus_among_a_users_files_and_says_when_it_replaces_
     manifest["config"]["chunks"]["retired_setting"] = 1
     (out / "corpus.json").write_text(json.dumps(manifest))
     assert main(["prepare", str(bad_folder / "good.mid"), "--out", str(out), "-q"]) == 0  # … is prepared over
+
+
+@pytest.mark.parametrize("command", [["generate", "-n", "1"], ["evaluate", "x", "--real", "y"],
+                                     ["train-ae", "corpus"], ["train-gan", "corpus"]])
+@pytest.mark.parametrize("seed", ["99999999999999999999", "-1", "1.5"])
+def test_a_seed_out_of_range_is_named_in_one_line(command, seed, capsys):
+    from timestepmusic.argtypes import SEED_LIMIT
+
+    with pytest.raises(SystemExit):
+        main([*command, "--seed", seed])
+    err = capsys.readouterr().err
+    assert f"argument --seed: '{seed}': give a whole number from 0 to {SEED_LIMIT}" in err and "Traceback" not in err

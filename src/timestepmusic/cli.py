@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .argtypes import seed_arg, threads_arg
 from .audio_flags import add_audio_flags, check_audio_flags
 from .files import refuse_existing
 from .waypoints import clock_arg
@@ -654,7 +655,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-minutes", type=float,
                    help=f"minutes between RUN/last checkpoints within an epoch (default {ae.checkpoint_every_s / 60:g}; "
                    "one is always written at each epoch's end)")
-    p.add_argument("--seed", type=int, help="seed of initialisation, order and augmentation")
+    p.add_argument("--seed", type=seed_arg, help="seed of initialisation, order and augmentation")
     _add_training_flags(p)
     p.set_defaults(func=cmd_train_ae)
 
@@ -686,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-steps", type=int, metavar="STEPS",
                    help=f"validate and write RUN/last (and RUN/best) every this many generator steps (default "
                    f"{gan.validate_every}, or --init-from's)")
-    p.add_argument("--seed", type=int, help="seed")
+    p.add_argument("--seed", type=seed_arg, help="seed")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="start from a named set of settings before --config and --set; seed: the convolutional "
                    "GAN as first designed (batch 10, one lr 1e-4, the strided critic, no weight average, no "
@@ -711,7 +712,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--max-seconds", type=clock_arg,
                       help="let each piece end where the model ends it, within this (rnn, ar, events models; rnn: "
                       "default 120)")
-    what.add_argument("--seed", type=int, default=0,
+    what.add_argument("--seed", type=seed_arg, default=0,
                       help="random seed (default 0); the same seed, -n and model give the same files (the pieces are "
                       "drawn together: -n 2 gives other pieces than the first two of -n 8)")
     what.add_argument("--piece", type=piece_numbers, metavar="I[,J…]",
@@ -821,7 +822,7 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                                  help="log details")
         if command.prog.split()[-1] in THREADED:
-            command.add_argument("--threads", type=_threads_arg, metavar="N",
+            command.add_argument("--threads", type=threads_arg, metavar="N",
                                  help="CPU threads for the model's arithmetic (default 1, or OMP_NUM_THREADS where "
                                  "set: more help only on a machine with cores to spare; beside other jobs they "
                                  "wait on each other and run many times slower)")
@@ -829,16 +830,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 THREADED = ("train-ae", "train-gan", "generate", "reconstruct", "evaluate-ae", "evaluate", "plot")  # use torch
-
-
-def _threads_arg(text: str) -> int:
-    try:
-        threads = int(text)
-    except ValueError:
-        threads = 0
-    if threads < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of threads, 1 or more")
-    return threads
 
 
 def _use_threads(threads: int | None) -> None:

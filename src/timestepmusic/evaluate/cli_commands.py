@@ -11,6 +11,7 @@ import math
 import sys
 from pathlib import Path
 
+from ..argtypes import seed_arg
 from ..audio_flags import add_audio_flags, check_audio_flags
 from ..files import refuse_existing
 from ..waypoints import clock_arg
@@ -236,7 +237,7 @@ def add_commands(sub) -> None:
                    help="link the WAV files (REPORT_DIR/audio/) from report.html instead of embedding them: a small "
                    "page, but keep the folder together")
     p.add_argument("--seconds", type=clock_arg, default=16.0, help="excerpt length in seconds (default 16)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the baseline, the halves and the classifier folds")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the baseline, the halves and the classifier folds")
     p.add_argument("--repeats", type=int, default=CLASSIFIER_REPEATS,
                    help="draws of the classifiers' balancing subsample and folds, each accuracy their mean "
                    f"(default {CLASSIFIER_REPEATS}; 1: one draw, as reports before the twenty-sixth session)")

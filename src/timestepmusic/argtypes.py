@@ -1,0 +1,28 @@
+"""argparse types the commands share: a bad value is the flag's one-line usage error, not a traceback."""
+from __future__ import annotations
+
+import argparse
+
+SEED_LIMIT = 2 ** 40  # the largest --seed: the sampler derives streams from it (seed × 1,000,003 + 17 fits 64 bits)
+
+
+def seed_arg(text: str) -> int:
+    """--seed: a whole number from 0 to SEED_LIMIT."""
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed <= SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 0 to {SEED_LIMIT:,}".replace(",", ""))
+    return seed
+
+
+def threads_arg(text: str) -> int:
+    """--threads: a whole number, 1 or more."""
+    try:
+        threads = int(text)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of threads, 1 or more")
+    return threads

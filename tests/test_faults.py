@@ -393,3 +393,18 @@ def test_evaluate_warns_on_a_small_real_set_and_can_link_audio(corpus, tmp_path)
     embedded = evaluate_generated(generated, corpus, tmp_path / "embedded", split="train", seconds=2.0)
     assert "data:audio/wav" in (tmp_path / "embedded" / "report.html").read_text()
     assert not embedded["link_audio"]
+
+
+def test_a_write_that_fails_names_the_file_asked_for_not_its_temporary(tmp_path):
+    from timestepmusic.files import atomic_path
+
+    target = tmp_path / "sample_0_000.mid"
+    with pytest.raises(PermissionError) as failed:
+        with atomic_path(target) as temporary:
+            raise PermissionError(13, "Permission denied", str(temporary))  # as opening it on a read-only disk would
+    assert failed.value.filename == str(target) and failed.value.errno == 13
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(OSError) as other:  # another path's error is left as it is
+        with atomic_path(target):
+            raise OSError(28, "No space left on device", str(tmp_path / "elsewhere"))
+    assert other.value.filename == str(tmp_path / "elsewhere")

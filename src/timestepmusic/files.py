@@ -24,6 +24,10 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
         if path.is_dir() and tmp.is_dir():  # a folder cannot be replaced in one step: remove, then rename
             shutil.rmtree(path)
         tmp.replace(path)
+    except OSError as e:
+        if e.filename is not None and Path(e.filename) == tmp:  # (the file asked for, not the temporary, is named)
+            raise type(e)(e.errno, e.strerror, str(path)) from e
+        raise
     finally:
         _remove(tmp)
 

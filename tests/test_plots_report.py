@@ -310,10 +310,18 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
         return report[0]
 
     monkeypatch.setattr(report_module, "evaluate_generated", fake)
-    assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--run", "R1", "--run", "R2", "--wav",
+    runs = tmp_path.parent / f"{tmp_path.name}_runs"
+    (runs / "R1").mkdir(parents=True)
+    (runs / "R1" / "metrics.jsonl").write_text("")
+    (runs / "R2.jsonl").write_text("")
+    r1, r2 = str(runs / "R1"), str(runs / "R2.jsonl")
+    for missing, why in ((runs / "R3", "no such run folder or metrics log"), (runs, "no metrics.jsonl in this folder")):
+        assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--run", r1, "--run", str(missing)]) == 2
+        assert capsys.readouterr().err.strip() == f"error: --run {missing}: {why}" and not calls  # named at once
+    assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--run", r1, "--run", r2, "--wav",
                  "--seconds", "8", "--transpose", "--copy-threshold", "0.8", "--repeats", "3"]) == 0
     (args, kwargs), = calls
-    assert args == ("GEN", "CORPUS", str(tmp_path)) and kwargs["runs"] == ["R1", "R2"] and kwargs["wav"]
+    assert args == ("GEN", "CORPUS", str(tmp_path)) and kwargs["runs"] == [r1, r2] and kwargs["wav"]
     assert kwargs["seconds"] == 8.0 and kwargs["transpose"] and kwargs["copy_threshold"] == 0.8
     assert kwargs["split"] == "test" and kwargs["train_split"] == "train" and kwargs["repeats"] == 3
     printed = capsys.readouterr().out

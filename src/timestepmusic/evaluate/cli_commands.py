@@ -48,6 +48,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"--repeats must be ≥ 1, got {args.repeats}")
     if not 0 < args.copy_threshold <= 1:
         raise ValueError(f"--copy-threshold must be in (0, 1], got {args.copy_threshold}")
+    for run in args.run or []:  # (before the minutes of descriptors: a typo is named at once)
+        metrics = Path(run) / "metrics.jsonl" if Path(run).is_dir() else Path(run)
+        if not metrics.is_file():
+            why = "no metrics.jsonl in this folder" if Path(run).is_dir() else "no such run folder or metrics log"
+            raise ValueError(f"--run {run}: {why}")
     earlier = [Path(args.out) / name for name in ("report.html", "report.json") if (Path(args.out) / name).exists()]
     if earlier and not args.overwrite:  # a report a user kept is not replaced without a word
         raise ValueError(f"{earlier[0]} is there already (an earlier report); give another -o, or --overwrite "

@@ -442,7 +442,14 @@ def test_a_run_warm_starts_from_another_keeping_what_still_fits(ar_run, tiny_cor
     assert main(["train-gan", str(tiny_corpus), "--resume", str(run), "--init-from", str(ar_run), "-q"]) == 2
     assert "--init-from" in capsys.readouterr().err
     assert main(["train-gan", str(tiny_corpus), "--resume", str(run), "--batch", "7", "-q"]) == 2  # not ignored
-    assert "--batch: a resumed run keeps its saved batch" in capsys.readouterr().err
+    assert "--batch 7: a resumed run keeps its saved batch (3)" in capsys.readouterr().err
+    validate_every = meta["config"]["gan"]["validate_every"]
+    assert main(["train-gan", str(tiny_corpus), "--resume", str(run), "--checkpoint-steps", str(validate_every + 1),
+                 "-q"]) == 2
+    assert f"keeps its saved interval ({validate_every}" in capsys.readouterr().err
+    assert main(["train-gan", str(tiny_corpus), "--resume", str(run), "--batch", "3", "--checkpoint-steps",
+                 str(validate_every), "--steps", "2", "-q"]) == 0  # the first run's flags, repeated: resumed
+    assert json.loads((run / "last" / "config.json").read_text())["step"] == 2
     assert main(["train-gan", str(tiny_corpus), "--init-from", str(ar_run), "--set", "ar.width=24", "--set", "ar.mixture=3",
                  "--out", str(tmp_path / "none"), "-q"]) == 2  # nothing fits: not a warm start at all
     assert "none of its weights fit" in capsys.readouterr().err

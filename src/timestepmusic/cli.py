@@ -157,14 +157,18 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
         "finetune_ae": "gan.finetune_ae", "compile": "gan.compile", "checkpoint_steps": "gan.validate_every"})
     if args.resume and args.preset is not None:
         raise ValueError(f"--preset {args.preset}: a resumed run keeps its saved settings; start a new run with it")
-    if args.resume and args.batch is not None:  # (it would be silently ignored: the run keeps its settings)
-        raise ValueError("--batch: a resumed run keeps its saved batch, so that it resumes exactly; start a new run "
-                         "(--init-from RUN) to change it")
-    if args.resume and args.checkpoint_steps is not None:
-        raise ValueError("--checkpoint-steps: a resumed GAN run keeps its saved interval (gan.validate_every), "
-                         "so that it resumes exactly; start a new run to change it")
     out = _run_folder(args, "train-gan")
     arch = read_meta(Path(out) / "last")[1].get("arch", "conv") if args.resume else new_arch
+    if args.resume and (args.batch is not None or args.checkpoint_steps is not None):  # the saved ones, repeated
+        saved = checkpoint_config(read_meta(Path(out) / "last")[1])
+        batch = saved.ar.batch if arch in ("ar", "events") else saved.gan.batch
+        if args.batch is not None and args.batch != batch:  # (it would be silently ignored: the run keeps its own)
+            raise ValueError(f"--batch {args.batch}: a resumed run keeps its saved batch ({batch}), so that it resumes "
+                             "exactly; start a new run (--init-from RUN) to change it")
+        if args.checkpoint_steps is not None and args.checkpoint_steps != saved.gan.validate_every:
+            raise ValueError(f"--checkpoint-steps {args.checkpoint_steps}: a resumed GAN run keeps its saved interval "
+                             f"({saved.gan.validate_every}, gan.validate_every), so that it resumes exactly; start a "
+                             "new run to change it")
     if args.max_chunks and arch != "rnn":
         raise ValueError("--max-chunks needs --arch rnn (the convolutional GAN trains on fixed windows: "
                          "--set gan.window_chunks=N)")

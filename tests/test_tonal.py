@@ -204,6 +204,14 @@ def test_each_stretch_of_a_path_is_named_by_the_key_its_notes_fit():
         "fit C major, then G major, then ended before it")
     assert heard_as_asked(scale(0, 0.0), 2.0, None, KeyTold(Key(0, False)), "c") == (
         "; asked c (C major), its notes fit C major best")
+    f_sharp = scale(6, 0.0)  # the key found is spelled with the accidental the key asked was typed with
+    assert heard_as_asked(f_sharp, 2.0, None, KeyTold(Key(6, False)), "Gb major").endswith("fit Gb major best")
+    assert heard_as_asked(f_sharp, 2.0, None, KeyTold(Key(6, False)), "F# major").endswith("fit F# major best")
+    assert heard_as_asked(f_sharp, 2.0, None, KeyTold(Key(11, False)), "Cb").endswith(
+        "fit Gb major best: its dominant")
+    assert heard_as_asked(scale(1, 0.0), 2.0, None, KeyTold(Key(1, False)), "Do#").endswith("fit C# major best")
+    assert heard_as_asked(scale(2, 0.0), 2.0, None, KeyTold(Key(6, False)), "Gb").endswith(
+        "fit D major best: another key")  # (a key no flat spells stays as it is)
 
 
 def test_an_asked_keys_shares_are_its_profile_sharpened():

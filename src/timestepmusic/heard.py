@@ -37,7 +37,7 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None,
         spelled = key_name(key.key, key_as_typed)  # (as its signature, spelled as typed, reads)
         said += "" if said.lower() == spelled.lower() else f" ({spelled})"
         how = relation(fits, key.key)
-        heard += (f"; asked {said}, its notes fit " + (f"{key_name(fits)} best" if fits else "no key")
+        heard += (f"; asked {said}, its notes fit " + (f"{key_name(fits, key_as_typed)} best" if fits else "no key")
                   + ("" if how in ("the key", "no key") else f": {how}"))
     elif key is not None:
         heard += "; " + path_heard(played, seconds, key, offset_s)

@@ -829,3 +829,37 @@ def test_overwrite_replaces_only_what_generate_wrote(events_run, tmp_path, capsy
         (tmp_path / foreign).unlink()
     assert main([*run, "--png", "--overwrite"]) == 0  # what it wrote itself it replaces
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == earlier
+
+
+def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny_corpus, tmp_path):
+    import symusic
+
+    score = symusic.Score(str(next((tiny_corpus.parent / "midi").rglob("*.mid"))))
+    score.tempos = [symusic.Tempo(0, qpm=90.0), symusic.Tempo(score.ticks_per_quarter * 2, qpm=96.0)]
+    score.time_signatures = [symusic.TimeSignature(0, 3, 4)]
+    score.key_signatures = [symusic.KeySignature(0, -3, 0)]  # E♭ major
+    prompt_file = tmp_path / "daw.mid"
+    score.dump_midi(str(prompt_file))
+    run = ["generate", "--model", str(events_run), "--prompt", str(prompt_file), "--seconds", "2", "-n", "1"]
+
+    def grid(folder: str) -> tuple[list, list, list]:
+        written = symusic.Score(str(next((tmp_path / folder).glob("*.mid"))), ttype="second")
+        return ([(round(t.time, 3), round(t.qpm, 2)) for t in written.tempos],
+                [(round(m.time, 3), m.numerator, m.denominator) for m in written.time_signatures],
+                [(round(k.time, 3), k.key, k.tonality) for k in written.key_signatures])
+    assert main([*run, "-o", str(tmp_path / "kept")]) == 0
+    assert grid("kept") == ([(0.0, 90.0), (1.333, 96.0)], [(0.0, 3, 4)], [(0.0, -3, 0)])  # the sequencer's bars go on
+    assert main([*run, "--tempo", "120", "--set", "ar.beat_echo=3", "-o", str(tmp_path / "asked")]) == 0
+    tempos, meters, keys = grid("asked")
+    prompt_s = tempos[2][0]  # the tempo asked starts after the prompt (at a whole chunk) …
+    assert prompt_s > 1.333 and prompt_s % 0.25 < 1e-3 and tempos[:2] == [(0.0, 90.0), (1.333, 96.0)]
+    assert tempos[-1][1] == 120.0 and meters == [(0.0, 3, 4)] and keys == [(0.0, -3, 0)]  # … the prompt's grid before
+    from timestepmusic.generation import written_meta
+    from timestepmusic.keys import Key
+    from timestepmusic.midi import file_grid
+    from timestepmusic.sequence.tonal import KeyTold
+
+    meta = written_meta("", KeyTold(Key(2, False)), None, 3.0, 5.0, grid=file_grid(prompt_file))  # D major asked
+    assert meta.keys == ((0.0, -3, False), (3.0, 2, False)) and meta.tempos == ((0.0, 90.0), (1.333334, 96.0))
+    assert main([*run, "--continuation-only", "-o", str(tmp_path / "new")]) == 0
+    assert grid("new") == ([(0.0, 120.0)], [], [])  # (timed from the prompt's end: its bars would not line up)

@@ -472,12 +472,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
         log.info("--key: every piece hears the notes so far as if in %s", ", then ".join(
             key_name(key, typed) + (f" from {at_s:.4g} s" + (" after the prompt" if args.prompt else "") if at_s else "")
             for (at_s, key), typed in zip(asked_key.stretches(), key_spellings)))
+    prompt_grid = None  # the prompt's tempos, time and key signatures, written under it
     if continues:
         if args.prompt:
-            from .midi import read_events
+            from .midi import file_grid, read_events
 
             try:
                 options["prompt"], _ = read_events(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
+                prompt_grid = None if args.continuation_only else file_grid(args.prompt)
             except ValueError as e:
                 raise ValueError(f"--prompt: {e}") from None
             if args.prompt_seconds is not None:
@@ -517,7 +519,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 events, length_s, where = continuation_only(events, prompt_s), length_s - prompt_s, "; the continuation only"
             walked = gan.walked[j] if args.composer is not None and gan.walked is not None else None
             meta = written_meta(made_by(args.command_line, first + j, args.n), asked_key, asked_tempo, asked_from_s,
-                                length_s, events, key_spellings)
+                                length_s, events, key_spellings, prompt_grid)
             path = write_events(events, names[first + j], meta)
             notes, pedals = int(events.is_note.sum()), int((~events.is_note).sum())
             print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "

@@ -31,7 +31,7 @@ from .devices import pick_device, without_onednn
 from .files import atomic_path
 from .keys import Key, check_key, sharps
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
-from .midi import Events, FileMeta, continuation_only, made_by_marker, release_by, write_events
+from .midi import Events, FileGrid, FileMeta, continuation_only, made_by_marker, release_by, write_events
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
 from .sequence.pulse import TempoTold
 from .sequence.style import StylePaths, StyleRamp
@@ -305,21 +305,27 @@ def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:
 
 
 def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_from_s: float, end_s: float,
-                 played: Events | None = None, spelled: list[str] | None = None) -> FileMeta:
+                 played: Events | None = None, spelled: list[str] | None = None,
+                 grid: FileGrid | None = None) -> FileMeta:
     """What a generated file says beside its notes (midi.FileMeta): `text` (how it was made), the key signatures of
     the `key` asked (each as `spelled` by the user where given: Gb major with flats, F# major with sharps) and the
     tempo map of the `tempo` asked, both from `asked_from_s` (after a prompt) on. A steady tempo starts with one beat
     long enough (a pickup) that its beats fall where the notes `played` fall on average (tempo.beat_phase_s), so that a
     sequencer's grid lines sit under the piece's beat; a tempo that moves is written beat by beat from
-    `asked_from_s`. At 120 bpm before `asked_from_s`, and throughout without a tempo asked."""
+    `asked_from_s`. Before `asked_from_s`, the prompt's own `grid` (midi.file_grid: its tempos, time and key
+    signatures, going on after it where nothing else is asked), else 120 bpm; throughout without a tempo asked."""
     stretches = key.stretches() if key else []
     spelled = spelled if spelled is not None and len(spelled) == len(stretches) else [None] * len(stretches)
     keys = tuple((asked_from_s + at_s, sharps(asked, as_spelled), asked.minor)
                  for (at_s, asked), as_spelled in zip(stretches, spelled)
                  if asked_from_s + at_s < end_s or at_s == 0.0)  # (one asked after a piece that ended: not written)
+    before = [] if grid is None else [(at_s, bpm) for at_s, bpm in grid.tempos if at_s < asked_from_s]  # 0 s first
+    meters = () if grid is None else tuple(meter for meter in grid.meters if meter[0] < asked_from_s)
+    if grid is not None:
+        keys = tuple(k for k in grid.keys if k[0] < asked_from_s) + keys
     if tempo is None:
-        return FileMeta(text, keys)
-    tempos = [(0.0, 120.0)] if asked_from_s > 0 or end_s <= 0 else []
+        return FileMeta(text, keys, tuple(before), meters) if before else FileMeta(text, keys, meters=meters)
+    tempos = before or ([(0.0, 120.0)] if asked_from_s > 0 or end_s <= 0 else [])
     at_s = asked_from_s
     if not tempo.later and played is not None:  # a pickup beat, so that the beats after it fall on the notes'
         beat_s = 60.0 / tempo.bpm
@@ -335,7 +341,7 @@ def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_
         if not tempo.later:
             break
         at_s += 60.0 / bpm
-    return FileMeta(text, keys, tuple(tempos))
+    return FileMeta(text, keys, tuple(tempos), meters)
 
 
 def like_from(like: Events, seconds: float, path: str | Path = "--like") -> Events:

@@ -334,17 +334,44 @@ def window(events: Events, begin_s: float, end_s: float) -> Events:
 class FileMeta:
     """What a written file says beside its notes: `text`, a marker at its start (how it was made); `keys`, key
     signatures (seconds, sharps: −7 … 7, flats below 0; minor); `tempos`, the tempo map its ticks follow (seconds from
-    0 on, beats per minute), so that a sequencer's grid shows the beat asked. The sound is the same whatever they say:
-    every event keeps its time in seconds."""
+    0 on, beats per minute), so that a sequencer's grid shows the beat asked; `meters`, time signatures (seconds,
+    numerator, denominator: a prompt's bars). The sound is the same whatever they say: every event keeps its time in
+    seconds."""
 
     text: str = ""
     keys: tuple[tuple[float, int, bool], ...] = ()
     tempos: tuple[tuple[float, float], ...] = ((0.0, 60.0 * WRITE_QUARTERS_PER_SECOND),)
+    meters: tuple[tuple[float, int, int], ...] = ()
 
     def __post_init__(self) -> None:
         times = [at_s for at_s, _ in self.tempos]
         if not times or times[0] != 0.0 or times != sorted(set(times)) or not all(bpm > 0 for _, bpm in self.tempos):
             raise ValueError(f"a tempo map from 0 s with rising times and tempos > 0, got {self.tempos}")
+
+
+@dataclass(frozen=True)
+class FileGrid:
+    """The grid a file's notes are written on, in seconds: its tempo map (from 0 s, beats per minute; 120 where it
+    names none), time signatures (numerator, denominator) and key signatures (sharps, minor), as FileMeta holds them."""
+
+    tempos: tuple[tuple[float, float], ...]
+    meters: tuple[tuple[float, int, int], ...]
+    keys: tuple[tuple[float, int, bool], ...]
+
+
+def file_grid(path: str | Path) -> FileGrid:
+    """A MIDI file's grid (FileGrid): what generate --prompt writes under the prompt, so that a sequencer shows the
+    continued performance in its own bars. Of several changes at one time the last counts."""
+    score = load_score(path).to("second")
+    tempos = {round(float(t.time), 6): round(float(t.qpm), 3)  # (a tempo in whole microseconds per beat: 90 is 89.99995)
+              for t in sorted(score.tempos, key=lambda t: t.time) if t.qpm > 0}
+    tempos = {0.0: 60.0 * WRITE_QUARTERS_PER_SECOND} | tempos if 0.0 not in tempos else tempos
+    meters = {round(float(m.time), 6): (int(m.numerator), int(m.denominator))
+              for m in sorted(score.time_signatures, key=lambda m: m.time) if m.numerator > 0 and m.denominator > 0}
+    keys = {round(float(k.time), 6): (int(k.key), bool(k.tonality))
+            for k in sorted(score.key_signatures, key=lambda k: k.time) if -7 <= k.key <= 7}
+    return FileGrid(tuple(tempos.items()), tuple((at_s, *meter) for at_s, meter in meters.items()),
+                    tuple((at_s, *key) for at_s, key in keys.items()))
 
 
 def tempo_ticks(seconds: np.ndarray, tempos: tuple[tuple[float, float], ...], ticks_per_quarter: int
@@ -388,6 +415,10 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
         key_ticks, _ = tempo_ticks(np.array([at_s for at_s, _, _ in meta.keys]), meta.tempos, ticks_per_quarter)
         for tick, (_, sharps, minor) in zip(key_ticks.tolist(), meta.keys):
             score.key_signatures.append(symusic.KeySignature(tick, sharps, int(minor)))
+    if meta.meters:
+        meter_ticks, _ = tempo_ticks(np.array([at_s for at_s, _, _ in meta.meters]), meta.tempos, ticks_per_quarter)
+        for tick, (_, numerator, denominator) in zip(meter_ticks.tolist(), meta.meters):
+            score.time_signatures.append(symusic.TimeSignature(tick, numerator, denominator))
     if meta.text:
         score.markers.append(symusic.TextMeta(0, meta.text))
     track = symusic.Track("Piano", 0, False)

@@ -408,3 +408,21 @@ def test_a_write_that_fails_names_the_file_asked_for_not_its_temporary(tmp_path)
         with atomic_path(target):
             raise OSError(28, "No space left on device", str(tmp_path / "elsewhere"))
     assert other.value.filename == str(tmp_path / "elsewhere")
+
+
+@pytest.mark.parametrize("after_s", [0.3, 0.5, 0.8])
+def test_ctrl_c_while_prepare_parses_in_workers_ends_it_at_once(after_s, shared_data, tmp_path):
+    folder = shared_data  # (984 files: about a second of parsing in two worker processes)
+    proc = subprocess.Popen([sys.executable, "-m", "timestepmusic", "prepare", str(folder), "--out", str(tmp_path / "c"),
+                             "-q", "--set", "corpus.workers=2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(after_s)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the process and its workers alike
+    try:
+        out, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("prepare hung after Ctrl-C")
+    assert "Traceback" not in err
+    assert (proc.returncode, err.strip()) == (130, "interrupted") or (proc.returncode == 0 and "984 performances" in out)

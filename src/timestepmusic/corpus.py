@@ -16,11 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
+import queue
 import shutil
+import signal
+import threading
 import time
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +58,48 @@ def _read_cache(cached: Path) -> tuple[dict, float, dict]:
     if len({a.shape for a in arrays.values()}) != 1:
         raise ValueError("arrays of different lengths")
     return arrays, end_s, drops
+
+
+def parsed_in_workers(job_args: list[tuple], workers: int) -> Iterator[dict]:
+    """`_parse_file` of each job in `workers` processes, in the order they finish. Each worker is handed its share
+    when it starts (nothing queued to it that a stopped worker could leave half read) and ignores Ctrl-C, which the
+    parent takes: on it, or on any error, the workers are killed where they are."""
+    results = multiprocessing.Queue()
+    main_thread = threading.current_thread() is threading.main_thread()  # (only it may set a signal's handler)
+    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None  # the workers inherit it
+    try:
+        processes = [multiprocessing.Process(target=_parse_share, args=(job_args[w::workers], results), daemon=True)
+                     for w in range(workers)]
+        for process in processes:
+            process.start()
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, interrupt)
+    try:
+        for _ in job_args:
+            while True:
+                try:
+                    result = results.get(timeout=1.0)
+                    break
+                except queue.Empty:
+                    stopped = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
+                    if stopped:
+                        raise ValueError(f"a process parsing the MIDI files stopped (exit code {stopped[0]}); "
+                                           "--set corpus.workers=1 parses them one by one") from None
+            yield result
+        for process in processes:
+            process.join()
+    except BaseException:  # Ctrl-C, an error, or the reader gone
+        for process in processes:
+            process.kill()
+        raise
+
+
+def _parse_share(jobs: list[tuple], results: multiprocessing.Queue) -> None:
+    """A worker of `parsed_in_workers`: each of its jobs parsed, each result put on `results`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for job in jobs:
+        results.put(_parse_file(job))
 
 
 def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
@@ -170,10 +216,11 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
     results: list[dict] = []
     bar = tqdm(total=len(job_args), desc="parsing", unit="file", disable=not progress)
     if workers > 1 and len(job_args) > 8:
-        with ProcessPoolExecutor(workers) as pool:
-            for result in pool.map(_parse_file, job_args, chunksize=16):
-                results.append(result)
-                bar.update()
+        for result in parsed_in_workers(job_args, workers):
+            results.append(result)
+            bar.update()
+        listed = {args[0]: i for i, args in enumerate(job_args)}
+        results.sort(key=lambda result: listed[result["path"]])  # (as they were listed, not as they finished)
     else:
         for args in job_args:
             results.append(_parse_file(args))

@@ -426,3 +426,25 @@ def test_ctrl_c_while_prepare_parses_in_workers_ends_it_at_once(after_s, shared_
         pytest.fail("prepare hung after Ctrl-C")
     assert "Traceback" not in err
     assert (proc.returncode, err.strip()) == (130, "interrupted") or (proc.returncode == 0 and "984 performances" in out)
+
+
+def test_a_run_is_trained_by_one_process_and_never_inside_another(corpus, straight_ae, tmp_path, capsys):
+    from timestepmusic.checkpoint import check_run_folder, held_run
+
+    run = tmp_path / "ae"
+    shutil.copytree(straight_ae, run)
+    before = (run / "metrics.jsonl").read_text()
+    resume = ["train-ae", str(corpus), "--resume", str(run), "-q", "--epochs", "2"]
+    with held_run(run):  # another process training it now
+        assert main(resume) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == f"error: {run}: another process is training this run now; wait for it to end, or give another --out"
+    assert (run / "metrics.jsonl").read_text() == before  # nothing mixed in
+    for inside in (run / "sub", run / "last" / "x"):  # its folders are replaced as it is resumed
+        assert main(["train-ae", str(corpus), "--out", str(inside), "-q", "--epochs", "1"]) == 2
+        assert "holds a run or a checkpoint" in capsys.readouterr().err
+        assert not inside.exists()
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "config.json").write_text("{}")  # a folder of the user's with a config of its own
+    assert check_run_folder(tmp_path / "project" / "runs" / "new") == []
+    assert main(resume) == 0  # the lock went with the other process

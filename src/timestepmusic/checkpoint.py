@@ -6,10 +6,13 @@ tensors come from safetensors, everything else from JSON.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -18,6 +21,11 @@ from safetensors.torch import load, load_file, save_file
 from torch import nn
 
 from .shipped import checkpoint_places
+
+try:
+    import fcntl  # (POSIX: the lock that keeps two processes from training one run)
+except ImportError:  # pragma: no cover (Windows)
+    fcntl = None
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +244,23 @@ RUN_ENTRIES = ("last", "best", "autoencoder", "metrics.jsonl", ".last.old", ".la
 RUN_CACHE = "latents-*.npy"  # a run's cache of the encoded corpus (a bench may seed it): not a run by itself
 
 
+@contextlib.contextmanager
+def held_run(run: str | Path) -> Iterator[None]:
+    """While a process trains into `run`: a lock beside it (`.NAME.lock` in its parent folder, which a new run's
+    --overwrite leaves), so that a second training process on the same run is refused in one line, not mixed in
+    (where the system has no such locks, nothing is held)."""
+    run = Path(run)
+    run.parent.mkdir(parents=True, exist_ok=True)
+    with open(run.parent / f".{run.name}.lock", "a") as lock:
+        if fcntl is not None:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ValueError(f"{run}: another process is training this run now; wait for it to end, or give "
+                                 "another --out") from None
+        yield  # (the lock goes with the file's closing)
+
+
 def check_run_folder(run: str | Path, *, overwrite: bool = False,
                      reads: dict[str, str | Path | None] | None = None) -> list[Path]:
     """What starting a new run in `run` deletes ([] for a missing or empty folder, or one holding only the
@@ -244,6 +269,11 @@ def check_run_folder(run: str | Path, *, overwrite: bool = False,
     run reads (`reads`: {what: folder}, as loaded), so that it never deletes what it starts from. No side
     effects, so that every rank of a distributed run may check (`start_run_folder` deletes)."""
     run = Path(run)
+    for above in Path(os.path.abspath(run)).parents:  # a run's own folders are rewritten whole as it goes on
+        if ((above / "metrics.jsonl").is_file() or (above / "last" / CONFIG).is_file()
+                or (above / CONFIG).is_file() and any(above.glob("*.safetensors"))):
+            raise ValueError(f"{run}: inside {above}, which holds a run or a checkpoint (its files are replaced as "
+                             "it is resumed); choose an output folder outside it")
     if not run.exists():
         return []
     if not run.is_dir():

@@ -120,6 +120,13 @@ def _run_folder(args: argparse.Namespace, verb: str) -> str:
     return args.out
 
 
+def _held(run: str) -> contextlib.AbstractContextManager:
+    """The run's lock while it trains (checkpoint.held_run), taken by one process: a distributed run's first rank."""
+    from .checkpoint import held_run
+
+    return held_run(run) if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext()
+
+
 def cmd_train_ae(args: argparse.Namespace) -> int:
     from .train.ae import train_autoencoder
 
@@ -131,12 +138,13 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
                                                      "batch": "ae.batch_chunks", "lr": "ae.lr", "seed": "ae.seed",
                                                      "compile": "ae.compile", "checkpoint_s": "ae.checkpoint_every_s"})
     out = _run_folder(args, "train-ae")
-    result = train_autoencoder(args.corpus, out, config, resume=bool(args.resume), overwrite=args.overwrite,
-                               progress=not args.quiet,
-                               max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
-                               epochs=args.epochs if args.resume else None, lr=args.lr if args.resume else None,
-                               compile_model=args.compile if args.resume else None,
-                               checkpoint_s=checkpoint_s if args.resume else None)
+    with _held(out):
+        result = train_autoencoder(args.corpus, out, config, resume=bool(args.resume), overwrite=args.overwrite,
+                                   progress=not args.quiet,
+                                   max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
+                                   epochs=args.epochs if args.resume else None, lr=args.lr if args.resume else None,
+                                   compile_model=args.compile if args.resume else None,
+                                   checkpoint_s=checkpoint_s if args.resume else None)
     if result:  # a resumed run already at its end trained nothing, and its log said so
         print(json.dumps(result, indent=1))
     return 0
@@ -174,12 +182,13 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
                          "--set gan.window_chunks=N)")
     if config is not None:  # --config/--set rnn.* first, then the flag
         config = config.override({"rnn.max_chunks": args.max_chunks})
-    result = train_sequence_model(args.corpus, args.ae, out, config, arch=arch, resume=bool(args.resume),
-                                  init_from=args.init_from, overwrite=args.overwrite,
-                                  progress=not args.quiet,
-                                  max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
-                                  steps=args.steps if args.resume else None,
-                                  compile_model=args.compile if args.resume else None)
+    with _held(out):
+        result = train_sequence_model(args.corpus, args.ae, out, config, arch=arch, resume=bool(args.resume),
+                                      init_from=args.init_from, overwrite=args.overwrite,
+                                      progress=not args.quiet,
+                                      max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
+                                      steps=args.steps if args.resume else None,
+                                      compile_model=args.compile if args.resume else None)
     if result:  # a resumed run already at its end trained nothing, and its log said so
         print(json.dumps(result, indent=1))
     return 0

@@ -200,8 +200,11 @@ def test_generate_is_reproducible_and_plays(tiny_gan, tmp_path):
     with pytest.raises(ValueError, match="is there already"):  # the Python verb refuses what an earlier run wrote
         generate(tmp_path / "a", model=tiny_gan, n=1, seconds=6, seed=3)
     assert first[0].read_bytes() == mine and first[1].exists()
+    from timestepmusic.midi import made_by_marker
+
+    assert made_by_marker(first[1]).endswith(": generate() in Python, seed 3, piece 1 of 2")  # known for this tool's …
     replaced = generate(tmp_path / "a", model=tiny_gan, n=1, seconds=6, seed=3, overwrite=True)
-    assert replaced == [first[0]] and not first[1].exists()  # no file of the earlier run is left to mix with
+    assert replaced == [first[0]] and not first[1].exists()  # … so replaced: no file of the earlier run to mix with
 
 
 def test_gan_with_wrong_autoencoder_is_refused(tiny_gan, tiny_corpus, tmp_path):

@@ -29,6 +29,7 @@ from .config import PRESETS, SAMPLING_SETTINGS, Config
 from .critic import CRITIC, PieceCritic
 from .devices import pick_device, without_onednn
 from .files import atomic_path
+from .heard import made_version
 from .keys import Key, check_key, sharps
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
 from .midi import Events, FileGrid, FileMeta, continuation_only, made_by_marker, release_by, write_events
@@ -596,8 +597,9 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
             replace_earlier(taken, set(names.values()), seed)
             replaced = True
         for j, events in enumerate(drawn):
-            if first + j in names:
-                write_events(events, names[first + j])
+            if first + j in names:  # (a marker, so that --overwrite knows the file for this tool's)
+                write_events(events, names[first + j], FileMeta(f"{made_version()}: generate() in Python, seed "
+                                                                 f"{seed}, piece {first + j} of {n}"))
     return list(names.values())
 
 

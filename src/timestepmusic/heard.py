@@ -220,20 +220,25 @@ UNHEARD_FLAGS = ("-o", "--out", "--soundfont", "--piece", "--threads")  # genera
 UNHEARD_SWITCHES = ("--overwrite", "--png", "--wav", "-v", "--verbose")  # … and without one
 
 
-def made_by(command_line: list[str], piece: int, pieces: int) -> str:
-    """The marker each generated file starts with: the version and the command that draws it again, alone: the
-    command less the flags that change no note (where it was written, what went beside it, which pieces were
-    written: `heard_words`), and the piece as --piece numbers it (as its file: from 0) where -n drew several. The same
-    request gives the same file wherever it is written, and whether its piece was written alone or with the others."""
+def made_version() -> str:
+    """What every marker starts with: midi.MADE_BY and the version that wrote the file."""
     from importlib.metadata import PackageNotFoundError, version
 
     from .midi import MADE_BY
 
     try:
-        made = f"{MADE_BY} {version('timestepmusic')}"
+        return f"{MADE_BY} {version('timestepmusic')}"
     except PackageNotFoundError:  # (run from a source tree)
-        made = MADE_BY
-    return f"{made}: tsm {shlex.join(heard_words(command_line))}" + (f" --piece {piece}" if pieces > 1 else "")
+        return MADE_BY
+
+
+def made_by(command_line: list[str], piece: int, pieces: int) -> str:
+    """The marker each generated file starts with: the version and the command that draws it again, alone: the
+    command less the flags that change no note (where it was written, what went beside it, which pieces were
+    written: `heard_words`), and the piece as --piece numbers it (as its file: from 0) where -n drew several. The same
+    request gives the same file wherever it is written, and whether its piece was written alone or with the others."""
+    return (f"{made_version()}: tsm {shlex.join(heard_words(command_line))}"
+            + (f" --piece {piece}" if pieces > 1 else ""))
 
 
 def heard_words(command_line: list[str]) -> list[str]:

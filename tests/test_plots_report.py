@@ -515,3 +515,12 @@ def test_a_shapes_waypoints_are_marked_on_its_roll(tmp_path):
                                          marks=((1.0, "G major"), (2.0, "D major")))[0])
     changed = np.flatnonzero(np.any(np.abs(plain - marked) > 0.1, axis=-1).any(axis=0))  # [columns changed]
     assert changed.size and np.ptp(changed) > 20  # two lines and their labels, a second apart
+
+
+def test_a_title_the_font_cannot_draw_gives_no_warning(tmp_path, recwarn):
+    from timestepmusic.evaluate.plots import plot_roll
+    from timestepmusic.midi import Events
+
+    events = Events(np.array([39, 43]), np.array([0.0, 0.5]), np.array([0.4, 0.4]), np.array([64, 70]))
+    path = plot_roll(events, tmp_path / "roll.png", title="Fugue – Ünïcode 曲 01.mid")
+    assert path.is_file() and not [w for w in recwarn if "Glyph" in str(w.message)]

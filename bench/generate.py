@@ -16,7 +16,8 @@ load, and the whole `tsm generate` process beside the cost of importing torch.
   against   with --against REV: GANModel.sample(1, 16, seed) in this checkout and in git revision REV (a
              temporary worktree), each in its own process, in turns, the same model and seeds; CPU time per
              piece (less moved than wall time by other jobs on the machine), and whether both drew the same
-             events
+             events (a shipped model's name loads each revision's own weights: give a run folder to hold them
+             fixed)
 Everything runs on one thread: torch.set_num_threads(1) here and OMP_NUM_THREADS=1 for the child
 processes. Targets (from the issue): sample ≤ 20 ms, whole process ≤ 3 s.
 
@@ -178,10 +179,12 @@ def against(model: str, rev: str, samples: int, rounds: int = 4) -> list[str]:
         per_round = max(1, samples // rounds)
         for r in range(rounds):
             for name, src in sources.items():
-                out = subprocess.run([sys.executable, "-c", AGAINST_CHILD, model, str(r * per_round),
-                                      str(per_round), "3"], env=dict(env, PYTHONPATH=str(src)), check=True,
-                                     capture_output=True, text=True).stdout
-                runs[name].append(json.loads(out.strip().splitlines()[-1]))
+                child = subprocess.run([sys.executable, "-c", AGAINST_CHILD, model, str(r * per_round),
+                                        str(per_round), "3"], env=dict(env, PYTHONPATH=str(src)),
+                                       capture_output=True, text=True)
+                if child.returncode != 0:
+                    raise SystemExit(f"--against: the {name} child failed:\n{child.stderr.strip()}")
+                runs[name].append(json.loads(child.stdout.strip().splitlines()[-1]))
     finally:
         subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], check=False)
         shutil.rmtree(tree.parent, ignore_errors=True)

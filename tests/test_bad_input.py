@@ -260,3 +260,12 @@ def test_a_seed_out_of_range_is_named_in_one_line(command, seed, capsys):
         main([*command, "--seed", seed])
     err = capsys.readouterr().err
     assert f"argument --seed: '{seed}': give a whole number from 0 to {SEED_LIMIT}" in err and "Traceback" not in err
+
+
+def test_the_largest_seed_trains_and_generates():
+    from timestepmusic.argtypes import SEED_LIMIT
+    from timestepmusic.batches import batch_generator, epoch_order
+
+    assert epoch_order(10, SEED_LIMIT, 3).sort().values.tolist() == list(range(10))
+    assert batch_generator(SEED_LIMIT, 99, 10_000).initial_seed() >= 0
+    assert batch_generator(5, 1, 2).initial_seed() == (5 * 1_000_003 + 1) * 1_000_003 + 2  # (small seeds as before)

@@ -211,7 +211,9 @@ def test_each_stretch_of_a_path_is_named_by_the_key_its_notes_fit():
         "fit Gb major best: its dominant")
     assert heard_as_asked(scale(1, 0.0), 2.0, None, KeyTold(Key(1, False)), "Do#").endswith("fit C# major best")
     assert heard_as_asked(scale(2, 0.0), 2.0, None, KeyTold(Key(6, False)), "Gb").endswith(
-        "fit D major best: another key")  # (a key no flat spells stays as it is)
+        "fit D major best: another key")  # (a key no flat spells stays as it is …
+    assert heard_as_asked(scale(11, 0.0), 2.0, None, KeyTold(Key(3, False)), "Eb").endswith(
+        "fit B major best: another key")  # … and so does a key far from the one asked: not Cb major)
 
 
 def test_an_asked_keys_shares_are_its_profile_sharpened():

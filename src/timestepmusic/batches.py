@@ -120,12 +120,15 @@ class ChunkGatherer:
         return (1 / tempo).to(self.device), shift.to(self.device)
 
 
+SEEDS = 2 ** 63  # a generator's seeds: a stream's seed is folded into them (unchanged below; --seed up to 2^40 fits)
+
+
 def epoch_order(num_chunks: int, seed: int, epoch: int) -> torch.Tensor:
     """The shuffled chunk order of one epoch, reproducible from (seed, epoch) alone: resume replays it."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    g = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % SEEDS)
     return torch.randperm(num_chunks, generator=g)
 
 
 def batch_generator(seed: int, epoch: int, batch: int) -> torch.Generator:
     """The random stream of one batch (augmentation), reproducible from (seed, epoch, batch)."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 1_000_003 + batch)
+    return torch.Generator().manual_seed(((seed * 1_000_003 + epoch) * 1_000_003 + batch) % SEEDS)

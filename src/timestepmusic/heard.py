@@ -36,8 +36,9 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None,
         said = " ".join(key_as_typed.split())  # as the user spelled it, and as its signature spells it where not so
         spelled = key_name(key.key, key_as_typed)  # (as its signature, spelled as typed, reads)
         said += "" if said.lower() == spelled.lower() else f" ({spelled})"
-        how = relation(fits, key.key)
-        heard += (f"; asked {said}, its notes fit " + (f"{key_name(fits, key_as_typed)} best" if fits else "no key")
+        how = relation(fits, key.key)  # a key near the one asked is spelled with the accidental it was typed with
+        near = key_as_typed if how not in ("another key", "no key") else None
+        heard += (f"; asked {said}, its notes fit " + (f"{key_name(fits, near)} best" if fits else "no key")
                   + ("" if how in ("the key", "no key") else f": {how}"))
     elif key is not None:
         heard += "; " + path_heard(played, seconds, key, offset_s)

@@ -448,3 +448,24 @@ def test_a_run_is_trained_by_one_process_and_never_inside_another(corpus, straig
     (tmp_path / "project" / "config.json").write_text("{}")  # a folder of the user's with a config of its own
     assert check_run_folder(tmp_path / "project" / "runs" / "new") == []
     assert main(resume) == 0  # the lock went with the other process
+
+
+@pytest.mark.parametrize("kind", ["ae", "gan"])
+def test_an_interrupted_run_says_where_in_its_log(kind, corpus, straight_ae, tmp_path, monkeypatch, capsys):
+    from timestepmusic.train import budget
+
+    sets = [f"--set={k}={v}" for k, v in (AE if kind == "ae" else GAN).items()]
+    command, extra = ("train-ae", ["--epochs", "2"]) if kind == "ae" else ("train-gan", ["--ae", str(straight_ae)])
+    calls = []
+
+    def interrupted_third(self, *args):  # Ctrl-C as the third step ends
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return False
+    monkeypatch.setattr(budget.Budget, "spent_here" if kind == "ae" else "spent", interrupted_third)
+    run = tmp_path / "run"
+    assert main([command, str(corpus), "--out", str(run), "-q", *extra, *sets]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    last = read_metrics(run / "metrics.jsonl")[-1]
+    assert last["event"] == "interrupted" and last["step"] == read_meta(run / "last")[1]["step"]

@@ -160,6 +160,8 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                     return {"step": step, "epoch": epoch, "train_loss": running, "stopped": True}
         except KeyboardInterrupt:
             save("last", epoch, b)
+            if ranks.main:  # (the log says where the run stopped, as a --max-minutes stop does)
+                metrics.write({"event": "interrupted", "epoch": epoch, "batch": b, "step": step})
             log.warning("interrupted: saved %s/last at epoch %d batch %d", out, epoch + 1, b)
             raise
         finally:

@@ -205,6 +205,8 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                 return last | {"step": step, "stopped": True}
     except KeyboardInterrupt:
         save("last")
+        if ranks.main:  # (the log says where the run stopped, as a --max-minutes stop does)
+            metrics.write({"event": "interrupted", "step": step})
         log.warning("interrupted: saved %s/last at step %d", out, step)
         raise
     finally:

@@ -425,8 +425,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         asked_of = [flag for flag, given in (("--style", args.style), ("--like", args.like),
                                              ("--composer", args.composer)) if given is not None]
         if args.guidance == 0 and asked_of:  # (allowed: the untold piece, for listening beside the told one)
-            log.warning("--guidance 0: the pieces are drawn as if nothing were asked; %s is not followed (1 follows "
-                        "it loosely, 2 closely)", " and ".join(asked_of))
+            log.warning("--guidance 0: each choice is drawn at the odds of a piece told nothing, so %s is not "
+                        "followed (1 follows it loosely, 2 closely)", " and ".join(asked_of))
     ramp = None  # a path of requests
     if args.style is not None:  # one request, or a path of them (StyleRamp: each attribute in a line between them)
         from .sequence.style import AHEAD, FLATTENED, StyleRamp, parse_style_path

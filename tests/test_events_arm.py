@@ -817,9 +817,10 @@ def test_overwrite_replaces_only_what_generate_wrote(events_run, tmp_path, capsy
     earlier = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     foreign_midi = tmp_path / "sample_5_005.mid"  # a performance of the user's under generate's name
     write_events(read_events(tmp_path / "sample_5_000.mid")[0], foreign_midi)  # (the notes without the marker)
-    for name, text in (("sample_5_001.wav", b"MThd not audio"), ("sample_5_002.png", b"a text file")):
+    for name, text in (("sample_5_001.wav", b"MThd not audio"), ("sample_5_002.png", b"a text file"),
+                       ("sample_5_003.png", b"\x89PNG\r\n\x1a\n a plot of the user's, no MIDI file beside it")):
         (tmp_path / name).write_bytes(text)
-    for foreign in ("sample_5_005.mid", "sample_5_001.wav", "sample_5_002.png"):
+    for foreign in ("sample_5_005.mid", "sample_5_001.wav", "sample_5_002.png", "sample_5_003.png"):
         kept = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
         capsys.readouterr()
         assert main([*run, "--overwrite"]) == 2

@@ -440,6 +440,15 @@ def test_a_run_is_trained_by_one_process_and_never_inside_another(corpus, straig
         err = capsys.readouterr().err.strip()
         assert err == f"error: {run}: another process is training this run now; wait for it to end, or give another --out"
     assert (run / "metrics.jsonl").read_text() == before  # nothing mixed in
+    link = tmp_path / "link"
+    link.symlink_to(run)
+    with held_run(link):  # the same run by another name
+        assert main(resume) == 2
+        assert "another process is training this run now" in capsys.readouterr().err
+    unfinished = tmp_path / "unfinished"
+    (unfinished / "autoencoder").mkdir(parents=True)  # stopped before its first checkpoint
+    with pytest.raises(ValueError, match="stopped before its first checkpoint .* --overwrite"):
+        check_run_folder(unfinished)
     for inside in (run / "sub", run / "last" / "x"):  # its folders are replaced as it is resumed
         assert main(["train-ae", str(corpus), "--out", str(inside), "-q", "--epochs", "1"]) == 2
         assert "holds a run or a checkpoint" in capsys.readouterr().err

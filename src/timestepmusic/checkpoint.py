@@ -251,7 +251,8 @@ def held_run(run: str | Path) -> Iterator[None]:
     (where the system has no such locks, nothing is held)."""
     run = Path(run)
     run.parent.mkdir(parents=True, exist_ok=True)
-    with open(run.parent / f".{run.name}.lock", "a") as lock:
+    where = run.resolve()  # (one lock whatever the path names it by: a link, ./, an absolute path)
+    with open(where.parent / f".{where.name}.lock", "a") as lock:
         if fcntl is not None:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -284,6 +285,9 @@ def check_run_folder(run: str | Path, *, overwrite: bool = False,
     if not any((run / name).exists() for name in RUN_ENTRIES):
         raise ValueError(f"{run}: folder is not empty and holds no run; choose another output folder")
     if not overwrite:
+        if not any((run / name).exists() for name in ("last", "best", ".last.old", ".last.tmp")):
+            raise ValueError(f"{run} holds a run that stopped before its first checkpoint (nothing to resume); start "
+                             "it again there with --overwrite")
         try:
             where = f" (step {read_meta(run / 'last')[1].get('step')})"
         except ValueError:

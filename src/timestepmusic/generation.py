@@ -530,7 +530,8 @@ def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str
     for path in taken:  # --overwrite replaces what this tool wrote, never a file of the user's under its name
         if not written_here(path):
             why = ("no marker of this tool's in it: a file of yours, or of a version before the markers"
-                   if path.suffix == ".mid" else f"not a {path.suffix[1:].upper()} file")
+                   if path.suffix == ".mid" else
+                   f"not a {path.suffix[1:].upper()} file beside a MIDI file this tool wrote")
             raise ValueError(f"{path}: not a file tsm generate wrote ({why}), so --overwrite leaves it; move it, or "
                              "give another -o or --seed")
     resolved = {path.resolve() for path in taken}
@@ -549,13 +550,15 @@ PNG_START, WAV_START = b"\x89PNG\r\n\x1a\n", b"RIFF"  # how the rolls and the au
 
 
 def written_here(path: Path) -> bool:
-    """Whether a file named as generate names its files is one it writes: a MIDI file with its marker (made_by), a PNG
-    or a WAV file (by their first bytes: rolls and audio carry no marker)."""
+    """Whether a file named as generate names its files is one it writes: a MIDI file with its marker (made_by); a PNG
+    or WAV file (by its first bytes) beside such a MIDI file of its name (rolls and audio carry no marker: one of the
+    user's alone is theirs)."""
     if path.suffix == ".mid":
         return made_by_marker(path) is not None
     with open(path, "rb") as file:
         start = file.read(12)
-    return start.startswith(PNG_START) if path.suffix == ".png" else start.startswith(WAV_START) and start[8:] == b"WAVE"
+    kind = start.startswith(PNG_START) if path.suffix == ".png" else start.startswith(WAV_START) and start[8:] == b"WAVE"
+    return kind and path.with_suffix(".mid").is_file() and made_by_marker(path.with_suffix(".mid")) is not None
 
 
 def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int) -> None:

@@ -772,7 +772,9 @@ def test_the_shipped_onsets_model_leans_toward_chords():
     assert all(len(p.ids) > 0 for p in pieces)
 
 
-def test_threads_are_one_unless_asked_and_change_no_note(events_run, tmp_path, capsys, monkeypatch):
+def test_threads_are_one_unless_asked_and_change_no_note(events_run, tmp_path, capsys, caplog, monkeypatch):
+    import os
+
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     before = torch.get_num_threads()
     run = ["generate", "--model", str(events_run), "--seconds", "1", "-n", "2", "--seed", "4"]
@@ -785,6 +787,9 @@ def test_threads_are_one_unless_asked_and_change_no_note(events_run, tmp_path, c
         for name in ("sample_4_000.mid", "sample_4_001.mid"):  # the same notes and the same marker
             assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
         assert main([*run, "-o", str(tmp_path / "one"), "--threads=2", "--piece", "1", "--overwrite"]) == 0
+        many = (os.cpu_count() or 1) + 1
+        assert main([*run, "-o", str(tmp_path / "many"), "--threads", str(many)]) == 0
+        assert f"--threads {many}: this machine has {many - 1} cores" in caplog.text
         capsys.readouterr()
         for bad in ("0", "two", "-1"):
             with pytest.raises(SystemExit):
@@ -809,6 +814,7 @@ def test_a_fresh_process_takes_one_thread_or_the_users_omp_setting():
     assert threads("-") == ["1", "1"]  # (torch itself would take every core)
     assert threads("4")[0] == "4" and threads("-", OMP_NUM_THREADS="4")[0] == "4"  # (torch caps it at the cores)
     assert threads("2", OMP_NUM_THREADS="4")[0] == "2"
+    assert threads("-", OMP_NUM_THREADS="abc") == ["1", "1"]  # (not a number: one, with a warning)
 
 
 def test_overwrite_replaces_only_what_generate_wrote(events_run, tmp_path, capsys):
@@ -861,6 +867,9 @@ def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny
     from timestepmusic.sequence.tonal import KeyTold
 
     meta = written_meta("", KeyTold(Key(2, False)), None, 3.0, 5.0, grid=file_grid(prompt_file))  # D major asked
-    assert meta.keys == ((0.0, -3, False), (3.0, 2, False)) and meta.tempos == ((0.0, 90.0), (1.333334, 96.0))
+    assert meta.keys == ((0.0, -3, False), (3.0, 2, False))
+    assert [(at_s, round(bpm, 3)) for at_s, bpm in meta.tempos] == [(0.0, 90.0), (1.333334, 96.0)]
+    written = symusic.Score(str(next((tmp_path / "kept").glob("*.mid"))))
+    assert [t.mspq for t in written.tempos] == [t.mspq for t in symusic.Score(str(prompt_file)).tempos]  # exactly
     assert main([*run, "--continuation-only", "-o", str(tmp_path / "new")]) == 0
     assert grid("new") == ([(0.0, 120.0)], [], [])  # (timed from the prompt's end: its bars would not line up)

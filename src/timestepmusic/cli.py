@@ -858,7 +858,13 @@ def _use_threads(threads: int | None) -> None:
     another job each wait for the others at every step (a 16 s piece: 1.4 s on one thread, up to 86 s on two beside
     a busy core)."""
     if threads is None and os.environ.get("OMP_NUM_THREADS"):
-        return  # (torch reads it when imported)
+        if os.environ["OMP_NUM_THREADS"].strip().isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
+            return  # (torch reads it when imported)
+        log.warning("OMP_NUM_THREADS=%s is not a number of threads: one thread", os.environ["OMP_NUM_THREADS"])
+    cores = os.cpu_count() or 1
+    if threads is not None and threads > cores:
+        log.warning("--threads %d: this machine has %d cores; more threads than cores only wait for each other", threads,
+                    cores)
     threads = threads or 1
     if "torch" in sys.modules:  # (imported already: a test, or a caller of main())
         sys.modules["torch"].set_num_threads(threads)

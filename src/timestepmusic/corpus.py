@@ -92,6 +92,8 @@ def parsed_in_workers(job_args: list[tuple], workers: int) -> Iterator[dict]:
     except BaseException:  # Ctrl-C, an error, or the reader gone
         for process in processes:
             process.kill()
+        for process in processes:  # (gone at once: nothing left for the exit to wait on)
+            process.join()
         raise
 
 
@@ -215,17 +217,19 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
                  config.events.max_events_per_second) for p, sha1 in jobs]
     results: list[dict] = []
     bar = tqdm(total=len(job_args), desc="parsing", unit="file", disable=not progress)
-    if workers > 1 and len(job_args) > 8:
-        for result in parsed_in_workers(job_args, workers):
-            results.append(result)
-            bar.update()
-        listed = {args[0]: i for i, args in enumerate(job_args)}
-        results.sort(key=lambda result: listed[result["path"]])  # (as they were listed, not as they finished)
-    else:
-        for args in job_args:
-            results.append(_parse_file(args))
-            bar.update()
-    bar.close()
+    try:
+        if workers > 1 and len(job_args) > 8:
+            for result in parsed_in_workers(job_args, workers):
+                results.append(result)
+                bar.update()
+            listed = {args[0]: i for i, args in enumerate(job_args)}
+            results.sort(key=lambda result: listed[result["path"]])  # (as they were listed, not as they finished)
+        else:
+            for args in job_args:
+                results.append(_parse_file(args))
+                bar.update()
+    finally:
+        bar.close()  # (before an interruption's message: not drawn again after it)
 
     by_path = {p.path: p for p, _ in jobs}
     good = []

@@ -363,8 +363,8 @@ def file_grid(path: str | Path) -> FileGrid:
     """A MIDI file's grid (FileGrid): what generate --prompt writes under the prompt, so that a sequencer shows the
     continued performance in its own bars. Of several changes at one time the last counts."""
     score = load_score(path).to("second")
-    tempos = {round(float(t.time), 6): round(float(t.qpm), 3)  # (a tempo in whole microseconds per beat: 90 is 89.99995)
-              for t in sorted(score.tempos, key=lambda t: t.time) if t.qpm > 0}
+    tempos = {round(float(t.time), 6): 60e6 / t.mspq  # (its exact bpm: written back as the same microseconds per beat)
+              for t in sorted(score.tempos, key=lambda t: t.time) if t.mspq > 0}
     tempos = {0.0: 60.0 * WRITE_QUARTERS_PER_SECOND} | tempos if 0.0 not in tempos else tempos
     meters = {round(float(m.time), 6): (int(m.numerator), int(m.denominator))
               for m in sorted(score.time_signatures, key=lambda m: m.time) if m.numerator > 0 and m.denominator > 0}

@@ -214,6 +214,11 @@ def test_each_stretch_of_a_path_is_named_by_the_key_its_notes_fit():
         "fit D major best: another key")  # (a key no flat spells stays as it is …
     assert heard_as_asked(scale(11, 0.0), 2.0, None, KeyTold(Key(3, False)), "Eb").endswith(
         "fit B major best: another key")  # … and so does a key far from the one asked: not Cb major)
+    assert heard_as_asked(scale(11, 0.0), 2.0, None, KeyTold(Key(4, False)), "Fb") == (
+        "; asked Fb (E major), its notes fit B major best: its dominant")  # (as the asked key is shown: sharps)
+    flats = KeyTold(Key(6, False), later=((2.0, Key(11, False)),))  # a path, each key as typed
+    assert heard_as_asked(Events.concatenate([scale(6, 0.0), scale(11, 2.0)]), 4.0, None, flats, "Gb > Cb") == (
+        "; asked Gb major from 0 s, Cb major from 2 s; its notes fit Gb major, then Cb major")
 
 
 def test_an_asked_keys_shares_are_its_profile_sharpened():

@@ -36,12 +36,12 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None,
         said = " ".join(key_as_typed.split())  # as the user spelled it, and as its signature spells it where not so
         spelled = key_name(key.key, key_as_typed)  # (as its signature, spelled as typed, reads)
         said += "" if said.lower() == spelled.lower() else f" ({spelled})"
-        how = relation(fits, key.key)  # a key near the one asked is spelled with the accidental it was typed with
-        near = key_as_typed if how not in ("another key", "no key") else None
+        how = relation(fits, key.key)  # a key near the one asked is spelled with the accidental it is shown with
+        near = spelled if how not in ("another key", "no key") else None
         heard += (f"; asked {said}, its notes fit " + (f"{key_name(fits, near)} best" if fits else "no key")
                   + ("" if how in ("the key", "no key") else f": {how}"))
     elif key is not None:
-        heard += "; " + path_heard(played, seconds, key, offset_s)
+        heard += "; " + path_heard(played, seconds, key, offset_s, key_as_typed)
     if ramp is not None:
         heard += "; " + shape_heard(played, seconds, ramp)
     return heard
@@ -71,23 +71,31 @@ def tempo_path_heard(played, seconds: float, tempo, offset_s: float = 0.0) -> st
     return "tempo, bpm: " + "; ".join(said)
 
 
-def path_heard(played, seconds: float, key, offset_s: float) -> str:
+def path_heard(played, seconds: float, key, offset_s: float, typed: str | None = None) -> str:
     """A path of keys (tonal.KeyTold) against the `seconds` of `played` events: each stretch's asked key and the key
-    its notes fit best ("no key" where they name none; "ended before it" where the piece ended first)."""
+    its notes fit best ("no key" where they name none; "ended before it" where the piece ended first), each spelled
+    as its waypoint was `typed` (the --key text; a key found near it too: Gb, not F#)."""
     from .keys import estimate_key, key_name, relation
     from .midi import window
+    from .waypoints import parse_waypoints
 
     stretches = key.stretches()  # [(from_s, key)]
+    spellings = [None] * len(stretches)
+    if typed is not None:
+        spellings = [word for _, word in parse_waypoints(typed, str.strip, "--key", "")]
+        spellings = spellings if len(spellings) == len(stretches) else [None] * len(stretches)
     ends_s = [at_s for at_s, _ in stretches[1:]] + [seconds]
-    said = ", ".join(f"{key_name(asked)} from {at_s + offset_s:.4g} s" for at_s, asked in stretches)
+    said = ", ".join(f"{key_name(asked, spelled)} from {at_s + offset_s:.4g} s"
+                     for (at_s, asked), spelled in zip(stretches, spellings))
     found = []
-    for (begin_s, asked), end_s in zip(stretches, ends_s):
+    for (begin_s, asked), end_s, spelled in zip(stretches, ends_s, spellings):
         if begin_s >= seconds:
             found.append("ended before it")
             continue
         fits = estimate_key(window(played, begin_s, end_s))
         how = relation(fits, asked)
-        found.append((key_name(fits) if fits else "no key") + ("" if how in ("the key", "no key") else f" ({how})"))
+        near = key_name(asked, spelled) if how not in ("another key", "no key") else None  # (as shown above)
+        found.append((key_name(fits, near) if fits else "no key") + ("" if how in ("the key", "no key") else f" ({how})"))
     return f"asked {said}; its notes fit " + ", then ".join(found)
 
 

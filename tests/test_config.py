@@ -175,3 +175,13 @@ def test_sampling_numbers_must_be_finite():
     assert Config().override({"ar.end_bias": -3.0}).ar.end_bias == -3.0  # a negative bias is a later end, allowed
     with pytest.raises(ValueError, match="ar.end_rise"):  # a piece less likely to end the longer it runs: refused
         Config().override({"ar.end_rise": -0.5})
+
+
+@pytest.mark.parametrize("value", ["-5", "18446744073709551616", "1099511627777"])
+def test_a_seed_set_out_of_range_is_named(value):
+    from timestepmusic.argtypes import SEED_LIMIT
+
+    for key in ("gan.seed", "ae.seed"):
+        with pytest.raises(ValueError, match=f"config {key}: a whole number from 0 to {SEED_LIMIT}"):
+            Config().override([f"{key}={value}"])
+    assert Config().override([f"gan.seed={SEED_LIMIT}"]).gan.seed == SEED_LIMIT

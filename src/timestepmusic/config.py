@@ -20,6 +20,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from .argtypes import SEED_LIMIT
+
 ENCODINGS = ("pon", "ponOHE", "pnOHE", "OHE", "none")
 DURATION_SCALES = ("cdf", "log")
 PEDALS_AS_TOLD = ("none", "given", "all")  # ar.pedals_as_told
@@ -799,6 +801,8 @@ def _build_section(cls: type, name: str, raw: dict[str, Any]):
             kwargs[key] = float(value)
         elif not isinstance(value, type(default)):
             raise ValueError(f"config {name}.{key}: expected {type(default).__name__}, got {value!r}")
+        elif key == "seed" and not 0 <= value <= SEED_LIMIT:  # (as --seed: the streams derived from it fit)
+            raise ValueError(f"config {name}.{key}: a whole number from 0 to {SEED_LIMIT}, got {value!r}")
         else:
             kwargs[key] = value
     return cls(**kwargs)

@@ -293,9 +293,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         written_meta,
     )
     from .heard import TEMPO_HEARD_S, Asked, heard_line, made_by, shape_marks
-    from .keys import key_name, parse_key_path, timed_path
+    from .keys import key_name, parse_key_path, timed_path, typed_keys
     from .midi import continuation_only
-    from .waypoints import clock_text, parse_waypoints
+    from .waypoints import clock_text
 
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
     tempo_path = parse_tempo_path(args.tempo) if args.tempo is not None else None  # … and a tempo out of reach
@@ -481,8 +481,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
         first, later = timed_path(key_path, seconds)  # (timed from the first drawn chunk, after any prompt)
         asked_key = options["key"] = KeyTold(first, later=later)
-        key_spellings = [typed for _, typed in parse_waypoints(args.key, str.strip, "--key", "")] if len(key_path) > 1 \
-            else [args.key]
+        key_spellings = typed_keys(args.key)
         log.info("--key: every piece hears the notes so far as if in %s", ", then ".join(
             key_name(key, typed) + (f" from {at_s:.4g} s" + (" after the prompt" if args.prompt else "") if at_s else "")
             for (at_s, key), typed in zip(asked_key.stretches(), key_spellings)))

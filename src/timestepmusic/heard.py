@@ -75,15 +75,12 @@ def path_heard(played, seconds: float, key, offset_s: float, typed: str | None =
     """A path of keys (tonal.KeyTold) against the `seconds` of `played` events: each stretch's asked key and the key
     its notes fit best ("no key" where they name none; "ended before it" where the piece ended first), each spelled
     as its waypoint was `typed` (the --key text; a key found near it too: Gb, not F#)."""
-    from .keys import estimate_key, key_name, relation
+    from .keys import estimate_key, key_name, relation, typed_keys
     from .midi import window
-    from .waypoints import parse_waypoints
 
     stretches = key.stretches()  # [(from_s, key)]
-    spellings = [None] * len(stretches)
-    if typed is not None:
-        spellings = [word for _, word in parse_waypoints(typed, str.strip, "--key", "")]
-        spellings = spellings if len(spellings) == len(stretches) else [None] * len(stretches)
+    spellings = [None] * len(stretches) if typed is None else typed_keys(typed)
+    spellings = spellings if len(spellings) == len(stretches) else [None] * len(stretches)
     ends_s = [at_s for at_s, _ in stretches[1:]] + [seconds]
     said = ", ".join(f"{key_name(asked, spelled)} from {at_s + offset_s:.4g} s"
                      for (at_s, asked), spelled in zip(stretches, spellings))

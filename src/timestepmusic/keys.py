@@ -95,6 +95,14 @@ def parse_key_path(text: str) -> list[tuple[float | None, Key]]:
     return parse_waypoints(text, read_one, "--key", "'G major@20'")
 
 
+def typed_keys(text: str) -> list[str]:
+    """A --key text → each key of it as the user typed it, in order ('Gb > Cb@8' → ['Gb', 'Cb']; one key: the text),
+    so that each is spelled so (key_name's `spelled`)."""
+    if ">" not in text and "→" not in text:
+        return [text]
+    return [typed for _, typed in parse_waypoints(text, str.strip, "--key", "")]
+
+
 def timed_path(path: list[tuple[float | None, Key]], seconds: float) -> tuple[Key, tuple[tuple[float, Key], ...]]:
     """A parsed path of keys (parse_key_path's) over a piece of `seconds` → its first key and each later key with the
     seconds from which it is asked: untimed keys spaced evenly between the times around them (the start, a timed key,

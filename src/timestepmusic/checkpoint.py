@@ -240,7 +240,8 @@ def load_rng(folder: Path) -> dict[str, torch.Tensor]:
         raise ValueError(f"{path}: cannot read the saved random state ({e})") from e
 
 
-RUN_ENTRIES = ("last", "best", "autoencoder", "metrics.jsonl", ".last.old", ".last.tmp")  # what marks a run folder
+CHECKPOINT_ENTRIES = ("last", "best", ".last.old", ".last.tmp")  # a run's checkpoints (and a write's halves)
+RUN_ENTRIES = CHECKPOINT_ENTRIES + ("autoencoder", "metrics.jsonl")  # what marks a run folder
 RUN_CACHE = "latents-*.npy"  # a run's cache of the encoded corpus (a bench may seed it): not a run by itself
 
 
@@ -285,7 +286,7 @@ def check_run_folder(run: str | Path, *, overwrite: bool = False,
     if not any((run / name).exists() for name in RUN_ENTRIES):
         raise ValueError(f"{run}: folder is not empty and holds no run; choose another output folder")
     if not overwrite:
-        if not any((run / name).exists() for name in ("last", "best", ".last.old", ".last.tmp")):
+        if not any((run / name).exists() for name in CHECKPOINT_ENTRIES):
             raise ValueError(f"{run} holds a run that stopped before its first checkpoint (nothing to resume); start "
                              "it again there with --overwrite")
         try:

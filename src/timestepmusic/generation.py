@@ -527,8 +527,9 @@ def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str
     if taken and not overwrite:
         raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with --seed "
                          f"{seed}); give another -o or --seed, or --overwrite to replace them")
+    marked = {path for path in taken if path.suffix == ".mid" and made_by_marker(path) is not None}  # (read once)
     for path in taken:  # --overwrite replaces what this tool wrote, never a file of the user's under its name
-        if not written_here(path):
+        if not written_here(path, marked):
             why = ("no marker of this tool's in it: a file of yours, or of a version before the markers"
                    if path.suffix == ".mid" else
                    f"not a {path.suffix[1:].upper()} file beside a MIDI file this tool wrote")
@@ -549,16 +550,16 @@ def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str
 PNG_START, WAV_START = b"\x89PNG\r\n\x1a\n", b"RIFF"  # how the rolls and the audio this tool writes begin
 
 
-def written_here(path: Path) -> bool:
-    """Whether a file named as generate names its files is one it writes: a MIDI file with its marker (made_by); a PNG
-    or WAV file (by its first bytes) beside such a MIDI file of its name (rolls and audio carry no marker: one of the
-    user's alone is theirs)."""
+def written_here(path: Path, marked: set[Path]) -> bool:
+    """Whether a file named as generate names its files is one it writes: a MIDI file with its marker (made_by: those
+    `marked`); a PNG or WAV file (by its first bytes) beside such a MIDI file of its name (rolls and audio carry no
+    marker: one of the user's alone is theirs)."""
     if path.suffix == ".mid":
-        return made_by_marker(path) is not None
+        return path in marked
     with open(path, "rb") as file:
         start = file.read(12)
     kind = start.startswith(PNG_START) if path.suffix == ".png" else start.startswith(WAV_START) and start[8:] == b"WAVE"
-    return kind and path.with_suffix(".mid").is_file() and made_by_marker(path.with_suffix(".mid")) is not None
+    return kind and path.with_suffix(".mid") in marked
 
 
 def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int) -> None:

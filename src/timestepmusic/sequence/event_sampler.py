@@ -265,6 +265,7 @@ class EventSampler:
         # what is found from the notes heard, kept until an event strikes a note (a pedal changes none of them):
         voices = near = away = echo_heard = None  # the voices as VoiceLean hears them; keys near the onset's,
         # away from the note before [R, 88] each; the echo's lean [R, S]
+        read_key, read_start, read_duration, read_intensity = self.read  # the event as the GRU's next input
         for _ in range(n):
             state = torch.gru_cell(step_input, state, *self.gru)  # [R, H]
             first = F.linear(state, self.first_weight, self.first_bias)  # [R, C·H]: each choice's first layer
@@ -417,7 +418,6 @@ class EventSampler:
                                                        "amax")
             sizes += going.long()
             earliest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
-            read_key, read_start, read_duration, read_intensity = self.read
             step_input = (read_key[key] + read_start[start] + read_duration[duration] + read_intensity[intensity]
                           + bias)  # [R, H]
         if drawn:

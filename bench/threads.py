@@ -4,10 +4,15 @@ a job started in the background beside other work would). Several threads wait o
 of them is often off the CPU when the others need it: there, more threads are many times slower.
 
     python bench/threads.py --markdown bench/results/threads_44.md
+    python bench/threads.py --train-minutes 0.75 --corpus CORPUS   # also: steps trained in that time, quiet machine
+
+With --train-minutes, `tsm train-gan CORPUS --init-from default --max-minutes M` on one and on two threads (the
+quiet machine only): training does gain from cores that are free.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -35,13 +40,30 @@ def timed_generate(threads: int, n: int, seconds: float, niced: bool, out: Path)
     return time.perf_counter() - t0
 
 
+def trained_steps(threads: int, corpus: Path, minutes: float, out: Path) -> int:
+    """Generator steps `tsm train-gan --init-from default` reaches in `minutes` (its metrics log's stop row)."""
+    tsm = Path(sys.executable).with_name("tsm")
+    cmd = ([str(tsm)] if tsm.is_file() else [sys.executable, "-m", "timestepmusic"]) + [
+        "train-gan", str(corpus), "--init-from", "default", "--steps", "1000000", "--max-minutes", str(minutes),
+        "--out", str(out), "--threads", str(threads), "-q"]
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return max(row["step"] for row in rows if "step" in row)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=20, help="pieces per run (default 20)")
     parser.add_argument("--seconds", type=float, default=4.0, help="each piece's length (default 4)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each setting, interleaved; the median is shown")
+    parser.add_argument("--train-minutes", type=float, help="also train the default this long on one and on two "
+                        "threads (needs --corpus)")
+    parser.add_argument("--corpus", type=Path, help="a prepared corpus for --train-minutes")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args()
+    if args.train_minutes and args.corpus is None:
+        parser.error("--train-minutes needs --corpus (tsm prepare's output)")
 
     load_before = os.getloadavg()[0]
     settings = [(threads, busy) for busy in (False, True) for threads in (1, 2)]
@@ -57,6 +79,8 @@ def main() -> None:
                     if spinner is not None:
                         spinner.kill()
                         spinner.wait()
+        steps = {threads: [trained_steps(threads, args.corpus, args.train_minutes, Path(tmp) / f"run{threads}{run}")
+                           for run in range(args.runs)] for threads in (1, 2)} if args.train_minutes else {}
     load_after = os.getloadavg()[0]
     rows = []
     for busy in (False, True):
@@ -69,6 +93,11 @@ def main() -> None:
              load_average(load_before, load_after), ""]
     lines += table(["machine", "--threads 1 (default)", "--threads 2 (baseline: torch's own choice here)",
                     "2 threads ÷ 1"], rows)
+    if steps:
+        lines += ["", f"tsm train-gan --init-from default for {args.train_minutes:g} min on the quiet machine, steps "
+                  f"reached (median of {args.runs}; the process's start included): one thread "
+                  f"{statistics.median(steps[1]):.0f}, two threads {statistics.median(steps[2]):.0f} "
+                  f"({statistics.median(steps[2]) / statistics.median(steps[1]):.2f}×); runs: {steps}"]
     lines += ["", "runs (s): " + "; ".join(f"{t} thread(s){' busy' if b else ''}: "
                                            + ", ".join(f"{x:.2f}" for x in wall[t, b]) for t, b in settings)]
     print("\n".join(lines))

@@ -872,4 +872,9 @@ def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny
     written = symusic.Score(str(next((tmp_path / "kept").glob("*.mid"))))
     assert [t.mspq for t in written.tempos] == [t.mspq for t in symusic.Score(str(prompt_file)).tempos]  # exactly
     assert main([*run, "--continuation-only", "-o", str(tmp_path / "new")]) == 0
-    assert grid("new") == ([(0.0, 120.0)], [], [])  # (timed from the prompt's end: its bars would not line up)
+    from timestepmusic.midi import grid_from  # (its bar lines: tests/test_midi.py)
+
+    going_on = grid_from(file_grid(prompt_file), prompt_s)  # timed from the prompt's end, its bars going on
+    assert grid("new") == ([(round(at_s, 3), round(bpm, 2)) for at_s, bpm in going_on.tempos],
+                           [(round(at_s, 3), n, d) for at_s, n, d in going_on.meters], [(0.0, -3, 0)])
+    assert going_on.tempos[-1][1] == 96.0 and going_on.meters[-1][1:] == (3, 4)

@@ -445,3 +445,48 @@ def test_a_files_meta_says_the_key_tempo_and_making_and_keeps_every_time(tmp_pat
     assert not symusic.Score(str(plain)).markers and not symusic.Score(str(plain)).key_signatures
     with pytest.raises(ValueError, match="a tempo map from 0 s"):
         FileMeta(tempos=((1.0, 90.0),))
+
+
+
+def _bar_lines_s(grid, until_s: float, tmp_path) -> list[float]:
+    """The bar lines a sequencer draws under `grid` (a FileGrid) before `until_s`: the grid written in a file and
+    its bars counted from the file's time signatures (4/4 where none) and its tempo map, read back with pretty_midi."""
+    from timestepmusic.midi import FileMeta
+
+    events = Events(np.array([39]), np.array([0.0]), np.array([until_s]), np.array([64]), until_s)
+    path = write_events(events, tmp_path / f"grid_{len(list(tmp_path.iterdir()))}.mid",
+                        FileMeta("", grid.keys, grid.tempos, grid.meters))
+    pm = pretty_midi.PrettyMIDI(str(path))
+    meters = sorted(pm.time_signature_changes, key=lambda m: m.time) or [pretty_midi.TimeSignature(4, 4, 0.0)]
+    lines, tick = [], 0
+    while (at_s := pm.tick_to_time(tick)) < until_s:
+        meter = [m for m in meters if pm.time_to_tick(m.time) <= tick][-1]
+        lines.append(at_s)
+        tick += meter.numerator * pm.resolution * 4 // meter.denominator
+    return lines
+
+
+@pytest.mark.parametrize("meter, tempos, from_s", [
+    ((3, 4), ((0.0, 90.0),), 20.0),  # 3/4 at 90 (2/3 s a beat): cut on a bar line (the 10th)
+    ((3, 4), ((0.0, 90.0),), 7.0),  # 10.5 beats in: a pickup of 1.5 beats
+    ((3, 4), ((0.0, 90.0),), 7.9),  # 11.85 beats in: a sliver of 0.15 of a beat left
+    ((6, 8), ((0.0, 60.0), (3.0, 120.0)), 5.2),  # eighths, after a tempo change
+    ((5, 4), ((0.0, 100.0),), 3.1),
+    (None, ((0.0, 120.0),), 3.3),  # no time signature: 4/4 as a sequencer counts
+])
+def test_a_continuation_alone_keeps_the_prompts_bar_lines(meter, tempos, from_s, tmp_path):
+    from timestepmusic.midi import FileGrid, grid_from
+
+    prompt = FileGrid(tempos, () if meter is None else ((0.0, *meter),), ((0.0, -2, False),))
+    later = grid_from(prompt, from_s)
+    bpm = tempos[-1][1]
+    unit_s = 60 / bpm * 4 / (meter[1] if meter else 4)
+    after_cut = [at_s - from_s for at_s in _bar_lines_s(prompt, from_s + 10.0, tmp_path) if at_s > from_s + 1e-6]
+    if after_cut[0] < unit_s / 2:  # a sliver of a beat before the prompt's next bar: that bar line is the pickup's
+        after_cut = after_cut[1:]
+    got = _bar_lines_s(later, 10.0, tmp_path)
+    assert got[0] == 0.0 and len(got) >= 3
+    shown = min(len(got) - 1, len(after_cut))  # (the bar lines both files draw within 10 s)
+    assert got[1:1 + shown] == pytest.approx(after_cut[:shown], abs=2e-3)  # the prompt's, going on
+    assert later.keys == ((0.0, -2, False),) and later.tempos[-1][1] == bpm
+    assert all(bpm / 2 - 1e-6 <= t <= bpm * 2 + 1e-6 for _, t in later.tempos)  # a pickup beat at most half off

@@ -492,7 +492,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
             try:
                 options["prompt"], _ = read_events(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
-                prompt_grid = None if args.continuation_only else file_grid(args.prompt)
+                prompt_grid = file_grid(args.prompt)
             except ValueError as e:
                 raise ValueError(f"--prompt: {e}") from None
             if args.prompt_seconds is not None:
@@ -510,6 +510,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     c = gan.ae.chunk_seconds
     prompt_s = prompt_span_s(gan.ae, options.get("prompt"))
     asked_from_s = 0.0 if args.continuation_only else prompt_s  # where what was asked starts in each file
+    if prompt_grid is not None:  # its bars going on after it (alone: timed from its end)
+        from .midi import grid_from, grid_until
+
+        prompt_grid = (grid_from if args.continuation_only else grid_until)(prompt_grid, prompt_s)
     asked = Asked(asked_key, args.key, asked_tempo, ramp, options.get("style") if ramp is None else None, walked_like,
                   like_name)
     new_s = []  # … and the new music's length of each piece

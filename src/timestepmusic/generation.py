@@ -314,18 +314,19 @@ def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_
     long enough (a pickup) that its beats fall where the notes `played` fall on average (tempo.beat_phase_s), so that a
     sequencer's grid lines sit under the piece's beat; a tempo that moves is written beat by beat from
     `asked_from_s`. Before `asked_from_s`, the prompt's own `grid` (midi.file_grid: its tempos, time and key
-    signatures, going on after it where nothing else is asked), else 120 bpm; throughout without a tempo asked."""
+    signatures; the caller cuts it where the prompt ends, midi.grid_until, or times it from there, midi.grid_from),
+    going on where nothing else is asked; else 120 bpm throughout without a tempo asked."""
     stretches = key.stretches() if key else []
     spelled = spelled if spelled is not None and len(spelled) == len(stretches) else [None] * len(stretches)
     keys = tuple((asked_from_s + at_s, sharps(asked, as_spelled), asked.minor)
                  for (at_s, asked), as_spelled in zip(stretches, spelled)
                  if asked_from_s + at_s < end_s or at_s == 0.0)  # (one asked after a piece that ended: not written)
+    if grid is not None:  # (its key signatures up to a key asked, all of them where none is)
+        keys = tuple(k for k in grid.keys if key is None or k[0] < asked_from_s) + keys
+    if tempo is None:
+        return FileMeta(text, keys, grid.tempos, grid.meters) if grid else FileMeta(text, keys)
     before = [] if grid is None else [(at_s, bpm) for at_s, bpm in grid.tempos if at_s < asked_from_s]  # 0 s first
     meters = () if grid is None else tuple(meter for meter in grid.meters if meter[0] < asked_from_s)
-    if grid is not None:
-        keys = tuple(k for k in grid.keys if k[0] < asked_from_s) + keys
-    if tempo is None:
-        return FileMeta(text, keys, tuple(before), meters) if before else FileMeta(text, keys, meters=meters)
     tempos = before or ([(0.0, 120.0)] if asked_from_s > 0 or end_s <= 0 else [])
     at_s = asked_from_s
     if not tempo.later and played is not None:  # a pickup beat, so that the beats after it fall on the notes'

@@ -374,6 +374,56 @@ def file_grid(path: str | Path) -> FileGrid:
                     tuple((at_s, *key) for at_s, key in keys.items()))
 
 
+def grid_until(grid: FileGrid, end_s: float) -> FileGrid:
+    """`grid` with only the changes before `end_s` (generate --prompt: the prompt's grid, going on after its cut as
+    it stood then)."""
+    return FileGrid(*(tuple(entry for entry in entries if entry[0] < end_s)
+                      for entries in (grid.tempos, grid.meters, grid.keys)))
+
+
+def grid_from(grid: FileGrid, from_s: float) -> FileGrid:
+    """`grid` going on from `from_s`, timed from there (generate --prompt --continuation-only): the tempo, time and
+    key signature in effect then, from 0 s, its bars and beats where the prompt's would fall. Where `from_s` lies
+    inside a bar, a pickup bar of the beats left (of the meter's unit: a quarter in 3/4, an eighth in 6/8; a whole bar
+    where less than half a unit is left), its first beat stretched or shortened (at most by half) to end where the
+    prompt's beat would. Without a time signature, bars of 4/4 as a sequencer counts them (written only where a
+    pickup bar needs one)."""
+    def in_effect(entries: tuple, fallback: tuple) -> tuple:
+        before = [entry for entry in entries if entry[0] <= from_s + 1e-9]
+        return before[-1] if before else fallback
+
+    tempos = list(grid.tempos) or [(0.0, 60.0 * WRITE_QUARTERS_PER_SECOND)]
+    quarters = np.concatenate([[0.0], np.cumsum([(later_s - at_s) * bpm / 60.0  # quarters at each tempo change [K]
+                                                 for (at_s, bpm), (later_s, _) in zip(tempos, tempos[1:])])])
+
+    def quarters_at(at_s: float) -> float:
+        k = max(i for i, (change_s, _) in enumerate(tempos) if change_s <= at_s + 1e-9)
+        return float(quarters[k] + (at_s - tempos[k][0]) * tempos[k][1] / 60.0)
+
+    _, bpm = in_effect(tuple(tempos), tempos[0])
+    meter_s, numerator, denominator = in_effect(grid.meters, (0.0, 4, 4))
+    key = in_effect(grid.keys, None)
+    keys = () if key is None else ((0.0, key[1], key[2]),)
+    unit_q = 4.0 / denominator  # the meter's unit (a quarter: 1; an eighth: 0.5) in quarters
+    into_units = (quarters_at(from_s) - quarters_at(meter_s)) / unit_q % numerator  # how far into its bar, in units
+    left_units = numerator - into_units  # (0, numerator]
+    written = bool(grid.meters)
+    if min(into_units, left_units) < 1e-3:  # on a bar line
+        return FileGrid(((0.0, bpm),), ((0.0, numerator, denominator),) if written else (), keys)
+    if left_units >= 0.5:  # a pickup bar of the units left, the first lasting what is left of its unit
+        whole, first_units = round(left_units), left_units - (round(left_units) - 1)  # first_units in [0.5, 1.5]
+    else:  # a sliver of a unit: a whole bar, its first unit lasting the sliver longer
+        whole, first_units = numerator, left_units + 1.0
+    unit_s = unit_q * 60.0 / bpm
+    pickup_s = (first_units + whole - 1) * unit_s
+    tempos_from = [(0.0, bpm)]
+    if abs(first_units - 1.0) > 1e-3:  # one unit of ticks lasting first_units units' time
+        tempos_from = [(0.0, bpm / first_units), (first_units * unit_s, bpm)]
+    meters = ((0.0, whole, denominator),) + (((pickup_s, numerator, denominator),) if whole != numerator else ())
+    meters = meters if written or whole != numerator else ()
+    return FileGrid(tuple(tempos_from), meters, keys)
+
+
 def tempo_ticks(seconds: np.ndarray, tempos: tuple[tuple[float, float], ...], ticks_per_quarter: int
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Times in seconds [E] → ticks [E] under a tempo map (seconds, bpm) from 0 s, and the tick of each tempo change

@@ -445,6 +445,9 @@ def test_a_run_is_trained_by_one_process_and_never_inside_another(corpus, straig
     with held_run(link):  # the same run by another name
         assert main(resume) == 2
         assert "another process is training this run now" in capsys.readouterr().err
+    assert not list(tmp_path.glob(".*.lock"))  # let go: no lock file left beside the run
+    with held_run(run), pytest.raises(ValueError, match="another process is training"), held_run(run):
+        pass  # (a lock file made again is held again)
     unfinished = tmp_path / "unfinished"
     (unfinished / "autoencoder").mkdir(parents=True)  # stopped before its first checkpoint
     with pytest.raises(ValueError, match="stopped before its first checkpoint .* --overwrite"):

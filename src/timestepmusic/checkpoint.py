@@ -248,19 +248,34 @@ RUN_CACHE = "latents-*.npy"  # a run's cache of the encoded corpus (a bench may 
 @contextlib.contextmanager
 def held_run(run: str | Path) -> Iterator[None]:
     """While a process trains into `run`: a lock beside it (`.NAME.lock` in its parent folder, which a new run's
-    --overwrite leaves), so that a second training process on the same run is refused in one line, not mixed in
-    (where the system has no such locks, nothing is held)."""
+    --overwrite leaves; removed when the process ends), so that a second training process on the same run is refused
+    in one line, not mixed in (where the system has no such locks, nothing is held)."""
     run = Path(run)
     run.parent.mkdir(parents=True, exist_ok=True)
     where = run.resolve()  # (one lock whatever the path names it by: a link, ./, an absolute path)
-    with open(where.parent / f".{where.name}.lock", "a") as lock:
+    path = where.parent / f".{where.name}.lock"
+    while True:
+        lock = open(path, "a")
+        if fcntl is None:
+            break
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise ValueError(f"{run}: another process is training this run now; wait for it to end, or give "
+                             "another --out") from None
+        try:  # the file still there: not one its last holder removed as this process opened it
+            if os.stat(path).st_ino == os.fstat(lock.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        lock.close()
+    try:
+        yield
+    finally:  # removed while held (a process that opened it meanwhile sees it gone and opens it again), then let go
         if fcntl is not None:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ValueError(f"{run}: another process is training this run now; wait for it to end, or give "
-                                 "another --out") from None
-        yield  # (the lock goes with the file's closing)
+            path.unlink(missing_ok=True)
+        lock.close()
 
 
 def check_run_folder(run: str | Path, *, overwrite: bool = False,

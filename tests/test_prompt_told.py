@@ -158,3 +158,42 @@ def test_a_continuation_keeps_up_the_pedals_its_prompt_never_pressed(tiny_corpus
         paused_model.arm.settings = settings
         with torch.no_grad():
             bias.copy_(kept)
+
+
+def test_a_style_asked_of_a_continued_prompt_keeps_the_rest_of_the_prompts_character(tiny_corpus, paused_model,
+                                                                                      monkeypatch):
+    """`--prompt dry.mid --style loudness=70`: the continuation is told the prompt's last passage with the loudness
+    asked (not a real passage near the request, which would pedal and move the register as that passage does); a
+    pedal the prompt never pressed stays up; without a prompt, the rest comes from the bank, as before."""
+    from timestepmusic.sequence.event_sampler import EventSampler
+    from timestepmusic.sequence.style import StyleRamp, parse_style, parse_style_path
+
+    events = Corpus.open(tiny_corpus).track_events(0)
+    dry = events.take(np.flatnonzero(events.is_note))  # the damper never pressed
+    _, sets = paused_model.ae.encode_events(dry)
+    own = paused_model.arm.prompt_described(sets)[0]  # [D]
+    attributes = paused_model.arm.generator.style.attributes
+    loud, damper = attributes.index("loudness"), attributes.index("damper")
+    assert own[damper] == 0 and own[loud] != 70
+    settings, sample = paused_model.arm.settings, EventSampler.sample
+    kept_up = []  # the pedals each chunk's draw keeps up [S, 3]
+
+    def spy(sampler, *args, **kwargs):
+        kept_up.append(args[6])
+        return sample(sampler, *args, **kwargs)
+    monkeypatch.setattr(EventSampler, "sample", spy)
+    paused_model.arm.settings = dataclasses.replace(settings, pedals_as_told="given")  # (the default's)
+    try:
+        for style in (parse_style("loudness=70"),
+                      StyleRamp.timed(parse_style_path("loudness=70 > loudness=90"), 1.0)):
+            kept_up.clear()
+            paused_model.sample(3, 1.0, seed=0, prompt=dry, style=style)
+            told = paused_model.arm.told  # [S, D]
+            kept = [i for i in range(len(attributes)) if i != loud]
+            assert torch.allclose(told[:, kept], own[kept].expand(3, -1), equal_nan=True)  # the player's own
+            assert told[:, loud].allclose(torch.full((3,), told[0, loud].item())) and told[0, loud] != own[loud]
+            assert kept_up and all(up[:, 0].all() for up in kept_up)  # the dry prompt's damper kept up
+    finally:
+        paused_model.arm.settings = settings
+    paused_model.sample(3, 1.0, seed=0, style=parse_style("loudness=70"))
+    assert not torch.allclose(paused_model.arm.told[:, damper], own[damper].expand(3))  # no prompt: a bank passage's

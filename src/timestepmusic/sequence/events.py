@@ -141,7 +141,7 @@ class EventAutoregressive(Autoregressive):
         self.path_rows: torch.Tensor | None = None  # … and the descriptions of its chunks from the first on [S, C, D]
         self.walked: torch.Tensor | None = None  # … and which attributes move along them [D]
         self.ramp: torch.Tensor | None = None  # a path of requests (StyleRamp): each chunk's description [S, P + T, D]
-        self.ramp_asked: dict | None = None  # … and the attributes it names
+        self.ramp_asked: dict | None = None  # … and the attributes it names (None: the rest is a prompt's, told too)
         self.ramp_prompt = 0  # … and the prompt's chunks before its first drawn one
         self.kept_up: torch.Tensor | None = None  # ar.soft_kept_up: the pieces that keep the una corda up where told none
         self.unpressed: torch.Tensor | None = None  # ar.pedals_as_told: the pedals each piece never draws [S, 3]
@@ -346,11 +346,14 @@ class EventAutoregressive(Autoregressive):
                 log.info("--style: the first chunk is told %s (the line's mean over the %g s from it)", ", ".join(
                     f"{name}={float(users_value(name, line[0])):.3g}" for name, line in opening.items()),
                     AHEAD * self.chunk_seconds)
-                described = look.choose(n, rng, {name: float(line[0]) for name, line in opening.items()})  # [S, D]
+                described, told_prompt = self.asked_described(
+                    n, rng, {name: float(line[0]) for name, line in opening.items()}, prompt_sets)  # [S, D]
                 self.ramp = self.ramped(ramp, described, chunks, heard_first)  # [S, P + T, D]
-                self.ramp_asked, self.ramp_prompt = dict.fromkeys(ramp.names()), heard_first
+                self.ramp_asked = None if told_prompt else dict.fromkeys(ramp.names())  # (the rest: the prompt's)
+                self.ramp_prompt = heard_first
             elif style is not None:
-                described = look.choose(n, rng, self.calibrated(style, guidance))  # [S, D]
+                described, told_prompt = self.asked_described(n, rng, self.calibrated(style, guidance),
+                                                              prompt_sets)  # [S, D]
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
                 self.walked = self.walked_attributes()
                 if self.walked is not None:  # a real performance's path of descriptions, from a random chunk on
@@ -393,7 +396,7 @@ class EventAutoregressive(Autoregressive):
         self.told = described
         self.unpressed, as_told = None, self.settings.pedals_as_told  # which descriptions keep a pedal told zero up
         if described is not None and as_told != "none":
-            if as_told == "all" or told_prompt:
+            if as_told == "all" or told_prompt:  # (the prompt's own, where a request names no pedal)
                 self.unpressed = look.unpressed(described)  # [S, 3]
             elif style is not None:  # "given": only the pedals the request names
                 self.unpressed = look.unpressed(described, asked=self.ramp_asked if self.ramp is not None else style)
@@ -515,6 +518,19 @@ class EventAutoregressive(Autoregressive):
                      "it may fall short", name, low, high)
         return told
 
+    def asked_described(self, n: int, rng: torch.Generator, request: dict[str, float],
+                        prompt_sets: SetBatch | None) -> tuple[torch.Tensor, bool]:
+        """n descriptions [S, D] as a `request` (told values) asks, and whether the rest is a prompt's: after a
+        continued prompt (ar.prompt_told), what is not asked is its last passage's (a louder continuation keeps the
+        player's register and pedalling); without one, or where that passage holds no note, a real passage's near the
+        request (StyleLook.choose)."""
+        look = self.generator.style
+        own = (self.prompt_described(prompt_sets) if prompt_sets is not None and self.settings.prompt_told
+               else None)  # [1, D] or None
+        if own is None:
+            return look.choose(n, rng, request), False
+        return look.asked_of(own.expand(n, -1), request), True
+
     def prompt_described(self, prompt_sets: SetBatch) -> torch.Tensor | None:
         """The description of a prompt's last AHEAD chunks (its chunks [P, N]) [1, D], as training describes a corpus
         passage; None where they hold no note (told "no notes" for the whole continuation, a piece stays silent).
@@ -578,7 +594,8 @@ class EventAutoregressive(Autoregressive):
 
     def ramp_unpressed(self, chunk: int) -> torch.Tensor | None:
         """A path of requests: which pedals the pieces keep up at new chunk `chunk` [S, 3]: those told zero there, of
-        those it asks (ar.pedals_as_told "given"; "all": any told zero; "none": None)."""
+        those it asks (ar.pedals_as_told "given"; "all", or the rest a continued prompt's: any told zero; "none":
+        None)."""
         as_told = self.settings.pedals_as_told
         if as_told == "none":
             return None

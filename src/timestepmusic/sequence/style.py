@@ -105,12 +105,7 @@ class PieceStyle(nn.Module):
         """n descriptions [S, D] as asked (`parse_style`): the asked attributes exactly, the others those of one of
         the NEAREST played bank descriptions to what was asked, or of any as near as the NEAREST-th (so that they
         go together as in real playing)."""
-        for name in request:
-            if name not in self.attributes:
-                raise ValueError(f"--style {name}: this model was not trained with ar.style_pause; it follows "
-                                 f"{', '.join(self.attributes)}")
-        columns = torch.tensor([self.attributes.index(name) for name in request])  # [A]
-        wanted = torch.tensor(list(request.values()), dtype=self.bank.dtype, device=self.bank.device)  # [A]
+        columns, wanted = self.asked_columns(request)  # [A] each
         bank = self.bank[self.played()]  # [P, D]
         distance = (((bank[:, columns] - wanted) / self.std[columns]) ** 2).sum(1)  # [P]
         # the NEAREST nearest, and every passage as near as the last of them: where more than NEAREST match a
@@ -120,6 +115,23 @@ class PieceStyle(nn.Module):
         rows = bank[near[torch.randint(near.numel(), (n,), generator=rng).to(near.device)]].clone()  # [S, D]
         rows[:, columns] = wanted
         return rows
+
+    def asked_of(self, described: torch.Tensor, request: dict[str, float]) -> torch.Tensor:
+        """Descriptions [S, D] with the attributes a request asks set as asked, the others kept (a continued prompt's
+        own: what is not asked goes on as the player played it)."""
+        columns, wanted = self.asked_columns(request)  # [A] each
+        rows = described.clone()  # [S, D]
+        rows[:, columns] = wanted.to(rows)
+        return rows
+
+    def asked_columns(self, request: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor]:
+        """A request's attributes' columns [A] and values [A], or ValueError naming one the model does not follow."""
+        for name in request:
+            if name not in self.attributes:
+                raise ValueError(f"--style {name}: this model was not trained with ar.style_pause; it follows "
+                                 f"{', '.join(self.attributes)}")
+        columns = torch.tensor([self.attributes.index(name) for name in request])  # [A]
+        return columns, torch.tensor(list(request.values()), dtype=self.bank.dtype, device=self.bank.device)
 
     def unpressed(self, described: torch.Tensor, asked: dict[str, float] | None = None) -> torch.Tensor:
         """Which pedals (damper, sostenuto, soft) descriptions [S, D] say are never down [S, 3]: the damper and the

@@ -507,13 +507,19 @@ def test_prompt_seconds_continues_from_inside_the_prompt(events_run, tiny_corpus
     before = piece.start_s < 3.0 - 1e-3
     given = whole.start_s < 3.0
     assert int(before.sum()) == int(given.sum())  # the prompt's events up to the cut, nothing after it
-    assert (piece.start_s[before] + piece.duration_s[before] <= 3.0 + 1e-2).all()  # released at the cut
+    assert piece.start_s[before] == pytest.approx(np.sort(whole.start_s[given]), abs=1e-3)  # as played, to the tick
     assert piece.start_s.max() < 3.0 + 2.0 and (piece.start_s >= 3.0).any()  # then 2 s of its own
     model = GANModel.load(events_run)
     for cut_s, chunks in ((3.0, 12), (2.9, 11)):  # rounded down to whole chunks; no empty chunk after the cut
         cut = prompt_until(whole, cut_s, 0.25)
         assert model.ae.encode_events(cut)[0].shape[0] == chunks
         assert model.sample_latents(1, 2.0, seed=0, prompt=cut)[0].shape[0] == chunks + 8
+    held = whole.take(np.flatnonzero(given))  # written as played: what rings across the cut rings on
+    assert (held.start_s + held.duration_s > 3.05).any()  # (this prompt holds a sound across it)
+    drawn = model.sample(1, 2.0, seed=0, prompt=prompt_until(whole, 3.0, 0.25))[0]
+    kept = drawn.take(np.flatnonzero(drawn.start_s < 3.0))
+    assert (kept.ids == held.ids).all() and (kept.start_s == held.start_s).all()
+    assert (kept.duration_s == held.duration_s).all()
     assert "--prompt-seconds 0:02.9: the prompt is cut at whole chunks of 0.25 s: continued from 0:02.75" in caplog.text
     assert "the continuation from 3.00 s" in capsys.readouterr().out  # where the new music starts
     for flags, words in ((["--prompt-seconds", "3"], "--prompt"),
@@ -878,3 +884,24 @@ def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny
     assert grid("new") == ([(round(at_s, 3), round(bpm, 2)) for at_s, bpm in going_on.tempos],
                            [(round(at_s, 3), n, d) for at_s, n, d in going_on.meters], [(0.0, -3, 0)])
     assert going_on.tempos[-1][1] == 96.0 and going_on.meters[-1][1:] == (3, 4)
+
+
+def test_a_prompt_is_continued_after_its_last_sound_and_written_note_for_note(events_run, tmp_path, capsys, caplog):
+    """A file that runs on silent for a minute after its last note (a volume controller at 62 s) is continued after its
+    last sound, with one line saying so; a chord of 20 notes (more than a chunk's 15 events the model hears) is written
+    whole, with one line saying what the model did not hear."""
+    from midi_factory import CC, Note, write_midi
+
+    chord = [Note(40 + 2 * i, 960, 1920) for i in range(20)]  # 20 notes at 1 s (480 ticks a quarter, 120 bpm)
+    line = [Note(72 + i % 5, 1920 + 240 * i, 2160 + 240 * i) for i in range(8)]  # then a line to 4 s
+    prompt = write_midi(tmp_path / "mine.mid", chord + line, [CC(7, 100, 62 * 960)])
+    out = tmp_path / "out"
+    assert main(["generate", "--model", str(events_run), "--prompt", str(prompt), "--seconds", "1", "-n", "1",
+                 "-o", str(out)]) == 0
+    assert "its last sound ends at 0:04 and the file runs on silent to 1:02: continued from its last sound" in caplog.text
+    assert "5 of its 28 events fall in 0.25 s chunks of more than 15, of which the model hears the first 15" in caplog.text
+    assert "the continuation from 4.25 s" in capsys.readouterr().out  # (the chunk after its last sound's end)
+    piece, _ = read_events(out / "sample_0_000.mid")
+    written = piece.take(np.flatnonzero(piece.start_s < 4.0 - 1e-3))
+    assert sorted(written.ids.tolist()) == sorted(p.pitch - 21 for p in chord + line)  # every note of the prompt
+    assert piece.start_s.max() < 5.25  # then 1 s of its own, from its last sound

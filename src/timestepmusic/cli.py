@@ -280,13 +280,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
         GANModel,
         check_piece_seconds,
         chosen_pieces,
+        continued_prompt,
         drawn_in_batches,
         earlier_samples,
         like_from,
         model_info,
         piece_chunks,
         prompt_span_s,
-        prompt_until,
         replace_earlier,
         sample_name,
         set_sampling,
@@ -495,9 +495,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 prompt_grid = file_grid(args.prompt)
             except ValueError as e:
                 raise ValueError(f"--prompt: {e}") from None
-            if args.prompt_seconds is not None:
-                options["prompt"] = prompt_until(options["prompt"], args.prompt_seconds, gan.ae.chunk_seconds,
-                                                 args.prompt)
+            options["prompt"] = continued_prompt(options["prompt"], gan.ae, args.prompt_seconds, args.prompt)
     others = [p for p in out.glob("*.mid*") if p not in taken and p not in rewritten] if out.is_dir() else []
     if others and args.piece is None:  # allowed (another seed's run, say), but said: `tsm evaluate OUT` reads every
         # MIDI file there (with --piece, into the folder of the run it was one of, as asked)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .autoencoder import Autoencoder, sets_to_events
+from .autoencoder import Autoencoder
 from .checkpoint import CONFIG, autoencoder_beside, checkpoint_dir, load_tensors, load_weights, read_meta
 from .chunks import chunk_events
 from .config import PRESETS, SAMPLING_SETTINGS, Config
@@ -282,17 +282,22 @@ class GANModel:
 
 def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tensor],
                    prompt: Events | None = None) -> list[Events]:
-    """The events of the pieces the arm just sampled (latents [T_s, L] each, a prompt's chunks first): the
-    autoencoder's decode of their latents, or, for an arm that draws events (`draws_events`), the prompt's own
-    chunked events followed by the events it drew."""
-    if not getattr(arm, "draws_events", False):
-        return [decode_piece(ae, latent) for latent in pieces]
+    """The events of the pieces the arm just sampled (latents [T_s, L] each, a prompt's chunks first): a prompt's
+    own events, as played (every note, though the arm hears at most ae.max_events a chunk), followed by what the arm
+    drew after it: for an arm that draws events (`draws_events`) those events, for another the autoencoder's decode
+    of its latents from the prompt's end."""
     c = ae.chunk_seconds
-    prompt_sets = None if prompt is None else ae.encode_events(prompt)[1]  # [P, N]: the chunks the arm read
-    given = [] if prompt_sets is None else [sets_to_events(prompt_sets, c)]
-    first = 0 if prompt_sets is None else prompt_sets.sizes.shape[0]
-    return [release_by(Events.concatenate(given + [arm.drawn_events(i, piece.shape[0] - first, c, first)]),
-                       piece.shape[0] * c + RELEASE_S) for i, piece in enumerate(pieces)]
+    first = 0 if prompt is None else chunk_events(prompt, c, ae.max_events).num_chunks  # the prompt's chunks
+    if getattr(arm, "draws_events", False):
+        drawn = [arm.drawn_events(i, piece.shape[0] - first, c, first) for i, piece in enumerate(pieces)]
+    else:
+        drawn = [decode_piece(ae, latent) for latent in pieces]
+        if prompt is None:
+            return drawn
+        drawn = [piece.take(np.flatnonzero(piece.start_s >= first * c - 1e-9)) for piece in drawn]
+    given = [] if prompt is None else [prompt]
+    return [release_by(Events.concatenate(given + [new]), piece.shape[0] * c + RELEASE_S)
+            for new, piece in zip(drawn, pieces)]
 
 
 def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:
@@ -362,8 +367,9 @@ def like_from(like: Events, seconds: float, path: str | Path = "--like") -> Even
 
 def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str | Path = "--prompt") -> Events:
     """The prompt cut at `seconds` rounded down to a whole chunk (generate --prompt-seconds): the events struck
-    before the cut, each released there at the latest, and nothing after it, so that the continuation's first
-    chunk starts at the cut."""
+    before the cut, as played (a chord or a pedal held across the cut rings on, as the model hears it in the chunk
+    it starts in), and nothing struck after it; it ends at the cut, so that the continuation's first chunk starts
+    there."""
     if not seconds > 0:
         raise ValueError(f"--prompt-seconds must be > 0, got {seconds:g}")
     if seconds > prompt.end_s:
@@ -377,9 +383,31 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
     if not cut.is_note.any():
         raise ValueError(f"{path}: no note starts before --prompt-seconds {seconds:g} (cut at whole "
                          f"{chunk_seconds:g} s chunks: {cut_s:g} s)")
-    end_s = cut_s - 1e-6  # just inside the last chunk before the cut: no empty chunk is counted after it
-    released = release_by(cut, end_s)
-    return Events(released.ids, released.start_s, released.duration_s, released.intensity, end_s)
+    cut = Events(cut.ids, cut.start_s, cut.duration_s, cut.intensity)
+    cut.end_s = cut_s - 1e-6  # just inside the last chunk before the cut: no empty chunk is counted after it
+    return cut  # (set after construction, which would end it after its last sound)
+
+
+def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = None,
+                     path: str | Path = "--prompt") -> Events:
+    """What a continuation of `prompt` goes on from: the prompt cut at `seconds` (--prompt-seconds: `prompt_until`),
+    else ended at its last sound (a file that runs on silent, to a controller, a lone pedal lift or its end a minute
+    later, is not waited out; said where it runs on more than a second). Said too where a 0.25 s chunk holds more
+    events than the model hears (ae.max_events): the file keeps them all, as played."""
+    if seconds is not None:
+        prompt = prompt_until(prompt, seconds, ae.chunk_seconds, path)
+    else:
+        last_s = float((prompt.start_s + prompt.duration_s).max(initial=0.0))
+        if prompt.end_s - last_s > 1.0:
+            log.warning("%s: its last sound ends at %s and the file runs on silent to %s: continued from its last "
+                        "sound", path, clock_text(last_s), clock_text(prompt.end_s))
+            prompt = Events(prompt.ids, prompt.start_s, prompt.duration_s, prompt.intensity, last_s)
+    unheard = chunk_events(prompt, ae.chunk_seconds, ae.max_events).dropped
+    if unheard:
+        log.warning("%s: %d of its %d events fall in %g s chunks of more than %d, of which the model hears the first "
+                    "%d; the file keeps them all", path, unheard, len(prompt.ids), ae.chunk_seconds, ae.max_events,
+                    ae.max_events)
+    return prompt
 
 
 def prompt_span_s(ae: Autoencoder, prompt: Events | None) -> float:
@@ -596,6 +624,8 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     taken = earlier_samples(out, seed, overwrite, writes=list(names.values()),  # (a prompt here is events, not a file)
                             only=None if pieces is None else list(names.values()))
     gan = GANModel.load(model, device)
+    if options.get("prompt") is not None:  # (continued from its last sound, as by the CLI)
+        options["prompt"] = continued_prompt(options["prompt"], gan.ae, path="prompt")
     replaced = False
     for first, _, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real, only=chosen, **options):
         if not replaced:  # (once the first pieces are drawn)

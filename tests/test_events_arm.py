@@ -839,6 +839,8 @@ def test_overwrite_replaces_only_what_generate_wrote(events_run, tmp_path, capsy
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "not a file tsm generate wrote" in err[0], err
         assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == kept  # nothing removed or replaced
+        assert main(run) == 2  # without --overwrite: called the user's, not an earlier run's
+        assert "is there already and is not a file tsm generate wrote" in capsys.readouterr().err
         (tmp_path / foreign).unlink()
     assert main([*run, "--png", "--overwrite"]) == 0  # what it wrote itself it replaces
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == earlier

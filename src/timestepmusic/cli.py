@@ -313,6 +313,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if Path(args.out).suffix.lower() in (".mid", ".midi") and not Path(args.out).is_dir():
         raise ValueError(f"-o {args.out}: the folder to write into (each piece is named sample_SEED_NNN.mid); give a "
                          "folder's name")
+    for flag, given in (("--prompt", args.prompt), ("--like", args.like)):  # (before what is in the way of -o)
+        if given and not Path(given).is_file():
+            raise ValueError(f"{flag} {given}: " + ("not a file" if Path(given).exists() else "no such file"))
     if args.list:
         from .generation import model_info
         from .shipped import shipped_of_kind

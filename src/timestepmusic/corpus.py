@@ -34,7 +34,7 @@ from tqdm import tqdm
 from .chunks import chunk_pointers, count_chunks, overflow
 from .config import Config
 from .durations import DurationFit
-from .midi import DAMPER_ID, NUM_KEYS, Events, check_timing, score_from_bytes, score_to_events
+from .midi import DAMPER_ID, NUM_KEYS, Events, check_timing, no_piano_notes, score_from_bytes, score_to_events
 from .sources import SPLITS, Performance, discover
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
                     cached = Path(cache_dir) / f"{sha1}-b{pedal_bins}.npz"
             events, drops = score_to_events(score_from_bytes(data, path), pedal_bins=pedal_bins)
             if not events.is_note.any():
-                raise ValueError(f"{path}: no piano notes (pitch 21–108) in the file")
+                raise ValueError(no_piano_notes(path, drops))
             arrays = {"ids": events.ids, "start_s": events.start_s,
                       "duration_s": events.duration_s.astype(np.float32), "intensity": events.intensity}
             tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp.npz")

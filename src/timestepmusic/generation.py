@@ -553,17 +553,17 @@ def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str
     kept_to = None if only is None else set(only)
     taken = sorted(p for p in out.iterdir() if ours.fullmatch(p.name) and p.is_file()
                    and (kept_to is None or p in kept_to)) if out.is_dir() else []
-    if taken and not overwrite:
-        raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with --seed "
-                         f"{seed}); give another -o or --seed, or --overwrite to replace them")
     marked = {path for path in taken if path.suffix == ".mid" and made_by_marker(path) is not None}  # (read once)
     for path in taken:  # --overwrite replaces what this tool wrote, never a file of the user's under its name
         if not written_here(path, marked):
             why = ("no marker of this tool's in it: a file of yours, or of a version before the markers"
                    if path.suffix == ".mid" else
                    f"not a {path.suffix[1:].upper()} file beside a MIDI file this tool wrote")
-            raise ValueError(f"{path}: not a file tsm generate wrote ({why}), so --overwrite leaves it; move it, or "
-                             "give another -o or --seed")
+            raise ValueError(f"{path} is there already and is not a file tsm generate wrote ({why}), so "
+                             "--overwrite leaves it; move it, or give another -o or --seed")
+    if taken and not overwrite:
+        raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with --seed "
+                         f"{seed}); give another -o or --seed, or --overwrite to replace them")
     resolved = {path.resolve() for path in taken}
     for flag, given in (inputs or {}).items():
         if given is not None and Path(given).resolve() in resolved:

@@ -259,6 +259,15 @@ def made_by_marker(path: str | Path) -> str | None:
     return next((marker.text for marker in markers if marker.text.startswith(MADE_BY)), None)
 
 
+def no_piano_notes(path: str | Path, drops: DropCounts) -> str:
+    """Why a file without a piano note is refused, in one line: what notes it has are on the drum channel, or
+    beyond the piano's keys."""
+    why = ([f"{drops.drum_notes} on the drum channel (10)"] if drops.drum_notes else []) + (
+        [f"{drops.notes_out_of_range} beyond the piano's keys or silent (velocity 0)"] if drops.notes_out_of_range
+        else [])
+    return f"{path}: no piano notes (pitch 21–108) in the file" + (f"; its notes: {', '.join(why)}" if why else "")
+
+
 def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = 4 * 3600,
                 max_events_per_second: float = 400) -> tuple[Events, DropCounts]:
     """MIDI file → events. Raises ValueError naming the file when it is unusable, has no piano notes, or
@@ -266,7 +275,7 @@ def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = 4
     score = load_score(path)
     events, drops = score_to_events(score, pedal_bins=pedal_bins)
     if not events.is_note.any():
-        raise ValueError(f"{path}: no piano notes (pitch 21–108) in the file")
+        raise ValueError(no_piano_notes(path, drops))
     check_timing(events, path, max_seconds, max_events_per_second)
     return events, drops
 

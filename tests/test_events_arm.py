@@ -495,6 +495,9 @@ def test_what_generate_would_do_unasked_is_said(events_run, tmp_path, capsys, ca
     assert main(["generate", "--model", str(events_run), "-n", "1", "--seconds", "1.1", "-o", str(tmp_path)]) == 0
     assert "--seconds 1.1: pieces are whole chunks of 0.25 s; each will last 1 s" in caplog.text
     assert ", 1 s (last sound" in capsys.readouterr().out
+    slashed = tmp_path / "takes.mid"  # a folder's name that looks like a file's, the slash saying it is a folder
+    assert main(["generate", "--model", str(events_run), "-n", "1", "--seconds", "1", "-o", f"{slashed}/"]) == 0
+    assert (slashed / "sample_0_000.mid").is_file()
 
 
 def test_prompt_seconds_continues_from_inside_the_prompt(events_run, tiny_corpus, tmp_path, capsys, caplog):
@@ -525,6 +528,7 @@ def test_prompt_seconds_continues_from_inside_the_prompt(events_run, tiny_corpus
     for flags, words in ((["--prompt-seconds", "3"], "--prompt"),
                          (["--prompt", str(prompt_file), "--prompt-seconds", f"{whole.end_s + 5:g}"], "past its end"),
                          (["--prompt", str(prompt_file), "--prompt-seconds", "0"], "> 0"),
+                         (["--prompt", str(prompt_file), "--prompt-seconds", "0.1"], "shorter than one chunk (0.25 s)"),
                          (["--max-seconds", "3", "--seconds", "2"], "--max-seconds")):
         assert main(["generate", "--model", str(events_run), "-o", str(tmp_path / "x"), *flags]) == 2
         err = capsys.readouterr().err.strip()
@@ -895,14 +899,16 @@ def test_a_prompt_is_continued_after_its_last_sound_and_written_note_for_note(ev
     from midi_factory import CC, Note, write_midi
 
     chord = [Note(40 + 2 * i, 960, 1920) for i in range(20)]  # 20 notes at 1 s (480 ticks a quarter, 120 bpm)
+    beyond = [Note(10, 960, 1200), Note(120, 960, 1200)]  # below and above the piano's keys
     line = [Note(72 + i % 5, 1920 + 240 * i, 2160 + 240 * i) for i in range(8)]  # then a line to 4 s
-    prompt = write_midi(tmp_path / "mine.mid", chord + line, [CC(7, 100, 62 * 960)])
+    prompt = write_midi(tmp_path / "mine.mid", chord + beyond + line, [CC(7, 100, 62 * 960)])
     out = tmp_path / "out"
     assert main(["generate", "--model", str(events_run), "--prompt", str(prompt), "--seconds", "1", "-n", "1",
                  "-o", str(out)]) == 0
     assert "its last sound ends at 0:04 and the file runs on silent to 1:02: continued from its last sound" in caplog.text
     assert "5 of its 28 events fall in 0.25 s chunks of more than 15, of which the model hears the first 15" in caplog.text
     assert "the continuation from 4.25 s" in capsys.readouterr().out  # (the chunk after its last sound's end)
+    assert "mine.mid: notes left out: 2 beyond the piano's keys (pitch 21–108)" in caplog.text
     piece, _ = read_events(out / "sample_0_000.mid")
     written = piece.take(np.flatnonzero(piece.start_s < 4.0 - 1e-3))
     assert sorted(written.ids.tolist()) == sorted(p.pitch - 21 for p in chord + line)  # every note of the prompt

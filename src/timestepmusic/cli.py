@@ -310,7 +310,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise ValueError("--list and --info: give one (--list: the shipped models; --info: how one was trained)")
     if not args.out.strip():
         raise ValueError("-o: an empty name; give the folder to write into (default out/)")
-    if Path(args.out).suffix.lower() in (".mid", ".midi") and not Path(args.out).is_dir():
+    if (Path(args.out).suffix.lower() in (".mid", ".midi") and not Path(args.out).is_dir()
+            and not args.out.endswith(("/", os.sep))):  # (outs/piano.mid/: a folder, as the slash says)
         raise ValueError(f"-o {args.out}: the folder to write into (each piece is named sample_SEED_NNN.mid); give a "
                          "folder's name")
     for flag, given in (("--prompt", args.prompt), ("--like", args.like)):  # (before what is in the way of -o)
@@ -452,9 +453,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from .sequence.style import AHEAD
 
         try:
-            options["like"], _ = read_events(args.like, pedal_bins=gan.ae.config.events.pedal_bins)
+            options["like"], drops = read_events(args.like, pedal_bins=gan.ae.config.events.pedal_bins)
         except ValueError as e:
             raise ValueError(f"--like: {e}") from None
+        if drops.notes_left_out():
+            log.warning("--like %s: notes left out: %s", args.like, drops.notes_left_out())
         like_name = Path(args.like).name
         if args.like_seconds is not None:  # the inside of a long recording: from a time on, timed from there
             options["like"] = like_from(options["like"], args.like_seconds, args.like)
@@ -494,10 +497,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
             from .midi import file_grid, read_events
 
             try:
-                options["prompt"], _ = read_events(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
+                options["prompt"], drops = read_events(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
                 prompt_grid = file_grid(args.prompt)
             except ValueError as e:
                 raise ValueError(f"--prompt: {e}") from None
+            if drops.notes_left_out():
+                log.warning("--prompt %s: notes left out: %s", args.prompt, drops.notes_left_out())
             options["prompt"] = continued_prompt(options["prompt"], gan.ae, args.prompt_seconds, args.prompt)
     others = [p for p in out.glob("*.mid*") if p not in taken and p not in rewritten] if out.is_dir() else []
     if others and args.piece is None:  # allowed (another seed's run, say), but said: `tsm evaluate OUT` reads every
@@ -593,7 +598,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
                          "reconstruction would replace it)")
     refuse_existing([output, *rendered_paths(output, png=args.png, wav=args.wav)], args.overwrite)
     ae = load_autoencoder(args.ae, args.device)
-    events, _ = read_events(args.input, pedal_bins=ae.config.events.pedal_bins)
+    events, drops = read_events(args.input, pedal_bins=ae.config.events.pedal_bins)
+    if drops.notes_left_out():
+        log.warning("%s: notes left out: %s", args.input, drops.notes_left_out())
     seen, rebuilt, size_accuracy = ae.reconstruct(events)
     path = write_events(rebuilt, args.output)
     fidelity = Fidelity()

@@ -376,6 +376,9 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
         raise ValueError(f"{path}: --prompt-seconds {clock_text(seconds)} is past its end ({clock_text(prompt.end_s)}); "
                          "give at most that, or leave it out to continue from the end")
     cut_s = math.floor(seconds / chunk_seconds + 1e-9) * chunk_seconds
+    if cut_s <= 0:
+        raise ValueError(f"--prompt-seconds {seconds:g}: shorter than one chunk ({chunk_seconds:g} s), where the "
+                         f"prompt is cut; give at least {chunk_seconds:g}")
     if seconds - cut_s > 1e-6:
         log.warning("--prompt-seconds %s: the prompt is cut at whole chunks of %g s: continued from %s", clock_text(seconds),
                     chunk_seconds, clock_text(cut_s))

@@ -86,6 +86,14 @@ class DropCounts:
     def to_dict(self) -> dict:
         return {k: (dict(v) if isinstance(v, dict) else int(v)) for k, v in self.__dict__.items()}
 
+    def notes_left_out(self) -> str | None:
+        """The notes a file holds that are not played (on the drum channel, beyond the piano's keys), in words;
+        None where every note is."""
+        why = ([f"{self.drum_notes} on the drum channel (10)"] if self.drum_notes else []) + (
+            [f"{self.notes_out_of_range} beyond the piano's keys (pitch 21–108) or silent (velocity 0)"]
+            if self.notes_out_of_range else [])
+        return ", ".join(why) or None
+
 
 def load_score(path: str | Path) -> symusic.Score:
     """Read a MIDI file in ticks; raise ValueError naming the file when it is not usable MIDI."""
@@ -260,12 +268,9 @@ def made_by_marker(path: str | Path) -> str | None:
 
 
 def no_piano_notes(path: str | Path, drops: DropCounts) -> str:
-    """Why a file without a piano note is refused, in one line: what notes it has are on the drum channel, or
-    beyond the piano's keys."""
-    why = ([f"{drops.drum_notes} on the drum channel (10)"] if drops.drum_notes else []) + (
-        [f"{drops.notes_out_of_range} beyond the piano's keys or silent (velocity 0)"] if drops.notes_out_of_range
-        else [])
-    return f"{path}: no piano notes (pitch 21–108) in the file" + (f"; its notes: {', '.join(why)}" if why else "")
+    """Why a file without a piano note is refused, in one line: where what notes it has are."""
+    left_out = drops.notes_left_out()
+    return f"{path}: no piano notes (pitch 21–108) in the file" + (f"; its notes: {left_out}" if left_out else "")
 
 
 def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = 4 * 3600,

@@ -913,3 +913,26 @@ def test_a_prompt_is_continued_after_its_last_sound_and_written_note_for_note(ev
     written = piece.take(np.flatnonzero(piece.start_s < 4.0 - 1e-3))
     assert sorted(written.ids.tolist()) == sorted(p.pitch - 21 for p in chord + line)  # every note of the prompt
     assert piece.start_s.max() < 5.25  # then 1 s of its own, from its last sound
+
+
+def test_the_roll_of_a_long_prompts_continuation_shows_the_seam(events_run, tmp_path, monkeypatch):
+    """`--prompt long.mid --png`: the roll starts 16 s (or the continuation's length) before the continuation, not at
+    the prompt's start, where a short continuation would be a sliver at the edge."""
+    from timestepmusic.evaluate import render
+
+    from midi_factory import Note, write_midi
+
+    drawn = []
+    monkeypatch.setattr(render, "render_outputs", lambda path, events, **kwargs: drawn.append(kwargs) or [])
+    prompt = write_midi(tmp_path / "long.mid", [Note(60 + i % 12, 480 * i, 480 * i + 400) for i in range(80)])
+    for seconds, shown in (("2", 16.0), ("20", 20.0)):  # the prompt's notes run to 39.9 s: continued from 40 s
+        drawn.clear()
+        assert main(["generate", "--model", str(events_run), "--prompt", str(prompt), "--seconds", seconds, "-n", "1",
+                     "--png", "--overwrite", "-o", str(tmp_path / "out")]) == 0
+        (kwargs,) = drawn
+        assert kwargs["continuation_s"] == 40.0 and kwargs["span"] == (40.0 - shown, 40.0 + float(seconds))
+        assert kwargs["title"].startswith(f"sample_0_000.mid from 0:{40 - shown:02.0f}")
+    short = write_midi(tmp_path / "short.mid", [Note(60, 0, 400)])
+    assert main(["generate", "--model", str(events_run), "--prompt", str(short), "--seconds", "2", "-n", "1", "--png",
+                 "--overwrite", "-o", str(tmp_path / "out")]) == 0
+    assert drawn[-1]["span"] is None  # a short prompt: the whole file

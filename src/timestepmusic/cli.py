@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("timestepmusic")
 PIECE_SECONDS = 16.0  # generate: each piece's length where neither --seconds nor --max-seconds is given
+PROMPT_SHOWN_S = 16.0  # generate --prompt --png: a longer prompt's roll starts this long before the continuation
+# (or as long as the continuation lasts), so that the seam is seen
 
 
 def _config(args: argparse.Namespace, flags: dict[str, str], base: Config | None = None):
@@ -550,10 +552,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
             if args.png or args.wav:
                 from .evaluate.render import render_outputs
 
+                lead_s = max(length_s - prompt_s, PROMPT_SHOWN_S)  # a long prompt: the roll from as long before
+                from_s = prompt_s - lead_s if prompt_s > lead_s and not args.continuation_only else 0.0  # the seam
                 for extra in render_outputs(path, events, png=args.png, wav=args.wav, soundfont=args.soundfont,
-                                            title=f"{path.name}\n{meta.text}",  # (the command, under the name)
+                                            title=f"{path.name}" + (f" from {clock_text(from_s)}" if from_s else "")
+                                            + f"\n{meta.text}",  # (the command, under the name)
                                             continuation_s=None if args.continuation_only else prompt_s or None,
-                                            marks=shape_marks(asked_key, asked_tempo, ramp, asked_from_s, length_s)):
+                                            marks=shape_marks(asked_key, asked_tempo, ramp, asked_from_s, length_s),
+                                            span=(from_s, length_s) if from_s else None):
                     print(f"{extra}")
     if ends_itself:
         _print_lengths(gan, args, seconds, new_s)  # new music only

@@ -481,3 +481,27 @@ def test_an_interrupted_run_says_where_in_its_log(kind, corpus, straight_ae, tmp
     assert "interrupted" in capsys.readouterr().err
     last = read_metrics(run / "metrics.jsonl")[-1]
     assert last["event"] == "interrupted" and last["step"] == read_meta(run / "last")[1]["step"]
+
+
+def test_a_full_disk_during_prepare_stops_it_and_marks_no_file_bad(tmp_path, monkeypatch):
+    """The parse cache cannot be written (a full disk): prepare stops with one line naming the cache, and a rerun with
+    room parses every file (none was recorded as a bad file)."""
+    import errno
+
+    import timestepmusic.corpus as corpus_module
+
+    rng = np.random.default_rng(2)
+    for piece in range(3):
+        write_events(_performance(rng, 4.0), tmp_path / "midi" / f"piece{piece}.mid")
+    config = Config().override({"corpus.workers": 1})
+    savez = np.savez
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(corpus_module.np, "savez", full)
+    with pytest.raises(ValueError, match=r"cache: cannot write the parse cache \(No space left on device\)"):
+        prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
+    assert not list((tmp_path / "corpus" / "cache").glob(".*tmp*"))  # no half-written cache entry left
+    monkeypatch.setattr(corpus_module.np, "savez", savez)
+    report = prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
+    assert report.corpus.num_tracks == 3 and not report.skipped

@@ -135,8 +135,12 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
             arrays = {"ids": events.ids, "start_s": events.start_s,
                       "duration_s": events.duration_s.astype(np.float32), "intensity": events.intensity}
             tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp.npz")
-            np.savez(tmp, **arrays, end_s=events.end_s, drops=json.dumps(drops.to_dict()))
-            tmp.replace(cached)
+            try:
+                np.savez(tmp, **arrays, end_s=events.end_s, drops=json.dumps(drops.to_dict()))
+                tmp.replace(cached)
+            except OSError as e:  # the cache's fault (a full disk), not the file's: the whole prepare stops
+                tmp.unlink(missing_ok=True)
+                return {"path": path, "fatal": f"{cached.parent}: cannot write the parse cache ({e.strerror or e})"}
             result = {"path": path, "sha1": sha1, "arrays": arrays, "end_s": events.end_s,
                       "drops": drops.to_dict(), "cached": False}
         a = result["arrays"]
@@ -231,6 +235,9 @@ def prepare(sources: list[str | Path], out: str | Path, config: Config | None = 
     finally:
         bar.close()  # (before an interruption's message: not drawn again after it)
 
+    fatal = next((result["fatal"] for result in results if "fatal" in result), None)
+    if fatal is not None:  # (no file is recorded as bad for it: a rerun with room parses them)
+        raise ValueError(fatal)
     by_path = {p.path: p for p, _ in jobs}
     good = []
     for result in results:

@@ -261,8 +261,8 @@ def _tsm(*args: str) -> subprocess.Popen:
                             stderr=subprocess.DEVNULL, env=ONE_THREAD)
 
 
-def _kill_at(proc: subprocess.Popen, run: Path, step: int, delay_s: float = 0.0) -> None:
-    """SIGKILL `proc` `delay_s` after RUN/last reaches `step` (or when the run ends): at a moment of the
+def _kill_at(proc: subprocess.Popen, run: Path, step: int, delay_s: float = 0.0, sig: int = signal.SIGKILL) -> None:
+    """SIGKILL (or `sig`) `proc` `delay_s` after RUN/last reaches `step` (or when the run ends): at a moment of the
     next steps that the test does not choose, possibly in the middle of a checkpoint write."""
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
@@ -273,14 +273,17 @@ def _kill_at(proc: subprocess.Popen, run: Path, step: int, delay_s: float = 0.0)
             pass
         time.sleep(0.002)
     time.sleep(delay_s)
-    proc.send_signal(signal.SIGKILL)
+    proc.send_signal(sig)
     proc.wait()
 
 
-@pytest.mark.parametrize("kind", ["ae", "gan"])
-def test_training_killed_at_a_random_step_resumes_to_the_uninterrupted_result(kind, corpus, straight_ae,
+@pytest.mark.parametrize("kind, sig", [("ae", signal.SIGKILL), ("gan", signal.SIGKILL), ("ae", signal.SIGINT),
+                                       ("gan", signal.SIGINT)])
+def test_training_killed_at_a_random_step_resumes_to_the_uninterrupted_result(kind, sig, corpus, straight_ae,
                                                                                tmp_path):
-    rng = random.Random(15)
+    """Killed (SIGKILL), or stopped with Ctrl-C (SIGINT: held to the step's end, then saved), at random moments, and
+    resumed: the same weights as a run never stopped."""
+    rng = random.Random(15 if sig == signal.SIGKILL else 16)
     sets = [f"--set={k}={v}" for k, v in (AE if kind == "ae" else GAN).items()]
     if kind == "ae":
         command, extra, keys = "train-ae", ["--checkpoint-minutes", "0.0001"], ("pisa",)
@@ -290,13 +293,13 @@ def test_training_killed_at_a_random_step_resumes_to_the_uninterrupted_result(ki
     assert _tsm(command, str(corpus), "--out", str(straight), "-q", *extra, *sets).wait() == 0
     total = read_meta(straight / "last")[1]["step"]
     proc = _tsm(command, str(corpus), "--out", str(run), "-q", *extra, *sets)
-    _kill_at(proc, run, rng.randint(1, total - 1))
+    _kill_at(proc, run, rng.randint(1, total - 1), delay_s=rng.uniform(0.0, 0.05), sig=sig)
     for _ in range(3):  # killed again at a random moment of the resumed run, then left to finish
         if read_meta(run / "last")[1]["step"] >= total:
             break
         before = read_meta(run / "last")[1]["step"]
         proc = _tsm(command, str(corpus), "--resume", str(run), "-q")
-        _kill_at(proc, run, before + 1, delay_s=rng.uniform(0.0, 0.1))
+        _kill_at(proc, run, before + 1, delay_s=rng.uniform(0.0, 0.1), sig=sig)
     done = subprocess.run([sys.executable, "-m", "timestepmusic", command, str(corpus), "--resume", str(run), "-q"],
                           capture_output=True, text=True, env=ONE_THREAD)
     assert done.returncode == 0, done.stderr
@@ -505,3 +508,37 @@ def test_a_full_disk_during_prepare_stops_it_and_marks_no_file_bad(tmp_path, mon
     monkeypatch.setattr(corpus_module.np, "savez", savez)
     report = prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
     assert report.corpus.num_tracks == 3 and not report.skipped
+
+
+def test_ctrl_c_in_the_middle_of_a_step_saves_the_whole_step(corpus, straight_ae, tmp_path, monkeypatch):
+    """Ctrl-C lands inside a step (between the critic's and the generator's update): the step is finished, then saved,
+    and the resumed run ends with the weights of a run never stopped. A second Ctrl-C stops at once, saving nothing."""
+    import timestepmusic.train.sequence as train_gan_module
+    from timestepmusic.train.interrupts import StopNow
+
+    config = Config().override(GAN)
+    straight = tmp_path / "straight"
+    train_gan(corpus, straight_ae, straight, config, progress=False)
+    apply, calls = train_gan_module.apply, []
+
+    def interrupted(times: int):
+        def apply_then_ctrl_c(update, *args):
+            apply(update, *args)
+            calls.append(update.part)
+            if len(calls) in range(5, 5 + times):  # step 3's critic update (two updates a step), then each next one
+                os.kill(os.getpid(), signal.SIGINT)
+        return apply_then_ctrl_c
+    run = tmp_path / "run"
+    monkeypatch.setattr(train_gan_module, "apply", interrupted(1))
+    with pytest.raises(KeyboardInterrupt):
+        train_gan(corpus, straight_ae, run, config, progress=False)
+    assert read_meta(run / "last")[1]["step"] == 3  # step 3 finished, then saved
+    monkeypatch.setattr(train_gan_module, "apply", apply)
+    train_gan(corpus, None, run, resume=True, progress=False)
+    _same_weights(straight / "last", run / "last", ("generator", "critic"))
+    twice = tmp_path / "twice"
+    calls.clear()
+    monkeypatch.setattr(train_gan_module, "apply", interrupted(2))
+    with pytest.raises(StopNow):
+        train_gan(corpus, straight_ae, twice, config, progress=False)
+    assert read_meta(twice / "last")[1]["step"] == 2  # the checkpoint before: nothing saved mid-step

@@ -25,6 +25,7 @@ from ..pisa import PISA
 from .ae_validation import validate
 from .budget import Budget
 from .distributed import from_environment
+from .interrupts import StopNow, held_interrupts
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -116,71 +117,76 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
         log.warning("%s is already at epoch %d of %d; nothing to train (give --epochs above %d to train on)",
                     out, start_epoch, ae.epochs, start_epoch)
     model.train()
-    for epoch in range(start_epoch, ae.epochs):
-        order = epoch_order(n, ae.seed, epoch).to(device)
-        bar = tqdm(range(start_batch, batches_per_epoch), desc=f"epoch {epoch + 1}/{ae.epochs} ({where_words(device)})",
-                   unit="batch", disable=not progress, initial=start_batch, total=batches_per_epoch)
-        window_start, window_chunks = time.perf_counter(), 0
-        try:
-            for b in bar:
-                idx = order[b * ae.batch_chunks:(b + 1) * ae.batch_chunks]
-                stretch = shift = None
-                if augment.tempo_range > 0 or augment.transpose_semitones > 0:
-                    stretch, shift = gatherer.random_augmentation(idx.shape[0], augment, batch_generator(ae.seed, epoch, b))
-                mine = ranks.shard(torch.arange(idx.shape[0], device=device))  # this rank's slice of the global batch
-                batch = gatherer.gather(train_tracks[idx[mine]], train_chunks[idx[mine]],
-                                        None if stretch is None else stretch[mine], None if shift is None else shift[mine])
-                x = encoding.encode(batch.ids, batch.offset_s, batch.duration_s, batch.intensity)  # [B, N, D]
-                totals = ranks.global_sums(batch.sizes.sum(), mine.shape[0]) if ranks.active else None
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                    noise_generator = batch_generator(ae.seed + 1, epoch, b) if ae.latent_noise > 0 else None
-                    loss, parts = model.loss(x, batch.sizes, encoding, ae.size_loss_weight, totals,
-                                             ae.latent_noise, noise_generator)
-                optimizer.zero_grad(set_to_none=True)
-                (loss * ranks.world).backward()
-                ranks.average_gradients(model.parameters())
-                optimizer.step()
-                step += 1
-                window_chunks += idx.shape[0]
-                value = float(loss.detach())
-                running = value if running is None else 0.98 * running + 0.02 * value
-                if b % 20 == 0:
-                    rate = window_chunks / max(time.perf_counter() - window_start, 1e-9)
-                    bar.set_postfix(loss=f"{running:.4f}", chunks_s=f"{rate:,.0f}")
-                # every rank must agree on stopping and saving
-                stop, due = ranks.agree(budget.spent_here(step), time.perf_counter() - last_save >= ae.checkpoint_every_s)
-                if stop or (due and b + 1 < batches_per_epoch):  # at an epoch's end, `last` follows validation
-                    save("last", epoch, b + 1)
-                    ranks.barrier()
-                    last_save = time.perf_counter()
-                if stop:
-                    if ranks.main:
-                        metrics.write({"event": "stopped", "epoch": epoch, "batch": b + 1, "step": step,
-                                       "train_loss": running})
-                    return {"step": step, "epoch": epoch, "train_loss": running, "stopped": True}
-        except KeyboardInterrupt:
-            save("last", epoch, b)
-            if ranks.main:  # (the log says where the run stopped, as a --max-minutes stop does)
-                metrics.write({"event": "interrupted", "epoch": epoch, "batch": b, "step": step})
-            log.warning("interrupted: saved %s/last at epoch %d batch %d", out, epoch + 1, b)
-            raise
-        finally:
-            bar.close()
-        start_batch = 0
-        if not ranks.main:
-            ranks.barrier()  # rank 0 validates and writes the checkpoints
-            continue
-        val = validate(model, gatherer, encoding, val_tracks, val_chunks, ae.size_loss_weight)
-        elapsed = time.perf_counter() - window_start
-        last = {"epoch": epoch + 1, "step": step, "train_loss": running, "val_loss": val["loss"],
-                "val_element_loss": val["element_loss"], "val_size_accuracy": val["size_accuracy"],
-                "chunks_per_s": window_chunks / max(elapsed, 1e-9), "seconds": budget.seconds()}
-        metrics.write(last)
-        log.info("epoch %d: %s", epoch + 1, last)
-        if val["loss"] < best:
-            best = val["loss"]
-            save("best", epoch + 1, 0, {"val": val})
-        save("last", epoch + 1, 0, {"val": val})
-        ranks.barrier()
-        last_save = time.perf_counter()
+    with held_interrupts() as interrupted:  # Ctrl-C held to a batch's end: a whole batch saved
+        for epoch in range(start_epoch, ae.epochs):
+            order = epoch_order(n, ae.seed, epoch).to(device)
+            bar = tqdm(range(start_batch, batches_per_epoch), desc=f"epoch {epoch + 1}/{ae.epochs} ({where_words(device)})",
+                       unit="batch", disable=not progress, initial=start_batch, total=batches_per_epoch)
+            window_start, window_chunks = time.perf_counter(), 0
+            try:
+                for b in bar:
+                    interrupted()  # (a Ctrl-C during the batch before: raised here, at its end)
+                    idx = order[b * ae.batch_chunks:(b + 1) * ae.batch_chunks]
+                    stretch = shift = None
+                    if augment.tempo_range > 0 or augment.transpose_semitones > 0:
+                        stretch, shift = gatherer.random_augmentation(idx.shape[0], augment, batch_generator(ae.seed, epoch, b))
+                    mine = ranks.shard(torch.arange(idx.shape[0], device=device))  # this rank's slice of the global batch
+                    batch = gatherer.gather(train_tracks[idx[mine]], train_chunks[idx[mine]],
+                                            None if stretch is None else stretch[mine], None if shift is None else shift[mine])
+                    x = encoding.encode(batch.ids, batch.offset_s, batch.duration_s, batch.intensity)  # [B, N, D]
+                    totals = ranks.global_sums(batch.sizes.sum(), mine.shape[0]) if ranks.active else None
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                        noise_generator = batch_generator(ae.seed + 1, epoch, b) if ae.latent_noise > 0 else None
+                        loss, parts = model.loss(x, batch.sizes, encoding, ae.size_loss_weight, totals,
+                                                 ae.latent_noise, noise_generator)
+                    optimizer.zero_grad(set_to_none=True)
+                    (loss * ranks.world).backward()
+                    ranks.average_gradients(model.parameters())
+                    optimizer.step()
+                    step += 1
+                    window_chunks += idx.shape[0]
+                    value = float(loss.detach())
+                    running = value if running is None else 0.98 * running + 0.02 * value
+                    if b % 20 == 0:
+                        rate = window_chunks / max(time.perf_counter() - window_start, 1e-9)
+                        bar.set_postfix(loss=f"{running:.4f}", chunks_s=f"{rate:,.0f}")
+                    # every rank must agree on stopping and saving
+                    stop, due = ranks.agree(budget.spent_here(step), time.perf_counter() - last_save >= ae.checkpoint_every_s)
+                    if stop or (due and b + 1 < batches_per_epoch):  # at an epoch's end, `last` follows validation
+                        save("last", epoch, b + 1)
+                        ranks.barrier()
+                        last_save = time.perf_counter()
+                    if stop:
+                        if ranks.main:
+                            metrics.write({"event": "stopped", "epoch": epoch, "batch": b + 1, "step": step,
+                                           "train_loss": running})
+                        return {"step": step, "epoch": epoch, "train_loss": running, "stopped": True}
+            except StopNow:
+                log.warning("interrupted twice: stopped at once, without saving; %s/last holds the run's last checkpoint", out)
+                raise
+            except KeyboardInterrupt:  # at the start of batch b: b is not trained yet
+                save("last", epoch, b)
+                if ranks.main:  # (the log says where the run stopped, as a --max-minutes stop does)
+                    metrics.write({"event": "interrupted", "epoch": epoch, "batch": b, "step": step})
+                log.warning("interrupted: saved %s/last at epoch %d batch %d", out, epoch + 1, b)
+                raise
+            finally:
+                bar.close()
+            start_batch = 0
+            if not ranks.main:
+                ranks.barrier()  # rank 0 validates and writes the checkpoints
+                continue
+            val = validate(model, gatherer, encoding, val_tracks, val_chunks, ae.size_loss_weight)
+            elapsed = time.perf_counter() - window_start
+            last = {"epoch": epoch + 1, "step": step, "train_loss": running, "val_loss": val["loss"],
+                    "val_element_loss": val["element_loss"], "val_size_accuracy": val["size_accuracy"],
+                    "chunks_per_s": window_chunks / max(elapsed, 1e-9), "seconds": budget.seconds()}
+            metrics.write(last)
+            log.info("epoch %d: %s", epoch + 1, last)
+            if val["loss"] < best:
+                best = val["loss"]
+                save("best", epoch + 1, 0, {"val": val})
+            save("last", epoch + 1, 0, {"val": val})
+            ranks.barrier()
+            last_save = time.perf_counter()
     return last

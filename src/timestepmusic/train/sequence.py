@@ -39,6 +39,7 @@ from ..shipped import resolve_model, shipped_autoencoders
 from .budget import Budget
 from .distributed import Dist, from_environment
 from .finetune import CodebookWeights, RealLatents, weights_hash
+from .interrupts import StopNow, held_interrupts
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -173,44 +174,50 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     if resume and step >= g.steps and ranks.main:
         log.warning("%s is already at step %d of %d; nothing to train (give --steps above %d to train on)",
                     out, step, g.steps, step)
-    try:
-        while step < g.steps:
-            record = {}
-            for update in model.updates(step, rng):
-                apply(update, trained, optimizers, ranks)
-                record |= update.metrics
-                if update.ae_loss is not None:
-                    record["ae_loss"] = float(update.ae_loss.detach()) * ranks.world / max(g.ae_weight, 1e-12)
-            step += 1
-            rate_steps += 1
-            bar.update()
-            if step % 10 == 0:
-                bar.set_postfix({key: f"{value:.4g}" for key, value in list(record.items())[:3]})
-            if ranks.main and (step % g.validate_every == 0 or step == g.steps):
-                last = {"step": step} | record | held_out(model, real_latents, ae_val_rows) | \
-                       {"steps_per_s": rate_steps / max(time.perf_counter() - rate_start, 1e-9)}
-                rate_start, rate_steps = time.perf_counter(), 0
-                metrics.write(last)
-                score = last[model.held_out_key] if getattr(model, "held_out_signed", False) else abs(last[model.held_out_key])
-                if score < best:
-                    best = score
-                    save("best")
-                save("last")
-            if ranks.main and g.sample_every and step % g.sample_every == 0:
-                write_samples(model, normaliser, ae, out / "samples" / f"step_{step:06d}", g.seed + 1)
-            if budget.spent(step, ranks):
-                save("last")
-                if ranks.main:
-                    metrics.write({"event": "stopped", "step": step})
-                return last | {"step": step, "stopped": True}
-    except KeyboardInterrupt:
-        save("last")
-        if ranks.main:  # (the log says where the run stopped, as a --max-minutes stop does)
-            metrics.write({"event": "interrupted", "step": step})
-        log.warning("interrupted: saved %s/last at step %d", out, step)
-        raise
-    finally:
-        bar.close()
+    with held_interrupts() as interrupted:  # Ctrl-C held to a step's end: a whole step saved
+        try:
+            while step < g.steps:
+                record = {}
+                for update in model.updates(step, rng):
+                    apply(update, trained, optimizers, ranks)
+                    record |= update.metrics
+                    if update.ae_loss is not None:
+                        record["ae_loss"] = float(update.ae_loss.detach()) * ranks.world / max(g.ae_weight, 1e-12)
+                step += 1
+                rate_steps += 1
+                bar.update()
+                if step % 10 == 0:
+                    bar.set_postfix({key: f"{value:.4g}" for key, value in list(record.items())[:3]})
+                if ranks.main and (step % g.validate_every == 0 or step == g.steps):
+                    last = {"step": step} | record | held_out(model, real_latents, ae_val_rows) | \
+                           {"steps_per_s": rate_steps / max(time.perf_counter() - rate_start, 1e-9)}
+                    rate_start, rate_steps = time.perf_counter(), 0
+                    metrics.write(last)
+                    score = last[model.held_out_key]
+                    score = score if getattr(model, "held_out_signed", False) else abs(score)
+                    if score < best:
+                        best = score
+                        save("best")
+                    save("last")
+                if ranks.main and g.sample_every and step % g.sample_every == 0:
+                    write_samples(model, normaliser, ae, out / "samples" / f"step_{step:06d}", g.seed + 1)
+                if budget.spent(step, ranks):
+                    save("last")
+                    if ranks.main:
+                        metrics.write({"event": "stopped", "step": step})
+                    return last | {"step": step, "stopped": True}
+                interrupted()  # (a Ctrl-C during the step: raised here, at its end)
+        except StopNow:
+            log.warning("interrupted twice: stopped at once, without saving; %s/last holds the run's last checkpoint", out)
+            raise
+        except KeyboardInterrupt:
+            save("last")
+            if ranks.main:  # (the log says where the run stopped, as a --max-minutes stop does)
+                metrics.write({"event": "interrupted", "step": step})
+            log.warning("interrupted: saved %s/last at step %d", out, step)
+            raise
+        finally:
+            bar.close()
     return last
 
 

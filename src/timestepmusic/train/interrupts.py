@@ -1,0 +1,38 @@
+"""Ctrl-C during training, held until the step under way ends, so that the checkpoint it saves is a whole step's
+state (weights, optimizers, random streams) and `--resume` goes on as if never stopped; a second Ctrl-C stops at
+once, without saving (the last checkpoint stays)."""
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+
+class StopNow(KeyboardInterrupt):
+    """A second Ctrl-C within a step: training stops at once, without saving."""
+
+
+@contextmanager
+def held_interrupts() -> Iterator[Callable[[], None]]:
+    """While training: Ctrl-C (SIGINT) is noted, not raised; the check it yields raises KeyboardInterrupt at a step's
+    end if one came. A second one raises StopNow where it lands. (Off the main thread, where no handler may be set,
+    Ctrl-C is raised where it lands, as before.)"""
+    asked: list[bool] = []
+
+    def hold(signum, frame) -> None:
+        if asked:
+            raise StopNow
+        asked.append(True)
+
+    def check() -> None:
+        if asked:
+            raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, hold) if main else None
+    try:
+        yield check
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)

@@ -442,6 +442,9 @@ def test_a_run_is_trained_by_one_process_and_never_inside_another(corpus, straig
         assert main(resume) == 2
         err = capsys.readouterr().err.strip()
         assert err == f"error: {run}: another process is training this run now; wait for it to end, or give another --out"
+        for flags in ([], ["--overwrite"]):  # a new run asked into it: the same reason, not what its folder holds
+            assert main(["train-ae", str(corpus), "--out", str(run), "-q", *flags]) == 2
+            assert "another process is training this run now" in capsys.readouterr().err
     assert (run / "metrics.jsonl").read_text() == before  # nothing mixed in
     link = tmp_path / "link"
     link.symlink_to(run)
@@ -542,3 +545,26 @@ def test_ctrl_c_in_the_middle_of_a_step_saves_the_whole_step(corpus, straight_ae
     with pytest.raises(StopNow):
         train_gan(corpus, straight_ae, twice, config, progress=False)
     assert read_meta(twice / "last")[1]["step"] == 2  # the checkpoint before: nothing saved mid-step
+
+
+def test_two_processes_writing_one_corpus_or_one_seeds_pieces_are_refused(corpus, tmp_path, capsys):
+    """While one prepare writes a corpus, or one generate a seed's pieces into a folder, a second is refused in one
+    line, nothing written (another seed may be written there meanwhile); once it ends, no lock file stays."""
+    from timestepmusic.files import held_lock
+
+    out = tmp_path / "pieces"
+    with held_lock(tmp_path / ".pieces.seed3.lock", "busy"):  # as generate --seed 3 -o pieces holds it
+        assert main(["generate", "-n", "1", "--seconds", "1", "--seed", "3", "-o", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"error: -o {out}: another tsm generate is writing --seed 3's pieces into it now; wait for it "
+                       "to end, or give another -o or --seed")
+        assert not out.exists() or not any(out.iterdir())
+        assert main(["generate", "-n", "1", "--seconds", "1", "--seed", "4", "-o", str(out)]) == 0  # another seed
+    assert not list(tmp_path.glob(".*.lock"))
+    midi = corpus.parent / "midi"
+    with held_lock(tmp_path / ".corpus.lock", "busy"):
+        with pytest.raises(ValueError, match="another process is preparing this corpus now"):
+            prepare([midi], tmp_path / "corpus", progress=False)
+    assert not (tmp_path / "corpus").exists()
+    prepare([midi], tmp_path / "corpus", progress=False)
+    assert not list(tmp_path.glob(".*.lock"))

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -20,12 +19,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load, load_file, save_file
 from torch import nn
 
+from .files import held_lock
 from .shipped import checkpoint_places
-
-try:
-    import fcntl  # (POSIX: the lock that keeps two processes from training one run)
-except ImportError:  # pragma: no cover (Windows)
-    fcntl = None
 
 log = logging.getLogger(__name__)
 
@@ -245,37 +240,14 @@ RUN_ENTRIES = CHECKPOINT_ENTRIES + ("autoencoder", "metrics.jsonl")  # what mark
 RUN_CACHE = "latents-*.npy"  # a run's cache of the encoded corpus (a bench may seed it): not a run by itself
 
 
-@contextlib.contextmanager
-def held_run(run: str | Path) -> Iterator[None]:
+def held_run(run: str | Path) -> contextlib.AbstractContextManager:
     """While a process trains into `run`: a lock beside it (`.NAME.lock` in its parent folder, which a new run's
-    --overwrite leaves; removed when the process ends), so that a second training process on the same run is refused
-    in one line, not mixed in (where the system has no such locks, nothing is held)."""
+    --overwrite leaves; files.held_lock), so that a second training process on the same run is refused in one line,
+    not mixed in."""
     run = Path(run)
-    run.parent.mkdir(parents=True, exist_ok=True)
     where = run.resolve()  # (one lock whatever the path names it by: a link, ./, an absolute path)
-    path = where.parent / f".{where.name}.lock"
-    while True:
-        lock = open(path, "a")
-        if fcntl is None:
-            break
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            raise ValueError(f"{run}: another process is training this run now; wait for it to end, or give "
-                             "another --out") from None
-        try:  # the file still there: not one its last holder removed as this process opened it
-            if os.stat(path).st_ino == os.fstat(lock.fileno()).st_ino:
-                break
-        except FileNotFoundError:
-            pass
-        lock.close()
-    try:
-        yield
-    finally:  # removed while held (a process that opened it meanwhile sees it gone and opens it again), then let go
-        if fcntl is not None:
-            path.unlink(missing_ok=True)
-        lock.close()
+    return held_lock(where.parent / f".{where.name}.lock", f"{run}: another process is training this run now; wait "
+                     "for it to end, or give another --out")
 
 
 def check_run_folder(run: str | Path, *, overwrite: bool = False,

@@ -118,6 +118,9 @@ def _run_folder(args: argparse.Namespace, verb: str) -> str:
         return args.resume
     if args.out is None:
         raise ValueError(f"{verb} needs --out RUN (or --resume RUN)")
+    if Path(args.out).is_dir():  # another process training it now: said first, not what its folder holds so far
+        with _held(args.out):
+            pass
     check_run_folder(args.out, overwrite=args.overwrite)  # said before any loading; the verb checks again
     return args.out
 
@@ -277,6 +280,19 @@ def _info_words(info: dict) -> list[str]:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    """`tsm generate`, one process at a time writing a seed's pieces into a folder: a second one is refused in one
+    line (a lock beside the folder: files.held_lock), not mixed in; other seeds may be written there meanwhile."""
+    from .files import held_lock
+
+    if args.list or args.info or not args.out.strip():  # (nothing written)
+        return _generate(args)
+    where = Path(args.out).resolve()
+    with held_lock(where.parent / f".{where.name}.seed{args.seed}.lock", f"-o {args.out}: another tsm generate is "
+                   f"writing --seed {args.seed}'s pieces into it now; wait for it to end, or give another -o or --seed"):
+        return _generate(args)
+
+
+def _generate(args: argparse.Namespace) -> int:
     from .evaluate.render import rendered_paths
     from .generation import (
         GANModel,

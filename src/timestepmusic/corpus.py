@@ -34,6 +34,7 @@ from tqdm import tqdm
 from .chunks import chunk_pointers, count_chunks, overflow
 from .config import Config
 from .durations import DurationFit
+from .files import held_lock
 from .midi import DAMPER_ID, NUM_KEYS, Events, check_timing, no_piano_notes, score_from_bytes, score_to_events
 from .sources import SPLITS, Performance, discover
 
@@ -172,7 +173,15 @@ def _settings_key(config: Config, files: list[tuple[str, str, str]]) -> str:
 
 def prepare(sources: list[str | Path], out: str | Path, config: Config | None = None, *,
             progress: bool = True) -> PrepareReport:
-    """Turn performances into a chunked corpus in `out`. Bad files are skipped, listed and reported."""
+    """Turn performances into a chunked corpus in `out`. Bad files are skipped, listed and reported. A second
+    prepare into the same `out` while one runs is refused in one line (a lock beside it: files.held_lock)."""
+    where = Path(out).resolve()
+    with held_lock(where.parent / f".{where.name}.lock", f"{out}: another process is preparing this corpus now; "
+                   "wait for it to end, or give another --out"):
+        return _prepare(sources, out, config, progress)
+
+
+def _prepare(sources: list[str | Path], out: str | Path, config: Config | None, progress: bool) -> PrepareReport:
     started = time.perf_counter()
     config = config or Config()
     out = Path(out)

@@ -1,4 +1,5 @@
-"""Writing files: never half of one (a temporary name, then rename), and never over one a user made unasked."""
+"""Writing files: never half of one (a temporary name, then rename), never over one a user made unasked, and never
+two processes into one place at once (a lock)."""
 from __future__ import annotations
 
 import os
@@ -6,6 +7,11 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl  # (POSIX: the lock that keeps two processes from writing one run, corpus or set of pieces)
+except ImportError:  # pragma: no cover (Windows)
+    fcntl = None
 
 
 @contextmanager
@@ -18,14 +24,14 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix}")
-    _remove(tmp)
     try:
+        _remove(tmp)
         yield tmp
         if path.is_dir() and tmp.is_dir():  # a folder cannot be replaced in one step: remove, then rename
             shutil.rmtree(path)
         tmp.replace(path)
-    except OSError as e:
-        if e.filename is not None and Path(e.filename) == tmp:  # (the file asked for, not the temporary, is named)
+    except OSError as e:  # (the file asked for is named, not the temporary, nor none: a full disk names no file)
+        if e.filename is None or Path(e.filename) == tmp:
             raise type(e)(e.errno, e.strerror, str(path)) from e
         raise
     finally:
@@ -33,10 +39,42 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
 
 
 def _remove(path: Path) -> None:
+    """`path` gone, if it is there (a folder with what it holds)."""
     if path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
-    else:
+    elif os.path.lexists(path):  # (not asked of a folder that may not be written: a read-only one)
         path.unlink(missing_ok=True)
+
+
+@contextmanager
+def held_lock(path: str | Path, busy: str) -> Iterator[None]:
+    """While a process writes a run, a corpus or a set of pieces: an exclusive lock on the file `path`, so that a
+    second process is refused in one line (ValueError `busy`), not mixed in. The file is removed when the process lets
+    go (while still held: one that opened it meanwhile finds it gone and opens it again). Where the system has no
+    such locks, nothing is held."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        lock = open(path, "a")
+        if fcntl is None:
+            break
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise ValueError(busy) from None
+        try:  # the file still there: not one its last holder removed as this process opened it
+            if os.stat(path).st_ino == os.fstat(lock.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        lock.close()
+    try:
+        yield
+    finally:
+        if fcntl is not None:
+            path.unlink(missing_ok=True)
+        lock.close()
 
 
 def refuse_existing(paths: list[Path], overwrite: bool) -> None:

@@ -568,3 +568,43 @@ def test_two_processes_writing_one_corpus_or_one_seeds_pieces_are_refused(corpus
     assert not (tmp_path / "corpus").exists()
     prepare([midi], tmp_path / "corpus", progress=False)
     assert not list(tmp_path.glob(".*.lock"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the workers end with their parent on Linux")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_prepare_killed_while_parsing_leaves_no_worker_behind(sig, shared_data, tmp_path):
+    """prepare killed (or stopped with SIGTERM) while its workers parse: they end too, not left waiting for ever on a
+    queue nobody reads."""
+    proc = subprocess.Popen([sys.executable, "-m", "timestepmusic", "prepare", str(shared_data), "--out",
+                             str(tmp_path / "c"), "-q", "--set", "corpus.workers=2"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def children() -> list[int]:
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == proc.pid:  # (its parent's pid)
+                found.append(int(stat.parent.name))
+        return found
+    deadline = time.monotonic() + 20
+    while len(workers := children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(workers) >= 2
+    time.sleep(0.3)  # parsing
+    proc.send_signal(sig)
+    proc.wait()
+    def running(pid: int) -> bool:  # (a zombie has ended)
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(map(running, workers)):
+        time.sleep(0.1)
+    left = [pid for pid in workers if running(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"workers left running: {left}"

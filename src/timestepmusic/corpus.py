@@ -13,6 +13,8 @@ settings reuses everything; changed files are parsed again, unchanged ones come 
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import logging
@@ -69,8 +71,8 @@ def parsed_in_workers(job_args: list[tuple], workers: int) -> Iterator[dict]:
     main_thread = threading.current_thread() is threading.main_thread()  # (only it may set a signal's handler)
     interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None  # the workers inherit it
     try:
-        processes = [multiprocessing.Process(target=_parse_share, args=(job_args[w::workers], results), daemon=True)
-                     for w in range(workers)]
+        processes = [multiprocessing.Process(target=_parse_share, args=(job_args[w::workers], results, os.getpid()),
+                                             daemon=True) for w in range(workers)]
         for process in processes:
             process.start()
     finally:
@@ -98,11 +100,24 @@ def parsed_in_workers(job_args: list[tuple], workers: int) -> Iterator[dict]:
         raise
 
 
-def _parse_share(jobs: list[tuple], results: multiprocessing.Queue) -> None:
-    """A worker of `parsed_in_workers`: each of its jobs parsed, each result put on `results`."""
+def _parse_share(jobs: list[tuple], results: multiprocessing.Queue, parent: int) -> None:
+    """A worker of `parsed_in_workers`: each of its jobs parsed, each result put on `results`; it ends with its
+    `parent` process (killed, or stopped by SIGTERM), not left waiting on a queue nobody reads."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     for job in jobs:
+        if os.getppid() != parent:  # (where the system cannot be asked to: between files)
+            os._exit(1)
         results.put(_parse_file(job))
+
+
+def _die_with_parent() -> None:
+    """Linux: this process is killed when its parent ends (prctl PR_SET_PDEATHSIG); elsewhere nothing."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
 
 
 def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:

@@ -608,3 +608,22 @@ def test_prepare_killed_while_parsing_leaves_no_worker_behind(sig, shared_data, 
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, f"workers left running: {left}"
+
+
+def test_settings_that_are_not_finite_are_refused_and_a_diverged_run_stops_unsaved(corpus, tmp_path, capsys):
+    """`--set ae.lr=inf` (or a scalar where two numbers go) is refused in one line naming the key; a run whose loss
+    becomes NaN stops with one line, and what it saved holds no NaN."""
+    for bad, said in (("ae.lr=inf", "config ae.lr: expected a finite number, got inf"),
+                      ("gan.betas=0.5", "config gan.betas: expected 2 numbers in brackets"),
+                      ("chunks.chunk_seconds=nan", "config chunks.chunk_seconds: expected a finite number")):
+        assert main(["train-ae", str(corpus), "--out", str(tmp_path / "x"), "-q", "--set", bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert said in err and "\n" not in err
+    run = tmp_path / "wild"
+    sets = [f"--set={k}={v}" for k, v in (AE | {"ae.lr": 1e30, "ae.epochs": 3}).items()]
+    assert main(["train-ae", str(corpus), "--out", str(run), "-q", *sets]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "training diverged at step" in err and "with a lower learning rate" in err and "\n" not in err
+    for saved in run.glob("*/pisa.safetensors"):
+        assert all(torch.isfinite(t).all() for t in load_file(str(saved)).values())
+    assert not (run / "metrics.jsonl").exists() or "NaN" not in (run / "metrics.jsonl").read_text()

@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import os
 import re
 import shlex
@@ -406,8 +407,8 @@ def _generate(args: argparse.Namespace) -> int:
         raise ValueError(f"--prompt is for ar and events models and conv models trained with gan.past_chunks; the model in "
                          f"{gan.folder} is a GAN ({gan.arch}) that cannot continue a past")
     for flag, value in (("temperature", args.temperature), ("mixture-temperature", args.mixture_temperature)):
-        if value is not None and not value > 0:
-            raise ValueError(f"--{flag} must be > 0, got {value:g}")
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"--{flag} must be > 0 and finite, got {value:g}")
     if ends_itself:
         if args.seconds is not None:
             raise ValueError(f"--seconds and --max-seconds: give one (--seconds S: every piece S long; --max-seconds "

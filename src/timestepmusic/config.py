@@ -182,6 +182,8 @@ class AEConfig:
         for key in ("latent", "hidden", "batch_chunks", "epochs"):
             _check(getattr(self, key) >= 1, f"ae.{key}", f"must be ≥ 1, got {getattr(self, key)}")
         _check(self.lr > 0, "ae.lr", f"must be > 0, got {self.lr}")
+        _check(self.checkpoint_every_s > 0, "ae.checkpoint_every_s", f"must be > 0 seconds, got {self.checkpoint_every_s}")
+        _check(self.size_loss_weight >= 0, "ae.size_loss_weight", f"must be ≥ 0, got {self.size_loss_weight}")
         _check(0 <= self.latent_noise <= 10, "ae.latent_noise", f"must be in [0, 10], got {self.latent_noise}")
         _check(self.decode_z_max >= 0, "ae.decode_z_max", f"must be ≥ 0 (0 = no cap), got {self.decode_z_max}")
         _check(self.decode_pedal_join_s >= 0, "ae.decode_pedal_join_s",
@@ -269,7 +271,7 @@ class GANConfig:
 
     def __post_init__(self) -> None:
         for key in ("window_chunks", "noise", "channels", "batch", "critic_steps", "gp_every", "steps",
-                    "minibatch_group"):
+                    "minibatch_group", "validate_every"):
             _check(getattr(self, key) >= 1, f"gan.{key}", f"must be ≥ 1, got {getattr(self, key)}")
         for key in ("critic_channels", "critic_depth"):
             _check(getattr(self, key) >= 0, f"gan.{key}", f"must be ≥ 0, got {getattr(self, key)}")
@@ -796,7 +798,13 @@ def _build_section(cls: type, name: str, raw: dict[str, Any]):
         elif isinstance(value, bool):  # a bool is an int in Python: true would be read as 1
             raise ValueError(f"config {name}.{key}: expected {type(default).__name__}, got {value!r}")
         elif isinstance(default, tuple):
+            if not isinstance(value, (list, tuple)) or len(value) != len(default) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+                raise ValueError(f"config {name}.{key}: expected {len(default)} numbers in brackets, e.g. "
+                                 f"{list(default)}, got {value!r}")
             kwargs[key] = tuple(float(v) for v in value)
+        elif isinstance(default, float) and isinstance(value, (int, float)) and not math.isfinite(value):
+            raise ValueError(f"config {name}.{key}: expected a finite number, got {value!r}")
         elif isinstance(default, float) and isinstance(value, int):  # (a bool was refused above)
             kwargs[key] = float(value)
         elif not isinstance(value, type(default)):

@@ -25,7 +25,7 @@ from ..pisa import PISA
 from .ae_validation import validate
 from .budget import Budget
 from .distributed import from_environment
-from .interrupts import StopNow, held_interrupts
+from .interrupts import DIVERGED, SAVED_BEFORE, StopNow, held_interrupts
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,9 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                     step += 1
                     window_chunks += idx.shape[0]
                     value = float(loss.detach())
+                    if not math.isfinite(value):  # (nothing saved: RUN/last is the last finite state)
+                        raise ValueError(f"{out}: training diverged at step {step} (the loss is {value}); "
+                                         f"{DIVERGED}" + SAVED_BEFORE.format(out=out) * (Path(out) / "last").is_dir())
                     running = value if running is None else 0.98 * running + 0.02 * value
                     if b % 20 == 0:
                         rate = window_chunks / max(time.perf_counter() - window_start, 1e-9)

@@ -1,12 +1,16 @@
-"""Ctrl-C during training, held until the step under way ends, so that the checkpoint it saves is a whole step's
-state (weights, optimizers, random streams) and `--resume` goes on as if never stopped; a second Ctrl-C stops at
-once, without saving (the last checkpoint stays)."""
+"""How training stops short of its end: Ctrl-C, held until the step under way ends, so that the checkpoint it saves
+is a whole step's state (weights, optimizers, random streams) and `--resume` goes on as if never stopped (a second
+Ctrl-C stops at once, without saving: the last checkpoint stays); and a loss gone NaN, unsaved (DIVERGED says what
+to do next)."""
 from __future__ import annotations
 
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+DIVERGED = "start again with a lower learning rate (--set ae.lr, gan.lr or ar.lr)"  # a loss gone NaN: what to do
+SAVED_BEFORE = "; {out}/last holds the run's last checkpoint before it"  # (where there is one)
 
 
 class StopNow(KeyboardInterrupt):

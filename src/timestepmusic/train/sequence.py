@@ -39,7 +39,7 @@ from ..shipped import resolve_model, shipped_autoencoders
 from .budget import Budget
 from .distributed import Dist, from_environment
 from .finetune import CodebookWeights, RealLatents, weights_hash
-from .interrupts import StopNow, held_interrupts
+from .interrupts import DIVERGED, SAVED_BEFORE, StopNow, held_interrupts
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -183,6 +183,11 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                     record |= update.metrics
                     if update.ae_loss is not None:
                         record["ae_loss"] = float(update.ae_loss.detach()) * ranks.world / max(g.ae_weight, 1e-12)
+                diverged = [key for key, value in record.items() if not math.isfinite(value)]
+                if diverged:  # (nothing saved: RUN/last is the last finite state)
+                    raise ValueError(f"{out}: training diverged at step {step + 1} ({diverged[0]} is "
+                                     f"{record[diverged[0]]}); {DIVERGED}" + SAVED_BEFORE.format(out=out) * (
+                                         Path(out) / "last").is_dir())
                 step += 1
                 rate_steps += 1
                 bar.update()

@@ -2,6 +2,7 @@
 steps, a run folder that already holds a run, and metrics logs after a resume (issue 15)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pathlib
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 import timestepmusic.checkpoint as checkpoint
 import timestepmusic.train.ae as train_ae
@@ -342,6 +343,17 @@ def test_swapped_or_misfit_weights_are_refused_in_one_line(straight_ae, tmp_path
     with pytest.raises(ValueError, match="do not fit the model") as caught:
         Autoencoder.load(run)
     assert "\n" not in str(caught.value) and "of another shape" in str(caught.value)
+    shutil.rmtree(run)
+    shutil.copytree(straight_ae, run)
+    weights = load_file(str(run / "last" / "pisa.safetensors"))
+    name = next(iter(weights))
+    weights[name] = torch.full_like(weights[name], float("nan"))  # a diverged run's, its config saying so
+    save_file(weights, str(run / "last" / "pisa.safetensors"))
+    meta = json.loads((run / "last" / "config.json").read_text())
+    meta["weights"]["pisa"] = hashlib.sha256((run / "last" / "pisa.safetensors").read_bytes()).hexdigest()
+    (run / "last" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=rf"pisa.safetensors: its weights hold NaN or infinite values \({name}\)"):
+        Autoencoder.load(run)
 
 
 @pytest.mark.parametrize("command", ["generate", "reconstruct", "plot", "evaluate"])

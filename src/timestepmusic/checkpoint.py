@@ -161,6 +161,11 @@ def load_weights(folder: Path, key: str, model: nn.Module) -> None:
     misfit = _misfit(state, model)
     if misfit:
         raise ValueError(f"{path}: weights do not fit the model described in config.json ({misfit})")
+    broken = next((name for name, tensor in state.items()
+                   if tensor.is_floating_point() and not torch.isfinite(tensor).all()), None)
+    if broken is not None:  # (a run that diverged, or a damaged copy: it would write noise without a word)
+        raise ValueError(f"{path}: its weights hold NaN or infinite values ({broken}); a run that diverged, or a "
+                         "damaged copy")
     try:
         model.load_state_dict(state)
     except RuntimeError as e:

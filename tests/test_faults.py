@@ -639,3 +639,18 @@ def test_settings_that_are_not_finite_are_refused_and_a_diverged_run_stops_unsav
     for saved in run.glob("*/pisa.safetensors"):
         assert all(torch.isfinite(t).all() for t in load_file(str(saved)).values())
     assert not (run / "metrics.jsonl").exists() or "NaN" not in (run / "metrics.jsonl").read_text()
+
+
+def test_a_full_disk_while_a_checkpoint_is_written_is_one_line_and_leaves_no_half_folder(corpus, tmp_path,
+                                                                                         monkeypatch, capsys):
+    import errno
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(checkpoint, "save_file", full)
+    run = tmp_path / "ae"
+    sets = [f"--set={k}={v}" for k, v in AE.items()]
+    assert main(["train-ae", str(corpus), "--out", str(run), "-q", *sets]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{run}/best: " in err and "no space left" in err and "\n" not in err
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # no .best.tmp, .last.tmp left

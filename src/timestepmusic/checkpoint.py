@@ -51,10 +51,32 @@ def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
 def write_checkpoint(run: str | Path, name: str, meta: dict, models: dict[str, nn.Module],
                      optimizers: dict[str, torch.optim.Optimizer] | None = None,
                      rng: dict[str, torch.Tensor] | None = None) -> Path:
-    """Write RUN/NAME atomically. `meta` must be JSON-serialisable."""
+    """Write RUN/NAME atomically, its files on disk before it takes the old one's place (a power cut leaves the old
+    or the new, whole). `meta` must be JSON-serialisable. A write that fails (a full disk) leaves no half-written
+    folder and names the checkpoint (OSError)."""
     run = Path(run)
     run.mkdir(parents=True, exist_ok=True)
-    final, tmp, old = run / name, run / f".{name}.tmp", run / f".{name}.old"
+    final, tmp = run / name, run / f".{name}.tmp"
+    try:
+        _write_checkpoint_files(tmp, meta, models, optimizers, rng)
+    except (OSError, SafetensorError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(getattr(e, "errno", None), f"cannot write the checkpoint ({getattr(e, 'strerror', None) or e})",
+                      str(final)) from e
+    old = run / f".{name}.old"
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    tmp.rename(final)
+    _synced(run)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _write_checkpoint_files(tmp: Path, meta: dict, models: dict[str, nn.Module],
+                            optimizers: dict[str, torch.optim.Optimizer] | None,
+                            rng: dict[str, torch.Tensor] | None) -> None:
+    """A checkpoint's files in the folder `tmp` (made anew), each on disk."""
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     meta = dict(meta)
@@ -71,12 +93,18 @@ def write_checkpoint(run: str | Path, name: str, meta: dict, models: dict[str, n
     if rng:
         save_file({k: v.contiguous() for k, v in rng.items()}, str(tmp / "rng.safetensors"))
     (tmp / CONFIG).write_text(json.dumps(meta, indent=1))
-    if final.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-    return final
+    for written in tmp.iterdir():
+        _synced(written)
+    _synced(tmp)
+
+
+def _synced(path: Path) -> None:
+    """`path` (a file, or a folder's list of names) written through to the disk (fsync)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def checkpoint_dir(path: str | Path) -> Path:

@@ -182,6 +182,12 @@ def test_new_run_into_an_existing_run_is_refused_without_overwrite(corpus, strai
     records = read_metrics(run / "metrics.jsonl")
     assert [r["epoch"] for r in records if "val_loss" in r] == [1]  # the old run's rows are gone
     assert json.loads((run / "best" / "config.json").read_text())["step"] == records[-1]["step"]
+    (run / "NOTES.md").write_text("what I tried")  # a user's notes and favourites kept in the run's folder
+    (run / "favourites").mkdir()
+    with pytest.raises(ValueError, match=r"--overwrite deletes only what a run wrote, and this folder holds "
+                                         r"NOTES\.md and 1 more, which no run wrote"):
+        start_run_folder(run, overwrite=True)
+    assert (run / "NOTES.md").read_text() == "what I tried" and (run / "last").is_dir()
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     with pytest.raises(ValueError, match="holds no run"):

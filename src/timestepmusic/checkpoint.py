@@ -271,6 +271,8 @@ def load_rng(folder: Path) -> dict[str, torch.Tensor]:
 CHECKPOINT_ENTRIES = ("last", "best", ".last.old", ".last.tmp")  # a run's checkpoints (and a write's halves)
 RUN_ENTRIES = CHECKPOINT_ENTRIES + ("autoencoder", "metrics.jsonl")  # what marks a run folder
 RUN_CACHE = "latents-*.npy"  # a run's cache of the encoded corpus (a bench may seed it): not a run by itself
+RUN_WRITES = RUN_ENTRIES + (".best.old", ".best.tmp", "samples", "codebook.safetensors", RUN_CACHE,
+                            ".latents-*")  # all a run writes at its top (--overwrite deletes these, nothing else)
 
 
 def held_run(run: str | Path) -> contextlib.AbstractContextManager:
@@ -319,6 +321,11 @@ def check_run_folder(run: str | Path, *, overwrite: bool = False,
         if path is not None and Path(path).exists() and Path(path).resolve().is_relative_to(run.resolve()):
             raise ValueError(f"{run}: the new run reads {what} {path} from this folder, which --overwrite would "
                              "delete; choose another output folder")
+    foreign = sorted(entry.name for entry in entries if not any(entry.match(name) for name in RUN_WRITES))
+    if foreign:  # a user's notes or favourite pieces kept in the run's folder: never deleted
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise ValueError(f"{run}: --overwrite deletes only what a run wrote, and this folder holds {foreign[0]}{more}, "
+                         "which no run wrote; move it out, or give another --out")
     return entries
 
 

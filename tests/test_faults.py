@@ -660,3 +660,23 @@ def test_a_full_disk_while_a_checkpoint_is_written_is_one_line_and_leaves_no_hal
     err = capsys.readouterr().err.strip()
     assert f"{run}/best: " in err and "no space left" in err and "\n" not in err
     assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # no .best.tmp, .last.tmp left
+
+
+@pytest.mark.parametrize("edit, said", [
+    (lambda meta: {"kind": "gan"}, "corrupt checkpoint config ('config' missing or not a dict)"),
+    (lambda meta: [1, 2], "corrupt checkpoint config (a JSON list, not an object)"),
+    (lambda meta: meta | {"normaliser": None}, "corrupt checkpoint config ('normaliser' missing or not a dict)"),
+])
+def test_a_hand_edited_model_or_corpus_config_is_one_line(edit, said, corpus, tmp_path, capsys):
+    from timestepmusic.shipped import resolve_model
+
+    model = tmp_path / "model"
+    shutil.copytree(resolve_model("default"), model)
+    (model / "config.json").write_text(json.dumps(edit(json.loads((model / "config.json").read_text()))))
+    assert main(["generate", "--model", str(model), "-n", "1", "--seconds", "1", "-o", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {model / 'config.json'}: {said}"
+    broken = tmp_path / "corpus"
+    broken.mkdir()
+    (broken / "corpus.json").write_text(json.dumps({"format": 1}))
+    assert main(["stats", str(broken)]) == 2
+    assert "corrupt corpus manifest (its key or tracks missing)" in capsys.readouterr().err

@@ -116,12 +116,25 @@ def checkpoint_dir(path: str | Path) -> Path:
     raise ValueError(f"{path}: no checkpoint here (expected {CONFIG} in it or in {path / 'last'})")
 
 
+META_NEEDS = {"autoencoder": {"model": dict, "encoding": dict, "config": dict, "weights": dict},
+              "gan": {"config": dict, "normaliser": dict, "autoencoder": dict, "weights": dict}}  # what loading reads
+
+
 def read_meta(path: str | Path) -> tuple[Path, dict]:
+    """A checkpoint's folder and its config.json, checked to hold what loading it reads (META_NEEDS: a damaged or
+    hand-edited file is one line naming it, not a KeyError)."""
     folder = checkpoint_dir(path)
     try:
-        return folder, json.loads((folder / CONFIG).read_text())
+        meta = json.loads((folder / CONFIG).read_text())
     except ValueError as e:
         raise ValueError(f"{folder / CONFIG}: corrupt checkpoint config ({e})") from e
+    if not isinstance(meta, dict):
+        raise ValueError(f"{folder / CONFIG}: corrupt checkpoint config (a JSON {type(meta).__name__}, not an object)")
+    for key, kind in META_NEEDS.get(meta.get("kind"), {}).items():
+        if not isinstance(meta.get(key), kind):
+            raise ValueError(f"{folder / CONFIG}: corrupt checkpoint config ({key!r} missing or not a "
+                             f"{kind.__name__})")
+    return folder, meta
 
 
 def autoencoder_beside(folder: Path) -> Path:

@@ -413,6 +413,10 @@ class Corpus:
             raise ValueError(f"{root}: not a prepared corpus (no readable corpus.json; run `tsm prepare`)") from e
         except ValueError as e:
             raise ValueError(f"{manifest_path}: corrupt corpus manifest ({e})") from e
+        if not isinstance(manifest, dict) or manifest.get("format") == FORMAT_VERSION and not (
+                isinstance(manifest.get("key"), str) and isinstance(manifest.get("tracks"), list)):
+            raise ValueError(f"{manifest_path}: corrupt corpus manifest (its key or tracks missing); run the same "
+                             "`tsm prepare` again to rebuild it")
         if manifest.get("format") != FORMAT_VERSION:
             raise ValueError(f"{root}: corpus format {manifest.get('format')} is not {FORMAT_VERSION}; prepare it again")
         data_dir = root / f"data-{manifest['key']}"

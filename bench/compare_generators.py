@@ -53,7 +53,8 @@ def summary_of(report: dict, row: str) -> dict:
     from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS
 
     overlaps = {name: report["descriptors"][name]["rows"][row]["overlap"] for name in SCALAR_DESCRIPTORS}
-    finite = [v for v in overlaps.values() if np.isfinite(v)]
+    finite = [v for v in overlaps.values() if v is not None and np.isfinite(v)]  # (None: undefined for these pieces,
+    # e.g. the half-pedal share of pieces that never press the damper; left out, as `tsm evaluate` leaves it out)
     out = {"classifier": report["classifier"][row]["accuracy"], "mean_overlap": float(np.mean(finite))}
     trees = report.get("classifier_trees", {}).get(row)
     if trees is not None:
@@ -144,7 +145,7 @@ def main() -> None:
     def cells(s: dict) -> list[str]:
         return [f"{s.get('classifier', float('nan')):.3f}", f"{s['trees']:.3f}" if "trees" in s else "—",
                 f"{s['mean_overlap']:.3f}" if "mean_overlap" in s else "—",
-                *(f"{s[k]:.3f}" if k in s else "—" for k in KEY_DESCRIPTORS)]
+                *(f"{s[k]:.3f}" if s.get(k) is not None else "—" for k in KEY_DESCRIPTORS)]
     for name, r in results.items():
         speed = f"{r['faster_than_real_time']:,.0f}"
         lines.append("| " + " | ".join([name, *cells(r[GENERATED]), str(r["copies"]), speed]) + " |")

@@ -2,10 +2,11 @@
 `timestepmusic.evaluate.descriptors`, beside a straightforward per-excerpt, per-note Python loop.
 
   cut       excerpts_from_corpus(corpus, "test"): every test track cut into 16 s windows
-  describe  describe(table): all fifteen descriptors and the pitch-class histogram, every excerpt
-  baseline  the same descriptors computed excerpt by excerpt and note by note in plain Python (below),
-            on every n-th excerpt, extrapolated per excerpt to the whole split; its figures are
-            checked against `describe` on those excerpts
+  describe  describe(table): every descriptor and the pitch-class histogram, every excerpt
+  baseline  the first fifteen descriptors computed excerpt by excerpt and note by note in plain Python
+            (below), on every n-th excerpt, extrapolated per excerpt to the whole split; its figures are
+            checked against `describe` on those excerpts (the descriptors added since are not in it: the
+            baseline does less work than `describe`, which the report says)
 
 The corpus is prepared from ../shared/data/asap into a temporary folder first (or opened from
 $TSM_BENCH_CORPUS); one warm-up run, then the median of --repeats timed runs.
@@ -148,7 +149,8 @@ def main() -> None:
         started = time.perf_counter()
         naive = naive_describe(rows, excerpts.length_s[subset].tolist())
         naive_s = time.perf_counter() - started
-    agree = [name for name in SCALAR_DESCRIPTORS
+    both = [name for name in SCALAR_DESCRIPTORS if name in naive]  # (the baseline's fifteen)
+    agree = [name for name in both
              if np.allclose(naive[name], described[name][subset], rtol=1e-9, atol=1e-9, equal_nan=True)]
 
     x_count, events = excerpts.num_excerpts, int(excerpts.ids.size)
@@ -168,9 +170,10 @@ def main() -> None:
              f"{', '.join(f'{s:.4f}' for s in describe_s)}",
              f"baseline measured on every {args.every}th excerpt: {subset.size} excerpts in {naive_s:.2f} s "
              f"= {per_excerpt * 1e3:.2f} ms per excerpt, × {x_count:,} = {baseline:.1f} s (extrapolated, not measured)",
-             f"baseline and describe agree (within 1e-9) on {len(agree)}/{len(SCALAR_DESCRIPTORS)} descriptors"
-             + ("" if len(agree) == len(SCALAR_DESCRIPTORS) else
-                f"; differ: {', '.join(n for n in SCALAR_DESCRIPTORS if n not in agree)}"),
+             f"baseline and describe agree (within 1e-9) on {len(agree)}/{len(both)} descriptors"
+             + ("" if len(agree) == len(both) else f"; differ: {', '.join(n for n in both if n not in agree)}"),
+             f"the baseline computes {len(both)} of the {len(SCALAR_DESCRIPTORS)} descriptors describe computes "
+             f"(not: {', '.join(n for n in SCALAR_DESCRIPTORS if n not in both)}): its speed-up is understated",
              f"corpus: {source}"]
     print("\n".join(lines))
     write_markdown(args.markdown, "# `describe` benchmark", lines)

@@ -387,6 +387,9 @@ def test_cli_frictions(capsys):
     assert "usage: tsm stats" in err and "--no-such-flag" in err
     assert main(["stats", "/nonexistent/corpus", "-v"]) == 2  # -v after the command is accepted
     capsys.readouterr()
+    assert main(["prepare", str(Path(__file__).parent), "/nonexistent/mine", "--out", "/nonexistent/c"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: /nonexistent/mine: no such file or folder; nothing was "
+                                               "prepared")  # (a typo in a source: said, not skipped)
     with pytest.raises(SystemExit):
         main(["train-ae", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())

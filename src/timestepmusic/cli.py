@@ -76,6 +76,11 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
     config = _config(args, {"chunk_seconds": "chunks.chunk_seconds", "max_events": "chunks.max_events",
                             "pedal_bins": "events.pedal_bins", "workers": "corpus.workers"})
+    missing = [source for source in args.sources if not Path(source).exists()]
+    if missing:  # a source named on the command line, not a file found in one: a typo, said before anything is done
+        raise ValueError(f"{missing[0]}: no such file or folder" + (f" (nor {', '.join(missing[1:])})"
+                                                                   if len(missing) > 1 else "")
+                         + "; nothing was prepared")
     report = prepare(args.sources, args.out, config, progress=not args.quiet)
     c = report.corpus
     if c.num_tracks == 0:
@@ -184,8 +189,9 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
                              f"({saved.gan.validate_every}, gan.validate_every), so that it resumes exactly; start a "
                              "new run to change it")
     if args.max_chunks and arch != "rnn":
-        raise ValueError("--max-chunks needs --arch rnn (the convolutional GAN trains on fixed windows: "
-                         "--set gan.window_chunks=N)")
+        raise ValueError("--max-chunks needs --arch rnn (" + (
+            f"an {arch} model reads the chunks before each one, up to --set ar.context=N" if arch in ("ar", "events")
+            else "the convolutional GAN trains on fixed windows: --set gan.window_chunks=N") + ")")
     if config is not None:  # --config/--set rnn.* first, then the flag
         config = config.override({"rnn.max_chunks": args.max_chunks})
     with _held(out):

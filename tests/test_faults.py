@@ -213,10 +213,12 @@ def test_overwrite_never_deletes_what_the_new_run_starts_from(corpus, straight_a
         assert sorted(p.name for p in run.rglob("*")) == before
 
 
-def test_resuming_a_run_past_its_target_says_so(corpus, straight_ae, tmp_path, caplog):
+def test_resuming_a_run_past_its_target_says_so(corpus, straight_ae, tmp_path, caplog, capsys):
     run = tmp_path / "ae"
     shutil.copytree(straight_ae, run)
     before = (run / "last" / "pisa.safetensors").read_bytes()
+    assert main(["train-ae", str(corpus), "--resume", str(run), "--set", "ae.hidden=256", "-q"]) == 2
+    assert "--set: a resumed run keeps its saved settings" in capsys.readouterr().err  # (not silently ignored)
     assert main(["train-ae", str(corpus), "--resume", str(run), "--epochs", "1", "-q"]) == 0
     assert "already at epoch 2 of 1; nothing to train (give --epochs above 2" in caplog.text
     assert (run / "last" / "pisa.safetensors").read_bytes() == before

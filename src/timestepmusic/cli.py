@@ -119,6 +119,10 @@ def _run_folder(args: argparse.Namespace, verb: str) -> str:
     if args.resume:
         if args.overwrite:
             raise ValueError(f"{verb}: --overwrite starts a new run; it cannot go with --resume")
+        for flag, given in (("--set", getattr(args, "set", None)), ("--config", getattr(args, "config", None))):
+            if given:  # (they would be silently ignored: a resumed run trains on its saved settings)
+                raise ValueError(f"{flag}: a resumed run keeps its saved settings, so that it goes on exactly; "
+                                 "start a new run (--init-from RUN, for a sequence model) to change them")
         if not Path(args.resume).is_dir():
             raise ValueError(f"--resume {args.resume}: no such folder (give the --out folder of the run to continue)")
         return args.resume

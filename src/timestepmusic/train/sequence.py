@@ -76,6 +76,11 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     if source is not None and source["meta"]["autoencoder"]["weights_sha256"] != ae.weights_sha256:
         raise ValueError(f"--init-from {init_from}: it was trained over another autoencoder than {ae_path}; "
                          "leave out --ae to train over its own")
+    if meta and steps is not None and steps != config.gan.steps and arch in ("ar", "events"):
+        log.warning("--steps %d: the learning rate's schedule (cosine decay to 10 %% at the last step) now runs to "
+                    "step %d, not %d, so at step %d the learning rate jumps (with more steps, up: a warm restart); "
+                    "--steps %d goes on exactly",
+                    steps, steps, config.gan.steps, meta.get("step", 0), config.gan.steps)
     config = config.override({"gan.steps": steps, "gan.compile": compile_model})  # None leaves a setting as it is
     check_corpus_matches(ae.meta, corpus, "the autoencoder")
     g = config.gan

@@ -11,6 +11,7 @@ import torch
 from timestepmusic.batches import SetBatch
 from timestepmusic.cli import main
 from timestepmusic.config import Config
+from timestepmusic.corpus import Corpus
 from timestepmusic.generation import GANModel, prompt_until
 from timestepmusic.midi import NUM_IDS, NUM_KEYS, read_events, write_events
 from timestepmusic.sequence.event_head import DURATION_BINS, STOP, EventBins, EventHead
@@ -936,3 +937,19 @@ def test_the_roll_of_a_long_prompts_continuation_shows_the_seam(events_run, tmp_
     assert main(["generate", "--model", str(events_run), "--prompt", str(short), "--seconds", "2", "-n", "1", "--png",
                  "--overwrite", "-o", str(tmp_path / "out")]) == 0
     assert drawn[-1]["span"] is None  # a short prompt: the whole file
+
+
+def test_the_python_generate_reads_what_the_cli_reads(tiny_corpus, tmp_path):
+    """generate() takes a prompt's path and the style and key as their text, as the CLI's flags do; a misspelled
+    option is named with the nearest one, before anything is drawn; prepare() takes one source as it is."""
+    import timestepmusic as tsm
+
+    prompt = next((tiny_corpus.parent / "midi").rglob("*.mid"))
+    written = tsm.generate(tmp_path / "out", n=1, seconds=1, style="density=6", key="E minor", prompt=str(prompt))
+    piece, _ = read_events(written[0])
+    assert piece.end_s > read_events(prompt)[0].end_s  # the prompt, continued
+    with pytest.raises(ValueError, match=r"generate\(\): no option 'stlye' \(did you mean 'style'\?\)"):
+        tsm.generate(tmp_path / "typo", n=1, seconds=1, stlye="density=6")
+    assert not (tmp_path / "typo").exists()
+    report = tsm.prepare(str(tiny_corpus.parent / "midi"), tmp_path / "corpus", progress=False)  # one folder's name
+    assert report.corpus.num_tracks == Corpus.open(tiny_corpus).num_tracks

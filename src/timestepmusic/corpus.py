@@ -186,10 +186,12 @@ def _settings_key(config: Config, files: list[tuple[str, str, str]]) -> str:
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def prepare(sources: list[str | Path], out: str | Path, config: Config | None = None, *,
+def prepare(sources: list[str | Path] | str | Path, out: str | Path, config: Config | None = None, *,
             progress: bool = True) -> PrepareReport:
-    """Turn performances into a chunked corpus in `out`. Bad files are skipped, listed and reported. A second
-    prepare into the same `out` while one runs is refused in one line (a lock beside it: files.held_lock)."""
+    """Turn performances into a chunked corpus in `out` (`sources`: folders or files, or one of them). Bad files are
+    skipped, listed and reported. A second prepare into the same `out` while one runs is refused in one line (a lock
+    beside it: files.held_lock)."""
+    sources = [sources] if isinstance(sources, (str, Path)) else sources  # (not a string's letters)
     where = Path(out).resolve()
     with held_lock(where.parent / f".{where.name}.lock", f"{out}: another process is preparing this corpus now; "
                    "wait for it to end, or give another --out"):

@@ -613,8 +613,9 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
              pieces: Sequence[int] | None = None, **options) -> list[Path]:
     """Write `n` MIDI files into `out` from a model of any arch; the same seed gives the same files. `seconds`
     is each piece's length, or for an arch that ends its pieces itself, the longest one may run. `options`
-    (likelihood arm): prompt=Events, ends=bool, temperature=float, mixture_temperature=float
-    (GANModel.sample_latents); a piece without a note is drawn again (`written_pieces`). Files of an earlier
+    (likelihood arm): prompt=Events or a MIDI file, ends=bool, temperature=float, mixture_temperature=float, and
+    for the default style="density=6", key="E minor", tempo=90, composer="Bach", like=a MIDI file (`api_options`;
+    GANModel.sample_latents); a piece without a note is drawn again (`written_pieces`). Files of an earlier
     run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`). `pieces`: write only these
     of the n (numbered as their files, from 0), the same notes as in the whole run (`drawn_in_batches`); an earlier
     run's other files are then neither refused nor removed."""
@@ -627,6 +628,7 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     taken = earlier_samples(out, seed, overwrite, writes=list(names.values()),  # (a prompt here is events, not a file)
                             only=None if pieces is None else list(names.values()))
     gan = GANModel.load(model, device)
+    options = api_options(gan, seconds, options)
     if options.get("prompt") is not None:  # (continued from its last sound, as by the CLI)
         options["prompt"] = continued_prompt(options["prompt"], gan.ae, path="prompt")
     replaced = False
@@ -639,6 +641,36 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
                 write_events(events, names[first + j], FileMeta(f"{made_version()}: generate() in Python, seed "
                                                                  f"{seed}, piece {first + j} of {n}"))
     return list(names.values())
+
+
+def api_options(gan: GANModel, seconds: float, options: dict) -> dict:
+    """generate()'s `options` as the CLI's flags read them: `prompt` and `like` a MIDI file's path or events, `style`
+    and `key` their text (`"density=6"`, `"loudness=45 > loudness=80"`, `"E minor > G@20"`) or parsed values; a name
+    sample_latents does not take: ValueError naming it (and the nearest it takes)."""
+    import inspect
+
+    from .keys import parse_key_path, timed_path
+    from .midi import read_events
+    from .sequence.style import parse_style_path
+
+    known = [name for name, p in inspect.signature(GANModel.sample_latents).parameters.items()
+             if p.kind is p.KEYWORD_ONLY]
+    for name in options:
+        if name not in known:
+            near = difflib.get_close_matches(name, known, n=1)
+            raise ValueError(f"generate(): no option {name!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
+                             + f"; it takes {', '.join(known)}")
+    options = dict(options)
+    for name in ("prompt", "like"):
+        if isinstance(options.get(name), (str, Path)):
+            options[name], _ = read_events(options[name], pedal_bins=gan.ae.config.events.pedal_bins)
+    if isinstance(options.get("style"), str):
+        path = parse_style_path(options["style"])
+        options["style"] = StyleRamp.timed(path, seconds) if len(path) > 1 else path[0][1]
+    if isinstance(options.get("key"), str):
+        first, later = timed_path(parse_key_path(options["key"]), seconds)
+        options["key"] = KeyTold(first, later=later)
+    return options
 
 
 def chosen_pieces(pieces: Sequence[int] | None, n: int) -> list[int]:

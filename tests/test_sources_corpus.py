@@ -408,3 +408,14 @@ def write_tiny_maestro_file(path):
     from timestepmusic.midi import Events, write_events
 
     write_events(Events([39, 88], [0.0, 0.1], [0.5, 0.3], [64, 70]), path)
+
+
+def test_copies_of_one_file_in_two_splits_are_said(tmp_path, caplog):
+    """One performance copied into twelve piece folders lands in several splits: prepare says so (the model would be
+    tested on what it trained on); distinct files are not named."""
+    for piece in range(12):
+        write_midi(tmp_path / "midi" / f"p{piece}" / "take.mid", [Note(60, 0, 480), Note(64, 480, 960)])
+    write_midi(tmp_path / "midi" / "other" / "take.mid", [Note(50, 0, 480)])
+    prepare([tmp_path / "midi"], tmp_path / "corpus", Config().override({"corpus.workers": 1}), progress=False)
+    said = [r.getMessage() for r in caplog.records if "in two splits as copies of one file" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("1 performance(s)") and "other" not in said[0]

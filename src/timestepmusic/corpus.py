@@ -282,6 +282,7 @@ def _prepare(sources: list[str | Path], out: str | Path, config: Config | None, 
         reasons = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped) or "no MIDI files found"
         raise ValueError(f"no usable performance in {', '.join(map(str, sources))} ({reasons})")
     good.sort(key=lambda r: r["path"])
+    warn_of_copies_across_splits(good, by_path)
     from_cache = sum(1 for r in results if r.get("cached"))
     key = _settings_key(config, sorted((r["path"], r["sha1"], by_path[r["path"]].split) for r in good))
     _write_corpus(out, key, config, good, by_path, stats, skipped, bad_stat)
@@ -318,6 +319,19 @@ def warn_of_new_settings(out: Path, previous: dict, config: Config) -> None:
 
 EMPTY_SPLIT_MEANS = {"validation": "training validates on its training chunks",
                      "test": "`tsm evaluate` needs another --split"}
+
+
+def warn_of_copies_across_splits(good: list[dict], by_path: dict) -> None:
+    """Say where one performance's file is found twice (the same content) in two splits: a test or validation
+    excerpt the model was trained on (merged corpora that overlap: ASAP's performances come from MAESTRO)."""
+    splits: dict[str, dict[str, str]] = {}  # sha1 → {split: a path}
+    for result in good:
+        splits.setdefault(result["sha1"], {}).setdefault(by_path[result["path"]].split, result["path"])
+    crossed = [where for where in splits.values() if len(where) > 1]
+    if crossed:
+        example = ", ".join(f"{path} ({split})" for split, path in sorted(crossed[0].items()))
+        log.warning("%d performance(s) are in two splits as copies of one file (the same content), e.g. %s: the "
+                    "model is tested on what it trained on; remove the copies", len(crossed), example)
 
 
 def warn_of_empty_splits(corpus: "Corpus", config: Config) -> None:

@@ -210,9 +210,10 @@ class StylePaths(nn.Module):
         paths without labels: ValueError in one line that lists those there are."""
         known = self.composers()
         if not known:
-            raise ValueError(f"--composer {composer}: this model's description paths name no composer (its corpus "
-                             "named none, as a folder of MIDI files does; MAESTRO and ASAP do), or were written before "
-                             "they kept them: `python -m timestepmusic.train.style_paths MODEL CORPUS --relabel`")
+            raise ValueError(f"--composer {composer}: this model's description paths name no composer: its corpus "
+                             "named none (a folder of MIDI files names none; MAESTRO and ASAP do), or its paths were "
+                             "written before they kept names (then, with the MAESTRO or ASAP corpus it was trained on: "
+                             "`python -m timestepmusic.train.style_paths MODEL CORPUS --relabel`)")
         wanted = " ".join(composer.split()).casefold()  # (labels hold names with single spaces)
         if not wanted:
             raise ValueError("--composer: give a composer's name; this model knows " + ", ".join(known))

@@ -221,6 +221,10 @@ def test_evaluate_ae_reports_timing_ceiling_and_smoothness(ohe_run, tiny_corpus,
     told = "—" if n < 10 else f"{summary['ceiling']['accuracy']:.3f}"
     assert f"originals: {told} ({n} excerpts each" in printed and "too few excerpts for a verdict" in printed
     assert json.loads(out.read_text())["smoothness"]["noise 0.3"]["note_f1_vs_clean"] <= 1.0
+    mine = tmp_path / "notes.txt"
+    mine.write_text("keep me")
+    assert main(["evaluate-ae", str(ohe_run), "--corpus", str(tiny_corpus), "--json-out", str(mine)]) == 2
+    assert "notes.txt is there already" in capsys.readouterr().err and mine.read_text() == "keep me"
 
 
 def test_time_weight_scales_only_the_time_errors():

@@ -652,13 +652,19 @@ def cmd_evaluate_ae(args: argparse.Namespace) -> int:
     from .checks import check_corpus_matches
     from .corpus import Corpus
     from .evaluate.latent_space import evaluate_autoencoder, format_evaluation
+    from .files import atomic_path, refuse_existing
 
+    if args.json_out:  # (said before the evaluation, not after it)
+        if Path(args.json_out).is_dir():
+            raise ValueError(f"--json-out {args.json_out}: a folder; give a file's name")
+        refuse_existing([Path(args.json_out)], args.overwrite)
     ae = load_autoencoder(args.run, args.device, flag="RUN")
     corpus = Corpus.open(args.corpus)
     check_corpus_matches(ae.meta, corpus, f"autoencoder {args.run}")
     summary = evaluate_autoencoder(ae, corpus, args.split, max_tracks=args.max_tracks)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(summary, indent=1))
+        with atomic_path(args.json_out) as tmp:
+            tmp.write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary) if args.json else format_evaluation(summary))
     return 0
 
@@ -867,6 +873,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--json-out", metavar="FILE", help="also write the figures as JSON to FILE")
+    p.add_argument("--overwrite", action="store_true", help="replace --json-out's FILE where it is there already")
     p.set_defaults(func=cmd_evaluate_ae)
 
     p = sub.add_parser("data", help="check downloaded data before preparing it")

@@ -596,10 +596,12 @@ def written_here(path: Path, marked: set[Path]) -> bool:
 
 def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int) -> None:
     """--overwrite, once the new pieces' first are drawn: remove the earlier run's files `taken` (`earlier_samples`; a
-    PNG or WAV of it would otherwise sit beside a new MIDI file), and name those this run does not write again (its
-    files: `rewritten`)."""
+    PNG or WAV of it would otherwise sit beside a new MIDI file), but a MIDI file this run writes again (`rewritten`),
+    which its new one replaces in one step (a write that fails, on a full disk, leaves the old one), and name those
+    this run does not write again."""
     for old in taken:
-        old.unlink()
+        if old not in rewritten or old.suffix != ".mid":
+            old.unlink()
     removed = [old for old in taken if old not in rewritten]
     if removed:
         names = ", ".join(path.name for path in removed[:4]) + (f" and {len(removed) - 4} more" if len(removed) > 4

@@ -473,15 +473,20 @@ def _bar_lines_s(grid, until_s: float, tmp_path) -> list[float]:
     ((6, 8), ((0.0, 60.0), (3.0, 120.0)), 5.2),  # eighths, after a tempo change
     ((5, 4), ((0.0, 100.0),), 3.1),
     (None, ((0.0, 120.0),), 3.3),  # no time signature: 4/4 as a sequencer counts
+    ((4, 4), ((0.0, 120.0),), 1.75),  # half a beat left (a pickup of one unit, lasting half of one)
+    ((2, 2), ((0.0, 120.0),), 1.5),
+    ((3, 4), ((0.0, 90.0),), 5 / 3),
+    ((7, 8), ((0.0, 100.0), (2.0, 80.0)), 2.0),  # a tempo change at the cut: the prompt's tempo before it
 ])
 def test_a_continuation_alone_keeps_the_prompts_bar_lines(meter, tempos, from_s, tmp_path):
-    from timestepmusic.midi import FileGrid, grid_from
+    from timestepmusic.midi import FileGrid, grid_from, grid_until
 
     prompt = FileGrid(tempos, () if meter is None else ((0.0, *meter),), ((0.0, -2, False),))
     later = grid_from(prompt, from_s)
-    bpm = tempos[-1][1]
+    bpm = [t for at_s, t in tempos if at_s < from_s][-1]  # (one at the cut is the continuation's, not the prompt's)
     unit_s = 60 / bpm * 4 / (meter[1] if meter else 4)
-    after_cut = [at_s - from_s for at_s in _bar_lines_s(prompt, from_s + 10.0, tmp_path) if at_s > from_s + 1e-6]
+    going_on = grid_until(prompt, from_s)  # its grid as it stood at the cut (a change at the cut is the new music's)
+    after_cut = [at_s - from_s for at_s in _bar_lines_s(going_on, from_s + 10.0, tmp_path) if at_s > from_s + 1e-6]
     if after_cut[0] < unit_s / 2:  # a sliver of a beat before the prompt's next bar: that bar line is the pickup's
         after_cut = after_cut[1:]
     got = _bar_lines_s(later, 10.0, tmp_path)
@@ -489,4 +494,6 @@ def test_a_continuation_alone_keeps_the_prompts_bar_lines(meter, tempos, from_s,
     shown = min(len(got) - 1, len(after_cut))  # (the bar lines both files draw within 10 s)
     assert got[1:1 + shown] == pytest.approx(after_cut[:shown], abs=2e-3)  # the prompt's, going on
     assert later.keys == ((0.0, -2, False),) and later.tempos[-1][1] == bpm
+    assert all(numerator >= 1 for _, numerator, _ in later.meters)  # (a 0/4 bar: a file no reader opens)
+    pretty_midi.PrettyMIDI(str(next(tmp_path.glob("grid_*.mid"))))  # (opened: pretty_midi refuses such a bar)
     assert all(bpm / 2 - 1e-6 <= t <= bpm * 2 + 1e-6 for _, t in later.tempos)  # a pickup beat at most half off

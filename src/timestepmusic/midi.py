@@ -11,6 +11,7 @@ map, so a file read and written back keeps every tick (binning off).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -402,8 +403,8 @@ def grid_from(grid: FileGrid, from_s: float) -> FileGrid:
     where less than half a unit is left), its first beat stretched or shortened (at most by half) to end where the
     prompt's beat would. Without a time signature, bars of 4/4 as a sequencer counts them (written only where a
     pickup bar needs one)."""
-    def in_effect(entries: tuple, fallback: tuple) -> tuple:
-        before = [entry for entry in entries if entry[0] <= from_s + 1e-9]
+    def in_effect(entries: tuple, fallback: tuple) -> tuple:  # (one at the cut is after it, as grid_until says)
+        before = [entry for entry in entries if entry[0] < from_s - 1e-9]
         return before[-1] if before else fallback
 
     tempos = list(grid.tempos) or [(0.0, 60.0 * WRITE_QUARTERS_PER_SECOND)]
@@ -424,10 +425,7 @@ def grid_from(grid: FileGrid, from_s: float) -> FileGrid:
     written = bool(grid.meters)
     if min(into_units, left_units) < 1e-3:  # on a bar line
         return FileGrid(((0.0, bpm),), ((0.0, numerator, denominator),) if written else (), keys)
-    if left_units >= 0.5:  # a pickup bar of the units left, the first lasting what is left of its unit
-        whole, first_units = round(left_units), left_units - (round(left_units) - 1)  # first_units in [0.5, 1.5]
-    else:  # a sliver of a unit: a whole bar, its first unit lasting the sliver longer
-        whole, first_units = numerator, left_units + 1.0
+    whole, first_units = pickup(left_units, numerator)
     unit_s = unit_q * 60.0 / bpm
     pickup_s = (first_units + whole - 1) * unit_s
     tempos_from = [(0.0, bpm)]
@@ -436,6 +434,16 @@ def grid_from(grid: FileGrid, from_s: float) -> FileGrid:
     meters = ((0.0, whole, denominator),) + (((pickup_s, numerator, denominator),) if whole != numerator else ())
     meters = meters if written or whole != numerator else ()
     return FileGrid(tuple(tempos_from), meters, keys)
+
+
+def pickup(left_units: float, numerator: int) -> tuple[int, float]:
+    """A pickup bar for `left_units` (0 < left ≤ numerator) of a bar's units before its next bar line: how many units
+    it is written with, and how many units' time its first one lasts ([0.5, 1.5): at most half a unit off). Less than
+    half a unit left: a whole bar, its first unit lasting the sliver longer."""
+    if left_units < 0.5:
+        return numerator, left_units + 1.0
+    whole = math.floor(left_units + 0.5)  # (half up: Python's round() takes 0.5 to 0, a bar of no units)
+    return whole, left_units - (whole - 1)
 
 
 def tempo_ticks(seconds: np.ndarray, tempos: tuple[tuple[float, float], ...], ticks_per_quarter: int

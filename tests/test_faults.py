@@ -685,3 +685,20 @@ def test_a_hand_edited_model_or_corpus_config_is_one_line(edit, said, corpus, tm
     (broken / "corpus.json").write_text(json.dumps({"format": 1}))
     assert main(["stats", str(broken)]) == 2
     assert "corrupt corpus manifest (its key or tracks missing)" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forkserver, as Python 3.14 starts processes on Linux")
+def test_prepare_parses_in_workers_started_by_a_fork_server(tmp_path):
+    import multiprocessing
+
+    rng = np.random.default_rng(3)
+    for piece in range(12):
+        write_events(_performance(rng, 2.0), tmp_path / "midi" / f"piece{piece}.mid")
+    method = multiprocessing.get_start_method()
+    multiprocessing.set_start_method("forkserver", force=True)
+    try:
+        report = prepare([tmp_path / "midi"], tmp_path / "corpus", Config().override({"corpus.workers": 2}),
+                         progress=False)
+    finally:
+        multiprocessing.set_start_method(method, force=True)
+    assert report.corpus.num_tracks == 12

@@ -71,8 +71,8 @@ def parsed_in_workers(job_args: list[tuple], workers: int) -> Iterator[dict]:
     main_thread = threading.current_thread() is threading.main_thread()  # (only it may set a signal's handler)
     interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None  # the workers inherit it
     try:
-        processes = [multiprocessing.Process(target=_parse_share, args=(job_args[w::workers], results, os.getpid()),
-                                             daemon=True) for w in range(workers)]
+        processes = [multiprocessing.Process(target=_parse_share, args=(job_args[w::workers], results), daemon=True)
+                     for w in range(workers)]
         for process in processes:
             process.start()
     finally:
@@ -100,10 +100,11 @@ def parsed_in_workers(job_args: list[tuple], workers: int) -> Iterator[dict]:
         raise
 
 
-def _parse_share(jobs: list[tuple], results: multiprocessing.Queue, parent: int) -> None:
-    """A worker of `parsed_in_workers`: each of its jobs parsed, each result put on `results`; it ends with its
-    `parent` process (killed, or stopped by SIGTERM), not left waiting on a queue nobody reads."""
+def _parse_share(jobs: list[tuple], results: multiprocessing.Queue) -> None:
+    """A worker of `parsed_in_workers`: each of its jobs parsed, each result put on `results`; it ends with the
+    process that started it (killed, or stopped by SIGTERM), not left waiting on a queue nobody reads."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()  # (under fork, prepare; under forkserver, the server it was forked from)
     _die_with_parent()
     for job in jobs:
         if os.getppid() != parent:  # (where the system cannot be asked to: between files)

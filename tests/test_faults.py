@@ -576,21 +576,22 @@ def test_two_processes_writing_one_corpus_or_one_seeds_pieces_are_refused(corpus
     from timestepmusic.files import held_lock
 
     out = tmp_path / "pieces"
-    with held_lock(tmp_path / ".pieces.seed3.lock", "busy"):  # as generate --seed 3 -o pieces holds it
+    with held_lock(out / ".generate-seed3.lock", "busy"):  # as generate --seed 3 -o pieces holds it
         assert main(["generate", "-n", "1", "--seconds", "1", "--seed", "3", "-o", str(out)]) == 2
         err = capsys.readouterr().err.strip()
         assert err == (f"error: -o {out}: another tsm generate is writing --seed 3's pieces into it now; wait for it "
                        "to end, or give another -o or --seed")
-        assert not out.exists() or not any(out.iterdir())
+        assert [p.name for p in out.iterdir()] == [".generate-seed3.lock"]  # nothing written
         assert main(["generate", "-n", "1", "--seconds", "1", "--seed", "4", "-o", str(out)]) == 0  # another seed
-    assert not list(tmp_path.glob(".*.lock"))
+    assert not list(out.glob(".*.lock"))
     midi = corpus.parent / "midi"
-    with held_lock(tmp_path / ".corpus.lock", "busy"):
+    with held_lock(tmp_path / "corpus" / ".prepare.lock", "busy"):
         with pytest.raises(ValueError, match="another process is preparing this corpus now"):
             prepare([midi], tmp_path / "corpus", progress=False)
-    assert not (tmp_path / "corpus").exists()
     prepare([midi], tmp_path / "corpus", progress=False)
-    assert not list(tmp_path.glob(".*.lock"))
+    assert not list((tmp_path / "corpus").glob(".*.lock"))
+    assert main(["generate", "-n", "1", "--seconds", "1", "--model", "nonexistent", "-o", str(tmp_path / "new")]) == 2
+    assert not (tmp_path / "new").exists()  # (a folder made for the lock, left empty: removed again)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the workers end with their parent on Linux")

@@ -292,14 +292,13 @@ def _info_words(info: dict) -> list[str]:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """`tsm generate`, one process at a time writing a seed's pieces into a folder: a second one is refused in one
-    line (a lock beside the folder: files.held_lock), not mixed in; other seeds may be written there meanwhile."""
-    from .files import held_lock
+    line (a lock in the folder: files.held_folder), not mixed in; other seeds may be written there meanwhile."""
+    from .files import held_folder
 
-    if args.list or args.info or not args.out.strip():  # (nothing written)
-        return _generate(args)
-    where = Path(args.out).resolve()
-    with held_lock(where.parent / f".{where.name}.seed{args.seed}.lock", f"-o {args.out}: another tsm generate is "
-                   f"writing --seed {args.seed}'s pieces into it now; wait for it to end, or give another -o or --seed"):
+    if args.list or args.info or not args.out.strip() or Path(args.out).suffix.lower() in (".mid", ".midi"):
+        return _generate(args)  # (nothing written, or refused: a file's name)
+    with held_folder(args.out, f".generate-seed{args.seed}.lock", f"-o {args.out}: another tsm generate is writing "
+                     f"--seed {args.seed}'s pieces into it now; wait for it to end, or give another -o or --seed"):
         return _generate(args)
 
 

@@ -36,7 +36,7 @@ from tqdm import tqdm
 from .chunks import chunk_pointers, count_chunks, overflow
 from .config import Config
 from .durations import DurationFit
-from .files import held_lock
+from .files import held_folder
 from .midi import DAMPER_ID, NUM_KEYS, Events, check_timing, no_piano_notes, score_from_bytes, score_to_events
 from .sources import SPLITS, Performance, discover
 
@@ -191,11 +191,10 @@ def prepare(sources: list[str | Path] | str | Path, out: str | Path, config: Con
             progress: bool = True) -> PrepareReport:
     """Turn performances into a chunked corpus in `out` (`sources`: folders or files, or one of them). Bad files are
     skipped, listed and reported. A second prepare into the same `out` while one runs is refused in one line (a lock
-    beside it: files.held_lock)."""
+    in it: files.held_folder)."""
     sources = [sources] if isinstance(sources, (str, Path)) else sources  # (not a string's letters)
-    where = Path(out).resolve()
-    with held_lock(where.parent / f".{where.name}.lock", f"{out}: another process is preparing this corpus now; "
-                   "wait for it to end, or give another --out"):
+    with held_folder(out, ".prepare.lock", f"{out}: another process is preparing this corpus now; wait for it to "
+                     "end, or give another --out"):
         return _prepare(sources, out, config, progress)
 
 

@@ -83,3 +83,18 @@ def refuse_existing(paths: list[Path], overwrite: bool) -> None:
     there = [p for p in paths if p.exists()]
     if there and not overwrite:
         raise ValueError(f"{there[0]} is there already; give another name, or --overwrite to replace it")
+
+
+@contextmanager
+def held_folder(folder: str | Path, name: str, busy: str) -> Iterator[None]:
+    """`held_lock` on FOLDER/NAME (a hidden file inside the folder a process writes into, so that only that folder
+    need be writable); a folder it made for the lock is removed again if nothing else was put there."""
+    folder = Path(folder)
+    made = not folder.exists()
+    try:
+        with held_lock(folder / name, busy):
+            yield
+    finally:
+        if made and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+

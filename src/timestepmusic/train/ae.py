@@ -125,7 +125,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
             window_start, window_chunks = time.perf_counter(), 0
             try:
                 for b in bar:
-                    interrupted()  # (a Ctrl-C during the batch before: raised here, at its end)
+                    interrupted(ranks)  # (a Ctrl-C during the batch before: raised here, at its end, on every rank)
                     idx = order[b * ae.batch_chunks:(b + 1) * ae.batch_chunks]
                     stretch = shift = None
                     if augment.tempo_range > 0 or augment.transpose_semitones > 0:
@@ -146,9 +146,10 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                     step += 1
                     window_chunks += idx.shape[0]
                     value = float(loss.detach())
-                    if not math.isfinite(value):  # (nothing saved: RUN/last is the last finite state)
-                        raise ValueError(f"{out}: training diverged at step {step} (the loss is {value}); "
-                                         f"{DIVERGED}" + SAVED_BEFORE.format(out=out) * (Path(out) / "last").is_dir())
+                    if ranks.agree(not math.isfinite(value))[0]:  # (every rank stops; nothing saved)
+                        saved = SAVED_BEFORE.format(out=out) if (Path(out) / "last").is_dir() else ""
+                        raise ValueError(f"{out}: training diverged at step {step} (the loss is {value}"
+                                         f"{'' if not math.isfinite(value) else ' on another rank'}); {DIVERGED}{saved}")
                     running = value if running is None else 0.98 * running + 0.02 * value
                     if b % 20 == 0:
                         rate = window_chunks / max(time.perf_counter() - window_start, 1e-9)
@@ -192,4 +193,5 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
             save("last", epoch + 1, 0, {"val": val})
             ranks.barrier()
             last_save = time.perf_counter()
+        interrupted(ranks)  # (one during the last batch or validation: the run ended and saved, and says so)
     return last

@@ -18,9 +18,10 @@ class StopNow(KeyboardInterrupt):
 
 
 @contextmanager
-def held_interrupts() -> Iterator[Callable[[], None]]:
+def held_interrupts() -> Iterator[Callable[..., None]]:
     """While training: Ctrl-C (SIGINT) is noted, not raised; the check it yields raises KeyboardInterrupt at a step's
-    end if one came. A second one raises StopNow where it lands. (Off the main thread, where no handler may be set,
+    end if one came (given a distributed run's ranks, on every rank once one had it, so that none is left waiting in
+    a collective). A second one raises StopNow where it lands. (Off the main thread, where no handler may be set,
     Ctrl-C is raised where it lands, as before.)"""
     asked: list[bool] = []
 
@@ -29,8 +30,8 @@ def held_interrupts() -> Iterator[Callable[[], None]]:
             raise StopNow
         asked.append(True)
 
-    def check() -> None:
-        if asked:
+    def check(ranks=None) -> None:  # ranks: a distributed run's (train/distributed.Dist), which stop together
+        if (ranks.agree(bool(asked))[0] if ranks is not None else asked):
             raise KeyboardInterrupt
 
     main = threading.current_thread() is threading.main_thread()

@@ -189,10 +189,10 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                     if update.ae_loss is not None:
                         record["ae_loss"] = float(update.ae_loss.detach()) * ranks.world / max(g.ae_weight, 1e-12)
                 diverged = [key for key, value in record.items() if not math.isfinite(value)]
-                if diverged:  # (nothing saved: RUN/last is the last finite state)
-                    raise ValueError(f"{out}: training diverged at step {step + 1} ({diverged[0]} is "
-                                     f"{record[diverged[0]]}); {DIVERGED}" + SAVED_BEFORE.format(out=out) * (
-                                         Path(out) / "last").is_dir())
+                if ranks.agree(bool(diverged))[0]:  # (every rank stops; nothing saved: RUN/last is the last finite state)
+                    said = f"{diverged[0]} is {record[diverged[0]]}" if diverged else "on another rank"
+                    saved = SAVED_BEFORE.format(out=out) if (Path(out) / "last").is_dir() else ""
+                    raise ValueError(f"{out}: training diverged at step {step + 1} ({said}); {DIVERGED}{saved}")
                 step += 1
                 rate_steps += 1
                 bar.update()
@@ -216,7 +216,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                     if ranks.main:
                         metrics.write({"event": "stopped", "step": step})
                     return last | {"step": step, "stopped": True}
-                interrupted()  # (a Ctrl-C during the step: raised here, at its end)
+                interrupted(ranks)  # (a Ctrl-C during the step: raised here, at its end, on every rank)
         except StopNow:
             log.warning("interrupted twice: stopped at once, without saving; %s/last holds the run's last checkpoint", out)
             raise
@@ -228,6 +228,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
             raise
         finally:
             bar.close()
+        interrupted(ranks)  # (one during the last step: the run ended and saved, and says it was interrupted)
     return last
 
 

@@ -902,17 +902,22 @@ def test_a_prompt_is_continued_after_its_last_sound_and_written_note_for_note(ev
     chord = [Note(40 + 2 * i, 960, 1920) for i in range(20)]  # 20 notes at 1 s (480 ticks a quarter, 120 bpm)
     beyond = [Note(10, 960, 1200), Note(120, 960, 1200)]  # below and above the piano's keys
     line = [Note(72 + i % 5, 1920 + 240 * i, 2160 + 240 * i) for i in range(8)]  # then a line to 4 s
-    prompt = write_midi(tmp_path / "mine.mid", chord + beyond + line, [CC(7, 100, 62 * 960)])
+    prompt = write_midi(tmp_path / "mine.mid", chord + beyond + line,  # the damper held on after the line, pressed
+                        [CC(64, 100, 1920), CC(64, 0, 2400), CC(64, 90, 2400 + 240), CC(7, 100, 62 * 960)])  # again
     out = tmp_path / "out"
     assert main(["generate", "--model", str(events_run), "--prompt", str(prompt), "--seconds", "1", "-n", "1",
                  "-o", str(out)]) == 0
-    assert "its last sound ends at 0:04 and the file runs on silent to 1:02: continued from its last sound" in caplog.text
-    assert "5 of its 28 events fall in 0.25 s chunks of more than 15, of which the model hears the first 15" in caplog.text
+    assert "its last note ends at 0:04 and the file runs on without one to 1:02: continued from its last note" in caplog.text
+    assert "5 of its 30 events fall in 0.25 s chunks of more than 15, of which the model hears the first 15" in caplog.text
     assert "the continuation from 4.25 s" in capsys.readouterr().out  # (the chunk after its last sound's end)
     assert "mine.mid: notes left out: 2 beyond the piano's keys (pitch 21–108)" in caplog.text
     piece, _ = read_events(out / "sample_0_000.mid")
     written = piece.take(np.flatnonzero(piece.start_s < 4.0 - 1e-3))
-    assert sorted(written.ids.tolist()) == sorted(p.pitch - 21 for p in chord + line)  # every note of the prompt
+    notes = written.take(np.flatnonzero(written.is_note))
+    assert sorted(notes.ids.tolist()) == sorted(p.pitch - 21 for p in chord + line)  # every note of the prompt
+    pedal = written.take(np.flatnonzero(~written.is_note))
+    assert pedal.start_s.tolist() == pytest.approx([2.0, 2.75], abs=1e-3)  # and its damper, rung on past its end
+    assert pedal.start_s[1] + pedal.duration_s[1] > 4.25
     assert piece.start_s.max() < 5.25  # then 1 s of its own, from its last sound
 
 

@@ -393,18 +393,26 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
 
 def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = None,
                      path: str | Path = "--prompt") -> Events:
-    """What a continuation of `prompt` goes on from: the prompt cut at `seconds` (--prompt-seconds: `prompt_until`),
-    else ended at its last sound (a file that runs on silent, to a controller, a lone pedal lift or its end a minute
-    later, is not waited out; said where it runs on more than a second). Said too where a 0.25 s chunk holds more
-    events than the model hears (ae.max_events): the file keeps them all, as played."""
+    """What a continuation of `prompt` goes on from: the prompt cut at `seconds` (--prompt-seconds: `prompt_until`;
+    said where its last note before the cut ends SILENT_PROMPT_S or more before it), else ended where its last note
+    ends (a file that runs on silent, to a controller, a pedal held or pressed again, or its end a minute later, is
+    not waited out; said where it runs on more than a second; a pedal down then rings on into the continuation).
+    Said too where a 0.25 s chunk holds more events than the model hears (ae.max_events): the file keeps them all,
+    as played."""
     if seconds is not None:
         prompt = prompt_until(prompt, seconds, ae.chunk_seconds, path)
+        last_s = float((prompt.start_s + prompt.duration_s)[prompt.is_note].max(initial=0.0))
+        if prompt.end_s - last_s >= SILENT_PROMPT_S:
+            log.warning("%s: its last note before the cut at %s ends at %s: the continuation starts after %.0f s of "
+                        "silence", path, clock_text(prompt.end_s), clock_text(last_s), prompt.end_s - last_s)
     else:
-        last_s = float((prompt.start_s + prompt.duration_s).max(initial=0.0))
+        last_s = float((prompt.start_s + prompt.duration_s)[prompt.is_note].max(initial=0.0))
         if prompt.end_s - last_s > 1.0:
-            log.warning("%s: its last sound ends at %s and the file runs on silent to %s: continued from its last "
-                        "sound", path, clock_text(last_s), clock_text(prompt.end_s))
-            prompt = Events(prompt.ids, prompt.start_s, prompt.duration_s, prompt.intensity, last_s)
+            log.warning("%s: its last note ends at %s and the file runs on without one to %s: continued from its "
+                        "last note", path, clock_text(last_s), clock_text(prompt.end_s))
+            kept = prompt.take(np.flatnonzero(prompt.start_s < last_s))  # (a pedal pressed after it: left out)
+            prompt = Events(kept.ids, kept.start_s, kept.duration_s, kept.intensity)
+            prompt.end_s = last_s  # (set after construction, which would end it after a pedal ringing on)
     unheard = chunk_events(prompt, ae.chunk_seconds, ae.max_events).dropped
     if unheard:
         log.warning("%s: %d of its %d events fall in %g s chunks of more than %d, of which the model hears the first "

@@ -891,6 +891,9 @@ def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny
     assert grid("new") == ([(round(at_s, 3), round(bpm, 2)) for at_s, bpm in going_on.tempos],
                            [(round(at_s, 3), n, d) for at_s, n, d in going_on.meters], [(0.0, -3, 0)])
     assert going_on.tempos[-1][1] == 96.0 and going_on.meters[-1][1:] == (3, 4)
+    assert main([*run, "--continuation-only", "--tempo", "110", "--set", "ar.beat_echo=3", "-o", str(tmp_path / "fast")]) == 0
+    tempos, meters, keys = grid("fast")  # the tempo asked, in the prompt's meter and key
+    assert tempos[-1][1] == 110.0 and meters == [(0.0, 3, 4)] and keys == [(0.0, -3, 0)]
 
 
 def test_a_prompt_is_continued_after_its_last_sound_and_written_note_for_note(events_run, tmp_path, capsys, caplog):

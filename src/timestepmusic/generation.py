@@ -332,6 +332,8 @@ def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_
         return FileMeta(text, keys, grid.tempos, grid.meters) if grid else FileMeta(text, keys)
     before = [] if grid is None else [(at_s, bpm) for at_s, bpm in grid.tempos if at_s < asked_from_s]  # 0 s first
     meters = () if grid is None else tuple(meter for meter in grid.meters if meter[0] < asked_from_s)
+    if grid is not None and grid.meters and not meters:  # (a continuation alone: the prompt's meter, its bars from
+        meters = ((asked_from_s, *grid.meters[-1][1:]),)  # the tempo asked, not the prompt's pickup)
     tempos = before or ([(0.0, 120.0)] if asked_from_s > 0 or end_s <= 0 else [])
     at_s = asked_from_s
     if not tempo.later and played is not None:  # a pickup beat, so that the beats after it fall on the notes'

@@ -961,3 +961,20 @@ def test_the_python_generate_reads_what_the_cli_reads(tiny_corpus, tmp_path):
     assert not (tmp_path / "typo").exists()
     report = tsm.prepare(str(tiny_corpus.parent / "midi"), tmp_path / "corpus", progress=False)  # one folder's name
     assert report.corpus.num_tracks == Corpus.open(tiny_corpus).num_tracks
+
+
+def test_ctrl_c_while_generate_writes_says_what_it_wrote(events_run, tmp_path, capsys, monkeypatch):
+    import timestepmusic.midi as midi_module
+
+    write, calls = midi_module.write_events, []
+
+    def write_then_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return write(*args, **kwargs)
+    monkeypatch.setattr(midi_module, "write_events", write_then_ctrl_c)
+    assert main(["generate", "--model", str(events_run), "-n", "3", "--seconds", "1", "-o", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted after writing 1 of 3 MIDI file(s), the last {tmp_path / 'sample_0_000.mid'}" in err
+    assert "with --overwrite writes them all again" in err

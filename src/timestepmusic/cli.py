@@ -552,41 +552,50 @@ def _generate(args: argparse.Namespace) -> int:
                   like_name)
     new_s = []  # … and the new music's length of each piece
     replaced = False
-    for first, pieces, samples in drawn_in_batches(gan, args.n, seconds, args.seed, not args.no_snap, args.select,
-                                                   only=None if args.piece is None else list(names),
-                                                   **options):  # [T_s, L] each
-        if not replaced:  # --overwrite: the earlier run's files go once the first pieces are drawn
-            replace_earlier(taken, rewritten, args.seed)
-            replaced = True
-        if args.n > len(samples) and args.piece is None:  # (a large -n: drawn and written a batch at a time)
-            print(f"pieces {first + 1}–{first + len(samples)} of {args.n}:", file=sys.stderr)
-        for j, events in enumerate(samples):
-            if first + j not in names:  # (--piece: drawn with the pieces asked, not written)
-                continue
-            length_s = pieces[j].shape[0] * c  # the chunks written (a prompt included)
-            new_s.append(length_s - prompt_s)
-            where = f"; the continuation from {prompt_s:.2f} s" if prompt_s else ""
-            if args.continuation_only:
-                events, length_s, where = continuation_only(events, prompt_s), length_s - prompt_s, "; the continuation only"
-            walked = gan.walked[j] if args.composer is not None and gan.walked is not None else None
-            meta = written_meta(made_by(args.command_line, first + j, args.n), asked_key, asked_tempo, asked_from_s,
-                                length_s, events, key_spellings, prompt_grid)
-            path = write_events(events, names[first + j], meta)
-            notes, pedals = int(events.is_note.sum()), int((~events.is_note).sum())
-            print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, {length_s:g} s "
-                  f"(last sound ends at {events.end_s:.1f} s{where}{heard_line(events, length_s, asked_from_s, asked, walked)})")
-            if args.png or args.wav:
-                from .evaluate.render import render_outputs
+    written = []  # the MIDI files written so far
+    try:
+        for first, pieces, samples in drawn_in_batches(gan, args.n, seconds, args.seed, not args.no_snap, args.select,
+                                                       only=None if args.piece is None else list(names),
+                                                       **options):  # [T_s, L] each
+            if not replaced:  # --overwrite: the earlier run's files go once the first pieces are drawn
+                replace_earlier(taken, rewritten, args.seed)
+                replaced = True
+            if args.n > len(samples) and args.piece is None:  # (a large -n: drawn and written a batch at a time)
+                print(f"pieces {first + 1}–{first + len(samples)} of {args.n}:", file=sys.stderr)
+            for j, events in enumerate(samples):
+                if first + j not in names:  # (--piece: drawn with the pieces asked, not written)
+                    continue
+                length_s = pieces[j].shape[0] * c  # the chunks written (a prompt included)
+                new_s.append(length_s - prompt_s)
+                where = f"; the continuation from {prompt_s:.2f} s" if prompt_s else ""
+                if args.continuation_only:
+                    events, length_s, where = continuation_only(events, prompt_s), length_s - prompt_s, "; the continuation only"
+                walked = gan.walked[j] if args.composer is not None and gan.walked is not None else None
+                meta = written_meta(made_by(args.command_line, first + j, args.n), asked_key, asked_tempo, asked_from_s,
+                                    length_s, events, key_spellings, prompt_grid)
+                path = write_events(events, names[first + j], meta)
+                written.append(path)
+                notes, pedals = int(events.is_note.sum()), int((~events.is_note).sum())
+                heard = heard_line(events, length_s, asked_from_s, asked, walked)
+                print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, "
+                      f"{length_s:g} s (last sound ends at {events.end_s:.1f} s{where}{heard})")
+                if args.png or args.wav:
+                    from .evaluate.render import render_outputs
 
-                lead_s = max(length_s - prompt_s, PROMPT_SHOWN_S)  # a long prompt: the roll from as long before
-                from_s = prompt_s - lead_s if prompt_s > lead_s and not args.continuation_only else 0.0  # the seam
-                for extra in render_outputs(path, events, png=args.png, wav=args.wav, soundfont=args.soundfont,
-                                            title=f"{path.name}" + (f" from {clock_text(from_s)}" if from_s else "")
-                                            + f"\n{meta.text}",  # (the command, under the name)
-                                            continuation_s=None if args.continuation_only else prompt_s or None,
-                                            marks=shape_marks(asked_key, asked_tempo, ramp, asked_from_s, length_s),
-                                            span=(from_s, length_s) if from_s else None):
-                    print(f"{extra}")
+                    lead_s = max(length_s - prompt_s, PROMPT_SHOWN_S)  # a long prompt: the roll from as long before
+                    from_s = prompt_s - lead_s if prompt_s > lead_s and not args.continuation_only else 0.0  # the seam
+                    for extra in render_outputs(path, events, png=args.png, wav=args.wav, soundfont=args.soundfont,
+                                                title=f"{path.name}" + (f" from {clock_text(from_s)}" if from_s else "")
+                                                + f"\n{meta.text}",  # (the command, under the name)
+                                                continuation_s=None if args.continuation_only else prompt_s or None,
+                                                marks=shape_marks(asked_key, asked_tempo, ramp, asked_from_s, length_s),
+                                                span=(from_s, length_s) if from_s else None):
+                        print(f"{extra}")
+    except KeyboardInterrupt:  # (said: a rerun is refused for the files there, which --overwrite replaces)
+        if written:
+            print(f"interrupted after writing {len(written)} of {len(names)} MIDI file(s), the last {written[-1]}; "
+                  "the same command with --overwrite writes them all again", file=sys.stderr)
+        raise
     if ends_itself:
         _print_lengths(gan, args, seconds, new_s)  # new music only
     return 0

@@ -188,6 +188,12 @@ def test_new_run_into_an_existing_run_is_refused_without_overwrite(corpus, strai
                                          r"NOTES\.md and 1 more, which no run wrote"):
         start_run_folder(run, overwrite=True)
     assert (run / "NOTES.md").read_text() == "what I tried" and (run / "last").is_dir()
+    (run / "NOTES.md").unlink()
+    (run / "favourites").rmdir()
+    (run / ".autoencoder.old").mkdir()  # the halves of a write a kill left: the run's own
+    (run / ".metrics.jsonl.123.tmp").write_text("")
+    start_run_folder(run, overwrite=True)
+    assert not run.exists() or not any(run.iterdir())
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     with pytest.raises(ValueError, match="holds no run"):

@@ -99,7 +99,10 @@ def _write_checkpoint_files(tmp: Path, meta: dict, models: dict[str, nn.Module],
 
 
 def _synced(path: Path) -> None:
-    """`path` (a file, or a folder's list of names) written through to the disk (fsync)."""
+    """`path` (a file, or a folder's list of names) written through to the disk (fsync; a folder's where the system
+    opens folders: not Windows, whose renames need none)."""
+    if path.is_dir() and os.name == "nt":
+        return
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -284,8 +287,9 @@ def load_rng(folder: Path) -> dict[str, torch.Tensor]:
 CHECKPOINT_ENTRIES = ("last", "best", ".last.old", ".last.tmp")  # a run's checkpoints (and a write's halves)
 RUN_ENTRIES = CHECKPOINT_ENTRIES + ("autoencoder", "metrics.jsonl")  # what marks a run folder
 RUN_CACHE = "latents-*.npy"  # a run's cache of the encoded corpus (a bench may seed it): not a run by itself
-RUN_WRITES = RUN_ENTRIES + (".best.old", ".best.tmp", "samples", "codebook.safetensors", RUN_CACHE,
-                            ".latents-*")  # all a run writes at its top (--overwrite deletes these, nothing else)
+RUN_WRITES = RUN_ENTRIES + (".*.old", ".*.tmp", ".*.tmp.*", "samples", "codebook.safetensors",
+                            RUN_CACHE)  # all a run writes at its top, halves of a write included (--overwrite
+# deletes these, nothing else)
 
 
 def held_run(run: str | Path) -> contextlib.AbstractContextManager:

@@ -31,7 +31,7 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
             shutil.rmtree(path)
         tmp.replace(path)
     except OSError as e:  # (the file asked for is named, not the temporary, nor none: a full disk names no file)
-        if e.filename is None or Path(e.filename) == tmp:
+        if e.errno is not None and (e.filename is None or Path(e.filename) == tmp):  # (one with a message alone kept)
             raise type(e)(e.errno, e.strerror, str(path)) from e
         raise
     finally:

@@ -639,6 +639,7 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     names = {i: out / sample_name(seed, i, n) for i in chosen}
     taken = earlier_samples(out, seed, overwrite, writes=list(names.values()),  # (a prompt here is events, not a file)
                             only=None if pieces is None else list(names.values()))
+    check_api_options(options)  # (a misspelled one, before the model loads)
     gan = GANModel.load(model, device)
     options = api_options(gan, seconds, options)
     if options.get("prompt") is not None:  # (continued from its last sound, as by the CLI)
@@ -655,15 +656,10 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     return list(names.values())
 
 
-def api_options(gan: GANModel, seconds: float, options: dict) -> dict:
-    """generate()'s `options` as the CLI's flags read them: `prompt` and `like` a MIDI file's path or events, `style`
-    and `key` their text (`"density=6"`, `"loudness=45 > loudness=80"`, `"E minor > G@20"`) or parsed values; a name
-    sample_latents does not take: ValueError naming it (and the nearest it takes)."""
+def check_api_options(options: dict) -> None:
+    """generate()'s `options`: a name GANModel.sample_latents does not take is a ValueError naming it (and the
+    nearest it takes)."""
     import inspect
-
-    from .keys import parse_key_path, timed_path
-    from .midi import read_events
-    from .sequence.style import parse_style_path
 
     known = [name for name, p in inspect.signature(GANModel.sample_latents).parameters.items()
              if p.kind is p.KEYWORD_ONLY]
@@ -672,6 +668,15 @@ def api_options(gan: GANModel, seconds: float, options: dict) -> dict:
             near = difflib.get_close_matches(name, known, n=1)
             raise ValueError(f"generate(): no option {name!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
                              + f"; it takes {', '.join(known)}")
+
+
+def api_options(gan: GANModel, seconds: float, options: dict) -> dict:
+    """generate()'s `options` as the CLI's flags read them: `prompt` and `like` a MIDI file's path or events, `style`
+    and `key` their text (`"density=6"`, `"loudness=45 > loudness=80"`, `"E minor > G@20"`) or parsed values."""
+    from .keys import parse_key_path, timed_path
+    from .midi import read_events
+    from .sequence.style import parse_style_path
+
     options = dict(options)
     for name in ("prompt", "like"):
         if isinstance(options.get(name), (str, Path)):

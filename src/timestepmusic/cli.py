@@ -378,7 +378,9 @@ def _generate(args: argparse.Namespace) -> int:
         raise ValueError(f"-n must be ≥ 1, got {args.n}")
     check_audio_flags(args)
     from .midi import write_events
+    from .shipped import resolve_model
 
+    resolve_model(args.model)  # (a model not there is named before what is in the way of -o)
     out = Path(args.out)
     names = {i: out / sample_name(args.seed, i, args.n) for i in chosen_pieces(args.piece, args.n)}  # every file this
     rewritten = {extra for name in names.values() for extra in rendered_paths(name, png=args.png, wav=args.wav)}  # …

@@ -905,8 +905,9 @@ def test_a_prompt_is_continued_after_its_last_sound_and_written_note_for_note(ev
     chord = [Note(40 + 2 * i, 960, 1920) for i in range(20)]  # 20 notes at 1 s (480 ticks a quarter, 120 bpm)
     beyond = [Note(10, 960, 1200), Note(120, 960, 1200)]  # below and above the piano's keys
     line = [Note(72 + i % 5, 1920 + 240 * i, 2160 + 240 * i) for i in range(8)]  # then a line to 4 s
-    prompt = write_midi(tmp_path / "mine.mid", chord + beyond + line,  # the damper held on after the line, pressed
-                        [CC(64, 100, 1920), CC(64, 0, 2400), CC(64, 90, 2400 + 240), CC(7, 100, 62 * 960)])  # again
+    prompt = write_midi(tmp_path / "mine.mid", chord + beyond + line,  # the damper held on after the line, its depth
+                        [CC(64, 100, 1920), CC(64, 0, 2400), CC(64, 127, 2400 + 240), CC(64, 60, 4000),  # changed
+                         CC(64, 0, 4400), CC(64, 90, 4600), CC(7, 100, 62 * 960)])  # after it, then lifted and pressed again
     out = tmp_path / "out"
     assert main(["generate", "--model", str(events_run), "--prompt", str(prompt), "--seconds", "1", "-n", "1",
                  "-o", str(out)]) == 0
@@ -919,8 +920,9 @@ def test_a_prompt_is_continued_after_its_last_sound_and_written_note_for_note(ev
     notes = written.take(np.flatnonzero(written.is_note))
     assert sorted(notes.ids.tolist()) == sorted(p.pitch - 21 for p in chord + line)  # every note of the prompt
     pedal = written.take(np.flatnonzero(~written.is_note))
-    assert pedal.start_s.tolist() == pytest.approx([2.0, 2.75], abs=1e-3)  # and its damper, rung on past its end
-    assert pedal.start_s[1] + pedal.duration_s[1] > 4.25
+    assert pedal.start_s.tolist() == pytest.approx([2.0, 2.75], abs=1e-3)  # and its damper, held on past its end
+    assert pedal.start_s[1] + pedal.duration_s[1] == pytest.approx(4400 / 960, abs=1e-3)  # to its lift, not its
+    # change of depth at 4.17 s
     assert piece.start_s.max() < 5.25  # then 1 s of its own, from its last sound
 
 
@@ -978,3 +980,15 @@ def test_ctrl_c_while_generate_writes_says_what_it_wrote(events_run, tmp_path, c
     err = capsys.readouterr().err
     assert f"interrupted after writing 1 of 3 MIDI file(s), the last {tmp_path / 'sample_0_000.mid'}" in err
     assert "with --overwrite writes them all again" in err
+    calls.clear()  # an --overwrite run stopped part way: the earlier run's files still there are named
+    assert main(["generate", "--model", str(events_run), "-n", "3", "--seconds", "1", "--overwrite", "-o",
+                 str(tmp_path)]) == 130
+    assert "still the earlier run's: sample_0_001.mid" not in capsys.readouterr().err  # (the first run wrote only 000)
+    monkeypatch.setattr(midi_module, "write_events", write)
+    assert main(["generate", "--model", str(events_run), "-n", "3", "--seconds", "1", "--overwrite", "-o",
+                 str(tmp_path)]) == 0
+    calls.clear()
+    monkeypatch.setattr(midi_module, "write_events", write_then_ctrl_c)
+    assert main(["generate", "--model", str(events_run), "-n", "3", "--seconds", "2", "--overwrite", "-o",
+                 str(tmp_path)]) == 130
+    assert "still the earlier run's: sample_0_001.mid, sample_0_002.mid" in capsys.readouterr().err

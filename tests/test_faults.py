@@ -190,6 +190,10 @@ def test_new_run_into_an_existing_run_is_refused_without_overwrite(corpus, strai
     assert (run / "NOTES.md").read_text() == "what I tried" and (run / "last").is_dir()
     (run / "NOTES.md").unlink()
     (run / "favourites").rmdir()
+    (run / ".thesis.old").mkdir()  # a hidden folder of the user's: not a run's
+    with pytest.raises(ValueError, match=r"holds \.thesis\.old, which no run wrote"):
+        start_run_folder(run, overwrite=True)
+    (run / ".thesis.old").rmdir()
     (run / ".autoencoder.old").mkdir()  # the halves of a write a kill left: the run's own
     (run / ".metrics.jsonl.123.tmp").write_text("")
     start_run_folder(run, overwrite=True)

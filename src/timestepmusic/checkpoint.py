@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -287,9 +288,10 @@ def load_rng(folder: Path) -> dict[str, torch.Tensor]:
 CHECKPOINT_ENTRIES = ("last", "best", ".last.old", ".last.tmp")  # a run's checkpoints (and a write's halves)
 RUN_ENTRIES = CHECKPOINT_ENTRIES + ("autoencoder", "metrics.jsonl")  # what marks a run folder
 RUN_CACHE = "latents-*.npy"  # a run's cache of the encoded corpus (a bench may seed it): not a run by itself
-RUN_WRITES = RUN_ENTRIES + (".*.old", ".*.tmp", ".*.tmp.*", "samples", "codebook.safetensors",
-                            RUN_CACHE)  # all a run writes at its top, halves of a write included (--overwrite
-# deletes these, nothing else)
+RUN_WRITES = RUN_ENTRIES + tuple(f".{name}.{half}" for name in ("best", "autoencoder") for half in ("old", "tmp")) + (
+    "samples", "codebook.safetensors", RUN_CACHE, ".DS_Store")  # all a run writes at its top, halves of a checkpoint's
+# write included, and a file browser's (--overwrite deletes these and an atomic write's halves, nothing else)
+ATOMIC_HALF = re.compile(r"\..+\.\d+\.tmp(\..+)?")  # files.atomic_path's temporary: .NAME.PID.tmp[.SUFFIX]
 
 
 def held_run(run: str | Path) -> contextlib.AbstractContextManager:
@@ -338,7 +340,8 @@ def check_run_folder(run: str | Path, *, overwrite: bool = False,
         if path is not None and Path(path).exists() and Path(path).resolve().is_relative_to(run.resolve()):
             raise ValueError(f"{run}: the new run reads {what} {path} from this folder, which --overwrite would "
                              "delete; choose another output folder")
-    foreign = sorted(entry.name for entry in entries if not any(entry.match(name) for name in RUN_WRITES))
+    foreign = sorted(entry.name for entry in entries
+                     if not any(entry.match(name) for name in RUN_WRITES) and not ATOMIC_HALF.fullmatch(entry.name))
     if foreign:  # a user's notes or favourite pieces kept in the run's folder: never deleted
         more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
         raise ValueError(f"{run}: --overwrite deletes only what a run wrote, and this folder holds {foreign[0]}{more}, "

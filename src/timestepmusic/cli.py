@@ -593,10 +593,17 @@ def _generate(args: argparse.Namespace) -> int:
                                                 marks=shape_marks(asked_key, asked_tempo, ramp, asked_from_s, length_s),
                                                 span=(from_s, length_s) if from_s else None):
                         print(f"{extra}")
-    except KeyboardInterrupt:  # (said: a rerun is refused for the files there, which --overwrite replaces)
-        if written:
-            print(f"interrupted after writing {len(written)} of {len(names)} MIDI file(s), the last {written[-1]}; "
-                  "the same command with --overwrite writes them all again", file=sys.stderr)
+    except BaseException as stopped:  # Ctrl-C or an error part way: what is there now, said (a rerun is refused
+        # for the files there, which --overwrite replaces)
+        earlier = [path.name for path in taken if path.suffix == ".mid" and path.exists() and path not in written]
+        if written or earlier:
+            how = "interrupted" if isinstance(stopped, KeyboardInterrupt) else "stopped"
+            print(f"{how} after writing {len(written)} of {len(names)} MIDI file(s)"
+                  + (f", the last {written[-1]}" if written else "")
+                  + (f"; still the earlier run's: {', '.join(earlier[:4])}" + (f" and {len(earlier) - 4} more"
+                                                                              if len(earlier) > 4 else "")
+                     if earlier else "")
+                  + "; the same command with --overwrite writes them all again", file=sys.stderr)
         raise
     if ends_itself:
         _print_lengths(gan, args, seconds, new_s)  # new music only

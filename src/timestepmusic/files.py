@@ -55,7 +55,11 @@ def held_lock(path: str | Path, busy: str) -> Iterator[None]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        lock = open(path, "a")
+        try:
+            lock = open(path, "a")
+        except FileNotFoundError:  # (its folder removed, empty, by a process that just let it go: made again)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            continue
         if fcntl is None:
             break
         try:

@@ -412,8 +412,8 @@ def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = No
         if prompt.end_s - last_s > 1.0:
             log.warning("%s: its last note ends at %s and the file runs on without one to %s: continued from its "
                         "last note", path, clock_text(last_s), clock_text(prompt.end_s))
-            kept = prompt.take(np.flatnonzero(prompt.start_s < last_s))  # (a pedal pressed after it: left out)
-            prompt = Events(kept.ids, kept.start_s, kept.duration_s, kept.intensity)
+            kept = held_on(prompt, last_s).take(np.flatnonzero(prompt.start_s < last_s))  # (one pressed after it:
+            prompt = Events(kept.ids, kept.start_s, kept.duration_s, kept.intensity)  # left out)
             prompt.end_s = last_s  # (set after construction, which would end it after a pedal ringing on)
     unheard = chunk_events(prompt, ae.chunk_seconds, ae.max_events).dropped
     if unheard:
@@ -421,6 +421,21 @@ def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = No
                     "%d; the file keeps them all", path, unheard, len(prompt.ids), ae.chunk_seconds, ae.max_events,
                     ae.max_events)
     return prompt
+
+
+def held_on(events: Events, at_s: float, join_s: float = 2e-3) -> Events:
+    """`events` with each pedal down at `at_s` held on through the changes of depth that follow it without a lift
+    (each a press of its own, starting where the one before ends within `join_s`), as one press: cut at `at_s`, the
+    pedal is not lifted where its depth changed after it."""
+    duration = events.duration_s.copy()
+    ends_s = events.start_s + events.duration_s  # [E]
+    for i in np.flatnonzero(~events.is_note & (events.start_s < at_s) & (ends_s > at_s)):
+        end_s, same = ends_s[i], np.flatnonzero(events.ids == events.ids[i])  # [K]: that pedal's presses
+        for j in same[np.argsort(events.start_s[same], kind="stable")]:
+            if end_s - join_s <= events.start_s[j] <= end_s + join_s:
+                end_s = max(end_s, ends_s[j])
+        duration[i] = end_s - events.start_s[i]
+    return Events(events.ids, events.start_s, duration, events.intensity, events.end_s)
 
 
 def prompt_span_s(ae: Autoencoder, prompt: Events | None) -> float:

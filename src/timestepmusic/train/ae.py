@@ -170,9 +170,10 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                 raise
             except KeyboardInterrupt:  # at the start of batch b: b is not trained yet
                 save("last", epoch, b)
+                ranks.barrier()  # (no rank ends, and has the others stopped, before the first has saved)
                 if ranks.main:  # (the log says where the run stopped, as a --max-minutes stop does)
                     metrics.write({"event": "interrupted", "epoch": epoch, "batch": b, "step": step})
-                log.warning("interrupted: saved %s/last at epoch %d batch %d", out, epoch + 1, b)
+                    log.warning("interrupted: saved %s/last at epoch %d batch %d", out, epoch + 1, b)
                 raise
             finally:
                 bar.close()
@@ -193,5 +194,11 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
             save("last", epoch + 1, 0, {"val": val})
             ranks.barrier()
             last_save = time.perf_counter()
-        interrupted(ranks)  # (one during the last batch or validation: the run ended and saved, and says so)
+        try:
+            interrupted(ranks)  # (one during the last batch or its validation: the run is complete and saved)
+        except KeyboardInterrupt:
+            if ranks.main:
+                metrics.write({"event": "interrupted", "epoch": ae.epochs, "batch": 0, "step": step})
+                log.warning("interrupted at the run's end: it is complete, and %s/last is saved", out)
+            raise
     return last

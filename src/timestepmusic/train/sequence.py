@@ -222,13 +222,20 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
             raise
         except KeyboardInterrupt:
             save("last")
+            ranks.barrier()  # (no rank ends, and has the others stopped, before the first has saved)
             if ranks.main:  # (the log says where the run stopped, as a --max-minutes stop does)
                 metrics.write({"event": "interrupted", "step": step})
-            log.warning("interrupted: saved %s/last at step %d", out, step)
+                log.warning("interrupted: saved %s/last at step %d", out, step)
             raise
         finally:
             bar.close()
-        interrupted(ranks)  # (one during the last step: the run ended and saved, and says it was interrupted)
+        try:
+            interrupted(ranks)  # (one during the last step: the run is complete and saved)
+        except KeyboardInterrupt:
+            if ranks.main:
+                metrics.write({"event": "interrupted", "step": step})
+                log.warning("interrupted at the run's end: it is complete, and %s/last is saved", out)
+            raise
     return last
 
 

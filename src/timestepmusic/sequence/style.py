@@ -41,6 +41,7 @@ from .windows import SequenceSampler
 
 ATTRIBUTES, PAUSE = STYLE_ATTRIBUTES, STYLE_PAUSE  # (config.py holds them: ar.style_path names them)
 ASKABLE = ATTRIBUTES + (PAUSE,)  # what `--style` may name (the pause: of a model trained with it)
+ASKABLE_WORDS = ", ".join(ATTRIBUTES) + f" (and {PAUSE}, of a model trained with ar.style_pause: events-pause)"  # as said
 LOGGED = ("density", PAUSE)  # held as ln(1 + the value in its users' units)
 UNITS = {"register": "the notes' mean pitch: a MIDI note (60) or name (C4, F#5, Bb3)",
          "spread": "the notes' standard deviation of pitch, semitones", "density": "notes per second",
@@ -435,14 +436,14 @@ def parse_style(text: str) -> dict[str, float]:
         name, sep, value = part.partition("=")
         name = name.strip().lower().replace("-", "_")
         if not sep:
-            raise ValueError(f"--style {part!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {', '.join(ASKABLE)}")
+            raise ValueError(f"--style {part!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {ASKABLE_WORDS}")
         if name not in ASKABLE:
-            raise ValueError(f"--style {part}: no attribute {name!r}; one of {', '.join(ASKABLE)}")
+            raise ValueError(f"--style {part}: no attribute {name!r}; one of {ASKABLE_WORDS}")
         if name in request:
             raise ValueError(f"--style {text}: {name} is asked twice")
         request[name] = _described_value(name, value.strip())
     if not request:
-        raise ValueError(f"--style {text!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {', '.join(ASKABLE)}")
+        raise ValueError(f"--style {text!r}: give ATTRIBUTE=VALUE[,…] with ATTRIBUTE one of {ASKABLE_WORDS}")
     return request
 
 

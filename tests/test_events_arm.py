@@ -13,7 +13,7 @@ from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.generation import GANModel, prompt_until
-from timestepmusic.midi import NUM_IDS, NUM_KEYS, read_events, write_events
+from timestepmusic.midi import NUM_IDS, NUM_KEYS, Events, read_events, write_events
 from timestepmusic.sequence.event_head import DURATION_BINS, STOP, EventBins, EventHead
 from timestepmusic.sequence.event_sampler import EventSampler, lean_to_join
 from timestepmusic.sequence.events import EventAutoregressive
@@ -992,3 +992,28 @@ def test_ctrl_c_while_generate_writes_says_what_it_wrote(events_run, tmp_path, c
     assert main(["generate", "--model", str(events_run), "-n", "3", "--seconds", "2", "--overwrite", "-o",
                  str(tmp_path)]) == 130
     assert "still the earlier run's: sample_0_001.mid, sample_0_002.mid" in capsys.readouterr().err
+    monkeypatch.setattr(midi_module, "write_events", write)
+    assert main(["generate", "--model", str(events_run), "-n", "3", "--seconds", "1", "--overwrite", "--composer",
+                 "Bach", "-o", str(tmp_path)]) == 2  # a request the model cannot follow: refused, nothing replaced
+    err = capsys.readouterr().err
+    assert "after writing" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_pedal_down_at_a_cut_is_held_through_its_changes_of_depth():
+    """A damper pressed at 2 s, its depth changed at 3 s (where the last note ends) and at 4.17 s, lifted at 6 s: cut
+    at 3 s or at 4 s, it is one press held to its lift, not lifted at its first change of depth; another pedal, and a
+    press after a real lift, are not joined."""
+    from timestepmusic.generation import held_on
+    from timestepmusic.midi import DAMPER_ID, SOFT_ID
+
+    events = Events(np.array([40, DAMPER_ID, DAMPER_ID, DAMPER_ID, SOFT_ID, DAMPER_ID]),
+                    np.array([0.0, 2.0, 3.0, 4.17, 6.0, 6.5]), np.array([3.0, 1.0, 1.17, 1.83, 1.0, 1.0]),
+                    np.array([64, 127, 100, 60, 127, 90], dtype=np.uint8))
+    for at_s in (3.0, 4.0):  # the press down at the cut (at 3 s: the one ending there) held to the lift
+        held = held_on(events, at_s)
+        damper = np.flatnonzero((held.start_s < at_s) & (held.ids == DAMPER_ID))  # [D]
+        assert (held.start_s[damper] + held.duration_s[damper]).max() == pytest.approx(6.0)
+    assert held_on(events, 3.0).duration_s[4:].tolist() == [1.0, 1.0]  # (the una corda and the press after the lift)
+    cut = prompt_until(events, 4.0, 0.25)
+    assert [(s, round(s + d, 3)) for s, d, i in zip(cut.start_s, cut.duration_s, cut.ids) if i == DAMPER_ID] == [
+        (2.0, 3.0), (3.0, 6.0)]  # (cut at 4 s: the press down then held to the lift)

@@ -713,3 +713,11 @@ def test_prepare_parses_in_workers_started_by_a_fork_server(tmp_path):
     finally:
         multiprocessing.set_start_method(method, force=True)
     assert report.corpus.num_tracks == 12
+
+
+def test_a_lock_file_that_cannot_be_made_is_said_not_waited_on(tmp_path):
+    from timestepmusic.files import held_lock
+
+    (tmp_path / ".run.lock").symlink_to(tmp_path / "gone" / "x")  # a link to nowhere where the lock goes
+    with pytest.raises(FileNotFoundError), held_lock(tmp_path / ".run.lock", "busy"):
+        pass

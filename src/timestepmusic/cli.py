@@ -380,7 +380,8 @@ def _generate(args: argparse.Namespace) -> int:
     from .midi import write_events
     from .shipped import resolve_model
 
-    resolve_model(args.model)  # (a model not there is named before what is in the way of -o)
+    if args.model is not None and not Path(args.model).exists():
+        resolve_model(args.model)  # (a model not there is named before what is in the way of -o)
     out = Path(args.out)
     names = {i: out / sample_name(args.seed, i, args.n) for i in chosen_pieces(args.piece, args.n)}  # every file this
     rewritten = {extra for name in names.values() for extra in rendered_paths(name, png=args.png, wav=args.wav)}  # …
@@ -593,17 +594,18 @@ def _generate(args: argparse.Namespace) -> int:
                                                 marks=shape_marks(asked_key, asked_tempo, ramp, asked_from_s, length_s),
                                                 span=(from_s, length_s) if from_s else None):
                         print(f"{extra}")
-    except BaseException as stopped:  # Ctrl-C or an error part way: what is there now, said (a rerun is refused
-        # for the files there, which --overwrite replaces)
-        earlier = [path.name for path in taken if path.suffix == ".mid" and path.exists() and path not in written]
-        if written or earlier:
+    except BaseException as stopped:  # Ctrl-C or an error after files were written or replaced: what is there now,
+        # said (a rerun is refused for the files there, which --overwrite replaces)
+        if written or replaced:
+            earlier = [path.name for path in taken if path.suffix == ".mid" and path.exists() and path not in written]
             how = "interrupted" if isinstance(stopped, KeyboardInterrupt) else "stopped"
             print(f"{how} after writing {len(written)} of {len(names)} MIDI file(s)"
                   + (f", the last {written[-1]}" if written else "")
                   + (f"; still the earlier run's: {', '.join(earlier[:4])}" + (f" and {len(earlier) - 4} more"
                                                                               if len(earlier) > 4 else "")
                      if earlier else "")
-                  + "; the same command with --overwrite writes them all again", file=sys.stderr)
+                  + ("; the same command with --overwrite writes them all again"
+                     if isinstance(stopped, (KeyboardInterrupt, OSError)) else ""), file=sys.stderr)
         raise
     if ends_itself:
         _print_lengths(gan, args, seconds, new_s)  # new music only

@@ -57,9 +57,11 @@ def held_lock(path: str | Path, busy: str) -> Iterator[None]:
     while True:
         try:
             lock = open(path, "a")
-        except FileNotFoundError:  # (its folder removed, empty, by a process that just let it go: made again)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            continue
+        except FileNotFoundError:
+            if path.parent.is_dir():  # (a lock file that cannot be made there, e.g. a link to nowhere: said)
+                raise
+            path.parent.mkdir(parents=True, exist_ok=True)  # (its folder removed, empty, by a process that just let
+            continue  # it go: made again)
         if fcntl is None:
             break
         try:

@@ -384,7 +384,7 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
     if seconds - cut_s > 1e-6:
         log.warning("--prompt-seconds %s: the prompt is cut at whole chunks of %g s: continued from %s", clock_text(seconds),
                     chunk_seconds, clock_text(cut_s))
-    cut = prompt.take(np.flatnonzero(prompt.start_s < cut_s))
+    cut = held_on(prompt, cut_s).take(np.flatnonzero(prompt.start_s < cut_s))  # (a pedal down at the cut held on)
     if not cut.is_note.any():
         raise ValueError(f"{path}: no note starts before --prompt-seconds {seconds:g} (cut at whole "
                          f"{chunk_seconds:g} s chunks: {cut_s:g} s)")
@@ -429,7 +429,7 @@ def held_on(events: Events, at_s: float, join_s: float = 2e-3) -> Events:
     pedal is not lifted where its depth changed after it."""
     duration = events.duration_s.copy()
     ends_s = events.start_s + events.duration_s  # [E]
-    for i in np.flatnonzero(~events.is_note & (events.start_s < at_s) & (ends_s > at_s)):
+    for i in np.flatnonzero(~events.is_note & (events.start_s < at_s) & (ends_s >= at_s)):  # (one changing at it too)
         end_s, same = ends_s[i], np.flatnonzero(events.ids == events.ids[i])  # [K]: that pedal's presses
         for j in same[np.argsort(events.start_s[same], kind="stable")]:
             if end_s - join_s <= events.start_s[j] <= end_s + join_s:

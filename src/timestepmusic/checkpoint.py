@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load, load_file, save_file
 from torch import nn
 
-from .files import held_lock
+from .files import held_lock, named
 from .shipped import checkpoint_places
 
 log = logging.getLogger(__name__)
@@ -343,8 +343,7 @@ def check_run_folder(run: str | Path, *, overwrite: bool = False,
     foreign = sorted(entry.name for entry in entries
                      if not any(entry.match(name) for name in RUN_WRITES) and not ATOMIC_HALF.fullmatch(entry.name))
     if foreign:  # a user's notes or favourite pieces kept in the run's folder: never deleted
-        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-        raise ValueError(f"{run}: --overwrite deletes only what a run wrote, and this folder holds {foreign[0]}{more}, "
+        raise ValueError(f"{run}: --overwrite deletes only what a run wrote, and this folder holds {named(foreign, 1)}, "
                          "which no run wrote; move it out, or give another --out")
     return entries
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .argtypes import seed_arg, threads_arg
 from .audio_flags import add_audio_flags, check_audio_flags
-from .files import refuse_existing
+from .files import named, refuse_existing
 from .waypoints import clock_arg
 
 if TYPE_CHECKING:
@@ -133,6 +133,14 @@ def _run_folder(args: argparse.Namespace, verb: str) -> str:
             pass
     check_run_folder(args.out, overwrite=args.overwrite)  # said before any loading; the verb checks again
     return args.out
+
+
+def said_left_out(what: str, drops) -> None:
+    """One line naming the notes a file read to play from holds that are not played (midi.DropCounts'
+    notes_left_out: on the drum channel, beyond the piano's keys), where it holds any."""
+    left_out = drops.notes_left_out()
+    if left_out:
+        log.warning("%s: notes left out: %s", what, left_out)
 
 
 def _held(run: str) -> contextlib.AbstractContextManager:
@@ -321,7 +329,7 @@ def _generate(args: argparse.Namespace) -> int:
         written_meta,
     )
     from .heard import TEMPO_HEARD_S, Asked, heard_line, made_by, shape_marks
-    from .keys import key_name, parse_key_path, timed_path, typed_keys
+    from .keys import key_name, parse_key_path, typed_keys
     from .midi import continuation_only
     from .waypoints import clock_text
 
@@ -464,11 +472,10 @@ def _generate(args: argparse.Namespace) -> int:
                         "followed (1 follows it loosely, 2 closely)", " and ".join(asked_of))
     ramp = None  # a path of requests
     if args.style is not None:  # one request, or a path of them (StyleRamp: each attribute in a line between them)
-        from .sequence.style import AHEAD, FLATTENED, StyleRamp, parse_style_path
+        from .sequence.style import AHEAD, FLATTENED, StyleRamp, asked_style
 
-        style_path = parse_style_path(args.style)
-        ramp = StyleRamp.timed(style_path, seconds) if len(style_path) > 1 else None
-        options["style"] = style_path[0][1] if ramp is None else ramp
+        options["style"] = asked_style(args.style, seconds)
+        ramp = options["style"] if isinstance(options["style"], StyleRamp) else None
         c = gan.ae.chunk_seconds
         flat = [] if ramp is None else ramp.flattened(round(seconds / c), c)
         if flat:  # each chunk is told the passage ahead: a short shape is told only part of its range
@@ -487,8 +494,7 @@ def _generate(args: argparse.Namespace) -> int:
             options["like"], drops = read_events(args.like, pedal_bins=gan.ae.config.events.pedal_bins)
         except ValueError as e:
             raise ValueError(f"--like: {e}") from None
-        if drops.notes_left_out():
-            log.warning("--like %s: notes left out: %s", args.like, drops.notes_left_out())
+        said_left_out(f"--like {args.like}", drops)
         like_name = Path(args.like).name
         if args.like_seconds is not None:  # the inside of a long recording: from a time on, timed from there
             options["like"] = like_from(options["like"], args.like_seconds, args.like)
@@ -516,8 +522,7 @@ def _generate(args: argparse.Namespace) -> int:
     if key_path is not None:  # a model that hears no key refuses it (GANModel.sample_latents)
         from .sequence.tonal import KeyTold
 
-        first, later = timed_path(key_path, seconds)  # (timed from the first drawn chunk, after any prompt)
-        asked_key = options["key"] = KeyTold(first, later=later)
+        asked_key = options["key"] = KeyTold.timed(key_path, seconds)  # (from the first drawn chunk, after a prompt)
         key_spellings = typed_keys(args.key)
         log.info("--key: every piece hears the notes so far as if in %s", ", then ".join(
             key_name(key, typed) + (f" from {at_s:.4g} s" + (" after the prompt" if args.prompt else "") if at_s else "")
@@ -532,8 +537,7 @@ def _generate(args: argparse.Namespace) -> int:
                 prompt_grid = file_grid(args.prompt)
             except ValueError as e:
                 raise ValueError(f"--prompt: {e}") from None
-            if drops.notes_left_out():
-                log.warning("--prompt %s: notes left out: %s", args.prompt, drops.notes_left_out())
+            said_left_out(f"--prompt {args.prompt}", drops)
             options["prompt"] = continued_prompt(options["prompt"], gan.ae, args.prompt_seconds, args.prompt)
     others = [p for p in out.glob("*.mid*") if p not in taken and p not in rewritten] if out.is_dir() else []
     if others and args.piece is None:  # allowed (another seed's run, say), but said: `tsm evaluate OUT` reads every
@@ -601,9 +605,7 @@ def _generate(args: argparse.Namespace) -> int:
             how = "interrupted" if isinstance(stopped, KeyboardInterrupt) else "stopped"
             print(f"{how} after writing {len(written)} of {len(names)} MIDI file(s)"
                   + (f", the last {written[-1]}" if written else "")
-                  + (f"; still the earlier run's: {', '.join(earlier[:4])}" + (f" and {len(earlier) - 4} more"
-                                                                              if len(earlier) > 4 else "")
-                     if earlier else "")
+                  + (f"; still the earlier run's: {named(earlier)}" if earlier else "")
                   + ("; the same command with --overwrite writes them all again"
                      if isinstance(stopped, (KeyboardInterrupt, OSError)) else ""), file=sys.stderr)
         raise
@@ -651,8 +653,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     refuse_existing([output, *rendered_paths(output, png=args.png, wav=args.wav)], args.overwrite)
     ae = load_autoencoder(args.ae, args.device)
     events, drops = read_events(args.input, pedal_bins=ae.config.events.pedal_bins)
-    if drops.notes_left_out():
-        log.warning("%s: notes left out: %s", args.input, drops.notes_left_out())
+    said_left_out(args.input, drops)
     seen, rebuilt, size_accuracy = ae.reconstruct(events)
     path = write_events(rebuilt, args.output)
     fidelity = Fidelity()

@@ -83,6 +83,11 @@ def held_lock(path: str | Path, busy: str) -> Iterator[None]:
         lock.close()
 
 
+def named(names: list[str], shown: int = 4) -> str:
+    """Files' names in one line: the first `shown`, and how many more ("a.mid, b.mid and 3 more")."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 def refuse_existing(paths: list[Path], overwrite: bool) -> None:
     """Raise ValueError (one line) if any of `paths` exists and `overwrite` was not given: nothing a user made is
     replaced silently."""
@@ -103,4 +108,3 @@ def held_folder(folder: str | Path, name: str, busy: str) -> Iterator[None]:
     finally:
         if made and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
-

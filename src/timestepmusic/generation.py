@@ -28,7 +28,7 @@ from .chunks import chunk_events
 from .config import PRESETS, SAMPLING_SETTINGS, Config
 from .critic import CRITIC, PieceCritic
 from .devices import pick_device, without_onednn
-from .files import atomic_path
+from .files import atomic_path, named
 from .heard import made_version
 from .keys import Key, check_key, sharps
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
@@ -287,7 +287,7 @@ def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tenso
     drew after it: for an arm that draws events (`draws_events`) those events, for another the autoencoder's decode
     of its latents from the prompt's end."""
     c = ae.chunk_seconds
-    first = 0 if prompt is None else chunk_events(prompt, c, ae.max_events).num_chunks  # the prompt's chunks
+    first = prompt_chunks(ae, prompt)
     if getattr(arm, "draws_events", False):
         drawn = [arm.drawn_events(i, piece.shape[0] - first, c, first) for i, piece in enumerate(pieces)]
     else:
@@ -388,9 +388,16 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
     if not cut.is_note.any():
         raise ValueError(f"{path}: no note starts before --prompt-seconds {seconds:g} (cut at whole "
                          f"{chunk_seconds:g} s chunks: {cut_s:g} s)")
-    cut = Events(cut.ids, cut.start_s, cut.duration_s, cut.intensity)
-    cut.end_s = cut_s - 1e-6  # just inside the last chunk before the cut: no empty chunk is counted after it
-    return cut  # (set after construction, which would end it after its last sound)
+    return ending_at(cut, cut_s - 1e-6)  # (just inside the last chunk before the cut: no empty chunk after it)
+
+
+def ending_at(events: Events, end_s: float) -> Events:
+    """`events` as a performance that ends at `end_s`, though what it holds may ring on past it (a prompt cut where
+    its pedal or chord is still down: the continuation's first chunk starts there). Set after construction, which
+    would end it after its last sound."""
+    ended = Events(events.ids, events.start_s, events.duration_s, events.intensity)
+    ended.end_s = end_s
+    return ended
 
 
 def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = None,
@@ -403,18 +410,15 @@ def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = No
     as played."""
     if seconds is not None:
         prompt = prompt_until(prompt, seconds, ae.chunk_seconds, path)
-        last_s = float((prompt.start_s + prompt.duration_s)[prompt.is_note].max(initial=0.0))
-        if prompt.end_s - last_s >= SILENT_PROMPT_S:
-            log.warning("%s: its last note before the cut at %s ends at %s: the continuation starts after %.0f s of "
-                        "silence", path, clock_text(prompt.end_s), clock_text(last_s), prompt.end_s - last_s)
-    else:
-        last_s = float((prompt.start_s + prompt.duration_s)[prompt.is_note].max(initial=0.0))
-        if prompt.end_s - last_s > 1.0:
-            log.warning("%s: its last note ends at %s and the file runs on without one to %s: continued from its "
-                        "last note", path, clock_text(last_s), clock_text(prompt.end_s))
-            kept = held_on(prompt, last_s).take(np.flatnonzero(prompt.start_s < last_s))  # (one pressed after it:
-            prompt = Events(kept.ids, kept.start_s, kept.duration_s, kept.intensity)  # left out)
-            prompt.end_s = last_s  # (set after construction, which would end it after a pedal ringing on)
+    last_s = float((prompt.start_s + prompt.duration_s)[prompt.is_note].max(initial=0.0))  # its last note's end
+    if seconds is not None and prompt.end_s - last_s >= SILENT_PROMPT_S:
+        log.warning("%s: its last note before the cut at %s ends at %s: the continuation starts after %.0f s of "
+                    "silence", path, clock_text(prompt.end_s), clock_text(last_s), prompt.end_s - last_s)
+    elif seconds is None and prompt.end_s - last_s > 1.0:
+        log.warning("%s: its last note ends at %s and the file runs on without one to %s: continued from its last "
+                    "note", path, clock_text(last_s), clock_text(prompt.end_s))
+        held = held_on(prompt, last_s)  # (a pedal down then rings on; one pressed after it is left out)
+        prompt = ending_at(held.take(np.flatnonzero(prompt.start_s < last_s)), last_s)
     unheard = chunk_events(prompt, ae.chunk_seconds, ae.max_events).dropped
     if unheard:
         log.warning("%s: %d of its %d events fall in %g s chunks of more than %d, of which the model hears the first "
@@ -438,9 +442,14 @@ def held_on(events: Events, at_s: float, join_s: float = 2e-3) -> Events:
     return Events(events.ids, events.start_s, duration, events.intensity, events.end_s)
 
 
+def prompt_chunks(ae: Autoencoder, prompt: Events | None) -> int:
+    """How many chunks the model hears `prompt` as (0 without one)."""
+    return 0 if prompt is None else chunk_events(prompt, ae.chunk_seconds, ae.max_events).num_chunks
+
+
 def prompt_span_s(ae: Autoencoder, prompt: Events | None) -> float:
     """Where a continuation of `prompt` starts: the span of its chunks as the model hears them (0 without one)."""
-    return 0.0 if prompt is None else chunk_events(prompt, ae.chunk_seconds, ae.max_events).num_chunks * ae.chunk_seconds
+    return prompt_chunks(ae, prompt) * ae.chunk_seconds
 
 
 def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_real: bool = True, select: bool = False,
@@ -629,10 +638,8 @@ def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int) -> None:
             old.unlink()
     removed = [old for old in taken if old not in rewritten]
     if removed:
-        names = ", ".join(path.name for path in removed[:4]) + (f" and {len(removed) - 4} more" if len(removed) > 4
-                                                                else "")
         log.warning("--overwrite: removed %d file(s) of the earlier run with --seed %d that this run did not write "
-                    "again: %s", len(removed), seed, names)
+                    "again: %s", len(removed), seed, named([path.name for path in removed]))
 
 
 def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
@@ -688,20 +695,18 @@ def check_api_options(options: dict) -> None:
 def api_options(gan: GANModel, seconds: float, options: dict) -> dict:
     """generate()'s `options` as the CLI's flags read them: `prompt` and `like` a MIDI file's path or events, `style`
     and `key` their text (`"density=6"`, `"loudness=45 > loudness=80"`, `"E minor > G@20"`) or parsed values."""
-    from .keys import parse_key_path, timed_path
+    from .keys import parse_key_path
     from .midi import read_events
-    from .sequence.style import parse_style_path
+    from .sequence.style import asked_style
 
     options = dict(options)
     for name in ("prompt", "like"):
         if isinstance(options.get(name), (str, Path)):
             options[name], _ = read_events(options[name], pedal_bins=gan.ae.config.events.pedal_bins)
     if isinstance(options.get("style"), str):
-        path = parse_style_path(options["style"])
-        options["style"] = StyleRamp.timed(path, seconds) if len(path) > 1 else path[0][1]
+        options["style"] = asked_style(options["style"], seconds)
     if isinstance(options.get("key"), str):
-        first, later = timed_path(parse_key_path(options["key"]), seconds)
-        options["key"] = KeyTold(first, later=later)
+        options["key"] = KeyTold.timed(parse_key_path(options["key"]), seconds)
     return options
 
 

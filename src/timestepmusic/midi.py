@@ -396,6 +396,9 @@ def grid_until(grid: FileGrid, end_s: float) -> FileGrid:
                       for entries in (grid.tempos, grid.meters, grid.keys)))
 
 
+QUARTER_MICROS = 1_000_000  # grid_from: quarters counted under a tempo map in millionths (tempo_ticks' whole ticks)
+
+
 def grid_from(grid: FileGrid, from_s: float) -> FileGrid:
     """`grid` going on from `from_s`, timed from there (generate --prompt --continuation-only): the tempo, time and
     key signature in effect then, from 0 s, its bars and beats where the prompt's would fall. Where `from_s` lies
@@ -407,20 +410,14 @@ def grid_from(grid: FileGrid, from_s: float) -> FileGrid:
         before = [entry for entry in entries if entry[0] < from_s - 1e-9]
         return before[-1] if before else fallback
 
-    tempos = list(grid.tempos) or [(0.0, 60.0 * WRITE_QUARTERS_PER_SECOND)]
-    quarters = np.concatenate([[0.0], np.cumsum([(later_s - at_s) * bpm / 60.0  # quarters at each tempo change [K]
-                                                 for (at_s, bpm), (later_s, _) in zip(tempos, tempos[1:])])])
-
-    def quarters_at(at_s: float) -> float:
-        k = max(i for i, (change_s, _) in enumerate(tempos) if change_s <= at_s + 1e-9)
-        return float(quarters[k] + (at_s - tempos[k][0]) * tempos[k][1] / 60.0)
-
-    _, bpm = in_effect(tuple(tempos), tempos[0])
+    tempos = grid.tempos or ((0.0, 60.0 * WRITE_QUARTERS_PER_SECOND),)
+    _, bpm = in_effect(tempos, tempos[0])
     meter_s, numerator, denominator = in_effect(grid.meters, (0.0, 4, 4))
     key = in_effect(grid.keys, None)
     keys = () if key is None else ((0.0, key[1], key[2]),)
     unit_q = 4.0 / denominator  # the meter's unit (a quarter: 1; an eighth: 0.5) in quarters
-    into_units = (quarters_at(from_s) - quarters_at(meter_s)) / unit_q % numerator  # how far into its bar, in units
+    micro, _ = tempo_ticks(np.array([meter_s, from_s]), tempos, QUARTER_MICROS)  # [2]: the meter's start and the cut
+    into_units = (micro[1] - micro[0]) / QUARTER_MICROS / unit_q % numerator  # how far into its bar, in units
     left_units = numerator - into_units  # (0, numerator]
     written = bool(grid.meters)
     if min(into_units, left_units) < 1e-3:  # on a bar line

@@ -447,6 +447,13 @@ def parse_style(text: str) -> dict[str, float]:
     return request
 
 
+def asked_style(text: str, seconds: float) -> "dict[str, float] | StyleRamp":
+    """What a `--style` text asks of a piece of `seconds`: one request (parse_style's), or a path of them
+    (StyleRamp, timed over the piece)."""
+    path = parse_style_path(text)
+    return StyleRamp.timed(path, seconds) if len(path) > 1 else path[0][1]
+
+
 def parse_style_path(text: str) -> list[tuple[float | None, dict[str, float]]]:
     """`tsm generate --style` text with waypoints, e.g. "loudness=40 > loudness=90@20 > loudness=60" → each
     waypoint's request (parse_style's) and the seconds at which it is reached (the first at 0 s; None where not

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..batches import ChunkGatherer, SetBatch
-from ..keys import CLASSES, Key, check_key, profile
+from ..keys import CLASSES, Key, check_key, profile, timed_path
 from ..midi import LOWEST_PITCH, NUM_KEYS
 from ..waypoints import check_changes
 
@@ -115,6 +115,13 @@ class KeyTold:
         check_changes([at_s for at_s, _ in self.later], "a path of keys changes")
         for _, key in self.later:
             check_key(key)
+
+    @classmethod
+    def timed(cls, path: list[tuple[float | None, Key]], seconds: float) -> "KeyTold":
+        """A parsed path of keys (keys.parse_key_path's) over a piece of `seconds`, timed from the first drawn chunk
+        (keys.timed_path), as pulse.TempoTold.timed times a path of tempos."""
+        first, later = timed_path(path, seconds)
+        return cls(first, later=later)
 
     def shares(self, key: Key | None = None) -> torch.Tensor:
         """The pitch-class shares the pieces are told they have heard in `key` (None: the first) [C] (sum 1)."""

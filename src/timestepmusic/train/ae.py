@@ -25,7 +25,7 @@ from ..pisa import PISA
 from .ae_validation import validate
 from .budget import Budget
 from .distributed import from_environment
-from .interrupts import DIVERGED, SAVED_BEFORE, StopNow, held_interrupts
+from .interrupts import ENDED_INTERRUPTED, STOPPED_AT_ONCE, StopNow, diverged, held_interrupts
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -147,9 +147,8 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                     window_chunks += idx.shape[0]
                     value = float(loss.detach())
                     if ranks.agree(not math.isfinite(value))[0]:  # (every rank stops; nothing saved)
-                        saved = SAVED_BEFORE.format(out=out) if (Path(out) / "last").is_dir() else ""
-                        raise ValueError(f"{out}: training diverged at step {step} (the loss is {value}"
-                                         f"{'' if not math.isfinite(value) else ' on another rank'}); {DIVERGED}{saved}")
+                        raise diverged(out, step, f"the loss is {value}" if not math.isfinite(value)
+                                       else "on another rank")
                     running = value if running is None else 0.98 * running + 0.02 * value
                     if b % 20 == 0:
                         rate = window_chunks / max(time.perf_counter() - window_start, 1e-9)
@@ -166,7 +165,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                                            "train_loss": running})
                         return {"step": step, "epoch": epoch, "train_loss": running, "stopped": True}
             except StopNow:
-                log.warning("interrupted twice: stopped at once, without saving; %s/last holds the run's last checkpoint", out)
+                log.warning(STOPPED_AT_ONCE, out)
                 raise
             except KeyboardInterrupt:  # at the start of batch b: b is not trained yet
                 save("last", epoch, b)
@@ -199,6 +198,6 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
         except KeyboardInterrupt:
             if ranks.main:
                 metrics.write({"event": "interrupted", "epoch": ae.epochs, "batch": 0, "step": step})
-                log.warning("interrupted at the run's end: it is complete, and %s/last is saved", out)
+                log.warning(ENDED_INTERRUPTED, out)
             raise
     return last

@@ -8,9 +8,18 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-DIVERGED = "start again with a lower learning rate (--set ae.lr, gan.lr or ar.lr)"  # a loss gone NaN: what to do
-SAVED_BEFORE = "; {out}/last holds the run's last checkpoint before it"  # (where there is one)
+STOPPED_AT_ONCE = "interrupted twice: stopped at once, without saving; %s/last holds the run's last checkpoint"
+ENDED_INTERRUPTED = "interrupted at the run's end: it is complete, and %s/last is saved"  # (log lines; %s: the run)
+
+
+def diverged(out: str | Path, step: int, why: str) -> ValueError:
+    """The error a loss gone NaN stops training with at `step` (`why`: which loss, or "on another rank"), saying what
+    to do; nothing is saved, so RUN/last, where there is one, is the last finite state."""
+    saved = f"; {out}/last holds the run's last checkpoint before it" if (Path(out) / "last").is_dir() else ""
+    return ValueError(f"{out}: training diverged at step {step} ({why}); start again with a lower learning rate "
+                      f"(--set ae.lr, gan.lr or ar.lr){saved}")
 
 
 class StopNow(KeyboardInterrupt):

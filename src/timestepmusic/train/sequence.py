@@ -39,7 +39,7 @@ from ..shipped import resolve_model, shipped_autoencoders
 from .budget import Budget
 from .distributed import Dist, from_environment
 from .finetune import CodebookWeights, RealLatents, weights_hash
-from .interrupts import DIVERGED, SAVED_BEFORE, StopNow, held_interrupts
+from .interrupts import ENDED_INTERRUPTED, STOPPED_AT_ONCE, StopNow, diverged, held_interrupts
 from .log import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -188,11 +188,10 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                     record |= update.metrics
                     if update.ae_loss is not None:
                         record["ae_loss"] = float(update.ae_loss.detach()) * ranks.world / max(g.ae_weight, 1e-12)
-                diverged = [key for key, value in record.items() if not math.isfinite(value)]
-                if ranks.agree(bool(diverged))[0]:  # (every rank stops; nothing saved: RUN/last is the last finite state)
-                    said = f"{diverged[0]} is {record[diverged[0]]}" if diverged else "on another rank"
-                    saved = SAVED_BEFORE.format(out=out) if (Path(out) / "last").is_dir() else ""
-                    raise ValueError(f"{out}: training diverged at step {step + 1} ({said}); {DIVERGED}{saved}")
+                not_finite = [key for key, value in record.items() if not math.isfinite(value)]
+                if ranks.agree(bool(not_finite))[0]:  # (every rank stops; nothing saved)
+                    raise diverged(out, step + 1, f"{not_finite[0]} is {record[not_finite[0]]}" if not_finite
+                                   else "on another rank")
                 step += 1
                 rate_steps += 1
                 bar.update()
@@ -218,7 +217,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                     return last | {"step": step, "stopped": True}
                 interrupted(ranks)  # (a Ctrl-C during the step: raised here, at its end, on every rank)
         except StopNow:
-            log.warning("interrupted twice: stopped at once, without saving; %s/last holds the run's last checkpoint", out)
+            log.warning(STOPPED_AT_ONCE, out)
             raise
         except KeyboardInterrupt:
             save("last")
@@ -234,7 +233,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
         except KeyboardInterrupt:
             if ranks.main:
                 metrics.write({"event": "interrupted", "step": step})
-                log.warning("interrupted at the run's end: it is complete, and %s/last is saved", out)
+                log.warning(ENDED_INTERRUPTED, out)
             raise
     return last
 

@@ -53,16 +53,19 @@ class IntervalPointer(nn.Module):
         self.kernel = nn.Parameter(torch.zeros(heads, INTERVALS))  # the logit added at each interval k − p
         self.register_buffer("interval", torch.arange(NUM_KEYS)[None] - torch.arange(NUM_KEYS)[:, None]
                              + NUM_KEYS - 1, persistent=False)  # [p, k] → k − p + 87
+        self.register_buffer("one_hot", torch.eye(NUM_KEYS + 1, NUM_KEYS), persistent=False)  # [K + 1, K]: a row per
+        # id clamped to K (the last row, zero: a pedal or an empty slot)
 
     def _notes(self, ids: torch.Tensor) -> torch.Tensor:
         """Ids [...] → one-hot keys [..., K] (zero for a pedal or an empty slot)."""
-        return F.one_hot(ids.clamp(max=NUM_KEYS), NUM_KEYS + 1)[..., :NUM_KEYS].float()
+        return self.one_hot[ids.clamp(max=NUM_KEYS)]
 
     def _embed_events(self, key: torch.Tensor, position: torch.Tensor, duration: torch.Tensor,
                       intensity: torch.Tensor) -> torch.Tensor:
         """Events of the chunk (classes [...] each) → their keys for the attention [..., A·D]."""
-        return (self.event_embed["key"](key) + self.event_embed["position"](position)
-                + self.event_embed["duration"](duration) + self.event_embed["intensity"](intensity))
+        embed = self.event_embed  # (each table read by its rows: what an Embedding does, with no module call)
+        return (embed["key"].weight[key] + embed["position"].weight[position] + embed["duration"].weight[duration]
+                + embed["intensity"].weight[intensity])
 
     def items(self, rows: int, carry: Carry | None, events: tuple[torch.Tensor, ...] | None = None) -> Items:
         """The null item, the carry's items [R, M] (if any) and the chunk's events (key, duration, intensity
@@ -102,12 +105,12 @@ class IntervalPointer(nn.Module):
         each at chunk position `steps` [P] (default: after every item), which attends to the items before it;
         `kernels`: self.kernels(), when the caller keeps them (a sampler, per event)."""
         p = state.shape[0]
-        query = self.query(state).view(p, self.heads, self.width)  # [P, A, D]
+        query = F.linear(state, self.query.weight, self.query.bias).view(p, self.heads, 1, self.width)  # [P, A, 1, D]
         keys = (items.keys if rows is None else items.keys[rows]).view(p, -1, self.heads, self.width)  # [P, I, A, D]
-        scores = torch.einsum("pad,piad->pai", query, keys) / self.width ** 0.5  # [P, A, I]
+        scores = (query @ keys.permute(0, 2, 3, 1))[:, :, 0] / self.width ** 0.5  # [P, A, 1, I] → [P, A, I]
         if steps is not None:
             scores = scores.masked_fill((items.position[None] >= steps[:, None])[:, None], -torch.inf)
         notes = items.notes if rows is None else items.notes[rows]  # [P, I, K]
         attended = torch.bmm(scores.softmax(-1), notes)  # [P, A, K]: weight on each key struck
         kernels = self.kernels() if kernels is None else kernels  # [A, K, K]
-        return torch.einsum("pak,akj->pj", attended, kernels)  # [P, K]
+        return attended.flatten(1) @ kernels.flatten(0, 1)  # [P, A·K] @ [A·K, K] → [P, K]: summed over heads

@@ -97,8 +97,9 @@ def test_an_events_run_with_intervals_tonal_style_and_voices_trains_resumes_exac
 
 
 def test_sampling_attends_exactly_as_training_scores(monkeypatch):
-    """At every step of a draw, the GRU state and the pointer's change to the key logits are those that training
-    computes for the drawn chunk teacher-forced: all steps at once, a step seeing the chunk's events before it."""
+    """At every step of a draw, the pointer's query (of the GRU state) and its change to the key logits are those
+    that training computes for the drawn chunk teacher-forced: all steps at once, a step seeing the chunk's events
+    before it."""
     torch.manual_seed(0)
     head = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25, carry=True, intervals=3)
     with torch.no_grad():
@@ -106,21 +107,21 @@ def test_sampling_attends_exactly_as_training_scores(monkeypatch):
         head.out["key"][-1].bias[-1] += 2.0  # chunks of many sizes, some empty
     rows = 64
     features, carry = torch.randn(rows, 8), random_carry(rows, 5)
-    seen, forward = [], IntervalPointer.forward
+    seen, attend = [], IntervalPointer.attend
 
-    def spy(pointer, state, *args, **kwargs):
-        seen.append((state.clone(), forward(pointer, state, *args, **kwargs)))
+    def spy(pointer, query, *args, **kwargs):
+        seen.append((query.clone(), attend(pointer, query, *args, **kwargs)))
         return seen[-1][1]
-    monkeypatch.setattr(IntervalPointer, "forward", spy)
+    monkeypatch.setattr(IntervalPointer, "attend", spy)
     drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry)
-    monkeypatch.setattr(IntervalPointer, "forward", forward)
+    monkeypatch.setattr(IntervalPointer, "attend", attend)
     assert len(set(drawn.sizes.tolist())) > 3
     key, start, duration, intensity = head.bins.to_bins(drawn)  # [R, N] each
     states = head.states(features, (key, start, duration, intensity), drawn.sizes, carry)  # [R, N + 1, H]
     items = head.intervals.items(rows, carry, (key, duration, intensity))
-    for step, (state, bias) in enumerate(seen):
+    for step, (query, bias) in enumerate(seen):
         scored = torch.nonzero(drawn.sizes >= step).squeeze(1)  # rows whose event or stop is at this step
-        assert torch.allclose(state[scored], states[scored, step], atol=1e-6)
+        assert torch.allclose(query[scored], head.intervals.query(states[scored, step]), atol=1e-5)
         taught = head.intervals(states[scored, step], items, scored, torch.full_like(scored, step))
         assert torch.allclose(bias[scored], taught, atol=1e-5)
 

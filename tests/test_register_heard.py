@@ -84,17 +84,17 @@ def test_the_sampler_leans_each_key_as_training_scores(monkeypatch):
         head.out["key"][-1].bias[88:91] += 4.0  # pedals among the notes
     rows = 64
     features, heard = torch.randn(rows, 8), random_heard(rows, 2)
-    leans, lean_of = [], VoiceLean.lean  # (the keys heard as the lean read them, the lean), per event
+    leans, lean_of = [], VoiceLean.leaned  # (the keys heard as the lean read them, the lean), per event
 
-    def spy(voice_lean, state, cells, heard):  # a key not heard: cells −1
-        leans.append((cells.masked_fill(~heard, -1), lean_of(voice_lean, state, cells, heard)))
+    def spy(voice_lean, kernels, cells, heard):  # a key not heard: cells −1
+        leans.append((cells.masked_fill(~heard, -1), lean_of(voice_lean, kernels, cells, heard)))
         return leans[-1][1]
-    monkeypatch.setattr(VoiceLean, "lean", spy)
+    monkeypatch.setattr(VoiceLean, "leaned", spy)
     drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), heard_register=heard)
     drawn_leans, leans = leans, []
     head.nll(features, drawn, register=heard)
     taught = leans
-    monkeypatch.setattr(VoiceLean, "lean", lean_of)
+    monkeypatch.setattr(VoiceLean, "leaned", lean_of)
     assert (drawn.sizes == 0).any() and (drawn.sizes == 6).any()
     event_rows, positions = drawn.mask.nonzero(as_tuple=True)
     stop_rows = torch.nonzero(drawn.sizes < 6).squeeze(1)

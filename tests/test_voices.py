@@ -60,17 +60,17 @@ def test_sampling_hears_the_voices_exactly_as_training_scores(monkeypatch):
         head.out["key"][-1].bias[88:91] += 4.0  # pedals among the notes
     rows = 64
     features, carry = torch.randn(rows, 8), timed_carry(rows, 5)
-    drawn_leans, lean_of = [], VoiceLean.lean  # (the voices as each lean heard them, the lean), per event
+    drawn_leans, lean_of = [], VoiceLean.leaned  # (the voices as each lean heard them, the lean), per event
 
-    def spy(voice_lean, state, cells, heard):  # a voice not heard: cells −1
-        drawn_leans.append((cells.masked_fill(~heard, -1), lean_of(voice_lean, state, cells, heard)))
+    def spy(voice_lean, kernels, cells, heard):  # a voice not heard: cells −1
+        drawn_leans.append((cells.masked_fill(~heard, -1), lean_of(voice_lean, kernels, cells, heard)))
         return drawn_leans[-1][1]
-    monkeypatch.setattr(VoiceLean, "lean", spy)
+    monkeypatch.setattr(VoiceLean, "leaned", spy)
     drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry)
     sampled, drawn_leans = drawn_leans, []  # then teacher-forced: at the events, then at the stops
     head.nll(features, drawn, carry)
     taught = drawn_leans
-    monkeypatch.setattr(VoiceLean, "lean", lean_of)
+    monkeypatch.setattr(VoiceLean, "leaned", lean_of)
     assert (drawn.sizes == 0).any() and (drawn.sizes == 6).any() and len(set(drawn.sizes.tolist())) > 4
     assert ((drawn.ids >= 88) & drawn.mask).any()  # pedals were drawn inside chunks
     event_rows, positions = drawn.mask.nonzero(as_tuple=True)

@@ -10,7 +10,8 @@ costs more to launch than to compute, so it does fewer of them:
 - each choice's head starts with a linear layer of (GRU state + the embeddings of the choices made before it in
   the event); by linearity that is one product of the state with the C first layers stacked (C = 4 choices, 5
   with ar.onsets), plus, for each choice made before, a row of a table prepared once (that choice's embedding
-  through the later layer);
+  through the later layer); the layers by which the key's leans read the state (the pointer's query of
+  ar.intervals, the kernels of ar.voices and ar.register) are stacked under them, in the same product;
 - the Gumbel noise of all the draws of an event (note or pedal or stop, key, start, duration, intensity; and with
   ar.onsets the next choice first) comes from one call;
 - nn.Module calls (hooks, attribute look-ups) are replaced by the functional ops on the same weights (the
@@ -56,8 +57,17 @@ class EventSampler:
         self.head, self.in_bins = head, in_bins  # in_bins: each start and duration placed inside its bin (ar.in_bins)
         self.order = ("next",) + CHOICES if head.onsets else CHOICES  # with ar.onsets: join, onset or end first
         out = head.out  # each: Linear(H, H), GELU, Linear(H, classes)
-        self.first_weight = torch.cat([out[name][0].weight for name in self.order])  # [C·H, H], C choices
-        self.first_bias = torch.cat([out[name][0].bias for name in self.order])  # [C·H]
+        # the key's leans read the state through a linear layer each: the pointer's query, the voices' kernels, the
+        # register's (those the head has)
+        leans = {name: layer for name, layer in (("query", head.intervals.query if head.intervals else None),
+                                                 ("voices", head.voices.kernels if head.voices else None),
+                                                 ("register", head.register.kernels if head.register else None))
+                 if layer is not None}
+        firsts = [out[name][0] for name in self.order] + list(leans.values())
+        self.first_weight = torch.cat([layer.weight for layer in firsts])  # [C·H + E, H], C choices, E lean outputs
+        self.first_bias = torch.cat([layer.bias for layer in firsts])  # [C·H + E]
+        self.first_names = self.order + tuple(leans)
+        self.first_widths = [layer.out_features for layer in firsts]
         self.second = {name: (out[name][2].weight, out[name][2].bias) for name in self.order}
         never = torch.zeros(INTENSITIES, device=self.first_bias.device)
         never[0] = -torch.inf  # intensity 0 is not a strike (classes are 1–127)
@@ -65,8 +75,11 @@ class EventSampler:
         # a choice's embedding (head.given) as each later choice's first layer reads it: [classes, H] each
         self.through = {(given, later): F.linear(head.given[given].weight, out[later][0].weight)
                         for i, given in enumerate(self.order[:-1]) for later in self.order[i + 1:]}
-        # with ar.onsets_leans, the next choice's embedding [3, H] added to the state the key's leans read
-        self.lean_given = head.given["next"].weight if head.onsets_leans else None
+        # with ar.onsets_leans, the next choice's embedding added to the state the key's leans read: through their
+        # layers, [3, E]
+        self.lean_given = None
+        if head.onsets_leans and leans:
+            self.lean_given = F.linear(head.given["next"].weight, torch.cat([layer.weight for layer in leans.values()]))
         self.read = [head.read[name].weight for name in CHOICES]  # the event as the GRU's next input
         gru = head.gru
         self.gru = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
@@ -136,7 +149,7 @@ class EventSampler:
         head, through = self.head, self.through
         if join_bias != 0.0 and not head.onsets:
             raise ValueError(f"ar.join_bias {join_bias}: this model has no choice of joining the onset (ar.onsets)")
-        pieces, n, h, device = features.shape[0], head.max_events, head.hidden, features.device
+        pieces, n, device = features.shape[0], head.max_events, features.device
         pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
         guided = guidance != 1.0 or pedal_guidance != 1.0
         if guided:  # both halves hear the same past
@@ -268,8 +281,8 @@ class EventSampler:
         read_key, read_start, read_duration, read_intensity = self.read  # the event as the GRU's next input
         for _ in range(n):
             state = torch.gru_cell(step_input, state, *self.gru)  # [R, H]
-            first = F.linear(state, self.first_weight, self.first_bias)  # [R, C·H]: each choice's first layer
-            at = dict(zip(self.order, first.split(h, dim=1)))  # [R, H] each
+            first = F.linear(state, self.first_weight, self.first_bias)  # [R, C·H + E]: each choice's first layer,
+            at = dict(zip(self.first_names, first.split(self.first_widths, dim=1)))  # and each lean's: [R, H] or [R, ·]
             end_bias = torch.where(sizes > 0, stop_bias, empty_bias) if ends_biased else None  # [R]
             gumbel = torch.empty(pieces, sum(widths)).exponential_(generator=rng).log_().neg_().to(device)
             noises = gumbel.split(widths, 1)
@@ -298,16 +311,18 @@ class EventSampler:
             allowed = (start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
                        else self.start_bins >= earliest[:, None])  # [R, S]
             key_logits = F.linear(F.gelu(at["key"]), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
-            lean_state = state + self.lean_given[chosen] if self.lean_given is not None else state  # [R, H]
+            if self.lean_given is not None:  # the leans read the state with the next choice's embedding added
+                given = self.lean_given[chosen].split(self.first_widths[len(self.order):], dim=1)  # [R, ·] each
+                at.update({name: at[name] + add for name, add in zip(self.first_names[len(self.order):], given)})
             if pointer is not None:
-                key_logits = key_logits + F.pad(pointer(lean_state, items, kernels=kernels), (0, KINDS - 1))
+                key_logits = key_logits + F.pad(pointer.attend(at["query"], items, kernels=kernels), (0, KINDS - 1))
             if head.voices is not None:
                 if voices is None:
                     every = torch.full((1,), heard_s.shape[1], device=device)  # one position hearing every item
                     voices = head.voices.heard(voice_keys(heard_s, heard_ids, every)[:, 0])  # from [R, 1, V]
-                key_logits = key_logits + F.pad(head.voices.lean(lean_state, *voices), (0, KINDS - 1))
+                key_logits = key_logits + F.pad(head.voices.leaned(at["voices"], *voices), (0, KINDS - 1))
             if head.register is not None:
-                key_logits = key_logits + F.pad(head.register.lean(lean_state, *register_heard), (0, KINDS - 1))
+                key_logits = key_logits + F.pad(head.register.leaned(at["register"], *register_heard), (0, KINDS - 1))
             if chunk_bias is not None:
                 key_logits = key_logits + chunk_bias
             if never is not None:

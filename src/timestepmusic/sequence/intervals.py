@@ -104,8 +104,14 @@ class IntervalPointer(nn.Module):
         """The change to the key logits [P, K] at GRU states [P, H] of `rows` [P] (default: row p for state p),
         each at chunk position `steps` [P] (default: after every item), which attends to the items before it;
         `kernels`: self.kernels(), when the caller keeps them (a sampler, per event)."""
-        p = state.shape[0]
-        query = F.linear(state, self.query.weight, self.query.bias).view(p, self.heads, 1, self.width)  # [P, A, 1, D]
+        return self.attend(F.linear(state, self.query.weight, self.query.bias), items, rows, steps, kernels)
+
+    def attend(self, query: torch.Tensor, items: Items, rows: torch.Tensor | None = None,
+               steps: torch.Tensor | None = None, kernels: torch.Tensor | None = None) -> torch.Tensor:
+        """The same from the queries [P, A·D] (self.query of the states: a sampler computes them in one product with
+        its other layers)."""
+        p = query.shape[0]
+        query = query.view(p, self.heads, 1, self.width)  # [P, A, 1, D]
         keys = (items.keys if rows is None else items.keys[rows]).view(p, -1, self.heads, self.width)  # [P, I, A, D]
         scores = (query @ keys.permute(0, 2, 3, 1))[:, :, 0] / self.width ** 0.5  # [P, A, 1, I] → [P, A, I]
         if steps is not None:

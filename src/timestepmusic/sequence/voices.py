@@ -98,6 +98,10 @@ class VoiceLean(nn.Module):
 
     def lean(self, state: torch.Tensor, cells: torch.Tensor, heard: torch.Tensor) -> torch.Tensor:
         """GRU states [Q, H] and the voices as `heard` gives them → the change to the 88 keys' logits [Q, 88]."""
-        kernels = F.linear(state, self.kernels.weight, self.kernels.bias).view(state.shape[0], self.voices,
-                                                                              self.width)  # [Q, V, 2·REACH + 3]
+        return self.leaned(F.linear(state, self.kernels.weight, self.kernels.bias), cells, heard)
+
+    def leaned(self, kernels: torch.Tensor, cells: torch.Tensor, heard: torch.Tensor) -> torch.Tensor:
+        """The same from the kernels the states choose [Q, V·(2·REACH + 3)] (self.kernels of the states: a sampler
+        computes them in one product with its other layers)."""
+        kernels = kernels.view(kernels.shape[0], self.voices, self.width)  # [Q, V, 2·REACH + 3]
         return (kernels.gather(2, cells) * heard).sum(dim=1)  # [Q, 88]

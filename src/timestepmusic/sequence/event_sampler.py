@@ -317,9 +317,8 @@ class EventSampler:
             if pointer is not None:
                 key_logits = key_logits + F.pad(pointer.attend(at["query"], items, kernels=kernels), (0, KINDS - 1))
             if head.voices is not None:
-                if voices is None:
-                    every = torch.full((1,), heard_s.shape[1], device=device)  # one position hearing every item
-                    voices = head.voices.heard(voice_keys(heard_s, heard_ids, every)[:, 0])  # from [R, 1, V]
+                if voices is None:  # (one position, hearing every item)
+                    voices = head.voices.heard(voice_keys(heard_s, heard_ids)[:, 0])  # from [R, 1, V]
                 key_logits = key_logits + F.pad(head.voices.leaned(at["voices"], *voices), (0, KINDS - 1))
             if head.register is not None:
                 key_logits = key_logits + F.pad(head.register.leaned(at["register"], *register_heard), (0, KINDS - 1))

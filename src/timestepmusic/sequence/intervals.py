@@ -77,7 +77,8 @@ class IntervalPointer(nn.Module):
         position = [torch.full((1,), -1, device=device)]
         if self.carry_embed is not None:
             present = (carry.ids < NUM_IDS)[..., None]  # [R, M, 1]: an empty slot is an item with no key
-            keys.append(sum(self.carry_embed[name](getattr(carry, name)) for name in self.carry_embed) * present)
+            embedded = [table.weight[getattr(carry, name)] for name, table in self.carry_embed.items()]  # [R, M, A·D]
+            keys.append((embedded[0] + embedded[1] + embedded[2] + embedded[3]) * present)
             notes.append(self._notes(carry.ids))
             position.append(torch.full((carry.ids.shape[1],), -1, device=device))
         if events is not None:

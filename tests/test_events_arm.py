@@ -421,6 +421,40 @@ def test_two_markers_name_the_same_request_in_any_order_and_form_and_with_defaul
         assert not _same_request(made + other, made + same[0]), other
     assert not _same_request("TimeStepMusic 0.0.9: " + same[0], made + same[0])  # another version: other notes
     assert not _same_request(None, made + same[0]) and not _same_request(made + "tsm generate --no-such", made + same[0])
+    assert not _same_request(made + "tsm stats corpus", made + "tsm generate")  # another command's
+
+
+def test_a_request_is_said_one_way_however_it_was_typed_and_reads_back_as_typed():
+    from timestepmusic.cli import _request, _request_words, build_parser
+
+    def said(*words: str) -> list[str]:
+        return _request_words(_request(vars(build_parser().parse_args(["generate", *words]))))
+
+    assert said() == said("-n", "8", "--seed", "0", "--seconds", "16", "--model", "default", "--device", "cpu") == [
+        "generate"]  # the defaults, given or not
+    assert said("--max-seconds", "16") == ["generate", "--max-seconds", "16"]  # (--seconds 16 is the default without it)
+    typed = ("-vn3", "--seed=7", "--seconds", "1:30", "--key", "E minor", "--set", "ar.b=2", "--tempo", "80 > 120",
+             "--set", "ar.a=3", "--set", "ar.b=1", "--guidance", "-0.5", "--no-snap", "--temperature", "0.7",
+             "-o", "elsewhere", "--png", "--overwrite", "--threads", "2", "--piece", "1")
+    words = ["generate", "-n", "3", "--seconds", "90", "--seed", "7", "--key", "E minor", "--tempo", "80 > 120",
+             "--guidance=-0.5", "--temperature", "0.7", "--set", "ar.a=3", "--set", "ar.b=1", "--no-snap"]
+    assert said(*typed) == words  # in --help's order, spelled out, each --set once (its last), nothing unheard
+    assert said(*words[1:]) == words  # what it says reads as the request typed (less the piece, made_by's)
+    assert _request(vars(build_parser().parse_args(words))) == _request(vars(build_parser().parse_args(
+        ["generate", *typed]))) | {"piece": None}
+    assert said("--seed", "1") != said() and said("--set", "ar.b=1", "--set", "ar.b=2") != said("--set", "ar.b=1")
+
+
+def test_the_same_request_typed_otherwise_gives_the_same_file(events_run, tmp_path):
+    import symusic
+
+    alone = ["--model", str(events_run), "--seconds", "1", "--piece", "1"]
+    assert main(["generate", *alone, "-o", str(tmp_path / "a")]) == 0  # -n 8, --seed 0: their defaults …
+    assert main(["generate", "--seed=0", "--device", "cpu", "--seconds=0:01", "-n8", "--model", str(events_run),
+                 "--piece=1", "-o", str(tmp_path / "b")]) == 0  # … given, in other words and another order
+    assert (tmp_path / "a" / "sample_0_001.mid").read_bytes() == (tmp_path / "b" / "sample_0_001.mid").read_bytes()
+    (marker,) = symusic.Score(str(tmp_path / "b" / "sample_0_001.mid")).markers
+    assert marker.text.endswith(f": tsm generate --seconds 1 --model {events_run} --piece 1")
 
 
 def test_pieces_written_alone_across_batches_are_those_of_the_whole_run(events_run, tmp_path, monkeypatch):
@@ -451,7 +485,7 @@ def test_each_file_says_the_command_that_drew_it_and_the_same_request_gives_the_
         main([*request, "--ou", str(tmp_path / "d")])
     (marker,) = symusic.Score(str(tmp_path / "a" / "sample_3_001.mid")).markers
     assert marker.text.startswith("TimeStepMusic") and marker.text.endswith(
-        f": tsm generate --model {events_run} --seconds 1 -n 2 --seed 3 --piece 1")  # the command that draws it alone
+        f": tsm generate -n 2 --seconds 1 --seed 3 --model {events_run} --piece 1")  # the command that draws it alone
     from timestepmusic.evaluate import plots
     from timestepmusic.midi import made_by_marker
 

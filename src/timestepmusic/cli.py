@@ -242,10 +242,60 @@ def piece_numbers(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"{text!r}: give piece numbers as in the file names, e.g. 3 or 1,5") from None
 
 
+UNHEARD = ("out", "soundfont", "threads", "overwrite", "png", "wav", "verbose", "corpus")  # generate's settings that
+# change no note: where the pieces go, what goes beside them, how fast they are drawn, what lengths are shown beside
+
+
+def _generate_parser() -> argparse.ArgumentParser:
+    """generate's own parser: its flags in the order its --help shows them."""
+    return next(p for p in _subparsers(build_parser()) if p.prog.split()[-1] == "generate")
+
+
+def _request(read: dict) -> dict:
+    """What a generate command asks (`read`: its flags as parsed), setting by setting: each of generate's settings but
+    UNHEARD, with one value however it was said: a default given or not (--model default, and --seconds 16 without
+    --max-seconds, as not given: None), each --set NAME once (its last value, which sampling reads), by NAME."""
+    from .shipped import DEFAULT_MODEL
+
+    request = {action.dest: read.get(action.dest, action.default) for action in _generate_parser()._actions
+               if action.option_strings and action.dest not in (*UNHEARD, "help")}
+    if request["model"] == DEFAULT_MODEL:
+        request["model"] = None
+    if request["seconds"] == PIECE_SECONDS and request["max_seconds"] is None:
+        request["seconds"] = None
+    if request["set"]:
+        last = {assignment.partition("=")[0].strip(): assignment for assignment in request["set"]}
+        request["set"] = [last[name] for name in sorted(last)]
+    return request
+
+
+def _request_words(request: dict) -> list[str]:
+    """A request (`_request`'s) as the command that makes it, after 'tsm': generate and each setting not at its
+    default, in the order of generate's --help, each flag spelled out ('--flag VALUE'; '--flag=VALUE' where the value
+    starts with '-', which would read as a flag), a number in its shortest form (16, not 16.0). The piece is left to
+    heard.made_by."""
+    words = ["generate"]
+    for action in _generate_parser()._actions:
+        value = request.get(action.dest, action.default)
+        if action.dest not in request or action.dest == "piece" or value == action.default:
+            continue
+        flag = max(action.option_strings, key=len)  # (the long name; -n has none)
+        if isinstance(action, argparse._StoreTrueAction):
+            words.append(flag)
+            continue
+        for one in value if isinstance(action, argparse._AppendAction) else [value]:
+            text = str(one)
+            if isinstance(one, float):
+                text = f"{one:g}" if float(f"{one:g}") == one else repr(one)
+            words += ([f"{flag}={text}" if flag.startswith("--") else flag + text] if text.startswith("-")
+                      else [flag, text])
+    return words
+
+
 def _same_request(earlier: str | None, now: str) -> bool:
-    """Whether two files' markers (heard.made_by's) name the same version and the same request: the same flags and
-    values as generate reads them, in any order and form, a default given or not (None, a file of no request of this
-    tool's: False). An earlier version's marker, '… (piece I of N)', reads as '… --piece I−1'."""
+    """Whether two files' markers (heard.made_by's) name the same version and the same request (`_request`): the same
+    flags and values as generate reads them, in any order and form, a default given or not (None, a file of no
+    request of this tool's: False). An earlier version's marker, '… (piece I of N)', reads as '… --piece I−1'."""
     if earlier is None or earlier.partition(": ")[0] != now.partition(": ")[0]:
         return False
 
@@ -260,11 +310,7 @@ def _same_request(earlier: str | None, now: str) -> bool:
                 read = vars(parser.parse_args(shlex.split(command)[1:]))  # (after "tsm")
         except (SystemExit, ValueError):  # (a marker a later version may word otherwise)
             return None
-        read["model"] = read["model"] or "default"  # (defaults as they are read: the same pieces)
-        if read["max_seconds"] is None and read["seconds"] is None:
-            read["seconds"] = PIECE_SECONDS
-        read["set"] = sorted(read["set"] or [])
-        return {key: value for key, value in read.items() if key not in ("func", "verbose", "corpus", "threads")}
+        return _request(read) if read.get("command") == "generate" else None
     return (read := request(earlier)) is not None and read == request(now)
 
 
@@ -333,6 +379,7 @@ def _generate(args: argparse.Namespace) -> int:
     from .midi import continuation_only
     from .waypoints import clock_text
 
+    request = _request_words(_request(vars(args)))  # (each file's marker: made_by; before --arch names the model)
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
     tempo_path = parse_tempo_path(args.tempo) if args.tempo is not None else None  # … and a tempo out of reach
     if args.composer is not None or args.like is not None:  # … and what a path to walk cannot go with (the arm says
@@ -402,7 +449,7 @@ def _generate(args: argparse.Namespace) -> int:
         for i, name in names.items():
             if name not in taken:
                 continue
-            earlier, now = made_by_marker(name), made_by(args.command_line, i, args.n)
+            earlier, now = made_by_marker(name), made_by(request, i, args.n)
             if not _same_request(earlier, now):
                 raise ValueError(f"--piece {i}: {name} says it was drawn by " + (f"'{earlier}'" if earlier else
                                                                                "no request of this tool") +
@@ -578,7 +625,7 @@ def _generate(args: argparse.Namespace) -> int:
                 if args.continuation_only:
                     events, length_s, where = continuation_only(events, prompt_s), length_s - prompt_s, "; the continuation only"
                 walked = gan.walked[j] if args.composer is not None and gan.walked is not None else None
-                meta = written_meta(made_by(args.command_line, first + j, args.n), asked_key, asked_tempo, asked_from_s,
+                meta = written_meta(made_by(request, first + j, args.n), asked_key, asked_tempo, asked_from_s,
                                     length_s, events, key_spellings, prompt_grid)
                 path = write_events(events, names[first + j], meta)
                 written.append(path)
@@ -786,7 +833,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_gan)
 
     p = sub.add_parser("generate", help="write new performances as MIDI (the shipped model by default)",
-                       allow_abbrev=False,  # (each file's marker names the flags as given: made_by)
+                       allow_abbrev=False,  # (each flag spelled out, as each file's marker spells it: made_by)
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Sample performances from a trained model; the same --seed and -n give the same files.",
                        epilog="examples:\n"
@@ -1004,7 +1051,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     args = _parse(parser, argv)
-    args.command_line = list(sys.argv[1:] if argv is None else argv)  # (generate writes it into each file)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
     if args.command in THREADED:
         _use_threads(args.threads)

@@ -222,10 +222,6 @@ def heard_line(events, length_s: float, asked_from_s: float, asked: Asked, walke
     return heard
 
 
-UNHEARD_FLAGS = ("-o", "--out", "--soundfont", "--piece", "--threads")  # generate's flags, with a value, that change no note …
-UNHEARD_SWITCHES = ("--overwrite", "--png", "--wav", "-v", "--verbose")  # … and without one
-
-
 def made_version() -> str:
     """What every marker starts with: midi.MADE_BY and the version that wrote the file."""
     from importlib.metadata import PackageNotFoundError, version
@@ -238,34 +234,11 @@ def made_version() -> str:
         return MADE_BY
 
 
-def made_by(command_line: list[str], piece: int, pieces: int) -> str:
+def made_by(request: list[str], piece: int, pieces: int) -> str:
     """The marker each generated file starts with: the version and the command that draws it again, alone: the
-    command less the flags that change no note (where it was written, what went beside it, which pieces were
-    written: `heard_words`), and the piece as --piece numbers it (as its file: from 0) where -n drew several. The same
-    request gives the same file wherever it is written, and whether its piece was written alone or with the others."""
-    return (f"{made_version()}: tsm {shlex.join(heard_words(command_line))}"
-            + (f" --piece {piece}" if pieces > 1 else ""))
-
-
-def heard_words(command_line: list[str]) -> list[str]:
-    """generate's words less UNHEARD_FLAGS with their values and UNHEARD_SWITCHES, in every form argparse reads them:
-    '-o DIR', '-oDIR', '--out=DIR', and short switches run together ('-vo DIR', '-vn3'; generate takes no
-    abbreviated long flags)."""
-    kept, skip = [], False
-    for word in command_line:
-        if skip:
-            skip = False
-            continue
-        name = word.partition("=")[0]
-        if word.startswith("--"):
-            skip = word in UNHEARD_FLAGS  # (its value is the next word)
-            if name not in UNHEARD_FLAGS + UNHEARD_SWITCHES:
-                kept.append(word)
-        elif word.startswith("-") and len(word) > 1 and not word[1].isdigit():  # short flags, maybe run together
-            letters = word[1:].lstrip("v")  # (-v: a switch; -o and -n take the rest, or the next word, as value)
-            skip = letters == "o"
-            if letters and not letters.startswith("o"):
-                kept.append("-" + letters)
-        else:
-            kept.append(word)
-    return kept
+    `request`'s words, one way of saying it for all (cli._request_words: what changes no note left out, where it was
+    written, what went beside it, which pieces were written; each flag spelled out, none at its default, in one
+    order), and the piece as --piece numbers it (as its file: from 0) where -n drew several. The same request gives
+    the same file wherever it is written, however its flags were typed, and whether its piece was written alone or
+    with the others."""
+    return f"{made_version()}: tsm {shlex.join(request)}" + (f" --piece {piece}" if pieces > 1 else "")

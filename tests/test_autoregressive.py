@@ -295,7 +295,7 @@ def test_shipped_models_are_listed_and_found_by_name(capsys, tmp_path):
 def test_a_folder_that_holds_no_model_does_not_hide_a_shipped_one(tmp_path, monkeypatch, capsys):
     """An output folder called `style` (or `default`) in the working directory: the shipped model is still used;
     a folder that holds a checkpoint is taken as given."""
-    from timestepmusic.shipped import models_dir, resolve_model
+    from timestepmusic.shipped import models_dir, recorded_model, resolve_model
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "style").mkdir()
@@ -303,9 +303,11 @@ def test_a_folder_that_holds_no_model_does_not_hide_a_shipped_one(tmp_path, monk
     assert resolve_model("style") == models_dir() / "style"
     assert resolve_model(None) == models_dir() / "default"
     assert resolve_model("default") == models_dir() / "default"
+    assert [recorded_model(name) for name in ("style", "default", None)] == ["style", None, None]  # (a marker's)
     (tmp_path / "style" / "last").mkdir()
     (tmp_path / "style" / "last" / "config.json").write_text("{}")
     assert resolve_model("style") == Path("style")  # a checkpoint there: taken as given
+    assert recorded_model("style") == str(tmp_path.resolve() / "style")  # … and a marker names it from anywhere
     assert main(["generate", "--list", "--arch", "rnn"]) == 2  # none of that kind: said, not an empty list
     err = capsys.readouterr().err.strip()
     assert "no shipped model is of this kind" in err and "\n" not in err

@@ -457,6 +457,34 @@ def test_the_same_request_typed_otherwise_gives_the_same_file(events_run, tmp_pa
     assert marker.text.endswith(f": tsm generate --seconds 1 --model {events_run} --piece 1")
 
 
+def test_a_marker_draws_its_piece_again_from_any_folder(events_run, tiny_corpus, tmp_path, monkeypatch):
+    import os
+    import shlex
+
+    from timestepmusic.cli import _same_request
+    from timestepmusic.midi import made_by_marker
+
+    prompt_file = next((tiny_corpus.parent / "midi").rglob("*.mid"))
+    here, elsewhere = tmp_path / "here", tmp_path / "else" / "where"  # (where the relative paths name no file)
+    here.mkdir()
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(here)
+    typed = ["--model", os.path.relpath(events_run), "--prompt", os.path.relpath(prompt_file), "--seconds", "1", "-n",
+             "2", "--piece", "1"]
+    assert main(["generate", *typed, "-o", "a"]) == 0
+    marker = made_by_marker(here / "a" / "sample_0_001.mid")
+    assert marker.endswith(f": tsm generate -n 2 --seconds 1 --model {events_run.resolve()} --prompt "
+                           f"{prompt_file.resolve()} --piece 1")  # the files it read by their absolute paths
+    monkeypatch.chdir(elsewhere)  # the marker's command, run from another folder: the same file
+    assert main([*shlex.split(marker.partition(": tsm ")[2]), "-o", "b"]) == 0
+    assert (elsewhere / "b" / "sample_0_001.mid").read_bytes() == (here / "a" / "sample_0_001.mid").read_bytes()
+    as_typed = marker.partition(": ")[0] + ": " + shlex.join(["tsm", "generate", *typed])  # an earlier marker: …
+    assert not _same_request(as_typed, marker)  # … its relative paths name other files from here …
+    monkeypatch.chdir(here)
+    assert _same_request(as_typed, marker)  # … and the same from where it was typed
+    assert main(["generate", *typed, "-o", "a", "--overwrite"]) == 0  # (--piece asked again: the same request)
+
+
 def test_pieces_written_alone_across_batches_are_those_of_the_whole_run(events_run, tmp_path, monkeypatch):
     from timestepmusic import generation
 

@@ -68,7 +68,7 @@ def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
     if model is None:
         return models_dir() / DEFAULT_MODEL
     path = Path(model)
-    shipped = len(path.parts) == 1 and (models_dir() / path.name / "config.json").is_file()
+    shipped = _shipped_name(path)
     if path.exists() and not (shipped and not _holds_checkpoint(path)):
         return path
     if shipped:
@@ -85,6 +85,23 @@ def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
     said = f"; did you mean {names[near[0]]}?" if near else ""
     raise ValueError(f"{flag} {model}: no such folder, and not a shipped model{said} (generators: "
                      f"{', '.join(generators) or 'none'}; autoencoders, for --ae: {', '.join(autoencoders) or 'none'})")
+
+
+def recorded_model(model: str | None) -> str | None:
+    """`--model` as a generated file's marker records it, to draw the piece again from any folder: a shipped model's
+    name as its name (None for the default's, as when none is given), a folder as its absolute path (a relative one
+    read from the working directory, as resolve_model reads it)."""
+    if model is None:
+        return None
+    path = Path(model)
+    if _shipped_name(path) and not (path.exists() and _holds_checkpoint(path)):  # (as resolve_model tells them)
+        return None if path.name == DEFAULT_MODEL else path.name
+    return str(path.resolve())
+
+
+def _shipped_name(path: Path) -> bool:
+    """Whether `path` is a shipped model's name (a folder of the working directory may have it too)."""
+    return len(path.parts) == 1 and (models_dir() / path.name / "config.json").is_file()
 
 
 def checkpoint_places(path: Path) -> tuple[Path, ...]:

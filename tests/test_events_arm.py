@@ -913,7 +913,7 @@ def test_overwrite_replaces_only_what_generate_wrote(events_run, tmp_path, capsy
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == earlier
 
 
-def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny_corpus, tmp_path):
+def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny_corpus, tmp_path, monkeypatch):
     import symusic
 
     score = symusic.Score(str(next((tiny_corpus.parent / "midi").rglob("*.mid"))))
@@ -929,7 +929,13 @@ def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny
         return ([(round(t.time, 3), round(t.qpm, 2)) for t in written.tempos],
                 [(round(m.time, 3), m.numerator, m.denominator) for m in written.time_signatures],
                 [(round(k.time, 3), k.key, k.tonality) for k in written.key_signatures])
+    from timestepmusic import midi
+
+    read, load_score = [], midi.load_score
+    monkeypatch.setattr(midi, "load_score", lambda path: read.append(Path(path)) or load_score(path))
     assert main([*run, "-o", str(tmp_path / "kept")]) == 0
+    assert read.count(prompt_file) == 1  # its notes and its grid from one reading
+    monkeypatch.undo()
     assert grid("kept") == ([(0.0, 90.0), (1.333, 96.0)], [(0.0, 3, 4)], [(0.0, -3, 0)])  # the sequencer's bars go on
     assert main([*run, "--tempo", "120", "--set", "ar.beat_echo=3", "-o", str(tmp_path / "asked")]) == 0
     tempos, meters, keys = grid("asked")
@@ -938,10 +944,14 @@ def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny
     assert tempos[-1][1] == 120.0 and meters == [(0.0, 3, 4)] and keys == [(0.0, -3, 0)]  # … the prompt's grid before
     from timestepmusic.generation import written_meta
     from timestepmusic.keys import Key
-    from timestepmusic.midi import file_grid
+    from timestepmusic.midi import read_prompt
     from timestepmusic.sequence.tonal import KeyTold
 
-    meta = written_meta("", KeyTold(Key(2, False)), None, 3.0, 5.0, grid=file_grid(prompt_file))  # D major asked
+    events, drops, prompt_grid = read_prompt(prompt_file)  # its events as read_events reads them, and its grid
+    alone, alone_drops = read_events(prompt_file)
+    assert drops == alone_drops and all(np.array_equal(getattr(events, name), getattr(alone, name)) for name in (
+        "ids", "start_s", "duration_s", "intensity")) and events.end_s == alone.end_s
+    meta = written_meta("", KeyTold(Key(2, False)), None, 3.0, 5.0, grid=prompt_grid)  # D major asked
     assert meta.keys == ((0.0, -3, False), (3.0, 2, False))
     assert [(at_s, round(bpm, 3)) for at_s, bpm in meta.tempos] == [(0.0, 90.0), (1.333334, 96.0)]
     written = symusic.Score(str(next((tmp_path / "kept").glob("*.mid"))))
@@ -949,7 +959,7 @@ def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny
     assert main([*run, "--continuation-only", "-o", str(tmp_path / "new")]) == 0
     from timestepmusic.midi import grid_from  # (its bar lines: tests/test_midi.py)
 
-    going_on = grid_from(file_grid(prompt_file), prompt_s)  # timed from the prompt's end, its bars going on
+    going_on = grid_from(prompt_grid, prompt_s)  # timed from the prompt's end, its bars going on
     assert grid("new") == ([(round(at_s, 3), round(bpm, 2)) for at_s, bpm in going_on.tempos],
                            [(round(at_s, 3), n, d) for at_s, n, d in going_on.meters], [(0.0, -3, 0)])
     assert going_on.tempos[-1][1] == 96.0 and going_on.meters[-1][1:] == (3, 4)

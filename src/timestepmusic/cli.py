@@ -582,11 +582,11 @@ def _generate(args: argparse.Namespace) -> int:
     prompt_grid = None  # the prompt's tempos, time and key signatures, written under it
     if continues:
         if args.prompt:
-            from .midi import file_grid, read_events
+            from .midi import read_prompt
 
             try:
-                options["prompt"], drops = read_events(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
-                prompt_grid = file_grid(args.prompt)
+                options["prompt"], drops, prompt_grid = read_prompt(args.prompt,
+                                                                    pedal_bins=gan.ae.config.events.pedal_bins)
             except ValueError as e:
                 raise ValueError(f"--prompt: {e}") from None
             said_left_out(f"--prompt {args.prompt}", drops)

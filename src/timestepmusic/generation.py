@@ -318,7 +318,7 @@ def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_
     tempo map of the `tempo` asked, both from `asked_from_s` (after a prompt) on. A steady tempo starts with one beat
     long enough (a pickup) that its beats fall where the notes `played` fall on average (tempo.beat_phase_s), so that a
     sequencer's grid lines sit under the piece's beat; a tempo that moves is written beat by beat from
-    `asked_from_s`. Before `asked_from_s`, the prompt's own `grid` (midi.file_grid: its tempos, time and key
+    `asked_from_s`. Before `asked_from_s`, the prompt's own `grid` (midi.read_prompt: its tempos, time and key
     signatures; the caller cuts it where the prompt ends, midi.grid_until, or times it from there, midi.grid_from),
     going on where nothing else is asked; else 120 bpm throughout without a tempo asked."""
     stretches = key.stretches() if key else []

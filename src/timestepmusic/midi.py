@@ -30,6 +30,8 @@ DAMPER_ID, SOSTENUTO_ID, SOFT_ID = 88, 89, 90
 NUM_IDS = 91
 WRITE_TICKS_PER_QUARTER = 960
 WRITE_QUARTERS_PER_SECOND = 2.0  # 120 bpm, so one tick = 1/1920 s
+READ_MAX_SECONDS = 4 * 3600.0  # read_events: the longest plausible file (check_timing; EventsConfig's default) …
+READ_MAX_EVENTS_PER_SECOND = 400.0  # … and its densest events
 
 
 @dataclass
@@ -274,11 +276,25 @@ def no_piano_notes(path: str | Path, drops: DropCounts) -> str:
     return f"{path}: no piano notes (pitch 21–108) in the file" + (f"; its notes: {left_out}" if left_out else "")
 
 
-def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = 4 * 3600,
-                max_events_per_second: float = 400) -> tuple[Events, DropCounts]:
+def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = READ_MAX_SECONDS,
+                max_events_per_second: float = READ_MAX_EVENTS_PER_SECOND) -> tuple[Events, DropCounts]:
     """MIDI file → events. Raises ValueError naming the file when it is unusable, has no piano notes, or
     has implausible timing (see `check_timing`; the defaults are those of EventsConfig)."""
+    return _checked_events(load_score(path), path, pedal_bins, max_seconds, max_events_per_second)
+
+
+def read_prompt(path: str | Path, *, pedal_bins: int = 4) -> tuple[Events, DropCounts, FileGrid]:
+    """A performance to continue (generate --prompt): its events as read_events reads them (ValueError naming the file
+    where it is unusable) and its grid (FileGrid: written under it, so that a sequencer shows the continued
+    performance in its own bars), from one reading of the file."""
     score = load_score(path)
+    return (*_checked_events(score, path, pedal_bins, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND),
+            score_to_grid(score))
+
+
+def _checked_events(score: symusic.Score, path: str | Path, pedal_bins: int, max_seconds: float,
+                    max_events_per_second: float) -> tuple[Events, DropCounts]:
+    """read_events of the `score` read from `path` (named in its errors)."""
     events, drops = score_to_events(score, pedal_bins=pedal_bins)
     if not events.is_note.any():
         raise ValueError(no_piano_notes(path, drops))
@@ -374,10 +390,9 @@ class FileGrid:
     keys: tuple[tuple[float, int, bool], ...]
 
 
-def file_grid(path: str | Path) -> FileGrid:
-    """A MIDI file's grid (FileGrid): what generate --prompt writes under the prompt, so that a sequencer shows the
-    continued performance in its own bars. Of several changes at one time the last counts."""
-    score = load_score(path).to("second")
+def score_to_grid(score: symusic.Score) -> FileGrid:
+    """A tick-time score's grid (FileGrid) in seconds. Of several changes at one time the last counts."""
+    score = score.to("second")
     tempos = {round(float(t.time), 6): 60e6 / t.mspq  # (its exact bpm: written back as the same microseconds per beat)
               for t in sorted(score.tempos, key=lambda t: t.time) if t.mspq > 0}
     tempos = {0.0: 60.0 * WRITE_QUARTERS_PER_SECOND} | tempos if 0.0 not in tempos else tempos

@@ -2,6 +2,7 @@
 steps, a run folder that already holds a run, and metrics logs after a resume (issue 15)."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -11,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -642,6 +644,87 @@ def test_prepare_killed_while_parsing_leaves_no_worker_behind(sig, shared_data, 
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, f"workers left running: {left}"
+
+
+@contextlib.contextmanager
+def _forked_workers():
+    """Worker processes forked from this one (they see what a test patched), whatever the default start method."""
+    import multiprocessing
+
+    method = multiprocessing.get_start_method()
+    multiprocessing.set_start_method("fork", force=True)
+    try:
+        yield
+    finally:
+        multiprocessing.set_start_method(method, force=True)
+
+
+@contextlib.contextmanager
+def _no_longer_than(seconds: int, what: str):
+    """Fail, not hang, where `what` has not ended within `seconds` (SIGALRM interrupts the wait)."""
+    def hung(signum, frame):
+        raise TimeoutError(f"{what} hung")
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _killed_once_it_writes() -> None:
+    """A thread that kills this process with SIGKILL as soon as it has written anything (Linux: /proc/self/io's
+    wchar, all its threads together, counted as each write ends): a large message through a pipe is killed halfway,
+    its 4-byte length written, its body not (multiprocessing writes them apart)."""
+    def written() -> int:
+        return int(Path("/proc/self/io").read_text().split("wchar:")[1].split()[0])
+    start = written()
+
+    def watch() -> None:
+        while written() == start:
+            time.sleep(0.0002)
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=watch, daemon=True).start()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers forked; /proc/self/io")
+@pytest.mark.parametrize("when, doomed_piece", [
+    ("parsing", 4),  # (shares of two workers: 0, 2, 4, … and 1, 3, 5, …; 6, 8 and 10 are left to another worker)
+    ("sending", 10),  # (the last of its share: nothing is written after it, so that its result is what is cut)
+])
+def test_a_worker_killed_while_prepare_parses_costs_one_file_said_not_a_hang(when, doomed_piece, tmp_path,
+                                                                            monkeypatch):
+    """A worker killed (the out-of-memory killer's SIGKILL) as it parses a file, or halfway through sending what it
+    parsed: prepare goes on and ends, that file skipped with one line that names it and says why, every other file in
+    the corpus; the next prepare parses it again (it is not recorded as a bad file)."""
+    import timestepmusic.corpus as corpus_module
+
+    rng = np.random.default_rng(4)
+    for piece in range(12):
+        write_events(_performance(rng, 2.0), tmp_path / "midi" / f"piece{piece:02d}.mid")
+    doomed = str(tmp_path / "midi" / f"piece{doomed_piece:02d}.mid")
+    parse = corpus_module._parse_file
+
+    def killed_on_doomed(job: tuple) -> dict:
+        if job[0] != doomed:
+            return parse(job)
+        if when == "parsing":
+            os.kill(os.getpid(), signal.SIGKILL)
+        result = parse(job) | {"ballast": np.ones(100_000_000 // 8)}  # (a result that takes a while to send)
+        _killed_once_it_writes()
+        return result
+    monkeypatch.setattr(corpus_module, "_parse_file", killed_on_doomed)
+    config = Config().override({"corpus.workers": 2})
+    with _forked_workers(), _no_longer_than(30, "prepare with a killed worker"):
+        report = prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
+    assert report.corpus.num_tracks == 11
+    assert [s["file"] for s in report.skipped] == [doomed]
+    reason = report.skipped[0]["reason"]
+    assert "killed by SIGKILL" in reason and "\n" not in reason
+    monkeypatch.setattr(corpus_module, "_parse_file", parse)
+    again = prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
+    assert again.corpus.num_tracks == 12 and not again.skipped
 
 
 def test_settings_that_are_not_finite_are_refused_and_a_diverged_run_stops_unsaved(corpus, tmp_path, capsys):

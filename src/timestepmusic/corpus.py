@@ -20,7 +20,6 @@ import json
 import logging
 import multiprocessing
 import os
-import queue
 import shutil
 import signal
 import threading
@@ -28,6 +27,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 import numpy as np
@@ -65,51 +65,86 @@ def _read_cache(cached: Path) -> tuple[dict, float, dict]:
 
 def parsed_in_workers(job_args: list[tuple], workers: int) -> Iterator[dict]:
     """`_parse_file` of each job in `workers` processes, in the order they finish. Each worker is handed its share
-    when it starts (nothing queued to it that a stopped worker could leave half read) and ignores Ctrl-C, which the
-    parent takes: on it, or on any error, the workers are killed where they are."""
-    results = multiprocessing.Queue()
-    main_thread = threading.current_thread() is threading.main_thread()  # (only it may set a signal's handler)
-    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None  # the workers inherit it
+    when it starts (nothing queued to it that a stopped worker could leave half read), sends back what it parsed
+    through a pipe of its own and ignores Ctrl-C, which the parent takes: on it, or on any error, the workers are
+    killed where they are. A worker that dies (the out-of-memory killer's SIGKILL, a crash in the parser) ends its
+    pipe, even halfway through a result, and takes no lock with it that the others wait on: the file it was on is
+    skipped (`_stopped_on`) and the rest of its share goes to a new worker."""
+    running: dict[Connection, tuple[multiprocessing.Process, list[tuple], int]] = {}  # pipe → worker, share, results
     try:
-        processes = [multiprocessing.Process(target=_parse_share, args=(job_args[w::workers], results), daemon=True)
-                     for w in range(workers)]
-        for process in processes:
-            process.start()
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGINT, interrupt)
-    try:
-        for _ in job_args:
-            while True:
+        for w in range(workers):
+            if job_args[w::workers]:
+                running.update([_started_worker(job_args[w::workers])])
+        while running:
+            for pipe in wait(list(running)):
+                process, share, done = running[pipe]
                 try:
-                    result = results.get(timeout=1.0)
-                    break
-                except queue.Empty:
-                    stopped = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
-                    if stopped:
-                        raise ValueError(f"a process parsing the MIDI files stopped (exit code {stopped[0]}); "
-                                           "--set corpus.workers=1 parses them one by one") from None
-            yield result
-        for process in processes:
-            process.join()
+                    result = pipe.recv()
+                except (EOFError, OSError):  # its pipe ended: the worker is done, or dead (perhaps mid-result)
+                    del running[pipe]
+                    pipe.close()
+                    process.join()
+                    if done < len(share):
+                        yield _stopped_on(share[done][0], process.exitcode)
+                        if share[done + 1:]:
+                            running.update([_started_worker(share[done + 1:])])
+                    continue
+                running[pipe] = (process, share, done + 1)
+                yield result
     except BaseException:  # Ctrl-C, an error, or the reader gone
-        for process in processes:
+        for process, _, _ in running.values():
             process.kill()
-        for process in processes:  # (gone at once: nothing left for the exit to wait on)
+        for pipe, (process, _, _) in running.items():  # (gone at once: nothing left for the exit to wait on)
             process.join()
+            pipe.close()
         raise
 
 
-def _parse_share(jobs: list[tuple], results: multiprocessing.Queue) -> None:
-    """A worker of `parsed_in_workers`: each of its jobs parsed, each result put on `results`; it ends with the
-    process that started it (killed, or stopped by SIGTERM), not left waiting on a queue nobody reads."""
+def _started_worker(share: list[tuple]) -> tuple[Connection, tuple[multiprocessing.Process, list[tuple], int]]:
+    """A process parsing `share` (`_parse_share`): the end of its pipe that this process reads, and (the process, its
+    share, 0 results read). The worker holds the only other end, so the pipe ends when the worker does."""
+    pipe, worker_end = multiprocessing.Pipe(duplex=False)
+    process = multiprocessing.Process(target=_parse_share, args=(share, worker_end), daemon=True)
+    main_thread = threading.current_thread() is threading.main_thread()  # (only it may set a signal's handler)
+    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None  # the worker inherits it
+    try:
+        process.start()
+    except BaseException:
+        pipe.close()
+        raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, interrupt)
+        worker_end.close()  # (a copy: the worker has its own, and the workers started later none)
+    return pipe, (process, share, 0)
+
+
+def _stopped_on(path: str, exitcode: int | None) -> dict:
+    """The result for the file a worker was on when it died: skipped with one line saying how, and not recorded as a
+    bad file (`retry`): the next prepare parses it again, and the out-of-memory killer may spare it then."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"was killed by signal {-exitcode}"
+        if -exitcode == signal.SIGKILL:
+            how += " (as the out-of-memory killer does)"
+    else:
+        how = f"stopped (exit code {exitcode})"
+    return {"path": path, "error": f"{path}: the process parsing it {how}; the next prepare parses it again",
+            "retry": True}
+
+
+def _parse_share(jobs: list[tuple], results: Connection) -> None:
+    """A worker of `parsed_in_workers`: each of its jobs parsed, each result sent through `results`; it ends with the
+    process that started it (killed, or stopped by SIGTERM), not left waiting on a pipe nobody reads."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()  # (under fork, prepare; under forkserver, the server it was forked from)
     _die_with_parent()
     for job in jobs:
         if os.getppid() != parent:  # (where the system cannot be asked to: between files)
             os._exit(1)
-        results.put(_parse_file(job))
+        results.send(_parse_file(job))
 
 
 def _die_with_parent() -> None:
@@ -270,6 +305,8 @@ def _prepare(sources: list[str | Path], out: str | Path, config: Config | None, 
         if "error" in result:
             skipped.append({"file": result["path"], "reason": result["error"].removeprefix(f"{result['path']}: ")})
             log.info("skipped %s", result["error"])
+            if result.get("retry"):  # (not the file's fault, as far as is known: parsed again next time)
+                continue
             st = stats[result["path"]]
             bad_stat.append({"file": result["path"], "size": st[0], "mtime_ns": st[1], "sha1": None,
                              "reason": skipped[-1]["reason"], "limits": limits})

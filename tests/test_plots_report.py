@@ -291,6 +291,35 @@ def test_plot_and_reconstruct_do_not_replace_a_file_unasked(tmp_path, capsys):
     assert f"skipped {own}: not a MIDI file" in captured.err and str(own) in captured.out
 
 
+def test_plot_writes_where_told_and_names_o_where_beside_the_file_is_read_only(tmp_path, monkeypatch, capsys):
+    """A read-only dataset (or the shipped files): `-o`/`--out FOLDER/` puts the rolls there, the MIDI file's folder
+    untouched, and refuses one there already unless --overwrite; without it, a folder that cannot be written is one
+    line naming the roll and -o, and no temporary is left."""
+    import errno
+
+    from matplotlib.figure import Figure
+
+    midi = write_events(hand_made()[0], tmp_path / "dataset" / "song.mid")
+    rolls = tmp_path / "rolls"
+    assert main(["plot", str(midi), "--out", f"{rolls}/"]) == 0  # (as generate's and evaluate's -o/--out)
+    assert (rolls / "song.png").is_file() and os.listdir(midi.parent) == ["song.mid"]
+    assert main(["plot", str(midi), "--out", f"{rolls}/"]) == 2
+    assert f"{rolls / 'song.png'} is there already" in capsys.readouterr().err
+    assert main(["plot", str(midi), "-o", f"{rolls}/", "--overwrite"]) == 0
+    capsys.readouterr()
+
+    def read_only(fig, fname, *args, **kwargs):  # as saving into a read-only mount does
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(fname))
+    monkeypatch.setattr(Figure, "savefig", read_only)
+    assert main(["plot", str(midi)]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {midi.with_suffix('.png')}: cannot write beside {midi} "
+                                               "(read-only file system); give -o FOLDER/ to put the rolls elsewhere")
+    assert main(["plot", str(midi), "-o", str(tmp_path / "ro" / "roll.png")]) == 2  # -o given: the roll named, no hint
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {tmp_path / 'ro' / 'roll.png'}: cannot write or read here: read-only file system"
+    assert os.listdir(midi.parent) == ["song.mid"] and os.listdir(tmp_path / "ro") == []
+
+
 def test_a_soundfont_without_wav_is_refused_in_one_line(tmp_path, capsys):
     """As generate and reconstruct refuse it: the font would be silently ignored."""
     midi = write_events(hand_made()[0], tmp_path / "song.mid")

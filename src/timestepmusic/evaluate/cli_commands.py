@@ -6,8 +6,10 @@ command so that `tsm --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from ..audio_flags import add_audio_flags, check_audio_flags
 from ..files import refuse_existing
 from ..waypoints import clock_arg
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
+
+NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)  # a folder plot may not write its rolls into
 
 
 def written_by_report(out: Path) -> set[Path]:
@@ -142,6 +146,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
             print(f"skipped {e}", file=sys.stderr)
             failed += 1
             continue
+        except OSError as e:  # beside a file in a read-only dataset (or the installed package): said where else
+            if output is None and e.errno in NOT_WRITABLE and e.filename is not None and Path(e.filename) in \
+                    rendered_paths(midi, png=True, wav=args.wav, png_path=roll):
+                raise ValueError(f"{e.filename}: cannot write beside {midi} ({os.strerror(e.errno).lower()}); give "
+                                 "-o FOLDER/ to put the rolls elsewhere") from e
+            raise
         for path in written:
             print(path)
     if failed and failed == len(inputs):  # nothing drawn: said, with where the usable files may be
@@ -257,8 +267,9 @@ def add_commands(sub) -> None:
                        "depth underneath.")
     p.add_argument("input", metavar="FILE.mid", nargs="+",
                    help="MIDI file(s) to draw, or folders: the .mid/.midi files in each")
-    p.add_argument("-o", "--output", metavar="ROLL.png", help="PNG to write, or a folder to write FILE.png into "
-                   "(made if missing when the name ends in /; default: FILE.png beside each MIDI file)")
+    p.add_argument("-o", "--out", "--output", dest="output", metavar="ROLL.png",
+                   help="PNG to write, or a folder to write FILE.png into (made if missing when the name ends in /; "
+                   "default: FILE.png beside each MIDI file, which a read-only dataset refuses)")
     add_audio_flags(p, "also render the audio with FluidSynth, as a .wav beside each roll")
     p.add_argument("--overwrite", action="store_true", help="replace the PNG (and WAV) if there (default: refuse)")
     p.add_argument("--pedal-bins", type=int, default=4,

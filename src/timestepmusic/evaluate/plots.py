@@ -18,6 +18,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
+from ..files import atomic_path
 from ..midi import DAMPER_ID, LOWEST_PITCH, NUM_KEYS, SOFT_ID, SOSTENUTO_ID, Events
 from .descriptors import DESCRIPTORS, SCALAR_DESCRIPTORS
 
@@ -32,15 +33,14 @@ SKIPPED_METRICS = {"time", "step", "epoch", "batch", "seconds", "event"}
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write a figure as PNG atomically (temporary name in the same folder, then rename)."""
+    """Write a figure as PNG atomically (files.atomic_path: a temporary name in the same folder, then rename; an
+    error names `path`, not the temporary, which is removed)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with warnings.catch_warnings():  # a title in a script the font lacks (曲) is drawn as a box: not the user's error
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        # a title in a script the font lacks (曲) is drawn as a box: not the user's error
         warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
         fig.savefig(tmp, format="png", dpi=DPI)
-    tmp.replace(path)
     return path
 
 

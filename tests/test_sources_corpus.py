@@ -1,6 +1,7 @@
 """Sources and the prepared corpus, on small folders of the three shapes built in tmp_path."""
 from __future__ import annotations
 
+import collections
 import csv
 import json
 import os
@@ -402,6 +403,70 @@ def test_data_check_reports_missing_and_unreadable_files(tmp_path):
     assert not result.ok
     assert main(["data", "check", str(folder)]) == 1
     assert main(["data", "check", str(tmp_path / "nowhere")]) == 1
+
+
+def test_data_check_tells_an_asap_folder_from_a_maestro_one_and_from_neither(tmp_path, capsys):
+    """`tsm data check` on an ASAP folder: its metadata.csv read, the performances counted per split as prepare splits
+    them (by piece), each missing or unreadable file a problem; a folder that is neither is one line."""
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import check_data
+
+    asap = make_asap(tmp_path / "asap")
+    with (asap / "metadata.csv").open("a", newline="") as f:
+        csv.writer(f).writerows([["Liszt", "Sonata", "Liszt/Sonata", "Liszt/Sonata/Gone01M.mid", "", "", ""],
+                                 ["Liszt", "Sonata", "Liszt/Sonata", "Liszt/Sonata/Broken02M.mid", "", "", ""]])
+    (asap / "Liszt" / "Sonata" / "Broken02M.mid").write_bytes(b"MThd broken")
+    result = check_data(asap)
+    assert (result.layout, result.table, result.pieces, result.composers) == ("ASAP", str(asap / "metadata.csv"), 4, 3)
+    performances, _ = discover([asap])  # (the splits prepare gives them)
+    assert result.listed == dict(collections.Counter(p.split for p in performances))
+    assert sum(result.present.values()) == 8 and sum(result.readable.values()) == 7
+    assert [(Path(p["file"]).name, p["reason"]) for p in result.problems][0] == (
+        "Gone01M.mid", "listed in the table, but not there")
+    assert [Path(p["file"]).name for p in result.problems] == ["Gone01M.mid", "Broken02M.mid"] and not result.ok
+    assert main(["data", "check", str(asap)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{asap}: ASAP table {asap / 'metadata.csv'} (9 performance(s) of 4 piece(s) by 3 composer(s)")
+    assert "Gone01M.mid: listed in the table, but not there" in out and out.rstrip().endswith("NOT OK: 2 problem(s)")
+    assert "MAESTRO v3.0.0 has" not in out  # (ASAP's splits are prepare's, not a release's)
+    assert check_data(make_maestro(tmp_path / "maestro")).layout == "MAESTRO"
+    neither = tmp_path / "plain"
+    make_plain(neither)
+    for folder, said in ((neither, "neither a MAESTRO folder (no maestro-v3.0.0.csv or .json) nor an ASAP folder"),
+                         (tmp_path / "nowhere", "no such folder")):
+        assert main(["data", "check", str(folder)]) == 1
+        out = capsys.readouterr().out.strip()
+        assert out.startswith(f"NOT OK: {folder}: {said}") and "\n" not in out, out
+
+
+@pytest.mark.parametrize("layout", ["asap", "maestro"])
+def test_a_table_row_cut_short_is_one_line_not_a_traceback(layout, tmp_path, capsys):
+    """A metadata.csv or maestro-v3.0.0.csv whose last row was cut short (a download stopped): data check and prepare
+    each say so in one line naming the table and the line."""
+    from timestepmusic.cli import main
+
+    folder = make_asap(tmp_path / "data") if layout == "asap" else make_maestro(tmp_path / "data")
+    table = folder / ("metadata.csv" if layout == "asap" else "maestro-v3.0.0.csv")
+    with table.open("a") as f:
+        f.write("Bach,Fugue\n")
+    line = len(table.read_text().splitlines())
+    assert main(["data", "check", str(folder)]) == 1
+    assert f"problem: {table}: unreadable table (line {line} is cut short: no " in capsys.readouterr().out
+    assert main(["prepare", str(folder), "--out", str(tmp_path / "corpus"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{table}: line {line} is cut short: no " in err and "\n" not in err and "Traceback" not in err
+
+
+@pytest.mark.real
+def test_data_check_passes_the_shared_asap_folder(shared_data):
+    """Every performance in ../shared/data/asap listed, present and readable, split as the prepared corpus is."""
+    from timestepmusic.datacheck import check_data
+
+    result = check_data(shared_data)
+    assert result.ok, result.format()
+    assert (result.layout, sum(result.listed.values()), result.pieces) == ("ASAP", 984, 213)
+    assert result.listed == result.present == result.readable
+    assert set(result.listed) == set(SPLITS)
 
 
 def write_tiny_maestro_file(path):

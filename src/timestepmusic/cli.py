@@ -742,9 +742,9 @@ def cmd_evaluate_ae(args: argparse.Namespace) -> int:
 
 
 def cmd_data_check(args: argparse.Namespace) -> int:
-    from .datacheck import check_maestro
+    from .datacheck import check_data
 
-    result = check_maestro(args.folder)
+    result = check_data(args.folder)
     print(json.dumps(result.to_dict(), indent=1) if args.json else result.format())
     return 0 if result.ok else 1
 
@@ -950,10 +950,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="check downloaded data before preparing it")
     data = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    p = data.add_parser("check", help="verify a MAESTRO v3.0.0 folder",
-                        description="Verify a downloaded, unzipped MAESTRO v3.0.0 folder: its csv/json is present, "
-                        "every listed MIDI file is present and readable, and the counts per split match the release.")
-    p.add_argument("folder", metavar="MAESTRO_DIR")
+    p = data.add_parser("check", help="verify a MAESTRO v3.0.0 or an ASAP folder",
+                        description="Verify a downloaded, unzipped MAESTRO v3.0.0 folder (its csv/json; the counts per "
+                        "split against the release's) or an ASAP folder (its metadata.csv; counted per split as prepare "
+                        "splits it, by piece): every listed MIDI file is present and readable.")
+    p.add_argument("folder", metavar="FOLDER", help="a MAESTRO v3.0.0 folder, or an ASAP folder (with metadata.csv)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_data_check)
 

@@ -1,25 +1,40 @@
-"""Check a downloaded MAESTRO v3.0.0 folder before preparing it: table present, every listed MIDI
-file present and readable, counts and hours per split against the published figures."""
+"""Check downloaded data before preparing it, in either layout `tsm prepare` reads with a table: a MAESTRO v3.0.0
+folder (maestro-v3.0.0.csv/.json; counts and splits against the published figures) or an ASAP folder (metadata.csv;
+split by piece, as prepare splits it). For each: the table read, every listed MIDI file present and readable."""
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import CorpusConfig
 from .midi import load_score
-from .sources import find_maestro_table, read_maestro
+from .sources import SPLITS, Performance, find_maestro_table, read_asap, read_maestro
 
 # MAESTRO v3.0.0 as published: performances per split
 MAESTRO_V3_SPLITS = {"train": 962, "validation": 137, "test": 177}
+NEITHER = ("neither a MAESTRO folder (no maestro-v3.0.0.csv or .json) nor an ASAP folder (no metadata.csv); give the "
+           "unzipped dataset's own folder")
 
 
 @dataclass
 class DataCheck:
     folder: str
+    layout: str | None = None
+    """"MAESTRO" or "ASAP": the table found; None where the folder holds neither."""
     table: str | None = None
     listed: dict[str, int] = field(default_factory=dict)
+    """Performances the table lists, per split."""
+    present: dict[str, int] = field(default_factory=dict)
+    """… of them whose file is there, per split."""
     readable: dict[str, int] = field(default_factory=dict)
+    """… of them that read as MIDI with notes, per split."""
+    pieces: int = 0
+    """Pieces among them (all performances of one piece share a split)."""
+    composers: int = 0
     problems: list[dict] = field(default_factory=list)
+    """{"file", "reason"} of each file missing or unreadable (or of the table, or the folder)."""
 
     @property
     def ok(self) -> bool:
@@ -29,12 +44,19 @@ class DataCheck:
         return self.__dict__ | {"ok": self.ok}
 
     def format(self) -> str:
-        lines = [f"{self.folder}: table {self.table or 'MISSING'}"]
-        for split in ("train", "validation", "test"):
-            expected = MAESTRO_V3_SPLITS[split]
-            listed = self.listed.get(split, 0)
-            note = "" if listed == expected else f"   (MAESTRO v3.0.0 has {expected})"
-            lines.append(f"  {split:<11}{listed:>5} listed {self.readable.get(split, 0):>5} readable{note}")
+        if self.layout is None:  # no table to read: the one reason, in one line
+            return f"NOT OK: {self.problems[0]['file']}: {self.problems[0]['reason']}"
+        lines = [f"{self.folder}: {self.layout} table {self.table or 'MISSING'}"]
+        if self.listed:  # (none where the table could not be read)
+            how = "" if self.layout == "MAESTRO" else "; split by piece, as prepare splits it"
+            lines[0] += (f" ({sum(self.listed.values())} performance(s) of {self.pieces} piece(s) by {self.composers} "
+                         f"composer(s){how})")
+            for split in SPLITS:
+                listed = self.listed.get(split, 0)
+                published = MAESTRO_V3_SPLITS[split] if self.layout == "MAESTRO" else listed  # (ASAP's: ours)
+                note = "" if listed == published else f"   (MAESTRO v3.0.0 has {published})"
+                lines.append(f"  {split:<11}{listed:>5} listed {self.present.get(split, 0):>5} present "
+                             f"{self.readable.get(split, 0):>5} readable{note}")
         for p in self.problems[:20]:
             lines.append(f"  problem: {p['file']}: {p['reason']}")
         if len(self.problems) > 20:
@@ -43,9 +65,23 @@ class DataCheck:
         return "\n".join(lines)
 
 
-def check_maestro(folder: str | Path) -> DataCheck:
+def check_data(folder: str | Path) -> DataCheck:
+    """Check a MAESTRO or an ASAP folder, whichever it is (as `tsm prepare` tells them apart: a MAESTRO table first);
+    a folder that is neither is one problem, said in one line."""
     folder = Path(folder)
-    result = DataCheck(str(folder))
+    if not folder.is_dir():
+        return DataCheck(str(folder), problems=[{"file": str(folder), "reason": "no such folder"}])
+    if find_maestro_table(folder) is not None:
+        return check_maestro(folder)
+    if (folder / "metadata.csv").is_file():
+        return check_asap(folder)
+    return DataCheck(str(folder), problems=[{"file": str(folder), "reason": NEITHER}])
+
+
+def check_maestro(folder: str | Path) -> DataCheck:
+    """A MAESTRO v3.0.0 folder (maestro-v3.0.0.csv or .json; sources.read_maestro), its splits the release's."""
+    folder = Path(folder)
+    result = DataCheck(str(folder), layout="MAESTRO")
     if not folder.is_dir():
         result.problems.append({"file": str(folder), "reason": "no such folder"})
         return result
@@ -57,12 +93,50 @@ def check_maestro(folder: str | Path) -> DataCheck:
     result.table = str(table)
     try:
         performances = read_maestro(folder, table)
-    except (ValueError, KeyError, OSError) as e:
-        result.problems.append({"file": str(table), "reason": str(e)})
+    except (ValueError, KeyError, OSError, csv.Error) as e:
+        result.problems.append(_unreadable(table, e))
         return result
+    _check_files(result, performances)
+    return result
+
+
+def check_asap(folder: str | Path) -> DataCheck:
+    """An ASAP folder (metadata.csv, one row per performance; sources.read_asap), split as `tsm prepare` splits it
+    with the default fractions."""
+    folder = Path(folder)
+    table = folder / "metadata.csv"
+    result = DataCheck(str(folder), layout="ASAP", table=str(table))
+    corpus = CorpusConfig()
+    try:
+        performances = read_asap(folder, corpus.validation_fraction, corpus.test_fraction)
+    except (ValueError, KeyError, OSError, csv.Error) as e:
+        result.problems.append(_unreadable(table, e))
+        return result
+    _check_files(result, performances)
+    return result
+
+
+def _unreadable(table: Path, e: Exception) -> dict:
+    """The problem of a table that cannot be read, its reason in words (without the table's name twice)."""
+    reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).removeprefix(f"{table}: ")
+    if isinstance(e, KeyError):  # (a MAESTRO json whose columns are not all as long)
+        reason = f"a column lacks entry {e}"
+    return {"file": str(table), "reason": f"unreadable table ({reason})"}
+
+
+def _check_files(result: DataCheck, performances: list[Performance]) -> None:
+    """Count the listed performances per split, those present and those readable, into `result`; each missing or
+    unreadable file is a problem."""
     result.listed = dict(Counter(p.split for p in performances))
+    result.pieces = len({p.piece for p in performances})
+    result.composers = len({p.composer for p in performances})
+    present: Counter = Counter()
     readable: Counter = Counter()
     for perf in performances:
+        if not Path(perf.path).is_file():
+            result.problems.append({"file": perf.path, "reason": "listed in the table, but not there"})
+            continue
+        present[perf.split] += 1
         try:
             score = load_score(perf.path)
             if not any(len(t.notes) for t in score.tracks):
@@ -70,5 +144,5 @@ def check_maestro(folder: str | Path) -> DataCheck:
             readable[perf.split] += 1
         except ValueError as e:
             result.problems.append({"file": perf.path, "reason": str(e).removeprefix(f"{perf.path}: ")})
+    result.present = dict(present)
     result.readable = dict(readable)
-    return result

@@ -60,6 +60,24 @@ def find_maestro_table(folder: Path) -> Path | None:
     return tables[0] if tables else None
 
 
+MAESTRO_COLUMNS = {"canonical_composer", "canonical_title", "split", "midi_filename"}  # (what a Performance needs)
+ASAP_COLUMNS = {"composer", "title", "folder", "midi_performance"}
+
+
+def checked_rows(table: Path, rows: list[dict], columns: set[str], kind: str) -> list[dict]:
+    """`rows` of `table`, each holding every one of `columns`: ValueError naming the table otherwise, with the columns
+    its header lacks (not `kind`), or the line of a csv row cut short (csv.DictReader leaves what it lacks as None)."""
+    missing = columns - set(rows[0] if rows else {})
+    if missing:
+        raise ValueError(f"{table}: not {kind}, missing column(s) {sorted(missing)}")
+    if table.suffix == ".csv":
+        for line, row in enumerate(rows, start=2):  # (line 1: the header)
+            lacking = sorted(column for column in columns if row.get(column) is None)
+            if lacking:
+                raise ValueError(f"{table}: line {line} is cut short: no {', '.join(lacking)}")
+    return rows
+
+
 def read_maestro(folder: Path, table: Path) -> list[Performance]:
     if table.suffix == ".csv":
         with table.open(newline="") as f:
@@ -68,9 +86,7 @@ def read_maestro(folder: Path, table: Path) -> list[Performance]:
         columns = json.loads(table.read_text())
         keys = list(columns)
         rows = [{k: columns[k][i] for k in keys} for i in columns[keys[0]]]
-    missing = {"canonical_composer", "canonical_title", "split", "midi_filename"} - set(rows[0] if rows else {})
-    if missing:
-        raise ValueError(f"{table}: not a MAESTRO table, missing column(s) {sorted(missing)}")
+    checked_rows(table, rows, MAESTRO_COLUMNS, "a MAESTRO table")
     return [Performance(path=str(folder / r["midi_filename"]), composer=r["canonical_composer"],
                         title=r["canonical_title"], piece=f'{r["canonical_composer"]}/{r["canonical_title"]}',
                         split=r["split"], year=int(r["year"]) if r.get("year") else None) for r in rows]
@@ -80,9 +96,7 @@ def read_asap(folder: Path, validation_fraction: float, test_fraction: float) ->
     table = folder / "metadata.csv"
     with table.open(newline="") as f:
         rows = list(csv.DictReader(f))
-    missing = {"composer", "title", "folder", "midi_performance"} - set(rows[0] if rows else {})
-    if missing:
-        raise ValueError(f"{table}: not an ASAP metadata table, missing column(s) {sorted(missing)}")
+    checked_rows(table, rows, ASAP_COLUMNS, "an ASAP metadata table")
     return [Performance(path=str(folder / r["midi_performance"]), composer=r["composer"], title=r["title"],
                         piece=r["folder"], split=split_by_hash(r["folder"], validation_fraction, test_fraction))
             for r in rows]

@@ -774,7 +774,8 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
     assert model.arch == "events" and model.arm.settings.temperature == 1.0  # chosen on validation
     assert (model.arm.settings.end_bias, model.arm.settings.end_rise) == (1.3, 0.3)  # the lengths, calibrated on the
     # training split's (the bias and a rise per minute, against the whole distribution; fitted again in the thirty-first)
-    assert model.arm.settings.pedal_join_s == 0.02 and not model.arm.settings.in_bins  # lifts of ≤ 20 ms closed; bins' middles
+    assert model.arm.settings.pedal_join_s == 0.02  # lifts of ≤ 20 ms closed
+    assert model.arm.settings.in_bins  # times inside their bins, off the grid of their middles (forty-sixth session)
     assert model.arm.settings.start_temperature == 0.6  # sharper starts, chosen on validation (twenty-first session) …
     assert (model.arm.settings.stop_bias, model.arm.settings.empty_bias) == (0.6, -0.75)  # … the density calibrated
     assert model.arm.settings.beat_echo == 3.0  # notes keep the beat heard (twenty-second session, validation)
@@ -793,6 +794,11 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
     assert load_autoencoder().weights_sha256 == model.ae.weights_sha256  # tsm reconstruct's default
     (piece,) = model.sample(1, 2.0, seed=0)
     assert piece.is_note.sum() > 0 and piece.end_s <= 2.0 + 2.0  # rings on at most RELEASE_S
+    (piece,) = model.sample(1, 16.0, seed=0)
+    notes = piece.is_note & (piece.start_s + piece.duration_s < 16.0)  # (those cut at the end: not their bins')
+    bins_s = piece.start_s[notes] / 0.005 - 0.5  # a start at its bin's middle: a whole number
+    assert notes.sum() > 50 and np.mean(np.abs(bins_s - np.round(bins_s)) > 0.01) > 0.9
+    assert len(np.unique(np.round(piece.duration_s[notes], 6))) > 96  # more durations than bins
     assert main(["generate", "--mixture-temperature", "0.7", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert "no mixture" in err and "\n" not in err and not (tmp_path / "o").exists()

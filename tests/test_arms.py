@@ -136,7 +136,7 @@ def test_the_cli_generates_from_every_arch(run, tmp_path, capsys):
     assert main(["generate", "--model", str(folder), "-n", "2", *length, "-o", str(tmp_path / "out")]) == 0
     assert len(list((tmp_path / "out").glob("*.mid"))) == 2
     capsys.readouterr()
-    assert main(["generate", "--model", str(folder), "--info"]) == 0
+    assert main(["generate", "--model", str(folder), "--info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["arch"] == arch
     assert (info["ar"] is not None) == (arch in ("ar", "events"))  # the settings that trained it and sample it

@@ -335,7 +335,7 @@ def test_arch_without_model_picks_the_shipped_model_of_that_kind(capsys, tmp_pat
     for arch in kinds:
         name = shipped_of_arch(arch)
         assert shipped_description(name)["arch"] == arch
-        assert main(["generate", "--arch", arch, "--info"]) == 0
+        assert main(["generate", "--arch", arch, "--info", "--json"]) == 0
         info = json.loads(capsys.readouterr().out)
         assert info["arch"] == arch
         assert ("note" in (info["trained"] or {})) == bool(info["initialised_from"])  # whose steps they are, said

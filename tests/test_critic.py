@@ -183,7 +183,7 @@ def test_the_tool_trains_a_critic_that_generate_then_uses(events_run, tiny_corpu
     assert tsm(["generate", "--model", str(events_run), "-n", "2", "--seconds", "2", "-o", str(tmp_path / "b")]) == 0
     assert len(list((tmp_path / "a").glob("*.mid"))) == len(list((tmp_path / "b").glob("*.mid"))) == 2
     capsys.readouterr()
-    assert tsm(["generate", "--model", str(events_run), "--info"]) == 0
+    assert tsm(["generate", "--model", str(events_run), "--info", "--json"]) == 0
     assert '"kept_share": 0.5' in capsys.readouterr().out
     assert critic_main([str(models_dir() / "default"), "--corpus", str(tiny_corpus)]) == 1
     assert "a shipped model, not changed in place" in capsys.readouterr().err

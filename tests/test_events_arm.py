@@ -552,6 +552,7 @@ def test_a_large_n_is_drawn_and_written_a_batch_at_a_time(events_run, tmp_path, 
 
 def test_what_generate_would_do_unasked_is_said(events_run, tmp_path, capsys, caplog):
     for flags, says in ((["--list", "--info"], "--list and --info: give one"), (["-o", ""], "-o: an empty name"),
+                        (["--json"], "--json goes with --info"),
                         (["-o", str(tmp_path / "piece.mid")], "the folder to write into")):
         assert main(["generate", *flags]) == 2
         assert says in capsys.readouterr().err

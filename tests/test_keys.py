@@ -168,11 +168,14 @@ def test_info_says_which_shipped_models_take_a_key(capsys):
 
     takes, said = {}, {}
     for name in ("default", "style", "conv-v1"):
+        assert main(["generate", "--model", name, "--info", "--json"]) == 0
+        takes[name] = json.loads(capsys.readouterr().out)["takes_key"]  # --json: for scripts
         assert main(["generate", "--model", name, "--info"]) == 0
-        printed = capsys.readouterr()
-        takes[name], said[name] = json.loads(printed.out)["takes_key"], printed.err  # JSON out, a person's words err
+        said[name] = capsys.readouterr().out  # without: a person's words
     assert takes == {"default": True, "style": False, "conv-v1": False}  # style was trained without ar.tonal
-    assert said["default"].startswith("default (events): the default") and "trained: 5,500 steps" in said["default"]
+    assert said["default"].startswith("default (events): the default")
+    assert "trained: 5,500 steps of its own" in said["default"] and "warm-started from events-v28" in said["default"]
+    assert "how it came to be: " in said["default"] and max(map(len, said["default"].splitlines())) <= 300
     assert "it may be asked: --prompt, --key, --tempo, --style (calibrated)" in said["default"]
     assert "--key" not in said["style"] and "it may be asked" not in said["conv-v1"]
 

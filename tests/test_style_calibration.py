@@ -163,7 +163,7 @@ def test_a_request_is_told_through_the_curves_at_the_guidance_they_were_measured
     with caplog.at_level("INFO", logger="timestepmusic.sequence.events"):
         model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 55.0})
     assert asked[-1] == {"register": 55.0} and "told as asked (ar.request_calibrated false)" in caplog.text
-    assert main(["generate", "--model", str(styled_run), "--info"]) == 0
+    assert main(["generate", "--model", str(styled_run), "--info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert {k: v for k, v in info["style_calibration"].items() if k != "note"} == {"attributes": ["register"],
                                                                                    "guidance": 2.0, "seed": 0}

@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import sys
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -329,11 +330,11 @@ def _info_words(info: dict) -> list[str]:
     if trained.get("steps"):
         start = info.get("initialised_from") or {}
         hours = f", {trained['seconds'] / 3600:.1f} h on {trained.get('device', '?')}" if trained.get("seconds") else ""
-        warm = (f" (its own, after a warm start from {start['model']} at step {start['step']:,})"
-                if start.get("model") else "")
+        warm = (f", warm-started from {start['model']} at its step {start['step']:,} (trained before that: --info "
+                f"--model {start['model']})" if start.get("model") else "")
         corpus = info.get("corpus") or {}
         on = f"; corpus: {corpus['tracks']:,} tracks, {corpus['hours']:.1f} h" if corpus.get("tracks") else ""
-        lines.append(f"trained: {trained['steps']:,} steps{hours}{warm}{on}")
+        lines.append(f"trained: {trained['steps']:,} steps of its own{hours}{warm}{on}")
     ar = info.get("ar") or {}
     asks = ["--prompt"] if info.get("arch") in ("ar", "events") else []
     asks += [flag for flag, key in (("--key", "takes_key"), ("--tempo", "takes_tempo")) if info.get(key)]
@@ -344,8 +345,10 @@ def _info_words(info: dict) -> list[str]:
     asks += ["--select (a critic)"] if isinstance(info.get("critic"), dict) else []
     if asks:
         lines.append("it may be asked: " + ", ".join(asks))
-    lines.append("above: its settings" + (' ("ar": those --set ar.NAME=VALUE may change for a run)' if ar else "")
-                 + (' and, in "description", how it came to be' if info.get("description") else ""))
+    if info.get("description"):
+        lines.append(textwrap.fill("how it came to be: " + str(info["description"]), width=110))
+    lines.append("every setting: --info --json" + (' ("ar": those --set ar.NAME=VALUE may change for a run)'
+                                                    if ar else ""))
     return lines
 
 
@@ -396,6 +399,8 @@ def _generate(args: argparse.Namespace) -> int:
 
     if args.list and args.info:  # one would be silently ignored
         raise ValueError("--list and --info: give one (--list: the shipped models; --info: how one was trained)")
+    if args.json and not args.info:
+        raise ValueError("--json goes with --info (the model's settings as JSON)")
     if not args.out.strip():
         raise ValueError("-o: an empty name; give the folder to write into (default out/)")
     if (Path(args.out).suffix.lower() in (".mid", ".midi") and not Path(args.out).is_dir()
@@ -431,8 +436,7 @@ def _generate(args: argparse.Namespace) -> int:
         info = model_info(args.model)
         if args.arch is not None and info.get("arch") != args.arch:
             raise ValueError(f"--arch {args.arch}: the model {args.model} is of arch {info.get('arch')}")
-        print(json.dumps(info, indent=1))
-        print("\n".join(_info_words(info)), file=sys.stderr)  # (last on a terminal; stdout stays JSON for scripts)
+        print(json.dumps(info, indent=1) if args.json else "\n".join(_info_words(info)))
         return 0
     if args.n < 1:
         raise ValueError(f"-n must be ≥ 1, got {args.n}")
@@ -865,7 +869,10 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
                       help="without --model: the shipped model of this kind; with it: check the model is of this kind")
     what.add_argument("--list", action="store_true", help="list the shipped models and exit")
-    what.add_argument("--info", action="store_true", help="say how the model was trained, and its settings, and exit")
+    what.add_argument("--info", action="store_true", help="say how the model was trained and what it may be asked, "
+                      "and exit (--json: every setting, as JSON)")
+    what.add_argument("--json", action="store_true", help="with --info: the model's settings and history as JSON, "
+                      "for scripts")
     asked = p.add_argument_group("ask for music (the default model; each file's line says how the piece followed)")
     asked.add_argument("--style", metavar="ATTR=VALUE[,…]",
                        help="how to play, e.g. damper=0.9,register=C5,density=6 (register, spread, density, loudness, "

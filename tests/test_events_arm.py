@@ -22,6 +22,7 @@ from timestepmusic.train.log import read_metrics
 from timestepmusic.train.sequence import train_sequence_model
 
 from conftest import assert_same_weights, spy_on_event_sampler
+from midi_factory import Note, midi_bytes
 
 TINY_EVENTS = {"ar.context": 16, "ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.batch": 4, "ar.head_hidden": 16,
                "ar.temperature": 1.0, "gan.steps": 8, "gan.validate_every": 4, "gan.sample_every": 0}
@@ -332,8 +333,15 @@ def test_generate_refuses_to_replace_an_earlier_run_unless_told(events_run, tmp_
     err = capsys.readouterr().err.strip()
     assert "sample_0_000" in err and "--overwrite" in err and "\n" not in err
     assert (out / "sample_0_000.mid").read_bytes() == first and (out / "sample_0_000.png").is_file()
-    assert main(run + ["--seed", "1"]) == 0  # another seed: other names, said
-    assert "2 other MIDI file(s)" in caplog.text and "tsm evaluate" in caplog.text
+    caplog.clear()
+    assert main(run + ["--seed", "1"]) == 0  # another seed of the same request: other names, counted with them rightly
+    assert "not drawn by this request" not in caplog.text
+    assert main(run + ["--seed", "2", "--temperature", "0.7"]) == 0  # other settings: said, with what it would count
+    assert "4 MIDI file(s) not drawn by this request" in caplog.text and "tsm evaluate" in caplog.text
+    caplog.clear()
+    (out / "mine.mid").write_bytes(midi_bytes([Note(60, 0, 480)]))  # a file of the user's, no marker
+    assert main(run + ["--seed", "3"]) == 0
+    assert "3 MIDI file(s) not drawn by this request" in caplog.text  # seed 2's, and the user's
     assert main(run + ["-n", "1", "--temperature", "0.5", "--overwrite"]) == 0
     assert not (out / "sample_0_000.png").exists()  # no roll of the replaced piece left beside the new one
     assert not (out / "sample_0_001.mid").exists()  # nor the earlier run's second piece

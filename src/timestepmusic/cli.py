@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -247,9 +248,15 @@ UNHEARD = ("out", "soundfont", "threads", "overwrite", "png", "wav", "verbose", 
 # change no note: where the pieces go, what goes beside them, how fast they are drawn, what lengths are shown beside
 
 
+@functools.cache
+def _reading_parser() -> argparse.ArgumentParser:
+    """One parser, built once, for reading the commands that markers record (parsing changes no parser)."""
+    return build_parser()
+
+
 def _generate_parser() -> argparse.ArgumentParser:
     """generate's own parser: its flags in the order its --help shows them."""
-    return next(p for p in _subparsers(build_parser()) if p.prog.split()[-1] == "generate")
+    return next(p for p in _subparsers(_reading_parser()) if p.prog.split()[-1] == "generate")
 
 
 def _request(read: dict) -> dict:
@@ -304,20 +311,33 @@ def _same_request(earlier: str | None, now: str) -> bool:
     request of this tool's: False). An earlier version's marker, '… (piece I of N)', reads as '… --piece I−1'."""
     if earlier is None or earlier.partition(": ")[0] != now.partition(": ")[0]:
         return False
+    return (read := _marker_request(earlier)) is not None and read == _marker_request(now)
 
-    parser = build_parser()
 
-    def request(marker: str) -> dict | None:
-        command = marker.partition(": ")[2]
-        if (old := re.fullmatch(r"(.*) \(piece (\d+) of (\d+)\)", command)) is not None:
-            command = old[1] + (f" --piece {int(old[2]) - 1}" if int(old[3]) > 1 else "")
-        try:
-            with contextlib.redirect_stderr(io.StringIO()):
-                read = vars(parser.parse_args(shlex.split(command)[1:]))  # (after "tsm")
-        except (SystemExit, ValueError):  # (a marker a later version may word otherwise)
-            return None
-        return _request(read) if read.get("command") == "generate" else None
-    return (read := request(earlier)) is not None and read == request(now)
+def _marker_request(marker: str) -> dict | None:
+    """The request (`_request`) a file's marker names; None for a marker of no generate command this version reads.
+    An earlier version's marker, '… (piece I of N)', reads as '… --piece I−1'."""
+    command = marker.partition(": ")[2]
+    if (old := re.fullmatch(r"(.*) \(piece (\d+) of (\d+)\)", command)) is not None:
+        command = old[1] + (f" --piece {int(old[2]) - 1}" if int(old[3]) > 1 else "")
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            read = vars(_reading_parser().parse_args(shlex.split(command)[1:]))  # (after "tsm")
+    except (SystemExit, ValueError):  # (a marker a later version may word otherwise)
+        return None
+    return _request(read) if read.get("command") == "generate" else None
+
+
+def _drawn_alike(path: Path, request: dict) -> bool:
+    """Whether the MIDI file `path` was drawn by `request` (`_request`'s) but for its seed and how many pieces were
+    drawn and written: another seed's pieces of the same model and settings, which `tsm evaluate` counts as one set
+    rightly."""
+    from .midi import made_by_marker
+
+    marker = made_by_marker(path)
+    read = None if marker is None else _marker_request(marker)
+    return read is not None and all(read[name] == value for name, value in request.items()
+                                    if name not in ("seed", "n", "piece"))
 
 
 def _info_words(info: dict) -> list[str]:
@@ -596,10 +616,12 @@ def _generate(args: argparse.Namespace) -> int:
             said_left_out(f"--prompt {args.prompt}", drops)
             options["prompt"] = continued_prompt(options["prompt"], gan.ae, args.prompt_seconds, args.prompt)
     others = [p for p in out.glob("*.mid*") if p not in taken and p not in rewritten] if out.is_dir() else []
-    if others and args.piece is None:  # allowed (another seed's run, say), but said: `tsm evaluate OUT` reads every
-        # MIDI file there (with --piece, into the folder of the run it was one of, as asked)
-        log.warning("%s already holds %d other MIDI file(s) (e.g. %s); `tsm evaluate %s` would count them as "
-                    "generated too", out, len(others), others[0].name, out)
+    unlike = [p for p in others if not _drawn_alike(p, _request(vars(args)))] if args.piece is None else []
+    if unlike:  # allowed, but said: `tsm evaluate OUT` reads every MIDI file there (other seeds of this request, or
+        # with --piece the run it was one of, are rightly counted with these)
+        log.warning("%s already holds %d MIDI file(s) not drawn by this request (e.g. %s: another model or settings, or "
+                    "not this tool's); `tsm evaluate %s` would count them as generated too", out, len(unlike),
+                    unlike[0].name, out)
     gan.arm.progress = True  # a bar over the chunks drawn (ar, events), where stderr is a terminal
     if args.select and gan.critic is not None:
         log.info("--select: each piece kept by the model's critic, which keeps about %.0f%% of those drawn",

@@ -163,6 +163,18 @@ def test_extra_rows_appear_in_the_report(report):
     assert result["classifier"]["reconstructions"]["accuracy"] <= 0.75
 
 
+def test_real_halves_told_apart_are_said_to_make_the_figures_mean_little(report, corpus, generated, tmp_path,
+                                                                           monkeypatch):
+    import timestepmusic.evaluate.report as report_module
+
+    told = report[0]["classifier"]["real A vs real B"]["accuracy"]
+    assert any("themselves told apart" in note for note in report[0]["notes"]) == (told > 0.7)
+    monkeypatch.setattr(report_module, "HALVES_TOLD_APART", told - 0.01)  # (the fixture's few tracks, said)
+    said = [note for note in evaluate_generated(generated, corpus, tmp_path / "out")["notes"]
+            if "themselves told apart" in note]
+    assert len(said) == 1 and f"at {told:.2f}" in said[0] and "performances" in said[0]
+
+
 def test_files_shorter_than_the_excerpts_asked_for_are_named_in_the_notes(report, corpus, generated, tmp_path):
     assert not any("last less than" in note for note in report[0]["notes"])  # 16 s files, 16 s excerpts
     longer = evaluate_generated(generated, corpus, tmp_path / "out", seconds=40.0)

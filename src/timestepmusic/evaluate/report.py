@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 GENERATED, BASELINE, CEILING = "generated", "shuffled chunks", "real A vs real B"
 REFERENCE_COPY_EXCERPTS = 32  # real held-out excerpts whose nearest training window calibrates the copy check
 MIN_REAL_EXCERPTS = 100  # below this the figures and their ceiling are noisy (28 gave a ceiling overlap of 0.12)
+HALVES_TOLD_APART = 0.7  # the two halves of a real split told apart above this (ASAP's test split: 0.58): said
 REPORT_SAMPLE_RATE = 22050  # WAVs rendered for the report: half CD rate keeps the HTML small
 SHORT_SHARE = 0.9  # a generated file lasting less than this share of --seconds is noted as padded with silence
 
@@ -192,6 +193,14 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     pairs[CEILING] = (descriptor_features(desc_a), descriptor_features(desc_b))
     classifier = {row: classifier_test(*pair, seed=seed, repeats=repeats) for row, pair in pairs.items()}
     classifier_trees = {row: trees_classifier_test(*pair, seed=seed, repeats=repeats) for row, pair in pairs.items()}
+    halves_told = classifier[CEILING]["accuracy"]
+    if halves_told > HALVES_TOLD_APART:  # the ceiling itself far from 0.5: few or unlike performances
+        tracks = "" if real.group is None else f", {len(np.unique(real.group))} performances"
+        notes.append(f"the two halves of the real excerpts ({split} split{tracks}, split by performance) are "
+                     f"themselves told apart at {halves_told:.2f}, where "
+                     "halves of a large corpus score near 0.5–0.6: its performances are too few or too unlike one "
+                     "another for the generated row's figures to mean much; compare against a larger split or corpus")
+        log.warning("%s", notes[-1])
 
     copies: dict = {"threshold": copy_threshold, "transpose": transpose, "train_split": train_split}
     try:

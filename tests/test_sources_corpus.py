@@ -405,9 +405,10 @@ def test_data_check_reports_missing_and_unreadable_files(tmp_path):
     assert main(["data", "check", str(tmp_path / "nowhere")]) == 1
 
 
-def test_data_check_tells_an_asap_folder_from_a_maestro_one_and_from_neither(tmp_path, capsys):
+def test_data_check_reads_an_asap_a_maestro_and_a_plain_folder_as_prepare_does(tmp_path, capsys):
     """`tsm data check` on an ASAP folder: its metadata.csv read, the performances counted per split as prepare splits
-    them (by piece), each missing or unreadable file a problem; a folder that is neither is one line."""
+    them (by piece), each missing or unreadable file a problem; a folder of MIDI files without a table as prepare reads it;
+    a folder with no MIDI file, or none, is one line."""
     from timestepmusic.cli import main
     from timestepmusic.datacheck import check_data
 
@@ -430,9 +431,18 @@ def test_data_check_tells_an_asap_folder_from_a_maestro_one_and_from_neither(tmp
     assert "Gone01M.mid: listed in the table, but not there" in out and out.rstrip().endswith("NOT OK: 2 problem(s)")
     assert "MAESTRO v3.0.0 has" not in out  # (ASAP's splits are prepare's, not a release's)
     assert check_data(make_maestro(tmp_path / "maestro")).layout == "MAESTRO"
-    neither = tmp_path / "plain"
-    make_plain(neither)
-    for folder, said in ((neither, "neither a MAESTRO folder (no maestro-v3.0.0.csv or .json) nor an ASAP folder"),
+    plain = tmp_path / "plain"
+    make_plain(plain)  # MIDI files and no table: prepare reads it, and so does data check
+    result = check_data(plain)
+    performances, _ = discover([plain])
+    assert result.layout == "MIDI folder" and result.ok and result.table is None
+    assert result.listed == result.present == result.readable == dict(collections.Counter(p.split for p in performances))
+    assert main(["data", "check", str(plain)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{plain}: a folder of MIDI files, no table ({len(performances)} performance(s)")
+    assert "composer" not in out and out.rstrip().endswith("OK")
+    (plain / "empty").mkdir()
+    for folder, said in ((plain / "empty", "no MIDI files (.mid, .midi) in it or its folders, and no MAESTRO table"),
                          (tmp_path / "nowhere", "no such folder")):
         assert main(["data", "check", str(folder)]) == 1
         out = capsys.readouterr().out.strip()

@@ -1,6 +1,7 @@
-"""Check downloaded data before preparing it, in either layout `tsm prepare` reads with a table: a MAESTRO v3.0.0
-folder (maestro-v3.0.0.csv/.json; counts and splits against the published figures) or an ASAP folder (metadata.csv;
-split by piece, as prepare splits it). For each: the table read, every listed MIDI file present and readable."""
+"""Check data before preparing it, in each layout `tsm prepare` reads: a MAESTRO v3.0.0 folder
+(maestro-v3.0.0.csv/.json; counts and splits against the published figures), an ASAP folder (metadata.csv; split by
+piece, as prepare splits it) or any folder of MIDI files (no table; split by the folder each file is in, as prepare
+splits it). For each: the table read, every MIDI file present and readable."""
 from __future__ import annotations
 
 import csv
@@ -10,19 +11,20 @@ from pathlib import Path
 
 from .config import CorpusConfig
 from .midi import load_score
-from .sources import SPLITS, Performance, find_maestro_table, read_asap, read_maestro
+from .sources import SPLITS, Performance, SourceProblem, find_maestro_table, read_asap, read_folder, read_maestro
 
 # MAESTRO v3.0.0 as published: performances per split
 MAESTRO_V3_SPLITS = {"train": 962, "validation": 137, "test": 177}
-NEITHER = ("neither a MAESTRO folder (no maestro-v3.0.0.csv or .json) nor an ASAP folder (no metadata.csv); give the "
-           "unzipped dataset's own folder")
+NO_MIDI = ("no MIDI files (.mid, .midi) in it or its folders, and no MAESTRO table (maestro-v3.0.0.csv or .json) or "
+           "ASAP table (metadata.csv); give the folder that holds the performances")
+FOLDER = "MIDI folder"  # the layout of a folder of MIDI files without a table
 
 
 @dataclass
 class DataCheck:
     folder: str
     layout: str | None = None
-    """"MAESTRO" or "ASAP": the table found; None where the folder holds neither."""
+    """"MAESTRO" or "ASAP" (the table found) or FOLDER (MIDI files, no table); None where there is nothing to read."""
     table: str | None = None
     listed: dict[str, int] = field(default_factory=dict)
     """Performances the table lists, per split."""
@@ -38,7 +40,7 @@ class DataCheck:
 
     @property
     def ok(self) -> bool:
-        return self.table is not None and not self.problems
+        return (self.table is not None or self.layout == FOLDER) and not self.problems
 
     def to_dict(self) -> dict:
         return self.__dict__ | {"ok": self.ok}
@@ -46,16 +48,19 @@ class DataCheck:
     def format(self) -> str:
         if self.layout is None:  # no table to read: the one reason, in one line
             return f"NOT OK: {self.problems[0]['file']}: {self.problems[0]['reason']}"
-        lines = [f"{self.folder}: {self.layout} table {self.table or 'MISSING'}"]
+        lines = [f"{self.folder}: " + ("a folder of MIDI files, no table" if self.layout == FOLDER
+                                        else f"{self.layout} table {self.table or 'MISSING'}")]
         if self.listed:  # (none where the table could not be read)
-            how = "" if self.layout == "MAESTRO" else "; split by piece, as prepare splits it"
-            lines[0] += (f" ({sum(self.listed.values())} performance(s) of {self.pieces} piece(s) by {self.composers} "
-                         f"composer(s){how})")
+            how = {"MAESTRO": "", "ASAP": "; split by piece, as prepare splits it"}.get(
+                self.layout, "; each folder's files a piece, as prepare splits them")
+            by = "" if self.layout == FOLDER else f" by {self.composers} composer(s)"  # (a folder names none)
+            lines[0] += f" ({sum(self.listed.values())} performance(s) of {self.pieces} piece(s){by}{how})"
             for split in SPLITS:
                 listed = self.listed.get(split, 0)
                 published = MAESTRO_V3_SPLITS[split] if self.layout == "MAESTRO" else listed  # (ASAP's: ours)
                 note = "" if listed == published else f"   (MAESTRO v3.0.0 has {published})"
-                lines.append(f"  {split:<11}{listed:>5} listed {self.present.get(split, 0):>5} present "
+                lines.append(f"  {split:<11}{listed:>5} {'listed' if self.table else 'found '} "
+                             f"{self.present.get(split, 0):>5} present "
                              f"{self.readable.get(split, 0):>5} readable{note}")
         for p in self.problems[:20]:
             lines.append(f"  problem: {p['file']}: {p['reason']}")
@@ -75,7 +80,7 @@ def check_data(folder: str | Path) -> DataCheck:
         return check_maestro(folder)
     if (folder / "metadata.csv").is_file():
         return check_asap(folder)
-    return DataCheck(str(folder), problems=[{"file": str(folder), "reason": NEITHER}])
+    return check_folder(folder)
 
 
 def check_maestro(folder: str | Path) -> DataCheck:
@@ -112,6 +117,20 @@ def check_asap(folder: str | Path) -> DataCheck:
     except (ValueError, KeyError, OSError, csv.Error) as e:
         result.problems.append(_unreadable(table, e))
         return result
+    _check_files(result, performances)
+    return result
+
+
+def check_folder(folder: str | Path) -> DataCheck:
+    """A folder of MIDI files with no table (sources.read_folder, as `tsm prepare` reads it): each folder's files one
+    piece, split with the default fractions; a folder with no MIDI file is one problem."""
+    folder = Path(folder)
+    unreadable: list[SourceProblem] = []
+    performances = read_folder(folder, CorpusConfig().validation_fraction, CorpusConfig().test_fraction, unreadable)
+    if not performances:
+        return DataCheck(str(folder), problems=[{"file": str(folder), "reason": NO_MIDI}])
+    result = DataCheck(str(folder), layout=FOLDER)
+    result.problems += [{"file": p.path, "reason": p.reason} for p in unreadable]
     _check_files(result, performances)
     return result
 

@@ -14,7 +14,7 @@ from timestepmusic.cli import main as tsm
 from timestepmusic.config import Config
 from timestepmusic.critic import CRITIC, PieceCritic, RollCritic, shift_keeping
 from timestepmusic.generation import GANModel, selected_pieces, written_pieces
-from timestepmusic.midi import NUM_KEYS, Events
+from timestepmusic.midi import NUM_KEYS, Events, write_events
 from timestepmusic.rolls import FRAME_S, ROWS, rolls, window_starts_s
 from timestepmusic.shipped import models_dir
 from timestepmusic.train.critic import main as critic_main
@@ -196,3 +196,13 @@ def test_select_without_a_critic_is_refused_in_one_line(events_run, tmp_path, ca
     assert tsm(["generate", "--model", str(events_run), "-n", "1", "--seconds", "2", "-o", str(tmp_path), "--select"]) != 0
     err = capsys.readouterr().err.strip()
     assert "has no critic" in err and len(err.splitlines()) == 1
+
+
+def test_select_with_a_prompt_is_refused_before_the_prompt_is_read(tmp_path, capsys):
+    """The refusal comes alone: not after what reading the prompt would warn of (a file that runs on silently)."""
+    prompt = Events(np.array([60]), np.array([0.1]), np.array([0.3]), np.array([70]), 9.0)  # silent for 8.6 s after
+    write_events(prompt, tmp_path / "mine.mid")
+    assert tsm(["generate", "--select", "--prompt", str(tmp_path / "mine.mid"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --select cannot be used with --prompt") and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()

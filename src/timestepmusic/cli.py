@@ -421,6 +421,10 @@ def _generate(args: argparse.Namespace) -> int:
         raise ValueError("--list and --info: give one (--list: the shipped models; --info: how one was trained)")
     if args.json and not args.info:
         raise ValueError("--json goes with --info (the model's settings as JSON)")
+    if args.select and args.prompt:  # (said before anything the prompt's reading would warn of)
+        from .generation import SELECT_NO_PROMPT
+
+        raise ValueError(SELECT_NO_PROMPT)
     if not args.out.strip():
         raise ValueError("-o: an empty name; give the folder to write into (default out/)")
     if (Path(args.out).suffix.lower() in (".mid", ".midi") and not Path(args.out).is_dir()

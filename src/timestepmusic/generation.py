@@ -514,6 +514,10 @@ def drawn_in_batches(gan: GANModel, n: int, seconds: float, seed: int, snap_to_r
                                      snap_to_real, select, **options)
 
 
+SELECT_NO_PROMPT = ("--select cannot be used with --prompt: the critic judges whole pieces the model drew, not the "
+                    "continuation of a performance you bring")
+
+
 def check_selectable(gan: GANModel, seconds: float, **options) -> None:
     """`--select` needs a readable critic beside the model and pieces of the model's own, at least one critic window
     long and as long as asked; otherwise ValueError in one line."""
@@ -522,8 +526,7 @@ def check_selectable(gan: GANModel, seconds: float, **options) -> None:
                          f"--select: the model in {gan.folder} has no critic ({CRITIC}); train one with python -m "
                          "timestepmusic.train.critic")
     if options.get("prompt") is not None:
-        raise ValueError("--select cannot be used with --prompt: the critic judges whole pieces the model drew, not "
-                         "the continuation of a performance you bring")
+        raise ValueError(SELECT_NO_PROMPT)
     if options.get("ends"):
         raise ValueError("--select: pieces that end themselves (--max-seconds) are written as drawn (the critic "
                          "judges pieces of one length: it would keep short ones for their silence); give --seconds")

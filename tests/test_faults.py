@@ -727,6 +727,41 @@ def test_a_worker_killed_while_prepare_parses_costs_one_file_said_not_a_hang(whe
     assert again.corpus.num_tracks == 12 and not again.skipped
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers forked")
+def test_a_parser_fault_on_a_file_skips_it_in_one_line_and_workers_killed_again_and_again_stop_prepare(tmp_path,
+                                                                                                       monkeypatch):
+    """An exception the parser does not expect (a bug) on one file: that file skipped with one line naming the
+    exception, no worker lost; every worker killed as it starts a file: prepare stops in one line after
+    KILLED_IN_A_ROW, rather than forking a worker for each file."""
+    import timestepmusic.corpus as corpus_module
+
+    rng = np.random.default_rng(5)
+    for piece in range(12):
+        write_events(_performance(rng, 2.0), tmp_path / "midi" / f"piece{piece:02d}.mid")
+    faulty = str(tmp_path / "midi" / "piece03.mid")
+    parse = corpus_module._parse_file
+
+    def fails_on_one(job: tuple) -> dict:
+        if job[0] == faulty:
+            raise TypeError("an unexpected None")
+        return parse(job)
+    monkeypatch.setattr(corpus_module, "_parse_file", fails_on_one)
+    config = Config().override({"corpus.workers": 2})
+    with _forked_workers(), _no_longer_than(30, "prepare with a parser fault"):
+        report = prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
+    assert report.corpus.num_tracks == 11 and [s["file"] for s in report.skipped] == [faulty]
+    assert report.skipped[0]["reason"] == "the parser failed (TypeError: an unexpected None)"
+
+    def always_killed(job: tuple) -> dict:
+        os.kill(os.getpid(), signal.SIGKILL)
+    monkeypatch.setattr(corpus_module, "_parse_file", always_killed)
+    with _forked_workers(), _no_longer_than(30, "prepare with every worker killed"):
+        with pytest.raises(ValueError, match=f"{corpus_module.KILLED_IN_A_ROW} parsing processes in a row were "
+                                             "killed") as stopped:
+            prepare([tmp_path / "midi"], tmp_path / "again", config, progress=False)
+    assert "\n" not in str(stopped.value) and "corpus.workers=1" in str(stopped.value)
+
+
 def test_settings_that_are_not_finite_are_refused_and_a_diverged_run_stops_unsaved(corpus, tmp_path, capsys):
     """`--set ae.lr=inf` (or a scalar where two numbers go) is refused in one line naming the key; a run whose loss
     becomes NaN stops with one line, and what it saved holds no NaN."""

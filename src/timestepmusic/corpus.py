@@ -63,14 +63,19 @@ def _read_cache(cached: Path) -> tuple[dict, float, dict]:
     return arrays, end_s, drops
 
 
+KILLED_IN_A_ROW = 4  # parsing processes killed with no result between them: prepare stops rather than forking on
+
+
 def parsed_in_workers(job_args: list[tuple], workers: int) -> Iterator[dict]:
     """`_parse_file` of each job in `workers` processes, in the order they finish. Each worker is handed its share
     when it starts (nothing queued to it that a stopped worker could leave half read), sends back what it parsed
     through a pipe of its own and ignores Ctrl-C, which the parent takes: on it, or on any error, the workers are
-    killed where they are. A worker that dies (the out-of-memory killer's SIGKILL, a crash in the parser) ends its
-    pipe, even halfway through a result, and takes no lock with it that the others wait on: the file it was on is
-    skipped (`_stopped_on`) and the rest of its share goes to a new worker."""
+    killed where they are. A worker killed by a signal (the out-of-memory killer's SIGKILL, a crash in the parser's
+    native code) ends its pipe, even halfway through a result, and takes no lock with it that the others wait on: the
+    file it was on is skipped (`_stopped_on`) and the rest of its share goes to a new worker, up to KILLED_IN_A_ROW
+    workers killed with no result between them; a worker that exits otherwise stops the whole prepare in one line."""
     running: dict[Connection, tuple[multiprocessing.Process, list[tuple], int]] = {}  # pipe → worker, share, results
+    killed_in_a_row = 0
     try:
         for w in range(workers):
             if job_args[w::workers]:
@@ -81,16 +86,28 @@ def parsed_in_workers(job_args: list[tuple], workers: int) -> Iterator[dict]:
                 try:
                     result = pipe.recv()
                 except (EOFError, OSError):  # its pipe ended: the worker is done, or dead (perhaps mid-result)
-                    del running[pipe]
-                    pipe.close()
-                    process.join()
-                    if done < len(share):
-                        yield _stopped_on(share[done][0], process.exitcode)
-                        if share[done + 1:]:
-                            running.update([_started_worker(share[done + 1:])])
+                    result = None
+                if result is not None:
+                    running[pipe], killed_in_a_row = (process, share, done + 1), 0
+                    yield result
                     continue
-                running[pipe] = (process, share, done + 1)
-                yield result
+                del running[pipe]
+                pipe.close()
+                process.join()
+                if done == len(share):  # (its share parsed)
+                    continue
+                stopped = share[done][0]
+                if process.exitcode is None or process.exitcode >= 0:
+                    raise ValueError(f"{stopped}: the process parsing it stopped (exit code {process.exitcode}); "
+                                     "--set corpus.workers=1 parses the files one by one")
+                killed_in_a_row += 1
+                if killed_in_a_row >= KILLED_IN_A_ROW:
+                    raise ValueError(f"{stopped}: {killed_in_a_row} parsing processes in a row were killed (the last "
+                                     f"by signal {-process.exitcode}), with no file parsed between: short of memory? "
+                                     "--set corpus.workers=1 parses the files one by one")
+                yield _stopped_on(stopped, process.exitcode)
+                if share[done + 1:]:
+                    running.update([_started_worker(share[done + 1:])])
     except BaseException:  # Ctrl-C, an error, or the reader gone
         for process, _, _ in running.values():
             process.kill()
@@ -144,7 +161,13 @@ def _parse_share(jobs: list[tuple], results: Connection) -> None:
     for job in jobs:
         if os.getppid() != parent:  # (where the system cannot be asked to: between files)
             os._exit(1)
-        results.send(_parse_file(job))
+        try:
+            result = _parse_file(job)
+        except Exception as e:  # a fault of the parser's on this file (the expected ones are _parse_file's results):
+            # the file skipped in one line, not a traceback; out of memory, parsed again by the next prepare
+            result = {"path": job[0], "error": f"{job[0]}: the parser failed ({type(e).__name__}: {e})",
+                      "retry": isinstance(e, MemoryError)}
+        results.send(result)
 
 
 def _die_with_parent() -> None:

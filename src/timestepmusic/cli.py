@@ -263,9 +263,9 @@ def _request(read: dict) -> dict:
     """What a generate command asks (`read`: its flags as parsed), setting by setting: each of generate's settings but
     UNHEARD, with one value however it was said: a default given or not (--model default, and --seconds 16 without
     --max-seconds, as not given: None), each --set NAME once (its last value, which sampling reads), by NAME; the
-    files it reads (--prompt, --like, a --model folder; not a shipped model's name) by their absolute paths, so that
-    the command draws the same piece from any folder (a relative path, an earlier marker's too, read from the working
-    directory)."""
+    files it reads (--prompt, --like, a --model folder; not a shipped model's name) as typed, tidied
+    (os.path.normpath: './a/../mine.mid' is 'mine.mid'), not made absolute: a file shared says nothing of the
+    folders it was made in, and its command draws it again from where it was typed."""
     from .shipped import recorded_model
 
     request = {action.dest: read.get(action.dest, action.default) for action in _generate_parser()._actions
@@ -273,7 +273,7 @@ def _request(read: dict) -> dict:
     request["model"] = recorded_model(request["model"])
     for name in ("prompt", "like"):
         if request[name]:
-            request[name] = str(Path(request[name]).resolve())
+            request[name] = os.path.normpath(request[name])
     if request["seconds"] == PIECE_SECONDS and request["max_seconds"] is None:
         request["seconds"] = None
     if request["set"]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -88,15 +89,16 @@ def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
 
 
 def recorded_model(model: str | None) -> str | None:
-    """`--model` as a generated file's marker records it, to draw the piece again from any folder: a shipped model's
-    name as its name (None for the default's, as when none is given), a folder as its absolute path (a relative one
-    read from the working directory, as resolve_model reads it)."""
+    """`--model` as a generated file's marker records it: a shipped model's name as its name (None for the default's,
+    as when none is given), a folder as typed, tidied (os.path.normpath), not made absolute (a file shared says
+    nothing of the folders it was made in)."""
     if model is None:
         return None
     path = Path(model)
     if _shipped_name(path) and not (path.exists() and _holds_checkpoint(path)):  # (as resolve_model tells them)
         return None if path.name == DEFAULT_MODEL else path.name
-    return str(path.resolve())
+    tidied = os.path.normpath(model)
+    return os.path.join(".", tidied) if _shipped_name(Path(tidied)) else tidied  # (./style: the folder, not the name)
 
 
 def _shipped_name(path: Path) -> bool:

@@ -13,6 +13,8 @@ K = 88 keys. An empty carry slot is an item with a zero key and no note: it scor
 """
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 
 import torch
@@ -78,7 +80,7 @@ class IntervalPointer(nn.Module):
         if self.carry_embed is not None:
             present = (carry.ids < NUM_IDS)[..., None]  # [R, M, 1]: an empty slot is an item with no key
             embedded = [table.weight[getattr(carry, name)] for name, table in self.carry_embed.items()]  # [R, M, A·D]
-            keys.append((embedded[0] + embedded[1] + embedded[2] + embedded[3]) * present)
+            keys.append(functools.reduce(operator.add, embedded) * present)
             notes.append(self._notes(carry.ids))
             position.append(torch.full((carry.ids.shape[1],), -1, device=device))
         if events is not None:

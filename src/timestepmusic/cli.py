@@ -877,7 +877,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "  tsm generate --style 'loudness=45 > loudness=90' --seconds 40 -o out/   a crescendo\n"
                        "  tsm generate --prompt mine.mid --seconds 30 -o out/   continue your playing\n"
                        "  tsm generate --piece 3 --wav --overwrite -o out/   piece 3 of the first again, with audio\n"
-                       "recipes: docs/guide.md; what each request is measured to do: the README")
+                       "recipes: docs/guide.md; what each request is measured to do: docs/measured.md")
     what = p.add_argument_group("what to draw")
     what.add_argument("-n", type=int, default=8, help="how many pieces (default 8)")
     what.add_argument("--seconds", type=clock_arg, help="each piece's length: 90 or 1:30 (default 16; after any --prompt)")
@@ -933,7 +933,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="ar models: the temperature of the mixture's weights (default: the model's)")
     sampling.add_argument("--set", action="append", metavar="ar.NAME=VALUE",
                           help="change a setting that only sampling reads (repeatable), e.g. --set ar.beat_echo=0; "
-                          "the model's values: --info; what each does: the README")
+                          "the model's values: --info --json; what each does: the README's table, in full in docs/measured.md")
     sampling.add_argument("--select", action="store_true",
                           help="keep the pieces the model's critic judges most like real playing (about 2.5 drawn per "
                           "piece kept; --seconds 16 or more, not with --prompt or --max-seconds)")

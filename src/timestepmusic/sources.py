@@ -64,29 +64,42 @@ MAESTRO_COLUMNS = {"canonical_composer", "canonical_title", "split", "midi_filen
 ASAP_COLUMNS = {"composer", "title", "folder", "midi_performance"}
 
 
-def checked_rows(table: Path, rows: list[dict], columns: set[str], kind: str) -> list[dict]:
+def csv_rows(table: Path) -> tuple[list[dict], list[int]]:
+    """A csv table's rows (csv.DictReader's) and the line each ends on (a quoted field may span lines, and blank lines
+    are skipped: counting rows would not say where one is)."""
+    with table.open(newline="") as f:
+        reader = csv.DictReader(f)
+        rows, lines = [], []
+        for row in reader:
+            rows.append(row)
+            lines.append(reader.line_num)
+    return rows, lines
+
+
+def checked_rows(table: Path, rows: list[dict], columns: set[str], kind: str,
+                 lines: list[int] | None = None) -> list[dict]:
     """`rows` of `table`, each holding every one of `columns`: ValueError naming the table otherwise, with the columns
-    its header lacks (not `kind`), or the line of a csv row cut short (csv.DictReader leaves what it lacks as None)."""
+    its header lacks (not `kind`), or the line (`lines`: csv_rows') of a csv row cut short (csv.DictReader leaves what
+    it lacks as None)."""
     missing = columns - set(rows[0] if rows else {})
     if missing:
         raise ValueError(f"{table}: not {kind}, missing column(s) {sorted(missing)}")
-    if table.suffix == ".csv":
-        for line, row in enumerate(rows, start=2):  # (line 1: the header)
-            lacking = sorted(column for column in columns if row.get(column) is None)
-            if lacking:
-                raise ValueError(f"{table}: line {line} is cut short: no {', '.join(lacking)}")
+    for line, row in zip(lines or [], rows):
+        lacking = sorted(column for column in columns if row.get(column) is None)
+        if lacking:
+            raise ValueError(f"{table}: line {line} is cut short: no {', '.join(lacking)}")
     return rows
 
 
 def read_maestro(folder: Path, table: Path) -> list[Performance]:
+    lines = None
     if table.suffix == ".csv":
-        with table.open(newline="") as f:
-            rows = list(csv.DictReader(f))
+        rows, lines = csv_rows(table)
     else:
         columns = json.loads(table.read_text())
         keys = list(columns)
         rows = [{k: columns[k][i] for k in keys} for i in columns[keys[0]]]
-    checked_rows(table, rows, MAESTRO_COLUMNS, "a MAESTRO table")
+    checked_rows(table, rows, MAESTRO_COLUMNS, "a MAESTRO table", lines)
     return [Performance(path=str(folder / r["midi_filename"]), composer=r["canonical_composer"],
                         title=r["canonical_title"], piece=f'{r["canonical_composer"]}/{r["canonical_title"]}',
                         split=r["split"], year=int(r["year"]) if r.get("year") else None) for r in rows]
@@ -94,9 +107,8 @@ def read_maestro(folder: Path, table: Path) -> list[Performance]:
 
 def read_asap(folder: Path, validation_fraction: float, test_fraction: float) -> list[Performance]:
     table = folder / "metadata.csv"
-    with table.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    checked_rows(table, rows, ASAP_COLUMNS, "an ASAP metadata table")
+    rows, lines = csv_rows(table)
+    checked_rows(table, rows, ASAP_COLUMNS, "an ASAP metadata table", lines)
     return [Performance(path=str(folder / r["midi_performance"]), composer=r["composer"], title=r["title"],
                         piece=r["folder"], split=split_by_hash(r["folder"], validation_fraction, test_fraction))
             for r in rows]

@@ -424,6 +424,9 @@ def test_two_markers_name_the_same_request_in_any_order_and_form_and_with_defaul
             "tsm generate -n 2 (piece 2 of 2)")
     assert all(_same_request(made + a, made + same[0]) for a in same)
     assert _same_request(made + "tsm generate --set ar.a=1 --set ar.b=2", made + "tsm generate --set ar.b=2 --set ar.a=1")
+    assert _same_request(made + "tsm generate --set 'ar.a = 0.70' --set ar.b=TRUE",
+                         made + "tsm generate --set ar.a=0.7 --set ar.b=true")  # a value as the config reads it
+    assert not _same_request(made + "tsm generate --set ar.a=0.71", made + "tsm generate --set ar.a=0.7")
     for other in ("tsm generate -n 3 --piece 1", "tsm generate -n 2 --piece 0", "tsm generate -n 2 --seconds 8 --piece 1",
                   "tsm generate -n 2 --max-seconds 16 --piece 1", "tsm generate -n 2 --piece 1 --key C"):
         assert not _same_request(made + other, made + same[0]), other

@@ -278,8 +278,27 @@ def _request(read: dict) -> dict:
         request["seconds"] = None
     if request["set"]:
         last = {assignment.partition("=")[0].strip(): assignment for assignment in request["set"]}
-        request["set"] = [last[name] for name in sorted(last)]
+        request["set"] = [_set_said(last[name]) for name in sorted(last)]
     return request
+
+
+def _set_said(assignment: str) -> str:
+    """A --set assignment said one way: NAME=VALUE, its value read as the config reads it (a TOML literal, or a bare
+    word; true and false in any case) and written back shortest: 'ar.temperature = 0.70' is 'ar.temperature=0.7'."""
+    from .config import split_assignment
+
+    name, value = split_assignment(assignment)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        value = value.strip().lower() == "true"
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, float):
+        text = f"{value:g}" if float(f"{value:g}") == value else repr(value)
+    elif isinstance(value, list):
+        text = "[" + ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value) + "]"
+    else:
+        text = str(value).strip()
+    return f"{name}={text}"
 
 
 def _request_words(request: dict) -> list[str]:
@@ -323,9 +342,9 @@ def _marker_request(marker: str) -> dict | None:
     try:
         with contextlib.redirect_stderr(io.StringIO()):
             read = vars(_reading_parser().parse_args(shlex.split(command)[1:]))  # (after "tsm")
+        return _request(read) if read.get("command") == "generate" else None
     except (SystemExit, ValueError):  # (a marker a later version may word otherwise)
         return None
-    return _request(read) if read.get("command") == "generate" else None
 
 
 def _drawn_alike(path: Path, request: dict) -> bool:

@@ -731,7 +731,7 @@ class Config:
     def override(self, assignments: list[str] | dict[str, Any]) -> "Config":
         """A copy with ``section.key=value`` assignments applied (values parsed as TOML literals)."""
         data = self.to_dict()
-        items = assignments.items() if isinstance(assignments, dict) else (_split(a) for a in assignments)
+        items = assignments.items() if isinstance(assignments, dict) else (split_assignment(a) for a in assignments)
         for key, value in items:
             if value is None:
                 continue
@@ -762,7 +762,8 @@ _SECTIONS = {"events": EventsConfig, "chunks": ChunkConfig, "corpus": CorpusConf
              "rnn": RecurrentConfig, "ar": AutoregressiveConfig}
 
 
-def _split(assignment: str) -> tuple[str, Any]:
+def split_assignment(assignment: str) -> tuple[str, Any]:
+    """'section.key=value' → (its key, its value as a TOML literal, or the bare word where it is none: cpu, ponOHE)."""
     key, sep, text = assignment.partition("=")
     if not sep:
         raise ValueError(f"--set {assignment!r}: expected section.key=value")

@@ -751,13 +751,17 @@ def test_a_parser_fault_on_a_file_skips_it_in_one_line_and_workers_killed_again_
         report = prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
     assert report.corpus.num_tracks == 11 and [s["file"] for s in report.skipped] == [faulty]
     assert report.skipped[0]["reason"] == "the parser failed (TypeError: an unexpected None)"
+    alone = prepare([tmp_path / "midi"], tmp_path / "alone", Config().override({"corpus.workers": 1}), progress=False)
+    assert [s["reason"] for s in alone.skipped] == [report.skipped[0]["reason"]]  # in prepare's own process alike
+    monkeypatch.setattr(corpus_module, "_parse_file", parse)  # the parser mended: the file parsed (the parser's
+    assert prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False).corpus.num_tracks == 12  # fault)
 
     def always_killed(job: tuple) -> dict:
         os.kill(os.getpid(), signal.SIGKILL)
     monkeypatch.setattr(corpus_module, "_parse_file", always_killed)
     with _forked_workers(), _no_longer_than(30, "prepare with every worker killed"):
-        with pytest.raises(ValueError, match=f"{corpus_module.KILLED_IN_A_ROW} parsing processes in a row were "
-                                             "killed") as stopped:
+        with pytest.raises(ValueError, match=f"{max(corpus_module.KILLED_IN_A_ROW, 4)} parsing processes in a row "
+                                             "were killed") as stopped:
             prepare([tmp_path / "midi"], tmp_path / "again", config, progress=False)
     assert "\n" not in str(stopped.value) and "corpus.workers=1" in str(stopped.value)
 

@@ -63,7 +63,8 @@ def _read_cache(cached: Path) -> tuple[dict, float, dict]:
     return arrays, end_s, drops
 
 
-KILLED_IN_A_ROW = 4  # parsing processes killed with no result between them: prepare stops rather than forking on
+KILLED_IN_A_ROW = 4  # parsing processes killed with no result between them (at least; twice the workers where more):
+# prepare stops rather than forking on
 
 
 def parsed_in_workers(job_args: list[tuple], workers: int) -> Iterator[dict]:
@@ -73,7 +74,8 @@ def parsed_in_workers(job_args: list[tuple], workers: int) -> Iterator[dict]:
     killed where they are. A worker killed by a signal (the out-of-memory killer's SIGKILL, a crash in the parser's
     native code) ends its pipe, even halfway through a result, and takes no lock with it that the others wait on: the
     file it was on is skipped (`_stopped_on`) and the rest of its share goes to a new worker, up to KILLED_IN_A_ROW
-    workers killed with no result between them; a worker that exits otherwise stops the whole prepare in one line."""
+    (or twice the workers) killed with no result between them; a worker that exits otherwise stops the whole prepare
+    in one line."""
     running: dict[Connection, tuple[multiprocessing.Process, list[tuple], int]] = {}  # pipe → worker, share, results
     killed_in_a_row = 0
     try:
@@ -101,7 +103,7 @@ def parsed_in_workers(job_args: list[tuple], workers: int) -> Iterator[dict]:
                     raise ValueError(f"{stopped}: the process parsing it stopped (exit code {process.exitcode}); "
                                      "--set corpus.workers=1 parses the files one by one")
                 killed_in_a_row += 1
-                if killed_in_a_row >= KILLED_IN_A_ROW:
+                if killed_in_a_row >= max(KILLED_IN_A_ROW, 2 * workers):  # (a burst may take each worker at once)
                     raise ValueError(f"{stopped}: {killed_in_a_row} parsing processes in a row were killed (the last "
                                      f"by signal {-process.exitcode}), with no file parsed between: short of memory? "
                                      "--set corpus.workers=1 parses the files one by one")
@@ -161,13 +163,19 @@ def _parse_share(jobs: list[tuple], results: Connection) -> None:
     for job in jobs:
         if os.getppid() != parent:  # (where the system cannot be asked to: between files)
             os._exit(1)
-        try:
-            result = _parse_file(job)
-        except Exception as e:  # a fault of the parser's on this file (the expected ones are _parse_file's results):
-            # the file skipped in one line, not a traceback; out of memory, parsed again by the next prepare
-            result = {"path": job[0], "error": f"{job[0]}: the parser failed ({type(e).__name__}: {e})",
-                      "retry": isinstance(e, MemoryError)}
-        results.send(result)
+        results.send(_parsed_or_fault(job))
+
+
+def _parsed_or_fault(job: tuple) -> dict:
+    """`_parse_file(job)`, or where the parser itself fails on the file (an exception it does not expect: a bug, out
+    of memory) the file skipped in one line, not a traceback, and parsed again by the next prepare (`retry`: the fault
+    is the parser's, which a fix or more memory may mend, not known to be the file's). In a worker or in prepare's own
+    process alike."""
+    try:
+        return _parse_file(job)
+    except Exception as e:  # (the file's own faults are _parse_file's results, not exceptions: these are the rest)
+        said = " ".join(str(e).split())  # (one line)
+        return {"path": job[0], "error": f"{job[0]}: the parser failed ({type(e).__name__}: {said})", "retry": True}
 
 
 def _die_with_parent() -> None:
@@ -314,7 +322,7 @@ def _prepare(sources: list[str | Path], out: str | Path, config: Config | None, 
             results.sort(key=lambda result: listed[result["path"]])  # (as they were listed, not as they finished)
         else:
             for args in job_args:
-                results.append(_parse_file(args))
+                results.append(_parsed_or_fault(args))
                 bar.update()
     finally:
         bar.close()  # (before an interruption's message: not drawn again after it)

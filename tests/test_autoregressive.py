@@ -532,3 +532,17 @@ def test_ar_project_replaces_each_drawn_latent_by_its_round_trip(ar_run):
     assert calls == [(2, model.ae.model.latent)] * 8  # once per drawn chunk, for every piece at once
     expected = model.normaliser.inverse(torch.full((8, model.ae.model.latent), 0.5))
     assert all(torch.allclose(piece, expected) for piece in pieces)  # what the piece holds, and what it goes on from
+
+
+def test_another_seed_of_a_request_by_arch_is_not_warned_of(tmp_path, caplog):
+    """--arch ar names the shipped ar model; the request compared with the folder's files is the one typed (as each
+    file's marker says it), so another seed of it draws into the folder unwarned."""
+    from timestepmusic.cli import main
+
+    run = ["generate", "--arch", "ar", "-n", "1", "--seconds", "1", "-o", str(tmp_path / "out")]
+    assert main([*run, "--seed", "0"]) == 0
+    caplog.clear()
+    assert main([*run, "--seed", "1"]) == 0
+    assert "not drawn by this request" not in caplog.text
+    assert main([*run, "--seed", "2", "--temperature", "0.5"]) == 0
+    assert "2 MIDI file(s) not drawn by this request" in caplog.text

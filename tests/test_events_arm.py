@@ -471,7 +471,8 @@ def test_the_same_request_typed_otherwise_gives_the_same_file(events_run, tmp_pa
 def test_a_marker_records_the_files_it_read_as_typed_not_where_they_lie(events_run, tiny_corpus, tmp_path,
                                                                           monkeypatch):
     """A file shared says nothing of the folders it was made in (no absolute path the user did not type), and its
-    command draws it again from where it was typed; './b' and 'b' are one request."""
+    command draws it again from where it was typed ('..' kept: through a link it is not the folder above); the same
+    files named otherwise, or by an earlier version's absolute paths, are one request."""
     import os
     import shlex
 
@@ -480,18 +481,23 @@ def test_a_marker_records_the_files_it_read_as_typed_not_where_they_lie(events_r
 
     prompt_file = next((tiny_corpus.parent / "midi").rglob("*.mid"))
     here = tmp_path / "here"
-    here.mkdir()
+    (here / "sub").mkdir(parents=True)
     monkeypatch.chdir(here)
     model, prompt = os.path.relpath(events_run), os.path.relpath(prompt_file)
-    typed = ["--model", f"./{model}", "--prompt", f"./{prompt}", "--seconds", "1", "-n", "2", "--piece", "1"]
+    typed = ["--model", f"./{model}", "--prompt", f"sub/../{prompt}", "--seconds", "1", "-n", "2", "--piece", "1"]
     assert main(["generate", *typed, "-o", "a"]) == 0
     marker = made_by_marker(here / "a" / "sample_0_001.mid")
-    assert marker.endswith(f": tsm generate -n 2 --seconds 1 --model {model} --prompt {prompt} --piece 1")
+    assert marker.endswith(f": tsm generate -n 2 --seconds 1 --model {model} --prompt sub/../{prompt} --piece 1")
     assert str(tmp_path) not in marker  # (where it was made: not said)
     assert main([*shlex.split(marker.partition(": tsm ")[2]), "-o", "b"]) == 0  # the marker's command: the same file
     assert (here / "b" / "sample_0_001.mid").read_bytes() == (here / "a" / "sample_0_001.mid").read_bytes()
-    as_typed = marker.partition(": ")[0] + ": " + shlex.join(["tsm", "generate", *typed])  # an earlier marker, untidy
-    assert _same_request(as_typed, marker)
+    version = marker.partition(": ")[0] + ": "
+    for earlier in (["--model", str(events_run), "--prompt", str(prompt_file)],  # an earlier version's absolute paths
+                    ["--model", model, "--prompt", prompt]):  # the same files named otherwise
+        assert _same_request(version + shlex.join(["tsm", "generate", *earlier, *typed[4:]]), marker), earlier
+    assert not _same_request(version + shlex.join(["tsm", "generate", "--model", model, "--prompt",
+                                                    str(next(p for p in (tiny_corpus.parent / "midi").rglob("*.mid")
+                                                             if p != prompt_file)), *typed[4:]]), marker)
     assert main(["generate", *typed, "-o", "a", "--overwrite"]) == 0  # (--piece asked again: the same request)
 
 

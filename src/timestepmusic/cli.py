@@ -13,7 +13,7 @@ import re
 import shlex
 import sys
 import textwrap
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 from .argtypes import seed_arg, threads_arg
@@ -263,9 +263,9 @@ def _request(read: dict) -> dict:
     """What a generate command asks (`read`: its flags as parsed), setting by setting: each of generate's settings but
     UNHEARD, with one value however it was said: a default given or not (--model default, and --seconds 16 without
     --max-seconds, as not given: None), each --set NAME once (its last value, which sampling reads), by NAME; the
-    files it reads (--prompt, --like, a --model folder; not a shipped model's name) as typed, tidied
-    (os.path.normpath: './a/../mine.mid' is 'mine.mid'), not made absolute: a file shared says nothing of the
-    folders it was made in, and its command draws it again from where it was typed."""
+    files it reads (--prompt, --like, a --model folder; not a shipped model's name) as typed ('./mine.mid' as
+    'mine.mid'; '..' kept, which a link may need), not made absolute: a file shared says nothing of the folders it was
+    made in, and its command draws it again from where it was typed. Two requests are compared by `_comparable`."""
     from .shipped import recorded_model
 
     request = {action.dest: read.get(action.dest, action.default) for action in _generate_parser()._actions
@@ -273,7 +273,7 @@ def _request(read: dict) -> dict:
     request["model"] = recorded_model(request["model"])
     for name in ("prompt", "like"):
         if request[name]:
-            request[name] = os.path.normpath(request[name])
+            request[name] = str(PurePath(request[name]))
     if request["seconds"] == PIECE_SECONDS and request["max_seconds"] is None:
         request["seconds"] = None
     if request["set"]:
@@ -330,7 +330,20 @@ def _same_request(earlier: str | None, now: str) -> bool:
     request of this tool's: False). An earlier version's marker, '… (piece I of N)', reads as '… --piece I−1'."""
     if earlier is None or earlier.partition(": ")[0] != now.partition(": ")[0]:
         return False
-    return (read := _marker_request(earlier)) is not None and read == _marker_request(now)
+    return ((read := _marker_request(earlier)) is not None and (asked := _marker_request(now)) is not None
+            and _comparable(read) == _comparable(asked))
+
+
+def _comparable(request: dict) -> dict:
+    """A request (`_request`'s) with the files it reads where they lie (resolved from the working directory): the
+    same file typed otherwise, or by an earlier version's absolute path, is the same request; the same words typed
+    in another folder are not."""
+    from .shipped import is_shipped_name
+
+    files = {name: str(Path(request[name]).resolve()) for name in ("prompt", "like") if request[name]}
+    if request["model"] is not None and not is_shipped_name(request["model"]):
+        files["model"] = str(Path(request["model"]).resolve())
+    return request | files
 
 
 def _marker_request(marker: str) -> dict | None:
@@ -348,15 +361,20 @@ def _marker_request(marker: str) -> dict | None:
 
 
 def _drawn_alike(path: Path, request: dict) -> bool:
-    """Whether the MIDI file `path` was drawn by `request` (`_request`'s) but for its seed and how many pieces were
-    drawn and written: another seed's pieces of the same model and settings, which `tsm evaluate` counts as one set
-    rightly."""
+    """Whether the MIDI file `path` was drawn by this version and `request` (`_request`'s) but for its seed and how
+    many pieces were drawn and written: another seed's pieces of the same model and settings, which `tsm evaluate`
+    counts as one set rightly."""
+    from .heard import made_version
     from .midi import made_by_marker
 
     marker = made_by_marker(path)
-    read = None if marker is None else _marker_request(marker)
-    return read is not None and all(read[name] == value for name, value in request.items()
-                                    if name not in ("seed", "n", "piece"))
+    if marker is None or marker.partition(": ")[0] != made_version():
+        return False
+    read = _marker_request(marker)
+    if read is None:
+        return False
+    read, asked = _comparable(read), _comparable(request)
+    return all(read[name] == value for name, value in asked.items() if name not in ("seed", "n", "piece"))
 
 
 def _info_words(info: dict) -> list[str]:
@@ -426,7 +444,8 @@ def _generate(args: argparse.Namespace) -> int:
     from .midi import continuation_only
     from .waypoints import clock_text
 
-    request = _request_words(_request(vars(args)))  # (each file's marker: made_by; before --arch names the model)
+    asked = _request(vars(args))  # (before --arch names the model)
+    request = _request_words(asked)  # each file's marker: made_by
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
     tempo_path = parse_tempo_path(args.tempo) if args.tempo is not None else None  # … and a tempo out of reach
     if args.composer is not None or args.like is not None:  # … and what a path to walk cannot go with (the arm says
@@ -639,7 +658,7 @@ def _generate(args: argparse.Namespace) -> int:
             said_left_out(f"--prompt {args.prompt}", drops)
             options["prompt"] = continued_prompt(options["prompt"], gan.ae, args.prompt_seconds, args.prompt)
     others = [p for p in out.glob("*.mid*") if p not in taken and p not in rewritten] if out.is_dir() else []
-    unlike = [p for p in others if not _drawn_alike(p, _request(vars(args)))] if args.piece is None else []
+    unlike = [p for p in others if not _drawn_alike(p, asked)] if args.piece is None else []
     if unlike:  # allowed, but said: `tsm evaluate OUT` reads every MIDI file there (other seeds of this request, or
         # with --piece the run it was one of, are rightly counted with these)
         log.warning("%s already holds %d MIDI file(s) not drawn by this request (e.g. %s: another model or settings, or "

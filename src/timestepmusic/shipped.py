@@ -10,7 +10,7 @@ import json
 import logging
 import os
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePath
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +90,20 @@ def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
 
 def recorded_model(model: str | None) -> str | None:
     """`--model` as a generated file's marker records it: a shipped model's name as its name (None for the default's,
-    as when none is given), a folder as typed, tidied (os.path.normpath), not made absolute (a file shared says
-    nothing of the folders it was made in)."""
+    as when none is given), a folder as typed, not made absolute (a file shared says nothing of the folders it was
+    made in)."""
     if model is None:
         return None
     path = Path(model)
     if _shipped_name(path) and not (path.exists() and _holds_checkpoint(path)):  # (as resolve_model tells them)
         return None if path.name == DEFAULT_MODEL else path.name
-    tidied = os.path.normpath(model)
-    return os.path.join(".", tidied) if _shipped_name(Path(tidied)) else tidied  # (./style: the folder, not the name)
+    typed = str(PurePath(model))  # ('./runs/x' as 'runs/x'; '..' kept: through a link it is not the folder above)
+    return f".{os.sep}{typed}" if _shipped_name(Path(typed)) else typed  # (./style: the folder, not the name)
+
+
+def is_shipped_name(recorded: str) -> bool:
+    """Whether a marker's --model (`recorded_model`'s) names a shipped model, not a folder."""
+    return recorded == Path(recorded).name and _shipped_name(Path(recorded))
 
 
 def _shipped_name(path: Path) -> bool:

@@ -442,6 +442,11 @@ def test_data_check_reads_an_asap_a_maestro_and_a_plain_folder_as_prepare_does(t
     assert out.startswith(f"{plain}: a folder of MIDI files, no table ({len(performances)} performance(s)")
     assert "composer" not in out and out.rstrip().endswith("OK")
     (plain / "empty").mkdir()
+    nested = tmp_path / "downloads"
+    make_asap(nested / "asap-dataset")  # the unzipped dataset one level down: its folder named, not read as plain
+    assert main(["data", "check", str(nested)]) == 1
+    out = capsys.readouterr().out.strip()
+    assert out.startswith(f"NOT OK: {nested}: holds a dataset one level down, {nested / 'asap-dataset'}") and "\n" not in out
     for folder, said in ((plain / "empty", "no MIDI files (.mid, .midi) in it or its folders, and no MAESTRO table"),
                          (tmp_path / "nowhere", "no such folder")):
         assert main(["data", "check", str(folder)]) == 1

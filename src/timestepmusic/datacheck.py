@@ -46,8 +46,8 @@ class DataCheck:
         return self.__dict__ | {"ok": self.ok}
 
     def format(self) -> str:
-        if self.layout is None:  # no table to read: the one reason, in one line
-            return f"NOT OK: {self.problems[0]['file']}: {self.problems[0]['reason']}"
+        if self.layout is None:  # nothing to read: the reason, in one line (the folders it could not read before it)
+            return "\n".join(f"NOT OK: {p['file']}: {p['reason']}" for p in self.problems)
         lines = [f"{self.folder}: " + ("a folder of MIDI files, no table" if self.layout == FOLDER
                                         else f"{self.layout} table {self.table or 'MISSING'}")]
         if self.listed:  # (none where the table could not be read)
@@ -71,8 +71,9 @@ class DataCheck:
 
 
 def check_data(folder: str | Path) -> DataCheck:
-    """Check a MAESTRO or an ASAP folder, whichever it is (as `tsm prepare` tells them apart: a MAESTRO table first);
-    a folder that is neither is one problem, said in one line."""
+    """Check a MAESTRO folder, an ASAP folder or a folder of MIDI files, whichever it is (as `tsm prepare` tells them
+    apart: a MAESTRO table first); a folder that holds a dataset's table one level down, or no MIDI file, is one
+    problem, said in one line."""
     folder = Path(folder)
     if not folder.is_dir():
         return DataCheck(str(folder), problems=[{"file": str(folder), "reason": "no such folder"}])
@@ -125,12 +126,19 @@ def check_folder(folder: str | Path) -> DataCheck:
     """A folder of MIDI files with no table (sources.read_folder, as `tsm prepare` reads it): each folder's files one
     piece, split with the default fractions; a folder with no MIDI file is one problem."""
     folder = Path(folder)
+    nested = sorted(table.parent for pattern in ("*/maestro-v3.0.0.csv", "*/maestro-v3.0.0.json", "*/metadata.csv")
+                    for table in folder.glob(pattern))
+    if nested:  # (prepare would read it as a folder of MIDI files, each year or composer a piece)
+        return DataCheck(str(folder), problems=[{"file": str(folder), "reason": (
+            f"holds a dataset one level down, {nested[0]}, with its table: give that folder, which prepare splits as "
+            "the dataset does")}])
     unreadable: list[SourceProblem] = []
     performances = read_folder(folder, CorpusConfig().validation_fraction, CorpusConfig().test_fraction, unreadable)
+    found = [{"file": p.path, "reason": p.reason} for p in unreadable]
     if not performances:
-        return DataCheck(str(folder), problems=[{"file": str(folder), "reason": NO_MIDI}])
+        return DataCheck(str(folder), problems=found + [{"file": str(folder), "reason": NO_MIDI}])
     result = DataCheck(str(folder), layout=FOLDER)
-    result.problems += [{"file": p.path, "reason": p.reason} for p in unreadable]
+    result.problems += found
     _check_files(result, performances)
     return result
 
@@ -153,7 +161,8 @@ def _check_files(result: DataCheck, performances: list[Performance]) -> None:
     readable: Counter = Counter()
     for perf in performances:
         if not Path(perf.path).is_file():
-            result.problems.append({"file": perf.path, "reason": "listed in the table, but not there"})
+            result.problems.append({"file": perf.path, "reason": "listed in the table, but not there"
+                                    if result.table else "not a file (a link to nowhere?)"})
             continue
         present[perf.split] += 1
         try:

@@ -427,6 +427,8 @@ def test_two_markers_name_the_same_request_in_any_order_and_form_and_with_defaul
     assert _same_request(made + "tsm generate --set 'ar.a = 0.70' --set ar.b=TRUE",
                          made + "tsm generate --set ar.a=0.7 --set ar.b=true")  # a value as the config reads it
     assert not _same_request(made + "tsm generate --set ar.a=0.71", made + "tsm generate --set ar.a=0.7")
+    assert not _same_request(made + "tsm generate --set 'ar.a=\"1\"'", made + "tsm generate --set ar.a=1")  # a string
+    assert not _same_request(made + "tsm generate --set 'ar.a=[true]'", made + "tsm generate --set 'ar.a=[True]'")
     for other in ("tsm generate -n 3 --piece 1", "tsm generate -n 2 --piece 0", "tsm generate -n 2 --seconds 8 --piece 1",
                   "tsm generate -n 2 --max-seconds 16 --piece 1", "tsm generate -n 2 --piece 1 --key C"):
         assert not _same_request(made + other, made + same[0]), other

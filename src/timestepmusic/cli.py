@@ -283,21 +283,21 @@ def _request(read: dict) -> dict:
 
 
 def _set_said(assignment: str) -> str:
-    """A --set assignment said one way: NAME=VALUE, its value read as the config reads it (a TOML literal, or a bare
-    word; true and false in any case) and written back shortest: 'ar.temperature = 0.70' is 'ar.temperature=0.7'."""
+    """A --set assignment said one way: NAME=VALUE, a number or true/false read as the config reads it (a TOML
+    literal; true and false in any case) and written back shortest: 'ar.temperature = 0.70' is 'ar.temperature=0.7';
+    any other value (a word, a quoted string, a list) as typed, less the spaces around it."""
     from .config import split_assignment
 
     name, value = split_assignment(assignment)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        value = value.strip().lower() == "true"
+    text = assignment.partition("=")[2].strip()  # (a list, a table or a quoted string: as typed)
+    if isinstance(value, str) and value == text and text.lower() in ("true", "false"):  # (a bare word, any case)
+        value = text.lower() == "true"
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, float):
         text = f"{value:g}" if float(f"{value:g}") == value else repr(value)
-    elif isinstance(value, list):
-        text = "[" + ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value) + "]"
-    else:
-        text = str(value).strip()
+    elif isinstance(value, int):
+        text = str(value)
     return f"{name}={text}"
 
 

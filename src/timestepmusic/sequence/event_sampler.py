@@ -185,12 +185,9 @@ class EventSampler:
         items = pointer.items(r, carry) if pointer is not None else None
         kernels = self.kernels  # [A, 88, 88]
         chunk_bias = head.tonal_bias(tonal)  # with ar.tonal: [R, 88] on every key choice of the chunk
-        if chunk_bias is not None:
-            chunk_bias = F.pad(chunk_bias, (0, KINDS - 1))  # [R, 88 keys + 3 pedals + stop]
-        never = None  # the pedals a row never draws, as key logits: [R, 88 keys + 3 pedals + stop]
+        never = None  # the pedals a row never draws, and never the stop: [R, 3 pedals + stop]
         if unpressed is not None:
-            never = torch.zeros(r, NUM_IDS + 1, dtype=torch.bool, device=device)
-            never[:, NUM_KEYS:NUM_IDS] = unpressed
+            never = F.pad(unpressed.to(device, torch.bool), (0, 1), value=False)
         clusters, steps, restrikes = cluster_guard > 0, step_lean > 0, restrike_guard > 0
         if restrikes and sounding is None:
             raise ValueError("ar.restrike_guard: pass the keys still sounding before the chunk (sounding)")
@@ -281,12 +278,23 @@ class EventSampler:
         voices = near = away = echo_heard = None  # the voices as VoiceLean hears them; keys near the onset's,
         # away from the note before [R, 88] each; the echo's lean [R, S]
         read_key, read_start, read_duration, read_intensity = self.read  # the event as the GRU's next input
-        for _ in range(n):
+        # what is added to the logits of a note (column 0: the notes' logsumexp), each pedal and the stop, at the
+        # chunk's first event and after it [5] each: only a row still going is drawn for, and one still going after
+        # the first event holds one (sizes > 0), so the first event's is empty_bias and every later one's stop_bias
+        kind_bias = [torch.tensor([0.0, damper_bias, 0.0, 0.0, -torch.inf if head.onsets else end], device=device)
+                     for end in (empty_bias, stop_bias)]  # (with ar.onsets the stop was the next choice's)
+        end_biases = [torch.tensor(end, device=device) for end in (empty_bias, stop_bias)]  # ar.onsets: on the next
+        # choice's end instead
+        kind_ids = torch.tensor([0, *range(NUM_KEYS, NUM_IDS), NUM_IDS - 1], device=device)  # a pedal's id (the stop's
+        # clamped: a row that has stopped draws on unseen)
+        for i in range(n):
             state = torch.gru_cell(step_input, state, *self.gru)  # [R, H]
             first = F.linear(state, self.first_weight, self.first_bias)  # [R, C·H + E]: each choice's first layer,
             at = dict(zip(self.first_names, first.split(self.first_widths, dim=1)))  # and each lean's: [R, H] or [R, ·]
-            end_bias = torch.where(sizes > 0, stop_bias, empty_bias) if ends_biased else None  # [R]
-            gumbel = torch.empty(pieces, sum(widths)).exponential_(generator=rng).log_().neg_().to(device)
+            end_bias = end_biases[min(i, 1)] if ends_biased else None
+            gumbel = torch.empty(pieces, sum(widths)).exponential_(generator=rng).log_().neg_()
+            if gumbel.device != device:
+                gumbel = gumbel.to(device)
             noises = gumbel.split(widths, 1)
             if restrikes:  # a coin for keeping a note on a sounding key (a Gumbel: uniform()), noise for its redraw
                 held_coin, restrike_noise, noises = noises[-3], noises[-2:], noises[:-3]
@@ -313,41 +321,38 @@ class EventSampler:
             allowed = (start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
                        else self.start_bins >= earliest[:, None])  # [R, S]
             key_logits = F.linear(F.gelu(at["key"]), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
+            note_logits = key_logits[:, :NUM_KEYS]  # [R, 88]: the notes', the leans added in turn
             if self.lean_given is not None:  # the leans read the state with the next choice's embedding added
                 chosen_through = self.lean_given[chosen].split(self.first_widths[len(self.order):], dim=1)  # [R, ·]
                 at.update({name: at[name] + add for name, add in zip(self.first_names[len(self.order):],
                                                                      chosen_through)})
             if pointer is not None:
-                key_logits = key_logits + F.pad(pointer.attend(at["query"], items, kernels=kernels), (0, KINDS - 1))
+                note_logits = note_logits + pointer.attend(at["query"], items, kernels=kernels)
             if head.voices is not None:
                 if voices is None:  # (one position, hearing every item)
                     voices = head.voices.heard(voice_keys(heard_s, heard_ids)[:, 0])  # from [R, 1, V]
-                key_logits = key_logits + F.pad(head.voices.leaned(at["voices"], *voices), (0, KINDS - 1))
+                note_logits = note_logits + head.voices.leaned(at["voices"], *voices)
             if head.register is not None:
-                key_logits = key_logits + F.pad(head.register.leaned(at["register"], *register_heard), (0, KINDS - 1))
+                note_logits = note_logits + head.register.leaned(at["register"], *register_heard)
             if chunk_bias is not None:
-                key_logits = key_logits + chunk_bias
+                note_logits = note_logits + chunk_bias
+            others = key_logits[:, NUM_KEYS:]  # [R, 3 pedals + stop]
             if never is not None:
-                key_logits = key_logits.masked_fill(never, -torch.inf)
+                others = others.masked_fill(never, -torch.inf)
             # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …
-            kinds = torch.cat([key_logits[:, :NUM_KEYS].logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)
-            if head.onsets:  # the stop was the next choice's
-                kinds[:, -1] = -torch.inf
-            elif end_bias is not None:
-                kinds[:, -1] += end_bias
-            if damper_bias != 0.0:
-                kinds[:, 1] += damper_bias  # (column 0 the notes, then the pedals from the damper's on)
+            kinds = torch.cat([note_logits.logsumexp(-1, keepdim=True), others], 1) + kind_bias[min(i, 1)]  # [R, 5]
             kind = pick(kinds, kind_noise, kind_guidance)  # [R]
             going &= kind != KINDS - 1
             if not going.any():
                 break
             # … and a note's key at the temperature, leaned toward the register being played (ar.register_guard)
-            note_logits = key_logits[:, :NUM_KEYS] / temperature  # [R, 88]
+            if temperature != 1.0:
+                note_logits = note_logits / temperature  # [R, 88]
             if ranged:
                 note_logits = register_lean(note_logits, highest, lowest, self.keys, register_margin, register_guard,
                                             register_min_p)
             note = pick(note_logits, key_noise)
-            key = torch.where(kind == 0, note, NUM_KEYS + kind - 1).clamp_(max=NUM_IDS - 1)
+            key = torch.where(kind == 0, note, kind_ids[kind])  # [R]
             is_note = key < NUM_KEYS
             any_note = bool(is_note.any())
             if echo is not None and any_note and echo_heard is None:

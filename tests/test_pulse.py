@@ -14,7 +14,17 @@ from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.midi import Events, read_events, write_events
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
-from timestepmusic.sequence.pulse import ONSETS, BeatEcho, DrawnOnsets, OnsetGatherer, PulseLean, TempoTold, heard_in_chunk
+from timestepmusic.sequence.pulse import (
+    ONSETS,
+    BeatEcho,
+    DrawnOnsets,
+    OnsetGatherer,
+    PulseLean,
+    TempoTold,
+    heard_in_chunk,
+    onset_of,
+    onsets_among,
+)
 from timestepmusic.train.sequence import train_sequence_model
 
 from conftest import held_out_nll, spy_on_event_sampler, timed_carry
@@ -384,3 +394,13 @@ def test_a_path_of_tempos_moves_in_a_line_and_a_bad_one_is_refused_in_one_line()
     with pytest.raises(ValueError, match="each later than the one before"):
         TempoTold(80.0, later=((20.0, 120.0), (10.0, 100.0)))
 
+
+def test_onset_of_one_note_is_onsets_among():
+    """The sampler's one-note onset (pulse.onset_of) decides exactly as onsets_among does, −inf notes and firsts too."""
+    g = torch.Generator().manual_seed(0)
+    last_s = torch.rand(64, generator=g, dtype=torch.float64)
+    note_s = last_s + torch.rand(64, generator=g, dtype=torch.float64) * 0.05  # onsets and joins, near the edge
+    last_s[:8], note_s[8:16] = -torch.inf, -torch.inf
+    onset_s, after_s = onsets_among(note_s[:, None], last_s)
+    one_s, one_after_s = onset_of(note_s, last_s)
+    assert torch.equal(one_s, onset_s[:, 0]) and torch.equal(one_after_s, after_s)

@@ -42,7 +42,7 @@ from .carry import Carry
 from .clusters import join_bins, near_keys, onset_keys
 from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead, duration_s_at
 from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
-from .pulse import TEMPO_NEEDS_ECHO, BeatEcho, TempoTold, latest, onsets_among
+from .pulse import ONSET_S, TEMPO_NEEDS_ECHO, BeatEcho, TempoTold, latest, onset_of
 from .register_guard import register_lean
 from .steps import away_from, note_before
 from .voices import carry_notes, voice_keys
@@ -89,6 +89,8 @@ class EventSampler:
         self.start_bins = torch.arange(head.bins.starts, device=self.first_bias.device)
         self.start_middles_s = head.bins.start_middle_s(self.start_bins)  # [S] float64: ar.beat_echo, the guard
         self.keys = torch.arange(NUM_KEYS, device=self.first_bias.device)[None]  # [1, 88], for ar.cluster_guard
+        # ar.step_lean: the keys away from each note before, a row per key before and one (the first) for none [89, 88]
+        self.away = away_from(torch.arange(-1, NUM_KEYS, device=self.first_bias.device), self.keys)
         # with ar.intervals, the pointer's kernels as matrices [A, 88, 88]: the same for every chunk of a sample
         self.kernels = head.intervals.kernels() if head.intervals is not None else None
         self.noise_widths = ((NEXT_CLASSES,) if head.onsets else ()) + (KINDS, NUM_KEYS, head.bins.starts,
@@ -275,8 +277,8 @@ class EventSampler:
         earliest = torch.zeros(r, dtype=torch.long, device=device)  # the earliest start bin: the event before's
         drawn: list[tuple[torch.Tensor, ...]] = []  # (key, start, duration, intensity) [R] each, per event
         # what is found from the notes heard, kept until an event strikes a note (a pedal changes none of them):
-        voices = near = away = echo_heard = None  # the voices as VoiceLean hears them; keys near the onset's,
-        # away from the note before [R, 88] each; the echo's lean [R, S]
+        voices = near = echo_heard = None  # the voices as VoiceLean hears them; keys near the onset's [R, 88]; the
+        # echo's lean [R, S]
         read_key, read_start, read_duration, read_intensity = self.read  # the event as the GRU's next input
         # what is added to the logits of a note (column 0: the notes' logsumexp), each pedal and the stop, at the
         # chunk's first event and after it [5] each: only a row still going is drawn for, and one still going after
@@ -355,38 +357,40 @@ class EventSampler:
             key = torch.where(kind == 0, note, kind_ids[kind])  # [R]
             is_note = key < NUM_KEYS
             any_note = bool(is_note.any())
+            if any_note and (guards or restrikes or ranged):
+                struck = going & is_note  # [R] (a re-voiced note is still a note)
             if echo is not None and any_note and echo_heard is None:
                 echo_heard = echo(pulse_heard)
             echo_lean = echo_heard if any_note else None  # [R, S]; pedals: none
             start = pick(start_odds(key), start_noise)
             if guards and any_note:
-                joins = join_bins(self.start_middles_s, latest_s)  # [R, S]
-                joined = joins.gather(1, start[:, None])[:, 0]  # [R]: the drawn note joins the latest onset
-                at_key = key.clamp(max=NUM_KEYS - 1)[:, None]  # [R, 1]
+                # [R]: the drawn note joins the latest onset (join_bins at its start bin; all of them for a redraw)
+                joined = self.start_middles_s[start] - latest_s <= ONSET_S
+                at_key = key.clamp(max=NUM_KEYS - 1)  # [R]
             if clusters and any_note:  # a note joining the onset within 2 semitones of one of its notes …
                 if near is None:
                     near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
-                clustered = going & is_note & near.gather(1, at_key)[:, 0] & joined  # [R]
+                clustered = struck & near.gather(1, at_key[:, None])[:, 0] & joined  # [R]
                 if clustered.any():  # … is kept at e^−C, else drawn again among the notes that join
                     kept = uniform(coin) < math.exp(-cluster_guard)  # [pieces]
                     redo = clustered & (kept.repeat(2) if guided else kept).logical_not()  # [R]
                     if redo.any():
                         rows = torch.nonzero(redo).squeeze(1)  # [R'] (guided: told rows, then untold: both halves)
-                        key[rows], start[rows] = redraw(rows, joins, near, cluster_guard, revoice_noise)
+                        key[rows], start[rows] = redraw(rows, join_bins(self.start_middles_s, latest_s), near,
+                                                        cluster_guard, revoice_noise)
             if steps and any_note:  # a note starting a new onset more than 2 semitones from the note before …
-                if away is None:
-                    away = away_from(before, self.keys)  # [R, 88]
-                off_line = going & is_note & away.gather(1, at_key)[:, 0] & ~joined  # [R]
+                off_line = struck & self.away[before + 1, at_key] & ~joined  # [R]
                 if off_line.any():  # … is kept at e^−L, else drawn again among the notes that start a new onset
                     kept = uniform(step_coin) < math.exp(-step_lean)  # [pieces]
                     redo = off_line & (kept.repeat(2) if guided else kept).logical_not()  # [R]
                     if redo.any():
                         rows = torch.nonzero(redo).squeeze(1)  # [R']
-                        key[rows], start[rows] = redraw(rows, ~joins, away, step_lean, step_noise)
+                        key[rows], start[rows] = redraw(rows, ~join_bins(self.start_middles_s, latest_s),
+                                                        self.away[before + 1], step_lean, step_noise)
             if restrikes and any_note:  # a note on a key still sounding at its start …
                 struck_at = self.start_middles_s[start]  # [R]
                 busy = sounding.gather(1, key.clamp(max=NUM_KEYS - 1)[:, None])[:, 0] > struck_at  # [R]
-                restruck = going & is_note & busy  # [R]
+                restruck = struck & busy  # [R]
                 if restruck.any():  # … is kept at e^−G, else drawn again, each note on a sounding key at e^−G
                     kept = uniform(held_coin) < math.exp(-restrike_guard)  # [pieces]
                     redo = restruck & (kept.repeat(2) if guided else kept).logical_not()  # [R]
@@ -417,24 +421,24 @@ class EventSampler:
                 items = pointer.extend(items, key, duration, intensity, len(drawn) - 1)
             if any_note:  # what the notes heard are kept for (a pedal, in every row, would leave each as it is)
                 if head.voices is not None or head.onsets or hears_onsets or guards:
-                    struck_s = torch.where(is_note, head.bins.start_middle_s(start), -torch.inf)  # [R]
+                    struck_s = torch.where(is_note, self.start_middles_s[start], -torch.inf)  # [R]
                 if head.voices is not None or head.onsets or guards:
                     latest_s = torch.maximum(latest_s, struck_s)
                 if hears_onsets:
-                    onset_s, last_note_s = onsets_among(struck_s[:, None], last_note_s)  # [R, 1], [R]
+                    onset_s, last_note_s = onset_of(struck_s, last_note_s)  # [R] each
                     if bool((onset_s > -torch.inf).any()):  # (a note joining the onset leaves the onsets heard)
-                        pulse_heard, echo_heard = latest(torch.cat([pulse_heard, onset_s], dim=1)), None  # [R, M]
+                        pulse_heard, echo_heard = latest(torch.cat([pulse_heard, onset_s[:, None]], dim=1)), None
+                        # [R, M]
                 if ranged:
-                    struck = going & is_note  # [R] (a re-voiced note is still a note)
                     highest = torch.where(struck, torch.maximum(highest, key.float()), highest)
                     lowest = torch.where(struck, torch.minimum(lowest, key.float()), lowest)
                 if head.voices is not None or guards:
                     heard_s = torch.cat([heard_s, struck_s[:, None]], 1)  # [R, I + 1]
                     heard_ids, voices, near = torch.cat([heard_ids, key[:, None]], 1), None, None
                 if steps:
-                    before, away = torch.where(going & is_note, key, before), None  # [R] (a re-drawn note as drawn)
+                    before = torch.where(struck, key, before)  # [R] (a re-drawn note as drawn)
                 if restrikes:  # the drawn note sounds until its duration's end
-                    ends_s = torch.where(going & is_note, self.start_middles_s[start] + duration_s_at(duration),
+                    ends_s = torch.where(struck, self.start_middles_s[start] + duration_s_at(duration),
                                          -torch.inf)  # [R]
                     sounding = sounding.scatter_reduce(1, key.clamp(max=NUM_KEYS - 1)[:, None], ends_s[:, None],
                                                        "amax")

@@ -56,6 +56,13 @@ def onsets_among(note_s: torch.Tensor, last_note_s: torch.Tensor) -> tuple[torch
     return torch.where(note_s - before[:, :-1] > ONSET_S, note_s, -torch.inf), before[:, -1]
 
 
+def onset_of(note_s: torch.Tensor, last_note_s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`onsets_among` for one note per row, in fewer operations (a sampler, note by note): a note's start [R]
+    (−inf: not a note) and the start of the latest note before it [R] → its start where it begins an onset, −inf
+    elsewhere [R], and the start of the latest note after it [R]."""
+    return torch.where(note_s - last_note_s > ONSET_S, note_s, -torch.inf), torch.maximum(last_note_s, note_s)
+
+
 class OnsetGatherer:
     """The onsets before real chunks in training, from a ChunkGatherer's corpus tensors: which notes start an onset
     is decided once over the corpus, as sampling decides it note by note (a track's first note starts one)."""

@@ -8,7 +8,7 @@ from test_intervals import random_carry
 from timestepmusic.batches import SetBatch
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
-from timestepmusic.sequence.voices import VoiceLean, voice_keys
+from timestepmusic.sequence.voices import REACH, VoiceLean, latest_voices, voice_keys
 
 from conftest import held_out_nll, timed_carry
 
@@ -116,3 +116,19 @@ def test_a_carry_built_by_hand_without_times_is_refused_in_one_line():
                     torch.tensor([[0.1]], dtype=torch.float64), torch.tensor([[64]]), torch.tensor([1]))
     with pytest.raises(ValueError, match="ar.voices"):
         head.nll(torch.zeros(1, 8), sets, random_carry(1, 0))
+
+
+def test_latest_voices_and_cells_are_voice_keys_and_intervals():
+    """The sampler's voices (latest_voices) are voice_keys' at one position hearing every item, rows with nothing
+    heard, no onset before and pedals (−inf) among them; VoiceLean.heard's cells by table are the clamped intervals."""
+    g = torch.Generator().manual_seed(0)
+    for trial in range(200):
+        rows, items = 1 + trial % 5, trial % 30
+        time_s = (torch.rand(rows, items, generator=g, dtype=torch.float64) * 0.2).round(decimals=3)  # ties, onsets
+        time_s[torch.rand(rows, items, generator=g) < 0.3] = -torch.inf
+        ids = torch.randint(0, 91, (rows, items), generator=g)
+        assert torch.equal(latest_voices(time_s, ids), voice_keys(time_s, ids)[:, 0])
+    lean = VoiceLean(8)
+    voices = torch.randint(-1, 88, (50, 3), generator=g)
+    interval = (lean.keys - voices[..., None]).clamp(-REACH - 1, REACH + 1) + REACH + 1
+    assert torch.equal(lean.heard(voices)[0], interval)

@@ -45,7 +45,7 @@ from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_all
 from .pulse import ONSET_S, TEMPO_NEEDS_ECHO, BeatEcho, TempoTold, latest, onset_of
 from .register_guard import register_lean
 from .steps import away_from, note_before
-from .voices import carry_notes, voice_keys
+from .voices import carry_notes, latest_voices
 
 CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
 KINDS = 1 + NUM_IDS - NUM_KEYS + 1  # a note, each pedal, the stop
@@ -332,7 +332,7 @@ class EventSampler:
                 note_logits = note_logits + pointer.attend(at["query"], items, kernels=kernels)
             if head.voices is not None:
                 if voices is None:  # (one position, hearing every item)
-                    voices = head.voices.heard(voice_keys(heard_s, heard_ids)[:, 0])  # from [R, 1, V]
+                    voices = head.voices.heard(latest_voices(heard_s, heard_ids))  # from [R, V]
                 note_logits = note_logits + head.voices.leaned(at["voices"], *voices)
             if head.register is not None:
                 note_logits = note_logits + head.register.leaned(at["register"], *register_heard)

@@ -170,8 +170,8 @@ def test_info_says_which_shipped_models_take_a_key(capsys):
     for name in ("default", "style", "conv-v1"):
         assert main(["generate", "--model", name, "--info", "--json"]) == 0
         takes[name] = json.loads(capsys.readouterr().out)["takes_key"]  # --json: for scripts
-        assert main(["generate", "--model", name, "--info"]) == 0
-        said[name] = capsys.readouterr().out  # without: a person's words
+        assert main(["generate", "--model", name, "--info", "-v"]) == 0
+        said[name] = capsys.readouterr().out  # without: a person's words (-v: with the model's history)
     assert takes == {"default": True, "style": False, "conv-v1": False}  # style was trained without ar.tonal
     assert said["default"].startswith("default (events): the default")
     assert "trained: 5,500 steps of its own" in said["default"] and "warm-started from events-v28" in said["default"]
@@ -180,6 +180,13 @@ def test_info_says_which_shipped_models_take_a_key(capsys):
     assert len(history) > 3 and max(map(len, history)) <= 110  # the model's history, wrapped
     assert "it may be asked: --prompt, --key, --tempo, --style (calibrated)" in said["default"]
     assert "--key" not in said["style"] and "it may be asked" not in said["conv-v1"]
+    assert main(["generate", "--info"]) == 0
+    short = capsys.readouterr().out
+    assert "how it came to be: --info -v" in short and len(short.splitlines()) == 4  # (the history asked for with -v)
+    assert main(["generate", "--model", "events-v28", "--info"]) == 0  # its 'default': the default of its time …
+    assert "warm-started from default at its step 6,500 (the default of its time" in capsys.readouterr().out
+    assert main(["generate", "--model", "events-onsets", "--info"]) == 0  # … this one's, the default shipped now
+    assert "(trained before that: --info --model default)" in capsys.readouterr().out
 
 
 def test_a_key_found_is_named_by_how_it_stands_to_the_one_asked():

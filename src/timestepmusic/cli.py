@@ -377,9 +377,9 @@ def _drawn_alike(path: Path, request: dict) -> bool:
     return all(read[name] == value for name, value in asked.items() if name not in ("seed", "n", "piece"))
 
 
-def _info_words(info: dict) -> list[str]:
+def _info_words(info: dict, history: bool = False) -> list[str]:
     """`--info`'s JSON (generation.model_info) in a few lines a person reads: what the model is, how it was trained,
-    what it may be asked."""
+    what it may be asked; with `history` (--info -v), how it came to be (its description, wrapped)."""
     folder = Path(str(info.get("model", "")))
     name = f"{folder.parent.name}/{folder.name}" if folder.name in ("last", "best") else folder.name  # (a run's)
     lines = [f"{name} ({info.get('arch')}): {info.get('summary') or 'no summary'}"]
@@ -387,8 +387,7 @@ def _info_words(info: dict) -> list[str]:
     if trained.get("steps"):
         start = info.get("initialised_from") or {}
         hours = f", {trained['seconds'] / 3600:.1f} h on {trained.get('device', '?')}" if trained.get("seconds") else ""
-        warm = (f", warm-started from {start['model']} at its step {start['step']:,} (trained before that: --info "
-                f"--model {start['model']})" if start.get("model") else "")
+        warm = _warm_start_words(start) if start.get("model") else ""
         corpus = info.get("corpus") or {}
         on = f"; corpus: {corpus['tracks']:,} tracks, {corpus['hours']:.1f} h" if corpus.get("tracks") else ""
         lines.append(f"trained: {trained['steps']:,} steps of its own{hours}{warm}{on}")
@@ -402,11 +401,26 @@ def _info_words(info: dict) -> list[str]:
     asks += ["--select (a critic)"] if isinstance(info.get("critic"), dict) else []
     if asks:
         lines.append("it may be asked: " + ", ".join(asks))
-    if info.get("description"):
+    if info.get("description") and history:
         lines.append(textwrap.fill("how it came to be: " + str(info["description"]), width=110))
-    lines.append("every setting: --info --json" + (' ("ar": those --set ar.NAME=VALUE may change for a run)'
-                                                    if ar else ""))
+    lines.append(("" if history or not info.get("description") else "how it came to be: --info -v; ")
+                 + "every setting: --info --json" + (' ("ar": those --set ar.NAME=VALUE may change for a run)'
+                                                     if ar else ""))
     return lines
+
+
+def _warm_start_words(start: dict) -> str:
+    """', warm-started from MODEL at its step N', and where MODEL is the shipped model of that name (it has trained
+    that far: an older model's 'default' is the default of its time), how to ask it in turn."""
+    from .generation import model_info
+    from .shipped import shipped_names
+
+    said = f", warm-started from {start['model']} at its step {start['step']:,}"
+    if start["model"] not in shipped_names():
+        return said
+    if ((model_info(start["model"]).get("trained") or {}).get("steps") or 0) < start["step"]:
+        return said + f" (the {start['model']} of its time, not the one shipped now)"
+    return said + f" (trained before that: --info --model {start['model']})"
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -498,7 +512,7 @@ def _generate(args: argparse.Namespace) -> int:
         info = model_info(args.model)
         if args.arch is not None and info.get("arch") != args.arch:
             raise ValueError(f"--arch {args.arch}: the model {args.model} is of arch {info.get('arch')}")
-        print(json.dumps(info, indent=1) if args.json else "\n".join(_info_words(info)))
+        print(json.dumps(info, indent=1) if args.json else "\n".join(_info_words(info, history=args.verbose)))
         return 0
     if args.n < 1:
         raise ValueError(f"-n must be ≥ 1, got {args.n}")
@@ -1021,11 +1035,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="check downloaded data before preparing it")
     data = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    p = data.add_parser("check", help="verify a MAESTRO v3.0.0 or an ASAP folder",
+    p = data.add_parser("check", help="verify a MAESTRO v3.0.0, an ASAP or a plain folder of MIDI files",
                         description="Verify a downloaded, unzipped MAESTRO v3.0.0 folder (its csv/json; the counts per "
-                        "split against the release's) or an ASAP folder (its metadata.csv; counted per split as prepare "
-                        "splits it, by piece): every listed MIDI file is present and readable.")
-    p.add_argument("folder", metavar="FOLDER", help="a MAESTRO v3.0.0 folder, or an ASAP folder (with metadata.csv)")
+                        "split against the release's), an ASAP folder (its metadata.csv; counted per split as prepare "
+                        "splits it, by piece) or any folder of MIDI files (split as prepare splits it): every MIDI "
+                        "file is present and readable.")
+    p.add_argument("folder", metavar="FOLDER", help="a MAESTRO v3.0.0 folder, an ASAP folder (with metadata.csv) or "
+                   "any folder of MIDI files, as tsm prepare reads them")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_data_check)
 

@@ -52,7 +52,7 @@ class DataCheck:
                                         else f"{self.layout} table {self.table or 'MISSING'}")]
         if self.listed:  # (none where the table could not be read)
             how = {"MAESTRO": "", "ASAP": "; split by piece, as prepare splits it"}.get(
-                self.layout, "; each folder's files a piece, as prepare splits them")
+                self.layout, "; each subfolder's files a piece, a file directly in it a piece of its own, as prepare splits them")
             by = "" if self.layout == FOLDER else f" by {self.composers} composer(s)"  # (a folder names none)
             lines[0] += f" ({sum(self.listed.values())} performance(s) of {self.pieces} piece(s){by}{how})"
             for split in SPLITS:

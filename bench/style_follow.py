@@ -41,18 +41,12 @@ MEASURED = ("register", "spread", "density", "loudness", "damper", "soft", "half
 def measured(pieces, seconds: float) -> dict[str, np.ndarray]:
     """Each attribute of each written piece [S] in its users' units (NaN where undefined), as the calibration
     measures it (evaluate/played.py)."""
-    from timestepmusic.evaluate.played import played
+    from timestepmusic.evaluate.played import longest_pause_s, played
     from timestepmusic.sequence.style import ATTRIBUTES, users_value
 
     held = played(pieces, seconds, ATTRIBUTES)  # [S, 8] as descriptions hold them
     out = {name: users_value(name, held[:, i]) for i, name in enumerate(ATTRIBUTES)}
-    notes = [p.start_s[p.ids < 88] for p in pieces]
-    return out | {"pause": np.array([longest_gap_s(starts, seconds) for starts in notes])}
-
-
-def longest_gap_s(starts_s: np.ndarray, seconds: float) -> float:
-    """The longest time between consecutive note starts [notes], from 0 and to `seconds` included."""
-    return float(np.diff(np.concatenate([[0.0], np.sort(starts_s), [seconds]])).max())
+    return out | {"pause": np.array([longest_pause_s(piece, seconds) for piece in pieces])}
 
 
 def main() -> int:

@@ -389,3 +389,18 @@ def test_an_attribute_as_held_reads_back_in_its_users_units():
     back = {name: float(users_value(name, value)) for name, value in asked.items()}
     assert back == pytest.approx({"register": 60, "density": 6, "damper": 0.3, "pause": 2})
     assert users_value("density", np.log1p(np.array([0.0, 4.0]))) == pytest.approx([0.0, 4.0])  # arrays too
+
+
+def test_a_pause_asked_is_said_beside_the_longest_time_between_note_starts():
+    """`--style pause=…` (a model trained with ar.style_pause): each file's line says the longest time between its
+    note starts, from the piece's start to its end, beside what was asked; pedals do not count."""
+    from timestepmusic.evaluate.played import longest_pause_s
+    from timestepmusic.heard import style_heard
+    from timestepmusic.midi import Events
+    from timestepmusic.sequence.style import parse_style
+
+    piece = Events(np.array([60, 88, 64, 67]), np.array([0.5, 1.0, 1.2, 3.7]), np.array([0.3, 2.0, 0.2, 0.1]),
+                   np.array([70, 127, 70, 70]), 4.0)  # starts 0.5, 1.2, 3.7 (a damper at 1.0): the longest gap 2.5
+    assert longest_pause_s(piece, 4.0) == pytest.approx(2.5) and longest_pause_s(piece, 8.0) == pytest.approx(4.3)
+    said = style_heard(piece, 4.0, parse_style("pause=0.25,density=2"))
+    assert said.startswith("; density asked 2, played 0.75") and said.endswith("pause asked 0.25 s, played 2.5 s")

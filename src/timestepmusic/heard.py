@@ -146,19 +146,24 @@ def shape_heard(played, seconds: float, ramp) -> str:
 def style_heard(played, seconds: float, request: dict[str, float]) -> str:
     """The end of a written file's line for one request (`--style`, as style.parse_style reads it): each attribute
     asked beside what the `seconds` of `played` events play of it over the whole piece (evaluate/played.py's measure;
-    "silent": no note to measure it by). The pause, which it does not measure, is left out."""
+    "silent": no note to measure it by); the pause (a model trained with ar.style_pause) as the longest time between
+    note starts."""
     import numpy as np
 
+    from .evaluate.played import longest_pause_s
     from .evaluate.played import played as played_values
-    from .sequence.style import ATTRIBUTES, users_value
+    from .sequence.style import ATTRIBUTES, PAUSE, users_value
 
     names = tuple(name for name in request if name in ATTRIBUTES)
-    if not names:
-        return ""
-    heard = played_values([played], seconds, names)[0]  # [A]
-    said = [f"{name} asked {float(users_value(name, request[name])):.3g}, played "
-            + ("silent" if np.isnan(v) else f"{float(users_value(name, v)):.3g}") for name, v in zip(names, heard)]
-    return "; " + ", ".join(said)
+    said = []
+    if names:
+        heard = played_values([played], seconds, names)[0]  # [A]
+        said = [f"{name} asked {float(users_value(name, request[name])):.3g}, played "
+                + ("silent" if np.isnan(v) else f"{float(users_value(name, v)):.3g}") for name, v in zip(names, heard)]
+    if PAUSE in request:
+        said.append(f"{PAUSE} asked {float(users_value(PAUSE, request[PAUSE])):.3g} s, played "
+                    f"{longest_pause_s(played, seconds):.3g} s")
+    return "; " + ", ".join(said) if said else ""
 
 
 LIKE_WINDOW_S = 8.0  # --like: the windows a piece's shape is compared with the file's in

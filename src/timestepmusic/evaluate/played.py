@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..midi import Events
+from ..midi import NUM_KEYS, Events
 from ..sequence.style import ATTRIBUTES, described_by_sums, event_sums
 from .descriptors import describe, excerpts_from_events
 
@@ -31,6 +31,13 @@ def played(pieces: list[Events], seconds: float, attributes: tuple[str, ...]) ->
     for name, descriptor in PEDAL_SHARES.items():
         described[:, ATTRIBUTES.index(name)] = heard[descriptor]
     return np.stack([described[:, ATTRIBUTES.index(name)] for name in attributes], axis=1)  # [S, D]
+
+
+def longest_pause_s(piece: Events, seconds: float) -> float:
+    """The longest time between consecutive note starts in a piece's first `seconds`, from 0 and to `seconds`
+    included: what `--style pause=…` (a model trained with ar.style_pause) is measured by."""
+    starts_s = np.sort(piece.start_s[(piece.ids < NUM_KEYS) & (piece.start_s < seconds)])  # [notes]
+    return float(np.diff(np.concatenate([[0.0], starts_s, [seconds]])).max())
 
 
 def windows_played(piece: Events, seconds: float, attributes: tuple[str, ...], window_s: float) -> np.ndarray:

@@ -85,10 +85,16 @@ class Autoencoder:
         return self.encoding.encode(batch.ids, batch.offset_s, batch.duration_s, batch.intensity)
 
     @torch.no_grad()
-    def encode(self, batch: SetBatch) -> torch.Tensor:
-        """Padded sets → latents [B, L]."""
+    def encoder_keys(self) -> torch.Tensor:
+        """The encoder's key of each rank [N, L] (pisa.PISA.encoder_keys), for `encode` to take while the
+        weights stay as they are."""
+        return self.model.encoder_keys()
+
+    @torch.no_grad()
+    def encode(self, batch: SetBatch, keys: torch.Tensor | None = None) -> torch.Tensor:
+        """Padded sets → latents [B, L]; `keys` from `encoder_keys` (None: computed here)."""
         batch = batch.to(self.device)
-        latent, _ = self.model.encode(self.features(batch), batch.sizes)
+        latent, _ = self.model.encode(self.features(batch), batch.sizes, keys)
         return latent
 
     @torch.no_grad()

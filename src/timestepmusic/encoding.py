@@ -78,8 +78,9 @@ class Encoding:
                intensity: torch.Tensor) -> torch.Tensor:
         """[B, N] each → [B, N, D] float32."""
         ids = ids.long().clamp(0, NUM_IDS - 1)
-        kind, octave, pitch_class = self._parts(ids)
-        values = {"kind": kind, "octave": octave, "pitch_class": pitch_class, "id": ids}
+        # the parts only where a group is one (ponOHE, pnOHE, pon); OHE and none read the id alone
+        values = {"id": ids} if self.groups[0][0] == "id" else dict(zip(("kind", "octave", "pitch_class"),
+                                                                             self._parts(ids)))
         # written into one tensor (one-hot groups by a scatter): no int64 one-hots, no concatenation
         features = torch.zeros(*ids.shape, self.dim, device=ids.device)  # [B, N, D]
         for group, start, _, loss in self.groups:

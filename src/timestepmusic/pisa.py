@@ -50,8 +50,14 @@ class PISA(nn.Module):
         # one row lookup instead of gather with an expanded index (several times faster on a CPU)
         return x.reshape(b * n, d)[flat].view(b, n, d), score.reshape(-1)[flat].view(b, n)
 
-    def encode(self, x: torch.Tensor, sizes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x [B, N, D], sizes [B] → latent [B, L] and the rank-sorted input [B, N, D]."""
+    def encoder_keys(self) -> torch.Tensor:
+        """The key MLP of every one-hot rank [N, L]: constant while the weights are."""
+        return self.encoder_key(self.positions)
+
+    def encode(self, x: torch.Tensor, sizes: torch.Tensor,
+               keys: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [B, N, D], sizes [B] → latent [B, L] and the rank-sorted input [B, N, D]. `keys`: `encoder_keys()`
+        where the caller holds them already (sampling computes them once for all its chunks); None: here."""
         mask = torch.arange(x.shape[1], device=x.device) < sizes[:, None]  # [B, N]
         x_sorted, score = self.sort(x, mask)
         # after sorting, a set's real elements are its first `size` positions; the MLPs run on those only
@@ -59,7 +65,8 @@ class PISA(nn.Module):
         # straight-through: the forward value is 1, the rank score gets the gradient of the values
         real_score = score[rows, positions]  # [K]
         gate = (1 + real_score - real_score.detach())[:, None]  # [K, 1]
-        values = self.encoder_value(x_sorted[rows, positions]) * gate * self.encoder_key(self.positions)[positions]  # [K, L]
+        keys = self.encoder_keys() if keys is None else keys  # [N, L]
+        values = self.encoder_value(x_sorted[rows, positions]) * gate * keys[positions]  # [K, L]
         latent = self.size_embedding(sizes).to(values.dtype).index_add(0, rows, values)  # [B, L]: sum over each set + size
         return latent, x_sorted
 

@@ -127,7 +127,10 @@ class EventAutoregressive(Autoregressive):
         style = PieceStyle(a.width, a.style_pause) if a.style else None
         self.generator = EventGenerator(trunk, head, style).to(device)
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
-        self.encode_sets: Callable[[SetBatch], torch.Tensor] | None = None  # use_autoencoder sets it
+        # use_autoencoder sets both: the sets' latents (given the encoder's keys, or None) and those keys
+        self.encode_sets: Callable[..., torch.Tensor] | None = None
+        self.encoder_keys: Callable[[], torch.Tensor] | None = None
+        self.drawn_keys: torch.Tensor | None = None  # the encoder's keys while a sample runs (they stay as they are)
         self.drawn: list[SetBatch] = []  # the sets of each drawn step of the last sample ([S, N] each)
         self.told: torch.Tensor | None = None  # with ar.style: what the last sample's pieces were told [S, D] (a path: its first)
         self.held: torch.Tensor | None = None  # with ar.style: the offset every chunk of the pieces being sampled
@@ -174,8 +177,11 @@ class EventAutoregressive(Autoregressive):
         return [{"params": rest}] + [{"params": weights, "lr_scale": scale} for weights, scale in own]
 
     def use_autoencoder(self, ae: Autoencoder, normaliser: Normaliser) -> None:
-        """The encoder (and normaliser) that turns each drawn chunk into the latent the transformer reads next."""
-        self.encode_sets = lambda sets: normaliser.forward(ae.encode(sets).float().cpu()).to(self.device)
+        """The encoder (and normaliser) that turns each drawn chunk into the latent the transformer reads next;
+        sampling hands it the encoder's keys (Autoencoder.encoder_keys), computed once per sample."""
+        self.encode_sets = lambda sets, keys=None: normaliser.forward(ae.encode(sets, keys).float().cpu()).to(
+            self.device)
+        self.encoder_keys = ae.encoder_keys
 
     def attach(self, data: LatentData) -> None:
         super().attach(data)
@@ -298,7 +304,7 @@ class EventAutoregressive(Autoregressive):
         for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
             if past is not None:
                 past.append(sets)
-        return self.encode_sets(sets)
+        return self.encode_sets(sets, self.drawn_keys)
 
     @torch.no_grad()
     def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None,
@@ -327,6 +333,7 @@ class EventAutoregressive(Autoregressive):
             raise ValueError(f"--key: this model does not hear keys (trained without ar.tonal); {HEARS_KEYS}")
         self.drawn, self.history, self.pitch_classes, self.walked_from = [], None, None, None
         self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
+        self.drawn_keys = self.encoder_keys() if self.encoder_keys is not None else None
         heard_first = (prompt_sets.sizes.shape[0] if prompt_sets is not None  # chunks before the first drawn
                        else 0 if prompt is None else prompt.shape[0])
         if style is not None and self.generator.style is None:
@@ -434,6 +441,7 @@ class EventAutoregressive(Autoregressive):
             return super().sample(n, chunks, seed, prompt)
         finally:
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
+            self.drawn_keys = None
             self.register, self.guard_chunks, self.sounding = None, 0, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None

@@ -35,22 +35,38 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, h: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None, keep: bool = False):
-        """h [B, T, W] → [B, T, W]. With `past` (keys and values of the steps before, [B, H, T', W/H] each) the
-        T new steps attend to those too, and the extended (keys, values) are returned beside the output; with
-        `keep`, the (keys, values) of the T steps are returned beside it, for a cache to start from."""
+    def forward(self, h: torch.Tensor, keep: bool = False):
+        """h [B, T, W] → [B, T, W]; with `keep`, the (keys, values) of the T steps ([B, H, T, W/H] each) are
+        returned beside it, for a cache (`step`) to start from."""
         b, t, w = h.shape
         q, k, v = self.qkv(self.attention_norm(h)).view(b, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
         # q, k, v [B, H, T, W/H]
-        if past is not None:  # one new position, which may attend to every cached one
-            if t != 1:
-                raise ValueError("a cached step takes one new position at a time")
-            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # [B, H, T' + 1, W/H]
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=past is None,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
         h = h + self.drop(self.out(a.transpose(1, 2).reshape(b, t, w)))  # [B, T, W]
         h = h + self.drop(self.mlp(self.mlp_norm(h)))
-        return (h, (k, v)) if past is not None or keep else h
+        return (h, (k, v)) if keep else h
+
+    def step(self, h: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor]):
+        """One new position h [B, 1, W], which may attend to every cached one (`past`: the keys and values of
+        the steps before, [B, H, T', W/H] each) → [B, 1, W] and the extended (keys, values). The same arithmetic
+        as `forward`, in the same order, by the layers' functional forms on their own weights: for one position
+        a module call costs more than its sums (sampling steps 4 blocks per chunk)."""
+        b, t, w = h.shape
+        if t != 1:
+            raise ValueError("a cached step takes one new position at a time")
+        norm, qkv, out, mlp_norm, (mlp_in, gelu, mlp_out) = (self.attention_norm, self.qkv, self.out,
+                                                             self.mlp_norm, self.mlp)
+        normed = F.layer_norm(h, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        q, k, v = F.linear(normed, qkv.weight, qkv.bias).view(b, t, 3, self.heads, w // self.heads).permute(
+            2, 0, 3, 1, 4)  # q, k, v [B, H, 1, W/H]
+        k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # [B, H, T' + 1, W/H]
+        a = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        h = h + F.dropout(F.linear(a.transpose(1, 2).reshape(b, t, w), out.weight, out.bias), self.dropout,
+                          self.training)  # [B, 1, W]
+        normed = F.layer_norm(h, mlp_norm.normalized_shape, mlp_norm.weight, mlp_norm.bias, mlp_norm.eps)
+        hidden = F.gelu(F.linear(normed, mlp_in.weight, mlp_in.bias), approximate=gelu.approximate)  # [B, 1, 4W]
+        h = h + F.dropout(F.linear(hidden, mlp_out.weight, mlp_out.bias), self.dropout, self.training)
+        return h, (k, v)
 
 
 class DimwiseMixture(nn.Module):
@@ -193,7 +209,7 @@ class LatentTransformer(nn.Module):
         h = conditioned(h, offset)
         extended = []
         for block, past in zip(self.blocks, cache):
-            h, kv = block(h, past)
+            h, kv = block.step(h, past)
             extended.append(kv)
         return self.heads_of(self.norm(h), previous.shape[0], 1), extended
 

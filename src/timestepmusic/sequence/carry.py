@@ -68,13 +68,12 @@ def heard(history: History, at_s: torch.Tensor) -> History:
     valid = history.valid & (history.start_s < at_s[:, None])  # [R, E]
     recent = torch.where(valid, history.start_s, -torch.inf).topk(RECENT, dim=1).indices  # [R, RECENT]: latest
     in_recent = torch.zeros_like(valid).scatter_(1, recent, True)
-    picks, picked = [recent], [valid.gather(1, recent)]
-    for pedal in PEDALS:  # the latest older press of each pedal: [R, 1] each
-        older = valid & ~in_recent & (history.ids == pedal)
-        picks.append(torch.where(older, history.start_s, -torch.inf).argmax(dim=1, keepdim=True))
-        picked.append(older.any(dim=1, keepdim=True))
-    index = torch.cat(picks, dim=1)  # [R, M]
-    return History(*(t.gather(1, index) for t in history.fields()[:-1]), torch.cat(picked, dim=1))
+    pedals = torch.tensor(PEDALS, device=valid.device)[:, None]  # [P, 1]
+    older = (valid & ~in_recent)[:, None] & (history.ids[:, None] == pedals)  # [R, P, E]: each pedal's older presses
+    latest = torch.where(older, history.start_s[:, None], -torch.inf).argmax(dim=2)  # [R, P]: the latest of each
+    index = torch.cat([recent, latest], dim=1)  # [R, M]
+    picked = torch.cat([valid.gather(1, recent), older.any(dim=2)], dim=1)  # [R, M]
+    return History(*(t.gather(1, index) for t in history.fields()[:-1]), picked)
 
 
 def carry_items(history: History, at_s: torch.Tensor) -> Carry:
@@ -85,13 +84,13 @@ def carry_items(history: History, at_s: torch.Tensor) -> Carry:
 def carry_of(items: History, at_s: torch.Tensor) -> Carry:
     """The carry at times at_s [R] of items [R, M] already selected for then (`heard`)."""
     present, at_s = items.valid, at_s[:, None]
-    left_s = items.end_s - at_s  # [R, M]: > 0 still sounding
-    left = torch.where(left_s > 0, time_bin(left_s), TIME_BINS + time_bin(-left_s))
+    left_s, ago_s = items.end_s - at_s, at_s - items.start_s  # [R, M] each; left_s > 0: still sounding
+    left = time_bin(left_s.abs())  # how long it sounds on, or (silent) has been silent
     return Carry(ids=torch.where(present, items.ids, NUM_IDS),
-                 ago=torch.where(present, time_bin(at_s - items.start_s), 0),
-                 left=torch.where(present, left, 0),
+                 ago=torch.where(present, time_bin(ago_s), 0),
+                 left=torch.where(present, torch.where(left_s > 0, left, TIME_BINS + left), 0),
                  intensity=torch.where(present, items.intensity, 0),
-                 ago_s=torch.where(present, at_s - items.start_s, 0.0))
+                 ago_s=torch.where(present, ago_s, 0.0))
 
 
 class CarryGatherer:

@@ -165,6 +165,9 @@ class PulseLean(nn.Module):
 
 ECHO_LAGS_S = (0.05, 1.6)  # the intervals between heard onsets that recur: a beat's and its subdivisions'
 ECHO_BLUR_S = 0.02  # played timing is not on a grid (as tsm evaluate's pulse_clarity)
+ECHO_REACH = round(3 * ECHO_BLUR_S / LAG_STEP_S)  # the blur's half width, in lag cells
+ECHO_KERNEL = torch.exp(-0.5 * ((torch.arange(-ECHO_REACH, ECHO_REACH + 1, dtype=torch.float64) * LAG_STEP_S)
+                                / ECHO_BLUR_S) ** 2)  # [2·reach + 1]: the blur, the same for every chunk
 ECHO_FLOOR = 0.25  # a start bin no interval points to keeps this share of the average bin's weight
 
 
@@ -253,10 +256,8 @@ class BeatEcho:
         index = (lag_s / LAG_STEP_S).nan_to_num(0.0).round().clamp(0, LAGS - 1).long()  # [R, M, M]
         counts = torch.zeros(before_s.shape[0], LAGS, dtype=torch.float64, device=before_s.device)  # [R, L]
         counts.scatter_add_(1, index.flatten(1), paired.flatten(1).double())
-        reach = round(3 * ECHO_BLUR_S / LAG_STEP_S)
-        offsets = torch.arange(-reach, reach + 1, device=before_s.device, dtype=torch.float64) * LAG_STEP_S
-        blur = torch.exp(-0.5 * (offsets / ECHO_BLUR_S) ** 2)  # [2·reach + 1]
-        self.profile = nn.functional.conv1d(counts[:, None], blur[None, None], padding=reach)[:, 0]  # [R, L]
+        blur = ECHO_KERNEL.to(before_s.device)  # [2·reach + 1]
+        self.profile = nn.functional.conv1d(counts[:, None], blur[None, None], padding=ECHO_REACH)[:, 0]  # [R, L]
 
     def __call__(self, heard_s: torch.Tensor) -> torch.Tensor:
         """The onsets heard before a start choice, seconds from the chunk's start [R, M] (−inf: none) → the lean

@@ -156,8 +156,9 @@ class DrawnPitchClasses:
     def append(self, sets: SetBatch) -> None:
         """The next chunk's events [S, N]."""
         is_note = sets.mask & (sets.ids < NUM_KEYS)  # [S, N]
-        classes = F.one_hot(pitch_class(sets.ids.long()), CLASSES) * is_note[..., None]  # [S, N, C]
-        self._keep(classes.sum(1).float()[:, None])  # [S, 1, C]
+        counts = torch.zeros(is_note.shape[0], CLASSES, dtype=torch.long, device=is_note.device)  # [S, C]
+        counts.scatter_add_(1, pitch_class(sets.ids.long()), is_note.long())  # each note to its class
+        self._keep(counts.float()[:, None])  # [S, 1, C]
 
     def skip(self, chunks: int) -> None:
         """Chunks known only by their latents (a prompt without events): heard as silence."""

@@ -20,7 +20,7 @@ def test_the_voices_are_the_latest_onsets_highest_and_lowest_keys_and_the_top_be
     key = torch.tensor([[39, 43, 46, 50, 51, 30, 88, 55]])
     voices = voice_keys(time_s, key, torch.tensor([0, 3, 4, 6, 7, 8]))[0].tolist()
     assert voices == [[-1, -1, -1], [46, 39, -1], [50, 50, 46], [51, 30, 50], [51, 30, 50], [55, 55, 51]]
-    assert voice_keys(time_s, key)[0].tolist() == [voices[-1]]  # told no positions: one hearing every item
+    assert latest_voices(time_s, key)[0].tolist() == voices[-1]  # the sampler's: one position hearing every item
 
 
 def test_one_position_hearing_every_item_is_the_last_of_many():
@@ -28,8 +28,8 @@ def test_one_position_hearing_every_item_is_the_last_of_many():
     time_s = (torch.rand(16, 9, generator=generator, dtype=torch.float64) * 0.1).round(decimals=2)  # chords, too
     time_s[torch.rand(16, 9, generator=generator) < 0.2] = -torch.inf  # pedals and empty slots
     ids = torch.randint(0, 88, (16, 9), generator=generator)
-    assert torch.equal(voice_keys(time_s, ids), voice_keys(time_s, ids, torch.arange(10))[:, -1:])
-    assert voice_keys(time_s[:, :0], ids[:, :0]).shape == (16, 1, 3)
+    assert torch.equal(latest_voices(time_s, ids), voice_keys(time_s, ids, torch.arange(10))[:, -1])
+    assert latest_voices(time_s[:, :0], ids[:, :0]).shape == (16, 3)
 
 
 def test_a_warm_start_is_the_head_it_started_from():
@@ -127,7 +127,7 @@ def test_latest_voices_and_cells_are_voice_keys_and_intervals():
         time_s = (torch.rand(rows, items, generator=g, dtype=torch.float64) * 0.2).round(decimals=3)  # ties, onsets
         time_s[torch.rand(rows, items, generator=g) < 0.3] = -torch.inf
         ids = torch.randint(0, 91, (rows, items), generator=g)
-        assert torch.equal(latest_voices(time_s, ids), voice_keys(time_s, ids)[:, 0])
+        assert torch.equal(latest_voices(time_s, ids), voice_keys(time_s, ids, torch.tensor([items]))[:, 0])
     lean = VoiceLean(8)
     voices = torch.randint(-1, 88, (50, 3), generator=g)
     interval = (lean.keys - voices[..., None]).clamp(-REACH - 1, REACH + 1) + REACH + 1

@@ -54,8 +54,14 @@ def near_keys(keys: torch.Tensor) -> torch.Tensor:
     return spread[:, 0] > 0
 
 
+def joins(start_s: torch.Tensor, latest_s: torch.Tensor) -> torch.Tensor:
+    """Whether a note starting at `start_s` joins the onset of the latest note heard, at `latest_s` (−inf: none),
+    elementwise (bool, broadcast): the one rule of `join_bins` and the sampler's drawn note."""
+    return start_s - latest_s <= ONSET_S
+
+
 def join_bins(start_middles_s: torch.Tensor, latest_s: torch.Tensor) -> torch.Tensor:
     """Start bins' middles [S] (s from the chunk's start) and each row's latest note heard [R] (−inf: none) → the
     bins whose note would join that note's onset [R, S] (bool; the sampler's starts never go back in time, so of
     these only the bins at or after the latest note are ever drawn)."""
-    return start_middles_s[None, :] - latest_s[:, None] <= ONSET_S
+    return joins(start_middles_s[None, :], latest_s[:, None])

@@ -39,10 +39,10 @@ import torch.nn.functional as F
 from ..batches import SetBatch
 from ..midi import NUM_IDS, NUM_KEYS
 from .carry import Carry
-from .clusters import join_bins, near_keys, onset_keys
+from .clusters import join_bins, joins, near_keys, onset_keys
 from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead, duration_s_at
 from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
-from .pulse import ONSET_S, TEMPO_NEEDS_ECHO, BeatEcho, TempoTold, latest, onset_of
+from .pulse import TEMPO_NEEDS_ECHO, BeatEcho, TempoTold, latest, onset_of
 from .register_guard import register_lean
 from .steps import away_from, note_before
 from .voices import carry_notes, latest_voices
@@ -365,7 +365,7 @@ class EventSampler:
             start = pick(start_odds(key), start_noise)
             if guards and any_note:
                 # [R]: the drawn note joins the latest onset (join_bins at its start bin; all of them for a redraw)
-                joined = self.start_middles_s[start] - latest_s <= ONSET_S
+                joined = joins(self.start_middles_s[start], latest_s)
                 at_key = key.clamp(max=NUM_KEYS - 1)  # [R]
             if clusters and any_note:  # a note joining the onset within 2 semitones of one of its notes …
                 if near is None:

@@ -50,8 +50,8 @@ def latest(times_s: torch.Tensor, count: int = ONSETS) -> torch.Tensor:
 def onsets_among(note_s: torch.Tensor, last_note_s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Notes' starts [R, N] (time order; −inf: not a note) and the start of the latest note before them [R] → the
     starts of those that begin an onset (more than ONSET_S after the latest note before) [R, N], −inf elsewhere,
-    and the start of the latest note after them [R]. Training, sampling chunk by chunk and event by event all
-    decide an onset here."""
+    and the start of the latest note after them [R]. Training and sampling chunk by chunk decide an onset here;
+    sampling event by event by the same rule for one note (`onset_of`)."""
     before = torch.cat([last_note_s[:, None], note_s], dim=1).cummax(dim=1).values  # [R, N + 1]
     return torch.where(note_s - before[:, :-1] > ONSET_S, note_s, -torch.inf), before[:, -1]
 

@@ -55,20 +55,16 @@ def voice_items(carry: Carry | None, key: torch.Tensor, start_s: torch.Tensor,
     return torch.cat([carried_s, struck_s], dim=1), torch.cat([carried, key.long()], dim=1)
 
 
-def voice_keys(time_s: torch.Tensor, ids: torch.Tensor, heard: torch.Tensor | None = None) -> torch.Tensor:
+def voice_keys(time_s: torch.Tensor, ids: torch.Tensor, heard: torch.Tensor) -> torch.Tensor:
     """Items' start times [R, I] (on one clock, −inf for an item that is not a note) and ids [R, I], and how many
-    of the first items each position hears [P] (None: one position hearing every item, as a sampler's next choice
-    does) → the voices' keys at each position [R, P, V] (NONE where absent)."""
+    of the first items each position hears [P] → the voices' keys at each position [R, P, V] (NONE where absent).
+    A sampler's next choice, one position hearing every item: `latest_voices`."""
     rows, items = time_s.shape
     if items == 0:  # nothing heard yet (no carry, the chunk's first choice)
-        positions = 1 if heard is None else heard.shape[0]
-        return torch.full((rows, positions, VOICES), NONE, dtype=torch.long, device=time_s.device)
-    if heard is None:
-        heard_s, keys = time_s[:, None, :], ids[:, None, :]  # [R, 1, I] each
-    else:
-        hears = torch.arange(items, device=time_s.device) < heard[:, None]  # [P, I]
-        heard_s = torch.where(hears[None], time_s[:, None, :], -torch.inf)  # [R, P, I]
-        keys = ids[:, None, :].expand_as(heard_s)  # [R, P, I]
+        return torch.full((rows, heard.shape[0], VOICES), NONE, dtype=torch.long, device=time_s.device)
+    hears = torch.arange(items, device=time_s.device) < heard[:, None]  # [P, I]
+    heard_s = torch.where(hears[None], time_s[:, None, :], -torch.inf)  # [R, P, I]
+    keys = ids[:, None, :].expand_as(heard_s)  # [R, P, I]
     latest_s = heard_s.max(dim=-1, keepdim=True).values  # [R, P, 1]
     onset = (heard_s > -torch.inf) & (heard_s >= latest_s - ONSET_S)  # [R, P, I]: the latest onset's notes
     earlier_s = torch.where(onset, -torch.inf, heard_s)  # [R, P, I]: the notes before it

@@ -360,10 +360,10 @@ def _marker_request(marker: str) -> dict | None:
         return None
 
 
-def _drawn_alike(path: Path, request: dict) -> bool:
-    """Whether the MIDI file `path` was drawn by this version and `request` (`_request`'s) but for its seed and how
-    many pieces were drawn and written: another seed's pieces of the same model and settings, which `tsm evaluate`
-    counts as one set rightly."""
+def _drawn_alike(path: Path, asked: dict) -> bool:
+    """Whether the MIDI file `path` was drawn by this version and the request `asked` (`_comparable`'s) but for its
+    seed and how many pieces were drawn and written: another seed's pieces of the same model and settings, which
+    `tsm evaluate` counts as one set rightly."""
     from .heard import made_version
     from .midi import made_by_marker
 
@@ -373,7 +373,7 @@ def _drawn_alike(path: Path, request: dict) -> bool:
     read = _marker_request(marker)
     if read is None:
         return False
-    read, asked = _comparable(read), _comparable(request)
+    read = _comparable(read)
     return all(read[name] == value for name, value in asked.items() if name not in ("seed", "n", "piece"))
 
 
@@ -672,7 +672,8 @@ def _generate(args: argparse.Namespace) -> int:
             said_left_out(f"--prompt {args.prompt}", drops)
             options["prompt"] = continued_prompt(options["prompt"], gan.ae, args.prompt_seconds, args.prompt)
     others = [p for p in out.glob("*.mid*") if p not in taken and p not in rewritten] if out.is_dir() else []
-    unlike = [p for p in others if not _drawn_alike(p, asked)] if args.piece is None else []
+    alike = _comparable(asked) if others and args.piece is None else None  # (its files resolved once)
+    unlike = [p for p in others if not _drawn_alike(p, alike)] if alike is not None else []
     if unlike:  # allowed, but said: `tsm evaluate OUT` reads every MIDI file there (other seeds of this request, or
         # with --piece the run it was one of, are rightly counted with these)
         log.warning("%s already holds %d MIDI file(s) not drawn by this request (e.g. %s: another model or settings, or "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,13 +98,7 @@ def check_maestro(folder: str | Path) -> DataCheck:
                                 "reason": "no MAESTRO table (maestro-v3.0.0.csv or .json); is this the unzipped folder?"})
         return result
     result.table = str(table)
-    try:
-        performances = read_maestro(folder, table)
-    except (ValueError, KeyError, OSError, csv.Error) as e:
-        result.problems.append(_unreadable(table, e))
-        return result
-    _check_files(result, performances)
-    return result
+    return _check_table(result, table, lambda: read_maestro(folder, table))
 
 
 def check_asap(folder: str | Path) -> DataCheck:
@@ -113,8 +108,14 @@ def check_asap(folder: str | Path) -> DataCheck:
     table = folder / "metadata.csv"
     result = DataCheck(str(folder), layout="ASAP", table=str(table))
     corpus = CorpusConfig()
+    return _check_table(result, table, lambda: read_asap(folder, corpus.validation_fraction, corpus.test_fraction))
+
+
+def _check_table(result: DataCheck, table: Path, read: Callable[[], list[Performance]]) -> DataCheck:
+    """`result` with the performances `read` finds in `table` checked (`_check_files`), or the table's own problem
+    where it cannot be read."""
     try:
-        performances = read_asap(folder, corpus.validation_fraction, corpus.test_fraction)
+        performances = read()
     except (ValueError, KeyError, OSError, csv.Error) as e:
         result.problems.append(_unreadable(table, e))
         return result

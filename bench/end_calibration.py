@@ -42,17 +42,20 @@ def trace_ends(model_name: str, n: int, max_seconds: float, seed: int) -> dict[s
     settings = model.arm.settings
     return {"logits": logits, "uniforms": uniforms, "chunk_seconds": np.float64(model.ae.chunk_seconds),
             "end_bias": np.float64(settings.end_bias), "end_rise": np.float64(settings.end_rise),
-            "max_seconds": np.float64(max_seconds)}
+            "end_after_s": np.float64(settings.end_after_s), "max_seconds": np.float64(max_seconds)}
 
 
 def replay(trace: dict[str, np.ndarray], bias: float, rise: float, max_seconds: float) -> np.ndarray:
     """Each traced piece's length in seconds [n] where it ends at bias and rise per minute, capped: as the sampler
-    decides it (sequence/autoregressive.py), in float32 with the bias of each chunk added to its logit."""
+    decides it (sequence/autoregressive.py), in float32 with the bias of each chunk added to its logit, not before
+    the trace's ar.end_after_s."""
     c = float(trace["chunk_seconds"])
     logits, uniforms = torch.from_numpy(trace["logits"]), torch.from_numpy(trace["uniforms"])  # [n, T]
     chunks = logits.shape[1]
     shift = torch.tensor([bias + rise * (t + 1) * c / 60 for t in range(chunks)], dtype=torch.float32)  # [T]
     ends = (uniforms < torch.sigmoid(logits + shift)).numpy()  # [n, T]
+    played_s = (np.arange(chunks) + 1) * c  # [T]: no end before ar.end_after_s (a trace before it: none)
+    ends &= played_s[None, :] >= float(trace.get("end_after_s", 0.0))
     first = np.where(ends.any(axis=1), ends.argmax(axis=1) + 1, chunks)  # [n] chunks
     return np.minimum(first * c, max_seconds)
 

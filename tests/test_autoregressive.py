@@ -199,12 +199,17 @@ def test_sampling_is_deterministic_and_can_end_pieces(ar_run):
 
 def test_the_end_bias_moves_where_pieces_end(ar_run):
     model = GANModel.load(ar_run)
+    assert model.arm.settings.end_after_s == 10.0  # no piece ends before 10 s (ar.end_after_s) …
     lengths = {}
     for bias in (-20.0, 0.0, 20.0):
-        model.arm.settings = dataclasses.replace(model.arm.settings, end_bias=bias)
+        model.arm.settings = dataclasses.replace(model.arm.settings, end_bias=bias, end_after_s=0.0)
         lengths[bias] = [p.shape[0] for p in model.sample_latents(8, 4.0, seed=1, ends=True)]
     assert lengths[-20.0] == [16] * 8  # never ends: the full 4 s
-    assert lengths[20.0] == [1] * 8  # ends at the first chunk
+    assert lengths[20.0] == [1] * 8  # ends at the first chunk …
+    model.arm.settings = dataclasses.replace(model.arm.settings, end_bias=20.0, end_after_s=2.0)
+    assert [p.shape[0] for p in model.sample_latents(8, 4.0, seed=1, ends=True)] == [8] * 8  # … or at 2 s played
+    with pytest.raises(ValueError, match="ar.end_after_s"):
+        Config().override(["ar.end_after_s=-1"])
     fixed = [p.shape[0] for p in model.sample_latents(8, 4.0, seed=1)]
     assert fixed == [16] * 8  # a piece of fixed length ignores the end head and its bias
 
@@ -225,7 +230,8 @@ def test_the_end_rise_ends_long_pieces_sooner_and_the_trace_replays_it(ar_run):
         pieces = model.sample_latents(16, 30.0, seed=2, ends=True)
         lengths[rise] = torch.tensor([p.shape[0] for p in pieces])
         assert all(torch.equal(p, f[:p.shape[0]]) for p, f in zip(pieces, fixed))  # ending moves no draw
-        trace = {"logits": logits.numpy(), "uniforms": uniforms.numpy(), "chunk_seconds": model.ae.chunk_seconds}
+        trace = {"logits": logits.numpy(), "uniforms": uniforms.numpy(), "chunk_seconds": model.ae.chunk_seconds,
+                 "end_after_s": model.arm.settings.end_after_s}  # (10 s: no piece ends sooner)
         replayed = end_calibration.replay(trace, -4.0, rise, max_seconds=30.0)  # [16] seconds
         assert np.array_equal(replayed, lengths[rise].numpy() * model.ae.chunk_seconds)
     assert (lengths[30.0] <= lengths[0.0]).all() and (lengths[30.0] < lengths[0.0]).any()

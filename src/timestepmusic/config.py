@@ -29,12 +29,13 @@ PEDALS_AS_TOLD = ("none", "given", "all")  # ar.pedals_as_told
 STYLE_ATTRIBUTES = ("register", "spread", "density", "loudness", "stepwise", "damper", "half_pedal", "soft")
 STYLE_PAUSE = "pause"  # the longest stretch of chunks with no note starting
 # the ar settings that only sampling reads: `tsm generate --set ar.NAME=VALUE` may change them for one run
-SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise", "project", "pedal_join_s", "pedal_join_share",
-                     "in_bins", "style_drawn", "style_guidance", "request_guidance", "pedal_guidance", "prompt_told",
-                     "pedals_as_told", "slide_stride", "start_temperature", "stop_bias", "empty_bias", "beat_echo",
+SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise", "end_after_s", "project",
+                     "pedal_join_s", "pedal_join_share", "in_bins", "style_drawn", "style_guidance",
+                     "request_guidance", "pedal_guidance", "prompt_told", "pedals_as_told", "slide_stride",
+                     "start_temperature", "stop_bias", "empty_bias", "beat_echo", "echo_evidence", "start_phase",
                      "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path", "register_guard",
-                     "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean", "join_bias",
-                     "restrike_guard", "request_calibrated", "path_room", "duration_tilt")
+                     "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean",
+                     "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt")
 
 
 def style_path_names(text: str) -> list[str]:
@@ -411,6 +412,10 @@ class AutoregressiveConfig:
     prompt's do not count), where a piece ends itself; above 0 a piece grows likelier to end the longer it runs,
     so fewer run on to --max-seconds. With ar.end_bias a calibration of the lengths against the real ones the
     model was trained on (bench/end_calibration.py replays both without sampling again)."""
+    end_after_s: float = 10.0
+    """Sampling only: where a piece ends itself, it does not end before it has played this many seconds (its new
+    chunks), so that no piece is a fragment of a second or two (the shortest ASAP performance lasts 45 s). 0: it may
+    end after its first chunk."""
     project: bool = False
     """Sampling only: each drawn latent is decoded to its set of events and encoded again before the piece
     goes on, so that the transformer reads (and the piece holds) what a real chunk with those events encodes
@@ -575,6 +580,17 @@ class AutoregressiveConfig:
     ar.start_temperature; a pedal's start does not lean). 0: none; larger pulls the notes harder onto the beat (the
     default's 3 was chosen on validation among 1–5; above 5 unmeasured). Needs no training: any events model takes
     it, and a continued prompt's onsets are heard, so its beat carries on."""
+    echo_evidence: float = 0.0
+    """Events arm, sampling only, with ar.beat_echo: 0 weighs each start bin against the bins' mean (two or three
+    sparse onsets sway a start as far as a long steady run); above 0, against this fixed weight (the intervals heard
+    summed at the bin, in pairs of onsets), so that the lean grows with the onsets heard and how steadily they repeat:
+    the beat firmer in a run of notes, looser among a few. An asked --tempo keeps the relative weight."""
+    start_phase: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    """Events arm, sampling only: a lean on each note's start bin by its place in the chunk, in log-odds: straight
+    lines between six values at 0, 5, 12, 25, 50 and 100 % of the chunk (event_sampler.START_PHASE_AT). The
+    sampler's start temperature and stop biases crowd drawn notes toward each chunk's start (a pulse at the chunk's
+    rate that no pianist plays); values below 0 early and above 0 late spread them evenly again, as played notes
+    are, measured by bench/start_phase.py. All 0: none."""
     cluster_guard: float = 0.0
     """Events arm, sampling only: among the notes that join the chord being struck, one within 2 semitones of one
     of its notes (a second or a unison inside the chord) is drawn at e^−this of its odds, the other chord notes
@@ -658,12 +674,12 @@ class AutoregressiveConfig:
         _check(0 <= self.register_min_p < 1, "ar.register_min_p", f"must be in [0, 1), got {self.register_min_p}")
         _check(self.register_window_s > 0, "ar.register_window_s", f"must be > 0, got {self.register_window_s}")
         # (not value < 0: NaN is caught below, as not finite)
-        for key in ("beat_echo", "cluster_guard", "end_rise", "register_guard", "register_margin", "step_lean",
-                    "restrike_guard"):
+        for key in ("beat_echo", "echo_evidence", "cluster_guard", "end_rise", "end_after_s", "register_guard",
+                    "register_margin", "step_lean", "restrike_guard"):
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
-        for key in ("end_bias", "end_rise", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
+        for key in ("end_bias", "end_rise", "end_after_s", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias", "beat_echo",
-                    "cluster_guard", "register_guard", "register_margin", "register_window_s", "damper_bias",
+                    "echo_evidence", "cluster_guard", "register_guard", "register_margin", "register_window_s", "damper_bias",
                     "step_lean", "join_bias", "restrike_guard", "duration_tilt"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")

@@ -132,12 +132,12 @@ class Autoregressive:
                project: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """`n` pieces of `chunks` new chunks after `prompt` [P, L] (standardised; none: from the start), as
         standardised latents [S, P + chunks, L] and lengths [S] (with `self.ends`, where the end head stopped a
-        piece, its logit + ar.end_bias + ar.end_rise × the minutes drawn so far; the prompt counts in the length,
-        not in the minutes). `project` (standardised [S, L] → [S, L]) replaces each drawn latent before
-        the piece goes on (ar.project: the autoencoder's round trip). Deterministic per seed. Where `self.end_trace`
-        is a list, each new chunk's end-of-piece logit and uniform ([S] each, before ar.end_bias) are appended to
-        it: with them any calibration of where pieces end can be replayed without sampling again
-        (bench/end_calibration.py)."""
+        piece, its logit + ar.end_bias + ar.end_rise × the minutes drawn so far, once ar.end_after_s seconds are
+        drawn; the prompt counts in the length, not in the minutes). `project` (standardised [S, L] → [S, L])
+        replaces each drawn latent before the piece goes on (ar.project: the autoencoder's round trip).
+        Deterministic per seed. Where `self.end_trace` is a list, each new chunk's end-of-piece logit and uniform
+        ([S] each, before ar.end_bias) are appended to it: with them any calibration of where pieces end can be
+        replayed without sampling again (bench/end_calibration.py)."""
         rng = torch.Generator().manual_seed(seed)
         net, latent = self.generator, self.generator.latent
         past = (torch.zeros(n, 0, latent) if prompt is None else prompt.float().cpu().expand(n, -1, -1)).to(self.device)
@@ -163,7 +163,9 @@ class Autoregressive:
                 self.end_trace.append((end_logit.float().cpu(), u))
             if self.ends:  # the bias, and the rise per minute played
                 bias = self.settings.end_bias + self.settings.end_rise * (t + 1 - first) * self.chunk_seconds / 60
-                ending = ~stopped & (u < torch.sigmoid(end_logit.float().cpu() + bias))
+                played_s = (t + 1 - first) * self.chunk_seconds  # ar.end_after_s: no fragment of a piece
+                ending = ~stopped & (u < torch.sigmoid(end_logit.float().cpu() + bias)) & (
+                    played_s >= self.settings.end_after_s)
                 lengths[ending] = t + 1
                 stopped |= ending
                 if stopped.all():

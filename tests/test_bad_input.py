@@ -271,3 +271,18 @@ def test_the_largest_seed_trains_and_generates():
     assert epoch_order(10, SEED_LIMIT, 3).sort().values.tolist() == list(range(10))
     assert batch_generator(SEED_LIMIT, 99, 10_000).initial_seed() >= 0
     assert batch_generator(5, 1, 2).initial_seed() == (5 * 1_000_003 + 1) * 1_000_003 + 2  # (small seeds as before)
+
+
+@pytest.mark.parametrize("n", ["100000000", "1000001", "0", "-3", "many"])
+def test_a_number_of_pieces_out_of_range_is_refused_before_anything_is_made(n, tmp_path, capsys):
+    from timestepmusic.argtypes import PIECES_LIMIT
+    from timestepmusic.generation import generate
+
+    with pytest.raises(SystemExit):  # (not a list of every piece's name first: out of memory for -n 100000000)
+        main(["generate", "-n", n, "-o", str(tmp_path / "x") + "/"])
+    err = capsys.readouterr().err
+    assert f"argument -n: '{n}': give a whole number of pieces from 1 to {PIECES_LIMIT:,}" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # no folder, no lock left in one
+    with pytest.raises(ValueError, match=f"-n must be from 1 to {PIECES_LIMIT:,}, got 100,000,000"):
+        generate(tmp_path / "x", n=100_000_000)
+    assert list(tmp_path.iterdir()) == []

@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
-from .argtypes import seed_arg, threads_arg
+from .argtypes import pieces_arg, seed_arg, threads_arg
 from .audio_flags import add_audio_flags, check_audio_flags
 from .files import named, refuse_existing
 from .waypoints import clock_arg
@@ -514,8 +514,6 @@ def _generate(args: argparse.Namespace) -> int:
             raise ValueError(f"--arch {args.arch}: the model {args.model} is of arch {info.get('arch')}")
         print(json.dumps(info, indent=1) if args.json else "\n".join(_info_words(info, history=args.verbose)))
         return 0
-    if args.n < 1:
-        raise ValueError(f"-n must be ≥ 1, got {args.n}")
     check_audio_flags(args)
     from .midi import write_events
     from .shipped import resolve_model
@@ -527,7 +525,7 @@ def _generate(args: argparse.Namespace) -> int:
     rewritten = {extra for name in names.values() for extra in rendered_paths(name, png=args.png, wav=args.wav)}  # …
     rewritten |= set(names.values())  # … run writes
     taken = earlier_samples(out, args.seed, args.overwrite, {"--prompt": args.prompt, "--like": args.like},
-                            sorted(rewritten), only=None if args.piece is None else sorted(rewritten))
+                            rewritten, only=None if args.piece is None else sorted(rewritten))
     if args.piece is not None:  # a piece written again replaces the same piece only, not one another request drew
         from .midi import made_by_marker
 
@@ -932,7 +930,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "  tsm generate --piece 3 --wav --overwrite -o out/   piece 3 of the first again, with audio\n"
                        "recipes: docs/guide.md; what each request is measured to do: docs/measured.md")
     what = p.add_argument_group("what to draw")
-    what.add_argument("-n", type=int, default=8, help="how many pieces (default 8)")
+    what.add_argument("-n", type=pieces_arg, default=8, help="how many pieces (default 8)")
     what.add_argument("--seconds", type=clock_arg, help="each piece's length: 90 or 1:30 (default 16; after any --prompt)")
     what.add_argument("--max-seconds", type=clock_arg,
                       help="let each piece end where the model ends it, within this (rnn, ar, events models; rnn: "

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .argtypes import PIECES_LIMIT
 from .autoencoder import Autoencoder
 from .checkpoint import CONFIG, autoencoder_beside, checkpoint_dir, load_tensors, load_weights, read_meta
 from .chunks import chunk_events
@@ -579,7 +580,7 @@ def sample_name(seed: int, i: int, n: int) -> str:
 
 
 def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str | Path | None] | None = None,
-                    writes: list[Path] = (), only: list[Path] | None = None) -> list[Path]:
+                    writes: Collection[Path] = (), only: list[Path] | None = None) -> list[Path]:
     """The files an earlier run with this seed wrote into `out` (any -n, any kind: MIDI, PNG, WAV, named exactly as
     this tool names them: `sample_name`'s, a .png or .wav beside one), refused in one line unless `overwrite` (then the
     caller deletes them once the new pieces are drawn): nothing an earlier run wrote is silently replaced or mixed
@@ -609,10 +610,11 @@ def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str
         if given is not None and Path(given).resolve() in resolved:
             raise ValueError(f"{flag} {given}: a file of the earlier run with --seed {seed} in {out}, which "
                              "--overwrite would replace; copy it elsewhere first, or give another -o or --seed")
-    for path in writes:
-        if path.is_dir():
-            raise ValueError(f"{path}: a folder where this run would write a file; move it, or give another -o or "
-                             "--seed")
+    folders = {path for path in out.iterdir() if path.is_dir()} if out.is_dir() else set()  # (one listing, not a
+    in_the_way = sorted(folders.intersection(writes))  # look at each name: a large -n writes many)
+    if in_the_way:
+        raise ValueError(f"{in_the_way[0]}: a folder where this run would write a file; move it, or give another -o or "
+                         "--seed")
     return taken
 
 
@@ -656,8 +658,8 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`). `pieces`: write only these
     of the n (numbered as their files, from 0), the same notes as in the whole run (`drawn_in_batches`); an earlier
     run's other files are then neither refused nor removed."""
-    if n < 1:
-        raise ValueError(f"-n must be ≥ 1, got {n}")
+    if not 1 <= n <= PIECES_LIMIT:
+        raise ValueError(f"-n must be from 1 to {PIECES_LIMIT:,}, got {n:,}")
     check_piece_seconds(seconds)
     chosen = chosen_pieces(pieces, n)
     out = Path(out)
@@ -670,7 +672,8 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     if options.get("prompt") is not None:  # (continued from its last sound, as by the CLI)
         options["prompt"] = continued_prompt(options["prompt"], gan.ae, path="prompt")
     replaced = False
-    for first, _, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real, only=chosen, **options):
+    for first, _, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real,
+                                            only=None if pieces is None else chosen, **options):
         if not replaced:  # (once the first pieces are drawn)
             replace_earlier(taken, set(names.values()), seed)
             replaced = True
@@ -713,11 +716,11 @@ def api_options(gan: GANModel, seconds: float, options: dict) -> dict:
     return options
 
 
-def chosen_pieces(pieces: Sequence[int] | None, n: int) -> list[int]:
-    """The pieces of n to write (--piece): all of them, or those given, each once and in order; one outside 0 … n − 1
-    is refused in one line."""
+def chosen_pieces(pieces: Sequence[int] | None, n: int) -> Sequence[int]:
+    """The pieces of n to write (--piece): all of them (a range, not a list of n), or those given, each once and in
+    order; one outside 0 … n − 1 is refused in one line."""
     if pieces is None:
-        return list(range(n))
+        return range(n)
     outside = [i for i in pieces if not 0 <= i < n]
     if outside or not pieces:
         raise ValueError(f"--piece {','.join(map(str, pieces))}: the pieces of -n {n} are numbered 0 to {n - 1}, as "

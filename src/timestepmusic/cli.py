@@ -516,7 +516,7 @@ def _generate(args: argparse.Namespace) -> int:
         return 0
     check_audio_flags(args)
     from .midi import write_events
-    from .shipped import resolve_model
+    from .shipped import model_said, resolve_model
 
     if args.model is not None and not Path(args.model).exists():
         resolve_model(args.model)  # (a model not there is named before what is in the way of -o)
@@ -540,7 +540,7 @@ def _generate(args: argparse.Namespace) -> int:
                                  "give that request's flags, or another -o")
     gan = GANModel.load(args.model, args.device)
     if args.arch is not None and args.arch != gan.arch:
-        raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is of arch {gan.arch}")
+        raise ValueError(f"--arch {args.arch}: {model_said(gan.folder)} is of arch {gan.arch}")
     set_names = set_sampling(gan, args.set or [])  # the keys given, "ar.NAME"
     continues, tempered = getattr(gan.arm, "continues", False), getattr(gan.arm, "tempered", False)
     ends_itself = gan.arch == "rnn" or (tempered and args.max_seconds is not None)
@@ -552,10 +552,11 @@ def _generate(args: argparse.Namespace) -> int:
             raise ValueError(f"--set {name} moves where a piece ends itself; give --max-seconds too (with --seconds "
                              "every piece runs exactly that long)")
     if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
-        raise ValueError(f"the temperatures are for ar and events models; the model in {gan.folder} is a GAN ({gan.arch})")
+        raise ValueError(f"the temperatures are for ar and events models; {model_said(gan.folder)} is a GAN "
+                         f"({gan.arch})")
     if not continues and args.prompt:
-        raise ValueError(f"--prompt is for ar and events models and conv models trained with gan.past_chunks; the model in "
-                         f"{gan.folder} is a GAN ({gan.arch}) that cannot continue a past")
+        raise ValueError(f"--prompt is for ar and events models and conv models trained with gan.past_chunks; "
+                         f"{model_said(gan.folder)} is a GAN ({gan.arch}) that cannot continue a past")
     for flag, value in (("temperature", args.temperature), ("mixture-temperature", args.mixture_temperature)):
         if value is not None and not (value > 0 and math.isfinite(value)):
             raise ValueError(f"--{flag} must be > 0 and finite, got {value:g}")
@@ -583,8 +584,8 @@ def _generate(args: argparse.Namespace) -> int:
             log.warning("--seconds %g: pieces are whole chunks of %g s; each will last %g s", seconds,
                         gan.ae.chunk_seconds, whole_s)
     if args.no_snap and gan.codebook is None:
-        log.warning("--no-snap: the model in %s has no codebook of real chunks (%s model); nothing to snap, "
-                    "ignored", gan.folder, gan.arch)
+        log.warning("--no-snap: %s has no codebook of real chunks (%s model); nothing to snap, ignored",
+                    model_said(gan.folder), gan.arch)
     for flag, given in (("--prompt-seconds", args.prompt_seconds is not None), ("--continuation-only",
                                                                                 args.continuation_only)):
         if given and not args.prompt:

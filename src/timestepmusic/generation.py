@@ -39,7 +39,7 @@ from .sequence.pulse import TempoTold
 from .sequence.style import StylePaths, StyleRamp
 from .sequence.style_calibration import StyleCalibration
 from .sequence.tonal import HEARS_KEYS, KeyTold
-from .shipped import resolve_model
+from .shipped import model_said, resolve_model, shipped_name_of
 from .tempo import beat_phase_s
 from .waypoints import clock_text
 
@@ -134,7 +134,7 @@ class GANModel:
         path = resolve_model(path)
         folder, meta = read_meta(path)
         if meta.get("kind") != "gan":
-            raise ValueError(f"{folder}: not a GAN checkpoint (kind={meta.get('kind')!r}); "
+            raise ValueError(f"{shipped_name_of(folder) or folder}: not a GAN checkpoint (kind={meta.get('kind')!r}); "
                              "an autoencoder run cannot generate by itself")
         ae = Autoencoder.load(autoencoder_beside(folder), pick_device(device))
         return cls.with_autoencoder(folder, meta, ae, device)
@@ -205,30 +205,30 @@ class GANModel:
         if key is not None:
             key = key if isinstance(key, KeyTold) else KeyTold(check_key(key))
             if not (getattr(arm, "draws_events", False) and arm.settings.tonal):
-                raise ValueError(f"--key: the model in {self.folder} ({self.arch}) does not hear keys; {HEARS_KEYS}")
+                raise ValueError(f"--key: {model_said(self.folder)} ({self.arch}) does not hear keys; {HEARS_KEYS}")
         if tempo is not None:
             tempo = tempo if isinstance(tempo, TempoTold) else TempoTold(float(tempo))
             if not getattr(arm, "draws_events", False):
-                raise ValueError(f"--tempo: the model in {self.folder} ({self.arch}) draws no note starts; the shipped "
+                raise ValueError(f"--tempo: {model_said(self.folder)} ({self.arch}) draws no note starts; the shipped "
                                  "default does (and events-onsets, events-v28)")
         follows = getattr(getattr(arm, "generator", None), "style", None) is not None  # a description (ar.style)
         walks = follows and getattr(arm, "draws_events", False)  # a path of descriptions (stored paths: the arm checks)
         for flag, given in (("--composer", composer), ("--like", like)):
             if given is not None and not walks:
-                raise ValueError(f"{flag}: the model in {self.folder} ({self.arch}) walks no performance's path; the "
+                raise ValueError(f"{flag}: {model_said(self.folder)} ({self.arch}) walks no performance's path; the "
                                  "shipped default does (and events-onsets, events-v28)")
         if style is not None and not follows:
-            raise ValueError(f"--style: the model in {self.folder} ({self.arch}) does not follow a description; "
+            raise ValueError(f"--style: {model_said(self.folder)} ({self.arch}) does not follow a description; "
                              "the shipped default does (and `style`), or any model trained with ar.style")
         if guidance is not None:
             if not follows:
-                raise ValueError(f"--guidance: the model in {self.folder} ({self.arch}) does not follow a description; "
+                raise ValueError(f"--guidance: {model_said(self.folder)} ({self.arch}) does not follow a description; "
                                  "the shipped default does, or any model trained with ar.style")
             if prompt is not None and style is None and not arm.settings.prompt_told:
                 raise ValueError("--guidance: a continued --prompt is heard, not told a description (ar.prompt_told "
                                  "false); ask a --style to guide it by")
             if style is None and prompt is None and not arm.settings.style_drawn:
-                raise ValueError(f"--guidance: the model in {self.folder} is set to tell its pieces no description "
+                raise ValueError(f"--guidance: {model_said(self.folder)} is set to tell its pieces no description "
                                  "(ar.style_drawn false); ask a --style to guide them by")
             if not (math.isfinite(guidance) and guidance >= 0):
                 raise ValueError(f"--guidance must be ≥ 0 and finite, got {guidance:g}")
@@ -519,13 +519,26 @@ SELECT_NO_PROMPT = ("--select cannot be used with --prompt: the critic judges wh
                     "continuation of a performance you bring")
 
 
+def critic_hint(gan: GANModel) -> str:
+    """How a model without a critic gets one: the command that trains it into the very folder the model was read
+    from, with the corpus it was trained on where that is still there, ready to paste; a shipped model is not changed
+    in place (train.critic), so for one of those, a copy."""
+    import shlex
+
+    if shipped_name_of(gan.folder):
+        return ("the shipped default has one; or copy this model's folder and train the copy's: python -m "
+                "timestepmusic.train.critic COPY --corpus CORPUS")
+    root = (gan.meta.get("corpus") or {}).get("root")
+    corpus = shlex.quote(str(root)) if root and Path(root).is_dir() else "CORPUS"  # (where it was trained, if still there)
+    return f"train one with: python -m timestepmusic.train.critic {shlex.quote(str(gan.folder))} --corpus {corpus}"
+
+
 def check_selectable(gan: GANModel, seconds: float, **options) -> None:
     """`--select` needs a readable critic beside the model and pieces of the model's own, at least one critic window
     long and as long as asked; otherwise ValueError in one line."""
     if gan.critic is None:
         raise ValueError(f"--select: {gan.critic_error}" if gan.critic_error else
-                         f"--select: the model in {gan.folder} has no critic ({CRITIC}); train one with python -m "
-                         "timestepmusic.train.critic")
+                         f"--select: {model_said(gan.folder)} has no critic ({CRITIC}); {critic_hint(gan)}")
     if options.get("prompt") is not None:
         raise ValueError(SELECT_NO_PROMPT)
     if options.get("ends"):
@@ -746,7 +759,7 @@ def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:
     if not assignments:
         return set()
     if not getattr(gan.arm, "tempered", False):
-        raise ValueError(f"--set: the model in {gan.folder} is a GAN ({gan.arch}); --set changes sampling settings of "
+        raise ValueError(f"--set: {model_said(gan.folder)} is a GAN ({gan.arch}); --set changes sampling settings of "
                          "ar and events models")
     unread = LATENTS_ONLY if gan.arch == "events" else EVENTS_ONLY
     readable = [name for name in SAMPLING_SETTINGS if name not in unread]  # what this model's arm reads

@@ -218,7 +218,9 @@ def test_evaluate_refuses_fewer_than_one_real_excerpt_in_one_line(bad_folder, tm
                      "--max-real-excerpts", n]) == 2
         assert "--max-real-excerpts must be ≥ 1" in one_line_error(capsys)
     assert main(["evaluate", str(bad_folder), "--real", str(corpus), "-o", str(tmp_path / "r"), "--split", "test"]) == 2
-    assert "no tracks in the test split" in one_line_error(capsys) and not (tmp_path / "r").exists()
+    assert one_line_error(capsys) == (f"error: {corpus}: no tracks in the test split (it has train: choose one with "
+                                      "--split train)")  # (the flag named; not "corpus corpus:" for a folder so named)
+    assert not (tmp_path / "r").exists()
 
 
 def test_training_time_boxes_and_resumed_folders_are_checked_in_one_line(bad_folder, tmp_path, capsys):

@@ -41,7 +41,7 @@ def evaluate_autoencoder(ae: Autoencoder, corpus: Corpus, split: str = "test", *
     fidelity = Fidelity()
     tracks = corpus.tracks_in(split)[:max_tracks]
     if tracks.size == 0:
-        raise ValueError(f"corpus {corpus.root}: no tracks in the {split} split")
+        raise ValueError(corpus.empty_split(split))
     limit = None if max_seconds_per_track is None else int(max_seconds_per_track / corpus.chunk_seconds)
     references, decoded, latents = [], [], []
     for track in tracks:

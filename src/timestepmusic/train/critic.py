@@ -56,7 +56,7 @@ def training_tracks(corpus: Corpus) -> np.ndarray:
     """The corpus's training tracks [T]; none: ValueError naming the corpus (before anything is drawn)."""
     tracks = corpus.tracks_in("train")
     if tracks.size == 0:
-        raise ValueError(f"corpus {corpus.root}: no tracks in the training split to train a critic on")
+        raise ValueError(f"{corpus.root}: no tracks in the training split to train a critic on")
     return tracks
 
 

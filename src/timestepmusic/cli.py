@@ -74,7 +74,7 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     from .corpus import prepare
-    from .stats import corpus_stats, format_stats
+    from .stats import corpus_stats, format_stats, hours_said
 
     config = _config(args, {"chunk_seconds": "chunks.chunk_seconds", "max_events": "chunks.max_events",
                             "pedal_bins": "events.pedal_bins", "workers": "corpus.workers"})
@@ -94,7 +94,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         print(f"skipped {s['file']}: {s['reason']}", file=sys.stderr)
     hours = sum(t["duration_s"] for t in c.tracks) / 3600
     how = "reused cached corpus" if report.reused else f"parsed {report.parsed} file(s), {report.from_cache} from cache"
-    print(f"{args.out}: {c.num_tracks} performances, {hours:.1f} h, {int(c.ids.size):,} events, "
+    print(f"{args.out}: {c.num_tracks} performances, {hours_said(hours)}, {int(c.ids.size):,} events, "
           f"{int(c.chunk_event_ptr.size - 1):,} chunks; {len(report.skipped)} skipped; {how} in {report.seconds:.2f} s")
     if not args.quiet:
         print(format_stats(corpus_stats(c)))

@@ -332,6 +332,21 @@ def test_plot_writes_where_told_and_names_o_where_beside_the_file_is_read_only(t
     assert os.listdir(midi.parent) == ["song.mid"] and os.listdir(tmp_path / "ro") == []
 
 
+def test_a_file_that_is_no_soundfont_is_refused_before_anything_is_drawn(tmp_path, capsys):
+    """As a soundfont that is not there is: one line, rc 2, nothing written (it drew everything, then only warned)."""
+    midi = write_events(hand_made()[0], tmp_path / "song.mid")
+    for fake in (midi, tmp_path / "notes.sf2"):  # a MIDI file given by mistake; text named .sf2
+        (tmp_path / "notes.sf2").write_text("not a soundfont")
+        for argv in (["generate", "-n", "1", "-o", str(tmp_path / "g")], ["plot", str(midi)],
+                     ["reconstruct", str(midi), "-o", str(tmp_path / "r.mid")],
+                     ["evaluate", str(tmp_path), "--real", str(tmp_path), "-o", str(tmp_path / "report")]):
+            assert main([*argv, "--wav", "--soundfont", str(fake)]) == 2
+            err = capsys.readouterr().err.strip()
+            assert err == (f"error: --soundfont {fake}: not a SoundFont (.sf2, .sf3) or DLS file; give one, or leave "
+                           "it out for the General MIDI soundfont installed with FluidSynth"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sf2", "song.mid"]
+
+
 def test_a_soundfont_without_wav_is_refused_in_one_line(tmp_path, capsys):
     """As generate and reconstruct refuse it: the font would be silently ignored."""
     midi = write_events(hand_made()[0], tmp_path / "song.mid")

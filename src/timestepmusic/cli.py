@@ -435,6 +435,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return _generate(args)
 
 
+READ_BY = {"list": ("list", "model", "arch"), "info": ("info", "json", "model", "arch")}  # what --list and --info read,
+SAID_ANYWHERE = ("verbose", "threads", "device", "help")  # besides how any command runs
+
+
+def _refuse_unread(args: argparse.Namespace) -> None:
+    """--list and --info draw nothing: a flag of drawing given with them (-o, --seconds, --key …) would be silently
+    ignored, so it is refused in one line, as --json without --info is."""
+    for flag, reads in READ_BY.items():
+        if not getattr(args, flag):
+            continue
+        unread = [action.option_strings[0] for action in _generate_parser()._actions if action.option_strings
+                  and action.dest not in (*reads, *SAID_ANYWHERE) and getattr(args, action.dest, None) != action.default]
+        if unread:
+            does = "lists the shipped models" if flag == "list" else "says how the model was trained"
+            raise ValueError(f"{', '.join(unread)}: not read with --{flag}, which draws nothing (it {does}); leave "
+                             f"{'it' if len(unread) == 1 else 'them'} out")
+
+
 def _generate(args: argparse.Namespace) -> int:
     from .evaluate.render import rendered_paths
     from .generation import (
@@ -458,6 +476,11 @@ def _generate(args: argparse.Namespace) -> int:
     from .midi import continuation_only
     from .waypoints import clock_text
 
+    if args.list and args.info:  # one would be silently ignored
+        raise ValueError("--list and --info: give one (--list: the shipped models; --info: how one was trained)")
+    if args.json and not args.info:
+        raise ValueError("--json goes with --info (the model's settings as JSON)")
+    _refuse_unread(args)
     asked = _request(vars(args))  # (before --arch names the model)
     request = _request_words(asked)  # each file's marker: made_by
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
@@ -469,10 +492,6 @@ def _generate(args: argparse.Namespace) -> int:
     if args.like_seconds is not None and args.like is None:
         raise ValueError("--like-seconds: give the performance to walk with --like")
 
-    if args.list and args.info:  # one would be silently ignored
-        raise ValueError("--list and --info: give one (--list: the shipped models; --info: how one was trained)")
-    if args.json and not args.info:
-        raise ValueError("--json goes with --info (the model's settings as JSON)")
     if args.select and args.prompt:  # (said before anything the prompt's reading would warn of)
         from .generation import SELECT_NO_PROMPT
 

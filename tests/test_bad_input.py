@@ -288,3 +288,13 @@ def test_a_number_of_pieces_out_of_range_is_refused_before_anything_is_made(n, t
     with pytest.raises(ValueError, match=f"-n must be from 1 to {PIECES_LIMIT:,}, got 100,000,000"):
         generate(tmp_path / "x", n=100_000_000)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag", ["--prompt", "--like"])
+def test_a_performance_given_is_named_after_its_flag_alike_whatever_is_wrong_with_it(flag, bad_folder, tmp_path, capsys):
+    """'--prompt FILE: why', whether the file is not there or is no usable MIDI (one said '--prompt: FILE: why')."""
+    for name, why in (("missing.mid", "no such file"), ("zero_byte.mid", "empty file"), ("text.mid", "not a MIDI file")):
+        given = bad_folder / name
+        assert main(["generate", flag, str(given), "-n", "1", "-o", str(tmp_path / "out")]) == 2
+        assert one_line_error(capsys).startswith(f"error: {flag} {given}: {why}")
+    assert not (tmp_path / "out").exists()

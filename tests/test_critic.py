@@ -168,7 +168,8 @@ def test_a_damaged_critic_stops_only_select_and_the_tool_trains_over_it(events_r
 def test_the_tool_trains_a_critic_that_generate_then_uses(events_run, tiny_corpus, tmp_path, capsys, caplog):
     assert critic_main([str(events_run), "--corpus", str(tiny_corpus), "-n", "50", "--epochs", "1"]) == 0
     out, err = capsys.readouterr()
-    assert "hardly better than chance" in err  # 50 pieces, one epoch
+    assert "\nWARNING: a held-out accuracy" in err and "hardly better than chance" in err  # 50 pieces, one epoch
+    # (WARNING: as every command's warnings begin)
     written = events_run / "last" / CRITIC
     assert str(written) in out and written.is_file()
     critic = PieceCritic.load(events_run / "last")

@@ -643,7 +643,7 @@ def _generate(args: argparse.Namespace) -> int:
         try:
             options["like"], drops = read_events(args.like, pedal_bins=gan.ae.config.events.pedal_bins)
         except ValueError as e:
-            raise ValueError(f"--like: {e}") from None
+            raise ValueError(f"--like {e}") from None  # (--like FILE: why, as for one not there)
         said_left_out(f"--like {args.like}", drops)
         like_name = Path(args.like).name
         if args.like_seconds is not None:  # the inside of a long recording: from a time on, timed from there
@@ -686,7 +686,7 @@ def _generate(args: argparse.Namespace) -> int:
                 options["prompt"], drops, prompt_grid = read_prompt(args.prompt,
                                                                     pedal_bins=gan.ae.config.events.pedal_bins)
             except ValueError as e:
-                raise ValueError(f"--prompt: {e}") from None
+                raise ValueError(f"--prompt {e}") from None  # (--prompt FILE: why, as for one not there)
             said_left_out(f"--prompt {args.prompt}", drops)
             options["prompt"] = continued_prompt(options["prompt"], gan.ae, args.prompt_seconds, args.prompt)
     others = [p for p in out.glob("*.mid*") if p not in taken and p not in rewritten] if out.is_dir() else []

@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{written}: held-out accuracy {accuracy:.3f} over {critic.trained['held_out_windows']} windows, "
           f"temperature {critic.temperature:.2f}, keeps {critic.kept_share:.0%} of the model's pieces")
     if accuracy < WEAK:
-        print(f"warning: a held-out accuracy of {accuracy:.3f} tells the model's pieces from real playing hardly better "
+        print(f"WARNING: a held-out accuracy of {accuracy:.3f} tells the model's pieces from real playing hardly better "
               f"than chance, so --select keeps pieces almost at random; train on more (-n 6000 --epochs 12, as the "
               "default's)", file=sys.stderr)
     return 0

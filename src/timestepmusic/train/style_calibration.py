@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.guidance is not None and not (math.isfinite(args.guidance) and args.guidance > 0):
         parser.error(f"--guidance must be a positive number, got {args.guidance}")
     if args.pieces < 32 or args.seconds != 16.0:
-        print(f"warning: -n {args.pieces}, --seconds {args.seconds:g}: curves from fewer than 32 pieces per value, or "
+        print(f"WARNING: -n {args.pieces}, --seconds {args.seconds:g}: curves from fewer than 32 pieces per value, or "
               "from pieces other than 16 s (what a description covers), are rough", file=sys.stderr)
     try:
         calibration, written = calibrate(args.model, args.pieces, args.points, args.seconds, args.seed,

@@ -21,8 +21,8 @@ from timestepmusic.midi import read_events
 from midi_factory import Note, midi_bytes, simple_piece, write_piece
 
 
-def _note_offs_only() -> bytes:
-    track = mido.MidiTrack([mido.Message("note_off", note=60 + i, velocity=0, time=120) for i in range(8)])
+def _note_offs_only(kind: str = "note_off", velocity: int = 0) -> bytes:
+    track = mido.MidiTrack([mido.Message(kind, note=60 + i, velocity=velocity, time=120) for i in range(8)])
     mid = mido.MidiFile(type=0, ticks_per_beat=480)
     mid.tracks.append(track)
     buffer = io.BytesIO()
@@ -45,6 +45,8 @@ def bad_midi() -> dict[str, tuple[bytes, str]]:
                          "no piano notes (pitch 21–108) in the file; its notes: 2 beyond the piano's keys"),
         "no_notes": (midi_bytes([]), "no piano notes"),
         "note_offs_only": (_note_offs_only(), "no piano notes"),
+        "never_ended": (_note_offs_only("note_on", 80),  # (dropped by the reader: no note has a length)
+                        "its notes are never ended (8 note-on(s) without a note-off), so it holds no note to play"),
         "huge_tick": (midi_bytes([Note(60, 0, 100), Note(62, 2**27, 2**27 + 100)]), "implausible timing"),
         "slow_tempo": (midi_bytes([Note(60, 0, 100), Note(62, 480 * 2000, 480 * 2001)], tempos=((0, 2**24 - 1),)),
                        "implausible timing"),
@@ -218,7 +220,9 @@ def test_evaluate_refuses_fewer_than_one_real_excerpt_in_one_line(bad_folder, tm
                      "--max-real-excerpts", n]) == 2
         assert "--max-real-excerpts must be ≥ 1" in one_line_error(capsys)
     assert main(["evaluate", str(bad_folder), "--real", str(corpus), "-o", str(tmp_path / "r"), "--split", "test"]) == 2
-    assert "no tracks in the test split" in one_line_error(capsys) and not (tmp_path / "r").exists()
+    assert one_line_error(capsys) == (f"error: {corpus}: no tracks in the test split (it has train: choose one with "
+                                      "--split train)")  # (the flag named; not "corpus corpus:" for a folder so named)
+    assert not (tmp_path / "r").exists()
 
 
 def test_training_time_boxes_and_resumed_folders_are_checked_in_one_line(bad_folder, tmp_path, capsys):
@@ -271,3 +275,28 @@ def test_the_largest_seed_trains_and_generates():
     assert epoch_order(10, SEED_LIMIT, 3).sort().values.tolist() == list(range(10))
     assert batch_generator(SEED_LIMIT, 99, 10_000).initial_seed() >= 0
     assert batch_generator(5, 1, 2).initial_seed() == (5 * 1_000_003 + 1) * 1_000_003 + 2  # (small seeds as before)
+
+
+@pytest.mark.parametrize("n", ["100000000", "1000001", "0", "-3", "many"])
+def test_a_number_of_pieces_out_of_range_is_refused_before_anything_is_made(n, tmp_path, capsys):
+    from timestepmusic.argtypes import PIECES_LIMIT
+    from timestepmusic.generation import generate
+
+    with pytest.raises(SystemExit):  # (not a list of every piece's name first: out of memory for -n 100000000)
+        main(["generate", "-n", n, "-o", str(tmp_path / "x") + "/"])
+    err = capsys.readouterr().err
+    assert f"argument -n: '{n}': give a whole number of pieces from 1 to {PIECES_LIMIT:,}" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # no folder, no lock left in one
+    with pytest.raises(ValueError, match=f"-n must be from 1 to {PIECES_LIMIT:,}, got 100,000,000"):
+        generate(tmp_path / "x", n=100_000_000)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag", ["--prompt", "--like"])
+def test_a_performance_given_is_named_after_its_flag_alike_whatever_is_wrong_with_it(flag, bad_folder, tmp_path, capsys):
+    """'--prompt FILE: why', whether the file is not there or is no usable MIDI (one said '--prompt: FILE: why')."""
+    for name, why in (("missing.mid", "no such file"), ("zero_byte.mid", "empty file"), ("text.mid", "not a MIDI file")):
+        given = bad_folder / name
+        assert main(["generate", flag, str(given), "-n", "1", "-o", str(tmp_path / "out")]) == 2
+        assert one_line_error(capsys).startswith(f"error: {flag} {given}: {why}")
+    assert not (tmp_path / "out").exists()

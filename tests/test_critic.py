@@ -168,7 +168,8 @@ def test_a_damaged_critic_stops_only_select_and_the_tool_trains_over_it(events_r
 def test_the_tool_trains_a_critic_that_generate_then_uses(events_run, tiny_corpus, tmp_path, capsys, caplog):
     assert critic_main([str(events_run), "--corpus", str(tiny_corpus), "-n", "50", "--epochs", "1"]) == 0
     out, err = capsys.readouterr()
-    assert "hardly better than chance" in err  # 50 pieces, one epoch
+    assert "\nWARNING: a held-out accuracy" in err and "hardly better than chance" in err  # 50 pieces, one epoch
+    # (WARNING: as every command's warnings begin)
     written = events_run / "last" / CRITIC
     assert str(written) in out and written.is_file()
     critic = PieceCritic.load(events_run / "last")
@@ -188,7 +189,10 @@ def test_the_tool_trains_a_critic_that_generate_then_uses(events_run, tiny_corpu
     assert critic_main([str(models_dir() / "default"), "--corpus", str(tiny_corpus)]) == 1
     assert "a shipped model, not changed in place" in capsys.readouterr().err
     assert critic_main([str(tmp_path / "missing"), "--corpus", str(tiny_corpus)]) == 1
-    assert "no such model folder" in capsys.readouterr().err
+    err = capsys.readouterr().err  # (a folder of the user's: no word of the shipped ones' install path)
+    assert err.strip() == f"error: {tmp_path / 'missing'}: no such model folder"
+    assert critic_main(["default", "--corpus", str(tiny_corpus)]) == 1
+    assert "default: the shipped model default is not changed in place" in capsys.readouterr().err
 
 
 def test_select_without_a_critic_is_refused_in_one_line(events_run, tmp_path, capsys):
@@ -196,6 +200,30 @@ def test_select_without_a_critic_is_refused_in_one_line(events_run, tmp_path, ca
     assert tsm(["generate", "--model", str(events_run), "-n", "1", "--seconds", "2", "-o", str(tmp_path), "--select"]) != 0
     err = capsys.readouterr().err.strip()
     assert "has no critic" in err and len(err.splitlines()) == 1
+
+
+def test_select_without_a_critic_says_the_command_that_trains_one_for_that_very_folder(events_run, tiny_corpus,
+                                                                                        tmp_path, capsys):
+    """The hint names the checkpoint the model was read from (a run's best, not its last), and works pasted; a
+    shipped model is named by its name and not trained in place."""
+    import shlex
+    import shutil
+
+    best = tmp_path / "mine" / "best"
+    shutil.copytree(events_run / "last", best)
+    shutil.copytree(events_run / "autoencoder", tmp_path / "mine" / "autoencoder")
+    (best / CRITIC).unlink(missing_ok=True)
+    ask = ["generate", "--model", str(best), "-n", "1", "--seconds", "16", "--select"]
+    assert tsm([*ask, "-o", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err.strip()
+    command = f"python -m timestepmusic.train.critic {best} --corpus {tiny_corpus}"
+    assert err.endswith(f"has no critic ({CRITIC}); train one with: {command}") and "/last" not in err, err
+    assert critic_main([*shlex.split(command)[3:], "-n", "50", "--epochs", "1"]) == 0  # pasted: it trains that one
+    assert (best / CRITIC).is_file() and tsm([*ask, "-o", str(tmp_path / "b")]) == 0
+    assert tsm(["generate", "--model", "conv-v1", "-n", "1", "--select", "-o", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "--select: the shipped model conv-v1 has no critic" in err and str(models_dir()) not in err, err
+    assert "critic COPY --corpus CORPUS" in err
 
 
 def test_select_with_a_prompt_is_refused_before_the_prompt_is_read(tmp_path, capsys):

@@ -571,9 +571,14 @@ def test_a_large_n_is_drawn_and_written_a_batch_at_a_time(events_run, tmp_path, 
 def test_what_generate_would_do_unasked_is_said(events_run, tmp_path, capsys, caplog):
     for flags, says in ((["--list", "--info"], "--list and --info: give one"), (["-o", ""], "-o: an empty name"),
                         (["--json"], "--json goes with --info"),
-                        (["-o", str(tmp_path / "piece.mid")], "the folder to write into")):
+                        (["-o", str(tmp_path / "piece.mid")], "the folder to write into"),
+                        (["--list", "-o", str(tmp_path / "z9")], "error: -o: not read with --list, which draws nothing"),
+                        (["--info", "--model", "conv-v1", "--seconds", "30"],  # (flags of drawing: not silently ignored)
+                         "error: --seconds: not read with --info, which draws nothing (it says how the model was trained)"),
+                        (["--info", "--key", "Em", "-n", "3"], "error: -n, --key: not read with --info")):
         assert main(["generate", *flags]) == 2
         assert says in capsys.readouterr().err
+    assert not (tmp_path / "z9").exists()
     assert main(["generate", "--model", str(events_run), "-n", "1", "--seconds", "1.1", "-o", str(tmp_path)]) == 0
     assert "--seconds 1.1: pieces are whole chunks of 0.25 s; each will last 1 s" in caplog.text
     assert ", 1 s (last sound" in capsys.readouterr().out

@@ -843,3 +843,25 @@ def test_a_lock_file_that_cannot_be_made_is_said_not_waited_on(tmp_path):
     (tmp_path / ".run.lock").symlink_to(tmp_path / "gone" / "x")  # a link to nowhere where the lock goes
     with pytest.raises(FileNotFoundError), held_lock(tmp_path / ".run.lock", "busy"):
         pass
+
+
+def test_a_folder_that_may_not_be_written_is_named_as_given_not_its_lock(corpus, tmp_path, monkeypatch, capsys):
+    """generate, train-ae and prepare into a read-only folder: one line naming the folder the user gave (staged: as
+    root, as these tests may run, chmod stops no write)."""
+    from timestepmusic import files
+
+    def refused(path, *args, **kwargs):  # the hidden lock file is the first thing each writes into the folder
+        if Path(path).name.endswith(".lock"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(files, "open", refused, raising=False)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    for argv, given in ((["generate", "-n", "1", "--seconds", "1", "-o", f"{ro}/"], f"{ro}/"),
+                        (["train-ae", str(corpus), "--out", str(ro / "ae"), "-q"], str(ro / "ae")),
+                        (["prepare", str(corpus.parent / "midi"), "--out", str(ro / "corpus"), "-q"], str(ro / "corpus"))):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == f"error: {given}: cannot write here (permission denied)", err
+    assert list(ro.iterdir()) == []

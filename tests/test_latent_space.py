@@ -195,6 +195,39 @@ def test_timing_figures_of_a_perfect_copy_show_no_difference():
     assert timing_figures(tracks, longer)["longest_note_s"]["relative_difference"] == pytest.approx(1.0)
 
 
+def test_figures_with_nothing_to_match_are_a_dash_not_a_number(monkeypatch):
+    """An autoencoder that decodes nothing: no velocity error (no note matched), no pedal F1 where neither side has
+    that pedal, no F1 against a clean decode of nothing, and the original's longest note still said (not NaN)."""
+    from types import SimpleNamespace
+
+    from timestepmusic.evaluate import latent_space
+    from timestepmusic.evaluate.fidelity import Fidelity
+    from timestepmusic.evaluate.latent_space import format_evaluation
+    from timestepmusic.midi import SOSTENUTO_ID
+
+    played = random_performance(np.random.default_rng(0), 40.0)
+    played = played.take(np.flatnonzero(played.ids != SOSTENUTO_ID))  # no sostenuto on either side
+    silent = Events(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), played.end_s)
+    fidelity = Fidelity()
+    fidelity.add(played, silent, pedal_bins=4)
+    summary = fidelity.summary()
+    assert summary["velocity_mae"] is None and summary["pedals"]["sostenuto"]["f1"] is None
+    assert summary["notes"]["f1"] == 0.0 and summary["pedals"]["damper"]["f1"] == 0.0  # (missed: a figure, 0)
+    timing = timing_figures([played], [silent])
+    assert timing["longest_note_s"]["original"] > 0 and np.isnan(timing["longest_note_s"]["decoded"])
+    monkeypatch.setattr(latent_space, "_decode_track", lambda ae, z: (silent, {"keys": 0.0, "values": 0.0}))
+    smoothness = smoothness_figures(SimpleNamespace(config=Config()), [torch.zeros(4, 8)])
+    assert all(row["note_f1_vs_clean"] is None for row in smoothness.values())
+    text = format_evaluation(summary | {"timing": timing, "ceiling": {"n_per_class": 0, "accuracy": float("nan")},
+                                        "smoothness": smoothness})
+    assert "nan" not in text and "1.000" not in text, text
+    lines = {line.strip().split("  ")[0]: line for line in text.splitlines()}
+    assert lines["velocity MAE (matched notes)"].split()[-1] == "—"
+    assert "—   (0 reference, 0 decoded events)" in lines["sostenuto pedal F1"]
+    assert lines["longest note (s)"].split()[-3:] == ["→", "—", "—"]
+    assert [line.split()[-4] for line in text.splitlines() if line.strip().startswith(("clean", "noise"))] == ["—"] * 4
+
+
 def test_smoothness_figures_are_reproducible_per_seed_and_degrade_with_noise(ohe_run, tiny_corpus):
     ae = Autoencoder.load(Path(ohe_run) / "last")
     gatherer = ChunkGatherer(Corpus.open(tiny_corpus))

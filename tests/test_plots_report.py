@@ -298,7 +298,7 @@ def test_plot_and_reconstruct_do_not_replace_a_file_unasked(tmp_path, capsys):
     assert roll.read_bytes() != b"mine" and roll.read_bytes()[:4] == b"\x89PNG"
     own = midi.with_suffix(".png")  # a folder's MIDI file and its roll both given (plot g/*): the roll is skipped
     own.write_bytes(roll.read_bytes())
-    assert main(["plot", str(midi), str(own), "--overwrite"]) == 1
+    assert main(["plot", str(midi), str(own), "--overwrite"]) == 0  # (one drawn: the skip said, not a failure)
     captured = capsys.readouterr()
     assert f"skipped {own}: not a MIDI file" in captured.err and str(own) in captured.out
 
@@ -330,6 +330,21 @@ def test_plot_writes_where_told_and_names_o_where_beside_the_file_is_read_only(t
     err = capsys.readouterr().err.strip()
     assert err == f"error: {tmp_path / 'ro' / 'roll.png'}: cannot write or read here: read-only file system"
     assert os.listdir(midi.parent) == ["song.mid"] and os.listdir(tmp_path / "ro") == []
+
+
+def test_a_file_that_is_no_soundfont_is_refused_before_anything_is_drawn(tmp_path, capsys):
+    """As a soundfont that is not there is: one line, rc 2, nothing written (it drew everything, then only warned)."""
+    midi = write_events(hand_made()[0], tmp_path / "song.mid")
+    for fake in (midi, tmp_path / "notes.sf2"):  # a MIDI file given by mistake; text named .sf2
+        (tmp_path / "notes.sf2").write_text("not a soundfont")
+        for argv in (["generate", "-n", "1", "-o", str(tmp_path / "g")], ["plot", str(midi)],
+                     ["reconstruct", str(midi), "-o", str(tmp_path / "r.mid")],
+                     ["evaluate", str(tmp_path), "--real", str(tmp_path), "-o", str(tmp_path / "report")]):
+            assert main([*argv, "--wav", "--soundfont", str(fake)]) == 2
+            err = capsys.readouterr().err.strip()
+            assert err == (f"error: --soundfont {fake}: not a SoundFont (.sf2, .sf3) or DLS file; give one, or leave "
+                           "it out for the General MIDI soundfont installed with FluidSynth"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sf2", "song.mid"]
 
 
 def test_a_soundfont_without_wav_is_refused_in_one_line(tmp_path, capsys):
@@ -500,7 +515,7 @@ def test_tsm_plot_draws_several_files_into_a_new_folder_and_skips_a_bad_one(tmp_
     bad = tmp_path / "c.mid"
     bad.write_text("not midi")
     rolls = tmp_path / "rolls"
-    assert main(["plot", str(first), str(bad), str(second), "-o", f"{rolls}/"]) == 1  # made; the bad file said
+    assert main(["plot", str(first), str(bad), str(second), "-o", f"{rolls}/"]) == 0  # made; the bad file said
     assert sorted(p.name for p in rolls.iterdir()) == ["a.png", "b.png"]
     assert "skipped" in capsys.readouterr().err
     assert main(["plot", str(first), str(second), "-o", str(tmp_path / "one.png")]) == 2  # two rolls, one name
@@ -509,7 +524,7 @@ def test_tsm_plot_draws_several_files_into_a_new_folder_and_skips_a_bad_one(tmp_
     assert main(["plot", str(first), str(twin), "-o", str(tmp_path / "twins") + "/"]) == 2  # one roll for both
     assert not (tmp_path / "twins").exists()
     capsys.readouterr()
-    assert main(["plot", str(tmp_path), str(first), "-o", str(tmp_path / "all") + "/"]) == 1  # a folder: its files
+    assert main(["plot", str(tmp_path), str(first), "-o", str(tmp_path / "all") + "/"]) == 0  # a folder: its files
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["a.png", "b.png"]  # (a.mid named twice: once)
     (tmp_path / "deep" / "er").mkdir(parents=True)
     write_events(hand_made()[0], tmp_path / "deep" / "er" / "d.mid")
@@ -520,8 +535,8 @@ def test_tsm_plot_draws_several_files_into_a_new_folder_and_skips_a_bad_one(tmp_
     for name in ("bad.mid", "worse.mid"):  # its own files unusable, the good one deeper: said
         (tmp_path / "deep" / name).write_text("not midi")
     assert main(["plot", str(tmp_path / "deep"), "-o", str(tmp_path / "none") + "/"]) == 1
-    assert ("nothing drawn: all 2 MIDI file(s) were skipped; 1 more is in subfolders, which plot does not read"
-            in capsys.readouterr().err)
+    assert ("error: nothing drawn: all 2 MIDI file(s) were skipped; 1 more is in subfolders, which plot does not read"
+            in capsys.readouterr().err)  # (nothing drawn: 1, as prepare with no usable file)
 
 
 def test_the_audio_of_a_roll_is_written_beside_the_roll_not_the_midi_file(tmp_path):

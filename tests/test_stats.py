@@ -175,3 +175,19 @@ def test_format_stats_shows_the_numbers(stats):
     assert any(line.split()[:4] == ["12", "(corpus)", "2", "9.0909"] for line in lines)
     assert any(line.split()[:3] == ["empty", "file", "2"] for line in lines)
     assert "skipped files: 3" in text
+
+
+def test_prepare_and_stats_say_a_corpus_and_its_hours_alike(source, tmp_path, capsys):
+    """One form of hours in both (prepare said 0.1 h where stats said 0.05 h), and a folder named `corpus` said once."""
+    import re
+
+    from timestepmusic.cli import main
+
+    out = tmp_path / "corpus"
+    assert main(["prepare", str(source), "--out", str(out), "-q"]) == 0
+    prepared = capsys.readouterr().out.splitlines()[0]
+    assert main(["stats", str(out)]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.startswith(f"{out}: ") and prepared.startswith(f"{out}: ") and "corpus corpus" not in header
+    hours = [re.search(r", ([\d.]+ h),", line)[1] for line in (prepared, header)]
+    assert hours[0] == hours[1] == "0.00 h", (prepared, header)

@@ -15,6 +15,7 @@ from timestepmusic.midi import Events, read_events
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.tonal import CLASSES, WINDOWS, DrawnPitchClasses, KeyTold, TonalGatherer, TonalPrior, pitch_class
+from timestepmusic.shipped import models_dir
 from timestepmusic.train.sequence import train_sequence_model
 
 from conftest import held_out_nll, spy_on_event_sampler
@@ -257,9 +258,11 @@ def test_a_key_is_asked_only_of_a_model_that_hears_keys(tiny_corpus, tiny_ae, tm
     score = symusic.Score(str(tmp_path / "path" / "sample_0_000.mid"))  # the file says the keys asked, when
     assert [(k.key, k.tonality) for k in score.key_signatures] == [(-2, 0), (-1, 0)]  # Bb major, F major
     assert [k.time for k in score.key_signatures] == [0, 2 * 1920]  # (at 120 bpm: 1920 ticks a second)
-    for model in (str(tmp_path / "plain"), "conv-v1"):  # an events model without ar.tonal, a latent model
+    for model, said in ((str(tmp_path / "plain"), f"the model in {tmp_path / 'plain' / 'last'} (events)"),
+                        ("conv-v1", "the shipped model conv-v1 (conv)")):  # events without ar.tonal; a latent model
         assert main(["generate", "--model", model, "--key", "Bb", "-o", str(tmp_path / "x")]) == 2
-        assert "--key: the model in" in capsys.readouterr().err
+        err = capsys.readouterr().err  # (a shipped model by its name, not where the package is installed)
+        assert f"--key: {said} does not hear keys" in err and str(models_dir()) not in err, err
     assert main(["generate", "--model", str(tmp_path / "tonal"), "--key", "H major", "-o", str(tmp_path / "y")]) == 2
     assert "not a key" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

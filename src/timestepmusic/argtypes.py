@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 SEED_LIMIT = 2 ** 40  # the largest --seed: the sampler derives streams from it (seed × 1,000,003 + 17 fits 64 bits)
+PIECES_LIMIT = 1_000_000  # the largest -n of one generate run: weeks of drawing on a CPU, half a GB of file names
 
 
 def seed_arg(text: str) -> int:
@@ -15,6 +16,18 @@ def seed_arg(text: str) -> int:
     if not 0 <= seed <= SEED_LIMIT:
         raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 0 to {SEED_LIMIT:,}".replace(",", ""))
     return seed
+
+
+def pieces_arg(text: str) -> int:
+    """generate -n: a whole number of pieces from 1 to PIECES_LIMIT (refused before anything is made)."""
+    try:
+        pieces = int(text)
+    except ValueError:
+        pieces = 0
+    if not 1 <= pieces <= PIECES_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of pieces from 1 to {PIECES_LIMIT:,} (more "
+                                         "in parts: each part another --seed)")
+    return pieces
 
 
 def threads_arg(text: str) -> int:

@@ -1,5 +1,6 @@
 """The `--wav` and `--soundfont` flags every command that renders audio takes (generate, reconstruct, evaluate,
-plot), with one help text and one check. Standard library only: the CLI imports it before any command runs."""
+plot), with one help text and one check. Standard library only (evaluate.audio too): the CLI imports it before any
+command runs."""
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,13 @@ def add_audio_flags(p: argparse.ArgumentParser, wav_help: str = "also render WAV
 
 def check_audio_flags(args: argparse.Namespace) -> None:
     """A --soundfont without --wav is a mistake worth one clear line, not a silent no-op; so is one that is not
-    there (said before anything is drawn, not as a warning about installing FluidSynth after)."""
+    there, or is no soundfont (said before anything is drawn, not as a warning after it all)."""
+    from .evaluate.audio import is_soundfont
+
     if args.soundfont and not args.wav:
         raise ValueError("--soundfont is the soundfont of --wav: add --wav to render audio")
     if args.soundfont and not Path(args.soundfont).is_file():
         raise ValueError(f"--soundfont {args.soundfont}: no such file")
+    if args.soundfont and not is_soundfont(args.soundfont):
+        raise ValueError(f"--soundfont {args.soundfont}: not a SoundFont (.sf2, .sf3) or DLS file; give one, or leave "
+                         "it out for the General MIDI soundfont installed with FluidSynth")

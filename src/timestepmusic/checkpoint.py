@@ -301,7 +301,7 @@ def held_run(run: str | Path) -> contextlib.AbstractContextManager:
     run = Path(run)
     where = run.resolve()  # (one lock whatever the path names it by: a link, ./, an absolute path)
     return held_lock(where.parent / f".{where.name}.lock", f"{run}: another process is training this run now; wait "
-                     "for it to end, or give another --out")
+                     "for it to end, or give another --out", where=str(run))
 
 
 def check_run_folder(run: str | Path, *, overwrite: bool = False,

@@ -13,11 +13,11 @@ def check_corpus_matches(meta: dict, corpus: Corpus, what: str) -> None:
     for key in ("chunk_seconds", "max_events"):
         mine, theirs = getattr(saved.chunks, key), getattr(corpus.config.chunks, key)
         if mine != theirs:
-            raise ValueError(f"{what} was trained with chunks.{key}={mine} but corpus {corpus.root} has {theirs}; "
+            raise ValueError(f"{what} was trained with chunks.{key}={mine} but the corpus in {corpus.root} has {theirs}; "
                              f"prepare the corpus with the same setting or train a new model")
     if saved.events.pedal_bins != corpus.config.events.pedal_bins:
-        raise ValueError(f"{what} was trained with events.pedal_bins={saved.events.pedal_bins} but corpus "
-                         f"{corpus.root} has {corpus.config.events.pedal_bins}")
+        raise ValueError(f"{what} was trained with events.pedal_bins={saved.events.pedal_bins} but the corpus "
+                         f"in {corpus.root} has {corpus.config.events.pedal_bins}")
 
 
 def check_resumed_corpus(meta: dict, corpus: Corpus, run: str | Path) -> None:
@@ -27,5 +27,5 @@ def check_resumed_corpus(meta: dict, corpus: Corpus, run: str | Path) -> None:
     checked."""
     saved = meta.get("corpus", {})
     if saved.get("content") not in (None, corpus.content_key):
-        raise ValueError(f"corpus {corpus.root}: run {run} was trained on another corpus ({saved.get('root')}: other "
+        raise ValueError(f"{corpus.root}: run {run} was trained on another corpus ({saved.get('root')}: other "
                          "files, splits or settings); resume it with that one, or start a new run")

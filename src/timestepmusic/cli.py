@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
-from .argtypes import seed_arg, threads_arg
+from .argtypes import pieces_arg, seed_arg, threads_arg
 from .audio_flags import add_audio_flags, check_audio_flags
 from .files import named, refuse_existing
 from .waypoints import clock_arg
@@ -74,7 +74,7 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     from .corpus import prepare
-    from .stats import corpus_stats, format_stats
+    from .stats import corpus_stats, format_stats, hours_said
 
     config = _config(args, {"chunk_seconds": "chunks.chunk_seconds", "max_events": "chunks.max_events",
                             "pedal_bins": "events.pedal_bins", "workers": "corpus.workers"})
@@ -94,7 +94,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         print(f"skipped {s['file']}: {s['reason']}", file=sys.stderr)
     hours = sum(t["duration_s"] for t in c.tracks) / 3600
     how = "reused cached corpus" if report.reused else f"parsed {report.parsed} file(s), {report.from_cache} from cache"
-    print(f"{args.out}: {c.num_tracks} performances, {hours:.1f} h, {int(c.ids.size):,} events, "
+    print(f"{args.out}: {c.num_tracks} performances, {hours_said(hours)}, {int(c.ids.size):,} events, "
           f"{int(c.chunk_event_ptr.size - 1):,} chunks; {len(report.skipped)} skipped; {how} in {report.seconds:.2f} s")
     if not args.quiet:
         print(format_stats(corpus_stats(c)))
@@ -435,6 +435,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return _generate(args)
 
 
+READ_BY = {"list": ("list", "model", "arch"), "info": ("info", "json", "model", "arch")}  # what --list and --info read,
+SAID_ANYWHERE = ("verbose", "threads", "device", "help")  # besides how any command runs
+
+
+def _refuse_unread(args: argparse.Namespace) -> None:
+    """--list and --info draw nothing: a flag of drawing given with them (-o, --seconds, --key …) would be silently
+    ignored, so it is refused in one line, as --json without --info is."""
+    for flag, reads in READ_BY.items():
+        if not getattr(args, flag):
+            continue
+        unread = [action.option_strings[0] for action in _generate_parser()._actions if action.option_strings
+                  and action.dest not in (*reads, *SAID_ANYWHERE) and getattr(args, action.dest, None) != action.default]
+        if unread:
+            does = "lists the shipped models" if flag == "list" else "says how the model was trained"
+            raise ValueError(f"{', '.join(unread)}: not read with --{flag}, which draws nothing (it {does}); leave "
+                             f"{'it' if len(unread) == 1 else 'them'} out")
+
+
 def _generate(args: argparse.Namespace) -> int:
     from .evaluate.render import rendered_paths
     from .generation import (
@@ -458,6 +476,11 @@ def _generate(args: argparse.Namespace) -> int:
     from .midi import continuation_only
     from .waypoints import clock_text
 
+    if args.list and args.info:  # one would be silently ignored
+        raise ValueError("--list and --info: give one (--list: the shipped models; --info: how one was trained)")
+    if args.json and not args.info:
+        raise ValueError("--json goes with --info (the model's settings as JSON)")
+    _refuse_unread(args)
     asked = _request(vars(args))  # (before --arch names the model)
     request = _request_words(asked)  # each file's marker: made_by
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
@@ -469,10 +492,6 @@ def _generate(args: argparse.Namespace) -> int:
     if args.like_seconds is not None and args.like is None:
         raise ValueError("--like-seconds: give the performance to walk with --like")
 
-    if args.list and args.info:  # one would be silently ignored
-        raise ValueError("--list and --info: give one (--list: the shipped models; --info: how one was trained)")
-    if args.json and not args.info:
-        raise ValueError("--json goes with --info (the model's settings as JSON)")
     if args.select and args.prompt:  # (said before anything the prompt's reading would warn of)
         from .generation import SELECT_NO_PROMPT
 
@@ -514,11 +533,9 @@ def _generate(args: argparse.Namespace) -> int:
             raise ValueError(f"--arch {args.arch}: the model {args.model} is of arch {info.get('arch')}")
         print(json.dumps(info, indent=1) if args.json else "\n".join(_info_words(info, history=args.verbose)))
         return 0
-    if args.n < 1:
-        raise ValueError(f"-n must be ≥ 1, got {args.n}")
     check_audio_flags(args)
     from .midi import write_events
-    from .shipped import resolve_model
+    from .shipped import model_said, resolve_model
 
     if args.model is not None and not Path(args.model).exists():
         resolve_model(args.model)  # (a model not there is named before what is in the way of -o)
@@ -527,7 +544,7 @@ def _generate(args: argparse.Namespace) -> int:
     rewritten = {extra for name in names.values() for extra in rendered_paths(name, png=args.png, wav=args.wav)}  # …
     rewritten |= set(names.values())  # … run writes
     taken = earlier_samples(out, args.seed, args.overwrite, {"--prompt": args.prompt, "--like": args.like},
-                            sorted(rewritten), only=None if args.piece is None else sorted(rewritten))
+                            rewritten, only=None if args.piece is None else sorted(rewritten))
     if args.piece is not None:  # a piece written again replaces the same piece only, not one another request drew
         from .midi import made_by_marker
 
@@ -542,7 +559,7 @@ def _generate(args: argparse.Namespace) -> int:
                                  "give that request's flags, or another -o")
     gan = GANModel.load(args.model, args.device)
     if args.arch is not None and args.arch != gan.arch:
-        raise ValueError(f"--arch {args.arch}: the model in {gan.folder} is of arch {gan.arch}")
+        raise ValueError(f"--arch {args.arch}: {model_said(gan.folder)} is of arch {gan.arch}")
     set_names = set_sampling(gan, args.set or [])  # the keys given, "ar.NAME"
     continues, tempered = getattr(gan.arm, "continues", False), getattr(gan.arm, "tempered", False)
     ends_itself = gan.arch == "rnn" or (tempered and args.max_seconds is not None)
@@ -554,10 +571,11 @@ def _generate(args: argparse.Namespace) -> int:
             raise ValueError(f"--set {name} moves where a piece ends itself; give --max-seconds too (with --seconds "
                              "every piece runs exactly that long)")
     if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
-        raise ValueError(f"the temperatures are for ar and events models; the model in {gan.folder} is a GAN ({gan.arch})")
+        raise ValueError(f"the temperatures are for ar and events models; {model_said(gan.folder)} is a GAN "
+                         f"({gan.arch})")
     if not continues and args.prompt:
-        raise ValueError(f"--prompt is for ar and events models and conv models trained with gan.past_chunks; the model in "
-                         f"{gan.folder} is a GAN ({gan.arch}) that cannot continue a past")
+        raise ValueError(f"--prompt is for ar and events models and conv models trained with gan.past_chunks; "
+                         f"{model_said(gan.folder)} is a GAN ({gan.arch}) that cannot continue a past")
     for flag, value in (("temperature", args.temperature), ("mixture-temperature", args.mixture_temperature)):
         if value is not None and not (value > 0 and math.isfinite(value)):
             raise ValueError(f"--{flag} must be > 0 and finite, got {value:g}")
@@ -585,8 +603,8 @@ def _generate(args: argparse.Namespace) -> int:
             log.warning("--seconds %g: pieces are whole chunks of %g s; each will last %g s", seconds,
                         gan.ae.chunk_seconds, whole_s)
     if args.no_snap and gan.codebook is None:
-        log.warning("--no-snap: the model in %s has no codebook of real chunks (%s model); nothing to snap, "
-                    "ignored", gan.folder, gan.arch)
+        log.warning("--no-snap: %s has no codebook of real chunks (%s model); nothing to snap, ignored",
+                    model_said(gan.folder), gan.arch)
     for flag, given in (("--prompt-seconds", args.prompt_seconds is not None), ("--continuation-only",
                                                                                 args.continuation_only)):
         if given and not args.prompt:
@@ -625,7 +643,7 @@ def _generate(args: argparse.Namespace) -> int:
         try:
             options["like"], drops = read_events(args.like, pedal_bins=gan.ae.config.events.pedal_bins)
         except ValueError as e:
-            raise ValueError(f"--like: {e}") from None
+            raise ValueError(f"--like {e}") from None  # (--like FILE: why, as for one not there)
         said_left_out(f"--like {args.like}", drops)
         like_name = Path(args.like).name
         if args.like_seconds is not None:  # the inside of a long recording: from a time on, timed from there
@@ -668,7 +686,7 @@ def _generate(args: argparse.Namespace) -> int:
                 options["prompt"], drops, prompt_grid = read_prompt(args.prompt,
                                                                     pedal_bins=gan.ae.config.events.pedal_bins)
             except ValueError as e:
-                raise ValueError(f"--prompt: {e}") from None
+                raise ValueError(f"--prompt {e}") from None  # (--prompt FILE: why, as for one not there)
             said_left_out(f"--prompt {args.prompt}", drops)
             options["prompt"] = continued_prompt(options["prompt"], gan.ae, args.prompt_seconds, args.prompt)
     others = [p for p in out.glob("*.mid*") if p not in taken and p not in rewritten] if out.is_dir() else []
@@ -932,7 +950,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "  tsm generate --piece 3 --wav --overwrite -o out/   piece 3 of the first again, with audio\n"
                        "recipes: docs/guide.md; what each request is measured to do: docs/measured.md")
     what = p.add_argument_group("what to draw")
-    what.add_argument("-n", type=int, default=8, help="how many pieces (default 8)")
+    what.add_argument("-n", type=pieces_arg, default=8, help="how many pieces (default 8)")
     what.add_argument("--seconds", type=clock_arg, help="each piece's length: 90 or 1:30 (default 16; after any --prompt)")
     what.add_argument("--max-seconds", type=clock_arg,
                       help="let each piece end where the model ends it, within this (rnn, ar, events models; rnn: "

@@ -214,7 +214,7 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
                     cached = Path(cache_dir) / f"{sha1}-b{pedal_bins}.npz"
             events, drops = score_to_events(score_from_bytes(data, path), pedal_bins=pedal_bins)
             if not events.is_note.any():
-                raise ValueError(no_piano_notes(path, drops))
+                raise ValueError(no_piano_notes(path, drops, data))
             arrays = {"ids": events.ids, "start_s": events.start_s,
                       "duration_s": events.duration_s.astype(np.float32), "intensity": events.intensity}
             tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp.npz")
@@ -546,6 +546,14 @@ class Corpus:
         if split is not None and split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
         return np.array([i for i, t in enumerate(self.tracks) if split is None or t["split"] == split], dtype=np.int64)
+
+    def empty_split(self, split: str, flag: str = "--split", purpose: str = "") -> str:
+        """Why a split of no track cannot be used, in one line: the corpus's folder, the splits it has, and the flag
+        that chooses one of those (`purpose`: what the split was to be read for, e.g. ' for the copy check')."""
+        has = [name for name in SPLITS if self.tracks_in(name).size]
+        choose = " or ".join(f"{flag} {name}" for name in has)
+        return (f"{self.root}: no tracks in the {split} split{purpose}" + (f" (it has {', '.join(has)}: choose one with "
+                                                                           f"{choose})" if has else ""))
 
     def chunk_index(self, split: str | None) -> tuple[np.ndarray, np.ndarray]:
         """(track, chunk-within-track) of every chunk of a split, each [C_split]."""

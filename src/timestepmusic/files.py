@@ -2,6 +2,7 @@
 two processes into one place at once (a lock)."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Iterator
@@ -46,22 +47,29 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)  # a folder this process may not write into
+
+
 @contextmanager
-def held_lock(path: str | Path, busy: str) -> Iterator[None]:
+def held_lock(path: str | Path, busy: str, where: str | None = None) -> Iterator[None]:
     """While a process writes a run, a corpus or a set of pieces: an exclusive lock on the file `path`, so that a
     second process is refused in one line (ValueError `busy`), not mixed in. The file is removed when the process lets
     go (while still held: one that opened it meanwhile finds it gone and opens it again). Where the system has no
-    such locks, nothing is held."""
+    such locks, nothing is held. A folder that may not be written is one line naming `where` (what the user gave: the
+    folder written into), not the hidden lock file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             lock = open(path, "a")
         except FileNotFoundError:
             if path.parent.is_dir():  # (a lock file that cannot be made there, e.g. a link to nowhere: said)
                 raise
-            path.parent.mkdir(parents=True, exist_ok=True)  # (its folder removed, empty, by a process that just let
-            continue  # it go: made again)
+            continue  # (its folder removed, empty, by a process that just let it go: made again)
+        except OSError as e:
+            if where is None or e.errno not in NOT_WRITABLE:
+                raise
+            raise ValueError(f"{where}: cannot write here ({os.strerror(e.errno).lower()})") from e
         if fcntl is None:
             break
         try:
@@ -99,11 +107,12 @@ def refuse_existing(paths: list[Path], overwrite: bool) -> None:
 @contextmanager
 def held_folder(folder: str | Path, name: str, busy: str) -> Iterator[None]:
     """`held_lock` on FOLDER/NAME (a hidden file inside the folder a process writes into, so that only that folder
-    need be writable); a folder it made for the lock is removed again if nothing else was put there."""
-    folder = Path(folder)
+    need be writable; one that is not is named as given); a folder it made for the lock is removed again if nothing
+    else was put there."""
+    given, folder = str(folder), Path(folder)
     made = not folder.exists()
     try:
-        with held_lock(folder / name, busy):
+        with held_lock(folder / name, busy, where=given):
             yield
     finally:
         if made and folder.is_dir() and not any(folder.iterdir()):

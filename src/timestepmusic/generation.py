@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .argtypes import PIECES_LIMIT
 from .autoencoder import Autoencoder
 from .checkpoint import CONFIG, autoencoder_beside, checkpoint_dir, load_tensors, load_weights, read_meta
 from .chunks import chunk_events
@@ -38,7 +39,7 @@ from .sequence.pulse import TempoTold
 from .sequence.style import StylePaths, StyleRamp
 from .sequence.style_calibration import StyleCalibration
 from .sequence.tonal import HEARS_KEYS, KeyTold
-from .shipped import resolve_model
+from .shipped import model_said, resolve_model, shipped_name_of
 from .tempo import beat_phase_s
 from .waypoints import clock_text
 
@@ -133,7 +134,7 @@ class GANModel:
         path = resolve_model(path)
         folder, meta = read_meta(path)
         if meta.get("kind") != "gan":
-            raise ValueError(f"{folder}: not a GAN checkpoint (kind={meta.get('kind')!r}); "
+            raise ValueError(f"{shipped_name_of(folder) or folder}: not a GAN checkpoint (kind={meta.get('kind')!r}); "
                              "an autoencoder run cannot generate by itself")
         ae = Autoencoder.load(autoencoder_beside(folder), pick_device(device))
         return cls.with_autoencoder(folder, meta, ae, device)
@@ -204,30 +205,30 @@ class GANModel:
         if key is not None:
             key = key if isinstance(key, KeyTold) else KeyTold(check_key(key))
             if not (getattr(arm, "draws_events", False) and arm.settings.tonal):
-                raise ValueError(f"--key: the model in {self.folder} ({self.arch}) does not hear keys; {HEARS_KEYS}")
+                raise ValueError(f"--key: {model_said(self.folder)} ({self.arch}) does not hear keys; {HEARS_KEYS}")
         if tempo is not None:
             tempo = tempo if isinstance(tempo, TempoTold) else TempoTold(float(tempo))
             if not getattr(arm, "draws_events", False):
-                raise ValueError(f"--tempo: the model in {self.folder} ({self.arch}) draws no note starts; the shipped "
+                raise ValueError(f"--tempo: {model_said(self.folder)} ({self.arch}) draws no note starts; the shipped "
                                  "default does (and events-onsets, events-v28)")
         follows = getattr(getattr(arm, "generator", None), "style", None) is not None  # a description (ar.style)
         walks = follows and getattr(arm, "draws_events", False)  # a path of descriptions (stored paths: the arm checks)
         for flag, given in (("--composer", composer), ("--like", like)):
             if given is not None and not walks:
-                raise ValueError(f"{flag}: the model in {self.folder} ({self.arch}) walks no performance's path; the "
+                raise ValueError(f"{flag}: {model_said(self.folder)} ({self.arch}) walks no performance's path; the "
                                  "shipped default does (and events-onsets, events-v28)")
         if style is not None and not follows:
-            raise ValueError(f"--style: the model in {self.folder} ({self.arch}) does not follow a description; "
+            raise ValueError(f"--style: {model_said(self.folder)} ({self.arch}) does not follow a description; "
                              "the shipped default does (and `style`), or any model trained with ar.style")
         if guidance is not None:
             if not follows:
-                raise ValueError(f"--guidance: the model in {self.folder} ({self.arch}) does not follow a description; "
+                raise ValueError(f"--guidance: {model_said(self.folder)} ({self.arch}) does not follow a description; "
                                  "the shipped default does, or any model trained with ar.style")
             if prompt is not None and style is None and not arm.settings.prompt_told:
                 raise ValueError("--guidance: a continued --prompt is heard, not told a description (ar.prompt_told "
                                  "false); ask a --style to guide it by")
             if style is None and prompt is None and not arm.settings.style_drawn:
-                raise ValueError(f"--guidance: the model in {self.folder} is set to tell its pieces no description "
+                raise ValueError(f"--guidance: {model_said(self.folder)} is set to tell its pieces no description "
                                  "(ar.style_drawn false); ask a --style to guide them by")
             if not (math.isfinite(guidance) and guidance >= 0):
                 raise ValueError(f"--guidance must be ≥ 0 and finite, got {guidance:g}")
@@ -518,13 +519,26 @@ SELECT_NO_PROMPT = ("--select cannot be used with --prompt: the critic judges wh
                     "continuation of a performance you bring")
 
 
+def critic_hint(gan: GANModel) -> str:
+    """How a model without a critic gets one: the command that trains it into the very folder the model was read
+    from, with the corpus it was trained on where that is still there, ready to paste; a shipped model is not changed
+    in place (train.critic), so for one of those, a copy."""
+    import shlex
+
+    if shipped_name_of(gan.folder):
+        return ("the shipped default has one; or copy this model's folder and train the copy's: python -m "
+                "timestepmusic.train.critic COPY --corpus CORPUS")
+    root = (gan.meta.get("corpus") or {}).get("root")
+    corpus = shlex.quote(str(root)) if root and Path(root).is_dir() else "CORPUS"  # (where it was trained, if still there)
+    return f"train one with: python -m timestepmusic.train.critic {shlex.quote(str(gan.folder))} --corpus {corpus}"
+
+
 def check_selectable(gan: GANModel, seconds: float, **options) -> None:
     """`--select` needs a readable critic beside the model and pieces of the model's own, at least one critic window
     long and as long as asked; otherwise ValueError in one line."""
     if gan.critic is None:
         raise ValueError(f"--select: {gan.critic_error}" if gan.critic_error else
-                         f"--select: the model in {gan.folder} has no critic ({CRITIC}); train one with python -m "
-                         "timestepmusic.train.critic")
+                         f"--select: {model_said(gan.folder)} has no critic ({CRITIC}); {critic_hint(gan)}")
     if options.get("prompt") is not None:
         raise ValueError(SELECT_NO_PROMPT)
     if options.get("ends"):
@@ -579,7 +593,7 @@ def sample_name(seed: int, i: int, n: int) -> str:
 
 
 def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str | Path | None] | None = None,
-                    writes: list[Path] = (), only: list[Path] | None = None) -> list[Path]:
+                    writes: Collection[Path] = (), only: list[Path] | None = None) -> list[Path]:
     """The files an earlier run with this seed wrote into `out` (any -n, any kind: MIDI, PNG, WAV, named exactly as
     this tool names them: `sample_name`'s, a .png or .wav beside one), refused in one line unless `overwrite` (then the
     caller deletes them once the new pieces are drawn): nothing an earlier run wrote is silently replaced or mixed
@@ -609,10 +623,11 @@ def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str
         if given is not None and Path(given).resolve() in resolved:
             raise ValueError(f"{flag} {given}: a file of the earlier run with --seed {seed} in {out}, which "
                              "--overwrite would replace; copy it elsewhere first, or give another -o or --seed")
-    for path in writes:
-        if path.is_dir():
-            raise ValueError(f"{path}: a folder where this run would write a file; move it, or give another -o or "
-                             "--seed")
+    folders = {path for path in out.iterdir() if path.is_dir()} if out.is_dir() else set()  # (one listing, not a
+    in_the_way = sorted(folders.intersection(writes))  # look at each name: a large -n writes many)
+    if in_the_way:
+        raise ValueError(f"{in_the_way[0]}: a folder where this run would write a file; move it, or give another -o or "
+                         "--seed")
     return taken
 
 
@@ -656,8 +671,8 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`). `pieces`: write only these
     of the n (numbered as their files, from 0), the same notes as in the whole run (`drawn_in_batches`); an earlier
     run's other files are then neither refused nor removed."""
-    if n < 1:
-        raise ValueError(f"-n must be ≥ 1, got {n}")
+    if not 1 <= n <= PIECES_LIMIT:
+        raise ValueError(f"-n must be from 1 to {PIECES_LIMIT:,}, got {n:,}")
     check_piece_seconds(seconds)
     chosen = chosen_pieces(pieces, n)
     out = Path(out)
@@ -670,7 +685,8 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     if options.get("prompt") is not None:  # (continued from its last sound, as by the CLI)
         options["prompt"] = continued_prompt(options["prompt"], gan.ae, path="prompt")
     replaced = False
-    for first, _, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real, only=chosen, **options):
+    for first, _, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real,
+                                            only=None if pieces is None else chosen, **options):
         if not replaced:  # (once the first pieces are drawn)
             replace_earlier(taken, set(names.values()), seed)
             replaced = True
@@ -713,11 +729,11 @@ def api_options(gan: GANModel, seconds: float, options: dict) -> dict:
     return options
 
 
-def chosen_pieces(pieces: Sequence[int] | None, n: int) -> list[int]:
-    """The pieces of n to write (--piece): all of them, or those given, each once and in order; one outside 0 … n − 1
-    is refused in one line."""
+def chosen_pieces(pieces: Sequence[int] | None, n: int) -> Sequence[int]:
+    """The pieces of n to write (--piece): all of them (a range, not a list of n), or those given, each once and in
+    order; one outside 0 … n − 1 is refused in one line."""
     if pieces is None:
-        return list(range(n))
+        return range(n)
     outside = [i for i in pieces if not 0 <= i < n]
     if outside or not pieces:
         raise ValueError(f"--piece {','.join(map(str, pieces))}: the pieces of -n {n} are numbered 0 to {n - 1}, as "
@@ -744,7 +760,7 @@ def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:
     if not assignments:
         return set()
     if not getattr(gan.arm, "tempered", False):
-        raise ValueError(f"--set: the model in {gan.folder} is a GAN ({gan.arch}); --set changes sampling settings of "
+        raise ValueError(f"--set: {model_said(gan.folder)} is a GAN ({gan.arch}); --set changes sampling settings of "
                          "ar and events models")
     unread = LATENTS_ONLY if gan.arch == "events" else EVENTS_ONLY
     readable = [name for name in SAMPLING_SETTINGS if name not in unread]  # what this model's arm reads

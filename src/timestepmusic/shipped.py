@@ -88,6 +88,23 @@ def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
                      f"{', '.join(generators) or 'none'}; autoencoders, for --ae: {', '.join(autoencoders) or 'none'})")
 
 
+def shipped_name_of(folder: str | Path) -> str | None:
+    """The name of the shipped model whose folder (or a folder inside it: its autoencoder) `folder` is; None for any
+    other folder."""
+    try:
+        inside = Path(folder).resolve().relative_to(models_dir().resolve())
+    except ValueError:
+        return None
+    return inside.parts[0] if inside.parts else None
+
+
+def model_said(folder: str | Path) -> str:
+    """A model as a message names it: a shipped one by its name ("the shipped model conv-v1"), never by where the
+    package is installed; any other by its folder as given ("the model in runs/mine/last")."""
+    name = shipped_name_of(folder)
+    return f"the shipped model {name}" if name else f"the model in {folder}"
+
+
 def recorded_model(model: str | None) -> str | None:
     """`--model` as a generated file's marker records it: a shipped model's name as its name (None for the default's,
     as when none is given), a folder as typed, not made absolute (a file shared says nothing of the folders it was

@@ -112,9 +112,14 @@ def reason_kind(reason: str) -> str:
     return re.split(r" \(|: |; ", reason, maxsplit=1)[0].strip() or reason
 
 
+def hours_said(hours: float) -> str:
+    """Hours of music as every command says them (prepare's line, stats' header): '0.05 h', '85.50 h'."""
+    return f"{hours:.2f} h"
+
+
 def format_stats(stats: dict) -> str:
     """The output of `corpus_stats` as a plain-text report, one table per topic."""
-    lines = [f"corpus {stats['root']}: {stats['files']} files, {stats['hours']:.2f} h, "
+    lines = [f"{stats['root']}: {stats['files']} files, {hours_said(stats['hours'])}, "
              f"{stats['chunks']:,} chunks of {stats['chunk_seconds']:g} s, {stats['events']:,} events "
              f"({stats['notes']:,} notes), cap {stats['max_events']} events per chunk, "
              f"pedal_bins {stats['pedal_bins']}", ""]

@@ -39,6 +39,14 @@ def warn_unavailable(what: str, error: AudioUnavailable) -> None:
         log.warning("%s", message)
 
 
+def is_soundfont(path: str | Path) -> bool:
+    """Whether a file begins as a SoundFont (.sf2, .sf3: RIFF … sfbk) or a DLS file (RIFF … DLS) does; FluidSynth given
+    anything else plays its own soundfont, unsaid."""
+    with Path(path).open("rb") as f:
+        head = f.read(12)
+    return head[:4] == b"RIFF" and head[8:] in (b"sfbk", b"DLS ")
+
+
 def find_soundfont(soundfont: str | Path | None = None) -> Path:
     """The soundfont to use: the one given, else $TSM_SOUNDFONT, else the first Debian default found."""
     if soundfont is not None:
@@ -47,9 +55,7 @@ def find_soundfont(soundfont: str | Path | None = None) -> Path:
         if not path.is_file():
             raise AudioUnavailable(f"{path}: no such soundfont ({given}); give a .sf2 file that is there, or leave it out "
                                    "for the General MIDI soundfont installed with FluidSynth")
-        with path.open("rb") as f:
-            head = f.read(12)
-        if head[:4] != b"RIFF" or head[8:] not in (b"sfbk", b"DLS "):  # else FluidSynth plays its own, unsaid
+        if not is_soundfont(path):
             raise AudioUnavailable(f"{path}: not a SoundFont (.sf2, .sf3) or DLS file ({given}); give one, or leave it "
                                    "out for the General MIDI soundfont installed with FluidSynth")
         return path

@@ -154,14 +154,15 @@ def cmd_plot(args: argparse.Namespace) -> int:
             raise
         for path in written:
             print(path)
-    if failed and failed == len(inputs):  # nothing drawn: said, with where the usable files may be
-        from ..sources import midi_below
+    if failed and failed == len(inputs):  # nothing drawn: an error (as prepare's of no usable file), said with
+        from ..sources import midi_below  # where the usable files may be
 
         deeper = sum(len(midi_below(Path(given))) for given in args.input if Path(given).is_dir())
-        print(f"nothing drawn: all {failed} MIDI file(s) were skipped" + (
+        print(f"error: nothing drawn: all {failed} MIDI file(s) were skipped" + (
             f"; {deeper} more {'is' if deeper == 1 else 'are'} in subfolders, which plot does not read (give them: "
             "plot FOLDER/SUB)" if deeper else ""), file=sys.stderr)
-    return 1 if failed else 0
+        return 1
+    return 0  # (some skipped, each said: the others drawn, as prepare and evaluate go on past a bad file)
 
 
 def midi_files(given: list[str]) -> list[str]:

@@ -300,7 +300,7 @@ def shuffled_chunks(corpus, split: str, num_excerpts: int, seconds: float = EXCE
     (capped at the corpus's max_events, as a model sees them), laid side by side in random order."""
     track_of, within = corpus.chunk_index(split)  # [C_split]
     if track_of.size == 0:
-        raise ValueError(f"corpus {corpus.root}: no chunks in the {split} split for the shuffled-chunks baseline")
+        raise ValueError(corpus.empty_split(split, "--train-split", " for the shuffled-chunks baseline"))
     cs = corpus.chunk_seconds
     per_excerpt = max(1, int(round(seconds / cs)))
     rng = np.random.default_rng(seed)
@@ -343,7 +343,7 @@ class TrainingOnsets:
         self.columns = max(1, int(round(seconds / self.chunk_seconds)))  # T
         self.tracks = corpus.tracks_in(split)  # [S] corpus track indices
         if self.tracks.size == 0:
-            raise ValueError(f"corpus {corpus.root}: no tracks in the {split} split for the copy check")
+            raise ValueError(corpus.empty_split(split, "--train-split", " for the copy check"))
         event_ptr, chunk_ptr = np.asarray(corpus.track_event_ptr), np.asarray(corpus.track_chunk_ptr)
         chunks = chunk_ptr[self.tracks + 1] - chunk_ptr[self.tracks]  # [S]
         self.base = np.concatenate([[0], np.cumsum(chunks + self.columns)])  # [S+1] where each track starts

@@ -232,9 +232,7 @@ def excerpts_from_corpus(corpus, split: str | None, seconds: float = EXCERPT_SEC
     evenly spaced over the split. Groups are the corpus's track indices."""
     tracks = corpus.tracks_in(split)
     if tracks.size == 0:
-        splits = [name for name in ("train", "validation", "test") if corpus.tracks_in(name).size]
-        raise ValueError(f"corpus {corpus.root}: no tracks in the {split} split (it has {', '.join(splits)}: "
-                         "choose one of those)")
+        raise ValueError(corpus.empty_split(split))
     event_ptr = np.asarray(corpus.track_event_ptr)
     picked = gather_ranges(event_ptr[tracks], event_ptr[tracks + 1])  # the split's events, track by track
     local_ptr = np.concatenate([[0], np.cumsum(event_ptr[tracks + 1] - event_ptr[tracks])])

@@ -4,10 +4,12 @@ Notes: precision/recall/F1 with onsets within 50 ms and exact pitch, the same al
 offsets (mir_eval's default: within 20 % of the note or 50 ms), velocity mean absolute error over
 matched notes. Pedals: per pedal, events match when their depth bin is equal and their starts are
 within 50 ms. Set size: share of chunks whose predicted size equals the true size.
-Figures over many tracks are micro-averaged (matches, references and estimates summed).
+Figures over many tracks are micro-averaged (matches, references and estimates summed). A figure with nothing to
+match (no note or pedal event on either side, no note matched for the velocity error) is None, shown as "—".
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import mir_eval
@@ -48,7 +50,10 @@ class Counts:
         self.reference += reference
         self.estimated += estimated
 
-    def prf(self) -> dict[str, float]:
+    def prf(self) -> dict[str, float | None]:
+        """Precision, recall and F1; None each where neither side holds anything (nothing to match: no figure)."""
+        if not self.reference and not self.estimated:
+            return {"precision": None, "recall": None, "f1": None}
         p = self.matched / self.estimated if self.estimated else float(self.reference == 0)
         r = self.matched / self.reference if self.reference else float(self.estimated == 0)
         return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
@@ -89,13 +94,14 @@ class Fidelity:
         return {
             "notes": notes | {"reference": self.notes.reference, "estimated": self.notes.estimated},
             "notes_with_offsets": self.notes_with_offsets.prf(),
-            "velocity_mae": self.velocity_error_sum / max(self.notes.matched, 1),
+            "velocity_mae": self.velocity_error_sum / self.notes.matched if self.notes.matched else None,  # (none
+            # matched: no error to average)
             "pedals": {name: c.prf() | {"reference": c.reference, "estimated": c.estimated}
                        for name, c in self.pedals.items()},
             "pedal_f1_all": Counts(sum(c.matched for c in self.pedals.values()),
                                    sum(c.reference for c in self.pedals.values()),
                                    sum(c.estimated for c in self.pedals.values())).prf()["f1"],
-            "set_size_accuracy": self.size_correct / max(self.chunks, 1),
+            "set_size_accuracy": self.size_correct / self.chunks if self.chunks else None,
             "chunks": self.chunks,
         }
 
@@ -117,14 +123,20 @@ def reconstruct_track(ae: Autoencoder, gatherer: ChunkGatherer, track: int, firs
     return Events.concatenate(refs), Events.concatenate(ests), right
 
 
+def figure(value: float | None, spec: str = ".3f") -> str:
+    """A figure as the tables show it; "—" where it is undefined (None, or NaN: nothing to match or to measure)."""
+    return "—" if value is None or not math.isfinite(value) else format(value, spec)
+
+
 def format_fidelity(summary: dict) -> str:
     n, o, p = summary["notes"], summary["notes_with_offsets"], summary["pedals"]
     lines = [f"{'figure':<34}{'value':>10}",
-             f"{'note precision / recall / F1':<34}{n['precision']:.3f} / {n['recall']:.3f} / {n['f1']:.3f}",
-             f"{'note F1 with offsets':<34}{o['f1']:>10.3f}",
-             f"{'velocity MAE (matched notes)':<34}{summary['velocity_mae']:>10.2f}"]
+             f"{'note precision / recall / F1':<34}{figure(n['precision'])} / {figure(n['recall'])} / {figure(n['f1'])}",
+             f"{'note F1 with offsets':<34}{figure(o['f1']):>10}",
+             f"{'velocity MAE (matched notes)':<34}{figure(summary['velocity_mae'], '.2f'):>10}"]
     for name, c in p.items():
-        lines.append(f"{name + ' pedal F1':<34}{c['f1']:>10.3f}   ({c['reference']} reference, {c['estimated']} decoded events)")
-    lines.append(f"{'all pedals F1':<34}{summary['pedal_f1_all']:>10.3f}")
-    lines.append(f"{'set-size accuracy':<34}{summary['set_size_accuracy']:>10.3f}   ({summary['chunks']} chunks)")
+        lines.append(f"{name + ' pedal F1':<34}{figure(c['f1']):>10}   ({c['reference']} reference, {c['estimated']} "
+                     "decoded events)")
+    lines.append(f"{'all pedals F1':<34}{figure(summary['pedal_f1_all']):>10}")
+    lines.append(f"{'set-size accuracy':<34}{figure(summary['set_size_accuracy']):>10}   ({summary['chunks']} chunks)")
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from ..midi import DAMPER_ID, Events
 from . import MIN_EXCERPTS
 from .compare import classifier_test, descriptor_features
 from .descriptors import EXCERPT_SECONDS, describe, excerpts_of_length
-from .fidelity import Fidelity, format_fidelity, reconstruct_track
+from .fidelity import Fidelity, figure, format_fidelity, reconstruct_track
 
 NOISE_LEVELS = (0.1, 0.3, 1.0)
 HELD_S = 4.0
@@ -41,7 +41,7 @@ def evaluate_autoencoder(ae: Autoencoder, corpus: Corpus, split: str = "test", *
     fidelity = Fidelity()
     tracks = corpus.tracks_in(split)[:max_tracks]
     if tracks.size == 0:
-        raise ValueError(f"corpus {corpus.root}: no tracks in the {split} split")
+        raise ValueError(corpus.empty_split(split))
     limit = None if max_seconds_per_track is None else int(max_seconds_per_track / corpus.chunk_seconds)
     references, decoded, latents = [], [], []
     for track in tracks:
@@ -71,7 +71,7 @@ def format_evaluation(summary: dict) -> str:
                                     ("longest_note_s", "longest note (s)", "relative_difference", "rel")):
         row = timing[name]
         change = "—" if not np.isfinite(row[diff]) else f"{row[diff]:+.1%}" if unit == "rel" else f"±{row[diff]:.3f}"
-        lines.append(f"  {label:<32}{row['original']:>8.3f} → {row['decoded']:<8.3f} {change}")
+        lines.append(f"  {label:<32}{figure(row['original']):>8} → {figure(row['decoded']):<8} {change}")
     n = ceiling["n_per_class"]
     lines += ["", "ceiling: classifier accuracy, decoded real sequences vs the originals: "
               + ("—" if n < FEWEST_TOLD else f"{ceiling['accuracy']:.3f}")  # (4 a side may read 0.000: no number)
@@ -81,8 +81,7 @@ def format_evaluation(summary: dict) -> str:
               f"smoothness (first {SMOOTHNESS_SECONDS:g} s of each track)",
               f"  {'decode of':<14}{'note F1 vs clean':>18}{'notes > 4 s':>14}{'keys clipped':>14}{'values clipped':>16}"]
     for row, f in summary["smoothness"].items():
-        f1 = "—" if f["note_f1_vs_clean"] is None else f"{f['note_f1_vs_clean']:.3f}"
-        lines.append(f"  {row:<14}{f1:>18}{f['held_share']:>14.4f}"
+        lines.append(f"  {row:<14}{figure(f['note_f1_vs_clean']):>18}{f['held_share']:>14.4f}"
                      f"{f['clipped_keys']:>14.4f}{f['clipped_values']:>16.4f}")
     return "\n".join(lines)
 
@@ -106,8 +105,12 @@ def timing_figures(reference: list[Events], decoded: list[Events], seconds: floa
     ref_table, dec_table = (excerpts_of_length(tracks, lengths, seconds) for tracks in (reference, decoded))
     ref, dec = describe(ref_table), describe(dec_table)
     ref_presses, dec_presses = damper_presses(ref_table), damper_presses(dec_table)
-    longest_ref, longest_dec = ref["longest_note_s"], dec["longest_note_s"]
-    both = np.isfinite(longest_ref) & np.isfinite(longest_dec)
+    longest_ref, longest_dec = ref["longest_note_s"], dec["longest_note_s"]  # [X] each; NaN in an excerpt of no note
+    both = np.isfinite(longest_ref) & np.isfinite(longest_dec)  # compared where both hold a note
+    if both.any():
+        ref_over = dec_over = both
+    else:  # (a decode of no note at all: the original's longest still said, the decoded's none)
+        ref_over, dec_over = np.isfinite(longest_ref), np.isfinite(longest_dec)
     return {
         "excerpts": int(ref_table.num_excerpts),
         "damper_share": {"original": float(ref["damper_fraction"].mean()), "decoded": float(dec["damper_fraction"].mean()),
@@ -118,7 +121,7 @@ def timing_figures(reference: list[Events], decoded: list[Events], seconds: floa
                                  "decoded": float(dec_presses.sum() / dec_table.length_s.sum()),
                                  "relative_difference": float(dec_presses.sum() / ref_presses.sum() - 1)
                                  if ref_presses.sum() > 0 else float("nan")},  # none to compare with
-        "longest_note_s": {"original": _mean(longest_ref[both]), "decoded": _mean(longest_dec[both]),
+        "longest_note_s": {"original": _mean(longest_ref[ref_over]), "decoded": _mean(longest_dec[dec_over]),
                            "relative_difference": _mean(longest_dec[both]) / max(_mean(longest_ref[both]), 1e-9) - 1
                            if both.any() else float("nan")},
     }
@@ -155,7 +158,8 @@ def smoothness_figures(ae: Autoencoder, latents: list[torch.Tensor], seed: int =
     spread = torch.cat(latents).std(0)  # [L]
     generator = torch.Generator().manual_seed(seed)
     clean = [_decode_track(ae, z) for z in latents]
-    rows = {"clean": {"note_f1_vs_clean": 1.0, "held_share": _mean([held_share(e) for e, _ in clean]),
+    played = any(e.is_note.any() for e, _ in clean)  # (a clean decode of no note: nothing to compare with)
+    rows = {"clean": {"note_f1_vs_clean": 1.0 if played else None, "held_share": _mean([held_share(e) for e, _ in clean]),
                       **_clipped([c for _, c in clean])}}
     for level in NOISE_LEVELS:
         fidelity, held, clipped = Fidelity(), [], []

@@ -42,7 +42,7 @@ class SequenceSampler:
         self.remaining = torch.from_numpy(np.repeat(count, count) - within)  # [N] chunks to the track's end
         self.track_first_of = torch.from_numpy(np.repeat(np.cumsum(count) - count, count))  # [N] where its track starts
         if self.start.numel() == 0:
-            raise ValueError(f"corpus {corpus.root}: no chunks in the tracks to sample sequences from")
+            raise ValueError(f"{corpus.root}: no chunks in the tracks to sample sequences from")
         self.ending = torch.nonzero(self.remaining <= max_chunks).squeeze(1)  # [N_end] starts that reach an end
         self.max_chunks, self.share = max_chunks, ending_share if self.ending.numel() else 0.0
         n, n_end = self.start.numel(), max(self.ending.numel(), 1)

@@ -78,7 +78,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     train_tracks, train_chunks = (torch.from_numpy(a).to(device) for a in corpus.chunk_index("train"))
     val_tracks, val_chunks = (torch.from_numpy(a).to(device) for a in corpus.chunk_index("validation"))
     if train_tracks.numel() == 0:
-        raise ValueError(f"corpus {corpus.root}: no chunks in the training split")
+        raise ValueError(f"{corpus.root}: no chunks in the training split")
     if val_tracks.numel() == 0:
         log.warning("corpus %s has no validation split; validating on the training chunks", corpus.root)
         val_tracks, val_chunks = train_tracks, train_chunks

@@ -29,7 +29,7 @@ from ..critic import CRITIC, PieceCritic, RollCritic
 from ..generation import GANModel, sampled_events
 from ..midi import NUM_KEYS, Events
 from ..rolls import rolls
-from ..shipped import models_dir
+from ..shipped import is_shipped_name, models_dir
 
 WINDOW_S = 16.0
 HELD_OUT = 0.1  # of the tracks (and as many drawn pieces), for the temperature and the accuracy reported
@@ -56,7 +56,7 @@ def training_tracks(corpus: Corpus) -> np.ndarray:
     """The corpus's training tracks [T]; none: ValueError naming the corpus (before anything is drawn)."""
     tracks = corpus.tracks_in("train")
     if tracks.size == 0:
-        raise ValueError(f"corpus {corpus.root}: no tracks in the training split to train a critic on")
+        raise ValueError(f"{corpus.root}: no tracks in the training split to train a critic on")
     return tracks
 
 
@@ -128,7 +128,9 @@ def train_critic(model_path: str | Path, corpus_path: str | Path, pieces: int = 
     """Train MODEL's critic (the module's docstring) → it and the file written."""
     path = Path(model_path)
     if not path.is_dir():
-        raise ValueError(f"{path}: no such model folder (a shipped model: copy its folder from {models_dir()} first)")
+        raise ValueError(f"{path}: the shipped model {path} is not changed in place; copy its folder "
+                         f"({models_dir() / str(path)}) and train the copy's critic" if is_shipped_name(str(path)) else
+                         f"{path}: no such model folder")
     if path.resolve().is_relative_to(models_dir().resolve()):
         raise ValueError(f"{path}: a shipped model, not changed in place; copy its folder and train the copy's critic")
     folder = checkpoint_dir(path)
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{written}: held-out accuracy {accuracy:.3f} over {critic.trained['held_out_windows']} windows, "
           f"temperature {critic.temperature:.2f}, keeps {critic.kept_share:.0%} of the model's pieces")
     if accuracy < WEAK:
-        print(f"warning: a held-out accuracy of {accuracy:.3f} tells the model's pieces from real playing hardly better "
+        print(f"WARNING: a held-out accuracy of {accuracy:.3f} tells the model's pieces from real playing hardly better "
               f"than chance, so --select keeps pieces almost at random; train on more (-n 6000 --epochs 12, as the "
               "default's)", file=sys.stderr)
     return 0

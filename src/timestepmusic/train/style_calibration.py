@@ -29,7 +29,7 @@ from ..evaluate.played import played
 from ..files import atomic_path
 from ..generation import GANModel
 from ..sequence.style_calibration import META_KEY, Curve, StyleCalibration
-from ..shipped import models_dir
+from ..shipped import is_shipped_name, models_dir
 
 QUANTILES = (0.02, 0.98)  # the told values span this much of the bank's played passages
 
@@ -85,7 +85,9 @@ def calibrate(model_path: str | Path, pieces: int = 48, points: int = 9, seconds
     follows no description, or one calibrated already without `overwrite`: ValueError in one line."""
     path = Path(model_path)
     if not path.is_dir():
-        raise ValueError(f"{path}: no such model folder (a shipped model: copy its folder from {models_dir()} first)")
+        raise ValueError(f"{path}: the shipped model {path} is not changed in place; copy its folder "
+                         f"({models_dir() / str(path)}) and calibrate the copy" if is_shipped_name(str(path)) else
+                         f"{path}: no such model folder")
     if path.resolve().is_relative_to(models_dir().resolve()):
         raise ValueError(f"{path}: a shipped model, not changed in place; copy its folder and calibrate the copy")
     folder, meta = read_meta(path)
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.guidance is not None and not (math.isfinite(args.guidance) and args.guidance > 0):
         parser.error(f"--guidance must be a positive number, got {args.guidance}")
     if args.pieces < 32 or args.seconds != 16.0:
-        print(f"warning: -n {args.pieces}, --seconds {args.seconds:g}: curves from fewer than 32 pieces per value, or "
+        print(f"WARNING: -n {args.pieces}, --seconds {args.seconds:g}: curves from fewer than 32 pieces per value, or "
               "from pieces other than 16 s (what a description covers), are rough", file=sys.stderr)
     try:
         calibration, written = calibrate(args.model, args.pieces, args.points, args.seconds, args.seed,

@@ -497,27 +497,3 @@ def test_a_continuation_alone_keeps_the_prompts_bar_lines(meter, tempos, from_s,
     assert all(numerator >= 1 for _, numerator, _ in later.meters)  # (a 0/4 bar: a file no reader opens)
     pretty_midi.PrettyMIDI(str(next(tmp_path.glob("grid_*.mid"))))  # (opened: pretty_midi refuses such a bar)
     assert all(bpm / 2 - 1e-6 <= t <= bpm * 2 + 1e-6 for _, t in later.tempos)  # a pickup beat at most half off
-
-
-def test_notes_never_ended_are_counted_as_a_reader_would_miss_them():
-    """A note-on without a note-off (or a note-on of velocity 0) of its key and channel: symusic drops it unsaid, so a
-    file of only such notes is refused as never ending them, not as holding no piano notes."""
-    import io
-
-    import mido
-
-    from timestepmusic.midi import unended_notes
-
-    track = mido.MidiTrack([mido.MetaMessage("track_name", name="piano"), mido.Message("sysex", data=[1, 2]),
-                            *(mido.Message("note_on", note=key, velocity=70, time=10) for key in (60, 62, 64, 64)),
-                            mido.Message("note_off", note=60, time=10), mido.Message("note_on", note=62, velocity=0),
-                            mido.Message("note_on", note=64, velocity=0, time=5),  # one of the two 64s ended
-                            mido.Message("note_on", note=38, velocity=90, channel=9),  # a drum: no piano key
-                            mido.Message("note_on", note=10, velocity=90)])  # below the piano's keys
-    song = mido.MidiFile(type=1)
-    song.tracks.append(track)
-    data = io.BytesIO()
-    song.save(file=data)  # (mido writes the later note-ons in running status)
-    assert unended_notes(data.getvalue()) == 1
-    assert unended_notes(midi_bytes([Note(60, 0, 240), Note(64, 240, 480)])) == 0
-    assert unended_notes(data.getvalue()[:40]) >= 0  # a file cut off: counted as far as it goes, no error

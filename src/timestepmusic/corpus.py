@@ -214,7 +214,7 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
                     cached = Path(cache_dir) / f"{sha1}-b{pedal_bins}.npz"
             events, drops = score_to_events(score_from_bytes(data, path), pedal_bins=pedal_bins)
             if not events.is_note.any():
-                raise ValueError(no_piano_notes(path, drops, data))
+                raise ValueError(no_piano_notes(path, drops))
             arrays = {"ids": events.ids, "start_s": events.start_s,
                       "duration_s": events.duration_s.astype(np.float32), "intensity": events.intensity}
             tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp.npz")

@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 LOWEST_PITCH = 21
 HIGHEST_PITCH = 108
-DRUM_CHANNEL = 9  # the drum channel, 10 counted from 1
 NUM_KEYS = HIGHEST_PITCH - LOWEST_PITCH + 1  # 88
 PEDAL_CONTROLLERS = (64, 66, 67)  # damper, sostenuto, soft → ids 88, 89, 90
 DAMPER_ID, SOSTENUTO_ID, SOFT_ID = 88, 89, 90
@@ -271,80 +270,10 @@ def made_by_marker(path: str | Path) -> str | None:
     return next((marker.text for marker in markers if marker.text.startswith(MADE_BY)), None)
 
 
-def no_piano_notes(path: str | Path, drops: DropCounts, data: bytes | None = None) -> str:
-    """Why a file without a piano note is refused, in one line: where what notes it has are, or that they are never
-    ended (a note-on without its note-off, which the reader drops: no note has a length). `data`: the file's bytes
-    (read from `path` where not given)."""
+def no_piano_notes(path: str | Path, drops: DropCounts) -> str:
+    """Why a file without a piano note is refused, in one line: where what notes it has are."""
     left_out = drops.notes_left_out()
-    if left_out is None:
-        try:
-            unended = unended_notes(Path(path).read_bytes() if data is None else data)
-        except OSError:
-            unended = 0
-        if unended:
-            return f"{path}: its notes are never ended ({unended} note-on(s) without a note-off), so it holds no note to play"
     return f"{path}: no piano notes (pitch 21–108) in the file" + (f"; its notes: {left_out}" if left_out else "")
-
-
-def unended_notes(data: bytes) -> int:
-    """How many note-ons of piano keys (velocity above 0, off the drum channel) a Standard MIDI File never ends: no
-    note-off (or note-on of velocity 0) of that key and channel follows them in their track. A plain walk over the
-    tracks' events (symusic drops such notes unsaid); what cannot be walked counts no further."""
-    count, at = 0, 8 + int.from_bytes(data[4:8], "big")  # (past the header chunk)
-    while at + 8 <= len(data):
-        kind, length = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "big")
-        if kind == b"MTrk":
-            count += _unended_in_track(data[at + 8:at + 8 + length])
-        at += 8 + length
-    return count
-
-
-def _unended_in_track(track: bytes) -> int:
-    """`unended_notes` of one track's bytes."""
-    held: dict[tuple[int, int], int] = {}  # (channel, key) → note-ons not yet ended
-    at, running = 0, 0
-
-    def number() -> int:  # a variable-length quantity
-        nonlocal at
-        value = 0
-        while True:
-            byte = track[at]
-            at += 1
-            value = (value << 7) | (byte & 0x7F)
-            if byte < 0x80:
-                return value
-
-    try:
-        while at < len(track):
-            number()  # the delta time
-            status = track[at]
-            if status >= 0x80:
-                at += 1
-            else:  # running status: the last channel message's
-                status = running
-            if status == 0xFF:  # a meta event: its type, its length, its data
-                at += 1
-                length = number()
-                at += length
-            elif status in (0xF0, 0xF7):  # a system exclusive message: its length, its data
-                length = number()
-                at += length
-            elif 0x80 <= status < 0xF0:
-                running = status
-                kind, channel = status & 0xF0, status & 0x0F
-                size = 1 if kind in (0xC0, 0xD0) else 2
-                key, velocity = track[at], track[at + size - 1]
-                at += size
-                if kind in (0x80, 0x90) and channel != DRUM_CHANNEL and LOWEST_PITCH <= key <= HIGHEST_PITCH:
-                    if kind == 0x90 and velocity > 0:
-                        held[channel, key] = held.get((channel, key), 0) + 1
-                    elif held.get((channel, key)):
-                        held[channel, key] -= 1
-            else:  # (no status to run on, or a message no file holds)
-                break
-    except IndexError:  # (a track cut off)
-        pass
-    return sum(held.values())
 
 
 def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = READ_MAX_SECONDS,

@@ -404,23 +404,3 @@ def test_onset_of_one_note_is_onsets_among():
     onset_s, after_s = onsets_among(note_s[:, None], last_s)
     one_s, one_after_s = onset_of(note_s, last_s)
     assert torch.equal(one_s, onset_s[:, 0]) and torch.equal(one_after_s, after_s)
-
-
-def test_with_echo_evidence_a_long_steady_run_leans_harder_than_a_few_onsets():
-    few = heard(-0.2, -0.5, -0.8)  # every 0.3 s: the next beat 0.1 s into the chunk
-    run = heard(*[-0.2 - 0.3 * i for i in range(10)])  # the same beat, ten onsets
-
-    def contrast(onsets: torch.Tensor, evidence: float) -> float:
-        lean = BeatEcho(onsets, STARTS_S, 1.0, evidence=evidence)(onsets)[0]  # [S]
-        return float(lean[bin_at(0.1)] - lean[bin_at(0.2)])  # on the beat over off it
-    assert abs(contrast(run, 0.0) - contrast(few, 0.0)) < 0.5  # relative (the default): alike
-    assert contrast(run, 20.0) > contrast(few, 20.0) + 1.0  # over a fixed weight: the run leans harder
-    assert contrast(few, 20.0) > 0.0
-    one = heard(-0.2)  # nothing heard to repeat: every bin alike either way
-    flat = BeatEcho(one, STARTS_S, 1.0, evidence=20.0)(one)[0]
-    assert torch.equal(flat, flat[:1].expand_as(flat))
-    tempo = TempoTold(240.0)  # an asked tempo keeps the relative weight
-    torch.testing.assert_close(BeatEcho(few, STARTS_S, 1.0, tempo, evidence=20.0)(few),
-                               BeatEcho(few, STARTS_S, 1.0, tempo)(few))
-    with pytest.raises(ValueError, match="ar.echo_evidence"):
-        Config().override(["ar.echo_evidence=-1"])

@@ -242,14 +242,11 @@ class BeatEcho:
     Shapes: R rows, M onsets heard, S start bins, L lag cells of LAG_STEP_S."""
 
     def __init__(self, before_s: torch.Tensor, start_middles_s: torch.Tensor, strength: float,
-                 tempo: TempoTold | None = None, evidence: float = 0.0):
+                 tempo: TempoTold | None = None):
         """before_s [R, M]: the onsets heard before the chunk, seconds from its start, latest first (−inf: none);
         start_middles_s [S] (float64): the start bins' middles; `tempo`: an asked tempo's comb replaces the profile of
-        the intervals heard. `evidence` > 0 (ar.echo_evidence): each bin's weight is taken over this fixed weight
-        instead of over the bins' mean, so that the lean grows with the onsets heard and the intervals they repeat (a
-        steady run sways a start harder than two or three sparse onsets); an asked tempo keeps the relative weight."""
+        the intervals heard."""
         self.starts_s, self.strength = start_middles_s, strength  # [S]
-        self.evidence = evidence if tempo is None else 0.0
         if tempo is not None:  # the asked beats' comb, the same for every row
             self.profile = tempo.profile(LAGS).to(before_s.device).expand(before_s.shape[0], LAGS)  # [L] → [R, L]
             return
@@ -269,8 +266,6 @@ class BeatEcho:
         heard = (lag_s > 0) & (lag_s < REACH_S)
         index = (lag_s / LAG_STEP_S).nan_to_num(0.0).round().clamp(0, self.profile.shape[1] - 1).long()
         weight = (self.profile.gather(1, index.flatten(1)).view_as(lag_s) * heard).sum(dim=1)  # [R, S]
-        if self.evidence > 0:
-            return (self.strength * torch.log(ECHO_FLOOR + weight / self.evidence)).float()
         mean = weight.mean(dim=1, keepdim=True)  # [R, 1]
         relative = torch.where(mean > 0, weight / mean.clamp(min=1e-12), 1.0)  # [R, S]
         return (self.strength * torch.log(ECHO_FLOOR + relative)).float()

@@ -30,7 +30,7 @@ def main() -> int:
     parser.add_argument("--ramps", nargs="+", default=list(RAMPS), help="paths of tempos, as --tempo takes them")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    from timestepmusic.cli import parse_tempo_path
+    from timestepmusic.generate_flags import parse_tempo_path
     from timestepmusic.generation import GANModel
     from timestepmusic.midi import window
     from timestepmusic.sequence.pulse import TempoTold

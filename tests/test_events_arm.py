@@ -417,31 +417,32 @@ def test_a_piece_written_alone_is_the_same_file_as_in_the_whole_run(events_run, 
 
 
 def test_two_markers_name_the_same_request_in_any_order_and_form_and_with_defaults_said_or_not():
-    from timestepmusic.cli import _same_request
+    from timestepmusic.requests import same_request
 
     made = "TimeStepMusic 0.1.0: "
     same = ("tsm generate -n 2 --piece 1", "tsm generate --piece=1 -n2 --seconds 16 --model default",
             "tsm generate -n 2 (piece 2 of 2)")
-    assert all(_same_request(made + a, made + same[0]) for a in same)
-    assert _same_request(made + "tsm generate --set ar.a=1 --set ar.b=2", made + "tsm generate --set ar.b=2 --set ar.a=1")
-    assert _same_request(made + "tsm generate --set 'ar.a = 0.70' --set ar.b=TRUE",
+    assert all(same_request(made + a, made + same[0]) for a in same)
+    assert same_request(made + "tsm generate --set ar.a=1 --set ar.b=2", made + "tsm generate --set ar.b=2 --set ar.a=1")
+    assert same_request(made + "tsm generate --set 'ar.a = 0.70' --set ar.b=TRUE",
                          made + "tsm generate --set ar.a=0.7 --set ar.b=true")  # a value as the config reads it
-    assert not _same_request(made + "tsm generate --set ar.a=0.71", made + "tsm generate --set ar.a=0.7")
-    assert not _same_request(made + "tsm generate --set 'ar.a=\"1\"'", made + "tsm generate --set ar.a=1")  # a string
-    assert not _same_request(made + "tsm generate --set 'ar.a=[true]'", made + "tsm generate --set 'ar.a=[True]'")
+    assert not same_request(made + "tsm generate --set ar.a=0.71", made + "tsm generate --set ar.a=0.7")
+    assert not same_request(made + "tsm generate --set 'ar.a=\"1\"'", made + "tsm generate --set ar.a=1")  # a string
+    assert not same_request(made + "tsm generate --set 'ar.a=[true]'", made + "tsm generate --set 'ar.a=[True]'")
     for other in ("tsm generate -n 3 --piece 1", "tsm generate -n 2 --piece 0", "tsm generate -n 2 --seconds 8 --piece 1",
                   "tsm generate -n 2 --max-seconds 16 --piece 1", "tsm generate -n 2 --piece 1 --key C"):
-        assert not _same_request(made + other, made + same[0]), other
-    assert not _same_request("TimeStepMusic 0.0.9: " + same[0], made + same[0])  # another version: other notes
-    assert not _same_request(None, made + same[0]) and not _same_request(made + "tsm generate --no-such", made + same[0])
-    assert not _same_request(made + "tsm stats corpus", made + "tsm generate")  # another command's
+        assert not same_request(made + other, made + same[0]), other
+    assert not same_request("TimeStepMusic 0.0.9: " + same[0], made + same[0])  # another version: other notes
+    assert not same_request(None, made + same[0]) and not same_request(made + "tsm generate --no-such", made + same[0])
+    assert not same_request(made + "tsm stats corpus", made + "tsm generate")  # another command's
 
 
 def test_a_request_is_said_one_way_however_it_was_typed_and_reads_back_as_typed():
-    from timestepmusic.cli import _request, _request_words, build_parser
+    from timestepmusic.cli import build_parser
+    from timestepmusic.requests import request_from, request_words
 
     def said(*words: str) -> list[str]:
-        return _request_words(_request(vars(build_parser().parse_args(["generate", *words]))))
+        return request_words(request_from(vars(build_parser().parse_args(["generate", *words]))))
 
     assert said() == said("-n", "8", "--seed", "0", "--seconds", "16", "--model", "default", "--device", "cpu") == [
         "generate"]  # the defaults, given or not
@@ -453,7 +454,7 @@ def test_a_request_is_said_one_way_however_it_was_typed_and_reads_back_as_typed(
              "--guidance=-0.5", "--temperature", "0.7", "--set", "ar.a=3", "--set", "ar.b=1", "--no-snap"]
     assert said(*typed) == words  # in --help's order, spelled out, each --set once (its last), nothing unheard
     assert said(*words[1:]) == words  # what it says reads as the request typed (less the piece, made_by's)
-    assert _request(vars(build_parser().parse_args(words))) == _request(vars(build_parser().parse_args(
+    assert request_from(vars(build_parser().parse_args(words))) == request_from(vars(build_parser().parse_args(
         ["generate", *typed]))) | {"piece": None}
     assert said("--seed", "1") != said() and said("--set", "ar.b=1", "--set", "ar.b=2") != said("--set", "ar.b=1")
 
@@ -478,8 +479,8 @@ def test_a_marker_records_the_files_it_read_as_typed_not_where_they_lie(events_r
     import os
     import shlex
 
-    from timestepmusic.cli import _same_request
     from timestepmusic.midi import made_by_marker
+    from timestepmusic.requests import same_request
 
     prompt_file = next((tiny_corpus.parent / "midi").rglob("*.mid"))
     here = tmp_path / "here"
@@ -496,8 +497,8 @@ def test_a_marker_records_the_files_it_read_as_typed_not_where_they_lie(events_r
     version = marker.partition(": ")[0] + ": "
     for earlier in (["--model", str(events_run), "--prompt", str(prompt_file)],  # an earlier version's absolute paths
                     ["--model", model, "--prompt", prompt]):  # the same files named otherwise
-        assert _same_request(version + shlex.join(["tsm", "generate", *earlier, *typed[4:]]), marker), earlier
-    assert not _same_request(version + shlex.join(["tsm", "generate", "--model", model, "--prompt",
+        assert same_request(version + shlex.join(["tsm", "generate", *earlier, *typed[4:]]), marker), earlier
+    assert not same_request(version + shlex.join(["tsm", "generate", "--model", model, "--prompt",
                                                     str(next(p for p in (tiny_corpus.parent / "midi").rglob("*.mid")
                                                              if p != prompt_file)), *typed[4:]]), marker)
     assert main(["generate", *typed, "-o", "a", "--overwrite"]) == 0  # (--piece asked again: the same request)

@@ -378,7 +378,7 @@ def test_a_tempo_is_asked_only_where_the_beat_echo_leans(tiny_corpus, tiny_ae, t
 
 
 def test_a_path_of_tempos_moves_in_a_line_and_a_bad_one_is_refused_in_one_line():
-    from timestepmusic.cli import parse_tempo_path
+    from timestepmusic.generate_flags import parse_tempo_path
 
     assert parse_tempo_path("90") == [(0.0, 90.0)]
     assert parse_tempo_path("80 > 120@20 > 100") == [(0.0, 80.0), (20.0, 120.0), (None, 100.0)]

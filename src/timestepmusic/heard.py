@@ -241,7 +241,7 @@ def made_version() -> str:
 
 def made_by(request: list[str], piece: int, pieces: int) -> str:
     """The marker each generated file starts with: the version and the command that draws it again, alone: the
-    `request`'s words, one way of saying it for all (cli._request_words: what changes no note left out, where it was
+    `request`'s words, one way of saying it for all (requests.request_words: what changes no note left out, where it was
     written, what went beside it, which pieces were written; each flag spelled out, none at its default, in one
     order), and the piece as --piece numbers it (as its file: from 0) where -n drew several. The same request gives
     the same file wherever it is written, however its flags were typed, and whether its piece was written alone or

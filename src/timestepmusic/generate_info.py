@@ -1,0 +1,110 @@
+"""`tsm generate --list` and `--info`, which draw nothing: the shipped models, and what one model is, how it was
+trained and what it may be asked, in words (or its settings as JSON)."""
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+from pathlib import Path
+
+from .generate_flags import generate_parser
+
+READ_BY = {"list": ("list", "model", "arch"), "info": ("info", "json", "model", "arch")}  # what --list and --info read,
+SAID_ANYWHERE = ("verbose", "threads", "device", "help")  # besides how any command runs
+
+
+def refuse_unread(args: argparse.Namespace) -> None:
+    """--list and --info draw nothing: given together, --json without --info, or a flag of drawing given with them
+    (-o, --seconds, --key …) would be silently ignored, so each is refused in one line."""
+    if args.list and args.info:  # one would be silently ignored
+        raise ValueError("--list and --info: give one (--list: the shipped models; --info: how one was trained)")
+    if args.json and not args.info:
+        raise ValueError("--json goes with --info (the model's settings as JSON)")
+    for flag, reads in READ_BY.items():
+        if not getattr(args, flag):
+            continue
+        unread = [action.option_strings[0] for action in generate_parser()._actions if action.option_strings
+                  and action.dest not in (*reads, *SAID_ANYWHERE) and getattr(args, action.dest, None) != action.default]
+        if unread:
+            does = "lists the shipped models" if flag == "list" else "says how the model was trained"
+            raise ValueError(f"{', '.join(unread)}: not read with --{flag}, which draws nothing (it {does}); leave "
+                             f"{'it' if len(unread) == 1 else 'them'} out")
+
+
+def print_list(args: argparse.Namespace) -> None:
+    """--list: the shipped models (--arch KIND: those of that kind); without --arch, the shipped autoencoders and the
+    composers --composer may name (the training performances of each, in --model's or the default's corpus)."""
+    from .generation import model_info
+    from .shipped import shipped_of_kind
+
+    listed = shipped_of_kind(args.arch)  # --list --arch KIND: those of that kind
+    composers = model_info(args.model or "default")["composers"] if args.arch is None else None  # (a bad
+    width = max(len(d["name"]) for d in listed)  # --model is told before anything is listed)
+    for d in listed:
+        print(f"{d['name']:<{width}}  {d['arch']:<6} {d['summary']}")
+    if args.arch is None:
+        from .shipped import shipped_autoencoders
+
+        print(f"autoencoders, for --ae of reconstruct and train-gan: {', '.join(shipped_autoencoders())}")
+        if isinstance(composers, dict) and composers:
+            print("composers, for --composer (" + ("the default's" if args.model is None else f"{args.model}:")
+                  + " training performances of each): " + ", ".join(f"{name} {count}" for name, count in
+                                                                       composers.items()))
+
+
+def print_info(args: argparse.Namespace) -> None:
+    """--info: how --model was trained and what it may be asked (`info_words`; -v: how it came to be), or with --json
+    every setting (generation.model_info); --arch, given too, is checked against the model's."""
+    from .generation import model_info
+
+    info = model_info(args.model)
+    if args.arch is not None and info.get("arch") != args.arch:
+        raise ValueError(f"--arch {args.arch}: the model {args.model} is of arch {info.get('arch')}")
+    print(json.dumps(info, indent=1) if args.json else "\n".join(info_words(info, history=args.verbose)))
+
+
+def info_words(info: dict, history: bool = False) -> list[str]:
+    """`--info`'s JSON (generation.model_info) in a few lines a person reads: what the model is, how it was trained,
+    what it may be asked; with `history` (--info -v), how it came to be (its description, wrapped)."""
+    folder = Path(str(info.get("model", "")))
+    name = f"{folder.parent.name}/{folder.name}" if folder.name in ("last", "best") else folder.name  # (a run's)
+    lines = [f"{name} ({info.get('arch')}): {info.get('summary') or 'no summary'}"]
+    trained = info.get("trained") or {}
+    if trained.get("steps"):
+        start = info.get("initialised_from") or {}
+        hours = f", {trained['seconds'] / 3600:.1f} h on {trained.get('device', '?')}" if trained.get("seconds") else ""
+        warm = _warm_start_words(start) if start.get("model") else ""
+        corpus = info.get("corpus") or {}
+        on = f"; corpus: {corpus['tracks']:,} tracks, {corpus['hours']:.1f} h" if corpus.get("tracks") else ""
+        lines.append(f"trained: {trained['steps']:,} steps of its own{hours}{warm}{on}")
+    ar = info.get("ar") or {}
+    asks = ["--prompt"] if info.get("arch") in ("ar", "events") else []
+    asks += [flag for flag, key in (("--key", "takes_key"), ("--tempo", "takes_tempo")) if info.get(key)]
+    asks += [f"--style{' (calibrated)' if info.get('style_calibration') else ''}"] if ar.get("style") else []
+    composers = info.get("composers")
+    asks += [f"--composer ({len(composers)} composers)"] if isinstance(composers, dict) and composers else []
+    asks += ["--like"] if ar.get("style") and ar.get("style_path", "none") != "none" else []
+    asks += ["--select (a critic)"] if isinstance(info.get("critic"), dict) else []
+    if asks:
+        lines.append("it may be asked: " + ", ".join(asks))
+    if info.get("description") and history:
+        lines.append(textwrap.fill("how it came to be: " + str(info["description"]), width=110))
+    lines.append(("" if history or not info.get("description") else "how it came to be: --info -v; ")
+                 + "every setting: --info --json" + (' ("ar": those --set ar.NAME=VALUE may change for a run)'
+                                                     if ar else ""))
+    return lines
+
+
+def _warm_start_words(start: dict) -> str:
+    """', warm-started from MODEL at its step N', and where MODEL is the shipped model of that name (it has trained
+    that far: an older model's 'default' is the default of its time), how to ask it in turn."""
+    from .generation import model_info
+    from .shipped import shipped_names
+
+    said = f", warm-started from {start['model']} at its step {start['step']:,}"
+    if start["model"] not in shipped_names():
+        return said
+    if ((model_info(start["model"]).get("trained") or {}).get("steps") or 0) < start["step"]:
+        return said + f" (the {start['model']} of its time, not the one shipped now)"
+    return said + f" (trained before that: --info --model {start['model']})"
+

@@ -1,0 +1,167 @@
+"""What each piece `tsm generate` draws is told, from its flags: the model's options (temperatures, guidance, style,
+composer, a performance to walk, tempo, key, a prompt), each read as the model takes it, and what each file's line
+compares the piece with (heard.Asked); a request a listener may not hear as asked is said."""
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .subcommands import said_left_out
+
+if TYPE_CHECKING:
+    from .generation import GANModel
+    from .heard import Asked
+
+log = logging.getLogger("timestepmusic")
+
+
+@dataclass(frozen=True)
+class Told:
+    """What each piece is told, as the model draws it and as each file's line compares the piece with it."""
+
+    options: dict  # drawn_in_batches' keywords: temperatures, guidance, style, composer, like, tempo, key, prompt
+    asked: Asked  # the key, tempo, style and performance walked that each file's line compares the piece with
+    key_spellings: list[str] | None  # each key of --key's path as typed (its signature spelled so), or None
+    prompt_s: float  # where the continuation starts in each piece drawn (0 without --prompt)
+    asked_from_s: float  # where what was asked starts in each file written (0 with --continuation-only)
+    prompt_grid: object | None  # the prompt's tempos, time and key signatures (midi.FileGrid), written under it: cut at
+    # its end (midi.grid_until), or with --continuation-only timed from there (midi.grid_from)
+
+
+def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_itself: bool, key_path: list | None,
+                tempo_path: list | None) -> Told:
+    """What each piece is told (the model refuses what it cannot follow, in GANModel.sample_latents), each request
+    read as the model takes it (`key_path` and `tempo_path`: --key's and --tempo's waypoints, as read before the model
+    loaded) and, where a listener may not hear it as asked, said."""
+    from .generation import prompt_span_s
+    from .heard import Asked
+
+    options = {}
+    if getattr(gan.arm, "tempered", False):
+        options = {"ends": ends_itself, "temperature": args.temperature,
+                   "mixture_temperature": args.mixture_temperature}
+    if args.guidance is not None:  # a model that follows no description refuses it (GANModel.sample_latents)
+        options["guidance"] = args.guidance
+        asked_of = [flag for flag, given in (("--style", args.style), ("--like", args.like),
+                                             ("--composer", args.composer)) if given is not None]
+        if args.guidance == 0 and asked_of:  # (allowed: the untold piece, for listening beside the told one)
+            log.warning("--guidance 0: each choice is drawn at the odds of a piece told nothing, so %s is not "
+                        "followed (1 follows it loosely, 2 closely)", " and ".join(asked_of))
+    ramp = None  # a path of requests
+    if args.style is not None:
+        options["style"], ramp = _style_told(args.style, seconds, gan.ae.chunk_seconds)
+    if args.composer is not None:  # a model that walks no performance's path refuses it (GANModel.sample_latents)
+        options["composer"] = args.composer
+    walked_like, like_name = None, ""  # --like: the performance walked, from its first note, and its name
+    if args.like is not None:
+        options["like"], walked_like, like_name = _like_told(args, gan, seconds)
+    asked_tempo = None
+    if tempo_path is not None:  # a model that draws no starts, or samples without the beat echo, refuses it
+        asked_tempo = options["tempo"] = _tempo_told(args, tempo_path, seconds, ends_itself)
+    asked_key, key_spellings = None, None  # (each key of a path as typed: its signature spelled so)
+    if key_path is not None:  # a model that hears no key refuses it (GANModel.sample_latents)
+        asked_key, key_spellings = _key_told(args, key_path, seconds)
+        options["key"] = asked_key
+    prompt_grid = None  # the prompt's tempos, time and key signatures, written under it
+    if getattr(gan.arm, "continues", False) and args.prompt:
+        options["prompt"], prompt_grid = _prompt_told(args, gan)
+    prompt_s = prompt_span_s(gan.ae, options.get("prompt"))
+    asked_from_s = 0.0 if args.continuation_only else prompt_s  # where what was asked starts in each file
+    if prompt_grid is not None:  # its bars going on after it (alone: timed from its end)
+        from .midi import grid_from, grid_until
+
+        prompt_grid = (grid_from if args.continuation_only else grid_until)(prompt_grid, prompt_s)
+    asked = Asked(asked_key, args.key, asked_tempo, ramp, options.get("style") if ramp is None else None, walked_like,
+                  like_name)
+    return Told(options, asked, key_spellings, prompt_s, asked_from_s, prompt_grid)
+
+
+def _style_told(style: str, seconds: float, chunk_seconds: float) -> tuple[object, object | None]:
+    """--style: one request, or a path of them (StyleRamp: each attribute in a line between them), and the path
+    (None for one request); a shape too short to be told in full is said."""
+    from .sequence.style import AHEAD, FLATTENED, StyleRamp, asked_style
+
+    told = asked_style(style, seconds)
+    ramp = told if isinstance(told, StyleRamp) else None
+    flat = [] if ramp is None else ramp.flattened(round(seconds / chunk_seconds), chunk_seconds)
+    if flat:  # each chunk is told the passage ahead: a short shape is told only part of its range
+        log.warning("--style: each chunk is told the %g s ahead, so the shape of %s over %g s is told less than "
+                    "%.0f%% of its range; give it longer (--seconds, or later waypoints)", AHEAD * chunk_seconds,
+                    " and ".join(flat), seconds, 100 * FLATTENED)
+    return told, ramp
+
+
+def _like_told(args: argparse.Namespace, gan: GANModel, seconds: float) -> tuple[object, object | None, str]:
+    """--like, read as a prompt is (from --like-seconds on): the performance, its walk from its first note (None for
+    one without a note: the arm refuses it) and its name; a performance shorter than the pieces is said."""
+    from .generation import like_from
+    from .midi import NUM_KEYS, read_events
+    from .sequence.events import from_first_note
+    from .sequence.style import AHEAD
+    from .waypoints import clock_text
+
+    try:
+        like, drops = read_events(args.like, pedal_bins=gan.ae.config.events.pedal_bins)
+    except ValueError as e:
+        raise ValueError(f"--like {e}") from None  # (--like FILE: why, as for one not there)
+    said_left_out(f"--like {args.like}", drops)
+    like_name = Path(args.like).name
+    if args.like_seconds is not None:  # the inside of a long recording: from a time on, timed from there
+        like = like_from(like, args.like_seconds, args.like)
+        like_name += f" from {clock_text(args.like_seconds)}"
+    walked_like = from_first_note(like) if (like.ids < NUM_KEYS).any() else None
+    like_s = 0.0 if walked_like is None else walked_like.end_s  # (a file without a note: the arm refuses it)
+    if 0 < like_s < seconds:
+        log.warning("--like: %s lasts %.1f s from its first note, the pieces %g s: past its end they hold its last "
+                    "passage (up to %g s)", like_name, like_s, seconds, AHEAD * gan.ae.chunk_seconds)
+    return like, walked_like, like_name
+
+
+def _tempo_told(args: argparse.Namespace, tempo_path: list, seconds: float, ends_itself: bool) -> object:
+    """--tempo as the model is told it (pulse.TempoTold, timed over the pieces' `seconds`); waypoints closer than
+    the beat is heard over are said."""
+    from .heard import TEMPO_HEARD_S
+    from .sequence.pulse import TempoTold
+
+    asked_tempo = TempoTold.timed(tempo_path, seconds)
+    at_s = [at for at, _ in asked_tempo.waypoints()]  # (each waypoint's line hears the beat of the s around it)
+    if asked_tempo.later and (min(b - a for a, b in zip(at_s, at_s[1:])) < TEMPO_HEARD_S
+                              or seconds < 2 * TEMPO_HEARD_S):  # (the windows kept inside the piece overlap)
+        log.warning("--tempo: each waypoint's beat is heard over the %g s around it, so waypoints closer than that "
+                    "share what is heard; give the shape longer (%s, or waypoints further apart)",
+                    TEMPO_HEARD_S, "--max-seconds" if ends_itself else "--seconds")
+    log.info("--tempo: each note's start leans toward the beats of %s after the notes already played", " → ".join(
+        f"{bpm:g} bpm" + (f" at {at_s:.4g} s" + (" after the prompt" if args.prompt else "") if at_s else "")
+        for at_s, bpm in asked_tempo.waypoints()))
+    return asked_tempo
+
+
+def _key_told(args: argparse.Namespace, key_path: list, seconds: float) -> tuple[object, list[str]]:
+    """--key as the model is told it (tonal.KeyTold, from the first drawn chunk, after a prompt) and each key of
+    the path as typed (its signature spelled so)."""
+    from .keys import key_name, typed_keys
+    from .sequence.tonal import KeyTold
+
+    asked_key = KeyTold.timed(key_path, seconds)  # (from the first drawn chunk, after a prompt)
+    key_spellings = typed_keys(args.key)
+    log.info("--key: every piece hears the notes so far as if in %s", ", then ".join(
+        key_name(key, typed) + (f" from {at_s:.4g} s" + (" after the prompt" if args.prompt else "") if at_s else "")
+        for (at_s, key), typed in zip(asked_key.stretches(), key_spellings)))
+    return asked_key, key_spellings
+
+
+def _prompt_told(args: argparse.Namespace, gan: GANModel) -> tuple[object, object]:
+    """--prompt as the model continues it (from --prompt-seconds on, generation.continued_prompt), and its grid: its
+    tempos, time and key signatures (midi.read_prompt)."""
+    from .generation import continued_prompt
+    from .midi import read_prompt
+
+    try:
+        prompt, drops, grid = read_prompt(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
+    except ValueError as e:
+        raise ValueError(f"--prompt {e}") from None  # (--prompt FILE: why, as for one not there)
+    said_left_out(f"--prompt {args.prompt}", drops)
+    return continued_prompt(prompt, gan.ae, args.prompt_seconds, args.prompt), grid

@@ -52,12 +52,14 @@ def main() -> None:
     parser.add_argument("--split", default="train", choices=["train", "validation", "test"],
                         help="real lengths from this split (default train: what the model was trained on)")
     parser.add_argument("--end-bias", type=float, help="ar models: ar.end_bias to sample with (default: the model's)")
+    parser.add_argument("--set", action="append", default=[], metavar="ar.NAME=VALUE",
+                        help="a sampling setting for every piece (as tsm generate --set)")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args()
 
     torch.set_num_threads(1)
     from timestepmusic.gan.recurrent import length_table, real_lengths
-    from timestepmusic.generation import GANModel, check_piece_seconds
+    from timestepmusic.generation import GANModel, check_piece_seconds, set_sampling
 
     check_piece_seconds(args.max_seconds, "max-seconds")
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-lengths-"))
@@ -67,6 +69,7 @@ def main() -> None:
             print_skipped(args.data)
             return
         model = GANModel.load(args.model)
+        set_sampling(model, args.set)
         if args.end_bias is not None:
             if not getattr(model.arm, "continues", False):
                 raise ValueError(f"--end-bias: a {model.arch} model has no ar.end_bias")

@@ -781,15 +781,16 @@ def test_the_sampling_settings_reach_the_sampler_from_the_model_and_from_set(tmp
     heard = []
     spy_on_event_sampler(monkeypatch, lambda arguments: heard.append(
         tuple(arguments.get(k) for k in ("start_temperature", "stop_bias", "empty_bias", "beat_echo", "cluster_guard",
-                                         "velocity_temperature", "step_lean"))
+                                         "velocity_temperature", "step_lean", "echo_recency_s"))
         + (arguments.get("onsets") is not None,)))
     assert main(["generate", "-n", "1", "--seconds", "0.5", "-o", str(tmp_path / "a")]) == 0
-    assert heard and set(heard) == {(0.6, 0.6, -0.75, 3.0, 1.5, 1.1, 0.35, True)}  # the shipped default's own, the onsets heard
+    assert heard and set(heard) == {(0.6, 0.6, -0.75, 3.0, 1.5, 1.1, 0.35, 0.25, True)}  # the default's own, onsets heard
     heard.clear()
     assert main(["generate", "-n", "1", "--seconds", "0.5", "-o", str(tmp_path / "b"), "--set", "ar.start_temperature=0.9",
                  "--set", "ar.stop_bias=0", "--set", "ar.empty_bias=-1", "--set", "ar.beat_echo=0",
-                 "--set", "ar.cluster_guard=0", "--set", "ar.velocity_temperature=1", "--set", "ar.step_lean=0"]) == 0
-    assert heard and set(heard) == {(0.9, 0.0, -1.0, 0.0, 0.0, 1.0, 0.0, False)}
+                 "--set", "ar.cluster_guard=0", "--set", "ar.velocity_temperature=1", "--set", "ar.step_lean=0",
+                 "--set", "ar.echo_recency_s=0"]) == 0
+    assert heard and set(heard) == {(0.9, 0.0, -1.0, 0.0, 0.0, 1.0, 0.0, 0.0, False)}
 
 
 def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path, capsys):
@@ -801,6 +802,7 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
     # training split's (the bias and a rise per minute, against the whole distribution; fitted again in the thirty-first)
     assert model.arm.settings.pedal_join_s == 0.02  # lifts of ≤ 20 ms closed
     assert model.arm.settings.in_bins  # times inside their bins, off the grid of their middles (forty-sixth session)
+    assert model.arm.settings.echo_recency_s == 0.25  # the echo's votes fade with their lag (forty-seventh session)
     assert model.arm.settings.start_temperature == 0.6  # sharper starts, chosen on validation (twenty-first session) …
     assert (model.arm.settings.stop_bias, model.arm.settings.empty_bias) == (0.6, -0.75)  # … the density calibrated
     assert model.arm.settings.beat_echo == 3.0  # notes keep the beat heard (twenty-second session, validation)

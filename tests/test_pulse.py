@@ -404,3 +404,17 @@ def test_onset_of_one_note_is_onsets_among():
     onset_s, after_s = onsets_among(note_s[:, None], last_s)
     one_s, one_after_s = onset_of(note_s, last_s)
     assert torch.equal(one_s, onset_s[:, 0]) and torch.equal(one_after_s, after_s)
+
+
+def test_with_echo_recency_a_start_leans_toward_the_next_beat_after_the_latest_onsets():
+    run = heard(-0.05, -0.15, -0.25, -0.35, -0.45)  # every 0.1 s: beats at 0.05, 0.15 and 0.25 s into the chunk
+
+    def next_over_later(recency_s: float) -> float:
+        lean = BeatEcho(run, STARTS_S, 1.0, recency_s=recency_s)(run)[0]  # [S]
+        assert bin_at(0.045) <= int(lean.argmax()) <= bin_at(0.055)  # on the beat
+        return float(lean[bin_at(0.05)] - lean[bin_at(0.15)])
+    # each vote fades with its lag: the next beat after the latest onsets leans harder than the one after it
+    assert next_over_later(0.25) > next_over_later(0.0) + 0.2
+    torch.testing.assert_close(BeatEcho(run, STARTS_S, 1.0, recency_s=1e9)(run), BeatEcho(run, STARTS_S, 1.0)(run))
+    with pytest.raises(ValueError, match="ar.echo_recency_s"):
+        Config().override(["ar.echo_recency_s=-0.1"])

@@ -32,7 +32,7 @@ STYLE_PAUSE = "pause"  # the longest stretch of chunks with no note starting
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise", "end_after_s", "project",
                      "pedal_join_s", "pedal_join_share", "in_bins", "style_drawn", "style_guidance",
                      "request_guidance", "pedal_guidance", "prompt_told", "pedals_as_told", "slide_stride",
-                     "start_temperature", "stop_bias", "empty_bias", "beat_echo", "start_phase",
+                     "start_temperature", "stop_bias", "empty_bias", "beat_echo", "echo_recency_s", "start_phase",
                      "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path", "register_guard",
                      "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean",
                      "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt")
@@ -580,6 +580,10 @@ class AutoregressiveConfig:
     ar.start_temperature; a pedal's start does not lean). 0: none; larger pulls the notes harder onto the beat (the
     default's 3 was chosen on validation among 1–5; above 5 unmeasured). Needs no training: any events model takes
     it, and a continued prompt's onsets are heard, so its beat carries on."""
+    echo_recency_s: float = 0.0
+    """Events arm, sampling only, with ar.beat_echo: each onset heard votes for the start bins at e^(−lag / this) of
+    its weight, the lag from it to the bin in seconds, so that a start leans most toward an interval heard after the
+    latest onsets (a run keeps its pace). 0: every onset heard votes alike."""
     start_phase: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     """Events arm, sampling only: a lean on each note's start bin by its place in the chunk, in log-odds: straight
     lines between six values at 0, 5, 12, 25, 50 and 100 % of the chunk (event_sampler.START_PHASE_AT). The
@@ -669,7 +673,7 @@ class AutoregressiveConfig:
         _check(0 <= self.register_min_p < 1, "ar.register_min_p", f"must be in [0, 1), got {self.register_min_p}")
         _check(self.register_window_s > 0, "ar.register_window_s", f"must be > 0, got {self.register_window_s}")
         # (not value < 0: NaN is caught below, as not finite)
-        for key in ("beat_echo", "cluster_guard", "end_rise", "end_after_s", "register_guard",
+        for key in ("beat_echo", "echo_recency_s", "cluster_guard", "end_rise", "end_after_s", "register_guard",
                     "register_margin", "step_lean", "restrike_guard"):
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         for key in ("end_bias", "end_rise", "end_after_s", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",

@@ -117,7 +117,7 @@ class EventSampler:
                unpressed: torch.Tensor | None = None, pedal_guidance: float | None = None,
                onsets: tuple[torch.Tensor, torch.Tensor] | None = None,
                start_temperature: float = 1.0, stop_bias: float = 0.0, empty_bias: float = 0.0,
-               beat_echo: float = 0.0, start_phase: tuple[float, ...] = (),
+               beat_echo: float = 0.0, echo_recency_s: float = 0.0, start_phase: tuple[float, ...] = (),
                cluster_guard: float = 0.0, velocity_temperature: float = 1.0,
                register: tuple[torch.Tensor, torch.Tensor] | None = None, register_guard: float = 0.0,
                register_margin: float = 0.0, register_min_p: float = 0.0, damper_bias: float = 0.0,
@@ -230,7 +230,7 @@ class EventSampler:
             pulse_heard, last_note_s = onsets[0].to(device), onsets[1].to(device)  # [R, M], [R]
         if tempo is not None and beat_echo <= 0:
             raise ValueError(TEMPO_NEEDS_ECHO)
-        echo = BeatEcho(pulse_heard, self.start_middles_s, beat_echo, tempo) if beat_echo > 0 else None
+        echo = BeatEcho(pulse_heard, self.start_middles_s, beat_echo, tempo, echo_recency_s) if beat_echo > 0 else None
         phase_lean = self.phase_lean(start_phase)  # [S] or None: ar.start_phase
         knows_latest = head.voices is not None or head.onsets or guards  # latest_s is kept (the join region)
         new_onset = None  # with ar.start_phase, the bins where the next note would start a new onset [R, S]

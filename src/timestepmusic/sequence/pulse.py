@@ -242,11 +242,11 @@ class BeatEcho:
     Shapes: R rows, M onsets heard, S start bins, L lag cells of LAG_STEP_S."""
 
     def __init__(self, before_s: torch.Tensor, start_middles_s: torch.Tensor, strength: float,
-                 tempo: TempoTold | None = None):
+                 tempo: TempoTold | None = None, recency_s: float = 0.0):
         """before_s [R, M]: the onsets heard before the chunk, seconds from its start, latest first (−inf: none);
         start_middles_s [S] (float64): the start bins' middles; `tempo`: an asked tempo's comb replaces the profile of
         the intervals heard."""
-        self.starts_s, self.strength = start_middles_s, strength  # [S]
+        self.starts_s, self.strength, self.recency_s = start_middles_s, strength, recency_s  # [S]
         if tempo is not None:  # the asked beats' comb, the same for every row
             self.profile = tempo.profile(LAGS).to(before_s.device).expand(before_s.shape[0], LAGS)  # [L] → [R, L]
             return
@@ -265,7 +265,10 @@ class BeatEcho:
         lag_s = self.starts_s[None, None, :] - heard_s[:, :, None]  # [R, M, S] (+inf: no onset)
         heard = (lag_s > 0) & (lag_s < REACH_S)
         index = (lag_s / LAG_STEP_S).nan_to_num(0.0).round().clamp(0, self.profile.shape[1] - 1).long()
-        weight = (self.profile.gather(1, index.flatten(1)).view_as(lag_s) * heard).sum(dim=1)  # [R, S]
+        votes = self.profile.gather(1, index.flatten(1)).view_as(lag_s) * heard  # [R, M, S]
+        if self.recency_s > 0:  # ar.echo_recency_s: each vote fades with its lag, so the nearest onsets place a start
+            votes = votes * torch.exp(-lag_s.clamp(0.0, REACH_S) / self.recency_s)
+        weight = votes.sum(dim=1)  # [R, S]
         mean = weight.mean(dim=1, keepdim=True)  # [R, 1]
         relative = torch.where(mean > 0, weight / mean.clamp(min=1e-12), 1.0)  # [R, S]
         return (self.strength * torch.log(ECHO_FLOOR + relative)).float()

@@ -19,6 +19,11 @@ from pathlib import Path
 import torch
 
 
+def said(value: float | None, spec: str) -> str:
+    """A figure as the report writes it; "—" where it is undefined (nothing to match, as tsm evaluate-ae says)."""
+    return "—" if value is None else format(value, spec)
+
+
 def ohe(durations: str, latent: int, noise: float = 0.0, **more) -> dict:
     """The overrides of an arm with the 91-way key: durations (cdf or log), latent size, latent noise (0: none),
     and any further settings by key (`time_weight=10.0` → encoding.time_weight, the rest under ae.)."""
@@ -109,8 +114,8 @@ def table(args: argparse.Namespace) -> None:
             continue
         e, done = json.loads(path.read_text()), json.loads((run / "done.json").read_text())
         t, smooth = e["timing"], e["smoothness"]
-        rows.append([run.name, f"{e['notes']['f1']:.3f}", f"{e['notes_with_offsets']['f1']:.3f}",
-                     f"{e['velocity_mae']:.2f}", f"{e['pedal_f1_all']:.3f}",
+        rows.append([run.name, said(e['notes']['f1'], ".3f"), said(e['notes_with_offsets']['f1'], ".3f"),
+                     said(e['velocity_mae'], ".2f"), said(e['pedal_f1_all'], ".3f"),
                      f"{t['damper_share']['mean_abs_difference']:.3f}", f"{t['soft_share']['mean_abs_difference']:.3f}",
                      f"{t['damper_presses_per_s']['relative_difference']:+.0%}",
                      f"{t['longest_note_s']['relative_difference']:+.0%}", f"{e['ceiling']['accuracy']:.3f}",

@@ -107,6 +107,7 @@ def test_generate_sets_sampling_settings_for_one_run(tiny_corpus, paused_model, 
     fixed = ["generate", "--model", str(paused_model.folder), "-n", "1", "--seconds", "2", "-o", str(tmp_path / "x")]
     for bad, said in ((["--set", "ar.end_bias=5"], "give --max-seconds too"),  # it would change nothing
                       (["--set", "ar.end_rise=1"], "give --max-seconds too"),
+                      (["--set", "ar.end_after_s=30"], "give --max-seconds too"),
                       (["--temperature", "0.9", "--set", "ar.temperature=1.2"], "both given: give one")):
         capsys.readouterr()
         assert main(fixed + bad) == 2

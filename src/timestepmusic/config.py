@@ -32,7 +32,7 @@ STYLE_PAUSE = "pause"  # the longest stretch of chunks with no note starting
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise", "end_after_s", "project",
                      "pedal_join_s", "pedal_join_share", "in_bins", "style_drawn", "style_guidance",
                      "request_guidance", "pedal_guidance", "prompt_told", "pedals_as_told", "slide_stride",
-                     "start_temperature", "stop_bias", "empty_bias", "beat_echo", "echo_recency_s", "start_phase",
+                     "start_temperature", "stop_bias", "empty_bias", "beat_echo", "echo_recency_s",
                      "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path", "register_guard",
                      "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean",
                      "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt")
@@ -584,12 +584,6 @@ class AutoregressiveConfig:
     """Events arm, sampling only, with ar.beat_echo: each onset heard votes for the start bins at e^(−lag / this) of
     its weight, the lag from it to the bin in seconds, so that a start leans most toward an interval heard after the
     latest onsets (a run keeps its pace). 0: every onset heard votes alike."""
-    start_phase: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    """Events arm, sampling only: a lean on each note's start bin by its place in the chunk, in log-odds: straight
-    lines between six values at 0, 5, 12, 25, 50 and 100 % of the chunk (event_sampler.START_PHASE_AT). The
-    sampler's start temperature and stop biases crowd drawn notes toward each chunk's start (a pulse at the chunk's
-    rate that no pianist plays); values below 0 early and above 0 late spread them evenly again, as played notes
-    are, measured by bench/start_phase.py. All 0: none."""
     cluster_guard: float = 0.0
     """Events arm, sampling only: among the notes that join the chord being struck, one within 2 semitones of one
     of its notes (a second or a unison inside the chord) is drawn at e^−this of its odds, the other chord notes
@@ -677,7 +671,7 @@ class AutoregressiveConfig:
                     "register_margin", "step_lean", "restrike_guard"):
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         for key in ("end_bias", "end_rise", "end_after_s", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
-                    "start_temperature", "velocity_temperature", "stop_bias", "empty_bias", "beat_echo",
+                    "start_temperature", "velocity_temperature", "stop_bias", "empty_bias", "beat_echo", "echo_recency_s",
                     "cluster_guard", "register_guard", "register_margin", "register_window_s", "damper_bias",
                     "step_lean", "join_bias", "restrike_guard", "duration_tilt"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)

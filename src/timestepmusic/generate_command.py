@@ -172,7 +172,7 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
     for flag, name in (("--temperature", "temperature"), ("--mixture-temperature", "mixture_temperature")):
         if getattr(args, name) is not None and f"ar.{name}" in set_names:  # one would be silently ignored
             raise ValueError(f"{flag} and --set ar.{name} both given: give one")
-    for name in ("ar.end_bias", "ar.end_rise"):
+    for name in ("ar.end_bias", "ar.end_rise", "ar.end_after_s"):
         if name in set_names and not ends_itself:
             raise ValueError(f"--set {name} moves where a piece ends itself; give --max-seconds too (with --seconds "
                              "every piece runs exactly that long)")

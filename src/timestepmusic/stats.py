@@ -113,7 +113,7 @@ def reason_kind(reason: str) -> str:
 
 
 def hours_said(hours: float) -> str:
-    """Hours of music as every command says them (prepare's line, stats' header): '0.05 h', '85.50 h'."""
+    """Hours of music as prepare's line and stats' header say them: '0.05 h', '85.50 h'."""
     return f"{hours:.2f} h"
 
 

@@ -54,8 +54,8 @@ class Counts:
         """Precision, recall and F1; None each where neither side holds anything (nothing to match: no figure)."""
         if not self.reference and not self.estimated:
             return {"precision": None, "recall": None, "f1": None}
-        p = self.matched / self.estimated if self.estimated else float(self.reference == 0)
-        r = self.matched / self.reference if self.reference else float(self.estimated == 0)
+        p = self.matched / self.estimated if self.estimated else 0.0  # (one side empty, the other not: nothing found)
+        r = self.matched / self.reference if self.reference else 0.0
         return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
 
 

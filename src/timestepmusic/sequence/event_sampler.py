@@ -33,7 +33,6 @@ import dataclasses
 import math
 from collections.abc import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -47,9 +46,6 @@ from .pulse import TEMPO_NEEDS_ECHO, BeatEcho, TempoTold, latest, onset_of
 from .register_guard import register_lean
 from .steps import away_from, note_before
 from .voices import carry_notes, latest_voices
-
-# ar.start_phase's knots: places in the chunk (0: its start, 1: its end), denser where drawn starts crowd, at its start
-START_PHASE_AT = (0.0, 0.05, 0.12, 0.25, 0.5, 1.0)
 
 CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
 KINDS = 1 + NUM_IDS - NUM_KEYS + 1  # a note, each pedal, the stop
@@ -100,24 +96,13 @@ class EventSampler:
         self.noise_widths = ((NEXT_CLASSES,) if head.onsets else ()) + (KINDS, NUM_KEYS, head.bins.starts,
                                                                          DURATION_BINS, INTENSITIES)
 
-    def phase_lean(self, knots: tuple[float, ...]) -> torch.Tensor | None:
-        """ar.start_phase: the lean on each start bin by its place in the chunk [S] (float32), straight lines between
-        the knots' values at START_PHASE_AT of the chunk; None where every knot is 0."""
-        if not any(knots):
-            return None
-        if len(knots) != len(START_PHASE_AT):
-            raise ValueError(f"ar.start_phase: expected {len(START_PHASE_AT)} numbers, got {len(knots)}")
-        place = (self.start_middles_s / (self.start_bins.numel() * START_STEP_S)).cpu().numpy()  # [S] in 0..1
-        return torch.as_tensor(np.interp(place, START_PHASE_AT, knots), dtype=torch.float32,
-                               device=self.first_bias.device)
-
     @torch.no_grad()
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
                carry: Carry | None = None, tonal: torch.Tensor | None = None, guidance: float = 1.0,
                unpressed: torch.Tensor | None = None, pedal_guidance: float | None = None,
                onsets: tuple[torch.Tensor, torch.Tensor] | None = None,
                start_temperature: float = 1.0, stop_bias: float = 0.0, empty_bias: float = 0.0,
-               beat_echo: float = 0.0, echo_recency_s: float = 0.0, start_phase: tuple[float, ...] = (),
+               beat_echo: float = 0.0, echo_recency_s: float = 0.0,
                cluster_guard: float = 0.0, velocity_temperature: float = 1.0,
                register: tuple[torch.Tensor, torch.Tensor] | None = None, register_guard: float = 0.0,
                register_margin: float = 0.0, register_min_p: float = 0.0, damper_bias: float = 0.0,
@@ -144,7 +129,8 @@ class EventSampler:
         ending a chunk that holds an event already (ar.stop_bias), `empty_bias` to that of ending it before its first
         event (ar.empty_bias). `beat_echo`: the strength of a lean on each note's start toward the intervals between
         the onsets heard, after them (ar.beat_echo, pulse.BeatEcho; needs `onsets`), added after the start
-        temperature; a pedal's start does not lean. `cluster_guard` C: among the notes that join the onset being
+        temperature; a pedal's start does not lean; `echo_recency_s` τ > 0: each onset's vote for a bin weighs
+        e^(−lag/τ), the lag from it to the bin (ar.echo_recency_s). `cluster_guard` C: among the notes that join the onset being
         struck, one within 2 semitones of one of its notes is drawn at e^−C of its odds, the others more often in
         proportion, so that the chord keeps its size and its odds of a note (ar.cluster_guard, clusters.py).
         `register` (the highest and lowest key struck in the window before the chunk [R] each, ±inf where none) with
@@ -231,9 +217,6 @@ class EventSampler:
         if tempo is not None and beat_echo <= 0:
             raise ValueError(TEMPO_NEEDS_ECHO)
         echo = BeatEcho(pulse_heard, self.start_middles_s, beat_echo, tempo, echo_recency_s) if beat_echo > 0 else None
-        phase_lean = self.phase_lean(start_phase)  # [S] or None: ar.start_phase
-        knows_latest = head.voices is not None or head.onsets or guards  # latest_s is kept (the join region)
-        new_onset = None  # with ar.start_phase, the bins where the next note would start a new onset [R, S]
         if head.register is not None and heard_register is None:
             raise ValueError("this event head hears the register before each chunk (ar.register): pass it")
         register_heard = head.register.heard(heard_register.to(device)) if head.register is not None else None
@@ -257,12 +240,6 @@ class EventSampler:
             logits = logits.masked_fill(~of(allowed), -torch.inf) / start_temperature
             if echo_lean is not None:
                 logits = logits + (of(echo_lean) if many else echo_lean * (key < NUM_KEYS)[:, None])
-            if phase_lean is not None and new_onset is not None:  # where a new onset lands, not how often one starts
-                region = of(new_onset)  # [R, (1,) S]
-                leaned = logits + phase_lean
-                before = logits.masked_fill(~region, -torch.inf).logsumexp(-1, keepdim=True)
-                after = leaned.masked_fill(~region, -torch.inf).logsumexp(-1, keepdim=True)
-                logits = torch.where(region, leaned + (before - after).nan_to_num(0.0, 0.0, 0.0), logits)
             return logits
 
         def redraw(rows: torch.Tensor, region: torch.Tensor, penalised: torch.Tensor, strength: float,
@@ -386,8 +363,6 @@ class EventSampler:
                 struck = going & is_note  # [R] (a re-voiced note is still a note)
             if echo is not None and any_note and echo_heard is None:
                 echo_heard = echo(pulse_heard)
-            if phase_lean is not None and any_note:  # the bins where a note would start a new onset [R, S]
-                new_onset = is_note[:, None] & (~join_bins(self.start_middles_s, latest_s) if knows_latest else True)
             echo_lean = echo_heard if any_note else None  # [R, S]; pedals: none
             start = pick(start_odds(key), start_noise)
             if guards and any_note:

@@ -285,7 +285,6 @@ class EventAutoregressive(Autoregressive):
                                    stop_bias=self.settings.stop_bias,
                                    empty_bias=self.settings.empty_bias,
                                    beat_echo=self.settings.beat_echo,
-                                   start_phase=self.settings.start_phase,
                                    echo_recency_s=self.settings.echo_recency_s,
                                    tempo=None if self.tempo is None else self.tempo.at(
                                        (len(self.drawn) + 0.5) * self.chunk_seconds),  # (a path: the chunk's)

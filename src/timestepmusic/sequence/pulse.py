@@ -245,7 +245,9 @@ class BeatEcho:
                  tempo: TempoTold | None = None, recency_s: float = 0.0):
         """before_s [R, M]: the onsets heard before the chunk, seconds from its start, latest first (−inf: none);
         start_middles_s [S] (float64): the start bins' middles; `tempo`: an asked tempo's comb replaces the profile of
-        the intervals heard."""
+        the intervals heard. `recency_s` τ > 0 (ar.echo_recency_s): each onset heard votes for a bin at e^(−lag/τ) of
+        its weight, the lag from it to the bin, so that the onsets nearest a start place it and the next beat after
+        the latest onsets leans harder than the one after it."""
         self.starts_s, self.strength, self.recency_s = start_middles_s, strength, recency_s  # [S]
         if tempo is not None:  # the asked beats' comb, the same for every row
             self.profile = tempo.profile(LAGS).to(before_s.device).expand(before_s.shape[0], LAGS)  # [L] → [R, L]

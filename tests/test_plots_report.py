@@ -347,6 +347,20 @@ def test_a_file_that_is_no_soundfont_is_refused_before_anything_is_drawn(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sf2", "song.mid"]
 
 
+def test_a_bad_soundfont_in_the_environment_is_refused_before_anything_is_drawn(tmp_path, capsys, monkeypatch):
+    """$TSM_SOUNDFONT stands for --soundfont with --wav alone: checked up front as it is, and named as itself."""
+    midi = write_events(hand_made()[0], tmp_path / "song.mid")
+    (tmp_path / "notes.sf2").write_text("not a soundfont")
+    for fake, why in ((tmp_path / "notes.sf2", "not a SoundFont"), (tmp_path / "gone.sf2", "no such file")):
+        monkeypatch.setenv("TSM_SOUNDFONT", str(fake))
+        assert main(["plot", str(midi), "--wav"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: $TSM_SOUNDFONT {fake}: {why}") and len(err.splitlines()) == 1, err
+        assert main(["plot", str(midi)]) == 0  # without --wav the soundfont is not read
+        (tmp_path / "song.png").unlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sf2", "song.mid"]
+
+
 def test_a_soundfont_without_wav_is_refused_in_one_line(tmp_path, capsys):
     """As generate and reconstruct refuse it: the font would be silently ignored."""
     midi = write_events(hand_made()[0], tmp_path / "song.mid")

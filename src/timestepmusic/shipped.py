@@ -105,6 +105,20 @@ def model_said(folder: str | Path) -> str:
     return f"the shipped model {name}" if name else f"the model in {folder}"
 
 
+def model_to_change(model_path: str | Path, then: str) -> Path:
+    """A model folder a tool writes into (train.critic its critic, train.style_calibration its curves), as given; one
+    that is not there, or a shipped model (never changed in place), refused in one line that says to copy it first
+    and `then` (what to do with the copy, e.g. "calibrate the copy")."""
+    path = Path(model_path)
+    if not path.is_dir():
+        raise ValueError(f"{path}: the shipped model {path} is not changed in place; copy its folder "
+                         f"({models_dir() / str(path)}) and {then}" if is_shipped_name(str(path)) else
+                         f"{path}: no such model folder")
+    if path.resolve().is_relative_to(models_dir().resolve()):
+        raise ValueError(f"{path}: a shipped model, not changed in place; copy its folder and {then}")
+    return path
+
+
 def recorded_model(model: str | None) -> str | None:
     """`--model` as a generated file's marker records it: a shipped model's name as its name (None for the default's,
     as when none is given), a folder as typed, not made absolute (a file shared says nothing of the folders it was

@@ -29,7 +29,7 @@ from ..critic import CRITIC, PieceCritic, RollCritic
 from ..generation import GANModel, sampled_events
 from ..midi import NUM_KEYS, Events
 from ..rolls import rolls
-from ..shipped import is_shipped_name, models_dir
+from ..shipped import model_to_change
 
 WINDOW_S = 16.0
 HELD_OUT = 0.1  # of the tracks (and as many drawn pieces), for the temperature and the accuracy reported
@@ -126,14 +126,7 @@ def train_critic(model_path: str | Path, corpus_path: str | Path, pieces: int = 
                  kept_share: float = 0.5, seed: int = 0, overwrite: bool = False,
                  progress: bool = True) -> tuple[PieceCritic, Path]:
     """Train MODEL's critic (the module's docstring) → it and the file written."""
-    path = Path(model_path)
-    if not path.is_dir():
-        raise ValueError(f"{path}: the shipped model {path} is not changed in place; copy its folder "
-                         f"({models_dir() / str(path)}) and train the copy's critic" if is_shipped_name(str(path)) else
-                         f"{path}: no such model folder")
-    if path.resolve().is_relative_to(models_dir().resolve()):
-        raise ValueError(f"{path}: a shipped model, not changed in place; copy its folder and train the copy's critic")
-    folder = checkpoint_dir(path)
+    folder = checkpoint_dir(model_to_change(model_path, "train the copy's critic"))
     if (folder / CRITIC).exists() and not overwrite:
         raise ValueError(f"{folder / CRITIC} exists; --overwrite to train it again")
     model = GANModel.load(folder)  # (a damaged critic beside it is only warned of)

@@ -29,7 +29,7 @@ from ..evaluate.played import played
 from ..files import atomic_path
 from ..generation import GANModel
 from ..sequence.style_calibration import META_KEY, Curve, StyleCalibration
-from ..shipped import is_shipped_name, models_dir
+from ..shipped import model_to_change
 
 QUANTILES = (0.02, 0.98)  # the told values span this much of the bank's played passages
 
@@ -83,14 +83,7 @@ def calibrate(model_path: str | Path, pieces: int = 48, points: int = 9, seconds
               progress: bool = True) -> tuple[StyleCalibration, Path]:
     """Measure MODEL's curves (`measure`) and keep them in MODEL's config.json; → them and that file. A model that
     follows no description, or one calibrated already without `overwrite`: ValueError in one line."""
-    path = Path(model_path)
-    if not path.is_dir():
-        raise ValueError(f"{path}: the shipped model {path} is not changed in place; copy its folder "
-                         f"({models_dir() / str(path)}) and calibrate the copy" if is_shipped_name(str(path)) else
-                         f"{path}: no such model folder")
-    if path.resolve().is_relative_to(models_dir().resolve()):
-        raise ValueError(f"{path}: a shipped model, not changed in place; copy its folder and calibrate the copy")
-    folder, meta = read_meta(path)
+    folder, meta = read_meta(model_to_change(model_path, "calibrate the copy"))
     if META_KEY in meta and not overwrite:
         raise ValueError(f"{folder}: calibrated already (style_calibration in {CONFIG}); --overwrite to measure again")
     uncalibrated = {k: v for k, v in meta.items() if k != META_KEY}  # (an earlier calibration, even a broken one, unread)

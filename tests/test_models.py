@@ -330,6 +330,33 @@ def test_a_run_resumes_only_on_the_corpus_it_was_trained_on(tiny_corpus, tiny_ae
     # files from another path, in another folder: the same corpus
 
 
+def test_resume_refuses_a_flag_that_names_another_setting_than_the_runs(tiny_corpus, tiny_ae, tmp_path, capsys):
+    """--resume RUN --arch/--ae/--seed/--finetune-ae (train-gan), --latent/--encoding/--batch/--seed (train-ae): the
+    run trains on its saved settings, so another value was silently ignored; it is refused in one line, as --set is,
+    and the run's own value, repeated, goes on."""
+    ae_run, gan_run = tmp_path / "ae", tmp_path / "gan"
+    shutil.copytree(tiny_ae, ae_run)
+    train_sequence_model(tiny_corpus, tiny_ae, gan_run, Config().override(TINY_GAN), progress=False, max_steps=1)
+    for flags, said in ((["--arch", "ar"], "--arch ar: a resumed run keeps its saved arch (conv)"),
+                        (["--seed", "5"], "--seed 5: a resumed run keeps its saved seed (0)"),
+                        (["--finetune-ae"], "--finetune-ae: a resumed run keeps its saved finetune-ae (off)"),
+                        (["--ae", "ae-latent75"], "--ae ae-latent75: a resumed run trains over its own autoencoder")):
+        assert main(["train-gan", str(tiny_corpus), "--resume", str(gan_run), "--steps", "2", "-q", *flags]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {said}") and err.count("\n") == 1
+    assert json.loads((gan_run / "last" / "config.json").read_text())["step"] == 1  # untouched
+    for flags, said in ((["--latent", "9"], "--latent 9: a resumed run keeps its saved latent (8)"),
+                        (["--encoding", "OHE"], "--encoding OHE: a resumed run keeps its saved encoding (pon)"),
+                        (["--batch", "7"], "--batch 7: a resumed run keeps its saved batch (16)"),
+                        (["--seed", "3"], "--seed 3: a resumed run keeps its saved seed (0)")):
+        assert main(["train-ae", str(tiny_corpus), "--resume", str(ae_run), "-q", *flags]) == 2
+        assert capsys.readouterr().err.startswith(f"error: {said}")
+    assert main(["train-gan", str(tiny_corpus), "--resume", str(gan_run), "--steps", "2", "-q", "--arch", "conv",
+                 "--seed", "0", "--ae", str(tiny_ae)]) == 0  # the run's own, repeated: resumed
+    assert json.loads((gan_run / "last" / "config.json").read_text())["step"] == 2
+    assert main(["train-ae", str(tiny_corpus), "--resume", str(ae_run), "-q", "--latent", "8", "--batch", "16"]) == 0
+
+
 def test_sampling_turns_onednn_off_only_while_it_runs():
     from timestepmusic.devices import without_onednn
 

@@ -128,6 +128,17 @@ def _run_folder(args: argparse.Namespace, verb: str) -> str:
     return args.out
 
 
+def _refuse_changed_on_resume(asked: dict[str, tuple[object, object]]) -> None:
+    """--resume with a flag that names another value than the run was trained with: refused in one line, as --set is
+    (it would be silently ignored: a resumed run trains on its saved settings). `asked`: flag → (given or None,
+    saved); the run's own value, repeated, goes on."""
+    for flag, (given, saved) in asked.items():
+        if given is not None and given != saved:
+            shown = ("on" if saved else "off") if isinstance(saved, bool) else saved
+            raise ValueError(f"{flag if given is True else f'{flag} {given}'}: a resumed run keeps its saved "
+                             f"{flag.lstrip('-')} ({shown}), so that it goes on exactly; start a new run to change it")
+
+
 def _held(run: str) -> contextlib.AbstractContextManager:
     """The run's lock while it trains (checkpoint.held_run), taken by one process: a distributed run's first rank."""
     from .checkpoint import held_run
@@ -146,6 +157,14 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
                                                      "batch": "ae.batch_chunks", "lr": "ae.lr", "seed": "ae.seed",
                                                      "compile": "ae.compile", "checkpoint_s": "ae.checkpoint_every_s"})
     out = _run_folder(args, "train-ae")
+    if args.resume:
+        from .checkpoint import read_meta
+        from .config import Config
+
+        saved = Config.from_dict(read_meta(Path(out) / "last")[1].get("config", {}))
+        _refuse_changed_on_resume({"--latent": (args.latent, saved.ae.latent),
+                                   "--encoding": (args.encoding, saved.encoding.encoding),
+                                   "--batch": (args.batch, saved.ae.batch_chunks), "--seed": (args.seed, saved.ae.seed)})
     with _held(out):
         result = train_autoencoder(args.corpus, out, config, resume=bool(args.resume), overwrite=args.overwrite,
                                    progress=not args.quiet,
@@ -185,6 +204,14 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
             raise ValueError(f"--checkpoint-steps {args.checkpoint_steps}: a resumed GAN run keeps its saved interval "
                              f"({saved.gan.validate_every}, gan.validate_every), so that it resumes exactly; start a "
                              "new run to change it")
+    if args.resume:
+        saved = checkpoint_config(read_meta(Path(out) / "last")[1])
+        _refuse_changed_on_resume({"--arch": (args.arch, arch), "--seed": (args.seed, saved.gan.seed),
+                                   "--finetune-ae": (args.finetune_ae or None, saved.gan.finetune_ae),
+                                   "--max-chunks": (args.max_chunks if arch == "rnn" else None, saved.rnn.max_chunks)})
+        if args.ae is not None and _pisa_sha256(args.ae) != _pisa_sha256(Path(out) / "autoencoder"):
+            raise ValueError(f"--ae {args.ae}: a resumed run trains over its own autoencoder ({Path(out) / 'autoencoder'}"
+                             "), not another; leave out --ae, or start a new run to change it")
     if args.max_chunks and arch != "rnn":
         raise ValueError("--max-chunks needs --arch rnn (" + (
             f"an {arch} model reads the chunks before each one, up to --set ar.context=N" if arch in ("ar", "events")
@@ -201,6 +228,15 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     if result:  # a resumed run already at its end trained nothing, and its log said so
         print(json.dumps(result, indent=1))
     return 0
+
+
+def _pisa_sha256(ae: str | Path) -> str | None:
+    """The hash of the autoencoder weights that --ae names (a run's best, else its last; a checkpoint; a shipped name)."""
+    from .checkpoint import read_meta
+    from .shipped import resolve_model
+
+    path = resolve_model(ae, "--ae")
+    return read_meta(path / "best" if (path / "best" / "config.json").is_file() else path)[1].get("weights", {}).get("pisa")
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:

@@ -357,6 +357,27 @@ def test_resume_refuses_a_flag_that_names_another_setting_than_the_runs(tiny_cor
     assert main(["train-ae", str(tiny_corpus), "--resume", str(ae_run), "-q", "--latent", "8", "--batch", "16"]) == 0
 
 
+def test_resume_of_a_folder_without_a_checkpoint_says_what_it_is(tiny_corpus, tiny_ae, tmp_path, capsys):
+    """--resume RUN/last, a run stopped (or still training) before its first checkpoint, or a folder of no run: one
+    line saying which (it said 'RUN/last/last: no checkpoint here'), and a run being trained is said to be first."""
+    from timestepmusic.checkpoint import held_run
+
+    unfinished = tmp_path / "unfinished"
+    (unfinished / "autoencoder").mkdir(parents=True)
+    (tmp_path / "notes").mkdir()
+    for verb in ("train-ae", "train-gan"):
+        for folder, said in ((tiny_ae / "last", f"a checkpoint, not a run folder; give the run's folder (--resume {tiny_ae})"),
+                             (unfinished, f"the run stopped before its first checkpoint (nothing to resume); start it "
+                                          f"again with --out {unfinished} --overwrite"),
+                             (tmp_path / "notes", f"holds no run (no {tmp_path / 'notes' / 'last'})")):
+            assert main([verb, str(tiny_corpus), "--resume", str(folder), "-q"]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"error: --resume {folder}: {said}") and err.count("\n") == 1, err
+        with held_run(unfinished):  # a new run still before its first checkpoint, training now
+            assert main([verb, str(tiny_corpus), "--resume", str(unfinished), "-q"]) == 2
+            assert "another process is training this run now" in capsys.readouterr().err
+
+
 def test_sampling_turns_onednn_off_only_while_it_runs():
     from timestepmusic.devices import without_onednn
 

@@ -118,6 +118,9 @@ def _run_folder(args: argparse.Namespace, verb: str) -> str:
                                  "start a new run (--init-from RUN, for a sequence model) to change them")
         if not Path(args.resume).is_dir():
             raise ValueError(f"--resume {args.resume}: no such folder (give the --out folder of the run to continue)")
+        with _held(args.resume):  # another process training it now: said first, not what its folder holds so far
+            pass
+        _check_resumable(Path(args.resume))
         return args.resume
     if args.out is None:
         raise ValueError(f"{verb} needs --out RUN (or --resume RUN)")
@@ -137,6 +140,21 @@ def _refuse_changed_on_resume(asked: dict[str, tuple[object, object]]) -> None:
             shown = ("on" if saved else "off") if isinstance(saved, bool) else saved
             raise ValueError(f"{flag if given is True else f'{flag} {given}'}: a resumed run keeps its saved "
                              f"{flag.lstrip('-')} ({shown}), so that it goes on exactly; start a new run to change it")
+
+
+def _check_resumable(run: Path) -> None:
+    """A --resume folder that holds no checkpoint to go on from, said as what it is (a checkpoint folder, a run
+    stopped before its first checkpoint, no run), not as a missing RUN/last/last."""
+    from .checkpoint import RUN_ENTRIES
+
+    if any((run / name / "config.json").is_file() for name in ("last", ".last.old")):
+        return
+    if (run / "config.json").is_file():
+        raise ValueError(f"--resume {run}: a checkpoint, not a run folder; give the run's folder (--resume {run.parent})")
+    if any((run / name).exists() for name in RUN_ENTRIES):
+        raise ValueError(f"--resume {run}: the run stopped before its first checkpoint (nothing to resume); start it "
+                         f"again with --out {run} --overwrite")
+    raise ValueError(f"--resume {run}: holds no run (no {run / 'last'}); give the --out folder of the run to continue")
 
 
 def _held(run: str) -> contextlib.AbstractContextManager:

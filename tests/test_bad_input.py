@@ -195,6 +195,24 @@ def test_prepare_says_when_a_split_is_empty(bad_folder, tmp_path, caplog):
     assert len([r for r in caplog.records if "no performance in the" in r.getMessage()]) == 1
 
 
+def test_a_corpus_with_no_training_split_is_said_at_prepare_and_train_gan_makes_no_run_folder(bad_folder, tmp_path,
+                                                                                             caplog, capsys):
+    """A lone file hashed into the test split: prepare said only that validation was empty (validating 'on its
+    training chunks', which it has none of), and train-gan made the run's folder, then stopped with 'no chunks in
+    the tracks to sample sequences from', leaving a run that 'stopped before its first checkpoint'."""
+    corpus = tmp_path / "c"
+    assert main(["prepare", str(bad_folder / "good.mid"), "--out", str(corpus), "-q", "--set",
+                 "corpus.validation_fraction=0", "--set", "corpus.test_fraction=0.95"]) == 0
+    assert Corpus.open(corpus).tracks[0]["split"] == "test"
+    warning = [r.getMessage() for r in caplog.records if "no performance in the" in r.getMessage()]
+    assert len(warning) == 1 and "training split" in warning[0] and "nothing can be trained on it" in warning[0]
+    capsys.readouterr()
+    run = tmp_path / "run"
+    assert main(["train-gan", str(corpus), "--ae", "ae-latent75", "--arch", "ar", "--out", str(run), "-q"]) == 2
+    assert one_line_error(capsys) == f"error: {corpus}: no chunks in the training split"
+    assert not run.exists()
+
+
 def test_flags_are_named_as_given_and_checked_before_anything_is_written(bad_folder, tmp_path, capsys):
     midi = bad_folder / "good.mid"
     for output in (f"{tmp_path / 'newdir'}/", str(tmp_path / "out.txt")):

@@ -405,6 +405,11 @@ def warn_of_copies_across_splits(good: list[dict], by_path: dict) -> None:
 def warn_of_empty_splits(corpus: "Corpus", config: Config) -> None:
     """Say now, not when training or `tsm evaluate` finds out, that a split meant to hold pieces holds none."""
     fractions = {"validation": config.corpus.validation_fraction, "test": config.corpus.test_fraction}
+    if corpus.tracks and not any(t["split"] == "train" for t in corpus.tracks):
+        log.warning("%s: no performance in the training split (%d performance(s), split by piece), so nothing can be "
+                    "trained on it; put each piece's takes in a subfolder of their own, or add pieces", corpus.root,
+                    corpus.num_tracks)
+        return  # (not also that training validates on training chunks it has not)
     for split, means in EMPTY_SPLIT_MEANS.items():
         if fractions[split] > 0 and not any(t["split"] == split for t in corpus.tracks):
             log.warning("%s: no performance in the %s split (%d performance(s), split by piece), so %s; put each "

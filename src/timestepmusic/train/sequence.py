@@ -64,6 +64,8 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     """
     out = Path(out)
     corpus = Corpus.open(corpus_path)
+    if not split_rows(corpus, "train").size:  # said before the run's folder is made, as train-ae does
+        raise ValueError(f"{corpus.root}: no chunks in the training split")
     meta = read_run(out) if resume else None
     if meta is not None:
         check_resumed_corpus(meta, corpus, out)

@@ -865,3 +865,20 @@ def test_a_folder_that_may_not_be_written_is_named_as_given_not_its_lock(corpus,
         err = capsys.readouterr().err.strip()
         assert err == f"error: {given}: cannot write here (permission denied)", err
     assert list(ro.iterdir()) == []
+
+
+def test_weights_are_readable_as_any_file_the_user_writes(tmp_path):
+    from timestepmusic.latents import write_codebook
+
+    mask = os.umask(0o027)  # a group that may read, others not
+    try:
+        folder = write_checkpoint(tmp_path / "run", "last", {"step": 1}, {"generator": torch.nn.Linear(2, 2)},
+                                  {"generator": torch.optim.Adam(torch.nn.Linear(2, 2).parameters())},
+                                  {"torch": torch.get_rng_state()})
+        write_codebook(tmp_path / "codebook.safetensors", torch.zeros(3, 2))
+        written = [*folder.glob("*.safetensors"), tmp_path / "codebook.safetensors"]
+    finally:
+        os.umask(mask)
+    assert len(written) == 4  # weights, optimizer, random state; a codebook
+    for path in written:  # (safetensors writes its files 0600: colleagues sharing a run read its config, not these)
+        assert path.stat().st_mode & 0o777 == 0o640, path.name

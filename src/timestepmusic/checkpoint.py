@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load, load_file, save_file
+from safetensors.torch import load, load_file
 from torch import nn
 
-from .files import held_lock, named
+from .files import held_lock, named, save_tensors
 from .shipped import checkpoint_places
 
 log = logging.getLogger(__name__)
@@ -84,15 +84,15 @@ def _write_checkpoint_files(tmp: Path, meta: dict, models: dict[str, nn.Module],
     meta["weights"] = {}
     for key, model in models.items():
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / f"{key}.safetensors"))
+        save_tensors(state, tmp / f"{key}.safetensors")
         meta["weights"][key] = hashlib.sha256((tmp / f"{key}.safetensors").read_bytes()).hexdigest()
     meta["optimizers"] = {}
     for key, optimizer in (optimizers or {}).items():
         tensors, extra = _optimizer_tensors(optimizer)
-        save_file(tensors, str(tmp / f"{key}.optim.safetensors"))
+        save_tensors(tensors, tmp / f"{key}.optim.safetensors")
         meta["optimizers"][key] = extra
     if rng:
-        save_file({k: v.contiguous() for k, v in rng.items()}, str(tmp / "rng.safetensors"))
+        save_tensors({k: v.contiguous() for k, v in rng.items()}, tmp / "rng.safetensors")
     (tmp / CONFIG).write_text(json.dumps(meta, indent=1))
     for written in tmp.iterdir():
         _synced(written)

@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import nn
 
-from .files import atomic_path
+from .files import atomic_path, save_tensors
 from .midi import Events
 from .rolls import ROWS, rolls, window_starts_s
 
@@ -86,7 +85,7 @@ class PieceCritic:
         settings |= {"width": str(self.net.out.in_features // 2), "trained": json.dumps(self.trained)}
         state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
         with atomic_path(Path(folder) / CRITIC, ".safetensors") as tmp:
-            save_file(state, str(tmp), metadata=settings)
+            save_tensors(state, tmp, metadata=settings)
         return Path(folder) / CRITIC
 
     @classmethod

@@ -15,6 +15,23 @@ except ImportError:  # pragma: no cover (Windows)
     fcntl = None
 
 
+def save_tensors(tensors: dict, path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """safetensors' save_file, the file then readable as any other the user writes (its umask): save_file (0.8)
+    makes it private to its owner (0600), so colleagues who share a run folder could read its config, not its
+    weights."""
+    from safetensors.torch import save_file
+
+    save_file(tensors, str(path), metadata=metadata)
+    os.chmod(path, 0o666 & ~_umask())
+
+
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside `path` (a file or a folder) to write; on success it replaces `path`.

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from .autoencoder import Autoencoder
 from .batches import ChunkGatherer
 from .corpus import Corpus
-from .files import atomic_path
+from .files import atomic_path, save_tensors
 from .ragged import rows_of_groups
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def build_codebook(latents: np.ndarray, rows: np.ndarray, size: int = CODEBOOK_S
 
 def write_codebook(path: Path, codebook: torch.Tensor) -> None:
     with atomic_path(path) as tmp:
-        save_file({"latents": codebook.contiguous()}, str(tmp))
+        save_tensors({"latents": codebook.contiguous()}, tmp)
 
 
 def read_codebook(path: Path) -> torch.Tensor:

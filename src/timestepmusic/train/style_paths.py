@@ -14,13 +14,12 @@ import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 from ..batches import ChunkGatherer
 from ..checkpoint import CONFIG, load_tensors, read_meta
 from ..checks import check_corpus_matches
 from ..corpus import Corpus
-from ..files import atomic_path
+from ..files import atomic_path, save_tensors
 from ..generation import checkpoint_config
 from ..sequence import AVERAGED_GENERATOR
 from ..sequence.style import StyleGatherer
@@ -68,7 +67,7 @@ def add_style_paths(model: str | Path, corpus_path: str | Path, relabel: bool = 
             raise ValueError(f"{target}: the descriptions made from {corpus.root} differ from those kept; not "
                              "relabelled")
     with atomic_path(target) as tmp:
-        save_file({k: v.contiguous() for k, v in paths.state_dict().items()}, str(tmp))
+        save_tensors({k: v.contiguous() for k, v in paths.state_dict().items()}, tmp)
     meta["weights"][KEY] = hashlib.sha256(target.read_bytes()).hexdigest()
     with atomic_path(folder / CONFIG) as tmp:
         tmp.write_text(json.dumps(meta, indent=1))

@@ -729,6 +729,44 @@ def test_the_stop_bias_shortens_chunks_that_hold_an_event_and_the_empty_bias_emp
             Config().override([f"ar.{name}=inf"])
 
 
+def test_the_empty_ramp_keeps_a_pause_at_the_networks_odds_and_cuts_a_long_silence_short():
+    torch.manual_seed(4)
+    head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)
+    with torch.no_grad():
+        head.out["key"][-1].bias[-1] = head.out["key"][-1].bias[:-1].max() + 3  # the stop: often, not always
+    rows = 2000
+    features = torch.randn(1, 8).expand(rows, 8)
+    def draw(latest_note_s: float, **bias) -> torch.Tensor:  # the share of empty chunks, the latest note that long ago
+        onsets = (torch.full((rows, 4), -torch.inf, dtype=torch.float64),
+                  torch.full((rows,), latest_note_s, dtype=torch.float64))
+        sets = EventSampler(head).sample(features, torch.Generator().manual_seed(0), onsets=onsets, **bias)
+        return sets.sizes
+    plain = draw(-0.1)
+    empty = (plain == 0).float().mean()
+    assert 0.05 < empty < 0.95
+    just_played = draw(-0.1, empty_bias=-3.0, empty_ramp_s=2.0)  # 0.1 s after a note: a twentieth of the bias
+    assert (just_played == 0).float().mean() > 0.8 * empty
+    long_silent, always = draw(-3.0, empty_bias=-3.0, empty_ramp_s=2.0), draw(-3.0, empty_bias=-3.0)
+    assert torch.equal(long_silent, always)  # past the ramp: all of it, draw for draw
+    assert (always == 0).float().mean() < 0.5 * empty
+    never_played = draw(-torch.inf, empty_bias=-3.0, empty_ramp_s=2.0)  # no note yet: all of it
+    assert torch.equal(never_played, draw(-torch.inf, empty_bias=-3.0))
+    with pytest.raises(ValueError, match="ar.empty_ramp_s"):  # it needs the notes heard
+        EventSampler(head).sample(features[:2], torch.Generator().manual_seed(0), empty_bias=-1.0, empty_ramp_s=1.0)
+    for bad in ("-1", "inf", "nan"):
+        with pytest.raises(ValueError, match="ar.empty_ramp_s"):
+            Config().override([f"ar.empty_ramp_s={bad}"])
+
+
+def test_a_model_without_the_beat_echo_samples_with_the_empty_ramp(tmp_path, monkeypatch):
+    heard = []
+    spy_on_event_sampler(monkeypatch, lambda arguments: heard.append(
+        (arguments.get("empty_ramp_s"), arguments.get("onsets") is not None)))
+    assert main(["generate", "-n", "1", "--seconds", "1", "-o", str(tmp_path / "a"), "--set", "ar.beat_echo=0",
+                 "--set", "ar.empty_ramp_s=2"]) == 0
+    assert heard and set(heard) == {(2.0, True)}  # the onsets heard, for the ramp alone
+
+
 def test_with_onsets_the_biases_move_the_next_choices_end():
     torch.manual_seed(5)
     head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25, onsets=True)

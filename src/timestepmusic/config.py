@@ -32,8 +32,9 @@ STYLE_PAUSE = "pause"  # the longest stretch of chunks with no note starting
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise", "end_after_s", "project",
                      "pedal_join_s", "pedal_join_share", "in_bins", "style_drawn", "style_guidance",
                      "request_guidance", "pedal_guidance", "prompt_told", "pedals_as_told", "slide_stride",
-                     "start_temperature", "stop_bias", "empty_bias", "beat_echo", "echo_recency_s",
-                     "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path", "register_guard",
+                     "start_temperature", "stop_bias", "empty_bias", "empty_ramp_s", "beat_echo",
+                     "echo_recency_s", "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path",
+                     "register_guard",
                      "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean",
                      "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt")
 
@@ -573,6 +574,10 @@ class AutoregressiveConfig:
     empty_bias: float = 0.0
     """Events arm, sampling only: added to the logit of ending a chunk before its first event, an empty chunk
     (log-odds): below 0 fewer chunks are empty, and a piece stalls in silence less often."""
+    empty_ramp_s: float = 0.0
+    """Events arm, sampling only: ar.empty_bias grows from none at the latest note's start to all of it this many
+    seconds later, so that a pause keeps the network's odds of an empty chunk and a long silence is still cut short.
+    0: all of it at every chunk."""
     beat_echo: float = 0.0
     """Events arm, sampling only: how strongly each note's start leans toward the times at which the intervals
     between the onsets heard before it recur after those onsets, so that the notes keep a beat (sequence/pulse.py,
@@ -667,12 +672,13 @@ class AutoregressiveConfig:
         _check(0 <= self.register_min_p < 1, "ar.register_min_p", f"must be in [0, 1), got {self.register_min_p}")
         _check(self.register_window_s > 0, "ar.register_window_s", f"must be > 0, got {self.register_window_s}")
         # (not value < 0: NaN is caught below, as not finite)
-        for key in ("beat_echo", "echo_recency_s", "cluster_guard", "end_rise", "end_after_s", "register_guard",
-                    "register_margin", "step_lean", "restrike_guard"):
+        for key in ("beat_echo", "echo_recency_s", "empty_ramp_s", "cluster_guard", "end_rise",
+                    "end_after_s", "register_guard", "register_margin", "step_lean", "restrike_guard"):
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         for key in ("end_bias", "end_rise", "end_after_s", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
-                    "start_temperature", "velocity_temperature", "stop_bias", "empty_bias", "beat_echo", "echo_recency_s",
-                    "cluster_guard", "register_guard", "register_margin", "register_window_s", "damper_bias",
+                    "start_temperature", "velocity_temperature", "stop_bias", "empty_bias",
+                    "empty_ramp_s", "beat_echo", "echo_recency_s", "cluster_guard",
+                    "register_guard", "register_margin", "register_window_s", "damper_bias",
                     "step_lean", "join_bias", "restrike_guard", "duration_tilt"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")

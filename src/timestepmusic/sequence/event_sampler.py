@@ -102,6 +102,7 @@ class EventSampler:
                unpressed: torch.Tensor | None = None, pedal_guidance: float | None = None,
                onsets: tuple[torch.Tensor, torch.Tensor] | None = None,
                start_temperature: float = 1.0, stop_bias: float = 0.0, empty_bias: float = 0.0,
+               empty_ramp_s: float = 0.0,
                beat_echo: float = 0.0, echo_recency_s: float = 0.0,
                cluster_guard: float = 0.0, velocity_temperature: float = 1.0,
                register: tuple[torch.Tensor, torch.Tensor] | None = None, register_guard: float = 0.0,
@@ -127,9 +128,11 @@ class EventSampler:
         onsets before the chunk [R, M] and its latest note's start [R] (pulse.DrawnOnsets'). `start_temperature`: each
         event's start bin is drawn with its logits ÷ it (ar.start_temperature). `stop_bias`: added to the logit of
         ending a chunk that holds an event already (ar.stop_bias), `empty_bias` to that of ending it before its first
-        event (ar.empty_bias). `beat_echo`: the strength of a lean on each note's start toward the intervals between
-        the onsets heard, after them (ar.beat_echo, pulse.BeatEcho; needs `onsets`), added after the start
-        temperature; a pedal's start does not lean; `echo_recency_s` τ > 0: each onset's vote for a bin weighs
+        event (ar.empty_bias); with `empty_ramp_s` τ > 0 (ar.empty_ramp_s; needs `onsets`) the empty bias grows from
+        none at the latest note's start to all of it τ seconds after, so that a pause keeps the network's odds and a
+        long silence is cut short. `beat_echo`: the strength of a lean on each note's start toward the
+        intervals between the onsets heard, after them (ar.beat_echo, pulse.BeatEcho; needs `onsets`), added after
+        the start temperature; a pedal's start does not lean; `echo_recency_s` τ > 0: each onset's vote for a bin weighs
         e^(−lag/τ), the lag from it to the bin (ar.echo_recency_s). `cluster_guard` C: among the notes that join the onset being
         struck, one within 2 semitones of one of its notes is drawn at e^−C of its odds, the others more often in
         proportion, so that the chord keeps its size and its odds of a note (ar.cluster_guard, clusters.py).
@@ -287,7 +290,15 @@ class EventSampler:
         # the first event holds one (sizes > 0), so the first event's is empty_bias and every later one's stop_bias
         kind_bias = [torch.tensor([0.0, damper_bias, 0.0, 0.0, -torch.inf if head.onsets else end], device=device)
                      for end in (empty_bias, stop_bias)]  # (with ar.onsets the stop was the next choice's)
-        end_biases = [torch.tensor(end, device=device) for end in (empty_bias, stop_bias)]  # ar.onsets: on the next
+        if empty_ramp_s > 0:  # ar.empty_ramp_s: the empty bias of each row by the seconds since its latest note [R]
+            if onsets is None:
+                raise ValueError("ar.empty_ramp_s: pass the onsets before the chunk (onsets)")
+            ramp = (-onsets[1].to(device) / empty_ramp_s).clamp(0.0, 1.0).float()  # [R] (no note yet: all of it)
+            kind_bias[0] = kind_bias[0].repeat(r, 1)  # [R, 5]
+            if not head.onsets:
+                kind_bias[0][:, -1] = empty_bias * ramp
+            empty_bias = empty_bias * ramp  # [R]
+        end_biases = [torch.as_tensor(end, device=device) for end in (empty_bias, stop_bias)]  # ar.onsets: on the next
         # choice's end instead
         kind_ids = torch.tensor([0, *range(NUM_KEYS, NUM_IDS), NUM_IDS - 1], device=device)  # a pedal's id (the stop's
         # clamped: a row that has stopped draws on unseen)

@@ -150,7 +150,7 @@ class EventAutoregressive(Autoregressive):
         self.unpressed: torch.Tensor | None = None  # ar.pedals_as_told: the pedals each piece never draws [S, 3]
         self.history: DrawnHistory | None = None  # with ar.carry: the events so far of the pieces being sampled
         self.pitch_classes: DrawnPitchClasses | None = None  # with ar.tonal: their pitch classes so far
-        self.drawn_onsets: DrawnOnsets | None = None  # with ar.pulse or ar.beat_echo: their onsets so far
+        self.drawn_onsets: DrawnOnsets | None = None  # with ar.pulse, ar.beat_echo or ar.empty_ramp_s: their onsets so far
         self.tempo: TempoTold | None = None  # a tempo asked of the pieces being drawn
         # with ar.register_guard or ar.register: the keys they struck lately, for the guard's last `guard_chunks`
         # and for the head's kernels (register_heard.WINDOWS)
@@ -284,6 +284,7 @@ class EventAutoregressive(Autoregressive):
                                    start_temperature=self.settings.start_temperature,
                                    stop_bias=self.settings.stop_bias,
                                    empty_bias=self.settings.empty_bias,
+                                   empty_ramp_s=self.settings.empty_ramp_s,
                                    beat_echo=self.settings.beat_echo,
                                    echo_recency_s=self.settings.echo_recency_s,
                                    tempo=None if self.tempo is None else self.tempo.at(
@@ -418,7 +419,7 @@ class EventAutoregressive(Autoregressive):
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:
             self.pitch_classes = DrawnPitchClasses(n, self.device, key, self.chunk_seconds, heard_first)
-        if self.settings.pulse or self.settings.beat_echo > 0:
+        if self.settings.pulse or self.settings.beat_echo > 0 or self.settings.empty_ramp_s > 0:
             self.drawn_onsets = DrawnOnsets(n, self.chunk_seconds, self.device)
         if self.settings.register_guard > 0 or self.settings.register_min_p > 0:
             self.guard_chunks = max(1, round(self.settings.register_window_s / self.chunk_seconds))

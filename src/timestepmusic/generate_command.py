@@ -52,7 +52,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     line (a lock in the folder: files.held_folder), not mixed in; other seeds may be written there meanwhile."""
     from .files import held_folder
 
-    if args.list or args.info or not args.out.strip() or Path(args.out).suffix.lower() in (".mid", ".midi"):
+    if args.list or args.info or not args.out.strip() or _names_a_file(args.out):
         return _generate(args)  # (nothing written, or refused: a file's name)
     with held_folder(args.out, f".generate-seed{args.seed}.lock", f"-o {args.out}: another tsm generate is writing "
                      f"--seed {args.seed}'s pieces into it now; wait for it to end, or give another -o or --seed"):
@@ -108,14 +108,20 @@ def _checked_request(args: argparse.Namespace) -> Request:
         raise ValueError(SELECT_NO_PROMPT)
     if not args.out.strip():
         raise ValueError("-o: an empty name; give the folder to write into (default out/)")
-    if (Path(args.out).suffix.lower() in (".mid", ".midi") and not Path(args.out).is_dir()
-            and not args.out.endswith(("/", os.sep))):  # (outs/piano.mid/: a folder, as the slash says)
+    if _names_a_file(args.out):
         raise ValueError(f"-o {args.out}: the folder to write into (each piece is named sample_SEED_NNN.mid); give a "
                          "folder's name")
     for flag, given in (("--prompt", args.prompt), ("--like", args.like)):  # (before what is in the way of -o)
         if given and not Path(given).is_file():
             raise ValueError(f"{flag} {given}: " + ("not a file" if Path(given).exists() else "no such file"))
     return Request(settings, words, key_path, tempo_path)
+
+
+def _names_a_file(out: str) -> bool:
+    """Whether -o names a MIDI file rather than the folder to write into (outs/piano.mid/: a folder, as the slash
+    says, held and made as any other)."""
+    return (Path(out).suffix.lower() in (".mid", ".midi") and not Path(out).is_dir()
+            and not out.endswith(("/", os.sep)))
 
 
 def _files_to_write(args: argparse.Namespace, request: Request) -> Files:

@@ -308,3 +308,10 @@ def test_a_file_named_as_a_folder_with_a_slash_is_refused_in_one_line_before_any
     assert main(["generate", "-n", "1", "--seconds", "1", "-o", f"{take}/"]) == 2
     assert one_line_error(capsys) == f"error: {take}: cannot write or read here: exists and is a file, not a folder"
     assert take.read_bytes() == b"mine"
+
+
+def test_a_soundfont_that_is_a_folder_is_named_as_one(tmp_path, capsys):
+    """--soundfont FOLDER said 'no such file' of a folder that is there."""
+    assert main(["generate", "-n", "1", "--wav", "--soundfont", str(tmp_path), "-o", str(tmp_path / "out")]) == 2
+    assert one_line_error(capsys) == f"error: --soundfont {tmp_path}: not a file"
+    assert not (tmp_path / "out").exists()

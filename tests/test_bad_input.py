@@ -316,3 +316,20 @@ def test_a_performance_given_is_named_after_its_flag_alike_whatever_is_wrong_wit
         assert main(["generate", flag, str(given), "-n", "1", "-o", str(tmp_path / "out")]) == 2
         assert one_line_error(capsys).startswith(f"error: {flag} {given}: {why}")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_file_named_as_a_folder_with_a_slash_is_refused_in_one_line_before_anything_is_drawn(tmp_path, capsys):
+    """-o take.mid/ where take.mid is a file of the user's: one line naming it, not a draw and then 'stopped after
+    writing 0 of 1 MIDI file(s); the same command with --overwrite writes them all again' above the error."""
+    take = tmp_path / "take.mid"
+    take.write_bytes(b"mine")
+    assert main(["generate", "-n", "1", "--seconds", "1", "-o", f"{take}/"]) == 2
+    assert one_line_error(capsys) == f"error: {take}: cannot write or read here: exists and is a file, not a folder"
+    assert take.read_bytes() == b"mine"
+
+
+def test_a_soundfont_that_is_a_folder_is_named_as_one(tmp_path, capsys):
+    """--soundfont FOLDER said 'no such file' of a folder that is there."""
+    assert main(["generate", "-n", "1", "--wav", "--soundfont", str(tmp_path), "-o", str(tmp_path / "out")]) == 2
+    assert one_line_error(capsys) == f"error: --soundfont {tmp_path}: not a file"
+    assert not (tmp_path / "out").exists()

@@ -1160,3 +1160,12 @@ def test_a_pedal_down_at_a_cut_is_held_through_its_changes_of_depth():
     cut = prompt_until(events, 4.0, 0.25)
     assert [(s, round(s + d, 3)) for s, d, i in zip(cut.start_s, cut.duration_s, cut.ids) if i == DAMPER_ID] == [
         (2.0, 3.0), (3.0, 6.0)]  # (cut at 4 s: the press down then held to the lift)
+
+
+def test_a_cap_that_is_not_whole_chunks_is_said_and_counted_as_drawn(tmp_path, capsys, caplog):
+    """--max-seconds 2.1 draws pieces of at most 2 s: said, as --seconds says it, and the table counts pieces at the
+    cap of 2 s (it said 'at max 0.00', as if every piece had ended itself before the cap)."""
+    assert main(["generate", "--max-seconds", "2.1", "-n", "2", "-o", str(tmp_path)]) == 0
+    assert "--max-seconds 2.1: pieces are whole chunks of 0.25 s; no piece will last longer than 2 s" in caplog.text
+    generated = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("generated"))
+    assert generated.split()[-2] == "1.00"  # (the default does not end a piece within its first 10 s)

@@ -26,7 +26,7 @@ def check_audio_flags(args: argparse.Namespace) -> None:
     given = args.soundfont or (os.environ.get(SOUNDFONT_ENV) if args.wav else None)
     said = f"--soundfont {given}" if args.soundfont else f"${SOUNDFONT_ENV} {given}"
     if given and not Path(given).is_file():
-        raise ValueError(f"{said}: no such file")
+        raise ValueError(f"{said}: " + ("not a file" if Path(given).exists() else "no such file"))
     if given and not is_soundfont(given):
         raise ValueError(f"{said}: not a SoundFont (.sf2, .sf3) or DLS file; give one, or leave "
                          "it out for the General MIDI soundfont installed with FluidSynth")

@@ -52,7 +52,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     line (a lock in the folder: files.held_folder), not mixed in; other seeds may be written there meanwhile."""
     from .files import held_folder
 
-    if args.list or args.info or not args.out.strip() or Path(args.out).suffix.lower() in (".mid", ".midi"):
+    if args.list or args.info or not args.out.strip() or _names_a_file(args.out):
         return _generate(args)  # (nothing written, or refused: a file's name)
     with held_folder(args.out, f".generate-seed{args.seed}.lock", f"-o {args.out}: another tsm generate is writing "
                      f"--seed {args.seed}'s pieces into it now; wait for it to end, or give another -o or --seed"):
@@ -108,14 +108,20 @@ def _checked_request(args: argparse.Namespace) -> Request:
         raise ValueError(SELECT_NO_PROMPT)
     if not args.out.strip():
         raise ValueError("-o: an empty name; give the folder to write into (default out/)")
-    if (Path(args.out).suffix.lower() in (".mid", ".midi") and not Path(args.out).is_dir()
-            and not args.out.endswith(("/", os.sep))):  # (outs/piano.mid/: a folder, as the slash says)
+    if _names_a_file(args.out):
         raise ValueError(f"-o {args.out}: the folder to write into (each piece is named sample_SEED_NNN.mid); give a "
                          "folder's name")
     for flag, given in (("--prompt", args.prompt), ("--like", args.like)):  # (before what is in the way of -o)
         if given and not Path(given).is_file():
             raise ValueError(f"{flag} {given}: " + ("not a file" if Path(given).exists() else "no such file"))
     return Request(settings, words, key_path, tempo_path)
+
+
+def _names_a_file(out: str) -> bool:
+    """Whether -o names a MIDI file rather than the folder to write into (outs/piano.mid/: a folder, as the slash
+    says, held and made as any other)."""
+    return (Path(out).suffix.lower() in (".mid", ".midi") and not Path(out).is_dir()
+            and not out.endswith(("/", os.sep)))
 
 
 def _files_to_write(args: argparse.Namespace, request: Request) -> Files:
@@ -199,7 +205,7 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
 def _piece_seconds(args: argparse.Namespace, gan: GANModel, ends_itself: bool, tempered: bool) -> float:
     """Each piece's length (s): --max-seconds (default 120) for a model that ends its pieces itself, else --seconds
     (default PIECE_SECONDS; a length that is not whole chunks is said); the flag of the other kind refused."""
-    from .generation import check_piece_seconds, piece_chunks
+    from .generation import check_piece_seconds
 
     if ends_itself:
         if args.seconds is not None:
@@ -209,6 +215,7 @@ def _piece_seconds(args: argparse.Namespace, gan: GANModel, ends_itself: bool, t
                              "a piece may run)")
         seconds = args.max_seconds if args.max_seconds is not None else 120.0
         check_piece_seconds(seconds, "max-seconds")
+        _say_whole_chunks("--max-seconds", seconds, gan, "no piece will last longer than")
         if args.no_snap and not tempered:
             raise ValueError("--no-snap is for convolutional models; recurrent models decode their latents as they are")
     elif args.max_seconds is not None:
@@ -220,11 +227,23 @@ def _piece_seconds(args: argparse.Namespace, gan: GANModel, ends_itself: bool, t
     else:
         seconds = args.seconds if args.seconds is not None else PIECE_SECONDS
         check_piece_seconds(seconds)
-        whole_s = piece_chunks(seconds, gan.ae.chunk_seconds) * gan.ae.chunk_seconds  # as sample_latents draws
-        if abs(whole_s - seconds) > 1e-6:
-            log.warning("--seconds %g: pieces are whole chunks of %g s; each will last %g s", seconds,
-                        gan.ae.chunk_seconds, whole_s)
+        _say_whole_chunks("--seconds", seconds, gan, "each will last")
     return seconds
+
+
+def _whole_seconds(seconds: float, gan: GANModel) -> float:
+    """A length in whole chunks, as sample_latents draws it."""
+    from .generation import piece_chunks
+
+    return piece_chunks(seconds, gan.ae.chunk_seconds) * gan.ae.chunk_seconds
+
+
+def _say_whole_chunks(flag: str, seconds: float, gan: GANModel, what: str) -> None:
+    """A length that is not whole chunks is said, with the one drawn."""
+    whole_s = _whole_seconds(seconds, gan)
+    if abs(whole_s - seconds) > 1e-6:
+        log.warning("%s %g: pieces are whole chunks of %g s; %s %g s", flag, seconds, gan.ae.chunk_seconds, what,
+                    whole_s)
 
 
 def _warn_of_others(args: argparse.Namespace, files: Files, request: Request) -> None:
@@ -333,13 +352,14 @@ def _print_lengths(gan, args: argparse.Namespace, seconds: float, generated_s: l
     from .corpus import Corpus
     from .gan.recurrent import length_table, real_lengths
 
-    lengths = {"generated": np.minimum(np.array(generated_s), seconds)}
+    cap_s = _whole_seconds(seconds, gan)  # the cap as drawn (--max-seconds 10.1: 10 s)
+    lengths = {"generated": np.minimum(np.array(generated_s), cap_s)}
     root = args.corpus or gan.meta.get("corpus", {}).get("root")
     try:
-        lengths |= real_lengths(Corpus.open(root), seconds) if root else {}
+        lengths |= real_lengths(Corpus.open(root), cap_s) if root else {}
     except ValueError as e:
         hint = "" if args.corpus else "; pass --corpus CORPUS (a prepared corpus) to compare"
         log.warning("piece lengths: no real ones beside them (%s)%s", e, hint)
     print(f"piece lengths, capped at --max-seconds {seconds:g} (real remaining: from a random chunk of a "
           "training track to its end, what the model was trained on):")
-    print("\n".join(length_table(lengths, seconds)))
+    print("\n".join(length_table(lengths, cap_s)))

@@ -94,7 +94,8 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
                        "2 with --style or --like, else 1)")
     prompt = p.add_argument_group("continue a performance (ar and events models)")
     prompt.add_argument("--prompt", metavar="IN.mid",
-                        help="continue this performance for --seconds; each file starts with it as the model heard it")
+                        help="continue this performance for --seconds; each file starts with it: its notes as in "
+                             "the file, its pedals as the model reads them")
     prompt.add_argument("--prompt-seconds", type=clock_arg, metavar="S",
                         help="continue from S seconds into it (90 or 1:30), not from its end")
     prompt.add_argument("--continuation-only", action="store_true",

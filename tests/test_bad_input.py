@@ -165,6 +165,19 @@ def test_a_bare_tsm_prints_what_it_can_do(capsys):
     assert out.startswith("usage: tsm") and "generate" in out and "train-gan" in out
 
 
+def test_a_usage_error_is_one_line_naming_the_command_and_its_help(capsys):
+    for argv, said in ((["generate", "--seconds", "abc"], "tsm generate: error: argument --seconds: 'abc' is not a time"),
+                       (["generate", "-n", "0"], "tsm generate: error: argument -n"),
+                       (["train-gan"], "tsm train-gan: error: the following arguments are required: CORPUS"),
+                       (["data", "check"], "tsm data check: error: the following arguments are required"),
+                       (["no-such-command"], "tsm: error: argument COMMAND: invalid choice: 'no-such-command'")):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and err.count("\n") == 1 and err.startswith(said), err
+        assert err.rstrip().endswith(f"(see {said.partition(': error')[0]} --help)")  # where the flags are read
+
+
 def test_an_unknown_model_name_lists_the_generators_apart_from_the_autoencoders(capsys):
     assert main(["generate", "--model", "no_such_model", "-o", "unused"]) == 2
     err = capsys.readouterr().err

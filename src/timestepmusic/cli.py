@@ -321,10 +321,18 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors (a flag unknown, a value of the wrong kind, an argument missing) are one
+    line naming the command and where to read its flags, not the whole usage block above the error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .config import PRESETS, Config
 
-    parser = argparse.ArgumentParser(prog="tsm", description="TimeStepMusic: expressive piano performances "
+    parser = OneLineParser(prog="tsm", description="TimeStepMusic: expressive piano performances "
                                      "(timing, dynamics, damper/sostenuto/soft pedal) from a set autoencoder and a "
                                      "sequence model.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (also accepted after the command)")

@@ -182,6 +182,16 @@ def test_a_seed_set_out_of_range_is_named(value):
     from timestepmusic.argtypes import SEED_LIMIT
 
     for key in ("gan.seed", "ae.seed"):
-        with pytest.raises(ValueError, match=f"config {key}: a whole number from 0 to {SEED_LIMIT}"):
+        with pytest.raises(ValueError, match=f"--set {key}={value}: a whole number from 0 to {SEED_LIMIT}"):
             Config().override([f"{key}={value}"])
     assert Config().override([f"gan.seed={SEED_LIMIT}"]).gan.seed == SEED_LIMIT
+
+
+def test_a_set_that_is_refused_is_said_as_the_assignment():
+    with pytest.raises(ValueError) as refused:
+        Config().override(["ar.temperature=0.9", "ar.beat_echo=-1"])
+    assert str(refused.value) == "--set ar.beat_echo=-1: must be ≥ 0 (0 = none), got -1.0"
+    with pytest.raises(ValueError, match=r"^--set ar\.beat_ech=1: unknown setting; did you mean ar\.beat_echo"):
+        Config().override(["ar.beat_ech=1"])
+    with pytest.raises(ValueError, match=r"^config ar\.beat_echo: must be ≥ 0"):  # a flag's or a file's: the key
+        Config().override({"ar.beat_echo": -1})

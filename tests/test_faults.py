@@ -90,7 +90,7 @@ def _faulty(limit: int | str | None, seen: list[str]):
         return wrapped
 
     def write(*args, **kwargs):
-        patches = [(checkpoint, "save_file", step("save_file", checkpoint.save_file)),
+        patches = [(checkpoint, "save_tensors", step("save_tensors", checkpoint.save_tensors)),
                    (checkpoint, "shutil", types.SimpleNamespace(rmtree=step("rmtree", shutil.rmtree))),
                    (pathlib.Path, "rename", step("rename", pathlib.Path.rename)),
                    (pathlib.Path, "mkdir", step("mkdir", pathlib.Path.mkdir)),
@@ -113,7 +113,7 @@ def test_checkpoint_write_crashing_at_every_step_resumes_to_the_same_weights(cor
     seen: list[str] = []  # the steps of one checkpoint write, counted on a dry run
     monkeypatch.setattr(train_ae, "write_checkpoint", _faulty(None, seen))
     train_autoencoder(corpus, tmp_path / "dry", Config().override(AE), progress=False, max_steps=1)
-    assert seen.count("rename") == 1 and "save_file" in seen  # a first checkpoint: no `last` to move aside
+    assert seen.count("rename") == 1 and "save_tensors" in seen  # a first checkpoint: no `last` to move aside
     steps: list[str] = []
     shutil.copytree(stopped, tmp_path / "count")
     monkeypatch.setattr(train_ae, "write_checkpoint", _faulty(None, steps))
@@ -769,9 +769,9 @@ def test_a_parser_fault_on_a_file_skips_it_in_one_line_and_workers_killed_again_
 def test_settings_that_are_not_finite_are_refused_and_a_diverged_run_stops_unsaved(corpus, tmp_path, capsys):
     """`--set ae.lr=inf` (or a scalar where two numbers go) is refused in one line naming the key; a run whose loss
     becomes NaN stops with one line, and what it saved holds no NaN."""
-    for bad, said in (("ae.lr=inf", "config ae.lr: expected a finite number, got inf"),
-                      ("gan.betas=0.5", "config gan.betas: expected 2 numbers in brackets"),
-                      ("chunks.chunk_seconds=nan", "config chunks.chunk_seconds: expected a finite number")):
+    for bad, said in (("ae.lr=inf", "--set ae.lr=inf: expected a finite number, got inf"),
+                      ("gan.betas=0.5", "--set gan.betas=0.5: expected 2 numbers in brackets"),
+                      ("chunks.chunk_seconds=nan", "--set chunks.chunk_seconds=nan: expected a finite number")):
         assert main(["train-ae", str(corpus), "--out", str(tmp_path / "x"), "-q", "--set", bad]) == 2
         err = capsys.readouterr().err.strip()
         assert said in err and "\n" not in err
@@ -791,7 +791,7 @@ def test_a_full_disk_while_a_checkpoint_is_written_is_one_line_and_leaves_no_hal
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(checkpoint, "save_file", full)
+    monkeypatch.setattr(checkpoint, "save_tensors", full)
     run = tmp_path / "ae"
     sets = [f"--set={k}={v}" for k, v in AE.items()]
     assert main(["train-ae", str(corpus), "--out", str(run), "-q", *sets]) == 2

@@ -744,9 +744,17 @@ class Config:
         return cls().override(PRESETS[name])
 
     def override(self, assignments: list[str] | dict[str, Any]) -> "Config":
-        """A copy with ``section.key=value`` assignments applied (values parsed as TOML literals)."""
+        """A copy with ``section.key=value`` assignments applied (values parsed as TOML literals). A list is what
+        `--set` gave: a setting it names that is refused is said as the assignment (--set ar.beat_echo=-1: …)."""
+        if isinstance(assignments, dict):
+            return self._overridden(assignments.items())
+        try:
+            return self._overridden([split_assignment(a) for a in assignments])
+        except ValueError as e:
+            raise ValueError(said_as_set(str(e), assignments)) from None
+
+    def _overridden(self, items) -> "Config":
         data = self.to_dict()
-        items = assignments.items() if isinstance(assignments, dict) else (split_assignment(a) for a in assignments)
         for key, value in items:
             if value is None:
                 continue
@@ -775,6 +783,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 _SECTIONS = {"events": EventsConfig, "chunks": ChunkConfig, "corpus": CorpusConfig, "encoding": EncodingConfig,
              "augment": AugmentConfig, "ae": AEConfig, "gan": GANConfig,
              "rnn": RecurrentConfig, "ar": AutoregressiveConfig}
+
+
+def said_as_set(message: str, assignments: list[str]) -> str:
+    """A refusal of setting KEY ('config KEY: why') said as the --set assignment that gave it ('--set KEY=VALUE: why');
+    any other message as it is."""
+    key, colon, why = message.removeprefix("config ").partition(": ")
+    given = [a for a in assignments if a.partition("=")[0].strip() == key]
+    return f"--set {given[-1]}: {why}" if message.startswith("config ") and colon and given else message
 
 
 def split_assignment(assignment: str) -> tuple[str, Any]:

@@ -373,6 +373,12 @@ def test_resume_of_a_folder_without_a_checkpoint_says_what_it_is(tiny_corpus, ti
             assert main([verb, str(tiny_corpus), "--resume", str(folder), "-q"]) == 2
             err = capsys.readouterr().err
             assert err.startswith(f"error: --resume {folder}: {said}") and err.count("\n") == 1, err
+        best_only = tmp_path / "best_only"  # killed between its first best and its first last: not 'nothing to
+        shutil.copytree(tiny_ae / "last", best_only / "best", dirs_exist_ok=True)  # resume', whose --overwrite deletes it
+        assert main([verb, str(tiny_corpus), "--resume", str(best_only), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --resume {best_only}: the run holds its best checkpoint but no last to go on "
+                              f"from") and f"keep {best_only / 'best'} as a model" in err and err.count("\n") == 1, err
         with held_run(unfinished):  # a new run still before its first checkpoint, training now
             assert main([verb, str(tiny_corpus), "--resume", str(unfinished), "-q"]) == 2
             assert "another process is training this run now" in capsys.readouterr().err

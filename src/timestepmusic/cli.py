@@ -151,6 +151,10 @@ def _check_resumable(run: Path) -> None:
         return
     if (run / "config.json").is_file():
         raise ValueError(f"--resume {run}: a checkpoint, not a run folder; give the run's folder (--resume {run.parent})")
+    if (run / "best" / "config.json").is_file():  # killed between writing its first best and its first last
+        raise ValueError(f"--resume {run}: the run holds its best checkpoint but no last to go on from (it stopped "
+                         f"between writing them); keep {run / 'best'} as a model, or start again with --out {run} "
+                         "--overwrite (deletes it)")
     if any((run / name).exists() for name in RUN_ENTRIES):
         raise ValueError(f"--resume {run}: the run stopped before its first checkpoint (nothing to resume); start it "
                          f"again with --out {run} --overwrite")

@@ -47,8 +47,13 @@ def real_eighths(corpus: str, split: str, seconds: float) -> tuple[np.ndarray, n
     from timestepmusic.evaluate.descriptors import excerpts_from_corpus
     from timestepmusic.midi import NUM_KEYS
 
-    excerpts = excerpts_from_corpus(Corpus.open(corpus), split, seconds)
-    full = excerpts.length_s >= seconds  # (a track shorter than the excerpt gives one, silent at its end)
+    opened = Corpus.open(corpus)
+    excerpts = excerpts_from_corpus(opened, split, seconds)
+    track_s = np.array([opened.tracks[t]["duration_s"] for t in excerpts.group])  # [X]
+    full = excerpts.offset_s + seconds <= track_s + 1e-6  # [X] (a track shorter than the excerpt gives one, silent at
+    # its end, and its length_s is `seconds` all the same)
+    if not full.any():
+        raise SystemExit(f"{opened.root}: no performance in the {split} split lasts {seconds:g} s")
     notes = (excerpts.ids < NUM_KEYS) & full[excerpts.excerpt]  # [E]
     kept = np.cumsum(full) - 1  # [X]: each full excerpt's index among them
     return (*eighths(kept[excerpts.excerpt[notes]], excerpts.ids[notes], excerpts.start_s[notes], int(full.sum()),

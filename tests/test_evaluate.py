@@ -514,3 +514,18 @@ def test_the_trees_give_no_accuracy_where_no_split_fits_and_one_where_it_does():
     assert np.isnan(few["accuracy"]) and "too few excerpts for the trees (8 a side" in few["why"]
     told = trees_classifier_test(rng.normal(size=(15, 4)), rng.normal(size=(300, 4)) + 3)  # 15 a side: it splits
     assert told["accuracy"] > 0.8 and "why" not in told
+
+
+def test_piece_drift_counts_only_real_excerpts_of_the_whole_length(tiny_corpus):
+    """bench/piece_drift.py compares drawn pieces with real excerpts of their whole length: a track shorter than the
+    excerpt (cut as one, silent at its end) is left out. It was kept (its length_s is the excerpt's), so the last
+    eighths of a long excerpt read emptier than pianists play them."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import piece_drift
+
+    density, _, count = piece_drift.real_eighths(str(tiny_corpus), "train", 8.0)  # 12 s takes: one 8 s excerpt each
+    assert count == sum(t["split"] == "train" for t in Corpus.open(tiny_corpus).tracks) and density[-1] > 0
+    with pytest.raises(SystemExit, match="no performance in the train split lasts 16 s"):
+        piece_drift.real_eighths(str(tiny_corpus), "train", 16.0)  # none as long: not silent eighths counted

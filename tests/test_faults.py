@@ -882,3 +882,17 @@ def test_weights_are_readable_as_any_file_the_user_writes(tmp_path):
     assert len(written) == 4  # weights, optimizer, random state; a codebook
     for path in written:  # (safetensors writes its files 0600: colleagues sharing a run read its config, not these)
         assert path.stat().st_mode & 0o777 == 0o640, path.name
+
+
+def test_weights_are_written_where_the_file_system_keeps_no_modes(tmp_path, monkeypatch):
+    """A FAT drive or some network shares refuse chmod (EPERM): the checkpoint is written all the same, as before
+    save_tensors made its files readable as the umask says; it was refused with the whole checkpoint."""
+    import errno
+
+    from timestepmusic import files
+
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+    monkeypatch.setattr(files.os, "chmod", refused)
+    folder = write_checkpoint(tmp_path / "run", "last", {"step": 1}, {"generator": torch.nn.Linear(2, 2)})
+    assert load_file(folder / "generator.safetensors").keys() == {"weight", "bias"}

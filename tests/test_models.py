@@ -355,6 +355,10 @@ def test_resume_refuses_a_flag_that_names_another_setting_than_the_runs(tiny_cor
                  "--seed", "0", "--ae", str(tiny_ae)]) == 0  # the run's own, repeated: resumed
     assert json.loads((gan_run / "last" / "config.json").read_text())["step"] == 2
     assert main(["train-ae", str(tiny_corpus), "--resume", str(ae_run), "-q", "--latent", "8", "--batch", "16"]) == 0
+    for verb, run, flags, kind in (("train-gan", ae_run, ["--seed", "5"], "not a sequence-model run (kind='autoencoder')"),
+                                   ("train-ae", gan_run, ["--latent", "9"], "not an autoencoder run")):
+        assert main([verb, str(tiny_corpus), "--resume", str(run), "-q", *flags]) == 2  # a run of the other kind: said
+        assert capsys.readouterr().err == f"error: {run / 'last'}: {kind}\n"  # as one, not as a changed flag
 
 
 def test_resume_of_a_folder_without_a_checkpoint_says_what_it_is(tiny_corpus, tiny_ae, tmp_path, capsys):
@@ -373,6 +377,12 @@ def test_resume_of_a_folder_without_a_checkpoint_says_what_it_is(tiny_corpus, ti
             assert main([verb, str(tiny_corpus), "--resume", str(folder), "-q"]) == 2
             err = capsys.readouterr().err
             assert err.startswith(f"error: --resume {folder}: {said}") and err.count("\n") == 1, err
+        best_only = tmp_path / "best_only"  # killed between its first best and its first last: not 'nothing to
+        shutil.copytree(tiny_ae / "last", best_only / "best", dirs_exist_ok=True)  # resume', whose --overwrite deletes it
+        assert main([verb, str(tiny_corpus), "--resume", str(best_only), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --resume {best_only}: the run holds its best checkpoint but no last to go on "
+                              f"from") and f"keep {best_only / 'best'} as a model" in err and err.count("\n") == 1, err
         with held_run(unfinished):  # a new run still before its first checkpoint, training now
             assert main([verb, str(tiny_corpus), "--resume", str(unfinished), "-q"]) == 2
             assert "another process is training this run now" in capsys.readouterr().err

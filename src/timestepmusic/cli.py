@@ -151,6 +151,10 @@ def _check_resumable(run: Path) -> None:
         return
     if (run / "config.json").is_file():
         raise ValueError(f"--resume {run}: a checkpoint, not a run folder; give the run's folder (--resume {run.parent})")
+    if (run / "best" / "config.json").is_file():  # killed between writing its first best and its first last
+        raise ValueError(f"--resume {run}: the run holds its best checkpoint but no last to go on from (it stopped "
+                         f"between writing them); keep {run / 'best'} as a model, or start again with --out {run} "
+                         "--overwrite (deletes it)")
     if any((run / name).exists() for name in RUN_ENTRIES):
         raise ValueError(f"--resume {run}: the run stopped before its first checkpoint (nothing to resume); start it "
                          f"again with --out {run} --overwrite")
@@ -165,7 +169,7 @@ def _held(run: str) -> contextlib.AbstractContextManager:
 
 
 def cmd_train_ae(args: argparse.Namespace) -> int:
-    from .train.ae import train_autoencoder
+    from .train.ae import read_run, train_autoencoder
 
     if args.checkpoint_minutes is not None and args.checkpoint_minutes <= 0:
         raise ValueError(f"--checkpoint-minutes must be > 0, got {args.checkpoint_minutes:g}")
@@ -175,11 +179,10 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
                                                      "batch": "ae.batch_chunks", "lr": "ae.lr", "seed": "ae.seed",
                                                      "compile": "ae.compile", "checkpoint_s": "ae.checkpoint_every_s"})
     out = _run_folder(args, "train-ae")
-    if args.resume:
-        from .checkpoint import read_meta
+    if args.resume:  # (a run of another kind said as one first)
         from .config import Config
 
-        saved = Config.from_dict(read_meta(Path(out) / "last")[1].get("config", {}))
+        saved = Config.from_dict(read_run(Path(out))["config"])
         _refuse_changed_on_resume({"--latent": (args.latent, saved.ae.latent),
                                    "--encoding": (args.encoding, saved.encoding.encoding),
                                    "--batch": (args.batch, saved.ae.batch_chunks), "--seed": (args.seed, saved.ae.seed)})
@@ -196,9 +199,8 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
 
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
-    from .checkpoint import read_meta
     from .generation import checkpoint_config
-    from .train.sequence import train_sequence_model, warm_start_source
+    from .train.sequence import read_run, train_sequence_model, warm_start_source
 
     if args.resume and args.init_from:
         raise ValueError(f"--init-from {args.init_from}: a resumed run continues its own weights; start a new run with it")
@@ -211,9 +213,10 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     if args.resume and args.preset is not None:
         raise ValueError(f"--preset {args.preset}: a resumed run keeps its saved settings; start a new run with it")
     out = _run_folder(args, "train-gan")
-    arch = read_meta(Path(out) / "last")[1].get("arch", "conv") if args.resume else new_arch
-    if args.resume and (args.batch is not None or args.checkpoint_steps is not None):  # the saved ones, repeated
-        saved = checkpoint_config(read_meta(Path(out) / "last")[1])
+    resumed = read_run(Path(out)) if args.resume else None  # (a run of another kind said as one first)
+    arch = resumed["arch"] if resumed else new_arch
+    saved = checkpoint_config(resumed) if resumed else None
+    if resumed and (args.batch is not None or args.checkpoint_steps is not None):  # the saved ones, repeated
         batch = saved.ar.batch if arch in ("ar", "events") else saved.gan.batch
         if args.batch is not None and args.batch != batch:  # (it would be silently ignored: the run keeps its own)
             raise ValueError(f"--batch {args.batch}: a resumed run keeps its saved batch ({batch}), so that it resumes "
@@ -222,8 +225,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
             raise ValueError(f"--checkpoint-steps {args.checkpoint_steps}: a resumed GAN run keeps its saved interval "
                              f"({saved.gan.validate_every}, gan.validate_every), so that it resumes exactly; start a "
                              "new run to change it")
-    if args.resume:
-        saved = checkpoint_config(read_meta(Path(out) / "last")[1])
+    if resumed:
         _refuse_changed_on_resume({"--arch": (args.arch, arch), "--seed": (args.seed, saved.gan.seed),
                                    "--finetune-ae": (args.finetune_ae or None, saved.gan.finetune_ae),
                                    "--max-chunks": (args.max_chunks if arch == "rnn" else None, saved.rnn.max_chunks)})

@@ -34,9 +34,8 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "request_guidance", "pedal_guidance", "prompt_told", "pedals_as_told", "slide_stride",
                      "start_temperature", "stop_bias", "empty_bias", "empty_ramp_s", "beat_echo",
                      "echo_recency_s", "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path",
-                     "register_guard",
-                     "register_margin", "register_window_s", "register_min_p", "damper_bias", "step_lean",
-                     "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt")
+                     "register_guard", "register_margin", "register_window_s", "register_min_p", "damper_bias",
+                     "step_lean", "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt")
 
 
 def style_path_names(text: str) -> list[str]:

@@ -18,11 +18,14 @@ except ImportError:  # pragma: no cover (Windows)
 def save_tensors(tensors: dict, path: str | Path, metadata: dict[str, str] | None = None) -> None:
     """safetensors' save_file, the file then readable as any other the user writes (its umask): save_file (0.8)
     makes it private to its owner (0600), so colleagues who share a run folder could read its config, not its
-    weights."""
+    weights. Where the file system refuses the change (it keeps no modes), the file is kept as written."""
     from safetensors.torch import save_file
 
     save_file(tensors, str(path), metadata=metadata)
-    os.chmod(path, 0o666 & ~_umask())
+    try:
+        os.chmod(path, 0o666 & ~_umask())
+    except OSError:  # a file system that keeps no modes (FAT, some network shares) refuses it: the file as written
+        pass
 
 
 def _umask() -> int:

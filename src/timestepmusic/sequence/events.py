@@ -273,7 +273,8 @@ class EventAutoregressive(Autoregressive):
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
         carry = self.history.carry() if self.history is not None else None  # [S, M]
         tonal = self.pitch_classes.counts() if self.pitch_classes is not None else None  # [S, G, 12]
-        heard = self.drawn_onsets  # ar.pulse, ar.beat_echo: the onsets before the chunk [S, M'], its latest note [S]
+        heard = self.drawn_onsets  # ar.pulse, ar.beat_echo, ar.empty_ramp_s: the onsets before the chunk [S, M'], the
+        # latest note's start [S]
         onsets = (heard.onsets(), heard.last_note()) if heard is not None else None
         if self.path_start is not None:
             self.unpressed = self.path_unpressed(len(self.drawn))

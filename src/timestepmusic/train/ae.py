@@ -30,6 +30,15 @@ from .log import MetricsLog
 
 log = logging.getLogger(__name__)
 
+
+def read_run(out: Path) -> dict:
+    """The metadata of RUN/last, to resume it."""
+    folder, meta = read_meta(out / "last")
+    if meta.get("kind") != "autoencoder":
+        raise ValueError(f"{folder}: not an autoencoder run")
+    return meta
+
+
 def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config | None = None, *,
                       resume: bool = False, progress: bool = True, max_steps: int | None = None,
                       max_seconds: float | None = None, epochs: int | None = None, lr: float | None = None,
@@ -50,9 +59,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     running: float | None = None  # moving average of the training loss, over the whole run
     meta = None
     if resume:
-        folder, meta = read_meta(out / "last")
-        if meta.get("kind") != "autoencoder":
-            raise ValueError(f"{folder}: not an autoencoder run")
+        meta = read_run(out)
         check_corpus_matches(meta, corpus, f"run {out}")
         check_resumed_corpus(meta, corpus, out)
         config = Config.from_dict(meta["config"])

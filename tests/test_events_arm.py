@@ -376,6 +376,10 @@ def test_a_piece_written_alone_is_the_same_file_as_in_the_whole_run(events_run, 
     assert sorted(p.name for p in alone.iterdir()) == ["sample_2_000.mid", "sample_2_002.mid"]
     for name in ("sample_2_000.mid", "sample_2_002.mid"):  # the same notes, and the same marker: the same bytes
         assert (alone / name).read_bytes() == (whole / name).read_bytes()
+    ranged = tmp_path / "ranged"
+    assert main([*run, "-o", str(ranged), "--piece", "1-2"]) == 0  # a range: the pieces from the first to the last
+    assert sorted(p.name for p in ranged.iterdir()) == ["sample_2_001.mid", "sample_2_002.mid"]
+    assert all((ranged / p.name).read_bytes() == (whole / p.name).read_bytes() for p in ranged.iterdir())
     assert generate(tmp_path / "api", model=events_run, n=3, seconds=1, seed=2, pieces=[1]) == [
         tmp_path / "api" / "sample_2_001.mid"]
     capsys.readouterr()
@@ -406,13 +410,15 @@ def test_a_piece_written_alone_is_the_same_file_as_in_the_whole_run(events_run, 
     assert main([*run, "-o", str(whole), "--piece", "0", "--overwrite"]) == 0  # read as the same request
     assert (whole / "sample_2_000.mid").read_bytes() == before["sample_2_000.mid"]
     assert (whole / "sample_2_001.png").is_file()  # a piece's roll not written again stays beside it
-    for bad in ("3", "-1", "1,3"):
+    for bad, said in (("3", "3 is"), ("1,3", "3 is"), ("1-5", "3 … 5 are"), ("0-99999", "3 … 99999 are")):
         assert main([*run, "-o", str(tmp_path / "bad"), "--piece", bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and f"--piece {bad}: the pieces of -n 3 are numbered 0 to 2" in err[0], err
-    with pytest.raises(SystemExit):
-        main([*run, "-o", str(tmp_path / "bad"), "--piece", "x"])
-    assert "give piece numbers as in the file names" in capsys.readouterr().err
+        assert len(err) == 1 and f"--piece: {said} not among the pieces of -n 3, numbered 0 to 2" in err[0], err
+    for bad, said in (("x", "give piece numbers as in the file names"), ("-1", "give piece numbers"),
+                      ("2-1", "2-1 is no range of piece numbers")):
+        with pytest.raises(SystemExit):
+            main([*run, "-o", str(tmp_path / "bad"), "--piece", bad])
+        assert said in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 
-from .argtypes import pieces_arg, seed_arg
+from .argtypes import PIECES_LIMIT, pieces_arg, seed_arg
 from .audio_flags import add_audio_flags
 from .subcommands import add_shared_flags, subparsers
 from .waypoints import clock_arg
@@ -30,11 +30,20 @@ def parse_tempo_path(text: str) -> list[tuple[float | None, float]]:
 
 
 def piece_numbers(text: str) -> list[int]:
-    """--piece '3' or '1,5' (or '003', as in the file name) → the piece numbers."""
-    try:
-        return [int(word) for word in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give piece numbers as in the file names, e.g. 3 or 1,5") from None
+    """--piece '3', '1,5' or '2-4' (or '003', as in the file name; '1,4-6' mixes them) → the piece numbers."""
+    numbers = []
+    for word in text.split(","):
+        first, dash, last = word.partition("-")
+        try:
+            low, high = int(first), int(last if dash else first)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: give piece numbers as in the file names, e.g. 3, 1,5 or "
+                                             "2-4") from None
+        if low < 0 or high < low or high - low >= PIECES_LIMIT:
+            raise argparse.ArgumentTypeError(f"{text!r}: {word} is no range of piece numbers (give the first, then "
+                                             "the last: 2-4)")
+        numbers.extend(range(low, high + 1))
+    return numbers
 
 
 def add_generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -61,8 +70,8 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
                       help="random seed (default 0); the same seed, -n and model give the same files (the pieces are "
                       "drawn together: -n 2 gives other pieces than the first two of -n 8)")
     what.add_argument("--piece", type=piece_numbers, metavar="I[,J…]",
-                      help="write only these of the -n pieces, numbered as their files (3: sample_SEED_003.mid), the "
-                      "same notes as in the whole run")
+                      help="write only these of the -n pieces, numbered as their files (3: sample_SEED_003.mid; 1,5 or "
+                      "2-4 for several), the same notes as in the whole run")
     what.add_argument("--model", metavar="RUN|NAME",
                       help="a shipped model's name (--list; default: 'default') or a run or checkpoint folder")
     what.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],

@@ -736,8 +736,10 @@ def chosen_pieces(pieces: Sequence[int] | None, n: int) -> Sequence[int]:
         return range(n)
     outside = [i for i in pieces if not 0 <= i < n]
     if outside or not pieces:
-        raise ValueError(f"--piece {','.join(map(str, pieces))}: the pieces of -n {n} are numbered 0 to {n - 1}, as "
-                         f"their files (sample_SEED_{0:03d}.mid …)")
+        shown = (f"{outside[0]} is" if len(outside) == 1 else f"{min(outside)} … {max(outside)} are" if outside
+                 else "none is")
+        raise ValueError(f"--piece: {shown} not among the pieces of -n {n}, numbered 0 to {n - 1} as their files "
+                         f"(sample_SEED_{0:03d}.mid …)")
     return sorted(set(pieces))
 
 

@@ -423,6 +423,12 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
     err = capsys.readouterr().err.strip()
     assert "report.html" in err and "--overwrite" in err and "\n" not in err and len(calls) == 1
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--overwrite"]) == 0 and len(calls) == 2
+    mine = tmp_path / "mine"  # no report there, but a file of the user's where the report writes its figures
+    (mine / "figures").mkdir(parents=True)
+    (mine / "figures" / "densities.png").write_text("a figure of my own")
+    assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(mine)]) == 2 and len(calls) == 2  # before: replaced
+    err = capsys.readouterr().err.strip()
+    assert "densities.png: -o" in err and "no report wrote" in err and "--overwrite" in err and "\n" not in err
     assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--seconds", "-1"]) == 2
     assert "--seconds must be > 0" in capsys.readouterr().err
     for seconds in ("nan", "inf"):  # (a usage error: argparse's)

@@ -7,6 +7,9 @@ training-split excerpts (what a model of the training split could reach on the c
     python bench/compare_generators.py --corpus CORPUS --split test --out OUT \
         --model conv-s0=runs/conv-s0 --model ar-s0=runs/ar-s0 [--samples 200 --seconds 16]
 
+A model is NAME=RUN (a name for the table, a shipped model or a run folder: def=default) or RUN alone. An OUT that
+holds an earlier comparison of these names is refused unless --overwrite, which removes the earlier pieces first.
+
 With --select, a model with a critic (critic.py) writes the pieces its critic keeps, as `tsm generate --select`
 does. Writes OUT/<name>/midi/*.mid and OUT/<name>/report/report.{json,html}, and prints one markdown
 table.
@@ -82,7 +85,62 @@ def main() -> None:
                         help="add a fixed row of real training-split excerpts (as many as --samples)")
     parser.add_argument("--set", action="append", default=[], metavar="ar.NAME=VALUE",
                         help="a sampling setting of ar and events models, e.g. ar.pedal_join_s=0.1 (repeatable)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier comparison in OUT (its comparison.json, and each model's pieces and "
+                             "report); default: refuse")
     args = parser.parse_args()
+    try:
+        main_checked(args)
+    except ValueError as e:  # a model, setting or folder refused: one line, as `tsm` says it
+        raise SystemExit(f"error: {e}") from None
+
+
+def model_specs(specs: list[str]) -> list[tuple[str, str]]:
+    """--model NAME=RUN (or RUN alone, named as its folder) → (name, run) pairs; names must differ."""
+    if not specs:
+        raise ValueError("no --model given: name the models to compare, e.g. --model def=default --model mine=runs/mine")
+    pairs = []
+    for spec in specs:
+        name, equals, run = spec.partition("=")
+        name, run = (name, run) if equals else (Path(spec.rstrip("/")).name, spec)
+        if not name or not run or "/" in name:
+            raise ValueError(f"--model {spec}: give NAME=RUN, a short name for the table and a shipped model's name "
+                             "or a run folder (e.g. def=default)")
+        pairs.append((name, run))
+    names = [name for name, _ in pairs]
+    if len(set(names)) < len(names):
+        twice = next(name for name in names if names.count(name) > 1)
+        raise ValueError(f"--model: the name {twice} is given twice; each model needs its own (NAME=RUN)")
+    return pairs
+
+
+def earlier_comparison(out: Path, names: list[str]) -> list[Path]:
+    """What an earlier comparison left in `out` that this one would write over or read: its comparison.json and,
+    for each model name, its pieces (a rerun with fewer --samples would evaluate the earlier run's leftovers with
+    its own) and its report."""
+    found = [out / "comparison.json"] if (out / "comparison.json").exists() else []
+    for name in names:
+        found += sorted((out / name / "midi").glob("*.mid")) + sorted((out / name / "report").glob("report.*"))
+    return found
+
+
+def main_checked(args: argparse.Namespace) -> None:
+    if args.samples < 1:
+        raise ValueError(f"--samples must be ≥ 1, got {args.samples}")
+    if not args.seconds > 0:
+        raise ValueError(f"--seconds must be > 0, got {args.seconds:g}")
+    specs = model_specs(args.model)
+    from timestepmusic.shipped import resolve_model
+
+    for _, run in specs:  # a model named wrong is said before anything is drawn or removed
+        resolve_model(run)
+    earlier = earlier_comparison(args.out, [name for name, _ in specs])
+    if earlier and not args.overwrite:
+        raise ValueError(f"{earlier[0]}: an earlier comparison's file (of {len(earlier)}); give another --out, or "
+                         "--overwrite to replace it")
+    for path in earlier:  # --overwrite: the earlier pieces go, so that none is evaluated with the new ones
+        if path.suffix == ".mid":
+            path.unlink()
     torch.set_num_threads(args.threads)
 
     from timestepmusic.corpus import Corpus
@@ -95,8 +153,7 @@ def main() -> None:
         raise SystemExit("--train-row: the training excerpts are the compared split itself; give --split validation or test")
     trained_on = training_row(corpus, args.samples, args.seconds, args.seed) if args.train_row else None
     results, ceiling_rows = {}, {}
-    for spec in args.model:
-        name, _, run = spec.partition("=")
+    for name, run in specs:
         model = GANModel.load(run)
         midi = args.out / name / "midi"
         started = time.perf_counter()

@@ -47,13 +47,14 @@ def real_eighths(corpus: str, split: str, seconds: float) -> tuple[np.ndarray, n
     from timestepmusic.evaluate.descriptors import excerpts_from_corpus
     from timestepmusic.midi import NUM_KEYS
 
-    opened = Corpus.open(corpus)
-    excerpts = excerpts_from_corpus(opened, split, seconds)
-    track_s = np.array([opened.tracks[t]["duration_s"] for t in excerpts.group])  # [X]
-    full = excerpts.offset_s + seconds <= track_s + 1e-6  # [X] (a track shorter than the excerpt gives one, silent at
-    # its end, and its length_s is `seconds` all the same)
+    corpus = Corpus.open(corpus)
+    excerpts = excerpts_from_corpus(corpus, split, seconds)
+    # (a track shorter than the excerpt gives one, silent at its end: left out. Each excerpt's length_s is `seconds`
+    # whatever its track's, so the track's length tells)
+    full = np.array([corpus.tracks[t]["duration_s"] for t in excerpts.group]) >= seconds  # [X]
     if not full.any():
-        raise SystemExit(f"{opened.root}: no performance in the {split} split lasts {seconds:g} s")
+        raise ValueError(f"no real excerpt of {seconds:g} s in the {split} split: every performance in it is shorter; "
+                         "give a shorter --seconds or another --split")
     notes = (excerpts.ids < NUM_KEYS) & full[excerpts.excerpt]  # [E]
     kept = np.cumsum(full) - 1  # [X]: each full excerpt's index among them
     return (*eighths(kept[excerpts.excerpt[notes]], excerpts.ids[notes], excerpts.start_s[notes], int(full.sum()),
@@ -86,13 +87,24 @@ def main() -> int:
     torch.set_num_threads(1)
     from timestepmusic.generation import GANModel, set_sampling
 
-    density, span, count = real_eighths(args.corpus, args.split, args.seconds)
+    try:  # a model, split, setting or length refused: one line, as `tsm` says it
+        if args.pieces < 1 or not args.seconds > 0:
+            raise ValueError(f"--pieces must be ≥ 1 and --seconds > 0, got {args.pieces} and {args.seconds:g}")
+        density, span, count = real_eighths(args.corpus, args.split, args.seconds)
+        gan = GANModel.load(args.model)
+        own = getattr(gan.arm, "settings", None)  # (the model's own, which the first row draws with)
+        groups = [[a.strip() for a in group.split(";") if a.strip()] for group in ["", *args.settings]]
+        for assignments in groups[1:]:  # each group checked before the minutes of drawing
+            set_sampling(gan, assignments)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     rows = [[f"real {args.split} ({count} excerpts)", " ".join(f"{d:5.2f}" for d in density),
              " ".join(f"{s:4.1f}" for s in span)]]
-    gan = GANModel.load(args.model)
-    for group in ["", *args.settings]:
-        assignments = [a.strip() for a in group.split(";") if a.strip()]
-        set_sampling(gan, assignments)
+    for assignments in groups:
+        if assignments:
+            set_sampling(gan, assignments)
+        elif own is not None:
+            gan.arm.settings = own
         density, span = drawn_eighths(gan, args.pieces, args.seconds, args.seed)
         rows.append([" ".join(assignments) or f"{args.model} as it samples", " ".join(f"{d:5.2f}" for d in density),
                      " ".join(f"{s:4.1f}" for s in span)])

@@ -181,6 +181,19 @@ def test_files_shorter_than_the_excerpts_asked_for_are_named_in_the_notes(report
     assert any(note.startswith("3 of 3 generated files last less than 40 s") for note in longer["notes"])
 
 
+def test_real_performances_shorter_than_the_excerpts_are_noted_and_none_long_enough_is_an_error(corpus, generated,
+                                                                                                  tmp_path):
+    lengths = sorted(corpus.tracks[t]["duration_s"] for t in corpus.tracks_in("test"))  # three of about 39 s
+    between = (lengths[0] + lengths[1]) / 2 / report_module.SHORT_SHARE  # the shortest alone falls short of it
+    noted = evaluate_generated(generated, corpus, tmp_path / "some", seconds=between)["notes"]
+    said = [note for note in noted if "real performances" in note]
+    assert len(said) == 1 and said[0].startswith(f"1 of 3 real performances in the test split last less than {between:g} s")
+    with pytest.raises(ValueError, match=r"no real excerpts of 60 s in the test split to compare with \(its longest "
+                                         r"performance lasts 39 s\); choose another --split, shorter --seconds"):
+        evaluate_generated(generated, corpus, tmp_path / "none", seconds=60.0)  # before: 3 excerpts mostly silence
+    assert not (tmp_path / "none").exists()
+
+
 def test_without_wav_the_report_says_how_to_get_audio(generated, tmp_path):
     audio, why = _audio_for(generated / "sample_0.mid", tmp_path, False, None)
     assert audio is None and "--wav" in why
@@ -410,6 +423,12 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
     err = capsys.readouterr().err.strip()
     assert "report.html" in err and "--overwrite" in err and "\n" not in err and len(calls) == 1
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--overwrite"]) == 0 and len(calls) == 2
+    mine = tmp_path / "mine"  # no report there, but a file of the user's where the report writes its figures
+    (mine / "figures").mkdir(parents=True)
+    (mine / "figures" / "densities.png").write_text("a figure of my own")
+    assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(mine)]) == 2 and len(calls) == 2  # before: replaced
+    err = capsys.readouterr().err.strip()
+    assert "densities.png: -o" in err and "no report wrote" in err and "--overwrite" in err and "\n" not in err
     assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--seconds", "-1"]) == 2
     assert "--seconds must be > 0" in capsys.readouterr().err
     for seconds in ("nan", "inf"):  # (a usage error: argparse's)

@@ -61,6 +61,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if earlier and not args.overwrite:  # a report a user kept is not replaced without a word
         raise ValueError(f"{earlier[0]} is there already (an earlier report); give another -o, or --overwrite "
                          "to replace it")
+    theirs = [] if earlier or args.overwrite else [  # no report here: a file in figures/ or audio/ is a user's own,
+        path for part in ("figures", "audio") for path in sorted((Path(args.out) / part).glob("*")) if path.is_file()]
+    if theirs:  # which the report's figures or audio of the same name would replace
+        raise ValueError(f"{theirs[0]}: -o {args.out} holds files in {theirs[0].parent.name}/ that no report wrote, "
+                         "where the report writes its figures and audio; give another -o, or --overwrite to write among "
+                         "them")
     stale = written_by_report(Path(args.out)) if earlier else set()  # --overwrite: the earlier report's rolls, audio
     report = evaluate_generated(args.generated, args.real, args.out, split=args.split, train_split=args.train_split,
                                 runs=args.run, wav=args.wav, seconds=args.seconds, seed=args.seed,

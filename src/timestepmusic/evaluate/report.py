@@ -152,10 +152,21 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     tables: dict[str, ExcerptTable] = {GENERATED: excerpts_from_events(performances, seconds, names)}
     real = excerpts_from_corpus(corpus, split, seconds, max_excerpts=max_real_excerpts)
     notes: list[str] = []
-    if real.num_excerpts == 0:
-        raise ValueError(f"{corpus.root}: no real excerpts of {seconds:g} s in the {split} split to compare with; "
-                         "choose another --split, shorter --seconds or a larger corpus")
+    # a real performance shorter than the excerpts is one excerpt, silent after its end, as a short generated file is
+    real_lengths = np.array([float(corpus.tracks[t]["duration_s"]) for t in real.group])  # [X], its track's length
+    real_short = real_lengths < SHORT_SHARE * seconds
+    if real.num_excerpts == 0 or real_short.all():
+        longest = f" (its longest performance lasts {float(real_lengths.max()):.0f} s)" if real.num_excerpts else ""
+        raise ValueError(f"{corpus.root}: no real excerpts of {seconds:g} s in the {split} split to compare with"
+                         f"{longest}; choose another --split, shorter --seconds or a larger corpus")
     out_dir.mkdir(parents=True, exist_ok=True)
+    if real_short.any():
+        performances_short = np.unique(real.group[real_short])
+        notes.append(f"{performances_short.size} of {np.unique(real.group).size} real performances in the {split} "
+                     f"split last less than {seconds:g} s (median {float(np.median(real_lengths[real_short])):.1f} s): "
+                     f"each is one excerpt of {seconds:g} s, silent after its end, which the descriptors count "
+                     f"({int(real_short.sum())} of the {real.num_excerpts} real excerpts)")
+        log.warning("%s", notes[-1])
     if real.num_excerpts < MIN_REAL_EXCERPTS:
         notes.append(f"only {real.num_excerpts} real excerpts of {seconds:g} s in the {split} split (fewer than "
                      f"{MIN_REAL_EXCERPTS}): the figures are rough, and the ceiling, from two halves of them, is low; "

@@ -1,0 +1,73 @@
+"""The benchmark scripts a researcher runs to compare models (bench/compare_generators.py, bench/piece_drift.py): bad
+input is one line, an earlier comparison is not mixed into a new one, and a real row holds only excerpts as long as
+asked."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from timestepmusic.corpus import Corpus
+from timestepmusic.midi import write_events
+
+from conftest import random_performance
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import compare_generators  # noqa: E402
+import piece_drift  # noqa: E402
+
+
+def run_script(module, monkeypatch, *argv: str) -> None:
+    monkeypatch.setattr(sys, "argv", [f"{module.__name__}.py", *argv])
+    module.main()
+
+
+def test_a_model_named_wrong_or_none_is_one_line_not_a_traceback(tiny_corpus, tmp_path, monkeypatch):
+    for argv, said in ((["--model", "x=no-such-model"], "error: --model no-such-model: no such folder"),
+                       ([], "error: no --model given"),
+                       (["--model", "a=default", "--model", "a=events-v9"], "error: --model: the name a is given twice"),
+                       (["--model", "x=default", "--seconds", "0"], "error: --seconds must be > 0")):
+        with pytest.raises(SystemExit, match=said):
+            run_script(compare_generators, monkeypatch, "--corpus", str(tiny_corpus), "--out", str(tmp_path / "c"),
+                       *argv)
+    assert compare_generators.model_specs(["default", "mine=runs/mine", "runs/other/"]) == [
+        ("default", "default"), ("mine", "runs/mine"), ("other", "runs/other/")]
+
+
+def test_an_earlier_comparison_is_refused_and_its_pieces_not_evaluated_with_the_new_ones(tiny_corpus, tmp_path,
+                                                                                          monkeypatch):
+    out = tmp_path / "c"
+    rng = np.random.default_rng(0)
+    for k in range(5):  # an earlier run's pieces (--samples 5), under the name this run gives
+        write_events(random_performance(rng, 4.0), out / "conv" / "midi" / f"sample_{k:03d}.mid")
+    argv = ["--corpus", str(tiny_corpus), "--split", "train", "--out", str(out), "--model", "conv=conv-v1",
+            "--samples", "2", "--seconds", "4", "--no-ae-row"]
+    with pytest.raises(SystemExit, match=r"sample_000.mid: an earlier comparison's file \(of 5\); give another --out, "
+                                         "or --overwrite"):
+        run_script(compare_generators, monkeypatch, *argv)
+    assert len(list((out / "conv" / "midi").glob("*.mid"))) == 5  # (nothing drawn, nothing removed)
+    run_script(compare_generators, monkeypatch, *argv, "--overwrite")
+    report = (out / "conv" / "report" / "report.json").read_text()
+    assert '"read": 2' in report  # before: 2 new pieces and 3 of the earlier run's, evaluated as one set
+    assert len(list((out / "conv" / "midi").glob("*.mid"))) == 2
+
+
+def test_piece_drift_real_row_leaves_out_performances_shorter_than_the_excerpts(tiny_corpus):
+    corpus = Corpus.open(tiny_corpus)
+    lengths = sorted(corpus.tracks[t]["duration_s"] for t in corpus.tracks_in("train"))  # about 12 s each
+    seconds = (lengths[0] + lengths[1]) / 2  # the shortest take is shorter, the others are not
+    _, _, count = piece_drift.real_eighths(str(tiny_corpus), "train", seconds)
+    assert count == len(lengths) - 1  # before: every take, the shortest silent at its end
+    with pytest.raises(ValueError, match="no real excerpt of 60 s in the train split: every performance in it is shorter"):
+        piece_drift.real_eighths(str(tiny_corpus), "train", 60.0)
+
+
+def test_piece_drift_bad_input_is_one_line(tiny_corpus, monkeypatch):
+    for argv, said in ((["--model", "no-such-model"], "error: --model no-such-model: no such folder"),
+                       (["--split", "tset"], "error: unknown split 'tset'"),
+                       (["--settings", "ar.bogus=1"], r"error: --set ar.bogus=1: ar.bogus is not a setting"),
+                       (["--pieces", "0"], "error: --pieces must be ≥ 1")):
+        with pytest.raises(SystemExit, match=said):
+            run_script(piece_drift, monkeypatch, "--corpus", str(tiny_corpus), "--seconds", "4", *argv)

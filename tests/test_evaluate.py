@@ -350,6 +350,28 @@ def test_classifier_cannot_tell_a_distribution_from_itself_and_always_tells_sepa
     assert np.isnan(classifier_test(np.zeros((1, 2)), np.zeros((5, 2)))["accuracy"])
 
 
+def test_the_folds_keep_each_performance_whole_so_that_siblings_do_not_tell_an_excerpt():
+    """Real excerpts come many to a performance and share its character; generated ones one to a piece. Both drawn
+    from the same population of performances, no classifier should tell them; with a performance's siblings in the
+    training folds, the trees learn the performances and tell their held-out excerpts as real."""
+    rng = np.random.default_rng(3)
+    performances = rng.normal(size=(40, 4))  # [G, D]: each performance's character
+    real = np.repeat(performances, 10, axis=0) + 0.05 * rng.normal(size=(400, 4))  # 10 excerpts each
+    real_groups = np.repeat(np.arange(40), 10)
+    generated = rng.normal(size=(400, 4)) + 0.05 * rng.normal(size=(400, 4))  # each piece its own
+    pieces = np.arange(400)
+    leaky = trees_classifier_test(real, generated, repeats=3)
+    grouped = trees_classifier_test(real, generated, repeats=3, groups=(real_groups, pieces))
+    assert grouped["folds_grouped"] and not leaky["folds_grouped"]
+    assert grouped["accuracy"] < 0.6 < leaky["accuracy"] - 0.05, (grouped["accuracy"], leaky["accuracy"])
+    logistic = classifier_test(real, generated, groups=(real_groups, pieces))
+    assert logistic["folds_grouped"] and logistic["accuracy"] < 0.6
+    apart = classifier_test(real, generated + 10, groups=(real_groups, pieces))  # told apart all the same
+    assert apart["accuracy"] == pytest.approx(1.0)
+    few = classifier_test(real[:30], generated[:30], groups=(real_groups[:30], pieces[:30]))  # 3 performances, 5 folds
+    assert few["folds_grouped"] is False and not np.isnan(few["accuracy"])  # drawn ungrouped, and said so
+
+
 def xor_sets(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Two sets with the same mean and spread in every feature [n, 5]: a has x0·x1 > 0, b has x0·x1 < 0
     (opposite quadrants; no straight boundary parts them); columns 2–4 are noise."""
@@ -527,5 +549,5 @@ def test_piece_drift_counts_only_real_excerpts_of_the_whole_length(tiny_corpus):
 
     density, _, count = piece_drift.real_eighths(str(tiny_corpus), "train", 8.0)  # 12 s takes: one 8 s excerpt each
     assert count == sum(t["split"] == "train" for t in Corpus.open(tiny_corpus).tracks) and density[-1] > 0
-    with pytest.raises(SystemExit, match="no performance in the train split lasts 16 s"):
+    with pytest.raises(ValueError, match="no real excerpt of 16 s in the train split"):
         piece_drift.real_eighths(str(tiny_corpus), "train", 16.0)  # none as long: not silent eighths counted

@@ -183,19 +183,34 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
     return optimize.minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B").x
 
 
-def _balanced_folds(a: np.ndarray, b: np.ndarray, folds: int, seed: int | list[int]):
+def _balanced_folds(a: np.ndarray, b: np.ndarray, folds: int, seed: int | list[int],
+                    groups: tuple[np.ndarray, np.ndarray] | None = None):
     """Sets a [Xa, D] and b [Xb, D] balanced by subsampling the larger to n each → (x [2n, D], y [2n] in
-    {0, 1}, fold [2n], n, folds); folds are stratified (n/folds of each class per fold), capped at n. `seed`: an
-    int, or a list of ints for numpy's SeedSequence (a repeat's [seed, r])."""
+    {0, 1}, fold [2n], n, folds, grouped); folds are stratified (n/folds of each class per fold), capped at n.
+    `seed`: an int, or a list of ints for numpy's SeedSequence (a repeat's [seed, r]). `groups` ([Xa], [Xb]: the
+    performance or file each excerpt comes from): every excerpt of one group falls in one fold, so that none is
+    tested by a model that trained on its siblings (grouped: True); where a class keeps fewer groups than folds, the
+    folds are drawn ungrouped (grouped: False)."""
     rng = np.random.default_rng(seed)
     n = min(len(a), len(b))
-    a = np.asarray(a, dtype=np.float64)[rng.permutation(len(a))[:n]]
-    b = np.asarray(b, dtype=np.float64)[rng.permutation(len(b))[:n]]
-    x = np.concatenate([a, b])  # [2n, D]
+    kept_a, kept_b = rng.permutation(len(a))[:n], rng.permutation(len(b))[:n]
+    x = np.concatenate([np.asarray(a, dtype=np.float64)[kept_a], np.asarray(b, dtype=np.float64)[kept_b]])  # [2n, D]
     y = np.concatenate([np.zeros(n), np.ones(n)])
     folds = min(folds, n)
-    fold = np.concatenate([rng.permutation(n) % folds, rng.permutation(n) % folds]) if folds else np.zeros(0, int)
-    return x, y, fold, n, folds
+    if not folds:
+        return x, y, np.zeros(0, int), n, folds, False
+    kept_groups = None if groups is None else [np.asarray(g)[kept] for g, kept in zip(groups, (kept_a, kept_b))]
+    if kept_groups is not None and all(np.unique(g).size >= folds for g in kept_groups):
+        fold = np.concatenate([_group_folds(g, folds, rng) for g in kept_groups])
+        return x, y, fold, n, folds, True
+    fold = np.concatenate([rng.permutation(n) % folds, rng.permutation(n) % folds])
+    return x, y, fold, n, folds, False
+
+
+def _group_folds(group: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
+    """Each excerpt's group [n] → its fold [n]: the groups in a random order dealt to the folds in turn."""
+    names, index = np.unique(group, return_inverse=True)  # [G], [n]
+    return (rng.permutation(names.size) % folds)[index]
 
 
 def _cross_validated(x: np.ndarray, y: np.ndarray, fold: np.ndarray, n: int, folds: int, fit_predict) -> int | None:
@@ -216,7 +231,8 @@ def _no_accuracy(n: int, folds: int, repeats: int) -> dict:
             "repeats": int(repeats), "accuracy_sd": float("nan"), "accuracies": []}
 
 
-def _repeated(a: np.ndarray, b: np.ndarray, folds: int, seed: int, repeats: int, fit_predict) -> dict:
+def _repeated(a: np.ndarray, b: np.ndarray, folds: int, seed: int, repeats: int, fit_predict,
+              groups: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """The cross-validated accuracy of fit_predict, averaged over `repeats` draws of the balancing subsample and
     the folds (the first is `seed`'s alone, so repeats=1 is one draw), with each draw's, their spread and the
     binomial p-value of accuracy > 0.5 that the mean accuracy would have as one test of 2n excerpts.
@@ -225,26 +241,31 @@ def _repeated(a: np.ndarray, b: np.ndarray, folds: int, seed: int, repeats: int,
     twenty-sixth session), as much as two sampling seeds differ."""
     if repeats < 1:
         raise ValueError(f"classifier repeats must be ≥ 1, got {repeats}")
-    accuracies = []
+    accuracies, grouped = [], True
     for r in range(repeats):
-        x, y, fold, n, used_folds = _balanced_folds(a, b, folds, seed if r == 0 else [seed, r])
+        x, y, fold, n, used_folds, grouped_here = _balanced_folds(a, b, folds, seed if r == 0 else [seed, r], groups)
         correct = _cross_validated(x, y, fold, n, used_folds, fit_predict)
         if correct is None:
             return _no_accuracy(n, used_folds, repeats)
         accuracies.append(correct / (2 * n))
+        grouped &= grouped_here
     accuracy = float(np.mean(accuracies))
     p_value = stats.binomtest(int(round(accuracy * 2 * n)), 2 * n, 0.5, alternative="greater").pvalue
     return {"accuracy": accuracy, "p_value": float(p_value), "n_per_class": int(n), "folds": int(used_folds),
-            "repeats": int(repeats), "accuracy_sd": float(np.std(accuracies)), "accuracies": accuracies}
+            "repeats": int(repeats), "accuracy_sd": float(np.std(accuracies)), "accuracies": accuracies,
+            "folds_grouped": bool(grouped and groups is not None)}
 
 
 def classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, l2: float = 1e-2, seed: int = 0,
-                    repeats: int = 1) -> dict:
+                    repeats: int = 1, groups: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Classifier two-sample test (Lopez-Paz & Oquab 2017, https://arxiv.org/abs/1610.06545): can a
     logistic regression on standardised features [X, D] tell set a from set b? Classes are balanced
     by subsampling the larger; accuracy is cross-validated over `folds` folds, and averaged over `repeats`
     draws of the subsample and the folds (accuracy_sd: their spread). 0.5 = indistinguishable, 1.0 = always told
-    apart; p_value: binomial test of accuracy > 0.5. NaN features take the median."""
+    apart; p_value: binomial test of accuracy > 0.5. NaN features take the median. `groups` (the performance or
+    file of each excerpt of a and of b): the folds keep each group whole (folds_grouped), since excerpts of one
+    performance share its tempo, register and pedalling, and one tested beside its siblings in training is told by
+    them, not by what sets a and b apart (ASAP test split, 16 s: 0.01–0.02 of accuracy; forty-eighth session)."""
     def fit_predict(x_train, y_train, x_test):
         with warnings.catch_warnings():  # a column that is NaN throughout the fold is filled with 0
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -258,7 +279,7 @@ def classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, l2: float =
         w = _fit_logistic(z_train, y_train, l2)
         return (z_test @ w > 0).astype(np.float64)
 
-    return _repeated(a, b, folds, seed, repeats, fit_predict)
+    return _repeated(a, b, folds, seed, repeats, fit_predict, groups)
 
 
 # gradient-boosted trees for the second test: shallow and shrunk, since a few hundred excerpts per class is all
@@ -267,7 +288,8 @@ TREES_PARAMS = {"learning_rate": 0.1, "max_iter": 100, "max_depth": 3, "min_samp
                 "l2_regularization": 1.0, "early_stopping": False}
 
 
-def trees_classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, seed: int = 0, repeats: int = 1) -> dict:
+def trees_classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, seed: int = 0, repeats: int = 1,
+                          groups: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """The classifier two-sample test of `classifier_test` (same balancing, folds and repeats for the same seed)
     with gradient-boosted trees (scikit-learn's HistGradientBoostingClassifier, TREES_PARAMS) in place of
     the logistic regression: it also finds what no linear boundary shows (a set right in its means but
@@ -289,7 +311,7 @@ def trees_classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, seed:
     if 2 * n * (used_folds - 1) // max(used_folds, 1) < 2 * leaf:  # no split fits a training fold: every guess 0.5,
         return _no_accuracy(n, used_folds, repeats) | {  # which tells nothing
             "why": f"too few excerpts for the trees ({n} a side: a split needs {2 * leaf} in a training fold)"}
-    return _repeated(a, b, folds, seed, repeats, fit_predict)
+    return _repeated(a, b, folds, seed, repeats, fit_predict, groups)
 
 
 # ---------------------------------------------------------------- baseline: shuffled real chunks

@@ -202,8 +202,13 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         comparison[name] |= {"label": label, "unit": unit, "ceiling": ceiling[name]["rows"][CEILING]}
     pairs = {row: (descriptor_features(real_desc), descriptor_features(d)) for row, d in descs.items()}
     pairs[CEILING] = (descriptor_features(desc_a), descriptor_features(desc_b))
-    classifier = {row: classifier_test(*pair, seed=seed, repeats=repeats) for row, pair in pairs.items()}
-    classifier_trees = {row: trees_classifier_test(*pair, seed=seed, repeats=repeats) for row, pair in pairs.items()}
+    # the performance or file of each excerpt: the classifiers' folds keep each whole (compare.classifier_test)
+    groups = {row: (real.group, t.group) for row, t in tables.items()}
+    groups[CEILING] = (real.group[half_a], real.group[half_b])
+    classifier = {row: classifier_test(*pair, seed=seed, repeats=repeats, groups=groups[row])
+                  for row, pair in pairs.items()}
+    classifier_trees = {row: trees_classifier_test(*pair, seed=seed, repeats=repeats, groups=groups[row])
+                        for row, pair in pairs.items()}
     halves_told = classifier[CEILING]["accuracy"]
     if halves_told > HALVES_TOLD_APART:  # the ceiling itself far from 0.5: few or unlike performances
         tracks = "" if real.group is None else f", {len(np.unique(real.group))} performances"
@@ -310,6 +315,17 @@ def _spread(c: dict) -> str:
     return _fmt(c.get("accuracy")) + (f" ± {_fmt(sd)}" if c.get("repeats", 1) > 1 and sd is not None else "")
 
 
+def _folds_said(classifier: dict) -> str:
+    """How the classifiers' folds fell: each performance (and generated file) whole, and the rows where it could not
+    be (reports before the forty-eighth session say nothing of it)."""
+    if not any("folds_grouped" in c for c in classifier.values()):
+        return ""
+    ungrouped = [html.escape(row) for row, c in classifier.items() if c.get("folds_grouped") is False]
+    return (" The folds keep each performance (and each generated file) whole, so that no excerpt is tested by a "
+            "classifier that trained on its siblings" + (f"; not for {', '.join(ungrouped)}, whose performances are "
+                                                        "fewer than the folds" if ungrouped else "") + ".")
+
+
 def _classifier_section(report: dict) -> str:
     trees = report.get("classifier_trees", {})  # absent from reports written before the trees test
     rows = []
@@ -320,6 +336,7 @@ def _classifier_section(report: dict) -> str:
     repeats = next(iter(report["classifier"].values()), {}).get("repeats", 1)
     averaged = (f" Each accuracy is the mean over {repeats} draws of which real excerpts balance the classes and how "
                 "the folds fall (± their spread)." if repeats > 1 else "")
+    averaged += _folds_said(report["classifier"])
     return ("<h2>Classifier two-sample tests</h2><p>Cross-validated accuracy of two classifiers telling the set from "
             "real excerpts by their descriptors (0.5 = indistinguishable, 1 = always told apart): a logistic regression "
             "and gradient-boosted trees, which also catch what no straight boundary separates. A set passes only if "

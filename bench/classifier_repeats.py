@@ -27,13 +27,13 @@ def main() -> int:
     args = parser.parse_args()
     from timestepmusic.evaluate.compare import classifier_test, descriptor_features, trees_classifier_test
 
-    real_desc, generated_desc, files = describe_real_and_generated(args)
+    real_desc, generated_desc, files, groups = describe_real_and_generated(args)
     real, generated = descriptor_features(real_desc), descriptor_features(generated_desc)  # [Xr, D], [Xg, D]
     rows, spread = [], {}
     for seed in args.seeds:
         cells = [str(seed)]
         for name, test in (("logistic", classifier_test), ("trees", trees_classifier_test)):
-            mean = test(real, generated, seed=seed, repeats=args.repeats)
+            mean = test(real, generated, seed=seed, repeats=args.repeats, groups=groups)
             one = mean["accuracies"][0] if mean["accuracies"] else float("nan")  # the seed's own draw (none: too
             # few excerpts for the trees), the single draw reports made before
             spread.setdefault((name, 1), []).append(one)

@@ -173,19 +173,20 @@ def drawing_seconds(seconds_taken: dict[str, float], pieces: int, per_call: int)
             + f" ({per_call} pieces per call, after one warm-up call)")
 
 
-def describe_real_and_generated(args: argparse.Namespace) -> tuple[dict, dict, list[str]]:
+def describe_real_and_generated(args: argparse.Namespace) -> tuple[dict, dict, list[str], tuple]:
     """`tsm evaluate`'s descriptors of the split's real excerpts and of the generated files' (cut as the report cuts
-    them) → (real, generated, the generated files read)."""
+    them) → (real, generated, the generated files read, the performance and the file of each excerpt: the
+    classifiers' `groups`, so that their folds keep each whole as `tsm evaluate`'s do)."""
     import glob
 
     from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_from_events
     from timestepmusic.midi import read_events
 
-    real = describe(excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds))
+    real = excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds)
     files = [f for folder in args.folders for f in sorted(glob.glob(f"{folder}/*.mid"))]
-    generated = describe(excerpts_from_events([read_events(f)[0] for f in files], args.seconds))
-    return real, generated, files
+    generated = excerpts_from_events([read_events(f)[0] for f in files], args.seconds)
+    return describe(real), describe(generated), files, (real.group, generated.group)
 
 
 def copy_checkpoint(src: Path, dest: Path, load=None):

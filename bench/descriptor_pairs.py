@@ -45,7 +45,7 @@ def main() -> int:
     from timestepmusic.evaluate.compare import descriptor_features, trees_classifier_test
     from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS
 
-    real, generated, files = describe_real_and_generated(args)
+    real, generated, files, groups = describe_real_and_generated(args)
     print(f"{len(files)} generated files, {len(real[SCALAR_DESCRIPTORS[0]])} real {args.seconds:g} s excerpts "
           f"({args.split})")
     if args.bands:
@@ -59,10 +59,11 @@ def main() -> int:
     names = [n for n in SCALAR_DESCRIPTORS if np.isfinite(real[n]).any() and np.nanstd(real[n]) > 0]
     real_x = descriptor_features(real, names)[:, :len(names)]  # [Xr, D]: the scalars, no pitch-class histogram
     generated_x = descriptor_features(generated, names)[:, :len(names)]  # [Xg, D]
-    alone = [trees_classifier_test(real_x[:, [j]], generated_x[:, [j]])["accuracy"] for j in range(len(names))]
+    alone = [trees_classifier_test(real_x[:, [j]], generated_x[:, [j]], groups=groups)["accuracy"]
+             for j in range(len(names))]
     rows = []
     for i, j in itertools.combinations(range(len(names)), 2):
-        both = trees_classifier_test(real_x[:, [i, j]], generated_x[:, [i, j]])["accuracy"]
+        both = trees_classifier_test(real_x[:, [i, j]], generated_x[:, [i, j]], groups=groups)["accuracy"]
         rows.append([f"{names[i]} × {names[j]}", f"{both:.3f}", f"{alone[i]:.3f} / {alone[j]:.3f}",
                      f"{both - max(alone[i], alone[j]):+.3f}"])
     rows.sort(key=lambda row: -float(row[3]))

@@ -27,14 +27,14 @@ def main() -> int:
     from timestepmusic.evaluate.compare import descriptor_features, trees_classifier_test
     from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS
 
-    real_desc, generated_desc, files = describe_real_and_generated(args)
+    real_desc, generated_desc, files, groups = describe_real_and_generated(args)
     real, generated = descriptor_features(real_desc), descriptor_features(generated_desc)  # [Xr, D], [Xg, D]
-    every = trees_classifier_test(real, generated)["accuracy"]
+    every = trees_classifier_test(real, generated, groups=groups)["accuracy"]
     rows = []
     for j, name in enumerate(SCALAR_DESCRIPTORS):
         others = [k for k in range(real.shape[1]) if k != j]
-        alone = trees_classifier_test(real[:, [j]], generated[:, [j]])["accuracy"]
-        without = trees_classifier_test(real[:, others], generated[:, others])["accuracy"]
+        alone = trees_classifier_test(real[:, [j]], generated[:, [j]], groups=groups)["accuracy"]
+        without = trees_classifier_test(real[:, others], generated[:, others], groups=groups)["accuracy"]
         zero = [f"{np.mean(x[:, j] == 0):.2f}" for x in (real, generated)]  # e.g. pieces without the soft pedal
         rows.append([name, f"{alone:.3f}", f"{every - without:+.3f}", " / ".join(zero)])
     rows.sort(key=lambda row: -float(row[1]))

@@ -145,6 +145,7 @@ def test_report_html_is_self_contained(report):
     page = (out / "report.html").read_text()
     assert "<table id=descriptors>" in page and "note density" in page and "key steadiness" in page
     assert "<table id=classifier>" in page and "boosted trees" in page
+    assert "The folds keep each performance (and each generated file) whole" in page  # no sibling tells an excerpt
     assert page.count("<img") >= 1 + 3 + 1  # densities, a roll per sample, the training curves
     assert "src='data:image/png;base64," in page and "src='figures/" not in page
     if audio_unavailable_reason() is None:
@@ -409,6 +410,9 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
     assert kwargs["split"] == "test" and kwargs["train_split"] == "train" and kwargs["repeats"] == 3
     printed = capsys.readouterr().out
     assert "skipped" in printed and "near copies of training excerpts: 1" in printed
+    ungrouped = [row for row, c in report[0]["classifier"].items() if c.get("folds_grouped") is False]
+    assert "(the classifiers' folds keep each real performance and each generated file whole" + (
+        f"; not for {', '.join(ungrouped)}: fewer performances than folds)" if ungrouped else ")") in printed
     logistic, trees = (report[0][test]["generated"] for test in ("classifier", "classifier_trees"))
     def rough(c: dict) -> str:  # (the fixture's few pieces: each accuracy said to tell nothing)
         return f" (p = {c['p_value']:.3f} from {c['n_per_class']} excerpts a side: rough)"

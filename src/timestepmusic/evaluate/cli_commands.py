@@ -90,8 +90,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return f"{c['accuracy']:.3f}{spread}{rough}"
 
     for row, c in report["classifier"].items():
-        print(f"  classifier accuracy, real vs {row}: {accuracy(c)} logistic, "
+        pair = row if row.startswith("real ") else f"real vs {row}"  # (the ceiling's row names its own pair)
+        print(f"  classifier accuracy, {pair}: {accuracy(c)} logistic, "
               f"{accuracy(report['classifier_trees'][row])} boosted trees")
+    ungrouped = [row for row, c in report["classifier"].items() if c.get("folds_grouped") is False]
+    print("  (the classifiers' folds keep each real performance and each generated file whole"
+          + (f"; not for {', '.join(ungrouped)}: fewer performances than folds)" if ungrouped else ")"))
     if "flagged" in report["copies"]:
         print(f"  near copies of training excerpts: {report['copies']['flagged']}")
     print(f"wrote {Path(args.out) / 'report.html'} and {Path(args.out) / 'report.json'}")

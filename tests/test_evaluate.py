@@ -372,6 +372,34 @@ def test_the_folds_keep_each_performance_whole_so_that_siblings_do_not_tell_an_e
     assert few["folds_grouped"] is False and not np.isnan(few["accuracy"])  # drawn ungrouped, and said so
 
 
+def test_grouped_folds_do_not_tell_one_population_below_chance():
+    """Grouped folds hold unequal numbers of the two classes (a performance of 40 excerpts against pieces of one): a
+    training fold with more real excerpts than generated tilts the classifier towards "real" while its test fold is
+    short of real excerpts by as many. Unweighed, one population was told from itself at 0.45 (logistic) and 0.48
+    (trees) on these groups; the training weighs the classes equally, and deals the groups to even the folds."""
+    from timestepmusic.evaluate.compare import _class_weights, _group_folds
+
+    sizes = [40, 30, 25, 20, 15, 10, 10, 10, 5, 5, 5, 5, 5, 5]  # 190 excerpts of 14 performances
+    groups = (np.repeat(np.arange(len(sizes)), sizes), np.arange(190))
+    accuracies = []
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        result = classifier_test(rng.normal(size=(190, 3)), rng.normal(size=(190, 3)), seed=seed, groups=groups)
+        assert result["folds_grouped"]
+        accuracies.append(result["accuracy"])
+    assert abs(np.mean(accuracies) - 0.5) < 0.025, accuracies
+    rng = np.random.default_rng(0)
+    trees = trees_classifier_test(rng.normal(size=(190, 3)), rng.normal(size=(190, 3)), groups=groups)
+    assert trees["folds_grouped"] and 0.35 < trees["accuracy"] < 0.65
+    fold = _group_folds(groups[0], 5, np.random.default_rng(1))
+    filled = np.bincount(fold, minlength=5)
+    assert filled.max() - filled.min() <= max(sizes)  # dealt to the emptiest fold, not in turn
+    assert all(np.unique(fold[groups[0] == g]).size == 1 for g in range(len(sizes)))  # each performance whole
+    assert _class_weights(np.array([0, 0, 1, 1.0])) is None  # equal already (ungrouped folds): unweighed, as before
+    weights = _class_weights(np.array([0, 0, 0, 1.0]))
+    assert weights[:3].sum() == pytest.approx(weights[3]) and weights.mean() == pytest.approx(1.0)
+
+
 def xor_sets(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Two sets with the same mean and spread in every feature [n, 5]: a has x0·x1 > 0, b has x0·x1 < 0
     (opposite quadrants; no straight boundary parts them); columns 2–4 are noise."""

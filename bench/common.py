@@ -173,6 +173,36 @@ def drawing_seconds(seconds_taken: dict[str, float], pieces: int, per_call: int)
             + f" ({per_call} pieces per call, after one warm-up call)")
 
 
+def add_settings_argument(parser: argparse.ArgumentParser) -> None:
+    """--settings: rows drawn with other sampling settings (read by `settings_groups`)."""
+    parser.add_argument("--settings", action="append", default=[], metavar="ar.A=1;ar.B=2",
+                        help="a row drawn with these sampling settings (as tsm generate --set), besides the model's own")
+
+
+def settings_groups(gan, texts: list[str]) -> tuple[list[list[str]], object]:
+    """--settings texts (';'-separated ar.NAME=VALUE) → the groups of rows to draw, the model's own first ([]), each
+    checked as `tsm generate --set` checks it before anything is drawn (a refused one: ValueError); and the model's
+    own settings, which `use_settings` goes back to."""
+    from timestepmusic.generation import set_sampling
+
+    own = getattr(gan.arm, "settings", None)
+    groups = [[a.strip() for a in text.split(";") if a.strip()] for text in ["", *texts]]
+    for group in groups[1:]:
+        set_sampling(gan, group)
+    use_settings(gan, [], own)
+    return groups, own
+
+
+def use_settings(gan, group: list[str], own) -> None:
+    """The model set to draw with `group` (set_sampling), or with its own settings `own` where the group is empty."""
+    from timestepmusic.generation import set_sampling
+
+    if group:
+        set_sampling(gan, group)
+    elif own is not None:
+        gan.arm.settings = own
+
+
 def describe_real_and_generated(args: argparse.Namespace) -> tuple[dict, dict, list[str], tuple]:
     """`tsm evaluate`'s descriptors of the split's real excerpts and of the generated files' (cut as the report cuts
     them) → (real, generated, the generated files read, the performance and the file of each excerpt: the

@@ -21,7 +21,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import table, write_markdown  # noqa: E402
+from common import add_settings_argument, settings_groups, table, use_settings, write_markdown  # noqa: E402
 
 PARTS = 8
 
@@ -80,31 +80,24 @@ def main() -> int:
     parser.add_argument("--pieces", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--settings", action="append", default=[], metavar="ar.A=1;ar.B=2",
-                        help="a row drawn with these sampling settings (as tsm generate --set), besides the model's own")
+    add_settings_argument(parser)
     parser.add_argument("--markdown", type=Path, help="also write the output here")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    from timestepmusic.generation import GANModel, set_sampling
+    from timestepmusic.generation import GANModel
 
     try:  # a model, split, setting or length refused: one line, as `tsm` says it
         if args.pieces < 1 or not args.seconds > 0:
             raise ValueError(f"--pieces must be ≥ 1 and --seconds > 0, got {args.pieces} and {args.seconds:g}")
         density, span, count = real_eighths(args.corpus, args.split, args.seconds)
         gan = GANModel.load(args.model)
-        own = getattr(gan.arm, "settings", None)  # (the model's own, which the first row draws with)
-        groups = [[a.strip() for a in group.split(";") if a.strip()] for group in ["", *args.settings]]
-        for assignments in groups[1:]:  # each group checked before the minutes of drawing
-            set_sampling(gan, assignments)
+        groups, own = settings_groups(gan, args.settings)  # each checked before the minutes of drawing
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     rows = [[f"real {args.split} ({count} excerpts)", " ".join(f"{d:5.2f}" for d in density),
              " ".join(f"{s:4.1f}" for s in span)]]
     for assignments in groups:
-        if assignments:
-            set_sampling(gan, assignments)
-        elif own is not None:
-            gan.arm.settings = own
+        use_settings(gan, assignments, own)
         density, span = drawn_eighths(gan, args.pieces, args.seconds, args.seed)
         rows.append([" ".join(assignments) or f"{args.model} as it samples", " ".join(f"{d:5.2f}" for d in density),
                      " ".join(f"{s:4.1f}" for s in span)])

@@ -21,7 +21,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import table, write_markdown  # noqa: E402
+from common import add_settings_argument, settings_groups, table, use_settings, write_markdown  # noqa: E402
 
 TENTHS = 10
 
@@ -48,18 +48,17 @@ def main() -> int:
     parser.add_argument("--pieces", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=16.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--settings", action="append", default=[], metavar="ar.A=1;ar.B=2",
-                        help="a row drawn with these sampling settings (as tsm generate --set), besides the model's own")
+    add_settings_argument(parser)
     parser.add_argument("--markdown", type=Path, help="also write the output here")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    from timestepmusic.generation import GANModel, set_sampling
+    from timestepmusic.generation import GANModel
 
     gan = GANModel.load(args.model)
+    groups, own = settings_groups(gan, args.settings)
     rows = []
-    for group in ["", *args.settings]:
-        assignments = [a.strip() for a in group.split(";") if a.strip()]
-        set_sampling(gan, assignments)
+    for assignments in groups:
+        use_settings(gan, assignments, own)
         places, density = note_places(gan, args.pieces, args.seconds, args.seed)
         rows.append([" ".join(assignments) or "as it samples", " ".join(f"{100 * s:4.1f}" for s in tenths(places)),
                      f"{density:.2f}"])

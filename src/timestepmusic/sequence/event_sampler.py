@@ -294,10 +294,10 @@ class EventSampler:
             if onsets is None:
                 raise ValueError("ar.empty_ramp_s: pass the onsets before the chunk (onsets)")
             ramp = (-onsets[1].to(device) / empty_ramp_s).clamp(0.0, 1.0).float()  # [R] (no note yet: all of it)
-            kind_bias[0] = kind_bias[0].repeat(r, 1)  # [R, 5]
-            if not head.onsets:
-                kind_bias[0][:, -1] = empty_bias * ramp
             empty_bias = empty_bias * ramp  # [R]
+            if not head.onsets:  # (with ar.onsets the stop is the next choice's: end_biases below)
+                kind_bias[0] = kind_bias[0].repeat(r, 1)  # [R, 5]
+                kind_bias[0][:, -1] = empty_bias
         end_biases = [torch.as_tensor(end, device=device) for end in (empty_bias, stop_bias)]  # ar.onsets: on the next
         # choice's end instead
         kind_ids = torch.tensor([0, *range(NUM_KEYS, NUM_IDS), NUM_IDS - 1], device=device)  # a pedal's id (the stop's

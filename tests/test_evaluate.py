@@ -372,6 +372,36 @@ def test_the_folds_keep_each_performance_whole_so_that_siblings_do_not_tell_an_e
     assert few["folds_grouped"] is False and not np.isnan(few["accuracy"])  # drawn ungrouped, and said so
 
 
+def test_the_p_value_counts_performances_not_excerpts():
+    """Two halves of one population of performances, 10 excerpts each sharing their performance's character: the
+    accuracy swings with which performances fall on which side (sd 0.09 here), and a binomial test over the 400
+    excerpts called 15 of 40 such draws significant at 0.05. The p-value over performances holds its level."""
+    from timestepmusic.evaluate.compare import group_sign_flip_p
+
+    binomial, grouped = [], []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        excerpts = np.repeat(rng.normal(size=(40, 4)), 10, axis=0) + 0.3 * rng.normal(size=(400, 4))  # [400, 4]
+        performance = np.repeat(np.arange(40), 10)
+        side = (rng.permutation(40) < 20)[performance]  # [400]: half the performances each side
+        result = classifier_test(excerpts[side], excerpts[~side], seed=seed,
+                                 groups=(performance[side], performance[~side]))
+        n = result["n_per_class"]
+        binomial.append(stats.binomtest(round(result["accuracy"] * 2 * n), 2 * n, 0.5, alternative="greater").pvalue)
+        grouped.append(result["p_value"])
+        assert result["p_groups"] == 40
+    assert np.mean(np.array(binomial) < 0.05) > 0.25  # the excerpts' test: far above its level
+    assert np.mean(np.array(grouped) < 0.05) <= 0.125, grouped  # 0.075 here; 5 of 40 allowed
+    rng = np.random.default_rng(0)
+    performance = np.repeat(np.arange(20), 10)
+    real = np.repeat(rng.normal(size=(20, 4)), 10, axis=0) + 0.3 * rng.normal(size=(200, 4))
+    apart = trees_classifier_test(real, rng.normal(size=(200, 4)) + 3, groups=(performance, np.arange(200)))
+    assert apart["accuracy"] > 0.95 and apart["p_value"] < 1e-3 and apart["p_groups"] == 220  # a real difference
+    assert group_sign_flip_p(np.array([3, 2, 5, 1]), np.array([3, 2, 5, 1])) == pytest.approx(1 / 16)  # all 16 signs
+    assert group_sign_flip_p(np.array([1, 1]), np.array([2, 2])) == 1.0  # at chance in every group
+    assert group_sign_flip_p(np.full(30, 10), np.full(30, 10)) == pytest.approx(1 / 10000)  # drawn: its floor
+
+
 def test_grouped_folds_do_not_tell_one_population_below_chance():
     """Grouped folds hold unequal numbers of the two classes (a performance of 40 excerpts against pieces of one): a
     training fold with more real excerpts than generated tilts the classifier towards "real" while its test fold is

@@ -146,6 +146,7 @@ def test_report_html_is_self_contained(report):
     assert "<table id=descriptors>" in page and "note density" in page and "key steadiness" in page
     assert "<table id=classifier>" in page and "boosted trees" in page
     assert "The folds keep each performance (and each generated file) whole" in page  # no sibling tells an excerpt
+    assert "Each p-value counts performances and generated files, not excerpts" in page
     assert page.count("<img") >= 1 + 3 + 1  # densities, a roll per sample, the training curves
     assert "src='data:image/png;base64," in page and "src='figures/" not in page
     if audio_unavailable_reason() is None:

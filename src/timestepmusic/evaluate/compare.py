@@ -38,6 +38,10 @@ POINT_MASS_AT_ZERO = ("damper_fraction", "half_pedal_share", "pedal_changes_per_
                       "soft_fraction", "chord_cluster_share")
 COPY_THRESHOLD = 0.9
 TRANSPOSE_SEMITONES = 5
+# the classifiers' p-value over groups (performances, generated files): every sign pattern up to this many groups,
+# else this many random ones (p then no smaller than 1 / (FLIP_DRAWS + 1), below what the report writes as < 0.001)
+EXACT_FLIP_GROUPS = 12
+FLIP_DRAWS = 9999
 
 
 # ---------------------------------------------------------------- descriptor distributions
@@ -191,7 +195,8 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, weight: np.ndarray | 
 def _balanced_folds(a: np.ndarray, b: np.ndarray, folds: int, seed: int | list[int],
                     groups: tuple[np.ndarray, np.ndarray] | None = None):
     """Sets a [Xa, D] and b [Xb, D] balanced by subsampling the larger to n each → (x [2n, D], y [2n] in
-    {0, 1}, fold [2n], n, folds, grouped); folds are stratified (n/folds of each class per fold), capped at n.
+    {0, 1}, fold [2n], n, folds, grouped, kept: the rows of a [n] and of b [n] kept); folds are stratified
+    (n/folds of each class per fold), capped at n.
     `seed`: an int, or a list of ints for numpy's SeedSequence (a repeat's [seed, r]). `groups` ([Xa], [Xb]: the
     performance or file each excerpt comes from): every excerpt of one group falls in one fold, so that none is
     tested by a model that trained on its siblings (grouped: True); the folds then hold unequal numbers of the two
@@ -204,13 +209,37 @@ def _balanced_folds(a: np.ndarray, b: np.ndarray, folds: int, seed: int | list[i
     y = np.concatenate([np.zeros(n), np.ones(n)])
     folds = min(folds, n)
     if not folds:
-        return x, y, np.zeros(0, int), n, folds, False
+        return x, y, np.zeros(0, int), n, folds, False, (kept_a, kept_b)
     kept_groups = None if groups is None else [np.asarray(g)[kept] for g, kept in zip(groups, (kept_a, kept_b))]
     if kept_groups is not None and all(np.unique(g).size >= folds for g in kept_groups):
         fold = np.concatenate([_group_folds(g, folds, rng) for g in kept_groups])
-        return x, y, fold, n, folds, True
+        return x, y, fold, n, folds, True, (kept_a, kept_b)
     fold = np.concatenate([rng.permutation(n) % folds, rng.permutation(n) % folds])
-    return x, y, fold, n, folds, False
+    return x, y, fold, n, folds, False, (kept_a, kept_b)
+
+
+def group_sign_flip_p(correct: np.ndarray, tested: np.ndarray, seed: int = 0) -> float:
+    """One-sided p-value of a classifier's accuracy > 0.5 that counts groups, not excerpts: `correct` [G] and
+    `tested` [G] are how many of each group's excerpts were told right, of how many tested. Excerpts of one
+    performance share its tempo, register and pedalling, so they are right or wrong together, and a binomial test
+    over excerpts counts one performance many times (two halves of the real test split, told apart at 0.57 by
+    chance, got p = 8e-9; forty-eighth session). Here each group's excess over chance (correct − tested/2) is a
+    unit whose sign is as likely either way under the null (a randomisation test, Fisher; Good 2005, §3.4): p is the
+    share of sign patterns whose sum reaches the one observed — all 2^G where G ≤ EXACT_FLIP_GROUPS, else
+    FLIP_DRAWS random ones beside the observed."""
+    excess = np.asarray(correct, dtype=np.float64) - 0.5 * np.asarray(tested, dtype=np.float64)  # [G]
+    excess = excess[excess != 0]  # (a group at exactly half flips to itself)
+    if not excess.size:
+        return 1.0
+    observed, slack = float(excess.sum()), 1e-9 * float(np.abs(excess).sum())
+    if excess.size <= EXACT_FLIP_GROUPS:
+        patterns = np.arange(2 ** excess.size)[:, None] >> np.arange(excess.size) & 1  # [2^G, G] in {0, 1}
+        return float(np.mean((1 - 2 * patterns) @ excess >= observed - slack))
+    rng, reached = np.random.default_rng(seed), 0
+    for start in range(0, FLIP_DRAWS, 1000):  # in blocks: [1000, G] signs at a time
+        signs = rng.integers(0, 2, size=(min(1000, FLIP_DRAWS - start), excess.size)) * 2 - 1
+        reached += int(np.sum(signs @ excess >= observed - slack))
+    return (1 + reached) / (FLIP_DRAWS + 1)
 
 
 def _group_folds(group: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
@@ -238,16 +267,17 @@ def _class_weights(y: np.ndarray) -> np.ndarray | None:
     return np.where(y == 1, y.size / (2 * ones), y.size / (2 * (y.size - ones)))
 
 
-def _cross_validated(x: np.ndarray, y: np.ndarray, fold: np.ndarray, n: int, folds: int, fit_predict) -> int | None:
-    """How many of the 2n excerpts fit_predict(x_train, y_train, x_test) → predicted labels gets right, each
-    tested once by a model that did not see it (None: fewer than 2 folds)."""
+def _cross_validated(x: np.ndarray, y: np.ndarray, fold: np.ndarray, n: int, folds: int,
+                     fit_predict) -> np.ndarray | None:
+    """Which of the 2n excerpts fit_predict(x_train, y_train, x_test) → predicted labels gets right ([2n] bool),
+    each tested once by a model that did not see it (None: fewer than 2 folds)."""
     if folds < 2:
         return None
-    correct = 0
+    right = np.zeros(y.size, dtype=bool)  # [2n]
     for k in range(folds):
         train, test = fold != k, fold == k
-        correct += int((fit_predict(x[train], y[train], x[test]) == y[test]).sum())
-    return correct
+        right[test] = fit_predict(x[train], y[train], x[test]) == y[test]
+    return right
 
 
 def _no_accuracy(n: int, folds: int, repeats: int) -> dict:
@@ -260,25 +290,41 @@ def _repeated(a: np.ndarray, b: np.ndarray, folds: int, seed: int, repeats: int,
               groups: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """The cross-validated accuracy of fit_predict, averaged over `repeats` draws of the balancing subsample and
     the folds (the first is `seed`'s alone, so repeats=1 is one draw), with each draw's, their spread and the
-    binomial p-value of accuracy > 0.5 that the mean accuracy would have as one test of 2n excerpts.
+    p-value of accuracy > 0.5: over `groups` where given (group_sign_flip_p; p_groups: how many it counted), else
+    the binomial one that the mean accuracy would have as one test of 2n excerpts.
     Why repeats: where one set is larger (683 real 60 s excerpts against 200 generated), which 200 real excerpts
     a single draw keeps and how the folds fall move the accuracy by ±0.02 on the same files (ASAP validation,
     twenty-sixth session), as much as two sampling seeds differ."""
     if repeats < 1:
         raise ValueError(f"classifier repeats must be ≥ 1, got {repeats}")
     accuracies, grouped = [], True
+    if groups is not None:  # one integer code per group, b's after a's (a name in both sets is two groups)
+        names_a, code_a = np.unique(np.asarray(groups[0]), return_inverse=True)  # [Ga], [Xa]
+        names_b, code_b = np.unique(np.asarray(groups[1]), return_inverse=True)  # [Gb], [Xb]
+        right_by_group = np.zeros(names_a.size + names_b.size)  # [Ga + Gb], summed over the draws
+        tested_by_group = np.zeros(names_a.size + names_b.size)
     for r in range(repeats):
-        x, y, fold, n, used_folds, grouped_here = _balanced_folds(a, b, folds, seed if r == 0 else [seed, r], groups)
-        correct = _cross_validated(x, y, fold, n, used_folds, fit_predict)
-        if correct is None:
+        x, y, fold, n, used_folds, grouped_here, kept = _balanced_folds(a, b, folds, seed if r == 0 else [seed, r],
+                                                                        groups)
+        right = _cross_validated(x, y, fold, n, used_folds, fit_predict)  # [2n]
+        if right is None:
             return _no_accuracy(n, used_folds, repeats)
-        accuracies.append(correct / (2 * n))
+        accuracies.append(int(right.sum()) / (2 * n))
         grouped &= grouped_here
+        if groups is not None:
+            group = np.concatenate([code_a[kept[0]], code_b[kept[1]] + names_a.size])  # [2n]
+            right_by_group += np.bincount(group, weights=right, minlength=right_by_group.size)
+            tested_by_group += np.bincount(group, minlength=tested_by_group.size)
     accuracy = float(np.mean(accuracies))
-    p_value = stats.binomtest(int(round(accuracy * 2 * n)), 2 * n, 0.5, alternative="greater").pvalue
-    return {"accuracy": accuracy, "p_value": float(p_value), "n_per_class": int(n), "folds": int(used_folds),
-            "repeats": int(repeats), "accuracy_sd": float(np.std(accuracies)), "accuracies": accuracies,
-            "folds_grouped": bool(grouped and groups is not None)}
+    figures = {"accuracy": accuracy, "n_per_class": int(n), "folds": int(used_folds), "repeats": int(repeats),
+               "accuracy_sd": float(np.std(accuracies)), "accuracies": accuracies,
+               "folds_grouped": bool(grouped and groups is not None)}
+    if groups is None:  # each excerpt its own: the binomial test of the mean accuracy as one test of 2n excerpts
+        p_value = stats.binomtest(int(round(accuracy * 2 * n)), 2 * n, 0.5, alternative="greater").pvalue
+        return figures | {"p_value": float(p_value)}
+    tested = tested_by_group > 0
+    return figures | {"p_value": group_sign_flip_p(right_by_group[tested], tested_by_group[tested], seed),
+                      "p_groups": int(tested.sum())}
 
 
 def classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, l2: float = 1e-2, seed: int = 0,
@@ -287,7 +333,8 @@ def classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, l2: float =
     logistic regression on standardised features [X, D] tell set a from set b? Classes are balanced
     by subsampling the larger; accuracy is cross-validated over `folds` folds, and averaged over `repeats`
     draws of the subsample and the folds (accuracy_sd: their spread). 0.5 = indistinguishable, 1.0 = always told
-    apart; p_value: binomial test of accuracy > 0.5. NaN features take the median. `groups` (the performance or
+    apart; p_value: of accuracy > 0.5, over the groups where given (group_sign_flip_p), else a binomial test over
+    the excerpts. NaN features take the median. `groups` (the performance or
     file of each excerpt of a and of b): the folds keep each group whole (folds_grouped), since excerpts of one
     performance share its tempo, register and pedalling, and one tested beside its siblings in training is told by
     them, not by what sets a and b apart (ASAP test split, 16 s: 0.01–0.02 of accuracy; forty-eighth session)."""

@@ -326,6 +326,16 @@ def _folds_said(classifier: dict) -> str:
                                                         "fewer than the folds" if ungrouped else "") + ".")
 
 
+def _p_said(classifier: dict) -> str:
+    """What the p-values count: whole performances and generated files since the forty-ninth session (reports before
+    it tested the excerpts as independent, and say nothing of it)."""
+    if not any("p_groups" in c for c in classifier.values()):
+        return ""
+    return (" Each p-value counts performances and generated files, not excerpts: excerpts of one performance are "
+            "told right or wrong together, so the test flips the sign of each performance's (and file's) excess over "
+            "chance as one.")
+
+
 def _classifier_section(report: dict) -> str:
     trees = report.get("classifier_trees", {})  # absent from reports written before the trees test
     rows = []
@@ -336,7 +346,7 @@ def _classifier_section(report: dict) -> str:
     repeats = next(iter(report["classifier"].values()), {}).get("repeats", 1)
     averaged = (f" Each accuracy is the mean over {repeats} draws of which real excerpts balance the classes and how "
                 "the folds fall (± their spread)." if repeats > 1 else "")
-    averaged += _folds_said(report["classifier"])
+    averaged += _folds_said(report["classifier"]) + _p_said(report["classifier"])
     return ("<h2>Classifier two-sample tests</h2><p>Cross-validated accuracy of two classifiers telling the set from "
             "real excerpts by their descriptors (0.5 = indistinguishable, 1 = always told apart): a logistic regression "
             "and gradient-boosted trees, which also catch what no straight boundary separates. A set passes only if "

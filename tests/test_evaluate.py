@@ -369,7 +369,12 @@ def test_the_folds_keep_each_performance_whole_so_that_siblings_do_not_tell_an_e
     apart = classifier_test(real, generated + 10, groups=(real_groups, pieces))  # told apart all the same
     assert apart["accuracy"] == pytest.approx(1.0)
     few = classifier_test(real[:30], generated[:30], groups=(real_groups[:30], pieces[:30]))  # 3 performances, 5 folds
-    assert few["folds_grouped"] is False and not np.isnan(few["accuracy"])  # drawn ungrouped, and said so
+    assert few["folds_grouped"] and few["folds"] == 3 and not np.isnan(few["accuracy"])  # a fold each, still whole
+    leaky_few = trees_classifier_test(real[:30], generated[:30], repeats=3)  # as such folds were drawn before: 0.94
+    whole_few = trees_classifier_test(real[:30], generated[:30], repeats=3, groups=(real_groups[:30], pieces[:30]))
+    assert whole_few["folds"] == 3 and whole_few["accuracy"] < 0.65 < leaky_few["accuracy"] - 0.2  # 0.49
+    one = classifier_test(real[:10], generated[:10], groups=(real_groups[:10], pieces[:10]))  # a single performance
+    assert one["folds_grouped"] is False and not np.isnan(one["accuracy"])  # drawn ungrouped, and said so
 
 
 def test_the_p_value_counts_performances_not_excerpts():

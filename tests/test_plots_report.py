@@ -413,7 +413,7 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
     assert "skipped" in printed and "near copies of training excerpts: 1" in printed
     ungrouped = [row for row, c in report[0]["classifier"].items() if c.get("folds_grouped") is False]
     assert "(the classifiers' folds keep each real performance and each generated file whole" + (
-        f"; not for {', '.join(ungrouped)}: fewer performances than folds)" if ungrouped else ")") in printed
+        f"; not for {', '.join(ungrouped)}: a single performance or file on one side)" if ungrouped else ")") in printed
     logistic, trees = (report[0][test]["generated"] for test in ("classifier", "classifier_trees"))
     def rough(c: dict) -> str:  # (the fixture's few pieces: each accuracy said to tell nothing)
         return f" (p = {c['p_value']:.3f} from {c['n_per_class']} excerpts a side: rough)"

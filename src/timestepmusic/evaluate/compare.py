@@ -201,7 +201,9 @@ def _balanced_folds(a: np.ndarray, b: np.ndarray, folds: int, seed: int | list[i
     performance or file each excerpt comes from): every excerpt of one group falls in one fold, so that none is
     tested by a model that trained on its siblings (grouped: True); the folds then hold unequal numbers of the two
     classes (a performance of 80 excerpts against pieces of one), which the classifiers' training weighs out
-    (_class_weights). Where a class keeps fewer groups than folds, the folds are drawn ungrouped (grouped: False)."""
+    (_class_weights). Where a class keeps fewer groups than folds, there are as many folds as it has groups (3
+    performances: 3 folds; before the forty-ninth session such folds were drawn ungrouped, with the leak); where it
+    keeps one, the folds are drawn ungrouped (grouped: False)."""
     rng = np.random.default_rng(seed)
     n = min(len(a), len(b))
     kept_a, kept_b = rng.permutation(len(a))[:n], rng.permutation(len(b))[:n]
@@ -211,7 +213,9 @@ def _balanced_folds(a: np.ndarray, b: np.ndarray, folds: int, seed: int | list[i
     if not folds:
         return x, y, np.zeros(0, int), n, folds, False, (kept_a, kept_b)
     kept_groups = None if groups is None else [np.asarray(g)[kept] for g, kept in zip(groups, (kept_a, kept_b))]
-    if kept_groups is not None and all(np.unique(g).size >= folds for g in kept_groups):
+    fewest = None if kept_groups is None else min(np.unique(g).size for g in kept_groups)
+    if fewest is not None and fewest >= 2:  # as many folds as the class with the fewest groups fills, up to `folds`
+        folds = min(folds, fewest)
         fold = np.concatenate([_group_folds(g, folds, rng) for g in kept_groups])
         return x, y, fold, n, folds, True, (kept_a, kept_b)
     fold = np.concatenate([rng.permutation(n) % folds, rng.permutation(n) % folds])
@@ -297,7 +301,7 @@ def _repeated(a: np.ndarray, b: np.ndarray, folds: int, seed: int, repeats: int,
     twenty-sixth session), as much as two sampling seeds differ."""
     if repeats < 1:
         raise ValueError(f"classifier repeats must be ≥ 1, got {repeats}")
-    accuracies, grouped = [], True
+    accuracies, grouped, fewest_folds = [], True, folds
     if groups is not None:  # one integer code per group, b's after a's (a name in both sets is two groups)
         names_a, code_a = np.unique(np.asarray(groups[0]), return_inverse=True)  # [Ga], [Xa]
         names_b, code_b = np.unique(np.asarray(groups[1]), return_inverse=True)  # [Gb], [Xb]
@@ -310,13 +314,13 @@ def _repeated(a: np.ndarray, b: np.ndarray, folds: int, seed: int, repeats: int,
         if right is None:
             return _no_accuracy(n, used_folds, repeats)
         accuracies.append(int(right.sum()) / (2 * n))
-        grouped &= grouped_here
+        grouped, fewest_folds = grouped and grouped_here, min(fewest_folds, used_folds)
         if groups is not None:
             group = np.concatenate([code_a[kept[0]], code_b[kept[1]] + names_a.size])  # [2n]
             right_by_group += np.bincount(group, weights=right, minlength=right_by_group.size)
             tested_by_group += np.bincount(group, minlength=tested_by_group.size)
     accuracy = float(np.mean(accuracies))
-    figures = {"accuracy": accuracy, "n_per_class": int(n), "folds": int(used_folds), "repeats": int(repeats),
+    figures = {"accuracy": accuracy, "n_per_class": int(n), "folds": int(fewest_folds), "repeats": int(repeats),
                "accuracy_sd": float(np.std(accuracies)), "accuracies": accuracies,
                "folds_grouped": bool(grouped and groups is not None)}
     if groups is None:  # each excerpt its own: the binomial test of the mean accuracy as one test of 2n excerpts
@@ -378,7 +382,8 @@ def trees_classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, seed:
         model = HistGradientBoostingClassifier(**TREES_PARAMS, random_state=seed)
         return model.fit(x_train[:, seen], y_train, sample_weight=_class_weights(y_train)).predict(x_test[:, seen])
 
-    n, used_folds = min(len(a), len(b)), min(folds, len(a), len(b))  # (per class, once balanced: _balanced_folds)
+    n = min(len(a), len(b))  # per class, once balanced; the fewest folds of any draw (fewer where groups are few)
+    used_folds = min(_balanced_folds(a, b, folds, seed if r == 0 else [seed, r], groups)[4] for r in range(repeats))
     leaf = TREES_PARAMS["min_samples_leaf"]
     if 2 * n * (used_folds - 1) // max(used_folds, 1) < 2 * leaf:  # no split fits a training fold: every guess 0.5,
         return _no_accuracy(n, used_folds, repeats) | {  # which tells nothing

@@ -135,7 +135,10 @@ def test_the_cli_generates_from_every_arch(run, tmp_path, capsys):
     length = ["--max-seconds", "4"] if arch == "rnn" else ["--seconds", "4"]
     assert main(["generate", "--model", str(folder), "-n", "2", *length, "-o", str(tmp_path / "out")]) == 0
     assert len(list((tmp_path / "out").glob("*.mid"))) == 2
-    capsys.readouterr()
+    said = capsys.readouterr().out
+    assert said.count(".mid  ") == 2 and ("piece lengths" in said) == (arch == "rnn")  # a line per file; the rnn's lengths
+    assert main(["generate", "--model", str(folder), "-n", "2", *length, "-q", "-o", str(tmp_path / "quiet")]) == 0
+    assert len(list((tmp_path / "quiet").glob("*.mid"))) == 2 and capsys.readouterr().out == ""  # -q: written, unsaid
     assert main(["generate", "--model", str(folder), "--info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["arch"] == arch

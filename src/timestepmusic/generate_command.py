@@ -80,7 +80,7 @@ def _generate(args: argparse.Namespace) -> int:
     told = pieces_told(args, gan, seconds, ends_itself, request.key_path, request.tempo_path)
     _warn_of_others(args, files, request)
     new_s = _draw_and_write(args, gan, request, files, told, seconds)
-    if ends_itself:
+    if ends_itself and not args.quiet:
         _print_lengths(gan, args, seconds, new_s)  # new music only
     return 0
 
@@ -268,7 +268,7 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
     from .heard import made_by
     from .midi import continuation_only, write_events
 
-    gan.arm.progress = True  # a bar over the chunks drawn (ar, events), where stderr is a terminal
+    gan.arm.progress = not args.quiet  # a bar over the chunks drawn (ar, events), where stderr is a terminal
     if args.select and gan.critic is not None:
         log.info("--select: each piece kept by the model's critic, which keeps about %.0f%% of those drawn",
                  100 * gan.critic.kept_share)
@@ -282,7 +282,7 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
             if not replaced:  # --overwrite: the earlier run's files go once the first pieces are drawn
                 replace_earlier(files.taken, files.rewritten, args.seed)
                 replaced = True
-            if args.n > len(samples) and args.piece is None:  # (a large -n: drawn and written a batch at a time)
+            if args.n > len(samples) and args.piece is None and not args.quiet:  # (a large -n: a batch at a time)
                 print(f"pieces {first + 1}–{first + len(samples)} of {args.n}:", file=sys.stderr)
             for j, events in enumerate(samples):
                 if first + j not in files.names:  # (--piece: drawn with the pieces asked, not written)
@@ -316,8 +316,9 @@ def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: f
              f"; the continuation from {prompt_s:.2f} s" if prompt_s else "")
     notes, pedals = int(events.is_note.sum()), int((~events.is_note).sum())
     heard = heard_line(events, length_s, told.asked_from_s, told.asked, walked)
-    print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, "
-          f"{length_s:g} s (last sound ends at {events.end_s:.1f} s{where}{heard})")
+    if not args.quiet:
+        print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, "
+              f"{length_s:g} s (last sound ends at {events.end_s:.1f} s{where}{heard})")
     if args.png or args.wav:
         from .evaluate.render import render_outputs
 
@@ -330,7 +331,8 @@ def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: f
                                     marks=shape_marks(told.asked.key, told.asked.tempo, told.asked.ramp,
                                                       told.asked_from_s, length_s),
                                     span=(from_s, length_s) if from_s else None):
-            print(f"{extra}")
+            if not args.quiet:
+                print(f"{extra}")
 
 
 def _say_stopped(stopped: BaseException, written: list[Path], files: Files) -> None:

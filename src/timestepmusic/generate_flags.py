@@ -125,6 +125,9 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
     output = p.add_argument_group("output")
     output.add_argument("-o", "--out", default="out", metavar="DIR", help="output folder (default out/)")
     output.add_argument("--png", action="store_true", help="also write a piano roll PNG per file")
+    output.add_argument("-q", "--quiet", action="store_true",
+                        help="no line per written file, no progress bar and no table of lengths (warnings and errors "
+                        "are still said)")
     add_audio_flags(output)
     output.add_argument("--overwrite", action="store_true",
                         help="replace an earlier run's files with this --seed in -o (the removed ones are named; "

@@ -361,6 +361,21 @@ def test_resume_refuses_a_flag_that_names_another_setting_than_the_runs(tiny_cor
         assert capsys.readouterr().err == f"error: {run / 'last'}: {kind}\n"  # as one, not as a changed flag
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="asks for CUDA where there is none")
+def test_resume_moves_a_run_to_the_device_asked(tiny_corpus, tiny_ae, tmp_path, capsys):
+    """--resume RUN --device D: a run started on one machine goes on on another (a GPU lease, or back); before, the
+    flag was silently ignored and the run trained where it had. Asked for a device this machine lacks, it is said."""
+    ae_run, gan_run = tmp_path / "ae", tmp_path / "gan"
+    shutil.copytree(tiny_ae, ae_run)
+    train_sequence_model(tiny_corpus, tiny_ae, gan_run, Config().override(TINY_GAN), progress=False, max_steps=1)
+    for verb, run, more in (("train-gan", gan_run, ["--steps", "2"]), ("train-ae", ae_run, ["--epochs", "3"])):
+        assert main([verb, str(tiny_corpus), "--resume", str(run), "-q", *more, "--device", "cuda"]) == 2
+        assert capsys.readouterr().err == "error: --device cuda: CUDA is not available on this machine\n", verb
+        assert main([verb, str(tiny_corpus), "--resume", str(run), "-q", *more, "--device", "cpu"]) == 0
+        saved = json.loads((run / "last" / "config.json").read_text())
+        assert saved["config"]["gan" if verb == "train-gan" else "ae"]["device"] == "cpu", verb  # where it goes on
+
+
 def test_resume_of_a_folder_without_a_checkpoint_says_what_it_is(tiny_corpus, tiny_ae, tmp_path, capsys):
     """--resume RUN/last, a run stopped (or still training) before its first checkpoint, or a folder of no run: one
     line saying which (it said 'RUN/last/last: no checkpoint here'), and a run being trained is said to be first."""

@@ -51,7 +51,7 @@ def _positive_minutes(text: str) -> float:
 
 def _add_training_flags(p: argparse.ArgumentParser) -> None:
     """The flags train-ae and train-gan share: device, time box, checkpoints, quiet, and the configuration."""
-    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default; with --resume: where the run trained)")
     p.add_argument("--overwrite", action="store_true",
                    help="--out names a folder that already holds a run: delete it and start again (without this, "
                    "such a folder is refused; continue it with --resume)")
@@ -192,7 +192,8 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
                                    max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
                                    epochs=args.epochs if args.resume else None, lr=args.lr if args.resume else None,
                                    compile_model=args.compile if args.resume else None,
-                                   checkpoint_s=checkpoint_s if args.resume else None)
+                                   checkpoint_s=checkpoint_s if args.resume else None,
+                                   device=args.device if args.resume else None)
     if result:  # a resumed run already at its end trained nothing, and its log said so
         print(json.dumps(result, indent=1))
     return 0
@@ -244,7 +245,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
                                       progress=not args.quiet,
                                       max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
                                       steps=args.steps if args.resume else None,
-                                      compile_model=args.compile if args.resume else None)
+                                      compile_model=args.compile if args.resume else None,
+                                      device=args.device if args.resume else None)
     if result:  # a resumed run already at its end trained nothing, and its log said so
         print(json.dumps(result, indent=1))
     return 0

@@ -43,13 +43,14 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                       resume: bool = False, progress: bool = True, max_steps: int | None = None,
                       max_seconds: float | None = None, epochs: int | None = None, lr: float | None = None,
                       compile_model: bool | None = None, checkpoint_s: float | None = None,
-                      overwrite: bool = False) -> dict:
+                      device: str | None = None, overwrite: bool = False) -> dict:
     """Train (or with `resume`, continue) a PISA run in `out`. Returns the last metrics.
 
     `max_steps` / `max_seconds` stop early after writing `last` (for tests and time-boxed runs);
     `epochs` extends or shortens a resumed run; `lr` changes the learning rate from here on;
     `compile_model` turns `ae.compile` on or off (a resumed run otherwise keeps its saved setting);
-    `checkpoint_s` changes `ae.checkpoint_every_s` likewise. A new run refuses a folder that holds one unless
+    `checkpoint_s` changes `ae.checkpoint_every_s` likewise, and `device` moves a resumed run (None: where it
+    trained). A new run refuses a folder that holds one unless
     `overwrite` (which deletes it), as `tsm train-ae` does.
     """
     out = Path(out)
@@ -69,7 +70,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     if epochs is not None:
         config = config.override({"ae.epochs": epochs})
     config = config.override({"ae.lr": lr, "ae.compile": compile_model,  # None leaves a setting as it is
-                              "ae.checkpoint_every_s": checkpoint_s})
+                              "ae.checkpoint_every_s": checkpoint_s, "ae.device": device})
     config = config.override({"chunks.chunk_seconds": corpus.config.chunks.chunk_seconds,
                               "chunks.max_events": corpus.config.chunks.max_events,
                               "events.pedal_bins": corpus.config.events.pedal_bins})

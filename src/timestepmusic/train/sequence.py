@@ -50,12 +50,13 @@ SAMPLES_PER_CHECK = 4
 def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, out: str | Path,
                          config: Config | None = None, *, arch: str | None = None, resume: bool = False,
                          progress: bool = True, max_steps: int | None = None, max_seconds: float | None = None,
-                         steps: int | None = None, compile_model: bool | None = None,
+                         steps: int | None = None, compile_model: bool | None = None, device: str | None = None,
                          init_from: str | Path | None = None, overwrite: bool = False) -> dict:
     """Train (or with `resume`, continue) a run of the arm `arch` (default conv) in `out`; returns the last metrics.
 
     Resuming keeps the run's architecture and settings (`arch` and `config` are read from RUN/last);
-    `steps` sets a new total and `compile_model` turns gan.compile on or off. `max_steps` / `max_seconds`
+    `steps` sets a new total, `compile_model` turns gan.compile on or off and `device` moves the run (to a GPU
+    machine, or back; None: where it trained). `max_steps` / `max_seconds`
     stop early after writing `last` (tests and time-boxed runs). `init_from` (a run, checkpoint or shipped
     model, new runs only) warm-starts: its arm (`arch` must agree where given) and settings (where `config`
     is None), its weights wherever names and shapes match, its normaliser, and its autoencoder unless
@@ -83,7 +84,8 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                     "step %d, not %d, so at step %d the learning rate jumps (with more steps, up: a warm restart); "
                     "--steps %d goes on exactly",
                     steps, steps, config.gan.steps, meta.get("step", 0), config.gan.steps)
-    config = config.override({"gan.steps": steps, "gan.compile": compile_model})  # None leaves a setting as it is
+    config = config.override({"gan.steps": steps, "gan.compile": compile_model,  # None leaves a setting as it is
+                              "gan.device": device})
     check_corpus_matches(ae.meta, corpus, "the autoencoder")
     g = config.gan
     arm_class = arch_class(arch)

@@ -1,6 +1,7 @@
 """MIDI ⇄ events on tiny files written by the tests with mido; expected values worked out by hand."""
 from __future__ import annotations
 
+import mido
 import numpy as np
 import pretty_midi
 import pytest
@@ -192,6 +193,41 @@ def test_pedal_down_at_the_end_ends_at_the_end_of_the_file(tmp_path):
 def test_pedal_up_is_never_an_event(tmp_path):
     events, _ = read(tmp_path, [Note(60, 0, 960)], [CC(64, 0, 0), CC(64, 0, 480), CC(66, 0, 10)], pedal_bins=0)
     assert not (events.ids >= DAMPER_ID).any()
+
+
+
+def test_pedal_on_a_channel_without_notes_is_read(tmp_path):
+    # the damper on channel 1, the notes on channel 0 (a Disklavier writes its pedals on both): symusic keeps a
+    # channel's controllers only where it holds a note, so the pedal was lost without a word
+    controls = [CC(64, 100, 240, channel=1), CC(64, 0, 720, channel=1), CC(67, 60, 0, channel=2), CC(67, 0, 1200, channel=2)]
+    events, drops = read(tmp_path, [Note(60, 0, 960)], controls, pedal_bins=0)
+    assert pedal_rows(events, DAMPER_ID) == [(0.25, 0.5, 100)]
+    assert pedal_rows(events, SOFT_ID) == [(0.0, 1.25, 60)]
+    assert drops.pedal_messages == 4
+    assert events.end_s == pytest.approx(1.25)  # the soft pedal's release is the file's last message
+
+
+def test_pedal_track_without_notes_is_read(tmp_path):
+    # a type-1 file with the pedals in a track of their own (as notation programs and DAWs export them)
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000, time=0)]))
+    mid.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=80, time=0),
+                                      mido.Message("note_off", note=60, time=960)]))
+    mid.tracks.append(mido.MidiTrack([mido.Message("control_change", control=64, value=127, time=480),
+                                      mido.Message("control_change", control=64, value=0, time=960),
+                                      mido.Message("control_change", control=66, value=90, time=0),
+                                      mido.Message("control_change", control=66, value=0, time=480)]))
+    path = tmp_path / "pedal_track.mid"
+    mid.save(path)
+    events, drops = read_events(path, pedal_bins=0)
+    assert pedal_rows(events, DAMPER_ID) == [(0.5, 1.0, 127)]
+    assert pedal_rows(events, SOSTENUTO_ID) == [(1.5, 0.5, 90)]
+    assert drops.pedal_messages == 4 and events.end_s == pytest.approx(2.0)
+
+
+def test_a_pedal_on_the_drum_channel_alone_is_not_read(tmp_path):
+    events, drops = read(tmp_path, [Note(60, 0, 960)], [CC(64, 100, 0, channel=9), CC(64, 0, 480, channel=9)])
+    assert not (events.ids >= DAMPER_ID).any() and drops.pedal_messages == 0
 
 
 # --- writing ------------------------------------------------------------------------------------------

@@ -127,6 +127,13 @@ def test_dropped_notes_channels_and_controllers_are_counted(tmp_path):
     assert set(drops.to_dict()) >= {"notes_out_of_range", "drum_notes", "other_controllers", "restruck_notes"}
 
 
+
+def test_a_drum_channels_controllers_are_counted(tmp_path):
+    notes = [Note(60, 0, 480), Note(38, 0, 240, channel=9)]
+    controls = [CC(7, 100, 0, channel=9), CC(64, 127, 0, channel=9), CC(1, 30, 10)]
+    _, drops = read(tmp_path, notes, controls)
+    assert drops.drum_notes == 1 and drops.other_controllers == 3 and drops.pedal_messages == 0
+
 def test_keyboard_edges_are_kept(tmp_path):
     events, drops = read(tmp_path, [Note(LOWEST_PITCH, 0, 10), Note(HIGHEST_PITCH, 0, 10)])
     assert events.ids.tolist() == [0, NUM_KEYS - 1]

@@ -306,7 +306,7 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     cc_number = np.concatenate([c["number"] for c in cc_parts]) if cc_parts else np.zeros(0, np.uint8)
     cc_value = np.concatenate([c["value"] for c in cc_parts]) if cc_parts else np.zeros(0, np.uint8)
     is_pedal = np.isin(cc_number, PEDAL_CONTROLLERS)
-    drops.other_controllers = int((~is_pedal).sum())
+    drops.other_controllers += int((~is_pedal).sum())  # (a drum track's are counted above)
     if data is not None:
         raw = file_pedal_controls(data)
         missing = np.setdiff1d(PEDAL_CONTROLLERS, cc_number[is_pedal])

@@ -540,3 +540,19 @@ def test_a_continuation_alone_keeps_the_prompts_bar_lines(meter, tempos, from_s,
     assert all(numerator >= 1 for _, numerator, _ in later.meters)  # (a 0/4 bar: a file no reader opens)
     pretty_midi.PrettyMIDI(str(next(tmp_path.glob("grid_*.mid"))))  # (opened: pretty_midi refuses such a bar)
     assert all(bpm / 2 - 1e-6 <= t <= bpm * 2 + 1e-6 for _, t in later.tempos)  # a pickup beat at most half off
+
+
+def test_a_tempo_map_of_many_changes_keeps_every_time_to_a_tick(tmp_path):
+    # a prompt's tempo map (its own changes, anywhere between ticks): each change written on a whole tick must not
+    # move the later ones, or the notes after hundreds of changes drift by many ticks
+    from timestepmusic.midi import FileMeta
+
+    rng = np.random.default_rng(0)
+    change_s = np.cumsum(rng.uniform(0.2, 0.3, 400))
+    tempos = ((0.0, 100.0),) + tuple((float(t), float(rng.uniform(80, 140))) for t in change_s)
+    start = np.sort(rng.uniform(0, change_s[-1] + 1, 300))
+    events = Events(np.full(start.size, 39), start, np.full(start.size, 0.1), np.full(start.size, 80))
+    path = write_events(events, tmp_path / "tempos.mid", FileMeta("", (), tempos))
+    back, _ = read_events(path)
+    slowest_tick_s = 60 / (80 * WRITE_TICKS_PER_QUARTER)
+    assert np.abs(back.start_s - events.start_s).max() <= slowest_tick_s

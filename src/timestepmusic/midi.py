@@ -540,14 +540,20 @@ def pickup(left_units: float, numerator: int) -> tuple[int, float]:
 def tempo_ticks(seconds: np.ndarray, tempos: tuple[tuple[float, float], ...], ticks_per_quarter: int
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Times in seconds [E] → ticks [E] under a tempo map (seconds, bpm) from 0 s, and the tick of each tempo change
-    [K]: within a tempo's stretch, its ticks per second from the change on (one tempo: `seconds_to_ticks` as is)."""
+    [K]: within a tempo's stretch, its ticks per second from the change on (one tempo: `seconds_to_ticks` as is).
+    Each change lies on the whole tick nearest its time as the file plays the ticks before it, and each time is
+    counted from where its change lies in the file, so that the roundings of many changes do not add up."""
     times = np.array([at_s for at_s, _ in tempos])  # [K]
     rates = np.array([ticks_per_quarter * bpm / 60.0 for _, bpm in tempos])  # [K] ticks per second
     change_ticks = np.zeros(len(tempos), dtype=np.int64)
+    played_s = times.copy()  # [K] where each change falls in the written file: its tick under the tempos before it
     for k in range(1, len(tempos)):  # each change on a whole tick, counted from the one before
-        change_ticks[k] = change_ticks[k - 1] + seconds_to_ticks(times[k] - times[k - 1], rates[k - 1])
+        ticks = seconds_to_ticks(times[k] - played_s[k - 1], rates[k - 1])
+        change_ticks[k] = change_ticks[k - 1] + ticks
+        played_s[k] = played_s[k - 1] + ticks / rates[k - 1]
     stretch = np.searchsorted(times, seconds, side="right") - 1  # [E]
-    return change_ticks[stretch] + seconds_to_ticks(seconds - times[stretch], rates[stretch]), change_ticks
+    ticks = change_ticks[stretch] + seconds_to_ticks(seconds - played_s[stretch], rates[stretch])
+    return np.maximum(ticks, change_ticks[stretch]), change_ticks  # (a time between a change and its tick: at the tick)
 
 
 def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER,

@@ -556,3 +556,13 @@ def test_a_tempo_map_of_many_changes_keeps_every_time_to_a_tick(tmp_path):
     back, _ = read_events(path)
     slowest_tick_s = 60 / (80 * WRITE_TICKS_PER_QUARTER)
     assert np.abs(back.start_s - events.start_s).max() <= slowest_tick_s
+
+
+def test_two_strikes_of_a_key_at_one_tick_are_written_as_one_note(tmp_path):
+    # written as note-on, note-on, note-off a tick later: a player that releases a key at its note-off (pretty_midi,
+    # a synthesizer) heard the longer strike as a blip of one tick
+    events = Events([39, 39, 40], [0.25, 0.25 + WRITE_TICK_S / 4, 0.25], [0.5, 1.0, 0.5], [80, 90, 70])
+    path = write_events(events, tmp_path / "twice.mid")
+    notes = pretty_midi.PrettyMIDI(str(path)).instruments[0].notes
+    assert sorted((n.pitch, n.start, n.end, n.velocity) for n in notes) == [
+        (60, 0.25, 1.25, 90), (61, 0.25, 0.75, 70)]

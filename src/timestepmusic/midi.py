@@ -556,6 +556,17 @@ def tempo_ticks(seconds: np.ndarray, tempos: tuple[tuple[float, float], ...], ti
     return np.maximum(ticks, change_ticks[stretch]), change_ticks  # (a time between a change and its tick: at the tick)
 
 
+def once_a_tick(key: np.ndarray, on: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """[N] True for the notes written: of the strikes of one key at one tick, the one that ends last (the first of
+    them in the given order where several do)."""
+    order = np.lexsort((np.arange(key.size), -off, on, key))
+    repeat = np.zeros(key.size, dtype=bool)
+    repeat[1:] = (key[order][1:] == key[order][:-1]) & (on[order][1:] == on[order][:-1])
+    keep = np.ones(key.size, dtype=bool)
+    keep[order[repeat]] = False
+    return keep
+
+
 def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER,
                     meta: FileMeta | None = None) -> symusic.Score:
     """Events → a playable one-track piano score (at 120 bpm, or `meta`'s tempo map, with its key signatures and
@@ -572,10 +583,11 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
     level = np.clip(np.asarray(events.intensity, dtype=np.int64), 1, 127)
 
     note = (ids >= 0) & (ids < NUM_KEYS)
+    # of the strikes of one key at one tick, the one that lasts longest (a note-off after two note-ons releases the key)
+    note[note] = once_a_tick(ids[note], start_tick[note], stop_tick[note])
     pitch = ids[note] + LOWEST_PITCH
     on = start_tick[note]
     off, _ = end_at_restrike(pitch, on, np.maximum(stop_tick[note], on + 1))
-    off = np.maximum(off, on + 1)  # a restrike at the same tick still sounds for one tick
     order = np.lexsort((pitch, on))
     score = symusic.Score(ticks_per_quarter)
     for tick, (_, bpm) in zip(change_ticks.tolist(), meta.tempos):

@@ -1,6 +1,7 @@
 """MIDI ⇄ events on tiny files written by the tests with mido; expected values worked out by hand."""
 from __future__ import annotations
 
+import mido
 import numpy as np
 import pretty_midi
 import pytest
@@ -126,6 +127,13 @@ def test_dropped_notes_channels_and_controllers_are_counted(tmp_path):
     assert set(drops.to_dict()) >= {"notes_out_of_range", "drum_notes", "other_controllers", "restruck_notes"}
 
 
+
+def test_a_drum_channels_controllers_are_counted(tmp_path):
+    notes = [Note(60, 0, 480), Note(38, 0, 240, channel=9)]
+    controls = [CC(7, 100, 0, channel=9), CC(64, 127, 0, channel=9), CC(1, 30, 10)]
+    _, drops = read(tmp_path, notes, controls)
+    assert drops.drum_notes == 1 and drops.other_controllers == 3 and drops.pedal_messages == 0
+
 def test_keyboard_edges_are_kept(tmp_path):
     events, drops = read(tmp_path, [Note(LOWEST_PITCH, 0, 10), Note(HIGHEST_PITCH, 0, 10)])
     assert events.ids.tolist() == [0, NUM_KEYS - 1]
@@ -192,6 +200,41 @@ def test_pedal_down_at_the_end_ends_at_the_end_of_the_file(tmp_path):
 def test_pedal_up_is_never_an_event(tmp_path):
     events, _ = read(tmp_path, [Note(60, 0, 960)], [CC(64, 0, 0), CC(64, 0, 480), CC(66, 0, 10)], pedal_bins=0)
     assert not (events.ids >= DAMPER_ID).any()
+
+
+
+def test_pedal_on_a_channel_without_notes_is_read(tmp_path):
+    # the damper on channel 1, the notes on channel 0 (a Disklavier writes its pedals on both): symusic keeps a
+    # channel's controllers only where it holds a note, so the pedal was lost without a word
+    controls = [CC(64, 100, 240, channel=1), CC(64, 0, 720, channel=1), CC(67, 60, 0, channel=2), CC(67, 0, 1200, channel=2)]
+    events, drops = read(tmp_path, [Note(60, 0, 960)], controls, pedal_bins=0)
+    assert pedal_rows(events, DAMPER_ID) == [(0.25, 0.5, 100)]
+    assert pedal_rows(events, SOFT_ID) == [(0.0, 1.25, 60)]
+    assert drops.pedal_messages == 4
+    assert events.end_s == pytest.approx(1.25)  # the soft pedal's release is the file's last message
+
+
+def test_pedal_track_without_notes_is_read(tmp_path):
+    # a type-1 file with the pedals in a track of their own (as notation programs and DAWs export them)
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000, time=0)]))
+    mid.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=80, time=0),
+                                      mido.Message("note_off", note=60, time=960)]))
+    mid.tracks.append(mido.MidiTrack([mido.Message("control_change", control=64, value=127, time=480),
+                                      mido.Message("control_change", control=64, value=0, time=960),
+                                      mido.Message("control_change", control=66, value=90, time=0),
+                                      mido.Message("control_change", control=66, value=0, time=480)]))
+    path = tmp_path / "pedal_track.mid"
+    mid.save(path)
+    events, drops = read_events(path, pedal_bins=0)
+    assert pedal_rows(events, DAMPER_ID) == [(0.5, 1.0, 127)]
+    assert pedal_rows(events, SOSTENUTO_ID) == [(1.5, 0.5, 90)]
+    assert drops.pedal_messages == 4 and events.end_s == pytest.approx(2.0)
+
+
+def test_a_pedal_on_the_drum_channel_alone_is_not_read(tmp_path):
+    events, drops = read(tmp_path, [Note(60, 0, 960)], [CC(64, 100, 0, channel=9), CC(64, 0, 480, channel=9)])
+    assert not (events.ids >= DAMPER_ID).any() and drops.pedal_messages == 0
 
 
 # --- writing ------------------------------------------------------------------------------------------
@@ -497,3 +540,29 @@ def test_a_continuation_alone_keeps_the_prompts_bar_lines(meter, tempos, from_s,
     assert all(numerator >= 1 for _, numerator, _ in later.meters)  # (a 0/4 bar: a file no reader opens)
     pretty_midi.PrettyMIDI(str(next(tmp_path.glob("grid_*.mid"))))  # (opened: pretty_midi refuses such a bar)
     assert all(bpm / 2 - 1e-6 <= t <= bpm * 2 + 1e-6 for _, t in later.tempos)  # a pickup beat at most half off
+
+
+def test_a_tempo_map_of_many_changes_keeps_every_time_to_a_tick(tmp_path):
+    # a prompt's tempo map (its own changes, anywhere between ticks): each change written on a whole tick must not
+    # move the later ones, or the notes after hundreds of changes drift by many ticks
+    from timestepmusic.midi import FileMeta
+
+    rng = np.random.default_rng(0)
+    change_s = np.cumsum(rng.uniform(0.2, 0.3, 400))
+    tempos = ((0.0, 100.0),) + tuple((float(t), float(rng.uniform(80, 140))) for t in change_s)
+    start = np.sort(rng.uniform(0, change_s[-1] + 1, 300))
+    events = Events(np.full(start.size, 39), start, np.full(start.size, 0.1), np.full(start.size, 80))
+    path = write_events(events, tmp_path / "tempos.mid", FileMeta("", (), tempos))
+    back, _ = read_events(path)
+    slowest_tick_s = 60 / (80 * WRITE_TICKS_PER_QUARTER)
+    assert np.abs(back.start_s - events.start_s).max() <= slowest_tick_s
+
+
+def test_two_strikes_of_a_key_at_one_tick_are_written_as_one_note(tmp_path):
+    # written as note-on, note-on, note-off a tick later: a player that releases a key at its note-off (pretty_midi,
+    # a synthesizer) heard the longer strike as a blip of one tick
+    events = Events([39, 39, 40], [0.25, 0.25 + WRITE_TICK_S / 4, 0.25], [0.5, 1.0, 0.5], [80, 90, 70])
+    path = write_events(events, tmp_path / "twice.mid")
+    notes = pretty_midi.PrettyMIDI(str(path)).instruments[0].notes
+    assert sorted((n.pitch, n.start, n.end, n.velocity) for n in notes) == [
+        (60, 0.25, 1.25, 90), (61, 0.25, 0.75, 70)]

@@ -212,7 +212,7 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
                 if hashlib.sha1(data).hexdigest() != sha1:  # changed since it was listed: key the cache by what is read
                     sha1 = hashlib.sha1(data).hexdigest()
                     cached = Path(cache_dir) / f"{sha1}-b{pedal_bins}.npz"
-            events, drops = score_to_events(score_from_bytes(data, path), pedal_bins=pedal_bins)
+            events, drops = score_to_events(score_from_bytes(data, path), pedal_bins=pedal_bins, data=data)
             if not events.is_note.any():
                 raise ValueError(no_piano_notes(path, drops))
             arrays = {"ids": events.ids, "start_s": events.start_s,

@@ -100,12 +100,17 @@ class DropCounts:
 
 def load_score(path: str | Path) -> symusic.Score:
     """Read a MIDI file in ticks; raise ValueError naming the file when it is not usable MIDI."""
+    return _loaded(path)[0]
+
+
+def _loaded(path: str | Path) -> tuple[symusic.Score, bytes]:
+    """`load_score`, and the file's bytes (read_events reads from them the pedals symusic leaves out)."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as e:
         raise ValueError(f"{path}: cannot read ({e.strerror or e})") from e
-    return score_from_bytes(data, path)
+    return score_from_bytes(data, path), data
 
 
 def score_from_bytes(data: bytes, path: str | Path = "<bytes>") -> symusic.Score:
@@ -209,8 +214,72 @@ def pedal_events(times: np.ndarray, values: np.ndarray, end: float, pedal_bins: 
     return run_start[down], run_stop[down], intensity
 
 
-def score_to_events(score: symusic.Score, *, pedal_bins: int = 4) -> tuple[Events, DropCounts]:
-    """A tick-time score → events in seconds, and what was dropped."""
+def file_pedal_controls(data: bytes) -> dict[str, np.ndarray]:
+    """The control changes of the three pedals in a MIDI file, read from its bytes: columns time (ticks), channel,
+    number, value [M], track by track in the file's order. symusic keeps a channel's controllers only where that
+    channel of that track holds a note, so a pedal in a track of its own (as notation programs and sequencers export
+    it) or on a channel without notes is not in its score. Reading stops at whatever is not valid MIDI (symusic has
+    read the file already)."""
+    rows, at = [], 8 + int.from_bytes(data[4:8], "big")  # after the header chunk
+    while at + 8 <= len(data):
+        end = min(at + 8 + int.from_bytes(data[at + 4:at + 8], "big"), len(data))
+        if data[at:at + 4] == b"MTrk":
+            try:
+                _track_pedal_controls(data, at + 8, end, rows)
+            except IndexError:  # (a message cut off by the end of its chunk)
+                pass
+        at = end
+    table = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    return dict(zip(("time", "channel", "number", "value"), table.T))
+
+
+def _track_pedal_controls(data: bytes, i: int, end: int, rows: list) -> None:
+    """The pedal control changes of one track chunk (data[i:end]) appended to `rows` as (tick, channel, number,
+    value). A data byte where a status byte belongs repeats the last channel message's status (running status)."""
+    tick, status = 0, 0
+    while i < end:
+        i, delta = _variable_length(data, i)
+        tick += delta
+        if i >= end:
+            return
+        if data[i] >= 0xF0:
+            byte, i = data[i], i + 1
+            if byte == 0xFF:  # meta event: type, length, data
+                i, length = _variable_length(data, i + 1)
+            elif byte in (0xF0, 0xF7):  # system exclusive: length, data
+                i, length = _variable_length(data, i)
+            else:  # no other message belongs in a file
+                return
+            i += length
+            continue
+        if data[i] & 0x80:
+            status, i = data[i], i + 1
+        kind = status & 0xF0
+        if kind < 0x80:  # a data byte before any status
+            return
+        if kind in (0xC0, 0xD0):
+            i += 1
+            continue
+        if kind == 0xB0 and data[i] in PEDAL_CONTROLLERS:
+            rows.append((tick, status & 0x0F, data[i], data[i + 1]))
+        i += 2
+
+
+def _variable_length(data: bytes, i: int) -> tuple[int, int]:
+    """The variable-length number at data[i:] → (the index after it, its value)."""
+    value = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            return i, value
+
+
+def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | None = None) -> tuple[Events, DropCounts]:
+    """A tick-time score → events in seconds, and what was dropped. With the file's bytes (`data`), a pedal of which
+    symusic's score holds no message is read from them (`file_pedal_controls`: one in a track or channel without
+    notes), from any channel but the drum channel (10)."""
     drops = DropCounts()
     note_parts, cc_parts = [], []
     for track in score.tracks:
@@ -237,8 +306,18 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4) -> tuple[Event
     cc_number = np.concatenate([c["number"] for c in cc_parts]) if cc_parts else np.zeros(0, np.uint8)
     cc_value = np.concatenate([c["value"] for c in cc_parts]) if cc_parts else np.zeros(0, np.uint8)
     is_pedal = np.isin(cc_number, PEDAL_CONTROLLERS)
+    drops.other_controllers += int((~is_pedal).sum())  # (a drum track's are counted above)
+    if data is not None:
+        raw = file_pedal_controls(data)
+        missing = np.setdiff1d(PEDAL_CONTROLLERS, cc_number[is_pedal])
+        found = np.isin(raw["number"], missing) & (raw["channel"] != 9)  # [M]
+        if found.any():
+            cc_time = np.concatenate([cc_time.astype(np.int64), raw["time"][found]])
+            cc_number = np.concatenate([cc_number.astype(np.int64), raw["number"][found]])
+            cc_value = np.concatenate([cc_value.astype(np.int64), raw["value"][found]])
+            is_pedal = np.concatenate([is_pedal, np.ones(int(found.sum()), dtype=bool)])
+            file_end_tick = max(file_end_tick, float(raw["time"][found].max()))
     drops.pedal_messages = int(is_pedal.sum())
-    drops.other_controllers = int((~is_pedal).sum())
     numbers, counts = np.unique(cc_number[~is_pedal], return_counts=True)
     drops.controller_numbers = {int(n): int(c) for n, c in zip(numbers, counts)}
     for pedal_id, number in zip((DAMPER_ID, SOSTENUTO_ID, SOFT_ID), PEDAL_CONTROLLERS):
@@ -280,22 +359,22 @@ def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = R
                 max_events_per_second: float = READ_MAX_EVENTS_PER_SECOND) -> tuple[Events, DropCounts]:
     """MIDI file → events. Raises ValueError naming the file when it is unusable, has no piano notes, or
     has implausible timing (see `check_timing`; the defaults are those of EventsConfig)."""
-    return _checked_events(load_score(path), path, pedal_bins, max_seconds, max_events_per_second)
+    return _checked_events(*_loaded(path), path, pedal_bins, max_seconds, max_events_per_second)
 
 
 def read_prompt(path: str | Path, *, pedal_bins: int = 4) -> tuple[Events, DropCounts, FileGrid]:
     """A performance to continue (generate --prompt): its events as read_events reads them (ValueError naming the file
     where it is unusable) and its grid (FileGrid: written under it, so that a sequencer shows the continued
     performance in its own bars), from one reading of the file."""
-    score = load_score(path)
-    return (*_checked_events(score, path, pedal_bins, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND),
+    score, data = _loaded(path)
+    return (*_checked_events(score, data, path, pedal_bins, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND),
             score_to_grid(score))
 
 
-def _checked_events(score: symusic.Score, path: str | Path, pedal_bins: int, max_seconds: float,
+def _checked_events(score: symusic.Score, data: bytes, path: str | Path, pedal_bins: int, max_seconds: float,
                     max_events_per_second: float) -> tuple[Events, DropCounts]:
-    """read_events of the `score` read from `path` (named in its errors)."""
-    events, drops = score_to_events(score, pedal_bins=pedal_bins)
+    """read_events of the `score` read from `path` (named in its errors), whose bytes are `data`."""
+    events, drops = score_to_events(score, pedal_bins=pedal_bins, data=data)
     if not events.is_note.any():
         raise ValueError(no_piano_notes(path, drops))
     check_timing(events, path, max_seconds, max_events_per_second)
@@ -461,14 +540,31 @@ def pickup(left_units: float, numerator: int) -> tuple[int, float]:
 def tempo_ticks(seconds: np.ndarray, tempos: tuple[tuple[float, float], ...], ticks_per_quarter: int
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Times in seconds [E] → ticks [E] under a tempo map (seconds, bpm) from 0 s, and the tick of each tempo change
-    [K]: within a tempo's stretch, its ticks per second from the change on (one tempo: `seconds_to_ticks` as is)."""
+    [K]: within a tempo's stretch, its ticks per second from the change on (one tempo: `seconds_to_ticks` as is).
+    Each change lies on the whole tick nearest its time as the file plays the ticks before it, and each time is
+    counted from where its change lies in the file, so that the roundings of many changes do not add up."""
     times = np.array([at_s for at_s, _ in tempos])  # [K]
     rates = np.array([ticks_per_quarter * bpm / 60.0 for _, bpm in tempos])  # [K] ticks per second
     change_ticks = np.zeros(len(tempos), dtype=np.int64)
+    played_s = times.copy()  # [K] where each change falls in the written file: its tick under the tempos before it
     for k in range(1, len(tempos)):  # each change on a whole tick, counted from the one before
-        change_ticks[k] = change_ticks[k - 1] + seconds_to_ticks(times[k] - times[k - 1], rates[k - 1])
+        ticks = seconds_to_ticks(times[k] - played_s[k - 1], rates[k - 1])
+        change_ticks[k] = change_ticks[k - 1] + ticks
+        played_s[k] = played_s[k - 1] + ticks / rates[k - 1]
     stretch = np.searchsorted(times, seconds, side="right") - 1  # [E]
-    return change_ticks[stretch] + seconds_to_ticks(seconds - times[stretch], rates[stretch]), change_ticks
+    ticks = change_ticks[stretch] + seconds_to_ticks(seconds - played_s[stretch], rates[stretch])
+    return np.maximum(ticks, change_ticks[stretch]), change_ticks  # (a time between a change and its tick: at the tick)
+
+
+def once_a_tick(key: np.ndarray, on: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """[N] True for the notes written: of the strikes of one key at one tick, the one that ends last (the first of
+    them in the given order where several do)."""
+    order = np.lexsort((np.arange(key.size), -off, on, key))
+    repeat = np.zeros(key.size, dtype=bool)
+    repeat[1:] = (key[order][1:] == key[order][:-1]) & (on[order][1:] == on[order][:-1])
+    keep = np.ones(key.size, dtype=bool)
+    keep[order[repeat]] = False
+    return keep
 
 
 def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER,
@@ -487,10 +583,11 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
     level = np.clip(np.asarray(events.intensity, dtype=np.int64), 1, 127)
 
     note = (ids >= 0) & (ids < NUM_KEYS)
+    # of the strikes of one key at one tick, the one that lasts longest (a note-off after two note-ons releases the key)
+    note[note] = once_a_tick(ids[note], start_tick[note], stop_tick[note])
     pitch = ids[note] + LOWEST_PITCH
     on = start_tick[note]
     off, _ = end_at_restrike(pitch, on, np.maximum(stop_tick[note], on + 1))
-    off = np.maximum(off, on + 1)  # a restrike at the same tick still sounds for one tick
     order = np.lexsort((pitch, on))
     score = symusic.Score(ticks_per_quarter)
     for tick, (_, bpm) in zip(change_ticks.tolist(), meta.tempos):

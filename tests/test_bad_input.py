@@ -242,6 +242,20 @@ def test_flags_are_named_as_given_and_checked_before_anything_is_written(bad_fol
     assert "did you mean ar.temperature" in one_line_error(capsys)
 
 
+def test_reconstruct_and_evaluate_ae_take_the_device_names_their_help_gives(bad_folder, tmp_path, capsys, monkeypatch):
+    """`--device auto` (which their --help offers) reached torch as a device name, and `--device cuda` on a machine
+    without CUDA reached torch's own assertion: each a traceback; now auto runs and cuda is one line, as in training."""
+    midi = bad_folder / "good.mid"
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert main(["reconstruct", str(midi), "--ae", "ae-latent75", "--device", "auto", "-o", str(tmp_path / "a.mid")]) == 0
+    capsys.readouterr()
+    assert main(["reconstruct", str(midi), "--ae", "ae-latent75", "--device", "cuda", "-o", str(tmp_path / "b.mid")]) == 2
+    assert one_line_error(capsys) == "error: --device cuda: CUDA is not available on this machine"
+    corpus = prepare([midi], tmp_path / "corpus", progress=False).corpus.root
+    assert main(["evaluate-ae", "ae-latent75", "--corpus", str(corpus), "--split", "train", "--device", "tpu"]) == 2
+    assert "--device 'tpu': not a device name" in one_line_error(capsys)
+
+
 def test_evaluate_refuses_fewer_than_one_real_excerpt_in_one_line(bad_folder, tmp_path, capsys):
     corpus = prepare([bad_folder / "good.mid"], tmp_path / "corpus", progress=False).corpus.root
     for n in ("0", "-1"):

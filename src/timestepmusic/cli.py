@@ -202,6 +202,13 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     from .generation import checkpoint_config
     from .train.sequence import read_run, train_sequence_model, warm_start_source
 
+    if args.arch is not None:  # the built-in arms, and any registered beside them (sequence.register)
+        from .sequence import arch_class
+
+        try:
+            arch_class(args.arch)
+        except ValueError as e:
+            raise ValueError(f"--arch {args.arch}: {e}") from e
     if args.resume and args.init_from:
         raise ValueError(f"--init-from {args.init_from}: a resumed run continues its own weights; start a new run with it")
     source = warm_start_source(args.init_from, args.arch) if args.init_from else None  # its settings are the base
@@ -395,11 +402,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="warm start a new run from this run, checkpoint or shipped model's name (its settings, "
                    "weights wherever names and shapes still fit after --set, normaliser and autoencoder), e.g. to "
                    "fine-tune the default on your own corpus or to try another head on a trained network")
-    p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
+    p.add_argument("--arch", metavar="{conv,rnn,ar,events}",
                    help="conv: convolutional GAN over fixed 16 s windows (default, or --init-from's); rnn: recurrent "
                    "attention GAN over variable-length sequences that learns where pieces end; ar: causal transformer trained by "
                    "likelihood (settings in [ar]), which continues prompts and ends pieces; events: the same transformer drawing "
-                   "each chunk as events (key, start, duration, intensity) instead of a latent to decode")
+                   "each chunk as events (key, start, duration, intensity) instead of a latent to decode; or an arm of your "
+                   "own, registered by its name (docs/design.md, adding an arm)")
     p.add_argument("--finetune-ae", action="store_true", default=None,
                    help="keep training the autoencoder with the GAN (its reconstruction loss, weight gan.ae_weight, "
                    "as an anchor); the tuned autoencoder is saved with the run and decodes its samples")

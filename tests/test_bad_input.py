@@ -280,6 +280,21 @@ def test_training_time_boxes_and_resumed_folders_are_checked_in_one_line(bad_fol
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
 
 
+@pytest.mark.parametrize("verb, flag, value", [("train-ae", "--epochs", "0"), ("train-ae", "--latent", "0"),
+                                               ("train-ae", "--batch", "-2"), ("train-ae", "--lr", "0"),
+                                               ("train-ae", "--lr", "nan"), ("train-gan", "--steps", "0"),
+                                               ("train-gan", "--batch", "0"), ("train-gan", "--checkpoint-steps", "-1")])
+def test_a_training_flag_out_of_range_is_named_as_the_flag(verb, flag, value, bad_folder, tmp_path, capsys):
+    """`--steps 0` was refused as 'config gan.steps: must be ≥ 1', a setting the user never wrote, and only after
+    the corpus was opened; now it is the flag's own usage line, for a new run and a resumed one alike."""
+    for where in ("--out", "--resume"):
+        with pytest.raises(SystemExit) as stop:
+            main([verb, str(tmp_path / "corpus"), where, str(tmp_path / "run"), flag, value])
+        err = capsys.readouterr().err.strip()
+        assert stop.value.code == 2 and f"argument {flag}: '{value}': give a" in err and "config" not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_prepare_writes_no_corpus_among_a_users_files_and_says_when_it_replaces_one(bad_folder, tmp_path, capsys,
                                                                                      caplog):
     mine = tmp_path / "mine"

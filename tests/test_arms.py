@@ -108,6 +108,29 @@ def test_an_arm_written_in_a_test_trains_checkpoints_resumes_and_samples(tiny_co
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
 
 
+def test_the_cli_trains_resumes_and_generates_an_arm_registered_outside_its_list(tiny_corpus, tiny_ae, tmp_path,
+                                                                                    capsys):
+    """An arm of one's own (registered, as this module's is) was refused by train-gan's --arch, whose choices were
+    the four built-in names: argparse's 'invalid choice', so the CLI could not train it at all. An unknown name is
+    one line naming the flag and the arms there are, before any folder is made."""
+    run = tmp_path / "mine"
+    tiny = [f"{key}={value}" for key, value in TINY_GAN.items()]
+    common = [str(tiny_corpus), "-q", *[arg for setting in tiny for arg in ("--set", setting)]]
+    assert main(["train-gan", *common, "--ae", str(tiny_ae), "--arch", "test-gaussian", "--out", str(run),
+                 "--steps", "3"]) == 0
+    assert main(["train-gan", str(tiny_corpus), "-q", "--resume", str(run), "--steps", "6"]) == 0
+    assert json.loads((run / "last" / "config.json").read_text())["step"] == 6
+    assert main(["generate", "--model", str(run), "-n", "1", "--seconds", "2", "-o", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    assert main(["generate", "--model", str(run), "--max-seconds", "8", "-o", str(tmp_path / "out2")]) == 2
+    assert capsys.readouterr().err.strip().endswith("this test-gaussian model writes exactly --seconds")  # (not 'conv')
+    assert main(["train-gan", *common, "--ae", str(tiny_ae), "--arch", "nosuch", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --arch nosuch: unknown architecture 'nosuch'; known: ar, conv, events, rnn, "
+                          "test-gaussian") and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "x").exists()
+
+
 # --- every arch through the Python API and the CLI -------------------------------------------------
 
 TINY_AR = {"ar.context": 16, "ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.mixture": 2, "ar.batch": 4}

@@ -242,6 +242,20 @@ def test_flags_are_named_as_given_and_checked_before_anything_is_written(bad_fol
     assert "did you mean ar.temperature" in one_line_error(capsys)
 
 
+def test_reconstruct_and_evaluate_ae_take_the_device_names_their_help_gives(bad_folder, tmp_path, capsys, monkeypatch):
+    """`--device auto` (which their --help offers) reached torch as a device name, and `--device cuda` on a machine
+    without CUDA reached torch's own assertion: each a traceback; now auto runs and cuda is one line, as in training."""
+    midi = bad_folder / "good.mid"
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert main(["reconstruct", str(midi), "--ae", "ae-latent75", "--device", "auto", "-o", str(tmp_path / "a.mid")]) == 0
+    capsys.readouterr()
+    assert main(["reconstruct", str(midi), "--ae", "ae-latent75", "--device", "cuda", "-o", str(tmp_path / "b.mid")]) == 2
+    assert one_line_error(capsys) == "error: --device cuda: CUDA is not available on this machine"
+    corpus = prepare([midi], tmp_path / "corpus", progress=False).corpus.root
+    assert main(["evaluate-ae", "ae-latent75", "--corpus", str(corpus), "--split", "train", "--device", "tpu"]) == 2
+    assert "--device 'tpu': not a device name" in one_line_error(capsys)
+
+
 def test_evaluate_refuses_fewer_than_one_real_excerpt_in_one_line(bad_folder, tmp_path, capsys):
     corpus = prepare([bad_folder / "good.mid"], tmp_path / "corpus", progress=False).corpus.root
     for n in ("0", "-1"):
@@ -264,6 +278,21 @@ def test_training_time_boxes_and_resumed_folders_are_checked_in_one_line(bad_fol
         assert main([verb, str(corpus), "--resume", str(tmp_path / "nosuch")]) == 2
         assert "nosuch: no such folder" in one_line_error(capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
+
+
+@pytest.mark.parametrize("verb, flag, value", [("train-ae", "--epochs", "0"), ("train-ae", "--latent", "0"),
+                                               ("train-ae", "--batch", "-2"), ("train-ae", "--lr", "0"),
+                                               ("train-ae", "--lr", "nan"), ("train-gan", "--steps", "0"),
+                                               ("train-gan", "--batch", "0"), ("train-gan", "--checkpoint-steps", "-1")])
+def test_a_training_flag_out_of_range_is_named_as_the_flag(verb, flag, value, bad_folder, tmp_path, capsys):
+    """`--steps 0` was refused as 'config gan.steps: must be ≥ 1', a setting the user never wrote, and only after
+    the corpus was opened; now it is the flag's own usage line, for a new run and a resumed one alike."""
+    for where in ("--out", "--resume"):
+        with pytest.raises(SystemExit) as stop:
+            main([verb, str(tmp_path / "corpus"), where, str(tmp_path / "run"), flag, value])
+        err = capsys.readouterr().err.strip()
+        assert stop.value.code == 2 and f"argument {flag}: '{value}': give a" in err and "config" not in err, err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_prepare_writes_no_corpus_among_a_users_files_and_says_when_it_replaces_one(bad_folder, tmp_path, capsys,

@@ -195,6 +195,31 @@ def test_the_tool_trains_a_critic_that_generate_then_uses(events_run, tiny_corpu
     assert "default: the shipped model default is not changed in place" in capsys.readouterr().err
 
 
+def test_resuming_a_run_whose_checkpoint_holds_a_critic_or_a_calibration_is_refused_before_either_goes(
+        events_run, tiny_corpus, tmp_path, capsys):
+    """train.critic writes into RUN/last (its hint says so), and a resumed run replaces RUN/last (and RUN/best) with
+    checkpoints of its own: the critic, minutes of drawing and training, went without a word."""
+    import json
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(events_run, run)
+    (run / "last" / CRITIC).unlink(missing_ok=True)  # (the module's run may hold one from a test before)
+    assert critic_main([str(run), "--corpus", str(tiny_corpus), "-n", "50", "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert tsm(["train-gan", str(tiny_corpus), "--resume", str(run), "--steps", "3", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {run / 'last' / CRITIC}: a critic added to this checkpoint") and "cp -r" in err, err
+    assert len(err.splitlines()) == 1 and (run / "last" / CRITIC).is_file()
+    (run / "last" / CRITIC).unlink()
+    config = run / "best" / "config.json"  # a style calibration kept in best's config.json (train.style_calibration)
+    config.write_text(json.dumps(json.loads(config.read_text()) | {"style_calibration": {}}))
+    with pytest.raises(ValueError, match=r"best/config.json: a style calibration \(style_calibration\) added"):
+        train_sequence_model(tiny_corpus, None, run, resume=True, steps=3, progress=False)
+    config.write_text(json.dumps({k: v for k, v in json.loads(config.read_text()).items() if k != "style_calibration"}))
+    assert tsm(["train-gan", str(tiny_corpus), "--resume", str(run), "--steps", "3", "-q"]) == 0  # moved out: it goes on
+
+
 def test_select_without_a_critic_is_refused_in_one_line(events_run, tmp_path, capsys):
     (events_run / "last" / CRITIC).unlink(missing_ok=True)
     assert tsm(["generate", "--model", str(events_run), "-n", "1", "--seconds", "2", "-o", str(tmp_path), "--select"]) != 0

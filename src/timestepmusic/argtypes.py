@@ -39,3 +39,26 @@ def threads_arg(text: str) -> int:
     if threads < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of threads, 1 or more")
     return threads
+
+
+def count_arg(text: str) -> int:
+    """--steps, --epochs, --batch, --latent, --checkpoint-steps: a whole number, 1 or more (said as the flag, before
+    any corpus is read, not as the setting it sets)."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, 1 or more")
+    return count
+
+
+def rate_arg(text: str) -> float:
+    """--lr: a finite number above 0."""
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a learning rate above 0, e.g. 1e-4")
+    return rate

@@ -14,7 +14,7 @@ from .batches import SetBatch
 from .checkpoint import load_weights, read_meta
 from .chunks import Chunked, chunk_events
 from .config import AEConfig, Config
-from .devices import pick_device  # noqa: F401  (re-exported: it lived here before devices.py)
+from .devices import pick_device  # (also re-exported: it lived here before devices.py)
 from .encoding import Encoding
 from .midi import Events, join_pedal_runs, merge_restrikes
 from .pisa import PISA
@@ -176,6 +176,7 @@ def load_autoencoder(path: str | Path | None = None, device: str | torch.device 
     """The autoencoder that `path` names or holds: an autoencoder run (its `best`) or checkpoint; a GAN run,
     checkpoint or exported model folder (its autoencoder, with the fine-tuned weights where the GAN tuned it);
     None: the model shipped in the package. `flag`: the option that gave `path`, for the error message."""
+    device = pick_device(device) if isinstance(device, str) else device  # auto, and a cuda asked where there is none
     path = resolve_model(path, flag)
     best = path / "best"
     folder, meta = read_meta(best if (best / "config.json").is_file() or (path / ".best.old").is_dir() else path)

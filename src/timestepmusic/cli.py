@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .argtypes import seed_arg
+from .argtypes import count_arg, rate_arg, seed_arg
 from .audio_flags import add_audio_flags, check_audio_flags
 from .files import refuse_existing
 from .subcommands import THREADED, add_shared_flags, said_left_out, subparsers
@@ -203,6 +203,13 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     from .generation import checkpoint_config
     from .train.sequence import read_run, train_sequence_model, warm_start_source
 
+    if args.arch is not None:  # the built-in arms, and any registered beside them (sequence.register)
+        from .sequence import arch_class
+
+        try:
+            arch_class(args.arch)
+        except ValueError as e:
+            raise ValueError(f"--arch {args.arch}: {e}") from e
     if args.resume and args.init_from:
         raise ValueError(f"--init-from {args.init_from}: a resumed run continues its own weights; start a new run with it")
     source = warm_start_source(args.init_from, args.arch) if args.init_from else None  # its settings are the base
@@ -371,11 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("corpus", metavar="CORPUS")
     p.add_argument("--out", metavar="RUN", help="run folder")
     p.add_argument("--resume", metavar="RUN", help="continue this run (its saved config is used)")
-    p.add_argument("--latent", type=int, help="latent size per chunk (default 20; 75 is near-lossless)")
+    p.add_argument("--latent", type=count_arg, help="latent size per chunk (default 20; 75 is near-lossless)")
     p.add_argument("--encoding", help="pon (default), ponOHE, pnOHE, OHE or none")
-    p.add_argument("--epochs", type=int, help=f"epochs to train (default {ae.epochs}; with --resume: the new total)")
-    p.add_argument("--batch", type=int, help=f"chunks per batch (default {ae.batch_chunks})")
-    p.add_argument("--lr", type=float, help=f"Adam learning rate (default {ae.lr:.0e}, safe for a run left alone; the "
+    p.add_argument("--epochs", type=count_arg, help=f"epochs to train (default {ae.epochs}; with --resume: the new total)")
+    p.add_argument("--batch", type=count_arg, help=f"chunks per batch (default {ae.batch_chunks})")
+    p.add_argument("--lr", type=rate_arg, help=f"Adam learning rate (default {ae.lr:.0e}, safe for a run left alone; the "
                    "shipped autoencoders started at 1e-3 and were lowered by hand with --resume --lr; with --resume: "
                    "from here on)")
     p.add_argument("--checkpoint-minutes", type=float,
@@ -397,20 +404,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="warm start a new run from this run, checkpoint or shipped model's name (its settings, "
                    "weights wherever names and shapes still fit after --set, normaliser and autoencoder), e.g. to "
                    "fine-tune the default on your own corpus or to try another head on a trained network")
-    p.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
+    p.add_argument("--arch", metavar="{conv,rnn,ar,events}",
                    help="conv: convolutional GAN over fixed 16 s windows (default, or --init-from's); rnn: recurrent "
                    "attention GAN over variable-length sequences that learns where pieces end; ar: causal transformer trained by "
                    "likelihood (settings in [ar]), which continues prompts and ends pieces; events: the same transformer drawing "
-                   "each chunk as events (key, start, duration, intensity) instead of a latent to decode")
+                   "each chunk as events (key, start, duration, intensity) instead of a latent to decode; or an arm of your "
+                   "own, registered by its name (docs/design.md, adding an arm)")
     p.add_argument("--finetune-ae", action="store_true", default=None,
                    help="keep training the autoencoder with the GAN (its reconstruction loss, weight gan.ae_weight, "
                    "as an anchor); the tuned autoencoder is saved with the run and decodes its samples")
     p.add_argument("--max-chunks", type=int, help="rnn only: longest training sequence in chunks (default 64)")
-    p.add_argument("--steps", type=int, help=f"generator steps (default {gan.steps}, or --init-from's; with --resume: "
+    p.add_argument("--steps", type=count_arg, help=f"generator steps (default {gan.steps}, or --init-from's; with --resume: "
                    "the new total)")
-    p.add_argument("--batch", type=int, help=f"windows per batch (default {gan.batch}; ar and events: "
+    p.add_argument("--batch", type=count_arg, help=f"windows per batch (default {gan.batch}; ar and events: "
                    f"{Config().ar.batch}; or --init-from's)")
-    p.add_argument("--checkpoint-steps", type=int, metavar="STEPS",
+    p.add_argument("--checkpoint-steps", type=count_arg, metavar="STEPS",
                    help=f"validate and write RUN/last (and RUN/best) every this many generator steps (default "
                    f"{gan.validate_every}, or --init-from's)")
     p.add_argument("--seed", type=seed_arg, help="seed")

@@ -220,7 +220,8 @@ def _piece_seconds(args: argparse.Namespace, gan: GANModel, ends_itself: bool, t
             raise ValueError("--no-snap is for convolutional models; recurrent models decode their latents as they are")
     elif args.max_seconds is not None:
         raise ValueError("--max-seconds is for models that end pieces themselves (rnn, ar, events); "
-                         "a convolutional model writes exactly --seconds")
+                         + ("a convolutional model" if gan.arch == "conv" else f"this {gan.arch} model") + " writes exactly "
+                         "--seconds")
     elif args.corpus is not None:  # it would be silently ignored
         raise ValueError("--corpus is the corpus whose piece lengths are shown beside pieces that end themselves "
                          "(rnn models; ar and events models with --max-seconds)")

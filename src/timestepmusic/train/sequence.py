@@ -9,6 +9,7 @@ Shapes: C corpus chunks, L latent, K codebook latents.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -19,6 +20,7 @@ from tqdm import tqdm
 
 from ..autoencoder import Autoencoder
 from ..checkpoint import (
+    CONFIG,
     autoencoder_beside,
     load_matching,
     load_rng,
@@ -30,11 +32,13 @@ from ..checkpoint import (
 from ..checks import check_corpus_matches, check_resumed_corpus
 from ..config import Config
 from ..corpus import Corpus
+from ..critic import CRITIC
 from ..devices import pick_device, where_words
 from ..generation import checkpoint_config, sampled_events
 from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split_rows, write_codebook
 from ..midi import write_events
 from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules, kept_modules
+from ..sequence.style_calibration import META_KEY as CALIBRATION
 from ..shipped import resolve_model, shipped_autoencoders
 from .budget import Budget
 from .distributed import Dist, from_environment
@@ -70,6 +74,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     meta = read_run(out) if resume else None
     if meta is not None:
         check_resumed_corpus(meta, corpus, out)
+        refuse_added(out)
     source = warm_start_source(init_from, arch) if init_from is not None and meta is None else None
     arch = meta["arch"] if meta else arch or (source["meta"].get("arch", "conv") if source else "conv")
     if source is not None:
@@ -304,6 +309,27 @@ def read_run(out: Path) -> dict:
     if meta.get("kind") != "gan":
         raise ValueError(f"{folder}: not a sequence-model run (kind={meta.get('kind')!r})")
     return meta | {"arch": meta.get("arch", "conv")}
+
+
+def refuse_added(out: Path) -> None:
+    """A resumed run replaces RUN/last, and RUN/best at each better validation, with checkpoints of its own, so what a
+    tool added to either after training (train.critic's piece critic, train.style_calibration's curves) would go
+    without a word: the run is refused in one line until that checkpoint is copied out and the addition removed."""
+    for name in ("last", "best"):
+        folder = out / name
+        added = (folder / CRITIC, "a critic", f"delete {folder / CRITIC}") if (folder / CRITIC).is_file() else None
+        if added is None and (folder / CONFIG).is_file():
+            try:
+                calibrated = CALIBRATION in json.loads((folder / CONFIG).read_text())
+            except (OSError, ValueError):  # (a damaged best is read, and said, where it is read)
+                calibrated = False
+            added = (folder / CONFIG, f"a style calibration ({CALIBRATION})",
+                     f"delete the {CALIBRATION} entry of {folder / CONFIG}") if calibrated else None
+        if added is not None:
+            path, what, remove = added
+            raise ValueError(f"{path}: {what} added to this checkpoint after training, which resuming would delete "
+                             f"(the run replaces {name} as it goes on); keep a copy of the checkpoint (cp -r {folder} "
+                             f"{out}-{name}), {remove}, then resume")
 
 
 def autoencoder_for_run(out: Path, ae_path: str | Path | None, meta: dict | None,

@@ -50,6 +50,9 @@ def bad_midi() -> dict[str, tuple[bytes, str]]:
                        "implausible timing"),
         "fast_tempo": (midi_bytes([Note(40 + i % 40, i * 10, i * 10 + 5) for i in range(20_001)], tempos=((0, 1),)),
                        "implausible timing"),
+        "zero_division": (good[:12] + b"\x00\x00" + good[14:], "its header gives 0 ticks per quarter note"),  # (not inf h)
+        "smpte": (good[:12] + struct.pack(">bB", -25, 40) + good[14:],  # valid MIDI, timed in frames: not damaged
+                  "timed in SMPTE frames (25 per second), which is not read; save it with ticks per quarter note"),
     }
 
 

@@ -113,6 +113,11 @@ def score_from_bytes(data: bytes, path: str | Path = "<bytes>") -> symusic.Score
         raise ValueError(f"{path}: empty file")
     if data[:4] != b"MThd":
         raise ValueError(f"{path}: not a MIDI file (no MThd header)")
+    if len(data) >= 14 and data[12] >= 0x80:  # (a negative division: frames per second, then ticks per frame)
+        raise ValueError(f"{path}: timed in SMPTE frames ({256 - data[12]} per second), which is not read; save it with "
+                         "ticks per quarter note")
+    if len(data) >= 14 and data[12:14] == b"\x00\x00":  # (every tick would last forever: 'it lasts inf h')
+        raise ValueError(f"{path}: damaged MIDI file: its header gives 0 ticks per quarter note")
     try:
         return symusic.Score.from_midi(data)
     except (RuntimeError, ValueError, IndexError) as e:

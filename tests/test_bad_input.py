@@ -334,6 +334,36 @@ def test_a_performance_given_is_named_after_its_flag_alike_whatever_is_wrong_wit
     assert not (tmp_path / "out").exists()
 
 
+def _track_bytes(events: bytes) -> bytes:
+    return b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk" + struct.pack(">I", len(events)) + events
+
+
+def test_notes_struck_and_never_released_are_said_not_dropped_silently(tmp_path, caplog):
+    """A recording stopped with a chord held ends with note-ons and no note-offs: the parser drops that chord, so a
+    prompt or a roll lost it without a word; now a warning names the file and how many, and a file of such notes
+    alone is refused saying so (not 'no piano notes' and nothing more)."""
+    from timestepmusic.unreleased import unreleased_notes
+
+    played = bytes([0, 0xC0, 0]) + b"".join(bytes([0, 0x90, 60 + i, 80, 0x83, 0x60, 0x80, 60 + i, 0])
+                                            for i in range(4))  # a program change (one data byte), 4 notes of 480 ticks
+    held = bytes([0, 0x90, 48, 70, 0, 52, 70, 0, 55, 70])  # a chord struck (running status) and never released
+    end = bytes([0x83, 0x60, 0xFF, 0x2F, 0])
+    cut = tmp_path / "cut off.mid"
+    cut.write_bytes(_track_bytes(played + held + end))
+    assert unreleased_notes(cut.read_bytes()) == 3
+    with caplog.at_level("WARNING"):
+        events, _ = read_events(cut)
+    assert events.is_note.sum() == 4  # (the parser's: the chord is not there to play)
+    assert f"{cut}: notes left out: 3 struck and never released (no note-off" in caplog.text
+    released = bytes([0, 0x90, 48, 0, 0, 52, 0, 0, 0x80, 55, 0])  # … the same chord released: velocity 0 and note-off
+    assert unreleased_notes(_track_bytes(played + held + released + end)) == 0
+    only_held = tmp_path / "held.mid"
+    only_held.write_bytes(_track_bytes(held + end))
+    with pytest.raises(ValueError, match="no piano notes .*; its notes: 3 struck and never released"):
+        read_events(only_held)
+    assert unreleased_notes(midi_bytes(*simple_piece(1))) == 0 and unreleased_notes(b"MThd") == 0
+
+
 def test_a_file_named_as_a_folder_with_a_slash_is_refused_in_one_line_before_anything_is_drawn(tmp_path, capsys):
     """-o take.mid/ where take.mid is a file of the user's: one line naming it, not a draw and then 'stopped after
     writing 0 of 1 MIDI file(s); the same command with --overwrite writes them all again' above the error."""

@@ -1008,8 +1008,8 @@ def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny
                 [(round(k.time, 3), k.key, k.tonality) for k in written.key_signatures])
     from timestepmusic import midi
 
-    read, load_score = [], midi.load_score
-    monkeypatch.setattr(midi, "load_score", lambda path: read.append(Path(path)) or load_score(path))
+    read, file_bytes = [], midi.file_bytes
+    monkeypatch.setattr(midi, "file_bytes", lambda path: read.append(Path(path)) or file_bytes(path))
     assert main([*run, "-o", str(tmp_path / "kept")]) == 0
     assert read.count(prompt_file) == 1  # its notes and its grid from one reading
     monkeypatch.undo()

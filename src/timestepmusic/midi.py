@@ -19,6 +19,7 @@ import numpy as np
 import symusic
 
 from .files import atomic_path
+from .unreleased import unreleased_notes
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +101,15 @@ class DropCounts:
 
 def load_score(path: str | Path) -> symusic.Score:
     """Read a MIDI file in ticks; raise ValueError naming the file when it is not usable MIDI."""
-    path = Path(path)
+    return score_from_bytes(file_bytes(path), path)
+
+
+def file_bytes(path: str | Path) -> bytes:
+    """A file's bytes; ValueError naming it where it cannot be read."""
     try:
-        data = path.read_bytes()
+        return Path(path).read_bytes()
     except OSError as e:
         raise ValueError(f"{path}: cannot read ({e.strerror or e})") from e
-    return score_from_bytes(data, path)
 
 
 def score_from_bytes(data: bytes, path: str | Path = "<bytes>") -> symusic.Score:
@@ -275,35 +279,47 @@ def made_by_marker(path: str | Path) -> str | None:
     return next((marker.text for marker in markers if marker.text.startswith(MADE_BY)), None)
 
 
-def no_piano_notes(path: str | Path, drops: DropCounts) -> str:
-    """Why a file without a piano note is refused, in one line: where what notes it has are."""
-    left_out = drops.notes_left_out()
+def no_piano_notes(path: str | Path, drops: DropCounts, unreleased: int = 0) -> str:
+    """Why a file without a piano note is refused, in one line: where what notes it has are (`unreleased`: notes
+    struck and never released, which the parser drops)."""
+    left_out = ", ".join(filter(None, [drops.notes_left_out(), unreleased and never_released(unreleased)]))
     return f"{path}: no piano notes (pitch 21–108) in the file" + (f"; its notes: {left_out}" if left_out else "")
 
 
 def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = READ_MAX_SECONDS,
                 max_events_per_second: float = READ_MAX_EVENTS_PER_SECOND) -> tuple[Events, DropCounts]:
     """MIDI file → events. Raises ValueError naming the file when it is unusable, has no piano notes, or
-    has implausible timing (see `check_timing`; the defaults are those of EventsConfig)."""
-    return _checked_events(load_score(path), path, pedal_bins, max_seconds, max_events_per_second)
+    has implausible timing (see `check_timing`; the defaults are those of EventsConfig); a note struck and never
+    released (left out: the parser drops it) is said in a warning."""
+    data = file_bytes(path)
+    return _checked_events(score_from_bytes(data, path), path, pedal_bins, max_seconds, max_events_per_second,
+                           unreleased_notes(data))
 
 
 def read_prompt(path: str | Path, *, pedal_bins: int = 4) -> tuple[Events, DropCounts, FileGrid]:
     """A performance to continue (generate --prompt): its events as read_events reads them (ValueError naming the file
     where it is unusable) and its grid (FileGrid: written under it, so that a sequencer shows the continued
     performance in its own bars), from one reading of the file."""
-    score = load_score(path)
-    return (*_checked_events(score, path, pedal_bins, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND),
-            score_to_grid(score))
+    data = file_bytes(path)
+    score = score_from_bytes(data, path)
+    return (*_checked_events(score, path, pedal_bins, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND,
+                             unreleased_notes(data)), score_to_grid(score))
+
+
+def never_released(unreleased: int) -> str:
+    return f"{unreleased} struck and never released (no note-off: a recording stopped with keys held?)"
 
 
 def _checked_events(score: symusic.Score, path: str | Path, pedal_bins: int, max_seconds: float,
-                    max_events_per_second: float) -> tuple[Events, DropCounts]:
-    """read_events of the `score` read from `path` (named in its errors)."""
+                    max_events_per_second: float, unreleased: int) -> tuple[Events, DropCounts]:
+    """read_events of the `score` read from `path` (named in its errors), which strikes `unreleased` notes it never
+    releases."""
     events, drops = score_to_events(score, pedal_bins=pedal_bins)
     if not events.is_note.any():
-        raise ValueError(no_piano_notes(path, drops))
+        raise ValueError(no_piano_notes(path, drops, unreleased))
     check_timing(events, path, max_seconds, max_events_per_second)
+    if unreleased:
+        log.warning("%s: notes left out: %s", path, never_released(unreleased))
     return events, drops
 
 

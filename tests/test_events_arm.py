@@ -1129,6 +1129,7 @@ def test_ctrl_c_while_generate_writes_says_what_it_wrote(events_run, tmp_path, c
     err = capsys.readouterr().err
     assert f"interrupted after writing 1 of 3 MIDI file(s), the last {tmp_path / 'sample_0_000.mid'}" in err
     assert "with --overwrite writes them all again" in err
+    assert err.count("interrupted") == 1, err  # (one line: not a bare 'interrupted' under it)
     calls.clear()  # an --overwrite run stopped part way: the earlier run's files still there are named
     assert main(["generate", "--model", str(events_run), "-n", "3", "--seconds", "1", "--overwrite", "-o",
                  str(tmp_path)]) == 130

@@ -561,8 +561,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # an output path that is a file, a folder where a file goes, no permission, a full disk
         print(f"error: {_os_error(e)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        if not getattr(e, "said", False):  # (generate says what it wrote before Ctrl-C in a line of its own)
+            print("interrupted", file=sys.stderr)
         return 130
     if "torch.distributed" in sys.modules:  # a process group exists only where torch was loaded
         from .train.distributed import end_rank, leave_process_group

@@ -343,6 +343,7 @@ def _say_stopped(stopped: BaseException, written: list[Path], files: Files) -> N
           + (f"; still the earlier run's: {named(earlier)}" if earlier else "")
           + ("; the same command with --overwrite writes them all again"
              if isinstance(stopped, (KeyboardInterrupt, OSError)) else ""), file=sys.stderr)
+    stopped.said = True  # (Ctrl-C: this line says it; cli.main adds no bare 'interrupted' under it)
 
 
 def _print_lengths(gan, args: argparse.Namespace, seconds: float, generated_s: list[float]) -> None:

@@ -181,6 +181,19 @@ def test_a_usage_error_is_one_line_naming_the_command_and_its_help(capsys):
         assert err.rstrip().endswith(f"(see {said.partition(': error')[0]} --help)")  # where the flags are read
 
 
+def test_words_a_pianist_gives_generate_without_their_flag_or_quotes_are_said_how_to_give(capsys):
+    """`tsm generate mine.mid` (no --prompt) or `--key E minor` unquoted: 'unrecognized arguments' said what to type."""
+    for argv, said in ((["mine.mid"], "to continue mine.mid, give --prompt mine.mid (to walk its shape: --like mine.mid)"),
+                       (["--key", "E", "minor", "-n", "2"], "a key of several words goes in quotes: --key 'E minor'"),
+                       (["--key", "si", "bémol", "majeur", "--sedd", "1"],
+                        "in quotes: --key 'si bémol majeur' (see"),
+                       (["--sedd", "1"], "unrecognized arguments: --sedd 1 (see")):
+        with pytest.raises(SystemExit):
+            main(["generate", *argv])
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and said in err, err
+
+
 def test_an_unknown_model_name_lists_the_generators_apart_from_the_autoencoders(capsys):
     assert main(["generate", "--model", "no_such_model", "-o", "unused"]) == 2
     err = capsys.readouterr().err

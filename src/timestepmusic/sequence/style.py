@@ -25,6 +25,7 @@ K = AHEAD chunks, P played passages of the bank.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -218,6 +219,9 @@ class StylePaths(nn.Module):
         wanted = " ".join(composer.split()).casefold()  # (labels hold names with single spaces)
         if not wanted:
             raise ValueError("--composer: give a composer's name; this model knows " + ", ".join(known))
+        named = [name.casefold() for name in known if re.search(rf"\b{re.escape(name.casefold())}\b", wanted)]
+        if wanted not in {name.casefold() for name in known} and len(named) == 1:
+            wanted = named[0]  # a fuller name of one: 'Frédéric Chopin', 'J.S. Bach', 'Beethoven, Ludwig van'
         if wanted not in {name.casefold() for name in known}:
             near = difflib.get_close_matches(wanted, [name.casefold() for name in known], n=1, cutoff=0.7)
             said = next((f"did you mean {name}? " for name in known if near and name.casefold() == near[0]), "")

@@ -50,6 +50,9 @@ def bad_midi() -> dict[str, tuple[bytes, str]]:
                        "implausible timing"),
         "fast_tempo": (midi_bytes([Note(40 + i % 40, i * 10, i * 10 + 5) for i in range(20_001)], tempos=((0, 1),)),
                        "implausible timing"),
+        "zero_division": (good[:12] + b"\x00\x00" + good[14:], "its header gives 0 ticks per quarter note"),  # (not inf h)
+        "smpte": (good[:12] + struct.pack(">bB", -25, 40) + good[14:],  # valid MIDI, timed in frames: not damaged
+                  "timed in SMPTE frames (25 per second), which is not read; save it with ticks per quarter note"),
     }
 
 
@@ -176,6 +179,19 @@ def test_a_usage_error_is_one_line_naming_the_command_and_its_help(capsys):
         err = capsys.readouterr().err
         assert stop.value.code == 2 and err.count("\n") == 1 and err.startswith(said), err
         assert err.rstrip().endswith(f"(see {said.partition(': error')[0]} --help)")  # where the flags are read
+
+
+def test_words_a_pianist_gives_generate_without_their_flag_or_quotes_are_said_how_to_give(capsys):
+    """`tsm generate mine.mid` (no --prompt) or `--key E minor` unquoted: 'unrecognized arguments' said what to type."""
+    for argv, said in ((["mine.mid"], "to continue mine.mid, give --prompt mine.mid (to walk its shape: --like mine.mid)"),
+                       (["--key", "E", "minor", "-n", "2"], "a key of several words goes in quotes: --key 'E minor'"),
+                       (["--key", "si", "bémol", "majeur", "--sedd", "1"],
+                        "in quotes: --key 'si bémol majeur' (see"),
+                       (["--sedd", "1"], "unrecognized arguments: --sedd 1 (see")):
+        with pytest.raises(SystemExit):
+            main(["generate", *argv])
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and said in err, err
 
 
 def test_an_unknown_model_name_lists_the_generators_apart_from_the_autoencoders(capsys):
@@ -358,6 +374,36 @@ def test_a_performance_given_is_named_after_its_flag_alike_whatever_is_wrong_wit
         assert main(["generate", flag, str(given), "-n", "1", "-o", str(tmp_path / "out")]) == 2
         assert one_line_error(capsys).startswith(f"error: {flag} {given}: {why}")
     assert not (tmp_path / "out").exists()
+
+
+def _track_bytes(events: bytes) -> bytes:
+    return b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk" + struct.pack(">I", len(events)) + events
+
+
+def test_notes_struck_and_never_released_are_said_not_dropped_silently(tmp_path, caplog):
+    """A recording stopped with a chord held ends with note-ons and no note-offs: the parser drops that chord, so a
+    prompt or a roll lost it without a word; now a warning names the file and how many, and a file of such notes
+    alone is refused saying so (not 'no piano notes' and nothing more)."""
+    from timestepmusic.midi_bytes import unreleased_notes
+
+    played = bytes([0, 0xC0, 0]) + b"".join(bytes([0, 0x90, 60 + i, 80, 0x83, 0x60, 0x80, 60 + i, 0])
+                                            for i in range(4))  # a program change (one data byte), 4 notes of 480 ticks
+    held = bytes([0, 0x90, 48, 70, 0, 52, 70, 0, 55, 70])  # a chord struck (running status) and never released
+    end = bytes([0x83, 0x60, 0xFF, 0x2F, 0])
+    cut = tmp_path / "cut off.mid"
+    cut.write_bytes(_track_bytes(played + held + end))
+    assert unreleased_notes(cut.read_bytes()) == 3
+    with caplog.at_level("WARNING"):
+        events, _ = read_events(cut)
+    assert events.is_note.sum() == 4  # (the parser's: the chord is not there to play)
+    assert f"{cut}: notes left out: 3 struck and never released (no note-off" in caplog.text
+    released = bytes([0, 0x90, 48, 0, 0, 52, 0, 0, 0x80, 55, 0])  # … the same chord released: velocity 0 and note-off
+    assert unreleased_notes(_track_bytes(played + held + released + end)) == 0
+    only_held = tmp_path / "held.mid"
+    only_held.write_bytes(_track_bytes(held + end))
+    with pytest.raises(ValueError, match="no piano notes .*; its notes: 3 struck and never released"):
+        read_events(only_held)
+    assert unreleased_notes(midi_bytes(*simple_piece(1))) == 0 and unreleased_notes(b"MThd") == 0
 
 
 def test_a_file_named_as_a_folder_with_a_slash_is_refused_in_one_line_before_anything_is_drawn(tmp_path, capsys):

@@ -1008,8 +1008,8 @@ def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny
                 [(round(k.time, 3), k.key, k.tonality) for k in written.key_signatures])
     from timestepmusic import midi
 
-    read, loaded = [], midi._loaded
-    monkeypatch.setattr(midi, "_loaded", lambda path: read.append(Path(path)) or loaded(path))
+    read, file_bytes = [], midi.file_bytes
+    monkeypatch.setattr(midi, "file_bytes", lambda path: read.append(Path(path)) or file_bytes(path))
     assert main([*run, "-o", str(tmp_path / "kept")]) == 0
     assert read.count(prompt_file) == 1  # its notes and its grid from one reading
     monkeypatch.undo()
@@ -1129,6 +1129,7 @@ def test_ctrl_c_while_generate_writes_says_what_it_wrote(events_run, tmp_path, c
     err = capsys.readouterr().err
     assert f"interrupted after writing 1 of 3 MIDI file(s), the last {tmp_path / 'sample_0_000.mid'}" in err
     assert "with --overwrite writes them all again" in err
+    assert err.count("interrupted") == 1, err  # (one line: not a bare 'interrupted' under it)
     calls.clear()  # an --overwrite run stopped part way: the earlier run's files still there are named
     assert main(["generate", "--model", str(events_run), "-n", "3", "--seconds", "1", "--overwrite", "-o",
                  str(tmp_path)]) == 130

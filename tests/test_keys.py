@@ -49,6 +49,14 @@ def test_what_is_not_a_key_is_refused_by_name(text):
         parse_key(text)
 
 
+@pytest.mark.parametrize("text", ["H major", "h minor", "Hm", "H-Major"])
+def test_h_with_an_english_mode_is_refused_saying_how_to_name_it(text):
+    with pytest.raises(ValueError, match="not a key; H is German for B: give 'H-Dur' or 'h-Moll'"):
+        parse_key(text)
+    with pytest.raises(ValueError, match=f"'{text}' is not a key; H is German for B"):  # in a path too
+        parse_key_path(f"C > {text}@4")
+
+
 def test_every_key_reads_back_from_its_name_as_its_signature_spells_it():
     for tonic in range(12):
         for minor in (False, True):

@@ -284,6 +284,18 @@ def test_tsm_plot_draws_a_part_of_the_file_on_its_own_time_axis(tmp_path, monkey
         assert len(err) == 1 and says in err[0], err
 
 
+def test_plot_refuses_pedal_bins_out_of_range_in_one_line(tmp_path, capsys):
+    notes = Events(np.array([40, 88]), np.array([0.0, 0.0]), np.array([1.0, 4.0]), np.array([100, 127]), 4.0)
+    midi = write_events(notes, tmp_path / "song.mid")  # a note under the damper, held down for 4 s
+    for bins in ("-1", "128", "four"):  # (-1 drew every pedal as up: an empty damper lane, said nowhere)
+        with pytest.raises(SystemExit):
+            main(["plot", str(midi), "--pedal-bins", bins])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--pedal-bins" in err[0] and "from 1 to 127" in err[0], err
+    assert not (tmp_path / "song.png").exists()
+    assert main(["plot", str(midi), "--pedal-bins", "0"]) == 0
+
+
 def test_plot_and_reconstruct_do_not_replace_a_file_unasked(tmp_path, capsys):
     midi = write_events(hand_made()[0], tmp_path / "song.mid")
     roll, rebuilt = tmp_path / "roll.png", tmp_path / "rebuilt.mid"

@@ -382,6 +382,8 @@ def test_a_path_of_tempos_moves_in_a_line_and_a_bad_one_is_refused_in_one_line()
 
     assert parse_tempo_path("90") == [(0.0, 90.0)]
     assert parse_tempo_path("80 > 120@20 > 100") == [(0.0, 80.0), (20.0, 120.0), (None, 100.0)]
+    assert parse_tempo_path("90 bpm") == parse_tempo_path("90BPM") == parse_tempo_path("♩=90") == [(0.0, 90.0)]  # as marked
+    assert parse_tempo_path("80bpm > ♩ = 120@20") == [(0.0, 80.0), (20.0, 120.0)]
     accelerando = TempoTold(80.0, later=((20.0, 120.0), (30.0, 100.0)))
     assert [accelerando.at(s).bpm for s in (-1.0, 0.0, 10.0, 20.0, 25.0, 99.0)] == [80, 80, 100, 120, 110, 100]
     assert accelerando.waypoints() == [(0.0, 80.0), (20.0, 120.0), (30.0, 100.0)]

@@ -254,10 +254,12 @@ def test_a_request_is_read_in_its_users_units():
     assert asked == {"damper": 0.9, "register": 72.0 - 21, "density": pytest.approx(np.log1p(6)), "loudness": 80.0}
     assert parse_style("register=F#3")["register"] == 54 - 21 and parse_style("register=Bb3")["register"] == 58 - 21
     assert parse_style("half-pedal=0.5") == parse_style("half_pedal=0.5,") == {"half_pedal": 0.5}
+    assert parse_style("damper=90%,soft=5 %") == {"damper": pytest.approx(0.9), "soft": pytest.approx(0.05)}  # a share
     for bad, said in (("damper=1.5", "must be in [0, 1]"), ("brightness=3", "no attribute 'brightness'; one of register"),
                       ("", "ATTRIBUTE=VALUE"), (" , ", "ATTRIBUTE=VALUE"),
                       ("register=H4", "note name"), ("register=C9", "piano key"), ("damper", "ATTRIBUTE=VALUE"),
-                      ("loudness=loud", "not a number"), ("damper=0.5,damper=0.9", "asked twice")):
+                      ("loudness=loud", "not a number"), ("damper=0.5,damper=0.9", "asked twice"),
+                      ("damper=150%", "must be in [0, 1]"), ("loudness=50%", "not a number")):  # (a share alone)
         with pytest.raises(ValueError, match=re.escape(said)):
             parse_style(bad)
 

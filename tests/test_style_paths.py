@@ -386,6 +386,11 @@ def test_paths_keep_each_tracks_composer_and_a_draw_keeps_to_one_composers_track
     start = silent_chopin.draw(50, torch.Generator().manual_seed(0), played=0.0, tracks=paths.tracks_of("Chopin"))
     assert set(silent_chopin.track_at(start).tolist()) == {1}  # still Chopin's, though no row of it holds a note
     assert paths.tracks_of("  CHOPIN  ").tolist() == [False, True, False, False]
+    for fuller in ("Frédéric Chopin", "F. Chopin", "Chopin, Frédéric"):  # a fuller name, as a score prints it
+        assert paths.tracks_of(fuller).tolist() == [False, True, False, False]
+    assert paths.tracks_of("J.S. Bach").tolist() == [True, False, True, False]
+    with pytest.raises(ValueError, match="not one this model was trained on"):  # two of them: which, not said
+        paths.tracks_of("Bach or Chopin")
     with pytest.raises(ValueError, match="give a composer's name; this model knows Bach, Chopin"):
         paths.tracks_of("  ")
     start = paths.draw(2, torch.Generator().manual_seed(1), played=0.0, tracks=paths.tracks_of("Bach"), distinct=True)

@@ -62,3 +62,16 @@ def rate_arg(text: str) -> float:
     if not 0 < rate < float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: give a learning rate above 0, e.g. 1e-4")
     return rate
+
+
+def pedal_bins_arg(text: str) -> int:
+    """plot --pedal-bins: a whole number from 0 (every CC value) to 127, as events.pedal_bins (a negative one drew
+    every pedal as up)."""
+    try:
+        bins = int(text)
+    except ValueError:
+        bins = -1
+    if not 0 <= bins <= 127:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of pedal depth bins from 1 to 127, or 0 to keep "
+                                         "every CC value")
+    return bins

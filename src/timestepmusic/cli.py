@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -521,8 +522,26 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
             children = {c.prog.split()[-1]: c for c in subparsers(command)}
             if name in children:
                 command = children[name]
-        command.error(f"unrecognized arguments: {' '.join(unknown)}")
+        command.error(f"unrecognized arguments: {' '.join(unknown)}{_unknown_hint(args, unknown)}")
     return args
+
+
+KEY_WORDS = ("major", "minor", "dur", "moll", "majeur", "mineur", "maggiore", "minore", "mayor", "menor", "flat", "sharp",
+             "bémol", "bemol", "bemolle", "dièse", "diese", "diesis", "sostenido")  # (a key's later words: keys.py's)
+
+
+def _unknown_hint(args: argparse.Namespace, unknown: list[str]) -> str:
+    """What a pianist's unrecognized words to `generate` likely meant: a key's mode left out of quotes (--key E
+    minor), or a performance given without its flag (tsm generate mine.mid); '' otherwise."""
+    if getattr(args, "command", None) != "generate":
+        return ""
+    words = list(itertools.takewhile(lambda word: not word.startswith("-"), unknown))  # (before another flag)
+    if getattr(args, "key", None) and any(word.lower() in KEY_WORDS for word in words):
+        return f"; a key of several words goes in quotes: --key '{args.key} {' '.join(words)}'"
+    performance = next((word for word in unknown if word.lower().endswith((".mid", ".midi"))), None)
+    if performance is not None:
+        return f"; to continue {performance}, give --prompt {performance} (to walk its shape: --like {performance})"
+    return ""
 
 
 def _os_error(e: OSError) -> str:
@@ -571,8 +590,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # an output path that is a file, a folder where a file goes, no permission, a full disk
         print(f"error: {_os_error(e)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        if not getattr(e, "said", False):  # (generate says what it wrote before Ctrl-C in a line of its own)
+            print("interrupted", file=sys.stderr)
         return 130
     if "torch.distributed" in sys.modules:  # a process group exists only where torch was loaded
         from .train.distributed import end_rank, leave_process_group

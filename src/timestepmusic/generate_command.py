@@ -267,7 +267,7 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
     now. Returns the new music's length of each piece written (s, after any prompt)."""
     from .generation import drawn_in_batches, replace_earlier, written_meta
     from .heard import made_by
-    from .midi import continuation_only, write_events
+    from .midi import continuation_only, struck_once, write_events
 
     gan.arm.progress = not args.quiet  # a bar over the chunks drawn (ar, events), where stderr is a terminal
     if args.select and gan.critic is not None:
@@ -295,6 +295,7 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
                 walked = gan.walked[j] if args.composer is not None and gan.walked is not None else None
                 meta = written_meta(made_by(request.words, first + j, args.n), told.asked.key, told.asked.tempo,
                                     told.asked_from_s, length_s, events, told.key_spellings, told.prompt_grid)
+                events = struck_once(events, meta)  # (as the file holds them: what its line says)
                 written.append(write_events(events, files.names[first + j], meta))
                 _say_written(args, written[-1], events, meta, length_s, told, walked)
     except BaseException as stopped:  # Ctrl-C or an error after files were written or replaced: what is there now,
@@ -346,6 +347,7 @@ def _say_stopped(stopped: BaseException, written: list[Path], files: Files) -> N
           + (f"; still the earlier run's: {named(earlier)}" if earlier else "")
           + ("; the same command with --overwrite writes them all again"
              if isinstance(stopped, (KeyboardInterrupt, OSError)) else ""), file=sys.stderr)
+    stopped.said = True  # (Ctrl-C: this line says it; cli.main adds no bare 'interrupted' under it)
 
 
 def _print_lengths(gan, args: argparse.Namespace, seconds: float, generated_s: list[float]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 
 from .argtypes import PIECES_LIMIT, pieces_arg, seed_arg
 from .audio_flags import add_audio_flags
@@ -20,8 +21,8 @@ def parse_tempo_path(text: str) -> list[tuple[float | None, float]]:
     from .waypoints import parse_waypoints
 
     def read_bpm(value: str) -> float:
-        try:
-            bpm = float(value)
+        try:  # (as a score or a metronome marks it: '90 bpm', '♩=90')
+            bpm = float(re.sub(r"^\s*♩\s*=|bpm\s*$", "", value, flags=re.IGNORECASE))
         except ValueError:
             raise ValueError(f"--tempo {text!r}: {value.strip()!r} is not a number of beats per minute (e.g. 90, or "
                              "an accelerando '80 > 120')") from None

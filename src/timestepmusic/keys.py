@@ -50,10 +50,20 @@ def parse_key(text: str) -> Key:
     mode's word ('Fis-Dur', 'es-Moll'; B is B flat, H is B) and solfège ('ré mineur', 'si bémol', 'fa diesis
     minore', 'sol mayor') are read too."""
     spelled = spelling(text)
+    if spelled is None and (hint := german_h_hint(text)):
+        raise ValueError(f"--key {text!r}: not a key; {hint}")
     if spelled is None:
         raise ValueError(f"--key {text!r}: not a key; give a tonic A–G, optionally # or b, and major or minor, "
                          "e.g. 'E minor', 'Bb', 'F# major', 'c#m' (or 'Fis-Dur', 'ré mineur')")
     return spelled[0]
+
+
+def german_h_hint(text: str) -> str | None:
+    """How to name a key typed as H with an English mode ('H major', 'Hm'), which is not read (as 'Es major' is not: a
+    German tonic goes with Dur or Moll); None for any other text."""
+    if re.match(r"^\s*h\s*-?\s*(major|minor|maj|min|m)\s*$", text, re.IGNORECASE) is None:
+        return None
+    return "H is German for B: give 'H-Dur' or 'h-Moll' (or 'B major', 'B minor')"
 
 
 def spelling(text: str) -> tuple[Key, int] | None:
@@ -90,8 +100,9 @@ def parse_key_path(text: str) -> list[tuple[float | None, Key]]:
         try:
             return parse_key(name)
         except ValueError:
-            raise ValueError(f"--key {text!r}: {name.strip()!r} is not a key; give keys such as 'E minor', 'Bb', "
-                             "'F# major', one after another with '>' (e.g. 'C > G@20 > Am')") from None
+            raise ValueError(f"--key {text!r}: {name.strip()!r} is not a key; " + (german_h_hint(name) or (
+                "give keys such as 'E minor', 'Bb', 'F# major', one after another with '>' (e.g. 'C > G@20 > Am')"))
+            ) from None
     return parse_waypoints(text, read_one, "--key", "'G major@20'")
 
 

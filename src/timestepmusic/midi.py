@@ -19,13 +19,14 @@ import numpy as np
 import symusic
 
 from .files import atomic_path
+from .midi_bytes import PEDALS, pedal_controls, unreleased_notes
 
 log = logging.getLogger(__name__)
 
 LOWEST_PITCH = 21
 HIGHEST_PITCH = 108
 NUM_KEYS = HIGHEST_PITCH - LOWEST_PITCH + 1  # 88
-PEDAL_CONTROLLERS = (64, 66, 67)  # damper, sostenuto, soft → ids 88, 89, 90
+PEDAL_CONTROLLERS = PEDALS  # damper, sostenuto, soft (64, 66, 67) → ids 88, 89, 90
 DAMPER_ID, SOSTENUTO_ID, SOFT_ID = 88, 89, 90
 NUM_IDS = 91
 WRITE_TICKS_PER_QUARTER = 960
@@ -100,17 +101,15 @@ class DropCounts:
 
 def load_score(path: str | Path) -> symusic.Score:
     """Read a MIDI file in ticks; raise ValueError naming the file when it is not usable MIDI."""
-    return _loaded(path)[0]
+    return score_from_bytes(file_bytes(path), path)
 
 
-def _loaded(path: str | Path) -> tuple[symusic.Score, bytes]:
-    """`load_score`, and the file's bytes (read_events reads from them the pedals symusic leaves out)."""
-    path = Path(path)
+def file_bytes(path: str | Path) -> bytes:
+    """A file's bytes; ValueError naming it where it cannot be read."""
     try:
-        data = path.read_bytes()
+        return Path(path).read_bytes()
     except OSError as e:
         raise ValueError(f"{path}: cannot read ({e.strerror or e})") from e
-    return score_from_bytes(data, path), data
 
 
 def score_from_bytes(data: bytes, path: str | Path = "<bytes>") -> symusic.Score:
@@ -118,6 +117,11 @@ def score_from_bytes(data: bytes, path: str | Path = "<bytes>") -> symusic.Score
         raise ValueError(f"{path}: empty file")
     if data[:4] != b"MThd":
         raise ValueError(f"{path}: not a MIDI file (no MThd header)")
+    if len(data) >= 14 and data[12] >= 0x80:  # (a negative division: frames per second, then ticks per frame)
+        raise ValueError(f"{path}: timed in SMPTE frames ({256 - data[12]} per second), which is not read; save it with "
+                         "ticks per quarter note")
+    if len(data) >= 14 and data[12:14] == b"\x00\x00":  # (every tick would last forever: 'it lasts inf h')
+        raise ValueError(f"{path}: damaged MIDI file: its header gives 0 ticks per quarter note")
     try:
         return symusic.Score.from_midi(data)
     except (RuntimeError, ValueError, IndexError) as e:
@@ -214,71 +218,9 @@ def pedal_events(times: np.ndarray, values: np.ndarray, end: float, pedal_bins: 
     return run_start[down], run_stop[down], intensity
 
 
-def file_pedal_controls(data: bytes) -> dict[str, np.ndarray]:
-    """The control changes of the three pedals in a MIDI file, read from its bytes: columns time (ticks), channel,
-    number, value [M], track by track in the file's order. symusic keeps a channel's controllers only where that
-    channel of that track holds a note, so a pedal in a track of its own (as notation programs and sequencers export
-    it) or on a channel without notes is not in its score. Reading stops at whatever is not valid MIDI (symusic has
-    read the file already)."""
-    rows, at = [], 8 + int.from_bytes(data[4:8], "big")  # after the header chunk
-    while at + 8 <= len(data):
-        end = min(at + 8 + int.from_bytes(data[at + 4:at + 8], "big"), len(data))
-        if data[at:at + 4] == b"MTrk":
-            try:
-                _track_pedal_controls(data, at + 8, end, rows)
-            except IndexError:  # (a message cut off by the end of its chunk)
-                pass
-        at = end
-    table = np.array(rows, dtype=np.int64).reshape(-1, 4)
-    return dict(zip(("time", "channel", "number", "value"), table.T))
-
-
-def _track_pedal_controls(data: bytes, i: int, end: int, rows: list) -> None:
-    """The pedal control changes of one track chunk (data[i:end]) appended to `rows` as (tick, channel, number,
-    value). A data byte where a status byte belongs repeats the last channel message's status (running status)."""
-    tick, status = 0, 0
-    while i < end:
-        i, delta = _variable_length(data, i)
-        tick += delta
-        if i >= end:
-            return
-        if data[i] >= 0xF0:
-            byte, i = data[i], i + 1
-            if byte == 0xFF:  # meta event: type, length, data
-                i, length = _variable_length(data, i + 1)
-            elif byte in (0xF0, 0xF7):  # system exclusive: length, data
-                i, length = _variable_length(data, i)
-            else:  # no other message belongs in a file
-                return
-            i += length
-            continue
-        if data[i] & 0x80:
-            status, i = data[i], i + 1
-        kind = status & 0xF0
-        if kind < 0x80:  # a data byte before any status
-            return
-        if kind in (0xC0, 0xD0):
-            i += 1
-            continue
-        if kind == 0xB0 and data[i] in PEDAL_CONTROLLERS:
-            rows.append((tick, status & 0x0F, data[i], data[i + 1]))
-        i += 2
-
-
-def _variable_length(data: bytes, i: int) -> tuple[int, int]:
-    """The variable-length number at data[i:] → (the index after it, its value)."""
-    value = 0
-    while True:
-        byte = data[i]
-        i += 1
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            return i, value
-
-
 def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | None = None) -> tuple[Events, DropCounts]:
     """A tick-time score → events in seconds, and what was dropped. With the file's bytes (`data`), a pedal of which
-    symusic's score holds no message is read from them (`file_pedal_controls`: one in a track or channel without
+    symusic's score holds no message is read from them (midi_bytes.pedal_controls: one in a track or channel without
     notes), from any channel but the drum channel (10)."""
     drops = DropCounts()
     note_parts, cc_parts = [], []
@@ -308,7 +250,7 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     is_pedal = np.isin(cc_number, PEDAL_CONTROLLERS)
     drops.other_controllers += int((~is_pedal).sum())  # (a drum track's are counted above)
     if data is not None:
-        raw = file_pedal_controls(data)
+        raw = pedal_controls(data)
         missing = np.setdiff1d(PEDAL_CONTROLLERS, cc_number[is_pedal])
         found = np.isin(raw["number"], missing) & (raw["channel"] != 9)  # [M]
         if found.any():
@@ -349,35 +291,47 @@ def made_by_marker(path: str | Path) -> str | None:
     return next((marker.text for marker in markers if marker.text.startswith(MADE_BY)), None)
 
 
-def no_piano_notes(path: str | Path, drops: DropCounts) -> str:
-    """Why a file without a piano note is refused, in one line: where what notes it has are."""
-    left_out = drops.notes_left_out()
+def no_piano_notes(path: str | Path, drops: DropCounts, unreleased: int = 0) -> str:
+    """Why a file without a piano note is refused, in one line: where what notes it has are (`unreleased`: notes
+    struck and never released, which the parser drops)."""
+    left_out = ", ".join(filter(None, [drops.notes_left_out(), unreleased and never_released(unreleased)]))
     return f"{path}: no piano notes (pitch 21–108) in the file" + (f"; its notes: {left_out}" if left_out else "")
 
 
 def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = READ_MAX_SECONDS,
                 max_events_per_second: float = READ_MAX_EVENTS_PER_SECOND) -> tuple[Events, DropCounts]:
     """MIDI file → events. Raises ValueError naming the file when it is unusable, has no piano notes, or
-    has implausible timing (see `check_timing`; the defaults are those of EventsConfig)."""
-    return _checked_events(*_loaded(path), path, pedal_bins, max_seconds, max_events_per_second)
+    has implausible timing (see `check_timing`; the defaults are those of EventsConfig); a note struck and never
+    released (left out: the parser drops it) is said in a warning."""
+    data = file_bytes(path)
+    return _checked_events(score_from_bytes(data, path), data, path, pedal_bins, max_seconds, max_events_per_second)
 
 
 def read_prompt(path: str | Path, *, pedal_bins: int = 4) -> tuple[Events, DropCounts, FileGrid]:
     """A performance to continue (generate --prompt): its events as read_events reads them (ValueError naming the file
     where it is unusable) and its grid (FileGrid: written under it, so that a sequencer shows the continued
     performance in its own bars), from one reading of the file."""
-    score, data = _loaded(path)
+    data = file_bytes(path)
+    score = score_from_bytes(data, path)
     return (*_checked_events(score, data, path, pedal_bins, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND),
             score_to_grid(score))
 
 
+def never_released(unreleased: int) -> str:
+    return f"{unreleased} struck and never released (no note-off: a recording stopped with keys held?)"
+
+
 def _checked_events(score: symusic.Score, data: bytes, path: str | Path, pedal_bins: int, max_seconds: float,
                     max_events_per_second: float) -> tuple[Events, DropCounts]:
-    """read_events of the `score` read from `path` (named in its errors), whose bytes are `data`."""
+    """read_events of the `score` read from `path` (named in its errors), whose bytes are `data` (the pedals symusic
+    leaves out are read from them, and the notes struck and never released counted)."""
     events, drops = score_to_events(score, pedal_bins=pedal_bins, data=data)
+    unreleased = unreleased_notes(data)
     if not events.is_note.any():
-        raise ValueError(no_piano_notes(path, drops))
+        raise ValueError(no_piano_notes(path, drops, unreleased))
     check_timing(events, path, max_seconds, max_events_per_second)
+    if unreleased:
+        log.warning("%s: notes left out: %s", path, never_released(unreleased))
     return events, drops
 
 
@@ -565,6 +519,23 @@ def once_a_tick(key: np.ndarray, on: np.ndarray, off: np.ndarray) -> np.ndarray:
     keep = np.ones(key.size, dtype=bool)
     keep[order[repeat]] = False
     return keep
+
+
+def struck_once(events: Events, meta: FileMeta | None = None,
+                ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER) -> Events:
+    """The events as a file writes them (events_to_score): of the strikes of one key on one tick (at `meta`'s tempo
+    map), only the one that lasts longest, so that what is said of a file (its notes, what it plays of a request)
+    is what it holds."""
+    meta = meta or FileMeta()
+    ids = np.asarray(events.ids, dtype=np.int64)
+    start = np.maximum(np.asarray(events.start_s, dtype=np.float64), 0.0)
+    stop = start + np.maximum(np.asarray(events.duration_s, dtype=np.float64), 0.0)
+    start_tick, _ = tempo_ticks(start, meta.tempos, ticks_per_quarter)
+    stop_tick, _ = tempo_ticks(stop, meta.tempos, ticks_per_quarter)
+    kept = np.ones(ids.size, dtype=bool)
+    note = (ids >= 0) & (ids < NUM_KEYS)
+    kept[note] = once_a_tick(ids[note], start_tick[note], stop_tick[note])
+    return events if kept.all() else events.take(np.flatnonzero(kept))
 
 
 def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER,

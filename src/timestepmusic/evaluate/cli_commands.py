@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..argtypes import seed_arg
+from ..argtypes import pedal_bins_arg, seed_arg
 from ..audio_flags import add_audio_flags, check_audio_flags
 from ..files import refuse_existing
 from ..waypoints import clock_arg
@@ -283,8 +283,8 @@ def add_commands(sub) -> None:
                    "default: FILE.png beside each MIDI file, which a read-only dataset refuses)")
     add_audio_flags(p, "also render the audio with FluidSynth, as a .wav beside each roll")
     p.add_argument("--overwrite", action="store_true", help="replace the PNG (and WAV) if there (default: refuse)")
-    p.add_argument("--pedal-bins", type=int, default=4,
-                   help="pedal depth bins when reading the file (default 4, 0 = every value)")
+    p.add_argument("--pedal-bins", type=pedal_bins_arg, default=4,
+                   help="pedal depth bins when reading the file (1-127, default 4; 0 = every value)")
     p.add_argument("--from", dest="from_s", type=clock_arg, metavar="T",
                    help="draw from this time in the file on (90 or 1:30; the axis keeps the file's time); the roll is "
                    "named FILE_90-110s.png (FILE_90-end.png) unless -o names it, and --wav renders that part alone")

@@ -25,6 +25,7 @@ K = AHEAD chunks, P played passages of the bank.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -218,6 +219,9 @@ class StylePaths(nn.Module):
         wanted = " ".join(composer.split()).casefold()  # (labels hold names with single spaces)
         if not wanted:
             raise ValueError("--composer: give a composer's name; this model knows " + ", ".join(known))
+        named = [name.casefold() for name in known if re.search(rf"\b{re.escape(name.casefold())}\b", wanted)]
+        if wanted not in {name.casefold() for name in known} and len(named) == 1:
+            wanted = named[0]  # a fuller name of one: 'Frédéric Chopin', 'J.S. Bach', 'Beethoven, Ludwig van'
         if wanted not in {name.casefold() for name in known}:
             near = difflib.get_close_matches(wanted, [name.casefold() for name in known], n=1, cutoff=0.7)
             said = next((f"did you mean {name}? " for name in known if near and name.casefold() == near[0]), "")
@@ -531,12 +535,13 @@ def _described_value(name: str, value: str) -> float:
         if not 21 <= number <= 108:
             raise ValueError(f"--style register={value}: must be a piano key, A0 (21) to C8 (108)")
         return float(number - 21)  # descriptions hold key ids (0: A0)
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"--style {name}={value}: not a number ({UNITS[name]})") from None
     bounds = {"spread": (0.0, 44.0), "density": (0.0, 60.0), "loudness": (1.0, 127.0),
               PAUSE: (0.0, 16.0)}.get(name, (0.0, 1.0))  # a pause within a passage of AHEAD chunks: 16 s
+    percent = bounds == (0.0, 1.0) and value.endswith("%")  # a share as a percentage: damper=90%
+    try:
+        number = float(value.removesuffix("%")) / 100 if percent else float(value)
+    except ValueError:
+        raise ValueError(f"--style {name}={value}: not a number ({UNITS[name]})") from None
     if not bounds[0] <= number <= bounds[1]:
         raise ValueError(f"--style {name}={value}: must be in [{bounds[0]:g}, {bounds[1]:g}] ({UNITS[name]})")
     return float(torch.log1p(torch.tensor(number))) if name in LOGGED else number

@@ -52,7 +52,8 @@ def _positive_minutes(text: str) -> float:
 
 def _add_training_flags(p: argparse.ArgumentParser) -> None:
     """The flags train-ae and train-gan share: device, time box, checkpoints, quiet, and the configuration."""
-    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default; with --resume: where the run trained)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default; with --resume: the run's own, auto unless "
+                   "it was started with another)")
     p.add_argument("--overwrite", action="store_true",
                    help="--out names a folder that already holds a run: delete it and start again (without this, "
                    "such a folder is refused; continue it with --resume)")

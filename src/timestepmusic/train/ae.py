@@ -49,8 +49,8 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
     `max_steps` / `max_seconds` stop early after writing `last` (for tests and time-boxed runs);
     `epochs` extends or shortens a resumed run; `lr` changes the learning rate from here on;
     `compile_model` turns `ae.compile` on or off (a resumed run otherwise keeps its saved setting);
-    `checkpoint_s` changes `ae.checkpoint_every_s` likewise, and `device` moves a resumed run (None: where it
-    trained). A new run refuses a folder that holds one unless
+    `checkpoint_s` changes `ae.checkpoint_every_s` likewise, and `device` moves a resumed run (None: the run's
+    own setting). A new run refuses a folder that holds one unless
     `overwrite` (which deletes it), as `tsm train-ae` does.
     """
     out = Path(out)

@@ -60,7 +60,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
 
     Resuming keeps the run's architecture and settings (`arch` and `config` are read from RUN/last);
     `steps` sets a new total, `compile_model` turns gan.compile on or off and `device` moves the run (to a GPU
-    machine, or back; None: where it trained). `max_steps` / `max_seconds`
+    machine, or back; None: the run's own setting). `max_steps` / `max_seconds`
     stop early after writing `last` (tests and time-boxed runs). `init_from` (a run, checkpoint or shipped
     model, new runs only) warm-starts: its arm (`arch` must agree where given) and settings (where `config`
     is None), its weights wherever names and shapes match, its normaliser, and its autoencoder unless

@@ -18,6 +18,7 @@ Letters: X excerpts, D features, N positions on the training chunk grid, G grid 
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from pathlib import Path
 
@@ -222,7 +223,7 @@ def _balanced_folds(a: np.ndarray, b: np.ndarray, folds: int, seed: int | list[i
     return x, y, fold, n, folds, False, (kept_a, kept_b)
 
 
-def group_sign_flip_p(correct: np.ndarray, tested: np.ndarray, seed: int = 0) -> float:
+def group_sign_flip_p(correct: np.ndarray, tested: np.ndarray, seed: int = 0, folds: int | None = None) -> float:
     """One-sided p-value of a classifier's accuracy > 0.5 that counts groups, not excerpts: `correct` [G] and
     `tested` [G] are how many of each group's excerpts were told right, of how many tested. Excerpts of one
     performance share its tempo, register and pedalling, so they are right or wrong together, and a binomial test
@@ -230,15 +231,18 @@ def group_sign_flip_p(correct: np.ndarray, tested: np.ndarray, seed: int = 0) ->
     chance, got p = 8e-9; forty-eighth session). Here each group's excess over chance (correct − tested/2) is a
     unit whose sign is as likely either way under the null (a randomisation test, Fisher; Good 2005, §3.4): p is the
     share of sign patterns whose sum reaches the one observed — all 2^G where G ≤ EXACT_FLIP_GROUPS, else
-    FLIP_DRAWS random ones beside the observed. Approximate, and lenient: the groups are not independent (each
-    trains the models that test the others): of 600 null draws (one population of performances on both sides,
-    logistic, 5 draws each) 0.09–0.10 got p < 0.05 and 0.17–0.19 p < 0.1, about twice the level (the binomial over
-    excerpts: 15 of 40 under 0.05; bench/p_value_null.py). A p near 0.05 is weak; p ≤ 1e-3 stands."""
+    FLIP_DRAWS random ones beside the observed. The groups are not independent (each trains the models that test
+    the others), which alone made the test lenient (of 600 null draws, 0.09–0.10 under 0.05); with the `folds` of
+    the cross-validation the observed sum is divided by √(1 + 1/(folds − 1)), the variance that the models' shared
+    training adds (the corrected resampled test of Nadeau & Bengio 2003, "Inference for the generalization error":
+    1 + n_test / n_train), which brings the level near its nominal one (bench/p_value_null.py). A p near 0.05 is
+    weak; p ≤ 1e-3 stands."""
     excess = np.asarray(correct, dtype=np.float64) - 0.5 * np.asarray(tested, dtype=np.float64)  # [G]
     excess = excess[excess != 0]  # (a group at exactly half flips to itself)
     if not excess.size:
         return 1.0
-    observed, slack = float(excess.sum()), 1e-9 * float(np.abs(excess).sum())
+    shared = math.sqrt(1 + 1 / (folds - 1)) if folds is not None and folds >= 2 else 1.0  # (Nadeau & Bengio)
+    observed, slack = float(excess.sum()) / shared, 1e-9 * float(np.abs(excess).sum())
     if excess.size <= EXACT_FLIP_GROUPS:
         patterns = np.arange(2 ** excess.size)[:, None] >> np.arange(excess.size) & 1  # [2^G, G] in {0, 1}
         return float(np.mean((1 - 2 * patterns) @ excess >= observed - slack))
@@ -330,7 +334,7 @@ def _repeated(a: np.ndarray, b: np.ndarray, folds: int, seed: int, repeats: int,
         p_value = stats.binomtest(int(round(accuracy * 2 * n)), 2 * n, 0.5, alternative="greater").pvalue
         return figures | {"p_value": float(p_value)}
     tested = tested_by_group > 0
-    return figures | {"p_value": group_sign_flip_p(right_by_group[tested], tested_by_group[tested], seed),
+    return figures | {"p_value": group_sign_flip_p(right_by_group[tested], tested_by_group[tested], seed, fewest_folds),
                       "p_groups": int(tested.sum())}
 
 

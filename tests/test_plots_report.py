@@ -428,7 +428,8 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
         f"; not for {', '.join(ungrouped)}: a single performance or file on one side)" if ungrouped else ")") in printed
     logistic, trees = (report[0][test]["generated"] for test in ("classifier", "classifier_trees"))
     def rough(c: dict) -> str:  # (the fixture's few pieces: each accuracy said to tell nothing)
-        return f" (p = {c['p_value']:.3f} from {c['n_per_class']} excerpts a side: rough)"
+        over = f", over {c['p_groups']} performances and files" if c.get("p_groups") else ""
+        return f" (p = {c['p_value']:.3f} from {c['n_per_class']} excerpts a side{over}: rough)"
     assert (f"real vs generated: {logistic['accuracy']:.3f} ± {logistic['accuracy_sd']:.3f}{rough(logistic)} logistic, "
             f"— ({trees['why']}) boosted trees") in printed  # the logistic's mean of 5; too few for the trees to split
     assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--repeats", "0"]) == 2
@@ -454,15 +455,18 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
         assert "is not a time" in capsys.readouterr().err
     few = copy.deepcopy(report[0])  # a handful of pieces: the accuracy printed with why it tells nothing
     for test in ("classifier", "classifier_trees"):
-        few[test]["generated"] |= {"accuracy": 0.5, "accuracy_sd": 0.0, "p_value": 0.63671875, "n_per_class": 4}
+        few[test]["generated"] |= {"accuracy": 0.5, "accuracy_sd": 0.0, "p_value": 0.63671875, "n_per_class": 4,
+                                   "p_groups": 7}
     monkeypatch.setattr(report_module, "evaluate_generated", lambda *args, **kwargs: few)
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--overwrite"]) == 0
-    assert ("real vs generated: 0.500 ± 0.000 (p = 0.637 from 4 excerpts a side: rough) logistic"
+    assert ("real vs generated: 0.500 ± 0.000 (p = 0.637 from 4 excerpts a side, over 7 performances and files: "
+            "rough) logistic"
             in capsys.readouterr().out)
     for test in ("classifier", "classifier_trees"):  # … told apart even so: said as the small p it is
         few[test]["generated"] |= {"accuracy": 1.0, "p_value": 0.0039}
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--overwrite"]) == 0
-    assert "1.000 ± 0.000 (p = 0.004 from 4 excerpts a side: rough) logistic" in capsys.readouterr().out
+    assert "1.000 ± 0.000 (p = 0.004 from 4 excerpts a side, over 7 performances and files: rough) logistic" \
+        in capsys.readouterr().out
 
 
 def test_evaluate_overwrite_removes_the_earlier_reports_files_and_no_others(report, monkeypatch, tmp_path):

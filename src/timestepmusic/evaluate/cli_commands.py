@@ -85,7 +85,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         few = c.get("n_per_class") is not None and c["n_per_class"] < MIN_EXCERPTS  # (told at 0.5 as at 0.9: rough)
         p_value = c.get("p_value")
         said = "p < 0.001" if p_value is not None and p_value < 0.001 else f"p = {p_value:.3f}"
-        rough = f" ({said} from {c['n_per_class']} excerpts a side: rough)" if few and p_value is not None \
+        over = f", over {c['p_groups']} performances and files" if c.get("p_groups") else ""  # (what p counts)
+        rough = f" ({said} from {c['n_per_class']} excerpts a side{over}: rough)" if few and p_value is not None \
             and math.isfinite(p_value) else ""
         return f"{c['accuracy']:.3f}{spread}{rough}"
 

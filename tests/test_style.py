@@ -20,7 +20,16 @@ from timestepmusic.midi import read_events
 from timestepmusic.sequence import style as style_module
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.events import EventGenerator
-from timestepmusic.sequence.style import ATTRIBUTES, BANK, NEAREST, PieceStyle, StyleGatherer, parse_style, users_value
+from timestepmusic.sequence.style import (
+    ATTRIBUTES,
+    BANK,
+    NEAREST,
+    PieceStyle,
+    StyleGatherer,
+    parse_style,
+    parse_style_path,
+    users_value,
+)
 from timestepmusic.sequence.transformer_net import LatentTransformer
 from timestepmusic.train.sequence import train_sequence_model
 
@@ -255,11 +264,14 @@ def test_a_request_is_read_in_its_users_units():
     assert parse_style("register=F#3")["register"] == 54 - 21 and parse_style("register=Bb3")["register"] == 58 - 21
     assert parse_style("half-pedal=0.5") == parse_style("half_pedal=0.5,") == {"half_pedal": 0.5}
     assert parse_style("damper=90%,soft=5 %") == {"damper": pytest.approx(0.9), "soft": pytest.approx(0.05)}  # a share
+    assert parse_style("loudness=mf") == {"loudness": 80.0} and parse_style("loudness=PP") == {"loudness": 33.0}  # marks
+    assert [request["loudness"] for _, request in parse_style_path("loudness=p > loudness=ff")] == [49.0, 112.0]
     for bad, said in (("damper=1.5", "must be in [0, 1]"), ("brightness=3", "no attribute 'brightness'; one of register"),
                       ("", "ATTRIBUTE=VALUE"), (" , ", "ATTRIBUTE=VALUE"),
                       ("register=H4", "note name"), ("register=C9", "piano key"), ("damper", "ATTRIBUTE=VALUE"),
                       ("loudness=loud", "not a number"), ("damper=0.5,damper=0.9", "asked twice"),
-                      ("damper=150%", "must be in [0, 1]"), ("loudness=50%", "not a number")):  # (a share alone)
+                      ("damper=150%", "must be in [0, 1]"), ("loudness=50%", "not a number"),  # (a share alone)
+                      ("loudness=mff", "or a dynamic mark, ppp to fff"), ("damper=mf", "not a number")):
         with pytest.raises(ValueError, match=re.escape(said)):
             parse_style(bad)
 

@@ -46,10 +46,14 @@ ASKABLE_WORDS = ", ".join(ATTRIBUTES) + f" (and {PAUSE}, of a model trained with
 LOGGED = ("density", PAUSE)  # held as ln(1 + the value in its users' units)
 UNITS = {"register": "the notes' mean pitch: a MIDI note (60) or name (C4, F#5, Bb3)",
          "spread": "the notes' standard deviation of pitch, semitones", "density": "notes per second",
-         "loudness": "the notes' mean velocity, 1-127", "stepwise": "share of notes within 2 semitones of the one before",
+         "loudness": "the notes' mean velocity, 1-127, or a dynamic mark, ppp to fff",
+         "stepwise": "share of notes within 2 semitones of the one before",
          "damper": "share of time the damper is down", "half_pedal": "share of damper time at half depth",
          "soft": "share of time the soft pedal is down",
          PAUSE: "the longest stretch with no note starting, seconds (models trained with ar.style_pause)"}
+# loudness asked as a dynamic mark: the velocity notation programs play it at (MuseScore's defaults, and the common
+# MIDI convention); the corpus's performances average 61, between p and mp
+DYNAMICS = {"ppp": 16, "pp": 33, "p": 49, "mp": 64, "mf": 80, "f": 96, "ff": 112, "fff": 127}
 NEAREST = 32  # a request picks among this many bank descriptions nearest to it, for the attributes not asked
 NOTE_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 AHEAD = 64  # chunks a description covers, from the chunk it is read at on (16 s; a track's last 16 s near its end)
@@ -537,6 +541,8 @@ def _described_value(name: str, value: str) -> float:
         return float(number - 21)  # descriptions hold key ids (0: A0)
     bounds = {"spread": (0.0, 44.0), "density": (0.0, 60.0), "loudness": (1.0, 127.0),
               PAUSE: (0.0, 16.0)}.get(name, (0.0, 1.0))  # a pause within a passage of AHEAD chunks: 16 s
+    if name == "loudness" and value.lower() in DYNAMICS:  # loudness=mf
+        return float(DYNAMICS[value.lower()])
     percent = bounds == (0.0, 1.0) and value.endswith("%")  # a share as a percentage: damper=90%
     try:
         number = float(value.removesuffix("%")) / 100 if percent else float(value)

@@ -41,17 +41,6 @@ def decoded_real_row(ae, corpus, split: str, seconds: float):
     return excerpts_from_events(decoded, seconds)
 
 
-def training_row(corpus, samples: int, seconds: float, seed: int):
-    """`samples` real excerpts of the training split, picked at random: what a model that had learnt the
-    training split exactly would score against the compared split (where the splits differ, below the
-    halves of one split)."""
-    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
-
-    table = excerpts_from_corpus(corpus, "train", seconds)
-    rng = np.random.default_rng(seed)
-    return table.take(np.sort(rng.choice(table.num_excerpts, min(samples, table.num_excerpts), replace=False)))
-
-
 def summary_of(report: dict, row: str) -> dict:
     from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS
 
@@ -144,6 +133,7 @@ def main_checked(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
 
     from timestepmusic.corpus import Corpus
+    from timestepmusic.evaluate.compare import training_excerpts
     from timestepmusic.evaluate.report import BASELINE, CEILING, GENERATED, evaluate_generated
     from timestepmusic.generation import GANModel, checkpoint_config, sampled_events, selected_pieces
     from timestepmusic.midi import write_events
@@ -151,7 +141,7 @@ def main_checked(args: argparse.Namespace) -> None:
     corpus = Corpus.open(args.corpus)
     if args.train_row and args.split == "train":
         raise SystemExit("--train-row: the training excerpts are the compared split itself; give --split validation or test")
-    trained_on = training_row(corpus, args.samples, args.seconds, args.seed) if args.train_row else None
+    trained_on = training_excerpts(corpus, "train", args.samples, args.seconds, args.seed) if args.train_row else None
     results, ceiling_rows = {}, {}
     for name, run in specs:
         model = GANModel.load(run)

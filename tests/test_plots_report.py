@@ -140,6 +140,17 @@ def test_report_lists_the_bad_file_and_evaluates_the_rest(report, generated):
         assert "overlap" in d["ceiling"], name
 
 
+def test_the_training_row_scores_real_excerpts_of_the_training_split(corpus, generated, tmp_path):
+    """--train-row: as many real training excerpts as generated ones, compared as a row like any other — what a model
+    that had learnt the training split exactly would score against the compared split."""
+    report = evaluate_generated(generated, corpus, tmp_path / "r", train_row=True, repeats=1)
+    assert report["classifier"]["training excerpts"]["n_per_class"] == report["excerpts"]["generated"]
+    assert "training excerpts" in report["classifier_trees"]
+    assert all("training excerpts" in d["rows"] for d in report["descriptors"].values())
+    with pytest.raises(ValueError, match="the compared train split itself"):
+        evaluate_generated(generated, corpus, tmp_path / "s", split="train", train_row=True)
+
+
 def test_report_html_is_self_contained(report):
     _, out = report
     page = (out / "report.html").read_text()

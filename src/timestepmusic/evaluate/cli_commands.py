@@ -72,7 +72,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                 runs=args.run, wav=args.wav, seconds=args.seconds, seed=args.seed,
                                 copy_threshold=args.copy_threshold, transpose=args.transpose,
                                 max_real_excerpts=args.max_real_excerpts, soundfont=args.soundfont,
-                                link_audio=args.link_audio, repeats=args.repeats)
+                                link_audio=args.link_audio, repeats=args.repeats, train_row=args.train_row)
     for path in stale - written_by_report(Path(args.out)):  # … that the new one did not write again: gone, once
         path.unlink(missing_ok=True)  # the new report is there, so that none sits beside the new one's
     for bad in report["files"]["bad"]:
@@ -268,6 +268,10 @@ def add_commands(sub) -> None:
     p.add_argument("--repeats", type=int, default=CLASSIFIER_REPEATS,
                    help="draws of the classifiers' balancing subsample and folds, each accuracy their mean "
                    f"(default {CLASSIFIER_REPEATS}; 1: one draw, as reports before the twenty-sixth session)")
+    p.add_argument("--train-row", action="store_true",
+                   help="also compare as many real excerpts of --train-split as there are generated ones: what a model "
+                   "that had learnt the training split exactly would score here (where the splits' music differs, "
+                   "above the ceiling's 0.5)")
     p.add_argument("--copy-threshold", type=float, default=0.9,
                    help="onset-roll cosine similarity at which a sample counts as a near copy (default 0.9)")
     p.add_argument("--transpose", action="store_true", help="copy check also under transpositions up to ±5 semitones")

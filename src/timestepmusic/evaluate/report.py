@@ -30,6 +30,7 @@ from .compare import (
     descriptor_features,
     shuffled_chunks,
     split_halves,
+    training_excerpts,
     trees_classifier_test,
 )
 from .descriptors import (
@@ -45,6 +46,7 @@ from .descriptors import (
 log = logging.getLogger(__name__)
 
 GENERATED, BASELINE, CEILING = "generated", "shuffled chunks", "real A vs real B"
+TRAINING = "training excerpts"  # (train_row: real excerpts of the training split, as a perfect model of it draws)
 REFERENCE_COPY_EXCERPTS = 32  # real held-out excerpts whose nearest training window calibrates the copy check
 MIN_REAL_EXCERPTS = 100  # below this the figures and their ceiling are noisy (28 gave a ceiling overlap of 0.12)
 HALVES_TOLD_APART = 0.7  # the two halves of a real split told apart above this (ASAP's test split: 0.58): said
@@ -131,17 +133,22 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                        runs: list[str | Path] | None = None, wav: bool = False, seconds: float = EXCERPT_SECONDS,
                        seed: int = 0, copy_threshold: float = COPY_THRESHOLD, transpose: bool = False,
                        max_rolls: int = 4, max_real_excerpts: int | None = None, soundfont=None,
-                       link_audio: bool = False, repeats: int = CLASSIFIER_REPEATS) -> dict:
+                       link_audio: bool = False, repeats: int = CLASSIFIER_REPEATS, train_row: bool = False) -> dict:
     """Describe generated files and real `split` excerpts of `corpus` (a Corpus or its folder), compare
     them, check for copies of the `train_split`, and write report.json + report.html into `out_dir`.
     `repeats`: draws of the classifiers' balancing subsample and folds each accuracy is averaged over.
     `link_audio`: the page links the WAV files in `out_dir`/audio instead of embedding them (a small
-    page; keep the folder together). Returns the report (as written to report.json)."""
+    page; keep the folder together). `train_row`: also a row of as many real excerpts of the `train_split` as there
+    are generated ones: what a model that had learnt it exactly would score against `split`. Returns the report (as
+    written to report.json)."""
     from ..corpus import Corpus
     from .plots import plot_densities, plot_roll, plot_training_curves
 
     if repeats < 1:
         raise ValueError(f"--repeats must be ≥ 1, got {repeats}")
+    if train_row and split == train_split:
+        raise ValueError(f"--train-row: the training excerpts would be the compared {split} split itself; give another "
+                         "--split or --train-split")
     if max_real_excerpts is not None and max_real_excerpts < 1:
         raise ValueError(f"--max-real-excerpts must be ≥ 1, got {max_real_excerpts}")
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
@@ -189,6 +196,8 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     except ValueError as e:
         notes.append(f"no shuffled-chunks baseline: {e}")
         log.warning("%s", notes[-1])
+    if train_row:
+        tables[TRAINING] = training_excerpts(corpus, train_split, tables[GENERATED].num_excerpts, seconds, seed)
     tables |= dict(extra_rows or {})
     half_a, half_b = split_halves(real, seed)
     real_desc = describe(real)

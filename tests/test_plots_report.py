@@ -634,3 +634,20 @@ def test_a_title_the_font_cannot_draw_gives_no_warning(tmp_path, recwarn):
     events = Events(np.array([39, 43]), np.array([0.0, 0.5]), np.array([0.4, 0.4]), np.array([64, 70]))
     path = plot_roll(events, tmp_path / "roll.png", title="Fugue – Ünïcode 曲 01.mid")
     assert path.is_file() and not [w for w in recwarn if "Glyph" in str(w.message)]
+
+
+def test_real_files_of_the_compared_split_are_said_to_be_on_both_sides(corpus, generated, tmp_path):
+    theirs = tmp_path / "theirs"  # a user checks the report on real music: files of the test split itself
+    theirs.mkdir()
+    test_files = [Path(corpus.root) / t["path"] for t in corpus.tracks if t["split"] == "test"]
+    for path in test_files[:2]:
+        shutil.copy(path, theirs / path.name)
+    shutil.copy(generated / "sample_0.mid", theirs / "sample_0.mid")
+    notes = evaluate_generated(theirs, corpus, tmp_path / "out")["notes"]
+    said = [note for note in notes if "performances of the test split itself" in note]
+    assert len(said) == 1 and said[0].startswith("2 of the 3 files") and "accuracies below 0.5" in said[0]
+    assert "sample_0.mid" not in said[0]
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "performances of the test split itself" in page
+    notes = evaluate_generated(generated, corpus, tmp_path / "mine")["notes"]  # generated files: nothing said
+    assert not any("split itself" in note for note in notes)

@@ -8,6 +8,7 @@ and, as the ceiling, one half of the real excerpts against the other half (split
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import logging
@@ -107,6 +108,12 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
     return performances, names, bad
 
 
+def _files_of_the_split(folder: Path, names: list[str], corpus, split: str) -> list[str]:
+    """The files in `folder` (by name) whose bytes are those of a performance of `corpus`'s `split`."""
+    ours = {track.get("sha1") for track in corpus.tracks if track.get("split") == split} - {None}
+    return [name for name in names if hashlib.sha1((folder / name).read_bytes()).hexdigest() in ours]
+
+
 def _audio_for(midi: Path, out_dir: Path, wav: bool, soundfont) -> tuple[Path | None, str | None]:
     """(a WAV for this MIDI file, or why there is none): one beside it, else rendered when `wav`."""
     beside = midi.with_suffix(".wav")
@@ -178,6 +185,13 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         notes.append(f"{int(short.sum())} of {len(performances)} generated files last less than {seconds:g} s "
                      f"(median {float(np.median(lengths[short])):.1f} s): each is one excerpt of {seconds:g} s, silent "
                      "after its end, which the descriptors count; pass --seconds no longer than the files")
+        log.warning("%s", notes[-1])
+    in_split = _files_of_the_split(generated_dir, names, corpus, split)
+    if in_split:  # real files evaluated as generated against their own split: on both sides of every comparison
+        notes.append(f"{len(in_split)} of the {len(names)} files are performances of the {split} split itself (the same "
+                     f"bytes: {', '.join(in_split[:3])}{', …' if len(in_split) > 3 else ''}): their excerpts are among "
+                     "the real ones they are compared with, so the overlaps run high and the accuracies below 0.5 "
+                     "(each mistaken for its twin); evaluate music from outside the split")
         log.warning("%s", notes[-1])
     if tables[GENERATED].num_excerpts < MIN_EXCERPTS:
         notes.append(f"only {tables[GENERATED].num_excerpts} generated excerpts of {seconds:g} s (fewer than "

@@ -651,3 +651,14 @@ def test_real_files_of_the_compared_split_are_said_to_be_on_both_sides(corpus, g
     assert "performances of the test split itself" in page
     notes = evaluate_generated(generated, corpus, tmp_path / "mine")["notes"]  # generated files: nothing said
     assert not any("split itself" in note for note in notes)
+
+
+def test_a_p_value_past_the_tests_resolution_reads_as_the_console_says_it(report):
+    said = copy.deepcopy(report[0])
+    for test in ("classifier", "classifier_trees"):
+        said[test]["generated"]["p_value"] = 1.0e-4  # the sign-flip test's floor, 1 / (9999 + 1): not an exact figure
+        said[test]["shuffled chunks"]["p_value"] = 0.0123
+    table = report_module.render_html(said).split("<table id=classifier>")[1].split("</table>")[0]
+    generated = next(row for row in table.split("<tr>") if row.startswith("<td>generated</td>"))
+    assert generated.count("<td>&lt; 0.001</td>") == 2 and "e-04" not in generated  # before: 1.0e-04
+    assert "<td>0.0123</td>" in table

@@ -350,13 +350,18 @@ def _p_said(classifier: dict) -> str:
             "chance as one.")
 
 
+def _p(value) -> str:
+    """A p-value as the console says it: below 0.001 it is past what the test resolves (a 1e-4 is its floor)."""
+    return "&lt; 0.001" if isinstance(value, float) and math.isfinite(value) and value < 0.001 else _fmt(value)
+
+
 def _classifier_section(report: dict) -> str:
     trees = report.get("classifier_trees", {})  # absent from reports written before the trees test
     rows = []
     for row, c in report["classifier"].items():
         t = trees.get(row, {})
-        rows.append(f"<tr><td>{html.escape(row)}</td><td>{_spread(c)}</td><td>{_fmt(c['p_value'])}</td>"
-                    f"<td>{_spread(t)}</td><td>{_fmt(t.get('p_value'))}</td><td>{c['n_per_class']}</td></tr>")
+        rows.append(f"<tr><td>{html.escape(row)}</td><td>{_spread(c)}</td><td>{_p(c['p_value'])}</td>"
+                    f"<td>{_spread(t)}</td><td>{_p(t.get('p_value'))}</td><td>{c['n_per_class']}</td></tr>")
     repeats = next(iter(report["classifier"].values()), {}).get("repeats", 1)
     averaged = (f" Each accuracy is the mean over {repeats} draws of which real excerpts balance the classes and how "
                 "the folds fall (± their spread)." if repeats > 1 else "")

@@ -636,6 +636,34 @@ def test_a_title_the_font_cannot_draw_gives_no_warning(tmp_path, recwarn):
     assert path.is_file() and not [w for w in recwarn if "Glyph" in str(w.message)]
 
 
+# --- what a reader of the report and the console is told ---------------------------------------------------------
+
+def test_the_report_says_what_each_set_column_and_descriptor_means_and_which_way_is_better(report):
+    from timestepmusic.evaluate.descriptors import DESCRIPTOR_MEANING, SCALAR_DESCRIPTORS
+
+    result, out = report
+    page = (out / "report.html").read_text()
+    assert "<table id=sets>" in page and "the floor: a trivial generator" in page and "the ceiling" in page  # (before:
+    assert "higher is better" in page and "lower is better" in page and "Lower is better" in page  # rows unexplained)
+    assert "A set passes only if both stay near the ceiling" not in page  # (no threshold said what "near" was)
+    assert "An accuracy below 0.5 is not more real than real" in page
+    meanings = page.split("<ul id=meanings>")[1].split("</ul>")[0]
+    for name in SCALAR_DESCRIPTORS:
+        assert html_escape(DESCRIPTOR_MEANING[name]) in meanings, name
+    generated = [result["descriptors"][n]["rows"]["generated"]["overlap"] for n in SCALAR_DESCRIPTORS]
+    mean = float(np.mean([v for v in generated if v is not None and np.isfinite(v)]))  # the README's target's figure
+    assert f"<b>mean overlap</b> over the {len(SCALAR_DESCRIPTORS)} descriptors" in page
+    assert f"<td><b>{report_module._fmt(mean)}</b></td>" in page
+    assert "in the legend's order" in page  # the densities' "at 0: a / b / c"
+    assert f"The first {len(result['samples'])} of the 3 generated files" in page
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
 def test_real_files_of_the_compared_split_are_said_to_be_on_both_sides(corpus, generated, tmp_path):
     theirs = tmp_path / "theirs"  # a user checks the report on real music: files of the test split itself
     theirs.mkdir()

@@ -664,6 +664,17 @@ def html_escape(text: str) -> str:
     return html.escape(text)
 
 
+def test_a_p_value_past_the_tests_resolution_reads_as_the_console_says_it(report):
+    said = copy.deepcopy(report[0])
+    for test in ("classifier", "classifier_trees"):
+        said[test]["generated"]["p_value"] = 1.0e-4  # the sign-flip test's floor, 1 / (9999 + 1): not an exact figure
+        said[test]["shuffled chunks"]["p_value"] = 0.0123
+    table = report_module.render_html(said).split("<table id=classifier>")[1].split("</table>")[0]
+    generated = next(row for row in table.split("<tr>") if row.startswith("<td>generated</td>"))
+    assert generated.count("<td>&lt; 0.001</td>") == 2 and "e-04" not in generated  # before: 1.0e-04
+    assert "<td>0.0123</td>" in table
+
+
 def test_real_files_of_the_compared_split_are_said_to_be_on_both_sides(corpus, generated, tmp_path):
     theirs = tmp_path / "theirs"  # a user checks the report on real music: files of the test split itself
     theirs.mkdir()
@@ -681,12 +692,18 @@ def test_real_files_of_the_compared_split_are_said_to_be_on_both_sides(corpus, g
     assert not any("split itself" in note for note in notes)
 
 
-def test_a_p_value_past_the_tests_resolution_reads_as_the_console_says_it(report):
-    said = copy.deepcopy(report[0])
-    for test in ("classifier", "classifier_trees"):
-        said[test]["generated"]["p_value"] = 1.0e-4  # the sign-flip test's floor, 1 / (9999 + 1): not an exact figure
-        said[test]["shuffled chunks"]["p_value"] = 0.0123
-    table = report_module.render_html(said).split("<table id=classifier>")[1].split("</table>")[0]
-    generated = next(row for row in table.split("<tr>") if row.startswith("<td>generated</td>"))
-    assert generated.count("<td>&lt; 0.001</td>") == 2 and "e-04" not in generated  # before: 1.0e-04
-    assert "<td>0.0123</td>" in table
+def test_evaluate_help_says_how_many_pieces_which_split_and_what_repeats_do(capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "200 pieces (tsm generate -n 200) for a verdict" in said and "under 50 excerpts" in said
+    assert "default test: held out from training and from choosing settings" in said
+    assert "each accuracy is their mean ± spread" in said and "session" not in said  # (before: "as reports before
+    assert "(default 0)" in said  # the twenty-sixth session", which no user can place)
+
+
+def test_the_console_says_how_many_generated_excerpts_it_compared(report, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(report_module, "evaluate_generated", lambda *args, **kwargs: report[0])
+    assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path)]) == 0
+    real = report[0]["excerpts"]["real (test)"]
+    assert f"3 file(s), 3 excerpts of 16 s, against {real} real excerpts of the test split" in capsys.readouterr().out

@@ -147,6 +147,7 @@ def test_the_training_row_scores_real_excerpts_of_the_training_split(corpus, gen
     assert report["classifier"]["training excerpts"]["n_per_class"] == report["excerpts"]["generated"]
     assert "training excerpts" in report["classifier_trees"]
     assert all("training excerpts" in d["rows"] for d in report["descriptors"].values())
+    assert "what a model that had learnt that split exactly would score" in (tmp_path / "r" / "report.html").read_text()
     with pytest.raises(ValueError, match="the compared train split itself"):
         evaluate_generated(generated, corpus, tmp_path / "s", split="train", train_row=True)
 
@@ -645,3 +646,76 @@ def test_a_title_the_font_cannot_draw_gives_no_warning(tmp_path, recwarn):
     events = Events(np.array([39, 43]), np.array([0.0, 0.5]), np.array([0.4, 0.4]), np.array([64, 70]))
     path = plot_roll(events, tmp_path / "roll.png", title="Fugue – Ünïcode 曲 01.mid")
     assert path.is_file() and not [w for w in recwarn if "Glyph" in str(w.message)]
+
+
+# --- what a reader of the report and the console is told ---------------------------------------------------------
+
+def test_the_report_says_what_each_set_column_and_descriptor_means_and_which_way_is_better(report):
+    from timestepmusic.evaluate.descriptors import DESCRIPTOR_MEANING, SCALAR_DESCRIPTORS
+
+    result, out = report
+    page = (out / "report.html").read_text()
+    assert "<table id=sets>" in page and "the floor: a trivial generator" in page and "the ceiling" in page  # (before:
+    assert "higher is better" in page and "lower is better" in page and "Lower is better" in page  # rows unexplained)
+    assert "A set passes only if both stay near the ceiling" not in page  # (no threshold said what "near" was)
+    assert "An accuracy below 0.5 is not more real than real" in page
+    meanings = page.split("<ul id=meanings>")[1].split("</ul>")[0]
+    for name in SCALAR_DESCRIPTORS:
+        assert html_escape(DESCRIPTOR_MEANING[name]) in meanings, name
+    generated = [result["descriptors"][n]["rows"]["generated"]["overlap"] for n in SCALAR_DESCRIPTORS]
+    mean = float(np.mean([v for v in generated if v is not None and np.isfinite(v)]))  # the README's target's figure
+    assert f"<b>mean overlap</b> over the {len(SCALAR_DESCRIPTORS)} descriptors" in page
+    assert f"<td><b>{report_module._fmt(mean)}</b></td>" in page
+    assert "in the legend's order" in page  # the densities' "at 0: a / b / c"
+    assert f"The first {len(result['samples'])} of the 3 generated files" in page
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def test_a_p_value_past_the_tests_resolution_reads_as_the_console_says_it(report):
+    said = copy.deepcopy(report[0])
+    for test in ("classifier", "classifier_trees"):
+        said[test]["generated"]["p_value"] = 1.0e-4  # the sign-flip test's floor, 1 / (9999 + 1): not an exact figure
+        said[test]["shuffled chunks"]["p_value"] = 0.0123
+    table = report_module.render_html(said).split("<table id=classifier>")[1].split("</table>")[0]
+    generated = next(row for row in table.split("<tr>") if row.startswith("<td>generated</td>"))
+    assert generated.count("<td>&lt; 0.001</td>") == 2 and "e-04" not in generated  # before: 1.0e-04
+    assert "<td>0.0123</td>" in table
+
+
+def test_real_files_of_the_compared_split_are_said_to_be_on_both_sides(corpus, generated, tmp_path):
+    theirs = tmp_path / "theirs"  # a user checks the report on real music: files of the test split itself
+    theirs.mkdir()
+    test_files = [Path(corpus.root) / t["path"] for t in corpus.tracks if t["split"] == "test"]
+    for path in test_files[:2]:
+        shutil.copy(path, theirs / path.name)
+    shutil.copy(generated / "sample_0.mid", theirs / "sample_0.mid")
+    notes = evaluate_generated(theirs, corpus, tmp_path / "out")["notes"]
+    said = [note for note in notes if "performances of the test split itself" in note]
+    assert len(said) == 1 and said[0].startswith("2 of the 3 files") and "accuracies below 0.5" in said[0]
+    assert "sample_0.mid" not in said[0]
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "performances of the test split itself" in page
+    notes = evaluate_generated(generated, corpus, tmp_path / "mine")["notes"]  # generated files: nothing said
+    assert not any("split itself" in note for note in notes)
+
+
+def test_evaluate_help_says_how_many_pieces_which_split_and_what_repeats_do(capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "200 pieces (tsm generate -n 200) for a verdict" in said and "under 50 excerpts" in said
+    assert "default test: held out from training and from choosing settings" in said
+    assert "each accuracy is their mean ± spread" in said and "session" not in said  # (before: "as reports before
+    assert "(default 0)" in said  # the twenty-sixth session", which no user can place)
+
+
+def test_the_console_says_how_many_generated_excerpts_it_compared(report, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(report_module, "evaluate_generated", lambda *args, **kwargs: report[0])
+    assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path)]) == 0
+    real = report[0]["excerpts"]["real (test)"]
+    assert f"3 file(s), 3 excerpts of 16 s, against {real} real excerpts of the test split" in capsys.readouterr().out

@@ -77,7 +77,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         path.unlink(missing_ok=True)  # the new report is there, so that none sits beside the new one's
     for bad in report["files"]["bad"]:
         print(f"skipped {bad['file']}: {bad['reason']}")
-    print(f"{report['files']['read']} file(s) against {report['excerpts'][f'real ({args.split})']} real excerpts")
+    print(f"{report['files']['read']} file(s), {report['excerpts']['generated']} excerpts of {report['seconds']:g} s, "
+          f"against {report['excerpts'][f'real ({args.split})']} real excerpts of the {args.split} split")
     def accuracy(c: dict) -> str:
         if c["accuracy"] is None or not math.isfinite(c["accuracy"]):
             return "—" + (f" ({c['why']})" if c.get("why") else "")
@@ -249,10 +250,14 @@ def add_commands(sub) -> None:
                        "and a boosted-trees classifier test) beside a shuffled-chunks baseline and a real-vs-real ceiling, "
                        "look for near copies of training excerpts, and write REPORT_DIR/report.html (self-contained) and "
                        "report.json. Unreadable files are listed, not fatal.")
-    p.add_argument("generated", metavar="GENERATED_DIR", help="folder of generated .mid/.midi files")
+    p.add_argument("generated", metavar="GENERATED_DIR",
+                   help="folder of generated .mid/.midi files (its subfolders are not read), each cut into excerpts of "
+                   f"--seconds; under {MIN_EXCERPTS} excerpts the figures are rough: 200 pieces (tsm generate -n 200) "
+                   "for a verdict")
     p.add_argument("--real", required=True, metavar="CORPUS", help="prepared corpus (from `tsm prepare`) of real music")
     p.add_argument("--split", default="test", choices=["train", "validation", "test"],
-                   help="real excerpts to compare with (default test)")
+                   help="split of the corpus whose real excerpts the files are compared with (default test: held out "
+                   "from training and from choosing settings)")
     p.add_argument("--train-split", default="train", choices=["train", "validation", "test"],
                    help="split the copy check and the shuffled-chunks baseline draw from (default train)")
     p.add_argument("-o", "--out", required=True, metavar="REPORT_DIR", help="folder for report.html, report.json, figures")
@@ -264,10 +269,12 @@ def add_commands(sub) -> None:
                    help="link the WAV files (REPORT_DIR/audio/) from report.html instead of embedding them: a small "
                    "page, but keep the folder together")
     p.add_argument("--seconds", type=clock_arg, default=16.0, help="excerpt length in seconds (default 16)")
-    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the baseline, the halves and the classifier folds")
+    p.add_argument("--seed", type=seed_arg, default=0,
+                   help="seed of the baseline, the halves and the classifier folds (default 0)")
     p.add_argument("--repeats", type=int, default=CLASSIFIER_REPEATS,
-                   help="draws of the classifiers' balancing subsample and folds, each accuracy their mean "
-                   f"(default {CLASSIFIER_REPEATS}; 1: one draw, as reports before the twenty-sixth session)")
+                   help="how many times the classifiers are run, each on another draw of the real excerpts that balance "
+                   "the generated ones and of the folds; each accuracy is their mean ± spread (default "
+                   f"{CLASSIFIER_REPEATS}: one draw moves an accuracy by about ±0.02; more: steadier, slower)")
     p.add_argument("--train-row", action="store_true",
                    help="also compare as many real excerpts of --train-split as there are generated ones: what a model "
                    "that had learnt the training split exactly would score here (where the splits' music differs, "

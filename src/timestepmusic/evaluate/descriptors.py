@@ -106,6 +106,38 @@ DESCRIPTORS: dict[str, tuple[str, str]] = {
     "soft_fraction": ("soft pedal down", "share of time"),
 }
 SCALAR_DESCRIPTORS = tuple(DESCRIPTORS)
+# each descriptor in plain words, for the report's readers (musicians more than statisticians): what it measures
+# in one excerpt, and what a higher value sounds like; the module docstring has the exact definitions
+DESCRIPTOR_MEANING: dict[str, str] = {
+    "note_density": "notes struck per second: higher is busier",
+    "polyphony_mean": "keys held down at once, on average (not the notes the damper keeps ringing)",
+    "polyphony_max": "the most keys held down at once",
+    "pitch_range": "lowest to highest note, in semitones (an octave is 12): higher spans more of the keyboard",
+    "pitch_class_entropy": "how evenly the 12 pitch classes are used: higher is more chromatic (3.58 = all twelve "
+                           "equally), lower keeps to a few notes of a key",
+    "velocity_mean": "how hard the keys are struck, on MIDI's 1–127 scale (about 33 pp, 80 mf, 112 ff)",
+    "velocity_std": "how much the loudness of the notes varies: higher is more contrast",
+    "ioi_mean": "time between one onset and the next (a chord counts once): lower is faster",
+    "ioi_std": "how much that time varies: higher is less even rhythm",
+    "melodic_step_mean": "the top line (the highest note of each onset): its mean step to the next, in semitones",
+    "stepwise_share": "share of the top line's steps of at most a whole tone (repeats included): higher is more "
+                      "conjunct, lower more leaping",
+    "chord_cluster_share": "share of neighbouring notes in a chord at most a whole tone apart (seconds, unisons): "
+                           "higher sounds smudged; real chords are mostly thirds and wider",
+    "key_steadiness": "how alike the pitch classes of the excerpt's two halves are: 1 = the same key throughout, "
+                      "near 0 = no shared key, below 0 = a far modulation",
+    "pulse_clarity": "how strongly the onsets fall on a regular beat: higher is a clearer pulse (onsets at random "
+                     "moments score near 0.1)",
+    "duration_log_mean": "typical note length, as the mean of its natural log (−2.3 ≈ 0.1 s, −0.7 ≈ 0.5 s, 0 = 1 s)",
+    "longest_note_s": "the longest note, in seconds",
+    "longest_silence_s": "the longest stretch with no key held, in seconds (strings the damper lets ring count as "
+                         "silent)",
+    "damper_fraction": "share of the time the damper (sustain) pedal is down, at any depth",
+    "half_pedal_share": "share of that damper time at part depth (half pedalling) rather than fully down",
+    "pedal_changes_per_s": "pedal presses and changes of depth per second, all three pedals",
+    "sostenuto_fraction": "share of the time the sostenuto (middle) pedal is down",
+    "soft_fraction": "share of the time the soft (una corda) pedal is down",
+}
 HISTOGRAM = "pitch_class_histogram"
 
 

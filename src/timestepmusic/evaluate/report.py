@@ -8,6 +8,7 @@ and, as the ceiling, one half of the real excerpts against the other half (split
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import logging
@@ -34,6 +35,7 @@ from .compare import (
     trees_classifier_test,
 )
 from .descriptors import (
+    DESCRIPTOR_MEANING,
     DESCRIPTORS,
     EXCERPT_SECONDS,
     SCALAR_DESCRIPTORS,
@@ -107,6 +109,12 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
                              f"; {deeper} more {'is' if deeper == 1 else 'are'} in its subfolders, which it does not "
                              "read" if deeper else ""))
     return performances, names, bad
+
+
+def _files_of_the_split(folder: Path, names: list[str], corpus, split: str) -> list[str]:
+    """The files in `folder` (by name) whose bytes are those of a performance of `corpus`'s `split`."""
+    ours = {track.get("sha1") for track in corpus.tracks if track.get("split") == split} - {None}
+    return [name for name in names if hashlib.sha1((folder / name).read_bytes()).hexdigest() in ours]
 
 
 def _audio_for(midi: Path, out_dir: Path, wav: bool, soundfont) -> tuple[Path | None, str | None]:
@@ -185,6 +193,13 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         notes.append(f"{int(short.sum())} of {len(performances)} generated files last less than {seconds:g} s "
                      f"(median {float(np.median(lengths[short])):.1f} s): each is one excerpt of {seconds:g} s, silent "
                      "after its end, which the descriptors count; pass --seconds no longer than the files")
+        log.warning("%s", notes[-1])
+    in_split = _files_of_the_split(generated_dir, names, corpus, split)
+    if in_split:  # real files evaluated as generated against their own split: on both sides of every comparison
+        notes.append(f"{len(in_split)} of the {len(names)} files are performances of the {split} split itself (the same "
+                     f"bytes: {', '.join(in_split[:3])}{', …' if len(in_split) > 3 else ''}): their excerpts are among "
+                     "the real ones they are compared with, so the overlaps run high and the accuracies below 0.5 "
+                     "(each mistaken for its twin); evaluate music from outside the split")
         log.warning("%s", notes[-1])
     if tables[GENERATED].num_excerpts < MIN_EXCERPTS:
         notes.append(f"only {tables[GENERATED].num_excerpts} generated excerpts of {seconds:g} s (fewer than "
@@ -313,7 +328,23 @@ def _descriptor_table(report: dict) -> str:
             cells += [f"{_fmt(c['mean'])} ± {_fmt(c['std'])}", _fmt(c["overlap"]), _fmt(c["kl"])]
         cells += [_fmt(d["ceiling"]["overlap"]), _fmt(d["ceiling"]["kl"])]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    def mean_overlap(overlaps) -> str:  # over the descriptors where it is defined, as the README's target reads it
+        finite = [v for v in overlaps if v is not None and math.isfinite(v)]
+        return f"<b>{_fmt(float(np.mean(finite)))}</b>" if finite else "—"
+
+    described = report["descriptors"]
+    means = [mean_overlap(described[n]["rows"][r]["overlap"] for n in SCALAR_DESCRIPTORS) for r in rows]
+    body.append(f"<tr><td colspan=3><b>mean overlap</b> over the {len(SCALAR_DESCRIPTORS)} descriptors</td>"
+                + "".join(f"<td></td><td>{m}</td><td></td>" for m in means)
+                + f"<td>{mean_overlap(described[n]['ceiling']['overlap'] for n in SCALAR_DESCRIPTORS)}</td><td></td></tr>")
     return "<table id=descriptors>" + "".join(head) + "".join(body) + "</table>"
+
+
+def _descriptor_meanings() -> str:
+    """What each descriptor measures, in plain words, under the table."""
+    items = "".join(f"<li><b>{html.escape(DESCRIPTORS[n][0])}</b>: {html.escape(DESCRIPTOR_MEANING[n])}</li>"
+                    for n in SCALAR_DESCRIPTORS)
+    return f"<h3>What each descriptor measures (in each excerpt)</h3><ul id=meanings>{items}</ul>"
 
 
 def _spread(c: dict) -> str:
@@ -345,21 +376,32 @@ def _p_said(classifier: dict) -> str:
             "chance as one.")
 
 
+def _p(value) -> str:
+    """A p-value as the console says it: below 0.001 it is past what the test resolves (a 1e-4 is its floor)."""
+    return "&lt; 0.001" if isinstance(value, float) and math.isfinite(value) and value < 0.001 else _fmt(value)
+
+
 def _classifier_section(report: dict) -> str:
     trees = report.get("classifier_trees", {})  # absent from reports written before the trees test
     rows = []
     for row, c in report["classifier"].items():
         t = trees.get(row, {})
-        rows.append(f"<tr><td>{html.escape(row)}</td><td>{_spread(c)}</td><td>{_fmt(c['p_value'])}</td>"
-                    f"<td>{_spread(t)}</td><td>{_fmt(t.get('p_value'))}</td><td>{c['n_per_class']}</td></tr>")
+        rows.append(f"<tr><td>{html.escape(row)}</td><td>{_spread(c)}</td><td>{_p(c['p_value'])}</td>"
+                    f"<td>{_spread(t)}</td><td>{_p(t.get('p_value'))}</td><td>{c['n_per_class']}</td></tr>")
     repeats = next(iter(report["classifier"].values()), {}).get("repeats", 1)
     averaged = (f" Each accuracy is the mean over {repeats} draws of which real excerpts balance the classes and how "
                 "the folds fall (± their spread)." if repeats > 1 else "")
     averaged += _folds_said(report["classifier"]) + _p_said(report["classifier"])
     return ("<h2>Classifier two-sample tests</h2><p>Cross-validated accuracy of two classifiers telling the set from "
             "real excerpts by their descriptors (0.5 = indistinguishable, 1 = always told apart): a logistic regression "
-            "and gradient-boosted trees, which also catch what no straight boundary separates. A set passes only if "
-            f"both stay near the ceiling.{averaged}</p><table id=classifier><tr><th rowspan=2>set</th><th colspan=2>logistic</th>"
+            "and gradient-boosted trees, which also catch what no straight boundary separates. <b>Lower is better</b>: "
+            f"the nearer both come to the {CEILING} row (two halves of real music, near 0.5), the harder the set is to "
+            f"tell from real playing; the {BASELINE} row (near 1) is what a trivial generator scores. An accuracy below "
+            "0.5 is not more real than real: read it as 0.5, and well below it as a set that shares music with the real "
+            "excerpts (real files of the split it is compared with, for one). "
+            "p (acc &gt; 0.5): how often an accuracy this far above 0.5 would come by chance were the set and the real "
+            f"excerpts alike; a p near 0.05 is weak evidence, &lt; 0.001 a clear difference.{averaged}</p>"
+            "<table id=classifier><tr><th rowspan=2>set</th><th colspan=2>logistic</th>"
             "<th colspan=2>boosted trees</th><th rowspan=2>excerpts per class</th></tr><tr><th>accuracy</th>"
             "<th>p (acc &gt; 0.5)</th><th>accuracy</th><th>p (acc &gt; 0.5)</th></tr>" + "".join(rows) + "</table>")
 
@@ -380,6 +422,23 @@ def _copy_section(copies: dict) -> str:
             f"<th>transpose</th></tr>{rows}</table>")
 
 
+def _set_said(name: str, report: dict) -> str:
+    """What a row of the excerpts table is, in a few words."""
+    seconds, split = _fmt(report["seconds"]), html.escape(report["split"])
+    said = {GENERATED: f"the files of {html.escape(str(report['generated_dir']))}, each cut into excerpts of {seconds} s",
+            BASELINE: f"the floor: a trivial generator, {seconds} s of the corpus's short real chunks (a model's steps) from the "
+                      f"{html.escape(report.get('train_split', 'train'))} split drawn at random and laid side by side "
+                      "(real sounds, no continuity); any model should be far nearer real than this",
+            TRAINING: f"real excerpts of the {html.escape(report.get('train_split', 'train'))} split, as many as the "
+                      "generated ones: what a model that had learnt that split exactly would score here (where the "
+                      "splits' music differs, told apart above 0.5)",
+            "real A": "one half of the real excerpts (split by performance) …",
+            "real B": "… and the other: compared with each other, the ceiling (as alike as two sets of real music come)"}
+    if name.startswith("real ("):
+        return f"excerpts of {seconds} s of every performance of the {split} split: what each set is compared with"
+    return said.get(name, "")
+
+
 def render_html(report: dict) -> str:
     """The report as one HTML page, every image and sound inside it."""
     esc = html.escape
@@ -387,21 +446,35 @@ def render_html(report: dict) -> str:
              f"<style>{CSS}</style></head><body><h1>Generated vs real: {esc(report['generated_dir'])}</h1>",
              f"<p>{report['files']['read']} generated file(s) read; real excerpts: the <b>{esc(report['split'])}</b> "
              f"split of {esc(report['corpus'])}; excerpts of {_fmt(report['seconds'])} s.</p>",
-             "<table><tr><th>set</th><th>excerpts</th></tr>"
-             + "".join(f"<tr><td>{esc(k)}</td><td>{v}</td></tr>" for k, v in report["excerpts"].items()) + "</table>"]
+             "<table id=sets><tr><th>set</th><th>excerpts</th><th>what it is</th></tr>"
+             + "".join(f"<tr><td>{esc(k)}</td><td>{v}</td><td>{_set_said(k, report)}</td></tr>"
+                       for k, v in report["excerpts"].items()) + "</table>"]
     parts += [f"<p class=note>{esc(n)}</p>" for n in report["notes"]]
     if report["files"]["bad"]:
         parts.append("<h2>Files that could not be read</h2><ul>" + "".join(
             f"<li>{esc(b['file'])}: {esc(b['reason'])}</li>" for b in report["files"]["bad"]) + "</ul>")
-    parts += ["<h2>Descriptors</h2><p>Overlap area (1 = same distribution) and KL(real ‖ set) in nats (0 = same) "
-              "between Gaussian-KDE densities of each descriptor, a value of exactly 0 (a pedal never pressed) compared "
-              "as a point mass beside them; the ceiling compares two halves of the real excerpts (split by "
-              "track).</p>", _descriptor_table(report)]
+    parts += ["<h2>Descriptors</h2><p>Each descriptor (listed under the table) is measured in every excerpt; the "
+              "table compares how its values spread over the real excerpts with how they spread over each set's. "
+              "<b>Overlap</b>: the area two smoothed histograms (Gaussian-KDE densities) share, from 0 (nothing in "
+              "common) to 1 (the same distribution): <b>higher is better</b>. <b>KL</b>(real ‖ set), in nats: how "
+              "poorly the set's distribution accounts for the real one, from 0 (the same) up: <b>lower is "
+              "better</b>. A value of exactly 0 (a pedal never pressed) is compared as a point mass beside the "
+              f"densities. The {BASELINE} columns show how far off a trivial generator is; the last two, the ceiling, "
+              "compare two halves of the real excerpts (split by performance): as alike as two sets of real music "
+              "come. Mean ± sd: the descriptor's mean and standard deviation over the excerpts, in its unit.</p>",
+              _descriptor_table(report), _descriptor_meanings()]
     parts.append(_classifier_section(report))
     parts.append(_copy_section(report["copies"]))
     densities = _data_uri(report["figures"]["densities"], "image/png")
-    parts.append(f"<h2>Densities</h2><img alt='descriptor densities' src='{densities}'>")
-    parts.append("<h2>Samples</h2>")
+    parts.append("<h2>Densities</h2><p>One panel per descriptor: how its values spread over the excerpts of each set "
+                 "(smoothed histograms, so that a curve may run a little past a bound, a share above 1). Where some "
+                 "excerpts are exactly 0 (a pedal never pressed), they are counted apart, and the curves are of the "
+                 "others: <i>at 0: a / b / c</i> gives each set's share of them, in the legend's order.</p>"
+                 f"<img alt='descriptor densities' src='{densities}'>")
+    shown = len(report["samples"])
+    parts.append(f"<h2>Samples</h2><p>The first {shown} of the {report['files']['read']} generated files, as piano "
+                 "rolls (keys by time, velocity as colour, the pedals' depth underneath).</p>" if shown
+                 else "<h2>Samples</h2>")
     for s in report["samples"]:
         if s["audio"] and report.get("link_audio"):
             src = esc(os.path.relpath(s["audio"], report["out_dir"]))

@@ -897,3 +897,20 @@ def test_weights_are_written_where_the_file_system_keeps_no_modes(tmp_path, monk
     monkeypatch.setattr(files.os, "chmod", refused)
     folder = write_checkpoint(tmp_path / "run", "last", {"step": 1}, {"generator": torch.nn.Linear(2, 2)})
     assert load_file(folder / "generator.safetensors").keys() == {"weight", "bias"}
+
+
+def test_a_file_whose_long_name_fits_is_written_though_its_temporary_would_not(tmp_path):
+    """A name of 241 characters is a file's name the disk keeps; its temporary (.NAME.PID.tmp) would pass 255 bytes:
+    `tsm plot LONG.mid` was refused 'File name too long', naming the hidden temporary. Now it is written, and two such
+    names alike at the start have temporaries of their own."""
+    from timestepmusic.files import atomic_path, temporary_name
+
+    rng = np.random.default_rng(3)
+    midi = write_events(_performance(rng, 2.0), tmp_path / ("é" * 120 + ".mid"))  # 244 bytes
+    assert midi.is_file() and [p.name for p in tmp_path.iterdir()] == [midi.name]
+    with atomic_path(tmp_path / ("y" * 250)) as folder:  # (a folder too)
+        folder.mkdir()
+    assert (tmp_path / ("y" * 250)).is_dir()
+    first, second = (temporary_name("x" * 250 + tail, ".123456.tmp") for tail in ("a", "b"))
+    assert first != second and max(len(os.fsencode(first)), len(os.fsencode(second))) <= 255
+    assert temporary_name("a.mid", ".7.tmp") == ".a.mid.7.tmp"  # (a short name's as before)

@@ -914,3 +914,25 @@ def test_a_file_whose_long_name_fits_is_written_though_its_temporary_would_not(t
     first, second = (temporary_name("x" * 250 + tail, ".123456.tmp") for tail in ("a", "b"))
     assert first != second and max(len(os.fsencode(first)), len(os.fsencode(second))) <= 255
     assert temporary_name("a.mid", ".7.tmp") == ".a.mid.7.tmp"  # (a short name's as before)
+
+
+def test_ctrl_c_while_a_wav_renders_leaves_no_half_file_and_the_earlier_one_whole(tmp_path, monkeypatch):
+    """Ctrl-C while FluidSynth writes (`tsm plot a.mid --wav`): a half-written .a.wav.tmp, megabytes of it, stayed in
+    the user's folder. Now nothing but what was there is left, an earlier WAV as it was."""
+    from timestepmusic.evaluate import audio
+
+    rng = np.random.default_rng(4)
+    midi = write_events(_performance(rng, 2.0), tmp_path / "a.mid")
+    earlier = tmp_path / "a.wav"
+    earlier.write_bytes(b"RIFF" + bytes(100))
+
+    def interrupted(command, **kwargs):  # fluidsynth half way through its file when Ctrl-C comes
+        Path(command[command.index("-F") + 1]).write_bytes(b"RIFF" + bytes(5000))
+        raise KeyboardInterrupt
+    monkeypatch.setattr(audio, "find_fluidsynth", lambda: "fluidsynth")
+    monkeypatch.setattr(audio, "find_soundfont", lambda soundfont=None: tmp_path / "font.sf2")
+    monkeypatch.setattr(audio.subprocess, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        audio.render_wav(midi, earlier)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mid", "a.wav"]
+    assert earlier.read_bytes() == b"RIFF" + bytes(100)

@@ -936,3 +936,29 @@ def test_ctrl_c_while_a_wav_renders_leaves_no_half_file_and_the_earlier_one_whol
         audio.render_wav(midi, earlier)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mid", "a.wav"]
     assert earlier.read_bytes() == b"RIFF" + bytes(100)
+
+
+def test_a_full_disk_while_the_report_is_written_names_it_and_keeps_the_earlier_report_whole(tmp_path, monkeypatch):
+    """`tsm evaluate` on a full disk said 'error: No space left on device' (no file), left a half .report.html.tmp, and
+    kept a new report.json beside the old report.html. Now the line names report.html, and the earlier report is there
+    whole, nothing else."""
+    import errno
+
+    from timestepmusic.evaluate import report as report_module
+
+    monkeypatch.setattr(report_module, "render_html", lambda report: f"<p>{report['run']}</p>")
+    report_module.write_report(tmp_path, {"run": 1})
+    write_text = pathlib.Path.write_text
+
+    def full(self, text, *args, **kwargs):
+        if "report.html" in self.name:  # a part written, then no room
+            write_text(self, text[:3], *args, **kwargs)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write_text(self, text, *args, **kwargs)
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    with pytest.raises(OSError) as failed:
+        report_module.write_report(tmp_path, {"run": 2})
+    assert failed.value.filename == str(tmp_path / "report.html") and failed.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json"]
+    assert json.loads((tmp_path / "report.json").read_text()) == {"run": 1}
+    assert (tmp_path / "report.html").read_text() == "<p>1</p>"

@@ -962,3 +962,18 @@ def test_a_full_disk_while_the_report_is_written_names_it_and_keeps_the_earlier_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json"]
     assert json.loads((tmp_path / "report.json").read_text()) == {"run": 1}
     assert (tmp_path / "report.html").read_text() == "<p>1</p>"
+
+
+def test_two_evaluates_into_one_folder_are_refused_not_mixed(corpus, tmp_path, capsys):
+    """Two `tsm evaluate -o REPORT` at once both said 'wrote REPORT/report.html'; the second's replaced the first's
+    unasked, their rolls mixed in figures/. Now the second is refused in one line while the first writes."""
+    from timestepmusic.files import held_lock
+
+    out = tmp_path / "report"
+    with held_lock(out / ".evaluate.lock", "busy"):  # as a first tsm evaluate -o report holds it
+        assert main(["evaluate", str(corpus.parent / "midi" / "piece0"), "--real", str(corpus), "--split", "train",
+                     "-o", str(out)]) == 2
+        assert capsys.readouterr().err.strip() == (f"error: -o {out}: another tsm evaluate is writing a report into it "
+                                                   "now; wait for it to end, or give another -o")
+        assert [p.name for p in out.iterdir()] == [".evaluate.lock"]  # nothing written
+    assert not list(out.iterdir())

@@ -977,3 +977,46 @@ def test_two_evaluates_into_one_folder_are_refused_not_mixed(corpus, tmp_path, c
                                                    "now; wait for it to end, or give another -o")
         assert [p.name for p in out.iterdir()] == [".evaluate.lock"]  # nothing written
     assert not list(out.iterdir())
+
+
+@pytest.mark.parametrize("full_at", ["data", "corpus.json"])
+def test_a_full_disk_while_prepare_writes_the_corpus_names_it_and_keeps_the_earlier_one(full_at, tmp_path,
+                                                                                       monkeypatch):
+    """The disk full as prepare writes the corpus's arrays: 'error: 14011 requested and 6128 written' (numpy's words,
+    no file), or as it writes corpus.json: 'error: No space left on device'; a half-written hidden folder or file
+    stayed. Now one line names what could not be written, nothing half-written stays, the earlier corpus opens."""
+    import errno
+
+    import timestepmusic.corpus as corpus_module
+
+    rng = np.random.default_rng(5)
+    for piece in range(3):
+        write_events(_performance(rng, 4.0), tmp_path / "midi" / f"piece{piece}.mid")
+    config = Config().override({"corpus.workers": 1})
+    prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
+    before = sorted(p.name for p in (tmp_path / "corpus").iterdir())
+    write_events(_performance(rng, 4.0), tmp_path / "midi" / "piece3.mid")  # another corpus: other arrays
+    save, write_text = np.save, pathlib.Path.write_text
+
+    def short_save(file, array, *args, **kwargs):  # as numpy says a short write on a full disk
+        if Path(file).name == "start_s.npy":
+            Path(file).write_bytes(b"\x93NUMPY")
+            raise OSError(f"{array.size} requested and 6 written")
+        return save(file, array, *args, **kwargs)
+
+    def full(self, text, *args, **kwargs):
+        if "corpus.json" in self.name:
+            write_text(self, text[:5], *args, **kwargs)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write_text(self, text, *args, **kwargs)
+    if full_at == "data":
+        monkeypatch.setattr(corpus_module.np, "save", short_save)
+        said = r"data-[0-9a-f]+: cannot write the corpus \(\d+ requested and 6 written: is the disk full\?\)"
+    else:
+        monkeypatch.setattr(pathlib.Path, "write_text", full)
+        said = r"corpus\.json: cannot write the corpus \(No space left on device\)"
+    with pytest.raises(ValueError, match=said):
+        prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
+    monkeypatch.undo()
+    assert sorted(p.name for p in (tmp_path / "corpus").iterdir()) == before  # no half folder or file
+    assert corpus_module.Corpus.open(tmp_path / "corpus").num_tracks == 3  # the earlier corpus, whole

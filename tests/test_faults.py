@@ -1020,3 +1020,24 @@ def test_a_full_disk_while_prepare_writes_the_corpus_names_it_and_keeps_the_earl
     monkeypatch.undo()
     assert sorted(p.name for p in (tmp_path / "corpus").iterdir()) == before  # no half folder or file
     assert corpus_module.Corpus.open(tmp_path / "corpus").num_tracks == 3  # the earlier corpus, whole
+
+
+def test_preparing_again_deletes_the_earlier_arrays_and_never_a_users_data_folder(tmp_path):
+    """Preparing over a corpus with other settings deleted every data-* in its folder: a user's data-mine/ kept there
+    was gone without a word, and a folder holding only a user's data-2024/ was taken for a corpus's. Now only the
+    earlier corpus's own arrays (data-KEY) go, and such a folder is refused as any other of the user's."""
+    rng = np.random.default_rng(6)
+    for piece in range(3):
+        write_events(_performance(rng, 4.0), tmp_path / "midi" / f"piece{piece}.mid")
+    out = tmp_path / "corpus"
+    prepare([tmp_path / "midi"], out, Config(), progress=False)
+    (out / "data-mine").mkdir()
+    (out / "data-mine" / "notes.txt").write_text("mine")
+    earlier = next(out.glob("data-*[0-9]*"))
+    prepare([tmp_path / "midi"], out, Config().override({"chunks.max_events": 40}), progress=False)
+    assert (out / "data-mine" / "notes.txt").read_text() == "mine"
+    assert not earlier.exists() and len(list(out.glob("data-*"))) == 2  # the new arrays, and the user's
+    (tmp_path / "theirs" / "data-2024").mkdir(parents=True)
+    with pytest.raises(ValueError, match="the folder holds data-2024 and no corpus"):
+        prepare([tmp_path / "midi"], tmp_path / "theirs", Config(), progress=False)
+    assert [p.name for p in (tmp_path / "theirs").iterdir()] == ["data-2024"]

@@ -20,6 +20,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import threading
@@ -247,6 +248,9 @@ class PrepareReport:
     seconds: float = 0.0
 
 
+DATA_FOLDER = re.compile(r"data-[0-9a-f]{16}")  # a corpus's arrays: data-KEY (_settings_key), no user's data-2024/
+
+
 def _settings_key(config: Config, files: list[tuple[str, str, str]]) -> str:
     settings = {"format": FORMAT_VERSION, "events": config.events.__dict__, "chunks": config.chunks.__dict__,
                 "corpus": {k: v for k, v in config.corpus.__dict__.items() if k != "workers"}, "files": files}
@@ -365,7 +369,8 @@ def refuse_foreign_folder(out: Path, previous: dict) -> None:
     if previous or not out.is_dir():
         return
     ours = ("cache", "corpus.json")  # and data-KEY folders, and an interrupted write's hidden temporary files
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith(("data-", ".")))
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in ours and not DATA_FOLDER.fullmatch(p.name)
+                     and not p.name.startswith("."))
     if foreign:
         raise ValueError(f"--out {out}: the folder holds {foreign[0]} and no corpus; give a new or empty folder for "
                          "the corpus")
@@ -476,8 +481,8 @@ def _write_corpus(out: Path, key: str, config: Config, results: list[dict], by_p
         if where == out / "corpus.json" and earlier != key:  # the new arrays, which no corpus.json names: gone
             shutil.rmtree(data_dir, ignore_errors=True)
         raise ValueError(f"{where}: cannot write the corpus ({e.strerror or f'{e}: is the disk full?'})") from e
-    for old in out.glob("data-*"):
-        if old != data_dir:
+    for old in out.glob("data-*"):  # the earlier corpus's arrays, none of the user's
+        if old != data_dir and DATA_FOLDER.fullmatch(old.name) and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
 
 

@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 import timestepmusic.checkpoint as checkpoint
 import timestepmusic.train.ae as train_ae
-from timestepmusic.checkpoint import read_meta, start_run_folder, write_checkpoint
+from timestepmusic.checkpoint import CONFIG, read_meta, start_run_folder, write_checkpoint
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import prepare
@@ -1041,3 +1041,27 @@ def test_preparing_again_deletes_the_earlier_arrays_and_never_a_users_data_folde
     with pytest.raises(ValueError, match="the folder holds data-2024 and no corpus"):
         prepare([tmp_path / "midi"], tmp_path / "theirs", Config(), progress=False)
     assert [p.name for p in (tmp_path / "theirs").iterdir()] == ["data-2024"]
+
+
+def test_export_never_replaces_a_run_or_a_users_folder(corpus, straight_ae, tmp_path):
+    """export_model(RUN, DEST) replaced DEST whole: DEST the run itself (or a folder of the user's) was deleted, its
+    checkpoints and metrics gone without a word. Now only a new or empty folder, or an earlier export, is written."""
+    from timestepmusic.generation import GANModel, export_model
+
+    run = tmp_path / "gan"
+    train_gan(corpus, straight_ae, run, Config().override(GAN), progress=False, max_steps=1)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    (theirs / CONFIG).write_text("{}")
+    for dest, said in ((run, "holds best and 3 more, which no export wrote"),
+                       (theirs, "holds notes.txt, which no export wrote")):
+        before = sorted(p.name for p in dest.iterdir())
+        with pytest.raises(ValueError, match=f"{dest}: {said}"):
+            export_model(run, dest)
+        assert sorted(p.name for p in dest.iterdir()) == before
+    assert (theirs / "notes.txt").read_text() == "mine"
+    with pytest.raises(ValueError, match="not a folder"):
+        export_model(run, theirs / "notes.txt")
+    exported = export_model(run, tmp_path / "exported")  # a new folder, then an earlier export: written
+    assert export_model(run, exported) == exported and GANModel.load(exported).arch == "conv"

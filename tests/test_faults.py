@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 import timestepmusic.checkpoint as checkpoint
 import timestepmusic.train.ae as train_ae
-from timestepmusic.checkpoint import read_meta, start_run_folder, write_checkpoint
+from timestepmusic.checkpoint import CONFIG, read_meta, start_run_folder, write_checkpoint
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import prepare
@@ -897,3 +897,171 @@ def test_weights_are_written_where_the_file_system_keeps_no_modes(tmp_path, monk
     monkeypatch.setattr(files.os, "chmod", refused)
     folder = write_checkpoint(tmp_path / "run", "last", {"step": 1}, {"generator": torch.nn.Linear(2, 2)})
     assert load_file(folder / "generator.safetensors").keys() == {"weight", "bias"}
+
+
+def test_a_file_whose_long_name_fits_is_written_though_its_temporary_would_not(tmp_path):
+    """A name of 241 characters is a file's name the disk keeps; its temporary (.NAME.PID.tmp) would pass 255 bytes:
+    `tsm plot LONG.mid` was refused 'File name too long', naming the hidden temporary. Now it is written, and two such
+    names alike at the start have temporaries of their own."""
+    from timestepmusic.files import atomic_path, temporary_name
+
+    rng = np.random.default_rng(3)
+    midi = write_events(_performance(rng, 2.0), tmp_path / ("é" * 120 + ".mid"))  # 244 bytes
+    assert midi.is_file() and [p.name for p in tmp_path.iterdir()] == [midi.name]
+    with atomic_path(tmp_path / ("y" * 250)) as folder:  # (a folder too)
+        folder.mkdir()
+    assert (tmp_path / ("y" * 250)).is_dir()
+    first, second = (temporary_name("x" * 250 + tail, ".123456.tmp") for tail in ("a", "b"))
+    assert first != second and max(len(os.fsencode(first)), len(os.fsencode(second))) <= 255
+    assert temporary_name("a.mid", ".7.tmp") == ".a.mid.7.tmp"  # (a short name's as before)
+
+
+def test_ctrl_c_while_a_wav_renders_leaves_no_half_file_and_the_earlier_one_whole(tmp_path, monkeypatch):
+    """Ctrl-C while FluidSynth writes (`tsm plot a.mid --wav`): a half-written .a.wav.tmp, megabytes of it, stayed in
+    the user's folder. Now nothing but what was there is left, an earlier WAV as it was."""
+    from timestepmusic.evaluate import audio
+
+    rng = np.random.default_rng(4)
+    midi = write_events(_performance(rng, 2.0), tmp_path / "a.mid")
+    earlier = tmp_path / "a.wav"
+    earlier.write_bytes(b"RIFF" + bytes(100))
+
+    def interrupted(command, **kwargs):  # fluidsynth half way through its file when Ctrl-C comes
+        Path(command[command.index("-F") + 1]).write_bytes(b"RIFF" + bytes(5000))
+        raise KeyboardInterrupt
+    monkeypatch.setattr(audio, "find_fluidsynth", lambda: "fluidsynth")
+    monkeypatch.setattr(audio, "find_soundfont", lambda soundfont=None: tmp_path / "font.sf2")
+    monkeypatch.setattr(audio.subprocess, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        audio.render_wav(midi, earlier)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mid", "a.wav"]
+    assert earlier.read_bytes() == b"RIFF" + bytes(100)
+
+
+def test_a_full_disk_while_the_report_is_written_names_it_and_keeps_the_earlier_report_whole(tmp_path, monkeypatch):
+    """`tsm evaluate` on a full disk said 'error: No space left on device' (no file), left a half .report.html.tmp, and
+    kept a new report.json beside the old report.html. Now the line names report.html, and the earlier report is there
+    whole, nothing else."""
+    import errno
+
+    from timestepmusic.evaluate import report as report_module
+
+    monkeypatch.setattr(report_module, "render_html", lambda report: f"<p>{report['run']}</p>")
+    report_module.write_report(tmp_path, {"run": 1})
+    write_text = pathlib.Path.write_text
+
+    def full(self, text, *args, **kwargs):
+        if "report.html" in self.name:  # a part written, then no room
+            write_text(self, text[:3], *args, **kwargs)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write_text(self, text, *args, **kwargs)
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    with pytest.raises(OSError) as failed:
+        report_module.write_report(tmp_path, {"run": 2})
+    assert failed.value.filename == str(tmp_path / "report.html") and failed.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json"]
+    assert json.loads((tmp_path / "report.json").read_text()) == {"run": 1}
+    assert (tmp_path / "report.html").read_text() == "<p>1</p>"
+
+
+def test_two_evaluates_into_one_folder_are_refused_not_mixed(corpus, tmp_path, capsys):
+    """Two `tsm evaluate -o REPORT` at once both said 'wrote REPORT/report.html'; the second's replaced the first's
+    unasked, their rolls mixed in figures/. Now the second is refused in one line while the first writes."""
+    from timestepmusic.files import held_lock
+
+    out = tmp_path / "report"
+    with held_lock(out / ".evaluate.lock", "busy"):  # as a first tsm evaluate -o report holds it
+        assert main(["evaluate", str(corpus.parent / "midi" / "piece0"), "--real", str(corpus), "--split", "train",
+                     "-o", str(out)]) == 2
+        assert capsys.readouterr().err.strip() == (f"error: -o {out}: another tsm evaluate is writing a report into it "
+                                                   "now; wait for it to end, or give another -o")
+        assert [p.name for p in out.iterdir()] == [".evaluate.lock"]  # nothing written
+    assert not list(out.iterdir())
+
+
+@pytest.mark.parametrize("full_at", ["data", "corpus.json"])
+def test_a_full_disk_while_prepare_writes_the_corpus_names_it_and_keeps_the_earlier_one(full_at, tmp_path,
+                                                                                       monkeypatch):
+    """The disk full as prepare writes the corpus's arrays: 'error: 14011 requested and 6128 written' (numpy's words,
+    no file), or as it writes corpus.json: 'error: No space left on device'; a half-written hidden folder or file
+    stayed. Now one line names what could not be written, nothing half-written stays, the earlier corpus opens."""
+    import errno
+
+    import timestepmusic.corpus as corpus_module
+
+    rng = np.random.default_rng(5)
+    for piece in range(3):
+        write_events(_performance(rng, 4.0), tmp_path / "midi" / f"piece{piece}.mid")
+    config = Config().override({"corpus.workers": 1})
+    prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
+    before = sorted(p.name for p in (tmp_path / "corpus").iterdir())
+    write_events(_performance(rng, 4.0), tmp_path / "midi" / "piece3.mid")  # another corpus: other arrays
+    save, write_text = np.save, pathlib.Path.write_text
+
+    def short_save(file, array, *args, **kwargs):  # as numpy says a short write on a full disk
+        if Path(file).name == "start_s.npy":
+            Path(file).write_bytes(b"\x93NUMPY")
+            raise OSError(f"{array.size} requested and 6 written")
+        return save(file, array, *args, **kwargs)
+
+    def full(self, text, *args, **kwargs):
+        if "corpus.json" in self.name:
+            write_text(self, text[:5], *args, **kwargs)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write_text(self, text, *args, **kwargs)
+    if full_at == "data":
+        monkeypatch.setattr(corpus_module.np, "save", short_save)
+        said = r"data-[0-9a-f]+: cannot write the corpus \(\d+ requested and 6 written: is the disk full\?\)"
+    else:
+        monkeypatch.setattr(pathlib.Path, "write_text", full)
+        said = r"corpus\.json: cannot write the corpus \(No space left on device\)"
+    with pytest.raises(ValueError, match=said):
+        prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
+    monkeypatch.undo()
+    assert sorted(p.name for p in (tmp_path / "corpus").iterdir()) == before  # no half folder or file
+    assert corpus_module.Corpus.open(tmp_path / "corpus").num_tracks == 3  # the earlier corpus, whole
+
+
+def test_preparing_again_deletes_the_earlier_arrays_and_never_a_users_data_folder(tmp_path):
+    """Preparing over a corpus with other settings deleted every data-* in its folder: a user's data-mine/ kept there
+    was gone without a word, and a folder holding only a user's data-2024/ was taken for a corpus's. Now only the
+    earlier corpus's own arrays (data-KEY) go, and such a folder is refused as any other of the user's."""
+    rng = np.random.default_rng(6)
+    for piece in range(3):
+        write_events(_performance(rng, 4.0), tmp_path / "midi" / f"piece{piece}.mid")
+    out = tmp_path / "corpus"
+    prepare([tmp_path / "midi"], out, Config(), progress=False)
+    (out / "data-mine").mkdir()
+    (out / "data-mine" / "notes.txt").write_text("mine")
+    earlier = next(out.glob("data-*[0-9]*"))
+    prepare([tmp_path / "midi"], out, Config().override({"chunks.max_events": 40}), progress=False)
+    assert (out / "data-mine" / "notes.txt").read_text() == "mine"
+    assert not earlier.exists() and len(list(out.glob("data-*"))) == 2  # the new arrays, and the user's
+    (tmp_path / "theirs" / "data-2024").mkdir(parents=True)
+    with pytest.raises(ValueError, match="the folder holds data-2024 and no corpus"):
+        prepare([tmp_path / "midi"], tmp_path / "theirs", Config(), progress=False)
+    assert [p.name for p in (tmp_path / "theirs").iterdir()] == ["data-2024"]
+
+
+def test_export_never_replaces_a_run_or_a_users_folder(corpus, straight_ae, tmp_path):
+    """export_model(RUN, DEST) replaced DEST whole: DEST the run itself (or a folder of the user's) was deleted, its
+    checkpoints and metrics gone without a word. Now only a new or empty folder, or an earlier export, is written."""
+    from timestepmusic.generation import GANModel, export_model
+
+    run = tmp_path / "gan"
+    train_gan(corpus, straight_ae, run, Config().override(GAN), progress=False, max_steps=1)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    (theirs / CONFIG).write_text("{}")
+    for dest, said in ((run, "holds best and 3 more, which no export wrote"),
+                       (theirs, "holds notes.txt, which no export wrote")):
+        before = sorted(p.name for p in dest.iterdir())
+        with pytest.raises(ValueError, match=f"{dest}: {said}"):
+            export_model(run, dest)
+        assert sorted(p.name for p in dest.iterdir()) == before
+    assert (theirs / "notes.txt").read_text() == "mine"
+    with pytest.raises(ValueError, match="not a folder"):
+        export_model(run, theirs / "notes.txt")
+    exported = export_model(run, tmp_path / "exported")  # a new folder, then an earlier export: written
+    assert export_model(run, exported) == exported and GANModel.load(exported).arch == "conv"

@@ -20,6 +20,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import threading
@@ -36,7 +37,7 @@ from tqdm import tqdm
 from .chunks import chunk_pointers, count_chunks, overflow
 from .config import Config
 from .durations import DurationFit
-from .files import held_folder
+from .files import atomic_path, held_folder
 from .midi import DAMPER_ID, NUM_KEYS, Events, check_timing, no_piano_notes, score_from_bytes, score_to_events
 from .sources import SPLITS, Performance, discover
 
@@ -247,6 +248,9 @@ class PrepareReport:
     seconds: float = 0.0
 
 
+DATA_FOLDER = re.compile(r"data-[0-9a-f]{16}")  # a corpus's arrays: data-KEY (_settings_key), no user's data-2024/
+
+
 def _settings_key(config: Config, files: list[tuple[str, str, str]]) -> str:
     settings = {"format": FORMAT_VERSION, "events": config.events.__dict__, "chunks": config.chunks.__dict__,
                 "corpus": {k: v for k, v in config.corpus.__dict__.items() if k != "workers"}, "files": files}
@@ -365,7 +369,8 @@ def refuse_foreign_folder(out: Path, previous: dict) -> None:
     if previous or not out.is_dir():
         return
     ours = ("cache", "corpus.json")  # and data-KEY folders, and an interrupted write's hidden temporary files
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith(("data-", ".")))
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in ours and not DATA_FOLDER.fullmatch(p.name)
+                     and not p.name.startswith("."))
     if foreign:
         raise ValueError(f"--out {out}: the folder holds {foreign[0]} and no corpus; give a new or empty folder for "
                          "the corpus")
@@ -461,20 +466,23 @@ def _write_corpus(out: Path, key: str, config: Config, results: list[dict], by_p
     fit = DurationFit.fit(arrays["duration_s"][fit_on], arrays["ids"][fit_on] < NUM_KEYS)
 
     data_dir = out / f"data-{key}"
-    tmp_dir = out / f".data-{key}.tmp"
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    tmp_dir.mkdir()
-    for name, array in arrays.items():
-        np.save(tmp_dir / f"{name}.npy", array)
-    shutil.rmtree(data_dir, ignore_errors=True)
-    tmp_dir.rename(data_dir)
     manifest = {"format": FORMAT_VERSION, "key": key, "config": config.to_dict(), "tracks": tracks,
                 "skipped": skipped, "stat_cache": bad_stat, "duration_fit": fit.to_dict()}
-    tmp = out / ".corpus.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1))
-    tmp.replace(out / "corpus.json")
-    for old in out.glob("data-*"):
-        if old != data_dir:
+    try:  # each whole or not there (files.atomic_path), the earlier corpus kept until both are
+        with atomic_path(data_dir) as tmp_dir:
+            tmp_dir.mkdir()
+            for name, array in arrays.items():
+                np.save(tmp_dir / f"{name}.npy", array)
+        with atomic_path(out / "corpus.json") as tmp:
+            tmp.write_text(json.dumps(manifest, indent=1))
+    except OSError as e:  # a full disk: named as the user knows it (numpy's short write names no file, nor why)
+        where = out / "corpus.json" if e.filename == str(out / "corpus.json") else data_dir
+        earlier = _read_manifest(out).get("key")
+        if where == out / "corpus.json" and earlier != key:  # the new arrays, which no corpus.json names: gone
+            shutil.rmtree(data_dir, ignore_errors=True)
+        raise ValueError(f"{where}: cannot write the corpus ({e.strerror or f'{e}: is the disk full?'})") from e
+    for old in out.glob("data-*"):  # the earlier corpus's arrays, none of the user's
+        if old != data_dir and DATA_FOLDER.fullmatch(old.name) and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
 
 

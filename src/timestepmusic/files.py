@@ -3,6 +3,7 @@ two processes into one place at once (a lock)."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -44,7 +45,7 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix}")
+    tmp = path.with_name(temporary_name(path.name, f".{os.getpid()}.tmp{suffix}"))
     try:
         _remove(tmp)
         yield tmp
@@ -57,6 +58,21 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
         raise
     finally:
         _remove(tmp)
+
+
+NAME_MAX = 255  # the longest name of a file most file systems keep (bytes: ext4, APFS, NTFS's 255 characters)
+
+
+def temporary_name(name: str, tail: str) -> str:
+    """A hidden temporary's name for the file `name`: .NAME then `tail`, its NAME cut short where the whole would pass
+    NAME_MAX (a file whose own long name fits would otherwise be refused as 'File name too long'), and a hash of the
+    whole name put in, so that two long names alike at the start have temporaries of their own."""
+    whole = os.fsencode(name)
+    if len(whole) + len(os.fsencode(f".{tail}")) <= NAME_MAX:
+        return f".{name}{tail}"
+    mark = "~" + hashlib.sha1(whole).hexdigest()[:8]
+    kept = whole[:NAME_MAX - len(os.fsencode(f".{mark}{tail}"))].decode(errors="ignore")
+    return f".{kept}{mark}{tail}"
 
 
 def _remove(path: Path) -> None:

@@ -863,7 +863,17 @@ def calibration_summary(meta: dict, folder: Path) -> dict | None:
 
 
 def export_model(run: str | Path, dest: str | Path, description: str = "") -> Path:
-    """Copy what generation needs (generator + its autoencoder, no critic or optimizer) into `dest`."""
+    """Copy what generation needs (generator + its autoencoder, no critic or optimizer) into `dest`: a new or empty
+    folder, or one an earlier export wrote (replaced whole); any other (the run itself, a user's folder) is refused in
+    one line, not deleted."""
+    exported = {f"{key}.safetensors" for key in ("generator", AVERAGED_GENERATOR, "codebook", "style_paths")} | {
+        CODEBOOK, CONFIG, "autoencoder", ".DS_Store"}
+    if Path(dest).exists():
+        foreign = sorted(p.name for p in Path(dest).iterdir() if p.name not in exported) if Path(dest).is_dir() else []
+        if not Path(dest).is_dir() or foreign:
+            raise ValueError(f"{dest}: " + (f"holds {named(foreign, 1)}, which no export wrote (replacing the folder "
+                                            "would delete it)" if foreign else "not a folder")
+                             + "; give a new or empty folder to export into")
     folder, meta = read_meta(run if not (Path(run) / "best").is_dir() else Path(run) / "best")
     with atomic_path(dest) as tmp:
         tmp.mkdir()

@@ -12,6 +12,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ..files import atomic_path
+
 log = logging.getLogger(__name__)
 
 SOUNDFONT_ENV = "TSM_SOUNDFONT"  # a soundfont to use instead of the default
@@ -96,19 +98,16 @@ def render_wav(midi_path: str | Path, wav_path: str | Path, soundfont: str | Pat
     font = find_soundfont(soundfont)
     if not midi_path.is_file():
         raise ValueError(f"{midi_path}: no such MIDI file to render")
-    wav_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = wav_path.with_name(f".{wav_path.name}.tmp")
-    command = [exe, "-ni", "-q", "-g", str(gain), "-r", str(sample_rate), "-T", "wav", "-F", str(tmp), str(font),
-               str(midi_path)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired as e:
-        tmp.unlink(missing_ok=True)
-        raise ValueError(f"{midi_path}: fluidsynth did not finish within {RENDER_TIMEOUT_S:.0f} s") from e
-    if done.returncode != 0 or not tmp.is_file() or tmp.stat().st_size <= 44:
-        tmp.unlink(missing_ok=True)
-        detail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise ValueError(f"{midi_path}: fluidsynth failed (exit {done.returncode}): {' / '.join(detail) or 'no output'}")
-    tmp.replace(wav_path)
+    with atomic_path(wav_path) as tmp:  # (Ctrl-C, or another process rendering it too: no half WAV left, none mixed)
+        command = [exe, "-ni", "-q", "-g", str(gain), "-r", str(sample_rate), "-T", "wav", "-F", str(tmp), str(font),
+                   str(midi_path)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired as e:
+            raise ValueError(f"{midi_path}: fluidsynth did not finish within {RENDER_TIMEOUT_S:.0f} s") from e
+        if done.returncode != 0 or not tmp.is_file() or tmp.stat().st_size <= 44:
+            detail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            raise ValueError(f"{midi_path}: fluidsynth failed (exit {done.returncode}): "
+                             f"{' / '.join(detail) or 'no output'}")
     log.info("rendered %s", wav_path)
     return wav_path

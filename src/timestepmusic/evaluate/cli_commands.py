@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..argtypes import pedal_bins_arg, seed_arg
 from ..audio_flags import add_audio_flags, check_audio_flags
-from ..files import refuse_existing
+from ..files import held_folder, refuse_existing
 from ..waypoints import clock_arg
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
 
@@ -43,6 +43,14 @@ def written_by_report(out: Path) -> set[Path]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """`tsm evaluate`, one process at a time writing a report into a folder: a second one is refused in one line (a
+    lock in the folder: files.held_folder), not left to replace the first's report unasked and mix their figures."""
+    with held_folder(args.out, ".evaluate.lock", f"-o {args.out}: another tsm evaluate is writing a report into it now; "
+                     "wait for it to end, or give another -o"):
+        return _evaluate(args)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     from .report import evaluate_generated
 
     check_audio_flags(args)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_path
 from ..midi import read_events
 from ..sources import midi_below, midi_in
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
@@ -56,11 +57,13 @@ REPORT_SAMPLE_RATE = 22050  # WAVs rendered for the report: half CD rate keeps t
 SHORT_SHARE = 0.9  # a generated file lasting less than this share of --seconds is noted as padded with silence
 
 
-def _write_atomic(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+def write_report(out_dir: Path, report: dict) -> None:
+    """report.json and report.html into `out_dir`, both written before either replaces an earlier one (files.atomic_path):
+    a write that fails (a full disk) names the file and leaves the earlier report whole, not one file of each."""
+    with atomic_path(out_dir / "report.json") as json_tmp:
+        json_tmp.write_text(json.dumps(report, indent=1), encoding="utf-8")
+        with atomic_path(out_dir / "report.html") as html_tmp:  # (its failure named as report.html, not report.json)
+            html_tmp.write_text(render_html(report), encoding="utf-8")
 
 
 def _plain(value):
@@ -286,8 +289,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         "classifier_trees": classifier_trees, "copies": copies,
         "figures": figures, "samples": samples, "training": curves, "notes": notes, "link_audio": link_audio,
         "out_dir": out_dir})
-    _write_atomic(out_dir / "report.json", json.dumps(report, indent=1))
-    _write_atomic(out_dir / "report.html", render_html(report))
+    write_report(out_dir, report)
     log.info("wrote %s", out_dir / "report.html")
     return report
 

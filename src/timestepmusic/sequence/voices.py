@@ -76,7 +76,6 @@ def voice_keys(time_s: torch.Tensor, ids: torch.Tensor, heard: torch.Tensor) -> 
 
 
 SIGNS = torch.tensor([1, -1, 1])  # latest_voices: top, bottom (negated), previous top
-LOWEST_S = -torch.finfo(torch.float64).max  # latest_voices: a threshold below every note's time, above −inf
 
 
 def latest_voices(time_s: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -87,9 +86,10 @@ def latest_voices(time_s: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         return torch.full((time_s.shape[0], VOICES), NONE, dtype=torch.long, device=time_s.device)
     # [R, I]: the latest onset's notes, then those before it, then the onset before's (a threshold raised from −inf
     # to the lowest float: no note passes where none is heard, as `& (time_s > -inf)` would say, in one operation)
-    onset = time_s >= (time_s.amax(1, keepdim=True) - ONSET_S).clamp_(min=LOWEST_S)
+    lowest = torch.finfo(time_s.dtype).min
+    onset = time_s >= (time_s.amax(1, keepdim=True) - ONSET_S).clamp_(min=lowest)
     earlier_s = time_s.masked_fill(onset, -torch.inf)
-    previous_onset = earlier_s >= (earlier_s.amax(1, keepdim=True) - ONSET_S).clamp_(min=LOWEST_S)
+    previous_onset = earlier_s >= (earlier_s.amax(1, keepdim=True) - ONSET_S).clamp_(min=lowest)
     signs = SIGNS.to(ids.device)  # [V]: top, bottom (negated), previous top
     found = torch.where(torch.stack([onset, onset, previous_onset], 1), ids[:, None, :] * signs[:, None],
                         -NUM_KEYS).amax(2)  # [R, V]: −NUM_KEYS where none

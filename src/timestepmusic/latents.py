@@ -6,6 +6,7 @@ and the corpus key, so a different autoencoder or corpus never reuses stale late
 """
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,9 +78,21 @@ class Normaliser:
     def fit(cls, latents: np.ndarray) -> "Normaliser":
         return cls(tuple(map(float, latents.mean(0))), tuple(float(s) for s in np.maximum(latents.std(0), 1e-6)))
 
+    @functools.cached_property
+    def _made(self) -> dict:
+        """(dtype, device) → mean and std [L] each as tensors: made once, as sampling standardises every chunk it draws."""
+        return {}
+
+    def _tensors(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (x.dtype, x.device)
+        if key not in self._made:
+            self._made[key] = (x.new_tensor(self.mean), x.new_tensor(self.std))
+        return self._made[key]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[..., L] → standardised [..., L]."""
-        return (x - x.new_tensor(self.mean)) / x.new_tensor(self.std)
+        mean, std = self._tensors(x)
+        return (x - mean) / std
 
     def inverse(self, x: torch.Tensor) -> torch.Tensor:
         return x * x.new_tensor(self.std) + x.new_tensor(self.mean)

@@ -91,6 +91,9 @@ class EventSampler:
         self.keys = torch.arange(NUM_KEYS, device=self.first_bias.device)[None]  # [1, 88], for ar.cluster_guard
         # ar.step_lean: the keys away from each note before, a row per key before and one (the first) for none [89, 88]
         self.away = away_from(torch.arange(-1, NUM_KEYS, device=self.first_bias.device), self.keys)
+        # ar.cluster_guard: the keys near each key, a row per key [88, 88] (bool): near_keys of the onset grows by a
+        # row per note that joins it (near_keys of a union is the union of theirs)
+        self.near_each = near_keys(torch.eye(NUM_KEYS, dtype=torch.bool, device=self.first_bias.device))
         # with ar.intervals, the pointer's kernels as matrices [A, 88, 88]: the same for every chunk of a sample
         self.kernels = head.intervals.kernels() if head.intervals is not None else None
         self.noise_widths = ((NEXT_CLASSES,) if head.onsets else ()) + (KINDS, NUM_KEYS, head.bins.starts,
@@ -435,6 +438,11 @@ class EventSampler:
             if any_note:  # what the notes heard are kept for (a pedal, in every row, would leave each as it is)
                 if head.voices is not None or head.onsets or hears_onsets or guards:
                     struck_s = torch.where(is_note, self.start_middles_s[start], -torch.inf)  # [R]
+                if clusters and near is not None:  # the latest onset's near keys, as onset_keys' chain finds them
+                    # again: a note after the latest one heard by at most ONSET_S adds its own, a later one starts anew
+                    chained = joins(struck_s, latest_s)[:, None]  # [R, 1]
+                    near = torch.where(is_note[:, None], self.near_each[key.clamp(max=NUM_KEYS - 1)] | (near & chained),
+                                       near)  # [R, 88]
                 if head.voices is not None or head.onsets or guards:
                     latest_s = torch.maximum(latest_s, struck_s)
                 if hears_onsets:
@@ -447,7 +455,7 @@ class EventSampler:
                     lowest = torch.where(struck, torch.minimum(lowest, key.float()), lowest)
                 if head.voices is not None or guards:
                     heard_s = torch.cat([heard_s, struck_s[:, None]], 1)  # [R, I + 1]
-                    heard_ids, voices, near = torch.cat([heard_ids, key[:, None]], 1), None, None
+                    heard_ids, voices = torch.cat([heard_ids, key[:, None]], 1), None
                 if steps:
                     before = torch.where(struck, key, before)  # [R] (a re-drawn note as drawn)
                 if restrikes:  # the drawn note sounds until its duration's end

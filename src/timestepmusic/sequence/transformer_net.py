@@ -61,11 +61,12 @@ class Block(nn.Module):
             2, 0, 3, 1, 4)  # q, k, v [B, H, 1, W/H]
         k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # [B, H, T' + 1, W/H]
         a = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
-        h = h + F.dropout(F.linear(a.transpose(1, 2).reshape(b, t, w), out.weight, out.bias), self.dropout,
-                          self.training)  # [B, 1, W]
+        def drop(x: torch.Tensor) -> torch.Tensor:  # (in eval, dropout returns x: no call to make)
+            return F.dropout(x, self.dropout, True) if self.training else x
+        h = h + drop(F.linear(a.transpose(1, 2).reshape(b, t, w), out.weight, out.bias))  # [B, 1, W]
         normed = F.layer_norm(h, mlp_norm.normalized_shape, mlp_norm.weight, mlp_norm.bias, mlp_norm.eps)
         hidden = F.gelu(F.linear(normed, mlp_in.weight, mlp_in.bias), approximate=gelu.approximate)  # [B, 1, 4W]
-        h = h + F.dropout(F.linear(hidden, mlp_out.weight, mlp_out.bias), self.dropout, self.training)
+        h = h + drop(F.linear(hidden, mlp_out.weight, mlp_out.bias))
         return h, (k, v)
 
 

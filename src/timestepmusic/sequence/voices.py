@@ -75,17 +75,22 @@ def voice_keys(time_s: torch.Tensor, ids: torch.Tensor, heard: torch.Tensor) -> 
     return torch.stack([top, torch.where(bottom == NUM_KEYS, NONE, bottom), previous_top], dim=-1)  # [R, P, V]
 
 
+SIGNS = torch.tensor([1, -1, 1])  # latest_voices: top, bottom (negated), previous top
+
+
 def latest_voices(time_s: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """`voice_keys` at one position hearing every item, in fewer operations (a sampler's next choice, note by
     note): items' start times [R, I] (−inf: not a note) and ids [R, I] → the voices' keys [R, V] (NONE where
     absent). The lowest key is found as the highest of the keys negated, in one reduction with the others."""
     if time_s.shape[1] == 0:
         return torch.full((time_s.shape[0], VOICES), NONE, dtype=torch.long, device=time_s.device)
-    # [R, I]: the latest onset's notes, then those before it, then the onset before's
-    onset = (time_s >= time_s.amax(1, keepdim=True) - ONSET_S) & (time_s > -torch.inf)
+    # [R, I]: the latest onset's notes, then those before it, then the onset before's (a threshold raised from −inf
+    # to the lowest float: no note passes where none is heard, as `& (time_s > -inf)` would say, in one operation)
+    lowest = torch.finfo(time_s.dtype).min
+    onset = time_s >= (time_s.amax(1, keepdim=True) - ONSET_S).clamp_(min=lowest)
     earlier_s = time_s.masked_fill(onset, -torch.inf)
-    previous_onset = (earlier_s >= earlier_s.amax(1, keepdim=True) - ONSET_S) & (earlier_s > -torch.inf)
-    signs = torch.tensor([1, -1, 1], device=ids.device)  # [V]: top, bottom (negated), previous top
+    previous_onset = earlier_s >= (earlier_s.amax(1, keepdim=True) - ONSET_S).clamp_(min=lowest)
+    signs = SIGNS.to(ids.device)  # [V]: top, bottom (negated), previous top
     found = torch.where(torch.stack([onset, onset, previous_onset], 1), ids[:, None, :] * signs[:, None],
                         -NUM_KEYS).amax(2)  # [R, V]: −NUM_KEYS where none
     return (found * signs).masked_fill(found == -NUM_KEYS, NONE)

@@ -258,6 +258,10 @@ def test_evaluate_ae_reports_timing_ceiling_and_smoothness(ohe_run, tiny_corpus,
     mine.write_text("keep me")
     assert main(["evaluate-ae", str(ohe_run), "--corpus", str(tiny_corpus), "--json-out", str(mine)]) == 2
     assert "notes.txt is there already" in capsys.readouterr().err and mine.read_text() == "keep me"
+    config = Path(ohe_run) / "last" / "config.json"  # the checkpoint's own: refused even with --overwrite
+    before = config.read_bytes()
+    assert main(["evaluate-ae", str(ohe_run), "--corpus", str(tiny_corpus), "--json-out", str(config), "--overwrite"]) == 2
+    assert "a file of the checkpoint" in capsys.readouterr().err and config.read_bytes() == before
 
 
 def test_time_weight_scales_only_the_time_errors():

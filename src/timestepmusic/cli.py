@@ -312,9 +312,13 @@ def cmd_evaluate_ae(args: argparse.Namespace) -> int:
     from .files import atomic_path, refuse_existing
 
     if args.json_out:  # (said before the evaluation, not after it)
-        if Path(args.json_out).is_dir():
+        out = Path(args.json_out)
+        if out.is_dir():
             raise ValueError(f"--json-out {args.json_out}: a folder; give a file's name")
-        refuse_existing([Path(args.json_out)], args.overwrite)
+        if (out.parent / "config.json").is_file() and (out.name == "config.json" or out.suffix == ".safetensors"):
+            raise ValueError(f"--json-out {args.json_out}: a file of the checkpoint {out.parent} (even with --overwrite, "
+                             "it would no longer load); give a file outside it")
+        refuse_existing([out], args.overwrite)
     ae = load_autoencoder(args.run, args.device, flag="RUN")
     corpus = Corpus.open(args.corpus)
     check_corpus_matches(ae.meta, corpus, f"autoencoder {args.run}")

@@ -29,8 +29,9 @@ def add_shared_flags(parser: argparse.ArgumentParser) -> None:
             command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                                  help="log details")
         if command.prog.split()[-1] in THREADED:
+            arithmetic = "its arithmetic" if command.prog.split()[-1] == "plot" else "the model's arithmetic"
             command.add_argument("--threads", type=threads_arg, metavar="N",
-                                 help="CPU threads for the model's arithmetic (default 1, or OMP_NUM_THREADS where "
+                                 help=f"CPU threads for {arithmetic} (default 1, or OMP_NUM_THREADS where "
                                  "set: more help only on a machine with cores to spare; beside other jobs they "
                                  "wait on each other and run many times slower)")
 

@@ -406,6 +406,25 @@ def test_notes_struck_and_never_released_are_said_not_dropped_silently(tmp_path,
     assert unreleased_notes(midi_bytes(*simple_piece(1))) == 0 and unreleased_notes(b"MThd") == 0
 
 
+def test_running_status_goes_on_past_a_meta_event_as_symusic_reads_it(tmp_path, caplog):
+    """A sequencer may write a marker or lyric between messages of one running status: symusic reads the messages
+    after it with that status, where the byte walk stopped at them, so a note released after a marker was said
+    'struck and never released' and a pedal after one (in a channel without notes) was lost."""
+    from timestepmusic.midi_bytes import pedal_controls, unreleased_notes
+
+    marker = bytes([0, 0xFF, 0x06, 2]) + b"cu"  # a marker, 2 bytes of text
+    notes = bytes([0, 0x90, 60, 80]) + marker + bytes([0x83, 0x60, 60, 0])  # the release: running status after it
+    pedal = bytes([0, 0xB1, 64, 100]) + marker + bytes([0x83, 0x60, 64, 0])  # channel 1: no note there
+    path = tmp_path / "marked.mid"
+    path.write_bytes(_track_bytes(notes + pedal + bytes([0, 0xFF, 0x2F, 0])))
+    assert unreleased_notes(path.read_bytes()) == 0
+    assert pedal_controls(path.read_bytes())["value"].tolist() == [100, 0]
+    with caplog.at_level("WARNING"):
+        events, _ = read_events(path, pedal_bins=0)
+    assert "never released" not in caplog.text
+    assert events.ids.tolist() == [60 - 21, 88] and events.duration_s.tolist() == [0.5, 0.5]
+
+
 def test_a_file_named_as_a_folder_with_a_slash_is_refused_in_one_line_before_anything_is_drawn(tmp_path, capsys):
     """-o take.mid/ where take.mid is a file of the user's: one line naming it, not a draw and then 'stopped after
     writing 0 of 1 MIDI file(s); the same command with --overwrite writes them all again' above the error."""

@@ -30,19 +30,19 @@ def _number(data: bytes, i: int, end: int) -> tuple[int, int]:
 def _track_messages(data: bytes, i: int, end: int) -> Iterator[tuple[int, int, int, int]]:
     """The channel messages of one track chunk (data[i:end]) as (tick, status, first data byte, second or 0); meta
     events and system exclusives skipped by their length. A data byte where a status byte belongs repeats the last
-    channel message's status (running status)."""
+    channel message's status (running status), a meta event or system exclusive between them or not."""
     tick, status = 0, 0
     while i < end:
         delta, i = _number(data, i, end)
         tick += delta
         if i >= end:
             return
+        if data[i] in (0xFF, 0xF0, 0xF7):  # a meta event (its type first) or a system exclusive: skipped by length,
+            length, i = _number(data, i + 1 + (data[i] == 0xFF), end)  # the running status kept past it as symusic
+            i += length  # keeps it (a marker between two messages of one status)
+            continue
         if data[i] & 0x80:
             status, i = data[i], i + 1
-        if status in (0xFF, 0xF0, 0xF7):  # a meta event (its type first) or a system exclusive: skipped by length
-            length, i = _number(data, i + (status == 0xFF), end)
-            i, status = i + length, 0
-            continue
         if status < 0x80 or status > 0xF0:  # data before any status, or a message no file holds: damaged
             return
         size = 1 if status & 0xF0 in (0xC0, 0xD0) else 2  # (a program change or channel pressure: one data byte)

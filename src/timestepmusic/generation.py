@@ -866,8 +866,8 @@ def export_model(run: str | Path, dest: str | Path, description: str = "") -> Pa
     """Copy what generation needs (generator + its autoencoder, no critic or optimizer) into `dest`: a new or empty
     folder, or one an earlier export wrote (replaced whole); any other (the run itself, a user's folder) is refused in
     one line, not deleted."""
-    exported = {f"{key}.safetensors" for key in ("generator", AVERAGED_GENERATOR, "codebook", "style_paths")} | {
-        CODEBOOK, CONFIG, "autoencoder", ".DS_Store"}
+    weights = ("generator", AVERAGED_GENERATOR, "autoencoder", "codebook", "style_paths")  # (+ a fine-tuned autoencoder)
+    exported = {f"{key}.safetensors" for key in weights} | {CODEBOOK, CONFIG, "autoencoder", ".DS_Store"}
     if Path(dest).exists():
         foreign = sorted(p.name for p in Path(dest).iterdir() if p.name not in exported) if Path(dest).is_dir() else []
         if not Path(dest).is_dir() or foreign:
@@ -877,9 +877,7 @@ def export_model(run: str | Path, dest: str | Path, description: str = "") -> Pa
     folder, meta = read_meta(run if not (Path(run) / "best").is_dir() else Path(run) / "best")
     with atomic_path(dest) as tmp:
         tmp.mkdir()
-        kept = [key for key in ("generator", AVERAGED_GENERATOR, "autoencoder", "codebook",  # + fine-tuned
-                                "style_paths")  # what an events arm with ar.style keeps beside its weights
-                if key in meta["weights"]]
+        kept = [key for key in weights if key in meta["weights"]]  # (style_paths: an events arm with ar.style's)
         for key in kept:
             shutil.copy(folder / f"{key}.safetensors", tmp / f"{key}.safetensors")
         if "codebook" not in kept and (folder.parent / CODEBOOK).is_file():

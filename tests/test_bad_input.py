@@ -187,6 +187,8 @@ def test_words_a_pianist_gives_generate_without_their_flag_or_quotes_are_said_ho
                        (["--key", "E", "minor", "-n", "2"], "a key of several words goes in quotes: --key 'E minor'"),
                        (["--key", "si", "bémol", "majeur", "--sedd", "1"],
                         "in quotes: --key 'si bémol majeur' (see"),
+                       (["mine.mid", "--key", "E", "minor"], "in quotes: --key 'E minor' (see"),  # (not 'E mine.mid minor')
+                       (["--key=E", "minor"], "in quotes: --key 'E minor' (see"),
                        (["--sedd", "1"], "unrecognized arguments: --sedd 1 (see")):
         with pytest.raises(SystemExit):
             main(["generate", *argv])

@@ -527,7 +527,7 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
             children = {c.prog.split()[-1]: c for c in subparsers(command)}
             if name in children:
                 command = children[name]
-        command.error(f"unrecognized arguments: {' '.join(unknown)}{_unknown_hint(args, unknown)}")
+        command.error(f"unrecognized arguments: {' '.join(unknown)}{_unknown_hint(args, unknown, argv)}")
     return args
 
 
@@ -535,12 +535,15 @@ KEY_WORDS = ("major", "minor", "dur", "moll", "majeur", "mineur", "maggiore", "m
              "bémol", "bemol", "bemolle", "dièse", "diese", "diesis", "sostenido")  # (a key's later words: keys.py's)
 
 
-def _unknown_hint(args: argparse.Namespace, unknown: list[str]) -> str:
+def _unknown_hint(args: argparse.Namespace, unknown: list[str], argv: list[str] | None) -> str:
     """What a pianist's unrecognized words to `generate` likely meant: a key's mode left out of quotes (--key E
     minor), or a performance given without its flag (tsm generate mine.mid); '' otherwise."""
     if getattr(args, "command", None) != "generate":
         return ""
-    words = list(itertools.takewhile(lambda word: not word.startswith("-"), unknown))  # (before another flag)
+    given = list(sys.argv[1:] if argv is None else argv)
+    at = max((i for i, word in enumerate(given) if word == "--key" or word.startswith("--key=")), default=None)
+    after = given[at + 1 + (given[at] == "--key"):] if at is not None else []  # the words after the key's value …
+    words = list(itertools.takewhile(lambda word: not word.startswith("-"), after))  # … before another flag
     if getattr(args, "key", None) and any(word.lower() in KEY_WORDS for word in words):
         return f"; a key of several words goes in quotes: --key '{args.key} {' '.join(words)}'"
     performance = next((word for word in unknown if word.lower().endswith((".mid", ".midi"))), None)

@@ -19,7 +19,7 @@ import numpy as np
 import symusic
 
 from .files import atomic_path
-from .midi_bytes import PEDALS, pedal_controls, unreleased_notes
+from .midi_bytes import PEDALS, pedal_controls, scan
 
 log = logging.getLogger(__name__)
 
@@ -218,10 +218,11 @@ def pedal_events(times: np.ndarray, values: np.ndarray, end: float, pedal_bins: 
     return run_start[down], run_stop[down], intensity
 
 
-def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | None = None) -> tuple[Events, DropCounts]:
-    """A tick-time score → events in seconds, and what was dropped. With the file's bytes (`data`), a pedal of which
-    symusic's score holds no message is read from them (midi_bytes.pedal_controls: one in a track or channel without
-    notes), from any channel but the drum channel (10)."""
+def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | None = None,
+                    file_pedals: dict[str, np.ndarray] | None = None) -> tuple[Events, DropCounts]:
+    """A tick-time score → events in seconds, and what was dropped. With the file's bytes (`data`), or the pedal
+    messages already read from them (`file_pedals`: midi_bytes.scan's), a pedal of which symusic's score holds no
+    message is read from them (one in a track or channel without notes), from any channel but the drum channel (10)."""
     drops = DropCounts()
     note_parts, cc_parts = [], []
     for track in score.tracks:
@@ -249,9 +250,9 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     cc_value = np.concatenate([c["value"] for c in cc_parts]) if cc_parts else np.zeros(0, np.uint8)
     is_pedal = np.isin(cc_number, PEDAL_CONTROLLERS)
     drops.other_controllers += int((~is_pedal).sum())  # (a drum track's are counted above)
-    if data is not None:
-        raw = pedal_controls(data)
-        missing = np.setdiff1d(PEDAL_CONTROLLERS, cc_number[is_pedal])
+    missing = np.setdiff1d(PEDAL_CONTROLLERS, cc_number[is_pedal])
+    if missing.size and (data is not None or file_pedals is not None):
+        raw = file_pedals if file_pedals is not None else pedal_controls(data)
         found = np.isin(raw["number"], missing) & (raw["channel"] != 9)  # [M]
         if found.any():
             cc_time = np.concatenate([cc_time.astype(np.int64), raw["time"][found]])
@@ -325,8 +326,8 @@ def _checked_events(score: symusic.Score, data: bytes, path: str | Path, pedal_b
                     max_events_per_second: float) -> tuple[Events, DropCounts]:
     """read_events of the `score` read from `path` (named in its errors), whose bytes are `data` (the pedals symusic
     leaves out are read from them, and the notes struck and never released counted)."""
-    events, drops = score_to_events(score, pedal_bins=pedal_bins, data=data)
-    unreleased = unreleased_notes(data)
+    file_pedals, unreleased = scan(data)  # (one walk over the bytes for both)
+    events, drops = score_to_events(score, pedal_bins=pedal_bins, file_pedals=file_pedals)
     if not events.is_note.any():
         raise ValueError(no_piano_notes(path, drops, unreleased))
     check_timing(events, path, max_seconds, max_events_per_second)

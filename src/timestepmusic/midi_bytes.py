@@ -64,26 +64,33 @@ def tracks(data: bytes) -> Iterator[Iterator[tuple[int, int, int, int]]]:
         i = end
 
 
-def pedal_controls(data: bytes) -> dict[str, np.ndarray]:
-    """The control changes of the three pedals in a MIDI file: columns time (ticks), channel, number, value [M],
-    track by track in the file's order."""
-    rows = [(tick, status & 0x0F, number, value) for messages in tracks(data)
-            for tick, status, number, value in messages if status & 0xF0 == 0xB0 and number in PEDALS]
+def scan(data: bytes) -> tuple[dict[str, np.ndarray], int]:
+    """One walk over a MIDI file's channel messages → (its pedals' control changes: columns time (ticks), channel,
+    number, value [M], track by track in the file's order; how many notes it strikes that no note-off of the same
+    channel and key follows in their track, a note-on of velocity 0 releasing as a note-off: 0 where it cannot
+    tell)."""
+    rows, unreleased = [], 0
+    for messages in tracks(data):
+        held: dict[tuple[int, int], int] = {}  # (channel, key) → strikes not yet released
+        for tick, status, first, second in messages:
+            kind = status & 0xF0
+            if kind == 0xB0:
+                if first in PEDALS:
+                    rows.append((tick, status & 0x0F, first, second))
+            elif kind == 0x90 and second > 0:
+                held[status & 0x0F, first] = held.get((status & 0x0F, first), 0) + 1
+            elif kind in (0x80, 0x90) and held.get((status & 0x0F, first)):
+                held[status & 0x0F, first] -= 1
+        unreleased += sum(held.values())
     table = np.array(rows, dtype=np.int64).reshape(-1, 4)  # [M, 4]
-    return dict(zip(("time", "channel", "number", "value"), table.T))
+    return dict(zip(("time", "channel", "number", "value"), table.T)), unreleased
+
+
+def pedal_controls(data: bytes) -> dict[str, np.ndarray]:
+    """The control changes of the three pedals in a MIDI file (scan's first)."""
+    return scan(data)[0]
 
 
 def unreleased_notes(data: bytes) -> int:
-    """How many notes a MIDI file strikes that no note-off of the same channel and key follows in their track (a
-    note-on of velocity 0 releases, as a note-off); 0 where it cannot tell."""
-    count = 0
-    for messages in tracks(data):
-        held: dict[tuple[int, int], int] = {}  # (channel, key) → strikes not yet released
-        for _, status, key, velocity in messages:
-            kind, note = status & 0xF0, (status & 0x0F, key)
-            if kind == 0x90 and velocity > 0:
-                held[note] = held.get(note, 0) + 1
-            elif kind in (0x80, 0x90) and held.get(note):
-                held[note] -= 1
-        count += sum(held.values())
-    return count
+    """How many notes a MIDI file strikes and never releases in their track (scan's second)."""
+    return scan(data)[1]

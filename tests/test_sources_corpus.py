@@ -525,3 +525,18 @@ def test_asap_performances_cut_from_maestro_files_are_left_out_when_maestro_is_r
     assert "2 ASAP performance(s) are cut from MAESTRO files read too" in caplog.text
     performances, _ = discover([asap], 0.3, 0.3)  # ASAP alone: all of it
     assert len(performances) == len(rows)
+
+
+def test_data_check_names_midi_files_a_maestro_table_does_not_list(tmp_path, capsys):
+    """A MIDI file put into a MAESTRO folder that its table does not list is left out by prepare: data check says so
+    (not a problem of the download: still OK)."""
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0")
+    write_piece(folder / "2018" / "my_own_take.mid", seed=5)
+    result = check_maestro(folder)
+    assert result.ok and result.unlisted == [str(folder / "2018" / "my_own_take.mid")]
+    assert main(["data", "check", str(folder)]) == 0
+    assert "1 MIDI file(s) here that the table does not list, e.g. " in capsys.readouterr().out
+    assert check_maestro(make_maestro(tmp_path / "clean")).unlisted == []

@@ -499,3 +499,44 @@ def test_copies_of_one_file_in_two_splits_are_said(tmp_path, caplog):
     prepare([tmp_path / "midi"], tmp_path / "corpus", Config().override({"corpus.workers": 1}), progress=False)
     said = [r.getMessage() for r in caplog.records if "in two splits as copies of one file" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("1 performance(s)") and "other" not in said[0]
+
+
+@pytest.mark.parametrize("asap_first", [False, True], ids=["maestro_then_asap", "asap_then_maestro"])
+def test_asap_performances_cut_from_maestro_files_are_left_out_when_maestro_is_read_too(tmp_path, caplog, asap_first):
+    """ASAP's performances are cut from MAESTRO's files (metadata.csv's maestro_midi_performance) and split by piece;
+    prepared beside MAESTRO, a cut of a MAESTRO test file would be trained on. Those cuts are left out, said once."""
+    maestro, asap = make_maestro(tmp_path / "maestro-v3.0.0"), tmp_path / "asap"
+    rows = [("Liszt", "Mephisto", "Liszt/Mephisto", "Liszt/Mephisto/Kim01.mid", "{maestro}/2009/MIDI-Liszt_wav.midi"),
+            ("Bach", "Prelude_846", "Bach/Prelude/846", "Bach/Prelude/846/Lee02.mid", "{maestro}/2008/MIDI-Bach_846_wav.midi"),
+            ("Chopin", "Etude_10_1", "Chopin/Etude/10_1", "Chopin/Etude/10_1/Wu03.mid", ""),  # not from MAESTRO: kept
+            ("Chopin", "Etude_10_2", "Chopin/Etude/10_2", "Chopin/Etude/10_2/Wu04.mid", "{maestro}/2019/not-read.midi")]
+    asap.mkdir()
+    with (asap / "metadata.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["composer", "title", "folder", "midi_performance", "maestro_midi_performance", "start", "end"])
+        for k, row in enumerate(rows):
+            write_piece(asap / row[3], seed=300 + k)
+            writer.writerow([*row, "", ""])
+    performances, problems = discover([asap, maestro] if asap_first else [maestro, asap], 0.3, 0.3)
+    assert problems == []
+    kept = sorted(str(Path(p.path).relative_to(asap)) for p in performances if p.path.startswith(str(asap)))
+    assert kept == ["Chopin/Etude/10_1/Wu03.mid", "Chopin/Etude/10_2/Wu04.mid"]
+    assert len([p for p in performances if p.path.startswith(str(maestro))]) == len(MAESTRO_ROWS)
+    assert "2 ASAP performance(s) are cut from MAESTRO files read too" in caplog.text
+    performances, _ = discover([asap], 0.3, 0.3)  # ASAP alone: all of it
+    assert len(performances) == len(rows)
+
+
+def test_data_check_names_midi_files_a_maestro_table_does_not_list(tmp_path, capsys):
+    """A MIDI file put into a MAESTRO folder that its table does not list is left out by prepare: data check says so
+    (not a problem of the download: still OK)."""
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0")
+    write_piece(folder / "2018" / "my_own_take.mid", seed=5)
+    result = check_maestro(folder)
+    assert result.ok and result.unlisted == [str(folder / "2018" / "my_own_take.mid")]
+    assert main(["data", "check", str(folder)]) == 0
+    assert "1 MIDI file(s) here that the table does not list, e.g. " in capsys.readouterr().out
+    assert check_maestro(make_maestro(tmp_path / "clean")).unlisted == []

@@ -627,3 +627,19 @@ def test_a_files_line_says_how_a_piece_rose_and_fell_with_the_performance_it_was
     short = Events(like.ids[first], like.start_s[first], like.duration_s[first], like.intensity[first])
     assert like_heard(falling, 32.0, short, "short.mid").startswith("; against short.mid in 1 window of 8 s:")
     assert like_heard(falling, 5.0, like, "mine.mid") == "; walks the shape of mine.mid"
+
+
+def test_a_composers_surname_or_unaccented_name_finds_maestros_full_name():
+    """MAESTRO names composers in full ('Frédéric Chopin'): `--composer Chopin`, as the README asks the default, finds
+    them; a name of two composers ('Franz Schubert / Franz Liszt', a transcription) is no one's by surname alone."""
+    labels = ["Frédéric Chopin\tBallade No. 1", "Franz Liszt\tLa campanella", "Franz Schubert / Franz Liszt\tErlkönig",
+              "Franz Schubert\tImpromptu", "Antonín Dvořák\tHumoresque"]
+    paths = StylePaths(torch.ones(10, len(ATTRIBUTES)), torch.arange(0, 11, 2), labels)
+    assert paths.tracks_of("Chopin").tolist() == [True, False, False, False, False]
+    assert paths.tracks_of("liszt").tolist() == [False, True, False, False, False]
+    assert paths.tracks_of("Schubert").tolist() == [False, False, False, True, False]
+    assert paths.tracks_of("frederic chopin").tolist() == [True, False, False, False, False]  # accents left out
+    assert paths.tracks_of("Dvorak").tolist() == [False, False, False, False, True]
+    assert paths.tracks_of("Franz Schubert / Franz Liszt").tolist() == [False, False, True, False, False]
+    with pytest.raises(ValueError, match="not one this model was trained on"):
+        paths.tracks_of("Franz")  # a first name: whose, not said

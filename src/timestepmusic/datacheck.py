@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .config import CorpusConfig
 from .midi import load_score
-from .sources import SPLITS, Performance, SourceProblem, find_maestro_table, read_asap, read_folder, read_maestro
+from .sources import SPLITS, Performance, SourceProblem, find_maestro_table, midi_below, read_asap, read_folder, read_maestro
 
 # MAESTRO v3.0.0 as published: performances per split
 MAESTRO_V3_SPLITS = {"train": 962, "validation": 137, "test": 177}
@@ -38,6 +38,8 @@ class DataCheck:
     composers: int = 0
     problems: list[dict] = field(default_factory=list)
     """{"file", "reason"} of each file missing or unreadable (or of the table, or the folder)."""
+    unlisted: list[str] = field(default_factory=list)
+    """MIDI files in a MAESTRO folder that its table does not list: prepare leaves them out (not a problem)."""
 
     @property
     def ok(self) -> bool:
@@ -63,6 +65,9 @@ class DataCheck:
                 lines.append(f"  {split:<11}{listed:>5} {'listed' if self.table else 'found '} "
                              f"{self.present.get(split, 0):>5} present "
                              f"{self.readable.get(split, 0):>5} readable{note}")
+        if self.unlisted:
+            lines.append(f"  note: {len(self.unlisted)} MIDI file(s) here that the table does not list, e.g. "
+                         f"{self.unlisted[0]}: prepare leaves them out (give them as a source of their own)")
         for p in self.problems[:20]:
             lines.append(f"  problem: {p['file']}: {p['reason']}")
         if len(self.problems) > 20:
@@ -98,7 +103,11 @@ def check_maestro(folder: str | Path) -> DataCheck:
                                 "reason": "no MAESTRO table (maestro-v3.0.0.csv or .json); is this the unzipped folder?"})
         return result
     result.table = str(table)
-    return _check_table(result, table, lambda: read_maestro(folder, table))
+    _check_table(result, table, lambda: read_maestro(folder, table))
+    if result.listed:  # (the table read: again, as cheap as a csv of 1,276 rows)
+        listed = {str(Path(p.path)) for p in read_maestro(folder, table)}
+        result.unlisted = [str(p) for p in midi_below(folder) if str(p) not in listed]
+    return result
 
 
 def check_asap(folder: str | Path) -> DataCheck:

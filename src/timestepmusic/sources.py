@@ -3,7 +3,8 @@
 Each source becomes a list of `Performance` records (file + composer, title, piece, split, year).
 Splits follow the source's own where it has one (MAESTRO's csv/json); otherwise a piece is put in
 train/validation/test by hashing its name (ASAP: the `folder` column; plain folders: the parent
-folder), so that all performances of one piece share a split and reruns agree.
+folder), so that all performances of one piece share a split and reruns agree. ASAP and MAESTRO read together: the
+ASAP performances cut from a MAESTRO file that is read too are left out (MAESTRO's split holds the file).
 """
 from __future__ import annotations
 
@@ -114,6 +115,28 @@ def read_asap(folder: Path, validation_fraction: float, test_fraction: float) ->
             for r in rows]
 
 
+def maestro_origins(folder: Path) -> dict[str, str]:
+    """An ASAP folder's performances cut from MAESTRO files: their path → the MAESTRO file's midi_filename (metadata.csv's
+    maestro_midi_performance, '{maestro}/2004/….midi'); {} where the table has no such column."""
+    rows, _ = csv_rows(folder / "metadata.csv")
+    return {str(folder / r["midi_performance"]): r["maestro_midi_performance"].removeprefix("{maestro}/")
+            for r in rows if r.get("maestro_midi_performance") and r.get("midi_performance")}
+
+
+def without_maestro_cuts(performances: list[Performance], maestro_files: dict[str, Performance],
+                         cut_from: dict[str, str]) -> list[Performance]:
+    """`performances` less the ASAP ones cut from a MAESTRO file that is read too (`maestro_files`: by midi_filename;
+    `cut_from`: maestro_origins'): split by piece, a cut of a MAESTRO test file would be trained on. Said once."""
+    cuts = [p for p in performances if cut_from.get(p.path) in maestro_files]
+    if cuts:
+        whole = maestro_files[cut_from[cuts[0].path]]
+        log.warning("%d ASAP performance(s) are cut from MAESTRO files read too (metadata.csv's maestro_midi_performance), "
+                    "e.g. %s from %s (%s): left out, so that each is read once, in MAESTRO's split", len(cuts),
+                    cuts[0].path, whole.path, whole.split)
+    left_out = {p.path for p in cuts}
+    return [p for p in performances if p.path not in left_out]
+
+
 def midi_in(folder: Path) -> list[Path]:
     """The MIDI files directly in `folder` (any case of .mid or .midi), sorted: what evaluate and plot read there."""
     return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".mid", ".midi") and p.is_file())
@@ -149,14 +172,19 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
     """All performances named by `sources`, and the sources that could not be used."""
     performances: list[Performance] = []
     problems: list[SourceProblem] = []
+    maestro_files: dict[str, Performance] = {}  # MAESTRO's midi_filename → its performance
+    cut_from: dict[str, str] = {}  # an ASAP performance's path → the MAESTRO midi_filename it is cut from
     for source in map(Path, sources):
         try:
             if source.is_dir():
                 table = find_maestro_table(source)
                 if table is not None:
-                    performances += read_maestro(source, table)
+                    read = read_maestro(source, table)
+                    maestro_files |= {Path(p.path).relative_to(source).as_posix(): p for p in read}
+                    performances += read
                 elif (source / "metadata.csv").is_file():
                     performances += read_asap(source, validation_fraction, test_fraction)
+                    cut_from |= maestro_origins(source)
                 else:
                     performances += read_folder(source, validation_fraction, test_fraction, problems)
             elif source.is_file():
@@ -168,4 +196,4 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
         except (OSError, ValueError, KeyError, csv.Error) as e:
             problems.append(SourceProblem(str(source), f"unusable source ({e})"))
     unique = list({p.path: p for p in performances}.values())
-    return unique, problems
+    return without_maestro_cuts(unique, maestro_files, cut_from), problems

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -212,26 +213,30 @@ class StylePaths(nn.Module):
         return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
     def tracks_of(self, composer: str) -> torch.Tensor:
-        """Which tracks [K] are performances of `composer` (its name in any case); a name the labels do not hold, or
-        paths without labels: ValueError in one line that lists those there are."""
+        """Which tracks [K] are performances of `composer` (its name in any case, with or without accents, fuller or its
+        surname alone where that names one); a name the labels do not hold, or paths without labels: ValueError in one
+        line that lists those there are."""
         known = self.composers()
         if not known:
             raise ValueError(f"--composer {composer}: this model's description paths name no composer: its corpus "
                              "named none (a folder of MIDI files names none; MAESTRO and ASAP do), or its paths were "
                              "written before they kept names (then, with the MAESTRO or ASAP corpus it was trained on: "
                              "`python -m timestepmusic.train.style_paths MODEL CORPUS --relabel`)")
-        wanted = " ".join(composer.split()).casefold()  # (labels hold names with single spaces)
+        wanted = folded(composer)
         if not wanted:
             raise ValueError("--composer: give a composer's name; this model knows " + ", ".join(known))
-        named = [name.casefold() for name in known if re.search(rf"\b{re.escape(name.casefold())}\b", wanted)]
-        if wanted not in {name.casefold() for name in known} and len(named) == 1:
-            wanted = named[0]  # a fuller name of one: 'Frédéric Chopin', 'J.S. Bach', 'Beethoven, Ludwig van'
-        if wanted not in {name.casefold() for name in known}:
-            near = difflib.get_close_matches(wanted, [name.casefold() for name in known], n=1, cutoff=0.7)
-            said = next((f"did you mean {name}? " for name in known if near and name.casefold() == near[0]), "")
+        names = {folded(name): name for name in known}
+        fuller = [name for name in names if re.search(rf"\b{re.escape(name)}\b", wanted)]  # 'J.S. Bach' of 'Bach'
+        surname = [name for name in names if name.endswith(f" {wanted}") and "/" not in name]  # 'Chopin' of MAESTRO's
+        for fitting in (fuller, surname):  # 'Frédéric Chopin' (not of 'Franz Schubert / Franz Liszt', a transcription)
+            if wanted not in names and len(fitting) == 1:
+                wanted = fitting[0]
+        if wanted not in names:
+            near = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.7)
+            said = f"did you mean {names[near[0]]}? " if near else ""
             raise ValueError(f"--composer {composer}: not one this model was trained on; {said}it knows "
                              + ", ".join(f"{name} ({k})" for name, k in known.items()) + " (performances of each)")
-        return torch.tensor([label.partition("\t")[0].casefold() == wanted for label in self.labels])
+        return torch.tensor([folded(label.partition("\t")[0]) == wanted for label in self.labels])
 
     def track_at(self, start: torch.Tensor) -> torch.Tensor:
         """Starting points [S] (from `draw`) → the track each lies in [S]."""
@@ -340,6 +345,12 @@ class StyleGatherer:
         starts = full if full.numel() else torch.arange(sampler.start.numel())
         chosen = sampler.start[starts[torch.randint(starts.numel(), (BANK,), generator=rng)]]  # [BANK] global rows
         return self.ahead(chosen[:, None], locate)[:, 0]
+
+
+def folded(name: str) -> str:
+    """A composer's name as `--composer` compares it: any case, single spaces, accents left out ('Dvorak')."""
+    return "".join(c for c in unicodedata.normalize("NFKD", " ".join(name.split()).casefold())
+                   if not unicodedata.combining(c))
 
 
 def track_label(track: dict) -> str:

@@ -188,6 +188,15 @@ def test_info_says_which_shipped_models_take_a_key(capsys):
     assert len(history) > 3 and max(map(len, history)) <= 110  # the model's history, wrapped
     assert "it may be asked: --prompt, --key, --tempo, --style (calibrated)" in said["default"]
     assert "--key" not in said["style"] and "it may be asked" not in said["conv-v1"]
+    from timestepmusic.generate_info import info_words
+
+    default = json.loads(main(["generate", "--info", "--json"]) == 0 and capsys.readouterr().out)
+    def asked(info: dict) -> str:
+        return next(line for line in info_words(info) if line.startswith("it may be asked: "))
+
+    assert "--composer (7 composers), --like" in asked(default)  # it walks paths: it may be asked them
+    unwalked = asked(default | {"ar": default["ar"] | {"style_drawn": False}})  # a run that tells no path: not offered
+    assert "--composer" not in unwalked and "--like" not in unwalked and "--style (calibrated)" in unwalked
     assert main(["generate", "--info"]) == 0
     short = capsys.readouterr().out
     assert "how it came to be: --info -v" in short and len(short.splitlines()) == 4  # (the history asked for with -v)

@@ -28,7 +28,7 @@ from .checkpoint import CONFIG, autoencoder_beside, checkpoint_dir, load_tensors
 from .chunks import chunk_events
 from .config import PRESETS, SAMPLING_SETTINGS, Config
 from .critic import CRITIC, PieceCritic
-from .devices import pick_device, without_onednn
+from .devices import pick_device, rng_kept, without_onednn
 from .files import atomic_path, named
 from .heard import made_version
 from .keys import Key, check_key, sharps
@@ -140,6 +140,7 @@ class GANModel:
         return cls.with_autoencoder(folder, meta, ae, device)
 
     @classmethod
+    @rng_kept  # (the arm is built, its initial weights drawn, before the trained ones are loaded over them)
     def with_autoencoder(cls, folder: Path, meta: dict, ae: Autoencoder, device: str = "cpu") -> "GANModel":
         """The base autoencoder must be the one the run started from; a fine-tuned copy saved with the run
         is then loaded over it, and the codebook saved with that checkpoint is preferred to the run's."""

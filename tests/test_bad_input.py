@@ -442,3 +442,14 @@ def test_a_soundfont_that_is_a_folder_is_named_as_one(tmp_path, capsys):
     assert main(["generate", "-n", "1", "--wav", "--soundfont", str(tmp_path), "-o", str(tmp_path / "out")]) == 2
     assert one_line_error(capsys) == f"error: --soundfont {tmp_path}: not a file"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("option", ["temperature", "mixture_temperature"])
+@pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_temperature_the_command_refuses_is_refused_in_python_too(option, value, tmp_path):
+    """generate(temperature=-1) wrote pieces (`tsm generate --temperature -1` refuses it: it must be > 0, finite)."""
+    from timestepmusic.generation import GANModel
+
+    gan = GANModel.load("ar-v1")  # (tempered, with a mixture: takes both temperatures)
+    with pytest.raises(ValueError, match=f"--{option.replace('_', '-')} must be > 0 and finite"):
+        gan.sample_latents(1, 2.0, 0, **{option: value})

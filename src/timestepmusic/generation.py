@@ -203,6 +203,9 @@ class GANModel:
             if given and not able:
                 other = "an ar model, or a conv model trained with gan.past_chunks" if what == "--prompt" else "an ar model"
                 raise ValueError(f"{what}: a {self.arch} model cannot do this; use {other}")
+        for flag, value in (("temperature", temperature), ("mixture-temperature", mixture_temperature)):
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"--{flag} must be > 0 and finite, got {value:g}")
         if key is not None:
             key = key if isinstance(key, KeyTold) else KeyTold(check_key(key))
             if not (getattr(arm, "draws_events", False) and arm.settings.tonal):

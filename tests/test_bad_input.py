@@ -444,6 +444,23 @@ def test_a_soundfont_that_is_a_folder_is_named_as_one(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("given, said", [({"n": 1.5}, "-n must be a whole number from 1 to"),
+                                         ({"n": "2"}, "-n must be a whole number from 1 to"),
+                                         ({"seed": 1.5}, "seed must be a whole number from 0 to"),
+                                         ({"seed": -1}, "seed must be a whole number from 0 to"),
+                                         ({"seed": 2 ** 63}, "seed must be a whole number from 0 to")])
+def test_generate_in_python_refuses_a_count_or_seed_the_command_refuses_before_the_model_loads(given, said, tmp_path,
+                                                                                              monkeypatch):
+    """generate(n=1.5) was a TypeError from inside range(), seed=1.5 a RuntimeError of torch's manual_seed after the
+    model loaded, seed=-1 wrote sample_-1_000.mid, which `tsm generate --seed -1` refuses."""
+    from timestepmusic import generation
+
+    monkeypatch.setattr(generation.GANModel, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    with pytest.raises(ValueError, match=said):
+        generation.generate(tmp_path / "x", **given)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("option", ["temperature", "mixture_temperature"])
 @pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])
 def test_a_temperature_the_command_refuses_is_refused_in_python_too(option, value, tmp_path):

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .argtypes import PIECES_LIMIT
+from .argtypes import PIECES_LIMIT, SEED_LIMIT
 from .autoencoder import Autoencoder
 from .checkpoint import CONFIG, autoencoder_beside, checkpoint_dir, load_tensors, load_weights, read_meta
 from .chunks import chunk_events
@@ -675,11 +675,25 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`). `pieces`: write only these
     of the n (numbered as their files, from 0), the same notes as in the whole run (`drawn_in_batches`); an earlier
     run's other files are then neither refused nor removed."""
+    if not whole(n):
+        raise ValueError(f"-n must be a whole number from 1 to {PIECES_LIMIT:,}, got {n!r}")
     if not 1 <= n <= PIECES_LIMIT:
         raise ValueError(f"-n must be from 1 to {PIECES_LIMIT:,}, got {n:,}")
+    if not (whole(seed) and 0 <= seed <= SEED_LIMIT):  # (as --seed: the sampler's streams are derived from it)
+        raise ValueError(f"seed must be a whole number from 0 to {SEED_LIMIT}, got {seed!r}")
     check_piece_seconds(seconds)
+    return _generated(Path(out), model, n, seconds, seed, device, snap_to_real, overwrite, pieces, options)
+
+
+def whole(number) -> bool:
+    """Whether `number` is a whole number (an int or numpy integer; not a bool, a float or a string)."""
+    return isinstance(number, (int, np.integer)) and not isinstance(number, bool)
+
+
+def _generated(out: Path, model: str | Path | None, n: int, seconds: float, seed: int, device: str, snap_to_real: bool,
+               overwrite: bool, pieces: Sequence[int] | None, options: dict) -> list[Path]:
+    """`generate`, its count and seed checked."""
     chosen = chosen_pieces(pieces, n)
-    out = Path(out)
     names = {i: out / sample_name(seed, i, n) for i in chosen}
     taken = earlier_samples(out, seed, overwrite, writes=list(names.values()),  # (a prompt here is events, not a file)
                             only=None if pieces is None else list(names.values()))

@@ -461,6 +461,33 @@ def test_generate_in_python_refuses_a_count_or_seed_the_command_refuses_before_t
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("out", ["a_file", "a_file/below"])
+def test_generate_in_python_into_a_file_is_one_line_naming_it(out, tmp_path, monkeypatch):
+    """generate(out=a file) was a FileExistsError (or NotADirectoryError) from pathlib once the pieces were drawn; the
+    command says it in one line. Now a ValueError naming `out` before the model loads; so for prepare()."""
+    from timestepmusic import generation
+
+    (tmp_path / "a_file").write_bytes(b"mine")
+    monkeypatch.setattr(generation.GANModel, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    with pytest.raises(ValueError, match="a file, not a folder"):
+        generation.generate(tmp_path / out, n=1)
+    with pytest.raises(ValueError, match="a file, not a folder"):
+        prepare([tmp_path / "a_file"], tmp_path / out)
+    assert (tmp_path / "a_file").read_bytes() == b"mine"
+
+
+
+def test_generate_in_python_takes_the_command_s_lock_on_its_folder_and_seed(tmp_path, monkeypatch):
+    """Two generate() calls (or one and `tsm generate`) writing one seed into one folder are not mixed: the second is
+    refused in one line, as the command refuses a second command."""
+    from timestepmusic import generation
+    from timestepmusic.files import held_folder
+
+    monkeypatch.setattr(generation.GANModel, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    with held_folder(tmp_path, ".generate-seed3.lock", "busy"):
+        with pytest.raises(ValueError, match="another generate is writing seed 3's pieces into it now"):
+            generation.generate(tmp_path, n=1, seed=3)
+
 @pytest.mark.parametrize("option", ["temperature", "mixture_temperature"])
 @pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])
 def test_a_temperature_the_command_refuses_is_refused_in_python_too(option, value, tmp_path):

@@ -29,7 +29,7 @@ from .chunks import chunk_events
 from .config import PRESETS, SAMPLING_SETTINGS, Config
 from .critic import CRITIC, PieceCritic
 from .devices import pick_device, rng_kept, without_onednn
-from .files import atomic_path, named
+from .files import atomic_path, held_folder, named
 from .heard import made_version
 from .keys import Key, check_key, sharps
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
@@ -672,7 +672,8 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     (likelihood arm): prompt=Events or a MIDI file, ends=bool, temperature=float, mixture_temperature=float, and
     for the default style="density=6", key="E minor", tempo=90, composer="Bach", like=a MIDI file (`api_options`;
     GANModel.sample_latents); a piece without a note is drawn again (`written_pieces`). Files of an earlier
-    run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`). `pieces`: write only these
+    run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`), and so is a second generate
+    writing the same seed into `out` meanwhile (the command's lock). `pieces`: write only these
     of the n (numbered as their files, from 0), the same notes as in the whole run (`drawn_in_batches`); an earlier
     run's other files are then neither refused nor removed."""
     if not whole(n):
@@ -682,7 +683,9 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     if not (whole(seed) and 0 <= seed <= SEED_LIMIT):  # (as --seed: the sampler's streams are derived from it)
         raise ValueError(f"seed must be a whole number from 0 to {SEED_LIMIT}, got {seed!r}")
     check_piece_seconds(seconds)
-    return _generated(Path(out), model, n, seconds, seed, device, snap_to_real, overwrite, pieces, options)
+    with held_folder(out, f".generate-seed{seed}.lock", f"{out}: another generate is writing seed {seed}'s pieces "
+                     "into it now; wait for it to end, or give another folder or seed"):  # (the command's lock)
+        return _generated(Path(out), model, n, seconds, seed, device, snap_to_real, overwrite, pieces, options)
 
 
 def whole(number) -> bool:
@@ -692,7 +695,7 @@ def whole(number) -> bool:
 
 def _generated(out: Path, model: str | Path | None, n: int, seconds: float, seed: int, device: str, snap_to_real: bool,
                overwrite: bool, pieces: Sequence[int] | None, options: dict) -> list[Path]:
-    """`generate`, its count and seed checked."""
+    """`generate` within its folder's lock."""
     chosen = chosen_pieces(pieces, n)
     names = {i: out / sample_name(seed, i, n) for i in chosen}
     taken = earlier_samples(out, seed, overwrite, writes=list(names.values()),  # (a prompt here is events, not a file)

@@ -442,3 +442,58 @@ def test_a_soundfont_that_is_a_folder_is_named_as_one(tmp_path, capsys):
     assert main(["generate", "-n", "1", "--wav", "--soundfont", str(tmp_path), "-o", str(tmp_path / "out")]) == 2
     assert one_line_error(capsys) == f"error: --soundfont {tmp_path}: not a file"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("given, said", [({"n": 1.5}, "-n must be a whole number from 1 to"),
+                                         ({"n": "2"}, "-n must be a whole number from 1 to"),
+                                         ({"seed": 1.5}, "seed must be a whole number from 0 to"),
+                                         ({"seed": -1}, "seed must be a whole number from 0 to"),
+                                         ({"seed": 2 ** 63}, "seed must be a whole number from 0 to")])
+def test_generate_in_python_refuses_a_count_or_seed_the_command_refuses_before_the_model_loads(given, said, tmp_path,
+                                                                                              monkeypatch):
+    """generate(n=1.5) was a TypeError from inside range(), seed=1.5 a RuntimeError of torch's manual_seed after the
+    model loaded, seed=-1 wrote sample_-1_000.mid, which `tsm generate --seed -1` refuses."""
+    from timestepmusic import generation
+
+    monkeypatch.setattr(generation.GANModel, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    with pytest.raises(ValueError, match=said):
+        generation.generate(tmp_path / "x", **given)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("out", ["a_file", "a_file/below"])
+def test_generate_in_python_into_a_file_is_one_line_naming_it(out, tmp_path, monkeypatch):
+    """generate(out=a file) was a FileExistsError (or NotADirectoryError) from pathlib once the pieces were drawn; the
+    command says it in one line. Now a ValueError naming `out` before the model loads; so for prepare()."""
+    from timestepmusic import generation
+
+    (tmp_path / "a_file").write_bytes(b"mine")
+    monkeypatch.setattr(generation.GANModel, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    with pytest.raises(ValueError, match="a file, not a folder"):
+        generation.generate(tmp_path / out, n=1)
+    with pytest.raises(ValueError, match="a file, not a folder"):
+        prepare([tmp_path / "a_file"], tmp_path / out)
+    assert (tmp_path / "a_file").read_bytes() == b"mine"
+
+
+
+def test_generate_in_python_takes_the_command_s_lock_on_its_folder_and_seed(tmp_path, monkeypatch):
+    """Two generate() calls (or one and `tsm generate`) writing one seed into one folder are not mixed: the second is
+    refused in one line, as the command refuses a second command."""
+    from timestepmusic import generation
+    from timestepmusic.files import held_folder
+
+    monkeypatch.setattr(generation.GANModel, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    with held_folder(tmp_path, ".generate-seed3.lock", "busy"):
+        with pytest.raises(ValueError, match="another generate is writing seed 3's pieces into it now"):
+            generation.generate(tmp_path, n=1, seed=3)
+
+@pytest.mark.parametrize("option", ["temperature", "mixture_temperature"])
+@pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_temperature_the_command_refuses_is_refused_in_python_too(option, value, tmp_path):
+    """generate(temperature=-1) wrote pieces (`tsm generate --temperature -1` refuses it: it must be > 0, finite)."""
+    from timestepmusic.generation import GANModel
+
+    gan = GANModel.load("ar-v1")  # (tempered, with a mixture: takes both temperatures)
+    with pytest.raises(ValueError, match=f"--{option.replace('_', '-')} must be > 0 and finite"):
+        gan.sample_latents(1, 2.0, 0, **{option: value})

@@ -14,7 +14,7 @@ from .batches import SetBatch
 from .checkpoint import load_weights, read_meta
 from .chunks import Chunked, chunk_events
 from .config import AEConfig, Config
-from .devices import pick_device  # (also re-exported: it lived here before devices.py)
+from .devices import pick_device, rng_kept  # (pick_device also re-exported: it lived here before devices.py)
 from .encoding import Encoding
 from .midi import Events, join_pedal_runs, merge_restrikes
 from .pisa import PISA
@@ -51,6 +51,7 @@ class Autoencoder:
         return next(self.model.parameters()).device
 
     @classmethod
+    @rng_kept  # (PISA is built, its initial weights drawn, before the trained ones are loaded over them)
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "Autoencoder":
         folder, meta = read_meta(path)
         if meta.get("kind") != "autoencoder":

@@ -33,6 +33,17 @@ def without_onednn(fn):
     return run
 
 
+def rng_kept(fn):
+    """`fn` run with torch's global random state as it was found, after: building a model to load weights into draws
+    its initial weights from it, which would otherwise move a caller's seeded stream (tsm.generate in a notebook)."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        cuda = range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []  # (never starts CUDA itself)
+        with torch.random.fork_rng(devices=cuda):
+            return fn(*args, **kwargs)
+    return run
+
+
 def where_words(device: torch.device) -> str:
     """Where a run computes, for its progress bar: 'cuda:0', or 'cpu, 1 thread' (--threads N for more)."""
     if device.type != "cpu":

@@ -103,6 +103,10 @@ def held_lock(path: str | Path, busy: str, where: str | None = None) -> Iterator
                 raise
             continue  # (its folder removed, empty, by a process that just let it go: made again)
         except OSError as e:
+            if where is not None and e.errno in (errno.EEXIST, errno.ENOTDIR):  # (as the CLI says an OSError)
+                raise ValueError(f"{e.filename}: cannot write or read here: " + (
+                    "exists and is a file, not a folder" if e.errno == errno.EEXIST else
+                    "a part of this path is a file, not a folder")) from e
             if where is None or e.errno not in NOT_WRITABLE:
                 raise
             raise ValueError(f"{where}: cannot write here ({os.strerror(e.errno).lower()})") from e

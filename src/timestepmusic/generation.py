@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .argtypes import PIECES_LIMIT
+from .argtypes import PIECES_LIMIT, SEED_LIMIT
 from .autoencoder import Autoencoder
 from .checkpoint import CONFIG, autoencoder_beside, checkpoint_dir, load_tensors, load_weights, read_meta
 from .chunks import chunk_events
 from .config import PRESETS, SAMPLING_SETTINGS, Config
 from .critic import CRITIC, PieceCritic
-from .devices import pick_device, without_onednn
-from .files import atomic_path, named
+from .devices import pick_device, rng_kept, without_onednn
+from .files import atomic_path, held_folder, named
 from .heard import made_version
 from .keys import Key, check_key, sharps
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
@@ -140,6 +140,7 @@ class GANModel:
         return cls.with_autoencoder(folder, meta, ae, device)
 
     @classmethod
+    @rng_kept  # (the arm is built, its initial weights drawn, before the trained ones are loaded over them)
     def with_autoencoder(cls, folder: Path, meta: dict, ae: Autoencoder, device: str = "cpu") -> "GANModel":
         """The base autoencoder must be the one the run started from; a fine-tuned copy saved with the run
         is then loaded over it, and the codebook saved with that checkpoint is preferred to the run's."""
@@ -202,6 +203,9 @@ class GANModel:
             if given and not able:
                 other = "an ar model, or a conv model trained with gan.past_chunks" if what == "--prompt" else "an ar model"
                 raise ValueError(f"{what}: a {self.arch} model cannot do this; use {other}")
+        for flag, value in (("temperature", temperature), ("mixture-temperature", mixture_temperature)):
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"--{flag} must be > 0 and finite, got {value:g}")
         if key is not None:
             key = key if isinstance(key, KeyTold) else KeyTold(check_key(key))
             if not (getattr(arm, "draws_events", False) and arm.settings.tonal):
@@ -668,14 +672,31 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     (likelihood arm): prompt=Events or a MIDI file, ends=bool, temperature=float, mixture_temperature=float, and
     for the default style="density=6", key="E minor", tempo=90, composer="Bach", like=a MIDI file (`api_options`;
     GANModel.sample_latents); a piece without a note is drawn again (`written_pieces`). Files of an earlier
-    run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`). `pieces`: write only these
+    run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`), and so is a second generate
+    writing the same seed into `out` meanwhile (the command's lock). `pieces`: write only these
     of the n (numbered as their files, from 0), the same notes as in the whole run (`drawn_in_batches`); an earlier
     run's other files are then neither refused nor removed."""
+    if not whole(n):
+        raise ValueError(f"-n must be a whole number from 1 to {PIECES_LIMIT:,}, got {n!r}")
     if not 1 <= n <= PIECES_LIMIT:
         raise ValueError(f"-n must be from 1 to {PIECES_LIMIT:,}, got {n:,}")
+    if not (whole(seed) and 0 <= seed <= SEED_LIMIT):  # (as --seed: the sampler's streams are derived from it)
+        raise ValueError(f"seed must be a whole number from 0 to {SEED_LIMIT}, got {seed!r}")
     check_piece_seconds(seconds)
+    with held_folder(out, f".generate-seed{seed}.lock", f"{out}: another generate is writing seed {seed}'s pieces "
+                     "into it now; wait for it to end, or give another folder or seed"):  # (the command's lock)
+        return _generated(Path(out), model, n, seconds, seed, device, snap_to_real, overwrite, pieces, options)
+
+
+def whole(number) -> bool:
+    """Whether `number` is a whole number (an int or numpy integer; not a bool, a float or a string)."""
+    return isinstance(number, (int, np.integer)) and not isinstance(number, bool)
+
+
+def _generated(out: Path, model: str | Path | None, n: int, seconds: float, seed: int, device: str, snap_to_real: bool,
+               overwrite: bool, pieces: Sequence[int] | None, options: dict) -> list[Path]:
+    """`generate` within its folder's lock."""
     chosen = chosen_pieces(pieces, n)
-    out = Path(out)
     names = {i: out / sample_name(seed, i, n) for i in chosen}
     taken = earlier_samples(out, seed, overwrite, writes=list(names.values()),  # (a prompt here is events, not a file)
                             only=None if pieces is None else list(names.values()))

@@ -361,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "gives splits), an ASAP-style folder with metadata.csv (split by piece), any folder of .mid/.midi "
                        "(recursive; split by hashing the parent folder), or single files. Bad files are skipped and listed.")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
-    p.add_argument("--out", required=True, metavar="CORPUS", help="corpus folder (created; reused when up to date)")
+    p.add_argument("-o", "--out", required=True, metavar="CORPUS", help="corpus folder (created; reused when up to date)")
     p.add_argument("--chunk-seconds", type=float, help="time step in seconds (default 0.25)")
     p.add_argument("--max-events", type=int, help="most events per chunk; more are dropped and counted (default 15)")
     p.add_argument("--pedal-bins", type=int, help="pedal depth bins, 0 = keep every CC value (default 4)")
@@ -382,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train PISA on the corpus's training split, validating each epoch; writes RUN/last, "
                        "RUN/best and RUN/metrics.jsonl. --resume RUN continues exactly where it stopped.")
     p.add_argument("corpus", metavar="CORPUS")
-    p.add_argument("--out", metavar="RUN", help="run folder")
+    p.add_argument("-o", "--out", metavar="RUN", help="run folder")
     p.add_argument("--resume", metavar="RUN", help="continue this run (its saved config is used)")
     p.add_argument("--latent", type=count_arg, help="latent size per chunk (default 20; 75 is near-lossless)")
     p.add_argument("--encoding", help="pon (default), ponOHE, pnOHE, OHE or none")
@@ -404,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "models' settings), RUN/samples/step_*/ MIDI from fixed noise.")
     p.add_argument("corpus", metavar="CORPUS")
     p.add_argument("--ae", metavar="AE_RUN", help="trained autoencoder run (its best checkpoint is used)")
-    p.add_argument("--out", metavar="RUN", help="run folder")
+    p.add_argument("-o", "--out", metavar="RUN", help="run folder")
     p.add_argument("--resume", metavar="RUN", help="continue this run (its architecture and settings are kept)")
     p.add_argument("--init-from", metavar="MODEL",
                    help="warm start a new run from this run, checkpoint or shipped model's name (its settings, "

@@ -20,3 +20,20 @@ def test_prepare_writes_its_corpus_to_o(tmp_path, capsys):
     write_piece(tmp_path / "a.mid")
     assert main(["prepare", str(tmp_path / "a.mid"), "-o", str(tmp_path / "corpus"), "-q"]) == 0
     assert (tmp_path / "corpus" / "corpus.json").is_file()
+
+
+@pytest.mark.parametrize("argv, flag, value", [(["prepare", "a.mid", "-o", "c"], "--max-events", "0"),
+                                               (["prepare", "a.mid", "-o", "c"], "--pedal-bins", "-1"),
+                                               (["train-gan", "c", "-o", "r"], "--max-chunks", "0"),
+                                               (["evaluate-ae", "ae-latent75", "--corpus", "c"], "--max-tracks", "0"),
+                                               (["evaluate-ae", "ae-latent75", "--corpus", "c"], "--max-tracks", "-1")])
+def test_a_count_out_of_range_is_named_as_the_flag_in_every_command(argv, flag, value, tmp_path, capsys, monkeypatch):
+    """train-ae --epochs 0 and plot --pedal-bins -1 are the flag's usage line; prepare --max-events 0 was 'config
+    chunks.max_events: must be ≥ 1', a setting never written, and evaluate-ae --max-tracks 0 said the corpus had no
+    tracks in the split while --max-tracks -1 silently left out its last one."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, flag, value])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and f"argument {flag}: '{value}': give a" in err and "config" not in err, err
+    assert list(tmp_path.iterdir()) == []

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .argtypes import count_arg, rate_arg, seed_arg
+from .argtypes import count_arg, pedal_bins_arg, rate_arg, seed_arg
 from .audio_flags import add_audio_flags, check_audio_flags
 from .files import refuse_existing
 from .subcommands import THREADED, add_shared_flags, said_left_out, subparsers
@@ -363,8 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.add_argument("-o", "--out", required=True, metavar="CORPUS", help="corpus folder (created; reused when up to date)")
     p.add_argument("--chunk-seconds", type=float, help="time step in seconds (default 0.25)")
-    p.add_argument("--max-events", type=int, help="most events per chunk; more are dropped and counted (default 15)")
-    p.add_argument("--pedal-bins", type=int, help="pedal depth bins, 0 = keep every CC value (default 4)")
+    p.add_argument("--max-events", type=count_arg, help="most events per chunk; more are dropped and counted (default 15)")
+    p.add_argument("--pedal-bins", type=pedal_bins_arg,
+                   help="pedal depth bins, 1-127, 0 = keep every CC value (default 4)")
     p.add_argument("--workers", type=int, help="parsing processes (default: one per core)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or statistics table")
     _add_config_flags(p)
@@ -419,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-ae", action="store_true", default=None,
                    help="keep training the autoencoder with the GAN (its reconstruction loss, weight gan.ae_weight, "
                    "as an anchor); the tuned autoencoder is saved with the run and decodes its samples")
-    p.add_argument("--max-chunks", type=int, help="rnn only: longest training sequence in chunks (default 64)")
+    p.add_argument("--max-chunks", type=count_arg, help="rnn only: longest training sequence in chunks (default 64)")
     p.add_argument("--steps", type=count_arg, help=f"generator steps (default {gan.steps}, or --init-from's; with --resume: "
                    "the new total)")
     p.add_argument("--batch", type=count_arg, help=f"windows per batch (default {gan.batch}; ar and events: "
@@ -463,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prepared corpus, chunked as the autoencoder was trained")
     p.add_argument("--split", default="test", choices=["train", "validation", "test"],
                    help="which split to evaluate (default test)")
-    p.add_argument("--max-tracks", type=int, help="evaluate only the first N tracks of the split")
+    p.add_argument("--max-tracks", type=count_arg, help="evaluate only the first N tracks of the split")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--json-out", metavar="FILE", help="also write the figures as JSON to FILE")

@@ -37,3 +37,12 @@ def test_a_count_out_of_range_is_named_as_the_flag_in_every_command(argv, flag, 
     err = capsys.readouterr().err.strip()
     assert stop.value.code == 2 and f"argument {flag}: '{value}': give a" in err and "config" not in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_data_check_names_a_file_given_for_its_folder_as_a_file(tmp_path, capsys):
+    """A MIDI file (or the zip) given to data check was said to be 'no such folder', though it is there; evaluate and
+    generate say a path of the wrong kind as that kind."""
+    midi = write_piece(tmp_path / "a.mid")
+    assert main(["data", "check", str(midi)]) == 1
+    out = capsys.readouterr().out.strip()
+    assert out == f"NOT OK: {midi}: a file, not a folder; give the folder that holds the dataset", out

@@ -46,3 +46,25 @@ def test_data_check_names_a_file_given_for_its_folder_as_a_file(tmp_path, capsys
     assert main(["data", "check", str(midi)]) == 1
     out = capsys.readouterr().out.strip()
     assert out == f"NOT OK: {midi}: a file, not a folder; give the folder that holds the dataset", out
+
+
+def _options(flag: str) -> dict[str, str]:
+    """Each subcommand that takes `flag` → its help text."""
+    from timestepmusic.subcommands import subparsers
+
+    return {p.prog: a.help for p in subparsers(build_parser()) for a in p._actions if flag in a.option_strings}
+
+
+def test_seed_and_device_helps_say_their_defaults_and_the_same_names():
+    """train-ae's and train-gan's --seed said no default (generate's and evaluate's say 0); reconstruct's, evaluate-ae's
+    and generate's --device left out cuda:N, which each takes as training's does."""
+    from timestepmusic.config import Config
+
+    seeds, devices = _options("--seed"), _options("--device")
+    assert set(seeds) >= {"tsm train-ae", "tsm train-gan", "tsm generate", "tsm evaluate"}
+    assert Config().ae.seed == Config().gan.seed == 0
+    assert all("(default 0" in said for said in seeds.values()), seeds
+    assert set(devices) == {"tsm train-ae", "tsm train-gan", "tsm generate", "tsm reconstruct", "tsm evaluate-ae"}
+    for prog, said in devices.items():
+        assert all(name in said for name in ("cpu", "cuda,", "cuda:N", "auto", "default")), (prog, said)
+    assert all("; default: no limit)" in _options("--max-minutes")[verb] for verb in ("tsm train-ae", "tsm train-gan"))

@@ -58,7 +58,7 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
                    help="--out names a folder that already holds a run: delete it and start again (without this, "
                    "such a folder is refused; continue it with --resume)")
     p.add_argument("--max-minutes", type=_positive_minutes,
-                   help="stop (after saving RUN/last) when this much time has passed (minutes, above 0)")
+                   help="stop (after saving RUN/last) when this much time has passed (minutes, above 0; default: no limit)")
     p.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the model that trains (pays off on a GPU; compiling takes minutes on a CPU)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -395,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-minutes", type=float,
                    help=f"minutes between RUN/last checkpoints within an epoch (default {ae.checkpoint_every_s / 60:g}; "
                    "one is always written at each epoch's end)")
-    p.add_argument("--seed", type=seed_arg, help="seed of initialisation, order and augmentation")
+    p.add_argument("--seed", type=seed_arg, help=f"seed of initialisation, order and augmentation (default {ae.seed})")
     _add_training_flags(p)
     p.set_defaults(func=cmd_train_ae)
 
@@ -428,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-steps", type=count_arg, metavar="STEPS",
                    help=f"validate and write RUN/last (and RUN/best) every this many generator steps (default "
                    f"{gan.validate_every}, or --init-from's)")
-    p.add_argument("--seed", type=seed_arg, help="seed")
+    p.add_argument("--seed", type=seed_arg, help=f"seed of initialisation, window order and noise (default {gan.seed})")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="start from a named set of settings before --config and --set; seed: the convolutional "
                    "GAN as first designed (batch 10, one lr 1e-4, the strided critic, no weight average, no "
@@ -450,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "ae-latent75)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.mid", help="MIDI file to write")
     p.add_argument("--overwrite", action="store_true", help="replace OUT.mid (and its PNG, WAV) if there (default: refuse)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     p.add_argument("--png", action="store_true", help="also write original-over-reconstruction piano rolls")
     add_audio_flags(p)
     p.set_defaults(func=cmd_reconstruct)
@@ -465,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=["train", "validation", "test"],
                    help="which split to evaluate (default test)")
     p.add_argument("--max-tracks", type=count_arg, help="evaluate only the first N tracks of the split")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--json-out", metavar="FILE", help="also write the figures as JSON to FILE")
     p.add_argument("--overwrite", action="store_true", help="replace --json-out's FILE where it is there already")

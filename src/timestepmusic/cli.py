@@ -428,7 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-steps", type=count_arg, metavar="STEPS",
                    help=f"validate and write RUN/last (and RUN/best) every this many generator steps (default "
                    f"{gan.validate_every}, or --init-from's)")
-    p.add_argument("--seed", type=seed_arg, help=f"seed of initialisation, window order and noise (default {gan.seed})")
+    p.add_argument("--seed", type=seed_arg,
+                   help=f"seed of initialisation, window order and noise (default {gan.seed}, or --init-from's)")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="start from a named set of settings before --config and --set; seed: the convolutional "
                    "GAN as first designed (batch 10, one lr 1e-4, the strided critic, no weight average, no "

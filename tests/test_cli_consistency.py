@@ -68,3 +68,15 @@ def test_seed_and_device_helps_say_their_defaults_and_the_same_names():
     for prog, said in devices.items():
         assert all(name in said for name in ("cpu", "cuda,", "cuda:N", "auto", "default")), (prog, said)
     assert all("; default: no limit)" in _options("--max-minutes")[verb] for verb in ("tsm train-ae", "tsm train-gan"))
+
+
+@pytest.mark.parametrize("value", ["x", "nan", "0", "-1"])
+def test_checkpoint_minutes_is_read_as_max_minutes_is(value, tmp_path, capsys):
+    """--max-minutes x is "'x' is not a number of minutes"; --checkpoint-minutes x was argparse's "invalid float
+    value", nan was 'config ae.checkpoint_every_s: expected a finite number' and 0 an error after parsing."""
+    with pytest.raises(SystemExit) as stop:
+        main(["train-ae", str(tmp_path / "corpus"), "-o", str(tmp_path / "run"), "--checkpoint-minutes", value])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and f"argument --checkpoint-minutes: {value}" in err.replace("'", ""), err
+    assert "config" not in err and "invalid float" not in err and "train to the end" not in err, err
+    assert list(tmp_path.iterdir()) == []

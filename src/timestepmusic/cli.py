@@ -39,15 +39,20 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
                    help="override any setting, e.g. --set ae.lr=3e-4 (repeatable; applied last)")
 
 
-def _positive_minutes(text: str) -> float:
+def _positive_minutes(text: str, left_out: str = "train to the end") -> float:
     """--max-minutes: a number of minutes above 0 (0 or less would stop before training, or never)."""
     try:
         minutes = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
     if not minutes > 0 or minutes == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text}: give a time above 0 minutes (leave the flag out to train to the end)")
+        raise argparse.ArgumentTypeError(f"{text}: give a time above 0 minutes (leave the flag out to {left_out})")
     return minutes
+
+
+def _checkpoint_minutes(text: str) -> float:
+    """--checkpoint-minutes: read as --max-minutes is (not argparse's 'invalid float value', nor nan as a setting)."""
+    return _positive_minutes(text, "checkpoint at the default interval")
 
 
 def _add_training_flags(p: argparse.ArgumentParser) -> None:
@@ -173,8 +178,6 @@ def _held(run: str) -> contextlib.AbstractContextManager:
 def cmd_train_ae(args: argparse.Namespace) -> int:
     from .train.ae import read_run, train_autoencoder
 
-    if args.checkpoint_minutes is not None and args.checkpoint_minutes <= 0:
-        raise ValueError(f"--checkpoint-minutes must be > 0, got {args.checkpoint_minutes:g}")
     args.checkpoint_s = checkpoint_s = args.checkpoint_minutes * 60 if args.checkpoint_minutes else None
     config = None if args.resume else _config(args, {"latent": "ae.latent", "encoding": "encoding.encoding",
                                                      "epochs": "ae.epochs", "device": "ae.device",
@@ -392,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=rate_arg, help=f"Adam learning rate (default {ae.lr:.0e}, safe for a run left alone; the "
                    "shipped autoencoders started at 1e-3 and were lowered by hand with --resume --lr; with --resume: "
                    "from here on)")
-    p.add_argument("--checkpoint-minutes", type=float,
+    p.add_argument("--checkpoint-minutes", type=_checkpoint_minutes,
                    help=f"minutes between RUN/last checkpoints within an epoch (default {ae.checkpoint_every_s / 60:g}; "
                    "one is always written at each epoch's end)")
     p.add_argument("--seed", type=seed_arg, help=f"seed of initialisation, order and augmentation (default {ae.seed})")

@@ -80,3 +80,16 @@ def test_checkpoint_minutes_is_read_as_max_minutes_is(value, tmp_path, capsys):
     assert stop.value.code == 2 and f"argument --checkpoint-minutes: {value}" in err.replace("'", ""), err
     assert "config" not in err and "invalid float" not in err and "train to the end" not in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["reconstruct", "{path}", "-o", "{tmp}/out.mid"], ["plot", "{path}", "-o", "{tmp}/r.png"]])
+def test_a_missing_performance_or_a_folder_for_it_is_said_as_generate_says_it(command, tmp_path, capsys):
+    """generate --prompt says 'no such file' and 'not a file'; reconstruct and plot said 'cannot read (No such file or
+    directory)' for a missing file, and 'cannot read (Is a directory)' for a folder (reconstruct's IN.mid)."""
+    (tmp_path / "folder").mkdir()
+    cases = [("nope.mid", "cannot read: no such file")] + (
+        [("folder", "cannot read: a folder, not a MIDI file")] if command[0] == "reconstruct" else [])
+    for name, said in cases:
+        argv = [word.format(path=tmp_path / name, tmp=tmp_path) for word in command]
+        assert main(argv) == 2
+        assert capsys.readouterr().err.strip() == f"error: {tmp_path / name}: {said}"

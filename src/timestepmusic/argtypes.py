@@ -42,8 +42,8 @@ def threads_arg(text: str) -> int:
 
 
 def count_arg(text: str) -> int:
-    """--steps, --epochs, --batch, --latent, --checkpoint-steps: a whole number, 1 or more (said as the flag, before
-    any corpus is read, not as the setting it sets)."""
+    """--steps, --epochs, --batch, --latent, --checkpoint-steps, --max-chunks, --max-events, --max-tracks: a whole
+    number, 1 or more (said as the flag, before any corpus is read, not as the setting it sets)."""
     try:
         count = int(text)
     except ValueError:
@@ -65,7 +65,7 @@ def rate_arg(text: str) -> float:
 
 
 def pedal_bins_arg(text: str) -> int:
-    """plot --pedal-bins: a whole number from 0 (every CC value) to 127, as events.pedal_bins (a negative one drew
+    """plot and prepare --pedal-bins: a whole number from 0 (every CC value) to 127, as events.pedal_bins (a negative one drew
     every pedal as up)."""
     try:
         bins = int(text)

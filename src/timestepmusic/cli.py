@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .argtypes import count_arg, rate_arg, seed_arg
+from .argtypes import count_arg, pedal_bins_arg, rate_arg, seed_arg
 from .audio_flags import add_audio_flags, check_audio_flags
 from .files import refuse_existing
 from .subcommands import THREADED, add_shared_flags, said_left_out, subparsers
@@ -39,15 +39,20 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
                    help="override any setting, e.g. --set ae.lr=3e-4 (repeatable; applied last)")
 
 
-def _positive_minutes(text: str) -> float:
+def _positive_minutes(text: str, left_out: str = "train to the end") -> float:
     """--max-minutes: a number of minutes above 0 (0 or less would stop before training, or never)."""
     try:
         minutes = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
     if not minutes > 0 or minutes == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text}: give a time above 0 minutes (leave the flag out to train to the end)")
+        raise argparse.ArgumentTypeError(f"{text}: give a time above 0 minutes (leave the flag out to {left_out})")
     return minutes
+
+
+def _checkpoint_minutes(text: str) -> float:
+    """--checkpoint-minutes: read as --max-minutes is (not argparse's 'invalid float value', nor nan as a setting)."""
+    return _positive_minutes(text, "checkpoint at the default interval")
 
 
 def _add_training_flags(p: argparse.ArgumentParser) -> None:
@@ -58,7 +63,7 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
                    help="--out names a folder that already holds a run: delete it and start again (without this, "
                    "such a folder is refused; continue it with --resume)")
     p.add_argument("--max-minutes", type=_positive_minutes,
-                   help="stop (after saving RUN/last) when this much time has passed (minutes, above 0)")
+                   help="stop (after saving RUN/last) when this much time has passed (minutes, above 0; default: no limit)")
     p.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the model that trains (pays off on a GPU; compiling takes minutes on a CPU)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -173,8 +178,6 @@ def _held(run: str) -> contextlib.AbstractContextManager:
 def cmd_train_ae(args: argparse.Namespace) -> int:
     from .train.ae import read_run, train_autoencoder
 
-    if args.checkpoint_minutes is not None and args.checkpoint_minutes <= 0:
-        raise ValueError(f"--checkpoint-minutes must be > 0, got {args.checkpoint_minutes:g}")
     args.checkpoint_s = checkpoint_s = args.checkpoint_minutes * 60 if args.checkpoint_minutes else None
     config = None if args.resume else _config(args, {"latent": "ae.latent", "encoding": "encoding.encoding",
                                                      "epochs": "ae.epochs", "device": "ae.device",
@@ -361,10 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "gives splits), an ASAP-style folder with metadata.csv (split by piece), any folder of .mid/.midi "
                        "(recursive; split by hashing the parent folder), or single files. Bad files are skipped and listed.")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
-    p.add_argument("--out", required=True, metavar="CORPUS", help="corpus folder (created; reused when up to date)")
+    p.add_argument("-o", "--out", required=True, metavar="CORPUS", help="corpus folder (created; reused when up to date)")
     p.add_argument("--chunk-seconds", type=float, help="time step in seconds (default 0.25)")
-    p.add_argument("--max-events", type=int, help="most events per chunk; more are dropped and counted (default 15)")
-    p.add_argument("--pedal-bins", type=int, help="pedal depth bins, 0 = keep every CC value (default 4)")
+    p.add_argument("--max-events", type=count_arg, help="most events per chunk; more are dropped and counted (default 15)")
+    p.add_argument("--pedal-bins", type=pedal_bins_arg,
+                   help="pedal depth bins, 1-127, 0 = keep every CC value (default 4)")
     p.add_argument("--workers", type=int, help="parsing processes (default: one per core)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or statistics table")
     _add_config_flags(p)
@@ -382,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train PISA on the corpus's training split, validating each epoch; writes RUN/last, "
                        "RUN/best and RUN/metrics.jsonl. --resume RUN continues exactly where it stopped.")
     p.add_argument("corpus", metavar="CORPUS")
-    p.add_argument("--out", metavar="RUN", help="run folder")
+    p.add_argument("-o", "--out", metavar="RUN", help="run folder")
     p.add_argument("--resume", metavar="RUN", help="continue this run (its saved config is used)")
     p.add_argument("--latent", type=count_arg, help="latent size per chunk (default 20; 75 is near-lossless)")
     p.add_argument("--encoding", help="pon (default), ponOHE, pnOHE, OHE or none")
@@ -391,10 +395,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=rate_arg, help=f"Adam learning rate (default {ae.lr:.0e}, safe for a run left alone; the "
                    "shipped autoencoders started at 1e-3 and were lowered by hand with --resume --lr; with --resume: "
                    "from here on)")
-    p.add_argument("--checkpoint-minutes", type=float,
+    p.add_argument("--checkpoint-minutes", type=_checkpoint_minutes,
                    help=f"minutes between RUN/last checkpoints within an epoch (default {ae.checkpoint_every_s / 60:g}; "
                    "one is always written at each epoch's end)")
-    p.add_argument("--seed", type=seed_arg, help="seed of initialisation, order and augmentation")
+    p.add_argument("--seed", type=seed_arg, help=f"seed of initialisation, order and augmentation (default {ae.seed})")
     _add_training_flags(p)
     p.set_defaults(func=cmd_train_ae)
 
@@ -404,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "models' settings), RUN/samples/step_*/ MIDI from fixed noise.")
     p.add_argument("corpus", metavar="CORPUS")
     p.add_argument("--ae", metavar="AE_RUN", help="trained autoencoder run (its best checkpoint is used)")
-    p.add_argument("--out", metavar="RUN", help="run folder")
+    p.add_argument("-o", "--out", metavar="RUN", help="run folder")
     p.add_argument("--resume", metavar="RUN", help="continue this run (its architecture and settings are kept)")
     p.add_argument("--init-from", metavar="MODEL",
                    help="warm start a new run from this run, checkpoint or shipped model's name (its settings, "
@@ -419,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-ae", action="store_true", default=None,
                    help="keep training the autoencoder with the GAN (its reconstruction loss, weight gan.ae_weight, "
                    "as an anchor); the tuned autoencoder is saved with the run and decodes its samples")
-    p.add_argument("--max-chunks", type=int, help="rnn only: longest training sequence in chunks (default 64)")
+    p.add_argument("--max-chunks", type=count_arg, help="rnn only: longest training sequence in chunks (default 64)")
     p.add_argument("--steps", type=count_arg, help=f"generator steps (default {gan.steps}, or --init-from's; with --resume: "
                    "the new total)")
     p.add_argument("--batch", type=count_arg, help=f"windows per batch (default {gan.batch}; ar and events: "
@@ -427,7 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-steps", type=count_arg, metavar="STEPS",
                    help=f"validate and write RUN/last (and RUN/best) every this many generator steps (default "
                    f"{gan.validate_every}, or --init-from's)")
-    p.add_argument("--seed", type=seed_arg, help="seed")
+    p.add_argument("--seed", type=seed_arg,
+                   help=f"seed of initialisation, window order and noise (default {gan.seed}, or --init-from's)")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="start from a named set of settings before --config and --set; seed: the convolutional "
                    "GAN as first designed (batch 10, one lr 1e-4, the strided critic, no weight average, no "
@@ -449,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "ae-latent75)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.mid", help="MIDI file to write")
     p.add_argument("--overwrite", action="store_true", help="replace OUT.mid (and its PNG, WAV) if there (default: refuse)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     p.add_argument("--png", action="store_true", help="also write original-over-reconstruction piano rolls")
     add_audio_flags(p)
     p.set_defaults(func=cmd_reconstruct)
@@ -463,8 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prepared corpus, chunked as the autoencoder was trained")
     p.add_argument("--split", default="test", choices=["train", "validation", "test"],
                    help="which split to evaluate (default test)")
-    p.add_argument("--max-tracks", type=int, help="evaluate only the first N tracks of the split")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
+    p.add_argument("--max-tracks", type=count_arg, help="evaluate only the first N tracks of the split")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--json-out", metavar="FILE", help="also write the figures as JSON to FILE")
     p.add_argument("--overwrite", action="store_true", help="replace --json-out's FILE where it is there already")

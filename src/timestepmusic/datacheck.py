@@ -81,8 +81,9 @@ def check_data(folder: str | Path) -> DataCheck:
     apart: a MAESTRO table first); a folder that holds a dataset's table one level down, or no MIDI file, is one
     problem, said in one line."""
     folder = Path(folder)
-    if not folder.is_dir():
-        return DataCheck(str(folder), problems=[{"file": str(folder), "reason": "no such folder"}])
+    if not folder.is_dir():  # (a file given for it said as one, not as missing)
+        why = "a file, not a folder; give the folder that holds the dataset" if folder.exists() else "no such folder"
+        return DataCheck(str(folder), problems=[{"file": str(folder), "reason": why}])
     if find_maestro_table(folder) is not None:
         return check_maestro(folder)
     if (folder / "metadata.csv").is_file():

@@ -135,7 +135,7 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
                         "never a file given to --prompt or --like)")
     output.add_argument("--corpus", metavar="CORPUS",
                         help="with --max-seconds: compare the piece lengths with this corpus's (default: the training one)")
-    output.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
+    output.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     return p
 
 

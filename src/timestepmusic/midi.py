@@ -108,6 +108,10 @@ def file_bytes(path: str | Path) -> bytes:
     """A file's bytes; ValueError naming it where it cannot be read."""
     try:
         return Path(path).read_bytes()
+    except FileNotFoundError as e:  # (said in the words generate's --prompt and --like use)
+        raise ValueError(f"{path}: cannot read: no such file") from e
+    except IsADirectoryError as e:
+        raise ValueError(f"{path}: cannot read: a folder, not a MIDI file") from e
     except OSError as e:
         raise ValueError(f"{path}: cannot read ({e.strerror or e})") from e
 

@@ -1,0 +1,95 @@
+"""One idea spelled one way across `tsm`'s subcommands: the same flag, the same error for the same mistake."""
+from __future__ import annotations
+
+import pytest
+
+from timestepmusic.cli import build_parser, main
+
+from midi_factory import write_piece
+
+
+@pytest.mark.parametrize("verb", ["prepare", "train-ae", "train-gan"])
+def test_the_output_folder_is_o_or_out_in_every_command_that_writes_one(verb):
+    """generate, evaluate and plot take -o; prepare and the trainers took --out alone, and refused -o as an unknown
+    argument (prepare: as a missing --out)."""
+    for spelling in ("-o", "--out"):
+        assert build_parser().parse_args([verb, "SOURCE", spelling, "FOLDER"]).out == "FOLDER"
+
+
+def test_prepare_writes_its_corpus_to_o(tmp_path, capsys):
+    write_piece(tmp_path / "a.mid")
+    assert main(["prepare", str(tmp_path / "a.mid"), "-o", str(tmp_path / "corpus"), "-q"]) == 0
+    assert (tmp_path / "corpus" / "corpus.json").is_file()
+
+
+@pytest.mark.parametrize("argv, flag, value", [(["prepare", "a.mid", "-o", "c"], "--max-events", "0"),
+                                               (["prepare", "a.mid", "-o", "c"], "--pedal-bins", "-1"),
+                                               (["train-gan", "c", "-o", "r"], "--max-chunks", "0"),
+                                               (["evaluate-ae", "ae-latent75", "--corpus", "c"], "--max-tracks", "0"),
+                                               (["evaluate-ae", "ae-latent75", "--corpus", "c"], "--max-tracks", "-1")])
+def test_a_count_out_of_range_is_named_as_the_flag_in_every_command(argv, flag, value, tmp_path, capsys, monkeypatch):
+    """train-ae --epochs 0 and plot --pedal-bins -1 are the flag's usage line; prepare --max-events 0 was 'config
+    chunks.max_events: must be ≥ 1', a setting never written, and evaluate-ae --max-tracks 0 said the corpus had no
+    tracks in the split while --max-tracks -1 silently left out its last one."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, flag, value])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and f"argument {flag}: '{value}': give a" in err and "config" not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_data_check_names_a_file_given_for_its_folder_as_a_file(tmp_path, capsys):
+    """A MIDI file (or the zip) given to data check was said to be 'no such folder', though it is there; evaluate and
+    generate say a path of the wrong kind as that kind."""
+    midi = write_piece(tmp_path / "a.mid")
+    assert main(["data", "check", str(midi)]) == 1
+    out = capsys.readouterr().out.strip()
+    assert out == f"NOT OK: {midi}: a file, not a folder; give the folder that holds the dataset", out
+
+
+def _options(flag: str) -> dict[str, str]:
+    """Each subcommand that takes `flag` → its help text."""
+    from timestepmusic.subcommands import subparsers
+
+    return {p.prog: a.help for p in subparsers(build_parser()) for a in p._actions if flag in a.option_strings}
+
+
+def test_seed_and_device_helps_say_their_defaults_and_the_same_names():
+    """train-ae's and train-gan's --seed said no default (generate's and evaluate's say 0); reconstruct's, evaluate-ae's
+    and generate's --device left out cuda:N, which each takes as training's does."""
+    from timestepmusic.config import Config
+
+    seeds, devices = _options("--seed"), _options("--device")
+    assert set(seeds) >= {"tsm train-ae", "tsm train-gan", "tsm generate", "tsm evaluate"}
+    assert Config().ae.seed == Config().gan.seed == 0
+    assert all("(default 0" in said for said in seeds.values()), seeds
+    assert set(devices) == {"tsm train-ae", "tsm train-gan", "tsm generate", "tsm reconstruct", "tsm evaluate-ae"}
+    for prog, said in devices.items():
+        assert all(name in said for name in ("cpu", "cuda,", "cuda:N", "auto", "default")), (prog, said)
+    assert all("; default: no limit)" in _options("--max-minutes")[verb] for verb in ("tsm train-ae", "tsm train-gan"))
+
+
+@pytest.mark.parametrize("value", ["x", "nan", "0", "-1"])
+def test_checkpoint_minutes_is_read_as_max_minutes_is(value, tmp_path, capsys):
+    """--max-minutes x is "'x' is not a number of minutes"; --checkpoint-minutes x was argparse's "invalid float
+    value", nan was 'config ae.checkpoint_every_s: expected a finite number' and 0 an error after parsing."""
+    with pytest.raises(SystemExit) as stop:
+        main(["train-ae", str(tmp_path / "corpus"), "-o", str(tmp_path / "run"), "--checkpoint-minutes", value])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and f"argument --checkpoint-minutes: {value}" in err.replace("'", ""), err
+    assert "config" not in err and "invalid float" not in err and "train to the end" not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["reconstruct", "{path}", "-o", "{tmp}/out.mid"], ["plot", "{path}", "-o", "{tmp}/r.png"]])
+def test_a_missing_performance_or_a_folder_for_it_is_said_as_generate_says_it(command, tmp_path, capsys):
+    """generate --prompt says 'no such file' and 'not a file'; reconstruct and plot said 'cannot read (No such file or
+    directory)' for a missing file, and 'cannot read (Is a directory)' for a folder (reconstruct's IN.mid)."""
+    (tmp_path / "folder").mkdir()
+    cases = [("nope.mid", "cannot read: no such file")] + (
+        [("folder", "cannot read: a folder, not a MIDI file")] if command[0] == "reconstruct" else [])
+    for name, said in cases:
+        argv = [word.format(path=tmp_path / name, tmp=tmp_path) for word in command]
+        assert main(argv) == 2
+        assert capsys.readouterr().err.strip() == f"error: {tmp_path / name}: {said}"

@@ -540,3 +540,16 @@ def test_data_check_names_midi_files_a_maestro_table_does_not_list(tmp_path, cap
     assert main(["data", "check", str(folder)]) == 0
     assert "1 MIDI file(s) here that the table does not list, e.g. " in capsys.readouterr().out
     assert check_maestro(make_maestro(tmp_path / "clean")).unlisted == []
+
+
+def test_a_maestro_row_naming_a_file_outside_its_folder_is_read_not_the_whole_source_refused(tmp_path):
+    """A MAESTRO table edited to name a file by its absolute path (outside the folder): the row is read as before,
+    not the whole MAESTRO folder refused as an 'unusable source' by the ASAP overlap's bookkeeping."""
+    maestro = make_maestro(tmp_path / "maestro-v3.0.0")
+    write_piece(tmp_path / "elsewhere" / "mine.midi", seed=9)
+    with (maestro / "maestro-v3.0.0.csv").open("a", newline="") as f:
+        csv.writer(f).writerow(["Frédéric Chopin", "Nocturne", "train", 2004, str(tmp_path / "elsewhere" / "mine.midi"),
+                                "", 1])
+    performances, problems = discover([maestro], 0.1, 0.1)
+    assert problems == [] and len(performances) == len(MAESTRO_ROWS) + 1
+    assert str(tmp_path / "elsewhere" / "mine.midi") in {p.path for p in performances}

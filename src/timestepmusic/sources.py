@@ -180,7 +180,8 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
                 table = find_maestro_table(source)
                 if table is not None:
                     read = read_maestro(source, table)
-                    maestro_files |= {Path(p.path).relative_to(source).as_posix(): p for p in read}
+                    maestro_files |= {Path(p.path).relative_to(source).as_posix(): p for p in read
+                                      if Path(p.path).is_relative_to(source)}  # (a row's absolute path: no ASAP cut's)
                     performances += read
                 elif (source / "metadata.csv").is_file():
                     performances += read_asap(source, validation_fraction, test_fraction)

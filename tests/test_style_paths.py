@@ -643,3 +643,16 @@ def test_a_composers_surname_or_unaccented_name_finds_maestros_full_name():
     assert paths.tracks_of("Franz Schubert / Franz Liszt").tolist() == [False, False, True, False, False]
     with pytest.raises(ValueError, match="not one this model was trained on"):
         paths.tracks_of("Franz")  # a first name: whose, not said
+
+
+def test_a_surname_two_composers_share_is_said_as_theirs_not_as_unknown():
+    """`--composer Bach` of a MAESTRO model (J.S. Bach and C.P.E. Bach) was 'not one this model was trained on'; it is
+    both composers' surname: it names them (neither picked), and each full name finds its own."""
+    labels = ["Johann Sebastian Bach\tPrelude", "Carl Philipp Emanuel Bach\tSolfeggietto", "Frédéric Chopin\tBallade"]
+    paths = StylePaths(torch.ones(6, len(ATTRIBUTES)), torch.arange(0, 7, 2), labels)
+    with pytest.raises(ValueError, match=r"^--composer Bach: the surname of more than one composer this model was "
+                       r"trained on: .*Johann Sebastian Bach \(1\).*; give one's full name$") as said:
+        paths.tracks_of("Bach")
+    assert "Carl Philipp Emanuel Bach (1)" in str(said.value) and "Chopin" not in str(said.value)
+    assert paths.tracks_of("emanuel bach").tolist() == [False, True, False]
+    assert paths.tracks_of("Johann Sebastian Bach").tolist() == [True, False, False]

@@ -231,6 +231,10 @@ class StylePaths(nn.Module):
         for fitting in (fuller, surname):  # 'Frédéric Chopin' (not of 'Franz Schubert / Franz Liszt', a transcription)
             if wanted not in names and len(fitting) == 1:
                 wanted = fitting[0]
+        if wanted not in names and len(surname) > 1:  # ('Bach': J.S. Bach's and C.P.E. Bach's; one is not picked)
+            raise ValueError(f"--composer {composer}: the surname of more than one composer this model was trained on: "
+                             + ", ".join(f"{names[name]} ({known[names[name]]})" for name in surname)
+                             + "; give one's full name")
         if wanted not in names:
             near = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.7)
             said = f"did you mean {names[near[0]]}? " if near else ""

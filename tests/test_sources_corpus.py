@@ -540,6 +540,8 @@ def test_data_check_names_midi_files_a_maestro_table_does_not_list(tmp_path, cap
     assert main(["data", "check", str(folder)]) == 0
     assert "1 MIDI file(s) here that the table does not list, e.g. " in capsys.readouterr().out
     assert check_maestro(make_maestro(tmp_path / "clean")).unlisted == []
+    write_piece(folder / "beside_the_table.mid", seed=6)  # (put at the top, beside maestro-v3.0.0.csv: left out too)
+    assert check_maestro(folder).unlisted == [str(folder / "beside_the_table.mid"), str(folder / "2018" / "my_own_take.mid")]
 
 
 def test_a_maestro_row_naming_a_file_outside_its_folder_is_read_not_the_whole_source_refused(tmp_path):

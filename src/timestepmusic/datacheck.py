@@ -12,7 +12,17 @@ from pathlib import Path
 
 from .config import CorpusConfig
 from .midi import load_score
-from .sources import SPLITS, Performance, SourceProblem, find_maestro_table, midi_below, read_asap, read_folder, read_maestro
+from .sources import (
+    SPLITS,
+    Performance,
+    SourceProblem,
+    find_maestro_table,
+    midi_below,
+    midi_in,
+    read_asap,
+    read_folder,
+    read_maestro,
+)
 
 # MAESTRO v3.0.0 as published: performances per split
 MAESTRO_V3_SPLITS = {"train": 962, "validation": 137, "test": 177}
@@ -107,7 +117,8 @@ def check_maestro(folder: str | Path) -> DataCheck:
     _check_table(result, table, lambda: read_maestro(folder, table))
     if result.listed:  # (the table read: again, as cheap as a csv of 1,276 rows)
         listed = {str(Path(p.path)) for p in read_maestro(folder, table)}
-        result.unlisted = [str(p) for p in midi_below(folder) if str(p) not in listed]
+        result.unlisted = [str(p) for p in midi_in(folder) + midi_below(folder)  # (one put beside the table too)
+                           if str(p) not in listed]
     return result
 
 

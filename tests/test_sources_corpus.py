@@ -525,6 +525,16 @@ def test_asap_performances_cut_from_maestro_files_are_left_out_when_maestro_is_r
     assert "2 ASAP performance(s) are cut from MAESTRO files read too" in caplog.text
     performances, _ = discover([asap], 0.3, 0.3)  # ASAP alone: all of it
     assert len(performances) == len(rows)
+    older = tmp_path / "asap-older"  # a table without the column: the cuts cannot be told, which is said
+    older.mkdir()
+    with (older / "metadata.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["composer", "title", "folder", "midi_performance", "start", "end"])
+        write_piece(older / rows[0][3], seed=400)
+        writer.writerow([*rows[0][:4], "", ""])
+    caplog.clear()
+    performances, _ = discover([maestro, older], 0.3, 0.3)
+    assert "asap-older: its metadata.csv names no MAESTRO file" in caplog.text and len(performances) == len(MAESTRO_ROWS) + 1
 
 
 def test_data_check_names_midi_files_a_maestro_table_does_not_list(tmp_path, capsys):

@@ -174,6 +174,7 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
     problems: list[SourceProblem] = []
     maestro_files: dict[str, Performance] = {}  # MAESTRO's midi_filename → its performance
     cut_from: dict[str, str] = {}  # an ASAP performance's path → the MAESTRO midi_filename it is cut from
+    unchecked: list[Path] = []  # ASAP folders whose table names no MAESTRO file their performances are cut from
     for source in map(Path, sources):
         try:
             if source.is_dir():
@@ -185,7 +186,9 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
                     performances += read
                 elif (source / "metadata.csv").is_file():
                     performances += read_asap(source, validation_fraction, test_fraction)
-                    cut_from |= maestro_origins(source)
+                    origins = maestro_origins(source)
+                    cut_from |= origins
+                    unchecked += [] if origins else [source]
                 else:
                     performances += read_folder(source, validation_fraction, test_fraction, problems)
             elif source.is_file():
@@ -197,4 +200,8 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
         except (OSError, ValueError, KeyError, csv.Error) as e:
             problems.append(SourceProblem(str(source), f"unusable source ({e})"))
     unique = list({p.path: p for p in performances}.values())
+    if maestro_files and unchecked:  # (the ASAP table of another release, without the column)
+        log.warning("%s: its metadata.csv names no MAESTRO file its performances are cut from (maestro_midi_performance), "
+                    "so its cuts of MAESTRO's test performances cannot be left out and may be trained on; prepare MAESTRO "
+                    "alone to keep MAESTRO's split", unchecked[0])
     return without_maestro_cuts(unique, maestro_files, cut_from), problems

@@ -418,3 +418,21 @@ def test_a_pause_asked_is_said_beside_the_longest_time_between_note_starts():
     assert longest_pause_s(piece, 4.0) == pytest.approx(2.5) and longest_pause_s(piece, 8.0) == pytest.approx(4.3)
     said = style_heard(piece, 4.0, parse_style("pause=0.25,density=2"))
     assert said.startswith("; density asked 2, played 0.75") and said.endswith("pause asked 0.25 s, played 2.5 s")
+
+
+def test_a_half_pedal_asked_of_a_piece_that_never_presses_the_damper_is_not_called_silent():
+    """A musician asked `--style damper=0,density=10,half_pedal=0.3` and read 'half_pedal asked 0.3, played silent' of
+    a piece of 119 notes: the half pedal is a share of the damper's time, and the damper stayed up. The line now says
+    'no damper'; a piece without notes is still 'silent' for the notes' attributes, in a path's line too."""
+    from timestepmusic.heard import shape_heard, style_heard
+    from timestepmusic.midi import Events
+    from timestepmusic.sequence.style import StyleRamp, parse_style, parse_style_path
+
+    start_s = np.arange(0.0, 8.0, 0.25)
+    dry = Events(np.full(start_s.shape, 39), start_s, np.full(start_s.shape, 0.2), np.full(start_s.shape, 70), 8.0)
+    said = style_heard(dry, 8.0, parse_style("damper=0,half_pedal=0.3"))
+    assert said == "; damper asked 0, played 0, half_pedal asked 0.3, played no damper"
+    empty = Events(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.uint8), 8.0)
+    assert style_heard(empty, 8.0, parse_style("register=60")) == "; register asked 60, played silent"
+    ramp = StyleRamp.timed(parse_style_path("half_pedal=0.2 > half_pedal=0.4"), 8.0)
+    assert shape_heard(dry, 8.0, ramp).startswith("half_pedal asked 0.2 → 0.4, played no damper → no damper")

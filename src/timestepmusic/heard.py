@@ -115,11 +115,18 @@ def shape_marks(key, tempo, ramp, offset_s: float, length_s: float) -> tuple[tup
                  if at_s + offset_s <= length_s)
 
 
+def unmeasured(name: str) -> str:
+    """What a file's line says where an attribute cannot be measured (evaluate/played.py gives NaN): the half pedal is a
+    share of the damper's time, so a piece whose damper never goes down has none to measure, however many notes it
+    plays ("no damper"); every other attribute is a measure of the notes ("silent": none to measure)."""
+    return "no damper" if name == "half_pedal" else "silent"
+
+
 def shape_heard(played, seconds: float, ramp) -> str:
     """The end of a written file's line for a path of requests (style.StyleRamp): each asked attribute's line at the
     waypoints (evaluate/played.py's measure; "·" before the first waypoint that names it) beside what the `seconds`
-    of `played` events play within WAYPOINT_HEARD_S of each ("silent": no note to measure; "ended" where the piece
-    ended before the waypoint)."""
+    of `played` events play within WAYPOINT_HEARD_S of each ("silent": no note to measure; "no damper": no damper time
+    to measure the half pedal by, see unmeasured; "ended" where the piece ended before the waypoint)."""
     import numpy as np
 
     from .evaluate.played import played as played_values
@@ -137,7 +144,7 @@ def shape_heard(played, seconds: float, ramp) -> str:
         points_s, values = zip(*((t, request[name]) for t, request in ramp.waypoints if name in request))
         line = ["·" if at_s < points_s[0] else f"{float(users_value(name, np.interp(at_s, points_s, values))):.3g}"
                 for at_s in times]  # its line at each waypoint, from the first that names it
-        now = ["ended" if v == np.inf else "silent" if np.isnan(v) else f"{float(users_value(name, v)):.3g}"
+        now = ["ended" if v == np.inf else unmeasured(name) if np.isnan(v) else f"{float(users_value(name, v)):.3g}"
                for v in heard[:, column]]
         said.append(f"{name} asked {' → '.join(line)}, played {' → '.join(now)}")
     return f"{'; '.join(said)} (within {WAYPOINT_HEARD_S:g} s of each waypoint)"
@@ -146,8 +153,8 @@ def shape_heard(played, seconds: float, ramp) -> str:
 def style_heard(played, seconds: float, request: dict[str, float]) -> str:
     """The end of a written file's line for one request (`--style`, as style.parse_style reads it): each attribute
     asked beside what the `seconds` of `played` events play of it over the whole piece (evaluate/played.py's measure;
-    "silent": no note to measure it by); the pause (a model trained with ar.style_pause) as the longest time between
-    note starts."""
+    "silent": no note to measure it by; "no damper": see unmeasured); the pause (a model trained with
+    ar.style_pause) as the longest time between note starts."""
     import numpy as np
 
     from .evaluate.played import longest_pause_s
@@ -159,7 +166,7 @@ def style_heard(played, seconds: float, request: dict[str, float]) -> str:
     if names:
         heard = played_values([played], seconds, names)[0]  # [A]
         said = [f"{name} asked {float(users_value(name, request[name])):.3g}, played "
-                + ("silent" if np.isnan(v) else f"{float(users_value(name, v)):.3g}") for name, v in zip(names, heard)]
+                + (unmeasured(name) if np.isnan(v) else f"{float(users_value(name, v)):.3g}") for name, v in zip(names, heard)]
     if PAUSE in request:
         said.append(f"{PAUSE} asked {float(users_value(PAUSE, request[PAUSE])):.3g} s, played "
                     f"{longest_pause_s(played, seconds):.3g} s")

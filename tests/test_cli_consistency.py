@@ -23,6 +23,9 @@ def test_prepare_writes_its_corpus_to_o(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, flag, value", [(["prepare", "a.mid", "-o", "c"], "--max-events", "0"),
+                                               (["prepare", "a.mid", "-o", "c"], "--workers", "-1"),
+                                               (["prepare", "a.mid", "-o", "c"], "--chunk-seconds", "0"),
+                                               (["prepare", "a.mid", "-o", "c"], "--chunk-seconds", "nan"),
                                                (["prepare", "a.mid", "-o", "c"], "--pedal-bins", "-1"),
                                                (["train-gan", "c", "-o", "r"], "--max-chunks", "0"),
                                                (["evaluate-ae", "ae-latent75", "--corpus", "c"], "--max-tracks", "0"),

@@ -42,8 +42,8 @@ def threads_arg(text: str) -> int:
 
 
 def count_arg(text: str) -> int:
-    """--steps, --epochs, --batch, --latent, --checkpoint-steps, --max-chunks, --max-events, --max-tracks: a whole
-    number, 1 or more (said as the flag, before any corpus is read, not as the setting it sets)."""
+    """--steps, --epochs, --batch, --latent, --checkpoint-steps, --max-chunks, --max-events, --max-tracks, --workers: a
+    whole number, 1 or more (said as the flag, before any corpus is read, not as the setting it sets)."""
     try:
         count = int(text)
     except ValueError:
@@ -75,3 +75,14 @@ def pedal_bins_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of pedal depth bins from 1 to 127, or 0 to keep "
                                          "every CC value")
     return bins
+
+
+def step_seconds_arg(text: str) -> float:
+    """prepare --chunk-seconds: a finite number of seconds above 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a time step in seconds above 0, e.g. 0.25")
+    return seconds

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .argtypes import count_arg, pedal_bins_arg, rate_arg, seed_arg
+from .argtypes import count_arg, pedal_bins_arg, rate_arg, seed_arg, step_seconds_arg
 from .audio_flags import add_audio_flags, check_audio_flags
 from .files import refuse_existing
 from .subcommands import THREADED, add_shared_flags, said_left_out, subparsers
@@ -365,11 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "(recursive; split by hashing the parent folder), or single files. Bad files are skipped and listed.")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.add_argument("-o", "--out", required=True, metavar="CORPUS", help="corpus folder (created; reused when up to date)")
-    p.add_argument("--chunk-seconds", type=float, help="time step in seconds (default 0.25)")
+    p.add_argument("--chunk-seconds", type=step_seconds_arg, help="time step in seconds (default 0.25)")
     p.add_argument("--max-events", type=count_arg, help="most events per chunk; more are dropped and counted (default 15)")
     p.add_argument("--pedal-bins", type=pedal_bins_arg,
                    help="pedal depth bins, 1-127, 0 = keep every CC value (default 4)")
-    p.add_argument("--workers", type=int, help="parsing processes (default: one per core)")
+    p.add_argument("--workers", type=count_arg, help="parsing processes (default: one per core)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or statistics table")
     _add_config_flags(p)
     p.set_defaults(func=cmd_prepare)

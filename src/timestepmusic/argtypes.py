@@ -7,82 +7,52 @@ SEED_LIMIT = 2 ** 40  # the largest --seed: the sampler derives streams from it 
 PIECES_LIMIT = 1_000_000  # the largest -n of one generate run: weeks of drawing on a CPU, half a GB of file names
 
 
+def _checked(text: str, kind: type, fits, said: str):
+    """`text` read as `kind` (int or float) where `fits(value)`; else the flag's usage error '`text`: `said`'."""
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not fits(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: {said}")
+    return value
+
+
 def seed_arg(text: str) -> int:
     """--seed: a whole number from 0 to SEED_LIMIT."""
-    try:
-        seed = int(text)
-    except ValueError:
-        seed = -1
-    if not 0 <= seed <= SEED_LIMIT:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 0 to {SEED_LIMIT:,}".replace(",", ""))
-    return seed
+    return _checked(text, int, lambda seed: 0 <= seed <= SEED_LIMIT, f"give a whole number from 0 to {SEED_LIMIT}")
 
 
 def pieces_arg(text: str) -> int:
     """generate -n: a whole number of pieces from 1 to PIECES_LIMIT (refused before anything is made)."""
-    try:
-        pieces = int(text)
-    except ValueError:
-        pieces = 0
-    if not 1 <= pieces <= PIECES_LIMIT:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of pieces from 1 to {PIECES_LIMIT:,} (more "
-                                         "in parts: each part another --seed)")
-    return pieces
+    return _checked(text, int, lambda pieces: 1 <= pieces <= PIECES_LIMIT,
+                    f"give a whole number of pieces from 1 to {PIECES_LIMIT:,} (more in parts: each part another --seed)")
 
 
 def threads_arg(text: str) -> int:
     """--threads: a whole number, 1 or more."""
-    try:
-        threads = int(text)
-    except ValueError:
-        threads = 0
-    if threads < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of threads, 1 or more")
-    return threads
+    return _checked(text, int, lambda threads: threads >= 1, "give a whole number of threads, 1 or more")
 
 
 def count_arg(text: str) -> int:
     """--steps, --epochs, --batch, --latent, --checkpoint-steps, --max-chunks, --max-events, --max-tracks, --workers: a
     whole number, 1 or more (said as the flag, before any corpus is read, not as the setting it sets)."""
-    try:
-        count = int(text)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, 1 or more")
-    return count
+    return _checked(text, int, lambda count: count >= 1, "give a whole number, 1 or more")
 
 
 def rate_arg(text: str) -> float:
     """--lr: a finite number above 0."""
-    try:
-        rate = float(text)
-    except ValueError:
-        rate = 0.0
-    if not 0 < rate < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: give a learning rate above 0, e.g. 1e-4")
-    return rate
+    return _checked(text, float, lambda rate: 0 < rate < float("inf"), "give a learning rate above 0, e.g. 1e-4")
 
 
 def pedal_bins_arg(text: str) -> int:
-    """plot and prepare --pedal-bins: a whole number from 0 (every CC value) to 127, as events.pedal_bins (a negative one drew
-    every pedal as up)."""
-    try:
-        bins = int(text)
-    except ValueError:
-        bins = -1
-    if not 0 <= bins <= 127:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of pedal depth bins from 1 to 127, or 0 to keep "
-                                         "every CC value")
-    return bins
+    """plot and prepare --pedal-bins: a whole number from 0 (every CC value) to 127, as events.pedal_bins (a negative one
+    drew every pedal as up)."""
+    return _checked(text, int, lambda bins: 0 <= bins <= 127,
+                    "give a whole number of pedal depth bins from 1 to 127, or 0 to keep every CC value")
 
 
 def step_seconds_arg(text: str) -> float:
     """prepare --chunk-seconds: a finite number of seconds above 0."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = 0.0
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: give a time step in seconds above 0, e.g. 0.25")
-    return seconds
+    return _checked(text, float, lambda seconds: 0 < seconds < float("inf"),
+                    "give a time step in seconds above 0, e.g. 0.25")

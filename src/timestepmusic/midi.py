@@ -526,20 +526,32 @@ def once_a_tick(key: np.ndarray, on: np.ndarray, off: np.ndarray) -> np.ndarray:
     return keep
 
 
+def _written_ticks(events: Events, meta: FileMeta, ticks_per_quarter: int):
+    """Where a file under `meta`'s tempo map writes each event → (ids [E], start ticks [E], stop ticks [E], each
+    tempo change's tick [K]), times before 0 s at 0."""
+    ids = np.asarray(events.ids, dtype=np.int64)
+    start = np.maximum(np.asarray(events.start_s, dtype=np.float64), 0.0)
+    stop = start + np.maximum(np.asarray(events.duration_s, dtype=np.float64), 0.0)
+    start_tick, change_ticks = tempo_ticks(start, meta.tempos, ticks_per_quarter)
+    stop_tick, _ = tempo_ticks(stop, meta.tempos, ticks_per_quarter)
+    return ids, start_tick, stop_tick, change_ticks
+
+
+def _kept_strikes(ids: np.ndarray, start_tick: np.ndarray, stop_tick: np.ndarray) -> np.ndarray:
+    """[E] False for a note that another strike of its key on its tick outlasts (a note-off after two note-ons
+    releases the key: once_a_tick), True for every other event."""
+    kept = np.ones(ids.size, dtype=bool)
+    note = (ids >= 0) & (ids < NUM_KEYS)
+    kept[note] = once_a_tick(ids[note], start_tick[note], stop_tick[note])
+    return kept
+
+
 def struck_once(events: Events, meta: FileMeta | None = None,
                 ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER) -> Events:
     """The events as a file writes them (events_to_score): of the strikes of one key on one tick (at `meta`'s tempo
     map), only the one that lasts longest, so that what is said of a file (its notes, what it plays of a request)
     is what it holds."""
-    meta = meta or FileMeta()
-    ids = np.asarray(events.ids, dtype=np.int64)
-    start = np.maximum(np.asarray(events.start_s, dtype=np.float64), 0.0)
-    stop = start + np.maximum(np.asarray(events.duration_s, dtype=np.float64), 0.0)
-    start_tick, _ = tempo_ticks(start, meta.tempos, ticks_per_quarter)
-    stop_tick, _ = tempo_ticks(stop, meta.tempos, ticks_per_quarter)
-    kept = np.ones(ids.size, dtype=bool)
-    note = (ids >= 0) & (ids < NUM_KEYS)
-    kept[note] = once_a_tick(ids[note], start_tick[note], stop_tick[note])
+    kept = _kept_strikes(*_written_ticks(events, meta or FileMeta(), ticks_per_quarter)[:3])
     return events if kept.all() else events.take(np.flatnonzero(kept))
 
 
@@ -551,16 +563,10 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
     Values are clipped to valid ranges so that whatever a model emits, the file plays.
     """
     meta = meta or FileMeta()
-    ids = np.asarray(events.ids, dtype=np.int64)
-    start = np.maximum(np.asarray(events.start_s, dtype=np.float64), 0.0)
-    stop = start + np.maximum(np.asarray(events.duration_s, dtype=np.float64), 0.0)
-    start_tick, change_ticks = tempo_ticks(start, meta.tempos, ticks_per_quarter)
-    stop_tick, _ = tempo_ticks(stop, meta.tempos, ticks_per_quarter)
+    ids, start_tick, stop_tick, change_ticks = _written_ticks(events, meta, ticks_per_quarter)
     level = np.clip(np.asarray(events.intensity, dtype=np.int64), 1, 127)
 
-    note = (ids >= 0) & (ids < NUM_KEYS)
-    # of the strikes of one key at one tick, the one that lasts longest (a note-off after two note-ons releases the key)
-    note[note] = once_a_tick(ids[note], start_tick[note], stop_tick[note])
+    note = (ids >= 0) & (ids < NUM_KEYS) & _kept_strikes(ids, start_tick, stop_tick)  # one strike of a key a tick
     pitch = ids[note] + LOWEST_PITCH
     on = start_tick[note]
     off, _ = end_at_restrike(pitch, on, np.maximum(stop_tick[note], on + 1))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -656,3 +657,18 @@ def test_a_surname_two_composers_share_is_said_as_theirs_not_as_unknown():
     assert "Carl Philipp Emanuel Bach (1)" in str(said.value) and "Chopin" not in str(said.value)
     assert paths.tracks_of("emanuel bach").tolist() == [False, True, False]
     assert paths.tracks_of("Johann Sebastian Bach").tolist() == [True, False, False]
+
+
+def test_a_fuller_name_read_as_a_shorter_one_is_said(caplog):
+    """`--composer "C.P.E. Bach"` of a model that knows only 'Bach' (ASAP's name for J.S. Bach) played J.S. Bach without
+    a word; the model cannot tell which Bach its 'Bach' is, so it says which name it read the request as."""
+    paths = labelled_paths()
+    with caplog.at_level(logging.WARNING, logger="timestepmusic.sequence.style"):
+        assert paths.tracks_of("C.P.E. Bach").tolist() == [True, False, True, False]
+    assert [r.getMessage() for r in caplog.records] == [
+        "--composer C.P.E. Bach: this model knows no fuller name than Bach (2 performances); playing in the manner of "
+        "those"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="timestepmusic.sequence.style"):
+        paths.tracks_of("bach")  # the name it knows: nothing to say
+    assert caplog.records == []

@@ -25,6 +25,7 @@ K = AHEAD chunks, P played passages of the bank.
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ from ..config import STYLE_ATTRIBUTES, STYLE_PAUSE
 from ..midi import NUM_KEYS, Events
 from ..waypoints import parse_waypoints, spaced
 from .windows import SequenceSampler
+
+log = logging.getLogger(__name__)
 
 ATTRIBUTES, PAUSE = STYLE_ATTRIBUTES, STYLE_PAUSE  # (config.py holds them: ar.style_path names them)
 ASKABLE = ATTRIBUTES + (PAUSE,)  # what `--style` may name (the pause: of a model trained with it)
@@ -230,6 +233,10 @@ class StylePaths(nn.Module):
         surname = [name for name in names if name.endswith(f" {wanted}") and "/" not in name]  # 'Chopin' of MAESTRO's
         for fitting in (fuller, surname):  # 'Frédéric Chopin' (not of 'Franz Schubert / Franz Liszt', a transcription)
             if wanted not in names and len(fitting) == 1:
+                if fitting is fuller:  # the model cannot tell whether its 'Bach' is the one asked ('C.P.E. Bach')
+                    log.warning("--composer %s: this model knows no fuller name than %s (%d performances); "
+                                "playing in the manner of those", composer.strip(), names[fitting[0]],
+                                known[names[fitting[0]]])
                 wanted = fitting[0]
         if wanted not in names and len(surname) > 1:  # ('Bach': J.S. Bach's and C.P.E. Bach's; one is not picked)
             raise ValueError(f"--composer {composer}: the surname of more than one composer this model was trained on: "

@@ -19,7 +19,7 @@ from ..checkpoint import read_meta, restore_training, start_run_folder, write_ch
 from ..checks import check_corpus_matches, check_resumed_corpus
 from ..config import Config
 from ..corpus import Corpus
-from ..devices import pick_device, where_words
+from ..devices import pick_device, rng_kept, where_words
 from ..encoding import Encoding
 from ..pisa import PISA
 from .ae_validation import validate
@@ -39,6 +39,7 @@ def read_run(out: Path) -> dict:
     return meta
 
 
+@rng_kept  # training seeds torch's global stream (dropout, initial weights): a caller's is kept
 def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config | None = None, *,
                       resume: bool = False, progress: bool = True, max_steps: int | None = None,
                       max_seconds: float | None = None, epochs: int | None = None, lr: float | None = None,

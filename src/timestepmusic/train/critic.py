@@ -26,6 +26,7 @@ from ..checkpoint import checkpoint_dir
 from ..checks import check_corpus_matches
 from ..corpus import Corpus
 from ..critic import CRITIC, PieceCritic, RollCritic
+from ..devices import rng_kept
 from ..generation import GANModel, sampled_events
 from ..midi import NUM_KEYS, Events
 from ..rolls import rolls
@@ -122,6 +123,7 @@ def calibrated_temperature(logits: torch.Tensor, real: torch.Tensor) -> float:
     return float(grid[int(np.argmin(losses))])
 
 
+@rng_kept  # training seeds torch's global stream (dropout, initial weights): a caller's is kept
 def train_critic(model_path: str | Path, corpus_path: str | Path, pieces: int = 6000, epochs: int = 12,
                  kept_share: float = 0.5, seed: int = 0, overwrite: bool = False,
                  progress: bool = True) -> tuple[PieceCritic, Path]:

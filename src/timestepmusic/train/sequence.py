@@ -33,7 +33,7 @@ from ..checks import check_corpus_matches, check_resumed_corpus
 from ..config import Config
 from ..corpus import Corpus
 from ..critic import CRITIC
-from ..devices import pick_device, where_words
+from ..devices import pick_device, rng_kept, where_words
 from ..generation import checkpoint_config, sampled_events
 from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split_rows, write_codebook
 from ..midi import write_events
@@ -51,6 +51,7 @@ AE_VALIDATION_CHUNKS = 4096  # held-out chunks on which a fine-tuned autoencoder
 SAMPLES_PER_CHECK = 4
 
 
+@rng_kept  # training seeds torch's global stream (dropout, initial weights): a caller's is kept
 def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, out: str | Path,
                          config: Config | None = None, *, arch: str | None = None, resume: bool = False,
                          progress: bool = True, max_steps: int | None = None, max_seconds: float | None = None,

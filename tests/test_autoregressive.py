@@ -454,7 +454,7 @@ def test_a_run_warm_starts_from_another_keeping_what_still_fits(ar_run, tiny_cor
     validate_every = meta["config"]["gan"]["validate_every"]
     assert main(["train-gan", str(tiny_corpus), "--resume", str(run), "--checkpoint-steps", str(validate_every + 1),
                  "-q"]) == 2
-    assert f"keeps its saved interval ({validate_every}" in capsys.readouterr().err
+    assert f"keeps its saved checkpoint-steps ({validate_every})" in capsys.readouterr().err
     assert main(["train-gan", str(tiny_corpus), "--resume", str(run), "--batch", "3", "--checkpoint-steps",
                  str(validate_every), "--steps", "2", "-q"]) == 0  # the first run's flags, repeated: resumed
     assert json.loads((run / "last" / "config.json").read_text())["step"] == 2

@@ -138,15 +138,15 @@ def _run_folder(args: argparse.Namespace, verb: str) -> str:
     return args.out
 
 
-def _refuse_changed_on_resume(asked: dict[str, tuple[object, object]]) -> None:
+def _refuse_changed_on_resume(asked: dict[str, tuple[object, object]], new_run: str = "start a new run") -> None:
     """--resume with a flag that names another value than the run was trained with: refused in one line, as --set is
     (it would be silently ignored: a resumed run trains on its saved settings). `asked`: flag → (given or None,
-    saved); the run's own value, repeated, goes on."""
+    saved); the run's own value, repeated, goes on. `new_run`: how the line says to start one instead."""
     for flag, (given, saved) in asked.items():
         if given is not None and given != saved:
             shown = ("on" if saved else "off") if isinstance(saved, bool) else saved
             raise ValueError(f"{flag if given is True else f'{flag} {given}'}: a resumed run keeps its saved "
-                             f"{flag.lstrip('-')} ({shown}), so that it goes on exactly; start a new run to change it")
+                             f"{flag.lstrip('-')} ({shown}), so that it goes on exactly; {new_run} to change it")
 
 
 def _check_resumable(run: Path) -> None:
@@ -229,19 +229,13 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     resumed = read_run(Path(out)) if args.resume else None  # (a run of another kind said as one first)
     arch = resumed["arch"] if resumed else new_arch
     saved = checkpoint_config(resumed) if resumed else None
-    if resumed and (args.batch is not None or args.checkpoint_steps is not None):  # the saved ones, repeated
-        batch = saved.ar.batch if arch in ("ar", "events") else saved.gan.batch
-        if args.batch is not None and args.batch != batch:  # (it would be silently ignored: the run keeps its own)
-            raise ValueError(f"--batch {args.batch}: a resumed run keeps its saved batch ({batch}), so that it resumes "
-                             "exactly; start a new run (--init-from RUN) to change it")
-        if args.checkpoint_steps is not None and args.checkpoint_steps != saved.gan.validate_every:
-            raise ValueError(f"--checkpoint-steps {args.checkpoint_steps}: a resumed GAN run keeps its saved interval "
-                             f"({saved.gan.validate_every}, gan.validate_every), so that it resumes exactly; start a "
-                             "new run to change it")
     if resumed:
         _refuse_changed_on_resume({"--arch": (args.arch, arch), "--seed": (args.seed, saved.gan.seed),
+                                   "--batch": (args.batch, saved.ar.batch if arch in ("ar", "events") else saved.gan.batch),
+                                   "--checkpoint-steps": (args.checkpoint_steps, saved.gan.validate_every),
                                    "--finetune-ae": (args.finetune_ae or None, saved.gan.finetune_ae),
-                                   "--max-chunks": (args.max_chunks if arch == "rnn" else None, saved.rnn.max_chunks)})
+                                   "--max-chunks": (args.max_chunks if arch == "rnn" else None, saved.rnn.max_chunks)},
+                                  new_run="start a new run (--init-from RUN: from its weights)")
         if args.ae is not None and _pisa_sha256(args.ae) != _pisa_sha256(Path(out) / "autoencoder"):
             raise ValueError(f"--ae {args.ae}: a resumed run trains over its own autoencoder ({Path(out) / 'autoencoder'}"
                              "), not another; leave out --ae, or start a new run to change it")

@@ -293,6 +293,29 @@ def test_other_binning_reports_files_parsed_again(tmp_path):
     assert (report.parsed, report.from_cache) == (len(files), 0)
 
 
+def test_a_corpus_prepared_by_an_earlier_reader_is_read_again(tmp_path, monkeypatch):
+    """Preparing again with the same files and settings reused the corpus and the parse cache even where the reader
+    had changed (the forty-ninth session's pedals from note-less tracks), so an old corpus never got them. The reader's
+    version is in the data key and the cache's names: such a corpus is read again, and the old entries go."""
+    import timestepmusic.corpus as corpus_module
+
+    plain = tmp_path / "plain"
+    files = make_plain(plain)
+    out = tmp_path / "corpus"
+    first = prepare([plain], out, SERIAL, progress=False).corpus
+    mine = out / "cache" / "notes.npz"  # not a cache entry's name: left alone
+    mine.write_bytes(b"mine")
+    monkeypatch.setattr(corpus_module, "READER_VERSION", corpus_module.READER_VERSION + 1)
+    report = prepare([plain], out, SERIAL, progress=False)
+    assert not report.reused and (report.parsed, report.from_cache) == (len(files), 0)
+    assert report.corpus.manifest["key"] != first.manifest["key"]
+    entries = sorted(p.name for p in (out / "cache").glob("*.npz"))
+    assert len(entries) == len(files) + 1 and "notes.npz" in entries
+    assert all(name.endswith(f"-r{corpus_module.READER_VERSION}.npz") for name in entries if name != "notes.npz")
+    assert report.corpus.content_key == first.content_key  # its runs still resume on it
+    assert prepare([plain], out, SERIAL, progress=False).reused
+
+
 def test_bad_files_are_skipped_with_a_reason(tmp_path):
     folder = tmp_path / "mixed"
     good = [write_piece(folder / "good" / f"g{k}.mid", seed=k) for k in range(3)]

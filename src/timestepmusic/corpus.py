@@ -6,7 +6,8 @@ On disk, CORPUS/ holds:
                         ids int16 [E], start_s float64 [E] (from the track's start), duration_s
                         float32 [E], intensity uint8 [E]; CSR pointers track_event_ptr [T+1],
                         track_chunk_ptr [T+1], chunk_event_ptr [C+1] (global event indices)
-  cache/<sha1>-b<bins>.npz  one parsed file, keyed by its content and the pedal binning
+  cache/<sha1>-b<bins>-r<reader>.npz  one parsed file, keyed by its content, the pedal binning and the
+                        reader (midi.READER_VERSION; entries of an earlier reader are deleted)
 The data folder is written under a temporary name and renamed, then corpus.json is replaced
 atomically, so a crash leaves the previous corpus intact. Preparing again with the same files and
 settings reuses everything; changed files are parsed again, unchanged ones come from the cache.
@@ -38,7 +39,7 @@ from .chunks import chunk_pointers, count_chunks, overflow
 from .config import Config
 from .durations import DurationFit
 from .files import atomic_path, held_folder
-from .midi import DAMPER_ID, NUM_KEYS, Events, check_timing, no_piano_notes, score_from_bytes, score_to_events
+from .midi import DAMPER_ID, NUM_KEYS, READER_VERSION, Events, check_timing, no_piano_notes, score_from_bytes, score_to_events
 from .sources import SPLITS, Performance, discover
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,7 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
         if sha1 is None:
             data = Path(path).read_bytes()
             sha1 = hashlib.sha1(data).hexdigest()
-        cached = Path(cache_dir) / f"{sha1}-b{pedal_bins}.npz"
+        cached = Path(cache_dir) / cache_name(sha1, pedal_bins)
         result = None
         if cached.is_file():
             try:
@@ -212,7 +213,7 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
                 data = Path(path).read_bytes()
                 if hashlib.sha1(data).hexdigest() != sha1:  # changed since it was listed: key the cache by what is read
                     sha1 = hashlib.sha1(data).hexdigest()
-                    cached = Path(cache_dir) / f"{sha1}-b{pedal_bins}.npz"
+                    cached = Path(cache_dir) / cache_name(sha1, pedal_bins)
             events, drops = score_to_events(score_from_bytes(data, path), pedal_bins=pedal_bins, data=data)
             if not events.is_note.any():
                 raise ValueError(no_piano_notes(path, drops))
@@ -251,9 +252,21 @@ class PrepareReport:
 DATA_FOLDER = re.compile(r"data-[0-9a-f]{16}")  # a corpus's arrays: data-KEY (_settings_key), no user's data-2024/
 
 
+CACHE_ENTRY = re.compile(r"[0-9a-f]{40}-b\d+(?:-r(\d+))?\.npz")  # cache_name's (no -r: before the reader was named)
+
+
+def cache_name(sha1: str, pedal_bins: int) -> str:
+    """A file's parse-cache entry: by its content, the pedal bins and the reader that read it (READER_VERSION: a
+    corpus prepared again after the reader changed reads its files again)."""
+    return f"{sha1}-b{pedal_bins}-r{READER_VERSION}.npz"
+
+
 def _settings_key(config: Config, files: list[tuple[str, str, str]]) -> str:
+    """The data folder's key: the settings and files that shaped it, and the reader (a corpus prepared again after
+    the reader changed is read again, where it kept its data; its runs still resume on it: Corpus.content_key)."""
     settings = {"format": FORMAT_VERSION, "events": config.events.__dict__, "chunks": config.chunks.__dict__,
-                "corpus": {k: v for k, v in config.corpus.__dict__.items() if k != "workers"}, "files": files}
+                "corpus": {k: v for k, v in config.corpus.__dict__.items() if k != "workers"}, "files": files,
+                "reader": READER_VERSION}
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -279,6 +292,10 @@ def _prepare(sources: list[str | Path], out: str | Path, config: Config | None, 
     out.mkdir(parents=True, exist_ok=True)
     cache_dir = out / "cache"
     cache_dir.mkdir(exist_ok=True)
+    for stale in cache_dir.glob("*.npz"):  # an entry read by an earlier reader: never read again
+        entry = CACHE_ENTRY.fullmatch(stale.name)
+        if entry and entry[1] != str(READER_VERSION):
+            stale.unlink(missing_ok=True)
     skipped = [{"file": p.path, "reason": p.reason} for p in problems]
     for problem in problems:  # at INFO: the report lists every skipped file, and the CLI prints it once
         log.info("skipped %s: %s", problem.path, problem.reason)

@@ -33,6 +33,7 @@ WRITE_TICKS_PER_QUARTER = 960
 WRITE_QUARTERS_PER_SECOND = 2.0  # 120 bpm, so one tick = 1/1920 s
 READ_MAX_SECONDS = 4 * 3600.0  # read_events: the longest plausible file (check_timing; EventsConfig's default) …
 READ_MAX_EVENTS_PER_SECOND = 400.0  # … and its densest events
+READER_VERSION = 2  # raised whenever reading a file yields other events (2: the pedals symusic drops, midi_bytes.scan)
 
 
 @dataclass

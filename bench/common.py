@@ -149,8 +149,8 @@ def add_follow_arguments(parser: argparse.ArgumentParser, pieces: int, pieces_he
 
 def drawn(gan, n: int, seconds: float, seed: int, select: bool = False, **options) -> list:
     """`n` pieces as `tsm generate` draws them: with `select`, those the model's critic keeps
-    (generation.selected_pieces), else every one drawn (GANModel.sample); without its redraw of silent pieces."""
-    from timestepmusic.generation import selected_pieces
+    (draws.selected_pieces), else every one drawn (GANModel.sample); without its redraw of silent pieces."""
+    from timestepmusic.draws import selected_pieces
 
     if select:
         return selected_pieces(gan, n, seconds, seed, **options)[1]

@@ -133,9 +133,10 @@ def main_checked(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
 
     from timestepmusic.corpus import Corpus
+    from timestepmusic.draws import selected_pieces
     from timestepmusic.evaluate.compare import training_excerpts
     from timestepmusic.evaluate.report import BASELINE, CEILING, GENERATED, evaluate_generated
-    from timestepmusic.generation import GANModel, checkpoint_config, sampled_events, selected_pieces
+    from timestepmusic.generation import GANModel, checkpoint_config, sampled_events
     from timestepmusic.midi import write_events
 
     corpus = Corpus.open(args.corpus)

@@ -85,7 +85,8 @@ def main() -> int:
                          "repeat-the-prompt row is the prompt's last --seconds")
     torch.set_num_threads(1)
     from timestepmusic.corpus import Corpus
-    from timestepmusic.generation import GANModel, prompt_span_s, prompt_until, set_sampling
+    from timestepmusic.generation import GANModel, set_sampling
+    from timestepmusic.prompts import prompt_span_s, prompt_until
 
     corpus = Corpus.open(args.corpus)
     model = GANModel.load(args.model)

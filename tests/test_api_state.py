@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 
 from timestepmusic.autoencoder import load_autoencoder
-from timestepmusic.generation import GANModel, generate
+from timestepmusic.generate_api import generate
+from timestepmusic.generation import GANModel
 
 
 def test_loading_and_generating_leave_torch_s_seeded_stream_where_it_was(tmp_path):

@@ -356,7 +356,7 @@ def test_the_largest_seed_trains_and_generates():
 @pytest.mark.parametrize("n", ["100000000", "1000001", "0", "-3", "many"])
 def test_a_number_of_pieces_out_of_range_is_refused_before_anything_is_made(n, tmp_path, capsys):
     from timestepmusic.argtypes import PIECES_LIMIT
-    from timestepmusic.generation import generate
+    from timestepmusic.generate_api import generate
 
     with pytest.raises(SystemExit):  # (not a list of every piece's name first: out of memory for -n 100000000)
         main(["generate", "-n", n, "-o", str(tmp_path / "x") + "/"])
@@ -453,11 +453,11 @@ def test_generate_in_python_refuses_a_count_or_seed_the_command_refuses_before_t
                                                                                               monkeypatch):
     """generate(n=1.5) was a TypeError from inside range(), seed=1.5 a RuntimeError of torch's manual_seed after the
     model loaded, seed=-1 wrote sample_-1_000.mid, which `tsm generate --seed -1` refuses."""
-    from timestepmusic import generation
+    from timestepmusic import generate_api, generation
 
     monkeypatch.setattr(generation.GANModel, "load", lambda *a, **k: pytest.fail("the model was loaded"))
     with pytest.raises(ValueError, match=said):
-        generation.generate(tmp_path / "x", **given)
+        generate_api.generate(tmp_path / "x", **given)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -465,12 +465,12 @@ def test_generate_in_python_refuses_a_count_or_seed_the_command_refuses_before_t
 def test_generate_in_python_into_a_file_is_one_line_naming_it(out, tmp_path, monkeypatch):
     """generate(out=a file) was a FileExistsError (or NotADirectoryError) from pathlib once the pieces were drawn; the
     command says it in one line. Now a ValueError naming `out` before the model loads; so for prepare()."""
-    from timestepmusic import generation
+    from timestepmusic import generate_api, generation
 
     (tmp_path / "a_file").write_bytes(b"mine")
     monkeypatch.setattr(generation.GANModel, "load", lambda *a, **k: pytest.fail("the model was loaded"))
     with pytest.raises(ValueError, match="a file, not a folder"):
-        generation.generate(tmp_path / out, n=1)
+        generate_api.generate(tmp_path / out, n=1)
     with pytest.raises(ValueError, match="a file, not a folder"):
         prepare([tmp_path / "a_file"], tmp_path / out)
     assert (tmp_path / "a_file").read_bytes() == b"mine"
@@ -480,13 +480,13 @@ def test_generate_in_python_into_a_file_is_one_line_naming_it(out, tmp_path, mon
 def test_generate_in_python_takes_the_command_s_lock_on_its_folder_and_seed(tmp_path, monkeypatch):
     """Two generate() calls (or one and `tsm generate`) writing one seed into one folder are not mixed: the second is
     refused in one line, as the command refuses a second command."""
-    from timestepmusic import generation
+    from timestepmusic import generate_api, generation
     from timestepmusic.files import held_folder
 
     monkeypatch.setattr(generation.GANModel, "load", lambda *a, **k: pytest.fail("the model was loaded"))
     with held_folder(tmp_path, ".generate-seed3.lock", "busy"):
         with pytest.raises(ValueError, match="another generate is writing seed 3's pieces into it now"):
-            generation.generate(tmp_path, n=1, seed=3)
+            generate_api.generate(tmp_path, n=1, seed=3)
 
 @pytest.mark.parametrize("option", ["temperature", "mixture_temperature"])
 @pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])

@@ -15,7 +15,8 @@ from torch import nn
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.gan.conv import Critic
-from timestepmusic.generation import GANModel, checkpoint_config, export_model
+from timestepmusic.generation import GANModel, checkpoint_config
+from timestepmusic.model_export import export_model
 from timestepmusic.sequence.base import step_average
 from timestepmusic.sequence.conv_gan import ConvGAN, critic_for
 from timestepmusic.shipped import resolve_model

@@ -13,7 +13,8 @@ from test_events_arm import TINY_EVENTS
 from timestepmusic.cli import main as tsm
 from timestepmusic.config import Config
 from timestepmusic.critic import CRITIC, PieceCritic, RollCritic, shift_keeping
-from timestepmusic.generation import GANModel, selected_pieces, written_pieces
+from timestepmusic.draws import selected_pieces, written_pieces
+from timestepmusic.generation import GANModel
 from timestepmusic.midi import NUM_KEYS, Events, write_events
 from timestepmusic.rolls import FRAME_S, ROWS, rolls, window_starts_s
 from timestepmusic.shipped import models_dir

@@ -12,8 +12,9 @@ from timestepmusic.batches import SetBatch
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
-from timestepmusic.generation import GANModel, prompt_until
+from timestepmusic.generation import GANModel
 from timestepmusic.midi import NUM_IDS, NUM_KEYS, Events, read_events, write_events
+from timestepmusic.prompts import prompt_until
 from timestepmusic.sequence.event_head import DURATION_BINS, STOP, EventBins, EventHead
 from timestepmusic.sequence.event_sampler import EventSampler, lean_to_join
 from timestepmusic.sequence.events import EventAutoregressive
@@ -297,12 +298,12 @@ def test_a_prompt_is_kept_and_continued_from_the_cli(events_run, tiny_corpus, tm
 
 
 def test_a_piece_without_a_note_is_drawn_again(events_run, monkeypatch):
-    from timestepmusic import generation
+    from timestepmusic import draws
     from timestepmusic.midi import Events
 
     model = GANModel.load(events_run)
     drawn = []  # how many pieces each call drew
-    original = generation.sampled_events
+    original = draws.sampled_events
 
     def silent_first(arm, ae, pieces, prompt=None):  # the first draw's second piece: pedals only
         events = original(arm, ae, pieces, prompt)
@@ -311,15 +312,15 @@ def test_a_piece_without_a_note_is_drawn_again(events_run, monkeypatch):
             events[1] = Events(np.full(2, 88), np.array([0.1, 0.5]), np.array([0.3, 0.3]), np.array([64, 64]))
         return events
 
-    monkeypatch.setattr(generation, "sampled_events", silent_first)
-    latents, events = generation.written_pieces(model, 3, 2.0, seed=7)
+    monkeypatch.setattr(draws, "sampled_events", silent_first)
+    latents, events = draws.written_pieces(model, 3, 2.0, seed=7)
     assert drawn == [3, 1]  # one more draw, of the silent piece alone
     assert all(piece.is_note.any() for piece in events) and len(latents) == 3
-    again = original(model.arm, model.ae, model.sample_latents(1, 2.0, seed=7 + generation.REDRAW_SEED_STEP))
+    again = original(model.arm, model.ae, model.sample_latents(1, 2.0, seed=7 + draws.REDRAW_SEED_STEP))
     assert np.array_equal(events[1].ids, again[0].ids)  # the redraw's seed, deterministic
-    monkeypatch.setattr(generation, "sampled_events", lambda arm, ae, pieces, prompt=None: [
+    monkeypatch.setattr(draws, "sampled_events", lambda arm, ae, pieces, prompt=None: [
         Events(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.uint8)) for _ in pieces])
-    latents, events = generation.written_pieces(model, 2, 2.0, seed=7)  # a model that never plays: written as is
+    latents, events = draws.written_pieces(model, 2, 2.0, seed=7)  # a model that never plays: written as is
     assert len(events) == 2 and not any(len(piece) for piece in events)
 
 
@@ -367,7 +368,7 @@ def test_generate_refuses_to_replace_an_earlier_run_unless_told(events_run, tmp_
 
 
 def test_a_piece_written_alone_is_the_same_file_as_in_the_whole_run(events_run, tmp_path, capsys, caplog):
-    from timestepmusic.generation import generate
+    from timestepmusic.generate_api import generate
 
     run = ["generate", "--model", str(events_run), "--seconds", "1", "-n", "3", "--seed", "2"]
     whole, alone = tmp_path / "whole", tmp_path / "alone"
@@ -511,9 +512,9 @@ def test_a_marker_records_the_files_it_read_as_typed_not_where_they_lie(events_r
 
 
 def test_pieces_written_alone_across_batches_are_those_of_the_whole_run(events_run, tmp_path, monkeypatch):
-    from timestepmusic import generation
+    from timestepmusic import draws
 
-    monkeypatch.setattr(generation, "BATCH_PIECES", 2)  # (256 pieces a batch, as the shipped code draws: too slow here)
+    monkeypatch.setattr(draws, "BATCH_PIECES", 2)  # (256 pieces a batch, as the shipped code draws: too slow here)
     run = ["generate", "--model", str(events_run), "--seconds", "1", "-n", "5", "--seed", "4"]
     assert main([*run, "-o", str(tmp_path / "whole")]) == 0
     assert main([*run, "-o", str(tmp_path / "alone"), "--piece", "4,1"]) == 0
@@ -552,15 +553,15 @@ def test_each_file_says_the_command_that_drew_it_and_the_same_request_gives_the_
 
 
 def test_a_large_n_is_drawn_and_written_a_batch_at_a_time(events_run, tmp_path, monkeypatch, capsys):
-    from timestepmusic import generation
+    from timestepmusic import draws
     from timestepmusic.midi import read_events
 
     request = ["generate", "--model", str(events_run), "--seconds", "1", "--seed", "2"]
     assert main([*request, "-n", "2", "-o", str(tmp_path / "two")]) == 0
-    monkeypatch.setattr(generation, "BATCH_PIECES", 2)
+    monkeypatch.setattr(draws, "BATCH_PIECES", 2)
     drawn = []
-    written_pieces = generation.written_pieces
-    monkeypatch.setattr(generation, "written_pieces", lambda gan, n, *rest, **kw: drawn.append(n) or written_pieces(
+    written_pieces = draws.written_pieces
+    monkeypatch.setattr(draws, "written_pieces", lambda gan, n, *rest, **kw: drawn.append(n) or written_pieces(
         gan, n, *rest, **kw))
     capsys.readouterr()
     assert main([*request, "-n", "5", "-o", str(tmp_path / "five")]) == 0
@@ -1019,9 +1020,9 @@ def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny
     prompt_s = tempos[2][0]  # the tempo asked starts after the prompt (at a whole chunk) …
     assert prompt_s > 1.333 and prompt_s % 0.25 < 1e-3 and tempos[:2] == [(0.0, 90.0), (1.333, 96.0)]
     assert tempos[-1][1] == 120.0 and meters == [(0.0, 3, 4)] and keys == [(0.0, -3, 0)]  # … the prompt's grid before
-    from timestepmusic.generation import written_meta
     from timestepmusic.keys import Key
     from timestepmusic.midi import read_prompt
+    from timestepmusic.sample_files import written_meta
     from timestepmusic.sequence.tonal import KeyTold
 
     events, drops, prompt_grid = read_prompt(prompt_file)  # its events as read_events reads them, and its grid
@@ -1153,8 +1154,8 @@ def test_a_pedal_down_at_a_cut_is_held_through_its_changes_of_depth():
     """A damper pressed at 2 s, its depth changed at 3 s (where the last note ends) and at 4.17 s, lifted at 6 s: cut
     at 3 s or at 4 s, it is one press held to its lift, not lifted at its first change of depth; another pedal, and a
     press after a real lift, are not joined."""
-    from timestepmusic.generation import held_on
     from timestepmusic.midi import DAMPER_ID, SOFT_ID
+    from timestepmusic.prompts import held_on
 
     events = Events(np.array([40, DAMPER_ID, DAMPER_ID, DAMPER_ID, SOFT_ID, DAMPER_ID]),
                     np.array([0.0, 2.0, 3.0, 4.17, 6.0, 6.5]), np.array([3.0, 1.0, 1.17, 1.83, 1.0, 1.0]),

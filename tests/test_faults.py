@@ -1046,7 +1046,8 @@ def test_preparing_again_deletes_the_earlier_arrays_and_never_a_users_data_folde
 def test_export_never_replaces_a_run_or_a_users_folder(corpus, straight_ae, tmp_path):
     """export_model(RUN, DEST) replaced DEST whole: DEST the run itself (or a folder of the user's) was deleted, its
     checkpoints and metrics gone without a word. Now only a new or empty folder, or an earlier export, is written."""
-    from timestepmusic.generation import GANModel, export_model
+    from timestepmusic.generation import GANModel
+    from timestepmusic.model_export import export_model
 
     run = tmp_path / "gan"
     train_gan(corpus, straight_ae, run, Config().override(GAN), progress=False, max_steps=1)

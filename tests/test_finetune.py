@@ -12,8 +12,9 @@ from timestepmusic.autoencoder import Autoencoder
 from timestepmusic.batches import ChunkGatherer
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
-from timestepmusic.generation import GANModel, export_model
+from timestepmusic.generation import GANModel
 from timestepmusic.latents import Normaliser
+from timestepmusic.model_export import export_model
 from timestepmusic.train.ae import validate
 from timestepmusic.train.budget import Budget
 from timestepmusic.train.finetune import RealLatents, feature_matching

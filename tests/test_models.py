@@ -19,7 +19,8 @@ from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.encoding import DurationFit, Encoding
 from timestepmusic.evaluate.fidelity import reconstruct_track
-from timestepmusic.generation import GANModel, generate
+from timestepmusic.generate_api import generate
+from timestepmusic.generation import GANModel
 from timestepmusic.midi import Events, write_events
 from timestepmusic.pisa import PISA
 from timestepmusic.train.ae import train_autoencoder
@@ -304,7 +305,7 @@ def test_generate_refuses_a_soundfont_that_is_not_there(tiny_gan, tmp_path, caps
 
 
 def test_pieces_are_numbered_so_that_a_sorted_listing_keeps_their_order():
-    from timestepmusic.generation import sample_name
+    from timestepmusic.sample_files import sample_name
 
     assert sample_name(0, 7, 8) == "sample_0_007.mid"  # as always, up to a thousand pieces
     names = [sample_name(3, i, 3000) for i in (2, 10, 100, 999, 1000, 2999)]

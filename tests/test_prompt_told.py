@@ -117,21 +117,21 @@ def test_generate_sets_sampling_settings_for_one_run(tiny_corpus, paused_model, 
 
 
 def test_a_silent_continuation_of_a_prompt_ending_in_silence_says_so(tiny_corpus, paused_model, monkeypatch, caplog):
-    from timestepmusic import generation
+    from timestepmusic import draws
 
     events = Corpus.open(tiny_corpus).track_events(0)
     early = events.take(np.flatnonzero(events.is_note & (events.start_s < 2.0)))
     notes = Events(early.ids, early.start_s, early.duration_s, early.intensity)  # ending where its notes end
     pedal = Events(np.array([88]), np.array([20.0]), np.array([0.5]), np.array([100], dtype=np.uint8))
     prompt = Events.concatenate([notes, pedal])  # notes in its first 2 s, then silence to 20.5 s
-    monkeypatch.setattr(generation, "sampled_events", lambda arm, ae, latents, given: [given] * len(latents))
+    monkeypatch.setattr(draws, "sampled_events", lambda arm, ae, latents, given: [given] * len(latents))
     with caplog.at_level("WARNING", logger="timestepmusic"):
-        generation.written_pieces(paused_model, 1, 1.0, 0, prompt=prompt)  # (every draw: the prompt, no new note)
+        draws.written_pieces(paused_model, 1, 1.0, 0, prompt=prompt)  # (every draw: the prompt, no new note)
     said = [r.getMessage() for r in caplog.records if "no new note" in r.getMessage()]
     assert len(said) == 1 and "runs on silent" in said[0] and "--prompt-seconds" in said[0]
     caplog.clear()
     with caplog.at_level("WARNING", logger="timestepmusic"):
-        generation.written_pieces(paused_model, 1, 1.0, 0, prompt=notes)  # ends on its notes: no such reason
+        draws.written_pieces(paused_model, 1, 1.0, 0, prompt=notes)  # ends on its notes: no such reason
     said = [r.getMessage() for r in caplog.records if "no new note" in r.getMessage()]
     assert len(said) == 1 and "--prompt-seconds" not in said[0]
 

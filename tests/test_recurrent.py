@@ -276,7 +276,7 @@ def _cli_knows_rnn() -> bool:
 @pytest.mark.skipif(not _cli_knows_rnn(), reason="cli.py has no `train-gan --arch rnn` yet (issue 7 edits)")
 def test_cli_trains_generates_and_exports_a_finetuned_rnn(tiny_corpus, tiny_ae, tmp_path, capsys):
     from timestepmusic.cli import main
-    from timestepmusic.generation import export_model
+    from timestepmusic.model_export import export_model
 
     sets = [f"--set=gan.{k.split('.')[1]}={v}" for k, v in TINY_GAN.items()]
     run = tmp_path / "rnn"

@@ -220,7 +220,8 @@ def test_paths_are_added_to_a_model_trained_before_them(style_run, tmp_path, cap
 def test_an_exported_model_keeps_its_paths_and_a_wrong_file_is_refused(style_run, tmp_path, capsys):
     from safetensors.torch import save_file
 
-    from timestepmusic.generation import GANModel, export_model
+    from timestepmusic.generation import GANModel
+    from timestepmusic.model_export import export_model
 
     out = export_model(style_run, tmp_path / "exported")
     assert (out / "style_paths.safetensors").is_file()
@@ -301,7 +302,8 @@ def test_each_attribute_moves_in_a_line_and_each_chunk_is_told_its_mean_ahead():
 
 
 def test_a_piece_asked_a_path_is_told_its_ramp_chunk_by_chunk(style_run, monkeypatch, tmp_path, capsys):
-    from timestepmusic.generation import GANModel, prompt_until
+    from timestepmusic.generation import GANModel
+    from timestepmusic.prompts import prompt_until
 
     model = GANModel.load(style_run)
     torch.nn.init.normal_(model.arm.generator.style.project.weight)  # as if trained to follow its descriptions
@@ -433,7 +435,8 @@ def test_a_runs_paths_are_labelled_with_each_training_tracks_composer_and_title(
 
 
 def test_pieces_asked_a_composer_walk_only_that_composers_performances(style_run, monkeypatch, tmp_path, capsys):
-    from timestepmusic.generation import GANModel, model_info
+    from timestepmusic.generation import GANModel
+    from timestepmusic.model_info import model_info
 
     model = GANModel.load(style_run)
     torch.nn.init.normal_(model.arm.generator.style.project.weight)  # as if trained to follow its descriptions
@@ -450,7 +453,7 @@ def test_pieces_asked_a_composer_walk_only_that_composers_performances(style_run
     assert len(bach) == 6 and all(label.startswith("Bach piece ") and " from 0:" in label for label in bach)
     model.sample_latents(6, 2.0, seed=1, snap_to_real=False)
     assert {names[t] for t in model.arm.paths.track_at(starts[-1]).tolist()} == {"Bach", "Chopin"}
-    from timestepmusic.generation import written_pieces
+    from timestepmusic.draws import written_pieces
 
     written_pieces(model, 3, 2.0, 4, composer="Bach")  # what tsm generate writes: each file's line names its walk
     assert len(model.walked) == 3 and all(label.startswith("Bach piece ") for label in model.walked)
@@ -484,7 +487,7 @@ def test_pieces_asked_a_composer_walk_only_that_composers_performances(style_run
 
 
 def test_the_shipped_default_walks_the_performances_of_seven_composers():
-    from timestepmusic.generation import model_info
+    from timestepmusic.model_info import model_info
 
     composers = model_info("default")["composers"]
     assert composers == {"Chopin": 225, "Beethoven": 220, "Bach": 119, "Liszt": 114, "Schubert": 49, "Haydn": 26,

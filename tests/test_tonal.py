@@ -269,7 +269,7 @@ def test_a_key_is_asked_only_of_a_model_that_hears_keys(tiny_corpus, tiny_ae, tm
 
 
 def test_a_file_carries_the_keys_asked_within_it_from_where_they_are_asked():
-    from timestepmusic.generation import written_meta
+    from timestepmusic.sample_files import written_meta
     from timestepmusic.sequence.pulse import TempoTold
 
     path = KeyTold(Key(10, False), later=((2.0, Key(5, False)), (30.0, Key(0, False))))  # Bb, F at 2 s, C at 30 s
@@ -283,8 +283,8 @@ def test_a_file_carries_the_keys_asked_within_it_from_where_they_are_asked():
 def test_a_steady_tempo_asked_is_written_with_its_beats_under_the_notes(tmp_path):
     import symusic
 
-    from timestepmusic.generation import written_meta
     from timestepmusic.midi import write_events
+    from timestepmusic.sample_files import written_meta
     from timestepmusic.sequence.pulse import TempoTold
 
     beat_s = 60 / 90

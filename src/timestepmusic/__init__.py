@@ -20,9 +20,12 @@ def __getattr__(name: str):
     if name == "train_gan":
         from .train.sequence import train_sequence_model
         return train_sequence_model
-    if name in ("generate", "GANModel"):  # the module is generation.py, so that it never shadows the verb
-        from . import generation
-        return getattr(generation, name)
+    if name == "generate":  # the module is generate_api.py, so that it never shadows the verb
+        from .generate_api import generate
+        return generate
+    if name == "GANModel":
+        from .generation import GANModel
+        return GANModel
     if name == "Autoencoder":
         from .autoencoder import Autoencoder
         return Autoencoder

@@ -1,6 +1,6 @@
 """`tsm generate`: check the request, load the model, draw the pieces and write each as MIDI (with its roll and
-audio where asked). Thin over the API (generation.py); heavy imports happen inside the steps so that `tsm --help`
-stays fast."""
+audio where asked). Thin over the API (generation.py, draws.py, sample_files.py); heavy imports happen inside the
+steps so that `tsm --help` stays fast."""
 from __future__ import annotations
 
 import argparse
@@ -44,7 +44,7 @@ class Files:
     out: Path  # the folder (-o)
     names: dict[int, Path]  # each piece written (its number of -n) → its MIDI file
     rewritten: set[Path]  # every file this run writes: the MIDI files, their PNG and WAV where asked
-    taken: list[Path]  # the earlier run's files (generation.earlier_samples), which --overwrite replaces
+    taken: list[Path]  # the earlier run's files (sample_files.earlier_samples), which --overwrite replaces
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -103,7 +103,7 @@ def _checked_request(args: argparse.Namespace) -> Request:
         raise ValueError("--like-seconds: give the performance to walk with --like")
 
     if args.select and args.prompt:  # (said before anything the prompt's reading would warn of)
-        from .generation import SELECT_NO_PROMPT
+        from .draws import SELECT_NO_PROMPT
 
         raise ValueError(SELECT_NO_PROMPT)
     if not args.out.strip():
@@ -126,11 +126,12 @@ def _names_a_file(out: str) -> bool:
 
 def _files_to_write(args: argparse.Namespace, request: Request) -> Files:
     """The files this run writes, and the earlier run's with this seed that they would replace: refused in one line
-    unless --overwrite (generation.earlier_samples), and with --piece where another request drew them."""
+    unless --overwrite (sample_files.earlier_samples), and with --piece where another request drew them."""
     from .evaluate.render import rendered_paths
-    from .generation import chosen_pieces, earlier_samples, sample_name
+    from .generate_api import chosen_pieces
     from .heard import made_by
     from .midi import made_by_marker
+    from .sample_files import earlier_samples, sample_name
     from .shipped import resolve_model
 
     if args.model is not None and not Path(args.model).exists():
@@ -265,9 +266,10 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
     """The pieces drawn a batch at a time and each asked written as it comes (--overwrite: the earlier run's files
     replaced once the first are drawn); an error or Ctrl-C after files were written or replaced says what is there
     now. Returns the new music's length of each piece written (s, after any prompt)."""
-    from .generation import drawn_in_batches, replace_earlier, written_meta
+    from .draws import drawn_in_batches
     from .heard import made_by
     from .midi import continuation_only, struck_once, write_events
+    from .sample_files import replace_earlier, written_meta
 
     gan.arm.progress = not args.quiet  # a bar over the chunks drawn (ar, events), where stderr is a terminal
     if args.select and gan.critic is not None:

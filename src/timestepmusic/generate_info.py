@@ -34,7 +34,7 @@ def refuse_unread(args: argparse.Namespace) -> None:
 def print_list(args: argparse.Namespace) -> None:
     """--list: the shipped models (--arch KIND: those of that kind); without --arch, the shipped autoencoders and the
     composers --composer may name (the training performances of each, in --model's or the default's corpus)."""
-    from .generation import model_info
+    from .model_info import model_info
     from .shipped import shipped_of_kind
 
     listed = shipped_of_kind(args.arch)  # --list --arch KIND: those of that kind
@@ -54,8 +54,8 @@ def print_list(args: argparse.Namespace) -> None:
 
 def print_info(args: argparse.Namespace) -> None:
     """--info: how --model was trained and what it may be asked (`info_words`; -v: how it came to be), or with --json
-    every setting (generation.model_info); --arch, given too, is checked against the model's."""
-    from .generation import model_info
+    every setting (model_info.model_info); --arch, given too, is checked against the model's."""
+    from .model_info import model_info
 
     info = model_info(args.model)
     if args.arch is not None and info.get("arch") != args.arch:
@@ -64,7 +64,7 @@ def print_info(args: argparse.Namespace) -> None:
 
 
 def info_words(info: dict, history: bool = False) -> list[str]:
-    """`--info`'s JSON (generation.model_info) in a few lines a person reads: what the model is, how it was trained,
+    """`--info`'s JSON (model_info.model_info) in a few lines a person reads: what the model is, how it was trained,
     what it may be asked; with `history` (--info -v), how it came to be (its description, wrapped)."""
     folder = Path(str(info.get("model", "")))
     name = f"{folder.parent.name}/{folder.name}" if folder.name in ("last", "best") else folder.name  # (a run's)
@@ -99,7 +99,7 @@ def info_words(info: dict, history: bool = False) -> list[str]:
 def _warm_start_words(start: dict) -> str:
     """', warm-started from MODEL at its step N', and where MODEL is the shipped model of that name (it has trained
     that far: an older model's 'default' is the default of its time), how to ask it in turn."""
-    from .generation import model_info
+    from .model_info import model_info
     from .shipped import shipped_names
 
     said = f", warm-started from {start['model']} at its step {start['step']:,}"

@@ -36,8 +36,8 @@ def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_it
     """What each piece is told (the model refuses what it cannot follow, in GANModel.sample_latents), each request
     read as the model takes it (`key_path` and `tempo_path`: --key's and --tempo's waypoints, as read before the model
     loaded) and, where a listener may not hear it as asked, said."""
-    from .generation import prompt_span_s
     from .heard import Asked
+    from .prompts import prompt_span_s
 
     options = {}
     if getattr(gan.arm, "tempered", False):
@@ -97,8 +97,8 @@ def _style_told(style: str, seconds: float, chunk_seconds: float) -> tuple[objec
 def _like_told(args: argparse.Namespace, gan: GANModel, seconds: float) -> tuple[object, object | None, str]:
     """--like, read as a prompt is (from --like-seconds on): the performance, its walk from its first note (None for
     one without a note: the arm refuses it) and its name; a performance shorter than the pieces is said."""
-    from .generation import like_from
     from .midi import NUM_KEYS, read_events
+    from .prompts import like_from
     from .sequence.events import from_first_note
     from .sequence.style import AHEAD
     from .waypoints import clock_text
@@ -154,10 +154,10 @@ def _key_told(args: argparse.Namespace, key_path: list, seconds: float) -> tuple
 
 
 def _prompt_told(args: argparse.Namespace, gan: GANModel) -> tuple[object, object]:
-    """--prompt as the model continues it (from --prompt-seconds on, generation.continued_prompt), and its grid: its
+    """--prompt as the model continues it (from --prompt-seconds on, prompts.continued_prompt), and its grid: its
     tempos, time and key signatures (midi.read_prompt)."""
-    from .generation import continued_prompt
     from .midi import read_prompt
+    from .prompts import continued_prompt
 
     try:
         prompt, drops, grid = read_prompt(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)

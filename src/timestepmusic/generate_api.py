@@ -1,0 +1,119 @@
+"""`generate()`, the Python API of `tsm generate` (timestepmusic.generate): its arguments checked as the CLI's flags
+are, the pieces drawn (draws.py) and written as MIDI files (sample_files.py) under the folder's lock."""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .argtypes import PIECES_LIMIT, SEED_LIMIT
+from .draws import drawn_in_batches
+from .files import held_folder
+from .generation import GANModel, check_piece_seconds
+from .heard import made_version
+from .midi import FileMeta, write_events
+from .prompts import continued_prompt
+from .sample_files import earlier_samples, replace_earlier, sample_name
+from .sequence.tonal import KeyTold
+
+
+def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
+             device: str = "cpu", snap_to_real: bool = True, overwrite: bool = False,
+             pieces: Sequence[int] | None = None, **options) -> list[Path]:
+    """Write `n` MIDI files into `out` from a model of any arch; the same seed gives the same files. `seconds`
+    is each piece's length, or for an arch that ends its pieces itself, the longest one may run. `options`
+    (likelihood arm): prompt=Events or a MIDI file, ends=bool, temperature=float, mixture_temperature=float, and
+    for the default style="density=6", key="E minor", tempo=90, composer="Bach", like=a MIDI file (`api_options`;
+    GANModel.sample_latents); a piece without a note is drawn again (`written_pieces`). Files of an earlier
+    run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`), and so is a second generate
+    writing the same seed into `out` meanwhile (the command's lock). `pieces`: write only these
+    of the n (numbered as their files, from 0), the same notes as in the whole run (`drawn_in_batches`); an earlier
+    run's other files are then neither refused nor removed."""
+    if not whole(n):
+        raise ValueError(f"-n must be a whole number from 1 to {PIECES_LIMIT:,}, got {n!r}")
+    if not 1 <= n <= PIECES_LIMIT:
+        raise ValueError(f"-n must be from 1 to {PIECES_LIMIT:,}, got {n:,}")
+    if not (whole(seed) and 0 <= seed <= SEED_LIMIT):  # (as --seed: the sampler's streams are derived from it)
+        raise ValueError(f"seed must be a whole number from 0 to {SEED_LIMIT}, got {seed!r}")
+    check_piece_seconds(seconds)
+    with held_folder(out, f".generate-seed{seed}.lock", f"{out}: another generate is writing seed {seed}'s pieces "
+                     "into it now; wait for it to end, or give another folder or seed"):  # (the command's lock)
+        return _generated(Path(out), model, n, seconds, seed, device, snap_to_real, overwrite, pieces, options)
+
+
+def whole(number) -> bool:
+    """Whether `number` is a whole number (an int or numpy integer; not a bool, a float or a string)."""
+    return isinstance(number, (int, np.integer)) and not isinstance(number, bool)
+
+
+def _generated(out: Path, model: str | Path | None, n: int, seconds: float, seed: int, device: str, snap_to_real: bool,
+               overwrite: bool, pieces: Sequence[int] | None, options: dict) -> list[Path]:
+    """`generate` within its folder's lock."""
+    chosen = chosen_pieces(pieces, n)
+    names = {i: out / sample_name(seed, i, n) for i in chosen}
+    taken = earlier_samples(out, seed, overwrite, writes=list(names.values()),  # (a prompt here is events, not a file)
+                            only=None if pieces is None else list(names.values()))
+    check_api_options(options)  # (a misspelled one, before the model loads)
+    gan = GANModel.load(model, device)
+    options = api_options(gan, seconds, options)
+    if options.get("prompt") is not None:  # (continued from its last sound, as by the CLI)
+        options["prompt"] = continued_prompt(options["prompt"], gan.ae, path="prompt")
+    replaced = False
+    for first, _, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real,
+                                            only=None if pieces is None else chosen, **options):
+        if not replaced:  # (once the first pieces are drawn)
+            replace_earlier(taken, set(names.values()), seed)
+            replaced = True
+        for j, events in enumerate(drawn):
+            if first + j in names:  # (a marker, so that --overwrite knows the file for this tool's)
+                write_events(events, names[first + j], FileMeta(f"{made_version()}: generate() in Python, seed "
+                                                                 f"{seed}, piece {first + j} of {n}"))
+    return list(names.values())
+
+
+def check_api_options(options: dict) -> None:
+    """generate()'s `options`: a name GANModel.sample_latents does not take is a ValueError naming it (and the
+    nearest it takes)."""
+    import inspect
+
+    known = [name for name, p in inspect.signature(GANModel.sample_latents).parameters.items()
+             if p.kind is p.KEYWORD_ONLY]
+    for name in options:
+        if name not in known:
+            near = difflib.get_close_matches(name, known, n=1)
+            raise ValueError(f"generate(): no option {name!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
+                             + f"; it takes {', '.join(known)}")
+
+
+def api_options(gan: GANModel, seconds: float, options: dict) -> dict:
+    """generate()'s `options` as the CLI's flags read them: `prompt` and `like` a MIDI file's path or events, `style`
+    and `key` their text (`"density=6"`, `"loudness=45 > loudness=80"`, `"E minor > G@20"`) or parsed values."""
+    from .keys import parse_key_path
+    from .midi import read_events
+    from .sequence.style import asked_style
+
+    options = dict(options)
+    for name in ("prompt", "like"):
+        if isinstance(options.get(name), (str, Path)):
+            options[name], _ = read_events(options[name], pedal_bins=gan.ae.config.events.pedal_bins)
+    if isinstance(options.get("style"), str):
+        options["style"] = asked_style(options["style"], seconds)
+    if isinstance(options.get("key"), str):
+        options["key"] = KeyTold.timed(parse_key_path(options["key"]), seconds)
+    return options
+
+
+def chosen_pieces(pieces: Sequence[int] | None, n: int) -> Sequence[int]:
+    """The pieces of n to write (--piece): all of them (a range, not a list of n), or those given, each once and in
+    order; one outside 0 … n − 1 is refused in one line."""
+    if pieces is None:
+        return range(n)
+    outside = [i for i in pieces if not 0 <= i < n]
+    if outside or not pieces:
+        shown = (f"{outside[0]} is" if len(outside) == 1 else f"{min(outside)} … {max(outside)} are" if outside
+                 else "none is")
+        raise ValueError(f"--piece: {shown} not among the pieces of -n {n}, numbered 0 to {n - 1} as their files "
+                         f"(sample_SEED_{0:03d}.mid …)")
+    return sorted(set(pieces))

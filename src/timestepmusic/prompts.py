@@ -1,0 +1,120 @@
+"""A performance as a continuation goes on from it (tsm generate --prompt, --like): cut at a whole chunk or where its
+last note ends, its pedals held on across the cut, and how many chunks (of ae.chunk_seconds) the model hears it as.
+Times in seconds from the performance's start."""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .chunks import chunk_events
+from .midi import Events, continuation_only
+from .waypoints import clock_text
+
+if TYPE_CHECKING:
+    from .autoencoder import Autoencoder
+
+log = logging.getLogger(__name__)
+SILENT_PROMPT_S = 4.0  # a prompt that ends in a silence longer than this is named when its continuation stays silent
+
+
+def like_from(like: Events, seconds: float, path: str | Path = "--like") -> Events:
+    """The performance to walk (generate --like) from `seconds` on (--like-seconds), timed from there: the notes struck
+    from then on and the pedals down then or pressed later (`continuation_only`)."""
+    if not seconds >= 0:
+        raise ValueError(f"--like-seconds must be ≥ 0, got {seconds:g}")
+    later = continuation_only(like, seconds)
+    if not later.is_note.any():
+        struck_s = like.start_s[like.is_note]
+        last = (f"its last note starts at {clock_text(struck_s.max())} ({struck_s.max():.1f} s)" if struck_s.size
+                else "it holds no note")
+        raise ValueError(f"{path}: --like-seconds {clock_text(seconds)}: no note starts then or later; {last}")
+    return later
+
+
+def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str | Path = "--prompt") -> Events:
+    """The prompt cut at `seconds` rounded down to a whole chunk (generate --prompt-seconds): the events struck
+    before the cut, as played (a chord or a pedal held across the cut rings on, as the model hears it in the chunk
+    it starts in), and nothing struck after it; it ends at the cut, so that the continuation's first chunk starts
+    there."""
+    if not seconds > 0:
+        raise ValueError(f"--prompt-seconds must be > 0, got {seconds:g}")
+    if seconds > prompt.end_s:
+        raise ValueError(f"{path}: --prompt-seconds {clock_text(seconds)} is past its end ({clock_text(prompt.end_s)}); "
+                         "give at most that, or leave it out to continue from the end")
+    cut_s = math.floor(seconds / chunk_seconds + 1e-9) * chunk_seconds
+    if cut_s <= 0:
+        raise ValueError(f"--prompt-seconds {seconds:g}: shorter than one chunk ({chunk_seconds:g} s), where the "
+                         f"prompt is cut; give at least {chunk_seconds:g}")
+    if seconds - cut_s > 1e-6:
+        log.warning("--prompt-seconds %s: the prompt is cut at whole chunks of %g s: continued from %s", clock_text(seconds),
+                    chunk_seconds, clock_text(cut_s))
+    cut = held_on(prompt, cut_s).take(np.flatnonzero(prompt.start_s < cut_s))  # (a pedal down at the cut held on)
+    if not cut.is_note.any():
+        raise ValueError(f"{path}: no note starts before --prompt-seconds {seconds:g} (cut at whole "
+                         f"{chunk_seconds:g} s chunks: {cut_s:g} s)")
+    return ending_at(cut, cut_s - 1e-6)  # (just inside the last chunk before the cut: no empty chunk after it)
+
+
+def ending_at(events: Events, end_s: float) -> Events:
+    """`events` as a performance that ends at `end_s`, though what it holds may ring on past it (a prompt cut where
+    its pedal or chord is still down: the continuation's first chunk starts there). Set after construction, which
+    would end it after its last sound."""
+    ended = Events(events.ids, events.start_s, events.duration_s, events.intensity)
+    ended.end_s = end_s
+    return ended
+
+
+def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = None,
+                     path: str | Path = "--prompt") -> Events:
+    """What a continuation of `prompt` goes on from: the prompt cut at `seconds` (--prompt-seconds: `prompt_until`;
+    said where its last note before the cut ends SILENT_PROMPT_S or more before it), else ended where its last note
+    ends (a file that runs on silent, to a controller, a pedal held or pressed again, or its end a minute later, is
+    not waited out; said where it runs on more than a second; a pedal down then rings on into the continuation).
+    Said too where a 0.25 s chunk holds more events than the model hears (ae.max_events): the file keeps them all,
+    as played."""
+    if seconds is not None:
+        prompt = prompt_until(prompt, seconds, ae.chunk_seconds, path)
+    last_s = float((prompt.start_s + prompt.duration_s)[prompt.is_note].max(initial=0.0))  # its last note's end
+    if seconds is not None and prompt.end_s - last_s >= SILENT_PROMPT_S:
+        log.warning("%s: its last note before the cut at %s ends at %s: the continuation starts after %.0f s of "
+                    "silence", path, clock_text(prompt.end_s), clock_text(last_s), prompt.end_s - last_s)
+    elif seconds is None and prompt.end_s - last_s > 1.0:
+        log.warning("%s: its last note ends at %s and the file runs on without one to %s: continued from its last "
+                    "note", path, clock_text(last_s), clock_text(prompt.end_s))
+        held = held_on(prompt, last_s)  # (a pedal down then rings on; one pressed after it is left out)
+        prompt = ending_at(held.take(np.flatnonzero(prompt.start_s < last_s)), last_s)
+    unheard = chunk_events(prompt, ae.chunk_seconds, ae.max_events).dropped
+    if unheard:
+        log.warning("%s: %d of its %d events fall in %g s chunks of more than %d, of which the model hears the first "
+                    "%d; the file keeps them all", path, unheard, len(prompt.ids), ae.chunk_seconds, ae.max_events,
+                    ae.max_events)
+    return prompt
+
+
+def held_on(events: Events, at_s: float, join_s: float = 2e-3) -> Events:
+    """`events` with each pedal down at `at_s` held on through the changes of depth that follow it without a lift
+    (each a press of its own, starting where the one before ends within `join_s`), as one press: cut at `at_s`, the
+    pedal is not lifted where its depth changed after it."""
+    duration = events.duration_s.copy()
+    ends_s = events.start_s + events.duration_s  # [E]
+    for i in np.flatnonzero(~events.is_note & (events.start_s < at_s) & (ends_s >= at_s)):  # (one changing at it too)
+        end_s, same = ends_s[i], np.flatnonzero(events.ids == events.ids[i])  # [K]: that pedal's presses
+        for j in same[np.argsort(events.start_s[same], kind="stable")]:
+            if end_s - join_s <= events.start_s[j] <= end_s + join_s:
+                end_s = max(end_s, ends_s[j])
+        duration[i] = end_s - events.start_s[i]
+    return Events(events.ids, events.start_s, duration, events.intensity, events.end_s)
+
+
+def prompt_chunks(ae: Autoencoder, prompt: Events | None) -> int:
+    """How many chunks the model hears `prompt` as (0 without one)."""
+    return 0 if prompt is None else chunk_events(prompt, ae.chunk_seconds, ae.max_events).num_chunks
+
+
+def prompt_span_s(ae: Autoencoder, prompt: Events | None) -> float:
+    """Where a continuation of `prompt` starts: the span of its chunks as the model hears them (0 without one)."""
+    return prompt_chunks(ae, prompt) * ae.chunk_seconds

@@ -350,7 +350,9 @@ def pedal_messages(down: np.ndarray, up: np.ndarray, level: np.ndarray) -> tuple
     """One pedal's presses (press and release ticks, levels 1–127, each [M]) → its control messages (ticks and
     values, in order): the pedal is held while any press lasts, at the level of the latest press still held,
     and lifted (0) when none is. Decoded presses may overlap; a release at the tick of the next press is
-    dropped (the press takes over)."""
+    dropped (the press takes over). At most one message a tick (the last: one replaced at its own tick never
+    sounds), and none that repeats the value before it (a press at the depth already held, a lift of a pedal
+    that is up): a piano or synth is sent only changes."""
     order = np.argsort(down, kind="stable")
     down, up, level = down[order].tolist(), up[order].tolist(), level[order].tolist()
     times, values, held = [], [], []  # held: (release tick, press index) of the presses still down
@@ -373,7 +375,11 @@ def pedal_messages(down: np.ndarray, up: np.ndarray, level: np.ndarray) -> tuple
         values.append(level[i])
         held.append((max(up[i], tick), i))
     release_until(np.iinfo(np.int64).max, inclusive=True)
-    return np.array(times, dtype=np.int64), np.array(values, dtype=np.int64)
+    times, values = np.array(times, dtype=np.int64), np.array(values, dtype=np.int64)  # [M]
+    last = np.diff(times, append=np.iinfo(np.int64).max) != 0  # [M]: the last message of its tick
+    times, values = times[last], values[last]
+    changed = values != np.concatenate([[0], values[:-1]])  # (the pedal starts up)
+    return times[changed], values[changed]
 
 
 def release_by(events: Events, end_s: float) -> Events:

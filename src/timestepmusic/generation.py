@@ -33,7 +33,7 @@ from .files import atomic_path, held_folder, named
 from .heard import made_version
 from .keys import Key, check_key, sharps
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
-from .midi import Events, FileGrid, FileMeta, continuation_only, made_by_marker, release_by, write_events
+from .midi import Events, FileGrid, FileMeta, continuation_only, join_pedal_runs, made_by_marker, release_by, write_events
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
 from .sequence.pulse import TempoTold
 from .sequence.style import StylePaths, StyleRamp
@@ -301,8 +301,11 @@ def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tenso
             return drawn
         drawn = [piece.take(np.flatnonzero(piece.start_s >= first * c - 1e-9)) for piece in drawn]
     given = [] if prompt is None else [prompt]
-    return [release_by(Events.concatenate(given + [new]), piece.shape[0] * c + RELEASE_S)
-            for new, piece in zip(drawn, pieces)]
+    # a lift between a prompt's pedal held past its end and a press drawn just after it closed as drawn ones are
+    join_s = (0.0 if prompt is None else arm.settings.pedal_join_s if getattr(arm, "draws_events", False)
+              else ae.pedal_join_s)
+    return [release_by(join_pedal_runs(Events.concatenate(given + [new]), join_s, from_s=first * c - 1e-9),
+                       piece.shape[0] * c + RELEASE_S) for new, piece in zip(drawn, pieces)]
 
 
 def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:

@@ -641,12 +641,13 @@ def merge_restrikes(events: Events, extend: bool = False) -> Events:
     return Events(events.ids[keep], events.start_s[keep], duration[keep], events.intensity[keep], events.end_s)
 
 
-def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0) -> Events:
+def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0, from_s: float = -math.inf) -> Events:
     """Close gaps of at most `gap_s`, or of at most `share` × the duration of the press held longest before
     it, between consecutive events of one pedal (that press is extended to the later's start: a gap is measured
     from the latest release before it, since the pedal stays down while any press is held). A held pedal that
     changes depth is a run of abutting events; a decoded or drawn one that ends a few ms early (or, drawn, a few % of
-    its length: a duration bin is ~10 % wide) would otherwise lift the pedal and press it again."""
+    its length: a duration bin is ~10 % wide) would otherwise lift the pedal and press it again. With `from_s`, only
+    the gaps before a press from `from_s` on (a continuation's: a prompt's own lifts before it are kept)."""
     if (gap_s <= 0 and share <= 0) or not len(events):
         return events
     duration = events.duration_s.copy()
@@ -659,7 +660,7 @@ def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0) -> Events:
         reach = np.maximum.accumulate(end)  # [M]: the pedal is held until here (MIDI's reading)
         holder = mine[np.maximum.accumulate(np.where(end >= reach, np.arange(mine.size), 0))]  # [M]: whose press
         gap = start[1:] - reach[:-1]  # [M - 1]: a lift only where no earlier press is still held
-        close = (gap > 0) & (gap <= np.maximum(gap_s, share * duration[holder[:-1]]))
+        close = (gap > 0) & (gap <= np.maximum(gap_s, share * duration[holder[:-1]])) & (start[1:] >= from_s)
         duration[holder[:-1][close]] = start[1:][close] - events.start_s[holder[:-1][close]]
     return Events(events.ids, events.start_s, duration, events.intensity, events.end_s)
 

@@ -287,6 +287,23 @@ def test_a_prompt_pedal_held_past_its_end_is_not_flicked_up_before_a_press_drawn
     assert lifts == [round(0.2 * ticks_per_s), round(1.82 * ticks_per_s)]  # the prompt's own lift kept; none at 1.31 s
 
 
+def test_a_piece_holds_no_pedal_down_in_silence_after_its_last_sound(events_run):
+    from timestepmusic.generation import sampled_events
+    from timestepmusic.midi import DAMPER_ID, SOFT_ID, sound_end_s
+
+    model = GANModel.load(events_run)
+    # chunk 0: a note 0.05–0.25 s under the damper 0–0.6 s (it rings to 0.6 s), another 0.1–0.3 s, the una corda
+    # from 0.1 s for 31 s (to the piece's release, 2 s after its 1 s); chunk 2: the damper again from 0.7 s, in silence
+    model.arm.drawn = [chunk_sets([[(DAMPER_ID, 0.0, 0.6, 100), (40, 0.05, 0.2, 70), (44, 0.1, 0.2, 70),
+                                    (SOFT_ID, 0.1, 31.0, 90)]]), chunk_sets([[]]), chunk_sets([[(DAMPER_ID, 0.2, 1.0, 80)]]),
+                       chunk_sets([[]])]
+    events, = sampled_events(model.arm, model.ae, [torch.zeros(4, 1)])
+    assert events.end_s == pytest.approx(0.6) and sound_end_s(events) == pytest.approx(0.6)
+    assert (events.ids == DAMPER_ID).sum() == 1  # the press in the silence is gone
+    assert events.duration_s[events.ids == SOFT_ID].tolist() == pytest.approx([0.5])  # lifted as the damper is
+    assert events.duration_s[events.is_note].tolist() == pytest.approx([0.2, 0.2])  # the notes as drawn
+
+
 def test_a_prompt_is_kept_and_continued_from_the_cli(events_run, tiny_corpus, tmp_path, capsys):
     prompt_file = next((tiny_corpus.parent / "midi").rglob("*.mid"))
     prompt, _ = read_events(prompt_file)

@@ -389,6 +389,21 @@ def test_a_written_pedal_sends_only_changes(tmp_path):
     assert back.duration_s[back.ids == DAMPER_ID].tolist() == pytest.approx([2.0, 0.5])
 
 
+def test_sound_end_is_where_the_pedal_holding_the_last_note_is_lifted():
+    from timestepmusic.midi import SOSTENUTO_ID, release_by, sound_end_s
+
+    # a note 0–1 s under the damper pressed at 0.5 s and changed at 1.2 s (one hold, lifted at 2 s); the una corda
+    # to 5 s holds nothing
+    events = Events(np.array([40, DAMPER_ID, DAMPER_ID, SOFT_ID]), np.array([0.0, 0.5, 1.2, 0.0]),
+                    np.array([1.0, 0.7, 0.8, 5.0]), np.array([64, 90, 60, 80]))
+    assert sound_end_s(events) == pytest.approx(2.0)
+    later = Events.concatenate([events, Events(np.array([50, SOSTENUTO_ID]), np.array([2.5, 2.6]),
+                                               np.array([0.5, 1.4]), np.array([64, 90]))])
+    assert sound_end_s(later) == pytest.approx(4.0)  # released at 3 s under the sostenuto, lifted at 4 s
+    released = release_by(later, 4.5, after_sound=True)
+    assert released.end_s == pytest.approx(4.0) and release_by(later, 4.5).end_s == pytest.approx(4.5)
+
+
 @pytest.mark.parametrize("extend", [False, True])
 def test_a_key_struck_again_while_it_sounds_is_one_note(extend):
     # key 40: 0–1.0 s, struck again at 0.5 s (until 1.5 s) and 1.2 s; key 41 struck at 0.5 s is another key;

@@ -305,17 +305,17 @@ def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tenso
     join_s = (0.0 if prompt is None else arm.settings.pedal_join_s if getattr(arm, "draws_events", False)
               else ae.pedal_join_s)
     return [release_by(join_pedal_runs(Events.concatenate(given + [new]), join_s, from_s=first * c - 1e-9),
-                       piece.shape[0] * c + RELEASE_S) for new, piece in zip(drawn, pieces)]
+                       piece.shape[0] * c + RELEASE_S, after_sound=True) for new, piece in zip(drawn, pieces)]
 
 
 def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:
     """One piece's latents [T, L] → events, block by block, every note and pedal released by RELEASE_S after
-    its last chunk. (A pedal run or a restruck key that crosses a block boundary is not joined across it: one
-    place in 17 min.)"""
+    its last chunk, and every pedal by the time its notes stop sounding. (A pedal run or a restruck key that
+    crosses a block boundary is not joined across it: one place in 17 min.)"""
     blocks = [ae.decode_events(latent[lo:lo + BLOCK_CHUNKS], start_chunk=lo)
               for lo in range(0, latent.shape[0], BLOCK_CHUNKS)]
     events = blocks[0] if len(blocks) == 1 else Events.concatenate(blocks)
-    return release_by(events, latent.shape[0] * ae.chunk_seconds + RELEASE_S)
+    return release_by(events, latent.shape[0] * ae.chunk_seconds + RELEASE_S, after_sound=True)
 
 
 def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_from_s: float, end_s: float,

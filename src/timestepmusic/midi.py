@@ -382,10 +382,38 @@ def pedal_messages(down: np.ndarray, up: np.ndarray, level: np.ndarray) -> tuple
     return times[changed], values[changed]
 
 
-def release_by(events: Events, end_s: float) -> Events:
-    """Every note and pedal released by `end_s` (a held chord may not ring on long after the piece)."""
+def release_by(events: Events, end_s: float, after_sound: bool = False) -> Events:
+    """Every note and pedal released by `end_s` (a held chord may not ring on long after the piece); with
+    `after_sound`, every pedal lifted by the time the last note stops sounding too (`sound_end_s`; a generated piece:
+    no una corda, or damper pressed after its notes, held down in silence to `end_s`)."""
     duration = np.minimum(events.duration_s, np.maximum(end_s - events.start_s, 0.0))
-    return Events(events.ids, events.start_s, duration, events.intensity)
+    released = Events(events.ids, events.start_s, duration, events.intensity)
+    if not after_sound or not released.is_note.any():
+        return released
+    heard_s = sound_end_s(released)
+    kept = np.flatnonzero(released.is_note | (released.start_s < heard_s))  # (a pedal pressed in the silence: gone)
+    duration = np.where(released.is_note, duration, np.minimum(duration, heard_s - released.start_s))
+    return Events(released.ids, released.start_s, duration, released.intensity).take(kept)
+
+
+def sound_end_s(events: Events) -> float:
+    """When the last note stops sounding: at its release, or where the damper or sostenuto is down then, when that
+    pedal is lifted (each pedal down while any of its presses is held; the sostenuto taken to hold every note)."""
+    ends_s = (events.start_s + events.duration_s)[events.is_note]  # [N]
+    heard_s = ends_s.copy()
+    for pedal_id in (DAMPER_ID, SOSTENUTO_ID):
+        mine = np.flatnonzero(events.ids == pedal_id)
+        mine = mine[np.argsort(events.start_s[mine], kind="stable")]
+        if not mine.size:
+            continue
+        start_s = events.start_s[mine]  # [M]
+        reach_s = np.maximum.accumulate(start_s + events.duration_s[mine])  # [M]: down until here from each press
+        lifted_s = np.minimum.accumulate(np.append(np.where(start_s[1:] > reach_s[:-1], reach_s[:-1], np.inf),
+                                                   reach_s[-1])[::-1])[::-1]  # [M]: the lift that follows each press
+        held = np.searchsorted(start_s, ends_s, side="right") - 1  # [N]: the last press at or before each release
+        down = (held >= 0) & (ends_s < reach_s[np.maximum(held, 0)])  # [N]: the pedal is down at the release
+        heard_s = np.where(down, np.maximum(heard_s, lifted_s[np.maximum(held, 0)]), heard_s)
+    return float(heard_s.max(initial=0.0))
 
 
 def continuation_only(events: Events, from_s: float) -> Events:

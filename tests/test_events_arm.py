@@ -268,6 +268,43 @@ def test_short_gaps_inside_a_drawn_pedal_run_are_closed_at_pedal_join_s(events_r
     assert note.duration_s[note.ids == 40].tolist() == pytest.approx([0.3])  # notes are never joined
 
 
+def test_a_prompt_pedal_held_past_its_end_is_not_flicked_up_before_a_press_drawn_just_after(events_run):
+    import dataclasses
+
+    from timestepmusic.generation import ending_at, sampled_events
+    from timestepmusic.midi import DAMPER_ID, WRITE_QUARTERS_PER_SECOND, WRITE_TICKS_PER_QUARTER, events_to_score
+
+    model = GANModel.load(events_run)
+    model.arm.settings = dataclasses.replace(model.arm.settings, pedal_join_s=0.02)
+    # a prompt of 0.5 s (2 chunks): a note; the damper 0–0.2 s, lifted 10 ms, then held from 0.21 s to 1.31 s (past
+    # the prompt's end, as a cut prompt's rings on); the model draws a note, and a damper press from 1.32 s
+    prompt = ending_at(Events(np.array([40, DAMPER_ID, DAMPER_ID]), np.array([0.0, 0.0, 0.21]), np.array([0.5, 0.2, 1.1]),
+                              np.array([70, 100, 100])), 0.5 - 1e-6)
+    model.arm.drawn = [chunk_sets([[(44, 0.05, 0.3, 70)]]), chunk_sets([[]]), chunk_sets([[]]),
+                       chunk_sets([[(DAMPER_ID, 0.07, 0.5, 90)]])]
+    events, = sampled_events(model.arm, model.ae, [torch.zeros(6, 1)], prompt)
+    lifts = [c.time for c in events_to_score(events).tracks[0].controls if c.number == 64 and c.value == 0]
+    ticks_per_s = WRITE_TICKS_PER_QUARTER * WRITE_QUARTERS_PER_SECOND
+    assert lifts == [round(0.2 * ticks_per_s), round(1.82 * ticks_per_s)]  # the prompt's own lift kept; none at 1.31 s
+
+
+def test_a_piece_holds_no_pedal_down_in_silence_after_its_last_sound(events_run):
+    from timestepmusic.generation import sampled_events
+    from timestepmusic.midi import DAMPER_ID, SOFT_ID, sound_end_s
+
+    model = GANModel.load(events_run)
+    # chunk 0: a note 0.05–0.25 s under the damper 0–0.6 s (it rings to 0.6 s), another 0.1–0.3 s, the una corda
+    # from 0.1 s for 31 s (to the piece's release, 2 s after its 1 s); chunk 2: the damper again from 0.7 s, in silence
+    model.arm.drawn = [chunk_sets([[(DAMPER_ID, 0.0, 0.6, 100), (40, 0.05, 0.2, 70), (44, 0.1, 0.2, 70),
+                                    (SOFT_ID, 0.1, 31.0, 90)]]), chunk_sets([[]]), chunk_sets([[(DAMPER_ID, 0.2, 1.0, 80)]]),
+                       chunk_sets([[]])]
+    events, = sampled_events(model.arm, model.ae, [torch.zeros(4, 1)])
+    assert events.end_s == pytest.approx(0.6) and sound_end_s(events) == pytest.approx(0.6)
+    assert (events.ids == DAMPER_ID).sum() == 1  # the press in the silence is gone
+    assert events.duration_s[events.ids == SOFT_ID].tolist() == pytest.approx([0.5])  # lifted as the damper is
+    assert events.duration_s[events.is_note].tolist() == pytest.approx([0.2, 0.2])  # the notes as drawn
+
+
 def test_a_prompt_is_kept_and_continued_from_the_cli(events_run, tiny_corpus, tmp_path, capsys):
     prompt_file = next((tiny_corpus.parent / "midi").rglob("*.mid"))
     prompt, _ = read_events(prompt_file)

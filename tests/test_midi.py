@@ -370,12 +370,38 @@ def test_overlapping_pedal_presses_hold_the_pedal_until_the_last_ends(tmp_path):
 
 def test_pedal_messages_lift_only_when_no_press_is_held():
     times, values = pedal_messages(np.array([0, 10, 10, 30]), np.array([20, 15, 12, 30]), np.array([90, 50, 60, 70]))
-    # 0: 90; 10: 50 then 60 (two presses at one tick, the later wins); 12: back to 50 (still held until 15);
-    # 15: back to 90 (held until 20); 20: up; 30: pressed and lifted at once
-    assert list(zip(times.tolist(), values.tolist())) == [(0, 90), (10, 50), (10, 60), (12, 50), (15, 90), (20, 0),
-                                                          (30, 70), (30, 0)]
+    # 0: 90; 10: 60 (two presses at one tick, the later wins: 50 is not sent); 12: back to 50 (still held until
+    # 15); 15: back to 90 (held until 20); 20: up; 30: pressed and lifted at once, never sounding: not sent
+    assert list(zip(times.tolist(), values.tolist())) == [(0, 90), (10, 60), (12, 50), (15, 90), (20, 0)]
     times, values = pedal_messages(np.array([0, 10]), np.array([10, 20]), np.array([90, 50]))
     assert list(zip(times.tolist(), values.tolist())) == [(0, 90), (10, 50), (20, 0)]  # back to back: no lift
+
+
+def test_a_written_pedal_sends_only_changes(tmp_path):
+    # the damper pressed at 80 from 0 to 1 s, again at 80 from 1 s to 2 s (a drawn run of one depth), at 80 from
+    # 1.5 s to 1.8 s (inside it), then at 40 and at 60 from 3 s, both at 3 s (one replaced at its own tick)
+    events = Events(np.array([DAMPER_ID] * 5 + [60]), np.array([0.0, 1.0, 1.5, 3.0, 3.0, 0.0]),
+                    np.array([1.0, 1.0, 0.3, 0.5, 0.5, 4.0]), np.array([80, 80, 80, 40, 60, 64]))
+    ticks = int(WRITE_TICKS_PER_QUARTER * WRITE_QUARTERS_PER_SECOND)  # per second
+    path = write_events(events, tmp_path / "changes.mid")
+    assert damper_changes(path) == [(0, 80), (2 * ticks, 0), (3 * ticks, 60), (int(3.5 * ticks), 0)]
+    back, _ = read_events(path, pedal_bins=0)
+    assert back.duration_s[back.ids == DAMPER_ID].tolist() == pytest.approx([2.0, 0.5])
+
+
+def test_sound_end_is_where_the_pedal_holding_the_last_note_is_lifted():
+    from timestepmusic.midi import SOSTENUTO_ID, release_by, sound_end_s
+
+    # a note 0–1 s under the damper pressed at 0.5 s and changed at 1.2 s (one hold, lifted at 2 s); the una corda
+    # to 5 s holds nothing
+    events = Events(np.array([40, DAMPER_ID, DAMPER_ID, SOFT_ID]), np.array([0.0, 0.5, 1.2, 0.0]),
+                    np.array([1.0, 0.7, 0.8, 5.0]), np.array([64, 90, 60, 80]))
+    assert sound_end_s(events) == pytest.approx(2.0)
+    later = Events.concatenate([events, Events(np.array([50, SOSTENUTO_ID]), np.array([2.5, 2.6]),
+                                               np.array([0.5, 1.4]), np.array([64, 90]))])
+    assert sound_end_s(later) == pytest.approx(4.0)  # released at 3 s under the sostenuto, lifted at 4 s
+    released = release_by(later, 4.5, after_sound=True)
+    assert released.end_s == pytest.approx(4.0) and release_by(later, 4.5).end_s == pytest.approx(4.5)
 
 
 @pytest.mark.parametrize("extend", [False, True])

@@ -26,7 +26,7 @@ from .critic import PieceCritic
 from .devices import pick_device, rng_kept, without_onednn
 from .keys import Key, check_key
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
-from .midi import Events, release_by
+from .midi import Events, join_pedal_runs, release_by
 from .prompts import prompt_chunks
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
 from .sequence.pulse import TempoTold
@@ -284,18 +284,21 @@ def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tenso
             return drawn
         drawn = [piece.take(np.flatnonzero(piece.start_s >= first * c - 1e-9)) for piece in drawn]
     given = [] if prompt is None else [prompt]
-    return [release_by(Events.concatenate(given + [new]), piece.shape[0] * c + RELEASE_S)
-            for new, piece in zip(drawn, pieces)]
+    # a lift between a prompt's pedal held past its end and a press drawn just after it closed as drawn ones are
+    join_s = (0.0 if prompt is None else arm.settings.pedal_join_s if getattr(arm, "draws_events", False)
+              else ae.pedal_join_s)
+    return [release_by(join_pedal_runs(Events.concatenate(given + [new]), join_s, from_s=first * c - 1e-9),
+                       piece.shape[0] * c + RELEASE_S, after_sound=True) for new, piece in zip(drawn, pieces)]
 
 
 def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:
     """One piece's latents [T, L] → events, block by block, every note and pedal released by RELEASE_S after
-    its last chunk. (A pedal run or a restruck key that crosses a block boundary is not joined across it: one
-    place in 17 min.)"""
+    its last chunk, and every pedal by the time its notes stop sounding. (A pedal run or a restruck key that
+    crosses a block boundary is not joined across it: one place in 17 min.)"""
     blocks = [ae.decode_events(latent[lo:lo + BLOCK_CHUNKS], start_chunk=lo)
               for lo in range(0, latent.shape[0], BLOCK_CHUNKS)]
     events = blocks[0] if len(blocks) == 1 else Events.concatenate(blocks)
-    return release_by(events, latent.shape[0] * ae.chunk_seconds + RELEASE_S)
+    return release_by(events, latent.shape[0] * ae.chunk_seconds + RELEASE_S, after_sound=True)
 
 
 # settings of the ar section that only one of its two arms reads (model_info leaves out the other arm's)

@@ -351,7 +351,9 @@ def pedal_messages(down: np.ndarray, up: np.ndarray, level: np.ndarray) -> tuple
     """One pedal's presses (press and release ticks, levels 1–127, each [M]) → its control messages (ticks and
     values, in order): the pedal is held while any press lasts, at the level of the latest press still held,
     and lifted (0) when none is. Decoded presses may overlap; a release at the tick of the next press is
-    dropped (the press takes over)."""
+    dropped (the press takes over). At most one message a tick (the last: one replaced at its own tick never
+    sounds), and none that repeats the value before it (a press at the depth already held, a lift of a pedal
+    that is up): a piano or synth is sent only changes."""
     order = np.argsort(down, kind="stable")
     down, up, level = down[order].tolist(), up[order].tolist(), level[order].tolist()
     times, values, held = [], [], []  # held: (release tick, press index) of the presses still down
@@ -374,13 +376,45 @@ def pedal_messages(down: np.ndarray, up: np.ndarray, level: np.ndarray) -> tuple
         values.append(level[i])
         held.append((max(up[i], tick), i))
     release_until(np.iinfo(np.int64).max, inclusive=True)
-    return np.array(times, dtype=np.int64), np.array(values, dtype=np.int64)
+    times, values = np.array(times, dtype=np.int64), np.array(values, dtype=np.int64)  # [M]
+    last = np.diff(times, append=np.iinfo(np.int64).max) != 0  # [M]: the last message of its tick
+    times, values = times[last], values[last]
+    changed = values != np.concatenate([[0], values[:-1]])  # (the pedal starts up)
+    return times[changed], values[changed]
 
 
-def release_by(events: Events, end_s: float) -> Events:
-    """Every note and pedal released by `end_s` (a held chord may not ring on long after the piece)."""
+def release_by(events: Events, end_s: float, after_sound: bool = False) -> Events:
+    """Every note and pedal released by `end_s` (a held chord may not ring on long after the piece); with
+    `after_sound`, every pedal lifted by the time the last note stops sounding too (`sound_end_s`; a generated piece:
+    no una corda, or damper pressed after its notes, held down in silence to `end_s`)."""
     duration = np.minimum(events.duration_s, np.maximum(end_s - events.start_s, 0.0))
-    return Events(events.ids, events.start_s, duration, events.intensity)
+    released = Events(events.ids, events.start_s, duration, events.intensity)
+    if not after_sound or not released.is_note.any():
+        return released
+    heard_s = sound_end_s(released)
+    kept = np.flatnonzero(released.is_note | (released.start_s < heard_s))  # (a pedal pressed in the silence: gone)
+    duration = np.where(released.is_note, duration, np.minimum(duration, heard_s - released.start_s))
+    return Events(released.ids, released.start_s, duration, released.intensity).take(kept)
+
+
+def sound_end_s(events: Events) -> float:
+    """When the last note stops sounding: at its release, or where the damper or sostenuto is down then, when that
+    pedal is lifted (each pedal down while any of its presses is held; the sostenuto taken to hold every note)."""
+    ends_s = (events.start_s + events.duration_s)[events.is_note]  # [N]
+    heard_s = ends_s.copy()
+    for pedal_id in (DAMPER_ID, SOSTENUTO_ID):
+        mine = np.flatnonzero(events.ids == pedal_id)
+        mine = mine[np.argsort(events.start_s[mine], kind="stable")]
+        if not mine.size:
+            continue
+        start_s = events.start_s[mine]  # [M]
+        reach_s = np.maximum.accumulate(start_s + events.duration_s[mine])  # [M]: down until here from each press
+        lifted_s = np.minimum.accumulate(np.append(np.where(start_s[1:] > reach_s[:-1], reach_s[:-1], np.inf),
+                                                   reach_s[-1])[::-1])[::-1]  # [M]: the lift that follows each press
+        held = np.searchsorted(start_s, ends_s, side="right") - 1  # [N]: the last press at or before each release
+        down = (held >= 0) & (ends_s < reach_s[np.maximum(held, 0)])  # [N]: the pedal is down at the release
+        heard_s = np.where(down, np.maximum(heard_s, lifted_s[np.maximum(held, 0)]), heard_s)
+    return float(heard_s.max(initial=0.0))
 
 
 def continuation_only(events: Events, from_s: float) -> Events:
@@ -636,12 +670,13 @@ def merge_restrikes(events: Events, extend: bool = False) -> Events:
     return Events(events.ids[keep], events.start_s[keep], duration[keep], events.intensity[keep], events.end_s)
 
 
-def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0) -> Events:
+def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0, from_s: float = -math.inf) -> Events:
     """Close gaps of at most `gap_s`, or of at most `share` × the duration of the press held longest before
     it, between consecutive events of one pedal (that press is extended to the later's start: a gap is measured
     from the latest release before it, since the pedal stays down while any press is held). A held pedal that
     changes depth is a run of abutting events; a decoded or drawn one that ends a few ms early (or, drawn, a few % of
-    its length: a duration bin is ~10 % wide) would otherwise lift the pedal and press it again."""
+    its length: a duration bin is ~10 % wide) would otherwise lift the pedal and press it again. With `from_s`, only
+    the gaps before a press from `from_s` on (a continuation's: a prompt's own lifts before it are kept)."""
     if (gap_s <= 0 and share <= 0) or not len(events):
         return events
     duration = events.duration_s.copy()
@@ -654,7 +689,7 @@ def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0) -> Events:
         reach = np.maximum.accumulate(end)  # [M]: the pedal is held until here (MIDI's reading)
         holder = mine[np.maximum.accumulate(np.where(end >= reach, np.arange(mine.size), 0))]  # [M]: whose press
         gap = start[1:] - reach[:-1]  # [M - 1]: a lift only where no earlier press is still held
-        close = (gap > 0) & (gap <= np.maximum(gap_s, share * duration[holder[:-1]]))
+        close = (gap > 0) & (gap <= np.maximum(gap_s, share * duration[holder[:-1]])) & (start[1:] >= from_s)
         duration[holder[:-1][close]] = start[1:][close] - events.start_s[holder[:-1][close]]
     return Events(events.ids, events.start_s, duration, events.intensity, events.end_s)
 

@@ -271,8 +271,9 @@ def test_short_gaps_inside_a_drawn_pedal_run_are_closed_at_pedal_join_s(events_r
 def test_a_prompt_pedal_held_past_its_end_is_not_flicked_up_before_a_press_drawn_just_after(events_run):
     import dataclasses
 
-    from timestepmusic.generation import ending_at, sampled_events
+    from timestepmusic.generation import sampled_events
     from timestepmusic.midi import DAMPER_ID, WRITE_QUARTERS_PER_SECOND, WRITE_TICKS_PER_QUARTER, events_to_score
+    from timestepmusic.prompts import ending_at
 
     model = GANModel.load(events_run)
     model.arm.settings = dataclasses.replace(model.arm.settings, pedal_join_s=0.02)

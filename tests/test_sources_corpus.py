@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from timestepmusic import corpus as corpus_module
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.midi import DAMPER_ID, NUM_KEYS, read_events
@@ -291,6 +292,22 @@ def test_other_binning_reports_files_parsed_again(tmp_path):
     prepare([plain], out, SERIAL, progress=False)
     report = prepare([plain], out, SERIAL.override(["events.pedal_bins=0"]), progress=False)
     assert (report.parsed, report.from_cache) == (len(files), 0)
+
+
+def test_a_layered_instrument_is_left_out_of_the_corpus_and_an_older_readers_cache_read_again(tmp_path, monkeypatch):
+    plain = tmp_path / "plain"
+    files = make_plain(plain)
+    layer = write_midi(plain / "layer.mid", [Note(60, 0, 480), Note(48, 0, 960, channel=1)], programs=[(1, 48)])
+    out = tmp_path / "corpus"
+    monkeypatch.setattr(corpus_module, "READER_VERSION", 1)  # a corpus and cache prepared before the reader changed
+    prepare([plain], out, SERIAL, progress=False)
+    monkeypatch.undo()
+    report = prepare([plain], out, SERIAL, progress=False)
+    assert not report.reused and report.parsed == len(files) + 1 and report.from_cache == 0
+    track = next(t for t in report.corpus.tracks if t["path"] == str(layer))
+    assert track["dropped"]["other_instrument_notes"] == 1
+    k = report.corpus.tracks.index(track)
+    assert report.corpus.track_events(k).ids.tolist() == [60 - 21]
 
 
 def test_bad_files_are_skipped_with_a_reason(tmp_path):

@@ -6,7 +6,7 @@ On disk, CORPUS/ holds:
                         ids int16 [E], start_s float64 [E] (from the track's start), duration_s
                         float32 [E], intensity uint8 [E]; CSR pointers track_event_ptr [T+1],
                         track_chunk_ptr [T+1], chunk_event_ptr [C+1] (global event indices)
-  cache/<sha1>-b<bins>.npz  one parsed file, keyed by its content and the pedal binning
+  cache/<sha1>-b<bins>-r<reader>.npz  one parsed file, keyed by its content, the pedal binning and READER_VERSION
 The data folder is written under a temporary name and renamed, then corpus.json is replaced
 atomically, so a crash leaves the previous corpus intact. Preparing again with the same files and
 settings reuses everything; changed files are parsed again, unchanged ones come from the cache.
@@ -44,6 +44,8 @@ from .sources import SPLITS, Performance, discover
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+READER_VERSION = 2  # how midi.score_to_events reads a file (2: an instrument layered with the piano left out), in the
+# cache's names and the settings key, so that what was read the older way is read again
 ARRAYS = ("ids", "start_s", "duration_s", "intensity", "track_event_ptr", "track_chunk_ptr", "chunk_event_ptr")
 
 
@@ -198,7 +200,7 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
         if sha1 is None:
             data = Path(path).read_bytes()
             sha1 = hashlib.sha1(data).hexdigest()
-        cached = Path(cache_dir) / f"{sha1}-b{pedal_bins}.npz"
+        cached = Path(cache_dir) / f"{sha1}-b{pedal_bins}-r{READER_VERSION}.npz"
         result = None
         if cached.is_file():
             try:
@@ -212,7 +214,7 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
                 data = Path(path).read_bytes()
                 if hashlib.sha1(data).hexdigest() != sha1:  # changed since it was listed: key the cache by what is read
                     sha1 = hashlib.sha1(data).hexdigest()
-                    cached = Path(cache_dir) / f"{sha1}-b{pedal_bins}.npz"
+                    cached = Path(cache_dir) / f"{sha1}-b{pedal_bins}-r{READER_VERSION}.npz"
             events, drops = score_to_events(score_from_bytes(data, path), pedal_bins=pedal_bins, data=data)
             if not events.is_note.any():
                 raise ValueError(no_piano_notes(path, drops))
@@ -252,7 +254,8 @@ DATA_FOLDER = re.compile(r"data-[0-9a-f]{16}")  # a corpus's arrays: data-KEY (_
 
 
 def _settings_key(config: Config, files: list[tuple[str, str, str]]) -> str:
-    settings = {"format": FORMAT_VERSION, "events": config.events.__dict__, "chunks": config.chunks.__dict__,
+    settings = {"format": FORMAT_VERSION, "reader": READER_VERSION, "events": config.events.__dict__,
+                "chunks": config.chunks.__dict__,
                 "corpus": {k: v for k, v in config.corpus.__dict__.items() if k != "workers"}, "files": files}
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 

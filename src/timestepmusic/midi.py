@@ -33,6 +33,7 @@ WRITE_TICKS_PER_QUARTER = 960
 WRITE_QUARTERS_PER_SECOND = 2.0  # 120 bpm, so one tick = 1/1920 s
 READ_MAX_SECONDS = 4 * 3600.0  # read_events: the longest plausible file (check_timing; EventsConfig's default) …
 READ_MAX_EVENTS_PER_SECOND = 400.0  # … and its densest events
+PIANO_PROGRAMS = range(8)  # General MIDI's piano family (0 grand … 7 clavinet); a track without a program change is 0
 
 
 @dataclass
@@ -82,6 +83,7 @@ class DropCounts:
 
     notes_out_of_range: int = 0
     drum_notes: int = 0
+    other_instrument_notes: int = 0
     other_controllers: int = 0
     pedal_messages: int = 0
     restruck_notes: int = 0
@@ -94,6 +96,8 @@ class DropCounts:
         """The notes a file holds that are not played (on the drum channel, beyond the piano's keys), in words;
         None where every note is."""
         why = ([f"{self.drum_notes} on the drum channel (10)"] if self.drum_notes else []) + (
+            [f"{self.other_instrument_notes} of another instrument beside the piano (a program outside General MIDI's "
+             "pianos, 0–7: a layer, strings, a bass)"] if self.other_instrument_notes else []) + (
             [f"{self.notes_out_of_range} beyond the piano's keys (pitch 21–108) or silent (velocity 0)"]
             if self.notes_out_of_range else [])
         return ", ".join(why) or None
@@ -226,14 +230,24 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
                     file_pedals: dict[str, np.ndarray] | None = None) -> tuple[Events, DropCounts]:
     """A tick-time score → events in seconds, and what was dropped. With the file's bytes (`data`), or the pedal
     messages already read from them (`file_pedals`: midi_bytes.scan's), a pedal of which symusic's score holds no
-    message is read from them (one in a track or channel without notes), from any channel but the drum channel (10)."""
+    message is read from them (one in a track or channel without notes), from any channel but the drum channel (10).
+    Where the piano plays beside another instrument (a layer of strings on channel 2, as a digital piano records it),
+    the other's notes and controllers are left out and counted: those of a track with notes whose program is not
+    one of General MIDI's pianos (PIANO_PROGRAMS), in a file where some track's is."""
     drops = DropCounts()
     note_parts, cc_parts = [], []
+    played = [t for t in score.tracks if not t.is_drum and len(t.notes)]
+    layered = any(t.program in PIANO_PROGRAMS for t in played) and any(t.program not in PIANO_PROGRAMS for t in played)
+    others = []  # [?] the controller numbers of the tracks left out, so that their pedals are not read from the bytes
     for track in score.tracks:
         notes = track.notes.numpy()
         if track.is_drum:
             drops.drum_notes += int(notes["pitch"].size)
             drops.other_controllers += len(track.controls)
+        elif layered and len(track.notes) and track.program not in PIANO_PROGRAMS:
+            drops.other_instrument_notes += int(notes["pitch"].size)
+            drops.other_controllers += len(track.controls)
+            others.append(track.controls.numpy()["number"])
         else:
             note_parts.append(notes)
             cc_parts.append(track.controls.numpy())
@@ -254,7 +268,7 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     cc_value = np.concatenate([c["value"] for c in cc_parts]) if cc_parts else np.zeros(0, np.uint8)
     is_pedal = np.isin(cc_number, PEDAL_CONTROLLERS)
     drops.other_controllers += int((~is_pedal).sum())  # (a drum track's are counted above)
-    missing = np.setdiff1d(PEDAL_CONTROLLERS, cc_number[is_pedal])
+    missing = np.setdiff1d(PEDAL_CONTROLLERS, np.concatenate([cc_number[is_pedal], *others]))
     if missing.size and (data is not None or file_pedals is not None):
         raw = file_pedals if file_pedals is not None else pedal_controls(data)
         found = np.isin(raw["number"], missing) & (raw["channel"] != 9)  # [M]

@@ -422,6 +422,24 @@ def test_data_check_reports_missing_and_unreadable_files(tmp_path):
     assert main(["data", "check", str(tmp_path / "nowhere")]) == 1
 
 
+def test_data_check_counts_as_unreadable_what_prepare_skips(tmp_path):
+    """A file of drum notes alone (a metronome track saved by itself) or of notes beyond the keys was 'readable' to data
+    check, which said OK, and then skipped by prepare as having no piano notes."""
+    from timestepmusic.datacheck import check_data
+
+    folder = tmp_path / "mine"
+    write_piece(folder / "take.mid")
+    bad = bad_files(folder / "bad")["drums_only"]
+    write_midi(folder / "bad" / "low.mid", [Note(12, 0, 240)])
+    result = check_data(folder)
+    assert sum(result.readable.values()) == 1 and not result.ok
+    reasons = {Path(p["file"]).name: p["reason"] for p in result.problems}
+    assert reasons[bad.name] == "no piano notes (pitch 21–108) in the file; its notes: 2 on the drum channel (10)"
+    assert reasons["low.mid"].startswith("no piano notes") and len(reasons) == 5  # (with the bad_files that are not MIDI)
+    skipped = prepare([folder], tmp_path / "corpus", SERIAL, progress=False).skipped
+    assert sorted(Path(s["file"]).name for s in skipped) == sorted(reasons)
+
+
 def test_data_check_reads_an_asap_a_maestro_and_a_plain_folder_as_prepare_does(tmp_path, capsys):
     """`tsm data check` on an ASAP folder: its metadata.csv read, the performances counted per split as prepare splits
     them (by piece), each missing or unreadable file a problem; a folder of MIDI files without a table as prepare reads it;

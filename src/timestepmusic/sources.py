@@ -18,7 +18,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-MIDI_SUFFIXES = (".mid", ".midi", ".MID", ".MIDI")
+MIDI_SUFFIXES = (".mid", ".midi")  # in any case: .MID, .Mid
 SPLITS = ("train", "validation", "test")
 
 
@@ -139,14 +139,14 @@ def without_maestro_cuts(performances: list[Performance], maestro_files: dict[st
 
 def midi_in(folder: Path) -> list[Path]:
     """The MIDI files directly in `folder` (any case of .mid or .midi), sorted: what evaluate and plot read there."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".mid", ".midi") and p.is_file())
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
 
 
 def midi_below(folder: Path) -> list[Path]:
     """The .mid and .midi names in the subfolders of `folder`, sorted: what evaluate and plot do not read, named
     where it is all a user has."""
     folder = Path(folder)
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".mid", ".midi") and p.parent != folder)
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.parent != folder)
 
 
 def read_folder(folder: Path, validation_fraction: float, test_fraction: float,
@@ -158,7 +158,7 @@ def read_folder(folder: Path, validation_fraction: float, test_fraction: float,
 
     for root, dirs, files in os.walk(folder, onerror=on_error):
         dirs.sort()
-        found += [Path(root) / f for f in sorted(files) if f.endswith(MIDI_SUFFIXES)]
+        found += [Path(root) / f for f in sorted(files) if Path(f).suffix.lower() in MIDI_SUFFIXES]
     performances = []
     for path in found:
         piece = str(path.parent.relative_to(folder)) if path.parent != folder else path.stem

@@ -33,7 +33,9 @@ WRITE_TICKS_PER_QUARTER = 960
 WRITE_QUARTERS_PER_SECOND = 2.0  # 120 bpm, so one tick = 1/1920 s
 READ_MAX_SECONDS = 4 * 3600.0  # read_events: the longest plausible file (check_timing; EventsConfig's default) …
 READ_MAX_EVENTS_PER_SECOND = 400.0  # … and its densest events
-PIANO_PROGRAMS = range(8)  # General MIDI's piano family (0 grand … 7 clavinet); a track without a program change is 0
+PIANOS = (range(4), range(8))  # General MIDI's pianos (grand, bright, electric grand, honky-tonk), then its piano family
+# (… electric pianos, harpsichord, clavinet): the voices read as the piano, the first of them a file plays (a track
+# without a program change is 0)
 
 
 @dataclass
@@ -96,8 +98,8 @@ class DropCounts:
         """The notes a file holds that are not played (on the drum channel, beyond the piano's keys), in words;
         None where every note is."""
         why = ([f"{self.drum_notes} on the drum channel (10)"] if self.drum_notes else []) + (
-            [f"{self.other_instrument_notes} of another instrument beside the piano (a program outside General MIDI's "
-             "pianos, 0–7: a layer, strings, a bass)"] if self.other_instrument_notes else []) + (
+            [f"{self.other_instrument_notes} of another voice beside the piano (a layer or split: strings, an electric "
+             "piano beside a grand, a bass)"] if self.other_instrument_notes else []) + (
             [f"{self.notes_out_of_range} beyond the piano's keys (pitch 21–108) or silent (velocity 0)"]
             if self.notes_out_of_range else [])
         return ", ".join(why) or None
@@ -231,20 +233,20 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     """A tick-time score → events in seconds, and what was dropped. With the file's bytes (`data`), or the pedal
     messages already read from them (`file_pedals`: midi_bytes.scan's), a pedal of which symusic's score holds no
     message is read from them (one in a track or channel without notes), from any channel but the drum channel (10).
-    Where the piano plays beside another instrument (a layer of strings on channel 2, as a digital piano records it),
-    the other's notes and controllers are left out and counted: those of a track with notes whose program is not
-    one of General MIDI's pianos (PIANO_PROGRAMS), in a file where some track's is."""
+    Where the piano plays beside another voice (a layer of strings on channel 2, as a digital piano records it), the
+    other's notes and controllers are left out and counted: those of each track with notes whose program is not among
+    the first of PIANOS that some track's is (a grand's beside an electric piano's, a piano's beside strings')."""
     drops = DropCounts()
     note_parts, cc_parts = [], []
     played = [t for t in score.tracks if not t.is_drum and len(t.notes)]
-    layered = any(t.program in PIANO_PROGRAMS for t in played) and any(t.program not in PIANO_PROGRAMS for t in played)
-    others = []  # [?] the controller numbers of the tracks left out, so that their pedals are not read from the bytes
+    piano = next((programs for programs in PIANOS if any(t.program in programs for t in played)), range(128))
+    others = []  # the controller numbers of the tracks left out, so that their pedals are not read from the bytes
     for track in score.tracks:
         notes = track.notes.numpy()
         if track.is_drum:
             drops.drum_notes += int(notes["pitch"].size)
             drops.other_controllers += len(track.controls)
-        elif layered and len(track.notes) and track.program not in PIANO_PROGRAMS:
+        elif len(track.notes) and track.program not in piano:
             drops.other_instrument_notes += int(notes["pitch"].size)
             drops.other_controllers += len(track.controls)
             others.append(track.controls.numpy()["number"])

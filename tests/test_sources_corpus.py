@@ -177,6 +177,26 @@ def test_a_folder_reads_midi_names_in_any_case_as_plot_and_evaluate_do(tmp_path)
     assert len(midi_in(tmp_path / "mine")) == len(names)
 
 
+def test_a_file_whose_name_is_not_utf8_is_skipped_not_the_whole_folder(tmp_path, capsys):
+    # a Latin-1 or Shift-JIS name (copied from an instrument's USB stick) made prepare refuse every file of the folder
+    # ("unusable source ('utf-8' codec can't encode …)") and data check end in that line
+    from timestepmusic.cli import main
+
+    folder = tmp_path / "mine"
+    write_piece(folder / "take.mid")
+    try:
+        with open(os.fsencode(folder) + b"/\xe9tude.mid", "wb") as f:
+            f.write((folder / "take.mid").read_bytes())
+    except OSError:
+        pytest.skip("this file system takes no name that is not UTF-8")
+    report = prepare([folder], tmp_path / "corpus", SERIAL, progress=False)
+    assert report.corpus.num_tracks == 1
+    assert [(s["file"], s["reason"].split(" (")[0]) for s in report.skipped] == [
+        (f"{folder}/\\xe9tude.mid", "its name is not UTF-8")]
+    assert main(["data", "check", str(folder)]) == 1
+    assert "problem: " + f"{folder}/\\xe9tude.mid: its name is not UTF-8" in capsys.readouterr().out
+
+
 def test_maestro_csv_and_json_give_their_own_splits(tmp_path):
     for table in ("csv", "json"):
         root = make_maestro(tmp_path / table / "maestro-v3.0.0", table)

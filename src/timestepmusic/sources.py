@@ -149,6 +149,21 @@ def midi_below(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.parent != folder)
 
 
+def utf8_name(path: Path) -> bool:
+    """Whether a path's name is text (a name of bytes that are not UTF-8 reaches Python as lone surrogates, which
+    cannot be encoded, printed or written to a corpus's json)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(path: Path) -> str:
+    """A path as it can be printed: the bytes of a name that is not UTF-8 as escapes (\\x97)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def read_folder(folder: Path, validation_fraction: float, test_fraction: float,
                 problems: list[SourceProblem]) -> list[Performance]:
     found: list[Path] = []
@@ -161,6 +176,10 @@ def read_folder(folder: Path, validation_fraction: float, test_fraction: float,
         found += [Path(root) / f for f in sorted(files) if Path(f).suffix.lower() in MIDI_SUFFIXES]
     performances = []
     for path in found:
+        if not utf8_name(path):  # (its name could be neither hashed for the split nor printed: the whole source failed)
+            problems.append(SourceProblem(shown_name(path), "its name is not UTF-8 (another system's or an instrument's "
+                                          "encoding, as copied from a USB stick or a zip): rename it to read it"))
+            continue
         piece = str(path.parent.relative_to(folder)) if path.parent != folder else path.stem
         performances.append(Performance(path=str(path), title=path.stem, piece=piece,
                                         split=split_by_hash(piece, validation_fraction, test_fraction)))

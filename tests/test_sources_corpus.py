@@ -177,7 +177,7 @@ def test_a_folder_reads_midi_names_in_any_case_as_plot_and_evaluate_do(tmp_path)
     assert len(midi_in(tmp_path / "mine")) == len(names)
 
 
-def test_a_file_whose_name_is_not_utf8_is_skipped_not_the_whole_folder(tmp_path, capsys):
+def test_a_file_whose_name_is_not_utf8_is_skipped_not_the_whole_folder(tmp_path, capsys, caplog):
     # a Latin-1 or Shift-JIS name (copied from an instrument's USB stick) made prepare refuse every file of the folder
     # ("unusable source ('utf-8' codec can't encode …)") and data check end in that line
     from timestepmusic.cli import main
@@ -195,6 +195,14 @@ def test_a_file_whose_name_is_not_utf8_is_skipped_not_the_whole_folder(tmp_path,
         (f"{folder}/\\xe9tude.mid", "its name is not UTF-8")]
     assert main(["data", "check", str(folder)]) == 1
     assert "problem: " + f"{folder}/\\xe9tude.mid: its name is not UTF-8" in capsys.readouterr().out
+    # … and plot and evaluate, which read a folder too, leave it out with a line (a traceback from the font or the
+    # MIDI marker before); a name given alone is refused in one line
+    assert main(["plot", str(folder), "-o", f"{tmp_path / 'rolls'}/"]) == 0
+    assert sorted(p.name for p in (tmp_path / "rolls").iterdir()) == ["take.png"]
+    assert f"{folder}/\\xe9tude.mid: its name is not UTF-8" in caplog.text
+    named = os.fsdecode(os.fsencode(folder) + b"/\xe9tude.mid")
+    assert main(["generate", "--prompt", named, "-o", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {folder}/\\xe9tude.mid: its name is not UTF-8")
 
 
 def test_maestro_csv_and_json_give_their_own_splits(tmp_path):

@@ -205,6 +205,28 @@ def test_a_file_whose_name_is_not_utf8_is_skipped_not_the_whole_folder(tmp_path,
     assert capsys.readouterr().err.startswith(f"error: {folder}/\\xe9tude.mid: its name is not UTF-8")
 
 
+def test_pieces_tsm_generate_wrote_into_the_source_are_said(tmp_path, caplog):
+    # `tsm generate -o mine/generated/` and then `tsm prepare mine/` trained the next model on the last one's pieces,
+    # prepared as the player's own without a word
+    import mido
+
+    folder = tmp_path / "mine"
+    write_piece(folder / "take.mid")
+    made = write_piece(folder / "generated" / "sample_0_000.mid", seed=3)
+    mid = mido.MidiFile(made)
+    mid.tracks[0].insert(0, mido.MetaMessage("marker", text="TimeStepMusic 0.1.0: tsm generate --piece 0", time=0))
+    mid.save(made)
+    with caplog.at_level("WARNING"):
+        report = prepare([folder], tmp_path / "corpus", SERIAL, progress=False)
+    assert report.corpus.num_tracks == 2
+    assert f"1 of the 2 performances were written by tsm generate (its marker), e.g. {made}" in caplog.text
+    caplog.clear()
+    made.unlink()
+    with caplog.at_level("WARNING"):
+        prepare([folder], tmp_path / "corpus", SERIAL, progress=False)
+    assert "tsm generate" not in caplog.text
+
+
 def test_maestro_csv_and_json_give_their_own_splits(tmp_path):
     for table in ("csv", "json"):
         root = make_maestro(tmp_path / table / "maestro-v3.0.0", table)

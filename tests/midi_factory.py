@@ -31,16 +31,17 @@ class CC:
 
 
 def midi_bytes(notes=(), controls=(), *, ticks_per_quarter: int = 480, tempos=((0, 500_000),),
-               note_off: str = "note_off", file_type: int = 0, end_tick: int | None = None) -> bytes:
+               note_off: str = "note_off", file_type: int = 0, end_tick: int | None = None, programs=()) -> bytes:
     """A MIDI file as bytes.
 
     tempos: (tick, microseconds per quarter) pairs. note_off: "note_off" or "velocity0" (a note_on
     with velocity 0). file_type 0 puts everything in one track; 1 puts the tempo map in a track of
-    its own and the notes and controllers in a second one.
+    its own and the notes and controllers in a second one. programs: (channel, program) pairs, each a program
+    change at tick 0.
     """
     assert note_off in ("note_off", "velocity0")
     meta = [(tick, 0, mido.MetaMessage("set_tempo", tempo=tempo, time=0)) for tick, tempo in tempos]
-    body = []
+    body = [(0, 0, mido.Message("program_change", channel=channel, program=program)) for channel, program in programs]
     for n in notes:
         body.append((n.on, 2, mido.Message("note_on", note=n.pitch, velocity=n.velocity, channel=n.channel)))
         if note_off == "note_off":

@@ -75,6 +75,18 @@ def test_finetuned_conv_resumes_exactly(tuned_gan, tiny_corpus, tiny_ae, tmp_pat
     assert_same_weights(tuned_gan, run, ("generator", "critic", "autoencoder"))
 
 
+def test_a_time_boxed_stop_says_where_it_saved_and_that_it_has_not_validated(tiny_corpus, tiny_ae, tmp_path, caplog):
+    # a two-minute fine-tune of one's own stopped before the first validation printed {"step": N, "stopped": true} alone:
+    # no word of where it went, nor that RUN/best and the validation figures do not exist yet
+    run = tmp_path / "boxed"
+    config = Config().override(TINY_GAN | {"gan.sample_every": 0})
+    with caplog.at_level("WARNING"):
+        train_sequence_model(tiny_corpus, tiny_ae, run, config, progress=False, max_steps=2)
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert f"saved {run}/last at step 2 of 6; --resume {run} trains on" in said and "not validated yet (every 3" in said
+    assert not (run / "best").exists()
+
+
 def test_export_keeps_the_tuned_autoencoder_and_its_codebook(tuned_gan, tmp_path):
     exported = GANModel.load(export_model(tuned_gan, tmp_path / "model"))
     original = GANModel.load(tuned_gan / "best")

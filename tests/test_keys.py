@@ -195,6 +195,8 @@ def test_info_says_which_shipped_models_take_a_key(capsys):
         return next(line for line in info_words(info) if line.startswith("it may be asked: "))
 
     assert "--composer (7 composers), --like" in asked(default)  # it walks paths: it may be asked them
+    short_run = default | {"trained": default["trained"] | {"seconds": 125.0}, "initialised_from": {}}
+    assert "trained: 5,500 steps of its own, 2.1 min on " in info_words(short_run)[1]  # (not '0.0 h')
     unwalked = asked(default | {"ar": default["ar"] | {"style_drawn": False}})  # a run that tells no path: not offered
     assert "--composer" not in unwalked and "--like" not in unwalked and "--style (calibrated)" in unwalked
     assert main(["generate", "--info"]) == 0

@@ -134,6 +134,37 @@ def test_a_drum_channels_controllers_are_counted(tmp_path):
     _, drops = read(tmp_path, notes, controls)
     assert drops.drum_notes == 1 and drops.other_controllers == 3 and drops.pedal_messages == 0
 
+def test_an_instrument_layered_with_the_piano_is_left_out_and_counted(tmp_path):
+    # a digital piano's layer: the piano on channel 1, strings (program 48) on channel 2 with a pedal of their own
+    notes = [Note(60, 0, 480, 90), Note(48, 0, 1920, 70, channel=1), Note(55, 0, 1920, 70, channel=1)]
+    controls = [CC(64, 127, 240), CC(64, 0, 720), CC(64, 127, 0, channel=1), CC(66, 100, 0, channel=1),
+                CC(66, 0, 1920, channel=1)]
+    events, drops = read(tmp_path, notes, controls, programs=[(0, 0), (1, 48)])
+    assert events.ids.tolist() == [60 - 21, DAMPER_ID] and pedal_rows(events, DAMPER_ID) == [(0.25, 0.5, 127)]
+    assert drops.other_instrument_notes == 2 and drops.drum_notes == 0
+    assert "2 of another voice beside the piano" in drops.notes_left_out()
+
+
+def test_a_grand_layered_with_an_electric_piano_is_read_once(tmp_path):
+    # a digital piano's 'Dual' of a grand (channel 1) and an electric piano (program 4, channel 2) strikes each key
+    # twice at one tick: read whole, each note came twice, once of no length
+    notes = [Note(60, 0, 480, 80), Note(60, 0, 480, 60, channel=1), Note(64, 480, 960, 70), Note(64, 480, 960, 50, channel=1)]
+    events, drops = read(tmp_path, notes, programs=[(0, 0), (1, 4)])
+    assert events.ids.tolist() == [60 - 21, 64 - 21] and events.intensity.tolist() == [80, 70]
+    np.testing.assert_allclose(events.duration_s, [0.5, 0.5])
+    assert drops.other_instrument_notes == 2 and drops.restruck_notes == 0
+
+
+def test_a_file_played_on_one_other_instrument_is_read_whole(tmp_path):
+    # no piano beside it: the player's own recording on another voice (an electric organ, 16) keeps its notes, and an
+    # electric piano (4) is the piano where no grand plays
+    events, drops = read(tmp_path, [Note(60, 0, 480), Note(64, 0, 480, channel=1)], programs=[(0, 4), (1, 48)],
+                         name="epiano.mid")
+    assert events.ids.tolist() == [60 - 21] and drops.other_instrument_notes == 1
+    events, drops = read(tmp_path, [Note(60, 0, 480), Note(64, 0, 480, channel=1)], programs=[(0, 16), (1, 16)])
+    assert events.ids.tolist() == [60 - 21, 64 - 21] and drops.other_instrument_notes == 0
+
+
 def test_keyboard_edges_are_kept(tmp_path):
     events, drops = read(tmp_path, [Note(LOWEST_PITCH, 0, 10), Note(HIGHEST_PITCH, 0, 10)])
     assert events.ids.tolist() == [0, NUM_KEYS - 1]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from timestepmusic import corpus as corpus_module
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus, prepare
 from timestepmusic.midi import DAMPER_ID, NUM_KEYS, read_events
@@ -163,6 +164,69 @@ def test_plain_folder_splits_by_piece_folder(tmp_path):
     assert len({next(iter(s)) for s in pieces.values()}) >= 2  # the hash does spread pieces
 
 
+def test_a_folder_reads_midi_names_in_any_case_as_plot_and_evaluate_do(tmp_path):
+    # 'Take.Mid' or 'SONG.Midi' (renamed by hand, or as some software saves them) was left out of prepare and data check
+    # without a word, though plot and evaluate read it
+    from timestepmusic.sources import midi_in
+
+    names = ["Take.Mid", "SONG.Midi", "a.mid", "B.MID"]
+    for k, name in enumerate(names):
+        write_piece(tmp_path / "mine" / name, seed=k)
+    performances, problems = discover([tmp_path / "mine"])
+    assert problems == [] and sorted(Path(p.path).name for p in performances) == sorted(names)
+    assert len(midi_in(tmp_path / "mine")) == len(names)
+
+
+def test_a_file_whose_name_is_not_utf8_is_skipped_not_the_whole_folder(tmp_path, capsys, caplog):
+    # a Latin-1 or Shift-JIS name (copied from an instrument's USB stick) made prepare refuse every file of the folder
+    # ("unusable source ('utf-8' codec can't encode …)") and data check end in that line
+    from timestepmusic.cli import main
+
+    folder = tmp_path / "mine"
+    write_piece(folder / "take.mid")
+    try:
+        with open(os.fsencode(folder) + b"/\xe9tude.mid", "wb") as f:
+            f.write((folder / "take.mid").read_bytes())
+    except OSError:
+        pytest.skip("this file system takes no name that is not UTF-8")
+    report = prepare([folder], tmp_path / "corpus", SERIAL, progress=False)
+    assert report.corpus.num_tracks == 1
+    assert [(s["file"], s["reason"].split(" (")[0]) for s in report.skipped] == [
+        (f"{folder}/\\xe9tude.mid", "its name is not UTF-8")]
+    assert main(["data", "check", str(folder)]) == 1
+    assert "problem: " + f"{folder}/\\xe9tude.mid: its name is not UTF-8" in capsys.readouterr().out
+    # … and plot and evaluate, which read a folder too, leave it out with a line (a traceback from the font or the
+    # MIDI marker before); a name given alone is refused in one line
+    assert main(["plot", str(folder), "-o", f"{tmp_path / 'rolls'}/"]) == 0
+    assert sorted(p.name for p in (tmp_path / "rolls").iterdir()) == ["take.png"]
+    assert f"{folder}/\\xe9tude.mid: its name is not UTF-8" in caplog.text
+    named = os.fsdecode(os.fsencode(folder) + b"/\xe9tude.mid")
+    assert main(["generate", "--prompt", named, "-o", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {folder}/\\xe9tude.mid: its name is not UTF-8")
+
+
+def test_pieces_tsm_generate_wrote_into_the_source_are_said(tmp_path, caplog):
+    # `tsm generate -o mine/generated/` and then `tsm prepare mine/` trained the next model on the last one's pieces,
+    # prepared as the player's own without a word
+    import mido
+
+    folder = tmp_path / "mine"
+    write_piece(folder / "take.mid")
+    made = write_piece(folder / "generated" / "sample_0_000.mid", seed=3)
+    mid = mido.MidiFile(made)
+    mid.tracks[0].insert(0, mido.MetaMessage("marker", text="TimeStepMusic 0.1.0: tsm generate --piece 0", time=0))
+    mid.save(made)
+    with caplog.at_level("WARNING"):
+        report = prepare([folder], tmp_path / "corpus", SERIAL, progress=False)
+    assert report.corpus.num_tracks == 2
+    assert f"1 of the 2 performances were written by tsm generate (its marker), e.g. {made}" in caplog.text
+    caplog.clear()
+    made.unlink()
+    with caplog.at_level("WARNING"):
+        prepare([folder], tmp_path / "corpus", SERIAL, progress=False)
+    assert "tsm generate" not in caplog.text
+
+
 def test_maestro_csv_and_json_give_their_own_splits(tmp_path):
     for table in ("csv", "json"):
         root = make_maestro(tmp_path / table / "maestro-v3.0.0", table)
@@ -297,8 +361,6 @@ def test_a_corpus_prepared_by_an_earlier_reader_is_read_again(tmp_path, monkeypa
     """Preparing again with the same files and settings reused the corpus and the parse cache even where the reader
     had changed (the forty-ninth session's pedals from note-less tracks), so an old corpus never got them. The reader's
     version is in the data key and the cache's names: such a corpus is read again, and the old entries go."""
-    import timestepmusic.corpus as corpus_module
-
     plain = tmp_path / "plain"
     files = make_plain(plain)
     out = tmp_path / "corpus"
@@ -314,6 +376,22 @@ def test_a_corpus_prepared_by_an_earlier_reader_is_read_again(tmp_path, monkeypa
     assert all(name.endswith(f"-r{corpus_module.READER_VERSION}.npz") for name in entries if name != "notes.npz")
     assert report.corpus.content_key == first.content_key  # its runs still resume on it
     assert prepare([plain], out, SERIAL, progress=False).reused
+
+
+def test_a_layered_instrument_is_left_out_of_the_corpus_and_an_older_readers_cache_read_again(tmp_path, monkeypatch):
+    plain = tmp_path / "plain"
+    files = make_plain(plain)
+    layer = write_midi(plain / "layer.mid", [Note(60, 0, 480), Note(48, 0, 960, channel=1)], programs=[(1, 48)])
+    out = tmp_path / "corpus"
+    monkeypatch.setattr(corpus_module, "READER_VERSION", 1)  # a corpus and cache prepared before the reader changed
+    prepare([plain], out, SERIAL, progress=False)
+    monkeypatch.undo()
+    report = prepare([plain], out, SERIAL, progress=False)
+    assert not report.reused and report.parsed == len(files) + 1 and report.from_cache == 0
+    track = next(t for t in report.corpus.tracks if t["path"] == str(layer))
+    assert track["dropped"]["other_instrument_notes"] == 1
+    k = report.corpus.tracks.index(track)
+    assert report.corpus.track_events(k).ids.tolist() == [60 - 21]
 
 
 def test_bad_files_are_skipped_with_a_reason(tmp_path):
@@ -426,6 +504,24 @@ def test_data_check_reports_missing_and_unreadable_files(tmp_path):
     assert not result.ok
     assert main(["data", "check", str(folder)]) == 1
     assert main(["data", "check", str(tmp_path / "nowhere")]) == 1
+
+
+def test_data_check_counts_as_unreadable_what_prepare_skips(tmp_path):
+    """A file of drum notes alone (a metronome track saved by itself) or of notes beyond the keys was 'readable' to data
+    check, which said OK, and then skipped by prepare as having no piano notes."""
+    from timestepmusic.datacheck import check_data
+
+    folder = tmp_path / "mine"
+    write_piece(folder / "take.mid")
+    bad = bad_files(folder / "bad")["drums_only"]
+    write_midi(folder / "bad" / "low.mid", [Note(12, 0, 240)])
+    result = check_data(folder)
+    assert sum(result.readable.values()) == 1 and not result.ok
+    reasons = {Path(p["file"]).name: p["reason"] for p in result.problems}
+    assert reasons[bad.name] == "no piano notes (pitch 21–108) in the file; its notes: 2 on the drum channel (10)"
+    assert reasons["low.mid"].startswith("no piano notes") and len(reasons) == 5  # (with the bad_files that are not MIDI)
+    skipped = prepare([folder], tmp_path / "corpus", SERIAL, progress=False).skipped
+    assert sorted(Path(s["file"]).name for s in skipped) == sorted(reasons)
 
 
 def test_data_check_reads_an_asap_a_maestro_and_a_plain_folder_as_prepare_does(tmp_path, capsys):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .argtypes import count_arg, pedal_bins_arg, rate_arg, seed_arg, step_seconds_arg
 from .audio_flags import add_audio_flags, check_audio_flags
 from .files import refuse_existing
+from .sources import NOT_UTF8, shown_name, utf8_name
 from .subcommands import THREADED, add_shared_flags, said_left_out, subparsers
 
 if TYPE_CHECKING:
@@ -580,6 +581,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     args = _parse(parser, argv)
+    unnamed = next((arg for arg in (sys.argv[1:] if argv is None else argv) if not utf8_name(arg)), None)
+    if unnamed is not None:  # (a name of bytes that are not UTF-8 could be neither printed nor written into a file)
+        print(f"error: {shown_name(unnamed)}: {NOT_UTF8}: rename it", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
     if args.command in THREADED:
         _use_threads(args.threads)

@@ -39,7 +39,17 @@ from .chunks import chunk_pointers, count_chunks, overflow
 from .config import Config
 from .durations import DurationFit
 from .files import atomic_path, held_folder
-from .midi import DAMPER_ID, NUM_KEYS, READER_VERSION, Events, check_timing, no_piano_notes, score_from_bytes, score_to_events
+from .midi import (
+    DAMPER_ID,
+    MADE_BY,
+    NUM_KEYS,
+    READER_VERSION,
+    Events,
+    check_timing,
+    no_piano_notes,
+    score_from_bytes,
+    score_to_events,
+)
 from .sources import SPLITS, Performance, discover
 
 log = logging.getLogger(__name__)
@@ -372,6 +382,7 @@ def _prepare(sources: list[str | Path], out: str | Path, config: Config | None, 
         raise ValueError(f"no usable performance in {', '.join(map(str, sources))} ({reasons})")
     good.sort(key=lambda r: r["path"])
     warn_of_copies_across_splits(good, by_path)
+    warn_of_generated(good)
     from_cache = sum(1 for r in results if r.get("cached"))
     key = _settings_key(config, sorted((r["path"], r["sha1"], by_path[r["path"]].split) for r in good))
     _write_corpus(out, key, config, good, by_path, stats, skipped, bad_stat)
@@ -422,6 +433,25 @@ def warn_of_copies_across_splits(good: list[dict], by_path: dict) -> None:
         example = ", ".join(f"{path} ({split})" for split, path in sorted(crossed[0].items()))
         log.warning("%d performance(s) are in two splits as copies of one file (the same content), e.g. %s: the "
                     "model is tested on what it trained on; remove the copies", len(crossed), example)
+
+
+MARKER_BYTES = 4096  # how far into a file `tsm generate`'s marker is looked for (it is the first track's first events)
+
+
+def warn_of_generated(good: list[dict]) -> None:
+    """Say that performances `tsm generate` wrote (its marker near the file's start) are prepared as the rest are: a
+    folder of one's own recordings that holds the pieces generated from them trains a model on its own output."""
+    made = []
+    for result in good:
+        try:
+            with open(result["path"], "rb") as f:
+                made += [result["path"]] if MADE_BY.encode() in f.read(MARKER_BYTES) else []
+        except OSError:  # (read a moment ago: gone since, which the corpus is not the worse for)
+            continue
+    if made:
+        log.warning("%d of the %d performances were written by tsm generate (its marker), e.g. %s: they are prepared "
+                    "as performances, so a model trained on them learns from its own output; move them out of the "
+                    "source to train on real playing alone", len(made), len(good), made[0])
 
 
 def warn_of_empty_splits(corpus: "Corpus", config: Config) -> None:

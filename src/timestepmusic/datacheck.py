@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import CorpusConfig
-from .midi import load_score
+from .midi import (
+    READ_MAX_EVENTS_PER_SECOND,
+    READ_MAX_SECONDS,
+    check_timing,
+    load_score,
+    no_piano_notes,
+    score_to_events,
+)
 from .sources import (
     SPLITS,
     Performance,
@@ -42,7 +49,7 @@ class DataCheck:
     present: dict[str, int] = field(default_factory=dict)
     """… of them whose file is there, per split."""
     readable: dict[str, int] = field(default_factory=dict)
-    """… of them that read as MIDI with notes, per split."""
+    """… of them that read as MIDI with piano notes (as prepare reads them), per split."""
     pieces: int = 0
     """Pieces among them (all performances of one piece share a split)."""
     composers: int = 0
@@ -188,9 +195,10 @@ def _check_files(result: DataCheck, performances: list[Performance]) -> None:
             continue
         present[perf.split] += 1
         try:
-            score = load_score(perf.path)
-            if not any(len(t.notes) for t in score.tracks):
-                raise ValueError(f"{perf.path}: no notes")
+            events, drops = score_to_events(load_score(perf.path))  # (as prepare reads it, less the pedals symusic
+            if not events.is_note.any():  # leaves out: a file of drum notes alone, or of implausible timing, is not)
+                raise ValueError(no_piano_notes(perf.path, drops))
+            check_timing(events, perf.path, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND)
             readable[perf.split] += 1
         except ValueError as e:
             result.problems.append({"file": perf.path, "reason": str(e).removeprefix(f"{perf.path}: ")})

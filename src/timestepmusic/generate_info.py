@@ -72,7 +72,9 @@ def info_words(info: dict, history: bool = False) -> list[str]:
     trained = info.get("trained") or {}
     if trained.get("steps"):
         start = info.get("initialised_from") or {}
-        hours = f", {trained['seconds'] / 3600:.1f} h on {trained.get('device', '?')}" if trained.get("seconds") else ""
+        seconds = trained.get("seconds") or 0  # (a short run of one's own in minutes: not '0.0 h')
+        took = f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
+        hours = f", {took} on {trained.get('device', '?')}" if seconds else ""
         warm = _warm_start_words(start) if start.get("model") else ""
         corpus = info.get("corpus") or {}
         on = f"; corpus: {corpus['tracks']:,} tracks, {corpus['hours']:.1f} h" if corpus.get("tracks") else ""

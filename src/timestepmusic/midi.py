@@ -33,7 +33,11 @@ WRITE_TICKS_PER_QUARTER = 960
 WRITE_QUARTERS_PER_SECOND = 2.0  # 120 bpm, so one tick = 1/1920 s
 READ_MAX_SECONDS = 4 * 3600.0  # read_events: the longest plausible file (check_timing; EventsConfig's default) …
 READ_MAX_EVENTS_PER_SECOND = 400.0  # … and its densest events
-READER_VERSION = 2  # raised whenever reading a file yields other events (2: the pedals symusic drops, midi_bytes.scan)
+READER_VERSION = 2  # raised whenever reading a file yields other events (2: the pedals symusic drops, midi_bytes.scan;
+# an instrument layered with the piano left out)
+PIANOS = (range(4), range(8))  # General MIDI's pianos (grand, bright, electric grand, honky-tonk), then its piano family
+# (… electric pianos, harpsichord, clavinet): the voices read as the piano, the first of them a file plays (a track
+# without a program change is 0)
 
 
 @dataclass
@@ -83,6 +87,7 @@ class DropCounts:
 
     notes_out_of_range: int = 0
     drum_notes: int = 0
+    other_instrument_notes: int = 0
     other_controllers: int = 0
     pedal_messages: int = 0
     restruck_notes: int = 0
@@ -95,6 +100,8 @@ class DropCounts:
         """The notes a file holds that are not played (on the drum channel, beyond the piano's keys), in words;
         None where every note is."""
         why = ([f"{self.drum_notes} on the drum channel (10)"] if self.drum_notes else []) + (
+            [f"{self.other_instrument_notes} of another voice beside the piano (a layer or split: strings, an electric "
+             "piano beside a grand, a bass)"] if self.other_instrument_notes else []) + (
             [f"{self.notes_out_of_range} beyond the piano's keys (pitch 21–108) or silent (velocity 0)"]
             if self.notes_out_of_range else [])
         return ", ".join(why) or None
@@ -227,14 +234,24 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
                     file_pedals: dict[str, np.ndarray] | None = None) -> tuple[Events, DropCounts]:
     """A tick-time score → events in seconds, and what was dropped. With the file's bytes (`data`), or the pedal
     messages already read from them (`file_pedals`: midi_bytes.scan's), a pedal of which symusic's score holds no
-    message is read from them (one in a track or channel without notes), from any channel but the drum channel (10)."""
+    message is read from them (one in a track or channel without notes), from any channel but the drum channel (10).
+    Where the piano plays beside another voice (a layer of strings on channel 2, as a digital piano records it), the
+    other's notes and controllers are left out and counted: those of each track with notes whose program is not among
+    the first of PIANOS that some track's is (a grand's beside an electric piano's, a piano's beside strings')."""
     drops = DropCounts()
     note_parts, cc_parts = [], []
+    played = [t for t in score.tracks if not t.is_drum and len(t.notes)]
+    piano = next((programs for programs in PIANOS if any(t.program in programs for t in played)), range(128))
+    others = []  # the controller numbers of the tracks left out, so that their pedals are not read from the bytes
     for track in score.tracks:
         notes = track.notes.numpy()
         if track.is_drum:
             drops.drum_notes += int(notes["pitch"].size)
             drops.other_controllers += len(track.controls)
+        elif len(track.notes) and track.program not in piano:
+            drops.other_instrument_notes += int(notes["pitch"].size)
+            drops.other_controllers += len(track.controls)
+            others.append(track.controls.numpy()["number"])
         else:
             note_parts.append(notes)
             cc_parts.append(track.controls.numpy())
@@ -255,7 +272,7 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     cc_value = np.concatenate([c["value"] for c in cc_parts]) if cc_parts else np.zeros(0, np.uint8)
     is_pedal = np.isin(cc_number, PEDAL_CONTROLLERS)
     drops.other_controllers += int((~is_pedal).sum())  # (a drum track's are counted above)
-    missing = np.setdiff1d(PEDAL_CONTROLLERS, cc_number[is_pedal])
+    missing = np.setdiff1d(PEDAL_CONTROLLERS, np.concatenate([cc_number[is_pedal], *others]))
     if missing.size and (data is not None or file_pedals is not None):
         raw = file_pedals if file_pedals is not None else pedal_controls(data)
         found = np.isin(raw["number"], missing) & (raw["channel"] != 9)  # [M]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-MIDI_SUFFIXES = (".mid", ".midi", ".MID", ".MIDI")
+MIDI_SUFFIXES = (".mid", ".midi")  # in any case: .MID, .Mid
 SPLITS = ("train", "validation", "test")
 
 
@@ -138,15 +138,39 @@ def without_maestro_cuts(performances: list[Performance], maestro_files: dict[st
 
 
 def midi_in(folder: Path) -> list[Path]:
-    """The MIDI files directly in `folder` (any case of .mid or .midi), sorted: what evaluate and plot read there."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".mid", ".midi") and p.is_file())
+    """The MIDI files directly in `folder` (any case of .mid or .midi), sorted: what evaluate and plot read there. One
+    whose name is not UTF-8 is left out with a warning (it could not be printed nor drawn)."""
+    found = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+    for path in found:
+        if not utf8_name(path):
+            log.warning("%s: %s: left out", shown_name(path), NOT_UTF8)
+    return [path for path in found if utf8_name(path)]
 
 
 def midi_below(folder: Path) -> list[Path]:
     """The .mid and .midi names in the subfolders of `folder`, sorted: what evaluate and plot do not read, named
-    where it is all a user has."""
+    where it is all a user has (those whose names are UTF-8, which can be named)."""
     folder = Path(folder)
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".mid", ".midi") and p.parent != folder)
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.parent != folder
+                  and utf8_name(p))
+
+
+NOT_UTF8 = "its name is not UTF-8 (another system's or an instrument's encoding, as copied from a USB stick or a zip)"
+
+
+def utf8_name(path: Path | str) -> bool:
+    """Whether a path's name is text (a name of bytes that are not UTF-8 reaches Python as lone surrogates, which
+    cannot be encoded, printed or written to a corpus's json)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(path: Path | str) -> str:
+    """A path as it can be printed: the bytes of a name that is not UTF-8 as escapes (\\x97)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def read_folder(folder: Path, validation_fraction: float, test_fraction: float,
@@ -158,9 +182,12 @@ def read_folder(folder: Path, validation_fraction: float, test_fraction: float,
 
     for root, dirs, files in os.walk(folder, onerror=on_error):
         dirs.sort()
-        found += [Path(root) / f for f in sorted(files) if f.endswith(MIDI_SUFFIXES)]
+        found += [Path(root) / f for f in sorted(files) if Path(f).suffix.lower() in MIDI_SUFFIXES]
     performances = []
     for path in found:
+        if not utf8_name(path):  # (its name could be neither hashed for the split nor printed: the whole source failed)
+            problems.append(SourceProblem(shown_name(path), f"{NOT_UTF8}: rename it to read it"))
+            continue
         piece = str(path.parent.relative_to(folder)) if path.parent != folder else path.stem
         performances.append(Performance(path=str(path), title=path.stem, piece=piece,
                                         split=split_by_hash(piece, validation_fraction, test_fraction)))

@@ -197,6 +197,9 @@ def test_info_says_which_shipped_models_take_a_key(capsys):
     assert "--composer (7 composers), --like" in asked(default)  # it walks paths: it may be asked them
     short_run = default | {"trained": default["trained"] | {"seconds": 125.0}, "initialised_from": {}}
     assert "trained: 5,500 steps of its own, 2.1 min on " in info_words(short_run)[1]  # (not '0.0 h')
+    assert "performances" in info_words(default)[1] and "tracks" not in info_words(default)[1]  # as prepare says
+    own = info_words(default | {"summary": None, "model": "runs/mine/last"})[0]
+    assert own.startswith("mine/last (events): a run of your own")  # (not 'no summary')
     unwalked = asked(default | {"ar": default["ar"] | {"style_drawn": False}})  # a run that tells no path: not offered
     assert "--composer" not in unwalked and "--like" not in unwalked and "--style (calibrated)" in unwalked
     assert main(["generate", "--info"]) == 0

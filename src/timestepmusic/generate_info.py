@@ -68,7 +68,8 @@ def info_words(info: dict, history: bool = False) -> list[str]:
     what it may be asked; with `history` (--info -v), how it came to be (its description, wrapped)."""
     folder = Path(str(info.get("model", "")))
     name = f"{folder.parent.name}/{folder.name}" if folder.name in ("last", "best") else folder.name  # (a run's)
-    lines = [f"{name} ({info.get('arch')}): {info.get('summary') or 'no summary'}"]
+    summary = info.get("summary") or "a run of your own (a shipped model says here what it draws)"
+    lines = [f"{name} ({info.get('arch')}): {summary}"]
     trained = info.get("trained") or {}
     if trained.get("steps"):
         start = info.get("initialised_from") or {}
@@ -77,7 +78,8 @@ def info_words(info: dict, history: bool = False) -> list[str]:
         hours = f", {took} on {trained.get('device', '?')}" if seconds else ""
         warm = _warm_start_words(start) if start.get("model") else ""
         corpus = info.get("corpus") or {}
-        on = f"; corpus: {corpus['tracks']:,} tracks, {corpus['hours']:.1f} h" if corpus.get("tracks") else ""
+        on = f"; corpus: {corpus['tracks']:,} performances, {corpus['hours']:.1f} h" if corpus.get("tracks") else ""
+        # (as tsm prepare counts them)
         lines.append(f"trained: {trained['steps']:,} steps of its own{hours}{warm}{on}")
     ar = info.get("ar") or {}
     asks = ["--prompt"] if info.get("arch") in ("ar", "events") else []

@@ -256,6 +256,18 @@ def test_tsm_plot_draws_the_file(tmp_path):
     assert not (tmp_path / "roll.jpg").exists()
 
 
+def test_tsm_plot_says_which_notes_of_the_file_it_does_not_draw(tmp_path, caplog):
+    """--prompt, --like and reconstruct said where a file's drums, a voice layered with the piano or notes beyond the
+    keys are left out; plot drew the roll without them and without a word."""
+    from midi_factory import Note, write_midi
+
+    midi = write_midi(tmp_path / "layered.mid", [Note(60, 0, 480), Note(64, 480, 960), Note(48, 0, 960, channel=1)],
+                      programs=[(1, 48)])  # the piano, and strings on channel 2
+    with caplog.at_level("WARNING"):
+        assert main(["plot", str(midi), "-o", str(tmp_path / "roll.png")]) == 0
+    assert f"{midi}: notes left out: 1" in caplog.text and (tmp_path / "roll.png").is_file()
+
+
 def drawn_columns(roll: Path) -> list[tuple[int, int]]:
     """The runs of pixel columns (first, last) where a note is drawn in a roll's keys area (viridis at velocity 100:
     green over red; the pedal lanes and colour bar left out)."""

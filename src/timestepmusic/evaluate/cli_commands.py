@@ -16,6 +16,7 @@ from pathlib import Path
 from ..argtypes import pedal_bins_arg, seed_arg
 from ..audio_flags import add_audio_flags, check_audio_flags
 from ..files import held_folder, refuse_existing
+from ..subcommands import said_left_out
 from ..waypoints import clock_arg
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
 
@@ -158,7 +159,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
                      for p in rendered_paths(midi, png=True, wav=args.wav, png_path=roll)], args.overwrite)
     for midi, roll in targets.items():
         try:  # a bad file (or a part past its end) among several is reported and skipped; alone, the command's error
-            events, _ = read_events(midi, pedal_bins=args.pedal_bins)
+            events, drops = read_events(midi, pedal_bins=args.pedal_bins)
+            said_left_out(str(midi), drops)  # (drums, a layered voice, notes beyond the keys: not drawn)
             written = render_part(midi, events, roll, span, args.wav, args.soundfont)
         except ValueError as e:
             if not many:

@@ -106,7 +106,9 @@ def _evaluate(args: argparse.Namespace) -> int:
               f"{accuracy(report['classifier_trees'][row])} boosted trees")
     ungrouped = [row for row, c in report["classifier"].items() if c.get("folds_grouped") is False]
     print("  (the classifiers' folds keep each real performance and each generated file whole"
-          + (f"; not for {', '.join(ungrouped)}: a single performance or file on one side)" if ungrouped else ")"))
+          + (f"; except in the row{'s' * (len(ungrouped) > 1)} {' and '.join(repr(r) for r in ungrouped)}, where one "
+             "side is a single performance or file, whose excerpts are dealt to the folds one by one)"
+             if ungrouped else ")"))
     if "flagged" in report["copies"]:
         print(f"  near copies of training excerpts: {report['copies']['flagged']}")
     print(f"wrote {Path(args.out) / 'report.html'} and {Path(args.out) / 'report.json'}")

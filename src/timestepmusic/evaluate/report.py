@@ -364,8 +364,9 @@ def _folds_said(classifier: dict) -> str:
         return ""
     ungrouped = [html.escape(row) for row, c in classifier.items() if c.get("folds_grouped") is False]
     return (" The folds keep each performance (and each generated file) whole, so that no excerpt is tested by a "
-            "classifier that trained on its siblings" + (f"; not for {', '.join(ungrouped)}, which holds a single "
-                                                        "performance or file on one side" if ungrouped else "") + ".")
+            "classifier that trained on its siblings" + (f"; except in the row{'s' * (len(ungrouped) > 1)} "
+                                                        f"{' and '.join(ungrouped)}, where one side is a single "
+                                                        "performance or file" if ungrouped else "") + ".")
 
 
 def _p_said(classifier: dict) -> str:

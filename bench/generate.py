@@ -19,7 +19,12 @@ load, and the whole `tsm generate` process beside the cost of importing torch.
              events (a shipped model's name loads each revision's own weights: give a run folder to hold them
              fixed)
 Everything runs on one thread: torch.set_num_threads(1) here and OMP_NUM_THREADS=1 for the child
-processes. Targets (from the issue): sample ≤ 20 ms, whole process ≤ 3 s.
+processes. Targets (the README's "Where it stands"): sampling ≥ 100× real time, i.e. one 16 s piece drawn in
+at most 16 s / 100 = 160 ms (the median of GANModel.sample(1, 16, seed) in process, after load; the `--against`
+table gives the same ratio from CPU time), and `tsm generate -n 1` ≤ 3 s as a whole process. Reports written
+before this was corrected (bench/results/generate*.md up to generate_events_49.md) print "≤ 20 ms", a target
+from the bench's first version that no document states: read their sample row against 160 ms instead (all MISS
+but generate.md's 121.80 ms, for the 2026-11-30 `ar` default, which meets it).
 
     python bench/generate.py --model /root/work/gan_t --markdown bench/results/generate.md
     python bench/generate.py --model default --against HEAD~1   # a sampler change beside the code before it
@@ -43,8 +48,10 @@ import numpy as np
 import torch
 
 BENCH = Path(__file__).resolve().parent
-SAMPLE_TARGET_MS, PROCESS_TARGET_S = 20.0, 3.0
 SECONDS = 16.0
+REAL_TIME_TARGET = 100.0  # sampling ≥ 100× real time (README, "Where it stands")
+SAMPLE_TARGET_MS = 1e3 * SECONDS / REAL_TIME_TARGET  # 160 ms for one 16 s piece
+PROCESS_TARGET_S = 3.0
 sys.path.insert(0, str(BENCH))
 from common import DEFAULT_DATA, busy_warning, load_average, print_skipped, table, verdict, write_markdown  # noqa: E402
 
@@ -194,7 +201,7 @@ def against(model: str, rev: str, samples: int, rounds: int = 4) -> list[str]:
         wall = [1e3 * x for run in done for x in run["wall_s"]]
         medians[name] = statistics.median(cpu)
         rows.append([name, f"{medians[name]:.1f} ms", f"{statistics.median(wall):.1f} ms",
-                     f"{16e3 / medians[name]:.0f}×"])
+                     f"{1e3 * SECONDS / medians[name]:.0f}×"])
     mine, base = medians.values()
     same = all(a["events"] == b["events"] for a, b in zip(*runs.values()))
     imported = {name: Path(done[0]["package"]).parent.parent.parent for name, done in runs.items()}
@@ -295,7 +302,8 @@ def main() -> None:
              + (f"; asked --style {args.style} (guided)" if args.style else ""),
              load_average(load_before, load_after), *busy_warning(load_before, load_after), ""]
     rows = [[f"GANModel.sample(1, {SECONDS:g}, seed), in process", f"{median_ms:.2f} ms", f"{p90_ms:.2f} ms", "",
-             f"≤ {SAMPLE_TARGET_MS:g} ms {verdict(median_ms <= SAMPLE_TARGET_MS)}"],
+             f"≤ {SAMPLE_TARGET_MS:g} ms ({REAL_TIME_TARGET:g}× real time; here {1e3 * SECONDS / median_ms:.0f}×) "
+             f"{verdict(median_ms <= SAMPLE_TARGET_MS)}"],
             ["GANModel.load(RUN), in process", f"{1e3 * statistics.median(load_s):.1f} ms", "", "", ""],
             ["write_events → .mid, in process", f"{1e3 * statistics.median(write_s):.2f} ms", "", "", ""]]
     for name, runs in process_s.items():

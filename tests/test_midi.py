@@ -155,6 +155,19 @@ def test_a_grand_layered_with_an_electric_piano_is_read_once(tmp_path):
     assert drops.other_instrument_notes == 2 and drops.restruck_notes == 0
 
 
+def test_a_voice_switched_to_on_the_pianos_channel_is_read_with_its_pedal(tmp_path):
+    # one channel: the grand until tick 960, where the player switches to strings (48) with the damper down; symusic
+    # files the notes and controllers after the switch as a track of its own, which plays after the piano, not beside
+    # it: its notes are the performance's, and its damper lift ends the press made under the grand (left out, the
+    # damper was held to the file's end)
+    notes = [Note(60, 0, 480), Note(64, 480, 960), Note(67, 960, 1440), Note(72, 1440, 1920), Note(76, 1920, 6720)]
+    controls = [CC(64, 127, 480), CC(64, 0, 1440)]
+    events, drops = read(tmp_path, notes, controls, programs=[(0, 0), (0, 48, 960)])
+    assert events.ids[events.is_note].tolist() == [p - 21 for p in (60, 64, 67, 72, 76)]
+    assert pedal_rows(events, DAMPER_ID) == [(0.5, 1.0, 127)]
+    assert drops.other_instrument_notes == 0
+
+
 def test_a_file_played_on_one_other_instrument_is_read_whole(tmp_path):
     # no piano beside it: the player's own recording on another voice (an electric organ, 16) keeps its notes, and an
     # electric piano (4) is the piano where no grand plays

@@ -225,9 +225,9 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                     if ranks.main:
                         metrics.write({"event": "stopped", "step": step})
                         log.warning("stopped early (its time or steps are up): saved %s/last at step %d of %d; --resume %s "
-                                    "trains on%s", out, step, g.steps, out, "" if last else (
+                                    "trains on%s", out, step, g.steps, out, "" if last or math.isfinite(best) else (
                                         f"; it has not validated yet (every {g.validate_every} steps), so it has no "
-                                        "best checkpoint and no validation figures"))
+                                        "best checkpoint and no validation figures"))  # (a resumed run's: from before)
                     return last | {"step": step, "stopped": True}
                 interrupted(ranks)  # (a Ctrl-C during the step: raised here, at its end, on every rank)
         except StopNow:

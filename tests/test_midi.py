@@ -448,6 +448,23 @@ def test_sound_end_is_where_the_pedal_holding_the_last_note_is_lifted():
     assert released.end_s == pytest.approx(4.0) and release_by(later, 4.5).end_s == pytest.approx(4.5)
 
 
+def test_a_note_held_by_one_pedal_past_the_others_lift_sounds_to_the_later_lift():
+    from timestepmusic.midi import SOSTENUTO_ID, release_by, sound_end_s
+
+    # a note released at 1 s under the sostenuto (down 0.5–3 s); the damper, pressed at 2 s, is down when the
+    # sostenuto lifts and holds the note's damper up to 4 s: lifting the damper at 3 s cut the last second of sound
+    events = Events(np.array([40, SOSTENUTO_ID, DAMPER_ID]), np.array([0.0, 0.5, 2.0]), np.array([1.0, 2.5, 2.0]),
+                    np.array([64, 100, 100]))
+    assert sound_end_s(events) == pytest.approx(4.0)
+    # the other way about: released at 1 s under the damper (0.5–3 s), the sostenuto pressed at 2 s (catching every
+    # raised damper) and lifted at 5 s
+    events = Events(np.array([40, DAMPER_ID, SOSTENUTO_ID]), np.array([0.0, 0.5, 2.0]), np.array([1.0, 2.5, 3.0]),
+                    np.array([64, 100, 100]))
+    assert sound_end_s(events) == pytest.approx(5.0)
+    released = release_by(events, 9.0, after_sound=True)
+    assert released.duration_s[released.ids == SOSTENUTO_ID].tolist() == pytest.approx([3.0])
+
+
 @pytest.mark.parametrize("extend", [False, True])
 def test_a_key_struck_again_while_it_sounds_is_one_note(extend):
     # key 40: 0–1.0 s, struck again at 0.5 s (until 1.5 s) and 1.2 s; key 41 struck at 0.5 s is another key;

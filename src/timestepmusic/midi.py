@@ -444,9 +444,11 @@ def release_by(events: Events, end_s: float, after_sound: bool = False) -> Event
 
 def sound_end_s(events: Events) -> float:
     """When the last note stops sounding: at its release, or where the damper or sostenuto is down then, when that
-    pedal is lifted (each pedal down while any of its presses is held; the sostenuto taken to hold every note)."""
-    ends_s = (events.start_s + events.duration_s)[events.is_note]  # [N]
-    heard_s = ends_s.copy()
+    pedal is lifted (each pedal down while any of its presses is held; the sostenuto taken to hold every note), and so
+    on where the other pedal is down at that lift (a note the sostenuto holds past the damper's lift, or the damper past
+    the sostenuto's, rings on)."""
+    heard_s = (events.start_s + events.duration_s)[events.is_note]  # [N]
+    lifts = []  # per pedal: (press starts [M], reach [M], the lift that follows each press [M])
     for pedal_id in (DAMPER_ID, SOSTENUTO_ID):
         mine = np.flatnonzero(events.ids == pedal_id)
         mine = mine[np.argsort(events.start_s[mine], kind="stable")]
@@ -456,9 +458,15 @@ def sound_end_s(events: Events) -> float:
         reach_s = np.maximum.accumulate(start_s + events.duration_s[mine])  # [M]: down until here from each press
         lifted_s = np.minimum.accumulate(np.append(np.where(start_s[1:] > reach_s[:-1], reach_s[:-1], np.inf),
                                                    reach_s[-1])[::-1])[::-1]  # [M]: the lift that follows each press
-        held = np.searchsorted(start_s, ends_s, side="right") - 1  # [N]: the last press at or before each release
-        down = (held >= 0) & (ends_s < reach_s[np.maximum(held, 0)])  # [N]: the pedal is down at the release
-        heard_s = np.where(down, np.maximum(heard_s, lifted_s[np.maximum(held, 0)]), heard_s)
+        lifts.append((start_s, reach_s, lifted_s))
+    for _ in range(2 * sum(s.size for s, _, _ in lifts) + 1):  # (each pass that changes reaches a later lift)
+        before = heard_s
+        for start_s, reach_s, lifted_s in lifts:
+            held = np.searchsorted(start_s, heard_s, side="right") - 1  # [N]: the last press at or before each end
+            down = (held >= 0) & (heard_s < reach_s[np.maximum(held, 0)])  # [N]: the pedal is down then
+            heard_s = np.where(down, np.maximum(heard_s, lifted_s[np.maximum(held, 0)]), heard_s)
+        if np.array_equal(heard_s, before):
+            break
     return float(heard_s.max(initial=0.0))
 
 

@@ -220,7 +220,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                     save("last")
                 if ranks.main and g.sample_every and step % g.sample_every == 0:
                     write_samples(model, normaliser, ae, out / "samples" / f"step_{step:06d}", g.seed + 1)
-                if budget.spent(step, ranks):
+                if step < g.steps and budget.spent(step, ranks):  # (one spent at the last step: the run is complete)
                     save("last")
                     if ranks.main:
                         metrics.write({"event": "stopped", "step": step})

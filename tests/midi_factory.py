@@ -37,11 +37,12 @@ def midi_bytes(notes=(), controls=(), *, ticks_per_quarter: int = 480, tempos=((
     tempos: (tick, microseconds per quarter) pairs. note_off: "note_off" or "velocity0" (a note_on
     with velocity 0). file_type 0 puts everything in one track; 1 puts the tempo map in a track of
     its own and the notes and controllers in a second one. programs: (channel, program) pairs, each a program
-    change at tick 0.
+    change at tick 0, or (channel, program, tick) triples.
     """
     assert note_off in ("note_off", "velocity0")
     meta = [(tick, 0, mido.MetaMessage("set_tempo", tempo=tempo, time=0)) for tick, tempo in tempos]
-    body = [(0, 0, mido.Message("program_change", channel=channel, program=program)) for channel, program in programs]
+    body = [(at[0] if at else 0, 0, mido.Message("program_change", channel=channel, program=program))
+            for channel, program, *at in programs]
     for n in notes:
         body.append((n.on, 2, mido.Message("note_on", note=n.pitch, velocity=n.velocity, channel=n.channel)))
         if note_off == "note_off":

@@ -85,6 +85,18 @@ def test_a_time_boxed_stop_says_where_it_saved_and_that_it_has_not_validated(tin
     said = " ".join(r.getMessage() for r in caplog.records)
     assert f"saved {run}/last at step 2 of 6; --resume {run} trains on" in said and "not validated yet (every 3" in said
     assert not (run / "best").exists()
+    # resumed after it has validated (step 3), and stopped again before the next validation: its best is there
+    train_sequence_model(tiny_corpus, tiny_ae, run, config, resume=True, progress=False, max_steps=4)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        train_sequence_model(tiny_corpus, tiny_ae, run, config, resume=True, progress=False, max_steps=5)
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert f"saved {run}/last at step 5 of 6" in said and "not validated yet" not in said and (run / "best").exists()
+    # a budget spent at the last step: the run is complete, not stopped early (--resume has nothing to train)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        result = train_sequence_model(tiny_corpus, tiny_ae, run, config, resume=True, progress=False, max_steps=6)
+    assert "stopped early" not in caplog.text and "stopped" not in result and result["step"] == 6
 
 
 def test_export_keeps_the_tuned_autoencoder_and_its_codebook(tuned_gan, tmp_path):

@@ -155,6 +155,19 @@ def test_a_grand_layered_with_an_electric_piano_is_read_once(tmp_path):
     assert drops.other_instrument_notes == 2 and drops.restruck_notes == 0
 
 
+def test_a_voice_switched_to_on_the_pianos_channel_is_read_with_its_pedal(tmp_path):
+    # one channel: the grand until tick 960, where the player switches to strings (48) with the damper down; symusic
+    # files the notes and controllers after the switch as a track of its own, which plays after the piano, not beside
+    # it: its notes are the performance's, and its damper lift ends the press made under the grand (left out, the
+    # damper was held to the file's end)
+    notes = [Note(60, 0, 480), Note(64, 480, 960), Note(67, 960, 1440), Note(72, 1440, 1920), Note(76, 1920, 6720)]
+    controls = [CC(64, 127, 480), CC(64, 0, 1440)]
+    events, drops = read(tmp_path, notes, controls, programs=[(0, 0), (0, 48, 960)])
+    assert events.ids[events.is_note].tolist() == [p - 21 for p in (60, 64, 67, 72, 76)]
+    assert pedal_rows(events, DAMPER_ID) == [(0.5, 1.0, 127)]
+    assert drops.other_instrument_notes == 0
+
+
 def test_a_file_played_on_one_other_instrument_is_read_whole(tmp_path):
     # no piano beside it: the player's own recording on another voice (an electric organ, 16) keeps its notes, and an
     # electric piano (4) is the piano where no grand plays
@@ -433,6 +446,23 @@ def test_sound_end_is_where_the_pedal_holding_the_last_note_is_lifted():
     assert sound_end_s(later) == pytest.approx(4.0)  # released at 3 s under the sostenuto, lifted at 4 s
     released = release_by(later, 4.5, after_sound=True)
     assert released.end_s == pytest.approx(4.0) and release_by(later, 4.5).end_s == pytest.approx(4.5)
+
+
+def test_a_note_held_by_one_pedal_past_the_others_lift_sounds_to_the_later_lift():
+    from timestepmusic.midi import SOSTENUTO_ID, release_by, sound_end_s
+
+    # a note released at 1 s under the sostenuto (down 0.5–3 s); the damper, pressed at 2 s, is down when the
+    # sostenuto lifts and holds the note's damper up to 4 s: lifting the damper at 3 s cut the last second of sound
+    events = Events(np.array([40, SOSTENUTO_ID, DAMPER_ID]), np.array([0.0, 0.5, 2.0]), np.array([1.0, 2.5, 2.0]),
+                    np.array([64, 100, 100]))
+    assert sound_end_s(events) == pytest.approx(4.0)
+    # the other way about: released at 1 s under the damper (0.5–3 s), the sostenuto pressed at 2 s (catching every
+    # raised damper) and lifted at 5 s
+    events = Events(np.array([40, DAMPER_ID, SOSTENUTO_ID]), np.array([0.0, 0.5, 2.0]), np.array([1.0, 2.5, 3.0]),
+                    np.array([64, 100, 100]))
+    assert sound_end_s(events) == pytest.approx(5.0)
+    released = release_by(events, 9.0, after_sound=True)
+    assert released.duration_s[released.ids == SOSTENUTO_ID].tolist() == pytest.approx([3.0])
 
 
 @pytest.mark.parametrize("extend", [False, True])

@@ -346,6 +346,8 @@ def test_resume_refuses_a_flag_that_names_another_setting_than_the_runs(tiny_cor
         assert main(["train-gan", str(tiny_corpus), "--resume", str(gan_run), "--steps", "2", "-q", *flags]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"error: {said}") and err.count("\n") == 1
+        # (--init-from RUN warm-starts a model of RUN's own arch: it is no way to change the arch)
+        assert flags[0] != "--arch" or "--init-from" not in err
     assert json.loads((gan_run / "last" / "config.json").read_text())["step"] == 1  # untouched
     for flags, said in ((["--latent", "9"], "--latent 9: a resumed run keeps its saved latent (8)"),
                         (["--encoding", "OHE"], "--encoding OHE: a resumed run keeps its saved encoding (pon)"),

@@ -231,7 +231,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     arch = resumed["arch"] if resumed else new_arch
     saved = checkpoint_config(resumed) if resumed else None
     if resumed:
-        _refuse_changed_on_resume({"--arch": (args.arch, arch), "--seed": (args.seed, saved.gan.seed),
+        _refuse_changed_on_resume({"--arch": (args.arch, arch)})  # (--init-from warm-starts a model of its own arch)
+        _refuse_changed_on_resume({"--seed": (args.seed, saved.gan.seed),
                                    "--batch": (args.batch, saved.ar.batch if arch in ("ar", "events") else saved.gan.batch),
                                    "--checkpoint-steps": (args.checkpoint_steps, saved.gan.validate_every),
                                    "--finetune-ae": (args.finetune_ae or None, saved.gan.finetune_ae),

@@ -33,8 +33,8 @@ WRITE_TICKS_PER_QUARTER = 960
 WRITE_QUARTERS_PER_SECOND = 2.0  # 120 bpm, so one tick = 1/1920 s
 READ_MAX_SECONDS = 4 * 3600.0  # read_events: the longest plausible file (check_timing; EventsConfig's default) …
 READ_MAX_EVENTS_PER_SECOND = 400.0  # … and its densest events
-READER_VERSION = 2  # raised whenever reading a file yields other events (2: the pedals symusic drops, midi_bytes.scan;
-# an instrument layered with the piano left out)
+READER_VERSION = 3  # raised whenever reading a file yields other events (2: the pedals symusic drops, midi_bytes.scan;
+# an instrument layered with the piano left out; 3: a voice switched to on the piano's channel read, as before 2)
 PIANOS = (range(4), range(8))  # General MIDI's pianos (grand, bright, electric grand, honky-tonk), then its piano family
 # (… electric pianos, harpsichord, clavinet): the voices read as the piano, the first of them a file plays (a track
 # without a program change is 0)
@@ -237,18 +237,21 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     message is read from them (one in a track or channel without notes), from any channel but the drum channel (10).
     Where the piano plays beside another voice (a layer of strings on channel 2, as a digital piano records it), the
     other's notes and controllers are left out and counted: those of each track with notes whose program is not among
-    the first of PIANOS that some track's is (a grand's beside an electric piano's, a piano's beside strings')."""
+    the first of PIANOS that some track's is (a grand's beside an electric piano's, a piano's beside strings'), where
+    the track plays beside the piano (`beside_piano`; a voice switched to mid-performance on the piano's own channel
+    plays after it, and is read, with the pedal messages sent under it)."""
     drops = DropCounts()
     note_parts, cc_parts = [], []
     played = [t for t in score.tracks if not t.is_drum and len(t.notes)]
     piano = next((programs for programs in PIANOS if any(t.program in programs for t in played)), range(128))
+    beside = beside_piano([t.notes.numpy() for t in played if t.program in piano], score.ticks_per_quarter)
     others = []  # the controller numbers of the tracks left out, so that their pedals are not read from the bytes
     for track in score.tracks:
         notes = track.notes.numpy()
         if track.is_drum:
             drops.drum_notes += int(notes["pitch"].size)
             drops.other_controllers += len(track.controls)
-        elif len(track.notes) and track.program not in piano:
+        elif len(track.notes) and track.program not in piano and beside(notes):
             drops.other_instrument_notes += int(notes["pitch"].size)
             drops.other_controllers += len(track.controls)
             others.append(track.controls.numpy()["number"])
@@ -299,6 +302,31 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     events = Events(ids, start_s, stop_s - start_s, np.concatenate([p[3] for p in parts]),
                     float(ticks_to_seconds(np.array([file_end_tick]), score)[0]))
     return events.sorted(), drops
+
+
+BESIDE_SHARE = 0.5  # a voice whose notes start more than this share of the time while the piano sounds plays beside it
+
+
+def beside_piano(piano_notes: list[dict[str, np.ndarray]], ticks_per_quarter: int):
+    """Whether a track's notes (symusic's Track.notes.numpy()) play beside the piano's (the notes of `piano_notes`' tracks):
+    more than BESIDE_SHARE of them start while a piano note sounds, or within a quarter note of one (a layer strikes
+    with the piano, a split's other hand plays along with it). A voice the player switched to on the piano's own
+    channel (symusic files each program's notes and controllers as a track of its own) plays after the piano's
+    notes, not beside them."""
+    on = np.concatenate([np.zeros(0, np.int64)] + [n["time"].astype(np.int64) for n in piano_notes])  # [P]
+    off = on + np.concatenate([np.zeros(0, np.int64)] + [n["duration"].astype(np.int64) for n in piano_notes])  # [P]
+    order = np.argsort(on, kind="stable")
+    margin = max(ticks_per_quarter, 1)
+    on = on[order] - margin
+    reach = np.maximum.accumulate(off[order] + margin) if on.size else on  # [P]: a piano note sounds until here
+
+    def beside(track_notes: dict[str, np.ndarray]) -> bool:
+        start = track_notes["time"].astype(np.int64)  # [Q]
+        last = np.searchsorted(on, start, side="right") - 1  # [Q]: the latest piano note begun by then
+        sounding = (last >= 0) & (reach[np.maximum(last, 0)] > start) if on.size else np.zeros(start.size, bool)
+        return bool(start.size) and bool(sounding.mean() > BESIDE_SHARE)
+
+    return beside
 
 
 MADE_BY = "TimeStepMusic"  # how the marker of a file `tsm generate` wrote begins (FileMeta.text)
@@ -416,9 +444,11 @@ def release_by(events: Events, end_s: float, after_sound: bool = False) -> Event
 
 def sound_end_s(events: Events) -> float:
     """When the last note stops sounding: at its release, or where the damper or sostenuto is down then, when that
-    pedal is lifted (each pedal down while any of its presses is held; the sostenuto taken to hold every note)."""
-    ends_s = (events.start_s + events.duration_s)[events.is_note]  # [N]
-    heard_s = ends_s.copy()
+    pedal is lifted (each pedal down while any of its presses is held; the sostenuto taken to hold every note), and so
+    on where the other pedal is down at that lift (a note the sostenuto holds past the damper's lift, or the damper past
+    the sostenuto's, rings on)."""
+    heard_s = (events.start_s + events.duration_s)[events.is_note]  # [N]
+    lifts = []  # per pedal: (press starts [M], reach [M], the lift that follows each press [M])
     for pedal_id in (DAMPER_ID, SOSTENUTO_ID):
         mine = np.flatnonzero(events.ids == pedal_id)
         mine = mine[np.argsort(events.start_s[mine], kind="stable")]
@@ -428,9 +458,15 @@ def sound_end_s(events: Events) -> float:
         reach_s = np.maximum.accumulate(start_s + events.duration_s[mine])  # [M]: down until here from each press
         lifted_s = np.minimum.accumulate(np.append(np.where(start_s[1:] > reach_s[:-1], reach_s[:-1], np.inf),
                                                    reach_s[-1])[::-1])[::-1]  # [M]: the lift that follows each press
-        held = np.searchsorted(start_s, ends_s, side="right") - 1  # [N]: the last press at or before each release
-        down = (held >= 0) & (ends_s < reach_s[np.maximum(held, 0)])  # [N]: the pedal is down at the release
-        heard_s = np.where(down, np.maximum(heard_s, lifted_s[np.maximum(held, 0)]), heard_s)
+        lifts.append((start_s, reach_s, lifted_s))
+    for _ in range(2 * sum(s.size for s, _, _ in lifts) + 1):  # (each pass that changes reaches a later lift)
+        before = heard_s
+        for start_s, reach_s, lifted_s in lifts:
+            held = np.searchsorted(start_s, heard_s, side="right") - 1  # [N]: the last press at or before each end
+            down = (held >= 0) & (heard_s < reach_s[np.maximum(held, 0)])  # [N]: the pedal is down then
+            heard_s = np.where(down, np.maximum(heard_s, lifted_s[np.maximum(held, 0)]), heard_s)
+        if np.array_equal(heard_s, before):
+            break
     return float(heard_s.max(initial=0.0))
 
 

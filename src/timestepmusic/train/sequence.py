@@ -220,14 +220,14 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                     save("last")
                 if ranks.main and g.sample_every and step % g.sample_every == 0:
                     write_samples(model, normaliser, ae, out / "samples" / f"step_{step:06d}", g.seed + 1)
-                if budget.spent(step, ranks):
+                if step < g.steps and budget.spent(step, ranks):  # (one spent at the last step: the run is complete)
                     save("last")
                     if ranks.main:
                         metrics.write({"event": "stopped", "step": step})
                         log.warning("stopped early (its time or steps are up): saved %s/last at step %d of %d; --resume %s "
-                                    "trains on%s", out, step, g.steps, out, "" if last else (
+                                    "trains on%s", out, step, g.steps, out, "" if last or math.isfinite(best) else (
                                         f"; it has not validated yet (every {g.validate_every} steps), so it has no "
-                                        "best checkpoint and no validation figures"))
+                                        "best checkpoint and no validation figures"))  # (a resumed run's: from before)
                     return last | {"step": step, "stopped": True}
                 interrupted(ranks)  # (a Ctrl-C during the step: raised here, at its end, on every rank)
         except StopNow:

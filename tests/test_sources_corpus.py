@@ -367,13 +367,16 @@ def test_a_corpus_prepared_by_an_earlier_reader_is_read_again(tmp_path, monkeypa
     first = prepare([plain], out, SERIAL, progress=False).corpus
     mine = out / "cache" / "notes.npz"  # not a cache entry's name: left alone
     mine.write_bytes(b"mine")
+    later = out / "cache" / f"{'0' * 40}-b4-r{corpus_module.READER_VERSION + 2}.npz"  # a later tsm's: left for it
+    later.write_bytes(b"later")
     monkeypatch.setattr(corpus_module, "READER_VERSION", corpus_module.READER_VERSION + 1)
     report = prepare([plain], out, SERIAL, progress=False)
     assert not report.reused and (report.parsed, report.from_cache) == (len(files), 0)
     assert report.corpus.manifest["key"] != first.manifest["key"]
     entries = sorted(p.name for p in (out / "cache").glob("*.npz"))
-    assert len(entries) == len(files) + 1 and "notes.npz" in entries
-    assert all(name.endswith(f"-r{corpus_module.READER_VERSION}.npz") for name in entries if name != "notes.npz")
+    assert len(entries) == len(files) + 2 and "notes.npz" in entries and later.name in entries
+    assert all(name.endswith(f"-r{corpus_module.READER_VERSION}.npz") for name in entries
+               if name not in ("notes.npz", later.name))
     assert report.corpus.content_key == first.content_key  # its runs still resume on it
     assert prepare([plain], out, SERIAL, progress=False).reused
 

@@ -304,7 +304,7 @@ def _prepare(sources: list[str | Path], out: str | Path, config: Config | None, 
     cache_dir.mkdir(exist_ok=True)
     for stale in cache_dir.glob("*.npz"):  # an entry read by an earlier reader: never read again
         entry = CACHE_ENTRY.fullmatch(stale.name)
-        if entry and entry[1] != str(READER_VERSION):
+        if entry and int(entry[1] or 0) < READER_VERSION:  # (a later tsm's entries kept for it)
             stale.unlink(missing_ok=True)
     skipped = [{"file": p.path, "reason": p.reason} for p in problems]
     for problem in problems:  # at INFO: the report lists every skipped file, and the CLI prints it once

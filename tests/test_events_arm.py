@@ -1108,9 +1108,9 @@ def test_a_prompt_is_continued_after_its_last_sound_and_written_note_for_note(ev
     notes = written.take(np.flatnonzero(written.is_note))
     assert sorted(notes.ids.tolist()) == sorted(p.pitch - 21 for p in chord + line)  # every note of the prompt
     pedal = written.take(np.flatnonzero(~written.is_note))
-    assert pedal.start_s.tolist() == pytest.approx([2.0, 2.75], abs=1e-3)  # and its damper, held on past its end
-    assert pedal.start_s[1] + pedal.duration_s[1] == pytest.approx(4400 / 960, abs=1e-3)  # to its lift, not its
-    # change of depth at 4.17 s
+    assert pedal.start_s.tolist() == pytest.approx([2.0, 2.75], abs=1e-3)  # and its damper, ringing on past its end
+    assert pedal.start_s[1] + pedal.duration_s[1] == pytest.approx(4000 / 960, abs=1e-3)  # to where the pianist
+    # changed its depth (4.17 s), as played: the pianist's later pedalling is not the continuation's
     assert piece.start_s.max() < 5.25  # then 1 s of its own, from its last sound
 
 
@@ -1188,24 +1188,22 @@ def test_ctrl_c_while_generate_writes_says_what_it_wrote(events_run, tmp_path, c
     assert "after writing" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_a_pedal_down_at_a_cut_is_held_through_its_changes_of_depth():
-    """A damper pressed at 2 s, its depth changed at 3 s (where the last note ends) and at 4.17 s, lifted at 6 s: cut
-    at 3 s or at 4 s, it is one press held to its lift, not lifted at its first change of depth; another pedal, and a
-    press after a real lift, are not joined."""
+def test_a_pedal_down_at_a_cut_rings_on_to_its_next_change_of_depth_as_played():
+    """A damper pressed at 2 s, its depth changed at 3 s and at 4.17 s, lifted at 6 s. Cut at 4 s, the prompt held
+    the press down then to the pianist's lift at 6 s as one press at its first depth: the model heard a press two
+    seconds into its music that training never shows it (a pedal's runs end where its depth changes), and held off its
+    own pedalling under it (on 60 validation prompts cut so: 0.7–1.0 changes of depth a second in the first 2 s,
+    against 2.9–3.3 played there; 3.7 with the run as played). Now the press rings on to its own run's end (4.17 s),
+    and the model pedals from there (a press it draws there is joined to it: the test below)."""
     from timestepmusic.midi import DAMPER_ID, SOFT_ID
-    from timestepmusic.prompts import held_on
 
-    events = Events(np.array([40, DAMPER_ID, DAMPER_ID, DAMPER_ID, SOFT_ID, DAMPER_ID]),
-                    np.array([0.0, 2.0, 3.0, 4.17, 6.0, 6.5]), np.array([3.0, 1.0, 1.17, 1.83, 1.0, 1.0]),
-                    np.array([64, 127, 100, 60, 127, 90], dtype=np.uint8))
-    for at_s in (3.0, 4.0):  # the press down at the cut (at 3 s: the one ending there) held to the lift
-        held = held_on(events, at_s)
-        damper = np.flatnonzero((held.start_s < at_s) & (held.ids == DAMPER_ID))  # [D]
-        assert (held.start_s[damper] + held.duration_s[damper]).max() == pytest.approx(6.0)
-    assert held_on(events, 3.0).duration_s[4:].tolist() == [1.0, 1.0]  # (the una corda and the press after the lift)
+    events = Events(np.array([40, 41, DAMPER_ID, DAMPER_ID, DAMPER_ID, SOFT_ID, DAMPER_ID]),
+                    np.array([0.0, 3.5, 2.0, 3.0, 4.17, 3.9, 6.5]), np.array([3.0, 0.4, 1.0, 1.17, 1.83, 1.0, 1.0]),
+                    np.array([64, 70, 127, 100, 60, 127, 90], dtype=np.uint8))
     cut = prompt_until(events, 4.0, 0.25)
-    assert [(s, round(s + d, 3)) for s, d, i in zip(cut.start_s, cut.duration_s, cut.ids) if i == DAMPER_ID] == [
-        (2.0, 3.0), (3.0, 6.0)]  # (cut at 4 s: the press down then held to the lift)
+    assert [(i, s, round(s + d, 3)) for s, d, i in zip(cut.start_s, cut.duration_s, cut.ids) if i >= DAMPER_ID] == [
+        (DAMPER_ID, 2.0, 3.0), (DAMPER_ID, 3.0, 4.17), (SOFT_ID, 3.9, 4.9)]  # as played; nothing pressed after the cut
+    assert cut.end_s == pytest.approx(4.0, abs=1e-5)
 
 
 def test_a_cap_that_is_not_whole_chunks_is_said_and_counted_as_drawn(tmp_path, capsys, caplog):

@@ -1,5 +1,5 @@
 """A performance as a continuation goes on from it (tsm generate --prompt, --like): cut at a whole chunk or where its
-last note ends, its pedals held on across the cut, and how many chunks (of ae.chunk_seconds) the model hears it as.
+last note ends, what rings across the cut ringing on, and how many chunks (of ae.chunk_seconds) the model hears it as.
 Times in seconds from the performance's start."""
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ def like_from(like: Events, seconds: float, path: str | Path = "--like") -> Even
 def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str | Path = "--prompt") -> Events:
     """The prompt cut at `seconds` rounded down to a whole chunk (generate --prompt-seconds): the events struck
     before the cut, as played (a chord or a pedal held across the cut rings on, as the model hears it in the chunk
-    it starts in), and nothing struck after it; it ends at the cut, so that the continuation's first chunk starts
-    there."""
+    it starts in: a pedal to where the pianist next changed its depth, as training hears a pedal's runs; the model
+    draws what follows, and a press it draws there is joined to it, generation.sampled_events), and nothing struck
+    after it; it ends at the cut, so that the continuation's first chunk starts there."""
     if not seconds > 0:
         raise ValueError(f"--prompt-seconds must be > 0, got {seconds:g}")
     if seconds > prompt.end_s:
@@ -52,7 +53,7 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
     if seconds - cut_s > 1e-6:
         log.warning("--prompt-seconds %s: the prompt is cut at whole chunks of %g s: continued from %s", clock_text(seconds),
                     chunk_seconds, clock_text(cut_s))
-    cut = held_on(prompt, cut_s).take(np.flatnonzero(prompt.start_s < cut_s))  # (a pedal down at the cut held on)
+    cut = prompt.take(np.flatnonzero(prompt.start_s < cut_s))
     if not cut.is_note.any():
         raise ValueError(f"{path}: no note starts before --prompt-seconds {seconds:g} (cut at whole "
                          f"{chunk_seconds:g} s chunks: {cut_s:g} s)")
@@ -85,29 +86,14 @@ def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = No
     elif seconds is None and prompt.end_s - last_s > 1.0:
         log.warning("%s: its last note ends at %s and the file runs on without one to %s: continued from its last "
                     "note", path, clock_text(last_s), clock_text(prompt.end_s))
-        held = held_on(prompt, last_s)  # (a pedal down then rings on; one pressed after it is left out)
-        prompt = ending_at(held.take(np.flatnonzero(prompt.start_s < last_s)), last_s)
+        # (a pedal down then rings on to its run's end, as in prompt_until; one pressed after it is left out)
+        prompt = ending_at(prompt.take(np.flatnonzero(prompt.start_s < last_s)), last_s)
     unheard = chunk_events(prompt, ae.chunk_seconds, ae.max_events).dropped
     if unheard:
         log.warning("%s: %d of its %d events fall in %g s chunks of more than %d, of which the model hears the first "
                     "%d; the file keeps them all", path, unheard, len(prompt.ids), ae.chunk_seconds, ae.max_events,
                     ae.max_events)
     return prompt
-
-
-def held_on(events: Events, at_s: float, join_s: float = 2e-3) -> Events:
-    """`events` with each pedal down at `at_s` held on through the changes of depth that follow it without a lift
-    (each a press of its own, starting where the one before ends within `join_s`), as one press: cut at `at_s`, the
-    pedal is not lifted where its depth changed after it."""
-    duration = events.duration_s.copy()
-    ends_s = events.start_s + events.duration_s  # [E]
-    for i in np.flatnonzero(~events.is_note & (events.start_s < at_s) & (ends_s >= at_s)):  # (one changing at it too)
-        end_s, same = ends_s[i], np.flatnonzero(events.ids == events.ids[i])  # [K]: that pedal's presses
-        for j in same[np.argsort(events.start_s[same], kind="stable")]:
-            if end_s - join_s <= events.start_s[j] <= end_s + join_s:
-                end_s = max(end_s, ends_s[j])
-        duration[i] = end_s - events.start_s[i]
-    return Events(events.ids, events.start_s, duration, events.intensity, events.end_s)
 
 
 def prompt_chunks(ae: Autoencoder, prompt: Events | None) -> int:

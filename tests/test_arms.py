@@ -3,6 +3,7 @@ shared loop; the Python API and the CLI generate from a conv run and from a recu
 made block by block, and a piece longer than the limit is one clear error line."""
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -129,6 +130,33 @@ def test_the_cli_trains_resumes_and_generates_an_arm_registered_outside_its_list
     assert err.startswith("error: --arch nosuch: unknown architecture 'nosuch'; known: ar, conv, events, rnn, "
                           "test-gaussian") and len(err.splitlines()) == 1, err
     assert not (tmp_path / "x").exists()
+
+
+def test_an_arm_in_a_file_outside_the_package_is_imported_by_naming_it_in_tsm_arms(tiny_corpus, tiny_ae, tmp_path,
+                                                                                   monkeypatch, capsys):
+    """A researcher's arm in a file of their own could be trained by `tsm train-gan --arch` only through a script
+    that imported it and called cli.main: the CLI (and bench/compare_generators.py) met 'unknown architecture'.
+    $TSM_ARMS names the file (or module), which every command imports before looking an arch up; a file that
+    cannot be imported is one line naming it."""
+    source = "\n".join(["import torch", "from torch import nn", "from timestepmusic.config import Config",
+                        "from timestepmusic.latents import split_rows",
+                        "from timestepmusic.sequence import LatentData, Update, register",
+                        inspect.getsource(Gaussian), inspect.getsource(GaussianArm)])
+    arm_file = tmp_path / "outside_arm.py"
+    arm_file.write_text(source.replace('"test-gaussian"', '"test-outside"'))
+    monkeypatch.setenv("TSM_ARMS", str(arm_file))
+    run = tmp_path / "outside"
+    tiny = [arg for key, value in TINY_GAN.items() for arg in ("--set", f"{key}={value}")]
+    assert main(["train-gan", str(tiny_corpus), "-q", *tiny, "--ae", str(tiny_ae), "--arch", "test-outside",
+                 "--out", str(run), "--steps", "3"]) == 0
+    assert main(["generate", "--model", str(run), "-n", "1", "--seconds", "2", "-o", str(tmp_path / "out")]) == 0
+    assert json.loads((run / "last" / "config.json").read_text())["arch"] == "test-outside"
+    capsys.readouterr()
+    (tmp_path / "broken_arm.py").write_text("raise RuntimeError('a typo')\n")
+    monkeypatch.setenv("TSM_ARMS", f"{arm_file}, {tmp_path / 'broken_arm.py'}")
+    assert main(["generate", "--model", str(run), "-n", "1", "-o", str(tmp_path / "out2")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: $TSM_ARMS: cannot import {tmp_path / 'broken_arm.py'}: RuntimeError: a typo", err
 
 
 # --- every arch through the Python API and the CLI -------------------------------------------------

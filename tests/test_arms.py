@@ -16,6 +16,7 @@ import timestepmusic
 import timestepmusic.generation as generation
 from timestepmusic.cli import main
 from timestepmusic.config import Config
+from timestepmusic.corpus import prepare
 from timestepmusic.generation import LONGEST_PIECE_S, GANModel, decode_piece
 from timestepmusic.latents import split_rows
 from timestepmusic.sequence import LatentData, Update, register
@@ -130,6 +131,22 @@ def test_the_cli_trains_resumes_and_generates_an_arm_registered_outside_its_list
     assert err.startswith("error: --arch nosuch: unknown architecture 'nosuch'; known: ar, conv, events, rnn, "
                           "test-gaussian") and len(err.splitlines()) == 1, err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_held_out_figure_that_is_not_a_number_is_said_once_with_the_empty_validation_split(tiny_corpus, tiny_ae,
+                                                                                             tmp_path, caplog):
+    """The example arm above, copied onto a corpus of a few files with no validation split (the mean over no
+    rows: nan), trained without a word: val_nll nan in every record and no RUN/best, found only by reading
+    metrics.jsonl. The loop says it once, with the likely cause."""
+    corpus = tmp_path / "no-validation"
+    prepare([tiny_corpus.parent / "midi"], corpus, Config().override({"corpus.validation_fraction": 0.0}),
+            progress=False)
+    config = Config().override(TINY_GAN)
+    with caplog.at_level("WARNING"):
+        train_sequence_model(corpus, tiny_ae, tmp_path / "run", config, arch="test-gaussian", progress=False)
+    said = [r.getMessage() for r in caplog.records if "held-out val_nll" in r.getMessage()]
+    assert len(said) == 1 and "is nan at step 3, so no RUN/best is kept; the corpus has no validation split" in said[0]
+    assert not (tmp_path / "run" / "best").exists()
 
 
 def test_an_arm_in_a_file_outside_the_package_is_imported_by_naming_it_in_tsm_arms(tiny_corpus, tiny_ae, tmp_path,

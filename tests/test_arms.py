@@ -19,10 +19,11 @@ from timestepmusic.config import Config
 from timestepmusic.corpus import prepare
 from timestepmusic.generation import LONGEST_PIECE_S, GANModel, decode_piece
 from timestepmusic.latents import split_rows
+from timestepmusic.midi import write_events
 from timestepmusic.sequence import LatentData, Update, register
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import TINY_GAN, assert_same_weights
+from conftest import TINY_GAN, assert_same_weights, random_performance
 
 TINY_RNN = {"rnn.max_chunks": 16, "rnn.hidden": 16, "rnn.attention": 8, "rnn.step_noise": 4,
             "rnn.critic_width": 16, "rnn.critic_layers": 1, "rnn.critic_heads": 2, "rnn.sample_seconds": 4.0}
@@ -126,6 +127,11 @@ def test_the_cli_trains_resumes_and_generates_an_arm_registered_outside_its_list
     capsys.readouterr()
     assert main(["generate", "--model", str(run), "--max-seconds", "8", "-o", str(tmp_path / "out2")]) == 2
     assert capsys.readouterr().err.strip().endswith("this test-gaussian model writes exactly --seconds")  # (not 'conv')
+    write_events(random_performance(np.random.default_rng(0), 4.0), tmp_path / "p.mid")
+    for flag in (["--temperature", "0.5"], ["--set", "ar.temperature=0.5"], ["--prompt", str(tmp_path / "p.mid")]):
+        assert main(["generate", "--model", str(run), *flag, "-o", str(tmp_path / "out3")]) == 2
+        err = capsys.readouterr().err  # (it was called 'a GAN', which a likelihood arm of one's own is not)
+        assert "is a test-gaussian model" in err and "GAN" not in err, err
     assert main(["train-gan", *common, "--ae", str(tiny_ae), "--arch", "nosuch", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --arch nosuch: unknown architecture 'nosuch'; known: ar, conv, events, rnn, "

@@ -49,6 +49,7 @@ class Gaussian(nn.Module):
 class GaussianArm:
     arch = "test-gaussian"
     held_out_key = "val_nll"
+    held_out_signed = True  # a log-likelihood: the lowest value is best, below zero too (not the lowest |value|)
     snaps = False
 
     def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True):

@@ -119,10 +119,12 @@ def main_checked(args: argparse.Namespace) -> None:
     if not args.seconds > 0:
         raise ValueError(f"--seconds must be > 0, got {args.seconds:g}")
     specs = model_specs(args.model)
+    from timestepmusic.checkpoint import read_meta
+    from timestepmusic.sequence import arch_class
     from timestepmusic.shipped import resolve_model
 
-    for _, run in specs:  # a model named wrong is said before anything is drawn or removed
-        resolve_model(run)
+    for _, run in specs:  # a model named wrong, or of an arm not known here ($TSM_ARMS), is said before anything is drawn
+        arch_class(read_meta(resolve_model(run))[1].get("arch", "conv"))
     earlier = earlier_comparison(args.out, [name for name, _ in specs])
     if earlier and not args.overwrite:
         raise ValueError(f"{earlier[0]}: an earlier comparison's file (of {len(earlier)}); give another --out, or "

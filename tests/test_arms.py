@@ -3,6 +3,7 @@ shared loop; the Python API and the CLI generate from a conv run and from a recu
 made block by block, and a piece longer than the limit is one clear error line."""
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -15,12 +16,14 @@ import timestepmusic
 import timestepmusic.generation as generation
 from timestepmusic.cli import main
 from timestepmusic.config import Config
+from timestepmusic.corpus import prepare
 from timestepmusic.generation import LONGEST_PIECE_S, GANModel, decode_piece
 from timestepmusic.latents import split_rows
+from timestepmusic.midi import write_events
 from timestepmusic.sequence import LatentData, Update, register
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import TINY_GAN, assert_same_weights
+from conftest import TINY_GAN, assert_same_weights, random_performance
 
 TINY_RNN = {"rnn.max_chunks": 16, "rnn.hidden": 16, "rnn.attention": 8, "rnn.step_noise": 4,
             "rnn.critic_width": 16, "rnn.critic_layers": 1, "rnn.critic_heads": 2, "rnn.sample_seconds": 4.0}
@@ -46,6 +49,7 @@ class Gaussian(nn.Module):
 class GaussianArm:
     arch = "test-gaussian"
     held_out_key = "val_nll"
+    held_out_signed = True  # a log-likelihood: the lowest value is best, below zero too (not the lowest |value|)
     snaps = False
 
     def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True):
@@ -124,11 +128,59 @@ def test_the_cli_trains_resumes_and_generates_an_arm_registered_outside_its_list
     capsys.readouterr()
     assert main(["generate", "--model", str(run), "--max-seconds", "8", "-o", str(tmp_path / "out2")]) == 2
     assert capsys.readouterr().err.strip().endswith("this test-gaussian model writes exactly --seconds")  # (not 'conv')
+    write_events(random_performance(np.random.default_rng(0), 4.0), tmp_path / "p.mid")
+    for flag in (["--temperature", "0.5"], ["--set", "ar.temperature=0.5"], ["--prompt", str(tmp_path / "p.mid")]):
+        assert main(["generate", "--model", str(run), *flag, "-o", str(tmp_path / "out3")]) == 2
+        err = capsys.readouterr().err  # (it was called 'a GAN', which a likelihood arm of one's own is not)
+        assert "is a test-gaussian model" in err and "GAN" not in err, err
     assert main(["train-gan", *common, "--ae", str(tiny_ae), "--arch", "nosuch", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --arch nosuch: unknown architecture 'nosuch'; known: ar, conv, events, rnn, "
                           "test-gaussian") and len(err.splitlines()) == 1, err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_held_out_figure_that_is_not_a_number_is_said_once_with_the_empty_validation_split(tiny_corpus, tiny_ae,
+                                                                                             tmp_path, caplog):
+    """The example arm above, copied onto a corpus of a few files with no validation split (the mean over no
+    rows: nan), trained without a word: val_nll nan in every record and no RUN/best, found only by reading
+    metrics.jsonl. The loop says it once, with the likely cause."""
+    corpus = tmp_path / "no-validation"
+    prepare([tiny_corpus.parent / "midi"], corpus, Config().override({"corpus.validation_fraction": 0.0}),
+            progress=False)
+    config = Config().override(TINY_GAN)
+    with caplog.at_level("WARNING"):
+        train_sequence_model(corpus, tiny_ae, tmp_path / "run", config, arch="test-gaussian", progress=False)
+    said = [r.getMessage() for r in caplog.records if "held-out val_nll" in r.getMessage()]
+    assert len(said) == 1 and "is nan at step 3, so no RUN/best is kept; the corpus has no validation split" in said[0]
+    assert not (tmp_path / "run" / "best").exists()
+
+
+def test_an_arm_in_a_file_outside_the_package_is_imported_by_naming_it_in_tsm_arms(tiny_corpus, tiny_ae, tmp_path,
+                                                                                   monkeypatch, capsys):
+    """A researcher's arm in a file of their own could be trained by `tsm train-gan --arch` only through a script
+    that imported it and called cli.main: the CLI (and bench/compare_generators.py) met 'unknown architecture'.
+    $TSM_ARMS names the file (or module), which every command imports before looking an arch up; a file that
+    cannot be imported is one line naming it."""
+    source = "\n".join(["import torch", "from torch import nn", "from timestepmusic.config import Config",
+                        "from timestepmusic.latents import split_rows",
+                        "from timestepmusic.sequence import LatentData, Update, register",
+                        inspect.getsource(Gaussian), inspect.getsource(GaussianArm)])
+    arm_file = tmp_path / "outside_arm.py"
+    arm_file.write_text(source.replace('"test-gaussian"', '"test-outside"'))
+    monkeypatch.setenv("TSM_ARMS", str(arm_file))
+    run = tmp_path / "outside"
+    tiny = [arg for key, value in TINY_GAN.items() for arg in ("--set", f"{key}={value}")]
+    assert main(["train-gan", str(tiny_corpus), "-q", *tiny, "--ae", str(tiny_ae), "--arch", "test-outside",
+                 "--out", str(run), "--steps", "3"]) == 0
+    assert main(["generate", "--model", str(run), "-n", "1", "--seconds", "2", "-o", str(tmp_path / "out")]) == 0
+    assert json.loads((run / "last" / "config.json").read_text())["arch"] == "test-outside"
+    capsys.readouterr()
+    (tmp_path / "broken_arm.py").write_text("raise RuntimeError('a typo')\n")
+    monkeypatch.setenv("TSM_ARMS", f"{arm_file}, {tmp_path / 'broken_arm.py'}")
+    assert main(["generate", "--model", str(run), "-n", "1", "-o", str(tmp_path / "out2")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: $TSM_ARMS: cannot import {tmp_path / 'broken_arm.py'}: RuntimeError: a typo", err
 
 
 # --- every arch through the Python API and the CLI -------------------------------------------------

@@ -3,6 +3,7 @@ input is one line, an earlier comparison is not mixed into a new one, and a real
 asked."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -32,6 +33,14 @@ def test_a_model_named_wrong_or_none_is_one_line_not_a_traceback(tiny_corpus, tm
         with pytest.raises(SystemExit, match=said):
             run_script(compare_generators, monkeypatch, "--corpus", str(tiny_corpus), "--out", str(tmp_path / "c"),
                        *argv)
+    run = tmp_path / "mine" / "last"  # a run of an arm of one's own, not imported: said before the default draws
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"kind": "gan", "arch": "someone-elses", **dict.fromkeys(
+        ("config", "normaliser", "autoencoder", "weights"), {})}))
+    with pytest.raises(SystemExit, match="error: unknown architecture 'someone-elses'; known: .*TSM_ARMS"):
+        run_script(compare_generators, monkeypatch, "--corpus", str(tiny_corpus), "--out", str(tmp_path / "c"),
+                   "--model", "def=default", "--model", f"mine={run.parent}")
+    assert not (tmp_path / "c").exists()
     assert compare_generators.model_specs(["default", "mine=runs/mine", "runs/other/"]) == [
         ("default", "default"), ("mine", "runs/mine"), ("other", "runs/other/")]
 

@@ -415,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "attention GAN over variable-length sequences that learns where pieces end; ar: causal transformer trained by "
                    "likelihood (settings in [ar]), which continues prompts and ends pieces; events: the same transformer drawing "
                    "each chunk as events (key, start, duration, intensity) instead of a latent to decode; or an arm of your "
-                   "own, registered by its name (docs/design.md, adding an arm)")
+                   "own, registered by its name in a file or module named in $TSM_ARMS (docs/design.md, adding an arm)")
     p.add_argument("--finetune-ae", action="store_true", default=None,
                    help="keep training the autoencoder with the GAN (its reconstruction loss, weight gan.ae_weight, "
                    "as an anchor); the tuned autoencoder is saved with the run and decodes its samples")

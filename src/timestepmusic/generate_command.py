@@ -184,11 +184,11 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
             raise ValueError(f"--set {name} moves where a piece ends itself; give --max-seconds too (with --seconds "
                              "every piece runs exactly that long)")
     if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
-        raise ValueError(f"the temperatures are for ar and events models; {model_said(gan.folder)} is a GAN "
-                         f"({gan.arch})")
+        raise ValueError(f"the temperatures are for ar and events models; {model_said(gan.folder)} is a "
+                         f"{gan.arch} model")
     if not continues and args.prompt:
         raise ValueError(f"--prompt is for ar and events models and conv models trained with gan.past_chunks; "
-                         f"{model_said(gan.folder)} is a GAN ({gan.arch}) that cannot continue a past")
+                         f"{model_said(gan.folder)} is a {gan.arch} model that cannot continue a past")
     for flag, value in (("temperature", args.temperature), ("mixture-temperature", args.mixture_temperature)):
         if value is not None and not (value > 0 and math.isfinite(value)):
             raise ValueError(f"--{flag} must be > 0 and finite, got {value:g}")

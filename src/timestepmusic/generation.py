@@ -320,7 +320,7 @@ def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:
     if not assignments:
         return set()
     if not getattr(gan.arm, "tempered", False):
-        raise ValueError(f"--set: {model_said(gan.folder)} is a GAN ({gan.arch}); --set changes sampling settings of "
+        raise ValueError(f"--set: {model_said(gan.folder)} is a {gan.arch} model; --set changes sampling settings of "
                          "ar and events models")
     unread = LATENTS_ONLY if gan.arch == "events" else EVENTS_ONLY
     readable = [name for name in SAMPLING_SETTINGS if name not in unread]  # what this model's arm reads

@@ -11,6 +11,11 @@ Shapes: S pieces, T chunks, L latent, R any leading shape of chunk rows.
 from __future__ import annotations
 
 import copy
+import importlib
+import importlib.util
+import logging
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
@@ -22,6 +27,8 @@ from ..config import Config
 from ..corpus import Corpus
 from ..train.distributed import Dist
 from ..train.finetune import RealLatents
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,7 +94,10 @@ class SequenceModel(Protocol):
 
     def sample(self, n: int, chunks: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """`n` pieces of at most `chunks` chunks from `seed` alone: standardised latents [S, T, L] and each
-        piece's length in chunks [S] (arms that end pieces themselves may stop earlier)."""
+        piece's length in chunks [S] (arms that end pieces themselves may stop earlier).
+        Optional: an arm with `continues = True` (a class or instance attribute) takes `tsm generate --prompt`:
+        it is called as `sample(n, chunks, seed, prompt=past)`, `past` the prompt's standardised latents [P, L]
+        or None, and gives the pieces with the prompt first, [S, P + T, L], lengths counting the prompt's P."""
 
     def preview_chunks(self, chunk_seconds: float) -> int:
         """How many chunks the periodic training samples run."""
@@ -152,6 +162,8 @@ def kept_modules(model: SequenceModel) -> dict[str, nn.Module]:
 
 
 ARCHS: dict[str, type[SequenceModel]] = {}
+ARMS_ENV = "TSM_ARMS"  # arms of one's own outside the package: module names or .py files, comma-separated
+_imported_arms: set[str] = set()
 
 
 def register(cls: type[SequenceModel]) -> type[SequenceModel]:
@@ -160,8 +172,45 @@ def register(cls: type[SequenceModel]) -> type[SequenceModel]:
     return cls
 
 
+def _import_arm_module(spec: str) -> None:
+    """Import a module by name, or a .py file by path (under a name of its own, removed again if it fails)."""
+    if not spec.endswith(".py"):
+        importlib.import_module(spec)
+        return
+    path = os.path.abspath(os.path.expanduser(spec))
+    if not os.path.isfile(path):
+        raise FileNotFoundError("no such file")
+    name = f"timestepmusic_arm_{os.path.splitext(os.path.basename(path))[0]}"
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module  # (dataclasses and pickling look a class's module up by its name)
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+
+
+def import_outside_arms() -> None:
+    """Import, once each, the modules named in $TSM_ARMS (`my_arm` on the Python path, or a file
+    `path/to/my_arm.py`; several separated by commas), so that the arms they register are found by every command
+    and script (`tsm train-gan --arch`, `--resume`, `tsm generate --model RUN`, bench/) as the built-in ones are."""
+    for spec in (s.strip() for s in os.environ.get(ARMS_ENV, "").split(",")):
+        if not spec or spec in _imported_arms:
+            continue
+        try:
+            _import_arm_module(spec)
+        except Exception as e:  # noqa: BLE001 (one's own code may raise anything: one line, its traceback with -v)
+            log.info("importing %s from $%s", spec, ARMS_ENV, exc_info=True)
+            raise ValueError(f"${ARMS_ENV}: cannot import {spec}: {type(e).__name__}: {e}") from e
+        _imported_arms.add(spec)
+
+
 def arch_class(arch: str) -> type[SequenceModel]:
-    """The arm registered as `arch` (the package's __init__ registers the built-in ones)."""
+    """The arm registered as `arch` (the package's __init__ registers the built-in ones, $TSM_ARMS's modules
+    register arms of one's own)."""
+    import_outside_arms()
     if arch not in ARCHS:
-        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHS))}")
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHS))} (an arm of your own: "
+                         f"name its module or file in ${ARMS_ENV}, docs/design.md)")
     return ARCHS[arch]

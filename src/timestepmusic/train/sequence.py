@@ -49,6 +49,8 @@ from .log import MetricsLog
 log = logging.getLogger(__name__)
 AE_VALIDATION_CHUNKS = 4096  # held-out chunks on which a fine-tuned autoencoder's drift is watched
 SAMPLES_PER_CHECK = 4
+NO_VALIDATION = ("; the corpus has no validation split (an arm's held_out() falls back to training rows, as "
+                 "sequence/windows.split_samplers does for the built-in arms)")
 
 
 @rng_kept  # training seeds torch's global stream (dropout, initial weights): a caller's is kept
@@ -138,7 +140,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
         trained, optimizers = trained | {"autoencoder": ae.model}, optimizers | {
             "autoencoder": torch.optim.Adam(ae.model.parameters(), lr=g.ae_lr)}
     rng = torch.Generator().manual_seed(g.seed)
-    step, best = 0, math.inf
+    step, best, said_not_finite = 0, math.inf, False
     best_key = f"best_{model.held_out_key}"
     if meta is not None:
         restore_training(out / "last", meta, trained | averaged, optimizers)
@@ -213,6 +215,11 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                     rate_start, rate_steps = time.perf_counter(), 0
                     metrics.write(last)
                     score = last[model.held_out_key]
+                    if not (math.isfinite(score) or said_not_finite):  # (no best is ever kept: say why, once)
+                        said_not_finite = True
+                        log.warning("%s: the held-out %s is %s at step %d, so no RUN/best is kept%s", out,
+                                    model.held_out_key, score, step, NO_VALIDATION if
+                                    corpus.tracks_in("validation").size == 0 else "")
                     score = score if getattr(model, "held_out_signed", False) else abs(score)
                     if score < best:
                         best = score

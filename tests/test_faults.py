@@ -1066,3 +1066,25 @@ def test_export_never_replaces_a_run_or_a_users_folder(corpus, straight_ae, tmp_
         export_model(run, theirs / "notes.txt")
     exported = export_model(run, tmp_path / "exported")  # a new folder, then an earlier export: written
     assert export_model(run, exported) == exported and GANModel.load(exported).arch == "conv"
+
+
+def test_full_disk_under_safetensors_is_an_os_error_naming_the_file(tmp_path, monkeypatch):
+    """safetensors reports a failed write (a full disk) as its own SafetensorError, which train-gan's codebook write
+    let through as a traceback; it is an OSError naming the file asked for, and no temporary is left."""
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    from timestepmusic.cli import _os_error
+    from timestepmusic.latents import write_codebook
+
+    def full(tensors, filename, metadata=None):
+        Path(filename).write_bytes(b"half")  # (as a write cut short leaves it)
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    book = tmp_path / "codebook.safetensors"
+    with pytest.raises(OSError) as failed:
+        write_codebook(book, torch.zeros(4, 3))
+    assert failed.value.errno == 28 and failed.value.filename == str(book)
+    assert list(tmp_path.iterdir()) == []
+    assert _os_error(failed.value).endswith("codebook.safetensors: cannot write or read here: no space left on the device")

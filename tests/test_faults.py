@@ -1088,3 +1088,25 @@ def test_full_disk_under_safetensors_is_an_os_error_naming_the_file(tmp_path, mo
     assert failed.value.errno == 28 and failed.value.filename == str(book)
     assert list(tmp_path.iterdir()) == []
     assert _os_error(failed.value).endswith("codebook.safetensors: cannot write or read here: no space left on the device")
+
+
+def test_a_new_run_over_one_killed_in_its_first_checkpoint_says_what_resume_says(tmp_path):
+    """A run killed while it wrote its first `last` (only .last.tmp there), or between its first best and last: --out
+    said 'already holds a run; continue it with --resume', which then refused ('nothing to resume'); both say
+    --overwrite."""
+    from timestepmusic.checkpoint import check_run_folder
+
+    cut = tmp_path / "cut"
+    (cut / ".last.tmp").mkdir(parents=True)
+    (cut / ".last.tmp" / "pisa.safetensors").write_bytes(b"half")
+    with pytest.raises(ValueError, match=r"stopped before its first checkpoint \(nothing to resume\); .* --overwrite"):
+        check_run_folder(cut)
+    assert check_run_folder(cut, overwrite=True) == [cut / ".last.tmp"]
+    best_only = tmp_path / "best_only"
+    (best_only / "best").mkdir(parents=True)
+    (best_only / "best" / CONFIG).write_text("{}")
+    with pytest.raises(ValueError, match=r"between writing its first best and last .* keep .*best as a model.*--overwrite"):
+        check_run_folder(best_only)
+    (best_only / ".last.old").mkdir()  # a crash between a later write's two renames: resumable, as before
+    with pytest.raises(ValueError, match="already holds a run; continue it with --resume"):
+        check_run_folder(best_only)

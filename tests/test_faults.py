@@ -1110,3 +1110,28 @@ def test_a_new_run_over_one_killed_in_its_first_checkpoint_says_what_resume_says
     (best_only / ".last.old").mkdir()  # a crash between a later write's two renames: resumable, as before
     with pytest.raises(ValueError, match="already holds a run; continue it with --resume"):
         check_run_folder(best_only)
+
+
+def test_a_checkpoint_that_cannot_replace_the_old_one_leaves_no_temporary(tmp_path, monkeypatch):
+    """RUN/last that may not be moved aside (a folder not writable: renaming a folder writes its '..'): the write
+    failed after the new checkpoint was whole, leaving .last.tmp beside the old one; now it is removed, the old
+    checkpoint is kept, and the error names RUN/last."""
+    run = tmp_path / "run"
+    model = torch.nn.Linear(2, 2)
+    write_checkpoint(run, "last", {"step": 1}, {"model": model})
+    before = (run / "last" / "model.safetensors").read_bytes()
+    rename = pathlib.Path.rename
+
+    def refused(self, target):
+        if self == run / "last":
+            raise PermissionError(13, "Permission denied", str(self))
+        return rename(self, target)
+
+    monkeypatch.setattr(pathlib.Path, "rename", refused)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    with pytest.raises(OSError) as failed:
+        write_checkpoint(run, "last", {"step": 2}, {"model": model})
+    assert failed.value.errno == 13 and failed.value.filename == str(run / "last")
+    assert sorted(p.name for p in run.iterdir()) == ["last"]
+    assert (run / "last" / "model.safetensors").read_bytes() == before

@@ -65,10 +65,14 @@ def write_checkpoint(run: str | Path, name: str, meta: dict, models: dict[str, n
         raise OSError(getattr(e, "errno", None), f"cannot write the checkpoint ({getattr(e, 'strerror', None) or e})",
                       str(final)) from e
     old = run / f".{name}.old"
-    if final.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-    tmp.rename(final)
+    try:
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            final.rename(old)  # (refused where RUN/NAME may not be moved: a folder not writable, a mount point)
+        tmp.rename(final)
+    except OSError as e:  # the old checkpoint (or .NAME.old) stays; the new one, written whole, is not left beside it
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(e.errno, f"cannot replace the checkpoint ({e.strerror or e})", str(final)) from e
     _synced(run)
     shutil.rmtree(old, ignore_errors=True)
     return final

@@ -1135,3 +1135,31 @@ def test_a_checkpoint_that_cannot_replace_the_old_one_leaves_no_temporary(tmp_pa
     assert failed.value.errno == 13 and failed.value.filename == str(run / "last")
     assert sorted(p.name for p in run.iterdir()) == ["last"]
     assert (run / "last" / "model.safetensors").read_bytes() == before
+
+
+def test_gan_killed_after_a_checkpoint_before_its_samples_writes_them_on_resume(corpus, straight_ae, tmp_path,
+                                                                                monkeypatch):
+    """A step that both checkpoints and samples: `last` was saved before RUN/samples/step_N, so a run killed between
+    the two went on from step N and never wrote that step's samples (the chaos test found runs missing a step's
+    folder); the samples come first now, and a resumed run's samples are the straight run's, file for file."""
+    import timestepmusic.train.sequence as train_gan_module
+
+    config = Config().override(GAN | {"gan.validate_every": 3, "gan.sample_every": 3})
+    straight = tmp_path / "straight"
+    train_gan(corpus, straight_ae, straight, config, progress=False)
+    run = tmp_path / "run"
+
+    def killed_after_last_at_3(folder, name, meta, *args, **kwargs):
+        written = write_checkpoint(folder, name, meta, *args, **kwargs)
+        if name == "last" and meta["step"] == 3:
+            raise Crash("killed")
+        return written
+
+    monkeypatch.setattr(train_gan_module, "write_checkpoint", killed_after_last_at_3)
+    with pytest.raises(Crash):
+        train_gan(corpus, straight_ae, run, config, progress=False)
+    monkeypatch.setattr(train_gan_module, "write_checkpoint", write_checkpoint)
+    train_gan(corpus, None, run, resume=True, progress=False)
+    samples = {p.relative_to(straight): p.read_bytes() for p in sorted((straight / "samples").rglob("*.mid"))}
+    assert {p.relative_to(run): p.read_bytes() for p in sorted((run / "samples").rglob("*.mid"))} == samples
+    assert {p.parent.name for p in samples} == {"step_000003", "step_000006"}

@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -1163,3 +1164,27 @@ def test_gan_killed_after_a_checkpoint_before_its_samples_writes_them_on_resume(
     samples = {p.relative_to(straight): p.read_bytes() for p in sorted((straight / "samples").rglob("*.mid"))}
     assert {p.relative_to(run): p.read_bytes() for p in sorted((run / "samples").rglob("*.mid"))} == samples
     assert {p.parent.name for p in samples} == {"step_000003", "step_000006"}
+
+
+def test_a_full_disk_as_train_gan_caches_the_encoded_corpus_names_the_cache(corpus, straight_ae, tmp_path, monkeypatch,
+                                                                          capsys):
+    """numpy's short write on a full disk ('142464 requested and 141280 written', no file, no errno) reached the
+    user as that alone: `error: 142464 requested and 141280 written`; now it names the cache and asks about the disk,
+    and leaves no half file."""
+    import timestepmusic.latents as latents_module
+
+    save = np.save
+
+    def short_save(file, array, *args, **kwargs):
+        Path(file).write_bytes(b"\x93NUMPY")
+        raise OSError(f"{array.size * 4} requested and 6 written")
+
+    monkeypatch.setattr(latents_module.np, "save", short_save)
+    run = tmp_path / "run"
+    args = ["train-gan", str(corpus), "--ae", str(straight_ae), "-o", str(run), "-q", "--steps", "1", "--device", "cpu"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert re.fullmatch(rf"error: {re.escape(str(run))}/latents-[0-9a-f-]+\.npy: cannot write or read here: cannot write "
+                        r"the encoded corpus's cache \(\d+ requested and 6 written: is the disk full\?\)\n", err), err
+    assert not list(run.glob("*.npy*")) and not list(run.glob(".*"))
+    monkeypatch.setattr(latents_module.np, "save", save)

@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -1066,3 +1067,124 @@ def test_export_never_replaces_a_run_or_a_users_folder(corpus, straight_ae, tmp_
         export_model(run, theirs / "notes.txt")
     exported = export_model(run, tmp_path / "exported")  # a new folder, then an earlier export: written
     assert export_model(run, exported) == exported and GANModel.load(exported).arch == "conv"
+
+
+def test_full_disk_under_safetensors_is_an_os_error_naming_the_file(tmp_path, monkeypatch):
+    """safetensors reports a failed write (a full disk) as its own SafetensorError, which train-gan's codebook write
+    let through as a traceback; it is an OSError naming the file asked for, and no temporary is left."""
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    from timestepmusic.cli import _os_error
+    from timestepmusic.latents import write_codebook
+
+    def full(tensors, filename, metadata=None):
+        Path(filename).write_bytes(b"half")  # (as a write cut short leaves it)
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    book = tmp_path / "codebook.safetensors"
+    with pytest.raises(OSError) as failed:
+        write_codebook(book, torch.zeros(4, 3))
+    assert failed.value.errno == 28 and failed.value.filename == str(book)
+    assert list(tmp_path.iterdir()) == []
+    assert _os_error(failed.value).endswith("codebook.safetensors: cannot write or read here: no space left on the device")
+
+
+def test_a_new_run_over_one_killed_in_its_first_checkpoint_says_what_resume_says(tmp_path):
+    """A run killed while it wrote its first `last` (only .last.tmp there), or between its first best and last: --out
+    said 'already holds a run; continue it with --resume', which then refused ('nothing to resume'); both say
+    --overwrite."""
+    from timestepmusic.checkpoint import check_run_folder
+
+    cut = tmp_path / "cut"
+    (cut / ".last.tmp").mkdir(parents=True)
+    (cut / ".last.tmp" / "pisa.safetensors").write_bytes(b"half")
+    with pytest.raises(ValueError, match=r"stopped before its first checkpoint \(nothing to resume\); .* --overwrite"):
+        check_run_folder(cut)
+    assert check_run_folder(cut, overwrite=True) == [cut / ".last.tmp"]
+    best_only = tmp_path / "best_only"
+    (best_only / "best").mkdir(parents=True)
+    (best_only / "best" / CONFIG).write_text("{}")
+    with pytest.raises(ValueError, match=r"between writing its first best and last .* keep .*best as a model.*--overwrite"):
+        check_run_folder(best_only)
+    (best_only / ".last.old").mkdir()  # a crash between a later write's two renames: resumable, as before
+    with pytest.raises(ValueError, match="already holds a run; continue it with --resume"):
+        check_run_folder(best_only)
+
+
+def test_a_checkpoint_that_cannot_replace_the_old_one_leaves_no_temporary(tmp_path, monkeypatch):
+    """RUN/last that may not be moved aside (a folder not writable: renaming a folder writes its '..'): the write
+    failed after the new checkpoint was whole, leaving .last.tmp beside the old one; now it is removed, the old
+    checkpoint is kept, and the error names RUN/last."""
+    run = tmp_path / "run"
+    model = torch.nn.Linear(2, 2)
+    write_checkpoint(run, "last", {"step": 1}, {"model": model})
+    before = (run / "last" / "model.safetensors").read_bytes()
+    rename = pathlib.Path.rename
+
+    def refused(self, target):
+        if self == run / "last":
+            raise PermissionError(13, "Permission denied", str(self))
+        return rename(self, target)
+
+    monkeypatch.setattr(pathlib.Path, "rename", refused)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    with pytest.raises(OSError) as failed:
+        write_checkpoint(run, "last", {"step": 2}, {"model": model})
+    assert failed.value.errno == 13 and failed.value.filename == str(run / "last")
+    assert sorted(p.name for p in run.iterdir()) == ["last"]
+    assert (run / "last" / "model.safetensors").read_bytes() == before
+
+
+def test_gan_killed_after_a_checkpoint_before_its_samples_writes_them_on_resume(corpus, straight_ae, tmp_path,
+                                                                                monkeypatch):
+    """A step that both checkpoints and samples: `last` was saved before RUN/samples/step_N, so a run killed between
+    the two went on from step N and never wrote that step's samples (the chaos test found runs missing a step's
+    folder); the samples come first now, and a resumed run's samples are the straight run's, file for file."""
+    import timestepmusic.train.sequence as train_gan_module
+
+    config = Config().override(GAN | {"gan.validate_every": 3, "gan.sample_every": 3})
+    straight = tmp_path / "straight"
+    train_gan(corpus, straight_ae, straight, config, progress=False)
+    run = tmp_path / "run"
+
+    def killed_after_last_at_3(folder, name, meta, *args, **kwargs):
+        written = write_checkpoint(folder, name, meta, *args, **kwargs)
+        if name == "last" and meta["step"] == 3:
+            raise Crash("killed")
+        return written
+
+    monkeypatch.setattr(train_gan_module, "write_checkpoint", killed_after_last_at_3)
+    with pytest.raises(Crash):
+        train_gan(corpus, straight_ae, run, config, progress=False)
+    monkeypatch.setattr(train_gan_module, "write_checkpoint", write_checkpoint)
+    train_gan(corpus, None, run, resume=True, progress=False)
+    samples = {p.relative_to(straight): p.read_bytes() for p in sorted((straight / "samples").rglob("*.mid"))}
+    assert {p.relative_to(run): p.read_bytes() for p in sorted((run / "samples").rglob("*.mid"))} == samples
+    assert {p.parent.name for p in samples} == {"step_000003", "step_000006"}
+
+
+def test_a_full_disk_as_train_gan_caches_the_encoded_corpus_names_the_cache(corpus, straight_ae, tmp_path, monkeypatch,
+                                                                          capsys):
+    """numpy's short write on a full disk ('142464 requested and 141280 written', no file, no errno) reached the
+    user as that alone: `error: 142464 requested and 141280 written`; now it names the cache and asks about the disk,
+    and leaves no half file."""
+    import timestepmusic.latents as latents_module
+
+    save = np.save
+
+    def short_save(file, array, *args, **kwargs):
+        Path(file).write_bytes(b"\x93NUMPY")
+        raise OSError(f"{array.size * 4} requested and 6 written")
+
+    monkeypatch.setattr(latents_module.np, "save", short_save)
+    run = tmp_path / "run"
+    args = ["train-gan", str(corpus), "--ae", str(straight_ae), "-o", str(run), "-q", "--steps", "1", "--device", "cpu"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert re.fullmatch(rf"error: {re.escape(str(run))}/latents-[0-9a-f-]+\.npy: cannot write or read here: cannot write "
+                        r"the encoded corpus's cache \(\d+ requested and 6 written: is the disk full\?\)\n", err), err
+    assert not list(run.glob("*.npy*")) and not list(run.glob(".*"))
+    monkeypatch.setattr(latents_module.np, "save", save)

@@ -65,10 +65,14 @@ def write_checkpoint(run: str | Path, name: str, meta: dict, models: dict[str, n
         raise OSError(getattr(e, "errno", None), f"cannot write the checkpoint ({getattr(e, 'strerror', None) or e})",
                       str(final)) from e
     old = run / f".{name}.old"
-    if final.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-    tmp.rename(final)
+    try:
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            final.rename(old)  # (refused where RUN/NAME may not be moved: a folder not writable, a mount point)
+        tmp.rename(final)
+    except OSError as e:  # the old checkpoint (or .NAME.old) stays; the new one, written whole, is not left beside it
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(e.errno, f"cannot replace the checkpoint ({e.strerror or e})", str(final)) from e
     _synced(run)
     shutil.rmtree(old, ignore_errors=True)
     return final
@@ -286,6 +290,7 @@ def load_rng(folder: Path) -> dict[str, torch.Tensor]:
 
 
 CHECKPOINT_ENTRIES = ("last", "best", ".last.old", ".last.tmp")  # a run's checkpoints (and a write's halves)
+RESUMED_FROM = ("last", ".last.old")  # what --resume goes on from (a .last.tmp alone is a first write cut short)
 RUN_ENTRIES = CHECKPOINT_ENTRIES + ("autoencoder", "metrics.jsonl")  # what marks a run folder
 RUN_CACHE = "latents-*.npy"  # a run's cache of the encoded corpus (a bench may seed it): not a run by itself
 RUN_WRITES = RUN_ENTRIES + tuple(f".{name}.{half}" for name in ("best", "autoencoder") for half in ("old", "tmp")) + (
@@ -327,7 +332,11 @@ def check_run_folder(run: str | Path, *, overwrite: bool = False,
     if not any((run / name).exists() for name in RUN_ENTRIES):
         raise ValueError(f"{run}: folder is not empty and holds no run; choose another output folder")
     if not overwrite:
-        if not any((run / name).exists() for name in CHECKPOINT_ENTRIES):
+        if not any((run / name).exists() for name in RESUMED_FROM):  # (as --resume would say: not "continue it")
+            if (run / "best").exists():
+                raise ValueError(f"{run} holds a run that stopped between writing its first best and last checkpoints "
+                                 f"(nothing to resume); keep {run / 'best'} as a model, or start it again there with "
+                                 "--overwrite")
             raise ValueError(f"{run} holds a run that stopped before its first checkpoint (nothing to resume); start "
                              "it again there with --overwrite")
         try:

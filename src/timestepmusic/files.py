@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,9 +21,17 @@ def save_tensors(tensors: dict, path: str | Path, metadata: dict[str, str] | Non
     """safetensors' save_file, the file then readable as any other the user writes (its umask): save_file (0.8)
     makes it private to its owner (0600), so colleagues who share a run folder could read its config, not its
     weights. Where the file system refuses the change (it keeps no modes), the file is kept as written."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
-    save_file(tensors, str(path), metadata=metadata)
+    try:
+        save_file(tensors, str(path), metadata=metadata)
+    except SafetensorError as e:  # (a write that fails, e.g. on a full disk, comes from Rust as this: an OSError here,
+        found = re.search(r"\(os error (\d+)\)", str(e))  # which the callers name the file of, not a traceback)
+        if found is None:
+            raise
+        code = int(found.group(1))
+        raise OSError(code, os.strerror(code), str(path)) from e
     try:
         os.chmod(path, 0o666 & ~_umask())
     except OSError:  # a file system that keeps no modes (FAT, some network shares) refuses it: the file as written

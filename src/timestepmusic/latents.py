@@ -62,8 +62,14 @@ def cached_latents(ae: Autoencoder, corpus: Corpus, folder: str | Path) -> np.nd
     if latents is not None:
         return latents
     latents = encode_corpus(ae, corpus)
-    with atomic_path(path, suffix=".npy") as tmp:
-        np.save(tmp, latents)
+    try:
+        with atomic_path(path, suffix=".npy") as tmp:
+            np.save(tmp, latents)
+    except OSError as e:
+        if e.errno is not None:  # (atomic_path names the cache)
+            raise
+        # numpy's short write on a full disk says only 'N requested and M written': the file and why, as prepare does
+        raise OSError(None, f"cannot write the encoded corpus's cache ({e}: is the disk full?)", str(path)) from e
     return latents
 
 

@@ -209,6 +209,9 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                 bar.update()
                 if step % 10 == 0:
                     bar.set_postfix({key: f"{value:.4g}" for key, value in list(record.items())[:3]})
+                if ranks.main and g.sample_every and step % g.sample_every == 0:  # before `last` is saved: a run
+                    # killed between the two goes on from the step before and writes them again, never skips them
+                    write_samples(model, normaliser, ae, out / "samples" / f"step_{step:06d}", g.seed + 1)
                 if ranks.main and (step % g.validate_every == 0 or step == g.steps):
                     last = {"step": step} | record | held_out(model, real_latents, ae_val_rows) | \
                            {"steps_per_s": rate_steps / max(time.perf_counter() - rate_start, 1e-9)}
@@ -225,8 +228,6 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                         best = score
                         save("best")
                     save("last")
-                if ranks.main and g.sample_every and step % g.sample_every == 0:
-                    write_samples(model, normaliser, ae, out / "samples" / f"step_{step:06d}", g.seed + 1)
                 if step < g.steps and budget.spent(step, ranks):  # (one spent at the last step: the run is complete)
                     save("last")
                     if ranks.main:

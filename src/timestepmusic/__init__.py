@@ -4,16 +4,22 @@ The flow, one module per arrow: midi (MIDI ⇄ events) → chunks → corpus (pr
 encoding → pisa (set autoencoder) → latents → gan → generate (→ MIDI). The verbs of the CLI are
 plain functions here too.
 """
-from .config import Config
-from .corpus import Corpus, prepare
-from .midi import Events, read_events, write_events
-
 __all__ = ["Config", "Corpus", "Events", "prepare", "read_events", "write_events", "train_autoencoder",
            "train_gan", "generate", "Autoencoder", "GANModel"]
 
 
 def __getattr__(name: str):
-    # torch-heavy verbs load on first use, so `import timestepmusic` stays fast for data work
+    # every name loads on first use, so that `import timestepmusic` (and each `tsm` command's start, where a Ctrl-C
+    # is not yet caught) is quick: the data work's names without torch, the torch-heavy verbs with it
+    if name == "Config":
+        from .config import Config
+        return Config
+    if name in ("Corpus", "prepare"):
+        from . import corpus
+        return getattr(corpus, name)
+    if name in ("Events", "read_events", "write_events"):
+        from . import midi
+        return getattr(midi, name)
     if name == "train_autoencoder":
         from .train.ae import train_autoencoder
         return train_autoencoder

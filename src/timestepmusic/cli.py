@@ -577,6 +577,14 @@ def _stdout_closed() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # (before the command ran: while its arguments were read or its modules loaded)
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     if not (sys.argv[1:] if argv is None else argv):  # a bare `tsm`: what it can do, not a missing-argument error
         parser.print_help()

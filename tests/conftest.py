@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,9 @@ from timestepmusic.train.ae import train_autoencoder
 # The models in these tests are tiny: one thread is several times faster than two threads that
 # contend for a 2-core machine (and the results do not depend on it).
 torch.set_num_threads(1)
+# The tests' own arms only: a $TSM_ARMS of the shell's (one's own arm, or one that fails to import) is imported by every
+# arch lookup, and the tests that name one set it themselves.
+os.environ.pop("TSM_ARMS", None)
 
 SHARED_ASAP = Path(__file__).parents[1].parent / "shared" / "data" / "asap"
 MISSING_SHARED = "../shared/data/asap not found: real-file tests need the shared data beside the checkout"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -246,3 +247,45 @@ def test_long_pieces_are_snapped_and_decoded_block_by_block_as_at_once(run, monk
     notes, notes_blocked = piece.take(piece.is_note), in_blocks.take(in_blocks.is_note)
     np.testing.assert_array_equal(notes.ids, notes_blocked.ids)
     np.testing.assert_allclose(notes.start_s, notes_blocked.start_s)
+
+
+def test_tsm_arms_files_import_their_neighbours_keep_their_own_modules_and_say_when_they_register_nothing(
+        tmp_path, monkeypatch):
+    """A file named in $TSM_ARMS could not import a module beside it (`from helpers import WIDTH`: 'No module named
+    helpers', where running it as a script could); two files of one name in two folders shared one module name (the
+    second replaced the first in sys.modules, which dataclasses and pickling read); one file named twice (`a.py`,
+    `./a.py`) was imported twice; and a file that registers nothing was met with 'name its file in $TSM_ARMS', which
+    it was."""
+    import sys
+
+    from timestepmusic.sequence import ARCHS, arch_class
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    (one / "tsm_test_helpers.py").write_text("ARCH, LOADS = 'test-neighbour', []\n")
+    (one / "same_name_arm.py").write_text("from tsm_test_helpers import ARCH, LOADS\n"
+                                          "from timestepmusic.sequence import register\n"
+                                          "LOADS.append(__name__)\n"
+                                          "@register\nclass Arm:\n    arch = ARCH\n")
+    (two / "same_name_arm.py").write_text("from timestepmusic.sequence import register\n"
+                                          "@register\nclass Arm:\n    arch = 'test-second'\n")
+    (two / "nothing.py").write_text("X = 1\n")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    saved, modules = dict(ARCHS), set(sys.modules)
+    try:
+        monkeypatch.chdir(one)
+        monkeypatch.setenv("TSM_ARMS", f"{one / 'same_name_arm.py'}, same_name_arm.py, {two / 'same_name_arm.py'}, "
+                           f"{two / 'nothing.py'}")
+        first, second = arch_class("test-neighbour"), arch_class("test-second")
+        assert sys.modules[first.__module__].__file__ == str(one / "same_name_arm.py")
+        assert sys.modules[second.__module__].__file__ == str(two / "same_name_arm.py")
+        assert sys.modules["tsm_test_helpers"].LOADS == [first.__module__]  # imported once
+        with pytest.raises(ValueError, match=r"unknown architecture 'test-nothing'; known: .*\(\$TSM_ARMS's "
+                           + re.escape(str(two / "nothing.py")) + " registered no arm"):
+            arch_class("test-nothing")
+    finally:
+        ARCHS.clear()
+        ARCHS.update(saved)
+        for name in set(sys.modules) - modules:
+            del sys.modules[name]

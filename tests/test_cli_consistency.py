@@ -118,3 +118,17 @@ def test_ctrl_c_before_a_command_runs_is_one_line_and_the_start_is_quick(monkeyp
     monkeypatch.setattr(cli, "build_parser", interrupted)
     assert main(["generate", "--help"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_the_package_lists_its_lazy_names_and_reaches_its_modules_after_a_bare_import():
+    """Since every name loads on first use, `dir(timestepmusic)` (and so help() and completion) listed none of the
+    documented names, and `import timestepmusic; timestepmusic.midi.read_events` (which the eager imports had
+    loaded) was AttributeError 'midi'. The names are listed without loading them; a submodule loads when reached."""
+    import subprocess
+    import sys
+
+    code = ("import sys, timestepmusic as t; names = dir(t); heavy = [m for m in ('numpy', 'torch') if m in sys.modules]; "
+            "print(all(n in names for n in t.__all__), heavy, t.midi.read_events.__name__, t.Config.__name__); "
+            "print(hasattr(t, 'no_such_name'))")
+    said = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert said[:2] == ["True [] read_events Config", "False"]

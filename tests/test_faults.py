@@ -1188,3 +1188,28 @@ def test_a_full_disk_as_train_gan_caches_the_encoded_corpus_names_the_cache(corp
                         r"the encoded corpus's cache \(\d+ requested and 6 written: is the disk full\?\)\n", err), err
     assert not list(run.glob("*.npy*")) and not list(run.glob(".*"))
     monkeypatch.setattr(latents_module.np, "save", save)
+
+
+def test_a_checkpoint_refused_its_place_after_the_old_one_moved_aside_puts_the_old_one_back(tmp_path, monkeypatch):
+    """Where RUN/last was moved aside to .last.old and the new checkpoint's own rename was then refused, the new one
+    was removed and the old one left only as .best.old (which a read falls back to, but a listing, a copy of RUN/best
+    or a user's script does not find). The old one is put back in its place."""
+    run = tmp_path / "run"
+    model = torch.nn.Linear(2, 2)
+    write_checkpoint(run, "best", {"step": 1}, {"model": model})
+    before = (run / "best" / "model.safetensors").read_bytes()
+    rename = pathlib.Path.rename
+
+    def refused(self, target):
+        if self == run / ".best.tmp":
+            raise OSError(16, "Device or resource busy", str(self))
+        return rename(self, target)
+
+    monkeypatch.setattr(pathlib.Path, "rename", refused)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    with pytest.raises(OSError) as failed:
+        write_checkpoint(run, "best", {"step": 2}, {"model": model})
+    assert failed.value.errno == 16 and failed.value.filename == str(run / "best")
+    assert sorted(p.name for p in run.iterdir()) == ["best"]
+    assert (run / "best" / "model.safetensors").read_bytes() == before

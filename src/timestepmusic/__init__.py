@@ -4,6 +4,9 @@ The flow, one module per arrow: midi (MIDI ⇄ events) → chunks → corpus (pr
 encoding → pisa (set autoencoder) → latents → gan → generate (→ MIDI). The verbs of the CLI are
 plain functions here too.
 """
+import importlib as _importlib
+import importlib.util as _importlib_util
+
 __all__ = ["Config", "Corpus", "Events", "prepare", "read_events", "write_events", "train_autoencoder",
            "train_gan", "generate", "Autoencoder", "GANModel"]
 
@@ -35,4 +38,11 @@ def __getattr__(name: str):
     if name == "Autoencoder":
         from .autoencoder import Autoencoder
         return Autoencoder
-    raise AttributeError(name)
+    if not name.startswith("_") and _importlib_util.find_spec(f"{__name__}.{name}") is not None:
+        return _importlib.import_module(f"{__name__}.{name}")  # a submodule (`timestepmusic.midi` after the bare import)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The package's names with those that load on first use (`dir`, `help` and completion list them)."""
+    return sorted(set(globals()) | set(__all__))

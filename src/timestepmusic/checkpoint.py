@@ -70,8 +70,11 @@ def write_checkpoint(run: str | Path, name: str, meta: dict, models: dict[str, n
             shutil.rmtree(old, ignore_errors=True)
             final.rename(old)  # (refused where RUN/NAME may not be moved: a folder not writable, a mount point)
         tmp.rename(final)
-    except OSError as e:  # the old checkpoint (or .NAME.old) stays; the new one, written whole, is not left beside it
+    except OSError as e:  # the old checkpoint stays; the new one, written whole, is not left beside it
         shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not final.exists():  # (moved aside, the new one refused its place: the old one back)
+            with contextlib.suppress(OSError):
+                old.rename(final)
         raise OSError(e.errno, f"cannot replace the checkpoint ({e.strerror or e})", str(final)) from e
     _synced(run)
     shutil.rmtree(old, ignore_errors=True)

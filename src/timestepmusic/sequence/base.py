@@ -163,7 +163,7 @@ def kept_modules(model: SequenceModel) -> dict[str, nn.Module]:
 
 ARCHS: dict[str, type[SequenceModel]] = {}
 ARMS_ENV = "TSM_ARMS"  # arms of one's own outside the package: module names or .py files, comma-separated
-_imported_arms: set[str] = set()
+_imported_arms: dict[str, list[str]] = {}  # each module or file imported (a file by its real path) → the archs it registered
 
 
 def register(cls: type[SequenceModel]) -> type[SequenceModel]:
@@ -172,15 +172,30 @@ def register(cls: type[SequenceModel]) -> type[SequenceModel]:
     return cls
 
 
+def _arm_key(spec: str) -> str:
+    """What a $TSM_ARMS entry is imported once as: a module's name, or a file's real path (`a.py`, `./a.py` and a
+    link to it are one file)."""
+    return os.path.realpath(os.path.expanduser(spec)) if spec.endswith(".py") else spec
+
+
 def _import_arm_module(spec: str) -> None:
-    """Import a module by name, or a .py file by path (under a name of its own, removed again if it fails)."""
+    """Import a module by name, or a .py file by path (under a name of its own, removed again if it fails), its
+    folder on the Python path (after what is there) as a script's is, so that it may import the modules beside it."""
     if not spec.endswith(".py"):
         importlib.import_module(spec)
         return
-    path = os.path.abspath(os.path.expanduser(spec))
+    path = _arm_key(spec)
     if not os.path.isfile(path):
         raise FileNotFoundError("no such file")
-    name = f"timestepmusic_arm_{os.path.splitext(os.path.basename(path))[0]}"
+    stem, taken = f"timestepmusic_arm_{os.path.splitext(os.path.basename(path))[0]}", 1
+    name = stem
+    while name in sys.modules:  # (another folder's file of the same name: each keeps its own module)
+        taken += 1
+        name = f"{stem}_{taken}"
+    folder = os.path.dirname(path)
+    added = folder not in sys.path
+    if added:
+        sys.path.append(folder)
     module_spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module  # (dataclasses and pickling look a class's module up by its name)
@@ -188,6 +203,8 @@ def _import_arm_module(spec: str) -> None:
         module_spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[name]
+        if added:
+            sys.path.remove(folder)
         raise
 
 
@@ -196,14 +213,15 @@ def import_outside_arms() -> None:
     `path/to/my_arm.py`; several separated by commas), so that the arms they register are found by every command
     and script (`tsm train-gan --arch`, `--resume`, `tsm generate --model RUN`, bench/) as the built-in ones are."""
     for spec in (s.strip() for s in os.environ.get(ARMS_ENV, "").split(",")):
-        if not spec or spec in _imported_arms:
+        if not spec or _arm_key(spec) in _imported_arms:
             continue
+        before = dict(ARCHS)
         try:
             _import_arm_module(spec)
         except Exception as e:  # noqa: BLE001 (one's own code may raise anything: one line, its traceback with -v)
             log.info("importing %s from $%s", spec, ARMS_ENV, exc_info=True)
             raise ValueError(f"${ARMS_ENV}: cannot import {spec}: {type(e).__name__}: {e}") from e
-        _imported_arms.add(spec)
+        _imported_arms[_arm_key(spec)] = [arch for arch, cls in ARCHS.items() if before.get(arch) is not cls]
 
 
 def arch_class(arch: str) -> type[SequenceModel]:
@@ -211,6 +229,10 @@ def arch_class(arch: str) -> type[SequenceModel]:
     register arms of one's own)."""
     import_outside_arms()
     if arch not in ARCHS:
-        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHS))} (an arm of your own: "
-                         f"name its module or file in ${ARMS_ENV}, docs/design.md)")
+        named = [spec for spec in (s.strip() for s in os.environ.get(ARMS_ENV, "").split(",")) if spec]
+        silent = [spec for spec in named if not _imported_arms.get(_arm_key(spec))]
+        hint = (f"${ARMS_ENV}'s {', '.join(silent)} registered no arm: decorate its class with "
+                f"timestepmusic.sequence.register, its arch = {arch!r}" if silent else
+                f"an arm of your own: name its module or file in ${ARMS_ENV}, docs/design.md")
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHS))} ({hint})")
     return ARCHS[arch]

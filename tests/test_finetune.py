@@ -20,7 +20,7 @@ from timestepmusic.train.budget import Budget
 from timestepmusic.train.finetune import RealLatents, feature_matching
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import FINETUNE_BOUND, TINY_GAN, assert_same_weights
+from conftest import FINETUNE_BOUND, TINY_AE, TINY_GAN, assert_same_weights
 
 TUNED = TINY_GAN | {"gan.finetune_ae": True, "gan.ae_lr": 1e-3, "gan.sample_every": 0}
 
@@ -97,6 +97,30 @@ def test_a_time_boxed_stop_says_where_it_saved_and_that_it_has_not_validated(tin
     with caplog.at_level("WARNING"):
         result = train_sequence_model(tiny_corpus, tiny_ae, run, config, resume=True, progress=False, max_steps=6)
     assert "stopped early" not in caplog.text and "stopped" not in result and result["step"] == 6
+
+
+def test_a_time_boxed_stop_warns_on_a_line_of_its_own_after_the_progress_bar(tiny_corpus, tiny_ae, tmp_path,
+                                                                             monkeypatch):
+    # `tsm train-gan … --max-minutes 1` printed its "stopped early" warning glued to the end of the still-open
+    # progress bar, and `tsm train-ae … --max-minutes 1` stopped with no word at all but {"stopped": true}
+    from tqdm import tqdm
+
+    import timestepmusic.train.ae as train_ae
+    import timestepmusic.train.sequence as sequence
+    from timestepmusic.train.ae import train_autoencoder
+
+    said: list[tuple[str, int]] = []  # each warning, and how many progress bars were open as it was given
+    for module in (train_ae, sequence):
+        monkeypatch.setattr(module.log, "warning", lambda msg, *args: said.append((msg % args, len(tqdm._instances))))
+    ae_run = tmp_path / "ae"
+    train_autoencoder(tiny_corpus, ae_run, Config().override(TINY_AE), progress=True, max_steps=2)
+    [(text, open_bars)] = [(text, open_bars) for text, open_bars in said if "stopped early" in text]
+    assert open_bars == 0 and f"saved {ae_run}/last at epoch 1 of 2, batch 2 of " in text
+    assert text.endswith(f"; --resume {ae_run} trains on; it has not finished an epoch yet, so it has no best checkpoint")
+    said.clear()
+    config = Config().override(TINY_GAN | {"gan.sample_every": 0})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "gan", config, progress=True, max_steps=2)
+    assert [open_bars for text, open_bars in said if "stopped early" in text] == [0]
 
 
 def test_export_keeps_the_tuned_autoencoder_and_its_codebook(tuned_gan, tmp_path):

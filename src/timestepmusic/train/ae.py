@@ -169,9 +169,14 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                         ranks.barrier()
                         last_save = time.perf_counter()
                     if stop:
+                        bar.close()  # (the warning on a line of its own, not appended to the progress bar)
                         if ranks.main:
                             metrics.write({"event": "stopped", "epoch": epoch, "batch": b + 1, "step": step,
                                            "train_loss": running})
+                            log.warning("stopped early (its time or steps are up): saved %s/last at epoch %d of %d, batch "
+                                        "%d of %d; --resume %s trains on%s", out, epoch + 1, ae.epochs, b + 1,
+                                        batches_per_epoch, out, "" if math.isfinite(best) else
+                                        "; it has not finished an epoch yet, so it has no best checkpoint")
                         return {"step": step, "epoch": epoch, "train_loss": running, "stopped": True}
             except StopNow:
                 log.warning(STOPPED_AT_ONCE, out)
@@ -179,6 +184,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
             except KeyboardInterrupt:  # at the start of batch b: b is not trained yet
                 save("last", epoch, b)
                 ranks.barrier()  # (no rank ends, and has the others stopped, before the first has saved)
+                bar.close()
                 if ranks.main:  # (the log says where the run stopped, as a --max-minutes stop does)
                     metrics.write({"event": "interrupted", "epoch": epoch, "batch": b, "step": step})
                     log.warning("interrupted: saved %s/last at epoch %d batch %d", out, epoch + 1, b)

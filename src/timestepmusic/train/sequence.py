@@ -230,6 +230,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                     save("last")
                 if step < g.steps and budget.spent(step, ranks):  # (one spent at the last step: the run is complete)
                     save("last")
+                    bar.close()  # (the warning on a line of its own, not appended to the progress bar)
                     if ranks.main:
                         metrics.write({"event": "stopped", "step": step})
                         log.warning("stopped early (its time or steps are up): saved %s/last at step %d of %d; --resume %s "
@@ -244,6 +245,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
         except KeyboardInterrupt:
             save("last")
             ranks.barrier()  # (no rank ends, and has the others stopped, before the first has saved)
+            bar.close()
             if ranks.main:  # (the log says where the run stopped, as a --max-minutes stop does)
                 metrics.write({"event": "interrupted", "step": step})
                 log.warning("interrupted: saved %s/last at step %d", out, step)

@@ -119,7 +119,7 @@ python3 - "$WORK" "${!RATE[@]}" <<'EOF'
 autoencoder (the default's own, same weights: added back where it is shipped), with its metrics and log."""
 import shutil, sys
 from pathlib import Path
-from timestepmusic.generation import export_model
+from timestepmusic.model_export import export_model
 work = Path(sys.argv[1])
 for name in sys.argv[2:]:
     run, dest = work / "runs" / name, work / "models" / name

@@ -732,3 +732,27 @@ def test_the_console_says_how_many_generated_excerpts_it_compared(report, monkey
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path)]) == 0
     real = report[0]["excerpts"]["real (test)"]
     assert f"3 file(s), 3 excerpts of 16 s, against {real} real excerpts of the test split" in capsys.readouterr().out
+
+
+def test_notes_left_out_of_another_systems_files_are_said_in_the_report_and_on_the_console(corpus, generated, tmp_path,
+                                                                                          capsys):
+    import symusic
+
+    theirs = tmp_path / "theirs"  # another generator's band arrangement: a piano, drums on channel 10 and a bass
+    theirs.mkdir()
+    band = symusic.Score(480)
+    band.tempos.append(symusic.Tempo(0, 120))
+    for name, program, is_drum, pitch, count in (("piano", 0, False, 60, 40), ("drums", 0, True, 36, 12),
+                                                 ("bass", 33, False, 40, 5)):
+        track = symusic.Track(name, program=program, is_drum=is_drum)
+        track.notes.extend(symusic.Note(i * 480, 240, pitch + i % 12 * (not is_drum), 80) for i in range(count))
+        band.tracks.append(track)
+    band.dump_midi(str(theirs / "band.mid"))
+    shutil.copy(generated / "sample_0.mid", theirs / "sample_0.mid")  # all piano: nothing to say of it
+    assert main(["evaluate", str(theirs), "--real", str(corpus.root), "-o", str(tmp_path / "out"), "--repeats", "1"]) == 0
+    said = capsys.readouterr().out
+    assert f"{theirs / 'band.mid'}: notes left out: 12 on the drum channel (10), 5 of another voice" in said
+    assert "sample_0.mid: notes left out" not in said
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [f["file"] for f in report["files"]["left_out"]] == [str(theirs / "band.mid")]
+    assert "12 on the drum channel (10)" in (tmp_path / "out" / "report.html").read_text()

@@ -83,8 +83,10 @@ def _plain(value):
     return value
 
 
-def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str], list[dict]]:
-    """Every .mid/.midi directly in `folder` → (performances, their file names, bad files with reasons)."""
+def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str], list[dict], list[dict]]:
+    """Every .mid/.midi directly in `folder` → (performances, their file names, bad files with reasons, the files read
+    whose notes are not all described with those left out: drums, another voice beside the piano, notes beyond the
+    keys, as midi.DropCounts.notes_left_out words them)."""
     folder = Path(folder)
     if folder.is_file():
         raise ValueError(f"{folder}: a file; give the folder that holds the generated MIDI files (tsm generate's -o)")
@@ -96,11 +98,15 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
         raise ValueError(f"{folder}: no .mid or .midi files to evaluate" + (
             f" (it reads the folder itself, not its subfolders: {deeper[0].relative_to(folder)} is in one)" if deeper
             else ""))
-    performances, names, bad = [], [], []
+    performances, names, bad, left_out = [], [], [], []
     for path in files:
         try:
-            performances.append(read_events(path, pedal_bins=pedal_bins)[0])
+            events, drops = read_events(path, pedal_bins=pedal_bins)
+            performances.append(events)
             names.append(path.name)
+            if notes := drops.notes_left_out():  # (another system's drums and bass beside its piano: not described)
+                left_out.append({"file": str(path), "notes": notes})
+                log.info("%s: notes left out: %s", path, notes)  # the report lists them, and the CLI prints them once
         except ValueError as e:
             reason = str(e).removeprefix(f"{path}: ")
             bad.append({"file": str(path), "reason": reason})
@@ -111,7 +117,7 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
                          f"({'; '.join(b['file'] + ': ' + b['reason'] for b in bad)})" + (
                              f"; {deeper} more {'is' if deeper == 1 else 'are'} in its subfolders, which it does not "
                              "read" if deeper else ""))
-    return performances, names, bad
+    return performances, names, bad, left_out
 
 
 def _files_of_the_split(folder: Path, names: list[str], corpus, split: str) -> list[str]:
@@ -164,7 +170,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         raise ValueError(f"--max-real-excerpts must be ≥ 1, got {max_real_excerpts}")
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
     generated_dir, out_dir = Path(generated_dir), Path(out_dir)
-    performances, names, bad = read_generated(generated_dir, corpus.config.events.pedal_bins)
+    performances, names, bad, left_out = read_generated(generated_dir, corpus.config.events.pedal_bins)
     figures_dir = out_dir / "figures"
 
     tables: dict[str, ExcerptTable] = {GENERATED: excerpts_from_events(performances, seconds, names)}
@@ -282,7 +288,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
 
     report = _plain({
         "generated_dir": generated_dir, "corpus": corpus.root, "split": split, "train_split": train_split,
-        "seconds": seconds, "seed": seed, "files": {"read": len(names), "bad": bad},
+        "seconds": seconds, "seed": seed, "files": {"read": len(names), "bad": bad, "left_out": left_out},
         "excerpts": {f"real ({split})": real.num_excerpts, **{row: t.num_excerpts for row, t in tables.items()},
                      "real A": int(half_a.size), "real B": int(half_b.size)},
         "rows": list(tables), "descriptors": comparison, "classifier": classifier,
@@ -456,6 +462,10 @@ def render_html(report: dict) -> str:
     if report["files"]["bad"]:
         parts.append("<h2>Files that could not be read</h2><ul>" + "".join(
             f"<li>{esc(b['file'])}: {esc(b['reason'])}</li>" for b in report["files"]["bad"]) + "</ul>")
+    if report["files"].get("left_out"):  # (absent from reports written before it was said)
+        parts.append("<h2>Notes left out of the files read</h2><p>Only the piano's notes are described; these files "
+                     "hold others, which no descriptor counts:</p><ul>" + "".join(
+                         f"<li>{esc(b['file'])}: {esc(b['notes'])}</li>" for b in report["files"]["left_out"]) + "</ul>")
     parts += ["<h2>Descriptors</h2><p>Each descriptor (listed under the table) is measured in every excerpt; the "
               "table compares how its values spread over the real excerpts with how they spread over each set's. "
               "<b>Overlap</b>: the area two smoothed histograms (Gaussian-KDE densities) share, from 0 (nothing in "

@@ -756,3 +756,28 @@ def test_notes_left_out_of_another_systems_files_are_said_in_the_report_and_on_t
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert [f["file"] for f in report["files"]["left_out"]] == [str(theirs / "band.mid")]
     assert "12 on the drum channel (10)" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_files_of_the_same_music_are_said_and_counted_once_by_the_classifiers(corpus, generated, tmp_path,
+                                                                                 monkeypatch):
+    theirs = tmp_path / "theirs"  # another system's folder where one piece was saved three times
+    theirs.mkdir()
+    for name in ("sample_0.mid", "sample_1.mid"):
+        shutil.copy(generated / name, theirs / name)
+    for copy_name in ("again.mid", "sample_0 (1).mid"):
+        shutil.copy(generated / "sample_0.mid", theirs / copy_name)
+    grouped = []  # the generated side's groups, as the classifiers are given them
+    test = report_module.classifier_test
+    monkeypatch.setattr(report_module, "classifier_test", lambda a, b, **kw: grouped.append(kw["groups"][1]) or
+                        test(a, b, **kw))
+    report = evaluate_generated(theirs, corpus, tmp_path / "out", repeats=1)
+    said = [note for note in report["notes"] if "the same music as another file" in note]
+    assert len(said) == 1 and said[0].startswith("2 of the 4 files")
+    assert "sample_0 (1).mid = again.mid" in said[0] and "sample_0.mid = again.mid" in said[0]
+    assert report["excerpts"]["generated"] == 4  # (every excerpt described) …
+    assert np.unique(grouped[0]).size == 2  # … but the three copies are one file to the folds and the p-value
+    alone = tmp_path / "alone"  # the same two pieces, once each: nothing said
+    alone.mkdir()
+    for name in ("sample_0.mid", "sample_1.mid"):
+        shutil.copy(generated / name, alone / name)
+    assert not any("same music" in note for note in evaluate_generated(alone, corpus, tmp_path / "once")["notes"])

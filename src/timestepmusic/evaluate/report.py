@@ -120,6 +120,19 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
     return performances, names, bad, left_out
 
 
+def same_music(performances: list) -> np.ndarray:
+    """Each performance → the index of the first one with the same events (the same notes, pedals and times, however
+    the files were written: another tick resolution, another track layout), itself where it has no earlier twin."""
+    first: dict[str, int] = {}
+    twin_of = []
+    for i, events in enumerate(performances):
+        ordered = events.sorted()
+        digest = hashlib.sha1(b"".join(np.ascontiguousarray(getattr(ordered, a)).tobytes()
+                                       for a in ("ids", "start_s", "duration_s", "intensity"))).hexdigest()
+        twin_of.append(first.setdefault(digest, i))
+    return np.array(twin_of, dtype=np.int64)
+
+
 def _files_of_the_split(folder: Path, names: list[str], corpus, split: str) -> list[str]:
     """The files in `folder` (by name) whose bytes are those of a performance of `corpus`'s `split`."""
     ours = {track.get("sha1") for track in corpus.tracks if track.get("split") == split} - {None}
@@ -210,6 +223,14 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                      "the real ones they are compared with, so the overlaps run high and the accuracies below 0.5 "
                      "(each mistaken for its twin); evaluate music from outside the split")
         log.warning("%s", notes[-1])
+    twin_of = same_music(performances)  # [files]: the first file of the same notes, pedals and times
+    twins = [(names[i], names[first]) for i, first in enumerate(twin_of) if first != i]
+    if twins:  # one piece saved twice: one group, not two that agree by chance (p counted it twice)
+        notes.append(f"{len(twins)} of the {len(names)} files hold the same music as another file ("
+                     f"{', '.join(f'{a} = {b}' for a, b in twins[:3])}{', …' if len(twins) > 3 else ''}): the "
+                     "classifiers' folds and p-values count each such set as one file; its excerpts are all described, "
+                     "so that the set weighs as many times in the overlaps; remove the copies to weigh it once")
+        log.warning("%s", notes[-1])
     if tables[GENERATED].num_excerpts < MIN_EXCERPTS:
         notes.append(f"only {tables[GENERATED].num_excerpts} generated excerpts of {seconds:g} s (fewer than "
                      f"{MIN_EXCERPTS}): the classifier's accuracy and the overlaps are rough (see their "
@@ -237,6 +258,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     pairs[CEILING] = (descriptor_features(desc_a), descriptor_features(desc_b))
     # the performance or file of each excerpt: the classifiers' folds keep each whole (compare.classifier_test)
     groups = {row: (real.group, t.group) for row, t in tables.items()}
+    groups[GENERATED] = (real.group, twin_of[tables[GENERATED].group])  # (a file's copies: one group)
     groups[CEILING] = (real.group[half_a], real.group[half_b])
     classifier = {row: classifier_test(*pair, seed=seed, repeats=repeats, groups=groups[row])
                   for row, pair in pairs.items()}

@@ -781,3 +781,22 @@ def test_files_of_the_same_music_are_said_and_counted_once_by_the_classifiers(co
     for name in ("sample_0.mid", "sample_1.mid"):
         shutil.copy(generated / name, alone / name)
     assert not any("same music" in note for note in evaluate_generated(alone, corpus, tmp_path / "once")["notes"])
+
+
+def test_a_broken_link_is_skipped_with_its_reason_and_files_in_subfolders_are_said_not_read(corpus, generated,
+                                                                                            tmp_path, capsys):
+    theirs = tmp_path / "theirs"  # another system's output: a link whose file is gone, a folder of further pieces
+    (theirs / "more" / "deeper").mkdir(parents=True)
+    shutil.copy(generated / "sample_0.mid", theirs / "sample_0.mid")
+    (theirs / "gone.mid").symlink_to(tmp_path / "moved_away.mid")
+    (theirs / "again.mid").symlink_to(theirs / "sample_0.mid")  # (a link that is there: read, as the same music)
+    for where in ("more/a.mid", "more/deeper/b.mid"):
+        shutil.copy(generated / "sample_1.mid", theirs / where)
+    assert main(["evaluate", str(theirs), "--real", str(corpus.root), "-o", str(tmp_path / "out"), "--repeats", "1"]) == 0
+    said = capsys.readouterr().out
+    assert f"skipped {theirs / 'gone.mid'}: cannot read: a link to {tmp_path / 'moved_away.mid'}, which is not there" in said
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["files"]["read"] == 2 and len(report["files"]["bad"]) == 1
+    assert any(note.startswith("1 of the 2 files holds the same music") for note in report["notes"])
+    deeper = [note for note in report["notes"] if "in subfolders" in note]
+    assert len(deeper) == 1 and deeper[0].startswith("2 more MIDI files are in subfolders") and "more/a.mid" in deeper[0]

@@ -185,6 +185,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     generated_dir, out_dir = Path(generated_dir), Path(out_dir)
     performances, names, bad, left_out = read_generated(generated_dir, corpus.config.events.pedal_bins)
     figures_dir = out_dir / "figures"
+    deeper = midi_below(generated_dir)  # (another system's folder of folders: the ones inside are not read)
 
     tables: dict[str, ExcerptTable] = {GENERATED: excerpts_from_events(performances, seconds, names)}
     real = excerpts_from_corpus(corpus, split, seconds, max_excerpts=max_real_excerpts)
@@ -216,6 +217,12 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                      f"(median {float(np.median(lengths[short])):.1f} s): each is one excerpt of {seconds:g} s, silent "
                      "after its end, which the descriptors count; pass --seconds no longer than the files")
         log.warning("%s", notes[-1])
+    if deeper:
+        notes.append(f"{len(deeper)} more MIDI file{'s are' if len(deeper) > 1 else ' is'} in subfolders of "
+                     f"{generated_dir}, which evaluate does not read ({deeper[0].relative_to(generated_dir)}"
+                     f"{', …' if len(deeper) > 1 else ''}): only the {len(names) + len(bad)} directly in it are "
+                     "counted; give a subfolder to evaluate it")
+        log.warning("%s", notes[-1])
     in_split = _files_of_the_split(generated_dir, names, corpus, split)
     if in_split:  # real files evaluated as generated against their own split: on both sides of every comparison
         notes.append(f"{len(in_split)} of the {len(names)} files are performances of the {split} split itself (the same "
@@ -226,7 +233,8 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     twin_of = same_music(performances)  # [files]: the first file of the same notes, pedals and times
     twins = [(names[i], names[first]) for i, first in enumerate(twin_of) if first != i]
     if twins:  # one piece saved twice: one group, not two that agree by chance (p counted it twice)
-        notes.append(f"{len(twins)} of the {len(names)} files hold the same music as another file ("
+        notes.append(f"{len(twins)} of the {len(names)} files {'holds' if len(twins) == 1 else 'hold'} the same "
+                     "music as another file ("
                      f"{', '.join(f'{a} = {b}' for a, b in twins[:3])}{', …' if len(twins) > 3 else ''}): the "
                      "classifiers' folds and p-values count each such set as one file; its excerpts are all described, "
                      "so that the set weighs as many times in the overlaps; remove the copies to weigh it once")

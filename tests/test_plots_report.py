@@ -800,3 +800,16 @@ def test_a_broken_link_is_skipped_with_its_reason_and_files_in_subfolders_are_sa
     assert any(note.startswith("1 of the 2 files holds the same music") for note in report["notes"])
     deeper = [note for note in report["notes"] if "in subfolders" in note]
     assert len(deeper) == 1 and deeper[0].startswith("2 more MIDI files are in subfolders") and "more/a.mid" in deeper[0]
+
+
+def test_generated_excerpts_of_silence_are_said(corpus, generated, tmp_path):
+    theirs = tmp_path / "theirs"  # another system's piece that waits 40 s before its first note
+    theirs.mkdir()
+    late = Events(np.array([40, 44]), np.array([40.0, 41.0]), np.array([0.5, 0.5]), np.array([0.6, 0.6]), 41.5)
+    write_events(late, theirs / "late.mid")
+    shutil.copy(generated / "sample_0.mid", theirs / "sample_0.mid")
+    notes = evaluate_generated(theirs, corpus, tmp_path / "out", repeats=1)["notes"]
+    said = [note for note in notes if "hold no note" in note]
+    assert len(said) == 1 and said[0].startswith("2 of the 3 generated excerpts of 16 s hold no note") and \
+        "in 1 file: late.mid)" in said[0]
+    assert not any("hold no note" in note for note in evaluate_generated(generated, corpus, tmp_path / "mine")["notes"])

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_path
-from ..midi import read_events
+from ..midi import NUM_KEYS, read_events
 from ..sources import midi_below, midi_in
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
 from .compare import (
@@ -229,6 +229,15 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                      f"bytes: {', '.join(in_split[:3])}{', …' if len(in_split) > 3 else ''}): their excerpts are among "
                      "the real ones they are compared with, so the overlaps run high and the accuracies below 0.5 "
                      "(each mistaken for its twin); evaluate music from outside the split")
+        log.warning("%s", notes[-1])
+    generated = tables[GENERATED]
+    struck = np.bincount(generated.excerpt[generated.ids < NUM_KEYS], minlength=generated.num_excerpts)  # [X] notes
+    if (silent := struck == 0).any():  # another system's long silences: excerpts of nothing, told by that alone
+        files = list(dict.fromkeys(names[g] for g in generated.group[silent]))
+        notes.append(f"{int(silent.sum())} of the {generated.num_excerpts} generated excerpts of {seconds:g} s hold no "
+                     f"note (silence throughout, in {len(files)} file{'s' * (len(files) > 1)}: "
+                     f"{', '.join(files[:3])}{', …' if len(files) > 3 else ''}): they are compared as they are, and "
+                     "the descriptors of notes (pitch, velocity, intervals) are measured over the others alone")
         log.warning("%s", notes[-1])
     twin_of = same_music(performances)  # [files]: the first file of the same notes, pedals and times
     twins = [(names[i], names[first]) for i, first in enumerate(twin_of) if first != i]

@@ -616,3 +616,10 @@ def test_piece_drift_counts_only_real_excerpts_of_the_whole_length(tiny_corpus):
     assert count == sum(t["split"] == "train" for t in Corpus.open(tiny_corpus).tracks) and density[-1] > 0
     with pytest.raises(ValueError, match="no real excerpt of 16 s in the train split"):
         piece_drift.real_eighths(str(tiny_corpus), "train", 16.0)  # none as long: not silent eighths counted
+
+
+def test_a_single_generated_excerpt_gives_no_accuracy_and_says_why():
+    rng = np.random.default_rng(0)
+    real, one = rng.normal(size=(40, 3)), rng.normal(size=(1, 3))  # another system's folder of one short file
+    said = classifier_test(real, one, groups=(np.arange(40) // 4, np.zeros(1)))
+    assert math.isnan(said["accuracy"]) and said["why"] == "too few excerpts to cross-validate (1 a side: two folds need 2)"

@@ -732,3 +732,84 @@ def test_the_console_says_how_many_generated_excerpts_it_compared(report, monkey
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path)]) == 0
     real = report[0]["excerpts"]["real (test)"]
     assert f"3 file(s), 3 excerpts of 16 s, against {real} real excerpts of the test split" in capsys.readouterr().out
+
+
+def test_notes_left_out_of_another_systems_files_are_said_in_the_report_and_on_the_console(corpus, generated, tmp_path,
+                                                                                          capsys):
+    import symusic
+
+    theirs = tmp_path / "theirs"  # another generator's band arrangement: a piano, drums on channel 10 and a bass
+    theirs.mkdir()
+    band = symusic.Score(480)
+    band.tempos.append(symusic.Tempo(0, 120))
+    for name, program, is_drum, pitch, count in (("piano", 0, False, 60, 40), ("drums", 0, True, 36, 12),
+                                                 ("bass", 33, False, 40, 5)):
+        track = symusic.Track(name, program=program, is_drum=is_drum)
+        track.notes.extend(symusic.Note(i * 480, 240, pitch + i % 12 * (not is_drum), 80) for i in range(count))
+        band.tracks.append(track)
+    band.dump_midi(str(theirs / "band.mid"))
+    shutil.copy(generated / "sample_0.mid", theirs / "sample_0.mid")  # all piano: nothing to say of it
+    assert main(["evaluate", str(theirs), "--real", str(corpus.root), "-o", str(tmp_path / "out"), "--repeats", "1"]) == 0
+    said = capsys.readouterr().out
+    assert f"{theirs / 'band.mid'}: notes left out: 12 on the drum channel (10), 5 of another voice" in said
+    assert "sample_0.mid: notes left out" not in said
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [f["file"] for f in report["files"]["left_out"]] == [str(theirs / "band.mid")]
+    assert "12 on the drum channel (10)" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_files_of_the_same_music_are_said_and_counted_once_by_the_classifiers(corpus, generated, tmp_path,
+                                                                                 monkeypatch):
+    theirs = tmp_path / "theirs"  # another system's folder where one piece was saved three times
+    theirs.mkdir()
+    for name in ("sample_0.mid", "sample_1.mid"):
+        shutil.copy(generated / name, theirs / name)
+    for copy_name in ("again.mid", "sample_0 (1).mid"):
+        shutil.copy(generated / "sample_0.mid", theirs / copy_name)
+    grouped = []  # the generated side's groups, as the classifiers are given them
+    test = report_module.classifier_test
+    monkeypatch.setattr(report_module, "classifier_test", lambda a, b, **kw: grouped.append(kw["groups"][1]) or
+                        test(a, b, **kw))
+    report = evaluate_generated(theirs, corpus, tmp_path / "out", repeats=1)
+    said = [note for note in report["notes"] if "the same music as another file" in note]
+    assert len(said) == 1 and said[0].startswith("2 of the 4 files")
+    assert "sample_0 (1).mid = again.mid" in said[0] and "sample_0.mid = again.mid" in said[0]
+    assert report["excerpts"]["generated"] == 4  # (every excerpt described) …
+    assert np.unique(grouped[0]).size == 2  # … but the three copies are one file to the folds and the p-value
+    alone = tmp_path / "alone"  # the same two pieces, once each: nothing said
+    alone.mkdir()
+    for name in ("sample_0.mid", "sample_1.mid"):
+        shutil.copy(generated / name, alone / name)
+    assert not any("same music" in note for note in evaluate_generated(alone, corpus, tmp_path / "once")["notes"])
+
+
+def test_a_broken_link_is_skipped_with_its_reason_and_files_in_subfolders_are_said_not_read(corpus, generated,
+                                                                                            tmp_path, capsys):
+    theirs = tmp_path / "theirs"  # another system's output: a link whose file is gone, a folder of further pieces
+    (theirs / "more" / "deeper").mkdir(parents=True)
+    shutil.copy(generated / "sample_0.mid", theirs / "sample_0.mid")
+    (theirs / "gone.mid").symlink_to(tmp_path / "moved_away.mid")
+    (theirs / "again.mid").symlink_to(theirs / "sample_0.mid")  # (a link that is there: read, as the same music)
+    for where in ("more/a.mid", "more/deeper/b.mid"):
+        shutil.copy(generated / "sample_1.mid", theirs / where)
+    assert main(["evaluate", str(theirs), "--real", str(corpus.root), "-o", str(tmp_path / "out"), "--repeats", "1"]) == 0
+    said = capsys.readouterr().out
+    assert f"skipped {theirs / 'gone.mid'}: cannot read: a link to {tmp_path / 'moved_away.mid'}, which is not there" in said
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["files"]["read"] == 2 and len(report["files"]["bad"]) == 1
+    assert any(note.startswith("1 of the 2 files holds the same music") for note in report["notes"])
+    deeper = [note for note in report["notes"] if "in subfolders" in note]
+    assert len(deeper) == 1 and deeper[0].startswith("2 more MIDI files are in subfolders") and "more/a.mid" in deeper[0]
+
+
+def test_generated_excerpts_of_silence_are_said(corpus, generated, tmp_path):
+    theirs = tmp_path / "theirs"  # another system's piece that waits 40 s before its first note
+    theirs.mkdir()
+    late = Events(np.array([40, 44]), np.array([40.0, 41.0]), np.array([0.5, 0.5]), np.array([0.6, 0.6]), 41.5)
+    write_events(late, theirs / "late.mid")
+    shutil.copy(generated / "sample_0.mid", theirs / "sample_0.mid")
+    notes = evaluate_generated(theirs, corpus, tmp_path / "out", repeats=1)["notes"]
+    said = [note for note in notes if "hold no note" in note]
+    assert len(said) == 1 and said[0].startswith("2 of the 3 generated excerpts of 16 s hold no note") and \
+        "in 1 file: late.mid)" in said[0]
+    assert not any("hold no note" in note for note in evaluate_generated(generated, corpus, tmp_path / "mine")["notes"])

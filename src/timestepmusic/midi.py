@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,6 +118,8 @@ def file_bytes(path: str | Path) -> bytes:
     try:
         return Path(path).read_bytes()
     except FileNotFoundError as e:  # (said in the words generate's --prompt and --like use)
+        if Path(path).is_symlink():  # (a link whose file was moved or deleted: where it points)
+            raise ValueError(f"{path}: cannot read: a link to {os.readlink(path)}, which is not there") from e
         raise ValueError(f"{path}: cannot read: no such file") from e
     except IsADirectoryError as e:
         raise ValueError(f"{path}: cannot read: a folder, not a MIDI file") from e

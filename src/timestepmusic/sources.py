@@ -138,9 +138,11 @@ def without_maestro_cuts(performances: list[Performance], maestro_files: dict[st
 
 
 def midi_in(folder: Path) -> list[Path]:
-    """The MIDI files directly in `folder` (any case of .mid or .midi), sorted: what evaluate and plot read there. One
-    whose name is not UTF-8 is left out with a warning (it could not be printed nor drawn)."""
-    found = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+    """The MIDI files directly in `folder` (any case of .mid or .midi), sorted: what evaluate and plot read there, a
+    link whose file is gone among them (it is named as unreadable, not passed over without a word). One whose name is
+    not UTF-8 is left out with a warning (it could not be printed nor drawn)."""
+    found = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in MIDI_SUFFIXES
+                   and (p.is_file() or (p.is_symlink() and not p.exists())))
     for path in found:
         if not utf8_name(path):
             log.warning("%s: %s: left out", shown_name(path), NOT_UTF8)

@@ -86,6 +86,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         path.unlink(missing_ok=True)  # the new report is there, so that none sits beside the new one's
     for bad in report["files"]["bad"]:
         print(f"skipped {bad['file']}: {bad['reason']}")
+    for file in report["files"]["left_out"]:  # (read, but not all of it: drums or a bass beside the piano)
+        print(f"{file['file']}: notes left out: {file['notes']}")
     print(f"{report['files']['read']} file(s), {report['excerpts']['generated']} excerpts of {report['seconds']:g} s, "
           f"against {report['excerpts'][f'real ({args.split})']} real excerpts of the {args.split} split")
     def accuracy(c: dict) -> str:

@@ -318,8 +318,9 @@ def _repeated(a: np.ndarray, b: np.ndarray, folds: int, seed: int, repeats: int,
         x, y, fold, n, used_folds, grouped_here, kept = _balanced_folds(a, b, folds, seed if r == 0 else [seed, r],
                                                                         groups)
         right = _cross_validated(x, y, fold, n, used_folds, fit_predict)  # [2n]
-        if right is None:
-            return _no_accuracy(n, used_folds, repeats)
+        if right is None:  # (said as the trees say theirs: a bare — on the console read as a figure lost)
+            return _no_accuracy(n, used_folds, repeats) | {
+                "why": f"too few excerpts to cross-validate ({n} a side: two folds need 2)"}
         accuracies.append(int(right.sum()) / (2 * n))
         grouped, fewest_folds = grouped and grouped_here, min(fewest_folds, used_folds)
         if groups is not None:

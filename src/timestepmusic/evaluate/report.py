@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_path
-from ..midi import read_events
+from ..midi import NUM_KEYS, read_events
 from ..sources import midi_below, midi_in
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
 from .compare import (
@@ -83,8 +83,10 @@ def _plain(value):
     return value
 
 
-def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str], list[dict]]:
-    """Every .mid/.midi directly in `folder` → (performances, their file names, bad files with reasons)."""
+def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str], list[dict], list[dict]]:
+    """Every .mid/.midi directly in `folder` → (performances, their file names, bad files with reasons, the files read
+    whose notes are not all described with those left out: drums, another voice beside the piano, notes beyond the
+    keys, as midi.DropCounts.notes_left_out words them)."""
     folder = Path(folder)
     if folder.is_file():
         raise ValueError(f"{folder}: a file; give the folder that holds the generated MIDI files (tsm generate's -o)")
@@ -96,11 +98,15 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
         raise ValueError(f"{folder}: no .mid or .midi files to evaluate" + (
             f" (it reads the folder itself, not its subfolders: {deeper[0].relative_to(folder)} is in one)" if deeper
             else ""))
-    performances, names, bad = [], [], []
+    performances, names, bad, left_out = [], [], [], []
     for path in files:
         try:
-            performances.append(read_events(path, pedal_bins=pedal_bins)[0])
+            events, drops = read_events(path, pedal_bins=pedal_bins)
+            performances.append(events)
             names.append(path.name)
+            if notes := drops.notes_left_out():  # (another system's drums and bass beside its piano: not described)
+                left_out.append({"file": str(path), "notes": notes})
+                log.info("%s: notes left out: %s", path, notes)  # the report lists them, and the CLI prints them once
         except ValueError as e:
             reason = str(e).removeprefix(f"{path}: ")
             bad.append({"file": str(path), "reason": reason})
@@ -111,7 +117,20 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
                          f"({'; '.join(b['file'] + ': ' + b['reason'] for b in bad)})" + (
                              f"; {deeper} more {'is' if deeper == 1 else 'are'} in its subfolders, which it does not "
                              "read" if deeper else ""))
-    return performances, names, bad
+    return performances, names, bad, left_out
+
+
+def same_music(performances: list) -> np.ndarray:
+    """Each performance → the index of the first one with the same events (the same notes, pedals and times, however
+    the files were written: another tick resolution, another track layout), itself where it has no earlier twin."""
+    first: dict[str, int] = {}
+    twin_of = []
+    for i, events in enumerate(performances):
+        ordered = events.sorted()
+        digest = hashlib.sha1(b"".join(np.ascontiguousarray(getattr(ordered, a)).tobytes()
+                                       for a in ("ids", "start_s", "duration_s", "intensity"))).hexdigest()
+        twin_of.append(first.setdefault(digest, i))
+    return np.array(twin_of, dtype=np.int64)
 
 
 def _files_of_the_split(folder: Path, names: list[str], corpus, split: str) -> list[str]:
@@ -164,8 +183,9 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         raise ValueError(f"--max-real-excerpts must be ≥ 1, got {max_real_excerpts}")
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
     generated_dir, out_dir = Path(generated_dir), Path(out_dir)
-    performances, names, bad = read_generated(generated_dir, corpus.config.events.pedal_bins)
+    performances, names, bad, left_out = read_generated(generated_dir, corpus.config.events.pedal_bins)
     figures_dir = out_dir / "figures"
+    deeper = midi_below(generated_dir)  # (another system's folder of folders: the ones inside are not read)
 
     tables: dict[str, ExcerptTable] = {GENERATED: excerpts_from_events(performances, seconds, names)}
     real = excerpts_from_corpus(corpus, split, seconds, max_excerpts=max_real_excerpts)
@@ -197,12 +217,36 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                      f"(median {float(np.median(lengths[short])):.1f} s): each is one excerpt of {seconds:g} s, silent "
                      "after its end, which the descriptors count; pass --seconds no longer than the files")
         log.warning("%s", notes[-1])
+    if deeper:
+        notes.append(f"{len(deeper)} more MIDI file{'s are' if len(deeper) > 1 else ' is'} in subfolders of "
+                     f"{generated_dir}, which evaluate does not read ({deeper[0].relative_to(generated_dir)}"
+                     f"{', …' if len(deeper) > 1 else ''}): only the {len(names) + len(bad)} directly in it are "
+                     "counted; give a subfolder to evaluate it")
+        log.warning("%s", notes[-1])
     in_split = _files_of_the_split(generated_dir, names, corpus, split)
     if in_split:  # real files evaluated as generated against their own split: on both sides of every comparison
         notes.append(f"{len(in_split)} of the {len(names)} files are performances of the {split} split itself (the same "
                      f"bytes: {', '.join(in_split[:3])}{', …' if len(in_split) > 3 else ''}): their excerpts are among "
                      "the real ones they are compared with, so the overlaps run high and the accuracies below 0.5 "
                      "(each mistaken for its twin); evaluate music from outside the split")
+        log.warning("%s", notes[-1])
+    generated = tables[GENERATED]
+    struck = np.bincount(generated.excerpt[generated.ids < NUM_KEYS], minlength=generated.num_excerpts)  # [X] notes
+    if (silent := struck == 0).any():  # another system's long silences: excerpts of nothing, told by that alone
+        files = list(dict.fromkeys(names[g] for g in generated.group[silent]))
+        notes.append(f"{int(silent.sum())} of the {generated.num_excerpts} generated excerpts of {seconds:g} s hold no "
+                     f"note (silence throughout, in {len(files)} file{'s' * (len(files) > 1)}: "
+                     f"{', '.join(files[:3])}{', …' if len(files) > 3 else ''}): they are compared as they are, and "
+                     "the descriptors of notes (pitch, velocity, intervals) are measured over the others alone")
+        log.warning("%s", notes[-1])
+    twin_of = same_music(performances)  # [files]: the first file of the same notes, pedals and times
+    twins = [(names[i], names[first]) for i, first in enumerate(twin_of) if first != i]
+    if twins:  # one piece saved twice: one group, not two that agree by chance (p counted it twice)
+        notes.append(f"{len(twins)} of the {len(names)} files {'holds' if len(twins) == 1 else 'hold'} the same "
+                     "music as another file ("
+                     f"{', '.join(f'{a} = {b}' for a, b in twins[:3])}{', …' if len(twins) > 3 else ''}): the "
+                     "classifiers' folds and p-values count each such set as one file; its excerpts are all described, "
+                     "so that the set weighs as many times in the overlaps; remove the copies to weigh it once")
         log.warning("%s", notes[-1])
     if tables[GENERATED].num_excerpts < MIN_EXCERPTS:
         notes.append(f"only {tables[GENERATED].num_excerpts} generated excerpts of {seconds:g} s (fewer than "
@@ -231,6 +275,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     pairs[CEILING] = (descriptor_features(desc_a), descriptor_features(desc_b))
     # the performance or file of each excerpt: the classifiers' folds keep each whole (compare.classifier_test)
     groups = {row: (real.group, t.group) for row, t in tables.items()}
+    groups[GENERATED] = (real.group, twin_of[tables[GENERATED].group])  # (a file's copies: one group)
     groups[CEILING] = (real.group[half_a], real.group[half_b])
     classifier = {row: classifier_test(*pair, seed=seed, repeats=repeats, groups=groups[row])
                   for row, pair in pairs.items()}
@@ -282,7 +327,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
 
     report = _plain({
         "generated_dir": generated_dir, "corpus": corpus.root, "split": split, "train_split": train_split,
-        "seconds": seconds, "seed": seed, "files": {"read": len(names), "bad": bad},
+        "seconds": seconds, "seed": seed, "files": {"read": len(names), "bad": bad, "left_out": left_out},
         "excerpts": {f"real ({split})": real.num_excerpts, **{row: t.num_excerpts for row, t in tables.items()},
                      "real A": int(half_a.size), "real B": int(half_b.size)},
         "rows": list(tables), "descriptors": comparison, "classifier": classifier,
@@ -456,6 +501,10 @@ def render_html(report: dict) -> str:
     if report["files"]["bad"]:
         parts.append("<h2>Files that could not be read</h2><ul>" + "".join(
             f"<li>{esc(b['file'])}: {esc(b['reason'])}</li>" for b in report["files"]["bad"]) + "</ul>")
+    if report["files"].get("left_out"):  # (absent from reports written before it was said)
+        parts.append("<h2>Notes left out of the files read</h2><p>Only the piano's notes are described; these files "
+                     "hold others, which no descriptor counts:</p><ul>" + "".join(
+                         f"<li>{esc(b['file'])}: {esc(b['notes'])}</li>" for b in report["files"]["left_out"]) + "</ul>")
     parts += ["<h2>Descriptors</h2><p>Each descriptor (listed under the table) is measured in every excerpt; the "
               "table compares how its values spread over the real excerpts with how they spread over each set's. "
               "<b>Overlap</b>: the area two smoothed histograms (Gaussian-KDE densities) share, from 0 (nothing in "

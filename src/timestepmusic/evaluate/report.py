@@ -248,6 +248,13 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                      "classifiers' folds and p-values count each such set as one file; its excerpts are all described, "
                      "so that the set weighs as many times in the overlaps; remove the copies to weigh it once")
         log.warning("%s", notes[-1])
+    sizes = np.bincount(twin_of[generated.group], minlength=len(names))  # [files]: excerpts of each (copies as one)
+    if len(names) > 1 and sizes.max() > generated.num_excerpts / 2:  # its fold is tested by a model trained on few
+        notes.append(f"{names[int(sizes.argmax())]} holds {int(sizes.max())} of the {generated.num_excerpts} generated "
+                     "excerpts: the folds keep each file whole, so the classifiers that test it learnt the generated "
+                     "side from the few others, and their accuracies may read near 0.5 however unlike real it is; "
+                     "cut long files into pieces of about --seconds, or give more files")
+        log.warning("%s", notes[-1])
     if tables[GENERATED].num_excerpts < MIN_EXCERPTS:
         notes.append(f"only {tables[GENERATED].num_excerpts} generated excerpts of {seconds:g} s (fewer than "
                      f"{MIN_EXCERPTS}): the classifier's accuracy and the overlaps are rough (see their "

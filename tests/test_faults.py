@@ -1113,29 +1113,33 @@ def test_a_new_run_over_one_killed_in_its_first_checkpoint_says_what_resume_says
         check_run_folder(best_only)
 
 
-def test_a_checkpoint_that_cannot_replace_the_old_one_leaves_no_temporary(tmp_path, monkeypatch):
-    """RUN/last that may not be moved aside (a folder not writable: renaming a folder writes its '..'): the write
-    failed after the new checkpoint was whole, leaving .last.tmp beside the old one; now it is removed, the old
-    checkpoint is kept, and the error names RUN/last."""
+@pytest.mark.parametrize("name, refused_path, errno", [("last", "last", 13), ("best", ".best.tmp", 16)])
+def test_a_checkpoint_whose_rename_is_refused_keeps_the_old_one_in_place(tmp_path, monkeypatch, name, refused_path,
+                                                                        errno):
+    """Two renames replace a checkpoint: the old one aside (RUN/NAME → .NAME.old), the new one in (.NAME.tmp → RUN/NAME).
+    RUN/last that may not be moved aside (a folder not writable: renaming a folder writes its '..') left .last.tmp
+    beside the old one; a new checkpoint refused its place after the old one was moved aside left the old one only as
+    .best.old (which a read falls back to, but a listing, a copy of RUN/best or a user's script does not find). Each
+    now removes the new one, keeps the old one in its place, and the error names RUN/NAME."""
     run = tmp_path / "run"
     model = torch.nn.Linear(2, 2)
-    write_checkpoint(run, "last", {"step": 1}, {"model": model})
-    before = (run / "last" / "model.safetensors").read_bytes()
+    write_checkpoint(run, name, {"step": 1}, {"model": model})
+    before = (run / name / "model.safetensors").read_bytes()
     rename = pathlib.Path.rename
 
     def refused(self, target):
-        if self == run / "last":
-            raise PermissionError(13, "Permission denied", str(self))
+        if self == run / refused_path:
+            raise OSError(errno, "refused", str(self))
         return rename(self, target)
 
     monkeypatch.setattr(pathlib.Path, "rename", refused)
     with torch.no_grad():
         model.weight.add_(1.0)
     with pytest.raises(OSError) as failed:
-        write_checkpoint(run, "last", {"step": 2}, {"model": model})
-    assert failed.value.errno == 13 and failed.value.filename == str(run / "last")
-    assert sorted(p.name for p in run.iterdir()) == ["last"]
-    assert (run / "last" / "model.safetensors").read_bytes() == before
+        write_checkpoint(run, name, {"step": 2}, {"model": model})
+    assert failed.value.errno == errno and failed.value.filename == str(run / name)
+    assert sorted(p.name for p in run.iterdir()) == [name]
+    assert (run / name / "model.safetensors").read_bytes() == before
 
 
 def test_gan_killed_after_a_checkpoint_before_its_samples_writes_them_on_resume(corpus, straight_ae, tmp_path,
@@ -1188,28 +1192,3 @@ def test_a_full_disk_as_train_gan_caches_the_encoded_corpus_names_the_cache(corp
                         r"the encoded corpus's cache \(\d+ requested and 6 written: is the disk full\?\)\n", err), err
     assert not list(run.glob("*.npy*")) and not list(run.glob(".*"))
     monkeypatch.setattr(latents_module.np, "save", save)
-
-
-def test_a_checkpoint_refused_its_place_after_the_old_one_moved_aside_puts_the_old_one_back(tmp_path, monkeypatch):
-    """Where RUN/last was moved aside to .last.old and the new checkpoint's own rename was then refused, the new one
-    was removed and the old one left only as .best.old (which a read falls back to, but a listing, a copy of RUN/best
-    or a user's script does not find). The old one is put back in its place."""
-    run = tmp_path / "run"
-    model = torch.nn.Linear(2, 2)
-    write_checkpoint(run, "best", {"step": 1}, {"model": model})
-    before = (run / "best" / "model.safetensors").read_bytes()
-    rename = pathlib.Path.rename
-
-    def refused(self, target):
-        if self == run / ".best.tmp":
-            raise OSError(16, "Device or resource busy", str(self))
-        return rename(self, target)
-
-    monkeypatch.setattr(pathlib.Path, "rename", refused)
-    with torch.no_grad():
-        model.weight.add_(1.0)
-    with pytest.raises(OSError) as failed:
-        write_checkpoint(run, "best", {"step": 2}, {"model": model})
-    assert failed.value.errno == 16 and failed.value.filename == str(run / "best")
-    assert sorted(p.name for p in run.iterdir()) == ["best"]
-    assert (run / "best" / "model.safetensors").read_bytes() == before

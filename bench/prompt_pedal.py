@@ -87,6 +87,8 @@ def main() -> None:
     cuts = []
     for track in rng.permutation(corpus.tracks_in(args.split)):
         events = corpus.track_events(int(track))
+        if events.end_s - args.seconds - 2.0 <= 17.0:  # (too short for a 16 s prompt and the continuation after it)
+            continue
         for cut_s in rng.uniform(17.0, events.end_s - args.seconds - 2.0, 6):
             down = np.flatnonzero((events.ids == DAMPER_ID) & (events.start_s < cut_s)
                                   & (events.start_s + events.duration_s > cut_s))

@@ -121,9 +121,9 @@ def check_maestro(folder: str | Path) -> DataCheck:
                                 "reason": "no MAESTRO table (maestro-v3.0.0.csv or .json); is this the unzipped folder?"})
         return result
     result.table = str(table)
-    _check_table(result, table, lambda: read_maestro(folder, table))
-    if result.listed:  # (the table read: again, as cheap as a csv of 1,276 rows)
-        listed = {str(Path(p.path)) for p in read_maestro(folder, table)}
+    performances = _check_table(result, table, lambda: read_maestro(folder, table))
+    if performances:
+        listed = {str(Path(p.path)) for p in performances}
         result.unlisted = [str(p) for p in midi_in(folder) + midi_below(folder)  # (one put beside the table too)
                            if str(p) not in listed]
     return result
@@ -136,19 +136,20 @@ def check_asap(folder: str | Path) -> DataCheck:
     table = folder / "metadata.csv"
     result = DataCheck(str(folder), layout="ASAP", table=str(table))
     corpus = CorpusConfig()
-    return _check_table(result, table, lambda: read_asap(folder, corpus.validation_fraction, corpus.test_fraction))
+    _check_table(result, table, lambda: read_asap(folder, corpus.validation_fraction, corpus.test_fraction))
+    return result
 
 
-def _check_table(result: DataCheck, table: Path, read: Callable[[], list[Performance]]) -> DataCheck:
-    """`result` with the performances `read` finds in `table` checked (`_check_files`), or the table's own problem
-    where it cannot be read."""
+def _check_table(result: DataCheck, table: Path, read: Callable[[], list[Performance]]) -> list[Performance]:
+    """The performances `read` finds in `table`, checked into `result` (`_check_files`); none, with the table's own
+    problem in `result`, where it cannot be read."""
     try:
         performances = read()
     except (ValueError, KeyError, OSError, csv.Error) as e:
         result.problems.append(_unreadable(table, e))
-        return result
+        return []
     _check_files(result, performances)
-    return result
+    return performances
 
 
 def check_folder(folder: str | Path) -> DataCheck:

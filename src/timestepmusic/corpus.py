@@ -229,12 +229,10 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
                 raise ValueError(no_piano_notes(path, drops))
             arrays = {"ids": events.ids, "start_s": events.start_s,
                       "duration_s": events.duration_s.astype(np.float32), "intensity": events.intensity}
-            tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp.npz")
             try:
-                np.savez(tmp, **arrays, end_s=events.end_s, drops=json.dumps(drops.to_dict()))
-                tmp.replace(cached)
+                with atomic_path(cached, ".npz") as tmp:
+                    np.savez(tmp, **arrays, end_s=events.end_s, drops=json.dumps(drops.to_dict()))
             except OSError as e:  # the cache's fault (a full disk), not the file's: the whole prepare stops
-                tmp.unlink(missing_ok=True)
                 return {"path": path, "fatal": f"{cached.parent}: cannot write the parse cache ({e.strerror or e})"}
             result = {"path": path, "sha1": sha1, "arrays": arrays, "end_s": events.end_s,
                       "drops": drops.to_dict(), "cached": False}

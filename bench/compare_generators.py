@@ -137,7 +137,7 @@ def main_checked(args: argparse.Namespace) -> None:
     from timestepmusic.corpus import Corpus
     from timestepmusic.draws import selected_pieces
     from timestepmusic.evaluate.compare import training_excerpts
-    from timestepmusic.evaluate.report import BASELINE, CEILING, GENERATED, evaluate_generated
+    from timestepmusic.evaluate.report import BASELINE, CEILING, GENERATED, TRAINING, evaluate_generated
     from timestepmusic.generation import GANModel, checkpoint_config, sampled_events
     from timestepmusic.midi import write_events
 
@@ -180,7 +180,7 @@ def main_checked(args: argparse.Namespace) -> None:
             ceiling_rows[key] = decoded_real_row(model.ae, corpus, args.split, args.seconds)
         extra = {} if args.no_ae_row else {"autoencoder decode": ceiling_rows[key]}
         if trained_on is not None:
-            extra["training excerpts"] = trained_on
+            extra[TRAINING] = trained_on
         report = evaluate_generated(midi, corpus, args.out / name / "report", split=args.split, seconds=args.seconds,
                                     seed=args.seed, extra_rows=extra)
         results[name] = {GENERATED: summary_of(report, GENERATED), "faster_than_real_time": music_s / sampled_s,

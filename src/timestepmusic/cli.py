@@ -153,9 +153,9 @@ def _refuse_changed_on_resume(asked: dict[str, tuple[object, object]], new_run: 
 def _check_resumable(run: Path) -> None:
     """A --resume folder that holds no checkpoint to go on from, said as what it is (a checkpoint folder, a run
     stopped before its first checkpoint, no run), not as a missing RUN/last/last."""
-    from .checkpoint import RUN_ENTRIES
+    from .checkpoint import RESUMED_FROM, RUN_ENTRIES
 
-    if any((run / name / "config.json").is_file() for name in ("last", ".last.old")):
+    if any((run / name / "config.json").is_file() for name in RESUMED_FROM):
         return
     if (run / "config.json").is_file():
         raise ValueError(f"--resume {run}: a checkpoint, not a run folder; give the run's folder (--resume {run.parent})")

@@ -86,7 +86,8 @@ class Normaliser:
 
     @functools.cached_property
     def _made(self) -> dict:
-        """(dtype, device) → mean and std [L] each as tensors: made once, as sampling standardises every chunk it draws."""
+        """(dtype, device) → mean and std [L] each as tensors: made once, as sampling standardises every chunk it draws
+        (and ar.project restores each one first)."""
         return {}
 
     def _tensors(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,7 +102,8 @@ class Normaliser:
         return (x - mean) / std
 
     def inverse(self, x: torch.Tensor) -> torch.Tensor:
-        return x * x.new_tensor(self.std) + x.new_tensor(self.mean)
+        mean, std = self._tensors(x)
+        return x * std + mean
 
     def to_dict(self) -> dict:
         return {"mean": list(self.mean), "std": list(self.std)}

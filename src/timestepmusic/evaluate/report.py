@@ -248,7 +248,8 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                      "classifiers' folds and p-values count each such set as one file; its excerpts are all described, "
                      "so that the set weighs as many times in the overlaps; remove the copies to weigh it once")
         log.warning("%s", notes[-1])
-    sizes = np.bincount(twin_of[generated.group], minlength=len(names))  # [files]: excerpts of each (copies as one)
+    file_of = twin_of[generated.group]  # [X]: each generated excerpt's file, a file's copies as one
+    sizes = np.bincount(file_of, minlength=len(names))  # [files]: excerpts of each (copies as one)
     if len(names) > 1 and sizes.max() > generated.num_excerpts / 2:  # its fold is tested by a model trained on few
         notes.append(f"{names[int(sizes.argmax())]} holds {int(sizes.max())} of the {generated.num_excerpts} generated "
                      "excerpts: the folds keep each file whole, so the classifiers that test it learnt the generated "
@@ -282,7 +283,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     pairs[CEILING] = (descriptor_features(desc_a), descriptor_features(desc_b))
     # the performance or file of each excerpt: the classifiers' folds keep each whole (compare.classifier_test)
     groups = {row: (real.group, t.group) for row, t in tables.items()}
-    groups[GENERATED] = (real.group, twin_of[tables[GENERATED].group])  # (a file's copies: one group)
+    groups[GENERATED] = (real.group, file_of)  # (a file's copies: one group)
     groups[CEILING] = (real.group[half_a], real.group[half_b])
     classifier = {row: classifier_test(*pair, seed=seed, repeats=repeats, groups=groups[row])
                   for row, pair in pairs.items()}

@@ -50,10 +50,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """`tsm generate`, one process at a time writing a seed's pieces into a folder: a second one is refused in one
     line (a lock in the folder: files.held_folder), not mixed in; other seeds may be written there meanwhile."""
     from .files import held_folder
+    from .sample_files import seed_lock
 
     if args.list or args.info or not args.out.strip() or _names_a_file(args.out):
         return _generate(args)  # (nothing written, or refused: a file's name)
-    with held_folder(args.out, f".generate-seed{args.seed}.lock", f"-o {args.out}: another tsm generate is writing "
+    with held_folder(args.out, seed_lock(args.seed), f"-o {args.out}: another tsm generate is writing "
                      f"--seed {args.seed}'s pieces into it now; wait for it to end, or give another -o or --seed"):
         return _generate(args)
 

@@ -579,18 +579,20 @@ def _stdout_closed() -> bool:
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
-    except KeyboardInterrupt:  # (before the command ran: while its arguments were read or its modules loaded)
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # (while its arguments were read, its modules loaded, or the command ran)
+        if not getattr(e, "said", False):  # (generate says what it wrote before Ctrl-C in a line of its own)
+            print("interrupted", file=sys.stderr)
         return 130
 
 
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
-    if not (sys.argv[1:] if argv is None else argv):  # a bare `tsm`: what it can do, not a missing-argument error
+    given = sys.argv[1:] if argv is None else argv
+    if not given:  # a bare `tsm`: what it can do, not a missing-argument error
         parser.print_help()
         return 0
     args = _parse(parser, argv)
-    unnamed = next((arg for arg in (sys.argv[1:] if argv is None else argv) if not utf8_name(arg)), None)
+    unnamed = next((arg for arg in given if not utf8_name(arg)), None)
     if unnamed is not None:  # (a name of bytes that are not UTF-8 could be neither printed nor written into a file)
         print(f"error: {shown_name(unnamed)}: {NOT_UTF8}: rename it", file=sys.stderr)
         return 2
@@ -611,10 +613,6 @@ def _main(argv: list[str] | None) -> int:
     except OSError as e:  # an output path that is a file, a folder where a file goes, no permission, a full disk
         print(f"error: {_os_error(e)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as e:
-        if not getattr(e, "said", False):  # (generate says what it wrote before Ctrl-C in a line of its own)
-            print("interrupted", file=sys.stderr)
-        return 130
     if "torch.distributed" in sys.modules:  # a process group exists only where torch was loaded
         from .train.distributed import end_rank, leave_process_group
         if leave_process_group(wait=True):  # the ranks finish together

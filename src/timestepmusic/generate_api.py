@@ -15,7 +15,7 @@ from .generation import GANModel, check_piece_seconds
 from .heard import made_version
 from .midi import FileMeta, write_events
 from .prompts import continued_prompt
-from .sample_files import earlier_samples, replace_earlier, sample_name
+from .sample_files import earlier_samples, replace_earlier, sample_name, seed_lock
 from .sequence.tonal import KeyTold
 
 
@@ -38,7 +38,7 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
     if not (whole(seed) and 0 <= seed <= SEED_LIMIT):  # (as --seed: the sampler's streams are derived from it)
         raise ValueError(f"seed must be a whole number from 0 to {SEED_LIMIT}, got {seed!r}")
     check_piece_seconds(seconds)
-    with held_folder(out, f".generate-seed{seed}.lock", f"{out}: another generate is writing seed {seed}'s pieces "
+    with held_folder(out, seed_lock(seed), f"{out}: another generate is writing seed {seed}'s pieces "
                      "into it now; wait for it to end, or give another folder or seed"):  # (the command's lock)
         return _generated(Path(out), model, n, seconds, seed, device, snap_to_real, overwrite, pieces, options)
 

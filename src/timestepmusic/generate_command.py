@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
 from dataclasses import dataclass
@@ -51,10 +50,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """`tsm generate`, one process at a time writing a seed's pieces into a folder: a second one is refused in one
     line (a lock in the folder: files.held_folder), not mixed in; other seeds may be written there meanwhile."""
     from .files import held_folder
+    from .sample_files import seed_lock
 
     if args.list or args.info or not args.out.strip() or _names_a_file(args.out):
         return _generate(args)  # (nothing written, or refused: a file's name)
-    with held_folder(args.out, f".generate-seed{args.seed}.lock", f"-o {args.out}: another tsm generate is writing "
+    with held_folder(args.out, seed_lock(args.seed), f"-o {args.out}: another tsm generate is writing "
                      f"--seed {args.seed}'s pieces into it now; wait for it to end, or give another -o or --seed"):
         return _generate(args)
 
@@ -170,7 +170,7 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
     """--set applied to the model's sampling, and the flags of drawing checked against what the model does: each one
     it cannot follow, or would silently ignore, refused in one line. Returns each piece's length (s; for a model that
     ends its pieces itself, the longest it may run) and whether the model ends them itself."""
-    from .generation import set_sampling
+    from .generation import check_temperatures, set_sampling
     from .shipped import model_said
 
     set_names = set_sampling(gan, args.set or [])  # the keys given, "ar.NAME"
@@ -189,9 +189,7 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
     if not continues and args.prompt:
         raise ValueError(f"--prompt is for ar and events models and conv models trained with gan.past_chunks; "
                          f"{model_said(gan.folder)} is a {gan.arch} model that cannot continue a past")
-    for flag, value in (("temperature", args.temperature), ("mixture-temperature", args.mixture_temperature)):
-        if value is not None and not (value > 0 and math.isfinite(value)):
-            raise ValueError(f"--{flag} must be > 0 and finite, got {value:g}")
+    check_temperatures(args.temperature, args.mixture_temperature)
     seconds = _piece_seconds(args, gan, ends_itself, tempered)
     if args.no_snap and gan.codebook is None:
         log.warning("--no-snap: %s has no codebook of real chunks (%s model); nothing to snap, ignored",

@@ -82,6 +82,14 @@ def check_piece_seconds(seconds: float, flag: str = "seconds") -> None:
                          f"({LONGEST_PIECE_S / 3600:g} h); ask for more pieces (-n) instead")
 
 
+def check_temperatures(temperature: float | None, mixture_temperature: float | None) -> None:
+    """A clear error, naming the flag, for a sampling temperature given that is not above 0 and finite (None: the
+    model's own)."""
+    for flag, value in (("temperature", temperature), ("mixture-temperature", mixture_temperature)):
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"--{flag} must be > 0 and finite, got {value:g}")
+
+
 def piece_chunks(seconds: float, chunk_seconds: float) -> int:
     """How many chunks a piece asked to last `seconds` is drawn with: the nearest whole number, at least one."""
     return max(1, round(seconds / chunk_seconds))
@@ -186,9 +194,7 @@ class GANModel:
             if given and not able:
                 other = "an ar model, or a conv model trained with gan.past_chunks" if what == "--prompt" else "an ar model"
                 raise ValueError(f"{what}: a {self.arch} model cannot do this; use {other}")
-        for flag, value in (("temperature", temperature), ("mixture-temperature", mixture_temperature)):
-            if value is not None and not (value > 0 and math.isfinite(value)):
-                raise ValueError(f"--{flag} must be > 0 and finite, got {value:g}")
+        check_temperatures(temperature, mixture_temperature)
         if key is not None:
             key = key if isinstance(key, KeyTold) else KeyTold(check_key(key))
             if not (getattr(arm, "draws_events", False) and arm.settings.tonal):

@@ -70,6 +70,12 @@ def sample_name(seed: int, i: int, n: int) -> str:
     return f"sample_{seed}_{i:0{max(3, len(str(n - 1)))}d}.mid"
 
 
+def seed_lock(seed: int) -> str:
+    """The lock file (in the folder written into) that one process holds while it writes `seed`'s pieces there: the
+    same for tsm generate and generate(), so that each refuses to mix its files with the other's."""
+    return f".generate-seed{seed}.lock"
+
+
 def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str | Path | None] | None = None,
                     writes: Collection[Path] = (), only: list[Path] | None = None) -> list[Path]:
     """The files an earlier run with this seed wrote into `out` (any -n, any kind: MIDI, PNG, WAV, named exactly as

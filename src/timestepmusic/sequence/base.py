@@ -172,6 +172,11 @@ def register(cls: type[SequenceModel]) -> type[SequenceModel]:
     return cls
 
 
+def _arm_specs() -> list[str]:
+    """The entries of $TSM_ARMS, each stripped, the empty ones left out."""
+    return [spec for spec in (s.strip() for s in os.environ.get(ARMS_ENV, "").split(",")) if spec]
+
+
 def _arm_key(spec: str) -> str:
     """What a $TSM_ARMS entry is imported once as: a module's name, or a file's real path (`a.py`, `./a.py` and a
     link to it are one file)."""
@@ -212,8 +217,8 @@ def import_outside_arms() -> None:
     """Import, once each, the modules named in $TSM_ARMS (`my_arm` on the Python path, or a file
     `path/to/my_arm.py`; several separated by commas), so that the arms they register are found by every command
     and script (`tsm train-gan --arch`, `--resume`, `tsm generate --model RUN`, bench/) as the built-in ones are."""
-    for spec in (s.strip() for s in os.environ.get(ARMS_ENV, "").split(",")):
-        if not spec or _arm_key(spec) in _imported_arms:
+    for spec in _arm_specs():
+        if _arm_key(spec) in _imported_arms:
             continue
         before = dict(ARCHS)
         try:
@@ -229,8 +234,7 @@ def arch_class(arch: str) -> type[SequenceModel]:
     register arms of one's own)."""
     import_outside_arms()
     if arch not in ARCHS:
-        named = [spec for spec in (s.strip() for s in os.environ.get(ARMS_ENV, "").split(",")) if spec]
-        silent = [spec for spec in named if not _imported_arms.get(_arm_key(spec))]
+        silent = [spec for spec in _arm_specs() if not _imported_arms.get(_arm_key(spec))]
         hint = (f"${ARMS_ENV}'s {', '.join(silent)} registered no arm: decorate its class with "
                 f"timestepmusic.sequence.register, its arch = {arch!r}" if silent else
                 f"an arm of your own: name its module or file in ${ARMS_ENV}, docs/design.md")

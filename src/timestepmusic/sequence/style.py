@@ -231,13 +231,12 @@ class StylePaths(nn.Module):
         names = {folded(name): name for name in known}
         fuller = [name for name in names if re.search(rf"\b{re.escape(name)}\b", wanted)]  # 'J.S. Bach' of 'Bach'
         surname = [name for name in names if name.endswith(f" {wanted}") and "/" not in name]  # 'Chopin' of MAESTRO's
-        for fitting in (fuller, surname):  # 'Frédéric Chopin' (not of 'Franz Schubert / Franz Liszt', a transcription)
-            if wanted not in names and len(fitting) == 1:
-                if fitting is fuller:  # the model cannot tell whether its 'Bach' is the one asked ('C.P.E. Bach')
-                    log.warning("--composer %s: this model knows no fuller name than %s (%d performances); "
-                                "playing in the manner of those", composer.strip(), names[fitting[0]],
-                                known[names[fitting[0]]])
-                wanted = fitting[0]
+        if wanted not in names and len(fuller) == 1:  # the model cannot tell whether its 'Bach' is the one asked
+            log.warning("--composer %s: this model knows no fuller name than %s (%d performances); "  # ('C.P.E. Bach')
+                        "playing in the manner of those", composer.strip(), names[fuller[0]], known[names[fuller[0]]])
+            wanted = fuller[0]
+        if wanted not in names and len(surname) == 1:  # 'Frédéric Chopin' (not of 'Franz Schubert / Franz Liszt', a
+            wanted = surname[0]  # transcription)
         if wanted not in names and len(surname) > 1:  # ('Bach': J.S. Bach's and C.P.E. Bach's; one is not picked)
             raise ValueError(f"--composer {composer}: the surname of more than one composer this model was trained on: "
                              + ", ".join(f"{names[name]} ({known[names[name]]})" for name in surname)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from .argtypes import count_arg, pedal_bins_arg, rate_arg, seed_arg, step_seconds_arg
 from .audio_flags import add_audio_flags, check_audio_flags
 from .files import refuse_existing
-from .sources import NOT_UTF8, shown_name, utf8_name
+from .sources import MIDI_SUFFIXES, NOT_UTF8, shown_name, utf8_name
 from .subcommands import THREADED, add_shared_flags, said_left_out, subparsers
 
 if TYPE_CHECKING:
@@ -281,7 +281,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         raise ValueError("-o: an empty name; give the name of the MIDI file to write (OUT.mid)")
     if output.is_dir() or args.output.endswith(("/", "\\")):
         raise ValueError(f"-o {args.output}: a folder; give the name of the MIDI file to write (OUT.mid)")
-    if output.suffix.lower() not in (".mid", ".midi"):
+    if output.suffix.lower() not in MIDI_SUFFIXES:
         raise ValueError(f"-o {args.output}: give the name of the MIDI file to write (OUT.mid)")
     if output.exists() and output.resolve() == Path(args.input).resolve():  # --overwrite or not: it is the input
         raise ValueError(f"-o {args.output}: the performance being reconstructed; give another name (its "
@@ -547,7 +547,7 @@ def _unknown_hint(args: argparse.Namespace, unknown: list[str], argv: list[str] 
     words = list(itertools.takewhile(lambda word: not word.startswith("-"), after))  # … before another flag
     if getattr(args, "key", None) and any(word.lower() in KEY_WORDS for word in words):
         return f"; a key of several words goes in quotes: --key '{args.key} {' '.join(words)}'"
-    performance = next((word for word in unknown if word.lower().endswith((".mid", ".midi"))), None)
+    performance = next((word for word in unknown if word.lower().endswith(MIDI_SUFFIXES)), None)
     if performance is not None:
         return f"; to continue {performance}, give --prompt {performance} (to walk its shape: --like {performance})"
     return ""

@@ -17,6 +17,7 @@ from .generate_flags import PIECE_SECONDS, parse_tempo_path
 from .generate_info import print_info, print_list, refuse_unread
 from .generate_told import Told, pieces_told
 from .requests import comparable, drawn_alike, request_from, request_words, same_request
+from .sources import MIDI_SUFFIXES
 
 if TYPE_CHECKING:
     from .generation import GANModel
@@ -120,7 +121,7 @@ def _checked_request(args: argparse.Namespace) -> Request:
 def _names_a_file(out: str) -> bool:
     """Whether -o names a MIDI file rather than the folder to write into (outs/piano.mid/: a folder, as the slash
     says, held and made as any other)."""
-    return (Path(out).suffix.lower() in (".mid", ".midi") and not Path(out).is_dir()
+    return (Path(out).suffix.lower() in MIDI_SUFFIXES and not Path(out).is_dir()
             and not out.endswith(("/", os.sep)))
 
 

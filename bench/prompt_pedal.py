@@ -7,8 +7,10 @@ Prompts: --prompts cuts of the --split's tracks (one per track, at a random plac
 is down and the pianist does not lift it fully for more than a second after, each the file from 16 s before the cut
 on as a user's file (prompts.prompt_until), continued --seconds by --model. Over the first 2 s, 4 s and --seconds:
 the damper-down share, full lifts a second, changes of depth a second and the share at depth ≥ 64 (what an on/off
-synthesizer holds), beside what the pianist played there. (The pianist's row is chosen for holding the damper: its
-lifts are few in the first seconds by construction.)
+synthesizer holds), beside what the pianist played there; how often the first press drawn after the cut is joined to
+the prompt's; and, at random cuts of the split where the damper is down, how far the press reaches past the cut in
+each way. (The pianist's row is chosen for holding the damper: its lifts are few in the first seconds by
+construction.)
 
     python bench/prompt_pedal.py --corpus /work/data/asap --split validation --seed 0 \
         --markdown bench/results/prompt_pedal_50_s0.md
@@ -67,6 +69,27 @@ def damper_figures(events, seconds: float) -> list[float]:
             (depth >= 64).mean()]
 
 
+def pedal_reach(corpus, split: str, rng: np.random.Generator) -> dict:
+    """At 20 random cuts of each track of `split` where the damper is down: how far past the cut its press reaches,
+    to its own run's end and held to the pianist's next lift (median and 90th percentile, seconds)."""
+    from timestepmusic.midi import DAMPER_ID
+
+    run_s, lift_s = [], []
+    for track in corpus.tracks_in(split):
+        events = corpus.track_events(int(track))
+        for cut_s in rng.uniform(5.0, events.end_s - 5.0, 20):
+            down = np.flatnonzero((events.ids == DAMPER_ID) & (events.start_s < cut_s)
+                                  & (events.start_s + events.duration_s > cut_s))
+            if down.size:
+                i = down[0]
+                run_s.append(events.start_s[i] + events.duration_s[i] - cut_s)
+                held = held_to_lift(events, cut_s)
+                lift_s.append(held.start_s[i] + held.duration_s[i] - cut_s)
+    run_s, lift_s = np.array(run_s), np.array(lift_s)
+    return {"cuts": run_s.size, "run": np.percentile(run_s, [50, 90]), "lift": np.percentile(lift_s, [50, 90]),
+            "lift_over_8_s": float(np.mean(lift_s > 8.0))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", default=str(DEFAULT_DATA), help="a prepared corpus")
@@ -98,7 +121,9 @@ def main() -> None:
                 break
         if len(cuts) == args.prompts:
             break
+    reach = pedal_reach(corpus, args.split, np.random.default_rng(args.seed + 10_000))
     windows = WINDOWS_S + (args.seconds,)
+    first_press_s = []  # as played: from the prompt's press's end to the first damper press drawn after the cut
     rows = {"what the pianist played next": [], "as played (shipped)": [], "held to the lift (before)": []}
     for k, (track, cut_s) in enumerate(cuts):
         events = corpus.track_events(track)
@@ -109,6 +134,11 @@ def main() -> None:
             span_s = prompts.prompt_span_s(model.ae, prompt)
             piece = model.sample(1, args.seconds, seed=1000 + k, snap_to_real=False, prompt=prompt)[0]
             rows[name].append([damper_figures(passage(piece, span_s, w), w) for w in windows])
+            if before is None:
+                crossing = (prompt.ids == DAMPER_ID) & (prompt.start_s + prompt.duration_s > 16.0 - 1e-6)
+                drawn = piece.start_s[(piece.ids == DAMPER_ID) & (piece.start_s >= 16.0 - 1e-6)]  # [P]
+                first_press_s.append((drawn.min() if drawn.size else np.inf)
+                                     - (prompt.start_s + prompt.duration_s)[crossing].max())
     header = ["row"] + [f"first {w:g} s" for w in windows]
     body = [[name] + [" / ".join(f"{x:.2f}" for x in np.mean(figures, axis=0)[j]) for j in range(len(windows))]
             for name, figures in rows.items()]
@@ -116,6 +146,14 @@ def main() -> None:
              f"not fully lifted for over 1 s after, continued {args.seconds:g} s by --model {args.model}; seed "
              f"{args.seed}", "each cell: damper-down share / full lifts a second / changes of depth a second / share "
              "at depth >= 64", ""] + table(header, body)
+    gap = np.array(first_press_s)
+    lines += ["", f"as played: the first damper press drawn after the cut starts within 20 ms of the prompt's press's "
+              f"end in {np.mean(gap <= 0.02):.3f} of the prompts (joined to it), later in "
+              f"{np.mean(np.isfinite(gap) & (gap > 0.02)):.3f}; none in {args.seconds:g} s in {np.mean(~np.isfinite(gap)):.3f}",
+              f"a press down at {reach['cuts']:,} random cuts of the split's tracks (20 a track) reaches past the cut: to "
+              f"its own run's end (as played) {reach['run'][0]:.2f} s at the median, {reach['run'][1]:.2f} s at the 90th "
+              f"percentile; to the pianist's next lift (before) {reach['lift'][0]:.2f} s / {reach['lift'][1]:.2f} s, "
+              f"over 8 s at {reach['lift_over_8_s']:.3f} of the cuts"]
     print("\n".join(lines))
     write_markdown(args.markdown, "# A prompt cut with the damper down: how the continuation pedals", lines)
 

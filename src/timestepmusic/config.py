@@ -629,6 +629,16 @@ class AutoregressiveConfig:
     register_window_s: float = 4.0
     """Events arm, sampling only (with ar.register_guard or ar.register_min_p): the seconds before each chunk whose
     notes make the register heard (whole chunks, at least one), with the notes drawn in the chunk so far."""
+    closing_s: float = 0.0
+    """Events arm: the last this many seconds of each track's chunks are told how many chunks are left (a learned
+    offset to each one's input, sequence/closing.py; zero at first, so a warm start is at first the model it
+    started from), and a piece that ends itself plays its closing: where the end head ends it (or this many seconds
+    before --max-seconds), the next chunks are told the closing and the piece ends after them. 0: none (the
+    piece stops where the end head says)."""
+    closing_only: bool = False
+    """Events arm with ar.closing_s, training only: only the closing's offsets learn (every other weight kept as
+    warm-started, so that a piece sounds exactly as before until it closes), on windows that all reach a track's
+    end."""
     slide_stride: int = 16
     """Sampling past the context: the window slides this many chunks at a time (at most context − 1), re-reading
     its last context − stride chunks in one pass; 1 re-runs the whole window for every chunk (bench/ar_slide.py)."""
@@ -645,6 +655,9 @@ class AutoregressiveConfig:
         _check(self.weight_decay >= 0, "ar.weight_decay", f"must be ≥ 0, got {self.weight_decay}")
         _check(self.end_weight >= 0, "ar.end_weight", f"must be ≥ 0, got {self.end_weight}")
         _check(0 <= self.ending_share < 1, "ar.ending_share", f"must be in [0, 1), got {self.ending_share}")
+        _check(math.isfinite(self.closing_s) and self.closing_s >= 0, "ar.closing_s",
+               f"must be ≥ 0 and finite (0 = none), got {self.closing_s}")
+        _check(self.closing_s > 0 or not self.closing_only, "ar.closing_only", "needs ar.closing_s")
         _check(self.pedal_join_s >= 0, "ar.pedal_join_s", f"must be ≥ 0 (0 = none), got {self.pedal_join_s}")
         _check(0 <= self.pedal_join_share < 1, "ar.pedal_join_share",
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")

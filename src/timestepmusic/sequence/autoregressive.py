@@ -44,6 +44,8 @@ class Autoregressive:
     tempered = True  # takes sampling temperatures, and ends pieces where asked to
     progress = False  # sampling shows a bar over the chunks where stderr is a terminal (tsm generate sets it)
     end_trace: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # set to a list on an arm: see sample()
+    closing_chunks = 0  # K: a piece that ends itself closes over K more chunks told so (the events arm's ar.closing_s)
+    closing_at: torch.Tensor | None = None  # while a sample runs with K > 0: the chunk each piece's closing starts [S]
 
     def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True):
         self.settings, self.steps, self.device = config.ar, config.gan.steps, device
@@ -71,8 +73,12 @@ class Autoregressive:
     def attach(self, data: LatentData) -> None:
         a = self.settings
         self.data = data
-        self.train_windows, val_windows = split_samplers(data.corpus, a.context, a.ending_share)
+        self.train_windows, val_windows = split_samplers(data.corpus, a.context, self.ending_share())
         self.val_real = val_windows.sample(VALIDATION_WINDOWS, torch.Generator().manual_seed(2)).to(data.device)
+
+    def ending_share(self) -> float:
+        """The share of windows drawn among those that reach a track's end (ar.ending_share)."""
+        return self.settings.ending_share
 
     def learning_rate(self, step: int) -> float:
         """Linear warm-up, then cosine decay to 10 % at gan.steps: a function of the step, so resume is exact."""
@@ -137,7 +143,9 @@ class Autoregressive:
         replaces each drawn latent before the piece goes on (ar.project: the autoencoder's round trip).
         Deterministic per seed. Where `self.end_trace` is a list, each new chunk's end-of-piece logit and uniform
         ([S] each, before ar.end_bias) are appended to it: with them any calibration of where pieces end can be
-        replayed without sampling again (bench/end_calibration.py)."""
+        replayed without sampling again (bench/end_calibration.py). With `closing_chunks` K > 0, a piece that ends
+        itself goes on for K chunks after the one where the end head ends it (the last K before the cap where it
+        never does), each told its chunks left (`closing_at`: where each piece's closing starts; `condition`)."""
         rng = torch.Generator().manual_seed(seed)
         net, latent = self.generator, self.generator.latent
         past = (torch.zeros(n, 0, latent) if prompt is None else prompt.float().cpu().expand(n, -1, -1)).to(self.device)
@@ -146,6 +154,8 @@ class Autoregressive:
         lengths = torch.full((n,), first + chunks, dtype=torch.long)
         stopped = torch.zeros(n, dtype=torch.bool)
         keep = net.context - max(1, min(self.settings.slide_stride, net.context - 1))  # chunks kept when it slides
+        closing = self.closing_chunks if self.ends else 0
+        self.closing_at = torch.full((n,), first + chunks) if closing else None  # [S]: none before the cap
         base, cache = 0, None  # base: the first chunk the window sees; cache: keys/values of positions 0 … t − base
         for t in tqdm(range(first, first + chunks), desc="sampling", unit="chunk", leave=False,
                       disable=None if self.progress else True):
@@ -166,10 +176,14 @@ class Autoregressive:
                 played_s = (t + 1 - first) * self.chunk_seconds  # ar.end_after_s: no fragment of a piece
                 ending = ~stopped & (u < torch.sigmoid(end_logit.float().cpu() + bias)) & (
                     played_s >= self.settings.end_after_s)
-                lengths[ending] = t + 1
+                if closing:  # the next K chunks close the piece (the cap's last K, where the head has not ended it)
+                    ending |= ~stopped & (t + 1 + closing >= first + chunks)
+                    self.closing_at[ending] = t + 1
+                lengths[ending] = min(t + 1 + closing, first + chunks)
                 stopped |= ending
-                if stopped.all():
+                if stopped.all() and bool((lengths <= t + 1).all()):
                     break
+        self.closing_at = None
         return x, lengths
 
     def condition(self, first: int, last: int) -> torch.Tensor | None:

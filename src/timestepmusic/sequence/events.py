@@ -34,6 +34,7 @@ from ..midi import NUM_KEYS, Events, join_pedal_runs
 from .autoregressive import Autoregressive
 from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
+from .closing import Closing, TrackEnds, closing_chunks, closing_left
 from .event_head import EventHead
 from .event_sampler import EventSampler, twice
 from .pulse import DrawnOnsets, OnsetGatherer, TempoTold
@@ -63,32 +64,43 @@ log = logging.getLogger(__name__)
 class EventGenerator(nn.Module):
     """The transformer over chunk latents (its density part: the step's features) and the event head."""
 
-    def __init__(self, trunk: LatentTransformer, events: EventHead, style: PieceStyle | None = None):
+    def __init__(self, trunk: LatentTransformer, events: EventHead, style: PieceStyle | None = None,
+                 closing: Closing | None = None):
         super().__init__()
-        self.trunk, self.events, self.style = trunk, events, style
+        self.trunk, self.events, self.style, self.closing = trunk, events, style, closing
         self.context, self.latent = trunk.context, trunk.latent
         self.guidance = 1.0  # sampling: how closely the pieces follow their descriptions (`guided`)
         self.pedal_guidance = 1.0  # … and their pedal choices (ar.pedal_guidance; as `guidance` where that is 1)
+        self.closing_told: torch.Tensor | None = None  # sampling, ar.closing_s: the closing's part of the offset the
+        # next prefill or step reads [S, C, W] (None: no piece closes there), which the untold half reads too
 
-    def forward(self, x: torch.Tensor, described: torch.Tensor | None = None):
+    def forward(self, x: torch.Tensor, described: torch.Tensor | None = None, left: torch.Tensor | None = None):
         """Windows x [B, T, L], with ar.style told each step's description [B, T, D] (or one per window [B, D];
-        None: untold)."""
-        return self.trunk(x, self.offset(described, x.shape[0]))
+        None: untold), with ar.closing_s each step's chunks left to its track's end [B, T] (closing.TrackEnds)."""
+        offset = self.offset(described, x.shape[0])
+        if left is not None and self.closing is not None:
+            offset = with_closing(offset, self.closing(left))
+        return self.trunk(x, offset)
 
     def prefill(self, seen: torch.Tensor, offset: torch.Tensor | None = None):
         """As the trunk's; guided, each piece of seen [S, n, L] is read told `offset` and untold: the features
         [2S, 1, W], the end logits of the told [S, 1]."""
         if self.guided:  # offset: [2S, W], or with ar.style_path one per position [2S, n + 1, W]
-            seen, offset = twice(seen), torch.cat([offset, torch.zeros_like(offset)])  # [2S, n, L], [2S, (n + 1,) W]
+            seen, offset = twice(seen), torch.cat([offset, self.untold(offset)])  # [2S, n, L], [2S, (n + 1,) W]
         outputs, cache = self.trunk.prefill(seen, offset)
         return self.told_ends(outputs), cache
 
     def step(self, previous: torch.Tensor, position: int, cache: list, offset: torch.Tensor | None = None):
         """As the trunk's; guided, as `prefill`."""
         if self.guided:
-            previous, offset = twice(previous), torch.cat([offset, torch.zeros_like(offset)])  # [2S, L], [2S, (1,) W]
+            previous, offset = twice(previous), torch.cat([offset, self.untold(offset)])  # [2S, L], [2S, (1,) W]
         outputs, cache = self.trunk.step(previous, position, cache, offset)
         return self.told_ends(outputs), cache
+
+    def untold(self, offset: torch.Tensor) -> torch.Tensor:
+        """Guided: the offset the untold half reads beside the told one's `offset`: nothing of the description, the
+        closing as told (`closing_told`)."""
+        return torch.zeros_like(offset) if self.closing_told is None else self.closing_told.expand_as(offset)
 
     def told_ends(self, outputs: tuple) -> tuple:
         """Guided: the told pieces' end logits only (the features of both halves stay, for the event sampler)."""
@@ -125,7 +137,10 @@ class EventAutoregressive(Autoregressive):
                          voices=a.voices, onsets=a.onsets, onsets_leans=a.onsets_leans, pulse=a.pulse,
                          register=a.register)
         style = PieceStyle(a.width, a.style_pause) if a.style else None
-        self.generator = EventGenerator(trunk, head, style).to(device)
+        self.closing_chunks = closing_chunks(a.closing_s, self.chunk_seconds)  # ar.closing_s: K
+        closing = Closing(self.closing_chunks, a.width) if self.closing_chunks else None
+        self.generator = EventGenerator(trunk, head, style, closing).to(device)
+        self.track_ends: TrackEnds | None = None  # training, ar.closing_s: where each track ends
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
         # use_autoencoder sets both: the sets' latents (given the encoder's keys, or None) and those keys
         self.encode_sets: Callable[..., torch.Tensor] | None = None
@@ -164,6 +179,11 @@ class EventAutoregressive(Autoregressive):
         with ar.pulse its kernels' layer, each in a group of their own at ar.onsets_lr_scale and ar.pulse_lr_scale ×
         the learning rate (a warm start adds them untrained beside a network trained for hours)."""
         head, a = self.generator.events, self.settings
+        if a.closing_only:  # the closing's offsets alone; every other weight as warm-started
+            closing = list(self.generator.closing.parameters())
+            for weight in self.generator.parameters():
+                weight.requires_grad_(any(weight is mine for mine in closing))
+            return [{"params": closing}]
         own = []  # (the weights of an addition, their learning rate's scale)
         if head.onsets:
             own.append(([p for module in (head.given["next"], head.out["next"]) for p in module.parameters()],
@@ -196,6 +216,11 @@ class EventAutoregressive(Autoregressive):
             self.generator.style.fill_bank(bank.to(self.device))
             self.paths = self.styles.paths(self.train_windows, self.data.real.locate, self.generator.style.mean.cpu())
         self.use_autoencoder(data.real.ae, data.real.normaliser)
+        self.track_ends = TrackEnds(data.corpus) if self.generator.closing is not None else None
+
+    def ending_share(self) -> float:
+        """With ar.closing_only every window reaches a track's end (only there is anything told); else ar.ending_share."""
+        return 1.0 if self.settings.closing_only else self.settings.ending_share
 
     def kept(self) -> dict[str, nn.Module]:
         """What a checkpoint keeps beside the weights, fixed by the corpus (`KEPT`): the description paths (ar.style)."""
@@ -220,7 +245,8 @@ class EventAutoregressive(Autoregressive):
         described = self.describe(real)  # with ar.style: [b, T, D]
         if described is not None and self.generator.training:
             described = self.generator.style.drop(described)
-        (features,), end_logit = self.generator(x if read is None else read, described)  # [b, T, W], [b, T]
+        left = self.track_ends.left(real.rows, real.mask) if self.track_ends is not None else None  # [b, T]
+        (features,), end_logit = self.generator(x if read is None else read, described, left)  # [b, T, W], [b, T]
         weight = real.mask * real.weight[:, None]  # [b, T]
         valid = real.mask > 0.5  # [b, T]
         track, chunk = self.data.real.locate(real.rows[valid])  # [V] each
@@ -253,7 +279,8 @@ class EventAutoregressive(Autoregressive):
         if swap.any():
             with torch.no_grad():
                 self.generator.eval()
-                (features,), _ = self.generator(x, self.describe(real))  # [b, T, W]
+                left = self.track_ends.left(real.rows, real.mask) if self.track_ends is not None else None
+                (features,), _ = self.generator(x, self.describe(real), left)  # [b, T, W]
                 self.generator.train()
                 track, chunk = self.data.real.locate(real.rows[swap])  # [V'] each
                 carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V', M]
@@ -448,7 +475,7 @@ class EventAutoregressive(Autoregressive):
             self.register, self.guard_chunks, self.sounding = None, 0, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
-            self.path_rows = None
+            self.path_rows, self.closing_at, self.generator.closing_told = None, None, None
             self.ramp, self.ramp_asked, self.ramp_prompt, self.walking = None, None, 0, None
 
     def composer_tracks(self, composer: str) -> torch.Tensor:
@@ -563,7 +590,18 @@ class EventAutoregressive(Autoregressive):
 
     def condition(self, first: int, last: int) -> torch.Tensor | None:
         """With ar.style, the offset chunks first … last of the pieces being sampled read: [S, W], the same for every
-        chunk, or with ar.style_path or a path of requests each chunk's own [S, C, W]; None without."""
+        chunk, or with ar.style_path or a path of requests each chunk's own [S, C, W]; None without. With
+        ar.closing_s, a piece's chunks from its closing on (`closing_at`) also read how many chunks are left."""
+        described = self.described_offset(first, last)  # [S, (C,) W] or None
+        self.generator.closing_told = None
+        if self.closing_at is None or not bool((self.closing_at <= last).any()):
+            return described
+        left = closing_left(self.closing_at.to(self.device), first, last, self.closing_chunks)  # [S, C]
+        self.generator.closing_told = self.generator.closing(left)  # [S, C, W]
+        return with_closing(described, self.generator.closing_told)
+
+    def described_offset(self, first: int, last: int) -> torch.Tensor | None:
+        """With ar.style, what chunks first … last read of the pieces' descriptions ([S, W] or [S, C, W]; `condition`)."""
         if self.ramp is not None:
             told = self.ramp[:, first:last + 1]  # [S, C, D]
             return self.generator.offset(told, told.shape[0])  # [S, C, W]
@@ -638,6 +676,13 @@ class EventAutoregressive(Autoregressive):
                                                                 for r in rows))))  # [chunks, N]
         a = self.settings
         return join_pedal_runs(sets_to_events(sets, chunk_seconds, start_chunk), a.pedal_join_s, a.pedal_join_share)
+
+
+def with_closing(offset: torch.Tensor | None, closing: torch.Tensor) -> torch.Tensor:
+    """A description's offset [B, W] or [B, T, W] (None: none) and the closing's [B, T, W] → their sum [B, T, W]."""
+    if offset is None:
+        return closing
+    return (offset[:, None] if offset.dim() == 2 else offset) + closing
 
 
 def request_refused(composer: bool, like: bool, styled: bool, prompted: bool) -> None:

@@ -46,7 +46,8 @@ class SequenceSampler:
         self.ending = torch.nonzero(self.remaining <= max_chunks).squeeze(1)  # [N_end] starts that reach an end
         self.max_chunks, self.share = max_chunks, ending_share if self.ending.numel() else 0.0
         n, n_end = self.start.numel(), max(self.ending.numel(), 1)
-        self.weight_plain = 1 / (1 - self.share)  # p/q for a sequence that does not reach an end
+        self.weight_plain = 1 / (1 - self.share) if self.share < 1 else 0.0  # p/q for a sequence that does not reach
+        # an end (share 1: none is drawn)
         self.weight_ending = 1 / ((1 - self.share) + self.share * n / n_end)
         self.offsets = torch.arange(max_chunks)
 

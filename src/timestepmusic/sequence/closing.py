@@ -1,0 +1,58 @@
+"""How a piece ends (ar.closing_s): the last K chunks of every training track are told how many chunks are left, and
+a piece that ends itself is told the same over its last K chunks, so that it closes as a pianist's performance
+does (a slower last phrase, a final chord left to ring) instead of stopping mid-phrase where the end head says.
+
+What is told is a learned offset per chunk left, added to that chunk's input to the transformer as the description
+of ar.style is (zero at first: a warm start is at first the model it started from). Chunks left count the chunk
+itself: the track's last chunk has 1 left. Shapes: B windows, T steps, K closing chunks, W width.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..corpus import Corpus
+
+NOT_CLOSING = 0  # chunks left, where a chunk is told nothing (more than K left, or past a track's end)
+
+
+class Closing(nn.Module):
+    """Chunks left [B, T] → the offset each chunk's input reads [B, T, W] (zero where more than K are left)."""
+
+    def __init__(self, chunks: int, width: int):
+        super().__init__()
+        self.chunks = chunks
+        self.offsets = nn.Parameter(torch.zeros(chunks, width))  # [K, W]: row k for k + 1 chunks left
+
+    def forward(self, left: torch.Tensor) -> torch.Tensor:
+        told = (left >= 1) & (left <= self.chunks)  # [B, T]
+        rows = self.offsets[(left - 1).clamp(0, self.chunks - 1)]  # [B, T, W]
+        return rows * told[..., None]
+
+
+def closing_chunks(closing_s: float, chunk_seconds: float) -> int:
+    """ar.closing_s in whole chunks (at least one where it is above 0)."""
+    return max(1, round(closing_s / chunk_seconds)) if closing_s > 0 else 0
+
+
+class TrackEnds:
+    """Where each track of a corpus ends, to tell training windows how many chunks each step has left."""
+
+    def __init__(self, corpus: Corpus):
+        ptr = np.asarray(corpus.track_chunk_ptr, dtype=np.int64)
+        self.last = torch.from_numpy(np.repeat(ptr[1:] - 1, np.diff(ptr)))  # [C]: each chunk's track's last chunk
+
+    def left(self, rows: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Global chunk indices of windows [B, T] and their mask [B, T] → chunks left to the track's end, the chunk
+        counted [B, T] (NOT_CLOSING past a window's end)."""
+        left = self.last.to(rows.device)[rows] - rows + 1  # [B, T]
+        return torch.where(mask > 0.5, left, NOT_CLOSING)
+
+
+def closing_left(closing_at: torch.Tensor, first: int, last: int, chunks: int) -> torch.Tensor:
+    """Sampling: the chunk at which each piece's closing starts [S] (beyond any chunk: not closing) → chunks left
+    at chunks first … last [S, C] (NOT_CLOSING before the closing)."""
+    at = torch.arange(first, last + 1, device=closing_at.device)  # [C]
+    left = closing_at[:, None] + chunks - at[None]  # [S, C]
+    return torch.where((at[None] >= closing_at[:, None]) & (left >= 1), left, NOT_CLOSING)

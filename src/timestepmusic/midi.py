@@ -637,15 +637,6 @@ def _kept_strikes(ids: np.ndarray, start_tick: np.ndarray, stop_tick: np.ndarray
     return kept
 
 
-def struck_once(events: Events, meta: FileMeta | None = None,
-                ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER) -> Events:
-    """The events as a file writes them (events_to_score): of the strikes of one key on one tick (at `meta`'s tempo
-    map), only the one that lasts longest, so that what is said of a file (its notes, what it plays of a request)
-    is what it holds."""
-    kept = _kept_strikes(*_written_ticks(events, meta or FileMeta(), ticks_per_quarter)[:3])
-    return events if kept.all() else events.take(np.flatnonzero(kept))
-
-
 def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER,
                     meta: FileMeta | None = None) -> symusic.Score:
     """Events → a playable one-track piano score (at 120 bpm, or `meta`'s tempo map, with its key signatures and
@@ -653,11 +644,17 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
 
     Values are clipped to valid ranges so that whatever a model emits, the file plays.
     """
-    meta = meta or FileMeta()
+    return _score_and_kept(events, meta or FileMeta(), ticks_per_quarter)[0]
+
+
+def _score_and_kept(events: Events, meta: FileMeta, ticks_per_quarter: int) -> tuple[symusic.Score, np.ndarray]:
+    """events_to_score's score, and [E] which events it holds (_kept_strikes: of the strikes of one key on one tick,
+    the one that lasts longest)."""
     ids, start_tick, stop_tick, change_ticks = _written_ticks(events, meta, ticks_per_quarter)
     level = np.clip(np.asarray(events.intensity, dtype=np.int64), 1, 127)
 
-    note = (ids >= 0) & (ids < NUM_KEYS) & _kept_strikes(ids, start_tick, stop_tick)  # one strike of a key a tick
+    kept = _kept_strikes(ids, start_tick, stop_tick)
+    note = (ids >= 0) & (ids < NUM_KEYS) & kept  # one strike of a key a tick
     pitch = ids[note] + LOWEST_PITCH
     on = start_tick[note]
     off, _ = end_at_restrike(pitch, on, np.maximum(stop_tick[note], on + 1))
@@ -693,7 +690,7 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
         time=times[order].astype(np.int32), number=np.concatenate(cc_number)[order].astype(np.uint8),
         value=np.concatenate(cc_value)[order].astype(np.uint8))
     score.tracks.append(track)
-    return score
+    return score, kept
 
 
 RESTRIKE_OVERLAP_S = 0.05  # a strike less than this before the earlier note's release is a repeated note
@@ -752,8 +749,16 @@ def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0, from_s: fl
 
 def write_events(events: Events, path: str | Path, meta: FileMeta | None = None) -> Path:
     """Events → MIDI file (saying `meta` beside them), written atomically (temporary name, then rename)."""
+    return write_held(events, path, meta)[0]
+
+
+def write_held(events: Events, path: str | Path, meta: FileMeta | None = None) -> tuple[Path, Events]:
+    """write_events, and the events as the file holds them: of the strikes of one key on one tick (at `meta`'s tempo
+    map), only the one that lasts longest, so that what is said of a file (its notes, what it plays of a request)
+    is what it holds."""
     path = Path(path)
-    data = events_to_score(events, meta=meta).dumps_midi()
+    score, kept = _score_and_kept(events, meta or FileMeta(), WRITE_TICKS_PER_QUARTER)
+    data = score.dumps_midi()
     with atomic_path(path) as tmp:  # a failed rename (a folder of that name) leaves nothing behind
         tmp.write_bytes(data)
-    return path
+    return path, events if kept.all() else events.take(np.flatnonzero(kept))

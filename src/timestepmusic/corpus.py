@@ -46,9 +46,8 @@ from .midi import (
     READER_VERSION,
     Events,
     check_timing,
-    no_piano_notes,
+    piano_events,
     score_from_bytes,
-    score_to_events,
 )
 from .sources import SPLITS, Performance, discover
 
@@ -224,9 +223,7 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
                 if hashlib.sha1(data).hexdigest() != sha1:  # changed since it was listed: key the cache by what is read
                     sha1 = hashlib.sha1(data).hexdigest()
                     cached = Path(cache_dir) / cache_name(sha1, pedal_bins)
-            events, drops = score_to_events(score_from_bytes(data, path), pedal_bins=pedal_bins, data=data)
-            if not events.is_note.any():
-                raise ValueError(no_piano_notes(path, drops))
+            events, drops = piano_events(score_from_bytes(data, path), path, pedal_bins=pedal_bins, data=data)
             arrays = {"ids": events.ids, "start_s": events.start_s,
                       "duration_s": events.duration_s.astype(np.float32), "intensity": events.intensity}
             try:

@@ -352,6 +352,16 @@ def no_piano_notes(path: str | Path, drops: DropCounts, unreleased: int = 0) -> 
     return f"{path}: no piano notes (pitch 21–108) in the file" + (f"; its notes: {left_out}" if left_out else "")
 
 
+def piano_events(score: symusic.Score, path: str | Path, *, pedal_bins: int = 4, data: bytes | None = None,
+                 file_pedals: dict[str, np.ndarray] | None = None, unreleased: int = 0) -> tuple[Events, DropCounts]:
+    """score_to_events of the `score` read from `path`; ValueError naming the file where it has no piano note
+    (no_piano_notes, with the `unreleased` notes the parser dropped)."""
+    events, drops = score_to_events(score, pedal_bins=pedal_bins, data=data, file_pedals=file_pedals)
+    if not events.is_note.any():
+        raise ValueError(no_piano_notes(path, drops, unreleased))
+    return events, drops
+
+
 def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = READ_MAX_SECONDS,
                 max_events_per_second: float = READ_MAX_EVENTS_PER_SECOND) -> tuple[Events, DropCounts]:
     """MIDI file → events. Raises ValueError naming the file when it is unusable, has no piano notes, or
@@ -380,9 +390,7 @@ def _checked_events(score: symusic.Score, data: bytes, path: str | Path, pedal_b
     """read_events of the `score` read from `path` (named in its errors), whose bytes are `data` (the pedals symusic
     leaves out are read from them, and the notes struck and never released counted)."""
     file_pedals, unreleased = scan(data)  # (one walk over the bytes for both)
-    events, drops = score_to_events(score, pedal_bins=pedal_bins, file_pedals=file_pedals)
-    if not events.is_note.any():
-        raise ValueError(no_piano_notes(path, drops, unreleased))
+    events, drops = piano_events(score, path, pedal_bins=pedal_bins, file_pedals=file_pedals, unreleased=unreleased)
     check_timing(events, path, max_seconds, max_events_per_second)
     if unreleased:
         log.warning("%s: notes left out: %s", path, never_released(unreleased))

@@ -367,7 +367,13 @@ def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = R
     """MIDI file → events. Raises ValueError naming the file when it is unusable, has no piano notes, or
     has implausible timing (see `check_timing`; the defaults are those of EventsConfig); a note struck and never
     released (left out: the parser drops it) is said in a warning."""
-    data = file_bytes(path)
+    return events_from_bytes(file_bytes(path), path, pedal_bins=pedal_bins, max_seconds=max_seconds,
+                             max_events_per_second=max_events_per_second)
+
+
+def events_from_bytes(data: bytes, path: str | Path, *, pedal_bins: int = 4, max_seconds: float = READ_MAX_SECONDS,
+                      max_events_per_second: float = READ_MAX_EVENTS_PER_SECOND) -> tuple[Events, DropCounts]:
+    """read_events of a file whose bytes `data` were read already (from `path`, named in its errors)."""
     return _checked_events(score_from_bytes(data, path), data, path, pedal_bins, max_seconds, max_events_per_second)
 
 

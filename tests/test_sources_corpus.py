@@ -221,6 +221,10 @@ def test_pieces_tsm_generate_wrote_into_the_source_are_said(tmp_path, caplog):
     assert report.corpus.num_tracks == 2
     assert f"1 of the 2 performances were written by tsm generate (its marker), e.g. {made}" in caplog.text
     caplog.clear()
+    with caplog.at_level("WARNING"):  # prepared again with other chunks: the events from the cache, the file unread
+        report = prepare([folder], tmp_path / "corpus", SERIAL.override({"chunks.chunk_seconds": 0.5}), progress=False)
+    assert report.from_cache == 2 and f"were written by tsm generate (its marker), e.g. {made}" in caplog.text
+    caplog.clear()
     made.unlink()
     with caplog.at_level("WARNING"):
         prepare([folder], tmp_path / "corpus", SERIAL, progress=False)

@@ -532,20 +532,18 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     return args
 
 
-KEY_WORDS = ("major", "minor", "dur", "moll", "majeur", "mineur", "maggiore", "minore", "mayor", "menor", "flat", "sharp",
-             "bémol", "bemol", "bemolle", "dièse", "diese", "diesis", "sostenido")  # (a key's later words: keys.py's)
-
-
 def _unknown_hint(args: argparse.Namespace, unknown: list[str], argv: list[str] | None) -> str:
     """What a pianist's unrecognized words to `generate` likely meant: a key's mode left out of quotes (--key E
     minor), or a performance given without its flag (tsm generate mine.mid); '' otherwise."""
     if getattr(args, "command", None) != "generate":
         return ""
+    from .keys import LATER_WORDS
+
     given = list(sys.argv[1:] if argv is None else argv)
     at = max((i for i, word in enumerate(given) if word == "--key" or word.startswith("--key=")), default=None)
     after = given[at + 1 + (given[at] == "--key"):] if at is not None else []  # the words after the key's value …
     words = list(itertools.takewhile(lambda word: not word.startswith("-"), after))  # … before another flag
-    if getattr(args, "key", None) and any(word.lower() in KEY_WORDS for word in words):
+    if getattr(args, "key", None) and any(word.lower() in LATER_WORDS for word in words):
         return f"; a key of several words goes in quotes: --key '{args.key} {' '.join(words)}'"
     performance = next((word for word in unknown if word.lower().endswith(MIDI_SUFFIXES)), None)
     if performance is not None:

@@ -46,9 +46,8 @@ from .midi import (
     READER_VERSION,
     Events,
     check_timing,
-    no_piano_notes,
+    piano_events,
     score_from_bytes,
-    score_to_events,
 )
 from .sources import SPLITS, Performance, discover
 
@@ -224,9 +223,7 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
                 if hashlib.sha1(data).hexdigest() != sha1:  # changed since it was listed: key the cache by what is read
                     sha1 = hashlib.sha1(data).hexdigest()
                     cached = Path(cache_dir) / cache_name(sha1, pedal_bins)
-            events, drops = score_to_events(score_from_bytes(data, path), pedal_bins=pedal_bins, data=data)
-            if not events.is_note.any():
-                raise ValueError(no_piano_notes(path, drops))
+            events, drops = piano_events(score_from_bytes(data, path), path, pedal_bins=pedal_bins, data=data)
             arrays = {"ids": events.ids, "start_s": events.start_s,
                       "duration_s": events.duration_s.astype(np.float32), "intensity": events.intensity}
             try:
@@ -239,7 +236,7 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
         a = result["arrays"]
         check_timing(Events(a["ids"], a["start_s"], a["duration_s"], a["intensity"], result["end_s"]), path,
                      max_seconds, max_events_per_second)
-        return result
+        return result | {"generated": written_by_generate(path, data)}
     except OSError as e:
         return {"path": path, "error": f"{path}: cannot read ({e.strerror or e})"}
     except ValueError as e:
@@ -436,16 +433,22 @@ def warn_of_copies_across_splits(good: list[dict], by_path: dict) -> None:
 MARKER_BYTES = 4096  # how far into a file `tsm generate`'s marker is looked for (it is the first track's first events)
 
 
-def warn_of_generated(good: list[dict]) -> None:
-    """Say that performances `tsm generate` wrote (its marker near the file's start) are prepared as the rest are: a
-    folder of one's own recordings that holds the pieces generated from them trains a model on its own output."""
-    made = []
-    for result in good:
+def written_by_generate(path: str, data: bytes | None) -> bool:
+    """Whether `tsm generate` wrote the file (its marker near the start), from its bytes `data` where they were read
+    (a file parsed), else from its first MARKER_BYTES (a file whose events came from the cache)."""
+    if data is None:
         try:
-            with open(result["path"], "rb") as f:
-                made += [result["path"]] if MADE_BY.encode() in f.read(MARKER_BYTES) else []
+            with open(path, "rb") as f:
+                data = f.read(MARKER_BYTES)
         except OSError:  # (read a moment ago: gone since, which the corpus is not the worse for)
-            continue
+            return False
+    return MADE_BY.encode() in data[:MARKER_BYTES]
+
+
+def warn_of_generated(good: list[dict]) -> None:
+    """Say that performances `tsm generate` wrote (written_by_generate, as each file was read) are prepared as the rest
+    are: a folder of one's own recordings that holds the pieces generated from them trains a model on its own output."""
+    made = [result["path"] for result in good if result["generated"]]
     if made:
         log.warning("%d of the %d performances were written by tsm generate (its marker), e.g. %s: they are prepared "
                     "as performances, so a model trained on them learns from its own output; move them out of the "

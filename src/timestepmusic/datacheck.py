@@ -16,8 +16,7 @@ from .midi import (
     READ_MAX_SECONDS,
     check_timing,
     load_score,
-    no_piano_notes,
-    score_to_events,
+    piano_events,
 )
 from .sources import (
     SPLITS,
@@ -196,9 +195,9 @@ def _check_files(result: DataCheck, performances: list[Performance]) -> None:
             continue
         present[perf.split] += 1
         try:
-            events, drops = score_to_events(load_score(perf.path))  # (as prepare reads it, less the pedals symusic
-            if not events.is_note.any():  # leaves out: a file of drum notes alone, or of implausible timing, is not)
-                raise ValueError(no_piano_notes(perf.path, drops))
+            # as prepare reads it, less the pedals symusic leaves out (which no file of drum notes alone, or of
+            # implausible timing, is refused or kept for)
+            events, _ = piano_events(load_score(perf.path), perf.path)
             check_timing(events, perf.path, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND)
             readable[perf.split] += 1
         except ValueError as e:

@@ -267,7 +267,7 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
     now. Returns the new music's length of each piece written (s, after any prompt)."""
     from .draws import drawn_in_batches
     from .heard import made_by
-    from .midi import continuation_only, struck_once, write_events
+    from .midi import continuation_only, write_held
     from .sample_files import replace_earlier, written_meta
 
     gan.arm.progress = not args.quiet  # a bar over the chunks drawn (ar, events), where stderr is a terminal
@@ -296,8 +296,8 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
                 walked = gan.walked[j] if args.composer is not None and gan.walked is not None else None
                 meta = written_meta(made_by(request.words, first + j, args.n), told.asked.key, told.asked.tempo,
                                     told.asked_from_s, length_s, events, told.key_spellings, told.prompt_grid)
-                events = struck_once(events, meta)  # (as the file holds them: what its line says)
-                written.append(write_events(events, files.names[first + j], meta))
+                path, events = write_held(events, files.names[first + j], meta)  # (as the file holds them: its line's)
+                written.append(path)
                 _say_written(args, written[-1], events, meta, length_s, told, walked)
     except BaseException as stopped:  # Ctrl-C or an error after files were written or replaced: what is there now,
         # said (a rerun is refused for the files there, which --overwrite replaces)

@@ -34,9 +34,11 @@ _GERMAN_BARE = re.compile(r"^\s*(h(?:is)?|[cdfg](?:is|es)|[ae](?:is|s))\s*$", re
 _SOLFEGE = re.compile(r"^\s*(do|ut|ré|re|mi|fa|sol|la|si)\s*(#|♯|b|♭|dièse|diese|diesis|sostenido|bémol|bemol|bemolle)?"
                       r"\s*(majeur|maggiore|mayor|major|mineur|minore|menor|minor)?\s*$", re.IGNORECASE)
 SOLFEGE_TONICS = {"do": 0, "ut": 0, "ré": 2, "re": 2, "mi": 4, "fa": 5, "sol": 7, "la": 9, "si": 11}
-SHARP_WORDS, FLAT_WORDS = ("#", "♯", "sharp", "is", "dièse", "diese", "diesis", "sostenido"), ("b", "♭", "flat", "es",
-                                                                                                "s", "bémol", "bemol",
-                                                                                                "bemolle")
+SHARP_SPELLED, FLAT_SPELLED = ("sharp", "dièse", "diese", "diesis", "sostenido"), ("flat", "bémol", "bemol", "bemolle")
+SHARP_WORDS, FLAT_WORDS = ("#", "♯", "is", *SHARP_SPELLED), ("b", "♭", "es", "s", *FLAT_SPELLED)
+MAJOR_WORDS = ("major", "dur", "majeur", "maggiore", "mayor")  # a mode as a word (English, German, French, Italian,
+MINOR_WORDS = ("minor", "moll", "mineur", "minore", "menor")  # Spanish) …
+LATER_WORDS = MAJOR_WORDS + MINOR_WORDS + SHARP_SPELLED + FLAT_SPELLED  # … and the words that may follow a tonic
 
 
 class Key(NamedTuple):
@@ -82,7 +84,7 @@ def spelling(text: str) -> tuple[Key, int] | None:
     elif (match := _SOLFEGE.match(text)) is not None:
         syllable, accidental, mode = match.groups()
         tonic = SOLFEGE_TONICS[syllable.lower()]
-        minor = mode is not None and mode.lower() in ("mineur", "minore", "menor", "minor")
+        minor = mode is not None and mode.lower() in MINOR_WORDS
     else:
         return None
     accidental = "" if accidental is None else accidental.lower().replace("-", "").strip()

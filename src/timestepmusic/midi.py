@@ -352,12 +352,28 @@ def no_piano_notes(path: str | Path, drops: DropCounts, unreleased: int = 0) -> 
     return f"{path}: no piano notes (pitch 21–108) in the file" + (f"; its notes: {left_out}" if left_out else "")
 
 
+def piano_events(score: symusic.Score, path: str | Path, *, pedal_bins: int = 4, data: bytes | None = None,
+                 file_pedals: dict[str, np.ndarray] | None = None, unreleased: int = 0) -> tuple[Events, DropCounts]:
+    """score_to_events of the `score` read from `path`; ValueError naming the file where it has no piano note
+    (no_piano_notes, with the `unreleased` notes the parser dropped)."""
+    events, drops = score_to_events(score, pedal_bins=pedal_bins, data=data, file_pedals=file_pedals)
+    if not events.is_note.any():
+        raise ValueError(no_piano_notes(path, drops, unreleased))
+    return events, drops
+
+
 def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = READ_MAX_SECONDS,
                 max_events_per_second: float = READ_MAX_EVENTS_PER_SECOND) -> tuple[Events, DropCounts]:
     """MIDI file → events. Raises ValueError naming the file when it is unusable, has no piano notes, or
     has implausible timing (see `check_timing`; the defaults are those of EventsConfig); a note struck and never
     released (left out: the parser drops it) is said in a warning."""
-    data = file_bytes(path)
+    return events_from_bytes(file_bytes(path), path, pedal_bins=pedal_bins, max_seconds=max_seconds,
+                             max_events_per_second=max_events_per_second)
+
+
+def events_from_bytes(data: bytes, path: str | Path, *, pedal_bins: int = 4, max_seconds: float = READ_MAX_SECONDS,
+                      max_events_per_second: float = READ_MAX_EVENTS_PER_SECOND) -> tuple[Events, DropCounts]:
+    """read_events of a file whose bytes `data` were read already (from `path`, named in its errors)."""
     return _checked_events(score_from_bytes(data, path), data, path, pedal_bins, max_seconds, max_events_per_second)
 
 
@@ -380,9 +396,7 @@ def _checked_events(score: symusic.Score, data: bytes, path: str | Path, pedal_b
     """read_events of the `score` read from `path` (named in its errors), whose bytes are `data` (the pedals symusic
     leaves out are read from them, and the notes struck and never released counted)."""
     file_pedals, unreleased = scan(data)  # (one walk over the bytes for both)
-    events, drops = score_to_events(score, pedal_bins=pedal_bins, file_pedals=file_pedals)
-    if not events.is_note.any():
-        raise ValueError(no_piano_notes(path, drops, unreleased))
+    events, drops = piano_events(score, path, pedal_bins=pedal_bins, file_pedals=file_pedals, unreleased=unreleased)
     check_timing(events, path, max_seconds, max_events_per_second)
     if unreleased:
         log.warning("%s: notes left out: %s", path, never_released(unreleased))
@@ -637,15 +651,6 @@ def _kept_strikes(ids: np.ndarray, start_tick: np.ndarray, stop_tick: np.ndarray
     return kept
 
 
-def struck_once(events: Events, meta: FileMeta | None = None,
-                ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER) -> Events:
-    """The events as a file writes them (events_to_score): of the strikes of one key on one tick (at `meta`'s tempo
-    map), only the one that lasts longest, so that what is said of a file (its notes, what it plays of a request)
-    is what it holds."""
-    kept = _kept_strikes(*_written_ticks(events, meta or FileMeta(), ticks_per_quarter)[:3])
-    return events if kept.all() else events.take(np.flatnonzero(kept))
-
-
 def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_QUARTER,
                     meta: FileMeta | None = None) -> symusic.Score:
     """Events → a playable one-track piano score (at 120 bpm, or `meta`'s tempo map, with its key signatures and
@@ -653,11 +658,17 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
 
     Values are clipped to valid ranges so that whatever a model emits, the file plays.
     """
-    meta = meta or FileMeta()
+    return _score_and_kept(events, meta or FileMeta(), ticks_per_quarter)[0]
+
+
+def _score_and_kept(events: Events, meta: FileMeta, ticks_per_quarter: int) -> tuple[symusic.Score, np.ndarray]:
+    """events_to_score's score, and [E] which events it holds (_kept_strikes: of the strikes of one key on one tick,
+    the one that lasts longest)."""
     ids, start_tick, stop_tick, change_ticks = _written_ticks(events, meta, ticks_per_quarter)
     level = np.clip(np.asarray(events.intensity, dtype=np.int64), 1, 127)
 
-    note = (ids >= 0) & (ids < NUM_KEYS) & _kept_strikes(ids, start_tick, stop_tick)  # one strike of a key a tick
+    kept = _kept_strikes(ids, start_tick, stop_tick)
+    note = (ids >= 0) & (ids < NUM_KEYS) & kept  # one strike of a key a tick
     pitch = ids[note] + LOWEST_PITCH
     on = start_tick[note]
     off, _ = end_at_restrike(pitch, on, np.maximum(stop_tick[note], on + 1))
@@ -693,7 +704,7 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
         time=times[order].astype(np.int32), number=np.concatenate(cc_number)[order].astype(np.uint8),
         value=np.concatenate(cc_value)[order].astype(np.uint8))
     score.tracks.append(track)
-    return score
+    return score, kept
 
 
 RESTRIKE_OVERLAP_S = 0.05  # a strike less than this before the earlier note's release is a repeated note
@@ -752,8 +763,16 @@ def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0, from_s: fl
 
 def write_events(events: Events, path: str | Path, meta: FileMeta | None = None) -> Path:
     """Events → MIDI file (saying `meta` beside them), written atomically (temporary name, then rename)."""
+    return write_held(events, path, meta)[0]
+
+
+def write_held(events: Events, path: str | Path, meta: FileMeta | None = None) -> tuple[Path, Events]:
+    """write_events, and the events as the file holds them: of the strikes of one key on one tick (at `meta`'s tempo
+    map), only the one that lasts longest, so that what is said of a file (its notes, what it plays of a request)
+    is what it holds."""
     path = Path(path)
-    data = events_to_score(events, meta=meta).dumps_midi()
+    score, kept = _score_and_kept(events, meta or FileMeta(), WRITE_TICKS_PER_QUARTER)
+    data = score.dumps_midi()
     with atomic_path(path) as tmp:  # a failed rename (a folder of that name) leaves nothing behind
         tmp.write_bytes(data)
-    return path
+    return path, events if kept.all() else events.take(np.flatnonzero(kept))

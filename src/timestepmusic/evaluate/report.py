@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_path
-from ..midi import NUM_KEYS, read_events
+from ..midi import NUM_KEYS, events_from_bytes, file_bytes
 from ..sources import midi_below, midi_in
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
 from .compare import (
@@ -83,10 +83,10 @@ def _plain(value):
     return value
 
 
-def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str], list[dict], list[dict]]:
-    """Every .mid/.midi directly in `folder` → (performances, their file names, bad files with reasons, the files read
-    whose notes are not all described with those left out: drums, another voice beside the piano, notes beyond the
-    keys, as midi.DropCounts.notes_left_out words them)."""
+def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str], list[str], list[dict], list[dict]]:
+    """Every .mid/.midi directly in `folder` → (performances, their file names, their bytes' SHA-1s, bad files with
+    reasons, the files read whose notes are not all described with those left out: drums, another voice beside the
+    piano, notes beyond the keys, as midi.DropCounts.notes_left_out words them), each file read once."""
     folder = Path(folder)
     if folder.is_file():
         raise ValueError(f"{folder}: a file; give the folder that holds the generated MIDI files (tsm generate's -o)")
@@ -98,12 +98,14 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
         raise ValueError(f"{folder}: no .mid or .midi files to evaluate" + (
             f" (it reads the folder itself, not its subfolders: {deeper[0].relative_to(folder)} is in one)" if deeper
             else ""))
-    performances, names, bad, left_out = [], [], [], []
+    performances, names, sha1s, bad, left_out = [], [], [], [], []
     for path in files:
         try:
-            events, drops = read_events(path, pedal_bins=pedal_bins)
+            data = file_bytes(path)
+            events, drops = events_from_bytes(data, path, pedal_bins=pedal_bins)
             performances.append(events)
             names.append(path.name)
+            sha1s.append(hashlib.sha1(data).hexdigest())
             if notes := drops.notes_left_out():  # (another system's drums and bass beside its piano: not described)
                 left_out.append({"file": str(path), "notes": notes})
                 log.info("%s: notes left out: %s", path, notes)  # the report lists them, and the CLI prints them once
@@ -117,7 +119,7 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
                          f"({'; '.join(b['file'] + ': ' + b['reason'] for b in bad)})" + (
                              f"; {deeper} more {'is' if deeper == 1 else 'are'} in its subfolders, which it does not "
                              "read" if deeper else ""))
-    return performances, names, bad, left_out
+    return performances, names, sha1s, bad, left_out
 
 
 def same_music(performances: list) -> np.ndarray:
@@ -133,10 +135,10 @@ def same_music(performances: list) -> np.ndarray:
     return np.array(twin_of, dtype=np.int64)
 
 
-def _files_of_the_split(folder: Path, names: list[str], corpus, split: str) -> list[str]:
-    """The files in `folder` (by name) whose bytes are those of a performance of `corpus`'s `split`."""
+def _files_of_the_split(names: list[str], sha1s: list[str], corpus, split: str) -> list[str]:
+    """The files (by name, with their bytes' SHA-1s) whose bytes are those of a performance of `corpus`'s `split`."""
     ours = {track.get("sha1") for track in corpus.tracks if track.get("split") == split} - {None}
-    return [name for name in names if hashlib.sha1((folder / name).read_bytes()).hexdigest() in ours]
+    return [name for name, sha1 in zip(names, sha1s) if sha1 in ours]
 
 
 def _audio_for(midi: Path, out_dir: Path, wav: bool, soundfont) -> tuple[Path | None, str | None]:
@@ -183,7 +185,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         raise ValueError(f"--max-real-excerpts must be ≥ 1, got {max_real_excerpts}")
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
     generated_dir, out_dir = Path(generated_dir), Path(out_dir)
-    performances, names, bad, left_out = read_generated(generated_dir, corpus.config.events.pedal_bins)
+    performances, names, sha1s, bad, left_out = read_generated(generated_dir, corpus.config.events.pedal_bins)
     figures_dir = out_dir / "figures"
     deeper = midi_below(generated_dir)  # (another system's folder of folders: the ones inside are not read)
 
@@ -223,7 +225,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                      f"{', …' if len(deeper) > 1 else ''}): only the {len(names) + len(bad)} directly in it are "
                      "counted; give a subfolder to evaluate it")
         log.warning("%s", notes[-1])
-    in_split = _files_of_the_split(generated_dir, names, corpus, split)
+    in_split = _files_of_the_split(names, sha1s, corpus, split)
     if in_split:  # real files evaluated as generated against their own split: on both sides of every comparison
         notes.append(f"{len(in_split)} of the {len(names)} files are performances of the {split} split itself (the same "
                      f"bytes: {', '.join(in_split[:3])}{', …' if len(in_split) > 3 else ''}): their excerpts are among "

@@ -145,6 +145,18 @@ def test_an_instrument_layered_with_the_piano_is_left_out_and_counted(tmp_path):
     assert "2 of another voice beside the piano" in drops.notes_left_out()
 
 
+def test_a_layers_pedal_leaves_the_pianos_own_pedal_channel_read(tmp_path):
+    # a Disklavier's notes on channel 1 and its pedal on channel 2 (no notes there: symusic drops it, read from the
+    # bytes), strings layered on channel 3 with a damper of their own: the piano keeps its damper, and the layer's is
+    # not merged into it (read whole from the bytes, the damper was held from tick 0 to 1920)
+    notes = [Note(60, 0, 480), Note(64, 480, 960), Note(48, 0, 1920, channel=2), Note(52, 0, 1920, channel=2)]
+    controls = [CC(64, 127, 240, channel=1), CC(64, 0, 720, channel=1), CC(64, 127, 0, channel=2),
+                CC(64, 0, 1920, channel=2)]
+    events, drops = read(tmp_path, notes, controls, programs=[(0, 0), (2, 48)])
+    assert pedal_rows(events, DAMPER_ID) == [(0.25, 0.5, 127)]
+    assert drops.other_instrument_notes == 2 and drops.pedal_messages == 2
+
+
 def test_a_grand_layered_with_an_electric_piano_is_read_once(tmp_path):
     # a digital piano's 'Dual' of a grand (channel 1) and an electric piano (program 4, channel 2) strikes each key
     # twice at one tick: read whole, each note came twice, once of no length

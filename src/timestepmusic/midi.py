@@ -751,7 +751,8 @@ def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0, from_s: fl
     from the latest release before it, since the pedal stays down while any press is held). A held pedal that
     changes depth is a run of abutting events; a decoded or drawn one that ends a few ms early (or, drawn, a few % of
     its length: a duration bin is ~10 % wide) would otherwise lift the pedal and press it again. With `from_s`, only
-    the gaps before a press from `from_s` on (a continuation's: a prompt's own lifts before it are kept)."""
+    the gaps from `from_s` on (a continuation's, and one after a prompt's press held past its end: a lift the prompt
+    made before it is kept, though a press drawn just after it follows within `gap_s`)."""
     if (gap_s <= 0 and share <= 0) or not len(events):
         return events
     duration = events.duration_s.copy()
@@ -764,7 +765,7 @@ def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0, from_s: fl
         reach = np.maximum.accumulate(end)  # [M]: the pedal is held until here (MIDI's reading)
         holder = mine[np.maximum.accumulate(np.where(end >= reach, np.arange(mine.size), 0))]  # [M]: whose press
         gap = start[1:] - reach[:-1]  # [M - 1]: a lift only where no earlier press is still held
-        close = (gap > 0) & (gap <= np.maximum(gap_s, share * duration[holder[:-1]])) & (start[1:] >= from_s)
+        close = (gap > 0) & (gap <= np.maximum(gap_s, share * duration[holder[:-1]])) & (reach[:-1] >= from_s)
         duration[holder[:-1][close]] = start[1:][close] - events.start_s[holder[:-1][close]]
     return Events(events.ids, events.start_s, duration, events.intensity, events.end_s)
 

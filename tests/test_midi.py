@@ -477,6 +477,15 @@ def test_a_note_held_by_one_pedal_past_the_others_lift_sounds_to_the_later_lift(
     assert released.duration_s[released.ids == SOSTENUTO_ID].tolist() == pytest.approx([3.0])
 
 
+def test_a_piece_without_notes_holds_no_pedal_in_its_silence():
+    from timestepmusic.midi import release_by
+
+    # a drawn piece of the damper and the una corda alone: nothing sounds, so neither is held down in silence to its end
+    events = Events(np.array([DAMPER_ID, SOFT_ID]), np.array([0.0, 1.0]), np.array([3.0, 5.0]), np.array([100, 60]))
+    assert len(release_by(events, 8.0, after_sound=True)) == 0
+    assert len(release_by(events, 8.0)) == 2  # (a window of a performance keeps them)
+
+
 @pytest.mark.parametrize("extend", [False, True])
 def test_a_key_struck_again_while_it_sounds_is_one_note(extend):
     # key 40: 0–1.0 s, struck again at 0.5 s (until 1.5 s) and 1.2 s; key 41 struck at 0.5 s is another key;

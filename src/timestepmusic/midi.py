@@ -453,10 +453,10 @@ def pedal_messages(down: np.ndarray, up: np.ndarray, level: np.ndarray) -> tuple
 def release_by(events: Events, end_s: float, after_sound: bool = False) -> Events:
     """Every note and pedal released by `end_s` (a held chord may not ring on long after the piece); with
     `after_sound`, every pedal lifted by the time the last note stops sounding too (`sound_end_s`; a generated piece:
-    no una corda, or damper pressed after its notes, held down in silence to `end_s`)."""
+    no una corda, or damper pressed after its notes, held down in silence to `end_s`; none in a piece without notes)."""
     duration = np.minimum(events.duration_s, np.maximum(end_s - events.start_s, 0.0))
     released = Events(events.ids, events.start_s, duration, events.intensity)
-    if not after_sound or not released.is_note.any():
+    if not after_sound:
         return released
     heard_s = sound_end_s(released)
     kept = np.flatnonzero(released.is_note | (released.start_s < heard_s))  # (a pedal pressed in the silence: gone)

@@ -169,6 +169,16 @@ def test_join_pedal_runs_measures_a_lift_from_the_latest_release_as_midi_plays_i
     assert join_pedal_runs(events, 0.04).duration_s.tolist() == pytest.approx([1.0, 0.1, 0.5])  # 50 ms > 40 ms kept
 
 
+def test_join_pedal_runs_from_a_prompts_end_keeps_a_lift_the_prompt_made_before_it():
+    # a 0.5 s prompt's damper lifted at 0.485 s (a re-pedal just before its end) and a continuation's press drawn at
+    # 0.5 s: the 15 ms lift is the pianist's, and stays; a prompt's press held past its end is still joined to one drawn
+    # just after (0–0.51 s, a press at 0.52 s)
+    lifted = Events([DAMPER_ID, DAMPER_ID, 40], [0.0, 0.5, 0.0], [0.485, 0.3, 0.5], [100, 90, 70])
+    assert join_pedal_runs(lifted, 0.02, from_s=0.5 - 1e-9).duration_s.tolist() == pytest.approx([0.485, 0.3, 0.5])
+    held = Events([DAMPER_ID, DAMPER_ID, 40], [0.0, 0.52, 0.0], [0.51, 0.3, 0.5], [100, 90, 70])
+    assert join_pedal_runs(held, 0.02, from_s=0.5 - 1e-9).duration_s.tolist() == pytest.approx([0.52, 0.3, 0.5])
+
+
 def test_damper_presses_count_lifts_not_depth_changes():
     events = Events([DAMPER_ID] * 4, [0.0, 0.5, 1.0, 3.0], [0.5, 0.5, 0.5, 0.5], [40, 100, 40, 60], 16.0)
     table = excerpts_from_events([events], seconds=16.0)

@@ -145,6 +145,18 @@ def test_an_instrument_layered_with_the_piano_is_left_out_and_counted(tmp_path):
     assert "2 of another voice beside the piano" in drops.notes_left_out()
 
 
+def test_a_layers_pedal_leaves_the_pianos_own_pedal_channel_read(tmp_path):
+    # a Disklavier's notes on channel 1 and its pedal on channel 2 (no notes there: symusic drops it, read from the
+    # bytes), strings layered on channel 3 with a damper of their own: the piano keeps its damper, and the layer's is
+    # not merged into it (read whole from the bytes, the damper was held from tick 0 to 1920)
+    notes = [Note(60, 0, 480), Note(64, 480, 960), Note(48, 0, 1920, channel=2), Note(52, 0, 1920, channel=2)]
+    controls = [CC(64, 127, 240, channel=1), CC(64, 0, 720, channel=1), CC(64, 127, 0, channel=2),
+                CC(64, 0, 1920, channel=2)]
+    events, drops = read(tmp_path, notes, controls, programs=[(0, 0), (2, 48)])
+    assert pedal_rows(events, DAMPER_ID) == [(0.25, 0.5, 127)]
+    assert drops.other_instrument_notes == 2 and drops.pedal_messages == 2
+
+
 def test_a_grand_layered_with_an_electric_piano_is_read_once(tmp_path):
     # a digital piano's 'Dual' of a grand (channel 1) and an electric piano (program 4, channel 2) strikes each key
     # twice at one tick: read whole, each note came twice, once of no length
@@ -463,6 +475,15 @@ def test_a_note_held_by_one_pedal_past_the_others_lift_sounds_to_the_later_lift(
     assert sound_end_s(events) == pytest.approx(5.0)
     released = release_by(events, 9.0, after_sound=True)
     assert released.duration_s[released.ids == SOSTENUTO_ID].tolist() == pytest.approx([3.0])
+
+
+def test_a_piece_without_notes_holds_no_pedal_in_its_silence():
+    from timestepmusic.midi import release_by
+
+    # a drawn piece of the damper and the una corda alone: nothing sounds, so neither is held down in silence to its end
+    events = Events(np.array([DAMPER_ID, SOFT_ID]), np.array([0.0, 1.0]), np.array([3.0, 5.0]), np.array([100, 60]))
+    assert len(release_by(events, 8.0, after_sound=True)) == 0
+    assert len(release_by(events, 8.0)) == 2  # (a window of a performance keeps them)
 
 
 @pytest.mark.parametrize("extend", [False, True])

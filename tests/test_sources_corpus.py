@@ -401,6 +401,30 @@ def test_a_layered_instrument_is_left_out_of_the_corpus_and_an_older_readers_cac
     assert report.corpus.track_events(k).ids.tolist() == [60 - 21]
 
 
+def test_a_file_an_earlier_reader_skipped_is_read_again(tmp_path, monkeypatch):
+    """A file an earlier reader found bad stayed skipped for its reason while it was unchanged, though the reader
+    that would take it had come: a layered piano too dense for events.max_events_per_second with its strings read,
+    not without them, was skipped again by every later prepare into the corpus, and read by a prepare into a new one."""
+    folder = tmp_path / "plain"
+    write_midi(folder / "sparse.mid", [Note(60 + i % 12, 480 * i, 480 * i + 200) for i in range(20)])
+    layer = write_midi(folder / "layer.mid", [Note(60 + i, 100 * i, 100 * i + 100) for i in range(8)]
+                       + [Note(48 + i, 100 * i, 100 * i + 100, channel=1) for i in range(8)], programs=[(1, 48)])
+    config, out = SERIAL.override({"events.max_events_per_second": 10}), tmp_path / "corpus"
+    reader = corpus_module.score_to_events
+
+    def every_voice(score, **options):  # the reader before a layer was left out: every track as the piano
+        for track in score.tracks:
+            track.program = 0
+        return reader(score, **options)
+
+    monkeypatch.setattr(corpus_module, "READER_VERSION", 2)
+    monkeypatch.setattr(corpus_module, "score_to_events", every_voice)
+    assert [s["file"] for s in prepare([folder], out, config, progress=False).skipped] == [str(layer)]
+    monkeypatch.undo()
+    report = prepare([folder], out, config, progress=False)
+    assert report.skipped == [] and len(report.corpus.tracks) == 2
+
+
 def test_bad_files_are_skipped_with_a_reason(tmp_path):
     folder = tmp_path / "mixed"
     good = [write_piece(folder / "good" / f"g{k}.mid", seed=k) for k in range(3)]

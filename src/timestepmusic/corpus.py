@@ -304,7 +304,9 @@ def _prepare(sources: list[str | Path], out: str | Path, config: Config | None, 
     skipped = [{"file": p.path, "reason": p.reason} for p in problems]
     for problem in problems:  # at INFO: the report lists every skipped file, and the CLI prints it once
         log.info("skipped %s: %s", problem.path, problem.reason)
-    limits = [config.events.pedal_bins, config.events.max_seconds, config.events.max_events_per_second]
+    # what a file's being bad depends on: a known bad file is read again when one changes (the reader too: one that
+    # reads a layer's notes no more may find the file plausible)
+    limits = [config.events.pedal_bins, config.events.max_seconds, config.events.max_events_per_second, READER_VERSION]
 
     known = {t["path"]: t for t in previous.get("tracks", [])} | {s["file"]: s for s in previous.get("stat_cache", [])}
     jobs, stats, bad_stat = [], {}, []

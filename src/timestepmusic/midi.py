@@ -34,8 +34,9 @@ WRITE_TICKS_PER_QUARTER = 960
 WRITE_QUARTERS_PER_SECOND = 2.0  # 120 bpm, so one tick = 1/1920 s
 READ_MAX_SECONDS = 4 * 3600.0  # read_events: the longest plausible file (check_timing; EventsConfig's default) …
 READ_MAX_EVENTS_PER_SECOND = 400.0  # … and its densest events
-READER_VERSION = 3  # raised whenever reading a file yields other events (2: the pedals symusic drops, midi_bytes.scan;
-# an instrument layered with the piano left out; 3: a voice switched to on the piano's channel read, as before 2)
+READER_VERSION = 4  # raised whenever reading a file yields other events (2: the pedals symusic drops, midi_bytes.scan;
+# an instrument layered with the piano left out; 3: a voice switched to on the piano's channel read, as before 2; 4: the
+# piano's pedal on a channel without notes read beside a layer with a pedal of its own, held_by)
 PIANOS = (range(4), range(8))  # General MIDI's pianos (grand, bright, electric grand, honky-tonk), then its piano family
 # (… electric pianos, harpsichord, clavinet): the voices read as the piano, the first of them a file plays (a track
 # without a program change is 0)
@@ -248,7 +249,7 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     played = [t for t in score.tracks if not t.is_drum and len(t.notes)]
     piano = next((programs for programs in PIANOS if any(t.program in programs for t in played)), range(128))
     beside = beside_piano([t.notes.numpy() for t in played if t.program in piano], score.ticks_per_quarter)
-    others = []  # the controller numbers of the tracks left out, so that their pedals are not read from the bytes
+    others = []  # the control changes of the tracks left out, so that their pedals are not read from the bytes
     for track in score.tracks:
         notes = track.notes.numpy()
         if track.is_drum:
@@ -257,7 +258,7 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
         elif len(track.notes) and track.program not in piano and beside(notes):
             drops.other_instrument_notes += int(notes["pitch"].size)
             drops.other_controllers += len(track.controls)
-            others.append(track.controls.numpy()["number"])
+            others.append(track.controls.numpy())
         else:
             note_parts.append(notes)
             cc_parts.append(track.controls.numpy())
@@ -278,10 +279,10 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     cc_value = np.concatenate([c["value"] for c in cc_parts]) if cc_parts else np.zeros(0, np.uint8)
     is_pedal = np.isin(cc_number, PEDAL_CONTROLLERS)
     drops.other_controllers += int((~is_pedal).sum())  # (a drum track's are counted above)
-    missing = np.setdiff1d(PEDAL_CONTROLLERS, np.concatenate([cc_number[is_pedal], *others]))
+    missing = np.setdiff1d(PEDAL_CONTROLLERS, cc_number[is_pedal])
     if missing.size and (data is not None or file_pedals is not None):
         raw = file_pedals if file_pedals is not None else pedal_controls(data)
-        found = np.isin(raw["number"], missing) & (raw["channel"] != 9)  # [M]
+        found = np.isin(raw["number"], missing) & (raw["channel"] != 9) & ~held_by(raw, others)  # [M]
         if found.any():
             cc_time = np.concatenate([cc_time.astype(np.int64), raw["time"][found]])
             cc_number = np.concatenate([cc_number.astype(np.int64), raw["number"][found]])
@@ -305,6 +306,24 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     events = Events(ids, start_s, stop_s - start_s, np.concatenate([p[3] for p in parts]),
                     float(ticks_to_seconds(np.array([file_end_tick]), score)[0]))
     return events.sorted(), drops
+
+
+def held_by(raw: dict[str, np.ndarray], tracks: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """Which of the control changes `raw` (midi_bytes.scan's columns, [M]) are those the `tracks` (symusic's
+    Track.controls.numpy() of each) hold, one for one by tick, number and value: a layer's pedal, read with its notes
+    and left out, is not read again from the bytes, though the piano's own on a channel without notes is."""
+    def keys(time: np.ndarray, number: np.ndarray, value: np.ndarray) -> np.ndarray:
+        return (time.astype(np.int64) << 16) | (number.astype(np.int64) << 8) | value.astype(np.int64)
+
+    mine = keys(raw["time"], raw["number"], raw["value"])  # [M]
+    theirs = np.concatenate([np.zeros(0, np.int64)] + [keys(t["time"], t["number"], t["value"]) for t in tracks])
+    order = np.argsort(mine, kind="stable")
+    rank = np.empty(mine.size, np.int64)  # [M]: how many earlier messages are the same as each
+    rank[order] = np.arange(mine.size) - np.searchsorted(mine[order], mine[order], side="left")
+    same, counts = np.unique(theirs, return_counts=True)
+    at = np.minimum(np.searchsorted(same, mine), max(same.size - 1, 0))
+    held = counts[at] if same.size else np.zeros(mine.size, np.int64)  # [M]: how many of it the tracks hold
+    return (same[at] == mine if same.size else np.zeros(mine.size, bool)) & (rank < held)
 
 
 BESIDE_SHARE = 0.5  # a voice whose notes start more than this share of the time while the piano sounds plays beside it
@@ -448,10 +467,10 @@ def pedal_messages(down: np.ndarray, up: np.ndarray, level: np.ndarray) -> tuple
 def release_by(events: Events, end_s: float, after_sound: bool = False) -> Events:
     """Every note and pedal released by `end_s` (a held chord may not ring on long after the piece); with
     `after_sound`, every pedal lifted by the time the last note stops sounding too (`sound_end_s`; a generated piece:
-    no una corda, or damper pressed after its notes, held down in silence to `end_s`)."""
+    no una corda, or damper pressed after its notes, held down in silence to `end_s`; none in a piece without notes)."""
     duration = np.minimum(events.duration_s, np.maximum(end_s - events.start_s, 0.0))
     released = Events(events.ids, events.start_s, duration, events.intensity)
-    if not after_sound or not released.is_note.any():
+    if not after_sound:
         return released
     heard_s = sound_end_s(released)
     kept = np.flatnonzero(released.is_note | (released.start_s < heard_s))  # (a pedal pressed in the silence: gone)
@@ -743,7 +762,8 @@ def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0, from_s: fl
     from the latest release before it, since the pedal stays down while any press is held). A held pedal that
     changes depth is a run of abutting events; a decoded or drawn one that ends a few ms early (or, drawn, a few % of
     its length: a duration bin is ~10 % wide) would otherwise lift the pedal and press it again. With `from_s`, only
-    the gaps before a press from `from_s` on (a continuation's: a prompt's own lifts before it are kept)."""
+    the gaps from `from_s` on (a continuation's, and one after a prompt's press held past its end: a lift the prompt
+    made before it is kept, though a press drawn just after it follows within `gap_s`)."""
     if (gap_s <= 0 and share <= 0) or not len(events):
         return events
     duration = events.duration_s.copy()
@@ -756,7 +776,7 @@ def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0, from_s: fl
         reach = np.maximum.accumulate(end)  # [M]: the pedal is held until here (MIDI's reading)
         holder = mine[np.maximum.accumulate(np.where(end >= reach, np.arange(mine.size), 0))]  # [M]: whose press
         gap = start[1:] - reach[:-1]  # [M - 1]: a lift only where no earlier press is still held
-        close = (gap > 0) & (gap <= np.maximum(gap_s, share * duration[holder[:-1]])) & (start[1:] >= from_s)
+        close = (gap > 0) & (gap <= np.maximum(gap_s, share * duration[holder[:-1]])) & (reach[:-1] >= from_s)
         duration[holder[:-1][close]] = start[1:][close] - events.start_s[holder[:-1][close]]
     return Events(events.ids, events.start_s, duration, events.intensity, events.end_s)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -1063,7 +1064,7 @@ def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny
     from timestepmusic.sample_files import written_meta
     from timestepmusic.sequence.tonal import KeyTold
 
-    events, drops, prompt_grid = read_prompt(prompt_file)  # its events as read_events reads them, and its grid
+    events, drops, prompt_grid, _ = read_prompt(prompt_file)  # its events as read_events reads them, and its grid
     alone, alone_drops = read_events(prompt_file)
     assert drops == alone_drops and all(np.array_equal(getattr(events, name), getattr(alone, name)) for name in (
         "ids", "start_s", "duration_s", "intensity")) and events.end_s == alone.end_s
@@ -1204,6 +1205,122 @@ def test_a_pedal_down_at_a_cut_rings_on_to_its_next_change_of_depth_as_played():
     assert [(i, s, round(s + d, 3)) for s, d, i in zip(cut.start_s, cut.duration_s, cut.ids) if i >= DAMPER_ID] == [
         (DAMPER_ID, 2.0, 3.0), (DAMPER_ID, 3.0, 4.17), (SOFT_ID, 3.9, 4.9)]  # as played; nothing pressed after the cut
     assert cut.end_s == pytest.approx(4.0, abs=1e-5)
+
+
+SECOND = 960  # ticks a second in midi_factory's files (480 a quarter at 120 bpm)
+CHUNKS = SimpleNamespace(chunk_seconds=0.25, max_events=15)  # what continued_prompt reads of an autoencoder
+
+
+def line_to(seconds: float) -> list:
+    """A line of half-second notes from 0 to `seconds`, with a bass in whole seconds under it."""
+    from midi_factory import Note
+
+    return ([Note(60 + (5 * i) % 12, int(SECOND * i / 2), int(SECOND * (i + 1) / 2)) for i in range(int(2 * seconds))]
+            + [Note(36 + i % 4, SECOND * i, SECOND * (i + 1)) for i in range(int(seconds))])
+
+
+def continued(path: Path, seconds: float | None = None) -> tuple[Events, tuple[int, ...]]:
+    """`path` as generate --prompt continues it, and the pedals read_prompt says its file ends with down."""
+    from timestepmusic.midi import read_prompt
+    from timestepmusic.prompts import continued_prompt
+
+    events, _, _, held = read_prompt(path)
+    return continued_prompt(events, CHUNKS, seconds, path, held), held
+
+
+def pedal_spans(events: Events) -> list[tuple[int, float, float]]:
+    """(id, press, release) of each pedal event, in seconds to the millisecond."""
+    return [(int(i), round(s, 3), round(s + d, 3)) for i, s, d in zip(events.ids, events.start_s, events.duration_s)
+            if i >= NUM_KEYS]
+
+
+def test_a_recording_that_ends_with_the_damper_down_is_continued_with_it_down(tmp_path):
+    """Case 1: notes to the file's end (8 s) and the damper down from 5.6 s, never lifted. The reader lifts every pedal
+    where a file ends (a piece's end, as training hears it), so the continuation (from 8.25 s) started with the damper
+    up, as if the pianist had lifted it at the cut. Now it rings on into the continuation, as a damper down at a cut
+    rings on to its run's end: as long as a damper goes on at its depth at the median (GOES_ON_S, 0.33 s), the model
+    pedalling from there. A file whose last message lifts it (0.4 s after its last note) is read as played."""
+    from timestepmusic.midi import DAMPER_ID
+
+    from midi_factory import CC, write_midi
+
+    pedal = [CC(64, 100, SECOND), CC(64, 0, 3 * SECOND), CC(64, 120, int(5.6 * SECOND))]
+    prompt, held = continued(write_midi(tmp_path / "held.mid", line_to(8), pedal))
+    assert held == (DAMPER_ID,) and prompt.end_s == pytest.approx(8.0)
+    assert pedal_spans(prompt) == [(DAMPER_ID, 1.0, 3.0), (DAMPER_ID, 5.6, 8.25 + 0.33)]  # (8.0 before)
+    prompt, held = continued(write_midi(tmp_path / "lifted.mid", line_to(8), pedal + [CC(64, 0, int(8.4 * SECOND))]))
+    assert held == () and pedal_spans(prompt) == [(DAMPER_ID, 1.0, 3.0), (DAMPER_ID, 5.6, 8.4)]  # lifted as played
+
+
+def test_a_recording_that_ends_with_the_una_corda_and_sostenuto_down_is_continued_with_them_down(tmp_path):
+    """Case 2: the una corda down from 4 s and the sostenuto from 6.2 s to the file's end (8 s), never lifted: lifted
+    at 8 s, the model heard them lifted and pressed neither again (20 seeds of the default: the una corda down 0.09 of
+    the continuation's first 2 s, the sostenuto never). Now each rings on as long as it goes on at its depth at the
+    median (3.8 s, 3.7 s; down 1.00 of the first 2 s, and the model pressing the una corda on from there)."""
+    from timestepmusic.midi import DAMPER_ID, SOFT_ID, SOSTENUTO_ID
+
+    from midi_factory import CC, write_midi
+
+    prompt, held = continued(write_midi(tmp_path / "soft.mid", line_to(8), [CC(67, 127, 4 * SECOND),
+                                        CC(66, 127, int(6.2 * SECOND)), CC(64, 90, 7 * SECOND)]))
+    assert sorted(held) == [DAMPER_ID, SOSTENUTO_ID, SOFT_ID]
+    assert sorted(pedal_spans(prompt)) == [(DAMPER_ID, 7.0, 8.58), (SOSTENUTO_ID, 6.2, 11.95), (SOFT_ID, 4.0, 12.05)]
+
+
+def test_a_final_chord_let_ring_with_the_damper_is_continued_with_it_down_not_after_its_silence(tmp_path):
+    """Case 3: a final chord struck at 7 s and released at 7.5 s, the damper pressed under it at 7.1 s and never
+    lifted. Where the file ends with the chord, the damper rang to 7.5 s and the continuation (from 7.75 s) started
+    with it up; now it rings on to 7.75 + 0.33 s. Where the recording runs on 20 s with the damper down (its depth
+    moving a little, or a volume controller at the end, or the damper lifted as the file's last message), the silence
+    is not waited out (as before) and the damper no longer rings on to 27 s over the continuation's music (what the
+    pianist did in the silence is not the continuation's): it rings on as long, to 8.08 s."""
+    from timestepmusic.midi import DAMPER_ID
+
+    from midi_factory import CC, Note, write_midi
+
+    notes = [n for n in line_to(7) if n.off <= 7 * SECOND] + [Note(p, 7 * SECOND, int(7.5 * SECOND)) for p in (48, 64, 67)]
+    pedal = [CC(64, 100, SECOND), CC(64, 0, 3 * SECOND), CC(64, 110, int(7.1 * SECOND))]
+    for name, after in (("chord", []), ("moving", [CC(64, 112, 27 * SECOND)]), ("volume", [CC(7, 100, 27 * SECOND)]),
+                        ("lifted", [CC(64, 0, 27 * SECOND)])):
+        prompt, _ = continued(write_midi(tmp_path / f"{name}.mid", notes, pedal + after))
+        assert prompt.end_s == pytest.approx(7.5), name
+        assert pedal_spans(prompt) == [(DAMPER_ID, 1.0, 3.0), (DAMPER_ID, 7.1, 7.75 + 0.33)], name
+
+
+def test_a_cut_inside_a_pedal_never_lifted_rings_on_past_the_files_end_as_far(tmp_path):
+    """Case 4 for comparison: cut (--prompt-seconds) where the damper is down, a press rings on to its run's end, where
+    the pianist next changed its depth (as before: test_a_pedal_down_at_a_cut_rings_on_to_its_next_change_of_depth_as_
+    played). A run that ends only where the file does (never lifted) rings on to there, and from a cut nearer to the
+    file's end than GOES_ON_S, as far as it would from the end: not lifted where the file ends."""
+    from timestepmusic.midi import DAMPER_ID
+
+    from midi_factory import CC, write_midi
+
+    pedal = [CC(64, 100, SECOND), CC(64, 0, 3 * SECOND), CC(64, 120, int(5.6 * SECOND))]
+    path = write_midi(tmp_path / "held.mid", line_to(8), pedal + [CC(64, 90, int(7.6 * SECOND))])
+    assert pedal_spans(continued(path, 7.0)[0]) == [(DAMPER_ID, 1.0, 3.0), (DAMPER_ID, 5.6, 7.6)]  # its run's end
+    assert pedal_spans(continued(path, 8.0)[0]) == [(DAMPER_ID, 1.0, 3.0), (DAMPER_ID, 5.6, 7.6),
+                                                    (DAMPER_ID, 7.6, 8.33)]  # (to 8.0, the file's end, before)
+
+
+def test_a_continued_recording_keeps_the_damper_it_ends_with_down_in_the_written_file(events_run, tmp_path):
+    """Case 1 as written, by the CLI and by generate(): no CC64 lift between the prompt's last press (5.6 s) and
+    the end of its ringing on (8.58 s); before, one at the file's end (8 s)."""
+    import symusic
+
+    import timestepmusic as tsm
+
+    from midi_factory import CC, write_midi
+
+    prompt = write_midi(tmp_path / "held.mid", line_to(8), [CC(64, 120, int(5.6 * SECOND))])
+    assert main(["generate", "--model", str(events_run), "--prompt", str(prompt), "--seconds", "2", "-n", "1",
+                 "-o", str(tmp_path / "cli")]) == 0
+    written = [next((tmp_path / "cli").glob("*.mid"))]
+    written += tsm.generate(tmp_path / "api", model=events_run, n=1, seconds=2, prompt=str(prompt))
+    for path in written:
+        damper = [(round(c.time, 3), c.value) for c in symusic.Score(str(path)).to("second").tracks[0].controls
+                  if c.number == 64 and c.time < 8.58 - 1e-3]
+        assert damper[0] == (5.6, 120) and all(value > 0 for _, value in damper), (path, damper)
 
 
 def test_a_cap_that_is_not_whole_chunks_is_said_and_counted_as_drawn(tmp_path, capsys, caplog):

@@ -58,8 +58,6 @@ def _generated(out: Path, model: str | Path | None, n: int, seconds: float, seed
     check_api_options(options)  # (a misspelled one, before the model loads)
     gan = GANModel.load(model, device)
     options = api_options(gan, seconds, options)
-    if options.get("prompt") is not None:  # (continued from its last sound, as by the CLI)
-        options["prompt"] = continued_prompt(options["prompt"], gan.ae, path="prompt")
     replaced = False
     for first, _, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real,
                                             only=None if pieces is None else chosen, **options):
@@ -88,16 +86,21 @@ def check_api_options(options: dict) -> None:
 
 
 def api_options(gan: GANModel, seconds: float, options: dict) -> dict:
-    """generate()'s `options` as the CLI's flags read them: `prompt` and `like` a MIDI file's path or events, `style`
-    and `key` their text (`"density=6"`, `"loudness=45 > loudness=80"`, `"E minor > G@20"`) or parsed values."""
+    """generate()'s `options` as the CLI's flags read them: `prompt` and `like` a MIDI file's path or events (a prompt
+    continued from its last sound, `continued_prompt`), `style` and `key` their text (`"density=6"`,
+    `"loudness=45 > loudness=80"`, `"E minor > G@20"`) or parsed values."""
     from .keys import parse_key_path
-    from .midi import read_events
+    from .midi import read_events, read_prompt
     from .sequence.style import asked_style
 
     options = dict(options)
-    for name in ("prompt", "like"):
-        if isinstance(options.get(name), (str, Path)):
-            options[name], _ = read_events(options[name], pedal_bins=gan.ae.config.events.pedal_bins)
+    if isinstance(options.get("like"), (str, Path)):
+        options["like"], _ = read_events(options["like"], pedal_bins=gan.ae.config.events.pedal_bins)
+    if options.get("prompt") is not None:  # (as by the CLI: a pedal its file ends with down is held on)
+        prompt, held = options["prompt"], ()
+        if isinstance(prompt, (str, Path)):
+            prompt, _, _, held = read_prompt(prompt, pedal_bins=gan.ae.config.events.pedal_bins)
+        options["prompt"] = continued_prompt(prompt, gan.ae, path="prompt", held_ids=held)
     if isinstance(options.get("style"), str):
         options["style"] = asked_style(options["style"], seconds)
     if isinstance(options.get("key"), str):

@@ -160,8 +160,8 @@ def _prompt_told(args: argparse.Namespace, gan: GANModel) -> tuple[object, objec
     from .prompts import continued_prompt
 
     try:
-        prompt, drops, grid = read_prompt(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
+        prompt, drops, grid, held = read_prompt(args.prompt, pedal_bins=gan.ae.config.events.pedal_bins)
     except ValueError as e:
         raise ValueError(f"--prompt {e}") from None  # (--prompt FILE: why, as for one not there)
     said_left_out(f"--prompt {args.prompt}", drops)
-    return continued_prompt(prompt, gan.ae, args.prompt_seconds, args.prompt), grid
+    return continued_prompt(prompt, gan.ae, args.prompt_seconds, args.prompt, held), grid

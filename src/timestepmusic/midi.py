@@ -235,7 +235,8 @@ def pedal_events(times: np.ndarray, values: np.ndarray, end: float, pedal_bins: 
 
 
 def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | None = None,
-                    file_pedals: dict[str, np.ndarray] | None = None) -> tuple[Events, DropCounts]:
+                    file_pedals: dict[str, np.ndarray] | None = None,
+                    held_at_end: list[int] | None = None) -> tuple[Events, DropCounts]:
     """A tick-time score → events in seconds, and what was dropped. With the file's bytes (`data`), or the pedal
     messages already read from them (`file_pedals`: midi_bytes.scan's), a pedal of which symusic's score holds no
     message is read from them (one in a track or channel without notes), from any channel but the drum channel (10).
@@ -243,7 +244,9 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     other's notes and controllers are left out and counted: those of each track with notes whose program is not among
     the first of PIANOS that some track's is (a grand's beside an electric piano's, a piano's beside strings'), where
     the track plays beside the piano (`beside_piano`; a voice switched to mid-performance on the piano's own channel
-    plays after it, and is read, with the pedal messages sent under it)."""
+    plays after it, and is read, with the pedal messages sent under it). A pedal still down at the file's end is read
+    as lifted there; given a list `held_at_end`, its id is appended to it (read_prompt: a recording stopped with the
+    pedal held, where the continuation goes on under it)."""
     drops = DropCounts()
     note_parts, cc_parts = [], []
     played = [t for t in score.tracks if not t.is_drum and len(t.notes)]
@@ -297,6 +300,8 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
         mine = mine[np.argsort(cc_time[mine], kind="stable")]
         start, stop, level = pedal_events(cc_time[mine], cc_value[mine].astype(np.float64), file_end_tick, pedal_bins)
         parts.append((np.full(start.size, pedal_id), start, stop, level))
+        if held_at_end is not None and mine.size and pedal_bin(cc_value[mine[-1:]], pedal_bins)[0]:  # (its last value)
+            held_at_end.append(pedal_id)
 
     ids = np.concatenate([p[0] for p in parts])
     start_tick = np.concatenate([p[1] for p in parts])
@@ -372,10 +377,12 @@ def no_piano_notes(path: str | Path, drops: DropCounts, unreleased: int = 0) -> 
 
 
 def piano_events(score: symusic.Score, path: str | Path, *, pedal_bins: int = 4, data: bytes | None = None,
-                 file_pedals: dict[str, np.ndarray] | None = None, unreleased: int = 0) -> tuple[Events, DropCounts]:
-    """score_to_events of the `score` read from `path`; ValueError naming the file where it has no piano note
-    (no_piano_notes, with the `unreleased` notes the parser dropped)."""
-    events, drops = score_to_events(score, pedal_bins=pedal_bins, data=data, file_pedals=file_pedals)
+                 file_pedals: dict[str, np.ndarray] | None = None, unreleased: int = 0,
+                 held_at_end: list[int] | None = None) -> tuple[Events, DropCounts]:
+    """score_to_events of the `score` read from `path` (`held_at_end`: score_to_events'); ValueError naming the file
+    where it has no piano note (no_piano_notes, with the `unreleased` notes the parser dropped)."""
+    events, drops = score_to_events(score, pedal_bins=pedal_bins, data=data, file_pedals=file_pedals,
+                                    held_at_end=held_at_end)
     if not events.is_note.any():
         raise ValueError(no_piano_notes(path, drops, unreleased))
     return events, drops
@@ -396,14 +403,16 @@ def events_from_bytes(data: bytes, path: str | Path, *, pedal_bins: int = 4, max
     return _checked_events(score_from_bytes(data, path), data, path, pedal_bins, max_seconds, max_events_per_second)
 
 
-def read_prompt(path: str | Path, *, pedal_bins: int = 4) -> tuple[Events, DropCounts, FileGrid]:
+def read_prompt(path: str | Path, *, pedal_bins: int = 4) -> tuple[Events, DropCounts, FileGrid, tuple[int, ...]]:
     """A performance to continue (generate --prompt): its events as read_events reads them (ValueError naming the file
-    where it is unusable) and its grid (FileGrid: written under it, so that a sequencer shows the continued
-    performance in its own bars), from one reading of the file."""
+    where it is unusable), its grid (FileGrid: written under it, so that a sequencer shows the continued
+    performance in its own bars) and the ids of the pedals still down at its end (never lifted: a recording stopped
+    with the pedal held, read as lifted there; prompts.continued_prompt holds them on), from one reading of the file."""
     data = file_bytes(path)
     score = score_from_bytes(data, path)
-    return (*_checked_events(score, data, path, pedal_bins, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND),
-            score_to_grid(score))
+    held: list[int] = []
+    events, drops = _checked_events(score, data, path, pedal_bins, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND, held)
+    return events, drops, score_to_grid(score), tuple(held)
 
 
 def never_released(unreleased: int) -> str:
@@ -411,11 +420,12 @@ def never_released(unreleased: int) -> str:
 
 
 def _checked_events(score: symusic.Score, data: bytes, path: str | Path, pedal_bins: int, max_seconds: float,
-                    max_events_per_second: float) -> tuple[Events, DropCounts]:
+                    max_events_per_second: float, held_at_end: list[int] | None = None) -> tuple[Events, DropCounts]:
     """read_events of the `score` read from `path` (named in its errors), whose bytes are `data` (the pedals symusic
-    leaves out are read from them, and the notes struck and never released counted)."""
+    leaves out are read from them, and the notes struck and never released counted; `held_at_end`: score_to_events')."""
     file_pedals, unreleased = scan(data)  # (one walk over the bytes for both)
-    events, drops = piano_events(score, path, pedal_bins=pedal_bins, file_pedals=file_pedals, unreleased=unreleased)
+    events, drops = piano_events(score, path, pedal_bins=pedal_bins, file_pedals=file_pedals, unreleased=unreleased,
+                                 held_at_end=held_at_end)
     check_timing(events, path, max_seconds, max_events_per_second)
     if unreleased:
         log.warning("%s: notes left out: %s", path, never_released(unreleased))

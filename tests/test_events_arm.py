@@ -1157,14 +1157,14 @@ def test_the_python_generate_reads_what_the_cli_reads(tiny_corpus, tmp_path):
 def test_ctrl_c_while_generate_writes_says_what_it_wrote(events_run, tmp_path, capsys, monkeypatch):
     import timestepmusic.midi as midi_module
 
-    write, calls = midi_module.write_events, []
+    write, calls = midi_module.write_held, []
 
     def write_then_ctrl_c(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
         return write(*args, **kwargs)
-    monkeypatch.setattr(midi_module, "write_events", write_then_ctrl_c)
+    monkeypatch.setattr(midi_module, "write_held", write_then_ctrl_c)
     assert main(["generate", "--model", str(events_run), "-n", "3", "--seconds", "1", "-o", str(tmp_path)]) == 130
     err = capsys.readouterr().err
     assert f"interrupted after writing 1 of 3 MIDI file(s), the last {tmp_path / 'sample_0_000.mid'}" in err
@@ -1174,15 +1174,15 @@ def test_ctrl_c_while_generate_writes_says_what_it_wrote(events_run, tmp_path, c
     assert main(["generate", "--model", str(events_run), "-n", "3", "--seconds", "1", "--overwrite", "-o",
                  str(tmp_path)]) == 130
     assert "still the earlier run's: sample_0_001.mid" not in capsys.readouterr().err  # (the first run wrote only 000)
-    monkeypatch.setattr(midi_module, "write_events", write)
+    monkeypatch.setattr(midi_module, "write_held", write)
     assert main(["generate", "--model", str(events_run), "-n", "3", "--seconds", "1", "--overwrite", "-o",
                  str(tmp_path)]) == 0
     calls.clear()
-    monkeypatch.setattr(midi_module, "write_events", write_then_ctrl_c)
+    monkeypatch.setattr(midi_module, "write_held", write_then_ctrl_c)
     assert main(["generate", "--model", str(events_run), "-n", "3", "--seconds", "2", "--overwrite", "-o",
                  str(tmp_path)]) == 130
     assert "still the earlier run's: sample_0_001.mid, sample_0_002.mid" in capsys.readouterr().err
-    monkeypatch.setattr(midi_module, "write_events", write)
+    monkeypatch.setattr(midi_module, "write_held", write)
     assert main(["generate", "--model", str(events_run), "-n", "3", "--seconds", "1", "--overwrite", "--composer",
                  "Bach", "-o", str(tmp_path)]) == 2  # a request the model cannot follow: refused, nothing replaced
     err = capsys.readouterr().err

@@ -3,7 +3,8 @@ a piece that ends itself is told the same over its last K chunks, so that it clo
 does (a slower last phrase, a final chord left to ring) instead of stopping mid-phrase where the end head says.
 
 What is told is a learned offset per chunk left, added to that chunk's input to the transformer as the description
-of ar.style is (zero at first: a warm start is at first the model it started from). Chunks left count the chunk
+of ar.style is, and another added to the features the event head draws that chunk from (both zero at first: a warm
+start is at first the model it started from). Chunks left count the chunk
 itself: the track's last chunk has 1 left. Shapes: B windows, T steps, K closing chunks, W width.
 """
 from __future__ import annotations
@@ -18,17 +19,24 @@ NOT_CLOSING = 0  # chunks left, where a chunk is told nothing (more than K left,
 
 
 class Closing(nn.Module):
-    """Chunks left [B, T] → the offset each chunk's input reads [B, T, W] (zero where more than K are left)."""
+    """Chunks left [...] → the offset each chunk's input reads, and the one its features get before the event head
+    reads them [..., W] each (zero where more than K are left)."""
 
     def __init__(self, chunks: int, width: int):
         super().__init__()
         self.chunks = chunks
         self.offsets = nn.Parameter(torch.zeros(chunks, width))  # [K, W]: row k for k + 1 chunks left
+        self.heard = nn.Parameter(torch.zeros(chunks, width))  # [K, W]: the same for the event head
 
     def forward(self, left: torch.Tensor) -> torch.Tensor:
-        told = (left >= 1) & (left <= self.chunks)  # [B, T]
-        rows = self.offsets[(left - 1).clamp(0, self.chunks - 1)]  # [B, T, W]
-        return rows * told[..., None]
+        return self.told(self.offsets, left)
+
+    def head_offset(self, left: torch.Tensor) -> torch.Tensor:
+        return self.told(self.heard, left)
+
+    def told(self, table: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
+        told = (left >= 1) & (left <= self.chunks)  # [...]
+        return table[(left - 1).clamp(0, self.chunks - 1)] * told[..., None]  # [..., W]
 
 
 def closing_chunks(closing_s: float, chunk_seconds: float) -> int:

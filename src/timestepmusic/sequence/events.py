@@ -141,6 +141,8 @@ class EventAutoregressive(Autoregressive):
         closing = Closing(self.closing_chunks, a.width) if self.closing_chunks else None
         self.generator = EventGenerator(trunk, head, style, closing).to(device)
         self.track_ends: TrackEnds | None = None  # training, ar.closing_s: where each track ends
+        self.closing_now: torch.Tensor | None = None  # sampling, ar.closing_s: each piece's chunks left at the chunk
+        # drawn next [S] (closing.NOT_CLOSING: none), set by `condition`
         self.temperature, self.mixture_temperature, self.ends = a.temperature, a.mixture_temperature, False
         # use_autoencoder sets both: the sets' latents (given the encoder's keys, or None) and those keys
         self.encode_sets: Callable[..., torch.Tensor] | None = None
@@ -255,7 +257,10 @@ class EventAutoregressive(Autoregressive):
         tonal = self.tonal_counts.counts(track, chunk) if self.tonal_counts else None  # [V, G, 12]
         onsets = self.onset_times.onsets(track, chunk) if self.onset_times else None  # [V, M'], [V]
         heard = self.register_keys.heard(track, chunk) if self.register_keys else None  # [V, 4]
-        nll = self.generator.events.nll(features[valid], sets.to(self.device), carry, tonal, onsets, heard)
+        features = features[valid]  # [V, W]
+        if left is not None:  # ar.closing_s: what the head hears of the closing
+            features = features + self.generator.closing.head_offset(left[valid])
+        nll = self.generator.events.nll(features, sets.to(self.device), carry, tonal, onsets, heard)
         nll = (nll * weight[valid]).sum() / steps_total
         end = F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none")  # [b, T]
         return nll, (end * weight).sum() / steps_total
@@ -281,6 +286,8 @@ class EventAutoregressive(Autoregressive):
                 self.generator.eval()
                 left = self.track_ends.left(real.rows, real.mask) if self.track_ends is not None else None
                 (features,), _ = self.generator(x, self.describe(real), left)  # [b, T, W]
+                if left is not None:  # ar.closing_s: what the head hears of the closing
+                    features = features + self.generator.closing.head_offset(left)
                 self.generator.train()
                 track, chunk = self.data.real.locate(real.rows[swap])  # [V'] each
                 carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V', M]
@@ -298,6 +305,10 @@ class EventAutoregressive(Autoregressive):
         kept in `drawn`; → their standardised latents [S, L], which the transformer reads next."""
         if self.encode_sets is None:
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
+        features = density[0]  # [S, W] (guided: [2S, W])
+        if self.closing_now is not None:  # ar.closing_s: the pieces closing at this chunk (both halves, guided)
+            features = features + self.generator.closing.head_offset(self.closing_now).repeat(
+                features.shape[0] // self.closing_now.shape[0], 1)
         carry = self.history.carry() if self.history is not None else None  # [S, M]
         tonal = self.pitch_classes.counts() if self.pitch_classes is not None else None  # [S, G, 12]
         heard = self.drawn_onsets  # ar.pulse, ar.beat_echo, ar.empty_ramp_s: the onsets before the chunk [S, M'], the
@@ -307,7 +318,7 @@ class EventAutoregressive(Autoregressive):
             self.unpressed = self.path_unpressed(len(self.drawn))
         elif self.ramp is not None:
             self.unpressed = self.ramp_unpressed(len(self.drawn))
-        sets = self.sampler.sample(density[0], rng, self.temperature, carry, tonal, self.generator.guidance,
+        sets = self.sampler.sample(features, rng, self.temperature, carry, tonal, self.generator.guidance,
                                    self.unpressed, self.generator.pedal_guidance, onsets,
                                    start_temperature=self.settings.start_temperature,
                                    stop_bias=self.settings.stop_bias,
@@ -475,7 +486,7 @@ class EventAutoregressive(Autoregressive):
             self.register, self.guard_chunks, self.sounding = None, 0, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
-            self.path_rows, self.closing_at, self.generator.closing_told = None, None, None
+            self.path_rows, self.closing_at, self.generator.closing_told, self.closing_now = None, None, None, None
             self.ramp, self.ramp_asked, self.ramp_prompt, self.walking = None, None, 0, None
 
     def composer_tracks(self, composer: str) -> torch.Tensor:
@@ -593,11 +604,12 @@ class EventAutoregressive(Autoregressive):
         chunk, or with ar.style_path or a path of requests each chunk's own [S, C, W]; None without. With
         ar.closing_s, a piece's chunks from its closing on (`closing_at`) also read how many chunks are left."""
         described = self.described_offset(first, last)  # [S, (C,) W] or None
-        self.generator.closing_told = None
+        self.generator.closing_told = self.closing_now = None
         if self.closing_at is None or not bool((self.closing_at <= last).any()):
             return described
         left = closing_left(self.closing_at.to(self.device), first, last, self.closing_chunks)  # [S, C]
         self.generator.closing_told = self.generator.closing(left)  # [S, C, W]
+        self.closing_now = left[:, -1]  # [S]: the chunk drawn next (the last position read)
         return with_closing(described, self.generator.closing_told)
 
     def described_offset(self, first: int, last: int) -> torch.Tensor | None:

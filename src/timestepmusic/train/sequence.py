@@ -237,7 +237,8 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                                     "trains on%s", out, step, g.steps, out, "" if last or math.isfinite(best) else (
                                         f"; it has not validated yet (every {g.validate_every} steps), so it has no "
                                         "best checkpoint and no validation figures"))  # (a resumed run's: from before)
-                    return last | {"step": step, "stopped": True}
+                    # (the figures of the last validation under their own step, not beside the step stopped at)
+                    return {"step": step, "stopped": True} | ({"last_validation": last} if last else {})
                 interrupted(ranks)  # (a Ctrl-C during the step: raised here, at its end, on every rank)
         except StopNow:
             log.warning(STOPPED_AT_ONCE, out)

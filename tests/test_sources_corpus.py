@@ -687,3 +687,29 @@ def test_a_maestro_row_naming_a_file_outside_its_folder_is_read_not_the_whole_so
     performances, problems = discover([maestro], 0.1, 0.1)
     assert problems == [] and len(performances) == len(MAESTRO_ROWS) + 1
     assert str(tmp_path / "elsewhere" / "mine.midi") in {p.path for p in performances}
+
+
+def test_data_check_says_which_splits_a_folder_leaves_empty_as_prepare_does(tmp_path, capsys):
+    """A researcher's folder sorted by composer (each subfolder a piece to prepare, so 2 pieces here) was 'OK' to data
+    check with 0 performances in two splits; prepare then warned that training validates on its training chunks and
+    that `tsm evaluate` needs another --split. Data check says it too, before preparing."""
+    from timestepmusic.cli import main
+
+    folder = tmp_path / "mine"
+    for name in ("Bach/a.mid", "Bach/b.mid", "Chopin/c.mid", "Chopin/d.mid"):
+        write_piece(folder / name)
+    assert main(["data", "check", str(folder)]) == 0
+    out = capsys.readouterr().out
+    listed = {split: int(line.split()[1]) for line in out.splitlines() for split in SPLITS
+              if line.startswith(f"  {split} ")}
+    empty = [split for split in SPLITS if not listed[split]]
+    assert len(empty) >= 1  # (two pieces: at least one split holds none)
+    said = [line for line in out.splitlines() if line.startswith("  note: no performance in the")]
+    assert said == [f"  note: no performance in the {split} split, so " + {
+        "train": "nothing can be trained on it", "validation": "training validates on its training chunks",
+        "test": "`tsm evaluate` needs another --split"}[split] + "; put each piece's takes in a subfolder of their own, "
+        "or add pieces" for split in (empty[:1] if "train" in empty else empty)]
+    assert out.rstrip().endswith("OK")
+    make_plain(tmp_path / "plain")  # (every split holds a piece: nothing said)
+    main(["data", "check", str(tmp_path / "plain")])
+    assert "note: no performance" not in capsys.readouterr().out

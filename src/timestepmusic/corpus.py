@@ -50,7 +50,7 @@ from .midi import (
     score_from_bytes,
     score_to_events,
 )
-from .sources import SPLITS, Performance, discover
+from .sources import EMPTY_SPLIT_MEANS, SPLITS, Performance, discover
 
 log = logging.getLogger(__name__)
 
@@ -414,10 +414,6 @@ def warn_of_new_settings(out: Path, previous: dict, config: Config) -> None:
     if changed:
         log.warning("%s held a corpus prepared with other settings (%s); it is replaced by this one, and runs trained "
                     "on the old one will not resume on it", out, ", ".join(changed))
-
-
-EMPTY_SPLIT_MEANS = {"validation": "training validates on its training chunks",
-                     "test": "`tsm evaluate` needs another --split"}
 
 
 def warn_of_copies_across_splits(good: list[dict], by_path: dict) -> None:

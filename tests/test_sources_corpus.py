@@ -713,3 +713,30 @@ def test_data_check_says_which_splits_a_folder_leaves_empty_as_prepare_does(tmp_
     make_plain(tmp_path / "plain")  # (every split holds a piece: nothing said)
     main(["data", "check", str(tmp_path / "plain")])
     assert "note: no performance" not in capsys.readouterr().out
+
+
+def test_preparing_other_performances_over_a_corpus_says_its_runs_will_not_resume(tmp_path, caplog):
+    # a performance added to mine/ and `tsm prepare mine/ --out corpus/` again replaced the corpus without a word;
+    # `train-gan --resume` of a run trained on it then found it gone. Said when it happens (as other settings are);
+    # the same files, prepared again or from another path, are not
+    import shutil
+
+    folder, out = tmp_path / "mine", tmp_path / "corpus"
+    for seed in range(3):
+        write_piece(folder / f"p{seed}" / "take.mid", seed=seed)
+    prepare([folder], out, SERIAL, progress=False)
+    shutil.copytree(folder, tmp_path / "moved")
+    with caplog.at_level("WARNING"):
+        prepare([folder], out, SERIAL, progress=False)
+        prepare([tmp_path / "moved"], out, SERIAL, progress=False)
+    assert "other performances" not in caplog.text
+    write_piece(tmp_path / "moved" / "p9" / "take.mid", seed=9)
+    with caplog.at_level("WARNING"):
+        prepare([tmp_path / "moved"], out, SERIAL, progress=False)
+    assert f"{out} held a corpus of other performances (1 new); it is replaced by this one, and runs trained on the " \
+           "old one will not resume on it (preparing the old sources into it again restores it)" in caplog.text
+    caplog.clear()
+    (tmp_path / "moved" / "p0" / "take.mid").unlink()
+    with caplog.at_level("WARNING"):
+        prepare([tmp_path / "moved"], out, SERIAL, progress=False)
+    assert f"other performances (1 gone, e.g. {tmp_path / 'moved' / 'p0' / 'take.mid'})" in caplog.text

@@ -113,6 +113,16 @@ def test_an_arm_written_in_a_test_trains_checkpoints_resumes_and_samples(tiny_co
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
 
 
+def test_a_stopped_run_says_its_figures_under_the_step_they_were_measured_at(tiny_corpus, tiny_ae, tmp_path):
+    # `--max-minutes` ending at step 4 printed {"step": 4, "nll": …, "val_nll": …}: the figures of step 3's
+    # validation, read as step 4's
+    config = Config().override(TINY_GAN)
+    stopped = train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="test-gaussian",
+                                   progress=False, max_steps=4)
+    assert stopped["step"] == 4 and stopped["stopped"] and "val_nll" not in stopped and "nll" not in stopped
+    assert stopped["last_validation"]["step"] == 3 and np.isfinite(stopped["last_validation"]["val_nll"])
+
+
 def test_the_cli_trains_resumes_and_generates_an_arm_registered_outside_its_list(tiny_corpus, tiny_ae, tmp_path,
                                                                                     capsys):
     """An arm of one's own (registered, as this module's is) was refused by train-gan's --arch, whose choices were

@@ -1069,6 +1069,28 @@ def test_export_never_replaces_a_run_or_a_users_folder(corpus, straight_ae, tmp_
     assert export_model(run, exported) == exported and GANModel.load(exported).arch == "conv"
 
 
+def test_a_run_is_exported_from_the_command_line_as_a_model_folder_of_its_own(corpus, straight_ae, tmp_path, capsys):
+    """docs/training.md told a user to copy a checkpoint out as 'a model folder of its own', which `tsm generate`
+    then refused (its autoencoder is beside it in the run, not in it), and nothing made such a folder but a Python
+    function. `python -m timestepmusic.model_export RUN DEST` writes one; an autoencoder run is one line."""
+    from timestepmusic.critic import CRITIC
+    from timestepmusic.generation import GANModel
+    from timestepmusic.model_export import main
+
+    run = tmp_path / "gan"
+    train_gan(corpus, straight_ae, run, Config().override(GAN), progress=False, max_steps=1)
+    (run / "last" / CRITIC).write_bytes(b"a piece critic")  # (added after training, for --select: it goes along)
+    assert main([str(run / "last"), str(tmp_path / "shared"), "--description", "my forty"]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {tmp_path / 'shared'}")
+    assert GANModel.load(tmp_path / "shared").arch == "conv"
+    assert json.loads((tmp_path / "shared" / CONFIG).read_text())["description"] == "my forty"
+    assert (tmp_path / "shared" / CRITIC).read_bytes() == b"a piece critic"
+    assert main([str(straight_ae), str(tmp_path / "ae-model")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {straight_ae}: an autoencoder's checkpoint, not train-gan's; give the run tsm generate " \
+                  "--model reads\n" and not (tmp_path / "ae-model").exists()
+
+
 def test_full_disk_under_safetensors_is_an_os_error_naming_the_file(tmp_path, monkeypatch):
     """safetensors reports a failed write (a full disk) as its own SafetensorError, which train-gan's codebook write
     let through as a traceback; it is an OSError naming the file asked for, and no temporary is left."""

@@ -24,6 +24,7 @@ from timestepmusic.generation import GANModel
 from timestepmusic.midi import Events, write_events
 from timestepmusic.pisa import PISA
 from timestepmusic.train.ae import train_autoencoder
+from timestepmusic.train.log import read_metrics
 from timestepmusic.train.sequence import train_sequence_model
 
 from conftest import TINY_AE, TINY_GAN, assert_same_weights, random_performance
@@ -99,6 +100,17 @@ def test_train_ae_writes_checkpoints_and_metrics(tiny_ae):
     records = [json.loads(line) for line in (tiny_ae / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records if "epoch" in r and "val_loss" in r] == [1, 2]
     assert all(np.isfinite(r["val_loss"]) for r in records if "val_loss" in r)
+
+
+def test_a_stopped_autoencoder_run_counts_its_epoch_as_its_warning_and_log_do(tiny_corpus, tiny_ae, tmp_path, caplog):
+    # stopped in its second epoch, a run warned 'at epoch 2 of 2', but printed and logged {"epoch": 1, "batch": …}:
+    # the epochs done, beside the epoch records' "epoch": 1 for the first epoch's end
+    per_epoch = next(r["step"] for r in read_metrics(tiny_ae / "metrics.jsonl") if r.get("epoch") == 1)
+    run = tmp_path / "stopped"
+    stopped = train_autoencoder(tiny_corpus, run, Config().override(TINY_AE), progress=False, max_steps=per_epoch + 1)
+    assert (stopped["epoch"], stopped["batch"]) == (2, 1) and "at epoch 2 of 2, batch 1 of" in caplog.text
+    assert [(r["event"], r["epoch"], r["batch"]) for r in read_metrics(run / "metrics.jsonl") if "event" in r] == [
+        ("stopped", 2, 1)]
 
 
 def test_resume_is_bit_for_bit(tiny_corpus, tiny_ae, tmp_path):

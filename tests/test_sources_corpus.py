@@ -715,3 +715,56 @@ def test_a_maestro_row_naming_a_file_outside_its_folder_is_read_not_the_whole_so
     performances, problems = discover([maestro], 0.1, 0.1)
     assert problems == [] and len(performances) == len(MAESTRO_ROWS) + 1
     assert str(tmp_path / "elsewhere" / "mine.midi") in {p.path for p in performances}
+
+
+def test_data_check_says_which_splits_a_folder_leaves_empty_as_prepare_does(tmp_path, capsys):
+    """A researcher's folder sorted by composer (each subfolder a piece to prepare, so 2 pieces here) was 'OK' to data
+    check with 0 performances in two splits; prepare then warned that training validates on its training chunks and
+    that `tsm evaluate` needs another --split. Data check says it too, before preparing."""
+    from timestepmusic.cli import main
+
+    folder = tmp_path / "mine"
+    for name in ("Bach/a.mid", "Bach/b.mid", "Chopin/c.mid", "Chopin/d.mid"):
+        write_piece(folder / name)
+    assert main(["data", "check", str(folder)]) == 0
+    out = capsys.readouterr().out
+    listed = {split: int(line.split()[1]) for line in out.splitlines() for split in SPLITS
+              if line.startswith(f"  {split} ")}
+    empty = [split for split in SPLITS if not listed[split]]
+    assert len(empty) >= 1  # (two pieces: at least one split holds none)
+    said = [line for line in out.splitlines() if line.startswith("  note: no performance in the")]
+    assert said == [f"  note: no performance in the {split} split, so " + {
+        "train": "nothing can be trained on it", "validation": "training validates on its training chunks",
+        "test": "`tsm evaluate` needs another --split"}[split] + "; put each piece's takes in a subfolder of their own, "
+        "or add pieces" for split in (empty[:1] if "train" in empty else empty)]
+    assert out.rstrip().endswith("OK")
+    make_plain(tmp_path / "plain")  # (every split holds a piece: nothing said)
+    main(["data", "check", str(tmp_path / "plain")])
+    assert "note: no performance" not in capsys.readouterr().out
+
+
+def test_preparing_other_performances_over_a_corpus_says_its_runs_will_not_resume(tmp_path, caplog):
+    # a performance added to mine/ and `tsm prepare mine/ --out corpus/` again replaced the corpus without a word;
+    # `train-gan --resume` of a run trained on it then found it gone. Said when it happens (as other settings are);
+    # the same files, prepared again or from another path, are not
+    import shutil
+
+    folder, out = tmp_path / "mine", tmp_path / "corpus"
+    for seed in range(3):
+        write_piece(folder / f"p{seed}" / "take.mid", seed=seed)
+    prepare([folder], out, SERIAL, progress=False)
+    shutil.copytree(folder, tmp_path / "moved")
+    with caplog.at_level("WARNING"):
+        prepare([folder], out, SERIAL, progress=False)
+        prepare([tmp_path / "moved"], out, SERIAL, progress=False)
+    assert "other performances" not in caplog.text
+    write_piece(tmp_path / "moved" / "p9" / "take.mid", seed=9)
+    with caplog.at_level("WARNING"):
+        prepare([tmp_path / "moved"], out, SERIAL, progress=False)
+    assert f"{out} held a corpus of other performances (1 new); it is replaced by this one, and runs trained on the " \
+           "old one will not resume on it (preparing the old sources into it again restores it)" in caplog.text
+    caplog.clear()
+    (tmp_path / "moved" / "p0" / "take.mid").unlink()
+    with caplog.at_level("WARNING"):
+        prepare([tmp_path / "moved"], out, SERIAL, progress=False)
+    assert f"other performances (1 gone, e.g. {tmp_path / 'moved' / 'p0' / 'take.mid'})" in caplog.text

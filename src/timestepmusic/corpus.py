@@ -49,7 +49,7 @@ from .midi import (
     piano_events,
     score_from_bytes,
 )
-from .sources import SPLITS, Performance, discover
+from .sources import EMPTY_SPLIT_MEANS, SPLITS, Performance, discover
 
 log = logging.getLogger(__name__)
 
@@ -383,7 +383,8 @@ def _prepare(sources: list[str | Path], out: str | Path, config: Config | None, 
     from_cache = sum(1 for r in results if r.get("cached"))
     key = _settings_key(config, sorted((r["path"], r["sha1"], by_path[r["path"]].split) for r in good))
     _write_corpus(out, key, config, good, by_path, stats, skipped, bad_stat)
-    warn_of_new_settings(out, previous, config)
+    if not warn_of_new_settings(out, previous, config):  # (other settings: said already, and every track differs)
+        warn_of_other_performances(out, previous, {(r["sha1"], by_path[r["path"]].split) for r in good})
     corpus = Corpus.open(out)
     warn_of_empty_splits(corpus, config)
     return PrepareReport(corpus, False, len(results) - from_cache, from_cache, skipped, time.perf_counter() - started)
@@ -401,22 +402,33 @@ def refuse_foreign_folder(out: Path, previous: dict) -> None:
                          "the corpus")
 
 
-def warn_of_new_settings(out: Path, previous: dict, config: Config) -> None:
+def warn_of_new_settings(out: Path, previous: dict, config: Config) -> bool:
     """Preparing over a corpus made with other settings replaces it: said, with what changed (the runs trained on
-    the old one will not resume on the new one)."""
+    the old one will not resume on the new one). Whether it was said."""
     old, new = previous.get("config") or {}, config.to_dict()  # as saved: an old corpus's settings may be retired ones
     if not old:
-        return
+        return False
     changed = [f"{section}.{name} {old.get(section, {}).get(name)} → {value}"
                for section in ("events", "chunks", "corpus") for name, value in new[section].items()
                if name != "workers" and old.get(section, {}).get(name) != value]
     if changed:
         log.warning("%s held a corpus prepared with other settings (%s); it is replaced by this one, and runs trained "
                     "on the old one will not resume on it", out, ", ".join(changed))
+    return bool(changed)
 
 
-EMPTY_SPLIT_MEANS = {"validation": "training validates on its training chunks",
-                     "test": "`tsm evaluate` needs another --split"}
+def warn_of_other_performances(out: Path, previous: dict, held: set[tuple[str, str]]) -> None:
+    """Preparing over a corpus of other performances (files added, removed or changed, or splits moved: `held`, the
+    new one's (sha1, split) pairs) replaces it: said, as the runs trained on the old one will not resume on the new
+    one (Corpus.content_key), and said now, not when one is resumed."""
+    old = previous.get("tracks") or []
+    gone = [t["path"] for t in old if (t.get("sha1"), t.get("split")) not in held]
+    added = len(held - {(t.get("sha1"), t.get("split")) for t in old})
+    if old and (gone or added):  # (a file moved to another split: one gone, one new)
+        what = ([f"{added} new"] if added else []) + ([f"{len(gone)} gone, e.g. {gone[0]}"] if gone else [])
+        log.warning("%s held a corpus of other performances (%s); it is replaced by this one, and runs trained on the "
+                    "old one will not resume on it (preparing the old sources into it again restores it)", out,
+                    "; ".join(what))
 
 
 def warn_of_copies_across_splits(good: list[dict], by_path: dict) -> None:

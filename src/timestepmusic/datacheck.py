@@ -19,6 +19,7 @@ from .midi import (
     piano_events,
 )
 from .sources import (
+    EMPTY_SPLIT_MEANS,
     SPLITS,
     Performance,
     SourceProblem,
@@ -81,6 +82,11 @@ class DataCheck:
                 lines.append(f"  {split:<11}{listed:>5} {'listed' if self.table else 'found '} "
                              f"{self.present.get(split, 0):>5} present "
                              f"{self.readable.get(split, 0):>5} readable{note}")
+            empty = [split for split in SPLITS if not self.listed.get(split)] if self.layout == FOLDER else []
+            for split in empty[:1] if "train" in empty else empty:  # (as prepare warns, said before it is run)
+                means = {"train": "nothing can be trained on it"} | EMPTY_SPLIT_MEANS
+                lines.append(f"  note: no performance in the {split} split, so {means[split]}; put each piece's takes "
+                             "in a subfolder of their own, or add pieces")
         if self.unlisted:
             lines.append(f"  note: {len(self.unlisted)} MIDI file(s) here that the table does not list, e.g. "
                          f"{self.unlisted[0]}: prepare leaves them out (give them as a source of their own)")

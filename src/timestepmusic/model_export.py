@@ -1,23 +1,28 @@
-"""A trained run exported as a model folder: what generation needs (the generator, its autoencoder, codebook and
-description paths), without the critic or the optimizers' state."""
+"""A trained run exported as a model folder: what generation needs (the generator, its autoencoder, codebook,
+description paths and any piece critic for `--select`), without the training critic or the optimizers' state.
+`python -m timestepmusic.model_export RUN DEST` writes DEST, a folder to share or keep, which `tsm generate --model
+DEST` samples."""
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
 
 from .checkpoint import CONFIG, checkpoint_dir, read_meta
+from .critic import CRITIC
 from .files import atomic_path, named
 from .latents import CODEBOOK
 from .sequence import AVERAGED_GENERATOR
 
 
 def export_model(run: str | Path, dest: str | Path, description: str = "") -> Path:
-    """Copy what generation needs (generator + its autoencoder, no critic or optimizer) into `dest`: a new or empty
-    folder, or one an earlier export wrote (replaced whole); any other (the run itself, a user's folder) is refused in
-    one line, not deleted."""
+    """Copy what generation needs (generator + its autoencoder and piece critic, no training critic or optimizer) into
+    `dest`: a new or empty folder, or one an earlier export wrote (replaced whole); any other (the run itself, a user's
+    folder) is refused in one line, not deleted."""
     weights = ("generator", AVERAGED_GENERATOR, "autoencoder", "codebook", "style_paths")  # (+ a fine-tuned autoencoder)
-    exported = {f"{key}.safetensors" for key in weights} | {CODEBOOK, CONFIG, "autoencoder", ".DS_Store"}
+    exported = {f"{key}.safetensors" for key in weights} | {CODEBOOK, CONFIG, CRITIC, "autoencoder", ".DS_Store"}
     if Path(dest).exists():
         foreign = sorted(p.name for p in Path(dest).iterdir() if p.name not in exported) if Path(dest).is_dir() else []
         if not Path(dest).is_dir() or foreign:
@@ -25,11 +30,16 @@ def export_model(run: str | Path, dest: str | Path, description: str = "") -> Pa
                                             "would delete it)" if foreign else "not a folder")
                              + "; give a new or empty folder to export into")
     folder, meta = read_meta(run if not (Path(run) / "best").is_dir() else Path(run) / "best")
+    if meta.get("kind") != "gan":  # (an autoencoder run: --ae reads it as it is)
+        what = "an autoencoder's checkpoint" if meta.get("kind") == "autoencoder" else "no generator's checkpoint"
+        raise ValueError(f"{run}: {what}, not train-gan's; give the run tsm generate --model reads")
     with atomic_path(dest) as tmp:
         tmp.mkdir()
         kept = [key for key in weights if key in meta["weights"]]  # (style_paths: an events arm with ar.style's)
         for key in kept:
             shutil.copy(folder / f"{key}.safetensors", tmp / f"{key}.safetensors")
+        if (folder / CRITIC).is_file():  # (a piece critic trained on this checkpoint: `tsm generate --select`)
+            shutil.copy(folder / CRITIC, tmp / CRITIC)
         if "codebook" not in kept and (folder.parent / CODEBOOK).is_file():
             shutil.copy(folder.parent / CODEBOOK, tmp / CODEBOOK)
         ae_src = checkpoint_dir(folder.parent / "autoencoder")
@@ -42,3 +52,26 @@ def export_model(run: str | Path, dest: str | Path, description: str = "") -> Pa
         meta["weights"] = {key: meta["weights"][key] for key in kept}
         (tmp / "config.json").write_text(json.dumps(meta, indent=1))
     return Path(dest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m timestepmusic.model_export", description=__doc__)
+    parser.add_argument("run", help="a train-gan run folder (its best checkpoint, else its last) or one of its "
+                        "checkpoints (RUN/last, RUN/best)")
+    parser.add_argument("dest", help="the model folder to write: new, empty, or an earlier export (replaced)")
+    parser.add_argument("--description", default="", help="what the model is (tsm generate --model DEST --info -v shows it)")
+    args = parser.parse_args(argv)
+    try:
+        dest = export_model(args.run, args.dest, args.description)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"error: {e.filename or args.dest}: cannot write the model ({e.strerror or e})", file=sys.stderr)
+        return 1
+    print(f"wrote {dest}: tsm generate --model {dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

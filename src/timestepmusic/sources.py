@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 MIDI_SUFFIXES = (".mid", ".midi")  # in any case: .MID, .Mid
 SPLITS = ("train", "validation", "test")
+EMPTY_SPLIT_MEANS = {"validation": "training validates on its training chunks",  # (what a split left empty costs)
+                     "test": "`tsm evaluate` needs another --split"}
 
 
 @dataclass(frozen=True)

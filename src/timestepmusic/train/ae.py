@@ -171,13 +171,14 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                     if stop:
                         bar.close()  # (the warning on a line of its own, not appended to the progress bar)
                         if ranks.main:
-                            metrics.write({"event": "stopped", "epoch": epoch, "batch": b + 1, "step": step,
+                            # (the epoch under way counted from 1, as the warning and the epochs' records count)
+                            metrics.write({"event": "stopped", "epoch": epoch + 1, "batch": b + 1, "step": step,
                                            "train_loss": running})
                             log.warning("stopped early (its time or steps are up): saved %s/last at epoch %d of %d, batch "
                                         "%d of %d; --resume %s trains on%s", out, epoch + 1, ae.epochs, b + 1,
                                         batches_per_epoch, out, "" if math.isfinite(best) else
                                         "; it has not finished an epoch yet, so it has no best checkpoint")
-                        return {"step": step, "epoch": epoch, "train_loss": running, "stopped": True}
+                        return {"step": step, "epoch": epoch + 1, "batch": b + 1, "train_loss": running, "stopped": True}
             except StopNow:
                 log.warning(STOPPED_AT_ONCE, out)
                 raise
@@ -186,7 +187,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                 ranks.barrier()  # (no rank ends, and has the others stopped, before the first has saved)
                 bar.close()
                 if ranks.main:  # (the log says where the run stopped, as a --max-minutes stop does)
-                    metrics.write({"event": "interrupted", "epoch": epoch, "batch": b, "step": step})
+                    metrics.write({"event": "interrupted", "epoch": epoch + 1, "batch": b, "step": step})
                     log.warning("interrupted: saved %s/last at epoch %d batch %d", out, epoch + 1, b)
                 raise
             finally:

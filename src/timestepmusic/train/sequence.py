@@ -237,7 +237,8 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                                     "trains on%s", out, step, g.steps, out, "" if last or math.isfinite(best) else (
                                         f"; it has not validated yet (every {g.validate_every} steps), so it has no "
                                         "best checkpoint and no validation figures"))  # (a resumed run's: from before)
-                    return last | {"step": step, "stopped": True}
+                    # (the figures of the last validation under their own step, not beside the step stopped at)
+                    return {"step": step, "stopped": True} | ({"last_validation": last} if last else {})
                 interrupted(ranks)  # (a Ctrl-C during the step: raised here, at its end, on every rank)
         except StopNow:
             log.warning(STOPPED_AT_ONCE, out)
@@ -329,7 +330,7 @@ def read_run(out: Path) -> dict:
 def refuse_added(out: Path) -> None:
     """A resumed run replaces RUN/last, and RUN/best at each better validation, with checkpoints of its own, so what a
     tool added to either after training (train.critic's piece critic, train.style_calibration's curves) would go
-    without a word: the run is refused in one line until that checkpoint is copied out and the addition removed."""
+    without a word: the run is refused in one line until that checkpoint is exported and the addition removed."""
     for name in ("last", "best"):
         folder = out / name
         added = (folder / CRITIC, "a critic", f"delete {folder / CRITIC}") if (folder / CRITIC).is_file() else None
@@ -343,8 +344,8 @@ def refuse_added(out: Path) -> None:
         if added is not None:
             path, what, remove = added
             raise ValueError(f"{path}: {what} added to this checkpoint after training, which resuming would delete "
-                             f"(the run replaces {name} as it goes on); keep a copy of the checkpoint (cp -r {folder} "
-                             f"{out}-{name}), {remove}, then resume")
+                             f"(the run replaces {name} as it goes on); keep the checkpoint as a model of its own "
+                             f"(python -m timestepmusic.model_export {folder} {out}-{name}), {remove}, then resume")
 
 
 def autoencoder_for_run(out: Path, ae_path: str | Path | None, meta: dict | None,

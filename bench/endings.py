@@ -1,0 +1,86 @@
+"""How pieces end: the last seconds of every real performance of a split beside pieces that --model ends itself
+(`tsm generate --max-seconds`), each --model given (the baseline first). Per piece, from its last note's start (the
+final onset: the notes struck within 0.1 s of it):
+  ring s        how long the last onset sounds on (to the piece's last sound: midi.sound_end_s, pedals counted)
+  final notes   notes of the final onset
+  final note s  the longest of them
+  gap s         from the onset before to the final one (a pianist slows into it)
+  last 2 s / s  notes a second in the last 2 s before the final onset's start, and in the 10 s before those
+  before / s
+  velocity      mean velocity of the final onset
+Medians over the pieces (quartiles beside); rows are pieces with at least 10 notes.
+
+    python bench/endings.py --corpus /work/data/asap --split validation --model default --model RUN -n 60 \\
+        --seed 5151 --markdown bench/results/endings_51_validation.md
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from common import DEFAULT_DATA, table, write_markdown  # noqa: E402
+
+MEASURES = ("ring s", "final notes", "final note s", "gap s", "last 2 s / s", "before / s", "velocity")
+ONSET_S = 0.1  # notes struck within this of the last one make the final onset
+
+
+def ending(events) -> tuple[float, ...] | None:
+    """The measures of one piece's ending (MEASURES), None where it holds fewer than 10 notes."""
+    from timestepmusic.midi import sound_end_s
+
+    notes = events.is_note
+    start_s, duration_s, velocity = events.start_s[notes], events.duration_s[notes], events.intensity[notes]
+    if start_s.size < 10:
+        return None
+    last_s = float(start_s.max())
+    final = start_s >= last_s - ONSET_S  # [N]
+    before = start_s[~final]
+    gap_s = last_s - float(before.max()) if before.size else np.nan
+    tail = (start_s >= last_s - 2.0) & (start_s < last_s - ONSET_S)
+    body = (start_s >= last_s - 12.0) & (start_s < last_s - 2.0)
+    return (sound_end_s(events) - last_s, float(final.sum()), float(duration_s[final].max()), gap_s,
+            tail.sum() / 2.0, body.sum() / 10.0, float(velocity[final].mean()))
+
+
+def summary(name: str, pieces: list) -> list[str]:
+    rows = np.array([r for r in map(ending, pieces) if r is not None], dtype=float)  # [P, M]
+    q25, q50, q75 = np.nanpercentile(rows, [25, 50, 75], axis=0)
+    return [name, str(len(rows))] + [f"{m:.2f} ({lo:.2f}–{hi:.2f})" for m, lo, hi in zip(q50, q25, q75)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", default=str(DEFAULT_DATA), help="a prepared corpus")
+    parser.add_argument("--split", default="validation", choices=["train", "validation", "test"])
+    parser.add_argument("--model", action="append", help="a model that ends its pieces (repeatable; default: default)")
+    parser.add_argument("-n", type=int, default=60, help="pieces per model (default 60)")
+    parser.add_argument("--max-seconds", type=float, default=600.0, help="the cap, as tsm generate's (default 600)")
+    parser.add_argument("--seed", type=int, default=5151)
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    from timestepmusic.corpus import Corpus
+    from timestepmusic.generation import GANModel
+
+    corpus = Corpus.open(args.corpus)
+    real = [corpus.track_events(int(t)) for t in corpus.tracks_in(args.split)]
+    body = [summary(f"real ({args.split})", real)]
+    for name in args.model or ["default"]:
+        drawn = GANModel.load(name).sample(args.n, args.max_seconds, args.seed, ends=True)
+        body.append(summary(f"{name}, seed {args.seed}", drawn))
+    lines = [f"endings: the {len(real)} performances of the {args.split} split of {args.corpus}, and {args.n} pieces "
+             f"per model that end themselves (at most {args.max_seconds:g} s); median (quartiles)", ""]
+    lines += table(["set", "pieces", *MEASURES], body)
+    print("\n".join(lines))
+    write_markdown(args.markdown, "# How pieces end", lines)
+
+
+if __name__ == "__main__":
+    main()

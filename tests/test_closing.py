@@ -1,0 +1,72 @@
+"""How a piece ends (ar.closing_s): the last chunks of each track told how many are left, trained alone on a
+warm start, and a piece that ends itself closed over them."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from test_events_arm import TINY_EVENTS, events_run  # noqa: F401 (the module's fixture)
+from timestepmusic.config import Config
+from timestepmusic.corpus import Corpus
+from timestepmusic.generation import GANModel
+from timestepmusic.sequence.closing import NOT_CLOSING, Closing, TrackEnds, closing_left
+from timestepmusic.train.sequence import train_sequence_model
+
+
+def test_chunks_left_count_the_chunk_itself_and_only_inside_the_closing():
+    closing_at = torch.tensor([10, 12, 100])  # piece 2 never closes here
+    left = closing_left(closing_at, 9, 14, chunks=4)  # chunks 9 … 14
+    assert left.tolist() == [[0, 4, 3, 2, 1, 0], [0, 0, 0, 4, 3, 2], [0] * 6]
+    table = Closing(4, 3)
+    with torch.no_grad():
+        table.offsets.copy_(torch.arange(12.0).view(4, 3))
+    told = table(left)  # [3, 6, 3]
+    assert torch.equal(told[0, 1], table.offsets[3]) and torch.equal(told[0, 4], table.offsets[0])
+    assert not told[:, 0].any() and not told[2].any()  # (NOT_CLOSING reads nothing)
+    assert NOT_CLOSING == 0
+
+
+def test_track_ends_tell_each_window_step_its_chunks_left(tiny_corpus):
+    corpus = Corpus.open(tiny_corpus)
+    ptr = np.asarray(corpus.track_chunk_ptr)
+    last = int(ptr[1]) - 1  # track 0's last chunk
+    rows = torch.tensor([[last - 2, last - 1, last, last]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0]])  # (the window's end: padding past it)
+    assert TrackEnds(corpus).left(rows, mask).tolist() == [[3, 2, 1, NOT_CLOSING]]
+
+
+@pytest.fixture(scope="module")
+def closing_run(events_run, tiny_corpus, tmp_path_factory):  # noqa: F811
+    run = tmp_path_factory.mktemp("closing") / "run"
+    config = Config().override(TINY_EVENTS | {"ar.closing_s": 1.0, "ar.closing_only": True, "ar.lr": 0.05,
+                                             "gan.steps": 6})
+    train_sequence_model(tiny_corpus, None, run, config, init_from=events_run / "last", progress=False)
+    return run
+
+
+def test_closing_only_trains_the_closing_and_nothing_else(events_run, closing_run):  # noqa: F811
+    before, after = load_file(events_run / "last" / "generator.safetensors"), load_file(
+        closing_run / "last" / "generator.safetensors")
+    assert set(after) - set(before) == {"closing.offsets", "closing.heard"}
+    assert all(torch.equal(before[name], after[name]) for name in before)
+    assert after["closing.offsets"].abs().sum() > 0 and after["closing.heard"].abs().sum() > 0
+
+
+def test_a_piece_that_ends_itself_closes_as_before_until_its_closing(closing_run):
+    model = GANModel.load(closing_run / "last")
+    chunks = model.arm.closing_chunks
+    assert chunks == 4  # 1 s of 0.25 s chunks
+    closed = model.sample_latents(3, 20.0, 5, ends=True, snap_to_real=False)
+    drawn_closed = list(model.arm.drawn)
+    model.arm.closing_chunks = 0  # the same weights, the piece stopping where the end head says
+    stopped = model.sample_latents(3, 20.0, 5, ends=True, snap_to_real=False)
+    drawn_stopped = list(model.arm.drawn)
+    first_end = min(piece.shape[0] for piece in stopped)
+    assert first_end < 80, "the end head ended no piece: the test needs one that does"
+    for a, b in zip(drawn_closed[:first_end], drawn_stopped[:first_end]):  # every piece alike up to the first end
+        assert torch.equal(a.ids, b.ids) and torch.equal(a.sizes, b.sizes)
+    shortest = int(np.argmin([piece.shape[0] for piece in stopped]))
+    assert closed[shortest].shape[0] == min(first_end + chunks, 80)  # its closing's chunks after it
+    assert all(piece.shape[0] <= 80 for piece in closed)

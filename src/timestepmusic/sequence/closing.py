@@ -3,16 +3,14 @@ a piece that ends itself is told the same over its last K chunks, so that it clo
 does (a slower last phrase, a final chord left to ring) instead of stopping mid-phrase where the end head says.
 
 What is told is a learned offset per chunk left, added to that chunk's input to the transformer as the description
-of ar.style is, and a small adapter's change to the features the event head draws that chunk from (of the features
-and the chunks left: a final chord is held longer than what came before it, whatever that was). Both are zero at
-first: a warm start is at first the model it started from. Chunks left count the chunk
+of ar.style is, and another added to the features the event head draws that chunk from (both zero at first: a warm
+start is at first the model it started from). Chunks left count the chunk
 itself: the track's last chunk has 1 left. Shapes: B windows, T steps, K closing chunks, W width.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..corpus import Corpus
@@ -21,31 +19,24 @@ NOT_CLOSING = 0  # chunks left, where a chunk is told nothing (more than K left,
 
 
 class Closing(nn.Module):
-    """Chunks left [...] → the offset each chunk's input reads [..., W]; with the chunk's features [..., W], the change
-    the event head reads them with (`head_offset`). Zero where more than K are left."""
+    """Chunks left [...] → the offset each chunk's input reads, and the one its features get before the event head
+    reads them [..., W] each (zero where more than K are left)."""
 
-    def __init__(self, chunks: int, width: int, hidden: int = 128):
+    def __init__(self, chunks: int, width: int):
         super().__init__()
         self.chunks = chunks
         self.offsets = nn.Parameter(torch.zeros(chunks, width))  # [K, W]: row k for k + 1 chunks left
-        self.heard = nn.Parameter(torch.zeros(chunks, hidden))  # [K, H]: the adapter's input for k + 1 chunks left
-        self.down, self.up = nn.Linear(width, hidden), nn.Linear(hidden, width)
-        nn.init.zeros_(self.up.weight)
-        nn.init.zeros_(self.up.bias)
+        self.heard = nn.Parameter(torch.zeros(chunks, width))  # [K, W]: the same for the event head
 
     def forward(self, left: torch.Tensor) -> torch.Tensor:
-        return self.offsets[self.row(left)] * self.told(left)
+        return self.told(self.offsets, left)
 
-    def head_offset(self, features: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
-        """Features [..., W] and chunks left [...] → what is added to the features the head reads [..., W]."""
-        hidden = F.gelu(self.down(features) + self.heard[self.row(left)])  # [..., H]
-        return self.up(hidden) * self.told(left)
+    def head_offset(self, left: torch.Tensor) -> torch.Tensor:
+        return self.told(self.heard, left)
 
-    def row(self, left: torch.Tensor) -> torch.Tensor:
-        return (left - 1).clamp(0, self.chunks - 1)
-
-    def told(self, left: torch.Tensor) -> torch.Tensor:
-        return ((left >= 1) & (left <= self.chunks))[..., None]  # [..., 1]
+    def told(self, table: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
+        told = (left >= 1) & (left <= self.chunks)  # [...]
+        return table[(left - 1).clamp(0, self.chunks - 1)] * told[..., None]  # [..., W]
 
 
 def closing_chunks(closing_s: float, chunk_seconds: float) -> int:

@@ -259,7 +259,7 @@ class EventAutoregressive(Autoregressive):
         heard = self.register_keys.heard(track, chunk) if self.register_keys else None  # [V, 4]
         features = features[valid]  # [V, W]
         if left is not None:  # ar.closing_s: what the head hears of the closing
-            features = features + self.generator.closing.head_offset(features, left[valid])
+            features = features + self.generator.closing.head_offset(left[valid])
         nll = self.generator.events.nll(features, sets.to(self.device), carry, tonal, onsets, heard)
         nll = (nll * weight[valid]).sum() / steps_total
         end = F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none")  # [b, T]
@@ -287,7 +287,7 @@ class EventAutoregressive(Autoregressive):
                 left = self.track_ends.left(real.rows, real.mask) if self.track_ends is not None else None
                 (features,), _ = self.generator(x, self.describe(real), left)  # [b, T, W]
                 if left is not None:  # ar.closing_s: what the head hears of the closing
-                    features = features + self.generator.closing.head_offset(features, left)
+                    features = features + self.generator.closing.head_offset(left)
                 self.generator.train()
                 track, chunk = self.data.real.locate(real.rows[swap])  # [V'] each
                 carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V', M]
@@ -307,8 +307,8 @@ class EventAutoregressive(Autoregressive):
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
         features = density[0]  # [S, W] (guided: [2S, W])
         if self.closing_now is not None:  # ar.closing_s: the pieces closing at this chunk (both halves, guided)
-            left = self.closing_now.repeat(features.shape[0] // self.closing_now.shape[0])  # [S] (guided: [2S])
-            features = features + self.generator.closing.head_offset(features, left)
+            features = features + self.generator.closing.head_offset(self.closing_now).repeat(
+                features.shape[0] // self.closing_now.shape[0], 1)
         carry = self.history.carry() if self.history is not None else None  # [S, M]
         tonal = self.pitch_classes.counts() if self.pitch_classes is not None else None  # [S, G, 12]
         heard = self.drawn_onsets  # ar.pulse, ar.beat_echo, ar.empty_ramp_s: the onsets before the chunk [S, M'], the

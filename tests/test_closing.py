@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from test_events_arm import TINY_EVENTS, events_run  # noqa: F401 (the module's fixture)
+from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.generation import GANModel
@@ -70,3 +71,22 @@ def test_a_piece_that_ends_itself_closes_as_before_until_its_closing(closing_run
     shortest = int(np.argmin([piece.shape[0] for piece in stopped]))
     assert closed[shortest].shape[0] == min(first_end + chunks, 80)  # its closing's chunks after it
     assert all(piece.shape[0] <= 80 for piece in closed)
+
+
+def test_ending_closes_a_piece_of_a_fixed_length_over_its_last_chunks(closing_run, events_run, capsys):  # noqa: F811
+    model = GANModel.load(closing_run / "last")
+    with torch.no_grad():  # a closing told loudly, so that its chunks surely draw otherwise
+        model.arm.generator.closing.offsets.fill_(3.0)
+        model.arm.generator.closing.heard.fill_(3.0)
+    plain = model.sample_latents(2, 5.0, 7, snap_to_real=False)  # 20 chunks
+    drawn_plain = list(model.arm.drawn)
+    closed = model.sample_latents(2, 5.0, 7, snap_to_real=False, ending=True)
+    drawn_closed = list(model.arm.drawn)
+    assert [p.shape[0] for p in closed] == [p.shape[0] for p in plain] == [20, 20]  # the length asked
+    for a, b in zip(drawn_plain[:16], drawn_closed[:16]):  # alike until the last 4 chunks (1 s) close
+        assert torch.equal(a.ids, b.ids) and torch.equal(a.sizes, b.sizes)
+    assert any(not torch.equal(a.ids, b.ids) for a, b in zip(drawn_plain[16:], drawn_closed[16:]))
+    assert main(["generate", "--model", str(events_run / "last"), "--ending", "-n", "1", "--seconds", "2", "-o",
+                 str(closing_run.parent / "out")]) == 2
+    assert "--ending:" in capsys.readouterr().err and "trained without a closing (ar.closing_s)" in \
+        str(pytest.raises(ValueError, GANModel.load(events_run / "last").sample_latents, 1, 2.0, 0, ending=True).value)

@@ -24,7 +24,8 @@ def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, se
              pieces: Sequence[int] | None = None, **options) -> list[Path]:
     """Write `n` MIDI files into `out` from a model of any arch; the same seed gives the same files. `seconds`
     is each piece's length, or for an arch that ends its pieces itself, the longest one may run. `options`
-    (likelihood arm): prompt=Events or a MIDI file, ends=bool, temperature=float, mixture_temperature=float, and
+    (likelihood arm): prompt=Events or a MIDI file, ends=bool, ending=bool (a model with ar.closing_s: a piece of
+    `seconds` closes over its last seconds), temperature=float, mixture_temperature=float, and
     for the default style="density=6", key="E minor", tempo=90, composer="Bach", like=a MIDI file (`api_options`;
     GANModel.sample_latents); a piece without a note is drawn again (`written_pieces`). Files of an earlier
     run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`), and so is a second generate

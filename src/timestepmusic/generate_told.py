@@ -43,6 +43,8 @@ def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_it
     if getattr(gan.arm, "tempered", False):
         options = {"ends": ends_itself, "temperature": args.temperature,
                    "mixture_temperature": args.mixture_temperature}
+    if args.ending:  # a model without a closing refuses it (GANModel.sample_latents)
+        options["ending"] = True
     if args.guidance is not None:  # a model that follows no description refuses it (GANModel.sample_latents)
         options["guidance"] = args.guidance
         asked_of = [flag for flag, given in (("--style", args.style), ("--like", args.like),

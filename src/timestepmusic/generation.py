@@ -161,7 +161,7 @@ class GANModel:
     @without_onednn
     @torch.inference_mode()
     def sample_latents(self, n: int, seconds: float, seed: int, snap_to_real: bool = True, *,
-                       prompt: Events | None = None, ends: bool | None = None,
+                       prompt: Events | None = None, ends: bool | None = None, ending: bool = False,
                        temperature: float | None = None, mixture_temperature: float | None = None,
                        style: dict[str, float] | StyleRamp | None = None, guidance: float | None = None,
                        key: Key | KeyTold | None = None,
@@ -172,7 +172,8 @@ class GANModel:
         training-chunk latent. Arms that continue a past (`continues`: the likelihood arm, a conv arm with
         gan.past_chunks) also take a `prompt` (a performance, encoded chunk by chunk, then continued for
         `seconds`; the pieces start with it); the likelihood arm (`tempered`) `ends` (stop where the model
-        ends the piece) and sampling temperatures (`temperature` of the
+        ends the piece; one with ar.closing_s closes it over its last seconds), `ending` (a piece of a fixed length
+        closes over its last seconds too: ar.closing_s) and sampling temperatures (`temperature` of the
         spreads, `mixture_temperature` of the mixture's weights; None: the model's ar settings). An events model
         trained with ar.style plays each piece as `style` asks (sequence/style.parse_style; a style.StyleRamp: each
         asked attribute along a line between waypoints), following its
@@ -227,8 +228,11 @@ class GANModel:
                 raise ValueError(f"--guidance must be ≥ 0 and finite, got {guidance:g}")
         if mixture_temperature is not None and getattr(arm, "draws_events", False):
             raise ValueError("--mixture-temperature: an events model has no mixture; its --temperature is the key's")
+        if ending and not getattr(arm, "closing_chunks", 0):
+            raise ValueError(f"--ending: {model_said(self.folder)} ({self.arch}) was trained without a closing "
+                             "(ar.closing_s); the shipped default has one")
         if tempered:
-            arm.ends = bool(ends)
+            arm.ends, arm.closes = bool(ends), bool(ending)
             settings = arm.settings
             arm.temperature = temperature if temperature is not None else settings.temperature
             arm.mixture_temperature = (mixture_temperature if mixture_temperature is not None

@@ -45,6 +45,7 @@ class Autoregressive:
     progress = False  # sampling shows a bar over the chunks where stderr is a terminal (tsm generate sets it)
     end_trace: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # set to a list on an arm: see sample()
     closing_chunks = 0  # K: a piece that ends itself closes over K more chunks told so (the events arm's ar.closing_s)
+    closes = False  # sampling: a piece of a fixed length closes over its last K chunks too (tsm generate --ending)
     closing_at: torch.Tensor | None = None  # while a sample runs with K > 0: the chunk each piece's closing starts [S]
 
     def __init__(self, config: Config, latent: int, device: torch.device, training: bool = True):
@@ -145,7 +146,8 @@ class Autoregressive:
         ([S] each, before ar.end_bias) are appended to it: with them any calibration of where pieces end can be
         replayed without sampling again (bench/end_calibration.py). With `closing_chunks` K > 0, a piece that ends
         itself goes on for K chunks after the one where the end head ends it (the last K before the cap where it
-        never does), each told its chunks left (`closing_at`: where each piece's closing starts; `condition`)."""
+        never does), each told its chunks left (`closing_at`: where each piece's closing starts; `condition`); with
+        `closes`, a piece of a fixed length closes over its last K."""
         rng = torch.Generator().manual_seed(seed)
         net, latent = self.generator, self.generator.latent
         past = (torch.zeros(n, 0, latent) if prompt is None else prompt.float().cpu().expand(n, -1, -1)).to(self.device)
@@ -154,8 +156,9 @@ class Autoregressive:
         lengths = torch.full((n,), first + chunks, dtype=torch.long)
         stopped = torch.zeros(n, dtype=torch.bool)
         keep = net.context - max(1, min(self.settings.slide_stride, net.context - 1))  # chunks kept when it slides
-        closing = self.closing_chunks if self.ends else 0
-        self.closing_at = torch.full((n,), first + chunks) if closing else None  # [S]: none before the cap
+        closing = self.closing_chunks if self.ends or self.closes else 0
+        closes_at = first + chunks if self.ends else max(first, first + chunks - closing)  # (ends: where the head says)
+        self.closing_at = torch.full((n,), closes_at) if closing else None  # [S]
         base, cache = 0, None  # base: the first chunk the window sees; cache: keys/values of positions 0 … t − base
         for t in tqdm(range(first, first + chunks), desc="sampling", unit="chunk", leave=False,
                       disable=None if self.progress else True):

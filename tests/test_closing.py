@@ -90,3 +90,28 @@ def test_ending_closes_a_piece_of_a_fixed_length_over_its_last_chunks(closing_ru
                  str(closing_run.parent / "out")]) == 2
     assert "--ending:" in capsys.readouterr().err and "trained without a closing (ar.closing_s)" in \
         str(pytest.raises(ValueError, GANModel.load(events_run / "last").sample_latents, 1, 2.0, 0, ending=True).value)
+
+
+def told_left(model: GANModel, *args, **kwargs) -> list[list[int]]:
+    """The chunks left each drawn chunk was told, per chunk drawn ([S] each; 0: nothing told)."""
+    arm, told = model.arm, []
+    draw = arm.draw
+
+    def recording(density, rng):
+        now = arm.closing_now
+        told.append([0] * density[0].shape[0] if now is None else now.tolist())
+        return draw(density, rng)
+
+    arm.draw = recording
+    try:
+        model.sample_latents(*args, snap_to_real=False, **kwargs)
+    finally:
+        del arm.draw
+    return told
+
+
+@pytest.mark.parametrize("ends", [False, True])
+def test_a_piece_shorter_than_its_closing_ends_told_one_chunk_left(closing_run, ends):
+    model = GANModel.load(closing_run / "last")  # K = 4 chunks of 0.25 s
+    told = told_left(model, 1, 0.5, 3, ending=True, ends=ends)  # 2 chunks: the whole piece closes
+    assert [chunk[0] for chunk in told] == [2, 1]  # as training tells a track of 2 chunks

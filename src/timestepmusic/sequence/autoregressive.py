@@ -157,8 +157,9 @@ class Autoregressive:
         stopped = torch.zeros(n, dtype=torch.bool)
         keep = net.context - max(1, min(self.settings.slide_stride, net.context - 1))  # chunks kept when it slides
         closing = self.closing_chunks if self.ends or self.closes else 0
-        closes_at = first + chunks if self.ends else max(first, first + chunks - closing)  # (ends: where the head says)
-        self.closing_at = torch.full((n,), closes_at) if closing else None  # [S]
+        # the cap's last K close (ends: earlier where the head says); the last chunk is told 1 left, as a track's
+        # last is in training, also where the piece is K chunks long or shorter (its closing begins before it)
+        self.closing_at = torch.full((n,), first + chunks - closing) if closing else None  # [S]
         base, cache = 0, None  # base: the first chunk the window sees; cache: keys/values of positions 0 … t − base
         for t in tqdm(range(first, first + chunks), desc="sampling", unit="chunk", leave=False,
                       disable=None if self.progress else True):
@@ -181,7 +182,7 @@ class Autoregressive:
                     played_s >= self.settings.end_after_s)
                 if closing:  # the next K chunks close the piece (the cap's last K, where the head has not ended it)
                     ending |= ~stopped & (t + 1 + closing >= first + chunks)
-                    self.closing_at[ending] = t + 1
+                    self.closing_at[ending] = self.closing_at[ending].clamp(max=t + 1)
                 lengths[ending] = min(t + 1 + closing, first + chunks)
                 stopped |= ending
                 if stopped.all() and bool((lengths <= t + 1).all()):

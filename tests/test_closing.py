@@ -115,3 +115,22 @@ def test_a_piece_shorter_than_its_closing_ends_told_one_chunk_left(closing_run, 
     model = GANModel.load(closing_run / "last")  # K = 4 chunks of 0.25 s
     told = told_left(model, 1, 0.5, 3, ending=True, ends=ends)  # 2 chunks: the whole piece closes
     assert [chunk[0] for chunk in told] == [2, 1]  # as training tells a track of 2 chunks
+
+
+@pytest.mark.parametrize("arch,extra,said", [
+    ("ar", {}, "ar.closing_s: only the events arm"),  # (the ar arm would train every weight, told nothing)
+    ("events", {"gan.finetune_ae": True}, "gan.finetune_ae"),  # (the autoencoder would learn too)
+])
+def test_closing_only_is_refused_where_other_weights_would_learn(events_run, tiny_corpus, tiny_ae, tmp_path,  # noqa: F811
+                                                                  arch, extra, said):
+    config = Config().override(TINY_EVENTS | {"ar.closing_s": 1.0, "ar.closing_only": True, "gan.steps": 2} | extra)
+    with pytest.raises(ValueError, match=said):
+        train_sequence_model(tiny_corpus, None if arch == "events" else tiny_ae, tmp_path / "run", config, arch=arch,
+                             init_from=events_run / "last" if arch == "events" else None, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_closing_only_needs_a_warm_start(tiny_corpus, tiny_ae, tmp_path):
+    config = Config().override(TINY_EVENTS | {"ar.closing_s": 1.0, "ar.closing_only": True, "gan.steps": 2})
+    with pytest.raises(ValueError, match="--init-from"):
+        train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="events", progress=False)

@@ -84,6 +84,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
         config = config or checkpoint_config(source["meta"])
         ae_path = source["autoencoder_folder"] if ae_path is None else ae_path
     ae, config = autoencoder_for_run(out, ae_path, meta, config)
+    check_closing(config, arch, fresh=meta is None and source is None)
     if source is not None and source["meta"]["autoencoder"]["weights_sha256"] != ae.weights_sha256:
         raise ValueError(f"--init-from {init_from}: it was trained over another autoencoder than {ae_path}; "
                          "leave out --ae to train over its own")
@@ -303,6 +304,21 @@ def write_samples(model: SequenceModel, normaliser: Normaliser, ae: Autoencoder,
     pieces = [piece[:length] for piece, length in zip(normaliser.inverse(x), lengths.tolist())]
     for i, events in enumerate(sampled_events(model, ae, pieces)):
         write_events(events, folder / f"sample_{i}.mid")
+
+
+def check_closing(config: Config, arch: str, fresh: bool) -> None:
+    """ar.closing_s and ar.closing_only where only the events arm reads them, ar.closing_only where other weights
+    would learn (gan.finetune_ae: the autoencoder's) or where there are none to keep (a `fresh` run, not warm-started):
+    ValueError naming the setting."""
+    a = config.ar
+    if a.closing_s > 0 and arch != "events":
+        raise ValueError(f"ar.closing_s: only the events arm closes a piece; the {arch} arm would ignore it")
+    if a.closing_only and config.gan.finetune_ae:
+        raise ValueError("ar.closing_only trains the closing alone; gan.finetune_ae (--finetune-ae) would train the "
+                         "autoencoder too")
+    if a.closing_only and fresh:
+        raise ValueError("ar.closing_only trains the closing alone, keeping every other weight: warm-start from a "
+                         "trained model (--init-from)")
 
 
 def warm_start_source(init_from: str | Path, arch: str | None = None) -> dict:

@@ -99,15 +99,15 @@ def told_left(model: GANModel, *args, **kwargs) -> list[list[int]]:
 
     def recording(density, rng):
         now = arm.closing_now
-        told.append([0] * density[0].shape[0] if now is None else now.tolist())
+        told.append(None if now is None else now.tolist())
         return draw(density, rng)
 
     arm.draw = recording
     try:
-        model.sample_latents(*args, snap_to_real=False, **kwargs)
+        n = len(model.sample_latents(*args, snap_to_real=False, **kwargs))
     finally:
         del arm.draw
-    return told
+    return [[0] * n if chunk is None else chunk for chunk in told]
 
 
 @pytest.mark.parametrize("ends", [False, True])
@@ -134,3 +134,13 @@ def test_closing_only_needs_a_warm_start(tiny_corpus, tiny_ae, tmp_path):
     config = Config().override(TINY_EVENTS | {"ar.closing_s": 1.0, "ar.closing_only": True, "gan.steps": 2})
     with pytest.raises(ValueError, match="--init-from"):
         train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="events", progress=False)
+
+
+def test_the_info_of_a_latents_model_leaves_the_closing_out(tiny_corpus, tiny_ae, tmp_path):
+    from timestepmusic.model_info import model_info
+
+    config = Config().override({"ar.context": 16, "ar.width": 16, "ar.layers": 1, "ar.heads": 2, "ar.mixture": 2,
+                                "ar.batch": 4, "gan.steps": 1})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="ar", progress=False)
+    ar = model_info(tmp_path / "run" / "last")["ar"]  # (an events-only setting: the ar arm reads neither)
+    assert "closing_s" not in ar and "closing_only" not in ar and "mixture" in ar

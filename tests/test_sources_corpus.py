@@ -410,15 +410,15 @@ def test_a_file_an_earlier_reader_skipped_is_read_again(tmp_path, monkeypatch):
     layer = write_midi(folder / "layer.mid", [Note(60 + i, 100 * i, 100 * i + 100) for i in range(8)]
                        + [Note(48 + i, 100 * i, 100 * i + 100, channel=1) for i in range(8)], programs=[(1, 48)])
     config, out = SERIAL.override({"events.max_events_per_second": 10}), tmp_path / "corpus"
-    reader = corpus_module.score_to_events
+    reader = corpus_module.piano_events
 
-    def every_voice(score, **options):  # the reader before a layer was left out: every track as the piano
+    def every_voice(score, *args, **options):  # the reader before a layer was left out: every track as the piano
         for track in score.tracks:
             track.program = 0
-        return reader(score, **options)
+        return reader(score, *args, **options)
 
     monkeypatch.setattr(corpus_module, "READER_VERSION", 2)
-    monkeypatch.setattr(corpus_module, "score_to_events", every_voice)
+    monkeypatch.setattr(corpus_module, "piano_events", every_voice)
     assert [s["file"] for s in prepare([folder], out, config, progress=False).skipped] == [str(layer)]
     monkeypatch.undo()
     report = prepare([folder], out, config, progress=False)

@@ -497,3 +497,10 @@ def test_a_temperature_the_command_refuses_is_refused_in_python_too(option, valu
     gan = GANModel.load("ar-v1")  # (tempered, with a mixture: takes both temperatures)
     with pytest.raises(ValueError, match=f"--{option.replace('_', '-')} must be > 0 and finite"):
         gan.sample_latents(1, 2.0, 0, **{option: value})
+
+
+def test_a_kind_of_model_is_said_with_its_article():
+    from timestepmusic.shipped import arch_said
+
+    assert [arch_said(arch) for arch in ("conv", "rnn", "ar", "events", "my-gru")] == [
+        "a conv model", "an rnn model", "an ar model", "an events model", "a my-gru model"]

@@ -172,7 +172,7 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
     it cannot follow, or would silently ignore, refused in one line. Returns each piece's length (s; for a model that
     ends its pieces itself, the longest it may run) and whether the model ends them itself."""
     from .generation import check_temperatures, set_sampling
-    from .shipped import model_said
+    from .shipped import arch_said, model_said
 
     set_names = set_sampling(gan, args.set or [])  # the keys given, "ar.NAME"
     continues, tempered = getattr(gan.arm, "continues", False), getattr(gan.arm, "tempered", False)
@@ -185,11 +185,11 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
             raise ValueError(f"--set {name} moves where a piece ends itself; give --max-seconds too (with --seconds "
                              "every piece runs exactly that long)")
     if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
-        raise ValueError(f"the temperatures are for ar and events models; {model_said(gan.folder)} is a "
-                         f"{gan.arch} model")
+        raise ValueError(f"the temperatures are for ar and events models; {model_said(gan.folder)} is "
+                         f"{arch_said(gan.arch)}")
     if not continues and args.prompt:
         raise ValueError(f"--prompt is for ar and events models and conv models trained with gan.past_chunks; "
-                         f"{model_said(gan.folder)} is a {gan.arch} model that cannot continue a past")
+                         f"{model_said(gan.folder)} is {arch_said(gan.arch)} that cannot continue a past")
     check_temperatures(args.temperature, args.mixture_temperature)
     seconds = _piece_seconds(args, gan, ends_itself, tempered)
     if args.no_snap and gan.codebook is None:

@@ -33,7 +33,7 @@ from .sequence.pulse import TempoTold
 from .sequence.style import StyleRamp
 from .sequence.style_calibration import StyleCalibration
 from .sequence.tonal import HEARS_KEYS, KeyTold
-from .shipped import model_said, resolve_model, shipped_name_of
+from .shipped import arch_said, model_said, resolve_model, shipped_name_of
 
 log = logging.getLogger(__name__)
 RELEASE_S = 2.0  # how long a generated piece may ring on after its last chunk
@@ -194,7 +194,7 @@ class GANModel:
                                   ("ending pieces", bool(ends), tempered)):
             if given and not able:
                 other = "an ar model, or a conv model trained with gan.past_chunks" if what == "--prompt" else "an ar model"
-                raise ValueError(f"{what}: a {self.arch} model cannot do this; use {other}")
+                raise ValueError(f"{what}: {arch_said(self.arch)} cannot do this; use {other}")
         check_temperatures(temperature, mixture_temperature)
         if key is not None:
             key = key if isinstance(key, KeyTold) else KeyTold(check_key(key))
@@ -330,7 +330,7 @@ def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:
     if not assignments:
         return set()
     if not getattr(gan.arm, "tempered", False):
-        raise ValueError(f"--set: {model_said(gan.folder)} is a {gan.arch} model; --set changes sampling settings of "
+        raise ValueError(f"--set: {model_said(gan.folder)} is {arch_said(gan.arch)}; --set changes sampling settings of "
                          "ar and events models")
     unread = LATENTS_ONLY if gan.arch == "events" else EVENTS_ONLY
     readable = [name for name in SAMPLING_SETTINGS if name not in unread]  # what this model's arm reads

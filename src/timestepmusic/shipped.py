@@ -105,6 +105,12 @@ def model_said(folder: str | Path) -> str:
     return f"the shipped model {name}" if name else f"the model in {folder}"
 
 
+def arch_said(arch: str) -> str:
+    """A kind of model with its article, as a message says it: "a conv model", "an events model" (ar, events and rnn
+    are said from a vowel: "an ar", "an R-N-N")."""
+    return f"{'an' if arch in ('ar', 'events', 'rnn') else 'a'} {arch} model"
+
+
 def model_to_change(model_path: str | Path, then: str) -> Path:
     """A model folder a tool writes into (train.critic its critic, train.style_calibration its curves), as given; one
     that is not there, or a shipped model (never changed in place), refused in one line that says to copy it first

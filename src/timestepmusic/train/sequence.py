@@ -39,7 +39,7 @@ from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split
 from ..midi import write_events
 from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules, kept_modules
 from ..sequence.style_calibration import META_KEY as CALIBRATION
-from ..shipped import resolve_model, shipped_autoencoders
+from ..shipped import arch_said, resolve_model, shipped_autoencoders
 from .budget import Budget
 from .distributed import Dist, from_environment
 from .finetune import CodebookWeights, RealLatents, weights_hash
@@ -331,7 +331,7 @@ def warm_start_source(init_from: str | Path, arch: str | None = None) -> dict:
         raise ValueError(f"--init-from {init_from}: it fine-tuned its autoencoder as it trained; warm starts take "
                          "models trained over a frozen one")
     if arch is not None and meta.get("arch", "conv") != arch:
-        raise ValueError(f"--init-from {init_from}: a {meta.get('arch', 'conv')} model, not --arch {arch}")
+        raise ValueError(f"--init-from {init_from}: {arch_said(meta.get('arch', 'conv'))}, not --arch {arch}")
     return {"folder": folder, "meta": meta, "autoencoder_folder": autoencoder_beside(folder)}
 
 

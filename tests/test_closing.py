@@ -144,3 +144,15 @@ def test_the_info_of_a_latents_model_leaves_the_closing_out(tiny_corpus, tiny_ae
     train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "run", config, arch="ar", progress=False)
     ar = model_info(tmp_path / "run" / "last")["ar"]  # (an events-only setting: the ar arm reads neither)
     assert "closing_s" not in ar and "closing_only" not in ar and "mixture" in ar
+
+
+def test_info_offers_the_ending_only_to_a_model_with_a_closing():
+    from timestepmusic.generate_info import info_words
+
+    def asked(info: dict) -> str:
+        return next((line for line in info_words(info) if line.startswith("it may be asked: ")), "")
+
+    closes = {"arch": "events", "ar": {"closing_s": 8.0}}
+    assert "--ending (its last 8 s close)" in asked(closes)  # (a musician reads --info to learn what to ask)
+    assert "--ending" not in asked({"arch": "events", "ar": {"closing_s": 0.0}})
+    assert "--ending" not in asked({"arch": "events", "ar": {}})  # (a model from before the closing)

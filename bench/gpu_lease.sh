@@ -6,7 +6,7 @@
 #
 # Needs, ignored by git and carried: .gpu/asap.tar.xz (the prepared corpus: corpus.json + data-*/) and .whl/
 # (symusic, pySmartDL, platformdirs, mir_eval, decorator for Python 3.12): `bash bench/gpu_prepare.sh CORPUS` makes
-# both and checks the call's size. Locally, as a smoke run (last passed in the fiftieth session):
+# both and checks the call's size. Locally, as a smoke run (last passed in the fifty-first session, the default with its closing):
 #   CORPUS_TAR=tiny.tar.xz OUT=/tmp/lease-out DEVICE=cpu BUDGET=330 BENCH_S=100 CAL_MIN=0.3 ARMS="name|args…" \
 #       bash bench/gpu_lease.sh
 # (two small arms over a tiny corpus: 20 ASAP files prepared with the same settings, tarred as asap/; on the whole

@@ -10,12 +10,14 @@ The scripts run as `python bench/X.py` and import this module after putting benc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import platform
 import shlex
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -105,6 +107,19 @@ def open_corpus(args: argparse.Namespace, tmp: Path):
         return None
     print(f"preparing {args.data} into a temporary folder (give --corpus to skip this)", file=sys.stderr)
     return prepare([args.data], tmp / "corpus", progress=False).corpus
+
+
+@contextlib.contextmanager
+def corpus_or_skip(args: argparse.Namespace, prefix: str = "tsm-bench-"):
+    """`open_corpus` in a temporary folder removed after; where the data is absent too, None, said (`print_skipped`)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        corpus = open_corpus(args, tmp)
+        if corpus is None:
+            print_skipped(args.data)
+        yield corpus
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def evenly_spaced_excerpts(corpus, split: str, seconds: float, count: int) -> list:

@@ -16,7 +16,7 @@ import numpy as np
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import DEFAULT_DATA, table, write_markdown  # noqa: E402
+from common import add_corpus_arguments, corpus_or_skip, table, write_markdown  # noqa: E402
 
 EDGES_S = (0.0, 0.02, 0.04, 0.06, 0.1)
 
@@ -40,7 +40,7 @@ def row(name: str, lifts: np.ndarray, minutes: float) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", default=str(DEFAULT_DATA), help="a prepared corpus")
+    add_corpus_arguments(parser)
     parser.add_argument("--split", default="validation", choices=["train", "validation", "test"])
     parser.add_argument("--model", default="default")
     parser.add_argument("--pieces", type=int, default=40)
@@ -48,10 +48,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
-    from timestepmusic.corpus import Corpus
+    with corpus_or_skip(args, "tsm-bench-lifts-") as corpus:
+        if corpus is not None:
+            report(args, corpus)
+
+
+def report(args: argparse.Namespace, corpus) -> None:
+    """The table of `main`'s arguments over `corpus`, printed and written."""
     from timestepmusic.generation import GANModel
 
-    corpus = Corpus.open(args.corpus)
     real = [corpus.track_events(int(t)) for t in corpus.tracks_in(args.split)]
     real_minutes = sum(corpus.tracks[int(t)]["duration_s"] for t in corpus.tracks_in(args.split)) / 60.0
     drawn = GANModel.load(args.model).sample(args.pieces, args.seconds, args.seed)
@@ -60,7 +65,7 @@ def main() -> None:
     body = [row(f"real ({args.split})", np.concatenate([lifts_s(e) for e in real]), real_minutes),
             row(f"{args.model}, {args.pieces} × {args.seconds:g} s, seed {args.seed}",
                 np.concatenate([lifts_s(e) for e in drawn]), drawn_minutes)]
-    lines = [f"full damper lifts in {len(real)} real performances of the {args.split} split of {args.corpus} and in "
+    lines = [f"full damper lifts in {len(real)} real performances of the {args.split} split of {corpus.root} and in "
              f"{args.pieces} pieces drawn by --model {args.model}", ""] + table(header, body)
     print("\n".join(lines))
     write_markdown(args.markdown, "# Damper lifts: how often, how brief", lines)

@@ -24,7 +24,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import DEFAULT_DATA, table, write_markdown  # noqa: E402
+from common import add_corpus_arguments, corpus_or_skip, table, write_markdown  # noqa: E402
 
 MEASURES = ("ring s", "final notes", "final note s", "gap s", "last 2 s / s", "before / s", "velocity")
 ONSET_S = 0.1  # notes struck within this of the last one make the final onset
@@ -57,7 +57,7 @@ def summary(name: str, pieces: list) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", default=str(DEFAULT_DATA), help="a prepared corpus")
+    add_corpus_arguments(parser)
     parser.add_argument("--split", default="validation", choices=["train", "validation", "test"])
     parser.add_argument("--model", action="append", help="a model that ends its pieces (repeatable; default: default)")
     parser.add_argument("-n", type=int, default=60, help="pieces per model (default 60)")
@@ -66,16 +66,21 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    from timestepmusic.corpus import Corpus
+    with corpus_or_skip(args, "tsm-bench-endings-") as corpus:
+        if corpus is not None:
+            report(args, corpus)
+
+
+def report(args: argparse.Namespace, corpus) -> None:
+    """The table of `main`'s arguments over `corpus`, printed and written."""
     from timestepmusic.generation import GANModel
 
-    corpus = Corpus.open(args.corpus)
     real = [corpus.track_events(int(t)) for t in corpus.tracks_in(args.split)]
     body = [summary(f"real ({args.split})", real)]
     for name in args.model or ["default"]:
         drawn = GANModel.load(name).sample(args.n, args.max_seconds, args.seed, ends=True)
         body.append(summary(f"{name}, seed {args.seed}", drawn))
-    lines = [f"endings: the {len(real)} performances of the {args.split} split of {args.corpus}, and {args.n} pieces "
+    lines = [f"endings: the {len(real)} performances of the {args.split} split of {corpus.root}, and {args.n} pieces "
              f"per model that end themselves (at most {args.max_seconds:g} s); median (quartiles)", ""]
     lines += table(["set", "pieces", *MEASURES], body)
     print("\n".join(lines))

@@ -25,7 +25,7 @@ import numpy as np
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import DEFAULT_DATA, table, write_markdown  # noqa: E402
+from common import add_corpus_arguments, corpus_or_skip, table, write_markdown  # noqa: E402
 
 WINDOWS_S = (2.0, 4.0)  # and --seconds
 STEP_S = 0.01  # the grid the damper's depth is read on
@@ -92,7 +92,7 @@ def pedal_reach(corpus, split: str, rng: np.random.Generator) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", default=str(DEFAULT_DATA), help="a prepared corpus")
+    add_corpus_arguments(parser)
     parser.add_argument("--split", default="validation", choices=["train", "validation", "test"])
     parser.add_argument("--model", default="default")
     parser.add_argument("--prompts", type=int, default=60)
@@ -100,12 +100,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="picks the cuts and seeds the sampling")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
+    with corpus_or_skip(args, "tsm-bench-prompt-pedal-") as corpus:
+        if corpus is not None:
+            report(args, corpus)
+
+
+def report(args: argparse.Namespace, corpus) -> None:
+    """The tables of `main`'s arguments over `corpus`, printed and written."""
     import timestepmusic.prompts as prompts
-    from timestepmusic.corpus import Corpus
     from timestepmusic.generation import GANModel
     from timestepmusic.midi import DAMPER_ID, continuation_only
 
-    corpus, model = Corpus.open(args.corpus), GANModel.load(args.model)
+    model = GANModel.load(args.model)
     rng = np.random.default_rng(args.seed)
     cuts = []
     for track in rng.permutation(corpus.tracks_in(args.split)):
@@ -142,7 +148,7 @@ def main() -> None:
     header = ["row"] + [f"first {w:g} s" for w in windows]
     body = [[name] + [" / ".join(f"{x:.2f}" for x in np.mean(figures, axis=0)[j]) for j in range(len(windows))]
             for name, figures in rows.items()]
-    lines = [f"{len(cuts)} prompts of 16 s ({args.split} split of {args.corpus}), each cut where the damper is down and "
+    lines = [f"{len(cuts)} prompts of 16 s ({args.split} split of {corpus.root}), each cut where the damper is down and "
              f"not fully lifted for over 1 s after, continued {args.seconds:g} s by --model {args.model}; seed "
              f"{args.seed}", "each cell: damper-down share / full lifts a second / changes of depth a second / share "
              "at depth >= 64", ""] + table(header, body)

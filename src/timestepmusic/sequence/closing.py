@@ -4,8 +4,8 @@ does (a slower last phrase, a final chord left to ring) instead of stopping mid-
 
 What is told is a learned offset per chunk left, added to that chunk's input to the transformer as the description
 of ar.style is, and another added to the features the event head draws that chunk from (both zero at first: a warm
-start is at first the model it started from). Chunks left count the chunk
-itself: the track's last chunk has 1 left. Shapes: B windows, T steps, K closing chunks, W width.
+start is at first the model it started from). Chunks left count the chunk itself: the track's last chunk has 1
+left. Shapes: B windows, T steps, K closing chunks, W width.
 """
 from __future__ import annotations
 

@@ -97,6 +97,13 @@ class EventGenerator(nn.Module):
         outputs, cache = self.trunk.step(previous, position, cache, offset)
         return self.told_ends(outputs), cache
 
+    def head_features(self, features: torch.Tensor, left: torch.Tensor | None) -> torch.Tensor:
+        """The features [..., W] the event head draws from: with ar.closing_s and each one's chunks left [...], the
+        closing's offset for the head added (closing.Closing.head_offset)."""
+        if left is None or self.closing is None:
+            return features
+        return features + self.closing.head_offset(left)
+
     def untold(self, offset: torch.Tensor) -> torch.Tensor:
         """Guided: the offset the untold half reads beside the told one's `offset`: nothing of the description, the
         closing as told (`closing_told`)."""
@@ -220,6 +227,11 @@ class EventAutoregressive(Autoregressive):
         self.use_autoencoder(data.real.ae, data.real.normaliser)
         self.track_ends = TrackEnds(data.corpus) if self.generator.closing is not None else None
 
+    def chunks_left(self, real: RealBatch) -> torch.Tensor | None:
+        """With ar.closing_s, each step of the windows of `real` its chunks left to its track's end [b, T]
+        (closing.TrackEnds); None without."""
+        return self.track_ends.left(real.rows, real.mask) if self.track_ends is not None else None
+
     def ending_share(self) -> float:
         """With ar.closing_only every window reaches a track's end (only there is anything told); else ar.ending_share."""
         return 1.0 if self.settings.closing_only else self.settings.ending_share
@@ -247,7 +259,7 @@ class EventAutoregressive(Autoregressive):
         described = self.describe(real)  # with ar.style: [b, T, D]
         if described is not None and self.generator.training:
             described = self.generator.style.drop(described)
-        left = self.track_ends.left(real.rows, real.mask) if self.track_ends is not None else None  # [b, T]
+        left = self.chunks_left(real)  # [b, T] or None
         (features,), end_logit = self.generator(x if read is None else read, described, left)  # [b, T, W], [b, T]
         weight = real.mask * real.weight[:, None]  # [b, T]
         valid = real.mask > 0.5  # [b, T]
@@ -257,9 +269,7 @@ class EventAutoregressive(Autoregressive):
         tonal = self.tonal_counts.counts(track, chunk) if self.tonal_counts else None  # [V, G, 12]
         onsets = self.onset_times.onsets(track, chunk) if self.onset_times else None  # [V, M'], [V]
         heard = self.register_keys.heard(track, chunk) if self.register_keys else None  # [V, 4]
-        features = features[valid]  # [V, W]
-        if left is not None:  # ar.closing_s: what the head hears of the closing
-            features = features + self.generator.closing.head_offset(left[valid])
+        features = self.generator.head_features(features[valid], None if left is None else left[valid])  # [V, W]
         nll = self.generator.events.nll(features, sets.to(self.device), carry, tonal, onsets, heard)
         nll = (nll * weight[valid]).sum() / steps_total
         end = F.binary_cross_entropy_with_logits(end_logit, real.end, reduction="none")  # [b, T]
@@ -284,10 +294,9 @@ class EventAutoregressive(Autoregressive):
         if swap.any():
             with torch.no_grad():
                 self.generator.eval()
-                left = self.track_ends.left(real.rows, real.mask) if self.track_ends is not None else None
+                left = self.chunks_left(real)  # [b, T] or None
                 (features,), _ = self.generator(x, self.describe(real), left)  # [b, T, W]
-                if left is not None:  # ar.closing_s: what the head hears of the closing
-                    features = features + self.generator.closing.head_offset(left)
+                features = self.generator.head_features(features, left)
                 self.generator.train()
                 track, chunk = self.data.real.locate(real.rows[swap])  # [V'] each
                 carry = carry_items(*self.carries.history(track, chunk)) if self.carries else None  # [V', M]
@@ -307,8 +316,8 @@ class EventAutoregressive(Autoregressive):
             raise RuntimeError("the events arm samples with an autoencoder: call use_autoencoder first")
         features = density[0]  # [S, W] (guided: [2S, W])
         if self.closing_now is not None:  # ar.closing_s: the pieces closing at this chunk (both halves, guided)
-            features = features + self.generator.closing.head_offset(self.closing_now).repeat(
-                features.shape[0] // self.closing_now.shape[0], 1)
+            features = self.generator.head_features(
+                features, self.closing_now.repeat(features.shape[0] // self.closing_now.shape[0]))
         carry = self.history.carry() if self.history is not None else None  # [S, M]
         tonal = self.pitch_classes.counts() if self.pitch_classes is not None else None  # [S, G, 12]
         heard = self.drawn_onsets  # ar.pulse, ar.beat_echo, ar.empty_ramp_s: the onsets before the chunk [S, M'], the

@@ -38,6 +38,21 @@ def test_track_ends_tell_each_window_step_its_chunks_left(tiny_corpus):
     assert TrackEnds(corpus).left(rows, mask).tolist() == [[3, 2, 1, NOT_CLOSING]]
 
 
+
+def test_closing_to_the_last_onset_tells_the_final_chords_chunk_1_and_nothing_after(tiny_corpus):
+    corpus = Corpus.open(tiny_corpus)
+    ptr = np.asarray(corpus.track_chunk_ptr)
+    for track in range(corpus.num_tracks):
+        events = corpus.track_events(track)
+        final = int(ptr[track]) + int(events.start_s[events.is_note].max() // corpus.chunk_seconds)  # its chunk
+        assert final < int(ptr[track + 1]) - 1  # (the tiny tracks ring on past their last onset)
+        rows = torch.arange(final - 2, int(ptr[track + 1]))[None]  # [1, T]: to the track's last chunk
+        left = TrackEnds(corpus, "last_onset").left(rows, torch.ones(rows.shape))
+        assert left[0, :3].tolist() == [3, 2, 1] and (left[0, 3:] == NOT_CLOSING).all()
+        assert TrackEnds(corpus, "end").left(rows, torch.ones(rows.shape))[0, -1] == 1
+    with pytest.raises(ValueError, match="ar.closing_to"):
+        Config().override({"ar.closing_to": "last_note"})
+
 @pytest.fixture(scope="module")
 def closing_run(events_run, tiny_corpus, tmp_path_factory):  # noqa: F811
     run = tmp_path_factory.mktemp("closing") / "run"

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..corpus import Corpus
+from ..midi import NUM_KEYS
 
 NOT_CLOSING = 0  # chunks left, where a chunk is told nothing (more than K left, or past a track's end)
 
@@ -45,17 +46,33 @@ def closing_chunks(closing_s: float, chunk_seconds: float) -> int:
 
 
 class TrackEnds:
-    """Where each track of a corpus ends, to tell training windows how many chunks each step has left."""
+    """Where each track of a corpus ends, to tell training windows how many chunks each step has left: to the
+    track's last chunk (`to` "end"), or to the chunk that holds its last note's start ("last_onset": the final
+    chord is the chunk told 1, and what rings on after it is told nothing)."""
 
-    def __init__(self, corpus: Corpus):
+    def __init__(self, corpus: Corpus, to: str = "end"):
         ptr = np.asarray(corpus.track_chunk_ptr, dtype=np.int64)
-        self.last = torch.from_numpy(np.repeat(ptr[1:] - 1, np.diff(ptr)))  # [C]: each chunk's track's last chunk
+        last = last_onset_chunks(corpus) if to == "last_onset" else ptr[1:] - 1  # [T]
+        self.last = torch.from_numpy(np.repeat(last, np.diff(ptr)))  # [C]: each chunk's track's last chunk told
 
     def left(self, rows: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Global chunk indices of windows [B, T] and their mask [B, T] → chunks left to the track's end, the chunk
-        counted [B, T] (NOT_CLOSING past a window's end)."""
+        """Global chunk indices of windows [B, T] and their mask [B, T] → chunks left to the track's end (or its
+        last onset), the chunk counted [B, T] (NOT_CLOSING past it and past a window's end)."""
         left = self.last.to(rows.device)[rows] - rows + 1  # [B, T]
-        return torch.where(mask > 0.5, left, NOT_CLOSING)
+        return torch.where((mask > 0.5) & (left >= 1), left, NOT_CLOSING)
+
+
+def last_onset_chunks(corpus: Corpus) -> np.ndarray:
+    """Each track's chunk that holds its last note's start [T] (global chunk index; a track without notes: its
+    last chunk)."""
+    track_ptr = np.asarray(corpus.track_chunk_ptr, dtype=np.int64)
+    event_ptr = np.asarray(corpus.chunk_event_ptr, dtype=np.int64)
+    event_chunk = np.repeat(np.arange(event_ptr.size - 1), np.diff(event_ptr))  # [E]: each event's chunk
+    chunk_track = np.repeat(np.arange(track_ptr.size - 1), np.diff(track_ptr))  # [C]: each chunk's track
+    note_chunks = event_chunk[np.asarray(corpus.ids) < NUM_KEYS]  # [N]
+    last = np.full(track_ptr.size - 1, -1, dtype=np.int64)  # [T]
+    np.maximum.at(last, chunk_track[note_chunks], note_chunks)
+    return np.where(last >= 0, last, track_ptr[1:] - 1)
 
 
 def closing_left(closing_at: torch.Tensor, first: int, last: int, chunks: int) -> torch.Tensor:

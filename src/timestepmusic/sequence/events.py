@@ -225,7 +225,7 @@ class EventAutoregressive(Autoregressive):
             self.generator.style.fill_bank(bank.to(self.device))
             self.paths = self.styles.paths(self.train_windows, self.data.real.locate, self.generator.style.mean.cpu())
         self.use_autoencoder(data.real.ae, data.real.normaliser)
-        self.track_ends = TrackEnds(data.corpus) if self.generator.closing is not None else None
+        self.track_ends = TrackEnds(data.corpus, self.settings.closing_to) if self.generator.closing is not None else None
 
     def chunks_left(self, real: RealBatch) -> torch.Tensor | None:
         """With ar.closing_s, each step of the windows of `real` its chunks left to its track's end [b, T]

@@ -39,7 +39,7 @@ def test_track_ends_tell_each_window_step_its_chunks_left(tiny_corpus):
 
 
 
-def test_closing_to_the_last_onset_tells_the_final_chords_chunk_1_and_nothing_after(tiny_corpus):
+def test_closing_to_the_last_onset_tells_the_final_chords_chunk_1(tiny_corpus):
     corpus = Corpus.open(tiny_corpus)
     ptr = np.asarray(corpus.track_chunk_ptr)
     for track in range(corpus.num_tracks):
@@ -48,10 +48,29 @@ def test_closing_to_the_last_onset_tells_the_final_chords_chunk_1_and_nothing_af
         assert final < int(ptr[track + 1]) - 1  # (the tiny tracks ring on past their last onset)
         rows = torch.arange(final - 2, int(ptr[track + 1]))[None]  # [1, T]: to the track's last chunk
         left = TrackEnds(corpus, "last_onset").left(rows, torch.ones(rows.shape))
-        assert left[0, :3].tolist() == [3, 2, 1] and (left[0, 3:] == NOT_CLOSING).all()
+        assert left[0, :3].tolist() == [3, 2, 1] and (left[0, 3:] < 0).all()  # (after: told with a ring)
         assert TrackEnds(corpus, "end").left(rows, torch.ones(rows.shape))[0, -1] == 1
     with pytest.raises(ValueError, match="ar.closing_to"):
         Config().override({"ar.closing_to": "last_note"})
+
+
+def test_chunks_after_the_final_onset_are_told_after_the_closing_and_read_their_own_rows(tiny_corpus):
+    left = closing_left(torch.tensor([10]), 9, 16, chunks=3, after=2)  # chunks 9 … 16
+    assert left.tolist() == [[0, 3, 2, 1, -1, -2, 0, 0]]
+    table = Closing(3, 2, after=2)
+    with torch.no_grad():
+        table.offsets.copy_(torch.arange(10.0).view(5, 2))
+    told = table(left)[0]  # [8, 2]
+    assert told[4].tolist() == table.offsets[3].tolist() and told[5].tolist() == table.offsets[4].tolist()
+    assert not told[[0, 6, 7]].any()
+    corpus = Corpus.open(tiny_corpus)
+    ptr = np.asarray(corpus.track_chunk_ptr)
+    events = corpus.track_events(0)
+    final = int(ptr[0]) + int(events.start_s[events.is_note].max() // corpus.chunk_seconds)
+    rows = torch.arange(final - 1, final + 3)[None]  # [1, 4]
+    assert TrackEnds(corpus, "last_onset").left(rows, torch.ones(rows.shape)).tolist() == [[2, 1, -1, -2]]
+    with pytest.raises(ValueError, match="ar.closing_ring_s"):
+        Config().override({"ar.closing_s": 8.0, "ar.closing_ring_s": 2.0})  # (counted to the end: nothing after)
 
 @pytest.fixture(scope="module")
 def closing_run(events_run, tiny_corpus, tmp_path_factory):  # noqa: F811

@@ -639,6 +639,10 @@ class AutoregressiveConfig:
     """Events arm with ar.closing_s, training only: what each track's closing counts down to: "end", its last chunk
     (the fifty-first session's), or "last_onset", the chunk that holds its last note's start, so that the chunk a
     closing is told 1 in is the final chord (and the piece ends when it has rung out)."""
+    closing_ring_s: float = 0.0
+    """Events arm with ar.closing_to=last_onset: the chunks after each track's last onset, up to this many seconds,
+    are told too (chunks after: -1, -2, …), and a piece that ends itself plays them after its closing, its final
+    chord ringing out. 0: none (a piece ends with the chunk of its final chord)."""
     closing_only: bool = False
     """Events arm with ar.closing_s, training only: only the closing's offsets learn (every other weight kept as
     warm-started, so that a piece sounds exactly as before until it closes), on windows that all reach a track's
@@ -664,6 +668,10 @@ class AutoregressiveConfig:
         _check(self.closing_s > 0 or not self.closing_only, "ar.closing_only", "needs ar.closing_s")
         _check(self.closing_to in ("end", "last_onset"), "ar.closing_to",
                f"must be end or last_onset, got {self.closing_to!r}")
+        _check(math.isfinite(self.closing_ring_s) and self.closing_ring_s >= 0, "ar.closing_ring_s",
+               f"must be ≥ 0 and finite (0 = none), got {self.closing_ring_s}")
+        _check(self.closing_ring_s == 0 or self.closing_to == "last_onset", "ar.closing_ring_s",
+               "needs ar.closing_to=last_onset (after a track's end nothing is left to tell)")
         _check(self.pedal_join_s >= 0, "ar.pedal_join_s", f"must be ≥ 0 (0 = none), got {self.pedal_join_s}")
         _check(0 <= self.pedal_join_share < 1, "ar.pedal_join_share",
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")

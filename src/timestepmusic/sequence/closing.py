@@ -5,7 +5,10 @@ does (a slower last phrase, a final chord left to ring) instead of stopping mid-
 What is told is a learned offset per chunk left, added to that chunk's input to the transformer as the description
 of ar.style is, and another added to the features the event head draws that chunk from (both zero at first: a warm
 start is at first the model it started from). Chunks left count the chunk itself: the track's last chunk has 1
-left. Shapes: B windows, T steps, K closing chunks, W width.
+left. With ar.closing_to=last_onset they count to the chunk that holds the track's last note's start, and with
+ar.closing_ring_s the R chunks after it are told too, as chunks after (told -1, -2, …): the final chord, then
+its ringing out, and a piece that ends itself plays them after its closing. Shapes: B windows, T steps, K closing
+chunks, R chunks after, W width.
 """
 from __future__ import annotations
 
@@ -20,14 +23,16 @@ NOT_CLOSING = 0  # chunks left, where a chunk is told nothing (more than K left,
 
 
 class Closing(nn.Module):
-    """Chunks left [...] → the offset each chunk's input reads, and the one its features get before the event head
-    reads them [..., W] each (zero where more than K are left)."""
+    """Chunks left [...] (1 … K; -1 … -R: chunks after) → the offset each chunk's input reads, and the one its
+    features get before the event head reads them [..., W] each (zero where more than K are left, or more than R
+    after)."""
 
-    def __init__(self, chunks: int, width: int):
+    def __init__(self, chunks: int, width: int, after: int = 0):
         super().__init__()
-        self.chunks = chunks
-        self.offsets = nn.Parameter(torch.zeros(chunks, width))  # [K, W]: row k for k + 1 chunks left
-        self.heard = nn.Parameter(torch.zeros(chunks, width))  # [K, W]: the same for the event head
+        self.chunks, self.after = chunks, after
+        self.offsets = nn.Parameter(torch.zeros(chunks + after, width))  # [K + R, W]: row k for k + 1 chunks left,
+        # row K + a for a + 1 chunks after
+        self.heard = nn.Parameter(torch.zeros(chunks + after, width))  # [K + R, W]: the same for the event head
 
     def forward(self, left: torch.Tensor) -> torch.Tensor:
         return self.told(self.offsets, left)
@@ -36,8 +41,9 @@ class Closing(nn.Module):
         return self.told(self.heard, left)
 
     def told(self, table: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
-        told = (left >= 1) & (left <= self.chunks)  # [...]
-        return table[(left - 1).clamp(0, self.chunks - 1)] * told[..., None]  # [..., W]
+        told = ((left >= 1) & (left <= self.chunks)) | ((left <= -1) & (left >= -self.after))  # [...]
+        row = torch.where(left >= 1, left - 1, self.chunks - left - 1)  # [...]
+        return table[row.clamp(0, self.chunks + self.after - 1)] * told[..., None]  # [..., W]
 
 
 def closing_chunks(closing_s: float, chunk_seconds: float) -> int:
@@ -57,9 +63,9 @@ class TrackEnds:
 
     def left(self, rows: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Global chunk indices of windows [B, T] and their mask [B, T] → chunks left to the track's end (or its
-        last onset), the chunk counted [B, T] (NOT_CLOSING past it and past a window's end)."""
+        last onset), the chunk counted [B, T]: -1, -2, … after it, NOT_CLOSING past a window's end."""
         left = self.last.to(rows.device)[rows] - rows + 1  # [B, T]
-        return torch.where((mask > 0.5) & (left >= 1), left, NOT_CLOSING)
+        return torch.where(mask > 0.5, torch.where(left >= 1, left, left - 1), NOT_CLOSING)
 
 
 def last_onset_chunks(corpus: Corpus) -> np.ndarray:
@@ -75,9 +81,11 @@ def last_onset_chunks(corpus: Corpus) -> np.ndarray:
     return np.where(last >= 0, last, track_ptr[1:] - 1)
 
 
-def closing_left(closing_at: torch.Tensor, first: int, last: int, chunks: int) -> torch.Tensor:
+def closing_left(closing_at: torch.Tensor, first: int, last: int, chunks: int, after: int = 0) -> torch.Tensor:
     """Sampling: the chunk at which each piece's closing starts [S] (beyond any chunk: not closing) → chunks left
-    at chunks first … last [S, C] (NOT_CLOSING before the closing)."""
+    at chunks first … last [S, C], K of them and then R chunks after (-1 … -R; NOT_CLOSING before the closing
+    and past them)."""
     at = torch.arange(first, last + 1, device=closing_at.device)  # [C]
     left = closing_at[:, None] + chunks - at[None]  # [S, C]
-    return torch.where((at[None] >= closing_at[:, None]) & (left >= 1), left, NOT_CLOSING)
+    left = torch.where(left >= 1, left, left - 1)  # [S, C]: -1 for the first chunk after
+    return torch.where((at[None] >= closing_at[:, None]) & (left >= -after), left, NOT_CLOSING)

@@ -144,8 +144,9 @@ class EventAutoregressive(Autoregressive):
                          voices=a.voices, onsets=a.onsets, onsets_leans=a.onsets_leans, pulse=a.pulse,
                          register=a.register)
         style = PieceStyle(a.width, a.style_pause) if a.style else None
-        self.closing_chunks = closing_chunks(a.closing_s, self.chunk_seconds)  # ar.closing_s: K
-        closing = Closing(self.closing_chunks, a.width) if self.closing_chunks else None
+        told, after = closing_chunks(a.closing_s, self.chunk_seconds), closing_chunks(a.closing_ring_s, self.chunk_seconds)
+        self.closing_chunks = told + after  # ar.closing_s and ar.closing_ring_s: K + R, the chunks a piece closes over
+        closing = Closing(told, a.width, after) if told else None
         self.generator = EventGenerator(trunk, head, style, closing).to(device)
         self.track_ends: TrackEnds | None = None  # training, ar.closing_s: where each track ends
         self.closing_now: torch.Tensor | None = None  # sampling, ar.closing_s: each piece's chunks left at the chunk
@@ -616,7 +617,8 @@ class EventAutoregressive(Autoregressive):
         self.generator.closing_told = self.closing_now = None
         if self.closing_at is None or not bool((self.closing_at <= last).any()):
             return described
-        left = closing_left(self.closing_at.to(self.device), first, last, self.closing_chunks)  # [S, C]
+        closing = self.generator.closing
+        left = closing_left(self.closing_at.to(self.device), first, last, closing.chunks, closing.after)  # [S, C]
         self.generator.closing_told = self.generator.closing(left)  # [S, C, W]
         self.closing_now = left[:, -1]  # [S]: the chunk drawn next (the last position read)
         return with_closing(described, self.generator.closing_told)

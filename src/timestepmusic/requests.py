@@ -11,8 +11,9 @@ from pathlib import Path, PurePath
 
 from .generate_flags import PIECE_SECONDS, generate_parser, reading_parser
 
-UNHEARD = ("out", "soundfont", "threads", "overwrite", "png", "wav", "verbose", "corpus")  # generate's settings that
-# change no note: where the pieces go, what goes beside them, how fast they are drawn, what lengths are shown beside
+UNHEARD = ("out", "soundfont", "threads", "overwrite", "png", "wav", "verbose", "quiet", "corpus")  # generate's settings
+# that change no note: where the pieces go, what goes beside them, how fast they are drawn, what is said and what
+# lengths are shown beside
 
 
 def request_from(read: dict) -> dict:

@@ -117,6 +117,14 @@ def _marker_request(marker: str) -> dict | None:
         return None
 
 
+def holds_its_prompt(marker: str | None) -> bool:
+    """Whether a file whose marker is `marker` (heard.made_by's) begins with the performance given to its --prompt: a
+    continuation written whole, without --continuation-only (None, or a marker no generate command of this version
+    reads: False)."""
+    read = None if marker is None else _marker_request(marker)
+    return read is not None and bool(read["prompt"]) and not read["continuation_only"]
+
+
 def drawn_alike(path: Path, asked: dict) -> bool:
     """Whether the MIDI file `path` was drawn by this version and the request `asked` (`comparable`'s) but for its
     seed and how many pieces were drawn and written: another seed's pieces of the same model and settings, which

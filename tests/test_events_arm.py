@@ -505,6 +505,21 @@ def test_a_request_is_said_one_way_however_it_was_typed_and_reads_back_as_typed(
     assert said("--seed", "1") != said() and said("--set", "ar.b=1", "--set", "ar.b=2") != said("--set", "ar.b=1")
 
 
+def test_a_quiet_run_writes_the_same_marker_as_a_spoken_one():
+    """-q changes what is said, not a note: its files are the same request, byte for byte, as those of a run without it
+    (a marker that named --quiet made `tsm generate -q` differ from `tsm generate` and its --piece redraw)."""
+    from timestepmusic.cli import build_parser
+    from timestepmusic.requests import request_from, request_words, same_request
+
+    def said(*words: str) -> list[str]:
+        return request_words(request_from(vars(build_parser().parse_args(["generate", *words]))))
+
+    assert said("-q") == said("--quiet") == said() == ["generate"]
+    assert said("-q", "--seed", "3") == said("--seed", "3")
+    made = "TimeStepMusic 0.1.0: "
+    assert same_request(made + "tsm generate --quiet --piece 3", made + "tsm generate --piece 3")  # (written before)
+
+
 def test_the_same_request_typed_otherwise_gives_the_same_file(events_run, tmp_path):
     import symusic
 

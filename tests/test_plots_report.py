@@ -718,6 +718,27 @@ def test_real_files_of_the_compared_split_are_said_to_be_on_both_sides(corpus, g
     assert not any("split itself" in note for note in notes)
 
 
+def test_continuations_written_with_their_prompt_are_said_to_hold_its_real_notes(corpus, generated, tmp_path):
+    import symusic
+
+    theirs = tmp_path / "theirs"  # a user evaluates the files of tsm generate --prompt: each begins with the real take
+    theirs.mkdir()
+    made = "TimeStepMusic 0.1.0: tsm generate "
+    for name, command in (("whole.mid", "--seconds 30 --prompt 'my take.mid' --piece 0"),
+                          ("alone.mid", "--seconds 30 --prompt 'my take.mid' --continuation-only --piece 0"),
+                          ("plain.mid", "--piece 1")):
+        score = symusic.Score(str(generated / "sample_0.mid"))
+        score.markers.append(symusic.TextMeta(0, made + command))
+        score.dump_midi(str(theirs / name))
+    notes = evaluate_generated(theirs, corpus, tmp_path / "out", repeats=1)["notes"]
+    said = [note for note in notes if "--prompt" in note]
+    assert len(said) == 1 and said[0].startswith("1 of the 3 files begin with the performance given to tsm generate "
+                                                 "--prompt") and "whole.mid" in said[0], said
+    assert "alone.mid" not in said[0] and "plain.mid" not in said[0] and "--continuation-only" in said[0]
+    notes = evaluate_generated(generated, corpus, tmp_path / "mine", repeats=1)["notes"]  # no markers: nothing said
+    assert not any("--prompt" in note for note in notes)
+
+
 def test_evaluate_help_says_how_many_pieces_which_split_and_what_repeats_do(capsys):
     with pytest.raises(SystemExit):
         main(["evaluate", "--help"])

@@ -11,8 +11,9 @@ from pathlib import Path, PurePath
 
 from .generate_flags import PIECE_SECONDS, generate_parser, reading_parser
 
-UNHEARD = ("out", "soundfont", "threads", "overwrite", "png", "wav", "verbose", "corpus")  # generate's settings that
-# change no note: where the pieces go, what goes beside them, how fast they are drawn, what lengths are shown beside
+UNHEARD = ("out", "soundfont", "threads", "overwrite", "png", "wav", "verbose", "quiet", "corpus")  # generate's settings
+# that change no note: where the pieces go, what goes beside them, how fast they are drawn, what is said and what
+# lengths are shown beside
 
 
 def request_from(read: dict) -> dict:
@@ -114,6 +115,14 @@ def _marker_request(marker: str) -> dict | None:
         return request_from(read) if read.get("command") == "generate" else None
     except (SystemExit, ValueError):  # (a marker a later version may word otherwise)
         return None
+
+
+def holds_its_prompt(marker: str | None) -> bool:
+    """Whether a file whose marker is `marker` (heard.made_by's) begins with the performance given to its --prompt: a
+    continuation written whole, without --continuation-only (None, or a marker no generate command of this version
+    reads: False)."""
+    read = None if marker is None else _marker_request(marker)
+    return read is not None and bool(read["prompt"]) and not read["continuation_only"]
 
 
 def drawn_alike(path: Path, asked: dict) -> bool:

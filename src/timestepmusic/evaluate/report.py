@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_path
-from ..midi import NUM_KEYS, events_from_bytes, file_bytes
+from ..midi import NUM_KEYS, events_from_bytes, file_bytes, made_by_marker
+from ..requests import holds_its_prompt
 from ..sources import midi_below, midi_in
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
 from .compare import (
@@ -231,6 +232,13 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                      f"bytes: {', '.join(in_split[:3])}{', …' if len(in_split) > 3 else ''}): their excerpts are among "
                      "the real ones they are compared with, so the overlaps run high and the accuracies below 0.5 "
                      "(each mistaken for its twin); evaluate music from outside the split")
+        log.warning("%s", notes[-1])
+    prompted = [name for name in names if holds_its_prompt(made_by_marker(generated_dir / name))]
+    if prompted:  # a continuation written whole: the real performance it continues is measured as generated
+        notes.append(f"{len(prompted)} of the {len(names)} files begin with the performance given to tsm generate "
+                     f"--prompt (their markers say so: {', '.join(prompted[:3])}{', …' if len(prompted) > 3 else ''}): "
+                     "its real notes are described as generated, and counted as near copies where it is a training "
+                     "performance; draw them again with --continuation-only to evaluate what the model played alone")
         log.warning("%s", notes[-1])
     generated = tables[GENERATED]
     struck = np.bincount(generated.excerpt[generated.ids < NUM_KEYS], minlength=generated.num_excerpts)  # [X] notes

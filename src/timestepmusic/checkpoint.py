@@ -244,14 +244,15 @@ def growing_tables(model: nn.Module) -> list[str]:
 
 def load_matching(folder: Path, models: dict[str, nn.Module]) -> tuple[int, list[str]]:
     """Warm start: copy into each model the tensors of folder/KEY.safetensors (where that file exists) whose
-    names and shapes match; the rest keep their fresh initialisation. The causal transformer's learned positions
-    from a shorter context (ar.context grown) are copied too, and the last repeated (`grow_positions`; logged).
-    → (tensors copied, names left fresh)."""
+    names and shapes match; the rest keep their fresh initialisation. Each file is checked as `load_tensors` checks
+    it (a warm start from weights replaced or damaged after saving is refused). The causal transformer's learned
+    positions from a shorter context (ar.context grown) are copied too, and the last repeated (`grow_positions`;
+    logged). → (tensors copied, names left fresh)."""
     copied, fresh = 0, []
     for key, model in models.items():
         if not (folder / f"{key}.safetensors").is_file():
             continue
-        _, theirs = _read_weights(folder, key)
+        theirs = load_tensors(folder, key)
         mine = model.state_dict()
         for name in (n for n in growing_tables(model) if n in theirs and n in mine):
             grown = grow_positions(theirs[name], mine[name])

@@ -126,6 +126,19 @@ def test_ending_closes_a_piece_of_a_fixed_length_over_its_last_chunks(closing_ru
         str(pytest.raises(ValueError, GANModel.load(events_run / "last").sample_latents, 1, 2.0, 0, ending=True).value)
 
 
+
+def test_ending_says_so_where_the_whole_piece_is_its_closing(closing_run, caplog):
+    out = closing_run.parent / "short"
+    with caplog.at_level("WARNING"):  # the closing is 1 s; each piece half that
+        assert main(["generate", "--model", str(closing_run / "last"), "--ending", "-n", "1", "--seconds", "0.5", "-o",
+                     str(out)]) == 0
+    assert "over its last 1 s; a piece of 0.5 s is closing all through" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert main(["generate", "--model", str(closing_run / "last"), "--ending", "-n", "1", "--seconds", "2", "-o",
+                     str(out), "--overwrite"]) == 0
+    assert "closing all through" not in caplog.text
+
 def told_left(model: GANModel, *args, **kwargs) -> list[list[int]]:
     """The chunks left each drawn chunk was told, per chunk drawn ([S] each; 0: nothing told)."""
     arm, told = model.arm, []

@@ -45,6 +45,10 @@ def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_it
                    "mixture_temperature": args.mixture_temperature}
     if args.ending:  # a model without a closing refuses it (GANModel.sample_latents)
         options["ending"] = True
+        closing_s = getattr(gan.arm, "closing_chunks", 0) * gan.ae.chunk_seconds
+        if 0 < seconds < closing_s and not ends_itself:
+            log.warning("--ending: this model closes a piece over its last %g s; a piece of %g s is closing all through "
+                        "(a slower, thinner passage to a final chord)", closing_s, seconds)
     if args.guidance is not None:  # a model that follows no description refuses it (GANModel.sample_latents)
         options["guidance"] = args.guidance
         asked_of = [flag for flag, given in (("--style", args.style), ("--like", args.like),

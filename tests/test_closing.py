@@ -164,6 +164,15 @@ def test_a_piece_shorter_than_its_closing_ends_told_one_chunk_left(closing_run, 
     assert [chunk[0] for chunk in told] == [2, 1]  # as training tells a track of 2 chunks
 
 
+def test_a_closing_counted_to_the_last_onset_or_ringing_needs_a_closing():
+    """Without ar.closing_s nothing is told: a ring alone made a model whose --ending and --max-seconds failed in
+    a traceback (a closing of R chunks and no table to tell them from)."""
+    for given in ({"ar.closing_to": "last_onset"}, {"ar.closing_to": "last_onset", "ar.closing_ring_s": 1.0}):
+        with pytest.raises(ValueError, match="needs ar.closing_s"):
+            Config().override(given)
+    assert Config().override({"ar.closing_s": 4.0, "ar.closing_to": "last_onset", "ar.closing_ring_s": 1.0})
+
+
 @pytest.mark.parametrize("arch,extra,said", [
     ("ar", {}, "ar.closing_s: only the events arm"),  # (the ar arm would train every weight, told nothing)
     ("events", {"gan.finetune_ae": True}, "gan.finetune_ae"),  # (the autoencoder would learn too)

@@ -672,6 +672,8 @@ class AutoregressiveConfig:
                f"must be ≥ 0 and finite (0 = none), got {self.closing_ring_s}")
         _check(self.closing_ring_s == 0 or self.closing_to == "last_onset", "ar.closing_ring_s",
                "needs ar.closing_to=last_onset (after a track's end nothing is left to tell)")
+        for name, given in (("closing_to", self.closing_to != "end"), ("closing_ring_s", self.closing_ring_s > 0)):
+            _check(self.closing_s > 0 or not given, f"ar.{name}", "needs ar.closing_s (without it nothing closes)")
         _check(self.pedal_join_s >= 0, "ar.pedal_join_s", f"must be ≥ 0 (0 = none), got {self.pedal_join_s}")
         _check(0 <= self.pedal_join_share < 1, "ar.pedal_join_share",
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")

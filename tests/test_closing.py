@@ -164,6 +164,27 @@ def test_a_piece_shorter_than_its_closing_ends_told_one_chunk_left(closing_run, 
     assert [chunk[0] for chunk in told] == [2, 1]  # as training tells a track of 2 chunks
 
 
+@pytest.fixture(scope="module")
+def ring_run(events_run, tiny_corpus, tmp_path_factory):  # noqa: F811
+    run = tmp_path_factory.mktemp("ring") / "run"
+    config = Config().override(TINY_EVENTS | {"ar.closing_s": 1.0, "ar.closing_to": "last_onset",
+                                             "ar.closing_ring_s": 0.5, "ar.closing_only": True, "gan.steps": 2})
+    train_sequence_model(tiny_corpus, None, run, config, init_from=events_run / "last", progress=False)
+    return run
+
+
+@pytest.mark.parametrize("ends", [False, True])
+@pytest.mark.parametrize("seconds,said", [(5.0, [0] * 14 + [4, 3, 2, 1, -1, -2]), (1.0, [2, 1, -1, -2]),
+                                          (0.75, [1, -1, -2]), (0.5, [1, -1]), (0.25, [1])])
+def test_a_piece_with_a_ring_is_told_as_a_track_is_to_its_last_onset_and_after(ring_run, ends, seconds, said):
+    """K = 4 chunks of 0.25 s, then R = 2 after the final chord: the piece's chunks told as training tells a track's
+    (4 … 1 to its last onset's chunk, then -1, -2), and a piece of R chunks or fewer still draws its final chord, told
+    1, rather than only ringing out one no chunk of it struck."""
+    model = GANModel.load(ring_run / "last")
+    assert model.arm.closing_chunks == 6
+    assert [chunk[0] for chunk in told_left(model, 1, seconds, 3, ending=True, ends=ends)] == said
+
+
 def test_a_closing_counted_to_the_last_onset_or_ringing_needs_a_closing():
     """Without ar.closing_s nothing is told: a ring alone made a model whose --ending and --max-seconds failed in
     a traceback (a closing of R chunks and no table to tell them from)."""

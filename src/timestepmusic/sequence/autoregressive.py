@@ -45,6 +45,7 @@ class Autoregressive:
     progress = False  # sampling shows a bar over the chunks where stderr is a terminal (tsm generate sets it)
     end_trace: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # set to a list on an arm: see sample()
     closing_chunks = 0  # K: a piece that ends itself closes over K more chunks told so (the events arm's ar.closing_s)
+    closing_after = 0  # R of those K: the chunks after its final chord (the events arm's ar.closing_ring_s)
     closes = False  # sampling: a piece of a fixed length closes over its last K chunks too (tsm generate --ending)
     closing_at: torch.Tensor | None = None  # while a sample runs with K > 0: the chunk each piece's closing starts [S]
 
@@ -157,9 +158,11 @@ class Autoregressive:
         stopped = torch.zeros(n, dtype=torch.bool)
         keep = net.context - max(1, min(self.settings.slide_stride, net.context - 1))  # chunks kept when it slides
         closing = self.closing_chunks if self.ends or self.closes else 0
-        # the cap's last K close (ends: earlier where the head says); the last chunk is told 1 left, as a track's
-        # last is in training, also where the piece is K chunks long or shorter (its closing begins before it)
-        self.closing_at = torch.full((n,), first + chunks - closing) if closing else None  # [S]
+        # the cap's last K close (ends: earlier where the head says); the last chunk is told 1 left (with R chunks
+        # after: -R), as a track's last is in training, also where the piece is K chunks long or shorter (its
+        # closing begins before it); a piece of R chunks or fewer still draws its final chord (told 1) first
+        final = max(first + chunks - 1 - self.closing_after, first)  # the chunk told 1: the final chord's
+        self.closing_at = torch.full((n,), final + 1 - (closing - self.closing_after)) if closing else None  # [S]
         base, cache = 0, None  # base: the first chunk the window sees; cache: keys/values of positions 0 … t − base
         for t in tqdm(range(first, first + chunks), desc="sampling", unit="chunk", leave=False,
                       disable=None if self.progress else True):

@@ -145,7 +145,8 @@ class EventAutoregressive(Autoregressive):
                          register=a.register)
         style = PieceStyle(a.width, a.style_pause) if a.style else None
         told, after = closing_chunks(a.closing_s, self.chunk_seconds), closing_chunks(a.closing_ring_s, self.chunk_seconds)
-        self.closing_chunks = told + after  # ar.closing_s and ar.closing_ring_s: K + R, the chunks a piece closes over
+        self.closing_chunks = told + after if told else 0  # ar.closing_s and ar.closing_ring_s: K + R, the chunks a
+        self.closing_after = after if told else 0  # piece closes over, R of them after its final chord
         closing = Closing(told, a.width, after) if told else None
         self.generator = EventGenerator(trunk, head, style, closing).to(device)
         self.track_ends: TrackEnds | None = None  # training, ar.closing_s: where each track ends

@@ -231,5 +231,7 @@ def test_info_offers_the_ending_only_to_a_model_with_a_closing():
 
     closes = {"arch": "events", "ar": {"closing_s": 8.0}}
     assert "--ending (its last 8 s close)" in asked(closes)  # (a musician reads --info to learn what to ask)
+    rings = {"arch": "events", "ar": {"closing_s": 8.0, "closing_to": "last_onset", "closing_ring_s": 2.0}}
+    assert "--ending (its last 10 s close)" in asked(rings)  # (the ring is played after the closing)
     assert "--ending" not in asked({"arch": "events", "ar": {"closing_s": 0.0}})
     assert "--ending" not in asked({"arch": "events", "ar": {}})  # (a model from before the closing)

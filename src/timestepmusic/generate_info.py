@@ -90,7 +90,8 @@ def info_words(info: dict, history: bool = False) -> list[str]:
     asks += [f"--composer ({len(composers)} composers)"] if walks and isinstance(composers, dict) and composers else []
     asks += ["--like"] if walks else []
     asks += ["--select (a critic)"] if isinstance(info.get("critic"), dict) else []
-    asks += [f"--ending (its last {ar['closing_s']:g} s close)"] if (ar.get("closing_s") or 0) > 0 else []  # a closing
+    closes_s = (ar.get("closing_s") or 0) + (ar.get("closing_ring_s") or 0)  # a closing, and its final chord's ring
+    asks += [f"--ending (its last {closes_s:g} s close)"] if (ar.get("closing_s") or 0) > 0 else []
     if asks:
         lines.append("it may be asked: " + ", ".join(asks))
     if info.get("description") and history:

@@ -54,7 +54,7 @@ def closing_chunks(closing_s: float, chunk_seconds: float) -> int:
 class TrackEnds:
     """Where each track of a corpus ends, to tell training windows how many chunks each step has left: to the
     track's last chunk (`to` "end"), or to the chunk that holds its last note's start ("last_onset": the final
-    chord is the chunk told 1, and what rings on after it is told nothing)."""
+    chord is the chunk told 1, and what rings on after it -1, -2, …, which Closing reads with ar.closing_ring_s)."""
 
     def __init__(self, corpus: Corpus, to: str = "end"):
         ptr = np.asarray(corpus.track_chunk_ptr, dtype=np.int64)

@@ -235,3 +235,23 @@ def test_info_offers_the_ending_only_to_a_model_with_a_closing():
     assert "--ending (its last 10 s close)" in asked(rings)  # (the ring is played after the closing)
     assert "--ending" not in asked({"arch": "events", "ar": {"closing_s": 0.0}})
     assert "--ending" not in asked({"arch": "events", "ar": {}})  # (a model from before the closing)
+
+
+def test_no_note_starts_in_a_ring_chunk_as_in_no_training_track(ring_run, monkeypatch):
+    """The chunks told -1 … -R follow the chunk of a track's last note's start: none starts a note in training, and
+    none may in sampling (pedals may still move); every other chunk draws as without the rule."""
+    from timestepmusic.midi import NUM_KEYS
+    from timestepmusic.sequence.event_sampler import EventSampler
+
+    def ring_notes(model: GANModel) -> tuple[list, int]:
+        model.sample_latents(16, 5.0, 3, snap_to_real=False, ending=True)  # 20 chunks, the last 2 the ring
+        notes = [int((sets.ids[:, :] < NUM_KEYS).logical_and(
+            torch.arange(sets.ids.shape[1])[None] < sets.sizes[:, None]).sum()) for sets in model.arm.drawn]
+        return [sets.ids.tolist() for sets in model.arm.drawn[:18]], sum(notes[18:])
+
+    before_ring, in_ring = ring_notes(GANModel.load(ring_run / "last"))
+    assert in_ring == 0
+    sample = EventSampler.sample
+    monkeypatch.setattr(EventSampler, "sample", lambda self, *a, noteless=None, **k: sample(self, *a, **k))
+    unruled_before, unruled_in_ring = ring_notes(GANModel.load(ring_run / "last"))
+    assert unruled_in_ring > 0 and unruled_before == before_ring  # (the rule is what kept them out)

@@ -112,7 +112,8 @@ class EventSampler:
                register_margin: float = 0.0, register_min_p: float = 0.0, damper_bias: float = 0.0,
                heard_register: torch.Tensor | None = None, step_lean: float = 0.0,
                join_bias: float = 0.0, sounding: torch.Tensor | None = None, restrike_guard: float = 0.0,
-               tempo: TempoTold | None = None, duration_tilt: float = 0.0) -> SetBatch:
+               tempo: TempoTold | None = None, duration_tilt: float = 0.0,
+               noteless: torch.Tensor | None = None) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
@@ -157,7 +158,9 @@ class EventSampler:
         (ar.restrike_guard, sounding.py; exact, by rejection, as the cluster guard: kept at e^−G, else drawn again
         with those odds). `tempo`: the beat echo leans toward that tempo's beats after the onsets heard instead of toward
         the intervals between them (pulse.TempoTold; needs `beat_echo` > 0). `duration_tilt` β: a note's duration is
-        drawn with β × ln(its seconds) added to its logits (ar.duration_tilt; guided: to the mixed logits)."""
+        drawn with β × ln(its seconds) added to its logits (ar.duration_tilt; guided: to the mixed logits).
+        `noteless` [R] (bool): rows where no note starts, only pedals (a closing's chunks after its final chord,
+        where no training track starts one); the other rows draw as without it."""
         head, through = self.head, self.through
         if join_bias != 0.0 and not head.onsets:
             raise ValueError(f"ar.join_bias {join_bias}: this model has no choice of joining the onset (ar.onsets)")
@@ -170,6 +173,7 @@ class EventSampler:
                                                        for f in dataclasses.fields(carry)))
             tonal = twice(tonal)  # [2R, G, 12]
             unpressed = twice(unpressed)  # [2R, 3]
+            noteless = twice(noteless)  # [2R]
             onsets = None if onsets is None else (twice(onsets[0]), twice(onsets[1]))  # [2R, M], [2R]
             register = None if register is None else (twice(register[0]), twice(register[1]))  # [2R] each
             heard_register = twice(heard_register)  # [2R, V]
@@ -195,6 +199,7 @@ class EventSampler:
         items = pointer.items(r, carry) if pointer is not None else None
         kernels = self.kernels  # [A, 88, 88]
         chunk_bias = head.tonal_bias(tonal)  # with ar.tonal: [R, 88] on every key choice of the chunk
+        noteless = None if noteless is None else noteless.to(device, torch.bool)  # [R]
         never = None  # the pedals a row never draws, and never the stop: [R, 3 pedals + stop]
         if unpressed is not None:
             never = F.pad(unpressed.to(device, torch.bool), (0, 1), value=False)
@@ -359,6 +364,8 @@ class EventSampler:
                 others = others.masked_fill(never, -torch.inf)
             # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …
             kinds = torch.cat([note_logits.logsumexp(-1, keepdim=True), others], 1) + kind_bias[min(i, 1)]  # [R, 5]
+            if noteless is not None:
+                kinds[:, 0] = kinds[:, 0].masked_fill(noteless, -torch.inf)
             kind = pick(kinds, kind_noise, kind_guidance)  # [R]
             going &= kind != KINDS - 1
             if not going.any():

@@ -34,7 +34,7 @@ from ..midi import NUM_KEYS, Events, join_pedal_runs
 from .autoregressive import Autoregressive
 from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
-from .closing import Closing, TrackEnds, closing_chunks, closing_left
+from .closing import NOT_CLOSING, Closing, TrackEnds, closing_chunks, closing_left
 from .event_head import EventHead
 from .event_sampler import EventSampler, twice
 from .pulse import DrawnOnsets, OnsetGatherer, TempoTold
@@ -351,7 +351,8 @@ class EventAutoregressive(Autoregressive):
                                    heard_register=drawn_heard(self.register) if self.settings.register else None,
                                    sounding=self.sounding.before() if self.sounding is not None else None,
                                    restrike_guard=self.settings.restrike_guard,
-                                   duration_tilt=self.settings.duration_tilt)  # [S, N]
+                                   duration_tilt=self.settings.duration_tilt,
+                                   noteless=None if self.closing_now is None else self.closing_now < NOT_CLOSING)  # [S, N]
         self.drawn.append(sets)
         for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
             if past is not None:

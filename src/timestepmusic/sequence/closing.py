@@ -18,6 +18,7 @@ from torch import nn
 
 from ..corpus import Corpus
 from ..midi import NUM_KEYS
+from ..ragged import group_of
 
 NOT_CLOSING = 0  # chunks left, where a chunk is told nothing (more than K left, or past a track's end)
 
@@ -73,8 +74,8 @@ def last_onset_chunks(corpus: Corpus) -> np.ndarray:
     last chunk)."""
     track_ptr = np.asarray(corpus.track_chunk_ptr, dtype=np.int64)
     event_ptr = np.asarray(corpus.chunk_event_ptr, dtype=np.int64)
-    event_chunk = np.repeat(np.arange(event_ptr.size - 1), np.diff(event_ptr))  # [E]: each event's chunk
-    chunk_track = np.repeat(np.arange(track_ptr.size - 1), np.diff(track_ptr))  # [C]: each chunk's track
+    event_chunk = group_of(np.diff(event_ptr))  # [E]: each event's chunk
+    chunk_track = group_of(np.diff(track_ptr))  # [C]: each chunk's track
     note_chunks = event_chunk[np.asarray(corpus.ids) < NUM_KEYS]  # [N]
     last = np.full(track_ptr.size - 1, -1, dtype=np.int64)  # [T]
     np.maximum.at(last, chunk_track[note_chunks], note_chunks)

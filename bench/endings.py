@@ -12,6 +12,7 @@ Medians over the pieces (quartiles beside); rows are pieces with at least 10 not
 
     python bench/endings.py --corpus /work/data/asap --split validation --model default --model RUN -n 60 \\
         --seed 5151 --markdown bench/results/endings_51_validation.md
+    python bench/endings.py --corpus /work/data/asap --settings "ar.final_hold=0.5"   # beside the model's own
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
+import common  # noqa: E402
 from common import add_corpus_arguments, corpus_or_skip, table, write_markdown  # noqa: E402
 
 MEASURES = ("ring s", "final notes", "final note s", "gap s", "last 2 s / s", "before / s", "velocity")
@@ -64,6 +66,7 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=600.0, help="the cap, as tsm generate's (default 600)")
     parser.add_argument("--seed", type=int, default=5151)
     parser.add_argument("--markdown", type=Path)
+    common.add_settings_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     with corpus_or_skip(args, "tsm-bench-endings-") as corpus:
@@ -78,8 +81,12 @@ def report(args: argparse.Namespace, corpus) -> None:
     real = [corpus.track_events(int(t)) for t in corpus.tracks_in(args.split)]
     body = [summary(f"real ({args.split})", real)]
     for name in args.model or ["default"]:
-        drawn = GANModel.load(name).sample(args.n, args.max_seconds, args.seed, ends=True)
-        body.append(summary(f"{name}, seed {args.seed}", drawn))
+        gan = GANModel.load(name)
+        groups, own = common.settings_groups(gan, args.settings)  # each checked before the minutes of drawing
+        for group in groups:
+            common.use_settings(gan, group, own)
+            drawn = gan.sample(args.n, args.max_seconds, args.seed, ends=True)
+            body.append(summary(f"{name}{''.join(f', {a}' for a in group)}, seed {args.seed}", drawn))
     lines = [f"endings: the {len(real)} performances of the {args.split} split of {corpus.root}, and {args.n} pieces "
              f"per model that end themselves (at most {args.max_seconds:g} s); median (quartiles)", ""]
     lines += table(["set", "pieces", *MEASURES], body)

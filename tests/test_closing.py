@@ -255,3 +255,42 @@ def test_no_note_starts_in_a_ring_chunk_as_in_no_training_track(ring_run, monkey
     monkeypatch.setattr(EventSampler, "sample", lambda self, *a, noteless=None, **k: sample(self, *a, **k))
     unruled_before, unruled_in_ring = ring_notes(GANModel.load(ring_run / "last"))
     assert unruled_in_ring > 0 and unruled_before == before_ring  # (the rule is what kept them out)
+
+
+def test_the_final_hold_holds_only_the_final_chord_longer(ring_run):
+    """ar.final_hold β: in the chunk told 1 (the closing's final chord) each note's duration is drawn with β ×
+    ln(its seconds) added to its logits; every chunk before it draws exactly as without."""
+    from timestepmusic.generation import set_sampling
+    from timestepmusic.midi import NUM_KEYS
+
+    def drawn(hold: float) -> list:
+        model = GANModel.load(ring_run / "last")
+        set_sampling(model, [f"ar.final_hold={hold}"])
+        model.sample_latents(64, 5.0, 3, snap_to_real=False, ending=True)  # 20 chunks: 14–17 told 4 … 1, then 2 after
+        return model.arm.drawn
+
+    def note_log_seconds(sets) -> torch.Tensor:
+        notes = (sets.ids < NUM_KEYS) & (torch.arange(sets.ids.shape[1])[None] < sets.sizes[:, None])  # [S, N]
+        return sets.duration_s[notes].log()
+
+    plain, held = drawn(0.0), drawn(2.0)
+    assert all(torch.equal(a.ids, b.ids) and torch.equal(a.duration_s, b.duration_s) for a, b in zip(plain[:17], held[:17]))
+    assert note_log_seconds(held[17]).mean() > note_log_seconds(plain[17]).mean() + 0.5
+    with pytest.raises(ValueError, match="ar.final_hold"):
+        Config().override(["ar.final_hold=-1"])
+
+
+def test_a_tilt_per_piece_draws_a_piece_told_zero_as_without_any():
+    from timestepmusic.sequence.event_head import EventHead
+    from timestepmusic.sequence.event_sampler import EventSampler
+
+    torch.manual_seed(6)
+    head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)
+    features = torch.randn(400, 8)
+    plain = EventSampler(head).sample(features, torch.Generator().manual_seed(0))
+    tilt = torch.tensor([0.0, 1.0]).repeat(200)  # [S]: every other piece held longer
+    tilted = EventSampler(head).sample(features, torch.Generator().manual_seed(0), duration_tilt=tilt)
+    kept = tilt == 0
+    assert torch.equal(plain.ids[kept], tilted.ids[kept]) and torch.equal(plain.duration_s[kept], tilted.duration_s[kept])
+    notes = [(d.duration_s[~kept][d.mask[~kept] & (d.ids[~kept] < 88)]).log().mean() for d in (plain, tilted)]
+    assert notes[1] > notes[0] + 0.5

@@ -35,7 +35,8 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "start_temperature", "stop_bias", "empty_bias", "empty_ramp_s", "beat_echo",
                      "echo_recency_s", "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path",
                      "register_guard", "register_margin", "register_window_s", "register_min_p", "damper_bias",
-                     "step_lean", "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt")
+                     "step_lean", "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt",
+                     "final_hold")
 
 
 def style_path_names(text: str) -> list[str]:
@@ -643,6 +644,10 @@ class AutoregressiveConfig:
     """Events arm with ar.closing_to=last_onset: the chunks after each track's last onset, up to this many seconds,
     are told too (chunks after: -1, -2, …), and a piece that ends itself plays them after its closing, its final
     chord ringing out. 0: none (a piece ends with the chunk of its final chord)."""
+    final_hold: float = 0.0
+    """Events arm with ar.closing_s, sampling only: in a closing's final chord (the chunk told 1 chunk left), each
+    note's duration is drawn with this × ln(its seconds) added to its logits, as ar.duration_tilt does everywhere
+    (above 0: the final chord held longer; a pedal's press keeps the model's odds). 0: at the model's own odds."""
     closing_only: bool = False
     """Events arm with ar.closing_s, training only: only the closing's offsets learn (every other weight kept as
     warm-started, so that a piece sounds exactly as before until it closes), on windows that all reach a track's
@@ -701,7 +706,7 @@ class AutoregressiveConfig:
         _check(self.register_window_s > 0, "ar.register_window_s", f"must be > 0, got {self.register_window_s}")
         # (not value < 0: NaN is caught below, as not finite)
         for key in ("beat_echo", "echo_recency_s", "empty_ramp_s", "cluster_guard", "end_rise",
-                    "end_after_s", "register_guard", "register_margin", "step_lean", "restrike_guard"):
+                    "end_after_s", "register_guard", "register_margin", "step_lean", "restrike_guard", "final_hold"):
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         for key in ("end_bias", "end_rise", "end_after_s", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias",

@@ -319,7 +319,7 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "echo_recency_s", "cluster_guard", "soft_kept_up",
                "velocity_temperature", "style_path", "register_guard", "register_margin", "register_window_s",
                "register_min_p", "damper_bias", "register", "step_lean", "join_bias", "restrike_guard",
-               "request_calibrated", "closing_s", "closing_to", "closing_ring_s", "closing_only")
+               "request_calibrated", "duration_tilt", "closing_s", "closing_to", "closing_ring_s", "closing_only", "final_hold")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 
 

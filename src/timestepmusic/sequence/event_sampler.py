@@ -112,7 +112,7 @@ class EventSampler:
                register_margin: float = 0.0, register_min_p: float = 0.0, damper_bias: float = 0.0,
                heard_register: torch.Tensor | None = None, step_lean: float = 0.0,
                join_bias: float = 0.0, sounding: torch.Tensor | None = None, restrike_guard: float = 0.0,
-               tempo: TempoTold | None = None, duration_tilt: float = 0.0,
+               tempo: TempoTold | None = None, duration_tilt: float | torch.Tensor = 0.0,
                noteless: torch.Tensor | None = None) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
@@ -158,7 +158,8 @@ class EventSampler:
         (ar.restrike_guard, sounding.py; exact, by rejection, as the cluster guard: kept at e^−G, else drawn again
         with those odds). `tempo`: the beat echo leans toward that tempo's beats after the onsets heard instead of toward
         the intervals between them (pulse.TempoTold; needs `beat_echo` > 0). `duration_tilt` β: a note's duration is
-        drawn with β × ln(its seconds) added to its logits (ar.duration_tilt; guided: to the mixed logits).
+        drawn with β × ln(its seconds) added to its logits (ar.duration_tilt; guided: to the mixed logits); a tensor
+        [S]: each piece's own β (ar.final_hold, in a closing's final chord).
         `noteless` [R] (bool): rows where no note starts, only pedals (a closing's chunks after its final chord,
         where no training track starts one); the other rows draw as without it."""
         head, through = self.head, self.through
@@ -425,9 +426,13 @@ class EventSampler:
             duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])
             tilt = None
-            if duration_tilt != 0.0:  # notes held longer (β > 0) or shorter; a pedal's press at the model's odds
-                def tilt(logits: torch.Tensor, notes: torch.Tensor = is_note) -> torch.Tensor:  # [R (R/2 guided), B]
-                    return torch.where(notes[:logits.shape[0], None], logits + duration_tilt * self.log_durations,
+            if isinstance(duration_tilt, torch.Tensor) or duration_tilt != 0.0:  # notes held longer (β > 0) or
+                # shorter; a pedal's press at the model's odds
+                beta = duration_tilt[:, None] if isinstance(duration_tilt, torch.Tensor) else duration_tilt  # [S, 1]
+
+                def tilt(logits: torch.Tensor, notes: torch.Tensor = is_note, beta=beta) -> torch.Tensor:  # [R (R/2
+                    # guided), B]
+                    return torch.where(notes[:logits.shape[0], None], logits + beta * self.log_durations,
                                        logits)
             duration = pick(duration_logits, duration_noise, lean=tilt)
             intensity_logits = F.linear(F.gelu(at["intensity"] + through["key", "intensity"][key]

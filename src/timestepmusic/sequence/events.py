@@ -351,13 +351,20 @@ class EventAutoregressive(Autoregressive):
                                    heard_register=drawn_heard(self.register) if self.settings.register else None,
                                    sounding=self.sounding.before() if self.sounding is not None else None,
                                    restrike_guard=self.settings.restrike_guard,
-                                   duration_tilt=self.settings.duration_tilt,
+                                   duration_tilt=self.duration_tilt(),
                                    noteless=None if self.closing_now is None else self.closing_now < NOT_CLOSING)  # [S, N]
         self.drawn.append(sets)
         for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
             if past is not None:
                 past.append(sets)
         return self.encode_sets(sets, self.drawn_keys)
+
+    def duration_tilt(self) -> float | torch.Tensor:
+        """ar.duration_tilt, or with ar.final_hold each piece's own [S]: ar.final_hold in the chunk of its closing's
+        final chord (told 1 chunk left), ar.duration_tilt elsewhere."""
+        if self.closing_now is None or self.settings.final_hold == 0.0 or not bool((self.closing_now == 1).any()):
+            return self.settings.duration_tilt
+        return torch.where(self.closing_now == 1, self.settings.final_hold, self.settings.duration_tilt).float()  # [S]
 
     @torch.no_grad()
     def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None,

@@ -169,16 +169,46 @@ def test_a_bare_tsm_prints_what_it_can_do(capsys):
 
 
 def test_a_usage_error_is_one_line_naming_the_command_and_its_help(capsys):
-    for argv, said in ((["generate", "--seconds", "abc"], "tsm generate: error: argument --seconds: 'abc' is not a time"),
-                       (["generate", "-n", "0"], "tsm generate: error: argument -n"),
-                       (["train-gan"], "tsm train-gan: error: the following arguments are required: CORPUS"),
-                       (["data", "check"], "tsm data check: error: the following arguments are required"),
-                       (["no-such-command"], "tsm: error: argument COMMAND: invalid choice: 'no-such-command'")):
+    """argparse's errors are one line of the shape of tsm's own, 'error: WHAT: WHY' (not 'tsm generate: error: argument
+    --seconds: …' under a usage block), then where the command's flags are read; exit status 2, as argparse's."""
+    for argv, said in ((["generate", "--seconds", "abc"], "error: --seconds: 'abc' is not a time"),
+                       (["generate", "-n", "0"], "error: -n: '0': give a whole number"),
+                       (["generate", "--seconds"], "error: --seconds: expected one argument"),
+                       (["generate", "--no-such-flag"], "error: unrecognized arguments: --no-such-flag"),
+                       (["train-gan"], "error: the following arguments are required: CORPUS"),
+                       (["data", "check"], "error: the following arguments are required"),
+                       (["no-such-command"], "error: COMMAND: invalid choice: 'no-such-command'")):
         with pytest.raises(SystemExit) as stop:
             main(argv)
         err = capsys.readouterr().err
         assert stop.value.code == 2 and err.count("\n") == 1 and err.startswith(said), err
-        assert err.rstrip().endswith(f"(see {said.partition(': error')[0]} --help)")  # where the flags are read
+        command = "tsm" if argv[0] == "no-such-command" else " ".join(["tsm", *argv[:2 if argv[0] == "data" else 1]])
+        assert err.rstrip().endswith(f"(see {command} --help)") and not err.startswith("error: argument "), err
+
+
+def test_every_bad_input_is_one_line_of_one_shape(tmp_path, capsys):
+    """A value of the wrong kind and a flag unknown (argparse's), a file missing and a file that is not MIDI (tsm's
+    own): each one line starting 'error: ', exit status 2, no usage block, no traceback."""
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not midi at all")
+    missing = tmp_path / "missing.mid"
+    usage = (["generate", "--seconds", "abc"], ["generate", "--no-such-flag"], ["plot", str(bad), "--pedal-bins", "x"])
+    own = ((["generate", "--prompt", str(missing), "-o", str(tmp_path / "o")], f"error: --prompt {missing}: no such file"),
+           (["plot", str(missing), "-o", str(tmp_path / "r.png")], f"error: {missing}: cannot read: no such file"),
+           (["generate", "--prompt", str(bad), "-o", str(tmp_path / "o")],
+            f"error: --prompt {bad}: not a MIDI file (no MThd header)"),
+           (["reconstruct", str(bad), "-o", str(tmp_path / "x.mid")], f"error: {bad}: not a MIDI file (no MThd header)"))
+    for argv in usage:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+        assert "usage" not in err and "Traceback" not in err, err
+    for argv, said in own:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err == f"{said}\n", err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mid"]
 
 
 def test_words_a_pianist_gives_generate_without_their_flag_or_quotes_are_said_how_to_give(capsys):
@@ -309,7 +339,7 @@ def test_a_training_flag_out_of_range_is_named_as_the_flag(verb, flag, value, ba
         with pytest.raises(SystemExit) as stop:
             main([verb, str(tmp_path / "corpus"), where, str(tmp_path / "run"), flag, value])
         err = capsys.readouterr().err.strip()
-        assert stop.value.code == 2 and f"argument {flag}: '{value}': give a" in err and "config" not in err, err
+        assert stop.value.code == 2 and err.startswith(f"error: {flag}: '{value}': give a") and "config" not in err, err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -341,7 +371,7 @@ def test_a_seed_out_of_range_is_named_in_one_line(command, seed, capsys):
     with pytest.raises(SystemExit):
         main([*command, "--seed", seed])
     err = capsys.readouterr().err
-    assert f"argument --seed: '{seed}': give a whole number from 0 to {SEED_LIMIT}" in err and "Traceback" not in err
+    assert f"error: --seed: '{seed}': give a whole number from 0 to {SEED_LIMIT}" in err and "Traceback" not in err
 
 
 def test_the_largest_seed_trains_and_generates():
@@ -361,7 +391,7 @@ def test_a_number_of_pieces_out_of_range_is_refused_before_anything_is_made(n, t
     with pytest.raises(SystemExit):  # (not a list of every piece's name first: out of memory for -n 100000000)
         main(["generate", "-n", n, "-o", str(tmp_path / "x") + "/"])
     err = capsys.readouterr().err
-    assert f"argument -n: '{n}': give a whole number of pieces from 1 to {PIECES_LIMIT:,}" in err and "Traceback" not in err
+    assert f"error: -n: '{n}': give a whole number of pieces from 1 to {PIECES_LIMIT:,}" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # no folder, no lock left in one
     with pytest.raises(ValueError, match=f"-n must be from 1 to {PIECES_LIMIT:,}, got 100,000,000"):
         generate(tmp_path / "x", n=100_000_000)

@@ -38,7 +38,7 @@ def test_a_count_out_of_range_is_named_as_the_flag_in_every_command(argv, flag, 
     with pytest.raises(SystemExit) as stop:
         main([*argv, flag, value])
     err = capsys.readouterr().err.strip()
-    assert stop.value.code == 2 and f"argument {flag}: '{value}': give a" in err and "config" not in err, err
+    assert stop.value.code == 2 and err.startswith(f"error: {flag}: '{value}': give a") and "config" not in err, err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -80,7 +80,7 @@ def test_checkpoint_minutes_is_read_as_max_minutes_is(value, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["train-ae", str(tmp_path / "corpus"), "-o", str(tmp_path / "run"), "--checkpoint-minutes", value])
     err = capsys.readouterr().err.strip()
-    assert stop.value.code == 2 and f"argument --checkpoint-minutes: {value}" in err.replace("'", ""), err
+    assert stop.value.code == 2 and f"error: --checkpoint-minutes: {value}" in err.replace("'", ""), err
     assert "config" not in err and "invalid float" not in err and "train to the end" not in err, err
     assert list(tmp_path.iterdir()) == []
 

@@ -400,7 +400,7 @@ def test_cli_frictions(capsys):
     with pytest.raises(SystemExit):
         main(["stats", "x", "--no-such-flag"])
     err = capsys.readouterr().err
-    assert err == "tsm stats: error: unrecognized arguments: --no-such-flag (see tsm stats --help)\n", err
+    assert err == "error: unrecognized arguments: --no-such-flag (see tsm stats --help)\n", err
     assert main(["stats", "/nonexistent/corpus", "-v"]) == 2  # -v after the command is accepted
     capsys.readouterr()
     assert main(["prepare", str(Path(__file__).parent), "/nonexistent/mine", "--out", "/nonexistent/c"]) == 2

@@ -258,7 +258,7 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert f"{bad}" in capsys.readouterr().err
     with pytest.raises(SystemExit) as stop:  # the flag's usage line, as argparse says it
         main(["prepare", str(tmp_path), "--out", str(tmp_path / "c2"), "--chunk-seconds", "0", "-q"])
-    assert stop.value.code == 2 and "argument --chunk-seconds: '0': give a time step" in capsys.readouterr().err
+    assert stop.value.code == 2 and "error: --chunk-seconds: '0': give a time step" in capsys.readouterr().err
     assert main(["generate", "--model", str(tmp_path), "-o", str(tmp_path / "o")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
 

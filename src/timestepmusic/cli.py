@@ -339,10 +339,12 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse's parser, whose usage errors (a flag unknown, a value of the wrong kind, an argument missing) are one
-    line naming the command and where to read its flags, not the whole usage block above the error."""
+    line of the shape every other error of tsm's has, 'error: WHAT: WHY' (_main), then where to read the command's
+    flags: not the whole usage block above 'tsm CMD: error: argument --flag: …', a second style beside ours. Exit
+    status 2, as argparse's (and as tsm's own refusals)."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"error: {message.removeprefix('argument ')} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -46,6 +46,7 @@ from .descriptors import (
     excerpts_from_corpus,
     excerpts_from_events,
 )
+from .stale import described, stale_banner
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +346,8 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
 
     report = _plain({
         "generated_dir": generated_dir, "corpus": corpus.root, "split": split, "train_split": train_split,
-        "seconds": seconds, "seed": seed, "files": {"read": len(names), "bad": bad, "left_out": left_out},
+        "seconds": seconds, "seed": seed, "files": {"read": len(names), "bad": bad, "left_out": left_out,
+                                          "described": described(names, sha1s)},
         "excerpts": {f"real ({split})": real.num_excerpts, **{row: t.num_excerpts for row, t in tables.items()},
                      "real A": int(half_a.size), "real B": int(half_b.size)},
         "rows": list(tables), "descriptors": comparison, "classifier": classifier,
@@ -508,8 +510,9 @@ def _set_said(name: str, report: dict) -> str:
 def render_html(report: dict) -> str:
     """The report as one HTML page, every image and sound inside it."""
     esc = html.escape
+    stale = stale_banner(report["stale"]) if report.get("stale") else ""  # (tsm generate --overwrite replaced its files)
     parts = [f"<!doctype html><html><head><meta charset=utf-8><title>TimeStepMusic evaluation</title>"
-             f"<style>{CSS}</style></head><body><h1>Generated vs real: {esc(report['generated_dir'])}</h1>",
+             f"<style>{CSS}</style></head><body>{stale}<h1>Generated vs real: {esc(report['generated_dir'])}</h1>",
              f"<p>{report['files']['read']} generated file(s) read; real excerpts: the <b>{esc(report['split'])}</b> "
              f"split of {esc(report['corpus'])}; excerpts of {_fmt(report['seconds'])} s.</p>",
              "<table id=sets><tr><th>set</th><th>excerpts</th><th>what it is</th></tr>"

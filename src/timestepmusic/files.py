@@ -93,6 +93,7 @@ def _remove(path: Path) -> None:
 
 
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)  # a folder this process may not write into
+FOLDER_TRIES = 100  # a folder made again this often and gone each time is one that cannot be made
 
 
 @contextmanager
@@ -103,13 +104,19 @@ def held_lock(path: str | Path, busy: str, where: str | None = None) -> Iterator
     such locks, nothing is held. A folder that may not be written is one line naming `where` (what the user gave: the
     folder written into), not the hidden lock file."""
     path = Path(path)
+    vanished = 0  # times its folder was gone again when the lock file was opened
     while True:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             lock = open(path, "a")
-        except FileNotFoundError:
+        except FileNotFoundError as e:
             if path.parent.is_dir():  # (a lock file that cannot be made there, e.g. a link to nowhere: said)
                 raise
+            vanished += 1
+            if vanished >= FOLDER_TRIES:  # (a folder no mkdir makes, e.g. under /proc: said, not tried forever)
+                if where is None:
+                    raise
+                raise ValueError(f"{where}: cannot make this folder ({os.strerror(e.errno).lower()})") from e
             continue  # (its folder removed, empty, by a process that just let it go: made again)
         except OSError as e:
             if where is not None and e.errno in (errno.EEXIST, errno.ENOTDIR):  # (as the CLI says an OSError)

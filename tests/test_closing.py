@@ -237,6 +237,26 @@ def test_info_offers_the_ending_only_to_a_model_with_a_closing():
     assert "--ending" not in asked({"arch": "events", "ar": {}})  # (a model from before the closing)
 
 
+def test_the_help_info_and_warning_say_the_defaults_closing_alike(tmp_path, caplog):
+    """--ending's help, --info and the warning of a piece shorter than its closing each give the default's closing as
+    its model holds it: ar.closing_s to the final chord and ar.closing_ring_s of its ring (the help said 8 s, the
+    closing alone, where --info and the warning said 10 s)."""
+    import re
+
+    from timestepmusic.generate_flags import generate_parser
+    from timestepmusic.generate_info import info_words
+    from timestepmusic.model_info import model_info
+
+    info = model_info("default")
+    closes_s = info["ar"]["closing_s"] + info["ar"].get("closing_ring_s", 0.0)
+    helped = next(a.help for a in generate_parser()._actions if "--ending" in a.option_strings)
+    assert re.findall(r"([\d.]+) s\b", helped) == [f"{closes_s:g}"] and "--info says each model's" in helped
+    assert f"--ending (its last {closes_s:g} s close)" in "\n".join(info_words(info))
+    with caplog.at_level("WARNING"):
+        assert main(["generate", "--ending", "--seconds", "1", "-n", "1", "-q", "-o", str(tmp_path / "out")]) == 0
+    assert f"this model closes a piece over its last {closes_s:g} s; a piece of 1 s" in caplog.text
+
+
 def test_no_note_starts_in_a_ring_chunk_as_in_no_training_track(ring_run, monkeypatch):
     """The chunks told -1 … -R follow the chunk of a track's last note's start: none starts a note in training, and
     none may in sampling (pedals may still move); every other chunk draws as without the rule."""

@@ -68,9 +68,9 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
                       help="let each piece end where the model ends it, within this (rnn, ar, events models; rnn: "
                       "default 120)")
     what.add_argument("--ending", action="store_true",
-                      help="close each piece over its last seconds as a pianist ends one (a slower last phrase, a final "
-                      "chord left to ring; 8 s for the default) instead of stopping mid-phrase at --seconds; a piece that "
-                      "ends itself (--max-seconds) always closes")
+                      help="close each piece over its last seconds as a pianist ends one (a slower last phrase to a "
+                      "final chord left to ring: 10 s for the default; --info says each model's) instead of stopping "
+                      "mid-phrase at --seconds; a piece that ends itself (--max-seconds) always closes")
     what.add_argument("--seed", type=seed_arg, default=0,
                       help="random seed (default 0); the same seed, -n and model give the same files (the pieces are "
                       "drawn together: -n 2 gives other pieces than the first two of -n 8)")

@@ -139,6 +139,30 @@ def test_ending_says_so_where_the_whole_piece_is_its_closing(closing_run, caplog
                      str(out), "--overwrite"]) == 0
     assert "closing all through" not in caplog.text
 
+@pytest.mark.parametrize("model,cap,said", [
+    ("closing", "0.5", "this model closes a piece over its last 1 s and ends none itself before 1 s (ar.end_after_s); "
+     "every piece is 0.5 s, closing all through (a slower, thinner passage to a final chord)"),
+    ("closing", "1.5", "this model closes a piece over its last 1 s and ends none itself before 1 s (ar.end_after_s); "
+     "every piece is 1.5 s, the cap (more than 2 s lets the model end them)"),
+    ("closing", "2", "every piece is 2 s, the cap"),  # (ended at 1 s, closed over 1 s more: 2 s, the cap)
+    ("closing", "2.25", None),  # (one ended at 1 s closes by 2 s: before the cap)
+    ("plain", "0.75", "this model ends none itself before 1 s (ar.end_after_s); every piece is 0.75 s, the cap (more "
+     "than 1 s lets the model end them)"),
+    ("plain", "1.25", None),
+])
+def test_a_cap_within_the_floor_and_the_closing_is_said(closing_run, events_run, tmp_path, caplog, model, cap,  # noqa: F811
+                                                        said):
+    """--max-seconds no longer than ar.end_after_s and the closing after it: every piece runs to the cap (closing all
+    through where the cap is shorter than the closing), said in one line as --ending's piece shorter than its closing
+    is; before, each piece was the cap's length, unsaid."""
+    run = closing_run if model == "closing" else events_run / "last"
+    with caplog.at_level("WARNING"):
+        assert main(["generate", "--model", str(run), "--max-seconds", cap, "--set", "ar.end_after_s=1", "-n", "1", "-q",
+                     "-o", str(tmp_path / "out")]) == 0
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("--max-seconds")]
+    assert lines == ([] if said is None else [lines[0]]) and (said is None or said in lines[0]), lines
+
+
 def told_left(model: GANModel, *args, **kwargs) -> list[list[int]]:
     """The chunks left each drawn chunk was told, per chunk drawn ([S] each; 0: nothing told)."""
     arm, told = model.arm, []

@@ -49,6 +49,8 @@ def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_it
         if 0 < seconds < closing_s and not ends_itself:
             log.warning("--ending: this model closes a piece over its last %g s; a piece of %g s is closing all through "
                         "(a slower, thinner passage to a final chord)", closing_s, seconds)
+    if ends_itself:
+        _say_cap_within_closing(gan, seconds)
     if args.guidance is not None:  # a model that follows no description refuses it (GANModel.sample_latents)
         options["guidance"] = args.guidance
         asked_of = [flag for flag, given in (("--style", args.style), ("--like", args.like),
@@ -83,6 +85,27 @@ def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_it
     asked = Asked(asked_key, args.key, asked_tempo, ramp, options.get("style") if ramp is None else None, walked_like,
                   like_name)
     return Told(options, asked, key_spellings, prompt_s, asked_from_s, prompt_grid)
+
+
+def _say_cap_within_closing(gan: GANModel, seconds: float) -> None:
+    """--max-seconds no longer than a piece plays before it may end itself (ar.end_after_s) and closes after (its
+    closing, ar.closing_s and ar.closing_ring_s): every piece runs to the cap, said in one line as --ending's piece
+    shorter than its closing is."""
+    from .generation import piece_chunks
+
+    end_after_s = getattr(getattr(gan.arm, "settings", None), "end_after_s", None)  # (rnn models: no such floor)
+    if end_after_s is None:
+        return
+    chunk_s = gan.ae.chunk_seconds
+    cap_s = piece_chunks(seconds, chunk_s) * chunk_s  # as drawn
+    closing_s = getattr(gan.arm, "closing_chunks", 0) * chunk_s
+    if cap_s > end_after_s + closing_s + 1e-9:  # a piece may end itself before the cap
+        return
+    closes = f"closes a piece over its last {closing_s:g} s and " if closing_s else ""
+    how = ("closing all through (a slower, thinner passage to a final chord)" if cap_s < closing_s - 1e-9 else
+           f"the cap (more than {end_after_s + closing_s:g} s lets the model end them)")
+    log.warning("--max-seconds %g: this model %sends none itself before %g s (ar.end_after_s); every piece is %g s, %s",
+                seconds, closes, end_after_s, cap_s, how)
 
 
 def _style_told(style: str, seconds: float, chunk_seconds: float) -> tuple[object, object | None]:

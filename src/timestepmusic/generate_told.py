@@ -130,7 +130,7 @@ def _like_told(args: argparse.Namespace, gan: GANModel, seconds: float) -> tuple
     from .prompts import like_from
     from .sequence.events import from_first_note
     from .sequence.style import AHEAD
-    from .waypoints import clock_text
+    from .waypoints import seconds_text
 
     try:
         like, drops = read_events(args.like, pedal_bins=gan.ae.config.events.pedal_bins)
@@ -140,7 +140,7 @@ def _like_told(args: argparse.Namespace, gan: GANModel, seconds: float) -> tuple
     like_name = Path(args.like).name
     if args.like_seconds is not None:  # the inside of a long recording: from a time on, timed from there
         like = like_from(like, args.like_seconds, args.like)
-        like_name += f" from {clock_text(args.like_seconds)}"
+        like_name += f" from {seconds_text(args.like_seconds)}"
     walked_like = from_first_note(like) if (like.ids < NUM_KEYS).any() else None
     like_s = 0.0 if walked_like is None else walked_like.end_s  # (a file without a note: the arm refuses it)
     if 0 < like_s < seconds:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .chunks import chunk_events, count_chunks
 from .midi import DAMPER_ID, NUM_IDS, SOFT_ID, SOSTENUTO_ID, Events, continuation_only
-from .waypoints import clock_text
+from .waypoints import seconds_text
 
 if TYPE_CHECKING:
     from .autoencoder import Autoencoder
@@ -33,9 +33,8 @@ def like_from(like: Events, seconds: float, path: str | Path = "--like") -> Even
     later = continuation_only(like, seconds)
     if not later.is_note.any():
         struck_s = like.start_s[like.is_note]
-        last = (f"its last note starts at {clock_text(struck_s.max())} ({struck_s.max():.1f} s)" if struck_s.size
-                else "it holds no note")
-        raise ValueError(f"{path}: --like-seconds {clock_text(seconds)}: no note starts then or later; {last}")
+        last = f"its last note starts at {seconds_text(struck_s.max())}" if struck_s.size else "it holds no note"
+        raise ValueError(f"{path}: --like-seconds {seconds:g}: no note starts then or later; {last}")
     return later
 
 
@@ -48,15 +47,15 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
     if not seconds > 0:
         raise ValueError(f"--prompt-seconds must be > 0, got {seconds:g}")
     if seconds > prompt.end_s:
-        raise ValueError(f"{path}: --prompt-seconds {clock_text(seconds)} is past its end ({clock_text(prompt.end_s)}); "
+        raise ValueError(f"{path}: --prompt-seconds {seconds:g} is past its end ({seconds_text(prompt.end_s)}); "
                          "give at most that, or leave it out to continue from the end")
     cut_s = math.floor(seconds / chunk_seconds + 1e-9) * chunk_seconds
     if cut_s <= 0:
         raise ValueError(f"--prompt-seconds {seconds:g}: shorter than one chunk ({chunk_seconds:g} s), where the "
                          f"prompt is cut; give at least {chunk_seconds:g}")
     if seconds - cut_s > 1e-6:
-        log.warning("--prompt-seconds %s: the prompt is cut at whole chunks of %g s: continued from %s", clock_text(seconds),
-                    chunk_seconds, clock_text(cut_s))
+        log.warning("--prompt-seconds %g: the prompt is cut at whole chunks of %g s: continued from %s", seconds,
+                    chunk_seconds, seconds_text(cut_s))
     cut = prompt.take(np.flatnonzero(prompt.start_s < cut_s))
     if not cut.is_note.any():
         raise ValueError(f"{path}: no note starts before --prompt-seconds {seconds:g} (cut at whole "
@@ -90,10 +89,10 @@ def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = No
     silent = seconds is None and prompt.end_s - last_s > 1.0
     if seconds is not None and prompt.end_s - last_s >= SILENT_PROMPT_S:
         log.warning("%s: its last note before the cut at %s ends at %s: the continuation starts after %.0f s of "
-                    "silence", path, clock_text(prompt.end_s), clock_text(last_s), prompt.end_s - last_s)
+                    "silence", path, seconds_text(prompt.end_s), seconds_text(last_s), prompt.end_s - last_s)
     elif silent:
         log.warning("%s: its last note ends at %s and the file runs on without one to %s: continued from its last "
-                    "note", path, clock_text(last_s), clock_text(prompt.end_s))
+                    "note", path, seconds_text(last_s), seconds_text(prompt.end_s))
         # (a pedal down then rings on to its run's end, or held_past_end's; one pressed after it is left out)
         prompt = ending_at(prompt.take(np.flatnonzero(prompt.start_s < last_s)), last_s)
     prompt = held_past_end(prompt, ae.chunk_seconds, file_end_s, held_ids, silence_left_out=silent)

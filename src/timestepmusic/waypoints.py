@@ -44,6 +44,13 @@ def clock_text(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{tail}" if hours else f"{minutes}:{tail}"
 
 
+def seconds_text(seconds: float) -> str:
+    """Seconds → as tsm generate's messages say a time (its file lines: 'the continuation from 293.25 s'), to the
+    millisecond: 293.0609 → '293.061 s', 5 → '5 s' (a clock's form, `clock_text`, is for a roll's title), so that
+    one run's lines say each time one way."""
+    return f"{seconds:.3f}".rstrip("0").rstrip(".") + " s"
+
+
 def clock_arg(text: str) -> float:
     """`clock_seconds` as an argparse type: a bad time is the flag's one-line usage error."""
     try:

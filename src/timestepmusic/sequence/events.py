@@ -549,7 +549,7 @@ class EventAutoregressive(Autoregressive):
             title, _, file = rest.partition("\t")
             named = " ".join(x for x in (composer, title.replace("_", " "), f"({file})" if file else "") if x)
             named = named or f"training track {k}"
-            labels.append(f"{named} from {int(at_s // 60)}:{int(at_s % 60):02d}")
+            labels.append(f"{named} from {at_s:.0f} s")  # (in seconds, as every time of tsm generate's lines)
             log.info("drawn piece %d of %d walks the path of %s", i, len(track), labels[-1])
         return labels
 

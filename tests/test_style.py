@@ -268,12 +268,19 @@ def test_a_request_is_read_in_its_users_units():
     assert [request["loudness"] for _, request in parse_style_path("loudness=p > loudness=ff")] == [49.0, 112.0]
     for bad, said in (("damper=1.5", "must be in [0, 1]"), ("brightness=3", "no attribute 'brightness'; one of register"),
                       ("", "ATTRIBUTE=VALUE"), (" , ", "ATTRIBUTE=VALUE"),
-                      ("register=H4", "note name"), ("register=C9", "piano key"), ("damper", "ATTRIBUTE=VALUE"),
+                      ("register=H4", "'H4' is not a note name (no note's letter is H: A to G)"),
+                      ("register=C", "'C' is not a note name (no octave after C: C4)"),
+                      ("register=C9", "C9 is MIDI note 120, beyond the piano's keys, A0 (21) to C8 (108)"),
+                      ("register=120", "MIDI note 120 is beyond the piano's keys"), ("damper", "ATTRIBUTE=VALUE"),
+                      ("register=C5;density=6", "separate the requests with ',', not ';' ('register=C5,density=6')"),
                       ("loudness=loud", "not a number"), ("damper=0.5,damper=0.9", "asked twice"),
                       ("damper=150%", "must be in [0, 1]"), ("loudness=50%", "not a number"),  # (a share alone)
                       ("loudness=mff", "or a dynamic mark, ppp to fff"), ("damper=mf", "not a number")):
         with pytest.raises(ValueError, match=re.escape(said)):
             parse_style(bad)
+    with pytest.raises(ValueError, match=re.escape("--style 'loudness=40 > register=C5;density=6@10': separate the "
+                                                   "requests with ','")):  # (the whole path named, not one waypoint)
+        parse_style_path("loudness=40 > register=C5;density=6@10")
 
 
 def test_a_request_sets_what_it_asks_and_draws_the_rest_from_near_it():

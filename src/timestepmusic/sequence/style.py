@@ -459,7 +459,8 @@ def describe_passage(ids: torch.Tensor, intensity: torch.Tensor, duration_s: tor
 
 def parse_style(text: str) -> dict[str, float]:
     """`tsm generate --style` text, e.g. "damper=0.9,register=C5,density=6" → {attribute: value as a description
-    holds it}; a bad request raises ValueError in one line."""
+    holds it}; a bad request raises ValueError in one line (requests joined by ';' as well: ',' joins them)."""
+    refuse_semicolons(text)
     request = {}
     for part in (p.strip() for p in text.split(",") if p.strip()):  # a trailing comma is no attribute
         name, sep, value = part.partition("=")
@@ -476,6 +477,14 @@ def parse_style(text: str) -> dict[str, float]:
     return request
 
 
+def refuse_semicolons(text: str) -> None:
+    """--style text whose requests are joined by ';' (a value would read 'C5;density=6', and be refused as no note):
+    ValueError in one line saying that ',' joins them."""
+    if ";" in text:
+        raise ValueError(f"--style {text.strip()!r}: separate the requests with ',', not ';' "
+                         f"({text.strip().replace(';', ',')!r})")
+
+
 def asked_style(text: str, seconds: float) -> "dict[str, float] | StyleRamp":
     """What a `--style` text asks of a piece of `seconds`: one request (parse_style's), or a path of them
     (StyleRamp, timed over the piece)."""
@@ -487,6 +496,7 @@ def parse_style_path(text: str) -> list[tuple[float | None, dict[str, float]]]:
     """`tsm generate --style` text with waypoints, e.g. "loudness=40 > loudness=90@20 > loudness=60" → each
     waypoint's request (parse_style's) and the seconds at which it is reached (the first at 0 s; None where not
     given: `StyleRamp.timed` places it); without '>', one request, reached from the start."""
+    refuse_semicolons(text)  # (the whole text, not one waypoint's)
     return parse_waypoints(text, parse_style, "--style", "'loudness=90@20'")
 
 
@@ -558,7 +568,8 @@ def _described_value(name: str, value: str) -> float:
     if name == "register":
         number = _midi_note(value)
         if not 21 <= number <= 108:
-            raise ValueError(f"--style register={value}: must be a piano key, A0 (21) to C8 (108)")
+            what = f"MIDI note {number} is" if value.lstrip("-").isdigit() else f"{value} is MIDI note {number},"
+            raise ValueError(f"--style register={value}: {what} beyond the piano's keys, A0 (21) to C8 (108)")
         return float(number - 21)  # descriptions hold key ids (0: A0)
     bounds = {"spread": (0.0, 44.0), "density": (0.0, 60.0), "loudness": (1.0, 127.0),
               PAUSE: (0.0, 16.0)}.get(name, (0.0, 1.0))  # a pause within a passage of AHEAD chunks: 16 s
@@ -586,9 +597,14 @@ def _midi_note(value: str) -> int:
     """"60", "C4", "F#5", "Bb3" → the MIDI note number (C4 = 60)."""
     if value.lstrip("-").isdigit():
         return int(value)
+    if not value:
+        raise ValueError("--style register=: give a MIDI note number or a note name (60, C4, F#5, Bb3)")
     letter, rest = value[:1].upper(), value[1:]
     shift = {"#": 1, "b": -1}.get(rest[:1], 0)
     octave = rest[1:] if shift else rest
     if letter not in NOTE_CLASSES or not octave.lstrip("-").isdigit():
-        raise ValueError(f"--style register={value}: a MIDI note number (60) or a note name (C4, F#5, Bb3)")
+        why = (f"no note's letter is {letter}: A to G" if letter not in NOTE_CLASSES else
+               f"no octave after {value}: {value}4" if not octave else "a letter A to G, # or b, then the octave")
+        raise ValueError(f"--style register={value}: {value!r} is not a note name ({why}) nor a MIDI note number; give "
+                         "one as 60, C4, F#5 or Bb3")
     return 12 * (int(octave) + 1) + NOTE_CLASSES[letter] + shift

@@ -152,11 +152,16 @@ def test_a_request_is_told_through_the_curves_at_the_guidance_they_were_measured
     with caplog.at_level("INFO", logger="timestepmusic.sequence.events"):
         model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 55.0})
         assert asked[-1] == pytest.approx({"register": 50.0})
-        assert "told register=71 (calibrated at guidance 2" in caplog.text  # -v says what was told, in MIDI notes
-        assert "beyond" not in caplog.text
+        assert "told register=71 (calibrated: what this model played when told each value, measured at guidance 2)" \
+            in caplog.text  # -v says what was told, in MIDI notes, promising no more than was measured
+        assert "beyond" not in caplog.text and "so that it plays" not in caplog.text
         model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 75.0})
         assert asked[-1] == pytest.approx({"register": 65.0})  # 60 + (75 − 70)
-        assert "beyond what this model was measured to play (31 to 91)" in caplog.text
+        model.sample_latents(2, 1.0, seed=1, snap_to_real=False, style={"register": 75.0})  # (the run's next batch)
+    beyond = [r for r in caplog.records if "beyond" in r.getMessage()]
+    assert [(r.levelname, r.getMessage()) for r in beyond] == [("WARNING", "--style register=96: beyond what this model "
+                                                                "was measured to play (31 to 91): told by extrapolation, "
+                                                                "it may not reach it")]  # said without -v, once
     model.sample_latents(1, 1.0, seed=0, snap_to_real=False, style={"register": 55.0}, guidance=1.0)
     assert asked[-1] == {"register": 55.0}  # measured at guidance 2, not 1: told as asked
     set_sampling(model, ["ar.request_calibrated=false"])

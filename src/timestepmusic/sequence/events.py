@@ -163,6 +163,8 @@ class EventAutoregressive(Autoregressive):
         # reads [S, W]
         self.paths: StylePaths | None = None  # with ar.style: the training tracks' descriptions (ar.style_path)
         self.calibration: StyleCalibration | None = None  # with ar.style: what to tell for a request (measured)
+        self.said_beyond: set[tuple[str, float]] = set()  # the requests said to be beyond its measured playing (once
+        # each: a run draws its pieces in batches, and a piece without a note again)
         self.path_start: torch.Tensor | None = None  # ar.style_path: where each piece being sampled starts in them [S]
         self.walking: StylePaths | None = None  # the paths the pieces being sampled walk: `paths`, or --like's
         self.walked_from: list[str] | None = None  # the last sample's pieces: which training performance each walked
@@ -563,7 +565,8 @@ class EventAutoregressive(Autoregressive):
     def calibrated(self, style: dict[str, float], guidance: float | None) -> dict[str, float]:
         """A request → what to tell: with ar.request_calibrated, through the model's measured curves where they were
         measured at the guidance it is followed at (`guidance`, None: ar.request_guidance); otherwise as asked. Which
-        it is, and what was told, is logged (`tsm generate -v`)."""
+        it is, and what was told, is logged (`tsm generate -v`); a request beyond what the model was measured to play
+        is warned of, once."""
         calibration = self.calibration
         followed_at = guidance if guidance is not None else self.settings.request_guidance
         if calibration is None:
@@ -577,13 +580,16 @@ class EventAutoregressive(Autoregressive):
                      calibration.guidance, followed_at)
             return style
         told = calibration.told(style)
-        log.info("--style: told %s (calibrated at guidance %g, so that it plays what was asked)",
+        log.info("--style: told %s (calibrated: what this model played when told each value, measured at guidance %g)",
                  ", ".join(f"{name}={float(users_value(name, value)):.3g}" for name, value in told.items()),
                  calibration.guidance if calibration.guidance is not None else followed_at)
         for name in calibration.beyond(style):
+            if (name, style[name]) in self.said_beyond:
+                continue
+            self.said_beyond.add((name, style[name]))
             low, high = (float(users_value(name, calibration.curves[name].played[i])) for i in (0, -1))
-            log.info("--style %s: beyond what this model was measured to play (%.3g to %.3g): told by extrapolation, "
-                     "it may fall short", name, low, high)
+            log.warning("--style %s=%.3g: beyond what this model was measured to play (%.3g to %.3g): told by "
+                        "extrapolation, it may not reach it", name, float(users_value(name, style[name])), low, high)
         return told
 
     def asked_described(self, n: int, rng: torch.Generator, request: dict[str, float],

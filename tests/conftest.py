@@ -1,5 +1,5 @@
 """Shared fixtures: tiny settings, a tiny corpus and autoencoder trained once per session, where the real
-performances live, and a skip when they are not beside the checkout."""
+performances live ($TSM_ASAP_DATA, else beside the checkout), and a skip when they are not there."""
 from __future__ import annotations
 
 import csv
@@ -27,25 +27,49 @@ torch.set_num_threads(1)
 # arch lookup, and the tests that name one set it themselves.
 os.environ.pop("TSM_ARMS", None)
 
-SHARED_ASAP = Path(__file__).parents[1].parent / "shared" / "data" / "asap"
-MISSING_SHARED = "../shared/data/asap not found: real-file tests need the shared data beside the checkout"
+SHARED_ASAP = Path(__file__).parents[1].parent / "shared" / "data" / "asap"  # beside the checkout, by default
+ASAP_ENV = "TSM_ASAP_DATA"  # … or the raw ASAP folder (the one holding metadata.csv) named here, for a clone elsewhere
+
+
+def asap_folder() -> Path:
+    """The raw ASAP folder the real-file tests read: $TSM_ASAP_DATA where set, else ../shared/data/asap."""
+    given = os.environ.get(ASAP_ENV, "").strip()
+    return Path(given).expanduser() if given else SHARED_ASAP
+
+
+def missing_asap() -> str:
+    """Why the real-file tests find no performances: the folder they looked in, and how to name another."""
+    if os.environ.get(ASAP_ENV, "").strip():
+        return f"${ASAP_ENV}={asap_folder()}: no metadata.csv there; name the raw ASAP folder"
+    return (f"../shared/data/asap not found: real-file tests need the shared data beside the checkout, or ${ASAP_ENV} "
+            "naming the raw ASAP folder")
+
+
+MISSING_SHARED = missing_asap()  # (as the session started)
 
 
 def asap_rows() -> list[dict]:
-    """Rows of ../shared/data/asap/metadata.csv, or [] when the folder is absent."""
-    table = SHARED_ASAP / "metadata.csv"
+    """Rows of the ASAP folder's metadata.csv (`asap_folder`), or [] when it is absent."""
+    table = asap_folder() / "metadata.csv"
     if not table.is_file():
         return []
     with table.open(newline="") as f:
         return list(csv.DictReader(f))
 
 
+def checked_asap_folder() -> Path:
+    """The ASAP folder of real performances (`asap_folder`); where it holds no metadata.csv, skips the test, or fails
+    it where $TSM_ASAP_DATA named the folder (a folder asked for by name is not silently passed over)."""
+    folder = asap_folder()
+    if not (folder / "metadata.csv").is_file():
+        (pytest.fail if os.environ.get(ASAP_ENV, "").strip() else pytest.skip)(missing_asap())
+    return folder
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The ASAP folder of real performances; skips the test when it is not there."""
-    if not (SHARED_ASAP / "metadata.csv").is_file():
-        pytest.skip(MISSING_SHARED)
-    return SHARED_ASAP
+    """The ASAP folder of real performances (checked_asap_folder: skipped where it is not there)."""
+    return checked_asap_folder()
 
 
 TINY_AE = {"ae.latent": 8, "ae.hidden": 32, "ae.batch_chunks": 16, "ae.epochs": 2, "ae.lr": 1e-3}

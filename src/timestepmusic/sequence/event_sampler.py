@@ -96,6 +96,8 @@ class EventSampler:
         self.near_each = near_keys(torch.eye(NUM_KEYS, dtype=torch.bool, device=self.first_bias.device))
         # with ar.intervals, the pointer's kernels as matrices [A, 88, 88]: the same for every chunk of a sample
         self.kernels = head.intervals.kernels() if head.intervals is not None else None
+        # each kind's id (a note's is its key's, drawn apart), the stop's clamped: a row that has stopped draws on unseen
+        self.kind_ids = torch.tensor([0, *range(NUM_KEYS, NUM_IDS), NUM_IDS - 1], device=self.first_bias.device)
         self.noise_widths = ((NEXT_CLASSES,) if head.onsets else ()) + (KINDS, NUM_KEYS, head.bins.starts,
                                                                          DURATION_BINS, INTENSITIES)
 
@@ -250,7 +252,7 @@ class EventSampler:
                 logits = logits + head.pulse(start_state.flatten(0, -2), heard.flatten(0, -2)).view_as(logits)
             logits = logits.masked_fill(~of(allowed), -torch.inf) / start_temperature
             if echo_lean is not None:
-                logits = logits + (of(echo_lean) if many else echo_lean * (key < NUM_KEYS)[:, None])
+                logits = logits + (of(echo_lean) if many or every_note else echo_lean * (key < NUM_KEYS)[:, None])
             return logits
 
         def redraw(rows: torch.Tensor, region: torch.Tensor, penalised: torch.Tensor, strength: float,
@@ -308,8 +310,6 @@ class EventSampler:
                 kind_bias[0][:, -1] = empty_bias
         end_biases = [torch.as_tensor(end, device=device) for end in (empty_bias, stop_bias)]  # ar.onsets: on the next
         # choice's end instead
-        kind_ids = torch.tensor([0, *range(NUM_KEYS, NUM_IDS), NUM_IDS - 1], device=device)  # a pedal's id (the stop's
-        # clamped: a row that has stopped draws on unseen)
         for i in range(n):
             state = torch.gru_cell(step_input, state, *self.gru)  # [R, H]
             first = F.linear(state, self.first_weight, self.first_bias)  # [R, C·H + E]: each choice's first layer,
@@ -377,11 +377,15 @@ class EventSampler:
                 note_logits = register_lean(note_logits, highest, lowest, self.keys, register_margin, register_guard,
                                             register_min_p)
             note = pick(note_logits, key_noise)
-            key = torch.where(kind == 0, note, kind_ids[kind])  # [R]
-            is_note = key < NUM_KEYS
+            is_note = kind == 0  # [R] (a re-voiced note is still a note)
             any_note = bool(is_note.any())
-            if any_note and (guards or restrikes or ranged):
-                struck = going & is_note  # [R] (a re-voiced note is still a note)
+            # every row strikes a note (one row: whenever any does), and every row still goes: the masks by is_note
+            # and by struck below would keep every row, and are skipped
+            every_note = any_note and (r == 1 or bool(is_note.all()))
+            every_struck = every_note and (r == 1 or bool(going.all()))
+            key = note if every_note else torch.where(is_note, note, self.kind_ids[kind])  # [R]
+            if any_note and (restrikes or ranged or (guards and not every_struck)):
+                struck = going & is_note  # [R]
             if echo is not None and any_note and echo_heard is None:
                 echo_heard = echo(pulse_heard)
             echo_lean = echo_heard if any_note else None  # [R, S]; pedals: none
@@ -393,7 +397,9 @@ class EventSampler:
             if clusters and any_note:  # a note joining the onset within 2 semitones of one of its notes …
                 if near is None:
                     near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
-                clustered = struck & near.gather(1, at_key[:, None])[:, 0] & joined  # [R]
+                clustered = near.gather(1, at_key[:, None])[:, 0] & joined  # [R]
+                if not every_struck:
+                    clustered &= struck
                 if clustered.any():  # … is kept at e^−C, else drawn again among the notes that join
                     kept = uniform(coin) < math.exp(-cluster_guard)  # [pieces]
                     redo = clustered & (kept.repeat(2) if guided else kept).logical_not()  # [R]
@@ -402,7 +408,9 @@ class EventSampler:
                         key[rows], start[rows] = redraw(rows, join_bins(self.start_middles_s, latest_s), near,
                                                         cluster_guard, revoice_noise)
             if steps and any_note:  # a note starting a new onset more than 2 semitones from the note before …
-                off_line = struck & self.away[before + 1, at_key] & ~joined  # [R]
+                off_line = self.away[before + 1, at_key] & ~joined  # [R]
+                if not every_struck:
+                    off_line &= struck
                 if off_line.any():  # … is kept at e^−L, else drawn again among the notes that start a new onset
                     kept = uniform(step_coin) < math.exp(-step_lean)  # [pieces]
                     redo = off_line & (kept.repeat(2) if guided else kept).logical_not()  # [R]
@@ -413,7 +421,7 @@ class EventSampler:
             if restrikes and any_note:  # a note on a key still sounding at its start …
                 struck_at = self.start_middles_s[start]  # [R]
                 busy = sounding.gather(1, key.clamp(max=NUM_KEYS - 1)[:, None])[:, 0] > struck_at  # [R]
-                restruck = struck & busy  # [R]
+                restruck = busy if every_struck else struck & busy  # [R]
                 if restruck.any():  # … is kept at e^−G, else drawn again, each note on a sounding key at e^−G
                     kept = uniform(held_coin) < math.exp(-restrike_guard)  # [pieces]
                     redo = restruck & (kept.repeat(2) if guided else kept).logical_not()  # [R]
@@ -434,9 +442,11 @@ class EventSampler:
                                                + through["start", "intensity"][start]
                                                + through["duration", "intensity"][duration]),
                                         *self.second["intensity"])
-            if velocity_temperature != 1.0:  # a note's velocity, not a pedal's depth
+            if velocity_temperature != 1.0 and every_note:  # a note's velocity, not a pedal's depth
+                intensity_logits = intensity_logits / velocity_temperature
+            elif velocity_temperature != 1.0 and any_note:
                 intensity_logits = torch.where(is_note[:, None], intensity_logits / velocity_temperature,
-                                               intensity_logits)  # (a re-voiced note is still a note)
+                                               intensity_logits)
             intensity = pick(intensity_logits, intensity_noise)
             event = (key, start, duration, intensity)
             drawn.append(event)
@@ -444,12 +454,14 @@ class EventSampler:
                 items = pointer.extend(items, key, duration, intensity, len(drawn) - 1)
             if any_note:  # what the notes heard are kept for (a pedal, in every row, would leave each as it is)
                 if head.voices is not None or head.onsets or hears_onsets or guards:
-                    struck_s = torch.where(is_note, self.start_middles_s[start], -torch.inf)  # [R]
+                    struck_s = self.start_middles_s[start]  # [R]
+                    if not every_note:
+                        struck_s = torch.where(is_note, struck_s, -torch.inf)
                 if clusters and near is not None:  # the latest onset's near keys, as onset_keys' chain finds them
                     # again: a note after the latest one heard by at most ONSET_S adds its own, a later one starts anew
                     chained = joins(struck_s, latest_s)[:, None]  # [R, 1]
-                    near = torch.where(is_note[:, None], self.near_each[key.clamp(max=NUM_KEYS - 1)] | (near & chained),
-                                       near)  # [R, 88]
+                    near_now = self.near_each[key.clamp(max=NUM_KEYS - 1)] | (near & chained)  # [R, 88]
+                    near = near_now if every_note else torch.where(is_note[:, None], near_now, near)
                 if head.voices is not None or head.onsets or guards:
                     latest_s = torch.maximum(latest_s, struck_s)
                 if hears_onsets:
@@ -464,13 +476,13 @@ class EventSampler:
                     heard_s = torch.cat([heard_s, struck_s[:, None]], 1)  # [R, I + 1]
                     heard_ids, voices = torch.cat([heard_ids, key[:, None]], 1), None
                 if steps:
-                    before = torch.where(struck, key, before)  # [R] (a re-drawn note as drawn)
+                    before = key if every_struck else torch.where(struck, key, before)  # [R] (a re-drawn note as drawn)
                 if restrikes:  # the drawn note sounds until its duration's end
                     ends_s = torch.where(struck, self.start_middles_s[start] + duration_s_at(duration),
                                          -torch.inf)  # [R]
                     sounding = sounding.scatter_reduce(1, key.clamp(max=NUM_KEYS - 1)[:, None], ends_s[:, None],
                                                        "amax")
-            sizes += going.long()
+            sizes += going
             earliest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
             step_input = (read_key[key] + read_start[start] + read_duration[duration] + read_intensity[intensity]
                           + bias)  # [R, H]

@@ -198,6 +198,9 @@ class EventSampler:
         h0, bias = head.conditioning(features, carry)  # [R, H] each
         state, step_input = torch.tanh(h0), head.first + bias  # [R, H] each
         pointer = head.intervals  # with ar.intervals: what each key choice attends to, the drawn events added
+        # the leans of ar.voices and ar.register (VoiceLean each, or None), looked up once: an nn.Module's attribute
+        # costs a call of its own each time
+        voice_lean, register_voice_lean = head.voices, head.register
         items = pointer.items(r, carry) if pointer is not None else None
         kernels = self.kernels  # [A, 88, 88]
         chunk_bias = head.tonal_bias(tonal)  # with ar.tonal: [R, 88] on every key choice of the chunk
@@ -351,12 +354,12 @@ class EventSampler:
                                                                      chosen_through)})
             if pointer is not None:
                 note_logits = note_logits + pointer.attend(at["query"], items, kernels=kernels)
-            if head.voices is not None:
+            if voice_lean is not None:
                 if voices is None:  # (one position, hearing every item)
-                    voices = head.voices.heard(latest_voices(heard_s, heard_ids))  # from [R, V]
-                note_logits = note_logits + head.voices.leaned(at["voices"], *voices)
-            if head.register is not None:
-                note_logits = note_logits + head.register.leaned(at["register"], *register_heard)
+                    voices = voice_lean.heard(latest_voices(heard_s, heard_ids))  # from [R, V]
+                note_logits = note_logits + voice_lean.leaned(at["voices"], *voices)
+            if register_voice_lean is not None:
+                note_logits = note_logits + register_voice_lean.leaned(at["register"], *register_heard)
             if chunk_bias is not None:
                 note_logits = note_logits + chunk_bias
             others = key_logits[:, NUM_KEYS:]  # [R, 3 pedals + stop]
@@ -453,7 +456,7 @@ class EventSampler:
             if pointer is not None:
                 items = pointer.extend(items, key, duration, intensity, len(drawn) - 1)
             if any_note:  # what the notes heard are kept for (a pedal, in every row, would leave each as it is)
-                if head.voices is not None or head.onsets or hears_onsets or guards:
+                if voice_lean is not None or head.onsets or hears_onsets or guards:
                     struck_s = self.start_middles_s[start]  # [R]
                     if not every_note:
                         struck_s = torch.where(is_note, struck_s, -torch.inf)
@@ -462,7 +465,7 @@ class EventSampler:
                     chained = joins(struck_s, latest_s)[:, None]  # [R, 1]
                     near_now = self.near_each[key.clamp(max=NUM_KEYS - 1)] | (near & chained)  # [R, 88]
                     near = near_now if every_note else torch.where(is_note[:, None], near_now, near)
-                if head.voices is not None or head.onsets or guards:
+                if voice_lean is not None or head.onsets or guards:
                     latest_s = torch.maximum(latest_s, struck_s)
                 if hears_onsets:
                     onset_s, last_note_s = onset_of(struck_s, last_note_s)  # [R] each
@@ -472,7 +475,7 @@ class EventSampler:
                 if ranged:
                     highest = torch.where(struck, torch.maximum(highest, key.float()), highest)
                     lowest = torch.where(struck, torch.minimum(lowest, key.float()), lowest)
-                if head.voices is not None or guards:
+                if voice_lean is not None or guards:
                     heard_s = torch.cat([heard_s, struck_s[:, None]], 1)  # [R, I + 1]
                     heard_ids, voices = torch.cat([heard_ids, key[:, None]], 1), None
                 if steps:

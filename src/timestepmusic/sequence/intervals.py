@@ -62,9 +62,10 @@ class IntervalPointer(nn.Module):
         """Ids [...] → one-hot keys [..., K] (zero for a pedal or an empty slot)."""
         return self.one_hot[ids.clamp(max=NUM_KEYS)]
 
-    def _embed_events(self, key: torch.Tensor, position: torch.Tensor, duration: torch.Tensor,
+    def _embed_events(self, key: torch.Tensor, position: torch.Tensor | int, duration: torch.Tensor,
                       intensity: torch.Tensor) -> torch.Tensor:
-        """Events of the chunk (classes [...] each) → their keys for the attention [..., A·D]."""
+        """Events of the chunk (classes [...] each; `position` also one int for all) → their keys for the attention
+        [..., A·D]."""
         embed = self.event_embed  # (each table read by its rows: what an Embedding does, with no module call)
         return (embed["key"].weight[key] + embed["position"].weight[position] + embed["duration"].weight[duration]
                 + embed["intensity"].weight[intensity])
@@ -94,7 +95,7 @@ class IntervalPointer(nn.Module):
     def extend(self, items: Items, key: torch.Tensor, duration: torch.Tensor, intensity: torch.Tensor,
                position: int) -> Items:
         """`items` and one more event of the chunk per row (classes [R] each) at `position`."""
-        embedded = self._embed_events(key, torch.full_like(key, position), duration, intensity)  # [R, A·D]
+        embedded = self._embed_events(key, position, duration, intensity)  # [R, A·D]
         return Items(torch.cat([items.keys, embedded[:, None]], 1), torch.cat([items.notes, self._notes(key)[:, None]], 1),
                      F.pad(items.position, (0, 1), value=position))
 

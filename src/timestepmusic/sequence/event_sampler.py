@@ -253,7 +253,7 @@ class EventSampler:
                     start_state = start_state + of(head.given["next"].weight[chosen])
                 heard = of(pulse_heard).expand(-1, key.shape[1], -1) if many else pulse_heard  # [R, (88,) M]
                 logits = logits + head.pulse(start_state.flatten(0, -2), heard.flatten(0, -2)).view_as(logits)
-            logits = logits.masked_fill(~of(allowed), -torch.inf) / start_temperature
+            logits = logits.masked_fill(of(blocked), -torch.inf) / start_temperature
             if echo_lean is not None:
                 logits = logits + (of(echo_lean) if many or every_note else echo_lean * (key < NUM_KEYS)[:, None])
             return logits
@@ -311,13 +311,13 @@ class EventSampler:
             if not head.onsets:  # (with ar.onsets the stop is the next choice's: end_biases below)
                 kind_bias[0] = kind_bias[0].repeat(r, 1)  # [R, 5]
                 kind_bias[0][:, -1] = empty_bias
-        end_biases = [torch.as_tensor(end, device=device) for end in (empty_bias, stop_bias)]  # ar.onsets: on the next
-        # choice's end instead
+        end_biases = ([torch.as_tensor(end, device=device) for end in (empty_bias, stop_bias)] if head.onsets
+                      else None)  # ar.onsets: on the next choice's end instead
         for i in range(n):
             state = torch.gru_cell(step_input, state, *self.gru)  # [R, H]
             first = F.linear(state, self.first_weight, self.first_bias)  # [R, C·H + E]: each choice's first layer,
             at = dict(zip(self.first_names, first.split(self.first_widths, dim=1)))  # and each lean's: [R, H] or [R, ·]
-            end_bias = end_biases[min(i, 1)] if ends_biased else None
+            end_bias = end_biases[min(i, 1)] if head.onsets and ends_biased else None
             gumbel = torch.empty(pieces, sum(widths)).exponential_(generator=rng).log_().neg_()
             if gumbel.device != device:
                 gumbel = gumbel.to(device)
@@ -344,8 +344,8 @@ class EventSampler:
                     at[later] = at[later] + through["next", later][chosen]
             # time order: no start before the event before (the data's order, so nothing real is masked); with
             # ar.onsets, only the bins that join the latest onset or only those past it, as chosen
-            allowed = (start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
-                       else self.start_bins >= earliest[:, None])  # [R, S]
+            blocked = (~start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
+                       else self.start_bins < earliest[:, None])  # [R, S]: the bins it may not take
             key_logits = F.linear(F.gelu(at["key"]), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
             note_logits = key_logits[:, :NUM_KEYS]  # [R, 88]: the notes', the leans added in turn
             if self.lean_given is not None:  # the leans read the state with the next choice's embedding added
@@ -494,9 +494,11 @@ class EventSampler:
         else:
             classes = [torch.zeros(pieces, 0, dtype=torch.long, device=device)] * 4
         sizes = sizes[:pieces]  # (guided: the told half; the untold one drew the same)
-        inside = torch.arange(n, device=device) < sizes[:, None]  # [R, N]
-        key, start, duration, intensity = (torch.where(inside, F.pad(x, (0, n - x.shape[1])), fill)
-                                           for x, fill in zip(classes, (0, 0, 0, 1)))  # [R, N] each
+        classes = [F.pad(x, (0, n - x.shape[1]), value=fill) for x, fill in zip(classes, (0, 0, 0, 1))]  # [R, N] each
+        if pieces > 1:  # a row's events drawn on after it stopped → the padding's (one piece draws none past its stop)
+            inside = torch.arange(n, device=device) < sizes[:, None]  # [R, N]
+            classes = [torch.where(inside, x, fill) for x, fill in zip(classes, (0, 0, 0, 1))]
+        key, start, duration, intensity = classes
         # with in_bins, each start and duration at a uniform place inside its bin: [R, N, 2]; else at the middles
         within = torch.rand(pieces, n, 2, generator=rng).to(device) if self.in_bins else None
         return head.bins.to_sets(key, start, duration, intensity, sizes, within)

@@ -397,9 +397,13 @@ class EventSampler:
                 # [R]: the drawn note joins the latest onset (join_bins at its start bin; all of them for a redraw)
                 joined = joins(self.start_middles_s[start], latest_s)
                 at_key = key.clamp(max=NUM_KEYS - 1)  # [R]
-            if clusters and any_note:  # a note joining the onset within 2 semitones of one of its notes …
-                if near is None:
-                    near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
+                # whether a row's note joins, or every row's (one row: as it does): the guard of the notes that join
+                # checks none where none does, the lean of those that start one none where all join
+                any_joined = bool(joined.any())
+                every_joined = any_joined and (r == 1 or bool(joined.all()))
+            if clusters and any_note and near is None:  # the keys near the latest onset's, kept from note to note
+                near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
+            if clusters and any_note and any_joined:  # a note joining the onset within 2 semitones of one of its notes …
                 clustered = near.gather(1, at_key[:, None])[:, 0] & joined  # [R]
                 if not every_struck:
                     clustered &= struck
@@ -410,7 +414,8 @@ class EventSampler:
                         rows = torch.nonzero(redo).squeeze(1)  # [R'] (guided: told rows, then untold: both halves)
                         key[rows], start[rows] = redraw(rows, join_bins(self.start_middles_s, latest_s), near,
                                                         cluster_guard, revoice_noise)
-            if steps and any_note:  # a note starting a new onset more than 2 semitones from the note before …
+            # a note starting a new onset more than 2 semitones from the note before …
+            if steps and any_note and not every_joined:
                 off_line = self.away[before + 1, at_key] & ~joined  # [R]
                 if not every_struck:
                     off_line &= struck
@@ -490,7 +495,9 @@ class EventSampler:
             step_input = (read_key[key] + read_start[start] + read_duration[duration] + read_intensity[intensity]
                           + bias)  # [R, H]
         if drawn:
-            classes = [torch.stack(x, dim=1)[:pieces] for x in zip(*drawn)]  # [R, events drawn] each
+            classes = [torch.stack(x, dim=1) for x in zip(*drawn)]  # [R, events drawn] each
+            if guided:  # the told half (the untold one drew the same)
+                classes = [x[:pieces] for x in classes]
         else:
             classes = [torch.zeros(pieces, 0, dtype=torch.long, device=device)] * 4
         sizes = sizes[:pieces]  # (guided: the told half; the untold one drew the same)

@@ -55,12 +55,12 @@ class IntervalPointer(nn.Module):
         self.kernel = nn.Parameter(torch.zeros(heads, INTERVALS))  # the logit added at each interval k − p
         self.register_buffer("interval", torch.arange(NUM_KEYS)[None] - torch.arange(NUM_KEYS)[:, None]
                              + NUM_KEYS - 1, persistent=False)  # [p, k] → k − p + 87
-        self.register_buffer("one_hot", torch.eye(NUM_KEYS + 1, NUM_KEYS), persistent=False)  # [K + 1, K]: a row per
-        # id clamped to K (the last row, zero: a pedal or an empty slot)
+        self.register_buffer("one_hot", torch.eye(NUM_IDS + 1, NUM_KEYS), persistent=False)  # [NUM_IDS + 1, K]: a
+        # row per id, zero for a pedal or an empty slot (read event by event while sampling: no clamp first)
 
     def _notes(self, ids: torch.Tensor) -> torch.Tensor:
-        """Ids [...] → one-hot keys [..., K] (zero for a pedal or an empty slot)."""
-        return self.one_hot[ids.clamp(max=NUM_KEYS)]
+        """Ids [...] (0 … NUM_IDS) → one-hot keys [..., K] (zero for a pedal or an empty slot)."""
+        return self.one_hot[ids]
 
     def _embed_events(self, key: torch.Tensor, position: torch.Tensor | int, duration: torch.Tensor,
                       intensity: torch.Tensor) -> torch.Tensor:

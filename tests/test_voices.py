@@ -8,7 +8,7 @@ from test_intervals import random_carry
 from timestepmusic.batches import SetBatch
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
-from timestepmusic.sequence.voices import REACH, VoiceLean, latest_voices, voice_keys
+from timestepmusic.sequence.voices import REACH, SIGNS, VoiceLean, latest_voices, signs_on, voice_keys
 
 from conftest import held_out_nll, timed_carry
 
@@ -21,6 +21,13 @@ def test_the_voices_are_the_latest_onsets_highest_and_lowest_keys_and_the_top_be
     voices = voice_keys(time_s, key, torch.tensor([0, 3, 4, 6, 7, 8]))[0].tolist()
     assert voices == [[-1, -1, -1], [46, 39, -1], [50, 50, 46], [51, 30, 50], [51, 30, 50], [55, 55, 51]]
     assert latest_voices(time_s, key)[0].tolist() == voices[-1]  # the sampler's: one position hearing every item
+
+
+def test_the_signs_are_made_once_per_device_as_a_row_and_a_column():
+    row, column = signs_on(torch.device("cpu"))
+    assert row.tolist() == SIGNS.tolist() and column.tolist() == [[1], [-1], [1]]
+    again = signs_on(torch.device("cpu"))
+    assert again[0] is row and again[1] is column  # (latest_voices runs note by note: no copy per note)
 
 
 def test_one_position_hearing_every_item_is_the_last_of_many():

@@ -82,8 +82,9 @@ class EventBins:
         times are continuous as played ones are, not on the bins' grid; the starts of a chunk stay in time order
         (those in one bin sorted: the sampler draws start bins in time order, so sorting only reorders places
         within one bin) and `to_bins` gives back the same classes."""
-        offset_s, duration_place = self.start_middle_s(start), 0.5  # [R, N]; the bins' middles
-        if within is not None:
+        if within is None:
+            offset_s, duration_place = self.start_middle_s(start), 0.5  # [R, N]; the bins' middles
+        else:
             place = within.double().clamp(0.0005, 0.9995)  # [R, N, 2]: (start, duration) inside the bin
             offset_s = (start.double() + place[..., 0]) * START_STEP_S  # [R, N]
             valid = torch.arange(start.shape[1], device=start.device) < sizes[:, None]  # [R, N]

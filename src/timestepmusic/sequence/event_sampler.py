@@ -96,6 +96,8 @@ class EventSampler:
         self.near_each = near_keys(torch.eye(NUM_KEYS, dtype=torch.bool, device=self.first_bias.device))
         # with ar.intervals, the pointer's kernels as matrices [A, 88, 88]: the same for every chunk of a sample
         self.kernels = head.intervals.kernels() if head.intervals is not None else None
+        # each kind's id (a note's is its key's, drawn apart), the stop's clamped: a row that has stopped draws on unseen
+        self.kind_ids = torch.tensor([0, *range(NUM_KEYS, NUM_IDS), NUM_IDS - 1], device=self.first_bias.device)
         self.noise_widths = ((NEXT_CLASSES,) if head.onsets else ()) + (KINDS, NUM_KEYS, head.bins.starts,
                                                                          DURATION_BINS, INTENSITIES)
 
@@ -197,6 +199,9 @@ class EventSampler:
         h0, bias = head.conditioning(features, carry)  # [R, H] each
         state, step_input = torch.tanh(h0), head.first + bias  # [R, H] each
         pointer = head.intervals  # with ar.intervals: what each key choice attends to, the drawn events added
+        # the leans of ar.voices and ar.register (VoiceLean each, or None), looked up once: an nn.Module's attribute
+        # costs a call of its own each time
+        voice_lean, register_voice_lean = head.voices, head.register
         items = pointer.items(r, carry) if pointer is not None else None
         kernels = self.kernels  # [A, 88, 88]
         chunk_bias = head.tonal_bias(tonal)  # with ar.tonal: [R, 88] on every key choice of the chunk
@@ -249,9 +254,9 @@ class EventSampler:
                     start_state = start_state + of(head.given["next"].weight[chosen])
                 heard = of(pulse_heard).expand(-1, key.shape[1], -1) if many else pulse_heard  # [R, (88,) M]
                 logits = logits + head.pulse(start_state.flatten(0, -2), heard.flatten(0, -2)).view_as(logits)
-            logits = logits.masked_fill(~of(allowed), -torch.inf) / start_temperature
+            logits = logits.masked_fill(of(blocked), -torch.inf) / start_temperature
             if echo_lean is not None:
-                logits = logits + (of(echo_lean) if many else echo_lean * (key < NUM_KEYS)[:, None])
+                logits = logits + (of(echo_lean) if many or every_note else echo_lean * (key < NUM_KEYS)[:, None])
             return logits
 
         def redraw(rows: torch.Tensor, region: torch.Tensor, penalised: torch.Tensor, strength: float,
@@ -307,15 +312,13 @@ class EventSampler:
             if not head.onsets:  # (with ar.onsets the stop is the next choice's: end_biases below)
                 kind_bias[0] = kind_bias[0].repeat(r, 1)  # [R, 5]
                 kind_bias[0][:, -1] = empty_bias
-        end_biases = [torch.as_tensor(end, device=device) for end in (empty_bias, stop_bias)]  # ar.onsets: on the next
-        # choice's end instead
-        kind_ids = torch.tensor([0, *range(NUM_KEYS, NUM_IDS), NUM_IDS - 1], device=device)  # a pedal's id (the stop's
-        # clamped: a row that has stopped draws on unseen)
+        end_biases = ([torch.as_tensor(end, device=device) for end in (empty_bias, stop_bias)] if head.onsets
+                      else None)  # ar.onsets: on the next choice's end instead
         for i in range(n):
             state = torch.gru_cell(step_input, state, *self.gru)  # [R, H]
             first = F.linear(state, self.first_weight, self.first_bias)  # [R, C·H + E]: each choice's first layer,
             at = dict(zip(self.first_names, first.split(self.first_widths, dim=1)))  # and each lean's: [R, H] or [R, ·]
-            end_bias = end_biases[min(i, 1)] if ends_biased else None
+            end_bias = end_biases[min(i, 1)] if head.onsets and ends_biased else None
             gumbel = torch.empty(pieces, sum(widths)).exponential_(generator=rng).log_().neg_()
             if gumbel.device != device:
                 gumbel = gumbel.to(device)
@@ -342,8 +345,8 @@ class EventSampler:
                     at[later] = at[later] + through["next", later][chosen]
             # time order: no start before the event before (the data's order, so nothing real is masked); with
             # ar.onsets, only the bins that join the latest onset or only those past it, as chosen
-            allowed = (start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
-                       else self.start_bins >= earliest[:, None])  # [R, S]
+            blocked = (~start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
+                       else self.start_bins < earliest[:, None])  # [R, S]: the bins it may not take
             key_logits = F.linear(F.gelu(at["key"]), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
             note_logits = key_logits[:, :NUM_KEYS]  # [R, 88]: the notes', the leans added in turn
             if self.lean_given is not None:  # the leans read the state with the next choice's embedding added
@@ -352,12 +355,12 @@ class EventSampler:
                                                                      chosen_through)})
             if pointer is not None:
                 note_logits = note_logits + pointer.attend(at["query"], items, kernels=kernels)
-            if head.voices is not None:
+            if voice_lean is not None:
                 if voices is None:  # (one position, hearing every item)
-                    voices = head.voices.heard(latest_voices(heard_s, heard_ids))  # from [R, V]
-                note_logits = note_logits + head.voices.leaned(at["voices"], *voices)
-            if head.register is not None:
-                note_logits = note_logits + head.register.leaned(at["register"], *register_heard)
+                    voices = voice_lean.heard(latest_voices(heard_s, heard_ids))  # from [R, V]
+                note_logits = note_logits + voice_lean.leaned(at["voices"], *voices)
+            if register_voice_lean is not None:
+                note_logits = note_logits + register_voice_lean.leaned(at["register"], *register_heard)
             if chunk_bias is not None:
                 note_logits = note_logits + chunk_bias
             others = key_logits[:, NUM_KEYS:]  # [R, 3 pedals + stop]
@@ -378,11 +381,15 @@ class EventSampler:
                 note_logits = register_lean(note_logits, highest, lowest, self.keys, register_margin, register_guard,
                                             register_min_p)
             note = pick(note_logits, key_noise)
-            key = torch.where(kind == 0, note, kind_ids[kind])  # [R]
-            is_note = key < NUM_KEYS
+            is_note = kind == 0  # [R] (a re-voiced note is still a note)
             any_note = bool(is_note.any())
-            if any_note and (guards or restrikes or ranged):
-                struck = going & is_note  # [R] (a re-voiced note is still a note)
+            # every row strikes a note (one row: whenever any does), and every row still goes: the masks by is_note
+            # and by struck below would keep every row, and are skipped
+            every_note = any_note and (r == 1 or bool(is_note.all()))
+            every_struck = every_note and (r == 1 or bool(going.all()))
+            key = note if every_note else torch.where(is_note, note, self.kind_ids[kind])  # [R]
+            if any_note and (restrikes or ranged or (guards and not every_struck)):
+                struck = going & is_note  # [R]
             if echo is not None and any_note and echo_heard is None:
                 echo_heard = echo(pulse_heard)
             echo_lean = echo_heard if any_note else None  # [R, S]; pedals: none
@@ -391,10 +398,16 @@ class EventSampler:
                 # [R]: the drawn note joins the latest onset (join_bins at its start bin; all of them for a redraw)
                 joined = joins(self.start_middles_s[start], latest_s)
                 at_key = key.clamp(max=NUM_KEYS - 1)  # [R]
-            if clusters and any_note:  # a note joining the onset within 2 semitones of one of its notes …
-                if near is None:
-                    near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
-                clustered = struck & near.gather(1, at_key[:, None])[:, 0] & joined  # [R]
+                # whether a row's note joins, or every row's (one row: as it does): the guard of the notes that join
+                # checks none where none does, the lean of those that start one none where all join
+                any_joined = bool(joined.any())
+                every_joined = any_joined and (r == 1 or bool(joined.all()))
+            if clusters and any_note and near is None:  # the keys near the latest onset's, kept from note to note
+                near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
+            if clusters and any_note and any_joined:  # a note joining the onset within 2 semitones of one of its notes …
+                clustered = near.gather(1, at_key[:, None])[:, 0] & joined  # [R]
+                if not every_struck:
+                    clustered &= struck
                 if clustered.any():  # … is kept at e^−C, else drawn again among the notes that join
                     kept = uniform(coin) < math.exp(-cluster_guard)  # [pieces]
                     redo = clustered & (kept.repeat(2) if guided else kept).logical_not()  # [R]
@@ -402,8 +415,11 @@ class EventSampler:
                         rows = torch.nonzero(redo).squeeze(1)  # [R'] (guided: told rows, then untold: both halves)
                         key[rows], start[rows] = redraw(rows, join_bins(self.start_middles_s, latest_s), near,
                                                         cluster_guard, revoice_noise)
-            if steps and any_note:  # a note starting a new onset more than 2 semitones from the note before …
-                off_line = struck & self.away[before + 1, at_key] & ~joined  # [R]
+            # a note starting a new onset more than 2 semitones from the note before …
+            if steps and any_note and not every_joined:
+                off_line = self.away[before + 1, at_key] & ~joined  # [R]
+                if not every_struck:
+                    off_line &= struck
                 if off_line.any():  # … is kept at e^−L, else drawn again among the notes that start a new onset
                     kept = uniform(step_coin) < math.exp(-step_lean)  # [pieces]
                     redo = off_line & (kept.repeat(2) if guided else kept).logical_not()  # [R]
@@ -414,7 +430,7 @@ class EventSampler:
             if restrikes and any_note:  # a note on a key still sounding at its start …
                 struck_at = self.start_middles_s[start]  # [R]
                 busy = sounding.gather(1, key.clamp(max=NUM_KEYS - 1)[:, None])[:, 0] > struck_at  # [R]
-                restruck = struck & busy  # [R]
+                restruck = busy if every_struck else struck & busy  # [R]
                 if restruck.any():  # … is kept at e^−G, else drawn again, each note on a sounding key at e^−G
                     kept = uniform(held_coin) < math.exp(-restrike_guard)  # [pieces]
                     redo = restruck & (kept.repeat(2) if guided else kept).logical_not()  # [R]
@@ -439,23 +455,27 @@ class EventSampler:
                                                + through["start", "intensity"][start]
                                                + through["duration", "intensity"][duration]),
                                         *self.second["intensity"])
-            if velocity_temperature != 1.0:  # a note's velocity, not a pedal's depth
+            if velocity_temperature != 1.0 and every_note:  # a note's velocity, not a pedal's depth
+                intensity_logits = intensity_logits / velocity_temperature
+            elif velocity_temperature != 1.0 and any_note:
                 intensity_logits = torch.where(is_note[:, None], intensity_logits / velocity_temperature,
-                                               intensity_logits)  # (a re-voiced note is still a note)
+                                               intensity_logits)
             intensity = pick(intensity_logits, intensity_noise)
             event = (key, start, duration, intensity)
             drawn.append(event)
             if pointer is not None:
                 items = pointer.extend(items, key, duration, intensity, len(drawn) - 1)
             if any_note:  # what the notes heard are kept for (a pedal, in every row, would leave each as it is)
-                if head.voices is not None or head.onsets or hears_onsets or guards:
-                    struck_s = torch.where(is_note, self.start_middles_s[start], -torch.inf)  # [R]
+                if voice_lean is not None or head.onsets or hears_onsets or guards:
+                    struck_s = self.start_middles_s[start]  # [R]
+                    if not every_note:
+                        struck_s = torch.where(is_note, struck_s, -torch.inf)
                 if clusters and near is not None:  # the latest onset's near keys, as onset_keys' chain finds them
                     # again: a note after the latest one heard by at most ONSET_S adds its own, a later one starts anew
                     chained = joins(struck_s, latest_s)[:, None]  # [R, 1]
-                    near = torch.where(is_note[:, None], self.near_each[key.clamp(max=NUM_KEYS - 1)] | (near & chained),
-                                       near)  # [R, 88]
-                if head.voices is not None or head.onsets or guards:
+                    near_now = self.near_each[key.clamp(max=NUM_KEYS - 1)] | (near & chained)  # [R, 88]
+                    near = near_now if every_note else torch.where(is_note[:, None], near_now, near)
+                if voice_lean is not None or head.onsets or guards:
                     latest_s = torch.maximum(latest_s, struck_s)
                 if hears_onsets:
                     onset_s, last_note_s = onset_of(struck_s, last_note_s)  # [R] each
@@ -465,28 +485,32 @@ class EventSampler:
                 if ranged:
                     highest = torch.where(struck, torch.maximum(highest, key.float()), highest)
                     lowest = torch.where(struck, torch.minimum(lowest, key.float()), lowest)
-                if head.voices is not None or guards:
+                if voice_lean is not None or guards:
                     heard_s = torch.cat([heard_s, struck_s[:, None]], 1)  # [R, I + 1]
                     heard_ids, voices = torch.cat([heard_ids, key[:, None]], 1), None
                 if steps:
-                    before = torch.where(struck, key, before)  # [R] (a re-drawn note as drawn)
+                    before = key if every_struck else torch.where(struck, key, before)  # [R] (a re-drawn note as drawn)
                 if restrikes:  # the drawn note sounds until its duration's end
                     ends_s = torch.where(struck, self.start_middles_s[start] + duration_s_at(duration),
                                          -torch.inf)  # [R]
                     sounding = sounding.scatter_reduce(1, key.clamp(max=NUM_KEYS - 1)[:, None], ends_s[:, None],
                                                        "amax")
-            sizes += going.long()
+            sizes += going
             earliest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
             step_input = (read_key[key] + read_start[start] + read_duration[duration] + read_intensity[intensity]
                           + bias)  # [R, H]
         if drawn:
-            classes = [torch.stack(x, dim=1)[:pieces] for x in zip(*drawn)]  # [R, events drawn] each
+            classes = [torch.stack(x, dim=1) for x in zip(*drawn)]  # [R, events drawn] each
+            if guided:  # the told half (the untold one drew the same)
+                classes = [x[:pieces] for x in classes]
         else:
             classes = [torch.zeros(pieces, 0, dtype=torch.long, device=device)] * 4
         sizes = sizes[:pieces]  # (guided: the told half; the untold one drew the same)
-        inside = torch.arange(n, device=device) < sizes[:, None]  # [R, N]
-        key, start, duration, intensity = (torch.where(inside, F.pad(x, (0, n - x.shape[1])), fill)
-                                           for x, fill in zip(classes, (0, 0, 0, 1)))  # [R, N] each
+        classes = [F.pad(x, (0, n - x.shape[1]), value=fill) for x, fill in zip(classes, (0, 0, 0, 1))]  # [R, N] each
+        if pieces > 1:  # a row's events drawn on after it stopped → the padding's (one piece draws none past its stop)
+            inside = torch.arange(n, device=device) < sizes[:, None]  # [R, N]
+            classes = [torch.where(inside, x, fill) for x, fill in zip(classes, (0, 0, 0, 1))]
+        key, start, duration, intensity = classes
         # with in_bins, each start and duration at a uniform place inside its bin: [R, N, 2]; else at the middles
         within = torch.rand(pieces, n, 2, generator=rng).to(device) if self.in_bins else None
         return head.bins.to_sets(key, start, duration, intensity, sizes, within)

@@ -55,16 +55,17 @@ class IntervalPointer(nn.Module):
         self.kernel = nn.Parameter(torch.zeros(heads, INTERVALS))  # the logit added at each interval k − p
         self.register_buffer("interval", torch.arange(NUM_KEYS)[None] - torch.arange(NUM_KEYS)[:, None]
                              + NUM_KEYS - 1, persistent=False)  # [p, k] → k − p + 87
-        self.register_buffer("one_hot", torch.eye(NUM_KEYS + 1, NUM_KEYS), persistent=False)  # [K + 1, K]: a row per
-        # id clamped to K (the last row, zero: a pedal or an empty slot)
+        self.register_buffer("one_hot", torch.eye(NUM_IDS + 1, NUM_KEYS), persistent=False)  # [NUM_IDS + 1, K]: a
+        # row per id, zero for a pedal or an empty slot (read event by event while sampling: no clamp first)
 
     def _notes(self, ids: torch.Tensor) -> torch.Tensor:
-        """Ids [...] → one-hot keys [..., K] (zero for a pedal or an empty slot)."""
-        return self.one_hot[ids.clamp(max=NUM_KEYS)]
+        """Ids [...] (0 … NUM_IDS) → one-hot keys [..., K] (zero for a pedal or an empty slot)."""
+        return self.one_hot[ids]
 
-    def _embed_events(self, key: torch.Tensor, position: torch.Tensor, duration: torch.Tensor,
+    def _embed_events(self, key: torch.Tensor, position: torch.Tensor | int, duration: torch.Tensor,
                       intensity: torch.Tensor) -> torch.Tensor:
-        """Events of the chunk (classes [...] each) → their keys for the attention [..., A·D]."""
+        """Events of the chunk (classes [...] each; `position` also one int for all) → their keys for the attention
+        [..., A·D]."""
         embed = self.event_embed  # (each table read by its rows: what an Embedding does, with no module call)
         return (embed["key"].weight[key] + embed["position"].weight[position] + embed["duration"].weight[duration]
                 + embed["intensity"].weight[intensity])
@@ -94,7 +95,7 @@ class IntervalPointer(nn.Module):
     def extend(self, items: Items, key: torch.Tensor, duration: torch.Tensor, intensity: torch.Tensor,
                position: int) -> Items:
         """`items` and one more event of the chunk per row (classes [R] each) at `position`."""
-        embedded = self._embed_events(key, torch.full_like(key, position), duration, intensity)  # [R, A·D]
+        embedded = self._embed_events(key, position, duration, intensity)  # [R, A·D]
         return Items(torch.cat([items.keys, embedded[:, None]], 1), torch.cat([items.notes, self._notes(key)[:, None]], 1),
                      F.pad(items.position, (0, 1), value=position))
 

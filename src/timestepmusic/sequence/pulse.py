@@ -248,7 +248,7 @@ class BeatEcho:
         the intervals heard. `recency_s` τ > 0 (ar.echo_recency_s): each onset heard votes for a bin at e^(−lag/τ) of
         its weight, the lag from it to the bin, so that the onsets nearest a start place it and the next beat after
         the latest onsets leans harder than the one after it."""
-        self.starts_s, self.strength, self.recency_s = start_middles_s, strength, recency_s  # [S]
+        self.starts_s, self.strength, self.recency_s = start_middles_s[None, None, :], strength, recency_s  # [1, 1, S]
         if tempo is not None:  # the asked beats' comb, the same for every row
             self.profile = tempo.profile(LAGS).to(before_s.device).expand(before_s.shape[0], LAGS)  # [L] → [R, L]
             return
@@ -264,12 +264,12 @@ class BeatEcho:
     def __call__(self, heard_s: torch.Tensor) -> torch.Tensor:
         """The onsets heard before a start choice, seconds from the chunk's start [R, M] (−inf: none) → the lean
         on its start bins [R, S] (float32)."""
-        lag_s = self.starts_s[None, None, :] - heard_s[:, :, None]  # [R, M, S] (+inf: no onset)
+        lag_s = self.starts_s - heard_s[:, :, None]  # [R, M, S] (+inf: no onset)
         heard = (lag_s > 0) & (lag_s < REACH_S)
         index = (lag_s / LAG_STEP_S).nan_to_num(0.0).round().clamp(0, self.profile.shape[1] - 1).long()
         votes = self.profile.gather(1, index.flatten(1)).view_as(lag_s) * heard  # [R, M, S]
         if self.recency_s > 0:  # ar.echo_recency_s: each vote fades with its lag, so the nearest onsets place a start
-            votes = votes * torch.exp(-lag_s.clamp(0.0, REACH_S) / self.recency_s)
+            votes = votes * torch.exp(lag_s.clamp(0.0, REACH_S) / -self.recency_s)  # (−a / τ = a / −τ, exactly)
         weight = votes.sum(dim=1)  # [R, S]
         mean = weight.mean(dim=1, keepdim=True)  # [R, 1]
         relative = torch.where(mean > 0, weight / mean.clamp(min=1e-12), 1.0)  # [R, S]

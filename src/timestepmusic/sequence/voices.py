@@ -20,6 +20,8 @@ Q (row, position) pairs scored, H head width; 88 keys.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -78,6 +80,13 @@ def voice_keys(time_s: torch.Tensor, ids: torch.Tensor, heard: torch.Tensor) -> 
 SIGNS = torch.tensor([1, -1, 1])  # latest_voices: top, bottom (negated), previous top
 
 
+@functools.cache
+def signs_on(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """SIGNS on `device`, as a row [V] and a column [V, 1]: made once (latest_voices runs note by note)."""
+    signs = SIGNS.to(device)
+    return signs, signs[:, None]
+
+
 def latest_voices(time_s: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """`voice_keys` at one position hearing every item, in fewer operations (a sampler's next choice, note by
     note): items' start times [R, I] (−inf: not a note) and ids [R, I] → the voices' keys [R, V] (NONE where
@@ -90,8 +99,8 @@ def latest_voices(time_s: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     onset = time_s >= (time_s.amax(1, keepdim=True) - ONSET_S).clamp_(min=lowest)
     earlier_s = time_s.masked_fill(onset, -torch.inf)
     previous_onset = earlier_s >= (earlier_s.amax(1, keepdim=True) - ONSET_S).clamp_(min=lowest)
-    signs = SIGNS.to(ids.device)  # [V]: top, bottom (negated), previous top
-    found = torch.where(torch.stack([onset, onset, previous_onset], 1), ids[:, None, :] * signs[:, None],
+    signs, column = signs_on(ids.device)  # [V], [V, 1]: top, bottom (negated), previous top
+    found = torch.where(torch.stack([onset, onset, previous_onset], 1), ids[:, None, :] * column,
                         -NUM_KEYS).amax(2)  # [R, V]: −NUM_KEYS where none
     return (found * signs).masked_fill(found == -NUM_KEYS, NONE)
 

@@ -338,3 +338,37 @@ def test_a_tilt_per_piece_draws_a_piece_told_zero_as_without_any():
     assert torch.equal(plain.ids[kept], tilted.ids[kept]) and torch.equal(plain.duration_s[kept], tilted.duration_s[kept])
     notes = [(d.duration_s[~kept][d.mask[~kept] & (d.ids[~kept] < 88)]).log().mean() for d in (plain, tilted)]
     assert notes[1] > notes[0] + 0.5
+
+
+def test_the_final_hold_adds_to_the_duration_tilt_of_every_chunk():
+    """ar.final_hold is added to ar.duration_tilt in the final chord's chunk, not put in its place: with
+    ar.duration_tilt 0.5, a final hold of 0.25 held the final chord shorter (0.25) than every other chunk (0.5), and
+    a final hold of 0 as long as them."""
+    from types import SimpleNamespace
+
+    from timestepmusic.config import AutoregressiveConfig
+    from timestepmusic.sequence.events import EventAutoregressive
+
+    def tilts(hold: float, closing_now: torch.Tensor | None):
+        arm = SimpleNamespace(settings=AutoregressiveConfig(duration_tilt=0.5, final_hold=hold, closing_s=1.0),
+                              closing_now=closing_now)
+        tilt = EventAutoregressive.duration_tilt(arm)
+        return tilt.tolist() if isinstance(tilt, torch.Tensor) else tilt
+
+    told = torch.tensor([1, 2, 0, -1])  # [S]: the final chord's chunk, one before it, none, one after it
+    assert tilts(0.25, told) == [0.75, 0.5, 0.5, 0.5]
+    assert tilts(0.0, told) == 0.5 and tilts(0.25, None) == 0.5 and tilts(0.25, torch.tensor([2, 0])) == 0.5
+
+
+@pytest.mark.parametrize("setting,said", [
+    ("final_hold=1", "needs ar.closing_s"),  # (a model without a closing has no final chord to hold: not silently nothing)
+    ("final_hold=inf", "finite"),
+    ("final_hold=nan", "finite"),
+])
+def test_a_final_hold_that_cannot_hold_is_refused(setting, said):
+    from timestepmusic.config import AutoregressiveConfig
+
+    name, _, value = setting.partition("=")
+    with pytest.raises(ValueError, match=f"ar.{name}.*{said}"):
+        AutoregressiveConfig(**{name: float(value)}, closing_s=0.0 if said.startswith("needs") else 8.0)
+    assert AutoregressiveConfig(final_hold=1.0, closing_s=8.0).final_hold == 1.0

@@ -646,8 +646,9 @@ class AutoregressiveConfig:
     chord ringing out. 0: none (a piece ends with the chunk of its final chord)."""
     final_hold: float = 0.0
     """Events arm with ar.closing_s, sampling only: in a closing's final chord (the chunk told 1 chunk left), each
-    note's duration is drawn with this × ln(its seconds) added to its logits, as ar.duration_tilt does everywhere
-    (above 0: the final chord held longer; a pedal's press keeps the model's odds). 0: at the model's own odds."""
+    note's duration is drawn with this × ln(its seconds) added to its logits, on top of ar.duration_tilt's, which
+    every chunk has (above 0: the final chord held longer; a pedal's press keeps the model's odds). 0: drawn as every
+    other chunk."""
     closing_only: bool = False
     """Events arm with ar.closing_s, training only: only the closing's offsets learn (every other weight kept as
     warm-started, so that a piece sounds exactly as before until it closes), on windows that all reach a track's
@@ -677,7 +678,8 @@ class AutoregressiveConfig:
                f"must be ≥ 0 and finite (0 = none), got {self.closing_ring_s}")
         _check(self.closing_ring_s == 0 or self.closing_to == "last_onset", "ar.closing_ring_s",
                "needs ar.closing_to=last_onset (after a track's end nothing is left to tell)")
-        for name, given in (("closing_to", self.closing_to != "end"), ("closing_ring_s", self.closing_ring_s > 0)):
+        for name, given in (("closing_to", self.closing_to != "end"), ("closing_ring_s", self.closing_ring_s > 0),
+                            ("final_hold", self.final_hold > 0)):
             _check(self.closing_s > 0 or not given, f"ar.{name}", "needs ar.closing_s (without it nothing closes)")
         _check(self.pedal_join_s >= 0, "ar.pedal_join_s", f"must be ≥ 0 (0 = none), got {self.pedal_join_s}")
         _check(0 <= self.pedal_join_share < 1, "ar.pedal_join_share",
@@ -712,7 +714,7 @@ class AutoregressiveConfig:
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias",
                     "empty_ramp_s", "beat_echo", "echo_recency_s", "cluster_guard",
                     "register_guard", "register_margin", "register_window_s", "damper_bias",
-                    "step_lean", "join_bias", "restrike_guard", "duration_tilt"):
+                    "step_lean", "join_bias", "restrike_guard", "duration_tilt", "final_hold"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

@@ -362,11 +362,13 @@ class EventAutoregressive(Autoregressive):
         return self.encode_sets(sets, self.drawn_keys)
 
     def duration_tilt(self) -> float | torch.Tensor:
-        """ar.duration_tilt, or with ar.final_hold each piece's own [S]: ar.final_hold in the chunk of its closing's
-        final chord (told 1 chunk left), ar.duration_tilt elsewhere."""
-        if self.closing_now is None or self.settings.final_hold == 0.0 or not bool((self.closing_now == 1).any()):
-            return self.settings.duration_tilt
-        return torch.where(self.closing_now == 1, self.settings.final_hold, self.settings.duration_tilt).float()  # [S]
+        """ar.duration_tilt, or with ar.final_hold each piece's own [S]: ar.duration_tilt + ar.final_hold in the chunk
+        of its closing's final chord (told 1 chunk left), ar.duration_tilt elsewhere (added, not put in its place: a
+        final hold above 0 holds the final chord longer than the other chunks whatever ar.duration_tilt is)."""
+        tilt, hold = self.settings.duration_tilt, self.settings.final_hold
+        if self.closing_now is None or hold == 0.0 or not bool((self.closing_now == 1).any()):
+            return tilt
+        return torch.where(self.closing_now == 1, tilt + hold, tilt).float()  # [S]
 
     @torch.no_grad()
     def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None,

@@ -70,6 +70,8 @@ def main() -> None:
     parser.add_argument("--settings-only", action="store_true",
                         help="only the --settings rows, not each model's own (the same seed draws the same as measured before)")
     args = parser.parse_args()
+    if args.settings_only and not args.settings:
+        parser.error("--settings-only draws only the --settings rows: give at least one --settings")
     torch.set_num_threads(1)
     with corpus_or_skip(args, "tsm-bench-endings-") as corpus:
         if corpus is not None:
@@ -85,7 +87,7 @@ def report(args: argparse.Namespace, corpus) -> None:
     for name in args.model or ["default"]:
         gan = GANModel.load(name)
         groups, own = common.settings_groups(gan, args.settings)  # each checked before the minutes of drawing
-        for group in groups[1:] if args.settings_only and args.settings else groups:
+        for group in groups[1:] if args.settings_only else groups:
             common.use_settings(gan, group, own)
             drawn = gan.sample(args.n, args.max_seconds, args.seed, ends=True)
             body.append(summary(f"{name}{''.join(f', {a}' for a in group)}, seed {args.seed}", drawn))

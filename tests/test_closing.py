@@ -331,13 +331,17 @@ def test_a_tilt_per_piece_draws_a_piece_told_zero_as_without_any():
     torch.manual_seed(6)
     head = EventHead(width=8, hidden=16, max_events=15, chunk_seconds=0.25)
     features = torch.randn(400, 8)
-    plain = EventSampler(head).sample(features, torch.Generator().manual_seed(0))
     tilt = torch.tensor([0.0, 1.0]).repeat(200)  # [S]: every other piece held longer
-    tilted = EventSampler(head).sample(features, torch.Generator().manual_seed(0), duration_tilt=tilt)
     kept = tilt == 0
-    assert torch.equal(plain.ids[kept], tilted.ids[kept]) and torch.equal(plain.duration_s[kept], tilted.duration_s[kept])
-    notes = [(d.duration_s[~kept][d.mask[~kept] & (d.ids[~kept] < 88)]).log().mean() for d in (plain, tilted)]
-    assert notes[1] > notes[0] + 0.5
+    for told in (features, torch.cat([features, torch.randn(400, 8)])):  # unguided [S, W]; guided [2S, W]: told, untold
+        guidance = 1.0 if told.shape[0] == 400 else 2.0
+        plain = EventSampler(head).sample(told, torch.Generator().manual_seed(0), guidance=guidance)
+        tilted = EventSampler(head).sample(told, torch.Generator().manual_seed(0), guidance=guidance, duration_tilt=tilt)
+        assert plain.ids.shape[0] == 400  # (one set per piece, guided or not)
+        assert torch.equal(plain.ids[kept], tilted.ids[kept])
+        assert torch.equal(plain.duration_s[kept], tilted.duration_s[kept])
+        notes = [(d.duration_s[~kept][d.mask[~kept] & (d.ids[~kept] < 88)]).log().mean() for d in (plain, tilted)]
+        assert notes[1] > notes[0] + 0.5
 
 
 def test_the_final_hold_adds_to_the_duration_tilt_of_every_chunk():

@@ -314,6 +314,9 @@ class EventSampler:
                 kind_bias[0][:, -1] = empty_bias
         end_biases = ([torch.as_tensor(end, device=device) for end in (empty_bias, stop_bias)] if head.onsets
                       else None)  # ar.onsets: on the next choice's end instead
+        # the duration tilt β: a float for every row, or each piece's own [S, 1] (ar.final_hold); None: none
+        beta = (duration_tilt[:, None] if isinstance(duration_tilt, torch.Tensor)
+                else duration_tilt if duration_tilt != 0.0 else None)
         for i in range(n):
             state = torch.gru_cell(step_input, state, *self.gru)  # [R, H]
             first = F.linear(state, self.first_weight, self.first_bias)  # [R, C·H + E]: each choice's first layer,
@@ -442,12 +445,8 @@ class EventSampler:
             duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
                                               + through["start", "duration"][start]), *self.second["duration"])
             tilt = None
-            if isinstance(duration_tilt, torch.Tensor) or duration_tilt != 0.0:  # notes held longer (β > 0) or
-                # shorter; a pedal's press at the model's odds
-                beta = duration_tilt[:, None] if isinstance(duration_tilt, torch.Tensor) else duration_tilt  # [S, 1]
-
-                def tilt(logits: torch.Tensor, notes: torch.Tensor = is_note, beta=beta) -> torch.Tensor:  # [R (R/2
-                    # guided), B]
+            if beta is not None:  # notes held longer (β > 0) or shorter; a pedal's press at the model's odds
+                def tilt(logits: torch.Tensor, notes: torch.Tensor = is_note) -> torch.Tensor:  # [R (R/2 guided), B]
                     return torch.where(notes[:logits.shape[0], None], logits + beta * self.log_durations,
                                        logits)
             duration = pick(duration_logits, duration_noise, lean=tilt)
@@ -455,11 +454,9 @@ class EventSampler:
                                                + through["start", "intensity"][start]
                                                + through["duration", "intensity"][duration]),
                                         *self.second["intensity"])
-            if velocity_temperature != 1.0 and every_note:  # a note's velocity, not a pedal's depth
-                intensity_logits = intensity_logits / velocity_temperature
-            elif velocity_temperature != 1.0 and any_note:
-                intensity_logits = torch.where(is_note[:, None], intensity_logits / velocity_temperature,
-                                               intensity_logits)
+            if velocity_temperature != 1.0 and any_note:  # a note's velocity, not a pedal's depth
+                tempered = intensity_logits / velocity_temperature
+                intensity_logits = tempered if every_note else torch.where(is_note[:, None], tempered, intensity_logits)
             intensity = pick(intensity_logits, intensity_noise)
             event = (key, start, duration, intensity)
             drawn.append(event)

@@ -45,7 +45,7 @@ def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_it
                    "mixture_temperature": args.mixture_temperature}
     if args.ending:  # a model without a closing refuses it (GANModel.sample_latents)
         options["ending"] = True
-        closing_s = getattr(gan.arm, "closing_chunks", 0) * gan.ae.chunk_seconds
+        closing_s = _closing_s(gan)
         if 0 < seconds < closing_s and not ends_itself:
             log.warning("--ending: this model closes a piece over its last %g s; a piece of %g s is closing all through "
                         "(a slower, thinner passage to a final chord)", closing_s, seconds)
@@ -87,6 +87,11 @@ def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_it
     return Told(options, asked, key_spellings, prompt_s, asked_from_s, prompt_grid)
 
 
+def _closing_s(gan: GANModel) -> float:
+    """The seconds a model closes a piece over (its closing and ring: K + R chunks; 0 without a closing)."""
+    return getattr(gan.arm, "closing_chunks", 0) * gan.ae.chunk_seconds
+
+
 def _say_cap_within_closing(gan: GANModel, seconds: float) -> None:
     """--max-seconds no longer than a piece plays before it may end itself (ar.end_after_s) and closes after (its
     closing, ar.closing_s and ar.closing_ring_s): every piece runs to the cap, said in one line as --ending's piece
@@ -98,7 +103,7 @@ def _say_cap_within_closing(gan: GANModel, seconds: float) -> None:
         return
     chunk_s = gan.ae.chunk_seconds
     cap_s = piece_chunks(seconds, chunk_s) * chunk_s  # as drawn
-    closing_s = getattr(gan.arm, "closing_chunks", 0) * chunk_s
+    closing_s = _closing_s(gan)
     if cap_s > end_after_s + closing_s + 1e-9:  # a piece may end itself before the cap
         return
     closes = f"closes a piece over its last {closing_s:g} s and " if closing_s else ""

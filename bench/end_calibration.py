@@ -4,7 +4,10 @@
 run of -n pieces sampled to --max-seconds with their end logits and uniforms kept (`--trace-out`) gives the
 exact lengths under any bias and rise, without sampling again. Printed for each pair of --bias and --rise:
 the lengths' median, 10 % and 90 % quantiles and share at the cap beside the real remaining lengths of the
-split (bench/piece_lengths.py's baseline), and the Kolmogorov–Smirnov distance between the two.
+split (bench/piece_lengths.py's baseline), and the Kolmogorov–Smirnov distance between the two. A model that
+closes its pieces (ar.closing_s, ar.closing_ring_s) plays its closing's chunks after the one where the end head
+ends a piece: the replay adds them, as the sampler does (the trace keeps how many). A trace drawn to a shorter
+--max-seconds than the pieces may run replays under that cap: its median is exact while the median is below it.
 
     python bench/end_calibration.py --corpus CORPUS --seed 0 -n 200 --trace-out /tmp/trace_s0.npz   # the model's bias and rise
     python bench/end_calibration.py --corpus CORPUS --traces /tmp/trace_s*.npz --bias 1.5 2.1 --rise 0 0.5 1
@@ -42,13 +45,14 @@ def trace_ends(model_name: str, n: int, max_seconds: float, seed: int) -> dict[s
     settings = model.arm.settings
     return {"logits": logits, "uniforms": uniforms, "chunk_seconds": np.float64(model.ae.chunk_seconds),
             "end_bias": np.float64(settings.end_bias), "end_rise": np.float64(settings.end_rise),
-            "end_after_s": np.float64(settings.end_after_s), "max_seconds": np.float64(max_seconds)}
+            "end_after_s": np.float64(settings.end_after_s), "max_seconds": np.float64(max_seconds),
+            "closing_chunks": np.int64(getattr(model.arm, "closing_chunks", 0))}
 
 
 def replay(trace: dict[str, np.ndarray], bias: float, rise: float, max_seconds: float) -> np.ndarray:
     """Each traced piece's length in seconds [n] where it ends at bias and rise per minute, capped: as the sampler
     decides it (sequence/autoregressive.py), in float32 with the bias of each chunk added to its logit, not before
-    the trace's ar.end_after_s."""
+    the trace's ar.end_after_s, with the trace's closing chunks after the chunk where the head ends it."""
     c = float(trace["chunk_seconds"])
     logits, uniforms = torch.from_numpy(trace["logits"]), torch.from_numpy(trace["uniforms"])  # [n, T]
     chunks = logits.shape[1]
@@ -56,8 +60,9 @@ def replay(trace: dict[str, np.ndarray], bias: float, rise: float, max_seconds: 
     ends = (uniforms < torch.sigmoid(logits + shift)).numpy()  # [n, T]
     played_s = (np.arange(chunks) + 1) * c  # [T]: no end before ar.end_after_s (a trace before it: none)
     ends &= played_s[None, :] >= float(trace.get("end_after_s", 0.0))
-    first = np.where(ends.any(axis=1), ends.argmax(axis=1) + 1, chunks)  # [n] chunks
-    return np.minimum(first * c, max_seconds)
+    closing = int(trace.get("closing_chunks", 0))  # (traces before the closing kept none: 0)
+    first = np.where(ends.any(axis=1), ends.argmax(axis=1) + 1 + closing, chunks)  # [n] chunks
+    return np.minimum(np.minimum(first, chunks) * c, max_seconds)
 
 
 def main() -> None:
@@ -117,7 +122,10 @@ def main() -> None:
                          f"{np.quantile(pooled, 0.9):.1f}", f"{np.mean(pooled >= args.max_seconds - 1e-9):.2f}",
                          f"{stats.ks_2samp(pooled, real, method='asymp').statistic:.3f}", " ".join(f"{m:+.0%}" for m in medians)])
     at_cap = np.mean(real >= args.max_seconds - 1e-9)
-    lines += [f"{sum(t['logits'].shape[0] for t in traces)} pieces ({', '.join(names)}) capped at {args.max_seconds:g} s; "
+    chunk_s = float(traces[0]["chunk_seconds"])
+    closings = " / ".join(f"{k * chunk_s:g}" for k in sorted({int(t.get("closing_chunks", 0)) for t in traces}))
+    lines += [f"{sum(t['logits'].shape[0] for t in traces)} pieces ({', '.join(names)}) capped at {args.max_seconds:g} s, "
+              f"closing over {closings} s after the end head fires; "
               f"real remaining ({args.split} split): median {np.median(real):.1f}, 10 % {np.quantile(real, 0.1):.1f}, "
               f"90 % {np.quantile(real, 0.9):.1f}, at the cap {at_cap:.2f}", "",
               *table(["bias", "rise/min", "median", "10 %", "90 %", "at cap", "KS", "median Δ per trace"], rows)]

@@ -13,6 +13,9 @@ Medians over the pieces (quartiles beside); rows are pieces with at least 10 not
     python bench/endings.py --corpus /work/data/asap --split validation --model default --model RUN -n 60 \\
         --seed 5151 --markdown bench/results/endings_51_validation.md
     python bench/endings.py --corpus /work/data/asap --settings "ar.final_hold=0.5"   # beside the model's own
+
+A row whose settings differ from the row before only in how the drawn events are placed in time (PLACED_AFTER:
+the slowing into the final chord) places that row's draw again rather than drawing the same pieces twice.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from common import add_corpus_arguments, corpus_or_skip, table, write_markdown  
 
 MEASURES = ("ring s", "final notes", "final note s", "gap s", "last 2 s / s", "before / s", "velocity")
 ONSET_S = 0.1  # notes struck within this of the last one make the final onset
+PLACED_AFTER = ("ar.final_ritard", "ar.final_ritard_s")  # settings read after the draw (sampled_events)
 
 
 def ending(events) -> tuple[float, ...] | None:
@@ -80,16 +84,20 @@ def main() -> None:
 
 def report(args: argparse.Namespace, corpus) -> None:
     """The table of `main`'s arguments over `corpus`, printed and written."""
-    from timestepmusic.generation import GANModel
+    from timestepmusic.generation import GANModel, sampled_events
 
     real = [corpus.track_events(int(t)) for t in corpus.tracks_in(args.split)]
     body = [summary(f"real ({args.split})", real)]
     for name in args.model or ["default"]:
         gan = GANModel.load(name)
         groups, own = common.settings_groups(gan, args.settings)  # each checked before the minutes of drawing
+        latents, drawn_with = None, None  # the last draw, and the settings that shaped it
         for group in groups[1:] if args.settings_only else groups:
             common.use_settings(gan, group, own)
-            drawn = gan.sample(args.n, args.max_seconds, args.seed, ends=True)
+            shaping = [a for a in group if a.partition("=")[0].strip() not in PLACED_AFTER]
+            if latents is None or shaping != drawn_with:
+                latents, drawn_with = gan.sample_latents(args.n, args.max_seconds, args.seed, ends=True), shaping
+            drawn = sampled_events(gan.arm, gan.ae, latents)
             body.append(summary(f"{name}{''.join(f', {a}' for a in group)}, seed {args.seed}", drawn))
     lines = [f"endings: the {len(real)} performances of the {args.split} split of {corpus.root}, and {args.n} pieces "
              f"per model that end themselves (at most {args.max_seconds:g} s); median (quartiles)", ""]

@@ -376,3 +376,33 @@ def test_a_final_hold_that_cannot_hold_is_refused(setting, said):
     with pytest.raises(ValueError, match=f"ar.{name}.*{said}"):
         AutoregressiveConfig(**{name: float(value)}, closing_s=0.0 if said.startswith("needs") else 8.0)
     assert AutoregressiveConfig(final_hold=1.0, closing_s=8.0).final_hold == 1.0
+
+
+def test_a_final_ritard_slows_only_into_a_closed_pieces_final_chord(ring_run):
+    """ar.final_ritard ρ over ar.final_ritard_s: a piece that closes is drawn as without it, its time before the
+    span kept, and from its final onset on (K = 4, R = 2: the chunk told 1, the final chord's, is the 18th of 20)
+    played (ρ − 1) × span / 2 s later; a piece that does not close is as drawn."""
+    from timestepmusic.generation import set_sampling
+    from timestepmusic.ritardando import final_onset_s
+
+    def pieces(ending: bool, *settings: str):
+        model = GANModel.load(ring_run / "last")
+        set_sampling(model, list(settings))
+        return model.sample(6, 5.0, 3, snap_to_real=False, ending=ending), model.arm.final_chunks
+
+    (plain, finals), (slowed, _) = pieces(True), pieces(True, "ar.final_ritard=3", "ar.final_ritard_s=0.5")
+    assert finals.tolist() == [17] * 6
+    for before, after in zip(plain, slowed):
+        final_s = final_onset_s(before)
+        assert 17 * 0.25 <= final_s < 18 * 0.25  # (no note starts in the ring)
+        early, late = before.start_s < final_s - 0.5, before.start_s >= final_s
+        assert np.array_equal(after.start_s[early], before.start_s[early])
+        assert np.array_equal(after.ids, before.ids)
+        assert after.start_s[late] == pytest.approx(before.start_s[late] + 0.5)
+    unclosed, unclosed_finals = pieces(False, "ar.final_ritard=3")
+    assert (unclosed_finals == -1).all()
+    assert all(np.array_equal(a.start_s, b.start_s) for a, b in zip(unclosed, pieces(False)[0]))
+    with pytest.raises(ValueError, match="ar.final_ritard.*≥ 1"):
+        Config().override(["ar.final_ritard=0.5", "ar.closing_s=8"])
+    with pytest.raises(ValueError, match="ar.final_ritard.*needs ar.closing_s"):
+        Config().override(["ar.final_ritard=2"])

@@ -36,7 +36,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "echo_recency_s", "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path",
                      "register_guard", "register_margin", "register_window_s", "register_min_p", "damper_bias",
                      "step_lean", "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt",
-                     "final_hold")
+                     "final_hold", "final_ritard", "final_ritard_s")
 
 
 def style_path_names(text: str) -> list[str]:
@@ -649,6 +649,13 @@ class AutoregressiveConfig:
     note's duration is drawn with this × ln(its seconds) added to its logits, on top of ar.duration_tilt's, which
     every chunk has (above 0: the final chord held longer; a pedal's press keeps the model's odds). 0: drawn as every
     other chunk."""
+    final_ritard: float = 1.0
+    """Events arm with ar.closing_s, sampling only: a piece that closes slows into its final chord, the time of the
+    ar.final_ritard_s seconds before the chord stretched by a factor growing from 1 to this at the chord (the chord
+    itself and its ring as drawn, that much later: ritardando.py). 1: no slowing."""
+    final_ritard_s: float = 2.0
+    """Events arm with ar.final_ritard: the seconds of drawn time before the final chord that slow (all of a piece
+    shorter than this)."""
     closing_only: bool = False
     """Events arm with ar.closing_s, training only: only the closing's offsets learn (every other weight kept as
     warm-started, so that a piece sounds exactly as before until it closes), on windows that all reach a track's
@@ -679,8 +686,12 @@ class AutoregressiveConfig:
         _check(self.closing_ring_s == 0 or self.closing_to == "last_onset", "ar.closing_ring_s",
                "needs ar.closing_to=last_onset (after a track's end nothing is left to tell)")
         for name, given in (("closing_to", self.closing_to != "end"), ("closing_ring_s", self.closing_ring_s > 0),
-                            ("final_hold", self.final_hold > 0)):
+                            ("final_hold", self.final_hold > 0), ("final_ritard", self.final_ritard != 1.0)):
             _check(self.closing_s > 0 or not given, f"ar.{name}", "needs ar.closing_s (without it nothing closes)")
+        _check(math.isfinite(self.final_ritard) and self.final_ritard >= 1, "ar.final_ritard",
+               f"must be ≥ 1 and finite (1 = no slowing), got {self.final_ritard}")
+        _check(math.isfinite(self.final_ritard_s) and self.final_ritard_s > 0, "ar.final_ritard_s",
+               f"must be > 0 and finite, got {self.final_ritard_s}")
         _check(self.pedal_join_s >= 0, "ar.pedal_join_s", f"must be ≥ 0 (0 = none), got {self.pedal_join_s}")
         _check(0 <= self.pedal_join_share < 1, "ar.pedal_join_share",
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")

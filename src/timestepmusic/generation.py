@@ -297,8 +297,11 @@ def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tenso
     # a lift between a prompt's pedal held past its end and a press drawn just after it closed as drawn ones are
     join_s = (0.0 if prompt is None else arm.settings.pedal_join_s if getattr(arm, "draws_events", False)
               else ae.pedal_join_s)
-    return [release_by(join_pedal_runs(Events.concatenate(given + [new]), join_s, from_s=first * c - 1e-9),
-                       piece.shape[0] * c + RELEASE_S, after_sound=True) for new, piece in zip(drawn, pieces)]
+    heard = [release_by(join_pedal_runs(Events.concatenate(given + [new]), join_s, from_s=first * c - 1e-9),
+                        piece.shape[0] * c + RELEASE_S, after_sound=True) for new, piece in zip(drawn, pieces)]
+    if hasattr(arm, "slowed_into_final_chord"):  # ar.final_ritard: a closed piece slows into its final chord
+        heard = [arm.slowed_into_final_chord(i, events, first) for i, events in enumerate(heard)]
+    return heard
 
 
 def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:
@@ -319,7 +322,8 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "echo_recency_s", "cluster_guard", "soft_kept_up",
                "velocity_temperature", "style_path", "register_guard", "register_margin", "register_window_s",
                "register_min_p", "damper_bias", "register", "step_lean", "join_bias", "restrike_guard",
-               "request_calibrated", "duration_tilt", "closing_s", "closing_to", "closing_ring_s", "closing_only", "final_hold")
+               "request_calibrated", "duration_tilt", "closing_s", "closing_to", "closing_ring_s", "closing_only", "final_hold",
+               "final_ritard", "final_ritard_s")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 
 

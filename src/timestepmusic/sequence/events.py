@@ -31,6 +31,7 @@ from ..batches import ChunkGatherer, SetBatch
 from ..config import Config, style_path_names
 from ..latents import Normaliser
 from ..midi import NUM_KEYS, Events, join_pedal_runs
+from ..ritardando import final_onset_s, slow_into
 from .autoregressive import Autoregressive
 from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
@@ -158,6 +159,8 @@ class EventAutoregressive(Autoregressive):
         self.encoder_keys: Callable[[], torch.Tensor] | None = None
         self.drawn_keys: torch.Tensor | None = None  # the encoder's keys while a sample runs (they stay as they are)
         self.drawn: list[SetBatch] = []  # the sets of each drawn step of the last sample ([S, N] each)
+        self.final_chunks: torch.Tensor | None = None  # ar.closing_s: each piece's drawn step told 1 chunk left (its
+        # final chord's) in the last sample [S]; −1: none (the piece did not close)
         self.told: torch.Tensor | None = None  # with ar.style: what the last sample's pieces were told [S, D] (a path: its first)
         self.held: torch.Tensor | None = None  # with ar.style: the offset every chunk of the pieces being sampled
         # reads [S, W]
@@ -355,6 +358,8 @@ class EventAutoregressive(Autoregressive):
                                    restrike_guard=self.settings.restrike_guard,
                                    duration_tilt=self.duration_tilt(),
                                    noteless=None if self.closing_now is None else self.closing_now < NOT_CLOSING)  # [S, N]
+        if self.closing_now is not None and self.final_chunks is not None:
+            self.final_chunks[(self.closing_now == 1).cpu()] = len(self.drawn)  # ar.final_ritard slows into it
         self.drawn.append(sets)
         for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
             if past is not None:
@@ -396,6 +401,7 @@ class EventAutoregressive(Autoregressive):
         if key is not None and not self.settings.tonal:
             raise ValueError(f"--key: this model does not hear keys (trained without ar.tonal); {HEARS_KEYS}")
         self.drawn, self.history, self.pitch_classes, self.walked_from = [], None, None, None
+        self.final_chunks = torch.full((n,), -1, dtype=torch.long)  # [S]: none closed yet
         self.sampler = EventSampler(self.generator.events, self.settings.in_bins)
         self.drawn_keys = self.encoder_keys() if self.encoder_keys is not None else None
         heard_first = (prompt_sets.sizes.shape[0] if prompt_sets is not None  # chunks before the first drawn
@@ -716,6 +722,19 @@ class EventAutoregressive(Autoregressive):
                                                                 for r in rows))))  # [chunks, N]
         a = self.settings
         return join_pedal_runs(sets_to_events(sets, chunk_seconds, start_chunk), a.pedal_join_s, a.pedal_join_share)
+
+    def slowed_into_final_chord(self, piece: int, events: Events, start_chunk: int = 0) -> Events:
+        """Piece `piece` of the last sample as heard (`events`, its drawn chunks from `start_chunk` on, after a
+        prompt of that many), slowed into its closing's final onset (its last note's, with those struck just before
+        it: ritardando.final_onset_s) by ar.final_ritard over ar.final_ritard_s (ritardando.slow_into; never into a
+        prompt); as it is where the piece did not close or nothing slows."""
+        a, c = self.settings, self.chunk_seconds
+        closed = self.final_chunks is not None and int(self.final_chunks[piece]) >= 0
+        final_s = final_onset_s(events) if closed and a.final_ritard != 1.0 else None  # (no note starts in its ring)
+        if final_s is None:
+            return events
+        span_s = min(a.final_ritard_s, final_s - start_chunk * c)  # (a piece shorter than the span: all of it)
+        return slow_into(events, final_s, span_s, a.final_ritard)
 
 
 def with_closing(offset: torch.Tensor | None, closing: torch.Tensor) -> torch.Tensor:

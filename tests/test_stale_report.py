@@ -1,18 +1,33 @@
-"""A report of `tsm evaluate` written among the generated files (evaluate OUT -o OUT), whose files a later
-`tsm generate --overwrite -o OUT` replaces: marked out of date and said in one line, never removed; a report of other
-files is left as it is. Tiny pieces of the shipped default model, against the tiny corpus."""
+"""A report of `tsm evaluate` written among the generated files (evaluate OUT -o OUT) or elsewhere (-o REPORTS, found
+through the record evaluate leaves in OUT), whose files a later `tsm generate --overwrite -o OUT` replaces: marked out
+of date and said in one line, never removed; a report of other files is left as it is. Tiny pieces of the shipped
+default model, against the tiny corpus."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
+import os
+import shutil
 
+import numpy as np
 import pytest
 
 from timestepmusic.cli import main
+from timestepmusic.evaluate import stale
 from timestepmusic.evaluate.report import render_html
-from timestepmusic.evaluate.stale import STALE_START
+from timestepmusic.evaluate.stale import RECORD, STALE_START
+from timestepmusic.midi import write_events
+
+from conftest import random_performance
 
 GENERATE = ["generate", "-n", "2", "--seconds", "2", "-q"]
+
+
+def evaluate(out, corpus, report_dir, *more) -> int:
+    return main(["evaluate", str(out), "--real", str(corpus), "--split", "train", "-o", str(report_dir), "--seconds",
+                 "2", "--repeats", "1", *more])
 
 
 @pytest.fixture
@@ -99,3 +114,98 @@ def test_a_report_html_not_of_this_tool_is_not_touched(evaluated, caplog):
         assert main([*GENERATE, "-o", str(out), "--overwrite", "--temperature", "0.8"]) == 0
     assert (out / "report.html").read_text() == "<html><body>my own notes</body></html>"
     assert (out / "report.json").read_text() == saved and stale_lines(caplog) == []
+
+
+def test_a_report_written_elsewhere_is_found_through_the_record_and_marked(tiny_corpus, tmp_path, caplog, capsys):
+    out, reports = tmp_path / "out", tmp_path / "reports"
+    assert main([*GENERATE, "-o", str(out)]) == 0
+    assert evaluate(out, tiny_corpus, reports) == 0
+    assert json.loads((out / RECORD).read_text()) == {"reports": [str(reports.resolve())]}
+    assert not list(out.glob(".*.tmp")) and not (out / "report.json").exists()
+    capsys.readouterr()
+    assert evaluate(out, tiny_corpus, reports, "--overwrite") == 0  # the record is not one of the generated files
+    assert capsys.readouterr().out.startswith("2 file(s),")
+    assert json.loads((out / RECORD).read_text()) == {"reports": [str(reports.resolve())]}  # (not doubled)
+    with caplog.at_level(logging.WARNING):
+        assert main([*GENERATE, "-o", str(out), "--seed", "1"]) == 0
+    assert not [r for r in caplog.records if "not drawn by this request" in r.getMessage()]  # (generate's listing)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert main([*GENERATE, "-o", str(out), "--overwrite", "--temperature", "0.8"]) == 0
+    report = json.loads((reports / "report.json").read_text())
+    again = f"tsm evaluate {out} --real {tiny_corpus} -o {reports.resolve()} --overwrite"
+    assert report["stale"]["replaced"] == ["sample_0_000.mid", "sample_0_001.mid"] and report["stale"]["again"] == again
+    page = (reports / "report.html").read_text()
+    assert page.index("<body>" + STALE_START) < page.index("<h1>") and again in page
+    assert stale_lines(caplog) == [f"--overwrite: {reports / 'report.html'} describes 2 of the files this run replaces "
+                                   f"(sample_0_000.mid, sample_0_001.mid): marked out of date, kept; for a report of the "
+                                   f"new ones: {again}"]
+
+
+def test_a_folder_of_music_not_generated_here_is_not_written_into(tiny_corpus, tmp_path):
+    """No file of it is one generate replaces, so no record is left there (a dataset, a folder of the user's)."""
+    mine = tmp_path / "mine"
+    rng = np.random.default_rng(0)
+    for k in range(2):
+        write_events(random_performance(rng, 3.0), mine / f"take_{k}.mid")
+    assert evaluate(mine, tiny_corpus, tmp_path / "reports") == 0
+    assert sorted(p.name for p in mine.iterdir()) == ["take_0.mid", "take_1.mid"]
+
+
+def test_a_recorded_report_of_other_files_now_is_left_as_it_is(evaluated, tiny_corpus, tmp_path, caplog):
+    """The folder a report of OUT was recorded in, written again since with a report of another folder's files: not
+    marked when OUT's files are replaced (its files are named by SHA-1)."""
+    out, other, reports = evaluated, tmp_path / "other", tmp_path / "reports"
+    assert evaluate(out, tiny_corpus, reports) == 0
+    assert main([*GENERATE, "-o", str(other), "--temperature", "0.9"]) == 0  # (the same names, other bytes)
+    assert evaluate(other, tiny_corpus, reports, "--overwrite") == 0
+    saved = (reports / "report.json").read_text()
+    with caplog.at_level(logging.WARNING):
+        assert main([*GENERATE, "-o", str(out), "--overwrite", "--temperature", "0.8"]) == 0
+    assert (reports / "report.json").read_text() == saved
+    assert [line.split(" describes")[0] for line in stale_lines(caplog)] == [f"--overwrite: {out / 'report.html'}"]
+
+
+def test_a_recorded_report_gone_or_unreadable_is_passed_over(tiny_corpus, tmp_path, caplog, capsys):
+    out, reports = tmp_path / "out", tmp_path / "reports"
+    assert main([*GENERATE, "-o", str(out)]) == 0
+    assert evaluate(out, tiny_corpus, reports) == 0
+    shutil.rmtree(reports)  # deleted by the user
+    with caplog.at_level(logging.WARNING):
+        assert main([*GENERATE, "-o", str(out), "--overwrite", "--temperature", "0.8"]) == 0
+    assert stale_lines(caplog) == [] and not reports.exists()  # (nothing made where it was)
+    (out / RECORD).write_text(json.dumps({"reports": [str(out / "sample_0_000.mid"), "a\0b", "x" * 5000, 7,
+                                                      str(tmp_path / "nowhere")]}))  # (a file, a NUL, too long a name)
+    assert main([*GENERATE, "-o", str(out), "--overwrite", "--temperature", "0.7"]) == 0
+    (out / RECORD).write_text("{not json")
+    assert main([*GENERATE, "-o", str(out), "--overwrite", "--temperature", "0.6"]) == 0
+    assert "Traceback" not in capsys.readouterr().err and stale_lines(caplog) == []
+    assert evaluate(out, tiny_corpus, reports) == 0  # an unreadable record is written again, whole
+    assert json.loads((out / RECORD).read_text()) == {"reports": [str(reports.resolve())]}
+
+
+def test_a_record_or_a_mark_that_cannot_be_written_is_said_in_one_line(tiny_corpus, tmp_path, caplog, monkeypatch):
+    out, reports = tmp_path / "out", tmp_path / "reports"
+    assert main([*GENERATE, "-o", str(out)]) == 0
+    assert evaluate(out, tiny_corpus, reports) == 0
+    saved = (reports / "report.json").read_text()
+
+    @contextlib.contextmanager
+    def full_disk(path, suffix=""):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        yield
+
+    monkeypatch.setattr(stale, "atomic_path", full_disk)
+    with caplog.at_level(logging.WARNING):  # the report left as it was, said; the new pieces written even so
+        assert main([*GENERATE, "-o", str(out), "--overwrite", "--temperature", "0.8"]) == 0
+    assert (reports / "report.json").read_text() == saved
+    said = [r.getMessage() for r in caplog.records if "cannot" in r.getMessage()]
+    assert said == [f"--overwrite: {reports / 'report.html'} describes 2 of the files this run replaces (sample_0_000.mid, "
+                    "sample_0_001.mid), but cannot be marked out of date (No space left on device): it describes the "
+                    "earlier files"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert evaluate(out, tiny_corpus, tmp_path / "again") == 0  # the report written, the record not: said
+    said = [r.getMessage() for r in caplog.records if "cannot" in r.getMessage()]
+    assert said == [f"{out}: cannot record where the report of its files is (No space left on device): tsm generate "
+                    f"--overwrite there will not mark {tmp_path / 'again' / 'report.html'} out of date"]

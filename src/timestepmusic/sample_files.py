@@ -134,8 +134,9 @@ def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int) -> None:
     """--overwrite, once the new pieces' first are drawn: remove the earlier run's files `taken` (`earlier_samples`; a
     PNG or WAV of it would otherwise sit beside a new MIDI file), but a MIDI file this run writes again (`rewritten`),
     which its new one replaces in one step (a write that fails, on a full disk, leaves the old one), and name those
-    this run does not write again. A report of `tsm evaluate` there that describes any of them is marked out of date
-    first, and said (evaluate.stale.mark_stale): kept, not removed, and not left to describe files that are gone."""
+    this run does not write again. A report of `tsm evaluate` that describes any of them (there, or written elsewhere
+    and recorded there) is marked out of date first, and said (evaluate.stale.mark_stale): kept, not removed, and not
+    left to describe files that are gone."""
     from .evaluate.stale import mark_stale
 
     if taken:

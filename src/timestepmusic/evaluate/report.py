@@ -46,7 +46,7 @@ from .descriptors import (
     excerpts_from_corpus,
     excerpts_from_events,
 )
-from .stale import described, stale_banner
+from .stale import described, record_report, stale_banner
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,8 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                      "the real ones they are compared with, so the overlaps run high and the accuracies below 0.5 "
                      "(each mistaken for its twin); evaluate music from outside the split")
         log.warning("%s", notes[-1])
-    prompted = [name for name in names if holds_its_prompt(made_by_marker(generated_dir / name))]
+    markers = [made_by_marker(generated_dir / name) for name in names]  # [files]: the command that drew each, or None
+    prompted = [name for name, marker in zip(names, markers) if holds_its_prompt(marker)]
     if prompted:  # a continuation written whole: the real performance it continues is measured as generated
         notes.append(f"{len(prompted)} of the {len(names)} files begin with the performance given to tsm generate "
                      f"--prompt (their markers say so: {', '.join(prompted[:3])}{', …' if len(prompted) > 3 else ''}): "
@@ -356,6 +357,8 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         "out_dir": out_dir})
     write_report(out_dir, report)
     log.info("wrote %s", out_dir / "report.html")
+    if any(marker is not None for marker in markers):  # files tsm generate may replace: where their report is, noted
+        record_report(generated_dir, out_dir)  # among them (a folder of the user's own MIDI is not written into)
     return report
 
 

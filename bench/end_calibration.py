@@ -2,7 +2,8 @@
 --max-seconds`) stops a piece at the first chunk whose uniform falls under sigmoid(end logit + ar.end_bias
 + ar.end_rise × minutes played). The uniforms are drawn every chunk whether or not the piece may end, so one
 run of -n pieces sampled to --max-seconds with their end logits and uniforms kept (`--trace-out`) gives the
-exact lengths under any bias and rise, without sampling again. Printed for each pair of --bias and --rise:
+exact lengths under any bias, rise and ar.end_after_s, without sampling again. Printed for each --bias, --rise
+and --after:
 the lengths' median, 10 % and 90 % quantiles and share at the cap beside the real remaining lengths of the
 split (bench/piece_lengths.py's baseline), and the Kolmogorov–Smirnov distance between the two. A model that
 closes its pieces (ar.closing_s, ar.closing_ring_s) plays its closing's chunks after the one where the end head
@@ -49,17 +50,18 @@ def trace_ends(model_name: str, n: int, max_seconds: float, seed: int) -> dict[s
             "closing_chunks": np.int64(getattr(model.arm, "closing_chunks", 0))}
 
 
-def replay(trace: dict[str, np.ndarray], bias: float, rise: float, max_seconds: float) -> np.ndarray:
+def replay(trace: dict[str, np.ndarray], bias: float, rise: float, max_seconds: float,
+           after_s: float | None = None) -> np.ndarray:
     """Each traced piece's length in seconds [n] where it ends at bias and rise per minute, capped: as the sampler
     decides it (sequence/autoregressive.py), in float32 with the bias of each chunk added to its logit, not before
-    the trace's ar.end_after_s, with the trace's closing chunks after the chunk where the head ends it."""
+    the trace's ar.end_after_s (or `after_s`), with the trace's closing chunks after the chunk where the head ends it."""
     c = float(trace["chunk_seconds"])
     logits, uniforms = torch.from_numpy(trace["logits"]), torch.from_numpy(trace["uniforms"])  # [n, T]
     chunks = logits.shape[1]
     shift = torch.tensor([bias + rise * (t + 1) * c / 60 for t in range(chunks)], dtype=torch.float32)  # [T]
     ends = (uniforms < torch.sigmoid(logits + shift)).numpy()  # [n, T]
     played_s = (np.arange(chunks) + 1) * c  # [T]: no end before ar.end_after_s (a trace before it: none)
-    ends &= played_s[None, :] >= float(trace.get("end_after_s", 0.0))
+    ends &= played_s[None, :] >= (float(trace.get("end_after_s", 0.0)) if after_s is None else after_s)
     closing = int(trace.get("closing_chunks", 0))  # (traces before the closing kept none: 0)
     first = np.where(ends.any(axis=1), ends.argmax(axis=1) + 1 + closing, chunks)  # [n] chunks
     return np.minimum(np.minimum(first, chunks) * c, max_seconds)
@@ -79,6 +81,8 @@ def main() -> None:
     parser.add_argument("--traces", type=Path, nargs="+", help="replay these traces instead of sampling")
     parser.add_argument("--bias", type=float, nargs="+", help="ar.end_bias values (default: the model's)")
     parser.add_argument("--rise", type=float, nargs="+", help="ar.end_rise values (default: the model's)")
+    parser.add_argument("--after", type=float, nargs="+",
+                        help="ar.end_after_s values: no end before this many seconds (default: the traced model's)")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args()
 
@@ -112,15 +116,16 @@ def main() -> None:
             raise SystemExit(f"{name}: traced to {traced_s:g} s; replay with --max-seconds at most that")
     biases = args.bias or [float(traces[0]["end_bias"])]
     rises = args.rise or [float(traces[0].get("end_rise", 0.0))]  # (traces of the first version kept no rise)
+    afters = args.after or [float(traces[0].get("end_after_s", 0.0))]
     rows = []
-    for bias in biases:
-        for rise in rises:
-            runs = [replay(trace, bias, rise, args.max_seconds) for trace in traces]
-            medians = [np.median(lengths) / np.median(real) - 1 for lengths in runs]
-            pooled = np.concatenate(runs)
-            rows.append([f"{bias:+.2f}", f"{rise:.2f}", f"{np.median(pooled):.1f}", f"{np.quantile(pooled, 0.1):.1f}",
-                         f"{np.quantile(pooled, 0.9):.1f}", f"{np.mean(pooled >= args.max_seconds - 1e-9):.2f}",
-                         f"{stats.ks_2samp(pooled, real, method='asymp').statistic:.3f}", " ".join(f"{m:+.0%}" for m in medians)])
+    for bias, rise, after in ((b, r, a) for b in biases for r in rises for a in afters):
+        runs = [replay(trace, bias, rise, args.max_seconds, after) for trace in traces]
+        medians = [np.median(lengths) / np.median(real) - 1 for lengths in runs]
+        pooled = np.concatenate(runs)
+        rows.append([f"{bias:+.2f}", f"{rise:.2f}", f"{after:g}", f"{np.median(pooled):.1f}",
+                     f"{np.quantile(pooled, 0.1):.1f}", f"{np.quantile(pooled, 0.9):.1f}",
+                     f"{np.mean(pooled >= args.max_seconds - 1e-9):.2f}",
+                     f"{stats.ks_2samp(pooled, real, method='asymp').statistic:.3f}", " ".join(f"{m:+.0%}" for m in medians)])
     at_cap = np.mean(real >= args.max_seconds - 1e-9)
     chunk_s = float(traces[0]["chunk_seconds"])
     closings = " / ".join(f"{k * chunk_s:g}" for k in sorted({int(t.get("closing_chunks", 0)) for t in traces}))
@@ -128,7 +133,7 @@ def main() -> None:
               f"closing over {closings} s after the end head fires; "
               f"real remaining ({args.split} split): median {np.median(real):.1f}, 10 % {np.quantile(real, 0.1):.1f}, "
               f"90 % {np.quantile(real, 0.9):.1f}, at the cap {at_cap:.2f}", "",
-              *table(["bias", "rise/min", "median", "10 %", "90 %", "at cap", "KS", "median Δ per trace"], rows)]
+              *table(["bias", "rise/min", "after s", "median", "10 %", "90 %", "at cap", "KS", "median Δ per trace"], rows)]
     print("\n".join(lines))
     write_markdown(args.markdown, "# Where pieces end, replayed", lines)
 

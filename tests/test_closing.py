@@ -259,6 +259,8 @@ def test_info_offers_the_ending_only_to_a_model_with_a_closing():
     assert "--ending (its last 10 s close)" in asked(rings)  # (the ring is played after the closing)
     assert "--ending" not in asked({"arch": "events", "ar": {"closing_s": 0.0}})
     assert "--ending" not in asked({"arch": "events", "ar": {}})  # (a model from before the closing)
+    slows = {"arch": "events", "ar": {"closing_s": 8.0, "closing_ring_s": 2.0, "final_ritard": 3.0}}
+    assert "--ending (its last 10 s close, slowing into the final chord)" in asked(slows)
 
 
 def test_the_help_info_and_warning_say_the_defaults_closing_alike(tmp_path, caplog):
@@ -275,7 +277,7 @@ def test_the_help_info_and_warning_say_the_defaults_closing_alike(tmp_path, capl
     closes_s = info["ar"]["closing_s"] + info["ar"].get("closing_ring_s", 0.0)
     helped = next(a.help for a in generate_parser()._actions if "--ending" in a.option_strings)
     assert re.findall(r"([\d.]+) s\b", helped) == [f"{closes_s:g}"] and "--info says each model's" in helped
-    assert f"--ending (its last {closes_s:g} s close)" in "\n".join(info_words(info))
+    assert f"--ending (its last {closes_s:g} s close, slowing into the final chord)" in "\n".join(info_words(info))
     with caplog.at_level("WARNING"):
         assert main(["generate", "--ending", "--seconds", "1", "-n", "1", "-q", "-o", str(tmp_path / "out")]) == 0
     assert f"this model closes a piece over its last {closes_s:g} s; a piece of 1 s" in caplog.text

@@ -898,8 +898,11 @@ def test_the_shipped_default_draws_events_over_the_latent75_autoencoder(tmp_path
 
     model = GANModel.load()  # the default
     assert model.arch == "events" and model.arm.settings.temperature == 1.0  # chosen on validation
-    assert (model.arm.settings.end_bias, model.arm.settings.end_rise) == (1.3, 0.3)  # the lengths, calibrated on the
-    # training split's (the bias and a rise per minute, against the whole distribution; fitted again in the thirty-first)
+    assert (model.arm.settings.end_bias, model.arm.settings.end_rise) == (1.5, 0.3)  # the lengths, calibrated on the
+    # training split's (the bias and a rise per minute, against the whole distribution; fitted again in the thirty-first,
+    # and in the fifty-fourth with the closing's 10 s after the end head fires)
+    assert (model.arm.settings.final_ritard, model.arm.settings.final_ritard_s) == (3.0, 1.0)  # slowing into the final
+    # onset (fifty-fourth session)
     assert model.arm.settings.pedal_join_s == 0.02  # lifts of ≤ 20 ms closed
     assert model.arm.settings.in_bins  # times inside their bins, off the grid of their middles (forty-sixth session)
     assert model.arm.settings.echo_recency_s == 0.25  # the echo's votes fade with their lag (forty-seventh session)

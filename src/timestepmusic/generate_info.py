@@ -91,7 +91,9 @@ def info_words(info: dict, history: bool = False) -> list[str]:
     asks += ["--like"] if walks else []
     asks += ["--select (a critic)"] if isinstance(info.get("critic"), dict) else []
     closes_s = (ar.get("closing_s") or 0) + (ar.get("closing_ring_s") or 0)  # a closing, and its final chord's ring
-    asks += [f"--ending (its last {closes_s:g} s close)"] if (ar.get("closing_s") or 0) > 0 else []
+    slows = (ar.get("final_ritard") or 1) > 1  # ar.final_ritard: slowing into the final onset
+    asks += [f"--ending (its last {closes_s:g} s close{', slowing into the final chord' if slows else ''})"] if (
+        ar.get("closing_s") or 0) > 0 else []
     if asks:
         lines.append("it may be asked: " + ", ".join(asks))
     if info.get("description") and history:

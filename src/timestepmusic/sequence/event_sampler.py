@@ -45,7 +45,7 @@ from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_all
 from .pulse import TEMPO_NEEDS_ECHO, BeatEcho, TempoTold, latest, onset_of
 from .register_guard import register_lean
 from .steps import away_from, note_before
-from .voices import carry_notes, latest_voices
+from .voices import HeardVoices, carry_notes
 
 CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
 KINDS = 1 + NUM_IDS - NUM_KEYS + 1  # a note, each pedal, the stop
@@ -226,6 +226,8 @@ class EventSampler:
             latest_s = latest_heard(heard_s, torch.full((1,), heard_s.shape[1], device=device))[:, 0]  # [R]
             if steps:
                 before = note_before(heard_s, heard_ids)  # [R]: the key of the note before the next (−1: none)
+            # ar.voices: the notes heard, each drawn one added, and the voices they make as the lean reads them
+            heard_voices = HeardVoices(voice_lean, heard_s, heard_ids) if voice_lean is not None else None
         hears_onsets = head.pulse is not None or beat_echo > 0
         if hears_onsets:  # the onsets heard (ar.pulse, ar.beat_echo), each drawn one added
             if onsets is None:
@@ -236,7 +238,7 @@ class EventSampler:
         echo = BeatEcho(pulse_heard, self.start_middles_s, beat_echo, tempo, echo_recency_s) if beat_echo > 0 else None
         if head.register is not None and heard_register is None:
             raise ValueError("this event head hears the register before each chunk (ar.register): pass it")
-        register_heard = head.register.heard(heard_register.to(device)) if head.register is not None else None
+        register_heard = head.register.sampled(heard_register.to(device)) if head.register is not None else None
         ranged = register is not None and (register_guard > 0 or register_min_p > 0)  # the bounds, each note added
         if ranged:
             highest, lowest = (bound.to(device).float() for bound in register)  # [R] each
@@ -296,8 +298,7 @@ class EventSampler:
         earliest = torch.zeros(r, dtype=torch.long, device=device)  # the earliest start bin: the event before's
         drawn: list[tuple[torch.Tensor, ...]] = []  # (key, start, duration, intensity) [R] each, per event
         # what is found from the notes heard, kept until an event strikes a note (a pedal changes none of them):
-        voices = near = echo_heard = None  # the voices as VoiceLean hears them; keys near the onset's [R, 88]; the
-        # echo's lean [R, S]
+        near = echo_heard = None  # the keys near the onset's [R, 88]; the echo's lean [R, S]
         read_key, read_start, read_duration, read_intensity = self.read  # the event as the GRU's next input
         # what is added to the logits of a note (column 0: the notes' logsumexp), each pedal and the stop, at the
         # chunk's first event and after it [5] each: only a row still going is drawn for, and one still going after
@@ -359,9 +360,7 @@ class EventSampler:
             if pointer is not None:
                 note_logits = note_logits + pointer.attend(at["query"], items, kernels=kernels)
             if voice_lean is not None:
-                if voices is None:  # (one position, hearing every item)
-                    voices = voice_lean.heard(latest_voices(heard_s, heard_ids))  # from [R, V]
-                note_logits = note_logits + voice_lean.leaned(at["voices"], *voices)
+                note_logits = note_logits + heard_voices.leaned(at["voices"])
             if register_voice_lean is not None:
                 note_logits = note_logits + register_voice_lean.leaned(at["register"], *register_heard)
             if chunk_bias is not None:
@@ -482,9 +481,8 @@ class EventSampler:
                 if ranged:
                     highest = torch.where(struck, torch.maximum(highest, key.float()), highest)
                     lowest = torch.where(struck, torch.minimum(lowest, key.float()), lowest)
-                if voice_lean is not None or guards:
-                    heard_s = torch.cat([heard_s, struck_s[:, None]], 1)  # [R, I + 1]
-                    heard_ids, voices = torch.cat([heard_ids, key[:, None]], 1), None
+                if voice_lean is not None:
+                    heard_voices.add(struck_s, key)
                 if steps:
                     before = key if every_struck else torch.where(struck, key, before)  # [R] (a re-drawn note as drawn)
                 if restrikes:  # the drawn note sounds until its duration's end

@@ -135,7 +135,7 @@ class HeardVoices:
     def __init__(self, lean: "VoiceLean", time_s: torch.Tensor, ids: torch.Tensor):
         """time_s [R, I] (one clock, float64; −inf: not a note) and ids [R, I]: the notes heard before the chunk."""
         self.lean, self.found = lean, None  # found: the lean's index and mask while the voices stay
-        self.first_rows = lean.first_row.tolist()  # each voice's first row of lean.places
+        self.places, self.first_rows = lean.places, lean.first_row.tolist()  # (each voice's first row of places)
         self.notes = None  # (few rows) each row's notes heard, (start time, key) pairs
         if time_s.shape[0] <= FEW_ROWS:
             self.notes = [[(at_s, key) for at_s, key in zip(times, keys) if at_s > -math.inf]
@@ -161,7 +161,7 @@ class HeardVoices:
             else:
                 voices = [voices_among(notes) for notes in self.notes]  # R × V
                 rows = [[first + key for first, key in zip(self.first_rows, row)] for row in voices]  # R × V
-                index = self.lean.places[torch.tensor(rows, device=kernels.device)]  # [R, V, 88]
+                index = self.places[torch.tensor(rows, device=kernels.device)]  # [R, V, 88]
                 heard = None  # [R, V, 1] where a voice of a row is not heard
                 if any(key == NONE for row in voices for key in row):
                     heard = torch.tensor([[[float(key != NONE)] for key in row] for row in voices],

@@ -263,7 +263,8 @@ class EventSampler:
             start temperature and, for a note, the echo's lean."""
             many = key.dim() == 2
             of = (lambda x: x[rows][:, None]) if many else (lambda x: x)  # a row's [R, …] beside its keys
-            logits = F.linear(F.gelu(of(at["start"]) + through["key", "start"][key]), *self.second["start"])
+            by_key = through["key", "start"][key] if many else through["key", "start"].index_select(0, key)
+            logits = F.linear(F.gelu(of(at["start"]) + by_key), *self.second["start"])
             if head.pulse is not None:  # the state the start's layers read: the key's (and next choice's) added
                 start_state = of(state) + head.given["key"].weight[key]  # [R, (88,) H]
                 if head.onsets:
@@ -380,7 +381,7 @@ class EventSampler:
             # time order: no start before the event before (the data's order, so nothing real is masked); with
             # ar.onsets, only the bins that join the latest onset or only those past it, as chosen
             blocked = (~start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
-                       else self.before_bin[earliest])  # [R, S]: the bins it may not take
+                       else self.before_bin.index_select(0, earliest))  # [R, S]: the bins it may not take
             key_logits = F.linear(F.gelu(at["key"]), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
             note_logits = key_logits[:, :NUM_KEYS]  # [R, 88]: the notes', the leans added in turn
             if self.lean_given is not None:  # the leans read the state with the next choice's embedding added
@@ -471,17 +472,19 @@ class EventSampler:
                         key[rows], start[rows] = redraw(rows, every_bin, unpenalised, restrike_guard, restrike_noise,
                                                         busy_notes)
                         start_s, at_key, joined = read_note(key, start, every_note)
-            duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"][key]
-                                              + through["start", "duration"][start]), *self.second["duration"])
+            # (each table's row by index_select: the same row, read in fewer instructions than by indexing)
+            duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"].index_select(0, key)
+                                              + through["start", "duration"].index_select(0, start)),
+                                       *self.second["duration"])
             tilt = None
             if beta is not None:  # notes held longer (β > 0) or shorter; a pedal's press at the model's odds
                 def tilt(logits: torch.Tensor, notes: torch.Tensor = is_note) -> torch.Tensor:  # [R (R/2 guided), B]
                     return torch.where(notes[:logits.shape[0], None], logits + beta * self.log_durations,
                                        logits)
             duration = pick(duration_logits, duration_noise, lean=tilt)
-            intensity_logits = F.linear(F.gelu(at["intensity"] + through["key", "intensity"][key]
-                                               + through["start", "intensity"][start]
-                                               + through["duration", "intensity"][duration]),
+            intensity_logits = F.linear(F.gelu(at["intensity"] + through["key", "intensity"].index_select(0, key)
+                                               + through["start", "intensity"].index_select(0, start)
+                                               + through["duration", "intensity"].index_select(0, duration)),
                                         *self.second["intensity"])
             if velocity_temperature != 1.0 and any_note:  # a note's velocity, not a pedal's depth
                 tempered = intensity_logits / velocity_temperature
@@ -501,7 +504,7 @@ class EventSampler:
                 if clusters and near is not None:  # the latest onset's near keys, as onset_keys' chain finds them
                     # again: a note after the latest one heard by at most ONSET_S adds its own, a later one starts anew
                     # (a pedal's row keeps its own)
-                    near_now = self.near_each[at_key] | (near & joined[:, None])  # [R, 88]
+                    near_now = self.near_each.index_select(0, at_key) | (near & joined.unsqueeze(1))  # [R, 88]
                     near = near_now if every_note else torch.where(is_note[:, None], near_now, near)
                 if voice_lean is not None or head.onsets or guards:
                     latest_s = torch.maximum(latest_s, struck_s)

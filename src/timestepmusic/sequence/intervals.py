@@ -98,7 +98,8 @@ class IntervalPointer(nn.Module):
         key for the attention [R, A·D] where the caller has read it already (the sampler, with its other rows)."""
         if embedded is None:
             embedded = self._embed_events(key, position, duration, intensity)  # [R, A·D]
-        return Items(torch.cat([items.keys, embedded[:, None]], 1), torch.cat([items.notes, self._notes(key)[:, None]], 1),
+        notes = self.one_hot.index_select(0, key)  # [R, K]: _notes' rows, read in fewer instructions
+        return Items(torch.cat([items.keys, embedded.unsqueeze(1)], 1), torch.cat([items.notes, notes.unsqueeze(1)], 1),
                      F.pad(items.position, (0, 1), value=position))
 
     def kernels(self) -> torch.Tensor:

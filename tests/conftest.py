@@ -18,6 +18,7 @@ from timestepmusic.midi import Events, write_events
 from timestepmusic.sequence.carry import Carry, History, carry_items
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
+from timestepmusic.sequence.voices import VoiceLean
 from timestepmusic.train.ae import train_autoencoder
 
 # The models in these tests are tiny: one thread is several times faster than two threads that
@@ -162,3 +163,10 @@ def timed_carry(rows: int, seed: int) -> Carry:
     history = History(ids, start_s, start_s + 0.3, torch.randint(1, 128, (rows, 8), generator=g),
                       torch.ones(rows, 8, dtype=torch.bool))
     return carry_items(history, torch.zeros(rows, dtype=torch.float64))
+
+
+def heard_places(voice_lean: VoiceLean, index: torch.Tensor, heard: torch.Tensor | None) -> torch.Tensor:
+    """What a VoiceLean.leaned call heard (index [Q, V·88], heard [Q, V, 1] or None) as one tensor to compare:
+    each voice's places in the kernels' row [Q, V, 88], −1 for a voice not heard."""
+    places = index.view(index.shape[0], voice_lean.voices, -1)  # [Q, V, 88]
+    return places if heard is None else places.masked_fill(heard == 0, -1)

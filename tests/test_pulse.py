@@ -404,8 +404,9 @@ def test_onset_of_one_note_is_onsets_among():
     note_s = last_s + torch.rand(64, generator=g, dtype=torch.float64) * 0.05  # onsets and joins, near the edge
     last_s[:8], note_s[8:16] = -torch.inf, -torch.inf
     onset_s, after_s = onsets_among(note_s[:, None], last_s)
-    one_s, one_after_s = onset_of(note_s, last_s)
-    assert torch.equal(one_s, onset_s[:, 0]) and torch.equal(one_after_s, after_s)
+    begins, one_after_s = onset_of(note_s, last_s)
+    assert torch.equal(torch.where(begins, note_s, -torch.inf), onset_s[:, 0]) and torch.equal(one_after_s, after_s)
+    assert torch.equal(begins, onset_s[:, 0] > -torch.inf) and begins.any() and not begins.all()
 
 
 def test_with_echo_recency_a_start_leans_toward_the_next_beat_after_the_latest_onsets():

@@ -15,7 +15,7 @@ from timestepmusic.sequence.register_guard import DrawnRegister
 from timestepmusic.sequence.register_heard import HEARD, WINDOWS, RegisterGatherer, as_heard, drawn_heard
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import held_out_nll, spy_on_event_sampler
+from conftest import heard_places, held_out_nll, spy_on_event_sampler
 
 
 def random_sets(rows: int, events: int, seed: int) -> SetBatch:
@@ -86,8 +86,8 @@ def test_the_sampler_leans_each_key_as_training_scores(monkeypatch):
     features, heard = torch.randn(rows, 8), random_heard(rows, 2)
     leans, lean_of = [], VoiceLean.leaned  # (the keys heard as the lean read them, the lean), per event
 
-    def spy(voice_lean, kernels, cells, heard):  # a key not heard: cells −1
-        leans.append((cells.masked_fill(~heard, -1), lean_of(voice_lean, kernels, cells, heard)))
+    def spy(voice_lean, kernels, index, heard):  # a key not heard: places −1
+        leans.append((heard_places(voice_lean, index, heard), lean_of(voice_lean, kernels, index, heard)))
         return leans[-1][1]
     monkeypatch.setattr(VoiceLean, "leaned", spy)
     drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), heard_register=heard)

@@ -1,16 +1,29 @@
 """The voices the key choices hear (ar.voices, sequence/voices.py)."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 from test_intervals import random_carry
 from timestepmusic.batches import SetBatch
-from timestepmusic.sequence.event_head import EventHead
+from timestepmusic.sequence import voices as voices_module
+from timestepmusic.sequence.event_head import EventBins, EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
-from timestepmusic.sequence.voices import REACH, SIGNS, VoiceLean, latest_voices, signs_on, voice_keys
+from timestepmusic.sequence.voices import (
+    ONSET_S,
+    REACH,
+    SIGNS,
+    HeardVoices,
+    VoiceLean,
+    latest_voices,
+    signs_on,
+    voice_keys,
+    voices_among,
+)
 
-from conftest import held_out_nll, timed_carry
+from conftest import heard_places, held_out_nll, timed_carry
 
 
 def test_the_voices_are_the_latest_onsets_highest_and_lowest_keys_and_the_top_before():
@@ -79,8 +92,8 @@ def test_sampling_hears_the_voices_exactly_as_training_scores(monkeypatch):
     features, carry = torch.randn(rows, 8), timed_carry(rows, 5)
     drawn_leans, lean_of = [], VoiceLean.leaned  # (the voices as each lean heard them, the lean), per event
 
-    def spy(voice_lean, kernels, cells, heard):  # a voice not heard: cells −1
-        drawn_leans.append((cells.masked_fill(~heard, -1), lean_of(voice_lean, kernels, cells, heard)))
+    def spy(voice_lean, kernels, index, heard):  # a voice not heard: places −1
+        drawn_leans.append((heard_places(voice_lean, index, heard), lean_of(voice_lean, kernels, index, heard)))
         return drawn_leans[-1][1]
     monkeypatch.setattr(VoiceLean, "leaned", spy)
     drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry)
@@ -135,7 +148,86 @@ def test_latest_voices_and_cells_are_voice_keys_and_intervals():
         time_s[torch.rand(rows, items, generator=g) < 0.3] = -torch.inf
         ids = torch.randint(0, 91, (rows, items), generator=g)
         assert torch.equal(latest_voices(time_s, ids), voice_keys(time_s, ids, torch.tensor([items]))[:, 0])
+        notes = [[(at_s, key) for at_s, key in zip(*row) if at_s > -torch.inf] for row in zip(time_s.tolist(), ids.tolist())]
+        assert [list(voices_among(row)) for row in notes] == latest_voices(time_s, ids).tolist()
     lean = VoiceLean(8)
     voices = torch.randint(-1, 88, (50, 3), generator=g)
-    interval = (lean.keys - voices[..., None]).clamp(-REACH - 1, REACH + 1) + REACH + 1
-    assert torch.equal(lean.heard(voices)[0], interval)
+    interval = (lean.keys - voices[..., None]).clamp(-REACH - 1, REACH + 1) + REACH + 1  # [50, 3, 88]
+    place = interval + lean.width * torch.arange(3)[:, None]  # each voice's cells in its part of the kernels' row
+    assert torch.equal(lean.heard(voices)[0], place.flatten(1))
+
+
+def lean_as_first_written(lean: VoiceLean, kernels: torch.Tensor, voices: torch.Tensor) -> torch.Tensor:
+    """The voices' lean, straightforwardly: each voice's kernel [Q, V, W], its cells gathered [Q, V, 88], times
+    whether the voice is heard, summed over the voices."""
+    cells = (lean.keys - voices[..., None]).clamp(-REACH - 1, REACH + 1) + REACH + 1  # [Q, V, 88]
+    chosen = kernels.view(kernels.shape[0], lean.voices, lean.width).gather(2, cells)  # [Q, V, 88]
+    return (chosen * (voices >= 0)[..., None]).sum(dim=1)
+
+
+def test_the_lean_is_the_straightforward_one_bit_for_bit():
+    """One gather from the flat row of kernels, and no mask where every voice is heard (VoiceLean.sampled), give
+    the same bits as the lean first written, for many rows at once and for one row at a time (as one piece)."""
+    g = torch.Generator().manual_seed(2)
+    for voices_heard in (3, 4):  # ar.voices, ar.register
+        lean = VoiceLean(8, voices_heard)
+        kernels = torch.randn(64, voices_heard * lean.width, generator=g) * 3
+        voices = torch.randint(-1, 88, (64, voices_heard), generator=g)
+        voices[:32] = voices[:32].clamp(min=0)  # rows with every voice heard
+        expected = lean_as_first_written(lean, kernels, voices)
+        assert torch.equal(lean.leaned(kernels, *lean.heard(voices)), expected)
+        assert torch.equal(lean.lean(torch.zeros(64, 8), *lean.heard(voices)), torch.zeros(64, 88))
+        index, heard = lean.sampled(voices[:32])
+        assert heard is None and torch.equal(lean.leaned(kernels[:32], index, heard), expected[:32])
+        assert lean.sampled(voices)[1] is not None
+        for q in range(0, 64, 5):
+            assert torch.equal(lean.leaned(kernels[q:q + 1], *lean.sampled(voices[q:q + 1])), expected[q:q + 1])
+
+
+@pytest.mark.parametrize("few_rows", [8, 0], ids=["numbers", "tensors"])
+def test_the_voices_kept_note_by_note_lean_as_latest_voices_over_every_note(monkeypatch, few_rows):
+    """HeardVoices, a note added at a time (the sampler's: pedals and rows without a note at −inf, chords and notes
+    within an onset of each other), leans exactly as the lean first written of latest_voices over every note heard,
+    kept as Python numbers (few rows) or as tensors."""
+    monkeypatch.setattr(voices_module, "FEW_ROWS", few_rows)
+    g = torch.Generator().manual_seed(4)
+    rows, lean = 3, VoiceLean(8)
+    time_s = -(torch.rand(rows, 6, generator=g, dtype=torch.float64) * 0.1).round(decimals=2)  # the carry's
+    time_s[:, 0] = -torch.inf  # a pedal
+    ids = torch.randint(0, 88, (rows, 6), generator=g)
+    ids[:, 0] = 89
+    time_s[2] = -torch.inf  # a row that has heard no note
+    heard, start = HeardVoices(lean, time_s, ids), 0
+    boundaries = 0  # notes exactly ONSET_S before the latest note: the onset's edge, where ≥ and > differ
+    for step in range(40):
+        kernels = torch.randn(rows, 3 * lean.width, generator=g)
+        expected = lean_as_first_written(lean, kernels, latest_voices(time_s, ids))
+        assert torch.equal(heard.leaned(kernels), expected), step
+        assert torch.equal(heard.leaned(kernels), expected)  # (kept while no note is added)
+        start += int(torch.randint(0, 4, (1,), generator=g))  # 0–15 ms after the event before, on the 5 ms bins
+        key = torch.randint(0, 91, (rows,), generator=g)
+        struck_s = torch.where(key < 88, EventBins.start_middle_s(torch.tensor(start)), -torch.inf)  # [R] float64
+        boundaries += int((time_s == struck_s[:, None] - ONSET_S).any())
+        if step < 3:
+            struck_s[2] = -torch.inf  # the row without notes keeps none for a while
+        heard.add(struck_s, key)
+        time_s, ids = torch.cat([time_s, struck_s[:, None]], 1), torch.cat([ids, key[:, None]], 1)
+    assert (latest_voices(time_s, ids) >= 0).all() and boundaries > 0
+
+
+@pytest.mark.parametrize("guards", [False, True], ids=["plain", "guards"])
+def test_a_sampler_draws_the_same_with_the_voices_as_numbers_or_tensors(monkeypatch, guards):
+    torch.manual_seed(0)
+    head = EventHead(width=8, hidden=16, max_events=6, chunk_seconds=0.25, carry=True, voices=True)
+    with torch.no_grad():
+        head.voices.kernels.weight.copy_(torch.randn_like(head.voices.kernels.weight) * 2)
+        head.out["key"][-1].bias[88:91] += 2.0  # pedals among the notes
+    features, carry = torch.randn(5, 8), timed_carry(5, 3)
+    asked = {"cluster_guard": 1.5, "step_lean": 0.35} if guards else {}
+    drawn = {}
+    for few_rows in (8, 0):
+        monkeypatch.setattr(voices_module, "FEW_ROWS", few_rows)
+        drawn[few_rows] = EventSampler(head).sample(features, torch.Generator().manual_seed(1), carry=carry, **asked)
+    assert drawn[8].sizes.sum() > 10
+    for field in dataclasses.fields(SetBatch):
+        assert torch.equal(getattr(drawn[8], field.name), getattr(drawn[0], field.name)), field.name

@@ -8,6 +8,7 @@ shifts keys, drops those pushed off the keyboard and lets the next events of the
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,8 +31,10 @@ class SetBatch:
     intensity: torch.Tensor  # long, 1–127
     sizes: torch.Tensor  # long
 
-    @property
+    @functools.cached_property
     def mask(self) -> torch.Tensor:
+        """Which events are real [B, N] (bool): found once per batch, which its fields never change after (a sampled
+        chunk is read by five pasts, each reading its mask)."""
         n = self.ids.shape[1]
         return torch.arange(n, device=self.sizes.device) < self.sizes[:, None]  # [B, N]
 

@@ -93,10 +93,13 @@ class IntervalPointer(nn.Module):
         return Items(torch.cat(keys, 1), torch.cat(notes, 1), torch.cat(position))
 
     def extend(self, items: Items, key: torch.Tensor, duration: torch.Tensor, intensity: torch.Tensor,
-               position: int) -> Items:
-        """`items` and one more event of the chunk per row (classes [R] each) at `position`."""
-        embedded = self._embed_events(key, position, duration, intensity)  # [R, A·D]
-        return Items(torch.cat([items.keys, embedded[:, None]], 1), torch.cat([items.notes, self._notes(key)[:, None]], 1),
+               position: int, embedded: torch.Tensor | None = None) -> Items:
+        """`items` and one more event of the chunk per row (classes [R] each) at `position`; `embedded`: the event's
+        key for the attention [R, A·D] where the caller has read it already (the sampler, with its other rows)."""
+        if embedded is None:
+            embedded = self._embed_events(key, position, duration, intensity)  # [R, A·D]
+        notes = self.one_hot.index_select(0, key)  # [R, K]: _notes' rows, read in fewer instructions
+        return Items(torch.cat([items.keys, embedded.unsqueeze(1)], 1), torch.cat([items.notes, notes.unsqueeze(1)], 1),
                      F.pad(items.position, (0, 1), value=position))
 
     def kernels(self) -> torch.Tensor:

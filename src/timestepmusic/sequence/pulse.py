@@ -58,9 +58,9 @@ def onsets_among(note_s: torch.Tensor, last_note_s: torch.Tensor) -> tuple[torch
 
 def onset_of(note_s: torch.Tensor, last_note_s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """`onsets_among` for one note per row, in fewer operations (a sampler, note by note): a note's start [R]
-    (−inf: not a note) and the start of the latest note before it [R] → its start where it begins an onset, −inf
-    elsewhere [R], and the start of the latest note after it [R]."""
-    return torch.where(note_s - last_note_s > ONSET_S, note_s, -torch.inf), torch.maximum(last_note_s, note_s)
+    (−inf: not a note) and the start of the latest note before it [R] → whether it begins an onset [R] (bool; its
+    start is then the onset's) and the start of the latest note after it [R]."""
+    return note_s - last_note_s > ONSET_S, torch.maximum(last_note_s, note_s)
 
 
 class OnsetGatherer:

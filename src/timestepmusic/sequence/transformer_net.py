@@ -46,28 +46,39 @@ class Block(nn.Module):
         h = h + self.drop(self.mlp(self.mlp_norm(h)))
         return (h, (k, v)) if keep else h
 
-    def step(self, h: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor]):
+    def step_weights(self) -> tuple:
+        """What `step` reads of the layers, looked up once for a cache's steps (each nn.Module attribute costs a
+        failed lookup first, two per layer, more than a one-position step's sums): (norm's shape, weight, bias,
+        eps), (qkv's weight, bias), (out's), (the MLP's norm as the first), (its first layer's weight, bias, the
+        GELU's approximation), (its last layer's weight, bias)."""
+        norm, qkv, out, mlp_norm, (mlp_in, gelu, mlp_out) = (self.attention_norm, self.qkv, self.out,
+                                                             self.mlp_norm, self.mlp)
+        return ((norm.normalized_shape, norm.weight, norm.bias, norm.eps), (qkv.weight, qkv.bias),
+                (out.weight, out.bias), (mlp_norm.normalized_shape, mlp_norm.weight, mlp_norm.bias, mlp_norm.eps),
+                (mlp_in.weight, mlp_in.bias, gelu.approximate), (mlp_out.weight, mlp_out.bias))
+
+    def step(self, h: torch.Tensor, past: tuple):
         """One new position h [B, 1, W], which may attend to every cached one (`past`: the keys and values of
-        the steps before, [B, H, T', W/H] each) → [B, 1, W] and the extended (keys, values). The same arithmetic
-        as `forward`, in the same order, by the layers' functional forms on their own weights: for one position
-        a module call costs more than its sums (sampling steps 4 blocks per chunk)."""
+        the steps before, [B, H, T', W/H] each, and `step_weights()`) → [B, 1, W] and the extended (keys, values,
+        weights). The same arithmetic as `forward`, in the same order, by the layers' functional forms on their
+        own weights: for one position a module call costs more than its sums (sampling steps 4 blocks per chunk)."""
         b, t, w = h.shape
         if t != 1:
             raise ValueError("a cached step takes one new position at a time")
-        norm, qkv, out, mlp_norm, (mlp_in, gelu, mlp_out) = (self.attention_norm, self.qkv, self.out,
-                                                             self.mlp_norm, self.mlp)
-        normed = F.layer_norm(h, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
-        q, k, v = F.linear(normed, qkv.weight, qkv.bias).view(b, t, 3, self.heads, w // self.heads).permute(
+        past_k, past_v, weights = past
+        norm, qkv, out, mlp_norm, (in_weight, in_bias, approximate), mlp_out = weights
+        normed = F.layer_norm(h, *norm)
+        q, k, v = F.linear(normed, *qkv).view(b, t, 3, self.heads, w // self.heads).permute(
             2, 0, 3, 1, 4)  # q, k, v [B, H, 1, W/H]
-        k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # [B, H, T' + 1, W/H]
+        k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)  # [B, H, T' + 1, W/H]
         a = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
         def drop(x: torch.Tensor) -> torch.Tensor:  # (in eval, dropout returns x: no call to make)
             return F.dropout(x, self.dropout, True) if self.training else x
-        h = h + drop(F.linear(a.transpose(1, 2).reshape(b, t, w), out.weight, out.bias))  # [B, 1, W]
-        normed = F.layer_norm(h, mlp_norm.normalized_shape, mlp_norm.weight, mlp_norm.bias, mlp_norm.eps)
-        hidden = F.gelu(F.linear(normed, mlp_in.weight, mlp_in.bias), approximate=gelu.approximate)  # [B, 1, 4W]
-        h = h + drop(F.linear(hidden, mlp_out.weight, mlp_out.bias))
-        return h, (k, v)
+        h = h + drop(F.linear(a.transpose(1, 2).reshape(b, t, w), *out))  # [B, 1, W]
+        normed = F.layer_norm(h, *mlp_norm)
+        hidden = F.gelu(F.linear(normed, in_weight, in_bias), approximate=approximate)  # [B, 1, 4W]
+        h = h + drop(F.linear(hidden, *mlp_out))
+        return h, (k, v, weights)
 
 
 class DimwiseMixture(nn.Module):
@@ -194,10 +205,10 @@ class LatentTransformer(nn.Module):
             raise ValueError(f"a window of {n} seen chunks leaves no position in the model's context of {self.context}")
         h = torch.cat([self.start.expand(b, 1, -1), self.read(seen)], dim=1) + self.position.weight[:n + 1]  # [B, n+1, W]
         h = conditioned(h, offset)
-        cache = []
+        cache = []  # per block: its keys, values and the weights its steps read
         for block in self.blocks:
             h, kv = block(h, keep=True)
-            cache.append(kv)
+            cache.append((*kv, block.step_weights()))
         return self.heads_of(self.norm(h[:, -1:]), b, 1), cache
 
     def step(self, previous: torch.Tensor, position: int, cache: list, offset: torch.Tensor | None = None):

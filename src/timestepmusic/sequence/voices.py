@@ -21,6 +21,7 @@ Q (row, position) pairs scored, H head width; 88 keys.
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 import torch.nn.functional as F
@@ -105,6 +106,70 @@ def latest_voices(time_s: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return (found * signs).masked_fill(found == -NUM_KEYS, NONE)
 
 
+FEW_ROWS = 8  # HeardVoices: up to this many rows, the notes heard are kept as Python numbers
+
+
+def voices_among(notes: list[tuple[float, int]]) -> tuple[int, int, int]:
+    """`latest_voices` for one row, from its notes heard as (start time, key) pairs in any order (no −inf): the
+    voices' keys (top, bottom, previous top; NONE where absent), by the same float64 comparisons."""
+    if not notes:
+        return NONE, NONE, NONE
+    threshold = max(time_s for time_s, _ in notes) - ONSET_S
+    onset = [key for time_s, key in notes if time_s >= threshold]  # the latest onset's keys
+    top, bottom = max(onset), min(onset)
+    bottom = bottom if bottom < NUM_KEYS else NONE  # (as latest_voices: no bottom at a pedal's id)
+    earlier = [(time_s, key) for time_s, key in notes if time_s < threshold]
+    if not earlier:
+        return top, bottom, NONE
+    threshold = max(time_s for time_s, _ in earlier) - ONSET_S
+    return top, bottom, max(key for time_s, key in earlier if time_s >= threshold)
+
+
+class HeardVoices:
+    """The notes each row has heard (the carry's, then each note drawn) and the voices they make, as the lean reads
+    them (VoiceLean.sampled): what a sampler keeps note by note. The voices are latest_voices' over every note heard,
+    found again after each note; for up to FEW_ROWS rows (one piece alone: one row, two guided) from the notes kept
+    as Python numbers (voices_among: no tensor operation but the lean's index, where latest_voices launches 16 tiny
+    ones per note), else as tensors by latest_voices."""
+
+    def __init__(self, lean: "VoiceLean", time_s: torch.Tensor, ids: torch.Tensor):
+        """time_s [R, I] (one clock, float64; −inf: not a note) and ids [R, I]: the notes heard before the chunk."""
+        self.lean, self.found = lean, None  # found: the lean's index and mask while the voices stay
+        self.places, self.first_rows = lean.places, lean.first_row.tolist()  # (each voice's first row of places)
+        self.notes = None  # (few rows) each row's notes heard, (start time, key) pairs
+        if time_s.shape[0] <= FEW_ROWS:
+            self.notes = [[(at_s, key) for at_s, key in zip(times, keys) if at_s > -math.inf]
+                          for times, keys in zip(time_s.tolist(), ids.tolist())]
+        self.time_s, self.ids = time_s, ids
+
+    def add(self, struck_s: torch.Tensor, key: torch.Tensor) -> None:
+        """One event per row: its start [R] (−inf: not a note) and id [R]."""
+        self.found = None
+        if self.notes is None:
+            self.time_s = torch.cat([self.time_s, struck_s[:, None]], 1)  # [R, I + 1]
+            self.ids = torch.cat([self.ids, key[:, None]], 1)
+            return
+        for notes, at_s, id_ in zip(self.notes, struck_s.tolist(), key.tolist()):
+            if at_s > -math.inf:
+                notes.append((at_s, id_))
+
+    def leaned(self, kernels: torch.Tensor) -> torch.Tensor:
+        """The kernels the states choose [R, V·W] → the change to the 88 keys' logits [R, 88]."""
+        if self.found is None:
+            if self.notes is None:
+                self.found = self.lean.sampled(latest_voices(self.time_s, self.ids))
+            else:
+                voices = [voices_among(notes) for notes in self.notes]  # R × V
+                rows = [[first + key for first, key in zip(self.first_rows, row)] for row in voices]  # R × V
+                index = self.places[torch.tensor(rows, device=kernels.device)]  # [R, V, 88]
+                heard = None  # [R, V, 1] where a voice of a row is not heard
+                if any(key == NONE for row in voices for key in row):
+                    heard = torch.tensor([[[float(key != NONE)] for key in row] for row in voices],
+                                         device=kernels.device)
+                self.found = index.flatten(1), heard  # [R, V·88], [R, V, 1] or None
+        return self.lean.leaned(kernels, *self.found)
+
+
 class VoiceLean(nn.Module):
     """GRU states [Q, H] and the voices' keys [Q, V] → the change to the 88 keys' logits [Q, 88]: for each voice
     heard, a kernel over the interval from it (−REACH … REACH semitones, and one weight for each side beyond),
@@ -117,24 +182,37 @@ class VoiceLean(nn.Module):
         nn.init.zeros_(self.kernels.weight)
         nn.init.zeros_(self.kernels.bias)
         self.register_buffer("keys", torch.arange(NUM_KEYS), persistent=False)
-        # each key's kernel cell from a voice at each key, a row per voice key from NONE (-1) on [89, 88]
+        # each key's kernel cell from a voice at each key, a row per voice key from NONE (-1) on [89, 88] …
         interval = self.keys - torch.arange(NONE, NUM_KEYS)[:, None]  # [89, 88]
-        self.register_buffer("cells", interval.clamp(-REACH - 1, REACH + 1) + REACH + 1, persistent=False)
+        cells = interval.clamp(-REACH - 1, REACH + 1) + REACH + 1
+        # … as places in a row of every voice's kernels [V·W], a row per voice and voice key [V·89, 88]: the lean
+        # gathers every voice's cells in one read, and finds where by one look-up (voice v at key k: row first_row[v]
+        # + k)
+        places = cells + self.width * torch.arange(voices)[:, None, None]  # [V, 89, 88]
+        self.register_buffer("places", places.flatten(0, 1), persistent=False)
+        self.register_buffer("first_row", (NUM_KEYS + 1) * torch.arange(voices) - NONE, persistent=False)  # [V]
 
     def forward(self, state: torch.Tensor, voices: torch.Tensor) -> torch.Tensor:
         return self.lean(state, *self.heard(voices))
 
     def heard(self, voices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The voices' keys [Q, V] → each key's kernel cell from each voice [Q, V, 88] and which voices are heard
-        [Q, V, 1]: what `lean` reads (a sampler keeps them while the voices stay)."""
-        return self.cells[voices - NONE], (voices >= 0)[..., None]  # (a row per voice key: [Q, V, 88])
+        """The voices' keys [Q, V] → each key's kernel cell from each voice as a place in the kernels [Q, V·W]
+        (index [Q, V·88]) and which voices are heard [Q, V, 1] (1.0 or 0.0): what `lean` reads (a sampler keeps
+        them while the voices stay)."""
+        return self.places[voices + self.first_row].flatten(1), (voices >= 0)[..., None].float()
 
-    def lean(self, state: torch.Tensor, cells: torch.Tensor, heard: torch.Tensor) -> torch.Tensor:
+    def sampled(self, voices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`heard`, its mask None where every voice of every row is heard: a sampler's, whose lean then multiplies
+        by nothing (x · 1 = x exactly)."""
+        index, heard = self.heard(voices)
+        return index, None if bool(heard.all()) else heard
+
+    def lean(self, state: torch.Tensor, index: torch.Tensor, heard: torch.Tensor | None) -> torch.Tensor:
         """GRU states [Q, H] and the voices as `heard` gives them → the change to the 88 keys' logits [Q, 88]."""
-        return self.leaned(F.linear(state, self.kernels.weight, self.kernels.bias), cells, heard)
+        return self.leaned(F.linear(state, self.kernels.weight, self.kernels.bias), index, heard)
 
-    def leaned(self, kernels: torch.Tensor, cells: torch.Tensor, heard: torch.Tensor) -> torch.Tensor:
+    def leaned(self, kernels: torch.Tensor, index: torch.Tensor, heard: torch.Tensor | None) -> torch.Tensor:
         """The same from the kernels the states choose [Q, V·(2·REACH + 3)] (self.kernels of the states: a sampler
-        computes them in one product with its other layers)."""
-        kernels = kernels.view(kernels.shape[0], self.voices, self.width)  # [Q, V, 2·REACH + 3]
-        return (kernels.gather(2, cells) * heard).sum(dim=1)  # [Q, 88]
+        computes them in one product with its other layers); `heard` None: every voice heard."""
+        cells = kernels.gather(1, index).view(index.shape[0], self.voices, NUM_KEYS)  # [Q, V, 88]
+        return (cells if heard is None else cells * heard).sum(dim=1)  # [Q, 88]

@@ -459,3 +459,30 @@ def test_a_final_ritard_alone_slows_over_the_span_the_default_was_chosen_with(ri
     set_sampling(model, ["ar.final_ritard=3"])
     slowed = model.sample(2, 5.0, 3, snap_to_real=False, ending=True)
     assert [final_onset_s(s) - final_onset_s(p) for s, p in zip(slowed, plain)] == pytest.approx([1.0, 1.0])
+
+
+def test_the_end_trace_replays_the_lengths_of_pieces_that_close(ring_run, monkeypatch):
+    """bench/end_calibration.py's replay of a trace drawn without ending (ar.end_bias fitted on it): with a closing, a
+    piece runs K chunks past the one where its end head fires (at most to the cap), as the sampler plays them, under
+    any bias and ar.end_after_s (--after)."""
+    import dataclasses
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
+    import end_calibration
+
+    model = GANModel.load(ring_run / "last")
+    model.arm.end_trace = []
+    model.sample_latents(12, 8.0, seed=2, snap_to_real=False)  # no ending: every chunk's logit and uniform
+    logits, uniforms = (torch.stack(column, dim=1).numpy() for column in zip(*model.arm.end_trace))  # [12, 32] each
+    model.arm.end_trace = None
+    trace = {"logits": logits, "uniforms": uniforms, "chunk_seconds": model.ae.chunk_seconds, "end_after_s": 0.0,
+             "closing_chunks": model.arm.closing_chunks}  # K = 6 (4 to the final chord, 2 of its ring)
+    seen = set()
+    for bias, after_s in ((-3.0, 0.0), (-1.0, 0.0), (-1.0, 1.5), (1.0, 0.0)):
+        model.arm.settings = dataclasses.replace(model.arm.settings, end_bias=bias, end_rise=0.0, end_after_s=after_s)
+        drawn_s = np.array([p.shape[0] for p in model.sample_latents(12, 8.0, seed=2, snap_to_real=False, ends=True)])
+        drawn_s = drawn_s * model.ae.chunk_seconds  # [12]
+        assert np.array_equal(end_calibration.replay(trace, bias, 0.0, 8.0, after_s), drawn_s)
+        seen |= set(drawn_s.tolist())
+    assert 8.0 in seen and min(seen) == 7 * 0.25  # (at the cap, and as soon as can be: the first chunk, then K more)

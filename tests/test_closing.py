@@ -408,3 +408,81 @@ def test_a_final_ritard_slows_only_into_a_closed_pieces_final_chord(ring_run):
         Config().override(["ar.final_ritard=0.5", "ar.closing_s=8"])
     with pytest.raises(ValueError, match="ar.final_ritard.*needs ar.closing_s"):
         Config().override(["ar.final_ritard=2"])
+
+
+def test_a_final_ritard_never_moves_a_prompt_and_stops_at_its_end(ring_run):
+    """With a --prompt the span slows only what was drawn: a span longer than the continuation starts at the prompt's
+    end (the stretch 1 there, nothing before it moved), and a continuation whose final onset is the prompt's (no note
+    drawn) is as drawn."""
+    import dataclasses
+
+    from test_events_arm import chunk_sets
+    from timestepmusic.generation import sampled_events
+    from timestepmusic.midi import DAMPER_ID, Events
+    from timestepmusic.prompts import ending_at
+    from timestepmusic.ritardando import warp_seconds
+
+    model = GANModel.load(ring_run / "last")
+    model.arm.settings = dataclasses.replace(model.arm.settings, final_ritard=3.0, final_ritard_s=10.0)
+    # a prompt of 0.5 s (2 chunks): a note at 0 s, another at 0.3 s ringing on to 0.8 s, the damper 0.1–0.45 s; drawn
+    # after it: a note at 0.55 s, the final chord at 0.8 s (chunk 1, told 1), two chunks of its ring
+    prompt = ending_at(Events(np.array([40, 43, DAMPER_ID]), np.array([0.0, 0.3, 0.1]), np.array([0.2, 0.5, 0.35]),
+                              np.array([70, 70, 100])), 0.5 - 1e-6)
+    model.arm.drawn = [chunk_sets([[(44, 0.05, 0.2, 70)]]), chunk_sets([[(47, 0.05, 0.5, 80), (52, 0.05, 0.5, 80)]]),
+                       chunk_sets([[]]), chunk_sets([[]])]
+    model.arm.final_chunks = torch.tensor([1])
+    slowed, = sampled_events(model.arm, model.ae, [torch.zeros(6, 1)], prompt)
+    given = slowed.start_s < 0.5
+    assert slowed.ids[given].tolist() == [40, DAMPER_ID, 43] and slowed.start_s[given].tolist() == [0.0, 0.1, 0.3]
+    assert slowed.duration_s[given][:2].tolist() == pytest.approx([0.2, 0.35])  # (within the prompt: as given)
+    assert slowed.duration_s[given][2] == pytest.approx(1.1 - 0.3)  # (ringing on into the span: held through it, as
+    # a drawn note is)
+    span_s = 0.8 - 0.5  # the span stops at the prompt's end
+    assert slowed.start_s[~given].tolist() == pytest.approx(
+        [float(warp_seconds(np.array([0.55]), 0.8, span_s, 3.0)[0]), 0.8 + span_s, 0.8 + span_s])  # (ρ − 1) × span / 2
+    model.arm.drawn = [chunk_sets([[(DAMPER_ID, 0.05, 0.2, 80)]]), chunk_sets([[]]), chunk_sets([[]]), chunk_sets([[]])]
+    unslowed, = sampled_events(model.arm, model.ae, [torch.zeros(6, 1)], prompt)  # no note drawn (a damper pressed
+    # while the prompt's last note rings): its final onset is the prompt's, and nothing moves
+    assert unslowed.start_s.tolist() == [0.0, 0.1, 0.3, 0.55] and unslowed.duration_s[-1] == pytest.approx(0.2)
+
+
+def test_a_final_ritard_alone_slows_over_the_span_the_default_was_chosen_with(ring_run):
+    """`--set ar.final_ritard=3` alone, on a model trained with a closing and no span set (or one from before the
+    slowing, whose config holds none), slows as the shipped default does: over 1 s, its final onset 1 s later."""
+    from timestepmusic.config import AutoregressiveConfig
+    from timestepmusic.generation import set_sampling
+    from timestepmusic.ritardando import final_onset_s
+
+    assert AutoregressiveConfig().final_ritard_s == GANModel.load().arm.settings.final_ritard_s == 1.0
+    model = GANModel.load(ring_run / "last")
+    plain = model.sample(2, 5.0, 3, snap_to_real=False, ending=True)
+    set_sampling(model, ["ar.final_ritard=3"])
+    slowed = model.sample(2, 5.0, 3, snap_to_real=False, ending=True)
+    assert [final_onset_s(s) - final_onset_s(p) for s, p in zip(slowed, plain)] == pytest.approx([1.0, 1.0])
+
+
+def test_the_end_trace_replays_the_lengths_of_pieces_that_close(ring_run, monkeypatch):
+    """bench/end_calibration.py's replay of a trace drawn without ending (ar.end_bias fitted on it): with a closing, a
+    piece runs K chunks past the one where its end head fires (at most to the cap), as the sampler plays them, under
+    any bias and ar.end_after_s (--after)."""
+    import dataclasses
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
+    import end_calibration
+
+    model = GANModel.load(ring_run / "last")
+    model.arm.end_trace = []
+    model.sample_latents(12, 8.0, seed=2, snap_to_real=False)  # no ending: every chunk's logit and uniform
+    logits, uniforms = (torch.stack(column, dim=1).numpy() for column in zip(*model.arm.end_trace))  # [12, 32] each
+    model.arm.end_trace = None
+    trace = {"logits": logits, "uniforms": uniforms, "chunk_seconds": model.ae.chunk_seconds, "end_after_s": 0.0,
+             "closing_chunks": model.arm.closing_chunks}  # K = 6 (4 to the final chord, 2 of its ring)
+    seen = set()
+    for bias, after_s in ((-3.0, 0.0), (-1.0, 0.0), (-1.0, 1.5), (1.0, 0.0)):
+        model.arm.settings = dataclasses.replace(model.arm.settings, end_bias=bias, end_rise=0.0, end_after_s=after_s)
+        drawn_s = np.array([p.shape[0] for p in model.sample_latents(12, 8.0, seed=2, snap_to_real=False, ends=True)])
+        drawn_s = drawn_s * model.ae.chunk_seconds  # [12]
+        assert np.array_equal(end_calibration.replay(trace, bias, 0.0, 8.0, after_s), drawn_s)
+        seen |= set(drawn_s.tolist())
+    assert 8.0 in seen and min(seen) == 7 * 0.25  # (at the cap, and as soon as can be: the first chunk, then K more)

@@ -653,9 +653,10 @@ class AutoregressiveConfig:
     """Events arm with ar.closing_s, sampling only: a piece that closes slows into its final chord, the time of the
     ar.final_ritard_s seconds before the chord stretched by a factor growing from 1 to this at the chord (the chord
     itself and its ring as drawn, that much later: ritardando.py). 1: no slowing."""
-    final_ritard_s: float = 2.0
+    final_ritard_s: float = 1.0
     """Events arm with ar.final_ritard: the seconds of drawn time before the final chord that slow (all of a piece
-    shorter than this)."""
+    shorter than this; never a prompt's). 1: the span chosen with ar.final_ritard 3 for the shipped default (fifty-fourth
+    session), so that a model trained with a closing and asked only ar.final_ritard slows as the default does."""
     closing_only: bool = False
     """Events arm with ar.closing_s, training only: only the closing's offsets learn (every other weight kept as
     warm-started, so that a piece sounds exactly as before until it closes), on windows that all reach a track's

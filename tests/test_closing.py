@@ -404,10 +404,26 @@ def test_a_final_ritard_slows_only_into_a_closed_pieces_final_chord(ring_run):
     unclosed, unclosed_finals = pieces(False, "ar.final_ritard=3")
     assert (unclosed_finals == -1).all()
     assert all(np.array_equal(a.start_s, b.start_s) for a, b in zip(unclosed, pieces(False)[0]))
-    with pytest.raises(ValueError, match="ar.final_ritard.*≥ 1"):
-        Config().override(["ar.final_ritard=0.5", "ar.closing_s=8"])
-    with pytest.raises(ValueError, match="ar.final_ritard.*needs ar.closing_s"):
-        Config().override(["ar.final_ritard=2"])
+
+
+@pytest.mark.parametrize("setting,said", [
+    ("ar.final_ritard=0.5", r"ar.final_ritard=.*must be in \[1, 10\]"),  # (a speeding up is not a slowing)
+    ("ar.final_ritard=1e6", r"ar.final_ritard=.*must be in \[1, 10\]"),  # (a last sound 500,000 s on)
+    ("ar.final_ritard=nan", r"ar.final_ritard=nan: expected a finite number"),
+    ("ar.final_ritard_s=0", r"ar.final_ritard_s=.*must be in \(0, 30\]"),
+    ("ar.final_ritard_s=inf", r"ar.final_ritard_s=inf: expected a finite number"),
+])
+def test_a_final_ritard_beyond_its_range_is_refused(setting, said):
+    with pytest.raises(ValueError, match=said):
+        Config().override([setting, "ar.closing_s=8"])
+    assert Config().override(["ar.final_ritard=10", "ar.final_ritard_s=30", "ar.closing_s=8"]).ar.final_ritard == 10
+
+
+@pytest.mark.parametrize("setting", ["ar.final_ritard=2", "ar.final_ritard_s=2"])
+def test_a_final_ritard_without_a_closing_is_refused_not_ignored(setting):
+    """A model without a closing has no final onset to slow into: its span asked alone did nothing and said nothing."""
+    with pytest.raises(ValueError, match=r"ar.final_ritard(_s)?=2: needs ar.closing_s"):
+        Config().override([setting])
 
 
 def test_a_final_ritard_never_moves_a_prompt_and_stops_at_its_end(ring_run):

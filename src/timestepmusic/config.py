@@ -39,6 +39,10 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "final_hold", "final_ritard", "final_ritard_s")
 
 
+MAX_FINAL_RITARD = 10.0  # ar.final_ritard: the last moment before the final onset at most 10× as slow
+MAX_FINAL_RITARD_S = 30.0  # ar.final_ritard_s: at most the last 30 s slow (a closing is 10 s)
+
+
 def style_path_names(text: str) -> list[str]:
     """ar.style_path as the attribute names it lists ("none" and "all" as themselves)."""
     return [name.strip() for name in text.split(",") if name.strip()]
@@ -687,12 +691,13 @@ class AutoregressiveConfig:
         _check(self.closing_ring_s == 0 or self.closing_to == "last_onset", "ar.closing_ring_s",
                "needs ar.closing_to=last_onset (after a track's end nothing is left to tell)")
         for name, given in (("closing_to", self.closing_to != "end"), ("closing_ring_s", self.closing_ring_s > 0),
-                            ("final_hold", self.final_hold > 0), ("final_ritard", self.final_ritard != 1.0)):
+                            ("final_hold", self.final_hold > 0), ("final_ritard", self.final_ritard != 1.0),
+                            ("final_ritard_s", self.final_ritard_s != 1.0)):
             _check(self.closing_s > 0 or not given, f"ar.{name}", "needs ar.closing_s (without it nothing closes)")
-        _check(math.isfinite(self.final_ritard) and self.final_ritard >= 1, "ar.final_ritard",
-               f"must be ≥ 1 and finite (1 = no slowing), got {self.final_ritard}")
-        _check(math.isfinite(self.final_ritard_s) and self.final_ritard_s > 0, "ar.final_ritard_s",
-               f"must be > 0 and finite, got {self.final_ritard_s}")
+        _check(1 <= self.final_ritard <= MAX_FINAL_RITARD, "ar.final_ritard",
+               f"must be in [1, {MAX_FINAL_RITARD:g}] (1 = no slowing), got {self.final_ritard}")
+        _check(0 < self.final_ritard_s <= MAX_FINAL_RITARD_S, "ar.final_ritard_s",
+               f"must be in (0, {MAX_FINAL_RITARD_S:g}] seconds, got {self.final_ritard_s}")
         _check(self.pedal_join_s >= 0, "ar.pedal_join_s", f"must be ≥ 0 (0 = none), got {self.pedal_join_s}")
         _check(0 <= self.pedal_join_share < 1, "ar.pedal_join_share",
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")

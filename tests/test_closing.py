@@ -502,3 +502,14 @@ def test_the_end_trace_replays_the_lengths_of_pieces_that_close(ring_run, monkey
         assert np.array_equal(end_calibration.replay(trace, bias, 0.0, 8.0, after_s), drawn_s)
         seen |= set(drawn_s.tolist())
     assert 8.0 in seen and min(seen) == 7 * 0.25  # (at the cap, and as soon as can be: the first chunk, then K more)
+
+
+@pytest.mark.parametrize("setting", ["ar.final_ritard=5", "ar.final_hold=2", "ar.final_ritard_s=3"])
+def test_a_final_setting_for_a_piece_that_does_not_close_is_refused(setting, tmp_path, capsys):
+    """A new user's trial: `--seconds 20 --set ar.final_ritard=5` without --ending changed nothing and said nothing
+    (a piece of --seconds does not close); now one line, and with --ending it is taken."""
+    assert main(["generate", "--seconds", "1", "-n", "1", "-q", "--set", setting, "-o", str(tmp_path / "a")]) == 2
+    said = capsys.readouterr().err
+    assert f"--set {setting.partition('=')[0]} shapes how a closing piece ends; give --ending" in said
+    assert "Traceback" not in said and not (tmp_path / "a").exists()
+    assert main(["generate", "--seconds", "1", "-n", "1", "-q", "--ending", "--set", setting, "-o", str(tmp_path / "b")]) == 0

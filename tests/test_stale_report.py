@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,6 +45,20 @@ def stale_lines(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if "marked out of date" in r.getMessage()]
 
 
+def marked_out_of_date(report_dir: Path, again: str, caplog) -> tuple[dict, str]:
+    """The report in `report_dir` as an overwrite of both its files leaves it: marked out of date in report.json
+    (what was replaced, the command for a new one), at the top of its page, and in the one line said → (report.json,
+    the page)."""
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["stale"]["replaced"] == ["sample_0_000.mid", "sample_0_001.mid"] and report["stale"]["again"] == again
+    page = (report_dir / "report.html").read_text()
+    assert page.index("<body>" + STALE_START) < page.index("<h1>") and again in page  # the first thing a reader sees
+    assert stale_lines(caplog) == [f"--overwrite: {report_dir / 'report.html'} describes 2 of the files this run "
+                                   f"replaces (sample_0_000.mid, sample_0_001.mid): marked out of date, kept; for a "
+                                   f"report of the new ones: {again}"]
+    return report, page
+
+
 def test_overwriting_the_files_a_report_describes_marks_it_out_of_date(evaluated, tiny_corpus, caplog, capsys):
     out = evaluated
     figures = sorted(p.name for p in (out / "figures").iterdir())
@@ -53,16 +68,9 @@ def test_overwriting_the_files_a_report_describes_marks_it_out_of_date(evaluated
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         assert main([*GENERATE, "-o", str(out), "--overwrite", "--temperature", "0.8"]) == 0
-    report = json.loads((out / "report.json").read_text())
-    again = f"tsm evaluate {out} --real {tiny_corpus} -o {out} --overwrite"
-    assert report["stale"]["replaced"] == ["sample_0_000.mid", "sample_0_001.mid"] and report["stale"]["again"] == again
-    page = (out / "report.html").read_text()
-    assert page.index("<body>" + STALE_START) < page.index("<h1>")  # the first thing a reader sees
-    assert "Out of date" in page and again in page and page.count(STALE_START) == 1
+    report, page = marked_out_of_date(out, f"tsm evaluate {out} --real {tiny_corpus} -o {out} --overwrite", caplog)
+    assert "Out of date" in page and page.count(STALE_START) == 1
     assert render_html(report).startswith(page[:page.index("<h1>")])  # drawn again from report.json: the same notice
-    assert stale_lines(caplog) == [f"--overwrite: {out / 'report.html'} describes 2 of the files this run replaces "
-                                   f"(sample_0_000.mid, sample_0_001.mid): marked out of date, kept; for a report of the "
-                                   f"new ones: {again}"]
     assert sorted(p.name for p in (out / "figures").iterdir()) == figures  # nothing of the report removed
     assert not list(out.glob(".*.tmp"))
     caplog.clear()
@@ -132,14 +140,7 @@ def test_a_report_written_elsewhere_is_found_through_the_record_and_marked(tiny_
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         assert main([*GENERATE, "-o", str(out), "--overwrite", "--temperature", "0.8"]) == 0
-    report = json.loads((reports / "report.json").read_text())
-    again = f"tsm evaluate {out} --real {tiny_corpus} -o {reports.resolve()} --overwrite"
-    assert report["stale"]["replaced"] == ["sample_0_000.mid", "sample_0_001.mid"] and report["stale"]["again"] == again
-    page = (reports / "report.html").read_text()
-    assert page.index("<body>" + STALE_START) < page.index("<h1>") and again in page
-    assert stale_lines(caplog) == [f"--overwrite: {reports / 'report.html'} describes 2 of the files this run replaces "
-                                   f"(sample_0_000.mid, sample_0_001.mid): marked out of date, kept; for a report of the "
-                                   f"new ones: {again}"]
+    marked_out_of_date(reports, f"tsm evaluate {out} --real {tiny_corpus} -o {reports.resolve()} --overwrite", caplog)
 
 
 def test_a_folder_of_music_not_generated_here_is_not_written_into(tiny_corpus, tmp_path):

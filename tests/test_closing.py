@@ -513,3 +513,21 @@ def test_a_final_setting_for_a_piece_that_does_not_close_is_refused(setting, tmp
     assert f"--set {setting.partition('=')[0]} shapes how a closing piece ends; give --ending" in said
     assert "Traceback" not in said and not (tmp_path / "a").exists()
     assert main(["generate", "--seconds", "1", "-n", "1", "-q", "--ending", "--set", setting, "-o", str(tmp_path / "b")]) == 0
+
+
+def test_a_closed_pieces_line_gives_its_length_to_its_last_sound(tmp_path, capsys):
+    """A new user's trial: a closing piece's line gave the seconds drawn ("20 s") where its file rang on to 23 s (the
+    final chord's ring and ar.final_ritard's slowing come after the chunks drawn); now the length to its last sound,
+    as the file holds it, with the seconds drawn beside it."""
+    import re
+
+    import symusic
+
+    out = tmp_path / "slowed"
+    assert main(["generate", "--ending", "--seconds", "4", "-n", "1", "--set", "ar.final_ritard=10", "--set",
+                 "ar.final_ritard_s=30", "-o", str(out)]) == 0
+    line = capsys.readouterr().out
+    long_s, drawn_s = map(float, re.search(r"events, ([\d.]+) s long \(([\d.]+) s drawn", line).groups())
+    assert drawn_s == 4.0
+    heard_s = symusic.Score(str(next(out.glob("*.mid"))), ttype="second").end()
+    assert long_s == pytest.approx(heard_s, abs=0.06) and long_s > drawn_s + 1  # (to 0.1 s; slowed, then its ring)

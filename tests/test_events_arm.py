@@ -644,7 +644,7 @@ def test_what_generate_would_do_unasked_is_said(events_run, tmp_path, capsys, ca
     assert not (tmp_path / "z9").exists()
     assert main(["generate", "--model", str(events_run), "-n", "1", "--seconds", "1.1", "-o", str(tmp_path)]) == 0
     assert "--seconds 1.1: pieces are whole chunks of 0.25 s; each will last 1 s" in caplog.text
-    assert ", 1 s (last sound" in capsys.readouterr().out
+    assert "s long (1 s drawn)" in capsys.readouterr().out
     slashed = tmp_path / "takes.mid"  # a folder's name that looks like a file's, the slash saying it is a folder
     assert main(["generate", "--model", str(events_run), "-n", "1", "--seconds", "1", "-o", f"{slashed}/"]) == 0
     assert (slashed / "sample_0_000.mid").is_file()

@@ -313,8 +313,9 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
 
 def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: float, told: Told,
                  walked: str | None) -> None:
-    """A written file's line (its notes, pedal events and length; what a listener hears of what was asked, and the
-    performance it `walked`), and its roll and audio beside it where asked (--png, --wav), each named."""
+    """A written file's line (its notes, pedal events, length to its last sound and the seconds drawn; what a listener
+    hears of what was asked, and the performance it `walked`), and its roll and audio beside it where asked (--png,
+    --wav), each named."""
     from .heard import heard_line, shape_marks
     from .waypoints import clock_text
 
@@ -323,9 +324,10 @@ def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: f
              f"; the continuation from {prompt_s:.2f} s" if prompt_s else "")
     notes, pedals = int(events.is_note.sum()), int((~events.is_note).sum())
     heard = heard_line(events, length_s, told.asked_from_s, told.asked, walked)
-    if not args.quiet:
+    if not args.quiet:  # its length as heard, to its last sound (a closing's slowing and ring run on past the chunks
+        # drawn; a release past them too; a piece fallen silent ends sooner), beside the seconds drawn
         print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, "
-              f"{length_s:g} s (last sound ends at {events.end_s:.1f} s{where}{heard})")
+              f"{events.end_s:.1f} s long ({length_s:g} s drawn{where}{heard})")
     if args.png or args.wav:
         from .evaluate.render import render_outputs
 

@@ -531,3 +531,23 @@ def test_a_closed_pieces_line_gives_its_length_to_its_last_sound(tmp_path, capsy
     assert drawn_s == 4.0
     heard_s = symusic.Score(str(next(out.glob("*.mid"))), ttype="second").end()
     assert long_s == pytest.approx(heard_s, abs=0.06) and long_s > drawn_s + 1  # (to 0.1 s; slowed, then its ring)
+
+
+@pytest.mark.parametrize("flags,said", [
+    (["--ending", "--seconds", "4", "--set", "ar.final_ritard=10", "--set", "ar.final_ritard_s=30"],
+     "ar.final_ritard 10 over ar.final_ritard_s 30: a closing piece slows into its final chord over up to 2 s, playing "
+     "it up to 9 s longer than the 4 s drawn (--seconds 4;"),  # (its last 2 s: the final chord's ring)
+    (["--ending", "--seconds", "16", "--set", "ar.final_ritard=4", "--set", "ar.final_ritard_s=3"],
+     "up to 3 s, playing it up to 4.5 s longer than the 16 s drawn"),  # (more than a quarter of it)
+    (["--max-seconds", "60", "--set", "ar.final_ritard=3", "--set", "ar.final_ritard_s=6"],
+     "up to 6 s, playing it up to 6 s longer than the at most 60 s drawn (--max-seconds 60;"),  # (more than 5 s)
+    (["--ending", "--seconds", "16", "--set", "ar.final_ritard=5", "--set", "ar.final_ritard_s=2"], None),  # 4 s: a quarter
+    (["--ending", "--seconds", "16", "--set", "ar.final_ritard=3"], None),  # the default's 1 s
+])
+def test_a_slowing_that_plays_a_piece_much_longer_than_drawn_is_said(flags, said, tmp_path, caplog):
+    """A new user's trial: `--set ar.final_ritard=10 --set ar.final_ritard_s=30` played a 16 s --ending piece for 81 s
+    and said nothing; a slowing that adds more than a quarter of the piece, or more than 5 s, is said in one line."""
+    with caplog.at_level("WARNING"):
+        assert main(["generate", *flags, "-n", "1", "-q", "-o", str(tmp_path / "out")]) == 0
+    slowing = [r.getMessage() for r in caplog.records if "ar.final_ritard" in r.getMessage()]
+    assert (said in slowing[0] and len(slowing) == 1) if said else not slowing

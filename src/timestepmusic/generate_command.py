@@ -15,7 +15,7 @@ from .audio_flags import check_audio_flags
 from .files import named
 from .generate_flags import PIECE_SECONDS, parse_tempo_path
 from .generate_info import print_info, print_list, refuse_unread
-from .generate_told import Told, pieces_told
+from .generate_told import Told, pieces_told, say_long_slowing
 from .requests import comparable, drawn_alike, request_from, request_words, same_request
 from .sources import MIDI_SUFFIXES
 
@@ -196,6 +196,8 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
                          f"{model_said(gan.folder)} is {arch_said(gan.arch)} that cannot continue a past")
     check_temperatures(args.temperature, args.mixture_temperature)
     seconds = _piece_seconds(args, gan, ends_itself, tempered)
+    if {"ar.final_ritard", "ar.final_ritard_s"} & set_names:  # (closing: refused above where it does not)
+        say_long_slowing(gan, seconds, "--max-seconds" if ends_itself else "--seconds")
     if args.no_snap and gan.codebook is None:
         log.warning("--no-snap: %s has no codebook of real chunks (%s model); nothing to snap, ignored",
                     model_said(gan.folder), gan.arch)

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("timestepmusic")
 
+LONG_SLOWING_SHARE = 0.25  # ar.final_ritard set to play a closing piece longer than this share of it is said …
+LONG_SLOWING_S = 5.0  # … and longer by more than this many seconds too
+
 
 @dataclass(frozen=True)
 class Told:
@@ -90,6 +93,29 @@ def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_it
 def _closing_s(gan: GANModel) -> float:
     """The seconds a model closes a piece over (its closing and ring: K + R chunks; 0 without a closing)."""
     return getattr(gan.arm, "closing_chunks", 0) * gan.ae.chunk_seconds
+
+
+def say_long_slowing(gan: GANModel, seconds: float, flag: str) -> None:
+    """ar.final_ritard and ar.final_ritard_s, as --set, that play a closing piece of `seconds` (`flag`: --seconds or
+    --max-seconds) much longer than drawn, said in one line with how much longer at most: more than LONG_SLOWING_SHARE
+    of it or LONG_SLOWING_S (`--set ar.final_ritard=10 --set ar.final_ritard_s=30` played a 16 s piece for 80 s, said
+    nothing). The span is at most the drawn time before the final chord (its ring after it: ar.closing_ring_s)."""
+    from .generation import piece_chunks
+    from .ritardando import added_s
+    from .sequence.closing import closing_chunks
+
+    settings, chunk_s = getattr(gan.arm, "settings", None), gan.ae.chunk_seconds
+    if not _closing_s(gan) or settings is None or settings.final_ritard == 1.0:
+        return
+    drawn_s = piece_chunks(seconds, chunk_s) * chunk_s  # (as drawn)
+    before_final_s = max(drawn_s - closing_chunks(settings.closing_ring_s, chunk_s) * chunk_s, chunk_s)
+    span_s = min(settings.final_ritard_s, before_final_s)
+    longer_s = added_s(span_s, settings.final_ritard)
+    if longer_s > LONG_SLOWING_S or longer_s > LONG_SLOWING_SHARE * drawn_s:
+        log.warning("ar.final_ritard %g over ar.final_ritard_s %g: a closing piece slows into its final chord over up "
+                    "to %.3g s, playing it up to %.3g s longer than the %s%g s drawn (%s %g; the slowing adds "
+                    "(ar.final_ritard − 1) × the span / 2)", settings.final_ritard, settings.final_ritard_s, span_s,
+                    longer_s, "" if flag == "--seconds" else "at most ", drawn_s, flag, seconds)
 
 
 def _say_cap_within_closing(gan: GANModel, seconds: float) -> None:

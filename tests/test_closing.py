@@ -551,3 +551,28 @@ def test_a_slowing_that_plays_a_piece_much_longer_than_drawn_is_said(flags, said
         assert main(["generate", *flags, "-n", "1", "-q", "-o", str(tmp_path / "out")]) == 0
     slowing = [r.getMessage() for r in caplog.records if "ar.final_ritard" in r.getMessage()]
     assert (said in slowing[0] and len(slowing) == 1) if said else not slowing
+
+
+@pytest.mark.parametrize("model,taken,refused", [
+    ("events-v28", ["ar.style_path=all"], ["ar.final_ritard=2", "ar.final_ritard_s=2", "ar.final_hold=1",
+                                           "ar.join_bias=0.5"]),
+    ("default", ["ar.final_ritard=2", "ar.final_ritard_s=2", "ar.final_hold=1"], ["ar.join_bias=0.5"]),
+])
+def test_the_settings_a_refusal_lists_are_those_the_model_takes(model, taken, refused, tmp_path, capsys):
+    """A new user's trial: `--model events-v28 --set ar.bogus=1` listed ar.final_ritard and the other closing settings
+    among those to give, which that model (trained without a closing) then refused; the list names only what the
+    model takes, and what it leaves out is refused."""
+    from timestepmusic.generation import set_sampling
+
+    assert main(["generate", "--model", model, "--set", "ar.bogus=1", "-o", str(tmp_path / "out")]) == 2
+    listed = capsys.readouterr().err.strip().partition("sampling settings: ")[2].split(", ")
+    assert "ar.temperature" in listed
+    for setting in taken:
+        assert setting.partition("=")[0] in listed
+        set_sampling(GANModel.load(model), [setting])
+    for setting in refused:
+        assert setting.partition("=")[0] not in listed
+        gan = GANModel.load(model)
+        with pytest.raises(ValueError, match="needs ar.closing_s|ar.onsets"):
+            set_sampling(gan, [setting])
+            gan.sample(1, 1.0, 0)  # (ar.join_bias: refused as the piece is drawn)

@@ -325,6 +325,9 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "request_calibrated", "duration_tilt", "closing_s", "closing_to", "closing_ring_s", "closing_only", "final_hold",
                "final_ritard", "final_ritard_s")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
+# sampling settings an events model takes only where it was trained with another (config.py refuses them without it)
+TRAINED_WITH = {"final_hold": "closing_s", "final_ritard": "closing_s", "final_ritard_s": "closing_s",
+                "join_bias": "onsets", "style_path": "style"}
 
 
 def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:
@@ -337,7 +340,9 @@ def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:
         raise ValueError(f"--set: {model_said(gan.folder)} is {arch_said(gan.arch)}; --set changes sampling settings of "
                          "ar and events models")
     unread = LATENTS_ONLY if gan.arch == "events" else EVENTS_ONLY
-    readable = [name for name in SAMPLING_SETTINGS if name not in unread]  # what this model's arm reads
+    config = checkpoint_config(gan.meta)
+    readable = [name for name in SAMPLING_SETTINGS  # what this model's arm reads and takes (events-v28: no closing's)
+                if name not in unread and (name not in TRAINED_WITH or getattr(config.ar, TRAINED_WITH[name]))]
     for assignment in assignments:
         key = assignment.partition("=")[0].strip()
         section, _, name = key.partition(".")
@@ -349,5 +354,5 @@ def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:
                              f"{', '.join('ar.' + n for n in readable)}")
         if name in unread:
             raise ValueError(f"--set {assignment}: an {gan.arch} model does not read ar.{name}")
-    gan.arm.settings = checkpoint_config(gan.meta).override(assignments).ar
+    gan.arm.settings = config.override(assignments).ar
     return {assignment.partition("=")[0].strip() for assignment in assignments}

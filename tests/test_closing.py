@@ -2,6 +2,8 @@
 warm start, and a piece that ends itself closed over them."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -576,3 +578,55 @@ def test_the_settings_a_refusal_lists_are_those_the_model_takes(model, taken, re
         with pytest.raises(ValueError, match="needs ar.closing_s|ar.onsets"):
             set_sampling(gan, [setting])
             gan.sample(1, 1.0, 0)  # (ar.join_bias: refused as the piece is drawn)
+
+
+def test_a_tracks_ending_is_its_last_row():
+    """ar.closing_path "ending": a piece's closing is told the last row of the track it walks (its last passage)."""
+    from timestepmusic.sequence.style import ATTRIBUTES, StylePaths
+
+    rows = torch.arange(5, dtype=torch.float32)[:, None].expand(5, len(ATTRIBUTES)) * 8  # [R, D]: row r holds 8r
+    paths = StylePaths(rows, torch.tensor([0, 3, 5]))  # track 0: rows 0–2, track 1: rows 3–4
+    assert paths.ending(torch.tensor([0.5, 2.9, 3.0, 4.2]))[:, 0].tolist() == [16.0, 16.0, 32.0, 32.0]
+
+
+@pytest.mark.parametrize("overrides, said", [(["ar.closing_path=end", "ar.closing_s=8"], "must be walked or ending"),
+                                             (["ar.closing_path=ending"], "needs ar.closing_s")])
+def test_a_closing_path_that_cannot_be_walked_is_refused(overrides, said):
+    with pytest.raises(ValueError, match=said):
+        Config().override(overrides)
+    assert Config().override(["ar.closing_path=ending", "ar.closing_s=8"]).ar.closing_path == "ending"
+
+
+def test_a_closing_told_its_performances_ending_changes_only_the_closing():
+    """The shipped default walks a performance's path; with ar.closing_path "ending" each chunk of a closing is told
+    that performance's last passage (as training tells a track's last chunks), and every other chunk as before: a
+    piece of --seconds without --ending draws exactly as with "walked", and one with --ending alike up to its closing."""
+    from timestepmusic.shipped import resolve_model
+
+    model = GANModel.load(resolve_model("default"))
+    drawn = {}
+    for path in ("walked", "ending"):
+        model.arm.settings = dataclasses.replace(model.arm.settings, closing_path=path)
+        for ending in (False, True):
+            told, original = [], model.arm.path_told
+
+            def recorded(first, last, told=told, original=original):  # each chunk's description, as told
+                told.append((first, original(first, last)))
+                return told[-1][1]
+            model.arm.path_told = recorded
+            try:
+                model.sample_latents(3, 12.0, 4, snap_to_real=False, ending=ending)  # 48 chunks, the last 40 closing
+            finally:
+                del model.arm.path_told
+            drawn[path, ending] = ([(s.ids, s.sizes) for s in model.arm.drawn], told)
+    for a, b in zip(drawn["walked", False][0], drawn["ending", False][0]):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])  # no closing: every chunk alike
+    closing_from = 48 - model.arm.closing_chunks  # (its 32 chunks to the final chord and 8 of its ring)
+    for a, b in zip(drawn["walked", True][0][:closing_from], drawn["ending", True][0][:closing_from]):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert any(not torch.equal(a[0], b[0]) for a, b in zip(drawn["walked", True][0][closing_from:],
+                                                          drawn["ending", True][0][closing_from:]))
+    told_ending = [rows for first, rows in drawn["ending", True][1] if first >= closing_from]  # [S, C, D] each
+    told_walked = [rows for first, rows in drawn["walked", True][1] if first >= closing_from]
+    assert told_ending and all(torch.equal(rows, told_ending[0][:, :1].expand_as(rows)) for rows in told_ending)
+    assert not all(torch.equal(a, b) for a, b in zip(told_ending, told_walked))

@@ -36,7 +36,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "echo_recency_s", "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path",
                      "register_guard", "register_margin", "register_window_s", "register_min_p", "damper_bias",
                      "step_lean", "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt",
-                     "final_hold", "final_ritard", "final_ritard_s")
+                     "final_hold", "final_ritard", "final_ritard_s", "closing_path")
 
 
 MAX_FINAL_RITARD = 10.0  # ar.final_ritard: the last moment before the final onset at most 10× as slow
@@ -661,6 +661,12 @@ class AutoregressiveConfig:
     """Events arm with ar.final_ritard: the seconds of drawn time before the final chord that slow (all of a piece
     shorter than this; never a prompt's). 1: the span chosen with ar.final_ritard 3 for the shipped default (fifty-fourth
     session), so that a model trained with a closing and asked only ar.final_ritard slows as the default does."""
+    closing_path: str = "walked"
+    """Events arm with ar.closing_s, sampling only: what a piece walking a performance's path of descriptions
+    (ar.style_path; --like) is told from its closing on: "walked", the path on where it is (a loud, busy passage
+    mid-performance, where a closing may not close), or "ending", the walked performance's own last passage's
+    description (as training tells a track's last chunks: the description of its last AHEAD chunks), so that a
+    piece closes into an ending's character. A piece told no path (--style, --prompt) is told as before."""
     closing_only: bool = False
     """Events arm with ar.closing_s, training only: only the closing's offsets learn (every other weight kept as
     warm-started, so that a piece sounds exactly as before until it closes), on windows that all reach a track's
@@ -692,8 +698,11 @@ class AutoregressiveConfig:
                "needs ar.closing_to=last_onset (after a track's end nothing is left to tell)")
         for name, given in (("closing_to", self.closing_to != "end"), ("closing_ring_s", self.closing_ring_s > 0),
                             ("final_hold", self.final_hold > 0), ("final_ritard", self.final_ritard != 1.0),
-                            ("final_ritard_s", self.final_ritard_s != 1.0)):
+                            ("final_ritard_s", self.final_ritard_s != 1.0),
+                            ("closing_path", self.closing_path != "walked")):
             _check(self.closing_s > 0 or not given, f"ar.{name}", "needs ar.closing_s (without it nothing closes)")
+        _check(self.closing_path in ("walked", "ending"), "ar.closing_path",
+               f"must be walked or ending, got {self.closing_path!r}")
         _check(1 <= self.final_ritard <= MAX_FINAL_RITARD, "ar.final_ritard",
                f"must be in [1, {MAX_FINAL_RITARD:g}] (1 = no slowing), got {self.final_ritard}")
         _check(0 < self.final_ritard_s <= MAX_FINAL_RITARD_S, "ar.final_ritard_s",

@@ -323,11 +323,11 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "velocity_temperature", "style_path", "register_guard", "register_margin", "register_window_s",
                "register_min_p", "damper_bias", "register", "step_lean", "join_bias", "restrike_guard",
                "request_calibrated", "duration_tilt", "closing_s", "closing_to", "closing_ring_s", "closing_only", "final_hold",
-               "final_ritard", "final_ritard_s")
+               "final_ritard", "final_ritard_s", "closing_path")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 # sampling settings an events model takes only where it was trained with another (config.py refuses them without it)
 TRAINED_WITH = {"final_hold": "closing_s", "final_ritard": "closing_s", "final_ritard_s": "closing_s",
-                "join_bias": "onsets", "style_path": "style"}
+                "closing_path": "closing_s", "join_bias": "onsets", "style_path": "style"}
 
 
 def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:

@@ -169,6 +169,7 @@ class EventAutoregressive(Autoregressive):
         self.said_beyond: set[tuple[str, float]] = set()  # the requests said to be beyond its measured playing (once
         # each: a run draws its pieces in batches, and a piece without a note again)
         self.path_start: torch.Tensor | None = None  # ar.style_path: where each piece being sampled starts in them [S]
+        self.path_ending: torch.Tensor | None = None  # … with ar.closing_path "ending": what its closing is told [S, D]
         self.walking: StylePaths | None = None  # the paths the pieces being sampled walk: `paths`, or --like's
         self.walked_from: list[str] | None = None  # the last sample's pieces: which training performance each walked
         self.path_first: torch.Tensor | None = None  # … and the description there [S, D]
@@ -450,6 +451,9 @@ class EventAutoregressive(Autoregressive):
                         self.path_start = self.paths.draw(n, rng, played=0.0, room=room)  # [S]
                     self.walked_from = self.walked_labels()
                     self.path_first = self.walking.tell(self.path_start, 0, 0)[:, 0]  # [S, D]: where each starts
+                    if self.settings.closing_path == "ending":  # told from its closing on: its performance's ending
+                        ending = self.walking.ending(self.path_start)  # [S, D]
+                        self.path_ending = torch.where(self.walked, ending, self.path_first)
                     described = self.path_first.to(self.device)
                 else:
                     described = look.draw(n, rng)  # [S, D]
@@ -515,6 +519,7 @@ class EventAutoregressive(Autoregressive):
             self.register, self.guard_chunks, self.sounding = None, 0, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
+            self.path_ending = None
             self.path_rows, self.closing_at, self.generator.closing_told, self.closing_now = None, None, None, None
             self.ramp, self.ramp_asked, self.ramp_prompt, self.walking = None, None, 0, None
 
@@ -685,7 +690,11 @@ class EventAutoregressive(Autoregressive):
         if self.path_rows is None or last >= self.path_rows.shape[1]:  # (grown to twice what is asked: a piece that
             told = self.walking.tell(self.path_start, 0, 2 * last + 1)  # ends itself runs on chunk by chunk)
             self.path_rows = torch.where(self.walked, told, self.path_first[:, None])  # [S, 2 · last + 2, D]
-        return self.path_rows[:, first:last + 1]
+        told = self.path_rows[:, first:last + 1]  # [S, C, D]
+        if self.path_ending is None or self.closing_at is None:
+            return told
+        closing = torch.arange(first, last + 1)[None] >= self.closing_at[:, None].cpu()  # [S, C]: a chunk of its closing
+        return torch.where(closing[..., None], self.path_ending[:, None], told) if bool(closing.any()) else told
 
     def ramp_unpressed(self, chunk: int) -> torch.Tensor | None:
         """A path of requests: which pedals the pieces keep up at new chunk `chunk` [S, 3]: those told zero there, of

@@ -284,6 +284,12 @@ class StylePaths(nn.Module):
         phase = torch.randint(PATH_HOP, (n,), generator=rng) / PATH_HOP  # [S]: a chunk within the row's hop
         return row.double() + phase.double()
 
+    def ending(self, start: torch.Tensor) -> torch.Tensor:
+        """Pieces starting at `start` [S] (from `draw`) → the description of their tracks' last rows [S, D]: each
+        track's last passage, as training tells a track's last chunks (ar.closing_path "ending")."""
+        final = self.starts[self.track_at(start) + 1] - 1  # [S]
+        return self.rows[final].float()  # [S, D]
+
     def tell(self, start: torch.Tensor, first: int, last: int) -> torch.Tensor:
         """Pieces starting at `start` [S] (from `draw`) → the descriptions of their chunks first … last [S, C, D]."""
         track = self.track_at(start)  # [S]

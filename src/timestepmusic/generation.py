@@ -24,6 +24,7 @@ from .checkpoint import CONFIG, autoencoder_beside, load_tensors, load_weights, 
 from .config import PRESETS, SAMPLING_SETTINGS, Config
 from .critic import PieceCritic
 from .devices import pick_device, rng_kept, without_onednn
+from .flams import flams_joined
 from .keys import Key, check_key
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
 from .midi import Events, join_pedal_runs, release_by
@@ -299,6 +300,7 @@ def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tenso
               else ae.pedal_join_s)
     heard = [release_by(join_pedal_runs(Events.concatenate(given + [new]), join_s, from_s=first * c - 1e-9),
                         piece.shape[0] * c + RELEASE_S, after_sound=True) for new, piece in zip(drawn, pieces)]
+    heard = [flams_joined(events, from_s=first * c - 1e-9) for events in heard]  # no key struck twice in 40 ms
     if hasattr(arm, "slowed_into_final_chord"):  # ar.final_ritard: a closed piece slows into its final chord
         heard = [arm.slowed_into_final_chord(i, events, first) for i, events in enumerate(heard)]
     return heard

@@ -1,6 +1,8 @@
 """Stalls cut short (ar.silence_guard_s, sequence/silence_guard.py)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -119,6 +121,8 @@ def test_the_guard_needs_the_silence_and_is_a_checked_sampling_setting(tmp_path,
                  "--set", "ar.silence_guard_s=-1"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "ar.silence_guard_s" in err and "Traceback" not in err
+    assert main(["generate", "--info", "--json"]) == 0  # --info lists it among the settings --set may change
+    assert json.loads(capsys.readouterr().out)["ar"]["silence_guard_s"] == 0.0
 
 
 def test_the_setting_reaches_the_sampler_from_set_and_is_off_by_default(tmp_path, monkeypatch):

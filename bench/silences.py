@@ -5,6 +5,7 @@ the share over 2 s and over 4 s; and for the pieces, when their longest silence 
 descriptor can mean stalls (a heavy tail) or too few phrase-long pauses (a low median): this tells which.
 
     python bench/silences.py --corpus CORPUS --model default --seconds 60 --markdown bench/results/silences.md
+    python bench/silences.py --corpus CORPUS --seconds 30 --settings "ar.silence_guard_s=3"   # a row more, guarded
 """
 from __future__ import annotations
 
@@ -19,7 +20,16 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import add_corpus_arguments, open_corpus, print_skipped, table, write_markdown  # noqa: E402
+from common import (  # noqa: E402
+    add_corpus_arguments,
+    add_settings_argument,
+    open_corpus,
+    print_skipped,
+    settings_groups,
+    table,
+    use_settings,
+    write_markdown,
+)
 
 
 def summary(longest_s: np.ndarray) -> list[str]:
@@ -38,6 +48,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=100, help="pieces per model (default 100)")
     parser.add_argument("--seed", type=int, nargs="+", default=[0], help="sampling seeds, -n pieces each (default 0)")
     parser.add_argument("--style", help="as `tsm generate --style`, e.g. pause=0.25 (models trained with ar.style)")
+    add_settings_argument(parser)
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
     args = parser.parse_args()
 
@@ -58,22 +69,26 @@ def main() -> None:
         rows, starts = [[f"real ({args.split})", *summary(real)]], []
         for name in args.model or ["default"]:
             model = GANModel.load(name)
-            pieces, told = [], []
-            for seed in args.seed:
-                latents = model.sample_latents(args.n, args.seconds, seed, False, style=style)
-                pieces += sampled_events(model.arm, model.ae, latents, None)
-                told.append(getattr(model.arm, "told", None))  # with ar.style: each piece's description [n, D]
-            table_ = excerpts_of_length(pieces, np.full(len(pieces), args.seconds), args.seconds)
-            longest = describe(table_)["longest_silence_s"]
-            rows.append([name, *summary(longest)])
-            long = longest > 4
-            if long.any():
-                first_s = [silence_start_s(piece, args.seconds) for piece, x in zip(pieces, long) if x]
-                starts.append(f"- {name}: the {int(long.sum())} pieces silent over 4 s fall silent at "
-                              f"{', '.join(f'{s:.0f}' for s in sorted(first_s))} s")
-                if all(t is not None for t in told):
-                    starts.append(told_apart(name, torch.cat(told).cpu().numpy(), long,
-                                             model.arm.generator.style.attributes))
+            groups, own = settings_groups(model, args.settings)  # each checked before the minutes of drawing
+            for group in groups:
+                use_settings(model, group, own)
+                label = name + (f" {' '.join(group)}" if group else "")
+                pieces, told = [], []
+                for seed in args.seed:
+                    latents = model.sample_latents(args.n, args.seconds, seed, False, style=style)
+                    pieces += sampled_events(model.arm, model.ae, latents, None)
+                    told.append(getattr(model.arm, "told", None))  # with ar.style: each piece's description [n, D]
+                table_ = excerpts_of_length(pieces, np.full(len(pieces), args.seconds), args.seconds)
+                longest = describe(table_)["longest_silence_s"]
+                rows.append([label, *summary(longest)])
+                long = longest > 4
+                if long.any():
+                    first_s = [silence_start_s(piece, args.seconds) for piece, x in zip(pieces, long) if x]
+                    starts.append(f"- {label}: the {int(long.sum())} pieces silent over 4 s fall silent at "
+                                  f"{', '.join(f'{s:.0f}' for s in sorted(first_s))} s")
+                    if all(t is not None for t in told):
+                        starts.append(told_apart(label, torch.cat(told).cpu().numpy(), long,
+                                                 model.arm.generator.style.attributes))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     asked = f", told --style {args.style}" if args.style else ""

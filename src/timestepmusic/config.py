@@ -36,7 +36,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "echo_recency_s", "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path",
                      "register_guard", "register_margin", "register_window_s", "register_min_p", "damper_bias",
                      "step_lean", "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt",
-                     "final_hold", "final_ritard", "final_ritard_s", "closing_path")
+                     "final_hold", "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s")
 
 
 MAX_FINAL_RITARD = 10.0  # ar.final_ritard: the last moment before the final onset at most 10× as slow
@@ -582,6 +582,11 @@ class AutoregressiveConfig:
     """Events arm, sampling only: ar.empty_bias grows from none at the latest note's start to all of it this many
     seconds later, so that a pause keeps the network's odds of an empty chunk and a long silence is still cut short.
     0: all of it at every chunk."""
+    silence_guard_s: float = 0.0
+    """Events arm, sampling only: once no key has sounded for more than this many seconds (since the latest note
+    ended, or since the piece began), the logit of ending a chunk before it strikes a note is lowered by
+    silence_guard.NATS_PER_S per second of silence beyond it, so that a stall is cut short (sequence/silence_guard.py).
+    0: off, every draw as without it. Needs no training: any events model takes it."""
     beat_echo: float = 0.0
     """Events arm, sampling only: how strongly each note's start leans toward the times at which the intervals
     between the onsets heard before it recur after those onsets, so that the notes keep a beat (sequence/pulse.py,
@@ -734,13 +739,14 @@ class AutoregressiveConfig:
         _check(self.register_window_s > 0, "ar.register_window_s", f"must be > 0, got {self.register_window_s}")
         # (not value < 0: NaN is caught below, as not finite)
         for key in ("beat_echo", "echo_recency_s", "empty_ramp_s", "cluster_guard", "end_rise",
-                    "end_after_s", "register_guard", "register_margin", "step_lean", "restrike_guard", "final_hold"):
+                    "end_after_s", "register_guard", "register_margin", "step_lean", "restrike_guard", "final_hold",
+                    "silence_guard_s"):
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         for key in ("end_bias", "end_rise", "end_after_s", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias",
                     "empty_ramp_s", "beat_echo", "echo_recency_s", "cluster_guard",
                     "register_guard", "register_margin", "register_window_s", "damper_bias",
-                    "step_lean", "join_bias", "restrike_guard", "duration_tilt", "final_hold"):
+                    "step_lean", "join_bias", "restrike_guard", "duration_tilt", "final_hold", "silence_guard_s"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

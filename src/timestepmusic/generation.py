@@ -325,7 +325,7 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "velocity_temperature", "style_path", "register_guard", "register_margin", "register_window_s",
                "register_min_p", "damper_bias", "register", "step_lean", "join_bias", "restrike_guard",
                "request_calibrated", "duration_tilt", "closing_s", "closing_to", "closing_ring_s", "closing_only", "final_hold",
-               "final_ritard", "final_ritard_s", "closing_path")
+               "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 # sampling settings an events model takes only where it was trained with another (config.py refuses them without it)
 TRAINED_WITH = {"final_hold": "closing_s", "final_ritard": "closing_s", "final_ritard_s": "closing_s",

@@ -50,6 +50,7 @@ from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead, dur
 from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
 from .pulse import TEMPO_NEEDS_ECHO, BeatEcho, TempoTold, latest, onset_of
 from .register_guard import register_lean
+from .silence_guard import silence_bias
 from .steps import away_from, note_before
 from .voices import HeardVoices, carry_notes
 
@@ -139,7 +140,8 @@ class EventSampler:
                heard_register: torch.Tensor | None = None, step_lean: float = 0.0,
                join_bias: float = 0.0, sounding: torch.Tensor | None = None, restrike_guard: float = 0.0,
                tempo: TempoTold | None = None, duration_tilt: float | torch.Tensor = 0.0,
-               noteless: torch.Tensor | None = None) -> SetBatch:
+               noteless: torch.Tensor | None = None, silent_s: torch.Tensor | None = None,
+               silence_guard_s: float = 0.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
@@ -187,7 +189,11 @@ class EventSampler:
         drawn with β × ln(its seconds) added to its logits (ar.duration_tilt; guided: to the mixed logits); a tensor
         [S]: each piece's own β (ar.final_hold, in a closing's final chord).
         `noteless` [R] (bool): rows where no note starts, only pedals (a closing's chunks after its final chord,
-        where no training track starts one); the other rows draw as without it."""
+        where no training track starts one); the other rows draw as without it. `silent_s` [R]: seconds without a key
+        sounding at the chunk's start (sounding.DrawnSounding.silent_s'); with `silence_guard_s` S > 0, where that is
+        over S the logit of ending the chunk is lowered by silence_guard.NATS_PER_S per second beyond S at each of its
+        events until it holds a note (ar.silence_guard_s, silence_guard.py; not in `noteless` rows); every other row,
+        and every row with S = 0, draws as without it."""
         head, through = self.head, self.through
         if join_bias != 0.0 and not head.onsets:
             raise ValueError(f"ar.join_bias {join_bias}: this model has no choice of joining the onset (ar.onsets)")
@@ -205,6 +211,7 @@ class EventSampler:
             register = None if register is None else (twice(register[0]), twice(register[1]))  # [2R] each
             heard_register = twice(heard_register)  # [2R, V]
             sounding = twice(sounding)  # [2R, 88]
+            silent_s = twice(silent_s)  # [2R]
         r = features.shape[0]
 
         def pick(logits: torch.Tensor, noise: torch.Tensor, g: float | torch.Tensor = guidance,
@@ -351,6 +358,17 @@ class EventSampler:
             kind_bias = [bias.masked_fill(never, -torch.inf) for bias in kind_bias]  # (the logits are finite)
         end_biases = ([torch.as_tensor(end, device=device) for end in (empty_bias, stop_bias)] if head.onsets
                       else None)  # ar.onsets: on the next choice's end instead
+        # ar.silence_guard_s: added to the stop's logit (with ar.onsets the next choice's end) of each row until it
+        # strikes a note [R]; None where no row has been silent long enough: drawn as without it
+        unsilenced = None
+        if silence_guard_s > 0:
+            if silent_s is None:
+                raise ValueError("ar.silence_guard_s: pass the seconds without a key sounding before the chunk (silent_s)")
+            unsilenced = silence_bias(silent_s.to(device), silence_guard_s)  # [R]
+            if noteless is not None:  # (a row that strikes no note: nothing to hasten)
+                unsilenced = unsilenced.masked_fill(noteless.to(device, torch.bool), 0.0)
+            if not any_of(unsilenced < 0):
+                unsilenced = None
         # the duration tilt β: a float for every row, or each piece's own [S, 1] (ar.final_hold); None: none
         beta = (duration_tilt[:, None] if isinstance(duration_tilt, torch.Tensor)
                 else duration_tilt if duration_tilt != 0.0 else None)
@@ -377,6 +395,8 @@ class EventSampler:
                 next_logits = F.linear(F.gelu(at["next"]), *self.second["next"])  # [R, 3]
                 if end_bias is not None:
                     next_logits[:, END] += end_bias
+                if unsilenced is not None:
+                    next_logits[:, END] += unsilenced
                 next_logits = next_logits.masked_fill(~next_allowed(limit, earliest, head.bins.starts), -torch.inf)
                 chosen = pick(next_logits, next_noise[0], lean=join_lean)  # [R]
                 if all_stopped(going, chosen, END):
@@ -405,6 +425,8 @@ class EventSampler:
             # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …
             kinds = torch.cat([note_logits.logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)  # [R, 5]
             kinds = kinds + kind_bias[min(i, 1)]  # (the note's logsumexp, then 3 pedals and the stop)
+            if unsilenced is not None and not head.onsets:
+                kinds[:, -1] += unsilenced
             kind = pick(kinds, kind_noise, kind_guidance)  # [R]
             if all_stopped(going, kind, KINDS - 1):
                 break
@@ -417,6 +439,10 @@ class EventSampler:
             note = pick(note_logits, key_noise)
             is_note = kind == 0  # [R] (a re-voiced note is still a note)
             any_note = any_of(is_note)
+            if unsilenced is not None and any_note:  # a row that strikes a note is silent no more
+                unsilenced = unsilenced.masked_fill(is_note, 0.0)
+                if not any_of(unsilenced < 0):
+                    unsilenced = None
             # every row strikes a note (one row: whenever any does), and every row still goes: the masks by is_note
             # and by struck below would keep every row, and are skipped
             every_note = any_note and (r == 1 or bool(is_note.all()))

@@ -188,7 +188,8 @@ class EventAutoregressive(Autoregressive):
         # and for the head's kernels (register_heard.WINDOWS)
         self.register: DrawnRegister | None = None
         self.guard_chunks = 0
-        self.sounding: DrawnSounding | None = None  # with ar.restrike_guard: when each key's latest note ends
+        self.sounding: DrawnSounding | None = None  # with ar.restrike_guard or ar.silence_guard_s: when each key's
+        # latest note ends
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
     def param_groups(self) -> list[dict]:
@@ -355,10 +356,12 @@ class EventAutoregressive(Autoregressive):
                                    step_lean=self.settings.step_lean,
                                    join_bias=self.settings.join_bias,
                                    heard_register=drawn_heard(self.register) if self.settings.register else None,
-                                   sounding=self.sounding.before() if self.sounding is not None else None,
+                                   sounding=self.sounding.before() if self.settings.restrike_guard > 0 else None,
                                    restrike_guard=self.settings.restrike_guard,
                                    duration_tilt=self.duration_tilt(),
-                                   noteless=None if self.closing_now is None else self.closing_now < NOT_CLOSING)  # [S, N]
+                                   noteless=None if self.closing_now is None else self.closing_now < NOT_CLOSING,
+                                   silent_s=self.sounding.silent_s() if self.settings.silence_guard_s > 0 else None,
+                                   silence_guard_s=self.settings.silence_guard_s)  # [S, N]
         if self.closing_now is not None and self.final_chunks is not None:
             self.final_chunks[(self.closing_now == 1).cpu()] = len(self.drawn)  # ar.final_ritard slows into it
         self.drawn.append(sets)
@@ -498,7 +501,7 @@ class EventAutoregressive(Autoregressive):
         kept = max(self.guard_chunks, max(REGISTER_WINDOWS) if self.settings.register else 0)  # chunks
         if kept:
             self.register = DrawnRegister(n, kept, self.device)
-        if self.settings.restrike_guard > 0:
+        if self.settings.restrike_guard > 0 or self.settings.silence_guard_s > 0:
             self.sounding = DrawnSounding(n, self.chunk_seconds, self.device)
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
             if self.history is not None:

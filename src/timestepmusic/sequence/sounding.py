@@ -1,4 +1,5 @@
-"""Keys still sounding, so that a note is not struck on one (`ar.restrike_guard`), with no training.
+"""Keys still sounding, so that a note is not struck on one (`ar.restrike_guard`), with no training; and how long
+none has sounded (`ar.silence_guard_s`, silence_guard.py).
 
 Why: a pianist releases a key before striking it again, so in real playing a note ends before its key's next one
 starts (of the validation split's notes 0.17 % end exactly at the next onset of their key). The event head draws
@@ -42,6 +43,11 @@ class DrawnSounding:
     def skip(self, chunks: int) -> None:
         """Chunks known only by their latents (a prompt without events): heard as silence."""
         self.chunks += chunks
+
+    def silent_s(self) -> torch.Tensor:
+        """Seconds from the latest note's end (or the clock's start, where no note has sounded) to the next chunk's
+        start [S] (≤ 0: a note sounds on into it; ar.silence_guard_s)."""
+        return self.chunks * self.chunk_seconds - self.until_s.max(dim=1).values.clamp(min=0.0)
 
     def before(self) -> torch.Tensor:
         """Seconds from the next chunk's start until each key is free [S, 88] (≤ 0 or −inf: free already)."""

@@ -252,8 +252,8 @@ def test_a_prompt_is_continued(ar_run, tiny_corpus, tmp_path, capsys):
     assert main(["generate", "--model", str(ar_run), "--prompt", str(prompt_file), "--seconds", "2", "-n", "1",
                  "--temperature", "0.8", "-o", str(out)]) == 0
     assert len(list(out.glob("*.mid"))) == 1
-    drawn_s = float(re.search(r"\(([\d.]+) s drawn", capsys.readouterr().out).group(1))
-    assert drawn_s >= p * model.ae.chunk_seconds + 2.0  # the prompt's span, then 2 s more
+    said = re.search(r"\(([\d.]+) s drawn after the prompt's ([\d.]+) s", capsys.readouterr().out)
+    assert float(said.group(1)) == 2.0 and float(said.group(2)) >= p * model.ae.chunk_seconds  # 2 s after the prompt
 
 
 def test_prompt_and_temperature_are_refused_for_a_gan_in_one_line(tiny_corpus, tiny_ae, tmp_path, capsys):

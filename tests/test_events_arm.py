@@ -674,7 +674,7 @@ def test_prompt_seconds_continues_from_inside_the_prompt(events_run, tiny_corpus
     assert (kept.ids == held.ids).all() and (kept.start_s == held.start_s).all()
     assert (kept.duration_s == held.duration_s).all()
     assert "--prompt-seconds 2.9: the prompt is cut at whole chunks of 0.25 s: continued from 2.75 s" in caplog.text
-    assert "the continuation from 3.00 s" in capsys.readouterr().out  # where the new music starts
+    assert "drawn after the prompt's 3.00 s" in capsys.readouterr().out  # where the new music starts
     for flags, words in ((["--prompt-seconds", "3"], "--prompt"),
                          (["--prompt", str(prompt_file), "--prompt-seconds", f"{whole.end_s + 5:g}"], "past its end"),
                          (["--prompt", str(prompt_file), "--prompt-seconds", "0"], "> 0"),
@@ -1121,7 +1121,7 @@ def test_a_prompt_is_continued_after_its_last_sound_and_written_note_for_note(ev
                  "-o", str(out)]) == 0
     assert "its last note ends at 4 s and the file runs on without one to 62 s: continued from its last note" in caplog.text
     assert "5 of its 30 events fall in 0.25 s chunks of more than 15, of which the model hears the first 15" in caplog.text
-    assert "the continuation from 4.25 s" in capsys.readouterr().out  # (the chunk after its last sound's end) …
+    assert "drawn after the prompt's 4.25 s" in capsys.readouterr().out  # (the chunk after its last sound's end) …
     assert not re.search(r"\d:\d\d", caplog.text)  # … each time said in seconds, as that line says it (not 1:02)
     assert "mine.mid: notes left out: 2 beyond the piano's keys (pitch 21–108)" in caplog.text
     piece, _ = read_events(out / "sample_0_000.mid")

@@ -322,14 +322,14 @@ def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: f
     from .waypoints import clock_text
 
     prompt_s = told.prompt_s
-    where = ("; the continuation only" if args.continuation_only else
-             f"; the continuation from {prompt_s:.2f} s" if prompt_s else "")
+    drawn = (f"{length_s:g} s drawn; the continuation only" if args.continuation_only else  # (a prompt's: after it)
+             f"{length_s - prompt_s:g} s drawn after the prompt's {prompt_s:.2f} s" if prompt_s else f"{length_s:g} s drawn")
     notes, pedals = int(events.is_note.sum()), int((~events.is_note).sum())
     heard = heard_line(events, length_s, told.asked_from_s, told.asked, walked)
     if not args.quiet:  # its length as heard, to its last sound (a closing's slowing and ring run on past the chunks
         # drawn; a release past them too; a piece fallen silent ends sooner), beside the seconds drawn
         print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, "
-              f"{events.end_s:.1f} s long ({length_s:g} s drawn{where}{heard})")
+              f"{events.end_s:.1f} s long ({drawn}{heard})")
     if args.png or args.wav:
         from .evaluate.render import render_outputs
 

@@ -45,7 +45,7 @@ def clock_text(seconds: float) -> str:
 
 
 def seconds_text(seconds: float) -> str:
-    """Seconds → as tsm generate's messages say a time (its file lines: 'the continuation from 293.25 s'), to the
+    """Seconds → as tsm generate's messages say a time (its file lines: '30 s drawn after the prompt's 293.25 s'), to the
     millisecond: 293.0609 → '293.061 s', 5 → '5 s' (a clock's form, `clock_text`, is for a roll's title), so that
     one run's lines say each time one way."""
     return f"{seconds:.3f}".rstrip("0").rstrip(".") + " s"

@@ -8,11 +8,16 @@ final onset: the notes struck within 0.1 s of it):
   last 2 s / s  notes a second in the last 2 s before the final onset's start, and in the 10 s before those
   before / s
   velocity      mean velocity of the final onset
-Medians over the pieces (quartiles beside); rows are pieces with at least 10 notes.
+  loud / median the final onset's loudest velocity over the median velocity of the piece's notes
+Medians over the pieces (quartiles beside); rows are pieces with at least 10 notes. Then the share of pieces whose
+final onset is not a held chord (fifty-fifth session): held < 1 s, none of its notes held HELD_S (1 s) or longer (a
+pedal's ring not counted: `ring s` has it); soft < 0.5×, its loudest velocity under SOFT_SHARE (0.5) of the piece's
+median; short & unaccented, held < 1 s and no louder than the median (a pianist's staccato final chord is loud).
 
     python bench/endings.py --corpus /work/data/asap --split validation --model default --model RUN -n 60 \\
         --seed 5151 --markdown bench/results/endings_51_validation.md
     python bench/endings.py --corpus /work/data/asap --settings "ar.final_hold=0.5"   # beside the model's own
+    python bench/endings.py --corpus /work/data/asap --ending-seconds 20   # as `tsm generate --seconds 20 --ending`
 
 A row whose settings differ from the row before only in how the drawn events are placed in time (PLACED_AFTER:
 the slowing into the final chord) places that row's draw again rather than drawing the same pieces twice.
@@ -31,7 +36,10 @@ sys.path.insert(0, str(BENCH))
 import common  # noqa: E402
 from common import add_corpus_arguments, corpus_or_skip, table, write_markdown  # noqa: E402
 
-MEASURES = ("ring s", "final notes", "final note s", "gap s", "last 2 s / s", "before / s", "velocity")
+MEASURES = ("ring s", "final notes", "final note s", "gap s", "last 2 s / s", "before / s", "velocity", "loud / median")
+SHARES = ("held < 1 s", "soft < 0.5×", "short & unaccented")
+HELD_S = 1.0  # a final onset none of whose notes is held this long is not a held chord
+SOFT_SHARE = 0.5  # a final onset whose loudest note is under this × the piece's median velocity is nearly silent
 ONSET_S = 0.1  # notes struck within this of the last one make the final onset
 PLACED_AFTER = ("ar.final_ritard", "ar.final_ritard_s")  # settings read after the draw (sampled_events)
 
@@ -51,13 +59,23 @@ def ending(events) -> tuple[float, ...] | None:
     tail = (start_s >= last_s - 2.0) & (start_s < last_s - ONSET_S)
     body = (start_s >= last_s - 12.0) & (start_s < last_s - 2.0)
     return (sound_end_s(events) - last_s, float(final.sum()), float(duration_s[final].max()), gap_s,
-            tail.sum() / 2.0, body.sum() / 10.0, float(velocity[final].mean()))
+            tail.sum() / 2.0, body.sum() / 10.0, float(velocity[final].mean()),
+            float(velocity[final].max()) / float(np.median(velocity)))
 
 
-def summary(name: str, pieces: list) -> list[str]:
+def shares(rows: np.ndarray) -> list[float]:
+    """The SHARES (%) of the pieces' endings `rows` [P, M] (MEASURES each)."""
+    held_s, loud = rows[:, MEASURES.index("final note s")], rows[:, MEASURES.index("loud / median")]  # [P] each
+    short = held_s < HELD_S
+    return [100.0 * float(np.mean(flags)) for flags in (short, loud < SOFT_SHARE, short & (loud <= 1.0))]
+
+
+def summary(name: str, pieces: list) -> tuple[list[str], list[str]]:
+    """A set's row of MEASURES (median and quartiles) and its row of SHARES (%)."""
     rows = np.array([r for r in map(ending, pieces) if r is not None], dtype=float)  # [P, M]
     q25, q50, q75 = np.nanpercentile(rows, [25, 50, 75], axis=0)
-    return [name, str(len(rows))] + [f"{m:.2f} ({lo:.2f}–{hi:.2f})" for m, lo, hi in zip(q50, q25, q75)]
+    return ([name, str(len(rows))] + [f"{m:.2f} ({lo:.2f}–{hi:.2f})" for m, lo, hi in zip(q50, q25, q75)],
+            [name, str(len(rows))] + [f"{share:.0f}%" for share in shares(rows)])
 
 
 def main() -> None:
@@ -68,6 +86,9 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="a model that ends its pieces (repeatable; default: default)")
     parser.add_argument("-n", type=int, default=60, help="pieces per model (default 60)")
     parser.add_argument("--max-seconds", type=float, default=600.0, help="the cap, as tsm generate's (default 600)")
+    parser.add_argument("--ending-seconds", type=float,
+                        help="pieces of this length closed over their last seconds (tsm generate --seconds S --ending) "
+                             "instead of pieces that end themselves")
     parser.add_argument("--seed", type=int, default=5151)
     parser.add_argument("--markdown", type=Path)
     common.add_settings_argument(parser)
@@ -76,10 +97,19 @@ def main() -> None:
     args = parser.parse_args()
     if args.settings_only and not args.settings:
         parser.error("--settings-only draws only the --settings rows: give at least one --settings")
+    if args.ending_seconds is not None and not 0 < args.ending_seconds <= args.max_seconds:
+        parser.error(f"--ending-seconds must be in (0, --max-seconds {args.max_seconds:g}], got {args.ending_seconds:g}")
     torch.set_num_threads(1)
     with corpus_or_skip(args, "tsm-bench-endings-") as corpus:
         if corpus is not None:
             report(args, corpus)
+
+
+def draw(gan, args: argparse.Namespace) -> list:
+    """The latents of `args.n` pieces of `gan` that end themselves, or with --ending-seconds, of that length closed."""
+    if args.ending_seconds is None:
+        return gan.sample_latents(args.n, args.max_seconds, args.seed, ends=True)
+    return gan.sample_latents(args.n, args.ending_seconds, args.seed, ending=True)
 
 
 def report(args: argparse.Namespace, corpus) -> None:
@@ -96,12 +126,17 @@ def report(args: argparse.Namespace, corpus) -> None:
             common.use_settings(gan, group, own)
             shaping = [a for a in group if a.partition("=")[0].strip() not in PLACED_AFTER]
             if latents is None or shaping != drawn_with:
-                latents, drawn_with = gan.sample_latents(args.n, args.max_seconds, args.seed, ends=True), shaping
+                latents, drawn_with = draw(gan, args), shaping
             drawn = sampled_events(gan.arm, gan.ae, latents)
             body.append(summary(f"{name}{''.join(f', {a}' for a in group)}, seed {args.seed}", drawn))
+    drawn_said = (f"that end themselves (at most {args.max_seconds:g} s)" if args.ending_seconds is None
+                  else f"of {args.ending_seconds:g} s closed over their last seconds (--ending)")
     lines = [f"endings: the {len(real)} performances of the {args.split} split of {corpus.root}, and {args.n} pieces "
-             f"per model that end themselves (at most {args.max_seconds:g} s); median (quartiles)", ""]
-    lines += table(["set", "pieces", *MEASURES], body)
+             f"per model {drawn_said}; median (quartiles)", ""]
+    lines += table(["set", "pieces", *MEASURES], [measured for measured, _ in body])
+    lines += ["", f"final onsets that are not a held chord (% of pieces): no note held ≥ {HELD_S:g} s; loudest under "
+              f"{SOFT_SHARE:g}× the piece's median velocity; both short and no louder than the median", ""]
+    lines += table(["set", "pieces", *SHARES], [shared for _, shared in body])
     print("\n".join(lines))
     write_markdown(args.markdown, "# How pieces end", lines)
 

@@ -1,6 +1,6 @@
 """The benchmark scripts a researcher runs to compare models (bench/compare_generators.py, bench/piece_drift.py): bad
 input is one line, an earlier comparison is not mixed into a new one, and a real row holds only excerpts as long as
-asked."""
+asked; bench/endings.py's final onsets that are not a held chord."""
 from __future__ import annotations
 
 import json
@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 from timestepmusic.corpus import Corpus
-from timestepmusic.midi import write_events
+from timestepmusic.midi import Events, write_events
 
 from conftest import random_performance
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import compare_generators  # noqa: E402
+import endings  # noqa: E402
 import piece_drift  # noqa: E402
 
 
@@ -80,3 +81,21 @@ def test_piece_drift_bad_input_is_one_line(tiny_corpus, monkeypatch):
                        (["--pieces", "0"], "error: --pieces must be ≥ 1")):
         with pytest.raises(SystemExit, match=said):
             run_script(piece_drift, monkeypatch, "--corpus", str(tiny_corpus), "--seconds", "4", *argv)
+
+
+def ending_of(final_s: list[float], final_velocity: list[int]) -> tuple[float, ...]:
+    """bench/endings.py's measures of 12 notes at velocity 60, 0.5 s apart, then a final onset at 7 s of notes
+    held `final_s` at `final_velocity`."""
+    k = len(final_s)
+    events = Events(np.full(12 + k, 60), np.r_[np.arange(12) * 0.5, np.full(k, 7.0)], np.r_[np.full(12, 0.3), final_s],
+                    np.r_[np.full(12, 60), final_velocity])
+    return endings.ending(events)
+
+
+def test_endings_count_a_final_onset_short_soft_or_short_and_unaccented():
+    rows = np.array([ending_of([2.0, 0.1], [30, 70]),  # held (2 s), loud: a held chord
+                     ending_of([0.06], [8]),  # 0.06 s at velocity 8: short, nearly silent, unaccented
+                     ending_of([0.2, 0.3], [100, 90]),  # a loud staccato chord: short, not unaccented
+                     ending_of([0.9, 3.0], [25, 29])])  # held, but nearly silent (29 < 0.5 × 60)
+    assert rows[:, endings.MEASURES.index("loud / median")].tolist() == pytest.approx([70 / 60, 8 / 60, 100 / 60, 29 / 60])
+    assert endings.shares(rows) == pytest.approx([50.0, 50.0, 25.0])

@@ -9,10 +9,12 @@ final onset: the notes struck within 0.1 s of it):
   before / s
   velocity      mean velocity of the final onset
   loud / median the final onset's loudest velocity over the median velocity of the piece's notes
+  loud / recent the same over the median velocity of the notes of the RECENT_S (10 s) before the final onset
 Medians over the pieces (quartiles beside); rows are pieces with at least 10 notes. Then the share of pieces whose
 final onset is not a held chord (fifty-fifth session): held < 1 s, none of its notes held HELD_S (1 s) or longer (a
-pedal's ring not counted: `ring s` has it); soft < 0.5×, its loudest velocity under SOFT_SHARE (0.5) of the piece's
-median; short & unaccented, held < 1 s and no louder than the median (a pianist's staccato final chord is loud).
+pedal's ring not counted: `ring s` has it); short & hurried, held < 1 s and struck less than HURRIED_S (0.5 s) after the
+onset before (a passage running into the end); soft < 0.5×, its loudest velocity under SOFT_SHARE (0.5) of the piece's
+median, and of the median of the 10 s before it; short & unaccented, held < 1 s and no louder than the piece's median.
 
     python bench/endings.py --corpus /work/data/asap --split validation --model default --model RUN -n 60 \\
         --seed 5151 --markdown bench/results/endings_51_validation.md
@@ -36,16 +38,20 @@ sys.path.insert(0, str(BENCH))
 import common  # noqa: E402
 from common import add_corpus_arguments, corpus_or_skip, table, write_markdown  # noqa: E402
 
-MEASURES = ("ring s", "final notes", "final note s", "gap s", "last 2 s / s", "before / s", "velocity", "loud / median")
-SHARES = ("held < 1 s", "soft < 0.5×", "short & unaccented")
+MEASURES = ("ring s", "final notes", "final note s", "gap s", "last 2 s / s", "before / s", "velocity", "loud / median",
+            "loud / recent")
+SHARES = ("held < 1 s", "short & hurried", "soft < 0.5×", "soft < 0.5× recent", "short & unaccented")
 HELD_S = 1.0  # a final onset none of whose notes is held this long is not a held chord
 SOFT_SHARE = 0.5  # a final onset whose loudest note is under this × the piece's median velocity is nearly silent
+HURRIED_S = 0.5  # a final onset struck less than this after the onset before is hurried (final_chord.HURRIED_S)
 ONSET_S = 0.1  # notes struck within this of the last one make the final onset
-PLACED_AFTER = ("ar.final_ritard", "ar.final_ritard_s")  # settings read after the draw (sampled_events)
+PLACED_AFTER = ("ar.final_ritard", "ar.final_ritard_s", "ar.final_held_s",
+                "ar.final_velocity_floor")  # settings read after the draw (sampled_events)
 
 
 def ending(events) -> tuple[float, ...] | None:
     """The measures of one piece's ending (MEASURES), None where it holds fewer than 10 notes."""
+    from timestepmusic.final_chord import RECENT_S
     from timestepmusic.midi import sound_end_s
 
     notes = events.is_note
@@ -60,14 +66,24 @@ def ending(events) -> tuple[float, ...] | None:
     body = (start_s >= last_s - 12.0) & (start_s < last_s - 2.0)
     return (sound_end_s(events) - last_s, float(final.sum()), float(duration_s[final].max()), gap_s,
             tail.sum() / 2.0, body.sum() / 10.0, float(velocity[final].mean()),
-            float(velocity[final].max()) / float(np.median(velocity)))
+            float(velocity[final].max()) / float(np.median(velocity)), loud_over_recent(velocity, start_s, final, RECENT_S))
+
+
+def loud_over_recent(velocity: np.ndarray, start_s: np.ndarray, final: np.ndarray, recent_s: float) -> float:
+    """The final onset's loudest velocity over the median of the notes struck in the `recent_s` before it (NaN:
+    none); velocity, start_s, final [N] (final: the final onset's notes)."""
+    recent = ~final & (start_s >= start_s[final].min() - recent_s)  # [N]
+    return float(velocity[final].max()) / float(np.median(velocity[recent])) if recent.any() else np.nan
 
 
 def shares(rows: np.ndarray) -> list[float]:
     """The SHARES (%) of the pieces' endings `rows` [P, M] (MEASURES each)."""
     held_s, loud = rows[:, MEASURES.index("final note s")], rows[:, MEASURES.index("loud / median")]  # [P] each
+    gap_s, recent = rows[:, MEASURES.index("gap s")], rows[:, MEASURES.index("loud / recent")]  # [P] each
     short = held_s < HELD_S
-    return [100.0 * float(np.mean(flags)) for flags in (short, loud < SOFT_SHARE, short & (loud <= 1.0))]
+    hurried = ~(gap_s >= HURRIED_S)  # (no onset before: hurried, as final_chord.held_if_hurried takes it)
+    return [100.0 * float(np.mean(flags)) for flags in (short, short & hurried, loud < SOFT_SHARE, recent < SOFT_SHARE,
+                                                        short & (loud <= 1.0))]
 
 
 def summary(name: str, pieces: list) -> tuple[list[str], list[str]]:
@@ -134,8 +150,9 @@ def report(args: argparse.Namespace, corpus) -> None:
     lines = [f"endings: the {len(real)} performances of the {args.split} split of {corpus.root}, and {args.n} pieces "
              f"per model {drawn_said}; median (quartiles)", ""]
     lines += table(["set", "pieces", *MEASURES], [measured for measured, _ in body])
-    lines += ["", f"final onsets that are not a held chord (% of pieces): no note held ≥ {HELD_S:g} s; loudest under "
-              f"{SOFT_SHARE:g}× the piece's median velocity; both short and no louder than the median", ""]
+    lines += ["", f"final onsets that are not a held chord (% of pieces): no note held ≥ {HELD_S:g} s; that, struck less "
+              f"than {HURRIED_S:g} s after the onset before; loudest under {SOFT_SHARE:g}× the piece's median velocity, "
+              f"and under {SOFT_SHARE:g}× that of the 10 s before; short and no louder than the piece's median", ""]
     lines += table(["set", "pieces", *SHARES], [shared for _, shared in body])
     print("\n".join(lines))
     write_markdown(args.markdown, "# How pieces end", lines)

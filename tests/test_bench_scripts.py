@@ -83,19 +83,22 @@ def test_piece_drift_bad_input_is_one_line(tiny_corpus, monkeypatch):
             run_script(piece_drift, monkeypatch, "--corpus", str(tiny_corpus), "--seconds", "4", *argv)
 
 
-def ending_of(final_s: list[float], final_velocity: list[int]) -> tuple[float, ...]:
-    """bench/endings.py's measures of 12 notes at velocity 60, 0.5 s apart, then a final onset at 7 s of notes
-    held `final_s` at `final_velocity`."""
+def ending_of(final_s: list[float], final_velocity: list[int], at_s: float = 7.0) -> tuple[float, ...]:
+    """bench/endings.py's measures of 12 notes at velocity 60, 0.5 s apart (0–5.5 s), then a final onset at `at_s` of
+    notes held `final_s` at `final_velocity`."""
     k = len(final_s)
-    events = Events(np.full(12 + k, 60), np.r_[np.arange(12) * 0.5, np.full(k, 7.0)], np.r_[np.full(12, 0.3), final_s],
+    events = Events(np.full(12 + k, 60), np.r_[np.arange(12) * 0.5, np.full(k, at_s)], np.r_[np.full(12, 0.3), final_s],
                     np.r_[np.full(12, 60), final_velocity])
     return endings.ending(events)
 
 
-def test_endings_count_a_final_onset_short_soft_or_short_and_unaccented():
+def test_endings_count_a_final_onset_short_hurried_soft_or_short_and_unaccented():
     rows = np.array([ending_of([2.0, 0.1], [30, 70]),  # held (2 s), loud: a held chord
-                     ending_of([0.06], [8]),  # 0.06 s at velocity 8: short, nearly silent, unaccented
-                     ending_of([0.2, 0.3], [100, 90]),  # a loud staccato chord: short, not unaccented
+                     ending_of([0.06], [8], at_s=5.7),  # 0.06 s at velocity 8, 0.2 s after the note before: short,
+                     # hurried, nearly silent, unaccented
+                     ending_of([0.2, 0.3], [100, 90]),  # a loud staccato chord after a breath: short, not unaccented
                      ending_of([0.9, 3.0], [25, 29])])  # held, but nearly silent (29 < 0.5 × 60)
     assert rows[:, endings.MEASURES.index("loud / median")].tolist() == pytest.approx([70 / 60, 8 / 60, 100 / 60, 29 / 60])
-    assert endings.shares(rows) == pytest.approx([50.0, 50.0, 25.0])
+    assert rows[:, endings.MEASURES.index("loud / recent")].tolist() == pytest.approx([70 / 60, 8 / 60, 100 / 60, 29 / 60])
+    assert endings.shares(rows) == pytest.approx([50.0, 25.0, 50.0, 50.0, 25.0])
+    assert np.isnan(endings.loud_over_recent(np.array([60.0, 80.0]), np.array([0.0, 20.0]), np.array([False, True]), 10.0))

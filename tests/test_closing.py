@@ -566,3 +566,26 @@ def test_a_piece_of_fixed_length_without_ending_is_byte_for_byte_as_without_the_
     rules = ("ar.final_held_s=3", "ar.final_velocity_floor=1")
     assert files(False, *rules) == files(False)
     assert files(True, *rules) != files(True)
+
+
+def test_a_prompts_final_onset_is_never_held_or_raised(ring_run):
+    """A continuation that draws no note (a damper pressed while the prompt's last note rings) ends on the prompt's
+    final onset: with ar.final_held_s and ar.final_velocity_floor it stays as played."""
+    import dataclasses
+
+    from test_events_arm import chunk_sets
+    from timestepmusic.generation import sampled_events
+    from timestepmusic.midi import DAMPER_ID, Events
+    from timestepmusic.prompts import ending_at
+
+    model = GANModel.load(ring_run / "last")
+    prompt = ending_at(Events(np.array([40, 43]), np.array([0.0, 0.3]), np.array([0.2, 0.1]), np.array([90, 10])),
+                       0.5 - 1e-6)  # its final onset: 0.3 s after the note before, far softer
+    model.arm.drawn = [chunk_sets([[(DAMPER_ID, 0.05, 0.2, 80)]]), chunk_sets([[]]), chunk_sets([[]]), chunk_sets([[]])]
+    model.arm.final_chunks = torch.tensor([1])
+    heard = []
+    for held_s, floor in ((0.0, 0.0), (2.0, 1.0)):
+        model.arm.settings = dataclasses.replace(model.arm.settings, final_held_s=held_s, final_velocity_floor=floor)
+        heard.append(sampled_events(model.arm, model.ae, [torch.zeros(6, 1)], prompt)[0])
+    assert heard[1].duration_s[1] == pytest.approx(0.1) and heard[1].intensity[1] == 10
+    assert np.array_equal(heard[0].duration_s, heard[1].duration_s) and np.array_equal(heard[0].intensity, heard[1].intensity)

@@ -2,6 +2,7 @@
 (`tsm generate --max-seconds`), each --model given (the baseline first). Per piece, from its last note's start (the
 final onset: the notes struck within 0.1 s of it):
   ring s        how long the last onset sounds on (to the piece's last sound: midi.sound_end_s, pedals counted)
+  sounds s      how long the final onset's own notes sound (to their last sound, pedals counted)
   final notes   notes of the final onset
   final note s  the longest of them
   gap s         from the onset before to the final one (a pianist slows into it)
@@ -11,18 +12,21 @@ final onset: the notes struck within 0.1 s of it):
   loud / median the final onset's loudest velocity over the median velocity of the piece's notes
   loud / recent the same over the median velocity of the notes of the RECENT_S (10 s) before the final onset
 Medians over the pieces (quartiles beside); rows are pieces with at least 10 notes. Then the share of pieces whose
-final onset is not a held chord (fifty-fifth session): held < 1 s, none of its notes held HELD_S (1 s) or longer (a
-pedal's ring not counted: `ring s` has it); short & hurried, held < 1 s and struck less than HURRIED_S (0.5 s) after the
-onset before (a passage running into the end); soft < 0.5×, its loudest velocity under SOFT_SHARE (0.5) of the piece's
-median, and of the median of the 10 s before it; short & unaccented, held < 1 s and no louder than the piece's median.
+final onset is not a held chord (fifty-fifth session): held < 1 s, none of its keys held HELD_S (1 s) or longer (a
+pedal's ring not counted); short & hurried, that and its last note struck less than HURRIED_S (0.5 s) after the note
+before (`gap s`: a passage running into the end); sounds < 1 s, its notes silent within 1 s, pedals counted (`sounds
+s`), and that, hurried; soft < 0.5×, its loudest velocity under SOFT_SHARE (0.5) of the piece's median velocity, and
+under that share of the median of the 10 s before it (`loud / recent`); short & unaccented, held < 1 s and no louder
+than the piece's median (a pianist's staccato final chord is loud).
 
     python bench/endings.py --corpus /work/data/asap --split validation --model default --model RUN -n 60 \\
         --seed 5151 --markdown bench/results/endings_51_validation.md
     python bench/endings.py --corpus /work/data/asap --settings "ar.final_hold=0.5"   # beside the model's own
     python bench/endings.py --corpus /work/data/asap --ending-seconds 20   # as `tsm generate --seconds 20 --ending`
 
-A row whose settings differ from the row before only in how the drawn events are placed in time (PLACED_AFTER:
-the slowing into the final chord) places that row's draw again rather than drawing the same pieces twice.
+A row whose settings differ from the row before only in what is done to the drawn events after drawing (PLACED_AFTER:
+the slowing into the final chord, its final onset held or raised) places that row's draw again rather than drawing
+the same pieces twice.
 """
 from __future__ import annotations
 
@@ -38,9 +42,10 @@ sys.path.insert(0, str(BENCH))
 import common  # noqa: E402
 from common import add_corpus_arguments, corpus_or_skip, table, write_markdown  # noqa: E402
 
-MEASURES = ("ring s", "final notes", "final note s", "gap s", "last 2 s / s", "before / s", "velocity", "loud / median",
-            "loud / recent")
-SHARES = ("held < 1 s", "short & hurried", "soft < 0.5×", "soft < 0.5× recent", "short & unaccented")
+MEASURES = ("ring s", "sounds s", "final notes", "final note s", "gap s", "last 2 s / s", "before / s", "velocity",
+            "loud / median", "loud / recent")
+SHARES = ("held < 1 s", "short & hurried", "sounds < 1 s", "sounds < 1 s & hurried", "soft < 0.5×", "soft < 0.5× recent",
+          "short & unaccented")
 HELD_S = 1.0  # a final onset none of whose notes is held this long is not a held chord
 SOFT_SHARE = 0.5  # a final onset whose loudest note is under this × the piece's median velocity is nearly silent
 HURRIED_S = 0.5  # a final onset struck less than this after the onset before is hurried (final_chord.HURRIED_S)
@@ -64,7 +69,9 @@ def ending(events) -> tuple[float, ...] | None:
     gap_s = last_s - float(before.max()) if before.size else np.nan
     tail = (start_s >= last_s - 2.0) & (start_s < last_s - ONSET_S)
     body = (start_s >= last_s - 12.0) & (start_s < last_s - 2.0)
-    return (sound_end_s(events) - last_s, float(final.sum()), float(duration_s[final].max()), gap_s,
+    own = np.flatnonzero(~events.is_note | (events.start_s >= last_s - ONSET_S))  # the final onset's notes, every pedal
+    return (sound_end_s(events) - last_s, sound_end_s(events.take(own)) - last_s, float(final.sum()),
+            float(duration_s[final].max()), gap_s,
             tail.sum() / 2.0, body.sum() / 10.0, float(velocity[final].mean()),
             float(velocity[final].max()) / float(np.median(velocity)), loud_over_recent(velocity, start_s, final, RECENT_S))
 
@@ -80,10 +87,11 @@ def shares(rows: np.ndarray) -> list[float]:
     """The SHARES (%) of the pieces' endings `rows` [P, M] (MEASURES each)."""
     held_s, loud = rows[:, MEASURES.index("final note s")], rows[:, MEASURES.index("loud / median")]  # [P] each
     gap_s, recent = rows[:, MEASURES.index("gap s")], rows[:, MEASURES.index("loud / recent")]  # [P] each
+    fades = rows[:, MEASURES.index("sounds s")] < HELD_S  # [P]
     short = held_s < HELD_S
     hurried = ~(gap_s >= HURRIED_S)  # (no onset before: hurried, as final_chord.held_if_hurried takes it)
-    return [100.0 * float(np.mean(flags)) for flags in (short, short & hurried, loud < SOFT_SHARE, recent < SOFT_SHARE,
-                                                        short & (loud <= 1.0))]
+    return [100.0 * float(np.mean(flags)) for flags in (short, short & hurried, fades, fades & hurried, loud < SOFT_SHARE,
+                                                        recent < SOFT_SHARE, short & (loud <= 1.0))]
 
 
 def summary(name: str, pieces: list) -> tuple[list[str], list[str]]:
@@ -150,9 +158,10 @@ def report(args: argparse.Namespace, corpus) -> None:
     lines = [f"endings: the {len(real)} performances of the {args.split} split of {corpus.root}, and {args.n} pieces "
              f"per model {drawn_said}; median (quartiles)", ""]
     lines += table(["set", "pieces", *MEASURES], [measured for measured, _ in body])
-    lines += ["", f"final onsets that are not a held chord (% of pieces): no note held ≥ {HELD_S:g} s; that, struck less "
-              f"than {HURRIED_S:g} s after the onset before; loudest under {SOFT_SHARE:g}× the piece's median velocity, "
-              f"and under {SOFT_SHARE:g}× that of the 10 s before; short and no louder than the piece's median", ""]
+    lines += ["", f"final onsets that are not a held chord (% of pieces): no key held ≥ {HELD_S:g} s; that, struck less "
+              f"than {HURRIED_S:g} s after the onset before; none sounding {HELD_S:g} s, pedals counted; that, hurried; "
+              f"loudest under {SOFT_SHARE:g}× the piece's median velocity, and under {SOFT_SHARE:g}× that of the 10 s "
+              "before; short and no louder than the piece's median", ""]
     lines += table(["set", "pieces", *SHARES], [shared for _, shared in body])
     print("\n".join(lines))
     write_markdown(args.markdown, "# How pieces end", lines)

@@ -54,6 +54,7 @@ def floored_velocity(events: Events, final_s: float, floor: float, recent_s: flo
     loudest = float(events.intensity[final].max())
     if loudest >= wanted:
         return events
-    raised = np.clip(np.rint(events.intensity * (wanted / loudest)), 1, MAX_VELOCITY)  # [E]
+    raised = np.clip(np.ceil(events.intensity * (wanted / loudest) - 1e-9), 1, MAX_VELOCITY)  # [E] (up: the loudest
+    # reaches the floor, not a velocity under it)
     intensity = np.where(final, raised, events.intensity).astype(np.uint8)  # [E]
     return Events(events.ids, events.start_s, events.duration_s, intensity, events.end_s)

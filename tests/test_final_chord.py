@@ -42,7 +42,7 @@ def test_a_final_onset_much_softer_than_the_music_before_is_raised_by_one_factor
     assert np.array_equal(raised.duration_s, events.duration_s) and np.array_equal(raised.start_s, events.start_s)
     assert floored_velocity(ending(1.7, (100, 120)), 1.7, 1.0).intensity[-2:].tolist() == [100, 120]  # loud enough
     assert floored_velocity(ending(1.7, (60, 1)), 1.7, 1.0).intensity[-2:].tolist() == [80, 2]  # (1.33 up)
-    assert floored_velocity(events, 1.7, 0.3).intensity[-2:].tolist() == [16, 24]  # 24 × 0.8 = 16, not 15.999 → 16
+    assert floored_velocity(events, 1.7, 0.6).intensity[-2:].tolist() == [32, 48]  # × 1.6 exactly: not one more
     assert floored_velocity(ending(1.7, (20, 31)), 1.7, 0.39).intensity[-1] == 32  # 31.2 rounded up: the floor reached
     assert floored_velocity(events, 1.7, 0.5, recent_s=0.1) is events  # no note in the seconds before
     assert floored_velocity(events, 1.7, 0.0) is events

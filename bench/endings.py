@@ -23,6 +23,7 @@ than the piece's median (a pianist's staccato final chord is loud).
         --seed 5151 --markdown bench/results/endings_51_validation.md
     python bench/endings.py --corpus /work/data/asap --settings "ar.final_hold=0.5"   # beside the model's own
     python bench/endings.py --corpus /work/data/asap --ending-seconds 20   # as `tsm generate --seconds 20 --ending`
+    python bench/endings.py --corpus /work/data/asap --ending-seconds 20 --prompt-seconds 20   # --prompt continued
 
 A row whose settings differ from the row before only in what is done to the drawn events after drawing (PLACED_AFTER:
 the slowing into the final chord, its final onset held or raised) places that row's draw again rather than drawing
@@ -113,6 +114,10 @@ def main() -> None:
     parser.add_argument("--ending-seconds", type=float,
                         help="pieces of this length closed over their last seconds (tsm generate --seconds S --ending) "
                              "instead of pieces that end themselves")
+    parser.add_argument("--prompt-seconds", type=float,
+                        help="with --ending-seconds: each piece continues the first this many seconds of one of the "
+                             "split's performances (spread over them; tsm generate --prompt FILE --ending), sampling "
+                             "seed --seed + its number")
     parser.add_argument("--seed", type=int, default=5151)
     parser.add_argument("--markdown", type=Path)
     common.add_settings_argument(parser)
@@ -123,6 +128,8 @@ def main() -> None:
         parser.error("--settings-only draws only the --settings rows: give at least one --settings")
     if args.ending_seconds is not None and not 0 < args.ending_seconds <= args.max_seconds:
         parser.error(f"--ending-seconds must be in (0, --max-seconds {args.max_seconds:g}], got {args.ending_seconds:g}")
+    if args.prompt_seconds is not None and (args.ending_seconds is None or not args.prompt_seconds > 0):
+        parser.error("--prompt-seconds needs --ending-seconds (a continued prompt closes as --ending asks) and must be > 0")
     torch.set_num_threads(1)
     with corpus_or_skip(args, "tsm-bench-endings-") as corpus:
         if corpus is not None:
@@ -136,11 +143,25 @@ def draw(gan, args: argparse.Namespace) -> list:
     return gan.sample_latents(args.n, args.ending_seconds, args.seed, ending=True)
 
 
+def continued(gan, args: argparse.Namespace, prompts: list) -> list:
+    """Each of `prompts` (events) continued --ending-seconds and closed, as heard (a continuation is placed as it is
+    drawn: the arm keeps only its last sample's events)."""
+    from timestepmusic.generation import sampled_events
+
+    return [sampled_events(gan.arm, gan.ae, gan.sample_latents(1, args.ending_seconds, args.seed + i, prompt=prompt,
+                                                               ending=True), prompt)[0]
+            for i, prompt in enumerate(prompts)]
+
+
 def report(args: argparse.Namespace, corpus) -> None:
     """The table of `main`'s arguments over `corpus`, printed and written."""
     from timestepmusic.generation import GANModel, sampled_events
+    from timestepmusic.prompts import ending_at
 
-    real = [corpus.track_events(int(t)) for t in corpus.tracks_in(args.split)]
+    tracks = corpus.tracks_in(args.split)
+    real = [corpus.track_events(int(t)) for t in tracks]
+    prompts = None if args.prompt_seconds is None else [  # --n of the split's performances, spread over it
+        ending_at(real[i], args.prompt_seconds) for i in np.linspace(0, len(real) - 1, min(args.n, len(real))).astype(int)]
     body = [summary(f"real ({args.split})", real)]
     for name in args.model or ["default"]:
         gan = GANModel.load(name)
@@ -148,6 +169,9 @@ def report(args: argparse.Namespace, corpus) -> None:
         latents, drawn_with = None, None  # the last draw, and the settings that shaped it
         for group in groups[1:] if args.settings_only else groups:
             common.use_settings(gan, group, own)
+            if prompts is not None:
+                body.append(summary(f"{name}{''.join(f', {a}' for a in group)}, seed {args.seed}", continued(gan, args, prompts)))
+                continue
             shaping = [a for a in group if a.partition("=")[0].strip() not in PLACED_AFTER]
             if latents is None or shaping != drawn_with:
                 latents, drawn_with = draw(gan, args), shaping
@@ -155,7 +179,10 @@ def report(args: argparse.Namespace, corpus) -> None:
             body.append(summary(f"{name}{''.join(f', {a}' for a in group)}, seed {args.seed}", drawn))
     drawn_said = (f"that end themselves (at most {args.max_seconds:g} s)" if args.ending_seconds is None
                   else f"of {args.ending_seconds:g} s closed over their last seconds (--ending)")
-    lines = [f"endings: the {len(real)} performances of the {args.split} split of {corpus.root}, and {args.n} pieces "
+    if prompts is not None:
+        drawn_said += f" after the first {args.prompt_seconds:g} s of one of its performances (--prompt)"
+    pieces = args.n if prompts is None else len(prompts)
+    lines = [f"endings: the {len(real)} performances of the {args.split} split of {corpus.root}, and {pieces} pieces "
              f"per model {drawn_said}; median (quartiles)", ""]
     lines += table(["set", "pieces", *MEASURES], [measured for measured, _ in body])
     lines += ["", f"final onsets that are not a held chord (% of pieces): no key held ≥ {HELD_S:g} s; that, struck less "

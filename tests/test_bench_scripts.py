@@ -108,3 +108,13 @@ def test_endings_count_a_final_onset_short_hurried_soft_or_short_and_unaccented(
     assert rows[:, endings.MEASURES.index("sounds s")].tolist() == pytest.approx([2.0, 0.06, 1.9, 3.0])
     assert endings.shares(rows) == pytest.approx([50.0, 25.0, 25.0, 25.0, 50.0, 50.0, 25.0])
     assert np.isnan(endings.loud_over_recent(np.array([60.0, 80.0]), np.array([0.0, 20.0]), np.array([False, True]), 10.0))
+
+
+def test_endings_bad_input_is_one_line(tiny_corpus, monkeypatch, capsys):
+    for argv, said in ((["--prompt-seconds", "20"], "error: --prompt-seconds needs --ending-seconds"),
+                       (["--ending-seconds", "20", "--prompt-seconds", "0"], "error: --prompt-seconds needs"),
+                       (["--ending-seconds", "700"], "error: --ending-seconds must be in (0, --max-seconds 600]")):
+        with pytest.raises(SystemExit):
+            run_script(endings, monkeypatch, "--corpus", str(tiny_corpus), *argv)
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err

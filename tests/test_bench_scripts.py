@@ -1,6 +1,6 @@
 """The benchmark scripts a researcher runs to compare models (bench/compare_generators.py, bench/piece_drift.py): bad
 input is one line, an earlier comparison is not mixed into a new one, and a real row holds only excerpts as long as
-asked."""
+asked; bench/endings.py's final onsets that are not a held chord."""
 from __future__ import annotations
 
 import json
@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 from timestepmusic.corpus import Corpus
-from timestepmusic.midi import write_events
+from timestepmusic.midi import DAMPER_ID, Events, write_events
 
 from conftest import random_performance
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import compare_generators  # noqa: E402
+import endings  # noqa: E402
 import piece_drift  # noqa: E402
 
 
@@ -80,3 +81,40 @@ def test_piece_drift_bad_input_is_one_line(tiny_corpus, monkeypatch):
                        (["--pieces", "0"], "error: --pieces must be ≥ 1")):
         with pytest.raises(SystemExit, match=said):
             run_script(piece_drift, monkeypatch, "--corpus", str(tiny_corpus), "--seconds", "4", *argv)
+
+
+def ending_of(final_s: list[float], final_velocity: list[int], at_s: float = 7.0, damper_s: float = 0.0
+              ) -> tuple[float, ...]:
+    """bench/endings.py's measures of 12 notes at velocity 60, 0.5 s apart (0–5.5 s), then a final onset at `at_s` of
+    notes held `final_s` at `final_velocity` (with `damper_s`, the damper down that long from 0.1 s before it)."""
+    k = len(final_s)
+    events = Events(np.full(12 + k, 60), np.r_[np.arange(12) * 0.5, np.full(k, at_s)], np.r_[np.full(12, 0.3), final_s],
+                    np.r_[np.full(12, 60), final_velocity])
+    if damper_s:
+        events = Events.concatenate([events, Events(np.array([DAMPER_ID]), np.array([at_s - 0.1]), np.array([damper_s]),
+                                                    np.array([100]))])
+    return endings.ending(events)
+
+
+def test_endings_count_a_final_onset_short_hurried_soft_or_short_and_unaccented():
+    rows = np.array([ending_of([2.0, 0.1], [30, 70]),  # held (2 s), loud: a held chord
+                     ending_of([0.06], [8], at_s=5.7),  # 0.06 s at velocity 8, 0.2 s after the note before: short,
+                     # hurried, nearly silent, unaccented
+                     ending_of([0.2, 0.3], [100, 90], damper_s=2.0),  # a loud staccato chord after a breath, the damper
+                     # ringing it 1.9 s: short, not unaccented, not silent within 1 s
+                     ending_of([0.9, 3.0], [25, 29])])  # held, but nearly silent (29 < 0.5 × 60)
+    assert rows[:, endings.MEASURES.index("loud / median")].tolist() == pytest.approx([70 / 60, 8 / 60, 100 / 60, 29 / 60])
+    assert rows[:, endings.MEASURES.index("loud / recent")].tolist() == pytest.approx([70 / 60, 8 / 60, 100 / 60, 29 / 60])
+    assert rows[:, endings.MEASURES.index("sounds s")].tolist() == pytest.approx([2.0, 0.06, 1.9, 3.0])
+    assert endings.shares(rows) == pytest.approx([50.0, 25.0, 25.0, 25.0, 50.0, 50.0, 25.0])
+    assert np.isnan(endings.loud_over_recent(np.array([60.0, 80.0]), np.array([0.0, 20.0]), np.array([False, True]), 10.0))
+
+
+def test_endings_bad_input_is_one_line(tiny_corpus, monkeypatch, capsys):
+    for argv, said in ((["--prompt-seconds", "20"], "error: --prompt-seconds needs --ending-seconds"),
+                       (["--ending-seconds", "20", "--prompt-seconds", "0"], "error: --prompt-seconds needs"),
+                       (["--ending-seconds", "700"], "error: --ending-seconds must be in (0, --max-seconds 600]")):
+        with pytest.raises(SystemExit):
+            run_script(endings, monkeypatch, "--corpus", str(tiny_corpus), *argv)
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err

@@ -372,6 +372,13 @@ def test_the_final_hold_adds_to_the_duration_tilt_of_every_chunk():
     ("final_hold=1", "needs ar.closing_s"),  # (a model without a closing has no final chord to hold: not silently nothing)
     ("final_hold=inf", "finite"),
     ("final_hold=nan", "finite"),
+    ("final_held_s=1", "needs ar.closing_s"),
+    ("final_held_s=-1", r"must be in \[0, 10\] seconds"),
+    ("final_held_s=nan", r"must be in \[0, 10\] seconds"),
+    ("final_held_s=inf", r"must be in \[0, 10\] seconds"),
+    ("final_velocity_floor=0.5", "needs ar.closing_s"),
+    ("final_velocity_floor=1.5", r"must be in \[0, 1\]"),
+    ("final_velocity_floor=nan", r"must be in \[0, 1\]"),
 ])
 def test_a_final_hold_that_cannot_hold_is_refused(setting, said):
     from timestepmusic.config import AutoregressiveConfig
@@ -506,7 +513,8 @@ def test_the_end_trace_replays_the_lengths_of_pieces_that_close(ring_run, monkey
     assert 8.0 in seen and min(seen) == 7 * 0.25  # (at the cap, and as soon as can be: the first chunk, then K more)
 
 
-@pytest.mark.parametrize("setting", ["ar.final_ritard=5", "ar.final_hold=2", "ar.final_ritard_s=3"])
+@pytest.mark.parametrize("setting", ["ar.final_ritard=5", "ar.final_hold=2", "ar.final_ritard_s=3", "ar.final_held_s=1",
+                                     "ar.final_velocity_floor=0.5"])
 def test_a_final_setting_for_a_piece_that_does_not_close_is_refused(setting, tmp_path, capsys):
     """A new user's trial: `--seconds 20 --set ar.final_ritard=5` without --ending changed nothing and said nothing
     (a piece of --seconds does not close); now one line, and with --ending it is taken."""
@@ -630,3 +638,71 @@ def test_a_closing_told_its_performances_ending_changes_only_the_closing():
     told_walked = [rows for first, rows in drawn["walked", True][1] if first >= closing_from]
     assert told_ending and all(torch.equal(rows, told_ending[0][:, :1].expand_as(rows)) for rows in told_ending)
     assert not all(torch.equal(a, b) for a, b in zip(told_ending, told_walked))
+
+
+def test_a_closed_pieces_hurried_soft_final_onset_is_held_and_raised_and_nothing_else(ring_run):
+    """ar.final_held_s, ar.final_velocity_floor (final_chord.py), after drawing: the final chord (chunk 1, told 1),
+    struck 0.11 s after the note before and far softer than the notes before it, held 1.5 s and raised to 0.8 × their
+    median; every other event as drawn; a piece that did not close as drawn."""
+    import dataclasses
+
+    from test_events_arm import chunk_sets
+    from timestepmusic.generation import sampled_events
+
+    model = GANModel.load(ring_run / "last")
+    model.arm.drawn = [chunk_sets([[(44, 0.05, 0.1, 80), (47, 0.15, 0.1, 80)]]),
+                       chunk_sets([[(50, 0.0, 0.1, 20), (53, 0.01, 0.05, 30)]]), chunk_sets([[]]), chunk_sets([[]])]
+
+    def heard(final_chunk: int, *settings: tuple[str, float]):
+        model.arm.settings = dataclasses.replace(model.arm.settings, final_ritard=1.0, **dict(settings))
+        model.arm.final_chunks = torch.tensor([final_chunk])
+        return sampled_events(model.arm, model.ae, [torch.zeros(4, 1)])[0]
+
+    plain, ruled = heard(1), heard(1, ("final_held_s", 1.5), ("final_velocity_floor", 0.8))
+    assert np.array_equal(ruled.ids, plain.ids) and np.array_equal(ruled.start_s, plain.start_s)
+    assert plain.duration_s.tolist() == pytest.approx([0.1, 0.1, 0.1, 0.05])
+    assert ruled.duration_s.tolist() == pytest.approx([0.1, 0.1, 1.5, 1.5])
+    assert plain.intensity.tolist() == [80, 80, 20, 30] and ruled.intensity.tolist() == [80, 80, 43, 64]
+    assert heard(1, ("final_held_s", 9.0)).duration_s[-1] == pytest.approx(4 * 0.25 + 2.0 - 0.26)  # to the piece's end
+    unclosed = heard(-1, ("final_held_s", 1.5), ("final_velocity_floor", 0.8))
+    assert np.array_equal(unclosed.duration_s, plain.duration_s) and np.array_equal(unclosed.intensity, plain.intensity)
+
+
+def test_a_piece_of_fixed_length_without_ending_is_byte_for_byte_as_without_the_final_chord_rules(ring_run, tmp_path):
+    """A piece of --seconds that does not close has no final chord: with ar.final_held_s and ar.final_velocity_floor
+    its MIDI file is the same, byte for byte (and a closed one's is not, so the settings were read)."""
+    from timestepmusic.generation import set_sampling
+    from timestepmusic.midi import write_events
+
+    def files(ending: bool, *settings: str) -> list[bytes]:
+        model = GANModel.load(ring_run / "last")
+        set_sampling(model, list(settings))
+        pieces = model.sample(6, 5.0, 3, snap_to_real=False, ending=ending)
+        return [write_events(p, tmp_path / f"{ending}_{len(settings)}_{i}.mid").read_bytes() for i, p in enumerate(pieces)]
+
+    rules = ("ar.final_held_s=3", "ar.final_velocity_floor=1")
+    assert files(False, *rules) == files(False)
+    assert files(True, *rules) != files(True)
+
+
+def test_a_prompts_final_onset_is_never_held_or_raised(ring_run):
+    """A continuation that draws no note (a damper pressed while the prompt's last note rings) ends on the prompt's
+    final onset: with ar.final_held_s and ar.final_velocity_floor it stays as played."""
+    import dataclasses
+
+    from test_events_arm import chunk_sets
+    from timestepmusic.generation import sampled_events
+    from timestepmusic.midi import DAMPER_ID, Events
+    from timestepmusic.prompts import ending_at
+
+    model = GANModel.load(ring_run / "last")
+    prompt = ending_at(Events(np.array([40, 43]), np.array([0.0, 0.3]), np.array([0.2, 0.1]), np.array([90, 10])),
+                       0.5 - 1e-6)  # its final onset: 0.3 s after the note before, far softer
+    model.arm.drawn = [chunk_sets([[(DAMPER_ID, 0.05, 0.2, 80)]]), chunk_sets([[]]), chunk_sets([[]]), chunk_sets([[]])]
+    model.arm.final_chunks = torch.tensor([1])
+    heard = []
+    for held_s, floor in ((0.0, 0.0), (2.0, 1.0)):
+        model.arm.settings = dataclasses.replace(model.arm.settings, final_held_s=held_s, final_velocity_floor=floor)
+        heard.append(sampled_events(model.arm, model.ae, [torch.zeros(6, 1)], prompt)[0])
+    assert heard[1].duration_s[1] == pytest.approx(0.1) and heard[1].intensity[1] == 10
+    assert np.array_equal(heard[0].duration_s, heard[1].duration_s) and np.array_equal(heard[0].intensity, heard[1].intensity)

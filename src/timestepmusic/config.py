@@ -36,11 +36,13 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "echo_recency_s", "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path",
                      "register_guard", "register_margin", "register_window_s", "register_min_p", "damper_bias",
                      "step_lean", "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt",
-                     "final_hold", "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s")
+                     "final_hold", "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s", "final_held_s",
+                     "final_velocity_floor")
 
 
 MAX_FINAL_RITARD = 10.0  # ar.final_ritard: the last moment before the final onset at most 10× as slow
 MAX_FINAL_RITARD_S = 30.0  # ar.final_ritard_s: at most the last 30 s slow (a closing is 10 s)
+MAX_FINAL_HELD_S = 10.0  # ar.final_held_s: a hurried final onset held at most 10 s
 
 
 def style_path_names(text: str) -> list[str]:
@@ -672,6 +674,15 @@ class AutoregressiveConfig:
     mid-performance, where a closing may not close), or "ending", the walked performance's own last passage's
     description (as training tells a track's last chunks: the description of its last AHEAD chunks), so that a
     piece closes into an ending's character. A piece told no path (--style, --prompt) is told as before."""
+    final_held_s: float = 0.0
+    """Events arm with ar.closing_s, sampling only: a piece that closes and whose final onset (its last note's, with
+    those struck just before it) is struck less than 0.5 s after the note before it, as heard (a passage running into
+    the end, which pianists seldom play: final_chord.py), has that onset's notes held at least this many seconds
+    (never past the piece's end). Applied after drawing: a piece draws as without it. 0: as drawn."""
+    final_velocity_floor: float = 0.0
+    """Events arm with ar.closing_s, sampling only: a piece that closes and whose final onset's loudest note is under
+    this × the median velocity of the notes of the 10 s before it has that onset's notes played louder, all by one
+    factor, up to that (final_chord.py; after drawing). 0: as drawn."""
     closing_only: bool = False
     """Events arm with ar.closing_s, training only: only the closing's offsets learn (every other weight kept as
     warm-started, so that a piece sounds exactly as before until it closes), on windows that all reach a track's
@@ -703,7 +714,8 @@ class AutoregressiveConfig:
                "needs ar.closing_to=last_onset (after a track's end nothing is left to tell)")
         for name, given in (("closing_to", self.closing_to != "end"), ("closing_ring_s", self.closing_ring_s > 0),
                             ("final_hold", self.final_hold > 0), ("final_ritard", self.final_ritard != 1.0),
-                            ("final_ritard_s", self.final_ritard_s != 1.0),
+                            ("final_ritard_s", self.final_ritard_s != 1.0), ("final_held_s", self.final_held_s > 0),
+                            ("final_velocity_floor", self.final_velocity_floor > 0),
                             ("closing_path", self.closing_path != "walked")):
             _check(self.closing_s > 0 or not given, f"ar.{name}", "needs ar.closing_s (without it nothing closes)")
         _check(self.closing_path in ("walked", "ending"), "ar.closing_path",
@@ -712,6 +724,11 @@ class AutoregressiveConfig:
                f"must be in [1, {MAX_FINAL_RITARD:g}] (1 = no slowing), got {self.final_ritard}")
         _check(0 < self.final_ritard_s <= MAX_FINAL_RITARD_S, "ar.final_ritard_s",
                f"must be in (0, {MAX_FINAL_RITARD_S:g}] seconds, got {self.final_ritard_s}")
+        _check(0 <= self.final_held_s <= MAX_FINAL_HELD_S, "ar.final_held_s",
+               f"must be in [0, {MAX_FINAL_HELD_S:g}] seconds (0 = as drawn), got {self.final_held_s}")
+        _check(0 <= self.final_velocity_floor <= 1, "ar.final_velocity_floor",
+               f"must be in [0, 1] (a share of the median velocity before the final onset; 0 = as drawn), got "
+               f"{self.final_velocity_floor}")
         _check(self.pedal_join_s >= 0, "ar.pedal_join_s", f"must be ≥ 0 (0 = none), got {self.pedal_join_s}")
         _check(0 <= self.pedal_join_share < 1, "ar.pedal_join_share",
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")

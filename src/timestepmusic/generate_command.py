@@ -184,7 +184,8 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
         if name in set_names and not ends_itself:
             raise ValueError(f"--set {name} moves where a piece ends itself; give --max-seconds too (with --seconds "
                              "every piece runs exactly that long)")
-    for name in ("ar.final_hold", "ar.final_ritard", "ar.final_ritard_s", "ar.closing_path"):
+    for name in ("ar.final_hold", "ar.final_ritard", "ar.final_ritard_s", "ar.final_held_s", "ar.final_velocity_floor",
+                 "ar.closing_path"):
         if name in set_names and not (ends_itself or args.ending):  # it would be silently ignored
             raise ValueError(f"--set {name} shapes how a closing piece ends; give --ending (or --max-seconds) too "
                              "(without them a piece of --seconds stops where its time is up, and does not close)")

@@ -301,8 +301,10 @@ def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tenso
     heard = [release_by(join_pedal_runs(Events.concatenate(given + [new]), join_s, from_s=first * c - 1e-9),
                         piece.shape[0] * c + RELEASE_S, after_sound=True) for new, piece in zip(drawn, pieces)]
     heard = [flams_joined(events, from_s=first * c - 1e-9) for events in heard]  # no key struck twice in 40 ms
-    if hasattr(arm, "slowed_into_final_chord"):  # ar.final_ritard: a closed piece slows into its final chord
-        heard = [arm.slowed_into_final_chord(i, events, first) for i, events in enumerate(heard)]
+    if hasattr(arm, "closed_as_heard"):  # a closed piece slows into its final chord (ar.final_ritard), which is held
+        # where hurried and raised where much softer than the music before it (ar.final_held_s, ar.final_velocity_floor)
+        heard = [arm.closed_as_heard(i, events, first, piece.shape[0] * c + RELEASE_S)
+                 for i, (events, piece) in enumerate(zip(heard, pieces))]
     return heard
 
 
@@ -325,11 +327,12 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "velocity_temperature", "style_path", "register_guard", "register_margin", "register_window_s",
                "register_min_p", "damper_bias", "register", "step_lean", "join_bias", "restrike_guard",
                "request_calibrated", "duration_tilt", "closing_s", "closing_to", "closing_ring_s", "closing_only", "final_hold",
-               "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s")
+               "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s", "final_held_s", "final_velocity_floor")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 # sampling settings an events model takes only where it was trained with another (config.py refuses them without it)
 TRAINED_WITH = {"final_hold": "closing_s", "final_ritard": "closing_s", "final_ritard_s": "closing_s",
-                "closing_path": "closing_s", "join_bias": "onsets", "style_path": "style"}
+                "closing_path": "closing_s", "final_held_s": "closing_s", "final_velocity_floor": "closing_s",
+                "join_bias": "onsets", "style_path": "style"}
 
 
 def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:

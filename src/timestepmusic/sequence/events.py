@@ -29,6 +29,7 @@ from torch import nn
 from ..autoencoder import Autoencoder, sets_to_events
 from ..batches import ChunkGatherer, SetBatch
 from ..config import Config, style_path_names
+from ..final_chord import floored_velocity, held_if_hurried
 from ..latents import Normaliser
 from ..midi import NUM_KEYS, Events, join_pedal_runs
 from ..ritardando import final_onset_s, slow_into
@@ -747,6 +748,24 @@ class EventAutoregressive(Autoregressive):
             return events
         span_s = min(a.final_ritard_s, final_s - start_chunk * c)  # (a piece shorter than the span: all of it)
         return slow_into(events, final_s, span_s, a.final_ritard)
+
+    def closed_as_heard(self, piece: int, events: Events, start_chunk: int, end_s: float) -> Events:
+        """Piece `piece` of the last sample as heard (`events`, its drawn chunks from `start_chunk` on, after a
+        prompt of that many; `end_s`: where it ends), slowed into its closing's final onset (slowed_into_final_chord),
+        then that onset held where it is hurried (ar.final_held_s) and raised where it is much softer than the music
+        before it (ar.final_velocity_floor; final_chord.py), never a prompt's notes; as it is where the piece did
+        not close."""
+        slowed = self.slowed_into_final_chord(piece, events, start_chunk)
+        a = self.settings
+        closed = self.final_chunks is not None and int(self.final_chunks[piece]) >= 0
+        if not closed or (a.final_held_s == 0.0 and a.final_velocity_floor == 0.0):
+            return slowed
+        final_s = final_onset_s(slowed)
+        if final_s is None or final_s < start_chunk * self.chunk_seconds:  # (a prompt's final onset: as played)
+            return slowed
+        end_s += final_s - final_onset_s(events)  # the slowing moves the final onset and all after it alike
+        held = held_if_hurried(slowed, final_s, a.final_held_s, end_s)
+        return floored_velocity(held, final_s, a.final_velocity_floor)
 
 
 def with_closing(offset: torch.Tensor | None, closing: torch.Tensor) -> torch.Tensor:

@@ -565,6 +565,7 @@ def test_a_slowing_that_plays_a_piece_much_longer_than_drawn_is_said(flags, said
 
 @pytest.mark.parametrize("model,taken,refused", [
     ("events-v28", ["ar.style_path=all"], ["ar.final_ritard=2", "ar.final_ritard_s=2", "ar.final_hold=1",
+                                           "ar.final_held_s=2", "ar.final_velocity_floor=0.5", "ar.closing_path=ending",
                                            "ar.join_bias=0.5"]),
     ("default", ["ar.final_ritard=2", "ar.final_ritard_s=2", "ar.final_hold=1"], ["ar.join_bias=0.5"]),
 ])

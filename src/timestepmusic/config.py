@@ -40,6 +40,10 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "final_velocity_floor")
 
 
+# the sampling settings that shape how a closing piece ends: each needs a model trained with ar.closing_s, and a piece
+# that closes (--ending, --max-seconds)
+CLOSING_SAMPLING = ("final_hold", "final_ritard", "final_ritard_s", "final_held_s", "final_velocity_floor", "closing_path")
+
 MAX_FINAL_RITARD = 10.0  # ar.final_ritard: the last moment before the final onset at most 10× as slow
 MAX_FINAL_RITARD_S = 30.0  # ar.final_ritard_s: at most the last 30 s slow (a closing is 10 s)
 MAX_FINAL_HELD_S = 10.0  # ar.final_held_s: a hurried final onset held at most 10 s
@@ -712,14 +716,11 @@ class AutoregressiveConfig:
                f"must be ≥ 0 and finite (0 = none), got {self.closing_ring_s}")
         _check(self.closing_ring_s == 0 or self.closing_to == "last_onset", "ar.closing_ring_s",
                "needs ar.closing_to=last_onset (after a track's end nothing is left to tell)")
-        for name, given in (("closing_to", self.closing_to != "end"), ("closing_ring_s", self.closing_ring_s > 0),
-                            ("final_hold", self.final_hold > 0), ("final_ritard", self.final_ritard != 1.0),
-                            ("final_ritard_s", self.final_ritard_s != 1.0), ("final_held_s", self.final_held_s > 0),
-                            ("final_velocity_floor", self.final_velocity_floor > 0),
-                            ("closing_path", self.closing_path != "walked")):
-            _check(self.closing_s > 0 or not given, f"ar.{name}", "needs ar.closing_s (without it nothing closes)")
         _check(self.closing_path in ("walked", "ending"), "ar.closing_path",
                f"must be walked or ending, got {self.closing_path!r}")
+        for name in ("closing_to", "closing_ring_s") + CLOSING_SAMPLING:  # given: not its default
+            given = getattr(self, name) != getattr(AutoregressiveConfig, name)
+            _check(self.closing_s > 0 or not given, f"ar.{name}", "needs ar.closing_s (without it nothing closes)")
         _check(1 <= self.final_ritard <= MAX_FINAL_RITARD, "ar.final_ritard",
                f"must be in [1, {MAX_FINAL_RITARD:g}] (1 = no slowing), got {self.final_ritard}")
         _check(0 < self.final_ritard_s <= MAX_FINAL_RITARD_S, "ar.final_ritard_s",

@@ -17,7 +17,7 @@ import numpy as np
 
 from timestepmusic.midi import Events
 
-HURRIED_S = 0.5  # a final onset struck less than this after the onset before it is hurried (as heard)
+HURRIED_S = 0.5  # a final onset whose last note is struck less than this after the last note before it is hurried
 RECENT_S = 10.0  # the seconds before the final onset whose notes' median velocity the floor is relative to
 MAX_VELOCITY = 127
 

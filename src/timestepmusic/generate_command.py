@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .audio_flags import check_audio_flags
+from .config import CLOSING_SAMPLING
 from .files import named
 from .generate_flags import PIECE_SECONDS, parse_tempo_path
 from .generate_info import print_info, print_list, refuse_unread
@@ -184,8 +185,7 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
         if name in set_names and not ends_itself:
             raise ValueError(f"--set {name} moves where a piece ends itself; give --max-seconds too (with --seconds "
                              "every piece runs exactly that long)")
-    for name in ("ar.final_hold", "ar.final_ritard", "ar.final_ritard_s", "ar.final_held_s", "ar.final_velocity_floor",
-                 "ar.closing_path"):
+    for name in (f"ar.{closing}" for closing in CLOSING_SAMPLING):
         if name in set_names and not (ends_itself or args.ending):  # it would be silently ignored
             raise ValueError(f"--set {name} shapes how a closing piece ends; give --ending (or --max-seconds) too "
                              "(without them a piece of --seconds stops where its time is up, and does not close)")

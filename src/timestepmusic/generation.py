@@ -21,7 +21,7 @@ import torch
 
 from .autoencoder import Autoencoder
 from .checkpoint import CONFIG, autoencoder_beside, load_tensors, load_weights, read_meta
-from .config import PRESETS, SAMPLING_SETTINGS, Config
+from .config import CLOSING_SAMPLING, PRESETS, SAMPLING_SETTINGS, Config
 from .critic import PieceCritic
 from .devices import pick_device, rng_kept, without_onednn
 from .flams import flams_joined
@@ -284,7 +284,9 @@ def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tenso
     """The events of the pieces the arm just sampled (latents [T_s, L] each, a prompt's chunks first): a prompt's
     own events, as played (every note, though the arm hears at most ae.max_events a chunk), followed by what the arm
     drew after it: for an arm that draws events (`draws_events`) those events, for another the autoencoder's decode
-    of its latents from the prompt's end."""
+    of its latents from the prompt's end; each key struck twice within 40 ms in what was drawn written once
+    (flams.py), and a closed piece placed and held as heard (the arm's `closed_as_heard`: ar.final_ritard,
+    ar.final_held_s, ar.final_velocity_floor)."""
     c = ae.chunk_seconds
     first = prompt_chunks(ae, prompt)
     if getattr(arm, "draws_events", False):
@@ -292,7 +294,7 @@ def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tenso
     else:
         drawn = [decode_piece(ae, latent) for latent in pieces]
         if prompt is None:
-            return drawn
+            return [flams_joined(events) for events in drawn]  # no key struck twice in 40 ms
         drawn = [piece.take(np.flatnonzero(piece.start_s >= first * c - 1e-9)) for piece in drawn]
     given = [] if prompt is None else [prompt]
     # a lift between a prompt's pedal held past its end and a press drawn just after it closed as drawn ones are
@@ -330,9 +332,7 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s", "final_held_s", "final_velocity_floor")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 # sampling settings an events model takes only where it was trained with another (config.py refuses them without it)
-TRAINED_WITH = {"final_hold": "closing_s", "final_ritard": "closing_s", "final_ritard_s": "closing_s",
-                "closing_path": "closing_s", "final_held_s": "closing_s", "final_velocity_floor": "closing_s",
-                "join_bias": "onsets", "style_path": "style"}
+TRAINED_WITH = {**dict.fromkeys(CLOSING_SAMPLING, "closing_s"), "join_bias": "onsets", "style_path": "style"}
 
 
 def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:

@@ -224,7 +224,10 @@ def test_training_on_drawn_chunks_reads_them_and_resumes_exactly(tiny_corpus, ti
     assert_same_weights(straight, resumed)
 
 
-def test_the_written_piece_is_what_was_drawn_and_the_transformer_read_its_encoding(events_run):
+def test_the_written_piece_is_what_was_drawn_and_the_transformer_read_its_encoding(events_run, monkeypatch):
+    from timestepmusic import generation
+    from timestepmusic.flams import flams_joined
+
     model = GANModel.load(events_run)
     pieces = model.sample_latents(2, 2.0, seed=4)
     assert [p.shape[0] for p in pieces] == [8, 8]
@@ -233,11 +236,16 @@ def test_the_written_piece_is_what_was_drawn_and_the_transformer_read_its_encodi
         encoded = model.ae.encode(sets).float()
         assert torch.allclose(pieces[0][t], encoded[0], atol=1e-4)  # the latent the transformer read next
     events = model.sample(2, 2.0, seed=4)
-    for i, piece in enumerate(events):
+    with monkeypatch.context() as patch:  # as drawn, before strikes of one key within 40 ms are joined (flams.py)
+        patch.setattr(generation, "flams_joined", lambda piece, from_s=0.0: piece)
+        unjoined = model.sample(2, 2.0, seed=4)
+    for i, piece in enumerate(unjoined):
         mine = [sets.sizes[i] for sets in drawn]
         assert len(piece) == int(sum(mine))
         t = np.floor(piece.start_s / 0.25 + 1e-9).astype(int)
         assert np.bincount(t, minlength=8)[:8].tolist() == [int(s) for s in mine]  # each chunk's events in place
+        joined = flams_joined(piece)
+        assert np.array_equal(events[i].ids, joined.ids) and np.array_equal(events[i].duration_s, joined.duration_s)
     again = model.sample(2, 2.0, seed=4)
     assert all(np.array_equal(a.ids, b.ids) and np.array_equal(a.start_s, b.start_s) for a, b in zip(events, again))
     assert not np.array_equal(events[0].ids, events[1].ids)

@@ -43,21 +43,21 @@ sys.path.insert(0, str(BENCH))
 import common  # noqa: E402
 from common import add_corpus_arguments, corpus_or_skip, table, write_markdown  # noqa: E402
 
+from timestepmusic.final_chord import HURRIED_S, RECENT_S  # noqa: E402 (as the sampler's rule takes them)
+from timestepmusic.ritardando import ONSET_S  # noqa: E402
+
 MEASURES = ("ring s", "sounds s", "final notes", "final note s", "gap s", "last 2 s / s", "before / s", "velocity",
             "loud / median", "loud / recent")
 SHARES = ("held < 1 s", "short & hurried", "sounds < 1 s", "sounds < 1 s & hurried", "soft < 0.5×", "soft < 0.5× recent",
           "short & unaccented")
 HELD_S = 1.0  # a final onset none of whose notes is held this long is not a held chord
 SOFT_SHARE = 0.5  # a final onset whose loudest note is under this × the piece's median velocity is nearly silent
-HURRIED_S = 0.5  # a final onset struck less than this after the onset before is hurried (final_chord.HURRIED_S)
-ONSET_S = 0.1  # notes struck within this of the last one make the final onset
 PLACED_AFTER = ("ar.final_ritard", "ar.final_ritard_s", "ar.final_held_s",
                 "ar.final_velocity_floor")  # settings read after the draw (sampled_events)
 
 
 def ending(events) -> tuple[float, ...] | None:
     """The measures of one piece's ending (MEASURES), None where it holds fewer than 10 notes."""
-    from timestepmusic.final_chord import RECENT_S
     from timestepmusic.midi import sound_end_s
 
     notes = events.is_note

@@ -678,4 +678,25 @@ def test_two_strikes_of_a_key_at_one_tick_are_written_as_one_note(tmp_path):
 
     _, kept = write_held(events, tmp_path / "held.mid")  # the events as the file holds them: what generate's line counts
     assert sorted(zip(kept.ids.tolist(), kept.intensity.tolist())) == [(39, 90), (40, 70)]
-    assert write_held(kept, tmp_path / "again.mid")[1] is kept  # nothing to drop: the same events
+    again = write_held(kept, tmp_path / "again.mid")[1]  # nothing to drop: the same events
+    assert all(np.array_equal(getattr(again, name), getattr(kept, name)) for name in ("ids", "start_s", "duration_s"))
+
+
+@pytest.mark.parametrize("tempos", [((0.0, 120.0),), ((0.0, 90.0), (0.7, 137.0))])
+def test_the_events_a_file_is_said_to_hold_are_those_a_reader_reads_from_it(tempos, tmp_path):
+    # generate's line (its notes, the beat its onsets repeat at) is said of write_held's events: each time off its
+    # tick (a drawn time, a prompt's tempo map) must be where a reader finds it, or a beat between two peaks flips
+    from timestepmusic.midi import FileMeta, write_held
+
+    rng = np.random.default_rng(0)
+    start = np.sort(rng.uniform(0, 2, 60))
+    key = rng.integers(30, 34, 60)  # keys struck again while sounding: cut at the next strike, as written
+    events = Events(np.append(key, 88), np.append(start, 0.1234567), np.append(rng.uniform(0.001, 0.4, 60), 1.0),
+                    np.full(61, 80)).sorted()
+    path, held = write_held(events, tmp_path / "held.mid", FileMeta("", (), tempos))
+    back, _ = read_events(path)
+    notes, read = held.take(np.flatnonzero(held.is_note)), back.take(np.flatnonzero(back.is_note))
+    assert np.array_equal(notes.ids, read.ids) and np.array_equal(notes.start_s, read.start_s)
+    assert np.array_equal(notes.duration_s, read.duration_s)
+    assert not np.array_equal(notes.start_s, events.start_s[events.is_note])  # (the drawn times were off their ticks)
+    assert held.start_s[~held.is_note].tolist() == back.start_s[~back.is_note].tolist()  # the pedal, at its tick

@@ -798,11 +798,23 @@ def write_events(events: Events, path: str | Path, meta: FileMeta | None = None)
 
 def write_held(events: Events, path: str | Path, meta: FileMeta | None = None) -> tuple[Path, Events]:
     """write_events, and the events as the file holds them: of the strikes of one key on one tick (at `meta`'s tempo
-    map), only the one that lasts longest, so that what is said of a file (its notes, what it plays of a request)
-    is what it holds."""
-    path = Path(path)
-    score, kept = _score_and_kept(events, meta or FileMeta(), WRITE_TICKS_PER_QUARTER)
+    map), only the one that lasts longest, each at its ticks (`at_written_ticks`), so that what is said of a file (its
+    notes, the beat its onsets repeat at, what it plays of a request) is what a reader of it hears."""
+    path, meta = Path(path), meta or FileMeta()
+    score, kept = _score_and_kept(events, meta, WRITE_TICKS_PER_QUARTER)
     data = score.dumps_midi()
     with atomic_path(path) as tmp:  # a failed rename (a folder of that name) leaves nothing behind
         tmp.write_bytes(data)
-    return path, events if kept.all() else events.take(np.flatnonzero(kept))
+    return path, at_written_ticks(events if kept.all() else events.take(np.flatnonzero(kept)), meta, score)
+
+
+def at_written_ticks(events: Events, meta: FileMeta, score: symusic.Score) -> Events:
+    """`events` (one strike of a key a tick at most) at the times the file of `score`, written under `meta`'s tempo
+    map, holds them: each start and end on its tick, read back through the file's tempo map (a beat heard between two
+    peaks may flip with a time moved by half a tick); a note ends at the next strike of its key at the latest and lasts
+    a tick at least, as written. Pedals are moved to their ticks only (the file's messages join overlapping presses)."""
+    ids, start_tick, stop_tick, _ = _written_ticks(events, meta, score.ticks_per_quarter)
+    note = (ids >= 0) & (ids < NUM_KEYS)
+    stop_tick[note], _ = end_at_restrike(ids[note], start_tick[note], np.maximum(stop_tick[note], start_tick[note] + 1))
+    start_s, stop_s = ticks_to_seconds(start_tick, score), ticks_to_seconds(stop_tick, score)  # [E] each
+    return Events(ids, start_s, stop_s - start_s, events.intensity, events.end_s).sorted()

@@ -251,6 +251,25 @@ def test_the_written_piece_is_what_was_drawn_and_the_transformer_read_its_encodi
     assert not np.array_equal(events[0].ids, events[1].ids)
 
 
+def test_a_drawn_strike_just_after_a_prompts_strike_of_its_key_is_not_written(events_run):
+    """A continuation's first chunk strikes key 40 10 ms after the prompt's last strike of it: written, the pair was a
+    restrike a few ms into the continuation. The drawn strike is dropped (flams.py); the prompt's note and the other
+    drawn note are written as they are."""
+    from timestepmusic.generation import sampled_events
+    from timestepmusic.prompts import prompt_chunks
+
+    model = GANModel.load(events_run)
+    prompt = Events([40, 40, 45], [0.1, 0.74, 0.2], [0.2, 0.005, 0.1], [60, 50, 70])
+    first = prompt_chunks(model.ae, prompt)
+    from_s = first * model.ae.chunk_seconds
+    assert from_s == pytest.approx(0.75)  # (the prompt's last strike of key 40 10 ms before the continuation)
+    model.arm.drawn = [chunk_sets([[(40, 0.0, 0.4, 90), (47, 0.05, 0.1, 80)]])]
+    heard = sampled_events(model.arm, model.ae, [torch.zeros(first + 1, 1)], prompt)[0]
+    notes = sorted(zip(heard.ids[heard.is_note].tolist(), np.round(heard.start_s[heard.is_note], 6).tolist(),
+                       np.round(heard.duration_s[heard.is_note], 6).tolist(), heard.intensity[heard.is_note].tolist()))
+    assert notes == [(40, 0.1, 0.2, 60), (40, 0.74, 0.005, 50), (45, 0.2, 0.1, 70), (47, 0.8, 0.1, 80)]
+
+
 def test_short_gaps_inside_a_drawn_pedal_run_are_closed_at_pedal_join_s(events_run):
     import dataclasses
 

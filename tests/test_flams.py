@@ -38,6 +38,17 @@ def test_a_prompts_notes_are_never_joined():
     assert rows(flams_joined(piece, from_s=1.5)) == [(40, 1.0, 0.01, 50), (40, 1.01, 0.3, 90), (40, 2.0, 0.32, 90)]
 
 
+def test_a_drawn_strike_just_after_a_prompts_strike_of_its_key_is_dropped_and_the_prompts_note_kept():
+    # the prompt ends at 1.495 s: its last strike of key 40 at 1.48 s, drawn ones 15 ms and 45 ms after it (a chain:
+    # the second 30 ms after the first), and one 41 ms after the prompt's strike of key 41 (as a pianist repeats: kept)
+    piece = events((40, 1.0, 0.3, 60), (40, 1.48, 0.02, 50), (40, 1.495 + 1e-9, 0.5, 90), (40, 1.525, 0.2, 70),
+                   (41, 1.47, 0.3, 60), (41, 1.47 + MIN_REPEAT_S + 0.001, 0.2, 80), (42, 1.5, 0.1, 40),
+                   (DAMPER_ID, 1.49, 1.0, 90))
+    assert rows(flams_joined(piece, from_s=1.495)) == [
+        (40, 1.0, 0.3, 60), (40, 1.48, 0.02, 50), (41, 1.47, 0.3, 60), (41, 1.511, 0.2, 80), (42, 1.5, 0.1, 40),
+        (DAMPER_ID, 1.49, 1.0, 90)]
+
+
 def test_generated_pieces_strike_no_key_twice_within_the_limit(tmp_path):
     """The shipped default, as tsm generate writes it: no key's strike follows the one before within MIN_REPEAT_S."""
     from timestepmusic.cli import main

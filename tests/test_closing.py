@@ -641,6 +641,44 @@ def test_a_closing_told_its_performances_ending_changes_only_the_closing():
     assert not all(torch.equal(a, b) for a, b in zip(told_ending, told_walked))
 
 
+@pytest.mark.parametrize("flags, said", [
+    (["--style", "density=6"], "--set ar.closing_path=ending and --style: give one (a piece asked a --style walks no "
+                               "performance's path, whose last passage ar.closing_path=ending tells a closing)"),
+    (["--prompt", "PROMPT"], "--set ar.closing_path=ending: a continued --prompt is told its own character and walks no "
+                             "performance's path"),
+])
+def test_a_closing_told_an_ending_where_no_path_is_walked_is_refused_in_one_line(flags, said, tmp_path, capsys):
+    """A piece asked a --style or continuing a --prompt walks no performance's path: ar.closing_path=ending was
+    silently ignored; refused in one line, nothing written."""
+    from timestepmusic.midi import Events, write_events
+
+    prompt = write_events(Events([39, 43], [0.0, 0.5], [0.4, 0.4], [70, 70]), tmp_path / "prompt.mid")
+    flags = [str(prompt) if flag == "PROMPT" else flag for flag in flags]
+    assert main(["generate", "--ending", *flags, "--set", "ar.closing_path=ending", "-n", "1", "--seconds", "4",
+                 "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err and len(err.splitlines()) == 1 and not (tmp_path / "out").exists()
+    assert main(["generate", "--ending", *flags, "--set", "ar.closing_path=walked", "-n", "1", "--seconds", "1", "-q",
+                 "-o", str(tmp_path / "walked")]) == 0  # (as without it)
+
+
+def test_the_arm_refuses_a_closing_told_an_ending_where_no_path_is_walked():
+    """The API (no CLI before it): a piece asked a style, or of a model whose pieces walk no path (ar.style_path none),
+    is refused as the CLI refuses it; one that walks a path draws."""
+    from timestepmusic.sequence.style import parse_style
+    from timestepmusic.shipped import resolve_model
+
+    model = GANModel.load(resolve_model("default"))
+    walking = model.arm.settings
+    model.arm.settings = dataclasses.replace(walking, closing_path="ending")
+    model.sample_latents(1, 1.0, 0, ending=True)
+    with pytest.raises(ValueError, match="--set ar.closing_path=ending and --style: give one"):
+        model.sample_latents(1, 1.0, 0, ending=True, style=parse_style("density=6"))
+    model.arm.settings = dataclasses.replace(walking, closing_path="ending", style_path="none")
+    with pytest.raises(ValueError, match=r"this model's pieces walk no performance's path \(ar.style_path none"):
+        model.sample_latents(1, 1.0, 0, ending=True)
+
+
 def test_a_closed_pieces_hurried_soft_final_onset_is_held_and_raised_and_nothing_else(ring_run):
     """ar.final_held_s, ar.final_velocity_floor (final_chord.py), after drawing: the final chord (chunk 1, told 1),
     struck 0.11 s after the note before and far softer than the notes before it, held 1.5 s and raised to 0.8 × their

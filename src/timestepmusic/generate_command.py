@@ -189,6 +189,10 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
         if name in set_names and not (ends_itself or args.ending):  # it would be silently ignored
             raise ValueError(f"--set {name} shapes how a closing piece ends; give --ending (or --max-seconds) too "
                              "(without them a piece of --seconds stops where its time is up, and does not close)")
+    if "ar.closing_path" in set_names and gan.arm.settings.closing_path == "ending" and (args.style or args.prompt):
+        from .sequence.events import closing_path_refused
+
+        closing_path_refused(args.style is not None, bool(args.prompt))  # (the arm says it again, for the API)
     if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
         raise ValueError(f"the temperatures are for ar and events models; {model_said(gan.folder)} is "
                          f"{arch_said(gan.arch)}")

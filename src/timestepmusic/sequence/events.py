@@ -468,6 +468,8 @@ class EventAutoregressive(Autoregressive):
             if described is None and guidance is not None:
                 raise ValueError("--guidance: nothing is told to guide by (a continued --prompt whose last 16 s hold "
                                  "no note is told no description); ask a --style")
+        if self.settings.closing_path == "ending" and self.path_ending is None:  # no path walked: it would be silently
+            closing_path_refused(style is not None, heard_first > 0)  # ignored
         self.held = self.generator.offset(described, n)  # [S, W]: computed once
         self.generator.guidance = self.generator.pedal_guidance = 1.0  # nothing told: nothing to guide by
         if described is not None:  # guidance: told against untold
@@ -787,6 +789,21 @@ def request_refused(composer: bool, like: bool, styled: bool, prompted: bool) ->
                          "loudness, density and pedalling passage by passage; --style asks one)")
     if prompted:
         raise ValueError(f"{flag}: a continued --prompt is told its own character; {flag} is for new pieces")
+
+
+def closing_path_refused(styled: bool, prompted: bool) -> None:
+    """ar.closing_path "ending" (a closing told the last passage of the performance whose path a piece walks) for a
+    piece that walks none, which would silently ignore it: one asked a `--style` (`styled`), one continuing a
+    `--prompt` (`prompted`), or else one of a model that walks no path: ValueError in one line."""
+    told = "whose last passage ar.closing_path=ending tells a closing"
+    if styled:
+        raise ValueError(f"--set ar.closing_path=ending and --style: give one (a piece asked a --style walks no "
+                         f"performance's path, {told})")
+    if prompted:
+        raise ValueError(f"--set ar.closing_path=ending: a continued --prompt is told its own character and walks no "
+                         f"performance's path, {told}; leave it out")
+    raise ValueError(f"--set ar.closing_path=ending: this model's pieces walk no performance's path (ar.style_path none, "
+                     f"or ar.style_drawn false), {told}; leave it out")
 
 
 def from_first_note(performance: Events) -> Events:

@@ -589,8 +589,9 @@ class AutoregressiveConfig:
     seconds later, so that a pause keeps the network's odds of an empty chunk and a long silence is still cut short.
     0: all of it at every chunk."""
     silence_guard_s: float = 0.0
-    """Events arm, sampling only: once no key has sounded for more than this many seconds (since the latest note
-    ended, or since the piece began), the logit of ending a chunk before it strikes a note is lowered by
+    """Events arm, sampling only: once no note has sounded for more than this many seconds (since the latest note
+    stopped sounding: at its release, or where the damper or sostenuto was down then, when it lifted; or since the
+    piece began), the logit of ending a chunk before it strikes a note is lowered by
     silence_guard.NATS_PER_S per second of silence beyond it, so that a stall is cut short (sequence/silence_guard.py).
     0: off, every draw as without it. Needs no training: any events model takes it."""
     beat_echo: float = 0.0

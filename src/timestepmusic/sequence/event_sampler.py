@@ -189,8 +189,9 @@ class EventSampler:
         drawn with β × ln(its seconds) added to its logits (ar.duration_tilt; guided: to the mixed logits); a tensor
         [S]: each piece's own β (ar.final_hold, in a closing's final chord).
         `noteless` [R] (bool): rows where no note starts, only pedals (a closing's chunks after its final chord,
-        where no training track starts one); the other rows draw as without it. `silent_s` [R]: seconds without a key
-        sounding at the chunk's start (sounding.DrawnSounding.silent_s'); with `silence_guard_s` S > 0, where that is
+        where no training track starts one); the other rows draw as without it. `silent_s` [R]: seconds without a note
+        sounding at the chunk's start (sounding.DrawnSounding.silent_s': one released under the damper sounds until it
+        lifts); with `silence_guard_s` S > 0, where that is
         over S the logit of ending the chunk is lowered by silence_guard.NATS_PER_S per second beyond S at each of its
         events until it holds a note (ar.silence_guard_s, silence_guard.py; not in `noteless` rows); every other row,
         and every row with S = 0, draws as without it."""

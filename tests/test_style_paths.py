@@ -621,12 +621,17 @@ def test_a_files_line_says_how_a_piece_rose_and_fell_with_the_performance_it_was
     like = Events(np.full(start_s.shape, 40), start_s, np.full(start_s.shape, 0.2), velocity, 32.0)
     falling = Events(like.ids, like.start_s, like.duration_s, velocity[::-1].copy(), 32.0)
     assert like_heard(like, 32.0, like, "mine.mid") == (  # an even density and no damper: neither rises nor falls
-        "; against mine.mid in 4 windows of 8 s: loudness off by 0.0 (r +1.00), density off by 0.0 notes/s, damper off "
-        "by 0.00")
+        "; against mine.mid in 4 windows of 8 s: loudness off by 0.0 (r +1.00), density off by 0.0 notes/s (mine.mid "
+        "holds it steady), damper off by 0.00 (mine.mid holds it steady)")
     said = like_heard(falling, 32.0, like, "mine.mid")
     assert "loudness off by 32.0 (r -1.00)" in said
     assert like_heard(falling, 16.0, like, "mine.mid") == (  # two windows: too few for a correlation
-        "; against mine.mid in 2 windows of 8 s: loudness off by 32.0, density off by 0.0 notes/s, damper off by 0.00")
+        "; against mine.mid in 2 windows of 8 s: loudness off by 32.0, density off by 0.0 notes/s (mine.mid holds it "
+        "steady), damper off by 0.00 (mine.mid holds it steady)")
+    barely = (30 + 0.05 * start_s).astype(np.uint8)  # louder by 1 velocity step over 32 s: steady, by ear
+    level = Events(like.ids, like.start_s, like.duration_s, barely, 32.0)
+    said = like_heard(falling, 32.0, level, "level.mid")  # a correlation would say r +0.9 or so of noise
+    assert "loudness off by 31.1 (level.mid holds it steady)" in said and "(r " not in said
     first = like.start_s < 15.0  # a file that ends before the piece (at 14.95 s): its windows alone
     short = Events(like.ids[first], like.start_s[first], like.duration_s[first], like.intensity[first])
     assert like_heard(falling, 32.0, short, "short.mid").startswith("; against short.mid in 1 window of 8 s:")

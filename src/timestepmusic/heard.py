@@ -175,12 +175,17 @@ def style_heard(played, seconds: float, request: dict[str, float]) -> str:
 
 LIKE_WINDOW_S = 8.0  # --like: the windows a piece's shape is compared with the file's in
 LIKE_LEAST_WINDOWS = 4  # … and how many of them a correlation needs
+LIKE_STEADY_SD = (2.0, 0.5, 0.05)  # loudness (velocity), density (notes/s), damper share: a file whose windows move
+# less than this (their standard deviation) holds that attribute steady, and a correlation with it is noise (the
+# Berceuse's damper, down 0.96–1.00 of each window: sd 0.017; ASAP's performances' windows move 1.3–3.7, 0.6–2.4 and
+# 0–0.39 over their first minute)
 
 
 def like_heard(played, seconds: float, like, name: str) -> str:
     """`--like`: how a piece of `seconds` followed the file's performance `like` (from its first note, as walked),
     named `name`, in the whole LIKE_WINDOW_S windows both hold: the mean gap of their loudness, density and damper
-    share, and where there are LIKE_LEAST_WINDOWS windows and both vary, their correlation across them."""
+    share, and where there are LIKE_LEAST_WINDOWS windows and both vary, their correlation across them; where the
+    file's windows move less than LIKE_STEADY_SD, that it holds the attribute steady (no correlation to follow)."""
     import numpy as np
 
     from .evaluate.played import shape_correlation, windows_played
@@ -194,8 +199,11 @@ def like_heard(played, seconds: float, like, name: str) -> str:
     with np.errstate(all="ignore"):
         gap = np.nanmean(np.abs(piece - file), axis=0)  # [3]
     r = shape_correlation(piece, file, LIKE_LEAST_WINDOWS)
-    said = [f"{what} off by {g:.{k}f}{unit}" + (f" (r {c:+.2f})" if np.isfinite(c) else "")
-            for what, unit, k, g, c in zip(names, units, places, gap, r) if np.isfinite(g)]
+    with np.errstate(all="ignore"):
+        steady = np.nanstd(file, axis=0) < np.array(LIKE_STEADY_SD)  # [3]: the file holds it level
+    said = [f"{what} off by {g:.{k}f}{unit}" + (f" ({name} holds it steady)" if still else f" (r {c:+.2f})"
+                                                 if np.isfinite(c) else "")
+            for what, unit, k, g, c, still in zip(names, units, places, gap, r, steady) if np.isfinite(g)]
     return (f"; against {name} in {windows} window{'s' * (windows != 1)} of {LIKE_WINDOW_S:g} s: " + ", ".join(said)
             if said else f"; walks the shape of {name}")
 

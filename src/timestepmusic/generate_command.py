@@ -277,11 +277,12 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
     replaced once the first are drawn); an error or Ctrl-C after files were written or replaced says what is there
     now. Returns the new music's length of each piece written (s, after any prompt)."""
     from .draws import drawn_in_batches
+    from .generation import piece_chunks
     from .heard import made_by
     from .midi import continuation_only, write_held
     from .sample_files import replace_earlier, written_meta
 
-    gan.arm.progress = not args.quiet  # a bar over the chunks drawn (ar, events), where stderr is a terminal
+    bar = ChunkBar(piece_chunks(seconds, gan.ae.chunk_seconds), shown=not args.quiet)  # (ar and events models)
     if args.select and gan.critic is not None:
         log.info("--select: each piece kept by the model's critic, which keeps about %.0f%% of those drawn",
                  100 * gan.critic.kept_share)
@@ -291,7 +292,8 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
     try:
         for first, pieces, samples in drawn_in_batches(gan, args.n, seconds, args.seed, not args.no_snap, args.select,
                                                        only=None if args.piece is None else list(files.names),
-                                                       **told.options):  # [T_s, L] each
+                                                       progress=bar, **told.options):  # [T_s, L] each
+            bar.close()  # (the batch is drawn: its files' lines follow)
             if not replaced:  # --overwrite: the earlier run's files go once the first pieces are drawn
                 replace_earlier(files.taken, files.rewritten, args.seed)
                 replaced = True
@@ -312,10 +314,35 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
                 _say_written(args, written[-1], events, meta, length_s, told, walked)
     except BaseException as stopped:  # Ctrl-C or an error after files were written or replaced: what is there now,
         # said (a rerun is refused for the files there, which --overwrite replaces)
+        bar.close()
         if written or replaced:
             _say_stopped(stopped, written, files)
         raise
     return new_s
+
+
+class ChunkBar:
+    """tsm generate's progress: a bar on stderr, where it is a terminal (tqdm's disable=None) and `shown`, over the
+    chunks a batch of pieces is drawn for (all its pieces at once), called once per chunk drawn; a piece drawn again
+    (silent, or --select's next round) adds another draw's `chunks` to it. A batch's bar goes when it is closed."""
+
+    def __init__(self, chunks: int, shown: bool):
+        self.chunks, self.shown, self.bar = chunks, shown, None
+
+    def __call__(self) -> None:
+        if self.bar is None:  # (a batch's first chunk)
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.chunks, desc="drawing", unit="chunk", leave=False,
+                            disable=None if self.shown else True)
+        if self.bar.n >= self.bar.total:  # a piece drawn again
+            self.bar.total += self.chunks
+        self.bar.update()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: float, told: Told,

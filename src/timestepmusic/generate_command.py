@@ -347,20 +347,21 @@ class ChunkBar:
 
 def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: float, told: Told,
                  walked: str | None) -> None:
-    """A written file's line (its notes, pedal events, length to its last sound and the seconds drawn; what a listener
-    hears of what was asked, and the performance it `walked`), and its roll and audio beside it where asked (--png,
-    --wav), each named."""
+    """A written file's line (its notes, its pedal presses, length to its last sound and the seconds drawn; what a
+    listener hears of what was asked, and the performance it `walked`), and its roll and audio beside it where asked
+    (--png, --wav), each named."""
     from .heard import heard_line, shape_marks
+    from .midi import pedal_presses
     from .waypoints import clock_text
 
     prompt_s = told.prompt_s
     drawn = (f"{length_s:g} s drawn; the continuation only" if args.continuation_only else  # (a prompt's: after it)
              f"{length_s - prompt_s:g} s drawn after the prompt's {prompt_s:.2f} s" if prompt_s else f"{length_s:g} s drawn")
-    notes, pedals = int(events.is_note.sum()), int((~events.is_note).sum())
+    notes, presses = int(events.is_note.sum()), pedal_presses(events)
     heard = heard_line(events, length_s, told.asked_from_s, told.asked, walked)
     if not args.quiet:  # its length as heard, to its last sound (a closing's slowing and ring run on past the chunks
         # drawn; a release past them too; a piece fallen silent ends sooner), beside the seconds drawn
-        print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, "
+        print(f"{path}  {notes} note{'s' * (notes != 1)}, {presses} pedal press{'es' * (presses != 1)}, "
               f"{events.end_s:.1f} s long ({drawn}{heard})")
     if args.png or args.wav:
         from .evaluate.render import render_outputs

@@ -516,6 +516,21 @@ def sound_end_s(events: Events) -> float:
     return float(heard_s.max(initial=0.0))
 
 
+def pedal_presses(events: Events) -> int:
+    """How many times a pedal goes down in `events` (from up), each pedal counted apart: a pedal event is one depth bin
+    of a press (`pedal_events`), and a pedal is down while any of its events is held, so that events that overlap or
+    follow one another without a lift (a press going deeper) are one press, as the file written from them
+    (`pedal_messages`) holds one; an event that lasts no time is none."""
+    presses = 0
+    for pedal_id in (DAMPER_ID, SOSTENUTO_ID, SOFT_ID):
+        mine = np.flatnonzero((events.ids == pedal_id) & (events.duration_s > 0))
+        mine = mine[np.argsort(events.start_s[mine], kind="stable")]
+        start_s = events.start_s[mine]  # [M]
+        reach_s = np.maximum.accumulate(start_s + events.duration_s[mine])  # [M]: down until here from each event on
+        presses += int(mine.size > 0) + int((start_s[1:] > reach_s[:-1]).sum())  # (a lift before each that starts one)
+    return presses
+
+
 def continuation_only(events: Events, from_s: float) -> Events:
     """What follows `from_s` (a prompt's end), timed from 0: the notes struck from then on, and the pedals down
     then or pressed later (one held across the join starts at 0, so the continuation sounds as it did)."""

@@ -308,7 +308,8 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
                     events, length_s = continuation_only(events, told.prompt_s), length_s - told.prompt_s
                 walked = gan.walked[j] if args.composer is not None and gan.walked is not None else None
                 meta = written_meta(made_by(request.words, first + j, args.n), told.asked.key, told.asked.tempo,
-                                    told.asked_from_s, length_s, events, told.key_spellings, told.prompt_grid)
+                                    told.asked_from_s, length_s, events, told.key_spellings, told.prompt_grid,
+                                    None if args.continuation_only or not told.prompt_s else told.prompt_s)
                 path, events = write_held(events, files.names[first + j], meta)  # (as the file holds them: its line's)
                 written.append(path)
                 _say_written(args, written[-1], events, meta, length_s, told, walked)

@@ -226,7 +226,7 @@ def _piece_seconds(args: argparse.Namespace, gan: GANModel, ends_itself: bool, t
                              "a piece may run)")
         seconds = args.max_seconds if args.max_seconds is not None else 120.0
         check_piece_seconds(seconds, "max-seconds")
-        _say_whole_chunks("--max-seconds", seconds, gan, "no piece will last longer than")
+        _say_whole_chunks("--max-seconds", seconds, gan, at_most=True)
         if args.no_snap and not tempered:
             raise ValueError("--no-snap is for convolutional models; recurrent models decode their latents as they are")
     elif args.max_seconds is not None:
@@ -239,7 +239,7 @@ def _piece_seconds(args: argparse.Namespace, gan: GANModel, ends_itself: bool, t
     else:
         seconds = args.seconds if args.seconds is not None else PIECE_SECONDS
         check_piece_seconds(seconds)
-        _say_whole_chunks("--seconds", seconds, gan, "each will last")
+        _say_whole_chunks("--seconds", seconds, gan, at_most=False)
     return seconds
 
 
@@ -250,12 +250,14 @@ def _whole_seconds(seconds: float, gan: GANModel) -> float:
     return piece_chunks(seconds, gan.ae.chunk_seconds) * gan.ae.chunk_seconds
 
 
-def _say_whole_chunks(flag: str, seconds: float, gan: GANModel, what: str) -> None:
-    """A length that is not whole chunks is said, with the one drawn."""
-    whole_s = _whole_seconds(seconds, gan)
+def _say_whole_chunks(flag: str, seconds: float, gan: GANModel, at_most: bool) -> None:
+    """A length that is not whole chunks is said once, with the chunks drawn (`at_most`: a cap) and their seconds, as
+    each file's line says them ('0.25 s drawn')."""
+    chunk_s, whole_s = gan.ae.chunk_seconds, _whole_seconds(seconds, gan)
     if abs(whole_s - seconds) > 1e-6:
-        log.warning("%s %g: pieces are whole chunks of %g s; %s %g s", flag, seconds, gan.ae.chunk_seconds, what,
-                    whole_s)
+        chunks = round(whole_s / chunk_s)
+        log.warning("%s %g: each piece is drawn as %s%d chunk%s of %g s = %g s (pieces are whole chunks)", flag,
+                    seconds, "at most " if at_most else "", chunks, "s" * (chunks != 1), chunk_s, whole_s)
 
 
 def _warn_of_others(args: argparse.Namespace, files: Files, request: Request) -> None:

@@ -119,3 +119,15 @@ def bad_files(folder: str | Path) -> dict[str, Path]:
     files["truncated"].write_bytes(good[: len(good) // 2])
     files["drums_only"].write_bytes(midi_bytes([Note(38, 0, 240, 100, channel=9), Note(42, 240, 480, 90, channel=9)]))
     return files
+
+
+def presses_in_file(path: str | Path) -> int:
+    """How many times a pedal goes down in a MIDI file (a CC 64, 66 or 67 value above 0 after 0, or first), read with
+    mido: each pedal of the first track with notes counted apart."""
+    track = next(t for t in mido.MidiFile(str(path)).tracks if any(m.type == "note_on" for m in t))
+    presses, down = 0, {}
+    for message in track:
+        if message.type == "control_change" and message.control in (64, 66, 67):
+            presses += message.value > 0 and not down.get(message.control, False)
+            down[message.control] = message.value > 0
+    return presses

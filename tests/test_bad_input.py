@@ -186,6 +186,25 @@ def test_a_usage_error_is_one_line_naming_the_command_and_its_help(capsys):
         assert err.rstrip().endswith(f"(see {command} --help)") and not err.startswith("error: argument "), err
 
 
+def test_a_misspelt_command_choice_or_flag_is_said_with_the_closest(capsys):
+    """A new user's trial: `tsm genrate` listed every command and `--secnds 20` was 'unrecognized' without a word of
+    what was meant; now the closest (difflib) is named, on the one line, exit status 2 as before."""
+    for argv, said in ((["genrate"], "error: COMMAND: invalid choice: 'genrate' (choose from 'prepare', "),
+                       (["genrate"], "; did you mean generate? (see tsm --help)\n"),
+                       (["data", "chek", "x"], "; did you mean check? (see tsm data --help)\n"),
+                       (["evaluate-ae", "r", "--corpus", "c", "--split", "tset"], "; did you mean test? (see"),
+                       (["generate", "--secnds", "20"],
+                        "error: unrecognized arguments: --secnds 20; did you mean --seconds? (see tsm generate --help)\n"),
+                       (["generate", "--secnds=20", "--modl", "x"],
+                        "--secnds=20 --modl x; did you mean --seconds for --secnds, --model for --modl? (see"),
+                       (["stats", "c", "--overwirte"], "error: unrecognized arguments: --overwirte (see"),  # none close
+                       (["nothing-like-it"], "'plot') (see tsm --help)\n")):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and err.count("\n") == 1 and said in err, err
+
+
 def test_every_bad_input_is_one_line_of_one_shape(tmp_path, capsys):
     """A value of the wrong kind and a flag unknown (argparse's), a file missing and a file that is not MIDI (tsm's
     own): each one line starting 'error: ', exit status 2, no usage block, no traceback."""
@@ -219,7 +238,7 @@ def test_words_a_pianist_gives_generate_without_their_flag_or_quotes_are_said_ho
                         "in quotes: --key 'si bémol majeur' (see"),
                        (["mine.mid", "--key", "E", "minor"], "in quotes: --key 'E minor' (see"),  # (not 'E mine.mid minor')
                        (["--key=E", "minor"], "in quotes: --key 'E minor' (see"),
-                       (["--sedd", "1"], "unrecognized arguments: --sedd 1 (see")):
+                       (["--sedd", "1"], "unrecognized arguments: --sedd 1; did you mean --seed? (see")):
         with pytest.raises(SystemExit):
             main(["generate", *argv])
         err = capsys.readouterr().err

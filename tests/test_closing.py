@@ -537,7 +537,7 @@ def test_a_closed_pieces_line_gives_its_length_to_its_last_sound(tmp_path, capsy
     assert main(["generate", "--ending", "--seconds", "4", "-n", "1", "--set", "ar.final_ritard=10", "--set",
                  "ar.final_ritard_s=30", "-o", str(out)]) == 0
     line = capsys.readouterr().out
-    long_s, drawn_s = map(float, re.search(r"events, ([\d.]+) s long \(([\d.]+) s drawn", line).groups())
+    long_s, drawn_s = map(float, re.search(r"press(?:es)?, ([\d.]+) s long \(([\d.]+) s drawn", line).groups())
     assert drawn_s == 4.0
     heard_s = symusic.Score(str(next(out.glob("*.mid"))), ttype="second").end()
     assert long_s == pytest.approx(heard_s, abs=0.06) and long_s > drawn_s + 1  # (to 0.1 s; slowed, then its ring)

@@ -670,7 +670,7 @@ def test_what_generate_would_do_unasked_is_said(events_run, tmp_path, capsys, ca
         assert says in capsys.readouterr().err
     assert not (tmp_path / "z9").exists()
     assert main(["generate", "--model", str(events_run), "-n", "1", "--seconds", "1.1", "-o", str(tmp_path)]) == 0
-    assert "--seconds 1.1: pieces are whole chunks of 0.25 s; each will last 1 s" in caplog.text
+    assert "--seconds 1.1: each piece is drawn as 4 chunks of 0.25 s = 1 s (pieces are whole chunks)" in caplog.text
     assert "s long (1 s drawn)" in capsys.readouterr().out
     slashed = tmp_path / "takes.mid"  # a folder's name that looks like a file's, the slash saying it is a folder
     assert main(["generate", "--model", str(events_run), "-n", "1", "--seconds", "1", "-o", f"{slashed}/"]) == 0
@@ -1374,6 +1374,7 @@ def test_a_cap_that_is_not_whole_chunks_is_said_and_counted_as_drawn(tmp_path, c
     """--max-seconds 2.1 draws pieces of at most 2 s: said, as --seconds says it, and the table counts pieces at the
     cap of 2 s (it said 'at max 0.00', as if every piece had ended itself before the cap)."""
     assert main(["generate", "--max-seconds", "2.1", "-n", "2", "-o", str(tmp_path)]) == 0
-    assert "--max-seconds 2.1: pieces are whole chunks of 0.25 s; no piece will last longer than 2 s" in caplog.text
+    assert "--max-seconds 2.1: each piece is drawn as at most 8 chunks of 0.25 s = 2 s (pieces are whole chunks)" in \
+        caplog.text
     generated = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("generated"))
     assert generated.split()[-2] == "1.00"  # (the default does not end a piece within its first 10 s)

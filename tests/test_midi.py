@@ -19,12 +19,13 @@ from timestepmusic.midi import (
     load_score,
     merge_restrikes,
     pedal_messages,
+    pedal_presses,
     read_events,
     score_to_events,
     write_events,
 )
 
-from midi_factory import CC, Note, bad_files, midi_bytes, write_midi
+from midi_factory import CC, Note, bad_files, midi_bytes, presses_in_file, write_midi
 
 WRITE_TICK_S = 1 / (WRITE_TICKS_PER_QUARTER * WRITE_QUARTERS_PER_SECOND)  # one tick of a written file
 
@@ -443,6 +444,20 @@ def test_a_written_pedal_sends_only_changes(tmp_path):
     assert damper_changes(path) == [(0, 80), (2 * ticks, 0), (3 * ticks, 60), (int(3.5 * ticks), 0)]
     back, _ = read_events(path, pedal_bins=0)
     assert back.duration_s[back.ids == DAMPER_ID].tolist() == pytest.approx([2.0, 0.5])
+
+
+def test_pedal_presses_count_each_time_a_pedal_goes_down_as_its_file_holds_it(tmp_path):
+    # a new user's trial: one una corda press was said as '1 pedal event', a word for what the file holds as two
+    # messages; an event is one depth bin of a press, so a press that goes deeper was several
+    events = Events(np.array([DAMPER_ID] * 5 + [SOFT_ID, SOFT_ID, SOSTENUTO_ID, 60]),
+                    np.array([0.0, 1.0, 1.5, 3.0, 3.0, 0.5, 1.0, 2.0, 0.0]),
+                    np.array([1.0, 1.0, 0.3, 0.5, 0.5, 0.5, 2.0, 0.0, 4.0]),
+                    np.array([80, 80, 80, 40, 60, 100, 50, 70, 64]))
+    # the damper down from 0 to 2 s (two events back to back, one inside them) and from 3 s (two at one time); the
+    # una corda down from 0.5 s to 3 s, deeper then shallower; the sostenuto pressed for no time: never down
+    assert pedal_presses(events) == 3 == presses_in_file(write_events(events, tmp_path / "presses.mid"))
+    assert pedal_presses(events.take(np.flatnonzero(events.ids != DAMPER_ID))) == 1
+    assert pedal_presses(events.take(np.flatnonzero(events.ids == 60))) == 0
 
 
 def test_sound_end_is_where_the_pedal_holding_the_last_note_is_lifted():

@@ -653,6 +653,35 @@ def test_a_shapes_waypoints_are_marked_on_its_roll(tmp_path):
     assert changed.size and np.ptp(changed) > 20  # two lines and their labels, a second apart
 
 
+def test_plot_marks_where_a_generated_files_continuation_starts_as_generate_png_does(tmp_path, monkeypatch):
+    """A new user's trial: `tsm plot FILE --from 4:30 --seconds 40` of a file `tsm generate --prompt` wrote drew no
+    dashed 'continuation' line, though `generate --png` did; now the file marks where it starts, and plot draws that
+    mark wherever it falls in the part drawn (none elsewhere, none in a continuation written alone)."""
+    from timestepmusic.evaluate import plots
+    from timestepmusic.midi import continuation_marker_s
+
+    from midi_factory import write_piece
+
+    drawn = []  # the marks of each roll drawn
+    monkeypatch.setattr(plots, "_draw_roll", lambda *args: drawn.append(args[5]))
+    prompt = write_piece(tmp_path / "mine.mid", seed=2)  # 12 notes, about 4 s
+    assert main(["generate", "--prompt", str(prompt), "--seconds", "3", "-n", "1", "--png", "-o",
+                 str(tmp_path / "whole")]) == 0
+    (generated,) = drawn  # generate --png's
+    (seam_s, label), = generated
+    midi = tmp_path / "whole" / "sample_0_000.mid"
+    assert label == "continuation" and seam_s > 3.0 and continuation_marker_s(midi) == pytest.approx(seam_s, abs=1e-3)
+    for flags, marks in (([], generated), (["--from", "2", "--seconds", "4"], generated),
+                         (["--from", "0", "--seconds", "2"], ()), (["--from", f"{seam_s + 1:g}"], ())):
+        drawn.clear()
+        assert main(["plot", str(midi), *flags, "-o", f"{tmp_path / 'rolls'}/", "--overwrite"]) == 0
+        assert [tuple((pytest.approx(at_s, abs=1e-3), said) for at_s, said in drawn[0])] == [marks], flags
+    assert main(["generate", "--prompt", str(prompt), "--seconds", "3", "-n", "1", "--continuation-only", "-o",
+                 str(tmp_path / "alone")]) == 0
+    assert continuation_marker_s(tmp_path / "alone" / "sample_0_000.mid") is None
+    assert continuation_marker_s(prompt) is None
+
+
 def test_a_title_the_font_cannot_draw_gives_no_warning(tmp_path, recwarn):
     from timestepmusic.evaluate.plots import plot_roll
     from timestepmusic.midi import Events

@@ -231,6 +231,34 @@ def test_pieces_tsm_generate_wrote_into_the_source_are_said(tmp_path, caplog):
     assert "tsm generate" not in caplog.text
 
 
+def test_data_check_says_the_warning_prepare_gives_of_pieces_tsm_generate_wrote(tmp_path, caplog, capsys):
+    # a new user's trial: `tsm data check FOLDER` said OK of a folder holding a file tsm generate wrote, where `tsm
+    # prepare` of the same folder warned that 8 of its 20 performances were generated
+    import mido
+
+    from timestepmusic.cli import main
+
+    folder = tmp_path / "mine"
+    write_piece(folder / "take.mid")
+    write_piece(folder / "other" / "take.mid", seed=1)
+    made = write_piece(folder / "generated" / "sample_0_000.mid", seed=3)
+    mid = mido.MidiFile(made)
+    mid.tracks[0].insert(0, mido.MetaMessage("marker", text="TimeStepMusic 0.1.0: tsm generate --piece 0", time=0))
+    mid.save(made)
+    with caplog.at_level("WARNING"):
+        prepare([folder], tmp_path / "corpus", SERIAL, progress=False)
+    (warned,) = [r.getMessage() for r in caplog.records if "tsm generate" in r.getMessage()]
+    assert warned.startswith(f"1 of the 3 performances were written by tsm generate (its marker), e.g. {made}: ")
+    capsys.readouterr()
+    assert main(["data", "check", str(folder)]) == 0  # (usable: a warning, not a problem)
+    out = capsys.readouterr().out
+    assert f"  warning: {warned}\n" in out and out.endswith("OK\n"), out
+    assert main(["data", "check", str(folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["generated"] == [str(made)]
+    made.unlink()
+    assert main(["data", "check", str(folder)]) == 0 and "warning" not in capsys.readouterr().out
+
+
 def test_maestro_csv_and_json_give_their_own_splits(tmp_path):
     for table in ("csv", "json"):
         root = make_maestro(tmp_path / table / "maestro-v3.0.0", table)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import itertools
 import json
 import logging
@@ -346,6 +347,17 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(2, f"error: {message.removeprefix('argument ')} (see {self.prog} --help)\n")
 
+    def _check_value(self, action: argparse.Action, value) -> None:
+        """argparse's check of a value against its choices (a subcommand, --split), naming the closest where one is
+        close (difflib): `tsm genrate` → 'invalid choice: 'genrate' (choose from …); did you mean generate?'."""
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as e:
+            close = difflib.get_close_matches(value, [str(c) for c in action.choices], n=1) if isinstance(value, str) else []
+            if not close:
+                raise
+            raise argparse.ArgumentError(action, f"{e.message}; did you mean {close[0]}?") from None
+
 
 def build_parser() -> argparse.ArgumentParser:
     from .config import PRESETS, Config
@@ -530,8 +542,20 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
             children = {c.prog.split()[-1]: c for c in subparsers(command)}
             if name in children:
                 command = children[name]
-        command.error(f"unrecognized arguments: {' '.join(unknown)}{_unknown_hint(args, unknown, argv)}")
+        command.error(f"unrecognized arguments: {' '.join(unknown)}{_near_flags(command, unknown)}"
+                      f"{_unknown_hint(args, unknown, argv)}")
     return args
+
+
+def _near_flags(command: argparse.ArgumentParser, unknown: list[str]) -> str:
+    """'; did you mean --seconds?' for an unknown long option close to one of `command`'s own (difflib's closest, as
+    for a subcommand: OneLineParser), each named where several are; '' where none is close."""
+    own = [flag[2:] for action in command._actions for flag in action.option_strings if flag.startswith("--")]
+    near = [(word, close[0]) for word in (word.partition("=")[0] for word in unknown if word.startswith("--"))
+            if (close := difflib.get_close_matches(word[2:], own, n=1))]  # (the dashes of each made no name closer)
+    if len(near) == 1:
+        return f"; did you mean --{near[0][1]}?"
+    return "; did you mean " + ", ".join(f"--{flag} for {word}" for word, flag in near) + "?" if near else ""
 
 
 def _unknown_hint(args: argparse.Namespace, unknown: list[str], argv: list[str] | None) -> str:

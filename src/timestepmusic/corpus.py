@@ -464,9 +464,15 @@ def warn_of_generated(good: list[dict]) -> None:
     are: a folder of one's own recordings that holds the pieces generated from them trains a model on its own output."""
     made = [result["path"] for result in good if result["generated"]]
     if made:
-        log.warning("%d of the %d performances were written by tsm generate (its marker), e.g. %s: they are prepared "
-                    "as performances, so a model trained on them learns from its own output; move them out of the "
-                    "source to train on real playing alone", len(made), len(good), made[0])
+        log.warning("%s", generated_said(made, len(good)))
+
+
+def generated_said(made: list[str], performances: int) -> str:
+    """The warning that `made` (paths of files `tsm generate` wrote) are among the `performances` read as real ones:
+    prepare's, and `tsm data check`'s before it."""
+    return (f"{len(made)} of the {performances} performances were written by tsm generate (its marker), e.g. {made[0]}: "
+            "they are prepared as performances, so a model trained on them learns from its own output; move them out "
+            "of the source to train on real playing alone")
 
 
 def warn_of_empty_splits(corpus: "Corpus", config: Config) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import CorpusConfig
+from .corpus import generated_said, written_by_generate
 from .midi import (
     READ_MAX_EVENTS_PER_SECOND,
     READ_MAX_SECONDS,
@@ -57,6 +58,9 @@ class DataCheck:
     """{"file", "reason"} of each file missing or unreadable (or of the table, or the folder)."""
     unlisted: list[str] = field(default_factory=list)
     """MIDI files in a MAESTRO folder that its table does not list: prepare leaves them out (not a problem)."""
+    generated: list[str] = field(default_factory=list)
+    """Readable files that `tsm generate` wrote (its marker): prepare reads them as performances, and warns (not a
+    problem)."""
 
     @property
     def ok(self) -> bool:
@@ -90,6 +94,8 @@ class DataCheck:
         if self.unlisted:
             lines.append(f"  note: {len(self.unlisted)} MIDI file(s) here that the table does not list, e.g. "
                          f"{self.unlisted[0]}: prepare leaves them out (give them as a source of their own)")
+        if self.generated:  # (as prepare warns, said before it is run)
+            lines.append(f"  warning: {generated_said(self.generated, sum(self.readable.values()))}")
         for p in self.problems[:20]:
             lines.append(f"  problem: {p['file']}: {p['reason']}")
         if len(self.problems) > 20:
@@ -206,6 +212,8 @@ def _check_files(result: DataCheck, performances: list[Performance]) -> None:
             events, _ = piano_events(load_score(perf.path), perf.path)
             check_timing(events, perf.path, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND)
             readable[perf.split] += 1
+            if written_by_generate(perf.path, None):
+                result.generated.append(perf.path)
         except ValueError as e:
             result.problems.append({"file": perf.path, "reason": str(e).removeprefix(f"{perf.path}: ")})
     result.present = dict(present)

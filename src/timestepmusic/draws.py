@@ -80,7 +80,9 @@ def drawn_in_batches(gan: GANModel, n: int, seconds: float, seed: int, snap_to_r
     held whole: (the index of the batch's first piece, its latents, its events) per batch. Batch b draws with seed +
     b × BATCH_SEED_STEP, so up to BATCH_PIECES pieces are drawn together, as before, and the same seed and n still
     give the same pieces. With `only` (indices of pieces), the batches holding none of them are not drawn: each piece
-    is drawn with those drawn together with it, so that it is the same piece as in the whole run."""
+    is drawn with those drawn together with it, so that it is the same piece as in the whole run. A `progress`
+    among the options (GANModel.sample_latents') is called once per chunk of every draw: a batch's, then any piece's
+    drawn again and each --select round's."""
     for first in range(0, n, BATCH_PIECES):
         count = min(BATCH_PIECES, n - first)
         if only is not None and not any(first <= i < first + count for i in only):

@@ -226,7 +226,7 @@ def _piece_seconds(args: argparse.Namespace, gan: GANModel, ends_itself: bool, t
                              "a piece may run)")
         seconds = args.max_seconds if args.max_seconds is not None else 120.0
         check_piece_seconds(seconds, "max-seconds")
-        _say_whole_chunks("--max-seconds", seconds, gan, "no piece will last longer than")
+        _say_whole_chunks("--max-seconds", seconds, gan, at_most=True)
         if args.no_snap and not tempered:
             raise ValueError("--no-snap is for convolutional models; recurrent models decode their latents as they are")
     elif args.max_seconds is not None:
@@ -239,7 +239,7 @@ def _piece_seconds(args: argparse.Namespace, gan: GANModel, ends_itself: bool, t
     else:
         seconds = args.seconds if args.seconds is not None else PIECE_SECONDS
         check_piece_seconds(seconds)
-        _say_whole_chunks("--seconds", seconds, gan, "each will last")
+        _say_whole_chunks("--seconds", seconds, gan, at_most=False)
     return seconds
 
 
@@ -250,12 +250,14 @@ def _whole_seconds(seconds: float, gan: GANModel) -> float:
     return piece_chunks(seconds, gan.ae.chunk_seconds) * gan.ae.chunk_seconds
 
 
-def _say_whole_chunks(flag: str, seconds: float, gan: GANModel, what: str) -> None:
-    """A length that is not whole chunks is said, with the one drawn."""
-    whole_s = _whole_seconds(seconds, gan)
+def _say_whole_chunks(flag: str, seconds: float, gan: GANModel, at_most: bool) -> None:
+    """A length that is not whole chunks is said once, with the chunks drawn (`at_most`: a cap) and their seconds, as
+    each file's line says them ('0.25 s drawn')."""
+    chunk_s, whole_s = gan.ae.chunk_seconds, _whole_seconds(seconds, gan)
     if abs(whole_s - seconds) > 1e-6:
-        log.warning("%s %g: pieces are whole chunks of %g s; %s %g s", flag, seconds, gan.ae.chunk_seconds, what,
-                    whole_s)
+        chunks = round(whole_s / chunk_s)
+        log.warning("%s %g: each piece is drawn as %s%d chunk%s of %g s = %g s (pieces are whole chunks)", flag,
+                    seconds, "at most " if at_most else "", chunks, "s" * (chunks != 1), chunk_s, whole_s)
 
 
 def _warn_of_others(args: argparse.Namespace, files: Files, request: Request) -> None:
@@ -277,11 +279,12 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
     replaced once the first are drawn); an error or Ctrl-C after files were written or replaced says what is there
     now. Returns the new music's length of each piece written (s, after any prompt)."""
     from .draws import drawn_in_batches
+    from .generation import piece_chunks
     from .heard import made_by
     from .midi import continuation_only, write_held
     from .sample_files import replace_earlier, written_meta
 
-    gan.arm.progress = not args.quiet  # a bar over the chunks drawn (ar, events), where stderr is a terminal
+    bar = ChunkBar(piece_chunks(seconds, gan.ae.chunk_seconds), shown=not args.quiet)  # (ar and events models)
     if args.select and gan.critic is not None:
         log.info("--select: each piece kept by the model's critic, which keeps about %.0f%% of those drawn",
                  100 * gan.critic.kept_share)
@@ -291,7 +294,8 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
     try:
         for first, pieces, samples in drawn_in_batches(gan, args.n, seconds, args.seed, not args.no_snap, args.select,
                                                        only=None if args.piece is None else list(files.names),
-                                                       **told.options):  # [T_s, L] each
+                                                       progress=bar, **told.options):  # [T_s, L] each
+            bar.close()  # (the batch is drawn: its files' lines follow)
             if not replaced:  # --overwrite: the earlier run's files go once the first pieces are drawn
                 replace_earlier(files.taken, files.rewritten, args.seed)
                 replaced = True
@@ -306,34 +310,61 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
                     events, length_s = continuation_only(events, told.prompt_s), length_s - told.prompt_s
                 walked = gan.walked[j] if args.composer is not None and gan.walked is not None else None
                 meta = written_meta(made_by(request.words, first + j, args.n), told.asked.key, told.asked.tempo,
-                                    told.asked_from_s, length_s, events, told.key_spellings, told.prompt_grid)
+                                    told.asked_from_s, length_s, events, told.key_spellings, told.prompt_grid,
+                                    None if args.continuation_only or not told.prompt_s else told.prompt_s)
                 path, events = write_held(events, files.names[first + j], meta)  # (as the file holds them: its line's)
                 written.append(path)
                 _say_written(args, written[-1], events, meta, length_s, told, walked)
     except BaseException as stopped:  # Ctrl-C or an error after files were written or replaced: what is there now,
         # said (a rerun is refused for the files there, which --overwrite replaces)
+        bar.close()
         if written or replaced:
             _say_stopped(stopped, written, files)
         raise
     return new_s
 
 
+class ChunkBar:
+    """tsm generate's progress: a bar on stderr, where it is a terminal (tqdm's disable=None) and `shown`, over the
+    chunks a batch of pieces is drawn for (all its pieces at once), called once per chunk drawn; a piece drawn again
+    (silent, or --select's next round) adds another draw's `chunks` to it. A batch's bar goes when it is closed."""
+
+    def __init__(self, chunks: int, shown: bool):
+        self.chunks, self.shown, self.bar = chunks, shown, None
+
+    def __call__(self) -> None:
+        if self.bar is None:  # (a batch's first chunk)
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.chunks, desc="drawing", unit="chunk", leave=False,
+                            disable=None if self.shown else True)
+        if self.bar.n >= self.bar.total:  # a piece drawn again
+            self.bar.total += self.chunks
+        self.bar.update()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: float, told: Told,
                  walked: str | None) -> None:
-    """A written file's line (its notes, pedal events, length to its last sound and the seconds drawn; what a listener
-    hears of what was asked, and the performance it `walked`), and its roll and audio beside it where asked (--png,
-    --wav), each named."""
+    """A written file's line (its notes, its pedal presses, length to its last sound and the seconds drawn; what a
+    listener hears of what was asked, and the performance it `walked`), and its roll and audio beside it where asked
+    (--png, --wav), each named."""
     from .heard import heard_line, shape_marks
+    from .midi import pedal_presses
     from .waypoints import clock_text
 
     prompt_s = told.prompt_s
     drawn = (f"{length_s:g} s drawn; the continuation only" if args.continuation_only else  # (a prompt's: after it)
              f"{length_s - prompt_s:g} s drawn after the prompt's {prompt_s:.2f} s" if prompt_s else f"{length_s:g} s drawn")
-    notes, pedals = int(events.is_note.sum()), int((~events.is_note).sum())
+    notes, presses = int(events.is_note.sum()), pedal_presses(events)
     heard = heard_line(events, length_s, told.asked_from_s, told.asked, walked)
     if not args.quiet:  # its length as heard, to its last sound (a closing's slowing and ring run on past the chunks
         # drawn; a release past them too; a piece fallen silent ends sooner), beside the seconds drawn
-        print(f"{path}  {notes} note{'s' * (notes != 1)}, {pedals} pedal event{'s' * (pedals != 1)}, "
+        print(f"{path}  {notes} note{'s' * (notes != 1)}, {presses} pedal press{'es' * (presses != 1)}, "
               f"{events.end_s:.1f} s long ({drawn}{heard})")
     if args.png or args.wav:
         from .evaluate.render import render_outputs

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,7 +168,7 @@ class GANModel:
                        style: dict[str, float] | StyleRamp | None = None, guidance: float | None = None,
                        key: Key | KeyTold | None = None,
                        tempo: float | TempoTold | None = None, composer: str | None = None,
-                       like: Events | None = None) -> list[torch.Tensor]:
+                       like: Events | None = None, progress: Callable[[], None] | None = None) -> list[torch.Tensor]:
         """One latent sequence [T_s, L] per piece: `seconds` long, or for an arch that ends its pieces, at most
         that. With `snap_to_real` (and a codebook beside the model) each latent becomes its nearest real
         training-chunk latent. Arms that continue a past (`continues`: the likelihood arm, a conv arm with
@@ -183,7 +184,8 @@ class GANModel:
         a tonal.KeyTold that says how it is told); an events model that samples with ar.beat_echo leans each note's
         start toward the beats of `tempo` (beats per minute, or a pulse.TempoTold); one that walks real performances'
         paths of descriptions (ar.style_path) walks those of `composer`'s performances alone, or the path of the
-        performance `like` (its events), from its start."""
+        performance `like` (its events), from its start. A `tempered` arm calls `progress` once per chunk it draws (of
+        every piece at once: tsm generate's bar), which changes nothing drawn (other arms call none)."""
         check_piece_seconds(seconds)
         chunks = piece_chunks(seconds, self.ae.chunk_seconds)
         arm = self.arm
@@ -240,6 +242,8 @@ class GANModel:
                                        else settings.mixture_temperature)
         if continues:
             past, options = None, {"project": self.project} if tempered and arm.settings.project else {}
+            if progress is not None and tempered:
+                options["progress"] = progress
             if style is not None:
                 options["style"] = style
             if guidance is not None:

@@ -357,6 +357,7 @@ def beside_piano(piano_notes: list[dict[str, np.ndarray]], ticks_per_quarter: in
 
 
 MADE_BY = "TimeStepMusic"  # how the marker of a file `tsm generate` wrote begins (FileMeta.text)
+CONTINUATION = "continuation"  # the marker where a generated file's continuation of its prompt starts, as its roll says
 
 
 def made_by_marker(path: str | Path) -> str | None:
@@ -367,6 +368,19 @@ def made_by_marker(path: str | Path) -> str | None:
     except ValueError:
         return None
     return next((marker.text for marker in markers if marker.text.startswith(MADE_BY)), None)
+
+
+def continuation_marker_s(path: str | Path) -> float | None:
+    """Where the continuation of its prompt starts in a file `tsm generate --prompt` wrote whole (its CONTINUATION
+    marker, FileMeta.continued_from_s), in seconds; None for any other file, or one that cannot be read."""
+    try:
+        score = load_score(path)
+    except ValueError:
+        return None
+    ticks = [m.time for m in score.markers if m.text == CONTINUATION]
+    if not ticks or not any(m.text.startswith(MADE_BY) for m in score.markers):
+        return None
+    return float(ticks_to_seconds(np.array(ticks[:1]), score)[0])
 
 
 def no_piano_notes(path: str | Path, drops: DropCounts, unreleased: int = 0) -> str:
@@ -516,6 +530,21 @@ def sound_end_s(events: Events) -> float:
     return float(heard_s.max(initial=0.0))
 
 
+def pedal_presses(events: Events) -> int:
+    """How many times a pedal goes down in `events` (from up), each pedal counted apart: a pedal event is one depth bin
+    of a press (`pedal_events`), and a pedal is down while any of its events is held, so that events that overlap or
+    follow one another without a lift (a press going deeper) are one press, as the file written from them
+    (`pedal_messages`) holds one; an event that lasts no time is none."""
+    presses = 0
+    for pedal_id in (DAMPER_ID, SOSTENUTO_ID, SOFT_ID):
+        mine = np.flatnonzero((events.ids == pedal_id) & (events.duration_s > 0))
+        mine = mine[np.argsort(events.start_s[mine], kind="stable")]
+        start_s = events.start_s[mine]  # [M]
+        reach_s = np.maximum.accumulate(start_s + events.duration_s[mine])  # [M]: down until here from each event on
+        presses += int(mine.size > 0) + int((start_s[1:] > reach_s[:-1]).sum())  # (a lift before each that starts one)
+    return presses
+
+
 def continuation_only(events: Events, from_s: float) -> Events:
     """What follows `from_s` (a prompt's end), timed from 0: the notes struck from then on, and the pedals down
     then or pressed later (one held across the join starts at 0, so the continuation sounds as it did)."""
@@ -538,13 +567,15 @@ class FileMeta:
     """What a written file says beside its notes: `text`, a marker at its start (how it was made); `keys`, key
     signatures (seconds, sharps: −7 … 7, flats below 0; minor); `tempos`, the tempo map its ticks follow (seconds from
     0 on, beats per minute), so that a sequencer's grid shows the beat asked; `meters`, time signatures (seconds,
-    numerator, denominator: a prompt's bars). The sound is the same whatever they say: every event keeps its time in
-    seconds."""
+    numerator, denominator: a prompt's bars); `continued_from_s`, where the continuation of a prompt the file begins
+    with starts (seconds; a CONTINUATION marker there). The sound is the same whatever they say: every event keeps its
+    time in seconds."""
 
     text: str = ""
     keys: tuple[tuple[float, int, bool], ...] = ()
     tempos: tuple[tuple[float, float], ...] = ((0.0, 60.0 * WRITE_QUARTERS_PER_SECOND),)
     meters: tuple[tuple[float, int, int], ...] = ()
+    continued_from_s: float | None = None
 
     def __post_init__(self) -> None:
         times = [at_s for at_s, _ in self.tempos]
@@ -715,6 +746,9 @@ def _score_and_kept(events: Events, meta: FileMeta, ticks_per_quarter: int) -> t
             score.time_signatures.append(symusic.TimeSignature(tick, numerator, denominator))
     if meta.text:
         score.markers.append(symusic.TextMeta(0, meta.text))
+    if meta.continued_from_s is not None:
+        seam_ticks, _ = tempo_ticks(np.array([meta.continued_from_s]), meta.tempos, ticks_per_quarter)
+        score.markers.append(symusic.TextMeta(int(seam_ticks[0]), CONTINUATION))
     track = symusic.Track("Piano", 0, False)
     track.notes = symusic.Note.from_numpy(
         time=on[order].astype(np.int32), duration=(off - on)[order].astype(np.int32),

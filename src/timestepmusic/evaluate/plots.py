@@ -120,10 +120,11 @@ def plot_roll(events: Events, path: str | Path, title: str | None = None,
               marks: tuple[tuple[float, str], ...] = (), span: tuple[float, float] | None = None) -> Path:
     """A piano roll PNG of one performance: keys by time with velocity as colour, and damper, sostenuto
     and soft pedal depth (0–127) in lanes underneath; `marks`: (seconds, label), each a labelled dashed line; `span`
-    (seconds from, to): that part alone, on the performance's own time axis."""
+    (seconds from, to): that part alone, on the performance's own time axis, with the marks that fall in it."""
     fig = Figure(figsize=ROLL_SIZE_IN, dpi=DPI, layout="none")
     fig.subplots_adjust(left=0.08, right=0.94, top=0.93, bottom=0.09)
     begin_s, end_s = span if span is not None else (0.0, max([_end_s(events)] + [mark_s for mark_s, _ in marks]))
+    marks = tuple((mark_s, label) for mark_s, label in marks if begin_s <= mark_s <= end_s)
     _draw_roll(fig, events, title, end_s, colors.Normalize(1, 127), marks, begin_s)  # (a mark past the sound shows)
     return save_figure(fig, path)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..midi import Events
+from ..midi import CONTINUATION, Events
 
 
 def rendered_paths(midi_path: str | Path, *, png: bool = False, wav: bool = False,
@@ -37,7 +37,7 @@ def render_outputs(midi_path: str | Path, events: Events, *, png: bool = False, 
             written.append(plot_roll_pair(original, events, target))
         else:
             labels: dict[float, list[str]] = {}  # those at one time in one label
-            for mark_s, label in (((continuation_s, "continuation"),) if continuation_s else ()) + tuple(marks):
+            for mark_s, label in (((continuation_s, CONTINUATION),) if continuation_s else ()) + tuple(marks):
                 labels.setdefault(mark_s, []).append(label)
             marked = tuple((mark_s, "; ".join(said)) for mark_s, said in sorted(labels.items()))
             written.append(plot_roll(events, target, title=title or midi_path.name, marks=marked, span=span))

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from ..config import Config
 from .base import LatentData, Update, register
@@ -42,7 +41,6 @@ class Autoregressive:
     snaps = False
     continues = True  # can sample after a given past (tsm generate --prompt)
     tempered = True  # takes sampling temperatures, and ends pieces where asked to
-    progress = False  # sampling shows a bar over the chunks where stderr is a terminal (tsm generate sets it)
     end_trace: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # set to a list on an arm: see sample()
     closing_chunks = 0  # K: a piece that ends itself closes over K more chunks told so (the events arm's ar.closing_s)
     closing_after = 0  # R of those K: the chunks after its final chord (the events arm's ar.closing_ring_s)
@@ -137,7 +135,8 @@ class Autoregressive:
 
     @torch.no_grad()
     def sample(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None = None,
-               project: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               project: Callable[[torch.Tensor], torch.Tensor] | None = None,
+               progress: Callable[[], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """`n` pieces of `chunks` new chunks after `prompt` [P, L] (standardised; none: from the start), as
         standardised latents [S, P + chunks, L] and lengths [S] (with `self.ends`, where the end head stopped a
         piece, its logit + ar.end_bias + ar.end_rise × the minutes drawn so far, once ar.end_after_s seconds are
@@ -148,7 +147,8 @@ class Autoregressive:
         replayed without sampling again (bench/end_calibration.py). With `closing_chunks` K > 0, a piece that ends
         itself goes on for K chunks after the one where the end head ends it (the last K before the cap where it
         never does), each told its chunks left (`closing_at`: where each piece's closing starts; `condition`); with
-        `closes`, a piece of a fixed length closes over its last K."""
+        `closes`, a piece of a fixed length closes over its last K. `progress` is called once per chunk drawn (of
+        every piece at once: tsm generate's bar), after it is drawn; it draws nothing."""
         rng = torch.Generator().manual_seed(seed)
         net, latent = self.generator, self.generator.latent
         past = (torch.zeros(n, 0, latent) if prompt is None else prompt.float().cpu().expand(n, -1, -1)).to(self.device)
@@ -164,8 +164,7 @@ class Autoregressive:
         final = max(first + chunks - 1 - self.closing_after, first)  # the chunk told 1: the final chord's
         self.closing_at = torch.full((n,), final + 1 - (closing - self.closing_after)) if closing else None  # [S]
         base, cache = 0, None  # base: the first chunk the window sees; cache: keys/values of positions 0 … t − base
-        for t in tqdm(range(first, first + chunks), desc="sampling", unit="chunk", leave=False,
-                      disable=None if self.progress else True):
+        for t in range(first, first + chunks):
             if cache is None or t - base >= net.context:  # (re-)read the window: the prompt's last, or the last `keep`
                 base = max(0, t - (net.context - 1 if cache is None else keep))
                 outputs, cache = net.prefill(x[:, base:t], self.condition(base, t))
@@ -176,6 +175,8 @@ class Autoregressive:
             if project is not None:
                 x[:, t] = project(x[:, t])
             u = torch.rand(n, generator=rng)  # drawn every step, so a piece does not depend on `ends`
+            if progress is not None:
+                progress()
             if self.end_trace is not None:
                 self.end_trace.append((end_logit.float().cpu(), u))
             if self.ends:  # the bias, and the rise per minute played

@@ -386,10 +386,12 @@ class EventAutoregressive(Autoregressive):
                prompt_sets: SetBatch | None = None, style: dict[str, float] | StyleRamp | None = None,
                guidance: float | None = None, key: KeyTold | None = None,
                tempo: TempoTold | None = None, composer: str | None = None,
-               like: Events | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """As the likelihood arm's; the drawn events are kept in `drawn` (one [S, N] set per new chunk). With
-        ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head hears them; without them it
-        hears a silent prompt; with ar.tonal, likewise its pitch classes). With ar.style, each piece is told a
+               like: Events | None = None,
+               progress: Callable[[], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """As the likelihood arm's (`progress`: called once per chunk drawn); the drawn events are kept in `drawn` (one
+        [S, N] set per new chunk). With ar.carry, `prompt_sets` [P, N] are the prompt's chunks as events (the head
+        hears them; without them it hears a silent prompt; with ar.tonal, likewise its pitch classes). With
+        ar.style, each piece is told a
         description drawn from the bank (none with ar.style_drawn false), or one as `style` asks
         (style.parse_style; a style.StyleRamp: each chunk told its line's mean over the AHEAD chunks from it, the
         waypoints calibrated, a prompt's chunks told its first), followed as closely as `guidance` says (None:
@@ -518,7 +520,7 @@ class EventAutoregressive(Autoregressive):
                 if heard is not None:
                     heard.append(chunk)
         try:
-            return super().sample(n, chunks, seed, prompt)
+            return super().sample(n, chunks, seed, prompt, progress=progress)
         finally:
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
             self.drawn_keys = None

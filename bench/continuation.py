@@ -3,13 +3,20 @@
 continuation set beside what the pianist actually played next, attribute by attribute: the notes' mean pitch
 (semitones), notes per second (|ln ratio|), mean velocity, damper-down and soft-down shares (`tsm evaluate`'s
 descriptors), the pulse (`tsm evaluate`'s pulse clarity: how strongly the onsets repeat at a period) and the key
-(1 − the correlation of the two pitch-class histograms, centred). Lower is closer.
+(1 − the correlation of the two pitch-class histograms, centred). Lower is closer. A second table follows the register:
+the low and high ends of the notes' pitches (their 10th and 90th percentiles, `REGISTER_PERCENTILES`), over the
+first --opening-seconds and over the whole passage, each row's minus the real next passage's, in semitones (signed:
+below 0, lower than what was played next), and the real next passage's own, as MIDI pitches; then the same over the
+half of the prompts that go lowest (the prompt's last --seconds' low end at or below the median's: a bass line, a left
+hand low, whose continuation may drift up toward the middle of the keyboard where a higher prompt's drifts down, the
+two cancelling over all).
 
 Two real rows frame it: "the prompt's last --seconds" (the repeat-the-prompt baseline: a continuation that plays
 on exactly as the prompt did; how much real music itself changes from one passage to the next) and "another
 track" (a real passage of a random track of the split from another piece, i.e. another folder: what a
 continuation that ignored its prompt would score). Every passage is cut alike (`passage`): a pedal held into it
-counts from its start.
+counts from its start. The prompt's row's opening is its last --opening-seconds (what was played just before the
+continuation starts), the other rows' their first.
 
     python bench/continuation.py --corpus CORPUS --split validation --prompts 100 --markdown bench/results/continuation.md
     python bench/continuation.py --corpus CORPUS --set ar.prompt_told=true    # a variant, by its settings
@@ -30,6 +37,8 @@ from common import table, write_markdown  # noqa: E402
 
 ATTRIBUTES = ("mean pitch", "density", "velocity", "damper", "soft", "pulse", "key")
 SCALARS = len(ATTRIBUTES) - 1  # compared by their absolute difference; the key by correlation
+REGISTER_PERCENTILES = (10, 90)  # the register's low and high ends: a bass line's and a melody's, past a stray note
+REGISTER = ("low", "high")
 
 
 def passage(events, start_s: float, seconds: float):
@@ -56,6 +65,30 @@ def attributes(passages: list, seconds: float) -> np.ndarray:
                             centred])
 
 
+def register(passages: list, seconds: float) -> np.ndarray:
+    """Passages (Events) → [n, 2]: the REGISTER_PERCENTILES of the pitches (MIDI) of the notes struck in their first
+    `seconds`; NaN for a passage without notes there."""
+    from timestepmusic.midi import LOWEST_PITCH
+
+    ends = np.full((len(passages), len(REGISTER_PERCENTILES)), np.nan)
+    for row, p in zip(ends, passages):
+        pitches = p.ids[p.is_note & (p.start_s < seconds)] + LOWEST_PITCH
+        if pitches.size:
+            row[:] = np.percentile(pitches, REGISTER_PERCENTILES)
+    return ends
+
+
+def register_rows(shifts: list[tuple[str, np.ndarray]], truth_ends: np.ndarray, chosen: np.ndarray) -> list[list[str]]:
+    """Each row's name and register ends minus what was played next [n, 4] (the opening's low and high, the whole
+    passage's), what was played next's own [n, 4] and the prompts to average over [n] (bool) → the register table's
+    rows: the mean signed difference, the mean unsigned, then what was played next's mean ends."""
+    rows = [[name] + [f"{np.nanmean(shift[chosen, j]):+.2f}" for j in range(shift.shape[1])]
+            + [f"{np.nanmean(np.abs(shift[chosen, j])):.2f}" for j in range(shift.shape[1])] for name, shift in shifts]
+    return rows + [["what was played next (real), MIDI pitch"]
+                   + [f"{np.nanmean(truth_ends[chosen, j]):.1f}" for j in range(truth_ends.shape[1])]
+                   + [""] * truth_ends.shape[1]]
+
+
 def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Attributes [n, SCALARS + 12] of two sets of passages, row by row → [n, SCALARS + 1] distances (the key: 1 −
     correlation)."""
@@ -75,6 +108,8 @@ def main() -> int:
     parser.add_argument("--prompts", type=int, default=100, help="real passages to continue (default 100)")
     parser.add_argument("--prompt-seconds", type=float, default=16.0, help="each prompt's length (default 16)")
     parser.add_argument("--seconds", type=float, default=16.0, help="each continuation's length (default 16)")
+    parser.add_argument("--opening-seconds", type=float, default=8.0,
+                        help="the register is measured over each passage's first this many seconds too (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="picks the passages and seeds the sampling (default 0)")
     parser.add_argument("--set", action="append", default=[], metavar="ar.NAME=VALUE",
                         help="sample with these ar settings, as `tsm generate --set` takes them (repeatable)")
@@ -83,6 +118,9 @@ def main() -> int:
     if args.prompt_seconds < args.seconds:
         raise SystemExit(f"--prompt-seconds {args.prompt_seconds:g} must be at least --seconds {args.seconds:g}: the "
                          "repeat-the-prompt row is the prompt's last --seconds")
+    if not 0 < args.opening_seconds <= args.seconds:
+        raise SystemExit(f"--opening-seconds {args.opening_seconds:g} must be above 0 and at most --seconds "
+                         f"{args.seconds:g}")
     torch.set_num_threads(1)
     from timestepmusic.corpus import Corpus
     from timestepmusic.generation import GANModel, set_sampling
@@ -99,6 +137,7 @@ def main() -> int:
     long_enough = [t for t in tracks if corpus.tracks[t]["duration_s"] >= args.prompt_seconds + args.seconds + 1]
     picked = rng.choice(long_enough, size=args.prompts)
     real_next, persisting, elsewhere, continued = [], [], [], []
+    just_before = []  # the prompt's last --opening-seconds: the repeat-the-prompt row's opening
     started = time.perf_counter()
     for i, track in enumerate(picked):
         events = corpus.track_events(int(track))
@@ -108,6 +147,7 @@ def main() -> int:
         span_s = prompt_span_s(model.ae, prompt)  # where the continuation starts, a whole number of chunks
         real_next.append(passage(events, begin + span_s, args.seconds))
         persisting.append(passage(events, begin + span_s - args.seconds, args.seconds))
+        just_before.append(passage(events, begin + span_s - args.opening_seconds, args.opening_seconds))
         piece_folder = Path(corpus.tracks[track]["path"]).parent  # ASAP: one folder per piece, its performances
         other = int(rng.choice([t for t in long_enough if Path(corpus.tracks[t]["path"]).parent != piece_folder]))
         elsewhere.append(passage(corpus.track_events(other),
@@ -116,17 +156,33 @@ def main() -> int:
         continued.append(passage(piece, span_s, args.seconds))
     sampling_s = time.perf_counter() - started
     truth = attributes(real_next, args.seconds)
-    rows = []
-    for name, passages in (("continued", continued), ("the prompt's last --seconds (real)", persisting),
-                           ("another track (real)", elsewhere)):
+    truth_ends = np.column_stack([register(real_next, args.opening_seconds), register(real_next, args.seconds)])
+    rows, shifts = [], []
+    for name, passages, opening in (("continued", continued, continued),
+                                    ("the prompt's last --seconds (real)", persisting, just_before),
+                                    ("another track (real)", elsewhere, elsewhere)):
         d = distances(attributes(passages, args.seconds), truth)  # [n, SCALARS + 1]
         rows.append([name] + [f"{np.nanmean(d[:, j]):.3f}" for j in range(len(ATTRIBUTES))])
+        ends = np.column_stack([register(opening, args.opening_seconds), register(passages, args.seconds)])  # [n, 4]
+        shifts.append((name, ends - truth_ends))  # [n, 4]: semitones, below 0 lower than what was played next
+    prompt_low = register(persisting, args.seconds)[:, 0]  # [n]: how low each prompt's last --seconds go
+    lowest = prompt_low <= np.nanmedian(prompt_low)  # [n]: the half of the prompts that go lowest
     settings = ", ".join(args.set) or "as shipped"
     lines = [f"{args.prompts} prompts of {args.prompt_seconds:g} s from the {args.split} split of {corpus.root}, "
              f"each continued {args.seconds:g} s by --model {args.model} ({settings}); seed {args.seed}; "
              f"sampled in {sampling_s:.0f} s",
              "mean distance to what the pianist played next (lower: closer)", ""]
     lines += table(["", *ATTRIBUTES], rows)
+    opening_s, whole_s = f"{args.opening_seconds:g} s", f"{args.seconds:g} s"
+    header = ["", *(f"{end} {span}" for span in (opening_s, whole_s) for end in REGISTER)]
+    header += [f"|{h}|" for h in header[1:]]
+    lines += ["", f"the register: the {REGISTER_PERCENTILES[0]}th ('low') and {REGISTER_PERCENTILES[1]}th ('high') "
+              f"percentiles of the pitches over the first {opening_s} (the prompt's row: its last) and the whole "
+              f"{whole_s}; each row's minus what was played next (semitones; signed, then unsigned)", ""]
+    lines += table(header, register_rows(shifts, truth_ends, np.ones(len(picked), bool)))
+    lines += ["", f"the same, over the {lowest.sum()} prompts that go lowest (their last {whole_s}' low end at or below "
+              f"the median, MIDI {np.nanmedian(prompt_low):g}: a bass line, a left hand low)", ""]
+    lines += table(header, register_rows(shifts, truth_ends, lowest))
     print("\n".join(lines))
     write_markdown(args.markdown, "# Continuing a prompt: the continuation beside what was played next", lines)
     return 0

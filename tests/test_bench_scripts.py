@@ -1,6 +1,6 @@
 """The benchmark scripts a researcher runs to compare models (bench/compare_generators.py, bench/piece_drift.py): bad
 input is one line, an earlier comparison is not mixed into a new one, and a real row holds only excerpts as long as
-asked; bench/endings.py's final onsets that are not a held chord."""
+asked; bench/endings.py's final onsets that are not a held chord; bench/continuation.py's register ends."""
 from __future__ import annotations
 
 import json
@@ -17,6 +17,7 @@ from conftest import random_performance
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import compare_generators  # noqa: E402
+import continuation  # noqa: E402
 import endings  # noqa: E402
 import piece_drift  # noqa: E402
 
@@ -118,3 +119,30 @@ def test_endings_bad_input_is_one_line(tiny_corpus, monkeypatch, capsys):
             run_script(endings, monkeypatch, "--corpus", str(tiny_corpus), *argv)
         err = capsys.readouterr().err
         assert said in err and "Traceback" not in err
+
+
+def test_continuation_register_is_the_pitches_low_and_high_percentiles_over_the_first_seconds():
+    keys = np.arange(10, 20)  # MIDI 31-40, one note a second from 0 s, and a damper press among them
+    bass_then_high = Events(np.r_[keys, DAMPER_ID], np.r_[np.arange(10.0), 0.5], np.full(11, 0.5), np.full(11, 64))
+    silent = Events(np.array([DAMPER_ID]), np.array([0.0]), np.array([1.0]), np.array([64]))
+    late = Events(np.array([40]), np.array([9.0]), np.array([0.5]), np.array([64]))  # struck after the first 8 s
+    ends = continuation.register([bass_then_high, silent, late], 8.0)  # [3, 2]
+    assert ends[0].tolist() == pytest.approx(np.percentile(np.arange(31, 39), continuation.REGISTER_PERCENTILES))
+    assert np.isnan(ends[1:]).all()  # no note (a pedal is not one), or none in the first 8 s
+    assert continuation.register([bass_then_high], 20.0)[0].tolist() == pytest.approx([31.9, 39.1])
+
+
+def test_continuation_register_rows_average_the_chosen_prompts_signed_and_unsigned():
+    shift = np.array([[-2.0, 4.0, 1.0, np.nan], [4.0, -2.0, 3.0, 1.0], [9.0, 9.0, 9.0, 9.0]])  # [3 prompts, 4]
+    truth = np.array([[40.0, 70.0, 41.0, 72.0], [50.0, 80.0, 51.0, 82.0], [0.0, 0.0, 0.0, 0.0]])  # [3, 4]
+    continued, played_next = continuation.register_rows([("continued", shift)], truth, np.array([True, True, False]))
+    assert continued == ["continued", "+1.00", "+1.00", "+2.00", "+1.00", "3.00", "3.00", "2.00", "1.00"]
+    assert played_next[1:] == ["45.0", "75.0", "46.0", "77.0", "", "", "", ""]
+
+
+def test_continuation_bad_opening_seconds_is_one_line(tiny_corpus, monkeypatch):
+    for opening in ("0", "20"):
+        with pytest.raises(SystemExit) as refused:
+            run_script(continuation, monkeypatch, "--corpus", str(tiny_corpus), "--seconds", "16", "--opening-seconds",
+                       opening)
+        assert str(refused.value) == f"--opening-seconds {opening} must be above 0 and at most --seconds 16"

@@ -1,6 +1,6 @@
 """How well `tsm generate --prompt` keeps going where a performance stopped: --prompts real passages of a split
 (--prompt-seconds each, at random places in random tracks long enough), each continued for --seconds, and the
-continuation set beside what the pianist actually played next, attribute by attribute: the notes' mean pitch
+continuation set beside what the pianist actually played next, attribute by attribute (how far, then which way): the notes' mean pitch
 (semitones), notes per second (|ln ratio|), mean velocity, damper-down and soft-down shares (`tsm evaluate`'s
 descriptors), the pulse (`tsm evaluate`'s pulse clarity: how strongly the onsets repeat at a period) and the key
 (1 − the correlation of the two pitch-class histograms, centred). Lower is closer. A second table follows the register:
@@ -157,11 +157,13 @@ def main() -> int:
     sampling_s = time.perf_counter() - started
     truth = attributes(real_next, args.seconds)
     truth_ends = np.column_stack([register(real_next, args.opening_seconds), register(real_next, args.seconds)])
-    rows, shifts = [], []
+    rows, shifts, drifts = [], [], []
     for name, passages, opening in (("continued", continued, continued),
                                     ("the prompt's last --seconds (real)", persisting, just_before),
                                     ("another track (real)", elsewhere, elsewhere)):
-        d = distances(attributes(passages, args.seconds), truth)  # [n, SCALARS + 1]
+        described = attributes(passages, args.seconds)  # [n, SCALARS + 12]
+        d = distances(described, truth)  # [n, SCALARS + 1]
+        drifts.append([name] + [f"{np.nanmean(described[:, j] - truth[:, j]):+.3f}" for j in range(SCALARS)])
         rows.append([name] + [f"{np.nanmean(d[:, j]):.3f}" for j in range(len(ATTRIBUTES))])
         ends = np.column_stack([register(opening, args.opening_seconds), register(passages, args.seconds)])  # [n, 4]
         shifts.append((name, ends - truth_ends))  # [n, 4]: semitones, below 0 lower than what was played next
@@ -173,6 +175,9 @@ def main() -> int:
              f"sampled in {sampling_s:.0f} s",
              "mean distance to what the pianist played next (lower: closer)", ""]
     lines += table(["", *ATTRIBUTES], rows)
+    lines += ["", "which way: the mean signed difference from what was played next (the density as ln ratio; above 0: "
+              "higher, denser, louder, pedalled more, a clearer pulse)", ""]
+    lines += table(["", *ATTRIBUTES[:SCALARS]], drifts)
     opening_s, whole_s = f"{args.opening_seconds:g} s", f"{args.seconds:g} s"
     header = ["", *(f"{end} {span}" for span in (opening_s, whole_s) for end in REGISTER)]
     header += [f"|{h}|" for h in header[1:]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import pathlib
@@ -231,10 +232,39 @@ def test_resuming_a_run_past_its_target_says_so(corpus, straight_ae, tmp_path, c
     shutil.copytree(straight_ae, run)
     before = (run / "last" / "pisa.safetensors").read_bytes()
     assert main(["train-ae", str(corpus), "--resume", str(run), "--set", "ae.hidden=256", "-q"]) == 2
-    assert "--set: a resumed run keeps its saved settings" in capsys.readouterr().err  # (not silently ignored)
+    assert "--set ae.hidden=256: a resumed run keeps its saved settings" in capsys.readouterr().err  # (not ignored)
     assert main(["train-ae", str(corpus), "--resume", str(run), "--epochs", "1", "-q"]) == 0
     assert "already at epoch 2 of 1; nothing to train (give --epochs above 2" in caplog.text
     assert (run / "last" / "pisa.safetensors").read_bytes() == before
+
+
+def test_resume_takes_the_runs_own_settings_repeated_and_refuses_others(corpus, straight_ae, tmp_path, capsys):
+    """--set and --config with --resume go on where they set the run's own values (a script's first command line
+    with --resume added) and are refused in one line naming the first they change, with both values."""
+    run = tmp_path / "ae"
+    shutil.copytree(straight_ae, run)
+    same, other = tmp_path / "same.toml", tmp_path / "other.toml"
+    same.write_text("[ae]\nlr = 0.001\nlatent = 4\n")
+    other.write_text("[ae]\nlr = 0.001\nhidden = 32\n")
+    for given in (["--set", "ae.lr=0.001"], ["--config", str(same)], ["--config", str(same), "--set", "ae.hidden=16"]):
+        assert main(["train-ae", str(corpus), "--resume", str(run), *given, "--epochs", "1", "-q"]) == 0, given
+    capsys.readouterr()
+    refusals = {("--set", "ae.lr=3e-4"): "--set ae.lr=3e-4: a resumed run keeps its saved settings, so that it goes on "
+                "exactly (ae.lr is 0.001 in the run, 0.0003 here); give --lr with --resume to change it from here on",
+                ("--config", str(other)): f"--config {other}: a resumed run keeps its saved settings, so that it goes on "
+                "exactly (ae.hidden is 16 in the run, 32 here); start a new run (--out RUN) to change it"}
+    for given, said in refusals.items():
+        assert main(["train-ae", str(corpus), "--resume", str(run), *given, "-q"]) == 2
+        assert capsys.readouterr().err.strip() == f"error: {said}"
+    gan = tmp_path / "gan"
+    assert main(["train-gan", str(corpus), "--ae", str(straight_ae), "--out", str(gan), "--steps", "1", "-q",
+                 *itertools.chain.from_iterable(("--set", f"{k}={v}") for k, v in GAN.items() if k != "gan.steps")]) == 0
+    assert main(["train-gan", str(corpus), "--resume", str(gan), "--set", "gan.channels=8", "--steps", "2", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["train-gan", str(corpus), "--resume", str(gan), "--set", "gan.channels=9", "-q"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --set gan.channels=9: a resumed run keeps its saved settings, so "
+                                               "that it goes on exactly (gan.channels is 8 in the run, 9 here); start a "
+                                               "new run (--init-from RUN: from its weights) to change it")
 
 
 def test_the_python_verbs_refuse_an_existing_run_unless_overwrite(corpus, straight_ae, tmp_path, caplog):

@@ -788,6 +788,13 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def differences(self, other: "Config") -> list[tuple[str, Any, Any]]:
+        """(section.key, this config's value, `other`'s) for every setting where the two differ, in section and
+        field order."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [(f"{section}.{key}", value, theirs[section][key]) for section, table in mine.items()
+                for key, value in table.items() if theirs[section][key] != value]
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 

@@ -290,12 +290,12 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
 
 
 def _pisa_sha256(ae: str | Path) -> str | None:
-    """The hash of the autoencoder weights that --ae names (a run's best, else its last; a checkpoint; a shipped name)."""
+    """The hash of the autoencoder weights that --ae names (a run's best, else its last; a checkpoint; a shipped name;
+    a sequence model's own)."""
+    from .autoencoder import frozen_autoencoder_folder
     from .checkpoint import read_meta
-    from .shipped import resolve_model
 
-    path = resolve_model(ae, "--ae")
-    return read_meta(path / "best" if (path / "best" / "config.json").is_file() else path)[1].get("weights", {}).get("pisa")
+    return read_meta(frozen_autoencoder_folder(ae, "--ae"))[1].get("weights", {}).get("pisa")
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
@@ -445,7 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "writes RUN/last, RUN/best, RUN/metrics.jsonl and, every gan.sample_every steps (0: never, as the shipped "
                        "models' settings), RUN/samples/step_*/ MIDI from fixed noise.")
     p.add_argument("corpus", metavar="CORPUS")
-    p.add_argument("--ae", metavar="AE_RUN", help="trained autoencoder run (its best checkpoint is used)")
+    p.add_argument("--ae", metavar="AE_RUN", help="trained autoencoder run (its best checkpoint is used), a shipped one "
+                   "(ae-latent75), or a sequence model's run or name: the autoencoder it was trained over")
     p.add_argument("-o", "--out", metavar="RUN", help="run folder")
     p.add_argument("--resume", metavar="RUN", help="continue this run (its architecture and settings are kept)")
     p.add_argument("--init-from", metavar="MODEL",

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..autoencoder import Autoencoder
+from ..autoencoder import Autoencoder, frozen_autoencoder_folder
 from ..checkpoint import (
     CONFIG,
     autoencoder_beside,
@@ -383,8 +383,8 @@ def autoencoder_for_run(out: Path, ae_path: str | Path | None, meta: dict | None
         raise ValueError(f"train-gan needs --ae RUN (a trained autoencoder, or a shipped one: "
                          f"{', '.join(shipped_autoencoders())}), or --init-from MODEL (which brings its own), "
                          "unless resuming")
-    ae_path = resolve_model(ae_path, "--ae")  # a run or checkpoint folder, or a shipped autoencoder's name
-    ae = Autoencoder.load(ae_path / "best" if (ae_path / "best").is_dir() else ae_path)
+    # a run or checkpoint folder, a shipped autoencoder's name, or a sequence model's (its autoencoder, as reconstruct)
+    ae = Autoencoder.load(frozen_autoencoder_folder(ae_path, "--ae"))
     config = (config or Config()).override({"ae." + k: v for k, v in ae.config.ae.__dict__.items()}
                                            | {"encoding." + k: v for k, v in ae.config.encoding.__dict__.items()})
     return ae, config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import pathlib
@@ -231,10 +232,39 @@ def test_resuming_a_run_past_its_target_says_so(corpus, straight_ae, tmp_path, c
     shutil.copytree(straight_ae, run)
     before = (run / "last" / "pisa.safetensors").read_bytes()
     assert main(["train-ae", str(corpus), "--resume", str(run), "--set", "ae.hidden=256", "-q"]) == 2
-    assert "--set: a resumed run keeps its saved settings" in capsys.readouterr().err  # (not silently ignored)
+    assert "--set ae.hidden=256: a resumed run keeps its saved settings" in capsys.readouterr().err  # (not ignored)
     assert main(["train-ae", str(corpus), "--resume", str(run), "--epochs", "1", "-q"]) == 0
     assert "already at epoch 2 of 1; nothing to train (give --epochs above 2" in caplog.text
     assert (run / "last" / "pisa.safetensors").read_bytes() == before
+
+
+def test_resume_takes_the_runs_own_settings_repeated_and_refuses_others(corpus, straight_ae, tmp_path, capsys):
+    """--set and --config with --resume go on where they set the run's own values (a script's first command line
+    with --resume added) and are refused in one line naming the first they change, with both values."""
+    run = tmp_path / "ae"
+    shutil.copytree(straight_ae, run)
+    same, other = tmp_path / "same.toml", tmp_path / "other.toml"
+    same.write_text("[ae]\nlr = 0.001\nlatent = 4\n")
+    other.write_text("[ae]\nlr = 0.001\nhidden = 32\n")
+    for given in (["--set", "ae.lr=0.001"], ["--config", str(same)], ["--config", str(same), "--set", "ae.hidden=16"]):
+        assert main(["train-ae", str(corpus), "--resume", str(run), *given, "--epochs", "1", "-q"]) == 0, given
+    capsys.readouterr()
+    refusals = {("--set", "ae.lr=3e-4"): "--set ae.lr=3e-4: a resumed run keeps its saved settings, so that it goes on "
+                "exactly (ae.lr is 0.001 in the run, 0.0003 here); give --lr with --resume to change it from here on",
+                ("--config", str(other)): f"--config {other}: a resumed run keeps its saved settings, so that it goes on "
+                "exactly (ae.hidden is 16 in the run, 32 here); start a new run (--out RUN) to change it"}
+    for given, said in refusals.items():
+        assert main(["train-ae", str(corpus), "--resume", str(run), *given, "-q"]) == 2
+        assert capsys.readouterr().err.strip() == f"error: {said}"
+    gan = tmp_path / "gan"
+    assert main(["train-gan", str(corpus), "--ae", str(straight_ae), "--out", str(gan), "--steps", "1", "-q",
+                 *itertools.chain.from_iterable(("--set", f"{k}={v}") for k, v in GAN.items() if k != "gan.steps")]) == 0
+    assert main(["train-gan", str(corpus), "--resume", str(gan), "--set", "gan.channels=8", "--steps", "2", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["train-gan", str(corpus), "--resume", str(gan), "--set", "gan.channels=9", "-q"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --set gan.channels=9: a resumed run keeps its saved settings, so "
+                                               "that it goes on exactly (gan.channels is 8 in the run, 9 here); start a "
+                                               "new run (--init-from RUN: from its weights) to change it")
 
 
 def test_the_python_verbs_refuse_an_existing_run_unless_overwrite(corpus, straight_ae, tmp_path, caplog):
@@ -254,6 +284,56 @@ def test_the_python_verbs_refuse_an_existing_run_unless_overwrite(corpus, straig
     assert train_gan(corpus, run, gan, Config().override(GAN), progress=False, max_steps=1, overwrite=True)
     train_gan(corpus, None, gan, resume=True, progress=False, steps=1)
     assert "already at step 1 of 1; nothing to train (give --steps above 1" in caplog.text
+
+
+def _training_lines(run: Path) -> list[dict]:
+    """metrics.jsonl's lines of training figures, less what differs between two runs of the same steps (the time)."""
+    return [{k: v for k, v in r.items() if k not in ("time", "steps_per_s")} for r in read_metrics(run / "metrics.jsonl")
+            if "event" not in r]
+
+
+def test_gan_logs_training_figures_between_validations_without_changing_what_it_trains(corpus, straight_ae, tmp_path):
+    """gan.log_every: a line every N steps of each training figure's mean since the line before, and steps/s; the
+    weights after the same steps are bit-identical with and without it, and a resumed run writes the same lines."""
+    config = Config().override(GAN | {"gan.validate_every": 5, "gan.steps": 8})
+    runs = {every: tmp_path / f"every{every}" for every in (0, 1, 2)}
+    for every, run in runs.items():
+        train_gan(corpus, straight_ae, run, config.override({"gan.log_every": every}), progress=False)
+    for run in runs.values():
+        _same_weights(runs[0] / "last", run / "last", ("generator", "critic"))
+    each = _training_lines(runs[1])
+    assert [r["step"] for r in each] == list(range(1, 9))
+    assert [r["step"] for r in _training_lines(runs[2])] == [2, 4, 5, 6, 8]  # and at each validation
+    assert [r["step"] for r in _training_lines(runs[0])] == [5, 8]
+    line = _training_lines(runs[2])[1]  # step 4: the mean of steps 3 and 4
+    assert line["critic_loss"] == pytest.approx((each[2]["critic_loss"] + each[3]["critic_loss"]) / 2)
+    assert all(r["steps_per_s"] > 0 for r in read_metrics(runs[2] / "metrics.jsonl") if "event" not in r)
+    resumed = tmp_path / "resumed"
+    for stop in (3, 7):  # (stopped between lines: the resumed run's next line averages the same steps)
+        train_gan(corpus, straight_ae, resumed, config.override({"gan.log_every": 2}), progress=False,
+                  max_steps=stop, overwrite=True)
+        train_gan(corpus, None, resumed, resume=True, progress=False)
+        assert _training_lines(resumed) == _training_lines(runs[2])
+
+
+def test_steps_per_s_counts_only_the_steps_trained_not_start_up_nor_validation(corpus, straight_ae, tmp_path,
+                                                                                monkeypatch):
+    import timestepmusic.train.sequence as train_gan_module
+
+    run = tmp_path / "run"
+    config = Config().override(GAN | {"gan.validate_every": 5, "gan.steps": 6, "gan.log_every": 0})
+    train_gan(corpus, straight_ae, run, config, progress=False, max_steps=5)
+
+    def slowly(function):
+        def slow(*args, **kwargs):
+            time.sleep(1.0)
+            return function(*args, **kwargs)
+        return slow
+
+    monkeypatch.setattr(train_gan_module, "restore_training", slowly(train_gan_module.restore_training))
+    monkeypatch.setattr(train_gan_module, "held_out", slowly(train_gan_module.held_out))
+    last = train_gan(corpus, None, run, resume=True, progress=False)  # one step after resuming
+    assert last["step"] == 6 and last["steps_per_s"] > 2  # (a tiny step takes milliseconds; start-up 1 s, validation 1 s)
 
 
 def test_gan_killed_during_a_checkpoint_write_logs_each_step_once(corpus, straight_ae, tmp_path, monkeypatch):

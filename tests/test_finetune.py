@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from timestepmusic.autoencoder import Autoencoder
+from timestepmusic.autoencoder import Autoencoder, load_autoencoder
 from timestepmusic.batches import ChunkGatherer
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
@@ -177,3 +177,21 @@ def test_encoder_signal_is_free_of_the_critic_feature_scale():
     torch.testing.assert_close(big_real.grad * 1000, encoder_grad)  # features × 1000: the same signal per unit
     frozen = feature_matching(fake, real.detach(), 0.1)[1]
     assert float(frozen) == 0.0 and not frozen.requires_grad
+
+
+def test_ae_may_name_a_sequence_model_whose_autoencoder_it_trains_over(tiny_corpus, tiny_ae, tuned_gan, tmp_path, capsys):
+    """train-gan --ae reads what reconstruct --ae reads: a sequence model (run, checkpoint, shipped name) gives its own
+    autoencoder, where it kept it frozen; a fine-tuned one is refused in one line naming the model as given."""
+    from timestepmusic.cli import main
+
+    frozen = tmp_path / "frozen"
+    train_sequence_model(tiny_corpus, tiny_ae, frozen, Config().override(TINY_GAN), progress=False, max_steps=1)
+    over = tmp_path / "over"
+    train_sequence_model(tiny_corpus, frozen, over, Config().override(TINY_GAN), progress=False, max_steps=1)
+    assert Autoencoder.load(over / "autoencoder").weights_sha256 == load_autoencoder(tiny_ae).weights_sha256
+    capsys.readouterr()
+    assert main(["train-gan", str(tiny_corpus), "--ae", str(tuned_gan), "--out", str(tmp_path / "no"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: --ae {tuned_gan}: a sequence model that fine-tuned its autoencoder as it trained; give an "
+                   f"autoencoder (a train-ae run, or a shipped one: ae-latent75), or --init-from {tuned_gan} to start "
+                   "from the model")

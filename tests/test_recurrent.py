@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 
 from timestepmusic.autoencoder import Autoencoder
 from timestepmusic.batches import ChunkGatherer
+from timestepmusic.cli import main
 from timestepmusic.config import Config, RecurrentConfig
 from timestepmusic.corpus import Corpus
 from timestepmusic.gan.recurrent import (
@@ -294,3 +295,16 @@ def test_cli_trains_generates_and_exports_a_finetuned_rnn(tiny_corpus, tiny_ae, 
     exported = GANModel.load(export_model(run, tmp_path / "exported"))
     assert exported.arch == "rnn"
     assert exported.ae.weights_sha256 == GANModel.load(run / "best").ae.weights_sha256
+
+
+def test_info_says_what_generate_takes_of_each_model(tiny_rnn, capsys):
+    """--info's 'it may be asked' says what tsm generate's checks let the model be asked (generation.arm_takes): an
+    rnn model --max-seconds (it refuses --seconds), an ar model --prompt and --max-seconds, a conv model neither."""
+    def asked(model: str) -> str:
+        assert main(["generate", "--model", model, "--info"]) == 0
+        return next((line for line in capsys.readouterr().out.splitlines() if line.startswith("it may be asked: ")), "")
+
+    assert "--max-seconds (it ends each piece itself; not --seconds)" in asked(str(tiny_rnn / "last"))
+    assert "--prompt" not in asked(str(tiny_rnn / "last"))
+    assert asked("ar-v1").startswith("it may be asked: --prompt, --max-seconds (to end each piece itself)")
+    assert asked("conv-v1") == ""

@@ -178,11 +178,21 @@ def load_autoencoder(path: str | Path | None = None, device: str | torch.device 
     checkpoint or exported model folder (its autoencoder, with the fine-tuned weights where the GAN tuned it);
     None: the model shipped in the package. `flag`: the option that gave `path`, for the error message."""
     device = pick_device(device) if isinstance(device, str) else device  # auto, and a cuda asked where there is none
+    folder, meta, base = autoencoder_named(path, flag)
+    if base is None:
+        return Autoencoder.load(folder, device)
+    return Autoencoder.load(base, device).for_gan(folder, meta)
+
+
+def autoencoder_named(path: str | Path | None, flag: str = "--ae") -> tuple[Path, dict, Path | None]:
+    """What `path` names as an autoencoder (load_autoencoder's reading, shared with train-gan --ae): the checkpoint
+    read (an autoencoder run's `best`, else the folder itself; a GAN run's `best`, a GAN checkpoint or model folder),
+    its metadata, and for a GAN the folder of the autoencoder it started from (None for an autoencoder)."""
     path = resolve_model(path, flag)
     best = path / "best"
     folder, meta = read_meta(best if (best / "config.json").is_file() or (path / ".best.old").is_dir() else path)
     if meta.get("kind") == "autoencoder":
-        return Autoencoder.load(folder, device)
+        return folder, meta, None
     if meta.get("kind") != "gan":
         raise ValueError(f"{folder}: neither an autoencoder nor a GAN checkpoint (kind={meta.get('kind')!r})")
     base = next((p for p in (folder / "autoencoder", folder.parent / "autoencoder") if (p / "config.json").is_file()
@@ -190,4 +200,18 @@ def load_autoencoder(path: str | Path | None = None, device: str | torch.device 
     if base is None:
         raise ValueError(f"{folder}: a GAN checkpoint whose autoencoder is missing (looked in {folder / 'autoencoder'} "
                          f"and {folder.parent / 'autoencoder'})")
-    return Autoencoder.load(base, device).for_gan(folder, meta)
+    return folder, meta, base
+
+
+def frozen_autoencoder_folder(path: str | Path, flag: str = "--ae") -> Path:
+    """The autoencoder checkpoint a new sequence model trains over when `path` is given as --ae: an autoencoder's,
+    or a sequence model's (run, checkpoint, shipped name) own autoencoder, where it was kept frozen (a fine-tuned
+    one holds weights that no autoencoder checkpoint has: refused, naming what to give instead)."""
+    folder, meta, base = autoencoder_named(path, flag)
+    if base is None:
+        return folder
+    if "finetuned_sha256" in meta.get("autoencoder", {}):
+        raise ValueError(f"{flag} {path}: a sequence model that fine-tuned its autoencoder as it trained; give an "
+                         "autoencoder (a train-ae run, or a shipped one: ae-latent75), or --init-from "
+                         f"{path} to start from the model")
+    return base

@@ -121,10 +121,6 @@ def _run_folder(args: argparse.Namespace, verb: str) -> str:
     if args.resume:
         if args.overwrite:
             raise ValueError(f"{verb}: --overwrite starts a new run; it cannot go with --resume")
-        for flag, given in (("--set", getattr(args, "set", None)), ("--config", getattr(args, "config", None))):
-            if given:  # (they would be silently ignored: a resumed run trains on its saved settings)
-                raise ValueError(f"{flag}: a resumed run keeps its saved settings, so that it goes on exactly; "
-                                 "start a new run (--init-from RUN, for a sequence model) to change them")
         if not Path(args.resume).is_dir():
             raise ValueError(f"--resume {args.resume}: no such folder (give the --out folder of the run to continue)")
         with _held(args.resume):  # another process training it now: said first, not what its folder holds so far
@@ -149,6 +145,33 @@ def _refuse_changed_on_resume(asked: dict[str, tuple[object, object]], new_run: 
             shown = ("on" if saved else "off") if isinstance(saved, bool) else saved
             raise ValueError(f"{flag if given is True else f'{flag} {given}'}: a resumed run keeps its saved "
                              f"{flag.lstrip('-')} ({shown}), so that it goes on exactly; {new_run} to change it")
+
+
+def _refuse_changed_settings(args: argparse.Namespace, saved: Config, resume_flags: dict[str, str],
+                             new_run: str) -> None:
+    """--set and --config with --resume: they go on where every value they set is the run's own (a script that
+    re-runs its first command line with --resume added), and are refused in one line naming the first setting
+    they change otherwise (it would be silently ignored: a resumed run trains on its saved settings).
+    `resume_flags`: setting → the flag that changes it on a resumed run (train-ae --lr); `new_run`: how the line
+    says to start one instead."""
+    from .config import Config, split_assignment
+
+    if not (getattr(args, "config", None) or getattr(args, "set", None)):
+        return
+    asked = Config.from_toml(args.config, saved) if getattr(args, "config", None) else saved
+    asked = asked.override(getattr(args, "set", None) or [])
+    for key, own, given in saved.differences(asked):
+        by_set = [a for a in getattr(args, "set", None) or [] if split_assignment(a)[0] == key]
+        source = f"--set {by_set[-1]}" if by_set else f"--config {args.config}"
+        how = (f"give {resume_flags[key]} with --resume to change it from here on" if key in resume_flags
+               else f"{new_run} to change it")
+        raise ValueError(f"{source}: a resumed run keeps its saved settings, so that it goes on exactly ({key} is "
+                         f"{_setting_said(own)} in the run, {_setting_said(given)} here); {how}")
+
+
+def _setting_said(value: object) -> str:
+    """A setting's value as --set and TOML write it (true, not True)."""
+    return json.dumps(value) if isinstance(value, (bool, str)) else str(value)
 
 
 def _check_resumable(run: Path) -> None:
@@ -190,6 +213,9 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
         from .config import Config
 
         saved = Config.from_dict(read_run(Path(out))["config"])
+        _refuse_changed_settings(args, saved, {"ae.lr": "--lr", "ae.epochs": "--epochs", "ae.device": "--device",
+                                               "ae.compile": "--compile", "ae.checkpoint_every_s": "--checkpoint-minutes"},
+                                 new_run="start a new run (--out RUN)")
         _refuse_changed_on_resume({"--latent": (args.latent, saved.ae.latent),
                                    "--encoding": (args.encoding, saved.encoding.encoding),
                                    "--batch": (args.batch, saved.ae.batch_chunks), "--seed": (args.seed, saved.ae.seed)})
@@ -233,6 +259,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     saved = checkpoint_config(resumed) if resumed else None
     if resumed:
         _refuse_changed_on_resume({"--arch": (args.arch, arch)})  # (--init-from warm-starts a model of its own arch)
+        _refuse_changed_settings(args, saved, {"gan.steps": "--steps", "gan.device": "--device", "gan.compile": "--compile"},
+                                 new_run="start a new run (--init-from RUN: from its weights)")
         _refuse_changed_on_resume({"--seed": (args.seed, saved.gan.seed),
                                    "--batch": (args.batch, saved.ar.batch if arch in ("ar", "events") else saved.gan.batch),
                                    "--checkpoint-steps": (args.checkpoint_steps, saved.gan.validate_every),
@@ -262,12 +290,12 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
 
 
 def _pisa_sha256(ae: str | Path) -> str | None:
-    """The hash of the autoencoder weights that --ae names (a run's best, else its last; a checkpoint; a shipped name)."""
+    """The hash of the autoencoder weights that --ae names (a run's best, else its last; a checkpoint; a shipped name;
+    a sequence model's own)."""
+    from .autoencoder import frozen_autoencoder_folder
     from .checkpoint import read_meta
-    from .shipped import resolve_model
 
-    path = resolve_model(ae, "--ae")
-    return read_meta(path / "best" if (path / "best" / "config.json").is_file() else path)[1].get("weights", {}).get("pisa")
+    return read_meta(frozen_autoencoder_folder(ae, "--ae"))[1].get("weights", {}).get("pisa")
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
@@ -417,7 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "writes RUN/last, RUN/best, RUN/metrics.jsonl and, every gan.sample_every steps (0: never, as the shipped "
                        "models' settings), RUN/samples/step_*/ MIDI from fixed noise.")
     p.add_argument("corpus", metavar="CORPUS")
-    p.add_argument("--ae", metavar="AE_RUN", help="trained autoencoder run (its best checkpoint is used)")
+    p.add_argument("--ae", metavar="AE_RUN", help="trained autoencoder run (its best checkpoint is used), a shipped one "
+                   "(ae-latent75), or a sequence model's run or name: the autoencoder it was trained over")
     p.add_argument("-o", "--out", metavar="RUN", help="run folder")
     p.add_argument("--resume", metavar="RUN", help="continue this run (its architecture and settings are kept)")
     p.add_argument("--init-from", metavar="MODEL",

@@ -264,6 +264,9 @@ class GANConfig:
     """Write MIDI samples from fixed noise every this many generator steps (0 = never)."""
     validate_every: int = 250
     """Held-out Wasserstein estimate every this many generator steps."""
+    log_every: int = 25
+    """Write the training figures (each one's mean over the steps since the line before) and steps/s to
+    metrics.jsonl every this many generator steps, and at each validation (0 = only at validation)."""
     seed: int = 0
     """Seed of initialisation, window order and noise."""
     device: str = "auto"
@@ -285,7 +288,7 @@ class GANConfig:
         for key in ("window_chunks", "noise", "channels", "batch", "critic_steps", "gp_every", "steps",
                     "minibatch_group", "validate_every"):
             _check(getattr(self, key) >= 1, f"gan.{key}", f"must be ≥ 1, got {getattr(self, key)}")
-        for key in ("critic_channels", "critic_depth"):
+        for key in ("critic_channels", "critic_depth", "log_every"):
             _check(getattr(self, key) >= 0, f"gan.{key}", f"must be ≥ 0, got {getattr(self, key)}")
         _check(0 <= self.ema < 1, "gan.ema", f"must be in [0, 1), got {self.ema}")
         _check(self.critic_lr >= 0, "gan.critic_lr", f"must be ≥ 0 (0 = gan.lr), got {self.critic_lr}")
@@ -787,6 +790,13 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def differences(self, other: "Config") -> list[tuple[str, Any, Any]]:
+        """(section.key, this config's value, `other`'s) for every setting where the two differ, in section and
+        field order."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [(f"{section}.{key}", value, theirs[section][key]) for section, table in mine.items()
+                for key, value in table.items() if theirs[section][key] != value]
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)

@@ -172,12 +172,13 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
     """--set applied to the model's sampling, and the flags of drawing checked against what the model does: each one
     it cannot follow, or would silently ignore, refused in one line. Returns each piece's length (s; for a model that
     ends its pieces itself, the longest it may run) and whether the model ends them itself."""
-    from .generation import check_temperatures, set_sampling
+    from .generation import arm_takes, check_temperatures, set_sampling
     from .shipped import arch_said, model_said
 
     set_names = set_sampling(gan, args.set or [])  # the keys given, "ar.NAME"
-    continues, tempered = getattr(gan.arm, "continues", False), getattr(gan.arm, "tempered", False)
-    ends_itself = gan.arch == "rnn" or (tempered and args.max_seconds is not None)
+    takes = arm_takes(gan.arm)  # (--info says the same: model_info)
+    continues, tempered = takes["prompt"], takes["tempered"]
+    ends_itself = takes["ends_always"] or (tempered and args.max_seconds is not None)
     for flag, name in (("--temperature", "temperature"), ("--mixture-temperature", "mixture_temperature")):
         if getattr(args, name) is not None and f"ar.{name}" in set_names:  # one would be silently ignored
             raise ValueError(f"{flag} and --set ar.{name} both given: give one")

@@ -82,7 +82,8 @@ def info_words(info: dict, history: bool = False) -> list[str]:
         # (as tsm prepare counts them)
         lines.append(f"trained: {trained['steps']:,} steps of its own{hours}{warm}{on}")
     ar = info.get("ar") or {}
-    asks = ["--prompt"] if info.get("arch") in ("ar", "events") else []
+    takes = info.get("takes") or {}  # (generation.arm_takes: what tsm generate's checks let it be asked)
+    asks = ["--prompt"] if takes.get("prompt") else []
     asks += [flag for flag, key in (("--key", "takes_key"), ("--tempo", "takes_tempo")) if info.get(key)]
     asks += [f"--style{' (calibrated)' if info.get('style_calibration') else ''}"] if ar.get("style") else []
     walks = ar.get("style") and ar.get("style_drawn", True) and ar.get("style_path", "none") != "none"  # a path
@@ -94,6 +95,8 @@ def info_words(info: dict, history: bool = False) -> list[str]:
     slows = (ar.get("final_ritard") or 1) > 1  # ar.final_ritard: slowing into the final onset
     asks += [f"--ending (its last {closes_s:g} s close{', slowing into the final chord' if slows else ''})"] if (
         ar.get("closing_s") or 0) > 0 else []
+    asks += ["--max-seconds (it ends each piece itself; not --seconds)"] if takes.get("ends_always") else []
+    asks += ["--max-seconds (to end each piece itself), --temperature"] if takes.get("tempered") else []
     if asks:
         lines.append("it may be asked: " + ", ".join(asks))
     if info.get("description") and history:

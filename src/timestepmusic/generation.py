@@ -75,6 +75,17 @@ def checkpoint_config(meta: dict) -> Config:
     return config
 
 
+def arm_takes(arm: SequenceModel) -> dict[str, bool]:
+    """What `tsm generate` lets an arm be asked, by the attributes its checks read (generate_command,
+    GANModel.sample_latents), for those checks and for --info alike: `prompt` (--prompt: `continues`, the
+    likelihood arms and a conv arm with gan.past_chunks), `tempered` (--temperature, --mixture-temperature, and
+    --max-seconds to end pieces where the model ends them), `ends_always` (it ends every piece itself: --max-seconds,
+    never --seconds; the recurrent arm)."""
+    tempered = getattr(arm, "tempered", False)
+    return {"prompt": getattr(arm, "continues", False), "tempered": tempered,
+            "ends_always": getattr(arm, "arch", None) == "rnn" and not tempered}
+
+
 def check_piece_seconds(seconds: float, flag: str = "seconds") -> None:
     """A clear error, naming the flag, for a piece length that is not positive or longer than the limit."""
     if not seconds > 0:
@@ -189,8 +200,8 @@ class GANModel:
         check_piece_seconds(seconds)
         chunks = piece_chunks(seconds, self.ae.chunk_seconds)
         arm = self.arm
-        continues = getattr(arm, "continues", False)  # the likelihood arm; a conv arm with gan.past_chunks
-        tempered = getattr(arm, "tempered", False)  # the likelihood arm
+        takes = arm_takes(arm)
+        continues, tempered = takes["prompt"], takes["tempered"]
         for what, given, able in (("--prompt", prompt is not None, continues),
                                   ("--temperature", temperature is not None, tempered),
                                   ("--mixture-temperature", mixture_temperature is not None, tempered),

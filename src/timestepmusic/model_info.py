@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .checkpoint import CONFIG, load_tensors, read_meta
+from .config import Config
 from .critic import PieceCritic
-from .generation import EVENTS_ONLY, LATENTS_ONLY, checkpoint_config
+from .generation import EVENTS_ONLY, LATENTS_ONLY, arm_takes, checkpoint_config
+from .sequence import arch_class
 from .sequence.style import StylePaths
 from .sequence.style_calibration import StyleCalibration
 from .shipped import resolve_model
@@ -46,7 +48,16 @@ def model_info(model: str | Path | None = None) -> dict:
             "description": meta.get("description"), "style_calibration": calibration_summary(meta, folder),
             "takes_key": arch == "events" and bool(ar["tonal"]),  # tsm generate --key: an events model with ar.tonal
             "takes_tempo": arch == "events" and ar["beat_echo"] > 0,  # --tempo: one sampled with the beat echo
-            "critic": critic_summary(folder), "composers": composers_summary(folder, meta)}
+            "critic": critic_summary(folder), "composers": composers_summary(folder, meta),
+            "takes": takes_summary(arch, config)}
+
+
+def takes_summary(arch: str, config: Config) -> dict[str, bool]:
+    """For `--info`: what tsm generate lets the model be asked (generation.arm_takes, which its checks read), from
+    the arm built as GANModel.load builds it, without its weights."""
+    import torch
+
+    return arm_takes(arch_class(arch)(config, config.ae.latent, torch.device("cpu"), training=False))
 
 
 def composers_summary(folder: Path, meta: dict) -> dict[str, int] | str | None:

@@ -38,6 +38,38 @@ class MetricsLog:
         tmp.replace(self.path)
 
 
+class TrainingFigures:
+    """The training figures of the steps since the last line written, for that line: each one's mean over the
+    steps that gave it, and the steps per second. The rate's clock runs only while a step trains, so start-up
+    (a resumed run's too), validation, checkpoints and samples are not counted in it. The means' sums are kept
+    in checkpoints (`to_dict`), so a resumed run's first line averages the same steps as the uninterrupted run's."""
+
+    def __init__(self, saved: dict | None = None):
+        self.sums: dict[str, float] = dict((saved or {}).get("sums", {}))
+        self.counts: dict[str, int] = dict((saved or {}).get("counts", {}))
+        self.timed_steps, self.seconds = 0, 0.0
+
+    def add(self, record: dict[str, float], seconds: float) -> None:
+        """One step's figures, and the seconds it took to train."""
+        for key, value in record.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value
+            self.counts[key] = self.counts.get(key, 0) + 1
+        self.timed_steps += 1
+        self.seconds += seconds
+
+    def line(self) -> dict[str, float]:
+        """The means and steps/s since the last line (steps/s left out where no step was timed); then empty."""
+        said = {key: total / self.counts[key] for key, total in self.sums.items()}
+        if self.timed_steps:
+            said["steps_per_s"] = self.timed_steps / max(self.seconds, 1e-9)
+        self.__init__()
+        return said
+
+    def to_dict(self) -> dict:
+        """The sums not yet written, for a checkpoint."""
+        return {"sums": dict(self.sums), "counts": dict(self.counts)}
+
+
 def read_metrics(path: str | Path) -> list[dict]:
     """All records of a metrics log; a half-written last line (a crash mid-write) is ignored."""
     records = []

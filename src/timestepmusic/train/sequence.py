@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..autoencoder import Autoencoder
+from ..autoencoder import Autoencoder, frozen_autoencoder_folder
 from ..checkpoint import (
     CONFIG,
     autoencoder_beside,
@@ -44,7 +44,7 @@ from .budget import Budget
 from .distributed import Dist, from_environment
 from .finetune import CodebookWeights, RealLatents, weights_hash
 from .interrupts import ENDED_INTERRUPTED, STOPPED_AT_ONCE, StopNow, diverged, held_interrupts
-from .log import MetricsLog
+from .log import MetricsLog, TrainingFigures
 
 log = logging.getLogger(__name__)
 AE_VALIDATION_CHUNKS = 4096  # held-out chunks on which a fine-tuned autoencoder's drift is watched
@@ -157,6 +157,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
         order = torch.randperm(rows.size, generator=torch.Generator().manual_seed(g.seed + 3))
         ae_val_rows = torch.from_numpy(rows)[order[:AE_VALIDATION_CHUNKS]]
     metrics = MetricsLog(out / "metrics.jsonl", resumed_at=step if meta else None)
+    figures = TrainingFigures(meta.get("figures_since_logged") if meta else None)  # a line's means go on over a resume
     trained_seconds = meta["trained"]["seconds"] if meta else 0.0
     initialised_from = meta.get("initialised_from") if meta else (
         {"model": str(init_from), "step": source["meta"].get("step")} if source else None)
@@ -175,7 +176,8 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
             models, tuned = models | ({"codebook": book} if book is not None else {}), {"finetuned_sha256": tuned_sha}
         write_checkpoint(out, name, {
             "kind": "gan", "arch": arch, "config": config.to_dict(), "normaliser": normaliser.to_dict(),
-            "step": step, best_key: best, "autoencoder": {"weights_sha256": base_sha} | tuned,
+            "step": step, best_key: best, "figures_since_logged": figures.to_dict(),
+            "autoencoder": {"weights_sha256": base_sha} | tuned,
             "corpus": {"root": str(corpus.root), "key": corpus.manifest["key"], "content": corpus.content_key,
                        "tracks": corpus.num_tracks,
                        "hours": sum(t["duration_s"] for t in corpus.tracks) / 3600},
@@ -187,7 +189,6 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     budget = Budget(max_steps, max_seconds)
     bar = tqdm(total=g.steps, initial=step, desc=f"train {arch} ({where_words(device)})", unit="step",
                disable=not (progress and ranks.main))
-    rate_start, rate_steps = time.perf_counter(), 0
     last: dict = {}
     if resume and step >= g.steps and ranks.main:
         log.warning("%s is already at step %d of %d; nothing to train (give --steps above %d to train on)",
@@ -195,7 +196,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     with held_interrupts() as interrupted:  # Ctrl-C held to a step's end: a whole step saved
         try:
             while step < g.steps:
-                record = {}
+                record, step_start = {}, time.perf_counter()
                 for update in model.updates(step, rng):
                     apply(update, trained, optimizers, ranks)
                     record |= update.metrics
@@ -206,17 +207,18 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                     raise diverged(out, step + 1, f"{not_finite[0]} is {record[not_finite[0]]}" if not_finite
                                    else "on another rank")
                 step += 1
-                rate_steps += 1
+                figures.add(record, time.perf_counter() - step_start)
                 bar.update()
                 if step % 10 == 0:
                     bar.set_postfix({key: f"{value:.4g}" for key, value in list(record.items())[:3]})
                 if ranks.main and g.sample_every and step % g.sample_every == 0:  # before `last` is saved: a run
                     # killed between the two goes on from the step before and writes them again, never skips them
                     write_samples(model, normaliser, ae, out / "samples" / f"step_{step:06d}", g.seed + 1)
-                if ranks.main and (step % g.validate_every == 0 or step == g.steps):
-                    last = {"step": step} | record | held_out(model, real_latents, ae_val_rows) | \
-                           {"steps_per_s": rate_steps / max(time.perf_counter() - rate_start, 1e-9)}
-                    rate_start, rate_steps = time.perf_counter(), 0
+                validating = step % g.validate_every == 0 or step == g.steps
+                if ranks.main and g.log_every and step % g.log_every == 0 and not validating:
+                    metrics.write({"step": step} | figures.line())
+                if ranks.main and validating:
+                    last = {"step": step} | figures.line() | held_out(model, real_latents, ae_val_rows)
                     metrics.write(last)
                     score = last[model.held_out_key]
                     if not (math.isfinite(score) or said_not_finite):  # (no best is ever kept: say why, once)
@@ -381,8 +383,8 @@ def autoencoder_for_run(out: Path, ae_path: str | Path | None, meta: dict | None
         raise ValueError(f"train-gan needs --ae RUN (a trained autoencoder, or a shipped one: "
                          f"{', '.join(shipped_autoencoders())}), or --init-from MODEL (which brings its own), "
                          "unless resuming")
-    ae_path = resolve_model(ae_path, "--ae")  # a run or checkpoint folder, or a shipped autoencoder's name
-    ae = Autoencoder.load(ae_path / "best" if (ae_path / "best").is_dir() else ae_path)
+    # a run or checkpoint folder, a shipped autoencoder's name, or a sequence model's (its autoencoder, as reconstruct)
+    ae = Autoencoder.load(frozen_autoencoder_folder(ae_path, "--ae"))
     config = (config or Config()).override({"ae." + k: v for k, v in ae.config.ae.__dict__.items()}
                                            | {"encoding." + k: v for k, v in ae.config.encoding.__dict__.items()})
     return ae, config

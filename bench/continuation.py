@@ -1,7 +1,7 @@
 """How well `tsm generate --prompt` keeps going where a performance stopped: --prompts real passages of a split
 (--prompt-seconds each, at random places in random tracks long enough), each continued for --seconds, and the
-continuation set beside what the pianist actually played next, attribute by attribute (how far, then which way): the notes' mean pitch
-(semitones), notes per second (|ln ratio|), mean velocity, damper-down and soft-down shares (`tsm evaluate`'s
+continuation set beside what the pianist actually played next, attribute by attribute (how far, then which way): the
+notes' mean pitch (semitones), notes per second (|ln ratio|), mean velocity, damper-down and soft-down shares (`tsm evaluate`'s
 descriptors), the pulse (`tsm evaluate`'s pulse clarity: how strongly the onsets repeat at a period) and the key
 (1 − the correlation of the two pitch-class histograms, centred). Lower is closer. A second table follows the register:
 the low and high ends of the notes' pitches (their 10th and 90th percentiles, `REGISTER_PERCENTILES`), over the

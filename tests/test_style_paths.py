@@ -635,6 +635,8 @@ def test_a_files_line_says_how_a_piece_rose_and_fell_with_the_performance_it_was
     first = like.start_s < 15.0  # a file that ends before the piece (at 14.95 s): its windows alone
     short = Events(like.ids[first], like.start_s[first], like.duration_s[first], like.intensity[first])
     assert like_heard(falling, 32.0, short, "short.mid").startswith("; against short.mid in 1 window of 8 s:")
+    one = like_heard(falling, 8.0, like, "mine.mid")  # one window tells nothing of how the file moves (it rises here)
+    assert one == "; against mine.mid in 1 window of 8 s: loudness off by 48.0, density off by 0.0 notes/s, damper off by 0.00"
     assert like_heard(falling, 5.0, like, "mine.mid") == "; walks the shape of mine.mid"
 
 

@@ -185,7 +185,8 @@ def like_heard(played, seconds: float, like, name: str) -> str:
     """`--like`: how a piece of `seconds` followed the file's performance `like` (from its first note, as walked),
     named `name`, in the whole LIKE_WINDOW_S windows both hold: the mean gap of their loudness, density and damper
     share, and where there are LIKE_LEAST_WINDOWS windows and both vary, their correlation across them; where the
-    file's windows move less than LIKE_STEADY_SD, that it holds the attribute steady (no correlation to follow)."""
+    file's windows (two or more) move less than LIKE_STEADY_SD, that it holds the attribute steady (no correlation to
+    follow)."""
     import numpy as np
 
     from .evaluate.played import shape_correlation, windows_played
@@ -199,8 +200,8 @@ def like_heard(played, seconds: float, like, name: str) -> str:
     with np.errstate(all="ignore"):
         gap = np.nanmean(np.abs(piece - file), axis=0)  # [3]
     r = shape_correlation(piece, file, LIKE_LEAST_WINDOWS)
-    with np.errstate(all="ignore"):
-        steady = np.nanstd(file, axis=0) < np.array(LIKE_STEADY_SD)  # [3]: the file holds it level
+    with np.errstate(all="ignore"):  # the file holds it level (one window alone, whose sd is 0, tells nothing)
+        steady = (np.nanstd(file, axis=0) < np.array(LIKE_STEADY_SD)) & (np.isfinite(file).sum(axis=0) >= 2)  # [3]
     said = [f"{what} off by {g:.{k}f}{unit}" + (f" ({name} holds it steady)" if still else f" (r {c:+.2f})"
                                                  if np.isfinite(c) else "")
             for what, unit, k, g, c, still in zip(names, units, places, gap, r, steady) if np.isfinite(g)]

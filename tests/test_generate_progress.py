@@ -53,7 +53,7 @@ def test_generate_shows_a_bar_over_the_chunks_drawn_only_on_a_terminal(tmp_path,
 def test_a_piece_drawn_again_goes_on_in_its_batchs_bar(monkeypatch):
     """A silent piece drawn again, or --select's next round, draws the batch's chunks once more: the bar grows by a
     draw, not past 100 %, and goes when the batch is drawn."""
-    from timestepmusic.generate_command import ChunkBar
+    from timestepmusic.chunk_bar import ChunkBar
 
     monkeypatch.setattr("sys.stderr", Terminal())
     bar = ChunkBar(8, shown=True)

@@ -149,8 +149,13 @@ def test_toml_errors_name_the_file(tmp_path):
 
     unknown = tmp_path / "unknown.toml"
     unknown.write_text("[chunks]\nwidth = 3\n")
-    with pytest.raises(ValueError, match=r"unknown\.toml.*width"):
-        Config.from_toml(unknown)
+    with pytest.raises(ValueError, match=r"unknown\.toml.*width.*known: \['chunk_seconds', 'max_events'\]"):
+        Config.from_toml(unknown)  # nothing near: the known keys listed
+    typo = tmp_path / "typo.toml"
+    typo.write_text("[ar]\nhead_hiden = 3\n")
+    with pytest.raises(ValueError, match=r"typo\.toml.*unknown key\(s\) \['head_hiden'\]; did you mean head_hiden → "
+                                         r"head_hidden\?$"):
+        Config.from_toml(typo)
 
     with pytest.raises(ValueError, match="absent.toml"):
         Config.from_toml(tmp_path / "absent.toml")

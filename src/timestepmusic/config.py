@@ -916,7 +916,10 @@ def _build_section(cls: type, name: str, raw: dict[str, Any]):
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(raw) - set(known)
     if unknown:
-        raise ValueError(f"config [{name}]: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+        close = {key: difflib.get_close_matches(key, known, n=1) for key in sorted(unknown)}  # a misspelt key's nearest
+        meant = [f"{key} → {near[0]}" for key, near in close.items() if near]
+        raise ValueError(f"config [{name}]: unknown key(s) {sorted(unknown)}; "
+                         + (f"did you mean {', '.join(meant)}?" if meant else f"known: {sorted(known)}"))
     kwargs = {}
     for key, value in raw.items():
         default = getattr(cls(), key)

@@ -715,3 +715,12 @@ def test_the_events_a_file_is_said_to_hold_are_those_a_reader_reads_from_it(temp
     assert np.array_equal(notes.duration_s, read.duration_s)
     assert not np.array_equal(notes.start_s, events.start_s[events.is_note])  # (the drawn times were off their ticks)
     assert held.start_s[~held.is_note].tolist() == back.start_s[~back.is_note].tolist()  # the pedal, at its tick
+
+
+def test_events_are_shown_as_a_summary_not_their_arrays():
+    from timestepmusic.midi import DAMPER_ID, Events
+
+    events = Events(np.array([40, 41, DAMPER_ID]), np.array([0.0, 0.5, 0.0]), np.array([1.0, 0.25, 2.5]),
+                    np.array([60, 70, 127]))
+    assert repr(events) == "Events(2 notes, 1 pedal events, 2.50 s)"
+    assert repr(Events(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))) == "Events(0 notes, 0 pedal events, 0.00 s)"

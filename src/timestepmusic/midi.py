@@ -63,6 +63,10 @@ class Events:
     def __len__(self) -> int:
         return int(self.ids.size)
 
+    def __repr__(self) -> str:  # a summary: the arrays of a whole performance run to thousands of lines
+        notes = int((self.ids < NUM_KEYS).sum())
+        return f"Events({notes} notes, {len(self) - notes} pedal events, {self.end_s:.2f} s)"
+
     def sorted(self) -> "Events":
         order = np.lexsort((self.ids, self.start_s))
         return self.take(order)

@@ -288,8 +288,8 @@ def test_the_python_verbs_refuse_an_existing_run_unless_overwrite(corpus, straig
 
 def _training_lines(run: Path) -> list[dict]:
     """metrics.jsonl's lines of training figures, less what differs between two runs of the same steps (the time)."""
-    return [{k: v for k, v in r.items() if k not in ("time", "steps_per_s")} for r in read_metrics(run / "metrics.jsonl")
-            if "event" not in r]
+    return [{k: v for k, v in r.items() if k not in ("time", "steps_per_s", "chunks_per_s", "seconds")}
+            for r in read_metrics(run / "metrics.jsonl") if "event" not in r]
 
 
 def test_gan_logs_training_figures_between_validations_without_changing_what_it_trains(corpus, straight_ae, tmp_path):
@@ -314,6 +314,41 @@ def test_gan_logs_training_figures_between_validations_without_changing_what_it_
                   max_steps=stop, overwrite=True)
         train_gan(corpus, None, resumed, resume=True, progress=False)
         assert _training_lines(resumed) == _training_lines(runs[2])
+
+
+def test_autoencoder_logs_training_figures_between_epochs_without_changing_what_it_trains(corpus, straight_ae,
+                                                                                          tmp_path):
+    """ae.log_every, as gan.log_every: a line every N steps of each batch figure's mean since the line before, the
+    rest in the epoch's line; the weights bit-identical with and without it; a resumed run writes the same lines."""
+    per_epoch = next(r["step"] for r in read_metrics(straight_ae / "metrics.jsonl") if "val_loss" in r)
+    assert per_epoch >= 4  # (lines between epochs to check)
+    runs = {every: tmp_path / f"every{every}" for every in (0, 1, 3)}
+    for every, run in runs.items():
+        train_autoencoder(corpus, run, Config().override(AE | {"ae.log_every": every}), progress=False)
+    for run in runs.values():
+        _same_weights(straight_ae / "last", run / "last")
+    each = _training_lines(runs[1])
+    assert [r["step"] for r in each] == list(range(1, 2 * per_epoch + 1))
+    epoch_ends = [per_epoch, 2 * per_epoch]
+    assert [r["step"] for r in _training_lines(runs[0])] == epoch_ends
+    threes = [r["step"] for r in _training_lines(runs[3])]
+    assert threes == sorted({*range(3, 2 * per_epoch + 1, 3), *epoch_ends})
+    line = next(r for r in _training_lines(runs[3]) if r["step"] == 3)  # the mean of steps 1, 2 and 3
+    for key in ("batch_loss", "batch_element_loss", "batch_size_loss", "batch_size_accuracy"):
+        assert line[key] == pytest.approx(sum(r[key] for r in each[:3]) / 3), key
+    after = next(r["step"] for r in _training_lines(runs[3]) if r["step"] > per_epoch)  # since the epoch's line
+    assert _training_lines(runs[3])[threes.index(after)]["batch_loss"] == pytest.approx(
+        sum(r["batch_loss"] for r in each[per_epoch:after]) / (after - per_epoch))
+    assert all(r["steps_per_s"] > 0 for r in read_metrics(runs[3] / "metrics.jsonl") if "batch_loss" in r)
+    assert [r["train_loss"] for r in _training_lines(runs[3]) if "val_loss" in r] == [
+        r["train_loss"] for r in _training_lines(runs[0])]
+    resumed = tmp_path / "resumed"
+    for stop in (4, per_epoch + 1, per_epoch):  # (between lines, and at an epoch's end before its validation)
+        train_autoencoder(corpus, resumed, Config().override(AE | {"ae.log_every": 3}), progress=False,
+                          max_steps=stop, overwrite=True)
+        train_autoencoder(corpus, resumed, resume=True, progress=False)
+        assert _training_lines(resumed) == _training_lines(runs[3]), stop
+        _same_weights(straight_ae / "last", resumed / "last")
 
 
 def test_steps_per_s_counts_only_the_steps_trained_not_start_up_nor_validation(corpus, straight_ae, tmp_path,

@@ -171,6 +171,10 @@ class AEConfig:
     """cpu, cuda, cuda:N or auto (cuda when present)."""
     checkpoint_every_s: float = 300.0
     """Seconds between mid-epoch `last` checkpoints (one is always written at each epoch end)."""
+    log_every: int = 25
+    """Write the training figures (each one's mean over the batches since the line before: batch_loss,
+    batch_element_loss, batch_size_loss, batch_size_accuracy) and steps/s to metrics.jsonl every this many steps,
+    and at each epoch's end beside the validation (0 = only at an epoch's end). As gan.log_every."""
     latent_noise: float = 0.0
     """Train the decoder on latents + Gaussian noise of this many × the batch's per-dimension spread, so that
     latents between real ones decode to nearby sets (0 = off; see docs/latent-space.md)."""
@@ -194,6 +198,7 @@ class AEConfig:
         for key in ("latent", "hidden", "batch_chunks", "epochs"):
             _check(getattr(self, key) >= 1, f"ae.{key}", f"must be ≥ 1, got {getattr(self, key)}")
         _check(self.lr > 0, "ae.lr", f"must be > 0, got {self.lr}")
+        _check(self.log_every >= 0, "ae.log_every", f"must be ≥ 0, got {self.log_every}")
         _check(self.checkpoint_every_s > 0, "ae.checkpoint_every_s", f"must be > 0 seconds, got {self.checkpoint_every_s}")
         _check(self.size_loss_weight >= 0, "ae.size_loss_weight", f"must be ≥ 0, got {self.size_loss_weight}")
         _check(0 <= self.latent_noise <= 10, "ae.latent_noise", f"must be in [0, 10], got {self.latent_noise}")

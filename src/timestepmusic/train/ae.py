@@ -26,7 +26,7 @@ from .ae_validation import validate
 from .budget import Budget
 from .distributed import from_environment
 from .interrupts import ENDED_INTERRUPTED, STOPPED_AT_ONCE, StopNow, diverged, held_interrupts
-from .log import MetricsLog
+from .log import MetricsLog, TrainingFigures
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
         model.compile()
     use_amp = device.type == "cuda"
     metrics = MetricsLog(out / "metrics.jsonl", resumed_at=step if meta else None)
+    figures = TrainingFigures(meta.get("figures_since_logged") if meta else None)  # a line's means go on over a resume
 
     def save(name: str, epoch: int, batch: int, extra: dict | None = None) -> None:
         if not ranks.main:  # one writer; the others wait at the next barrier
@@ -111,7 +112,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
         write_checkpoint(out, name, {
             "kind": "autoencoder", "config": config.to_dict(), "encoding": encoding.to_dict(),
             "model": model.sizes_of(), "epoch": epoch, "batch": batch, "step": step, "best_val_loss": best,
-            "train_loss": running,
+            "train_loss": running, "figures_since_logged": figures.to_dict(),
             "corpus": {"root": str(corpus.root), "key": corpus.manifest["key"], "content": corpus.content_key},
             "trained": {"steps": step, "device": str(device), "world_size": ranks.world} | (extra or {})},
             {"pisa": model}, {"pisa": optimizer})
@@ -135,6 +136,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
             try:
                 for b in bar:
                     interrupted(ranks)  # (a Ctrl-C during the batch before: raised here, at its end, on every rank)
+                    step_start = time.perf_counter()
                     idx = order[b * ae.batch_chunks:(b + 1) * ae.batch_chunks]
                     stretch = shift = None
                     if augment.tempo_range > 0 or augment.transpose_semitones > 0:
@@ -154,11 +156,15 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                     optimizer.step()
                     step += 1
                     window_chunks += idx.shape[0]
-                    value = float(loss.detach())
+                    step_figures = batch_figures(loss, parts)
+                    value = step_figures["batch_loss"]
                     if ranks.agree(not math.isfinite(value))[0]:  # (every rank stops; nothing saved)
                         raise diverged(out, step, f"the loss is {value}" if not math.isfinite(value)
                                        else "on another rank")
                     running = value if running is None else 0.98 * running + 0.02 * value
+                    figures.add(step_figures, time.perf_counter() - step_start)
+                    if ranks.main and ae.log_every and step % ae.log_every == 0 and b + 1 < batches_per_epoch:
+                        metrics.write({"step": step} | figures.line())  # (an epoch's last batch: in the epoch's line)
                     if b % 20 == 0:
                         rate = window_chunks / max(time.perf_counter() - window_start, 1e-9)
                         bar.set_postfix(loss=f"{running:.4f}", chunks_s=f"{rate:,.0f}")
@@ -200,7 +206,7 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
             elapsed = time.perf_counter() - window_start
             last = {"epoch": epoch + 1, "step": step, "train_loss": running, "val_loss": val["loss"],
                     "val_element_loss": val["element_loss"], "val_size_accuracy": val["size_accuracy"],
-                    "chunks_per_s": window_chunks / max(elapsed, 1e-9), "seconds": budget.seconds()}
+                    "chunks_per_s": window_chunks / max(elapsed, 1e-9), "seconds": budget.seconds()} | figures.line()
             metrics.write(last)
             log.info("epoch %d: %s", epoch + 1, last)
             if val["loss"] < best:
@@ -217,3 +223,9 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
                 log.warning(ENDED_INTERRUPTED, out)
             raise
     return last
+
+
+def batch_figures(loss: torch.Tensor, parts: dict[str, torch.Tensor]) -> dict[str, float]:
+    """One batch's figures for the metrics log's lines, read off the device in one transfer."""
+    values = torch.stack([loss.detach(), parts["element"], parts["size"], parts["size_accuracy"]]).float().tolist()
+    return dict(zip(("batch_loss", "batch_element_loss", "batch_size_loss", "batch_size_accuracy"), values))

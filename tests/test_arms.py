@@ -123,6 +123,32 @@ def test_a_stopped_run_says_its_figures_under_the_step_they_were_measured_at(tin
     assert stopped["last_validation"]["step"] == 3 and np.isfinite(stopped["last_validation"]["val_nll"])
 
 
+def test_info_on_a_run_says_its_best_validation_and_where_it_stopped(tiny_corpus, tiny_ae, tmp_path, capsys):
+    """--info on one's own run: the best held-out figure and its step, and a run stopped before gan.steps at step N of
+    M, with how to go on; once it has gone on to its last step, no such line."""
+    run = tmp_path / "run"
+    config = Config().override(TINY_GAN | {"gan.sample_every": 0})
+    train_sequence_model(tiny_corpus, tiny_ae, run, config, arch="test-gaussian", progress=False, max_steps=4)
+    best = json.loads((run / "best" / "config.json").read_text())
+    assert best["step"] == 3  # (the only validation before the stop)
+    for model in (run, run / "best"):
+        assert main(["generate", "--model", str(model), "--info"]) == 0
+        said = capsys.readouterr().out
+        assert f"best validation: val_nll {best['best_val_nll']:.4g} at step 3\n" in said, model
+        assert f"the run stopped (its time or steps were up) at step 4 of 6: tsm train-gan --resume {run} trains on" \
+            in said, model
+    assert main(["generate", "--model", str(run), "--info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["best_validation"]["step"] == 3 and info["run"] == {"folder": str(run), "step": 4, "steps": 6,
+                                                                     "ended": "stopped"}
+    train_sequence_model(tiny_corpus, None, run, resume=True, progress=False)
+    best = json.loads((run / "best" / "config.json").read_text())
+    assert main(["generate", "--model", str(run), "--info"]) == 0
+    said = capsys.readouterr().out
+    assert f"best validation: val_nll {best['best_val_nll']:.4g} at step {best['step']}\n" in said
+    assert "the run " not in said and "--resume" not in said  # (done: nothing to go on with)
+
+
 def test_the_cli_trains_resumes_and_generates_an_arm_registered_outside_its_list(tiny_corpus, tiny_ae, tmp_path,
                                                                                     capsys):
     """An arm of one's own (registered, as this module's is) was refused by train-gan's --arch, whose choices were

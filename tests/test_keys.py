@@ -204,7 +204,9 @@ def test_info_says_which_shipped_models_take_a_key(capsys):
     assert "--composer" not in unwalked and "--like" not in unwalked and "--style (calibrated)" in unwalked
     assert main(["generate", "--info"]) == 0
     short = capsys.readouterr().out
-    assert "how it came to be: --info -v" in short and len(short.splitlines()) == 4  # (the history asked for with -v)
+    assert "how it came to be: --info -v" in short and len(short.splitlines()) == 5  # (the history asked for with -v)
+    assert "\nbest validation: val_nll 35.93 (its run's best by step 5,500)\n" in short  # (shipped: its step not kept)
+    assert "--resume" not in short  # (a shipped model is no run to go on with, though its 5,500 steps are of 8,000)
     assert main(["generate", "--model", "events-v28", "--info"]) == 0  # its 'default': the default of its time …
     assert "warm-started from default at its step 6,500 (the default of its time" in capsys.readouterr().out
     assert main(["generate", "--model", "events-onsets", "--info"]) == 0  # … this one's, the default shipped now

@@ -81,6 +81,7 @@ def info_words(info: dict, history: bool = False) -> list[str]:
         on = f"; corpus: {corpus['tracks']:,} performances, {corpus['hours']:.1f} h" if corpus.get("tracks") else ""
         # (as tsm prepare counts them)
         lines.append(f"trained: {trained['steps']:,} steps of its own{hours}{warm}{on}")
+    lines += _run_words(info.get("best_validation"), info.get("run"))
     ar = info.get("ar") or {}
     takes = info.get("takes") or {}  # (generation.arm_takes: what tsm generate's checks let it be asked)
     asks = ["--prompt"] if takes.get("prompt") else []
@@ -104,6 +105,23 @@ def info_words(info: dict, history: bool = False) -> list[str]:
     lines.append(("" if history or not info.get("description") else "how it came to be: --info -v; ")
                  + "every setting: --info --json" + (' ("ar": those --set ar.NAME=VALUE may change for a run)'
                                                      if ar else ""))
+    return lines
+
+
+def _run_words(best: dict | None, run: dict | None) -> list[str]:
+    """The best validation figure and its step ('best validation: val_nll 35.93 at step 5,500'; where its step is not
+    known, the step by which it was the best), and for a run that has not reached its last step, where it stands
+    and how to go on."""
+    lines = []
+    if best:
+        at = f"at step {best['step']:,}" if best.get("step") is not None else (
+            f"(its run's best by step {best['by_step']:,})" if best.get("by_step") is not None else "")
+        lines.append(f"best validation: {best['figure']} {best['value']:.4g} {at}".rstrip())
+    if run and isinstance(run.get("step"), int) and isinstance(run.get("steps"), int) and run["step"] < run["steps"]:
+        how = {"stopped": "stopped (its time or steps were up)", "interrupted": "interrupted"}.get(
+            run.get("ended"), "not finished (still training, or ended without a word)")
+        lines.append(f"the run {how} at step {run['step']:,} of {run['steps']:,}: tsm train-gan --resume {run['folder']} "
+                     "trains on")
     return lines
 
 

@@ -2,6 +2,7 @@
 its critic, its style calibration and the composers its description paths walk, as a dict of its settings."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from .checkpoint import CONFIG, load_tensors, read_meta
@@ -12,6 +13,7 @@ from .sequence import arch_class
 from .sequence.style import StylePaths
 from .sequence.style_calibration import StyleCalibration
 from .shipped import resolve_model
+from .train.log import read_metrics
 
 
 def model_info(model: str | Path | None = None) -> dict:
@@ -49,7 +51,44 @@ def model_info(model: str | Path | None = None) -> dict:
             "takes_key": arch == "events" and bool(ar["tonal"]),  # tsm generate --key: an events model with ar.tonal
             "takes_tempo": arch == "events" and ar["beat_echo"] > 0,  # --tempo: one sampled with the beat echo
             "critic": critic_summary(folder), "composers": composers_summary(folder, meta),
-            "takes": takes_summary(arch, config)}
+            "takes": takes_summary(arch, config), "best_validation": best_validation(folder, meta),
+            "run": run_summary(folder)}
+
+
+def best_validation(folder: Path, meta: dict) -> dict | None:
+    """For `--info`: the best held-out figure of the run that wrote the checkpoint (its `best_val_…` entry: the
+    run's best up to the checkpoint's step, as a shipped model keeps it too), and the step it was measured at where
+    that is known (the run's RUN/best beside it, or the checkpoint itself when it is a `best`); None where the run
+    had not validated."""
+    key = next((k for k in meta if k.startswith("best_")), None)
+    if key is None or not isinstance(meta[key], (int, float)) or not math.isfinite(meta[key]):
+        return None
+    said = {"figure": key.removeprefix("best_"), "value": meta[key], "step": None, "by_step": meta.get("step")}
+    best = folder if folder.name == "best" else folder.parent / "best" if folder.name == "last" else None
+    try:
+        _, best_meta = read_meta(best) if best is not None and (best / CONFIG).is_file() else (None, {})
+    except ValueError:  # (a damaged best is said where it is read)
+        best_meta = {}
+    if isinstance(best_meta.get(key), (int, float)) and best_meta[key] == meta[key]:
+        said["step"] = best_meta.get("step")
+    return said
+
+
+def run_summary(folder: Path) -> dict | None:
+    """For `--info` on a run's checkpoint (RUN/last or RUN/best): where the run's latest checkpoint stands, its step
+    of gan.steps, and how it ended when it ended before its last step: "stopped" (its --max-minutes or --max-steps
+    were up), "interrupted" (Ctrl-C), or None (still training, or killed), from RUN/metrics.jsonl's last event at
+    that step. None for a folder that is no run's checkpoint (an exported or shipped model)."""
+    if folder.name not in ("last", "best") or not (folder.parent / "last" / CONFIG).is_file():
+        return None
+    run = folder.parent
+    try:
+        _, last = read_meta(run / "last")
+    except ValueError:
+        return None
+    step, steps = last.get("step"), last.get("config", {}).get("gan", {}).get("steps")
+    events = [r for r in read_metrics(run / "metrics.jsonl") if "event" in r and r.get("step") == step]
+    return {"folder": str(run), "step": step, "steps": steps, "ended": events[-1]["event"] if events else None}
 
 
 def takes_summary(arch: str, config: Config) -> dict[str, bool]:

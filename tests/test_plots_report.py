@@ -682,6 +682,51 @@ def test_plot_marks_where_a_generated_files_continuation_starts_as_generate_png_
     assert continuation_marker_s(prompt) is None
 
 
+def test_plot_marks_the_waypoints_a_generated_file_was_asked_as_generate_png_does(tmp_path, monkeypatch):
+    """A new user's trial: `tsm generate --key "C > G" --tempo ... --style ... --png` marked the waypoints asked on its
+    roll, `tsm plot` of the same file none; now the file holds them as markers and plot draws them, those in the part
+    drawn alone (--from/--seconds). A file asked nothing along a path holds no marker but the command's (its bytes as
+    before), and the marks change no note, pedal, tempo or key of a file."""
+    from timestepmusic import heard
+    from timestepmusic.evaluate import plots
+    from timestepmusic.midi import MADE_BY, asked_marks, load_score
+
+    drawn = []  # the marks of each roll drawn
+    monkeypatch.setattr(plots, "_draw_roll", lambda *args: drawn.append(args[5]))
+    asked = ["--key", "C > G", "--tempo", "80 > 100", "--style", "loudness=45 > loudness=80", "--seconds", "6",
+             "-n", "1", "--seed", "3"]
+    assert main(["generate", *asked, "--png", "-o", str(tmp_path / "shaped")]) == 0
+    (generated,) = drawn  # generate --png's
+    assert [label for _, label in generated] == ["C major, 80 bpm, loudness=45", "G major", "100 bpm, loudness=80"]
+    midi = tmp_path / "shaped" / "sample_3_000.mid"
+    assert [label for _, label in asked_marks(midi)] == [label for _, label in generated]
+    g_major_s = generated[1][0]
+    for flags, marks in (([], generated), (["--from", f"{g_major_s - 1:g}", "--seconds", "2"], generated[1:2]),
+                         (["--from", f"{g_major_s + 0.5:g}", "--seconds", "1"], ())):
+        drawn.clear()
+        assert main(["plot", str(midi), *flags, "-o", f"{tmp_path / 'rolls'}/", "--overwrite"]) == 0
+        assert [tuple((pytest.approx(at_s, abs=1e-3), said) for at_s, said in drawn[0])] == [tuple(marks)], flags
+
+    monkeypatch.setattr(heard, "shape_marks", lambda *args: ())  # the same request, its file written without marks
+    assert main(["generate", *asked, "-o", str(tmp_path / "unmarked")]) == 0
+    marked, unmarked = load_score(midi), load_score(tmp_path / "unmarked" / "sample_3_000.mid")
+
+    def same(one, other) -> bool:  # two symusic lists, column by column
+        a, b = one.numpy(), other.numpy()
+        return a.keys() == b.keys() and all(np.array_equal(a[name], b[name]) for name in a)
+
+    assert all(same(getattr(marked, part), getattr(unmarked, part))
+               for part in ("tempos", "key_signatures", "time_signatures"))
+    assert all(same(track.notes, other.notes) and same(track.controls, other.controls)
+               for track, other in zip(marked.tracks, unmarked.tracks, strict=True))
+    assert [m.text for m in marked.markers if not m.text.startswith("asked: ")] == [m.text for m in unmarked.markers]
+
+    monkeypatch.undo()
+    assert main(["generate", "--key", "Em", "--tempo", "90", "--seconds", "6", "-n", "1", "-o", str(tmp_path / "plain")]) == 0
+    (only,) = load_score(tmp_path / "plain" / "sample_0_000.mid").markers  # the command's, alone
+    assert only.text.startswith(MADE_BY) and asked_marks(tmp_path / "plain" / "sample_0_000.mid") == ()
+
+
 def test_a_title_the_font_cannot_draw_gives_no_warning(tmp_path, recwarn):
     from timestepmusic.evaluate.plots import plot_roll
     from timestepmusic.midi import Events

@@ -282,7 +282,7 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
     now. Returns the new music's length of each piece written (s, after any prompt)."""
     from .draws import drawn_in_batches
     from .generation import piece_chunks
-    from .heard import made_by
+    from .heard import made_by, shape_marks
     from .midi import continuation_only, write_held
     from .sample_files import replace_earlier, written_meta
 
@@ -311,9 +311,10 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
                 if args.continuation_only:
                     events, length_s = continuation_only(events, told.prompt_s), length_s - told.prompt_s
                 walked = gan.walked[j] if args.composer is not None and gan.walked is not None else None
+                marks = shape_marks(told.asked.key, told.asked.tempo, told.asked.ramp, told.asked_from_s, length_s)
                 meta = written_meta(made_by(request.words, first + j, args.n), told.asked.key, told.asked.tempo,
                                     told.asked_from_s, length_s, events, told.key_spellings, told.prompt_grid,
-                                    None if args.continuation_only or not told.prompt_s else told.prompt_s)
+                                    None if args.continuation_only or not told.prompt_s else told.prompt_s, marks)
                 path, events = write_held(events, files.names[first + j], meta)  # (as the file holds them: its line's)
                 written.append(path)
                 _say_written(args, written[-1], events, meta, length_s, told, walked)
@@ -331,7 +332,7 @@ def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: f
     """A written file's line (its notes, its pedal presses, length to its last sound and the seconds drawn; what a
     listener hears of what was asked, and the performance it `walked`), and its roll and audio beside it where asked
     (--png, --wav), each named."""
-    from .heard import heard_line, shape_marks
+    from .heard import heard_line
     from .midi import pedal_presses
     from .waypoints import clock_text
 
@@ -353,8 +354,7 @@ def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: f
                                     title=f"{path.name}" + (f" from {clock_text(from_s)}" if from_s else "")
                                     + f"\n{meta.text}",  # (the command, under the name)
                                     continuation_s=None if args.continuation_only else prompt_s or None,
-                                    marks=shape_marks(told.asked.key, told.asked.tempo, told.asked.ramp,
-                                                      told.asked_from_s, length_s),
+                                    marks=meta.marks,  # (the waypoints asked, as the file's markers say them)
                                     span=(from_s, length_s) if from_s else None):
             if not args.quiet:
                 print(f"{extra}")

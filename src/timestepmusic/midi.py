@@ -362,6 +362,7 @@ def beside_piano(piano_notes: list[dict[str, np.ndarray]], ticks_per_quarter: in
 
 MADE_BY = "TimeStepMusic"  # how the marker of a file `tsm generate` wrote begins (FileMeta.text)
 CONTINUATION = "continuation"  # the marker where a generated file's continuation of its prompt starts, as its roll says
+ASKED = "asked: "  # how the marker of a waypoint asked of a generated file begins (FileMeta.marks), its label after it
 
 
 def made_by_marker(path: str | Path) -> str | None:
@@ -374,17 +375,29 @@ def made_by_marker(path: str | Path) -> str | None:
     return next((marker.text for marker in markers if marker.text.startswith(MADE_BY)), None)
 
 
-def continuation_marker_s(path: str | Path) -> float | None:
-    """Where the continuation of its prompt starts in a file `tsm generate --prompt` wrote whole (its CONTINUATION
-    marker, FileMeta.continued_from_s), in seconds; None for any other file, or one that cannot be read."""
+def generated_markers(path: str | Path) -> list[tuple[float, str]]:
+    """The markers of a file `tsm generate` wrote (seconds, text), in the file's order; none for any other file (no
+    MADE_BY marker: a user's own markers are not this tool's), or one that cannot be read."""
     try:
         score = load_score(path)
     except ValueError:
-        return None
-    ticks = [m.time for m in score.markers if m.text == CONTINUATION]
-    if not ticks or not any(m.text.startswith(MADE_BY) for m in score.markers):
-        return None
-    return float(ticks_to_seconds(np.array(ticks[:1]), score)[0])
+        return []
+    if not any(m.text.startswith(MADE_BY) for m in score.markers):
+        return []
+    at_s = ticks_to_seconds(np.array([m.time for m in score.markers], dtype=np.int64), score)  # [markers]
+    return [(float(s), m.text) for s, m in zip(at_s, score.markers)]
+
+
+def continuation_marker_s(path: str | Path) -> float | None:
+    """Where the continuation of its prompt starts in a file `tsm generate --prompt` wrote whole (its CONTINUATION
+    marker, FileMeta.continued_from_s), in seconds; None for any other file, or one that cannot be read."""
+    return next((at_s for at_s, text in generated_markers(path) if text == CONTINUATION), None)
+
+
+def asked_marks(path: str | Path) -> tuple[tuple[float, str], ...]:
+    """The waypoints asked of a file `tsm generate` wrote with a path of keys, tempos or styles (its ASKED markers,
+    FileMeta.marks: seconds, what was asked there, as generate --png marks them); none for any other file."""
+    return tuple((at_s, text.removeprefix(ASKED)) for at_s, text in generated_markers(path) if text.startswith(ASKED))
 
 
 def no_piano_notes(path: str | Path, drops: DropCounts, unreleased: int = 0) -> str:
@@ -572,14 +585,16 @@ class FileMeta:
     signatures (seconds, sharps: −7 … 7, flats below 0; minor); `tempos`, the tempo map its ticks follow (seconds from
     0 on, beats per minute), so that a sequencer's grid shows the beat asked; `meters`, time signatures (seconds,
     numerator, denominator: a prompt's bars); `continued_from_s`, where the continuation of a prompt the file begins
-    with starts (seconds; a CONTINUATION marker there). The sound is the same whatever they say: every event keeps its
-    time in seconds."""
+    with starts (seconds; a CONTINUATION marker there); `marks`, the waypoints of the paths asked (seconds, what was
+    asked there: heard.shape_marks; an ASKED marker at each, none where nothing moves). The sound is the same whatever
+    they say: every event keeps its time in seconds."""
 
     text: str = ""
     keys: tuple[tuple[float, int, bool], ...] = ()
     tempos: tuple[tuple[float, float], ...] = ((0.0, 60.0 * WRITE_QUARTERS_PER_SECOND),)
     meters: tuple[tuple[float, int, int], ...] = ()
     continued_from_s: float | None = None
+    marks: tuple[tuple[float, str], ...] = ()
 
     def __post_init__(self) -> None:
         times = [at_s for at_s, _ in self.tempos]
@@ -753,6 +768,10 @@ def _score_and_kept(events: Events, meta: FileMeta, ticks_per_quarter: int) -> t
     if meta.continued_from_s is not None:
         seam_ticks, _ = tempo_ticks(np.array([meta.continued_from_s]), meta.tempos, ticks_per_quarter)
         score.markers.append(symusic.TextMeta(int(seam_ticks[0]), CONTINUATION))
+    if meta.marks:
+        mark_ticks, _ = tempo_ticks(np.array([at_s for at_s, _ in meta.marks]), meta.tempos, ticks_per_quarter)
+        for tick, (_, label) in zip(mark_ticks.tolist(), meta.marks):
+            score.markers.append(symusic.TextMeta(int(tick), ASKED + label))
     track = symusic.Track("Piano", 0, False)
     track.notes = symusic.Note.from_numpy(
         time=on[order].astype(np.int32), duration=(off - on)[order].astype(np.int32),

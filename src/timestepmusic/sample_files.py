@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_from_s: float, end_s: float,
                  played: Events | None = None, spelled: list[str] | None = None,
-                 grid: FileGrid | None = None, continued_from_s: float | None = None) -> FileMeta:
+                 grid: FileGrid | None = None, continued_from_s: float | None = None,
+                 marks: tuple[tuple[float, str], ...] = ()) -> FileMeta:
     """What a generated file says beside its notes (midi.FileMeta): `text` (how it was made), the key signatures of
     the `key` asked (each as `spelled` by the user where given: Gb major with flats, F# major with sharps) and the
     tempo map of the `tempo` asked, both from `asked_from_s` (after a prompt) on. A steady tempo starts with one beat
@@ -32,7 +33,8 @@ def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_
     `asked_from_s`. Before `asked_from_s`, the prompt's own `grid` (midi.read_prompt: its tempos, time and key
     signatures; the caller cuts it where the prompt ends, midi.grid_until, or times it from there, midi.grid_from),
     going on where nothing else is asked; else 120 bpm throughout without a tempo asked. A file that begins with its
-    prompt marks where the continuation starts, `continued_from_s` (`tsm plot` draws it, as `--png` does)."""
+    prompt marks where the continuation starts, `continued_from_s`, and one asked along a path of keys, tempos or
+    styles marks its waypoints, `marks` (heard.shape_marks; `tsm plot` draws both, as `--png` does)."""
     stretches = key.stretches() if key else []
     spelled = spelled if spelled is not None and len(spelled) == len(stretches) else [None] * len(stretches)
     keys = tuple((asked_from_s + at_s, sharps(asked, as_spelled), asked.minor)
@@ -41,8 +43,8 @@ def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_
     if grid is not None:  # (its key signatures up to a key asked, all of them where none is)
         keys = tuple(k for k in grid.keys if key is None or k[0] < asked_from_s) + keys
     if tempo is None:
-        return (FileMeta(text, keys, grid.tempos, grid.meters, continued_from_s) if grid else
-                FileMeta(text, keys, continued_from_s=continued_from_s))
+        return (FileMeta(text, keys, grid.tempos, grid.meters, continued_from_s, marks) if grid else
+                FileMeta(text, keys, continued_from_s=continued_from_s, marks=marks))
     before = [] if grid is None else [(at_s, bpm) for at_s, bpm in grid.tempos if at_s < asked_from_s]  # 0 s first
     meters = () if grid is None else tuple(meter for meter in grid.meters if meter[0] < asked_from_s)
     if grid is not None and grid.meters and not meters:  # (a continuation alone: the prompt's meter, its bars from
@@ -63,7 +65,7 @@ def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_
         if not tempo.later:
             break
         at_s += 60.0 / bpm
-    return FileMeta(text, keys, tuple(tempos), meters, continued_from_s)
+    return FileMeta(text, keys, tuple(tempos), meters, continued_from_s, marks)
 
 
 def sample_name(seed: int, i: int, n: int) -> str:

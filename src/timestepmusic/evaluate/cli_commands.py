@@ -231,25 +231,28 @@ def render_part(midi: str, events, roll: Path, span: tuple[float, float | None] 
     """`tsm plot`: the roll of `midi`'s `events` (a `span` of it, on the file's own time axis) and, with `wav`, its
     audio: of the span alone, rendered from a MIDI file of that part timed from its start (the notes struck in it
     and the pedals down in it, at every depth the file gives, each released by the span's end). A file `tsm generate
-    --prompt` wrote whole has where its continuation starts marked, as generate --png marks it, where it is drawn."""
+    --prompt` wrote whole has where its continuation starts marked, and one asked along a path of keys, tempos or
+    styles its waypoints, as generate --png marks them, where they are drawn."""
     import tempfile
 
-    from ..midi import continuation_marker_s, made_by_marker, read_events, release_by, window, write_events
+    from ..midi import asked_marks, continuation_marker_s, made_by_marker, read_events, release_by, window, write_events
     from ..waypoints import clock_text
     from .render import render_outputs
 
     made = made_by_marker(midi)  # a generated file: the command that drew it, under the title
     seam_s = continuation_marker_s(midi)  # (None for another file)
+    marks = asked_marks(midi)  # the waypoints asked (none for another file)
     if span is None:
         return render_outputs(midi, events, png=True, wav=wav, png_path=roll, soundfont=soundfont,
-                              title=None if made is None else f"{Path(midi).name}\n{made}", continuation_s=seam_s)
+                              title=None if made is None else f"{Path(midi).name}\n{made}", continuation_s=seam_s,
+                              marks=marks)
     last_s = float(events.end_s)
     if span[0] >= last_s:
         raise ValueError(f"{midi}: --from {clock_text(span[0])} is past its end ({clock_text(last_s)})")
     to_s = last_s if span[1] is None else min(span[1], last_s)  # (not past the file's end)
     title = f"{Path(midi).name}, {clock_text(span[0])}–{clock_text(to_s)}" + ("" if made is None else f"\n{made}")
     written = render_outputs(midi, events, png=True, png_path=roll, title=title, span=(span[0], to_s),
-                             continuation_s=seam_s)  # (drawn where it falls in the span: plots.plot_roll)
+                             continuation_s=seam_s, marks=marks)  # (those in the span drawn: plots.plot_roll)
     if wav:
         every_depth, _ = read_events(midi, pedal_bins=0)  # (as the whole file's audio plays its pedals)
         part = release_by(window(every_depth, span[0], to_s), to_s - span[0])

@@ -2,14 +2,15 @@
 (--prompt-seconds each, at random places in random tracks long enough), each continued for --seconds, and the
 continuation set beside what the pianist actually played next, attribute by attribute (how far, then which way):
 the notes' mean pitch (semitones), notes per second (|ln ratio|), mean velocity, damper-down and soft-down shares
-(`tsm evaluate`'s descriptors), the pulse (`tsm evaluate`'s pulse clarity: how strongly the onsets repeat at a period) and the key
-(1 − the correlation of the two pitch-class histograms, centred). Lower is closer. A second table follows the register:
-the low and high ends of the notes' pitches (their 10th and 90th percentiles, `REGISTER_PERCENTILES`), over the
-first --opening-seconds and over the whole passage, each row's minus the real next passage's, in semitones (signed:
-below 0, lower than what was played next), and the real next passage's own, as MIDI pitches; then the same over the
-half of the prompts that go lowest (the prompt's last --seconds' low end at or below the median's: a bass line, a left
-hand low, whose continuation may drift up toward the middle of the keyboard where a higher prompt's drifts down, the
-two cancelling over all).
+(`tsm evaluate`'s descriptors), the pulse (`tsm evaluate`'s pulse clarity: how strongly the onsets repeat at a
+period), pedal events per second (presses and changes of depth) and the key (1 − the correlation of the two
+pitch-class histograms, centred). Lower is closer. A second table follows the register: the low and high ends of
+the notes' pitches (their 10th and 90th percentiles, `REGISTER_PERCENTILES`), over the first --opening-seconds and
+over the whole passage, each row's minus the real next passage's, in semitones (signed: below 0, lower than what was
+played next), and the real next passage's own, as MIDI pitches; then the same over the half of the prompts that go
+lowest (the prompt's last --seconds' low end at or below the median's: a bass line, a left hand low, whose
+continuation may drift up toward the middle of the keyboard where a higher prompt's drifts down, the two cancelling
+over all).
 
 Two real rows frame it: "the prompt's last --seconds" (the repeat-the-prompt baseline: a continuation that plays
 on exactly as the prompt did; how much real music itself changes from one passage to the next) and "another
@@ -35,7 +36,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from common import table, write_markdown  # noqa: E402
 
-ATTRIBUTES = ("mean pitch", "density", "velocity", "damper", "soft", "pulse", "key")
+ATTRIBUTES = ("mean pitch", "density", "velocity", "damper", "soft", "pulse", "pedal changes", "key")
 SCALARS = len(ATTRIBUTES) - 1  # compared by their absolute difference; the key by correlation
 REGISTER_PERCENTILES = (10, 90)  # the register's low and high ends: a bass line's and a melody's, past a stray note
 REGISTER = ("low", "high")
@@ -53,7 +54,9 @@ def passage(events, start_s: float, seconds: float):
 
 def attributes(passages: list, seconds: float) -> np.ndarray:
     """Passages (Events) → [n, SCALARS + 12]: mean pitch, ln density, mean velocity, damper share, soft share, pulse
-    clarity, and the centred pitch-class histogram's 12 values after them (the key is compared from those)."""
+    clarity, pedal events per second (presses and changes of depth, all three pedals: a pedal changed too often, as
+    a flutter, shows here), and the centred pitch-class histogram's 12 values after them (the key is compared from
+    those)."""
     from timestepmusic.evaluate.descriptors import HISTOGRAM, describe, excerpts_from_events
 
     described = describe(excerpts_from_events(passages, seconds))
@@ -62,7 +65,7 @@ def attributes(passages: list, seconds: float) -> np.ndarray:
     centred = histogram - histogram.mean(axis=1, keepdims=True)
     return np.column_stack([pitch, np.log(np.maximum(described["note_density"], 1e-3)), described["velocity_mean"],
                             described["damper_fraction"], described["soft_fraction"], described["pulse_clarity"],
-                            centred])
+                            described["pedal_changes_per_s"], centred])
 
 
 def register(passages: list, seconds: float) -> np.ndarray:
@@ -176,7 +179,7 @@ def main() -> int:
              "mean distance to what the pianist played next (lower: closer)", ""]
     lines += table(["", *ATTRIBUTES], rows)
     lines += ["", "which way: the mean signed difference from what was played next (the density as ln ratio; above 0: "
-              "higher, denser, louder, pedalled more, a clearer pulse)", ""]
+              "higher, denser, louder, pedalled more, a clearer pulse, more pedal events)", ""]
     lines += table(["", *ATTRIBUTES[:SCALARS]], drifts)
     opening_s, whole_s = f"{args.opening_seconds:g} s", f"{args.seconds:g} s"
     header = ["", *(f"{end} {span}" for span in (opening_s, whole_s) for end in REGISTER)]

@@ -146,3 +146,16 @@ def test_continuation_bad_opening_seconds_is_one_line(tiny_corpus, monkeypatch):
             run_script(continuation, monkeypatch, "--corpus", str(tiny_corpus), "--seconds", "16", "--opening-seconds",
                        opening)
         assert str(refused.value) == f"--opening-seconds {opening} must be above 0 and at most --seconds 16"
+
+
+def test_continuation_counts_pedal_events_per_second_beside_the_other_attributes():
+    keys = np.arange(30, 46)  # a note every 0.5 s over 8 s
+    onsets = np.arange(16) * 0.5
+    steady = Events(np.r_[keys, DAMPER_ID, DAMPER_ID], np.r_[onsets, 0.0, 4.0], np.r_[np.full(16, 0.4), 3.9, 3.9],
+                    np.full(18, 90))  # the damper changed twice in 8 s
+    flutter = Events(np.r_[keys, np.full(8, DAMPER_ID)], np.r_[onsets, np.arange(8.0)], np.r_[np.full(16, 0.4),
+                     np.full(8, 0.9)], np.full(24, 90))  # … eight times
+    described = continuation.attributes([steady, flutter], 8.0)  # [2, SCALARS + 12]
+    column = continuation.ATTRIBUTES.index("pedal changes")
+    assert described[:, column].tolist() == pytest.approx([2 / 8, 8 / 8])
+    assert continuation.ATTRIBUTES[-1] == "key" and column < continuation.SCALARS  # compared by its difference

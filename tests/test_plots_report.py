@@ -658,7 +658,7 @@ def test_plot_marks_where_a_generated_files_continuation_starts_as_generate_png_
     dashed 'continuation' line, though `generate --png` did; now the file marks where it starts, and plot draws that
     mark wherever it falls in the part drawn (none elsewhere, none in a continuation written alone)."""
     from timestepmusic.evaluate import plots
-    from timestepmusic.midi import continuation_marker_s
+    from timestepmusic.midi import continuation_marker_s, generated_markers
 
     from midi_factory import write_piece
 
@@ -670,7 +670,8 @@ def test_plot_marks_where_a_generated_files_continuation_starts_as_generate_png_
     (generated,) = drawn  # generate --png's
     (seam_s, label), = generated
     midi = tmp_path / "whole" / "sample_0_000.mid"
-    assert label == "continuation" and seam_s > 3.0 and continuation_marker_s(midi) == pytest.approx(seam_s, abs=1e-3)
+    assert label == "continuation" and seam_s > 3.0
+    assert continuation_marker_s(generated_markers(midi)) == pytest.approx(seam_s, abs=1e-3)
     for flags, marks in (([], generated), (["--from", "2", "--seconds", "4"], generated),
                          (["--from", "0", "--seconds", "2"], ()), (["--from", f"{seam_s + 1:g}"], ())):
         drawn.clear()
@@ -678,8 +679,8 @@ def test_plot_marks_where_a_generated_files_continuation_starts_as_generate_png_
         assert [tuple((pytest.approx(at_s, abs=1e-3), said) for at_s, said in drawn[0])] == [marks], flags
     assert main(["generate", "--prompt", str(prompt), "--seconds", "3", "-n", "1", "--continuation-only", "-o",
                  str(tmp_path / "alone")]) == 0
-    assert continuation_marker_s(tmp_path / "alone" / "sample_0_000.mid") is None
-    assert continuation_marker_s(prompt) is None
+    assert continuation_marker_s(generated_markers(tmp_path / "alone" / "sample_0_000.mid")) is None
+    assert continuation_marker_s(generated_markers(prompt)) is None
 
 
 def test_plot_marks_the_waypoints_a_generated_file_was_asked_as_generate_png_does(tmp_path, monkeypatch):
@@ -689,7 +690,7 @@ def test_plot_marks_the_waypoints_a_generated_file_was_asked_as_generate_png_doe
     before), and the marks change no note, pedal, tempo or key of a file."""
     from timestepmusic import heard
     from timestepmusic.evaluate import plots
-    from timestepmusic.midi import MADE_BY, asked_marks, load_score
+    from timestepmusic.midi import MADE_BY, asked_marks, generated_markers, load_score
 
     drawn = []  # the marks of each roll drawn
     monkeypatch.setattr(plots, "_draw_roll", lambda *args: drawn.append(args[5]))
@@ -699,7 +700,7 @@ def test_plot_marks_the_waypoints_a_generated_file_was_asked_as_generate_png_doe
     (generated,) = drawn  # generate --png's
     assert [label for _, label in generated] == ["C major, 80 bpm, loudness=45", "G major", "100 bpm, loudness=80"]
     midi = tmp_path / "shaped" / "sample_3_000.mid"
-    assert [label for _, label in asked_marks(midi)] == [label for _, label in generated]
+    assert [label for _, label in asked_marks(generated_markers(midi))] == [label for _, label in generated]
     g_major_s = generated[1][0]
     for flags, marks in (([], generated), (["--from", f"{g_major_s - 1:g}", "--seconds", "2"], generated[1:2]),
                          (["--from", f"{g_major_s + 0.5:g}", "--seconds", "1"], ())):
@@ -724,7 +725,8 @@ def test_plot_marks_the_waypoints_a_generated_file_was_asked_as_generate_png_doe
     monkeypatch.undo()
     assert main(["generate", "--key", "Em", "--tempo", "90", "--seconds", "6", "-n", "1", "-o", str(tmp_path / "plain")]) == 0
     (only,) = load_score(tmp_path / "plain" / "sample_0_000.mid").markers  # the command's, alone
-    assert only.text.startswith(MADE_BY) and asked_marks(tmp_path / "plain" / "sample_0_000.mid") == ()
+    plain = generated_markers(tmp_path / "plain" / "sample_0_000.mid")
+    assert only.text.startswith(MADE_BY) and asked_marks(plain) == ()
 
 
 def test_a_title_the_font_cannot_draw_gives_no_warning(tmp_path, recwarn):

@@ -388,16 +388,17 @@ def generated_markers(path: str | Path) -> list[tuple[float, str]]:
     return [(float(s), m.text) for s, m in zip(at_s, score.markers)]
 
 
-def continuation_marker_s(path: str | Path) -> float | None:
-    """Where the continuation of its prompt starts in a file `tsm generate --prompt` wrote whole (its CONTINUATION
-    marker, FileMeta.continued_from_s), in seconds; None for any other file, or one that cannot be read."""
-    return next((at_s for at_s, text in generated_markers(path) if text == CONTINUATION), None)
+def continuation_marker_s(markers: list[tuple[float, str]]) -> float | None:
+    """Of a file's `generated_markers`: where the continuation of its prompt starts in a file `tsm generate --prompt`
+    wrote whole (its CONTINUATION marker, FileMeta.continued_from_s), in seconds; None for any other file."""
+    return next((at_s for at_s, text in markers if text == CONTINUATION), None)
 
 
-def asked_marks(path: str | Path) -> tuple[tuple[float, str], ...]:
-    """The waypoints asked of a file `tsm generate` wrote with a path of keys, tempos or styles (its ASKED markers,
-    FileMeta.marks: seconds, what was asked there, as generate --png marks them); none for any other file."""
-    return tuple((at_s, text.removeprefix(ASKED)) for at_s, text in generated_markers(path) if text.startswith(ASKED))
+def asked_marks(markers: list[tuple[float, str]]) -> tuple[tuple[float, str], ...]:
+    """Of a file's `generated_markers`: the waypoints asked of a file `tsm generate` wrote with a path of keys, tempos
+    or styles (its ASKED markers, FileMeta.marks: seconds, what was asked there, as generate --png marks them); none
+    for any other file."""
+    return tuple((at_s, text.removeprefix(ASKED)) for at_s, text in markers if text.startswith(ASKED))
 
 
 def no_piano_notes(path: str | Path, drops: DropCounts, unreleased: int = 0) -> str:

@@ -235,13 +235,23 @@ def render_part(midi: str, events, roll: Path, span: tuple[float, float | None] 
     styles its waypoints, as generate --png marks them, where they are drawn."""
     import tempfile
 
-    from ..midi import asked_marks, continuation_marker_s, made_by_marker, read_events, release_by, window, write_events
+    from ..midi import (
+        MADE_BY,
+        asked_marks,
+        continuation_marker_s,
+        generated_markers,
+        read_events,
+        release_by,
+        window,
+        write_events,
+    )
     from ..waypoints import clock_text
     from .render import render_outputs
 
-    made = made_by_marker(midi)  # a generated file: the command that drew it, under the title
-    seam_s = continuation_marker_s(midi)  # (None for another file)
-    marks = asked_marks(midi)  # the waypoints asked (none for another file)
+    markers = generated_markers(midi)  # (none for a file of another making): read once for all three
+    made = next((text for _, text in markers if text.startswith(MADE_BY)), None)  # the command that drew it
+    seam_s = continuation_marker_s(markers)  # (None for another file)
+    marks = asked_marks(markers)  # the waypoints asked (none for another file)
     if span is None:
         return render_outputs(midi, events, png=True, wav=wav, png_path=roll, soundfont=soundfont,
                               title=None if made is None else f"{Path(midi).name}\n{made}", continuation_s=seam_s,

@@ -738,13 +738,15 @@ def events_to_score(events: Events, *, ticks_per_quarter: int = WRITE_TICKS_PER_
 
     Values are clipped to valid ranges so that whatever a model emits, the file plays.
     """
-    return _score_and_kept(events, meta or FileMeta(), ticks_per_quarter)[0]
+    meta = meta or FileMeta()
+    return _score_and_kept(events, meta, ticks_per_quarter, _written_ticks(events, meta, ticks_per_quarter))[0]
 
 
-def _score_and_kept(events: Events, meta: FileMeta, ticks_per_quarter: int) -> tuple[symusic.Score, np.ndarray]:
+def _score_and_kept(events: Events, meta: FileMeta, ticks_per_quarter: int, written: tuple
+                    ) -> tuple[symusic.Score, np.ndarray]:
     """events_to_score's score, and [E] which events it holds (_kept_strikes: of the strikes of one key on one tick,
-    the one that lasts longest)."""
-    ids, start_tick, stop_tick, change_ticks = _written_ticks(events, meta, ticks_per_quarter)
+    the one that lasts longest); `written` is _written_ticks' (events, meta, ticks_per_quarter)."""
+    ids, start_tick, stop_tick, change_ticks = written
     level = np.clip(np.asarray(events.intensity, dtype=np.int64), 1, 127)
 
     kept = _kept_strikes(ids, start_tick, stop_tick)
@@ -859,19 +861,21 @@ def write_held(events: Events, path: str | Path, meta: FileMeta | None = None) -
     map), only the one that lasts longest, each at its ticks (`at_written_ticks`), so that what is said of a file (its
     notes, the beat its onsets repeat at, what it plays of a request) is what a reader of it hears."""
     path, meta = Path(path), meta or FileMeta()
-    score, kept = _score_and_kept(events, meta, WRITE_TICKS_PER_QUARTER)
+    ids, start_tick, stop_tick, change_ticks = _written_ticks(events, meta, WRITE_TICKS_PER_QUARTER)  # [E] each, [K]
+    score, kept = _score_and_kept(events, meta, WRITE_TICKS_PER_QUARTER, (ids, start_tick, stop_tick, change_ticks))
     data = score.dumps_midi()
     with atomic_path(path) as tmp:  # a failed rename (a folder of that name) leaves nothing behind
         tmp.write_bytes(data)
-    return path, at_written_ticks(events if kept.all() else events.take(np.flatnonzero(kept)), meta, score)
+    return path, at_written_ticks(events.take(kept), ids[kept], start_tick[kept], stop_tick[kept], score)
 
 
-def at_written_ticks(events: Events, meta: FileMeta, score: symusic.Score) -> Events:
-    """`events` (one strike of a key a tick at most) at the times the file of `score`, written under `meta`'s tempo
-    map, holds them: each start and end on its tick, read back through the file's tempo map (a beat heard between two
-    peaks may flip with a time moved by half a tick); a note ends at the next strike of its key at the latest and lasts
-    a tick at least, as written. Pedals are moved to their ticks only (the file's messages join overlapping presses)."""
-    ids, start_tick, stop_tick, _ = _written_ticks(events, meta, score.ticks_per_quarter)
+def at_written_ticks(events: Events, ids: np.ndarray, start_tick: np.ndarray, stop_tick: np.ndarray,
+                     score: symusic.Score) -> Events:
+    """`events` (one strike of a key a tick at most) at the times the file of `score` holds them, given the ticks it
+    writes them at (ids, start and stop ticks [E] each, as _written_ticks gives them; `stop_tick` is changed here):
+    each start and end on its tick, read back through the file's tempo map (a beat heard between two peaks may flip
+    with a time moved by half a tick); a note ends at the next strike of its key at the latest and lasts a tick at
+    least, as written. Pedals are moved to their ticks only (the file's messages join overlapping presses)."""
     note = (ids >= 0) & (ids < NUM_KEYS)
     stop_tick[note], _ = end_at_restrike(ids[note], start_tick[note], np.maximum(stop_tick[note], start_tick[note] + 1))
     start_s, stop_s = ticks_to_seconds(start_tick, score), ticks_to_seconds(stop_tick, score)  # [E] each

@@ -14,6 +14,7 @@ from .checkpoint import CONFIG, checkpoint_dir, read_meta
 from .critic import CRITIC
 from .files import atomic_path, named
 from .latents import CODEBOOK
+from .script_errors import said_errors
 from .sequence import AVERAGED_GENERATOR
 
 
@@ -61,13 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dest", help="the model folder to write: new, empty, or an earlier export (replaced)")
     parser.add_argument("--description", default="", help="what the model is (tsm generate --model DEST --info -v shows it)")
     args = parser.parse_args(argv)
-    try:
-        dest = export_model(args.run, args.dest, args.description)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except OSError as e:
-        print(f"error: {e.filename or args.dest}: cannot write the model ({e.strerror or e})", file=sys.stderr)
+    dest = said_errors(lambda: export_model(args.run, args.dest, args.description), args.dest, "the model")
+    if dest is None:
         return 1
     print(f"wrote {dest}: tsm generate --model {dest}")
     return 0

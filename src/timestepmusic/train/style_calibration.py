@@ -28,6 +28,7 @@ from ..config import STYLE_ATTRIBUTES
 from ..evaluate.played import played
 from ..files import atomic_path
 from ..generation import GANModel
+from ..script_errors import said_errors
 from ..sequence.style_calibration import META_KEY, Curve, StyleCalibration
 from ..shipped import model_to_change
 
@@ -122,15 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.pieces < 32 or args.seconds != 16.0:
         print(f"WARNING: -n {args.pieces}, --seconds {args.seconds:g}: curves from fewer than 32 pieces per value, or "
               "from pieces other than 16 s (what a description covers), are rough", file=sys.stderr)
-    try:
-        calibration, written = calibrate(args.model, args.pieces, args.points, args.seconds, args.seed,
-                                         args.guidance, args.overwrite)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+    calibrated = said_errors(lambda: calibrate(args.model, args.pieces, args.points, args.seconds, args.seed,
+                                               args.guidance, args.overwrite), args.model, "the calibration")
+    if calibrated is None:
         return 1
-    except OSError as e:
-        print(f"error: {e.filename or args.model}: cannot write the calibration ({e.strerror or e})", file=sys.stderr)
-        return 1
+    calibration, written = calibrated
     print(f"calibrated {', '.join(calibration.curves) or 'nothing'} in {written}")
     unfollowed = [name for name in calibration.measured["means"] if name not in calibration.curves]
     if unfollowed:

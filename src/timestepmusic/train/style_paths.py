@@ -21,6 +21,7 @@ from ..checks import check_corpus_matches
 from ..corpus import Corpus
 from ..files import atomic_path, save_tensors
 from ..generation import checkpoint_config
+from ..script_errors import said_errors
 from ..sequence import AVERAGED_GENERATOR
 from ..sequence.style import StyleGatherer
 from ..sequence.windows import split_samplers
@@ -82,13 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="write the paths a model keeps already again, each performance labelled with its composer "
                         "and title (for tsm generate --composer)")
     args = parser.parse_args(argv)
-    try:
-        path = add_style_paths(args.model, args.corpus, args.relabel)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except OSError as e:
-        print(f"error: {e.filename or args.model}: cannot write the paths ({e.strerror or e})", file=sys.stderr)
+    path = said_errors(lambda: add_style_paths(args.model, args.corpus, args.relabel), args.model, "the paths")
+    if path is None:
         return 1
     print(f"wrote {path}")
     return 0

@@ -255,18 +255,8 @@ class GANModel:
             past, options = None, {"project": self.project} if tempered and arm.settings.project else {}
             if progress is not None and tempered:
                 options["progress"] = progress
-            if style is not None:
-                options["style"] = style
-            if guidance is not None:
-                options["guidance"] = guidance
-            if key is not None:
-                options["key"] = key
-            if tempo is not None:
-                options["tempo"] = tempo
-            if composer is not None:
-                options["composer"] = composer
-            if like is not None:
-                options["like"] = like
+            asked = {"style": style, "guidance": guidance, "key": key, "tempo": tempo, "composer": composer, "like": like}
+            options |= {name: value for name, value in asked.items() if value is not None}
             if prompt is not None:
                 latents, sets = self.ae.encode_events(prompt)  # [P, L], [P, N]
                 past = self.normaliser.forward(latents.float().cpu())

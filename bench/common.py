@@ -122,6 +122,17 @@ def corpus_or_skip(args: argparse.Namespace, prefix: str = "tsm-bench-"):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def add_head_calibration_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of the scripts that hold an events model's head against real excerpts after their real past
+    (bench/key_calibration.py, register_calibration.py): the corpus, the models, the split, how many excerpts, the
+    report."""
+    add_corpus_arguments(parser)
+    parser.add_argument("--model", action="append", help="events runs or shipped models (default: default)")
+    parser.add_argument("--split", default="validation", choices=["train", "validation", "test"])
+    parser.add_argument("--excerpts", type=int, default=60, help="real 16 s excerpts, evenly spaced (default 60)")
+    parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+
+
 def evenly_spaced_excerpts(corpus, split: str, seconds: float, count: int) -> list:
     """`count` real excerpts of `seconds` from `split`, evenly spaced over all of them (the Events of each)."""
     import numpy as np

@@ -14,9 +14,7 @@ steps) is lost in how the notes are arranged, not in it.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +23,7 @@ import torch
 BENCH = Path(__file__).resolve().parent
 SECONDS, STEP = 16.0, 2
 sys.path.insert(0, str(BENCH))
-from common import add_corpus_arguments, evenly_spaced_excerpts, open_corpus, print_skipped, table, write_markdown  # noqa: E402
+from common import add_head_calibration_arguments, corpus_or_skip, evenly_spaced_excerpts, table, write_markdown  # noqa: E402
 from free_running import after_real_past, teacher_forced_keys  # noqa: E402
 
 
@@ -81,22 +79,15 @@ def step_calibration(model, excerpts, chunks: int) -> dict[str, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_corpus_arguments(parser)
-    parser.add_argument("--model", action="append", help="events runs or shipped models (default: default)")
-    parser.add_argument("--split", default="validation", choices=["train", "validation", "test"])
-    parser.add_argument("--excerpts", type=int, default=60, help="real 16 s excerpts, evenly spaced (default 60)")
-    parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+    add_head_calibration_arguments(parser)
     args = parser.parse_args()
 
     torch.set_num_threads(1)
     from timestepmusic.evaluate.descriptors import ONSET_MERGE_S
     from timestepmusic.generation import GANModel
 
-    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-calibration-"))
-    try:
-        corpus = open_corpus(args, tmp)
+    with corpus_or_skip(args, "tsm-bench-calibration-") as corpus:
         if corpus is None:
-            print_skipped(args.data)
             return
         excerpts = evenly_spaced_excerpts(corpus, args.split, SECONDS, args.excerpts)
         rows, joins = [], []
@@ -115,8 +106,6 @@ def main() -> None:
             if head.onsets:
                 joins.append(f"{name}: {len(m['joins'])} notes, {m['joins'].mean():.3f} join the latest onset; the "
                              f"head's probability of joining, given that an event comes: {m['join_odds'].mean():.3f}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     lines = [f"{args.split} split of {corpus.root}: the notes of {len(excerpts)} real {SECONDS:g} s excerpts, after "
              f"their real past", "",
              f"a note starts an onset when it starts more than {ONSET_MERGE_S * 1e3:g} ms after the note before (as "

@@ -10,9 +10,7 @@ real note lies there. More mass than real there is what draws the stray notes at
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,7 @@ SECONDS = 16.0
 WINDOWS_S = (2.0, 4.0)
 MARGINS = (3, 5, 7, 12)
 sys.path.insert(0, str(BENCH))
-from common import add_corpus_arguments, evenly_spaced_excerpts, open_corpus, print_skipped, table, write_markdown  # noqa: E402
+from common import add_head_calibration_arguments, corpus_or_skip, evenly_spaced_excerpts, table, write_markdown  # noqa: E402
 from free_running import after_real_past, teacher_forced_keys  # noqa: E402
 
 
@@ -64,21 +62,14 @@ def edge_calibration(model, excerpts, chunks: int) -> dict[tuple[float, int], tu
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_corpus_arguments(parser)
-    parser.add_argument("--model", action="append", help="events runs or shipped models (default: default)")
-    parser.add_argument("--split", default="validation", choices=["train", "validation", "test"])
-    parser.add_argument("--excerpts", type=int, default=60, help="real 16 s excerpts, evenly spaced (default 60)")
-    parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+    add_head_calibration_arguments(parser)
     args = parser.parse_args()
 
     torch.set_num_threads(1)
     from timestepmusic.generation import GANModel
 
-    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-register-"))
-    try:
-        corpus = open_corpus(args, tmp)
+    with corpus_or_skip(args, "tsm-bench-register-") as corpus:
         if corpus is None:
-            print_skipped(args.data)
             return
         excerpts = evenly_spaced_excerpts(corpus, args.split, SECONDS, args.excerpts)
         rows = []
@@ -90,8 +81,6 @@ def main() -> None:
             for (w, m), (mass, real_beyond) in found.items():
                 rows.append([name, f"{w:g} s", f"{m}", str(mass.size), f"{real_beyond.mean():.4f}",
                              f"{mass.mean():.4f}", f"{mass.mean() / max(real_beyond.mean(), 1e-9):.2f}"])
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     lines = [f"{args.split} split of {corpus.root}: the notes of {len(excerpts)} real {SECONDS:g} s excerpts, after "
              "their real past (notes whose window struck no note left out)", "",
              *table(["model", "window", "margin (semitones)", "notes", "real: beyond", "head's probability there",

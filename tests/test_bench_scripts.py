@@ -19,7 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import compare_generators  # noqa: E402
 import continuation  # noqa: E402
 import endings  # noqa: E402
+import key_calibration  # noqa: E402
 import piece_drift  # noqa: E402
+import register_calibration  # noqa: E402
 
 
 def run_script(module, monkeypatch, *argv: str) -> None:
@@ -159,3 +161,13 @@ def test_continuation_counts_pedal_events_per_second_beside_the_other_attributes
     column = continuation.ATTRIBUTES.index("pedal changes")
     assert described[:, column].tolist() == pytest.approx([2 / 8, 8 / 8])
     assert continuation.ATTRIBUTES[-1] == "key" and column < continuation.SCALARS  # compared by its difference
+
+
+@pytest.mark.parametrize("module", [key_calibration, register_calibration], ids=lambda m: m.__name__)
+def test_head_calibration_without_its_data_says_skipped_and_leaves_no_folder(module, tmp_path, monkeypatch, capsys):
+    """bench/key_calibration.py and register_calibration.py (common.add_head_calibration_arguments, corpus_or_skip):
+    no corpus and no ASAP folder is one line, and the temporary folder is removed."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    run_script(module, monkeypatch, "--data", str(tmp_path / "absent"), "--excerpts", "3", "--split", "test")
+    assert capsys.readouterr().out.startswith(f"skipped: {tmp_path / 'absent'} is absent; give --corpus CORPUS")
+    assert list(tmp_path.iterdir()) == []

@@ -36,7 +36,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,8 +56,7 @@ from common import (  # noqa: E402
     busy_warning,
     load_autoencoder,
     load_average,
-    open_corpus,
-    print_skipped,
+    scratch_corpus,
     table,
     write_markdown,
 )
@@ -242,11 +240,8 @@ def main() -> None:
     from timestepmusic.generation import GANModel
     from timestepmusic.latents import cached_latents
 
-    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-arms-"))
-    try:
-        corpus = open_corpus(args, tmp)
+    with scratch_corpus(args, "tsm-bench-arms-") as (tmp, corpus):
         if corpus is None:
-            print_skipped(args.data)
             return
         ae = load_autoencoder(args, corpus, tmp)  # a private copy in tmp/ae
         print("encoding the corpus (once; give --cache DIR to keep it)", file=sys.stderr)
@@ -273,8 +268,6 @@ def main() -> None:
         chunk_s = gan.ae.chunk_seconds
         process = process_times(args.runs, tmp) if args.runs else {}
         load_after = os.getloadavg()[0]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
     base, base_sample = trainers[0], sampled[ARCHS[0]][1]
     base_chunks = base.steps_per_s * base.batch * base.chunks_per_window

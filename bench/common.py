@@ -110,16 +110,24 @@ def open_corpus(args: argparse.Namespace, tmp: Path):
 
 
 @contextlib.contextmanager
-def corpus_or_skip(args: argparse.Namespace, prefix: str = "tsm-bench-"):
-    """`open_corpus` in a temporary folder removed after; where the data is absent too, None, said (`print_skipped`)."""
+def scratch_corpus(args: argparse.Namespace, prefix: str = "tsm-bench-"):
+    """(a temporary folder removed after, `open_corpus` in it): for a script that writes there too (a tiny
+    autoencoder, cached latents); where the data is absent too, the corpus is None, said (`print_skipped`)."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         corpus = open_corpus(args, tmp)
         if corpus is None:
             print_skipped(args.data)
-        yield corpus
+        yield tmp, corpus
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def corpus_or_skip(args: argparse.Namespace, prefix: str = "tsm-bench-"):
+    """`open_corpus` in a temporary folder removed after; where the data is absent too, None, said (`print_skipped`)."""
+    with scratch_corpus(args, prefix) as (_, corpus):
+        yield corpus
 
 
 def add_head_calibration_arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,9 +23,7 @@ validation track: `--ae RUNS/ae/ohe-cdf-32-s0/best --seconds-per-track 32 --z-ca
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +32,7 @@ import torch
 BENCH = Path(__file__).resolve().parent
 DEFAULT_AE = BENCH.parent.parent / "runs" / "ae" / "ohe-cdf-32-n05-s0" / "best"
 sys.path.insert(0, str(BENCH))
-from common import add_corpus_arguments, load_autoencoder, open_corpus, print_skipped, table, write_markdown  # noqa: E402
+from common import add_corpus_arguments, load_autoencoder, scratch_corpus, table, write_markdown  # noqa: E402
 
 
 def z_cap(text: str) -> float | None:
@@ -139,11 +137,8 @@ def main() -> None:
     joins = [float(s) for s in args.joins.split(",")]
 
     torch.set_num_threads(1)
-    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-decode-"))
-    try:
-        corpus = open_corpus(args, tmp)
+    with scratch_corpus(args, "tsm-bench-decode-") as (tmp, corpus):
         if corpus is None:
-            print_skipped(args.data)
             return
         ae = load_autoencoder(args, corpus, tmp)
         own = (ae.encoding.decode_z_max, ae.pedal_join_s)  # what its checkpoint decodes with (ae.decode_*)
@@ -151,8 +146,6 @@ def main() -> None:
         references, raw = encode_tracks(ae, corpus, args.split, args.seconds_per_track or None, args.max_tracks)
         print(f"encoded and decoded {len(raw)} tracks in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         results = sweep(ae, references, raw, corpus.config.events.pedal_bins, caps, joins)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
     chunks = sum(int(elements.shape[0]) for elements, _ in raw)
     span = "whole tracks" if not args.seconds_per_track else f"first {args.seconds_per_track:g} s of each track"

@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -45,8 +43,7 @@ from common import (  # noqa: E402
     busy_warning,
     load_autoencoder,
     load_average,
-    open_corpus,
-    print_skipped,
+    scratch_corpus,
     table,
     verdict,
     write_markdown,
@@ -163,11 +160,8 @@ def main() -> None:
     from timestepmusic.batches import ChunkGatherer
     from timestepmusic.latents import ENCODE_BATCH
 
-    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-encode-"))
-    try:
-        corpus = open_corpus(args, tmp)
+    with scratch_corpus(args, "tsm-bench-encode-") as (tmp, corpus):
         if corpus is None:
-            print_skipped(args.data)
             return
         ae = load_autoencoder(args, corpus, tmp)
         load_before = os.getloadavg()[0]
@@ -202,8 +196,6 @@ def main() -> None:
         bf16_error = float((sweep[bf16_key][3] - reference).abs().max() / reference.abs().max())
         sizes = np.minimum(np.diff(corpus.chunk_event_ptr), ae.max_events)
         load_after = os.getloadavg()[0]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
     ours, ours_cpu = (statistics.median(r[i] for r in ours_runs) for i in (0, 1))
     base_rate = rows.size / base_wall

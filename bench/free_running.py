@@ -20,9 +20,7 @@ past it reads (its own chunks): exposure bias, which ar.drawn_share trains again
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +30,7 @@ BENCH = Path(__file__).resolve().parent
 SECONDS = 16.0
 GAP_EDGES_S = (0.0, 0.0049, 0.0149, 0.0249, 0.0599, 0.0999)  # 0, 5–10, 15–20, 25–55, 60–95, ≥ 100 ms on 5 ms bins
 sys.path.insert(0, str(BENCH))
-from common import add_corpus_arguments, open_corpus, print_skipped, table, write_markdown  # noqa: E402
+from common import add_corpus_arguments, corpus_or_skip, table, write_markdown  # noqa: E402
 
 
 def after_real_past(model, real_excerpts, chunks: int):
@@ -195,11 +193,8 @@ def main() -> None:
     from timestepmusic.evaluate.descriptors import excerpts_from_corpus
     from timestepmusic.generation import GANModel
 
-    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-free-"))
-    try:
-        corpus = open_corpus(args, tmp)
+    with corpus_or_skip(args, "tsm-bench-free-") as corpus:
         if corpus is None:
-            print_skipped(args.data)
             return
         model = GANModel.load(args.model)
         if not getattr(model.arm, "draws_events", False):
@@ -211,8 +206,6 @@ def main() -> None:
         seeds = [int(s) for s in args.seeds.split(",")]
         free = per_excerpt([e for s in seeds for e in model.sample(args.n, SECONDS, s, snap_to_real=False)])
         truth = per_excerpt(real)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
     rows = [[side, f"{forced[side]['per_chunk'].mean():.3f}", f"{forced[side]['duration_ln'].mean():.3f}",
              *gap_shares(forced[side]["gaps_s"]), f"{(forced[side]['steps'] <= 2).mean():.3f}"]

@@ -28,10 +28,8 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,8 +46,7 @@ from common import (  # noqa: E402
     busy_warning,
     load_autoencoder,
     load_average,
-    open_corpus,
-    print_skipped,
+    scratch_corpus,
     table,
     verdict,
     write_markdown,
@@ -189,16 +186,11 @@ def main() -> None:
     from timestepmusic.latents import Normaliser, cached_latents, window_starts
     from timestepmusic.sequence.conv_gan import WindowSampler
 
-    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-gan-"))
-    try:
-        corpus = open_corpus(args, tmp)
+    with scratch_corpus(args, "tsm-bench-gan-") as (tmp, corpus):
         if corpus is None:
-            print_skipped(args.data)
             return
         ae = load_autoencoder(args, corpus, tmp)
         latents_np = cached_latents(ae, corpus, args.cache or tmp / "latents")  # [C, L]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     g = Config.preset("seed").gan  # the design this table was first measured on (batch 10, the strided critic)
     train_starts = window_starts(corpus, "train", g.window_chunks)
     train_rows = np.concatenate([np.arange(corpus.track_chunk_ptr[t], corpus.track_chunk_ptr[t + 1])

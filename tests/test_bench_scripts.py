@@ -16,12 +16,17 @@ from timestepmusic.midi import DAMPER_ID, Events, write_events
 from conftest import random_performance
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import arms  # noqa: E402
 import compare_generators  # noqa: E402
 import continuation  # noqa: E402
+import decode_settings  # noqa: E402
+import encode  # noqa: E402
 import endings  # noqa: E402
+import free_running  # noqa: E402
 import key_calibration  # noqa: E402
 import piece_drift  # noqa: E402
 import register_calibration  # noqa: E402
+import train_gan  # noqa: E402
 
 
 def run_script(module, monkeypatch, *argv: str) -> None:
@@ -163,11 +168,15 @@ def test_continuation_counts_pedal_events_per_second_beside_the_other_attributes
     assert continuation.ATTRIBUTES[-1] == "key" and column < continuation.SCALARS  # compared by its difference
 
 
-@pytest.mark.parametrize("module", [key_calibration, register_calibration], ids=lambda m: m.__name__)
-def test_head_calibration_without_its_data_says_skipped_and_leaves_no_folder(module, tmp_path, monkeypatch, capsys):
-    """bench/key_calibration.py and register_calibration.py (common.add_head_calibration_arguments, corpus_or_skip):
-    no corpus and no ASAP folder is one line, and the temporary folder is removed."""
+@pytest.mark.parametrize("module, argv", [(key_calibration, ("--excerpts", "3", "--split", "test")),
+                                          (register_calibration, ("--excerpts", "3", "--split", "test")),
+                                          (free_running, ()), (decode_settings, ()), (encode, ()), (train_gan, ()),
+                                          (arms, ())], ids=lambda x: getattr(x, "__name__", ""))
+def test_a_script_without_its_data_says_skipped_and_leaves_no_folder(module, argv, tmp_path, monkeypatch, capsys):
+    """The scripts that open their corpus through common.corpus_or_skip or scratch_corpus (and key_calibration.py's and
+    register_calibration.py's flags, common.add_head_calibration_arguments): no corpus and no ASAP folder is one line,
+    and the temporary folder is removed."""
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    run_script(module, monkeypatch, "--data", str(tmp_path / "absent"), "--excerpts", "3", "--split", "test")
+    run_script(module, monkeypatch, "--data", str(tmp_path / "absent"), *argv)
     assert capsys.readouterr().out.startswith(f"skipped: {tmp_path / 'absent'} is absent; give --corpus CORPUS")
     assert list(tmp_path.iterdir()) == []

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from scipy import stats
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import add_corpus_arguments, open_corpus, print_skipped, table, write_markdown  # noqa: E402
+from common import add_corpus_arguments, corpus_or_skip, table, write_markdown  # noqa: E402
 
 
 def trace_ends(model_name: str, n: int, max_seconds: float, seed: int) -> dict[str, np.ndarray]:
@@ -89,15 +87,10 @@ def main() -> None:
     torch.set_num_threads(1)
     from timestepmusic.gan.recurrent import real_lengths
 
-    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-ends-"))
-    try:
-        corpus = open_corpus(args, tmp)
+    with corpus_or_skip(args, "tsm-bench-ends-") as corpus:
         if corpus is None:
-            print_skipped(args.data)
             return
         real = real_lengths(corpus, args.max_seconds, args.split)["real_remaining"]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     lines = []
     if args.traces:
         traces = [dict(np.load(path)) for path in args.traces]

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +23,7 @@ import torch
 BENCH = Path(__file__).resolve().parent
 MEDIAN_WITHIN = 0.2  # the target: generated median length within 20 % of the real one
 sys.path.insert(0, str(BENCH))
-from common import add_corpus_arguments, open_corpus, print_skipped, table, verdict, write_markdown  # noqa: E402
+from common import add_corpus_arguments, corpus_or_skip, table, verdict, write_markdown  # noqa: E402
 
 
 def sampled_lengths(model, n: int, max_seconds: float, seed: int) -> np.ndarray:
@@ -62,11 +60,8 @@ def main() -> None:
     from timestepmusic.generation import GANModel, check_piece_seconds, set_sampling
 
     check_piece_seconds(args.max_seconds, "max-seconds")
-    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-lengths-"))
-    try:
-        corpus = open_corpus(args, tmp)
+    with corpus_or_skip(args, "tsm-bench-lengths-") as corpus:
         if corpus is None:
-            print_skipped(args.data)
             return
         model = GANModel.load(args.model)
         set_sampling(model, args.set)
@@ -81,8 +76,6 @@ def main() -> None:
         generated = sampled_lengths(model, args.n, args.max_seconds, args.seed)
         sampling_s = time.perf_counter() - t0
         lengths = {"generated": generated} | real_lengths(corpus, args.max_seconds, args.split)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
     gen, real = lengths["generated"], lengths["real_remaining"]
     rows = [[name, f"{g:.1f}", f"{r:.1f}", f"{g / r - 1:+.0%}" if r else "—"] for name, g, r in (

@@ -10,9 +10,7 @@ descriptor can mean stalls (a heavy tail) or too few phrase-long pauses (a low m
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +21,7 @@ sys.path.insert(0, str(BENCH))
 from common import (  # noqa: E402
     add_corpus_arguments,
     add_settings_argument,
-    open_corpus,
-    print_skipped,
+    corpus_or_skip,
     settings_groups,
     table,
     use_settings,
@@ -59,11 +56,8 @@ def main() -> None:
 
     style = parse_style(args.style) if args.style else None  # refuses a bad request before sampling
 
-    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-silences-"))
-    try:
-        corpus = open_corpus(args, tmp)
+    with corpus_or_skip(args, "tsm-bench-silences-") as corpus:
         if corpus is None:
-            print_skipped(args.data)
             return
         real = describe(excerpts_from_corpus(corpus, args.split, args.seconds))["longest_silence_s"]
         rows, starts = [[f"real ({args.split})", *summary(real)]], []
@@ -89,8 +83,6 @@ def main() -> None:
                     if all(t is not None for t in told):
                         starts.append(told_apart(label, torch.cat(told).cpu().numpy(), long,
                                                  model.arm.generator.style.attributes))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     asked = f", told --style {args.style}" if args.style else ""
     seeds = ", ".join(map(str, args.seed))
     lines = [f"{args.split} split of {corpus.root}: {args.n} pieces of {args.seconds:g} s per model and sampling seed "

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +30,7 @@ import torch
 BENCH = Path(__file__).resolve().parent
 STEP_PARTS = ("loading", "encoding", "forward + loss", "backward", "Adam")
 sys.path.insert(0, str(BENCH))
-from common import add_corpus_arguments, busy_warning, load_average, open_corpus, print_skipped, table, write_markdown  # noqa: E402
+from common import add_corpus_arguments, busy_warning, corpus_or_skip, load_average, table, write_markdown  # noqa: E402
 
 
 class LoopLoader:
@@ -99,11 +97,8 @@ def main() -> None:
     from timestepmusic.encoding import Encoding
     from timestepmusic.pisa import PISA
 
-    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-ae-"))
-    try:
-        corpus = open_corpus(args, tmp)
+    with corpus_or_skip(args, "tsm-bench-ae-") as corpus:
         if corpus is None:
-            print_skipped(args.data)
             return
         config = corpus.config
         ae, augment = config.ae, config.augment
@@ -172,8 +167,6 @@ def main() -> None:
                 print(f"batch {size}, round {r}: done", file=sys.stderr)
             results[size] = state
         load_after = os.getloadavg()[0]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
     rows, part_rows = [], []
     for size, state in results.items():

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +24,7 @@ import torch
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import add_corpus_arguments, busy_warning, load_average, open_corpus, print_skipped, table, write_markdown  # noqa: E402
+from common import add_corpus_arguments, busy_warning, corpus_or_skip, load_average, table, write_markdown  # noqa: E402
 
 
 def full_decode_loss(model, x, sizes, encoding):
@@ -55,11 +53,8 @@ def main() -> None:
     from timestepmusic.encoding import Encoding
     from timestepmusic.pisa import PISA
 
-    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-ae-speed-"))
-    try:
-        corpus = open_corpus(args, tmp)
+    with corpus_or_skip(args, "tsm-bench-ae-speed-") as corpus:
         if corpus is None:
-            print_skipped(args.data)
             return
         config = corpus.config
         gatherer = ChunkGatherer(corpus)
@@ -109,8 +104,6 @@ def main() -> None:
             ae.encode(gatherer.gather(all_tracks[lo:lo + 16384], all_chunks[lo:lo + 16384]))
         encode_s = time.perf_counter() - t0
         load_after = os.getloadavg()[0]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
     base = state[0]["chunks"] / state[0]["seconds"]
     rows = [[name, f"{size:,}", str(threads), f"{s['chunks'] / s['seconds']:,.0f}", f"×{s['chunks'] / s['seconds'] / base:.2f}"]

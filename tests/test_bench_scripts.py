@@ -21,11 +21,16 @@ import compare_generators  # noqa: E402
 import continuation  # noqa: E402
 import decode_settings  # noqa: E402
 import encode  # noqa: E402
+import end_calibration  # noqa: E402
 import endings  # noqa: E402
 import free_running  # noqa: E402
 import key_calibration  # noqa: E402
 import piece_drift  # noqa: E402
+import piece_lengths  # noqa: E402
 import register_calibration  # noqa: E402
+import silences  # noqa: E402
+import train_ae  # noqa: E402
+import train_ae_speed  # noqa: E402
 import train_gan  # noqa: E402
 
 
@@ -171,7 +176,8 @@ def test_continuation_counts_pedal_events_per_second_beside_the_other_attributes
 @pytest.mark.parametrize("module, argv", [(key_calibration, ("--excerpts", "3", "--split", "test")),
                                           (register_calibration, ("--excerpts", "3", "--split", "test")),
                                           (free_running, ()), (decode_settings, ()), (encode, ()), (train_gan, ()),
-                                          (arms, ())], ids=lambda x: getattr(x, "__name__", ""))
+                                          (arms, ()), (end_calibration, ()), (piece_lengths, ()), (silences, ()),
+                                          (train_ae, ()), (train_ae_speed, ())], ids=lambda x: getattr(x, "__name__", ""))
 def test_a_script_without_its_data_says_skipped_and_leaves_no_folder(module, argv, tmp_path, monkeypatch, capsys):
     """The scripts that open their corpus through common.corpus_or_skip or scratch_corpus (and key_calibration.py's and
     register_calibration.py's flags, common.add_head_calibration_arguments): no corpus and no ASAP folder is one line,

@@ -118,6 +118,31 @@ def test_pedal_guidance_moves_the_pedal_choices_alone():
     assert (keys(guided) - keys(plain)).abs().sum() < 0.05 < (keys(untold_share) - keys(plain)).abs().sum()
 
 
+def test_key_guidance_moves_the_keys_alone():
+    """ar.key_guidance: a note's key follows the told direction further; whether the event is a note, a pedal or
+    the chunk's end is drawn from the told logits as unguided."""
+    torch.manual_seed(2)
+    head = EventHead(width=8, hidden=16, max_events=1, chunk_seconds=0.25).eval()
+    with torch.no_grad():
+        head.out["key"][-1].bias[88:91] += 2.0  # pedals common enough to count
+    rows = 20000
+    told, untold = 4 * torch.randn(1, 8).expand(rows, 8), 4 * torch.randn(1, 8).expand(rows, 8)  # far apart
+
+    def shares(features, key_g=None):
+        drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), key_guidance=key_g)
+        ids = torch.where(drawn.sizes > 0, drawn.ids[:, 0], 91)  # 91: the empty chunk
+        return torch.bincount(ids, minlength=92).float() / rows, drawn
+    plain, plain_drawn = shares(told)
+    untold_share, _ = shares(untold)
+    assert same(shares(torch.cat([told, told]), key_g=3.0)[1], plain_drawn)  # nothing to mix: as unguided
+    guided, guided_drawn = shares(torch.cat([told, untold]), key_g=3.0)
+    keys = lambda s: s[:88] / s[:88].sum()  # noqa: E731  (the notes' keys, among the notes drawn)
+    favoured = (keys(plain) - keys(untold_share)).argmax()
+    assert keys(untold_share)[favoured] < keys(plain)[favoured] < keys(guided)[favoured]
+    kind = lambda drawn: torch.where(drawn.sizes > 0, drawn.ids[:, 0].masked_fill(drawn.ids[:, 0] < 88, -1), 91)  # noqa: E731
+    assert torch.equal(kind(guided_drawn), kind(plain_drawn))  # each row a note (−1), the same pedal or empty (91)
+
+
 def test_the_trunk_reads_each_piece_told_and_untold_when_guided():
     net = network(True)
     torch.nn.init.normal_(net.style.project.weight)
@@ -137,7 +162,7 @@ def test_the_trunk_reads_each_piece_told_and_untold_when_guided():
 
 
 def test_the_guidance_settings_must_be_finite_and_not_negative():
-    for key in ("ar.style_guidance", "ar.request_guidance", "ar.pedal_guidance"):
+    for key in ("ar.style_guidance", "ar.request_guidance", "ar.pedal_guidance", "ar.key_guidance"):
         for bad in (-0.5, float("inf"), float("nan")):
             with pytest.raises(ValueError, match=key.replace(".", r"\.")):
                 Config().override({key: bad})
@@ -186,6 +211,7 @@ def test_generate_guides_asked_styles_by_default_and_takes_guidance(tiny_corpus,
                             (["--guidance", "3"], (3.0, 3.0, 4)), (["--style", "soft=0", "--guidance", "1"], (1.0, 1.0, 2)),
                             (["--set", "ar.pedal_guidance=2"], (1.0, 2.0, 4)),  # the pedals alone: read twice
                             (["--set", "ar.pedal_guidance=2", "--guidance", "3"], (3.0, 2.0, 4)),  # its own
+                            (["--set", "ar.key_guidance=2"], (1.0, 1.0, 4)),  # the keys alone: read twice
                             (["--guidance", "0.5"], (0.5, 0.5, 4))):  # unset: the pedals as everything else
         used.clear()
         assert main(run + extra + ["-o", str(tmp_path / f"out{len(extra)}{expected[0]}{expected[1]}")]) == 0

@@ -31,7 +31,7 @@ STYLE_PAUSE = "pause"  # the longest stretch of chunks with no note starting
 # the ar settings that only sampling reads: `tsm generate --set ar.NAME=VALUE` may change them for one run
 SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise", "end_after_s", "project",
                      "pedal_join_s", "pedal_join_share", "in_bins", "style_drawn", "style_guidance",
-                     "request_guidance", "pedal_guidance", "prompt_told", "pedals_as_told", "slide_stride",
+                     "request_guidance", "pedal_guidance", "key_guidance", "prompt_told", "pedals_as_told", "slide_stride",
                      "start_temperature", "stop_bias", "empty_bias", "empty_ramp_s", "beat_echo",
                      "echo_recency_s", "cluster_guard", "soft_kept_up", "velocity_temperature", "style_path",
                      "register_guard", "register_margin", "register_window_s", "register_min_p", "damper_bias",
@@ -575,6 +575,11 @@ class AutoregressiveConfig:
     (ar.style_guidance, ar.request_guidance, --guidance); any other value: the pedal choices at it, everything else
     at the piece's, each piece read twice (docs/quality.md, nineteenth session: at 2 on drawn pieces, the pedalling
     nearer the description, and more stalls)."""
+    key_guidance: float = 1.0
+    """Events arm with ar.style, sampling only: guidance for a note's key alone (which of the 88 keys, once the event
+    is a note), as ar.pedal_guidance is for the pedal choices: the told register and spread pulled on harder than the
+    rest of the description. 1: as the piece's own guidance; any other value: the key choices at it, everything else
+    at the piece's, each piece read twice."""
     velocity_temperature: float = 1.0
     """Events arm, sampling only: each note's velocity is drawn with its logits ÷ this (1: at the model's own
     odds; above 1 the velocities spread wider; a pedal's depth keeps the model's odds)."""
@@ -752,7 +757,7 @@ class AutoregressiveConfig:
         _check(self.pedals_as_told in PEDALS_AS_TOLD, "ar.pedals_as_told",
                f"must be one of {', '.join(PEDALS_AS_TOLD)}, got {self.pedals_as_told!r}")
         _check(0 <= self.soft_kept_up <= 1, "ar.soft_kept_up", f"must be in [0, 1], got {self.soft_kept_up}")
-        for key in ("style_guidance", "request_guidance", "pedal_guidance"):
+        for key in ("style_guidance", "request_guidance", "pedal_guidance", "key_guidance"):
             value = getattr(self, key)
             _check(math.isfinite(value) and value >= 0, f"ar.{key}", f"must be ≥ 0 and finite, got {value}")
         _check(self.onsets_lr_scale > 0, "ar.onsets_lr_scale", f"must be > 0, got {self.onsets_lr_scale}")

@@ -328,8 +328,8 @@ def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:
 # settings of the ar section that only one of its two arms reads (model_info leaves out the other arm's)
 EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "drawn_share", "intervals", "tonal", "style",
                "voices", "pulse", "pulse_lr_scale", "onsets", "onsets_leans", "onsets_lr_scale", "in_bins", "style_drawn",
-               "style_pause", "style_guidance", "request_guidance", "pedal_guidance", "pedals_as_told", "prompt_told",
-               "start_temperature", "stop_bias", "empty_bias", "empty_ramp_s", "beat_echo",
+               "style_pause", "style_guidance", "request_guidance", "pedal_guidance", "key_guidance", "pedals_as_told",
+               "prompt_told", "start_temperature", "stop_bias", "empty_bias", "empty_ramp_s", "beat_echo",
                "echo_recency_s", "cluster_guard", "soft_kept_up",
                "velocity_temperature", "style_path", "register_guard", "register_margin", "register_window_s",
                "register_min_p", "damper_bias", "register", "step_lean", "join_bias", "restrike_guard",

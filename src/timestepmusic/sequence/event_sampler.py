@@ -130,7 +130,7 @@ class EventSampler:
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
                carry: Carry | None = None, tonal: torch.Tensor | None = None, guidance: float = 1.0,
                unpressed: torch.Tensor | None = None, pedal_guidance: float | None = None,
-               onsets: tuple[torch.Tensor, torch.Tensor] | None = None,
+               key_guidance: float | None = None, onsets: tuple[torch.Tensor, torch.Tensor] | None = None,
                start_temperature: float = 1.0, stop_bias: float = 0.0, empty_bias: float = 0.0,
                empty_ramp_s: float = 0.0,
                beat_echo: float = 0.0, echo_recency_s: float = 0.0,
@@ -155,7 +155,8 @@ class EventSampler:
         soft): pedals a row never draws (ar.pedals_as_told). With `guidance` ≠ 1, features [2R, W] are the R pieces
         told their descriptions, then untold (see the module's docstring); carry, tonal and unpressed are the R
         pieces'. `pedal_guidance` (None: `guidance`): the guidance of the pedal columns of the note-pedal-or-stop
-        choice alone (ar.pedal_guidance); any value but 1 also reads features [2R, W]. `onsets`: with ar.pulse or
+        choice alone (ar.pedal_guidance); any value but 1 also reads features [2R, W]. `key_guidance` (None:
+        `guidance`): the same for a note's key alone, drawn or drawn again (ar.key_guidance). `onsets`: with ar.pulse or
         `beat_echo`, the
         onsets before the chunk [R, M] and its latest note's start [R] (pulse.DrawnOnsets'). `start_temperature`: each
         event's start bin is drawn with its logits ÷ it (ar.start_temperature). `stop_bias`: added to the logit of
@@ -200,7 +201,8 @@ class EventSampler:
             raise ValueError(f"ar.join_bias {join_bias}: this model has no choice of joining the onset (ar.onsets)")
         pieces, n, device = features.shape[0], head.max_events, features.device
         pedal_guidance = guidance if pedal_guidance is None else pedal_guidance
-        guided = guidance != 1.0 or pedal_guidance != 1.0
+        key_guidance = guidance if key_guidance is None else key_guidance
+        guided = guidance != 1.0 or pedal_guidance != 1.0 or key_guidance != 1.0
         if guided:  # both halves hear the same past
             pieces //= 2
             carry = None if carry is None else Carry(*(twice(getattr(carry, f.name))
@@ -314,7 +316,7 @@ class EventSampler:
             logits = note_logits[rows] + log_p_inside - strength * penalised[rows]  # [R', 88]
             pieces_of = rows[: rows.shape[0] // 2] if guided else rows  # [R'/2 or R']: each redrawn piece
             key_noise, start_noise = (noise[pieces_of] for noise in redraw_noise)
-            new_key = pick(logits, key_noise)  # [R']
+            new_key = pick(logits, key_noise, key_guidance)  # [R']
             each = torch.arange(rows.shape[0], device=device)
             start_logits = odds[each, new_key] if penalty is None else odds[each, new_key] - penalty[each, new_key]
             # (both halves alike: pick's mixing of them keeps the penalty as it is)
@@ -437,7 +439,7 @@ class EventSampler:
             if ranged:
                 note_logits = register_lean(note_logits, highest, lowest, self.keys, register_margin, register_guard,
                                             register_min_p)
-            note = pick(note_logits, key_noise)
+            note = pick(note_logits, key_noise, key_guidance)
             is_note = kind == 0  # [R] (a re-voiced note is still a note)
             any_note = any_of(is_note)
             if unsilenced is not None and any_note:  # a row that strikes a note is silent no more

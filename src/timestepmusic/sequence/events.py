@@ -73,6 +73,7 @@ class EventGenerator(nn.Module):
         self.context, self.latent = trunk.context, trunk.latent
         self.guidance = 1.0  # sampling: how closely the pieces follow their descriptions (`guided`)
         self.pedal_guidance = 1.0  # … and their pedal choices (ar.pedal_guidance; as `guidance` where that is 1)
+        self.key_guidance = 1.0  # … and their notes' keys (ar.key_guidance; as `guidance` where that is 1)
         self.closing_told: torch.Tensor | None = None  # sampling, ar.closing_s: the closing's part of the offset the
         # next prefill or step reads [S, C, W] (None: no piece closes there), which the untold half reads too
 
@@ -121,7 +122,7 @@ class EventGenerator(nn.Module):
     @property
     def guided(self) -> bool:
         """Whether sampling reads every piece twice, told, then untold (any guidance but 1)."""
-        return self.guidance != 1.0 or self.pedal_guidance != 1.0
+        return self.guidance != 1.0 or self.pedal_guidance != 1.0 or self.key_guidance != 1.0
 
     def offset(self, described: torch.Tensor | None, b: int) -> torch.Tensor | None:
         """With ar.style, what the descriptions [B, (T,) D] add to each position's input [B, (T,) W]; None without."""
@@ -338,7 +339,7 @@ class EventAutoregressive(Autoregressive):
         elif self.ramp is not None:
             self.unpressed = self.ramp_unpressed(len(self.drawn))
         sets = self.sampler.sample(features, rng, self.temperature, carry, tonal, self.generator.guidance,
-                                   self.unpressed, self.generator.pedal_guidance, onsets,
+                                   self.unpressed, self.generator.pedal_guidance, self.generator.key_guidance, onsets,
                                    start_temperature=self.settings.start_temperature,
                                    stop_bias=self.settings.stop_bias,
                                    empty_bias=self.settings.empty_bias,
@@ -473,7 +474,8 @@ class EventAutoregressive(Autoregressive):
         if self.settings.closing_path == "ending" and self.path_ending is None:  # no path walked: it would be silently
             closing_path_refused(style is not None, heard_first > 0)  # ignored
         self.held = self.generator.offset(described, n)  # [S, W]: computed once
-        self.generator.guidance = self.generator.pedal_guidance = 1.0  # nothing told: nothing to guide by
+        self.generator.guidance = self.generator.pedal_guidance = self.generator.key_guidance = 1.0  # nothing told:
+        # nothing to guide by
         if described is not None:  # guidance: told against untold
             a = self.settings
             asked = style is not None or like is not None  # a request: ar.request_guidance (--like: chosen on validation,
@@ -482,6 +484,7 @@ class EventAutoregressive(Autoregressive):
             self.generator.guidance = (guidance if guidance is not None else a.request_guidance if asked
                                        else a.style_guidance)
             self.generator.pedal_guidance = self.generator.guidance if a.pedal_guidance == 1.0 else a.pedal_guidance
+            self.generator.key_guidance = self.generator.guidance if a.key_guidance == 1.0 else a.key_guidance
         self.told = described
         self.unpressed, as_told = None, self.settings.pedals_as_told  # which descriptions keep a pedal told zero up
         if described is not None and as_told != "none":
@@ -526,6 +529,7 @@ class EventAutoregressive(Autoregressive):
             self.drawn_keys = None
             self.register, self.guard_chunks, self.sounding = None, 0, None
             self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
+            self.generator.key_guidance = 1.0
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
             self.path_ending = None
             self.path_rows, self.closing_at, self.generator.closing_told, self.closing_now = None, None, None, None

@@ -72,9 +72,9 @@ def _generated(out: Path, model: str | Path | None, n: int, seconds: float, seed
     return list(names.values())
 
 
-def check_api_options(options: dict) -> None:
-    """generate()'s `options`: a name GANModel.sample_latents does not take is a ValueError naming it (and the
-    nearest it takes)."""
+def check_api_options(options: dict, verb: str = "generate()") -> None:
+    """generate()'s (or `verb`'s) `options`: a name GANModel.sample_latents does not take is a ValueError naming it (and
+    the nearest it takes)."""
     import inspect
 
     known = [name for name, p in inspect.signature(GANModel.sample_latents).parameters.items()
@@ -82,7 +82,7 @@ def check_api_options(options: dict) -> None:
     for name in options:
         if name not in known:
             near = difflib.get_close_matches(name, known, n=1)
-            raise ValueError(f"generate(): no option {name!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
+            raise ValueError(f"{verb}: no option {name!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
                              + f"; it takes {', '.join(known)}")
 
 

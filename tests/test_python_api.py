@@ -48,3 +48,13 @@ def test_an_option_it_does_not_take_is_one_line_naming_it(model):
 
 def test_the_autoencoder_has_a_docstring_not_its_dataclass_signature():
     assert not tsm.Autoencoder.__doc__.startswith("Autoencoder(")
+
+
+def test_generate_takes_a_loaded_model_and_its_changed_settings(model, tmp_path):
+    from timestepmusic.generation import set_sampling
+
+    by_name = tsm.generate(tmp_path / "named", n=1, seconds=2.0, seed=2)[0].read_bytes()
+    assert tsm.generate(tmp_path / "loaded", n=1, seconds=2.0, seed=2, model=model)[0].read_bytes() == by_name
+    changed = tsm.GANModel.load()
+    set_sampling(changed, ["ar.beat_echo=0", "ar.step_lean=0"])
+    assert tsm.generate(tmp_path / "changed", n=1, seconds=2.0, seed=2, model=changed)[0].read_bytes() != by_name

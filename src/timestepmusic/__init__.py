@@ -2,13 +2,15 @@
 
 The flow, one module per arrow: midi (MIDI ⇄ events) → chunks → corpus (prepared on disk) →
 encoding → pisa (set autoencoder) → latents → gan → generate (→ MIDI). The verbs of the CLI are
-plain functions here too.
+plain functions here too: prepare, train_autoencoder, train_gan, generate (writes MIDI files; `GANModel.load().sample()`
+returns the pieces as Events instead), read_events / write_events, and compare_with_real (`tsm evaluate`'s figures
+as a dict).
 """
 import importlib as _importlib
 import importlib.util as _importlib_util
 
 __all__ = ["Config", "Corpus", "Events", "prepare", "read_events", "write_events", "train_autoencoder",
-           "train_gan", "generate", "Autoencoder", "GANModel"]
+           "train_gan", "generate", "compare_with_real", "Autoencoder", "GANModel"]
 
 
 def __getattr__(name: str):
@@ -32,6 +34,9 @@ def __getattr__(name: str):
     if name == "generate":  # the module is generate_api.py, so that it never shadows the verb
         from .generate_api import generate
         return generate
+    if name == "compare_with_real":  # tsm evaluate's figures as a dict (`timestepmusic.evaluate` is the subpackage)
+        from .evaluate.summary import compare_with_real
+        return compare_with_real
     if name == "GANModel":
         from .generation import GANModel
         return GANModel

@@ -30,6 +30,10 @@ DURATION_Z_MAX = AEConfig.decode_z_max
 
 @dataclass
 class Autoencoder:
+    """A trained set autoencoder (PISA) with its encoding: each 0.25 s chunk's set of events ⇄ a latent.
+    `Autoencoder.load(path)` reads a run or a shipped one ("ae-latent75"); `encode_events(events)` gives a
+    performance's latents [T, L], `decode_events(latents)` its events, `reconstruct(events)` both ways."""
+
     model: PISA
     encoding: Encoding
     config: Config

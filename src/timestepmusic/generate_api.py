@@ -19,10 +19,12 @@ from .sample_files import earlier_samples, replace_earlier, sample_name, seed_lo
 from .sequence.tonal import KeyTold
 
 
-def generate(out: str | Path, *, model: str | Path | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
+def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
              device: str = "cpu", snap_to_real: bool = True, overwrite: bool = False,
              pieces: Sequence[int] | None = None, **options) -> list[Path]:
-    """Write `n` MIDI files into `out` from a model of any arch; the same seed gives the same files. `seconds`
+    """Write `n` MIDI files into `out` from a model of any arch; the same seed gives the same files. `model`: a shipped
+    model's name, a run folder, or a GANModel loaded already (one whose sampling settings generation.set_sampling
+    changed, as `tsm generate --set ar.NAME=VALUE`; None: the default). `seconds`
     is each piece's length, or for an arch that ends its pieces itself, the longest one may run. `options`
     (likelihood arm): prompt=Events or a MIDI file, ends=bool, ending=bool (a model with ar.closing_s: a piece of
     `seconds` closes over its last seconds), temperature=float, mixture_temperature=float, and
@@ -49,7 +51,7 @@ def whole(number) -> bool:
     return isinstance(number, (int, np.integer)) and not isinstance(number, bool)
 
 
-def _generated(out: Path, model: str | Path | None, n: int, seconds: float, seed: int, device: str, snap_to_real: bool,
+def _generated(out: Path, model: str | Path | GANModel | None, n: int, seconds: float, seed: int, device: str, snap_to_real: bool,
                overwrite: bool, pieces: Sequence[int] | None, options: dict) -> list[Path]:
     """`generate` within its folder's lock."""
     chosen = chosen_pieces(pieces, n)
@@ -57,7 +59,7 @@ def _generated(out: Path, model: str | Path | None, n: int, seconds: float, seed
     taken = earlier_samples(out, seed, overwrite, writes=list(names.values()),  # (a prompt here is events, not a file)
                             only=None if pieces is None else list(names.values()))
     check_api_options(options)  # (a misspelled one, before the model loads)
-    gan = GANModel.load(model, device)
+    gan = model if isinstance(model, GANModel) else GANModel.load(model, device)  # (a loaded one: not read again)
     options = api_options(gan, seconds, options)
     replaced = False
     for first, _, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real,
@@ -72,9 +74,9 @@ def _generated(out: Path, model: str | Path | None, n: int, seconds: float, seed
     return list(names.values())
 
 
-def check_api_options(options: dict) -> None:
-    """generate()'s `options`: a name GANModel.sample_latents does not take is a ValueError naming it (and the
-    nearest it takes)."""
+def check_api_options(options: dict, verb: str = "generate()") -> None:
+    """generate()'s (or `verb`'s) `options`: a name GANModel.sample_latents does not take is a ValueError naming it (and
+    the nearest it takes)."""
     import inspect
 
     known = [name for name, p in inspect.signature(GANModel.sample_latents).parameters.items()
@@ -82,7 +84,7 @@ def check_api_options(options: dict) -> None:
     for name in options:
         if name not in known:
             near = difflib.get_close_matches(name, known, n=1)
-            raise ValueError(f"generate(): no option {name!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
+            raise ValueError(f"{verb}: no option {name!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
                              + f"; it takes {', '.join(known)}")
 
 

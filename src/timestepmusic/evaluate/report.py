@@ -15,6 +15,8 @@ import logging
 import math
 import os
 import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -85,10 +87,19 @@ def _plain(value):
     return value
 
 
-def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str], list[str], list[dict], list[dict]]:
-    """Every .mid/.midi directly in `folder` → (performances, their file names, their bytes' SHA-1s, bad files with
-    reasons, the files read whose notes are not all described with those left out: drums, another voice beside the
-    piano, notes beyond the keys, as midi.DropCounts.notes_left_out words them), each file read once."""
+def read_generated(folder: str | Path | Sequence[str | Path],
+                   pedal_bins: int) -> tuple[list, list[str], list[str], list[dict], list[dict], list[Path]]:
+    """Every .mid/.midi directly in `folder` (or the MIDI files of a list) → (performances, their file names, their
+    bytes' SHA-1s, bad files with reasons, the files read whose notes are not all described with those left out:
+    drums, another voice beside the piano, notes beyond the keys, as midi.DropCounts.notes_left_out words them, and the
+    paths of the files read), each file read once."""
+    if not isinstance(folder, (str, Path)):  # a list of files: each must be there (a folder's broken link is skipped)
+        if not folder:
+            raise ValueError("no generated MIDI files given: give a folder of them or a list of their paths")
+        for path in map(Path, folder):
+            if not path.is_file():
+                raise ValueError(f"{path}: no such generated MIDI file")
+        return _read_files([Path(f) for f in folder], pedal_bins, f"{len(folder)} files given")
     folder = Path(folder)
     if folder.is_file():
         raise ValueError(f"{folder}: a file; give the folder that holds the generated MIDI files (tsm generate's -o)")
@@ -100,13 +111,22 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
         raise ValueError(f"{folder}: no .mid or .midi files to evaluate" + (
             f" (it reads the folder itself, not its subfolders: {deeper[0].relative_to(folder)} is in one)" if deeper
             else ""))
-    performances, names, sha1s, bad, left_out = [], [], [], [], []
+    deeper = len(midi_below(folder))
+    return _read_files(files, pedal_bins, str(folder), f"; {deeper} more {'is' if deeper == 1 else 'are'} in its "
+                       "subfolders, which it does not read" if deeper else "")
+
+
+def _read_files(files: list[Path], pedal_bins: int, given: str, elsewhere: str = "") -> tuple:
+    """read_generated of these files; `given` names them in the error where none is usable, `elsewhere` says what
+    more there is."""
+    performances, names, sha1s, bad, left_out, read = [], [], [], [], [], []
     for path in files:
         try:
             data = file_bytes(path)
             events, drops = events_from_bytes(data, path, pedal_bins=pedal_bins)
             performances.append(events)
             names.append(path.name)
+            read.append(path)
             sha1s.append(hashlib.sha1(data).hexdigest())
             if notes := drops.notes_left_out():  # (another system's drums and bass beside its piano: not described)
                 left_out.append({"file": str(path), "notes": notes})
@@ -116,12 +136,9 @@ def read_generated(folder: str | Path, pedal_bins: int) -> tuple[list, list[str]
             bad.append({"file": str(path), "reason": reason})
             log.info("skipped %s: %s", path, reason)  # the report lists every bad file, and the CLI prints it once
     if not performances:
-        deeper = len(midi_below(folder))
-        raise ValueError(f"{folder}: none of the {len(files)} MIDI files is usable "
-                         f"({'; '.join(b['file'] + ': ' + b['reason'] for b in bad)})" + (
-                             f"; {deeper} more {'is' if deeper == 1 else 'are'} in its subfolders, which it does not "
-                             "read" if deeper else ""))
-    return performances, names, sha1s, bad, left_out
+        raise ValueError(f"{given}: none of the {len(files)} MIDI files is usable "
+                         f"({'; '.join(b['file'] + ': ' + b['reason'] for b in bad)}){elsewhere}")
+    return performances, names, sha1s, bad, left_out, read
 
 
 def same_music(performances: list) -> np.ndarray:
@@ -162,21 +179,40 @@ def _audio_for(midi: Path, out_dir: Path, wav: bool, soundfont) -> tuple[Path | 
         return None, f"no audio: {e}"
 
 
-def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *, split: str = "test",
-                       train_split: str = "train", extra_rows: dict[str, ExcerptTable] | None = None,
-                       runs: list[str | Path] | None = None, wav: bool = False, seconds: float = EXCERPT_SECONDS,
-                       seed: int = 0, copy_threshold: float = COPY_THRESHOLD, transpose: bool = False,
-                       max_rolls: int = 4, max_real_excerpts: int | None = None, soundfont=None,
-                       link_audio: bool = False, repeats: int = CLASSIFIER_REPEATS, train_row: bool = False) -> dict:
-    """Describe generated files and real `split` excerpts of `corpus` (a Corpus or its folder), compare
-    them, check for copies of the `train_split`, and write report.json + report.html into `out_dir`.
-    `repeats`: draws of the classifiers' balancing subsample and folds each accuracy is averaged over.
-    `link_audio`: the page links the WAV files in `out_dir`/audio instead of embedding them (a small
-    page; keep the folder together). `train_row`: also a row of as many real excerpts of the `train_split` as there
-    are generated ones: what a model that had learnt it exactly would score against `split`. Returns the report (as
-    written to report.json)."""
+@dataclass
+class Comparison:
+    """What `compared` found of the generated files against the real excerpts: everything a report says but its
+    figures (plots, audio) and training curves. Lists over the files read are in the order of `names`."""
+
+    corpus: object  # the Corpus compared with
+    folder: Path | None  # the folder the files were read from (None: a list of files)
+    performances: list  # [files] Events
+    names: list[str]  # [files] file names
+    sha1s: list[str]  # [files] SHA-1 of each file's bytes
+    bad: list[dict]  # files that could not be read, with why
+    left_out: list[dict]  # files read with notes not described (drums, another voice)
+    paths: list[Path]  # [files]
+    markers: list  # [files] the command that drew each, or None
+    tables: dict  # row → ExcerptTable (GENERATED first)
+    real: ExcerptTable  # the real excerpts of the split
+    real_desc: dict  # descriptor → [X] values of the real excerpts
+    descs: dict  # row → descriptor → values
+    half_a: np.ndarray  # excerpt indices of the real halves (the ceiling)
+    half_b: np.ndarray
+    descriptors: dict  # compare_descriptors' result, with labels and the ceiling
+    classifier: dict  # row → classifier_test's result (logistic)
+    classifier_trees: dict  # row → trees_classifier_test's result
+    copies: dict  # the copy check
+    notes: list[str]  # what makes the figures rough or odd
+
+
+def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str = "test", train_split: str = "train",
+             extra_rows: dict[str, ExcerptTable] | None = None, seconds: float = EXCERPT_SECONDS, seed: int = 0,
+             copy_threshold: float = COPY_THRESHOLD, transpose: bool = False, max_real_excerpts: int | None = None,
+             repeats: int = CLASSIFIER_REPEATS, train_row: bool = False) -> Comparison:
+    """The figures of `evaluate_generated` (its arguments of the same names), written nowhere: `generated` a folder
+    (its .mid/.midi files) or a list of MIDI files."""
     from ..corpus import Corpus
-    from .plots import plot_densities, plot_roll, plot_training_curves
 
     if repeats < 1:
         raise ValueError(f"--repeats must be ≥ 1, got {repeats}")
@@ -186,10 +222,9 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     if max_real_excerpts is not None and max_real_excerpts < 1:
         raise ValueError(f"--max-real-excerpts must be ≥ 1, got {max_real_excerpts}")
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
-    generated_dir, out_dir = Path(generated_dir), Path(out_dir)
-    performances, names, sha1s, bad, left_out = read_generated(generated_dir, corpus.config.events.pedal_bins)
-    figures_dir = out_dir / "figures"
-    deeper = midi_below(generated_dir)  # (another system's folder of folders: the ones inside are not read)
+    folder = Path(generated) if isinstance(generated, (str, Path)) else None  # (None: a list of files)
+    performances, names, sha1s, bad, left_out, paths = read_generated(generated, corpus.config.events.pedal_bins)
+    deeper = [] if folder is None else midi_below(folder)  # (another system's folder of folders: not read)
 
     tables: dict[str, ExcerptTable] = {GENERATED: excerpts_from_events(performances, seconds, names)}
     real = excerpts_from_corpus(corpus, split, seconds, max_excerpts=max_real_excerpts)
@@ -201,7 +236,6 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         longest = f" (its longest performance lasts {float(real_lengths.max()):.0f} s)" if real.num_excerpts else ""
         raise ValueError(f"{corpus.root}: no real excerpts of {seconds:g} s in the {split} split to compare with"
                          f"{longest}; choose another --split, shorter --seconds or a larger corpus")
-    out_dir.mkdir(parents=True, exist_ok=True)
     if real_short.any():
         performances_short = np.unique(real.group[real_short])
         notes.append(f"{performances_short.size} of {np.unique(real.group).size} real performances in the {split} "
@@ -223,7 +257,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         log.warning("%s", notes[-1])
     if deeper:
         notes.append(f"{len(deeper)} more MIDI file{'s are' if len(deeper) > 1 else ' is'} in subfolders of "
-                     f"{generated_dir}, which evaluate does not read ({deeper[0].relative_to(generated_dir)}"
+                     f"{folder}, which evaluate does not read ({deeper[0].relative_to(folder)}"
                      f"{', …' if len(deeper) > 1 else ''}): only the {len(names) + len(bad)} directly in it are "
                      "counted; give a subfolder to evaluate it")
         log.warning("%s", notes[-1])
@@ -234,7 +268,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                      "the real ones they are compared with, so the overlaps run high and the accuracies below 0.5 "
                      "(each mistaken for its twin); evaluate music from outside the split")
         log.warning("%s", notes[-1])
-    markers = [made_by_marker(generated_dir / name) for name in names]  # [files]: the command that drew each, or None
+    markers = [made_by_marker(path) for path in paths]  # [files]: the command that drew each, or None
     prompted = [name for name, marker in zip(names, markers) if holds_its_prompt(marker)]
     if prompted:  # a continuation written whole: the real performance it continues is measured as generated
         notes.append(f"{len(prompted)} of the {len(names)} files begin with the performance given to tsm generate "
@@ -323,12 +357,38 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         notes.append(f"no copy check: {e}")
         log.warning("%s", notes[-1])
 
-    density_sets = {f"real ({split})": real_desc} | descs
+    return Comparison(corpus, folder, performances, names, sha1s, bad, left_out, paths, markers, tables, real,
+                      real_desc, descs, half_a, half_b, comparison, classifier, classifier_trees, copies, notes)
+
+
+def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *, split: str = "test",
+                       train_split: str = "train", extra_rows: dict[str, ExcerptTable] | None = None,
+                       runs: list[str | Path] | None = None, wav: bool = False, seconds: float = EXCERPT_SECONDS,
+                       seed: int = 0, copy_threshold: float = COPY_THRESHOLD, transpose: bool = False,
+                       max_rolls: int = 4, max_real_excerpts: int | None = None, soundfont=None,
+                       link_audio: bool = False, repeats: int = CLASSIFIER_REPEATS, train_row: bool = False) -> dict:
+    """Describe generated files and real `split` excerpts of `corpus` (a Corpus or its folder), compare
+    them, check for copies of the `train_split`, and write report.json + report.html into `out_dir`.
+    `repeats`: draws of the classifiers' balancing subsample and folds each accuracy is averaged over.
+    `link_audio`: the page links the WAV files in `out_dir`/audio instead of embedding them (a small
+    page; keep the folder together). `train_row`: also a row of as many real excerpts of the `train_split` as there
+    are generated ones: what a model that had learnt it exactly would score against `split`. Returns the report (as
+    written to report.json)."""
+    from .plots import plot_densities, plot_roll, plot_training_curves
+
+    found = compared(generated_dir, corpus, split=split, train_split=train_split, extra_rows=extra_rows,
+                     seconds=seconds, seed=seed, copy_threshold=copy_threshold, transpose=transpose,
+                     max_real_excerpts=max_real_excerpts, repeats=repeats, train_row=train_row)
+    corpus, names, notes = found.corpus, found.names, found.notes
+    generated_dir, out_dir = Path(generated_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figures_dir = out_dir / "figures"
+    density_sets = {f"real ({split})": found.real_desc} | found.descs
     figures = {"densities": plot_densities(density_sets, figures_dir / "densities.png")}
     samples = []
-    for events, name in list(zip(performances, names))[:max_rolls]:
+    for events, name, path in list(zip(found.performances, names, found.paths))[:max_rolls]:
         roll = plot_roll(events, figures_dir / f"roll_{Path(name).stem}.png", title=name)
-        audio, why = _audio_for(generated_dir / name, out_dir, wav, soundfont)
+        audio, why = _audio_for(path, out_dir, wav, soundfont)
         if audio is not None and link_audio and Path(audio).parent != out_dir / "audio":  # a WAV beside the MIDI
             (out_dir / "audio").mkdir(exist_ok=True)
             audio = Path(shutil.copy(audio, out_dir / "audio" / Path(audio).name))
@@ -347,17 +407,17 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
 
     report = _plain({
         "generated_dir": generated_dir, "corpus": corpus.root, "split": split, "train_split": train_split,
-        "seconds": seconds, "seed": seed, "files": {"read": len(names), "bad": bad, "left_out": left_out,
-                                          "described": described(names, sha1s)},
-        "excerpts": {f"real ({split})": real.num_excerpts, **{row: t.num_excerpts for row, t in tables.items()},
-                     "real A": int(half_a.size), "real B": int(half_b.size)},
-        "rows": list(tables), "descriptors": comparison, "classifier": classifier,
-        "classifier_trees": classifier_trees, "copies": copies,
+        "seconds": seconds, "seed": seed, "files": {"read": len(names), "bad": found.bad, "left_out": found.left_out,
+                                          "described": described(names, found.sha1s)},
+        "excerpts": {f"real ({split})": found.real.num_excerpts, **{row: t.num_excerpts for row, t in found.tables.items()},
+                     "real A": int(found.half_a.size), "real B": int(found.half_b.size)},
+        "rows": list(found.tables), "descriptors": found.descriptors, "classifier": found.classifier,
+        "classifier_trees": found.classifier_trees, "copies": found.copies,
         "figures": figures, "samples": samples, "training": curves, "notes": notes, "link_audio": link_audio,
         "out_dir": out_dir})
     write_report(out_dir, report)
     log.info("wrote %s", out_dir / "report.html")
-    if any(marker is not None for marker in markers):  # files tsm generate may replace: where their report is, noted
+    if any(marker is not None for marker in found.markers):  # files tsm generate may replace: where their report is, noted
         record_report(generated_dir, out_dir)  # among them (a folder of the user's own MIDI is not written into)
     return report
 

@@ -1,0 +1,85 @@
+"""`compare_with_real()`: `tsm evaluate`'s figures from Python, as a plain dict, writing nothing unless asked."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import CLASSIFIER_REPEATS
+from .descriptors import EXCERPT_SECONDS, SCALAR_DESCRIPTORS
+
+
+def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, split: str = "test",
+                      seconds: float = EXCERPT_SECONDS, seed: int = 0, repeats: int = CLASSIFIER_REPEATS,
+                      max_real_excerpts: int | None = None, out: str | Path | None = None,
+                      overwrite: bool = False) -> dict:
+    """Compare generated MIDI files with the real excerpts of `corpus`'s `split`, as `tsm evaluate` does, and return
+    its figures; the same files, split, `seconds`, `seed` and `repeats` give the figures of `tsm evaluate`'s
+    report.json.
+
+    generated: a folder (the .mid/.midi files directly in it) or a list of MIDI files.
+    corpus: a prepared corpus (`tsm prepare`'s folder, or a `Corpus`).
+    seconds: excerpt length; `repeats`: draws each classifier accuracy is averaged over; `max_real_excerpts`: at most
+    this many real excerpts, evenly spaced (quicker; not the CLI's default).
+    out: None writes nothing; a folder writes the full report (report.html, report.json, figures) there, as
+    `tsm evaluate -o` does (a folder of generated files only; an earlier report is refused unless `overwrite`).
+
+    Returns {"logistic": accuracy, "trees": accuracy, "mean_overlap": over the descriptors where it is defined,
+    "overlaps": {descriptor: overlap or None}, "baseline" and "ceiling": {"logistic", "trees", "mean_overlap"} of the
+    shuffled-chunks floor and of two halves of the real excerpts, "why": {classifier: why its accuracy is None}
+    where one is, "near_copies": count (None: no copy check),
+    "excerpts": {"generated", "real"}, "files": how many were read, "bad": [{"file", "reason"}], "notes": [what
+    makes the figures rough], "report": the report.json written, or None}. Accuracies: 0.5 = cannot tell apart."""
+    from .report import BASELINE, CEILING, GENERATED, _plain, compared, evaluate_generated
+
+    if out is not None:
+        if not isinstance(generated, (str, Path)):
+            raise ValueError("compare_with_real(out=…): a report is written of a folder of generated files; give the "
+                             "folder, or out=None for the figures alone")
+        earlier = Path(out) / "report.json"
+        if earlier.exists() and not overwrite:
+            raise ValueError(f"{earlier} is there already (an earlier report); give another out, or overwrite=True")
+        report = evaluate_generated(generated, corpus, out, split=split, seconds=seconds, seed=seed, repeats=repeats,
+                                    max_real_excerpts=max_real_excerpts)
+        written = Path(out) / "report.json"
+    else:
+        found = compared(generated, corpus, split=split, seconds=seconds, seed=seed, repeats=repeats,
+                         max_real_excerpts=max_real_excerpts)
+        report = _plain({"descriptors": found.descriptors, "classifier": found.classifier,
+                         "classifier_trees": found.classifier_trees, "copies": found.copies, "notes": found.notes,
+                         "files": {"read": len(found.names), "bad": found.bad},
+                         "excerpts": {f"real ({split})": found.real.num_excerpts,
+                                      GENERATED: found.tables[GENERATED].num_excerpts}})
+        written = None
+    return figures_of(report, split) | {"report": written} | {
+        "baseline": row_figures(report, BASELINE), "ceiling": row_figures(report, CEILING)}
+
+
+def figures_of(report: dict, split: str = "test") -> dict:
+    """The generated row's figures of a report (evaluate_generated's, or its report.json read back)."""
+    from .report import GENERATED
+
+    overlaps = {name: report["descriptors"][name]["rows"][GENERATED]["overlap"] for name in SCALAR_DESCRIPTORS}
+    return row_figures(report, GENERATED) | {
+        "overlaps": overlaps, "near_copies": report["copies"].get("flagged"),
+        "excerpts": {"generated": report["excerpts"][GENERATED], "real": report["excerpts"][f"real ({split})"]},
+        "files": report["files"]["read"], "bad": report["files"]["bad"], "notes": report["notes"]}
+
+
+def row_figures(report: dict, row: str) -> dict | None:
+    """{"logistic", "trees", "mean_overlap"} of one row of a report (None: a row it has not, the baseline where the
+    training split is too small), and "why" an accuracy is None where the report says (too few excerpts for the
+    trees). The mean overlap is over the descriptors where it is defined, as report.html's."""
+    from .report import CEILING
+
+    if row not in report["classifier"]:
+        return None
+    overlaps = [report["descriptors"][name]["ceiling" if row == CEILING else "rows"] for name in SCALAR_DESCRIPTORS]
+    overlaps = [(entry if row == CEILING else entry[row])["overlap"] for entry in overlaps]
+    finite = [v for v in overlaps if v is not None and math.isfinite(v)]
+    tests = {"logistic": report["classifier"][row], "trees": report["classifier_trees"][row]}
+    why = {name: test["why"] for name, test in tests.items() if test["accuracy"] is None and test.get("why")}
+    return {name: test["accuracy"] for name, test in tests.items()} | {
+        "mean_overlap": float(np.mean(finite)) if finite else None} | ({"why": why} if why else {})

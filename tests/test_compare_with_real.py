@@ -1,0 +1,73 @@
+"""compare_with_real(): tsm evaluate's figures from Python, equal to the CLI's report.json, written nowhere unasked."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import timestepmusic
+from timestepmusic.cli import main
+from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, excerpts_from_corpus
+from timestepmusic.evaluate.summary import figures_of
+from timestepmusic.midi import write_events
+
+from test_evaluate import make_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("compare_corpus"))
+
+
+@pytest.fixture(scope="module")
+def generated(corpus, tmp_path_factory) -> Path:
+    """Three 16 s excerpts standing in for generated files: two of the test split, one of the training split."""
+    folder = tmp_path_factory.mktemp("generated")
+    test = excerpts_from_corpus(corpus, "test")
+    for k in range(2):
+        write_events(test.events(k), folder / f"sample_{k}.mid")
+    write_events(excerpts_from_corpus(corpus, "train").events(1), folder / "sample_2.mid")
+    return folder
+
+
+def test_it_is_exported_from_the_package():
+    assert "compare_with_real" in timestepmusic.__all__
+    assert timestepmusic.compare_with_real.__module__ == "timestepmusic.evaluate.summary"
+
+
+def test_the_figures_are_those_of_tsm_evaluates_report_and_nothing_is_written(corpus, generated, tmp_path):
+    before = sorted(p.name for p in generated.iterdir())
+    figures = timestepmusic.compare_with_real(generated, corpus.root, seed=3, repeats=1)
+    assert sorted(p.name for p in generated.iterdir()) == before  # (no report noted among the files)
+    assert figures["report"] is None and figures["files"] == 3
+
+    assert main(["evaluate", str(generated), "--real", str(corpus.root), "-o", str(tmp_path / "cli"), "--seed", "3",
+                 "--repeats", "1"]) == 0
+    report = json.loads((tmp_path / "cli" / "report.json").read_text())
+    said = figures_of(report)
+    for name in ("logistic", "trees", "mean_overlap", "overlaps", "near_copies", "excerpts"):
+        assert figures[name] == said[name], name
+    assert figures["logistic"] == report["classifier"]["generated"]["accuracy"]
+    assert figures["trees"] == report["classifier_trees"]["generated"]["accuracy"]
+    assert set(figures["overlaps"]) == set(SCALAR_DESCRIPTORS)
+    assert figures["overlaps"]["pitch_range"] == report["descriptors"]["pitch_range"]["rows"]["generated"]["overlap"]
+    assert 0 <= figures["mean_overlap"] <= 1 and figures["ceiling"]["logistic"] is not None
+
+
+def test_a_list_of_files_gives_the_folders_figures_and_out_writes_the_report(corpus, generated, tmp_path):
+    files = sorted(generated.glob("*.mid"))
+    listed = timestepmusic.compare_with_real(files, corpus, seed=3, repeats=1)
+    written = timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1, out=tmp_path / "r")
+    assert written["report"] == tmp_path / "r" / "report.json" and written["report"].is_file()
+    assert {k: v for k, v in listed.items() if k != "report"} == {k: v for k, v in written.items() if k != "report"}
+    with pytest.raises(ValueError, match="earlier report"):
+        timestepmusic.compare_with_real(generated, corpus, out=tmp_path / "r")
+    with pytest.raises(ValueError, match="no such generated MIDI file"):
+        timestepmusic.compare_with_real([tmp_path / "missing.mid"], corpus)
+
+
+def test_an_accuracy_it_cannot_give_is_none_with_why(corpus, generated):
+    figures = timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1)
+    assert figures["trees"] is None and "too few excerpts for the trees" in figures["why"]["trees"]
+    assert figures["logistic"] is not None and "logistic" not in figures["why"]

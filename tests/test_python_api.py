@@ -1,0 +1,60 @@
+"""GANModel.sample() from Python: the pieces generate() writes, taking its options as generate() takes them."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import timestepmusic as tsm
+from timestepmusic.keys import parse_key
+from timestepmusic.sequence.style import asked_style
+from timestepmusic.sequence.tonal import KeyTold
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tsm.GANModel.load()  # the shipped default
+
+
+def notes_of(events):
+    keep = events.is_note
+    return events.ids[keep], events.start_s[keep]
+
+
+def test_sampled_pieces_are_the_notes_generate_writes(model, tmp_path):
+    sampled = model.sample(2, 2.0, 5)
+    for events, path in zip(sampled, tsm.generate(tmp_path, n=2, seconds=2.0, seed=5)):
+        written, _ = tsm.read_events(path)
+        (ids, starts), (written_ids, written_starts) = notes_of(events), notes_of(written)
+        assert np.array_equal(ids, written_ids) and np.allclose(starts, written_starts, atol=2e-3)
+
+
+def test_style_and_key_may_be_given_as_text_as_to_generate(model):
+    as_text = model.sample(1, 2.0, 1, style="density=6", key="E minor")[0]
+    parsed = model.sample(1, 2.0, 1, style=asked_style("density=6", 2.0),
+                          key=KeyTold.timed([(0.0, parse_key("E minor"))], 2.0))[0]
+    assert np.array_equal(as_text.ids, parsed.ids) and np.array_equal(as_text.start_s, parsed.start_s)
+
+
+def test_a_prompt_may_be_a_midi_file(model, tmp_path):
+    prompt = tsm.write_events(tsm.Events([39, 43, 46, 51], [0.0, 0.5, 1.0, 1.5], [0.4] * 4, [70] * 4), tmp_path / "p.mid")
+    piece = model.sample(1, 2.0, 0, prompt=prompt)[0]
+    assert piece.end_s > 2.0 and np.array_equal(piece.ids[:1], [39])  # the prompt, then 2 s more
+
+
+def test_an_option_it_does_not_take_is_one_line_naming_it(model):
+    with pytest.raises(ValueError, match=r"GANModel.sample\(\): no option 'tempp' \(did you mean 'tempo'\?\)"):
+        model.sample(1, 2.0, 0, tempp=90)
+
+
+def test_the_autoencoder_has_a_docstring_not_its_dataclass_signature():
+    assert not tsm.Autoencoder.__doc__.startswith("Autoencoder(")
+
+
+def test_generate_takes_a_loaded_model_and_its_changed_settings(model, tmp_path):
+    from timestepmusic.generation import set_sampling
+
+    by_name = tsm.generate(tmp_path / "named", n=1, seconds=2.0, seed=2)[0].read_bytes()
+    assert tsm.generate(tmp_path / "loaded", n=1, seconds=2.0, seed=2, model=model)[0].read_bytes() == by_name
+    changed = tsm.GANModel.load()
+    set_sampling(changed, ["ar.beat_echo=0", "ar.step_lean=0"])
+    assert tsm.generate(tmp_path / "changed", n=1, seconds=2.0, seed=2, model=changed)[0].read_bytes() != by_name

@@ -282,9 +282,9 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
     now. Returns the new music's length of each piece written (s, after any prompt)."""
     from .draws import drawn_in_batches
     from .generation import piece_chunks
-    from .heard import made_by, shape_marks
+    from .heard import made_by
     from .midi import continuation_only, write_held
-    from .sample_files import replace_earlier, written_meta
+    from .sample_files import piece_meta, replace_earlier
 
     bar = ChunkBar(piece_chunks(seconds, gan.ae.chunk_seconds), shown=not args.quiet)  # (ar and events models)
     if args.select and gan.critic is not None:
@@ -311,10 +311,7 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
                 if args.continuation_only:
                     events, length_s = continuation_only(events, told.prompt_s), length_s - told.prompt_s
                 walked = gan.walked[j] if args.composer is not None and gan.walked is not None else None
-                marks = shape_marks(told.asked.key, told.asked.tempo, told.asked.ramp, told.asked_from_s, length_s)
-                meta = written_meta(made_by(request.words, first + j, args.n), told.asked.key, told.asked.tempo,
-                                    told.asked_from_s, length_s, events, told.key_spellings, told.prompt_grid,
-                                    None if args.continuation_only or not told.prompt_s else told.prompt_s, marks)
+                meta = piece_meta(made_by(request.words, first + j, args.n), told, events, length_s, args.continuation_only)
                 path, events = write_held(events, files.names[first + j], meta)  # (as the file holds them: its line's)
                 written.append(path)
                 _say_written(args, written[-1], events, meta, length_s, told, walked)

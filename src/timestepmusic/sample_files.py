@@ -15,10 +15,26 @@ from .midi import Events, FileGrid, FileMeta, made_by_marker
 from .tempo import beat_phase_s
 
 if TYPE_CHECKING:
+    from .generate_told import Told
     from .sequence.pulse import TempoTold
     from .sequence.tonal import KeyTold
 
 log = logging.getLogger(__name__)
+
+
+def piece_meta(text: str, told: Told, events: Events, length_s: float, continuation_only: bool = False) -> FileMeta:
+    """What the file of one drawn piece says beside its notes, for `tsm generate` and generate() alike: `text` (how it
+    was made: heard.made_by's command, or generate()'s line), the key signatures and tempo map of what was `told` (as
+    spelt; after a prompt, the prompt's own grid under it), where the continuation of a prompt starts and the waypoints
+    of the paths asked (heard.shape_marks). `events` and `length_s`: the piece as written (the seconds of its chunks;
+    `continuation_only`: without its prompt, as --continuation-only writes it)."""
+    from .heard import shape_marks
+
+    asked = told.asked
+    marks = shape_marks(asked.key, asked.tempo, asked.ramp, told.asked_from_s, length_s)
+    continued_from_s = None if continuation_only or not told.prompt_s else told.prompt_s
+    return written_meta(text, asked.key, asked.tempo, told.asked_from_s, length_s, events, told.key_spellings,
+                        told.prompt_grid, continued_from_s, marks)
 
 
 def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_from_s: float, end_s: float,

@@ -11,11 +11,13 @@ import numpy as np
 from .argtypes import PIECES_LIMIT, SEED_LIMIT
 from .draws import drawn_in_batches
 from .files import held_folder
+from .generate_told import Told
 from .generation import GANModel, check_piece_seconds
 from .heard import made_version
-from .midi import FileMeta, write_events
+from .midi import FileGrid, write_events
 from .prompts import continued_prompt
-from .sample_files import earlier_samples, replace_earlier, sample_name, seed_lock
+from .sample_files import earlier_samples, piece_meta, replace_earlier, sample_name, seed_lock
+from .sequence.pulse import TempoTold
 from .sequence.tonal import KeyTold
 
 
@@ -28,7 +30,7 @@ def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: 
     is each piece's length, or for an arch that ends its pieces itself, the longest one may run. `options`
     (likelihood arm): prompt=Events or a MIDI file, ends=bool, ending=bool (a model with ar.closing_s: a piece of
     `seconds` closes over its last seconds), temperature=float, mixture_temperature=float, and
-    for the default style="density=6", key="E minor", tempo=90, composer="Bach", like=a MIDI file (`api_options`;
+    for the default style="density=6", key="E minor", tempo=90 or "80 > 120", composer="Bach", like=a MIDI file (`api_options`;
     GANModel.sample_latents); a piece without a note is drawn again (`written_pieces`). Files of an earlier
     run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`), and so is a second generate
     writing the same seed into `out` meanwhile (the command's lock). `pieces`: write only these
@@ -60,17 +62,18 @@ def _generated(out: Path, model: str | Path | GANModel | None, n: int, seconds: 
                             only=None if pieces is None else list(names.values()))
     check_api_options(options)  # (a misspelled one, before the model loads)
     gan = model if isinstance(model, GANModel) else GANModel.load(model, device)  # (a loaded one: not read again)
-    options = api_options(gan, seconds, options)
+    told = api_told(gan, seconds, options)
     replaced = False
-    for first, _, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real,
-                                            only=None if pieces is None else chosen, **options):
+    for first, latents, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real,
+                                                  only=None if pieces is None else chosen, **told.options):  # [T_s, L]
         if not replaced:  # (once the first pieces are drawn)
             replace_earlier(taken, set(names.values()), seed)
             replaced = True
         for j, events in enumerate(drawn):
-            if first + j in names:  # (a marker, so that --overwrite knows the file for this tool's)
-                write_events(events, names[first + j], FileMeta(f"{made_version()}: generate() in Python, seed "
-                                                                 f"{seed}, piece {first + j} of {n}"))
+            if first + j in names:  # (its made-by marker, so that overwrite= knows the file for this tool's)
+                length_s = latents[j].shape[0] * gan.ae.chunk_seconds  # the chunks written (a prompt included)
+                made = f"{made_version()}: generate() in Python, seed {seed}, piece {first + j} of {n}"
+                write_events(events, names[first + j], piece_meta(made, told, events, length_s))
     return list(names.values())
 
 
@@ -90,25 +93,62 @@ def check_api_options(options: dict, verb: str = "generate()") -> None:
 
 def api_options(gan: GANModel, seconds: float, options: dict) -> dict:
     """generate()'s `options` as the CLI's flags read them: `prompt` and `like` a MIDI file's path or events (a prompt
-    continued from its last sound, `continued_prompt`), `style` and `key` their text (`"density=6"`,
-    `"loudness=45 > loudness=80"`, `"E minor > G@20"`) or parsed values."""
+    continued from its last sound, `continued_prompt`), `style`, `key` and `tempo` their text (`"density=6"`,
+    `"loudness=45 > loudness=80"`, `"E minor > G@20"`, `"80 > 120"`) or parsed values."""
+    return _read_options(gan, seconds, options)[0]
+
+
+def api_told(gan: GANModel, seconds: float, options: dict) -> Told:
+    """What each piece generate() draws is told, as `tsm generate` tells it from the same requests given as flags
+    (generate_told.pieces_told): the model's options (`api_options`) and what each file says of them
+    (sample_files.piece_meta: the tempo map and key signatures asked, each key as spelt, a prompt file's own grid
+    under it, where its continuation starts and the waypoints of a path)."""
+    from .heard import Asked
+    from .keys import typed_keys
+    from .midi import grid_until
+    from .prompts import prompt_span_s
+    from .sequence.style import StyleRamp
+
+    read, grid = _read_options(gan, seconds, options)
+    key, style = read.get("key"), read.get("style")
+    if key is not None and not isinstance(key, KeyTold):  # (as GANModel.sample_latents takes a single key)
+        from .keys import check_key
+
+        key = KeyTold(check_key(key))
+    tempo = read.get("tempo")
+    if tempo is not None and not isinstance(tempo, TempoTold):  # (a number of beats per minute)
+        tempo = TempoTold(float(tempo))
+    ramp = style if isinstance(style, StyleRamp) else None
+    typed = options.get("key") if isinstance(options.get("key"), str) else None
+    prompt_s = prompt_span_s(gan.ae, read.get("prompt"))
+    asked = Asked(key, typed, tempo, ramp, style if ramp is None else None)
+    return Told(read, asked, None if typed is None else typed_keys(typed), prompt_s, prompt_s,
+                None if grid is None else grid_until(grid, prompt_s))
+
+
+def _read_options(gan: GANModel, seconds: float, options: dict) -> tuple[dict, FileGrid | None]:
+    """`api_options`, and the grid of a prompt given as a file (its tempos, time and key signatures: midi.read_prompt;
+    None for one given as events, or none)."""
+    from .generate_flags import parse_tempo_path
     from .keys import parse_key_path
     from .midi import read_events, read_prompt
     from .sequence.style import asked_style
 
-    options = dict(options)
+    options, grid = dict(options), None
     if isinstance(options.get("like"), (str, Path)):
         options["like"], _ = read_events(options["like"], pedal_bins=gan.ae.config.events.pedal_bins)
     if options.get("prompt") is not None:  # (as by the CLI: a pedal its file ends with down is held on)
         prompt, held = options["prompt"], ()
         if isinstance(prompt, (str, Path)):
-            prompt, _, _, held = read_prompt(prompt, pedal_bins=gan.ae.config.events.pedal_bins)
+            prompt, _, grid, held = read_prompt(prompt, pedal_bins=gan.ae.config.events.pedal_bins)
         options["prompt"] = continued_prompt(prompt, gan.ae, path="prompt", held_ids=held)
     if isinstance(options.get("style"), str):
         options["style"] = asked_style(options["style"], seconds)
     if isinstance(options.get("key"), str):
         options["key"] = KeyTold.timed(parse_key_path(options["key"]), seconds)
-    return options
+    if isinstance(options.get("tempo"), str):
+        options["tempo"] = TempoTold.timed(parse_tempo_path(options["tempo"]), seconds)
+    return options, grid
 
 
 def chosen_pieces(pieces: Sequence[int] | None, n: int) -> Sequence[int]:

@@ -284,13 +284,13 @@ class GANModel:
         nowhere: the pieces `generate()` writes as files, before a file's pedal messages are sent only where their
         value changes (read a written file back with read_events for what it holds) and without generate()'s drawing
         again of a piece without a note. `options` are sample_latents' (prompt, style, key, tempo, composer, like,
-        temperature, …), `prompt` and `like` also a MIDI file's path, `style` and `key` also their text
-        ("density=6", "E minor"), as generate() takes them; a name it does not take is a ValueError naming it."""
+        temperature, …), `prompt` and `like` also a MIDI file's path, `style`, `key` and `tempo` also their text
+        ("density=6", "E minor", "80 > 120"), as generate() takes them; a name it does not take is a ValueError naming it."""
         from .generate_api import api_options, check_api_options
 
         check_api_options(options, "GANModel.sample()")
         given_as_text = {name: value for name, value in options.items()  # (parsed as generate() parses them)
-                         if name in ("prompt", "like", "style", "key") and isinstance(value, (str, Path))}
+                         if name in ("prompt", "like", "style", "key", "tempo") and isinstance(value, (str, Path))}
         options |= api_options(self, seconds, given_as_text)
         pieces = self.sample_latents(n, seconds, seed, snap_to_real, **options)
         return sampled_events(self.arm, self.ae, pieces, options.get("prompt"))

@@ -1,0 +1,75 @@
+"""generate() from Python writes the files `tsm generate` writes for the same model, seed and requests: the same
+notes, pedals, tempo map, time and key signatures and markers (a prompt's continuation, the waypoints asked), all
+but the made-by marker, which says how each was made (sample_files.piece_meta builds both)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import symusic
+
+import timestepmusic as tsm
+from timestepmusic.cli import main
+from timestepmusic.midi import MADE_BY
+
+
+@pytest.fixture(scope="module")
+def prompt(tmp_path_factory) -> Path:
+    """A short prompt at 100 bpm in D major, 3/4, so that its grid is not the default one written under it."""
+    path = tmp_path_factory.mktemp("prompt") / "p.mid"
+    tsm.write_events(tsm.Events([39, 43, 46, 51], [0.0, 0.5, 1.0, 1.5], [0.4] * 4, [70] * 4), path)
+    score = symusic.Score(str(path))
+    score.tempos = [symusic.Tempo(0, 100.0)]  # (its notes keep their ticks: at 100 bpm they move, as a file's may)
+    score.key_signatures = [symusic.KeySignature(0, 2, 0)]
+    score.time_signatures = [symusic.TimeSignature(0, 3, 4)]
+    score.dump_midi(str(path))
+    return path
+
+
+def said_of(path: Path) -> dict:
+    """What a file holds, in ticks: notes, pedals, tempos, time and key signatures, and its markers but the made-by."""
+    score = symusic.Score(str(path))
+    track = score.tracks[0]
+    return {"notes": [(n.time, n.duration, n.pitch, n.velocity) for n in track.notes],
+            "pedals": [(c.time, c.number, c.value) for c in track.controls],
+            "tempos": [(t.time, t.mspq) for t in score.tempos],
+            "meters": [(m.time, m.numerator, m.denominator) for m in score.time_signatures],
+            "keys": [(k.time, k.key, k.tonality) for k in score.key_signatures],
+            "markers": [(m.time, m.text) for m in score.markers if not m.text.startswith(MADE_BY)]}
+
+
+REQUESTS = {  # id: (the CLI's flags, generate()'s keywords)
+    "tempo and key": (["--tempo", "90", "--key", "Em"], {"tempo": 90, "key": "Em"}),
+    "tempo path": (["--tempo", "80 > 120"], {"tempo": "80 > 120"}),
+    "key path": (["--key", "Gb > Cb@1.5"], {"key": "Gb > Cb@1.5"}),
+    "style path": (["--style", "loudness=45 > loudness=80"], {"style": "loudness=45 > loudness=80"}),
+    "prompt": (["--prompt", "PROMPT"], {"prompt": "PROMPT"}),
+    "prompt, tempo and key path": (["--prompt", "PROMPT", "--tempo", "90", "--key", "C > G"],
+                                   {"prompt": "PROMPT", "tempo": 90, "key": "C > G"}),
+}
+
+
+@pytest.mark.parametrize("flags, keywords", REQUESTS.values(), ids=REQUESTS.keys())
+def test_generate_writes_the_file_the_command_writes(flags, keywords, prompt, tmp_path):
+    flags = [str(prompt) if flag == "PROMPT" else flag for flag in flags]
+    keywords = {name: prompt if value == "PROMPT" else value for name, value in keywords.items()}
+    assert main(["generate", "-q", "-o", str(tmp_path / "cli"), "-n", "1", "--seconds", "2", "--seed", "3", *flags]) == 0
+    by_cli = tmp_path / "cli" / "sample_3_000.mid"
+    by_python = tsm.generate(tmp_path / "python", n=1, seconds=2.0, seed=3, **keywords)[0]
+    cli_said, python_said = said_of(by_cli), said_of(by_python)
+    assert python_said == cli_said
+    assert python_said["notes"]  # (a piece, not two empty files)
+    made_by = [m.text for m in symusic.Score(str(by_python)).markers if m.text.startswith(MADE_BY)]
+    assert len(made_by) == 1 and "generate() in Python, seed 3" in made_by[0]
+
+
+def test_what_a_request_writes_is_in_the_files_compared(prompt, tmp_path):
+    # (the comparison above would pass on two files that both left them out, as generate() did)
+    told = said_of(tsm.generate(tmp_path / "told", n=1, seconds=2.0, seed=3, tempo="80 > 120", key="Gb > Cb@1.5")[0])
+    bpms = [round(60e6 / mspq) for _, mspq in told["tempos"]]  # (a tempo that moves: written beat by beat)
+    assert bpms[0] == 80 and bpms == sorted(bpms) and bpms[-1] >= 115
+    assert [(key, tonality) for _, key, tonality in told["keys"]] == [(-6, 0), (-7, 0)]  # (Gb and Cb as spelt)
+    assert [text for _, text in told["markers"]] == ["asked: F# major, 80 bpm", "asked: B major", "asked: 120 bpm"]
+    continued = said_of(tsm.generate(tmp_path / "continued", n=1, seconds=2.0, seed=3, prompt=prompt)[0])
+    assert continued["tempos"][0][1] == round(60e6 / 100.0) and continued["keys"][:1] == [(0, 2, 0)]
+    assert continued["meters"][:1] == [(0, 3, 4)] and "continuation" in [text for _, text in continued["markers"]]

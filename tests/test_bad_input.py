@@ -412,7 +412,7 @@ def test_a_number_of_pieces_out_of_range_is_refused_before_anything_is_made(n, t
     err = capsys.readouterr().err
     assert f"error: -n: '{n}': give a whole number of pieces from 1 to {PIECES_LIMIT:,}" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # no folder, no lock left in one
-    with pytest.raises(ValueError, match=f"-n must be from 1 to {PIECES_LIMIT:,}, got 100,000,000"):
+    with pytest.raises(ValueError, match=f"^n must be from 1 to {PIECES_LIMIT:,}, got 100,000,000"):
         generate(tmp_path / "x", n=100_000_000)
     assert list(tmp_path.iterdir()) == []
 
@@ -493,8 +493,8 @@ def test_a_soundfont_that_is_a_folder_is_named_as_one(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("given, said", [({"n": 1.5}, "-n must be a whole number from 1 to"),
-                                         ({"n": "2"}, "-n must be a whole number from 1 to"),
+@pytest.mark.parametrize("given, said", [({"n": 1.5}, "^n must be a whole number from 1 to"),
+                                         ({"n": "2"}, "^n must be a whole number from 1 to"),
                                          ({"seed": 1.5}, "seed must be a whole number from 0 to"),
                                          ({"seed": -1}, "seed must be a whole number from 0 to"),
                                          ({"seed": 2 ** 63}, "seed must be a whole number from 0 to")])

@@ -73,3 +73,26 @@ def test_what_a_request_writes_is_in_the_files_compared(prompt, tmp_path):
     continued = said_of(tsm.generate(tmp_path / "continued", n=1, seconds=2.0, seed=3, prompt=prompt)[0])
     assert continued["tempos"][0][1] == round(60e6 / 100.0) and continued["keys"][:1] == [(0, 2, 0)]
     assert continued["meters"][:1] == [(0, 3, 4)] and "continuation" in [text for _, text in continued["markers"]]
+
+
+def test_generate_s_messages_name_its_keywords_and_the_command_s_its_flags(tmp_path, caplog, capsys):
+    # (generate() said '--seconds must be > 0' and '--overwrite: removed …', flags a Python caller never typed)
+    with pytest.raises(ValueError, match=r"^seconds= must be > 0, got 0$"):
+        tsm.generate(tmp_path / "none", seconds=0)
+    with pytest.raises(ValueError, match=r"^pieces: 5 is not among the pieces of n=3, numbered 0 to 2"):
+        tsm.generate(tmp_path / "none", n=3, pieces=[5])
+    tsm.generate(tmp_path, n=2, seconds=1.0, seed=3)
+    with pytest.raises(ValueError, match=r"earlier run with seed=3\); give another out= or seed=, or overwrite=True to "
+                                         "replace them$"):
+        tsm.generate(tmp_path, n=1, seconds=1.0, seed=3)
+    tsm.generate(tmp_path, n=1, seconds=1.0, seed=3, overwrite=True)
+    assert [r.message for r in caplog.records if "removed" in r.message] == [
+        "overwrite=True: removed 1 file(s) of the earlier run with seed=3 that this run did not write again: "
+        "sample_3_001.mid"]
+    tsm.generate(tmp_path, n=2, seconds=1.0, seed=3, overwrite=True)
+    assert main(["generate", "-q", "-o", str(tmp_path), "-n", "1", "--seconds", "1", "--seed", "3"]) == 2  # the command:
+    assert "earlier run with --seed 3); give another -o or --seed, or --overwrite to replace them" in capsys.readouterr().err
+    assert main(["generate", "-q", "-o", str(tmp_path), "-n", "1", "--seconds", "1", "--seed", "3", "--overwrite"]) == 0
+    assert [r.message for r in caplog.records if "removed" in r.message][1:] == [  # its flags, as before
+        "--overwrite: removed 1 file(s) of the earlier run with --seed 3 that this run did not write again: "
+        "sample_3_001.mid"]

@@ -19,6 +19,7 @@ from .prompts import continued_prompt
 from .sample_files import earlier_samples, piece_meta, replace_earlier, sample_name, seed_lock
 from .sequence.pulse import TempoTold
 from .sequence.tonal import KeyTold
+from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames
 
 
 def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
@@ -37,12 +38,12 @@ def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: 
     of the n (numbered as their files, from 0), the same notes as in the whole run (`drawn_in_batches`); an earlier
     run's other files are then neither refused nor removed."""
     if not whole(n):
-        raise ValueError(f"-n must be a whole number from 1 to {PIECES_LIMIT:,}, got {n!r}")
+        raise ValueError(f"n must be a whole number from 1 to {PIECES_LIMIT:,}, got {n!r}")
     if not 1 <= n <= PIECES_LIMIT:
-        raise ValueError(f"-n must be from 1 to {PIECES_LIMIT:,}, got {n:,}")
+        raise ValueError(f"n must be from 1 to {PIECES_LIMIT:,}, got {n:,}")
     if not (whole(seed) and 0 <= seed <= SEED_LIMIT):  # (as --seed: the sampler's streams are derived from it)
         raise ValueError(f"seed must be a whole number from 0 to {SEED_LIMIT}, got {seed!r}")
-    check_piece_seconds(seconds)
+    check_piece_seconds(seconds, names=PYTHON_KEYWORDS)
     with held_folder(out, seed_lock(seed), f"{out}: another generate is writing seed {seed}'s pieces "
                      "into it now; wait for it to end, or give another folder or seed"):  # (the command's lock)
         return _generated(Path(out), model, n, seconds, seed, device, snap_to_real, overwrite, pieces, options)
@@ -56,10 +57,10 @@ def whole(number) -> bool:
 def _generated(out: Path, model: str | Path | GANModel | None, n: int, seconds: float, seed: int, device: str, snap_to_real: bool,
                overwrite: bool, pieces: Sequence[int] | None, options: dict) -> list[Path]:
     """`generate` within its folder's lock."""
-    chosen = chosen_pieces(pieces, n)
+    chosen = chosen_pieces(pieces, n, PYTHON_KEYWORDS)
     names = {i: out / sample_name(seed, i, n) for i in chosen}
     taken = earlier_samples(out, seed, overwrite, writes=list(names.values()),  # (a prompt here is events, not a file)
-                            only=None if pieces is None else list(names.values()))
+                            only=None if pieces is None else list(names.values()), names=PYTHON_KEYWORDS)
     check_api_options(options)  # (a misspelled one, before the model loads)
     gan = model if isinstance(model, GANModel) else GANModel.load(model, device)  # (a loaded one: not read again)
     told = api_told(gan, seconds, options)
@@ -67,7 +68,7 @@ def _generated(out: Path, model: str | Path | GANModel | None, n: int, seconds: 
     for first, latents, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real,
                                                   only=None if pieces is None else chosen, **told.options):  # [T_s, L]
         if not replaced:  # (once the first pieces are drawn)
-            replace_earlier(taken, set(names.values()), seed)
+            replace_earlier(taken, set(names.values()), seed, PYTHON_KEYWORDS)
             replaced = True
         for j, events in enumerate(drawn):
             if first + j in names:  # (its made-by marker, so that overwrite= knows the file for this tool's)
@@ -151,15 +152,17 @@ def _read_options(gan: GANModel, seconds: float, options: dict) -> tuple[dict, F
     return options, grid
 
 
-def chosen_pieces(pieces: Sequence[int] | None, n: int) -> Sequence[int]:
+def chosen_pieces(pieces: Sequence[int] | None, n: int, names: SettingNames = FLAGS) -> Sequence[int]:
     """The pieces of n to write (--piece): all of them (a range, not a list of n), or those given, each once and in
-    order; one outside 0 … n − 1 is refused in one line."""
+    order; one outside 0 … n − 1 is refused in one line (naming the command's flags, or generate()'s keywords:
+    `names`)."""
     if pieces is None:
         return range(n)
     outside = [i for i in pieces if not 0 <= i < n]
     if outside or not pieces:
         shown = (f"{outside[0]} is" if len(outside) == 1 else f"{min(outside)} … {max(outside)} are" if outside
                  else "none is")
-        raise ValueError(f"--piece: {shown} not among the pieces of -n {n}, numbered 0 to {n - 1} as their files "
+        raise ValueError(f"{names.name('pieces').removesuffix('=')}: {shown} not among the pieces of "
+                         f"{names.given('n', n)}, numbered 0 to {n - 1} as their files "
                          f"(sample_SEED_{0:03d}.mid …)")
     return sorted(set(pieces))

@@ -35,6 +35,7 @@ from .sequence.pulse import TempoTold
 from .sequence.style import StyleRamp
 from .sequence.style_calibration import StyleCalibration
 from .sequence.tonal import HEARS_KEYS, KeyTold
+from .setting_names import FLAGS, SettingNames
 from .shipped import arch_said, model_said, resolve_model, shipped_name_of
 
 log = logging.getLogger(__name__)
@@ -86,13 +87,15 @@ def arm_takes(arm: SequenceModel) -> dict[str, bool]:
             "ends_always": getattr(arm, "arch", None) == "rnn" and not tempered}
 
 
-def check_piece_seconds(seconds: float, flag: str = "seconds") -> None:
-    """A clear error, naming the flag, for a piece length that is not positive or longer than the limit."""
+def check_piece_seconds(seconds: float, flag: str = "seconds", names: SettingNames = FLAGS) -> None:
+    """A clear error, naming the flag (or generate()'s keyword: `names`), for a piece length that is not positive or
+    longer than the limit."""
     if not seconds > 0:
-        raise ValueError(f"--{flag} must be > 0, got {seconds:g}")
+        raise ValueError(f"{names.name(flag.replace('-', '_'))} must be > 0, got {seconds:g}")
     if seconds > LONGEST_PIECE_S:
-        raise ValueError(f"--{flag} {seconds:g}: a piece may last at most {LONGEST_PIECE_S:g} s "
-                         f"({LONGEST_PIECE_S / 3600:g} h); ask for more pieces (-n) instead")
+        raise ValueError(f"{names.given(flag.replace('-', '_'), f'{seconds:g}')}: a piece may last at most "
+                         f"{LONGEST_PIECE_S:g} s ({LONGEST_PIECE_S / 3600:g} h); ask for more pieces "
+                         f"({names.name('n')}) instead")
 
 
 def check_temperatures(temperature: float | None, mixture_temperature: float | None) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from .files import named
 from .keys import sharps
 from .midi import Events, FileGrid, FileMeta, made_by_marker
+from .setting_names import FLAGS, SettingNames
 from .tempo import beat_phase_s
 
 if TYPE_CHECKING:
@@ -97,7 +98,8 @@ def seed_lock(seed: int) -> str:
 
 
 def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str | Path | None] | None = None,
-                    writes: Collection[Path] = (), only: list[Path] | None = None) -> list[Path]:
+                    writes: Collection[Path] = (), only: list[Path] | None = None,
+                    names: SettingNames = FLAGS) -> list[Path]:
     """The files an earlier run with this seed wrote into `out` (any -n, any kind: MIDI, PNG, WAV, named exactly as
     this tool names them: `sample_name`'s, a .png or .wav beside one), refused in one line unless `overwrite` (then the
     caller deletes them once the new pieces are drawn): nothing an earlier run wrote is silently replaced or mixed
@@ -105,33 +107,36 @@ def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str
     (`inputs`: flag → path, e.g. the --prompt) among them is refused even so: --overwrite never deletes what it was
     given. A name this run `writes` that is a folder is refused before anything is drawn or deleted. With `only` (the
     files of the pieces written alone: --piece), the earlier files are only those among them: a piece's roll or audio
-    that this run does not write again stays.
+    that this run does not write again stays. Its messages name the command's flags, or generate()'s keywords (`names`).
     """
     ours = re.compile(rf"sample_{seed}_\d{{3,}}\.(mid|png|wav)")
     kept_to = None if only is None else set(only)
     taken = sorted(p for p in out.iterdir() if ours.fullmatch(p.name) and p.is_file()
                    and (kept_to is None or p in kept_to)) if out.is_dir() else []
     marked = {path for path in taken if path.suffix == ".mid" and made_by_marker(path) is not None}  # (read once)
+    another = f"{names.name('out')} or {names.name('seed')}"
     for path in taken:  # --overwrite replaces what this tool wrote, never a file of the user's under its name
         if not written_here(path, marked):
             why = ("no marker of this tool's in it: a file of yours, or of a version before the markers"
                    if path.suffix == ".mid" else
                    f"not a {path.suffix[1:].upper()} file beside a MIDI file this tool wrote")
             raise ValueError(f"{path} is there already and is not a file tsm generate wrote ({why}), so "
-                             "--overwrite leaves it; move it, or give another -o or --seed")
+                             f"{names.name('overwrite')} leaves it; move it, or give another {another}")
     if taken and not overwrite:
-        raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with --seed "
-                         f"{seed}); give another -o or --seed, or --overwrite to replace them")
+        raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with "
+                         f"{names.given('seed', seed)}); give another {another}, or {names.name('overwrite')} to "
+                         "replace them")
     resolved = {path.resolve() for path in taken}
     for flag, given in (inputs or {}).items():
         if given is not None and Path(given).resolve() in resolved:
-            raise ValueError(f"{flag} {given}: a file of the earlier run with --seed {seed} in {out}, which "
-                             "--overwrite would replace; copy it elsewhere first, or give another -o or --seed")
+            raise ValueError(f"{flag} {given}: a file of the earlier run with {names.given('seed', seed)} in {out}, "
+                             f"which {names.name('overwrite')} would replace; copy it elsewhere first, or give another "
+                             f"{another}")
     folders = {path for path in out.iterdir() if path.is_dir()} if out.is_dir() else set()  # (one listing, not a
     in_the_way = sorted(folders.intersection(writes))  # look at each name: a large -n writes many)
     if in_the_way:
-        raise ValueError(f"{in_the_way[0]}: a folder where this run would write a file; move it, or give another -o or "
-                         "--seed")
+        raise ValueError(f"{in_the_way[0]}: a folder where this run would write a file; move it, or give another "
+                         f"{another}")
     return taken
 
 
@@ -150,13 +155,13 @@ def written_here(path: Path, marked: set[Path]) -> bool:
     return kind and path.with_suffix(".mid") in marked
 
 
-def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int) -> None:
+def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int, names: SettingNames = FLAGS) -> None:
     """--overwrite, once the new pieces' first are drawn: remove the earlier run's files `taken` (`earlier_samples`; a
     PNG or WAV of it would otherwise sit beside a new MIDI file), but a MIDI file this run writes again (`rewritten`),
     which its new one replaces in one step (a write that fails, on a full disk, leaves the old one), and name those
     this run does not write again. A report of `tsm evaluate` that describes any of them (there, or written elsewhere
     and recorded there) is marked out of date first, and said (evaluate.stale.mark_stale): kept, not removed, and not
-    left to describe files that are gone."""
+    left to describe files that are gone. The line names the command's flags, or generate()'s keywords (`names`)."""
     from .evaluate.stale import mark_stale
 
     if taken:
@@ -166,5 +171,5 @@ def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int) -> None:
             old.unlink()
     removed = [old for old in taken if old not in rewritten]
     if removed:
-        log.warning("--overwrite: removed %d file(s) of the earlier run with --seed %d that this run did not write "
-                    "again: %s", len(removed), seed, named([path.name for path in removed]))
+        log.warning("%s: removed %d file(s) of the earlier run with %s that this run did not write again: %s",
+                    names.name("overwrite"), len(removed), names.given("seed", seed), named([path.name for path in removed]))

@@ -58,3 +58,12 @@ def test_generate_takes_a_loaded_model_and_its_changed_settings(model, tmp_path)
     changed = tsm.GANModel.load()
     set_sampling(changed, ["ar.beat_echo=0", "ar.step_lean=0"])
     assert tsm.generate(tmp_path / "changed", n=1, seconds=2.0, seed=2, model=changed)[0].read_bytes() != by_name
+
+
+def test_a_tempo_may_be_given_as_text_as_to_generate(model):
+    from timestepmusic.generate_flags import parse_tempo_path
+    from timestepmusic.sequence.pulse import TempoTold
+
+    as_text = model.sample(1, 2.0, 1, tempo="80 > 120")[0]  # (was a ValueError of float('80 > 120'))
+    parsed = model.sample(1, 2.0, 1, tempo=TempoTold.timed(parse_tempo_path("80 > 120"), 2.0))[0]
+    assert np.array_equal(as_text.ids, parsed.ids) and np.array_equal(as_text.start_s, parsed.start_s)

@@ -79,6 +79,9 @@ TINY_AE = {"ae.latent": 8, "ae.hidden": 32, "ae.batch_chunks": 16, "ae.epochs": 
 TINY_GAN = {"gan.window_chunks": 16, "gan.channels": 16, "gan.critic_channels": 16, "gan.noise": 8, "gan.batch": 4,
             "gan.minibatch_group": 2, "gan.steps": 6, "gan.validate_every": 3, "gan.sample_every": 3,
             "gan.critic_steps": 2}
+# a recurrent arm (it ends its pieces itself), as TINY_GAN
+TINY_RNN = {"rnn.max_chunks": 16, "rnn.hidden": 16, "rnn.attention": 8, "rnn.step_noise": 4,
+            "rnn.critic_width": 16, "rnn.critic_layers": 1, "rnn.critic_heads": 2, "rnn.sample_seconds": 4.0}
 FINETUNE_BOUND = 1.5  # fine-tuned validation reconstruction loss ≤ this × the starting one
 
 

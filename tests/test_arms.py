@@ -24,11 +24,7 @@ from timestepmusic.midi import write_events
 from timestepmusic.sequence import LatentData, Update, register
 from timestepmusic.train.sequence import train_sequence_model
 
-from conftest import TINY_GAN, assert_same_weights, random_performance
-
-TINY_RNN = {"rnn.max_chunks": 16, "rnn.hidden": 16, "rnn.attention": 8, "rnn.step_noise": 4,
-            "rnn.critic_width": 16, "rnn.critic_layers": 1, "rnn.critic_heads": 2, "rnn.sample_seconds": 4.0}
-
+from conftest import TINY_GAN, TINY_RNN, assert_same_weights, random_performance
 
 # --- a trivial likelihood arm, written only here ---------------------------------------------------
 

@@ -29,9 +29,10 @@ def prompt(tmp_path_factory) -> Path:
 def said_of(path: Path) -> dict:
     """What a file holds, in ticks: notes, pedals, tempos, time and key signatures, and its markers but the made-by."""
     score = symusic.Score(str(path))
-    track = score.tracks[0]
-    return {"notes": [(n.time, n.duration, n.pitch, n.velocity) for n in track.notes],
-            "pedals": [(c.time, c.number, c.value) for c in track.controls],
+    notes = [n for track in score.tracks for n in track.notes]  # (a piece drawn without a note: no track)
+    pedals = [c for track in score.tracks for c in track.controls]
+    return {"notes": [(n.time, n.duration, n.pitch, n.velocity) for n in notes],
+            "pedals": [(c.time, c.number, c.value) for c in pedals],
             "tempos": [(t.time, t.mspq) for t in score.tempos],
             "meters": [(m.time, m.numerator, m.denominator) for m in score.time_signatures],
             "keys": [(k.time, k.key, k.tonality) for k in score.key_signatures],
@@ -96,3 +97,68 @@ def test_generate_s_messages_name_its_keywords_and_the_command_s_its_flags(tmp_p
     assert [r.message for r in caplog.records if "removed" in r.message][1:] == [  # its flags, as before
         "--overwrite: removed 1 file(s) of the earlier run with --seed 3 that this run did not write again: "
         "sample_3_001.mid"]
+
+
+@pytest.fixture(scope="module")
+def rnn_run(tiny_corpus, tiny_ae, tmp_path_factory) -> Path:
+    """A tiny recurrent run: a model that ends every piece itself (tsm generate's --max-seconds, default 120)."""
+    from timestepmusic.config import Config
+    from timestepmusic.train.sequence import train_sequence_model
+
+    from conftest import TINY_GAN, TINY_RNN
+
+    run = tmp_path_factory.mktemp("rnn") / "run"
+    train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TINY_GAN | {"gan.sample_every": 0} | TINY_RNN),
+                         arch="rnn", progress=False)
+    return run
+
+
+def drawn_as(monkeypatch) -> list:
+    """Each GANModel.sample_latents call's pieces, length (s), seed and options (its progress bar aside), as drawn."""
+    calls, sample_latents = [], tsm.GANModel.sample_latents
+
+    def spy(gan, n, seconds, seed, snap_to_real=True, **options):
+        options.pop("progress", None)
+        calls.append((n, seconds, seed, snap_to_real, {k: v for k, v in options.items() if v is not None}))
+        return sample_latents(gan, n, seconds, seed, snap_to_real, **options)
+    monkeypatch.setattr(tsm.GANModel, "sample_latents", spy)
+    return calls
+
+
+LENGTHS = {  # id: (the model, the CLI's flags, generate()'s keywords): pieces that end themselves
+    "default, --max-seconds": (None, ["--max-seconds", "11"], {"max_seconds": 11}),
+    "rnn, its own cap": ("RNN", [], {}),
+    "rnn, --max-seconds": ("RNN", ["--max-seconds", "3"], {"max_seconds": 3}),
+    "rnn, seconds= as the cap": ("RNN", ["--max-seconds", "3"], {"seconds": 3}),
+}
+
+
+@pytest.mark.parametrize("model, flags, keywords", LENGTHS.values(), ids=LENGTHS.keys())
+def test_generate_draws_the_pieces_that_end_themselves_as_the_command(model, flags, keywords, rnn_run, tmp_path,
+                                                                       monkeypatch):
+    """A model that ends its pieces (rnn: always, within 120 s; the default: given a cap) draws them from generate() as
+    `tsm generate` does: the same cap, ends=True and temperatures, so the same notes (piece_length.py)."""
+    model = None if model is None else str(rnn_run)
+    drawn = drawn_as(monkeypatch)
+    assert main(["generate", "-q", "-o", str(tmp_path / "cli"), "-n", "1", "--seed", "3", *flags]
+                + ([] if model is None else ["--model", model])) == 0
+    by_python = tsm.generate(tmp_path / "python", model=model, n=1, seed=3, **keywords)[0]
+    half = len(drawn) // 2  # (a piece without a note is drawn again, with the next seed: draws.written_pieces)
+    assert half and drawn[:half] == drawn[half:]  # the same request drawn
+    assert drawn[-1][1] == (11 if model is None else 120 if not keywords else 3)
+    assert drawn[-1][4].get("ends") == (model is None or None)  # (the rnn arm is told nothing: it always ends)
+    assert said_of(by_python) == said_of(tmp_path / "cli" / "sample_3_000.mid")
+
+
+def test_generate_refuses_lengths_the_command_refuses(rnn_run, tmp_path):
+    with pytest.raises(ValueError, match=r"^seconds=: this rnn model ends each piece itself; give max_seconds="):
+        tsm.generate(tmp_path / "a", model=rnn_run, n=1, seconds=3, max_seconds=3)
+    with pytest.raises(ValueError, match=r"^max_seconds= is for models that end pieces themselves .* writes exactly "
+                       r"seconds$"):
+        tsm.generate(tmp_path / "b", model="conv-v1", n=1, max_seconds=3)
+    with pytest.raises(ValueError, match=r"^seconds= and max_seconds=: give one \(seconds=S: every piece S long"):
+        tsm.generate(tmp_path / "c", n=1, seconds=3, max_seconds=3)
+    with pytest.raises(ValueError, match=r"^max_seconds= must be > 0"):
+        tsm.generate(tmp_path / "d", n=1, max_seconds=0)
+    with pytest.raises(ValueError, match="ends=False asks that none does"):
+        tsm.generate(tmp_path / "e", n=1, max_seconds=3, ends=False)

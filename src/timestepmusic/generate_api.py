@@ -12,7 +12,7 @@ from .argtypes import PIECES_LIMIT, SEED_LIMIT
 from .draws import drawn_in_batches
 from .files import held_folder
 from .generate_told import Told
-from .generation import GANModel, check_piece_seconds
+from .generation import GANModel, arm_takes, check_piece_seconds
 from .heard import made_version
 from .midi import FileGrid, write_events
 from .prompts import continued_prompt
@@ -22,13 +22,16 @@ from .sequence.tonal import KeyTold
 from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames
 
 
-def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: int = 8, seconds: float = 16.0, seed: int = 0,
-             device: str = "cpu", snap_to_real: bool = True, overwrite: bool = False,
-             pieces: Sequence[int] | None = None, **options) -> list[Path]:
+def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: int = 8, seconds: float | None = None,
+             seed: int = 0, device: str = "cpu", snap_to_real: bool = True, overwrite: bool = False,
+             pieces: Sequence[int] | None = None, max_seconds: float | None = None, **options) -> list[Path]:
     """Write `n` MIDI files into `out` from a model of any arch; the same seed gives the same files. `model`: a shipped
     model's name, a run folder, or a GANModel loaded already (one whose sampling settings generation.set_sampling
     changed, as `tsm generate --set ar.NAME=VALUE`; None: the default). `seconds`
-    is each piece's length, or for an arch that ends its pieces itself, the longest one may run. `options`
+    is each piece's length (default 16), or for an arch that ends every piece itself (rnn), the longest one may run
+    (default 120, as `max_seconds`); `max_seconds` (as --max-seconds): let each piece end where the model ends it,
+    within this (rnn, ar, events models; ends=True). The same seed and settings draw the pieces `tsm generate` does
+    (piece_length.py). `options`
     (likelihood arm): prompt=Events or a MIDI file, ends=bool, ending=bool (a model with ar.closing_s: a piece of
     `seconds` closes over its last seconds), temperature=float, mixture_temperature=float, and
     for the default style="density=6", key="E minor", tempo=90 or "80 > 120", composer="Bach", like=a MIDI file (`api_options`;
@@ -43,10 +46,16 @@ def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: 
         raise ValueError(f"n must be from 1 to {PIECES_LIMIT:,}, got {n:,}")
     if not (whole(seed) and 0 <= seed <= SEED_LIMIT):  # (as --seed: the sampler's streams are derived from it)
         raise ValueError(f"seed must be a whole number from 0 to {SEED_LIMIT}, got {seed!r}")
-    check_piece_seconds(seconds, names=PYTHON_KEYWORDS)
+    for setting, given in (("seconds", seconds), ("max-seconds", max_seconds)):  # (before the model loads)
+        if given is not None:
+            check_piece_seconds(given, setting, names=PYTHON_KEYWORDS)
+    if max_seconds is not None and options.get("ends") is False:
+        raise ValueError("max_seconds= lets each piece end where the model ends it; ends=False asks that none does: "
+                         "give one")
     with held_folder(out, seed_lock(seed), f"{out}: another generate is writing seed {seed}'s pieces "
                      "into it now; wait for it to end, or give another folder or seed"):  # (the command's lock)
-        return _generated(Path(out), model, n, seconds, seed, device, snap_to_real, overwrite, pieces, options)
+        return _generated(Path(out), model, n, (seconds, max_seconds), seed, device, snap_to_real, overwrite, pieces,
+                          options)
 
 
 def whole(number) -> bool:
@@ -54,15 +63,16 @@ def whole(number) -> bool:
     return isinstance(number, (int, np.integer)) and not isinstance(number, bool)
 
 
-def _generated(out: Path, model: str | Path | GANModel | None, n: int, seconds: float, seed: int, device: str, snap_to_real: bool,
-               overwrite: bool, pieces: Sequence[int] | None, options: dict) -> list[Path]:
-    """`generate` within its folder's lock."""
+def _generated(out: Path, model: str | Path | GANModel | None, n: int, lengths: tuple[float | None, float | None], seed: int,
+               device: str, snap_to_real: bool, overwrite: bool, pieces: Sequence[int] | None, options: dict) -> list[Path]:
+    """`generate` within its folder's lock (`lengths`: its seconds and max_seconds, as given)."""
     chosen = chosen_pieces(pieces, n, PYTHON_KEYWORDS)
     names = {i: out / sample_name(seed, i, n) for i in chosen}
     taken = earlier_samples(out, seed, overwrite, writes=list(names.values()),  # (a prompt here is events, not a file)
                             only=None if pieces is None else list(names.values()), names=PYTHON_KEYWORDS)
     check_api_options(options)  # (a misspelled one, before the model loads)
     gan = model if isinstance(model, GANModel) else GANModel.load(model, device)  # (a loaded one: not read again)
+    seconds, options = api_length(gan, *lengths, options)
     told = api_told(gan, seconds, options)
     replaced = False
     for first, latents, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real,
@@ -76,6 +86,21 @@ def _generated(out: Path, model: str | Path | GANModel | None, n: int, seconds: 
                 made = f"{made_version()}: generate() in Python, seed {seed}, piece {first + j} of {n}"
                 write_events(events, names[first + j], piece_meta(made, told, events, length_s))
     return list(names.values())
+
+
+def api_length(gan: GANModel, seconds: float | None, max_seconds: float | None, options: dict) -> tuple[float, dict]:
+    """Each piece's length (s) and the options that draw it, as `tsm generate` decides them from --seconds and
+    --max-seconds (piece_length.piece_seconds): a model that ends every piece itself (rnn) draws within 120 s (or
+    `seconds`, its cap here as ever, or `max_seconds`), a tempered one (ar, events) given `max_seconds` ends each piece
+    itself (ends=True) within it, another draws `seconds` (default 16)."""
+    from .piece_length import ends_itself, piece_seconds
+
+    if arm_takes(gan.arm)["ends_always"] and max_seconds is None:  # (seconds=: the cap, as documented before
+        seconds, max_seconds = None, seconds  # max_seconds= was)
+    drawn_s = piece_seconds(gan, seconds, max_seconds, PYTHON_KEYWORDS)
+    if arm_takes(gan.arm)["tempered"] and ends_itself(gan, max_seconds):
+        options = options | {"ends": True}
+    return drawn_s, options
 
 
 def check_api_options(options: dict, verb: str = "generate()") -> None:

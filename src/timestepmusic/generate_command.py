@@ -15,7 +15,7 @@ from .audio_flags import check_audio_flags
 from .chunk_bar import ChunkBar
 from .config import CLOSING_SAMPLING
 from .files import named
-from .generate_flags import PIECE_SECONDS, parse_tempo_path
+from .generate_flags import parse_tempo_path
 from .generate_info import print_info, print_list, refuse_unread
 from .generate_told import Told, pieces_told, say_long_slowing
 from .requests import comparable, drawn_alike, request_from, request_words, same_request
@@ -174,12 +174,13 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
     it cannot follow, or would silently ignore, refused in one line. Returns each piece's length (s; for a model that
     ends its pieces itself, the longest it may run) and whether the model ends them itself."""
     from .generation import arm_takes, check_temperatures, set_sampling
+    from .piece_length import ends_itself as model_ends
     from .shipped import arch_said, model_said
 
     set_names = set_sampling(gan, args.set or [])  # the keys given, "ar.NAME"
     takes = arm_takes(gan.arm)  # (--info says the same: model_info)
     continues, tempered = takes["prompt"], takes["tempered"]
-    ends_itself = takes["ends_always"] or (tempered and args.max_seconds is not None)
+    ends_itself = model_ends(gan, args.max_seconds)  # (as generate() decides it)
     for flag, name in (("--temperature", "temperature"), ("--mixture-temperature", "mixture_temperature")):
         if getattr(args, name) is not None and f"ar.{name}" in set_names:  # one would be silently ignored
             raise ValueError(f"{flag} and --set ar.{name} both given: give one")
@@ -217,30 +218,19 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
 
 def _piece_seconds(args: argparse.Namespace, gan: GANModel, ends_itself: bool, tempered: bool) -> float:
     """Each piece's length (s): --max-seconds (default 120) for a model that ends its pieces itself, else --seconds
-    (default PIECE_SECONDS; a length that is not whole chunks is said); the flag of the other kind refused."""
-    from .generation import check_piece_seconds
+    (default PIECE_SECONDS), as generate() reads seconds= and max_seconds= (piece_length.piece_seconds); a length that
+    is not whole chunks is said, and the flags that only one kind reads refused where given to the other."""
+    from .piece_length import piece_seconds
 
+    seconds = piece_seconds(gan, args.seconds, args.max_seconds)
     if ends_itself:
-        if args.seconds is not None:
-            raise ValueError(f"--seconds and --max-seconds: give one (--seconds S: every piece S long; --max-seconds "
-                             f"S: this {gan.arch} model ends each piece itself, at most S long)" if tempered else
-                             f"--seconds: this {gan.arch} model ends each piece itself; give --max-seconds (the longest "
-                             "a piece may run)")
-        seconds = args.max_seconds if args.max_seconds is not None else 120.0
-        check_piece_seconds(seconds, "max-seconds")
         _say_whole_chunks("--max-seconds", seconds, gan, at_most=True)
         if args.no_snap and not tempered:
             raise ValueError("--no-snap is for convolutional models; recurrent models decode their latents as they are")
-    elif args.max_seconds is not None:
-        raise ValueError("--max-seconds is for models that end pieces themselves (rnn, ar, events); "
-                         + ("a convolutional model" if gan.arch == "conv" else f"this {gan.arch} model") + " writes exactly "
-                         "--seconds")
     elif args.corpus is not None:  # it would be silently ignored
         raise ValueError("--corpus is the corpus whose piece lengths are shown beside pieces that end themselves "
                          "(rnn models; ar and events models with --max-seconds)")
     else:
-        seconds = args.seconds if args.seconds is not None else PIECE_SECONDS
-        check_piece_seconds(seconds)
         _say_whole_chunks("--seconds", seconds, gan, at_most=False)
     return seconds
 

@@ -162,3 +162,37 @@ def test_generate_refuses_lengths_the_command_refuses(rnn_run, tmp_path):
         tsm.generate(tmp_path / "d", n=1, max_seconds=0)
     with pytest.raises(ValueError, match="ends=False asks that none does"):
         tsm.generate(tmp_path / "e", n=1, max_seconds=3, ends=False)
+
+
+BAD_REQUESTS = {  # id: (generate()'s keywords, the command's flags, what generate() says, what the command says)
+    "key": ({"key": "Q major"}, ["--key", "Q major"], "key='Q major': not a key; ", "--key 'Q major': not a key; "),
+    "key path": ({"key": "C > Q@1"}, ["--key", "C > Q@1"], "key='C > Q@1': 'Q' is not a key", "--key 'C > Q@1': 'Q' is"),
+    "key too late": ({"key": "C > G@5"}, ["--key", "C > G@5"], "key: the waypoints would come at 0, 5 s",
+                     "--key: the waypoints would come at 0, 5 s"),
+    "tempo": ({"tempo": "fast"}, ["--tempo", "fast"], "tempo='fast': 'fast' is not a number of beats per minute",
+              "--tempo 'fast': 'fast' is not"),
+    "tempo number": ({"tempo": 500}, ["--tempo", "500"], "tempo=500: give beats per minute from 40 to 240",
+                     "--tempo 500: give beats"),
+    "tempo path": ({"tempo": "90 > 900"}, ["--tempo", "90 > 900"], "tempo=900: give beats per minute", "--tempo 900: give"),
+    "first tempo timed": ({"tempo": "90@3 > 100"}, ["--tempo", "90@3 > 100"], "tempo='90@3 > 100': the first waypoint "
+                          "holds from the start", "--tempo '90@3 > 100': the first"),
+    "prompt": ({"prompt": "NOT MIDI"}, ["--prompt", "NOT MIDI"], "prompt=NOT MIDI: not a MIDI file (no MThd header)",
+               "--prompt NOT MIDI: not a MIDI file"),
+    "like": ({"like": "NOT MIDI"}, ["--like", "NOT MIDI"], "like=NOT MIDI: not a MIDI file", "--like NOT MIDI: not a"),
+}
+
+
+@pytest.mark.parametrize("keywords, flags, python_said, cli_said", BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
+def test_a_bad_request_is_said_in_generate_s_keywords(keywords, flags, python_said, cli_said, tmp_path, capsys):
+    """A key, tempo, prompt or performance to walk that cannot be read was said with tsm generate's flags (--key 'Q
+    major': …) to a Python caller; the command says them as before."""
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not midi")
+    keywords = {name: str(bad) if value == "NOT MIDI" else value for name, value in keywords.items()}
+    with pytest.raises(ValueError) as raised:
+        tsm.generate(tmp_path / "python", n=1, seconds=2.0, **keywords)
+    assert str(raised.value).startswith(python_said.replace("NOT MIDI", str(bad)))
+    flags = [str(bad) if flag == "NOT MIDI" else flag for flag in flags]
+    assert main(["generate", "-q", "-o", str(tmp_path / "cli"), "-n", "1", "--seconds", "2", *flags]) == 2
+    assert capsys.readouterr().err.startswith("error: " + cli_said.replace("NOT MIDI", str(bad)))
+    assert not (tmp_path / "python").exists() or not list((tmp_path / "python").glob("*.mid"))

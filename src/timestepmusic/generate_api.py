@@ -158,22 +158,32 @@ def _read_options(gan: GANModel, seconds: float, options: dict) -> tuple[dict, F
     from .generate_flags import parse_tempo_path
     from .keys import parse_key_path
     from .midi import read_events, read_prompt
+    from .sequence.pulse import check_bpm
     from .sequence.style import asked_style
 
     options, grid = dict(options), None
+    pedal_bins = gan.ae.config.events.pedal_bins
     if isinstance(options.get("like"), (str, Path)):
-        options["like"], _ = read_events(options["like"], pedal_bins=gan.ae.config.events.pedal_bins)
+        try:
+            options["like"], _ = read_events(options["like"], pedal_bins=pedal_bins)
+        except ValueError as e:
+            raise ValueError(PYTHON_KEYWORDS.given("like", e)) from None  # (like=FILE: why, as --like FILE says it)
     if options.get("prompt") is not None:  # (as by the CLI: a pedal its file ends with down is held on)
         prompt, held = options["prompt"], ()
         if isinstance(prompt, (str, Path)):
-            prompt, _, grid, held = read_prompt(prompt, pedal_bins=gan.ae.config.events.pedal_bins)
+            try:
+                prompt, _, grid, held = read_prompt(prompt, pedal_bins=pedal_bins)
+            except ValueError as e:
+                raise ValueError(PYTHON_KEYWORDS.given("prompt", e)) from None  # (prompt=FILE: why)
         options["prompt"] = continued_prompt(prompt, gan.ae, path="prompt", held_ids=held)
     if isinstance(options.get("style"), str):
         options["style"] = asked_style(options["style"], seconds)
     if isinstance(options.get("key"), str):
-        options["key"] = KeyTold.timed(parse_key_path(options["key"]), seconds)
+        options["key"] = KeyTold.timed(parse_key_path(options["key"], PYTHON_KEYWORDS), seconds, PYTHON_KEYWORDS)
     if isinstance(options.get("tempo"), str):
-        options["tempo"] = TempoTold.timed(parse_tempo_path(options["tempo"]), seconds)
+        options["tempo"] = TempoTold.timed(parse_tempo_path(options["tempo"], PYTHON_KEYWORDS), seconds, PYTHON_KEYWORDS)
+    elif options.get("tempo") is not None and not isinstance(options["tempo"], TempoTold):  # (beats per minute)
+        check_bpm(float(options["tempo"]), PYTHON_KEYWORDS)
     return options, grid
 
 

@@ -8,26 +8,29 @@ import re
 
 from .argtypes import PIECES_LIMIT, pieces_arg, seed_arg
 from .audio_flags import add_audio_flags
+from .setting_names import FLAGS, SettingNames
 from .subcommands import add_shared_flags, subparsers
 from .waypoints import clock_arg
 
 PIECE_SECONDS = 16.0  # each piece's length where neither --seconds nor --max-seconds is given
 
 
-def parse_tempo_path(text: str) -> list[tuple[float | None, float]]:
+def parse_tempo_path(text: str, names: SettingNames = FLAGS) -> list[tuple[float | None, float]]:
     """`--tempo` text → its waypoints (bpm, each with the seconds it is reached at: waypoints.parse_waypoints'), each
-    tempo checked against the range the beat echo reaches."""
-    from .sequence.pulse import TempoTold
+    tempo checked against the range the beat echo reaches; what is not read is a ValueError naming --tempo (or
+    generate()'s tempo=: `names`)."""
+    from .sequence.pulse import check_bpm
     from .waypoints import parse_waypoints
 
     def read_bpm(value: str) -> float:
         try:  # (as a score or a metronome marks it: '90 bpm', '♩=90')
             bpm = float(re.sub(r"^\s*♩\s*=|bpm\s*$", "", value, flags=re.IGNORECASE))
         except ValueError:
-            raise ValueError(f"--tempo {text!r}: {value.strip()!r} is not a number of beats per minute (e.g. 90, or "
-                             "an accelerando '80 > 120')") from None
-        return TempoTold(bpm).bpm  # (refuses one out of range)
-    return parse_waypoints(text, read_bpm, "--tempo", "'120@20'")
+            raise ValueError(f"{names.given('tempo', repr(text))}: {value.strip()!r} is not a number of beats per minute "
+                             "(e.g. 90, or an accelerando '80 > 120')") from None
+        check_bpm(bpm, names)  # (one out of range)
+        return bpm
+    return parse_waypoints(text, read_bpm, "--tempo", "'120@20'", names)
 
 
 def piece_numbers(text: str) -> list[int]:

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .midi import LOWEST_PITCH, NUM_KEYS, Events, end_at_restrike
+from .setting_names import FLAGS, SettingNames
 from .waypoints import parse_waypoints, spaced
 
 CLASSES = 12
@@ -46,16 +47,16 @@ class Key(NamedTuple):
     minor: bool
 
 
-def parse_key(text: str) -> Key:
+def parse_key(text: str, names: SettingNames = FLAGS) -> Key:
     """'E minor', 'Em', 'F# major', 'Bb', 'b-flat minor', 'Eb-minor' → the key; major where no mode is named. Case
     does not matter, except for a bare M or m after the tonic: 'CM' is C major, 'Cm' C minor. German names with the
     mode's word ('Fis-Dur', 'es-Moll'; B is B flat, H is B) and solfège ('ré mineur', 'si bémol', 'fa diesis
-    minore', 'sol mayor') are read too."""
+    minore', 'sol mayor') are read too. A name of none is a ValueError naming --key (or generate()'s key=: `names`)."""
     spelled = spelling(text)
     if spelled is None and (hint := german_h_hint(text)):
-        raise ValueError(f"--key {text!r}: not a key; {hint}")
+        raise ValueError(f"{names.given('key', repr(text))}: not a key; {hint}")
     if spelled is None:
-        raise ValueError(f"--key {text!r}: not a key; give a tonic A–G, optionally # or b, and major or minor, "
+        raise ValueError(f"{names.given('key', repr(text))}: not a key; give a tonic A–G, optionally # or b, and major or minor, "
                          "e.g. 'E minor', 'Bb', 'F# major', 'c#m' (or 'Fis-Dur', 'ré mineur')")
     return spelled[0]
 
@@ -92,20 +93,21 @@ def spelling(text: str) -> tuple[Key, int] | None:
     return Key((tonic + sign) % CLASSES, minor), sign
 
 
-def parse_key_path(text: str) -> list[tuple[float | None, Key]]:
+def parse_key_path(text: str, names: SettingNames = FLAGS) -> list[tuple[float | None, Key]]:
     """'C major > G major@20 > A minor' → each key asked, in order, with the seconds from which it is asked (the first
-    from 0 s; None where not given: `timed_path` spaces those evenly). One key: as parse_key."""
+    from 0 s; None where not given: `timed_path` spaces those evenly). One key: as parse_key. What is not read is a
+    ValueError naming --key (or generate()'s key=: `names`)."""
     if ">" not in text and "→" not in text:
-        return [(0.0, parse_key(text))]
+        return [(0.0, parse_key(text, names))]
 
     def read_one(name: str) -> Key:
         try:
             return parse_key(name)
         except ValueError:
-            raise ValueError(f"--key {text!r}: {name.strip()!r} is not a key; " + (german_h_hint(name) or (
+            raise ValueError(f"{names.given('key', repr(text))}: {name.strip()!r} is not a key; " + (german_h_hint(name) or (
                 "give keys such as 'E minor', 'Bb', 'F# major', one after another with '>' (e.g. 'C > G@20 > Am')"))
             ) from None
-    return parse_waypoints(text, read_one, "--key", "'G major@20'")
+    return parse_waypoints(text, read_one, "--key", "'G major@20'", names)
 
 
 def typed_keys(text: str) -> list[str]:
@@ -116,11 +118,13 @@ def typed_keys(text: str) -> list[str]:
     return [typed for _, typed in parse_waypoints(text, str.strip, "--key", "")]
 
 
-def timed_path(path: list[tuple[float | None, Key]], seconds: float) -> tuple[Key, tuple[tuple[float, Key], ...]]:
+def timed_path(path: list[tuple[float | None, Key]], seconds: float,
+               names: SettingNames = FLAGS) -> tuple[Key, tuple[tuple[float, Key], ...]]:
     """A parsed path of keys (parse_key_path's) over a piece of `seconds` → its first key and each later key with the
     seconds from which it is asked: untimed keys spaced evenly between the times around them (the start, a timed key,
-    the piece's end, where no key starts). Times must rise and come before the piece's end."""
-    times = spaced([at_s for at_s, _ in path], "--key", seconds, last_at_end=False)
+    the piece's end, where no key starts). Times must rise and come before the piece's end (else a ValueError naming
+    --key, or generate()'s key: `names`)."""
+    times = spaced([at_s for at_s, _ in path], "--key", seconds, last_at_end=False, names=names)
     return path[0][1], tuple((at_s, key) for at_s, (_, key) in zip(times[1:], path[1:]))
 
 

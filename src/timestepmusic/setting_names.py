@@ -24,6 +24,10 @@ class SettingNames:
         """The setting with its value: `--seed 3`, `-n 2`; `seed=3`, `n=2`."""
         return f"{self.name(setting)} {value}" if self.cli else f"{setting}={value}"
 
+    def alone(self, setting: str) -> str:
+        """The setting as a message's subject, before a colon: `--key`, `-n`; `key`, `n`."""
+        return self.name(setting) if self.cli else setting
+
 
 FLAGS = SettingNames(cli=True)  # tsm generate
 PYTHON_KEYWORDS = SettingNames(cli=False)  # generate()

@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
+from .setting_names import FLAGS, SettingNames
+
 Held = TypeVar("Held")
 CLOCK = re.compile(r"(?:(\d+):([0-5]\d)|(\d+)):([0-5]\d(?:\.\d+)?)")  # h:mm:ss[.f] or m:ss[.f]
 
@@ -60,27 +62,29 @@ def clock_arg(text: str) -> float:
 
 
 def parse_waypoints(text: str, read_one: Callable[[str], Held], flag: str,
-                    example: str) -> list[tuple[float | None, Held]]:
+                    example: str, names: SettingNames = FLAGS) -> list[tuple[float | None, Held]]:
     """'A > B@20 > C' → [(0.0, A), (20.0, B), (None, C)]: each waypoint as `read_one` reads it, with the time after
     the '@' that ends it (`clock_seconds`: 20, 20s or 0:20; None where not given); the first is at 0 s. A bad part raises
-    ValueError in one line naming `flag` and showing `example` (a waypoint with its time)."""
+    ValueError in one line naming `flag` (or generate()'s keyword: `names`) and showing `example` (a waypoint with its
+    time)."""
+    said = names.given(flag.removeprefix("--").replace("-", "_"), repr(text))  # --key 'C > G', key='C > G'
     if "->" in text or "→" in text:
-        raise ValueError(f"{flag} {text!r}: separate the waypoints with '>' alone (e.g. {example})")
+        raise ValueError(f"{said}: separate the waypoints with '>' alone (e.g. {example})")
     path = []
     for i, part in enumerate(text.split(">")):
         held, at, seconds = part.rpartition("@") if "@" in part else (part, "", "")
         if not held.strip():
-            raise ValueError(f"{flag} {text!r}: waypoint {i + 1} is empty (e.g. {example})")
+            raise ValueError(f"{said}: waypoint {i + 1} is empty (e.g. {example})")
         at_s = None
         if at:
             try:
                 at_s = clock_seconds(seconds)
             except ValueError:
-                raise ValueError(f"{flag} {text!r}: {part.strip()!r}: {seconds.strip()!r} is not a time; '@SECONDS' (or "
+                raise ValueError(f"{said}: {part.strip()!r}: {seconds.strip()!r} is not a time; '@SECONDS' (or "
                                  f"'@M:SS', two digits after the colon) ends a waypoint, after all it asks (e.g. "
                                  f"{example})") from None
             if i == 0 and at_s != 0:
-                raise ValueError(f"{flag} {text!r}: the first waypoint holds from the start; give times to the later ones")
+                raise ValueError(f"{said}: the first waypoint holds from the start; give times to the later ones")
         path.append((0.0 if i == 0 else at_s, read_one(held)))
     return path
 
@@ -92,11 +96,12 @@ def check_changes(times: list[float], what: str) -> None:
         raise ValueError(f"{what} at {times} s: give times after 0 s, each later than the one before")
 
 
-def spaced(times: list[float | None], flag: str, end_s: float, last_at_end: bool) -> list[float]:
+def spaced(times: list[float | None], flag: str, end_s: float, last_at_end: bool,
+           names: SettingNames = FLAGS) -> list[float]:
     """Waypoint times (the first 0; None: untimed) over a piece of `end_s` seconds → every one given, the untimed spaced
     evenly between the times around them; with `last_at_end` an untimed last one is at the piece's end (a point a
     line reaches), else the end closes the last one's stretch (a key held from its time). Times that do not rise,
-    or reach past the piece's end, raise ValueError in one line naming `flag`."""
+    or reach past the piece's end, raise ValueError in one line naming `flag` (or generate()'s keyword: `names`)."""
     ends_a_stretch = not last_at_end
     anchored = list(times) + ([end_s] if ends_a_stretch else [])
     if anchored[-1] is None:
@@ -107,8 +112,8 @@ def spaced(times: list[float | None], flag: str, end_s: float, last_at_end: bool
         for i in range(begin + 1, end):
             placed[i] = anchored[begin] + (anchored[end] - anchored[begin]) * (i - begin) / (end - begin)
     if any(later <= earlier for earlier, later in zip(placed, placed[1:])) or placed[-1] > end_s:
-        asked = placed[:len(times)]
-        raise ValueError(f"{flag}: the waypoints would come at {', '.join(f'{t:.4g}' for t in asked)} s: each must "
-                         f"come after the one before, and {'before' if ends_a_stretch else 'none after'} the piece's "
+        asked, setting = placed[:len(times)], flag.removeprefix("--").replace("-", "_")
+        raise ValueError(f"{names.alone(setting)}: the waypoints would come at {', '.join(f'{t:.4g}' for t in asked)} s: "
+                         f"each must come after the one before, and {'before' if ends_a_stretch else 'none after'} the piece's "
                          f"end ({end_s:g} s)")
     return placed[:len(times)]

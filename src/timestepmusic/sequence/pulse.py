@@ -32,6 +32,7 @@ from torch import nn
 
 from ..batches import ChunkGatherer, SetBatch
 from ..midi import NUM_KEYS
+from ..setting_names import FLAGS, SettingNames
 from ..waypoints import check_changes, spaced
 
 ONSETS = 24  # onsets heard before each start choice
@@ -177,6 +178,14 @@ TEMPO_NEEDS_ECHO = ("--tempo leans each note's start toward the asked beats thro
 TEMPO_RANGE_BPM = (40.0, 240.0)  # beats of 1.5 s to 0.25 s: within the echo's lags, as a pianist's beats are
 
 
+def check_bpm(bpm: float, names: SettingNames = FLAGS) -> None:
+    """A tempo the beat echo cannot reach (outside TEMPO_RANGE_BPM, or not finite) → a ValueError naming --tempo (or
+    generate()'s tempo=: `names`)."""
+    lo, hi = TEMPO_RANGE_BPM
+    if not (math.isfinite(bpm) and lo <= bpm <= hi):
+        raise ValueError(f"{names.given('tempo', f'{bpm:g}')}: give beats per minute from {lo:g} to {hi:g}")
+
+
 @dataclass(frozen=True)
 class TempoTold:
     """A tempo asked of the pieces being drawn (`tsm generate --tempo`), in beats per minute: the beat echo's profile
@@ -193,17 +202,16 @@ class TempoTold:
     later: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
-        lo, hi = TEMPO_RANGE_BPM
         for bpm in [self.bpm] + [bpm for _, bpm in self.later]:
-            if not (math.isfinite(bpm) and lo <= bpm <= hi):
-                raise ValueError(f"--tempo {bpm:g}: give beats per minute from {lo:g} to {hi:g}")
+            check_bpm(bpm)
         check_changes([at_s for at_s, _ in self.later], "a path of tempos reaches them")
 
     @classmethod
-    def timed(cls, path: list[tuple[float | None, float]], seconds: float) -> "TempoTold":
+    def timed(cls, path: list[tuple[float | None, float]], seconds: float, names: SettingNames = FLAGS) -> "TempoTold":
         """A parsed path of tempos (cli.parse_tempo_path's waypoints) over a piece of `seconds`: the first at 0 s, an
-        untimed last one at the piece's end, the untimed ones between spaced evenly (waypoints.spaced)."""
-        times = spaced([at_s for at_s, _ in path], "--tempo", seconds, last_at_end=True)
+        untimed last one at the piece's end, the untimed ones between spaced evenly (waypoints.spaced); times it cannot
+        keep are a ValueError naming --tempo (or generate()'s tempo: `names`)."""
+        times = spaced([at_s for at_s, _ in path], "--tempo", seconds, last_at_end=True, names=names)
         return cls(path[0][1], later=tuple((at_s, bpm) for at_s, (_, bpm) in zip(times[1:], path[1:])))
 
     def waypoints(self) -> list[tuple[float, float]]:

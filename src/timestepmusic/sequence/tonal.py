@@ -35,6 +35,7 @@ from torch import nn
 from ..batches import ChunkGatherer, SetBatch
 from ..keys import CLASSES, Key, check_key, profile, timed_path
 from ..midi import LOWEST_PITCH, NUM_KEYS
+from ..setting_names import FLAGS, SettingNames
 from ..waypoints import check_changes
 
 HEARS_KEYS = ("the shipped default does (and events-onsets, events-pause, events-v12, events-v28), or any events model "
@@ -117,10 +118,11 @@ class KeyTold:
             check_key(key)
 
     @classmethod
-    def timed(cls, path: list[tuple[float | None, Key]], seconds: float) -> "KeyTold":
+    def timed(cls, path: list[tuple[float | None, Key]], seconds: float, names: SettingNames = FLAGS) -> "KeyTold":
         """A parsed path of keys (keys.parse_key_path's) over a piece of `seconds`, timed from the first drawn chunk
-        (keys.timed_path), as pulse.TempoTold.timed times a path of tempos."""
-        first, later = timed_path(path, seconds)
+        (keys.timed_path), as pulse.TempoTold.timed times a path of tempos; times it cannot keep are a ValueError
+        naming --key (or generate()'s key: `names`)."""
+        first, later = timed_path(path, seconds, names)
         return cls(first, later=later)
 
     def shares(self, key: Key | None = None) -> torch.Tensor:

@@ -484,7 +484,11 @@ class EventAutoregressive(Autoregressive):
             self.generator.guidance = (guidance if guidance is not None else a.request_guidance if asked
                                        else a.style_guidance)
             self.generator.pedal_guidance = self.generator.guidance if a.pedal_guidance == 1.0 else a.pedal_guidance
-            self.generator.key_guidance = self.generator.guidance if a.key_guidance == 1.0 else a.key_guidance
+            # a note's key at ar.key_guidance in a drawn piece; a continued prompt's at its own guidance, where the
+            # prompt's notes heard hold the register and the key guided moved it from what followed
+            # (bench/results/key_guidance_57_continuation*.md)
+            self.generator.key_guidance = (self.generator.guidance if a.key_guidance == 1.0 or heard_first > 0
+                                           else a.key_guidance)
         self.told = described
         self.unpressed, as_told = None, self.settings.pedals_as_told  # which descriptions keep a pedal told zero up
         if described is not None and as_told != "none":

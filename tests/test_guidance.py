@@ -205,16 +205,21 @@ def test_generate_guides_asked_styles_by_default_and_takes_guidance(tiny_corpus,
 
     spy_on_event_sampler(monkeypatch, lambda arguments: used.append((arguments.get("guidance", 1.0),
                                                                      arguments.get("pedal_guidance"),
+                                                                     arguments.get("key_guidance"),
                                                                      arguments["features"].shape[0])))
     run = ["generate", "--model", str(tmp_path / "styled"), "-n", "2", "--seconds", "1"]
-    for extra, expected in ((["--style", "damper=0.2"], (2.0, 2.0, 4)), ([], (1.0, 1.0, 2)),  # asked: request_guidance
-                            (["--guidance", "3"], (3.0, 3.0, 4)), (["--style", "soft=0", "--guidance", "1"], (1.0, 1.0, 2)),
-                            (["--set", "ar.pedal_guidance=2"], (1.0, 2.0, 4)),  # the pedals alone: read twice
-                            (["--set", "ar.pedal_guidance=2", "--guidance", "3"], (3.0, 2.0, 4)),  # its own
-                            (["--set", "ar.key_guidance=2"], (1.0, 1.0, 4)),  # the keys alone: read twice
-                            (["--guidance", "0.5"], (0.5, 0.5, 4))):  # unset: the pedals as everything else
+    for extra, expected in ((["--style", "damper=0.2"], (2.0, 2.0, 2.0, 4)),  # asked: request_guidance
+                            ([], (1.0, 1.0, 1.0, 2)), (["--guidance", "3"], (3.0, 3.0, 3.0, 4)),
+                            (["--style", "soft=0", "--guidance", "1"], (1.0, 1.0, 1.0, 2)),
+                            (["--set", "ar.pedal_guidance=2"], (1.0, 2.0, 1.0, 4)),  # the pedals alone: read twice
+                            (["--set", "ar.pedal_guidance=2", "--guidance", "3"], (3.0, 2.0, 3.0, 4)),  # its own
+                            (["--set", "ar.key_guidance=2"], (1.0, 1.0, 2.0, 4)),  # the keys alone: read twice
+                            (["--set", "ar.key_guidance=2", "--style", "soft=0", "--guidance", "1"],
+                             (1.0, 1.0, 2.0, 4)),  # --guidance leaves the keys at theirs (config.py says so)
+                            (["--guidance", "0.5"], (0.5, 0.5, 0.5, 4))):  # unset: the pedals as everything else
         used.clear()
-        assert main(run + extra + ["-o", str(tmp_path / f"out{len(extra)}{expected[0]}{expected[1]}")]) == 0
+        out = tmp_path / f"out{len(extra)}{expected[0]}{expected[1]}{expected[2]}"
+        assert main(run + extra + ["-o", str(out)]) == 0
         assert set(used) == {expected}, extra  # every chunk at that guidance; guided: each piece read twice
     plain = Config().override(TINY_EVENTS | {"gan.steps": 2})
     train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "plain", plain, arch="events", progress=False)

@@ -195,6 +195,8 @@ def _read_options(gan: GANModel, seconds: float, options: dict) -> tuple[dict, F
     if isinstance(options.get("tempo"), str):
         options["tempo"] = TempoTold.timed(parse_tempo_path(options["tempo"], PYTHON_KEYWORDS), seconds, PYTHON_KEYWORDS)
     elif options.get("tempo") is not None and not isinstance(options["tempo"], TempoTold):  # (beats per minute)
+        if not real(options["tempo"]):  # ([80]: a TypeError of float())
+            raise ValueError(f"tempo={options['tempo']!r}: give beats per minute (90) or a path as text ('80 > 120')")
         check_bpm(float(options["tempo"]), PYTHON_KEYWORDS)
     return options, grid
 

@@ -226,7 +226,9 @@ class EventSampler:
             if not guided:
                 return ((lean(logits) if lean else logits) + noise).argmax(dim=1)
             told, untold = logits.chunk(2)  # [R, K] each
-            mixed = torch.where(told == -torch.inf, told, untold + g * (told - untold))  # masked stays so
+            # masked in either half stays so (ar.register_min_p masks each half by its own odds: a choice masked in the
+            # untold half alone mixed to −inf + inf = NaN, which argmax drew for every row)
+            mixed = torch.where((told == -torch.inf) | (untold == -torch.inf), -torch.inf, untold + g * (told - untold))
             return ((lean(mixed) if lean else mixed) + noise).argmax(dim=1).repeat(2)
         kind_guidance = guidance  # the note-pedal-or-stop choice: the pedals' columns at pedal_guidance
         if pedal_guidance != guidance:

@@ -497,11 +497,20 @@ def test_a_soundfont_that_is_a_folder_is_named_as_one(tmp_path, capsys):
                                          ({"n": "2"}, "^n must be a whole number from 1 to"),
                                          ({"seed": 1.5}, "seed must be a whole number from 0 to"),
                                          ({"seed": -1}, "seed must be a whole number from 0 to"),
-                                         ({"seed": 2 ** 63}, "seed must be a whole number from 0 to")])
+                                         ({"seed": 2 ** 63}, "seed must be a whole number from 0 to"),
+                                         ({"seconds": "16"}, "^seconds= must be a number of seconds, got '16'"),
+                                         ({"max_seconds": "60"}, "^max_seconds= must be a number of seconds"),
+                                         ({"seconds": True}, "^seconds= must be a number of seconds"),
+                                         ({"pieces": 5}, r"^pieces= must be a list of the pieces' numbers"),
+                                         ({"pieces": [1.5]}, r"^pieces= must be a list of the pieces' numbers"),
+                                         ({"pieces": "01"}, r"^pieces= must be a list of the pieces' numbers"),
+                                         ({"pieces": np.array([0, 7]), "n": 2}, r"^pieces: 7 is not among the pieces of n=2")])
 def test_generate_in_python_refuses_a_count_or_seed_the_command_refuses_before_the_model_loads(given, said, tmp_path,
                                                                                               monkeypatch):
     """generate(n=1.5) was a TypeError from inside range(), seed=1.5 a RuntimeError of torch's manual_seed after the
-    model loaded, seed=-1 wrote sample_-1_000.mid, which `tsm generate --seed -1` refuses."""
+    model loaded, seed=-1 wrote sample_-1_000.mid, which `tsm generate --seed -1` refuses; seconds='16' (or
+    max_seconds=) a TypeError of a comparison, pieces=5 one of iterating an int, pieces=[1.5] a ValueError about a
+    format code."""
     from timestepmusic import generate_api, generation
 
     monkeypatch.setattr(generation.GANModel, "load", lambda *a, **k: pytest.fail("the model was loaded"))

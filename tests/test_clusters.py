@@ -134,11 +134,12 @@ def test_with_the_guard_chords_hold_no_clusters():
     assert guarded.sizes.float().mean() > 0.95 * plain.sizes.float().mean()  # the notes re-voiced, not dropped
 
 
-@pytest.mark.parametrize("guidance", [1.0, 6.0])
-def test_the_guard_weighs_the_near_keys_among_the_notes_that_join_exactly(guidance):
+@pytest.mark.parametrize("guidance, key_guidance", [(1.0, None), (6.0, None), (6.0, 2.0)])
+def test_the_guard_weighs_the_near_keys_among_the_notes_that_join_exactly(guidance, key_guidance):
     # one note 5 ms before the chunk (key 42): a first note joins its onset if it starts within 17.5 ms; guided,
     # each choice is drawn from the untold logits + 6 × (told − untold): the chance of joining is the mixed odds' (a
-    # guard that weighed each half by its own drew the near keys among those that join at 0.446 against 0.353 here)
+    # guard that weighed each half by its own drew the near keys among those that join at 0.446 against 0.353 here);
+    # with ar.key_guidance 2 the key (drawn or drawn again) is mixed at 2 and its start still at 6
     head, rows = chord_head(4, carry=True, near_join=True), 20000
     carry = one_note_carry([42] * rows, [0.005] * rows)
     g = torch.Generator().manual_seed(0)
@@ -146,7 +147,8 @@ def test_the_guard_weighs_the_near_keys_among_the_notes_that_join_exactly(guidan
     features = told.expand(rows, 8) if guidance == 1.0 else torch.cat([told.expand(rows, 8), untold.expand(rows, 8)])
 
     def joining(strength: float) -> tuple[np.ndarray, np.ndarray, float]:
-        near, start_s, notes = first_notes(head, features, carry, guidance, cluster_guard=strength)
+        near, start_s, notes = first_notes(head, features, carry, guidance, cluster_guard=strength,
+                                           key_guidance=key_guidance)
         return near, start_s < 0.02, notes  # near 42; joins; notes
     near, joins, notes = joining(0.0)
     q = near[joins].mean()  # the near keys' share among the notes that join

@@ -71,3 +71,14 @@ def test_an_accuracy_it_cannot_give_is_none_with_why(corpus, generated):
     figures = timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1)
     assert figures["trees"] is None and "too few excerpts for the trees" in figures["why"]["trees"]
     assert figures["logistic"] is not None and "logistic" not in figures["why"]
+
+
+def test_the_files_may_be_a_glob_not_only_a_list(generated):
+    """A glob's generator (no len(), read once) is read as the list of its files, not a TypeError traceback."""
+    from timestepmusic.evaluate.report import read_generated
+
+    listed = read_generated(sorted(generated.glob("*.mid")), pedal_bins=2)
+    globbed = read_generated(iter(sorted(generated.glob("*.mid"))), pedal_bins=2)
+    assert globbed[1] == listed[1] and len(globbed[1]) == 3
+    with pytest.raises(ValueError, match="no generated MIDI files given"):
+        read_generated(iter([]), pedal_bins=2)

@@ -182,6 +182,13 @@ BAD_REQUESTS = {  # id: (generate()'s keywords, the command's flags, what genera
 }
 
 
+def test_a_tempo_that_is_neither_a_number_nor_text_is_one_line(tmp_path):
+    """generate(tempo=[80]) was a TypeError of float() once the model had loaded."""
+    with pytest.raises(ValueError, match=r"^tempo=\[80\]: give beats per minute \(90\) or a path as text"):
+        tsm.generate(tmp_path / "python", n=1, seconds=2.0, tempo=[80])
+    assert not (tmp_path / "python").exists() or not list((tmp_path / "python").glob("*.mid"))
+
+
 @pytest.mark.parametrize("keywords, flags, python_said, cli_said", BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
 def test_a_bad_request_is_said_in_generate_s_keywords(keywords, flags, python_said, cli_said, tmp_path, capsys):
     """A key, tempo, prompt or performance to walk that cannot be read was said with tsm generate's flags (--key 'Q

@@ -143,6 +143,25 @@ def test_key_guidance_moves_the_keys_alone():
     assert torch.equal(kind(guided_drawn), kind(plain_drawn))  # each row a note (−1), the same pedal or empty (91)
 
 
+def test_a_key_the_register_min_p_rules_out_in_one_half_is_never_drawn():
+    """ar.register_min_p masks each half by its own odds; a key masked in the untold half alone mixed to −inf + inf =
+    NaN, which argmax drew in every row (4000 of 4000 rows the same key, beyond the register). Now a key either half
+    rules out is not drawn, and the draws keep their spread."""
+    torch.manual_seed(2)
+    head = EventHead(width=8, hidden=16, max_events=1, chunk_seconds=0.25).eval()
+    with torch.no_grad():
+        head.out["key"][-1].weight.mul_(10.0)  # keys far apart in odds: the halves' masks differ
+        head.out["key"][-1].bias[88:] -= 30.0  # notes only
+    rows = 4000
+    told, untold = 4 * torch.randn(1, 8).expand(rows, 8), 4 * torch.randn(1, 8).expand(rows, 8)
+    register = (torch.full((rows,), 50.0), torch.full((rows,), 40.0))  # keys 40-50 heard
+    for setting in ({"key_guidance": 2.0}, {"guidance": 2.0}):
+        drawn = EventSampler(head).sample(torch.cat([told, untold]), torch.Generator().manual_seed(0), register=register,
+                                          register_margin=0.0, register_min_p=0.05, **setting)
+        keys = drawn.ids[:rows, 0]
+        assert bool((keys < 88).all()) and keys.unique().numel() > 10, setting
+
+
 def test_the_trunk_reads_each_piece_told_and_untold_when_guided():
     net = network(True)
     torch.nn.init.normal_(net.style.project.weight)
@@ -216,6 +235,8 @@ def test_generate_guides_asked_styles_by_default_and_takes_guidance(tiny_corpus,
                             (["--set", "ar.pedal_guidance=2", "--guidance", "3"], (3.0, 2.0, 3.0, 4)),  # its own
                             (["--set", "ar.key_guidance=2"], (1.0, 1.0, 2.0, 4)),  # the keys alone: read twice
                             (["--set", "ar.key_guidance=2", "--prompt", prompt], (1.0, 1.0, 1.0, 2)),  # a prompt's: its own
+                            (["--set", "ar.key_guidance=2", "--style", "soft=0", "--guidance", "1"],
+                             (1.0, 1.0, 2.0, 4)),  # --guidance leaves the keys at theirs (config.py says so)
                             (["--guidance", "0.5"], (0.5, 0.5, 0.5, 4)))):  # unset: the pedals as everything else
         used.clear()
         assert main(run + extra + ["-o", str(tmp_path / f"out{case}")]) == 0

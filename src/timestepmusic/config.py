@@ -578,9 +578,10 @@ class AutoregressiveConfig:
     key_guidance: float = 1.0
     """Events arm with ar.style, sampling only: guidance for a note's key alone (which of the 88 keys, once the event
     is a note), as ar.pedal_guidance is for the pedal choices: the told register and spread pulled on harder than the
-    rest of the description. 1: as the piece's own guidance; any other value: the key choices at it, everything else
-    at the piece's, each piece read twice. A continued prompt's keys keep its own guidance (guided, they moved further
-    from what the pianist played next: bench/results/key_guidance_57_continuation*.md)."""
+    rest of the description. 1: as the piece's own guidance; any other value: the key choices at it whatever
+    --guidance says, everything else at the piece's, each piece read twice (a piece told nothing: unguided). A
+    continued prompt's keys keep its own guidance (guided, they moved further from what the pianist played next:
+    bench/results/key_guidance_57_continuation*.md)."""
     velocity_temperature: float = 1.0
     """Events arm, sampling only: each note's velocity is drawn with its logits ÷ this (1: at the model's own
     odds; above 1 the velocities spread wider; a pedal's depth keeps the model's odds)."""

@@ -3,7 +3,7 @@ are, the pieces drawn (draws.py) and written as MIDI files (sample_files.py) und
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,14 @@ def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: 
         raise ValueError(f"seed must be a whole number from 0 to {SEED_LIMIT}, got {seed!r}")
     for setting, given in (("seconds", seconds), ("max-seconds", max_seconds)):  # (before the model loads)
         if given is not None:
+            if not real(given):  # (a string: a TypeError from the comparison below)
+                raise ValueError(f"{setting.replace('-', '_')}= must be a number of seconds, got {given!r}")
             check_piece_seconds(given, setting, names=PYTHON_KEYWORDS)
+    if pieces is not None:  # (5: a TypeError; [1.5]: a format code's ValueError; an array: its truth's)
+        listed = list(pieces) if isinstance(pieces, Iterable) and not isinstance(pieces, (str, bytes)) else None
+        if listed is None or not all(whole(i) for i in listed):
+            raise ValueError(f"pieces= must be a list of the pieces' numbers (whole numbers from 0), got {pieces!r}")
+        pieces = [int(i) for i in listed]
     if max_seconds is not None and options.get("ends") is False:
         raise ValueError("max_seconds= lets each piece end where the model ends it; ends=False asks that none does: "
                          "give one")
@@ -61,6 +68,11 @@ def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: 
 def whole(number) -> bool:
     """Whether `number` is a whole number (an int or numpy integer; not a bool, a float or a string)."""
     return isinstance(number, (int, np.integer)) and not isinstance(number, bool)
+
+
+def real(number) -> bool:
+    """Whether `number` is a number (an int, float or numpy number; not a bool or a string)."""
+    return isinstance(number, (int, float, np.integer, np.floating)) and not isinstance(number, bool)
 
 
 def _generated(out: Path, model: str | Path | GANModel | None, n: int, lengths: tuple[float | None, float | None], seed: int,
@@ -183,6 +195,8 @@ def _read_options(gan: GANModel, seconds: float, options: dict) -> tuple[dict, F
     if isinstance(options.get("tempo"), str):
         options["tempo"] = TempoTold.timed(parse_tempo_path(options["tempo"], PYTHON_KEYWORDS), seconds, PYTHON_KEYWORDS)
     elif options.get("tempo") is not None and not isinstance(options["tempo"], TempoTold):  # (beats per minute)
+        if not real(options["tempo"]):  # ([80]: a TypeError of float())
+            raise ValueError(f"tempo={options['tempo']!r}: give beats per minute (90) or a path as text ('80 > 120')")
         check_bpm(float(options["tempo"]), PYTHON_KEYWORDS)
     return options, grid
 

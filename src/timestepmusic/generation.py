@@ -287,7 +287,9 @@ class GANModel:
         nowhere: the pieces `generate()` writes as files, before a file's pedal messages are sent only where their
         value changes (read a written file back with read_events for what it holds) and without generate()'s drawing
         again of a piece without a note. `options` are sample_latents' (prompt, style, key, tempo, composer, like,
-        temperature, …), `prompt` and `like` also a MIDI file's path, `style`, `key` and `tempo` also their text
+        temperature, …), `prompt` and `like` also a MIDI file's path (a prompt's events are continued from their end_s as
+        given, where generate() continues them from their last note: prompts.continued_prompt),
+        `style`, `key` and `tempo` also their text
         ("density=6", "E minor", "80 > 120"), as generate() takes them; a name it does not take is a ValueError naming it."""
         from .generate_api import api_options, check_api_options
 

@@ -94,12 +94,13 @@ def read_generated(folder: str | Path | Sequence[str | Path],
     drums, another voice beside the piano, notes beyond the keys, as midi.DropCounts.notes_left_out words them, and the
     paths of the files read), each file read once."""
     if not isinstance(folder, (str, Path)):  # a list of files: each must be there (a folder's broken link is skipped)
-        if not folder:
+        files = [Path(f) for f in folder]  # (read once: a glob's generator, too)
+        if not files:
             raise ValueError("no generated MIDI files given: give a folder of them or a list of their paths")
-        for path in map(Path, folder):
+        for path in files:
             if not path.is_file():
                 raise ValueError(f"{path}: no such generated MIDI file")
-        return _read_files([Path(f) for f in folder], pedal_bins, f"{len(folder)} files given")
+        return _read_files(files, pedal_bins, f"{len(files)} files given")
     folder = Path(folder)
     if folder.is_file():
         raise ValueError(f"{folder}: a file; give the folder that holds the generated MIDI files (tsm generate's -o)")

@@ -25,10 +25,12 @@ costs more to launch than to compute, so it does fewer of them:
   what the guards read of a note (its start's middle, its key, whether it joins the onset) is read once unless a
   guard draws it again. Each gives the same bits as the straightforward computation (checked against the code
   before them: every shipped model's draws byte for byte the same; 13 % fewer instructions for one 16 s piece).
-With guidance (ar.style_guidance or ar.request_guidance g ≠ 1), the features come twice, told the pieces'
-descriptions and untold, and every choice is drawn from the untold logits + g × (told − untold) (classifier-free
-guidance, Ho & Salimans 2022: the network was trained told and, for a tenth of its windows, untold), then made in
-both halves alike.
+With guidance (ar.style_guidance or ar.request_guidance g ≠ 1, or ar.pedal_guidance or ar.key_guidance ≠ 1), the
+features come twice, told the pieces' descriptions and untold, and every choice is drawn from the untold logits +
+g × (told − untold) (classifier-free guidance, Ho & Salimans 2022: the network was trained told and, for a tenth of
+its windows, untold), then made in both halves alike; the pedal columns of the note-pedal-or-stop choice are mixed
+at ar.pedal_guidance and a note's key (drawn, or drawn again by a guard) at ar.key_guidance where those are set,
+every other choice at g.
 An `EventSampler` holds those tables; prepare one per sample (the weights must not change while it is used).
 Shapes: R chunk rows (2R with guidance: told, then untold), N events per chunk (max_events), H head width,
 C choices per event, I notes heard so far (ar.voices, ar.cluster_guard), V voices, S start bins.
@@ -224,7 +226,9 @@ class EventSampler:
             if not guided:
                 return ((lean(logits) if lean else logits) + noise).argmax(dim=1)
             told, untold = logits.chunk(2)  # [R, K] each
-            mixed = torch.where(told == -torch.inf, told, untold + g * (told - untold))  # masked stays so
+            # masked in either half stays so (ar.register_min_p masks each half by its own odds: a choice masked in the
+            # untold half alone mixed to −inf + inf = NaN, which argmax drew for every row)
+            mixed = torch.where((told == -torch.inf) | (untold == -torch.inf), -torch.inf, untold + g * (told - untold))
             return ((lean(mixed) if lean else mixed) + noise).argmax(dim=1).repeat(2)
         kind_guidance = guidance  # the note-pedal-or-stop choice: the pedals' columns at pedal_guidance
         if pedal_guidance != guidance:

@@ -108,7 +108,8 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
                        help="with --like: from S seconds into the file (90 or 1:30)")
     asked.add_argument("--guidance", type=float, metavar="G",
                        help="how closely a piece follows what it is told: above 1 closer, at half the speed (default "
-                       "2 with --style or --like, else 1)")
+                       "2 with --style or --like, else 1; a note's key keeps the model's ar.key_guidance where that "
+                       "is not 1)")
     prompt = p.add_argument_group("continue a performance (ar and events models)")
     prompt.add_argument("--prompt", metavar="IN.mid",
                         help="continue this performance for --seconds; each file starts with it: its notes as in "

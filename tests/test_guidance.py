@@ -92,24 +92,33 @@ def test_guided_choices_follow_the_told_direction_further():
     assert share["untold"][favoured] < share["told"][favoured] < share["guided"][favoured]
 
 
-def test_pedal_guidance_moves_the_pedal_choices_alone():
-    """ar.pedal_guidance: the pedal columns of the note-pedal-or-stop choice follow the told direction further;
-    the notes' keys are drawn from the told logits as unguided."""
+def one_event_head_told_and_untold(rows: int = 20000) -> tuple[EventHead, torch.Tensor, torch.Tensor]:
+    """A head that draws one event per chunk, pedals common enough to count, and `rows` rows of two far-apart
+    features [rows, 8] each: the told and the untold."""
     torch.manual_seed(2)
     head = EventHead(width=8, hidden=16, max_events=1, chunk_seconds=0.25).eval()
     with torch.no_grad():
-        head.out["key"][-1].bias[88:91] += 2.0  # pedals common enough to count
-    rows = 20000
-    told, untold = 4 * torch.randn(1, 8).expand(rows, 8), 4 * torch.randn(1, 8).expand(rows, 8)  # far apart
+        head.out["key"][-1].bias[88:91] += 2.0
+    told, untold = 4 * torch.randn(1, 8).expand(rows, 8), 4 * torch.randn(1, 8).expand(rows, 8)
+    return head, told, untold
 
-    def shares(features, g=1.0, pedal_g=None):
-        drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), guidance=g, pedal_guidance=pedal_g)
-        ids = torch.where(drawn.sizes > 0, drawn.ids[:, 0], 91)  # 91: the empty chunk
-        return torch.bincount(ids, minlength=92).float() / rows, drawn
-    plain, plain_drawn = shares(told)
-    untold_share, _ = shares(untold)
-    assert same(shares(torch.cat([told, told]), pedal_g=3.0)[1], plain_drawn)  # nothing to mix: as unguided
-    guided, _ = shares(torch.cat([told, untold]), pedal_g=3.0)
+
+def first_event_shares(head: EventHead, features: torch.Tensor, **guidance) -> tuple[torch.Tensor, object]:
+    """Each row's one event drawn (guided: features [2R, W], told then untold) → the share of rows [92] drawing each
+    id (91: the empty chunk), and the drawn sets."""
+    drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), **guidance)
+    ids = torch.where(drawn.sizes > 0, drawn.ids[:, 0], 91)  # [R]
+    return torch.bincount(ids, minlength=92).float() / ids.shape[0], drawn
+
+
+def test_pedal_guidance_moves_the_pedal_choices_alone():
+    """ar.pedal_guidance: the pedal columns of the note-pedal-or-stop choice follow the told direction further;
+    the notes' keys are drawn from the told logits as unguided."""
+    head, told, untold = one_event_head_told_and_untold()
+    plain, plain_drawn = first_event_shares(head, told)
+    untold_share, _ = first_event_shares(head, untold)
+    assert same(first_event_shares(head, torch.cat([told, told]), pedal_guidance=3.0)[1], plain_drawn)  # as unguided
+    guided, _ = first_event_shares(head, torch.cat([told, untold]), pedal_guidance=3.0)
     pedals = slice(88, 91)
     direction = (plain - untold_share)[pedals]  # [3]: where telling moves each pedal
     moved = (guided - plain)[pedals]
@@ -121,21 +130,11 @@ def test_pedal_guidance_moves_the_pedal_choices_alone():
 def test_key_guidance_moves_the_keys_alone():
     """ar.key_guidance: a note's key follows the told direction further; whether the event is a note, a pedal or
     the chunk's end is drawn from the told logits as unguided."""
-    torch.manual_seed(2)
-    head = EventHead(width=8, hidden=16, max_events=1, chunk_seconds=0.25).eval()
-    with torch.no_grad():
-        head.out["key"][-1].bias[88:91] += 2.0  # pedals common enough to count
-    rows = 20000
-    told, untold = 4 * torch.randn(1, 8).expand(rows, 8), 4 * torch.randn(1, 8).expand(rows, 8)  # far apart
-
-    def shares(features, key_g=None):
-        drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(0), key_guidance=key_g)
-        ids = torch.where(drawn.sizes > 0, drawn.ids[:, 0], 91)  # 91: the empty chunk
-        return torch.bincount(ids, minlength=92).float() / rows, drawn
-    plain, plain_drawn = shares(told)
-    untold_share, _ = shares(untold)
-    assert same(shares(torch.cat([told, told]), key_g=3.0)[1], plain_drawn)  # nothing to mix: as unguided
-    guided, guided_drawn = shares(torch.cat([told, untold]), key_g=3.0)
+    head, told, untold = one_event_head_told_and_untold()
+    plain, plain_drawn = first_event_shares(head, told)
+    untold_share, _ = first_event_shares(head, untold)
+    assert same(first_event_shares(head, torch.cat([told, told]), key_guidance=3.0)[1], plain_drawn)  # as unguided
+    guided, guided_drawn = first_event_shares(head, torch.cat([told, untold]), key_guidance=3.0)
     keys = lambda s: s[:88] / s[:88].sum()  # noqa: E731  (the notes' keys, among the notes drawn)
     favoured = (keys(plain) - keys(untold_share)).argmax()
     assert keys(untold_share)[favoured] < keys(plain)[favoured] < keys(guided)[favoured]

@@ -225,10 +225,7 @@ class EventSampler:
             [K]: both halves alike), `lean` applied to the logits drawn from (guided: after the halves are mixed)."""
             if not guided:
                 return ((lean(logits) if lean else logits) + noise).argmax(dim=1)
-            told, untold = logits.chunk(2)  # [R, K] each
-            # masked in either half stays so (ar.register_min_p masks each half by its own odds: a choice masked in the
-            # untold half alone mixed to −inf + inf = NaN, which argmax drew for every row)
-            mixed = torch.where((told == -torch.inf) | (untold == -torch.inf), -torch.inf, untold + g * (told - untold))
+            mixed = guided_mix(*logits.chunk(2), g)  # [R, K]
             return ((lean(mixed) if lean else mixed) + noise).argmax(dim=1).repeat(2)
         kind_guidance = guidance  # the note-pedal-or-stop choice: the pedals' columns at pedal_guidance
         if pedal_guidance != guidance:
@@ -309,8 +306,7 @@ class EventSampler:
             inside = region[rows][:, None, :]  # [R', 1, S]
             drawn_odds = odds  # the start odds each key would be drawn at: guided, the halves mixed as pick mixes them
             if guided:
-                told, untold = odds.chunk(2)  # [R'/2, 88, S] each
-                drawn_odds = torch.where(told == -torch.inf, told, untold + guidance * (told - untold)).repeat(2, 1, 1)
+                drawn_odds = guided_mix(*odds.chunk(2), guidance).repeat(2, 1, 1)  # [R', 88, S]
             log_p = torch.log_softmax(drawn_odds, dim=-1)  # [R', 88, S]: each key's starts
             penalty = None if busy is None else strength * busy[rows]  # [R', 88, S]: each note on a sounding key
             if penalty is not None:
@@ -607,6 +603,14 @@ def any_of(mask: torch.Tensor) -> bool:
 def uniform(gumbel: torch.Tensor) -> torch.Tensor:
     """Standard Gumbel noise [R, 1] → uniform on (0, 1) [R]: exp(−exp(−g))."""
     return gumbel[:, 0].neg().exp().neg().exp()
+
+
+def guided_mix(told: torch.Tensor, untold: torch.Tensor, g: float | torch.Tensor) -> torch.Tensor:
+    """The guided logits of a choice, untold + g × (told − untold), each [R, …] (g one for all or per column); a choice
+    masked in either half stays masked (ar.register_min_p masks each half by its own odds: one masked in the untold
+    half alone mixed to −inf + inf = NaN, which argmax drew for every row)."""
+    masked = (told == -torch.inf) | (untold == -torch.inf)
+    return torch.where(masked, -torch.inf, untold + g * (told - untold))
 
 
 def twice(x: torch.Tensor | None) -> torch.Tensor | None:

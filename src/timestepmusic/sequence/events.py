@@ -119,6 +119,10 @@ class EventGenerator(nn.Module):
         density, end = outputs
         return density, end[:end.shape[0] // 2]
 
+    def unguided(self) -> None:
+        """Sampling reads each piece once again: every guidance (`guidance`, `pedal_guidance`, `key_guidance`) at 1."""
+        self.guidance = self.pedal_guidance = self.key_guidance = 1.0
+
     @property
     def guided(self) -> bool:
         """Whether sampling reads every piece twice, told, then untold (any guidance but 1)."""
@@ -474,8 +478,7 @@ class EventAutoregressive(Autoregressive):
         if self.settings.closing_path == "ending" and self.path_ending is None:  # no path walked: it would be silently
             closing_path_refused(style is not None, heard_first > 0)  # ignored
         self.held = self.generator.offset(described, n)  # [S, W]: computed once
-        self.generator.guidance = self.generator.pedal_guidance = self.generator.key_guidance = 1.0  # nothing told:
-        # nothing to guide by
+        self.generator.unguided()  # nothing told: nothing to guide by
         if described is not None:  # guidance: told against untold
             a = self.settings
             asked = style is not None or like is not None  # a request: ar.request_guidance (--like: chosen on validation,
@@ -532,8 +535,8 @@ class EventAutoregressive(Autoregressive):
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
             self.drawn_keys = None
             self.register, self.guard_chunks, self.sounding = None, 0, None
-            self.held, self.unpressed, self.generator.guidance, self.generator.pedal_guidance = None, None, 1.0, 1.0
-            self.generator.key_guidance = 1.0
+            self.held, self.unpressed = None, None
+            self.generator.unguided()
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
             self.path_ending = None
             self.path_rows, self.closing_at, self.generator.closing_told, self.closing_now = None, None, None, None

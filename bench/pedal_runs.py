@@ -27,42 +27,54 @@ if TYPE_CHECKING:
     from timestepmusic.evaluate.descriptors import ExcerptTable
 
 
-def pedal_runs(start_s: np.ndarray, end_s: np.ndarray, join_s: float) -> np.ndarray:
-    """One pedal's events in one excerpt (start and end times [E]) → its runs' durations [U] (U runs): a run goes
-    on while each next event starts at most `join_s` after the latest release so far."""
+def pedal_runs(start_s: np.ndarray, end_s: np.ndarray, join_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """One pedal's events in one excerpt (start and end times [E]) → its runs' durations [U] (U runs), and the
+    lifts between them [U - 1] (s): a run goes on while each next event starts at most `join_s` after the latest
+    release so far."""
     if start_s.size == 0:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros(0)
     order = np.argsort(start_s, kind="stable")
     start_s, reach = start_s[order], np.maximum.accumulate(end_s[order])
     new = np.r_[True, start_s[1:] > reach[:-1] + join_s]  # [E]: the event starts a run
     first = np.flatnonzero(new)
-    return reach[np.r_[first[1:] - 1, start_s.size - 1]] - start_s[first]
+    last = np.r_[first[1:] - 1, start_s.size - 1]  # [U]: each run's last event
+    return reach[last] - start_s[first], start_s[first[1:]] - reach[last[:-1]]
 
 
-def pedal_rows(label: str, excerpts: "ExcerptTable", seconds: float, join_s: float,
-               short_s: float) -> list[list[str]]:
-    """One table row per pedal for the excerpts of one set."""
+def pedal_rows(label: str, excerpts: "ExcerptTable", seconds: float, join_s: float, short_s: float,
+               short_lift_s: float, real: dict[str, np.ndarray] | None = None) -> tuple[list[list[str]], dict[str, np.ndarray]]:
+    """One table row per pedal for the excerpts of one set, and each pedal's run durations [U] (all excerpts'); with
+    `real` (the real set's run durations by pedal), each row ends with the two-sample Kolmogorov–Smirnov distance
+    of its runs' durations from the real ones'."""
+    from scipy.stats import ks_2samp
+
     from timestepmusic.midi import DAMPER_ID, SOFT_ID, SOSTENUTO_ID
 
-    rows = []
+    rows, every_run = [], {}
     for pedal, name in ((DAMPER_ID, "damper"), (SOSTENUTO_ID, "sostenuto"), (SOFT_ID, "soft")):
-        runs, events, down = [], [], []
+        runs, lifts, events, down = [], [], [], []
         for i in range(excerpts.num_excerpts):
             lo, hi = excerpts.event_ptr[i], excerpts.event_ptr[i + 1]
             mine = excerpts.ids[lo:hi] == pedal
             start = excerpts.start_s[lo:hi][mine]
             end = np.minimum(start + excerpts.duration_s[lo:hi][mine], seconds)
-            runs.append(pedal_runs(start, end, join_s))
+            excerpt_runs, excerpt_lifts = pedal_runs(start, end, join_s)
+            runs.append(excerpt_runs)
+            lifts.append(excerpt_lifts)
             events.append(mine.sum())
             down.append(runs[-1].sum() / seconds)  # joined runs: the gaps of ≤ join_s count as down
-        every = np.concatenate(runs)
+        every, every_lift = np.concatenate(runs), np.concatenate(lifts)
         quartiles = np.quantile(every, [0.25, 0.5, 0.75]) if every.size else np.full(3, np.nan)
         rows.append([label, name, f"{np.mean(events) / seconds:.2f}", f"{np.mean(down):.3f}",
                      f"{np.mean([r.size for r in runs]) / seconds:.3f}",
                      " / ".join(f"{q:.2f}" for q in quartiles),
                      f"{np.mean(every < short_s) if every.size else float('nan'):.3f}",
-                     f"{np.mean([r.size == 0 for r in runs]):.3f}"])
-    return rows
+                     f"{np.mean(every_lift < short_lift_s) if every_lift.size else float('nan'):.3f}",
+                     f"{np.mean([r.size == 0 for r in runs]):.3f}",
+                     "—" if real is None or not every.size or not real[name].size
+                     else f"{ks_2samp(every, real[name]).statistic:.3f}"])
+        every_run[name] = every
+    return rows, every_run
 
 
 def main() -> int:
@@ -74,22 +86,35 @@ def main() -> int:
                         help="excerpt length (each file cut into excerpts of this length, as tsm evaluate cuts them)")
     parser.add_argument("--join-s", type=float, default=0.02, help="a gap of at most this (s) does not end a run")
     parser.add_argument("--short-s", type=float, default=0.2, help="a run shorter than this (s) counts as short")
+    parser.add_argument("--short-lift-s", type=float, default=0.5,
+                        help="a lift between runs shorter than this (s) counts as short")
+    parser.add_argument("--soft", action="append", default=[], metavar="JOIN,SHORTEST",
+                        help="also each folder's pieces as ar.soft_join_s JOIN and ar.soft_shortest_s SHORTEST would "
+                             "write them (soft_runs.soft_held on the events read back); repeatable")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.descriptors import excerpts_from_corpus, excerpts_from_events
     from timestepmusic.midi import read_events
+    from timestepmusic.soft_runs import soft_held
 
-    rows = pedal_rows(f"real {args.split}", excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds),
-                      args.seconds, args.join_s, args.short_s)
+    counts = (args.seconds, args.join_s, args.short_s, args.short_lift_s)
+    rows, real = pedal_rows(f"real {args.split}",
+                            excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds), *counts)
+    softs = [tuple(float(x) for x in pair.split(",")) for pair in args.soft]
     for folder in args.folders:
         files = sorted(folder.glob("*.mid"))
         if not files:
             raise SystemExit(f"{folder}: no .mid files")
-        pieces = excerpts_from_events([read_events(f)[0] for f in files], args.seconds)
-        rows += pedal_rows(f"{folder} ({pieces.num_excerpts})", pieces, args.seconds, args.join_s, args.short_s)
+        read = [read_events(f)[0] for f in files]
+        pieces = excerpts_from_events(read, args.seconds)
+        rows += pedal_rows(f"{folder} ({pieces.num_excerpts})", pieces, *counts, real)[0]
+        for join, shortest in softs:
+            held = excerpts_from_events([soft_held(events, join, shortest) for events in read], args.seconds)
+            rows += [row for row in pedal_rows(f"{folder.name}, soft held {join:g} / {shortest:g} s", held, *counts,
+                                               real)[0] if row[1] == "soft"]
     lines = table(["excerpts", "pedal", "events/s", "share down", "runs/s", "run s: quartiles",
-                   f"runs < {args.short_s:g} s", "never pressed"], rows)
+                   f"runs < {args.short_s:g} s", f"lifts < {args.short_lift_s:g} s", "never pressed", "KS runs"], rows)
     lines.append(f"{args.seconds:g} s excerpts; runs joined across gaps of at most {args.join_s:g} s")
     print("\n".join(lines))
     write_markdown(args.markdown, "# How the pedals are used: events and runs", lines)

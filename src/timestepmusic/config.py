@@ -37,7 +37,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "register_guard", "register_margin", "register_window_s", "register_min_p", "damper_bias",
                      "step_lean", "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt",
                      "final_hold", "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s", "final_held_s",
-                     "final_velocity_floor")
+                     "final_velocity_floor", "soft_join_s", "soft_shortest_s")
 
 
 # the sampling settings that shape how a closing piece ends: each needs a model trained with ar.closing_s, and a piece
@@ -450,6 +450,15 @@ class AutoregressiveConfig:
     """Events arm, sampling only: as ar.pedal_join_s, for a gap of at most this share of the earlier event's
     duration, below 1 (a drawn duration errs in proportion to its length; a pianist's lift between presses does
     not)."""
+    soft_join_s: float = 0.0
+    """Events arm, sampling only: a lift of the soft pedal (una corda) of at most this many seconds between drawn
+    presses is closed, the press before held to the next one's start (soft_runs.py). Each soft event is drawn on its
+    own, and a held una corda came out as presses a moment apart, which a pianist shifting the keyboard for a passage
+    does not play. 0: as drawn."""
+    soft_shortest_s: float = 0.0
+    """Events arm, sampling only: a drawn run of the soft pedal (after ar.soft_join_s) that holds it less than this
+    many seconds is dropped (soft_runs.py): a shift of the keyboard for a tenth of a second is not heard as a colour.
+    0: every run kept."""
     carry: bool = False
     """Events arm: the event head also hears the events before each chunk exactly (the last 12 struck, and the
     latest press of each pedal: when each started and when it lifts; sequence/carry.py), not only through the
@@ -775,13 +784,14 @@ class AutoregressiveConfig:
         # (not value < 0: NaN is caught below, as not finite)
         for key in ("beat_echo", "echo_recency_s", "empty_ramp_s", "cluster_guard", "end_rise",
                     "end_after_s", "register_guard", "register_margin", "step_lean", "restrike_guard", "final_hold",
-                    "silence_guard_s"):
+                    "silence_guard_s", "soft_join_s", "soft_shortest_s"):
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         for key in ("end_bias", "end_rise", "end_after_s", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias",
                     "empty_ramp_s", "beat_echo", "echo_recency_s", "cluster_guard",
                     "register_guard", "register_margin", "register_window_s", "damper_bias",
-                    "step_lean", "join_bias", "restrike_guard", "duration_tilt", "final_hold", "silence_guard_s"):
+                    "step_lean", "join_bias", "restrike_guard", "duration_tilt", "final_hold", "silence_guard_s",
+                    "soft_join_s", "soft_shortest_s"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

@@ -826,18 +826,20 @@ def merge_restrikes(events: Events, extend: bool = False) -> Events:
     return Events(events.ids[keep], events.start_s[keep], duration[keep], events.intensity[keep], events.end_s)
 
 
-def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0, from_s: float = -math.inf) -> Events:
+def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0, from_s: float = -math.inf,
+                    pedals: tuple[int, ...] = (DAMPER_ID, SOSTENUTO_ID, SOFT_ID)) -> Events:
     """Close gaps of at most `gap_s`, or of at most `share` × the duration of the press held longest before
     it, between consecutive events of one pedal (that press is extended to the later's start: a gap is measured
     from the latest release before it, since the pedal stays down while any press is held). A held pedal that
     changes depth is a run of abutting events; a decoded or drawn one that ends a few ms early (or, drawn, a few % of
     its length: a duration bin is ~10 % wide) would otherwise lift the pedal and press it again. With `from_s`, only
     the gaps from `from_s` on (a continuation's, and one after a prompt's press held past its end: a lift the prompt
-    made before it is kept, though a press drawn just after it follows within `gap_s`)."""
+    made before it is kept, though a press drawn just after it follows within `gap_s`). With `pedals`, those pedals'
+    gaps only."""
     if (gap_s <= 0 and share <= 0) or not len(events):
         return events
     duration = events.duration_s.copy()
-    for pedal_id in (DAMPER_ID, SOSTENUTO_ID, SOFT_ID):
+    for pedal_id in pedals:
         mine = np.flatnonzero(events.ids == pedal_id)
         mine = mine[np.argsort(events.start_s[mine], kind="stable")]
         if mine.size < 2:

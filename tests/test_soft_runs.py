@@ -1,0 +1,70 @@
+"""The una corda held in passages, not flickers (soft_runs.py, ar.soft_join_s, ar.soft_shortest_s)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from timestepmusic.config import Config
+from timestepmusic.midi import DAMPER_ID, SOFT_ID, Events
+from timestepmusic.soft_runs import soft_held
+
+
+def events(*rows) -> Events:
+    """(id, start_s, duration_s, intensity) rows → Events, in time order."""
+    ids, start, duration, intensity = zip(*rows)
+    return Events(np.array(ids), np.array(start, dtype=float), np.array(duration, dtype=float),
+                  np.array(intensity, dtype=np.uint8)).sorted()
+
+
+def rows(e: Events) -> list[tuple]:
+    return sorted(zip(e.ids.tolist(), np.round(e.start_s, 6).tolist(), np.round(e.duration_s, 6).tolist(),
+                      e.intensity.tolist()))
+
+
+def test_a_short_lift_between_soft_presses_is_closed_and_a_long_one_kept():
+    piece = events((SOFT_ID, 1.0, 1.0, 2), (SOFT_ID, 2.2, 1.0, 3), (SOFT_ID, 4.0, 1.0, 2))
+    assert rows(soft_held(piece, 0.3, 0.0)) == [(SOFT_ID, 1.0, 1.2, 2), (SOFT_ID, 2.2, 1.0, 3), (SOFT_ID, 4.0, 1.0, 2)]
+
+
+def test_a_run_shorter_than_the_shortest_is_dropped_however_many_presses_it_holds():
+    # two presses of 0.08 s that join into one run of 0.18 s: dropped; a press of 0.25 s: kept
+    piece = events((40, 1.0, 0.5, 70), (SOFT_ID, 1.0, 0.08, 2), (SOFT_ID, 1.1, 0.08, 3), (SOFT_ID, 3.0, 0.25, 1))
+    assert rows(soft_held(piece, 0.3, 0.2)) == [(40, 1.0, 0.5, 70), (SOFT_ID, 3.0, 0.25, 1)]
+
+
+def test_notes_and_the_other_pedals_are_untouched():
+    piece = events((DAMPER_ID, 1.0, 0.05, 3), (DAMPER_ID, 1.1, 0.05, 3), (40, 1.0, 0.01, 70), (SOFT_ID, 5.0, 2.0, 2))
+    assert rows(soft_held(piece, 0.3, 0.2)) == rows(piece)
+
+
+def test_nothing_changes_where_both_settings_are_zero():
+    piece = events((SOFT_ID, 1.0, 0.05, 2), (SOFT_ID, 1.1, 0.05, 3))
+    assert soft_held(piece, 0.0, 0.0) is piece
+
+
+def test_a_prompts_soft_pedal_is_the_players():
+    # the prompt (before 2 s) keeps its short press and its lift; what was drawn after it is held
+    piece = events((SOFT_ID, 0.5, 0.05, 2), (SOFT_ID, 0.6, 0.5, 2), (SOFT_ID, 2.5, 0.05, 2), (SOFT_ID, 2.6, 0.05, 2))
+    assert rows(soft_held(piece, 0.3, 0.2, from_s=2.0)) == [(SOFT_ID, 0.5, 0.05, 2), (SOFT_ID, 0.6, 0.5, 2)]
+
+
+@pytest.mark.parametrize("name", ["soft_join_s", "soft_shortest_s"])
+def test_the_settings_refuse_a_negative_length(name):
+    with pytest.raises(ValueError, match=f"ar.{name}: must be ≥ 0"):
+        Config().override({f"ar.{name}": -0.1})
+
+
+def test_the_default_writes_its_drawn_soft_pedal_held():
+    """The same draws with ar.soft_join_s and ar.soft_shortest_s set: each piece is the one drawn without them, its
+    soft pedal held (and a flicker of it gone), every note and other pedal as drawn."""
+    from timestepmusic.generation import GANModel, sampled_events, set_sampling
+
+    def pieces(settings: list[str]) -> list[Events]:
+        gan = GANModel.load("default")
+        set_sampling(gan, settings)
+        return sampled_events(gan.arm, gan.ae, gan.sample_latents(4, 16.0, 3))
+
+    plain = pieces(["ar.soft_join_s=0", "ar.soft_shortest_s=0"])
+    held = pieces(["ar.soft_join_s=0.3", "ar.soft_shortest_s=0.2"])
+    assert [rows(e) for e in held] == [rows(soft_held(e, 0.3, 0.2, from_s=-1e-9)) for e in plain]
+    assert [rows(e) for e in held] != [rows(e) for e in plain]  # (these pieces flicker the una corda: it was held)

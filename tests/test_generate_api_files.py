@@ -3,6 +3,7 @@ notes, pedals, tempo map, time and key signatures and markers (a prompt's contin
 but the made-by marker, which says how each was made (sample_files.piece_meta builds both)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -179,6 +180,34 @@ BAD_REQUESTS = {  # id: (generate()'s keywords, the command's flags, what genera
     "prompt": ({"prompt": "NOT MIDI"}, ["--prompt", "NOT MIDI"], "prompt=NOT MIDI: not a MIDI file (no MThd header)",
                "--prompt NOT MIDI: not a MIDI file"),
     "like": ({"like": "NOT MIDI"}, ["--like", "NOT MIDI"], "like=NOT MIDI: not a MIDI file", "--like NOT MIDI: not a"),
+    # (these were said with the command's flags from Python: the code that says them is shared, setting_names.in_keywords)
+    "style out of range": ({"style": "damper=2"}, ["--style", "damper=2"], "style='damper=2': must be in [0, 1]",
+                           "--style damper=2: must be in [0, 1]"),
+    "style no attribute": ({"style": "x=0.3"}, ["--style", "x=0.3"], "style='x=0.3': no attribute 'x'; one of",
+                           "--style x=0.3: no attribute 'x'"),
+    "style no request": ({"style": "nonsense"}, ["--style", "nonsense"], "style='nonsense': give ATTRIBUTE=VALUE",
+                         "--style 'nonsense': give ATTRIBUTE=VALUE"),
+    "style asked twice": ({"style": "density=6, density=3"}, ["--style", "density=6, density=3"],
+                          "style='density=6, density=3': density is asked twice",
+                          "--style density=6, density=3: density is asked twice"),
+    "style too late": ({"style": "density=3 > density=4@9"}, ["--style", "density=3 > density=4@9"],
+                       "style: the waypoints would come at 0, 9 s", "--style: the waypoints would come at 0, 9 s"),
+    "composer unknown": ({"composer": "J.S. Nobody"}, ["--composer", "J.S. Nobody"],
+                         "composer='J.S. Nobody': not one this model was trained on", "--composer J.S. Nobody: not one"),
+    "composer and style": ({"composer": "Bach", "style": "density=3"}, ["--composer", "Bach", "--style", "density=3"],
+                           "composer and style: give one (composer= tells each piece",
+                           "--composer and --style: give one (--composer tells"),
+    "key of a model without": ({"model": "conv-v1", "key": "C"}, ["--model", "conv-v1", "--key", "C"],
+                               "key: the shipped model conv-v1 (conv) does not hear keys", "--key: the shipped model"),
+    "tempo of a model without": ({"model": "conv-v1", "tempo": 90}, ["--model", "conv-v1", "--tempo", "90"],
+                                 "tempo: the shipped model conv-v1 (conv) draws no note starts", "--tempo: the shipped"),
+    "temperature": ({"temperature": -1}, ["--temperature", "-1"], "temperature= must be > 0 and finite, got -1",
+                    "--temperature must be > 0"),
+    "mixture temperature": ({"mixture_temperature": 0.5}, ["--mixture-temperature", "0.5"],
+                            "mixture_temperature: an events model has no mixture; its temperature= is the key's",
+                            "--mixture-temperature: an events model has no mixture; its --temperature is the key's"),
+    "ending": ({"model": "ar-v1", "ending": True}, ["--model", "ar-v1", "--ending"],
+               "ending: the shipped model ar-v1 (ar) was trained without a closing", "--ending: the shipped model"),
 }
 
 
@@ -203,3 +232,40 @@ def test_a_bad_request_is_said_in_generate_s_keywords(keywords, flags, python_sa
     assert main(["generate", "-q", "-o", str(tmp_path / "cli"), "-n", "1", "--seconds", "2", *flags]) == 2
     assert capsys.readouterr().err.startswith("error: " + cli_said.replace("NOT MIDI", str(bad)))
     assert not (tmp_path / "python").exists() or not list((tmp_path / "python").glob("*.mid"))
+
+
+def test_a_tempo_a_model_cannot_lean_to_names_the_call_that_sets_its_echo(tmp_path):
+    from timestepmusic.generation import set_sampling
+
+    model = tsm.GANModel.load()
+    set_sampling(model, ["ar.beat_echo=0"])
+    with pytest.raises(ValueError, match=re.escape("tempo= leans each note's start toward the asked beats through the "
+                                                   "beat echo, which this model samples without (ar.beat_echo 0): add "
+                                                   "generation.set_sampling(model, ['ar.beat_echo=3']) (the default's)")):
+        tsm.generate(tmp_path, model=model, n=1, seconds=2.0, tempo=90)
+    with pytest.raises(ValueError, match=re.escape("style='x=0.3': no attribute 'x'")):  # (GANModel.sample too)
+        model.sample(1, 2.0, 0, style="x=0.3")
+
+
+KEYWORDS = ["style", "tempo", "composer", "prompt", "temperature", "mixture_temperature", "max_seconds"]
+SAID = {  # id: (the command's message, as generate() says it)
+    "words after a flag are no value": ("--tempo leans each note (ar.beat_echo 0): add",
+                                        "tempo= leans each note (ar.beat_echo 0): add"),
+    "a value of words given": ("--composer J.S. Nobody: not one", "composer='J.S. Nobody': not one"),
+    "a number left bare": ("--temperature -1: no", "temperature=-1: no"),
+    "a quoted value kept": ("--style 'a;b': separate", "style='a;b': separate"),
+    "a subject alone": ("--style: the waypoints", "style: the waypoints"),
+    "subjects joined": ("--composer and --style: give one", "composer and style: give one"),
+    "a longer flag first": ("--mixture-temperature: its --temperature is", "mixture_temperature: its temperature= is"),
+    "another flag left": ("--prompt-seconds 3: past its end; --select", "--prompt-seconds 3: past its end; --select"),
+    "a path left": ("prompt=/tmp/--style.mid: not a MIDI file", "prompt=/tmp/--style.mid: not a MIDI file"),
+    "a setting set": ("add --set ar.beat_echo=3 (the default's)", "add generation.set_sampling(model, ['ar.beat_echo=3']) "
+                      "(the default's)"),
+}
+
+
+@pytest.mark.parametrize("cli_said, python_said", SAID.values(), ids=SAID.keys())
+def test_a_shared_message_names_generate_s_keywords(cli_said, python_said):
+    from timestepmusic.setting_names import in_keywords
+
+    assert in_keywords(cli_said, KEYWORDS, {"composer": "J.S. Nobody"}) == python_said

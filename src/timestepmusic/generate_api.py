@@ -19,7 +19,7 @@ from .prompts import continued_prompt
 from .sample_files import earlier_samples, piece_meta, replace_earlier, sample_name, seed_lock
 from .sequence.pulse import TempoTold
 from .sequence.tonal import KeyTold
-from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames
+from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames, keyword_messages
 
 
 def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: int = 8, seconds: float | None = None,
@@ -61,8 +61,19 @@ def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: 
                          "give one")
     with held_folder(out, seed_lock(seed), f"{out}: another generate is writing seed {seed}'s pieces "
                      "into it now; wait for it to end, or give another folder or seed"):  # (the command's lock)
-        return _generated(Path(out), model, n, (seconds, max_seconds), seed, device, snap_to_real, overwrite, pieces,
-                          options)
+        with keyword_messages(api_keywords(), options):  # (what the code shared with the command says: in keywords)
+            return _generated(Path(out), model, n, (seconds, max_seconds), seed, device, snap_to_real, overwrite,
+                              pieces, options)
+
+
+def api_keywords() -> list[str]:
+    """generate()'s keyword arguments: its own and its options (GANModel.sample_latents'), each the name of one of
+    `tsm generate`'s flags (setting_names.FLAGS)."""
+    import inspect
+
+    own = [name for name, p in inspect.signature(generate).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    return own + [name for name, p in inspect.signature(GANModel.sample_latents).parameters.items()
+                  if p.kind is p.KEYWORD_ONLY and name != "progress"]
 
 
 def whole(number) -> bool:

@@ -2,13 +2,19 @@
 argument (`out=`, `seed=3`), so that each caller is told in the words it typed."""
 from __future__ import annotations
 
+import logging
 import re
+import sys
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 
-SHORT_FLAGS = {"out": "-o", "n": "-n", "pieces": "--piece"}  # the flags not spelt as their keyword is
-SAID_WITH_VALUE = {"overwrite": "overwrite=True"}  # the keywords said with the value that asks it
+SHORT_FLAGS = {"out": "-o", "n": "-n", "pieces": "--piece", "snap_to_real": "--no-snap"}  # flags not spelt as keywords
+SAID_WITH_VALUE = {"overwrite": "overwrite=True", "snap_to_real": "snap_to_real=False"}  # said with the value asking it
+PACKAGE = str(Path(__file__).resolve().parent)  # (a warning is said at the first line outside it: the caller's)
 
 
 @dataclass(frozen=True)
@@ -28,8 +34,8 @@ class SettingNames:
         return f"{self.name(setting)} {value}" if self.cli else f"{setting}={value}"
 
     def alone(self, setting: str) -> str:
-        """The setting as a message's subject, before a colon: `--key`, `-n`; `key`, `n`."""
-        return self.name(setting) if self.cli else setting
+        """The setting as a message's subject, before a colon: `--key`, `-n`; `key`, `n`, `snap_to_real=False`."""
+        return self.name(setting) if self.cli else SAID_WITH_VALUE.get(setting, setting)
 
 
 FLAGS = SettingNames(cli=True)  # tsm generate
@@ -55,9 +61,12 @@ def in_keywords(message: str, keywords: Iterable[str], given: Mapping[str, objec
         shown = value if value[:1] in "'\"" or is_number(value) else repr(value)
         message = f"{flags[subject.group(1)]}={shown}" + message[subject.end():]
 
-    def keyword(flag: re.Match) -> str:  # (a subject alone: before a colon or another flag it goes with)
-        alone = re.match(r":|,| and --| or --", message[flag.end():]) is not None
-        return PYTHON_KEYWORDS.alone(flags[flag.group()]) if alone else PYTHON_KEYWORDS.name(flags[flag.group()])
+    subjects = re.match(rf"(?:{named})(?: and (?:{named}))*(?=:)", message) if named else None  # (`--a and --b: …`)
+    alone_until = subjects.end() if subjects else 0
+
+    def keyword(flag: re.Match) -> str:
+        said = PYTHON_KEYWORDS.alone if flag.start() < alone_until else PYTHON_KEYWORDS.name
+        return said(flags[flag.group()])
     return re.sub(rf"(?<![\w/.-])({named})(?![\w-])", keyword, message) if named else message
 
 
@@ -76,13 +85,43 @@ def is_number(text: str) -> bool:
     return True
 
 
+class GenerateWarning(UserWarning):
+    """What `tsm generate` says as a warning (odd but usable: a piece too short for the shape asked, a length not
+    whole chunks), said by generate() as a Python warning naming its keyword arguments."""
+
+
+_IN_KEYWORDS: ContextVar[tuple[list[str], Mapping[str, object]] | None] = ContextVar("in_keywords", default=None)
+
+
 @contextmanager
 def keyword_messages(keywords: Iterable[str], given: Mapping[str, object] | None = None) -> Iterator[None]:
     """Within it, a ValueError or TypeError raised by code the command shares (naming its flags) names generate()'s
-    keyword arguments instead (`in_keywords`): the same exception, its traceback kept."""
+    keyword arguments instead (`in_keywords`): the same exception, its traceback kept; and what that code says with
+    `warn` is a GenerateWarning so named, not a log line."""
+    keywords = list(keywords)
+    token = _IN_KEYWORDS.set((keywords, given or {}))
     try:
         yield
     except (ValueError, TypeError) as e:
         if e.args and isinstance(e.args[0], str):
-            e.args = (in_keywords(e.args[0], list(keywords), given), *e.args[1:])
+            e.args = (in_keywords(e.args[0], keywords, given), *e.args[1:])
         raise
+    finally:
+        _IN_KEYWORDS.reset(token)
+
+
+def warn(log: logging.Logger, message: str, *args: object) -> None:
+    """Say a warning of code the command and generate() share (`message % args`, naming the command's flags): a log
+    line for the command (`log.warning`); within `keyword_messages` (generate()), a GenerateWarning naming its keyword
+    arguments, at the caller's line."""
+    asked = _IN_KEYWORDS.get()
+    if asked is None:
+        log.warning(message, *args)
+        return
+    level, frame, outermost = 2, sys._getframe(1), 2  # (said at the line that called into the package: generate()'s
+    while frame is not None:  # caller, past any frame of a library's between the package's own)
+        if frame.f_code.co_filename.startswith(PACKAGE):
+            outermost = level + 1
+        level, frame = level + 1, frame.f_back
+    level = outermost
+    warnings.warn(in_keywords(message % args if args else message, *asked), GenerateWarning, stacklevel=level)

@@ -85,6 +85,7 @@ class GaussianArm:
         pass
 
 
+@pytest.mark.filterwarnings("ignore::timestepmusic.setting_names.GenerateWarning")  # (a tiny model's silent pieces: said)
 def test_an_arm_written_in_a_test_trains_checkpoints_resumes_and_samples(tiny_corpus, tiny_ae, tmp_path):
     config = Config().override(TINY_GAN)
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
@@ -230,6 +231,7 @@ def run(request, tiny_corpus, tiny_ae, tmp_path_factory) -> tuple[str, Path]:
     return arch, folder
 
 
+@pytest.mark.filterwarnings("ignore::timestepmusic.setting_names.GenerateWarning")  # (a tiny model's silent pieces: said)
 def test_the_python_api_generates_from_every_arch_deterministically(run, tmp_path):
     arch, folder = run
     first = timestepmusic.generate(tmp_path / "a", model=folder, n=2, seconds=4, seed=5)

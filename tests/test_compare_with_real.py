@@ -82,3 +82,21 @@ def test_the_files_may_be_a_glob_not_only_a_list(generated):
     assert globbed[1] == listed[1] and len(globbed[1]) == 3
     with pytest.raises(ValueError, match="no generated MIDI files given"):
         read_generated(iter([]), pedal_bins=2)
+
+
+def test_the_report_holds_the_comparison_s_figures_as_compare_with_real_reads_them(corpus, generated, tmp_path):
+    """One dict (Comparison.report_figures) is what report.json holds of the comparison and what compare_with_real
+    reads its figures from, in report.json's order (compare_with_real built a subset of it by hand)."""
+    from timestepmusic.evaluate.report import BASELINE, CEILING, compared, evaluate_generated
+    from timestepmusic.evaluate.summary import row_figures
+
+    figures = compared(generated, corpus, seed=3, repeats=1).report_figures("test")
+    report = evaluate_generated(generated, corpus, tmp_path / "r", seed=3, repeats=1)
+    assert {name: report[name] for name in figures} == figures
+    assert list(report) == ["generated_dir", "corpus", "split", "train_split", "seconds", "seed", "files", "excerpts",
+                            "rows", "descriptors", "classifier", "classifier_trees", "copies", "figures", "samples",
+                            "training", "notes", "link_audio", "out_dir"]  # (report.json's bytes as before)
+    assert list(figures["files"]) == ["read", "bad", "left_out", "described"]
+    rows = {"baseline": row_figures(figures, BASELINE), "ceiling": row_figures(figures, CEILING)}
+    assert timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1) == figures_of(figures) | {
+        "report": None} | rows

@@ -3,6 +3,7 @@ notes, pedals, tempo map, time and key signatures and markers (a prompt's contin
 but the made-by marker, which says how each was made (sample_files.piece_meta builds both)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import symusic
 import timestepmusic as tsm
 from timestepmusic.cli import main
 from timestepmusic.midi import MADE_BY
+from timestepmusic.setting_names import GenerateWarning
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +52,7 @@ REQUESTS = {  # id: (the CLI's flags, generate()'s keywords)
 }
 
 
+@pytest.mark.filterwarnings("ignore::timestepmusic.setting_names.GenerateWarning")  # (what is drawn: WARNED's test)
 @pytest.mark.parametrize("flags, keywords", REQUESTS.values(), ids=REQUESTS.keys())
 def test_generate_writes_the_file_the_command_writes(flags, keywords, prompt, tmp_path):
     flags = [str(prompt) if flag == "PROMPT" else flag for flag in flags]
@@ -64,6 +67,7 @@ def test_generate_writes_the_file_the_command_writes(flags, keywords, prompt, tm
     assert len(made_by) == 1 and "generate() in Python, seed 3" in made_by[0]
 
 
+@pytest.mark.filterwarnings("ignore::timestepmusic.setting_names.GenerateWarning")  # (what is drawn: WARNED's test)
 def test_what_a_request_writes_is_in_the_files_compared(prompt, tmp_path):
     # (the comparison above would pass on two files that both left them out, as generate() did)
     told = said_of(tsm.generate(tmp_path / "told", n=1, seconds=2.0, seed=3, tempo="80 > 120", key="Gb > Cb@1.5")[0])
@@ -86,15 +90,17 @@ def test_generate_s_messages_name_its_keywords_and_the_command_s_its_flags(tmp_p
     with pytest.raises(ValueError, match=r"earlier run with seed=3\); give another out= or seed=, or overwrite=True to "
                                          "replace them$"):
         tsm.generate(tmp_path, n=1, seconds=1.0, seed=3)
-    tsm.generate(tmp_path, n=1, seconds=1.0, seed=3, overwrite=True)
-    assert [r.message for r in caplog.records if "removed" in r.message] == [
+    with pytest.warns(GenerateWarning) as warned:  # (a Python warning, not a log line: warn_of_python's test)
+        tsm.generate(tmp_path, n=1, seconds=1.0, seed=3, overwrite=True)
+    assert [str(w.message) for w in warned] == [
         "overwrite=True: removed 1 file(s) of the earlier run with seed=3 that this run did not write again: "
         "sample_3_001.mid"]
+    assert not [r for r in caplog.records if "removed" in r.message]
     tsm.generate(tmp_path, n=2, seconds=1.0, seed=3, overwrite=True)
     assert main(["generate", "-q", "-o", str(tmp_path), "-n", "1", "--seconds", "1", "--seed", "3"]) == 2  # the command:
     assert "earlier run with --seed 3); give another -o or --seed, or --overwrite to replace them" in capsys.readouterr().err
     assert main(["generate", "-q", "-o", str(tmp_path), "-n", "1", "--seconds", "1", "--seed", "3", "--overwrite"]) == 0
-    assert [r.message for r in caplog.records if "removed" in r.message][1:] == [  # its flags, as before
+    assert [r.message for r in caplog.records if "removed" in r.message] == [  # its flags, as before
         "--overwrite: removed 1 file(s) of the earlier run with --seed 3 that this run did not write again: "
         "sample_3_001.mid"]
 
@@ -133,6 +139,7 @@ LENGTHS = {  # id: (the model, the CLI's flags, generate()'s keywords): pieces t
 }
 
 
+@pytest.mark.filterwarnings("ignore::timestepmusic.setting_names.GenerateWarning")  # (what is drawn: WARNED's test)
 @pytest.mark.parametrize("model, flags, keywords", LENGTHS.values(), ids=LENGTHS.keys())
 def test_generate_draws_the_pieces_that_end_themselves_as_the_command(model, flags, keywords, rnn_run, tmp_path,
                                                                        monkeypatch):
@@ -179,6 +186,34 @@ BAD_REQUESTS = {  # id: (generate()'s keywords, the command's flags, what genera
     "prompt": ({"prompt": "NOT MIDI"}, ["--prompt", "NOT MIDI"], "prompt=NOT MIDI: not a MIDI file (no MThd header)",
                "--prompt NOT MIDI: not a MIDI file"),
     "like": ({"like": "NOT MIDI"}, ["--like", "NOT MIDI"], "like=NOT MIDI: not a MIDI file", "--like NOT MIDI: not a"),
+    # (these were said with the command's flags from Python: the code that says them is shared, setting_names.in_keywords)
+    "style out of range": ({"style": "damper=2"}, ["--style", "damper=2"], "style='damper=2': must be in [0, 1]",
+                           "--style damper=2: must be in [0, 1]"),
+    "style no attribute": ({"style": "x=0.3"}, ["--style", "x=0.3"], "style='x=0.3': no attribute 'x'; one of",
+                           "--style x=0.3: no attribute 'x'"),
+    "style no request": ({"style": "nonsense"}, ["--style", "nonsense"], "style='nonsense': give ATTRIBUTE=VALUE",
+                         "--style 'nonsense': give ATTRIBUTE=VALUE"),
+    "style asked twice": ({"style": "density=6, density=3"}, ["--style", "density=6, density=3"],
+                          "style='density=6, density=3': density is asked twice",
+                          "--style density=6, density=3: density is asked twice"),
+    "style too late": ({"style": "density=3 > density=4@9"}, ["--style", "density=3 > density=4@9"],
+                       "style: the waypoints would come at 0, 9 s", "--style: the waypoints would come at 0, 9 s"),
+    "composer unknown": ({"composer": "J.S. Nobody"}, ["--composer", "J.S. Nobody"],
+                         "composer='J.S. Nobody': not one this model was trained on", "--composer J.S. Nobody: not one"),
+    "composer and style": ({"composer": "Bach", "style": "density=3"}, ["--composer", "Bach", "--style", "density=3"],
+                           "composer and style: give one (composer= tells each piece",
+                           "--composer and --style: give one (--composer tells"),
+    "key of a model without": ({"model": "conv-v1", "key": "C"}, ["--model", "conv-v1", "--key", "C"],
+                               "key: the shipped model conv-v1 (conv) does not hear keys", "--key: the shipped model"),
+    "tempo of a model without": ({"model": "conv-v1", "tempo": 90}, ["--model", "conv-v1", "--tempo", "90"],
+                                 "tempo: the shipped model conv-v1 (conv) draws no note starts", "--tempo: the shipped"),
+    "temperature": ({"temperature": -1}, ["--temperature", "-1"], "temperature= must be > 0 and finite, got -1",
+                    "--temperature must be > 0"),
+    "mixture temperature": ({"mixture_temperature": 0.5}, ["--mixture-temperature", "0.5"],
+                            "mixture_temperature: an events model has no mixture; its temperature= is the key's",
+                            "--mixture-temperature: an events model has no mixture; its --temperature is the key's"),
+    "ending": ({"model": "ar-v1", "ending": True}, ["--model", "ar-v1", "--ending"],
+               "ending: the shipped model ar-v1 (ar) was trained without a closing", "--ending: the shipped model"),
 }
 
 
@@ -203,3 +238,93 @@ def test_a_bad_request_is_said_in_generate_s_keywords(keywords, flags, python_sa
     assert main(["generate", "-q", "-o", str(tmp_path / "cli"), "-n", "1", "--seconds", "2", *flags]) == 2
     assert capsys.readouterr().err.startswith("error: " + cli_said.replace("NOT MIDI", str(bad)))
     assert not (tmp_path / "python").exists() or not list((tmp_path / "python").glob("*.mid"))
+
+
+def test_a_tempo_a_model_cannot_lean_to_names_the_call_that_sets_its_echo(tmp_path):
+    from timestepmusic.generation import set_sampling
+
+    model = tsm.GANModel.load()
+    set_sampling(model, ["ar.beat_echo=0"])
+    with pytest.raises(ValueError, match=re.escape("tempo= leans each note's start toward the asked beats through the "
+                                                   "beat echo, which this model samples without (ar.beat_echo 0): add "
+                                                   "generation.set_sampling(model, ['ar.beat_echo=3']) (the default's)")):
+        tsm.generate(tmp_path, model=model, n=1, seconds=2.0, tempo=90)
+    with pytest.raises(ValueError, match=re.escape("style='x=0.3': no attribute 'x'")):  # (GANModel.sample too)
+        model.sample(1, 2.0, 0, style="x=0.3")
+
+
+KEYWORDS = ["style", "tempo", "composer", "guidance", "seconds", "prompt", "temperature", "mixture_temperature", "max_seconds"]
+SAID = {  # id: (the command's message, as generate() says it)
+    "words after a flag are no value": ("--tempo leans each note (ar.beat_echo 0): add",
+                                        "tempo= leans each note (ar.beat_echo 0): add"),
+    "a value of words given": ("--composer J.S. Nobody: not one", "composer='J.S. Nobody': not one"),
+    "a number left bare": ("--temperature -1: no", "temperature=-1: no"),
+    "a quoted value kept": ("--style 'a;b': separate", "style='a;b': separate"),
+    "a subject alone": ("--style: the waypoints", "style: the waypoints"),
+    "subjects joined": ("--composer and --style: give one", "composer and style: give one"),
+    "flags joined later": ("--guidance 0: so --style and --composer is not", "guidance=0: so style= and composer= is not"),
+    "a flag in brackets": ("--style: give it longer (--seconds, or later)", "style: give it longer (seconds=, or later)"),
+    "a longer flag first": ("--mixture-temperature: its --temperature is", "mixture_temperature: its temperature= is"),
+    "another flag left": ("--prompt-seconds 3: past its end; --select", "--prompt-seconds 3: past its end; --select"),
+    "a path left": ("prompt=/tmp/--style.mid: not a MIDI file", "prompt=/tmp/--style.mid: not a MIDI file"),
+    "a setting set": ("add --set ar.beat_echo=3 (the default's)", "add generation.set_sampling(model, ['ar.beat_echo=3']) "
+                      "(the default's)"),
+}
+
+
+@pytest.mark.parametrize("cli_said, python_said", SAID.values(), ids=SAID.keys())
+def test_a_shared_message_names_generate_s_keywords(cli_said, python_said):
+    from timestepmusic.setting_names import in_keywords
+
+    assert in_keywords(cli_said, KEYWORDS, {"composer": "J.S. Nobody"}) == python_said
+
+
+WARNED = {  # id: (generate()'s keywords, the command's flags, what generate() warns, what the command logs)
+    "not whole chunks": ({"seconds": 2.1}, ["--seconds", "2.1"], "seconds=2.1: each piece is drawn as 8 chunks of 0.25 s",
+                         "--seconds 2.1: each piece is drawn as 8 chunks"),
+    "nothing to snap": ({"model": "ar-v1", "snap_to_real": False, "seconds": 2.0}, ["--model", "ar-v1", "--no-snap"],
+                        "snap_to_real=False: the shipped model ar-v1 has no codebook of real chunks",
+                        "--no-snap: the shipped model ar-v1 has no codebook"),
+    "a shape too short": ({"style": "loudness=50 > loudness=70", "seconds": 2.0}, ["--style", "loudness=50 > loudness=70"],
+                          "style: each chunk is told the 16 s ahead, so the shape of loudness over 2 s is told less than "
+                          "60% of its range; give it longer (seconds=, or later waypoints)",
+                          "--style: each chunk is told the 16 s ahead"),
+    "a performance shorter": ({"like": "PROMPT", "seconds": 4.0}, ["--like", "PROMPT", "--seconds", "4"],
+                              "like: p.mid lasts 2.3 s from its first note, the pieces 4 s", "--like: p.mid lasts 2.3 s"),
+    "tempo waypoints close": ({"tempo": "80 > 100", "seconds": 2.0}, ["--tempo", "80 > 100"],
+                              "tempo: each waypoint's beat is heard over the 8 s around it",
+                              "--tempo: each waypoint's beat is heard"),
+    "guidance 0": ({"guidance": 0, "style": "density=3", "seconds": 2.0}, ["--guidance", "0", "--style", "density=3"],
+                   "guidance=0: each choice is drawn at the odds of a piece told nothing, so style= is not followed",
+                   "--guidance 0: each choice is drawn at the odds of a piece told nothing, so --style is not"),
+    "closing all through": ({"ending": True, "seconds": 2.0}, ["--ending"], "ending: this model closes a piece over its "
+                            "last 10 s; a piece of 2 s is closing all through", "--ending: this model closes a piece"),
+    "a cap within the closing": ({"max_seconds": 3}, ["--max-seconds", "3"], "max_seconds=3: this model closes a piece "
+                                 "over its last 10 s and ends none itself", "--max-seconds 3: this model closes"),
+    "a composer's fuller name": ({"composer": "C.P.E. Bach", "seconds": 2.0}, ["--composer", "C.P.E. Bach"],
+                                 "composer='C.P.E. Bach': this model knows no fuller name than Bach",
+                                 "--composer C.P.E. Bach: this model knows no fuller name than Bach"),
+    "beyond what was measured": ({"style": "register=96", "seconds": 2.0}, ["--style", "register=96"],
+                                 "style='register=96': beyond what this model was measured to play",
+                                 "--style register=96: beyond what this model was measured to play"),
+}
+
+
+@pytest.mark.parametrize("keywords, flags, python_said, cli_said", WARNED.values(), ids=WARNED.keys())
+def test_what_the_command_warns_of_generate_warns_of_in_its_keywords(keywords, flags, python_said, cli_said, prompt,
+                                                                     tmp_path, caplog):
+    """generate() said none of what `tsm generate` warns of (a length not whole chunks, a shape too short to be told,
+    --guidance 0 with a style …): a GenerateWarning says it, naming the keywords, at the caller's line; the command
+    logs it as before."""
+    keywords = {name: str(prompt) if value == "PROMPT" else value for name, value in keywords.items()}
+    with pytest.warns(GenerateWarning) as warned:
+        tsm.generate(tmp_path / "python", n=1, seed=3, **keywords)
+    said = [str(w.message) for w in warned if str(w.message).startswith(python_said)]
+    assert said, [str(w.message) for w in warned]
+    assert {w.filename for w in warned} == {__file__}  # (at the line that called generate())
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]  # (not said twice)
+    flags = [str(prompt) if flag == "PROMPT" else flag for flag in flags]
+    if "seconds" in keywords and "--seconds" not in flags:
+        flags += ["--seconds", f"{keywords['seconds']:g}"]
+    assert main(["generate", "-q", "-o", str(tmp_path / "cli"), "-n", "1", "--seed", "3", *flags]) == 0
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith(cli_said)]

@@ -197,6 +197,7 @@ def test_gan_training_writes_samples_and_resumes_exactly(tiny_corpus, tiny_ae, t
     assert_same_weights(tiny_gan, run, ("generator", "critic", "generator_ema"))  # the weight average resumes exactly too
 
 
+@pytest.mark.filterwarnings("ignore::timestepmusic.setting_names.GenerateWarning")  # (a tiny model's silent pieces: said)
 def test_generate_is_reproducible_and_plays(tiny_gan, tmp_path):
     first = generate(tmp_path / "a", model=tiny_gan, n=2, seconds=6, seed=3)
     again = generate(tmp_path / "b", model=tiny_gan, n=2, seconds=6, seed=3)

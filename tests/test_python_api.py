@@ -60,6 +60,7 @@ def test_generate_takes_a_loaded_model_and_its_changed_settings(model, tmp_path)
     assert tsm.generate(tmp_path / "changed", n=1, seconds=2.0, seed=2, model=changed)[0].read_bytes() != by_name
 
 
+@pytest.mark.filterwarnings("ignore::timestepmusic.setting_names.GenerateWarning")  # (its short path: said)
 def test_a_tempo_may_be_given_as_text_as_to_generate(model):
     from timestepmusic.generate_flags import parse_tempo_path
     from timestepmusic.sequence.pulse import TempoTold

@@ -10,7 +10,7 @@ import importlib as _importlib
 import importlib.util as _importlib_util
 
 __all__ = ["Config", "Corpus", "Events", "prepare", "read_events", "write_events", "train_autoencoder",
-           "train_gan", "generate", "compare_with_real", "Autoencoder", "GANModel"]
+           "train_gan", "generate", "GenerateWarning", "compare_with_real", "Autoencoder", "GANModel"]
 
 
 def __getattr__(name: str):
@@ -34,6 +34,9 @@ def __getattr__(name: str):
     if name == "generate":  # the module is generate_api.py, so that it never shadows the verb
         from .generate_api import generate
         return generate
+    if name == "GenerateWarning":  # what generate() warns of (as `tsm generate` logs it)
+        from .setting_names import GenerateWarning
+        return GenerateWarning
     if name == "compare_with_real":  # tsm evaluate's figures as a dict (`timestepmusic.evaluate` is the subpackage)
         from .evaluate.summary import compare_with_real
         return compare_with_real

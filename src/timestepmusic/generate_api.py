@@ -19,7 +19,7 @@ from .prompts import continued_prompt
 from .sample_files import earlier_samples, piece_meta, replace_earlier, sample_name, seed_lock
 from .sequence.pulse import TempoTold
 from .sequence.tonal import KeyTold
-from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames
+from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames, keyword_messages
 
 
 def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: int = 8, seconds: float | None = None,
@@ -39,7 +39,8 @@ def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: 
     run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`), and so is a second generate
     writing the same seed into `out` meanwhile (the command's lock). `pieces`: write only these
     of the n (numbered as their files, from 0), the same notes as in the whole run (`drawn_in_batches`); an earlier
-    run's other files are then neither refused nor removed."""
+    run's other files are then neither refused nor removed. What `tsm generate` warns of (a length not whole chunks, a
+    shape too short to be told, a piece without a note …) is a timestepmusic.GenerateWarning here, naming keywords."""
     if not whole(n):
         raise ValueError(f"n must be a whole number from 1 to {PIECES_LIMIT:,}, got {n!r}")
     if not 1 <= n <= PIECES_LIMIT:
@@ -61,8 +62,19 @@ def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: 
                          "give one")
     with held_folder(out, seed_lock(seed), f"{out}: another generate is writing seed {seed}'s pieces "
                      "into it now; wait for it to end, or give another folder or seed"):  # (the command's lock)
-        return _generated(Path(out), model, n, (seconds, max_seconds), seed, device, snap_to_real, overwrite, pieces,
-                          options)
+        with keyword_messages(api_keywords(), options):  # (what the code shared with the command says: in keywords)
+            return _generated(Path(out), model, n, (seconds, max_seconds), seed, device, snap_to_real, overwrite,
+                              pieces, options)
+
+
+def api_keywords() -> list[str]:
+    """generate()'s keyword arguments: its own and its options (GANModel.sample_latents'), each the name of one of
+    `tsm generate`'s flags (setting_names.FLAGS)."""
+    import inspect
+
+    own = [name for name, p in inspect.signature(generate).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    return own + [name for name, p in inspect.signature(GANModel.sample_latents).parameters.items()
+                  if p.kind is p.KEYWORD_ONLY and name != "progress"]
 
 
 def whole(number) -> bool:
@@ -83,7 +95,11 @@ def _generated(out: Path, model: str | Path | GANModel | None, n: int, lengths: 
     taken = earlier_samples(out, seed, overwrite, writes=list(names.values()),  # (a prompt here is events, not a file)
                             only=None if pieces is None else list(names.values()), names=PYTHON_KEYWORDS)
     check_api_options(options)  # (a misspelled one, before the model loads)
+    from .generate_told import say_nothing_to_snap
+
     gan = model if isinstance(model, GANModel) else GANModel.load(model, device)  # (a loaded one: not read again)
+    if not snap_to_real:
+        say_nothing_to_snap(gan)
     seconds, options = api_length(gan, *lengths, options)
     told = api_told(gan, seconds, options)
     replaced = False
@@ -104,13 +120,21 @@ def api_length(gan: GANModel, seconds: float | None, max_seconds: float | None, 
     """Each piece's length (s) and the options that draw it, as `tsm generate` decides them from --seconds and
     --max-seconds (piece_length.piece_seconds): a model that ends every piece itself (rnn) draws within 120 s (or
     `seconds`, its cap here as ever, or `max_seconds`), a tempered one (ar, events) given `max_seconds` ends each piece
-    itself (ends=True) within it, another draws `seconds` (default 16)."""
-    from .piece_length import ends_itself, piece_seconds
+    itself (ends=True) within it, another draws `seconds` (default 16). What the command says of the length, a
+    GenerateWarning says (not whole chunks; a cap within which no piece ends itself)."""
+    from .generate_told import say_cap_within_closing
+    from .piece_length import ends_itself, piece_seconds, say_whole_chunks
 
+    given = "--seconds" if max_seconds is None else "--max-seconds"  # (said as given: an rnn model's cap as seconds=)
     if arm_takes(gan.arm)["ends_always"] and max_seconds is None:  # (seconds=: the cap, as documented before
         seconds, max_seconds = None, seconds  # max_seconds= was)
     drawn_s = piece_seconds(gan, seconds, max_seconds, PYTHON_KEYWORDS)
-    if arm_takes(gan.arm)["tempered"] and ends_itself(gan, max_seconds):
+    ends = ends_itself(gan, max_seconds)
+    if seconds is not None or max_seconds is not None:  # (a default is whole chunks)
+        say_whole_chunks(given, drawn_s, gan, at_most=ends)
+    if ends:
+        say_cap_within_closing(gan, drawn_s)
+    if arm_takes(gan.arm)["tempered"] and ends:
         options = options | {"ends": True}
     return drawn_s, options
 
@@ -141,6 +165,7 @@ def api_told(gan: GANModel, seconds: float, options: dict) -> Told:
     (generate_told.pieces_told): the model's options (`api_options`) and what each file says of them
     (sample_files.piece_meta: the tempo map and key signatures asked, each key as spelt, a prompt file's own grid
     under it, where its continuation starts and the waypoints of a path)."""
+    from .generate_told import say_closing_all_through, say_unfollowed
     from .heard import Asked
     from .keys import typed_keys
     from .midi import grid_until
@@ -148,6 +173,10 @@ def api_told(gan: GANModel, seconds: float, options: dict) -> Told:
     from .sequence.style import StyleRamp
 
     read, grid = _read_options(gan, seconds, options)
+    if read.get("ending") and not read.get("ends"):
+        say_closing_all_through(gan, seconds)
+    if read.get("guidance") is not None:
+        say_unfollowed(read["guidance"], read.get("style"), read.get("like"), read.get("composer"))
     key, style = read.get("key"), read.get("style")
     if key is not None and not isinstance(key, KeyTold):  # (as GANModel.sample_latents takes a single key)
         from .keys import check_key
@@ -166,20 +195,25 @@ def api_told(gan: GANModel, seconds: float, options: dict) -> Told:
 
 def _read_options(gan: GANModel, seconds: float, options: dict) -> tuple[dict, FileGrid | None]:
     """`api_options`, and the grid of a prompt given as a file (its tempos, time and key signatures: midi.read_prompt;
-    None for one given as events, or none)."""
+    None for one given as events, or none); what the command says of them (a shape too short to be told, a performance
+    to walk shorter than the pieces), a GenerateWarning says."""
     from .generate_flags import parse_tempo_path
+    from .generate_told import say_close_waypoints, style_told, walked_like_of
     from .keys import parse_key_path
     from .midi import read_events, read_prompt
     from .sequence.pulse import check_bpm
-    from .sequence.style import asked_style
 
     options, grid = dict(options), None
     pedal_bins = gan.ae.config.events.pedal_bins
     if isinstance(options.get("like"), (str, Path)):
         try:
+            like_name = Path(options["like"]).name
             options["like"], _ = read_events(options["like"], pedal_bins=pedal_bins)
         except ValueError as e:
             raise ValueError(PYTHON_KEYWORDS.given("like", e)) from None  # (like=FILE: why, as --like FILE says it)
+        walked_like_of(options["like"], like_name, seconds, gan.ae.chunk_seconds)
+    elif options.get("like") is not None:  # (events)
+        walked_like_of(options["like"], "the performance given", seconds, gan.ae.chunk_seconds)
     if options.get("prompt") is not None:  # (as by the CLI: a pedal its file ends with down is held on)
         prompt, held = options["prompt"], ()
         if isinstance(prompt, (str, Path)):
@@ -189,11 +223,12 @@ def _read_options(gan: GANModel, seconds: float, options: dict) -> tuple[dict, F
                 raise ValueError(PYTHON_KEYWORDS.given("prompt", e)) from None  # (prompt=FILE: why)
         options["prompt"] = continued_prompt(prompt, gan.ae, path="prompt", held_ids=held)
     if isinstance(options.get("style"), str):
-        options["style"] = asked_style(options["style"], seconds)
+        options["style"], _ = style_told(options["style"], seconds, gan.ae.chunk_seconds)
     if isinstance(options.get("key"), str):
         options["key"] = KeyTold.timed(parse_key_path(options["key"], PYTHON_KEYWORDS), seconds, PYTHON_KEYWORDS)
     if isinstance(options.get("tempo"), str):
         options["tempo"] = TempoTold.timed(parse_tempo_path(options["tempo"], PYTHON_KEYWORDS), seconds, PYTHON_KEYWORDS)
+        say_close_waypoints(options["tempo"], seconds, bool(options.get("ends")))
     elif options.get("tempo") is not None and not isinstance(options["tempo"], TempoTold):  # (beats per minute)
         if not real(options["tempo"]):  # ([80]: a TypeError of float())
             raise ValueError(f"tempo={options['tempo']!r}: give beats per minute (90) or a path as text ('80 > 120')")

@@ -17,7 +17,7 @@ from .config import CLOSING_SAMPLING
 from .files import named
 from .generate_flags import parse_tempo_path
 from .generate_info import print_info, print_list, refuse_unread
-from .generate_told import Told, pieces_told, say_long_slowing
+from .generate_told import Told, pieces_told, say_long_slowing, say_nothing_to_snap
 from .requests import comparable, drawn_alike, request_from, request_words, same_request
 from .sources import MIDI_SUFFIXES
 
@@ -206,9 +206,8 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
     seconds = _piece_seconds(args, gan, ends_itself, tempered)
     if {"ar.final_ritard", "ar.final_ritard_s"} & set_names:  # (closing: refused above where it does not)
         say_long_slowing(gan, seconds, "--max-seconds" if ends_itself else "--seconds")
-    if args.no_snap and gan.codebook is None:
-        log.warning("--no-snap: %s has no codebook of real chunks (%s model); nothing to snap, ignored",
-                    model_said(gan.folder), gan.arch)
+    if args.no_snap:
+        say_nothing_to_snap(gan)
     for flag, given in (("--prompt-seconds", args.prompt_seconds is not None), ("--continuation-only",
                                                                                 args.continuation_only)):
         if given and not args.prompt:
@@ -220,36 +219,19 @@ def _piece_seconds(args: argparse.Namespace, gan: GANModel, ends_itself: bool, t
     """Each piece's length (s): --max-seconds (default 120) for a model that ends its pieces itself, else --seconds
     (default PIECE_SECONDS), as generate() reads seconds= and max_seconds= (piece_length.piece_seconds); a length that
     is not whole chunks is said, and the flags that only one kind reads refused where given to the other."""
-    from .piece_length import piece_seconds
+    from .piece_length import piece_seconds, say_whole_chunks
 
     seconds = piece_seconds(gan, args.seconds, args.max_seconds)
     if ends_itself:
-        _say_whole_chunks("--max-seconds", seconds, gan, at_most=True)
+        say_whole_chunks("--max-seconds", seconds, gan, at_most=True)
         if args.no_snap and not tempered:
             raise ValueError("--no-snap is for convolutional models; recurrent models decode their latents as they are")
     elif args.corpus is not None:  # it would be silently ignored
         raise ValueError("--corpus is the corpus whose piece lengths are shown beside pieces that end themselves "
                          "(rnn models; ar and events models with --max-seconds)")
     else:
-        _say_whole_chunks("--seconds", seconds, gan, at_most=False)
+        say_whole_chunks("--seconds", seconds, gan, at_most=False)
     return seconds
-
-
-def _whole_seconds(seconds: float, gan: GANModel) -> float:
-    """A length in whole chunks, as sample_latents draws it."""
-    from .generation import piece_chunks
-
-    return piece_chunks(seconds, gan.ae.chunk_seconds) * gan.ae.chunk_seconds
-
-
-def _say_whole_chunks(flag: str, seconds: float, gan: GANModel, at_most: bool) -> None:
-    """A length that is not whole chunks is said once, with the chunks drawn (`at_most`: a cap) and their seconds, as
-    each file's line says them ('0.25 s drawn')."""
-    chunk_s, whole_s = gan.ae.chunk_seconds, _whole_seconds(seconds, gan)
-    if abs(whole_s - seconds) > 1e-6:
-        chunks = round(whole_s / chunk_s)
-        log.warning("%s %g: each piece is drawn as %s%d chunk%s of %g s = %g s (pieces are whole chunks)", flag,
-                    seconds, "at most " if at_most else "", chunks, "s" * (chunks != 1), chunk_s, whole_s)
 
 
 def _warn_of_others(args: argparse.Namespace, files: Files, request: Request) -> None:
@@ -366,8 +348,9 @@ def _print_lengths(gan, args: argparse.Namespace, seconds: float, generated_s: l
 
     from .corpus import Corpus
     from .gan.recurrent import length_table, real_lengths
+    from .piece_length import whole_seconds
 
-    cap_s = _whole_seconds(seconds, gan)  # the cap as drawn (--max-seconds 10.1: 10 s)
+    cap_s = whole_seconds(seconds, gan)  # the cap as drawn (--max-seconds 10.1: 10 s)
     lengths = {"generated": np.minimum(np.array(generated_s), cap_s)}
     root = args.corpus or gan.meta.get("corpus", {}).get("root")
     try:

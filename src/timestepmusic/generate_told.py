@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .setting_names import warn
 from .subcommands import said_left_out
 
 if TYPE_CHECKING:
@@ -48,22 +49,16 @@ def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_it
                    "mixture_temperature": args.mixture_temperature}
     if args.ending:  # a model without a closing refuses it (GANModel.sample_latents)
         options["ending"] = True
-        closing_s = _closing_s(gan)
-        if 0 < seconds < closing_s and not ends_itself:
-            log.warning("--ending: this model closes a piece over its last %g s; a piece of %g s is closing all through "
-                        "(a slower, thinner passage to a final chord)", closing_s, seconds)
+        if not ends_itself:
+            say_closing_all_through(gan, seconds)
     if ends_itself:
-        _say_cap_within_closing(gan, seconds)
+        say_cap_within_closing(gan, seconds)
     if args.guidance is not None:  # a model that follows no description refuses it (GANModel.sample_latents)
         options["guidance"] = args.guidance
-        asked_of = [flag for flag, given in (("--style", args.style), ("--like", args.like),
-                                             ("--composer", args.composer)) if given is not None]
-        if args.guidance == 0 and asked_of:  # (allowed: the untold piece, for listening beside the told one)
-            log.warning("--guidance 0: each choice is drawn at the odds of a piece told nothing, so %s is not "
-                        "followed (1 follows it loosely, 2 closely)", " and ".join(asked_of))
+        say_unfollowed(args.guidance, args.style, args.like, args.composer)
     ramp = None  # a path of requests
     if args.style is not None:
-        options["style"], ramp = _style_told(args.style, seconds, gan.ae.chunk_seconds)
+        options["style"], ramp = style_told(args.style, seconds, gan.ae.chunk_seconds)
     if args.composer is not None:  # a model that walks no performance's path refuses it (GANModel.sample_latents)
         options["composer"] = args.composer
     walked_like, like_name = None, ""  # --like: the performance walked, from its first note, and its name
@@ -88,6 +83,24 @@ def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_it
     asked = Asked(asked_key, args.key, asked_tempo, ramp, options.get("style") if ramp is None else None, walked_like,
                   like_name)
     return Told(options, asked, key_spellings, prompt_s, asked_from_s, prompt_grid)
+
+
+def say_closing_all_through(gan: GANModel, seconds: float) -> None:
+    """--ending of a piece of `seconds` no longer than the model's closing: said, as closing all through."""
+    closing_s = _closing_s(gan)
+    if 0 < seconds < closing_s:
+        warn(log, "--ending: this model closes a piece over its last %g s; a piece of %g s is closing all through "
+             "(a slower, thinner passage to a final chord)", closing_s, seconds)
+
+
+def say_unfollowed(guidance: float, style: object, like: object, composer: object) -> None:
+    """--guidance 0 with a description asked (--style, --like, --composer: None where not): allowed (the untold piece,
+    for listening beside the told one), said as not followed."""
+    asked_of = [flag for flag, given in (("--style", style), ("--like", like), ("--composer", composer))
+                if given is not None]
+    if guidance == 0 and asked_of:
+        warn(log, "--guidance 0: each choice is drawn at the odds of a piece told nothing, so %s is not followed (1 "
+             "follows it loosely, 2 closely)", " and ".join(asked_of))
 
 
 def _closing_s(gan: GANModel) -> float:
@@ -118,7 +131,7 @@ def say_long_slowing(gan: GANModel, seconds: float, flag: str) -> None:
                     longer_s, "" if flag == "--seconds" else "at most ", drawn_s, flag, seconds)
 
 
-def _say_cap_within_closing(gan: GANModel, seconds: float) -> None:
+def say_cap_within_closing(gan: GANModel, seconds: float) -> None:
     """--max-seconds no longer than a piece plays before it may end itself (ar.end_after_s) and closes after (its
     closing, ar.closing_s and ar.closing_ring_s): every piece runs to the cap, said in one line as --ending's piece
     shorter than its closing is."""
@@ -135,11 +148,11 @@ def _say_cap_within_closing(gan: GANModel, seconds: float) -> None:
     closes = f"closes a piece over its last {closing_s:g} s and " if closing_s else ""
     how = ("closing all through (a slower, thinner passage to a final chord)" if cap_s < closing_s - 1e-9 else
            f"the cap (more than {end_after_s + closing_s:g} s lets the model end them)")
-    log.warning("--max-seconds %g: this model %sends none itself before %g s (ar.end_after_s); every piece is %g s, %s",
-                seconds, closes, end_after_s, cap_s, how)
+    warn(log, "--max-seconds %g: this model %sends none itself before %g s (ar.end_after_s); every piece is %g s, %s",
+         seconds, closes, end_after_s, cap_s, how)
 
 
-def _style_told(style: str, seconds: float, chunk_seconds: float) -> tuple[object, object | None]:
+def style_told(style: str, seconds: float, chunk_seconds: float) -> tuple[object, object | None]:
     """--style: one request, or a path of them (StyleRamp: each attribute in a line between them), and the path
     (None for one request); a shape too short to be told in full is said."""
     from .sequence.style import AHEAD, FLATTENED, StyleRamp, asked_style
@@ -148,19 +161,17 @@ def _style_told(style: str, seconds: float, chunk_seconds: float) -> tuple[objec
     ramp = told if isinstance(told, StyleRamp) else None
     flat = [] if ramp is None else ramp.flattened(round(seconds / chunk_seconds), chunk_seconds)
     if flat:  # each chunk is told the passage ahead: a short shape is told only part of its range
-        log.warning("--style: each chunk is told the %g s ahead, so the shape of %s over %g s is told less than "
-                    "%.0f%% of its range; give it longer (--seconds, or later waypoints)", AHEAD * chunk_seconds,
-                    " and ".join(flat), seconds, 100 * FLATTENED)
+        warn(log, "--style: each chunk is told the %g s ahead, so the shape of %s over %g s is told less than %.0f%% "
+             "of its range; give it longer (--seconds, or later waypoints)", AHEAD * chunk_seconds, " and ".join(flat),
+             seconds, 100 * FLATTENED)
     return told, ramp
 
 
 def _like_told(args: argparse.Namespace, gan: GANModel, seconds: float) -> tuple[object, object | None, str]:
     """--like, read as a prompt is (from --like-seconds on): the performance, its walk from its first note (None for
     one without a note: the arm refuses it) and its name; a performance shorter than the pieces is said."""
-    from .midi import NUM_KEYS, read_events
+    from .midi import read_events
     from .prompts import like_from
-    from .sequence.events import from_first_note
-    from .sequence.style import AHEAD
     from .waypoints import seconds_text
 
     try:
@@ -172,31 +183,57 @@ def _like_told(args: argparse.Namespace, gan: GANModel, seconds: float) -> tuple
     if args.like_seconds is not None:  # the inside of a long recording: from a time on, timed from there
         like = like_from(like, args.like_seconds, args.like)
         like_name += f" from {seconds_text(args.like_seconds)}"
+    return like, walked_like_of(like, like_name, seconds, gan.ae.chunk_seconds), like_name
+
+
+def walked_like_of(like: object, like_name: str, seconds: float, chunk_seconds: float) -> object | None:
+    """The walk of --like's performance (its events), from its first note (None for one without a note: the arm
+    refuses it); one shorter than the pieces of `seconds` is said."""
+    from .midi import NUM_KEYS
+    from .sequence.events import from_first_note
+    from .sequence.style import AHEAD
+
     walked_like = from_first_note(like) if (like.ids < NUM_KEYS).any() else None
-    like_s = 0.0 if walked_like is None else walked_like.end_s  # (a file without a note: the arm refuses it)
+    like_s = 0.0 if walked_like is None else walked_like.end_s
     if 0 < like_s < seconds:
-        log.warning("--like: %s lasts %.1f s from its first note, the pieces %g s: past its end they hold its last "
-                    "passage (up to %g s)", like_name, like_s, seconds, AHEAD * gan.ae.chunk_seconds)
-    return like, walked_like, like_name
+        warn(log, "--like: %s lasts %.1f s from its first note, the pieces %g s: past its end they hold its last "
+             "passage (up to %g s)", like_name, like_s, seconds, AHEAD * chunk_seconds)
+    return walked_like
 
 
 def _tempo_told(args: argparse.Namespace, tempo_path: list, seconds: float, ends_itself: bool) -> object:
     """--tempo as the model is told it (pulse.TempoTold, timed over the pieces' `seconds`); waypoints closer than
     the beat is heard over are said."""
-    from .heard import TEMPO_HEARD_S
     from .sequence.pulse import TempoTold
 
     asked_tempo = TempoTold.timed(tempo_path, seconds)
-    at_s = [at for at, _ in asked_tempo.waypoints()]  # (each waypoint's line hears the beat of the s around it)
-    if asked_tempo.later and (min(b - a for a, b in zip(at_s, at_s[1:])) < TEMPO_HEARD_S
-                              or seconds < 2 * TEMPO_HEARD_S):  # (the windows kept inside the piece overlap)
-        log.warning("--tempo: each waypoint's beat is heard over the %g s around it, so waypoints closer than that "
-                    "share what is heard; give the shape longer (%s, or waypoints further apart)",
-                    TEMPO_HEARD_S, "--max-seconds" if ends_itself else "--seconds")
+    say_close_waypoints(asked_tempo, seconds, ends_itself)
     log.info("--tempo: each note's start leans toward the beats of %s after the notes already played", " → ".join(
         f"{bpm:g} bpm" + (f" at {at_s:.4g} s" + (" after the prompt" if args.prompt else "") if at_s else "")
         for at_s, bpm in asked_tempo.waypoints()))
     return asked_tempo
+
+
+def say_close_waypoints(asked_tempo: object, seconds: float, ends_itself: bool) -> None:
+    """A path of tempos (pulse.TempoTold) over pieces of `seconds` whose waypoints are closer than the beat is heard
+    over: said (they share what is heard)."""
+    from .heard import TEMPO_HEARD_S
+
+    at_s = [at for at, _ in asked_tempo.waypoints()]  # (each waypoint's line hears the beat of the s around it)
+    if asked_tempo.later and (min(b - a for a, b in zip(at_s, at_s[1:])) < TEMPO_HEARD_S
+                              or seconds < 2 * TEMPO_HEARD_S):  # (the windows kept inside the piece overlap)
+        warn(log, "--tempo: each waypoint's beat is heard over the %g s around it, so waypoints closer than that "
+             "share what is heard; give the shape longer (%s, or waypoints further apart)", TEMPO_HEARD_S,
+             "--max-seconds" if ends_itself else "--seconds")
+
+
+def say_nothing_to_snap(gan: GANModel) -> None:
+    """--no-snap of a model without a codebook of real chunks: nothing to snap, said as ignored."""
+    from .shipped import model_said
+
+    if gan.codebook is None:
+        warn(log, "--no-snap: %s has no codebook of real chunks (%s model); nothing to snap, ignored",
+             model_said(gan.folder), gan.arch)
 
 
 def _key_told(args: argparse.Namespace, key_path: list, seconds: float) -> tuple[object, list[str]]:

@@ -292,13 +292,15 @@ class GANModel:
         given, where generate() continues them from their last note: prompts.continued_prompt),
         `style`, `key` and `tempo` also their text
         ("density=6", "E minor", "80 > 120"), as generate() takes them; a name it does not take is a ValueError naming it."""
-        from .generate_api import api_options, check_api_options
+        from .generate_api import api_keywords, api_options, check_api_options
+        from .setting_names import keyword_messages
 
         check_api_options(options, "GANModel.sample()")
         given_as_text = {name: value for name, value in options.items()  # (parsed as generate() parses them)
                          if name in ("prompt", "like", "style", "key", "tempo") and isinstance(value, (str, Path))}
-        options |= api_options(self, seconds, given_as_text)
-        pieces = self.sample_latents(n, seconds, seed, snap_to_real, **options)
+        with keyword_messages(api_keywords(), options):  # (its keywords named, as generate() names them)
+            options |= api_options(self, seconds, given_as_text)
+            pieces = self.sample_latents(n, seconds, seed, snap_to_real, **options)
         return sampled_events(self.arm, self.ae, pieces, options.get("prompt"))
 
 

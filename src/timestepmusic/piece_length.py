@@ -4,14 +4,17 @@ same pieces either way (an rnn model ends every piece itself, within 120 s unles
 them itself only when given a cap)."""
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from .generate_flags import PIECE_SECONDS
-from .generation import arm_takes, check_piece_seconds
-from .setting_names import FLAGS, SettingNames
+from .generation import arm_takes, check_piece_seconds, piece_chunks
+from .setting_names import FLAGS, SettingNames, warn
 
 if TYPE_CHECKING:
     from .generation import GANModel
+
+log = logging.getLogger("timestepmusic")
 
 ENDS_ITSELF_CAP_S = 120.0  # the longest a piece that ends itself may run where no cap is given (--max-seconds)
 
@@ -46,3 +49,18 @@ def piece_seconds(gan: GANModel, seconds: float | None, max_seconds: float | Non
     fixed_s = seconds if seconds is not None else PIECE_SECONDS
     check_piece_seconds(fixed_s, names=names)
     return fixed_s
+
+
+def whole_seconds(seconds: float, gan: GANModel) -> float:
+    """A length in whole chunks, as sample_latents draws it."""
+    return piece_chunks(seconds, gan.ae.chunk_seconds) * gan.ae.chunk_seconds
+
+
+def say_whole_chunks(flag: str, seconds: float, gan: GANModel, at_most: bool) -> None:
+    """A length that is not whole chunks is said once, with the chunks drawn (`at_most`: a cap) and their seconds, as
+    each file's line says them ('0.25 s drawn'); `flag`: --seconds or --max-seconds, as given."""
+    chunk_s, whole_s = gan.ae.chunk_seconds, whole_seconds(seconds, gan)
+    if abs(whole_s - seconds) > 1e-6:
+        chunks = round(whole_s / chunk_s)
+        warn(log, "%s %g: each piece is drawn as %s%d chunk%s of %g s = %g s (pieces are whole chunks)", flag, seconds,
+             "at most " if at_most else "", chunks, "s" * (chunks != 1), chunk_s, whole_s)

@@ -12,6 +12,7 @@ import numpy as np
 
 from .chunks import chunk_events, count_chunks
 from .midi import DAMPER_ID, NUM_IDS, SOFT_ID, SOSTENUTO_ID, Events, continuation_only
+from .setting_names import warn
 from .waypoints import seconds_text
 
 if TYPE_CHECKING:
@@ -88,19 +89,19 @@ def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = No
     last_s = float((prompt.start_s + prompt.duration_s)[prompt.is_note].max(initial=0.0))  # its last note's end
     silent = seconds is None and prompt.end_s - last_s > 1.0
     if seconds is not None and prompt.end_s - last_s >= SILENT_PROMPT_S:
-        log.warning("%s: its last note before the cut at %s ends at %s: the continuation starts after %.0f s of "
-                    "silence", path, seconds_text(prompt.end_s), seconds_text(last_s), prompt.end_s - last_s)
+        warn(log, "%s: its last note before the cut at %s ends at %s: the continuation starts after %.0f s of "
+             "silence", path, seconds_text(prompt.end_s), seconds_text(last_s), prompt.end_s - last_s)
     elif silent:
-        log.warning("%s: its last note ends at %s and the file runs on without one to %s: continued from its last "
-                    "note", path, seconds_text(last_s), seconds_text(prompt.end_s))
+        warn(log, "%s: its last note ends at %s and the file runs on without one to %s: continued from its last "
+             "note", path, seconds_text(last_s), seconds_text(prompt.end_s))
         # (a pedal down then rings on to its run's end, or held_past_end's; one pressed after it is left out)
         prompt = ending_at(prompt.take(np.flatnonzero(prompt.start_s < last_s)), last_s)
     prompt = held_past_end(prompt, ae.chunk_seconds, file_end_s, held_ids, silence_left_out=silent)
     unheard = chunk_events(prompt, ae.chunk_seconds, ae.max_events).dropped
     if unheard:
-        log.warning("%s: %d of its %d events fall in %g s chunks of more than %d, of which the model hears the first "
-                    "%d; the file keeps them all", path, unheard, len(prompt.ids), ae.chunk_seconds, ae.max_events,
-                    ae.max_events)
+        warn(log, "%s: %d of its %d events fall in %g s chunks of more than %d, of which the model hears the first "
+             "%d; the file keeps them all", path, unheard, len(prompt.ids), ae.chunk_seconds, ae.max_events,
+             ae.max_events)
     return prompt
 
 

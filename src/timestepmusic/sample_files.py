@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .files import named
 from .keys import sharps
 from .midi import Events, FileGrid, FileMeta, made_by_marker
-from .setting_names import FLAGS, SettingNames
+from .setting_names import FLAGS, SettingNames, warn
 from .tempo import beat_phase_s
 
 if TYPE_CHECKING:
@@ -171,5 +171,5 @@ def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int, names: S
             old.unlink()
     removed = [old for old in taken if old not in rewritten]
     if removed:
-        log.warning("%s: removed %d file(s) of the earlier run with %s that this run did not write again: %s",
-                    names.name("overwrite"), len(removed), names.given("seed", seed), named([path.name for path in removed]))
+        warn(log, "%s: removed %d file(s) of the earlier run with %s that this run did not write again: %s",
+             names.name("overwrite"), len(removed), names.given("seed", seed), named([path.name for path in removed]))

@@ -206,6 +206,20 @@ class Comparison:
     copies: dict  # the copy check
     notes: list[str]  # what makes the figures rough or odd
 
+    def report_figures(self, split: str) -> dict:
+        """What report.json holds of this comparison with the real excerpts of `split`, JSON-ready (`_plain`): the
+        files read ("read", "bad", "left_out", "described"), the excerpts of each row and of the real halves, the rows,
+        the descriptors' comparison, both classifiers', the copy check and the notes; the one dict `evaluate_generated`
+        writes (with its plots, samples and paths) and compare_with_real reads its figures from."""
+        return _plain({
+            "files": {"read": len(self.names), "bad": self.bad, "left_out": self.left_out,
+                      "described": described(self.names, self.sha1s)},
+            "excerpts": {f"real ({split})": self.real.num_excerpts,
+                         **{row: table.num_excerpts for row, table in self.tables.items()},
+                         "real A": int(self.half_a.size), "real B": int(self.half_b.size)},
+            "rows": list(self.tables), "descriptors": self.descriptors, "classifier": self.classifier,
+            "classifier_trees": self.classifier_trees, "copies": self.copies, "notes": self.notes})
+
 
 def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str = "test", train_split: str = "train",
              extra_rows: dict[str, ExcerptTable] | None = None, seconds: float = EXCERPT_SECONDS, seed: int = 0,
@@ -380,7 +394,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     found = compared(generated_dir, corpus, split=split, train_split=train_split, extra_rows=extra_rows,
                      seconds=seconds, seed=seed, copy_threshold=copy_threshold, transpose=transpose,
                      max_real_excerpts=max_real_excerpts, repeats=repeats, train_row=train_row)
-    corpus, names, notes = found.corpus, found.names, found.notes
+    corpus, names = found.corpus, found.names
     generated_dir, out_dir = Path(generated_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures_dir = out_dir / "figures"
@@ -406,14 +420,11 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
         except ValueError as e:
             curves.append({"run": str(run), "figure": None, "note": str(e)})
 
+    compared_figures = found.report_figures(split)
+    notes = compared_figures.pop("notes")  # (said after the plots, as report.json has always held them)
     report = _plain({
         "generated_dir": generated_dir, "corpus": corpus.root, "split": split, "train_split": train_split,
-        "seconds": seconds, "seed": seed, "files": {"read": len(names), "bad": found.bad, "left_out": found.left_out,
-                                          "described": described(names, found.sha1s)},
-        "excerpts": {f"real ({split})": found.real.num_excerpts, **{row: t.num_excerpts for row, t in found.tables.items()},
-                     "real A": int(found.half_a.size), "real B": int(found.half_b.size)},
-        "rows": list(found.tables), "descriptors": found.descriptors, "classifier": found.classifier,
-        "classifier_trees": found.classifier_trees, "copies": found.copies,
+        "seconds": seconds, "seed": seed, **compared_figures,
         "figures": figures, "samples": samples, "training": curves, "notes": notes, "link_audio": link_audio,
         "out_dir": out_dir})
     write_report(out_dir, report)

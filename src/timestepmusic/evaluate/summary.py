@@ -32,7 +32,7 @@ def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, s
     where one is, "near_copies": count (None: no copy check),
     "excerpts": {"generated", "real"}, "files": how many were read, "bad": [{"file", "reason"}], "notes": [what
     makes the figures rough], "report": the report.json written, or None}. Accuracies: 0.5 = cannot tell apart."""
-    from .report import BASELINE, CEILING, GENERATED, _plain, compared, evaluate_generated
+    from .report import BASELINE, CEILING, compared, evaluate_generated
 
     if out is not None:
         if not isinstance(generated, (str, Path)):
@@ -45,13 +45,8 @@ def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, s
                                     max_real_excerpts=max_real_excerpts)
         written = Path(out) / "report.json"
     else:
-        found = compared(generated, corpus, split=split, seconds=seconds, seed=seed, repeats=repeats,
-                         max_real_excerpts=max_real_excerpts)
-        report = _plain({"descriptors": found.descriptors, "classifier": found.classifier,
-                         "classifier_trees": found.classifier_trees, "copies": found.copies, "notes": found.notes,
-                         "files": {"read": len(found.names), "bad": found.bad},
-                         "excerpts": {f"real ({split})": found.real.num_excerpts,
-                                      GENERATED: found.tables[GENERATED].num_excerpts}})
+        report = compared(generated, corpus, split=split, seconds=seconds, seed=seed, repeats=repeats,
+                          max_real_excerpts=max_real_excerpts).report_figures(split)  # (report.json's, unwritten)
         written = None
     return figures_of(report, split) | {"report": written} | {
         "baseline": row_figures(report, BASELINE), "ceiling": row_figures(report, CEILING)}

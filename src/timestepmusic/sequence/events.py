@@ -33,6 +33,7 @@ from ..final_chord import floored_velocity, held_if_hurried
 from ..latents import Normaliser
 from ..midi import NUM_KEYS, Events, join_pedal_runs
 from ..ritardando import final_onset_s, slow_into
+from ..setting_names import warn
 from .autoregressive import Autoregressive
 from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
@@ -620,8 +621,8 @@ class EventAutoregressive(Autoregressive):
                 continue
             self.said_beyond.add((name, style[name]))
             low, high = (float(users_value(name, calibration.curves[name].played[i])) for i in (0, -1))
-            log.warning("--style %s=%.3g: beyond what this model was measured to play (%.3g to %.3g): told by "
-                        "extrapolation, it may not reach it", name, float(users_value(name, style[name])), low, high)
+            warn(log, "--style %s=%.3g: beyond what this model was measured to play (%.3g to %.3g): told by "
+                 "extrapolation, it may not reach it", name, float(users_value(name, style[name])), low, high)
         return told
 
     def asked_described(self, n: int, rng: torch.Generator, request: dict[str, float],

@@ -39,6 +39,7 @@ from ..batches import ChunkGatherer
 from ..chunks import count_chunks
 from ..config import STYLE_ATTRIBUTES, STYLE_PAUSE
 from ..midi import NUM_KEYS, Events
+from ..setting_names import warn
 from ..waypoints import parse_waypoints, spaced
 from .windows import SequenceSampler
 
@@ -232,8 +233,8 @@ class StylePaths(nn.Module):
         fuller = [name for name in names if re.search(rf"\b{re.escape(name)}\b", wanted)]  # 'J.S. Bach' of 'Bach'
         surname = [name for name in names if name.endswith(f" {wanted}") and "/" not in name]  # 'Chopin' of MAESTRO's
         if wanted not in names and len(fuller) == 1:  # the model cannot tell whether its 'Bach' is the one asked
-            log.warning("--composer %s: this model knows no fuller name than %s (%d performances); "  # ('C.P.E. Bach')
-                        "playing in the manner of those", composer.strip(), names[fuller[0]], known[names[fuller[0]]])
+            warn(log, "--composer %s: this model knows no fuller name than %s (%d performances); "  # ('C.P.E. Bach')
+                 "playing in the manner of those", composer.strip(), names[fuller[0]], known[names[fuller[0]]])
             wanted = fuller[0]
         if wanted not in names and len(surname) == 1:  # 'Frédéric Chopin' (not of 'Franz Schubert / Franz Liszt', a
             wanted = surname[0]  # transcription)

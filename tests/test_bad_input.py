@@ -504,18 +504,68 @@ def test_a_soundfont_that_is_a_folder_is_named_as_one(tmp_path, capsys):
                                          ({"pieces": 5}, r"^pieces= must be a list of the pieces' numbers"),
                                          ({"pieces": [1.5]}, r"^pieces= must be a list of the pieces' numbers"),
                                          ({"pieces": "01"}, r"^pieces= must be a list of the pieces' numbers"),
-                                         ({"pieces": np.array([0, 7]), "n": 2}, r"^pieces: 7 is not among the pieces of n=2")])
+                                         ({"pieces": np.array([0, 7]), "n": 2}, r"^pieces: 7 is not among the pieces of n=2"),
+                                         ({"pieces": []}, r"^pieces= must be a list of the pieces' numbers .*, got \[\]$")])
 def test_generate_in_python_refuses_a_count_or_seed_the_command_refuses_before_the_model_loads(given, said, tmp_path,
                                                                                               monkeypatch):
     """generate(n=1.5) was a TypeError from inside range(), seed=1.5 a RuntimeError of torch's manual_seed after the
     model loaded, seed=-1 wrote sample_-1_000.mid, which `tsm generate --seed -1` refuses; seconds='16' (or
     max_seconds=) a TypeError of a comparison, pieces=5 one of iterating an int, pieces=[1.5] a ValueError about a
-    format code."""
+    format code, pieces=[] 'none is not among the pieces'."""
     from timestepmusic import generate_api, generation
 
     monkeypatch.setattr(generation.GANModel, "load", lambda *a, **k: pytest.fail("the model was loaded"))
     with pytest.raises(ValueError, match=said):
         generate_api.generate(tmp_path / "x", **given)
+    assert list(tmp_path.iterdir()) == []
+
+
+NAN = float("nan")
+WRONG_KINDS = {  # id: (generate()'s keywords, what it says: ' … ' between its start and end), what it was before
+    "prompt=123": ({"prompt": 123}, "prompt= must be a MIDI file's path or Events, got 123"),  # AttributeError: end_s
+    "like=123": ({"like": 123}, "like= must be a MIDI file's path or Events, got 123"),  # AttributeError: ids
+    "prompt=NaN": ({"prompt": NAN}, "prompt= must be a MIDI file's path or Events, got nan"),
+    "style=123": ({"style": 123}, "style= must be text ('density=6', 'loudness=45 > loudness=80'), a request as "
+                  "style.parse_style gives it (attribute → finite number) or a StyleRamp, got 123"),  # AttributeError
+    "style, a list": ({"style": ["density=6"]}, "style= must be text … got ['density=6']"),  # AttributeError
+    "style, a word": ({"style": {"density": "6"}}, "style= must be … got {'density': '6'}"),  # numpy's UFuncTypeError
+    "style, NaN": ({"style": {"density": NAN}}, "style= must be … got {'density': nan}"),  # torch's RuntimeError
+    "style, empty": ({"style": {}}, "style= must be … got {}"),  # an IndexError of torch's
+    "composer=3": ({"composer": 3}, "composer= must be a composer's name as text ('Bach'), got 3"),  # .split
+    "key=3": ({"key": 3}, "key= must be a key as text ('E minor', 'C > G@8'), keys.parse_key's (tonic, minor) or a "
+              "KeyTold, got 3"),  # 'key 3: give (tonic 0–11 …' once the model had loaded
+    "tempo=[80]": ({"tempo": [80]}, "tempo= must be beats per minute (90), a path as text ('80 > 120') or a TempoTold, "
+                   "got [80]"),  # 'tempo=[80]: give beats per minute …' once the model had loaded
+    "tempo=True": ({"tempo": True}, "tempo= must be beats per minute … got True"),
+    "temperature text": ({"temperature": "hot"}, "temperature= must be a number (None: the model's own), got 'hot'"),
+    "mixture temperature list": ({"mixture_temperature": [1.0]}, "mixture_temperature= must be a number … got [1.0]"),
+    "guidance text": ({"guidance": "strong"}, "guidance= must be a number … got 'strong'"),  # 'must be real number'
+    "ends text": ({"ends": "yes"}, "ends= must be True, False or None (as the model does), got 'yes'"),  # taken
+    "ending None": ({"ending": None}, "ending= must be True or False, got None"),  # taken as False
+    "snap_to_real='no'": ({"snap_to_real": "no"}, "snap_to_real= must be True or False, got 'no'"),  # taken as True
+    "overwrite='no'": ({"overwrite": "no"}, "overwrite= must be True or False, got 'no'"),  # taken as True: files gone
+    "device=None": ({"device": None}, "device= must be a device's name ('cpu', 'cuda', 'cuda:N', 'auto'), got None"),
+    "model=3": ({"model": 3}, "model= must be a shipped model's name, a run folder or a GANModel (None: the default), "
+                "got 3"),  # a TypeError of pathlib's
+    "out=3": ({"out": 3}, "out= must be a folder's path, got 3"),  # a TypeError of pathlib's
+    "out=None": ({"out": None}, "out= must be a folder's path, got None"),
+}
+
+
+@pytest.mark.parametrize("given, said", WRONG_KINDS.values(), ids=WRONG_KINDS.keys())
+def test_generate_in_python_refuses_a_value_of_a_kind_its_keyword_does_not_take(given, said, tmp_path, monkeypatch):
+    """prompt=123, like=, style=, composer= of a kind none takes were an AttributeError from deep inside once the
+    model had loaded (temperature='hot' a TypeError of a comparison, device=None torch's, out=3 pathlib's);
+    snap_to_real='no' and overwrite='no' were taken as True. Each is one line naming the keyword and what it takes
+    (generate_api.TAKES), before the model loads, and nothing is written."""
+    from timestepmusic import generate_api, generation
+
+    monkeypatch.setattr(generation.GANModel, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    given = dict(given)
+    with pytest.raises(ValueError) as raised:
+        generate_api.generate(given.pop("out", tmp_path / "x"), n=1, **given)
+    start, _, end = said.partition(" … ")
+    assert str(raised.value).startswith(start) and str(raised.value).endswith(end) and "\n" not in str(raised.value)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -218,8 +218,10 @@ BAD_REQUESTS = {  # id: (generate()'s keywords, the command's flags, what genera
 
 
 def test_a_tempo_that_is_neither_a_number_nor_text_is_one_line(tmp_path):
-    """generate(tempo=[80]) was a TypeError of float() once the model had loaded."""
-    with pytest.raises(ValueError, match=r"^tempo=\[80\]: give beats per minute \(90\) or a path as text"):
+    """generate(tempo=[80]) was a TypeError of float() once the model had loaded (and GANModel.sample(tempo=True) said
+    'tempo=1: give beats per minute from 40 to 240'): now generate_api.TAKES' line, as for every keyword."""
+    with pytest.raises(ValueError, match=r"^tempo= must be beats per minute \(90\), a path as text \('80 > 120'\) or a "
+                                         r"TempoTold, got \[80\]$"):
         tsm.generate(tmp_path / "python", n=1, seconds=2.0, tempo=[80])
     assert not (tmp_path / "python").exists() or not list((tmp_path / "python").glob("*.mid"))
 

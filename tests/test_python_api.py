@@ -1,6 +1,8 @@
 """GANModel.sample() from Python: the pieces generate() writes, taking its options as generate() takes them."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -68,3 +70,36 @@ def test_a_tempo_may_be_given_as_text_as_to_generate(model):
     as_text = model.sample(1, 2.0, 1, tempo="80 > 120")[0]  # (was a ValueError of float('80 > 120'))
     parsed = model.sample(1, 2.0, 1, tempo=TempoTold.timed(parse_tempo_path("80 > 120"), 2.0))[0]
     assert np.array_equal(as_text.ids, parsed.ids) and np.array_equal(as_text.start_s, parsed.start_s)
+
+
+SAMPLE_WRONG_KINDS = {  # id: (GANModel.sample()'s arguments, what it says), each refused before anything is drawn
+    "n=-1": ({"n": -1}, "n must be from 1 to 1,000,000, got -1"),  # torch's RuntimeError: negative dimension
+    "n=None": ({"n": None}, "n must be a whole number from 1 to 1,000,000, got None"),  # torch.full's TypeError
+    "seed=None": ({"seed": None}, "seed must be a whole number from 0 to 1099511627776, got None"),  # a TypeError
+    "seed=NaN": ({"seed": float("nan")}, "seed must be a whole number from 0 to 1099511627776, got nan"),  # manual_seed
+    "seconds=None": ({"seconds": None}, "seconds= must be a number of seconds, got None"),  # a comparison's TypeError
+    "seconds=[2]": ({"seconds": [2]}, "seconds= must be a number of seconds, got [2]"),
+    "prompt=123": ({"prompt": 123}, "prompt= must be a MIDI file's path or Events, got 123"),  # AttributeError
+    "like=123": ({"like": 123}, "like= must be a MIDI file's path or Events, got 123"),  # AttributeError
+    "composer=3": ({"composer": 3}, "composer= must be a composer's name as text ('Bach'), got 3"),  # AttributeError
+    "style, NaN": ({"style": {"density": float("nan")}}, "style= must be text ('density=6', 'loudness=45 > loudness=80'), "
+                   "a request as style.parse_style gives it (attribute → finite number) or a StyleRamp, "
+                   "got {'density': nan}"),  # torch's RuntimeError
+    "tempo=True": ({"tempo": True}, "tempo= must be beats per minute (90), a path as text ('80 > 120') or a TempoTold, "
+                   "got True"),  # 'tempo=1: give beats per minute from 40 to 240'
+    "snap_to_real='no'": ({"snap_to_real": "no"}, "snap_to_real= must be True or False, got 'no'"),  # taken as True
+    "guidance text": ({"guidance": "strong"}, "guidance= must be a number (None: the model's own), got 'strong'"),
+}
+
+
+@pytest.mark.parametrize("given, said", SAMPLE_WRONG_KINDS.values(), ids=SAMPLE_WRONG_KINDS.keys())
+def test_an_argument_of_a_kind_it_does_not_take_is_one_line_naming_it(given, said, model, monkeypatch):
+    """GANModel.sample(n=-1), seed=None, seconds=None, prompt=123 … were torch's errors or an AttributeError from deep
+    inside; each is generate()'s line for it (generate_api.check_arguments), before anything is drawn."""
+    @functools.wraps(tsm.GANModel.sample_latents)  # (its signature kept: the options it takes are read from it)
+    def drawn(*args, **kwargs):
+        pytest.fail("drawn")
+    monkeypatch.setattr(tsm.GANModel, "sample_latents", drawn)
+    with pytest.raises(ValueError) as raised:
+        model.sample(**{"n": 1, "seconds": 2.0, "seed": 0} | given)
+    assert str(raised.value) == said

@@ -1,7 +1,9 @@
-"""argparse types the commands share: a bad value is the flag's one-line usage error, not a traceback."""
+"""argparse types the commands share: a bad value is the flag's one-line usage error, not a traceback; and the kinds of
+number generate() takes where the command takes these flags (`whole`, `real`)."""
 from __future__ import annotations
 
 import argparse
+import numbers
 
 SEED_LIMIT = 2 ** 40  # the largest --seed: the sampler derives streams from it (seed × 1,000,003 + 17 fits 64 bits)
 PIECES_LIMIT = 1_000_000  # the largest -n of one generate run: weeks of drawing on a CPU, half a GB of file names
@@ -56,3 +58,13 @@ def step_seconds_arg(text: str) -> float:
     """prepare --chunk-seconds: a finite number of seconds above 0."""
     return _checked(text, float, lambda seconds: 0 < seconds < float("inf"),
                     "give a time step in seconds above 0, e.g. 0.25")
+
+
+def whole(number) -> bool:
+    """Whether `number` is a whole number (an int or numpy integer; not a bool, a float or a string)."""
+    return isinstance(number, numbers.Integral) and not isinstance(number, bool)
+
+
+def real(number) -> bool:
+    """Whether `number` is a number (an int, float or numpy number; not a bool, a complex or a string)."""
+    return isinstance(number, numbers.Real) and not isinstance(number, bool)

@@ -3,21 +3,25 @@ are, the pieces drawn (draws.py) and written as MIDI files (sample_files.py) und
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from os import PathLike
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from .argtypes import PIECES_LIMIT, SEED_LIMIT
+from .argtypes import PIECES_LIMIT, SEED_LIMIT, real, whole
 from .draws import drawn_in_batches
 from .files import held_folder
 from .generate_told import Told
 from .generation import GANModel, arm_takes, check_piece_seconds
 from .heard import made_version
-from .midi import FileGrid, write_events
+from .midi import Events, FileGrid, write_events
 from .prompts import continued_prompt
 from .sample_files import earlier_samples, piece_meta, replace_earlier, sample_name, seed_lock
 from .sequence.pulse import TempoTold
+from .sequence.style import StyleRamp
 from .sequence.tonal import KeyTold
 from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames, keyword_messages
 
@@ -40,21 +44,16 @@ def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: 
     writing the same seed into `out` meanwhile (the command's lock). `pieces`: write only these
     of the n (numbered as their files, from 0), the same notes as in the whole run (`drawn_in_batches`); an earlier
     run's other files are then neither refused nor removed. What `tsm generate` warns of (a length not whole chunks, a
-    shape too short to be told, a piece without a note …) is a timestepmusic.GenerateWarning here, naming keywords."""
-    if not whole(n):
-        raise ValueError(f"n must be a whole number from 1 to {PIECES_LIMIT:,}, got {n!r}")
-    if not 1 <= n <= PIECES_LIMIT:
-        raise ValueError(f"n must be from 1 to {PIECES_LIMIT:,}, got {n:,}")
-    if not (whole(seed) and 0 <= seed <= SEED_LIMIT):  # (as --seed: the sampler's streams are derived from it)
-        raise ValueError(f"seed must be a whole number from 0 to {SEED_LIMIT}, got {seed!r}")
-    for setting, given in (("seconds", seconds), ("max-seconds", max_seconds)):  # (before the model loads)
-        if given is not None:
-            if not real(given):  # (a string: a TypeError from the comparison below)
-                raise ValueError(f"{setting.replace('-', '_')}= must be a number of seconds, got {given!r}")
-            check_piece_seconds(given, setting, names=PYTHON_KEYWORDS)
-    if pieces is not None:  # (5: a TypeError; [1.5]: a format code's ValueError; an array: its truth's)
+    shape too short to be told, a piece without a note …) is a timestepmusic.GenerateWarning here, naming keywords; a
+    keyword given a value of a kind it does not take (prompt=123, snap_to_real='no') is a ValueError naming it, before
+    the model loads (`check_arguments`)."""
+    check_api_options(options)  # (a misspelled one, before the model loads)
+    check_arguments({"out": out, "model": model, "n": n, "seconds": seconds, "seed": seed, "device": device,
+                     "snap_to_real": snap_to_real, "overwrite": overwrite, "max_seconds": max_seconds} | options)
+    # (pieces=5: a TypeError; [1.5]: a format code's ValueError; an array: its truth's; []: 'none is not among the pieces')
+    if pieces is not None:
         listed = list(pieces) if isinstance(pieces, Iterable) and not isinstance(pieces, (str, bytes)) else None
-        if listed is None or not all(whole(i) for i in listed):
+        if not listed or not all(whole(i) for i in listed):
             raise ValueError(f"pieces= must be a list of the pieces' numbers (whole numbers from 0), got {pieces!r}")
         pieces = [int(i) for i in listed]
     if max_seconds is not None and options.get("ends") is False:
@@ -77,14 +76,65 @@ def api_keywords() -> list[str]:
                   if p.kind is p.KEYWORD_ONLY and name != "progress"]
 
 
-def whole(number) -> bool:
-    """Whether `number` is a whole number (an int or numpy integer; not a bool, a float or a string)."""
-    return isinstance(number, (int, np.integer)) and not isinstance(number, bool)
+def check_arguments(given: Mapping[str, object]) -> None:
+    """generate()'s arguments (or GANModel.sample()'s), keyword → value as given, refused in one line naming the
+    keyword before the model loads: a count, seed or length the command would refuse as a flag (n=1.5, seed=-1,
+    seconds='16'), and a value of a kind the keyword does not take (`TAKES`: prompt=123, composer=3, device=None),
+    which was an AttributeError or TypeError from deep inside, or was taken for True (snap_to_real='no')."""
+    if "n" in given and not whole(given["n"]):
+        raise ValueError(f"n must be a whole number from 1 to {PIECES_LIMIT:,}, got {given['n']!r}")
+    if "n" in given and not 1 <= given["n"] <= PIECES_LIMIT:
+        raise ValueError(f"n must be from 1 to {PIECES_LIMIT:,}, got {given['n']:,}")
+    seed = given.get("seed", 0)
+    if not (whole(seed) and 0 <= seed <= SEED_LIMIT):  # (as --seed: the sampler's streams are derived from it)
+        raise ValueError(f"seed must be a whole number from 0 to {SEED_LIMIT}, got {seed!r}")
+    for setting in ("seconds", "max_seconds"):
+        if given.get(setting) is not None:
+            check_piece_seconds(given[setting], setting, names=PYTHON_KEYWORDS)
+    for name, value in given.items():
+        if name in TAKES and not TAKES[name][0](value):
+            raise ValueError(f"{name}= must be {TAKES[name][1]}, got {value!r}")
 
 
-def real(number) -> bool:
-    """Whether `number` is a number (an int, float or numpy number; not a bool or a string)."""
-    return isinstance(number, (int, float, np.integer, np.floating)) and not isinstance(number, bool)
+def truth(value) -> bool:
+    """Whether `value` is True or False (a bool or numpy's; not 0, 'no' or None)."""
+    return isinstance(value, (bool, np.bool_))
+
+
+def optional(*kinds: type, number: bool = False) -> Callable[[object], bool]:
+    """Whether a value is None or of one of `kinds` (or with `number`, a number: `real`)."""
+    return lambda value: value is None or isinstance(value, kinds) or (number and real(value))
+
+
+def style_request(value) -> bool:
+    """Whether `value` is a style generate() takes: text, a StyleRamp, or a request (attribute → finite number; {}, a
+    NaN: an IndexError or RuntimeError of torch's once drawing), or None."""
+    if isinstance(value, dict):
+        return bool(value) and all(isinstance(name, str) and real(asked) and math.isfinite(asked)
+                                   for name, asked in value.items())
+    return optional(str, StyleRamp)(value)
+
+
+TAKES: dict[str, tuple[Callable[[object], bool], str]] = {  # keyword: (whether a value is of a kind it takes, that kind)
+    "out": (lambda value: isinstance(value, (str, PathLike)), "a folder's path"),
+    "model": (optional(str, PathLike, GANModel), "a shipped model's name, a run folder or a GANModel (None: the default)"),
+    "device": (lambda value: isinstance(value, (str, torch.device)), "a device's name ('cpu', 'cuda', 'cuda:N', 'auto')"),
+    "snap_to_real": (truth, "True or False"),
+    "overwrite": (truth, "True or False"),
+    "prompt": (optional(str, PathLike, Events), "a MIDI file's path or Events"),
+    "like": (optional(str, PathLike, Events), "a MIDI file's path or Events"),
+    "ends": (lambda value: value is None or truth(value), "True, False or None (as the model does)"),
+    "ending": (truth, "True or False"),
+    "temperature": (optional(number=True), "a number (None: the model's own)"),
+    "mixture_temperature": (optional(number=True), "a number (None: the model's own)"),
+    "guidance": (optional(number=True), "a number (None: the model's own)"),
+    "style": (style_request, "text ('density=6', 'loudness=45 > loudness=80'), a request as style.parse_style gives "
+                             "it (attribute → finite number) or a StyleRamp"),
+    "key": (optional(str, tuple, KeyTold), "a key as text ('E minor', 'C > G@8'), keys.parse_key's (tonic, minor) "
+                                           "or a KeyTold"),
+    "tempo": (optional(str, TempoTold, number=True), "beats per minute (90), a path as text ('80 > 120') or a TempoTold"),
+    "composer": (optional(str), "a composer's name as text ('Bach')"),
+}
 
 
 def _generated(out: Path, model: str | Path | GANModel | None, n: int, lengths: tuple[float | None, float | None], seed: int,
@@ -94,7 +144,6 @@ def _generated(out: Path, model: str | Path | GANModel | None, n: int, lengths: 
     names = {i: out / sample_name(seed, i, n) for i in chosen}
     taken = earlier_samples(out, seed, overwrite, writes=list(names.values()),  # (a prompt here is events, not a file)
                             only=None if pieces is None else list(names.values()), names=PYTHON_KEYWORDS)
-    check_api_options(options)  # (a misspelled one, before the model loads)
     from .generate_told import say_nothing_to_snap
 
     gan = model if isinstance(model, GANModel) else GANModel.load(model, device)  # (a loaded one: not read again)
@@ -230,8 +279,6 @@ def _read_options(gan: GANModel, seconds: float, options: dict) -> tuple[dict, F
         options["tempo"] = TempoTold.timed(parse_tempo_path(options["tempo"], PYTHON_KEYWORDS), seconds, PYTHON_KEYWORDS)
         say_close_waypoints(options["tempo"], seconds, bool(options.get("ends")))
     elif options.get("tempo") is not None and not isinstance(options["tempo"], TempoTold):  # (beats per minute)
-        if not real(options["tempo"]):  # ([80]: a TypeError of float())
-            raise ValueError(f"tempo={options['tempo']!r}: give beats per minute (90) or a path as text ('80 > 120')")
         check_bpm(float(options["tempo"]), PYTHON_KEYWORDS)
     return options, grid
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .argtypes import real
 from .autoencoder import Autoencoder
 from .checkpoint import CONFIG, autoencoder_beside, load_tensors, load_weights, read_meta
 from .config import CLOSING_SAMPLING, PRESETS, SAMPLING_SETTINGS, Config
@@ -35,7 +36,7 @@ from .sequence.pulse import TempoTold
 from .sequence.style import StyleRamp
 from .sequence.style_calibration import StyleCalibration
 from .sequence.tonal import HEARS_KEYS, KeyTold
-from .setting_names import FLAGS, SettingNames
+from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames
 from .shipped import arch_said, model_said, resolve_model, shipped_name_of
 from .soft_runs import soft_held
 
@@ -89,8 +90,11 @@ def arm_takes(arm: SequenceModel) -> dict[str, bool]:
 
 
 def check_piece_seconds(seconds: float, flag: str = "seconds", names: SettingNames = FLAGS) -> None:
-    """A clear error, naming the flag (or generate()'s keyword: `names`), for a piece length that is not positive or
-    longer than the limit."""
+    """A clear error, naming the flag (or generate()'s keyword: `names`), for a piece length that is not a number (the
+    command's flag reads one; GANModel.sample(seconds=None) and generate(seconds='16') do not), not positive or longer
+    than the limit."""
+    if not real(seconds):  # (else a TypeError of the comparison below)
+        raise ValueError(f"{names.name(flag.replace('-', '_'))} must be a number of seconds, got {seconds!r}")
     if not seconds > 0:
         raise ValueError(f"{names.name(flag.replace('-', '_'))} must be > 0, got {seconds:g}")
     if seconds > LONGEST_PIECE_S:
@@ -291,11 +295,14 @@ class GANModel:
         temperature, …), `prompt` and `like` also a MIDI file's path (a prompt's events are continued from their end_s as
         given, where generate() continues them from their last note: prompts.continued_prompt),
         `style`, `key` and `tempo` also their text
-        ("density=6", "E minor", "80 > 120"), as generate() takes them; a name it does not take is a ValueError naming it."""
-        from .generate_api import api_keywords, api_options, check_api_options
+        ("density=6", "E minor", "80 > 120"), as generate() takes them; a name it does not take is a ValueError naming it,
+        and so is a value of a kind its keyword does not take (n=-1, seconds=None, prompt=123: generate()'s lines)."""
+        from .generate_api import api_keywords, api_options, check_api_options, check_arguments
         from .setting_names import keyword_messages
 
         check_api_options(options, "GANModel.sample()")
+        check_arguments({"n": n, "seed": seed, "snap_to_real": snap_to_real} | options)  # (as generate() checks them)
+        check_piece_seconds(seconds, names=PYTHON_KEYWORDS)  # (its own: generate()'s None asks a default)
         given_as_text = {name: value for name, value in options.items()  # (parsed as generate() parses them)
                          if name in ("prompt", "like", "style", "key", "tempo") and isinstance(value, (str, Path))}
         with keyword_messages(api_keywords(), options):  # (its keywords named, as generate() names them)

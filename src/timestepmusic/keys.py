@@ -132,7 +132,7 @@ def check_key(key: tuple) -> Key:
     """A key given in code (tonic 0–11, minor) → a Key; anything else is refused in one line."""
     if (not isinstance(key, tuple) or len(key) != 2 or not isinstance(key[0], int) or isinstance(key[0], bool)
             or not 0 <= key[0] < CLASSES or not isinstance(key[1], bool)):
-        raise ValueError(f"key {key!r}: give (tonic 0–11, minor True or False), e.g. keys.parse_key('E minor')")
+        raise ValueError(f"key={key!r}: give (tonic 0–11, minor True or False), e.g. keys.parse_key('E minor')")
     return Key(*key)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -567,6 +568,24 @@ def test_generate_in_python_refuses_a_value_of_a_kind_its_keyword_does_not_take(
     start, _, end = said.partition(" … ")
     assert str(raised.value).startswith(start) and str(raised.value).endswith(end) and "\n" not in str(raised.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("device, said", [("mps", "MPS (Apple's GPU) is not available on this machine"),
+                                          ("cuda", "CUDA is not available on this machine"),
+                                          ("meta", "not a device name (cpu, cuda, cuda:N, auto)")])
+def test_a_device_this_machine_lacks_is_one_line_naming_it(device, said, tmp_path, capsys, monkeypatch):
+    """generate(device='mps') where torch has none was torch's RuntimeError ('PyTorch is not linked with support for
+    mps devices') from moving the model; now one line naming device= (as cuda was), and the command's --device."""
+    from timestepmusic import generate_api
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
+    with pytest.raises(ValueError, match=f"^device='{device}': {re.escape(said)}$"):
+        generate_api.generate(tmp_path / "x", n=1, seconds=1.0, device=device)
+    assert main(["generate", "-n", "1", "--seconds", "1", "--device", device, "-o", str(tmp_path / "cli")]) == 2
+    shown = device if device != "meta" else repr(device)  # (as --device 'tpu' is said: not a name)
+    assert one_line_error(capsys) == f"error: --device {shown}: {said}"
+    assert not list(tmp_path.rglob("*.mid"))
 
 
 @pytest.mark.parametrize("out", ["a_file", "a_file/below"])

@@ -7,7 +7,9 @@ import torch
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """`auto` (CUDA when present, else CPU), `cpu`, `cuda` or `cuda:N`; a clear error for anything else."""
+    """`auto` (CUDA when present, else CPU), `cpu`, `cuda` or `cuda:N` (or `mps` where this torch has it); a clear error
+    for anything else: a name torch takes but this machine lacks (`mps`, `cuda` without a GPU) raised a RuntimeError of
+    torch's once a model moved there, another kind of device torch names (`meta`, `xpu`) one from deep inside."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -16,6 +18,10 @@ def pick_device(name: str = "auto") -> torch.device:
         raise ValueError(f"--device {name!r}: not a device name (cpu, cuda, cuda:N, auto)") from e
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {name}: CUDA is not available on this machine")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {name}: MPS (Apple's GPU) is not available on this machine")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"--device {name!r}: not a device name (cpu, cuda, cuda:N, auto)")
     return device
 
 

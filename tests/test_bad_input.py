@@ -588,6 +588,16 @@ def test_a_device_this_machine_lacks_is_one_line_naming_it(device, said, tmp_pat
     assert not list(tmp_path.rglob("*.mid"))
 
 
+def test_an_unknown_model_s_name_lists_the_generators_alone_to_generate_s_caller(tmp_path):
+    """generate(model='no_such_model') listed the shipped autoencoders 'for --ae', a flag of another command, which
+    a Python caller has none of (an autoencoder is no model= either); the command lists them as before."""
+    from timestepmusic import generate_api
+
+    with pytest.raises(ValueError, match=r"^model='no_such_model': no such folder, and not a shipped model "
+                                         r"\(generators: default, [^;]*\)$"):
+        generate_api.generate(tmp_path / "x", n=1, model="no_such_model")
+
+
 @pytest.mark.parametrize("out", ["a_file", "a_file/below"])
 def test_generate_in_python_into_a_file_is_one_line_naming_it(out, tmp_path, monkeypatch):
     """generate(out=a file) was a FileExistsError (or NotADirectoryError) from pathlib once the pieces were drawn; the

@@ -110,6 +110,12 @@ def keyword_messages(keywords: Iterable[str], given: Mapping[str, object] | None
         _IN_KEYWORDS.reset(token)
 
 
+def said_in_keywords() -> bool:
+    """Whether what is said now is said to generate()'s caller (within `keyword_messages`), who has no other command's
+    flags to give: a message of the shared code then leaves out what only the command's user can act on."""
+    return _IN_KEYWORDS.get() is not None
+
+
 def warn(log: logging.Logger, message: str, *args: object) -> None:
     """Say a warning of code the command and generate() share (`message % args`, naming the command's flags): a log
     line for the command (`log.warning`); within `keyword_messages` (generate()), a GenerateWarning naming its keyword

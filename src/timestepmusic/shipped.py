@@ -12,6 +12,8 @@ import os
 from importlib import resources
 from pathlib import Path, PurePath
 
+from .setting_names import said_in_keywords
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "default"
@@ -80,12 +82,14 @@ def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
         raise ValueError(f"{flag} {model}: no such folder: the run {path.parent} has no best checkpoint yet (it comes "
                          f"with its first validation that scores); its latest is {path.parent / 'last'} (give the run "
                          f"folder: {path.parent})")
-    generators, autoencoders = shipped_names(), shipped_autoencoders()
+    generators = shipped_names()  # (generate()'s model= takes no autoencoder, nor has it an --ae to give one to)
+    autoencoders = [] if said_in_keywords() else shipped_autoencoders()
     names = {name.casefold(): name for name in generators + autoencoders}
     near = difflib.get_close_matches(str(model).casefold(), list(names), n=1, cutoff=0.7)
     said = f"; did you mean {names[near[0]]}?" if near else ""
+    listed = "" if said_in_keywords() else f"; autoencoders, for --ae: {', '.join(autoencoders) or 'none'}"
     raise ValueError(f"{flag} {model}: no such folder, and not a shipped model{said} (generators: "
-                     f"{', '.join(generators) or 'none'}; autoencoders, for --ae: {', '.join(autoencoders) or 'none'})")
+                     f"{', '.join(generators) or 'none'}{listed})")
 
 
 def shipped_name_of(folder: str | Path) -> str | None:

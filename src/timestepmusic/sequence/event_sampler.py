@@ -226,7 +226,7 @@ class EventSampler:
             if not guided:
                 return ((lean(logits) if lean else logits) + noise).argmax(dim=1)
             mixed = guided_mix(*logits.chunk(2), g)  # [R, K]
-            return ((lean(mixed) if lean else mixed) + noise).argmax(dim=1).repeat(2)
+            return twice(((lean(mixed) if lean else mixed) + noise).argmax(dim=1))
         kind_guidance = guidance  # the note-pedal-or-stop choice: the pedals' columns at pedal_guidance
         if pedal_guidance != guidance:
             kind_guidance = torch.full((KINDS,), guidance, device=device)
@@ -306,7 +306,7 @@ class EventSampler:
             inside = region[rows][:, None, :]  # [R', 1, S]
             drawn_odds = odds  # the start odds each key would be drawn at: guided, the halves mixed as pick mixes them
             if guided:
-                drawn_odds = guided_mix(*odds.chunk(2), guidance).repeat(2, 1, 1)  # [R', 88, S]
+                drawn_odds = twice(guided_mix(*odds.chunk(2), guidance))  # [R', 88, S]
             log_p = torch.log_softmax(drawn_odds, dim=-1)  # [R', 88, S]: each key's starts
             penalty = None if busy is None else strength * busy[rows]  # [R', 88, S]: each note on a sounding key
             if penalty is not None:
@@ -474,7 +474,7 @@ class EventSampler:
                     clustered &= struck
                 if any_of(clustered):  # … is kept at e^−C, else drawn again among the notes that join
                     kept = uniform(coin) < math.exp(-cluster_guard)  # [pieces]
-                    redo = clustered & (kept.repeat(2) if guided else kept).logical_not()  # [R]
+                    redo = clustered & (twice(kept) if guided else kept).logical_not()  # [R]
                     if any_of(redo):
                         rows = torch.nonzero(redo).squeeze(1)  # [R'] (guided: told rows, then untold: both halves)
                         key[rows], start[rows] = redraw(rows, join_bins(self.start_middles_s, latest_s), near,
@@ -489,7 +489,7 @@ class EventSampler:
                     off_line &= struck
                 if any_of(off_line):  # … is kept at e^−L, else drawn again among the notes that start a new onset
                     kept = uniform(step_coin) < math.exp(-step_lean)  # [pieces]
-                    redo = off_line & (kept.repeat(2) if guided else kept).logical_not()  # [R]
+                    redo = off_line & (twice(kept) if guided else kept).logical_not()  # [R]
                     if any_of(redo):
                         rows = torch.nonzero(redo).squeeze(1)  # [R']
                         key[rows], start[rows] = redraw(rows, ~join_bins(self.start_middles_s, latest_s),
@@ -500,7 +500,7 @@ class EventSampler:
                 restruck = busy if every_struck else struck & busy  # [R]
                 if any_of(restruck):  # … is kept at e^−G, else drawn again, each note on a sounding key at e^−G
                     kept = uniform(held_coin) < math.exp(-restrike_guard)  # [pieces]
-                    redo = restruck & (kept.repeat(2) if guided else kept).logical_not()  # [R]
+                    redo = restruck & (twice(kept) if guided else kept).logical_not()  # [R]
                     if any_of(redo):
                         rows = torch.nonzero(redo).squeeze(1)  # [R']
                         busy_notes = self.start_middles_s[None, None, :] < sounding[:, :, None]  # [R, 88, S]
@@ -608,13 +608,20 @@ def uniform(gumbel: torch.Tensor) -> torch.Tensor:
 def guided_mix(told: torch.Tensor, untold: torch.Tensor, g: float | torch.Tensor) -> torch.Tensor:
     """The guided logits of a choice, untold + g × (told − untold), each [R, …] (g one for all or per column); a choice
     masked in either half stays masked (ar.register_min_p masks each half by its own odds: one masked in the untold
-    half alone mixed to −inf + inf = NaN, which argmax drew for every row)."""
-    masked = (told == -torch.inf) | (untold == -torch.inf)
-    return torch.where(masked, -torch.inf, untold + g * (told - untold))
+    half alone mixed to −inf + inf = NaN, which argmax drew for every row). Written in the fewest operations that give
+    the same bits, as it runs for every choice of every event: at g = 1 the difference is added unscaled (1 × x is x
+    exactly), −inf is found by isneginf and set by masked_fill (`== −inf` and torch.where with −inf first make the
+    number a tensor, a copy each)."""
+    spread = told - untold
+    if isinstance(g, torch.Tensor) or g != 1.0:
+        spread = g * spread
+    masked = torch.isneginf(told) | torch.isneginf(untold)
+    return (untold + spread).masked_fill(masked, -torch.inf)
 
 
 def twice(x: torch.Tensor | None) -> torch.Tensor | None:
-    """Rows [R, …] → the same rows twice [2R, …] (None stays None)."""
+    """Rows [R, …] → the same rows twice [2R, …] (None stays None): x.repeat(2, …), in one operation where repeat
+    launches several (a guided choice is made twice, once per half, at every draw)."""
     return None if x is None else torch.cat([x, x])
 
 

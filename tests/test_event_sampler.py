@@ -63,6 +63,9 @@ def test_the_checks_of_one_row_read_it_directly():
     going = torch.ones(3, dtype=torch.bool)
     assert not all_stopped(going, torch.tensor([4, 1, 4]), 4) and going.tolist() == [False, True, False]
     assert all_stopped(going, torch.tensor([0, 4, 2]), 4) and not going.any()
+    going = torch.ones(2, dtype=torch.bool)  # one piece guided: its two halves, which choose alike
+    assert not all_stopped(going, torch.tensor([2, 2]), 4, alone=True) and going.all()
+    assert all_stopped(going, torch.tensor([4, 4]), 4, alone=True)
     for mask in ([True], [False], [False, True], [False, False]):
         assert any_of(torch.tensor(mask)) == any(mask)
 

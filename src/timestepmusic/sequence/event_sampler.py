@@ -218,6 +218,8 @@ class EventSampler:
             sounding = twice(sounding)  # [2R, 88]
             silent_s = twice(silent_s)  # [2R]
         r = features.shape[0]
+        alone = pieces == 1  # one piece: one row, or guided its two halves, in which every choice is made alike (a check
+        # of its rows reads its first)
 
         def pick(logits: torch.Tensor, noise: torch.Tensor, g: float | torch.Tensor = guidance,
                  lean: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
@@ -402,7 +404,7 @@ class EventSampler:
                     next_logits[:, END] += unsilenced
                 next_logits = next_logits.masked_fill(~next_allowed(limit, earliest, head.bins.starts), -torch.inf)
                 chosen = pick(next_logits, next_noise[0], lean=join_lean)  # [R]
-                if all_stopped(going, chosen, END):
+                if all_stopped(going, chosen, END, alone):
                     break
                 chosen.clamp_(max=ONSET)  # (a row that has stopped draws on unseen)
                 for later in CHOICES:  # … which every later choice of the event reads
@@ -431,7 +433,7 @@ class EventSampler:
             if unsilenced is not None and not head.onsets:
                 kinds[:, -1] += unsilenced
             kind = pick(kinds, kind_noise, kind_guidance)  # [R]
-            if all_stopped(going, kind, KINDS - 1):
+            if all_stopped(going, kind, KINDS - 1, alone):
                 break
             # … and a note's key at the temperature, leaned toward the register being played (ar.register_guard)
             if temperature != 1.0:
@@ -446,10 +448,10 @@ class EventSampler:
                 unsilenced = unsilenced.masked_fill(is_note, 0.0)
                 if not any_of(unsilenced < 0):
                     unsilenced = None
-            # every row strikes a note (one row: whenever any does), and every row still goes: the masks by is_note
+            # every row strikes a note (one piece: whenever any does), and every row still goes: the masks by is_note
             # and by struck below would keep every row, and are skipped
-            every_note = any_note and (r == 1 or bool(is_note.all()))
-            every_struck = every_note and (r == 1 or bool(going.all()))
+            every_note = any_note and (alone or bool(is_note.all()))
+            every_struck = every_note and (alone or bool(going.all()))
             key = note if every_note else torch.where(is_note, note, self.kind_ids[kind])  # [R]
             if any_note and (restrikes or ranged or (guards and not every_struck)):
                 struck = going & is_note  # [R]
@@ -460,10 +462,10 @@ class EventSampler:
             if any_note and (guards or restrikes):  # [R] each: what the guards read of each row's note
                 start_s, at_key, joined = read_note(key, start, every_note)
             if guards and any_note:
-                # whether a row's note joins, or every row's (one row: as it does): the guard of the notes that join
+                # whether a row's note joins, or every row's (one piece: as it does): the guard of the notes that join
                 # checks none where none does, the lean of those that start one none where all join
                 any_joined = any_of(joined)
-                every_joined = any_joined and (r == 1 or bool(joined.all()))
+                every_joined = any_joined and (alone or bool(joined.all()))
             if clusters and any_note and near is None:  # the keys near the latest onset's, kept from note to note
                 near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
             if clusters and any_note and any_joined:  # a note joining the onset within 2 semitones of one of its notes …
@@ -546,7 +548,7 @@ class EventSampler:
                 if hears_onsets:
                     begins, last_note_s = onset_of(struck_s, last_note_s)  # [R] each
                     if any_of(begins):  # (a note joining the onset leaves the onsets heard)
-                        onset_s = struck_s if r == 1 else torch.where(begins, struck_s, -torch.inf)  # [R]
+                        onset_s = struck_s if alone else torch.where(begins, struck_s, -torch.inf)  # [R]
                         pulse_heard, echo_heard = latest(torch.cat([pulse_heard, onset_s[:, None]], dim=1)), None
                         # [R, M]
                 if ranged:
@@ -586,11 +588,14 @@ def summed_rows(table: torch.Tensor, rows: torch.Tensor, r: int) -> torch.Tensor
     return table.index_select(0, rows).view(r, -1, table.shape[-1]).sum(dim=1)  # [r, C, H] → [r, H]
 
 
-def all_stopped(going: torch.Tensor, chosen: torch.Tensor, end: int) -> bool:
+def all_stopped(going: torch.Tensor, chosen: torch.Tensor, end: int, alone: bool = False) -> bool:
     """The rows still going [R] (bool; updated in place: a row choosing `end` stops) and each row's choice [R] →
-    whether every row has stopped. One row: its choice read directly, `going` left True until it stops."""
+    whether every row has stopped. One row, or the rows of one piece (`alone`: guided, its two halves, which choose
+    alike): its choice read directly, `going` left True until it stops."""
     if going.numel() == 1:
         return int(chosen) == end
+    if alone:
+        return int(chosen[0]) == end
     going &= chosen != end
     return not bool(going.any())
 

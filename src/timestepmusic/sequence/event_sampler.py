@@ -21,7 +21,8 @@ costs more to launch than to compute, so it does fewer of them:
   IntervalPointer.attend, VoiceLean.leaned);
 - the drawn event's four choices are rows of one table, read once for the GRU's next input and the pointer's key
   of the event, each summed in the order the adds would take (summed_rows); the voices are kept note by note, for
-  one piece as Python numbers (voices.HeardVoices); one row's checks read it directly, with no reduction first;
+  one piece as Python numbers (voices.HeardVoices); one piece's checks read its first row directly (guided, its two
+  halves choose alike), with no reduction first;
   what the guards read of a note (its start's middle, its key, whether it joins the onset) is read once unless a
   guard draws it again. Each gives the same bits as the straightforward computation (checked against the code
   before them: every shipped model's draws byte for byte the same; 13 % fewer instructions for one 16 s piece).
@@ -30,7 +31,9 @@ features come twice, told the pieces' descriptions and untold, and every choice 
 g × (told − untold) (classifier-free guidance, Ho & Salimans 2022: the network was trained told and, for a tenth of
 its windows, untold), then made in both halves alike; the pedal columns of the note-pedal-or-stop choice are mixed
 at ar.pedal_guidance and a note's key (drawn, or drawn again by a guard) at ar.key_guidance where those are set,
-every other choice at g.
+every other choice at g. The mix and the one choice kept for both halves run for every draw, so they are written
+in the fewest operations that give the same bits (guided_mix, twice: one 16 s piece of the default 17 % fewer
+aten operations than with torch.where and repeat, bench/results/generate_events_58_speed.md).
 An `EventSampler` holds those tables; prepare one per sample (the weights must not change while it is used).
 Shapes: R chunk rows (2R with guidance: told, then untold), N events per chunk (max_events), H head width,
 C choices per event, I notes heard so far (ar.voices, ar.cluster_guard), V voices, S start bins.

@@ -58,6 +58,16 @@ def test_guidance_mixes_told_and_untold_and_draws_once_for_both_halves():
     assert guided.sizes.shape == (rows,) and not same(guided, plain) and not same(guided, at_zero)
 
 
+def test_one_piece_guided_draws_as_unguided_when_told_nothing_different():
+    """One piece guided (its two halves' checks read from its first row) draws as the piece unguided where both halves
+    hear the same, for each of several pieces alone."""
+    head = full_head()
+    for seed in range(6):
+        told = torch.randn(1, 8, generator=torch.Generator().manual_seed(seed))
+        plain = draw(head, told, 1.0, 1)
+        assert same(draw(head, torch.cat([told, told]), 2.5, 1), plain), seed
+
+
 def test_guidance_draws_the_onset_choice_once_for_both_halves():
     """With ar.onsets each event first chooses to join the latest onset, start one or end the chunk: guided,
     that choice too is drawn once from the mixed odds."""

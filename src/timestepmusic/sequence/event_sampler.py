@@ -21,7 +21,8 @@ costs more to launch than to compute, so it does fewer of them:
   IntervalPointer.attend, VoiceLean.leaned);
 - the drawn event's four choices are rows of one table, read once for the GRU's next input and the pointer's key
   of the event, each summed in the order the adds would take (summed_rows); the voices are kept note by note, for
-  one piece as Python numbers (voices.HeardVoices); one row's checks read it directly, with no reduction first;
+  one piece as Python numbers (voices.HeardVoices); one piece's checks read its first row directly (guided, its two
+  halves choose alike), with no reduction first;
   what the guards read of a note (its start's middle, its key, whether it joins the onset) is read once unless a
   guard draws it again. Each gives the same bits as the straightforward computation (checked against the code
   before them: every shipped model's draws byte for byte the same; 13 % fewer instructions for one 16 s piece).
@@ -30,7 +31,9 @@ features come twice, told the pieces' descriptions and untold, and every choice 
 g × (told − untold) (classifier-free guidance, Ho & Salimans 2022: the network was trained told and, for a tenth of
 its windows, untold), then made in both halves alike; the pedal columns of the note-pedal-or-stop choice are mixed
 at ar.pedal_guidance and a note's key (drawn, or drawn again by a guard) at ar.key_guidance where those are set,
-every other choice at g.
+every other choice at g. The mix and the one choice kept for both halves run for every draw, so they are written
+in the fewest operations that give the same bits (guided_mix, twice: one 16 s piece of the default 17 % fewer
+aten operations than with torch.where and repeat, bench/results/generate_events_58_speed.md).
 An `EventSampler` holds those tables; prepare one per sample (the weights must not change while it is used).
 Shapes: R chunk rows (2R with guidance: told, then untold), N events per chunk (max_events), H head width,
 C choices per event, I notes heard so far (ar.voices, ar.cluster_guard), V voices, S start bins.
@@ -218,6 +221,8 @@ class EventSampler:
             sounding = twice(sounding)  # [2R, 88]
             silent_s = twice(silent_s)  # [2R]
         r = features.shape[0]
+        alone = pieces == 1  # one piece: one row, or guided its two halves, in which every choice is made alike (a check
+        # of its rows reads its first)
 
         def pick(logits: torch.Tensor, noise: torch.Tensor, g: float | torch.Tensor = guidance,
                  lean: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
@@ -226,7 +231,7 @@ class EventSampler:
             if not guided:
                 return ((lean(logits) if lean else logits) + noise).argmax(dim=1)
             mixed = guided_mix(*logits.chunk(2), g)  # [R, K]
-            return ((lean(mixed) if lean else mixed) + noise).argmax(dim=1).repeat(2)
+            return twice(((lean(mixed) if lean else mixed) + noise).argmax(dim=1))
         kind_guidance = guidance  # the note-pedal-or-stop choice: the pedals' columns at pedal_guidance
         if pedal_guidance != guidance:
             kind_guidance = torch.full((KINDS,), guidance, device=device)
@@ -306,7 +311,7 @@ class EventSampler:
             inside = region[rows][:, None, :]  # [R', 1, S]
             drawn_odds = odds  # the start odds each key would be drawn at: guided, the halves mixed as pick mixes them
             if guided:
-                drawn_odds = guided_mix(*odds.chunk(2), guidance).repeat(2, 1, 1)  # [R', 88, S]
+                drawn_odds = twice(guided_mix(*odds.chunk(2), guidance))  # [R', 88, S]
             log_p = torch.log_softmax(drawn_odds, dim=-1)  # [R', 88, S]: each key's starts
             penalty = None if busy is None else strength * busy[rows]  # [R', 88, S]: each note on a sounding key
             if penalty is not None:
@@ -402,7 +407,7 @@ class EventSampler:
                     next_logits[:, END] += unsilenced
                 next_logits = next_logits.masked_fill(~next_allowed(limit, earliest, head.bins.starts), -torch.inf)
                 chosen = pick(next_logits, next_noise[0], lean=join_lean)  # [R]
-                if all_stopped(going, chosen, END):
+                if all_stopped(going, chosen, END, alone):
                     break
                 chosen.clamp_(max=ONSET)  # (a row that has stopped draws on unseen)
                 for later in CHOICES:  # … which every later choice of the event reads
@@ -431,7 +436,7 @@ class EventSampler:
             if unsilenced is not None and not head.onsets:
                 kinds[:, -1] += unsilenced
             kind = pick(kinds, kind_noise, kind_guidance)  # [R]
-            if all_stopped(going, kind, KINDS - 1):
+            if all_stopped(going, kind, KINDS - 1, alone):
                 break
             # … and a note's key at the temperature, leaned toward the register being played (ar.register_guard)
             if temperature != 1.0:
@@ -446,10 +451,10 @@ class EventSampler:
                 unsilenced = unsilenced.masked_fill(is_note, 0.0)
                 if not any_of(unsilenced < 0):
                     unsilenced = None
-            # every row strikes a note (one row: whenever any does), and every row still goes: the masks by is_note
+            # every row strikes a note (one piece: whenever any does), and every row still goes: the masks by is_note
             # and by struck below would keep every row, and are skipped
-            every_note = any_note and (r == 1 or bool(is_note.all()))
-            every_struck = every_note and (r == 1 or bool(going.all()))
+            every_note = any_note and (alone or bool(is_note.all()))
+            every_struck = every_note and (alone or bool(going.all()))
             key = note if every_note else torch.where(is_note, note, self.kind_ids[kind])  # [R]
             if any_note and (restrikes or ranged or (guards and not every_struck)):
                 struck = going & is_note  # [R]
@@ -460,10 +465,10 @@ class EventSampler:
             if any_note and (guards or restrikes):  # [R] each: what the guards read of each row's note
                 start_s, at_key, joined = read_note(key, start, every_note)
             if guards and any_note:
-                # whether a row's note joins, or every row's (one row: as it does): the guard of the notes that join
+                # whether a row's note joins, or every row's (one piece: as it does): the guard of the notes that join
                 # checks none where none does, the lean of those that start one none where all join
                 any_joined = any_of(joined)
-                every_joined = any_joined and (r == 1 or bool(joined.all()))
+                every_joined = any_joined and (alone or bool(joined.all()))
             if clusters and any_note and near is None:  # the keys near the latest onset's, kept from note to note
                 near = near_keys(onset_keys(heard_s, heard_ids))  # [R, 88]
             if clusters and any_note and any_joined:  # a note joining the onset within 2 semitones of one of its notes …
@@ -474,7 +479,7 @@ class EventSampler:
                     clustered &= struck
                 if any_of(clustered):  # … is kept at e^−C, else drawn again among the notes that join
                     kept = uniform(coin) < math.exp(-cluster_guard)  # [pieces]
-                    redo = clustered & (kept.repeat(2) if guided else kept).logical_not()  # [R]
+                    redo = clustered & (twice(kept) if guided else kept).logical_not()  # [R]
                     if any_of(redo):
                         rows = torch.nonzero(redo).squeeze(1)  # [R'] (guided: told rows, then untold: both halves)
                         key[rows], start[rows] = redraw(rows, join_bins(self.start_middles_s, latest_s), near,
@@ -489,7 +494,7 @@ class EventSampler:
                     off_line &= struck
                 if any_of(off_line):  # … is kept at e^−L, else drawn again among the notes that start a new onset
                     kept = uniform(step_coin) < math.exp(-step_lean)  # [pieces]
-                    redo = off_line & (kept.repeat(2) if guided else kept).logical_not()  # [R]
+                    redo = off_line & (twice(kept) if guided else kept).logical_not()  # [R]
                     if any_of(redo):
                         rows = torch.nonzero(redo).squeeze(1)  # [R']
                         key[rows], start[rows] = redraw(rows, ~join_bins(self.start_middles_s, latest_s),
@@ -500,7 +505,7 @@ class EventSampler:
                 restruck = busy if every_struck else struck & busy  # [R]
                 if any_of(restruck):  # … is kept at e^−G, else drawn again, each note on a sounding key at e^−G
                     kept = uniform(held_coin) < math.exp(-restrike_guard)  # [pieces]
-                    redo = restruck & (kept.repeat(2) if guided else kept).logical_not()  # [R]
+                    redo = restruck & (twice(kept) if guided else kept).logical_not()  # [R]
                     if any_of(redo):
                         rows = torch.nonzero(redo).squeeze(1)  # [R']
                         busy_notes = self.start_middles_s[None, None, :] < sounding[:, :, None]  # [R, 88, S]
@@ -546,7 +551,7 @@ class EventSampler:
                 if hears_onsets:
                     begins, last_note_s = onset_of(struck_s, last_note_s)  # [R] each
                     if any_of(begins):  # (a note joining the onset leaves the onsets heard)
-                        onset_s = struck_s if r == 1 else torch.where(begins, struck_s, -torch.inf)  # [R]
+                        onset_s = struck_s if alone else torch.where(begins, struck_s, -torch.inf)  # [R]
                         pulse_heard, echo_heard = latest(torch.cat([pulse_heard, onset_s[:, None]], dim=1)), None
                         # [R, M]
                 if ranged:
@@ -586,11 +591,14 @@ def summed_rows(table: torch.Tensor, rows: torch.Tensor, r: int) -> torch.Tensor
     return table.index_select(0, rows).view(r, -1, table.shape[-1]).sum(dim=1)  # [r, C, H] → [r, H]
 
 
-def all_stopped(going: torch.Tensor, chosen: torch.Tensor, end: int) -> bool:
+def all_stopped(going: torch.Tensor, chosen: torch.Tensor, end: int, alone: bool = False) -> bool:
     """The rows still going [R] (bool; updated in place: a row choosing `end` stops) and each row's choice [R] →
-    whether every row has stopped. One row: its choice read directly, `going` left True until it stops."""
+    whether every row has stopped. One row, or the rows of one piece (`alone`: guided, its two halves, which choose
+    alike): its choice read directly, `going` left True until it stops."""
     if going.numel() == 1:
         return int(chosen) == end
+    if alone:
+        return int(chosen[0]) == end
     going &= chosen != end
     return not bool(going.any())
 
@@ -608,13 +616,20 @@ def uniform(gumbel: torch.Tensor) -> torch.Tensor:
 def guided_mix(told: torch.Tensor, untold: torch.Tensor, g: float | torch.Tensor) -> torch.Tensor:
     """The guided logits of a choice, untold + g × (told − untold), each [R, …] (g one for all or per column); a choice
     masked in either half stays masked (ar.register_min_p masks each half by its own odds: one masked in the untold
-    half alone mixed to −inf + inf = NaN, which argmax drew for every row)."""
-    masked = (told == -torch.inf) | (untold == -torch.inf)
-    return torch.where(masked, -torch.inf, untold + g * (told - untold))
+    half alone mixed to −inf + inf = NaN, which argmax drew for every row). Written in the fewest operations that give
+    the same bits, as it runs for every choice of every event: at g = 1 the difference is added unscaled (1 × x is x
+    exactly), −inf is found by isneginf and set by masked_fill (`== −inf` and torch.where with −inf first make the
+    number a tensor, a copy each)."""
+    spread = told - untold
+    if isinstance(g, torch.Tensor) or g != 1.0:
+        spread = g * spread
+    masked = torch.isneginf(told) | torch.isneginf(untold)
+    return (untold + spread).masked_fill(masked, -torch.inf)
 
 
 def twice(x: torch.Tensor | None) -> torch.Tensor | None:
-    """Rows [R, …] → the same rows twice [2R, …] (None stays None)."""
+    """Rows [R, …] → the same rows twice [2R, …] (None stays None): x.repeat(2, …), in one operation where repeat
+    launches several (a guided choice is made twice, once per half, at every draw)."""
     return None if x is None else torch.cat([x, x])
 
 

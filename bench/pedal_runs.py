@@ -77,6 +77,19 @@ def pedal_rows(label: str, excerpts: "ExcerptTable", seconds: float, join_s: flo
     return rows, every_run
 
 
+def soft_pair(text: str) -> tuple[float, float]:
+    """--soft JOIN,SHORTEST → (ar.soft_join_s, ar.soft_shortest_s), each a finite number ≥ 0; anything else is the
+    flag's one-line usage error, before the corpus is read (it was a traceback after it)."""
+    parts = text.split(",")
+    try:
+        pair = tuple(float(part) for part in parts)
+    except ValueError:
+        pair = ()
+    if len(pair) != 2 or not all(0 <= x < float("inf") for x in pair):
+        raise argparse.ArgumentTypeError(f"{text!r}: give JOIN,SHORTEST in seconds, each ≥ 0, e.g. 0.3,0.2")
+    return pair
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path, help="folders of generated MIDI files")
@@ -88,7 +101,7 @@ def main() -> int:
     parser.add_argument("--short-s", type=float, default=0.2, help="a run shorter than this (s) counts as short")
     parser.add_argument("--short-lift-s", type=float, default=0.5,
                         help="a lift between runs shorter than this (s) counts as short")
-    parser.add_argument("--soft", action="append", default=[], metavar="JOIN,SHORTEST",
+    parser.add_argument("--soft", action="append", default=[], metavar="JOIN,SHORTEST", type=soft_pair,
                         help="also each folder's pieces as ar.soft_join_s JOIN and ar.soft_shortest_s SHORTEST would "
                              "write them (soft_runs.soft_held on the events read back); repeatable")
     parser.add_argument("--markdown", type=Path)
@@ -101,7 +114,6 @@ def main() -> int:
     counts = (args.seconds, args.join_s, args.short_s, args.short_lift_s)
     rows, real = pedal_rows(f"real {args.split}",
                             excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds), *counts)
-    softs = [tuple(float(x) for x in pair.split(",")) for pair in args.soft]
     for folder in args.folders:
         files = sorted(folder.glob("*.mid"))
         if not files:
@@ -109,7 +121,7 @@ def main() -> int:
         read = [read_events(f)[0] for f in files]
         pieces = excerpts_from_events(read, args.seconds)
         rows += pedal_rows(f"{folder} ({pieces.num_excerpts})", pieces, *counts, real)[0]
-        for join, shortest in softs:
+        for join, shortest in args.soft:
             held = excerpts_from_events([soft_held(events, join, shortest) for events in read], args.seconds)
             rows += [row for row in pedal_rows(f"{folder.name}, soft held {join:g} / {shortest:g} s", held, *counts,
                                                real)[0] if row[1] == "soft"]

@@ -25,6 +25,7 @@ import end_calibration  # noqa: E402
 import endings  # noqa: E402
 import free_running  # noqa: E402
 import key_calibration  # noqa: E402
+import pedal_runs  # noqa: E402
 import piece_drift  # noqa: E402
 import piece_lengths  # noqa: E402
 import register_calibration  # noqa: E402
@@ -131,6 +132,17 @@ def test_endings_bad_input_is_one_line(tiny_corpus, monkeypatch, capsys):
             run_script(endings, monkeypatch, "--corpus", str(tiny_corpus), *argv)
         err = capsys.readouterr().err
         assert said in err and "Traceback" not in err
+
+
+def test_pedal_runs_soft_pair_is_refused_in_one_line_before_the_corpus_is_read(tmp_path, monkeypatch, capsys):
+    """--soft 0.3 (no SHORTEST) was a traceback of unpacking, after the corpus's excerpts had been read (minutes)."""
+    monkeypatch.setattr("timestepmusic.corpus.Corpus.open", lambda *a, **k: pytest.fail("the corpus was read"))
+    for given in ("0.3", "0.3,x", "0.3,0.2,1", "-1,0.2", "0.3,inf"):
+        with pytest.raises(SystemExit):
+            run_script(pedal_runs, monkeypatch, "--corpus", str(tmp_path), str(tmp_path), f"--soft={given}")
+        err = capsys.readouterr().err
+        assert f"--soft: {given!r}: give JOIN,SHORTEST in seconds" in err and "Traceback" not in err
+    assert pedal_runs.soft_pair("0.3,0.2") == (0.3, 0.2) and pedal_runs.soft_pair("0,1") == (0.0, 1.0)
 
 
 def test_continuation_register_is_the_pitches_low_and_high_percentiles_over_the_first_seconds():

@@ -330,3 +330,43 @@ def test_what_the_command_warns_of_generate_warns_of_in_its_keywords(keywords, f
         flags += ["--seconds", f"{keywords['seconds']:g}"]
     assert main(["generate", "-q", "-o", str(tmp_path / "cli"), "-n", "1", "--seed", "3", *flags]) == 0
     assert [r.getMessage() for r in caplog.records if r.getMessage().startswith(cli_said)]
+
+
+def test_a_path_the_caller_gave_is_said_as_given_not_taken_for_flags(tmp_path):
+    """A path that holds what reads as one of the command's flags ('take -n 2.mid', a folder 'rec --seed 3') was said
+    mangled ('prompt=…/take n= 2.mid: cannot read', '…/rec seed= 3/sample_0_000.mid is there already'): what the
+    caller gave is said as given, the flags around it named as keywords as before."""
+    from timestepmusic.setting_names import in_keywords
+
+    assert in_keywords("--composer Bach --style: not one", KEYWORDS, {"composer": "Bach --style"}) == (
+        "composer='Bach --style': not one")
+    assert in_keywords("--set ar.x=1 (--style)", KEYWORDS, {"style": "a --set b"}) == (
+        "generation.set_sampling(model, ['ar.x=1']) (style=)")
+    missing = tmp_path / "take -n 2.mid"
+    with pytest.raises(ValueError, match=f"^prompt={re.escape(str(missing))}: cannot read: no such file$"):
+        tsm.generate(tmp_path / "a", n=1, seconds=2.0, prompt=missing)
+    out = tmp_path / "rec --seed 3"
+    out.mkdir()
+    (out / "sample_0_000.mid").write_bytes(b"")
+    with pytest.raises(ValueError, match=f"^{re.escape(str(out / 'sample_0_000.mid'))} is there already"):
+        tsm.generate(out, n=1, seconds=2.0)
+
+
+def test_a_warning_is_said_at_the_callers_line_where_the_package_is_reached_through_a_link(tmp_path):
+    """Where the package's folder is reached through a link (a linked install), a GenerateWarning was said at a line
+    of the package's own (generate_told.py), as the package's folder was compared resolved with its code's unresolved
+    file names; it is said at the caller's line."""
+    import subprocess
+    import sys
+
+    link = tmp_path / "linked"
+    link.symlink_to(Path(tsm.__file__).resolve().parent.parent)
+    code = ("import warnings\nfrom timestepmusic.generate_told import say_unfollowed\n"
+            "from timestepmusic.setting_names import keyword_messages\n"
+            "with warnings.catch_warnings(record=True) as said:\n    warnings.simplefilter('always')\n"
+            "    with keyword_messages(['guidance', 'style']):\n        say_unfollowed(0, 'density=3', None, None)\n"
+            "print(*[f'{w.filename}:{w.lineno}' for w in said])")
+    done = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(link), "OMP_NUM_THREADS": "1"},
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["<string>:7"]

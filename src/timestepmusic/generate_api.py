@@ -61,7 +61,8 @@ def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: 
                          "give one")
     with held_folder(out, seed_lock(seed), f"{out}: another generate is writing seed {seed}'s pieces "
                      "into it now; wait for it to end, or give another folder or seed"):  # (the command's lock)
-        with keyword_messages(api_keywords(), options):  # (what the code shared with the command says: in keywords)
+        with keyword_messages(api_keywords(), {"out": out, "model": model} | options):  # (what the shared code says: in
+            # keywords, the paths given said as given)
             return _generated(Path(out), model, n, (seconds, max_seconds), seed, device, snap_to_real, overwrite,
                               pieces, options)
 

@@ -3,18 +3,21 @@ argument (`out=`, `seed=3`), so that each caller is told in the words it typed."
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from pathlib import Path
+from os import PathLike
 
 SHORT_FLAGS = {"out": "-o", "n": "-n", "pieces": "--piece", "snap_to_real": "--no-snap"}  # flags not spelt as keywords
 SAID_WITH_VALUE = {"overwrite": "overwrite=True", "snap_to_real": "snap_to_real=False"}  # said with the value asking it
-PACKAGE = str(Path(__file__).resolve().parent)  # (a warning is said at the first line outside it: the caller's)
+# (a warning is said at the first line outside it: the caller's; as its code names its files, a link not followed,
+# ending in a separator, so that a folder beside it named alike is not inside it)
+PACKAGE = os.path.join(os.path.dirname(__file__), "")
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,13 @@ def in_keywords(message: str, keywords: Iterable[str], given: Mapping[str, objec
     generate()'s own messages leave it (`tempo=500: …`); a flag as a subject alone, `--key: …` → `key: …`, `--like and
     --style: give one` → `like and style: give one`; any other mention, `its --temperature is the key's` → `its
     temperature= is the key's`; and `--set ar.NAME=VALUE` (generate() takes a model whose settings were set) as the
-    call that sets it."""
+    call that sets it. The text the caller gave is said as given (a path 'take -n 2.mid' is not 'take n= 2.mid')."""
     flags = {FLAGS.name(keyword): keyword for keyword in keywords}
     named = "|".join(re.escape(flag) for flag in sorted(flags, key=len, reverse=True))
-    told = [text.lower() for text in (given or {}).values() if isinstance(text, str)]
-    message = re.sub(r"(?<![\w-])--set (\S+)", r"generation.set_sampling(model, ['\1'])", message)
+    texts = [str(text) for text in (given or {}).values() if isinstance(text, (str, PathLike))]
+    told = [text.lower() for text in texts]
+    message = outside_given(r"(?<![\w-])--set (\S+)", lambda m: f"generation.set_sampling(model, ['{m.group(1)}'])",
+                            message, texts)
     subject = re.match(rf"({named}) (.+?)(?=: )", message) if named else None
     if subject is not None and said_as_given(subject.group(2), told):
         value = subject.group(2)
@@ -67,7 +72,14 @@ def in_keywords(message: str, keywords: Iterable[str], given: Mapping[str, objec
     def keyword(flag: re.Match) -> str:
         said = PYTHON_KEYWORDS.alone if flag.start() < alone_until else PYTHON_KEYWORDS.name
         return said(flags[flag.group()])
-    return re.sub(rf"(?<![\w/.-])({named})(?![\w-])", keyword, message) if named else message
+    return outside_given(rf"(?<![\w/.-])({named})(?![\w-])", keyword, message, texts) if named else message
+
+
+def outside_given(pattern: str, replace: Callable[[re.Match], str], message: str, texts: list[str]) -> str:
+    """re.sub(pattern, replace, message) but for a match that starts inside one of `texts` where the message holds it
+    (what the caller gave, said as given)."""
+    kept = [found.span() for text in texts if text for found in re.finditer(re.escape(text), message)]
+    return re.sub(pattern, lambda m: m.group() if any(a <= m.start() < b for a, b in kept) else replace(m), message)
 
 
 def said_as_given(value: str, told: list[str]) -> bool:

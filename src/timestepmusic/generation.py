@@ -317,7 +317,8 @@ def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tenso
     own events, as played (every note, though the arm hears at most ae.max_events a chunk), followed by what the arm
     drew after it: for an arm that draws events (`draws_events`) those events, for another the autoencoder's decode
     of its latents from the prompt's end; each key struck twice within 40 ms in what was drawn written once
-    (flams.py), and a closed piece placed and held as heard (the arm's `closed_as_heard`: ar.final_ritard,
+    (flams.py), the una corda held in passages, not flickers (soft_runs.py: ar.soft_join_s, ar.soft_shortest_s), and a
+    closed piece placed and held as heard (the arm's `closed_as_heard`: ar.final_ritard,
     ar.final_held_s, ar.final_velocity_floor)."""
     c = ae.chunk_seconds
     first = prompt_chunks(ae, prompt)

@@ -29,6 +29,7 @@ import pedal_runs  # noqa: E402
 import piece_drift  # noqa: E402
 import piece_lengths  # noqa: E402
 import register_calibration  # noqa: E402
+import sampler_turns  # noqa: E402
 import silences  # noqa: E402
 import train_ae  # noqa: E402
 import train_ae_speed  # noqa: E402
@@ -143,6 +144,16 @@ def test_pedal_runs_soft_pair_is_refused_in_one_line_before_the_corpus_is_read(t
         err = capsys.readouterr().err
         assert f"--soft: {given!r}: give JOIN,SHORTEST in seconds" in err and "Traceback" not in err
     assert pedal_runs.soft_pair("0.3,0.2") == (0.3, 0.2) and pedal_runs.soft_pair("0,1") == (0.0, 1.0)
+
+
+def test_sampler_turns_loads_a_revisions_event_sampler_and_refuses_an_unknown_one_in_one_line(tmp_path):
+    from timestepmusic.sequence.event_sampler import EventSampler
+
+    theirs = sampler_turns.sampler_at("HEAD", tmp_path)
+    assert theirs.__name__ == "EventSampler" and theirs is not EventSampler
+    assert "class EventSampler" in (tmp_path / "event_sampler_rev.py").read_text()  # (HEAD's, as git holds it)
+    with pytest.raises(SystemExit, match="--against no-such-revision: no src/timestepmusic/sequence/event_sampler.py"):
+        sampler_turns.sampler_at("no-such-revision", tmp_path)
 
 
 def test_continuation_register_is_the_pitches_low_and_high_percentiles_over_the_first_seconds():

@@ -129,6 +129,14 @@ def test_a_silent_continuation_of_a_prompt_ending_in_silence_says_so(tiny_corpus
         draws.written_pieces(paused_model, 1, 1.0, 0, prompt=prompt)  # (every draw: the prompt, no new note)
     said = [r.getMessage() for r in caplog.records if "no new note" in r.getMessage()]
     assert len(said) == 1 and "runs on silent" in said[0] and "--prompt-seconds" in said[0]
+    from timestepmusic import GenerateWarning
+    from timestepmusic.generate_api import api_keywords
+    from timestepmusic.setting_names import keyword_messages
+
+    with keyword_messages(api_keywords()), pytest.warns(GenerateWarning, match="runs on silent") as warned:
+        draws.written_pieces(paused_model, 1, 1.0, 0, prompt=prompt)  # from Python: no flag it cannot give
+    said = str(warned[0].message)
+    assert "--prompt-seconds" not in said and "midi.window(events, 0, SECONDS)" in said
     caplog.clear()
     with caplog.at_level("WARNING", logger="timestepmusic"):
         draws.written_pieces(paused_model, 1, 1.0, 0, prompt=notes)  # ends on its notes: no such reason

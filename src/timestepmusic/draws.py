@@ -14,7 +14,7 @@ from .critic import CRITIC
 from .generation import GANModel, sampled_events
 from .midi import Events
 from .prompts import SILENT_PROMPT_S, prompt_span_s
-from .setting_names import warn
+from .setting_names import said_in_keywords, warn
 from .shipped import model_said, shipped_name_of
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,10 @@ def written_pieces(gan: GANModel, n: int, seconds: float, seed: int, snap_to_rea
         if prompt is not None:
             last_note_s = float(prompt.start_s[prompt.is_note].max(initial=0.0))
             if new_from_s - last_note_s > SILENT_PROMPT_S:  # the model continues the silence it hears
+                cut = ("pass it cut where its music ends, e.g. midi.window(events, 0, SECONDS)" if said_in_keywords()
+                       else "cut it with --prompt-seconds")  # (generate() has no prompt_seconds=)
                 why = (f" (the prompt's last note starts at {last_note_s:.1f} s and it runs on silent to "
-                       f"{new_from_s:.1f} s: cut it with --prompt-seconds)")
+                       f"{new_from_s:.1f} s: {cut})")
         warn(log, "%d of %d pieces have no new note after %d draws; written as they are%s", len(quiet), n,
              SILENT_REDRAWS + 1, why)
     gan.walked = walked

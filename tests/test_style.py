@@ -446,3 +446,15 @@ def test_a_half_pedal_asked_of_a_piece_that_never_presses_the_damper_is_not_call
     assert style_heard(empty, 8.0, parse_style("register=60")) == "; register asked 60, played silent"
     ramp = StyleRamp.timed(parse_style_path("half_pedal=0.2 > half_pedal=0.4"), 8.0)
     assert shape_heard(dry, 8.0, ramp).startswith("half_pedal asked 0.2 → 0.4, played no damper → no damper")
+
+
+def test_a_composer_known_by_a_shorter_name_is_said_once_however_often_its_tracks_are_asked(caplog):
+    """A request is drawn batch by batch (and a piece without a note again): each asks the composer's tracks, and the
+    line that the model knows no fuller name was said each time."""
+    from timestepmusic.generation import GANModel
+
+    paths = GANModel.load("default").arm.paths
+    with caplog.at_level("WARNING", logger="timestepmusic"):
+        first, again = paths.tracks_of("C.P.E. Bach"), paths.tracks_of("C.P.E. Bach")
+    said = [r.getMessage() for r in caplog.records if "knows no fuller name" in r.getMessage()]
+    assert len(said) == 1 and torch.equal(first, again) and first.any()

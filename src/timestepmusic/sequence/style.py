@@ -185,6 +185,7 @@ class StylePaths(nn.Module):
         self.register_buffer("starts", starts.detach().cpu().long())  # [K + 1]
         # each track's "composer<TAB>title<TAB>file" (`track_label`), kept as UTF-8 bytes, one line a track; None: unknown
         self.labels = labels
+        self.said_fuller: set[str] = set()  # the composers asked that were said to be known by a shorter name
         if labels is not None:
             if len(labels) != starts.numel() - 1:
                 raise ValueError(f"style_paths: {len(labels)} track labels for {starts.numel() - 1} tracks")
@@ -233,8 +234,10 @@ class StylePaths(nn.Module):
         fuller = [name for name in names if re.search(rf"\b{re.escape(name)}\b", wanted)]  # 'J.S. Bach' of 'Bach'
         surname = [name for name in names if name.endswith(f" {wanted}") and "/" not in name]  # 'Chopin' of MAESTRO's
         if wanted not in names and len(fuller) == 1:  # the model cannot tell whether its 'Bach' is the one asked
-            warn(log, "--composer %s: this model knows no fuller name than %s (%d performances); "  # ('C.P.E. Bach')
-                 "playing in the manner of those", composer.strip(), names[fuller[0]], known[names[fuller[0]]])
+            if composer not in self.said_fuller:  # (said once: a request is drawn batch by batch)
+                self.said_fuller.add(composer)
+                warn(log, "--composer %s: this model knows no fuller name than %s (%d performances); "  # ('C.P.E. Bach')
+                     "playing in the manner of those", composer.strip(), names[fuller[0]], known[names[fuller[0]]])
             wanted = fuller[0]
         if wanted not in names and len(surname) == 1:  # 'Frédéric Chopin' (not of 'Franz Schubert / Franz Liszt', a
             wanted = surname[0]  # transcription)

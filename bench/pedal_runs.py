@@ -31,14 +31,13 @@ def pedal_runs(start_s: np.ndarray, end_s: np.ndarray, join_s: float) -> tuple[n
     """One pedal's events in one excerpt (start and end times [E]) → its runs' durations [U] (U runs), and the
     lifts between them [U - 1] (s): a run goes on while each next event starts at most `join_s` after the latest
     release so far."""
+    from timestepmusic.midi import pedal_run_bounds
+
     if start_s.size == 0:
         return np.zeros(0), np.zeros(0)
     order = np.argsort(start_s, kind="stable")
-    start_s, reach = start_s[order], np.maximum.accumulate(end_s[order])
-    new = np.r_[True, start_s[1:] > reach[:-1] + join_s]  # [E]: the event starts a run
-    first = np.flatnonzero(new)
-    last = np.r_[first[1:] - 1, start_s.size - 1]  # [U]: each run's last event
-    return reach[last] - start_s[first], start_s[first[1:]] - reach[last[:-1]]
+    run_start, run_end, _ = pedal_run_bounds(start_s[order], end_s[order], join_s)  # [U] each
+    return run_end - run_start, run_start[1:] - run_end[:-1]
 
 
 def pedal_rows(label: str, excerpts: "ExcerptTable", seconds: float, join_s: float, short_s: float,

@@ -68,3 +68,13 @@ def test_the_default_writes_its_drawn_soft_pedal_held():
     held = pieces(["ar.soft_join_s=0.3", "ar.soft_shortest_s=0.2"])
     assert [rows(e) for e in held] == [rows(soft_held(e, 0.3, 0.2, from_s=-1e-9)) for e in plain]
     assert [rows(e) for e in held] != [rows(e) for e in plain]  # (these pieces flicker the una corda: it was held)
+
+
+def test_pedal_run_bounds_join_overlapping_and_near_presses_as_midi_holds_them():
+    from timestepmusic.midi import pedal_run_bounds
+
+    # a press held over the next (1-4 s over 2-3 s), one starting 0.05 s after the latest release, then a lift of 1 s
+    start, end = np.array([1.0, 2.0, 4.05, 5.5]), np.array([4.0, 3.0, 4.5, 6.0])
+    run_start, run_end, run = pedal_run_bounds(start, end, 0.1)
+    assert run_start.tolist() == [1.0, 5.5] and run_end.tolist() == [4.5, 6.0] and run.tolist() == [0, 0, 0, 1]
+    assert pedal_run_bounds(start, end, 0.0)[2].tolist() == [0, 0, 1, 2]

@@ -14,14 +14,14 @@ def pick_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
-    except RuntimeError as e:
-        raise ValueError(f"--device {name!r}: not a device name (cpu, cuda, cuda:N, auto)") from e
+    except RuntimeError:
+        device = None  # (not a name torch reads)
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"--device {name!r}: not a device name (cpu, cuda, cuda:N, auto)")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {name}: CUDA is not available on this machine")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"--device {name}: MPS (Apple's GPU) is not available on this machine")
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"--device {name!r}: not a device name (cpu, cuda, cuda:N, auto)")
     return device
 
 

@@ -322,7 +322,8 @@ def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tenso
     ar.final_held_s, ar.final_velocity_floor)."""
     c = ae.chunk_seconds
     first = prompt_chunks(ae, prompt)
-    if getattr(arm, "draws_events", False):
+    draws_events = getattr(arm, "draws_events", False)
+    if draws_events:
         drawn = [arm.drawn_events(i, piece.shape[0] - first, c, first) for i, piece in enumerate(pieces)]
     else:
         drawn = [decode_piece(ae, latent) for latent in pieces]
@@ -331,12 +332,11 @@ def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tenso
         drawn = [piece.take(np.flatnonzero(piece.start_s >= first * c - 1e-9)) for piece in drawn]
     given = [] if prompt is None else [prompt]
     # a lift between a prompt's pedal held past its end and a press drawn just after it closed as drawn ones are
-    join_s = (0.0 if prompt is None else arm.settings.pedal_join_s if getattr(arm, "draws_events", False)
-              else ae.pedal_join_s)
+    join_s = 0.0 if prompt is None else arm.settings.pedal_join_s if draws_events else ae.pedal_join_s
     heard = [release_by(join_pedal_runs(Events.concatenate(given + [new]), join_s, from_s=first * c - 1e-9),
                         piece.shape[0] * c + RELEASE_S, after_sound=True) for new, piece in zip(drawn, pieces)]
     heard = [flams_joined(events, from_s=first * c - 1e-9) for events in heard]  # no key struck twice in 40 ms
-    if getattr(arm, "draws_events", False):  # the una corda held in passages, not flickers (soft_runs.py)
+    if draws_events:  # the una corda held in passages, not flickers (soft_runs.py)
         heard = [soft_held(events, arm.settings.soft_join_s, arm.settings.soft_shortest_s, from_s=first * c - 1e-9)
                  for events in heard]
     if hasattr(arm, "closed_as_heard"):  # a closed piece slows into its final chord (ar.final_ritard), which is held

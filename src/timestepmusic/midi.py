@@ -853,6 +853,17 @@ def join_pedal_runs(events: Events, gap_s: float, share: float = 0.0, from_s: fl
     return Events(events.ids, events.start_s, duration, events.intensity, events.end_s)
 
 
+def pedal_run_bounds(start_s: np.ndarray, end_s: np.ndarray, join_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pedal's events in time order (start and end times [M], M ≥ 1) → where each of its runs starts and ends [G]
+    each (s), and each event's run [M]: a run goes on while each next event starts at most `join_s` after the latest
+    release so far (the pedal is held while any of its presses is, as MIDI reads it)."""
+    reach = np.maximum.accumulate(end_s)  # [M]: the pedal is held until here
+    new = np.r_[True, start_s[1:] > reach[:-1] + join_s]  # [M]: the event starts a run
+    first = np.flatnonzero(new)  # [G]
+    last = np.r_[first[1:] - 1, start_s.size - 1]  # [G]: each run's last event
+    return start_s[first], reach[last], np.cumsum(new) - 1
+
+
 def write_events(events: Events, path: str | Path, meta: FileMeta | None = None) -> Path:
     """Events → MIDI file (saying `meta` beside them), written atomically (temporary name, then rename)."""
     return write_held(events, path, meta)[0]

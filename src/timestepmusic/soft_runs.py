@@ -3,10 +3,10 @@ after drawing.
 
 Why: the events arm draws each soft-pedal event on its own, its start and duration each a bin, and so writes a held
 una corda as presses a moment apart, and now and then a press of a few hundredths of a second. In 200 validation
-minutes of the default (seed 0) the soft pedal's runs lasted 0.07 / 0.65 / 3.42 s (quartiles) and 45 % of the lifts
-between them were shorter than 0.25 s; in the real validation split's, 1.44 / 3.34 / 7.62 s and 3.6 % (an ad hoc count
-of 400 ASAP performances, fifty-eighth session; bench/pedal_runs.py counts them properly). A pianist shifts the
-keyboard for a passage: a lift of a quarter second, or a shift of a tenth, is not heard as a colour but as a fault.
+minutes of the default (seed 0) the soft pedal's runs lasted 0.13 / 0.63 / 3.51 s (quartiles), 33 % of them under
+0.2 s and 44 % of the lifts between them under 0.5 s; in the real validation split's 60 s excerpts 1.22 / 3.81 /
+8.80 s, 8 % and 13 % (bench/pedal_runs.py, bench/results/soft_runs_58_validation60.md). A pianist shifts the keyboard
+for a passage: a lift of a quarter second, or a shift of a tenth, is not heard as a colour but as a fault.
 How: among a piece's soft-pedal events from `from_s` on (what was drawn; a prompt's are the player's), a lift of at most
 `join_s` is closed (the press before held to the next one's start: midi.join_pedal_runs, for the soft pedal alone);
 then each run of presses (abutting or overlapping events, one foot's press however its depth changes) that starts
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .midi import SOFT_ID, Events, join_pedal_runs
+from .midi import SOFT_ID, Events, join_pedal_runs, pedal_run_bounds
 
 ABUT_S = 1e-6  # a lift shorter than this is none: a joined press ends at the next one's start, up to rounding
 
@@ -33,11 +33,8 @@ def soft_held(events: Events, join_s: float, shortest_s: float, from_s: float = 
         return events
     soft = soft[np.argsort(events.start_s[soft], kind="stable")]
     start = events.start_s[soft]  # [M]
-    reach = np.maximum.accumulate(start + events.duration_s[soft])  # [M]: the pedal is held until here
-    first = np.flatnonzero(np.concatenate([[True], start[1:] - reach[:-1] > ABUT_S]))  # [G]: where each run begins
-    run = np.cumsum(np.isin(np.arange(soft.size), first)) - 1  # [M]: each event's run
-    last = np.concatenate([first[1:], [soft.size]]) - 1  # [G]: each run's last event
-    short = (reach[last] - start[first] < shortest_s) & (start[first] >= from_s)  # [G]
+    run_start, run_end, run = pedal_run_bounds(start, start + events.duration_s[soft], ABUT_S)  # [G], [G], [M]
+    short = (run_end - run_start < shortest_s) & (run_start >= from_s)  # [G]
     if not short.any():
         return events
     kept = np.ones(len(events), dtype=bool)

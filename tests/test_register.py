@@ -146,23 +146,25 @@ def test_a_continued_prompts_notes_make_the_register_heard():
     assert drawn_keys["60"].size > 5 and ((drawn_keys["60"] >= 40) & (drawn_keys["60"] <= 46)).all()
 
 
-def test_the_damper_bias_moves_the_odds_of_a_damper_event_exactly_and_nothing_else():
-    # (ar.damper_bias, the sampler's other pedal-side setting beside the register's)
+@pytest.mark.parametrize("setting, pedal", [("damper_bias", 88), ("soft_bias", 90)])
+def test_a_pedal_bias_moves_the_odds_of_that_pedal_s_event_exactly_and_nothing_else(setting, pedal):
+    # (ar.damper_bias and ar.soft_bias, the sampler's pedal-side settings beside the register's)
     head, rows = uniform_head(2, max_events=1), 40000  # one event a chunk: its kind is the first choice
     with torch.no_grad():
-        head.out["key"][-1].bias[88] = 4.5  # damper events common
+        head.out["key"][-1].bias[pedal] = 4.5  # this pedal's events common
         head.out["key"][-1].bias[91] = 4.0  # and chunks that end at once
     features = torch.zeros(rows, 8)
 
     def first_kinds(bias: float) -> np.ndarray:
-        drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(3), damper_bias=bias)
+        drawn = EventSampler(head).sample(features, torch.Generator().manual_seed(3), **{setting: bias})
         first = torch.where(drawn.sizes > 0, drawn.ids[:, 0], -1).numpy()  # -1: the chunk ended first
-        return np.array([(first == 88).mean(), ((first >= 0) & (first < 88)).mean(), (first == -1).mean()])
+        others = (first >= 0) & (first != pedal)  # notes and the other pedals
+        return np.array([(first == pedal).mean(), others.mean(), (first == -1).mean()])
     plain, biased = first_kinds(0.0), first_kinds(-1.0)
     assert 0.2 < plain[0] < 0.8  # both outcomes common, so the test can fail
     odds = plain[0] * math.exp(-1.0)
     assert biased[0] == pytest.approx(odds / (odds + 1 - plain[0]), abs=0.01)
-    others = lambda shares: shares[1:] / shares[1:].sum()  # noqa: E731 — notes against the end, among the rest
+    others = lambda shares: shares[1:] / shares[1:].sum()  # noqa: E731 — the rest against the end, among the rest
     assert others(biased) == pytest.approx(others(plain), abs=0.01)
-    with pytest.raises(ValueError, match="ar.damper_bias"):
-        Config().override(["ar.damper_bias=nan"])
+    with pytest.raises(ValueError, match=f"ar.{setting}"):
+        Config().override([f"ar.{setting}=nan"])

@@ -37,7 +37,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "register_guard", "register_margin", "register_window_s", "register_min_p", "damper_bias",
                      "step_lean", "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt",
                      "final_hold", "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s", "final_held_s",
-                     "final_velocity_floor", "soft_join_s", "soft_shortest_s")
+                     "final_velocity_floor", "soft_join_s", "soft_shortest_s", "soft_bias")
 
 
 # the sampling settings that shape how a closing piece ends: each needs a model trained with ar.closing_s, and a piece
@@ -654,6 +654,11 @@ class AutoregressiveConfig:
     """Events arm, sampling only: added to the logit of an event being a damper press or a change of its depth
     (log-odds; the notes, the other pedals and the chunk's end keep their odds between them): below 0 fewer damper
     events."""
+    soft_bias: float = 0.0
+    """Events arm, sampling only: added to the logit of an event being an una corda (soft pedal) press or a change
+    of its depth (log-odds; the notes, the other pedals and the chunk's end keep their odds between them): above 0
+    more una corda, below 0 less. A piece that keeps the una corda up (ar.soft_kept_up, ar.pedals_as_told) still
+    never presses it."""
     register_guard: float = 0.0
     """Events arm, sampling only: a note's key more than ar.register_margin semitones above the highest key struck
     in the last ar.register_window_s seconds (or below the lowest) is drawn with its logit lowered by this per
@@ -791,7 +796,7 @@ class AutoregressiveConfig:
                     "empty_ramp_s", "beat_echo", "echo_recency_s", "cluster_guard",
                     "register_guard", "register_margin", "register_window_s", "damper_bias",
                     "step_lean", "join_bias", "restrike_guard", "duration_tilt", "final_hold", "silence_guard_s",
-                    "soft_join_s", "soft_shortest_s"):
+                    "soft_join_s", "soft_shortest_s", "soft_bias"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

@@ -142,6 +142,7 @@ class EventSampler:
                cluster_guard: float = 0.0, velocity_temperature: float = 1.0,
                register: tuple[torch.Tensor, torch.Tensor] | None = None, register_guard: float = 0.0,
                register_margin: float = 0.0, register_min_p: float = 0.0, damper_bias: float = 0.0,
+               soft_bias: float = 0.0,
                heard_register: torch.Tensor | None = None, step_lean: float = 0.0,
                join_bias: float = 0.0, sounding: torch.Tensor | None = None, restrike_guard: float = 0.0,
                tempo: TempoTold | None = None, duration_tilt: float | torch.Tensor = 0.0,
@@ -179,7 +180,8 @@ class EventSampler:
         drawn in the chunk so far) is drawn with its logit lowered by G per semitone beyond (ar.register_guard,
         register_guard.py); with `register_min_p` p > 0, such a key is drawn only where its odds are at least p × the
         likeliest key's (the others untouched); whether the event is a note keeps the network's odds. `damper_bias`:
-        added to the logit of an event being a damper press or change of depth (ar.damper_bias). `heard_register`
+        added to the logit of an event being a damper press or change of depth (ar.damper_bias); `soft_bias`: the
+        same for the una corda (ar.soft_bias). `heard_register`
         [R, V]: with ar.register, the keys heard before the chunk (register_heard.drawn_heard's), which the head's
         kernels lean every key choice from. `step_lean` L: among the notes that start a new onset, one within 2
         semitones of the note before is drawn at e^L times the odds of the others (ar.step_lean, steps.py; exact,
@@ -347,7 +349,7 @@ class EventSampler:
         # what is added to the logits of a note (column 0: the notes' logsumexp), each pedal and the stop, at the
         # chunk's first event and after it [5] each: only a row still going is drawn for, and one still going after
         # the first event holds one (sizes > 0), so the first event's is empty_bias and every later one's stop_bias
-        kind_bias = [torch.tensor([0.0, damper_bias, 0.0, 0.0, -torch.inf if head.onsets else end], device=device)
+        kind_bias = [torch.tensor([0.0, damper_bias, 0.0, soft_bias, -torch.inf if head.onsets else end], device=device)
                      for end in (empty_bias, stop_bias)]  # (with ar.onsets the stop was the next choice's)
         if empty_ramp_s > 0:  # ar.empty_ramp_s: the empty bias of each row by the seconds since its latest note [R]
             if onsets is None:

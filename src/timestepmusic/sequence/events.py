@@ -360,6 +360,7 @@ class EventAutoregressive(Autoregressive):
                                    register_margin=self.settings.register_margin,
                                    register_min_p=self.settings.register_min_p,
                                    damper_bias=self.settings.damper_bias,
+                                   soft_bias=self.settings.soft_bias,
                                    step_lean=self.settings.step_lean,
                                    join_bias=self.settings.join_bias,
                                    heard_register=drawn_heard(self.register) if self.settings.register else None,

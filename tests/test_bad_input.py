@@ -552,6 +552,8 @@ WRONG_KINDS = {  # id: (generate()'s keywords, what it says: ' … ' between its
                 "got 3"),  # a TypeError of pathlib's
     "out=3": ({"out": 3}, "out= must be a folder's path, got 3"),  # a TypeError of pathlib's
     "out=None": ({"out": None}, "out= must be a folder's path, got None"),
+    "out=''": ({"out": ""}, "out='': an empty name; give the folder to write into ('.' for the working folder)"),  # wrote
+    # into the working folder, where the command refuses -o ''
 }
 
 

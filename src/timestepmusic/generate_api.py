@@ -82,6 +82,8 @@ def check_arguments(given: Mapping[str, object]) -> None:
     keyword before the model loads: a count, seed or length the command would refuse as a flag (n=1.5, seed=-1,
     seconds='16'), and a value of a kind the keyword does not take (`TAKES`: prompt=123, composer=3, device=None),
     which was an AttributeError or TypeError from deep inside, or was taken for True (snap_to_real='no')."""
+    if given.get("out") == "":  # (Path(''): the working folder, where the command refuses -o '')
+        raise ValueError("out='': an empty name; give the folder to write into ('.' for the working folder)")
     if "n" in given and not whole(given["n"]):
         raise ValueError(f"n must be a whole number from 1 to {PIECES_LIMIT:,}, got {given['n']!r}")
     if "n" in given and not 1 <= given["n"] <= PIECES_LIMIT:

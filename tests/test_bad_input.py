@@ -527,10 +527,12 @@ WRONG_KINDS = {  # id: (generate()'s keywords, what it says: ' … ' between its
     "like=123": ({"like": 123}, "like= must be a MIDI file's path or Events, got 123"),  # AttributeError: ids
     "prompt=NaN": ({"prompt": NAN}, "prompt= must be a MIDI file's path or Events, got nan"),
     "style=123": ({"style": 123}, "style= must be text ('density=6', 'loudness=45 > loudness=80'), a request as "
-                  "style.parse_style gives it (attribute → finite number) or a StyleRamp, got 123"),  # AttributeError
+                  "style.parse_style holds it (attribute → number) or a StyleRamp, got 123"),  # AttributeError
     "style, a list": ({"style": ["density=6"]}, "style= must be text … got ['density=6']"),  # AttributeError
-    "style, a word": ({"style": {"density": "6"}}, "style= must be … got {'density': '6'}"),  # numpy's UFuncTypeError
-    "style, NaN": ({"style": {"density": NAN}}, "style= must be … got {'density': nan}"),  # torch's RuntimeError
+    "style, a word": ({"style": {"density": "6"}}, "style={'density': '6'}: density must be a finite number, got '6'"),
+    "style, NaN": ({"style": {"density": NAN}}, "style={'density': nan}: density must be a finite number, got nan"),
+    "style, a word as name": ({"style": {3: 0.5}}, "style={3: 0.5}: no attribute 3; a request names register, … "
+                              "events-pause)"),
     "style, empty": ({"style": {}}, "style= must be … got {}"),  # an IndexError of torch's
     "composer=3": ({"composer": 3}, "composer= must be a composer's name as text ('Bach'), got 3"),  # .split
     "key=3": ({"key": 3}, "key= must be a key as text ('E minor', 'C > G@8'), keys.parse_key's (tonic, minor) or a "
@@ -550,6 +552,8 @@ WRONG_KINDS = {  # id: (generate()'s keywords, what it says: ' … ' between its
                 "got 3"),  # a TypeError of pathlib's
     "out=3": ({"out": 3}, "out= must be a folder's path, got 3"),  # a TypeError of pathlib's
     "out=None": ({"out": None}, "out= must be a folder's path, got None"),
+    "out=''": ({"out": ""}, "out='': an empty name; give the folder to write into ('.' for the working folder)"),  # wrote
+    # into the working folder, where the command refuses -o ''
 }
 
 

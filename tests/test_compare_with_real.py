@@ -100,3 +100,38 @@ def test_the_report_holds_the_comparison_s_figures_as_compare_with_real_reads_th
     rows = {"baseline": row_figures(figures, BASELINE), "ceiling": row_figures(figures, CEILING)}
     assert timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1) == figures_of(figures) | {
         "report": None} | rows
+
+
+WRONG_ARGUMENTS = {  # id: (compare_with_real()'s keywords, what it says), what it was before
+    "generated=None": ({"generated": None}, "generated= must be a folder of MIDI files or a list of their paths, "
+                       "got None"),  # TypeError: 'NoneType' object is not iterable
+    "corpus=None": ({"corpus": None}, "corpus= must be a prepared corpus's folder (tsm prepare's) or a Corpus, got None"),
+    "seed=-1": ({"seed": -1}, "seed= must be a whole number from 0 to 1099511627776, got -1"),  # numpy's 'expected
+    # non-negative integer', after a note 'no shuffled-chunks baseline: expected non-negative integer'
+    "repeats=0": ({"repeats": 0}, "repeats= must be a whole number ≥ 1, got 0"),  # '--repeats must be ≥ 1'
+    "max_real_excerpts=0": ({"max_real_excerpts": 0}, "max_real_excerpts= must be a whole number ≥ 1 (None: all), got 0"),
+    "max_real_excerpts text": ({"max_real_excerpts": "40"}, "max_real_excerpts= must be a whole number ≥ 1 (None: all), "
+                               "got '40'"),  # TypeError: '<' not supported between instances of 'str' and 'int'
+    "seconds=0": ({"seconds": 0}, "seconds= must be an excerpt's length in seconds, > 0, got 0"),
+    "split=None": ({"split": None}, "split= must be a split's name ('train', 'validation', 'test'), got None"),
+    "overwrite text": ({"overwrite": "no"}, "overwrite= must be True or False, got 'no'"),
+}
+
+
+@pytest.mark.parametrize("given, said", WRONG_ARGUMENTS.values(), ids=WRONG_ARGUMENTS.keys())
+def test_a_wrong_argument_is_one_line_naming_its_keyword(given, said, tmp_path, monkeypatch):
+    """compare_with_real(seed=-1), repeats=0, max_real_excerpts='40', generated=None … were numpy's or Python's errors
+    from deep inside, or named tsm evaluate's flags (--repeats); each is one line naming the keyword, before the corpus
+    is read (the corpus here is a folder that is not one: opening it would say so)."""
+    arguments = {"generated": tmp_path, "corpus": tmp_path} | given
+    with pytest.raises(ValueError) as raised:
+        timestepmusic.compare_with_real(**arguments)
+    assert str(raised.value) == said
+
+
+def test_generated_files_may_be_any_iterable_of_paths(corpus, generated):
+    """(the argument checks read an iterable once: a glob's generator is still every file)"""
+    files = list(generated.glob("*.mid"))
+    by_list = timestepmusic.compare_with_real(files, corpus, seed=3, repeats=1)
+    by_iterator = timestepmusic.compare_with_real(iter(files), corpus, seed=3, repeats=1)
+    assert by_list == by_iterator and by_iterator["files"] == 3

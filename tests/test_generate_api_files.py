@@ -203,6 +203,8 @@ BAD_REQUESTS = {  # id: (generate()'s keywords, the command's flags, what genera
     "composer and style": ({"composer": "Bach", "style": "density=3"}, ["--composer", "Bach", "--style", "density=3"],
                            "composer and style: give one (composer= tells each piece",
                            "--composer and --style: give one (--composer tells"),
+    "model ''": ({"model": ""}, ["--model", ""], "model='': an empty name; give a shipped model's name (default, …) or a "
+                 "run folder", "--model '': an empty name"),  # '.: no checkpoint here (expected config.json in it …)'
     "key of a model without": ({"model": "conv-v1", "key": "C"}, ["--model", "conv-v1", "--key", "C"],
                                "key: the shipped model conv-v1 (conv) does not hear keys", "--key: the shipped model"),
     "tempo of a model without": ({"model": "conv-v1", "tempo": 90}, ["--model", "conv-v1", "--tempo", "90"],

@@ -82,9 +82,21 @@ SAMPLE_WRONG_KINDS = {  # id: (GANModel.sample()'s arguments, what it says), eac
     "prompt=123": ({"prompt": 123}, "prompt= must be a MIDI file's path or Events, got 123"),  # AttributeError
     "like=123": ({"like": 123}, "like= must be a MIDI file's path or Events, got 123"),  # AttributeError
     "composer=3": ({"composer": 3}, "composer= must be a composer's name as text ('Bach'), got 3"),  # AttributeError
-    "style, NaN": ({"style": {"density": float("nan")}}, "style= must be text ('density=6', 'loudness=45 > loudness=80'), "
-                   "a request as style.parse_style gives it (attribute → finite number) or a StyleRamp, "
-                   "got {'density': nan}"),  # torch's RuntimeError
+    "style, NaN": ({"style": {"density": float("nan")}}, "style={'density': nan}: density must be a finite number, "
+                   "got nan"),  # torch's RuntimeError
+    "style, no such attribute": ({"style": {"x": 1}}, "style={'x': 1}: no attribute 'x'; a request names register, "
+                                 "spread, density, loudness, stepwise, damper, half_pedal, soft (and pause, of a model "
+                                 "trained with ar.style_pause: events-pause)"),  # 'not trained with ar.style_pause'
+    "style, a share over 1": ({"style": {"damper": 2}}, "style={'damper': 2}: damper must be in [0, 1] (share of time the "
+                              "damper is down)"),  # drawn as asked
+    "style, negative": ({"style": {"loudness": -3}}, "style={'loudness': -3}: loudness must be in [1, 127] (the notes' "
+                        "mean velocity)"),
+    "style, density in notes per second": ({"style": {"density": 6}}, "style={'density': 6}: density must be in [0, "
+                                           "4.111] as a request holds it (ln(1 + notes per second)); style='density=6' "
+                                           "asks 6 notes per second"),  # drawn as 402 notes per second
+    "style, register as a MIDI note": ({"style": {"register": 96}}, "style={'register': 96}: register must be in [0, 87] "
+                                       "as a request holds it (the key from A0: MIDI note − 21); style='register=96' asks "
+                                       "MIDI note 96"),
     "tempo=True": ({"tempo": True}, "tempo= must be beats per minute (90), a path as text ('80 > 120') or a TempoTold, "
                    "got True"),  # 'tempo=1: give beats per minute from 40 to 240'
     "snap_to_real='no'": ({"snap_to_real": "no"}, "snap_to_real= must be True or False, got 'no'"),  # taken as True
@@ -103,3 +115,23 @@ def test_an_argument_of_a_kind_it_does_not_take_is_one_line_naming_it(given, sai
     with pytest.raises(ValueError) as raised:
         model.sample(**{"n": 1, "seconds": 2.0, "seed": 0} | given)
     assert str(raised.value) == said
+
+
+def test_a_model_told_an_attribute_it_does_not_follow_names_it():
+    """A request that did not come through parse_style (a dict, a StyleRamp) naming no attribute was said to be the
+    pause of a model without ar.style_pause ('--style x: this model was not trained with ar.style_pause')."""
+    from timestepmusic.sequence.style import PieceStyle
+
+    with pytest.raises(ValueError, match=r"^--style x: no attribute 'x'; it follows register, spread, density"):
+        PieceStyle(4).asked_columns({"x": 1.0})
+    with pytest.raises(ValueError, match=r"^--style pause: this model was not trained with ar.style_pause; it follows"):
+        PieceStyle(4).asked_columns({"pause": 1.0})
+    assert PieceStyle(4, pause=True).asked_columns({"pause": 1.0})[0].tolist() == [8]
+
+
+def test_a_style_request_s_bad_attribute_is_said_by_generate_before_the_model_loads(tmp_path, monkeypatch):
+    """generate(style={'x': 1}) blamed ar.style_pause once drawing; now one line naming the keyword and what a request
+    names, before the model loads."""
+    monkeypatch.setattr(tsm.GANModel, "load", lambda *args: pytest.fail("loaded"))
+    with pytest.raises(ValueError, match=r"^style=\{'x': 1\}: no attribute 'x'; a request names register, spread, "):
+        tsm.generate(tmp_path / "out", n=1, seconds=2.0, style={"x": 1})

@@ -3,7 +3,6 @@ are, the pieces drawn (draws.py) and written as MIDI files (sample_files.py) und
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -21,7 +20,7 @@ from .midi import Events, FileGrid, write_events
 from .prompts import continued_prompt
 from .sample_files import earlier_samples, piece_meta, replace_earlier, sample_name, seed_lock
 from .sequence.pulse import TempoTold
-from .sequence.style import StyleRamp
+from .sequence.style import StyleRamp, check_held_request
 from .sequence.tonal import KeyTold
 from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames, keyword_messages
 
@@ -38,7 +37,8 @@ def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: 
     (piece_length.py). `options`
     (likelihood arm): prompt=Events or a MIDI file, ends=bool, ending=bool (a model with ar.closing_s: a piece of
     `seconds` closes over its last seconds), temperature=float, mixture_temperature=float, and
-    for the default style="density=6", key="E minor", tempo=90 or "80 > 120", composer="Bach", like=a MIDI file (`api_options`;
+    for the default style="density=6" (a dict is parse_style's: {"density": math.log1p(6)}), key="E minor",
+    tempo=90 or "80 > 120", composer="Bach", like=a MIDI file (`api_options`;
     GANModel.sample_latents); a piece without a note is drawn again (`written_pieces`). Files of an earlier
     run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`), and so is a second generate
     writing the same seed into `out` meanwhile (the command's lock). `pieces`: write only these
@@ -82,6 +82,8 @@ def check_arguments(given: Mapping[str, object]) -> None:
     keyword before the model loads: a count, seed or length the command would refuse as a flag (n=1.5, seed=-1,
     seconds='16'), and a value of a kind the keyword does not take (`TAKES`: prompt=123, composer=3, device=None),
     which was an AttributeError or TypeError from deep inside, or was taken for True (snap_to_real='no')."""
+    if given.get("out") == "":  # (Path(''): the working folder, where the command refuses -o '')
+        raise ValueError("out='': an empty name; give the folder to write into ('.' for the working folder)")
     if "n" in given and not whole(given["n"]):
         raise ValueError(f"n must be a whole number from 1 to {PIECES_LIMIT:,}, got {given['n']!r}")
     if "n" in given and not 1 <= given["n"] <= PIECES_LIMIT:
@@ -95,6 +97,8 @@ def check_arguments(given: Mapping[str, object]) -> None:
     for name, value in given.items():
         if name in TAKES and not TAKES[name][0](value):
             raise ValueError(f"{name}= must be {TAKES[name][1]}, got {value!r}")
+    if isinstance(given.get("style"), dict):  # (its attributes and their ranges: else the model's line, once drawing)
+        check_held_request(given["style"], f"style={given['style']!r}")
 
 
 def truth(value) -> bool:
@@ -108,12 +112,9 @@ def optional(*kinds: type, number: bool = False) -> Callable[[object], bool]:
 
 
 def style_request(value) -> bool:
-    """Whether `value` is a style generate() takes: text, a StyleRamp, or a request (attribute → finite number; {}, a
-    NaN: an IndexError or RuntimeError of torch's once drawing), or None."""
-    if isinstance(value, dict):
-        return bool(value) and all(isinstance(name, str) and real(asked) and math.isfinite(asked)
-                                   for name, asked in value.items())
-    return optional(str, StyleRamp)(value)
+    """Whether `value` is a style generate() takes: text, a StyleRamp, or a request (a dict that is not empty: {} was
+    an IndexError of torch's once drawing; its attributes and values: style.check_held_request), or None."""
+    return bool(value) if isinstance(value, dict) else optional(str, StyleRamp)(value)
 
 
 TAKES: dict[str, tuple[Callable[[object], bool], str]] = {  # keyword: (whether a value is of a kind it takes, that kind)
@@ -129,8 +130,8 @@ TAKES: dict[str, tuple[Callable[[object], bool], str]] = {  # keyword: (whether 
     "temperature": (optional(number=True), "a number (None: the model's own)"),
     "mixture_temperature": (optional(number=True), "a number (None: the model's own)"),
     "guidance": (optional(number=True), "a number (None: the model's own)"),
-    "style": (style_request, "text ('density=6', 'loudness=45 > loudness=80'), a request as style.parse_style gives "
-                             "it (attribute → finite number) or a StyleRamp"),
+    "style": (style_request, "text ('density=6', 'loudness=45 > loudness=80'), a request as style.parse_style holds "
+                             "it (attribute → number) or a StyleRamp"),
     "key": (optional(str, tuple, KeyTold), "a key as text ('E minor', 'C > G@8'), keys.parse_key's (tonic, minor) "
                                            "or a KeyTold"),
     "tempo": (optional(str, TempoTold, number=True), "beats per minute (90), a path as text ('80 > 120') or a TempoTold"),

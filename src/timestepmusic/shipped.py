@@ -70,6 +70,8 @@ def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
     hide the shipped model of its name; nothing given is always the shipped default."""
     if model is None:
         return models_dir() / DEFAULT_MODEL
+    if str(model) == "":  # (Path(''): the working folder, said as '.: no checkpoint here')
+        raise ValueError(f"{flag} '': an empty name; give a shipped model's name ({DEFAULT_MODEL}, …) or a run folder")
     path = Path(model)
     shipped = _shipped_name(path)
     if path.exists() and not (shipped and not _holds_checkpoint(path)):

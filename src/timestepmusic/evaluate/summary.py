@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from os import PathLike
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,13 @@ def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, s
     makes the figures rough], "report": the report.json written, or None}. Accuracies: 0.5 = cannot tell apart."""
     from .report import BASELINE, CEILING, compared, evaluate_generated
 
+    if isinstance(generated, PathLike):  # (read as a folder, as a str or Path is)
+        generated = Path(generated)
+    elif isinstance(generated, Iterable) and not isinstance(generated, (str, bytes)):  # (a glob's generator: read once)
+        generated = list(generated)
+    check_compare_arguments({"generated": generated, "corpus": corpus, "split": split, "seconds": seconds, "seed": seed,
+                             "repeats": repeats, "max_real_excerpts": max_real_excerpts, "out": out,
+                             "overwrite": overwrite})
     if out is not None:
         if not isinstance(generated, (str, Path)):
             raise ValueError("compare_with_real(out=…): a report is written of a folder of generated files; give the "
@@ -50,6 +58,38 @@ def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, s
         written = None
     return figures_of(report, split) | {"report": written} | {
         "baseline": row_figures(report, BASELINE), "ceiling": row_figures(report, CEILING)}
+
+
+def check_compare_arguments(given: dict[str, object]) -> None:
+    """compare_with_real()'s arguments, keyword → value, refused in one line naming the keyword before anything is read:
+    a value of a kind it does not take (generated=None, max_real_excerpts='40': a TypeError from deep inside) or out of
+    its range (seed=-1: numpy's 'expected non-negative integer', after a note of it; repeats=0: '--repeats must be ≥
+    1', a flag the caller did not give)."""
+    from ..argtypes import SEED_LIMIT, real, whole
+    from ..corpus import Corpus
+
+    def path(value) -> bool:
+        return isinstance(value, (str, PathLike))
+
+    generated, max_real = given["generated"], given["max_real_excerpts"]
+    if not (path(generated) or isinstance(generated, list) and all(path(file) for file in generated)):
+        raise ValueError(f"generated= must be a folder of MIDI files or a list of their paths, got {generated!r}")
+    if not (path(given["corpus"]) or isinstance(given["corpus"], Corpus)):
+        raise ValueError(f"corpus= must be a prepared corpus's folder (tsm prepare's) or a Corpus, got {given['corpus']!r}")
+    if not isinstance(given["split"], str):
+        raise ValueError(f"split= must be a split's name ('train', 'validation', 'test'), got {given['split']!r}")
+    if not (real(given["seconds"]) and 0 < given["seconds"] < math.inf):
+        raise ValueError(f"seconds= must be an excerpt's length in seconds, > 0, got {given['seconds']!r}")
+    if not (whole(given["seed"]) and 0 <= given["seed"] <= SEED_LIMIT):
+        raise ValueError(f"seed= must be a whole number from 0 to {SEED_LIMIT}, got {given['seed']!r}")
+    if not (whole(given["repeats"]) and given["repeats"] >= 1):
+        raise ValueError(f"repeats= must be a whole number ≥ 1, got {given['repeats']!r}")
+    if not (max_real is None or whole(max_real) and max_real >= 1):
+        raise ValueError(f"max_real_excerpts= must be a whole number ≥ 1 (None: all), got {max_real!r}")
+    if not (given["out"] is None or path(given["out"])):
+        raise ValueError(f"out= must be a folder's path (None: write nothing), got {given['out']!r}")
+    if not isinstance(given["overwrite"], (bool, np.bool_)):
+        raise ValueError(f"overwrite= must be True or False, got {given['overwrite']!r}")
 
 
 def figures_of(report: dict, split: str = "test") -> dict:

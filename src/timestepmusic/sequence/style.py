@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import numbers
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -56,6 +57,9 @@ UNITS = {"register": "the notes' mean pitch: a MIDI note (60) or name (C4, F#5, 
          "damper": "share of time the damper is down", "half_pedal": "share of damper time at half depth",
          "soft": "share of time the soft pedal is down",
          PAUSE: "the longest stretch with no note starting, seconds (models trained with ar.style_pause)"}
+# each attribute's range as --style takes it (a share: [0, 1]; the register: a piano's keys, `_described_value`); a
+# pause within a passage of AHEAD chunks: 16 s
+USERS_BOUNDS = {"spread": (0.0, 44.0), "density": (0.0, 60.0), "loudness": (1.0, 127.0), PAUSE: (0.0, 16.0)}
 # loudness asked as a dynamic mark: the velocity notation programs play it at (MuseScore's defaults, and the common
 # MIDI convention); the corpus's performances average 61, between p and mp
 DYNAMICS = {"ppp": 16, "pp": 33, "p": 49, "mp": 64, "mf": 80, "f": 96, "ff": 112, "fff": 127}
@@ -137,10 +141,10 @@ class PieceStyle(nn.Module):
 
     def asked_columns(self, request: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor]:
         """A request's attributes' columns [A] and values [A], or ValueError naming one the model does not follow."""
-        for name in request:
+        for name in request:  # (a request given as a dict, not parse_style's, may name anything)
             if name not in self.attributes:
-                raise ValueError(f"--style {name}: this model was not trained with ar.style_pause; it follows "
-                                 f"{', '.join(self.attributes)}")
+                why = "this model was not trained with ar.style_pause" if name == PAUSE else f"no attribute {name!r}"
+                raise ValueError(f"--style {name}: {why}; it follows {', '.join(self.attributes)}")
         columns = torch.tensor([self.attributes.index(name) for name in request])  # [A]
         return columns, torch.tensor(list(request.values()), dtype=self.bank.dtype, device=self.bank.device)
 
@@ -581,8 +585,7 @@ def _described_value(name: str, value: str) -> float:
             what = f"MIDI note {number} is" if value.lstrip("-").isdigit() else f"{value} is MIDI note {number},"
             raise ValueError(f"--style register={value}: {what} beyond the piano's keys, A0 (21) to C8 (108)")
         return float(number - 21)  # descriptions hold key ids (0: A0)
-    bounds = {"spread": (0.0, 44.0), "density": (0.0, 60.0), "loudness": (1.0, 127.0),
-              PAUSE: (0.0, 16.0)}.get(name, (0.0, 1.0))  # a pause within a passage of AHEAD chunks: 16 s
+    bounds = USERS_BOUNDS.get(name, (0.0, 1.0))
     if name == "loudness" and value.lower() in DYNAMICS:  # loudness=mf
         return float(DYNAMICS[value.lower()])
     percent = bounds == (0.0, 1.0) and value.endswith("%")  # a share as a percentage: damper=90%
@@ -593,6 +596,42 @@ def _described_value(name: str, value: str) -> float:
     if not bounds[0] <= number <= bounds[1]:
         raise ValueError(f"--style {name}={value}: must be in [{bounds[0]:g}, {bounds[1]:g}] ({UNITS[name]})")
     return float(torch.log1p(torch.tensor(number))) if name in LOGGED else number
+
+
+def held_bounds(name: str) -> tuple[float, float]:
+    """The range of an attribute as a description holds it (`_described_value`'s bounds, mapped as it maps them)."""
+    if name == "register":
+        return 0.0, 87.0  # key ids: A0 (MIDI 21) to C8 (108)
+    low, high = USERS_BOUNDS.get(name, (0.0, 1.0))
+    return (float(np.log1p(low)), float(np.log1p(high))) if name in LOGGED else (low, high)
+
+
+HELD_UNITS = {"register": "the key from A0: MIDI note − 21", "density": "ln(1 + notes per second)",
+              PAUSE: "ln(1 + the longest pause's seconds)"}  # where a description holds other units than --style takes
+
+
+def check_held_request(request: dict, subject: str) -> None:
+    """A request given as a dict (attribute → value as a description holds it: parse_style's) refused in one line
+    beginning `subject` (generate()'s keyword and the value) where it names no attribute, or holds a value that is not a
+    finite number or is beyond the attribute's range; where held units differ from --style's and the value is within
+    --style's range, the line says the text that asks it in those units."""
+    for name, value in request.items():
+        if name not in ASKABLE:
+            raise ValueError(f"{subject}: no attribute {name!r}; a request names {ASKABLE_WORDS}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+            raise ValueError(f"{subject}: {name} must be a finite number, got {value!r}")
+        low, high = held_bounds(name)
+        if low <= value <= high:
+            continue
+        if name not in HELD_UNITS:
+            units = "the notes' mean velocity" if name == "loudness" else UNITS[name]  # (not a dynamic mark here)
+            raise ValueError(f"{subject}: {name} must be in [{low:g}, {high:g}] ({units})")
+        users_low, users_high = (21.0, 108.0) if name == "register" else USERS_BOUNDS[name]
+        asks = {"register": f"MIDI note {value:g}", "density": f"{value:g} notes per second"}.get(
+            name, f"a longest pause of {value:g} s")
+        hint = f"; style='{name}={value:g}' asks {asks}" if users_low <= value <= users_high else ""
+        raise ValueError(f"{subject}: {name} must be in [{low:g}, {high:.4g}] as a request holds it "
+                         f"({HELD_UNITS[name]}){hint}")
 
 
 def users_value(name: str, held):

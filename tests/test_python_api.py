@@ -135,3 +135,12 @@ def test_a_style_request_s_bad_attribute_is_said_by_generate_before_the_model_lo
     monkeypatch.setattr(tsm.GANModel, "load", lambda *args: pytest.fail("loaded"))
     with pytest.raises(ValueError, match=r"^style=\{'x': 1\}: no attribute 'x'; a request names register, spread, "):
         tsm.generate(tmp_path / "out", n=1, seconds=2.0, style={"x": 1})
+
+
+def test_a_model_that_takes_no_style_names_the_shipped_models_that_do(tmp_path):
+    """The line ended 'the shipped default does (and `style`)', where `style`, a shipped model's name, read from
+    Python as generate()'s keyword."""
+    with pytest.raises(ValueError) as raised:
+        tsm.generate(tmp_path / "out", model="conv-v1", n=1, seconds=2.0, style="density=6")
+    assert str(raised.value) == ("style: the shipped model conv-v1 (conv) does not follow a description; the shipped "
+                                 "models default and style do, as does any model trained with ar.style")

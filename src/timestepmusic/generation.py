@@ -235,7 +235,7 @@ class GANModel:
                                  "shipped default does (and events-onsets, events-v28)")
         if style is not None and not follows:
             raise ValueError(f"--style: {model_said(self.folder)} ({self.arch}) does not follow a description; "
-                             "the shipped default does (and `style`), or any model trained with ar.style")
+                             "the shipped models default and style do, as does any model trained with ar.style")
         if guidance is not None:
             if not follows:
                 raise ValueError(f"--guidance: {model_said(self.folder)} ({self.arch}) does not follow a description; "

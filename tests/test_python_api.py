@@ -144,3 +144,27 @@ def test_a_model_that_takes_no_style_names_the_shipped_models_that_do(tmp_path):
         tsm.generate(tmp_path / "out", model="conv-v1", n=1, seconds=2.0, style="density=6")
     assert str(raised.value) == ("style: the shipped model conv-v1 (conv) does not follow a description; the shipped "
                                  "models default and style do, as does any model trained with ar.style")
+
+
+def test_generate_s_docstring_names_every_keyword_it_takes():
+    """progress= was taken (an option of GANModel.sample_latents) but not documented, nor were device and guidance:
+    each keyword generate() takes, its own and its options', is named in its docstring (`seed` or seed=), so that the
+    next one added cannot be left out."""
+    import inspect
+    import re
+
+    from timestepmusic.generate_api import generate
+
+    takes = [name for name, p in inspect.signature(generate).parameters.items() if p.kind is not p.VAR_KEYWORD]
+    takes += [name for name, p in inspect.signature(tsm.GANModel.sample_latents).parameters.items()
+              if p.kind is p.KEYWORD_ONLY]
+    assert "progress" in takes and "device" in takes
+    unnamed = [name for name in takes if not re.search(rf"`{name}`|(?<![\w.]){name}=", generate.__doc__)]
+    assert unnamed == []
+
+
+def test_generate_calls_progress_with_no_arguments_once_per_chunk(tmp_path):
+    """What the docstring says of progress=: called with nothing, once per chunk of the pieces drawn together."""
+    calls = []
+    tsm.generate(tmp_path / "out", n=2, seconds=1.0, progress=lambda *args: calls.append(args))
+    assert calls == [()] * 4  # 1 s of 0.25 s chunks, both pieces at once

@@ -28,9 +28,10 @@ from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames, keyword_message
 def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: int = 8, seconds: float | None = None,
              seed: int = 0, device: str = "cpu", snap_to_real: bool = True, overwrite: bool = False,
              pieces: Sequence[int] | None = None, max_seconds: float | None = None, **options) -> list[Path]:
-    """Write `n` MIDI files into `out` from a model of any arch; the same seed gives the same files. `model`: a shipped
-    model's name, a run folder, or a GANModel loaded already (one whose sampling settings generation.set_sampling
-    changed, as `tsm generate --set ar.NAME=VALUE`; None: the default). `seconds`
+    """Write `n` MIDI files into `out` from a model of any arch; the same `seed` gives the same files. `model`: a
+    shipped model's name, a run folder, or a GANModel loaded already (one whose sampling settings
+    generation.set_sampling changed, as `tsm generate --set ar.NAME=VALUE`; None: the default). `device`: where the
+    model is loaded and draws ('cpu', 'cuda', 'cuda:N', 'auto'). `seconds`
     is each piece's length (default 16), or for an arch that ends every piece itself (rnn), the longest one may run
     (default 120, as `max_seconds`); `max_seconds` (as --max-seconds): let each piece end where the model ends it,
     within this (rnn, ar, events models; ends=True). The same seed and settings draw the pieces `tsm generate` does
@@ -38,15 +39,18 @@ def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: 
     (likelihood arm): prompt=Events or a MIDI file, ends=bool, ending=bool (a model with ar.closing_s: a piece of
     `seconds` closes over its last seconds), temperature=float, mixture_temperature=float, and
     for the default style="density=6" (a dict is parse_style's: {"density": math.log1p(6)}), key="E minor",
-    tempo=90 or "80 > 120", composer="Bach", like=a MIDI file (`api_options`;
-    GANModel.sample_latents); a piece without a note is drawn again (`written_pieces`). Files of an earlier
-    run with the same seed in `out` are refused unless `overwrite` (`earlier_samples`), and so is a second generate
-    writing the same seed into `out` meanwhile (the command's lock). `pieces`: write only these
-    of the n (numbered as their files, from 0), the same notes as in the whole run (`drawn_in_batches`); an earlier
-    run's other files are then neither refused nor removed. What `tsm generate` warns of (a length not whole chunks, a
-    shape too short to be told, a piece without a note …) is a timestepmusic.GenerateWarning here, naming keywords; a
-    keyword given a value of a kind it does not take (prompt=123, snap_to_real='no') is a ValueError naming it, before
-    the model loads (`check_arguments`)."""
+    tempo=90 or "80 > 120", composer="Bach", like=a MIDI file, guidance=float (how closely style, like or composer is
+    followed; None: the model's own) (`api_options`; GANModel.sample_latents); progress=a function, called with no
+    arguments once per chunk drawn (of all the pieces drawn together at once: the chunks of a batch of up to
+    draws.BATCH_PIECES, then of any piece drawn again), as `tsm generate`'s bar is fed; it changes nothing drawn, and
+    only a model that draws chunk by chunk (ar, events) calls it. A piece without a note is drawn again
+    (`written_pieces`). Files of an earlier run with the same seed in `out` are refused unless `overwrite`
+    (`earlier_samples`), and so is a second generate writing the same seed into `out` meanwhile (the command's lock).
+    `pieces`: write only these of the n (numbered as their files, from 0), the same notes as in the whole run
+    (`drawn_in_batches`); an earlier run's other files are then neither refused nor removed. What `tsm generate` warns
+    of (a length not whole chunks, a shape too short to be told, a piece without a note …) is a
+    timestepmusic.GenerateWarning here, naming keywords; a keyword given a value of a kind it does not take
+    (prompt=123, snap_to_real='no') is a ValueError naming it, before the model loads (`check_arguments`)."""
     check_api_options(options)  # (a misspelled one, before the model loads)
     check_arguments({"out": out, "model": model, "n": n, "seconds": seconds, "seed": seed, "device": device,
                      "snap_to_real": snap_to_real, "overwrite": overwrite, "max_seconds": max_seconds} | options)

@@ -547,7 +547,8 @@ WRONG_KINDS = {  # id: (generate()'s keywords, what it says: ' … ' between its
     "ending None": ({"ending": None}, "ending= must be True or False, got None"),  # taken as False
     "snap_to_real='no'": ({"snap_to_real": "no"}, "snap_to_real= must be True or False, got 'no'"),  # taken as True
     "overwrite='no'": ({"overwrite": "no"}, "overwrite= must be True or False, got 'no'"),  # taken as True: files gone
-    "device=None": ({"device": None}, "device= must be a device's name ('cpu', 'cuda', 'cuda:N', 'auto'), got None"),
+    "device=0": ({"device": 0}, "device= must be a device's name ('cpu', 'cuda', 'cuda:N', 'auto'; None: cpu, or a "
+                 "GANModel's own), got 0"),  # (None: the default, since a loaded model's device is refused another)
     "model=3": ({"model": 3}, "model= must be a shipped model's name, a run folder or a GANModel (None: the default), "
                 "got 3"),  # a TypeError of pathlib's
     "out=3": ({"out": 3}, "out= must be a folder's path, got 3"),  # a TypeError of pathlib's
@@ -560,7 +561,7 @@ WRONG_KINDS = {  # id: (generate()'s keywords, what it says: ' … ' between its
 @pytest.mark.parametrize("given, said", WRONG_KINDS.values(), ids=WRONG_KINDS.keys())
 def test_generate_in_python_refuses_a_value_of_a_kind_its_keyword_does_not_take(given, said, tmp_path, monkeypatch):
     """prompt=123, like=, style=, composer= of a kind none takes were an AttributeError from deep inside once the
-    model had loaded (temperature='hot' a TypeError of a comparison, device=None torch's, out=3 pathlib's);
+    model had loaded (temperature='hot' a TypeError of a comparison, device=None torch's (now the default), out=3 pathlib's);
     snap_to_real='no' and overwrite='no' were taken as True. Each is one line naming the keyword and what it takes
     (generate_api.TAKES), before the model loads, and nothing is written."""
     from timestepmusic import generate_api, generation

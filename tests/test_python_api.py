@@ -168,3 +168,21 @@ def test_generate_calls_progress_with_no_arguments_once_per_chunk(tmp_path):
     calls = []
     tsm.generate(tmp_path / "out", n=2, seconds=1.0, progress=lambda *args: calls.append(args))
     assert calls == [()] * 4  # 1 s of 0.25 s chunks, both pieces at once
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:1", "meta"])
+def test_a_loaded_model_asked_to_draw_on_another_device_is_refused_in_one_line(device, model, tmp_path):
+    """generate(model=a GANModel loaded on cpu, device='cuda') drew on cpu without a word (on a machine with no CUDA,
+    too); now one line naming the device the model is on, and nothing written."""
+    with pytest.raises(ValueError) as raised:
+        tsm.generate(tmp_path / "out", model=model, n=1, seconds=1.0, device=device)
+    assert str(raised.value) == (f"device='{device}': the model given is already loaded on cpu; load it on the device "
+                                 f"asked (GANModel.load(NAME, device='{device}')) or leave device out to draw where it is")
+    assert not list(tmp_path.rglob("*.mid"))
+
+
+def test_a_loaded_model_draws_where_it_is_when_no_other_device_is_asked(model, tmp_path):
+    import torch
+
+    for i, device in enumerate((None, "cpu", torch.device("cpu"))):
+        assert len(tsm.generate(tmp_path / str(i), model=model, n=1, seconds=1.0, device=device)) == 1

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .argtypes import PIECES_LIMIT, SEED_LIMIT, real, whole
+from .devices import pick_device
 from .draws import drawn_in_batches
 from .files import held_folder
 from .generate_told import Told
@@ -26,12 +27,13 @@ from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames, keyword_message
 
 
 def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: int = 8, seconds: float | None = None,
-             seed: int = 0, device: str = "cpu", snap_to_real: bool = True, overwrite: bool = False,
+             seed: int = 0, device: str | None = None, snap_to_real: bool = True, overwrite: bool = False,
              pieces: Sequence[int] | None = None, max_seconds: float | None = None, **options) -> list[Path]:
     """Write `n` MIDI files into `out` from a model of any arch; the same `seed` gives the same files. `model`: a
     shipped model's name, a run folder, or a GANModel loaded already (one whose sampling settings
     generation.set_sampling changed, as `tsm generate --set ar.NAME=VALUE`; None: the default). `device`: where the
-    model is loaded and draws ('cpu', 'cuda', 'cuda:N', 'auto'). `seconds`
+    model is loaded and draws ('cpu', 'cuda', 'cuda:N', 'auto'; None: 'cpu', or for a GANModel given, where it is
+    loaded; another than that is refused: `check_loaded_device`). `seconds`
     is each piece's length (default 16), or for an arch that ends every piece itself (rnn), the longest one may run
     (default 120, as `max_seconds`); `max_seconds` (as --max-seconds): let each piece end where the model ends it,
     within this (rnn, ar, events models; ends=True). The same seed and settings draw the pieces `tsm generate` does
@@ -71,6 +73,26 @@ def generate(out: str | Path, *, model: str | Path | GANModel | None = None, n: 
                               pieces, options)
 
 
+def check_loaded_device(gan: GANModel, device: str | torch.device | None) -> None:
+    """generate(model=a GANModel, device=…): a device other than the one the model is loaded on is refused in one line
+    (it was ignored, the pieces drawn where the model was). The model is not moved: it is the caller's, perhaps in
+    use elsewhere, and its arm keeps its device beyond its weights (the device it was built for, its codebook and kept
+    tensors), so that a move is not one safe step; loading it on the device is."""
+    if device is None:
+        return
+    on = gan.ae.device
+    if device == "auto":
+        asked = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            asked = torch.device(device)
+        except RuntimeError:  # (not a name torch reads: pick_device's line for it)
+            asked = pick_device(str(device))
+    if asked.type != on.type or asked.index not in (None, on.index):  # ('cuda' is the model's cuda:N)
+        raise ValueError(f"device={str(device)!r}: the model given is already loaded on {on}; load it on the device "
+                         f"asked (GANModel.load(NAME, device={str(device)!r})) or leave device out to draw where it is")
+
+
 def api_keywords() -> list[str]:
     """generate()'s keyword arguments: its own and its options (GANModel.sample_latents'), each the name of one of
     `tsm generate`'s flags (setting_names.FLAGS)."""
@@ -84,7 +106,7 @@ def api_keywords() -> list[str]:
 def check_arguments(given: Mapping[str, object]) -> None:
     """generate()'s arguments (or GANModel.sample()'s), keyword → value as given, refused in one line naming the
     keyword before the model loads: a count, seed or length the command would refuse as a flag (n=1.5, seed=-1,
-    seconds='16'), and a value of a kind the keyword does not take (`TAKES`: prompt=123, composer=3, device=None),
+    seconds='16'), and a value of a kind the keyword does not take (`TAKES`: prompt=123, composer=3, device=0),
     which was an AttributeError or TypeError from deep inside, or was taken for True (snap_to_real='no')."""
     if given.get("out") == "":  # (Path(''): the working folder, where the command refuses -o '')
         raise ValueError("out='': an empty name; give the folder to write into ('.' for the working folder)")
@@ -124,7 +146,7 @@ def style_request(value) -> bool:
 TAKES: dict[str, tuple[Callable[[object], bool], str]] = {  # keyword: (whether a value is of a kind it takes, that kind)
     "out": (lambda value: isinstance(value, (str, PathLike)), "a folder's path"),
     "model": (optional(str, PathLike, GANModel), "a shipped model's name, a run folder or a GANModel (None: the default)"),
-    "device": (lambda value: isinstance(value, (str, torch.device)), "a device's name ('cpu', 'cuda', 'cuda:N', 'auto')"),
+    "device": (optional(str, torch.device), "a device's name ('cpu', 'cuda', 'cuda:N', 'auto'; None: cpu, or a GANModel's own)"),
     "snap_to_real": (truth, "True or False"),
     "overwrite": (truth, "True or False"),
     "prompt": (optional(str, PathLike, Events), "a MIDI file's path or Events"),
@@ -143,8 +165,9 @@ TAKES: dict[str, tuple[Callable[[object], bool], str]] = {  # keyword: (whether 
 }
 
 
-def _generated(out: Path, model: str | Path | GANModel | None, n: int, lengths: tuple[float | None, float | None], seed: int,
-               device: str, snap_to_real: bool, overwrite: bool, pieces: Sequence[int] | None, options: dict) -> list[Path]:
+def _generated(out: Path, model: str | Path | GANModel | None, n: int, lengths: tuple[float | None, float | None],
+               seed: int, device: str | None, snap_to_real: bool, overwrite: bool, pieces: Sequence[int] | None,
+               options: dict) -> list[Path]:
     """`generate` within its folder's lock (`lengths`: its seconds and max_seconds, as given)."""
     chosen = chosen_pieces(pieces, n, PYTHON_KEYWORDS)
     names = {i: out / sample_name(seed, i, n) for i in chosen}
@@ -152,7 +175,9 @@ def _generated(out: Path, model: str | Path | GANModel | None, n: int, lengths: 
                             only=None if pieces is None else list(names.values()), names=PYTHON_KEYWORDS)
     from .generate_told import say_nothing_to_snap
 
-    gan = model if isinstance(model, GANModel) else GANModel.load(model, device)  # (a loaded one: not read again)
+    if isinstance(model, GANModel):  # (a loaded one: not read again, nor moved)
+        check_loaded_device(model, device)
+    gan = model if isinstance(model, GANModel) else GANModel.load(model, device or "cpu")
     if not snap_to_real:
         say_nothing_to_snap(gan)
     seconds, options = api_length(gan, *lengths, options)

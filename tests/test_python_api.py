@@ -186,3 +186,24 @@ def test_a_loaded_model_draws_where_it_is_when_no_other_device_is_asked(model, t
 
     for i, device in enumerate((None, "cpu", torch.device("cpu"))):
         assert len(tsm.generate(tmp_path / str(i), model=model, n=1, seconds=1.0, device=device)) == 1
+
+
+@pytest.mark.parametrize("given, said", [
+    ("", "GANModel.load(''): an empty name; give a shipped model's name (default, …) or a run folder (None: the default)"),
+    ("defualt", "GANModel.load('defualt'): no such folder, and not a shipped model; did you mean default? (generators: "
+                "default, "),
+], ids=["empty", "misspelt"])
+def test_a_model_name_load_cannot_read_is_said_as_the_python_call(given, said):
+    """GANModel.load('defualt') said `--model defualt: …`, a flag of the command, to a Python caller; now the call as
+    given, and the generators alone (it loads no autoencoder). The command's --model line is tests/test_bad_input's."""
+    with pytest.raises(ValueError) as raised:
+        tsm.GANModel.load(given)
+    assert str(raised.value).startswith(said) and "autoencoders" not in str(raised.value)
+
+
+def test_the_command_still_names_its_flag_for_a_model_name_it_cannot_read(tmp_path, capsys):
+    from timestepmusic.cli import main
+
+    assert main(["generate", "--model", "defualt", "-n", "1", "-o", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.startswith("error: --model defualt: no such folder, and not a shipped model; did "
+                                              "you mean default? (generators: default, ")

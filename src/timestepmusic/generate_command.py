@@ -161,9 +161,9 @@ def _files_to_write(args: argparse.Namespace, request: Request) -> Files:
 def _loaded_model(args: argparse.Namespace) -> GANModel:
     """--model (a shipped name, a run or a checkpoint) on --device, checked to be of --arch where given."""
     from .generation import GANModel
-    from .shipped import model_said
+    from .shipped import model_said, resolve_model
 
-    gan = GANModel.load(args.model, args.device)
+    gan = GANModel.load(resolve_model(args.model), args.device)  # (a name neither shipped nor a folder: --model's line)
     if args.arch is not None and args.arch != gan.arch:
         raise ValueError(f"--arch {args.arch}: {model_said(gan.folder)} is of arch {gan.arch}")
     return gan

@@ -36,7 +36,7 @@ from .sequence.pulse import TempoTold
 from .sequence.style import StyleRamp
 from .sequence.style_calibration import StyleCalibration
 from .sequence.tonal import HEARS_KEYS, KeyTold
-from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames
+from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames, said_in_keywords
 from .shipped import arch_said, model_said, resolve_model, shipped_name_of
 from .soft_runs import soft_held
 
@@ -143,7 +143,10 @@ class GANModel:
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> "GANModel":
-        path = resolve_model(path)
+        """The model `path` names: a shipped model's name, a run or checkpoint folder (None: the shipped default), on
+        `device`; a name that is neither is one line naming this call as given (`GANModel.load('defualt'): …`), or
+        within generate() its keyword (model=)."""
+        path = resolve_model(path, call=None if said_in_keywords() else "GANModel.load")
         folder, meta = read_meta(path)
         if meta.get("kind") != "gan":
             raise ValueError(f"{shipped_name_of(folder) or folder}: not a GAN checkpoint (kind={meta.get('kind')!r}); "

@@ -64,14 +64,19 @@ def shipped_of_arch(arch: str) -> str:
     return shipped_of_kind(arch)[0]["name"]
 
 
-def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
+def resolve_model(model: str | Path | None, flag: str = "--model", call: str | None = None) -> Path:
     """A folder given (an existing path) as it is; a shipped model's name → its folder; None → the default. A
     folder in the working directory that holds no checkpoint (an output folder called `style`, say) does not
-    hide the shipped model of its name; nothing given is always the shipped default."""
+    hide the shipped model of its name; nothing given is always the shipped default. A name that is neither is refused
+    in one line naming the command's `flag` (`--model defualt: …`), or with `call`, the Python call given it as
+    Python says it (`GANModel.load('defualt'): …`; generators alone listed: such a call loads no autoencoder)."""
     if model is None:
         return models_dir() / DEFAULT_MODEL
+    subject = f"{flag} {model}" if call is None else f"{call}({model!r})"
     if str(model) == "":  # (Path(''): the working folder, said as '.: no checkpoint here')
-        raise ValueError(f"{flag} '': an empty name; give a shipped model's name ({DEFAULT_MODEL}, …) or a run folder")
+        said = f"{flag} ''" if call is None else subject
+        raise ValueError(f"{said}: an empty name; give a shipped model's name ({DEFAULT_MODEL}, …) or a run folder"
+                         + ("" if call is None else " (None: the default)"))
     path = Path(model)
     shipped = _shipped_name(path)
     if path.exists() and not (shipped and not _holds_checkpoint(path)):
@@ -81,16 +86,17 @@ def resolve_model(model: str | Path | None, flag: str = "--model") -> Path:
             log.warning("%s: this folder holds no model; using the shipped %s", path, path.name)
         return models_dir() / path.name
     if path.name == "best" and (path.parent / "last").is_dir():  # a run that has not validated yet
-        raise ValueError(f"{flag} {model}: no such folder: the run {path.parent} has no best checkpoint yet (it comes "
+        raise ValueError(f"{subject}: no such folder: the run {path.parent} has no best checkpoint yet (it comes "
                          f"with its first validation that scores); its latest is {path.parent / 'last'} (give the run "
                          f"folder: {path.parent})")
     generators = shipped_names()  # (generate()'s model= takes no autoencoder, nor has it an --ae to give one to)
-    autoencoders = [] if said_in_keywords() else shipped_autoencoders()
+    python = said_in_keywords() or call is not None
+    autoencoders = [] if python else shipped_autoencoders()
     names = {name.casefold(): name for name in generators + autoencoders}
     near = difflib.get_close_matches(str(model).casefold(), list(names), n=1, cutoff=0.7)
     said = f"; did you mean {names[near[0]]}?" if near else ""
-    listed = "" if said_in_keywords() else f"; autoencoders, for --ae: {', '.join(autoencoders) or 'none'}"
-    raise ValueError(f"{flag} {model}: no such folder, and not a shipped model{said} (generators: "
+    listed = "" if python else f"; autoencoders, for --ae: {', '.join(autoencoders) or 'none'}"
+    raise ValueError(f"{subject}: no such folder, and not a shipped model{said} (generators: "
                      f"{', '.join(generators) or 'none'}{listed})")
 
 

@@ -89,6 +89,7 @@ def test_the_report_holds_the_comparison_s_figures_as_compare_with_real_reads_th
     reads its figures from, in report.json's order (compare_with_real built a subset of it by hand)."""
     from timestepmusic.evaluate.report import BASELINE, CEILING, compared, evaluate_generated
     from timestepmusic.evaluate.summary import row_figures
+    from timestepmusic.setting_names import PYTHON_KEYWORDS
 
     figures = compared(generated, corpus, seed=3, repeats=1).report_figures("test")
     report = evaluate_generated(generated, corpus, tmp_path / "r", seed=3, repeats=1)
@@ -98,7 +99,9 @@ def test_the_report_holds_the_comparison_s_figures_as_compare_with_real_reads_th
                             "training", "notes", "link_audio", "out_dir"]  # (report.json's bytes as before)
     assert list(figures["files"]) == ["read", "bad", "left_out", "described"]
     rows = {"baseline": row_figures(figures, BASELINE), "ceiling": row_figures(figures, CEILING)}
-    assert timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1) == figures_of(figures) | {
+    said_in_keywords = compared(generated, corpus, seed=3, repeats=1, setting_names=PYTHON_KEYWORDS).report_figures("test")
+    assert said_in_keywords | {"notes": figures["notes"]} == figures  # (its notes name compare_with_real()'s keywords)
+    assert timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1) == figures_of(said_in_keywords) | {
         "report": None} | rows
 
 
@@ -135,3 +138,32 @@ def test_generated_files_may_be_any_iterable_of_paths(corpus, generated):
     by_list = timestepmusic.compare_with_real(files, corpus, seed=3, repeats=1)
     by_iterator = timestepmusic.compare_with_real(iter(files), corpus, seed=3, repeats=1)
     assert by_list == by_iterator and by_iterator["files"] == 3
+
+
+def test_its_notes_name_its_keywords_and_tsm_evaluate_s_its_flags(corpus, generated, tmp_path, caplog):
+    """compare_with_real()'s notes (logged and returned) asked for `--split`, `shorter --seconds`, `pass --seconds no
+    longer than the files` and `tsm generate -n 200`, flags of commands a Python caller is not running; now its
+    keywords (split=, seconds=) and generate()'s n=200, while tsm evaluate's report keeps its flags."""
+    import logging
+    import shutil
+
+    folder = tmp_path / "with_a_short_one"
+    shutil.copytree(generated, folder)
+    events = excerpts_from_corpus(corpus, "test").events(0)
+    write_events(events.take(events.start_s < 2.0), folder / "short.mid")  # (a file shorter than the excerpts)
+    with caplog.at_level(logging.WARNING):
+        notes = timestepmusic.compare_with_real(folder, corpus, seed=3, repeats=1)["notes"]
+    asked = ["use a larger split (split=), shorter seconds= or a larger corpus", "pass seconds= no longer than the files",
+             "generate more pieces (generate() with n=200)"]
+    assert [any(note.endswith(said) for note in notes) for said in asked] == [True] * 3, notes
+    assert not any("--" in note or "tsm " in note for note in notes)
+    assert [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING] == notes
+    with pytest.raises(ValueError, match=r"; choose another split=, shorter seconds= or a larger corpus$"):
+        timestepmusic.compare_with_real(folder, corpus, seconds=100_000.0)
+
+    assert main(["evaluate", str(folder), "--real", str(corpus.root), "-o", str(tmp_path / "cli"), "--seed", "3",
+                 "--repeats", "1"]) == 0
+    said = json.loads((tmp_path / "cli" / "report.json").read_text())["notes"]
+    flags = ["use a larger split (--split), shorter --seconds or a larger corpus",
+             "pass --seconds no longer than the files", "generate more pieces (tsm generate -n 200)"]
+    assert [any(note.endswith(flag) for note in said) for flag in flags] == [True] * 3, said

@@ -24,6 +24,7 @@ import numpy as np
 from ..files import atomic_path
 from ..midi import NUM_KEYS, events_from_bytes, file_bytes, made_by_marker
 from ..requests import holds_its_prompt
+from ..setting_names import FLAGS, SettingNames
 from ..sources import midi_below, midi_in
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
 from .compare import (
@@ -224,9 +225,12 @@ class Comparison:
 def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str = "test", train_split: str = "train",
              extra_rows: dict[str, ExcerptTable] | None = None, seconds: float = EXCERPT_SECONDS, seed: int = 0,
              copy_threshold: float = COPY_THRESHOLD, transpose: bool = False, max_real_excerpts: int | None = None,
-             repeats: int = CLASSIFIER_REPEATS, train_row: bool = False) -> Comparison:
+             repeats: int = CLASSIFIER_REPEATS, train_row: bool = False,
+             setting_names: SettingNames = FLAGS) -> Comparison:
     """The figures of `evaluate_generated` (its arguments of the same names), written nowhere: `generated` a folder
-    (its .mid/.midi files) or a list of MIDI files."""
+    (its .mid/.midi files) or a list of MIDI files. What its notes ask of the caller names `tsm evaluate`'s flags
+    (--split, --seconds) and `tsm generate -n 200`, or with `setting_names` PYTHON_KEYWORDS, compare_with_real()'s
+    keywords (split=, seconds=) and generate()'s n=200."""
     from ..corpus import Corpus
 
     if repeats < 1:
@@ -236,6 +240,7 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
                          "--split or --train-split")
     if max_real_excerpts is not None and max_real_excerpts < 1:
         raise ValueError(f"--max-real-excerpts must be ≥ 1, got {max_real_excerpts}")
+    split_said, seconds_said = setting_names.name("split"), setting_names.name("seconds")  # (--split; split=)
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
     folder = Path(generated) if isinstance(generated, (str, Path)) else None  # (None: a list of files)
     performances, names, sha1s, bad, left_out, paths = read_generated(generated, corpus.config.events.pedal_bins)
@@ -250,7 +255,7 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
     if real.num_excerpts == 0 or real_short.all():
         longest = f" (its longest performance lasts {float(real_lengths.max()):.0f} s)" if real.num_excerpts else ""
         raise ValueError(f"{corpus.root}: no real excerpts of {seconds:g} s in the {split} split to compare with"
-                         f"{longest}; choose another --split, shorter --seconds or a larger corpus")
+                         f"{longest}; choose another {split_said}, shorter {seconds_said} or a larger corpus")
     if real_short.any():
         performances_short = np.unique(real.group[real_short])
         notes.append(f"{performances_short.size} of {np.unique(real.group).size} real performances in the {split} "
@@ -261,14 +266,14 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
     if real.num_excerpts < MIN_REAL_EXCERPTS:
         notes.append(f"only {real.num_excerpts} real excerpts of {seconds:g} s in the {split} split (fewer than "
                      f"{MIN_REAL_EXCERPTS}): the figures are rough, and the ceiling, from two halves of them, is low; "
-                     "use a larger split (--split), shorter --seconds or a larger corpus")
+                     f"use a larger split ({split_said}), shorter {seconds_said} or a larger corpus")
         log.warning("%s", notes[-1])
     lengths = np.array([p.end_s for p in performances])  # to the last sound's end
     short = lengths < SHORT_SHARE * seconds
     if short.any():
         notes.append(f"{int(short.sum())} of {len(performances)} generated files last less than {seconds:g} s "
                      f"(median {float(np.median(lengths[short])):.1f} s): each is one excerpt of {seconds:g} s, silent "
-                     "after its end, which the descriptors count; pass --seconds no longer than the files")
+                     f"after its end, which the descriptors count; pass {seconds_said} no longer than the files")
         log.warning("%s", notes[-1])
     if deeper:
         notes.append(f"{len(deeper)} more MIDI file{'s are' if len(deeper) > 1 else ' is'} in subfolders of "
@@ -315,12 +320,13 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
         notes.append(f"{names[int(sizes.argmax())]} holds {int(sizes.max())} of the {generated.num_excerpts} generated "
                      "excerpts: the folds keep each file whole, so the classifiers that test it learnt the generated "
                      "side from the few others, and their accuracies may read near 0.5 however unlike real it is; "
-                     "cut long files into pieces of about --seconds, or give more files")
+                     f"cut long files into pieces of about {seconds_said}, or give more files")
         log.warning("%s", notes[-1])
     if tables[GENERATED].num_excerpts < MIN_EXCERPTS:
         notes.append(f"only {tables[GENERATED].num_excerpts} generated excerpts of {seconds:g} s (fewer than "
                      f"{MIN_EXCERPTS}): the classifier's accuracy and the overlaps are rough (see their "
-                     "p-values); generate more pieces (tsm generate -n 200)")
+                     f"p-values); generate more pieces ({'tsm generate ' if setting_names.cli else 'generate() with '}"
+                     f"{setting_names.given('n', 200)})")
         log.warning("%s", notes[-1])
     try:
         tables[BASELINE] = shuffled_chunks(corpus, train_split, real.num_excerpts, seconds, seed)
@@ -381,19 +387,21 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                        runs: list[str | Path] | None = None, wav: bool = False, seconds: float = EXCERPT_SECONDS,
                        seed: int = 0, copy_threshold: float = COPY_THRESHOLD, transpose: bool = False,
                        max_rolls: int = 4, max_real_excerpts: int | None = None, soundfont=None,
-                       link_audio: bool = False, repeats: int = CLASSIFIER_REPEATS, train_row: bool = False) -> dict:
+                       link_audio: bool = False, repeats: int = CLASSIFIER_REPEATS, train_row: bool = False,
+                       setting_names: SettingNames = FLAGS) -> dict:
     """Describe generated files and real `split` excerpts of `corpus` (a Corpus or its folder), compare
     them, check for copies of the `train_split`, and write report.json + report.html into `out_dir`.
     `repeats`: draws of the classifiers' balancing subsample and folds each accuracy is averaged over.
     `link_audio`: the page links the WAV files in `out_dir`/audio instead of embedding them (a small
     page; keep the folder together). `train_row`: also a row of as many real excerpts of the `train_split` as there
-    are generated ones: what a model that had learnt it exactly would score against `split`. Returns the report (as
-    written to report.json)."""
+    are generated ones: what a model that had learnt it exactly would score against `split`. `setting_names`: as
+    `compared`'s notes name the settings. Returns the report (as written to report.json)."""
     from .plots import plot_densities, plot_roll, plot_training_curves
 
     found = compared(generated_dir, corpus, split=split, train_split=train_split, extra_rows=extra_rows,
                      seconds=seconds, seed=seed, copy_threshold=copy_threshold, transpose=transpose,
-                     max_real_excerpts=max_real_excerpts, repeats=repeats, train_row=train_row)
+                     max_real_excerpts=max_real_excerpts, repeats=repeats, train_row=train_row,
+                     setting_names=setting_names)
     corpus, names = found.corpus, found.names
     generated_dir, out_dir = Path(generated_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

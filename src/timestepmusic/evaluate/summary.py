@@ -32,7 +32,9 @@ def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, s
     shuffled-chunks floor and of two halves of the real excerpts, "why": {classifier: why its accuracy is None}
     where one is, "near_copies": count (None: no copy check),
     "excerpts": {"generated", "real"}, "files": how many were read, "bad": [{"file", "reason"}], "notes": [what
-    makes the figures rough], "report": the report.json written, or None}. Accuracies: 0.5 = cannot tell apart."""
+    makes the figures rough, each also logged; what it asks of the caller named in keywords: split=, seconds=,
+    generate()'s n=200], "report": the report.json written, or None}. Accuracies: 0.5 = cannot tell apart."""
+    from ..setting_names import PYTHON_KEYWORDS
     from .report import BASELINE, CEILING, compared, evaluate_generated
 
     if isinstance(generated, PathLike):  # (read as a folder, as a str or Path is)
@@ -50,11 +52,12 @@ def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, s
         if earlier.exists() and not overwrite:
             raise ValueError(f"{earlier} is there already (an earlier report); give another out, or overwrite=True")
         report = evaluate_generated(generated, corpus, out, split=split, seconds=seconds, seed=seed, repeats=repeats,
-                                    max_real_excerpts=max_real_excerpts)
+                                    max_real_excerpts=max_real_excerpts, setting_names=PYTHON_KEYWORDS)
         written = Path(out) / "report.json"
     else:
         report = compared(generated, corpus, split=split, seconds=seconds, seed=seed, repeats=repeats,
-                          max_real_excerpts=max_real_excerpts).report_figures(split)  # (report.json's, unwritten)
+                          max_real_excerpts=max_real_excerpts,
+                          setting_names=PYTHON_KEYWORDS).report_figures(split)  # (report.json's, unwritten)
         written = None
     return figures_of(report, split) | {"report": written} | {
         "baseline": row_figures(report, BASELINE), "ceiling": row_figures(report, CEILING)}

@@ -170,14 +170,38 @@ def test_generate_calls_progress_with_no_arguments_once_per_chunk(tmp_path):
     assert calls == [()] * 4  # 1 s of 0.25 s chunks, both pieces at once
 
 
-@pytest.mark.parametrize("device", ["cuda", "cuda:1", "meta"])
-def test_a_loaded_model_asked_to_draw_on_another_device_is_refused_in_one_line(device, model, tmp_path):
-    """generate(model=a GANModel loaded on cpu, device='cuda') drew on cpu without a word (on a machine with no CUDA,
-    too); now one line naming the device the model is on, and nothing written."""
+@pytest.mark.parametrize("device", ["cuda", "cuda:1", "auto"])
+def test_a_loaded_model_asked_to_draw_on_another_device_is_refused_in_one_line(device, model, tmp_path, monkeypatch):
+    """generate(model=a GANModel loaded on cpu, device='cuda') drew on cpu without a word; now, where the device is
+    there (CUDA said to be here: nothing reaches it before the refusal), one line naming the device the model is on,
+    and nothing written."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     with pytest.raises(ValueError) as raised:
         tsm.generate(tmp_path / "out", model=model, n=1, seconds=1.0, device=device)
     assert str(raised.value) == (f"device='{device}': the model given is already loaded on cpu; load it on the device "
                                  f"asked (GANModel.load(NAME, device='{device}')) or leave device out to draw where it is")
+    assert not list(tmp_path.rglob("*.mid"))
+
+
+@pytest.mark.parametrize("device, said", [
+    ("cuda", "device='cuda': CUDA is not available on this machine"),
+    ("meta", "device='meta': not a device name (cpu, cuda, cuda:N, auto)"),
+    ("gpu", "device='gpu': not a device name (cpu, cuda, cuda:N, auto)"),
+], ids=["cuda", "meta", "gpu"])
+def test_a_loaded_model_asked_for_a_device_there_is_not_is_told_so_as_for_a_model_by_name(device, said, model, tmp_path,
+                                                                                           monkeypatch):
+    """generate(model=a GANModel, device='cuda') on a machine with no CUDA said to load the model on cuda
+    (GANModel.load(NAME, device='cuda')), which that machine refuses; now the line generate(model=a name, device='cuda')
+    says, and device='meta' is not a device name for either."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for given in (model, None):
+        with pytest.raises(ValueError) as raised:
+            tsm.generate(tmp_path / "out", model=given, n=1, seconds=1.0, device=device)
+        assert str(raised.value) == said
     assert not list(tmp_path.rglob("*.mid"))
 
 

@@ -81,13 +81,8 @@ def check_loaded_device(gan: GANModel, device: str | torch.device | None) -> Non
     if device is None:
         return
     on = gan.ae.device
-    if device == "auto":
-        asked = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        try:
-            asked = torch.device(device)
-        except RuntimeError:  # (not a name torch reads: pick_device's line for it)
-            asked = pick_device(str(device))
+    asked = pick_device(str(device))  # (auto; a name that is not a device, or CUDA where there is none: its line, as
+    # for a model loaded by name, not a call to load this one where it cannot be)
     if asked.type != on.type or asked.index not in (None, on.index):  # ('cuda' is the model's cuda:N)
         raise ValueError(f"device={str(device)!r}: the model given is already loaded on {on}; load it on the device "
                          f"asked (GANModel.load(NAME, device={str(device)!r})) or leave device out to draw where it is")

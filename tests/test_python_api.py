@@ -97,6 +97,9 @@ SAMPLE_WRONG_KINDS = {  # id: (GANModel.sample()'s arguments, what it says), eac
     "style, register as a MIDI note": ({"style": {"register": 96}}, "style={'register': 96}: register must be in [0, 87] "
                                        "as a request holds it (the key from A0: MIDI note − 21); style='register=96' asks "
                                        "MIDI note 96"),
+    "style, register between keys": ({"style": {"register": 90.5}}, "style={'register': 90.5}: register must be in [0, 87] "
+                                     "as a request holds it (the key from A0: MIDI note − 21)"),  # said style='register=90.5'
+    # asks MIDI note 90.5, a text --style refuses (no note's letter is 9)
     "tempo=True": ({"tempo": True}, "tempo= must be beats per minute (90), a path as text ('80 > 120') or a TempoTold, "
                    "got True"),  # 'tempo=1: give beats per minute from 40 to 240'
     "snap_to_real='no'": ({"snap_to_real": "no"}, "snap_to_real= must be True or False, got 'no'"),  # taken as True

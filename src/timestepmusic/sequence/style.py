@@ -613,8 +613,8 @@ HELD_UNITS = {"register": "the key from A0: MIDI note − 21", "density": "ln(1 
 def check_held_request(request: dict, subject: str) -> None:
     """A request given as a dict (attribute → value as a description holds it: parse_style's) refused in one line
     beginning `subject` (generate()'s keyword and the value) where it names no attribute, or holds a value that is not a
-    finite number or is beyond the attribute's range; where held units differ from --style's and the value is within
-    --style's range, the line says the text that asks it in those units."""
+    finite number or is beyond the attribute's range; where held units differ from --style's and the value is one
+    --style takes (within its range; for the register, a whole MIDI note), the line says the text that asks it."""
     for name, value in request.items():
         if name not in ASKABLE:
             raise ValueError(f"{subject}: no attribute {name!r}; a request names {ASKABLE_WORDS}")
@@ -629,7 +629,9 @@ def check_held_request(request: dict, subject: str) -> None:
         users_low, users_high = (21.0, 108.0) if name == "register" else USERS_BOUNDS[name]
         asks = {"register": f"MIDI note {value:g}", "density": f"{value:g} notes per second"}.get(
             name, f"a longest pause of {value:g} s")
-        hint = f"; style='{name}={value:g}' asks {asks}" if users_low <= value <= users_high else ""
+        said = users_low <= value <= users_high and (name != "register" or float(value).is_integer())  # (--style takes
+        # a whole MIDI note)
+        hint = f"; style='{name}={value:g}' asks {asks}" if said else ""
         raise ValueError(f"{subject}: {name} must be in [{low:g}, {high:.4g}] as a request holds it "
                          f"({HELD_UNITS[name]}){hint}")
 

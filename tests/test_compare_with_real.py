@@ -118,6 +118,8 @@ WRONG_ARGUMENTS = {  # id: (compare_with_real()'s keywords, what it says), what 
     "seconds=0": ({"seconds": 0}, "seconds= must be an excerpt's length in seconds, > 0, got 0"),
     "split=None": ({"split": None}, "split= must be a split's name ('train', 'validation', 'test'), got None"),
     "overwrite text": ({"overwrite": "no"}, "overwrite= must be True or False, got 'no'"),
+    "out=''": ({"out": ""}, "out='': an empty name; give the folder to write the report into ('.' for the working "
+               "folder), or None to write nothing"),  # wrote report.html, report.json and figures/ into the working folder
 }
 
 
@@ -167,3 +169,12 @@ def test_its_notes_name_its_keywords_and_tsm_evaluate_s_its_flags(corpus, genera
     flags = ["use a larger split (--split), shorter --seconds or a larger corpus",
              "pass --seconds no longer than the files", "generate more pieces (tsm generate -n 200)"]
     assert [any(note.endswith(flag) for note in said) for flag in flags] == [True] * 3, said
+
+
+def test_tsm_evaluate_refuses_an_empty_report_folder(corpus, generated, tmp_path, monkeypatch, capsys):
+    """tsm evaluate -o '' wrote report.html, report.json and figures/ into the working folder ('wrote report.html and
+    report.json', not saying where), as generate -o '' is refused; now one line, before anything is read."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", str(generated), "--real", str(corpus.root), "-o", "", "--repeats", "1"]) == 2
+    assert capsys.readouterr().err.strip() == "error: -o: an empty name; give the folder to write the report into"
+    assert list(tmp_path.iterdir()) == []

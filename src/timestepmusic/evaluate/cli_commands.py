@@ -46,6 +46,8 @@ def written_by_report(out: Path) -> set[Path]:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """`tsm evaluate`, one process at a time writing a report into a folder: a second one is refused in one line (a
     lock in the folder: files.held_folder), not left to replace the first's report unasked and mix their figures."""
+    if args.out == "":  # (Path(''): the working folder, its report said as 'wrote report.html', nowhere named)
+        raise ValueError("-o: an empty name; give the folder to write the report into")
     with held_folder(args.out, ".evaluate.lock", f"-o {args.out}: another tsm evaluate is writing a report into it now; "
                      "wait for it to end, or give another -o"):
         return _evaluate(args)

@@ -85,12 +85,13 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     from timestepmusic.generation import GANModel
+    from timestepmusic.shipped import resolve_model
 
     try:  # a model, split, setting or length refused: one line, as `tsm` says it
         if args.pieces < 1 or not args.seconds > 0:
             raise ValueError(f"--pieces must be ≥ 1 and --seconds > 0, got {args.pieces} and {args.seconds:g}")
         density, span, count = real_eighths(args.corpus, args.split, args.seconds)
-        gan = GANModel.load(args.model)
+        gan = GANModel.load(resolve_model(args.model))  # (a model not there: --model named, not the call)
         groups, own = settings_groups(gan, args.settings)  # each checked before the minutes of drawing
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None

@@ -178,3 +178,13 @@ def test_tsm_evaluate_refuses_an_empty_report_folder(corpus, generated, tmp_path
     assert main(["evaluate", str(generated), "--real", str(corpus.root), "-o", "", "--repeats", "1"]) == 2
     assert capsys.readouterr().err.strip() == "error: -o: an empty name; give the folder to write the report into"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_split_with_no_tracks_names_the_keyword_that_chooses_another(generated, tmp_path):
+    """compare_with_real(split='test') of a corpus with no test tracks said 'choose one with --split train', a flag of
+    tsm evaluate, beside today's 'choose another split=' for a split too short; now its keyword, as Python says it. The
+    command keeps its flag (tests/test_bad_input)."""
+    corpus = timestepmusic.prepare([generated / "sample_0.mid"], tmp_path / "corpus", progress=False).corpus.root
+    with pytest.raises(ValueError) as raised:
+        timestepmusic.compare_with_real(generated, corpus, repeats=1)
+    assert str(raised.value) == f"{corpus}: no tracks in the test split (it has train: choose one with split='train')"

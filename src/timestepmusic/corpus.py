@@ -630,9 +630,10 @@ class Corpus:
 
     def empty_split(self, split: str, flag: str = "--split", purpose: str = "") -> str:
         """Why a split of no track cannot be used, in one line: the corpus's folder, the splits it has, and the flag
-        that chooses one of those (`purpose`: what the split was to be read for, e.g. ' for the copy check')."""
+        that chooses one of those (`purpose`: what the split was to be read for, e.g. ' for the copy check'); a `flag`
+        ending in '=' is a Python keyword, said with the split's name quoted (split='train')."""
         has = [name for name in SPLITS if self.tracks_in(name).size]
-        choose = " or ".join(f"{flag} {name}" for name in has)
+        choose = " or ".join(f"{flag}{name!r}" if flag.endswith("=") else f"{flag} {name}" for name in has)
         return (f"{self.root}: no tracks in the {split} split{purpose}" + (f" (it has {', '.join(has)}: choose one with "
                                                                            f"{choose})" if has else ""))
 

@@ -242,6 +242,8 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
         raise ValueError(f"--max-real-excerpts must be ≥ 1, got {max_real_excerpts}")
     split_said, seconds_said = setting_names.name("split"), setting_names.name("seconds")  # (--split; split=)
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
+    if corpus.tracks_in(split).size == 0:  # (excerpts_from_corpus says so too, naming --split whoever the caller)
+        raise ValueError(corpus.empty_split(split, split_said))
     folder = Path(generated) if isinstance(generated, (str, Path)) else None  # (None: a list of files)
     performances, names, sha1s, bad, left_out, paths = read_generated(generated, corpus.config.events.pedal_bins)
     deeper = [] if folder is None else midi_below(folder)  # (another system's folder of folders: not read)

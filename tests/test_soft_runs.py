@@ -1,4 +1,5 @@
-"""The una corda held in passages, not flickers (soft_runs.py, ar.soft_join_s, ar.soft_shortest_s)."""
+"""The una corda held in passages, not flickers, and for quiet playing (soft_runs.py, ar.soft_join_s, ar.soft_shortest_s,
+ar.soft_quiet)."""
 from __future__ import annotations
 
 import numpy as np
@@ -46,6 +47,23 @@ def test_a_prompts_soft_pedal_is_the_players():
     # the prompt (before 2 s) keeps its short press and its lift; what was drawn after it is held
     piece = events((SOFT_ID, 0.5, 0.05, 2), (SOFT_ID, 0.6, 0.5, 2), (SOFT_ID, 2.5, 0.05, 2), (SOFT_ID, 2.6, 0.05, 2))
     assert rows(soft_held(piece, 0.3, 0.2, from_s=2.0)) == [(SOFT_ID, 0.5, 0.05, 2), (SOFT_ID, 0.6, 0.5, 2)]
+
+
+def test_with_quiet_a_run_over_notes_no_quieter_than_the_rest_is_dropped():
+    # outside the una corda the notes average 60; the run at 1 s holds notes of 40 (quieter: kept), the run at 4 s
+    # notes of 60 and 70 (65: dropped), the run at 7 s no note (kept); without quiet every run is kept
+    piece = events((40, 0.0, 0.5, 60), (41, 3.0, 0.5, 60), (42, 1.2, 0.5, 40), (43, 1.5, 0.5, 40),
+                   (44, 4.1, 0.5, 60), (45, 4.5, 0.5, 70), (SOFT_ID, 1.0, 1.0, 2), (SOFT_ID, 4.0, 1.0, 2),
+                   (SOFT_ID, 7.0, 1.0, 2))
+    kept = [row for row in rows(soft_held(piece, 0.3, 0.2, quiet=True)) if row[0] == SOFT_ID]
+    assert kept == [(SOFT_ID, 1.0, 1.0, 2), (SOFT_ID, 7.0, 1.0, 2)]
+    assert rows(soft_held(piece, 0.3, 0.2)) == rows(piece)
+    assert rows(soft_held(piece, 0.3, 0.2, from_s=5.0, quiet=True)) == rows(piece)  # (a prompt's run is the player's)
+
+
+def test_with_quiet_runs_over_every_note_are_kept():
+    piece = events((40, 1.2, 0.5, 90), (SOFT_ID, 1.0, 1.0, 2))
+    assert rows(soft_held(piece, 0.3, 0.2, quiet=True)) == rows(piece)
 
 
 @pytest.mark.parametrize("name", ["soft_join_s", "soft_shortest_s"])

@@ -37,7 +37,8 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "register_guard", "register_margin", "register_window_s", "register_min_p", "damper_bias",
                      "step_lean", "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt",
                      "final_hold", "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s", "final_held_s",
-                     "final_velocity_floor", "soft_join_s", "soft_shortest_s", "soft_bias")
+                     "final_velocity_floor", "soft_join_s", "soft_shortest_s", "soft_bias",
+                     "soft_quiet")
 
 
 # the sampling settings that shape how a closing piece ends: each needs a model trained with ar.closing_s, and a piece
@@ -459,6 +460,11 @@ class AutoregressiveConfig:
     """Events arm, sampling only: a drawn run of the soft pedal (after ar.soft_join_s) that holds it less than this
     many seconds is dropped (soft_runs.py): a shift of the keyboard for a tenth of a second is not heard as a colour.
     0: every run kept."""
+    soft_quiet: bool = False
+    """Events arm, sampling only: a drawn run of the una corda whose notes are on average no quieter than the piece's
+    notes outside it is dropped (soft_runs.py; after ar.soft_join_s and ar.soft_shortest_s): a pianist shifts the
+    keyboard for quiet playing (in the validation performances the notes under it are 14.9 velocity quieter than the
+    rest). false: every run kept."""
     carry: bool = False
     """Events arm: the event head also hears the events before each chunk exactly (the last 12 struck, and the
     latest press of each pedal: when each started and when it lifts; sequence/carry.py), not only through the

@@ -340,7 +340,8 @@ def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tenso
                         piece.shape[0] * c + RELEASE_S, after_sound=True) for new, piece in zip(drawn, pieces)]
     heard = [flams_joined(events, from_s=first * c - 1e-9) for events in heard]  # no key struck twice in 40 ms
     if draws_events:  # the una corda held in passages, not flickers (soft_runs.py)
-        heard = [soft_held(events, arm.settings.soft_join_s, arm.settings.soft_shortest_s, from_s=first * c - 1e-9)
+        heard = [soft_held(events, arm.settings.soft_join_s, arm.settings.soft_shortest_s, from_s=first * c - 1e-9,
+                           quiet=arm.settings.soft_quiet)
                  for events in heard]
     if hasattr(arm, "closed_as_heard"):  # a closed piece slows into its final chord (ar.final_ritard), which is held
         # where hurried and raised where much softer than the music before it (ar.final_held_s, ar.final_velocity_floor)
@@ -369,7 +370,7 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "register_min_p", "damper_bias", "register", "step_lean", "join_bias", "restrike_guard",
                "request_calibrated", "duration_tilt", "closing_s", "closing_to", "closing_ring_s", "closing_only", "final_hold",
                "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s", "final_held_s", "final_velocity_floor",
-               "soft_join_s", "soft_shortest_s", "soft_bias")
+               "soft_join_s", "soft_shortest_s", "soft_bias", "soft_quiet")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 # sampling settings an events model takes only where it was trained with another (config.py refuses them without it)
 TRAINED_WITH = {**dict.fromkeys(CLOSING_SAMPLING, "closing_s"), "join_bias": "onsets", "style_path": "style"}

@@ -143,7 +143,15 @@ def test_pedal_runs_soft_pair_is_refused_in_one_line_before_the_corpus_is_read(t
             run_script(pedal_runs, monkeypatch, "--corpus", str(tmp_path), str(tmp_path), f"--soft={given}")
         err = capsys.readouterr().err
         assert f"--soft: {given!r}: give JOIN,SHORTEST in seconds" in err and "Traceback" not in err
-    assert pedal_runs.soft_pair("0.3,0.2") == (0.3, 0.2) and pedal_runs.soft_pair("0,1") == (0.0, 1.0)
+    assert pedal_runs.soft_pair("0.3,0.2") == (0.3, 0.2, False) and pedal_runs.soft_pair("0,1") == (0.0, 1.0, False)
+    assert pedal_runs.soft_pair("0.3,0.2,quiet") == (0.3, 0.2, True)
+
+
+def test_pedal_runs_quieter_under_is_the_velocity_under_the_runs_less_that_of_the_rest():
+    onset, velocity = np.array([0.5, 1.5, 2.5, 3.5]), np.array([40.0, 50.0, 80.0, 90.0])
+    assert pedal_runs.quieter_under(onset, velocity, np.array([1.0]), np.array([2.0]), 1) == pytest.approx(50 - 70)
+    assert pedal_runs.quieter_under(onset, velocity, np.array([0.0, 1.0]), np.array([1.0, 2.0]), 1) == -40
+    assert pedal_runs.quieter_under(onset, velocity, np.array([1.0]), np.array([2.0]), 2) is None  # one note under
 
 
 def test_sampler_turns_loads_a_revisions_event_sampler_and_refuses_an_unknown_one_in_one_line(tmp_path):

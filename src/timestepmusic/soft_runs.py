@@ -13,9 +13,10 @@ then each run of presses (abutting or overlapping events, one foot's press howev
 from `from_s` on and holds the pedal less than `shortest_s` from its first press to its last release is dropped.
 With `quiet` (ar.soft_quiet), a run from `from_s` on whose notes (those starting under it) are on average no quieter
 than the piece's notes outside every run of the una corda is dropped too: a pianist shifts the keyboard for quiet
-playing. In the real validation performances the notes under the una corda are 14.9 velocity quieter than the rest
-(every performance that has both quieter), in the default's 60 s validation pieces 7.2 (84 % quieter; an ad hoc
-count, fifty-ninth session).
+playing. In the validation split's 60 s excerpts the notes under the una corda are 14.2 velocity quieter than the
+rest (94 % of the excerpts with ten notes under it and ten outside quieter), in the default's 60 s validation pieces
+6.6 (82 %); with ar.soft_bias 0.5 and this rule 10.6 (bench/pedal_runs.py, bench/results/soft_bias_59_pedals_
+validation60.md).
 Notes and the other pedals are untouched.
 Shapes: E events, M soft-pedal events, G runs, N notes.
 """

@@ -20,6 +20,7 @@ import arms  # noqa: E402
 import compare_generators  # noqa: E402
 import continuation  # noqa: E402
 import decode_settings  # noqa: E402
+import descriptor_spread  # noqa: E402
 import encode  # noqa: E402
 import end_calibration  # noqa: E402
 import endings  # noqa: E402
@@ -217,3 +218,26 @@ def test_a_script_without_its_data_says_skipped_and_leaves_no_folder(module, arg
     run_script(module, monkeypatch, "--data", str(tmp_path / "absent"), *argv)
     assert capsys.readouterr().out.startswith(f"skipped: {tmp_path / 'absent'} is absent; give --corpus CORPUS")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_descriptor_spread_row_counts_the_tails_and_a_wrong_descriptor_or_folder_is_one_line(tiny_corpus, tmp_path,
+                                                                                              monkeypatch, capsys):
+    row = descriptor_spread.spread_row("x", np.array([10.0, 20.0, 30.0, 40.0]), 15.0, 35.0)
+    assert row[:4] == ["x", "4", "25.000", f"{np.std([10, 20, 30, 40]):.3f}"] and row[5:] == ["0.250", "0.250"]
+    for argv, said in ((["--descriptor", "no_such", str(tmp_path)], "--descriptor no_such: not one of"),
+                       ([str(tmp_path)], f"{tmp_path}: no .mid files")):
+        with pytest.raises(SystemExit):
+            run_script(descriptor_spread, monkeypatch, "--corpus", str(tiny_corpus), *argv)
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err
+
+
+def test_descriptor_spread_prints_the_real_and_each_folders_row(tiny_corpus, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "drawn"
+    folder.mkdir()
+    for i in range(2):
+        write_events(random_performance(np.random.default_rng(i), seconds=20.0), folder / f"p{i}.mid")
+    run_script(descriptor_spread, monkeypatch, "--corpus", str(tiny_corpus), "--split", "train", "--seconds", "8",
+               str(folder))
+    out = capsys.readouterr().out
+    assert "real train" in out and str(folder) in out and "pitch_range, 8 s excerpts" in out

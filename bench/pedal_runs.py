@@ -52,8 +52,10 @@ def run_bounds(start_s: np.ndarray, end_s: np.ndarray, join_s: float) -> tuple[n
 def quieter_under(onset_s: np.ndarray, velocity: np.ndarray, run_start: np.ndarray, run_end: np.ndarray,
                   least: int) -> float | None:
     """One excerpt's notes (onsets and velocities [N]) and a pedal's runs (bounds [U] each) → the mean velocity of
-    the notes starting under a run minus that of the others; None with fewer than `least` notes on either side."""
+    the notes starting under a run minus that of the others; None with fewer than `least` notes (and at least one)
+    on either side."""
     under = ((onset_s[None, :] >= run_start[:, None]) & (onset_s[None, :] < run_end[:, None])).any(axis=0)  # [N]
+    least = max(least, 1)  # (--notes 0: a side with no note has no mean)
     if under.sum() < least or (~under).sum() < least:
         return None
     return float(velocity[under].mean() - velocity[~under].mean())

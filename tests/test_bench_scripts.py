@@ -153,6 +153,9 @@ def test_pedal_runs_quieter_under_is_the_velocity_under_the_runs_less_that_of_th
     assert pedal_runs.quieter_under(onset, velocity, np.array([1.0]), np.array([2.0]), 1) == pytest.approx(50 - 70)
     assert pedal_runs.quieter_under(onset, velocity, np.array([0.0, 1.0]), np.array([1.0, 2.0]), 1) == -40
     assert pedal_runs.quieter_under(onset, velocity, np.array([1.0]), np.array([2.0]), 2) is None  # one note under
+    # --notes 0 with no run (an excerpt that never presses the pedal) was NaN, and so the column's mean
+    assert pedal_runs.quieter_under(onset, velocity, np.zeros(0), np.zeros(0), 0) is None
+    assert pedal_runs.quieter_under(onset, velocity, np.array([1.0]), np.array([2.0]), 0) == pytest.approx(50 - 70)
 
 
 def test_sampler_turns_loads_a_revisions_event_sampler_and_refuses_an_unknown_one_in_one_line(tmp_path):

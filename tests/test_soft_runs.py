@@ -61,9 +61,20 @@ def test_with_quiet_a_run_over_notes_no_quieter_than_the_rest_is_dropped():
     assert rows(soft_held(piece, 0.3, 0.2, from_s=5.0, quiet=True)) == rows(piece)  # (a prompt's run is the player's)
 
 
+@pytest.mark.filterwarnings("error")  # (an empty mean outside the runs is a RuntimeWarning, and NaN compares False)
 def test_with_quiet_runs_over_every_note_are_kept():
     piece = events((40, 1.2, 0.5, 90), (SOFT_ID, 1.0, 1.0, 2))
     assert rows(soft_held(piece, 0.3, 0.2, quiet=True)) == rows(piece)
+    no_notes = events((SOFT_ID, 1.0, 1.0, 2), (SOFT_ID, 4.0, 1.0, 2))
+    assert rows(soft_held(no_notes, 0.3, 0.2, quiet=True)) == rows(no_notes)
+
+
+def test_with_quiet_a_run_as_loud_as_the_rest_is_dropped_and_a_note_at_its_release_is_outside_it():
+    # under the run (1–2 s) a note of 50; outside, 40 and, struck at the release, 60: the run as loud as the rest
+    piece = events((40, 0.0, 0.5, 40), (41, 1.5, 0.5, 50), (42, 2.0, 0.5, 60), (SOFT_ID, 1.0, 1.0, 2))
+    assert [row for row in rows(soft_held(piece, 0.3, 0.2, quiet=True)) if row[0] == SOFT_ID] == []
+    quieter = events((40, 0.0, 0.5, 40), (41, 1.5, 0.5, 49), (42, 2.0, 0.5, 60), (SOFT_ID, 1.0, 1.0, 2))
+    assert rows(soft_held(quieter, 0.3, 0.2, quiet=True)) == rows(quieter)
 
 
 @pytest.mark.parametrize("name", ["soft_join_s", "soft_shortest_s"])

@@ -99,6 +99,20 @@ def test_the_default_writes_its_drawn_soft_pedal_held():
     assert [rows(e) for e in held] != [rows(e) for e in plain]  # (these pieces flicker the una corda: it was held)
 
 
+def test_ar_soft_quiet_reaches_the_drawn_pieces():
+    """--set ar.soft_quiet=true writes each drawn piece as soft_held with quiet would, from the same draws."""
+    from timestepmusic.generation import GANModel, sampled_events, set_sampling
+
+    def pieces(settings: list[str]) -> list[Events]:
+        gan = GANModel.load("default")
+        set_sampling(gan, settings)
+        return sampled_events(gan.arm, gan.ae, gan.sample_latents(4, 16.0, 2))
+
+    held, quiet = pieces([]), pieces(["ar.soft_quiet=true"])
+    assert [rows(e) for e in quiet] == [rows(soft_held(e, 0.3, 0.2, from_s=-1e-9, quiet=True)) for e in held]
+    assert [rows(e) for e in quiet] != [rows(e) for e in held]  # (a run of these pieces' una corda is loud: dropped)
+
+
 def test_pedal_run_bounds_join_overlapping_and_near_presses_as_midi_holds_them():
     from timestepmusic.midi import pedal_run_bounds
 

@@ -462,9 +462,10 @@ class AutoregressiveConfig:
     0: every run kept."""
     soft_quiet: bool = False
     """Events arm, sampling only: a drawn run of the una corda whose notes are on average no quieter than the piece's
-    notes outside it is dropped (soft_runs.py; after ar.soft_join_s and ar.soft_shortest_s): a pianist shifts the
-    keyboard for quiet playing (in the validation split's minutes the notes under it are 14.2 velocity quieter than
-    the rest, in the default's 6.6: bench/pedal_runs.py). false: every run kept."""
+    notes outside every run of it is dropped (soft_runs.py; the runs after ar.soft_join_s, judged beside the runs
+    ar.soft_shortest_s drops, whose notes are not counted outside): a pianist shifts the keyboard for quiet playing
+    (in the validation split's minutes the notes under it are 14.2 velocity quieter than the rest, in the default's
+    6.6: bench/pedal_runs.py). false: every run kept."""
     carry: bool = False
     """Events arm: the event head also hears the events before each chunk exactly (the last 12 struck, and the
     latest press of each pedal: when each started and when it lifts; sequence/carry.py), not only through the

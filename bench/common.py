@@ -237,6 +237,25 @@ def use_settings(gan, group: list[str], own) -> None:
         gan.arm.settings = own
 
 
+def read_pieces(files: list) -> tuple[list, list]:
+    """Generated MIDI files → (the events of each readable one, those files): a file that cannot be read is said in
+    one line on stderr (its name and why) and skipped, as a batch job skips a bad file; none readable is one line and
+    exit."""
+    from timestepmusic.midi import read_events
+
+    pieces, read = [], []
+    for path in files:
+        try:
+            pieces.append(read_events(path)[0])
+        except (OSError, ValueError) as error:
+            print(f"{error}; skipped" if str(path) in str(error) else f"{path}: {error}; skipped", file=sys.stderr)
+            continue
+        read.append(path)
+    if files and not pieces:
+        raise SystemExit(f"error: none of the {len(files)} generated files could be read")
+    return pieces, read
+
+
 def describe_real_and_generated(args: argparse.Namespace) -> tuple[dict, dict, list[str], tuple]:
     """`tsm evaluate`'s descriptors of the split's real excerpts and of the generated files' (cut as the report cuts
     them) → (real, generated, the generated files read, the performance and the file of each excerpt: the
@@ -245,11 +264,10 @@ def describe_real_and_generated(args: argparse.Namespace) -> tuple[dict, dict, l
 
     from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_from_events
-    from timestepmusic.midi import read_events
 
     real = excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds)
-    files = [f for folder in args.folders for f in sorted(glob.glob(f"{folder}/*.mid"))]
-    generated = excerpts_from_events([read_events(f)[0] for f in files], args.seconds)
+    pieces, files = read_pieces([f for folder in args.folders for f in sorted(glob.glob(f"{folder}/*.mid"))])
+    generated = excerpts_from_events(pieces, args.seconds)
     return describe(real), describe(generated), files, (real.group, generated.group)
 
 

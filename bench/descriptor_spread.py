@@ -18,7 +18,7 @@ import numpy as np
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import add_descriptor_arguments, table, write_markdown  # noqa: E402
+from common import add_descriptor_arguments, read_pieces, table, write_markdown  # noqa: E402
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -41,7 +41,6 @@ def main() -> int:
     args = parser.parse_args()
     from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, describe, excerpts_from_corpus, excerpts_from_events
-    from timestepmusic.midi import read_events
 
     if args.descriptor not in SCALAR_DESCRIPTORS:
         parser.error(f"--descriptor {args.descriptor}: not one of tsm evaluate's ({', '.join(SCALAR_DESCRIPTORS)})")
@@ -52,7 +51,7 @@ def main() -> int:
     real = describe(excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds))[args.descriptor]  # [X]
     rows = [spread_row(f"real {args.split}", real, args.below, args.above)]
     for folder, files in folders.items():
-        pieces = excerpts_from_events([read_events(f)[0] for f in files], args.seconds)
+        pieces = excerpts_from_events(read_pieces(files)[0], args.seconds)
         rows.append(spread_row(folder, describe(pieces)[args.descriptor], args.below, args.above))
     quantiles = " / ".join(f"{round(q * 100)} %" for q in QUANTILES)
     lines = table(["excerpts", "n", "mean", "sd", f"quantiles {quantiles}", f"< {args.below:g}", f"> {args.above:g}"],

@@ -24,7 +24,7 @@ import numpy as np
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from common import table, write_markdown  # noqa: E402
+from common import read_pieces, table, write_markdown  # noqa: E402
 
 if TYPE_CHECKING:
     from timestepmusic.evaluate.descriptors import ExcerptTable
@@ -140,7 +140,6 @@ def main() -> int:
     args = parser.parse_args()
     from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.descriptors import excerpts_from_corpus, excerpts_from_events
-    from timestepmusic.midi import read_events
     from timestepmusic.soft_runs import soft_held
 
     counts = (args.seconds, args.join_s, args.short_s, args.short_lift_s, args.notes)
@@ -150,7 +149,7 @@ def main() -> int:
         files = sorted(folder.glob("*.mid"))
         if not files:
             raise SystemExit(f"{folder}: no .mid files")
-        read = [read_events(f)[0] for f in files]
+        read = read_pieces(files)[0]
         pieces = excerpts_from_events(read, args.seconds)
         rows += pedal_rows(f"{folder} ({pieces.num_excerpts})", pieces, *counts, real)[0]
         for join, shortest, quiet in args.soft:

@@ -244,3 +244,21 @@ def test_descriptor_spread_prints_the_real_and_each_folders_row(tiny_corpus, tmp
                str(folder))
     out = capsys.readouterr().out
     assert "real train" in out and str(folder) in out and "pitch_range, 8 s excerpts" in out
+
+
+def test_a_generated_file_that_cannot_be_read_is_one_line_and_skipped(tiny_corpus, tmp_path, monkeypatch, capsys):
+    """(bench/common.read_pieces: descriptor_spread, pedal_runs, descriptor_tells … stopped with a traceback)"""
+    folder = tmp_path / "drawn"
+    folder.mkdir()
+    write_events(random_performance(np.random.default_rng(0), seconds=20.0), folder / "good.mid")
+    (folder / "bad.mid").write_text("not MIDI")
+    run_script(descriptor_spread, monkeypatch, "--corpus", str(tiny_corpus), "--split", "train", "--seconds", "8",
+               str(folder))
+    captured = capsys.readouterr()
+    assert f"{folder / 'bad.mid'}: not a MIDI file" in captured.err and "skipped" in captured.err
+    assert "Traceback" not in captured.err and str(folder) in captured.out
+    (folder / "good.mid").unlink()
+    for script in (descriptor_spread, pedal_runs):
+        with pytest.raises(SystemExit, match="none of the 1 generated files could be read"):
+            run_script(script, monkeypatch, "--corpus", str(tiny_corpus), "--split", "train", "--seconds", "8",
+                       str(folder))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import pathlib
 
 import numpy as np
 import pytest
@@ -219,7 +220,8 @@ def test_a_loaded_model_draws_where_it_is_when_no_other_device_is_asked(model, t
     ("", "GANModel.load(''): an empty name; give a shipped model's name (default, …) or a run folder (None: the default)"),
     ("defualt", "GANModel.load('defualt'): no such folder, and not a shipped model; did you mean default? (generators: "
                 "default, "),
-], ids=["empty", "misspelt"])
+    (pathlib.Path("defualt"), "GANModel.load('defualt'): no such folder"),  # (a Path said as its text, not PosixPath('…'))
+], ids=["empty", "misspelt", "path"])
 def test_a_model_name_load_cannot_read_is_said_as_the_python_call(given, said):
     """GANModel.load('defualt') said `--model defualt: …`, a flag of the command, to a Python caller; now the call as
     given, and the generators alone (it loads no autoencoder). The command's --model line is tests/test_bad_input's."""

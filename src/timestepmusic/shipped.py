@@ -72,7 +72,7 @@ def resolve_model(model: str | Path | None, flag: str = "--model", call: str | N
     Python says it (`GANModel.load('defualt'): …`; generators alone listed: such a call loads no autoencoder)."""
     if model is None:
         return models_dir() / DEFAULT_MODEL
-    subject = f"{flag} {model}" if call is None else f"{call}({model!r})"
+    subject = f"{flag} {model}" if call is None else f"{call}({str(model)!r})"  # (a Path said as the text it holds)
     if str(model) == "":  # (Path(''): the working folder, said as '.: no checkpoint here')
         said = f"{flag} ''" if call is None else subject
         raise ValueError(f"{said}: an empty name; give a shipped model's name ({DEFAULT_MODEL}, …) or a run folder"

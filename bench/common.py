@@ -238,25 +238,24 @@ def use_settings(gan, group: list[str], own) -> None:
 
 
 def read_pieces(files: list) -> tuple[list, list]:
-    """Generated MIDI files → (the events of each readable one, those files): a file that cannot be read is said in
-    one line on stderr (its name and why) and skipped, as a batch job skips a bad file; none readable is one line and
-    exit."""
-    from timestepmusic.midi import read_events
+    """Generated MIDI files → (the events of each readable one, those files), read as `tsm evaluate` reads them
+    (evaluate.report.read_generated): a file that cannot be read is said in one line on stderr (its name and why)
+    and skipped, as a batch job skips a bad file; none readable is one line and exit."""
+    from timestepmusic.config import EventsConfig
+    from timestepmusic.evaluate.report import read_generated
 
-    pieces, read = [], []
-    for path in files:
-        try:
-            pieces.append(read_events(path)[0])
-        except (OSError, ValueError) as error:
-            print(f"{error}; skipped" if str(path) in str(error) else f"{path}: {error}; skipped", file=sys.stderr)
-            continue
-        read.append(path)
-    if files and not pieces:
-        raise SystemExit(f"error: none of the {len(files)} generated files could be read")
+    if not files:
+        return [], []
+    try:
+        pieces, _, _, bad, _, read = read_generated(files, EventsConfig().pedal_bins)
+    except ValueError as error:
+        raise SystemExit(f"error: none of the {len(files)} generated files could be read ({error})") from None
+    for skipped in bad:
+        print(f"{skipped['file']}: {skipped['reason']}; skipped", file=sys.stderr)
     return pieces, read
 
 
-def describe_real_and_generated(args: argparse.Namespace) -> tuple[dict, dict, list[str], tuple]:
+def describe_real_and_generated(args: argparse.Namespace) -> tuple[dict, dict, list[Path], tuple]:
     """`tsm evaluate`'s descriptors of the split's real excerpts and of the generated files' (cut as the report cuts
     them) → (real, generated, the generated files read, the performance and the file of each excerpt: the
     classifiers' `groups`, so that their folds keep each whole as `tsm evaluate`'s do)."""

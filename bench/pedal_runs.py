@@ -30,16 +30,9 @@ if TYPE_CHECKING:
     from timestepmusic.evaluate.descriptors import ExcerptTable
 
 
-def pedal_runs(start_s: np.ndarray, end_s: np.ndarray, join_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """One pedal's events in one excerpt (start and end times [E]) → its runs' durations [U] (U runs), and the
-    lifts between them [U - 1] (s): a run goes on while each next event starts at most `join_s` after the latest
-    release so far."""
-    run_start, run_end = run_bounds(start_s, end_s, join_s)
-    return run_end - run_start, run_start[1:] - run_end[:-1]
-
-
 def run_bounds(start_s: np.ndarray, end_s: np.ndarray, join_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """One pedal's events in one excerpt (start and end times [E]) → its runs' starts and ends [U] each."""
+    """One pedal's events in one excerpt (start and end times [E]) → its runs' starts and ends [U] each (U runs): a
+    run goes on while each next event starts at most `join_s` after the latest release so far."""
     from timestepmusic.midi import pedal_run_bounds
 
     if start_s.size == 0:

@@ -41,6 +41,7 @@ from .closing import NOT_CLOSING, Closing, TrackEnds, closing_chunks, closing_le
 from .event_head import EventHead
 from .event_sampler import EventSampler, twice
 from .pulse import DrawnOnsets, OnsetGatherer, TempoTold
+from .register_follow import DrawnKeySums, followed
 from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
@@ -197,6 +198,8 @@ class EventAutoregressive(Autoregressive):
         self.guard_chunks = 0
         self.sounding: DrawnSounding | None = None  # with ar.restrike_guard or ar.silence_guard_s: when each key's
         # latest note ends
+        self.key_sums: DrawnKeySums | None = None  # with ar.register_follow on a path: the notes of their last 16 s
+        self.followed_to = -1  # … and the last chunk whose register and spread were told moved by them
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
     def param_groups(self) -> list[dict]:
@@ -373,7 +376,7 @@ class EventAutoregressive(Autoregressive):
         if self.closing_now is not None and self.final_chunks is not None:
             self.final_chunks[(self.closing_now == 1).cpu()] = len(self.drawn)  # ar.final_ritard slows into it
         self.drawn.append(sets)
-        for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
+        for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding, self.key_sums):
             if past is not None:
                 past.append(sets)
         return self.encode_sets(sets, self.drawn_keys)
@@ -520,15 +523,18 @@ class EventAutoregressive(Autoregressive):
             self.register = DrawnRegister(n, kept, self.device)
         if self.settings.restrike_guard > 0 or self.settings.silence_guard_s > 0:
             self.sounding = DrawnSounding(n, self.chunk_seconds, self.device)
+        if self.settings.register_follow > 0 and self.path_start is not None:  # a drawn piece walking a path
+            self.key_sums, self.followed_to = DrawnKeySums(n, AHEAD, self.device), -1
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
             if self.history is not None:
                 self.history.chunks = prompt.shape[0]
-            for heard in (self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
+            for heard in (self.pitch_classes, self.drawn_onsets, self.register, self.sounding, self.key_sums):
                 if heard is not None:
                     heard.skip(prompt.shape[0])
         for i in range(0 if prompt_sets is None else prompt_sets.sizes.shape[0]):
             chunk = prompt_sets.take(torch.full((n,), i))  # chunk i for every piece: [S, N]
-            for heard in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
+            for heard in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding,
+                          self.key_sums):
                 if heard is not None:
                     heard.append(chunk)
         try:
@@ -536,7 +542,7 @@ class EventAutoregressive(Autoregressive):
         finally:
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
             self.drawn_keys = None
-            self.register, self.guard_chunks, self.sounding = None, 0, None
+            self.register, self.guard_chunks, self.sounding, self.key_sums = None, 0, None, None
             self.held, self.unpressed = None, None
             self.generator.unguided()
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
@@ -679,8 +685,23 @@ class EventAutoregressive(Autoregressive):
             return self.generator.offset(told, told.shape[0])  # [S, C, W]
         if self.path_start is None:
             return self.held
+        if self.key_sums is not None and last > self.followed_to:  # ar.register_follow: chunk `last` is drawn next
+            self.follow_register(last)
         told = self.path_told(first, last).to(self.device)  # [S, C, D]
         return self.generator.offset(told, told.shape[0])  # [S, C, W]
+
+    def follow_register(self, chunk: int) -> None:
+        """ar.register_follow: the register and spread new chunk `chunk` is told, moved against what the notes of the
+        last AHEAD chunks played (register_follow.followed), kept in `path_rows`: each later step, and a window read
+        again, hears what the chunk was told when it was drawn."""
+        self.path_told(chunk, chunk)  # (grows path_rows to hold it)
+        attributes = self.generator.style.attributes
+        rows = self.walking.rows.float()  # [R, D]: what training descriptions span
+        low, high = torch.nan_to_num(rows, nan=torch.inf).amin(0), torch.nan_to_num(rows, nan=-torch.inf).amax(0)  # [D]
+        self.path_rows[:, chunk] = followed(self.path_rows[:, chunk], self.key_sums.played(),
+                                            (attributes.index("register"), attributes.index("spread")), low, high,
+                                            self.settings.register_follow)
+        self.followed_to = chunk
 
     def ramped(self, ramp: StyleRamp, described: torch.Tensor, chunks: int, prompt_chunks: int) -> torch.Tensor:
         """Each piece's description [S, D] → that of each of a prompt's chunks and the `chunks` drawn after them
@@ -710,7 +731,10 @@ class EventAutoregressive(Autoregressive):
         every later step and by the pedals kept up)."""
         if self.path_rows is None or last >= self.path_rows.shape[1]:  # (grown to twice what is asked: a piece that
             told = self.walking.tell(self.path_start, 0, 2 * last + 1)  # ends itself runs on chunk by chunk)
-            self.path_rows = torch.where(self.walked, told, self.path_first[:, None])  # [S, 2 · last + 2, D]
+            told = torch.where(self.walked, told, self.path_first[:, None])  # [S, 2 · last + 2, D]
+            if self.path_rows is not None:  # the chunks told before keep what they were told (ar.register_follow)
+                told[:, :self.path_rows.shape[1]] = self.path_rows
+            self.path_rows = told
         told = self.path_rows[:, first:last + 1]  # [S, C, D]
         if self.path_ending is None or self.closing_at is None:
             return told

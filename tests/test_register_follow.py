@@ -1,0 +1,112 @@
+"""ar.register_follow: a drawn piece told its register and spread moved against what its last 16 s played
+(sequence/register_follow.py)."""
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from timestepmusic.batches import SetBatch
+from timestepmusic.sequence.events import EventGenerator
+from timestepmusic.sequence.register_follow import FOLLOW_NOTES, DrawnKeySums, followed
+from timestepmusic.sequence.style import AHEAD, ATTRIBUTES
+
+REGISTER, SPREAD = ATTRIBUTES.index("register"), ATTRIBUTES.index("spread")
+
+
+def chunk(rows: list[list[int]]) -> SetBatch:
+    """One chunk of events per piece: each row's ids (a pedal: 88 on), padded."""
+    n = max(1, max(len(r) for r in rows))
+    ids = torch.tensor([r + [0] * (n - len(r)) for r in rows])  # [S, N]
+    zeros = torch.zeros(ids.shape, dtype=torch.float64)
+    return SetBatch(ids, zeros, zeros + 0.5, torch.full(ids.shape, 64), torch.tensor([len(r) for r in rows]))
+
+
+def test_key_sums_keep_the_window_and_say_the_notes_mean_and_spread():
+    sums = DrawnKeySums(3, window=2, device=torch.device("cpu"))
+    sums.append(chunk([[10, 20], [40], []]))  # falls out of the window
+    sums.append(chunk([[30, 88], [40, 44], [89]]))  # a damper and an una corda event are not notes
+    sums.append(chunk([[50, 52], [], [90]]))
+    notes, mean, spread = sums.played()
+    assert notes.tolist() == [3, 2, 0]
+    assert mean[:2].tolist() == pytest.approx([np.mean([30, 50, 52]), 42.0])
+    assert spread[:2].tolist() == pytest.approx([np.std([30, 50, 52]), 2.0])
+    assert torch.isnan(mean[2]) and torch.isnan(spread[2])  # no note heard
+    sums.skip(2)  # a prompt known only by its latents: silence, which pushes the notes out of the window
+    assert sums.played()[0].tolist() == [0, 0, 0]
+
+
+def test_the_register_and_spread_told_move_against_what_was_played_weighted_by_the_notes():
+    told = torch.arange(3 * len(ATTRIBUTES), dtype=torch.float32).reshape(3, -1) + 10  # [S, D]
+    told[:, REGISTER], told[:, SPREAD] = 40.0, 12.0
+    notes = torch.tensor([FOLLOW_NOTES, 3 * FOLLOW_NOTES, 0], dtype=torch.float64)
+    played = (notes, torch.tensor([44.0, 30.0, float("nan")], dtype=torch.float64),
+              torch.tensor([8.0, 14.0, float("nan")], dtype=torch.float64))
+    low, high = torch.zeros(len(ATTRIBUTES)), torch.full((len(ATTRIBUTES),), 100.0)
+    high[REGISTER] = 45.0
+    out = followed(told, played, (REGISTER, SPREAD), low, high, gain=2.0)
+    # piece 0: half the gain (as many notes as FOLLOW_NOTES); piece 1: three quarters of it; piece 2: none heard
+    assert out[0, REGISTER] == pytest.approx(40 + 1.0 * (40 - 44)) and out[0, SPREAD] == pytest.approx(12 + 1.0 * 4)
+    assert out[1, REGISTER] == pytest.approx(45.0)  # 40 + 1.5 × 10 = 55, held within what descriptions span
+    assert out[1, SPREAD] == pytest.approx(12 + 1.5 * (12 - 14))
+    assert torch.equal(out[2], told[2])
+    others = [i for i in range(len(ATTRIBUTES)) if i not in (REGISTER, SPREAD)]
+    assert torch.equal(out[:, others], told[:, others])
+    assert told[0, REGISTER] == 40.0  # the description given is left as it was
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    from timestepmusic.generation import GANModel
+
+    return GANModel.load("default")
+
+
+def test_each_chunk_is_told_what_the_notes_before_it_played_and_hears_it_again_when_the_window_slides(
+        default_model, monkeypatch):
+    """Past the context (64 chunks) the window is read again, every chunk told what it was told when drawn."""
+    model = default_model
+    settings = model.arm.settings
+    heard, offset = [], EventGenerator.offset
+    monkeypatch.setattr(EventGenerator, "offset", lambda net, told, b: heard.append(told) or offset(net, told, b))
+    chunks = model.arm.generator.context + 8
+    try:
+        model.arm.settings = dataclasses.replace(settings, register_follow=1.0)
+        followed_latents = model.sample_latents(2, chunks * 0.25, seed=4, snap_to_real=False)
+    finally:
+        model.arm.settings = settings
+    first = model.arm.told  # [S, D]: each piece's first description (register and spread held along its path)
+    told = {}  # chunk → [S, D] as read, every time it is read
+    for rows in (t for t in heard if t is not None and t.dim() == 3):  # [S, C, D]: a step's one chunk, or a window
+        window = rows.shape[1]
+        at = len(told) - window + 1 if window > 1 else len(told)  # a window ends at the chunk drawn next
+        for c in range(window):
+            chunk_rows = rows[:, c]
+            if at + c in told:  # read again: as when it was drawn
+                assert torch.equal(told[at + c], chunk_rows)
+            told.setdefault(at + c, chunk_rows)
+    assert len(told) == chunks
+    drawn = model.arm.drawn  # [S, N] per chunk
+    for t in (0, 1, 40, chunks - 1):
+        notes = [[int(k) for k in s.ids[i][: s.sizes[i]] if k < 88] for s in drawn[max(0, t - AHEAD):t]
+                 for i in range(2)]
+        for piece in range(2):
+            keys = np.array(sum(notes[piece::2], []), dtype=np.float64)
+            if keys.size == 0:
+                assert told[t][piece, REGISTER] == first[piece, REGISTER]
+                continue
+            weight = keys.size / (keys.size + FOLLOW_NOTES)
+            expected = first[piece, [REGISTER, SPREAD]].double() + weight * (
+                first[piece, [REGISTER, SPREAD]].double() - torch.tensor([keys.mean(), keys.std()]))
+            assert told[t][piece, [REGISTER, SPREAD]].double().tolist() == pytest.approx(expected.tolist(), abs=1e-3)
+    plain = model.sample_latents(2, chunks * 0.25, seed=4, snap_to_real=False)
+    assert not all(torch.equal(a, b) for a, b in zip(followed_latents, plain))
+
+
+def test_a_model_without_style_refuses_register_follow():
+    from timestepmusic.config import Config
+
+    with pytest.raises(ValueError, match="ar.register_follow: needs ar.style"):
+        Config().override({"ar.style": False, "ar.register_follow": 1.0})
+    with pytest.raises(ValueError, match="ar.register_follow: must be ≥ 0"):
+        Config().override({"ar.style": True, "ar.register_follow": -1.0})

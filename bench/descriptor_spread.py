@@ -25,7 +25,9 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 def spread_row(label: str, values: np.ndarray, below: float, above: float) -> list[str]:
     """One descriptor's values over a set of excerpts [X] → its table row: the count, mean, standard deviation,
-    quantiles, and the shares under `below` and over `above`."""
+    quantiles, and the shares under `below` and over `above`, of the excerpts where it is defined (the time between
+    onsets: not where fewer than two notes start; the count says how many)."""
+    values = values[np.isfinite(values)]
     quantiles = np.quantile(values, QUANTILES)
     return [label, f"{values.size}", f"{values.mean():.3f}", f"{values.std():.3f}",
             " / ".join(f"{q:.3g}" for q in quantiles), f"{np.mean(values < below):.3f}", f"{np.mean(values > above):.3f}"]

@@ -1,6 +1,7 @@
-"""ar.register_follow: a drawn piece told its register and spread moved against what its last 16 s played
-(sequence/register_follow.py)."""
+"""ar.register_follow and ar.density_follow: a drawn piece told its register and spread, or its density, moved
+against what its last 16 s played (sequence/register_follow.py)."""
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -8,10 +9,11 @@ import torch
 
 from timestepmusic.batches import SetBatch
 from timestepmusic.sequence.events import EventGenerator
-from timestepmusic.sequence.register_follow import FOLLOW_NOTES, DrawnKeySums, followed
-from timestepmusic.sequence.style import AHEAD, ATTRIBUTES
+from timestepmusic.sequence.register_follow import FOLLOW_CHUNKS, FOLLOW_NOTES, DrawnKeySums, Played, followed
+from timestepmusic.sequence.style import AHEAD, ATTRIBUTES, StylePaths
 
-REGISTER, SPREAD = ATTRIBUTES.index("register"), ATTRIBUTES.index("spread")
+REGISTER, SPREAD, DENSITY = (ATTRIBUTES.index(name) for name in ("register", "spread", "density"))
+COLUMNS = {"register": REGISTER, "spread": SPREAD, "density": DENSITY}
 
 
 def chunk(rows: list[list[int]]) -> SetBatch:
@@ -27,24 +29,27 @@ def test_key_sums_keep_the_window_and_say_the_notes_mean_and_spread():
     sums.append(chunk([[10, 20], [40], []]))  # falls out of the window
     sums.append(chunk([[30, 88], [40, 44], [89]]))  # a damper and an una corda event are not notes
     sums.append(chunk([[50, 52], [], [90]]))
-    notes, mean, spread = sums.played()
-    assert notes.tolist() == [3, 2, 0]
+    played = sums.played(0.25)
+    notes, mean, spread = played.notes, played.register, played.spread
+    assert notes.tolist() == [3, 2, 0] and played.chunks == 2
+    assert played.density.tolist() == pytest.approx([math.log1p(3 / 0.5), math.log1p(2 / 0.5), 0.0])
     assert mean[:2].tolist() == pytest.approx([np.mean([30, 50, 52]), 42.0])
     assert spread[:2].tolist() == pytest.approx([np.std([30, 50, 52]), 2.0])
     assert torch.isnan(mean[2]) and torch.isnan(spread[2])  # no note heard
     sums.skip(2)  # a prompt known only by its latents: silence, which pushes the notes out of the window
-    assert sums.played()[0].tolist() == [0, 0, 0]
+    assert sums.played(0.25).notes.tolist() == [0, 0, 0]
 
 
 def test_the_register_and_spread_told_move_against_what_was_played_weighted_by_the_notes():
     told = torch.arange(3 * len(ATTRIBUTES), dtype=torch.float32).reshape(3, -1) + 10  # [S, D]
     told[:, REGISTER], told[:, SPREAD] = 40.0, 12.0
     notes = torch.tensor([FOLLOW_NOTES, 3 * FOLLOW_NOTES, 0], dtype=torch.float64)
-    played = (notes, torch.tensor([44.0, 30.0, float("nan")], dtype=torch.float64),
-              torch.tensor([8.0, 14.0, float("nan")], dtype=torch.float64))
+    played = Played(notes, 48, torch.tensor([44.0, 30.0, float("nan")], dtype=torch.float64),
+                    torch.tensor([8.0, 14.0, float("nan")], dtype=torch.float64),
+                    torch.tensor([1.0, 3.0, 0.0], dtype=torch.float64))
     low, high = torch.zeros(len(ATTRIBUTES)), torch.full((len(ATTRIBUTES),), 100.0)
     high[REGISTER] = 45.0
-    out = followed(told, played, (REGISTER, SPREAD), low, high, gain=2.0)
+    out = followed(told, played, COLUMNS, {"register": 2.0, "spread": 2.0}, low, high)
     # piece 0: half the gain (as many notes as FOLLOW_NOTES); piece 1: three quarters of it; piece 2: none heard
     assert out[0, REGISTER] == pytest.approx(40 + 1.0 * (40 - 44)) and out[0, SPREAD] == pytest.approx(12 + 1.0 * 4)
     assert out[1, REGISTER] == pytest.approx(45.0)  # 40 + 1.5 × 10 = 55, held within what descriptions span
@@ -53,6 +58,11 @@ def test_the_register_and_spread_told_move_against_what_was_played_weighted_by_t
     others = [i for i in range(len(ATTRIBUTES)) if i not in (REGISTER, SPREAD)]
     assert torch.equal(out[:, others], told[:, others])
     assert told[0, REGISTER] == 40.0  # the description given is left as it was
+    denser = followed(told, played, COLUMNS, {"register": 0.0, "density": 1.0}, low, high)  # by the chunks heard
+    weight = 48 / (48 + FOLLOW_CHUNKS)
+    assert denser[:, DENSITY].tolist() == pytest.approx((told[:, DENSITY] + weight * (told[:, DENSITY] - torch.tensor(
+        [1.0, 3.0, 0.0]))).tolist())  # a piece that played nothing played a density of 0: told to play more
+    assert torch.equal(denser[:, [REGISTER, SPREAD]], told[:, [REGISTER, SPREAD]])
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +79,11 @@ def test_each_chunk_is_told_what_the_notes_before_it_played_and_hears_it_again_w
     settings = model.arm.settings
     heard, offset = [], EventGenerator.offset
     monkeypatch.setattr(EventGenerator, "offset", lambda net, told, b: heard.append(told) or offset(net, told, b))
+    starts, draw = [], StylePaths.draw
+    monkeypatch.setattr(StylePaths, "draw", lambda self, *a, **k: starts.append(draw(self, *a, **k)) or starts[-1])
     chunks = model.arm.generator.context + 8
     try:
-        model.arm.settings = dataclasses.replace(settings, register_follow=1.0)
+        model.arm.settings = dataclasses.replace(settings, register_follow=1.0, density_follow=0.5)
         followed_latents = model.sample_latents(2, chunks * 0.25, seed=4, snap_to_real=False)
     finally:
         model.arm.settings = settings
@@ -87,11 +99,17 @@ def test_each_chunk_is_told_what_the_notes_before_it_played_and_hears_it_again_w
             told.setdefault(at + c, chunk_rows)
     assert len(told) == chunks
     drawn = model.arm.drawn  # [S, N] per chunk
+    path = model.arm.paths.tell(starts[0], 0, chunks - 1)  # [S, C, D]: each chunk's description as walked
     for t in (0, 1, 40, chunks - 1):
         notes = [[int(k) for k in s.ids[i][: s.sizes[i]] if k < 88] for s in drawn[max(0, t - AHEAD):t]
                  for i in range(2)]
         for piece in range(2):
             keys = np.array(sum(notes[piece::2], []), dtype=np.float64)
+            kept = min(t, AHEAD)  # chunks heard
+            walked = path[piece, t, DENSITY].double()
+            density = math.log1p(keys.size / (kept * 0.25)) if kept else math.nan
+            expected_density = walked + 0.5 * kept / (kept + FOLLOW_CHUNKS) * (walked - density) if kept else walked
+            assert float(told[t][piece, DENSITY]) == pytest.approx(float(expected_density), abs=1e-3)
             if keys.size == 0:
                 assert told[t][piece, REGISTER] == first[piece, REGISTER]
                 continue
@@ -110,3 +128,5 @@ def test_a_model_without_style_refuses_register_follow():
         Config().override({"ar.style": False, "ar.register_follow": 1.0})
     with pytest.raises(ValueError, match="ar.register_follow: must be ≥ 0"):
         Config().override({"ar.style": True, "ar.register_follow": -1.0})
+    with pytest.raises(ValueError, match="ar.density_follow: needs ar.style"):
+        Config().override({"ar.style": False, "ar.density_follow": 1.0})

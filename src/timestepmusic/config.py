@@ -38,7 +38,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "step_lean", "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt",
                      "final_hold", "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s", "final_held_s",
                      "final_velocity_floor", "soft_join_s", "soft_shortest_s", "soft_bias",
-                     "soft_quiet", "register_follow")
+                     "soft_quiet", "register_follow", "density_follow")
 
 
 # the sampling settings that shape how a closing piece ends: each needs a model trained with ar.closing_s, and a piece
@@ -672,6 +672,11 @@ class AutoregressiveConfig:
     notes those are (sequence/register_follow.py): a piece that drifts from the register it was told, or plays it
     narrower or wider, is told to come back. 0: told as drawn. Needs no training: any model trained with ar.style
     takes it."""
+    density_follow: float = 0.0
+    """Events arm with ar.style, sampling only, a drawn piece walking a path (ar.style_path): each chunk is told
+    its density moved by this × (told − what the last 16 s played), as ln(1 + notes per second), weighted by how
+    long that is (sequence/register_follow.py): a piece that grows denser or sparser than told is told to come back.
+    0: told as drawn. Needs no training: any model trained with ar.style takes it."""
     register_guard: float = 0.0
     """Events arm, sampling only: a note's key more than ar.register_margin semitones above the highest key struck
     in the last ar.register_window_s seconds (or below the lowest) is drawn with its logit lowered by this per
@@ -781,6 +786,7 @@ class AutoregressiveConfig:
         _check(self.style or not self.style_pause, "ar.style_pause", "needs ar.style")
         _check(self.style or self.style_path == "none", "ar.style_path", "needs ar.style")
         _check(self.style or self.register_follow == 0, "ar.register_follow", "needs ar.style")
+        _check(self.style or self.density_follow == 0, "ar.density_follow", "needs ar.style")
         walked, names = style_path_names(self.style_path), STYLE_ATTRIBUTES + ((STYLE_PAUSE,) if self.style_pause else ())
         _check(self.style_path in ("none", "all") or (walked and all(n in names for n in walked)), "ar.style_path",
                f'must be none, all or a comma-separated list of {", ".join(names)}; got {self.style_path!r}')
@@ -803,14 +809,16 @@ class AutoregressiveConfig:
         # (not value < 0: NaN is caught below, as not finite)
         for key in ("beat_echo", "echo_recency_s", "empty_ramp_s", "cluster_guard", "end_rise",
                     "end_after_s", "register_guard", "register_margin", "step_lean", "restrike_guard", "final_hold",
-                    "silence_guard_s", "soft_join_s", "soft_shortest_s", "register_follow"):
+                    "silence_guard_s", "soft_join_s", "soft_shortest_s", "register_follow",
+                    "density_follow"):
             _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         for key in ("end_bias", "end_rise", "end_after_s", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias",
                     "empty_ramp_s", "beat_echo", "echo_recency_s", "cluster_guard",
                     "register_guard", "register_margin", "register_window_s", "damper_bias",
                     "step_lean", "join_bias", "restrike_guard", "duration_tilt", "final_hold", "silence_guard_s",
-                    "soft_join_s", "soft_shortest_s", "soft_bias", "register_follow"):
+                    "soft_join_s", "soft_shortest_s", "soft_bias", "register_follow",
+                    "density_follow"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
 

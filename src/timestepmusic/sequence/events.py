@@ -41,7 +41,7 @@ from .closing import NOT_CLOSING, Closing, TrackEnds, closing_chunks, closing_le
 from .event_head import EventHead
 from .event_sampler import EventSampler, twice
 from .pulse import DrawnOnsets, OnsetGatherer, TempoTold
-from .register_follow import DrawnKeySums, followed
+from .register_follow import FOLLOWED, DrawnKeySums, followed
 from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
@@ -198,8 +198,9 @@ class EventAutoregressive(Autoregressive):
         self.guard_chunks = 0
         self.sounding: DrawnSounding | None = None  # with ar.restrike_guard or ar.silence_guard_s: when each key's
         # latest note ends
-        self.key_sums: DrawnKeySums | None = None  # with ar.register_follow on a path: the notes of their last 16 s
-        self.followed_to = -1  # … and the last chunk whose register and spread were told moved by them
+        self.key_sums: DrawnKeySums | None = None  # with ar.register_follow or ar.density_follow on a path: the notes
+        # of their last 16 s
+        self.followed_to = -1  # … and the last chunk whose description was told moved by them
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
     def param_groups(self) -> list[dict]:
@@ -523,7 +524,7 @@ class EventAutoregressive(Autoregressive):
             self.register = DrawnRegister(n, kept, self.device)
         if self.settings.restrike_guard > 0 or self.settings.silence_guard_s > 0:
             self.sounding = DrawnSounding(n, self.chunk_seconds, self.device)
-        if self.settings.register_follow > 0 and self.path_start is not None:  # a drawn piece walking a path
+        if self.follow_gains() and self.path_start is not None:  # a drawn piece walking a path
             self.key_sums, self.followed_to = DrawnKeySums(n, AHEAD, self.device), -1
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
             if self.history is not None:
@@ -686,21 +687,27 @@ class EventAutoregressive(Autoregressive):
         if self.path_start is None:
             return self.held
         if self.key_sums is not None and last > self.followed_to:  # ar.register_follow: chunk `last` is drawn next
-            self.follow_register(last)
+            self.follow_played(last)
         told = self.path_told(first, last).to(self.device)  # [S, C, D]
         return self.generator.offset(told, told.shape[0])  # [S, C, W]
 
-    def follow_register(self, chunk: int) -> None:
-        """ar.register_follow: the register and spread new chunk `chunk` is told, moved against what the notes of the
+    def follow_gains(self) -> dict[str, float]:
+        """ar.register_follow and ar.density_follow: the gain each attribute of FOLLOWED is followed at (none: {})."""
+        a = self.settings
+        gains = {"register": a.register_follow, "spread": a.register_follow, "density": a.density_follow}
+        return {name: gain for name, gain in gains.items() if gain > 0}
+
+    def follow_played(self, chunk: int) -> None:
+        """ar.register_follow, ar.density_follow: what new chunk `chunk` is told, moved against what the notes of the
         last AHEAD chunks played (register_follow.followed), kept in `path_rows`: each later step, and a window read
         again, hears what the chunk was told when it was drawn."""
         self.path_told(chunk, chunk)  # (grows path_rows to hold it)
         attributes = self.generator.style.attributes
         rows = self.walking.rows.float()  # [R, D]: what training descriptions span
         low, high = torch.nan_to_num(rows, nan=torch.inf).amin(0), torch.nan_to_num(rows, nan=-torch.inf).amax(0)  # [D]
-        self.path_rows[:, chunk] = followed(self.path_rows[:, chunk], self.key_sums.played(),
-                                            (attributes.index("register"), attributes.index("spread")), low, high,
-                                            self.settings.register_follow)
+        self.path_rows[:, chunk] = followed(self.path_rows[:, chunk], self.key_sums.played(self.chunk_seconds),
+                                            {name: attributes.index(name) for name in FOLLOWED}, self.follow_gains(),
+                                            low, high)
         self.followed_to = chunk
 
     def ramped(self, ramp: StyleRamp, described: torch.Tensor, chunks: int, prompt_chunks: int) -> torch.Tensor:

@@ -1,19 +1,24 @@
-"""`ar.register_follow` (sampling only; a drawn piece walking a real performance's path, `ar.style_path`): each chunk
-is told its register and spread moved against what the piece has played in the last 16 s, so that a piece that
-drifts from the register it was told, or plays it narrower or wider, is told to come back.
+"""`ar.register_follow` and `ar.density_follow` (sampling only; a drawn piece walking a real performance's path,
+`ar.style_path`): each chunk is told its register and spread, or its density, moved against what the piece has
+played in the last 16 s, so that a piece that drifts from what it was told (higher, lower, narrower, wider, denser,
+sparser) is told to come back.
 
 Why: a drawn piece follows its told spread (the notes' standard deviation of pitch) only loosely. Over 16 s the
 default's pieces play 1.3 semitones narrower than told on average, with a spread of ±2.6 about it, so that their
 pitch range spreads 1.6 times as widely over the pieces as a pianist's: some held in one narrow register, some
-scattered over the keyboard (docs/quality.md, sixtieth session). Told the difference, the network plays against it,
-as it learnt to follow a description that changes chunk by chunk in training.
+scattered over the keyboard (docs/quality.md, sixtieth session). Over a minute they grow denser than told. Told the
+difference, the network plays against it, as it learnt to follow a description that changes chunk by chunk in
+training.
 
-Told at chunk t: told + gain × w × (told − played), for the register (the notes' mean key) and the spread, where
-played is what the notes struck in the AHEAD chunks before t play and w = n / (n + FOLLOW_NOTES) over their n notes
-(a few notes move it little); held within what training descriptions span. Shapes: S pieces, N events of a chunk,
-T chunks kept, D attributes.
+Told at chunk t: told + gain × w × (told − played), where played is what the AHEAD chunks before t play: for the
+register (the notes' mean key) and the spread, w = n / (n + FOLLOW_NOTES) over their n notes (a few notes move it
+little; none, not at all); for the density (held as ln(1 + notes per second)), w = c / (c + FOLLOW_CHUNKS) over the
+c chunks heard. Held within what training descriptions span. Shapes: S pieces, N events of a chunk, T chunks kept,
+D attributes.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -21,6 +26,19 @@ from ..batches import SetBatch
 from ..midi import NUM_KEYS
 
 FOLLOW_NOTES = 16  # notes heard at which what they play moves the told register and spread by half the gain
+FOLLOW_CHUNKS = 16  # chunks heard (4 s) at which what they play moves the told density by half the gain
+FOLLOWED = ("register", "spread", "density")  # the attributes a piece may be told to come back to
+
+
+@dataclass(frozen=True)
+class Played:
+    """What the pieces being sampled played in the chunks kept, as descriptions hold it: [S] each."""
+
+    notes: torch.Tensor  # how many notes
+    chunks: int  # over how many chunks
+    register: torch.Tensor  # their keys' mean (NaN without notes)
+    spread: torch.Tensor  # their keys' standard deviation (NaN without notes)
+    density: torch.Tensor  # ln(1 + notes per second)
 
 
 class DrawnKeySums:
@@ -43,25 +61,32 @@ class DrawnKeySums:
         silent = torch.zeros(self.sums.shape[0], chunks, 3, dtype=self.sums.dtype, device=self.sums.device)
         self.sums = torch.cat([self.sums, silent], dim=1)[:, -self.window:]
 
-    def played(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The notes kept: their count, their keys' mean and standard deviation [S] each (NaN without notes)."""
+    def played(self, chunk_seconds: float) -> Played:
+        """What the notes kept play."""
         notes, keys, squares = self.sums.sum(1).unbind(1)  # [S] each
         mean = keys / notes
-        return notes, mean, (squares / notes - mean ** 2).clamp(min=0).sqrt()
+        chunks = self.sums.shape[1]
+        density = torch.log1p(notes / (chunks * chunk_seconds)) if chunks else torch.full_like(notes, torch.nan)
+        return Played(notes, chunks, mean, (squares / notes - mean ** 2).clamp(min=0).sqrt(), density)
 
 
-def followed(told: torch.Tensor, played: tuple[torch.Tensor, torch.Tensor, torch.Tensor], columns: tuple[int, int],
-             low: torch.Tensor, high: torch.Tensor, gain: float) -> torch.Tensor:
-    """Each piece's description told at the next chunk [S, D], what its last notes played (`DrawnKeySums.played`)
-    and the columns of the register and the spread → the description told instead [S, D]: those two moved by
-    gain × w × (told − played), w = n / (n + FOLLOW_NOTES), kept within [low, high] (each [D]); the rest as told.
-    A piece with no note heard is told as before."""
-    notes, mean, spread = played
-    weight = (notes / (notes + FOLLOW_NOTES)).to(told)  # [S]
+def followed(told: torch.Tensor, played: Played, columns: dict[str, int], gains: dict[str, float],
+             low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """Each piece's description told at the next chunk [S, D], what its last chunks played, the column of each
+    attribute of FOLLOWED and the gain it is followed at → the description told instead [S, D]: each moved by
+    gain × w × (told − played) (w: the module's), kept within [low, high] (each [D]); the rest as told. A piece
+    that has played nothing to measure an attribute by is told it as before."""
     out = told.clone()
-    for column, heard in zip(columns, (mean, spread)):
-        heard = heard.to(told)  # [S]
+    for name, gain in gains.items():
+        if gain == 0:
+            continue
+        heard = getattr(played, name).to(told)  # [S]
+        if name == "density":
+            weight = torch.full_like(heard, played.chunks / (played.chunks + FOLLOW_CHUNKS))
+        else:
+            weight = (played.notes / (played.notes + FOLLOW_NOTES)).to(told)  # [S]
+        column = columns[name]
         moved = told[:, column] + gain * weight * (told[:, column] - heard)  # [S]
         moved = moved.clamp(float(low[column]), float(high[column]))
-        out[:, column] = torch.where(torch.isfinite(heard) & (notes > 0).to(told.device), moved, told[:, column])
+        out[:, column] = torch.where(torch.isfinite(heard), moved, told[:, column])
     return out

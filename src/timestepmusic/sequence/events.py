@@ -201,6 +201,7 @@ class EventAutoregressive(Autoregressive):
         self.key_sums: DrawnKeySums | None = None  # with ar.register_follow or ar.density_follow on a path: the notes
         # of their last 16 s
         self.followed_to = -1  # … and the last chunk whose description was told moved by them
+        self.follow_bounds: tuple[torch.Tensor, torch.Tensor] | None = None  # … and what training descriptions span
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
     def param_groups(self) -> list[dict]:
@@ -526,6 +527,9 @@ class EventAutoregressive(Autoregressive):
             self.sounding = DrawnSounding(n, self.chunk_seconds, self.device)
         if self.follow_gains() and self.path_start is not None:  # a drawn piece walking a path
             self.key_sums, self.followed_to = DrawnKeySums(n, AHEAD, self.device), -1
+            rows = self.walking.rows.float()  # [R, D]
+            self.follow_bounds = (torch.nan_to_num(rows, nan=torch.inf).amin(0),
+                                  torch.nan_to_num(rows, nan=-torch.inf).amax(0))  # [D] each
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
             if self.history is not None:
                 self.history.chunks = prompt.shape[0]
@@ -544,6 +548,7 @@ class EventAutoregressive(Autoregressive):
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
             self.drawn_keys = None
             self.register, self.guard_chunks, self.sounding, self.key_sums = None, 0, None, None
+            self.follow_bounds = None
             self.held, self.unpressed = None, None
             self.generator.unguided()
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
@@ -703,11 +708,9 @@ class EventAutoregressive(Autoregressive):
         again, hears what the chunk was told when it was drawn."""
         self.path_told(chunk, chunk)  # (grows path_rows to hold it)
         attributes = self.generator.style.attributes
-        rows = self.walking.rows.float()  # [R, D]: what training descriptions span
-        low, high = torch.nan_to_num(rows, nan=torch.inf).amin(0), torch.nan_to_num(rows, nan=-torch.inf).amax(0)  # [D]
         self.path_rows[:, chunk] = followed(self.path_rows[:, chunk], self.key_sums.played(self.chunk_seconds),
                                             {name: attributes.index(name) for name in FOLLOWED}, self.follow_gains(),
-                                            low, high)
+                                            *self.follow_bounds)
         self.followed_to = chunk
 
     def ramped(self, ramp: StyleRamp, described: torch.Tensor, chunks: int, prompt_chunks: int) -> torch.Tensor:

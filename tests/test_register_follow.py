@@ -174,3 +174,38 @@ def test_a_piece_walking_like_s_path_is_followed_within_what_training_descriptio
     assert high[REGISTER] == torch.nan_to_num(rows[:, REGISTER], nan=-torch.inf).max()
     assert high[REGISTER] - low[REGISTER] > 40  # (the file's own: none)
 
+
+@pytest.mark.parametrize("flags, said", [
+    (["--style", "density=6"], "--set ar.register_follow=1 and --style: give one (ar.register_follow moves what a "
+                               "piece walking a performance's path is told against what it played; a piece asked a "
+                               "--style walks none)"),
+    (["--prompt", "PROMPT"], "--set ar.register_follow=1: a continued --prompt is told its own character and walks "
+                             "no performance's path"),
+    (["--set", "ar.style_path=none"], "--set ar.register_follow=1: this model's pieces walk no performance's path "
+                                      "(ar.style_path none"),
+    (["--set", "ar.density_follow=0.5", "--style", "density=6"], "--set ar.density_follow=0.5 and --style: give one"),
+], ids=["style", "prompt", "style_path_none", "density_follow_style"])
+def test_a_follow_set_where_no_path_is_walked_is_refused_in_one_line(flags, said, tmp_path, capsys):
+    """A piece asked a --style, continuing a --prompt, or of a model set to walk no path walks none: the follow was
+    silently ignored (the same notes as without it); refused in one line, nothing written. Set to 0, or for a piece
+    that walks a path (--composer), it draws."""
+    from timestepmusic.cli import main
+    from timestepmusic.midi import Events, write_events
+
+    prompt = write_events(Events([39, 43], [0.0, 0.5], [0.4, 0.4], [70, 70]), tmp_path / "prompt.mid")
+    flags = [str(prompt) if flag == "PROMPT" else flag for flag in flags]
+    follow = [] if "ar.density_follow=0.5" in flags else ["--set", "ar.register_follow=1"]
+    assert main(["generate", *flags, *follow, "-n", "1", "--seconds", "1", "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err and len(err.splitlines()) == 1 and not (tmp_path / "out").exists()
+    unset = [flag.replace("=0.5", "=0") for flag in flags]
+    assert main(["generate", *unset, "--set", "ar.register_follow=0", "-n", "1", "--seconds", "1", "-q",
+                 "-o", str(tmp_path / "unset")]) == 0
+
+
+def test_a_follow_set_for_pieces_walking_a_composer_s_paths_draws(tmp_path):
+    from timestepmusic.cli import main
+
+    assert main(["generate", "--composer", "Bach", "--set", "ar.register_follow=1", "--set", "ar.density_follow=1",
+                 "-n", "1", "--seconds", "1", "-q", "-o", str(tmp_path / "out")]) == 0
+    assert len(list((tmp_path / "out").glob("*.mid"))) == 1

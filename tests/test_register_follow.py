@@ -209,3 +209,34 @@ def test_a_follow_set_for_pieces_walking_a_composer_s_paths_draws(tmp_path):
     assert main(["generate", "--composer", "Bach", "--set", "ar.register_follow=1", "--set", "ar.density_follow=1",
                  "-n", "1", "--seconds", "1", "-q", "-o", str(tmp_path / "out")]) == 0
     assert len(list((tmp_path / "out").glob("*.mid"))) == 1
+
+
+def test_the_told_follow_bench_pairs_every_whole_window_with_what_its_first_chunk_was_told(default_model,
+                                                                                          monkeypatch):
+    """bench/told_follow.py: 2 pieces of 32 s → 2 windows each, the played beside what the path told each window's
+    first chunk (the register held at its first chunk's; the density walked), and a pitch range for every window
+    (it measured only each piece's first 16 s: excerpts were cut by the last onset)."""
+    import importlib
+    from pathlib import Path
+
+    from timestepmusic.evaluate.played import windows_played
+    from timestepmusic.sequence.style import users_value
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
+    told_follow = importlib.import_module("told_follow")
+    pairs, ranges = told_follow.played_and_told(default_model, 2, 32.0, 5)
+    starts, draw = [], StylePaths.draw
+    monkeypatch.setattr(StylePaths, "draw", lambda self, *a, **k: starts.append(draw(self, *a, **k)) or starts[-1])
+    pieces = default_model.sample(2, 32.0, 5)  # (the bench's own draw again: the same seed draws the same)
+    path = default_model.arm.paths.tell(starts[0], 0, 64)  # [S, 65, D]
+    assert all(pairs[name].shape == (4, 2) for name in told_follow.FOLLOWED) and ranges.shape == (4,)
+    for s, piece in enumerate(pieces):
+        played = windows_played(piece, 32.0, told_follow.FOLLOWED, 16.0)  # [2, 3]
+        assert np.array_equal(pairs["density"][2 * s:2 * s + 2, 0], played[:, 2], equal_nan=True)
+        told = [float(users_value("density", float(path[s, c, DENSITY]))) for c in (0, 64)]
+        assert pairs["density"][2 * s:2 * s + 2, 1] == pytest.approx(told, rel=1e-5)
+        register = float(users_value("register", float(path[s, 0, REGISTER])))
+        assert pairs["register"][2 * s:2 * s + 2, 1] == pytest.approx([register, register], rel=1e-5)
+        for w in range(2):
+            notes = piece.ids[(piece.ids < 88) & (piece.start_s >= 16 * w) & (piece.start_s < 16 * (w + 1))]
+            assert ranges[2 * s + w] == (np.ptp(notes) if notes.size else ranges[2 * s + w])

@@ -34,9 +34,9 @@ WINDOW_S = 16.0  # what a description covers (style.AHEAD chunks)
 
 def played_and_told(gan, n: int, seconds: float, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """`n` pieces drawn → per attribute of FOLLOWED, (played, told) pairs over every whole 16 s window of every
-    piece [W, 2] in users' units (NaN where a window holds no note), and each piece's pitch range over its first
-    16 s [S]."""
-    from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
+    piece [W, 2] in users' units (NaN where a window holds no note), and the pitch range of each of those windows
+    [W]."""
+    from timestepmusic.evaluate.descriptors import describe, excerpts_of_length
     from timestepmusic.evaluate.played import windows_played
     from timestepmusic.sequence.style import StylePaths, users_value
 
@@ -70,7 +70,8 @@ def played_and_told(gan, n: int, seconds: float, seed: int) -> tuple[dict[str, n
             said = np.asarray(users_value(name, told[s, at, column].double().numpy()), dtype=np.float64)  # [W]
             pairs.append(np.stack([played, said], axis=1))
         out[name] = np.concatenate(pairs)  # [W, 2]
-    ranges = describe(excerpts_from_events(pieces, WINDOW_S))["pitch_range"]  # [X]: every 16 s excerpt
+    # every whole window, as the pairs (excerpts_from_events cuts a piece by its last onset: one 16 s excerpt of 32 s)
+    ranges = describe(excerpts_of_length(pieces, np.full(len(pieces), windows * WINDOW_S), WINDOW_S))["pitch_range"]
     return out, ranges
 
 

@@ -235,6 +235,12 @@ def test_descriptor_spread_row_counts_the_tails_and_a_wrong_descriptor_or_folder
         assert said in err and "Traceback" not in err
 
 
+def test_descriptor_spread_row_leaves_out_the_excerpts_where_a_descriptor_is_undefined():
+    """(the time between onsets of an excerpt with fewer than two: NaN, which made the row's mean and quantiles NaN)"""
+    row = descriptor_spread.spread_row("ioi_std", np.array([0.1, np.nan, 0.3, np.nan]), 0.15, 0.25)
+    assert row[:4] == ["ioi_std", "2", "0.200", "0.100"] and row[5:] == ["0.500", "0.500"]
+
+
 def test_descriptor_spread_prints_the_real_and_each_folders_row(tiny_corpus, tmp_path, monkeypatch, capsys):
     folder = tmp_path / "drawn"
     folder.mkdir()

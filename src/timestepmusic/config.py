@@ -667,16 +667,18 @@ class AutoregressiveConfig:
     more una corda, below 0 less. A piece that keeps the una corda up (ar.soft_kept_up, ar.pedals_as_told) still
     never presses it."""
     register_follow: float = 0.0
-    """Events arm with ar.style, sampling only, a drawn piece walking a path (ar.style_path): each chunk is told
-    its register and spread moved by this × (told − what the notes of the last 16 s played), weighted by how many
-    notes those are (sequence/register_follow.py): a piece that drifts from the register it was told, or plays it
-    narrower or wider, is told to come back. 0: told as drawn. Needs no training: any model trained with ar.style
-    takes it."""
+    """Events arm with ar.style, sampling only, a drawn piece walking a path (ar.style_path, --composer, --like): each
+    chunk is told its register and spread moved by this × (what the path asked of the last 16 s − what their notes
+    played), weighted by how many notes those are (sequence/register_follow.py): a piece that drifts from the
+    register it was told, or plays it narrower or wider, is told to come back. 0: told as drawn. Needs no training:
+    any model trained with ar.style takes it. `tsm generate --set` refuses it where no path is walked (--style,
+    --prompt, ar.style_path none), where it would be silently ignored."""
     density_follow: float = 0.0
-    """Events arm with ar.style, sampling only, a drawn piece walking a path (ar.style_path): each chunk is told
-    its density moved by this × (told − what the last 16 s played), as ln(1 + notes per second), weighted by how
-    long that is (sequence/register_follow.py): a piece that grows denser or sparser than told is told to come back.
-    0: told as drawn. Needs no training: any model trained with ar.style takes it."""
+    """Events arm with ar.style, sampling only, a drawn piece walking a path (ar.style_path, --composer, --like): each
+    chunk is told its density moved by this × (what the path asked of the last 16 s − what they played), as
+    ln(1 + notes per second), weighted by how long that is (sequence/register_follow.py): a piece that grows denser
+    or sparser than told is told to come back. 0: told as drawn. Needs no training: any model trained with ar.style
+    takes it. Refused where no path is walked, as ar.register_follow is."""
     register_guard: float = 0.0
     """Events arm, sampling only: a note's key more than ar.register_margin semitones above the highest key struck
     in the last ar.register_window_s seconds (or below the lowest) is drawn with its logit lowered by this per

@@ -196,6 +196,7 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
         from .sequence.events import closing_path_refused
 
         closing_path_refused(args.style is not None, bool(args.prompt))  # (the arm says it again, for the API)
+    _check_follow(args, gan, set_names)
     if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
         raise ValueError(f"the temperatures are for ar and events models; {model_said(gan.folder)} is "
                          f"{arch_said(gan.arch)}")
@@ -213,6 +214,20 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
         if given and not args.prompt:
             raise ValueError(f"{flag}: give the performance to continue with --prompt")
     return seconds, ends_itself
+
+
+def _check_follow(args: argparse.Namespace, gan: GANModel, set_names: set[str]) -> None:
+    """--set ar.register_follow or ar.density_follow above 0 where the pieces walk no performance's path (--style,
+    --prompt, a model set to walk none), which would silently ignore it: refused in one line. Only where --set gave
+    it: a model whose own settings follow draws a --style or a --prompt as told."""
+    from .sequence.register_follow import follow_refused
+
+    settings = gan.arm.settings
+    walks = settings.style_drawn and settings.style_path != "none"
+    for name in ("register_follow", "density_follow"):
+        gain = getattr(settings, name)
+        if f"ar.{name}" in set_names and gain > 0 and (args.style or args.prompt or not walks):
+            follow_refused(name, gain, args.style is not None, bool(args.prompt))
 
 
 def _piece_seconds(args: argparse.Namespace, gan: GANModel, ends_itself: bool, tempered: bool) -> float:

@@ -527,7 +527,9 @@ class EventAutoregressive(Autoregressive):
             self.sounding = DrawnSounding(n, self.chunk_seconds, self.device)
         if self.follow_gains() and self.path_start is not None:  # a drawn piece walking a path
             self.key_sums, self.followed_to = DrawnKeySums(n, AHEAD, self.device), -1
-            rows = self.walking.rows.float()  # [R, D]
+            # what training descriptions span: the training tracks' paths (--like walks one file's, whose own span
+            # would hold an attribute it keeps steady where it is), or the bank of their passages
+            rows = (self.paths.rows if self.paths is not None else look.bank).float().cpu()  # [R, D]
             self.follow_bounds = (torch.nan_to_num(rows, nan=torch.inf).amin(0),
                                   torch.nan_to_num(rows, nan=-torch.inf).amax(0))  # [D] each
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
@@ -548,7 +550,7 @@ class EventAutoregressive(Autoregressive):
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
             self.drawn_keys = None
             self.register, self.guard_chunks, self.sounding, self.key_sums = None, 0, None, None
-            self.follow_bounds = None
+            self.follow_bounds, self.followed_to = None, -1
             self.held, self.unpressed = None, None
             self.generator.unguided()
             self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
@@ -704,11 +706,15 @@ class EventAutoregressive(Autoregressive):
 
     def follow_played(self, chunk: int) -> None:
         """ar.register_follow, ar.density_follow: what new chunk `chunk` is told, moved against what the notes of the
-        last AHEAD chunks played (register_follow.followed), kept in `path_rows`: each later step, and a window read
-        again, hears what the chunk was told when it was drawn."""
+        last AHEAD chunks played beside what the path asked of them (register_follow.followed), kept in `path_rows`:
+        each later step, and a window read again, hears what the chunk was told when it was drawn."""
         self.path_told(chunk, chunk)  # (grows path_rows to hold it)
+        played = self.key_sums.played(self.chunk_seconds)
+        heard_from = max(0, chunk - played.chunks)  # the first chunk heard: its description covers those heard
+        asked = torch.where(self.walked, self.walking.tell(self.path_start, heard_from, heard_from)[:, 0],
+                            self.path_first)  # [S, D]: as walked, never as moved by the follow
         attributes = self.generator.style.attributes
-        self.path_rows[:, chunk] = followed(self.path_rows[:, chunk], self.key_sums.played(self.chunk_seconds),
+        self.path_rows[:, chunk] = followed(self.path_rows[:, chunk], asked, played,
                                             {name: attributes.index(name) for name in FOLLOWED}, self.follow_gains(),
                                             *self.follow_bounds)
         self.followed_to = chunk

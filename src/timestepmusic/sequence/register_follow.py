@@ -10,11 +10,13 @@ scattered over the keyboard (docs/quality.md, sixtieth session). Over a minute t
 difference, the network plays against it, as it learnt to follow a description that changes chunk by chunk in
 training.
 
-Told at chunk t: told + gain × w × (told − played), where played is what the AHEAD chunks before t play: for the
-register (the notes' mean key) and the spread, w = n / (n + FOLLOW_NOTES) over their n notes (a few notes move it
-little; none, not at all); for the density (held as ln(1 + notes per second)), w = c / (c + FOLLOW_CHUNKS) over the
-c chunks heard. Held within what training descriptions span. Shapes: S pieces, N events of a chunk, T chunks kept,
-D attributes.
+Told at chunk t: told + gain × w × (asked − played), where played is what the AHEAD chunks before t play and asked
+what the path told them (its description at the first of them, which covers them: an attribute the path moves is
+compared with what was asked of the same chunks, not with the passage ahead, so that a piece that plays its path as
+told is told it as drawn where the path rises or falls): for the register (the notes' mean key) and the spread,
+w = n / (n + FOLLOW_NOTES) over their n notes (a few notes move it little; none, not at all); for the density (held
+as ln(1 + notes per second)), w = c / (c + FOLLOW_CHUNKS) over the c chunks heard. Held within what training
+descriptions span. Shapes: S pieces, N events of a chunk, T chunks kept, D attributes.
 """
 from __future__ import annotations
 
@@ -70,13 +72,14 @@ class DrawnKeySums:
         return Played(notes, chunks, mean, (squares / notes - mean ** 2).clamp(min=0).sqrt(), density)
 
 
-def followed(told: torch.Tensor, played: Played, columns: dict[str, int], gains: dict[str, float],
-             low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
-    """Each piece's description told at the next chunk [S, D], what its last chunks played, the column of each
-    attribute of FOLLOWED and the gain it is followed at → the description told instead [S, D]: each moved by
-    gain × w × (told − played) (w: the module's), kept within [low, high] (each [D]); the rest as told. A piece
-    that has played nothing to measure an attribute by is told it as before."""
+def followed(told: torch.Tensor, asked: torch.Tensor, played: Played, columns: dict[str, int],
+             gains: dict[str, float], low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """Each piece's description told at the next chunk [S, D], what its path asked of its last chunks [S, D] and what
+    they played, the column of each attribute of FOLLOWED and the gain it is followed at → the description told
+    instead [S, D]: each moved by gain × w × (asked − played) (w: the module's), kept within [low, high] (each [D]);
+    the rest as told. A piece that has played nothing to measure an attribute by is told it as before."""
     out = told.clone()
+    asked = asked.to(told)
     for name, gain in gains.items():
         if gain == 0:
             continue
@@ -86,7 +89,22 @@ def followed(told: torch.Tensor, played: Played, columns: dict[str, int], gains:
         else:
             weight = (played.notes / (played.notes + FOLLOW_NOTES)).to(told)  # [S]
         column = columns[name]
-        moved = told[:, column] + gain * weight * (told[:, column] - heard)  # [S]
+        moved = told[:, column] + gain * weight * (asked[:, column] - heard)  # [S]
         moved = moved.clamp(float(low[column]), float(high[column]))
         out[:, column] = torch.where(torch.isfinite(heard), moved, told[:, column])
     return out
+
+
+def follow_refused(setting: str, gain: float, styled: bool, prompted: bool) -> None:
+    """`tsm generate --set ar.register_follow` or `ar.density_follow` (`setting`, at `gain` > 0) for pieces that walk
+    no performance's path, which would silently ignore it: asked a `--style` (`styled`), continuing a `--prompt`
+    (`prompted`), or else of a model set to walk none: ValueError in one line."""
+    given = f"--set ar.{setting}={gain:g}"
+    why = f"ar.{setting} moves what a piece walking a performance's path is told against what it played"
+    if styled:
+        raise ValueError(f"{given} and --style: give one ({why}; a piece asked a --style walks none)")
+    if prompted:
+        raise ValueError(f"{given}: a continued --prompt is told its own character and walks no performance's path "
+                         f"({why}); leave it out")
+    raise ValueError(f"{given}: this model's pieces walk no performance's path (ar.style_path none, or ar.style_drawn "
+                     f"false; {why}); leave it out")

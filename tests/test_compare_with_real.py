@@ -188,3 +188,29 @@ def test_a_split_with_no_tracks_names_the_keyword_that_chooses_another(generated
     with pytest.raises(ValueError) as raised:
         timestepmusic.compare_with_real(generated, corpus, repeats=1)
     assert str(raised.value) == f"{corpus}: no tracks in the test split (it has train: choose one with split='train')"
+
+
+def test_a_corpus_without_a_training_split_is_said_without_a_flag_python_cannot_give(corpus, generated, monkeypatch):
+    """compare_with_real() reads the training split as 'train' (no keyword chooses it): where the corpus holds none,
+    its notes say which splits it has, not '--train-split', which its caller cannot give; tsm evaluate's still do."""
+    from timestepmusic.corpus import Corpus
+    from timestepmusic.evaluate.report import compared
+    from timestepmusic.setting_names import FLAGS
+
+    tracks_in, chunk_index = Corpus.tracks_in, Corpus.chunk_index
+
+    def no_train(self, split):
+        found = tracks_in(self, split)
+        return found[:0] if split == "train" else found
+
+    def no_train_chunks(self, split):
+        track, within = chunk_index(self, split)
+        return (track[:0], within[:0]) if split == "train" else (track, within)
+
+    monkeypatch.setattr(Corpus, "tracks_in", no_train)
+    monkeypatch.setattr(Corpus, "chunk_index", no_train_chunks)
+    figures = timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1)
+    said = [note for note in figures["notes"] if "no tracks in the train split" in note]
+    assert said and all("--train-split" not in note and "(it has validation, test)" in note for note in said), said
+    cli_notes = compared(generated, corpus, seed=3, repeats=1, setting_names=FLAGS).report_figures("test")["notes"]
+    assert any("choose one with --train-split validation or --train-split test" in note for note in cli_notes)

@@ -628,11 +628,14 @@ class Corpus:
             raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
         return np.array([i for i, t in enumerate(self.tracks) if split is None or t["split"] == split], dtype=np.int64)
 
-    def empty_split(self, split: str, flag: str = "--split", purpose: str = "") -> str:
+    def empty_split(self, split: str, flag: str | None = "--split", purpose: str = "") -> str:
         """Why a split of no track cannot be used, in one line: the corpus's folder, the splits it has, and the flag
         that chooses one of those (`purpose`: what the split was to be read for, e.g. ' for the copy check'); a `flag`
-        ending in '=' is a Python keyword, said with the split's name quoted (split='train')."""
+        ending in '=' is a Python keyword, said with the split's name quoted (split='train'); None: the caller cannot
+        choose it (compare_with_real() reads the training split as 'train'), and only the splits it has are said."""
         has = [name for name in SPLITS if self.tracks_in(name).size]
+        if flag is None:
+            return f"{self.root}: no tracks in the {split} split{purpose}" + (f" (it has {', '.join(has)})" if has else "")
         choose = " or ".join(f"{flag}{name!r}" if flag.endswith("=") else f"{flag} {name}" for name in has)
         return (f"{self.root}: no tracks in the {split} split{purpose}" + (f" (it has {', '.join(has)}: choose one with "
                                                                            f"{choose})" if has else ""))

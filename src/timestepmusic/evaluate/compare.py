@@ -402,12 +402,13 @@ def trees_classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, seed:
 # ---------------------------------------------------------------- baseline: shuffled real chunks
 
 def shuffled_chunks(corpus, split: str, num_excerpts: int, seconds: float = EXCERPT_SECONDS,
-                    seed: int = 0) -> ExcerptTable:
+                    seed: int = 0, flag: str | None = "--train-split") -> ExcerptTable:
     """A trivial generator: each excerpt is `seconds` of real chunks drawn at random from the split
-    (capped at the corpus's max_events, as a model sees them), laid side by side in random order."""
+    (capped at the corpus's max_events, as a model sees them), laid side by side in random order. `flag`: what
+    chooses the split, said where it holds no track (Corpus.empty_split)."""
     track_of, within = corpus.chunk_index(split)  # [C_split]
     if track_of.size == 0:
-        raise ValueError(corpus.empty_split(split, "--train-split", " for the shuffled-chunks baseline"))
+        raise ValueError(corpus.empty_split(split, flag, " for the shuffled-chunks baseline"))
     cs = corpus.chunk_seconds
     per_excerpt = max(1, int(round(seconds / cs)))
     rng = np.random.default_rng(seed)
@@ -426,13 +427,13 @@ def shuffled_chunks(corpus, split: str, num_excerpts: int, seconds: float = EXCE
 
 
 def training_excerpts(corpus, split: str, num_excerpts: int, seconds: float = EXCERPT_SECONDS,
-                      seed: int = 0) -> ExcerptTable:
+                      seed: int = 0, flag: str | None = "--train-split") -> ExcerptTable:
     """`num_excerpts` real excerpts of the training `split`, picked at random: what a model that had learnt that
     split exactly would score against another (where the splits' repertoire differs, above 0.5: ASAP's test split
     at 60 s, 0.725 / 0.815, where the default scores 0.808 / 0.903; forty-eighth session)."""
     table = excerpts_from_corpus(corpus, split, seconds)
     if table.num_excerpts == 0:
-        raise ValueError(corpus.empty_split(split, "--train-split", " for the training excerpts' row"))
+        raise ValueError(corpus.empty_split(split, flag, " for the training excerpts' row"))
     rng = np.random.default_rng(seed)
     return table.take(np.sort(rng.choice(table.num_excerpts, min(num_excerpts, table.num_excerpts), replace=False)))
 
@@ -456,13 +457,13 @@ class TrainingOnsets:
     excerpt (key k, column c) votes for shift p - c of every training onset (k, p), so the cost is
     the number of matching pairs, not windows × roll size — every shift is searched, not a hop grid."""
 
-    def __init__(self, corpus, split: str, seconds: float = EXCERPT_SECONDS):
+    def __init__(self, corpus, split: str, seconds: float = EXCERPT_SECONDS, flag: str | None = "--train-split"):
         self.corpus = corpus
         self.chunk_seconds = corpus.chunk_seconds
         self.columns = max(1, int(round(seconds / self.chunk_seconds)))  # T
         self.tracks = corpus.tracks_in(split)  # [S] corpus track indices
         if self.tracks.size == 0:
-            raise ValueError(corpus.empty_split(split, "--train-split", " for the copy check"))
+            raise ValueError(corpus.empty_split(split, flag, " for the copy check"))
         event_ptr, chunk_ptr = np.asarray(corpus.track_event_ptr), np.asarray(corpus.track_chunk_ptr)
         chunks = chunk_ptr[self.tracks + 1] - chunk_ptr[self.tracks]  # [S]
         self.base = np.concatenate([[0], np.cumsum(chunks + self.columns)])  # [S+1] where each track starts

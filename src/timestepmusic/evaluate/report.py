@@ -241,6 +241,7 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
     if max_real_excerpts is not None and max_real_excerpts < 1:
         raise ValueError(f"--max-real-excerpts must be ≥ 1, got {max_real_excerpts}")
     split_said, seconds_said = setting_names.name("split"), setting_names.name("seconds")  # (--split; split=)
+    train_said = setting_names.name("train_split") if setting_names.cli else None  # (compare_with_real(): 'train')
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
     if corpus.tracks_in(split).size == 0:  # (excerpts_from_corpus says so too, naming --split whoever the caller)
         raise ValueError(corpus.empty_split(split, split_said))
@@ -331,12 +332,13 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
                      f"{setting_names.given('n', 200)})")
         log.warning("%s", notes[-1])
     try:
-        tables[BASELINE] = shuffled_chunks(corpus, train_split, real.num_excerpts, seconds, seed)
+        tables[BASELINE] = shuffled_chunks(corpus, train_split, real.num_excerpts, seconds, seed, train_said)
     except ValueError as e:
         notes.append(f"no shuffled-chunks baseline: {e}")
         log.warning("%s", notes[-1])
     if train_row:
-        tables[TRAINING] = training_excerpts(corpus, train_split, tables[GENERATED].num_excerpts, seconds, seed)
+        tables[TRAINING] = training_excerpts(corpus, train_split, tables[GENERATED].num_excerpts, seconds, seed,
+                                             train_said)
     tables |= dict(extra_rows or {})
     half_a, half_b = split_halves(real, seed)
     real_desc = describe(real)
@@ -369,7 +371,7 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
 
     copies: dict = {"threshold": copy_threshold, "transpose": transpose, "train_split": train_split}
     try:
-        onsets = TrainingOnsets(corpus, train_split, seconds)
+        onsets = TrainingOnsets(corpus, train_split, seconds, train_said)
         copies["generated"] = copy_check(tables[GENERATED], onsets, copy_threshold, transpose)
         copies["flagged"] = sum(c["flagged"] for c in copies["generated"])
         pick = np.unique(np.linspace(0, real.num_excerpts - 1, min(REFERENCE_COPY_EXCERPTS, real.num_excerpts)).astype(int))

@@ -105,6 +105,8 @@ SAMPLE_WRONG_KINDS = {  # id: (GANModel.sample()'s arguments, what it says), eac
                    "got True"),  # 'tempo=1: give beats per minute from 40 to 240'
     "snap_to_real='no'": ({"snap_to_real": "no"}, "snap_to_real= must be True or False, got 'no'"),  # taken as True
     "guidance text": ({"guidance": "strong"}, "guidance= must be a number (None: the model's own), got 'strong'"),
+    "progress=True": ({"progress": True}, "progress= must be a function called with no arguments once per chunk drawn, "
+                      "or None, got True"),  # 'bool' object is not callable, after the first chunk was drawn
 }
 
 

@@ -157,6 +157,8 @@ TAKES: dict[str, tuple[Callable[[object], bool], str]] = {  # keyword: (whether 
                                            "or a KeyTold"),
     "tempo": (optional(str, TempoTold, number=True), "beats per minute (90), a path as text ('80 > 120') or a TempoTold"),
     "composer": (optional(str), "a composer's name as text ('Bach')"),
+    "progress": (lambda value: value is None or callable(value), "a function called with no arguments once per chunk "
+                                                                 "drawn, or None"),
 }
 
 

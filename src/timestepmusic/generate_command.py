@@ -222,6 +222,8 @@ def _check_follow(args: argparse.Namespace, gan: GANModel, set_names: set[str]) 
     it: a model whose own settings follow draws a --style or a --prompt as told."""
     from .sequence.register_follow import follow_refused
 
+    if not {"ar.register_follow", "ar.density_follow"} & set_names:  # (another arch's settings hold neither)
+        return
     settings = gan.arm.settings
     walks = settings.style_drawn and settings.style_path != "none"
     for name in ("register_follow", "density_follow"):

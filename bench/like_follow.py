@@ -60,7 +60,7 @@ def main() -> int:
     from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.played import windows_played
     from timestepmusic.generation import GANModel, set_sampling
-    from timestepmusic.sequence.events import from_first_note
+    from timestepmusic.sequence.path_walk import from_first_note
     from timestepmusic.shipped import resolve_model
 
     torch.set_num_threads(1)

@@ -156,11 +156,11 @@ def test_a_model_without_style_refuses_register_follow():
 def test_a_piece_walking_like_s_path_is_followed_within_what_training_descriptions_span(default_model, monkeypatch):
     """--like walks one file's path, whose own span holds an attribute the file keeps steady where it is (one key
     struck again and again: every row's register the same): the follow is held within the training paths' span."""
-    import timestepmusic.sequence.events as events
+    import timestepmusic.sequence.path_walk as path_walk
     from timestepmusic.midi import Events
 
     model, bounds = default_model, []
-    monkeypatch.setattr(events, "followed", lambda *args: bounds.append(args[-2:]) or followed(*args))
+    monkeypatch.setattr(path_walk, "followed", lambda *args: bounds.append(args[-2:]) or followed(*args))
     like = Events(np.full(80, 39), np.arange(80) * 0.25, np.full(80, 0.2), np.full(80, 70, dtype=np.uint8))
     settings = model.arm.settings
     try:

@@ -728,7 +728,7 @@ class AutoregressiveConfig:
     mid-performance, where a closing may not close), or "ending", the walked performance's own last passage's
     description (as training tells a track's last chunks: the description of its last AHEAD chunks), so that a
     piece closes into an ending's character. "ending" for a piece that walks no path (--style, --prompt, a model with
-    ar.style_path none) is refused in one line (events.closing_path_refused), where it was silently ignored."""
+    ar.style_path none) is refused in one line (path_walk.closing_path_refused), where it was silently ignored."""
     final_held_s: float = 0.0
     """Events arm with ar.closing_s, sampling only: a piece that closes and whose final onset (its last note's, with
     those struck just before it) is struck less than 0.5 s after the note before it, as heard (a passage running into

@@ -99,7 +99,7 @@ def _checked_request(args: argparse.Namespace) -> Request:
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
     tempo_path = parse_tempo_path(args.tempo) if args.tempo is not None else None  # … and a tempo out of reach
     if args.composer is not None or args.like is not None:  # … and what a path to walk cannot go with (the arm says
-        from .sequence.events import request_refused  # it again, for the API)
+        from .sequence.path_walk import request_refused  # it again, for the API)
 
         request_refused(args.composer is not None, args.like is not None, args.style is not None, bool(args.prompt))
     if args.like_seconds is not None and args.like is None:
@@ -193,7 +193,7 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
             raise ValueError(f"--set {name} shapes how a closing piece ends; give --ending (or --max-seconds) too "
                              "(without them a piece of --seconds stops where its time is up, and does not close)")
     if "ar.closing_path" in set_names and gan.arm.settings.closing_path == "ending" and (args.style or args.prompt):
-        from .sequence.events import closing_path_refused
+        from .sequence.path_walk import closing_path_refused
 
         closing_path_refused(args.style is not None, bool(args.prompt))  # (the arm says it again, for the API)
     _check_follow(args, gan, set_names)

@@ -88,7 +88,7 @@ def info_words(info: dict, history: bool = False) -> list[str]:
     asks += [flag for flag, key in (("--key", "takes_key"), ("--tempo", "takes_tempo")) if info.get(key)]
     asks += [f"--style{' (calibrated)' if info.get('style_calibration') else ''}"] if ar.get("style") else []
     walks = ar.get("style") and ar.get("style_drawn", True) and ar.get("style_path", "none") != "none"  # a path
-    composers = info.get("composers")  # (as EventsArm.check_walks lets --composer and --like walk one)
+    composers = info.get("composers")  # (as path_walk.check_walks lets --composer and --like walk one)
     asks += [f"--composer ({len(composers)} composers)"] if walks and isinstance(composers, dict) and composers else []
     asks += ["--like"] if walks else []
     asks += ["--select (a critic)"] if isinstance(info.get("critic"), dict) else []

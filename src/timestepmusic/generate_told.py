@@ -190,7 +190,7 @@ def walked_like_of(like: object, like_name: str, seconds: float, chunk_seconds: 
     """The walk of --like's performance (its events), from its first note (None for one without a note: the arm
     refuses it); one shorter than the pieces of `seconds` is said."""
     from .midi import NUM_KEYS
-    from .sequence.events import from_first_note
+    from .sequence.path_walk import from_first_note
     from .sequence.style import AHEAD
 
     walked_like = from_first_note(like) if (like.ids < NUM_KEYS).any() else None

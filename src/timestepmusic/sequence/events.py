@@ -11,14 +11,15 @@ chunk's end (event_sampler.EventSampler.sample); `ar.pedal_join_s` and `ar.pedal
 gaps inside a pedal's drawn runs. With `ar.carry` the head also hears the events before each chunk exactly
 (sequence/carry.py): in training the corpus's, in sampling a prompt's and those drawn so far; with `ar.tonal`
 it hears the pitch classes of the seconds before each chunk the same way (sequence/tonal.py), and with
-`ar.register` the highest and lowest keys of the seconds before it (sequence/register_heard.py).
+`ar.register` the highest and lowest keys of the seconds before it (sequence/register_heard.py). With ar.style a
+drawn piece may walk the description path of a real performance (ar.style_path, --composer, --like), chunk by chunk
+(sequence/path_walk.py: one PathWalk per sample, `walk`).
 Settings: the `ar` section (ar.head_hidden: the event head's width).
 Shapes: B windows (b on this rank), T ≤ context steps, L latent, W width, S pieces, V valid chunks, N events.
 """
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -28,7 +29,7 @@ from torch import nn
 
 from ..autoencoder import Autoencoder, sets_to_events
 from ..batches import ChunkGatherer, SetBatch
-from ..config import Config, style_path_names
+from ..config import Config
 from ..final_chord import floored_velocity, held_if_hurried
 from ..latents import Normaliser
 from ..midi import NUM_KEYS, Events, join_pedal_runs
@@ -40,23 +41,22 @@ from .carry import CarryGatherer, DrawnHistory, carry_items
 from .closing import NOT_CLOSING, Closing, TrackEnds, closing_chunks, closing_left
 from .event_head import EventHead
 from .event_sampler import EventSampler, twice
+from .path_walk import (
+    PathWalk,
+    check_walks,
+    closing_path_refused,
+    composer_tracks,
+    follow_gains,
+    like_path,
+    request_refused,
+)
+from .path_walk import walked_attributes as walked_mask
 from .pulse import DrawnOnsets, OnsetGatherer, TempoTold
-from .register_follow import FOLLOWED, DrawnKeySums, followed
 from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
 from .sounding import DrawnSounding
-from .style import (
-    AHEAD,
-    PATH_HOP,
-    PieceStyle,
-    StyleGatherer,
-    StylePaths,
-    StyleRamp,
-    describe_passage,
-    performance_path,
-    users_value,
-)
+from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, StyleRamp, describe_passage, users_value
 from .style_calibration import StyleCalibration
 from .tonal import HEARS_KEYS, DrawnPitchClasses, KeyTold, TonalGatherer
 from .transformer_net import LatentTransformer
@@ -176,13 +176,8 @@ class EventAutoregressive(Autoregressive):
         self.calibration: StyleCalibration | None = None  # with ar.style: what to tell for a request (measured)
         self.said_beyond: set[tuple[str, float]] = set()  # the requests said to be beyond its measured playing (once
         # each: a run draws its pieces in batches, and a piece without a note again)
-        self.path_start: torch.Tensor | None = None  # ar.style_path: where each piece being sampled starts in them [S]
-        self.path_ending: torch.Tensor | None = None  # … with ar.closing_path "ending": what its closing is told [S, D]
-        self.walking: StylePaths | None = None  # the paths the pieces being sampled walk: `paths`, or --like's
+        self.walk: PathWalk | None = None  # ar.style_path: the path the pieces being sampled walk (None: none)
         self.walked_from: list[str] | None = None  # the last sample's pieces: which training performance each walked
-        self.path_first: torch.Tensor | None = None  # … and the description there [S, D]
-        self.path_rows: torch.Tensor | None = None  # … and the descriptions of its chunks from the first on [S, C, D]
-        self.walked: torch.Tensor | None = None  # … and which attributes move along them [D]
         self.ramp: torch.Tensor | None = None  # a path of requests (StyleRamp): each chunk's description [S, P + T, D]
         self.ramp_asked: dict | None = None  # … and the attributes it names (None: the rest is a prompt's, told too)
         self.ramp_prompt = 0  # … and the prompt's chunks before its first drawn one
@@ -198,10 +193,6 @@ class EventAutoregressive(Autoregressive):
         self.guard_chunks = 0
         self.sounding: DrawnSounding | None = None  # with ar.restrike_guard or ar.silence_guard_s: when each key's
         # latest note ends
-        self.key_sums: DrawnKeySums | None = None  # with ar.register_follow or ar.density_follow on a path: the notes
-        # of their last 16 s
-        self.followed_to = -1  # … and the last chunk whose description was told moved by them
-        self.follow_bounds: tuple[torch.Tensor, torch.Tensor] | None = None  # … and what training descriptions span
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
 
     def param_groups(self) -> list[dict]:
@@ -344,8 +335,9 @@ class EventAutoregressive(Autoregressive):
         heard = self.drawn_onsets  # ar.pulse, ar.beat_echo, ar.empty_ramp_s: the onsets before the chunk [S, M'], the
         # latest note's start [S]
         onsets = (heard.onsets(), heard.last_note()) if heard is not None else None
-        if self.path_start is not None:
-            self.unpressed = self.path_unpressed(len(self.drawn))
+        if self.walk is not None:  # by the description told there
+            told = self.path_told(len(self.drawn), len(self.drawn))[:, 0].to(self.device)  # [S, D]
+            self.unpressed = self.walk.unpressed(told, self.settings.pedals_as_told, self.kept_up)
         elif self.ramp is not None:
             self.unpressed = self.ramp_unpressed(len(self.drawn))
         sets = self.sampler.sample(features, rng, self.temperature, carry, tonal, self.generator.guidance,
@@ -378,9 +370,11 @@ class EventAutoregressive(Autoregressive):
         if self.closing_now is not None and self.final_chunks is not None:
             self.final_chunks[(self.closing_now == 1).cpu()] = len(self.drawn)  # ar.final_ritard slows into it
         self.drawn.append(sets)
-        for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding, self.key_sums):
+        for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
             if past is not None:
                 past.append(sets)
+        if self.walk is not None:
+            self.walk.heard(sets)
         return self.encode_sets(sets, self.drawn_keys)
 
     def duration_tilt(self) -> float | torch.Tensor:
@@ -431,6 +425,7 @@ class EventAutoregressive(Autoregressive):
             request_refused(composer is not None, like is not None, style is not None, heard_first > 0)
         liked = None if like is None else self.like_path(like)  # one track
         composed = None if composer is None else self.composer_tracks(composer)  # [K] or None
+        self.walk = None
         described, told_prompt = None, False  # with ar.style: each piece's character, drawn, asked or the prompt's
         look = self.generator.style
         if look is not None:
@@ -451,28 +446,12 @@ class EventAutoregressive(Autoregressive):
                 described, told_prompt = self.asked_described(n, rng, self.calibrated(style, guidance),
                                                               prompt_sets)  # [S, D]
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
-                self.walked = self.walked_attributes()
-                if self.walked is not None:  # a real performance's path of descriptions, from a random chunk on
-                    if self.paths is None and liked is None:
-                        raise ValueError("ar.style_path: this model keeps no description paths (style_paths.safetensors); "
-                                         "add them with `python -m timestepmusic.train.style_paths MODEL CORPUS`")
-                    self.walking = self.paths if liked is None else liked
-                    if liked is not None:  # --like: every attribute walks the file's path, its register too (chosen
-                        self.walked = torch.ones_like(self.walked)  # on validation: like_follow_41_validation_walk_*)
-                    if liked is not None:  # --like's from its start
-                        self.path_start = torch.zeros(n, dtype=torch.float64)  # [S]
-                    elif composed is not None:  # the composer's: each piece another performance, with room to walk
-                        self.path_start = self.paths.draw(n, rng, played=0.0, tracks=composed, distinct=True,
-                                                          room=math.ceil(chunks / PATH_HOP))  # [S]
-                    else:  # (ar.path_room: with room to walk the whole piece)
-                        room = math.ceil(chunks / PATH_HOP) if self.settings.path_room else 0
-                        self.path_start = self.paths.draw(n, rng, played=0.0, room=room)  # [S]
-                    self.walked_from = self.walked_labels()
-                    self.path_first = self.walking.tell(self.path_start, 0, 0)[:, 0]  # [S, D]: where each starts
-                    if self.settings.closing_path == "ending":  # told from its closing on: its performance's ending
-                        ending = self.walking.ending(self.path_start)  # [S, D]
-                        self.path_ending = torch.where(self.walked, ending, self.path_first)
-                    described = self.path_first.to(self.device)
+                walked = self.walked_attributes()  # [D] or None
+                if walked is not None:  # a real performance's path of descriptions, from a random chunk on
+                    self.walk = PathWalk.drawn(self.paths, liked, composed, walked, look, n, chunks, rng,
+                                               self.settings.path_room, self.settings.closing_path == "ending")
+                    self.walked_from = self.walk.labels(self.chunk_seconds)
+                    described = self.walk.first.to(self.device)
                 else:
                     described = look.draw(n, rng)  # [S, D]
             elif prompt_sets is not None and self.settings.prompt_told:  # or told its own last passage
@@ -482,7 +461,7 @@ class EventAutoregressive(Autoregressive):
             if described is None and guidance is not None:
                 raise ValueError("--guidance: nothing is told to guide by (a continued --prompt whose last 16 s hold "
                                  "no note is told no description); ask a --style")
-        if self.settings.closing_path == "ending" and self.path_ending is None:  # no path walked: it would be silently
+        if self.settings.closing_path == "ending" and self.walk is None:  # no path walked: it would be silently
             closing_path_refused(style is not None, heard_first > 0)  # ignored
         self.held = self.generator.offset(described, n)  # [S, W]: computed once
         self.generator.unguided()  # nothing told: nothing to guide by
@@ -525,23 +504,18 @@ class EventAutoregressive(Autoregressive):
             self.register = DrawnRegister(n, kept, self.device)
         if self.settings.restrike_guard > 0 or self.settings.silence_guard_s > 0:
             self.sounding = DrawnSounding(n, self.chunk_seconds, self.device)
-        if self.follow_gains() and self.path_start is not None:  # a drawn piece walking a path
-            self.key_sums, self.followed_to = DrawnKeySums(n, AHEAD, self.device), -1
-            # what training descriptions span: the training tracks' paths (--like walks one file's, whose own span
-            # would hold an attribute it keeps steady where it is), or the bank of their passages
-            rows = (self.paths.rows if self.paths is not None else look.bank).float().cpu()  # [R, D]
-            self.follow_bounds = (torch.nan_to_num(rows, nan=torch.inf).amin(0),
-                                  torch.nan_to_num(rows, nan=-torch.inf).amax(0))  # [D] each
+        if self.walk is not None:  # what training descriptions span: their tracks' paths, or the bank of passages
+            gains = follow_gains(self.settings.register_follow, self.settings.density_follow)
+            self.walk.follow(gains, self.paths.rows if self.paths is not None else look.bank, self.device)
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
             if self.history is not None:
                 self.history.chunks = prompt.shape[0]
-            for heard in (self.pitch_classes, self.drawn_onsets, self.register, self.sounding, self.key_sums):
+            for heard in (self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
                 if heard is not None:
                     heard.skip(prompt.shape[0])
         for i in range(0 if prompt_sets is None else prompt_sets.sizes.shape[0]):
             chunk = prompt_sets.take(torch.full((n,), i))  # chunk i for every piece: [S, N]
-            for heard in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding,
-                          self.key_sums):
+            for heard in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
                 if heard is not None:
                     heard.append(chunk)
         try:
@@ -549,59 +523,27 @@ class EventAutoregressive(Autoregressive):
         finally:
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
             self.drawn_keys = None
-            self.register, self.guard_chunks, self.sounding, self.key_sums = None, 0, None, None
-            self.follow_bounds, self.followed_to = None, -1
+            self.register, self.guard_chunks, self.sounding, self.walk = None, 0, None, None
             self.held, self.unpressed = None, None
             self.generator.unguided()
-            self.path_start, self.path_first, self.walked, self.kept_up, self.tempo = None, None, None, None, None
-            self.path_ending = None
-            self.path_rows, self.closing_at, self.generator.closing_told, self.closing_now = None, None, None, None
-            self.ramp, self.ramp_asked, self.ramp_prompt, self.walking = None, None, 0, None
+            self.kept_up, self.tempo = None, None
+            self.closing_at, self.generator.closing_told, self.closing_now = None, None, None
+            self.ramp, self.ramp_asked, self.ramp_prompt = None, None, 0
 
     def composer_tracks(self, composer: str) -> torch.Tensor:
-        """`--composer`: which tracks of the description paths [K] are that composer's (StylePaths.tracks_of); a model
-        that cannot walk them: ValueError in one line."""
-        if self.paths is None:
-            raise ValueError("--composer: this model keeps no description paths (style_paths.safetensors); add them "
-                             "with `python -m timestepmusic.train.style_paths MODEL CORPUS`")
-        self.check_walks("--composer")
-        return self.paths.tracks_of(composer)
+        """`--composer`: which tracks of the description paths [K] are that composer's; a model that cannot walk them:
+        ValueError in one line."""
+        if self.paths is not None:
+            check_walks("--composer", self.settings.style_drawn, self.walked_attributes())
+        return composer_tracks(self.paths, composer)
 
     def like_path(self, like: Events) -> StylePaths:
-        """`--like`: the path of the performance `like` (its events) as one track (style.performance_path); a model
-        that cannot walk it, or a performance without a note: ValueError in one line."""
+        """`--like`: the path of the performance `like` (its events) as one track; a model that cannot walk it, or a
+        performance without a note: ValueError in one line."""
         if self.generator.style is None:
             raise ValueError("--like: this model was not trained with ar.style; it walks no performance's path")
-        self.check_walks("--like")
-        if not (like.ids < NUM_KEYS).any():
-            raise ValueError("--like: the performance holds no note; there is no path to walk")
-        return performance_path(from_first_note(like), self.chunk_seconds, self.generator.style.mean.cpu(),
-                                self.settings.style_pause)
-
-    def check_walks(self, flag: str) -> None:
-        """A request to walk a path (`flag`) of a model set not to walk one: ValueError in one line."""
-        if not self.settings.style_drawn or self.walked_attributes() is None:
-            raise ValueError(f"{flag}: this model is set to walk no performance's path (ar.style_path none or "
-                             "ar.style_drawn false); the shipped default walks one (and events-onsets, events-v28)"
-                             + (", or give --set ar.style_path=all" if flag == "--like" else ""))
-
-    def walked_labels(self) -> list[str] | None:
-        """Which training performance each piece being sampled walks the path of, and from where ("Chopin Ballade 1
-        from 2:14"; logged, `tsm generate -v`); None where the paths name none (or walk --like's)."""
-        paths = self.walking
-        if paths.labels is None or paths is not self.paths:
-            return None
-        track = paths.track_at(self.path_start)  # [S]
-        from_s = (self.path_start - paths.starts[track]) * PATH_HOP * self.chunk_seconds  # [S]
-        labels = []
-        for i, (k, at_s) in enumerate(zip(track.tolist(), from_s.tolist())):
-            composer, _, rest = paths.labels[k].partition("\t")
-            title, _, file = rest.partition("\t")
-            named = " ".join(x for x in (composer, title.replace("_", " "), f"({file})" if file else "") if x)
-            named = named or f"training track {k}"
-            labels.append(f"{named} from {at_s:.0f} s")  # (in seconds, as every time of tsm generate's lines)
-            log.info("drawn piece %d of %d walks the path of %s", i, len(track), labels[-1])
-        return labels
+        check_walks("--like", self.settings.style_drawn, self.walked_attributes())
+        return like_path(like, self.generator.style, self.chunk_seconds, self.settings.style_pause)
 
     def waypoint_told(self, at_s: float, request: dict[str, float], guidance: float | None,
                       prompted: bool) -> dict[str, float]:
@@ -691,33 +633,11 @@ class EventAutoregressive(Autoregressive):
         if self.ramp is not None:
             told = self.ramp[:, first:last + 1]  # [S, C, D]
             return self.generator.offset(told, told.shape[0])  # [S, C, W]
-        if self.path_start is None:
+        if self.walk is None:
             return self.held
-        if self.key_sums is not None and last > self.followed_to:  # ar.register_follow: chunk `last` is drawn next
-            self.follow_played(last)
+        self.walk.drawing(last, self.chunk_seconds)  # (ar.register_follow: chunk `last` is drawn next)
         told = self.path_told(first, last).to(self.device)  # [S, C, D]
         return self.generator.offset(told, told.shape[0])  # [S, C, W]
-
-    def follow_gains(self) -> dict[str, float]:
-        """ar.register_follow and ar.density_follow: the gain each attribute of FOLLOWED is followed at (none: {})."""
-        a = self.settings
-        gains = {"register": a.register_follow, "spread": a.register_follow, "density": a.density_follow}
-        return {name: gain for name, gain in gains.items() if gain > 0}
-
-    def follow_played(self, chunk: int) -> None:
-        """ar.register_follow, ar.density_follow: what new chunk `chunk` is told, moved against what the notes of the
-        last AHEAD chunks played beside what the path asked of them (register_follow.followed), kept in `path_rows`:
-        each later step, and a window read again, hears what the chunk was told when it was drawn."""
-        self.path_told(chunk, chunk)  # (grows path_rows to hold it)
-        played = self.key_sums.played(self.chunk_seconds)
-        heard_from = max(0, chunk - played.chunks)  # the first chunk heard: its description covers those heard
-        asked = torch.where(self.walked, self.walking.tell(self.path_start, heard_from, heard_from)[:, 0],
-                            self.path_first)  # [S, D]: as walked, never as moved by the follow
-        attributes = self.generator.style.attributes
-        self.path_rows[:, chunk] = followed(self.path_rows[:, chunk], asked, played,
-                                            {name: attributes.index(name) for name in FOLLOWED}, self.follow_gains(),
-                                            *self.follow_bounds)
-        self.followed_to = chunk
 
     def ramped(self, ramp: StyleRamp, described: torch.Tensor, chunks: int, prompt_chunks: int) -> torch.Tensor:
         """Each piece's description [S, D] → that of each of a prompt's chunks and the `chunks` drawn after them
@@ -733,29 +653,23 @@ class EventAutoregressive(Autoregressive):
         return lines
 
     def walked_attributes(self) -> torch.Tensor | None:
-        """ar.style_path (checked by the config) as a mask over the description's attributes [D]; None: "none",
-        every one held."""
-        text, names = self.settings.style_path, self.generator.style.attributes
-        if text == "none":
-            return None
-        chosen = names if text == "all" else style_path_names(text)
-        return torch.tensor([name in chosen for name in names])
+        """ar.style_path as a mask over the description's attributes [D]; None: "none", every one held."""
+        return walked_mask(self.settings.style_path, self.generator.style.attributes)
+
+    @property
+    def walking(self) -> StylePaths | None:
+        """The paths the pieces being sampled walk: `paths`, or --like's (None: none, or no sample running)."""
+        return None if self.walk is None else self.walk.walking
+
+    @property
+    def path_start(self) -> torch.Tensor | None:
+        """Where each piece being sampled starts in the paths it walks [S] (None: none, or no sample running)."""
+        return None if self.walk is None else self.walk.start
 
     def path_told(self, first: int, last: int) -> torch.Tensor:
-        """ar.style_path: the descriptions of new chunks first … last [S, C, D]: the walked attributes along each
-        piece's path, the others held at its first (each chunk's told once per sample: `path_rows`, read again by
-        every later step and by the pedals kept up)."""
-        if self.path_rows is None or last >= self.path_rows.shape[1]:  # (grown to twice what is asked: a piece that
-            told = self.walking.tell(self.path_start, 0, 2 * last + 1)  # ends itself runs on chunk by chunk)
-            told = torch.where(self.walked, told, self.path_first[:, None])  # [S, 2 · last + 2, D]
-            if self.path_rows is not None:  # the chunks told before keep what they were told (ar.register_follow)
-                told[:, :self.path_rows.shape[1]] = self.path_rows
-            self.path_rows = told
-        told = self.path_rows[:, first:last + 1]  # [S, C, D]
-        if self.path_ending is None or self.closing_at is None:
-            return told
-        closing = torch.arange(first, last + 1)[None] >= self.closing_at[:, None].cpu()  # [S, C]: a chunk of its closing
-        return torch.where(closing[..., None], self.path_ending[:, None], told) if bool(closing.any()) else told
+        """ar.style_path: the descriptions of new chunks first … last of the pieces being sampled [S, C, D]
+        (PathWalk.told; each chunk's told once per sample, read again by every later step and by the pedals kept up)."""
+        return self.walk.told(first, last, self.closing_at)
 
     def ramp_unpressed(self, chunk: int) -> torch.Tensor | None:
         """A path of requests: which pedals the pieces keep up at new chunk `chunk` [S, 3]: those told zero there, of
@@ -766,20 +680,6 @@ class EventAutoregressive(Autoregressive):
             return None
         told = self.ramp[:, self.ramp_prompt + chunk]  # [S, D]
         return self.generator.style.unpressed(told, None if as_told == "all" else self.ramp_asked)
-
-    def path_unpressed(self, chunk: int) -> torch.Tensor | None:
-        """ar.style_path: which pedals the pieces keep up at new chunk `chunk` [S, 3], by the description told there
-        (as `sample` decides them for a held one: ar.pedals_as_told "all", or ar.soft_kept_up's chosen pieces; --like's
-        path: as asked, a pedal the file does not press in the passage ahead kept up)."""
-        told = self.path_told(chunk, chunk)[:, 0].to(self.device)  # [S, D]
-        unpressed = self.generator.style.unpressed(told)  # [S, 3]
-        if self.settings.pedals_as_told == "all" or (self.walking is not self.paths and self.settings.pedals_as_told
-                                                      != "none"):  # --like: the file's pedals, as a request's
-            return unpressed
-        if self.kept_up is None:
-            return self.unpressed
-        soft = unpressed[:, 2] & self.kept_up  # [S]
-        return torch.stack([torch.zeros_like(soft), torch.zeros_like(soft), soft], dim=1)
 
     def drawn_events(self, piece: int, chunks: int, chunk_seconds: float, start_chunk: int = 0) -> Events:
         """The events piece `piece` of the last sample drew in its first `chunks` new chunks, placed from chunk
@@ -830,44 +730,3 @@ def with_closing(offset: torch.Tensor | None, closing: torch.Tensor) -> torch.Te
     if offset is None:
         return closing
     return (offset[:, None] if offset.dim() == 2 else offset) + closing
-
-
-def request_refused(composer: bool, like: bool, styled: bool, prompted: bool) -> None:
-    """A path asked to be walked (a `composer`'s, a performance's to be walked `like`) with the other, a `--style`
-    (`styled`) or a `--prompt` (`prompted`): ValueError in one line."""
-    if composer and like:
-        raise ValueError("--like and --composer: give one (--like walks the performance you give, --composer one of "
-                         "that composer's)")
-    flag = "--composer" if composer else "--like"
-    if styled:
-        raise ValueError(f"{flag} and --style: give one ({flag} tells each piece the path of a real performance: its "
-                         "loudness, density and pedalling passage by passage; --style asks one)")
-    if prompted:
-        raise ValueError(f"{flag}: a continued --prompt is told its own character; {flag} is for new pieces")
-
-
-def closing_path_refused(styled: bool, prompted: bool) -> None:
-    """ar.closing_path "ending" (a closing told the last passage of the performance whose path a piece walks) for a
-    piece that walks none, which would silently ignore it: one asked a `--style` (`styled`), one continuing a
-    `--prompt` (`prompted`), or else one of a model that walks no path: ValueError in one line."""
-    told = "whose last passage ar.closing_path=ending tells a closing"
-    if styled:
-        raise ValueError(f"--set ar.closing_path=ending and --style: give one (a piece asked a --style walks no "
-                         f"performance's path, {told})")
-    if prompted:
-        raise ValueError(f"--set ar.closing_path=ending: a continued --prompt is told its own character and walks no "
-                         f"performance's path, {told}; leave it out")
-    raise ValueError(f"--set ar.closing_path=ending: this model's pieces walk no performance's path (ar.style_path none, "
-                     f"or ar.style_drawn false), {told}; leave it out")
-
-
-def from_first_note(performance: Events) -> Events:
-    """A performance from its first note on: times shifted so that it starts at 0 s, a pedal pressed before it cut
-    there (a recording's silent lead-in is not a passage to walk)."""
-    notes = performance.ids < NUM_KEYS
-    first_s = float(performance.start_s[notes].min())
-    end_s = performance.start_s + performance.duration_s
-    kept = np.flatnonzero(end_s > first_s)  # [E']
-    start_s = np.maximum(performance.start_s[kept] - first_s, 0.0)
-    return Events(performance.ids[kept], start_s, end_s[kept] - first_s - start_s, performance.intensity[kept],
-                  performance.end_s - first_s).sorted()

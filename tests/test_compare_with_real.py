@@ -96,7 +96,8 @@ def test_the_report_holds_the_comparison_s_figures_as_compare_with_real_reads_th
     assert {name: report[name] for name in figures} == figures
     assert list(report) == ["generated_dir", "corpus", "split", "train_split", "seconds", "seed", "files", "excerpts",
                             "rows", "descriptors", "classifier", "classifier_trees", "copies", "figures", "samples",
-                            "training", "notes", "link_audio", "out_dir"]  # (report.json's bytes as before)
+                            "training", "notes", "link_audio", "out_dir", "flags"]  # (as before, and the flags that
+    assert report["flags"] == ["--seed", "3", "--repeats", "1"]  # write it again: evaluate_flags)
     assert list(figures["files"]) == ["read", "bad", "left_out", "described"]
     rows = {"baseline": row_figures(figures, BASELINE), "ceiling": row_figures(figures, CEILING)}
     said_in_keywords = compared(generated, corpus, seed=3, repeats=1, setting_names=PYTHON_KEYWORDS).report_figures("test")

@@ -432,16 +432,39 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
 
     compared_figures = found.report_figures(split)
     notes = compared_figures.pop("notes")  # (said after the plots, as report.json has always held them)
+    flags = evaluate_flags(split=split, train_split=train_split, seconds=seconds, seed=seed, repeats=repeats,
+                           max_real_excerpts=max_real_excerpts, train_row=train_row, copy_threshold=copy_threshold,
+                           transpose=transpose, wav=wav, soundfont=soundfont, link_audio=link_audio, runs=runs)
     report = _plain({
         "generated_dir": generated_dir, "corpus": corpus.root, "split": split, "train_split": train_split,
         "seconds": seconds, "seed": seed, **compared_figures,
         "figures": figures, "samples": samples, "training": curves, "notes": notes, "link_audio": link_audio,
-        "out_dir": out_dir})
+        "out_dir": out_dir, "flags": flags})
     write_report(out_dir, report)
     log.info("wrote %s", out_dir / "report.html")
     if any(marker is not None for marker in found.markers):  # files tsm generate may replace: where their report is, noted
         record_report(generated_dir, out_dir)  # among them (a folder of the user's own MIDI is not written into)
     return report
+
+
+def evaluate_flags(*, split: str, train_split: str, seconds: float, seed: int, repeats: int,
+                   max_real_excerpts: int | None, train_row: bool, copy_threshold: float, transpose: bool, wav: bool,
+                   soundfont, link_audio: bool, runs) -> list[str]:
+    """The flags of `tsm evaluate` that write a report of these settings (evaluate_generated's) again, those at their
+    default left out: what report.json keeps as "flags", so that the command a stale report names (stale.mark_stale)
+    writes the same kind of report of the new files, not one of 16 s excerpts of the test split in place of yours."""
+    flags = [*(["--split", split] if split != "test" else []),
+             *(["--train-split", train_split] if train_split != "train" else []),
+             *(["--seconds", f"{seconds:.15g}"] if seconds != EXCERPT_SECONDS else []),
+             *(["--seed", str(seed)] if seed != 0 else []),
+             *(["--repeats", str(repeats)] if repeats != CLASSIFIER_REPEATS else []),
+             *(["--max-real-excerpts", str(max_real_excerpts)] if max_real_excerpts is not None else []),
+             *(["--train-row"] if train_row else []),
+             *(["--copy-threshold", f"{copy_threshold:.15g}"] if copy_threshold != COPY_THRESHOLD else []),
+             *(["--transpose"] if transpose else []), *(["--wav"] if wav else []),
+             *(["--soundfont", str(soundfont)] if wav and soundfont is not None else []),
+             *(["--link-audio"] if link_audio else [])]
+    return flags + [flag for run in runs or [] for flag in ("--run", str(run))]
 
 
 # ---------------------------------------------------------------- HTML

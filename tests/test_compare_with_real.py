@@ -55,6 +55,36 @@ def test_the_figures_are_those_of_tsm_evaluates_report_and_nothing_is_written(co
     assert 0 <= figures["mean_overlap"] <= 1 and figures["ceiling"]["logistic"] is not None
 
 
+def test_tsm_evaluate_s_bar_moves_once_per_classifier_draw(corpus, generated, monkeypatch):
+    """tsm evaluate said nothing for its minutes (most of them the classifiers' draws): compared(progress=True) shows
+    a bar where stderr is a terminal (tqdm's disable=None), moved once per draw of each classifier test; from Python,
+    none unasked."""
+    import tqdm
+
+    from timestepmusic.evaluate.report import compared
+
+    bars = []
+
+    class Bar(tqdm.tqdm):  # what each bar was asked, and how often it moved (a bar not shown counts no moves)
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.asked, self.moved = kwargs, 0
+            bars.append(self)
+
+        def update(self, n=1):
+            self.moved += n
+            return super().update(n)
+
+    monkeypatch.setattr(tqdm, "tqdm", Bar)
+    found = compared(generated, corpus, seed=3, repeats=2, progress=True)
+    (bar,) = bars
+    tests = [*found.classifier.values(), *found.classifier_trees.values()]
+    assert bar.asked["disable"] is None and bar.total == 2 * len(tests)  # two draws of each test
+    assert bar.moved == sum(len(test["accuracies"]) for test in tests) > 0
+    compared(generated, corpus, seed=3, repeats=1)
+    assert bars[1].asked["disable"] is True
+
+
 def test_a_list_of_files_gives_the_folders_figures_and_out_writes_the_report(corpus, generated, tmp_path):
     files = sorted(generated.glob("*.mid"))
     listed = timestepmusic.compare_with_real(files, corpus, seed=3, repeats=1)
@@ -96,7 +126,8 @@ def test_the_report_holds_the_comparison_s_figures_as_compare_with_real_reads_th
     assert {name: report[name] for name in figures} == figures
     assert list(report) == ["generated_dir", "corpus", "split", "train_split", "seconds", "seed", "files", "excerpts",
                             "rows", "descriptors", "classifier", "classifier_trees", "copies", "figures", "samples",
-                            "training", "notes", "link_audio", "out_dir"]  # (report.json's bytes as before)
+                            "training", "notes", "link_audio", "out_dir", "flags"]  # (as before, and the flags that
+    assert report["flags"] == ["--seed", "3", "--repeats", "1"]  # write it again: evaluate_flags)
     assert list(figures["files"]) == ["read", "bad", "left_out", "described"]
     rows = {"baseline": row_figures(figures, BASELINE), "ceiling": row_figures(figures, CEILING)}
     said_in_keywords = compared(generated, corpus, seed=3, repeats=1, setting_names=PYTHON_KEYWORDS).report_figures("test")

@@ -350,6 +350,16 @@ def test_classifier_cannot_tell_a_distribution_from_itself_and_always_tells_sepa
     assert np.isnan(classifier_test(np.zeros((1, 2)), np.zeros((5, 2)))["accuracy"])
 
 
+def test_each_draw_of_a_classifier_test_is_told_to_its_progress():
+    """tsm evaluate's bar (report.compared's) moves once per draw of each test: a draw of the trees takes seconds."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(60, 3)), rng.normal(size=(60, 3))
+    for test in (classifier_test, trees_classifier_test):
+        calls: list[int] = []
+        figures = test(a, b, repeats=3, progress=lambda done=calls: done.append(1))
+        assert len(calls) == 3 == len(figures["accuracies"]), test.__name__
+
+
 def test_the_folds_keep_each_performance_whole_so_that_siblings_do_not_tell_an_excerpt():
     """Real excerpts come many to a performance and share its character; generated ones one to a piece. Both drawn
     from the same population of performances, no classifier should tell them; with a performance's siblings in the

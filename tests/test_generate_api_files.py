@@ -244,6 +244,21 @@ def test_a_bad_request_is_said_in_generate_s_keywords(keywords, flags, python_sa
     assert not (tmp_path / "python").exists() or not list((tmp_path / "python").glob("*.mid"))
 
 
+def test_a_composer_not_known_is_said_alone_before_what_the_folder_holds(tmp_path, capsys, caplog):
+    """--composer Chopn into a folder holding another request's pieces said first that the folder held them (a
+    warning), then the error: the name is checked once the model is loaded, before the folder is looked at."""
+    out = tmp_path / "out"
+    assert main(["generate", "-q", "-o", str(out), "-n", "1", "--seconds", "2", "--seed", "1", "--temperature", "0.8"]) == 0
+    capsys.readouterr()
+    caplog.clear()
+    assert main(["generate", "-q", "-o", str(out), "-n", "1", "--seconds", "2", "--composer", "Chopn"]) == 2
+    assert capsys.readouterr().err.startswith("error: --composer Chopn: not one this model was trained on; did you "
+                                              "mean Chopin?")
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert main(["generate", "-q", "-o", str(out), "-n", "1", "--seconds", "2", "--composer", "Chopin"]) == 0
+    assert "1 MIDI file(s) not drawn by this request" in caplog.text  # (said where the request is drawn)
+
+
 def test_a_tempo_a_model_cannot_lean_to_names_the_call_that_sets_its_echo(tmp_path):
     from timestepmusic.generation import set_sampling
 

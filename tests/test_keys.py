@@ -40,6 +40,9 @@ def test_a_key_is_named_back_as_typed():
                                                          "c#m")] == [
         "Ab minor", "C# major", "Cb major", "Gb major", "Gb major", "E minor", "Db major", "C# minor"]
     assert [key_name(parse_key(text)) for text in ("as-Moll", "C#", "Gb")] == ["G# minor", "Db major", "F# major"]
+    from timestepmusic.keys import typed_keys
+
+    assert typed_keys("Gb@0") == ["Gb"] and typed_keys("Gb > Cb@8") == ["Gb", "Cb"]  # a time is not part of the name
 
 
 @pytest.mark.parametrize("text", ["Hm", "", "C minor major", "E mixolydian", "Cx", "11", "C##", "Ees", "Fis-", "H-Major",
@@ -82,6 +85,7 @@ C, G, A_MINOR, D = Key(0, False), Key(7, False), Key(9, True), Key(2, False)
     ("C > G > Am@40", 60, C, ((20.0, G), (40.0, A_MINOR))),  # between the start and a timed key
     ("C>G@5>D", 60, C, ((5.0, G), (32.5, D))),  # between a timed key and the piece's end
     ("C@0 > G @ 12s", 30, C, ((12.0, G),)),  # the first at 0 may be said; a time in seconds, "s" allowed
+    ("C@0", 16, C, ()),  # … also of a key alone, as --tempo '80@0' and --style 'density=3@0' read
     ("C > C > G", 30, C, ((10.0, C), (20.0, G))),
     ("C > G@0:12 > D@1:01.5", 90, C, ((12.0, G), (61.5, D)))])  # times as a clock reads them
 def test_a_path_of_keys_is_read_and_timed(text, seconds, first, later):
@@ -91,6 +95,7 @@ def test_a_path_of_keys_is_read_and_timed(text, seconds, first, later):
 @pytest.mark.parametrize("text, seconds, says", [
     ("C > Hm", 16, "'Hm' is not a key"), ("C > G@x", 16, "is not a time; '@SECONDS' (or '@M:SS'"),
     ("C@3 > G", 16, "the first waypoint holds from the start"),
+    ("Em@5", 16, "--key 'Em@5': the first waypoint holds from the start"),  # (not 'not a key', as it said)
     ("C > G@16", 16, "at 0, 16 s: each must come after the one before, and before the piece's end (16 s)"),
     ("C > G@20 > D@10", 60, "at 0, 20, 10 s"), ("C > G@nan", 16, "is not a time; '@SECONDS' (or '@M:SS'"),
     ("C > G@inf", 16, "is not a time; '@SECONDS' (or '@M:SS'"), ("C > G@1:75", 160, "ends a waypoint"),

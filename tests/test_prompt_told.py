@@ -96,6 +96,7 @@ def test_generate_sets_sampling_settings_for_one_run(tiny_corpus, paused_model, 
     assert main(run + ["--set", "ar.prompt_told=false", "-o", str(tmp_path / "heard")]) == 0 and not described
     for bad, said in (("ar.width=8", "ar.width is not a setting generate changes; give ar.NAME=VALUE"),
                       ("ar.beat_ech=3", "(did you mean ar.beat_echo?)"),
+                      ("beat_echo=3", "beat_echo is not a setting generate changes (did you mean ar.beat_echo?)"),
                       ("ar.mixture_temperature=0.5", "an events model does not read ar.mixture_temperature"),
                       ("ar.pedals_as_told=maybe", "must be one of none, given, all")):
         capsys.readouterr()

@@ -9,6 +9,7 @@ import errno
 import json
 import logging
 import os
+import shlex
 import shutil
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from timestepmusic.midi import write_events
 from conftest import random_performance
 
 GENERATE = ["generate", "-n", "2", "--seconds", "2", "-q"]
+FLAGS = "--split train --seconds 2 --repeats 1"  # evaluate's below, as the command a stale report names gives them
 
 
 def evaluate(out, corpus, report_dir, *more) -> int:
@@ -68,7 +70,8 @@ def test_overwriting_the_files_a_report_describes_marks_it_out_of_date(evaluated
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         assert main([*GENERATE, "-o", str(out), "--overwrite", "--temperature", "0.8"]) == 0
-    report, page = marked_out_of_date(out, f"tsm evaluate {out} --real {tiny_corpus} -o {out} --overwrite", caplog)
+    report, page = marked_out_of_date(out, f"tsm evaluate {out} --real {tiny_corpus} {FLAGS} -o {out} --overwrite",
+                                      caplog)
     assert "Out of date" in page and page.count(STALE_START) == 1
     assert render_html(report).startswith(page[:page.index("<h1>")])  # drawn again from report.json: the same notice
     assert sorted(p.name for p in (out / "figures").iterdir()) == figures  # nothing of the report removed
@@ -114,6 +117,28 @@ def test_a_report_from_before_it_named_its_files_is_marked_too(evaluated, caplog
     assert len(stale_lines(caplog)) == 1 and "stale" in json.loads((out / "report.json").read_text())
 
 
+def test_the_command_a_stale_report_names_writes_the_same_kind_of_report_again(evaluated, tiny_corpus, caplog):
+    """It named the corpus alone ('tsm evaluate OUT --real CORPUS -o OUT --overwrite'): run, it replaced a report of
+    2 s excerpts of the train split with one of 16 s excerpts of the test split. It gives the flags the report was
+    written with (report.json's "flags"); a report written before it kept them, the split, length and seed it records."""
+    out = evaluated
+    assert json.loads((out / "report.json").read_text())["flags"] == FLAGS.split()
+    with caplog.at_level(logging.WARNING):
+        assert main([*GENERATE, "-o", str(out), "--overwrite", "--temperature", "0.8"]) == 0
+    again = json.loads((out / "report.json").read_text())["stale"]["again"]
+    assert main(shlex.split(again)[1:]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert "stale" not in report and (report["split"], report["seconds"], report["flags"]) == ("train", 2.0, FLAGS.split())
+    assert {row["repeats"] for row in report["classifier"].values()} == {1}
+    del report["flags"]  # a report from before
+    (out / "report.json").write_text(json.dumps(report))
+    with caplog.at_level(logging.WARNING):
+        assert main([*GENERATE, "-o", str(out), "--overwrite", "--temperature", "0.7"]) == 0
+    assert json.loads((out / "report.json").read_text())["stale"]["again"] == (
+        f"tsm evaluate {out} --real {tiny_corpus} --split train --train-split train --seconds 2 --seed 0 -o {out} "
+        "--overwrite")
+
+
 def test_a_report_html_not_of_this_tool_is_not_touched(evaluated, caplog):
     out = evaluated
     (out / "report.html").write_text("<html><body>my own notes</body></html>")
@@ -140,7 +165,8 @@ def test_a_report_written_elsewhere_is_found_through_the_record_and_marked(tiny_
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         assert main([*GENERATE, "-o", str(out), "--overwrite", "--temperature", "0.8"]) == 0
-    marked_out_of_date(reports, f"tsm evaluate {out} --real {tiny_corpus} -o {reports.resolve()} --overwrite", caplog)
+    marked_out_of_date(reports, f"tsm evaluate {out} --real {tiny_corpus} {FLAGS} -o {reports.resolve()} --overwrite",
+                       caplog)
 
 
 def test_a_folder_of_music_not_generated_here_is_not_written_into(tiny_corpus, tmp_path):

@@ -208,6 +208,8 @@ def test_each_stretch_of_a_path_is_named_by_the_key_its_notes_fit():
     f_sharp = scale(6, 0.0)  # the key found is spelled with the accidental the key asked was typed with
     assert heard_as_asked(f_sharp, 2.0, None, KeyTold(Key(6, False)), "Gb major").endswith("fit Gb major best")
     assert heard_as_asked(f_sharp, 2.0, None, KeyTold(Key(6, False)), "F# major").endswith("fit F# major best")
+    assert heard_as_asked(f_sharp, 2.0, None, KeyTold(Key(6, False)), "Gb@0") == (  # a key alone with its time:
+        "; asked Gb (Gb major), its notes fit Gb major best")  # named without it, and spelled as typed
     assert heard_as_asked(f_sharp, 2.0, None, KeyTold(Key(11, False)), "Cb").endswith(
         "fit Gb major best: its dominant")
     assert heard_as_asked(scale(1, 0.0), 2.0, None, KeyTold(Key(1, False)), "Do#").endswith("fit C# major best")

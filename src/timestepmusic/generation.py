@@ -395,7 +395,8 @@ def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:
         key = assignment.partition("=")[0].strip()
         section, _, name = key.partition(".")
         if section != "ar" or name not in SAMPLING_SETTINGS:
-            near = difflib.get_close_matches(name, readable, n=1) if section == "ar" else []
+            wanted = name if "." in key else key  # ('beat_echo=3': its ar. left out)
+            near = difflib.get_close_matches(wanted, readable, n=1) if section == "ar" or "." not in key else []
             hint = f" (did you mean ar.{near[0]}?)" if near else ""
             raise ValueError(f"--set {assignment}: {key or 'that'} is not a setting generate changes{hint}; give "
                              f"ar.NAME=VALUE with one of this {gan.arch} model's sampling settings: "

@@ -19,7 +19,7 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None,
     the asked `key` (tonal.KeyTold; along a path of keys, each stretch's, named at its time in the file: `offset_s`
     after the time asked, a prompt's length where the file holds it), and along a path of requests (style.StyleRamp)
     what is played near each waypoint; "" where none was asked."""
-    from .keys import estimate_key, key_name, relation
+    from .keys import estimate_key, key_name, relation, typed_keys
     from .tempo import beat_relation, heard_beat_s
 
     heard = ""
@@ -33,8 +33,9 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None,
         heard += "" if how in ("the beat", "no beat") else f": {how}"
     if key is not None and not key.later:
         fits = estimate_key(played)
-        said = " ".join(key_as_typed.split())  # as the user spelled it, and as its signature spells it where not so
-        spelled = key_name(key.key, key_as_typed)  # (as its signature, spelled as typed, reads)
+        typed = typed_keys(key_as_typed)[0]  # (without the time it holds from: 'Gb@0' is Gb)
+        said = " ".join(typed.split())  # as the user spelled it, and as its signature spells it where not so
+        spelled = key_name(key.key, typed)  # (as its signature, spelled as typed, reads)
         said += "" if said.lower() == spelled.lower() else f" ({spelled})"
         how = relation(fits, key.key)  # a key near the one asked is spelled with the accidental it is shown with
         near = spelled if how not in ("another key", "no key") else None

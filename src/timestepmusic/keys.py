@@ -93,11 +93,17 @@ def spelling(text: str) -> tuple[Key, int] | None:
     return Key((tonic + sign) % CLASSES, minor), sign
 
 
+def _is_path(text: str) -> bool:
+    """Whether a --key text is read as waypoints: several keys, or one with its time ('Em@0'; 'Em@5' refused as
+    --tempo '80@5' is, the first waypoint holding from the start), not as one key's name."""
+    return any(mark in text for mark in (">", "→", "@"))
+
+
 def parse_key_path(text: str, names: SettingNames = FLAGS) -> list[tuple[float | None, Key]]:
     """'C major > G major@20 > A minor' → each key asked, in order, with the seconds from which it is asked (the first
     from 0 s; None where not given: `timed_path` spaces those evenly). One key: as parse_key. What is not read is a
     ValueError naming --key (or generate()'s key=: `names`)."""
-    if ">" not in text and "→" not in text:
+    if not _is_path(text):
         return [(0.0, parse_key(text, names))]
 
     def read_one(name: str) -> Key:
@@ -113,7 +119,7 @@ def parse_key_path(text: str, names: SettingNames = FLAGS) -> list[tuple[float |
 def typed_keys(text: str) -> list[str]:
     """A --key text → each key of it as the user typed it, in order ('Gb > Cb@8' → ['Gb', 'Cb']; one key: the text),
     so that each is spelled so (key_name's `spelled`)."""
-    if ">" not in text and "→" not in text:
+    if not _is_path(text):
         return [text]
     return [typed for _, typed in parse_waypoints(text, str.strip, "--key", "")]
 

@@ -83,7 +83,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                                 runs=args.run, wav=args.wav, seconds=args.seconds, seed=args.seed,
                                 copy_threshold=args.copy_threshold, transpose=args.transpose,
                                 max_real_excerpts=args.max_real_excerpts, soundfont=args.soundfont,
-                                link_audio=args.link_audio, repeats=args.repeats, train_row=args.train_row)
+                                link_audio=args.link_audio, repeats=args.repeats, train_row=args.train_row,
+                                progress=True)  # (a bar where stderr is a terminal: minutes without a word, before)
     for path in stale - written_by_report(Path(args.out)):  # … that the new one did not write again: gone, once
         path.unlink(missing_ok=True)  # the new report is there, so that none sits beside the new one's
     for bad in report["files"]["bad"]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -298,11 +299,12 @@ def _no_accuracy(n: int, folds: int, repeats: int) -> dict:
 
 
 def _repeated(a: np.ndarray, b: np.ndarray, folds: int, seed: int, repeats: int, fit_predict,
-              groups: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+              groups: tuple[np.ndarray, np.ndarray] | None = None, progress: Callable[[], None] | None = None) -> dict:
     """The cross-validated accuracy of fit_predict, averaged over `repeats` draws of the balancing subsample and
     the folds (the first is `seed`'s alone, so repeats=1 is one draw), with each draw's, their spread and the
     p-value of accuracy > 0.5: over `groups` where given (group_sign_flip_p; p_groups: how many it counted), else
-    the binomial one that the mean accuracy would have as one test of 2n excerpts.
+    the binomial one that the mean accuracy would have as one test of 2n excerpts. `progress` is called once per
+    draw done (tsm evaluate's bar: the trees take seconds a draw).
     Why repeats: where one set is larger (683 real 60 s excerpts against 200 generated), which 200 real excerpts
     a single draw keeps and how the folds fall move the accuracy by ±0.02 on the same files (ASAP validation,
     twenty-sixth session), as much as two sampling seeds differ."""
@@ -322,6 +324,8 @@ def _repeated(a: np.ndarray, b: np.ndarray, folds: int, seed: int, repeats: int,
             return _no_accuracy(n, used_folds, repeats) | {
                 "why": f"too few excerpts to cross-validate ({n} a side: two folds need 2)"}
         accuracies.append(int(right.sum()) / (2 * n))
+        if progress is not None:
+            progress()
         grouped, fewest_folds = grouped and grouped_here, min(fewest_folds, used_folds)
         if groups is not None:
             group = np.concatenate([code_a[kept[0]], code_b[kept[1]] + names_a.size])  # [2n]
@@ -340,7 +344,8 @@ def _repeated(a: np.ndarray, b: np.ndarray, folds: int, seed: int, repeats: int,
 
 
 def classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, l2: float = 1e-2, seed: int = 0,
-                    repeats: int = 1, groups: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+                    repeats: int = 1, groups: tuple[np.ndarray, np.ndarray] | None = None,
+                    progress: Callable[[], None] | None = None) -> dict:
     """Classifier two-sample test (Lopez-Paz & Oquab 2017, https://arxiv.org/abs/1610.06545): can a
     logistic regression on standardised features [X, D] tell set a from set b? Classes are balanced
     by subsampling the larger; accuracy is cross-validated over `folds` folds, and averaged over `repeats`
@@ -349,7 +354,8 @@ def classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, l2: float =
     the excerpts. NaN features take the median. `groups` (the performance or
     file of each excerpt of a and of b): the folds keep each group whole (folds_grouped), since excerpts of one
     performance share its tempo, register and pedalling, and one tested beside its siblings in training is told by
-    them, not by what sets a and b apart (ASAP test split, 16 s: 0.01–0.02 of accuracy; forty-eighth session)."""
+    them, not by what sets a and b apart (ASAP test split, 16 s: 0.01–0.02 of accuracy; forty-eighth session).
+    `progress`: called once per draw done (_repeated)."""
     def fit_predict(x_train, y_train, x_test):
         with warnings.catch_warnings():  # a column that is NaN throughout the fold is filled with 0
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -363,7 +369,7 @@ def classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, l2: float =
         w = _fit_logistic(z_train, y_train, l2, _class_weights(y_train))
         return (z_test @ w > 0).astype(np.float64)
 
-    return _repeated(a, b, folds, seed, repeats, fit_predict, groups)
+    return _repeated(a, b, folds, seed, repeats, fit_predict, groups, progress)
 
 
 # gradient-boosted trees for the second test: shallow and shrunk, since a few hundred excerpts per class is all
@@ -373,13 +379,14 @@ TREES_PARAMS = {"learning_rate": 0.1, "max_iter": 100, "max_depth": 3, "min_samp
 
 
 def trees_classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, seed: int = 0, repeats: int = 1,
-                          groups: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+                          groups: tuple[np.ndarray, np.ndarray] | None = None,
+                          progress: Callable[[], None] | None = None) -> dict:
     """The classifier two-sample test of `classifier_test` (same balancing, folds and repeats for the same seed)
     with gradient-boosted trees (scikit-learn's HistGradientBoostingClassifier, TREES_PARAMS) in place of
     the logistic regression: it also finds what no linear boundary shows (a set right in its means but
     wrong in how two descriptors go together, or only in a band of one). NaN features are left to the
     trees, which send them down a learned side of each split; a column NaN throughout the training fold is
-    dropped (it carries nothing, and scikit-learn's binning fails on it)."""
+    dropped (it carries nothing, and scikit-learn's binning fails on it). `progress`: called once per draw done."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     def fit_predict(x_train, y_train, x_test):
@@ -396,7 +403,7 @@ def trees_classifier_test(a: np.ndarray, b: np.ndarray, *, folds: int = 5, seed:
     if 2 * n * (used_folds - 1) // max(used_folds, 1) < 2 * leaf:  # no split fits a training fold: every guess 0.5,
         return _no_accuracy(n, used_folds, repeats) | {  # which tells nothing
             "why": f"too few excerpts for the trees ({n} a side: a split needs {2 * leaf} in a training fold)"}
-    return _repeated(a, b, folds, seed, repeats, fit_predict, groups)
+    return _repeated(a, b, folds, seed, repeats, fit_predict, groups, progress)
 
 
 # ---------------------------------------------------------------- baseline: shuffled real chunks

@@ -226,11 +226,12 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
              extra_rows: dict[str, ExcerptTable] | None = None, seconds: float = EXCERPT_SECONDS, seed: int = 0,
              copy_threshold: float = COPY_THRESHOLD, transpose: bool = False, max_real_excerpts: int | None = None,
              repeats: int = CLASSIFIER_REPEATS, train_row: bool = False,
-             setting_names: SettingNames = FLAGS) -> Comparison:
+             setting_names: SettingNames = FLAGS, progress: bool = False) -> Comparison:
     """The figures of `evaluate_generated` (its arguments of the same names), written nowhere: `generated` a folder
     (its .mid/.midi files) or a list of MIDI files. What its notes ask of the caller names `tsm evaluate`'s flags
     (--split, --seconds) and `tsm generate -n 200`, or with `setting_names` PYTHON_KEYWORDS, compare_with_real()'s
-    keywords (split=, seconds=) and generate()'s n=200."""
+    keywords (split=, seconds=) and generate()'s n=200. `progress`: a bar on stderr, where it is a terminal, over the
+    classifiers' draws (most of the minutes it takes)."""
     from ..corpus import Corpus
 
     if repeats < 1:
@@ -356,10 +357,14 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
     groups = {row: (real.group, t.group) for row, t in tables.items()}
     groups[GENERATED] = (real.group, file_of)  # (a file's copies: one group)
     groups[CEILING] = (real.group[half_a], real.group[half_b])
-    classifier = {row: classifier_test(*pair, seed=seed, repeats=repeats, groups=groups[row])
-                  for row, pair in pairs.items()}
-    classifier_trees = {row: trees_classifier_test(*pair, seed=seed, repeats=repeats, groups=groups[row])
-                        for row, pair in pairs.items()}
+    from tqdm import tqdm
+
+    with tqdm(total=2 * len(pairs) * repeats, desc="classifiers", unit="draw", leave=False,
+              disable=None if progress else True) as bar:  # (a row whose trees cannot split draws none)
+        classifier = {row: classifier_test(*pair, seed=seed, repeats=repeats, groups=groups[row], progress=bar.update)
+                      for row, pair in pairs.items()}
+        classifier_trees = {row: trees_classifier_test(*pair, seed=seed, repeats=repeats, groups=groups[row],
+                                                       progress=bar.update) for row, pair in pairs.items()}
     halves_told = classifier[CEILING]["accuracy"]
     if halves_told > HALVES_TOLD_APART:  # the ceiling itself far from 0.5: few or unlike performances
         tracks = "" if real.group is None else f", {len(np.unique(real.group))} performances"
@@ -392,20 +397,20 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                        seed: int = 0, copy_threshold: float = COPY_THRESHOLD, transpose: bool = False,
                        max_rolls: int = 4, max_real_excerpts: int | None = None, soundfont=None,
                        link_audio: bool = False, repeats: int = CLASSIFIER_REPEATS, train_row: bool = False,
-                       setting_names: SettingNames = FLAGS) -> dict:
+                       setting_names: SettingNames = FLAGS, progress: bool = False) -> dict:
     """Describe generated files and real `split` excerpts of `corpus` (a Corpus or its folder), compare
     them, check for copies of the `train_split`, and write report.json + report.html into `out_dir`.
     `repeats`: draws of the classifiers' balancing subsample and folds each accuracy is averaged over.
     `link_audio`: the page links the WAV files in `out_dir`/audio instead of embedding them (a small
     page; keep the folder together). `train_row`: also a row of as many real excerpts of the `train_split` as there
     are generated ones: what a model that had learnt it exactly would score against `split`. `setting_names`: as
-    `compared`'s notes name the settings. Returns the report (as written to report.json)."""
+    `compared`'s notes name the settings; `progress`: as `compared`'s. Returns the report (as written to report.json)."""
     from .plots import plot_densities, plot_roll, plot_training_curves
 
     found = compared(generated_dir, corpus, split=split, train_split=train_split, extra_rows=extra_rows,
                      seconds=seconds, seed=seed, copy_threshold=copy_threshold, transpose=transpose,
                      max_real_excerpts=max_real_excerpts, repeats=repeats, train_row=train_row,
-                     setting_names=setting_names)
+                     setting_names=setting_names, progress=progress)
     corpus, names = found.corpus, found.names
     generated_dir, out_dir = Path(generated_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -434,16 +439,39 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
 
     compared_figures = found.report_figures(split)
     notes = compared_figures.pop("notes")  # (said after the plots, as report.json has always held them)
+    flags = evaluate_flags(split=split, train_split=train_split, seconds=seconds, seed=seed, repeats=repeats,
+                           max_real_excerpts=max_real_excerpts, train_row=train_row, copy_threshold=copy_threshold,
+                           transpose=transpose, wav=wav, soundfont=soundfont, link_audio=link_audio, runs=runs)
     report = _plain({
         "generated_dir": generated_dir, "corpus": corpus.root, "split": split, "train_split": train_split,
         "seconds": seconds, "seed": seed, **compared_figures,
         "figures": figures, "samples": samples, "training": curves, "notes": notes, "link_audio": link_audio,
-        "out_dir": out_dir})
+        "out_dir": out_dir, "flags": flags})
     write_report(out_dir, report)
     log.info("wrote %s", out_dir / "report.html")
     if any(marker is not None for marker in found.markers):  # files tsm generate may replace: where their report is, noted
         record_report(generated_dir, out_dir)  # among them (a folder of the user's own MIDI is not written into)
     return report
+
+
+def evaluate_flags(*, split: str, train_split: str, seconds: float, seed: int, repeats: int,
+                   max_real_excerpts: int | None, train_row: bool, copy_threshold: float, transpose: bool, wav: bool,
+                   soundfont, link_audio: bool, runs) -> list[str]:
+    """The flags of `tsm evaluate` that write a report of these settings (evaluate_generated's) again, those at their
+    default left out: what report.json keeps as "flags", so that the command a stale report names (stale.mark_stale)
+    writes the same kind of report of the new files, not one of 16 s excerpts of the test split in place of yours."""
+    flags = [*(["--split", split] if split != "test" else []),
+             *(["--train-split", train_split] if train_split != "train" else []),
+             *(["--seconds", f"{seconds:.15g}"] if seconds != EXCERPT_SECONDS else []),
+             *(["--seed", str(seed)] if seed != 0 else []),
+             *(["--repeats", str(repeats)] if repeats != CLASSIFIER_REPEATS else []),
+             *(["--max-real-excerpts", str(max_real_excerpts)] if max_real_excerpts is not None else []),
+             *(["--train-row"] if train_row else []),
+             *(["--copy-threshold", f"{copy_threshold:.15g}"] if copy_threshold != COPY_THRESHOLD else []),
+             *(["--transpose"] if transpose else []), *(["--wav"] if wav else []),
+             *(["--soundfont", str(soundfont)] if wav and soundfont is not None else []),
+             *(["--link-audio"] if link_audio else [])]
+    return flags + [flag for run in runs or [] for flag in ("--run", str(run))]
 
 
 # ---------------------------------------------------------------- HTML

@@ -129,6 +129,19 @@ def mark_stale(out: Path, replaced: list[Path]) -> list[Path]:
     return marked
 
 
+def _flags_of(report: dict) -> list[str]:
+    """The flags of `tsm evaluate` that wrote `report` (its "flags", report.evaluate_flags); a report written before it
+    kept them: the split, excerpt length and seed it records, each given."""
+    flags = report.get("flags")
+    if isinstance(flags, list) and all(isinstance(flag, str) for flag in flags):
+        return flags
+    given = []
+    for key in ("split", "train_split", "seconds", "seed"):
+        if isinstance(value := report.get(key), (str, int, float)) and not isinstance(value, bool):
+            given += [f"--{key.replace('_', '-')}", f"{value:.15g}" if isinstance(value, float) else str(value)]
+    return given
+
+
 def _mark(folder: Path, report: dict, names: list[str], out: Path) -> bool:
     """The report in `folder` marked out of date for the files `names` of `out`, and said; False where its report.html
     is not ours (left alone), or where it cannot be read or written (said, and left as it was)."""
@@ -139,8 +152,8 @@ def _mark(folder: Path, report: dict, names: list[str], out: Path) -> bool:
     if REPORT_TITLE not in page:  # (a report.html of the user's beside our report.json: left alone)
         return False
     earlier = report.get("stale", {}).get("replaced", [])
-    again = shlex.join(["tsm", "evaluate", str(out), "--real", str(report.get("corpus", "CORPUS")), "-o", str(folder),
-                        "--overwrite"])
+    again = shlex.join(["tsm", "evaluate", str(out), "--real", str(report.get("corpus", "CORPUS")), *_flags_of(report),
+                        "-o", str(folder), "--overwrite"])
     report["stale"] = {"replaced": sorted(set(earlier) | set(names)), "again": again,
                        "when": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")}
     banner = stale_banner(report["stale"])

@@ -259,6 +259,18 @@ def test_a_composer_not_known_is_said_alone_before_what_the_folder_holds(tmp_pat
     assert "1 MIDI file(s) not drawn by this request" in caplog.text  # (said where the request is drawn)
 
 
+def test_a_composer_for_a_model_without_descriptions_says_it_walks_no_path(tmp_path, capsys):
+    """The check of --composer's name before -o is looked at asked events-v9 (trained without ar.style) for its
+    description paths, and told the user to add them with train.style_paths, which such a model cannot take:
+    GANModel.sample_latents' line is said, as before."""
+    assert main(["generate", "--model", "events-v9", "--composer", "Bach", "-n", "1", "--seconds", "2",
+                 "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: --composer: the shipped model events-v9 (events) walks no performance's path; the shipped "
+                   "default does (and events-onsets, events-v28)")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_tempo_a_model_cannot_lean_to_names_the_call_that_sets_its_echo(tmp_path):
     from timestepmusic.generation import set_sampling
 

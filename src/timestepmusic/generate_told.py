@@ -61,8 +61,9 @@ def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_it
         options["style"], ramp = style_told(args.style, seconds, gan.ae.chunk_seconds)
     if args.composer is not None:  # a model that walks no performance's path refuses it (GANModel.sample_latents)
         options["composer"] = args.composer
-        if hasattr(gan.arm, "composer_tracks"):  # a name it does not know: said now, before what -o holds is
-            gan.arm.composer_tracks(args.composer)
+        follows = getattr(getattr(gan.arm, "generator", None), "style", None) is not None  # (a model without ar.style:
+        if follows and hasattr(gan.arm, "composer_tracks"):  # sample_latents says it walks no path) a name it does
+            gan.arm.composer_tracks(args.composer)  # not know: said now, before what -o holds is
     walked_like, like_name = None, ""  # --like: the performance walked, from its first note, and its name
     if args.like is not None:
         options["like"], walked_like, like_name = _like_told(args, gan, seconds)

@@ -458,3 +458,16 @@ def test_a_composer_known_by_a_shorter_name_is_said_once_however_often_its_track
         first, again = paths.tracks_of("C.P.E. Bach"), paths.tracks_of("C.P.E. Bach")
     said = [r.getMessage() for r in caplog.records if "knows no fuller name" in r.getMessage()]
     assert len(said) == 1 and torch.equal(first, again) and first.any()
+
+
+def test_a_loudness_asked_as_a_mark_beyond_what_was_measured_is_said_with_its_mark():
+    """--style loudness=fff: the warning names the mark as typed beside its velocity, not a bare 127 the user did not
+    write."""
+    from timestepmusic import GenerateWarning
+    from timestepmusic.generation import GANModel
+
+    model = GANModel.load("default")
+    with pytest.warns(GenerateWarning, match=r"^style='loudness=127': fff, beyond what this model was measured to play"):
+        model.sample(1, 1.0, seed=0, style=parse_style("loudness=fff"))
+    with pytest.warns(GenerateWarning, match=r"^style='loudness=125': beyond"):  # (no mark plays at 125)
+        model.sample(1, 1.0, seed=0, style=parse_style("loudness=125"))

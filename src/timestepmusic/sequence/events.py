@@ -56,7 +56,7 @@ from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
 from .sounding import DrawnSounding
-from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, StyleRamp, describe_passage, users_value
+from .style import AHEAD, DYNAMICS, PieceStyle, StyleGatherer, StylePaths, StyleRamp, describe_passage, users_value
 from .style_calibration import StyleCalibration
 from .tonal import HEARS_KEYS, DrawnPitchClasses, KeyTold, TonalGatherer
 from .transformer_net import LatentTransformer
@@ -578,8 +578,10 @@ class EventAutoregressive(Autoregressive):
                 continue
             self.said_beyond.add((name, style[name]))
             low, high = (float(users_value(name, calibration.curves[name].played[i])) for i in (0, -1))
-            warn(log, "--style %s=%.3g: beyond what this model was measured to play (%.3g to %.3g): told by "
-                 "extrapolation, it may not reach it", name, float(users_value(name, style[name])), low, high)
+            asked = float(users_value(name, style[name]))
+            mark = next((f"{m}, " for m, v in DYNAMICS.items() if name == "loudness" and v == asked), "")  # (as typed)
+            warn(log, "--style %s=%.3g: %sbeyond what this model was measured to play (%.3g to %.3g): told by "
+                 "extrapolation, it may not reach it", name, asked, mark, low, high)
         return told
 
     def asked_described(self, n: int, rng: torch.Generator, request: dict[str, float],

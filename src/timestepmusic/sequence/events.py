@@ -448,8 +448,9 @@ class EventAutoregressive(Autoregressive):
             elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
                 walked = self.walked_attributes()  # [D] or None
                 if walked is not None:  # a real performance's path of descriptions, from a random chunk on
-                    self.walk = PathWalk.drawn(self.paths, liked, composed, walked, look, n, chunks, rng,
-                                               self.settings.path_room, self.settings.closing_path == "ending")
+                    self.walk = PathWalk.drawn(n, chunks, rng, paths=self.paths, liked=liked, composed=composed,
+                                               walked=walked, style=look, path_room=self.settings.path_room,
+                                               ending=self.settings.closing_path == "ending")
                     self.walked_from = self.walk.labels(self.chunk_seconds)
                     described = self.walk.first.to(self.device)
                 else:

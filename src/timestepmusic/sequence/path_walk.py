@@ -42,8 +42,8 @@ class PathWalk:
         self.gains: dict[str, float] = {}  # … and the gain each attribute of FOLLOWED is followed at
 
     @classmethod
-    def drawn(cls, paths: StylePaths | None, liked: StylePaths | None, composed: torch.Tensor | None,
-              walked: torch.Tensor, style: PieceStyle, n: int, chunks: int, rng: torch.Generator, path_room: bool,
+    def drawn(cls, n: int, chunks: int, rng: torch.Generator, *, paths: StylePaths | None, liked: StylePaths | None,
+              composed: torch.Tensor | None, walked: torch.Tensor, style: PieceStyle, path_room: bool,
               ending: bool) -> PathWalk:
         """n pieces of `chunks` walking `walked` [D] of a real performance's path, from a random chunk on (`paths`;
         with ar.path_room, with room to walk the whole piece), of one of a composer's tracks `composed` [K] (each

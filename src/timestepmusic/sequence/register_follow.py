@@ -26,6 +26,7 @@ import torch
 
 from ..batches import SetBatch
 from ..midi import NUM_KEYS
+from .style import ATTRIBUTES, SUMS, described_by_sums
 
 FOLLOW_NOTES = 16  # notes heard at which what they play moves the told register and spread by half the gain
 FOLLOW_CHUNKS = 16  # chunks heard (4 s) at which what they play moves the told density by half the gain
@@ -45,7 +46,7 @@ class Played:
 
 class DrawnKeySums:
     """Each chunk's notes of the pieces being sampled, summed: their count, their keys' sum and the sum of their
-    squares [S, T, 3], kept for the last `window` chunks."""
+    squares [S, T, 3] (the first three of style.event_sums), kept for the last `window` chunks."""
 
     def __init__(self, pieces: int, window: int, device: torch.device):
         self.window = window
@@ -58,18 +59,14 @@ class DrawnKeySums:
         chunk = torch.stack([is_note.sum(1), (keys * is_note).sum(1), (keys ** 2 * is_note).sum(1)], dim=1)  # [S, 3]
         self.sums = torch.cat([self.sums, chunk[:, None]], dim=1)[:, -self.window:]
 
-    def skip(self, chunks: int) -> None:
-        """Chunks known only by their latents (a prompt without events): heard as silence."""
-        silent = torch.zeros(self.sums.shape[0], chunks, 3, dtype=self.sums.dtype, device=self.sums.device)
-        self.sums = torch.cat([self.sums, silent], dim=1)[:, -self.window:]
-
     def played(self, chunk_seconds: float) -> Played:
-        """What the notes kept play."""
-        notes, keys, squares = self.sums.sum(1).unbind(1)  # [S] each
-        mean = keys / notes
+        """What the notes kept play, as a passage's description holds it (style.described_by_sums: the notes' part of
+        its sums, over the seconds kept)."""
+        kept = self.sums.sum(1)  # [S, 3]
+        sums = torch.cat([kept, kept.new_zeros(kept.shape[0], SUMS - kept.shape[1])], dim=1)  # [S, SUMS]
         chunks = self.sums.shape[1]
-        density = torch.log1p(notes / (chunks * chunk_seconds)) if chunks else torch.full_like(notes, torch.nan)
-        return Played(notes, chunks, mean, (squares / notes - mean ** 2).clamp(min=0).sqrt(), density)
+        described = described_by_sums(sums, kept.new_full((kept.shape[0],), chunks * chunk_seconds))  # [S, 8]
+        return Played(kept[:, 0], chunks, *(described[:, ATTRIBUTES.index(name)] for name in FOLLOWED))
 
 
 def followed(told: torch.Tensor, asked: torch.Tensor, played: Played, columns: dict[str, int],

@@ -1,6 +1,8 @@
 """sequence/path_walk.py on its own: what a walk tells each chunk (the walked attributes along the path, the rest held
 at its first chunk's, a closing its performance's ending), that a chunk keeps what it was first told, and who each
 piece walks."""
+from types import SimpleNamespace
+
 import torch
 
 from timestepmusic.sequence.path_walk import PathWalk, follow_gains, walked_attributes
@@ -41,3 +43,36 @@ def test_only_the_follows_asked_are_followed():
     assert follow_gains(0.0, 0.0) == {} and follow_gains(0.5, 0.0) == {"register": 0.5, "spread": 0.5}
     assert follow_gains(0.0, 1.0) == {"density": 1.0}
     assert walked_attributes("none", ATTRIBUTES) is None
+
+
+def test_a_spread_pull_tells_each_piece_a_spread_nearer_training_s_mean_and_leaves_the_rest():
+    paths, walked = ramp_paths(), walked_attributes("loudness,density", ATTRIBUTES)
+    look = SimpleNamespace(attributes=ATTRIBUTES, mean=torch.full((len(ATTRIBUTES),), 11.0))  # a PieceStyle's mean [D]
+    start = torch.tensor([0.0, 3.0], dtype=torch.float64)
+    plain = PathWalk(paths, start, walked, look, liked=False, ending=True)
+    pulled = PathWalk(paths, start, walked, look, liked=False, ending=True, spread_pull=0.25)
+    at = ATTRIBUTES.index("spread")
+    told, told_plain = pulled.told(0, 9, None), plain.told(0, 9, None)  # [S, C, D]
+    assert torch.allclose(told[..., at], told_plain[..., at] + 0.25 * (11.0 - told_plain[..., at]))
+    rest = torch.arange(len(ATTRIBUTES)) != at
+    assert torch.equal(told[..., rest], told_plain[..., rest])
+    assert torch.allclose(pulled.first[:, at], plain.first[:, at] + 0.25 * (11.0 - plain.first[:, at]))
+    assert torch.allclose(pulled.ending[:, at], plain.ending[:, at] + 0.25 * (11.0 - plain.ending[:, at]))
+    liked = PathWalk.drawn(2, 9, torch.Generator().manual_seed(0), paths=None, liked=paths, composed=None,
+                           walked=walked, style=look, path_room=False, ending=False, spread_pull=0.25)
+    assert liked.spread_pull == 0  # --like's file is told as it plays
+
+
+def test_a_spread_pull_draws_other_notes_and_one_outside_0_to_1_is_refused_in_one_line(tmp_path, capsys):
+    from timestepmusic.cli import main
+    from timestepmusic.midi import read_events
+
+    flags = ["generate", "-n", "2", "--seconds", "4", "--seed", "3", "-q"]
+    assert main(flags + ["-o", str(tmp_path / "plain")]) == 0
+    assert main(flags + ["--set", "ar.spread_pull=1", "-o", str(tmp_path / "pulled")]) == 0
+    drawn = [[read_events(tmp_path / run / f"sample_3_00{i}.mid")[0] for i in range(2)] for run in ("plain", "pulled")]
+    assert any(len(a.ids) != len(b.ids) or not (a.ids == b.ids).all() for a, b in zip(*drawn))
+    capsys.readouterr()
+    assert main(flags + ["--set", "ar.spread_pull=1.5", "-o", str(tmp_path / "refused")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ar.spread_pull" in err[0] and "[0, 1]" in err[0]

@@ -38,7 +38,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "step_lean", "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt",
                      "final_hold", "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s", "final_held_s",
                      "final_velocity_floor", "soft_join_s", "soft_shortest_s", "soft_bias",
-                     "soft_quiet", "register_follow", "density_follow")
+                     "soft_quiet", "register_follow", "density_follow", "spread_pull")
 
 
 # the sampling settings that shape how a closing piece ends: each needs a model trained with ar.closing_s, and a piece
@@ -679,6 +679,12 @@ class AutoregressiveConfig:
     ln(1 + notes per second), weighted by how long that is (sequence/register_follow.py): a piece that grows denser
     or sparser than told is told to come back. 0: told as drawn. Needs no training: any model trained with ar.style
     takes it. Refused where no path is walked, as ar.register_follow is."""
+    spread_pull: float = 0.0
+    """Events arm with ar.style, sampling only, a drawn piece walking a training performance's path (ar.style_path,
+    --composer; not --like): the spread it is told moved this share of the way to the mean of the training passages'
+    (0: as the passage plays, 1: every piece told the mean). The key guidance plays a told narrow spread narrower and
+    a wide one wider, so the drawn pieces' pitch ranges vary more than a pianist's; this tells them a little nearer
+    the middle. Needs no training: any model trained with ar.style takes it."""
     register_guard: float = 0.0
     """Events arm, sampling only: a note's key more than ar.register_margin semitones above the highest key struck
     in the last ar.register_window_s seconds (or below the lowest) is drawn with its logit lowered by this per
@@ -789,6 +795,9 @@ class AutoregressiveConfig:
         _check(self.style or self.style_path == "none", "ar.style_path", "needs ar.style")
         _check(self.style or self.register_follow == 0, "ar.register_follow", "needs ar.style")
         _check(self.style or self.density_follow == 0, "ar.density_follow", "needs ar.style")
+        _check(self.style or self.spread_pull == 0, "ar.spread_pull", "needs ar.style")
+        _check(0 <= self.spread_pull <= 1, "ar.spread_pull",
+               f"must be in [0, 1] (0 = as the passage plays, 1 = training's mean), got {self.spread_pull}")
         walked, names = style_path_names(self.style_path), STYLE_ATTRIBUTES + ((STYLE_PAUSE,) if self.style_pause else ())
         _check(self.style_path in ("none", "all") or (walked and all(n in names for n in walked)), "ar.style_path",
                f'must be none, all or a comma-separated list of {", ".join(names)}; got {self.style_path!r}')

@@ -450,7 +450,8 @@ class EventAutoregressive(Autoregressive):
                 if walked is not None:  # a real performance's path of descriptions, from a random chunk on
                     self.walk = PathWalk.drawn(n, chunks, rng, paths=self.paths, liked=liked, composed=composed,
                                                walked=walked, style=look, path_room=self.settings.path_room,
-                                               ending=self.settings.closing_path == "ending")
+                                               ending=self.settings.closing_path == "ending",
+                                               spread_pull=self.settings.spread_pull)
                     self.walked_from = self.walk.labels(self.chunk_seconds)
                     described = self.walk.first.to(self.device)
                 else:

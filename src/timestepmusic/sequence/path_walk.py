@@ -29,12 +29,14 @@ class PathWalk:
     """The paths the pieces being sampled walk, where each starts, and what each chunk of theirs was told."""
 
     def __init__(self, walking: StylePaths, start: torch.Tensor, walked: torch.Tensor, style: PieceStyle,
-                 liked: bool, ending: bool):
+                 liked: bool, ending: bool, spread_pull: float = 0.0):
         self.walking = walking  # the paths walked: the model's, or --like's (`liked`)
         self.start, self.walked, self.style, self.liked = start, walked, style, liked  # [S], [D]: which move along it
-        self.first = walking.tell(start, 0, 0)[:, 0]  # [S, D]: the description where each starts
+        self.spread_pull = spread_pull  # ar.spread_pull: the share of the way the told spread moves to training's mean
+        self.first = self.pulled(walking.tell(start, 0, 0))[:, 0]  # [S, D]: the description where each starts
         # with ar.closing_path "ending": what each closing is told, its performance's ending [S, D]
-        self.ending = torch.where(walked, walking.ending(start), self.first) if ending else None
+        self.ending = (torch.where(walked, self.pulled(walking.ending(start)[:, None])[:, 0], self.first)
+                       if ending else None)
         self.rows: torch.Tensor | None = None  # the descriptions of its chunks from the first on [S, C, D]
         self.key_sums: DrawnKeySums | None = None  # ar.register_follow or ar.density_follow: the notes of the last 16 s
         self.followed_to = -1  # … and the last chunk whose description was told moved by them
@@ -44,11 +46,12 @@ class PathWalk:
     @classmethod
     def drawn(cls, n: int, chunks: int, rng: torch.Generator, *, paths: StylePaths | None, liked: StylePaths | None,
               composed: torch.Tensor | None, walked: torch.Tensor, style: PieceStyle, path_room: bool,
-              ending: bool) -> PathWalk:
+              ending: bool, spread_pull: float = 0.0) -> PathWalk:
         """n pieces of `chunks` walking `walked` [D] of a real performance's path, from a random chunk on (`paths`;
         with ar.path_room, with room to walk the whole piece), of one of a composer's tracks `composed` [K] (each
         piece another, with room to walk), or of --like's path `liked` from its start (every attribute walked: its
-        register too, chosen on validation: like_follow_41_validation_walk_*)."""
+        register too, chosen on validation: like_follow_41_validation_walk_*). A training performance's told spread
+        is moved `spread_pull` of the way to training's mean (ar.spread_pull); --like's is told as the file plays."""
         if paths is None and liked is None:
             raise ValueError("ar.style_path: this model keeps no description paths (style_paths.safetensors); "
                              "add them with `python -m timestepmusic.train.style_paths MODEL CORPUS`")
@@ -58,7 +61,19 @@ class PathWalk:
             start = paths.draw(n, rng, played=0.0, tracks=composed, distinct=True, room=math.ceil(chunks / PATH_HOP))
         else:
             start = paths.draw(n, rng, played=0.0, room=math.ceil(chunks / PATH_HOP) if path_room else 0)  # [S]
-        return cls(paths, start, walked, style, False, ending)
+        return cls(paths, start, walked, style, False, ending, spread_pull)
+
+    def pulled(self, rows: torch.Tensor) -> torch.Tensor:
+        """Descriptions [S, C, D] told with their spread moved ar.spread_pull of the way to the mean of the training
+        passages' (a passage with no note, NaN, stays NaN): a piece told a narrow or wide passage's spread, which
+        the key guidance pushes further, told a little nearer the middle."""
+        if self.spread_pull == 0:
+            return rows
+        at = self.style.attributes.index("spread")
+        mean = float(self.style.mean[at])
+        rows = rows.clone()
+        rows[..., at] += self.spread_pull * (mean - rows[..., at])
+        return rows
 
     def follow(self, gains: dict[str, float], bounds_rows: torch.Tensor, device: torch.device) -> None:
         """ar.register_follow, ar.density_follow at `gains` (none: nothing followed): what each new chunk is told
@@ -81,7 +96,7 @@ class PathWalk:
         others held at its first (each chunk's told once per sample: `rows`, read again by every later step and by
         the pedals kept up); a piece's chunks from `closing_at` [S] on (None: none closes) told its `ending`."""
         if self.rows is None or last >= self.rows.shape[1]:  # (grown to twice what is asked: a piece that
-            told = self.walking.tell(self.start, 0, 2 * last + 1)  # ends itself runs on chunk by chunk)
+            told = self.pulled(self.walking.tell(self.start, 0, 2 * last + 1))  # ends itself runs on chunk by chunk)
             told = torch.where(self.walked, told, self.first[:, None])  # [S, 2 · last + 2, D]
             if self.rows is not None:  # the chunks told before keep what they were told (ar.register_follow)
                 told[:, :self.rows.shape[1]] = self.rows
@@ -102,7 +117,7 @@ class PathWalk:
         self.told(chunk, chunk, None)  # (grows rows to hold it)
         played = self.key_sums.played(chunk_seconds)
         heard_from = max(0, chunk - played.chunks)  # the first chunk heard: its description covers those heard
-        asked = torch.where(self.walked, self.walking.tell(self.start, heard_from, heard_from)[:, 0],
+        asked = torch.where(self.walked, self.pulled(self.walking.tell(self.start, heard_from, heard_from))[:, 0],
                             self.first)  # [S, D]: as walked, never as moved by the follow
         attributes = self.style.attributes
         self.rows[:, chunk] = followed(self.rows[:, chunk], asked, played,

@@ -63,7 +63,7 @@ def test_a_spread_pull_tells_each_piece_a_spread_nearer_training_s_mean_and_leav
     assert liked.spread_pull == 0  # --like's file is told as it plays
 
 
-def test_a_spread_pull_draws_other_notes_and_one_outside_0_to_1_is_refused_in_one_line(tmp_path, capsys):
+def test_a_spread_pull_draws_other_notes_and_a_pull_or_trim_out_of_bounds_is_refused_in_one_line(tmp_path, capsys):
     from timestepmusic.cli import main
     from timestepmusic.midi import read_events
 
@@ -72,7 +72,22 @@ def test_a_spread_pull_draws_other_notes_and_one_outside_0_to_1_is_refused_in_on
     assert main(flags + ["--set", "ar.spread_pull=1", "-o", str(tmp_path / "pulled")]) == 0
     drawn = [[read_events(tmp_path / run / f"sample_3_00{i}.mid")[0] for i in range(2)] for run in ("plain", "pulled")]
     assert any(len(a.ids) != len(b.ids) or not (a.ids == b.ids).all() for a, b in zip(*drawn))
-    capsys.readouterr()
-    assert main(flags + ["--set", "ar.spread_pull=1.5", "-o", str(tmp_path / "refused")]) != 0
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "ar.spread_pull" in err[0] and "[0, 1]" in err[0]
+    for setting, bounds in (("ar.spread_pull=1.5", "[0, 1]"), ("ar.path_spread_trim=0.5", "[0, 0.5)")):
+        capsys.readouterr()
+        assert main(flags + ["--set", setting, "-o", str(tmp_path / "refused")]) != 0
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and setting.partition("=")[0] in err[0] and bounds in err[0]
+
+
+def test_a_spread_trim_starts_no_piece_from_the_narrowest_or_widest_passages():
+    spread = torch.arange(20, dtype=torch.float32)  # row r spreads r semitones
+    rows = torch.ones(20, len(ATTRIBUTES))  # [R, D]: every row holds notes (density 1)
+    rows[:, ATTRIBUTES.index("spread")] = spread
+    paths = StylePaths(rows, torch.tensor([0, 10, 20]), None)
+    rng = torch.Generator().manual_seed(0)
+    any_row = paths.draw(2000, rng, played=0.0).floor().long()  # [S]
+    middle = paths.draw(2000, rng, played=0.0, spread_trim=0.2).floor().long()  # [S]
+    assert any_row.min() == 0 and any_row.max() == 19  # (without it, every row is a start)
+    assert middle.min() >= 3 and middle.max() <= 16 and len(middle.unique()) >= 12  # the middle 60 %, all of it
+    both = paths.draw(500, rng, played=0.0, tracks=torch.tensor([True, False]), distinct=True, spread_trim=0.2)
+    assert both.floor().long().min() >= 1 and both.floor().long().max() <= 8  # within a composer's own tracks

@@ -38,7 +38,8 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "step_lean", "join_bias", "restrike_guard", "request_calibrated", "path_room", "duration_tilt",
                      "final_hold", "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s", "final_held_s",
                      "final_velocity_floor", "soft_join_s", "soft_shortest_s", "soft_bias",
-                     "soft_quiet", "register_follow", "density_follow", "spread_pull")
+                     "soft_quiet", "register_follow", "density_follow", "spread_pull",
+                     "path_spread_trim")
 
 
 # the sampling settings that shape how a closing piece ends: each needs a model trained with ar.closing_s, and a piece
@@ -685,6 +686,11 @@ class AutoregressiveConfig:
     (0: as the passage plays, 1: every piece told the mean). The key guidance plays a told narrow spread narrower and
     a wide one wider, so the drawn pieces' pitch ranges vary more than a pianist's; this tells them a little nearer
     the middle. Needs no training: any model trained with ar.style takes it."""
+    path_spread_trim: float = 0.0
+    """Events arm with ar.style, sampling only, drawn pieces walking training performances' paths (ar.style_path,
+    --composer): no piece starts from a passage whose spread lies in this share of the narrowest, or of the widest,
+    of the passages it could start from (0: any; below 0.5). Each piece is still told a real passage, its attributes
+    together as played, from the middle of the spreads. Needs no training: any model trained with ar.style takes it."""
     register_guard: float = 0.0
     """Events arm, sampling only: a note's key more than ar.register_margin semitones above the highest key struck
     in the last ar.register_window_s seconds (or below the lowest) is drawn with its logit lowered by this per
@@ -796,6 +802,9 @@ class AutoregressiveConfig:
         _check(self.style or self.register_follow == 0, "ar.register_follow", "needs ar.style")
         _check(self.style or self.density_follow == 0, "ar.density_follow", "needs ar.style")
         _check(self.style or self.spread_pull == 0, "ar.spread_pull", "needs ar.style")
+        _check(self.style or self.path_spread_trim == 0, "ar.path_spread_trim", "needs ar.style")
+        _check(0 <= self.path_spread_trim < 0.5, "ar.path_spread_trim",
+               f"must be in [0, 0.5) (0 = any passage), got {self.path_spread_trim}")
         _check(0 <= self.spread_pull <= 1, "ar.spread_pull",
                f"must be in [0, 1] (0 = as the passage plays, 1 = training's mean), got {self.spread_pull}")
         walked, names = style_path_names(self.style_path), STYLE_ATTRIBUTES + ((STYLE_PAUSE,) if self.style_pause else ())

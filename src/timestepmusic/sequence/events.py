@@ -451,7 +451,8 @@ class EventAutoregressive(Autoregressive):
                     self.walk = PathWalk.drawn(n, chunks, rng, paths=self.paths, liked=liked, composed=composed,
                                                walked=walked, style=look, path_room=self.settings.path_room,
                                                ending=self.settings.closing_path == "ending",
-                                               spread_pull=self.settings.spread_pull)
+                                               spread_pull=self.settings.spread_pull,
+                                               spread_trim=self.settings.path_spread_trim)
                     self.walked_from = self.walk.labels(self.chunk_seconds)
                     described = self.walk.first.to(self.device)
                 else:

@@ -46,21 +46,25 @@ class PathWalk:
     @classmethod
     def drawn(cls, n: int, chunks: int, rng: torch.Generator, *, paths: StylePaths | None, liked: StylePaths | None,
               composed: torch.Tensor | None, walked: torch.Tensor, style: PieceStyle, path_room: bool,
-              ending: bool, spread_pull: float = 0.0) -> PathWalk:
+              ending: bool, spread_pull: float = 0.0, spread_trim: float = 0.0) -> PathWalk:
         """n pieces of `chunks` walking `walked` [D] of a real performance's path, from a random chunk on (`paths`;
         with ar.path_room, with room to walk the whole piece), of one of a composer's tracks `composed` [K] (each
         piece another, with room to walk), or of --like's path `liked` from its start (every attribute walked: its
         register too, chosen on validation: like_follow_41_validation_walk_*). A training performance's told spread
-        is moved `spread_pull` of the way to training's mean (ar.spread_pull); --like's is told as the file plays."""
+        is moved `spread_pull` of the way to training's mean (ar.spread_pull), and none starts from a passage whose
+        spread lies in the `spread_trim` share of the narrowest or widest (ar.path_spread_trim); --like's is told as
+        the file plays."""
         if paths is None and liked is None:
             raise ValueError("ar.style_path: this model keeps no description paths (style_paths.safetensors); "
                              "add them with `python -m timestepmusic.train.style_paths MODEL CORPUS`")
         if liked is not None:
             return cls(liked, torch.zeros(n, dtype=torch.float64), torch.ones_like(walked), style, True, ending)
         if composed is not None:
-            start = paths.draw(n, rng, played=0.0, tracks=composed, distinct=True, room=math.ceil(chunks / PATH_HOP))
+            start = paths.draw(n, rng, played=0.0, tracks=composed, distinct=True, room=math.ceil(chunks / PATH_HOP),
+                               spread_trim=spread_trim)
         else:
-            start = paths.draw(n, rng, played=0.0, room=math.ceil(chunks / PATH_HOP) if path_room else 0)  # [S]
+            start = paths.draw(n, rng, played=0.0, room=math.ceil(chunks / PATH_HOP) if path_room else 0,
+                               spread_trim=spread_trim)  # [S]
         return cls(paths, start, walked, style, False, ending, spread_pull)
 
     def pulled(self, rows: torch.Tensor) -> torch.Tensor:

@@ -261,13 +261,15 @@ class StylePaths(nn.Module):
         return torch.searchsorted(self.starts, start.floor().long(), right=True) - 1
 
     def draw(self, n: int, rng: torch.Generator, played: float, tracks: torch.Tensor | None = None,
-             room: int = 0, distinct: bool = False) -> torch.Tensor:
+             room: int = 0, distinct: bool = False, spread_trim: float = 0.0) -> torch.Tensor:
         """n starting points [S] (in rows: chunk ÷ PATH_HOP): a row drawn uniformly among those whose description
         holds a note (density above `played`), of the `tracks` [K] marked where given (`tracks_of`), and a chunk
         within its hop (a track's last row may be shorter: such a start holds that row); a piece's track is the one
         its start lies in. With `room`, only rows followed by at least that many of their track (where there are
         any), so that a piece of that many rows does not run past its performance's end; with `distinct`, each
-        piece from a track no other piece walks, while there are such (`tsm generate --composer`)."""
+        piece from a track no other piece walks, while there are such (`tsm generate --composer`); with
+        `spread_trim`, not from the rows whose spread lies in that share of the lowest or of the highest of those
+        left (ar.path_spread_trim)."""
         density = self.rows[:, ATTRIBUTES.index("density")].float()  # [R]
         of_track = torch.repeat_interleave(torch.arange(self.starts.numel() - 1), self.starts.diff())  # [R]
         allowed = torch.ones(self.rows.shape[0], dtype=torch.bool) if tracks is None else tracks[of_track]  # [R]
@@ -277,6 +279,8 @@ class StylePaths(nn.Module):
             allowed = roomy if roomy.any() else allowed
         kept = torch.nonzero((density > played) & allowed).squeeze(1)  # [R']
         kept = kept if kept.numel() else torch.nonzero(allowed).squeeze(1)
+        if spread_trim > 0:
+            kept = middle_spread(kept, self.rows[:, ATTRIBUTES.index("spread")].float(), spread_trim)
         if not distinct:
             row = kept[torch.randint(kept.numel(), (n,), generator=rng)]  # [S]
         else:
@@ -433,6 +437,15 @@ def event_sums(ids: torch.Tensor, intensity: torch.Tensor, duration_s: torch.Ten
     note, half = note.double(), (damper & (intensity <= HALF_DEPTH)).double()
     return torch.stack([note, key * note, key ** 2 * note, velocity * note, paired.double(), stepwise.double(),
                         duration * damper, duration * half, duration * (ids == SOFT_ID)], dim=1)  # [E, SUMS]
+
+
+def middle_spread(kept: torch.Tensor, spread: torch.Tensor, trim: float) -> torch.Tensor:
+    """The rows `kept` [R'] whose spread (of every row [R]) lies between the `trim` and 1 − `trim` quantiles of
+    theirs (all of them where none would be left)."""
+    theirs = spread[kept]  # [R']
+    low, high = torch.nanquantile(theirs, torch.tensor([trim, 1 - trim]))
+    middle = kept[(theirs >= low) & (theirs <= high)]  # [R'']
+    return middle if middle.numel() else kept
 
 
 def described_by_sums(sums: torch.Tensor, seconds: torch.Tensor) -> torch.Tensor:

@@ -206,6 +206,40 @@ def test_a_misspelt_command_choice_or_flag_is_said_with_the_closest(capsys):
         assert stop.value.code == 2 and err.count("\n") == 1 and said in err, err
 
 
+def test_a_word_for_a_command_is_said_with_the_command_it_means(capsys):
+    """A new user's trial: `tsm report` was answered 'did you mean prepare?' (the closest by spelling); a word that
+    means another command names that one (cli.MEANT_COMMANDS), both where two are meant; a word that means none keeps
+    the spelling's suggestion, and another flag's choices are not read as commands."""
+    for argv, said in ((["report"], "; did you mean evaluate? (see tsm --help)\n"),
+                       (["Report"], "; did you mean evaluate? (see tsm --help)\n"),
+                       (["compare"], "; did you mean evaluate? (see tsm --help)\n"),
+                       (["gen"], "; did you mean generate? (see tsm --help)\n"),
+                       (["train"], "; did you mean train-ae or train-gan? (see tsm --help)\n"),
+                       (["genrate"], "; did you mean generate? (see tsm --help)\n"),
+                       (["evaluate-ae", "r", "--corpus", "c", "--split", "report"], "'test') (see tsm evaluate-ae --help)\n")):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and err.count("\n") == 1 and err.endswith(said), err
+
+
+def test_a_negative_time_is_said_as_its_flags_bound_not_as_a_missing_value(tmp_path, capsys):
+    """A new user's trial: `tsm generate --seconds -1:30` said '--seconds: expected one argument' (argparse takes a word
+    that starts with '-' and is no plain number for a flag), and `--seconds=-1:30` that it was no time: each flag that
+    reads a time names itself and the value it read, as for `--seconds -90`, and nothing is written."""
+    out = tmp_path / "out"
+    for argv, said in ((["generate", "--seconds", "-1:30"], "error: --seconds must be > 0, got -90\n"),
+                       (["generate", "--seconds=-1:30"], "error: --seconds must be > 0, got -90\n"),
+                       (["generate", "--seconds", "-90"], "error: --seconds must be > 0, got -90\n"),
+                       (["generate", "--max-seconds", "-0:30"], "error: --max-seconds must be > 0, got -30\n")):
+        assert main([*argv, "-n", "1", "-o", str(out)]) == 2
+        assert capsys.readouterr().err == said
+    assert not out.exists()
+    with pytest.raises(SystemExit):  # (a word after a time's flag that is not a time is still no value for it)
+        main(["generate", "--seconds", "-q", "-o", str(out)])
+    assert capsys.readouterr().err.startswith("error: --seconds: expected one argument")
+
+
 def test_every_bad_input_is_one_line_of_one_shape(tmp_path, capsys):
     """A value of the wrong kind and a flag unknown (argparse's), a file missing and a file that is not MIDI (tsm's
     own): each one line starting 'error: ', exit status 2, no usage block, no traceback."""

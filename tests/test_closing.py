@@ -14,6 +14,7 @@ from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.generation import GANModel
+from timestepmusic.midi import read_events
 from timestepmusic.sequence.closing import NOT_CLOSING, Closing, TrackEnds, closing_left
 from timestepmusic.train.sequence import train_sequence_model
 
@@ -140,6 +141,31 @@ def test_ending_says_so_where_the_whole_piece_is_its_closing(closing_run, caplog
         assert main(["generate", "--model", str(closing_run / "last"), "--ending", "-n", "1", "--seconds", "2", "-o",
                      str(out), "--overwrite"]) == 0
     assert "closing all through" not in caplog.text
+
+def test_ending_with_a_cap_is_said_as_implied_and_draws_the_same(closing_run, events_run, tmp_path, caplog):  # noqa: F811
+    """A new user's trial: `--ending --max-seconds 60` was taken without a word, and --ending changed nothing (a piece
+    that ends itself always closes): one warning says it is implied, and the files are those drawn without it; a model
+    without a closing still refuses --ending, without the warning."""
+    drawn = {}
+    for ending in ([], ["--ending"]):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            assert main(["generate", "--model", str(closing_run / "last"), "--max-seconds", "3", *ending, "-n", "2", "-q",
+                         "-o", str(tmp_path / f"out{len(ending)}")]) == 0
+        implied = [r.getMessage() for r in caplog.records if "implied" in r.getMessage()]
+        assert implied == ([] if not ending else ["--ending is implied by --max-seconds: a piece that ends itself "
+                                                  "always closes (--ending closes a piece of --seconds)"]), implied
+        drawn[bool(ending)] = [read_events(p)[0] for p in sorted((tmp_path / f"out{len(ending)}").glob("*.mid"))]
+    assert len(drawn[True]) == len(drawn[False]) == 2  # the same notes and pedals (only the command in each file differs)
+    for with_it, without in zip(drawn[True], drawn[False]):
+        assert with_it.ids.size > 0
+        assert all(np.array_equal(a, b) for a, b in zip(dataclasses.astuple(with_it), dataclasses.astuple(without)))
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert main(["generate", "--model", str(events_run / "last"), "--max-seconds", "3", "--ending", "-n", "1",
+                     "-q", "-o", str(tmp_path / "plain")]) == 2
+    assert "implied" not in caplog.text
+
 
 @pytest.mark.parametrize("model,cap,said", [
     ("closing", "0.5", "this model closes a piece over its last 1 s and ends none itself before 1 s (ar.end_after_s); "

@@ -332,6 +332,9 @@ WARNED = {  # id: (generate()'s keywords, the command's flags, what generate() w
                             "last 10 s; a piece of 2 s is closing all through", "--ending: this model closes a piece"),
     "a cap within the closing": ({"max_seconds": 3}, ["--max-seconds", "3"], "max_seconds=3: this model closes a piece "
                                  "over its last 10 s and ends none itself", "--max-seconds 3: this model closes"),
+    "ending with a cap": ({"ending": True, "max_seconds": 3}, ["--ending", "--max-seconds", "3"],
+                          "ending= is implied by max_seconds=: a piece that ends itself always closes",
+                          "--ending is implied by --max-seconds: a piece that ends itself always closes"),
     "a composer's fuller name": ({"composer": "C.P.E. Bach", "seconds": 2.0}, ["--composer", "C.P.E. Bach"],
                                  "composer='C.P.E. Bach': this model knows no fuller name than Bach",
                                  "--composer C.P.E. Bach: this model knows no fuller name than Bach"),

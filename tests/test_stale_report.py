@@ -139,6 +139,31 @@ def test_the_command_a_stale_report_names_writes_the_same_kind_of_report_again(e
         "--overwrite")
 
 
+def test_the_command_a_stale_report_names_runs_from_any_folder(tiny_corpus, tmp_path, monkeypatch, caplog):
+    """A new user's trial: report.json kept the paths evaluate was given as typed (a relative corpus, --run), and the
+    command a stale report named the folders as generate was given them, so it ran only from the folder each ran in:
+    every path of it is absolute, and it writes the report again from another folder."""
+    work, elsewhere = tmp_path / "work", tmp_path / "else" / "where"  # (not as deep: a relative path reads otherwise)
+    (work / "runs" / "gan").mkdir(parents=True)
+    (work / "runs" / "gan" / "metrics.jsonl").write_text("")
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    assert main([*GENERATE, "-o", "out"]) == 0
+    assert main(["evaluate", "out", "--real", os.path.relpath(tiny_corpus), "--split", "train", "-o", "out", "--seconds",
+                 "2", "--repeats", "1", "--run", "runs/gan"]) == 0
+    report = json.loads((work / "out" / "report.json").read_text())
+    assert report["corpus"] == str(tiny_corpus) and report["flags"] == [*FLAGS.split(), "--run", str(work / "runs/gan")]
+    monkeypatch.chdir(elsewhere)
+    with caplog.at_level(logging.WARNING):
+        assert main([*GENERATE, "-o", "../../work/out", "--overwrite", "--temperature", "0.8"]) == 0
+    again = json.loads((work / "out" / "report.json").read_text())["stale"]["again"]
+    assert again == shlex.join(["tsm", "evaluate", str(work / "out"), "--real", str(tiny_corpus), *FLAGS.split(), "--run",
+                                str(work / "runs/gan"), "-o", str(work / "out"), "--overwrite"]), again
+    monkeypatch.chdir(tmp_path)
+    assert main(shlex.split(again)[1:]) == 0
+    assert "stale" not in json.loads((work / "out" / "report.json").read_text())
+
+
 def test_a_report_html_not_of_this_tool_is_not_touched(evaluated, caplog):
     out = evaluated
     (out / "report.html").write_text("<html><body>my own notes</body></html>")

@@ -17,6 +17,7 @@ from .audio_flags import add_audio_flags, check_audio_flags
 from .files import refuse_existing
 from .sources import MIDI_SUFFIXES, NOT_UTF8, shown_name, utf8_name
 from .subcommands import THREADED, add_shared_flags, said_left_out, subparsers
+from .waypoints import clock_arg, clock_seconds
 
 if TYPE_CHECKING:
     from .config import Config
@@ -366,6 +367,19 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+MEANT_COMMANDS = {"report": ("evaluate",), "eval": ("evaluate",), "compare": ("evaluate",),
+                  "sample": ("generate",), "gen": ("generate",), "train": ("train-ae", "train-gan")}
+"""A word a new user types for one of tsm's commands → the command(s) it means: `tsm report` wants `tsm evaluate`
+(which writes REPORT_DIR/report.html), not prepare, the closest by spelling."""
+
+
+def _meant_commands(value: str, choices) -> list[str]:
+    """The commands among `choices` that `value` means (MEANT_COMMANDS, the case ignored), else the closest by spelling
+    (difflib); [] where none is."""
+    meant = [command for command in MEANT_COMMANDS.get(value.lower(), ()) if command in choices]
+    return meant or difflib.get_close_matches(value, [str(c) for c in choices], n=1)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse's parser, whose usage errors (a flag unknown, a value of the wrong kind, an argument missing) are one
     line of the shape every other error of tsm's has, 'error: WHAT: WHY' (_main), then where to read the command's
@@ -377,14 +391,15 @@ class OneLineParser(argparse.ArgumentParser):
 
     def _check_value(self, action: argparse.Action, value) -> None:
         """argparse's check of a value against its choices (a subcommand, --split), naming the closest where one is
-        close (difflib): `tsm genrate` → 'invalid choice: 'genrate' (choose from …); did you mean generate?'."""
+        close (difflib): `tsm genrate` → 'invalid choice: 'genrate' (choose from …); did you mean generate?', or the
+        command a word means (_meant_commands): `tsm report` → '…; did you mean evaluate?'."""
         try:
             super()._check_value(action, value)
         except argparse.ArgumentError as e:
-            close = difflib.get_close_matches(value, [str(c) for c in action.choices], n=1) if isinstance(value, str) else []
-            if not close:
+            meant = _meant_commands(value, action.choices) if isinstance(value, str) else []
+            if not meant:
                 raise
-            raise argparse.ArgumentError(action, f"{e.message}; did you mean {close[0]}?") from None
+            raise argparse.ArgumentError(action, f"{e.message}; did you mean {' or '.join(meant)}?") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -562,8 +577,37 @@ def _version() -> str:
         return "unknown"
 
 
+def _negative_times_joined(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """`argv` with each flag that reads a time (waypoints.clock_arg: generate --seconds, --max-seconds, …) joined to a
+    negative time after it: `--seconds -1:30` → `--seconds=-1:30`. argparse takes a word that starts with '-' and is
+    not a plain number for a flag ('--seconds: expected one argument'); joined, the flag's own check names it and the
+    value ('--seconds must be > 0, got -90'). Words after '--' are left as they are."""
+    timed = {flag for command in subparsers(parser) for action in command._actions if action.type is clock_arg
+             for flag in action.option_strings}
+    joined, at = [], 0
+    while at < len(argv) and argv[at] != "--":
+        value = argv[at + 1] if at + 1 < len(argv) else ""
+        if argv[at] in timed and value.startswith("-") and _is_time(value):
+            joined.append(f"{argv[at]}={value}")
+            at += 2
+        else:
+            joined.append(argv[at])
+            at += 1
+    return joined + argv[at:]
+
+
+def _is_time(text: str) -> bool:
+    """Whether `text` reads as a time (waypoints.clock_seconds)."""
+    try:
+        clock_seconds(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     """Parse; an unknown flag is reported with the usage of the subcommand it was given to, not tsm's."""
+    argv = _negative_times_joined(parser, list(sys.argv[1:] if argv is None else argv))
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         command = parser

@@ -199,7 +199,7 @@ def api_length(gan: GANModel, seconds: float | None, max_seconds: float | None, 
     `seconds`, its cap here as ever, or `max_seconds`), a tempered one (ar, events) given `max_seconds` ends each piece
     itself (ends=True) within it, another draws `seconds` (default 16). What the command says of the length, a
     GenerateWarning says (not whole chunks; a cap within which no piece ends itself)."""
-    from .generate_told import say_cap_within_closing
+    from .generate_told import say_cap_within_closing, say_ending_implied
     from .piece_length import ends_itself, piece_seconds, say_whole_chunks
 
     given = "--seconds" if max_seconds is None else "--max-seconds"  # (said as given: an rnn model's cap as seconds=)
@@ -211,6 +211,8 @@ def api_length(gan: GANModel, seconds: float | None, max_seconds: float | None, 
         say_whole_chunks(given, drawn_s, gan, at_most=ends)
     if ends:
         say_cap_within_closing(gan, drawn_s)
+        if options.get("ending"):
+            say_ending_implied(gan)
     if arm_takes(gan.arm)["tempered"] and ends:
         options = options | {"ends": True}
     return drawn_s, options

@@ -51,6 +51,8 @@ def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_it
         options["ending"] = True
         if not ends_itself:
             say_closing_all_through(gan, seconds)
+        else:
+            say_ending_implied(gan)
     if ends_itself:
         say_cap_within_closing(gan, seconds)
     if args.guidance is not None:  # a model that follows no description refuses it (GANModel.sample_latents)
@@ -94,6 +96,15 @@ def say_closing_all_through(gan: GANModel, seconds: float) -> None:
     if 0 < seconds < closing_s:
         warn(log, "--ending: this model closes a piece over its last %g s; a piece of %g s is closing all through "
              "(a slower, thinner passage to a final chord)", closing_s, seconds)
+
+
+def say_ending_implied(gan: GANModel) -> None:
+    """--ending with --max-seconds: allowed, said as changing nothing (a piece that ends itself always closes,
+    AutoregressiveArm.sample_latents: --ending closes a piece of --seconds). A model without a closing refuses --ending
+    (GANModel.sample_latents), so nothing is said of it here."""
+    if _closing_s(gan) > 0:
+        warn(log, "--ending is implied by --max-seconds: a piece that ends itself always closes (--ending closes a "
+             "piece of --seconds)")
 
 
 def say_unfollowed(guidance: float, style: object, like: object, composer: object) -> None:

@@ -19,14 +19,16 @@ CLOCK = re.compile(r"(?:(\d+):([0-5]\d)|(\d+)):([0-5]\d(?:\.\d+)?)")  # h:mm:ss[
 
 def clock_seconds(text: str) -> float:
     """'90', '90s', '1:30' or '1:02:03.5' → seconds (90.0 … 3723.5): plain seconds, or minutes:seconds and
-    hours:minutes:seconds as a clock reads them (two digits after each colon, below 60). Anything else: ValueError in
-    one line that shows the forms."""
+    hours:minutes:seconds as a clock reads them (two digits after each colon, below 60); a '-' before either reads
+    as the negative time ('-1:30' → -90.0, as '-90'), for the flag's own check to refuse by its name. Anything else:
+    ValueError in one line that shows the forms."""
     plain = text.strip().removesuffix("s")
-    clock = CLOCK.fullmatch(plain)
+    sign, unsigned = (-1.0, plain[1:]) if plain.startswith("-") else (1.0, plain)
+    clock = CLOCK.fullmatch(unsigned)
     seconds = math.nan
     if clock:
         hours, minutes, more_minutes, secs = (float(part or 0) for part in clock.groups())
-        seconds = 3600 * hours + 60 * (minutes + more_minutes) + secs  # (one of the minutes is 0)
+        seconds = sign * (3600 * hours + 60 * (minutes + more_minutes) + secs)  # (one of the minutes is 0)
     elif ":" not in plain:
         try:
             seconds = float(plain)

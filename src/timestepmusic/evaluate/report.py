@@ -442,8 +442,8 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     flags = evaluate_flags(split=split, train_split=train_split, seconds=seconds, seed=seed, repeats=repeats,
                            max_real_excerpts=max_real_excerpts, train_row=train_row, copy_threshold=copy_threshold,
                            transpose=transpose, wav=wav, soundfont=soundfont, link_audio=link_audio, runs=runs)
-    report = _plain({
-        "generated_dir": generated_dir, "corpus": corpus.root, "split": split, "train_split": train_split,
+    report = _plain({  # (the corpus absolute: the command a stale report names runs from any folder, stale._mark)
+        "generated_dir": generated_dir, "corpus": os.path.abspath(corpus.root), "split": split, "train_split": train_split,
         "seconds": seconds, "seed": seed, **compared_figures,
         "figures": figures, "samples": samples, "training": curves, "notes": notes, "link_audio": link_audio,
         "out_dir": out_dir, "flags": flags})
@@ -459,7 +459,9 @@ def evaluate_flags(*, split: str, train_split: str, seconds: float, seed: int, r
                    soundfont, link_audio: bool, runs) -> list[str]:
     """The flags of `tsm evaluate` that write a report of these settings (evaluate_generated's) again, those at their
     default left out: what report.json keeps as "flags", so that the command a stale report names (stale.mark_stale)
-    writes the same kind of report of the new files, not one of 16 s excerpts of the test split in place of yours."""
+    writes the same kind of report of the new files, not one of 16 s excerpts of the test split in place of yours.
+    The paths (--soundfont, --run) are kept absolute, so that the command runs from any folder, not only from the one
+    evaluate ran in (as the corpus report.json names is)."""
     flags = [*(["--split", split] if split != "test" else []),
              *(["--train-split", train_split] if train_split != "train" else []),
              *(["--seconds", f"{seconds:.15g}"] if seconds != EXCERPT_SECONDS else []),
@@ -469,9 +471,9 @@ def evaluate_flags(*, split: str, train_split: str, seconds: float, seed: int, r
              *(["--train-row"] if train_row else []),
              *(["--copy-threshold", f"{copy_threshold:.15g}"] if copy_threshold != COPY_THRESHOLD else []),
              *(["--transpose"] if transpose else []), *(["--wav"] if wav else []),
-             *(["--soundfont", str(soundfont)] if wav and soundfont is not None else []),
+             *(["--soundfont", os.path.abspath(soundfont)] if wav and soundfont is not None else []),
              *(["--link-audio"] if link_audio else [])]
-    return flags + [flag for run in runs or [] for flag in ("--run", str(run))]
+    return flags + [flag for run in runs or [] for flag in ("--run", os.path.abspath(run))]
 
 
 # ---------------------------------------------------------------- HTML

@@ -152,8 +152,8 @@ def _mark(folder: Path, report: dict, names: list[str], out: Path) -> bool:
     if REPORT_TITLE not in page:  # (a report.html of the user's beside our report.json: left alone)
         return False
     earlier = report.get("stale", {}).get("replaced", [])
-    again = shlex.join(["tsm", "evaluate", str(out), "--real", str(report.get("corpus", "CORPUS")), *_flags_of(report),
-                        "-o", str(folder), "--overwrite"])
+    again = shlex.join(["tsm", "evaluate", os.path.abspath(out), "--real", str(report.get("corpus", "CORPUS")),
+                        *_flags_of(report), "-o", os.path.abspath(folder), "--overwrite"])  # (run from any folder)
     report["stale"] = {"replaced": sorted(set(earlier) | set(names)), "again": again,
                        "when": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")}
     banner = stale_banner(report["stale"])

@@ -3,6 +3,7 @@ at its first chunk's, a closing its performance's ending), that a chunk keeps wh
 piece walks."""
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from timestepmusic.sequence.path_walk import PathWalk, follow_gains, walked_attributes
@@ -91,3 +92,37 @@ def test_a_spread_trim_starts_no_piece_from_the_narrowest_or_widest_passages():
     assert middle.min() >= 3 and middle.max() <= 16 and len(middle.unique()) >= 12  # the middle 60 %, all of it
     both = paths.draw(500, rng, played=0.0, tracks=torch.tensor([True, False]), distinct=True, spread_trim=0.2)
     assert both.floor().long().min() >= 1 and both.floor().long().max() <= 8  # within a composer's own tracks
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--style", "density=6"], "--set ar.spread_pull=0.5 and --style: give one (ar.spread_pull moves the spread told "
+                               "a piece walking a training performance's path toward training's mean; a piece asked a "
+                               "--style walks none)"),
+    (["--prompt", "FILE"], "--set ar.spread_pull=0.5: a continued --prompt is told its own character and walks no "
+                           "performance's path"),
+    (["--like", "FILE"], "--set ar.spread_pull=0.5 and --like: give one (ar.spread_pull moves the spread told a piece "
+                         "walking a training performance's path toward training's mean; --like walks your file's "
+                         "path, told as it plays)"),
+    (["--set", "ar.style_path=none"], "--set ar.spread_pull=0.5: this model's pieces walk no performance's path "
+                                      "(ar.style_path none"),
+    (["--set", "ar.path_spread_trim=0.2", "--like", "FILE"], "--set ar.path_spread_trim=0.2 and --like: give one "
+                                                             "(ar.path_spread_trim keeps pieces walking training "
+                                                             "performances' paths from starting at the narrowest"),
+], ids=["style", "prompt", "like", "style_path_none", "trim_like"])
+def test_a_spread_pull_or_trim_set_where_no_training_path_is_walked_is_refused_in_one_line(flags, said, tmp_path,
+                                                                                           capsys):
+    """A piece asked a --style, continuing a --prompt, walking --like's file (told as it plays) or of a model set to
+    walk no path walks no training performance's path: ar.spread_pull and ar.path_spread_trim were silently ignored
+    (the same notes as without them); refused in one line, nothing written. Set to 0, each draws."""
+    from timestepmusic.cli import main
+    from timestepmusic.midi import Events, write_events
+
+    played = write_events(Events([39, 43, 47, 50], [0.0, 0.5, 1.0, 1.5], [0.4] * 4, [70] * 4), tmp_path / "file.mid")
+    flags = [str(played) if flag == "FILE" else flag for flag in flags]
+    pull = [] if "ar.path_spread_trim=0.2" in flags else ["--set", "ar.spread_pull=0.5"]
+    assert main(["generate", *flags, *pull, "-n", "1", "--seconds", "1", "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err and len(err.splitlines()) == 1 and not (tmp_path / "out").exists(), err
+    unset = [flag.replace("=0.2", "=0") for flag in flags]
+    assert main(["generate", *unset, "--set", "ar.spread_pull=0", "-n", "1", "--seconds", "1", "-q",
+                 "-o", str(tmp_path / "unset")]) == 0

@@ -685,12 +685,15 @@ class AutoregressiveConfig:
     --composer; not --like): the spread it is told moved this share of the way to the mean of the training passages'
     (0: as the passage plays, 1: every piece told the mean). The key guidance plays a told narrow spread narrower and
     a wide one wider, so the drawn pieces' pitch ranges vary more than a pianist's; this tells them a little nearer
-    the middle. Needs no training: any model trained with ar.style takes it."""
+    the middle. Needs no training: any model trained with ar.style takes it. `tsm generate --set` refuses it where no
+    training performance's path is walked (--style, --prompt, --like, ar.style_path none), where it would be silently
+    ignored."""
     path_spread_trim: float = 0.0
     """Events arm with ar.style, sampling only, drawn pieces walking training performances' paths (ar.style_path,
     --composer): no piece starts from a passage whose spread lies in this share of the narrowest, or of the widest,
     of the passages it could start from (0: any; below 0.5). Each piece is still told a real passage, its attributes
-    together as played, from the middle of the spreads. Needs no training: any model trained with ar.style takes it."""
+    together as played, from the middle of the spreads. Needs no training: any model trained with ar.style takes it.
+    Refused where no training performance's path is walked, as ar.spread_pull is."""
     register_guard: float = 0.0
     """Events arm, sampling only: a note's key more than ar.register_margin semitones above the highest key struck
     in the last ar.register_window_s seconds (or below the lowest) is drawn with its logit lowered by this per

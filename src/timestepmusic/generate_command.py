@@ -197,6 +197,7 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
 
         closing_path_refused(args.style is not None, bool(args.prompt))  # (the arm says it again, for the API)
     _check_follow(args, gan, set_names)
+    _check_spread(args, gan, set_names)
     if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
         raise ValueError(f"the temperatures are for ar and events models; {model_said(gan.folder)} is "
                          f"{arch_said(gan.arch)}")
@@ -230,6 +231,22 @@ def _check_follow(args: argparse.Namespace, gan: GANModel, set_names: set[str]) 
         gain = getattr(settings, name)
         if f"ar.{name}" in set_names and gain > 0 and (args.style or args.prompt or not walks):
             follow_refused(name, gain, args.style is not None, bool(args.prompt))
+
+
+def _check_spread(args: argparse.Namespace, gan: GANModel, set_names: set[str]) -> None:
+    """--set ar.spread_pull or ar.path_spread_trim above 0 where the pieces walk no training performance's path
+    (--style, --prompt, --like's file, a model set to walk none), which would silently ignore it: refused in one line.
+    Only where --set gave it, as `_check_follow`."""
+    from .sequence.path_walk import SPREAD_SETTINGS, spread_refused
+
+    if not {f"ar.{name}" for name in SPREAD_SETTINGS} & set_names:  # (another arch's settings hold neither)
+        return
+    settings = gan.arm.settings
+    walks = settings.style_drawn and settings.style_path != "none"
+    for name in SPREAD_SETTINGS:
+        value = getattr(settings, name)
+        if f"ar.{name}" in set_names and value > 0 and (args.style or args.prompt or args.like or not walks):
+            spread_refused(name, value, args.style is not None, bool(args.prompt), args.like is not None)
 
 
 def _piece_seconds(args: argparse.Namespace, gan: GANModel, ends_itself: bool, tempered: bool) -> float:

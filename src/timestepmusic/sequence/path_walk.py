@@ -69,8 +69,9 @@ class PathWalk:
 
     def pulled(self, rows: torch.Tensor) -> torch.Tensor:
         """Descriptions [S, C, D] told with their spread moved ar.spread_pull of the way to the mean of the training
-        passages' (a passage with no note, NaN, stays NaN): a piece told a narrow or wide passage's spread, which
-        the key guidance pushes further, told a little nearer the middle."""
+        passages' (a passage with no note holds that mean already: the paths keep an undefined attribute as it): a
+        piece told a narrow or wide passage's spread, which the key guidance pushes further, told a little nearer the
+        middle."""
         if self.spread_pull == 0:
             return rows
         at = self.style.attributes.index("spread")
@@ -158,6 +159,29 @@ class PathWalk:
             labels.append(f"{named} from {at_s:.0f} s")  # (in seconds, as every time of tsm generate's lines)
             log.info("drawn piece %d of %d walks the path of %s", i, len(track), labels[-1])
         return labels
+
+
+SPREAD_SETTINGS = {"spread_pull": "moves the spread told a piece walking a training performance's path toward "
+                                  "training's mean",
+                   "path_spread_trim": "keeps pieces walking training performances' paths from starting at the "
+                                       "narrowest and widest passages"}  # ar.NAME: what it does, as a refusal says it
+
+
+def spread_refused(setting: str, value: float, styled: bool, prompted: bool, liked: bool) -> None:
+    """`tsm generate --set ar.spread_pull` or `ar.path_spread_trim` (`setting` of SPREAD_SETTINGS, at `value` > 0) for
+    pieces that walk no training performance's path, which would silently ignore it: asked a `--style` (`styled`),
+    continuing a `--prompt` (`prompted`), walking --like's file (`liked`: told as it plays), or else of a model set to
+    walk none: ValueError in one line."""
+    given, why = f"--set ar.{setting}={value:g}", f"ar.{setting} {SPREAD_SETTINGS[setting]}"
+    if styled:
+        raise ValueError(f"{given} and --style: give one ({why}; a piece asked a --style walks none)")
+    if prompted:
+        raise ValueError(f"{given}: a continued --prompt is told its own character and walks no performance's path "
+                         f"({why}); leave it out")
+    if liked:
+        raise ValueError(f"{given} and --like: give one ({why}; --like walks your file's path, told as it plays)")
+    raise ValueError(f"{given}: this model's pieces walk no performance's path (ar.style_path none, or ar.style_drawn "
+                     f"false; {why}); leave it out")
 
 
 def follow_gains(register_follow: float, density_follow: float) -> dict[str, float]:

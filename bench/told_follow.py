@@ -38,6 +38,7 @@ def played_and_told(gan, n: int, seconds: float, seed: int) -> tuple[dict[str, n
     [W]."""
     from timestepmusic.evaluate.descriptors import describe, excerpts_of_length
     from timestepmusic.evaluate.played import windows_played
+    from timestepmusic.sequence.path_walk import PathWalk
     from timestepmusic.sequence.style import StylePaths, users_value
 
     starts, draw = [], StylePaths.draw
@@ -55,11 +56,13 @@ def played_and_told(gan, n: int, seconds: float, seed: int) -> tuple[dict[str, n
         raise SystemExit("told_follow.py: the pieces walked no path (a model trained with ar.style and ar.style_path)")
     chunk_s = gan.arm.chunk_seconds
     windows = int(seconds // WINDOW_S)
-    told = gan.arm.paths.tell(starts[0], 0, max(0, round((windows - 1) * WINDOW_S / chunk_s)))  # [S, C, D]
-    walked = gan.arm.walked_attributes()  # [D]: those told along the path; the rest held at its first chunk's
-    if walked is not None:
-        told = torch.where(walked, told, told[:, :1])
-    attributes = gan.arm.generator.style.attributes
+    look = gan.arm.generator.style
+    # as the walk told it, without what a follow moved: the walked attributes along the path, the rest held at its
+    # first chunk's, the spread moved ar.spread_pull of the way to training's mean
+    walk = PathWalk(gan.arm.paths, starts[0], gan.arm.walked_attributes(), look, liked=False, ending=False,
+                    spread_pull=gan.arm.settings.spread_pull)
+    told = walk.told(0, max(0, round((windows - 1) * WINDOW_S / chunk_s)), None)  # [S, C, D]
+    attributes = look.attributes
     out = {}
     for i, name in enumerate(FOLLOWED):
         column = attributes.index(name)

@@ -201,6 +201,31 @@ def test_a_follow_set_where_no_path_is_walked_is_refused_in_one_line(flags, said
                  "-o", str(tmp_path / "unset")]) == 0
 
 
+def test_the_told_follow_bench_pairs_a_pulled_spread_with_what_it_was_told(default_model, monkeypatch):
+    """bench/told_follow.py with ar.spread_pull: what each window was told is the spread the pull moved (at 1, every
+    piece told training's mean spread), not the path's as it plays (which it paired the pieces' spreads with); the
+    register is told as the path plays."""
+    import importlib
+    from pathlib import Path
+
+    from timestepmusic.generation import set_sampling
+    from timestepmusic.sequence.style import users_value
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
+    told_follow = importlib.import_module("told_follow")
+    own = default_model.arm.settings
+    try:
+        plain, _ = told_follow.played_and_told(default_model, 2, 16.0, 5)
+        set_sampling(default_model, ["ar.spread_pull=1"])
+        pulled, _ = told_follow.played_and_told(default_model, 2, 16.0, 5)
+    finally:
+        default_model.arm.settings = own
+    mean = float(users_value("spread", float(default_model.arm.generator.style.mean[SPREAD])))
+    assert pulled["spread"][:, 1] == pytest.approx([mean, mean], rel=1e-5)
+    assert not plain["spread"][:, 1] == pytest.approx([mean, mean], rel=1e-3)  # (the paths' own are not the mean)
+    assert np.array_equal(pulled["register"][:, 1], plain["register"][:, 1])
+
+
 def test_a_follow_set_for_pieces_walking_a_composer_s_paths_draws(tmp_path):
     from timestepmusic.cli import main
 

@@ -240,6 +240,24 @@ def test_a_negative_time_is_said_as_its_flags_bound_not_as_a_missing_value(tmp_p
     assert capsys.readouterr().err.startswith("error: --seconds: expected one argument")
 
 
+def test_a_negative_time_to_evaluate_or_plot_is_said_as_typed_in_seconds(tmp_path, capsys):
+    """evaluate --seconds and plot --from, --seconds read a clock time too: a negative one is said in plain seconds
+    as generate's is ('got -60', where evaluate said 'got -60.0'), and nothing is written."""
+    from timestepmusic.midi import Events, write_events
+
+    played = write_events(Events([39, 43], [0.0, 0.5], [0.4, 0.4], [70, 70]), tmp_path / "played.mid")
+    out = tmp_path / "out"
+    for argv, said in ((["evaluate", str(tmp_path), "--real", str(tmp_path), "--seconds", "-1:00", "-o", str(out)],
+                        "error: --seconds must be > 0, got -60\n"),
+                       (["plot", str(played), "--from", "-0:10", "-o", str(out / "roll.png")],
+                        "error: --from must be ≥ 0, got -10\n"),
+                       (["plot", str(played), "--seconds", "-0:10", "-o", str(out / "roll.png")],
+                        "error: --seconds must be > 0, got -10\n")):
+        assert main(argv) == 2
+        assert capsys.readouterr().err == said
+    assert not out.exists()
+
+
 def test_every_bad_input_is_one_line_of_one_shape(tmp_path, capsys):
     """A value of the wrong kind and a flag unknown (argparse's), a file missing and a file that is not MIDI (tsm's
     own): each one line starting 'error: ', exit status 2, no usage block, no traceback."""

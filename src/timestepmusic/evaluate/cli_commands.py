@@ -58,7 +58,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     check_audio_flags(args)
     if not math.isfinite(args.seconds) or args.seconds <= 0:
-        raise ValueError(f"--seconds must be > 0, got {args.seconds}")
+        raise ValueError(f"--seconds must be > 0, got {args.seconds:g}")
     if args.repeats < 1:  # (evaluate_generated checks it too, before its minutes of descriptors)
         raise ValueError(f"--repeats must be ≥ 1, got {args.repeats}")
     if not 0 < args.copy_threshold <= 1:

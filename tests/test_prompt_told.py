@@ -13,7 +13,7 @@ from timestepmusic.batches import ChunkGatherer
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.midi import Events
-from timestepmusic.sequence import events as events_module
+from timestepmusic.sequence import told as told_module
 from timestepmusic.sequence.style import AHEAD, StyleGatherer
 from timestepmusic.train.sequence import train_sequence_model
 
@@ -34,7 +34,7 @@ def paused_model(tiny_corpus, tiny_ae, tmp_path_factory):
 def test_a_prompt_is_described_as_training_describes_its_last_passage(tiny_corpus, paused_model, monkeypatch, ahead):
     """The whole of each (12 s) track as a prompt: its last 16 s are the whole track; with passages of 12 chunks
     (3 s), a passage from mid-track, whose first note steps from the note before it."""
-    monkeypatch.setattr(events_module, "AHEAD", ahead)
+    monkeypatch.setattr(told_module, "AHEAD", ahead)  # (read by prompt_described)
     corpus = Corpus.open(tiny_corpus)
     styles = StyleGatherer(ChunkGatherer(corpus), pause=True)
     checked = 0

@@ -14,6 +14,9 @@ it hears the pitch classes of the seconds before each chunk the same way (sequen
 `ar.register` the highest and lowest keys of the seconds before it (sequence/register_heard.py). With ar.style a
 drawn piece may walk the description path of a real performance (ar.style_path, --composer, --like), chunk by chunk
 (sequence/path_walk.py: one PathWalk per sample, `walk`).
+The network, the transformer and the event head, is EventGenerator (sequence/event_generator.py); what each drawn
+piece is told (a request, a prompt's own description, a path's, its chunks left to its closing) is decided by the
+methods the arm inherits from Telling (sequence/told.py); this module trains the arm and draws with it.
 Settings: the `ar` section (ar.head_hidden: the event head's width).
 Shapes: B windows (b on this rank), T ≤ context steps, L latent, W width, S pieces, V valid chunks, N events.
 """
@@ -32,32 +35,24 @@ from ..batches import ChunkGatherer, SetBatch
 from ..config import Config
 from ..final_chord import floored_velocity, held_if_hurried
 from ..latents import Normaliser
-from ..midi import NUM_KEYS, Events, join_pedal_runs
+from ..midi import Events, join_pedal_runs
 from ..ritardando import final_onset_s, slow_into
-from ..setting_names import warn
 from .autoregressive import Autoregressive
 from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
-from .closing import NOT_CLOSING, Closing, TrackEnds, closing_chunks, closing_left
+from .closing import NOT_CLOSING, Closing, TrackEnds, closing_chunks
+from .event_generator import EventGenerator
 from .event_head import EventHead
-from .event_sampler import EventSampler, twice
-from .path_walk import (
-    PathWalk,
-    check_walks,
-    closing_path_refused,
-    composer_tracks,
-    follow_gains,
-    like_path,
-    request_refused,
-)
-from .path_walk import walked_attributes as walked_mask
+from .event_sampler import EventSampler
+from .path_walk import PathWalk, closing_path_refused, follow_gains, request_refused
 from .pulse import DrawnOnsets, OnsetGatherer, TempoTold
 from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
 from .sounding import DrawnSounding
-from .style import AHEAD, DYNAMICS, PieceStyle, StyleGatherer, StylePaths, StyleRamp, describe_passage, users_value
+from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, StyleRamp, users_value
 from .style_calibration import StyleCalibration
+from .told import Telling
 from .tonal import HEARS_KEYS, DrawnPitchClasses, KeyTold, TonalGatherer
 from .transformer_net import LatentTransformer
 from .windows import RealBatch
@@ -65,78 +60,8 @@ from .windows import RealBatch
 log = logging.getLogger(__name__)
 
 
-class EventGenerator(nn.Module):
-    """The transformer over chunk latents (its density part: the step's features) and the event head."""
-
-    def __init__(self, trunk: LatentTransformer, events: EventHead, style: PieceStyle | None = None,
-                 closing: Closing | None = None):
-        super().__init__()
-        self.trunk, self.events, self.style, self.closing = trunk, events, style, closing
-        self.context, self.latent = trunk.context, trunk.latent
-        self.guidance = 1.0  # sampling: how closely the pieces follow their descriptions (`guided`)
-        self.pedal_guidance = 1.0  # … and their pedal choices (ar.pedal_guidance; as `guidance` where that is 1)
-        self.key_guidance = 1.0  # … and their notes' keys (ar.key_guidance; as `guidance` where that is 1)
-        self.closing_told: torch.Tensor | None = None  # sampling, ar.closing_s: the closing's part of the offset the
-        # next prefill or step reads [S, C, W] (None: no piece closes there), which the untold half reads too
-
-    def forward(self, x: torch.Tensor, described: torch.Tensor | None = None, left: torch.Tensor | None = None):
-        """Windows x [B, T, L], with ar.style told each step's description [B, T, D] (or one per window [B, D];
-        None: untold), with ar.closing_s each step's chunks left to its track's end [B, T] (closing.TrackEnds)."""
-        offset = self.offset(described, x.shape[0])
-        if left is not None and self.closing is not None:
-            offset = with_closing(offset, self.closing(left))
-        return self.trunk(x, offset)
-
-    def prefill(self, seen: torch.Tensor, offset: torch.Tensor | None = None):
-        """As the trunk's; guided, each piece of seen [S, n, L] is read told `offset` and untold: the features
-        [2S, 1, W], the end logits of the told [S, 1]."""
-        if self.guided:  # offset: [2S, W], or with ar.style_path one per position [2S, n + 1, W]
-            seen, offset = twice(seen), torch.cat([offset, self.untold(offset)])  # [2S, n, L], [2S, (n + 1,) W]
-        outputs, cache = self.trunk.prefill(seen, offset)
-        return self.told_ends(outputs), cache
-
-    def step(self, previous: torch.Tensor, position: int, cache: list, offset: torch.Tensor | None = None):
-        """As the trunk's; guided, as `prefill`."""
-        if self.guided:
-            previous, offset = twice(previous), torch.cat([offset, self.untold(offset)])  # [2S, L], [2S, (1,) W]
-        outputs, cache = self.trunk.step(previous, position, cache, offset)
-        return self.told_ends(outputs), cache
-
-    def head_features(self, features: torch.Tensor, left: torch.Tensor | None) -> torch.Tensor:
-        """The features [..., W] the event head draws from: with ar.closing_s and each one's chunks left [...], the
-        closing's offset for the head added (closing.Closing.head_offset)."""
-        if left is None or self.closing is None:
-            return features
-        return features + self.closing.head_offset(left)
-
-    def untold(self, offset: torch.Tensor) -> torch.Tensor:
-        """Guided: the offset the untold half reads beside the told one's `offset`: nothing of the description, the
-        closing as told (`closing_told`)."""
-        return torch.zeros_like(offset) if self.closing_told is None else self.closing_told.expand_as(offset)
-
-    def told_ends(self, outputs: tuple) -> tuple:
-        """Guided: the told pieces' end logits only (the features of both halves stay, for the event sampler)."""
-        if not self.guided:
-            return outputs
-        density, end = outputs
-        return density, end[:end.shape[0] // 2]
-
-    def unguided(self) -> None:
-        """Sampling reads each piece once again: every guidance (`guidance`, `pedal_guidance`, `key_guidance`) at 1."""
-        self.guidance = self.pedal_guidance = self.key_guidance = 1.0
-
-    @property
-    def guided(self) -> bool:
-        """Whether sampling reads every piece twice, told, then untold (any guidance but 1)."""
-        return self.guidance != 1.0 or self.pedal_guidance != 1.0 or self.key_guidance != 1.0
-
-    def offset(self, described: torch.Tensor | None, b: int) -> torch.Tensor | None:
-        """With ar.style, what the descriptions [B, (T,) D] add to each position's input [B, (T,) W]; None without."""
-        return None if self.style is None else self.style(described, b)
-
-
 @register
-class EventAutoregressive(Autoregressive):
+class EventAutoregressive(Telling, Autoregressive):
     arch = "events"
     draws_events = True  # sample() keeps the events it drew: generation writes those (drawn_events)
     KEPT = ("style_paths",)  # what a checkpoint may keep beside the weights (`kept`, `use_kept`)
@@ -533,159 +458,6 @@ class EventAutoregressive(Autoregressive):
             self.closing_at, self.generator.closing_told, self.closing_now = None, None, None
             self.ramp, self.ramp_asked, self.ramp_prompt = None, None, 0
 
-    def composer_tracks(self, composer: str) -> torch.Tensor:
-        """`--composer`: which tracks of the description paths [K] are that composer's; a model that cannot walk them:
-        ValueError in one line."""
-        if self.paths is not None:
-            check_walks("--composer", self.settings.style_drawn, self.walked_attributes())
-        return composer_tracks(self.paths, composer)
-
-    def like_path(self, like: Events) -> StylePaths:
-        """`--like`: the path of the performance `like` (its events) as one track; a model that cannot walk it, or a
-        performance without a note: ValueError in one line."""
-        if self.generator.style is None:
-            raise ValueError("--like: this model was not trained with ar.style; it walks no performance's path")
-        check_walks("--like", self.settings.style_drawn, self.walked_attributes())
-        return like_path(like, self.generator.style, self.chunk_seconds, self.settings.style_pause)
-
-    def waypoint_told(self, at_s: float, request: dict[str, float], guidance: float | None,
-                      prompted: bool) -> dict[str, float]:
-        """A path of requests: the waypoint at `at_s` seconds (after the prompt where `prompted`) → what to tell there
-        (`calibrated`, logged as its)."""
-        log.info("--style: the waypoint at %.4g s%s:", at_s, " after the prompt" if prompted else "")
-        return self.calibrated(request, guidance)
-
-    def calibrated(self, style: dict[str, float], guidance: float | None) -> dict[str, float]:
-        """A request → what to tell: with ar.request_calibrated, through the model's measured curves where they were
-        measured at the guidance it is followed at (`guidance`, None: ar.request_guidance); otherwise as asked. Which
-        it is, and what was told, is logged (`tsm generate -v`); a request beyond what the model was measured to play
-        is warned of, once."""
-        calibration = self.calibration
-        followed_at = guidance if guidance is not None else self.settings.request_guidance
-        if calibration is None:
-            log.info("--style: told as asked (this model's requests are not calibrated)")
-            return style
-        if not self.settings.request_calibrated:
-            log.info("--style: told as asked (ar.request_calibrated false)")
-            return style
-        if calibration.guidance is not None and abs(followed_at - calibration.guidance) > 1e-9:
-            log.info("--style: told as asked; this model's requests were calibrated at guidance %g, not %g",
-                     calibration.guidance, followed_at)
-            return style
-        told = calibration.told(style)
-        log.info("--style: told %s (calibrated: what this model played when told each value, measured at guidance %g)",
-                 ", ".join(f"{name}={float(users_value(name, value)):.3g}" for name, value in told.items()),
-                 calibration.guidance if calibration.guidance is not None else followed_at)
-        for name in calibration.beyond(style):
-            if (name, style[name]) in self.said_beyond:
-                continue
-            self.said_beyond.add((name, style[name]))
-            low, high = (float(users_value(name, calibration.curves[name].played[i])) for i in (0, -1))
-            asked = float(users_value(name, style[name]))
-            mark = next((f"{m}, " for m, v in DYNAMICS.items() if name == "loudness" and v == asked), "")  # (as typed)
-            warn(log, "--style %s=%.3g: %sbeyond what this model was measured to play (%.3g to %.3g): told by "
-                 "extrapolation, it may not reach it", name, asked, mark, low, high)
-        return told
-
-    def asked_described(self, n: int, rng: torch.Generator, request: dict[str, float],
-                        prompt_sets: SetBatch | None) -> tuple[torch.Tensor, bool]:
-        """n descriptions [S, D] as a `request` (told values) asks, and whether the rest is a prompt's: after a
-        continued prompt (ar.prompt_told), what is not asked is its last passage's (a louder continuation keeps the
-        player's register and pedalling); without one, or where that passage holds no note, a real passage's near the
-        request (StyleLook.choose)."""
-        look = self.generator.style
-        own = (self.prompt_described(prompt_sets) if prompt_sets is not None and self.settings.prompt_told
-               else None)  # [1, D] or None
-        if own is None:
-            return look.choose(n, rng, request), False
-        return look.asked_of(own.expand(n, -1), request), True
-
-    def prompt_described(self, prompt_sets: SetBatch) -> torch.Tensor | None:
-        """The description of a prompt's last AHEAD chunks (its chunks [P, N]) [1, D], as training describes a corpus
-        passage; None where they hold no note (told "no notes" for the whole continuation, a piece stays silent).
-        Two known differences from training's description of the same passage: a press the prompt's cut released
-        early (`prompt_until`) counts as far as the cut, and a chunk over the max_events cap has lost its latest
-        events."""
-        chunks = prompt_sets.sizes.shape[0]
-        first_chunk = max(0, chunks - AHEAD)
-        last = prompt_sets.take(slice(first_chunk, chunks))  # [P', N]
-        events = sets_to_events(prompt_sets, self.chunk_seconds)  # the whole prompt, in time order
-        struck = ((last.ids < NUM_KEYS) & last.mask).any(1)  # [P']: a note starts in the chunk
-        if not struck.any():
-            return None
-        first = int(prompt_sets.sizes[:first_chunk].sum())  # the passage's first event
-        described = describe_passage(*(torch.from_numpy(np.asarray(x)) for x in (events.ids, events.intensity,
-                                                                                   events.duration_s)),
-                                     first, struck.cpu(), self.chunk_seconds, self.settings.style_pause)  # [D]
-        return described[None].to(self.device)
-
-    def condition(self, first: int, last: int) -> torch.Tensor | None:
-        """With ar.style, the offset chunks first … last of the pieces being sampled read: [S, W], the same for every
-        chunk, or with ar.style_path or a path of requests each chunk's own [S, C, W]; None without. With
-        ar.closing_s, a piece's chunks from its closing on (`closing_at`) also read how many chunks are left."""
-        described = self.described_offset(first, last)  # [S, (C,) W] or None
-        self.generator.closing_told = self.closing_now = None
-        if self.closing_at is None or not bool((self.closing_at <= last).any()):
-            return described
-        closing = self.generator.closing
-        left = closing_left(self.closing_at.to(self.device), first, last, closing.chunks, closing.after)  # [S, C]
-        self.generator.closing_told = self.generator.closing(left)  # [S, C, W]
-        self.closing_now = left[:, -1]  # [S]: the chunk drawn next (the last position read)
-        return with_closing(described, self.generator.closing_told)
-
-    def described_offset(self, first: int, last: int) -> torch.Tensor | None:
-        """With ar.style, what chunks first … last read of the pieces' descriptions ([S, W] or [S, C, W]; `condition`)."""
-        if self.ramp is not None:
-            told = self.ramp[:, first:last + 1]  # [S, C, D]
-            return self.generator.offset(told, told.shape[0])  # [S, C, W]
-        if self.walk is None:
-            return self.held
-        self.walk.drawing(last, self.chunk_seconds)  # (ar.register_follow: chunk `last` is drawn next)
-        told = self.path_told(first, last).to(self.device)  # [S, C, D]
-        return self.generator.offset(told, told.shape[0])  # [S, C, W]
-
-    def ramped(self, ramp: StyleRamp, described: torch.Tensor, chunks: int, prompt_chunks: int) -> torch.Tensor:
-        """Each piece's description [S, D] → that of each of a prompt's chunks and the `chunks` drawn after them
-        [S, P + T, D]: the ramp's attributes along their told lines (one first asked at a later waypoint from the
-        piece's own value), the others as described."""
-        columns = [self.generator.style.attributes.index(name) for name in ramp.names()]
-        rows = described.cpu().double().numpy()  # [S, D]
-        told = torch.from_numpy(np.stack([  # [S, P + T, A]: each piece's lines
-            np.stack(list(ramp.told(chunks, self.chunk_seconds, prompt_chunks,
-                                    dict(zip(ramp.names(), row[columns]))).values()), axis=-1) for row in rows]))
-        lines = described[:, None].repeat(1, prompt_chunks + chunks, 1)  # [S, P + T, D]
-        lines[:, :, columns] = told.to(lines)
-        return lines
-
-    def walked_attributes(self) -> torch.Tensor | None:
-        """ar.style_path as a mask over the description's attributes [D]; None: "none", every one held."""
-        return walked_mask(self.settings.style_path, self.generator.style.attributes)
-
-    @property
-    def walking(self) -> StylePaths | None:
-        """The paths the pieces being sampled walk: `paths`, or --like's (None: none, or no sample running)."""
-        return None if self.walk is None else self.walk.walking
-
-    @property
-    def path_start(self) -> torch.Tensor | None:
-        """Where each piece being sampled starts in the paths it walks [S] (None: none, or no sample running)."""
-        return None if self.walk is None else self.walk.start
-
-    def path_told(self, first: int, last: int) -> torch.Tensor:
-        """ar.style_path: the descriptions of new chunks first … last of the pieces being sampled [S, C, D]
-        (PathWalk.told; each chunk's told once per sample, read again by every later step and by the pedals kept up)."""
-        return self.walk.told(first, last, self.closing_at)
-
-    def ramp_unpressed(self, chunk: int) -> torch.Tensor | None:
-        """A path of requests: which pedals the pieces keep up at new chunk `chunk` [S, 3]: those told zero there, of
-        those it asks (ar.pedals_as_told "given"; "all", or the rest a continued prompt's: any told zero; "none":
-        None)."""
-        as_told = self.settings.pedals_as_told
-        if as_told == "none":
-            return None
-        told = self.ramp[:, self.ramp_prompt + chunk]  # [S, D]
-        return self.generator.style.unpressed(told, None if as_told == "all" else self.ramp_asked)
-
     def drawn_events(self, piece: int, chunks: int, chunk_seconds: float, start_chunk: int = 0) -> Events:
         """The events piece `piece` of the last sample drew in its first `chunks` new chunks, placed from chunk
         `start_chunk` on (after a prompt of that many chunks); gaps of at most ar.pedal_join_s (or
@@ -728,10 +500,3 @@ class EventAutoregressive(Autoregressive):
         end_s += final_s - final_onset_s(events)  # the slowing moves the final onset and all after it alike
         held = held_if_hurried(slowed, final_s, a.final_held_s, end_s)
         return floored_velocity(held, final_s, a.final_velocity_floor)
-
-
-def with_closing(offset: torch.Tensor | None, closing: torch.Tensor) -> torch.Tensor:
-    """A description's offset [B, W] or [B, T, W] (None: none) and the closing's [B, T, W] → their sum [B, T, W]."""
-    if offset is None:
-        return closing
-    return (offset[:, None] if offset.dim() == 2 else offset) + closing

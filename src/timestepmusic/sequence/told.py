@@ -1,0 +1,193 @@
+"""What each piece the events arm draws is told (sequence/events.py, ar.style): a mixin, `Telling`, of the methods of
+EventAutoregressive that decide it; `sample` sets the pieces up through them, `draw` and the likelihood arm's
+sampling loop (`condition`) ask them at every chunk.
+
+A request (--style) is told as calibrated (`calibrated`; a path of requests, StyleRamp: each waypoint, `waypoint_told`,
+and the line between them per chunk, `ramped`, with the pedals it keeps up there, `ramp_unpressed`), the rest of the
+description a real passage's near it or a continued prompt's own (`asked_described`, `prompt_described`). A piece
+walking a performance's path (ar.style_path, --composer, --like: `composer_tracks`, `like_path`) is told what its
+PathWalk (sequence/path_walk.py) says at each chunk (`path_told`). Every chunk reads the offset of what it is told,
+with ar.closing_s beside its chunks left (`condition`, `described_offset`).
+Shapes: S pieces, C chunks, D attributes, W width, P prompt chunks, T drawn chunks, N events, K tracks.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from ..autoencoder import sets_to_events
+from ..batches import SetBatch
+from ..midi import NUM_KEYS, Events
+from ..setting_names import warn
+from .closing import closing_left
+from .event_generator import with_closing
+from .path_walk import check_walks, composer_tracks, like_path
+from .path_walk import walked_attributes as walked_mask
+from .style import AHEAD, DYNAMICS, StylePaths, StyleRamp, describe_passage, users_value
+
+log = logging.getLogger("timestepmusic.sequence.events")  # the events arm's records, as before these moved here
+
+
+class Telling:
+    """EventAutoregressive's methods that decide what each drawn piece is told; they read its settings (`settings`),
+    network (`generator`), `chunk_seconds`, `device`, description paths (`paths`) and calibration (`calibration`,
+    `said_beyond`), and while a sample runs its `walk`, `ramp` (`ramp_asked`, `ramp_prompt`), `held` and closing
+    (`closing_at`, `closing_now`)."""
+
+    # a request (--style, a path of requests, a continued --prompt): what each piece is told of it
+    def calibrated(self, style: dict[str, float], guidance: float | None) -> dict[str, float]:
+        """A request → what to tell: with ar.request_calibrated, through the model's measured curves where they were
+        measured at the guidance it is followed at (`guidance`, None: ar.request_guidance); otherwise as asked. Which
+        it is, and what was told, is logged (`tsm generate -v`); a request beyond what the model was measured to play
+        is warned of, once."""
+        calibration = self.calibration
+        followed_at = guidance if guidance is not None else self.settings.request_guidance
+        if calibration is None:
+            log.info("--style: told as asked (this model's requests are not calibrated)")
+            return style
+        if not self.settings.request_calibrated:
+            log.info("--style: told as asked (ar.request_calibrated false)")
+            return style
+        if calibration.guidance is not None and abs(followed_at - calibration.guidance) > 1e-9:
+            log.info("--style: told as asked; this model's requests were calibrated at guidance %g, not %g",
+                     calibration.guidance, followed_at)
+            return style
+        told = calibration.told(style)
+        log.info("--style: told %s (calibrated: what this model played when told each value, measured at guidance %g)",
+                 ", ".join(f"{name}={float(users_value(name, value)):.3g}" for name, value in told.items()),
+                 calibration.guidance if calibration.guidance is not None else followed_at)
+        for name in calibration.beyond(style):
+            if (name, style[name]) in self.said_beyond:
+                continue
+            self.said_beyond.add((name, style[name]))
+            low, high = (float(users_value(name, calibration.curves[name].played[i])) for i in (0, -1))
+            asked = float(users_value(name, style[name]))
+            mark = next((f"{m}, " for m, v in DYNAMICS.items() if name == "loudness" and v == asked), "")  # (as typed)
+            warn(log, "--style %s=%.3g: %sbeyond what this model was measured to play (%.3g to %.3g): told by "
+                 "extrapolation, it may not reach it", name, asked, mark, low, high)
+        return told
+
+    def waypoint_told(self, at_s: float, request: dict[str, float], guidance: float | None,
+                      prompted: bool) -> dict[str, float]:
+        """A path of requests: the waypoint at `at_s` seconds (after the prompt where `prompted`) → what to tell there
+        (`calibrated`, logged as its)."""
+        log.info("--style: the waypoint at %.4g s%s:", at_s, " after the prompt" if prompted else "")
+        return self.calibrated(request, guidance)
+
+    def asked_described(self, n: int, rng: torch.Generator, request: dict[str, float],
+                        prompt_sets: SetBatch | None) -> tuple[torch.Tensor, bool]:
+        """n descriptions [S, D] as a `request` (told values) asks, and whether the rest is a prompt's: after a
+        continued prompt (ar.prompt_told), what is not asked is its last passage's (a louder continuation keeps the
+        player's register and pedalling); without one, or where that passage holds no note, a real passage's near the
+        request (StyleLook.choose)."""
+        look = self.generator.style
+        own = (self.prompt_described(prompt_sets) if prompt_sets is not None and self.settings.prompt_told
+               else None)  # [1, D] or None
+        if own is None:
+            return look.choose(n, rng, request), False
+        return look.asked_of(own.expand(n, -1), request), True
+
+    def prompt_described(self, prompt_sets: SetBatch) -> torch.Tensor | None:
+        """The description of a prompt's last AHEAD chunks (its chunks [P, N]) [1, D], as training describes a corpus
+        passage; None where they hold no note (told "no notes" for the whole continuation, a piece stays silent).
+        Two known differences from training's description of the same passage: a press the prompt's cut released
+        early (`prompt_until`) counts as far as the cut, and a chunk over the max_events cap has lost its latest
+        events."""
+        chunks = prompt_sets.sizes.shape[0]
+        first_chunk = max(0, chunks - AHEAD)
+        last = prompt_sets.take(slice(first_chunk, chunks))  # [P', N]
+        events = sets_to_events(prompt_sets, self.chunk_seconds)  # the whole prompt, in time order
+        struck = ((last.ids < NUM_KEYS) & last.mask).any(1)  # [P']: a note starts in the chunk
+        if not struck.any():
+            return None
+        first = int(prompt_sets.sizes[:first_chunk].sum())  # the passage's first event
+        described = describe_passage(*(torch.from_numpy(np.asarray(x)) for x in (events.ids, events.intensity,
+                                                                                   events.duration_s)),
+                                     first, struck.cpu(), self.chunk_seconds, self.settings.style_pause)  # [D]
+        return described[None].to(self.device)
+
+    def ramped(self, ramp: StyleRamp, described: torch.Tensor, chunks: int, prompt_chunks: int) -> torch.Tensor:
+        """Each piece's description [S, D] → that of each of a prompt's chunks and the `chunks` drawn after them
+        [S, P + T, D]: the ramp's attributes along their told lines (one first asked at a later waypoint from the
+        piece's own value), the others as described."""
+        columns = [self.generator.style.attributes.index(name) for name in ramp.names()]
+        rows = described.cpu().double().numpy()  # [S, D]
+        told = torch.from_numpy(np.stack([  # [S, P + T, A]: each piece's lines
+            np.stack(list(ramp.told(chunks, self.chunk_seconds, prompt_chunks,
+                                    dict(zip(ramp.names(), row[columns]))).values()), axis=-1) for row in rows]))
+        lines = described[:, None].repeat(1, prompt_chunks + chunks, 1)  # [S, P + T, D]
+        lines[:, :, columns] = told.to(lines)
+        return lines
+
+    def ramp_unpressed(self, chunk: int) -> torch.Tensor | None:
+        """A path of requests: which pedals the pieces keep up at new chunk `chunk` [S, 3]: those told zero there, of
+        those it asks (ar.pedals_as_told "given"; "all", or the rest a continued prompt's: any told zero; "none":
+        None)."""
+        as_told = self.settings.pedals_as_told
+        if as_told == "none":
+            return None
+        told = self.ramp[:, self.ramp_prompt + chunk]  # [S, D]
+        return self.generator.style.unpressed(told, None if as_told == "all" else self.ramp_asked)
+
+    # a path walked (ar.style_path, --composer, --like)
+    def composer_tracks(self, composer: str) -> torch.Tensor:
+        """`--composer`: which tracks of the description paths [K] are that composer's; a model that cannot walk them:
+        ValueError in one line."""
+        if self.paths is not None:
+            check_walks("--composer", self.settings.style_drawn, self.walked_attributes())
+        return composer_tracks(self.paths, composer)
+
+    def like_path(self, like: Events) -> StylePaths:
+        """`--like`: the path of the performance `like` (its events) as one track; a model that cannot walk it, or a
+        performance without a note: ValueError in one line."""
+        if self.generator.style is None:
+            raise ValueError("--like: this model was not trained with ar.style; it walks no performance's path")
+        check_walks("--like", self.settings.style_drawn, self.walked_attributes())
+        return like_path(like, self.generator.style, self.chunk_seconds, self.settings.style_pause)
+
+    def walked_attributes(self) -> torch.Tensor | None:
+        """ar.style_path as a mask over the description's attributes [D]; None: "none", every one held."""
+        return walked_mask(self.settings.style_path, self.generator.style.attributes)
+
+    @property
+    def walking(self) -> StylePaths | None:
+        """The paths the pieces being sampled walk: `paths`, or --like's (None: none, or no sample running)."""
+        return None if self.walk is None else self.walk.walking
+
+    @property
+    def path_start(self) -> torch.Tensor | None:
+        """Where each piece being sampled starts in the paths it walks [S] (None: none, or no sample running)."""
+        return None if self.walk is None else self.walk.start
+
+    def path_told(self, first: int, last: int) -> torch.Tensor:
+        """ar.style_path: the descriptions of new chunks first … last of the pieces being sampled [S, C, D]
+        (PathWalk.told; each chunk's told once per sample, read again by every later step and by the pedals kept up)."""
+        return self.walk.told(first, last, self.closing_at)
+
+    # each chunk: the offset it reads
+    def condition(self, first: int, last: int) -> torch.Tensor | None:
+        """With ar.style, the offset chunks first … last of the pieces being sampled read: [S, W], the same for every
+        chunk, or with ar.style_path or a path of requests each chunk's own [S, C, W]; None without. With
+        ar.closing_s, a piece's chunks from its closing on (`closing_at`) also read how many chunks are left."""
+        described = self.described_offset(first, last)  # [S, (C,) W] or None
+        self.generator.closing_told = self.closing_now = None
+        if self.closing_at is None or not bool((self.closing_at <= last).any()):
+            return described
+        closing = self.generator.closing
+        left = closing_left(self.closing_at.to(self.device), first, last, closing.chunks, closing.after)  # [S, C]
+        self.generator.closing_told = self.generator.closing(left)  # [S, C, W]
+        self.closing_now = left[:, -1]  # [S]: the chunk drawn next (the last position read)
+        return with_closing(described, self.generator.closing_told)
+
+    def described_offset(self, first: int, last: int) -> torch.Tensor | None:
+        """With ar.style, what chunks first … last read of the pieces' descriptions ([S, W] or [S, C, W]; `condition`)."""
+        if self.ramp is not None:
+            told = self.ramp[:, first:last + 1]  # [S, C, D]
+            return self.generator.offset(told, told.shape[0])  # [S, C, W]
+        if self.walk is None:
+            return self.held
+        self.walk.drawing(last, self.chunk_seconds)  # (ar.register_follow: chunk `last` is drawn next)
+        told = self.path_told(first, last).to(self.device)  # [S, C, D]
+        return self.generator.offset(told, told.shape[0])  # [S, C, W]

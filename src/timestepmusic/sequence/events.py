@@ -15,28 +15,27 @@ it hears the pitch classes of the seconds before each chunk the same way (sequen
 drawn piece may walk the description path of a real performance (ar.style_path, --composer, --like), chunk by chunk
 (sequence/path_walk.py: one PathWalk per sample, `walk`).
 The network, the transformer and the event head, is EventGenerator (sequence/event_generator.py); what each drawn
-piece is told (a request, a prompt's own description, a path's, its chunks left to its closing) is decided by the
-methods the arm inherits from Telling (sequence/told.py); this module trains the arm and draws with it.
+piece is told (a request, a prompt's own description, a path's, its chunks left to its closing), and how closely it
+follows it, is decided by the methods the arm inherits from Telling (sequence/told.py: `tell` sets a sample's pieces
+up), and what a drawn piece is written as (its events, slowed into its final chord) by those from Written
+(sequence/written.py); this module trains the arm and draws with it, what the head hears of the music before each
+chunk set up by `hear_from_start`.
 Settings: the `ar` section (ar.head_hidden: the event head's width).
 Shapes: B windows (b on this rank), T ≤ context steps, L latent, W width, S pieces, V valid chunks, N events.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..autoencoder import Autoencoder, sets_to_events
+from ..autoencoder import Autoencoder
 from ..batches import ChunkGatherer, SetBatch
 from ..config import Config
-from ..final_chord import floored_velocity, held_if_hurried
 from ..latents import Normaliser
-from ..midi import Events, join_pedal_runs
-from ..ritardando import final_onset_s, slow_into
+from ..midi import Events
 from .autoregressive import Autoregressive
 from .base import LatentData, register
 from .carry import CarryGatherer, DrawnHistory, carry_items
@@ -44,24 +43,23 @@ from .closing import NOT_CLOSING, Closing, TrackEnds, closing_chunks
 from .event_generator import EventGenerator
 from .event_head import EventHead
 from .event_sampler import EventSampler
-from .path_walk import PathWalk, closing_path_refused, follow_gains, request_refused
+from .path_walk import PathWalk
 from .pulse import DrawnOnsets, OnsetGatherer, TempoTold
 from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
 from .sounding import DrawnSounding
-from .style import AHEAD, PieceStyle, StyleGatherer, StylePaths, StyleRamp, users_value
+from .style import PieceStyle, StyleGatherer, StylePaths, StyleRamp
 from .style_calibration import StyleCalibration
 from .told import Telling
 from .tonal import HEARS_KEYS, DrawnPitchClasses, KeyTold, TonalGatherer
 from .transformer_net import LatentTransformer
 from .windows import RealBatch
-
-log = logging.getLogger(__name__)
+from .written import Written
 
 
 @register
-class EventAutoregressive(Telling, Autoregressive):
+class EventAutoregressive(Telling, Written, Autoregressive):
     arch = "events"
     draws_events = True  # sample() keeps the events it drew: generation writes those (drawn_events)
     KEPT = ("style_paths",)  # what a checkpoint may keep beside the weights (`kept`, `use_kept`)
@@ -344,81 +342,26 @@ class EventAutoregressive(Telling, Autoregressive):
         self.drawn_keys = self.encoder_keys() if self.encoder_keys is not None else None
         heard_first = (prompt_sets.sizes.shape[0] if prompt_sets is not None  # chunks before the first drawn
                        else 0 if prompt is None else prompt.shape[0])
-        if style is not None and self.generator.style is None:
-            raise ValueError("--style: this model was not trained with ar.style; it has no description to follow")
-        if composer is not None or like is not None:
-            request_refused(composer is not None, like is not None, style is not None, heard_first > 0)
-        liked = None if like is None else self.like_path(like)  # one track
-        composed = None if composer is None else self.composer_tracks(composer)  # [K] or None
-        self.walk = None
-        described, told_prompt = None, False  # with ar.style: each piece's character, drawn, asked or the prompt's
-        look = self.generator.style
-        if look is not None:
-            rng = torch.Generator().manual_seed(seed * 1_000_003 + 17)  # a stream apart from the chunks' draws
-            if isinstance(style, StyleRamp):  # each waypoint told as calibrated, the line between them per chunk
-                ramp = StyleRamp(tuple((at_s, self.waypoint_told(at_s, request, guidance, heard_first > 0))
-                                       for at_s, request in style.waypoints))
-                opening = ramp.told(chunks, self.chunk_seconds)  # {name: [T]}: those asked from the start
-                log.info("--style: the first chunk is told %s (the line's mean over the %g s from it)", ", ".join(
-                    f"{name}={float(users_value(name, line[0])):.3g}" for name, line in opening.items()),
-                    AHEAD * self.chunk_seconds)
-                described, told_prompt = self.asked_described(
-                    n, rng, {name: float(line[0]) for name, line in opening.items()}, prompt_sets)  # [S, D]
-                self.ramp = self.ramped(ramp, described, chunks, heard_first)  # [S, P + T, D]
-                self.ramp_asked = None if told_prompt else dict.fromkeys(ramp.names())  # (the rest: the prompt's)
-                self.ramp_prompt = heard_first
-            elif style is not None:
-                described, told_prompt = self.asked_described(n, rng, self.calibrated(style, guidance),
-                                                              prompt_sets)  # [S, D]
-            elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
-                walked = self.walked_attributes()  # [D] or None
-                if walked is not None:  # a real performance's path of descriptions, from a random chunk on
-                    self.walk = PathWalk.drawn(n, chunks, rng, paths=self.paths, liked=liked, composed=composed,
-                                               walked=walked, style=look, path_room=self.settings.path_room,
-                                               ending=self.settings.closing_path == "ending",
-                                               spread_pull=self.settings.spread_pull,
-                                               spread_trim=self.settings.path_spread_trim)
-                    self.walked_from = self.walk.labels(self.chunk_seconds)
-                    described = self.walk.first.to(self.device)
-                else:
-                    described = look.draw(n, rng)  # [S, D]
-            elif prompt_sets is not None and self.settings.prompt_told:  # or told its own last passage
-                told_prompt = True
-                described = self.prompt_described(prompt_sets)  # [1, D] or None
-                described = None if described is None else described.expand(n, -1).clone()  # [S, D]
-            if described is None and guidance is not None:
-                raise ValueError("--guidance: nothing is told to guide by (a continued --prompt whose last 16 s hold "
-                                 "no note is told no description); ask a --style")
-        if self.settings.closing_path == "ending" and self.walk is None:  # no path walked: it would be silently
-            closing_path_refused(style is not None, heard_first > 0)  # ignored
-        self.held = self.generator.offset(described, n)  # [S, W]: computed once
-        self.generator.unguided()  # nothing told: nothing to guide by
-        if described is not None:  # guidance: told against untold
-            a = self.settings
-            asked = style is not None or like is not None  # a request: ar.request_guidance (--like: chosen on validation,
-            # bench/results/like_follow_41_validation_g*.md); a composer's performance is followed as an unasked piece
-            # follows its own, at ar.style_guidance (chosen on validation: bench/results/composer_follow_41_validation*)
-            self.generator.guidance = (guidance if guidance is not None else a.request_guidance if asked
-                                       else a.style_guidance)
-            self.generator.pedal_guidance = self.generator.guidance if a.pedal_guidance == 1.0 else a.pedal_guidance
-            # a note's key at ar.key_guidance in a drawn piece; a continued prompt's at its own guidance, where the
-            # prompt's notes heard hold the register and the key guided moved it from what followed
-            # (bench/results/key_guidance_57_continuation*.md)
-            self.generator.key_guidance = (self.generator.guidance if a.key_guidance == 1.0 or heard_first > 0
-                                           else a.key_guidance)
-        self.told = described
-        self.unpressed, as_told = None, self.settings.pedals_as_told  # which descriptions keep a pedal told zero up
-        if described is not None and as_told != "none":
-            if as_told == "all" or told_prompt:  # (the prompt's own, where a request names no pedal)
-                self.unpressed = look.unpressed(described)  # [S, 3]
-            elif style is not None:  # "given": only the pedals the request names
-                self.unpressed = look.unpressed(described, asked=self.ramp_asked if self.ramp is not None else style)
-        kept_up = self.settings.soft_kept_up  # drawn pieces told no una corda: some never press it (a per-piece choice)
-        if described is not None and kept_up > 0 and style is None and not told_prompt and as_told == "given":
-            chosen = torch.rand(n, generator=rng) < kept_up  # [S], from the descriptions' stream: no chunk draw moves
-            self.kept_up = chosen.to(described.device)  # (ar.style_path: told again at every chunk, `path_unpressed`)
-            soft = look.unpressed(described)[:, 2] & self.kept_up  # [S]
-            self.unpressed = torch.stack([torch.zeros_like(soft), torch.zeros_like(soft), soft], dim=1)  # [S, 3]
+        self.tell(n, chunks, seed, prompt, prompt_sets, style, guidance, composer, like, heard_first)
+        self.hear_from_start(n, key, prompt, prompt_sets, heard_first)
+        try:
+            return super().sample(n, chunks, seed, prompt, progress=progress)
+        finally:
+            self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
+            self.drawn_keys = None
+            self.register, self.guard_chunks, self.sounding, self.walk = None, 0, None, None
+            self.held, self.unpressed = None, None
+            self.generator.unguided()
+            self.kept_up, self.tempo = None, None
+            self.closing_at, self.generator.closing_told, self.closing_now = None, None, None
+            self.ramp, self.ramp_asked, self.ramp_prompt = None, None, 0
+
+    def hear_from_start(self, n: int, key: KeyTold | None, prompt: torch.Tensor | None, prompt_sets: SetBatch | None,
+                        heard_first: int) -> None:
+        """What the head of each of the `n` pieces about to be sampled hears of the music before each chunk (its
+        events, pitch classes in `key`, onsets, register, the keys sounding), set up for the arm's settings and
+        given the prompt's chunks (`prompt_sets`; a prompt of latents alone: heard as silence); `heard_first`: the
+        prompt's chunks before the first drawn one."""
         if self.settings.carry:
             self.history = DrawnHistory(n, self.chunk_seconds, self.device)
         if self.settings.tonal:
@@ -432,9 +375,6 @@ class EventAutoregressive(Telling, Autoregressive):
             self.register = DrawnRegister(n, kept, self.device)
         if self.settings.restrike_guard > 0 or self.settings.silence_guard_s > 0:
             self.sounding = DrawnSounding(n, self.chunk_seconds, self.device)
-        if self.walk is not None:  # what training descriptions span: their tracks' paths, or the bank of passages
-            gains = follow_gains(self.settings.register_follow, self.settings.density_follow)
-            self.walk.follow(gains, self.paths.rows if self.paths is not None else look.bank, self.device)
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
             if self.history is not None:
                 self.history.chunks = prompt.shape[0]
@@ -446,57 +386,3 @@ class EventAutoregressive(Telling, Autoregressive):
             for heard in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
                 if heard is not None:
                     heard.append(chunk)
-        try:
-            return super().sample(n, chunks, seed, prompt, progress=progress)
-        finally:
-            self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
-            self.drawn_keys = None
-            self.register, self.guard_chunks, self.sounding, self.walk = None, 0, None, None
-            self.held, self.unpressed = None, None
-            self.generator.unguided()
-            self.kept_up, self.tempo = None, None
-            self.closing_at, self.generator.closing_told, self.closing_now = None, None, None
-            self.ramp, self.ramp_asked, self.ramp_prompt = None, None, 0
-
-    def drawn_events(self, piece: int, chunks: int, chunk_seconds: float, start_chunk: int = 0) -> Events:
-        """The events piece `piece` of the last sample drew in its first `chunks` new chunks, placed from chunk
-        `start_chunk` on (after a prompt of that many chunks); gaps of at most ar.pedal_join_s (or
-        ar.pedal_join_share of the press before) inside a pedal's runs closed."""
-        rows = [s.take(slice(piece, piece + 1)) for s in self.drawn[:chunks]]
-        if not rows:
-            return Events(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.uint8))
-        sets = SetBatch(*(torch.cat(parts) for parts in zip(*((r.ids, r.offset_s, r.duration_s, r.intensity, r.sizes)
-                                                                for r in rows))))  # [chunks, N]
-        a = self.settings
-        return join_pedal_runs(sets_to_events(sets, chunk_seconds, start_chunk), a.pedal_join_s, a.pedal_join_share)
-
-    def slowed_into_final_chord(self, piece: int, events: Events, start_chunk: int = 0) -> Events:
-        """Piece `piece` of the last sample as heard (`events`, its drawn chunks from `start_chunk` on, after a
-        prompt of that many), slowed into its closing's final onset (its last note's, with those struck just before
-        it: ritardando.final_onset_s) by ar.final_ritard over ar.final_ritard_s (ritardando.slow_into; never into a
-        prompt); as it is where the piece did not close or nothing slows."""
-        a, c = self.settings, self.chunk_seconds
-        closed = self.final_chunks is not None and int(self.final_chunks[piece]) >= 0
-        final_s = final_onset_s(events) if closed and a.final_ritard != 1.0 else None  # (no note starts in its ring)
-        if final_s is None:
-            return events
-        span_s = min(a.final_ritard_s, final_s - start_chunk * c)  # (a piece shorter than the span: all of it)
-        return slow_into(events, final_s, span_s, a.final_ritard)
-
-    def closed_as_heard(self, piece: int, events: Events, start_chunk: int, end_s: float) -> Events:
-        """Piece `piece` of the last sample as heard (`events`, its drawn chunks from `start_chunk` on, after a
-        prompt of that many; `end_s`: where it ends), slowed into its closing's final onset (slowed_into_final_chord),
-        then that onset held where it is hurried (ar.final_held_s) and raised where it is much softer than the music
-        before it (ar.final_velocity_floor; final_chord.py), never a prompt's notes; as it is where the piece did
-        not close."""
-        slowed = self.slowed_into_final_chord(piece, events, start_chunk)
-        a = self.settings
-        closed = self.final_chunks is not None and int(self.final_chunks[piece]) >= 0
-        if not closed or (a.final_held_s == 0.0 and a.final_velocity_floor == 0.0):
-            return slowed
-        final_s = final_onset_s(slowed)
-        if final_s is None or final_s < start_chunk * self.chunk_seconds:  # (a prompt's final onset: as played)
-            return slowed
-        end_s += final_s - final_onset_s(events)  # the slowing moves the final onset and all after it alike
-        held = held_if_hurried(slowed, final_s, a.final_held_s, end_s)
-        return floored_velocity(held, final_s, a.final_velocity_floor)

@@ -1,6 +1,7 @@
 """What each piece the events arm draws is told (sequence/events.py, ar.style): a mixin, `Telling`, of the methods of
-EventAutoregressive that decide it; `sample` sets the pieces up through them, `draw` and the likelihood arm's
-sampling loop (`condition`) ask them at every chunk.
+EventAutoregressive that decide it; `sample` sets the pieces up through them (`tell`: what each is told, how closely
+it follows it, `guide`, and the pedals it keeps up, `keep_pedals_up`), `draw` and the likelihood arm's sampling loop
+(`condition`) ask them at every chunk.
 
 A request (--style) is told as calibrated (`calibrated`; a path of requests, StyleRamp: each waypoint, `waypoint_told`,
 and the line between them per chunk, `ramped`, with the pedals it keeps up there, `ramp_unpressed`), the rest of the
@@ -23,7 +24,7 @@ from ..midi import NUM_KEYS, Events
 from ..setting_names import warn
 from .closing import closing_left
 from .event_generator import with_closing
-from .path_walk import check_walks, composer_tracks, like_path
+from .path_walk import PathWalk, check_walks, closing_path_refused, composer_tracks, follow_gains, like_path, request_refused
 from .path_walk import walked_attributes as walked_mask
 from .style import AHEAD, DYNAMICS, StylePaths, StyleRamp, describe_passage, users_value
 
@@ -34,7 +35,8 @@ class Telling:
     """EventAutoregressive's methods that decide what each drawn piece is told; they read its settings (`settings`),
     network (`generator`), `chunk_seconds`, `device`, description paths (`paths`) and calibration (`calibration`,
     `said_beyond`), and while a sample runs its `walk`, `ramp` (`ramp_asked`, `ramp_prompt`), `held` and closing
-    (`closing_at`, `closing_now`)."""
+    (`closing_at`, `closing_now`); `tell` sets those of a sample's start, with `told`, `walked_from`, `unpressed`,
+    `kept_up` and the network's guidance."""
 
     # a request (--style, a path of requests, a continued --prompt): what each piece is told of it
     def calibrated(self, style: dict[str, float], guidance: float | None) -> dict[str, float]:
@@ -191,3 +193,104 @@ class Telling:
         self.walk.drawing(last, self.chunk_seconds)  # (ar.register_follow: chunk `last` is drawn next)
         told = self.path_told(first, last).to(self.device)  # [S, C, D]
         return self.generator.offset(told, told.shape[0])  # [S, C, W]
+
+    # a sample's set-up: what its pieces are told, how closely they follow it, the pedals they keep up
+    def tell(self, n: int, chunks: int, seed: int, prompt: torch.Tensor | None, prompt_sets: SetBatch | None,
+             style: dict[str, float] | StyleRamp | None, guidance: float | None, composer: str | None,
+             like: Events | None, heard_first: int) -> None:
+        """With ar.style, what each of the `n` pieces about to be sampled is told (`told`; the offset every chunk reads,
+        `held`; a path's `walk`, a path of requests' `ramp`), followed as closely as `guide` sets, with the pedals
+        it keeps up (`keep_pedals_up`); the arguments as EventAutoregressive.sample's, `heard_first` the prompt's
+        chunks before the first drawn one. What this model cannot follow: ValueError in one line."""
+        if style is not None and self.generator.style is None:
+            raise ValueError("--style: this model was not trained with ar.style; it has no description to follow")
+        if composer is not None or like is not None:
+            request_refused(composer is not None, like is not None, style is not None, heard_first > 0)
+        liked = None if like is None else self.like_path(like)  # one track
+        composed = None if composer is None else self.composer_tracks(composer)  # [K] or None
+        self.walk = None
+        described, told_prompt = None, False  # with ar.style: each piece's character, drawn, asked or the prompt's
+        look = self.generator.style
+        rng = None  # (drawn from only where something is told)
+        if look is not None:
+            rng = torch.Generator().manual_seed(seed * 1_000_003 + 17)  # a stream apart from the chunks' draws
+            if isinstance(style, StyleRamp):  # each waypoint told as calibrated, the line between them per chunk
+                ramp = StyleRamp(tuple((at_s, self.waypoint_told(at_s, request, guidance, heard_first > 0))
+                                       for at_s, request in style.waypoints))
+                opening = ramp.told(chunks, self.chunk_seconds)  # {name: [T]}: those asked from the start
+                log.info("--style: the first chunk is told %s (the line's mean over the %g s from it)", ", ".join(
+                    f"{name}={float(users_value(name, line[0])):.3g}" for name, line in opening.items()),
+                    AHEAD * self.chunk_seconds)
+                described, told_prompt = self.asked_described(
+                    n, rng, {name: float(line[0]) for name, line in opening.items()}, prompt_sets)  # [S, D]
+                self.ramp = self.ramped(ramp, described, chunks, heard_first)  # [S, P + T, D]
+                self.ramp_asked = None if told_prompt else dict.fromkeys(ramp.names())  # (the rest: the prompt's)
+                self.ramp_prompt = heard_first
+            elif style is not None:
+                described, told_prompt = self.asked_described(n, rng, self.calibrated(style, guidance),
+                                                              prompt_sets)  # [S, D]
+            elif prompt is None and prompt_sets is None and self.settings.style_drawn:  # a prompt: heard instead
+                walked = self.walked_attributes()  # [D] or None
+                if walked is not None:  # a real performance's path of descriptions, from a random chunk on
+                    self.walk = PathWalk.drawn(n, chunks, rng, paths=self.paths, liked=liked, composed=composed,
+                                               walked=walked, style=look, path_room=self.settings.path_room,
+                                               ending=self.settings.closing_path == "ending",
+                                               spread_pull=self.settings.spread_pull,
+                                               spread_trim=self.settings.path_spread_trim)
+                    self.walked_from = self.walk.labels(self.chunk_seconds)
+                    described = self.walk.first.to(self.device)
+                else:
+                    described = look.draw(n, rng)  # [S, D]
+            elif prompt_sets is not None and self.settings.prompt_told:  # or told its own last passage
+                told_prompt = True
+                described = self.prompt_described(prompt_sets)  # [1, D] or None
+                described = None if described is None else described.expand(n, -1).clone()  # [S, D]
+            if described is None and guidance is not None:
+                raise ValueError("--guidance: nothing is told to guide by (a continued --prompt whose last 16 s hold "
+                                 "no note is told no description); ask a --style")
+        if self.settings.closing_path == "ending" and self.walk is None:  # no path walked: it would be silently
+            closing_path_refused(style is not None, heard_first > 0)  # ignored
+        self.held = self.generator.offset(described, n)  # [S, W]: computed once
+        self.generator.unguided()  # nothing told: nothing to guide by
+        if described is not None:  # guidance: told against untold
+            self.guide(guidance, style is not None or like is not None, heard_first)
+        self.told = described
+        self.keep_pedals_up(n, rng, described, style, told_prompt)
+        if self.walk is not None:  # what training descriptions span: their tracks' paths, or the bank of passages
+            gains = follow_gains(self.settings.register_follow, self.settings.density_follow)
+            self.walk.follow(gains, self.paths.rows if self.paths is not None else look.bank, self.device)
+
+    def guide(self, guidance: float | None, asked: bool, heard_first: int) -> None:
+        """How closely the pieces about to be sampled follow what they are told: `guidance`, or None: as asked (a
+        request, --style or --like) or not; `heard_first`: the prompt's chunks before the first drawn one."""
+        a = self.settings
+        # asked: a request: ar.request_guidance (--like: chosen on validation,
+        # bench/results/like_follow_41_validation_g*.md); a composer's performance is followed as an unasked piece
+        # follows its own, at ar.style_guidance (chosen on validation: bench/results/composer_follow_41_validation*)
+        self.generator.guidance = (guidance if guidance is not None else a.request_guidance if asked
+                                   else a.style_guidance)
+        self.generator.pedal_guidance = self.generator.guidance if a.pedal_guidance == 1.0 else a.pedal_guidance
+        # a note's key at ar.key_guidance in a drawn piece; a continued prompt's at its own guidance, where the
+        # prompt's notes heard hold the register and the key guided moved it from what followed
+        # (bench/results/key_guidance_57_continuation*.md)
+        self.generator.key_guidance = (self.generator.guidance if a.key_guidance == 1.0 or heard_first > 0
+                                       else a.key_guidance)
+
+    def keep_pedals_up(self, n: int, rng: torch.Generator | None, described: torch.Tensor | None,
+                       style: dict[str, float] | StyleRamp | None, told_prompt: bool) -> None:
+        """Which pedals each of the `n` pieces about to be sampled never presses (`unpressed`, ar.pedals_as_told; with
+        ar.soft_kept_up, `kept_up`, chosen from the descriptions' stream `rng`), from what it is told (`described`
+        [S, D]; `style`: a request; `told_prompt`: a prompt's own description)."""
+        look = self.generator.style
+        self.unpressed, as_told = None, self.settings.pedals_as_told  # which descriptions keep a pedal told zero up
+        if described is not None and as_told != "none":
+            if as_told == "all" or told_prompt:  # (the prompt's own, where a request names no pedal)
+                self.unpressed = look.unpressed(described)  # [S, 3]
+            elif style is not None:  # "given": only the pedals the request names
+                self.unpressed = look.unpressed(described, asked=self.ramp_asked if self.ramp is not None else style)
+        kept_up = self.settings.soft_kept_up  # drawn pieces told no una corda: some never press it (a per-piece choice)
+        if described is not None and kept_up > 0 and style is None and not told_prompt and as_told == "given":
+            chosen = torch.rand(n, generator=rng) < kept_up  # [S], from the descriptions' stream: no chunk draw moves
+            self.kept_up = chosen.to(described.device)  # (ar.style_path: told again at every chunk, `path_unpressed`)
+            soft = look.unpressed(described)[:, 2] & self.kept_up  # [S]
+            self.unpressed = torch.stack([torch.zeros_like(soft), torch.zeros_like(soft), soft], dim=1)  # [S, 3]

@@ -196,8 +196,7 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
         from .sequence.path_walk import closing_path_refused
 
         closing_path_refused(args.style is not None, bool(args.prompt))  # (the arm says it again, for the API)
-    _check_follow(args, gan, set_names)
-    _check_spread(args, gan, set_names)
+    _check_walk_settings(args, gan, set_names)
     if not tempered and (args.temperature is not None or args.mixture_temperature is not None):
         raise ValueError(f"the temperatures are for ar and events models; {model_said(gan.folder)} is "
                          f"{arch_said(gan.arch)}")
@@ -217,36 +216,21 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
     return seconds, ends_itself
 
 
-def _check_follow(args: argparse.Namespace, gan: GANModel, set_names: set[str]) -> None:
-    """--set ar.register_follow or ar.density_follow above 0 where the pieces walk no performance's path (--style,
-    --prompt, a model set to walk none), which would silently ignore it: refused in one line. Only where --set gave
-    it: a model whose own settings follow draws a --style or a --prompt as told."""
-    from .sequence.register_follow import follow_refused
+def _check_walk_settings(args: argparse.Namespace, gan: GANModel, set_names: set[str]) -> None:
+    """--set of a setting that acts on a walked path (path_walk.WALK_SETTINGS: ar.register_follow, ar.density_follow,
+    ar.spread_pull, ar.path_spread_trim) above 0 where the pieces walk no path it acts on (--style, --prompt, a model
+    set to walk none; --like's file for those it ignores), which would silently ignore it: refused in one line. Only
+    where --set gave it: a model whose own settings hold one draws a --style or a --prompt as told."""
+    from .sequence.path_walk import WALK_SETTINGS, walk_setting_refused
 
-    if not {"ar.register_follow", "ar.density_follow"} & set_names:  # (another arch's settings hold neither)
+    if not {f"ar.{name}" for name in WALK_SETTINGS} & set_names:  # (another arch's settings hold none)
         return
     settings = gan.arm.settings
     walks = settings.style_drawn and settings.style_path != "none"
-    for name in ("register_follow", "density_follow"):
-        gain = getattr(settings, name)
-        if f"ar.{name}" in set_names and gain > 0 and (args.style or args.prompt or not walks):
-            follow_refused(name, gain, args.style is not None, bool(args.prompt))
-
-
-def _check_spread(args: argparse.Namespace, gan: GANModel, set_names: set[str]) -> None:
-    """--set ar.spread_pull or ar.path_spread_trim above 0 where the pieces walk no training performance's path
-    (--style, --prompt, --like's file, a model set to walk none), which would silently ignore it: refused in one line.
-    Only where --set gave it, as `_check_follow`."""
-    from .sequence.path_walk import SPREAD_SETTINGS, spread_refused
-
-    if not {f"ar.{name}" for name in SPREAD_SETTINGS} & set_names:  # (another arch's settings hold neither)
-        return
-    settings = gan.arm.settings
-    walks = settings.style_drawn and settings.style_path != "none"
-    for name in SPREAD_SETTINGS:
-        value = getattr(settings, name)
-        if f"ar.{name}" in set_names and value > 0 and (args.style or args.prompt or args.like or not walks):
-            spread_refused(name, value, args.style is not None, bool(args.prompt), args.like is not None)
+    for name, (_, like_ignores) in WALK_SETTINGS.items():
+        value, liked = getattr(settings, name), like_ignores and args.like is not None
+        if f"ar.{name}" in set_names and value > 0 and (args.style or args.prompt or liked or not walks):
+            walk_setting_refused(name, value, args.style is not None, bool(args.prompt), liked)
 
 
 def _piece_seconds(args: argparse.Namespace, gan: GANModel, ends_itself: bool, tempered: bool) -> float:

@@ -161,18 +161,21 @@ class PathWalk:
         return labels
 
 
-SPREAD_SETTINGS = {"spread_pull": "moves the spread told a piece walking a training performance's path toward "
-                                  "training's mean",
-                   "path_spread_trim": "keeps pieces walking training performances' paths from starting at the "
-                                       "narrowest and widest passages"}  # ar.NAME: what it does, as a refusal says it
+FOLLOWED_AS_PLAYED = "moves what a piece walking a performance's path is told against what it played"
+WALK_SETTINGS = {  # ar.NAME: what it does, as a refusal says it, and whether --like's walk ignores it
+    "register_follow": (FOLLOWED_AS_PLAYED, False),
+    "density_follow": (FOLLOWED_AS_PLAYED, False),
+    "spread_pull": ("moves the spread told a piece walking a training performance's path toward training's mean", True),
+    "path_spread_trim": ("keeps pieces walking training performances' paths from starting at the narrowest and widest "
+                         "passages", True)}
 
 
-def spread_refused(setting: str, value: float, styled: bool, prompted: bool, liked: bool) -> None:
-    """`tsm generate --set ar.spread_pull` or `ar.path_spread_trim` (`setting` of SPREAD_SETTINGS, at `value` > 0) for
-    pieces that walk no training performance's path, which would silently ignore it: asked a `--style` (`styled`),
-    continuing a `--prompt` (`prompted`), walking --like's file (`liked`: told as it plays), or else of a model set to
-    walk none: ValueError in one line."""
-    given, why = f"--set ar.{setting}={value:g}", f"ar.{setting} {SPREAD_SETTINGS[setting]}"
+def walk_setting_refused(setting: str, value: float, styled: bool, prompted: bool, liked: bool) -> None:
+    """`tsm generate --set ar.NAME` (`setting` of WALK_SETTINGS, at `value` > 0) for pieces that walk no path it acts
+    on, which would silently ignore it: asked a `--style` (`styled`), continuing a `--prompt` (`prompted`), walking
+    --like's file where the setting ignores it (`liked`: told as it plays), or else of a model set to walk none:
+    ValueError in one line."""
+    given, why = f"--set ar.{setting}={value:g}", f"ar.{setting} {WALK_SETTINGS[setting][0]}"
     if styled:
         raise ValueError(f"{given} and --style: give one ({why}; a piece asked a --style walks none)")
     if prompted:

@@ -90,18 +90,3 @@ def followed(told: torch.Tensor, asked: torch.Tensor, played: Played, columns: d
         moved = moved.clamp(float(low[column]), float(high[column]))
         out[:, column] = torch.where(torch.isfinite(heard), moved, told[:, column])
     return out
-
-
-def follow_refused(setting: str, gain: float, styled: bool, prompted: bool) -> None:
-    """`tsm generate --set ar.register_follow` or `ar.density_follow` (`setting`, at `gain` > 0) for pieces that walk
-    no performance's path, which would silently ignore it: asked a `--style` (`styled`), continuing a `--prompt`
-    (`prompted`), or else of a model set to walk none: ValueError in one line."""
-    given = f"--set ar.{setting}={gain:g}"
-    why = f"ar.{setting} moves what a piece walking a performance's path is told against what it played"
-    if styled:
-        raise ValueError(f"{given} and --style: give one ({why}; a piece asked a --style walks none)")
-    if prompted:
-        raise ValueError(f"{given}: a continued --prompt is told its own character and walks no performance's path "
-                         f"({why}); leave it out")
-    raise ValueError(f"{given}: this model's pieces walk no performance's path (ar.style_path none, or ar.style_drawn "
-                     f"false; {why}); leave it out")

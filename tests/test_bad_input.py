@@ -258,6 +258,54 @@ def test_a_negative_time_to_evaluate_or_plot_is_said_as_typed_in_seconds(tmp_pat
     assert not out.exists()
 
 
+def test_a_negative_time_after_an_abbreviated_flag_is_said_as_after_the_whole_flag(tmp_path, capsys):
+    """argparse takes a unique prefix for a flag where the subcommand allows it (plot, evaluate): `plot --fro -0:10` said
+    '--from: expected one argument' where `--from -0:10` says the bound. A prefix of a time's flag and another is left to
+    argparse ('ambiguous option'), and so is generate's, which takes each flag spelt out (allow_abbrev off)."""
+    from timestepmusic.midi import Events, write_events
+
+    played = write_events(Events([39, 43], [0.0, 0.5], [0.4, 0.4], [70, 70]), tmp_path / "played.mid")
+    out = tmp_path / "out"
+    for argv, said in ((["plot", str(played), "--fro", "-0:10", "-o", str(out / "roll.png")],
+                        "error: --from must be ≥ 0, got -10\n"),
+                       (["plot", str(played), "--sec", "-0:10", "-o", str(out / "roll.png")],
+                        "error: --seconds must be > 0, got -10\n"),
+                       (["evaluate", str(tmp_path), "--real", str(tmp_path), "--sec", "-1:00", "-o", str(out)],
+                        "error: --seconds must be > 0, got -60\n")):
+        assert main(argv) == 2
+        assert capsys.readouterr().err == said
+    for argv, said in ((["plot", str(played), "--s", "-0:10"], "error: ambiguous option: --s could match"),
+                       (["generate", "--sec", "-5"], "error: unrecognized arguments: --sec -5")):
+        with pytest.raises(SystemExit):
+            main([*argv, "-o", str(out)])
+        assert capsys.readouterr().err.startswith(said)
+    assert not out.exists()
+
+
+def test_a_file_named_with_a_dash_is_read_as_its_flags_value(tmp_path, capsys, monkeypatch):
+    """`tsm generate --prompt -take.mid` said '--prompt: expected one argument' (argparse takes a word that starts with
+    '-' for a flag): a file there, or a MIDI file's name, after a flag that reads a file is its value, as
+    `--prompt=-take.mid` is, and the flag's own check names it; a word that is another flag is still none."""
+    monkeypatch.chdir(tmp_path)
+    Path("-take.mid").write_bytes(b"not midi at all")
+    Path("-settings.toml").write_text("not = toml = at all")
+    Path("-metrics.jsonl").write_text("")
+    for argv, said in ((["generate", "--prompt", "-take.mid"], "error: --prompt -take.mid: not a MIDI file (no MThd"),
+                       (["generate", "--like", "-take.mid"], "error: --like -take.mid: not a MIDI file (no MThd header)"),
+                       (["generate", "--prompt", "-gone.mid"], "error: --prompt -gone.mid: no such file"),
+                       (["generate", "--wav", "--soundfont", "-take.mid"], "error: --soundfont -take.mid: not a SoundFont"),
+                       (["train-ae", "corpus", "--config", "-settings.toml"], "error: -settings.toml: not valid TOML"),
+                       (["evaluate", ".", "--real", ".", "--run", "-metrics.jsonl"],  # (read: the next check speaks)
+                        "error: .: not a prepared corpus")):
+        assert main([*argv, "-o", "out"]) == 2
+        assert capsys.readouterr().err.startswith(said)
+    for argv in (["generate", "--prompt", "-q"], ["generate", "--prompt", "-gone"]):  # a flag; no file, no MIDI name
+        with pytest.raises(SystemExit):
+            main([*argv, "-o", "out"])
+        assert capsys.readouterr().err.startswith("error: --prompt: expected one argument")
+    assert not Path("out").exists()
+
+
 def test_every_bad_input_is_one_line_of_one_shape(tmp_path, capsys):
     """A value of the wrong kind and a flag unknown (argparse's), a file missing and a file that is not MIDI (tsm's
     own): each one line starting 'error: ', exit status 2, no usage block, no traceback."""

@@ -60,6 +60,13 @@ def step_seconds_arg(text: str) -> float:
                     "give a time step in seconds above 0, e.g. 0.25")
 
 
+def file_arg(text: str) -> str:
+    """A flag that reads a file (generate --prompt, --like; --config, --soundfont, evaluate --run): the path as given,
+    checked where it is read. The type marks the flag so that a file named '-…' after it is read as its value
+    (flag_values: `--prompt -take.mid`), as clock_arg marks a flag that reads a time."""
+    return text
+
+
 def whole(number) -> bool:
     """Whether `number` is a whole number (an int or numpy integer; not a bool, a float or a string)."""
     return isinstance(number, numbers.Integral) and not isinstance(number, bool)

@@ -7,12 +7,14 @@ import argparse
 import os
 from pathlib import Path
 
+from .argtypes import file_arg
+
 SOUNDFONT_HELP = "soundfont for --wav (default: $TSM_SOUNDFONT, else FluidR3_GM from fluid-soundfont-gm)"
 
 
 def add_audio_flags(p: argparse.ArgumentParser, wav_help: str = "also render WAV audio with FluidSynth") -> None:
     p.add_argument("--wav", action="store_true", help=wav_help)
-    p.add_argument("--soundfont", metavar="SF2", help=SOUNDFONT_HELP)
+    p.add_argument("--soundfont", type=file_arg, metavar="SF2", help=SOUNDFONT_HELP)
 
 
 def check_audio_flags(args: argparse.Namespace) -> None:

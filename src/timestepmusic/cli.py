@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .argtypes import count_arg, pedal_bins_arg, rate_arg, seed_arg, step_seconds_arg
+from .argtypes import count_arg, file_arg, pedal_bins_arg, rate_arg, seed_arg, step_seconds_arg
 from .audio_flags import add_audio_flags, check_audio_flags
 from .files import refuse_existing
+from .flag_values import values_joined
 from .sources import MIDI_SUFFIXES, NOT_UTF8, shown_name, utf8_name
 from .subcommands import THREADED, add_shared_flags, said_left_out, subparsers
-from .waypoints import clock_arg, clock_seconds
 
 if TYPE_CHECKING:
     from .config import Config
@@ -37,7 +37,8 @@ def _config(args: argparse.Namespace, flags: dict[str, str], base: Config | None
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="TOML", help="read settings from this TOML file ([events], [chunks], [ae], [gan], …)")
+    p.add_argument("--config", type=file_arg, metavar="TOML",
+                   help="read settings from this TOML file ([events], [chunks], [ae], [gan], …)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override any setting, e.g. --set ae.lr=3e-4 (repeatable; applied last)")
 
@@ -577,37 +578,9 @@ def _version() -> str:
         return "unknown"
 
 
-def _negative_times_joined(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
-    """`argv` with each flag that reads a time (waypoints.clock_arg: generate --seconds, --max-seconds, …) joined to a
-    negative time after it: `--seconds -1:30` → `--seconds=-1:30`. argparse takes a word that starts with '-' and is
-    not a plain number for a flag ('--seconds: expected one argument'); joined, the flag's own check names it and the
-    value ('--seconds must be > 0, got -90'). Words after '--' are left as they are."""
-    timed = {flag for command in subparsers(parser) for action in command._actions if action.type is clock_arg
-             for flag in action.option_strings}
-    joined, at = [], 0
-    while at < len(argv) and argv[at] != "--":
-        value = argv[at + 1] if at + 1 < len(argv) else ""
-        if argv[at] in timed and value.startswith("-") and _is_time(value):
-            joined.append(f"{argv[at]}={value}")
-            at += 2
-        else:
-            joined.append(argv[at])
-            at += 1
-    return joined + argv[at:]
-
-
-def _is_time(text: str) -> bool:
-    """Whether `text` reads as a time (waypoints.clock_seconds)."""
-    try:
-        clock_seconds(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     """Parse; an unknown flag is reported with the usage of the subcommand it was given to, not tsm's."""
-    argv = _negative_times_joined(parser, list(sys.argv[1:] if argv is None else argv))
+    argv = values_joined(parser, list(sys.argv[1:] if argv is None else argv))
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         command = parser

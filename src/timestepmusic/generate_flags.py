@@ -6,7 +6,7 @@ import argparse
 import functools
 import re
 
-from .argtypes import PIECES_LIMIT, pieces_arg, seed_arg
+from .argtypes import PIECES_LIMIT, file_arg, pieces_arg, seed_arg
 from .audio_flags import add_audio_flags
 from .setting_names import FLAGS, SettingNames
 from .subcommands import add_shared_flags, subparsers
@@ -101,7 +101,7 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
     asked.add_argument("--composer", metavar="NAME",
                        help="walk the loudness, density and pedalling of one of this composer's training performances "
                        "(--list names them)")
-    asked.add_argument("--like", metavar="FILE.mid",
+    asked.add_argument("--like", type=file_arg, metavar="FILE.mid",
                        help="walk the loudness, density, pedalling and register of this performance (the notes are "
                        "the model's own)")
     asked.add_argument("--like-seconds", type=clock_arg, metavar="S",
@@ -111,7 +111,7 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
                        "2 with --style or --like, else 1; a note's key keeps the model's ar.key_guidance where that "
                        "is not 1)")
     prompt = p.add_argument_group("continue a performance (ar and events models)")
-    prompt.add_argument("--prompt", metavar="IN.mid",
+    prompt.add_argument("--prompt", type=file_arg, metavar="IN.mid",
                         help="continue this performance for --seconds; each file starts with it: its notes as in "
                              "the file, its pedals as the model reads them")
     prompt.add_argument("--prompt-seconds", type=clock_arg, metavar="S",

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..argtypes import pedal_bins_arg, seed_arg
+from ..argtypes import file_arg, pedal_bins_arg, seed_arg
 from ..audio_flags import add_audio_flags, check_audio_flags
 from ..files import held_folder, refuse_existing
 from ..subcommands import said_left_out
@@ -295,7 +295,7 @@ def add_commands(sub) -> None:
                    help="split the copy check and the shuffled-chunks baseline draw from (default train)")
     p.add_argument("-o", "--out", required=True, metavar="REPORT_DIR", help="folder for report.html, report.json, figures")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier report in REPORT_DIR (default: refuse)")
-    p.add_argument("--run", action="append", metavar="RUN",
+    p.add_argument("--run", action="append", type=file_arg, metavar="RUN",
                    help="training run folder (or metrics.jsonl) whose curves to include (repeatable)")
     add_audio_flags(p, "render audio of the shown samples with FluidSynth into the report")
     p.add_argument("--link-audio", action="store_true",

@@ -43,9 +43,9 @@ def synchronize(device: torch.device) -> None:
 def pisa_rate(corpus, device: torch.device, batch: int, steps: int, bf16: bool, compile_: bool) -> float:
     """Chunks/s of train/ae.py's training step (augmentation off) over `steps` timed steps."""
     from timestepmusic.batches import ChunkGatherer
-    from timestepmusic.config import AEConfig
     from timestepmusic.encoding import Encoding
     from timestepmusic.pisa import PISA
+    from timestepmusic.stage_configs import AEConfig
 
     ae = AEConfig()
     gatherer = ChunkGatherer(corpus, device=device)

@@ -140,9 +140,9 @@ def train_rates(args, ae_dir: Path, tmp: Path, arm: str, steps: int) -> dict:
 def cmd_speed(args) -> None:
     torch.set_num_threads(1)
     from timestepmusic.autoencoder import Autoencoder
-    from timestepmusic.config import RecurrentConfig
     from timestepmusic.gan.conv import Generator
     from timestepmusic.gan.recurrent import RecurrentGenerator
+    from timestepmusic.stage_configs import RecurrentConfig
 
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-rnn-"))
     try:

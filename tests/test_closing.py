@@ -380,7 +380,7 @@ def test_the_final_hold_adds_to_the_duration_tilt_of_every_chunk():
     a final hold of 0 as long as them."""
     from types import SimpleNamespace
 
-    from timestepmusic.config import AutoregressiveConfig
+    from timestepmusic.ar_config import AutoregressiveConfig
     from timestepmusic.sequence.events import EventAutoregressive
 
     def tilts(hold: float, closing_now: torch.Tensor | None):
@@ -407,7 +407,7 @@ def test_the_final_hold_adds_to_the_duration_tilt_of_every_chunk():
     ("final_velocity_floor=nan", r"must be in \[0, 1\]"),
 ])
 def test_a_final_hold_that_cannot_hold_is_refused(setting, said):
-    from timestepmusic.config import AutoregressiveConfig
+    from timestepmusic.ar_config import AutoregressiveConfig
 
     name, _, value = setting.partition("=")
     with pytest.raises(ValueError, match=f"ar.{name}.*{said}"):
@@ -500,7 +500,7 @@ def test_a_final_ritard_never_moves_a_prompt_and_stops_at_its_end(ring_run):
 def test_a_final_ritard_alone_slows_over_the_span_the_default_was_chosen_with(ring_run):
     """`--set ar.final_ritard=3` alone, on a model trained with a closing and no span set (or one from before the
     slowing, whose config holds none), slows as the shipped default does: over 1 s, its final onset 1 s later."""
-    from timestepmusic.config import AutoregressiveConfig
+    from timestepmusic.ar_config import AutoregressiveConfig
     from timestepmusic.generation import set_sampling
     from timestepmusic.ritardando import final_onset_s
 

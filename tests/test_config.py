@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from timestepmusic.config import ENCODINGS, ChunkConfig, Config, EncodingConfig
+from timestepmusic.config import Config
+from timestepmusic.stage_configs import ENCODINGS, ChunkConfig, EncodingConfig
 
 
 def test_defaults_round_trip_through_dict_and_json():

@@ -8,9 +8,9 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from timestepmusic.config import ENCODINGS
 from timestepmusic.encoding import DurationFit, Encoding
 from timestepmusic.midi import NUM_IDS, NUM_KEYS
+from timestepmusic.stage_configs import ENCODINGS
 
 CHUNK_SECONDS = 0.25
 

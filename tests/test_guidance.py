@@ -245,7 +245,7 @@ def test_generate_guides_asked_styles_by_default_and_takes_guidance(tiny_corpus,
                             (["--set", "ar.key_guidance=2"], (1.0, 1.0, 2.0, 4)),  # the keys alone: read twice
                             (["--set", "ar.key_guidance=2", "--prompt", prompt], (1.0, 1.0, 1.0, 2)),  # a prompt's: its own
                             (["--set", "ar.key_guidance=2", "--style", "soft=0", "--guidance", "1"],
-                             (1.0, 1.0, 2.0, 4)),  # --guidance leaves the keys at theirs (config.py says so)
+                             (1.0, 1.0, 2.0, 4)),  # --guidance leaves the keys at theirs (ar_config.py says so)
                             (["--guidance", "0.5"], (0.5, 0.5, 0.5, 4)))):  # unset: the pedals as everything else
         used.clear()
         assert main(run + extra + ["-o", str(tmp_path / f"out{case}")]) == 0

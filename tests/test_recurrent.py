@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from timestepmusic.autoencoder import Autoencoder
 from timestepmusic.batches import ChunkGatherer
 from timestepmusic.cli import main
-from timestepmusic.config import Config, RecurrentConfig
+from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.gan.recurrent import (
     RecurrentGenerator,
@@ -29,6 +29,7 @@ from timestepmusic.gan.recurrent import (
 from timestepmusic.generation import RELEASE_S, GANModel
 from timestepmusic.midi import Events
 from timestepmusic.sequence.windows import SequenceSampler
+from timestepmusic.stage_configs import RecurrentConfig
 from timestepmusic.train.ae import validate
 from timestepmusic.train.sequence import train_sequence_model
 

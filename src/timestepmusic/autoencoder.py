@@ -13,13 +13,14 @@ import torch
 from .batches import SetBatch
 from .checkpoint import load_weights, read_meta
 from .chunks import Chunked, chunk_events
-from .config import AEConfig, Config
+from .config import Config
 from .devices import pick_device, rng_kept  # (pick_device also re-exported: it lived here before devices.py)
 from .encoding import Encoding
 from .midi import Events, join_pedal_runs, merge_restrikes
 from .pisa import PISA
 from .ragged import group_of, positions_in_groups
 from .shipped import resolve_model
+from .stage_configs import AEConfig
 
 # the decode settings of checkpoints that do not name theirs (ae.decode_pedal_join_s, ae.decode_z_max,
 # ae.decode_restrikes; chosen on validation for the shipped autoencoder: latent-space.md, quality.md)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import AugmentConfig
 from .corpus import Corpus
 from .midi import NUM_KEYS
+from .stage_configs import AugmentConfig
 
 CANDIDATE_SLACK = 16  # events beyond the cap looked at, to refill what transposition drops
 

@@ -156,7 +156,8 @@ def _refuse_changed_settings(args: argparse.Namespace, saved: Config, resume_fla
     they change otherwise (it would be silently ignored: a resumed run trains on its saved settings).
     `resume_flags`: setting → the flag that changes it on a resumed run (train-ae --lr); `new_run`: how the line
     says to start one instead."""
-    from .config import Config, split_assignment
+    from .config import Config
+    from .set_assignments import split_assignment
 
     if not (getattr(args, "config", None) or getattr(args, "set", None)):
         return

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import CorpusConfig
 from .corpus import generated_said, written_by_generate
 from .midi import (
     READ_MAX_EVENTS_PER_SECOND,
@@ -31,6 +30,7 @@ from .sources import (
     read_folder,
     read_maestro,
 )
+from .stage_configs import CorpusConfig
 
 # MAESTRO v3.0.0 as published: performances per split
 MAESTRO_V3_SPLITS = {"train": 962, "validation": 137, "test": 177}

@@ -17,9 +17,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .config import DURATION_SCALES, ENCODINGS
 from .durations import DurationFit
 from .midi import LOWEST_PITCH, NUM_IDS, NUM_KEYS
+from .stage_configs import DURATION_SCALES, ENCODINGS
 
 NUM_OCTAVES = 9  # MIDI pitch 21–108 → pitch // 12 in 1..9
 SCALED_TOPS = {"kind": 3, "octave": NUM_OCTAVES - 1, "pitch_class": 11, "id": NUM_IDS - 1}  # id parts' largest values

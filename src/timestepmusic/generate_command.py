@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .ar_config import CLOSING_SAMPLING
 from .audio_flags import check_audio_flags
 from .chunk_bar import ChunkBar
-from .config import CLOSING_SAMPLING
 from .files import named
 from .generate_flags import parse_tempo_path
 from .generate_info import print_info, print_list, refuse_unread

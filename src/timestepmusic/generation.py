@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .ar_config import CLOSING_SAMPLING, SAMPLING_SETTINGS
 from .argtypes import real
 from .autoencoder import Autoencoder
 from .checkpoint import CONFIG, autoencoder_beside, load_tensors, load_weights, read_meta
-from .config import CLOSING_SAMPLING, PRESETS, SAMPLING_SETTINGS, Config
+from .config import PRESETS, Config
 from .critic import PieceCritic
 from .devices import pick_device, rng_kept, without_onednn
 from .flams import flams_joined
@@ -373,14 +374,14 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "soft_join_s", "soft_shortest_s", "soft_bias", "soft_quiet", "register_follow",
                "density_follow", "spread_pull", "path_spread_trim")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
-# sampling settings an events model takes only where it was trained with another (config.py refuses them without it)
+# sampling settings an events model takes only where it was trained with another (ar_config.py refuses them without it)
 TRAINED_WITH = {**dict.fromkeys(CLOSING_SAMPLING, "closing_s"), "join_bias": "onsets", "style_path": "style",
                 "register_follow": "style", "density_follow": "style", "spread_pull": "style", "path_spread_trim": "style"}
 
 
 def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:
     """`tsm generate --set ar.NAME=VALUE …`: sample with these settings of an ar or events model, each one that only
-    sampling reads (config.SAMPLING_SETTINGS), checked as training's --set checks them; anything else refused in one
+    sampling reads (ar_config.SAMPLING_SETTINGS), checked as training's --set checks them; anything else refused in one
     line. → the keys set ("ar.NAME")."""
     if not assignments:
         return set()

@@ -43,7 +43,7 @@ def _set_said(assignment: str) -> str:
     """A --set assignment said one way: NAME=VALUE, a number or true/false read as the config reads it (a TOML
     literal; true and false in any case) and written back shortest: 'ar.temperature = 0.70' is 'ar.temperature=0.7';
     any other value (a word, a quoted string, a list) as typed, less the spaces around it."""
-    from .config import split_assignment
+    from .set_assignments import split_assignment
 
     name, value = split_assignment(assignment)
     text = assignment.partition("=")[2].strip()  # (a list, a table or a quoted string: as typed)

@@ -22,9 +22,10 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from ..config import Config, GANConfig
+from ..config import Config
 from ..gan.conv import Critic, Generator, gradient_penalty
 from ..latents import window_starts
+from ..stage_configs import GANConfig
 from ..train.finetune import feature_matching
 from .base import LatentData, SamplesFromAverage, Update, register
 

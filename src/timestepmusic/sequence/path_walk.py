@@ -16,8 +16,8 @@ import math
 import numpy as np
 import torch
 
+from ..ar_config import style_path_names
 from ..batches import SetBatch
-from ..config import style_path_names
 from ..midi import NUM_KEYS, Events
 from .register_follow import FOLLOWED, DrawnKeySums, followed
 from .style import AHEAD, PATH_HOP, PieceStyle, StylePaths, performance_path

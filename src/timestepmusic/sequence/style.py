@@ -36,9 +36,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..ar_config import STYLE_ATTRIBUTES, STYLE_PAUSE
 from ..batches import ChunkGatherer
 from ..chunks import count_chunks
-from ..config import STYLE_ATTRIBUTES, STYLE_PAUSE
 from ..midi import NUM_KEYS, Events
 from ..setting_names import warn
 from ..waypoints import parse_waypoints, spaced

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import STYLE_ATTRIBUTES, STYLE_PAUSE
+from ..ar_config import STYLE_ATTRIBUTES, STYLE_PAUSE
 
 META_KEY = "style_calibration"  # where a model's config.json keeps it
 KEPT_UP = ("damper", "soft")  # asked at 0: told 0, and the pedal stays up

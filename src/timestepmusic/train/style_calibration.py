@@ -22,9 +22,9 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from tqdm import tqdm
 
+from ..ar_config import STYLE_ATTRIBUTES
 from ..autoencoder import Autoencoder
 from ..checkpoint import CONFIG, autoencoder_beside, read_meta
-from ..config import STYLE_ATTRIBUTES
 from ..evaluate.played import played
 from ..files import atomic_path
 from ..generation import GANModel

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import CorpusConfig
-from .corpus import generated_said, written_by_generate
 from .midi import (
     READ_MAX_EVENTS_PER_SECOND,
     READ_MAX_SECONDS,
@@ -19,6 +18,7 @@ from .midi import (
     load_score,
     piano_events,
 )
+from .parse_files import generated_said, written_by_generate
 from .sources import (
     EMPTY_SPLIT_MEANS,
     SPLITS,

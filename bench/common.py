@@ -99,7 +99,8 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
 
 def open_corpus(args: argparse.Namespace, tmp: Path):
     """--corpus, or ../shared/data/asap prepared into `tmp` (None when that is absent too)."""
-    from timestepmusic.corpus import Corpus, prepare
+    from timestepmusic.corpus import Corpus
+    from timestepmusic.prepare_corpus import prepare
 
     if args.corpus is not None:
         return Corpus.open(args.corpus)

@@ -107,7 +107,8 @@ def naive_describe(excerpts: list[list[tuple]], lengths: list[float]) -> dict[st
 
 def open_env_corpus(data: Path, folder: Path):
     """$TSM_BENCH_CORPUS, else `data` prepared into `folder`; and a line saying which (unlike common.open_corpus)."""
-    from timestepmusic.corpus import Corpus, prepare
+    from timestepmusic.corpus import Corpus
+    from timestepmusic.prepare_corpus import prepare
 
     if os.environ.get(CORPUS_ENV):
         return Corpus.open(os.environ[CORPUS_ENV]), f"${CORPUS_ENV}={os.environ[CORPUS_ENV]}"

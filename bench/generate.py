@@ -59,7 +59,7 @@ from common import DEFAULT_DATA, busy_warning, load_average, print_skipped, tabl
 def tiny_model(data: Path, tmp: Path) -> Path | None:
     """A GAN run trained for 2 steps on a tiny autoencoder (20 steps) over `data` prepared into `tmp`."""
     from timestepmusic.config import Config
-    from timestepmusic.corpus import prepare
+    from timestepmusic.prepare_corpus import prepare
     from timestepmusic.train.ae import train_autoencoder
     from timestepmusic.train.sequence import train_sequence_model as train_gan
 

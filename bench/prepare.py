@@ -1,4 +1,4 @@
-"""Benchmark: `timestepmusic.corpus.prepare` on the 984 ASAP performances, cold then warm, beside a
+"""Benchmark: `timestepmusic.prepare_corpus.prepare` on the 984 ASAP performances, cold then warm, beside a
 plain mido baseline (bench/mido_baseline.py).
 
   cold      empty output folder: discover, parse every file in the process pool, write the cache
@@ -53,7 +53,7 @@ def maxrss_mib() -> tuple[float, float]:
 def child_prepare(data: Path, out: Path, workers: int) -> dict:
     started = time.perf_counter()
     from timestepmusic.config import Config
-    from timestepmusic.corpus import prepare
+    from timestepmusic.prepare_corpus import prepare
     imported = time.perf_counter()
     config = Config().override({"corpus.workers": workers})
     report = prepare([data], out, config, progress=False)
@@ -234,7 +234,7 @@ def report(args, paths, cold, warm, base, base_estimate, extrapolated, byte_shar
     lines += ["",
               f"cold runs (s): {', '.join(format(r['seconds'], '.2f') for r in cold)}; "
               f"warm runs (s): {', '.join(format(r['seconds'], '.3f') for r in warm)}; "
-              f"import of timestepmusic.corpus: {median(cold, 'import_s'):.2f} s",
+              f"import of timestepmusic.prepare_corpus: {median(cold, 'import_s'):.2f} s",
               f"a cold run parsed {cold[0]['parsed']} files, took {cold[0]['from_cache']} from the content cache "
               f"(same bytes as another file) and skipped {cold[0]['skipped']}; warm runs reused the corpus: "
               f"{all(r['reused'] for r in warm)}"]

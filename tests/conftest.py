@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 from timestepmusic.config import Config
-from timestepmusic.corpus import prepare
 from timestepmusic.midi import Events, write_events
+from timestepmusic.prepare_corpus import prepare
 from timestepmusic.sequence.carry import Carry, History, carry_items
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler

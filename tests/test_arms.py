@@ -17,10 +17,10 @@ import timestepmusic
 import timestepmusic.generation as generation
 from timestepmusic.cli import main
 from timestepmusic.config import Config
-from timestepmusic.corpus import prepare
 from timestepmusic.generation import LONGEST_PIECE_S, GANModel, decode_piece
 from timestepmusic.latents import split_rows
 from timestepmusic.midi import write_events
+from timestepmusic.prepare_corpus import prepare
 from timestepmusic.sequence import LatentData, Update, register
 from timestepmusic.train.sequence import train_sequence_model
 

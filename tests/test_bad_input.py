@@ -16,8 +16,9 @@ import pytest
 
 from timestepmusic.cli import main
 from timestepmusic.config import Config
-from timestepmusic.corpus import Corpus, prepare
+from timestepmusic.corpus import Corpus
 from timestepmusic.midi import read_events
+from timestepmusic.prepare_corpus import prepare
 
 from midi_factory import Note, midi_bytes, simple_piece, write_piece
 

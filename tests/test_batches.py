@@ -8,8 +8,9 @@ import torch
 from timestepmusic.batches import ChunkGatherer, SetBatch, batch_generator, epoch_order
 from timestepmusic.chunks import Chunked, chunk_events
 from timestepmusic.config import Config
-from timestepmusic.corpus import Corpus, prepare
+from timestepmusic.corpus import Corpus
 from timestepmusic.midi import NUM_KEYS, Events
+from timestepmusic.prepare_corpus import prepare
 from timestepmusic.stage_configs import AugmentConfig
 
 from midi_factory import CC, Note, write_midi

@@ -108,7 +108,8 @@ def test_ctrl_c_before_a_command_runs_is_one_line_and_the_start_is_quick(monkeyp
     import timestepmusic.cli as cli
 
     loaded = subprocess.run([sys.executable, "-c", "import sys, timestepmusic.cli; print(sorted(m for m in "
-                             "('numpy', 'symusic', 'torch', 'timestepmusic.corpus') if m in sys.modules))"],
+                             "('numpy', 'symusic', 'torch', 'timestepmusic.corpus', 'timestepmusic.prepare_corpus', "
+                             "'timestepmusic.parse_files') if m in sys.modules))"],
                             capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]"
 

@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from timestepmusic.config import Config
-from timestepmusic.corpus import Corpus, prepare
+from timestepmusic.corpus import Corpus
 from timestepmusic.evaluate import audio
 from timestepmusic.evaluate.compare import (
     POINT_MASS_AT_ZERO,
@@ -35,6 +35,7 @@ from timestepmusic.evaluate.descriptors import (
 )
 from timestepmusic.evaluate.render import render_outputs
 from timestepmusic.midi import DAMPER_ID, LOWEST_PITCH, NUM_KEYS, SOFT_ID, Events, write_events
+from timestepmusic.prepare_corpus import prepare
 
 from midi_factory import CC, Note, write_midi
 

@@ -29,8 +29,8 @@ import timestepmusic.train.ae as train_ae
 from timestepmusic.checkpoint import CONFIG, read_meta, start_run_folder, write_checkpoint
 from timestepmusic.cli import main
 from timestepmusic.config import Config
-from timestepmusic.corpus import prepare
 from timestepmusic.midi import Events, write_events
+from timestepmusic.prepare_corpus import prepare
 from timestepmusic.train.ae import train_autoencoder
 from timestepmusic.train.log import MetricsLog, read_metrics
 from timestepmusic.train.sequence import train_sequence_model as train_gan
@@ -646,7 +646,7 @@ def test_a_full_disk_during_prepare_stops_it_and_marks_no_file_bad(tmp_path, mon
     room parses every file (none was recorded as a bad file)."""
     import errno
 
-    import timestepmusic.corpus as corpus_module
+    import timestepmusic.parse_files as parse_files
 
     rng = np.random.default_rng(2)
     for piece in range(3):
@@ -656,11 +656,11 @@ def test_a_full_disk_during_prepare_stops_it_and_marks_no_file_bad(tmp_path, mon
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(corpus_module.np, "savez", full)
+    monkeypatch.setattr(parse_files.np, "savez", full)
     with pytest.raises(ValueError, match=r"cache: cannot write the parse cache \(No space left on device\)"):
         prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
     assert not list((tmp_path / "corpus" / "cache").glob(".*tmp*"))  # no half-written cache entry left
-    monkeypatch.setattr(corpus_module.np, "savez", savez)
+    monkeypatch.setattr(parse_files.np, "savez", savez)
     report = prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
     assert report.corpus.num_tracks == 3 and not report.skipped
 
@@ -815,13 +815,13 @@ def test_a_worker_killed_while_prepare_parses_costs_one_file_said_not_a_hang(whe
     """A worker killed (the out-of-memory killer's SIGKILL) as it parses a file, or halfway through sending what it
     parsed: prepare goes on and ends, that file skipped with one line that names it and says why, every other file in
     the corpus; the next prepare parses it again (it is not recorded as a bad file)."""
-    import timestepmusic.corpus as corpus_module
+    import timestepmusic.parse_files as parse_files
 
     rng = np.random.default_rng(4)
     for piece in range(12):
         write_events(_performance(rng, 2.0), tmp_path / "midi" / f"piece{piece:02d}.mid")
     doomed = str(tmp_path / "midi" / f"piece{doomed_piece:02d}.mid")
-    parse = corpus_module._parse_file
+    parse = parse_files._parse_file
 
     def killed_on_doomed(job: tuple) -> dict:
         if job[0] != doomed:
@@ -831,7 +831,7 @@ def test_a_worker_killed_while_prepare_parses_costs_one_file_said_not_a_hang(whe
         result = parse(job) | {"ballast": np.ones(100_000_000 // 8)}  # (a result that takes a while to send)
         _killed_once_it_writes()
         return result
-    monkeypatch.setattr(corpus_module, "_parse_file", killed_on_doomed)
+    monkeypatch.setattr(parse_files, "_parse_file", killed_on_doomed)
     config = Config().override({"corpus.workers": 2})
     with _forked_workers(), _no_longer_than(30, "prepare with a killed worker"):
         report = prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
@@ -839,7 +839,7 @@ def test_a_worker_killed_while_prepare_parses_costs_one_file_said_not_a_hang(whe
     assert [s["file"] for s in report.skipped] == [doomed]
     reason = report.skipped[0]["reason"]
     assert "killed by SIGKILL" in reason and "\n" not in reason
-    monkeypatch.setattr(corpus_module, "_parse_file", parse)
+    monkeypatch.setattr(parse_files, "_parse_file", parse)
     again = prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
     assert again.corpus.num_tracks == 12 and not again.skipped
 
@@ -850,19 +850,19 @@ def test_a_parser_fault_on_a_file_skips_it_in_one_line_and_workers_killed_again_
     """An exception the parser does not expect (a bug) on one file: that file skipped with one line naming the
     exception, no worker lost; every worker killed as it starts a file: prepare stops in one line after
     KILLED_IN_A_ROW, rather than forking a worker for each file."""
-    import timestepmusic.corpus as corpus_module
+    import timestepmusic.parse_files as parse_files
 
     rng = np.random.default_rng(5)
     for piece in range(12):
         write_events(_performance(rng, 2.0), tmp_path / "midi" / f"piece{piece:02d}.mid")
     faulty = str(tmp_path / "midi" / "piece03.mid")
-    parse = corpus_module._parse_file
+    parse = parse_files._parse_file
 
     def fails_on_one(job: tuple) -> dict:
         if job[0] == faulty:
             raise TypeError("an unexpected None")
         return parse(job)
-    monkeypatch.setattr(corpus_module, "_parse_file", fails_on_one)
+    monkeypatch.setattr(parse_files, "_parse_file", fails_on_one)
     config = Config().override({"corpus.workers": 2})
     with _forked_workers(), _no_longer_than(30, "prepare with a parser fault"):
         report = prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False)
@@ -870,14 +870,14 @@ def test_a_parser_fault_on_a_file_skips_it_in_one_line_and_workers_killed_again_
     assert report.skipped[0]["reason"] == "the parser failed (TypeError: an unexpected None)"
     alone = prepare([tmp_path / "midi"], tmp_path / "alone", Config().override({"corpus.workers": 1}), progress=False)
     assert [s["reason"] for s in alone.skipped] == [report.skipped[0]["reason"]]  # in prepare's own process alike
-    monkeypatch.setattr(corpus_module, "_parse_file", parse)  # the parser mended: the file parsed (the parser's
+    monkeypatch.setattr(parse_files, "_parse_file", parse)  # the parser mended: the file parsed (the parser's
     assert prepare([tmp_path / "midi"], tmp_path / "corpus", config, progress=False).corpus.num_tracks == 12  # fault)
 
     def always_killed(job: tuple) -> dict:
         os.kill(os.getpid(), signal.SIGKILL)
-    monkeypatch.setattr(corpus_module, "_parse_file", always_killed)
+    monkeypatch.setattr(parse_files, "_parse_file", always_killed)
     with _forked_workers(), _no_longer_than(30, "prepare with every worker killed"):
-        with pytest.raises(ValueError, match=f"{max(corpus_module.KILLED_IN_A_ROW, 4)} parsing processes in a row "
+        with pytest.raises(ValueError, match=f"{max(parse_files.KILLED_IN_A_ROW, 4)} parsing processes in a row "
                                              "were killed") as stopped:
             prepare([tmp_path / "midi"], tmp_path / "again", config, progress=False)
     assert "\n" not in str(stopped.value) and "corpus.workers=1" in str(stopped.value)
@@ -1104,6 +1104,7 @@ def test_a_full_disk_while_prepare_writes_the_corpus_names_it_and_keeps_the_earl
     import errno
 
     import timestepmusic.corpus as corpus_module
+    import timestepmusic.prepare_corpus as prepare_corpus
 
     rng = np.random.default_rng(5)
     for piece in range(3):
@@ -1126,7 +1127,7 @@ def test_a_full_disk_while_prepare_writes_the_corpus_names_it_and_keeps_the_earl
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return write_text(self, text, *args, **kwargs)
     if full_at == "data":
-        monkeypatch.setattr(corpus_module.np, "save", short_save)
+        monkeypatch.setattr(prepare_corpus.np, "save", short_save)
         said = r"data-[0-9a-f]+: cannot write the corpus \(\d+ requested and 6 written: is the disk full\?\)"
     else:
         monkeypatch.setattr(pathlib.Path, "write_text", full)

@@ -16,13 +16,14 @@ from timestepmusic.batches import ChunkGatherer
 from timestepmusic.checks import check_resumed_corpus
 from timestepmusic.cli import main
 from timestepmusic.config import Config
-from timestepmusic.corpus import Corpus, prepare
+from timestepmusic.corpus import Corpus
 from timestepmusic.encoding import DurationFit, Encoding
 from timestepmusic.evaluate.fidelity import reconstruct_track
 from timestepmusic.generate_api import generate
 from timestepmusic.generation import GANModel
 from timestepmusic.midi import Events, write_events
 from timestepmusic.pisa import PISA
+from timestepmusic.prepare_corpus import prepare
 from timestepmusic.train.ae import train_autoencoder
 from timestepmusic.train.log import read_metrics
 from timestepmusic.train.sequence import train_sequence_model

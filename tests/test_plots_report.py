@@ -556,7 +556,8 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
 
 @pytest.mark.real
 def test_describe_every_test_excerpt_of_asap(shared_data, tmp_path):
-    from timestepmusic.corpus import Corpus, prepare
+    from timestepmusic.corpus import Corpus
+    from timestepmusic.prepare_corpus import prepare
 
     if os.environ.get(CORPUS_ENV):
         corpus = Corpus.open(os.environ[CORPUS_ENV])

@@ -10,8 +10,9 @@ import torch
 from test_events_arm import TINY_EVENTS
 from timestepmusic.batches import ChunkGatherer, SetBatch
 from timestepmusic.config import Config
-from timestepmusic.corpus import Corpus, prepare
+from timestepmusic.corpus import Corpus
 from timestepmusic.midi import Events, read_events, write_events
+from timestepmusic.prepare_corpus import prepare
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.pulse import (

@@ -14,7 +14,6 @@ import pretty_midi
 import pytest
 
 from timestepmusic.config import Config
-from timestepmusic.corpus import prepare
 from timestepmusic.midi import (
     DAMPER_ID,
     LOWEST_PITCH,
@@ -30,6 +29,7 @@ from timestepmusic.midi import (
     score_from_bytes,
     score_to_events,
 )
+from timestepmusic.prepare_corpus import prepare
 
 from conftest import MISSING_SHARED, asap_rows
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from timestepmusic import corpus as corpus_module
+from timestepmusic import parse_files, prepare_corpus
 from timestepmusic.config import Config
-from timestepmusic.corpus import Corpus, prepare
+from timestepmusic.corpus import Corpus
 from timestepmusic.midi import DAMPER_ID, NUM_KEYS, read_events
+from timestepmusic.prepare_corpus import prepare
 from timestepmusic.sources import SPLITS, discover, split_by_hash
 
 from midi_factory import CC, Note, bad_files, write_midi, write_piece
@@ -389,6 +390,13 @@ def test_other_binning_reports_files_parsed_again(tmp_path):
     assert (report.parsed, report.from_cache) == (len(files), 0)
 
 
+def _reader_version(monkeypatch, version: int) -> None:
+    """Prepare as a reader of `version` would: the parse cache's names (parse_files) and the data key, the known bad
+    files' limits and the stale cache entries (prepare_corpus)."""
+    for module in (parse_files, prepare_corpus):
+        monkeypatch.setattr(module, "READER_VERSION", version)
+
+
 def test_a_corpus_prepared_by_an_earlier_reader_is_read_again(tmp_path, monkeypatch):
     """Preparing again with the same files and settings reused the corpus and the parse cache even where the reader
     had changed (the forty-ninth session's pedals from note-less tracks), so an old corpus never got them. The reader's
@@ -399,15 +407,15 @@ def test_a_corpus_prepared_by_an_earlier_reader_is_read_again(tmp_path, monkeypa
     first = prepare([plain], out, SERIAL, progress=False).corpus
     mine = out / "cache" / "notes.npz"  # not a cache entry's name: left alone
     mine.write_bytes(b"mine")
-    later = out / "cache" / f"{'0' * 40}-b4-r{corpus_module.READER_VERSION + 2}.npz"  # a later tsm's: left for it
+    later = out / "cache" / f"{'0' * 40}-b4-r{parse_files.READER_VERSION + 2}.npz"  # a later tsm's: left for it
     later.write_bytes(b"later")
-    monkeypatch.setattr(corpus_module, "READER_VERSION", corpus_module.READER_VERSION + 1)
+    _reader_version(monkeypatch, parse_files.READER_VERSION + 1)
     report = prepare([plain], out, SERIAL, progress=False)
     assert not report.reused and (report.parsed, report.from_cache) == (len(files), 0)
     assert report.corpus.manifest["key"] != first.manifest["key"]
     entries = sorted(p.name for p in (out / "cache").glob("*.npz"))
     assert len(entries) == len(files) + 2 and "notes.npz" in entries and later.name in entries
-    assert all(name.endswith(f"-r{corpus_module.READER_VERSION}.npz") for name in entries
+    assert all(name.endswith(f"-r{parse_files.READER_VERSION}.npz") for name in entries
                if name not in ("notes.npz", later.name))
     assert report.corpus.content_key == first.content_key  # its runs still resume on it
     assert prepare([plain], out, SERIAL, progress=False).reused
@@ -418,7 +426,7 @@ def test_a_layered_instrument_is_left_out_of_the_corpus_and_an_older_readers_cac
     files = make_plain(plain)
     layer = write_midi(plain / "layer.mid", [Note(60, 0, 480), Note(48, 0, 960, channel=1)], programs=[(1, 48)])
     out = tmp_path / "corpus"
-    monkeypatch.setattr(corpus_module, "READER_VERSION", 1)  # a corpus and cache prepared before the reader changed
+    _reader_version(monkeypatch, 1)  # a corpus and cache prepared before the reader changed
     prepare([plain], out, SERIAL, progress=False)
     monkeypatch.undo()
     report = prepare([plain], out, SERIAL, progress=False)
@@ -438,15 +446,15 @@ def test_a_file_an_earlier_reader_skipped_is_read_again(tmp_path, monkeypatch):
     layer = write_midi(folder / "layer.mid", [Note(60 + i, 100 * i, 100 * i + 100) for i in range(8)]
                        + [Note(48 + i, 100 * i, 100 * i + 100, channel=1) for i in range(8)], programs=[(1, 48)])
     config, out = SERIAL.override({"events.max_events_per_second": 10}), tmp_path / "corpus"
-    reader = corpus_module.piano_events
+    reader = parse_files.piano_events
 
     def every_voice(score, *args, **options):  # the reader before a layer was left out: every track as the piano
         for track in score.tracks:
             track.program = 0
         return reader(score, *args, **options)
 
-    monkeypatch.setattr(corpus_module, "READER_VERSION", 2)
-    monkeypatch.setattr(corpus_module, "piano_events", every_voice)
+    _reader_version(monkeypatch, 2)
+    monkeypatch.setattr(parse_files, "piano_events", every_voice)
     assert [s["file"] for s in prepare([folder], out, config, progress=False).skipped] == [str(layer)]
     monkeypatch.undo()
     report = prepare([folder], out, config, progress=False)

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from timestepmusic.config import Config
-from timestepmusic.corpus import prepare
+from timestepmusic.prepare_corpus import prepare
 from timestepmusic.stats import corpus_stats, depth_ranges, format_stats, reason_kind
 
 SIZES = [14, 1, 3, 0, 1] + [1, 0, 0, 0, 1, 0, 0] + [1]  # events per chunk, by hand (see above)

@@ -19,9 +19,12 @@ def __getattr__(name: str):
     if name == "Config":
         from .config import Config
         return Config
-    if name in ("Corpus", "prepare"):
-        from . import corpus
-        return getattr(corpus, name)
+    if name == "Corpus":
+        from .corpus import Corpus
+        return Corpus
+    if name == "prepare":  # the module is prepare_corpus.py, so that it never shadows the verb
+        from .prepare_corpus import prepare
+        return prepare
     if name in ("Events", "read_events", "write_events"):
         from . import midi
         return getattr(midi, name)

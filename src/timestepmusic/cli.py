@@ -75,7 +75,7 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from .corpus import prepare
+    from .prepare_corpus import prepare
     from .stats import corpus_stats, format_stats, hours_said
 
     config = _config(args, {"chunk_seconds": "chunks.chunk_seconds", "max_events": "chunks.max_events",

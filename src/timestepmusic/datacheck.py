@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .corpus import generated_said, written_by_generate
 from .midi import (
     READ_MAX_EVENTS_PER_SECOND,
     READ_MAX_SECONDS,
@@ -18,6 +17,7 @@ from .midi import (
     load_score,
     piano_events,
 )
+from .parse_files import generated_said, written_by_generate
 from .sources import (
     EMPTY_SPLIT_MEANS,
     SPLITS,

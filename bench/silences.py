@@ -52,7 +52,7 @@ def main() -> None:
     torch.set_num_threads(1)
     from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_of_length
     from timestepmusic.generation import GANModel, sampled_events
-    from timestepmusic.sequence.style import parse_style
+    from timestepmusic.sequence.style_request import parse_style
 
     style = parse_style(args.style) if args.style else None  # refuses a bad request before sampling
 
@@ -96,7 +96,7 @@ def main() -> None:
 def told_apart(name: str, told: np.ndarray, long: np.ndarray, attributes: tuple[str, ...]) -> str:
     """The mean description [pieces, D] told the pieces silent over 4 s (`long` [pieces]) against the others',
     density and pause in their users' units (notes/s, s: the mean of ln(1 + x), then back)."""
-    from timestepmusic.sequence.style import LOGGED
+    from timestepmusic.sequence.style_request import LOGGED
 
     shown = []
     for j, attribute in enumerate(attributes):

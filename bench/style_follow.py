@@ -42,7 +42,8 @@ def measured(pieces, seconds: float) -> dict[str, np.ndarray]:
     """Each attribute of each written piece [S] in its users' units (NaN where undefined), as the calibration
     measures it (evaluate/played.py)."""
     from timestepmusic.evaluate.played import longest_pause_s, played
-    from timestepmusic.sequence.style import ATTRIBUTES, users_value
+    from timestepmusic.sequence.style import ATTRIBUTES
+    from timestepmusic.sequence.style_request import users_value
 
     held = played(pieces, seconds, ATTRIBUTES)  # [S, 8] as descriptions hold them
     out = {name: users_value(name, held[:, i]) for i, name in enumerate(ATTRIBUTES)}
@@ -71,7 +72,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from timestepmusic.generation import GANModel, set_sampling
-    from timestepmusic.sequence.style import parse_style, users_value
+    from timestepmusic.sequence.style_request import parse_style, users_value
 
     model = GANModel.load(args.model)
     try:  # as `tsm generate --set` takes them: sampling settings only

@@ -52,7 +52,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     from timestepmusic.generation import GANModel
-    from timestepmusic.sequence.style import StyleRamp, parse_style_path, users_value
+    from timestepmusic.sequence.style_request import StyleRamp, parse_style_path, users_value
     from timestepmusic.shipped import resolve_model
 
     gan = GANModel.load(resolve_model(args.model))

@@ -39,7 +39,8 @@ def played_and_told(gan, n: int, seconds: float, seed: int) -> tuple[dict[str, n
     from timestepmusic.evaluate.descriptors import describe, excerpts_of_length
     from timestepmusic.evaluate.played import windows_played
     from timestepmusic.sequence.path_walk import PathWalk
-    from timestepmusic.sequence.style import StylePaths, users_value
+    from timestepmusic.sequence.style_paths import StylePaths
+    from timestepmusic.sequence.style_request import users_value
 
     starts, draw = [], StylePaths.draw
 

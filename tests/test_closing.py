@@ -617,7 +617,8 @@ def test_the_settings_a_refusal_lists_are_those_the_model_takes(model, taken, re
 
 def test_a_tracks_ending_is_its_last_row():
     """ar.closing_path "ending": a piece's closing is told the last row of the track it walks (its last passage)."""
-    from timestepmusic.sequence.style import ATTRIBUTES, StylePaths
+    from timestepmusic.sequence.style import ATTRIBUTES
+    from timestepmusic.sequence.style_paths import StylePaths
 
     rows = torch.arange(5, dtype=torch.float32)[:, None].expand(5, len(ATTRIBUTES)) * 8  # [R, D]: row r holds 8r
     paths = StylePaths(rows, torch.tensor([0, 3, 5]))  # track 0: rows 0–2, track 1: rows 3–4
@@ -691,7 +692,7 @@ def test_a_closing_told_an_ending_where_no_path_is_walked_is_refused_in_one_line
 def test_the_arm_refuses_a_closing_told_an_ending_where_no_path_is_walked():
     """The API (no CLI before it): a piece asked a style, or of a model whose pieces walk no path (ar.style_path none),
     is refused as the CLI refuses it; one that walks a path draws."""
-    from timestepmusic.sequence.style import parse_style
+    from timestepmusic.sequence.style_request import parse_style
     from timestepmusic.shipped import resolve_model
 
     model = GANModel.load(resolve_model("default"))

@@ -17,7 +17,8 @@ from timestepmusic.config import Config
 from timestepmusic.midi import read_events
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
-from timestepmusic.sequence.style import BANK, parse_style
+from timestepmusic.sequence.style import BANK
+from timestepmusic.sequence.style_request import parse_style
 from timestepmusic.train.sequence import train_sequence_model
 
 from conftest import spy_on_event_sampler, timed_carry

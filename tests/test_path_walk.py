@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from timestepmusic.sequence.path_walk import PathWalk, follow_gains, walked_attributes
-from timestepmusic.sequence.style import ATTRIBUTES, PATH_HOP, StylePaths
+from timestepmusic.sequence.style import ATTRIBUTES, PATH_HOP
+from timestepmusic.sequence.style_paths import StylePaths
 
 
 def ramp_paths() -> StylePaths:

@@ -15,7 +15,8 @@ from test_tonal import counts_of_one_class
 from timestepmusic.config import Config
 from timestepmusic.midi import DAMPER_ID, NUM_KEYS, SOFT_ID, SOSTENUTO_ID
 from timestepmusic.sequence.event_sampler import EventSampler
-from timestepmusic.sequence.style import ATTRIBUTES, BANK, PieceStyle, parse_style
+from timestepmusic.sequence.style import ATTRIBUTES, BANK, PieceStyle
+from timestepmusic.sequence.style_request import parse_style
 from timestepmusic.train.sequence import train_sequence_model
 
 from conftest import timed_carry

@@ -633,7 +633,7 @@ def test_a_shapes_waypoints_are_marked_on_its_roll(tmp_path):
     from timestepmusic.heard import shape_marks
     from timestepmusic.keys import Key
     from timestepmusic.sequence.pulse import TempoTold
-    from timestepmusic.sequence.style import StyleRamp, parse_style_path
+    from timestepmusic.sequence.style_request import StyleRamp, parse_style_path
     from timestepmusic.sequence.tonal import KeyTold
 
     key = KeyTold(Key(0, False), later=((2.0, Key(7, False)),))

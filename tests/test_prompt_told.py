@@ -14,7 +14,8 @@ from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.midi import Events
 from timestepmusic.sequence import told as told_module
-from timestepmusic.sequence.style import AHEAD, StyleGatherer
+from timestepmusic.sequence.style import AHEAD
+from timestepmusic.sequence.style_describe import StyleGatherer
 from timestepmusic.train.sequence import train_sequence_model
 
 
@@ -176,7 +177,7 @@ def test_a_style_asked_of_a_continued_prompt_keeps_the_rest_of_the_prompts_chara
     asked (not a real passage near the request, which would pedal and move the register as that passage does); a
     pedal the prompt never pressed stays up; without a prompt, the rest comes from the bank, as before."""
     from timestepmusic.sequence.event_sampler import EventSampler
-    from timestepmusic.sequence.style import StyleRamp, parse_style, parse_style_path
+    from timestepmusic.sequence.style_request import StyleRamp, parse_style, parse_style_path
 
     events = Corpus.open(tiny_corpus).track_events(0)
     dry = events.take(np.flatnonzero(events.is_note))  # the damper never pressed

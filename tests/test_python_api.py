@@ -9,7 +9,7 @@ import pytest
 
 import timestepmusic as tsm
 from timestepmusic.keys import parse_key
-from timestepmusic.sequence.style import asked_style
+from timestepmusic.sequence.style_request import asked_style
 from timestepmusic.sequence.tonal import KeyTold
 
 

@@ -10,7 +10,8 @@ import torch
 from timestepmusic.batches import SetBatch
 from timestepmusic.sequence.events import EventGenerator
 from timestepmusic.sequence.register_follow import FOLLOW_CHUNKS, FOLLOW_NOTES, DrawnKeySums, Played, followed
-from timestepmusic.sequence.style import AHEAD, ATTRIBUTES, StylePaths
+from timestepmusic.sequence.style import AHEAD, ATTRIBUTES
+from timestepmusic.sequence.style_paths import StylePaths
 
 REGISTER, SPREAD, DENSITY = (ATTRIBUTES.index(name) for name in ("register", "spread", "density"))
 COLUMNS = {"register": REGISTER, "spread": SPREAD, "density": DENSITY}
@@ -209,7 +210,7 @@ def test_the_told_follow_bench_pairs_a_pulled_spread_with_what_it_was_told(defau
     from pathlib import Path
 
     from timestepmusic.generation import set_sampling
-    from timestepmusic.sequence.style import users_value
+    from timestepmusic.sequence.style_request import users_value
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
     told_follow = importlib.import_module("told_follow")
@@ -249,7 +250,7 @@ def test_the_told_follow_bench_pairs_every_whole_window_with_what_its_first_chun
     from pathlib import Path
 
     from timestepmusic.evaluate.played import windows_played
-    from timestepmusic.sequence.style import users_value
+    from timestepmusic.sequence.style_request import users_value
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
     told_follow = importlib.import_module("told_follow")

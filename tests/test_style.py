@@ -17,19 +17,12 @@ from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.midi import read_events
-from timestepmusic.sequence import style as style_module
+from timestepmusic.sequence import style_describe
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.events import EventGenerator
-from timestepmusic.sequence.style import (
-    ATTRIBUTES,
-    BANK,
-    NEAREST,
-    PieceStyle,
-    StyleGatherer,
-    parse_style,
-    parse_style_path,
-    users_value,
-)
+from timestepmusic.sequence.style import ATTRIBUTES, BANK, NEAREST, PieceStyle
+from timestepmusic.sequence.style_describe import StyleGatherer
+from timestepmusic.sequence.style_request import parse_style, parse_style_path, users_value
 from timestepmusic.sequence.transformer_net import LatentTransformer
 from timestepmusic.train.sequence import train_sequence_model
 
@@ -377,12 +370,12 @@ def test_each_step_is_told_the_passage_from_it_on(tiny_corpus, monkeypatch):
 
     rows = ptr[1] + torch.tensor([[2, 3, chunks - 5, chunks - 1]])  # [1, 4]: early in track 1, and at its end
     assert 40 < chunks < 64
-    monkeypatch.setattr(style_module, "AHEAD", 8)  # 2 s, shorter than the track
+    monkeypatch.setattr(style_describe, "AHEAD", 8)  # 2 s, shorter than the track
     told = styles.ahead(rows, locate)[0].nan_to_num(-1)  # [4, D]
     for i, begin in enumerate([2, 3, chunks - 8, chunks - 8]):
         assert torch.equal(told[i], passage(begin, 8)), i
     assert not torch.equal(told[0], told[1])  # the passage moves with the step …
-    monkeypatch.setattr(style_module, "AHEAD", 64)  # 16 s, longer than the track: the whole of it for every step
+    monkeypatch.setattr(style_describe, "AHEAD", 64)  # 16 s, longer than the track: the whole of it for every step
     told = styles.ahead(rows, locate)[0].nan_to_num(-1)
     for i in range(4):
         assert torch.equal(told[i], passage(0, chunks)), i
@@ -421,7 +414,7 @@ def test_a_pause_asked_is_said_beside_the_longest_time_between_note_starts():
     from timestepmusic.evaluate.played import longest_pause_s
     from timestepmusic.heard import style_heard
     from timestepmusic.midi import Events
-    from timestepmusic.sequence.style import parse_style
+    from timestepmusic.sequence.style_request import parse_style
 
     piece = Events(np.array([60, 88, 64, 67]), np.array([0.5, 1.0, 1.2, 3.7]), np.array([0.3, 2.0, 0.2, 0.1]),
                    np.array([70, 127, 70, 70]), 4.0)  # starts 0.5, 1.2, 3.7 (a damper at 1.0): the longest gap 2.5
@@ -436,7 +429,7 @@ def test_a_half_pedal_asked_of_a_piece_that_never_presses_the_damper_is_not_call
     'no damper'; a piece without notes is still 'silent' for the notes' attributes, in a path's line too."""
     from timestepmusic.heard import shape_heard, style_heard
     from timestepmusic.midi import Events
-    from timestepmusic.sequence.style import StyleRamp, parse_style, parse_style_path
+    from timestepmusic.sequence.style_request import StyleRamp, parse_style, parse_style_path
 
     start_s = np.arange(0.0, 8.0, 0.25)
     dry = Events(np.full(start_s.shape, 39), start_s, np.full(start_s.shape, 0.2), np.full(start_s.shape, 70), 8.0)

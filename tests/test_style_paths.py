@@ -21,9 +21,12 @@ from timestepmusic.batches import ChunkGatherer
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
-from timestepmusic.sequence import style as style_module
+from timestepmusic.sequence import style_describe, style_request
 from timestepmusic.sequence.events import EventGenerator
-from timestepmusic.sequence.style import ATTRIBUTES, PATH_HOP, StyleGatherer, StylePaths, StyleRamp, parse_style, parse_style_path
+from timestepmusic.sequence.style import ATTRIBUTES, PATH_HOP
+from timestepmusic.sequence.style_describe import StyleGatherer
+from timestepmusic.sequence.style_paths import StylePaths
+from timestepmusic.sequence.style_request import StyleRamp, parse_style, parse_style_path
 from timestepmusic.sequence.windows import SequenceSampler
 from timestepmusic.train.sequence import train_sequence_model
 from timestepmusic.train.style_paths import main as add_paths
@@ -91,7 +94,7 @@ def style_run(tiny_corpus, tiny_ae, tmp_path_factory):
     run = tmp_path_factory.mktemp("paths") / "run"
     config = Config().override(TINY_EVENTS | {"ar.style": True, "ar.carry": True, "gan.steps": 4})
     with pytest.MonkeyPatch.context() as patch:  # passages of 2 s: the tiny tracks' (12 s) descriptions move
-        patch.setattr(style_module, "AHEAD", 8)
+        patch.setattr(style_describe, "AHEAD", 8)
         train_sequence_model(tiny_corpus, tiny_ae, run, config, arch="events", progress=False)
     return run
 
@@ -185,7 +188,7 @@ def test_paths_are_added_to_a_model_trained_before_them(style_run, tmp_path, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "keeps no description paths" in err[0] and "style_paths" in err[0]
     corpus = Corpus.open(json.loads((style_run / "last" / "config.json").read_text())["corpus"]["root"])
-    monkeypatch.setattr(style_module, "AHEAD", 8)  # as the run was trained
+    monkeypatch.setattr(style_describe, "AHEAD", 8)  # as the run was trained
     assert add_paths([str(old), str(corpus.root)]) == 0
     assert (old / "style_paths.safetensors").read_bytes() == (style_run / "last" / "style_paths.safetensors").read_bytes()
     assert main(["generate", "--model", str(old), "-n", "1", "--seconds", "1", "-o", str(tmp_path / "b"),
@@ -293,9 +296,9 @@ def test_each_attribute_moves_in_a_line_and_each_chunk_is_told_its_mean_ahead():
     assert np.allclose(line["density"], [1.0, 1.0, 1.5, 2.0, 2.0, 2.0])  # from the piece's own at the waypoint before
     assert list(ramp.at(np.zeros(1))) == ["loudness"]  # without the piece's own: left out
     told = ramp.told(100, 0.25, prompt_chunks=8)  # {name: [8 + 100]}
-    middles = (np.arange(-8, 100 + style_module.AHEAD) + 0.5) * 0.25
+    middles = (np.arange(-8, 100 + style_request.AHEAD) + 0.5) * 0.25
     loudness = ramp.at(middles)["loudness"]
-    by_hand = [loudness[chunk:chunk + style_module.AHEAD].mean() for chunk in range(108)]
+    by_hand = [loudness[chunk:chunk + style_request.AHEAD].mean() for chunk in range(108)]
     assert np.allclose(told["loudness"], by_hand) and told["loudness"][8] == pytest.approx(60.0)
     assert told["loudness"][0] < told["loudness"][8]  # a prompt's chunks: the line held at 40 before it
     assert np.all(np.diff(told["loudness"]) >= 0) and told["loudness"][-1] == pytest.approx(80.0)
@@ -502,7 +505,7 @@ def test_a_performances_path_is_described_as_training_describes_a_track(tiny_cor
 
     events = np.asarray(corpus.track_event_ptr)
     with pytest.MonkeyPatch.context() as patch:  # passages of 2 s, so that the 12 s tracks have rows near their end
-        patch.setattr(style_module, "AHEAD", 8)
+        patch.setattr(style_describe, "AHEAD", 8)
         for pause in (False, True):  # (with ar.style_pause, each passage's longest pause too)
             fill = torch.full((len(ATTRIBUTES) + pause,), -7.0)
             paths = StyleGatherer(ChunkGatherer(corpus), pause).paths(sampler, locate, fill)
@@ -510,14 +513,14 @@ def test_a_performances_path_is_described_as_training_describes_a_track(tiny_cor
                 lo, hi = events[track], events[track + 1]
                 performance = Events(*(np.asarray(x[lo:hi]) for x in (corpus.ids, corpus.start_s, corpus.duration_s,
                                                                      corpus.intensity)), corpus.tracks[track]["duration_s"])
-                one = style_module.performance_path(performance, 0.25, fill, pause, label="mine.mid")
+                one = style_describe.performance_path(performance, 0.25, fill, pause, label="mine.mid")
                 assert one.labels == ["mine.mid"]
                 assert one.starts.tolist() == [0, int(paths.starts[k + 1] - paths.starts[k])]
                 assert torch.allclose(one.rows.float(), paths.rows[paths.starts[k]:paths.starts[k + 1]].float())
     fill = torch.full((len(ATTRIBUTES),), -7.0)
-    on_the_line = style_module.performance_path(Events([40], [0.0], [11.5], [60]), 0.25, fill)  # ends on a boundary
+    on_the_line = style_describe.performance_path(Events([40], [0.0], [11.5], [60]), 0.25, fill)  # ends on a boundary
     assert on_the_line.rows.shape[0] == 3  # 47 chunks, as the corpus counts them (floor(11.5 / 0.25) + 1): rows 0, 16, 32
-    silent = style_module.performance_path(Events([88], [0.0], [3.0], [127]), 0.25, fill)  # a damper press alone
+    silent = style_describe.performance_path(Events([88], [0.0], [3.0], [127]), 0.25, fill)  # a damper press alone
     assert silent.rows.shape[0] == 1 and torch.equal(silent.rows[0, ATTRIBUTES.index("density")].float(),
                                                      torch.tensor(0.0))
 
@@ -536,11 +539,11 @@ def test_pieces_asked_like_a_performance_walk_its_path_from_its_start(style_run,
     with monkeypatch.context() as patch:
         heard, offset = [], EventGenerator.offset
         patch.setattr(EventGenerator, "offset", lambda net, told, b: heard.append(told) or offset(net, told, b))
-        patch.setattr(style_module, "AHEAD", 8)  # as the run was trained
+        patch.setattr(style_describe, "AHEAD", 8)  # as the run was trained
         chunks = 12
         model.sample_latents(2, chunks * 0.25, seed=1, snap_to_real=False, like=like)
         told = torch.cat([t for t in heard if t is not None and t.dim() == 3], dim=1)  # [S, C, D]: each chunk's
-        path = style_module.performance_path(like, 0.25, model.arm.generator.style.mean.cpu())
+        path = style_describe.performance_path(like, 0.25, model.arm.generator.style.mean.cpu())
         assert torch.allclose(told, path.tell(torch.zeros(2, dtype=torch.float64), 0, chunks - 1))
         assert model.arm.generator.guidance == 1.0 and model.arm.walking is None  # left as it was after sampling
         heard.clear()  # a recording's silent lead-in is not walked: the same path, from its first note

@@ -21,7 +21,7 @@ from .midi import Events, FileGrid, write_events
 from .prompts import continued_prompt
 from .sample_files import earlier_samples, piece_meta, replace_earlier, sample_name, seed_lock
 from .sequence.pulse import TempoTold
-from .sequence.style import StyleRamp, check_held_request
+from .sequence.style_request import StyleRamp, check_held_request
 from .sequence.tonal import KeyTold
 from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames, keyword_messages
 
@@ -249,7 +249,7 @@ def api_told(gan: GANModel, seconds: float, options: dict) -> Told:
     from .keys import typed_keys
     from .midi import grid_until
     from .prompts import prompt_span_s
-    from .sequence.style import StyleRamp
+    from .sequence.style_request import StyleRamp
 
     read, grid = _read_options(gan, seconds, options)
     if read.get("ending") and not read.get("ends"):

@@ -169,7 +169,8 @@ def say_cap_within_closing(gan: GANModel, seconds: float) -> None:
 def style_told(style: str, seconds: float, chunk_seconds: float) -> tuple[object, object | None]:
     """--style: one request, or a path of them (StyleRamp: each attribute in a line between them), and the path
     (None for one request); a shape too short to be told in full is said."""
-    from .sequence.style import AHEAD, FLATTENED, StyleRamp, asked_style
+    from .sequence.style import AHEAD
+    from .sequence.style_request import FLATTENED, StyleRamp, asked_style
 
     told = asked_style(style, seconds)
     ramp = told if isinstance(told, StyleRamp) else None

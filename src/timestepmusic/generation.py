@@ -34,8 +34,8 @@ from .midi import Events, join_pedal_runs, release_by
 from .prompts import prompt_chunks
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
 from .sequence.pulse import TempoTold
-from .sequence.style import StyleRamp
 from .sequence.style_calibration import StyleCalibration
+from .sequence.style_request import StyleRamp
 from .sequence.tonal import HEARS_KEYS, KeyTold
 from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames, said_in_keywords
 from .shipped import arch_said, model_said, resolve_model, shipped_name_of

@@ -102,7 +102,7 @@ def shape_marks(key, tempo, ramp, offset_s: float, length_s: float) -> tuple[tup
     tempo, or None, has none) as a roll's marks: (seconds in the file, `offset_s` after the asked time; what is asked
     there), those at one time in one label, none past the file's `length_s`."""
     from .keys import key_name
-    from .sequence.style import users_value
+    from .sequence.style_request import users_value
 
     labels: dict[float, list[str]] = {}
     for at_s, asked in key.stretches() if key is not None and key.later else []:
@@ -132,7 +132,7 @@ def shape_heard(played, seconds: float, ramp) -> str:
 
     from .evaluate.played import played as played_values
     from .midi import window
-    from .sequence.style import users_value
+    from .sequence.style_request import users_value
 
     names, times = ramp.names(), [at_s for at_s, _ in ramp.waypoints]
     heard = np.full((len(times), len(names)), np.inf)  # [K, A]; inf: the piece ended before the waypoint
@@ -160,7 +160,8 @@ def style_heard(played, seconds: float, request: dict[str, float]) -> str:
 
     from .evaluate.played import longest_pause_s
     from .evaluate.played import played as played_values
-    from .sequence.style import ATTRIBUTES, PAUSE, users_value
+    from .sequence.style import ATTRIBUTES, PAUSE
+    from .sequence.style_request import users_value
 
     names = tuple(name for name in request if name in ATTRIBUTES)
     said = []

@@ -10,8 +10,8 @@ from .config import Config
 from .critic import PieceCritic
 from .generation import EVENTS_ONLY, LATENTS_ONLY, arm_takes, checkpoint_config
 from .sequence import arch_class
-from .sequence.style import StylePaths
 from .sequence.style_calibration import StyleCalibration
+from .sequence.style_paths import StylePaths
 from .shipped import resolve_model
 from .train.log import read_metrics
 

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from ..midi import NUM_KEYS, Events
-from ..sequence.style import ATTRIBUTES, described_by_sums, event_sums
+from ..sequence.style import ATTRIBUTES
+from ..sequence.style_describe import described_by_sums, event_sums
 from .descriptors import describe, excerpts_from_events
 
 PEDAL_SHARES = {"damper": "damper_fraction", "half_pedal": "half_pedal_share", "soft": "soft_fraction"}
@@ -44,7 +45,7 @@ def windows_played(piece: Events, seconds: float, attributes: tuple[str, ...], w
     """What a piece plays of `attributes` in each whole `window_s` window of its first `seconds` [W, D], in users'
     units (as `--style` takes them: density in notes per second, the register as a MIDI note; NaN where undefined)."""
     from ..midi import window
-    from ..sequence.style import users_value
+    from ..sequence.style_request import users_value
 
     starts = np.arange(0.0, seconds - window_s + 1e-9, window_s)  # [W]
     if starts.size == 0:

@@ -49,8 +49,11 @@ from .register_guard import DrawnRegister
 from .register_heard import WINDOWS as REGISTER_WINDOWS
 from .register_heard import RegisterGatherer, drawn_heard
 from .sounding import DrawnSounding
-from .style import PieceStyle, StyleGatherer, StylePaths, StyleRamp
+from .style import PieceStyle
 from .style_calibration import StyleCalibration
+from .style_describe import StyleGatherer
+from .style_paths import StylePaths
+from .style_request import StyleRamp
 from .told import Telling
 from .tonal import HEARS_KEYS, DrawnPitchClasses, KeyTold, TonalGatherer
 from .transformer_net import LatentTransformer

@@ -20,7 +20,9 @@ from ..ar_config import style_path_names
 from ..batches import SetBatch
 from ..midi import NUM_KEYS, Events
 from .register_follow import FOLLOWED, DrawnKeySums, followed
-from .style import AHEAD, PATH_HOP, PieceStyle, StylePaths, performance_path
+from .style import AHEAD, PATH_HOP, PieceStyle
+from .style_describe import performance_path
+from .style_paths import StylePaths
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,8 @@ import torch
 
 from ..batches import SetBatch
 from ..midi import NUM_KEYS
-from .style import ATTRIBUTES, SUMS, described_by_sums
+from .style import ATTRIBUTES
+from .style_describe import SUMS, described_by_sums
 
 FOLLOW_NOTES = 16  # notes heard at which what they play moves the told register and spread by half the gain
 FOLLOW_CHUNKS = 16  # chunks heard (4 s) at which what they play moves the told density by half the gain

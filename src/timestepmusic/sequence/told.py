@@ -26,7 +26,10 @@ from .closing import closing_left
 from .event_generator import with_closing
 from .path_walk import PathWalk, check_walks, closing_path_refused, composer_tracks, follow_gains, like_path, request_refused
 from .path_walk import walked_attributes as walked_mask
-from .style import AHEAD, DYNAMICS, StylePaths, StyleRamp, describe_passage, users_value
+from .style import AHEAD
+from .style_describe import describe_passage
+from .style_paths import StylePaths
+from .style_request import DYNAMICS, StyleRamp, users_value
 
 log = logging.getLogger("timestepmusic.sequence.events")  # the events arm's records, as before these moved here
 

@@ -23,7 +23,7 @@ from ..files import atomic_path, save_tensors
 from ..generation import checkpoint_config
 from ..script_errors import said_errors
 from ..sequence import AVERAGED_GENERATOR
-from ..sequence.style import StyleGatherer
+from ..sequence.style_describe import StyleGatherer
 from ..sequence.windows import split_samplers
 
 KEY = "style_paths"

@@ -14,7 +14,8 @@ from safetensors.torch import load_file
 
 from timestepmusic.config import Config
 from timestepmusic.corpus import prepare
-from timestepmusic.midi import Events, write_events
+from timestepmusic.midi import Events
+from timestepmusic.midi_write import write_events
 from timestepmusic.sequence.carry import Carry, History, carry_items
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler

@@ -20,7 +20,7 @@ from timestepmusic.config import Config
 from timestepmusic.corpus import prepare
 from timestepmusic.generation import LONGEST_PIECE_S, GANModel, decode_piece
 from timestepmusic.latents import split_rows
-from timestepmusic.midi import write_events
+from timestepmusic.midi_write import write_events
 from timestepmusic.sequence import LatentData, Update, register
 from timestepmusic.train.sequence import train_sequence_model
 

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from timestepmusic.config import Config
 from timestepmusic.corpus import prepare
-from timestepmusic.midi import write_events
+from timestepmusic.midi_write import write_events
 from timestepmusic.train.ae import train_autoencoder
 
 from conftest import TINY_AE, TINY_GAN, random_performance

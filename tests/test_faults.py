@@ -30,7 +30,8 @@ from timestepmusic.checkpoint import CONFIG, read_meta, start_run_folder, write_
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import prepare
-from timestepmusic.midi import Events, write_events
+from timestepmusic.midi import Events
+from timestepmusic.midi_write import write_events
 from timestepmusic.train.ae import train_autoencoder
 from timestepmusic.train.log import MetricsLog, read_metrics
 from timestepmusic.train.sequence import train_sequence_model as train_gan

@@ -39,9 +39,9 @@ from .chunks import chunk_pointers, count_chunks, overflow
 from .config import Config
 from .durations import DurationFit
 from .files import atomic_path, held_folder
+from .markers import MADE_BY
 from .midi import (
     DAMPER_ID,
-    MADE_BY,
     NUM_KEYS,
     READER_VERSION,
     Events,

@@ -62,7 +62,7 @@ def main() -> None:
     from timestepmusic.evaluate.report import GENERATED, evaluate_generated
     from timestepmusic.generation import GANModel, decode_piece
     from timestepmusic.latents import encode_corpus, split_rows
-    from timestepmusic.midi import write_events
+    from timestepmusic.midi_write import write_events
 
     model, corpus = GANModel.load(args.model), Corpus.open(args.corpus)
     z = model.normaliser.forward(torch.from_numpy(encode_corpus(model.ae, corpus)))  # [C, L] standardised

@@ -139,7 +139,7 @@ def main_checked(args: argparse.Namespace) -> None:
     from timestepmusic.evaluate.compare import training_excerpts
     from timestepmusic.evaluate.report import BASELINE, CEILING, GENERATED, TRAINING, evaluate_generated
     from timestepmusic.generation import GANModel, checkpoint_config, sampled_events
-    from timestepmusic.midi import write_events
+    from timestepmusic.midi_write import write_events
 
     corpus = Corpus.open(args.corpus)
     if args.train_row and args.split == "train":

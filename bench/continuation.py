@@ -46,7 +46,8 @@ def passage(events, start_s: float, seconds: float):
     """What sounds in [start_s, start_s + seconds), timed from start_s: the notes struck there and the pedals down
     then or pressed there (a pedal held across start_s starts at 0, as `continuation_only` keeps a continuation's),
     all released at the end."""
-    from timestepmusic.midi import continuation_only, release_by
+    from timestepmusic.holds import release_by
+    from timestepmusic.midi import continuation_only
 
     after = continuation_only(events, start_s)
     return release_by(after.take(np.flatnonzero(after.start_s < seconds)), seconds)

@@ -1,7 +1,7 @@
 """How pieces end: the last seconds of every real performance of a split beside pieces that --model ends itself
 (`tsm generate --max-seconds`), each --model given (the baseline first). Per piece, from its last note's start (the
 final onset: the notes struck within 0.1 s of it):
-  ring s        how long the last onset sounds on (to the piece's last sound: midi.sound_end_s, pedals counted)
+  ring s        how long the last onset sounds on (to the piece's last sound: holds.sound_end_s, pedals counted)
   sounds s      how long the final onset's own notes sound (to their last sound, pedals counted)
   final notes   notes of the final onset
   final note s  the longest of them
@@ -58,7 +58,7 @@ PLACED_AFTER = ("ar.final_ritard", "ar.final_ritard_s", "ar.final_held_s",
 
 def ending(events) -> tuple[float, ...] | None:
     """The measures of one piece's ending (MEASURES), None where it holds fewer than 10 notes."""
-    from timestepmusic.midi import sound_end_s
+    from timestepmusic.holds import sound_end_s
 
     notes = events.is_note
     start_s, duration_s, velocity = events.start_s[notes], events.duration_s[notes], events.intensity[notes]

@@ -233,7 +233,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     from timestepmusic.generation import GANModel
-    from timestepmusic.midi import write_events
+    from timestepmusic.midi_write import write_events
     from timestepmusic.sequence.style_request import parse_style
 
     asked = {} if args.style is None else {"style": parse_style(args.style)}

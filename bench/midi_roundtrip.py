@@ -1,7 +1,7 @@
 """Benchmark: what writing MIDI keeps of a model's decoded pieces. A model samples -n pieces; their decoded
 events are described as they are (what the model wrote), then written to MIDI and read back, with the
 pedal writer of before (baseline: a pedal was lifted at the end of the press just before the next one,
-so a short press inside a long one lifted it early) and today's (`midi.pedal_messages`: held while any
+so a short press inside a long one lifted it early) and today's (`midi_write.pedal_messages`: held while any
 press lasts, at the latest held press's level). Damper and soft-pedal time must survive the file; note
 durations change only where a key is struck again while it sounds (MIDI ends the first note there;
 `ae.decode_restrikes` decides that before writing).
@@ -42,7 +42,8 @@ def previous_pedal_messages(down: np.ndarray, up: np.ndarray, level: np.ndarray)
 
 
 def round_trip(pieces, folder: Path, pedal_bins: int) -> list:
-    from timestepmusic.midi import read_events, write_events
+    from timestepmusic.midi import read_events
+    from timestepmusic.midi_write import write_events
 
     return [read_events(write_events(events, folder / f"{i:03d}.mid"), pedal_bins=pedal_bins)[0]
             for i, events in enumerate(pieces)]
@@ -65,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(1)
-    from timestepmusic import midi
+    from timestepmusic import midi_write
     from timestepmusic.generation import GANModel, decode_piece
 
     model = GANModel.load(args.model)
@@ -75,12 +76,12 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-roundtrip-"))
     try:
         rows = {"decoded events (what the model wrote)": means(pieces)}
-        today = midi.pedal_messages
-        midi.pedal_messages = previous_pedal_messages
+        today = midi_write.pedal_messages
+        midi_write.pedal_messages = previous_pedal_messages
         try:
             rows["baseline: written and read back, previous pedal writer"] = means(round_trip(pieces, tmp, bins))
         finally:
-            midi.pedal_messages = today
+            midi_write.pedal_messages = today
         rows["written and read back, today's writer"] = means(round_trip(pieces, tmp, bins))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -69,7 +69,7 @@ def main() -> None:
     from timestepmusic.evaluate.descriptors import excerpts_from_corpus
     from timestepmusic.evaluate.report import GENERATED, evaluate_generated
     from timestepmusic.generation import GANModel, sampled_events
-    from timestepmusic.midi import write_events
+    from timestepmusic.midi_write import write_events
 
     corpus = Corpus.open(args.corpus)
     gaps = [tuple(float(x) for x in (g.split("/") + ["0"])[:2]) for g in args.gaps.split(",")]  # (s, share)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 def run_bounds(start_s: np.ndarray, end_s: np.ndarray, join_s: float) -> tuple[np.ndarray, np.ndarray]:
     """One pedal's events in one excerpt (start and end times [E]) → its runs' starts and ends [U] each (U runs): a
     run goes on while each next event starts at most `join_s` after the latest release so far."""
-    from timestepmusic.midi import pedal_run_bounds
+    from timestepmusic.holds import pedal_run_bounds
 
     if start_s.size == 0:
         return np.zeros(0), np.zeros(0)

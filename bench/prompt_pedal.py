@@ -48,7 +48,8 @@ def held_to_lift(events, at_s: float, join_s: float = 2e-3):
 
 def passage(events, start_s: float, seconds: float):
     """What sounds in [start_s, start_s + seconds), timed from start_s, released at its end."""
-    from timestepmusic.midi import continuation_only, release_by
+    from timestepmusic.holds import release_by
+    from timestepmusic.midi import continuation_only
 
     after = continuation_only(events, start_s)
     return release_by(after.take(np.flatnonzero(after.start_s < seconds)), seconds)

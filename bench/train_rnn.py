@@ -352,7 +352,7 @@ def cmd_compare(args) -> None:
 
 def write_examples(pieces, folder: Path, name: str, count: int = 2) -> None:
     from timestepmusic.evaluate.plots import plot_roll
-    from timestepmusic.midi import write_events
+    from timestepmusic.midi_write import write_events
 
     folder.mkdir(parents=True, exist_ok=True)
     for i, piece in enumerate(pieces[:count]):

@@ -13,7 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 from timestepmusic.config import Config
-from timestepmusic.midi import Events, write_events
+from timestepmusic.midi import Events
+from timestepmusic.midi_write import write_events
 from timestepmusic.prepare_corpus import prepare
 from timestepmusic.sequence.carry import Carry, History, carry_items
 from timestepmusic.sequence.event_head import EventHead

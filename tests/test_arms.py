@@ -19,7 +19,7 @@ from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.generation import LONGEST_PIECE_S, GANModel, decode_piece
 from timestepmusic.latents import split_rows
-from timestepmusic.midi import write_events
+from timestepmusic.midi_write import write_events
 from timestepmusic.prepare_corpus import prepare
 from timestepmusic.sequence import LatentData, Update, register
 from timestepmusic.train.sequence import train_sequence_model

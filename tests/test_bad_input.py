@@ -244,7 +244,8 @@ def test_a_negative_time_is_said_as_its_flags_bound_not_as_a_missing_value(tmp_p
 def test_a_negative_time_to_evaluate_or_plot_is_said_as_typed_in_seconds(tmp_path, capsys):
     """evaluate --seconds and plot --from, --seconds read a clock time too: a negative one is said in plain seconds
     as generate's is ('got -60', where evaluate said 'got -60.0'), and nothing is written."""
-    from timestepmusic.midi import Events, write_events
+    from timestepmusic.midi import Events
+    from timestepmusic.midi_write import write_events
 
     played = write_events(Events([39, 43], [0.0, 0.5], [0.4, 0.4], [70, 70]), tmp_path / "played.mid")
     out = tmp_path / "out"
@@ -263,7 +264,8 @@ def test_a_negative_time_after_an_abbreviated_flag_is_said_as_after_the_whole_fl
     """argparse takes a unique prefix for a flag where the subcommand allows it (plot, evaluate): `plot --fro -0:10` said
     '--from: expected one argument' where `--from -0:10` says the bound. A prefix of a time's flag and another is left to
     argparse ('ambiguous option'), and so is generate's, which takes each flag spelt out (allow_abbrev off)."""
-    from timestepmusic.midi import Events, write_events
+    from timestepmusic.midi import Events
+    from timestepmusic.midi_write import write_events
 
     played = write_events(Events([39, 43], [0.0, 0.5], [0.4, 0.4], [70, 70]), tmp_path / "played.mid")
     out = tmp_path / "out"

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from timestepmusic.corpus import Corpus
-from timestepmusic.midi import DAMPER_ID, Events, write_events
+from timestepmusic.midi import DAMPER_ID, Events
+from timestepmusic.midi_write import write_events
 
 from conftest import random_performance
 

@@ -677,7 +677,8 @@ def test_a_closing_told_its_performances_ending_changes_only_the_closing():
 def test_a_closing_told_an_ending_where_no_path_is_walked_is_refused_in_one_line(flags, said, tmp_path, capsys):
     """A piece asked a --style or continuing a --prompt walks no performance's path: ar.closing_path=ending was
     silently ignored; refused in one line, nothing written."""
-    from timestepmusic.midi import Events, write_events
+    from timestepmusic.midi import Events
+    from timestepmusic.midi_write import write_events
 
     prompt = write_events(Events([39, 43], [0.0, 0.5], [0.4, 0.4], [70, 70]), tmp_path / "prompt.mid")
     flags = [str(prompt) if flag == "PROMPT" else flag for flag in flags]
@@ -738,7 +739,7 @@ def test_a_piece_of_fixed_length_without_ending_is_byte_for_byte_as_without_the_
     """A piece of --seconds that does not close has no final chord: with ar.final_held_s and ar.final_velocity_floor
     its MIDI file is the same, byte for byte (and a closed one's is not, so the settings were read)."""
     from timestepmusic.generation import set_sampling
-    from timestepmusic.midi import write_events
+    from timestepmusic.midi_write import write_events
 
     def files(ending: bool, *settings: str) -> list[bytes]:
         model = GANModel.load(ring_run / "last")

@@ -10,7 +10,7 @@ import timestepmusic
 from timestepmusic.cli import main
 from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, excerpts_from_corpus
 from timestepmusic.evaluate.summary import figures_of
-from timestepmusic.midi import write_events
+from timestepmusic.midi_write import write_events
 
 from test_evaluate import make_corpus
 

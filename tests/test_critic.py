@@ -16,7 +16,8 @@ from timestepmusic.config import Config
 from timestepmusic.critic import CRITIC, PieceCritic, RollCritic, shift_keeping
 from timestepmusic.draws import selected_pieces, written_pieces
 from timestepmusic.generation import GANModel
-from timestepmusic.midi import NUM_KEYS, Events, write_events
+from timestepmusic.midi import NUM_KEYS, Events
+from timestepmusic.midi_write import write_events
 from timestepmusic.rolls import FRAME_S, ROWS, rolls, window_starts_s
 from timestepmusic.shipped import models_dir
 from timestepmusic.train.critic import main as critic_main

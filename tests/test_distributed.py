@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from timestepmusic.config import Config
-from timestepmusic.midi import write_events
+from timestepmusic.midi_write import write_events
 from timestepmusic.prepare_corpus import prepare
 from timestepmusic.train.ae import train_autoencoder
 

@@ -34,7 +34,8 @@ from timestepmusic.evaluate.descriptors import (
     excerpts_from_events,
 )
 from timestepmusic.evaluate.render import render_outputs
-from timestepmusic.midi import DAMPER_ID, LOWEST_PITCH, NUM_KEYS, SOFT_ID, Events, write_events
+from timestepmusic.midi import DAMPER_ID, LOWEST_PITCH, NUM_KEYS, SOFT_ID, Events
+from timestepmusic.midi_write import write_events
 from timestepmusic.prepare_corpus import prepare
 
 from midi_factory import CC, Note, write_midi

@@ -15,7 +15,8 @@ from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.generation import GANModel
-from timestepmusic.midi import NUM_IDS, NUM_KEYS, Events, read_events, write_events
+from timestepmusic.midi import NUM_IDS, NUM_KEYS, Events, read_events
+from timestepmusic.midi_write import write_events
 from timestepmusic.prompts import prompt_until
 from timestepmusic.sequence.event_head import DURATION_BINS, STOP, EventBins, EventHead
 from timestepmusic.sequence.event_sampler import EventSampler, lean_to_join
@@ -301,7 +302,8 @@ def test_a_prompt_pedal_held_past_its_end_is_not_flicked_up_before_a_press_drawn
     import dataclasses
 
     from timestepmusic.generation import sampled_events
-    from timestepmusic.midi import DAMPER_ID, WRITE_QUARTERS_PER_SECOND, WRITE_TICKS_PER_QUARTER, events_to_score
+    from timestepmusic.midi import DAMPER_ID, WRITE_QUARTERS_PER_SECOND, WRITE_TICKS_PER_QUARTER
+    from timestepmusic.midi_write import events_to_score
     from timestepmusic.prompts import ending_at
 
     model = GANModel.load(events_run)
@@ -320,7 +322,8 @@ def test_a_prompt_pedal_held_past_its_end_is_not_flicked_up_before_a_press_drawn
 
 def test_a_piece_holds_no_pedal_down_in_silence_after_its_last_sound(events_run):
     from timestepmusic.generation import sampled_events
-    from timestepmusic.midi import DAMPER_ID, SOFT_ID, sound_end_s
+    from timestepmusic.holds import sound_end_s
+    from timestepmusic.midi import DAMPER_ID, SOFT_ID
 
     model = GANModel.load(events_run)
     # chunk 0: a note 0.05–0.25 s under the damper 0–0.6 s (it rings to 0.6 s), another 0.1–0.3 s, the una corda
@@ -568,7 +571,7 @@ def test_a_marker_records_the_files_it_read_as_typed_not_where_they_lie(events_r
     import os
     import shlex
 
-    from timestepmusic.midi import made_by_marker
+    from timestepmusic.markers import made_by_marker
     from timestepmusic.requests import same_request
 
     prompt_file = next((tiny_corpus.parent / "midi").rglob("*.mid"))
@@ -623,7 +626,7 @@ def test_each_file_says_the_command_that_drew_it_and_the_same_request_gives_the_
     assert marker.text.startswith("TimeStepMusic") and marker.text.endswith(
         f": tsm generate -n 2 --seconds 1 --seed 3 --model {events_run} --piece 1")  # the command that draws it alone
     from timestepmusic.evaluate import plots
-    from timestepmusic.midi import made_by_marker
+    from timestepmusic.markers import made_by_marker
 
     assert made_by_marker(tmp_path / "a" / "sample_3_001.mid") == marker.text
     assert made_by_marker(write_events(read_events(tmp_path / "a" / "sample_3_001.mid")[0], tmp_path / "mine.mid")) is None
@@ -1120,7 +1123,7 @@ def test_a_continued_prompt_keeps_its_files_tempos_bars_and_key(events_run, tiny
     written = symusic.Score(str(next((tmp_path / "kept").glob("*.mid"))))
     assert [t.mspq for t in written.tempos] == [t.mspq for t in symusic.Score(str(prompt_file)).tempos]  # exactly
     assert main([*run, "--continuation-only", "-o", str(tmp_path / "new")]) == 0
-    from timestepmusic.midi import grid_from  # (its bar lines: tests/test_midi.py)
+    from timestepmusic.prompt_grid import grid_from  # (its bar lines: tests/test_midi.py)
 
     going_on = grid_from(prompt_grid, prompt_s)  # timed from the prompt's end, its bars going on
     assert grid("new") == ([(round(at_s, 3), round(bpm, 2)) for at_s, bpm in going_on.tempos],
@@ -1202,7 +1205,7 @@ def test_the_python_generate_reads_what_the_cli_reads(tiny_corpus, tmp_path):
 
 
 def test_ctrl_c_while_generate_writes_says_what_it_wrote(events_run, tmp_path, capsys, monkeypatch):
-    import timestepmusic.midi as midi_module
+    import timestepmusic.midi_write as midi_module
 
     write, calls = midi_module.write_held, []
 

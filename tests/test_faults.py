@@ -29,7 +29,8 @@ import timestepmusic.train.ae as train_ae
 from timestepmusic.checkpoint import CONFIG, read_meta, start_run_folder, write_checkpoint
 from timestepmusic.cli import main
 from timestepmusic.config import Config
-from timestepmusic.midi import Events, write_events
+from timestepmusic.midi import Events
+from timestepmusic.midi_write import write_events
 from timestepmusic.prepare_corpus import prepare
 from timestepmusic.train.ae import train_autoencoder
 from timestepmusic.train.log import MetricsLog, read_metrics

@@ -11,7 +11,7 @@ import symusic
 
 import timestepmusic as tsm
 from timestepmusic.cli import main
-from timestepmusic.midi import MADE_BY
+from timestepmusic.markers import MADE_BY
 from timestepmusic.setting_names import GenerateWarning
 
 

@@ -162,7 +162,8 @@ def test_relative_keys_share_a_signature():
 def test_a_piece_and_its_written_file_are_heard_in_one_key(tmp_path):
     """A key struck again while its note sounds ends that note, as the written file plays it; the estimate weighs
     the notes so, or a piece could be named one key on the command line and another from its file."""
-    from timestepmusic.midi import read_events, write_events
+    from timestepmusic.midi import read_events
+    from timestepmusic.midi_write import write_events
 
     pitches = np.array([43, 43, 43, 43, 48, 50, 52, 55, 57])  # G2 struck four times, held on; then a line
     held = Events(pitches - LOWEST_PITCH, np.array([0.0, 0.5, 1.0, 1.5, 0, 0.4, 0.8, 1.2, 1.6]),

@@ -25,7 +25,8 @@ from timestepmusic.evaluate.latent_space import (
     timing_figures,
     track_latents,
 )
-from timestepmusic.midi import DAMPER_ID, NUM_IDS, Events, join_pedal_runs
+from timestepmusic.holds import join_pedal_runs
+from timestepmusic.midi import DAMPER_ID, NUM_IDS, Events
 from timestepmusic.pisa import PISA
 from timestepmusic.train.ae import train_autoencoder
 
@@ -158,7 +159,7 @@ def test_join_pedal_runs_closes_short_gaps_only():
 
 
 def test_join_pedal_runs_measures_a_lift_from_the_latest_release_as_midi_plays_it():
-    from timestepmusic.midi import events_to_score
+    from timestepmusic.midi_write import events_to_score
 
     # 0–1.0 s, a press inside it (0.2–0.3 s), then 1.05 s: MIDI lifts the pedal for 50 ms at 1.0 s
     events = Events([DAMPER_ID] * 3, [0.0, 0.2, 1.05], [1.0, 0.1, 0.5], [100, 60, 100])

@@ -6,6 +6,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
+from timestepmusic.holds import merge_restrikes, pedal_presses
 from timestepmusic.midi import (
     DAMPER_ID,
     HIGHEST_PITCH,
@@ -17,13 +18,10 @@ from timestepmusic.midi import (
     WRITE_TICKS_PER_QUARTER,
     Events,
     load_score,
-    merge_restrikes,
-    pedal_messages,
-    pedal_presses,
     read_events,
     score_to_events,
-    write_events,
 )
+from timestepmusic.midi_write import pedal_messages, write_events
 
 from midi_factory import CC, Note, bad_files, midi_bytes, presses_in_file, write_midi
 
@@ -461,7 +459,8 @@ def test_pedal_presses_count_each_time_a_pedal_goes_down_as_its_file_holds_it(tm
 
 
 def test_sound_end_is_where_the_pedal_holding_the_last_note_is_lifted():
-    from timestepmusic.midi import SOSTENUTO_ID, release_by, sound_end_s
+    from timestepmusic.holds import release_by, sound_end_s
+    from timestepmusic.midi import SOSTENUTO_ID
 
     # a note 0–1 s under the damper pressed at 0.5 s and changed at 1.2 s (one hold, lifted at 2 s); the una corda
     # to 5 s holds nothing
@@ -476,7 +475,8 @@ def test_sound_end_is_where_the_pedal_holding_the_last_note_is_lifted():
 
 
 def test_a_note_held_by_one_pedal_past_the_others_lift_sounds_to_the_later_lift():
-    from timestepmusic.midi import SOSTENUTO_ID, release_by, sound_end_s
+    from timestepmusic.holds import release_by, sound_end_s
+    from timestepmusic.midi import SOSTENUTO_ID
 
     # a note released at 1 s under the sostenuto (down 0.5–3 s); the damper, pressed at 2 s, is down when the
     # sostenuto lifts and holds the note's damper up to 4 s: lifting the damper at 3 s cut the last second of sound
@@ -493,7 +493,7 @@ def test_a_note_held_by_one_pedal_past_the_others_lift_sounds_to_the_later_lift(
 
 
 def test_a_piece_without_notes_holds_no_pedal_in_its_silence():
-    from timestepmusic.midi import release_by
+    from timestepmusic.holds import release_by
 
     # a drawn piece of the damper and the una corda alone: nothing sounds, so neither is held down in silence to its end
     events = Events(np.array([DAMPER_ID, SOFT_ID]), np.array([0.0, 1.0]), np.array([3.0, 5.0]), np.array([100, 60]))
@@ -584,7 +584,7 @@ def test_a_files_meta_says_the_key_tempo_and_making_and_keeps_every_time(tmp_pat
     import symusic
 
     from timestepmusic.keys import Key, sharps
-    from timestepmusic.midi import FileMeta
+    from timestepmusic.midi_write import FileMeta
 
     major = [0, -5, 2, -3, 4, -1, 6, 1, -4, 3, -2, 5]  # C, Db, D, Eb, E, F, F#, G, Ab, A, Bb, B major
     minor = [-3, 4, -1, -6, 1, -4, 3, -2, 5, 0, -5, 2]  # C, C#, D, Eb, E, F, F#, G, G#, A, Bb, B minor
@@ -617,7 +617,7 @@ def test_a_files_meta_says_the_key_tempo_and_making_and_keeps_every_time(tmp_pat
 def _bar_lines_s(grid, until_s: float, tmp_path) -> list[float]:
     """The bar lines a sequencer draws under `grid` (a FileGrid) before `until_s`: the grid written in a file and
     its bars counted from the file's time signatures (4/4 where none) and its tempo map, read back with pretty_midi."""
-    from timestepmusic.midi import FileMeta
+    from timestepmusic.midi_write import FileMeta
 
     events = Events(np.array([39]), np.array([0.0]), np.array([until_s]), np.array([64]), until_s)
     path = write_events(events, tmp_path / f"grid_{len(list(tmp_path.iterdir()))}.mid",
@@ -645,7 +645,8 @@ def _bar_lines_s(grid, until_s: float, tmp_path) -> list[float]:
     ((7, 8), ((0.0, 100.0), (2.0, 80.0)), 2.0),  # a tempo change at the cut: the prompt's tempo before it
 ])
 def test_a_continuation_alone_keeps_the_prompts_bar_lines(meter, tempos, from_s, tmp_path):
-    from timestepmusic.midi import FileGrid, grid_from, grid_until
+    from timestepmusic.midi import FileGrid
+    from timestepmusic.prompt_grid import grid_from, grid_until
 
     prompt = FileGrid(tempos, () if meter is None else ((0.0, *meter),), ((0.0, -2, False),))
     later = grid_from(prompt, from_s)
@@ -668,7 +669,7 @@ def test_a_continuation_alone_keeps_the_prompts_bar_lines(meter, tempos, from_s,
 def test_a_tempo_map_of_many_changes_keeps_every_time_to_a_tick(tmp_path):
     # a prompt's tempo map (its own changes, anywhere between ticks): each change written on a whole tick must not
     # move the later ones, or the notes after hundreds of changes drift by many ticks
-    from timestepmusic.midi import FileMeta
+    from timestepmusic.midi_write import FileMeta
 
     rng = np.random.default_rng(0)
     change_s = np.cumsum(rng.uniform(0.2, 0.3, 400))
@@ -689,7 +690,7 @@ def test_two_strikes_of_a_key_at_one_tick_are_written_as_one_note(tmp_path):
     notes = pretty_midi.PrettyMIDI(str(path)).instruments[0].notes
     assert sorted((n.pitch, n.start, n.end, n.velocity) for n in notes) == [
         (60, 0.25, 1.25, 90), (61, 0.25, 0.75, 70)]
-    from timestepmusic.midi import write_held
+    from timestepmusic.midi_write import write_held
 
     _, kept = write_held(events, tmp_path / "held.mid")  # the events as the file holds them: what generate's line counts
     assert sorted(zip(kept.ids.tolist(), kept.intensity.tolist())) == [(39, 90), (40, 70)]
@@ -701,7 +702,7 @@ def test_two_strikes_of_a_key_at_one_tick_are_written_as_one_note(tmp_path):
 def test_the_events_a_file_is_said_to_hold_are_those_a_reader_reads_from_it(tempos, tmp_path):
     # generate's line (its notes, the beat its onsets repeat at) is said of write_held's events: each time off its
     # tick (a drawn time, a prompt's tempo map) must be where a reader finds it, or a beat between two peaks flips
-    from timestepmusic.midi import FileMeta, write_held
+    from timestepmusic.midi_write import FileMeta, write_held
 
     rng = np.random.default_rng(0)
     start = np.sort(rng.uniform(0, 2, 60))

@@ -21,7 +21,8 @@ from timestepmusic.encoding import DurationFit, Encoding
 from timestepmusic.evaluate.fidelity import reconstruct_track
 from timestepmusic.generate_api import generate
 from timestepmusic.generation import GANModel
-from timestepmusic.midi import Events, write_events
+from timestepmusic.midi import Events
+from timestepmusic.midi_write import write_events
 from timestepmusic.pisa import PISA
 from timestepmusic.prepare_corpus import prepare
 from timestepmusic.train.ae import train_autoencoder
@@ -215,7 +216,7 @@ def test_generate_is_reproducible_and_plays(tiny_gan, tmp_path):
     with pytest.raises(ValueError, match="is there already"):  # the Python verb refuses what an earlier run wrote
         generate(tmp_path / "a", model=tiny_gan, n=1, seconds=6, seed=3)
     assert first[0].read_bytes() == mine and first[1].exists()
-    from timestepmusic.midi import made_by_marker
+    from timestepmusic.markers import made_by_marker
 
     assert made_by_marker(first[1]).endswith(": generate() in Python, seed 3, piece 1 of 2")  # known for this tool's …
     replaced = generate(tmp_path / "a", model=tiny_gan, n=1, seconds=6, seed=3, overwrite=True)
@@ -280,7 +281,7 @@ def test_snapped_latents_are_real_training_chunks(tiny_gan):
 
 def test_generated_pieces_stop_ringing_soon_after_their_end(tiny_gan):
     from timestepmusic.generation import RELEASE_S
-    from timestepmusic.midi import release_by
+    from timestepmusic.holds import release_by
 
     events = Events([30, 88, 40], [0.5, 1.0, 5.9], [100.0, 50.0, 0.05], [60, 64, 70])
     released = release_by(events, 6.0 + RELEASE_S)

@@ -116,7 +116,8 @@ def test_a_spread_pull_or_trim_set_where_no_training_path_is_walked_is_refused_i
     walk no path walks no training performance's path: ar.spread_pull and ar.path_spread_trim were silently ignored
     (the same notes as without them); refused in one line, nothing written. Set to 0, each draws."""
     from timestepmusic.cli import main
-    from timestepmusic.midi import Events, write_events
+    from timestepmusic.midi import Events
+    from timestepmusic.midi_write import write_events
 
     played = write_events(Events([39, 43, 47, 50], [0.0, 0.5, 1.0, 1.5], [0.4] * 4, [70] * 4), tmp_path / "file.mid")
     flags = [str(played) if flag == "FILE" else flag for flag in flags]

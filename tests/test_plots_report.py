@@ -24,7 +24,8 @@ from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, e
 from timestepmusic.evaluate.plots import SET_COLOURS, plot_densities, plot_roll, plot_roll_pair, plot_training_curves
 from timestepmusic.evaluate.render import rendered_paths
 from timestepmusic.evaluate.report import _audio_for, evaluate_generated
-from timestepmusic.midi import Events, write_events
+from timestepmusic.midi import Events
+from timestepmusic.midi_write import write_events
 
 from test_evaluate import hand_made, make_corpus
 
@@ -659,7 +660,7 @@ def test_plot_marks_where_a_generated_files_continuation_starts_as_generate_png_
     dashed 'continuation' line, though `generate --png` did; now the file marks where it starts, and plot draws that
     mark wherever it falls in the part drawn (none elsewhere, none in a continuation written alone)."""
     from timestepmusic.evaluate import plots
-    from timestepmusic.midi import continuation_marker_s, generated_markers
+    from timestepmusic.markers import continuation_marker_s, generated_markers
 
     from midi_factory import write_piece
 
@@ -691,7 +692,8 @@ def test_plot_marks_the_waypoints_a_generated_file_was_asked_as_generate_png_doe
     before), and the marks change no note, pedal, tempo or key of a file."""
     from timestepmusic import heard
     from timestepmusic.evaluate import plots
-    from timestepmusic.midi import MADE_BY, asked_marks, generated_markers, load_score
+    from timestepmusic.markers import MADE_BY, asked_marks, generated_markers
+    from timestepmusic.midi import load_score
 
     drawn = []  # the marks of each roll drawn
     monkeypatch.setattr(plots, "_draw_roll", lambda *args: drawn.append(args[5]))

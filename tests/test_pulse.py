@@ -11,7 +11,8 @@ from test_events_arm import TINY_EVENTS
 from timestepmusic.batches import ChunkGatherer, SetBatch
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
-from timestepmusic.midi import Events, read_events, write_events
+from timestepmusic.midi import Events, read_events
+from timestepmusic.midi_write import write_events
 from timestepmusic.prepare_corpus import prepare
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler

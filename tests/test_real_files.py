@@ -23,12 +23,12 @@ from timestepmusic.midi import (
     WRITE_QUARTERS_PER_SECOND,
     WRITE_TICKS_PER_QUARTER,
     Events,
-    events_to_score,
     load_score,
     read_events,
     score_from_bytes,
     score_to_events,
 )
+from timestepmusic.midi_write import events_to_score
 from timestepmusic.prepare_corpus import prepare
 
 from conftest import MISSING_SHARED, asap_rows

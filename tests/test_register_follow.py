@@ -189,7 +189,8 @@ def test_a_follow_set_where_no_path_is_walked_is_refused_in_one_line(flags, said
     silently ignored (the same notes as without it); refused in one line, nothing written. Set to 0, or for a piece
     that walks a path (--composer), it draws."""
     from timestepmusic.cli import main
-    from timestepmusic.midi import Events, write_events
+    from timestepmusic.midi import Events
+    from timestepmusic.midi_write import write_events
 
     prompt = write_events(Events([39, 43], [0.0, 0.5], [0.4, 0.4], [70, 70]), tmp_path / "prompt.mid")
     flags = [str(prompt) if flag == "PROMPT" else flag for flag in flags]

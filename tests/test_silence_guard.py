@@ -11,7 +11,8 @@ from timestepmusic.batches import SetBatch
 from timestepmusic.cli import main
 from timestepmusic.config import Config
 from timestepmusic.generation import GANModel, sampled_events, set_sampling
-from timestepmusic.midi import DAMPER_ID, NUM_KEYS, SOFT_ID, SOSTENUTO_ID, Events, sound_end_s
+from timestepmusic.holds import sound_end_s
+from timestepmusic.midi import DAMPER_ID, NUM_KEYS, SOFT_ID, SOSTENUTO_ID, Events
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.onsets import END
@@ -207,7 +208,7 @@ def pieces_of_default(settings: list[str], n: int = 4, seconds: float = 16.0, se
 
 def longest_silence_s(events, seconds: float, step_s: float = 0.05) -> float:
     """The longest stretch with no note sounding: each from its start until its release, or where the damper or
-    sostenuto is down then, until that pedal lifts (as the guard counts it: midi.sound_end_s)."""
+    sostenuto is down then, until that pedal lifts (as the guard counts it: holds.sound_end_s)."""
     notes, pedals = events.ids < NUM_KEYS, events.take(np.flatnonzero(events.ids >= NUM_KEYS))
     start = events.start_s[notes]
     end = np.array([sound_end_s(Events.concatenate([events.take([i]), pedals])) for i in np.flatnonzero(notes)])

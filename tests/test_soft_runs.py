@@ -115,7 +115,7 @@ def test_ar_soft_quiet_reaches_the_drawn_pieces():
 
 
 def test_pedal_run_bounds_join_overlapping_and_near_presses_as_midi_holds_them():
-    from timestepmusic.midi import pedal_run_bounds
+    from timestepmusic.holds import pedal_run_bounds
 
     # a press held over the next (1-4 s over 2-3 s), one starting 0.05 s after the latest release, then a lift of 1 s
     start, end = np.array([1.0, 2.0, 4.05, 5.5]), np.array([4.0, 3.0, 4.5, 6.0])

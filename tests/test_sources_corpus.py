@@ -671,7 +671,8 @@ def test_data_check_passes_the_shared_asap_folder(shared_data):
 
 
 def write_tiny_maestro_file(path):
-    from timestepmusic.midi import Events, write_events
+    from timestepmusic.midi import Events
+    from timestepmusic.midi_write import write_events
 
     write_events(Events([39, 88], [0.0, 0.1], [0.5, 0.3], [64, 70]), path)
 

@@ -20,7 +20,7 @@ from timestepmusic.cli import main
 from timestepmusic.evaluate import stale
 from timestepmusic.evaluate.report import render_html
 from timestepmusic.evaluate.stale import RECORD, STALE_START
-from timestepmusic.midi import write_events
+from timestepmusic.midi_write import write_events
 
 from conftest import random_performance
 

@@ -527,7 +527,8 @@ def test_a_performances_path_is_described_as_training_describes_a_track(tiny_cor
 
 def test_pieces_asked_like_a_performance_walk_its_path_from_its_start(style_run, monkeypatch, tmp_path, capsys):
     from timestepmusic.generation import GANModel
-    from timestepmusic.midi import Events, write_events
+    from timestepmusic.midi import Events
+    from timestepmusic.midi_write import write_events
 
     model = GANModel.load(style_run)
     torch.nn.init.normal_(model.arm.generator.style.project.weight)  # as if trained to follow its descriptions
@@ -581,7 +582,8 @@ def test_pieces_asked_like_a_performance_walk_its_path_from_its_start(style_run,
 
 
 def test_like_seconds_walks_a_recording_from_inside_it(style_run, tmp_path, capsys):
-    from timestepmusic.midi import Events, read_events, write_events
+    from timestepmusic.midi import Events, read_events
+    from timestepmusic.midi_write import write_events
 
     start_s = np.arange(0.0, 6.0, 0.25)  # the passage to walk: soft and sparse, then loud and dense …
     loud = start_s >= 3.0

@@ -285,7 +285,7 @@ def test_a_file_carries_the_keys_asked_within_it_from_where_they_are_asked():
 def test_a_steady_tempo_asked_is_written_with_its_beats_under_the_notes(tmp_path):
     import symusic
 
-    from timestepmusic.midi import write_events
+    from timestepmusic.midi_write import write_events
     from timestepmusic.sample_files import written_meta
     from timestepmusic.sequence.pulse import TempoTold
 

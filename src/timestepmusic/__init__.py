@@ -25,9 +25,12 @@ def __getattr__(name: str):
     if name == "prepare":  # the module is prepare_corpus.py, so that it never shadows the verb
         from .prepare_corpus import prepare
         return prepare
-    if name in ("Events", "read_events", "write_events"):
+    if name in ("Events", "read_events"):
         from . import midi
         return getattr(midi, name)
+    if name == "write_events":
+        from .midi_write import write_events
+        return write_events
     if name == "train_autoencoder":
         from .train.ae import train_autoencoder
         return train_autoencoder

@@ -16,7 +16,8 @@ from .chunks import Chunked, chunk_events
 from .config import Config
 from .devices import pick_device, rng_kept  # (pick_device also re-exported: it lived here before devices.py)
 from .encoding import Encoding
-from .midi import Events, join_pedal_runs, merge_restrikes
+from .holds import join_pedal_runs, merge_restrikes
+from .midi import Events
 from .pisa import PISA
 from .ragged import group_of, positions_in_groups
 from .shipped import resolve_model

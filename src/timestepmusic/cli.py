@@ -305,7 +305,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from .autoencoder import load_autoencoder
     from .evaluate.fidelity import Fidelity, format_fidelity
     from .evaluate.render import render_outputs, rendered_paths
-    from .midi import read_events, write_events
+    from .midi import read_events
+    from .midi_write import write_events
 
     check_audio_flags(args)
     output = Path(args.output)

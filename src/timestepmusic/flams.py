@@ -4,7 +4,7 @@ Why: the events arm draws each note's key and start on its own, and now and then
 milliseconds apart, across a chunk's edge or in neighbouring start bins: 0.52 % of the default's notes followed a
 strike of their key by under 30 ms, where 2 of 740,176 notes of 300 ASAP performances do (0.006 % under 50 ms;
 bench/flams.py; a new user's trial found one in half the files it drew). Written, such a pair is a click of a note a
-few ticks long and a restrike: no piano repeats a key that fast. (midi.merge_restrikes is another rule: a decoded
+few ticks long and a restrike: no piano repeats a key that fast. (holds.merge_restrikes is another rule: a decoded
 note struck again while it still sounds.)
 How: among the notes of a piece from `from_s` on (what was drawn; a prompt's notes are the player's), each note
 struck less than MIN_REPEAT_S after the strike before it on its key joins that one: the joined note starts at the

@@ -17,7 +17,8 @@ from .files import held_folder
 from .generate_told import Told
 from .generation import GANModel, arm_takes, check_piece_seconds
 from .heard import made_version
-from .midi import Events, FileGrid, write_events
+from .midi import Events, FileGrid
+from .midi_write import write_events
 from .prompts import continued_prompt
 from .sample_files import earlier_samples, piece_meta, replace_earlier, sample_name, seed_lock
 from .sequence.pulse import TempoTold
@@ -247,7 +248,7 @@ def api_told(gan: GANModel, seconds: float, options: dict) -> Told:
     from .generate_told import say_closing_all_through, say_unfollowed
     from .heard import Asked
     from .keys import typed_keys
-    from .midi import grid_until
+    from .prompt_grid import grid_until
     from .prompts import prompt_span_s
     from .sequence.style_request import StyleRamp
 

@@ -133,7 +133,7 @@ def _files_to_write(args: argparse.Namespace, request: Request) -> Files:
     from .evaluate.render import rendered_paths
     from .generate_api import chosen_pieces
     from .heard import made_by
-    from .midi import made_by_marker
+    from .markers import made_by_marker
     from .sample_files import earlier_samples, sample_name
     from .shipped import resolve_model
 
@@ -273,7 +273,8 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
     from .draws import drawn_in_batches
     from .generation import piece_chunks
     from .heard import made_by
-    from .midi import continuation_only, write_held
+    from .midi import continuation_only
+    from .midi_write import write_held
     from .sample_files import piece_meta, replace_earlier
 
     bar = ChunkBar(piece_chunks(seconds, gan.ae.chunk_seconds), shown=not args.quiet)  # (ar and events models)
@@ -320,7 +321,7 @@ def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: f
     listener hears of what was asked, and the performance it `walked`), and its roll and audio beside it where asked
     (--png, --wav), each named."""
     from .heard import heard_line
-    from .midi import pedal_presses
+    from .holds import pedal_presses
     from .waypoints import clock_text
 
     prompt_s = told.prompt_s

@@ -32,7 +32,7 @@ class Told:
     prompt_s: float  # where the continuation starts in each piece drawn (0 without --prompt)
     asked_from_s: float  # where what was asked starts in each file written (0 with --continuation-only)
     prompt_grid: object | None  # the prompt's tempos, time and key signatures (midi.FileGrid), written under it: cut at
-    # its end (midi.grid_until), or with --continuation-only timed from there (midi.grid_from)
+    # its end (prompt_grid.grid_until), or with --continuation-only timed from there (prompt_grid.grid_from)
 
 
 def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_itself: bool, key_path: list | None,
@@ -82,7 +82,7 @@ def pieces_told(args: argparse.Namespace, gan: GANModel, seconds: float, ends_it
     prompt_s = prompt_span_s(gan.ae, options.get("prompt"))
     asked_from_s = 0.0 if args.continuation_only else prompt_s  # where what was asked starts in each file
     if prompt_grid is not None:  # its bars going on after it (alone: timed from its end)
-        from .midi import grid_from, grid_until
+        from .prompt_grid import grid_from, grid_until
 
         prompt_grid = (grid_from if args.continuation_only else grid_until)(prompt_grid, prompt_s)
     asked = Asked(asked_key, args.key, asked_tempo, ramp, options.get("style") if ramp is None else None, walked_like,

@@ -28,9 +28,10 @@ from .config import PRESETS, Config
 from .critic import PieceCritic
 from .devices import pick_device, rng_kept, without_onednn
 from .flams import flams_joined
+from .holds import join_pedal_runs, release_by
 from .keys import Key, check_key
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
-from .midi import Events, join_pedal_runs, release_by
+from .midi import Events
 from .prompts import prompt_chunks
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
 from .sequence.pulse import TempoTold

@@ -246,10 +246,10 @@ def heard_line(events, length_s: float, asked_from_s: float, asked: Asked, walke
 
 
 def made_version() -> str:
-    """What every marker starts with: midi.MADE_BY and the version that wrote the file."""
+    """What every marker starts with: markers.MADE_BY and the version that wrote the file."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from .midi import MADE_BY
+    from .markers import MADE_BY
 
     try:
         return f"{MADE_BY} {version('timestepmusic')}"

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from .files import atomic_path
-from .midi import MADE_BY, READER_VERSION, Events, check_timing, piano_events, score_from_bytes
+from .markers import MADE_BY
+from .midi import READER_VERSION, Events, check_timing, piano_events, score_from_bytes
 
 log = logging.getLogger("timestepmusic.corpus")  # prepare's records, as before these moved here
 

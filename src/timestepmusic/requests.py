@@ -130,7 +130,7 @@ def drawn_alike(path: Path, asked: dict) -> bool:
     seed and how many pieces were drawn and written: another seed's pieces of the same model and settings, which
     `tsm evaluate` counts as one set rightly."""
     from .heard import made_version
-    from .midi import made_by_marker
+    from .markers import made_by_marker
 
     marker = made_by_marker(path)
     if marker is None or marker.partition(": ")[0] != made_version():

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 from .files import named
 from .keys import sharps
-from .midi import Events, FileGrid, FileMeta, made_by_marker
+from .markers import made_by_marker
+from .midi import Events, FileGrid
+from .midi_write import FileMeta
 from .setting_names import FLAGS, SettingNames, warn
 from .tempo import beat_phase_s
 
@@ -42,13 +44,13 @@ def written_meta(text: str, key: KeyTold | None, tempo: TempoTold | None, asked_
                  played: Events | None = None, spelled: list[str] | None = None,
                  grid: FileGrid | None = None, continued_from_s: float | None = None,
                  marks: tuple[tuple[float, str], ...] = ()) -> FileMeta:
-    """What a generated file says beside its notes (midi.FileMeta): `text` (how it was made), the key signatures of
+    """What a generated file says beside its notes (midi_write.FileMeta): `text` (how it was made), the key signatures of
     the `key` asked (each as `spelled` by the user where given: Gb major with flats, F# major with sharps) and the
     tempo map of the `tempo` asked, both from `asked_from_s` (after a prompt) on. A steady tempo starts with one beat
     long enough (a pickup) that its beats fall where the notes `played` fall on average (tempo.beat_phase_s), so that a
     sequencer's grid lines sit under the piece's beat; a tempo that moves is written beat by beat from
     `asked_from_s`. Before `asked_from_s`, the prompt's own `grid` (midi.read_prompt: its tempos, time and key
-    signatures; the caller cuts it where the prompt ends, midi.grid_until, or times it from there, midi.grid_from),
+    signatures; the caller cuts it where the prompt ends, prompt_grid.grid_until, or times it from there, prompt_grid.grid_from),
     going on where nothing else is asked; else 120 bpm throughout without a tempo asked. A file that begins with its
     prompt marks where the continuation starts, `continued_from_s`, and one asked along a path of keys, tempos or
     styles marks its waypoints, `marks` (heard.shape_marks; `tsm plot` draws both, as `--png` does)."""

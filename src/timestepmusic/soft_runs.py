@@ -8,7 +8,7 @@ minutes of the default (seed 0) the soft pedal's runs lasted 0.13 / 0.63 / 3.51 
 8.80 s, 8 % and 13 % (bench/pedal_runs.py, bench/results/soft_runs_58_validation60.md). A pianist shifts the keyboard
 for a passage: a lift of a quarter second, or a shift of a tenth, is not heard as a colour but as a fault.
 How: among a piece's soft-pedal events from `from_s` on (what was drawn; a prompt's are the player's), a lift of at most
-`join_s` is closed (the press before held to the next one's start: midi.join_pedal_runs, for the soft pedal alone);
+`join_s` is closed (the press before held to the next one's start: holds.join_pedal_runs, for the soft pedal alone);
 then each run of presses (abutting or overlapping events, one foot's press however its depth changes) that starts
 from `from_s` on and holds the pedal less than `shortest_s` from its first press to its last release is dropped.
 With `quiet` (ar.soft_quiet), a run from `from_s` on whose notes (those starting under it) are on average no quieter
@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .midi import NUM_KEYS, SOFT_ID, Events, join_pedal_runs, pedal_run_bounds
+from .holds import join_pedal_runs, pedal_run_bounds
+from .midi import NUM_KEYS, SOFT_ID, Events
 
 ABUT_S = 1e-6  # a lift shorter than this is none: a joined press ends at the next one's start, up to rounding
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from .chunks import overflow
 from .corpus import Corpus
-from .midi import DAMPER_ID, NUM_KEYS, pedal_bin
+from .midi import DAMPER_ID, NUM_KEYS
+from .pedal_cc import pedal_bin
 from .sources import SPLITS
 
 DEFAULT_CAPS = (10, 15, 20, 30, 50)
@@ -24,7 +25,7 @@ SECONDS_PER_HOUR = 3600.0
 
 
 def depth_ranges(bins: int) -> list[tuple[int, int]]:
-    """The CC values (lowest, highest) that `midi.pedal_bin` puts in each of bins 1..`bins`."""
+    """The CC values (lowest, highest) that `pedal_cc.pedal_bin` puts in each of bins 1..`bins`."""
     values = np.arange(1, 128)
     of = pedal_bin(values, bins)  # [127], 1..bins
     return [(int(values[of == b].min()), int(values[of == b].max())) for b in range(1, bins + 1)]

@@ -238,16 +238,10 @@ def render_part(midi: str, events, roll: Path, span: tuple[float, float | None] 
     styles its waypoints, as generate --png marks them, where they are drawn."""
     import tempfile
 
-    from ..midi import (
-        MADE_BY,
-        asked_marks,
-        continuation_marker_s,
-        generated_markers,
-        read_events,
-        release_by,
-        window,
-        write_events,
-    )
+    from ..holds import release_by
+    from ..markers import MADE_BY, asked_marks, continuation_marker_s, generated_markers
+    from ..midi import read_events, window
+    from ..midi_write import write_events
     from ..waypoints import clock_text
     from .render import render_outputs
 

@@ -18,7 +18,8 @@ import torch
 
 from ..autoencoder import Autoencoder, sets_to_events
 from ..batches import ChunkGatherer
-from ..midi import DAMPER_ID, LOWEST_PITCH, SOFT_ID, SOSTENUTO_ID, Events, pedal_bin
+from ..midi import DAMPER_ID, LOWEST_PITCH, SOFT_ID, SOSTENUTO_ID, Events
+from ..pedal_cc import pedal_bin
 
 ONSET_TOLERANCE_S = 0.05
 PEDALS = {"damper": DAMPER_ID, "sostenuto": SOSTENUTO_ID, "soft": SOFT_ID}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..midi import CONTINUATION, Events
+from ..markers import CONTINUATION
+from ..midi import Events
 
 
 def rendered_paths(midi_path: str | Path, *, png: bool = False, wav: bool = False,

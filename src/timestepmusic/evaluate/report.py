@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_path
-from ..midi import NUM_KEYS, events_from_bytes, file_bytes, made_by_marker
+from ..markers import made_by_marker
+from ..midi import NUM_KEYS, events_from_bytes, file_bytes
 from ..requests import holds_its_prompt
 from ..setting_names import FLAGS, SettingNames
 from ..sources import midi_below, midi_in

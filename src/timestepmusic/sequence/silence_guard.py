@@ -7,7 +7,7 @@ fell silent (no key held) for over 4 s against 1.2 % of real excerpts, most of t
 lowers every empty chunk's odds, and ar.empty_ramp_s grows that with the time since the latest note's start, which
 moves the short pauses too; this reads how long no note has sounded, and moves nothing before S seconds of it.
 How: at each chunk's start the seconds since the latest note stopped sounding (sounding.DrawnSounding.silent_s: at
-its release, or where the damper or sostenuto was down then, when it lifted, as midi.sound_end_s hears it; since the
+its release, or where the damper or sostenuto was down then, when it lifted, as holds.sound_end_s hears it; since the
 piece began where none has sounded) are known; past S, the logit of ending the chunk is lowered by NATS_PER_S per
 second beyond S at each of its events until it holds a note (a pedal alone sounds no key), so the odds of a note
 grow the longer the silence lasts (event_sampler.EventSampler.sample). Under S, and with S = 0 (off), every draw is

@@ -1,6 +1,6 @@
 """Keys still sounding, so that a note is not struck on one (`ar.restrike_guard`), with no training; and how long
 no note has sounded (`ar.silence_guard_s`, silence_guard.py), a note released under the damper or sostenuto ringing
-on until that pedal lifts, as midi.sound_end_s hears a piece's last sound.
+on until that pedal lifts, as holds.sound_end_s hears a piece's last sound.
 
 Why: a pianist releases a key before striking it again, so in real playing a note ends before its key's next one
 starts (of the validation split's notes 0.17 % end exactly at the next onset of their key). The event head draws
@@ -16,7 +16,7 @@ sample; exact, by rejection, as the cluster guard). Within a chunk
 the ends are those of the drawn durations' bin middles, across chunks those written (so with ar.in_bins a note may
 still be cut short by up to half a duration bin).
 The silence: each piece's latest note end, moved on past every press of the damper or sostenuto (either taken to
-hold every note, as midi.sound_end_s does) that is down there, to where none is; the presses kept are those that
+hold every note, as holds.sound_end_s does) that is down there, to where none is; the presses kept are those that
 end after that note's end (an earlier one can hold no later note).
 Shapes: S pieces, N events per chunk, P pedal presses kept; 88 keys.
 """
@@ -59,7 +59,7 @@ class DrawnSounding:
 
     def sounded_until_s(self) -> torch.Tensor:
         """When the last note heard so far stops sounding [S] (−inf: none has sounded): the latest note's end, or where
-        the damper or sostenuto is down then, when it lifts, and so on (midi.sound_end_s; a lift not yet drawn: the
+        the damper or sostenuto is down then, when it lifts, and so on (holds.sound_end_s; a lift not yet drawn: the
         end of the presses so far, at or after the next chunk's start)."""
         heard_s = self.until_s.max(dim=1).values  # [S]
         start_s, end_s = self.pressed_s.unbind(dim=2)  # [S, P] each

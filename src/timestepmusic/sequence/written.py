@@ -12,7 +12,8 @@ import torch
 from ..autoencoder import sets_to_events
 from ..batches import SetBatch
 from ..final_chord import floored_velocity, held_if_hurried
-from ..midi import Events, join_pedal_runs
+from ..holds import join_pedal_runs
+from ..midi import Events
 from ..ritardando import final_onset_s, slow_into
 
 

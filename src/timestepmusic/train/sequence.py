@@ -36,7 +36,7 @@ from ..critic import CRITIC
 from ..devices import pick_device, rng_kept, where_words
 from ..generation import checkpoint_config, sampled_events
 from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split_rows, write_codebook
-from ..midi import write_events
+from ..midi_write import write_events
 from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules, kept_modules
 from ..sequence.style_calibration import META_KEY as CALIBRATION
 from ..shipped import arch_said, resolve_model, shipped_autoencoders

@@ -146,7 +146,7 @@ def evenly_spaced_excerpts(corpus, split: str, seconds: float, count: int) -> li
     """`count` real excerpts of `seconds` from `split`, evenly spaced over all of them (the Events of each)."""
     import numpy as np
 
-    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+    from timestepmusic.evaluate.excerpts import excerpts_from_corpus
 
     real_table = excerpts_from_corpus(corpus, split, seconds)
     picked = np.linspace(0, real_table.num_excerpts - 1, min(count, real_table.num_excerpts))
@@ -263,7 +263,8 @@ def describe_real_and_generated(args: argparse.Namespace) -> tuple[dict, dict, l
     import glob
 
     from timestepmusic.corpus import Corpus
-    from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_from_events
+    from timestepmusic.evaluate.descriptors import describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_corpus, excerpts_from_events
 
     real = excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds)
     pieces, files = read_pieces([f for folder in args.folders for f in sorted(glob.glob(f"{folder}/*.mid"))])

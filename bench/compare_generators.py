@@ -33,7 +33,7 @@ KEY_DESCRIPTORS = ("pitch_range", "damper_fraction", "longest_note_s", "longest_
 def decoded_real_row(ae, corpus, split: str, seconds: float):
     """The autoencoder's decode of every real latent sequence of the split, as excerpts."""
     from timestepmusic.batches import ChunkGatherer
-    from timestepmusic.evaluate.descriptors import excerpts_from_events
+    from timestepmusic.evaluate.excerpts import excerpts_from_events
     from timestepmusic.evaluate.fidelity import reconstruct_track
 
     gatherer = ChunkGatherer(corpus, device=ae.device)

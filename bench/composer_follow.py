@@ -58,7 +58,8 @@ def real_by_composer(corpus, split: str, seconds: float, composers: tuple[str, .
                      rng: np.random.Generator) -> tuple[dict, np.ndarray]:
     """`tsm evaluate`'s descriptors of `split`'s real excerpts of `seconds` by the composers named, and each one's
     composer [X]; at most `most` per composer (drawn at random)."""
-    from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus
+    from timestepmusic.evaluate.descriptors import describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_corpus
 
     excerpts = excerpts_from_corpus(corpus, split, seconds)
     composer = np.array([corpus.tracks[int(t)].get("composer") or "" for t in excerpts.group])  # [X]
@@ -83,7 +84,8 @@ def main() -> int:
 
     from timestepmusic.corpus import Corpus
     from timestepmusic.evaluate.compare import classifier_test, descriptor_features
-    from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, describe, excerpts_from_events
+    from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_events
     from timestepmusic.generation import GANModel
     from timestepmusic.shipped import resolve_model
 

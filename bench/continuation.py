@@ -58,7 +58,8 @@ def attributes(passages: list, seconds: float) -> np.ndarray:
     clarity, pedal events per second (presses and changes of depth, all three pedals: a pedal changed too often, as
     a flutter, shows here), and the centred pitch-class histogram's 12 values after them (the key is compared from
     those)."""
-    from timestepmusic.evaluate.descriptors import HISTOGRAM, describe, excerpts_from_events
+    from timestepmusic.evaluate.descriptors import HISTOGRAM, describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_events
 
     described = describe(excerpts_from_events(passages, seconds))
     pitch = np.array([p.ids[p.is_note].mean() if p.is_note.any() else np.nan for p in passages])

@@ -37,7 +37,8 @@ CORPUS_ENV = "TSM_BENCH_CORPUS"
 def naive_describe(excerpts: list[list[tuple]], lengths: list[float]) -> dict[str, list[float]]:
     """The descriptors of `timestepmusic.evaluate.descriptors`, one excerpt and one note at a time.
     Each excerpt is a list of (id, start_s, duration_s, intensity) tuples."""
-    from timestepmusic.evaluate.descriptors import GRID_STEP_S, HALF_PEDAL_MAX, MIN_DURATION_S, ONSET_MERGE_S
+    from timestepmusic.evaluate.descriptors import HALF_PEDAL_MAX, MIN_DURATION_S, ONSET_MERGE_S
+    from timestepmusic.evaluate.excerpts import GRID_STEP_S
 
     step, eps, nan = GRID_STEP_S, 1e-9, float("nan")
 
@@ -128,7 +129,8 @@ def main() -> None:
         print(f"skipped: {args.data} not found (set ${CORPUS_ENV} to a prepared corpus instead)")
         return
 
-    from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, describe, excerpts_from_corpus
+    from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_corpus
 
     with tempfile.TemporaryDirectory() as tmp:
         corpus, source = open_env_corpus(args.data, Path(tmp) / "asap")

@@ -42,7 +42,8 @@ def main() -> int:
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     from timestepmusic.corpus import Corpus
-    from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, describe, excerpts_from_corpus, excerpts_from_events
+    from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_corpus, excerpts_from_events
 
     if args.descriptor not in SCALAR_DESCRIPTORS:
         parser.error(f"--descriptor {args.descriptor}: not one of tsm evaluate's ({', '.join(SCALAR_DESCRIPTORS)})")

@@ -46,7 +46,8 @@ def real_windows(model, corpus, split: str, n: int, seed: int) -> torch.Tensor:
 
 
 def means(model, latents) -> dict[str, float]:
-    from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
+    from timestepmusic.evaluate.descriptors import describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_events
     from timestepmusic.generation import decode_piece
 
     pieces = [decode_piece(model.ae, x) for x in latents]

@@ -190,7 +190,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(1)
-    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+    from timestepmusic.evaluate.excerpts import excerpts_from_corpus
     from timestepmusic.generation import GANModel
 
     with corpus_or_skip(args, "tsm-bench-free-") as corpus:

@@ -67,7 +67,8 @@ def real_reference(corpus_path: Path, split: str) -> tuple[dict[str, float], int
     """own_key of a pianist's minutes: the real 60 s excerpts of `split`, how many, what the first 16 s of each fit
     best against the minute's key (relation_shares), and their mean key steadiness (tsm evaluate's)."""
     from timestepmusic.corpus import Corpus
-    from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_from_events
+    from timestepmusic.evaluate.descriptors import describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_corpus, excerpts_from_events
     from timestepmusic.keys import estimate_key
 
     minutes = excerpts_from_corpus(Corpus.open(corpus_path), split, 60.0)
@@ -100,7 +101,8 @@ def main() -> int:
     parser.add_argument("--least", type=float, help="the least notes per chunk a window is told of (default: KeyTold's)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
+    from timestepmusic.evaluate.descriptors import describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_events
     from timestepmusic.generation import GANModel
     from timestepmusic.keys import ALL_KEYS, key_name
     from timestepmusic.sequence.tonal import KeyTold

@@ -63,7 +63,8 @@ def main() -> int:
     parser.add_argument("--moves", nargs="+", choices=sorted(MOVES), default=["dominant", "relative"])
     args = parser.parse_args()
     torch.set_num_threads(1)
-    from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
+    from timestepmusic.evaluate.descriptors import describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_events
     from timestepmusic.generation import GANModel
     from timestepmusic.keys import ALL_KEYS, estimate_key
     from timestepmusic.midi import window

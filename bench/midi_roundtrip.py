@@ -50,7 +50,8 @@ def round_trip(pieces, folder: Path, pedal_bins: int) -> list:
 
 
 def means(pieces) -> dict[str, float]:
-    from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
+    from timestepmusic.evaluate.descriptors import describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_events
 
     described = describe(excerpts_from_events(pieces, 16.0))
     return {name: float(np.nanmean(described[name])) for name in SHOWN}

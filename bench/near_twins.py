@@ -36,7 +36,7 @@ def folder_counts(folder: Path) -> np.ndarray:
 
 def real_counts(corpus_path: str, split: str, n: int, seed: int) -> np.ndarray:
     from timestepmusic.corpus import Corpus
-    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+    from timestepmusic.evaluate.excerpts import excerpts_from_corpus
     from timestepmusic.midi import NUM_KEYS
 
     table = excerpts_from_corpus(Corpus.open(corpus_path), split, 16.0)

@@ -66,7 +66,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from timestepmusic.corpus import Corpus
-    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+    from timestepmusic.evaluate.excerpts import excerpts_from_corpus
     from timestepmusic.evaluate.report import GENERATED, evaluate_generated
     from timestepmusic.generation import GANModel, sampled_events
     from timestepmusic.midi_write import write_events

@@ -27,7 +27,7 @@ sys.path.insert(0, str(BENCH))
 from common import read_pieces, table, write_markdown  # noqa: E402
 
 if TYPE_CHECKING:
-    from timestepmusic.evaluate.descriptors import ExcerptTable
+    from timestepmusic.evaluate.excerpts import ExcerptTable
 
 
 def run_bounds(start_s: np.ndarray, end_s: np.ndarray, join_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +132,7 @@ def main() -> int:
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     from timestepmusic.corpus import Corpus
-    from timestepmusic.evaluate.descriptors import excerpts_from_corpus, excerpts_from_events
+    from timestepmusic.evaluate.excerpts import excerpts_from_corpus, excerpts_from_events
     from timestepmusic.soft_runs import soft_held
 
     counts = (args.seconds, args.join_s, args.short_s, args.short_lift_s, args.notes)

@@ -23,13 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from timestepmusic.corpus import Corpus  # noqa: E402
 from timestepmusic.evaluate.compare import overlap_kl  # noqa: E402
-from timestepmusic.evaluate.descriptors import (  # noqa: E402
-    SCALAR_DESCRIPTORS,
-    ExcerptTable,
-    describe,
-    excerpts_from_corpus,
-    excerpts_of_length,
-)
+from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, describe  # noqa: E402
+from timestepmusic.evaluate.excerpts import ExcerptTable, excerpts_from_corpus, excerpts_of_length  # noqa: E402
 from timestepmusic.midi import NUM_KEYS, read_events  # noqa: E402
 
 MINUTE = 60.0

@@ -44,7 +44,7 @@ def eighths(excerpt: np.ndarray, ids: np.ndarray, start_s: np.ndarray, excerpts:
 
 def real_eighths(corpus: str, split: str, seconds: float) -> tuple[np.ndarray, np.ndarray, int]:
     from timestepmusic.corpus import Corpus
-    from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+    from timestepmusic.evaluate.excerpts import excerpts_from_corpus
     from timestepmusic.midi import NUM_KEYS
 
     corpus = Corpus.open(corpus)

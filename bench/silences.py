@@ -50,7 +50,8 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(1)
-    from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_of_length
+    from timestepmusic.evaluate.descriptors import describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_corpus, excerpts_of_length
     from timestepmusic.generation import GANModel, sampled_events
     from timestepmusic.sequence.style_request import parse_style
 

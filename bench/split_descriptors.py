@@ -26,7 +26,8 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     from timestepmusic.corpus import Corpus
-    from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, describe, excerpts_from_corpus
+    from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_corpus
 
     corpus = Corpus.open(args.corpus)
     described, counts = {}, {}

@@ -45,7 +45,8 @@ def main() -> int:
     parser.add_argument("--half-beat", type=float, help="the half-beats' weight in the comb (default: TempoTold's)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
+    from timestepmusic.evaluate.descriptors import describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_events
     from timestepmusic.generation import GANModel
     from timestepmusic.sequence.pulse import TempoTold
     from timestepmusic.shipped import resolve_model
@@ -83,7 +84,7 @@ def main() -> int:
     described = {what: describe(excerpts_from_events(drawn, args.seconds)) for what, drawn in pieces.items()}
     if args.corpus is not None:
         from timestepmusic.corpus import Corpus
-        from timestepmusic.evaluate.descriptors import excerpts_from_corpus
+        from timestepmusic.evaluate.excerpts import excerpts_from_corpus
 
         real = excerpts_from_corpus(Corpus.open(args.corpus), args.split, args.seconds)
         described[f"real ({args.split}, {real.num_excerpts} excerpts)"] = describe(real)

@@ -36,7 +36,8 @@ def played_and_told(gan, n: int, seconds: float, seed: int) -> tuple[dict[str, n
     """`n` pieces drawn → per attribute of FOLLOWED, (played, told) pairs over every whole 16 s window of every
     piece [W, 2] in users' units (NaN where a window holds no note), and the pitch range of each of those windows
     [W]."""
-    from timestepmusic.evaluate.descriptors import describe, excerpts_of_length
+    from timestepmusic.evaluate.descriptors import describe
+    from timestepmusic.evaluate.excerpts import excerpts_of_length
     from timestepmusic.evaluate.played import windows_played
     from timestepmusic.sequence.path_walk import PathWalk
     from timestepmusic.sequence.style_paths import StylePaths

@@ -247,7 +247,8 @@ def cmd_compare(args) -> None:
         shuffled_chunks,
         split_halves,
     )
-    from timestepmusic.evaluate.descriptors import DESCRIPTORS, describe, excerpts_from_corpus, excerpts_from_events
+    from timestepmusic.evaluate.descriptors import DESCRIPTORS, describe
+    from timestepmusic.evaluate.excerpts import excerpts_from_corpus, excerpts_from_events
     from timestepmusic.gan.recurrent import length_distributions
     from timestepmusic.generation import GANModel
 

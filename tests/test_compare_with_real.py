@@ -8,7 +8,8 @@ import pytest
 
 import timestepmusic
 from timestepmusic.cli import main
-from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, excerpts_from_corpus
+from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS
+from timestepmusic.evaluate.excerpts import excerpts_from_corpus
 from timestepmusic.evaluate.summary import figures_of
 from timestepmusic.midi_write import write_events
 

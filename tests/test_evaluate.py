@@ -25,14 +25,8 @@ from timestepmusic.evaluate.compare import (
     split_halves,
     trees_classifier_test,
 )
-from timestepmusic.evaluate.descriptors import (
-    HISTOGRAM,
-    SCALAR_DESCRIPTORS,
-    ExcerptTable,
-    describe,
-    excerpts_from_corpus,
-    excerpts_from_events,
-)
+from timestepmusic.evaluate.descriptors import HISTOGRAM, SCALAR_DESCRIPTORS, describe
+from timestepmusic.evaluate.excerpts import ExcerptTable, excerpts_from_corpus, excerpts_from_events
 from timestepmusic.evaluate.render import render_outputs
 from timestepmusic.midi import DAMPER_ID, LOWEST_PITCH, NUM_KEYS, SOFT_ID, Events
 from timestepmusic.midi_write import write_events

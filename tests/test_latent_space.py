@@ -16,7 +16,8 @@ from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.durations import DurationFit
 from timestepmusic.encoding import Encoding
-from timestepmusic.evaluate.descriptors import describe, excerpts_from_events
+from timestepmusic.evaluate.descriptors import describe
+from timestepmusic.evaluate.excerpts import excerpts_from_events
 from timestepmusic.evaluate.latent_space import (
     NOISE_LEVELS,
     damper_presses,

@@ -20,7 +20,8 @@ from timestepmusic.cli import build_parser, main
 from timestepmusic.evaluate import CLASSIFIER_REPEATS
 from timestepmusic.evaluate import report as report_module
 from timestepmusic.evaluate.audio import audio_unavailable_reason
-from timestepmusic.evaluate.descriptors import describe, excerpts_from_corpus, excerpts_from_events
+from timestepmusic.evaluate.descriptors import describe
+from timestepmusic.evaluate.excerpts import excerpts_from_corpus, excerpts_from_events
 from timestepmusic.evaluate.plots import SET_COLOURS, plot_densities, plot_roll, plot_roll_pair, plot_training_curves
 from timestepmusic.evaluate.render import rendered_paths
 from timestepmusic.evaluate.report import _audio_for, evaluate_generated

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .evaluate.descriptors import excerpts_from_events, pulse_periods_s
+from .evaluate.descriptors import pulse_periods_s
+from .evaluate.excerpts import excerpts_from_events
 from .midi import Events
 
 TOLERANCE = 0.08  # a beat within 8 % of another is heard as it

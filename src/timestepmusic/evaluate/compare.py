@@ -27,7 +27,8 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from ..midi import NUM_KEYS
-from .descriptors import EXCERPT_SECONDS, HISTOGRAM, SCALAR_DESCRIPTORS, ExcerptTable, excerpts_from_corpus, gather_ranges
+from .descriptors import HISTOGRAM, SCALAR_DESCRIPTORS
+from .excerpts import EXCERPT_SECONDS, ExcerptTable, excerpts_from_corpus, gather_ranges
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from ..corpus import Corpus
 from ..midi import DAMPER_ID, Events
 from . import MIN_EXCERPTS
 from .compare import classifier_test, descriptor_features
-from .descriptors import EXCERPT_SECONDS, describe, excerpts_of_length
+from .descriptors import describe
+from .excerpts import EXCERPT_SECONDS, excerpts_of_length
 from .fidelity import Fidelity, figure, format_fidelity, reconstruct_track
 
 NOISE_LEVELS = (0.1, 0.3, 1.0)

@@ -11,7 +11,8 @@ import torch
 from ..midi import NUM_KEYS, Events
 from ..sequence.style import ATTRIBUTES
 from ..sequence.style_describe import described_by_sums, event_sums
-from .descriptors import describe, excerpts_from_events
+from .descriptors import describe
+from .excerpts import excerpts_from_events
 
 PEDAL_SHARES = {"damper": "damper_fraction", "half_pedal": "half_pedal_share", "soft": "soft_fraction"}
 

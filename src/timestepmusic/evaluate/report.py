@@ -40,16 +40,8 @@ from .compare import (
     training_excerpts,
     trees_classifier_test,
 )
-from .descriptors import (
-    DESCRIPTOR_MEANING,
-    DESCRIPTORS,
-    EXCERPT_SECONDS,
-    SCALAR_DESCRIPTORS,
-    ExcerptTable,
-    describe,
-    excerpts_from_corpus,
-    excerpts_from_events,
-)
+from .descriptors import DESCRIPTOR_MEANING, DESCRIPTORS, SCALAR_DESCRIPTORS, describe
+from .excerpts import EXCERPT_SECONDS, ExcerptTable, excerpts_from_corpus, excerpts_from_events
 from .stale import described, record_report, stale_banner
 
 log = logging.getLogger(__name__)

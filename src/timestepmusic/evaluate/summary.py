@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from . import CLASSIFIER_REPEATS
-from .descriptors import EXCERPT_SECONDS, SCALAR_DESCRIPTORS
+from .descriptors import SCALAR_DESCRIPTORS
+from .excerpts import EXCERPT_SECONDS
 
 
 def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, split: str = "test",

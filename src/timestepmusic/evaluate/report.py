@@ -27,18 +27,9 @@ from ..requests import holds_its_prompt
 from ..setting_names import FLAGS, SettingNames
 from ..sources import midi_below, midi_in
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
-from .compare import (
-    COPY_THRESHOLD,
-    TrainingOnsets,
-    classifier_test,
-    compare_descriptors,
-    copy_check,
-    descriptor_features,
-    shuffled_chunks,
-    split_halves,
-    training_excerpts,
-    trees_classifier_test,
-)
+from .baseline_excerpts import shuffled_chunks, training_excerpts
+from .classifier_tests import classifier_test, trees_classifier_test
+from .compare import compare_descriptors, descriptor_features, split_halves
 from .descriptors import (
     DESCRIPTOR_MEANING,
     DESCRIPTORS,
@@ -49,6 +40,7 @@ from .descriptors import (
     excerpts_from_corpus,
     excerpts_from_events,
 )
+from .near_copies import COPY_THRESHOLD, TrainingOnsets, copy_check
 from .stale import described, record_report, stale_banner
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5, help="draws averaged per seed (default 5)")
     parser.add_argument("--out", type=Path, help="also write the table to this markdown file")
     args = parser.parse_args()
-    from timestepmusic.evaluate.compare import classifier_test, descriptor_features, trees_classifier_test
+    from timestepmusic.evaluate.classifier_tests import classifier_test, trees_classifier_test
+    from timestepmusic.evaluate.compare import descriptor_features
 
     real_desc, generated_desc, files, groups = describe_real_and_generated(args)
     real, generated = descriptor_features(real_desc), descriptor_features(generated_desc)  # [Xr, D], [Xg, D]

@@ -83,7 +83,8 @@ def main() -> int:
     import torch
 
     from timestepmusic.corpus import Corpus
-    from timestepmusic.evaluate.compare import classifier_test, descriptor_features
+    from timestepmusic.evaluate.classifier_tests import classifier_test
+    from timestepmusic.evaluate.compare import descriptor_features
     from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS, describe
     from timestepmusic.evaluate.excerpts import excerpts_from_events
     from timestepmusic.generation import GANModel

@@ -42,7 +42,8 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=15, help="pairs to print (default 15)")
     parser.add_argument("--bands", metavar="A:B", help="instead of the pairs: B's mean in fifths of A")
     args = parser.parse_args()
-    from timestepmusic.evaluate.compare import descriptor_features, trees_classifier_test
+    from timestepmusic.evaluate.classifier_tests import trees_classifier_test
+    from timestepmusic.evaluate.compare import descriptor_features
     from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS
 
     real, generated, files, groups = describe_real_and_generated(args)

@@ -24,7 +24,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_descriptor_arguments(parser)
     args = parser.parse_args()
-    from timestepmusic.evaluate.compare import descriptor_features, trees_classifier_test
+    from timestepmusic.evaluate.classifier_tests import trees_classifier_test
+    from timestepmusic.evaluate.compare import descriptor_features
     from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS
 
     real_desc, generated_desc, files, groups = describe_real_and_generated(args)

@@ -1,4 +1,4 @@
-"""How often `tsm evaluate`'s classifier p-value (compare.group_sign_flip_p) falls under 0.05 and 0.1 when both sets
+"""How often `tsm evaluate`'s classifier p-value (classifier_tests.group_sign_flip_p) falls under 0.05 and 0.1 when both sets
 come from one population of performances: the level the test really has.
 
 Two layouts on random features (4 descriptors; a performance's character, sd 1, shared by its excerpts, plus 0.3 of
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from timestepmusic.evaluate.compare import classifier_test, trees_classifier_test
+from timestepmusic.evaluate.classifier_tests import classifier_test, trees_classifier_test
 
 
 def null_sets(layout: str, rng: np.random.Generator):

@@ -240,13 +240,9 @@ SHOWN = ("note_density", "polyphony_mean", "pitch_range", "velocity_mean", "velo
 def cmd_compare(args) -> None:
     torch.set_num_threads(1)
     from timestepmusic.corpus import Corpus
-    from timestepmusic.evaluate.compare import (
-        classifier_test,
-        compare_descriptors,
-        descriptor_features,
-        shuffled_chunks,
-        split_halves,
-    )
+    from timestepmusic.evaluate.baseline_excerpts import shuffled_chunks
+    from timestepmusic.evaluate.classifier_tests import classifier_test
+    from timestepmusic.evaluate.compare import compare_descriptors, descriptor_features, split_halves
     from timestepmusic.evaluate.descriptors import DESCRIPTORS, describe
     from timestepmusic.evaluate.excerpts import excerpts_from_corpus, excerpts_from_events
     from timestepmusic.gan.recurrent import length_distributions

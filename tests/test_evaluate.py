@@ -14,19 +14,12 @@ from scipy import stats
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.evaluate import audio
-from timestepmusic.evaluate.compare import (
-    POINT_MASS_AT_ZERO,
-    TrainingOnsets,
-    classifier_test,
-    copy_check,
-    kde_on_grid,
-    overlap_kl,
-    shuffled_chunks,
-    split_halves,
-    trees_classifier_test,
-)
+from timestepmusic.evaluate.baseline_excerpts import shuffled_chunks
+from timestepmusic.evaluate.classifier_tests import classifier_test, trees_classifier_test
+from timestepmusic.evaluate.compare import POINT_MASS_AT_ZERO, kde_on_grid, overlap_kl, split_halves
 from timestepmusic.evaluate.descriptors import HISTOGRAM, SCALAR_DESCRIPTORS, describe
 from timestepmusic.evaluate.excerpts import ExcerptTable, excerpts_from_corpus, excerpts_from_events
+from timestepmusic.evaluate.near_copies import TrainingOnsets, copy_check
 from timestepmusic.evaluate.render import render_outputs
 from timestepmusic.midi import DAMPER_ID, LOWEST_PITCH, NUM_KEYS, SOFT_ID, Events
 from timestepmusic.midi_write import write_events
@@ -389,7 +382,7 @@ def test_the_p_value_counts_performances_not_excerpts():
     excerpts called 15 of 40 such draws significant at 0.05. The p-value over performances comes near its level
     (over 600 such draws, 5 each: 0.067 under 0.05 with the shared training's variance counted, 0.097 without;
     bench/p_value_null.py)."""
-    from timestepmusic.evaluate.compare import group_sign_flip_p
+    from timestepmusic.evaluate.classifier_tests import group_sign_flip_p
 
     binomial, grouped = [], []
     for seed in range(40):
@@ -420,7 +413,7 @@ def test_grouped_folds_do_not_tell_one_population_below_chance():
     training fold with more real excerpts than generated tilts the classifier towards "real" while its test fold is
     short of real excerpts by as many. Unweighed, one population was told from itself at 0.45 (logistic) and 0.48
     (trees) on these groups; the training weighs the classes equally, and deals the groups to even the folds."""
-    from timestepmusic.evaluate.compare import _class_weights, _group_folds
+    from timestepmusic.evaluate.classifier_tests import _class_weights, _group_folds
 
     sizes = [40, 30, 25, 20, 15, 10, 10, 10, 5, 5, 5, 5, 5, 5]  # 190 excerpts of 14 performances
     groups = (np.repeat(np.arange(len(sizes)), sizes), np.arange(190))
@@ -600,7 +593,7 @@ def test_repeated_draws_average_the_accuracy_of_single_draws():
 
 
 def test_the_trees_give_no_accuracy_where_no_split_fits_and_one_where_it_does():
-    from timestepmusic.evaluate.compare import trees_classifier_test
+    from timestepmusic.evaluate.classifier_tests import trees_classifier_test
 
     rng = np.random.default_rng(0)
     few = trees_classifier_test(rng.normal(size=(8, 4)), rng.normal(size=(300, 4)) + 3)  # 8 a side: no tree splits

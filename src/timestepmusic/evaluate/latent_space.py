@@ -22,7 +22,8 @@ from ..batches import ChunkGatherer
 from ..corpus import Corpus
 from ..midi import DAMPER_ID, Events
 from . import MIN_EXCERPTS
-from .compare import classifier_test, descriptor_features
+from .classifier_tests import classifier_test
+from .compare import descriptor_features
 from .descriptors import describe
 from .excerpts import EXCERPT_SECONDS, excerpts_of_length
 from .fidelity import Fidelity, figure, format_fidelity, reconstruct_track

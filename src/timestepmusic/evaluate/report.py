@@ -28,20 +28,12 @@ from ..requests import holds_its_prompt
 from ..setting_names import FLAGS, SettingNames
 from ..sources import midi_below, midi_in
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
-from .compare import (
-    COPY_THRESHOLD,
-    TrainingOnsets,
-    classifier_test,
-    compare_descriptors,
-    copy_check,
-    descriptor_features,
-    shuffled_chunks,
-    split_halves,
-    training_excerpts,
-    trees_classifier_test,
-)
+from .baseline_excerpts import shuffled_chunks, training_excerpts
+from .classifier_tests import classifier_test, trees_classifier_test
+from .compare import compare_descriptors, descriptor_features, split_halves
 from .descriptors import DESCRIPTOR_MEANING, DESCRIPTORS, SCALAR_DESCRIPTORS, describe
 from .excerpts import EXCERPT_SECONDS, ExcerptTable, excerpts_from_corpus, excerpts_from_events
+from .near_copies import COPY_THRESHOLD, TrainingOnsets, copy_check
 from .stale import described, record_report, stale_banner
 
 log = logging.getLogger(__name__)
@@ -346,7 +338,7 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
         comparison[name] |= {"label": label, "unit": unit, "ceiling": ceiling[name]["rows"][CEILING]}
     pairs = {row: (descriptor_features(real_desc), descriptor_features(d)) for row, d in descs.items()}
     pairs[CEILING] = (descriptor_features(desc_a), descriptor_features(desc_b))
-    # the performance or file of each excerpt: the classifiers' folds keep each whole (compare.classifier_test)
+    # the performance or file of each excerpt: the classifiers' folds keep each whole (classifier_tests.classifier_test)
     groups = {row: (real.group, t.group) for row, t in tables.items()}
     groups[GENERATED] = (real.group, file_of)  # (a file's copies: one group)
     groups[CEILING] = (real.group[half_a], real.group[half_b])

@@ -7,7 +7,8 @@ import torch
 
 from timestepmusic.batches import SetBatch
 from timestepmusic.sequence.event_head import DURATION_BINS, INTENSITIES, EventHead
-from timestepmusic.sequence.event_sampler import EventSampler, all_stopped, any_of, guided_mix, summed_rows, twice
+from timestepmusic.sequence.event_sampler import EventSampler
+from timestepmusic.sequence.sampler_draws import all_stopped, any_of, guided_mix, summed_rows, twice
 
 
 @pytest.mark.parametrize("rows", [1, 2, 7])

@@ -19,9 +19,10 @@ from timestepmusic.midi import NUM_IDS, NUM_KEYS, Events, read_events
 from timestepmusic.midi_write import write_events
 from timestepmusic.prompts import prompt_until
 from timestepmusic.sequence.event_head import DURATION_BINS, STOP, EventBins, EventHead
-from timestepmusic.sequence.event_sampler import EventSampler, lean_to_join
+from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.events import EventAutoregressive
 from timestepmusic.sequence.onsets import END
+from timestepmusic.sequence.sampler_draws import lean_to_join
 from timestepmusic.train.log import read_metrics
 from timestepmusic.train.sequence import train_sequence_model
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from .closing import Closing
 from .event_head import EventHead
-from .event_sampler import twice
+from .sampler_draws import twice
 from .style import PieceStyle
 from .transformer_net import LatentTransformer
 

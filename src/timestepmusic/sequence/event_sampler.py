@@ -34,102 +34,54 @@ at ar.pedal_guidance and a note's key (drawn, or drawn again by a guard) at ar.k
 every other choice at g. The mix and the one choice kept for both halves run for every draw, so they are written
 in the fewest operations that give the same bits (guided_mix, twice: one 16 s piece of the default 17 % fewer
 aten operations than with torch.where and repeat, bench/results/generate_events_58_speed.md).
-An `EventSampler` holds those tables; prepare one per sample (the weights must not change while it is used).
+An `EventSampler` holds those tables (sampler_tables.py); prepare one per sample (the weights must not change while it
+is used). Each choice's logits and draw are in sampler_draws.py, the set-up of a chunk and the sets it returns in
+sampler_setup.py: sample reads as the order of the draws.
 Shapes: R chunk rows (2R with guidance: told, then untold), N events per chunk (max_events), H head width,
 C choices per event, I notes heard so far (ar.voices, ar.cluster_guard), V voices, S start bins.
 """
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Callable
+import functools
 
 import torch
 import torch.nn.functional as F
 
 from ..batches import SetBatch
-from ..midi import NUM_IDS, NUM_KEYS
+from ..midi import NUM_KEYS
 from .carry import Carry
-from .clusters import join_bins, joins, near_keys, onset_keys
-from .event_head import DURATION_BINS, INTENSITIES, START_STEP_S, EventHead, duration_s_at
-from .onsets import END, NEXT_CLASSES, ONSET, join_limit, latest_heard, next_allowed, start_allowed
+from .clusters import join_bins, near_keys, onset_keys
+from .event_head import START_STEP_S, duration_s_at
+from .onsets import END, ONSET, join_limit, latest_heard, start_allowed
 from .pulse import TEMPO_NEEDS_ECHO, BeatEcho, TempoTold, latest, onset_of
 from .register_guard import register_lean
-from .silence_guard import silence_bias
-from .steps import away_from, note_before
+from .sampler_draws import (
+    Drawing,
+    StartReads,
+    all_stopped,
+    any_of,
+    duration_odds,
+    intensity_odds,
+    lean_to_join,
+    next_odds,
+    note_odds,
+    pick,
+    read_note,
+    redraw,
+    rows_redrawn,
+    start_odds,
+    summed_rows,
+    tilted,
+)
+from .sampler_setup import drawn_sets, heard_twice, kind_biases, silence_unbiased
+from .sampler_tables import CHOICES, KINDS, SamplerTables
+from .steps import note_before
 from .voices import HeardVoices, carry_notes
 
-CHOICES = ("key", "start", "duration", "intensity")  # in the order each event is drawn
-KINDS = 1 + NUM_IDS - NUM_KEYS + 1  # a note, each pedal, the stop
 
-
-class EventSampler:
-    """An event head's weights arranged for drawing (see the module's docstring)."""
-
-    @torch.no_grad()
-    def __init__(self, head: EventHead, in_bins: bool = False):
-        self.head, self.in_bins = head, in_bins  # in_bins: each start and duration placed inside its bin (ar.in_bins)
-        self.order = ("next",) + CHOICES if head.onsets else CHOICES  # with ar.onsets: join, onset or end first
-        out = head.out  # each: Linear(H, H), GELU, Linear(H, classes)
-        # the key's leans read the state through a linear layer each: the pointer's query, the voices' kernels, the
-        # register's (those the head has)
-        leans = {name: layer for name, layer in (("query", head.intervals.query if head.intervals else None),
-                                                 ("voices", head.voices.kernels if head.voices else None),
-                                                 ("register", head.register.kernels if head.register else None))
-                 if layer is not None}
-        firsts = [out[name][0] for name in self.order] + list(leans.values())
-        self.first_weight = torch.cat([layer.weight for layer in firsts])  # [C·H + E, H], C choices, E lean outputs
-        self.first_bias = torch.cat([layer.bias for layer in firsts])  # [C·H + E]
-        self.first_names = self.order + tuple(leans)
-        self.first_widths = [layer.out_features for layer in firsts]
-        self.second = {name: (out[name][2].weight, out[name][2].bias) for name in self.order}
-        never = torch.zeros(INTENSITIES, device=self.first_bias.device)
-        never[0] = -torch.inf  # intensity 0 is not a strike (classes are 1–127)
-        self.second["intensity"] = (self.second["intensity"][0], self.second["intensity"][1] + never)
-        # a choice's embedding (head.given) as each later choice's first layer reads it: [classes, H] each
-        self.through = {(given, later): F.linear(head.given[given].weight, out[later][0].weight)
-                        for i, given in enumerate(self.order[:-1]) for later in self.order[i + 1:]}
-        # with ar.onsets_leans, the next choice's embedding added to the state the key's leans read: through their
-        # layers, [3, E]
-        self.lean_given = None
-        if head.onsets_leans and leans:
-            self.lean_given = F.linear(head.given["next"].weight, torch.cat([layer.weight for layer in leans.values()]))
-        # the event's four choices as rows of one table (each choice's rows after the one before's: `read_offsets`),
-        # so that one read of the drawn event's rows [R·4] gives the GRU's next input, the sum of their embeddings
-        # in drawing order [R, H] (summed_rows) …
-        read = [head.read[name].weight for name in CHOICES]  # [classes, H] each
-        self.read_rows = torch.cat(read)  # [K + S + D + I, H]
-        self.read_offsets = torch.tensor([0] + [len(x) for x in read[:-1]], device=self.first_bias.device).cumsum(0)
-        # … and with ar.intervals the pointer's key of the event at each position: the key's and the position's
-        # embeddings summed, then the duration's and the intensity's; the start's rows zero (it reads no start)
-        # [N, K + S + D + I, A·D]
-        self.pointer_rows = None
-        if head.intervals is not None:
-            embed = head.intervals.event_embed
-            key_at = embed["key"].weight[None] + embed["position"].weight[:, None]  # [N, K, A·D]
-            rows = [key_at, torch.zeros(len(read[1]), key_at.shape[-1], device=key_at.device),
-                    embed["duration"].weight, embed["intensity"].weight]
-            if [len(x) for x in rows[1:]] != [len(x) for x in read[1:]] or key_at.shape[1] != len(read[0]):
-                raise ValueError("the pointer's event embeddings do not match the head's choices")
-            self.pointer_rows = torch.cat([x.expand(key_at.shape[0], -1, -1) for x in rows], dim=1)
-        gru = head.gru
-        self.gru = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
-        self.log_durations = duration_s_at(torch.arange(DURATION_BINS)).log().float().to(self.first_bias.device)  # [B]
-        self.start_bins = torch.arange(head.bins.starts, device=self.first_bias.device)
-        self.before_bin = self.start_bins[None] < self.start_bins[:, None]  # [S, S]: row e, the bins before bin e
-        self.start_middles_s = head.bins.start_middle_s(self.start_bins)  # [S] float64: ar.beat_echo, the guard
-        self.keys = torch.arange(NUM_KEYS, device=self.first_bias.device)[None]  # [1, 88], for ar.cluster_guard
-        # ar.step_lean: the keys away from each note before, a row per key before and one (the first) for none [89, 88]
-        self.away = away_from(torch.arange(-1, NUM_KEYS, device=self.first_bias.device), self.keys)
-        # ar.cluster_guard: the keys near each key, a row per key [88, 88] (bool): near_keys of the onset grows by a
-        # row per note that joins it (near_keys of a union is the union of theirs)
-        self.near_each = near_keys(torch.eye(NUM_KEYS, dtype=torch.bool, device=self.first_bias.device))
-        # with ar.intervals, the pointer's kernels as matrices [A, 88, 88]: the same for every chunk of a sample
-        self.kernels = head.intervals.kernels() if head.intervals is not None else None
-        # each kind's id (a note's is its key's, drawn apart), the stop's clamped: a row that has stopped draws on unseen
-        self.kind_ids = torch.tensor([0, *range(NUM_KEYS, NUM_IDS), NUM_IDS - 1], device=self.first_bias.device)
-        self.noise_widths = ((NEXT_CLASSES,) if head.onsets else ()) + (KINDS, NUM_KEYS, head.bins.starts,
-                                                                         DURATION_BINS, INTENSITIES)
+class EventSampler(SamplerTables):
+    """An event head's weights arranged for drawing (SamplerTables, sequence/sampler_tables.py), and the drawing of a
+    chunk of events from them (see the module's docstring)."""
 
     @torch.no_grad()
     def sample(self, features: torch.Tensor, rng: torch.Generator, temperature: float = 1.0,
@@ -212,28 +164,12 @@ class EventSampler:
         guided = guidance != 1.0 or pedal_guidance != 1.0 or key_guidance != 1.0
         if guided:  # both halves hear the same past
             pieces //= 2
-            carry = None if carry is None else Carry(*(twice(getattr(carry, f.name))
-                                                       for f in dataclasses.fields(carry)))
-            tonal = twice(tonal)  # [2R, G, 12]
-            unpressed = twice(unpressed)  # [2R, 3]
-            noteless = twice(noteless)  # [2R]
-            onsets = None if onsets is None else (twice(onsets[0]), twice(onsets[1]))  # [2R, M], [2R]
-            register = None if register is None else (twice(register[0]), twice(register[1]))  # [2R] each
-            heard_register = twice(heard_register)  # [2R, V]
-            sounding = twice(sounding)  # [2R, 88]
-            silent_s = twice(silent_s)  # [2R]
+            carry, tonal, unpressed, noteless, onsets, register, heard_register, sounding, silent_s = heard_twice(
+                carry, tonal, unpressed, noteless, onsets, register, heard_register, sounding, silent_s)
         r = features.shape[0]
         alone = pieces == 1  # one piece: one row, or guided its two halves, in which every choice is made alike (a check
         # of its rows reads its first)
-
-        def pick(logits: torch.Tensor, noise: torch.Tensor, g: float | torch.Tensor = guidance,
-                 lean: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
-            """Logits [r, K] and Gumbel noise [pieces, K] → each row's choice [r] (guided by `g`, one for all or
-            [K]: both halves alike), `lean` applied to the logits drawn from (guided: after the halves are mixed)."""
-            if not guided:
-                return ((lean(logits) if lean else logits) + noise).argmax(dim=1)
-            mixed = guided_mix(*logits.chunk(2), g)  # [R, K]
-            return twice(((lean(mixed) if lean else mixed) + noise).argmax(dim=1))
+        drawing = Drawing(self, guided, guidance, key_guidance, start_temperature)
         kind_guidance = guidance  # the note-pedal-or-stop choice: the pedals' columns at pedal_guidance
         if pedal_guidance != guidance:
             kind_guidance = torch.full((KINDS,), guidance, device=device)
@@ -259,6 +195,7 @@ class EventSampler:
             sounding = sounding.to(device).double()  # [R, 88], the chunk's notes added as drawn
             unpenalised = torch.zeros(r, NUM_KEYS, device=device)  # (the notes are penalised by key and start)
             every_bin = torch.ones(r, head.bins.starts, dtype=torch.bool, device=device)  # (the order's mask: start_odds)
+        latest_s = heard_voices = None  # the latest note's start heard [R] and the voices: as below, where heard
         if head.voices is not None or head.onsets or guards:  # the notes heard (ar.voices, ar.onsets, the guard)
             heard_s, heard_ids = carry_notes(carry, r, device)  # [R, I] each
             latest_s = latest_heard(heard_s, torch.full((1,), heard_s.shape[1], device=device))[:, 0]  # [R]
@@ -267,6 +204,7 @@ class EventSampler:
             # ar.voices: the notes heard, each drawn one added, and the voices they make as the lean reads them
             heard_voices = HeardVoices(voice_lean, heard_s, heard_ids) if voice_lean is not None else None
         hears_onsets = head.pulse is not None or beat_echo > 0
+        pulse_heard = None
         if hears_onsets:  # the onsets heard (ar.pulse, ar.beat_echo), each drawn one added
             if onsets is None:
                 raise ValueError("this sampler hears the onsets before each start (ar.pulse or ar.beat_echo): pass them")
@@ -280,65 +218,7 @@ class EventSampler:
         ranged = register is not None and (register_guard > 0 or register_min_p > 0)  # the bounds, each note added
         if ranged:
             highest, lowest = (bound.to(device).float() for bound in register)  # [R] each
-
-        def start_odds(key: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
-            """Each row's key [R] (or, for the rows `rows` [R'], every key [R', 88]) → the logits its start bin is
-            drawn from [R, S] (or [R', 88, S]): the head's, the pulse's where it has one, the order's mask, the
-            start temperature and, for a note, the echo's lean."""
-            many = key.dim() == 2
-            of = (lambda x: x[rows][:, None]) if many else (lambda x: x)  # a row's [R, …] beside its keys
-            by_key = through["key", "start"][key] if many else through["key", "start"].index_select(0, key)
-            logits = F.linear(F.gelu(of(at["start"]) + by_key), *self.second["start"])
-            if head.pulse is not None:  # the state the start's layers read: the key's (and next choice's) added
-                start_state = of(state) + head.given["key"].weight[key]  # [R, (88,) H]
-                if head.onsets:
-                    start_state = start_state + of(head.given["next"].weight[chosen])
-                heard = of(pulse_heard).expand(-1, key.shape[1], -1) if many else pulse_heard  # [R, (88,) M]
-                logits = logits + head.pulse(start_state.flatten(0, -2), heard.flatten(0, -2)).view_as(logits)
-            logits = logits.masked_fill(of(blocked), -torch.inf) / start_temperature
-            if echo_lean is not None:
-                logits = logits + (of(echo_lean) if many or every_note else echo_lean * (key < NUM_KEYS)[:, None])
-            return logits
-
-        def redraw(rows: torch.Tensor, region: torch.Tensor, penalised: torch.Tensor, strength: float,
-                   redraw_noise: tuple[torch.Tensor, torch.Tensor],
-                   busy: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-            """The note of each row `rows` [R'] (guided: its pieces' told rows, then their untold ones) drawn again
-            among those whose start lies in `region` [R, S] (the cluster guard: the bins that join the onset; the
-            step lean: those that start a new one; the restrike guard: every bin), the keys `penalised` [R, 88] at
-            e^−strength of their odds (clusters.py, steps.py), or the notes `busy` [R, 88, S] (a key at a start:
-            the restrike guard, sounding.py) → key and start [R'] each."""
-            every = self.keys.expand(rows.shape[0], -1)  # [R', 88]
-            odds = start_odds(every, rows)  # [R', 88, S]
-            inside = region[rows][:, None, :]  # [R', 1, S]
-            drawn_odds = odds  # the start odds each key would be drawn at: guided, the halves mixed as pick mixes them
-            if guided:
-                drawn_odds = twice(guided_mix(*odds.chunk(2), guidance))  # [R', 88, S]
-            log_p = torch.log_softmax(drawn_odds, dim=-1)  # [R', 88, S]: each key's starts
-            penalty = None if busy is None else strength * busy[rows]  # [R', 88, S]: each note on a sounding key
-            if penalty is not None:
-                log_p = log_p - penalty
-            log_p_inside = log_p.masked_fill(~inside, -torch.inf).logsumexp(-1)
-            # [R', 88], the same in both halves: pick's mixing of the key then adds it once, as it should
-            logits = note_logits[rows] + log_p_inside - strength * penalised[rows]  # [R', 88]
-            pieces_of = rows[: rows.shape[0] // 2] if guided else rows  # [R'/2 or R']: each redrawn piece
-            key_noise, start_noise = (noise[pieces_of] for noise in redraw_noise)
-            new_key = pick(logits, key_noise, key_guidance)  # [R']
-            each = torch.arange(rows.shape[0], device=device)
-            start_logits = odds[each, new_key] if penalty is None else odds[each, new_key] - penalty[each, new_key]
-            # (both halves alike: pick's mixing of them keeps the penalty as it is)
-            new_start = pick(start_logits.masked_fill(~inside[:, 0], -torch.inf), start_noise)  # [R']
-            return new_key, new_start
-
-        def read_note(key: torch.Tensor, start: torch.Tensor,
-                      every_note: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-            """Each row's drawn event [R] each → what the guards and the notes heard read of its note: its start bin's
-            middle [R] (s), its key as a key [R] (a pedal's clamped: read nowhere) and with a guard, whether it joins
-            the latest onset [R] (join_bins at its start bin; all of them for a redraw); read again after a redraw."""
-            start_s = self.start_middles_s.index_select(0, start)
-            return (start_s, key if every_note else key.clamp(max=NUM_KEYS - 1),
-                    joins(start_s, latest_s) if guards else None)
-        join_lean = (lambda logits: lean_to_join(logits, join_bias)) if join_bias != 0.0 else None  # ar.join_bias
+        join_lean = functools.partial(lean_to_join, bias=join_bias) if join_bias != 0.0 else None  # ar.join_bias
         ends_biased = stop_bias != 0.0 or empty_bias != 0.0  # the chunk's end: empty_bias before its first event
         going = torch.ones(r, dtype=torch.bool, device=device)
         sizes = torch.zeros(r, dtype=torch.long, device=device)
@@ -346,39 +226,10 @@ class EventSampler:
         drawn: list[torch.Tensor] = []  # each event's (key, start, duration, intensity) [R, 4]
         # what is found from the notes heard, kept until an event strikes a note (a pedal changes none of them):
         near = echo_heard = None  # the keys near the onset's [R, 88]; the echo's lean [R, S]
-        # what is added to the logits of a note (column 0: the notes' logsumexp), each pedal and the stop, at the
-        # chunk's first event and after it [5] each: only a row still going is drawn for, and one still going after
-        # the first event holds one (sizes > 0), so the first event's is empty_bias and every later one's stop_bias
-        kind_bias = [torch.tensor([0.0, damper_bias, 0.0, soft_bias, -torch.inf if head.onsets else end], device=device)
-                     for end in (empty_bias, stop_bias)]  # (with ar.onsets the stop was the next choice's)
-        if empty_ramp_s > 0:  # ar.empty_ramp_s: the empty bias of each row by the seconds since its latest note [R]
-            if onsets is None:
-                raise ValueError("ar.empty_ramp_s: pass the onsets before the chunk (onsets)")
-            ramp = (-onsets[1].to(device) / empty_ramp_s).clamp(0.0, 1.0).float()  # [R] (no note yet: all of it)
-            empty_bias = empty_bias * ramp  # [R]
-            if not head.onsets:  # (with ar.onsets the stop is the next choice's: end_biases below)
-                kind_bias[0] = kind_bias[0].repeat(r, 1)  # [R, 5]
-                kind_bias[0][:, -1] = empty_bias
-        if unpressed is not None or noteless is not None:  # the kinds a row never draws: their bias −inf [R, 5]
-            never = torch.zeros(r, KINDS, dtype=torch.bool, device=device)
-            if unpressed is not None:  # the pedals it leaves up
-                never[:, 1:KINDS - 1] = unpressed.to(device, torch.bool)
-            if noteless is not None:  # a note
-                never[:, 0] = noteless.to(device, torch.bool)
-            kind_bias = [bias.masked_fill(never, -torch.inf) for bias in kind_bias]  # (the logits are finite)
-        end_biases = ([torch.as_tensor(end, device=device) for end in (empty_bias, stop_bias)] if head.onsets
-                      else None)  # ar.onsets: on the next choice's end instead
-        # ar.silence_guard_s: added to the stop's logit (with ar.onsets the next choice's end) of each row until it
-        # strikes a note [R]; None where no row has been silent long enough: drawn as without it
-        unsilenced = None
-        if silence_guard_s > 0:
-            if silent_s is None:
-                raise ValueError("ar.silence_guard_s: pass the seconds without a key sounding before the chunk (silent_s)")
-            unsilenced = silence_bias(silent_s.to(device), silence_guard_s)  # [R]
-            if noteless is not None:  # (a row that strikes no note: nothing to hasten)
-                unsilenced = unsilenced.masked_fill(noteless.to(device, torch.bool), 0.0)
-            if not any_of(unsilenced < 0):
-                unsilenced = None
+        chosen = None  # with ar.onsets, each row's next choice [R]
+        kind_bias, end_biases = kind_biases(head, r, device, damper_bias, soft_bias, empty_bias, stop_bias,
+                                            empty_ramp_s, onsets, unpressed, noteless)  # [5] or [R, 5]; [] or [R]
+        unsilenced = silence_unbiased(silence_guard_s, silent_s, noteless, device)  # [R] or None: ar.silence_guard_s
         # the duration tilt β: a float for every row, or each piece's own [S, 1] (ar.final_hold); None: none
         beta = (duration_tilt[:, None] if isinstance(duration_tilt, torch.Tensor)
                 else duration_tilt if duration_tilt != 0.0 else None)
@@ -402,13 +253,8 @@ class EventSampler:
             *next_noise, kind_noise, key_noise, start_noise, duration_noise, intensity_noise = noises
             if head.onsets:  # join the latest onset, start a new one, or end the chunk, where each is possible …
                 limit = join_limit(latest_s, START_STEP_S)  # [R]
-                next_logits = F.linear(F.gelu(at["next"]), *self.second["next"])  # [R, 3]
-                if end_bias is not None:
-                    next_logits[:, END] += end_bias
-                if unsilenced is not None:
-                    next_logits[:, END] += unsilenced
-                next_logits = next_logits.masked_fill(~next_allowed(limit, earliest, head.bins.starts), -torch.inf)
-                chosen = pick(next_logits, next_noise[0], lean=join_lean)  # [R]
+                chosen = pick(next_odds(self, at["next"], end_bias, unsilenced, limit, earliest), next_noise[0],
+                              guided, guidance, join_lean)  # [R]
                 if all_stopped(going, chosen, END, alone):
                     break
                 chosen.clamp_(max=ONSET)  # (a row that has stopped draws on unseen)
@@ -418,26 +264,19 @@ class EventSampler:
             # ar.onsets, only the bins that join the latest onset or only those past it, as chosen
             blocked = (~start_allowed(chosen, limit, earliest, head.bins.starts) if head.onsets
                        else self.before_bin.index_select(0, earliest))  # [R, S]: the bins it may not take
-            key_logits = F.linear(F.gelu(at["key"]), *self.second["key"])  # [R, 88 keys + 3 pedals + stop]
-            note_logits = key_logits[:, :NUM_KEYS]  # [R, 88]: the notes', the leans added in turn
             if self.lean_given is not None:  # the leans read the state with the next choice's embedding added
                 chosen_through = self.lean_given[chosen].split(self.first_widths[len(self.order):], dim=1)  # [R, ·]
                 at.update({name: at[name] + add for name, add in zip(self.first_names[len(self.order):],
                                                                      chosen_through)})
-            if pointer is not None:
-                note_logits = note_logits + pointer.attend(at["query"], items, kernels=kernels)
-            if voice_lean is not None:
-                note_logits = note_logits + heard_voices.leaned(at["voices"])
-            if register_voice_lean is not None:
-                note_logits = note_logits + register_voice_lean.leaned(at["register"], *register_heard)
-            if chunk_bias is not None:
-                note_logits = note_logits + chunk_bias
+            # [R, 88 keys + 3 pedals + stop] and [R, 88]: the notes', the leans added
+            key_logits, note_logits = note_odds(self, at, pointer, items, kernels, heard_voices, register_voice_lean,
+                                                register_heard, chunk_bias)
             # a note, a pedal or the stop, at the model's odds (a stop at the first event: the empty chunk) …
             kinds = torch.cat([note_logits.logsumexp(-1, keepdim=True), key_logits[:, NUM_KEYS:]], 1)  # [R, 5]
             kinds = kinds + kind_bias[min(i, 1)]  # (the note's logsumexp, then 3 pedals and the stop)
             if unsilenced is not None and not head.onsets:
                 kinds[:, -1] += unsilenced
-            kind = pick(kinds, kind_noise, kind_guidance)  # [R]
+            kind = pick(kinds, kind_noise, guided, kind_guidance)  # [R]
             if all_stopped(going, kind, KINDS - 1, alone):
                 break
             # … and a note's key at the temperature, leaned toward the register being played (ar.register_guard)
@@ -446,7 +285,7 @@ class EventSampler:
             if ranged:
                 note_logits = register_lean(note_logits, highest, lowest, self.keys, register_margin, register_guard,
                                             register_min_p)
-            note = pick(note_logits, key_noise, key_guidance)
+            note = pick(note_logits, key_noise, guided, key_guidance)
             is_note = kind == 0  # [R] (a re-voiced note is still a note)
             any_note = any_of(is_note)
             if unsilenced is not None and any_note:  # a row that strikes a note is silent no more
@@ -463,9 +302,10 @@ class EventSampler:
             if echo is not None and any_note and echo_heard is None:
                 echo_heard = echo(pulse_heard)
             echo_lean = echo_heard if any_note else None  # [R, S]; pedals: none
-            start = pick(start_odds(key), start_noise)
+            reads = StartReads(at["start"], state, chosen, pulse_heard, blocked, echo_lean, every_note, note_logits)
+            start = pick(start_odds(drawing, reads, key), start_noise, guided, guidance)
             if any_note and (guards or restrikes):  # [R] each: what the guards read of each row's note
-                start_s, at_key, joined = read_note(key, start, every_note)
+                start_s, at_key, joined = read_note(self.start_middles_s, key, start, every_note, latest_s, guards)
             if guards and any_note:
                 # whether a row's note joins, or every row's (one piece: as it does): the guard of the notes that join
                 # checks none where none does, the lean of those that start one none where all join
@@ -479,14 +319,13 @@ class EventSampler:
                     clustered &= joined
                 if not every_struck:
                     clustered &= struck
-                if any_of(clustered):  # … is kept at e^−C, else drawn again among the notes that join
-                    kept = uniform(coin) < math.exp(-cluster_guard)  # [pieces]
-                    redo = clustered & (twice(kept) if guided else kept).logical_not()  # [R]
-                    if any_of(redo):
-                        rows = torch.nonzero(redo).squeeze(1)  # [R'] (guided: told rows, then untold: both halves)
-                        key[rows], start[rows] = redraw(rows, join_bins(self.start_middles_s, latest_s), near,
-                                                        cluster_guard, revoice_noise)
-                        start_s, at_key, joined = read_note(key, start, every_note)  # (its rows still join)
+                # … is kept at e^−C, else drawn again among the notes that join
+                rows = rows_redrawn(clustered, coin, cluster_guard, guided)  # [R'] (guided: both halves) or None
+                if rows is not None:
+                    key[rows], start[rows] = redraw(drawing, reads, rows, join_bins(self.start_middles_s, latest_s),
+                                                    near, cluster_guard, revoice_noise)
+                    start_s, at_key, joined = read_note(self.start_middles_s, key, start, every_note, latest_s,
+                                                        guards)  # (its rows still join)
             # a note starting a new onset more than 2 semitones from the note before …
             if steps and any_note and not every_joined:
                 off_line = self.away[before + 1, at_key]  # [R]
@@ -494,44 +333,31 @@ class EventSampler:
                     off_line &= ~joined
                 if not every_struck:
                     off_line &= struck
-                if any_of(off_line):  # … is kept at e^−L, else drawn again among the notes that start a new onset
-                    kept = uniform(step_coin) < math.exp(-step_lean)  # [pieces]
-                    redo = off_line & (twice(kept) if guided else kept).logical_not()  # [R]
-                    if any_of(redo):
-                        rows = torch.nonzero(redo).squeeze(1)  # [R']
-                        key[rows], start[rows] = redraw(rows, ~join_bins(self.start_middles_s, latest_s),
-                                                        self.away[before + 1], step_lean, step_noise)
-                        start_s, at_key, joined = read_note(key, start, every_note)
+                # … is kept at e^−L, else drawn again among the notes that start a new onset
+                rows = rows_redrawn(off_line, step_coin, step_lean, guided)  # [R'] or None
+                if rows is not None:
+                    key[rows], start[rows] = redraw(drawing, reads, rows, ~join_bins(self.start_middles_s, latest_s),
+                                                    self.away[before + 1], step_lean, step_noise)
+                    start_s, at_key, joined = read_note(self.start_middles_s, key, start, every_note, latest_s, guards)
             if restrikes and any_note:  # a note on a key still sounding at its start …
                 busy = sounding.gather(1, at_key[:, None])[:, 0] > start_s  # [R]
                 restruck = busy if every_struck else struck & busy  # [R]
-                if any_of(restruck):  # … is kept at e^−G, else drawn again, each note on a sounding key at e^−G
-                    kept = uniform(held_coin) < math.exp(-restrike_guard)  # [pieces]
-                    redo = restruck & (twice(kept) if guided else kept).logical_not()  # [R]
-                    if any_of(redo):
-                        rows = torch.nonzero(redo).squeeze(1)  # [R']
-                        busy_notes = self.start_middles_s[None, None, :] < sounding[:, :, None]  # [R, 88, S]
-                        key[rows], start[rows] = redraw(rows, every_bin, unpenalised, restrike_guard, restrike_noise,
-                                                        busy_notes)
-                        start_s, at_key, joined = read_note(key, start, every_note)
-            # (each table's row by index_select: the same row, read in fewer instructions than by indexing)
-            duration_logits = F.linear(F.gelu(at["duration"] + through["key", "duration"].index_select(0, key)
-                                              + through["start", "duration"].index_select(0, start)),
-                                       *self.second["duration"])
-            tilt = None
-            if beta is not None:  # notes held longer (β > 0) or shorter; a pedal's press at the model's odds
-                def tilt(logits: torch.Tensor, notes: torch.Tensor = is_note) -> torch.Tensor:  # [R (R/2 guided), B]
-                    return torch.where(notes[:logits.shape[0], None], logits + beta * self.log_durations,
-                                       logits)
-            duration = pick(duration_logits, duration_noise, lean=tilt)
-            intensity_logits = F.linear(F.gelu(at["intensity"] + through["key", "intensity"].index_select(0, key)
-                                               + through["start", "intensity"].index_select(0, start)
-                                               + through["duration", "intensity"].index_select(0, duration)),
-                                        *self.second["intensity"])
+                # … is kept at e^−G, else drawn again, each note on a sounding key at e^−G
+                rows = rows_redrawn(restruck, held_coin, restrike_guard, guided)  # [R'] or None
+                if rows is not None:
+                    busy_notes = self.start_middles_s[None, None, :] < sounding[:, :, None]  # [R, 88, S]
+                    key[rows], start[rows] = redraw(drawing, reads, rows, every_bin, unpenalised, restrike_guard,
+                                                    restrike_noise, busy_notes)
+                    start_s, at_key, joined = read_note(self.start_middles_s, key, start, every_note, latest_s, guards)
+            tilt = None  # ar.duration_tilt: notes held longer (β > 0) or shorter; a pedal's press at the model's odds
+            if beta is not None:
+                tilt = functools.partial(tilted, notes=is_note, beta=beta, log_durations=self.log_durations)
+            duration = pick(duration_odds(self, at["duration"], key, start), duration_noise, guided, guidance, tilt)
+            intensity_logits = intensity_odds(self, at["intensity"], key, start, duration)  # [R, I]
             if velocity_temperature != 1.0 and any_note:  # a note's velocity, not a pedal's depth
                 tempered = intensity_logits / velocity_temperature
                 intensity_logits = tempered if every_note else torch.where(is_note[:, None], tempered, intensity_logits)
-            intensity = pick(intensity_logits, intensity_noise)
+            intensity = pick(intensity_logits, intensity_noise, guided, guidance)
             event = torch.stack([key, start, duration, intensity], dim=1)  # [R, 4]
             drawn.append(event)
             rows = (event + self.read_offsets).view(-1)  # [R·4]: the event's rows of read_rows and pointer_rows
@@ -569,78 +395,4 @@ class EventSampler:
             sizes += going
             earliest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
             step_input = summed_rows(self.read_rows, rows, r) + bias  # [R, H]: the event as the GRU's next input
-        if drawn:
-            classes = torch.stack(drawn, dim=1).unbind(2)  # [R, events drawn] each
-            if guided:  # the told half (the untold one drew the same)
-                classes = [x[:pieces] for x in classes]
-        else:
-            classes = [torch.zeros(pieces, 0, dtype=torch.long, device=device)] * 4
-        sizes = sizes[:pieces]  # (guided: the told half; the untold one drew the same)
-        classes = [F.pad(x, (0, n - x.shape[1]), value=fill) for x, fill in zip(classes, (0, 0, 0, 1))]  # [R, N] each
-        if pieces > 1:  # a row's events drawn on after it stopped → the padding's (one piece draws none past its stop)
-            inside = torch.arange(n, device=device) < sizes[:, None]  # [R, N]
-            classes = [torch.where(inside, x, fill) for x, fill in zip(classes, (0, 0, 0, 1))]
-        key, start, duration, intensity = classes
-        # with in_bins, each start and duration at a uniform place inside its bin: [R, N, 2]; else at the middles
-        within = torch.rand(pieces, n, 2, generator=rng).to(device) if self.in_bins else None
-        return head.bins.to_sets(key, start, duration, intensity, sizes, within)
-
-
-def summed_rows(table: torch.Tensor, rows: torch.Tensor, r: int) -> torch.Tensor:
-    """A table [T, H] and rows [r·C] (C ≤ 4 per row, in order) → each row's C table rows summed [r, H], bit for bit
-    the adds x₁ + x₂ + … one after another (torch's sum over so few accumulates them in turn; over 5 or more, at
-    some widths, it keeps 4 partial sums: another order). tests/test_event_sampler.py pins it."""
-    return table.index_select(0, rows).view(r, -1, table.shape[-1]).sum(dim=1)  # [r, C, H] → [r, H]
-
-
-def all_stopped(going: torch.Tensor, chosen: torch.Tensor, end: int, alone: bool = False) -> bool:
-    """The rows still going [R] (bool; updated in place: a row choosing `end` stops) and each row's choice [R] →
-    whether every row has stopped. One row, or the rows of one piece (`alone`: guided, its two halves, which choose
-    alike): its choice read directly, `going` left True until it stops."""
-    if going.numel() == 1:
-        return int(chosen) == end
-    if alone:
-        return int(chosen[0]) == end
-    going &= chosen != end
-    return not bool(going.any())
-
-
-def any_of(mask: torch.Tensor) -> bool:
-    """Whether any of a mask [R] is set: one row's read directly, without a reduction first (one piece alone)."""
-    return bool(mask) if mask.numel() == 1 else bool(mask.any())
-
-
-def uniform(gumbel: torch.Tensor) -> torch.Tensor:
-    """Standard Gumbel noise [R, 1] → uniform on (0, 1) [R]: exp(−exp(−g))."""
-    return gumbel[:, 0].neg().exp().neg().exp()
-
-
-def guided_mix(told: torch.Tensor, untold: torch.Tensor, g: float | torch.Tensor) -> torch.Tensor:
-    """The guided logits of a choice, untold + g × (told − untold), each [R, …] (g one for all or per column); a choice
-    masked in either half stays masked (ar.register_min_p masks each half by its own odds: one masked in the untold
-    half alone mixed to −inf + inf = NaN, which argmax drew for every row). Written in the fewest operations that give
-    the same bits, as it runs for every choice of every event: at g = 1 the difference is added unscaled (1 × x is x
-    exactly), −inf is found by isneginf and set by masked_fill (`== −inf` and torch.where with −inf first make the
-    number a tensor, a copy each)."""
-    spread = told - untold
-    if isinstance(g, torch.Tensor) or g != 1.0:
-        spread = g * spread
-    masked = torch.isneginf(told) | torch.isneginf(untold)
-    return (untold + spread).masked_fill(masked, -torch.inf)
-
-
-def twice(x: torch.Tensor | None) -> torch.Tensor | None:
-    """Rows [R, …] → the same rows twice [2R, …] (None stays None): x.repeat(2, …), in one operation where repeat
-    launches several (a guided choice is made twice, once per half, at every draw)."""
-    return None if x is None else torch.cat([x, x])
-
-
-def lean_to_join(next_logits: torch.Tensor, bias: float) -> torch.Tensor:
-    """The next choice's logits [R, 3] (−inf: not allowed) → `bias` added to the log-odds of joining the latest
-    onset against starting a new one, their sum of odds (so the chunk's end's odds) kept; a row where either is not
-    allowed is unchanged."""
-    pair = next_logits[:, :END]  # [R, 2]: join, onset
-    leaned = pair + pair.new_tensor([bias, 0.0])  # (JOIN, ONSET) = (0, 1)
-    leaned = leaned - leaned.logsumexp(1, keepdim=True) + pair.logsumexp(1, keepdim=True)  # [R, 2]
-    both = (pair > -torch.inf).all(dim=1, keepdim=True)  # [R, 1]
-    return torch.cat([torch.where(both, leaned, pair), next_logits[:, END:]], dim=1)  # [R, 3]
+        return drawn_sets(head, drawn, sizes, pieces, guided, rng, self.in_bins, device)

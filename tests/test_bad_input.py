@@ -163,6 +163,25 @@ def test_a_reader_that_leaves_early_ends_the_command_quietly():
     assert proc.wait() == 0 and b"Traceback" not in err and b"error" not in err, err
 
 
+@pytest.mark.parametrize("command", ["generate", "plot"])
+def test_a_reader_that_leaves_early_still_gets_every_file(tmp_path, command):
+    """`tsm generate -o out/ | head -1`, `tsm plot a.mid b.mid -o rolls/ | head -1`: the lines are for the reader, the
+    files for the user; once the reader has gone the lines are dropped and every file asked is still written (before,
+    the first line that met the closed pipe ended the run: 1 piece of 3, one roll of 2, exit 0 all the same)."""
+    out = tmp_path / "out"
+    if command == "generate":
+        argv, wanted = ["generate", "-n", "3", "--seconds", "1", "-o", str(out)], [f"sample_0_00{i}.mid" for i in range(3)]
+    else:
+        played = [write_piece(tmp_path / f"{name}.mid", seed) for seed, name in enumerate("ab")]
+        argv, wanted = ["plot", *map(str, played), "-o", f"{out}/"], ["a.png", "b.png"]
+    proc = subprocess.Popen([sys.executable, "-m", "timestepmusic", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader gone before the first line
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait() == 0 and b"stopped" not in err and b"Traceback" not in err, err
+    assert sorted(path.name for path in out.iterdir()) == wanted
+
+
 def test_a_bare_tsm_prints_what_it_can_do(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out

@@ -19,6 +19,7 @@ from .generate_flags import parse_tempo_path
 from .generate_info import print_info, print_list, refuse_unread
 from .generate_told import Told, pieces_told, say_long_slowing, say_nothing_to_snap
 from .requests import comparable, drawn_alike, request_from, request_words, same_request
+from .said import say
 from .sources import MIDI_SUFFIXES
 
 if TYPE_CHECKING:
@@ -292,7 +293,7 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
                 replace_earlier(files.taken, files.rewritten, args.seed)
                 replaced = True
             if args.n > len(samples) and args.piece is None and not args.quiet:  # (a large -n: a batch at a time)
-                print(f"pieces {first + 1}–{first + len(samples)} of {args.n}:", file=sys.stderr)
+                say(f"pieces {first + 1}–{first + len(samples)} of {args.n}:", sys.stderr)
             for j, events in enumerate(samples):
                 if first + j not in files.names:  # (--piece: drawn with the pieces asked, not written)
                     continue
@@ -330,8 +331,8 @@ def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: f
     heard = heard_line(events, length_s, told.asked_from_s, told.asked, walked)
     if not args.quiet:  # its length as heard, to its last sound (a closing's slowing and ring run on past the chunks
         # drawn; a release past them too; a piece fallen silent ends sooner), beside the seconds drawn
-        print(f"{path}  {notes} note{'s' * (notes != 1)}, {presses} pedal press{'es' * (presses != 1)}, "
-              f"{events.end_s:.1f} s long ({drawn}{heard})")
+        say(f"{path}  {notes} note{'s' * (notes != 1)}, {presses} pedal press{'es' * (presses != 1)}, "
+            f"{events.end_s:.1f} s long ({drawn}{heard})")
     if args.png or args.wav:
         from .evaluate.render import render_outputs
 
@@ -344,7 +345,7 @@ def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: f
                                     marks=meta.marks,  # (the waypoints asked, as the file's markers say them)
                                     span=(from_s, length_s) if from_s else None):
             if not args.quiet:
-                print(f"{extra}")
+                say(f"{extra}")
 
 
 def _say_stopped(stopped: BaseException, written: list[Path], files: Files) -> None:
@@ -376,6 +377,6 @@ def _print_lengths(gan, args: argparse.Namespace, seconds: float, generated_s: l
     except ValueError as e:
         hint = "" if args.corpus else "; pass --corpus CORPUS (a prepared corpus) to compare"
         log.warning("piece lengths: no real ones beside them (%s)%s", e, hint)
-    print(f"piece lengths, capped at --max-seconds {seconds:g} (real remaining: from a random chunk of a "
-          "training track to its end, what the model was trained on):")
-    print("\n".join(length_table(lengths, cap_s)))
+    say(f"piece lengths, capped at --max-seconds {seconds:g} (real remaining: from a random chunk of a "
+        "training track to its end, what the model was trained on):")
+    say("\n".join(length_table(lengths, cap_s)))

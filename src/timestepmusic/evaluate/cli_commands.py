@@ -16,6 +16,7 @@ from pathlib import Path
 from ..argtypes import file_arg, pedal_bins_arg, seed_arg
 from ..audio_flags import add_audio_flags, check_audio_flags
 from ..files import held_folder, refuse_existing
+from ..said import say
 from ..subcommands import said_left_out
 from ..waypoints import clock_arg
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
@@ -182,7 +183,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
                                  "-o FOLDER/ to put the rolls elsewhere") from e
             raise
         for path in written:
-            print(path)
+            say(str(path))
     if failed and failed == len(inputs):  # nothing drawn: an error (as prepare's of no usable file), said with
         from ..sources import midi_below  # where the usable files may be
 

@@ -10,6 +10,7 @@ import errno
 import json
 import math
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -165,6 +166,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
                          "into separate folders")
     refuse_existing([p for midi, roll in targets.items()
                      for p in rendered_paths(midi, png=True, wav=args.wav, png_path=roll)], args.overwrite)
+    if output is None:  # beside each MIDI file: not into a folder marked read-only, which root could write all the same
+        _refuse_read_only_beside(targets)
     for midi, roll in targets.items():
         try:  # a bad file (or a part past its end) among several is reported and skipped; alone, the command's error
             events, drops = read_events(midi, pedal_bins=args.pedal_bins)
@@ -193,6 +196,17 @@ def cmd_plot(args: argparse.Namespace) -> int:
             "plot FOLDER/SUB)" if deeper else ""), file=sys.stderr)
         return 1
     return 0  # (some skipped, each said: the others drawn, as prepare and evaluate go on past a bad file)
+
+
+def _refuse_read_only_beside(targets: dict[str, Path]) -> None:
+    """A roll (MIDI file → PNG) to be written beside its MIDI file in a folder whose mode lets no one write (a dataset
+    unpacked read-only): refused in one line, as the system refuses it to a user who is not root, since root (a
+    container's user) may write there all the same and leave rolls in the data."""
+    for midi, roll in targets.items():
+        folder = roll.parent
+        if folder.is_dir() and not folder.stat().st_mode & 0o222:
+            raise ValueError(f"{roll}: cannot write beside {midi} (its folder is read-only, mode "
+                             f"{stat.filemode(folder.stat().st_mode)}); give -o FOLDER/ to put the rolls elsewhere")
 
 
 def midi_files(given: list[str]) -> list[str]:

@@ -602,8 +602,23 @@ def test_a_file_named_as_a_folder_with_a_slash_is_refused_in_one_line_before_any
     take = tmp_path / "take.mid"
     take.write_bytes(b"mine")
     assert main(["generate", "-n", "1", "--seconds", "1", "-o", f"{take}/"]) == 2
-    assert one_line_error(capsys) == f"error: {take}: cannot write or read here: exists and is a file, not a folder"
+    assert one_line_error(capsys) == (f"error: -o {take}/: a file; give the folder to write into (each piece is named "
+                                      "sample_SEED_NNN.mid)")
     assert take.read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("command", ["generate", "evaluate"])
+def test_an_out_folder_that_is_a_file_is_named_as_the_flag(tmp_path, capsys, command):
+    """-o roll.png where roll.png is a file of the user's (a roll, not a MIDI file): one line naming -o, as -o take.mid
+    is, not the system's 'roll.png: cannot write or read here: exists and is a file, not a folder'."""
+    roll = tmp_path / "roll.png"
+    roll.write_bytes(b"mine")
+    argv = (["generate", "-n", "1", "--seconds", "1"] if command == "generate" else
+            ["evaluate", str(tmp_path), "--real", str(tmp_path)])
+    assert main([*argv, "-o", str(roll)]) == 2
+    what = "into (each piece is named sample_SEED_NNN.mid)" if command == "generate" else "the report into (made if missing)"
+    assert one_line_error(capsys) == f"error: -o {roll}: a file; give the folder to write {what}"
+    assert roll.read_bytes() == b"mine"
 
 
 def test_a_soundfont_that_is_a_folder_is_named_as_one(tmp_path, capsys):

@@ -113,8 +113,9 @@ def _checked_request(args: argparse.Namespace) -> Request:
     if not args.out.strip():
         raise ValueError("-o: an empty name; give the folder to write into (default out/)")
     if _names_a_file(args.out):
-        raise ValueError(f"-o {args.out}: the folder to write into (each piece is named sample_SEED_NNN.mid); give a "
-                         "folder's name")
+        named = "(each piece is named sample_SEED_NNN.mid)"
+        raise ValueError(f"-o {args.out}: a file; give the folder to write into {named}" if Path(args.out).exists()
+                         else f"-o {args.out}: the folder to write into {named}; give a folder's name")
     for flag, given in (("--prompt", args.prompt), ("--like", args.like)):  # (before what is in the way of -o)
         if given and not Path(given).is_file():
             raise ValueError(f"{flag} {given}: " + ("not a file" if Path(given).exists() else "no such file"))
@@ -122,10 +123,11 @@ def _checked_request(args: argparse.Namespace) -> Request:
 
 
 def _names_a_file(out: str) -> bool:
-    """Whether -o names a MIDI file rather than the folder to write into (outs/piano.mid/: a folder, as the slash
-    says, held and made as any other)."""
-    return (Path(out).suffix.lower() in MIDI_SUFFIXES and not Path(out).is_dir()
-            and not out.endswith(("/", os.sep)))
+    """Whether -o names a file rather than the folder to write into: a MIDI file (outs/piano.mid/: a folder, as the
+    slash says, held and made as any other), or any file that is there (a roll, a WAV)."""
+    there = Path(out).exists() and not Path(out).is_dir()
+    return there or (Path(out).suffix.lower() in MIDI_SUFFIXES and not Path(out).is_dir()
+                     and not out.endswith(("/", os.sep)))
 
 
 def _files_to_write(args: argparse.Namespace, request: Request) -> Files:

@@ -50,6 +50,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     lock in the folder: files.held_folder), not left to replace the first's report unasked and mix their figures."""
     if args.out == "":  # (Path(''): the working folder, its report said as 'wrote report.html', nowhere named)
         raise ValueError("-o: an empty name; give the folder to write the report into")
+    if Path(args.out).exists() and not Path(args.out).is_dir():  # (said as the flag's, not as the system's error)
+        raise ValueError(f"-o {args.out}: a file; give the folder to write the report into (made if missing)")
     with held_folder(args.out, ".evaluate.lock", f"-o {args.out}: another tsm evaluate is writing a report into it now; "
                      "wait for it to end, or give another -o"):
         return _evaluate(args)

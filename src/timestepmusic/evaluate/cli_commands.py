@@ -304,7 +304,8 @@ def add_commands(sub) -> None:
                    help="folder of generated .mid/.midi files (its subfolders are not read), each cut into excerpts of "
                    f"--seconds; under {MIN_EXCERPTS} excerpts the figures are rough: 200 pieces (tsm generate -n 200) "
                    "for a verdict")
-    p.add_argument("--real", required=True, metavar="CORPUS", help="prepared corpus (from `tsm prepare`) of real music")
+    p.add_argument("--real", "--corpus", dest="real", required=True, metavar="CORPUS",  # (--corpus: as generate's,
+                   help="prepared corpus (from `tsm prepare`) of real music")  # evaluate-ae's and the benches' name it)
     p.add_argument("--split", default="test", choices=["train", "validation", "test"],
                    help="split of the corpus whose real excerpts the files are compared with (default test: held out "
                    "from training and from choosing settings)")

@@ -607,6 +607,21 @@ def test_a_file_named_as_a_folder_with_a_slash_is_refused_in_one_line_before_any
     assert take.read_bytes() == b"mine"
 
 
+@pytest.mark.parametrize("given, said", [(["--style", "densty=3"], "error: --style densty=3: no attribute 'densty'"),
+                                         (["--style", "loudness=forte"], "error: --style loudness=forte: not a number"),
+                                         (["--temperature", "0"], "error: --temperature must be > 0")])
+def test_a_typo_in_a_rerun_into_its_own_folder_is_said_before_the_files_there(tmp_path, capsys, given, said):
+    """The same command again with a typo: the typo, not 'sample_0_000.mid is there already; … --overwrite', after
+    which the user gave --overwrite only to be told of the typo."""
+    out = tmp_path / "out"
+    assert main(["generate", "-n", "1", "--seconds", "1", "-o", str(out)]) == 0
+    capsys.readouterr()
+    before = (out / "sample_0_000.mid").read_bytes()
+    assert main(["generate", "-n", "1", "--seconds", "1", *given, "-o", str(out)]) == 2
+    assert one_line_error(capsys).startswith(said)
+    assert (out / "sample_0_000.mid").read_bytes() == before
+
+
 @pytest.mark.parametrize("command", ["generate", "evaluate"])
 def test_an_out_folder_that_is_a_file_is_named_as_the_flag(tmp_path, capsys, command):
     """-o roll.png where roll.png is a file of the user's (a roll, not a MIDI file): one line naming -o, as -o take.mid

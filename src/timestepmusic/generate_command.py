@@ -98,7 +98,8 @@ def _checked_request(args: argparse.Namespace) -> Request:
     settings = request_from(vars(args))  # (before --arch names the model)
     words = request_words(settings)  # each file's marker: made_by
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
-    tempo_path = parse_tempo_path(args.tempo) if args.tempo is not None else None  # … and a tempo out of reach
+    tempo_path = parse_tempo_path(args.tempo) if args.tempo is not None else None  # … and a tempo out of reach …
+    _check_read_alone(args)
     if args.composer is not None or args.like is not None:  # … and what a path to walk cannot go with (the arm says
         from .sequence.path_walk import request_refused  # it again, for the API)
 
@@ -120,6 +121,20 @@ def _checked_request(args: argparse.Namespace) -> Request:
         if given and not Path(given).is_file():
             raise ValueError(f"{flag} {given}: " + ("not a file" if Path(given).exists() else "no such file"))
     return Request(settings, words, key_path, tempo_path)
+
+
+def _check_read_alone(args: argparse.Namespace) -> None:
+    """A --style that cannot be read and a temperature that cannot be, refused before what -o holds is (a rerun into
+    its own folder with a typo was told only that its files are there, then, given --overwrite, of the typo); what a
+    model follows of them is checked once it is loaded."""
+    if args.style is not None:
+        from .sequence.style import parse_style_path
+
+        parse_style_path(args.style)
+    if args.temperature is not None or args.mixture_temperature is not None:
+        from .generation import check_temperatures
+
+        check_temperatures(args.temperature, args.mixture_temperature)
 
 
 def _names_a_file(out: str) -> bool:

@@ -164,6 +164,25 @@ def test_a_reader_that_leaves_early_ends_the_command_quietly():
     assert proc.wait() == 0 and b"Traceback" not in err and b"error" not in err, err
 
 
+@pytest.mark.parametrize("command", ["generate", "plot"])
+def test_a_reader_that_leaves_early_still_gets_every_file(tmp_path, command):
+    """`tsm generate -o out/ | head -1`, `tsm plot a.mid b.mid -o rolls/ | head -1`: the lines are for the reader, the
+    files for the user; once the reader has gone the lines are dropped and every file asked is still written (before,
+    the first line that met the closed pipe ended the run: 1 piece of 3, one roll of 2, exit 0 all the same)."""
+    out = tmp_path / "out"
+    if command == "generate":
+        argv, wanted = ["generate", "-n", "3", "--seconds", "1", "-o", str(out)], [f"sample_0_00{i}.mid" for i in range(3)]
+    else:
+        played = [write_piece(tmp_path / f"{name}.mid", seed) for seed, name in enumerate("ab")]
+        argv, wanted = ["plot", *map(str, played), "-o", f"{out}/"], ["a.png", "b.png"]
+    proc = subprocess.Popen([sys.executable, "-m", "timestepmusic", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader gone before the first line
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait() == 0 and b"stopped" not in err and b"Traceback" not in err, err
+    assert sorted(path.name for path in out.iterdir()) == wanted
+
+
 def test_a_bare_tsm_prints_what_it_can_do(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
@@ -586,8 +605,38 @@ def test_a_file_named_as_a_folder_with_a_slash_is_refused_in_one_line_before_any
     take = tmp_path / "take.mid"
     take.write_bytes(b"mine")
     assert main(["generate", "-n", "1", "--seconds", "1", "-o", f"{take}/"]) == 2
-    assert one_line_error(capsys) == f"error: {take}: cannot write or read here: exists and is a file, not a folder"
+    assert one_line_error(capsys) == (f"error: -o {take}/: a file; give the folder to write into (each piece is named "
+                                      "sample_SEED_NNN.mid)")
     assert take.read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("given, said", [(["--style", "densty=3"], "error: --style densty=3: no attribute 'densty'"),
+                                         (["--style", "loudness=forte"], "error: --style loudness=forte: not a number"),
+                                         (["--temperature", "0"], "error: --temperature must be > 0")])
+def test_a_typo_in_a_rerun_into_its_own_folder_is_said_before_the_files_there(tmp_path, capsys, given, said):
+    """The same command again with a typo: the typo, not 'sample_0_000.mid is there already; … --overwrite', after
+    which the user gave --overwrite only to be told of the typo."""
+    out = tmp_path / "out"
+    assert main(["generate", "-n", "1", "--seconds", "1", "-o", str(out)]) == 0
+    capsys.readouterr()
+    before = (out / "sample_0_000.mid").read_bytes()
+    assert main(["generate", "-n", "1", "--seconds", "1", *given, "-o", str(out)]) == 2
+    assert one_line_error(capsys).startswith(said)
+    assert (out / "sample_0_000.mid").read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["generate", "evaluate"])
+def test_an_out_folder_that_is_a_file_is_named_as_the_flag(tmp_path, capsys, command):
+    """-o roll.png where roll.png is a file of the user's (a roll, not a MIDI file): one line naming -o, as -o take.mid
+    is, not the system's 'roll.png: cannot write or read here: exists and is a file, not a folder'."""
+    roll = tmp_path / "roll.png"
+    roll.write_bytes(b"mine")
+    argv = (["generate", "-n", "1", "--seconds", "1"] if command == "generate" else
+            ["evaluate", str(tmp_path), "--real", str(tmp_path)])
+    assert main([*argv, "-o", str(roll)]) == 2
+    what = "into (each piece is named sample_SEED_NNN.mid)" if command == "generate" else "the report into (made if missing)"
+    assert one_line_error(capsys) == f"error: -o {roll}: a file; give the folder to write {what}"
+    assert roll.read_bytes() == b"mine"
 
 
 def test_a_soundfont_that_is_a_folder_is_named_as_one(tmp_path, capsys):

@@ -42,6 +42,17 @@ def test_a_count_out_of_range_is_named_as_the_flag_in_every_command(argv, flag, 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_evaluate_takes_its_corpus_as_corpus_too(tmp_path, capsys):
+    """generate, evaluate-ae and the benches name a prepared corpus --corpus; evaluate named it --real alone and said of
+    `evaluate out/ --corpus corpus/` only that --real was missing."""
+    write_piece(tmp_path / "out" / "a.mid")
+    for spelling in ("--real", "--corpus"):
+        assert build_parser().parse_args(["evaluate", "out", spelling, "corpus", "-o", "report"]).real == "corpus"
+        assert main(["evaluate", str(tmp_path / "out"), spelling, str(tmp_path / "none"), "-o", str(tmp_path / "r")]) == 2
+        assert capsys.readouterr().err.strip() == (f"error: {tmp_path / 'none'}: not a prepared corpus (no readable "
+                                                   "corpus.json; run `tsm prepare`)")
+
+
 def test_data_check_names_a_file_given_for_its_folder_as_a_file(tmp_path, capsys):
     """A MIDI file (or the zip) given to data check was said to be 'no such folder', though it is there; evaluate and
     generate say a path of the wrong kind as that kind."""

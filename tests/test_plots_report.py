@@ -386,6 +386,24 @@ def test_plot_writes_where_told_and_names_o_where_beside_the_file_is_read_only(t
     assert os.listdir(midi.parent) == ["song.mid"] and os.listdir(tmp_path / "ro") == []
 
 
+def test_plot_writes_no_roll_beside_a_file_in_a_folder_marked_read_only(tmp_path, capsys):
+    """A dataset unpacked read-only (r-xr-xr-x) refuses the roll beside its MIDI file as the system refuses a user who is
+    not root; root (a container's user) could write it all the same, and plot did, leaving rolls in the data. With
+    -o FOLDER/ the roll goes there."""
+    midi = write_events(hand_made()[0], tmp_path / "dataset" / "song.mid")
+    midi.parent.chmod(0o555)
+    try:
+        assert main(["plot", str(midi)]) == 2
+        assert capsys.readouterr().err.strip() == (f"error: {midi.with_suffix('.png')}: cannot write beside {midi} (its "
+                                                   "folder is read-only, mode dr-xr-xr-x); give -o FOLDER/ to put the "
+                                                   "rolls elsewhere")
+        assert os.listdir(midi.parent) == ["song.mid"]
+        assert main(["plot", str(midi), "-o", f"{tmp_path / 'rolls'}/"]) == 0
+        assert os.listdir(tmp_path / "rolls") == ["song.png"]
+    finally:
+        midi.parent.chmod(0o755)
+
+
 def test_a_file_that_is_no_soundfont_is_refused_before_anything_is_drawn(tmp_path, capsys):
     """As a soundfont that is not there is: one line, rc 2, nothing written (it drew everything, then only warned)."""
     midi = write_events(hand_made()[0], tmp_path / "song.mid")

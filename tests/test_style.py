@@ -325,12 +325,14 @@ def test_generate_follows_a_style_and_refuses_one_a_model_cannot(tiny_corpus, ti
                  "--seconds", "2", "-o", str(tmp_path / "out")]) == 0
     assert len(list((tmp_path / "out").glob("*.mid"))) == 2
     from timestepmusic.evaluate.played import played
+    from timestepmusic.heard import value_said
     from timestepmusic.midi import read_events
 
     for line in capsys.readouterr().out.strip().splitlines():  # each line: what was asked beside what it plays
         path = line.split()[0]
         damper, register = played([read_events(path)[0]], 2.0, ("damper", "register"))[0]
-        assert line.endswith(f"; damper asked 0.2, played {damper:.3g}, register asked 60, played {register + 21:.3g})")
+        assert line.endswith(f"; damper asked 0.2, played {damper:.3g}, register asked 60 (C4), played "
+                             f"{value_said('register', register + 21)})")
     assert main(["generate", "--model", str(tmp_path / "styled"), "--style", "damper=2", "-o",
                  str(tmp_path / "x")]) == 2
     assert "damper=2: must be in [0, 1]" in capsys.readouterr().err
@@ -436,9 +438,26 @@ def test_a_half_pedal_asked_of_a_piece_that_never_presses_the_damper_is_not_call
     said = style_heard(dry, 8.0, parse_style("damper=0,half_pedal=0.3"))
     assert said == "; damper asked 0, played 0, half_pedal asked 0.3, played no damper"
     empty = Events(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.uint8), 8.0)
-    assert style_heard(empty, 8.0, parse_style("register=60")) == "; register asked 60, played silent"
+    assert style_heard(empty, 8.0, parse_style("register=60")) == "; register asked 60 (C4), played silent"
     ramp = StyleRamp.timed(parse_style_path("half_pedal=0.2 > half_pedal=0.4"), 8.0)
     assert shape_heard(dry, 8.0, ramp).startswith("half_pedal asked 0.2 → 0.4, played no damper → no damper")
+
+
+def test_a_register_asked_as_a_key_is_read_back_as_one():
+    """A pianist's trial: --style register=C5 gave 'register asked 72, played 91.3', numbers they had not typed; each
+    register in a file's line is now also the key nearest it, as --style and the rolls name keys (C4 = 60)."""
+    from timestepmusic.heard import shape_heard, style_heard, value_said
+    from timestepmusic.midi import Events
+    from timestepmusic.sequence.style import StyleRamp, parse_style, parse_style_path
+
+    assert [value_said("register", v) for v in (72.0, 91.3, 21.0, 60.5, 108.0)] == [
+        "72 (C5)", "91.3 (G6)", "21 (A0)", "60.5 (C4)", "108 (C8)"]
+    assert value_said("density", 7.555) == "7.55"
+    g6 = Events(np.full(32, 91 - 21), np.arange(0.0, 8.0, 0.25), np.full(32, 0.2), np.full(32, 70), 8.0)
+    assert style_heard(g6, 8.0, parse_style("register=C5,density=4")) == (
+        "; register asked 72 (C5), played 91 (G6), density asked 4, played 4")
+    ramp = StyleRamp.timed(parse_style_path("register=C3 > register=Bb5"), 8.0)
+    assert shape_heard(g6, 8.0, ramp).startswith("register asked 48 (C3) → 82 (A#5), played 91 (G6) → 91 (G6)")
 
 
 def test_a_composer_known_by_a_shorter_name_is_said_once_however_often_its_tracks_are_asked(caplog):

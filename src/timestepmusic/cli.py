@@ -16,6 +16,7 @@ from .argtypes import count_arg, file_arg, pedal_bins_arg, rate_arg, seed_arg, s
 from .audio_flags import add_audio_flags, check_audio_flags
 from .files import refuse_existing
 from .flag_values import values_joined
+from .said import reader_gone
 from .sources import MIDI_SUFFIXES, NOT_UTF8, shown_name, utf8_name
 from .subcommands import THREADED, add_shared_flags, said_left_out, subparsers
 
@@ -636,18 +637,6 @@ def _os_error(e: OSError) -> str:
     return f"{path}: cannot write or read here: {what or e.strerror or e}" if path else f"{e.strerror or e}"
 
 
-def _stdout_closed() -> bool:
-    """Whether the reader of our standard output has gone (a pipe closed early: poll reports an error on it)."""
-    import select
-
-    try:
-        poller = select.poll()
-        poller.register(sys.stdout.fileno(), select.POLLOUT)
-        return any(mask & (select.POLLERR | select.POLLHUP) for _, mask in poller.poll(0))
-    except (AttributeError, ValueError, OSError):  # no poll here, or no real file behind stdout
-        return False
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -677,7 +666,7 @@ def _main(argv: list[str] | None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError as e:
-        if _stdout_closed():  # `tsm generate --info | head`: the reader left; nothing more to say
+        if reader_gone(sys.stdout):  # `tsm generate --info | head`: the reader left; nothing more to say
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (so that the exit's flush does not fail again)
             return 0
         print(f"error: {_os_error(e)}", file=sys.stderr)

@@ -19,6 +19,7 @@ from .generate_flags import parse_tempo_path
 from .generate_info import print_info, print_list, refuse_unread
 from .generate_told import Told, pieces_told, say_long_slowing, say_nothing_to_snap
 from .requests import comparable, drawn_alike, request_from, request_words, same_request
+from .said import say
 from .sources import MIDI_SUFFIXES
 
 if TYPE_CHECKING:
@@ -97,7 +98,8 @@ def _checked_request(args: argparse.Namespace) -> Request:
     settings = request_from(vars(args))  # (before --arch names the model)
     words = request_words(settings)  # each file's marker: made_by
     key_path = parse_key_path(args.key) if args.key is not None else None  # a typo is told before the model loads …
-    tempo_path = parse_tempo_path(args.tempo) if args.tempo is not None else None  # … and a tempo out of reach
+    tempo_path = parse_tempo_path(args.tempo) if args.tempo is not None else None  # … and a tempo out of reach …
+    _check_read_alone(args)
     if args.composer is not None or args.like is not None:  # … and what a path to walk cannot go with (the arm says
         from .sequence.path_walk import request_refused  # it again, for the API)
 
@@ -112,19 +114,35 @@ def _checked_request(args: argparse.Namespace) -> Request:
     if not args.out.strip():
         raise ValueError("-o: an empty name; give the folder to write into (default out/)")
     if _names_a_file(args.out):
-        raise ValueError(f"-o {args.out}: the folder to write into (each piece is named sample_SEED_NNN.mid); give a "
-                         "folder's name")
+        named = "(each piece is named sample_SEED_NNN.mid)"
+        raise ValueError(f"-o {args.out}: a file; give the folder to write into {named}" if Path(args.out).exists()
+                         else f"-o {args.out}: the folder to write into {named}; give a folder's name")
     for flag, given in (("--prompt", args.prompt), ("--like", args.like)):  # (before what is in the way of -o)
         if given and not Path(given).is_file():
             raise ValueError(f"{flag} {given}: " + ("not a file" if Path(given).exists() else "no such file"))
     return Request(settings, words, key_path, tempo_path)
 
 
+def _check_read_alone(args: argparse.Namespace) -> None:
+    """A --style that cannot be read and a temperature that cannot be, refused before what -o holds is (a rerun into
+    its own folder with a typo was told only that its files are there, then, given --overwrite, of the typo); what a
+    model follows of them is checked once it is loaded."""
+    if args.style is not None:
+        from .sequence.style import parse_style_path
+
+        parse_style_path(args.style)
+    if args.temperature is not None or args.mixture_temperature is not None:
+        from .generation import check_temperatures
+
+        check_temperatures(args.temperature, args.mixture_temperature)
+
+
 def _names_a_file(out: str) -> bool:
-    """Whether -o names a MIDI file rather than the folder to write into (outs/piano.mid/: a folder, as the slash
-    says, held and made as any other)."""
-    return (Path(out).suffix.lower() in MIDI_SUFFIXES and not Path(out).is_dir()
-            and not out.endswith(("/", os.sep)))
+    """Whether -o names a file rather than the folder to write into: a MIDI file (outs/piano.mid/: a folder, as the
+    slash says, held and made as any other), or any file that is there (a roll, a WAV)."""
+    there = Path(out).exists() and not Path(out).is_dir()
+    return there or (Path(out).suffix.lower() in MIDI_SUFFIXES and not Path(out).is_dir()
+                     and not out.endswith(("/", os.sep)))
 
 
 def _files_to_write(args: argparse.Namespace, request: Request) -> Files:
@@ -293,7 +311,7 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
                 replace_earlier(files.taken, files.rewritten, args.seed)
                 replaced = True
             if args.n > len(samples) and args.piece is None and not args.quiet:  # (a large -n: a batch at a time)
-                print(f"pieces {first + 1}–{first + len(samples)} of {args.n}:", file=sys.stderr)
+                say(f"pieces {first + 1}–{first + len(samples)} of {args.n}:", sys.stderr)
             for j, events in enumerate(samples):
                 if first + j not in files.names:  # (--piece: drawn with the pieces asked, not written)
                     continue
@@ -331,8 +349,8 @@ def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: f
     heard = heard_line(events, length_s, told.asked_from_s, told.asked, walked)
     if not args.quiet:  # its length as heard, to its last sound (a closing's slowing and ring run on past the chunks
         # drawn; a release past them too; a piece fallen silent ends sooner), beside the seconds drawn
-        print(f"{path}  {notes} note{'s' * (notes != 1)}, {presses} pedal press{'es' * (presses != 1)}, "
-              f"{events.end_s:.1f} s long ({drawn}{heard})")
+        say(f"{path}  {notes} note{'s' * (notes != 1)}, {presses} pedal press{'es' * (presses != 1)}, "
+            f"{events.end_s:.1f} s long ({drawn}{heard})")
     if args.png or args.wav:
         from .evaluate.render import render_outputs
 
@@ -345,7 +363,7 @@ def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: f
                                     marks=meta.marks,  # (the waypoints asked, as the file's markers say them)
                                     span=(from_s, length_s) if from_s else None):
             if not args.quiet:
-                print(f"{extra}")
+                say(f"{extra}")
 
 
 def _say_stopped(stopped: BaseException, written: list[Path], files: Files) -> None:
@@ -377,6 +395,6 @@ def _print_lengths(gan, args: argparse.Namespace, seconds: float, generated_s: l
     except ValueError as e:
         hint = "" if args.corpus else "; pass --corpus CORPUS (a prepared corpus) to compare"
         log.warning("piece lengths: no real ones beside them (%s)%s", e, hint)
-    print(f"piece lengths, capped at --max-seconds {seconds:g} (real remaining: from a random chunk of a "
-          "training track to its end, what the model was trained on):")
-    print("\n".join(length_table(lengths, cap_s)))
+    say(f"piece lengths, capped at --max-seconds {seconds:g} (real remaining: from a random chunk of a "
+        "training track to its end, what the model was trained on):")
+    say("\n".join(length_table(lengths, cap_s)))

@@ -123,6 +123,19 @@ def unmeasured(name: str) -> str:
     return "no damper" if name == "half_pedal" else "silent"
 
 
+KEY_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")  # a register's nearest key, named
+
+
+def value_said(name: str, value: float) -> str:
+    """An attribute's value in its users' units as a file's line says it: three figures, and a register also as the
+    key nearest it, as --style and the rolls name keys (72: '72 (C5)'; C4 = 60), so that a register asked as C5 is
+    read back as one."""
+    if name != "register":
+        return f"{value:.3g}"
+    key = round(value)
+    return f"{value:.3g} ({KEY_NAMES[key % 12]}{key // 12 - 1})"
+
+
 def shape_heard(played, seconds: float, ramp) -> str:
     """The end of a written file's line for a path of requests (style.StyleRamp): each asked attribute's line at the
     waypoints (evaluate/played.py's measure; "·" before the first waypoint that names it) beside what the `seconds`
@@ -143,9 +156,9 @@ def shape_heard(played, seconds: float, ramp) -> str:
     said = []
     for column, name in enumerate(names):
         points_s, values = zip(*((t, request[name]) for t, request in ramp.waypoints if name in request))
-        line = ["·" if at_s < points_s[0] else f"{float(users_value(name, np.interp(at_s, points_s, values))):.3g}"
+        line = ["·" if at_s < points_s[0] else value_said(name, float(users_value(name, np.interp(at_s, points_s, values))))
                 for at_s in times]  # its line at each waypoint, from the first that names it
-        now = ["ended" if v == np.inf else unmeasured(name) if np.isnan(v) else f"{float(users_value(name, v)):.3g}"
+        now = ["ended" if v == np.inf else unmeasured(name) if np.isnan(v) else value_said(name, float(users_value(name, v)))
                for v in heard[:, column]]
         said.append(f"{name} asked {' → '.join(line)}, played {' → '.join(now)}")
     return f"{'; '.join(said)} (within {WAYPOINT_HEARD_S:g} s of each waypoint)"
@@ -167,8 +180,9 @@ def style_heard(played, seconds: float, request: dict[str, float]) -> str:
     said = []
     if names:
         heard = played_values([played], seconds, names)[0]  # [A]
-        said = [f"{name} asked {float(users_value(name, request[name])):.3g}, played "
-                + (unmeasured(name) if np.isnan(v) else f"{float(users_value(name, v)):.3g}") for name, v in zip(names, heard)]
+        said = [f"{name} asked {value_said(name, float(users_value(name, request[name])))}, played "
+                + (unmeasured(name) if np.isnan(v) else value_said(name, float(users_value(name, v))))
+                for name, v in zip(names, heard)]
     if PAUSE in request:
         said.append(f"{PAUSE} asked {float(users_value(PAUSE, request[PAUSE])):.3g} s, played "
                     f"{longest_pause_s(played, seconds):.3g} s")

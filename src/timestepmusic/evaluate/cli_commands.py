@@ -10,12 +10,14 @@ import errno
 import json
 import math
 import os
+import stat
 import sys
 from pathlib import Path
 
 from ..argtypes import file_arg, pedal_bins_arg, seed_arg
 from ..audio_flags import add_audio_flags, check_audio_flags
 from ..files import held_folder, refuse_existing
+from ..said import say
 from ..subcommands import said_left_out
 from ..waypoints import clock_arg
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
@@ -48,6 +50,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     lock in the folder: files.held_folder), not left to replace the first's report unasked and mix their figures."""
     if args.out == "":  # (Path(''): the working folder, its report said as 'wrote report.html', nowhere named)
         raise ValueError("-o: an empty name; give the folder to write the report into")
+    if Path(args.out).exists() and not Path(args.out).is_dir():  # (said as the flag's, not as the system's error)
+        raise ValueError(f"-o {args.out}: a file; give the folder to write the report into (made if missing)")
     with held_folder(args.out, ".evaluate.lock", f"-o {args.out}: another tsm evaluate is writing a report into it now; "
                      "wait for it to end, or give another -o"):
         return _evaluate(args)
@@ -164,6 +168,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
                          "into separate folders")
     refuse_existing([p for midi, roll in targets.items()
                      for p in rendered_paths(midi, png=True, wav=args.wav, png_path=roll)], args.overwrite)
+    if output is None:  # beside each MIDI file: not into a folder marked read-only, which root could write all the same
+        _refuse_read_only_beside(targets)
     for midi, roll in targets.items():
         try:  # a bad file (or a part past its end) among several is reported and skipped; alone, the command's error
             events, drops = read_events(midi, pedal_bins=args.pedal_bins)
@@ -182,7 +188,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
                                  "-o FOLDER/ to put the rolls elsewhere") from e
             raise
         for path in written:
-            print(path)
+            say(str(path))
     if failed and failed == len(inputs):  # nothing drawn: an error (as prepare's of no usable file), said with
         from ..sources import midi_below  # where the usable files may be
 
@@ -192,6 +198,17 @@ def cmd_plot(args: argparse.Namespace) -> int:
             "plot FOLDER/SUB)" if deeper else ""), file=sys.stderr)
         return 1
     return 0  # (some skipped, each said: the others drawn, as prepare and evaluate go on past a bad file)
+
+
+def _refuse_read_only_beside(targets: dict[str, Path]) -> None:
+    """A roll (MIDI file → PNG) to be written beside its MIDI file in a folder whose mode lets no one write (a dataset
+    unpacked read-only): refused in one line, as the system refuses it to a user who is not root, since root (a
+    container's user) may write there all the same and leave rolls in the data."""
+    for midi, roll in targets.items():
+        folder = roll.parent
+        if folder.is_dir() and not folder.stat().st_mode & 0o222:
+            raise ValueError(f"{roll}: cannot write beside {midi} (its folder is read-only, mode "
+                             f"{stat.filemode(folder.stat().st_mode)}); give -o FOLDER/ to put the rolls elsewhere")
 
 
 def midi_files(given: list[str]) -> list[str]:
@@ -281,7 +298,8 @@ def add_commands(sub) -> None:
                    help="folder of generated .mid/.midi files (its subfolders are not read), each cut into excerpts of "
                    f"--seconds; under {MIN_EXCERPTS} excerpts the figures are rough: 200 pieces (tsm generate -n 200) "
                    "for a verdict")
-    p.add_argument("--real", required=True, metavar="CORPUS", help="prepared corpus (from `tsm prepare`) of real music")
+    p.add_argument("--real", "--corpus", dest="real", required=True, metavar="CORPUS",  # (--corpus: as generate's,
+                   help="prepared corpus (from `tsm prepare`) of real music")  # evaluate-ae's and the benches' name it)
     p.add_argument("--split", default="test", choices=["train", "validation", "test"],
                    help="split of the corpus whose real excerpts the files are compared with (default test: held out "
                    "from training and from choosing settings)")

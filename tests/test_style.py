@@ -448,7 +448,7 @@ def test_a_register_asked_as_a_key_is_read_back_as_one():
     register in a file's line is now also the key nearest it, as --style and the rolls name keys (C4 = 60)."""
     from timestepmusic.heard import shape_heard, style_heard, value_said
     from timestepmusic.midi import Events
-    from timestepmusic.sequence.style import StyleRamp, parse_style, parse_style_path
+    from timestepmusic.sequence.style_request import StyleRamp, parse_style, parse_style_path
 
     assert [value_said("register", v) for v in (72.0, 91.3, 21.0, 60.5, 108.0)] == [
         "72 (C5)", "91.3 (G6)", "21 (A0)", "60.5 (C4)", "108 (C8)"]

@@ -128,7 +128,7 @@ def _check_read_alone(args: argparse.Namespace) -> None:
     its own folder with a typo was told only that its files are there, then, given --overwrite, of the typo); what a
     model follows of them is checked once it is loaded."""
     if args.style is not None:
-        from .sequence.style import parse_style_path
+        from .sequence.style_request import parse_style_path
 
         parse_style_path(args.style)
     if args.temperature is not None or args.mixture_temperature is not None:

@@ -1152,7 +1152,7 @@ def test_a_prompt_is_continued_after_its_last_sound_and_written_note_for_note(ev
                  "-o", str(out)]) == 0
     assert "its last note ends at 4 s and the file runs on without one to 62 s: continued from its last note" in caplog.text
     assert "5 of its 30 events fall in 0.25 s chunks of more than 15, of which the model hears the first 15" in caplog.text
-    assert "drawn after the prompt's 4.25 s" in capsys.readouterr().out  # (the chunk after its last sound's end) …
+    assert "drawn after the prompt's 4.00 s" in capsys.readouterr().out  # (its last sound's end, a chunk's) …
     assert not re.search(r"\d:\d\d", caplog.text)  # … each time said in seconds, as that line says it (not 1:02)
     assert "mine.mid: notes left out: 2 beyond the piano's keys (pitch 21–108)" in caplog.text
     piece, _ = read_events(out / "sample_0_000.mid")
@@ -1163,7 +1163,7 @@ def test_a_prompt_is_continued_after_its_last_sound_and_written_note_for_note(ev
     assert pedal.start_s.tolist() == pytest.approx([2.0, 2.75], abs=1e-3)  # and its damper, ringing on past its end
     assert pedal.start_s[1] + pedal.duration_s[1] == pytest.approx(4000 / 960, abs=1e-3)  # to where the pianist
     # changed its depth (4.17 s), as played: the pianist's later pedalling is not the continuation's
-    assert piece.start_s.max() < 5.25  # then 1 s of its own, from its last sound
+    assert piece.start_s.max() < 5.0  # then 1 s of its own, from its last sound
 
 
 def test_the_roll_of_a_long_prompts_continuation_shows_the_seam(events_run, tmp_path, monkeypatch):
@@ -1287,7 +1287,7 @@ def pedal_spans(events: Events) -> list[tuple[int, float, float]]:
 
 def test_a_recording_that_ends_with_the_damper_down_is_continued_with_it_down(tmp_path):
     """Case 1: notes to the file's end (8 s) and the damper down from 5.6 s, never lifted. The reader lifts every pedal
-    where a file ends (a piece's end, as training hears it), so the continuation (from 8.25 s) started with the damper
+    where a file ends (a piece's end, as training hears it), so the continuation (from 8 s) started with the damper
     up, as if the pianist had lifted it at the cut. Now it rings on into the continuation, as a damper down at a cut
     rings on to its run's end: as long as a damper goes on at its depth at the median (GOES_ON_S, 0.33 s), the model
     pedalling from there. A file whose last message lifts it (0.4 s after its last note) is read as played."""
@@ -1298,7 +1298,7 @@ def test_a_recording_that_ends_with_the_damper_down_is_continued_with_it_down(tm
     pedal = [CC(64, 100, SECOND), CC(64, 0, 3 * SECOND), CC(64, 120, int(5.6 * SECOND))]
     prompt, held = continued(write_midi(tmp_path / "held.mid", line_to(8), pedal))
     assert held == (DAMPER_ID,) and prompt.end_s == pytest.approx(8.0)
-    assert pedal_spans(prompt) == [(DAMPER_ID, 1.0, 3.0), (DAMPER_ID, 5.6, 8.25 + 0.33)]  # (8.0 before)
+    assert pedal_spans(prompt) == [(DAMPER_ID, 1.0, 3.0), (DAMPER_ID, 5.6, 8.0 + 0.33)]  # (8.0 before)
     prompt, held = continued(write_midi(tmp_path / "lifted.mid", line_to(8), pedal + [CC(64, 0, int(8.4 * SECOND))]))
     assert held == () and pedal_spans(prompt) == [(DAMPER_ID, 1.0, 3.0), (DAMPER_ID, 5.6, 8.4)]  # lifted as played
 
@@ -1315,16 +1315,16 @@ def test_a_recording_that_ends_with_the_una_corda_and_sostenuto_down_is_continue
     prompt, held = continued(write_midi(tmp_path / "soft.mid", line_to(8), [CC(67, 127, 4 * SECOND),
                                         CC(66, 127, int(6.2 * SECOND)), CC(64, 90, 7 * SECOND)]))
     assert sorted(held) == [DAMPER_ID, SOSTENUTO_ID, SOFT_ID]
-    assert sorted(pedal_spans(prompt)) == [(DAMPER_ID, 7.0, 8.58), (SOSTENUTO_ID, 6.2, 11.95), (SOFT_ID, 4.0, 12.05)]
+    assert sorted(pedal_spans(prompt)) == [(DAMPER_ID, 7.0, 8.33), (SOSTENUTO_ID, 6.2, 11.7), (SOFT_ID, 4.0, 11.8)]
 
 
 def test_a_final_chord_let_ring_with_the_damper_is_continued_with_it_down_not_after_its_silence(tmp_path):
     """Case 3: a final chord struck at 7 s and released at 7.5 s, the damper pressed under it at 7.1 s and never
-    lifted. Where the file ends with the chord, the damper rang to 7.5 s and the continuation (from 7.75 s) started
-    with it up; now it rings on to 7.75 + 0.33 s. Where the recording runs on 20 s with the damper down (its depth
+    lifted. Where the file ends with the chord, the damper rang to 7.5 s and the continuation (from 7.5 s) started
+    with it up; now it rings on to 7.5 + 0.33 s. Where the recording runs on 20 s with the damper down (its depth
     moving a little, or a volume controller at the end, or the damper lifted as the file's last message), the silence
     is not waited out (as before) and the damper no longer rings on to 27 s over the continuation's music (what the
-    pianist did in the silence is not the continuation's): it rings on as long, to 8.08 s."""
+    pianist did in the silence is not the continuation's): it rings on as long, to 7.83 s."""
     from timestepmusic.midi import DAMPER_ID
 
     from midi_factory import CC, Note, write_midi
@@ -1335,7 +1335,7 @@ def test_a_final_chord_let_ring_with_the_damper_is_continued_with_it_down_not_af
                         ("lifted", [CC(64, 0, 27 * SECOND)])):
         prompt, _ = continued(write_midi(tmp_path / f"{name}.mid", notes, pedal + after))
         assert prompt.end_s == pytest.approx(7.5), name
-        assert pedal_spans(prompt) == [(DAMPER_ID, 1.0, 3.0), (DAMPER_ID, 7.1, 7.75 + 0.33)], name
+        assert pedal_spans(prompt) == [(DAMPER_ID, 1.0, 3.0), (DAMPER_ID, 7.1, 7.5 + 0.33)], name
 
 
 def test_a_cut_inside_a_pedal_never_lifted_rings_on_past_the_files_end_as_far(tmp_path):
@@ -1356,7 +1356,7 @@ def test_a_cut_inside_a_pedal_never_lifted_rings_on_past_the_files_end_as_far(tm
 
 def test_a_continued_recording_keeps_the_damper_it_ends_with_down_in_the_written_file(events_run, tmp_path):
     """Case 1 as written, by the CLI and by generate(): no CC64 lift between the prompt's last press (5.6 s) and
-    the end of its ringing on (8.58 s); before, one at the file's end (8 s)."""
+    the end of its ringing on (8.33 s); before, one at the file's end (8 s)."""
     import symusic
 
     import timestepmusic as tsm
@@ -1370,7 +1370,7 @@ def test_a_continued_recording_keeps_the_damper_it_ends_with_down_in_the_written
     written += tsm.generate(tmp_path / "api", model=events_run, n=1, seconds=2, prompt=str(prompt))
     for path in written:
         damper = [(round(c.time, 3), c.value) for c in symusic.Score(str(path)).to("second").tracks[0].controls
-                  if c.number == 64 and c.time < 8.58 - 1e-3]
+                  if c.number == 64 and c.time < 8.33 - 1e-3]
         assert damper[0] == (5.6, 120) and all(value > 0 for _, value in damper), (path, damper)
 
 
@@ -1382,3 +1382,20 @@ def test_a_cap_that_is_not_whole_chunks_is_said_and_counted_as_drawn(tmp_path, c
         caplog.text
     generated = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("generated"))
     assert generated.split()[-2] == "1.00"  # (the default does not end a piece within its first 10 s)
+
+
+def test_a_prompt_that_ends_on_a_chunks_boundary_is_continued_from_its_end_not_a_silent_chunk_later(tmp_path):
+    """A pianist's trial: a notated file whose last note is released on the beat (at 120 bpm every beat ends a 0.25 s
+    chunk) was continued a silent chunk after it (from 2.25 s for a file ending at 2 s): a performance's chunks run one
+    past an end on a boundary. Now from its end, as a cut (--prompt-seconds) is; a file ending inside a chunk is
+    continued after that chunk, as before."""
+    from timestepmusic.prompts import prompt_span_s
+
+    from midi_factory import Note, write_midi
+
+    for name, seconds, seam_s in (("on_the_beat", 2.0, 2.0), ("inside", 2.1, 2.25)):
+        notes = line_to(2) + ([Note(72, int(1.9 * SECOND), int(seconds * SECOND))] if seconds != 2.0 else [])
+        prompt, _ = continued(write_midi(tmp_path / f"{name}.mid", notes, []))
+        assert prompt.end_s == pytest.approx(seconds, abs=1e-5), name
+        assert prompt_span_s(CHUNKS, prompt) == pytest.approx(seam_s), name
+        assert prompt.is_note.sum() == len(notes), name  # every note kept

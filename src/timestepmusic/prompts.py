@@ -96,12 +96,24 @@ def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = No
              "note", path, seconds_text(last_s), seconds_text(prompt.end_s))
         # (a pedal down then rings on to its run's end, or held_past_end's; one pressed after it is left out)
         prompt = ending_at(prompt.take(np.flatnonzero(prompt.start_s < last_s)), last_s)
+    prompt = inside_its_last_chunk(prompt, ae.chunk_seconds)
     prompt = held_past_end(prompt, ae.chunk_seconds, file_end_s, held_ids, silence_left_out=silent)
     unheard = chunk_events(prompt, ae.chunk_seconds, ae.max_events).dropped
     if unheard:
         warn(log, "%s: %d of its %d events fall in %g s chunks of more than %d, of which the model hears the first "
              "%d; the file keeps them all", path, unheard, len(prompt.ids), ae.chunk_seconds, ae.max_events,
              ae.max_events)
+    return prompt
+
+
+def inside_its_last_chunk(prompt: Events, chunk_seconds: float) -> Events:
+    """`prompt` ended just inside the chunk its end closes, where it ends on a chunk's boundary (a notated file's last
+    note released on the beat: at 120 bpm every beat is one), as `prompt_until` ends a cut: a performance's chunks
+    (count_chunks) run one past an end on a boundary, so the continuation started a silent chunk (0.25 s) after the
+    file's last sound, one the pianist never played. Elsewhere `prompt` as it is."""
+    boundary_s = round(prompt.end_s / chunk_seconds) * chunk_seconds
+    if prompt.end_s > 0 and abs(prompt.end_s - boundary_s) < 1e-6:
+        return ending_at(prompt, boundary_s - 1e-6)
     return prompt
 
 

@@ -38,6 +38,21 @@ def ar_run(tiny_corpus, tiny_ae, tmp_path_factory):
     return run
 
 
+def test_a_run_that_ends_within_the_warm_up_says_so(tiny_corpus, tiny_ae, tmp_path, caplog):
+    # a short ar or events run (a quick comparison of arms) trained at a rising fraction of ar.lr and never decayed,
+    # saying nothing: its curves read as the arm's, not the schedule's
+    with caplog.at_level("WARNING", logger="timestepmusic"):
+        train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "short", Config().override(TINY_AR | {"gan.steps": 4}),
+                             arch="ar", progress=False)
+    assert ("--steps 4 ends within the learning rate's 200-step warm-up: it rises only to 2e-05 (ar.lr 0.001) and "
+            "never decays; give --steps above 200 for the whole schedule") in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="timestepmusic"):  # the whole schedule: nothing to say
+        train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "long", Config().override(TINY_AR | {"gan.steps": 201}),
+                             arch="ar", progress=False, max_steps=1)
+    assert "warm-up" not in caplog.text
+
+
 def test_the_mixture_nll_is_the_gaussian_nll_for_one_component():
     x = torch.randn(2, 3, 4)
     mean, log_sigma = torch.randn(2, 3, 1, 4), torch.randn(2, 3, 1, 4) * 0.1

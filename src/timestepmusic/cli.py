@@ -237,7 +237,7 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
     from .generation import checkpoint_config
-    from .train.sequence import read_run, train_sequence_model, warm_start_source
+    from .train.sequence import check_read_settings, read_run, train_sequence_model, warm_start_source
 
     if args.arch is not None:  # the built-in arms, and any registered beside them (sequence.register)
         from .sequence import arch_class
@@ -256,6 +256,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
         "finetune_ae": "gan.finetune_ae", "compile": "gan.compile", "checkpoint_steps": "gan.validate_every"})
     if args.resume and args.preset is not None:
         raise ValueError(f"--preset {args.preset}: a resumed run keeps its saved settings; start a new run with it")
+    if not args.resume:  # (a resumed run's own settings, repeated, go on: _refuse_changed_settings)
+        check_read_settings(new_arch, args.set or [], args.preset)
     out = _run_folder(args, "train-gan")
     resumed = read_run(Path(out)) if args.resume else None  # (a run of another kind said as one first)
     arch = resumed["arch"] if resumed else new_arch

@@ -53,6 +53,16 @@ def test_a_run_that_ends_within_the_warm_up_says_so(tiny_corpus, tiny_ae, tmp_pa
     assert "warm-up" not in caplog.text
 
 
+def test_a_resumed_runs_sampling_setting_is_refused_with_how_to_draw_pieces_with_it(ar_run, tiny_corpus, capsys):
+    # the refusal said only "start a new run": a new training run, to sample at another temperature
+    assert main(["train-gan", str(tiny_corpus), "--resume", str(ar_run), "--set", "ar.temperature=0.7", "-q"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "start a new run (--init-from RUN: from its weights) to change it, or draw pieces with it: tsm generate "
+        f"--model {ar_run} --set ar.temperature=0.7")
+    assert main(["train-gan", str(tiny_corpus), "--resume", str(ar_run), "--set", "ar.width=24", "-q"]) == 2
+    assert "tsm generate" not in capsys.readouterr().err  # a setting of the network: no sampling to change
+
+
 def test_the_mixture_nll_is_the_gaussian_nll_for_one_component():
     x = torch.randn(2, 3, 4)
     mean, log_sigma = torch.randn(2, 3, 1, 4), torch.randn(2, 3, 1, 4) * 0.1

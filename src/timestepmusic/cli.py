@@ -165,12 +165,14 @@ def _refuse_changed_on_resume(asked: dict[str, tuple[object, object]], new_run: 
 
 
 def _refuse_changed_settings(args: argparse.Namespace, saved: Config, resume_flags: dict[str, str],
-                             new_run: str) -> None:
+                             new_run: str, sampled: str | None = None) -> None:
     """--set and --config with --resume: they go on where every value they set is the run's own (a script that
     re-runs its first command line with --resume added), and are refused in one line naming the first setting
     they change otherwise (it would be silently ignored: a resumed run trains on its saved settings).
     `resume_flags`: setting → the flag that changes it on a resumed run (train-ae --lr); `new_run`: how the line
-    says to start one instead."""
+    says to start one instead; `sampled`: the run, where it is an ar or events model whose sampling settings
+    (ar_config.SAMPLING_SETTINGS) `tsm generate --set` changes: the line says so."""
+    from .ar_config import SAMPLING_SETTINGS
     from .config import Config
     from .set_assignments import split_assignment
 
@@ -183,6 +185,8 @@ def _refuse_changed_settings(args: argparse.Namespace, saved: Config, resume_fla
         source = f"--set {by_set[-1]}" if by_set else f"--config {args.config}"
         how = (f"give {resume_flags[key]} with --resume to change it from here on" if key in resume_flags
                else f"{new_run} to change it")
+        if sampled and key.startswith("ar.") and key[3:] in SAMPLING_SETTINGS:  # (what only drawing pieces reads)
+            how += f", or draw pieces with it: tsm generate --model {sampled} --set {key}={_setting_said(given)}"
         raise ValueError(f"{source}: a resumed run keeps its saved settings, so that it goes on exactly ({key} is "
                          f"{_setting_said(own)} in the run, {_setting_said(given)} here); {how}")
 
@@ -280,7 +284,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     if resumed:
         _refuse_changed_on_resume({"--arch": (args.arch, arch)})  # (--init-from warm-starts a model of its own arch)
         _refuse_changed_settings(args, saved, {"gan.steps": "--steps", "gan.device": "--device", "gan.compile": "--compile"},
-                                 new_run="start a new run (--init-from RUN: from its weights)")
+                                 new_run="start a new run (--init-from RUN: from its weights)",
+                                 sampled=args.resume if arch in ("ar", "events") else None)
         _refuse_changed_on_resume({"--seed": (args.seed, saved.gan.seed),
                                    "--batch": (args.batch, saved.ar.batch if arch in ("ar", "events") else saved.gan.batch),
                                    "--checkpoint-steps": (args.checkpoint_steps, saved.gan.validate_every),

@@ -38,6 +38,31 @@ def ar_run(tiny_corpus, tiny_ae, tmp_path_factory):
     return run
 
 
+def test_a_run_that_ends_within_the_warm_up_says_so(tiny_corpus, tiny_ae, tmp_path, caplog):
+    # a short ar or events run (a quick comparison of arms) trained at a rising fraction of ar.lr and never decayed,
+    # saying nothing: its curves read as the arm's, not the schedule's
+    with caplog.at_level("WARNING", logger="timestepmusic"):
+        train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "short", Config().override(TINY_AR | {"gan.steps": 4}),
+                             arch="ar", progress=False)
+    assert ("--steps 4 ends within the learning rate's 200-step warm-up: it rises only to 2e-05 (ar.lr 0.001) and "
+            "never decays; give --steps above 200 for the whole schedule") in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="timestepmusic"):  # the whole schedule: nothing to say
+        train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "long", Config().override(TINY_AR | {"gan.steps": 201}),
+                             arch="ar", progress=False, max_steps=1)
+    assert "warm-up" not in caplog.text
+
+
+def test_a_resumed_runs_sampling_setting_is_refused_with_how_to_draw_pieces_with_it(ar_run, tiny_corpus, capsys):
+    # the refusal said only "start a new run": a new training run, to sample at another temperature
+    assert main(["train-gan", str(tiny_corpus), "--resume", str(ar_run), "--set", "ar.temperature=0.7", "-q"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "start a new run (--init-from RUN: from its weights) to change it, or draw pieces with it: tsm generate "
+        f"--model {ar_run} --set ar.temperature=0.7")
+    assert main(["train-gan", str(tiny_corpus), "--resume", str(ar_run), "--set", "ar.width=24", "-q"]) == 2
+    assert "tsm generate" not in capsys.readouterr().err  # a setting of the network: no sampling to change
+
+
 def test_the_mixture_nll_is_the_gaussian_nll_for_one_component():
     x = torch.randn(2, 3, 4)
     mean, log_sigma = torch.randn(2, 3, 1, 4), torch.randn(2, 3, 1, 4) * 0.1

@@ -432,6 +432,29 @@ def test_flags_are_named_as_given_and_checked_before_anything_is_written(bad_fol
     assert "did you mean ar.temperature" in one_line_error(capsys)
 
 
+def test_a_flag_and_a_set_of_its_setting_are_refused_together(bad_folder, tmp_path, capsys):
+    # `--steps 30 --set gan.steps=12` trained 12 steps, `--latent 8 --set ae.latent=9` a latent of 9: the flag ignored
+    corpus = prepare([bad_folder / "good.mid"], tmp_path / "corpus", progress=False).corpus.root
+    for command, said in [
+        (["train-gan", str(corpus), "--ae", "ae-latent75", "--steps", "30", "--set", "gan.steps=12"],
+         "error: --steps and --set gan.steps=12 both given: give one"),
+        (["train-gan", str(corpus), "--ae", "ae-latent75", "--arch", "ar", "--batch", "4", "--set", "ar.batch=5"],
+         "error: --batch and --set ar.batch=5 both given: give one"),
+        (["train-ae", str(corpus), "--latent", "8", "--set", "ae.latent=9"],
+         "error: --latent and --set ae.latent=9 both given: give one"),
+        (["train-ae", str(corpus), "--checkpoint-minutes", "1", "--set", "ae.checkpoint_every_s=5"],
+         "error: --checkpoint-minutes and --set ae.checkpoint_every_s=5 both given: give one"),
+        (["prepare", str(bad_folder / "good.mid"), "--out", str(tmp_path / "again"), "--pedal-bins", "2", "--set",
+          "events.pedal_bins=4"], "error: --pedal-bins and --set events.pedal_bins=4 both given: give one")]:
+        assert main([*command, "--out", str(tmp_path / "run")] if command[0] != "prepare" else command) == 2
+        assert one_line_error(capsys) == said
+    assert not (tmp_path / "run").exists() and not (tmp_path / "again").exists()
+    # the same value twice (a script's settings beside its flags) goes on, on to what comes next
+    assert main(["train-gan", str(corpus), "--ae", "ae-latent75", "--steps", "30", "--set", "gan.steps=30", "--set",
+                 "gan.lr=0", "--out", str(tmp_path / "run")]) == 2
+    assert one_line_error(capsys) == "error: --set gan.lr=0: must be > 0, got 0.0"
+
+
 def test_reconstruct_and_evaluate_ae_take_the_device_names_their_help_gives(bad_folder, tmp_path, capsys, monkeypatch):
     """`--device auto` (which their --help offers) reached torch as a device name, and `--device cuda` on a machine
     without CUDA reached torch's own assertion: each a traceback; now auto runs and cuda is one line, as in training."""

@@ -201,3 +201,15 @@ def test_a_set_that_is_refused_is_said_as_the_assignment():
         Config().override(["ar.beat_ech=1"])
     with pytest.raises(ValueError, match=r"^config ar\.beat_echo: must be ≥ 0"):  # a flag's or a file's: the key
         Config().override({"ar.beat_echo": -1})
+
+
+def test_an_unknown_set_names_the_sections_or_its_sections_settings_not_all_of_them():
+    # `--set foo.bar=1` listed all 170 settings in one line
+    with pytest.raises(ValueError) as refused:
+        Config().override(["foo.bar=1"])
+    assert str(refused.value) == ("--set foo.bar=1: unknown setting; no section [foo]; the sections: events, chunks, "
+                                  "corpus, encoding, augment, ae, gan, rnn, ar")
+    with pytest.raises(ValueError) as refused:
+        Config().override(["chunks.qqqqqqqq=1"])
+    assert str(refused.value) == ("--set chunks.qqqqqqqq=1: unknown setting; known in [chunks]: chunks.chunk_seconds, "
+                                  "chunks.max_events")

@@ -161,6 +161,41 @@ def test_a_run_under_the_seed_preset_builds_the_seed_critic(tiny_corpus, tiny_ae
     assert {group["lr"] for opt in meta["optimizers"].values() for group in opt["param_groups"]} == {1e-4}
 
 
+def test_the_seed_preset_for_a_transformer_arm_is_refused_in_one_line(tiny_corpus, tiny_ae, tmp_path, capsys):
+    # `--arch ar --preset seed` trained exactly as without it, saying nothing
+    run = tmp_path / "run"
+    assert main(["train-gan", str(tiny_corpus), "--ae", str(tiny_ae), "--out", str(run), "-q", "--steps", "1",
+                 "--arch", "ar", "--preset", "seed"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --preset seed: the convolutional GAN's first design; the ar arm "
+                                               "reads none of its settings (leave it out)")
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--arch", "events", "--set", "gan.lr=5e-4"], "--set gan.lr=5e-4: the events arm does not read gan.lr, so it "
+                                                   "changes nothing; its own is ar.lr"),
+    (["--arch", "ar", "--set", "gan.gp_weight=1"], "--set gan.gp_weight=1: the ar arm does not read gan.gp_weight, so "
+                                                   "it changes nothing"),
+    (["--set", "ar.lr=1e-3"], "--set ar.lr=1e-3: the conv arm does not read ar.lr, so it changes nothing; its own is "
+                              "gan.lr"),
+    (["--arch", "rnn", "--max-chunks", "16", "--set", "ar.batch=4"],
+     "--set ar.batch=4: the rnn arm does not read ar.batch, so it changes nothing; its own is gan.batch (--batch)"),
+], ids=["gan-lr-events", "gp-ar", "ar-lr-conv", "ar-batch-rnn"])
+def test_a_setting_the_arm_never_reads_is_warned_of(tiny_corpus, tiny_ae, tmp_path, caplog, flags, said):
+    # `--arch events --set gan.lr=…` trained at ar.lr, saying nothing; a warning, as a script may give one list of
+    # settings to several arms
+    sizes = [f"--set={k}={v}" for k, v in TINY_GAN.items() if k != "gan.steps"] if "ar" not in flags else []
+    with caplog.at_level("WARNING", logger="timestepmusic"):
+        assert main(["train-gan", str(tiny_corpus), "--ae", str(tiny_ae), "--out", str(tmp_path / "run"), "-q",
+                     "--steps", "1", "--set", "gan.sample_every=0", *sizes, *flags]) == 0
+    assert said in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="timestepmusic"):  # the arm's own: nothing to say
+        assert main(["train-gan", str(tiny_corpus), "--ae", str(tiny_ae), "--out", str(tmp_path / "own"), "-q",
+                     "--arch", "ar", "--steps", "1", "--set", "gan.sample_every=0", "--set", "gan.seed=1"]) == 0
+    assert "does not read" not in caplog.text
+
+
 def test_checkpoints_older_than_the_new_settings_load_and_resume_as_seed_runs(tiny_corpus, tiny_ae, tmp_path):
     shipped = json.loads((resolve_model("conv-v1") / "config.json").read_text())  # the previous default
     g = checkpoint_config(shipped).gan

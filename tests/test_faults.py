@@ -666,12 +666,21 @@ def test_a_full_disk_during_prepare_stops_it_and_marks_no_file_bad(tmp_path, mon
     assert report.corpus.num_tracks == 3 and not report.skipped
 
 
-def test_ctrl_c_in_the_middle_of_a_step_saves_the_whole_step(corpus, straight_ae, tmp_path, monkeypatch):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_in_the_middle_of_a_step_saves_the_whole_step(corpus, straight_ae, tmp_path, monkeypatch, request,
+                                                            sig):
     """Ctrl-C lands inside a step (between the critic's and the generator's update): the step is finished, then saved,
-    and the resumed run ends with the weights of a run never stopped. A second Ctrl-C stops at once, saving nothing."""
+    and the resumed run ends with the weights of a run never stopped. A second Ctrl-C stops at once, saving nothing.
+    SIGTERM (`kill`, `timeout`, a scheduler's time limit) is held as Ctrl-C is: it ended the run at once, losing
+    every step since the last checkpoint."""
     import timestepmusic.train.sequence as train_gan_module
     from timestepmusic.train.interrupts import StopNow
 
+    def not_held(signum, frame):  # (where training does not hold it: a failure, not the end of pytest)
+        raise RuntimeError(f"{signal.Signals(signum).name} was not held to the step's end")
+
+    previous = signal.signal(sig, not_held)
+    request.addfinalizer(lambda: signal.signal(sig, previous))
     config = Config().override(GAN)
     straight = tmp_path / "straight"
     train_gan(corpus, straight_ae, straight, config, progress=False)
@@ -682,7 +691,7 @@ def test_ctrl_c_in_the_middle_of_a_step_saves_the_whole_step(corpus, straight_ae
             apply(update, *args)
             calls.append(update.part)
             if len(calls) in range(5, 5 + times):  # step 3's critic update (two updates a step), then each next one
-                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), sig)
         return apply_then_ctrl_c
     run = tmp_path / "run"
     monkeypatch.setattr(train_gan_module, "apply", interrupted(1))

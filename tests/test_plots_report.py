@@ -22,7 +22,14 @@ from timestepmusic.evaluate import report as report_module
 from timestepmusic.evaluate.audio import audio_unavailable_reason
 from timestepmusic.evaluate.descriptors import describe
 from timestepmusic.evaluate.excerpts import excerpts_from_corpus, excerpts_from_events
-from timestepmusic.evaluate.plots import SET_COLOURS, plot_densities, plot_roll, plot_roll_pair, plot_training_curves
+from timestepmusic.evaluate.plots import (
+    SET_COLOURS,
+    metric_panels,
+    plot_densities,
+    plot_roll,
+    plot_roll_pair,
+    plot_training_curves,
+)
 from timestepmusic.evaluate.render import rendered_paths
 from timestepmusic.evaluate.report import _audio_for, evaluate_generated
 from timestepmusic.midi import Events
@@ -103,6 +110,17 @@ def test_training_curves_skip_events_and_half_lines(metrics_run, tmp_path):
     (tmp_path / "empty.jsonl").write_text('{"event": "stopped", "step": 1}\n')
     with pytest.raises(ValueError, match="empty.jsonl"):
         plot_training_curves(tmp_path / "empty.jsonl", tmp_path / "none.png")
+
+
+def test_a_likelihood_runs_curves_get_a_panel_of_their_own_scale_each():
+    # an ar or events run's nll (tens of nats) and its lr (1e-4, a flat line at 0) were drawn on one axis as "other"
+    records = [{"time": 1.0, "step": s, "nll": 30.0 / s, "end_loss": 0.4 / s, "lr": 1e-4 * s, "steps_per_s": 3.0,
+                "val_nll": 20.0 / s, "val_end_loss": 0.3 / s} for s in range(1, 4)]
+    assert metric_panels(records) == {"negative log-likelihood": ["nll", "val_nll"], "loss": ["end_loss", "val_end_loss"],
+                                      "learning rate": ["lr"]}
+    gan = [{"step": 1, "critic_loss": -1.0, "wasserstein": 1.0, "feature_matching": 2.0, "ae_lr": 1e-5}]
+    assert metric_panels(gan) == {"loss": ["critic_loss"], "Wasserstein estimate": ["wasserstein"],
+                                  "learning rate": ["ae_lr"], "other": ["feature_matching"]}
 
 
 def test_density_plot_draws_every_set(tmp_path):

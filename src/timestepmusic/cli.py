@@ -33,8 +33,23 @@ def _config(args: argparse.Namespace, flags: dict[str, str], base: Config | None
 
     base = Config.preset(args.preset) if getattr(args, "preset", None) else base or Config()
     config = Config.from_toml(args.config, base) if getattr(args, "config", None) else base
-    config = config.override({key: getattr(args, attr) for attr, key in flags.items() if getattr(args, attr, None) is not None})
-    return config.override(getattr(args, "set", None) or [])
+    given = {key: attr for attr, key in flags.items() if getattr(args, attr, None) is not None}
+    flagged = config.override({key: getattr(args, attr) for key, attr in given.items()})
+    config = flagged.override(getattr(args, "set", None) or [])
+    _refuse_flag_overridden(flagged, config, given, getattr(args, "set", None) or [])
+    return config
+
+
+def _refuse_flag_overridden(flagged: Config, config: Config, given: dict[str, str], assignments: list[str]) -> None:
+    """A named flag (`given`: setting → the flag's attribute) that a --set of the same setting changes (`flagged`: the
+    configuration before --set, `config` after): the flag would be silently ignored (`--steps 30 --set gan.steps=12`
+    trained 12 steps), so both are refused in one line; the same value given twice goes on."""
+    for key, _, _ in flagged.differences(config):
+        if key in given:
+            attr = given[key]
+            flag = "--checkpoint-minutes" if attr == "checkpoint_s" else "--" + attr.replace("_", "-")
+            assignment = [a for a in assignments if a.partition("=")[0].strip() == key][-1]
+            raise ValueError(f"{flag} and --set {assignment} both given: give one")
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
@@ -151,12 +166,14 @@ def _refuse_changed_on_resume(asked: dict[str, tuple[object, object]], new_run: 
 
 
 def _refuse_changed_settings(args: argparse.Namespace, saved: Config, resume_flags: dict[str, str],
-                             new_run: str) -> None:
+                             new_run: str, sampled: str | None = None) -> None:
     """--set and --config with --resume: they go on where every value they set is the run's own (a script that
     re-runs its first command line with --resume added), and are refused in one line naming the first setting
     they change otherwise (it would be silently ignored: a resumed run trains on its saved settings).
     `resume_flags`: setting → the flag that changes it on a resumed run (train-ae --lr); `new_run`: how the line
-    says to start one instead."""
+    says to start one instead; `sampled`: the run, where it is an ar or events model whose sampling settings
+    (ar_config.SAMPLING_SETTINGS) `tsm generate --set` changes: the line says so."""
+    from .ar_config import SAMPLING_SETTINGS
     from .config import Config
     from .set_assignments import split_assignment
 
@@ -169,6 +186,8 @@ def _refuse_changed_settings(args: argparse.Namespace, saved: Config, resume_fla
         source = f"--set {by_set[-1]}" if by_set else f"--config {args.config}"
         how = (f"give {resume_flags[key]} with --resume to change it from here on" if key in resume_flags
                else f"{new_run} to change it")
+        if sampled and key.startswith("ar.") and key[3:] in SAMPLING_SETTINGS:  # (what only drawing pieces reads)
+            how += f", or draw pieces with it: tsm generate --model {sampled} --set {key}={_setting_said(given)}"
         raise ValueError(f"{source}: a resumed run keeps its saved settings, so that it goes on exactly ({key} is "
                          f"{_setting_said(own)} in the run, {_setting_said(given)} here); {how}")
 
@@ -238,7 +257,7 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
     from .generation import checkpoint_config
-    from .train.sequence import read_run, train_sequence_model, warm_start_source
+    from .train.sequence import check_read_settings, read_run, train_sequence_model, warm_start_source
 
     if args.arch is not None:  # the built-in arms, and any registered beside them (sequence.register)
         from .sequence import arch_class
@@ -257,6 +276,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
         "finetune_ae": "gan.finetune_ae", "compile": "gan.compile", "checkpoint_steps": "gan.validate_every"})
     if args.resume and args.preset is not None:
         raise ValueError(f"--preset {args.preset}: a resumed run keeps its saved settings; start a new run with it")
+    if not args.resume:  # (a resumed run's own settings, repeated, go on: _refuse_changed_settings)
+        check_read_settings(new_arch, args.set or [], args.preset)
     out = _run_folder(args, "train-gan")
     resumed = read_run(Path(out)) if args.resume else None  # (a run of another kind said as one first)
     arch = resumed["arch"] if resumed else new_arch
@@ -264,7 +285,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     if resumed:
         _refuse_changed_on_resume({"--arch": (args.arch, arch)})  # (--init-from warm-starts a model of its own arch)
         _refuse_changed_settings(args, saved, {"gan.steps": "--steps", "gan.device": "--device", "gan.compile": "--compile"},
-                                 new_run="start a new run (--init-from RUN: from its weights)")
+                                 new_run="start a new run (--init-from RUN: from its weights)",
+                                 sampled=args.resume if arch in ("ar", "events") else None)
         _refuse_changed_on_resume({"--seed": (args.seed, saved.gan.seed),
                                    "--batch": (args.batch, saved.ar.batch if arch in ("ar", "events") else saved.gan.batch),
                                    "--checkpoint-steps": (args.checkpoint_steps, saved.gan.validate_every),

@@ -118,13 +118,21 @@ class Config:
                 continue
             section, _, name = key.partition(".")
             if section not in data or name not in data[section]:
-                known = [f"{s}.{n}" for s in data for n in data[s]]
-                close = difflib.get_close_matches(key, known, n=3)
-                raise ValueError(f"config {key}: unknown setting; "
-                                 + (f"did you mean {' or '.join(close)}?" if close else
-                                    "known: " + ", ".join(known)))
+                raise ValueError(f"config {key}: unknown setting; {_known_near(key, data)}")
             data[section][name] = value
         return Config.from_dict(data)
+
+
+def _known_near(key: str, data: dict[str, dict]) -> str:
+    """What to say of an unknown `key` (section.key): the settings near it, else its section's settings, else the
+    sections (not all 170 settings: `--set foo.bar=1` listed every one)."""
+    section = key.partition(".")[0]
+    close = difflib.get_close_matches(key, [f"{s}.{n}" for s in data for n in data[s]], n=3)
+    if close:
+        return f"did you mean {' or '.join(close)}?"
+    if section in data:
+        return f"known in [{section}]: " + ", ".join(f"{section}.{n}" for n in data[section])
+    return f"no section [{section}]; the sections: {', '.join(data)}"
 
 
 # Named sets of settings a run can start from (`tsm train-gan --preset NAME`, `Config.preset(NAME)`).

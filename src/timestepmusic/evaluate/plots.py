@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -194,24 +195,33 @@ def plot_densities(sets: dict[str, dict[str, np.ndarray]], path: str | Path, nam
     return save_figure(fig, path)
 
 
-def _metric_panels(records: list[dict]) -> dict[str, list[str]]:
-    """Numeric metrics grouped into panels: losses, Wasserstein estimates, the rest (rates left out)."""
+METRIC_PANELS: dict[str, Callable[[str], bool]] = {  # a panel's name → whether a metric's name belongs in it
+    "negative log-likelihood": lambda k: "nll" in k, "loss": lambda k: "loss" in k,
+    "Wasserstein estimate": lambda k: "wasserstein" in k, "learning rate": lambda k: k == "lr" or k.endswith("_lr"),
+    "other": lambda k: True}
+
+
+def metric_panels(records: list[dict]) -> dict[str, list[str]]:
+    """Numeric metrics grouped into panels of one scale each: losses, negative log-likelihoods (the ar and events
+    arms' nll, tens of nats beside an end loss under 1), Wasserstein estimates, learning rates (1e-4 beside them: a
+    flat line at 0), the rest (speeds left out)."""
     keys = []
     for r in records:
         keys += [k for k, v in r.items() if k not in keys and k not in SKIPPED_METRICS and not k.endswith("_per_s")
                  and isinstance(v, (int, float)) and not isinstance(v, bool)]
-    panels = {"loss": [k for k in keys if "loss" in k], "Wasserstein estimate": [k for k in keys if "wasserstein" in k]}
-    panels["other"] = [k for k in keys if k not in panels["loss"] and k not in panels["Wasserstein estimate"]]
+    panels: dict[str, list[str]] = {name: [] for name in METRIC_PANELS}
+    for k in keys:  # each in the first panel whose test it passes
+        panels[next(name for name, holds in METRIC_PANELS.items() if holds(k))].append(k)
     return {name: ks for name, ks in panels.items() if ks}
 
 
 def plot_training_curves(metrics_path: str | Path, path: str | Path, title: str | None = None) -> Path:
     """Curves of every numeric metric in a metrics.jsonl (one JSON record per line) against step (or
-    epoch, or record number), in panels: losses, Wasserstein estimates, other figures."""
+    epoch, or record number), in panels of one scale each (`metric_panels`)."""
     from ..train.log import read_metrics
 
     records = [r for r in read_metrics(metrics_path) if "event" not in r]
-    panels = _metric_panels(records)
+    panels = metric_panels(records)
     if not panels:
         raise ValueError(f"{metrics_path}: no numeric training metrics to plot")
     x_key = "step" if any("step" in r for r in records) else "epoch" if any("epoch" in r for r in records) else None

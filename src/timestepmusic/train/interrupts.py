@@ -1,4 +1,4 @@
-"""How training stops short of its end: Ctrl-C, held until the step under way ends, so that the checkpoint it saves
+"""How training stops short of its end: Ctrl-C (or SIGTERM), held until the step under way ends, so that the checkpoint it saves
 is a whole step's state (weights, optimizers, random streams) and `--resume` goes on as if never stopped (a second
 Ctrl-C stops at once, without saving: the last checkpoint stays); and a loss gone NaN, unsaved (DIVERGED says what
 to do next)."""
@@ -23,12 +23,17 @@ def diverged(out: str | Path, step: int, why: str) -> ValueError:
 
 
 class StopNow(KeyboardInterrupt):
-    """A second Ctrl-C within a step: training stops at once, without saving."""
+    """A second Ctrl-C (or SIGTERM) within a step: training stops at once, without saving."""
+
+
+# Ctrl-C, and the SIGTERM that `kill`, `timeout`, a batch scheduler's time limit or `docker stop` sends: either is
+# held to the step's end and saved (a run stopped by SIGTERM lost every step since its last checkpoint)
+HELD = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextmanager
 def held_interrupts() -> Iterator[Callable[..., None]]:
-    """While training: Ctrl-C (SIGINT) is noted, not raised; the check it yields raises KeyboardInterrupt at a step's
+    """While training: Ctrl-C (SIGINT) or SIGTERM is noted, not raised; the check it yields raises KeyboardInterrupt at a step's
     end if one came (given a distributed run's ranks, on every rank once one had it, so that none is left waiting in
     a collective). A second one raises StopNow where it lands. (Off the main thread, where no handler may be set,
     Ctrl-C is raised where it lands, as before.)"""
@@ -44,9 +49,9 @@ def held_interrupts() -> Iterator[Callable[..., None]]:
             raise KeyboardInterrupt
 
     main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, hold) if main else None
+    previous = {sig: signal.signal(sig, hold) for sig in HELD} if main else {}
     try:
         yield check
     finally:
-        if main:
-            signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

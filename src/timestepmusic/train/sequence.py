@@ -30,7 +30,7 @@ from ..checkpoint import (
     write_checkpoint,
 )
 from ..checks import check_corpus_matches, check_resumed_corpus
-from ..config import Config
+from ..config import PRESETS, Config
 from ..corpus import Corpus
 from ..critic import CRITIC
 from ..devices import pick_device, rng_kept, where_words
@@ -38,6 +38,7 @@ from ..generation import checkpoint_config, sampled_events
 from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split_rows, write_codebook
 from ..midi_write import write_events
 from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules, kept_modules
+from ..sequence.autoregressive import WARMUP_STEPS
 from ..sequence.style_calibration import META_KEY as CALIBRATION
 from ..shipped import arch_said, resolve_model, shipped_autoencoders
 from .budget import Budget
@@ -95,6 +96,10 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                     steps, steps, config.gan.steps, meta.get("step", 0), config.gan.steps)
     config = config.override({"gan.steps": steps, "gan.compile": compile_model,  # None leaves a setting as it is
                               "gan.device": device})
+    if arch in ("ar", "events") and (meta or {}).get("step", 0) < config.gan.steps < WARMUP_STEPS:
+        log.warning("--steps %d ends within the learning rate's %d-step warm-up: it rises only to %.2g (ar.lr %g) and "
+                    "never decays; give --steps above %d for the whole schedule", config.gan.steps, WARMUP_STEPS,
+                    config.ar.lr * config.gan.steps / WARMUP_STEPS, config.ar.lr, WARMUP_STEPS)
     check_corpus_matches(ae.meta, corpus, "the autoencoder")
     g = config.gan
     arm_class = arch_class(arch)
@@ -321,6 +326,34 @@ def check_closing(config: Config, arch: str, fresh: bool) -> None:
     if a.closing_only and fresh:
         raise ValueError("ar.closing_only trains the closing alone, keeping every other weight: warm-start from a "
                          "trained model (--init-from)")
+
+
+# The convolutional GAN's design (what `--preset seed` sets): the transformer arms (ar, events) read none of it; theirs
+# is in [ar]. Which sections each built-in arm never reads: a setting given there would change nothing.
+CONV_DESIGN = frozenset(PRESETS["seed"]) | {"gan.minibatch_group", "gan.pastless_share"}
+UNREAD = {"conv": ("ar.", "rnn."), "rnn": ("ar.",), "ar": ("rnn.", *CONV_DESIGN), "events": ("rnn.", *CONV_DESIGN)}
+ITS_OWN = {"gan.lr": "ar.lr", "gan.batch": "ar.batch (--batch)", "ar.lr": "gan.lr", "ar.batch": "gan.batch (--batch)"}
+
+
+def unread_by(arch: str, key: str) -> bool:
+    """Whether the built-in arm `arch` never reads the setting `key` (section.key); an arm of one's own may read any."""
+    return any(key == unread or (unread.endswith(".") and key.startswith(unread)) for unread in UNREAD.get(arch, ()))
+
+
+def check_read_settings(arch: str, assignments: list[str], preset: str | None = None) -> None:
+    """A new run's `--preset` of which its built-in arm reads nothing: ValueError; its `--set section.key=value` that
+    the arm would ignore: a warning naming it, and the arm's own setting where it has one (a run of --arch ar given
+    --set gan.lr trained at ar.lr, silently). A warning, not a refusal: a script may give one list of settings to
+    several arms."""
+    if preset is not None and all(unread_by(arch, key) for key in PRESETS[preset]):
+        raise ValueError(f"--preset {preset}: the convolutional GAN's first design; the {arch} arm reads none of its "
+                         "settings (leave it out)")
+    for assignment in assignments:
+        key = assignment.partition("=")[0].strip()
+        if unread_by(arch, key):
+            own = ITS_OWN.get(key)
+            hint = f"; its own is {own}" if own and not unread_by(arch, own.split()[0]) else ""
+            log.warning("--set %s: the %s arm does not read %s, so it changes nothing%s", assignment, arch, key, hint)
 
 
 def warm_start_source(init_from: str | Path, arch: str | None = None) -> dict:

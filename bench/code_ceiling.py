@@ -58,8 +58,9 @@ def main() -> None:
     torch.set_num_threads(1)
 
     from timestepmusic.corpus import Corpus
+    from timestepmusic.evaluate.comparison import GENERATED
     from timestepmusic.evaluate.excerpts import excerpts_from_events
-    from timestepmusic.evaluate.report import GENERATED, evaluate_generated
+    from timestepmusic.evaluate.report import evaluate_generated
     from timestepmusic.generation import GANModel, decode_piece
     from timestepmusic.latents import encode_corpus, split_rows
     from timestepmusic.midi_write import write_events

@@ -240,9 +240,9 @@ def use_settings(gan, group: list[str], own) -> None:
 
 def read_pieces(files: list) -> tuple[list, list]:
     """Generated MIDI files → (the events of each readable one, those files), read as `tsm evaluate` reads them
-    (evaluate.report.read_generated): a file that cannot be read is said in one line on stderr (its name and why)
+    (evaluate.generated_files.read_generated): a file that cannot be read is said in one line on stderr (its name and why)
     and skipped, as a batch job skips a bad file; none readable is one line and exit."""
-    from timestepmusic.evaluate.report import read_generated
+    from timestepmusic.evaluate.generated_files import read_generated
     from timestepmusic.stage_configs import EventsConfig
 
     if not files:

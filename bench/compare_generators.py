@@ -137,7 +137,8 @@ def main_checked(args: argparse.Namespace) -> None:
     from timestepmusic.corpus import Corpus
     from timestepmusic.draws import selected_pieces
     from timestepmusic.evaluate.baseline_excerpts import training_excerpts
-    from timestepmusic.evaluate.report import BASELINE, CEILING, GENERATED, TRAINING, evaluate_generated
+    from timestepmusic.evaluate.comparison import BASELINE, CEILING, GENERATED, TRAINING
+    from timestepmusic.evaluate.report import evaluate_generated
     from timestepmusic.generation import GANModel, checkpoint_config, sampled_events
     from timestepmusic.midi_write import write_events
 

@@ -66,8 +66,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from timestepmusic.corpus import Corpus
+    from timestepmusic.evaluate.comparison import GENERATED
     from timestepmusic.evaluate.excerpts import excerpts_from_corpus
-    from timestepmusic.evaluate.report import GENERATED, evaluate_generated
+    from timestepmusic.evaluate.report import evaluate_generated
     from timestepmusic.generation import GANModel, sampled_events
     from timestepmusic.midi_write import write_events
 

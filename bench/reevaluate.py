@@ -32,8 +32,9 @@ def main() -> int:
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     from timestepmusic.corpus import Corpus
+    from timestepmusic.evaluate.comparison import GENERATED
     from timestepmusic.evaluate.descriptors import SCALAR_DESCRIPTORS
-    from timestepmusic.evaluate.report import GENERATED, evaluate_generated
+    from timestepmusic.evaluate.report import evaluate_generated
 
     corpus, lines = Corpus.open(args.corpus), []
     for run in args.runs:

@@ -62,7 +62,7 @@ def test_tsm_evaluate_s_bar_moves_once_per_classifier_draw(corpus, generated, mo
     none unasked."""
     import tqdm
 
-    from timestepmusic.evaluate.report import compared
+    from timestepmusic.evaluate.comparison import compared
 
     bars = []
 
@@ -106,7 +106,7 @@ def test_an_accuracy_it_cannot_give_is_none_with_why(corpus, generated):
 
 def test_the_files_may_be_a_glob_not_only_a_list(generated):
     """A glob's generator (no len(), read once) is read as the list of its files, not a TypeError traceback."""
-    from timestepmusic.evaluate.report import read_generated
+    from timestepmusic.evaluate.generated_files import read_generated
 
     listed = read_generated(sorted(generated.glob("*.mid")), pedal_bins=2)
     globbed = read_generated(iter(sorted(generated.glob("*.mid"))), pedal_bins=2)
@@ -118,7 +118,8 @@ def test_the_files_may_be_a_glob_not_only_a_list(generated):
 def test_the_report_holds_the_comparison_s_figures_as_compare_with_real_reads_them(corpus, generated, tmp_path):
     """One dict (Comparison.report_figures) is what report.json holds of the comparison and what compare_with_real
     reads its figures from, in report.json's order (compare_with_real built a subset of it by hand)."""
-    from timestepmusic.evaluate.report import BASELINE, CEILING, compared, evaluate_generated
+    from timestepmusic.evaluate.comparison import BASELINE, CEILING, compared
+    from timestepmusic.evaluate.report import evaluate_generated
     from timestepmusic.evaluate.summary import row_figures
     from timestepmusic.setting_names import PYTHON_KEYWORDS
 
@@ -226,7 +227,7 @@ def test_a_corpus_without_a_training_split_is_said_without_a_flag_python_cannot_
     """compare_with_real() reads the training split as 'train' (no keyword chooses it): where the corpus holds none,
     its notes say which splits it has, not '--train-split', which its caller cannot give; tsm evaluate's still do."""
     from timestepmusic.corpus import Corpus
-    from timestepmusic.evaluate.report import compared
+    from timestepmusic.evaluate.comparison import compared
     from timestepmusic.setting_names import FLAGS
 
     tracks_in, chunk_index = Corpus.tracks_in, Corpus.chunk_index
@@ -246,3 +247,17 @@ def test_a_corpus_without_a_training_split_is_said_without_a_flag_python_cannot_
     assert said and all("--train-split" not in note and "(it has validation, test)" in note for note in said), said
     cli_notes = compared(generated, corpus, seed=3, repeats=1, setting_names=FLAGS).report_figures("test")["notes"]
     assert any("choose one with --train-split validation or --train-split test" in note for note in cli_notes)
+
+
+def test_the_figures_and_the_page_are_had_without_the_report_writer():
+    """evaluate/report.py (which plots and writes) imports comparison.py, generated_files.py and report_html.py,
+    never the other way: each loads alone, without report.py, so that compare_with_real() and a page rendered from a
+    report.json need no writer (and no import cycle can form)."""
+    import subprocess
+    import sys
+
+    for module in ("comparison", "generated_files", "report_html"):
+        loaded = subprocess.run([sys.executable, "-c", f"import sys, timestepmusic.evaluate.{module}; "
+                                 "print('timestepmusic.evaluate.report' in sys.modules)"],
+                                capture_output=True, text=True, check=True).stdout.split()
+        assert loaded == ["False"], module

@@ -340,7 +340,7 @@ def test_classifier_cannot_tell_a_distribution_from_itself_and_always_tells_sepa
 
 
 def test_each_draw_of_a_classifier_test_is_told_to_its_progress():
-    """tsm evaluate's bar (report.compared's) moves once per draw of each test: a draw of the trees takes seconds."""
+    """tsm evaluate's bar (comparison.compared's) moves once per draw of each test: a draw of the trees takes seconds."""
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(60, 3)), rng.normal(size=(60, 3))
     for test in (classifier_test, trees_classifier_test):

@@ -17,7 +17,8 @@ from matplotlib import image
 from matplotlib.colors import to_rgb
 
 from timestepmusic.cli import build_parser, main
-from timestepmusic.evaluate import CLASSIFIER_REPEATS
+from timestepmusic.evaluate import CLASSIFIER_REPEATS, report_html
+from timestepmusic.evaluate import comparison as comparison_module
 from timestepmusic.evaluate import report as report_module
 from timestepmusic.evaluate.audio import audio_unavailable_reason
 from timestepmusic.evaluate.descriptors import describe
@@ -200,11 +201,11 @@ def test_extra_rows_appear_in_the_report(report):
 
 def test_real_halves_told_apart_are_said_to_make_the_figures_mean_little(report, corpus, generated, tmp_path,
                                                                            monkeypatch):
-    import timestepmusic.evaluate.report as report_module
+    import timestepmusic.evaluate.comparison as comparison_module
 
     told = report[0]["classifier"]["real A vs real B"]["accuracy"]
     assert any("themselves told apart" in note for note in report[0]["notes"]) == (told > 0.7)
-    monkeypatch.setattr(report_module, "HALVES_TOLD_APART", told - 0.01)  # (the fixture's few tracks, said)
+    monkeypatch.setattr(comparison_module, "HALVES_TOLD_APART", told - 0.01)  # (the fixture's few tracks, said)
     said = [note for note in evaluate_generated(generated, corpus, tmp_path / "out")["notes"]
             if "themselves told apart" in note]
     assert len(said) == 1 and f"at {told:.2f}" in said[0] and "performances" in said[0]
@@ -219,7 +220,7 @@ def test_files_shorter_than_the_excerpts_asked_for_are_named_in_the_notes(report
 def test_real_performances_shorter_than_the_excerpts_are_noted_and_none_long_enough_is_an_error(corpus, generated,
                                                                                                   tmp_path):
     lengths = sorted(corpus.tracks[t]["duration_s"] for t in corpus.tracks_in("test"))  # three of about 39 s
-    between = (lengths[0] + lengths[1]) / 2 / report_module.SHORT_SHARE  # the shortest alone falls short of it
+    between = (lengths[0] + lengths[1]) / 2 / comparison_module.SHORT_SHARE  # the shortest alone falls short of it
     noted = evaluate_generated(generated, corpus, tmp_path / "some", seconds=between)["notes"]
     said = [note for note in noted if "real performances" in note]
     assert len(said) == 1 and said[0].startswith(f"1 of 3 real performances in the test split last less than {between:g} s")
@@ -795,7 +796,7 @@ def test_the_report_says_what_each_set_column_and_descriptor_means_and_which_way
     generated = [result["descriptors"][n]["rows"]["generated"]["overlap"] for n in SCALAR_DESCRIPTORS]
     mean = float(np.mean([v for v in generated if v is not None and np.isfinite(v)]))  # the README's target's figure
     assert f"<b>mean overlap</b> over the {len(SCALAR_DESCRIPTORS)} descriptors" in page
-    assert f"<td><b>{report_module._fmt(mean)}</b></td>" in page
+    assert f"<td><b>{report_html._fmt(mean)}</b></td>" in page
     assert "in the legend's order" in page  # the densities' "at 0: a / b / c"
     assert f"The first {len(result['samples'])} of the 3 generated files" in page
 
@@ -811,7 +812,7 @@ def test_a_p_value_past_the_tests_resolution_reads_as_the_console_says_it(report
     for test in ("classifier", "classifier_trees"):
         said[test]["generated"]["p_value"] = 1.0e-4  # the sign-flip test's floor, 1 / (9999 + 1): not an exact figure
         said[test]["shuffled chunks"]["p_value"] = 0.0123
-    table = report_module.render_html(said).split("<table id=classifier>")[1].split("</table>")[0]
+    table = report_html.render_html(said).split("<table id=classifier>")[1].split("</table>")[0]
     generated = next(row for row in table.split("<tr>") if row.startswith("<td>generated</td>"))
     assert generated.count("<td>&lt; 0.001</td>") == 2 and "e-04" not in generated  # before: 1.0e-04
     assert "<td>0.0123</td>" in table
@@ -905,8 +906,8 @@ def test_files_of_the_same_music_are_said_and_counted_once_by_the_classifiers(co
     for copy_name in ("again.mid", "sample_0 (1).mid"):
         shutil.copy(generated / "sample_0.mid", theirs / copy_name)
     grouped = []  # the generated side's groups, as the classifiers are given them
-    test = report_module.classifier_test
-    monkeypatch.setattr(report_module, "classifier_test", lambda a, b, **kw: grouped.append(kw["groups"][1]) or
+    test = comparison_module.classifier_test
+    monkeypatch.setattr(comparison_module, "classifier_test", lambda a, b, **kw: grouped.append(kw["groups"][1]) or
                         test(a, b, **kw))
     report = evaluate_generated(theirs, corpus, tmp_path / "out", repeats=1)
     said = [note for note in report["notes"] if "the same music as another file" in note]

@@ -18,7 +18,7 @@ import pytest
 
 from timestepmusic.cli import main
 from timestepmusic.evaluate import stale
-from timestepmusic.evaluate.report import render_html
+from timestepmusic.evaluate.report_html import render_html
 from timestepmusic.evaluate.stale import RECORD, STALE_START
 from timestepmusic.midi_write import write_events
 

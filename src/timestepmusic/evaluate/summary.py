@@ -36,7 +36,8 @@ def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, s
     makes the figures rough, each also logged; what it asks of the caller named in keywords: split=, seconds=,
     generate()'s n=200], "report": the report.json written, or None}. Accuracies: 0.5 = cannot tell apart."""
     from ..setting_names import PYTHON_KEYWORDS
-    from .report import BASELINE, CEILING, compared, evaluate_generated
+    from .comparison import BASELINE, CEILING, compared
+    from .report import evaluate_generated
 
     if isinstance(generated, PathLike):  # (read as a folder, as a str or Path is)
         generated = Path(generated)
@@ -101,7 +102,7 @@ def check_compare_arguments(given: dict[str, object]) -> None:
 
 def figures_of(report: dict, split: str = "test") -> dict:
     """The generated row's figures of a report (evaluate_generated's, or its report.json read back)."""
-    from .report import GENERATED
+    from .comparison import GENERATED
 
     overlaps = {name: report["descriptors"][name]["rows"][GENERATED]["overlap"] for name in SCALAR_DESCRIPTORS}
     return row_figures(report, GENERATED) | {
@@ -114,7 +115,7 @@ def row_figures(report: dict, row: str) -> dict | None:
     """{"logistic", "trees", "mean_overlap"} of one row of a report (None: a row it has not, the baseline where the
     training split is too small), and "why" an accuracy is None where the report says (too few excerpts for the
     trees). The mean overlap is over the descriptors where it is defined, as report.html's."""
-    from .report import CEILING
+    from .comparison import CEILING
 
     if row not in report["classifier"]:
         return None

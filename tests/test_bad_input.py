@@ -228,7 +228,7 @@ def test_a_misspelt_command_choice_or_flag_is_said_with_the_closest(capsys):
 
 def test_a_word_for_a_command_is_said_with_the_command_it_means(capsys):
     """A new user's trial: `tsm report` was answered 'did you mean prepare?' (the closest by spelling); a word that
-    means another command names that one (cli.MEANT_COMMANDS), both where two are meant; a word that means none keeps
+    means another command names that one (usage_errors.MEANT_COMMANDS), both where two are meant; a word that means none keeps
     the spelling's suggestion, and another flag's choices are not read as commands."""
     for argv, said in ((["report"], "; did you mean evaluate? (see tsm --help)\n"),
                        (["Report"], "; did you mean evaluate? (see tsm --help)\n"),

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from timestepmusic.cli import build_parser, main
+from timestepmusic.cli import main
+from timestepmusic.cli_parser import build_parser
 
 from midi_factory import write_piece
 

@@ -516,7 +516,7 @@ def test_two_markers_name_the_same_request_in_any_order_and_form_and_with_defaul
 
 
 def test_a_request_is_said_one_way_however_it_was_typed_and_reads_back_as_typed():
-    from timestepmusic.cli import build_parser
+    from timestepmusic.cli_parser import build_parser
     from timestepmusic.requests import request_from, request_words
 
     def said(*words: str) -> list[str]:
@@ -540,7 +540,7 @@ def test_a_request_is_said_one_way_however_it_was_typed_and_reads_back_as_typed(
 def test_a_quiet_run_writes_the_same_marker_as_a_spoken_one():
     """-q changes what is said, not a note: its files are the same request, byte for byte, as those of a run without it
     (a marker that named --quiet made `tsm generate -q` differ from `tsm generate` and its --piece redraw)."""
-    from timestepmusic.cli import build_parser
+    from timestepmusic.cli_parser import build_parser
     from timestepmusic.requests import request_from, request_words, same_request
 
     def said(*words: str) -> list[str]:

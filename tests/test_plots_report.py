@@ -16,7 +16,8 @@ import pytest
 from matplotlib import image
 from matplotlib.colors import to_rgb
 
-from timestepmusic.cli import build_parser, main
+from timestepmusic.cli import main
+from timestepmusic.cli_parser import build_parser
 from timestepmusic.evaluate import CLASSIFIER_REPEATS, report_html
 from timestepmusic.evaluate import comparison as comparison_module
 from timestepmusic.evaluate import report as report_module

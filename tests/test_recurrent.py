@@ -270,7 +270,7 @@ def test_finetuning_changes_the_autoencoder_within_the_bound(tiny_corpus, tiny_a
 # --- CLI and export (active once cli.py has `train-gan --arch` and generate.GANModel.load dispatches) --
 
 def _cli_knows_rnn() -> bool:
-    from timestepmusic.cli import build_parser
+    from timestepmusic.cli_parser import build_parser
 
     return "--arch" in build_parser()._subparsers._group_actions[0].choices["train-gan"].format_help()
 

@@ -7,7 +7,7 @@
   compare   equal wall-clock training (default 5 min each, run side by side so that every arm sees
             the same machine load, one thread each) of conv + frozen AE, rnn + frozen AE and
             rnn + fine-tuned AE; then descriptors of 16 s decoded samples against real test
-            excerpts (evaluate/descriptors.py, evaluate/compare.py), and the length distribution
+            excerpts (evaluate/excerpts.py, descriptors.py, compare.py), and the length distribution
             of rnn pieces beside the real one. Writes docs/comparison.md.
 
 Every timing: torch.set_num_threads(1), warm-up first, then timed repeats (median reported). Both arms train

@@ -702,7 +702,7 @@ WRONG_KINDS = {  # id: (generate()'s keywords, what it says: ' … ' between its
     "like=123": ({"like": 123}, "like= must be a MIDI file's path or Events, got 123"),  # AttributeError: ids
     "prompt=NaN": ({"prompt": NAN}, "prompt= must be a MIDI file's path or Events, got nan"),
     "style=123": ({"style": 123}, "style= must be text ('density=6', 'loudness=45 > loudness=80'), a request as "
-                  "style.parse_style holds it (attribute → number) or a StyleRamp, got 123"),  # AttributeError
+                  "style_request.parse_style holds it (attribute → number) or a StyleRamp, got 123"),  # AttributeError
     "style, a list": ({"style": ["density=6"]}, "style= must be text … got ['density=6']"),  # AttributeError
     "style, a word": ({"style": {"density": "6"}}, "style={'density': '6'}: density must be a finite number, got '6'"),
     "style, NaN": ({"style": {"density": NAN}}, "style={'density': nan}: density must be a finite number, got nan"),

@@ -165,6 +165,15 @@ def test_sampler_turns_loads_a_revisions_event_sampler_and_refuses_an_unknown_on
     theirs = sampler_turns.sampler_at("HEAD", tmp_path)
     assert theirs.__name__ == "EventSampler" and theirs is not EventSampler
     assert "class EventSampler" in (tmp_path / "event_sampler_rev.py").read_text()  # (HEAD's, as git holds it)
+    # its parts (the draws, setup, tables) are the revision's too, not this checkout's: each reads the others swapped
+    assert theirs.__mro__[1].__module__ == "timestepmusic.sequence.sampler_tables_rev"
+    assert "from .sampler_draws_rev import" in (tmp_path / "event_sampler_rev.py").read_text()
+    assert "from .sampler_draws_rev import" in (tmp_path / "sampler_setup_rev.py").read_text()
+    whole = tmp_path / "whole"  # a revision before the parts (9ab8750): its event_sampler.py holds the whole sampler
+    whole.mkdir()
+    if sampler_turns.shown_at("9ab8750~1", sampler_turns.SAMPLER).returncode == 0:  # (a clone of its whole history)
+        assert sampler_turns.sampler_at("9ab8750~1", whole).__name__ == "EventSampler"
+        assert [p.name for p in whole.iterdir()] == ["event_sampler_rev.py"]
     with pytest.raises(SystemExit, match="--against no-such-revision: no src/timestepmusic/sequence/event_sampler.py"):
         sampler_turns.sampler_at("no-such-revision", tmp_path)
 

@@ -1,5 +1,6 @@
-"""The event sampler's tables and helpers (sequence/event_sampler.py): each read or check in fewer operations gives
-exactly what the straightforward computation gives, so the draws stay the same."""
+"""The event sampler's tables and helpers (sequence/event_sampler.py, sampler_tables.py, sampler_draws.py): each
+read or check in fewer operations gives exactly what the straightforward computation gives, so the draws stay the
+same."""
 from __future__ import annotations
 
 import pytest

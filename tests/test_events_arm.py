@@ -1399,3 +1399,16 @@ def test_a_prompt_that_ends_on_a_chunks_boundary_is_continued_from_its_end_not_a
         assert prompt.end_s == pytest.approx(seconds, abs=1e-5), name
         assert prompt_span_s(CHUNKS, prompt) == pytest.approx(seam_s), name
         assert prompt.is_note.sum() == len(notes), name  # every note kept
+
+
+def test_a_prompt_ending_within_a_microsecond_of_its_start_keeps_its_end_and_its_one_chunk():
+    """inside_its_last_chunk pulls an end on a chunk's boundary just inside the chunk before it; an end within 1e-6 s of
+    0 (Events built in Python: the boundary before the first chunk) was pulled before the start, to -1e-6 s, a prompt
+    of no chunks. It keeps its end, and its one chunk; an end on a later boundary is pulled in, as before."""
+    from timestepmusic.chunks import count_chunks
+    from timestepmusic.prompts import inside_its_last_chunk
+
+    for length_s, end_s, chunks in ((5e-7, 5e-7, 1), (0.5, 0.5 - 1e-6, 2)):
+        prompt = Events(np.array([39]), np.array([0.0]), np.array([length_s]), np.array([64]))
+        kept = inside_its_last_chunk(prompt, 0.25)
+        assert kept.end_s == pytest.approx(end_s, abs=1e-12) and count_chunks(kept.end_s, 0.25) == chunks, length_s

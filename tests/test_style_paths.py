@@ -1,4 +1,4 @@
-"""Descriptions that move as a performance's do (ar.style_path, sequence/style.py's StylePaths): the paths a run
+"""Descriptions that move as a performance's do (ar.style_path, sequence/style_paths.py's StylePaths): the paths a run
 keeps, a piece told one track's path chunk by chunk (blended between rows, held past the track's end), sampling
 that hears it as training would, pedals kept up by the description of each chunk, and the tool that adds paths
 to a model trained before."""

@@ -135,7 +135,7 @@ def optional(*kinds: type, number: bool = False) -> Callable[[object], bool]:
 
 def style_request(value) -> bool:
     """Whether `value` is a style generate() takes: text, a StyleRamp, or a request (a dict that is not empty: {} was
-    an IndexError of torch's once drawing; its attributes and values: style.check_held_request), or None."""
+    an IndexError of torch's once drawing; its attributes and values: style_request.check_held_request), or None."""
     return bool(value) if isinstance(value, dict) else optional(str, StyleRamp)(value)
 
 
@@ -152,7 +152,7 @@ TAKES: dict[str, tuple[Callable[[object], bool], str]] = {  # keyword: (whether 
     "temperature": (optional(number=True), "a number (None: the model's own)"),
     "mixture_temperature": (optional(number=True), "a number (None: the model's own)"),
     "guidance": (optional(number=True), "a number (None: the model's own)"),
-    "style": (style_request, "text ('density=6', 'loudness=45 > loudness=80'), a request as style.parse_style holds "
+    "style": (style_request, "text ('density=6', 'loudness=45 > loudness=80'), a request as style_request.parse_style holds "
                              "it (attribute → number) or a StyleRamp"),
     "key": (optional(str, tuple, KeyTold), "a key as text ('E minor', 'C > G@8'), keys.parse_key's (tonic, minor) "
                                            "or a KeyTold"),

@@ -201,7 +201,7 @@ class GANModel:
         ends the piece; one with ar.closing_s closes it over its last seconds), `ending` (a piece of a fixed length
         closes over its last seconds too: ar.closing_s) and sampling temperatures (`temperature` of the
         spreads, `mixture_temperature` of the mixture's weights; None: the model's ar settings). An events model
-        trained with ar.style plays each piece as `style` asks (sequence/style.parse_style; a style.StyleRamp: each
+        trained with ar.style plays each piece as `style` asks (sequence/style_request.parse_style; a StyleRamp: each
         asked attribute along a line between waypoints), following its
         description as closely as `guidance` says (None: the model's ar.request_guidance with `style`,
         ar.style_guidance without); one trained with ar.tonal plays each piece in `key` (keys.parse_key's, or

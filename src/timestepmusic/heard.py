@@ -17,7 +17,7 @@ def heard_as_asked(played, seconds: float, tempo, key, key_as_typed: str | None,
     """The end of a written file's line: the beat its `seconds` of `played` events repeat at and how it stands to the
     asked `tempo` (pulse.TempoTold; along a path, at each waypoint), the key its notes fit best and how it stands to
     the asked `key` (tonal.KeyTold; along a path of keys, each stretch's, named at its time in the file: `offset_s`
-    after the time asked, a prompt's length where the file holds it), and along a path of requests (style.StyleRamp)
+    after the time asked, a prompt's length where the file holds it), and along a path of requests (style_request.StyleRamp)
     what is played near each waypoint; "" where none was asked."""
     from .keys import estimate_key, key_name, relation, typed_keys
     from .tempo import beat_relation, heard_beat_s
@@ -98,7 +98,7 @@ def path_heard(played, seconds: float, key, offset_s: float, typed: str | None =
 
 
 def shape_marks(key, tempo, ramp, offset_s: float, length_s: float) -> tuple[tuple[float, str], ...]:
-    """The waypoints of the asked paths (tonal.KeyTold, pulse.TempoTold with `later`, style.StyleRamp; a single key or
+    """The waypoints of the asked paths (tonal.KeyTold, pulse.TempoTold with `later`, style_request.StyleRamp; a single key or
     tempo, or None, has none) as a roll's marks: (seconds in the file, `offset_s` after the asked time; what is asked
     there), those at one time in one label, none past the file's `length_s`."""
     from .keys import key_name
@@ -137,7 +137,7 @@ def value_said(name: str, value: float) -> str:
 
 
 def shape_heard(played, seconds: float, ramp) -> str:
-    """The end of a written file's line for a path of requests (style.StyleRamp): each asked attribute's line at the
+    """The end of a written file's line for a path of requests (style_request.StyleRamp): each asked attribute's line at the
     waypoints (evaluate/played.py's measure; "·" before the first waypoint that names it) beside what the `seconds`
     of `played` events play within WAYPOINT_HEARD_S of each ("silent": no note to measure; "no damper": no damper time
     to measure the half pedal by, see unmeasured; "ended" where the piece ended before the waypoint)."""
@@ -165,7 +165,7 @@ def shape_heard(played, seconds: float, ramp) -> str:
 
 
 def style_heard(played, seconds: float, request: dict[str, float]) -> str:
-    """The end of a written file's line for one request (`--style`, as style.parse_style reads it): each attribute
+    """The end of a written file's line for one request (`--style`, as style_request.parse_style reads it): each attribute
     asked beside what the `seconds` of `played` events play of it over the whole piece (evaluate/played.py's measure;
     "silent": no note to measure it by; "no damper": see unmeasured); the pause (a model trained with
     ar.style_pause) as the longest time between note starts."""
@@ -228,7 +228,7 @@ def like_heard(played, seconds: float, like, name: str) -> str:
 @dataclass(frozen=True)
 class Asked:
     """What a run of `tsm generate` asked, as each file's line compares the piece with it: a key (tonal.KeyTold, and
-    as typed), a tempo (pulse.TempoTold), a path of requests (style.StyleRamp) or one request (as parse_style reads
+    as typed), a tempo (pulse.TempoTold), a path of requests (style_request.StyleRamp) or one request (as parse_style reads
     it), a performance walked `like` (from its first note; named `like_name`)."""
 
     key: object | None = None

@@ -143,10 +143,10 @@ def _parse_share(jobs: list[tuple], results: Connection) -> None:
     for job in jobs:
         if os.getppid() != parent:  # (where the system cannot be asked to: between files)
             os._exit(1)
-        results.send(_parsed_or_fault(job))
+        results.send(parsed_or_fault(job))
 
 
-def _parsed_or_fault(job: tuple) -> dict:
+def parsed_or_fault(job: tuple) -> dict:
     """`_parse_file(job)`, or where the parser itself fails on the file (an exception it does not expect: a bug, out
     of memory) the file skipped in one line, not a traceback, and parsed again by the next prepare (`retry`: the fault
     is the parser's, which a fix or more memory may mend, not known to be the file's). In a worker or in prepare's own

@@ -26,7 +26,7 @@ from .corpus import FORMAT_VERSION, Corpus
 from .durations import DurationFit
 from .files import atomic_path, held_folder
 from .midi import DAMPER_ID, NUM_KEYS, READER_VERSION
-from .parse_files import CACHE_ENTRY, _parsed_or_fault, generated_said, parsed_in_workers
+from .parse_files import CACHE_ENTRY, generated_said, parsed_in_workers, parsed_or_fault
 from .sources import EMPTY_SPLIT_MEANS, Performance, discover
 
 log = logging.getLogger("timestepmusic.corpus")  # prepare's records, as before these moved here
@@ -129,7 +129,7 @@ def _prepare(sources: list[str | Path], out: str | Path, config: Config | None, 
             results.sort(key=lambda result: listed[result["path"]])  # (as they were listed, not as they finished)
         else:
             for args in job_args:
-                results.append(_parsed_or_fault(args))
+                results.append(parsed_or_fault(args))
                 bar.update()
     finally:
         bar.close()  # (before an interruption's message: not drawn again after it)

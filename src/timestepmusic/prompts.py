@@ -112,7 +112,7 @@ def inside_its_last_chunk(prompt: Events, chunk_seconds: float) -> Events:
     (count_chunks) run one past an end on a boundary, so the continuation started a silent chunk (0.25 s) after the
     file's last sound, one the pianist never played. Elsewhere `prompt` as it is."""
     boundary_s = round(prompt.end_s / chunk_seconds) * chunk_seconds
-    if prompt.end_s > 0 and abs(prompt.end_s - boundary_s) < 1e-6:
+    if boundary_s > 0 and abs(prompt.end_s - boundary_s) < 1e-6:  # (not the start's: no chunk would be left)
         return ending_at(prompt, boundary_s - 1e-6)
     return prompt
 

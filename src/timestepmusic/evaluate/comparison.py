@@ -26,7 +26,7 @@ from .classifier_tests import classifier_test, trees_classifier_test
 from .compare import compare_descriptors, descriptor_features, split_halves
 from .descriptors import DESCRIPTORS, SCALAR_DESCRIPTORS, describe
 from .excerpts import EXCERPT_SECONDS, ExcerptTable, excerpts_from_corpus, excerpts_from_events
-from .generated_files import _files_of_the_split, read_generated, same_music
+from .generated_files import files_of_the_split, read_generated, same_music
 from .near_copies import COPY_THRESHOLD, TrainingOnsets, copy_check
 from .stale import described
 
@@ -40,12 +40,12 @@ HALVES_TOLD_APART = 0.7  # the two halves of a real split told apart above this 
 SHORT_SHARE = 0.9  # a generated file lasting less than this share of --seconds is noted as padded with silence
 
 
-def _plain(value):
+def plain(value):
     """JSON-ready: numpy scalars → Python, NaN/inf → None, paths → str."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, (np.floating, float)):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, np.integer):
@@ -84,11 +84,11 @@ class Comparison:
     notes: list[str]  # what makes the figures rough or odd
 
     def report_figures(self, split: str) -> dict:
-        """What report.json holds of this comparison with the real excerpts of `split`, JSON-ready (`_plain`): the
+        """What report.json holds of this comparison with the real excerpts of `split`, JSON-ready (`plain`): the
         files read ("read", "bad", "left_out", "described"), the excerpts of each row and of the real halves, the rows,
         the descriptors' comparison, both classifiers', the copy check and the notes; the one dict `evaluate_generated`
         writes (with its plots, samples and paths) and compare_with_real reads its figures from."""
-        return _plain({
+        return plain({
             "files": {"read": len(self.names), "bad": self.bad, "left_out": self.left_out,
                       "described": described(self.names, self.sha1s)},
             "excerpts": {f"real ({split})": self.real.num_excerpts,
@@ -161,7 +161,7 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
                      f"{', …' if len(deeper) > 1 else ''}): only the {len(names) + len(bad)} directly in it are "
                      "counted; give a subfolder to evaluate it")
         log.warning("%s", notes[-1])
-    in_split = _files_of_the_split(names, sha1s, corpus, split)
+    in_split = files_of_the_split(names, sha1s, corpus, split)
     if in_split:  # real files evaluated as generated against their own split: on both sides of every comparison
         notes.append(f"{len(in_split)} of the {len(names)} files are performances of the {split} split itself (the same "
                      f"bytes: {', '.join(in_split[:3])}{', …' if len(in_split) > 3 else ''}): their excerpts are among "

@@ -67,7 +67,7 @@ import logging
 import numpy as np
 
 from ..midi import DAMPER_ID, LOWEST_PITCH, NUM_KEYS, SOFT_ID, SOSTENUTO_ID
-from .excerpts import _EPS, GRID_STEP_S, ExcerptTable
+from .excerpts import EPS, GRID_STEP_S, ExcerptTable
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +145,9 @@ def _coverage(excerpt: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, point
     Spans are clipped to their excerpt's points_in [X], so points past an excerpt's end stay 0."""
     num_excerpts = points_in.size
     limit = points_in[excerpt]
-    first_point = np.floor(start_s / step_s + _EPS) if cells else np.ceil(start_s / step_s - _EPS)
+    first_point = np.floor(start_s / step_s + EPS) if cells else np.ceil(start_s / step_s - EPS)
     first = np.minimum(np.maximum(first_point, 0).astype(np.int64), limit)
-    stop = np.minimum(np.maximum(np.ceil(end_s / step_s - _EPS), 0).astype(np.int64), limit)
+    stop = np.minimum(np.maximum(np.ceil(end_s / step_s - EPS), 0).astype(np.int64), limit)
     stop = np.maximum(stop, first)
     row = excerpt * (num_points + 1)
     size = num_excerpts * (num_points + 1)
@@ -179,7 +179,7 @@ def _onset_autocorrelations(onset_s: np.ndarray, onset_ex: np.ndarray, length_s:
     """Distinct onsets' times [O] (from their excerpt's start) and excerpts [O], excerpt lengths [X] → for each block
     of the excerpts that hold a period twice (4 onsets or more, at least twice the shortest lag long): their indices
     [b] and the autocorrelation of each one's blurred onset train at lags of 0 … PULSE_LAGS_S[1] [b, hi + 1]."""
-    cells_in = np.maximum(np.ceil(length_s / PULSE_STEP_S - _EPS).astype(np.int64), 1)  # [X]
+    cells_in = np.maximum(np.ceil(length_s / PULSE_STEP_S - EPS).astype(np.int64), 1)  # [X]
     counts = np.bincount(onset_ex, minlength=x_count)  # [X]
     hi = round(PULSE_LAGS_S[1] / PULSE_STEP_S)
     cell = np.minimum((onset_s / PULSE_STEP_S).astype(np.int64), cells_in[onset_ex] - 1)  # [O]
@@ -249,7 +249,7 @@ def describe(table: ExcerptTable, step_s: float = GRID_STEP_S) -> dict[str, np.n
     end = start + np.maximum(table.duration_s, 0.0)
     level = table.intensity.astype(np.float64)
     length = table.length_s
-    points_in = np.ceil(length / step_s - _EPS).astype(np.int64)  # [X] grid points inside each excerpt
+    points_in = np.ceil(length / step_s - EPS).astype(np.int64)  # [X] grid points inside each excerpt
     num_points = int(points_in.max(initial=1))
     out: dict[str, np.ndarray] = {}
 

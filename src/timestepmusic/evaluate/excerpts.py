@@ -16,7 +16,7 @@ from ..midi import Events
 
 EXCERPT_SECONDS = 16.0
 GRID_STEP_S = 0.05  # time grid on which polyphony and pedal coverage are sampled
-_EPS = 1e-9
+EPS = 1e-9
 
 
 def gather_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -108,7 +108,7 @@ class ExcerptTable:
 def window_counts(length_s: np.ndarray, seconds: float, hop_s: float) -> np.ndarray:
     """Windows per source: full windows at 0, hop, 2·hop …; a source shorter than `seconds` gives one."""
     length_s = np.asarray(length_s, dtype=np.float64)
-    full = np.floor((length_s - seconds) / hop_s + _EPS).astype(np.int64) + 1
+    full = np.floor((length_s - seconds) / hop_s + EPS).astype(np.int64) + 1
     return np.maximum(full, 1)
 
 
@@ -163,7 +163,7 @@ def excerpts_from_events(performances: list[Events], seconds: float | None = Non
     if not performances:
         raise ValueError("excerpts_from_events: no performances given")
     sorted_perfs = [p.sorted() for p in performances]
-    last_onset = np.array([float(p.start_s.max(initial=0.0)) + _EPS for p in sorted_perfs])
+    last_onset = np.array([float(p.start_s.max(initial=0.0)) + EPS for p in sorted_perfs])
     # cut by onsets: a 16 s sample whose last notes ring on past 16 s is still one 16 s excerpt
     ends = last_onset if seconds is not None else np.array([max(p.end_s, t) for p, t in zip(sorted_perfs, last_onset)])
     names = names or [f"performance {i}" for i in range(len(performances))]

@@ -83,7 +83,7 @@ def same_music(performances: list) -> np.ndarray:
     return np.array(twin_of, dtype=np.int64)
 
 
-def _files_of_the_split(names: list[str], sha1s: list[str], corpus, split: str) -> list[str]:
+def files_of_the_split(names: list[str], sha1s: list[str], corpus, split: str) -> list[str]:
     """The files (by name, with their bytes' SHA-1s) whose bytes are those of a performance of `corpus`'s `split`."""
     ours = {track.get("sha1") for track in corpus.tracks if track.get("split") == split} - {None}
     return [name for name, sha1 in zip(names, sha1s) if sha1 in ours]

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..files import atomic_path
 from ..setting_names import FLAGS, SettingNames
 from . import CLASSIFIER_REPEATS
-from .comparison import _plain, compared
+from .comparison import compared, plain
 from .excerpts import EXCERPT_SECONDS, ExcerptTable
 from .near_copies import COPY_THRESHOLD
 from .report_html import render_html
@@ -105,7 +105,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     flags = evaluate_flags(split=split, train_split=train_split, seconds=seconds, seed=seed, repeats=repeats,
                            max_real_excerpts=max_real_excerpts, train_row=train_row, copy_threshold=copy_threshold,
                            transpose=transpose, wav=wav, soundfont=soundfont, link_audio=link_audio, runs=runs)
-    report = _plain({  # (the corpus absolute: the command a stale report names runs from any folder, stale._mark)
+    report = plain({  # (the corpus absolute: the command a stale report names runs from any folder, stale._mark)
         "generated_dir": generated_dir, "corpus": os.path.abspath(corpus.root), "split": split, "train_split": train_split,
         "seconds": seconds, "seed": seed, **compared_figures,
         "figures": figures, "samples": samples, "training": curves, "notes": notes, "link_audio": link_audio,

@@ -325,7 +325,7 @@ class EventAutoregressive(Telling, Written, Autoregressive):
         hears them; without them it hears a silent prompt; with ar.tonal, likewise its pitch classes). With
         ar.style, each piece is told a
         description drawn from the bank (none with ar.style_drawn false), or one as `style` asks
-        (style.parse_style; a style.StyleRamp: each chunk told its line's mean over the AHEAD chunks from it, the
+        (style_request.parse_style; a style_request.StyleRamp: each chunk told its line's mean over the AHEAD chunks from it, the
         waypoints calibrated, a prompt's chunks told its first), followed as closely as `guidance` says (None:
         ar.request_guidance for an asked one, ar.style_guidance for a drawn one); a prompt without `style` is told
         its own last AHEAD chunks' description (ar.prompt_told; false: heard, not told). With ar.tonal, a `key` is
@@ -335,7 +335,7 @@ class EventAutoregressive(Telling, Written, Autoregressive):
         another for each piece while there are such, with room for the whole piece where there is), followed as an
         unasked piece follows its own (None `guidance`: ar.style_guidance); `walked_from` names them. With
         ar.style_path, a performance to walk `like` (its events): every piece walks its path from its start
-        (style.performance_path), followed as an asked style is."""
+        (style_describe.performance_path), followed as an asked style is."""
         self.tempo = tempo  # (the sampler refuses it without the beat echo: pulse.TEMPO_NEEDS_ECHO)
         if key is not None and not self.settings.tonal:
             raise ValueError(f"--key: this model does not hear keys (trained without ar.tonal); {HEARS_KEYS}")

@@ -223,7 +223,7 @@ def composer_tracks(paths: StylePaths | None, composer: str) -> torch.Tensor:
 
 
 def like_path(like: Events, style: PieceStyle, chunk_seconds: float, style_pause: bool) -> StylePaths:
-    """`--like`: the path of the performance `like` (its events) as one track (style.performance_path); a
+    """`--like`: the path of the performance `like` (its events) as one track (style_describe.performance_path); a
     performance without a note: ValueError in one line."""
     if not (like.ids < NUM_KEYS).any():
         raise ValueError("--like: the performance holds no note; there is no path to walk")

@@ -47,7 +47,7 @@ class Played:
 
 class DrawnKeySums:
     """Each chunk's notes of the pieces being sampled, summed: their count, their keys' sum and the sum of their
-    squares [S, T, 3] (the first three of style.event_sums), kept for the last `window` chunks."""
+    squares [S, T, 3] (the first three of style_describe.event_sums), kept for the last `window` chunks."""
 
     def __init__(self, pieces: int, window: int, device: torch.device):
         self.window = window
@@ -61,7 +61,7 @@ class DrawnKeySums:
         self.sums = torch.cat([self.sums, chunk[:, None]], dim=1)[:, -self.window:]
 
     def played(self, chunk_seconds: float) -> Played:
-        """What the notes kept play, as a passage's description holds it (style.described_by_sums: the notes' part of
+        """What the notes kept play, as a passage's description holds it (style_describe.described_by_sums: the notes' part of
         its sums, over the seconds kept)."""
         kept = self.sums.sum(1)  # [S, 3]
         sums = torch.cat([kept, kept.new_zeros(kept.shape[0], SUMS - kept.shape[1])], dim=1)  # [S, SUMS]

@@ -77,7 +77,7 @@ class StyleCalibration:
         return None if value is None else float(value)
 
     def told(self, request: dict[str, float]) -> dict[str, float]:
-        """A request (style.parse_style's: attribute → asked value) → the values to tell, each attribute through
+        """A request (style_request.parse_style's: attribute → asked value) → the values to tell, each attribute through
         its own curve (one without a curve as asked), within what a description may hold."""
         told = {}
         for name, asked in request.items():

@@ -36,7 +36,8 @@ def held_interrupts() -> Iterator[Callable[..., None]]:
     """While training: Ctrl-C (SIGINT) or SIGTERM is noted, not raised; the check it yields raises KeyboardInterrupt at a step's
     end if one came (given a distributed run's ranks, on every rank once one had it, so that none is left waiting in
     a collective). A second one raises StopNow where it lands. (Off the main thread, where no handler may be set,
-    Ctrl-C is raised where it lands, as before.)"""
+    Ctrl-C is raised where it lands, as before; a handler set outside Python, which could not be put back, is left as
+    it is.) The handlers taken over are put back when training ends."""
     asked: list[bool] = []
 
     def hold(signum, frame) -> None:
@@ -49,7 +50,9 @@ def held_interrupts() -> Iterator[Callable[..., None]]:
             raise KeyboardInterrupt
 
     main = threading.current_thread() is threading.main_thread()
-    previous = {sig: signal.signal(sig, hold) for sig in HELD} if main else {}
+    # (a handler set outside Python, getsignal's None, is left to its owner: signal.signal could not put it back)
+    taken = [sig for sig in HELD if main and signal.getsignal(sig) is not None]
+    previous = {sig: signal.signal(sig, hold) for sig in taken}
     try:
         yield check
     finally:

@@ -440,6 +440,8 @@ def test_a_flag_and_a_set_of_its_setting_are_refused_together(bad_folder, tmp_pa
          "error: --steps and --set gan.steps=12 both given: give one"),
         (["train-gan", str(corpus), "--ae", "ae-latent75", "--arch", "ar", "--batch", "4", "--set", "ar.batch=5"],
          "error: --batch and --set ar.batch=5 both given: give one"),
+        (["train-gan", str(corpus), "--ae", "ae-latent75", "--arch", "rnn", "--max-chunks", "64", "--set",
+          "rnn.max_chunks=128"], "error: --max-chunks and --set rnn.max_chunks=128 both given: give one"),
         (["train-ae", str(corpus), "--latent", "8", "--set", "ae.latent=9"],
          "error: --latent and --set ae.latent=9 both given: give one"),
         (["train-ae", str(corpus), "--checkpoint-minutes", "1", "--set", "ae.checkpoint_every_s=5"],

@@ -161,7 +161,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     config = None if args.resume else _config(args, base=checkpoint_config(source["meta"]) if source else None, flags={
         "steps": "gan.steps", "device": "gan.device", "seed": "gan.seed",
         "batch": "ar.batch" if new_arch in ("ar", "events") else "gan.batch",  # (the transformer's: ar.batch)
-        "finetune_ae": "gan.finetune_ae", "compile": "gan.compile", "checkpoint_steps": "gan.validate_every"})
+        "finetune_ae": "gan.finetune_ae", "compile": "gan.compile", "checkpoint_steps": "gan.validate_every",
+        **({"max_chunks": "rnn.max_chunks"} if new_arch == "rnn" else {})})  # (another arm's --max-chunks: refused below)
     if args.resume and args.preset is not None:
         raise ValueError(f"--preset {args.preset}: a resumed run keeps its saved settings; start a new run with it")
     if not args.resume:  # (a resumed run's own settings, repeated, go on: _refuse_changed_settings)
@@ -188,8 +189,6 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
         raise ValueError("--max-chunks needs --arch rnn (" + (
             f"an {arch} model reads the chunks before each one, up to --set ar.context=N" if arch in ("ar", "events")
             else "the convolutional GAN trains on fixed windows: --set gan.window_chunks=N") + ")")
-    if config is not None:  # --config/--set rnn.* first, then the flag
-        config = config.override({"rnn.max_chunks": args.max_chunks})
     with _held(out):
         result = train_sequence_model(args.corpus, args.ae, out, config, arch=arch, resume=bool(args.resume),
                                       init_from=args.init_from, overwrite=args.overwrite,

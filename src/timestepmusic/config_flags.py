@@ -29,12 +29,13 @@ def _refuse_flag_overridden(flagged: Config, config: Config, given: dict[str, st
     """A named flag (`given`: setting → the flag's attribute) that a --set of the same setting changes (`flagged`: the
     configuration before --set, `config` after): the flag would be silently ignored (`--steps 30 --set gan.steps=12`
     trained 12 steps), so both are refused in one line; the same value given twice goes on."""
+    from .set_assignments import assignment_of
+
     for key, _, _ in flagged.differences(config):
         if key in given:
             attr = given[key]
             flag = "--checkpoint-minutes" if attr == "checkpoint_s" else "--" + attr.replace("_", "-")
-            assignment = [a for a in assignments if a.partition("=")[0].strip() == key][-1]
-            raise ValueError(f"{flag} and --set {assignment} both given: give one")
+            raise ValueError(f"{flag} and --set {assignment_of(key, assignments)} both given: give one")
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:

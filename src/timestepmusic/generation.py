@@ -38,6 +38,7 @@ from .sequence.pulse import TempoTold
 from .sequence.style_calibration import StyleCalibration
 from .sequence.style_request import StyleRamp
 from .sequence.tonal import HEARS_KEYS, KeyTold
+from .set_assignments import assigned_key
 from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames, said_in_keywords
 from .shipped import arch_said, model_said, resolve_model, shipped_name_of
 from .soft_runs import soft_held
@@ -394,7 +395,7 @@ def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:
     readable = [name for name in SAMPLING_SETTINGS  # what this model's arm reads and takes (events-v28: no closing's)
                 if name not in unread and (name not in TRAINED_WITH or getattr(config.ar, TRAINED_WITH[name]))]
     for assignment in assignments:
-        key = assignment.partition("=")[0].strip()
+        key = assigned_key(assignment)
         section, _, name = key.partition(".")
         if section != "ar" or name not in SAMPLING_SETTINGS:
             wanted = name if "." in key else key  # ('beat_echo=3': its ar. left out)
@@ -406,4 +407,4 @@ def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:
         if name in unread:
             raise ValueError(f"--set {assignment}: an {gan.arch} model does not read ar.{name}")
     gan.arm.settings = config.override(assignments).ar
-    return {assignment.partition("=")[0].strip() for assignment in assignments}
+    return {assigned_key(assignment) for assignment in assignments}

@@ -34,7 +34,9 @@ def request_from(read: dict) -> dict:
     if request["seconds"] == PIECE_SECONDS and request["max_seconds"] is None:
         request["seconds"] = None
     if request["set"]:
-        last = {assignment.partition("=")[0].strip(): assignment for assignment in request["set"]}
+        from .set_assignments import assigned_key
+
+        last = {assigned_key(assignment): assignment for assignment in request["set"]}
         request["set"] = [_set_said(last[name]) for name in sorted(last)]
     return request
 

@@ -11,12 +11,23 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
+def assigned_key(assignment: str) -> str:
+    """The setting 'section.key' a --set assignment ('section.key=value') names."""
+    return assignment.partition("=")[0].strip()
+
+
+def assignment_of(key: str, assignments: list[str]) -> str | None:
+    """The --set assignment of `assignments` that gives `key` its value (the last that names it), else None."""
+    given = [a for a in assignments if assigned_key(a) == key]
+    return given[-1] if given else None
+
+
 def said_as_set(message: str, assignments: list[str]) -> str:
     """A refusal of setting KEY ('config KEY: why') said as the --set assignment that gave it ('--set KEY=VALUE: why');
     any other message as it is."""
     key, colon, why = message.removeprefix("config ").partition(": ")
-    given = [a for a in assignments if a.partition("=")[0].strip() == key]
-    return f"--set {given[-1]}: {why}" if message.startswith("config ") and colon and given else message
+    given = assignment_of(key, assignments)
+    return f"--set {given}: {why}" if message.startswith("config ") and colon and given is not None else message
 
 
 def split_assignment(assignment: str) -> tuple[str, Any]:

@@ -40,6 +40,7 @@ from ..midi_write import write_events
 from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules, kept_modules
 from ..sequence.autoregressive import WARMUP_STEPS
 from ..sequence.style_calibration import META_KEY as CALIBRATION
+from ..set_assignments import assigned_key
 from ..shipped import arch_said, resolve_model, shipped_autoencoders
 from .budget import Budget
 from .distributed import Dist, from_environment
@@ -349,7 +350,7 @@ def check_read_settings(arch: str, assignments: list[str], preset: str | None = 
         raise ValueError(f"--preset {preset}: the convolutional GAN's first design; the {arch} arm reads none of its "
                          "settings (leave it out)")
     for assignment in assignments:
-        key = assignment.partition("=")[0].strip()
+        key = assigned_key(assignment)
         if unread_by(arch, key):
             own = ITS_OWN.get(key)
             hint = f"; its own is {own}" if own and not unread_by(arch, own.split()[0]) else ""

@@ -61,7 +61,7 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
     if not cut.is_note.any():
         raise ValueError(f"{path}: no note starts before --prompt-seconds {seconds:g} (cut at whole "
                          f"{chunk_seconds:g} s chunks: {cut_s:g} s)")
-    return ending_at(cut, cut_s - 1e-6)  # (just inside the last chunk before the cut: no empty chunk after it)
+    return inside_its_last_chunk(ending_at(cut, cut_s), chunk_seconds)  # (no empty chunk after the cut)
 
 
 def ending_at(events: Events, end_s: float) -> Events:
@@ -108,7 +108,7 @@ def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = No
 
 def inside_its_last_chunk(prompt: Events, chunk_seconds: float) -> Events:
     """`prompt` ended just inside the chunk its end closes, where it ends on a chunk's boundary (a notated file's last
-    note released on the beat: at 120 bpm every beat is one), as `prompt_until` ends a cut: a performance's chunks
+    note released on the beat: at 120 bpm every beat is one), as `prompt_until` ends every cut: a performance's chunks
     (count_chunks) run one past an end on a boundary, so the continuation started a silent chunk (0.25 s) after the
     file's last sound, one the pianist never played. Elsewhere `prompt` as it is."""
     boundary_s = round(prompt.end_s / chunk_seconds) * chunk_seconds

@@ -30,7 +30,7 @@ TARGET = 100.0  # the issue's target: sampling ≥ 100× faster than real time
 
 def real_time_factor(model, n: int, seconds: float, repeats: int) -> float:
     """Median over `repeats` seeds of (music written) ÷ (seconds to sample and decode it)."""
-    from timestepmusic.generation import decode_piece
+    from timestepmusic.piece_events import decode_piece
 
     factors = []
     for seed in range(repeats):

@@ -61,9 +61,10 @@ def main() -> None:
     from timestepmusic.evaluate.comparison import GENERATED
     from timestepmusic.evaluate.excerpts import excerpts_from_events
     from timestepmusic.evaluate.report import evaluate_generated
-    from timestepmusic.generation import GANModel, decode_piece
+    from timestepmusic.generation import GANModel
     from timestepmusic.latents import encode_corpus, split_rows
     from timestepmusic.midi_write import write_events
+    from timestepmusic.piece_events import decode_piece
 
     model, corpus = GANModel.load(args.model), Corpus.open(args.corpus)
     z = model.normaliser.forward(torch.from_numpy(encode_corpus(model.ae, corpus)))  # [C, L] standardised

@@ -139,8 +139,9 @@ def main_checked(args: argparse.Namespace) -> None:
     from timestepmusic.evaluate.baseline_excerpts import training_excerpts
     from timestepmusic.evaluate.comparison import BASELINE, CEILING, GENERATED, TRAINING
     from timestepmusic.evaluate.report import evaluate_generated
-    from timestepmusic.generation import GANModel, checkpoint_config, sampled_events
+    from timestepmusic.generation import GANModel, checkpoint_config
     from timestepmusic.midi_write import write_events
+    from timestepmusic.piece_events import sampled_events
 
     corpus = Corpus.open(args.corpus)
     if args.train_row and args.split == "train":

@@ -146,7 +146,7 @@ def draw(gan, args: argparse.Namespace) -> list:
 def continued(gan, args: argparse.Namespace, prompts: list) -> list:
     """Each of `prompts` (events) continued --ending-seconds and closed, as heard (a continuation is placed as it is
     drawn: the arm keeps only its last sample's events)."""
-    from timestepmusic.generation import sampled_events
+    from timestepmusic.piece_events import sampled_events
 
     return [sampled_events(gan.arm, gan.ae, gan.sample_latents(1, args.ending_seconds, args.seed + i, prompt=prompt,
                                                                ending=True), prompt)[0]
@@ -155,7 +155,8 @@ def continued(gan, args: argparse.Namespace, prompts: list) -> list:
 
 def report(args: argparse.Namespace, corpus) -> None:
     """The table of `main`'s arguments over `corpus`, printed and written."""
-    from timestepmusic.generation import GANModel, sampled_events
+    from timestepmusic.generation import GANModel
+    from timestepmusic.piece_events import sampled_events
     from timestepmusic.prompts import ending_at
 
     tracks = corpus.tracks_in(args.split)

@@ -48,7 +48,7 @@ def real_windows(model, corpus, split: str, n: int, seed: int) -> torch.Tensor:
 def means(model, latents) -> dict[str, float]:
     from timestepmusic.evaluate.descriptors import describe
     from timestepmusic.evaluate.excerpts import excerpts_from_events
-    from timestepmusic.generation import decode_piece
+    from timestepmusic.piece_events import decode_piece
 
     pieces = [decode_piece(model.ae, x) for x in latents]
     described = describe(excerpts_from_events(pieces, len(latents[0]) * model.ae.chunk_seconds))

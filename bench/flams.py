@@ -46,17 +46,18 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     import timestepmusic.generation as generation
+    import timestepmusic.piece_events as piece_events
     from timestepmusic.flams import MIN_REPEAT_S, flams_joined
     from timestepmusic.midi import read_events
 
     real = [read_events(path)[0] for path in sorted(args.data.rglob("*.mid"))[:args.files]]
     gan = generation.GANModel.load(args.model)
     joined = gan.sample(args.n, args.seconds, args.seed)
-    generation.flams_joined = lambda events, from_s=0.0: events  # the same draw, written as before the join
+    piece_events.flams_joined = lambda events, from_s=0.0: events  # the same draw, written as before the join
     try:
         unjoined = gan.sample(args.n, args.seconds, args.seed)
     finally:
-        generation.flams_joined = flams_joined
+        piece_events.flams_joined = flams_joined
     header = ["pieces", "files", "notes"] + [f"under {ms} ms" for ms in LIMITS_MS]
     lines = [f"notes that follow a strike of their key by less than … (the join: under {MIN_REPEAT_S * 1000:g} ms); "
              f"{args.n} pieces of {args.seconds:g} s at sampling seed {args.seed}", ""]

@@ -87,7 +87,7 @@ def timed(fn, repeat: int) -> tuple[list[float], object]:
 def sample_parts(gan, seed: int, **asked) -> tuple[dict[str, float], object]:
     """GANModel.sample(1, SECONDS, seed, **asked) step by step: seconds per part and the events."""
     from timestepmusic.batches import SetBatch
-    from timestepmusic.generation import sampled_events
+    from timestepmusic.piece_events import sampled_events
 
     ae = gan.ae
     if getattr(gan.arm, "draws_events", False):  # the events arm: drawn as events, nothing decoded

@@ -68,7 +68,8 @@ def main() -> None:
 
     torch.set_num_threads(1)
     from timestepmusic import midi_write
-    from timestepmusic.generation import GANModel, decode_piece
+    from timestepmusic.generation import GANModel
+    from timestepmusic.piece_events import decode_piece
 
     model = GANModel.load(args.model)
     pieces = [decode_piece(model.ae, latent)

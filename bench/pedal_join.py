@@ -69,8 +69,9 @@ def main() -> None:
     from timestepmusic.evaluate.comparison import GENERATED
     from timestepmusic.evaluate.excerpts import excerpts_from_corpus
     from timestepmusic.evaluate.report import evaluate_generated
-    from timestepmusic.generation import GANModel, sampled_events
+    from timestepmusic.generation import GANModel
     from timestepmusic.midi_write import write_events
+    from timestepmusic.piece_events import sampled_events
 
     corpus = Corpus.open(args.corpus)
     gaps = [tuple(float(x) for x in (g.split("/") + ["0"])[:2]) for g in args.gaps.split(",")]  # (s, share)

@@ -57,7 +57,8 @@ def main() -> None:
 
     torch.set_num_threads(1)
     from timestepmusic.gan.recurrent import length_table, real_lengths
-    from timestepmusic.generation import GANModel, check_piece_seconds, set_sampling
+    from timestepmusic.generation import GANModel, set_sampling
+    from timestepmusic.sample_limits import check_piece_seconds
 
     check_piece_seconds(args.max_seconds, "max-seconds")
     with corpus_or_skip(args, "tsm-bench-lengths-") as corpus:

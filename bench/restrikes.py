@@ -72,7 +72,8 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(1)
-    from timestepmusic.generation import GANModel, sampled_events, set_sampling
+    from timestepmusic.generation import GANModel, set_sampling
+    from timestepmusic.piece_events import sampled_events
 
     with tempfile.TemporaryDirectory() as tmp:
         corpus = open_corpus(args, Path(tmp))

@@ -71,8 +71,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     from timestepmusic.corpus import Corpus
-    from timestepmusic.generation import GANModel, decode_piece
+    from timestepmusic.generation import GANModel
     from timestepmusic.latents import cached_latents, split_rows
+    from timestepmusic.piece_events import decode_piece
 
     corpus = Corpus.open(args.corpus)
     rows, real, registers = [], None, []

@@ -52,7 +52,8 @@ def main() -> None:
     torch.set_num_threads(1)
     from timestepmusic.evaluate.descriptors import describe
     from timestepmusic.evaluate.excerpts import excerpts_from_corpus, excerpts_of_length
-    from timestepmusic.generation import GANModel, sampled_events
+    from timestepmusic.generation import GANModel
+    from timestepmusic.piece_events import sampled_events
     from timestepmusic.sequence.style_request import parse_style
 
     style = parse_style(args.style) if args.style else None  # refuses a bad request before sampling

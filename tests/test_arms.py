@@ -15,12 +15,15 @@ from torch import nn
 
 import timestepmusic
 import timestepmusic.generation as generation
+import timestepmusic.piece_events as piece_events
 from timestepmusic.cli import main
 from timestepmusic.config import Config
-from timestepmusic.generation import LONGEST_PIECE_S, GANModel, decode_piece
+from timestepmusic.generation import GANModel
 from timestepmusic.latents import split_rows
 from timestepmusic.midi_write import write_events
+from timestepmusic.piece_events import decode_piece
 from timestepmusic.prepare_corpus import prepare
+from timestepmusic.sample_limits import LONGEST_PIECE_S
 from timestepmusic.sequence import LatentData, Update, register
 from timestepmusic.train.sequence import train_sequence_model
 
@@ -275,7 +278,8 @@ def test_long_pieces_are_snapped_and_decoded_block_by_block_as_at_once(run, monk
     model = GANModel.load(folder)
     whole = model.sample_latents(2, 6.0, seed=3)
     piece = decode_piece(model.ae, whole[0])
-    monkeypatch.setattr(generation, "BLOCK_CHUNKS", 5)  # 24 chunks: five blocks
+    monkeypatch.setattr(generation, "BLOCK_CHUNKS", 5)  # 24 chunks: five blocks, snapped
+    monkeypatch.setattr(piece_events, "BLOCK_CHUNKS", 5)  # … and decoded
     blocked = model.sample_latents(2, 6.0, seed=3)
     assert all(torch.equal(a, b) for a, b in zip(whole, blocked))
     in_blocks = decode_piece(model.ae, whole[0])

@@ -468,8 +468,8 @@ def test_a_final_ritard_never_moves_a_prompt_and_stops_at_its_end(ring_run):
     import dataclasses
 
     from test_events_arm import chunk_sets
-    from timestepmusic.generation import sampled_events
     from timestepmusic.midi import DAMPER_ID, Events
+    from timestepmusic.piece_events import sampled_events
     from timestepmusic.prompts import ending_at
     from timestepmusic.ritardando import warp_seconds
 
@@ -714,7 +714,7 @@ def test_a_closed_pieces_hurried_soft_final_onset_is_held_and_raised_and_nothing
     import dataclasses
 
     from test_events_arm import chunk_sets
-    from timestepmusic.generation import sampled_events
+    from timestepmusic.piece_events import sampled_events
 
     model = GANModel.load(ring_run / "last")
     model.arm.drawn = [chunk_sets([[(44, 0.05, 0.1, 80), (47, 0.15, 0.1, 80)]]),
@@ -758,8 +758,8 @@ def test_a_prompts_final_onset_is_never_held_or_raised(ring_run):
     import dataclasses
 
     from test_events_arm import chunk_sets
-    from timestepmusic.generation import sampled_events
     from timestepmusic.midi import DAMPER_ID, Events
+    from timestepmusic.piece_events import sampled_events
     from timestepmusic.prompts import ending_at
 
     model = GANModel.load(ring_run / "last")

@@ -227,7 +227,7 @@ def test_training_on_drawn_chunks_reads_them_and_resumes_exactly(tiny_corpus, ti
 
 
 def test_the_written_piece_is_what_was_drawn_and_the_transformer_read_its_encoding(events_run, monkeypatch):
-    from timestepmusic import generation
+    from timestepmusic import piece_events
     from timestepmusic.flams import flams_joined
 
     model = GANModel.load(events_run)
@@ -239,7 +239,7 @@ def test_the_written_piece_is_what_was_drawn_and_the_transformer_read_its_encodi
         assert torch.allclose(pieces[0][t], encoded[0], atol=1e-4)  # the latent the transformer read next
     events = model.sample(2, 2.0, seed=4)
     with monkeypatch.context() as patch:  # as drawn, before strikes of one key within 40 ms are joined (flams.py)
-        patch.setattr(generation, "flams_joined", lambda piece, from_s=0.0: piece)
+        patch.setattr(piece_events, "flams_joined", lambda piece, from_s=0.0: piece)
         unjoined = model.sample(2, 2.0, seed=4)
     for i, piece in enumerate(unjoined):
         mine = [sets.sizes[i] for sets in drawn]
@@ -257,7 +257,7 @@ def test_a_drawn_strike_just_after_a_prompts_strike_of_its_key_is_not_written(ev
     """A continuation's first chunk strikes key 40 10 ms after the prompt's last strike of it: written, the pair was a
     restrike a few ms into the continuation. The drawn strike is dropped (flams.py); the prompt's note and the other
     drawn note are written as they are."""
-    from timestepmusic.generation import sampled_events
+    from timestepmusic.piece_events import sampled_events
     from timestepmusic.prompts import prompt_chunks
 
     model = GANModel.load(events_run)
@@ -302,9 +302,9 @@ def test_short_gaps_inside_a_drawn_pedal_run_are_closed_at_pedal_join_s(events_r
 def test_a_prompt_pedal_held_past_its_end_is_not_flicked_up_before_a_press_drawn_just_after(events_run):
     import dataclasses
 
-    from timestepmusic.generation import sampled_events
     from timestepmusic.midi import DAMPER_ID, WRITE_QUARTERS_PER_SECOND, WRITE_TICKS_PER_QUARTER
     from timestepmusic.midi_write import events_to_score
+    from timestepmusic.piece_events import sampled_events
     from timestepmusic.prompts import ending_at
 
     model = GANModel.load(events_run)
@@ -322,9 +322,9 @@ def test_a_prompt_pedal_held_past_its_end_is_not_flicked_up_before_a_press_drawn
 
 
 def test_a_piece_holds_no_pedal_down_in_silence_after_its_last_sound(events_run):
-    from timestepmusic.generation import sampled_events
     from timestepmusic.holds import sound_end_s
     from timestepmusic.midi import DAMPER_ID, SOFT_ID
+    from timestepmusic.piece_events import sampled_events
 
     model = GANModel.load(events_run)
     # chunk 0: a note 0.05–0.25 s under the damper 0–0.6 s (it rings to 0.6 s), another 0.1–0.3 s, the una corda

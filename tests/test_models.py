@@ -280,8 +280,8 @@ def test_snapped_latents_are_real_training_chunks(tiny_gan):
 
 
 def test_generated_pieces_stop_ringing_soon_after_their_end(tiny_gan):
-    from timestepmusic.generation import RELEASE_S
     from timestepmusic.holds import release_by
+    from timestepmusic.piece_events import RELEASE_S
 
     events = Events([30, 88, 40], [0.5, 1.0, 5.9], [100.0, 50.0, 0.05], [60, 64, 70])
     released = release_by(events, 6.0 + RELEASE_S)

@@ -26,8 +26,9 @@ from timestepmusic.gan.recurrent import (
     masked_gradient_penalty,
     sampled_ends,
 )
-from timestepmusic.generation import RELEASE_S, GANModel
+from timestepmusic.generation import GANModel
 from timestepmusic.midi import Events
+from timestepmusic.piece_events import RELEASE_S
 from timestepmusic.sequence.windows import SequenceSampler
 from timestepmusic.stage_configs import RecurrentConfig
 from timestepmusic.train.ae import validate
@@ -299,7 +300,7 @@ def test_cli_trains_generates_and_exports_a_finetuned_rnn(tiny_corpus, tiny_ae, 
 
 
 def test_info_says_what_generate_takes_of_each_model(tiny_rnn, capsys):
-    """--info's 'it may be asked' says what tsm generate's checks let the model be asked (generation.arm_takes): an
+    """--info's 'it may be asked' says what tsm generate's checks let the model be asked (sample_limits.arm_takes): an
     rnn model --max-seconds (it refuses --seconds), an ar model --prompt and --max-seconds, a conv model neither."""
     def asked(model: str) -> str:
         assert main(["generate", "--model", model, "--info"]) == 0

@@ -10,9 +10,10 @@ import torch
 from timestepmusic.batches import SetBatch
 from timestepmusic.cli import main
 from timestepmusic.config import Config
-from timestepmusic.generation import GANModel, sampled_events, set_sampling
+from timestepmusic.generation import GANModel, set_sampling
 from timestepmusic.holds import sound_end_s
 from timestepmusic.midi import DAMPER_ID, NUM_KEYS, SOFT_ID, SOSTENUTO_ID, Events
+from timestepmusic.piece_events import sampled_events
 from timestepmusic.sequence.event_head import EventHead
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.onsets import END

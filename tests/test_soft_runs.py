@@ -86,7 +86,8 @@ def test_the_settings_refuse_a_negative_length(name):
 def test_the_default_writes_its_drawn_soft_pedal_held():
     """The same draws with ar.soft_join_s and ar.soft_shortest_s set: each piece is the one drawn without them, its
     soft pedal held (and a flicker of it gone), every note and other pedal as drawn."""
-    from timestepmusic.generation import GANModel, sampled_events, set_sampling
+    from timestepmusic.generation import GANModel, set_sampling
+    from timestepmusic.piece_events import sampled_events
 
     def pieces(settings: list[str]) -> list[Events]:
         gan = GANModel.load("default")
@@ -101,7 +102,8 @@ def test_the_default_writes_its_drawn_soft_pedal_held():
 
 def test_ar_soft_quiet_reaches_the_drawn_pieces():
     """--set ar.soft_quiet=true writes each drawn piece as soft_held with quiet would, from the same draws."""
-    from timestepmusic.generation import GANModel, sampled_events, set_sampling
+    from timestepmusic.generation import GANModel, set_sampling
+    from timestepmusic.piece_events import sampled_events
 
     def pieces(settings: list[str]) -> list[Events]:
         gan = GANModel.load("default")

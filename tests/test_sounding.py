@@ -10,8 +10,9 @@ import torch
 from test_clusters import chord_head
 from timestepmusic.batches import SetBatch
 from timestepmusic.config import Config
-from timestepmusic.generation import GANModel, sampled_events, set_sampling
+from timestepmusic.generation import GANModel, set_sampling
 from timestepmusic.midi import NUM_KEYS
+from timestepmusic.piece_events import sampled_events
 from timestepmusic.sequence.event_sampler import EventSampler
 from timestepmusic.sequence.sounding import DrawnSounding
 

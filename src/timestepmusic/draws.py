@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 from .critic import CRITIC
-from .generation import GANModel, sampled_events
+from .generation import GANModel
 from .midi import Events
+from .piece_events import sampled_events
 from .prompts import SILENT_PROMPT_S, prompt_span_s
 from .setting_names import said_in_keywords, warn
 from .shipped import model_said, shipped_name_of

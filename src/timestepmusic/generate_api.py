@@ -15,12 +15,13 @@ from .devices import pick_device
 from .draws import drawn_in_batches
 from .files import held_folder
 from .generate_told import Told
-from .generation import GANModel, arm_takes, check_piece_seconds
+from .generation import GANModel
 from .heard import made_version
 from .midi import Events, FileGrid
 from .midi_write import write_events
 from .prompts import continued_prompt
 from .sample_files import earlier_samples, piece_meta, replace_earlier, sample_name, seed_lock
+from .sample_limits import arm_takes, check_piece_seconds
 from .sequence.pulse import TempoTold
 from .sequence.style_request import StyleRamp, check_held_request
 from .sequence.tonal import KeyTold

@@ -132,7 +132,7 @@ def _check_read_alone(args: argparse.Namespace) -> None:
 
         parse_style_path(args.style)
     if args.temperature is not None or args.mixture_temperature is not None:
-        from .generation import check_temperatures
+        from .sample_limits import check_temperatures
 
         check_temperatures(args.temperature, args.mixture_temperature)
 
@@ -191,8 +191,9 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
     """--set applied to the model's sampling, and the flags of drawing checked against what the model does: each one
     it cannot follow, or would silently ignore, refused in one line. Returns each piece's length (s; for a model that
     ends its pieces itself, the longest it may run) and whether the model ends them itself."""
-    from .generation import arm_takes, check_temperatures, set_sampling
+    from .generation import set_sampling
     from .piece_length import ends_itself as model_ends
+    from .sample_limits import arm_takes, check_temperatures
     from .shipped import arch_said, model_said
 
     set_names = set_sampling(gan, args.set or [])  # the keys given, "ar.NAME"
@@ -289,11 +290,11 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
     replaced once the first are drawn); an error or Ctrl-C after files were written or replaced says what is there
     now. Returns the new music's length of each piece written (s, after any prompt)."""
     from .draws import drawn_in_batches
-    from .generation import piece_chunks
     from .heard import made_by
     from .midi import continuation_only
     from .midi_write import write_held
     from .sample_files import piece_meta, replace_earlier
+    from .sample_limits import piece_chunks
 
     bar = ChunkBar(piece_chunks(seconds, gan.ae.chunk_seconds), shown=not args.quiet)  # (ar and events models)
     if args.select and gan.critic is not None:

@@ -83,7 +83,7 @@ def info_words(info: dict, history: bool = False) -> list[str]:
         lines.append(f"trained: {trained['steps']:,} steps of its own{hours}{warm}{on}")
     lines += _run_words(info.get("best_validation"), info.get("run"))
     ar = info.get("ar") or {}
-    takes = info.get("takes") or {}  # (generation.arm_takes: what tsm generate's checks let it be asked)
+    takes = info.get("takes") or {}  # (sample_limits.arm_takes: what tsm generate's checks let it be asked)
     asks = ["--prompt"] if takes.get("prompt") else []
     asks += [flag for flag, key in (("--key", "takes_key"), ("--tempo", "takes_tempo")) if info.get(key)]
     asks += [f"--style{' (calibrated)' if info.get('style_calibration') else ''}"] if ar.get("style") else []

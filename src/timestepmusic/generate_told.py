@@ -127,8 +127,8 @@ def say_long_slowing(gan: GANModel, seconds: float, flag: str) -> None:
     --max-seconds) much longer than drawn, said in one line with how much longer at most: more than LONG_SLOWING_SHARE
     of it or LONG_SLOWING_S (`--set ar.final_ritard=10 --set ar.final_ritard_s=30` played a 16 s piece for 80 s, said
     nothing). The span is at most the drawn time before the final chord (its ring after it: ar.closing_ring_s)."""
-    from .generation import piece_chunks
     from .ritardando import added_s
+    from .sample_limits import piece_chunks
     from .sequence.closing import closing_chunks
 
     settings, chunk_s = getattr(gan.arm, "settings", None), gan.ae.chunk_seconds
@@ -149,7 +149,7 @@ def say_cap_within_closing(gan: GANModel, seconds: float) -> None:
     """--max-seconds no longer than a piece plays before it may end itself (ar.end_after_s) and closes after (its
     closing, ar.closing_s and ar.closing_ring_s): every piece runs to the cap, said in one line as --ending's piece
     shorter than its closing is."""
-    from .generation import piece_chunks
+    from .sample_limits import piece_chunks
 
     end_after_s = getattr(getattr(gan.arm, "settings", None), "end_after_s", None)  # (rnn models: no such floor)
     if end_after_s is None:

@@ -6,7 +6,9 @@ A model is a checkpoint folder (config.json + generator.safetensors) with its au
 hash the run recorded, so a model is never decoded by an autoencoder it was not trained with.
 Long pieces are snapped and decoded block by block, in bounded memory; a piece may last at most
 LONGEST_PIECE_S. Shapes: S pieces, T chunks, L latent, K codebook latents.
-Which pieces `tsm generate` keeps: draws.py; their files: sample_files.py; the Python API: generate_api.py.
+What a model may be asked (piece lengths, temperatures): sample_limits.py; the events of its sampled latents:
+piece_events.py. Which pieces `tsm generate` keeps: draws.py; their files: sample_files.py; the Python API:
+generate_api.py.
 """
 from __future__ import annotations
 
@@ -17,36 +19,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .ar_config import CLOSING_SAMPLING, SAMPLING_SETTINGS
-from .argtypes import real
 from .autoencoder import Autoencoder
 from .checkpoint import CONFIG, autoencoder_beside, load_tensors, load_weights, read_meta
 from .config import PRESETS, Config
 from .critic import PieceCritic
 from .devices import pick_device, rng_kept, without_onednn
-from .flams import flams_joined
-from .holds import join_pedal_runs, release_by
 from .keys import Key, check_key
 from .latents import CODEBOOK, Normaliser, read_codebook, snap
 from .midi import Events
-from .prompts import prompt_chunks
+from .piece_events import BLOCK_CHUNKS, sampled_events
+from .sample_limits import arm_takes, check_piece_seconds, check_temperatures, piece_chunks
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
 from .sequence.pulse import TempoTold
 from .sequence.style_calibration import StyleCalibration
 from .sequence.style_request import StyleRamp
 from .sequence.tonal import HEARS_KEYS, KeyTold
 from .set_assignments import assigned_key
-from .setting_names import FLAGS, PYTHON_KEYWORDS, SettingNames, said_in_keywords
+from .setting_names import PYTHON_KEYWORDS, said_in_keywords
 from .shipped import arch_said, model_said, resolve_model, shipped_name_of
-from .soft_runs import soft_held
 
 log = logging.getLogger(__name__)
-RELEASE_S = 2.0  # how long a generated piece may ring on after its last chunk
-LONGEST_PIECE_S = 3600.0  # one hour: the recurrent generator's attention over its past grows with the piece
-BLOCK_CHUNKS = 4096  # chunks snapped and decoded at once (the codebook distances of a block: 4096 × K floats)
 
 
 def default_model_path() -> Path:
@@ -79,44 +74,6 @@ def checkpoint_config(meta: dict) -> Config:
     if meta.get("arch") == "events" and saved_ar and "pedal_join_s" not in saved_ar:
         config = config.override({"ar.pedal_join_s": 0.0})
     return config
-
-
-def arm_takes(arm: SequenceModel) -> dict[str, bool]:
-    """What `tsm generate` lets an arm be asked, by the attributes its checks read (generate_command,
-    GANModel.sample_latents), for those checks and for --info alike: `prompt` (--prompt: `continues`, the
-    likelihood arms and a conv arm with gan.past_chunks), `tempered` (--temperature, --mixture-temperature, and
-    --max-seconds to end pieces where the model ends them), `ends_always` (it ends every piece itself: --max-seconds,
-    never --seconds; the recurrent arm)."""
-    tempered = getattr(arm, "tempered", False)
-    return {"prompt": getattr(arm, "continues", False), "tempered": tempered,
-            "ends_always": getattr(arm, "arch", None) == "rnn" and not tempered}
-
-
-def check_piece_seconds(seconds: float, flag: str = "seconds", names: SettingNames = FLAGS) -> None:
-    """A clear error, naming the flag (or generate()'s keyword: `names`), for a piece length that is not a number (the
-    command's flag reads one; GANModel.sample(seconds=None) and generate(seconds='16') do not), not positive or longer
-    than the limit."""
-    if not real(seconds):  # (else a TypeError of the comparison below)
-        raise ValueError(f"{names.name(flag.replace('-', '_'))} must be a number of seconds, got {seconds!r}")
-    if not seconds > 0:
-        raise ValueError(f"{names.name(flag.replace('-', '_'))} must be > 0, got {seconds:g}")
-    if seconds > LONGEST_PIECE_S:
-        raise ValueError(f"{names.given(flag.replace('-', '_'), f'{seconds:g}')}: a piece may last at most "
-                         f"{LONGEST_PIECE_S:g} s ({LONGEST_PIECE_S / 3600:g} h); ask for more pieces "
-                         f"({names.name('n')}) instead")
-
-
-def check_temperatures(temperature: float | None, mixture_temperature: float | None) -> None:
-    """A clear error, naming the flag, for a sampling temperature given that is not above 0 and finite (None: the
-    model's own)."""
-    for flag, value in (("temperature", temperature), ("mixture-temperature", mixture_temperature)):
-        if value is not None and not (value > 0 and math.isfinite(value)):
-            raise ValueError(f"--{flag} must be > 0 and finite, got {value:g}")
-
-
-def piece_chunks(seconds: float, chunk_seconds: float) -> int:
-    """How many chunks a piece asked to last `seconds` is drawn with: the nearest whole number, at least one."""
-    return max(1, round(seconds / chunk_seconds))
 
 
 @dataclass
@@ -315,52 +272,6 @@ class GANModel:
             options |= api_options(self, seconds, given_as_text)
             pieces = self.sample_latents(n, seconds, seed, snap_to_real, **options)
         return sampled_events(self.arm, self.ae, pieces, options.get("prompt"))
-
-
-def sampled_events(arm: SequenceModel, ae: Autoencoder, pieces: list[torch.Tensor],
-                   prompt: Events | None = None) -> list[Events]:
-    """The events of the pieces the arm just sampled (latents [T_s, L] each, a prompt's chunks first): a prompt's
-    own events, as played (every note, though the arm hears at most ae.max_events a chunk), followed by what the arm
-    drew after it: for an arm that draws events (`draws_events`) those events, for another the autoencoder's decode
-    of its latents from the prompt's end; each key struck twice within 40 ms in what was drawn written once
-    (flams.py), the una corda held in passages, not flickers (soft_runs.py: ar.soft_join_s, ar.soft_shortest_s), and a
-    closed piece placed and held as heard (the arm's `closed_as_heard`: ar.final_ritard,
-    ar.final_held_s, ar.final_velocity_floor)."""
-    c = ae.chunk_seconds
-    first = prompt_chunks(ae, prompt)
-    draws_events = getattr(arm, "draws_events", False)
-    if draws_events:
-        drawn = [arm.drawn_events(i, piece.shape[0] - first, c, first) for i, piece in enumerate(pieces)]
-    else:
-        drawn = [decode_piece(ae, latent) for latent in pieces]
-        if prompt is None:
-            return [flams_joined(events) for events in drawn]  # no key struck twice in 40 ms
-        drawn = [piece.take(np.flatnonzero(piece.start_s >= first * c - 1e-9)) for piece in drawn]
-    given = [] if prompt is None else [prompt]
-    # a lift between a prompt's pedal held past its end and a press drawn just after it closed as drawn ones are
-    join_s = 0.0 if prompt is None else arm.settings.pedal_join_s if draws_events else ae.pedal_join_s
-    heard = [release_by(join_pedal_runs(Events.concatenate(given + [new]), join_s, from_s=first * c - 1e-9),
-                        piece.shape[0] * c + RELEASE_S, after_sound=True) for new, piece in zip(drawn, pieces)]
-    heard = [flams_joined(events, from_s=first * c - 1e-9) for events in heard]  # no key struck twice in 40 ms
-    if draws_events:  # the una corda held in passages, not flickers (soft_runs.py)
-        heard = [soft_held(events, arm.settings.soft_join_s, arm.settings.soft_shortest_s, from_s=first * c - 1e-9,
-                           quiet=arm.settings.soft_quiet)
-                 for events in heard]
-    if hasattr(arm, "closed_as_heard"):  # a closed piece slows into its final chord (ar.final_ritard), which is held
-        # where hurried and raised where much softer than the music before it (ar.final_held_s, ar.final_velocity_floor)
-        heard = [arm.closed_as_heard(i, events, first, piece.shape[0] * c + RELEASE_S)
-                 for i, (events, piece) in enumerate(zip(heard, pieces))]
-    return heard
-
-
-def decode_piece(ae: Autoencoder, latent: torch.Tensor) -> Events:
-    """One piece's latents [T, L] → events, block by block, every note and pedal released by RELEASE_S after
-    its last chunk, and every pedal by the time its notes stop sounding. (A pedal run or a restruck key that
-    crosses a block boundary is not joined across it: one place in 17 min.)"""
-    blocks = [ae.decode_events(latent[lo:lo + BLOCK_CHUNKS], start_chunk=lo)
-              for lo in range(0, latent.shape[0], BLOCK_CHUNKS)]
-    events = blocks[0] if len(blocks) == 1 else Events.concatenate(blocks)
-    return release_by(events, latent.shape[0] * ae.chunk_seconds + RELEASE_S, after_sound=True)
 
 
 # settings of the ar section that only one of its two arms reads (model_info leaves out the other arm's)

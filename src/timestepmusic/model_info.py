@@ -8,7 +8,8 @@ from pathlib import Path
 from .checkpoint import CONFIG, load_tensors, read_meta
 from .config import Config
 from .critic import PieceCritic
-from .generation import EVENTS_ONLY, LATENTS_ONLY, arm_takes, checkpoint_config
+from .generation import EVENTS_ONLY, LATENTS_ONLY, checkpoint_config
+from .sample_limits import arm_takes
 from .sequence import arch_class
 from .sequence.style_calibration import StyleCalibration
 from .sequence.style_paths import StylePaths
@@ -92,7 +93,7 @@ def run_summary(folder: Path) -> dict | None:
 
 
 def takes_summary(arch: str, config: Config) -> dict[str, bool]:
-    """For `--info`: what tsm generate lets the model be asked (generation.arm_takes, which its checks read), from
+    """For `--info`: what tsm generate lets the model be asked (sample_limits.arm_takes, which its checks read), from
     the arm built as GANModel.load builds it, without its weights."""
     import torch
 

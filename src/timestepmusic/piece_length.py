@@ -8,7 +8,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from .generate_flags import PIECE_SECONDS
-from .generation import arm_takes, check_piece_seconds, piece_chunks
+from .sample_limits import arm_takes, check_piece_seconds, piece_chunks
 from .setting_names import FLAGS, SettingNames, warn
 
 if TYPE_CHECKING:

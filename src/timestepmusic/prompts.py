@@ -43,7 +43,7 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
     """The prompt cut at `seconds` rounded down to a whole chunk (generate --prompt-seconds): the events struck
     before the cut, as played (a chord or a pedal held across the cut rings on, as the model hears it in the chunk
     it starts in: a pedal to where the pianist next changed its depth, as training hears a pedal's runs; the model
-    draws what follows, and a press it draws there is joined to it, generation.sampled_events), and nothing struck
+    draws what follows, and a press it draws there is joined to it, piece_events.sampled_events), and nothing struck
     after it; it ends at the cut, so that the continuation's first chunk starts there."""
     if not seconds > 0:
         raise ValueError(f"--prompt-seconds must be > 0, got {seconds:g}")

@@ -27,8 +27,9 @@ from ..checks import check_corpus_matches
 from ..corpus import Corpus
 from ..critic import CRITIC, PieceCritic, RollCritic
 from ..devices import rng_kept
-from ..generation import GANModel, sampled_events
+from ..generation import GANModel
 from ..midi import NUM_KEYS, Events
+from ..piece_events import sampled_events
 from ..rolls import rolls
 from ..shipped import model_to_change
 

@@ -34,9 +34,10 @@ from ..config import PRESETS, Config
 from ..corpus import Corpus
 from ..critic import CRITIC
 from ..devices import pick_device, rng_kept, where_words
-from ..generation import checkpoint_config, sampled_events
+from ..generation import checkpoint_config
 from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split_rows, write_codebook
 from ..midi_write import write_events
+from ..piece_events import sampled_events
 from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules, kept_modules
 from ..sequence.autoregressive import WARMUP_STEPS
 from ..sequence.style_calibration import META_KEY as CALIBRATION

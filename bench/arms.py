@@ -108,7 +108,7 @@ class Trainer:
         from timestepmusic.sequence import LatentData, arch_class
         from timestepmusic.train.distributed import Dist
         from timestepmusic.train.finetune import RealLatents
-        from timestepmusic.train.sequence import autoencoder_for_run, read_run
+        from timestepmusic.train.run_sources import autoencoder_for_run, read_run
 
         meta = read_run(run)
         ae, config = autoencoder_for_run(run, None, meta, None)  # the run's copy, checked against its hash

@@ -145,7 +145,9 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
     from .generation import checkpoint_config
-    from .train.sequence import check_read_settings, read_run, train_sequence_model, warm_start_source
+    from .train.arm_settings import check_read_settings
+    from .train.run_sources import read_run, warm_start_source
+    from .train.sequence import train_sequence_model
 
     if args.arch is not None:  # the built-in arms, and any registered beside them (sequence.register)
         from .sequence import arch_class

@@ -9,7 +9,6 @@ Shapes: C corpus chunks, L latent, K codebook latents.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -18,21 +17,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..autoencoder import Autoencoder, frozen_autoencoder_folder
-from ..checkpoint import (
-    CONFIG,
-    autoencoder_beside,
-    load_matching,
-    load_rng,
-    read_meta,
-    restore_training,
-    start_run_folder,
-    write_checkpoint,
-)
+from ..autoencoder import Autoencoder
+from ..checkpoint import load_matching, load_rng, restore_training, start_run_folder, write_checkpoint
 from ..checks import check_corpus_matches, check_resumed_corpus
-from ..config import PRESETS, Config
+from ..config import Config
 from ..corpus import Corpus
-from ..critic import CRITIC
 from ..devices import pick_device, rng_kept, where_words
 from ..generation import checkpoint_config
 from ..latents import CODEBOOK, Normaliser, cached_latents, codebook_rows, split_rows, write_codebook
@@ -40,14 +29,14 @@ from ..midi_write import write_events
 from ..piece_events import sampled_events
 from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules, kept_modules
 from ..sequence.autoregressive import WARMUP_STEPS
-from ..sequence.style_calibration import META_KEY as CALIBRATION
-from ..set_assignments import assigned_key
-from ..shipped import arch_said, resolve_model, shipped_autoencoders
+from ..shipped import resolve_model
+from .arm_settings import check_closing
 from .budget import Budget
 from .distributed import Dist, from_environment
 from .finetune import CodebookWeights, RealLatents, weights_hash
 from .interrupts import ENDED_INTERRUPTED, STOPPED_AT_ONCE, StopNow, diverged, held_interrupts
 from .log import MetricsLog, TrainingFigures
+from .run_sources import autoencoder_for_run, read_run, refuse_added, warm_start_source
 
 log = logging.getLogger(__name__)
 AE_VALIDATION_CHUNKS = 4096  # held-out chunks on which a fine-tuned autoencoder's drift is watched
@@ -313,113 +302,3 @@ def write_samples(model: SequenceModel, normaliser: Normaliser, ae: Autoencoder,
     pieces = [piece[:length] for piece, length in zip(normaliser.inverse(x), lengths.tolist())]
     for i, events in enumerate(sampled_events(model, ae, pieces)):
         write_events(events, folder / f"sample_{i}.mid")
-
-
-def check_closing(config: Config, arch: str, fresh: bool) -> None:
-    """ar.closing_s and ar.closing_only where only the events arm reads them, ar.closing_only where other weights
-    would learn (gan.finetune_ae: the autoencoder's) or where there are none to keep (a `fresh` run, not warm-started):
-    ValueError naming the setting."""
-    a = config.ar
-    if a.closing_s > 0 and arch != "events":
-        raise ValueError(f"ar.closing_s: only the events arm closes a piece; the {arch} arm would ignore it")
-    if a.closing_only and config.gan.finetune_ae:
-        raise ValueError("ar.closing_only trains the closing alone; gan.finetune_ae (--finetune-ae) would train the "
-                         "autoencoder too")
-    if a.closing_only and fresh:
-        raise ValueError("ar.closing_only trains the closing alone, keeping every other weight: warm-start from a "
-                         "trained model (--init-from)")
-
-
-# The convolutional GAN's design (what `--preset seed` sets): the transformer arms (ar, events) read none of it; theirs
-# is in [ar]. Which sections each built-in arm never reads: a setting given there would change nothing.
-CONV_DESIGN = frozenset(PRESETS["seed"]) | {"gan.minibatch_group", "gan.pastless_share"}
-UNREAD = {"conv": ("ar.", "rnn."), "rnn": ("ar.",), "ar": ("rnn.", *CONV_DESIGN), "events": ("rnn.", *CONV_DESIGN)}
-ITS_OWN = {"gan.lr": "ar.lr", "gan.batch": "ar.batch (--batch)", "ar.lr": "gan.lr", "ar.batch": "gan.batch (--batch)"}
-
-
-def unread_by(arch: str, key: str) -> bool:
-    """Whether the built-in arm `arch` never reads the setting `key` (section.key); an arm of one's own may read any."""
-    return any(key == unread or (unread.endswith(".") and key.startswith(unread)) for unread in UNREAD.get(arch, ()))
-
-
-def check_read_settings(arch: str, assignments: list[str], preset: str | None = None) -> None:
-    """A new run's `--preset` of which its built-in arm reads nothing: ValueError; its `--set section.key=value` that
-    the arm would ignore: a warning naming it, and the arm's own setting where it has one (a run of --arch ar given
-    --set gan.lr trained at ar.lr, silently). A warning, not a refusal: a script may give one list of settings to
-    several arms."""
-    if preset is not None and all(unread_by(arch, key) for key in PRESETS[preset]):
-        raise ValueError(f"--preset {preset}: the convolutional GAN's first design; the {arch} arm reads none of its "
-                         "settings (leave it out)")
-    for assignment in assignments:
-        key = assigned_key(assignment)
-        if unread_by(arch, key):
-            own = ITS_OWN.get(key)
-            hint = f"; its own is {own}" if own and not unread_by(arch, own.split()[0]) else ""
-            log.warning("--set %s: the %s arm does not read %s, so it changes nothing%s", assignment, arch, key, hint)
-
-
-def warm_start_source(init_from: str | Path, arch: str | None = None) -> dict:
-    """The checkpoint a new run warm-starts from (`--init-from`): its folder, metadata and autoencoder folder;
-    it must be of the arm `arch` where that is given."""
-    folder, meta = read_meta(resolve_model(init_from, flag="--init-from"))
-    if meta.get("kind") != "gan":
-        raise ValueError(f"--init-from {init_from}: not a sequence model (kind={meta.get('kind')!r})")
-    if "finetuned_sha256" in meta.get("autoencoder", {}):
-        raise ValueError(f"--init-from {init_from}: it fine-tuned its autoencoder as it trained; warm starts take "
-                         "models trained over a frozen one")
-    if arch is not None and meta.get("arch", "conv") != arch:
-        raise ValueError(f"--init-from {init_from}: {arch_said(meta.get('arch', 'conv'))}, not --arch {arch}")
-    return {"folder": folder, "meta": meta, "autoencoder_folder": autoencoder_beside(folder)}
-
-
-def read_run(out: Path) -> dict:
-    """The metadata of RUN/last, to resume it."""
-    folder, meta = read_meta(out / "last")
-    if meta.get("kind") != "gan":
-        raise ValueError(f"{folder}: not a sequence-model run (kind={meta.get('kind')!r})")
-    return meta | {"arch": meta.get("arch", "conv")}
-
-
-def refuse_added(out: Path) -> None:
-    """A resumed run replaces RUN/last, and RUN/best at each better validation, with checkpoints of its own, so what a
-    tool added to either after training (train.critic's piece critic, train.style_calibration's curves) would go
-    without a word: the run is refused in one line until that checkpoint is exported and the addition removed."""
-    for name in ("last", "best"):
-        folder = out / name
-        added = (folder / CRITIC, "a critic", f"delete {folder / CRITIC}") if (folder / CRITIC).is_file() else None
-        if added is None and (folder / CONFIG).is_file():
-            try:
-                calibrated = CALIBRATION in json.loads((folder / CONFIG).read_text())
-            except (OSError, ValueError):  # (a damaged best is read, and said, where it is read)
-                calibrated = False
-            added = (folder / CONFIG, f"a style calibration ({CALIBRATION})",
-                     f"delete the {CALIBRATION} entry of {folder / CONFIG}") if calibrated else None
-        if added is not None:
-            path, what, remove = added
-            raise ValueError(f"{path}: {what} added to this checkpoint after training, which resuming would delete "
-                             f"(the run replaces {name} as it goes on); keep the checkpoint as a model of its own "
-                             f"(python -m timestepmusic.model_export {folder} {out}-{name}), {remove}, then resume")
-
-
-def autoencoder_for_run(out: Path, ae_path: str | Path | None, meta: dict | None,
-                        config: Config | None) -> tuple[Autoencoder, Config]:
-    """The frozen autoencoder a run trains over, and the run's config.
-
-    Resuming (`meta` given): the run's own copy in RUN/autoencoder, checked against the hash its
-    checkpoint recorded, and the saved config. Otherwise: `ae_path`'s best checkpoint (else its last),
-    with the autoencoder's settings copied into `config`.
-    """
-    if meta is not None:
-        ae = Autoencoder.load(out / "autoencoder")
-        if ae.weights_sha256 != meta["autoencoder"]["weights_sha256"]:
-            raise ValueError(f"{out}: its autoencoder copy does not match the hash recorded in its checkpoint")
-        return ae, checkpoint_config(meta)
-    if ae_path is None:
-        raise ValueError(f"train-gan needs --ae RUN (a trained autoencoder, or a shipped one: "
-                         f"{', '.join(shipped_autoencoders())}), or --init-from MODEL (which brings its own), "
-                         "unless resuming")
-    # a run or checkpoint folder, a shipped autoencoder's name, or a sequence model's (its autoencoder, as reconstruct)
-    ae = Autoencoder.load(frozen_autoencoder_folder(ae_path, "--ae"))
-    config = (config or Config()).override({"ae." + k: v for k, v in ae.config.ae.__dict__.items()}
-                                           | {"encoding." + k: v for k, v in ae.config.encoding.__dict__.items()})
-    return ae, config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .stage_configs import _check
+from .stage_configs import check_setting
 
 PEDALS_AS_TOLD = ("none", "given", "all")  # ar.pedals_as_told
 # what ar.style's description holds (sequence/style.py), and with ar.style_pause after them the longest pause
@@ -432,78 +432,78 @@ class AutoregressiveConfig:
 
     def __post_init__(self) -> None:
         for key in ("context", "width", "layers", "heads", "mixture", "head_hidden", "batch", "slide_stride"):
-            _check(getattr(self, key) >= 1, f"ar.{key}", f"must be ≥ 1, got {getattr(self, key)}")
-        _check(self.head in ("mixture", "dimwise"), "ar.head", f"must be mixture or dimwise, got {self.head!r}")
-        _check(self.width % self.heads == 0, "ar.heads", f"must divide ar.width ({self.width}), got {self.heads}")
-        _check(0 <= self.dropout < 1, "ar.dropout", f"must be in [0, 1), got {self.dropout}")
-        _check(self.input_noise >= 0, "ar.input_noise", f"must be ≥ 0, got {self.input_noise}")
-        _check(0 <= self.drawn_share <= 1, "ar.drawn_share", f"must be in [0, 1], got {self.drawn_share}")
-        _check(self.lr > 0, "ar.lr", f"must be > 0, got {self.lr}")
-        _check(self.weight_decay >= 0, "ar.weight_decay", f"must be ≥ 0, got {self.weight_decay}")
-        _check(self.end_weight >= 0, "ar.end_weight", f"must be ≥ 0, got {self.end_weight}")
-        _check(0 <= self.ending_share < 1, "ar.ending_share", f"must be in [0, 1), got {self.ending_share}")
-        _check(math.isfinite(self.closing_s) and self.closing_s >= 0, "ar.closing_s",
+            check_setting(getattr(self, key) >= 1, f"ar.{key}", f"must be ≥ 1, got {getattr(self, key)}")
+        check_setting(self.head in ("mixture", "dimwise"), "ar.head", f"must be mixture or dimwise, got {self.head!r}")
+        check_setting(self.width % self.heads == 0, "ar.heads", f"must divide ar.width ({self.width}), got {self.heads}")
+        check_setting(0 <= self.dropout < 1, "ar.dropout", f"must be in [0, 1), got {self.dropout}")
+        check_setting(self.input_noise >= 0, "ar.input_noise", f"must be ≥ 0, got {self.input_noise}")
+        check_setting(0 <= self.drawn_share <= 1, "ar.drawn_share", f"must be in [0, 1], got {self.drawn_share}")
+        check_setting(self.lr > 0, "ar.lr", f"must be > 0, got {self.lr}")
+        check_setting(self.weight_decay >= 0, "ar.weight_decay", f"must be ≥ 0, got {self.weight_decay}")
+        check_setting(self.end_weight >= 0, "ar.end_weight", f"must be ≥ 0, got {self.end_weight}")
+        check_setting(0 <= self.ending_share < 1, "ar.ending_share", f"must be in [0, 1), got {self.ending_share}")
+        check_setting(math.isfinite(self.closing_s) and self.closing_s >= 0, "ar.closing_s",
                f"must be ≥ 0 and finite (0 = none), got {self.closing_s}")
-        _check(self.closing_s > 0 or not self.closing_only, "ar.closing_only", "needs ar.closing_s")
-        _check(self.closing_to in ("end", "last_onset"), "ar.closing_to",
+        check_setting(self.closing_s > 0 or not self.closing_only, "ar.closing_only", "needs ar.closing_s")
+        check_setting(self.closing_to in ("end", "last_onset"), "ar.closing_to",
                f"must be end or last_onset, got {self.closing_to!r}")
-        _check(math.isfinite(self.closing_ring_s) and self.closing_ring_s >= 0, "ar.closing_ring_s",
+        check_setting(math.isfinite(self.closing_ring_s) and self.closing_ring_s >= 0, "ar.closing_ring_s",
                f"must be ≥ 0 and finite (0 = none), got {self.closing_ring_s}")
-        _check(self.closing_ring_s == 0 or self.closing_to == "last_onset", "ar.closing_ring_s",
+        check_setting(self.closing_ring_s == 0 or self.closing_to == "last_onset", "ar.closing_ring_s",
                "needs ar.closing_to=last_onset (after a track's end nothing is left to tell)")
-        _check(self.closing_path in ("walked", "ending"), "ar.closing_path",
+        check_setting(self.closing_path in ("walked", "ending"), "ar.closing_path",
                f"must be walked or ending, got {self.closing_path!r}")
         for name in ("closing_to", "closing_ring_s") + CLOSING_SAMPLING:  # given: not its default
             given = getattr(self, name) != getattr(AutoregressiveConfig, name)
-            _check(self.closing_s > 0 or not given, f"ar.{name}", "needs ar.closing_s (without it nothing closes)")
-        _check(1 <= self.final_ritard <= MAX_FINAL_RITARD, "ar.final_ritard",
+            check_setting(self.closing_s > 0 or not given, f"ar.{name}", "needs ar.closing_s (without it nothing closes)")
+        check_setting(1 <= self.final_ritard <= MAX_FINAL_RITARD, "ar.final_ritard",
                f"must be in [1, {MAX_FINAL_RITARD:g}] (1 = no slowing), got {self.final_ritard}")
-        _check(0 < self.final_ritard_s <= MAX_FINAL_RITARD_S, "ar.final_ritard_s",
+        check_setting(0 < self.final_ritard_s <= MAX_FINAL_RITARD_S, "ar.final_ritard_s",
                f"must be in (0, {MAX_FINAL_RITARD_S:g}] seconds, got {self.final_ritard_s}")
-        _check(0 <= self.final_held_s <= MAX_FINAL_HELD_S, "ar.final_held_s",
+        check_setting(0 <= self.final_held_s <= MAX_FINAL_HELD_S, "ar.final_held_s",
                f"must be in [0, {MAX_FINAL_HELD_S:g}] seconds (0 = as drawn), got {self.final_held_s}")
-        _check(0 <= self.final_velocity_floor <= 1, "ar.final_velocity_floor",
+        check_setting(0 <= self.final_velocity_floor <= 1, "ar.final_velocity_floor",
                f"must be in [0, 1] (a share of the median velocity before the final onset; 0 = as drawn), got "
                f"{self.final_velocity_floor}")
-        _check(self.pedal_join_s >= 0, "ar.pedal_join_s", f"must be ≥ 0 (0 = none), got {self.pedal_join_s}")
-        _check(0 <= self.pedal_join_share < 1, "ar.pedal_join_share",
+        check_setting(self.pedal_join_s >= 0, "ar.pedal_join_s", f"must be ≥ 0 (0 = none), got {self.pedal_join_s}")
+        check_setting(0 <= self.pedal_join_share < 1, "ar.pedal_join_share",
                f"must be in [0, 1) (0 = none), got {self.pedal_join_share}")
-        _check(self.onsets or not self.onsets_leans, "ar.onsets_leans", "needs ar.onsets")
-        _check(self.style or not self.style_pause, "ar.style_pause", "needs ar.style")
-        _check(self.style or self.style_path == "none", "ar.style_path", "needs ar.style")
-        _check(self.style or self.register_follow == 0, "ar.register_follow", "needs ar.style")
-        _check(self.style or self.density_follow == 0, "ar.density_follow", "needs ar.style")
-        _check(self.style or self.spread_pull == 0, "ar.spread_pull", "needs ar.style")
-        _check(self.style or self.path_spread_trim == 0, "ar.path_spread_trim", "needs ar.style")
-        _check(0 <= self.path_spread_trim < 0.5, "ar.path_spread_trim",
+        check_setting(self.onsets or not self.onsets_leans, "ar.onsets_leans", "needs ar.onsets")
+        check_setting(self.style or not self.style_pause, "ar.style_pause", "needs ar.style")
+        check_setting(self.style or self.style_path == "none", "ar.style_path", "needs ar.style")
+        check_setting(self.style or self.register_follow == 0, "ar.register_follow", "needs ar.style")
+        check_setting(self.style or self.density_follow == 0, "ar.density_follow", "needs ar.style")
+        check_setting(self.style or self.spread_pull == 0, "ar.spread_pull", "needs ar.style")
+        check_setting(self.style or self.path_spread_trim == 0, "ar.path_spread_trim", "needs ar.style")
+        check_setting(0 <= self.path_spread_trim < 0.5, "ar.path_spread_trim",
                f"must be in [0, 0.5) (0 = any passage), got {self.path_spread_trim}")
-        _check(0 <= self.spread_pull <= 1, "ar.spread_pull",
+        check_setting(0 <= self.spread_pull <= 1, "ar.spread_pull",
                f"must be in [0, 1] (0 = as the passage plays, 1 = training's mean), got {self.spread_pull}")
         walked, names = style_path_names(self.style_path), STYLE_ATTRIBUTES + ((STYLE_PAUSE,) if self.style_pause else ())
-        _check(self.style_path in ("none", "all") or (walked and all(n in names for n in walked)), "ar.style_path",
+        check_setting(self.style_path in ("none", "all") or (walked and all(n in names for n in walked)), "ar.style_path",
                f'must be none, all or a comma-separated list of {", ".join(names)}; got {self.style_path!r}')
-        _check(self.pedals_as_told in PEDALS_AS_TOLD, "ar.pedals_as_told",
+        check_setting(self.pedals_as_told in PEDALS_AS_TOLD, "ar.pedals_as_told",
                f"must be one of {', '.join(PEDALS_AS_TOLD)}, got {self.pedals_as_told!r}")
-        _check(0 <= self.soft_kept_up <= 1, "ar.soft_kept_up", f"must be in [0, 1], got {self.soft_kept_up}")
+        check_setting(0 <= self.soft_kept_up <= 1, "ar.soft_kept_up", f"must be in [0, 1], got {self.soft_kept_up}")
         for key in ("style_guidance", "request_guidance", "pedal_guidance", "key_guidance"):
             value = getattr(self, key)
-            _check(math.isfinite(value) and value >= 0, f"ar.{key}", f"must be ≥ 0 and finite, got {value}")
-        _check(self.onsets_lr_scale > 0, "ar.onsets_lr_scale", f"must be > 0, got {self.onsets_lr_scale}")
-        _check(self.pulse_lr_scale > 0, "ar.pulse_lr_scale", f"must be > 0, got {self.pulse_lr_scale}")
-        _check(self.intervals >= 0, "ar.intervals", f"must be ≥ 0 (0 = none), got {self.intervals}")
-        _check(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")
-        _check(self.mixture_temperature > 0, "ar.mixture_temperature", f"must be > 0, got {self.mixture_temperature}")
-        _check(self.start_temperature > 0, "ar.start_temperature", f"must be > 0, got {self.start_temperature}")
-        _check(self.velocity_temperature > 0, "ar.velocity_temperature", f"must be > 0, got {self.velocity_temperature}")
-        _check(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
-        _check(0 <= self.register_min_p < 1, "ar.register_min_p", f"must be in [0, 1), got {self.register_min_p}")
-        _check(self.register_window_s > 0, "ar.register_window_s", f"must be > 0, got {self.register_window_s}")
+            check_setting(math.isfinite(value) and value >= 0, f"ar.{key}", f"must be ≥ 0 and finite, got {value}")
+        check_setting(self.onsets_lr_scale > 0, "ar.onsets_lr_scale", f"must be > 0, got {self.onsets_lr_scale}")
+        check_setting(self.pulse_lr_scale > 0, "ar.pulse_lr_scale", f"must be > 0, got {self.pulse_lr_scale}")
+        check_setting(self.intervals >= 0, "ar.intervals", f"must be ≥ 0 (0 = none), got {self.intervals}")
+        check_setting(self.temperature > 0, "ar.temperature", f"must be > 0, got {self.temperature}")
+        check_setting(self.mixture_temperature > 0, "ar.mixture_temperature", f"must be > 0, got {self.mixture_temperature}")
+        check_setting(self.start_temperature > 0, "ar.start_temperature", f"must be > 0, got {self.start_temperature}")
+        check_setting(self.velocity_temperature > 0, "ar.velocity_temperature", f"must be > 0, got {self.velocity_temperature}")
+        check_setting(self.sample_seconds > 0, "ar.sample_seconds", f"must be > 0, got {self.sample_seconds}")
+        check_setting(0 <= self.register_min_p < 1, "ar.register_min_p", f"must be in [0, 1), got {self.register_min_p}")
+        check_setting(self.register_window_s > 0, "ar.register_window_s", f"must be > 0, got {self.register_window_s}")
         # (not value < 0: NaN is caught below, as not finite)
         for key in ("beat_echo", "echo_recency_s", "empty_ramp_s", "cluster_guard", "end_rise",
                     "end_after_s", "register_guard", "register_margin", "step_lean", "restrike_guard", "final_hold",
                     "silence_guard_s", "soft_join_s", "soft_shortest_s", "register_follow",
                     "density_follow"):
-            _check(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
+            check_setting(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         for key in ("end_bias", "end_rise", "end_after_s", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias",
                     "empty_ramp_s", "beat_echo", "echo_recency_s", "cluster_guard",
@@ -512,4 +512,4 @@ class AutoregressiveConfig:
                     "soft_join_s", "soft_shortest_s", "soft_bias", "register_follow",
                     "density_follow"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
-            _check(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")
+            check_setting(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")

@@ -7,7 +7,7 @@ import argparse
 from .argtypes import count_arg, pedal_bins_arg, rate_arg, seed_arg, step_seconds_arg
 from .audio_flags import add_audio_flags
 from .autoencoder_commands import cmd_evaluate_ae, cmd_reconstruct
-from .config_flags import _add_config_flags
+from .config_flags import add_config_flags
 from .data_commands import cmd_data_check, cmd_prepare, cmd_stats
 from .subcommands import add_shared_flags
 from .train_commands import cmd_train_ae, cmd_train_gan
@@ -42,7 +42,7 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the model that trains (pays off on a GPU; compiling takes minutes on a CPU)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_config_flags(p)
+    add_config_flags(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pedal depth bins, 1-127, 0 = keep every CC value (default 4)")
     p.add_argument("--workers", type=count_arg, help="parsing processes (default: one per core)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or statistics table")
-    _add_config_flags(p)
+    add_config_flags(p)
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("stats", help="statistics of a prepared corpus",

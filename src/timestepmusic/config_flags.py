@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from .config import Config
 
 
-def _config(args: argparse.Namespace, flags: dict[str, str], base: Config | None = None):
+def config_from_flags(args: argparse.Namespace, flags: dict[str, str], base: Config | None = None):
     """The Config from --preset NAME (else `base`, else the defaults), then --config TOML, then named flags,
     then --set section.key=value."""
     from .config import Config
@@ -38,7 +38,7 @@ def _refuse_flag_overridden(flagged: Config, config: Config, given: dict[str, st
             raise ValueError(f"{flag} and --set {assignment_of(key, assignments)} both given: give one")
 
 
-def _add_config_flags(p: argparse.ArgumentParser) -> None:
+def add_config_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=file_arg, metavar="TOML",
                    help="read settings from this TOML file ([events], [chunks], [ae], [gan], …)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",

@@ -8,14 +8,14 @@ import json
 import sys
 from pathlib import Path
 
-from .config_flags import _config
+from .config_flags import config_from_flags
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     from .prepare_corpus import prepare
     from .stats import corpus_stats, format_stats, hours_said
 
-    config = _config(args, {"chunk_seconds": "chunks.chunk_seconds", "max_events": "chunks.max_events",
+    config = config_from_flags(args, {"chunk_seconds": "chunks.chunk_seconds", "max_events": "chunks.max_events",
                             "pedal_bins": "events.pedal_bins", "workers": "corpus.workers"})
     missing = [source for source in args.sources if not Path(source).exists()]
     if missing:  # a source named on the command line, not a file found in one: a typo, said before anything is done

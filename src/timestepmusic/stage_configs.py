@@ -9,7 +9,7 @@ ENCODINGS = ("pon", "ponOHE", "pnOHE", "OHE", "none")
 DURATION_SCALES = ("cdf", "log")
 
 
-def _check(ok: bool, key: str, message: str) -> None:
+def check_setting(ok: bool, key: str, message: str) -> None:
     if not ok:
         raise ValueError(f"config {key}: {message}")
 
@@ -27,9 +27,9 @@ class EventsConfig:
     skipped (an absurdly fast tempo)."""
 
     def __post_init__(self) -> None:
-        _check(0 <= self.pedal_bins <= 127, "events.pedal_bins", f"must be 0–127, got {self.pedal_bins}")
-        _check(self.max_seconds > 0, "events.max_seconds", f"must be > 0 seconds, got {self.max_seconds}")
-        _check(self.max_events_per_second > 0, "events.max_events_per_second",
+        check_setting(0 <= self.pedal_bins <= 127, "events.pedal_bins", f"must be 0–127, got {self.pedal_bins}")
+        check_setting(self.max_seconds > 0, "events.max_seconds", f"must be > 0 seconds, got {self.max_seconds}")
+        check_setting(self.max_events_per_second > 0, "events.max_events_per_second",
                f"must be > 0, got {self.max_events_per_second}")
 
 
@@ -43,8 +43,8 @@ class ChunkConfig:
     """Most events in one chunk; the rest are dropped (latest start first) and counted."""
 
     def __post_init__(self) -> None:
-        _check(self.chunk_seconds > 0, "chunks.chunk_seconds", f"must be > 0 seconds, got {self.chunk_seconds}")
-        _check(self.max_events >= 1, "chunks.max_events", f"must be ≥ 1, got {self.max_events}")
+        check_setting(self.chunk_seconds > 0, "chunks.chunk_seconds", f"must be > 0 seconds, got {self.chunk_seconds}")
+        check_setting(self.max_events >= 1, "chunks.max_events", f"must be ≥ 1, got {self.max_events}")
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,10 @@ class CorpusConfig:
     def __post_init__(self) -> None:
         for key in ("validation_fraction", "test_fraction"):
             value = getattr(self, key)
-            _check(0 <= value < 1, f"corpus.{key}", f"must be in [0, 1), got {value}")
-        _check(self.validation_fraction + self.test_fraction < 1, "corpus.test_fraction",
+            check_setting(0 <= value < 1, f"corpus.{key}", f"must be in [0, 1), got {value}")
+        check_setting(self.validation_fraction + self.test_fraction < 1, "corpus.test_fraction",
                "validation_fraction + test_fraction must leave a training split")
-        _check(self.workers >= 0, "corpus.workers", f"must be ≥ 0, got {self.workers}")
+        check_setting(self.workers >= 0, "corpus.workers", f"must be ≥ 0, got {self.workers}")
 
 
 @dataclass(frozen=True)
@@ -79,11 +79,11 @@ class EncodingConfig:
     """Weight of the offset, duration and intensity errors beside the key's in the autoencoder's loss."""
 
     def __post_init__(self) -> None:
-        _check(self.encoding in ENCODINGS, "encoding.encoding",
+        check_setting(self.encoding in ENCODINGS, "encoding.encoding",
                f"unknown encoding {self.encoding!r}; choose one of {', '.join(ENCODINGS)}")
-        _check(self.durations in DURATION_SCALES, "encoding.durations",
+        check_setting(self.durations in DURATION_SCALES, "encoding.durations",
                f"unknown duration scale {self.durations!r}; choose one of {', '.join(DURATION_SCALES)}")
-        _check(self.time_weight > 0, "encoding.time_weight", f"must be > 0, got {self.time_weight}")
+        check_setting(self.time_weight > 0, "encoding.time_weight", f"must be > 0, got {self.time_weight}")
 
 
 @dataclass(frozen=True)
@@ -96,9 +96,9 @@ class AugmentConfig:
     """Largest relative tempo change either way (0.1 = ±10 %). 0 = off."""
 
     def __post_init__(self) -> None:
-        _check(0 <= self.transpose_semitones <= 24, "augment.transpose_semitones",
+        check_setting(0 <= self.transpose_semitones <= 24, "augment.transpose_semitones",
                f"must be 0–24, got {self.transpose_semitones}")
-        _check(0 <= self.tempo_range < 0.5, "augment.tempo_range", f"must be in [0, 0.5), got {self.tempo_range}")
+        check_setting(0 <= self.tempo_range < 0.5, "augment.tempo_range", f"must be in [0, 0.5), got {self.tempo_range}")
 
 
 RESTRIKE_READINGS = ("cut", "drop", "join")  # ae.decode_restrikes
@@ -151,16 +151,16 @@ class AEConfig:
 
     def __post_init__(self) -> None:
         for key in ("latent", "hidden", "batch_chunks", "epochs"):
-            _check(getattr(self, key) >= 1, f"ae.{key}", f"must be ≥ 1, got {getattr(self, key)}")
-        _check(self.lr > 0, "ae.lr", f"must be > 0, got {self.lr}")
-        _check(self.log_every >= 0, "ae.log_every", f"must be ≥ 0, got {self.log_every}")
-        _check(self.checkpoint_every_s > 0, "ae.checkpoint_every_s", f"must be > 0 seconds, got {self.checkpoint_every_s}")
-        _check(self.size_loss_weight >= 0, "ae.size_loss_weight", f"must be ≥ 0, got {self.size_loss_weight}")
-        _check(0 <= self.latent_noise <= 10, "ae.latent_noise", f"must be in [0, 10], got {self.latent_noise}")
-        _check(self.decode_z_max >= 0, "ae.decode_z_max", f"must be ≥ 0 (0 = no cap), got {self.decode_z_max}")
-        _check(self.decode_pedal_join_s >= 0, "ae.decode_pedal_join_s",
+            check_setting(getattr(self, key) >= 1, f"ae.{key}", f"must be ≥ 1, got {getattr(self, key)}")
+        check_setting(self.lr > 0, "ae.lr", f"must be > 0, got {self.lr}")
+        check_setting(self.log_every >= 0, "ae.log_every", f"must be ≥ 0, got {self.log_every}")
+        check_setting(self.checkpoint_every_s > 0, "ae.checkpoint_every_s", f"must be > 0 seconds, got {self.checkpoint_every_s}")
+        check_setting(self.size_loss_weight >= 0, "ae.size_loss_weight", f"must be ≥ 0, got {self.size_loss_weight}")
+        check_setting(0 <= self.latent_noise <= 10, "ae.latent_noise", f"must be in [0, 10], got {self.latent_noise}")
+        check_setting(self.decode_z_max >= 0, "ae.decode_z_max", f"must be ≥ 0 (0 = no cap), got {self.decode_z_max}")
+        check_setting(self.decode_pedal_join_s >= 0, "ae.decode_pedal_join_s",
                f"must be ≥ 0 (0 = none), got {self.decode_pedal_join_s}")
-        _check(self.decode_restrikes in RESTRIKE_READINGS, "ae.decode_restrikes",
+        check_setting(self.decode_restrikes in RESTRIKE_READINGS, "ae.decode_restrikes",
                f"must be one of {', '.join(RESTRIKE_READINGS)}, got {self.decode_restrikes!r}")
 
 
@@ -247,27 +247,27 @@ class GANConfig:
     def __post_init__(self) -> None:
         for key in ("window_chunks", "noise", "channels", "batch", "critic_steps", "gp_every", "steps",
                     "minibatch_group", "validate_every"):
-            _check(getattr(self, key) >= 1, f"gan.{key}", f"must be ≥ 1, got {getattr(self, key)}")
+            check_setting(getattr(self, key) >= 1, f"gan.{key}", f"must be ≥ 1, got {getattr(self, key)}")
         for key in ("critic_channels", "critic_depth", "log_every"):
-            _check(getattr(self, key) >= 0, f"gan.{key}", f"must be ≥ 0, got {getattr(self, key)}")
-        _check(0 <= self.ema < 1, "gan.ema", f"must be in [0, 1), got {self.ema}")
-        _check(self.critic_lr >= 0, "gan.critic_lr", f"must be ≥ 0 (0 = gan.lr), got {self.critic_lr}")
-        _check(self.window_chunks % 16 == 0, "gan.window_chunks",
+            check_setting(getattr(self, key) >= 0, f"gan.{key}", f"must be ≥ 0, got {getattr(self, key)}")
+        check_setting(0 <= self.ema < 1, "gan.ema", f"must be in [0, 1), got {self.ema}")
+        check_setting(self.critic_lr >= 0, "gan.critic_lr", f"must be ≥ 0 (0 = gan.lr), got {self.critic_lr}")
+        check_setting(self.window_chunks % 16 == 0, "gan.window_chunks",
                f"must be a multiple of 16 (four ×2 upsamplings), got {self.window_chunks}")
-        _check(self.past_chunks >= 0 and self.past_chunks % 16 == 0, "gan.past_chunks",
+        check_setting(self.past_chunks >= 0 and self.past_chunks % 16 == 0, "gan.past_chunks",
                f"must be 0 or a multiple of 16 (the critic's four ×2 strides), got {self.past_chunks}")
-        _check(self.past_chunks <= self.window_chunks, "gan.past_chunks",
+        check_setting(self.past_chunks <= self.window_chunks, "gan.past_chunks",
                f"must be at most gan.window_chunks ({self.window_chunks}), so that each window's past is known "
                f"whole once the first is made; got {self.past_chunks}")
-        _check(0 < self.pastless_share < 1 or not self.past_chunks, "gan.pastless_share",
+        check_setting(0 < self.pastless_share < 1 or not self.past_chunks, "gan.pastless_share",
                f"must be in (0, 1) with gan.past_chunks: a piece's first window is made without a past; "
                f"got {self.pastless_share}")
-        _check(self.gp_weight >= 0, "gan.gp_weight", f"must be ≥ 0, got {self.gp_weight}")
-        _check(self.lr > 0, "gan.lr", f"must be > 0, got {self.lr}")
-        _check(self.ae_weight >= 0, "gan.ae_weight", f"must be ≥ 0, got {self.ae_weight}")
-        _check(self.ae_lr > 0, "gan.ae_lr", f"must be > 0, got {self.ae_lr}")
-        _check(self.ae_gan_weight >= 0, "gan.ae_gan_weight", f"must be ≥ 0, got {self.ae_gan_weight}")
-        _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "gan.betas",
+        check_setting(self.gp_weight >= 0, "gan.gp_weight", f"must be ≥ 0, got {self.gp_weight}")
+        check_setting(self.lr > 0, "gan.lr", f"must be > 0, got {self.lr}")
+        check_setting(self.ae_weight >= 0, "gan.ae_weight", f"must be ≥ 0, got {self.ae_weight}")
+        check_setting(self.ae_lr > 0, "gan.ae_lr", f"must be > 0, got {self.ae_lr}")
+        check_setting(self.ae_gan_weight >= 0, "gan.ae_gan_weight", f"must be ≥ 0, got {self.ae_gan_weight}")
+        check_setting(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "gan.betas",
                f"must be two numbers in [0, 1), got {self.betas}")
 
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config_flags import _config
+from .config_flags import config_from_flags
 
 if TYPE_CHECKING:
     from .config import Config
@@ -115,7 +115,7 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
     from .train.ae import read_run, train_autoencoder
 
     args.checkpoint_s = checkpoint_s = args.checkpoint_minutes * 60 if args.checkpoint_minutes else None
-    config = None if args.resume else _config(args, {"latent": "ae.latent", "encoding": "encoding.encoding",
+    config = None if args.resume else config_from_flags(args, {"latent": "ae.latent", "encoding": "encoding.encoding",
                                                      "epochs": "ae.epochs", "device": "ae.device",
                                                      "batch": "ae.batch_chunks", "lr": "ae.lr", "seed": "ae.seed",
                                                      "compile": "ae.compile", "checkpoint_s": "ae.checkpoint_every_s"})
@@ -160,7 +160,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
         raise ValueError(f"--init-from {args.init_from}: a resumed run continues its own weights; start a new run with it")
     source = warm_start_source(args.init_from, args.arch) if args.init_from else None  # its settings are the base
     new_arch = args.arch or (source["meta"].get("arch", "conv") if source else "conv")  # train_sequence_model agrees
-    config = None if args.resume else _config(args, base=checkpoint_config(source["meta"]) if source else None, flags={
+    config = None if args.resume else config_from_flags(args, base=checkpoint_config(source["meta"]) if source else None, flags={
         "steps": "gan.steps", "device": "gan.device", "seed": "gan.seed",
         "batch": "ar.batch" if new_arch in ("ar", "events") else "gan.batch",  # (the transformer's: ar.batch)
         "finetune_ae": "gan.finetune_ae", "compile": "gan.compile", "checkpoint_steps": "gan.validate_every",

@@ -45,7 +45,7 @@ from ..shipped import arch_said, resolve_model, shipped_autoencoders
 from .budget import Budget
 from .distributed import Dist, from_environment
 from .finetune import CodebookWeights, RealLatents, weights_hash
-from .interrupts import ENDED_INTERRUPTED, STOPPED_AT_ONCE, StopNow, diverged, held_interrupts
+from .interrupts import ENDED_INTERRUPTED, STOPPED_AT_ONCE, StopNow, diverged, held_interrupts, stopped_by
 from .log import MetricsLog, TrainingFigures
 
 log = logging.getLogger(__name__)
@@ -252,22 +252,22 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
         except StopNow:
             log.warning(STOPPED_AT_ONCE, out)
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             save("last")
             ranks.barrier()  # (no rank ends, and has the others stopped, before the first has saved)
             bar.close()
             if ranks.main:  # (the log says where the run stopped, as a --max-minutes stop does)
                 metrics.write({"event": "interrupted", "step": step})
-                log.warning("interrupted: saved %s/last at step %d", out, step)
+                log.warning("interrupted%s: saved %s/last at step %d", stopped_by(e), out, step)
             raise
         finally:
             bar.close()
         try:
             interrupted(ranks)  # (one during the last step: the run is complete and saved)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             if ranks.main:
                 metrics.write({"event": "interrupted", "step": step})
-                log.warning(ENDED_INTERRUPTED, out)
+                log.warning(ENDED_INTERRUPTED, stopped_by(e), out)
             raise
     return last
 

@@ -239,6 +239,27 @@ def test_resuming_a_run_past_its_target_says_so(corpus, straight_ae, tmp_path, c
     assert (run / "last" / "pisa.safetensors").read_bytes() == before
 
 
+
+def test_resuming_a_finished_run_says_so_once_with_no_progress_bar(corpus, straight_ae, tmp_path, capsys, request):
+    """`tsm train-gan --resume RUN` of a run at its last step drew its full progress bar, the 'already at step'
+    warning glued to its end, then the bar again: stderr holds the warning alone, once (train-ae's too)."""
+    import logging
+
+    shown = logging.StreamHandler(sys.stderr)  # (as a terminal shows them: the warnings between the bar's draws)
+    shown.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logging.getLogger("timestepmusic").addHandler(shown)
+    request.addfinalizer(lambda: logging.getLogger("timestepmusic").removeHandler(shown))
+    gan = tmp_path / "gan"
+    sets = [f"--set={k}={v}" for k, v in (GAN | {"gan.minibatch_group": 2}).items() if k != "gan.steps"]  # (no warning)
+    assert main(["train-gan", str(corpus), "--ae", str(straight_ae), "--out", str(gan), "-q", *sets, "--steps", "2"]) == 0
+    capsys.readouterr()
+    for command, run, said in (("train-gan", gan, "already at step 2 of 2"), ("train-ae", straight_ae,
+                                                                             "already at epoch 2 of 2")):
+        assert main([command, str(corpus), "--resume", str(run)]) == 0  # (no -q: a bar wherever there is one)
+        err = capsys.readouterr().err
+        assert err == (f"WARNING: {run} is {said}; nothing to train (give --{said.split()[2]}s above 2 to train "
+                       "on)\n"), err
+
 def test_resume_takes_the_runs_own_settings_repeated_and_refuses_others(corpus, straight_ae, tmp_path, capsys):
     """--set and --config with --resume go on where they set the run's own values (a script's first command line
     with --resume added) and are refused in one line naming the first they change, with both values."""

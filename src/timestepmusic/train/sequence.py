@@ -193,12 +193,12 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
             models, optimizers, {"batches": rng.get_state()})
 
     budget = Budget(max_steps, max_seconds)
-    bar = tqdm(total=g.steps, initial=step, desc=f"train {arch} ({where_words(device)})", unit="step",
-               disable=not (progress and ranks.main))
-    last: dict = {}
-    if resume and step >= g.steps and ranks.main:
+    if resume and step >= g.steps and ranks.main:  # (said before any bar: a full one drawn around it said nothing)
         log.warning("%s is already at step %d of %d; nothing to train (give --steps above %d to train on)",
                     out, step, g.steps, step)
+    bar = tqdm(total=g.steps, initial=step, desc=f"train {arch} ({where_words(device)})", unit="step",
+               disable=not (progress and ranks.main) or step >= g.steps)
+    last: dict = {}
     with held_interrupts() as interrupted:  # Ctrl-C held to a step's end: a whole step saved
         try:
             while step < g.steps:

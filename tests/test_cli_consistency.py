@@ -54,6 +54,35 @@ def test_evaluate_takes_its_corpus_as_corpus_too(tmp_path, capsys):
                                                    "corpus.json; run `tsm prepare`)")
 
 
+
+@pytest.mark.parametrize("command, first, second", [(["evaluate", "out", "-o", "report"], "--real", "--corpus"),
+                                                    (["plot", "a.mid"], "-o", "--output"),
+                                                    (["plot", "a.mid"], "--out", "--output")])
+def test_two_names_of_one_flag_given_two_values_are_refused(command, first, second, capsys):
+    """evaluate's --corpus is another name of --real, plot's --out and --output of -o: argparse kept the last given,
+    so `evaluate out/ --real A --corpus B` compared with B without a word. Two values are refused in one line naming
+    both; the same value under both names, or one name, reads as before."""
+    dest = "real" if command[0] == "evaluate" else "output"
+    with pytest.raises(SystemExit) as stop:
+        main([*command, first, "A", f"{second}=B"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == (f"error: {first} A and {second} B both given: two names of one flag; give one "
+                                       f"(see tsm {command[0]} --help)\n")
+    parser = build_parser()
+    for given in ([first, "A", second, "A"], [second, "A"], [first, "B", first, "A"]):
+        assert getattr(parser.parse_args([*command, *given]), dest) == "A", given
+
+
+def test_every_flag_of_several_long_names_refuses_two_values():
+    """A flag spelt two ways (evaluate --real/--corpus, plot --out/--output) keeps one value: a new one added with an
+    alias reads its names through usage_errors.OneFlagOfSeveralNames, which refuses two values."""
+    from timestepmusic.subcommands import subparsers
+    from timestepmusic.usage_errors import OneFlagOfSeveralNames
+
+    aliased = {(p.prog, tuple(a.option_strings)): isinstance(a, OneFlagOfSeveralNames) for p in subparsers(build_parser())
+               for a in p._actions if sum(name.startswith("--") for name in a.option_strings) > 1}
+    assert aliased == {("tsm evaluate", ("--real", "--corpus")): True, ("tsm plot", ("-o", "--out", "--output")): True}
+
 def test_data_check_names_a_file_given_for_its_folder_as_a_file(tmp_path, capsys):
     """A MIDI file (or the zip) given to data check was said to be 'no such folder', though it is there; evaluate and
     generate say a path of the wrong kind as that kind."""

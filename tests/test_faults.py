@@ -239,6 +239,27 @@ def test_resuming_a_run_past_its_target_says_so(corpus, straight_ae, tmp_path, c
     assert (run / "last" / "pisa.safetensors").read_bytes() == before
 
 
+
+def test_resuming_a_finished_run_says_so_once_with_no_progress_bar(corpus, straight_ae, tmp_path, capsys, request):
+    """`tsm train-gan --resume RUN` of a run at its last step drew its full progress bar, the 'already at step'
+    warning glued to its end, then the bar again: stderr holds the warning alone, once (train-ae's too)."""
+    import logging
+
+    shown = logging.StreamHandler(sys.stderr)  # (as a terminal shows them: the warnings between the bar's draws)
+    shown.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logging.getLogger("timestepmusic").addHandler(shown)
+    request.addfinalizer(lambda: logging.getLogger("timestepmusic").removeHandler(shown))
+    gan = tmp_path / "gan"
+    sets = [f"--set={k}={v}" for k, v in (GAN | {"gan.minibatch_group": 2}).items() if k != "gan.steps"]  # (no warning)
+    assert main(["train-gan", str(corpus), "--ae", str(straight_ae), "--out", str(gan), "-q", *sets, "--steps", "2"]) == 0
+    capsys.readouterr()
+    for command, run, said in (("train-gan", gan, "already at step 2 of 2"), ("train-ae", straight_ae,
+                                                                             "already at epoch 2 of 2")):
+        assert main([command, str(corpus), "--resume", str(run)]) == 0  # (no -q: a bar wherever there is one)
+        err = capsys.readouterr().err
+        assert err == (f"WARNING: {run} is {said}; nothing to train (give --{said.split()[2]}s above 2 to train "
+                       "on)\n"), err
+
 def test_resume_takes_the_runs_own_settings_repeated_and_refuses_others(corpus, straight_ae, tmp_path, capsys):
     """--set and --config with --resume go on where they set the run's own values (a script's first command line
     with --resume added) and are refused in one line naming the first they change, with both values."""
@@ -641,6 +662,40 @@ def test_an_interrupted_run_says_where_in_its_log(kind, corpus, straight_ae, tmp
     last = read_metrics(run / "metrics.jsonl")[-1]
     assert last["event"] == "interrupted" and last["step"] == read_meta(run / "last")[1]["step"]
 
+
+
+@pytest.mark.parametrize("kind", ["ae", "gan"])
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_a_run_stopped_by_sigterm_exits_143_as_one_stopped_by_ctrl_c_exits_130(kind, sig, status, corpus, straight_ae,
+                                                                               tmp_path, monkeypatch, request, capsys,
+                                                                               caplog):
+    """SIGTERM (`kill`, `timeout`, a scheduler's time limit) is held to a step's end and saved as Ctrl-C is, but tsm
+    then exited 130, Ctrl-C's status, where a process SIGTERM ends exits 143 (128 + 15), the status a scheduler or a
+    script that sent it looks for; the lines that say the run was interrupted name SIGTERM, not Ctrl-C's words."""
+    from timestepmusic.train import budget
+
+    def not_held(signum, frame):  # (where training does not hold it: a failure, not the end of pytest)
+        raise RuntimeError(f"{signal.Signals(signum).name} was not held to the step's end")
+
+    previous = signal.signal(sig, not_held)
+    request.addfinalizer(lambda: signal.signal(sig, previous))
+    sets = [f"--set={k}={v}" for k, v in (AE if kind == "ae" else GAN).items()]
+    command, extra = ("train-ae", ["--epochs", "2"]) if kind == "ae" else ("train-gan", ["--ae", str(straight_ae)])
+    calls = []
+
+    def signalled_third(self, *args):  # the signal lands as the third step ends
+        calls.append(args)
+        if len(calls) == 3:
+            os.kill(os.getpid(), sig)
+        return False
+    monkeypatch.setattr(budget.Budget, "spent_here" if kind == "ae" else "spent", signalled_third)
+    run = tmp_path / "run"
+    assert main([command, str(corpus), "--out", str(run), "-q", *extra, *sets]) == status
+    by = " by SIGTERM" if sig == signal.SIGTERM else ""
+    assert capsys.readouterr().err.splitlines()[-1] == f"interrupted{by}"
+    assert f"interrupted{by}: saved {run}/last at " in caplog.text
+    last = read_metrics(run / "metrics.jsonl")[-1]
+    assert last["event"] == "interrupted" and last["step"] == read_meta(run / "last")[1]["step"] == 3
 
 def test_a_full_disk_during_prepare_stops_it_and_marks_no_file_bad(tmp_path, monkeypatch):
     """The parse cache cannot be written (a full disk): prepare stops with one line naming the cache, and a rerun with

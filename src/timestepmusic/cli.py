@@ -66,9 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt as e:  # (while its arguments were read, its modules loaded, or the command ran)
+        from .train.interrupts import exit_status, stopped_by
+
         if not getattr(e, "said", False):  # (generate says what it wrote before Ctrl-C in a line of its own)
-            print("interrupted", file=sys.stderr)
-        return 130
+            print(f"interrupted{stopped_by(e)}", file=sys.stderr)
+        return exit_status(e)  # 130 for Ctrl-C, 143 for the SIGTERM training holds to a step's end
 
 
 def _main(argv: list[str] | None) -> int:

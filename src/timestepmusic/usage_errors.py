@@ -1,5 +1,6 @@
 """`tsm`'s usage errors in one line, naming what a mistyped or misplaced word likely meant: a command (`tsm genrate`:
-'did you mean generate?'), a flag (--secnds: 'did you mean --seconds?'), or generate's --key or --prompt."""
+'did you mean generate?'), a flag (--secnds: 'did you mean --seconds?'), or generate's --key or --prompt; and two
+names of one flag given two values (`evaluate --real A --corpus B`)."""
 from __future__ import annotations
 
 import argparse
@@ -43,6 +44,26 @@ class OneLineParser(argparse.ArgumentParser):
                 raise
             raise argparse.ArgumentError(action, f"{e.message}; did you mean {' or '.join(meant)}?") from None
 
+
+
+class OneFlagOfSeveralNames(argparse.Action):
+    """A flag of several names (evaluate's --real and --corpus, plot's -o, --out and --output), stored as argparse
+    stores one, except that two of its names given different values are refused in one line naming both: argparse
+    kept the last, so `evaluate --real A --corpus B` compared with B, silently. The same value under each name, or
+    one name given (once or again), reads as before."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.given: tuple[argparse.Namespace, str, object] | None = None  # (the parse's namespace, the name, its value)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if self.given is not None and self.given[0] is namespace:  # (a name given earlier in this parse)
+            _, name, value = self.given
+            if name != option_string and value != values:
+                raise argparse.ArgumentError(None, f"{name} {value} and {option_string} {values} both given: two names "
+                                             "of one flag; give one")
+        self.given = (namespace, option_string, values)
+        setattr(namespace, self.dest, values)
 
 def _near_flags(command: argparse.ArgumentParser, unknown: list[str]) -> str:
     """'; did you mean --seconds?' for an unknown long option close to one of `command`'s own (difflib's closest, as

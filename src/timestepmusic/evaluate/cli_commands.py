@@ -19,6 +19,7 @@ from ..audio_flags import add_audio_flags, check_audio_flags
 from ..files import held_folder, refuse_existing
 from ..said import say
 from ..subcommands import said_left_out
+from ..usage_errors import OneFlagOfSeveralNames
 from ..waypoints import clock_arg
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
 
@@ -298,8 +299,9 @@ def add_commands(sub) -> None:
                    help="folder of generated .mid/.midi files (its subfolders are not read), each cut into excerpts of "
                    f"--seconds; under {MIN_EXCERPTS} excerpts the figures are rough: 200 pieces (tsm generate -n 200) "
                    "for a verdict")
-    p.add_argument("--real", "--corpus", dest="real", required=True, metavar="CORPUS",  # (--corpus: as generate's,
-                   help="prepared corpus (from `tsm prepare`) of real music")  # evaluate-ae's and the benches' name it)
+    # (--corpus: as generate's, evaluate-ae's and the benches' name it; the two given different values are refused)
+    p.add_argument("--real", "--corpus", dest="real", required=True, metavar="CORPUS", action=OneFlagOfSeveralNames,
+                   help="prepared corpus (from `tsm prepare`) of real music")
     p.add_argument("--split", default="test", choices=["train", "validation", "test"],
                    help="split of the corpus whose real excerpts the files are compared with (default test: held out "
                    "from training and from choosing settings)")
@@ -335,7 +337,7 @@ def add_commands(sub) -> None:
                        "depth underneath.")
     p.add_argument("input", metavar="FILE.mid", nargs="+",
                    help="MIDI file(s) to draw, or folders: the .mid/.midi files in each")
-    p.add_argument("-o", "--out", "--output", dest="output", metavar="ROLL.png",
+    p.add_argument("-o", "--out", "--output", dest="output", metavar="ROLL.png", action=OneFlagOfSeveralNames,
                    help="PNG to write, or a folder to write FILE.png into (made if missing when the name ends in /; "
                    "default: FILE.png beside each MIDI file, which a read-only dataset refuses)")
     add_audio_flags(p, "also render the audio with FluidSynth, as a .wav beside each roll")

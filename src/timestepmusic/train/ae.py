@@ -25,7 +25,7 @@ from ..pisa import PISA
 from .ae_validation import validate
 from .budget import Budget
 from .distributed import from_environment
-from .interrupts import ENDED_INTERRUPTED, STOPPED_AT_ONCE, StopNow, diverged, held_interrupts
+from .interrupts import ENDED_INTERRUPTED, STOPPED_AT_ONCE, StopNow, diverged, held_interrupts, stopped_by
 from .log import MetricsLog, TrainingFigures
 
 log = logging.getLogger(__name__)
@@ -188,13 +188,13 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
             except StopNow:
                 log.warning(STOPPED_AT_ONCE, out)
                 raise
-            except KeyboardInterrupt:  # at the start of batch b: b is not trained yet
+            except KeyboardInterrupt as e:  # at the start of batch b: b is not trained yet
                 save("last", epoch, b)
                 ranks.barrier()  # (no rank ends, and has the others stopped, before the first has saved)
                 bar.close()
                 if ranks.main:  # (the log says where the run stopped, as a --max-minutes stop does)
                     metrics.write({"event": "interrupted", "epoch": epoch + 1, "batch": b, "step": step})
-                    log.warning("interrupted: saved %s/last at epoch %d batch %d", out, epoch + 1, b)
+                    log.warning("interrupted%s: saved %s/last at epoch %d batch %d", stopped_by(e), out, epoch + 1, b)
                 raise
             finally:
                 bar.close()
@@ -217,10 +217,10 @@ def train_autoencoder(corpus_path: str | Path, out: str | Path, config: Config |
             last_save = time.perf_counter()
         try:
             interrupted(ranks)  # (one during the last batch or its validation: the run is complete and saved)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             if ranks.main:
                 metrics.write({"event": "interrupted", "epoch": ae.epochs, "batch": 0, "step": step})
-                log.warning(ENDED_INTERRUPTED, out)
+                log.warning(ENDED_INTERRUPTED, stopped_by(e), out)
             raise
     return last
 

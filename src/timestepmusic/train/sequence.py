@@ -34,7 +34,7 @@ from .arm_settings import check_closing
 from .budget import Budget
 from .distributed import Dist, from_environment
 from .finetune import CodebookWeights, RealLatents, weights_hash
-from .interrupts import ENDED_INTERRUPTED, STOPPED_AT_ONCE, StopNow, diverged, held_interrupts
+from .interrupts import ENDED_INTERRUPTED, STOPPED_AT_ONCE, StopNow, diverged, held_interrupts, stopped_by
 from .log import MetricsLog, TrainingFigures
 from .run_sources import autoencoder_for_run, read_run, refuse_added, warm_start_source
 
@@ -183,12 +183,12 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
             models, optimizers, {"batches": rng.get_state()})
 
     budget = Budget(max_steps, max_seconds)
-    bar = tqdm(total=g.steps, initial=step, desc=f"train {arch} ({where_words(device)})", unit="step",
-               disable=not (progress and ranks.main))
-    last: dict = {}
-    if resume and step >= g.steps and ranks.main:
+    if resume and step >= g.steps and ranks.main:  # (said before any bar: a full one drawn around it said nothing)
         log.warning("%s is already at step %d of %d; nothing to train (give --steps above %d to train on)",
                     out, step, g.steps, step)
+    bar = tqdm(total=g.steps, initial=step, desc=f"train {arch} ({where_words(device)})", unit="step",
+               disable=not (progress and ranks.main) or step >= g.steps)
+    last: dict = {}
     with held_interrupts() as interrupted:  # Ctrl-C held to a step's end: a whole step saved
         try:
             while step < g.steps:
@@ -242,22 +242,22 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
         except StopNow:
             log.warning(STOPPED_AT_ONCE, out)
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             save("last")
             ranks.barrier()  # (no rank ends, and has the others stopped, before the first has saved)
             bar.close()
             if ranks.main:  # (the log says where the run stopped, as a --max-minutes stop does)
                 metrics.write({"event": "interrupted", "step": step})
-                log.warning("interrupted: saved %s/last at step %d", out, step)
+                log.warning("interrupted%s: saved %s/last at step %d", stopped_by(e), out, step)
             raise
         finally:
             bar.close()
         try:
             interrupted(ranks)  # (one during the last step: the run is complete and saved)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             if ranks.main:
                 metrics.write({"event": "interrupted", "step": step})
-                log.warning(ENDED_INTERRUPTED, out)
+                log.warning(ENDED_INTERRUPTED, stopped_by(e), out)
             raise
     return last
 

@@ -11,7 +11,7 @@ from .flag_values import values_joined
 from .said import reader_gone
 from .sources import NOT_UTF8, shown_name, utf8_name
 from .subcommands import THREADED, subparsers
-from .usage_errors import _near_flags, _unknown_hint
+from .usage_errors import near_flags, unknown_hint
 
 log = logging.getLogger("timestepmusic")
 
@@ -46,8 +46,8 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
             children = {c.prog.split()[-1]: c for c in subparsers(command)}
             if name in children:
                 command = children[name]
-        command.error(f"unrecognized arguments: {' '.join(unknown)}{_near_flags(command, unknown)}"
-                      f"{_unknown_hint(args, unknown, argv)}")
+        command.error(f"unrecognized arguments: {' '.join(unknown)}{near_flags(command, unknown)}"
+                      f"{unknown_hint(args, unknown, argv)}")
     return args
 
 

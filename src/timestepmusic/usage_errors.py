@@ -65,7 +65,7 @@ class OneFlagOfSeveralNames(argparse.Action):
         self.given = (namespace, option_string, values)
         setattr(namespace, self.dest, values)
 
-def _near_flags(command: argparse.ArgumentParser, unknown: list[str]) -> str:
+def near_flags(command: argparse.ArgumentParser, unknown: list[str]) -> str:
     """'; did you mean --seconds?' for an unknown long option close to one of `command`'s own (difflib's closest, as
     for a subcommand: OneLineParser), each named where several are; '' where none is close."""
     own = [flag[2:] for action in command._actions for flag in action.option_strings if flag.startswith("--")]
@@ -76,7 +76,7 @@ def _near_flags(command: argparse.ArgumentParser, unknown: list[str]) -> str:
     return "; did you mean " + ", ".join(f"--{flag} for {word}" for word, flag in near) + "?" if near else ""
 
 
-def _unknown_hint(args: argparse.Namespace, unknown: list[str], argv: list[str] | None) -> str:
+def unknown_hint(args: argparse.Namespace, unknown: list[str], argv: list[str] | None) -> str:
     """What a pianist's unrecognized words to `generate` likely meant: a key's mode left out of quotes (--key E
     minor), or a performance given without its flag (tsm generate mine.mid); '' otherwise."""
     if getattr(args, "command", None) != "generate":

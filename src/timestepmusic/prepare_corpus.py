@@ -234,16 +234,28 @@ def warn_of_generated(good: list[dict]) -> None:
 def warn_of_empty_splits(corpus: "Corpus", config: Config) -> None:
     """Say now, not when training or `tsm evaluate` finds out, that a split meant to hold pieces holds none."""
     fractions = {"validation": config.corpus.validation_fraction, "test": config.corpus.test_fraction}
+    advice = empty_split_advice(corpus.tracks)
     if corpus.tracks and not any(t["split"] == "train" for t in corpus.tracks):
         log.warning("%s: no performance in the training split (%d performance(s), split by piece), so nothing can be "
-                    "trained on it; put each piece's takes in a subfolder of their own, or add pieces", corpus.root,
-                    corpus.num_tracks)
+                    "trained on it; %s", corpus.root, corpus.num_tracks, advice)
         return  # (not also that training validates on training chunks it has not)
     for split, means in EMPTY_SPLIT_MEANS.items():
         if fractions[split] > 0 and not any(t["split"] == split for t in corpus.tracks):
-            log.warning("%s: no performance in the %s split (%d performance(s), split by piece), so %s; put each "
-                        "piece's takes in a subfolder of their own, or add pieces", corpus.root, split,
-                        corpus.num_tracks, means)
+            log.warning("%s: no performance in the %s split (%d performance(s), split by piece), so %s; %s",
+                        corpus.root, split, corpus.num_tracks, means, advice)
+
+
+def empty_split_advice(tracks: list[dict]) -> str:
+    """What to do about a split that no piece fell into. Where every performance is one piece named by the folder
+    that holds them (files given one by one, `tsm prepare mine/*.mid`, are a piece of their folder's name, as a
+    subfolder's files are), giving that folder itself makes each of its files a piece of its own."""
+    folders = {Path(t["path"]).parent for t in tracks}
+    folder = folders.pop() if len(folders) == 1 else None
+    if folder is not None and len(tracks) > 1 and all(t["piece"] == folder.name for t in tracks):
+        return (f"all {len(tracks)} are one piece, {folder.name} (files given one by one are a piece of their folder's "
+                f"name, as a subfolder's files are): give the folder {folder} itself to make each file in it a piece "
+                "of its own, or add pieces")
+    return "put each piece's takes in a subfolder of their own, or add pieces"
 
 
 def _read_manifest(out: Path) -> dict:

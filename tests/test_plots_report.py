@@ -658,9 +658,10 @@ def test_tsm_plot_draws_several_files_into_a_new_folder_and_skips_a_bad_one(tmp_
     assert main(["plot", str(first), str(second), "-o", str(tmp_path / "one.png")]) == 2  # two rolls, one name
     (tmp_path / "sub").mkdir()
     twin = write_events(hand_made()[0], tmp_path / "sub" / "a.mid")
+    capsys.readouterr()
     assert main(["plot", str(first), str(twin), "-o", str(tmp_path / "twins") + "/"]) == 2  # one roll for both
     assert not (tmp_path / "twins").exists()
-    capsys.readouterr()
+    assert f"{first} and {twin} would draw to this one roll" in capsys.readouterr().err  # (which two: named)
     assert main(["plot", str(tmp_path), str(first), "-o", str(tmp_path / "all") + "/"]) == 0  # a folder: its files
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["a.png", "b.png"]  # (a.mid named twice: once)
     (tmp_path / "deep" / "er").mkdir(parents=True)

@@ -167,8 +167,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
     rolls = list(targets.values())
     if len(set(rolls)) < len(rolls):
         twice = next(roll for roll in rolls if rolls.count(roll) > 1)
-        raise ValueError(f"{twice}: two of the MIDI files would draw to this one roll (the same file name); plot them "
-                         "into separate folders")
+        both = [midi for midi, roll in targets.items() if roll == twice]
+        raise ValueError(f"{twice}: {' and '.join(map(str, both[:2]))}{' and more' if len(both) > 2 else ''} would draw "
+                         "to this one roll (the same name but for the folder or extension); plot them into separate "
+                         "folders")
     refuse_existing([p for midi, roll in targets.items()
                      for p in rendered_paths(midi, png=True, wav=args.wav, png_path=roll)], args.overwrite)
     if output is None:  # beside each MIDI file: not into a folder marked read-only, which root could write all the same

@@ -17,7 +17,7 @@ from timestepmusic.midi import DAMPER_ID, NUM_KEYS, read_events
 from timestepmusic.prepare_corpus import prepare
 from timestepmusic.sources import SPLITS, discover, split_by_hash
 
-from midi_factory import CC, Note, bad_files, write_midi, write_piece
+from midi_factory import CC, Note, bad_files, simple_piece, write_midi, write_piece
 
 SERIAL = Config().override({"corpus.workers": 1, "corpus.validation_fraction": 0.3, "corpus.test_fraction": 0.3})
 PLAIN_PIECES = [f"piece_{k:02d}" for k in range(10)]
@@ -686,6 +686,24 @@ def test_copies_of_one_file_in_two_splits_are_said(tmp_path, caplog):
     prepare([tmp_path / "midi"], tmp_path / "corpus", Config().override({"corpus.workers": 1}), progress=False)
     said = [r.getMessage() for r in caplog.records if "in two splits as copies of one file" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("1 performance(s)") and "other" not in said[0]
+
+
+def test_one_performance_saved_again_in_other_bytes_in_two_splits_is_said(tmp_path, caplog):
+    """A user's folder holding one take twice, once as saved by another program (a type-0 file beside the type-1
+    original, an added program change): the same notes, pedals and times in two splits went unsaid, as only byte
+    copies were looked for. Both are said; the same music in one split, and other music, are not."""
+    names = {}  # a piece folder's name for each split
+    for k in range(200):
+        names.setdefault(split_by_hash(f"p{k}", 0.1, 0.1), f"p{k}")
+    notes, controls = simple_piece(3)
+    write_midi(tmp_path / "midi" / names["train"] / "take.mid", notes, controls, file_type=1)
+    write_midi(tmp_path / "midi" / names["test"] / "take.mid", notes, controls, file_type=0, programs=[(0, 1)])
+    write_midi(tmp_path / "midi" / names["train"] / "again.mid", notes, controls, file_type=0, note_off="velocity0")
+    write_piece(tmp_path / "midi" / names["validation"] / "other.mid", seed=4)
+    prepare([tmp_path / "midi"], tmp_path / "corpus", Config().override({"corpus.workers": 1}), progress=False)
+    said = [r.getMessage() for r in caplog.records if "in two splits as copies of one file" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("1 performance(s)"), said
+    assert f"{names['test']}/take.mid (test)" in said[0] and "other.mid" not in said[0]
 
 
 @pytest.mark.parametrize("asap_first", [False, True], ids=["maestro_then_asap", "asap_then_maestro"])

@@ -704,6 +704,12 @@ def test_one_performance_saved_again_in_other_bytes_in_two_splits_is_said(tmp_pa
     said = [r.getMessage() for r in caplog.records if "in two splits as copies of one file" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("1 performance(s)"), said
     assert f"{names['test']}/take.mid (test)" in said[0] and "other.mid" not in said[0]
+    from timestepmusic.datacheck import check_data  # … and `tsm data check` says it before, as it says prepare's others
+
+    checked = check_data(tmp_path / "midi")
+    assert checked.ok and f"  warning: {said[0]}" in checked.format().splitlines()
+    assert checked.copies == [{"test": str(tmp_path / "midi" / names["test"] / "take.mid"),
+                               "train": str(tmp_path / "midi" / names["train"] / "again.mid")}]
 
 
 @pytest.mark.parametrize("asap_first", [False, True], ids=["maestro_then_asap", "asap_then_maestro"])

@@ -244,3 +244,31 @@ def generated_said(made: list[str], performances: int) -> str:
     return (f"{len(made)} of the {performances} performances were written by tsm generate (its marker), e.g. {made[0]}: "
             "they are prepared as performances, so a model trained on them learns from its own output; move them out "
             "of the source to train on real playing alone")
+
+
+def music_digest(arrays: dict[str, np.ndarray]) -> str:
+    """What a parsed file plays (its events' ids, starts, durations and intensities, in time order), as a digest that
+    two files of the same music share however their bytes differ (another track layout or tick resolution, a program
+    change)."""
+    order = np.lexsort((arrays["ids"], arrays["start_s"]))  # [E]: by start, then id
+    columns = (np.asarray(arrays["ids"], np.int64), np.asarray(arrays["start_s"], np.float64),
+               np.asarray(arrays["duration_s"], np.float32), np.asarray(arrays["intensity"], np.int64))
+    return hashlib.sha1(b"".join(np.ascontiguousarray(column[order]).tobytes() for column in columns)).hexdigest()
+
+
+def copies_across_splits(found: list[tuple[str, str, str]]) -> list[dict[str, str]]:
+    """Of (music_digest, split, path) for each performance read, the performances found in more than one split, each
+    as {split: its first path there}."""
+    splits: dict[str, dict[str, str]] = {}
+    for digest, split, path in found:
+        splits.setdefault(digest, {}).setdefault(split, path)
+    return [where for where in splits.values() if len(where) > 1]
+
+
+def copies_said(crossed: list[dict[str, str]]) -> str:
+    """The warning that performances are in two splits (copies_across_splits): prepare's, and `tsm data check`'s
+    before it."""
+    example = ", ".join(f"{path} ({split})" for split, path in sorted(crossed[0].items()))
+    return (f"{len(crossed)} performance(s) are in two splits as copies of one file (the same content, or the same "
+            f"notes, pedals and times written again), e.g. {example}: the model is tested on what it trained on; "
+            "remove the copies")

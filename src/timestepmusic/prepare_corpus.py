@@ -26,7 +26,15 @@ from .corpus import FORMAT_VERSION, Corpus
 from .durations import DurationFit
 from .files import atomic_path, held_folder
 from .midi import DAMPER_ID, NUM_KEYS, READER_VERSION
-from .parse_files import CACHE_ENTRY, generated_said, parsed_in_workers, parsed_or_fault
+from .parse_files import (
+    CACHE_ENTRY,
+    copies_across_splits,
+    copies_said,
+    generated_said,
+    music_digest,
+    parsed_in_workers,
+    parsed_or_fault,
+)
 from .sources import EMPTY_SPLIT_MEANS, Performance, discover
 
 log = logging.getLogger("timestepmusic.corpus")  # prepare's records, as before these moved here
@@ -212,27 +220,12 @@ def warn_of_other_performances(out: Path, previous: dict, held: set[tuple[str, s
 
 def warn_of_copies_across_splits(good: list[dict], by_path: dict) -> None:
     """Say where one performance is found twice in two splits, as copies of one file or as the same music saved again
-    (the same notes, pedals and times in other bytes: another track layout or tick resolution, a program change): a
-    test or validation excerpt the model was trained on (merged corpora that overlap: ASAP's performances come from
-    MAESTRO; a user's folder holding one take twice)."""
-    splits: dict[str, dict[str, str]] = {}  # the music's digest → {split: a path}
-    for result in good:
-        splits.setdefault(music_digest(result["arrays"]), {}).setdefault(by_path[result["path"]].split, result["path"])
-    crossed = [where for where in splits.values() if len(where) > 1]
+    (parse_files.music_digest): a test or validation excerpt the model was trained on (merged corpora that overlap:
+    ASAP's performances come from MAESTRO; a user's folder holding one take twice)."""
+    crossed = copies_across_splits([(music_digest(result["arrays"]), by_path[result["path"]].split, result["path"])
+                                    for result in good])
     if crossed:
-        example = ", ".join(f"{path} ({split})" for split, path in sorted(crossed[0].items()))
-        log.warning("%d performance(s) are in two splits as copies of one file (the same content, or the same notes, "
-                    "pedals and times written again), e.g. %s: the model is tested on what it trained on; remove the "
-                    "copies", len(crossed), example)
-
-
-def music_digest(arrays: dict[str, np.ndarray]) -> str:
-    """What a parsed file plays (its events' ids, starts, durations and intensities, in time order), as a digest that
-    two files of the same music share however their bytes differ."""
-    order = np.lexsort((arrays["ids"], arrays["start_s"]))  # [E]: by start, then id
-    columns = (np.asarray(arrays["ids"], np.int64), np.asarray(arrays["start_s"], np.float64),
-               np.asarray(arrays["duration_s"], np.float32), np.asarray(arrays["intensity"], np.int64))
-    return hashlib.sha1(b"".join(np.ascontiguousarray(column[order]).tobytes() for column in columns)).hexdigest()
+        log.warning("%s", copies_said(crossed))
 
 
 def warn_of_generated(good: list[dict]) -> None:

@@ -712,6 +712,28 @@ def test_one_performance_saved_again_in_other_bytes_in_two_splits_is_said(tmp_pa
                                "train": str(tmp_path / "midi" / names["train"] / "again.mid")}]
 
 
+def test_a_performance_that_begins_with_minutes_of_silence_is_said(tmp_path, caplog):
+    """A take whose recorder ran five minutes before the playing (ASAP holds one: a fugue 269 s after its cut's start)
+    went into the corpus without a word, its silence trained on as playing: data check and prepare say it; a take
+    starting within LATE_START_S does not."""
+    from timestepmusic.datacheck import check_data
+    from timestepmusic.parse_files import LATE_START_S
+
+    notes, controls = simple_piece(5)
+    late_tick = int(2 * 480 * (LATE_START_S + 270))  # (120 bpm: 960 ticks a second)
+    write_midi(tmp_path / "midi" / "late.mid", [Note(n.pitch, n.on + late_tick, n.off + late_tick, n.velocity)
+                                                 for n in notes])
+    soon_tick = int(2 * 480 * (LATE_START_S - 5))
+    write_midi(tmp_path / "midi" / "soon.mid", [Note(n.pitch, n.on + soon_tick, n.off + soon_tick, n.velocity)
+                                                for n in notes], controls)
+    write_piece(tmp_path / "midi" / "prompt.mid", seed=6)
+    prepare([tmp_path / "midi"], tmp_path / "corpus", SERIAL, progress=False)
+    said = [r.getMessage() for r in caplog.records if "of silence" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(f"1 performance(s) begin with more than {LATE_START_S:g} s of silence")
+    assert f"{tmp_path / 'midi' / 'late.mid'} (300 s before its first note" in said[0], said
+    assert f"  warning: {said[0]}" in check_data(tmp_path / "midi").format().splitlines()
+
+
 @pytest.mark.parametrize("asap_first", [False, True], ids=["maestro_then_asap", "asap_then_maestro"])
 def test_asap_performances_cut_from_maestro_files_are_left_out_when_maestro_is_read_too(tmp_path, caplog, asap_first):
     """ASAP's performances are cut from MAESTRO's files (metadata.csv's maestro_midi_performance) and split by piece;

@@ -22,7 +22,7 @@ import numpy as np
 
 from .files import atomic_path
 from .markers import MADE_BY
-from .midi import READER_VERSION, Events, check_timing, piano_events, score_from_bytes
+from .midi import NUM_KEYS, READER_VERSION, Events, check_timing, piano_events, score_from_bytes
 
 log = logging.getLogger("timestepmusic.corpus")  # prepare's records, as before these moved here
 
@@ -272,3 +272,21 @@ def copies_said(crossed: list[dict[str, str]]) -> str:
     return (f"{len(crossed)} performance(s) are in two splits as copies of one file (the same content, or the same "
             f"notes, pedals and times written again), e.g. {example}: the model is tested on what it trained on; "
             "remove the copies")
+
+
+LATE_START_S = 30.0  # silence before a performance's first note past which it is said (ASAP's longest but one: 16 s)
+
+
+def first_note_s(arrays: dict[str, np.ndarray]) -> float:
+    """When a parsed file's first note starts (its arrays, as parsed_or_fault gives them), in seconds."""
+    struck = np.asarray(arrays["start_s"])[np.asarray(arrays["ids"]) < NUM_KEYS]
+    return float(struck.min()) if struck.size else 0.0
+
+
+def late_starts_said(late: list[tuple[str, float]]) -> str:
+    """The warning that performances (path, seconds before the first note) begin with a long silence, which training
+    reads as played: prepare's, and `tsm data check`'s before it."""
+    path, seconds = max(late, key=lambda found: found[1])
+    return (f"{len(late)} performance(s) begin with more than {LATE_START_S:g} s of silence, e.g. {path} ({seconds:.0f} s "
+            "before its first note, as a recorder started early, or a cut from a longer recording): the model is trained "
+            "on the silence as on playing; trim it")

@@ -28,9 +28,12 @@ from .files import atomic_path, held_folder
 from .midi import DAMPER_ID, NUM_KEYS, READER_VERSION
 from .parse_files import (
     CACHE_ENTRY,
+    LATE_START_S,
     copies_across_splits,
     copies_said,
+    first_note_s,
     generated_said,
+    late_starts_said,
     music_digest,
     parsed_in_workers,
     parsed_or_fault,
@@ -167,6 +170,7 @@ def _prepare(sources: list[str | Path], out: str | Path, config: Config | None, 
     good.sort(key=lambda r: r["path"])
     warn_of_copies_across_splits(good, by_path)
     warn_of_generated(good)
+    warn_of_late_starts(good)
     from_cache = sum(1 for r in results if r.get("cached"))
     key = _settings_key(config, sorted((r["path"], r["sha1"], by_path[r["path"]].split) for r in good))
     _write_corpus(out, key, config, good, by_path, stats, skipped, bad_stat)
@@ -226,6 +230,15 @@ def warn_of_copies_across_splits(good: list[dict], by_path: dict) -> None:
                                     for result in good])
     if crossed:
         log.warning("%s", copies_said(crossed))
+
+
+def warn_of_late_starts(good: list[dict]) -> None:
+    """Say which performances begin with a long silence (parse_files.LATE_START_S): a recorder left running before the
+    playing, or a movement cut out of a longer recording, is trained on as a pianist's silence."""
+    late = [(result["path"], first_note_s(result["arrays"])) for result in good]
+    late = [(path, seconds) for path, seconds in late if seconds > LATE_START_S]
+    if late:
+        log.warning("%s", late_starts_said(late))
 
 
 def warn_of_generated(good: list[dict]) -> None:

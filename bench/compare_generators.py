@@ -191,21 +191,40 @@ def main_checked(args: argparse.Namespace) -> None:
                          | {CEILING: {"classifier": report["classifier"][CEILING]["accuracy"]}}}
         print(f"{name}: {json.dumps(results[name][GENERATED])}", file=sys.stderr, flush=True)
     (args.out / "comparison.json").write_text(json.dumps(results, indent=1))
+    print(table(results))
+
+
+def table(results: dict) -> str:
+    """The markdown table: a row per model, then the fixed rows (fixed_rows)."""
+    from timestepmusic.evaluate.comparison import GENERATED
+
     header = ["row", "classifier acc.", "trees acc.", "mean overlap", *KEY_DESCRIPTORS, "near copies", "× real time"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
 
+    def figure(s: dict, key: str) -> str:  # (None or NaN: not measured, e.g. too few excerpts for the trees)
+        return f"{s[key]:.3f}" if s.get(key) is not None and np.isfinite(s[key]) else "—"
+
     def cells(s: dict) -> list[str]:
-        return [f"{s.get('classifier', float('nan')):.3f}", f"{s['trees']:.3f}" if "trees" in s else "—",
-                f"{s['mean_overlap']:.3f}" if "mean_overlap" in s else "—",
-                *(f"{s[k]:.3f}" if s.get(k) is not None else "—" for k in KEY_DESCRIPTORS)]
+        return [figure(s, key) for key in ("classifier", "trees", "mean_overlap", *KEY_DESCRIPTORS)]
     for name, r in results.items():
         speed = f"{r['faster_than_real_time']:,.0f}"
         lines.append("| " + " | ".join([name, *cells(r[GENERATED]), str(r["copies"]), speed]) + " |")
-    if results:
-        fixed = next(iter(results.values()))["fixed"]
-        for row, s in fixed.items():
-            lines.append("| " + " | ".join([f"*{row}*", *cells(s), "—", "—"]) + " |")
-    print("\n".join(lines))
+    for row, s in fixed_rows(results):
+        lines.append("| " + " | ".join([f"*{row}*", *cells(s), "—", "—"]) + " |")
+    return "\n".join(lines)
+
+
+def fixed_rows(results: dict) -> list[tuple[str, dict]]:
+    """The fixed rows, each once where every model's report gives it the same figures (the shuffled chunks, the two
+    real halves, the training row: one corpus, split and seed), else once for each set of models that share its
+    figures, named by them: the autoencoder decode of models over different autoencoders (the first model's alone
+    was printed, unnamed, as if it were every model's)."""
+    groups: dict[str, dict[str, tuple[dict, list[str]]]] = {}  # row → its figures (as json) → (figures, models)
+    for name, r in results.items():
+        for row, s in r["fixed"].items():
+            groups.setdefault(row, {}).setdefault(json.dumps(s, sort_keys=True), (s, []))[1].append(name)
+    return [(f"{row} ({', '.join(names)})" if len(shared) > 1 else row, s)
+            for row, shared in groups.items() for s, names in shared.values()]
 
 
 if __name__ == "__main__":

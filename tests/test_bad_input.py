@@ -416,6 +416,24 @@ def test_a_corpus_with_no_training_split_is_said_at_prepare_and_train_gan_makes_
     assert not run.exists()
 
 
+def test_files_given_one_by_one_from_one_folder_are_told_to_give_the_folder(tmp_path, caplog):
+    """`tsm prepare mine/*.mid --out corpus/`, a shell's way of giving a folder, made the files one piece, named by
+    their folder, so all of them fell into one split (the test split, for a new user's folder of 23), and the warning
+    advised putting 'each piece's takes in a subfolder of their own', which they were not. It names the folder to
+    give instead; a folder given itself splits its files each by its name, as before."""
+    folder = tmp_path / "mine"
+    files = [str(write_piece(folder / f"take{k}.mid", seed=k)) for k in range(6)]
+    assert main(["prepare", *files, "--out", str(tmp_path / "c"), "-q"]) == 0
+    warnings = [r.getMessage() for r in caplog.records if "no performance in the" in r.getMessage()]
+    assert len({t["split"] for t in Corpus.open(tmp_path / "c").tracks}) == 1 and warnings
+    assert all("all 6 are one piece, mine" in w and f"give the folder {folder} itself" in w
+               and "put each piece's takes" not in w for w in warnings)
+    caplog.clear()
+    assert main(["prepare", str(folder), "--out", str(tmp_path / "c2"), "-q"]) == 0
+    assert len({t["piece"] for t in Corpus.open(tmp_path / "c2").tracks}) == 6
+    assert "give the folder" not in caplog.text
+
+
 def test_flags_are_named_as_given_and_checked_before_anything_is_written(bad_folder, tmp_path, capsys):
     midi = bad_folder / "good.mid"
     for output in (f"{tmp_path / 'newdir'}/", str(tmp_path / "out.txt")):

@@ -81,6 +81,24 @@ def test_an_earlier_comparison_is_refused_and_its_pieces_not_evaluated_with_the_
     assert len(list((out / "conv" / "midi").glob("*.mid"))) == 2
 
 
+def test_the_autoencoder_decode_row_is_each_autoencoders_named_by_its_models(tiny_corpus, tmp_path, monkeypatch,
+                                                                           capsys):
+    """Models over different autoencoders (a run over one's own autoencoder beside the default) were printed one
+    '*autoencoder decode*' row, the first model's, unnamed, as if it were every model's: one row per autoencoder now,
+    named by the models over it; rows the models share are printed once, and a figure not measured is '—', not nan."""
+    run_script(compare_generators, monkeypatch, "--corpus", str(tiny_corpus), "--split", "train", "--out",
+               str(tmp_path / "c"), "--model", "conv=conv-v1", "--model", "ev=events-v9", "--model", "ev2=events-v9",
+               "--samples", "2", "--seconds", "4")
+    printed = capsys.readouterr().out
+    rows = [line.split(" | ")[0].removeprefix("| ") for line in printed.splitlines() if line.startswith("| *")]
+    assert sorted(row for row in rows if "autoencoder decode" in row) == [
+        "*autoencoder decode (conv)*", "*autoencoder decode (ev, ev2)*"]
+    assert rows.count("*shuffled chunks*") == 1 and rows.count("*real A vs real B*") == 1
+    assert "nan" not in printed and "| — |" in printed  # (trees: too few excerpts for them)
+    comparison = json.loads((tmp_path / "c" / "comparison.json").read_text())
+    assert [f"*{name}*" for name, _ in compare_generators.fixed_rows(comparison)] == rows and len(comparison) == 3
+
+
 def test_piece_drift_real_row_leaves_out_performances_shorter_than_the_excerpts(tiny_corpus):
     corpus = Corpus.open(tiny_corpus)
     lengths = sorted(corpus.tracks[t]["duration_s"] for t in corpus.tracks_in("train"))  # about 12 s each

@@ -114,6 +114,19 @@ def test_seed_and_device_helps_say_their_defaults_and_the_same_names():
     assert all("; default: no limit)" in _options("--max-minutes")[verb] for verb in ("tsm train-ae", "tsm train-gan"))
 
 
+def test_each_run_flag_says_which_checkpoint_of_a_run_it_reads(tmp_path):
+    """generate --model RUN samples RUN/last, where --ae, evaluate-ae and model_export read RUN/best; generate's help
+    said only 'a run or checkpoint folder', so a new user who sampled runs/mine and exported it got another model."""
+    from timestepmusic.checkpoint import checkpoint_dir
+
+    assert "its last checkpoint" in _options("--model")["tsm generate"] and "RUN/best" in _options("--model")["tsm generate"]
+    assert "its best checkpoint" in _options("--ae")["tsm train-gan"]
+    for name in ("last", "best"):
+        (tmp_path / "run" / name).mkdir(parents=True)
+        (tmp_path / "run" / name / "config.json").write_text("{}")
+    assert checkpoint_dir(tmp_path / "run") == tmp_path / "run" / "last"  # (what generate's --model RUN reads)
+
+
 @pytest.mark.parametrize("value", ["x", "nan", "0", "-1"])
 def test_checkpoint_minutes_is_read_as_max_minutes_is(value, tmp_path, capsys):
     """--max-minutes x is "'x' is not a number of minutes"; --checkpoint-minutes x was argparse's "invalid float

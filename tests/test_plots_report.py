@@ -630,6 +630,22 @@ def test_a_continuation_is_marked_on_its_roll(tmp_path):
     assert 0.5 < seconds_px / (plain.shape[1] * 0.86 / max(events.end_s, 1.0)) < 1.5
 
 
+def test_tsm_plot_of_a_folder_says_the_files_in_its_subfolders_it_does_not_draw(tmp_path, caplog):
+    """A user's folder with a recital in a subfolder: `tsm plot mine/ -o rolls/` drew the files at its top and said
+    nothing of the subfolder's, where `tsm evaluate mine/` says them."""
+    write_events(hand_made()[0], tmp_path / "mine" / "a.mid")
+    for name in ("b.mid", "c.MID"):
+        write_events(hand_made()[0], tmp_path / "mine" / "recital 2024" / name)
+    assert main(["plot", str(tmp_path / "mine"), "-o", str(tmp_path / "rolls") + "/"]) == 0
+    assert [p.name for p in (tmp_path / "rolls").iterdir()] == ["a.png"]
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert said == [f"{tmp_path / 'mine'}: 2 more MIDI files are in its subfolders, which plot does not read (recital "
+                    "2024/b.mid, …): only the 1 directly in it is read; give a subfolder to plot it"]
+    caplog.clear()
+    assert main(["plot", str(tmp_path / "mine" / "recital 2024"), "-o", str(tmp_path / "rolls2") + "/"]) == 0
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
 def test_tsm_plot_draws_several_files_into_a_new_folder_and_skips_a_bad_one(tmp_path, capsys):
     first = write_events(hand_made()[0], tmp_path / "a.mid")
     second = write_events(hand_made()[0], tmp_path / "b.mid")
@@ -642,9 +658,10 @@ def test_tsm_plot_draws_several_files_into_a_new_folder_and_skips_a_bad_one(tmp_
     assert main(["plot", str(first), str(second), "-o", str(tmp_path / "one.png")]) == 2  # two rolls, one name
     (tmp_path / "sub").mkdir()
     twin = write_events(hand_made()[0], tmp_path / "sub" / "a.mid")
+    capsys.readouterr()
     assert main(["plot", str(first), str(twin), "-o", str(tmp_path / "twins") + "/"]) == 2  # one roll for both
     assert not (tmp_path / "twins").exists()
-    capsys.readouterr()
+    assert f"{first} and {twin} would draw to this one roll" in capsys.readouterr().err  # (which two: named)
     assert main(["plot", str(tmp_path), str(first), "-o", str(tmp_path / "all") + "/"]) == 0  # a folder: its files
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["a.png", "b.png"]  # (a.mid named twice: once)
     (tmp_path / "deep" / "er").mkdir(parents=True)

@@ -17,7 +17,7 @@ from timestepmusic.midi import DAMPER_ID, NUM_KEYS, read_events
 from timestepmusic.prepare_corpus import prepare
 from timestepmusic.sources import SPLITS, discover, split_by_hash
 
-from midi_factory import CC, Note, bad_files, write_midi, write_piece
+from midi_factory import CC, Note, bad_files, simple_piece, write_midi, write_piece
 
 SERIAL = Config().override({"corpus.workers": 1, "corpus.validation_fraction": 0.3, "corpus.test_fraction": 0.3})
 PLAIN_PIECES = [f"piece_{k:02d}" for k in range(10)]
@@ -686,6 +686,52 @@ def test_copies_of_one_file_in_two_splits_are_said(tmp_path, caplog):
     prepare([tmp_path / "midi"], tmp_path / "corpus", Config().override({"corpus.workers": 1}), progress=False)
     said = [r.getMessage() for r in caplog.records if "in two splits as copies of one file" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("1 performance(s)") and "other" not in said[0]
+
+
+def test_one_performance_saved_again_in_other_bytes_in_two_splits_is_said(tmp_path, caplog):
+    """A user's folder holding one take twice, once as saved by another program (a type-0 file beside the type-1
+    original, an added program change): the same notes, pedals and times in two splits went unsaid, as only byte
+    copies were looked for. Both are said; the same music in one split, and other music, are not."""
+    names = {}  # a piece folder's name for each split
+    for k in range(200):
+        names.setdefault(split_by_hash(f"p{k}", 0.1, 0.1), f"p{k}")
+    notes, controls = simple_piece(3)
+    write_midi(tmp_path / "midi" / names["train"] / "take.mid", notes, controls, file_type=1)
+    write_midi(tmp_path / "midi" / names["test"] / "take.mid", notes, controls, file_type=0, programs=[(0, 1)])
+    write_midi(tmp_path / "midi" / names["train"] / "again.mid", notes, controls, file_type=0, note_off="velocity0")
+    write_piece(tmp_path / "midi" / names["validation"] / "other.mid", seed=4)
+    prepare([tmp_path / "midi"], tmp_path / "corpus", Config().override({"corpus.workers": 1}), progress=False)
+    said = [r.getMessage() for r in caplog.records if "in two splits as copies of one file" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("1 performance(s)"), said
+    assert f"{names['test']}/take.mid (test)" in said[0] and "other.mid" not in said[0]
+    from timestepmusic.datacheck import check_data  # … and `tsm data check` says it before, as it says prepare's others
+
+    checked = check_data(tmp_path / "midi")
+    assert checked.ok and f"  warning: {said[0]}" in checked.format().splitlines()
+    assert checked.copies == [{"test": str(tmp_path / "midi" / names["test"] / "take.mid"),
+                               "train": str(tmp_path / "midi" / names["train"] / "again.mid")}]
+
+
+def test_a_performance_that_begins_with_minutes_of_silence_is_said(tmp_path, caplog):
+    """A take whose recorder ran five minutes before the playing (ASAP holds one: a fugue 269 s after its cut's start)
+    went into the corpus without a word, its silence trained on as playing: data check and prepare say it; a take
+    starting within LATE_START_S does not."""
+    from timestepmusic.datacheck import check_data
+    from timestepmusic.parse_files import LATE_START_S
+
+    notes, controls = simple_piece(5)
+    late_tick = int(2 * 480 * (LATE_START_S + 270))  # (120 bpm: 960 ticks a second)
+    write_midi(tmp_path / "midi" / "late.mid", [Note(n.pitch, n.on + late_tick, n.off + late_tick, n.velocity)
+                                                 for n in notes])
+    soon_tick = int(2 * 480 * (LATE_START_S - 5))
+    write_midi(tmp_path / "midi" / "soon.mid", [Note(n.pitch, n.on + soon_tick, n.off + soon_tick, n.velocity)
+                                                for n in notes], controls)
+    write_piece(tmp_path / "midi" / "prompt.mid", seed=6)
+    prepare([tmp_path / "midi"], tmp_path / "corpus", SERIAL, progress=False)
+    said = [r.getMessage() for r in caplog.records if "of silence" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(f"1 performance(s) begin with more than {LATE_START_S:g} s of silence")
+    assert f"{tmp_path / 'midi' / 'late.mid'} (300 s before its first note" in said[0], said
+    assert f"  warning: {said[0]}" in check_data(tmp_path / "midi").format().splitlines()
 
 
 @pytest.mark.parametrize("asap_first", [False, True], ids=["maestro_then_asap", "asap_then_maestro"])

@@ -17,7 +17,16 @@ from .midi import (
     load_score,
     piano_events,
 )
-from .parse_files import generated_said, written_by_generate
+from .parse_files import (
+    LATE_START_S,
+    copies_across_splits,
+    copies_said,
+    first_note_s,
+    generated_said,
+    late_starts_said,
+    music_digest,
+    written_by_generate,
+)
 from .sources import (
     EMPTY_SPLIT_MEANS,
     SPLITS,
@@ -61,6 +70,12 @@ class DataCheck:
     generated: list[str] = field(default_factory=list)
     """Readable files that `tsm generate` wrote (its marker): prepare reads them as performances, and warns (not a
     problem)."""
+    late_starts: list[tuple[str, float]] = field(default_factory=list)
+    """Readable files that begin with more than LATE_START_S of silence (path, seconds before the first note): prepare
+    reads them, and warns (not a problem)."""
+    copies: list[dict[str, str]] = field(default_factory=list)
+    """Performances found in two splits ({split: a path}), as copies of one file or the same music saved again:
+    prepare reads them, and warns (not a problem)."""
 
     @property
     def ok(self) -> bool:
@@ -96,6 +111,10 @@ class DataCheck:
                          f"{self.unlisted[0]}: prepare leaves them out (give them as a source of their own)")
         if self.generated:  # (as prepare warns, said before it is run)
             lines.append(f"  warning: {generated_said(self.generated, sum(self.readable.values()))}")
+        if self.copies:  # (as prepare warns, said before it is run)
+            lines.append(f"  warning: {copies_said(self.copies)}")
+        if self.late_starts:  # (as prepare warns, said before it is run)
+            lines.append(f"  warning: {late_starts_said(self.late_starts)}")
         for p in self.problems[:20]:
             lines.append(f"  problem: {p['file']}: {p['reason']}")
         if len(self.problems) > 20:
@@ -200,6 +219,7 @@ def _check_files(result: DataCheck, performances: list[Performance]) -> None:
     result.composers = len({p.composer for p in performances})
     present: Counter = Counter()
     readable: Counter = Counter()
+    played = []  # (music_digest, split, path) of each readable performance
     for perf in performances:
         if not Path(perf.path).is_file():
             result.problems.append({"file": perf.path, "reason": "listed in the table, but not there"
@@ -212,9 +232,15 @@ def _check_files(result: DataCheck, performances: list[Performance]) -> None:
             events, _ = piano_events(load_score(perf.path), perf.path)
             check_timing(events, perf.path, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND)
             readable[perf.split] += 1
+            arrays = {"ids": events.ids, "start_s": events.start_s, "duration_s": events.duration_s,
+                      "intensity": events.intensity}
+            played.append((music_digest(arrays), perf.split, perf.path))
+            if first_note_s(arrays) > LATE_START_S:
+                result.late_starts.append((perf.path, first_note_s(arrays)))
             if written_by_generate(perf.path, None):
                 result.generated.append(perf.path)
         except ValueError as e:
             result.problems.append({"file": perf.path, "reason": str(e).removeprefix(f"{perf.path}: ")})
     result.present = dict(present)
     result.readable = dict(readable)
+    result.copies = copies_across_splits(played)

@@ -81,7 +81,9 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
                       help="write only these of the -n pieces, numbered as their files (3: sample_SEED_003.mid; 1,5 or "
                       "2-4 for several), the same notes as in the whole run")
     what.add_argument("--model", metavar="RUN|NAME",
-                      help="a shipped model's name (--list; default: 'default') or a run or checkpoint folder")
+                      help="a shipped model's name (--list; default: 'default'), a run folder (its last checkpoint, "
+                           "where training stopped; RUN/best: its best validation's, which model_export exports) or "
+                           "a checkpoint folder")
     what.add_argument("--arch", choices=["conv", "rnn", "ar", "events"],
                       help="without --model: the shipped model of this kind; with it: check the model is of this kind")
     what.add_argument("--list", action="store_true", help="list the shipped models and exit")

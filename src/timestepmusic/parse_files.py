@@ -22,7 +22,7 @@ import numpy as np
 
 from .files import atomic_path
 from .markers import MADE_BY
-from .midi import READER_VERSION, Events, check_timing, piano_events, score_from_bytes
+from .midi import NUM_KEYS, READER_VERSION, Events, check_timing, piano_events, score_from_bytes
 
 log = logging.getLogger("timestepmusic.corpus")  # prepare's records, as before these moved here
 
@@ -244,3 +244,49 @@ def generated_said(made: list[str], performances: int) -> str:
     return (f"{len(made)} of the {performances} performances were written by tsm generate (its marker), e.g. {made[0]}: "
             "they are prepared as performances, so a model trained on them learns from its own output; move them out "
             "of the source to train on real playing alone")
+
+
+def music_digest(arrays: dict[str, np.ndarray]) -> str:
+    """What a parsed file plays (its events' ids, starts, durations and intensities, in time order), as a digest that
+    two files of the same music share however their bytes differ (another track layout or tick resolution, a program
+    change)."""
+    order = np.lexsort((arrays["ids"], arrays["start_s"]))  # [E]: by start, then id
+    columns = (np.asarray(arrays["ids"], np.int64), np.asarray(arrays["start_s"], np.float64),
+               np.asarray(arrays["duration_s"], np.float32), np.asarray(arrays["intensity"], np.int64))
+    return hashlib.sha1(b"".join(np.ascontiguousarray(column[order]).tobytes() for column in columns)).hexdigest()
+
+
+def copies_across_splits(found: list[tuple[str, str, str]]) -> list[dict[str, str]]:
+    """Of (music_digest, split, path) for each performance read, the performances found in more than one split, each
+    as {split: its first path there}."""
+    splits: dict[str, dict[str, str]] = {}
+    for digest, split, path in found:
+        splits.setdefault(digest, {}).setdefault(split, path)
+    return [where for where in splits.values() if len(where) > 1]
+
+
+def copies_said(crossed: list[dict[str, str]]) -> str:
+    """The warning that performances are in two splits (copies_across_splits): prepare's, and `tsm data check`'s
+    before it."""
+    example = ", ".join(f"{path} ({split})" for split, path in sorted(crossed[0].items()))
+    return (f"{len(crossed)} performance(s) are in two splits as copies of one file (the same content, or the same "
+            f"notes, pedals and times written again), e.g. {example}: the model is tested on what it trained on; "
+            "remove the copies")
+
+
+LATE_START_S = 30.0  # silence before a performance's first note past which it is said (ASAP's longest but one: 16 s)
+
+
+def first_note_s(arrays: dict[str, np.ndarray]) -> float:
+    """When a parsed file's first note starts (its arrays, as parsed_or_fault gives them), in seconds."""
+    struck = np.asarray(arrays["start_s"])[np.asarray(arrays["ids"]) < NUM_KEYS]
+    return float(struck.min()) if struck.size else 0.0
+
+
+def late_starts_said(late: list[tuple[str, float]]) -> str:
+    """The warning that performances (path, seconds before the first note) begin with a long silence, which training
+    reads as played: prepare's, and `tsm data check`'s before it."""
+    path, seconds = max(late, key=lambda found: found[1])
+    return (f"{len(late)} performance(s) begin with more than {LATE_START_S:g} s of silence, e.g. {path} ({seconds:.0f} s "
+            "before its first note, as a recorder started early, or a cut from a longer recording): the model is trained "
+            "on the silence as on playing; trim it")

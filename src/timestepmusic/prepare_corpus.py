@@ -26,7 +26,18 @@ from .corpus import FORMAT_VERSION, Corpus
 from .durations import DurationFit
 from .files import atomic_path, held_folder
 from .midi import DAMPER_ID, NUM_KEYS, READER_VERSION
-from .parse_files import CACHE_ENTRY, generated_said, parsed_in_workers, parsed_or_fault
+from .parse_files import (
+    CACHE_ENTRY,
+    LATE_START_S,
+    copies_across_splits,
+    copies_said,
+    first_note_s,
+    generated_said,
+    late_starts_said,
+    music_digest,
+    parsed_in_workers,
+    parsed_or_fault,
+)
 from .sources import EMPTY_SPLIT_MEANS, Performance, discover
 
 log = logging.getLogger("timestepmusic.corpus")  # prepare's records, as before these moved here
@@ -159,6 +170,7 @@ def _prepare(sources: list[str | Path], out: str | Path, config: Config | None, 
     good.sort(key=lambda r: r["path"])
     warn_of_copies_across_splits(good, by_path)
     warn_of_generated(good)
+    warn_of_late_starts(good)
     from_cache = sum(1 for r in results if r.get("cached"))
     key = _settings_key(config, sorted((r["path"], r["sha1"], by_path[r["path"]].split) for r in good))
     _write_corpus(out, key, config, good, by_path, stats, skipped, bad_stat)
@@ -211,16 +223,22 @@ def warn_of_other_performances(out: Path, previous: dict, held: set[tuple[str, s
 
 
 def warn_of_copies_across_splits(good: list[dict], by_path: dict) -> None:
-    """Say where one performance's file is found twice (the same content) in two splits: a test or validation
-    excerpt the model was trained on (merged corpora that overlap: ASAP's performances come from MAESTRO)."""
-    splits: dict[str, dict[str, str]] = {}  # sha1 → {split: a path}
-    for result in good:
-        splits.setdefault(result["sha1"], {}).setdefault(by_path[result["path"]].split, result["path"])
-    crossed = [where for where in splits.values() if len(where) > 1]
+    """Say where one performance is found twice in two splits, as copies of one file or as the same music saved again
+    (parse_files.music_digest): a test or validation excerpt the model was trained on (merged corpora that overlap:
+    ASAP's performances come from MAESTRO; a user's folder holding one take twice)."""
+    crossed = copies_across_splits([(music_digest(result["arrays"]), by_path[result["path"]].split, result["path"])
+                                    for result in good])
     if crossed:
-        example = ", ".join(f"{path} ({split})" for split, path in sorted(crossed[0].items()))
-        log.warning("%d performance(s) are in two splits as copies of one file (the same content), e.g. %s: the "
-                    "model is tested on what it trained on; remove the copies", len(crossed), example)
+        log.warning("%s", copies_said(crossed))
+
+
+def warn_of_late_starts(good: list[dict]) -> None:
+    """Say which performances begin with a long silence (parse_files.LATE_START_S): a recorder left running before the
+    playing, or a movement cut out of a longer recording, is trained on as a pianist's silence."""
+    late = [(result["path"], first_note_s(result["arrays"])) for result in good]
+    late = [(path, seconds) for path, seconds in late if seconds > LATE_START_S]
+    if late:
+        log.warning("%s", late_starts_said(late))
 
 
 def warn_of_generated(good: list[dict]) -> None:
@@ -234,16 +252,28 @@ def warn_of_generated(good: list[dict]) -> None:
 def warn_of_empty_splits(corpus: "Corpus", config: Config) -> None:
     """Say now, not when training or `tsm evaluate` finds out, that a split meant to hold pieces holds none."""
     fractions = {"validation": config.corpus.validation_fraction, "test": config.corpus.test_fraction}
+    advice = empty_split_advice(corpus.tracks)
     if corpus.tracks and not any(t["split"] == "train" for t in corpus.tracks):
         log.warning("%s: no performance in the training split (%d performance(s), split by piece), so nothing can be "
-                    "trained on it; put each piece's takes in a subfolder of their own, or add pieces", corpus.root,
-                    corpus.num_tracks)
+                    "trained on it; %s", corpus.root, corpus.num_tracks, advice)
         return  # (not also that training validates on training chunks it has not)
     for split, means in EMPTY_SPLIT_MEANS.items():
         if fractions[split] > 0 and not any(t["split"] == split for t in corpus.tracks):
-            log.warning("%s: no performance in the %s split (%d performance(s), split by piece), so %s; put each "
-                        "piece's takes in a subfolder of their own, or add pieces", corpus.root, split,
-                        corpus.num_tracks, means)
+            log.warning("%s: no performance in the %s split (%d performance(s), split by piece), so %s; %s",
+                        corpus.root, split, corpus.num_tracks, means, advice)
+
+
+def empty_split_advice(tracks: list[dict]) -> str:
+    """What to do about a split that no piece fell into. Where every performance is one piece named by the folder
+    that holds them (files given one by one, `tsm prepare mine/*.mid`, are a piece of their folder's name, as a
+    subfolder's files are), giving that folder itself makes each of its files a piece of its own."""
+    folders = {Path(t["path"]).parent for t in tracks}
+    folder = folders.pop() if len(folders) == 1 else None
+    if folder is not None and len(tracks) > 1 and all(t["piece"] == folder.name for t in tracks):
+        return (f"all {len(tracks)} are one piece, {folder.name} (files given one by one are a piece of their folder's "
+                f"name, as a subfolder's files are): give the folder {folder} itself to make each file in it a piece "
+                "of its own, or add pieces")
+    return "put each piece's takes in a subfolder of their own, or add pieces"
 
 
 def _read_manifest(out: Path) -> dict:

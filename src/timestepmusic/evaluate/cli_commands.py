@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import logging
 import math
 import os
 import stat
@@ -22,6 +23,8 @@ from ..subcommands import said_left_out
 from ..usage_errors import OneFlagOfSeveralNames
 from ..waypoints import clock_arg
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
+
+log = logging.getLogger(__name__)
 
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)  # a folder plot may not write its rolls into
 
@@ -165,8 +168,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
     rolls = list(targets.values())
     if len(set(rolls)) < len(rolls):
         twice = next(roll for roll in rolls if rolls.count(roll) > 1)
-        raise ValueError(f"{twice}: two of the MIDI files would draw to this one roll (the same file name); plot them "
-                         "into separate folders")
+        both = [midi for midi, roll in targets.items() if roll == twice]
+        raise ValueError(f"{twice}: {' and '.join(map(str, both[:2]))}{' and more' if len(both) > 2 else ''} would draw "
+                         "to this one roll (the same name but for the folder or extension); plot them into separate "
+                         "folders")
     refuse_existing([p for midi, roll in targets.items()
                      for p in rendered_paths(midi, png=True, wav=args.wav, png_path=roll)], args.overwrite)
     if output is None:  # beside each MIDI file: not into a folder marked read-only, which root could write all the same
@@ -213,8 +218,9 @@ def _refuse_read_only_beside(targets: dict[str, Path]) -> None:
 
 
 def midi_files(given: list[str]) -> list[str]:
-    """`tsm plot`'s inputs: each MIDI file as given, a folder as the .mid/.midi files directly in it (sorted); an empty
-    name, or a folder without one: ValueError in one line."""
+    """`tsm plot`'s inputs: each MIDI file as given, a folder as the .mid/.midi files directly in it (sorted; those in
+    its subfolders are said, not drawn, as evaluate says them); an empty name, or a folder without one: ValueError in
+    one line."""
     from ..sources import midi_below, midi_in
 
     files = []
@@ -229,9 +235,23 @@ def midi_files(given: list[str]) -> list[str]:
                     f" (plot reads the folder itself, not its subfolders: {deeper[0].relative_to(path)} is in one)"
                     if deeper else ""))
             files += inside
+            said_below(Path(path), len(inside))
         else:
             files.append(path)
     return files
+
+
+def said_below(folder: Path, inside: int) -> None:
+    """Say the MIDI files in the subfolders of a folder given to plot, which it does not draw: a user's folder of
+    folders (a recital in a subfolder) drew the files at its top alone, without a word of the rest."""
+    from ..sources import midi_below
+
+    deeper = midi_below(folder)
+    if deeper:
+        log.warning("%s: %d more MIDI file%s in its subfolders, which plot does not read (%s%s): only the %d directly "
+                    "in it %s read; give a subfolder to plot it", folder, len(deeper), "s are" if len(deeper) > 1
+                    else " is", deeper[0].relative_to(folder), ", …" if len(deeper) > 1 else "", inside,
+                    "are" if inside > 1 else "is")
 
 
 def plot_span(from_s: float | None, seconds: float | None) -> tuple[float, float | None] | None:

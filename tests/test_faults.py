@@ -1246,8 +1246,13 @@ def test_export_never_replaces_a_run_or_a_users_folder(corpus, straight_ae, tmp_
     assert (theirs / "notes.txt").read_text() == "mine"
     with pytest.raises(ValueError, match="not a folder"):
         export_model(run, theirs / "notes.txt")
-    exported = export_model(run, tmp_path / "exported")  # a new folder, then an earlier export: written
-    assert export_model(run, exported) == exported and GANModel.load(exported).arch == "conv"
+    exported = export_model(run, tmp_path / "exported")  # a new folder, then an earlier export: with overwrite
+    before = {p.name: p.stat().st_mtime_ns for p in exported.iterdir()}
+    with pytest.raises(ValueError, match=f"{exported} holds an earlier export already; give another folder, or "
+                                         "--overwrite to replace it"):
+        export_model(run, exported)
+    assert {p.name: p.stat().st_mtime_ns for p in exported.iterdir()} == before
+    assert export_model(run, exported, overwrite=True) == exported and GANModel.load(exported).arch == "conv"
 
 
 def test_a_run_is_exported_from_the_command_line_as_a_model_folder_of_its_own(corpus, straight_ae, tmp_path, capsys):
@@ -1266,6 +1271,12 @@ def test_a_run_is_exported_from_the_command_line_as_a_model_folder_of_its_own(co
     assert GANModel.load(tmp_path / "shared").arch == "conv"
     assert json.loads((tmp_path / "shared" / CONFIG).read_text())["description"] == "my forty"
     assert (tmp_path / "shared" / CRITIC).read_bytes() == b"a piece critic"
+    assert main([str(run / "last"), str(tmp_path / "shared")]) == 1  # an earlier export: kept, without --overwrite
+    assert "--overwrite to replace it" in capsys.readouterr().err
+    assert json.loads((tmp_path / "shared" / CONFIG).read_text())["description"] == "my forty"
+    assert main([str(run / "last"), str(tmp_path / "shared"), "--overwrite"]) == 0
+    assert json.loads((tmp_path / "shared" / CONFIG).read_text())["description"] == ""
+    capsys.readouterr()
     assert main([str(straight_ae), str(tmp_path / "ae-model")]) == 1
     err = capsys.readouterr().err
     assert err == f"error: {straight_ae}: an autoencoder's checkpoint, not train-gan's; give the run tsm generate " \

@@ -127,7 +127,7 @@ def test_export_keeps_the_tuned_autoencoder_and_its_codebook(tuned_gan, tmp_path
     exported = GANModel.load(export_model(tuned_gan, tmp_path / "model"))
     original = GANModel.load(tuned_gan / "best")
     assert exported.ae.weights_sha256 == original.ae.weights_sha256
-    again = GANModel.load(export_model(tuned_gan, tmp_path / "model"))  # an earlier export is replaced, not refused
+    again = GANModel.load(export_model(tuned_gan, tmp_path / "model", overwrite=True))  # an earlier export replaced
     assert again.ae.weights_sha256 == original.ae.weights_sha256  # (it holds the tuned autoencoder.safetensors)
     assert torch.equal(exported.codebook, original.codebook)
     assert torch.equal(torch.stack(exported.sample_latents(1, 4, seed=2)),

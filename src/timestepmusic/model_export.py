@@ -18,10 +18,10 @@ from .script_errors import said_errors
 from .sequence import AVERAGED_GENERATOR
 
 
-def export_model(run: str | Path, dest: str | Path, description: str = "") -> Path:
+def export_model(run: str | Path, dest: str | Path, description: str = "", overwrite: bool = False) -> Path:
     """Copy what generation needs (generator + its autoencoder and piece critic, no training critic or optimizer) into
-    `dest`: a new or empty folder, or one an earlier export wrote (replaced whole); any other (the run itself, a user's
-    folder) is refused in one line, not deleted."""
+    `dest`: a new or empty folder, or, with `overwrite`, one an earlier export wrote (replaced whole); an earlier export
+    without it, or any other folder (the run itself, a user's folder), is refused in one line, not deleted."""
     weights = ("generator", AVERAGED_GENERATOR, "autoencoder", "codebook", "style_paths")  # (+ a fine-tuned autoencoder)
     exported = {f"{key}.safetensors" for key in weights} | {CODEBOOK, CONFIG, CRITIC, "autoencoder", ".DS_Store"}
     if Path(dest).exists():
@@ -30,6 +30,8 @@ def export_model(run: str | Path, dest: str | Path, description: str = "") -> Pa
             raise ValueError(f"{dest}: " + (f"holds {named(foreign, 1)}, which no export wrote (replacing the folder "
                                             "would delete it)" if foreign else "not a folder")
                              + "; give a new or empty folder to export into")
+        if not overwrite and any(p.name != ".DS_Store" for p in Path(dest).iterdir()):
+            raise ValueError(f"{dest} holds an earlier export already; give another folder, or --overwrite to replace it")
     folder, meta = read_meta(run if not (Path(run) / "best").is_dir() else Path(run) / "best")
     if meta.get("kind") != "gan":  # (an autoencoder run: --ae reads it as it is)
         what = "an autoencoder's checkpoint" if meta.get("kind") == "autoencoder" else "no generator's checkpoint"
@@ -59,10 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m timestepmusic.model_export", description=__doc__)
     parser.add_argument("run", help="a train-gan run folder (its best checkpoint, else its last) or one of its "
                         "checkpoints (RUN/last, RUN/best)")
-    parser.add_argument("dest", help="the model folder to write: new, empty, or an earlier export (replaced)")
+    parser.add_argument("dest", help="the model folder to write: new or empty (an earlier export: with --overwrite)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the earlier export in DEST")
     parser.add_argument("--description", default="", help="what the model is (tsm generate --model DEST --info -v shows it)")
     args = parser.parse_args(argv)
-    dest = said_errors(lambda: export_model(args.run, args.dest, args.description), args.dest, "the model")
+    dest = said_errors(lambda: export_model(args.run, args.dest, args.description, args.overwrite), args.dest, "the model")
     if dest is None:
         return 1
     print(f"wrote {dest}: tsm generate --model {dest}")

@@ -841,3 +841,16 @@ def test_a_kind_of_model_is_said_with_its_article():
 
     assert [arch_said(arch) for arch in ("conv", "rnn", "ar", "events", "my-gru")] == [
         "a conv model", "an rnn model", "an ar model", "an events model", "a my-gru model"]
+
+
+def test_a_corpus_chunked_otherwise_is_refused_before_any_warning(tiny_corpus, tiny_ae, tmp_path, capsys, caplog):
+    """train-gan warned that --steps 10 ends within the learning rate's warm-up, then refused the corpus (chunked
+    otherwise than its autoencoder's): the refusal is said alone, first."""
+    other = tmp_path / "corpus-05"
+    prepare([tiny_corpus.parent / "midi"], other, Config().override({"chunks.chunk_seconds": 0.5}), progress=False)
+    caplog.set_level("WARNING")
+    assert main(["train-gan", str(other), "--ae", str(tiny_ae), "--arch", "events", "--steps", "10",
+                 "--out", str(tmp_path / "run")]) != 0
+    assert "was trained with chunks.chunk_seconds=0.25 but the corpus" in capsys.readouterr().err
+    assert not [r.getMessage() for r in caplog.records if "warm-up" in r.getMessage()]
+    assert not (tmp_path / "run").exists()

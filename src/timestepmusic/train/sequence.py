@@ -76,6 +76,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
         config = config or checkpoint_config(source["meta"])
         ae_path = source["autoencoder_folder"] if ae_path is None else ae_path
     ae, config = autoencoder_for_run(out, ae_path, meta, config)
+    check_corpus_matches(ae.meta, corpus, "the autoencoder")  # (before any warning: a refused run warns of nothing)
     check_closing(config, arch, fresh=meta is None and source is None)
     if source is not None and source["meta"]["autoencoder"]["weights_sha256"] != ae.weights_sha256:
         raise ValueError(f"--init-from {init_from}: it was trained over another autoencoder than {ae_path}; "
@@ -91,7 +92,6 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
         log.warning("--steps %d ends within the learning rate's %d-step warm-up: it rises only to %.2g (ar.lr %g) and "
                     "never decays; give --steps above %d for the whole schedule", config.gan.steps, WARMUP_STEPS,
                     config.ar.lr * config.gan.steps / WARMUP_STEPS, config.ar.lr, WARMUP_STEPS)
-    check_corpus_matches(ae.meta, corpus, "the autoencoder")
     g = config.gan
     arm_class = arch_class(arch)
     ranks, device_name = from_environment(g.device)

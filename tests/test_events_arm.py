@@ -359,6 +359,8 @@ def test_a_prompt_is_kept_and_continued_from_the_cli(events_run, tiny_corpus, tm
                  "--continuation-only", "-o", str(tmp_path / "new")]) == 0
     new, _ = read_events(next((tmp_path / "new").glob("*.mid")))
     joined_s = p * 0.25
+    said = capsys.readouterr().out.splitlines()[-1]  # where to paste it: the prompt's end, as its line says
+    assert f"s drawn; the continuation only, after the prompt's {joined_s:.2f} s" in said
     after = whole.is_note & (whole.start_s >= joined_s - 1e-3)
     assert 0 < int(new.is_note.sum()) == int(after.sum())  # the drawn notes alone, as in the whole file …
     assert np.allclose(np.sort(new.start_s[new.is_note]), np.sort(whole.start_s[after]) - joined_s, atol=2e-3)  # … from 0

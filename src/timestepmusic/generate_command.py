@@ -344,7 +344,8 @@ def _say_written(args: argparse.Namespace, path: Path, events, meta, length_s: f
     from .waypoints import clock_text
 
     prompt_s = told.prompt_s
-    drawn = (f"{length_s:g} s drawn; the continuation only" if args.continuation_only else  # (a prompt's: after it)
+    drawn = (f"{length_s:g} s drawn; the continuation only, after the prompt's {prompt_s:.2f} s"  # (where to paste it)
+             if args.continuation_only else
              f"{length_s - prompt_s:g} s drawn after the prompt's {prompt_s:.2f} s" if prompt_s else f"{length_s:g} s drawn")
     notes, presses = int(events.is_note.sum()), pedal_presses(events)
     heard = heard_line(events, length_s, told.asked_from_s, told.asked, walked)

@@ -8,7 +8,7 @@ calibrated already is measured again only with --overwrite; deleting the style_c
 corpus is needed: the bank is in the weights. A shipped model is not changed in place: copy its folder first
 (`tsm generate --list` names them; they live in the package's models/ folder). The curves apply to requests at the
 guidance they were measured at (`tsm generate --guidance`; at any other, requests are told as asked). With -n 96, as
-the shipped models were measured, it draws 96 pieces for each of up to 72 told values: minutes on one core.
+the shipped models were measured, it draws 96 pieces for each of up to 72 told values: about a quarter of an hour on one core.
 """
 from __future__ import annotations
 

@@ -738,6 +738,10 @@ def test_one_performance_saved_at_another_tick_resolution_in_two_splits_is_said(
              "intensity": parsed[0].intensity}  # (other music, a millisecond later: not a copy)
     assert music_digest(moved) != music_digest({"ids": parsed[0].ids, "start_s": parsed[0].start_s,
                                                 "duration_s": parsed[0].duration_s, "intensity": parsed[0].intensity})
+    one_step = np.nextafter(0.5, 1.0)  # (two notes struck together, one float step apart in one file, not the other)
+    together = {"ids": np.array([60, 50]), "start_s": np.array([0.5, one_step]), "duration_s": np.array([1.0, 1.0]),
+                "intensity": np.array([64, 64])}
+    assert music_digest(together) == music_digest(together | {"start_s": np.array([one_step, 0.5])})
 
 
 def test_a_performance_that_begins_with_minutes_of_silence_is_said(tmp_path, caplog):

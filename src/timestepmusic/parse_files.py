@@ -251,9 +251,11 @@ def music_digest(arrays: dict[str, np.ndarray]) -> str:
     two files of the same music share however their bytes differ (another track layout or tick resolution, a program
     change). Times are taken to the microsecond: a tick resolution's float steps (0.4447916666666667 s at 1440 ticks a
     quarter, …664 at 480) are not other music."""
-    order = np.lexsort((arrays["ids"], arrays["start_s"]))  # [E]: by start, then id
-    columns = (np.asarray(arrays["ids"], np.int64), _microseconds(arrays["start_s"]),
-               _microseconds(np.asarray(arrays["duration_s"], np.float32)), np.asarray(arrays["intensity"], np.int64))
+    ids, start_us = np.asarray(arrays["ids"], np.int64), _microseconds(arrays["start_s"])  # [E] each
+    duration_us = _microseconds(np.asarray(arrays["duration_s"], np.float32))
+    intensity = np.asarray(arrays["intensity"], np.int64)
+    order = np.lexsort((intensity, duration_us, ids, start_us))  # [E]: by the start hashed, then id, duration, intensity
+    columns = (ids, start_us, duration_us, intensity)
     return hashlib.sha1(b"".join(np.ascontiguousarray(column[order]).tobytes() for column in columns)).hexdigest()
 
 

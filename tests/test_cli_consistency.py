@@ -73,6 +73,20 @@ def test_two_names_of_one_flag_given_two_values_are_refused(command, first, seco
         assert getattr(parser.parse_args([*command, *given]), dest) == "A", given
 
 
+@pytest.mark.parametrize("given", [["--real", "A", "--corpus", "A", "--corpus", "B"],
+                                   ["--corpus", "A", "--real", "A", "--real", "B"]])
+def test_a_name_given_again_after_another_is_held_to_the_others_value(given, capsys):
+    """OneFlagOfSeveralNames compared a value with the name given just before it alone: `--real A --corpus A --corpus
+    B` compared with B, silently, though --real A was given too. Every other name given is compared."""
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", "out", "-o", "report", *given])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == (f"error: {given[0]} A and {given[-2]} B both given: two names of one flag; "
+                                       "give one (see tsm evaluate --help)\n")
+    assert build_parser().parse_args(["evaluate", "out", "-o", "report", "--real", "A", "--real", "B", "--corpus",
+                                      "B"]).real == "B"  # (one name given again, then the other with its last value)
+
+
 def test_every_flag_of_several_long_names_refuses_two_values():
     """A flag spelt two ways (evaluate --real/--corpus, plot --out/--output) keeps one value: a new one added with an
     alias reads its names through usage_errors.OneFlagOfSeveralNames, which refuses two values."""

@@ -646,6 +646,25 @@ def test_tsm_plot_of_a_folder_says_the_files_in_its_subfolders_it_does_not_draw(
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
 
 
+def test_tsm_plot_does_not_say_a_subfolders_file_unread_where_it_is_given_too(tmp_path, caplog):
+    """`tsm plot mine/ "mine/recital 2024/b.mid"` drew b.mid, yet warned that it was in a subfolder 'which plot does not
+    read': the files said are those given no other way (c.MID alone here; none where the subfolder is given)."""
+    write_events(hand_made()[0], tmp_path / "mine" / "a.mid")
+    for name in ("b.mid", "c.MID"):
+        write_events(hand_made()[0], tmp_path / "mine" / "recital 2024" / name)
+    assert main(["plot", str(tmp_path / "mine"), str(tmp_path / "mine" / "recital 2024" / "b.mid"), "-o",
+                 str(tmp_path / "rolls") + "/"]) == 0
+    assert sorted(p.name for p in (tmp_path / "rolls").iterdir()) == ["a.png", "b.png"]
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert said == [f"{tmp_path / 'mine'}: 1 more MIDI file is in its subfolders, which plot does not read (recital "
+                    "2024/c.MID): only the 1 directly in it is read; give a subfolder to plot it"]
+    caplog.clear()
+    assert main(["plot", str(tmp_path / "mine"), str(tmp_path / "mine" / "recital 2024"), "-o",
+                 str(tmp_path / "rolls2") + "/"]) == 0
+    assert len(list((tmp_path / "rolls2").iterdir())) == 3
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
 def test_tsm_plot_draws_several_files_into_a_new_folder_and_skips_a_bad_one(tmp_path, capsys):
     first = write_events(hand_made()[0], tmp_path / "a.mid")
     second = write_events(hand_made()[0], tmp_path / "b.mid")

@@ -712,6 +712,38 @@ def test_one_performance_saved_again_in_other_bytes_in_two_splits_is_said(tmp_pa
                                "train": str(tmp_path / "midi" / names["train"] / "again.mid")}]
 
 
+def test_one_performance_saved_at_another_tick_resolution_in_two_splits_is_said(tmp_path, caplog):
+    """music_digest said two files of the same music share a digest 'however their bytes differ (another tick
+    resolution)', but it hashed the parsed seconds' float bits: a take saved at 1440 ticks a quarter beside its
+    480-tick original parses to times one float step apart (0.4447916666666667 against …664), so the copy in
+    another split went unsaid. Times are compared to the microsecond."""
+    from timestepmusic.parse_files import music_digest
+
+    names = {}  # a piece folder's name for each split
+    for k in range(200):
+        names.setdefault(split_by_hash(f"p{k}", 0.1, 0.1), f"p{k}")
+    notes, controls = simple_piece(3)
+    write_midi(tmp_path / "midi" / names["train"] / "take.mid", notes, controls)
+    finer = [Note(n.pitch, 3 * n.on, 3 * n.off, n.velocity) for n in notes]
+    write_midi(tmp_path / "midi" / names["test"] / "take.mid", finer, [CC(c.number, c.value, 3 * c.tick) for c in controls],
+               ticks_per_quarter=1440)
+    parsed = [read_events(tmp_path / "midi" / names[split] / "take.mid")[0] for split in ("train", "test")]
+    assert not np.array_equal(parsed[0].start_s, parsed[1].start_s)  # (the float steps this is about)
+    assert len({music_digest({"ids": e.ids, "start_s": e.start_s, "duration_s": e.duration_s,
+                              "intensity": e.intensity}) for e in parsed}) == 1
+    prepare([tmp_path / "midi"], tmp_path / "corpus", Config().override({"corpus.workers": 1}), progress=False)
+    said = [r.getMessage() for r in caplog.records if "in two splits as copies of one file" in r.getMessage()]
+    assert len(said) == 1 and f"{names['test']}/take.mid (test)" in said[0], said
+    moved = {"ids": parsed[0].ids, "start_s": parsed[0].start_s + 0.001, "duration_s": parsed[0].duration_s,
+             "intensity": parsed[0].intensity}  # (other music, a millisecond later: not a copy)
+    assert music_digest(moved) != music_digest({"ids": parsed[0].ids, "start_s": parsed[0].start_s,
+                                                "duration_s": parsed[0].duration_s, "intensity": parsed[0].intensity})
+    one_step = np.nextafter(0.5, 1.0)  # (two notes struck together, one float step apart in one file, not the other)
+    together = {"ids": np.array([60, 50]), "start_s": np.array([0.5, one_step]), "duration_s": np.array([1.0, 1.0]),
+                "intensity": np.array([64, 64])}
+    assert music_digest(together) == music_digest(together | {"start_s": np.array([one_step, 0.5])})
+
+
 def test_a_performance_that_begins_with_minutes_of_silence_is_said(tmp_path, caplog):
     """A take whose recorder ran five minutes before the playing (ASAP holds one: a fugue 269 s after its cut's start)
     went into the corpus without a word, its silence trained on as playing: data check and prepare say it; a take

@@ -54,15 +54,17 @@ class OneFlagOfSeveralNames(argparse.Action):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.given: tuple[argparse.Namespace, str, object] | None = None  # (the parse's namespace, the name, its value)
+        self.given: tuple[argparse.Namespace, dict[str, object]] | None = None  # (the parse's namespace, name → value)
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        if self.given is not None and self.given[0] is namespace:  # (a name given earlier in this parse)
-            _, name, value = self.given
+        if self.given is None or self.given[0] is not namespace:  # (the first of its names in this parse)
+            self.given = (namespace, {})
+        given = self.given[1]  # each name given earlier in this parse, with its last value (--real A --corpus A
+        for name, value in given.items():  # --corpus B: --real's A is held to B too, not only the name just before)
             if name != option_string and value != values:
                 raise argparse.ArgumentError(None, f"{name} {value} and {option_string} {values} both given: two names "
                                              "of one flag; give one")
-        self.given = (namespace, option_string, values)
+        given[option_string] = values
         setattr(namespace, self.dest, values)
 
 def near_flags(command: argparse.ArgumentParser, unknown: list[str]) -> str:

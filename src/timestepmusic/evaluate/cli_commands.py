@@ -223,7 +223,7 @@ def midi_files(given: list[str]) -> list[str]:
     one line."""
     from ..sources import midi_below, midi_in
 
-    files = []
+    files, folders = [], {}  # (each folder given → how many files directly in it)
     for path in given:
         if not path.strip():
             raise ValueError("FILE.mid: an empty name; give a MIDI file or a folder of them")
@@ -235,18 +235,22 @@ def midi_files(given: list[str]) -> list[str]:
                     f" (plot reads the folder itself, not its subfolders: {deeper[0].relative_to(path)} is in one)"
                     if deeper else ""))
             files += inside
-            said_below(Path(path), len(inside))
+            folders[path] = len(inside)
         else:
             files.append(path)
+    drawn = {Path(file).resolve() for file in files}  # (a subfolder's file given too, or its subfolder: not said)
+    for folder, inside in folders.items():
+        said_below(Path(folder), inside, drawn)
     return files
 
 
-def said_below(folder: Path, inside: int) -> None:
-    """Say the MIDI files in the subfolders of a folder given to plot, which it does not draw: a user's folder of
-    folders (a recital in a subfolder) drew the files at its top alone, without a word of the rest."""
+def said_below(folder: Path, inside: int, drawn: set[Path]) -> None:
+    """Say the MIDI files in the subfolders of a folder given to plot, which it does not draw (those in `drawn`,
+    resolved, given otherwise, are): a user's folder of folders (a recital in a subfolder) drew the files at its top
+    alone, without a word of the rest."""
     from ..sources import midi_below
 
-    deeper = midi_below(folder)
+    deeper = [p for p in midi_below(folder) if p.resolve() not in drawn]
     if deeper:
         log.warning("%s: %d more MIDI file%s in its subfolders, which plot does not read (%s%s): only the %d directly "
                     "in it %s read; give a subfolder to plot it", folder, len(deeper), "s are" if len(deeper) > 1

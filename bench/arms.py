@@ -63,6 +63,7 @@ from common import (  # noqa: E402
 
 # ---------------------------------------------------------------- runs
 
+
 def one_step_runs(corpus, ae_dir: Path, latents: Path, tmp: Path) -> dict[str, Path]:
     """A run of every arm trained for one step by train/sequence.py (default settings on the CPU), each seeded
     with the corpus latents encoded once (`latents`, linked into the run folder as its latent cache)."""

@@ -51,6 +51,7 @@ from common import (  # noqa: E402
 
 # ---------------------------------------------------------------- the two paths
 
+
 @torch.inference_mode()
 def baseline_encode(ae, corpus, rows: np.ndarray, within: np.ndarray) -> tuple[np.ndarray, float, float]:
     """Latents [K, L] of global chunks `rows`, one chunk at a time; wall and CPU seconds."""

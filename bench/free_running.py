@@ -68,7 +68,6 @@ def after_real_past(model, real_excerpts, chunks: int):
                     past.append(real)  # the real chunk is the past of the next
 
 
-
 def teacher_forced_keys(head, features, real, carry, counts, register):
     """The head's key choice for each event of one real chunk after a real past (one step of `after_real_past`),
     every lean included (EventHead.key_bias: ar.intervals, ar.voices, ar.tonal, ar.register); with ar.onsets the
@@ -94,6 +93,7 @@ def teacher_forced_keys(head, features, real, carry, counts, register):
     bias, _ = head.key_bias(at, at, classes, real.mask, carry, counts, register)  # [size, 88] or None
     logits = head.choices(states, None, key_bias=bias, chosen=chosen)["key"][:, :NUM_KEYS]  # [size, 88]
     return classes, states, chosen, bounds, logits
+
 
 def teacher_forced(model, real_excerpts, chunks: int, seed: int) -> dict[str, dict[str, np.ndarray]]:
     """Real and drawn chunk by chunk after a real past (`after_real_past`): {"real"/"drawn": {"duration_ln",

@@ -54,6 +54,7 @@ from common import (  # noqa: E402
 
 # ---------------------------------------------------------------- the baseline's pieces
 
+
 class WindowDataset(torch.utils.data.Dataset):
     """One window [L, T] of standardised latents per index; the DataLoader stacks them."""
 

@@ -41,6 +41,7 @@ from common import busy, copy_checkpoint, table, verdict, write_markdown  # noqa
 
 # ---------------------------------------------------------------- shared set-up
 
+
 def seed_run(run: Path, cache: Path) -> None:
     """Put the already-encoded latents into a run folder so that the trainer does not encode again."""
     run.mkdir(parents=True, exist_ok=True)

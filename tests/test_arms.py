@@ -31,6 +31,7 @@ from conftest import TINY_GAN, TINY_RNN, assert_same_weights, random_performance
 
 # --- a trivial likelihood arm, written only here ---------------------------------------------------
 
+
 class Gaussian(nn.Module):
     """Every chunk latent [L] independent, from one diagonal Gaussian."""
 

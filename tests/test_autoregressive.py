@@ -548,13 +548,13 @@ def test_a_warm_start_grows_the_transformers_table_and_says_so(tmp_path, caplog)
     assert "generator.trunk.position.weight grown from 4 to 6 positions" in caplog.text
 
 
-
 def test_a_warm_start_refuses_weights_that_are_not_those_its_config_was_saved_with(tmp_path):
     source = torch.nn.Linear(2, 2)
     save_file(dict(source.state_dict()), str(tmp_path / "generator.safetensors"))
     (tmp_path / "config.json").write_text(json.dumps({"weights": {"generator": "0" * 64}}))
     with pytest.raises(ValueError, match="not the weights config.json was saved with"):
         load_matching(tmp_path, {"generator": torch.nn.Linear(2, 2)})
+
 
 def test_ar_project_replaces_each_drawn_latent_by_its_round_trip(ar_run):
     model = GANModel.load(ar_run)

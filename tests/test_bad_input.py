@@ -813,7 +813,6 @@ def test_generate_in_python_into_a_file_is_one_line_naming_it(out, tmp_path, mon
     assert (tmp_path / "a_file").read_bytes() == b"mine"
 
 
-
 def test_generate_in_python_takes_the_command_s_lock_on_its_folder_and_seed(tmp_path, monkeypatch):
     """Two generate() calls (or one and `tsm generate`) writing one seed into one folder are not mixed: the second is
     refused in one line, as the command refuses a second command."""
@@ -824,6 +823,7 @@ def test_generate_in_python_takes_the_command_s_lock_on_its_folder_and_seed(tmp_
     with held_folder(tmp_path, ".generate-seed3.lock", "busy"):
         with pytest.raises(ValueError, match="another generate is writing seed 3's pieces into it now"):
             generate_api.generate(tmp_path, n=1, seed=3)
+
 
 @pytest.mark.parametrize("option", ["temperature", "mixture_temperature"])
 @pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])

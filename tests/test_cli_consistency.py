@@ -54,7 +54,6 @@ def test_evaluate_takes_its_corpus_as_corpus_too(tmp_path, capsys):
                                                    "corpus.json; run `tsm prepare`)")
 
 
-
 @pytest.mark.parametrize("command, first, second", [(["evaluate", "out", "-o", "report"], "--real", "--corpus"),
                                                     (["plot", "a.mid"], "-o", "--output"),
                                                     (["plot", "a.mid"], "--out", "--output")])
@@ -96,6 +95,7 @@ def test_every_flag_of_several_long_names_refuses_two_values():
     aliased = {(p.prog, tuple(a.option_strings)): isinstance(a, OneFlagOfSeveralNames) for p in subparsers(build_parser())
                for a in p._actions if sum(name.startswith("--") for name in a.option_strings) > 1}
     assert aliased == {("tsm evaluate", ("--real", "--corpus")): True, ("tsm plot", ("-o", "--out", "--output")): True}
+
 
 def test_data_check_names_a_file_given_for_its_folder_as_a_file(tmp_path, capsys):
     """A MIDI file (or the zip) given to data check was said to be 'no such folder', though it is there; evaluate and

@@ -41,7 +41,6 @@ def test_track_ends_tell_each_window_step_its_chunks_left(tiny_corpus):
     assert TrackEnds(corpus).left(rows, mask).tolist() == [[3, 2, 1, NOT_CLOSING]]
 
 
-
 def test_closing_to_the_last_onset_tells_the_final_chords_chunk_1(tiny_corpus):
     corpus = Corpus.open(tiny_corpus)
     ptr = np.asarray(corpus.track_chunk_ptr)
@@ -74,6 +73,7 @@ def test_chunks_after_the_final_onset_are_told_after_the_closing_and_read_their_
     assert TrackEnds(corpus, "last_onset").left(rows, torch.ones(rows.shape)).tolist() == [[2, 1, -1, -2]]
     with pytest.raises(ValueError, match="ar.closing_ring_s"):
         Config().override({"ar.closing_s": 8.0, "ar.closing_ring_s": 2.0})  # (counted to the end: nothing after)
+
 
 @pytest.fixture(scope="module")
 def closing_run(events_run, tiny_corpus, tmp_path_factory):  # noqa: F811
@@ -129,7 +129,6 @@ def test_ending_closes_a_piece_of_a_fixed_length_over_its_last_chunks(closing_ru
         str(pytest.raises(ValueError, GANModel.load(events_run / "last").sample_latents, 1, 2.0, 0, ending=True).value)
 
 
-
 def test_ending_says_so_where_the_whole_piece_is_its_closing(closing_run, caplog):
     out = closing_run.parent / "short"
     with caplog.at_level("WARNING"):  # the closing is 1 s; each piece half that
@@ -141,6 +140,7 @@ def test_ending_says_so_where_the_whole_piece_is_its_closing(closing_run, caplog
         assert main(["generate", "--model", str(closing_run / "last"), "--ending", "-n", "1", "--seconds", "2", "-o",
                      str(out), "--overwrite"]) == 0
     assert "closing all through" not in caplog.text
+
 
 def test_ending_with_a_cap_is_said_as_implied_and_draws_the_same(closing_run, events_run, tmp_path, caplog):  # noqa: F811
     """A new user's trial: `--ending --max-seconds 60` was taken without a word, and --ending changed nothing (a piece

@@ -239,7 +239,6 @@ def test_resuming_a_run_past_its_target_says_so(corpus, straight_ae, tmp_path, c
     assert (run / "last" / "pisa.safetensors").read_bytes() == before
 
 
-
 def test_resuming_a_finished_run_says_so_once_with_no_progress_bar(corpus, straight_ae, tmp_path, capsys, request):
     """`tsm train-gan --resume RUN` of a run at its last step drew its full progress bar, the 'already at step'
     warning glued to its end, then the bar again: stderr holds the warning alone, once (train-ae's too)."""
@@ -259,6 +258,7 @@ def test_resuming_a_finished_run_says_so_once_with_no_progress_bar(corpus, strai
         err = capsys.readouterr().err
         assert err == (f"WARNING: {run} is {said}; nothing to train (give --{said.split()[2]}s above 2 to train "
                        "on)\n"), err
+
 
 def test_resume_takes_the_runs_own_settings_repeated_and_refuses_others(corpus, straight_ae, tmp_path, capsys):
     """--set and --config with --resume go on where they set the run's own values (a script's first command line
@@ -663,7 +663,6 @@ def test_an_interrupted_run_says_where_in_its_log(kind, corpus, straight_ae, tmp
     assert last["event"] == "interrupted" and last["step"] == read_meta(run / "last")[1]["step"]
 
 
-
 @pytest.mark.parametrize("kind", ["ae", "gan"])
 @pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
 def test_a_run_stopped_by_sigterm_exits_143_as_one_stopped_by_ctrl_c_exits_130(kind, sig, status, corpus, straight_ae,
@@ -696,6 +695,7 @@ def test_a_run_stopped_by_sigterm_exits_143_as_one_stopped_by_ctrl_c_exits_130(k
     assert f"interrupted{by}: saved {run}/last at " in caplog.text
     last = read_metrics(run / "metrics.jsonl")[-1]
     assert last["event"] == "interrupted" and last["step"] == read_meta(run / "last")[1]["step"] == 3
+
 
 def test_a_full_disk_during_prepare_stops_it_and_marks_no_file_bad(tmp_path, monkeypatch):
     """The parse cache cannot be written (a full disk): prepare stops with one line naming the cache, and a rerun with

@@ -126,12 +126,12 @@ def test_dropped_notes_channels_and_controllers_are_counted(tmp_path):
     assert set(drops.to_dict()) >= {"notes_out_of_range", "drum_notes", "other_controllers", "restruck_notes"}
 
 
-
 def test_a_drum_channels_controllers_are_counted(tmp_path):
     notes = [Note(60, 0, 480), Note(38, 0, 240, channel=9)]
     controls = [CC(7, 100, 0, channel=9), CC(64, 127, 0, channel=9), CC(1, 30, 10)]
     _, drops = read(tmp_path, notes, controls)
     assert drops.drum_notes == 1 and drops.other_controllers == 3 and drops.pedal_messages == 0
+
 
 def test_an_instrument_layered_with_the_piano_is_left_out_and_counted(tmp_path):
     # a digital piano's layer: the piano on channel 1, strings (program 48) on channel 2 with a pedal of their own
@@ -255,7 +255,6 @@ def test_pedal_down_at_the_end_ends_at_the_end_of_the_file(tmp_path):
 def test_pedal_up_is_never_an_event(tmp_path):
     events, _ = read(tmp_path, [Note(60, 0, 960)], [CC(64, 0, 0), CC(64, 0, 480), CC(66, 0, 10)], pedal_bins=0)
     assert not (events.ids >= DAMPER_ID).any()
-
 
 
 def test_pedal_on_a_channel_without_notes_is_read(tmp_path):
@@ -611,7 +610,6 @@ def test_a_files_meta_says_the_key_tempo_and_making_and_keeps_every_time(tmp_pat
     assert not symusic.Score(str(plain)).markers and not symusic.Score(str(plain)).key_signatures
     with pytest.raises(ValueError, match="a tempo map from 0 s"):
         FileMeta(tempos=((1.0, 90.0),))
-
 
 
 def _bar_lines_s(grid, until_s: float, tmp_path) -> list[float]:

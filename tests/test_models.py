@@ -33,6 +33,7 @@ from conftest import TINY_AE, TINY_GAN, assert_same_weights, random_performance
 
 # --- PISA invariants on random tensors -----------------------------------------------------------
 
+
 def make_model() -> PISA:
     torch.manual_seed(0)
     return PISA(features=6, max_events=10, latent=12, hidden=32)

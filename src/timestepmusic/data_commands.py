@@ -16,7 +16,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from .stats import corpus_stats, format_stats, hours_said
 
     config = config_from_flags(args, {"chunk_seconds": "chunks.chunk_seconds", "max_events": "chunks.max_events",
-                            "pedal_bins": "events.pedal_bins", "workers": "corpus.workers"})
+                                      "pedal_bins": "events.pedal_bins", "workers": "corpus.workers"})
     missing = [source for source in args.sources if not Path(source).exists()]
     if missing:  # a source named on the command line, not a file found in one: a typo, said before anything is done
         raise ValueError(f"{missing[0]}: no such file or folder" + (f" (nor {', '.join(missing[1:])})"

@@ -18,11 +18,11 @@ from .midi import (
     piano_events,
 )
 from .parse_files import (
-    LATE_START_S,
     copies_across_splits,
     copies_said,
-    first_note_s,
+    event_arrays,
     generated_said,
+    late_start_s,
     late_starts_said,
     music_digest,
     written_by_generate,
@@ -232,11 +232,10 @@ def _check_files(result: DataCheck, performances: list[Performance]) -> None:
             events, _ = piano_events(load_score(perf.path), perf.path)
             check_timing(events, perf.path, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND)
             readable[perf.split] += 1
-            arrays = {"ids": events.ids, "start_s": events.start_s, "duration_s": events.duration_s,
-                      "intensity": events.intensity}
+            arrays = event_arrays(events)
             played.append((music_digest(arrays), perf.split, perf.path))
-            if first_note_s(arrays) > LATE_START_S:
-                result.late_starts.append((perf.path, first_note_s(arrays)))
+            if (late := late_start_s(arrays)) is not None:
+                result.late_starts.append((perf.path, late))
             if written_by_generate(perf.path, None):
                 result.generated.append(perf.path)
         except ValueError as e:

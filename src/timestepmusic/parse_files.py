@@ -193,8 +193,7 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
                     sha1 = hashlib.sha1(data).hexdigest()
                     cached = Path(cache_dir) / cache_name(sha1, pedal_bins)
             events, drops = piano_events(score_from_bytes(data, path), path, pedal_bins=pedal_bins, data=data)
-            arrays = {"ids": events.ids, "start_s": events.start_s,
-                      "duration_s": events.duration_s.astype(np.float32), "intensity": events.intensity}
+            arrays = event_arrays(events)
             try:
                 with atomic_path(cached, ".npz") as tmp:
                     np.savez(tmp, **arrays, end_s=events.end_s, drops=json.dumps(drops.to_dict()))
@@ -211,7 +210,6 @@ def _parse_file(job: tuple[str, str | None, int, str, float, float]) -> dict:
     except ValueError as e:
         message = str(e)
         return {"path": path, "error": message if message.startswith(f"{path}: ") else f"{path}: {message}"}
-
 
 
 CACHE_ENTRY = re.compile(r"[0-9a-f]{40}-b\d+(?:-r(\d+))?\.npz")  # cache_name's (no -r: before the reader was named)
@@ -285,10 +283,18 @@ def copies_said(crossed: list[dict[str, str]]) -> str:
 LATE_START_S = 30.0  # silence before a performance's first note past which it is said (ASAP's longest but one: 16 s)
 
 
-def first_note_s(arrays: dict[str, np.ndarray]) -> float:
-    """When a parsed file's first note starts (its arrays, as parsed_or_fault gives them), in seconds."""
+def event_arrays(events) -> dict[str, np.ndarray]:
+    """A file's events as the arrays a parse keeps (and caches): ids, starts, durations (float32) and intensities."""
+    return {"ids": events.ids, "start_s": events.start_s, "duration_s": events.duration_s.astype(np.float32),
+            "intensity": events.intensity}
+
+
+def late_start_s(arrays: dict[str, np.ndarray]) -> float | None:
+    """When a parsed file's first note starts (its arrays, as parsed_or_fault gives them), in seconds, where that is
+    later than LATE_START_S; None where it is not (or the file holds no note)."""
     struck = np.asarray(arrays["start_s"])[np.asarray(arrays["ids"]) < NUM_KEYS]
-    return float(struck.min()) if struck.size else 0.0
+    first = float(struck.min()) if struck.size else 0.0
+    return first if first > LATE_START_S else None
 
 
 def late_starts_said(late: list[tuple[str, float]]) -> str:

@@ -28,11 +28,10 @@ from .files import atomic_path, held_folder
 from .midi import DAMPER_ID, NUM_KEYS, READER_VERSION
 from .parse_files import (
     CACHE_ENTRY,
-    LATE_START_S,
     copies_across_splits,
     copies_said,
-    first_note_s,
     generated_said,
+    late_start_s,
     late_starts_said,
     music_digest,
     parsed_in_workers,
@@ -235,8 +234,8 @@ def warn_of_copies_across_splits(good: list[dict], by_path: dict) -> None:
 def warn_of_late_starts(good: list[dict]) -> None:
     """Say which performances begin with a long silence (parse_files.LATE_START_S): a recorder left running before the
     playing, or a movement cut out of a longer recording, is trained on as a pianist's silence."""
-    late = [(result["path"], first_note_s(result["arrays"])) for result in good]
-    late = [(path, seconds) for path, seconds in late if seconds > LATE_START_S]
+    late = [(result["path"], late_start_s(result["arrays"])) for result in good]
+    late = [(path, seconds) for path, seconds in late if seconds is not None]
     if late:
         log.warning("%s", late_starts_said(late))
 

@@ -115,10 +115,10 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
     from .train.ae import read_run, train_autoencoder
 
     args.checkpoint_s = checkpoint_s = args.checkpoint_minutes * 60 if args.checkpoint_minutes else None
-    config = None if args.resume else config_from_flags(args, {"latent": "ae.latent", "encoding": "encoding.encoding",
-                                                     "epochs": "ae.epochs", "device": "ae.device",
-                                                     "batch": "ae.batch_chunks", "lr": "ae.lr", "seed": "ae.seed",
-                                                     "compile": "ae.compile", "checkpoint_s": "ae.checkpoint_every_s"})
+    config = None if args.resume else config_from_flags(args, {
+        "latent": "ae.latent", "encoding": "encoding.encoding", "epochs": "ae.epochs", "device": "ae.device",
+        "batch": "ae.batch_chunks", "lr": "ae.lr", "seed": "ae.seed", "compile": "ae.compile",
+        "checkpoint_s": "ae.checkpoint_every_s"})
     out = _run_folder(args, "train-ae")
     if args.resume:  # (a run of another kind said as one first)
         from .config import Config

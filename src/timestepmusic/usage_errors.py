@@ -45,7 +45,6 @@ class OneLineParser(argparse.ArgumentParser):
             raise argparse.ArgumentError(action, f"{e.message}; did you mean {' or '.join(meant)}?") from None
 
 
-
 class OneFlagOfSeveralNames(argparse.Action):
     """A flag of several names (evaluate's --real and --corpus, plot's -o, --out and --output), stored as argparse
     stores one, except that two of its names given different values are refused in one line naming both: argparse
@@ -66,6 +65,7 @@ class OneFlagOfSeveralNames(argparse.Action):
                                              "of one flag; give one")
         given[option_string] = values
         setattr(namespace, self.dest, values)
+
 
 def near_flags(command: argparse.ArgumentParser, unknown: list[str]) -> str:
     """'; did you mean --seconds?' for an unknown long option close to one of `command`'s own (difflib's closest, as

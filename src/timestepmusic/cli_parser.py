@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Turn performances into a chunked corpus. SOURCE: a MAESTRO v3.0.0 folder (its csv "
                        "gives splits), an ASAP-style folder with metadata.csv (split by piece), any folder of .mid/.midi "
                        "(recursive; split by piece: each subfolder's files a piece, a file directly in it a piece of its "
-                       "own), or single files (each a piece of its folder's name: give mine/, not mine/*.mid, to split "
-                       "them). Bad files are skipped and listed.")
+                       "own), or single files (each a piece named by its folder, or by the file where given without one: "
+                       "give mine/, not mine/*.mid, to split them). Bad files are skipped and listed.")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.add_argument("-o", "--out", required=True, metavar="CORPUS", help="corpus folder (created; reused when up to date)")
     p.add_argument("--chunk-seconds", type=step_seconds_arg, help="time step in seconds (default 0.25)")

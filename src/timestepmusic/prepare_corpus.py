@@ -269,8 +269,8 @@ def empty_split_advice(tracks: list[dict]) -> str:
     folders = {Path(t["path"]).parent for t in tracks}
     folder = folders.pop() if len(folders) == 1 else None
     if folder is not None and len(tracks) > 1 and all(t["piece"] == folder.name for t in tracks):
-        return (f"all {len(tracks)} are one piece, {folder.name} (files given one by one are a piece of their folder's "
-                f"name, as a subfolder's files are): give the folder {folder} itself to make each file in it a piece "
+        return (f"all {len(tracks)} are one piece, {folder.name} (the files of one folder, given one by one or as a "
+                f"subfolder, are a piece named by it): give the folder {folder} itself to make each file in it a piece "
                 "of its own, or add pieces")
     return "put each piece's takes in a subfolder of their own, or add pieces"
 

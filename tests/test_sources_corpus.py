@@ -851,3 +851,49 @@ def test_preparing_other_performances_over_a_corpus_says_its_runs_will_not_resum
     with caplog.at_level("WARNING"):
         prepare([tmp_path / "moved"], out, SERIAL, progress=False)
     assert f"other performances (1 gone, e.g. {tmp_path / 'moved' / 'p0' / 'take.mid'})" in caplog.text
+
+
+def _zipped(folder: Path, archive: Path) -> Path:
+    """`folder` zipped into `archive` as a download holds it: every path under the folder's own name."""
+    import zipfile
+
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(archive, "w") as opened:
+        for path in sorted(folder.rglob("*")):
+            opened.write(path, path.relative_to(folder.parent))
+    return archive
+
+
+def test_a_maestro_download_given_by_its_parent_its_table_or_its_zip_names_the_folder_to_give(tmp_path, capsys):
+    """A MAESTRO user giving the folder above maestro-v3.0.0/ had it prepared as a plain folder (each year a piece, split
+    by hash: the official test split trained on) where data check refused it; the csv, the json or the zip given for
+    the folder was 'not a MIDI file (no MThd header)'. Prepare and data check now each say, in one line, which folder
+    to give (and, for a zip, to unzip it first)."""
+    from timestepmusic.cli import main
+
+    downloads = tmp_path / "downloads"
+    maestro = make_maestro(downloads / "maestro-v3.0.0")
+    elsewhere = _zipped(maestro, tmp_path / "zips" / "maestro-v3.0.0-midi.zip")
+    beside = _zipped(maestro, downloads / "maestro-v3.0.0-midi.zip")
+    (maestro / "maestro-v3.0.0.json").write_text("{}")  # (MAESTRO ships both tables; the csv is the one read)
+    only_zip = elsewhere.parent
+    expected = {
+        downloads: f"holds a dataset one level down, {maestro}, with its table: give that folder, which prepare splits "
+                   "as the dataset does",
+        maestro / "maestro-v3.0.0.csv": f"a dataset's table, not a performance: give the folder that holds it, {maestro}",
+        maestro / "maestro-v3.0.0.json": f"a dataset's table, not a performance: give the folder that holds it, {maestro}",
+        elsewhere: f"a zip archive: unzip it first (unzip {elsewhere} -d {elsewhere.parent}), then give the folder it "
+                   f"holds, {elsewhere.parent / 'maestro-v3.0.0'}",
+        beside: f"a zip archive; the folder it holds is unzipped beside it: give that folder, {maestro}",
+    }
+    expected[only_zip] = f"no MIDI files, but {elsewhere}: {expected[elsewhere]}"
+    for source, said in expected.items():
+        assert main(["data", "check", str(source)]) == 1
+        assert capsys.readouterr().out.strip() == f"NOT OK: {source}: {said}"
+        out = tmp_path / "corpus"
+        assert main(["prepare", str(source), "--out", str(out), "-q"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == f"error: no usable performance in {source} ({source}: {said})", err
+        assert not out.exists()
+    performances, problems = discover([downloads, maestro])  # (beside the dataset itself: the parent skipped, listed)
+    assert len(performances) == len(MAESTRO_ROWS) and [p.path for p in problems] == [str(downloads)]

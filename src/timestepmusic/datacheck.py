@@ -32,12 +32,15 @@ from .sources import (
     SPLITS,
     Performance,
     SourceProblem,
+    file_not_a_source,
     find_maestro_table,
     midi_below,
     midi_in,
+    nested_said,
     read_asap,
     read_folder,
     read_maestro,
+    unzipped_said,
 )
 from .stage_configs import CorpusConfig
 
@@ -129,7 +132,8 @@ def check_data(folder: str | Path) -> DataCheck:
     problem, said in one line."""
     folder = Path(folder)
     if not folder.is_dir():  # (a file given for it said as one, not as missing)
-        why = "a file, not a folder; give the folder that holds the dataset" if folder.exists() else "no such folder"
+        why = ((folder.is_file() and file_not_a_source(folder)) or "a file, not a folder; give the folder that holds the "
+               "dataset") if folder.exists() else "no such folder"
         return DataCheck(str(folder), problems=[{"file": str(folder), "reason": why}])
     if find_maestro_table(folder) is not None:
         return check_maestro(folder)
@@ -186,17 +190,14 @@ def check_folder(folder: str | Path) -> DataCheck:
     """A folder of MIDI files with no table (sources.read_folder, as `tsm prepare` reads it): each folder's files one
     piece, split with the default fractions; a folder with no MIDI file is one problem."""
     folder = Path(folder)
-    nested = sorted(table.parent for pattern in ("*/maestro-v3.0.0.csv", "*/maestro-v3.0.0.json", "*/metadata.csv")
-                    for table in folder.glob(pattern))
-    if nested:  # (prepare would read it as a folder of MIDI files, each year or composer a piece)
-        return DataCheck(str(folder), problems=[{"file": str(folder), "reason": (
-            f"holds a dataset one level down, {nested[0]}, with its table: give that folder, which prepare splits as "
-            "the dataset does")}])
+    nested = nested_said(folder)
+    if nested:  # (prepare refuses it: read as a folder of MIDI files, each year or composer would be a piece)
+        return DataCheck(str(folder), problems=[{"file": str(folder), "reason": nested}])
     unreadable: list[SourceProblem] = []
     performances = read_folder(folder, CorpusConfig().validation_fraction, CorpusConfig().test_fraction, unreadable)
     found = [{"file": p.path, "reason": p.reason} for p in unreadable]
     if not performances:
-        return DataCheck(str(folder), problems=found + [{"file": str(folder), "reason": NO_MIDI}])
+        return DataCheck(str(folder), problems=found + [{"file": str(folder), "reason": unzipped_said(folder) or NO_MIDI}])
     result = DataCheck(str(folder), layout=FOLDER)
     result.problems += found
     _check_files(result, performances)

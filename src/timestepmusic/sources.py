@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -177,6 +178,58 @@ def shown_name(path: Path | str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+TABLE_PATTERNS = ("maestro-v*.csv", "maestro-v*.json", "metadata.csv")  # (a dataset's table, as the folder's is found)
+
+
+def nested_datasets(folder: Path) -> list[Path]:
+    """The folders one level below `folder` that hold a dataset's table (MAESTRO's or ASAP's), sorted: read as a plain
+    folder, each year or composer would become a piece and the dataset's split be lost."""
+    return sorted({table.parent for pattern in TABLE_PATTERNS for table in folder.glob(f"*/{pattern}")})
+
+
+def nested_said(folder: Path) -> str | None:
+    """Why `folder` cannot be read as a folder of MIDI files (it holds a dataset one level down), or None."""
+    nested = nested_datasets(folder)
+    if not nested:
+        return None
+    return (f"holds a dataset one level down, {nested[0]}, with its table: give that folder, which prepare splits as "
+            "the dataset does")
+
+
+def zip_top_folder(archive: Path) -> str | None:
+    """The one folder at the top of a zip archive (MAESTRO's: maestro-v3.0.0), or None."""
+    try:
+        with zipfile.ZipFile(archive) as opened:
+            tops = {name.split("/")[0] for name in opened.namelist() if "/" in name}
+    except (OSError, zipfile.BadZipFile):
+        return None
+    return tops.pop() if len(tops) == 1 else None
+
+
+def unzipped_said(folder: Path) -> str | None:
+    """What to do with a folder that holds no MIDI file but a zip archive directly in it (a download not yet
+    unzipped), or None where it holds none."""
+    archives = sorted(path for path in folder.iterdir() if path.is_file() and zipfile.is_zipfile(path))
+    if not archives:
+        return None
+    return f"no MIDI files, but {archives[0]}: {file_not_a_source(archives[0])}"
+
+
+def file_not_a_source(path: Path) -> str | None:
+    """Why the file `path` is no performance but a dataset's download or table (a zip archive not yet unzipped, a
+    MAESTRO or ASAP table given for its folder), in words saying what to give instead; None for any other file."""
+    if zipfile.is_zipfile(path):
+        top = zip_top_folder(path)
+        if top and (path.parent / top).is_dir():
+            return f"a zip archive; the folder it holds is unzipped beside it: give that folder, {path.parent / top}"
+        into = f" -d {path.parent}" if path.parent != Path(".") else ""
+        holds = f", {path.parent / top}" if top else ""
+        return f"a zip archive: unzip it first (unzip {path}{into}), then give the folder it holds{holds}"
+    if any(path.match(pattern) for pattern in TABLE_PATTERNS):
+        return f"a dataset's table, not a performance: give the folder that holds it, {path.parent}"
+    return None
+
+
 def read_folder(folder: Path, validation_fraction: float, test_fraction: float,
                 problems: list[SourceProblem]) -> list[Performance]:
     found: list[Path] = []
@@ -220,8 +273,15 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
                     origins = maestro_origins(source)
                     cut_from |= origins
                     unchecked += [] if origins else [source]
+                elif nested_said(source):
+                    problems.append(SourceProblem(str(source), nested_said(source)))
                 else:
-                    performances += read_folder(source, validation_fraction, test_fraction, problems)
+                    found = read_folder(source, validation_fraction, test_fraction, problems)
+                    if not found and unzipped_said(source):
+                        problems.append(SourceProblem(str(source), unzipped_said(source)))
+                    performances += found
+            elif source.is_file() and file_not_a_source(source):
+                problems.append(SourceProblem(str(source), file_not_a_source(source)))
             elif source.is_file():
                 piece = source.parent.name or source.stem
                 performances.append(Performance(path=str(source), title=source.stem, piece=piece,

@@ -897,3 +897,30 @@ def test_a_maestro_download_given_by_its_parent_its_table_or_its_zip_names_the_f
         assert not out.exists()
     performances, problems = discover([downloads, maestro])  # (beside the dataset itself: the parent skipped, listed)
     assert len(performances) == len(MAESTRO_ROWS) and [p.path for p in problems] == [str(downloads)]
+
+
+def test_a_year_folder_of_maestro_prepared_alone_warns_that_the_official_split_is_not_kept(tmp_path, caplog, capsys):
+    """`tsm prepare maestro-v3.0.0/2004` (or its files) read the year folder as a plain folder, split by hash, without a
+    word: MAESTRO's test performances could be trained on. Prepare and data check now warn, naming the dataset's folder
+    to give; not where that folder is read too (a file its table leaves out, given beside it)."""
+    from timestepmusic.cli import main
+
+    maestro = make_maestro(tmp_path / "maestro-v3.0.0")
+    year = maestro / "2004"
+    said = (f"{year} is inside a dataset, {maestro} (its table maestro-v3.0.0.csv): read without the table, it is split "
+            f"by hash, not as the dataset splits it, so the dataset's test performances may be trained on; give {maestro} "
+            "to keep its split")
+    with caplog.at_level("WARNING"):
+        performances, problems = discover([year])
+    assert len(performances) == 1 and problems == [] and said in caplog.text
+    assert main(["data", "check", str(year)]) == 0
+    assert f"\n  warning: {said}\n" in capsys.readouterr().out
+    caplog.clear()
+    take = next(year.iterdir())
+    with caplog.at_level("WARNING"):
+        discover([take])
+        assert said.replace(str(year), str(take), 1) in caplog.text
+        caplog.clear()
+        discover([maestro, take])
+        discover([make_plain(tmp_path / "mine")[0].parent])
+    assert "is inside a dataset" not in caplog.text

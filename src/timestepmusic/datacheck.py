@@ -32,6 +32,7 @@ from .sources import (
     SPLITS,
     Performance,
     SourceProblem,
+    enclosing_said,
     file_not_a_source,
     find_maestro_table,
     midi_below,
@@ -76,6 +77,9 @@ class DataCheck:
     late_starts: list[tuple[str, float]] = field(default_factory=list)
     """Readable files that begin with more than LATE_START_S of silence (path, seconds before the first note): prepare
     reads them, and warns (not a problem)."""
+    inside: str | None = None
+    """The warning of a folder read without a table that lies inside a dataset (sources.enclosing_said): prepare reads
+    it, split by hash, and warns (not a problem)."""
     copies: list[dict[str, str]] = field(default_factory=list)
     """Performances found in two splits ({split: a path}), as copies of one file or the same music saved again:
     prepare reads them, and warns (not a problem)."""
@@ -112,6 +116,8 @@ class DataCheck:
         if self.unlisted:
             lines.append(f"  note: {len(self.unlisted)} MIDI file(s) here that the table does not list, e.g. "
                          f"{self.unlisted[0]}: prepare leaves them out (give them as a source of their own)")
+        if self.inside:  # (as prepare warns, said before it is run)
+            lines.append(f"  warning: {self.inside}")
         if self.generated:  # (as prepare warns, said before it is run)
             lines.append(f"  warning: {generated_said(self.generated, sum(self.readable.values()))}")
         if self.copies:  # (as prepare warns, said before it is run)
@@ -198,7 +204,7 @@ def check_folder(folder: str | Path) -> DataCheck:
     found = [{"file": p.path, "reason": p.reason} for p in unreadable]
     if not performances:
         return DataCheck(str(folder), problems=found + [{"file": str(folder), "reason": unzipped_said(folder) or NO_MIDI}])
-    result = DataCheck(str(folder), layout=FOLDER)
+    result = DataCheck(str(folder), layout=FOLDER, inside=enclosing_said(folder))
     result.problems += found
     _check_files(result, performances)
     return result

@@ -196,6 +196,23 @@ def nested_said(folder: Path) -> str | None:
             "the dataset does")
 
 
+def enclosing_said(source: Path, read_too: frozenset[Path] = frozenset()) -> str | None:
+    """A warning where `source` (a folder or file read without a table) lies inside a dataset whose table is a folder or
+    two above it (MAESTRO's year folder, an ASAP composer's): read alone it is split by hash, not as the dataset splits
+    it. None elsewhere, and where the dataset's folder is read too (`read_too`, absolute: a file its table leaves out,
+    given beside it)."""
+    for above in list(source.absolute().parents)[:3]:
+        table = find_maestro_table(above) or ((above / "metadata.csv") if (above / "metadata.csv").is_file() else None)
+        if table is not None and above in read_too:
+            return None
+        if table is not None:
+            dataset = Path(os.path.relpath(above)) if not source.is_absolute() else above
+            return (f"{source} is inside a dataset, {dataset} (its table {table.name}): read without the table, it is "
+                    "split by hash, not as the dataset splits it, so the dataset's test performances may be trained "
+                    f"on; give {dataset} to keep its split")
+    return None
+
+
 def zip_top_folder(archive: Path) -> str | None:
     """The one folder at the top of a zip archive (MAESTRO's: maestro-v3.0.0), or None."""
     try:
@@ -259,6 +276,7 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
     maestro_files: dict[str, Performance] = {}  # MAESTRO's midi_filename → its performance
     cut_from: dict[str, str] = {}  # an ASAP performance's path → the MAESTRO midi_filename it is cut from
     unchecked: list[Path] = []  # ASAP folders whose table names no MAESTRO file their performances are cut from
+    inside: list[Path] = []  # folders and files read without a table: said where a dataset's table is above them
     for source in map(Path, sources):
         try:
             if source.is_dir():
@@ -277,12 +295,14 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
                     problems.append(SourceProblem(str(source), nested_said(source)))
                 else:
                     found = read_folder(source, validation_fraction, test_fraction, problems)
+                    inside.append(source)
                     if not found and unzipped_said(source):
                         problems.append(SourceProblem(str(source), unzipped_said(source)))
                     performances += found
             elif source.is_file() and file_not_a_source(source):
                 problems.append(SourceProblem(str(source), file_not_a_source(source)))
             elif source.is_file():
+                inside.append(source)
                 piece = source.parent.name or source.stem
                 performances.append(Performance(path=str(source), title=source.stem, piece=piece,
                                                 split=split_by_hash(piece, validation_fraction, test_fraction)))
@@ -290,6 +310,10 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
                 problems.append(SourceProblem(str(source), "no such file or folder"))
         except (OSError, ValueError, KeyError, csv.Error) as e:
             problems.append(SourceProblem(str(source), f"unusable source ({e})"))
+    read_too = frozenset(Path(source).absolute() for source in sources)
+    said_inside = next(filter(None, (enclosing_said(source, read_too) for source in inside)), None)
+    if said_inside:  # (said once: a dataset's files given one by one would say it for each)
+        log.warning(said_inside)
     unique = list({p.path: p for p in performances}.values())
     if maestro_files and unchecked:  # (the ASAP table of another release, without the column)
         log.warning("%s: its metadata.csv names no MAESTRO file its performances are cut from (maestro_midi_performance), "

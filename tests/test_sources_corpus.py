@@ -924,3 +924,27 @@ def test_a_year_folder_of_maestro_prepared_alone_warns_that_the_official_split_i
         discover([maestro, take])
         discover([make_plain(tmp_path / "mine")[0].parent])
     assert "is inside a dataset" not in caplog.text
+
+
+def test_data_check_says_where_maestros_json_disagrees_with_its_csv(tmp_path, capsys):
+    """MAESTRO ships its table twice, as csv and json; prepare reads the csv. A json edited apart from it (another split
+    for one performance, a row the csv lacks) passed data check without a word: it is now a note, naming the file and
+    how they differ (not a problem: still OK)."""
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0")
+    json_table = make_maestro(tmp_path / "json", table="json") / "maestro-v3.0.0.json"
+    data = json.loads(json_table.read_text())
+    (folder / "maestro-v3.0.0.json").write_text(json.dumps(data))
+    assert check_maestro(folder).disagreeing == []  # (the same rows: nothing said)
+    data["split"]["3"] = "train"  # (the csv's test performance)
+    for column, value in zip(data, ("Franz Liszt", "Etude", "train", 2018, "2018/extra.midi", "", 1)):
+        data[column]["5"] = value
+    (folder / "maestro-v3.0.0.json").write_text(json.dumps(data))
+    result = check_maestro(folder)
+    changed, added = folder / MAESTRO_ROWS[3][4], folder / "2018" / "extra.midi"
+    assert result.disagreeing == [f"{changed}: split 'test' in the csv, 'train' in the json", f"{added}: not in the csv"]
+    assert result.ok and main(["data", "check", str(folder)]) == 0
+    assert (f"  note: the json disagrees with the csv in 2 place(s), e.g. {changed}: split 'test' in the csv, 'train' "
+            "in the json: prepare reads the csv") in capsys.readouterr().out

@@ -69,6 +69,9 @@ class DataCheck:
     composers: int = 0
     problems: list[dict] = field(default_factory=list)
     """{"file", "reason"} of each file missing or unreadable (or of the table, or the folder)."""
+    disagreeing: list[str] = field(default_factory=list)
+    """Where a MAESTRO folder holds both tables: each performance the json says otherwise than the csv (its file, and
+    how), read as the csv says (not a problem)."""
     unlisted: list[str] = field(default_factory=list)
     """MIDI files in a MAESTRO folder that its table does not list: prepare leaves them out (not a problem)."""
     generated: list[str] = field(default_factory=list)
@@ -113,6 +116,9 @@ class DataCheck:
                 means = {"train": "nothing can be trained on it"} | EMPTY_SPLIT_MEANS
                 lines.append(f"  note: no performance in the {split} split, so {means[split]}; put each piece's takes "
                              "in a subfolder of their own, or add pieces")
+        if self.disagreeing:
+            lines.append(f"  note: the json disagrees with the csv in {len(self.disagreeing)} place(s), e.g. "
+                         f"{self.disagreeing[0]}: prepare reads the csv")
         if self.unlisted:
             lines.append(f"  note: {len(self.unlisted)} MIDI file(s) here that the table does not list, e.g. "
                          f"{self.unlisted[0]}: prepare leaves them out (give them as a source of their own)")
@@ -162,11 +168,32 @@ def check_maestro(folder: str | Path) -> DataCheck:
         return result
     result.table = str(table)
     performances = _check_table(result, table, lambda: read_maestro(folder, table))
+    if performances and table.suffix == ".csv" and table.with_suffix(".json").is_file():
+        result.disagreeing = _disagreeing(performances, folder, table.with_suffix(".json"))
     if performances:
         listed = {str(Path(p.path)) for p in performances}
         result.unlisted = [str(p) for p in midi_in(folder) + midi_below(folder)  # (one put beside the table too)
                            if str(p) not in listed]
     return result
+
+
+def _disagreeing(performances: list[Performance], folder: Path, json_table: Path) -> list[str]:
+    """Each of the csv's `performances` that the MAESTRO json beside it says otherwise (its split, composer or title,
+    or not at all), as '{file}: split train in the csv, test in the json'; the json's own rows the csv lacks too.
+    None where the json cannot be read (it is not read by prepare either)."""
+    try:
+        from_json = {p.path: p for p in read_maestro(folder, json_table)}
+    except (ValueError, KeyError, OSError, TypeError, AttributeError):
+        return []
+    said = []
+    for perf in performances:
+        other = from_json.pop(perf.path, None)
+        if other is None:
+            said.append(f"{perf.path}: not in the json")
+            continue
+        said += [f"{perf.path}: {name} {getattr(perf, name)!r} in the csv, {getattr(other, name)!r} in the json"
+                 for name in ("split", "composer", "title") if getattr(perf, name) != getattr(other, name)]
+    return said + [f"{path}: not in the csv" for path in from_json]
 
 
 def check_asap(folder: str | Path) -> DataCheck:

@@ -851,6 +851,15 @@ def test_preparing_other_performances_over_a_corpus_says_its_runs_will_not_resum
     with caplog.at_level("WARNING"):
         prepare([tmp_path / "moved"], out, SERIAL, progress=False)
     assert f"other performances (1 gone, e.g. {tmp_path / 'moved' / 'p0' / 'take.mid'})" in caplog.text
+    caplog.clear()  # a MAESTRO year folder prepared over the whole dataset's corpus: its file that moved split was said
+    maestro, out = make_maestro(tmp_path / "maestro-v3.0.0"), tmp_path / "maestro-corpus"  # as '1 new; 5 gone, e.g.'
+    prepare([maestro], out, SERIAL, progress=False)  # that very file, still there
+    bach = maestro / MAESTRO_ROWS[2][4]  # (the csv's validation performance; alone in its folder, a piece of its own)
+    assert [p.split for p in discover([bach.parent], 0.3, 0.3)[0]] == ["test"]  # (SERIAL's fractions: it moves)
+    with caplog.at_level("WARNING"):
+        prepare([bach.parent], out, SERIAL, progress=False)
+    assert (f"other performances ({len(MAESTRO_ROWS) - 1} gone, e.g. {maestro / MAESTRO_ROWS[0][4]}; 1 moved to another "
+            f"split, e.g. {bach} (validation → test)); it is replaced") in caplog.text, caplog.text
 
 
 def _zipped(folder: Path, archive: Path) -> Path:

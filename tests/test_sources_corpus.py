@@ -957,3 +957,17 @@ def test_data_check_says_where_maestros_json_disagrees_with_its_csv(tmp_path, ca
     assert result.ok and main(["data", "check", str(folder)]) == 0
     assert (f"  note: the json disagrees with the csv in 2 place(s), e.g. {changed}: split 'test' in the csv, 'train' "
             "in the json: prepare reads the csv") in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("table", ["csv", "json"])
+def test_a_maestro_table_saved_by_a_spreadsheet_with_a_byte_order_mark_is_read(tmp_path, table):
+    """A maestro-v3.0.0.csv edited and saved as 'CSV UTF-8' by a spreadsheet starts with a byte-order mark: it was
+    refused as 'not a MAESTRO table, missing column(s) ['canonical_composer']' though the column is there (the json
+    would not parse). It is read, its accented names as written."""
+    folder = make_maestro(tmp_path / "maestro-v3.0.0", table=table)
+    path = folder / f"maestro-v3.0.0.{table}"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    performances, problems = discover([folder])
+    assert problems == [] and len(performances) == len(MAESTRO_ROWS)
+    assert [p.composer for p in performances] == [row[0] for row in MAESTRO_ROWS]
+    assert [p.split for p in performances] == [row[2] for row in MAESTRO_ROWS]

@@ -71,7 +71,7 @@ ASAP_COLUMNS = {"composer", "title", "folder", "midi_performance"}
 def csv_rows(table: Path) -> tuple[list[dict], list[int]]:
     """A csv table's rows (csv.DictReader's) and the line each ends on (a quoted field may span lines, and blank lines
     are skipped: counting rows would not say where one is)."""
-    with table.open(newline="") as f:
+    with table.open(newline="", encoding="utf-8-sig") as f:  # (a spreadsheet's save starts with a byte-order mark)
         reader = csv.DictReader(f)
         rows, lines = [], []
         for row in reader:
@@ -100,7 +100,7 @@ def read_maestro(folder: Path, table: Path) -> list[Performance]:
     if table.suffix == ".csv":
         rows, lines = csv_rows(table)
     else:
-        columns = json.loads(table.read_text())
+        columns = json.loads(table.read_text(encoding="utf-8-sig"))
         keys = list(columns)
         rows = [{k: columns[k][i] for k in keys} for i in columns[keys[0]]]
     checked_rows(table, rows, MAESTRO_COLUMNS, "a MAESTRO table", lines)

@@ -971,3 +971,39 @@ def test_a_maestro_table_saved_by_a_spreadsheet_with_a_byte_order_mark_is_read(t
     assert problems == [] and len(performances) == len(MAESTRO_ROWS)
     assert [p.composer for p in performances] == [row[0] for row in MAESTRO_ROWS]
     assert [p.split for p in performances] == [row[2] for row in MAESTRO_ROWS]
+
+
+@pytest.mark.parametrize("table", ["csv", "json"])
+def test_a_maestro_row_whose_split_is_none_of_the_three_is_listed_not_prepared_into_no_split(tmp_path, capsys, table):
+    """A MAESTRO table edited by hand with 'Train' or 'eval' in its split column: prepare put those files into the
+    corpus in no split (counted in `all`, never trained nor tested on) and data check left them out of every count,
+    both without a word. 'Train ' is read as train; 'eval' is skipped and listed by prepare, a problem to data check."""
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0", table=table)
+    path = folder / f"maestro-v3.0.0.{table}"
+    if table == "csv":
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        rows[1][2], rows[4][2] = "Train ", "eval"
+        with path.open("w", newline="") as f:
+            csv.writer(f).writerows(rows)
+        row = "line 5"
+    else:
+        data = json.loads(path.read_text())
+        data["split"]["0"], data["split"]["3"] = "Train ", "eval"
+        path.write_text(json.dumps(data))
+        row = "row 3"
+    evaluated = str(folder / MAESTRO_ROWS[3][4])
+    said = f"its split in {path.name} ({row}) is 'eval', not one of train, validation, test: left out"
+    performances, problems = discover([folder])
+    assert [p.split for p in performances] == ["train", "train", "validation", "train"]
+    assert [(p.path, p.reason) for p in problems] == [(evaluated, said)]
+    result = check_maestro(folder)
+    assert result.listed == {"train": 3, "validation": 1} and result.problems == [{"file": evaluated, "reason": said}]
+    assert result.unlisted == [] and not result.ok
+    assert main(["prepare", str(folder), "--out", str(tmp_path / "corpus"), "-q"]) == 0
+    assert f"skipped {evaluated}: {said}" in capsys.readouterr().err
+    corpus = Corpus.open(tmp_path / "corpus")
+    assert sorted(t["split"] for t in corpus.tracks) == ["train", "train", "train", "validation"]

@@ -167,11 +167,13 @@ def check_maestro(folder: str | Path) -> DataCheck:
                                 "reason": "no MAESTRO table (maestro-v3.0.0.csv or .json); is this the unzipped folder?"})
         return result
     result.table = str(table)
-    performances = _check_table(result, table, lambda: read_maestro(folder, table))
+    left_out: list[SourceProblem] = []  # (rows in no split)
+    performances = _check_table(result, table, lambda: read_maestro(folder, table, left_out))
+    result.problems += [{"file": p.path, "reason": p.reason} for p in left_out]
     if performances and table.suffix == ".csv" and table.with_suffix(".json").is_file():
         result.disagreeing = _disagreeing(performances, folder, table.with_suffix(".json"))
     if performances:
-        listed = {str(Path(p.path)) for p in performances}
+        listed = {str(Path(p.path)) for p in performances} | {str(Path(p.path)) for p in left_out}  # (said once)
         result.unlisted = [str(p) for p in midi_in(folder) + midi_below(folder)  # (one put beside the table too)
                            if str(p) not in listed]
     return result

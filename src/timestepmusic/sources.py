@@ -95,7 +95,10 @@ def checked_rows(table: Path, rows: list[dict], columns: set[str], kind: str,
     return rows
 
 
-def read_maestro(folder: Path, table: Path) -> list[Performance]:
+def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None = None) -> list[Performance]:
+    """The performances a MAESTRO table lists, each in its row's split (its case and spaces aside: `Train `); a row
+    whose split is none of SPLITS is left out, and said in `problems` (where given) naming the row: in no split, its
+    file would be prepared but neither trained nor tested on."""
     lines = None
     if table.suffix == ".csv":
         rows, lines = csv_rows(table)
@@ -104,9 +107,19 @@ def read_maestro(folder: Path, table: Path) -> list[Performance]:
         keys = list(columns)
         rows = [{k: columns[k][i] for k in keys} for i in columns[keys[0]]]
     checked_rows(table, rows, MAESTRO_COLUMNS, "a MAESTRO table", lines)
-    return [Performance(path=str(folder / r["midi_filename"]), composer=r["canonical_composer"],
-                        title=r["canonical_title"], piece=f'{r["canonical_composer"]}/{r["canonical_title"]}',
-                        split=r["split"], year=int(r["year"]) if r.get("year") else None) for r in rows]
+    performances = []
+    for number, r in enumerate(rows):
+        path, split = str(folder / r["midi_filename"]), str(r["split"]).strip().lower()
+        if split not in SPLITS:
+            row = f"line {lines[number]}" if lines else f"row {number}"
+            if problems is not None:
+                problems.append(SourceProblem(path, f"its split in {table.name} ({row}) is {r['split']!r}, not one of "
+                                                    f"{', '.join(SPLITS)}: left out"))
+            continue
+        performances.append(Performance(path=path, composer=r["canonical_composer"], title=r["canonical_title"],
+                                        piece=f'{r["canonical_composer"]}/{r["canonical_title"]}', split=split,
+                                        year=int(r["year"]) if r.get("year") else None))
+    return performances
 
 
 def read_asap(folder: Path, validation_fraction: float, test_fraction: float) -> list[Performance]:
@@ -282,7 +295,7 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
             if source.is_dir():
                 table = find_maestro_table(source)
                 if table is not None:
-                    read = read_maestro(source, table)
+                    read = read_maestro(source, table, problems)
                     maestro_files |= {Path(p.path).relative_to(source).as_posix(): p for p in read
                                       if Path(p.path).is_relative_to(source)}  # (a row's absolute path: no ASAP cut's)
                     performances += read

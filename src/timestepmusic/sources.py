@@ -209,6 +209,14 @@ def nested_said(folder: Path) -> str | None:
             "the dataset does")
 
 
+def shown_relative(path: Path) -> Path:
+    """`path` (absolute) as relative to the working folder where it can be (not on another drive)."""
+    try:
+        return Path(os.path.relpath(path))
+    except ValueError:
+        return path
+
+
 def enclosing_said(source: Path, read_too: frozenset[Path] = frozenset()) -> str | None:
     """A warning where `source` (a folder or file read without a table) lies inside a dataset whose table is a folder or
     two above it (MAESTRO's year folder, an ASAP composer's): read alone it is split by hash, not as the dataset splits
@@ -219,7 +227,7 @@ def enclosing_said(source: Path, read_too: frozenset[Path] = frozenset()) -> str
         if table is not None and above in read_too:
             return None
         if table is not None:
-            dataset = Path(os.path.relpath(above)) if not source.is_absolute() else above
+            dataset = above if source.is_absolute() else shown_relative(above)
             return (f"{source} is inside a dataset, {dataset} (its table {table.name}): read without the table, it is "
                     "split by hash, not as the dataset splits it, so the dataset's test performances may be trained "
                     f"on; give {dataset} to keep its split")

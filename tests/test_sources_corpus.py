@@ -906,6 +906,9 @@ def test_a_maestro_download_given_by_its_parent_its_table_or_its_zip_names_the_f
         assert not out.exists()
     performances, problems = discover([downloads, maestro])  # (beside the dataset itself: the parent skipped, listed)
     assert len(performances) == len(MAESTRO_ROWS) and [p.path for p in problems] == [str(downloads)]
+    unzipped = make_maestro(tmp_path / "unzipped" / "maestro-v3.0.0-midi" / "maestro-v3.0.0")  # (into a folder of its own)
+    assert main(["prepare", str(tmp_path / "unzipped"), "--out", str(tmp_path / "corpus"), "-q"]) == 2
+    assert f"holds a dataset two levels down, {unzipped}, with its table: give that folder" in capsys.readouterr().err
 
 
 def test_a_year_folder_of_maestro_prepared_alone_warns_that_the_official_split_is_not_kept(tmp_path, caplog, capsys):

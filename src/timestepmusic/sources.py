@@ -194,19 +194,21 @@ def shown_name(path: Path | str) -> str:
 TABLE_PATTERNS = ("maestro-v*.csv", "maestro-v*.json", "metadata.csv")  # (a dataset's table, as the folder's is found)
 
 
-def nested_datasets(folder: Path) -> list[Path]:
-    """The folders one level below `folder` that hold a dataset's table (MAESTRO's or ASAP's), sorted: read as a plain
-    folder, each year or composer would become a piece and the dataset's split be lost."""
-    return sorted({table.parent for pattern in TABLE_PATTERNS for table in folder.glob(f"*/{pattern}")})
+def nested_datasets(folder: Path, levels: str = "*") -> list[Path]:
+    """The folders `levels` below `folder` ("*": one, "*/*": two) that hold a dataset's table (MAESTRO's or ASAP's),
+    sorted: read as a plain folder, each year or composer would become a piece and the dataset's split be lost."""
+    return sorted({table.parent for pattern in TABLE_PATTERNS for table in folder.glob(f"{levels}/{pattern}")})
 
 
 def nested_said(folder: Path) -> str | None:
-    """Why `folder` cannot be read as a folder of MIDI files (it holds a dataset one level down), or None."""
-    nested = nested_datasets(folder)
-    if not nested:
-        return None
-    return (f"holds a dataset one level down, {nested[0]}, with its table: give that folder, which prepare splits as "
-            "the dataset does")
+    """Why `folder` cannot be read as a folder of MIDI files (it holds a dataset one or two levels down, as a zip
+    unzipped into a folder of its own), or None."""
+    for levels, down in (("*", "one level"), ("*/*", "two levels")):
+        nested = nested_datasets(folder, levels)
+        if nested:
+            return (f"holds a dataset {down} down, {nested[0]}, with its table: give that folder, which prepare splits "
+                    "as the dataset does")
+    return None
 
 
 def shown_relative(path: Path) -> Path:

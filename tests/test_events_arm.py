@@ -1414,3 +1414,16 @@ def test_a_prompt_ending_within_a_microsecond_of_its_start_keeps_its_end_and_its
         prompt = Events(np.array([39]), np.array([0.0]), np.array([length_s]), np.array([64]))
         kept = inside_its_last_chunk(prompt, 0.25)
         assert kept.end_s == pytest.approx(end_s, abs=1e-12) and count_chunks(kept.end_s, 0.25) == chunks, length_s
+
+
+def test_a_composer_asked_of_a_run_of_yours_without_descriptions_says_how_to_train_one_that_walks(events_run, tmp_path,
+                                                                                                  capsys):
+    """A MAESTRO user's own events run asked --composer was told only that the shipped default walks a performance's
+    path: not how to train a model of theirs that does. The line now names the training flag."""
+    assert main(["generate", "--model", str(events_run), "--composer", "Chopin", "-n", "1", "--seconds", "2",
+                 "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: --composer: the model in {events_run / 'last'} (events) walks no performance's path; the "
+                   "shipped default does (and events-onsets, events-v28); a model of yours does when trained as an "
+                   "events model with --set ar.style=true, or from --init-from default"), err
+    assert not (tmp_path / "out").exists()

@@ -883,3 +883,162 @@ def test_preparing_other_performances_over_a_corpus_says_its_runs_will_not_resum
     with caplog.at_level("WARNING"):
         prepare([tmp_path / "moved"], out, SERIAL, progress=False)
     assert f"other performances (1 gone, e.g. {tmp_path / 'moved' / 'p0' / 'take.mid'})" in caplog.text
+    caplog.clear()  # a MAESTRO year folder prepared over the whole dataset's corpus: its file that moved split was said
+    maestro, out = make_maestro(tmp_path / "maestro-v3.0.0"), tmp_path / "maestro-corpus"  # as '1 new; 5 gone, e.g.'
+    prepare([maestro], out, SERIAL, progress=False)  # that very file, still there
+    bach = maestro / MAESTRO_ROWS[2][4]  # (the csv's validation performance; alone in its folder, a piece of its own)
+    assert [p.split for p in discover([bach.parent], 0.3, 0.3)[0]] == ["test"]  # (SERIAL's fractions: it moves)
+    with caplog.at_level("WARNING"):
+        prepare([bach.parent], out, SERIAL, progress=False)
+    assert (f"other performances ({len(MAESTRO_ROWS) - 1} gone, e.g. {maestro / MAESTRO_ROWS[0][4]}; 1 moved to another "
+            f"split, e.g. {bach} (validation → test)); it is replaced") in caplog.text, caplog.text
+
+
+def _zipped(folder: Path, archive: Path) -> Path:
+    """`folder` zipped into `archive` as a download holds it: every path under the folder's own name."""
+    import zipfile
+
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(archive, "w") as opened:
+        for path in sorted(folder.rglob("*")):
+            opened.write(path, path.relative_to(folder.parent))
+    return archive
+
+
+def test_a_maestro_download_given_by_its_parent_its_table_or_its_zip_names_the_folder_to_give(tmp_path, capsys):
+    """A MAESTRO user giving the folder above maestro-v3.0.0/ had it prepared as a plain folder (each year a piece, split
+    by hash: the official test split trained on) where data check refused it; the csv, the json or the zip given for
+    the folder was 'not a MIDI file (no MThd header)'. Prepare and data check now each say, in one line, which folder
+    to give (and, for a zip, to unzip it first)."""
+    from timestepmusic.cli import main
+
+    downloads = tmp_path / "downloads"
+    maestro = make_maestro(downloads / "maestro-v3.0.0")
+    elsewhere = _zipped(maestro, tmp_path / "zips" / "maestro-v3.0.0-midi.zip")
+    beside = _zipped(maestro, downloads / "maestro-v3.0.0-midi.zip")
+    (maestro / "maestro-v3.0.0.json").write_text("{}")  # (MAESTRO ships both tables; the csv is the one read)
+    only_zip = elsewhere.parent
+    expected = {
+        downloads: f"holds a dataset one level down, {maestro}, with its table: give that folder, which prepare splits "
+                   "as the dataset does",
+        maestro / "maestro-v3.0.0.csv": f"a dataset's table, not a performance: give the folder that holds it, {maestro}",
+        maestro / "maestro-v3.0.0.json": f"a dataset's table, not a performance: give the folder that holds it, {maestro}",
+        elsewhere: f"a zip archive: unzip it first (unzip {elsewhere} -d {elsewhere.parent}), then give the folder it "
+                   f"holds, {elsewhere.parent / 'maestro-v3.0.0'}",
+        beside: f"a zip archive; the folder it holds is unzipped beside it: give that folder, {maestro}",
+    }
+    expected[only_zip] = f"no MIDI files, but {elsewhere}: {expected[elsewhere]}"
+    for source, said in expected.items():
+        assert main(["data", "check", str(source)]) == 1
+        assert capsys.readouterr().out.strip() == f"NOT OK: {source}: {said}"
+        out = tmp_path / "corpus"
+        assert main(["prepare", str(source), "--out", str(out), "-q"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == f"error: no usable performance in {source} ({source}: {said})", err
+        assert not out.exists()
+    performances, problems = discover([downloads, maestro])  # (beside the dataset itself: the parent skipped, listed)
+    assert len(performances) == len(MAESTRO_ROWS) and [p.path for p in problems] == [str(downloads)]
+    unzipped = make_maestro(tmp_path / "unzipped" / "maestro-v3.0.0-midi" / "maestro-v3.0.0")  # (into a folder of its own)
+    assert main(["prepare", str(tmp_path / "unzipped"), "--out", str(tmp_path / "corpus"), "-q"]) == 2
+    assert f"holds a dataset two levels down, {unzipped}, with its table: give that folder" in capsys.readouterr().err
+
+
+def test_a_year_folder_of_maestro_prepared_alone_warns_that_the_official_split_is_not_kept(tmp_path, caplog, capsys):
+    """`tsm prepare maestro-v3.0.0/2004` (or its files) read the year folder as a plain folder, split by hash, without a
+    word: MAESTRO's test performances could be trained on. Prepare and data check now warn, naming the dataset's folder
+    to give; not where that folder is read too (a file its table leaves out, given beside it)."""
+    from timestepmusic.cli import main
+
+    maestro = make_maestro(tmp_path / "maestro-v3.0.0")
+    year = maestro / "2004"
+    said = (f"{year} is inside a dataset, {maestro} (its table maestro-v3.0.0.csv): read without the table, it is split "
+            f"by hash, not as the dataset splits it, so the dataset's test performances may be trained on; give {maestro} "
+            "to keep its split")
+    with caplog.at_level("WARNING"):
+        performances, problems = discover([year])
+    assert len(performances) == 1 and problems == [] and said in caplog.text
+    assert main(["data", "check", str(year)]) == 0
+    assert f"\n  warning: {said}\n" in capsys.readouterr().out
+    caplog.clear()
+    take = next(year.iterdir())
+    with caplog.at_level("WARNING"):
+        discover([take])
+        assert said.replace(str(year), str(take), 1) in caplog.text
+        caplog.clear()
+        discover([maestro, take])
+        discover([make_plain(tmp_path / "mine")[0].parent])
+    assert "is inside a dataset" not in caplog.text
+
+
+def test_data_check_says_where_maestros_json_disagrees_with_its_csv(tmp_path, capsys):
+    """MAESTRO ships its table twice, as csv and json; prepare reads the csv. A json edited apart from it (another split
+    for one performance, a row the csv lacks) passed data check without a word: it is now a note, naming the file and
+    how they differ (not a problem: still OK)."""
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0")
+    json_table = make_maestro(tmp_path / "json", table="json") / "maestro-v3.0.0.json"
+    data = json.loads(json_table.read_text())
+    (folder / "maestro-v3.0.0.json").write_text(json.dumps(data))
+    assert check_maestro(folder).disagreeing == []  # (the same rows: nothing said)
+    data["split"]["3"] = "train"  # (the csv's test performance)
+    for column, value in zip(data, ("Franz Liszt", "Etude", "train", 2018, "2018/extra.midi", "", 1)):
+        data[column]["5"] = value
+    (folder / "maestro-v3.0.0.json").write_text(json.dumps(data))
+    result = check_maestro(folder)
+    changed, added = folder / MAESTRO_ROWS[3][4], folder / "2018" / "extra.midi"
+    assert result.disagreeing == [f"{changed}: split 'test' in the csv, 'train' in the json", f"{added}: not in the csv"]
+    assert result.ok and main(["data", "check", str(folder)]) == 0
+    assert (f"  note: the json disagrees with the csv in 2 place(s), e.g. {changed}: split 'test' in the csv, 'train' "
+            "in the json: prepare reads the csv") in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("table", ["csv", "json"])
+def test_a_maestro_table_saved_by_a_spreadsheet_with_a_byte_order_mark_is_read(tmp_path, table):
+    """A maestro-v3.0.0.csv edited and saved as 'CSV UTF-8' by a spreadsheet starts with a byte-order mark: it was
+    refused as 'not a MAESTRO table, missing column(s) ['canonical_composer']' though the column is there (the json
+    would not parse). It is read, its accented names as written."""
+    folder = make_maestro(tmp_path / "maestro-v3.0.0", table=table)
+    path = folder / f"maestro-v3.0.0.{table}"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    performances, problems = discover([folder])
+    assert problems == [] and len(performances) == len(MAESTRO_ROWS)
+    assert [p.composer for p in performances] == [row[0] for row in MAESTRO_ROWS]
+    assert [p.split for p in performances] == [row[2] for row in MAESTRO_ROWS]
+
+
+@pytest.mark.parametrize("table", ["csv", "json"])
+def test_a_maestro_row_whose_split_is_none_of_the_three_is_listed_not_prepared_into_no_split(tmp_path, capsys, table):
+    """A MAESTRO table edited by hand with 'Train' or 'eval' in its split column: prepare put those files into the
+    corpus in no split (counted in `all`, never trained nor tested on) and data check left them out of every count,
+    both without a word. 'Train ' is read as train; 'eval' is skipped and listed by prepare, a problem to data check."""
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0", table=table)
+    path = folder / f"maestro-v3.0.0.{table}"
+    if table == "csv":
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        rows[1][2], rows[4][2] = "Train ", "eval"
+        with path.open("w", newline="") as f:
+            csv.writer(f).writerows(rows)
+        row = "line 5"
+    else:
+        data = json.loads(path.read_text())
+        data["split"]["0"], data["split"]["3"] = "Train ", "eval"
+        path.write_text(json.dumps(data))
+        row = "row 3"
+    evaluated = str(folder / MAESTRO_ROWS[3][4])
+    said = f"its split in {path.name} ({row}) is 'eval', not one of train, validation, test: left out"
+    performances, problems = discover([folder])
+    assert [p.split for p in performances] == ["train", "train", "validation", "train"]
+    assert [(p.path, p.reason) for p in problems] == [(evaluated, said)]
+    result = check_maestro(folder)
+    assert result.listed == {"train": 3, "validation": 1} and result.problems == [{"file": evaluated, "reason": said}]
+    assert result.unlisted == [] and not result.ok
+    assert main(["prepare", str(folder), "--out", str(tmp_path / "corpus"), "-q"]) == 0
+    assert f"skipped {evaluated}: {said}" in capsys.readouterr().err
+    corpus = Corpus.open(tmp_path / "corpus")
+    assert sorted(t["split"] for t in corpus.tracks) == ["train", "train", "train", "validation"]

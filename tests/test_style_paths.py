@@ -687,3 +687,27 @@ def test_a_fuller_name_read_as_a_shorter_one_is_said(caplog):
     with caplog.at_level(logging.WARNING, logger="timestepmusic.sequence.style"):
         paths.tracks_of("bach")  # the name it knows: nothing to say
     assert caplog.records == []
+
+
+def test_a_run_trained_with_descriptions_but_set_to_walk_none_names_the_setting_that_walks(style_run, tmp_path, capsys):
+    """A run of one's own trained with ar.style keeps ar.style_path at none: --composer said only that the shipped
+    default walks a path (--like offered `--set ar.style_path=all`). Both now name the setting, and it works."""
+    from timestepmusic.midi import Events
+    from timestepmusic.midi_write import write_events
+    from timestepmusic.sequence.path_walk import DEFAULT_WALKED, check_walks
+
+    hint = f"or give --set ar.style_path={DEFAULT_WALKED}"
+    for flag in ("--composer", "--like"):
+        with pytest.raises(ValueError, match=re.escape(f"{flag}: this model is set to walk no performance's path")) as e:
+            check_walks(flag, True, None)
+        assert str(e.value).endswith(hint)
+        with pytest.raises(ValueError) as e:
+            check_walks(flag, False, torch.ones(3, dtype=torch.bool))
+        assert str(e.value).endswith("or give --set ar.style_drawn=true")
+    rng = np.random.default_rng(3)
+    mine = write_events(Events(rng.integers(40, 80, 24), np.arange(24) * 0.25, np.full(24, 0.2),
+                               rng.integers(30, 100, 24).astype(np.uint8)), tmp_path / "mine.mid")
+    common = ["generate", "--model", str(style_run), "-n", "1", "--seconds", "2", "--like", str(mine)]
+    assert main([*common, "-o", str(tmp_path / "a")]) == 2
+    assert capsys.readouterr().err.strip().endswith(hint)
+    assert main([*common, "-o", str(tmp_path / "b"), *hint.removeprefix("or give ").split()]) == 0

@@ -32,12 +32,16 @@ from .sources import (
     SPLITS,
     Performance,
     SourceProblem,
+    enclosing_said,
+    file_not_a_source,
     find_maestro_table,
     midi_below,
     midi_in,
+    nested_said,
     read_asap,
     read_folder,
     read_maestro,
+    unzipped_said,
 )
 from .stage_configs import CorpusConfig
 
@@ -65,6 +69,9 @@ class DataCheck:
     composers: int = 0
     problems: list[dict] = field(default_factory=list)
     """{"file", "reason"} of each file missing or unreadable (or of the table, or the folder)."""
+    disagreeing: list[str] = field(default_factory=list)
+    """Where a MAESTRO folder holds both tables: each performance the json says otherwise than the csv (its file, and
+    how), read as the csv says (not a problem)."""
     unlisted: list[str] = field(default_factory=list)
     """MIDI files in a MAESTRO folder that its table does not list: prepare leaves them out (not a problem)."""
     generated: list[str] = field(default_factory=list)
@@ -73,6 +80,9 @@ class DataCheck:
     late_starts: list[tuple[str, float]] = field(default_factory=list)
     """Readable files that begin with more than LATE_START_S of silence (path, seconds before the first note): prepare
     reads them, and warns (not a problem)."""
+    inside: str | None = None
+    """The warning of a folder read without a table that lies inside a dataset (sources.enclosing_said): prepare reads
+    it, split by hash, and warns (not a problem)."""
     copies: list[dict[str, str]] = field(default_factory=list)
     """Performances found in two splits ({split: a path}), as copies of one file or the same music saved again:
     prepare reads them, and warns (not a problem)."""
@@ -106,9 +116,14 @@ class DataCheck:
                 means = {"train": "nothing can be trained on it"} | EMPTY_SPLIT_MEANS
                 lines.append(f"  note: no performance in the {split} split, so {means[split]}; put each piece's takes "
                              "in a subfolder of their own, or add pieces")
+        if self.disagreeing:
+            lines.append(f"  note: the json disagrees with the csv in {len(self.disagreeing)} place(s), e.g. "
+                         f"{self.disagreeing[0]}: prepare reads the csv")
         if self.unlisted:
             lines.append(f"  note: {len(self.unlisted)} MIDI file(s) here that the table does not list, e.g. "
                          f"{self.unlisted[0]}: prepare leaves them out (give them as a source of their own)")
+        if self.inside:  # (as prepare warns, said before it is run)
+            lines.append(f"  warning: {self.inside}")
         if self.generated:  # (as prepare warns, said before it is run)
             lines.append(f"  warning: {generated_said(self.generated, sum(self.readable.values()))}")
         if self.copies:  # (as prepare warns, said before it is run)
@@ -129,7 +144,8 @@ def check_data(folder: str | Path) -> DataCheck:
     problem, said in one line."""
     folder = Path(folder)
     if not folder.is_dir():  # (a file given for it said as one, not as missing)
-        why = "a file, not a folder; give the folder that holds the dataset" if folder.exists() else "no such folder"
+        why = ((folder.is_file() and file_not_a_source(folder)) or "a file, not a folder; give the folder that holds the "
+               "dataset") if folder.exists() else "no such folder"
         return DataCheck(str(folder), problems=[{"file": str(folder), "reason": why}])
     if find_maestro_table(folder) is not None:
         return check_maestro(folder)
@@ -151,12 +167,35 @@ def check_maestro(folder: str | Path) -> DataCheck:
                                 "reason": "no MAESTRO table (maestro-v3.0.0.csv or .json); is this the unzipped folder?"})
         return result
     result.table = str(table)
-    performances = _check_table(result, table, lambda: read_maestro(folder, table))
+    left_out: list[SourceProblem] = []  # (rows in no split)
+    performances = _check_table(result, table, lambda: read_maestro(folder, table, left_out))
+    result.problems += [{"file": p.path, "reason": p.reason} for p in left_out]
+    if performances and table.suffix == ".csv" and table.with_suffix(".json").is_file():
+        result.disagreeing = _disagreeing(performances, folder, table.with_suffix(".json"))
     if performances:
-        listed = {str(Path(p.path)) for p in performances}
+        listed = {str(Path(p.path)) for p in performances} | {str(Path(p.path)) for p in left_out}  # (said once)
         result.unlisted = [str(p) for p in midi_in(folder) + midi_below(folder)  # (one put beside the table too)
                            if str(p) not in listed]
     return result
+
+
+def _disagreeing(performances: list[Performance], folder: Path, json_table: Path) -> list[str]:
+    """Each of the csv's `performances` that the MAESTRO json beside it says otherwise (its split, composer or title,
+    or not at all), as '{file}: split train in the csv, test in the json'; the json's own rows the csv lacks too.
+    None where the json cannot be read (it is not read by prepare either)."""
+    try:
+        from_json = {p.path: p for p in read_maestro(folder, json_table)}
+    except (ValueError, KeyError, OSError, TypeError, AttributeError):
+        return []
+    said = []
+    for perf in performances:
+        other = from_json.pop(perf.path, None)
+        if other is None:
+            said.append(f"{perf.path}: not in the json")
+            continue
+        said += [f"{perf.path}: {name} {getattr(perf, name)!r} in the csv, {getattr(other, name)!r} in the json"
+                 for name in ("split", "composer", "title") if getattr(perf, name) != getattr(other, name)]
+    return said + [f"{path}: not in the csv" for path in from_json]
 
 
 def check_asap(folder: str | Path) -> DataCheck:
@@ -186,18 +225,15 @@ def check_folder(folder: str | Path) -> DataCheck:
     """A folder of MIDI files with no table (sources.read_folder, as `tsm prepare` reads it): each folder's files one
     piece, split with the default fractions; a folder with no MIDI file is one problem."""
     folder = Path(folder)
-    nested = sorted(table.parent for pattern in ("*/maestro-v3.0.0.csv", "*/maestro-v3.0.0.json", "*/metadata.csv")
-                    for table in folder.glob(pattern))
-    if nested:  # (prepare would read it as a folder of MIDI files, each year or composer a piece)
-        return DataCheck(str(folder), problems=[{"file": str(folder), "reason": (
-            f"holds a dataset one level down, {nested[0]}, with its table: give that folder, which prepare splits as "
-            "the dataset does")}])
+    nested = nested_said(folder)
+    if nested:  # (prepare refuses it: read as a folder of MIDI files, each year or composer would be a piece)
+        return DataCheck(str(folder), problems=[{"file": str(folder), "reason": nested}])
     unreadable: list[SourceProblem] = []
     performances = read_folder(folder, CorpusConfig().validation_fraction, CorpusConfig().test_fraction, unreadable)
     found = [{"file": p.path, "reason": p.reason} for p in unreadable]
     if not performances:
-        return DataCheck(str(folder), problems=found + [{"file": str(folder), "reason": NO_MIDI}])
-    result = DataCheck(str(folder), layout=FOLDER)
+        return DataCheck(str(folder), problems=found + [{"file": str(folder), "reason": unzipped_said(folder) or NO_MIDI}])
+    result = DataCheck(str(folder), layout=FOLDER, inside=enclosing_said(folder))
     result.problems += found
     _check_files(result, performances)
     return result

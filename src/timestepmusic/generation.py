@@ -194,8 +194,11 @@ class GANModel:
         walks = follows and getattr(arm, "draws_events", False)  # a path of descriptions (stored paths: the arm checks)
         for flag, given in (("--composer", composer), ("--like", like)):
             if given is not None and not walks:
+                yours = "" if shipped_name_of(self.folder) else (
+                    "; a model of yours does when trained as an events model with --set ar.style=true, or from "
+                    "--init-from default")
                 raise ValueError(f"{flag}: {model_said(self.folder)} ({self.arch}) walks no performance's path; the "
-                                 "shipped default does (and events-onsets, events-v28)")
+                                 f"shipped default does (and events-onsets, events-v28){yours}")
         if style is not None and not follows:
             raise ValueError(f"--style: {model_said(self.folder)} ({self.arch}) does not follow a description; "
                              "the shipped models default and style do, as does any model trained with ar.style")

@@ -212,10 +212,14 @@ def warn_of_other_performances(out: Path, previous: dict, held: set[tuple[str, s
     new one's (sha1, split) pairs) replaces it: said, as the runs trained on the old one will not resume on the new
     one (Corpus.content_key), and said now, not when one is resumed."""
     old = previous.get("tracks") or []
-    gone = [t["path"] for t in old if (t.get("sha1"), t.get("split")) not in held]
-    added = len(held - {(t.get("sha1"), t.get("split")) for t in old})
-    if old and (gone or added):  # (a file moved to another split: one gone, one new)
-        what = ([f"{added} new"] if added else []) + ([f"{len(gone)} gone, e.g. {gone[0]}"] if gone else [])
+    split_now = {sha1: split for sha1, split in held}
+    changed = [t for t in old if (t.get("sha1"), t.get("split")) not in held]
+    moved = [f"{t['path']} ({t.get('split')} → {split_now[t.get('sha1')]})" for t in changed if t.get("sha1") in split_now]
+    gone = [t["path"] for t in changed if t.get("sha1") not in split_now]
+    added = len(set(split_now) - {t.get("sha1") for t in old})
+    if old and (changed or added):  # (a file moved to another split: said as moved, not as one gone and one new)
+        what = ([f"{added} new"] if added else []) + ([f"{len(gone)} gone, e.g. {gone[0]}"] if gone else []) + (
+            [f"{len(moved)} moved to another split, e.g. {moved[0]}"] if moved else [])
         log.warning("%s held a corpus of other performances (%s); it is replaced by this one, and runs trained on the "
                     "old one will not resume on it (preparing the old sources into it again restores it)", out,
                     "; ".join(what))

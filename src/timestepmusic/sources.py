@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -70,7 +71,7 @@ ASAP_COLUMNS = {"composer", "title", "folder", "midi_performance"}
 def csv_rows(table: Path) -> tuple[list[dict], list[int]]:
     """A csv table's rows (csv.DictReader's) and the line each ends on (a quoted field may span lines, and blank lines
     are skipped: counting rows would not say where one is)."""
-    with table.open(newline="") as f:
+    with table.open(newline="", encoding="utf-8-sig") as f:  # (a spreadsheet's save starts with a byte-order mark)
         reader = csv.DictReader(f)
         rows, lines = [], []
         for row in reader:
@@ -94,18 +95,31 @@ def checked_rows(table: Path, rows: list[dict], columns: set[str], kind: str,
     return rows
 
 
-def read_maestro(folder: Path, table: Path) -> list[Performance]:
+def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None = None) -> list[Performance]:
+    """The performances a MAESTRO table lists, each in its row's split (its case and spaces aside: `Train `); a row
+    whose split is none of SPLITS is left out, and said in `problems` (where given) naming the row: in no split, its
+    file would be prepared but neither trained nor tested on."""
     lines = None
     if table.suffix == ".csv":
         rows, lines = csv_rows(table)
     else:
-        columns = json.loads(table.read_text())
+        columns = json.loads(table.read_text(encoding="utf-8-sig"))
         keys = list(columns)
         rows = [{k: columns[k][i] for k in keys} for i in columns[keys[0]]]
     checked_rows(table, rows, MAESTRO_COLUMNS, "a MAESTRO table", lines)
-    return [Performance(path=str(folder / r["midi_filename"]), composer=r["canonical_composer"],
-                        title=r["canonical_title"], piece=f'{r["canonical_composer"]}/{r["canonical_title"]}',
-                        split=r["split"], year=int(r["year"]) if r.get("year") else None) for r in rows]
+    performances = []
+    for number, r in enumerate(rows):
+        path, split = str(folder / r["midi_filename"]), str(r["split"]).strip().lower()
+        if split not in SPLITS:
+            row = f"line {lines[number]}" if lines else f"row {number}"
+            if problems is not None:
+                problems.append(SourceProblem(path, f"its split in {table.name} ({row}) is {r['split']!r}, not one of "
+                                                    f"{', '.join(SPLITS)}: left out"))
+            continue
+        performances.append(Performance(path=path, composer=r["canonical_composer"], title=r["canonical_title"],
+                                        piece=f'{r["canonical_composer"]}/{r["canonical_title"]}', split=split,
+                                        year=int(r["year"]) if r.get("year") else None))
+    return performances
 
 
 def read_asap(folder: Path, validation_fraction: float, test_fraction: float) -> list[Performance]:
@@ -177,6 +191,85 @@ def shown_name(path: Path | str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+TABLE_PATTERNS = ("maestro-v*.csv", "maestro-v*.json", "metadata.csv")  # (a dataset's table, as the folder's is found)
+
+
+def nested_datasets(folder: Path, levels: str = "*") -> list[Path]:
+    """The folders `levels` below `folder` ("*": one, "*/*": two) that hold a dataset's table (MAESTRO's or ASAP's),
+    sorted: read as a plain folder, each year or composer would become a piece and the dataset's split be lost."""
+    return sorted({table.parent for pattern in TABLE_PATTERNS for table in folder.glob(f"{levels}/{pattern}")})
+
+
+def nested_said(folder: Path) -> str | None:
+    """Why `folder` cannot be read as a folder of MIDI files (it holds a dataset one or two levels down, as a zip
+    unzipped into a folder of its own), or None."""
+    for levels, down in (("*", "one level"), ("*/*", "two levels")):
+        nested = nested_datasets(folder, levels)
+        if nested:
+            return (f"holds a dataset {down} down, {nested[0]}, with its table: give that folder, which prepare splits "
+                    "as the dataset does")
+    return None
+
+
+def shown_relative(path: Path) -> Path:
+    """`path` (absolute) as relative to the working folder where it can be (not on another drive)."""
+    try:
+        return Path(os.path.relpath(path))
+    except ValueError:
+        return path
+
+
+def enclosing_said(source: Path, read_too: frozenset[Path] = frozenset()) -> str | None:
+    """A warning where `source` (a folder or file read without a table) lies inside a dataset whose table is a folder or
+    two above it (MAESTRO's year folder, an ASAP composer's): read alone it is split by hash, not as the dataset splits
+    it. None elsewhere, and where the dataset's folder is read too (`read_too`, absolute: a file its table leaves out,
+    given beside it)."""
+    for above in list(source.absolute().parents)[:3]:
+        table = find_maestro_table(above) or ((above / "metadata.csv") if (above / "metadata.csv").is_file() else None)
+        if table is not None and above in read_too:
+            return None
+        if table is not None:
+            dataset = above if source.is_absolute() else shown_relative(above)
+            return (f"{source} is inside a dataset, {dataset} (its table {table.name}): read without the table, it is "
+                    "split by hash, not as the dataset splits it, so the dataset's test performances may be trained "
+                    f"on; give {dataset} to keep its split")
+    return None
+
+
+def zip_top_folder(archive: Path) -> str | None:
+    """The one folder at the top of a zip archive (MAESTRO's: maestro-v3.0.0), or None."""
+    try:
+        with zipfile.ZipFile(archive) as opened:
+            tops = {name.split("/")[0] for name in opened.namelist() if "/" in name}
+    except (OSError, zipfile.BadZipFile):
+        return None
+    return tops.pop() if len(tops) == 1 else None
+
+
+def unzipped_said(folder: Path) -> str | None:
+    """What to do with a folder that holds no MIDI file but a zip archive directly in it (a download not yet
+    unzipped), or None where it holds none."""
+    archives = sorted(path for path in folder.iterdir() if path.is_file() and zipfile.is_zipfile(path))
+    if not archives:
+        return None
+    return f"no MIDI files, but {archives[0]}: {file_not_a_source(archives[0])}"
+
+
+def file_not_a_source(path: Path) -> str | None:
+    """Why the file `path` is no performance but a dataset's download or table (a zip archive not yet unzipped, a
+    MAESTRO or ASAP table given for its folder), in words saying what to give instead; None for any other file."""
+    if zipfile.is_zipfile(path):
+        top = zip_top_folder(path)
+        if top and (path.parent / top).is_dir():
+            return f"a zip archive; the folder it holds is unzipped beside it: give that folder, {path.parent / top}"
+        into = f" -d {path.parent}" if path.parent != Path(".") else ""
+        holds = f", {path.parent / top}" if top else ""
+        return f"a zip archive: unzip it first (unzip {path}{into}), then give the folder it holds{holds}"
+    if any(path.match(pattern) for pattern in TABLE_PATTERNS):
+        return f"a dataset's table, not a performance: give the folder that holds it, {path.parent}"
+    return None
+
+
 def read_folder(folder: Path, validation_fraction: float, test_fraction: float,
                 problems: list[SourceProblem]) -> list[Performance]:
     found: list[Path] = []
@@ -206,12 +299,13 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
     maestro_files: dict[str, Performance] = {}  # MAESTRO's midi_filename → its performance
     cut_from: dict[str, str] = {}  # an ASAP performance's path → the MAESTRO midi_filename it is cut from
     unchecked: list[Path] = []  # ASAP folders whose table names no MAESTRO file their performances are cut from
+    inside: list[Path] = []  # folders and files read without a table: said where a dataset's table is above them
     for source in map(Path, sources):
         try:
             if source.is_dir():
                 table = find_maestro_table(source)
                 if table is not None:
-                    read = read_maestro(source, table)
+                    read = read_maestro(source, table, problems)
                     maestro_files |= {Path(p.path).relative_to(source).as_posix(): p for p in read
                                       if Path(p.path).is_relative_to(source)}  # (a row's absolute path: no ASAP cut's)
                     performances += read
@@ -220,9 +314,18 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
                     origins = maestro_origins(source)
                     cut_from |= origins
                     unchecked += [] if origins else [source]
+                elif nested_said(source):
+                    problems.append(SourceProblem(str(source), nested_said(source)))
                 else:
-                    performances += read_folder(source, validation_fraction, test_fraction, problems)
+                    found = read_folder(source, validation_fraction, test_fraction, problems)
+                    inside.append(source)
+                    if not found and unzipped_said(source):
+                        problems.append(SourceProblem(str(source), unzipped_said(source)))
+                    performances += found
+            elif source.is_file() and file_not_a_source(source):
+                problems.append(SourceProblem(str(source), file_not_a_source(source)))
             elif source.is_file():
+                inside.append(source)
                 piece = source.parent.name or source.stem
                 performances.append(Performance(path=str(source), title=source.stem, piece=piece,
                                                 split=split_by_hash(piece, validation_fraction, test_fraction)))
@@ -230,6 +333,10 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
                 problems.append(SourceProblem(str(source), "no such file or folder"))
         except (OSError, ValueError, KeyError, csv.Error) as e:
             problems.append(SourceProblem(str(source), f"unusable source ({e})"))
+    read_too = frozenset(Path(source).absolute() for source in sources)
+    said_inside = next(filter(None, (enclosing_said(source, read_too) for source in inside)), None)
+    if said_inside:  # (said once: a dataset's files given one by one would say it for each)
+        log.warning(said_inside)
     unique = list({p.path: p for p in performances}.values())
     if maestro_files and unchecked:  # (the ASAP table of another release, without the column)
         log.warning("%s: its metadata.csv names no MAESTRO file its performances are cut from (maestro_midi_performance), "

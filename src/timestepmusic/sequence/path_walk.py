@@ -204,13 +204,17 @@ def walked_attributes(style_path: str, names: tuple[str, ...] | list[str]) -> to
     return torch.tensor([name in chosen for name in names])
 
 
+DEFAULT_WALKED = "loudness,density,damper,half_pedal"  # (the shipped default's ar.style_path: what a hint offers)
+
+
 def check_walks(flag: str, style_drawn: bool, walked: torch.Tensor | None) -> None:
     """A request to walk a path (`flag`) of a model set not to walk one (ar.style_drawn false, or none `walked`):
     ValueError in one line."""
     if not style_drawn or walked is None:
+        setting = "ar.style_drawn=true" if not style_drawn else f"ar.style_path={DEFAULT_WALKED}"
         raise ValueError(f"{flag}: this model is set to walk no performance's path (ar.style_path none or "
-                         "ar.style_drawn false); the shipped default walks one (and events-onsets, events-v28)"
-                         + (", or give --set ar.style_path=all" if flag == "--like" else ""))
+                         "ar.style_drawn false); the shipped default walks one (and events-onsets, events-v28), or give "
+                         f"--set {setting}")
 
 
 def composer_tracks(paths: StylePaths | None, composer: str) -> torch.Tensor:

@@ -1042,3 +1042,75 @@ def test_a_maestro_row_whose_split_is_none_of_the_three_is_listed_not_prepared_i
     assert f"skipped {evaluated}: {said}" in capsys.readouterr().err
     corpus = Corpus.open(tmp_path / "corpus")
     assert sorted(t["split"] for t in corpus.tracks) == ["train", "train", "train", "validation"]
+
+
+def test_a_metadata_csv_of_ones_own_makes_no_folder_a_dataset(tmp_path, caplog):
+    """A metadata.csv of one's own (a session's notes, no ASAP column) in a subfolder made prepare refuse the whole
+    folder of MIDI files ('holds a dataset one level down … give that folder', which would then be refused as no ASAP
+    table), and one beside a folder given made prepare warn that it 'is inside a dataset'. Only a table with ASAP's
+    columns now makes a folder a dataset."""
+    from timestepmusic.datacheck import check_data
+
+    mine = tmp_path / "project" / "mine"
+    files = make_plain(mine)
+    (mine / PLAIN_PIECES[0] / "metadata.csv").write_text("date,microphone\n2020-05-01,ribbon\n")
+    (mine.parent / "metadata.csv").write_text("date,microphone\n2020-05-01,ribbon\n")  # (above the folder given)
+    with caplog.at_level("WARNING"):
+        performances, problems = discover([mine])
+        assert problems == [] and len(performances) == len(files)
+        assert discover([files[0]])[1] == []
+    assert "inside a dataset" not in caplog.text, caplog.text
+    assert check_data(mine).ok and check_data(mine).inside is None
+    asap = make_asap(tmp_path / "downloads" / "asap")  # (an ASAP table: still a dataset, still named)
+    assert discover([asap.parent])[1][0].reason.startswith(f"holds a dataset one level down, {asap}, with its table")
+
+
+def test_a_folder_holding_two_datasets_names_both(tmp_path):
+    """A downloads folder holding MAESTRO and ASAP was refused naming the first alone ('give that folder'): the user
+    following it would leave the other dataset out. Both are named."""
+    from timestepmusic.datacheck import check_data
+
+    maestro, asap = make_maestro(tmp_path / "data" / "maestro-v3.0.0"), make_asap(tmp_path / "data" / "asap")
+    said = (f"holds 2 datasets one level down, {asap}, {maestro}, each with its table: give those folders, which prepare "
+            "splits as each dataset does")
+    assert [(p.path, p.reason) for p in discover([tmp_path / "data"])[1]] == [(str(tmp_path / "data"), said)]
+    assert check_data(tmp_path / "data").problems == [{"file": str(tmp_path / "data"), "reason": said}]
+
+
+def test_a_zip_holding_no_midi_is_not_said_to_be_a_download_to_unzip(tmp_path, capsys):
+    """A folder holding no MIDI file but a zip of one's photos was told 'unzip it first …, then give the folder it
+    holds'; the zip given as a source was told the same. Only a zip holding MIDI files is said to be a download."""
+    import zipfile
+
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import NO_MIDI
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "holiday.zip", "w") as opened:
+        opened.writestr("holiday/beach.jpg", "not a performance")
+    assert main(["data", "check", str(folder)]) == 1
+    assert capsys.readouterr().out.strip() == f"NOT OK: {folder}: {NO_MIDI}"
+    assert discover([folder]) == ([], [])
+    said = "a zip archive with no MIDI file in it, not a performance"
+    assert [p.reason for p in discover([folder / "holiday.zip"])[1]] == [said]
+
+
+def test_a_copy_added_to_or_dropped_from_another_split_is_said_when_preparing_over_a_corpus(caplog):
+    """Over a corpus: a copy of a training file put in another split replaced the corpus without a word (its sha1 was
+    not new), and a copy dropped from one split, still in another, was said to have 'moved' there."""
+    from timestepmusic.prepare_corpus import warn_of_other_performances
+
+    one = [{"path": "a/take.mid", "sha1": "s1", "split": "train"}]
+    both = one + [{"path": "b/take.mid", "sha1": "s1", "split": "test"}]
+    with caplog.at_level("WARNING"):
+        warn_of_other_performances(Path("corpus"), {"tracks": one}, {("s1", "train"), ("s1", "test")})
+    assert "held a corpus of other performances (1 new)" in caplog.text, caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        warn_of_other_performances(Path("corpus"), {"tracks": both}, {("s1", "train")})
+    assert "held a corpus of other performances (1 gone, e.g. b/take.mid)" in caplog.text, caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        warn_of_other_performances(Path("corpus"), {"tracks": one}, {("s1", "test")})
+    assert "other performances (1 moved to another split, e.g. a/take.mid (train → test))" in caplog.text, caplog.text

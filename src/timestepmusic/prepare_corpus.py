@@ -212,11 +212,18 @@ def warn_of_other_performances(out: Path, previous: dict, held: set[tuple[str, s
     new one's (sha1, split) pairs) replaces it: said, as the runs trained on the old one will not resume on the new
     one (Corpus.content_key), and said now, not when one is resumed."""
     old = previous.get("tracks") or []
-    split_now = {sha1: split for sha1, split in held}
+    arrived: dict[str, list[str]] = {}  # a file's sha1 → the splits it is in now and was not in before
+    for sha1, split in sorted(held - {(t.get("sha1"), t.get("split")) for t in old}):
+        arrived.setdefault(sha1, []).append(split)
     changed = [t for t in old if (t.get("sha1"), t.get("split")) not in held]
-    moved = [f"{t['path']} ({t.get('split')} → {split_now[t.get('sha1')]})" for t in changed if t.get("sha1") in split_now]
-    gone = [t["path"] for t in changed if t.get("sha1") not in split_now]
-    added = len(set(split_now) - {t.get("sha1") for t in old})
+    moved, gone = [], []
+    for t in changed:  # (one that left a split for another moved; a copy dropped from one split, still in another, is gone)
+        into = arrived.get(t.get("sha1"))
+        if into:
+            moved.append(f"{t['path']} ({t.get('split')} → {into.pop(0)})")
+        else:
+            gone.append(t["path"])
+    added = sum(map(len, arrived.values()))
     if old and (changed or added):  # (a file moved to another split: said as moved, not as one gone and one new)
         what = ([f"{added} new"] if added else []) + ([f"{len(gone)} gone, e.g. {gone[0]}"] if gone else []) + (
             [f"{len(moved)} moved to another split, e.g. {moved[0]}"] if moved else [])

@@ -194,20 +194,43 @@ def shown_name(path: Path | str) -> str:
 TABLE_PATTERNS = ("maestro-v*.csv", "maestro-v*.json", "metadata.csv")  # (a dataset's table, as the folder's is found)
 
 
+def is_asap_table(table: Path) -> bool:
+    """Whether the csv `table` (a metadata.csv) is an ASAP table: its header names ASAP_COLUMNS. A metadata.csv of
+    one's own (a recording's notes) is not, and makes no folder a dataset."""
+    try:
+        with table.open(newline="", encoding="utf-8-sig") as f:
+            header = next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return ASAP_COLUMNS <= set(header)
+
+
+def dataset_table(folder: Path) -> Path | None:
+    """The table that makes `folder` a dataset (MAESTRO's, find_maestro_table; or an ASAP metadata.csv), or None."""
+    table = find_maestro_table(folder)
+    if table is None and is_asap_table(folder / "metadata.csv"):
+        table = folder / "metadata.csv"
+    return table
+
+
 def nested_datasets(folder: Path, levels: str = "*") -> list[Path]:
     """The folders `levels` below `folder` ("*": one, "*/*": two) that hold a dataset's table (MAESTRO's or ASAP's),
     sorted: read as a plain folder, each year or composer would become a piece and the dataset's split be lost."""
-    return sorted({table.parent for pattern in TABLE_PATTERNS for table in folder.glob(f"{levels}/{pattern}")})
+    return sorted({table.parent for pattern in TABLE_PATTERNS for table in folder.glob(f"{levels}/{pattern}")
+                   if dataset_table(table.parent) is not None})
 
 
 def nested_said(folder: Path) -> str | None:
     """Why `folder` cannot be read as a folder of MIDI files (it holds a dataset one or two levels down, as a zip
-    unzipped into a folder of its own), or None."""
+    unzipped into a folder of its own: each named), or None."""
     for levels, down in (("*", "one level"), ("*/*", "two levels")):
         nested = nested_datasets(folder, levels)
-        if nested:
+        if len(nested) == 1:
             return (f"holds a dataset {down} down, {nested[0]}, with its table: give that folder, which prepare splits "
                     "as the dataset does")
+        if nested:
+            return (f"holds {len(nested)} datasets {down} down, {', '.join(map(str, nested))}, each with its table: give "
+                    "those folders, which prepare splits as each dataset does")
     return None
 
 
@@ -225,7 +248,7 @@ def enclosing_said(source: Path, read_too: frozenset[Path] = frozenset()) -> str
     it. None elsewhere, and where the dataset's folder is read too (`read_too`, absolute: a file its table leaves out,
     given beside it)."""
     for above in list(source.absolute().parents)[:3]:
-        table = find_maestro_table(above) or ((above / "metadata.csv") if (above / "metadata.csv").is_file() else None)
+        table = dataset_table(above)
         if table is not None and above in read_too:
             return None
         if table is not None:
@@ -236,20 +259,31 @@ def enclosing_said(source: Path, read_too: frozenset[Path] = frozenset()) -> str
     return None
 
 
-def zip_top_folder(archive: Path) -> str | None:
-    """The one folder at the top of a zip archive (MAESTRO's: maestro-v3.0.0), or None."""
+def zip_names(archive: Path) -> list[str]:
+    """The names a zip archive holds ([] where it cannot be read)."""
     try:
         with zipfile.ZipFile(archive) as opened:
-            tops = {name.split("/")[0] for name in opened.namelist() if "/" in name}
+            return opened.namelist()
     except (OSError, zipfile.BadZipFile):
-        return None
+        return []
+
+
+def zip_top_folder(archive: Path) -> str | None:
+    """The one folder at the top of a zip archive (MAESTRO's: maestro-v3.0.0), or None."""
+    tops = {name.split("/")[0] for name in zip_names(archive) if "/" in name}
     return tops.pop() if len(tops) == 1 else None
 
 
+def zip_holds_midi(archive: Path) -> bool:
+    """Whether a zip archive holds a MIDI file (a dataset's download does; a backup of one's photos does not)."""
+    return any(Path(name).suffix.lower() in MIDI_SUFFIXES for name in zip_names(archive))
+
+
 def unzipped_said(folder: Path) -> str | None:
-    """What to do with a folder that holds no MIDI file but a zip archive directly in it (a download not yet
-    unzipped), or None where it holds none."""
-    archives = sorted(path for path in folder.iterdir() if path.is_file() and zipfile.is_zipfile(path))
+    """What to do with a folder that holds no MIDI file but a zip archive of MIDI files directly in it (a download
+    not yet unzipped), or None where it holds none."""
+    archives = sorted(path for path in folder.iterdir() if path.is_file() and zipfile.is_zipfile(path)
+                      and zip_holds_midi(path))
     if not archives:
         return None
     return f"no MIDI files, but {archives[0]}: {file_not_a_source(archives[0])}"
@@ -258,6 +292,8 @@ def unzipped_said(folder: Path) -> str | None:
 def file_not_a_source(path: Path) -> str | None:
     """Why the file `path` is no performance but a dataset's download or table (a zip archive not yet unzipped, a
     MAESTRO or ASAP table given for its folder), in words saying what to give instead; None for any other file."""
+    if zipfile.is_zipfile(path) and not zip_holds_midi(path):
+        return "a zip archive with no MIDI file in it, not a performance"
     if zipfile.is_zipfile(path):
         top = zip_top_folder(path)
         if top and (path.parent / top).is_dir():

@@ -1114,3 +1114,23 @@ def test_a_copy_added_to_or_dropped_from_another_split_is_said_when_preparing_ov
     with caplog.at_level("WARNING"):
         warn_of_other_performances(Path("corpus"), {"tracks": one}, {("s1", "test")})
     assert "other performances (1 moved to another split, e.g. a/take.mid (train → test))" in caplog.text, caplog.text
+
+
+@pytest.mark.parametrize("text", ["{}", "[1, 2]"])
+def test_a_maestro_json_that_is_no_table_is_said_in_one_line(tmp_path, capsys, text):
+    """An empty or stray maestro-v3.0.0.json beside the csv made data check end in a traceback (IndexError, read to
+    compare it with the csv), as it made prepare of a folder holding that json alone. Beside the csv it is not compared
+    (prepare reads the csv); alone, it is an unusable table, said in one line."""
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0")
+    (folder / "maestro-v3.0.0.json").write_text(text)
+    assert check_maestro(folder).disagreeing == [] and main(["data", "check", str(folder)]) == 0
+    capsys.readouterr()
+    (folder / "maestro-v3.0.0.csv").unlink()
+    assert main(["prepare", str(folder), "--out", str(tmp_path / "corpus"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    table = folder / "maestro-v3.0.0.json"
+    assert err.startswith(f"error: no usable performance in {folder} ({folder}: unusable source ({table}: not a MAESTRO "
+                          "table"), err

@@ -95,6 +95,16 @@ def checked_rows(table: Path, rows: list[dict], columns: set[str], kind: str,
     return rows
 
 
+def json_rows(table: Path) -> list[dict]:
+    """A MAESTRO json table's rows: it is one object per column, each keyed by row number; ValueError naming the table
+    where it is not (an empty object has no rows, and checked_rows says which columns it lacks)."""
+    columns = json.loads(table.read_text(encoding="utf-8-sig"))
+    if not isinstance(columns, dict) or not all(isinstance(column, dict) for column in columns.values()):
+        raise ValueError(f"{table}: not a MAESTRO table (an object of columns, each an object keyed by row number)")
+    keys = list(columns)
+    return [{k: columns[k][i] for k in keys} for i in (columns[keys[0]] if keys else {})]
+
+
 def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None = None) -> list[Performance]:
     """The performances a MAESTRO table lists, each in its row's split (its case and spaces aside: `Train `); a row
     whose split is none of SPLITS is left out, and said in `problems` (where given) naming the row: in no split, its
@@ -103,9 +113,7 @@ def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None
     if table.suffix == ".csv":
         rows, lines = csv_rows(table)
     else:
-        columns = json.loads(table.read_text(encoding="utf-8-sig"))
-        keys = list(columns)
-        rows = [{k: columns[k][i] for k in keys} for i in columns[keys[0]]]
+        rows = json_rows(table)
     checked_rows(table, rows, MAESTRO_COLUMNS, "a MAESTRO table", lines)
     performances = []
     for number, r in enumerate(rows):

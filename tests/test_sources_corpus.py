@@ -1134,3 +1134,17 @@ def test_a_maestro_json_that_is_no_table_is_said_in_one_line(tmp_path, capsys, t
     table = folder / "maestro-v3.0.0.json"
     assert err.startswith(f"error: no usable performance in {folder} ({folder}: unusable source ({table}: not a MAESTRO "
                           "table"), err
+
+
+def test_a_metadata_csv_of_ones_own_given_among_files_is_not_said_to_be_a_datasets_table(tmp_path):
+    """`tsm prepare mine/*` over a folder holding a metadata.csv of one's own was told 'a dataset's table, not a
+    performance: give the folder that holds it', a folder then refused as no ASAP table. It is skipped as any file that
+    is not MIDI; an ASAP table given so is still told which folder to give."""
+    mine = tmp_path / "mine"
+    files = make_plain(mine)
+    (mine / "metadata.csv").write_text("date,microphone\n2020-05-01,ribbon\n")
+    performances, problems = discover([*files, mine / "metadata.csv"])
+    assert problems == [] and len(performances) == len(files) + 1
+    asap = make_asap(tmp_path / "asap")
+    said = f"a dataset's table, not a performance: give the folder that holds it, {asap}"
+    assert [p.reason for p in discover([asap / "metadata.csv"])[1]] == [said]

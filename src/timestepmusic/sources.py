@@ -199,7 +199,8 @@ def shown_name(path: Path | str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-TABLE_PATTERNS = ("maestro-v*.csv", "maestro-v*.json", "metadata.csv")  # (a dataset's table, as the folder's is found)
+MAESTRO_TABLE_PATTERNS = ("maestro-v*.csv", "maestro-v*.json")  # (as find_maestro_table finds the folder's)
+TABLE_PATTERNS = (*MAESTRO_TABLE_PATTERNS, "metadata.csv")  # (a dataset's table: a metadata.csv only with ASAP's columns)
 
 
 def is_asap_table(table: Path) -> bool:
@@ -309,7 +310,8 @@ def file_not_a_source(path: Path) -> str | None:
         into = f" -d {path.parent}" if path.parent != Path(".") else ""
         holds = f", {path.parent / top}" if top else ""
         return f"a zip archive: unzip it first (unzip {path}{into}), then give the folder it holds{holds}"
-    if any(path.match(pattern) for pattern in TABLE_PATTERNS):
+    if any(path.match(pattern) for pattern in MAESTRO_TABLE_PATTERNS) or (path.name == "metadata.csv"
+                                                                          and is_asap_table(path)):
         return f"a dataset's table, not a performance: give the folder that holds it, {path.parent}"
     return None
 

@@ -1148,3 +1148,24 @@ def test_a_metadata_csv_of_ones_own_given_among_files_is_not_said_to_be_a_datase
     asap = make_asap(tmp_path / "asap")
     said = f"a dataset's table, not a performance: give the folder that holds it, {asap}"
     assert [p.reason for p in discover([asap / "metadata.csv"])[1]] == [said]
+
+
+def test_a_row_in_no_split_is_not_said_to_be_missing_from_the_other_maestro_table(tmp_path):
+    """Data check's comparison of MAESTRO's json with its csv read each table's rows in no split ('eval') as absent:
+    a file the json lists with split 'eval' was 'not in the json', and one the csv lists so 'not in the csv' (beside
+    the csv's own problem naming it). The json's is said as it is; the csv's is its problem alone."""
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0")
+    data = json.loads((make_maestro(tmp_path / "json", table="json") / "maestro-v3.0.0.json").read_text())
+    data["split"]["0"] = "eval"
+    (folder / "maestro-v3.0.0.json").write_text(json.dumps(data))
+    with (folder / "maestro-v3.0.0.csv").open(newline="") as f:
+        rows = list(csv.reader(f))
+    rows[2][2] = "eval"  # (the csv's second performance)
+    with (folder / "maestro-v3.0.0.csv").open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    result = check_maestro(folder)
+    assert result.disagreeing == [f"{folder / MAESTRO_ROWS[0][4]}: split 'train' in the csv, none of train, validation, "
+                                  "test in the json"], result.disagreeing
+    assert [p["file"] for p in result.problems] == [str(folder / MAESTRO_ROWS[1][4])]

@@ -171,7 +171,7 @@ def check_maestro(folder: str | Path) -> DataCheck:
     performances = _check_table(result, table, lambda: read_maestro(folder, table, left_out))
     result.problems += [{"file": p.path, "reason": p.reason} for p in left_out]
     if performances and table.suffix == ".csv" and table.with_suffix(".json").is_file():
-        result.disagreeing = _disagreeing(performances, folder, table.with_suffix(".json"))
+        result.disagreeing = _disagreeing(performances, folder, table.with_suffix(".json"), left_out)
     if performances:
         listed = {str(Path(p.path)) for p in performances} | {str(Path(p.path)) for p in left_out}  # (said once)
         result.unlisted = [str(p) for p in midi_in(folder) + midi_below(folder)  # (one put beside the table too)
@@ -179,23 +179,30 @@ def check_maestro(folder: str | Path) -> DataCheck:
     return result
 
 
-def _disagreeing(performances: list[Performance], folder: Path, json_table: Path) -> list[str]:
+def _disagreeing(performances: list[Performance], folder: Path, json_table: Path,
+                 left_out: list[SourceProblem]) -> list[str]:
     """Each of the csv's `performances` that the MAESTRO json beside it says otherwise (its split, composer or title,
-    or not at all), as '{file}: split train in the csv, test in the json'; the json's own rows the csv lacks too.
-    None where the json cannot be read (it is not read by prepare either)."""
+    or not at all), as '{file}: split train in the csv, test in the json'; the json's own rows the csv lacks too (not
+    those the csv lists in no split, `left_out`: a problem already). None where the json cannot be read (it is not
+    read by prepare either)."""
+    unsplit: list[SourceProblem] = []  # (the json's rows in no split: there, but not read)
     try:
-        from_json = {p.path: p for p in read_maestro(folder, json_table)}
+        from_json = {p.path: p for p in read_maestro(folder, json_table, unsplit)}
     except (ValueError, KeyError, OSError, TypeError, AttributeError):
         return []
+    in_no_split = {p.path for p in unsplit}
     said = []
     for perf in performances:
         other = from_json.pop(perf.path, None)
         if other is None:
-            said.append(f"{perf.path}: not in the json")
+            how = (f"split {perf.split!r} in the csv, none of {', '.join(SPLITS)} in the json" if perf.path in in_no_split
+                   else "not in the json")
+            said.append(f"{perf.path}: {how}")
             continue
         said += [f"{perf.path}: {name} {getattr(perf, name)!r} in the csv, {getattr(other, name)!r} in the json"
                  for name in ("split", "composer", "title") if getattr(perf, name) != getattr(other, name)]
-    return said + [f"{path}: not in the csv" for path in from_json]
+    listed = {p.path for p in left_out}
+    return said + [f"{path}: not in the csv" for path in from_json if path not in listed]
 
 
 def check_asap(folder: str | Path) -> DataCheck:

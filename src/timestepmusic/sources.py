@@ -205,7 +205,8 @@ TABLE_PATTERNS = (*MAESTRO_TABLE_PATTERNS, "metadata.csv")  # (a dataset's table
 
 def is_asap_table(table: Path) -> bool:
     """Whether the csv `table` (a metadata.csv) is an ASAP table: its header names ASAP_COLUMNS. A metadata.csv of
-    one's own (a recording's notes) is not, and makes no folder a dataset."""
+    one's own (a recording's notes) is not: no dataset to name above or below a source (a source folder holding one
+    directly is still read as ASAP's, and refused naming the columns it lacks)."""
     try:
         with table.open(newline="", encoding="utf-8-sig") as f:
             header = next(csv.reader(f), [])

@@ -353,7 +353,7 @@ def test_a_shipped_autoencoder_is_found_by_name_and_is_not_a_generator(capsys, t
     ae = load_autoencoder("ae-latent48")
     assert ae.model.latent == 48 and (ae.encoding.decode_z_max, ae.pedal_join_s) == (3.25, 0.05)
     ae = load_autoencoder("ae-latent75")  # each decodes with the settings chosen for it
-    assert ae.model.latent == 75 and (ae.encoding.decode_z_max, ae.pedal_join_s) == (3.0, 0.02)
+    assert ae.model.latent == 75 and (ae.encoding.decode_z_max, ae.pedal_join_s) == (3.25, 0.02)
     assert "ae-latent75" in shipped_autoencoders() and "ae-latent75" not in shipped_names()
     assert main(["generate", "--model", "ae-latent48", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err

@@ -1169,3 +1169,23 @@ def test_a_row_in_no_split_is_not_said_to_be_missing_from_the_other_maestro_tabl
     assert result.disagreeing == [f"{folder / MAESTRO_ROWS[0][4]}: split 'train' in the csv, none of train, validation, "
                                   "test in the json"], result.disagreeing
     assert [p["file"] for p in result.problems] == [str(folder / MAESTRO_ROWS[1][4])]
+
+
+def test_a_file_a_maestro_table_lists_twice_is_said_and_prepared_once(tmp_path, caplog):
+    """A table listing one file in two rows (a spreadsheet's pasted row) was read without a word, the last row's split
+    kept. It is said, naming the file and both rows; the file is prepared once."""
+    root = make_maestro(tmp_path / "maestro-v3.0.0")
+    table = root / "maestro-v3.0.0.csv"
+    lines = table.read_text().splitlines()
+    table.write_text("\n".join(lines + [lines[1].replace(",train,", ",test,")]) + "\n")  # the first row again, in test
+    with caplog.at_level("WARNING"):
+        performances, problems = discover([root], 0.3, 0.3)
+    said = [r.getMessage() for r in caplog.records if "more than one row" in r.getMessage()]
+    assert problems == [] and len(said) == 1
+    assert f"1 file(s) listed in more than one row, e.g. {MAESTRO_ROWS[0][4]} (line 2 and line 7)" in said[0]
+    again = [p for p in performances if p.path.endswith(MAESTRO_ROWS[0][4])]
+    assert len(performances) == len(MAESTRO_ROWS) and [p.split for p in again] == ["test"]
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        discover([make_maestro(tmp_path / "plain" / "maestro-v3.0.0")], 0.3, 0.3)
+    assert not [r for r in caplog.records if "more than one row" in r.getMessage()]

@@ -115,18 +115,29 @@ def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None
     else:
         rows = json_rows(table)
     checked_rows(table, rows, MAESTRO_COLUMNS, "a MAESTRO table", lines)
+
+    def where(number: int) -> str:  # a row, as the table numbers it
+        return f"line {lines[number]}" if lines else f"row {number}"
+
     performances = []
+    first_row: dict[str, int] = {}  # each file's first row
+    again: list[tuple[str, int, int]] = []  # (file, its first row, a later one): the later is read, as prepare keeps it
     for number, r in enumerate(rows):
         path, split = str(folder / r["midi_filename"]), str(r["split"]).strip().lower()
+        if first_row.setdefault(path, number) != number:
+            again.append((r["midi_filename"], first_row[path], number))
         if split not in SPLITS:
-            row = f"line {lines[number]}" if lines else f"row {number}"
             if problems is not None:
-                problems.append(SourceProblem(path, f"its split in {table.name} ({row}) is {r['split']!r}, not one of "
-                                                    f"{', '.join(SPLITS)}: left out"))
+                problems.append(SourceProblem(path, f"its split in {table.name} ({where(number)}) is {r['split']!r}, not "
+                                                    f"one of {', '.join(SPLITS)}: left out"))
             continue
         performances.append(Performance(path=path, composer=r["canonical_composer"], title=r["canonical_title"],
                                         piece=f'{r["canonical_composer"]}/{r["canonical_title"]}', split=split,
                                         year=int(r["year"]) if r.get("year") else None))
+    if again:
+        name, first, later = again[0]
+        log.warning("%s: %d file(s) listed in more than one row, e.g. %s (%s and %s): each is prepared once, as its last "
+                    "row says", table, len(again), name, where(first), where(later))
     return performances
 
 

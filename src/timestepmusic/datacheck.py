@@ -35,12 +35,11 @@ from .sources import (
     enclosing_said,
     file_not_a_source,
     find_maestro_table,
-    midi_below,
-    midi_in,
     nested_said,
     read_asap,
     read_folder,
     read_maestro,
+    unlisted_midi,
     unzipped_said,
 )
 from .stage_configs import CorpusConfig
@@ -173,9 +172,7 @@ def check_maestro(folder: str | Path) -> DataCheck:
     if performances and table.suffix == ".csv" and table.with_suffix(".json").is_file():
         result.disagreeing = _disagreeing(performances, folder, table.with_suffix(".json"), left_out)
     if performances:
-        listed = {str(Path(p.path)) for p in performances} | {str(Path(p.path)) for p in left_out}  # (said once)
-        result.unlisted = [str(p) for p in midi_in(folder) + midi_below(folder)  # (one put beside the table too)
-                           if str(p) not in listed]
+        result.unlisted = [str(path) for path in unlisted_midi(folder, [p.path for p in performances + left_out])]
     return result
 
 

@@ -195,6 +195,13 @@ def midi_below(folder: Path) -> list[Path]:
 NOT_UTF8 = "its name is not UTF-8 (another system's or an instrument's encoding, as copied from a USB stick or a zip)"
 
 
+def unlisted_midi(folder: Path, listed: list[str]) -> list[Path]:
+    """The MIDI files in a MAESTRO `folder` (beside its table or below it) that are none of the `listed` paths (its
+    table's rows, read or left out): prepare leaves them out."""
+    listed_paths = {str(Path(path)) for path in listed}
+    return [path for path in midi_in(folder) + midi_below(folder) if str(path) not in listed_paths]
+
+
 def utf8_name(path: Path | str) -> bool:
     """Whether a path's name is text (a name of bytes that are not UTF-8 reaches Python as lone surrogates, which
     cannot be encoded, printed or written to a corpus's json)."""
@@ -363,7 +370,13 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
             if source.is_dir():
                 table = find_maestro_table(source)
                 if table is not None:
-                    read = read_maestro(source, table, problems)
+                    left_out: list[SourceProblem] = []  # (rows in no split)
+                    read = read_maestro(source, table, left_out)
+                    problems += left_out
+                    unlisted = unlisted_midi(source, [p.path for p in read + left_out]) if read else []
+                    if unlisted:
+                        log.warning("%s: %d MIDI file(s) here that %s does not list, e.g. %s: left out (give them as a "
+                                    "source of their own)", source, len(unlisted), table.name, unlisted[0])
                     maestro_files |= {Path(p.path).relative_to(source).as_posix(): p for p in read
                                       if Path(p.path).is_relative_to(source)}  # (a row's absolute path: no ASAP cut's)
                     performances += read

@@ -287,31 +287,30 @@ def enclosing_said(source: Path, read_too: frozenset[Path] = frozenset()) -> str
     return None
 
 
-def zip_names(archive: Path) -> list[str]:
-    """The names a zip archive holds ([] where it cannot be read)."""
+def zip_names(archive: Path) -> list[str] | None:
+    """The names a zip archive holds; None where `archive` is no zip archive (or cannot be read)."""
     try:
         with zipfile.ZipFile(archive) as opened:
             return opened.namelist()
     except (OSError, zipfile.BadZipFile):
-        return []
+        return None
 
 
-def zip_top_folder(archive: Path) -> str | None:
-    """The one folder at the top of a zip archive (MAESTRO's: maestro-v3.0.0), or None."""
-    tops = {name.split("/")[0] for name in zip_names(archive) if "/" in name}
+def top_folder(names: list[str]) -> str | None:
+    """The one folder at the top of a zip archive's `names` (MAESTRO's: maestro-v3.0.0), or None."""
+    tops = {name.split("/")[0] for name in names if "/" in name}
     return tops.pop() if len(tops) == 1 else None
 
 
-def zip_holds_midi(archive: Path) -> bool:
-    """Whether a zip archive holds a MIDI file (a dataset's download does; a backup of one's photos does not)."""
-    return any(Path(name).suffix.lower() in MIDI_SUFFIXES for name in zip_names(archive))
+def holds_midi(names: list[str]) -> bool:
+    """Whether a zip archive's `names` hold a MIDI file (a dataset's download does; a backup of one's photos does not)."""
+    return any(Path(name).suffix.lower() in MIDI_SUFFIXES for name in names)
 
 
 def unzipped_said(folder: Path) -> str | None:
     """What to do with a folder that holds no MIDI file but a zip archive of MIDI files directly in it (a download
     not yet unzipped), or None where it holds none."""
-    archives = sorted(path for path in folder.iterdir() if path.is_file() and zipfile.is_zipfile(path)
-                      and zip_holds_midi(path))
+    archives = sorted(path for path in folder.iterdir() if path.is_file() and holds_midi(zip_names(path) or []))
     if not archives:
         return None
     return f"no MIDI files, but {archives[0]}: {file_not_a_source(archives[0])}"
@@ -320,10 +319,11 @@ def unzipped_said(folder: Path) -> str | None:
 def file_not_a_source(path: Path) -> str | None:
     """Why the file `path` is no performance but a dataset's download or table (a zip archive not yet unzipped, a
     MAESTRO or ASAP table given for its folder), in words saying what to give instead; None for any other file."""
-    if zipfile.is_zipfile(path) and not zip_holds_midi(path):
+    names = zip_names(path)  # (read once: None where it is no zip archive)
+    if names is not None and not holds_midi(names):
         return "a zip archive with no MIDI file in it, not a performance"
-    if zipfile.is_zipfile(path):
-        top = zip_top_folder(path)
+    if names is not None:
+        top = top_folder(names)
         if top and (path.parent / top).is_dir():
             return f"a zip archive; the folder it holds is unzipped beside it: give that folder, {path.parent / top}"
         into = f" -d {path.parent}" if path.parent != Path(".") else ""
@@ -385,16 +385,16 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
                     origins = maestro_origins(source)
                     cut_from |= origins
                     unchecked += [] if origins else [source]
-                elif nested_said(source):
-                    problems.append(SourceProblem(str(source), nested_said(source)))
+                elif nested := nested_said(source):
+                    problems.append(SourceProblem(str(source), nested))
                 else:
                     found = read_folder(source, validation_fraction, test_fraction, problems)
                     inside.append(source)
-                    if not found and unzipped_said(source):
-                        problems.append(SourceProblem(str(source), unzipped_said(source)))
+                    if not found and (unzipped := unzipped_said(source)):
+                        problems.append(SourceProblem(str(source), unzipped))
                     performances += found
-            elif source.is_file() and file_not_a_source(source):
-                problems.append(SourceProblem(str(source), file_not_a_source(source)))
+            elif source.is_file() and (not_one := file_not_a_source(source)):
+                problems.append(SourceProblem(str(source), not_one))
             elif source.is_file():
                 inside.append(source)
                 piece = source.parent.name or source.stem

@@ -405,7 +405,10 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
         except (OSError, ValueError, KeyError, csv.Error) as e:
             problems.append(SourceProblem(str(source), f"unusable source ({e})"))
     read_too = frozenset(Path(source).absolute() for source in sources)
-    said_inside = next(filter(None, (enclosing_said(source, read_too) for source in inside)), None)
+    first_in = {}  # the folder each source read without a table lies in → the first such source (the folders above
+    for source in inside:  # it, all enclosing_said looks at, are the same for every source there: looked at once)
+        first_in.setdefault(source.absolute().parent, source)
+    said_inside = next(filter(None, (enclosing_said(source, read_too) for source in first_in.values())), None)
     if said_inside:  # (said once: a dataset's files given one by one would say it for each)
         log.warning(said_inside)
     unique = list({p.path: p for p in performances}.values())

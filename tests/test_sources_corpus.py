@@ -1206,3 +1206,28 @@ def test_a_file_a_maestro_table_lists_twice_is_said_and_prepared_once(tmp_path, 
     with caplog.at_level("WARNING"):
         discover([make_maestro(tmp_path / "plain" / "maestro-v3.0.0")], 0.3, 0.3)
     assert not [r for r in caplog.records if "more than one row" in r.getMessage()]
+
+
+def test_a_file_both_maestro_tables_list_twice_is_said_once_and_counted_once(tmp_path, capsys, caplog):
+    """Data check on a MAESTRO folder whose csv and json both list one file in two rows warned of it twice (reading the
+    csv, then the json to compare), counted it twice per split, and said the json disagreed ('not in the json'). It is
+    said once, counted once (as prepare reads it), and the tables agree."""
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0")
+    table = folder / "maestro-v3.0.0.csv"
+    lines = table.read_text().splitlines()
+    table.write_text("\n".join(lines + [lines[1]]) + "\n")  # (the first row again)
+    data = json.loads((make_maestro(tmp_path / "json", table="json") / "maestro-v3.0.0.json").read_text())
+    for column in data:
+        data[column][str(len(MAESTRO_ROWS))] = data[column]["0"]
+    (folder / "maestro-v3.0.0.json").write_text(json.dumps(data))
+    with caplog.at_level("WARNING"):
+        assert main(["data", "check", str(folder)]) == 0
+    said = [r.getMessage() for r in caplog.records if "more than one row" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(f"{table}: 1 file(s) listed in more than one row"), said
+    out = capsys.readouterr().out
+    assert f"({len(MAESTRO_ROWS)} performance(s) of" in out and "disagrees" not in out, out
+    performances, _ = discover([folder])
+    assert check_maestro(folder).listed == dict(collections.Counter(p.split for p in performances))

@@ -184,7 +184,7 @@ def _disagreeing(performances: list[Performance], folder: Path, json_table: Path
     read by prepare either)."""
     unsplit: list[SourceProblem] = []  # (the json's rows in no split: there, but not read)
     try:
-        from_json = {p.path: p for p in read_maestro(folder, json_table, unsplit)}
+        from_json = {p.path: p for p in read_maestro(folder, json_table, unsplit, say_repeats=False)}
     except (ValueError, KeyError, OSError, TypeError, AttributeError):
         return []
     in_no_split = {p.path for p in unsplit}

@@ -105,10 +105,13 @@ def json_rows(table: Path) -> list[dict]:
     return [{k: columns[k][i] for k in keys} for i in (columns[keys[0]] if keys else {})]
 
 
-def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None = None) -> list[Performance]:
+def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None = None, *,
+                 say_repeats: bool = True) -> list[Performance]:
     """The performances a MAESTRO table lists, each in its row's split (its case and spaces aside: `Train `); a row
     whose split is none of SPLITS is left out, and said in `problems` (where given) naming the row: in no split, its
-    file would be prepared but neither trained nor tested on."""
+    file would be prepared but neither trained nor tested on. A file listed in more than one row is one performance,
+    where its first row is, as its last row says (as prepare keeps it), and warned of unless not `say_repeats` (a table
+    read only to be compared with the one prepare reads, whose warning says it: said once)."""
     lines = None
     if table.suffix == ".csv":
         rows, lines = csv_rows(table)
@@ -119,7 +122,7 @@ def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None
     def where(number: int) -> str:  # a row, as the table numbers it
         return f"line {lines[number]}" if lines else f"row {number}"
 
-    performances = []
+    performances: dict[str, Performance] = {}  # by path: a file listed again keeps its first place, its last row's values
     first_row: dict[str, int] = {}  # each file's first row
     again: list[tuple[str, int, int]] = []  # (file, its first row, a later one): the later is read, as prepare keeps it
     for number, r in enumerate(rows):
@@ -131,14 +134,14 @@ def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None
                 problems.append(SourceProblem(path, f"its split in {table.name} ({where(number)}) is {r['split']!r}, not "
                                                     f"one of {', '.join(SPLITS)}: left out"))
             continue
-        performances.append(Performance(path=path, composer=r["canonical_composer"], title=r["canonical_title"],
-                                        piece=f'{r["canonical_composer"]}/{r["canonical_title"]}', split=split,
-                                        year=int(r["year"]) if r.get("year") else None))
-    if again:
+        performances[path] = Performance(path=path, composer=r["canonical_composer"], title=r["canonical_title"],
+                                         piece=f'{r["canonical_composer"]}/{r["canonical_title"]}', split=split,
+                                         year=int(r["year"]) if r.get("year") else None)
+    if again and say_repeats:
         name, first, later = again[0]
         log.warning("%s: %d file(s) listed in more than one row, e.g. %s (%s and %s): each is prepared once, as its last "
                     "row says", table, len(again), name, where(first), where(later))
-    return performances
+    return list(performances.values())
 
 
 def read_asap(folder: Path, validation_fraction: float, test_fraction: float) -> list[Performance]:

@@ -1231,3 +1231,37 @@ def test_a_file_both_maestro_tables_list_twice_is_said_once_and_counted_once(tmp
     assert f"({len(MAESTRO_ROWS)} performance(s) of" in out and "disagrees" not in out, out
     performances, _ = discover([folder])
     assert check_maestro(folder).listed == dict(collections.Counter(p.split for p in performances))
+
+
+def test_a_metadata_csv_of_ones_own_in_the_folder_given_is_read_as_a_folder_of_midi(tmp_path, capsys, caplog):
+    """A metadata.csv of one's own (no ASAP column) directly in the folder given made prepare and data check read it as
+    ASAP's table and refuse the folder for its columns. The folder is read as a folder of MIDI files, split as without
+    the file, and one line says why the metadata.csv was not read as ASAP's; an ASAP table is still read as one."""
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import check_data
+
+    mine = tmp_path / "mine"
+    files = make_plain(mine)
+    without, _ = discover([mine])
+    (mine / "metadata.csv").write_text("date,microphone,title\n2020-05-01,ribbon,Ballade\n")
+    said = (f"{mine / 'metadata.csv'}: not read as ASAP's metadata table (its header lacks ASAP's column(s) composer, "
+            "folder, midi_performance); the folder is read as a folder of MIDI files, without a table")
+    with caplog.at_level("WARNING"):
+        performances, problems = discover([mine])
+    assert problems == [] and performances == without and len(performances) == len(files)
+    assert [r.getMessage() for r in caplog.records if "metadata.csv" in r.getMessage()] == [said]
+    result = check_data(mine)
+    assert (result.layout, result.ok, result.not_asap) == ("MIDI folder", True, said)
+    assert result.listed == dict(collections.Counter(p.split for p in performances))
+    assert main(["data", "check", str(mine)]) == 0
+    assert capsys.readouterr().out.count("metadata.csv") == 1
+    empty = tmp_path / "empty"  # (no MIDI file: the one line says the metadata.csv there is not ASAP's)
+    empty.mkdir()
+    (empty / "metadata.csv").write_text("date\n2020-05-01\n")
+    assert check_data(empty).problems[0]["reason"].endswith(f"({empty / 'metadata.csv'} is not ASAP's: its header lacks "
+                                                            "ASAP's column(s) composer, folder, midi_performance, title)")
+    caplog.clear()
+    asap = make_asap(tmp_path / "asap")
+    with caplog.at_level("WARNING"):
+        assert discover([asap])[1] == [] and check_data(asap).layout == "ASAP"
+    assert "not read as ASAP's" not in caplog.text

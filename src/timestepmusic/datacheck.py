@@ -35,7 +35,10 @@ from .sources import (
     enclosing_said,
     file_not_a_source,
     find_maestro_table,
+    is_asap_table,
     nested_said,
+    own_metadata_said,
+    own_metadata_why,
     read_asap,
     read_folder,
     read_maestro,
@@ -82,6 +85,9 @@ class DataCheck:
     inside: str | None = None
     """The warning of a folder read without a table that lies inside a dataset (sources.enclosing_said): prepare reads
     it, split by hash, and warns (not a problem)."""
+    not_asap: str | None = None
+    """The line saying that the folder's own metadata.csv is not read as ASAP's table, and why
+    (sources.own_metadata_said): prepare reads the folder as one of MIDI files, and warns (not a problem)."""
     copies: list[dict[str, str]] = field(default_factory=list)
     """Performances found in two splits ({split: a path}), as copies of one file or the same music saved again:
     prepare reads them, and warns (not a problem)."""
@@ -121,6 +127,8 @@ class DataCheck:
         if self.unlisted:
             lines.append(f"  note: {len(self.unlisted)} MIDI file(s) here that the table does not list, e.g. "
                          f"{self.unlisted[0]}: prepare leaves them out (give them as a source of their own)")
+        if self.not_asap:  # (as prepare warns, said before it is run)
+            lines.append(f"  warning: {self.not_asap}")
         if self.inside:  # (as prepare warns, said before it is run)
             lines.append(f"  warning: {self.inside}")
         if self.generated:  # (as prepare warns, said before it is run)
@@ -139,8 +147,8 @@ class DataCheck:
 
 def check_data(folder: str | Path) -> DataCheck:
     """Check a MAESTRO folder, an ASAP folder or a folder of MIDI files, whichever it is (as `tsm prepare` tells them
-    apart: a MAESTRO table first); a folder that holds a dataset's table one level down, or no MIDI file, is one
-    problem, said in one line."""
+    apart: a MAESTRO table first, then a metadata.csv with ASAP's columns); a folder that holds a dataset's table one
+    level down, or no MIDI file, is one problem, said in one line."""
     folder = Path(folder)
     if not folder.is_dir():  # (a file given for it said as one, not as missing)
         why = ((folder.is_file() and file_not_a_source(folder)) or "a file, not a folder; give the folder that holds the "
@@ -148,7 +156,7 @@ def check_data(folder: str | Path) -> DataCheck:
         return DataCheck(str(folder), problems=[{"file": str(folder), "reason": why}])
     if find_maestro_table(folder) is not None:
         return check_maestro(folder)
-    if (folder / "metadata.csv").is_file():
+    if is_asap_table(folder / "metadata.csv"):  # (a metadata.csv of one's own: a folder of MIDI files, as prepare reads it)
         return check_asap(folder)
     return check_folder(folder)
 
@@ -236,8 +244,10 @@ def check_folder(folder: str | Path) -> DataCheck:
     performances = read_folder(folder, CorpusConfig().validation_fraction, CorpusConfig().test_fraction, unreadable)
     found = [{"file": p.path, "reason": p.reason} for p in unreadable]
     if not performances:
-        return DataCheck(str(folder), problems=found + [{"file": str(folder), "reason": unzipped_said(folder) or NO_MIDI}])
-    result = DataCheck(str(folder), layout=FOLDER, inside=enclosing_said(folder))
+        why = own_metadata_why(folder)  # (the metadata.csv there said, which NO_MIDI would deny)
+        reason = unzipped_said(folder) or NO_MIDI + (f" ({folder / 'metadata.csv'} is not ASAP's: {why})" if why else "")
+        return DataCheck(str(folder), problems=found + [{"file": str(folder), "reason": reason}])
+    result = DataCheck(str(folder), layout=FOLDER, inside=enclosing_said(folder), not_asap=own_metadata_said(folder))
     result.problems += found
     _check_files(result, performances)
     return result

@@ -1265,3 +1265,28 @@ def test_a_metadata_csv_of_ones_own_in_the_folder_given_is_read_as_a_folder_of_m
     with caplog.at_level("WARNING"):
         assert discover([asap])[1] == [] and check_data(asap).layout == "ASAP"
     assert "not read as ASAP's" not in caplog.text
+
+
+def test_a_maestro_table_of_a_subset_is_said_to_differ_from_the_release_not_to_lack_files(tmp_path, capsys):
+    """Data check put '(MAESTRO v3.0.0 has 962)' beside each split's count of a table of a few rows, which read as files
+    missing from one's copy. One line says the table's counts are not the release's published ones, and why that is
+    expected (a subset, another release's table); a table with the published counts is said nothing of."""
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import MAESTRO_V3_SPLITS, DataCheck
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0")
+    assert main(["data", "check", str(folder)]) == 0
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if "published" in line]
+    assert "MAESTRO v3.0.0 has" not in out and len(notes) == 1, out
+    assert notes[0].startswith("  note: the table's counts per split are not MAESTRO v3.0.0's published ones (962 train, "
+                               "137 validation, 177 test): expected of a subset of the release;"), notes
+    (folder / "maestro-v3.0.0.csv").rename(folder / "maestro-v2.0.0.csv")
+    assert main(["data", "check", str(folder)]) == 0
+    assert "expected of maestro-v2.0.0.csv, another release's table;" in capsys.readouterr().out
+    published = DataCheck(str(folder), layout="MAESTRO", table=str(folder / "maestro-v3.0.0.csv"),
+                          listed=dict(MAESTRO_V3_SPLITS))
+    assert published.counts_not_v3() is None and "published" not in published.format()
+    more = DataCheck(str(folder), layout="MAESTRO", table=str(folder / "maestro-v3.0.0.csv"),
+                     listed=dict(MAESTRO_V3_SPLITS) | {"train": 967})
+    assert "expected of another release's table, or an edited one" in more.counts_not_v3()

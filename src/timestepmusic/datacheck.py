@@ -99,6 +99,23 @@ class DataCheck:
     def to_dict(self) -> dict:
         return self.__dict__ | {"ok": self.ok}
 
+    def counts_not_v3(self) -> str | None:
+        """Where a MAESTRO table's counts per split are not v3.0.0's published ones (MAESTRO_V3_SPLITS), the line saying
+        so, as what it is: a table of a subset or of another release, not files missing from the user's copy (a
+        listed file that is not here is a problem of its own); None where they are."""
+        if all(self.listed.get(split, 0) == n for split, n in MAESTRO_V3_SPLITS.items()):
+            return None
+        published = ", ".join(f"{n} {split}" for split, n in MAESTRO_V3_SPLITS.items())
+        name = Path(self.table or "").name
+        if not name.startswith("maestro-v3.0.0."):
+            how = f"expected of {name}, another release's table"
+        elif all(self.listed.get(split, 0) <= n for split, n in MAESTRO_V3_SPLITS.items()):
+            how = "expected of a subset of the release"
+        else:
+            how = "expected of another release's table, or an edited one"
+        return (f"the table's counts per split are not MAESTRO v3.0.0's published ones ({published}): {how}; they count "
+                "the table's rows, not files missing here (a listed file that is not here is a problem of its own)")
+
     def format(self) -> str:
         if self.layout is None:  # nothing to read: the reason, in one line (the folders it could not read before it)
             return "\n".join(f"NOT OK: {p['file']}: {p['reason']}" for p in self.problems)
@@ -110,12 +127,11 @@ class DataCheck:
             by = "" if self.layout == FOLDER else f" by {self.composers} composer(s)"  # (a folder names none)
             lines[0] += f" ({sum(self.listed.values())} performance(s) of {self.pieces} piece(s){by}{how})"
             for split in SPLITS:
-                listed = self.listed.get(split, 0)
-                published = MAESTRO_V3_SPLITS[split] if self.layout == "MAESTRO" else listed  # (ASAP's: ours)
-                note = "" if listed == published else f"   (MAESTRO v3.0.0 has {published})"
-                lines.append(f"  {split:<11}{listed:>5} {'listed' if self.table else 'found '} "
+                lines.append(f"  {split:<11}{self.listed.get(split, 0):>5} {'listed' if self.table else 'found '} "
                              f"{self.present.get(split, 0):>5} present "
-                             f"{self.readable.get(split, 0):>5} readable{note}")
+                             f"{self.readable.get(split, 0):>5} readable")
+            if self.layout == "MAESTRO" and (other := self.counts_not_v3()):  # (ASAP's splits are prepare's: none)
+                lines.append(f"  note: {other}")
             empty = [split for split in SPLITS if not self.listed.get(split)] if self.layout == FOLDER else []
             for split in empty[:1] if "train" in empty else empty:  # (as prepare warns, said before it is run)
                 means = {"train": "nothing can be trained on it"} | EMPTY_SPLIT_MEANS

@@ -854,3 +854,28 @@ def test_a_corpus_chunked_otherwise_is_refused_before_any_warning(tiny_corpus, t
     assert "was trained with chunks.chunk_seconds=0.25 but the corpus" in capsys.readouterr().err
     assert not [r.getMessage() for r in caplog.records if "warm-up" in r.getMessage()]
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("refused", ["corpus", "device"])
+def test_a_refused_train_gan_run_warns_of_no_setting_it_would_not_read_first(tiny_corpus, tiny_ae, tmp_path, capsys,
+                                                                            caplog, refused):
+    """train-gan given `--set ar.lr=…` (which the conv arm does not read) warned of it, then refused the corpus (chunked
+    otherwise than its autoencoder's) or the device: the refusal is said alone, in one line, and nothing is warned of."""
+    import torch
+
+    if refused == "corpus":
+        corpus = tmp_path / "corpus-05"
+        prepare([tiny_corpus.parent / "midi"], corpus, Config().override({"chunks.chunk_seconds": 0.5}), progress=False)
+        flags, said = [], "was trained with chunks.chunk_seconds=0.25 but the corpus"
+    else:
+        if torch.cuda.is_available():
+            pytest.skip("CUDA is available here: --device cuda is not refused")
+        corpus, flags, said = tiny_corpus, ["--device", "cuda"], "--device cuda: CUDA is not available on this machine"
+    caplog.set_level("WARNING")
+    caplog.clear()  # (prepare's own warnings of the tiny corpus's splits)
+    assert main(["train-gan", str(corpus), "--ae", str(tiny_ae), "--set", "ar.lr=1e-3", "--steps", "1", *flags,
+                 "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err and "\n" not in err, err
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+    assert not (tmp_path / "run").exists()

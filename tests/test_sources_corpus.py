@@ -1206,3 +1206,87 @@ def test_a_file_a_maestro_table_lists_twice_is_said_and_prepared_once(tmp_path, 
     with caplog.at_level("WARNING"):
         discover([make_maestro(tmp_path / "plain" / "maestro-v3.0.0")], 0.3, 0.3)
     assert not [r for r in caplog.records if "more than one row" in r.getMessage()]
+
+
+def test_a_file_both_maestro_tables_list_twice_is_said_once_and_counted_once(tmp_path, capsys, caplog):
+    """Data check on a MAESTRO folder whose csv and json both list one file in two rows warned of it twice (reading the
+    csv, then the json to compare), counted it twice per split, and said the json disagreed ('not in the json'). It is
+    said once, counted once (as prepare reads it), and the tables agree."""
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0")
+    table = folder / "maestro-v3.0.0.csv"
+    lines = table.read_text().splitlines()
+    table.write_text("\n".join(lines + [lines[1]]) + "\n")  # (the first row again)
+    data = json.loads((make_maestro(tmp_path / "json", table="json") / "maestro-v3.0.0.json").read_text())
+    for column in data:
+        data[column][str(len(MAESTRO_ROWS))] = data[column]["0"]
+    (folder / "maestro-v3.0.0.json").write_text(json.dumps(data))
+    with caplog.at_level("WARNING"):
+        assert main(["data", "check", str(folder)]) == 0
+    said = [r.getMessage() for r in caplog.records if "more than one row" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(f"{table}: 1 file(s) listed in more than one row"), said
+    out = capsys.readouterr().out
+    assert f"({len(MAESTRO_ROWS)} performance(s) of" in out and "disagrees" not in out, out
+    performances, _ = discover([folder])
+    assert check_maestro(folder).listed == dict(collections.Counter(p.split for p in performances))
+
+
+def test_a_metadata_csv_of_ones_own_in_the_folder_given_is_read_as_a_folder_of_midi(tmp_path, capsys, caplog):
+    """A metadata.csv of one's own (no ASAP column) directly in the folder given made prepare and data check read it as
+    ASAP's table and refuse the folder for its columns. The folder is read as a folder of MIDI files, split as without
+    the file, and one line says why the metadata.csv was not read as ASAP's; an ASAP table is still read as one."""
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import check_data
+
+    mine = tmp_path / "mine"
+    files = make_plain(mine)
+    without, _ = discover([mine])
+    (mine / "metadata.csv").write_text("date,microphone,title\n2020-05-01,ribbon,Ballade\n")
+    said = (f"{mine / 'metadata.csv'}: not read as ASAP's metadata table (its header lacks ASAP's column(s) composer, "
+            "folder, midi_performance); the folder is read as a folder of MIDI files, without a table")
+    with caplog.at_level("WARNING"):
+        performances, problems = discover([mine])
+    assert problems == [] and performances == without and len(performances) == len(files)
+    assert [r.getMessage() for r in caplog.records if "metadata.csv" in r.getMessage()] == [said]
+    result = check_data(mine)
+    assert (result.layout, result.ok, result.not_asap) == ("MIDI folder", True, said)
+    assert result.listed == dict(collections.Counter(p.split for p in performances))
+    assert main(["data", "check", str(mine)]) == 0
+    assert capsys.readouterr().out.count("metadata.csv") == 1
+    empty = tmp_path / "empty"  # (no MIDI file: the one line says the metadata.csv there is not ASAP's)
+    empty.mkdir()
+    (empty / "metadata.csv").write_text("date\n2020-05-01\n")
+    assert check_data(empty).problems[0]["reason"].endswith(f"({empty / 'metadata.csv'} is not ASAP's: its header lacks "
+                                                            "ASAP's column(s) composer, folder, midi_performance, title)")
+    caplog.clear()
+    asap = make_asap(tmp_path / "asap")
+    with caplog.at_level("WARNING"):
+        assert discover([asap])[1] == [] and check_data(asap).layout == "ASAP"
+    assert "not read as ASAP's" not in caplog.text
+
+
+def test_a_maestro_table_of_a_subset_is_said_to_differ_from_the_release_not_to_lack_files(tmp_path, capsys):
+    """Data check put '(MAESTRO v3.0.0 has 962)' beside each split's count of a table of a few rows, which read as files
+    missing from one's copy. One line says the table's counts are not the release's published ones, and why that is
+    expected (a subset, another release's table); a table with the published counts is said nothing of."""
+    from timestepmusic.cli import main
+    from timestepmusic.datacheck import MAESTRO_V3_SPLITS, DataCheck
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0")
+    assert main(["data", "check", str(folder)]) == 0
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if "published" in line]
+    assert "MAESTRO v3.0.0 has" not in out and len(notes) == 1, out
+    assert notes[0].startswith("  note: the table's counts per split are not MAESTRO v3.0.0's published ones (962 train, "
+                               "137 validation, 177 test): expected of a subset of the release;"), notes
+    (folder / "maestro-v3.0.0.csv").rename(folder / "maestro-v2.0.0.csv")
+    assert main(["data", "check", str(folder)]) == 0
+    assert "expected of maestro-v2.0.0.csv, another release's table;" in capsys.readouterr().out
+    published = DataCheck(str(folder), layout="MAESTRO", table=str(folder / "maestro-v3.0.0.csv"),
+                          listed=dict(MAESTRO_V3_SPLITS))
+    assert published.counts_not_v3() is None and "published" not in published.format()
+    more = DataCheck(str(folder), layout="MAESTRO", table=str(folder / "maestro-v3.0.0.csv"),
+                     listed=dict(MAESTRO_V3_SPLITS) | {"train": 967})
+    assert "expected of another release's table, or an edited one" in more.counts_not_v3()

@@ -35,7 +35,10 @@ from .sources import (
     enclosing_said,
     file_not_a_source,
     find_maestro_table,
+    is_asap_table,
     nested_said,
+    own_metadata_said,
+    own_metadata_why,
     read_asap,
     read_folder,
     read_maestro,
@@ -82,6 +85,9 @@ class DataCheck:
     inside: str | None = None
     """The warning of a folder read without a table that lies inside a dataset (sources.enclosing_said): prepare reads
     it, split by hash, and warns (not a problem)."""
+    not_asap: str | None = None
+    """The line saying that the folder's own metadata.csv is not read as ASAP's table, and why
+    (sources.own_metadata_said): prepare reads the folder as one of MIDI files, and warns (not a problem)."""
     copies: list[dict[str, str]] = field(default_factory=list)
     """Performances found in two splits ({split: a path}), as copies of one file or the same music saved again:
     prepare reads them, and warns (not a problem)."""
@@ -92,6 +98,23 @@ class DataCheck:
 
     def to_dict(self) -> dict:
         return self.__dict__ | {"ok": self.ok}
+
+    def counts_not_v3(self) -> str | None:
+        """Where a MAESTRO table's counts per split are not v3.0.0's published ones (MAESTRO_V3_SPLITS), the line saying
+        so, as what it is: a table of a subset or of another release, not files missing from the user's copy (a
+        listed file that is not here is a problem of its own); None where they are."""
+        if all(self.listed.get(split, 0) == n for split, n in MAESTRO_V3_SPLITS.items()):
+            return None
+        published = ", ".join(f"{n} {split}" for split, n in MAESTRO_V3_SPLITS.items())
+        name = Path(self.table or "").name
+        if not name.startswith("maestro-v3.0.0."):
+            how = f"expected of {name}, another release's table"
+        elif all(self.listed.get(split, 0) <= n for split, n in MAESTRO_V3_SPLITS.items()):
+            how = "expected of a subset of the release"
+        else:
+            how = "expected of another release's table, or an edited one"
+        return (f"the table's counts per split are not MAESTRO v3.0.0's published ones ({published}): {how}; they count "
+                "the table's rows, not files missing here (a listed file that is not here is a problem of its own)")
 
     def format(self) -> str:
         if self.layout is None:  # nothing to read: the reason, in one line (the folders it could not read before it)
@@ -104,12 +127,11 @@ class DataCheck:
             by = "" if self.layout == FOLDER else f" by {self.composers} composer(s)"  # (a folder names none)
             lines[0] += f" ({sum(self.listed.values())} performance(s) of {self.pieces} piece(s){by}{how})"
             for split in SPLITS:
-                listed = self.listed.get(split, 0)
-                published = MAESTRO_V3_SPLITS[split] if self.layout == "MAESTRO" else listed  # (ASAP's: ours)
-                note = "" if listed == published else f"   (MAESTRO v3.0.0 has {published})"
-                lines.append(f"  {split:<11}{listed:>5} {'listed' if self.table else 'found '} "
+                lines.append(f"  {split:<11}{self.listed.get(split, 0):>5} {'listed' if self.table else 'found '} "
                              f"{self.present.get(split, 0):>5} present "
-                             f"{self.readable.get(split, 0):>5} readable{note}")
+                             f"{self.readable.get(split, 0):>5} readable")
+            if self.layout == "MAESTRO" and (other := self.counts_not_v3()):  # (ASAP's splits are prepare's: none)
+                lines.append(f"  note: {other}")
             empty = [split for split in SPLITS if not self.listed.get(split)] if self.layout == FOLDER else []
             for split in empty[:1] if "train" in empty else empty:  # (as prepare warns, said before it is run)
                 means = {"train": "nothing can be trained on it"} | EMPTY_SPLIT_MEANS
@@ -121,6 +143,8 @@ class DataCheck:
         if self.unlisted:
             lines.append(f"  note: {len(self.unlisted)} MIDI file(s) here that the table does not list, e.g. "
                          f"{self.unlisted[0]}: prepare leaves them out (give them as a source of their own)")
+        if self.not_asap:  # (as prepare warns, said before it is run)
+            lines.append(f"  warning: {self.not_asap}")
         if self.inside:  # (as prepare warns, said before it is run)
             lines.append(f"  warning: {self.inside}")
         if self.generated:  # (as prepare warns, said before it is run)
@@ -139,8 +163,8 @@ class DataCheck:
 
 def check_data(folder: str | Path) -> DataCheck:
     """Check a MAESTRO folder, an ASAP folder or a folder of MIDI files, whichever it is (as `tsm prepare` tells them
-    apart: a MAESTRO table first); a folder that holds a dataset's table one level down, or no MIDI file, is one
-    problem, said in one line."""
+    apart: a MAESTRO table first, then a metadata.csv with ASAP's columns); a folder that holds a dataset's table one
+    level down, or no MIDI file, is one problem, said in one line."""
     folder = Path(folder)
     if not folder.is_dir():  # (a file given for it said as one, not as missing)
         why = ((folder.is_file() and file_not_a_source(folder)) or "a file, not a folder; give the folder that holds the "
@@ -148,7 +172,7 @@ def check_data(folder: str | Path) -> DataCheck:
         return DataCheck(str(folder), problems=[{"file": str(folder), "reason": why}])
     if find_maestro_table(folder) is not None:
         return check_maestro(folder)
-    if (folder / "metadata.csv").is_file():
+    if is_asap_table(folder / "metadata.csv"):  # (a metadata.csv of one's own: a folder of MIDI files, as prepare reads it)
         return check_asap(folder)
     return check_folder(folder)
 
@@ -184,7 +208,7 @@ def _disagreeing(performances: list[Performance], folder: Path, json_table: Path
     read by prepare either)."""
     unsplit: list[SourceProblem] = []  # (the json's rows in no split: there, but not read)
     try:
-        from_json = {p.path: p for p in read_maestro(folder, json_table, unsplit)}
+        from_json = {p.path: p for p in read_maestro(folder, json_table, unsplit, say_repeats=False)}
     except (ValueError, KeyError, OSError, TypeError, AttributeError):
         return []
     in_no_split = {p.path for p in unsplit}
@@ -236,8 +260,10 @@ def check_folder(folder: str | Path) -> DataCheck:
     performances = read_folder(folder, CorpusConfig().validation_fraction, CorpusConfig().test_fraction, unreadable)
     found = [{"file": p.path, "reason": p.reason} for p in unreadable]
     if not performances:
-        return DataCheck(str(folder), problems=found + [{"file": str(folder), "reason": unzipped_said(folder) or NO_MIDI}])
-    result = DataCheck(str(folder), layout=FOLDER, inside=enclosing_said(folder))
+        why = own_metadata_why(folder)  # (the metadata.csv there said, which NO_MIDI would deny)
+        reason = unzipped_said(folder) or NO_MIDI + (f" ({folder / 'metadata.csv'} is not ASAP's: {why})" if why else "")
+        return DataCheck(str(folder), problems=found + [{"file": str(folder), "reason": reason}])
+    result = DataCheck(str(folder), layout=FOLDER, inside=enclosing_said(folder), not_asap=own_metadata_said(folder))
     result.problems += found
     _check_files(result, performances)
     return result

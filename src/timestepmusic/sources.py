@@ -105,10 +105,13 @@ def json_rows(table: Path) -> list[dict]:
     return [{k: columns[k][i] for k in keys} for i in (columns[keys[0]] if keys else {})]
 
 
-def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None = None) -> list[Performance]:
+def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None = None, *,
+                 say_repeats: bool = True) -> list[Performance]:
     """The performances a MAESTRO table lists, each in its row's split (its case and spaces aside: `Train `); a row
     whose split is none of SPLITS is left out, and said in `problems` (where given) naming the row: in no split, its
-    file would be prepared but neither trained nor tested on."""
+    file would be prepared but neither trained nor tested on. A file listed in more than one row is one performance,
+    where its first row is, as its last row says (as prepare keeps it), and warned of unless not `say_repeats` (a table
+    read only to be compared with the one prepare reads, whose warning says it: said once)."""
     lines = None
     if table.suffix == ".csv":
         rows, lines = csv_rows(table)
@@ -119,7 +122,7 @@ def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None
     def where(number: int) -> str:  # a row, as the table numbers it
         return f"line {lines[number]}" if lines else f"row {number}"
 
-    performances = []
+    performances: dict[str, Performance] = {}  # by path: a file listed again keeps its first place, its last row's values
     first_row: dict[str, int] = {}  # each file's first row
     again: list[tuple[str, int, int]] = []  # (file, its first row, a later one): the later is read, as prepare keeps it
     for number, r in enumerate(rows):
@@ -131,14 +134,14 @@ def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None
                 problems.append(SourceProblem(path, f"its split in {table.name} ({where(number)}) is {r['split']!r}, not "
                                                     f"one of {', '.join(SPLITS)}: left out"))
             continue
-        performances.append(Performance(path=path, composer=r["canonical_composer"], title=r["canonical_title"],
-                                        piece=f'{r["canonical_composer"]}/{r["canonical_title"]}', split=split,
-                                        year=int(r["year"]) if r.get("year") else None))
-    if again:
+        performances[path] = Performance(path=path, composer=r["canonical_composer"], title=r["canonical_title"],
+                                         piece=f'{r["canonical_composer"]}/{r["canonical_title"]}', split=split,
+                                         year=int(r["year"]) if r.get("year") else None)
+    if again and say_repeats:
         name, first, later = again[0]
         log.warning("%s: %d file(s) listed in more than one row, e.g. %s (%s and %s): each is prepared once, as its last "
                     "row says", table, len(again), name, where(first), where(later))
-    return performances
+    return list(performances.values())
 
 
 def read_asap(folder: Path, validation_fraction: float, test_fraction: float) -> list[Performance]:
@@ -221,16 +224,38 @@ MAESTRO_TABLE_PATTERNS = ("maestro-v*.csv", "maestro-v*.json")  # (as find_maest
 TABLE_PATTERNS = (*MAESTRO_TABLE_PATTERNS, "metadata.csv")  # (a dataset's table: a metadata.csv only with ASAP's columns)
 
 
-def is_asap_table(table: Path) -> bool:
-    """Whether the csv `table` (a metadata.csv) is an ASAP table: its header names ASAP_COLUMNS. A metadata.csv of
-    one's own (a recording's notes) is not: no dataset to name above or below a source (a source folder holding one
-    directly is still read as ASAP's, and refused naming the columns it lacks)."""
+def not_asap_why(table: Path) -> str | None:
+    """Why the csv `table` (a metadata.csv) is not an ASAP table, in words: its header lacks ASAP_COLUMNS (a
+    recording's notes of one's own), or it cannot be read as text; None where it is one."""
     try:
         with table.open(newline="", encoding="utf-8-sig") as f:
             header = next(csv.reader(f), [])
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return False
-    return ASAP_COLUMNS <= set(header)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        return f"it cannot be read as text ({e.strerror if isinstance(e, OSError) and e.strerror else e})"
+    missing = sorted(ASAP_COLUMNS - set(header))
+    return f"its header lacks ASAP's column(s) {', '.join(missing)}" if missing else None
+
+
+def is_asap_table(table: Path) -> bool:
+    """Whether the csv `table` (a metadata.csv) is an ASAP table: its header names ASAP_COLUMNS. A metadata.csv of
+    one's own (a recording's notes) is not: no dataset to name above or below a source, and a source folder holding one
+    directly is read as a folder of MIDI files (own_metadata_said)."""
+    return not_asap_why(table) is None
+
+
+def own_metadata_why(folder: Path) -> str | None:
+    """Why the metadata.csv directly in `folder` is not ASAP's table (not_asap_why), where it holds one of its own;
+    None where it holds none, or ASAP's."""
+    table = folder / "metadata.csv"
+    return not_asap_why(table) if table.is_file() else None
+
+
+def own_metadata_said(folder: Path) -> str | None:
+    """The line saying that the metadata.csv directly in `folder` is not read as ASAP's table, and why, where the folder
+    is read as a folder of MIDI files instead (as prepare and data check read it); None where it holds none, or ASAP's."""
+    why = own_metadata_why(folder)
+    return None if why is None else (f"{folder / 'metadata.csv'}: not read as ASAP's metadata table ({why}); the folder "
+                                     "is read as a folder of MIDI files, without a table")
 
 
 def dataset_table(folder: Path) -> Path | None:
@@ -380,7 +405,7 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
                     maestro_files |= {Path(p.path).relative_to(source).as_posix(): p for p in read
                                       if Path(p.path).is_relative_to(source)}  # (a row's absolute path: no ASAP cut's)
                     performances += read
-                elif (source / "metadata.csv").is_file():
+                elif is_asap_table(source / "metadata.csv"):  # (a metadata.csv of one's own: a folder of MIDI files)
                     performances += read_asap(source, validation_fraction, test_fraction)
                     origins = maestro_origins(source)
                     cut_from |= origins
@@ -388,6 +413,8 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
                 elif nested := nested_said(source):
                     problems.append(SourceProblem(str(source), nested))
                 else:
+                    if own := own_metadata_said(source):
+                        log.warning(own)
                     found = read_folder(source, validation_fraction, test_fraction, problems)
                     inside.append(source)
                     if not found and (unzipped := unzipped_said(source)):

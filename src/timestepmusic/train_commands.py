@@ -145,7 +145,7 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
     from .generation import checkpoint_config
-    from .train.arm_settings import check_read_settings
+    from .train.arm_settings import check_preset
     from .train.run_sources import read_run, warm_start_source
     from .train.sequence import train_sequence_model
 
@@ -168,7 +168,7 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     if args.resume and args.preset is not None:
         raise ValueError(f"--preset {args.preset}: a resumed run keeps its saved settings; start a new run with it")
     if not args.resume:  # (a resumed run's own settings, repeated, go on: _refuse_changed_settings)
-        check_read_settings(new_arch, args.set or [], args.preset)
+        check_preset(new_arch, args.preset)
     out = _run_folder(args, "train-gan")
     resumed = read_run(Path(out)) if args.resume else None  # (a run of another kind said as one first)
     arch = resumed["arch"] if resumed else new_arch
@@ -198,7 +198,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
                                       max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
                                       steps=args.steps if args.resume else None,
                                       compile_model=args.compile if args.resume else None,
-                                      device=args.device if args.resume else None)
+                                      device=args.device if args.resume else None,
+                                      settings_given=None if args.resume else args.set)  # (warned of once it is not refused)
     if result:  # a resumed run already at its end trained nothing, and its log said so
         print(json.dumps(result, indent=1))
     return 0

@@ -39,14 +39,19 @@ def unread_by(arch: str, key: str) -> bool:
     return any(key == unread or (unread.endswith(".") and key.startswith(unread)) for unread in UNREAD.get(arch, ()))
 
 
-def check_read_settings(arch: str, assignments: list[str], preset: str | None = None) -> None:
-    """A new run's `--preset` of which its built-in arm reads nothing: ValueError; its `--set section.key=value` that
-    the arm would ignore: a warning naming it, and the arm's own setting where it has one (a run of --arch ar given
-    --set gan.lr trained at ar.lr, silently). A warning, not a refusal: a script may give one list of settings to
-    several arms."""
+def check_preset(arch: str, preset: str | None) -> None:
+    """A new run's `--preset` of which its built-in arm reads nothing: ValueError (said before the run is checked
+    further: the flag was asked for, and would change nothing)."""
     if preset is not None and all(unread_by(arch, key) for key in PRESETS[preset]):
         raise ValueError(f"--preset {preset}: the convolutional GAN's first design; the {arch} arm reads none of its "
                          "settings (leave it out)")
+
+
+def warn_unread_settings(arch: str, assignments: list[str]) -> None:
+    """A new run's `--set section.key=value` that the arm would ignore: a warning naming it, and the arm's own setting
+    where it has one (a run of --arch ar given --set gan.lr trained at ar.lr, silently). A warning, not a refusal: a
+    script may give one list of settings to several arms; said once the run is known to start (train/sequence.py,
+    after every refusal), so that a refused run warns of nothing."""
     for assignment in assignments:
         key = assigned_key(assignment)
         if unread_by(arch, key):

@@ -30,7 +30,7 @@ from ..piece_events import sampled_events
 from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules, kept_modules
 from ..sequence.autoregressive import WARMUP_STEPS
 from ..shipped import resolve_model
-from .arm_settings import check_closing
+from .arm_settings import check_closing, warn_unread_settings
 from .budget import Budget
 from .distributed import Dist, from_environment
 from .finetune import CodebookWeights, RealLatents, weights_hash
@@ -50,7 +50,8 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                          config: Config | None = None, *, arch: str | None = None, resume: bool = False,
                          progress: bool = True, max_steps: int | None = None, max_seconds: float | None = None,
                          steps: int | None = None, compile_model: bool | None = None, device: str | None = None,
-                         init_from: str | Path | None = None, overwrite: bool = False) -> dict:
+                         init_from: str | Path | None = None, overwrite: bool = False,
+                         settings_given: list[str] | None = None) -> dict:
     """Train (or with `resume`, continue) a run of the arm `arch` (default conv) in `out`; returns the last metrics.
 
     Resuming keeps the run's architecture and settings (`arch` and `config` are read from RUN/last);
@@ -60,7 +61,9 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     model, new runs only) warm-starts: its arm (`arch` must agree where given) and settings (where `config`
     is None), its weights wherever names and shapes match, its normaliser, and its autoencoder unless
     `ae_path` is given (which must then be the same one). A new run refuses a folder that holds one unless
-    `overwrite` (which deletes it), as `tsm train-gan` does.
+    `overwrite` (which deletes it), as `tsm train-gan` does. `settings_given`: the `--set section.key=value`
+    assignments a new run's `config` was built with; those the arm never reads are warned of, after every refusal
+    here (a refused run warns of nothing).
     """
     out = Path(out)
     corpus = Corpus.open(corpus_path)
@@ -76,26 +79,28 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
         config = config or checkpoint_config(source["meta"])
         ae_path = source["autoencoder_folder"] if ae_path is None else ae_path
     ae, config = autoencoder_for_run(out, ae_path, meta, config)
-    check_corpus_matches(ae.meta, corpus, "the autoencoder")  # (before any warning: a refused run warns of nothing)
+    check_corpus_matches(ae.meta, corpus, "the autoencoder")  # (refusals before any warning: a refused run warns of nothing)
     check_closing(config, arch, fresh=meta is None and source is None)
     if source is not None and source["meta"]["autoencoder"]["weights_sha256"] != ae.weights_sha256:
         raise ValueError(f"--init-from {init_from}: it was trained over another autoencoder than {ae_path}; "
                          "leave out --ae to train over its own")
-    if meta and steps is not None and steps != config.gan.steps and arch in ("ar", "events"):
-        log.warning("--steps %d: the learning rate's schedule (cosine decay to 10 %% at the last step) now runs to "
-                    "step %d, not %d, so at step %d the learning rate jumps (with more steps, up: a warm restart); "
-                    "--steps %d goes on exactly",
-                    steps, steps, config.gan.steps, meta.get("step", 0), config.gan.steps)
+    saved_steps = config.gan.steps  # (a resumed run's own, before --steps)
     config = config.override({"gan.steps": steps, "gan.compile": compile_model,  # None leaves a setting as it is
                               "gan.device": device})
-    if arch in ("ar", "events") and (meta or {}).get("step", 0) < config.gan.steps < WARMUP_STEPS:
-        log.warning("--steps %d ends within the learning rate's %d-step warm-up: it rises only to %.2g (ar.lr %g) and "
-                    "never decays; give --steps above %d for the whole schedule", config.gan.steps, WARMUP_STEPS,
-                    config.ar.lr * config.gan.steps / WARMUP_STEPS, config.ar.lr, WARMUP_STEPS)
     g = config.gan
     arm_class = arch_class(arch)
     ranks, device_name = from_environment(g.device)
     device = pick_device(device_name)
+    warn_unread_settings(arch, settings_given or [])  # (warnings after every refusal above: a refused run warns of nothing)
+    if meta and steps is not None and steps != saved_steps and arch in ("ar", "events"):
+        log.warning("--steps %d: the learning rate's schedule (cosine decay to 10 %% at the last step) now runs to "
+                    "step %d, not %d, so at step %d the learning rate jumps (with more steps, up: a warm restart); "
+                    "--steps %d goes on exactly",
+                    steps, steps, saved_steps, meta.get("step", 0), saved_steps)
+    if arch in ("ar", "events") and (meta or {}).get("step", 0) < config.gan.steps < WARMUP_STEPS:
+        log.warning("--steps %d ends within the learning rate's %d-step warm-up: it rises only to %.2g (ar.lr %g) and "
+                    "never decays; give --steps above %d for the whole schedule", config.gan.steps, WARMUP_STEPS,
+                    config.ar.lr * config.gan.steps / WARMUP_STEPS, config.ar.lr, WARMUP_STEPS)
     if not resume:
         start_run_folder(out, overwrite=overwrite, ranks=ranks, reads={
             "the corpus": corpus.root, "the warm start": source["folder"] if source else None,

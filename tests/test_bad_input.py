@@ -328,6 +328,19 @@ def test_a_file_named_with_a_dash_is_read_as_its_flags_value(tmp_path, capsys, m
     assert not Path("out").exists()
 
 
+def test_an_empty_file_name_is_refused_not_read_as_the_flag_left_out(tmp_path, capsys):
+    """`tsm generate --prompt "$TAKE"` with TAKE unset drew 8 new pieces with no prompt and no word of it (an empty
+    --prompt, --like or --config read as not given): each is one line naming the flag, and nothing is written."""
+    out = tmp_path / "out"
+    for argv in (["generate", "--prompt", ""], ["generate", "--like", ""], ["generate", "--wav", "--soundfont", ""],
+                 ["train-ae", str(tmp_path), "--config", ""]):
+        with pytest.raises(SystemExit):
+            main([*argv, "-o", str(out)])
+        flag = argv[-2]
+        assert capsys.readouterr().err.startswith(f"error: {flag}: '': give a file's name")
+    assert not out.exists()
+
+
 def test_every_bad_input_is_one_line_of_one_shape(tmp_path, capsys):
     """A value of the wrong kind and a flag unknown (argparse's), a file missing and a file that is not MIDI (tsm's
     own): each one line starting 'error: ', exit status 2, no usage block, no traceback."""

@@ -636,6 +636,26 @@ def test_notes_struck_and_never_released_are_said_not_dropped_silently(tmp_path,
     assert unreleased_notes(midi_bytes(*simple_piece(1))) == 0 and unreleased_notes(b"MThd") == 0
 
 
+def test_a_prompt_stopped_with_a_chord_held_keeps_the_chord_to_its_end(tmp_path, caplog):
+    """A pianist's take whose recorder stopped with the last chord held (note-ons, no note-offs, the track ending 1 s
+    later) was continued without that chord, and the file written began without it: the parser drops such notes. A
+    prompt keeps them, held to where the track ends, and says so; read_events (prepare, --like) leaves them out as
+    before, and a held note on the drum channel is not read as the piano's."""
+    from timestepmusic.midi import read_prompt
+
+    played = b"".join(bytes([0, 0x90, 60 + i, 80, 0x83, 0x60, 0x80, 60 + i, 0]) for i in range(4))  # 4 notes to 2 s
+    held = bytes([0, 0x90, 48, 70, 0, 52, 70, 0, 55, 70, 0, 0x99, 38, 100])  # a chord and a drum, never released
+    path = tmp_path / "stopped.mid"
+    path.write_bytes(_track_bytes(played + held + bytes([0x87, 0x40, 0xFF, 0x2F, 0])))  # the track ends at 3 s
+    with caplog.at_level("WARNING"):
+        prompt, drops, _, _ = read_prompt(path)
+    chord = prompt.is_note & (prompt.start_s == 2.0)
+    assert sorted(prompt.ids[chord] + 21) == [48, 52, 55] and prompt.duration_s[chord] == pytest.approx([1.0] * 3)
+    assert prompt.is_note.sum() == 7 and prompt.end_s == pytest.approx(3.0) and drops.drum_notes == 1
+    assert f"{path}: notes held to its end: 4 struck and never released" in caplog.text
+    assert read_events(path)[0].is_note.sum() == 4
+
+
 def test_running_status_goes_on_past_a_meta_event_as_symusic_reads_it(tmp_path, caplog):
     """A sequencer may write a marker or lyric between messages of one running status: symusic reads the messages
     after it with that status, where the byte walk stopped at them, so a note released after a marker was said

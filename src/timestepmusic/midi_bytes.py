@@ -17,6 +17,7 @@ import symusic
 
 HEADER_BYTES = 14  # 'MThd', its length (6), format, tracks, division
 PEDALS = (64, 66, 67)  # the damper, sostenuto and una corda controllers
+HELD_KEY_S = 10.0  # keep_unreleased: a key held this long at most when a recording stopped (a final chord's fermata)
 END_OF_TRACK = 0x2F  # the meta event that closes a track chunk (_track_messages yields it as (tick, 0xFF, 0x2F, 0))
 
 
@@ -127,18 +128,22 @@ def unreleased_strikes(data: bytes) -> dict[str, np.ndarray]:
 
 
 def keep_unreleased(score: symusic.Score, data: bytes) -> int:
-    """The notes the file of `data` strikes and never releases (unreleased_strikes: a recording stopped with a
-    chord held, which the parser drops) put in `score`, held to where it ends (its last event, or the end of their
-    track where that is later), each in a track of its channel's program (the drum channel's a drum track), so that
-    they are read as its other notes are; returns how many."""
+    """The notes the file of `data` strikes and never releases (unreleased_strikes: a recording stopped with a chord
+    held, which the parser drops) put in `score`, held to where it ends (its last event, or the end of their track where
+    that is later), each in a track of its channel's program (the drum channel's a drum track), so that they are read as
+    its other notes are; only those struck within HELD_KEY_S of that end (a note-off lost mid-file is left out, not held
+    for minutes). Returns how many were put in."""
+    from .midi import ticks_to_seconds
+
     struck = unreleased_strikes(data)  # [U] each
     end = np.maximum(struck["end"], score.end())  # [U]
-    for channel, program in sorted(set(zip(struck["channel"].tolist(), struck["program"].tolist()))):
-        mine = (struck["channel"] == channel) & (struck["program"] == program)  # [U]
+    late = ticks_to_seconds(end, score) - ticks_to_seconds(struck["time"], score) <= HELD_KEY_S  # [U]
+    for channel, program in sorted(set(zip(struck["channel"][late].tolist(), struck["program"][late].tolist()))):
+        mine = late & (struck["channel"] == channel) & (struck["program"] == program)  # [U]
         track = symusic.Track(f"held at the end, channel {channel + 1}", program, channel == 9)
         track.notes = symusic.Note.from_numpy(time=struck["time"][mine].astype(np.int32),
                                               duration=np.maximum(end - struck["time"], 1)[mine].astype(np.int32),
                                               pitch=struck["key"][mine].astype(np.int8),
                                               velocity=struck["velocity"][mine].astype(np.int8))
         score.tracks.append(track)
-    return int(struck["time"].size)
+    return int(late.sum())

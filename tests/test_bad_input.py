@@ -328,6 +328,19 @@ def test_a_file_named_with_a_dash_is_read_as_its_flags_value(tmp_path, capsys, m
     assert not Path("out").exists()
 
 
+def test_an_empty_file_name_is_refused_not_read_as_the_flag_left_out(tmp_path, capsys):
+    """`tsm generate --prompt "$TAKE"` with TAKE unset drew 8 new pieces with no prompt and no word of it (an empty
+    --prompt, --like or --config read as not given): each is one line naming the flag, and nothing is written."""
+    out = tmp_path / "out"
+    for argv in (["generate", "--prompt", ""], ["generate", "--like", ""], ["generate", "--wav", "--soundfont", ""],
+                 ["train-ae", str(tmp_path), "--config", ""]):
+        with pytest.raises(SystemExit):
+            main([*argv, "-o", str(out)])
+        flag = argv[-2]
+        assert capsys.readouterr().err.startswith(f"error: {flag}: '': give a file's name")
+    assert not out.exists()
+
+
 def test_every_bad_input_is_one_line_of_one_shape(tmp_path, capsys):
     """A value of the wrong kind and a flag unknown (argparse's), a file missing and a file that is not MIDI (tsm's
     own): each one line starting 'error: ', exit status 2, no usage block, no traceback."""
@@ -621,6 +634,33 @@ def test_notes_struck_and_never_released_are_said_not_dropped_silently(tmp_path,
     with pytest.raises(ValueError, match="no piano notes .*; its notes: 3 struck and never released"):
         read_events(only_held)
     assert unreleased_notes(midi_bytes(*simple_piece(1))) == 0 and unreleased_notes(b"MThd") == 0
+
+
+def test_a_prompt_stopped_with_a_chord_held_keeps_the_chord_to_its_end(tmp_path, caplog):
+    """A pianist's take whose recorder stopped with the last chord held (note-ons, no note-offs, the track ending 1 s
+    later) was continued without that chord, and the file written began without it: the parser drops such notes. A
+    prompt keeps them, held to where the track ends, and says so; read_events (prepare, --like) leaves them out as
+    before, and a held note on the drum channel is not read as the piano's. One struck more than HELD_KEY_S (10 s)
+    before the end is left out as before: a note-off lost mid-file, not held on for minutes."""
+    from timestepmusic.midi import read_prompt
+
+    played = b"".join(bytes([0, 0x90, 60 + i, 80, 0x83, 0x60, 0x80, 60 + i, 0]) for i in range(4))  # 4 notes to 2 s
+    held = bytes([0, 0x90, 48, 70, 0, 52, 70, 0, 55, 70, 0, 0x99, 38, 100])  # a chord and a drum, never released
+    path = tmp_path / "stopped.mid"
+    path.write_bytes(_track_bytes(played + held + bytes([0x87, 0x40, 0xFF, 0x2F, 0])))  # the track ends at 3 s
+    with caplog.at_level("WARNING"):
+        prompt, drops, _, _ = read_prompt(path)
+    chord = prompt.is_note & (prompt.start_s == 2.0)
+    assert sorted(prompt.ids[chord] + 21) == [48, 52, 55] and prompt.duration_s[chord] == pytest.approx([1.0] * 3)
+    assert prompt.is_note.sum() == 7 and prompt.end_s == pytest.approx(3.0) and drops.drum_notes == 1
+    assert f"{path}: notes held to its end: 4 struck and never released" in caplog.text
+    assert read_events(path)[0].is_note.sum() == 4
+    lost = tmp_path / "lost note-off.mid"  # the track ending 11 s after the chord: a note-off lost, not a key held
+    lost.write_bytes(_track_bytes(played + held + bytes([0xD2, 0x40, 0xFF, 0x2F, 0])))  # (10,560 ticks: 11 s)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert read_prompt(lost)[0].is_note.sum() == 4
+    assert "notes left out: 4 struck and never released" in caplog.text and "held to its end" not in caplog.text
 
 
 def test_running_status_goes_on_past_a_meta_event_as_symusic_reads_it(tmp_path, caplog):

@@ -1403,6 +1403,15 @@ def test_a_prompt_that_ends_on_a_chunks_boundary_is_continued_from_its_end_not_a
         assert prompt.is_note.sum() == len(notes), name  # every note kept
 
 
+def test_a_cut_before_a_prompts_first_note_says_where_that_note_starts():
+    """A pianist's take that starts after 40 s of silence, cut with --prompt-seconds 20, was told only that no note
+    starts before the cut: not where one does, which is what they need to give a cut that works."""
+    take = Events(np.array([39, 43]), np.array([40.0, 40.5]), np.array([0.4, 0.4]), np.array([64, 64]))
+    with pytest.raises(ValueError, match=r"take.mid: no note starts before --prompt-seconds 20 .*its first note starts "
+                                         r"at 40 s$"):
+        prompt_until(take, 20.0, 0.25, "take.mid")
+
+
 def test_a_prompt_ending_within_a_microsecond_of_its_start_keeps_its_end_and_its_one_chunk():
     """inside_its_last_chunk pulls an end on a chunk's boundary just inside the chunk before it; an end within 1e-6 s of
     0 (Events built in Python: the boundary before the first chunk) was pulled before the start, to -1e-6 s, a prompt

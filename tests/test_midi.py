@@ -664,6 +664,22 @@ def test_a_continuation_alone_keeps_the_prompts_bar_lines(meter, tempos, from_s,
     assert all(bpm / 2 - 1e-6 <= t <= bpm * 2 + 1e-6 for _, t in later.tempos)  # a pickup beat at most half off
 
 
+def test_a_continuation_alone_starts_with_the_pedals_down_at_the_cut(tmp_path):
+    """generate --continuation-only, pasted after its prompt in a sequencer: a damper and una corda down across the cut
+    are pressed at its first tick at their depths (its first notes pedalled as in the whole file); a pedal lifted
+    before the cut and the notes struck before it are not in it."""
+    from timestepmusic.midi import continuation_only
+
+    played = Events([DAMPER_ID, SOFT_ID, SOSTENUTO_ID, 39, 43], [1.0, 0.5, 0.2, 3.0, 4.5], [4.0, 9.0, 1.0, 2.0, 0.5],
+                    [80, 127, 127, 70, 70], 6.0)  # cut at 4 s: the damper and soft down, the sostenuto up, a note held
+    alone = continuation_only(played, 4.0)
+    score = load_score(write_events(alone, tmp_path / "alone.mid"))
+    first = [(c.number, c.value) for c in score.tracks[0].controls if c.time == 0]
+    assert sorted(first) == [(64, 80), (67, 127)]  # (CC 64 damper, 67 una corda; no 66 sostenuto)
+    assert [(n.pitch, n.time) for n in score.tracks[0].notes] == [(43 + LOWEST_PITCH, 0.5 * WRITE_TICKS_PER_QUARTER
+                                                                    * WRITE_QUARTERS_PER_SECOND)]
+
+
 def test_a_tempo_map_of_many_changes_keeps_every_time_to_a_tick(tmp_path):
     # a prompt's tempo map (its own changes, anywhere between ticks): each change written on a whole tick must not
     # move the later ones, or the notes after hundreds of changes drift by many ticks

@@ -63,7 +63,10 @@ def step_seconds_arg(text: str) -> float:
 def file_arg(text: str) -> str:
     """A flag that reads a file (generate --prompt, --like; --config, --soundfont, evaluate --run): the path as given,
     checked where it is read. The type marks the flag so that a file named '-…' after it is read as its value
-    (flag_values: `--prompt -take.mid`), as clock_arg marks a flag that reads a time."""
+    (flag_values: `--prompt -take.mid`), as clock_arg marks a flag that reads a time. An empty name (`--prompt "$F"`
+    with F unset) is refused: the commands read it as the flag left out, and would run without the file."""
+    if not text:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a file's name (an empty one names none)")
     return text
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import symusic
 
-from .midi_bytes import PEDALS, pedal_controls, scan
+from .midi_bytes import PEDALS, keep_unreleased, pedal_controls, scan
 from .pedal_cc import pedal_bin, pedal_events
 from .piano_tracks import beside_piano, held_by
 
@@ -323,11 +323,15 @@ def read_prompt(path: str | Path, *, pedal_bins: int = 4) -> tuple[Events, DropC
     """A performance to continue (generate --prompt): its events as read_events reads them (ValueError naming the file
     where it is unusable), its grid (FileGrid: written under it, so that a sequencer shows the continued
     performance in its own bars) and the ids of the pedals still down at its end (never lifted: a recording stopped
-    with the pedal held, read as lifted there; prompts.continued_prompt holds them on), from one reading of the file."""
+    with the pedal held, read as lifted there; prompts.continued_prompt holds them on), from one reading of the file.
+    Notes struck and never released (a recording stopped with a chord held), which read_events leaves out, are held to
+    the file's end (midi_bytes.keep_unreleased), and said."""
     data = file_bytes(path)
     score = score_from_bytes(data, path)
+    kept = keep_unreleased(score, data)
     held: list[int] = []
-    events, drops = _checked_events(score, data, path, pedal_bins, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND, held)
+    events, drops = _checked_events(score, data, path, pedal_bins, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND, held,
+                                    kept)
     return events, drops, score_to_grid(score), tuple(held)
 
 
@@ -336,15 +340,20 @@ def never_released(unreleased: int) -> str:
 
 
 def _checked_events(score: symusic.Score, data: bytes, path: str | Path, pedal_bins: int, max_seconds: float,
-                    max_events_per_second: float, held_at_end: list[int] | None = None) -> tuple[Events, DropCounts]:
+                    max_events_per_second: float, held_at_end: list[int] | None = None,
+                    kept: int = 0) -> tuple[Events, DropCounts]:
     """read_events of the `score` read from `path` (named in its errors), whose bytes are `data` (the pedals symusic
-    leaves out are read from them, and the notes struck and never released counted; `held_at_end`: score_to_events')."""
+    leaves out are read from them, and the notes struck and never released counted; `held_at_end`: score_to_events';
+    `kept`: how many of those notes `score` holds, keep_unreleased's, said as held to its end)."""
     file_pedals, unreleased = scan(data)  # (one walk over the bytes for both)
+    unreleased -= kept
     events, drops = piano_events(score, path, pedal_bins=pedal_bins, file_pedals=file_pedals, unreleased=unreleased,
                                  held_at_end=held_at_end)
     check_timing(events, path, max_seconds, max_events_per_second)
     if unreleased:
         log.warning("%s: notes left out: %s", path, never_released(unreleased))
+    if kept:
+        log.warning("%s: notes held to its end: %s", path, never_released(kept))
     return events, drops
 
 

@@ -3,7 +3,8 @@
 symusic (as pretty_midi) drops two things without a word: a channel's controllers where that channel of that track
 holds no note (a pedal in a track of its own, as notation programs and sequencers export it, or on a channel without
 notes), and a note struck that no note-off follows (a recording stopped with keys held). Both are read here from
-the file's channel messages, walked once, so that what reads the file can keep the pedal and say what was lost.
+the file's channel messages, walked once, so that what reads the file can keep the pedal and say what was lost; a
+performance to continue (midi.read_prompt) keeps such notes too, held to its end (keep_unreleased).
 Reading stops at whatever is not valid MIDI (symusic has read, or refused, the file already). On the 984 ASAP
 performances the pedal messages of channel 0 match symusic's exactly and no note is left unreleased.
 """
@@ -12,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+import symusic
 
 HEADER_BYTES = 14  # 'MThd', its length (6), format, tracks, division
 PEDALS = (64, 66, 67)  # the damper, sostenuto and una corda controllers
+HELD_KEY_S = 10.0  # keep_unreleased: a key held this long at most when a recording stopped (a final chord's fermata)
+END_OF_TRACK = 0x2F  # the meta event that closes a track chunk (_track_messages yields it as (tick, 0xFF, 0x2F, 0))
 
 
 def _number(data: bytes, i: int, end: int) -> tuple[int, int]:
@@ -28,8 +32,9 @@ def _number(data: bytes, i: int, end: int) -> tuple[int, int]:
 
 
 def _track_messages(data: bytes, i: int, end: int) -> Iterator[tuple[int, int, int, int]]:
-    """The channel messages of one track chunk (data[i:end]) as (tick, status, first data byte, second or 0); meta
-    events and system exclusives skipped by their length. A data byte where a status byte belongs repeats the last
+    """The channel messages of one track chunk (data[i:end]) as (tick, status, first data byte, second or 0), and its
+    end-of-track meta event as (tick, 0xFF, END_OF_TRACK, 0); other meta events and system exclusives skipped by their
+    length. A data byte where a status byte belongs repeats the last
     channel message's status (running status), a meta event or system exclusive between them or not."""
     tick, status = 0, 0
     while i < end:
@@ -38,6 +43,8 @@ def _track_messages(data: bytes, i: int, end: int) -> Iterator[tuple[int, int, i
         if i >= end:
             return
         if data[i] in (0xFF, 0xF0, 0xF7):  # a meta event (its type first) or a system exclusive: skipped by length,
+            if data[i] == 0xFF and i + 1 < end and data[i + 1] == END_OF_TRACK:  # (said: where the track ends)
+                yield tick, 0xFF, END_OF_TRACK, 0
             length, i = _number(data, i + 1 + (data[i] == 0xFF), end)  # the running status kept past it as symusic
             i += length  # keeps it (a marker between two messages of one status)
             continue
@@ -94,3 +101,49 @@ def pedal_controls(data: bytes) -> dict[str, np.ndarray]:
 def unreleased_notes(data: bytes) -> int:
     """How many notes a MIDI file strikes and never releases in their track (scan's second)."""
     return scan(data)[1]
+
+
+def unreleased_strikes(data: bytes) -> dict[str, np.ndarray]:
+    """The notes a MIDI file strikes that no note-off follows in their track (those scan counts, which the parser
+    drops; of two strikes of a key and one release, the later: symusic releases the first) → columns time (ticks),
+    channel, key, velocity, program (the channel's last program change before it in the track: 0 without) and end (the
+    tick its track ends at: its end-of-track event, else its last message) [U]."""
+    rows = []
+    for messages in tracks(data):
+        held: dict[tuple[int, int], list[tuple[int, int, int]]] = {}  # (channel, key) → (tick, velocity, program)
+        programs: dict[int, int] = {}
+        last = 0
+        for tick, status, first, second in messages:
+            kind, channel, last = status & 0xF0, status & 0x0F, tick
+            if kind == 0xC0:
+                programs[channel] = first
+            elif kind == 0x90 and second > 0:
+                held.setdefault((channel, first), []).append((tick, second, programs.get(channel, 0)))
+            elif kind in (0x80, 0x90) and held.get((channel, first)):
+                held[channel, first].pop(0)
+        rows += [(tick, channel, key, velocity, program, last)
+                 for (channel, key), strikes in held.items() for tick, velocity, program in strikes]
+    table = np.array(rows, dtype=np.int64).reshape(-1, 6)  # [U, 6]
+    return dict(zip(("time", "channel", "key", "velocity", "program", "end"), table.T))
+
+
+def keep_unreleased(score: symusic.Score, data: bytes) -> int:
+    """The notes the file of `data` strikes and never releases (unreleased_strikes: a recording stopped with a chord
+    held, which the parser drops) put in `score`, held to where it ends (its last event, or the end of their track where
+    that is later), each in a track of its channel's program (the drum channel's a drum track), so that they are read as
+    its other notes are; only those struck within HELD_KEY_S of that end (a note-off lost mid-file is left out, not held
+    for minutes). Returns how many were put in."""
+    from .midi import ticks_to_seconds
+
+    struck = unreleased_strikes(data)  # [U] each
+    end = np.maximum(struck["end"], score.end())  # [U]
+    late = ticks_to_seconds(end, score) - ticks_to_seconds(struck["time"], score) <= HELD_KEY_S  # [U]
+    for channel, program in sorted(set(zip(struck["channel"][late].tolist(), struck["program"][late].tolist()))):
+        mine = late & (struck["channel"] == channel) & (struck["program"] == program)  # [U]
+        track = symusic.Track(f"held at the end, channel {channel + 1}", program, channel == 9)
+        track.notes = symusic.Note.from_numpy(time=struck["time"][mine].astype(np.int32),
+                                              duration=np.maximum(end - struck["time"], 1)[mine].astype(np.int32),
+                                              pitch=struck["key"][mine].astype(np.int8),
+                                              velocity=struck["velocity"][mine].astype(np.int8))
+        score.tracks.append(track)
+    return int(late.sum())

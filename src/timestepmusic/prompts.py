@@ -59,8 +59,10 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
                     chunk_seconds, seconds_text(cut_s))
     cut = prompt.take(np.flatnonzero(prompt.start_s < cut_s))
     if not cut.is_note.any():
+        struck_s = prompt.start_s[prompt.is_note]  # (where a cut after it would work: said)
+        first = f"its first note starts at {seconds_text(struck_s.min())}" if struck_s.size else "it holds no note"
         raise ValueError(f"{path}: no note starts before --prompt-seconds {seconds:g} (cut at whole "
-                         f"{chunk_seconds:g} s chunks: {cut_s:g} s)")
+                         f"{chunk_seconds:g} s chunks: {cut_s:g} s); {first}")
     return inside_its_last_chunk(ending_at(cut, cut_s), chunk_seconds)  # (no empty chunk after the cut)
 
 

@@ -1076,7 +1076,8 @@ def test_overwrite_replaces_only_what_generate_wrote(events_run, tmp_path, capsy
         assert len(err) == 1 and "not a file tsm generate wrote" in err[0], err
         assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == kept  # nothing removed or replaced
         assert main(run) == 2  # without --overwrite: called the user's, not an earlier run's
-        assert "is there already and is not a file tsm generate wrote" in capsys.readouterr().err
+        assert "is there already and is not a file tsm generate wrote" in (err := capsys.readouterr().err)
+        assert "it is never replaced, with --overwrite or without" in err
         (tmp_path / foreign).unlink()
     assert main([*run, "--png", "--overwrite"]) == 0  # what it wrote itself it replaces
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == earlier
@@ -1152,7 +1153,8 @@ def test_a_prompt_is_continued_after_its_last_sound_and_written_note_for_note(ev
     out = tmp_path / "out"
     assert main(["generate", "--model", str(events_run), "--prompt", str(prompt), "--seconds", "1", "-n", "1",
                  "-o", str(out)]) == 0
-    assert "its last note ends at 4 s and the file runs on without one to 62 s: continued from its last note" in caplog.text
+    assert ("its last note ends at 4 s and the file runs on to 62 s with no key held: continued from its last note "
+            "(--prompt-seconds 62 continues after all of it)") in caplog.text
     assert "5 of its 30 events fall in 0.25 s chunks of more than 15, of which the model hears the first 15" in caplog.text
     assert "drawn after the prompt's 4.00 s" in capsys.readouterr().out  # (its last sound's end, a chunk's) …
     assert not re.search(r"\d:\d\d", caplog.text)  # … each time said in seconds, as that line says it (not 1:02)

@@ -167,8 +167,8 @@ def check_timing(events: "Events", path: str | Path, max_seconds: float, max_eve
     `max_seconds` (a huge tick value or an absurdly slow tempo) or more than `max_events_per_second`
     events starting within one second (an absurdly fast tempo)."""
     if events.end_s > max_seconds:
-        raise ValueError(f"{path}: implausible timing: it lasts {events.end_s / 3600:,.1f} h (more than "
-                         f"events.max_seconds={max_seconds:g} s); a huge tick value or an absurd tempo?")
+        raise ValueError(f"{path}: implausible timing: it lasts {events.end_s / 3600:,.1f} h (more than the "
+                         f"{max_seconds / 3600:g} h a performance is read for); a huge tick value or an absurd tempo?")
     if len(events):
         peak = int(np.bincount(np.floor(events.start_s).astype(np.int64)).max())
         if peak > max_events_per_second:

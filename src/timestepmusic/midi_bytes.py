@@ -130,7 +130,7 @@ def unreleased_strikes(data: bytes) -> dict[str, np.ndarray]:
 def keep_unreleased(score: symusic.Score, data: bytes) -> int:
     """The notes the file of `data` strikes and never releases (unreleased_strikes: a recording stopped with a chord
     held, which the parser drops) put in `score`, held to where it ends (its last event, or the end of their track where
-    that is later), each in a track of its channel's program (the drum channel's a drum track), so that they are read as
+    that is later), each in a track of its channel's program (none of the drum channel's), so that they are read as
     its other notes are; only those struck within HELD_KEY_S of that end (a note-off lost mid-file is left out, not held
     for minutes). Returns how many were put in."""
     from .midi import ticks_to_seconds
@@ -138,9 +138,10 @@ def keep_unreleased(score: symusic.Score, data: bytes) -> int:
     struck = unreleased_strikes(data)  # [U] each
     end = np.maximum(struck["end"], score.end())  # [U]
     late = ticks_to_seconds(end, score) - ticks_to_seconds(struck["time"], score) <= HELD_KEY_S  # [U]
+    late &= struck["channel"] != 9  # (the drum channel's are never read: left out, and said so, as before)
     for channel, program in sorted(set(zip(struck["channel"][late].tolist(), struck["program"][late].tolist()))):
         mine = late & (struck["channel"] == channel) & (struck["program"] == program)  # [U]
-        track = symusic.Track(f"held at the end, channel {channel + 1}", program, channel == 9)
+        track = symusic.Track(f"held at the end, channel {channel + 1}", program, False)
         track.notes = symusic.Note.from_numpy(time=struck["time"][mine].astype(np.int32),
                                               duration=np.maximum(end - struck["time"], 1)[mine].astype(np.int32),
                                               pitch=struck["key"][mine].astype(np.int8),

@@ -94,8 +94,9 @@ def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = No
         warn(log, "%s: its last note before the cut at %s ends at %s: the continuation starts after %.0f s of "
              "silence", path, seconds_text(prompt.end_s), seconds_text(last_s), prompt.end_s - last_s)
     elif silent:
-        warn(log, "%s: its last note ends at %s and the file runs on without one to %s: continued from its last "
-             "note", path, seconds_text(last_s), seconds_text(prompt.end_s))
+        warn(log, "%s: its last note ends at %s and the file runs on to %s with no key held: continued from its "
+             "last note (--prompt-seconds %s continues after all of it)", path, seconds_text(last_s),
+             seconds_text(prompt.end_s), seconds_text(prompt.end_s).removesuffix(" s"))
         # (a pedal down then rings on to its run's end, or held_past_end's; one pressed after it is left out)
         prompt = ending_at(prompt.take(np.flatnonzero(prompt.start_s < last_s)), last_s)
     prompt = inside_its_last_chunk(prompt, ae.chunk_seconds)

@@ -122,8 +122,8 @@ def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str
             why = ("no marker of this tool's in it: a file of yours, or of a version before the markers"
                    if path.suffix == ".mid" else
                    f"not a {path.suffix[1:].upper()} file beside a MIDI file this tool wrote")
-            raise ValueError(f"{path} is there already and is not a file tsm generate wrote ({why}), so "
-                             f"{names.name('overwrite')} leaves it; move it, or give another {another}")
+            raise ValueError(f"{path} is there already and is not a file tsm generate wrote ({why}): it is never "
+                             f"replaced, with {names.name('overwrite')} or without; move it, or give another {another}")
     if taken and not overwrite:
         raise ValueError(f"{taken[0]} is there already ({len(taken)} file(s) of an earlier run with "
                          f"{names.given('seed', seed)}); give another {another}, or {names.name('overwrite')} to "

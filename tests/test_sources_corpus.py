@@ -1290,3 +1290,40 @@ def test_a_maestro_table_of_a_subset_is_said_to_differ_from_the_release_not_to_l
     more = DataCheck(str(folder), layout="MAESTRO", table=str(folder / "maestro-v3.0.0.csv"),
                      listed=dict(MAESTRO_V3_SPLITS) | {"train": 967})
     assert "expected of another release's table, or an edited one" in more.counts_not_v3()
+
+
+def _resaved(text: str, how: str) -> bytes:
+    """ASAP's metadata.csv `text` as a spreadsheet or an editor may save it again."""
+    header, rest = text.split("\n", 1)
+    return {"semicolons": lambda: "\n".join(line.replace(",", ";") for line in text.split("\n")).encode(),
+            "spaced header": lambda: (", ".join(header.split(",")) + "\n" + rest).encode(),
+            "capitalised header": lambda: (header.title() + "\n" + rest).encode(),
+            "cp1252": lambda: text.replace("Sonata", "Après_une_lecture").encode("cp1252"),
+            "utf-16": lambda: text.encode("utf-16"),
+            "bom, crlf, extra column": lambda: ("\ufeff" + "\r\n".join(f"{line},notes" for line in text.split("\n")[:-1])
+                                                + "\r\n").encode()}[how]()
+
+
+@pytest.mark.parametrize("how", ["semicolons", "spaced header", "capitalised header", "cp1252", "utf-16",
+                                 "bom, crlf, extra column"])
+def test_asaps_table_saved_otherwise_is_never_read_as_a_folder_of_midi(tmp_path, caplog, how):
+    """ASAP's metadata.csv saved again otherwise (by a spreadsheet in another locale, in another encoding, with its
+    header edited) was taken for a metadata.csv of one's own and the folder read as one of MIDI files, with one warning:
+    its performances lost their composers, and ASAP's cuts of MAESTRO's files would be trained on beside MAESTRO's own.
+    It is read as ASAP's table, as before: refused (by prepare and data check alike) where it cannot be read as one,
+    read where it can (a byte-order mark, Windows line ends, a column more)."""
+    from timestepmusic.datacheck import check_data
+
+    asap = make_asap(tmp_path / "asap")
+    table = asap / "metadata.csv"
+    table.write_bytes(_resaved(table.read_text(), how))
+    with caplog.at_level("WARNING"):
+        performances, problems = discover([asap])
+    result = check_data(asap)
+    assert "not read as ASAP's" not in caplog.text and result.not_asap is None
+    assert result.layout == "ASAP"
+    if how == "bom, crlf, extra column":
+        assert problems == [] and {p.composer for p in performances} == {row[0] for row in ASAP_ROWS} and result.ok
+    else:
+        assert performances == [] and [p.path for p in problems] == [str(asap)] and not result.ok
+        assert [p["file"] for p in result.problems] == [str(table)]

@@ -35,13 +35,13 @@ from .sources import (
     enclosing_said,
     file_not_a_source,
     find_maestro_table,
-    is_asap_table,
     nested_said,
     own_metadata_said,
     own_metadata_why,
     read_asap,
     read_folder,
     read_maestro,
+    reads_as_asap,
     unlisted_midi,
     unzipped_said,
 )
@@ -172,7 +172,7 @@ def check_data(folder: str | Path) -> DataCheck:
         return DataCheck(str(folder), problems=[{"file": str(folder), "reason": why}])
     if find_maestro_table(folder) is not None:
         return check_maestro(folder)
-    if is_asap_table(folder / "metadata.csv"):  # (a metadata.csv of one's own: a folder of MIDI files, as prepare reads it)
+    if reads_as_asap(folder):  # (a metadata.csv of one's own: a folder of MIDI files, as prepare reads it)
         return check_asap(folder)
     return check_folder(folder)
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -224,30 +225,53 @@ MAESTRO_TABLE_PATTERNS = ("maestro-v*.csv", "maestro-v*.json")  # (as find_maest
 TABLE_PATTERNS = (*MAESTRO_TABLE_PATTERNS, "metadata.csv")  # (a dataset's table: a metadata.csv only with ASAP's columns)
 
 
-def not_asap_why(table: Path) -> str | None:
-    """Why the csv `table` (a metadata.csv) is not an ASAP table, in words: its header lacks ASAP_COLUMNS (a
-    recording's notes of one's own), or it cannot be read as text; None where it is one."""
+def is_asap_table(table: Path) -> bool:
+    """Whether the csv `table` (a metadata.csv) is an ASAP table: its header names ASAP_COLUMNS. A metadata.csv of
+    one's own (a recording's notes) is not: no dataset to name above or below a source (a source folder holding one
+    directly: reads_as_asap)."""
     try:
         with table.open(newline="", encoding="utf-8-sig") as f:
             header = next(csv.reader(f), [])
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        return f"it cannot be read as text ({e.strerror if isinstance(e, OSError) and e.strerror else e})"
-    missing = sorted(ASAP_COLUMNS - set(header))
-    return f"its header lacks ASAP's column(s) {', '.join(missing)}" if missing else None
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return ASAP_COLUMNS <= set(header)
 
 
-def is_asap_table(table: Path) -> bool:
-    """Whether the csv `table` (a metadata.csv) is an ASAP table: its header names ASAP_COLUMNS. A metadata.csv of
-    one's own (a recording's notes) is not: no dataset to name above or below a source, and a source folder holding one
-    directly is read as a folder of MIDI files (own_metadata_said)."""
-    return not_asap_why(table) is None
+ASAP_MARKS = frozenset({"folder", "midi_performance", "maestro_midi_performance", "midi_score"})
+"""Columns of ASAP's table that a table of one's own hardly names (composer and title it may)."""
+HEADER_BYTES = 65536  # (the most of a first line read to tell a table of one's own)
+
+
+def header_names(table: Path) -> set[str] | None:
+    """The column names the first line of the csv `table` gives, in lower case without spaces or quotes, split at
+    commas, semicolons and tabs alike (a spreadsheet's save in another locale); None where that line cannot be read
+    as UTF-8 text (a save in another encoding: what it names cannot be told)."""
+    try:
+        with table.open("rb") as f:
+            first = f.read(HEADER_BYTES).split(b"\n", 1)[0].decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None
+    line = first.splitlines()[0] if first.strip() else ""  # (an old Mac's line ends: \r alone)
+    return {name.strip().strip('"').strip().lower() for name in re.split(r"[,;\t]", line)} - {""}
 
 
 def own_metadata_why(folder: Path) -> str | None:
-    """Why the metadata.csv directly in `folder` is not ASAP's table (not_asap_why), where it holds one of its own;
-    None where it holds none, or ASAP's."""
+    """Why the metadata.csv directly in `folder` is one of its own, not ASAP's table: its first line names none of
+    ASAP's own columns (ASAP_MARKS), however written; None where the folder holds none, or ASAP's, or one that may be
+    ASAP's, saved otherwise (a header in another case, spaced, with semicolons, or not UTF-8): that one is read as
+    ASAP's, and refused naming what is wrong with it, not read as a folder of MIDI files whose performances would
+    lose their composers and ASAP's cuts of MAESTRO's files be trained on beside MAESTRO's own."""
     table = folder / "metadata.csv"
-    return not_asap_why(table) if table.is_file() else None
+    names = header_names(table) if table.is_file() else None
+    if names is None or names & ASAP_MARKS:
+        return None
+    return f"its header lacks ASAP's column(s) {', '.join(sorted(ASAP_COLUMNS - names))}"
+
+
+def reads_as_asap(folder: Path) -> bool:
+    """Whether prepare and data check read `folder` as an ASAP folder: a metadata.csv directly in it that is not
+    one of its own (own_metadata_why)."""
+    return (folder / "metadata.csv").is_file() and own_metadata_why(folder) is None
 
 
 def own_metadata_said(folder: Path) -> str | None:
@@ -405,7 +429,7 @@ def discover(sources: list[str | Path], validation_fraction: float = 0.1,
                     maestro_files |= {Path(p.path).relative_to(source).as_posix(): p for p in read
                                       if Path(p.path).is_relative_to(source)}  # (a row's absolute path: no ASAP cut's)
                     performances += read
-                elif is_asap_table(source / "metadata.csv"):  # (a metadata.csv of one's own: a folder of MIDI files)
+                elif reads_as_asap(source):  # (a metadata.csv of one's own: a folder of MIDI files)
                     performances += read_asap(source, validation_fraction, test_fraction)
                     origins = maestro_origins(source)
                     cut_from |= origins

@@ -1311,7 +1311,9 @@ def test_asaps_table_saved_otherwise_is_never_read_as_a_folder_of_midi(tmp_path,
     header edited) was taken for a metadata.csv of one's own and the folder read as one of MIDI files, with one warning:
     its performances lost their composers, and ASAP's cuts of MAESTRO's files would be trained on beside MAESTRO's own.
     It is read as ASAP's table, as before: refused (by prepare and data check alike) where it cannot be read as one,
-    read where it can (a byte-order mark, Windows line ends, a column more)."""
+    read where it can (a byte-order mark, Windows line ends, a column more). The refusal names the table and says what
+    is wrong with it: the line that is not UTF-8 (the decoder's own position was counted from a chunk, without the
+    file's name), or a header that names ASAP's columns written otherwise (it said only that they were missing)."""
     from timestepmusic.datacheck import check_data
 
     asap = make_asap(tmp_path / "asap")
@@ -1327,3 +1329,7 @@ def test_asaps_table_saved_otherwise_is_never_read_as_a_folder_of_midi(tmp_path,
     else:
         assert performances == [] and [p.path for p in problems] == [str(asap)] and not result.ok
         assert [p["file"] for p in result.problems] == [str(table)]
+        said = {"cp1252": f"line {len(ASAP_ROWS) + 1} is not UTF-8 text (byte 0xe8): save it as UTF-8",
+                "utf-16": "line 1 is not UTF-8 text (byte 0xff): save it as UTF-8"}.get(how, "its header names them, written "
+                                                                                       "otherwise")
+        assert f"{table}: " in problems[0].reason and said in problems[0].reason and said in result.problems[0]["reason"]

@@ -72,13 +72,27 @@ ASAP_COLUMNS = {"composer", "title", "folder", "midi_performance"}
 def csv_rows(table: Path) -> tuple[list[dict], list[int]]:
     """A csv table's rows (csv.DictReader's) and the line each ends on (a quoted field may span lines, and blank lines
     are skipped: counting rows would not say where one is)."""
-    with table.open(newline="", encoding="utf-8-sig") as f:  # (a spreadsheet's save starts with a byte-order mark)
-        reader = csv.DictReader(f)
-        rows, lines = [], []
-        for row in reader:
-            rows.append(row)
-            lines.append(reader.line_num)
+    try:
+        with table.open(newline="", encoding="utf-8-sig") as f:  # (a spreadsheet's save starts with a byte-order mark)
+            reader = csv.DictReader(f)
+            rows, lines = [], []
+            for row in reader:
+                rows.append(row)
+                lines.append(reader.line_num)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{table}: {not_utf8_said(table.read_bytes())}") from e
     return rows, lines
+
+
+def not_utf8_said(data: bytes) -> str:
+    """Where the bytes of a text file are not UTF-8 (another encoding's save), the line and byte, and what to do (the
+    decoder's own position counts from the chunk it was given, not from the file's start)."""
+    try:
+        data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = e.object.count(b"\n", 0, e.start) + 1
+        return f"line {line} is not UTF-8 text (byte 0x{e.object[e.start]:02x}): save it as UTF-8 (a spreadsheet's \"CSV UTF-8\")"
+    return "not UTF-8 text"
 
 
 def checked_rows(table: Path, rows: list[dict], columns: set[str], kind: str,
@@ -88,7 +102,11 @@ def checked_rows(table: Path, rows: list[dict], columns: set[str], kind: str,
     it lacks as None)."""
     missing = columns - set(rows[0] if rows else {})
     if missing:
-        raise ValueError(f"{table}: not {kind}, missing column(s) {sorted(missing)}")
+        written = header_names(table) if table.suffix == ".csv" else None  # (case, spaces and semicolons aside)
+        otherwise = "" if not missing <= (written or set()) else (
+            " (its header names them, written otherwise: in another case, with spaces, or separated by semicolons or "
+            "tabs; save it with commas and the names in lower case)")
+        raise ValueError(f"{table}: not {kind}, missing column(s) {sorted(missing)}{otherwise}")
     for line, row in zip(lines or [], rows):
         lacking = sorted(column for column in columns if row.get(column) is None)
         if lacking:

@@ -1333,3 +1333,33 @@ def test_asaps_table_saved_otherwise_is_never_read_as_a_folder_of_midi(tmp_path,
                 "utf-16": "line 1 is not UTF-8 text (byte 0xff): save it as UTF-8"}.get(how, "its header names them, written "
                                                                                        "otherwise")
         assert f"{table}: " in problems[0].reason and said in problems[0].reason and said in result.problems[0]["reason"]
+
+
+@pytest.mark.parametrize("last", ["in no split", "in a split"])
+def test_a_maestro_file_listed_again_is_read_as_its_last_row_says_even_in_no_split(tmp_path, last):
+    """A file a MAESTRO table listed in a split and again in no split was read in the first row's split, though the
+    warning said 'as its last row says' and the problem said 'left out' (data check counted it and called it left out);
+    listed first in no split and again in a split, it was read, and still said to be left out. Its last row decides,
+    as the warning says: left out in the first case, with the one problem naming that row; read in the second, with
+    none. Prepare and data check agree."""
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0")
+    table = folder / "maestro-v3.0.0.csv"
+    header, *rows = table.read_text().splitlines()
+    unsplit = rows[0].replace(",train,", ",none,")
+    assert unsplit != rows[0]
+    table.write_text("\n".join([header, *rows, unsplit] if last == "in no split" else [header, unsplit, *rows]) + "\n")
+    first_file = str(folder / MAESTRO_ROWS[0][4])
+    performances, problems = discover([folder])
+    result = check_maestro(folder)
+    if last == "in no split":
+        assert first_file not in {p.path for p in performances} and len(performances) == len(MAESTRO_ROWS) - 1
+        assert [(p.path, p.reason) for p in problems] == [(first_file, f"its split in {table.name} (line "
+                                                           f"{len(MAESTRO_ROWS) + 2}) is 'none', not one of train, "
+                                                           "validation, test: left out")]
+        assert [p["file"] for p in result.problems] == [first_file]
+    else:
+        assert first_file in {p.path for p in performances} and len(performances) == len(MAESTRO_ROWS)
+        assert problems == [] and result.ok, result.problems
+    assert result.listed == dict(collections.Counter(p.split for p in performances))

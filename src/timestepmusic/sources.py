@@ -129,8 +129,9 @@ def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None
     """The performances a MAESTRO table lists, each in its row's split (its case and spaces aside: `Train `); a row
     whose split is none of SPLITS is left out, and said in `problems` (where given) naming the row: in no split, its
     file would be prepared but neither trained nor tested on. A file listed in more than one row is one performance,
-    where its first row is, as its last row says (as prepare keeps it), and warned of unless not `say_repeats` (a table
-    read only to be compared with the one prepare reads, whose warning says it: said once)."""
+    where its first row is, as its last row says (as prepare keeps it; left out where that row is in no split, read
+    where only an earlier one is), and warned of unless not `say_repeats` (a table read only to be compared with the
+    one prepare reads, whose warning says it: said once)."""
     lines = None
     if table.suffix == ".csv":
         rows, lines = csv_rows(table)
@@ -141,7 +142,9 @@ def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None
     def where(number: int) -> str:  # a row, as the table numbers it
         return f"line {lines[number]}" if lines else f"row {number}"
 
-    performances: dict[str, Performance] = {}  # by path: a file listed again keeps its first place, its last row's values
+    # by path: a file listed again keeps its first place, and its last row's values: None where that row is in no split
+    performances: dict[str, Performance | None] = {}
+    unsplit: dict[str, SourceProblem] = {}  # by path: the file's last row, where it is in no split (it is left out)
     first_row: dict[str, int] = {}  # each file's first row
     again: list[tuple[str, int, int]] = []  # (file, its first row, a later one): the later is read, as prepare keeps it
     for number, r in enumerate(rows):
@@ -149,10 +152,11 @@ def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None
         if first_row.setdefault(path, number) != number:
             again.append((r["midi_filename"], first_row[path], number))
         if split not in SPLITS:
-            if problems is not None:
-                problems.append(SourceProblem(path, f"its split in {table.name} ({where(number)}) is {r['split']!r}, not "
-                                                    f"one of {', '.join(SPLITS)}: left out"))
+            performances[path] = None
+            unsplit[path] = SourceProblem(path, f"its split in {table.name} ({where(number)}) is {r['split']!r}, not one "
+                                                f"of {', '.join(SPLITS)}: left out")
             continue
+        unsplit.pop(path, None)
         performances[path] = Performance(path=path, composer=r["canonical_composer"], title=r["canonical_title"],
                                          piece=f'{r["canonical_composer"]}/{r["canonical_title"]}', split=split,
                                          year=int(r["year"]) if r.get("year") else None)
@@ -160,7 +164,9 @@ def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None
         name, first, later = again[0]
         log.warning("%s: %d file(s) listed in more than one row, e.g. %s (%s and %s): each is prepared once, as its last "
                     "row says", table, len(again), name, where(first), where(later))
-    return list(performances.values())
+    if problems is not None:
+        problems += unsplit.values()
+    return [performance for performance in performances.values() if performance is not None]
 
 
 def read_asap(folder: Path, validation_fraction: float, test_fraction: float) -> list[Performance]:

@@ -1363,3 +1363,29 @@ def test_a_maestro_file_listed_again_is_read_as_its_last_row_says_even_in_no_spl
         assert first_file in {p.path for p in performances} and len(performances) == len(MAESTRO_ROWS)
         assert problems == [] and result.ok, result.problems
     assert result.listed == dict(collections.Counter(p.split for p in performances))
+
+
+@pytest.mark.parametrize("table", ["json", "csv"])
+def test_a_maestro_row_that_names_no_file_is_one_line_not_a_traceback(tmp_path, table):
+    """A MAESTRO json whose row has null (or a number) for its midi_filename made prepare and data check end in a
+    traceback (a folder joined to None); a csv's blank one was read as the folder itself. Both refuse the table in one
+    line naming it and the row."""
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0", table=table)
+    path = folder / f"maestro-v3.0.0.{table}"
+    if table == "json":
+        data = json.loads(path.read_text())
+        data["midi_filename"]["1"] = None
+        path.write_text(json.dumps(data))
+        where, shown = "row 1", "null"
+    else:
+        header, first, second, *rest = path.read_text().splitlines()
+        path.write_text("\n".join([header, first, second.replace(MAESTRO_ROWS[1][4], ""), *rest]) + "\n")
+        where, shown = "line 3", '""'
+    said = f"{path}: {where} names no MIDI file (its midi_filename is {shown})"
+    performances, problems = discover([folder])
+    assert performances == [] and [(p.path, p.reason) for p in problems] == [(str(folder), f"unusable source ({said})")]
+    result = check_maestro(folder)
+    reason = f"unreadable table ({said.removeprefix(f'{path}: ')})"
+    assert [(p["file"], p["reason"]) for p in result.problems] == [(str(path), reason)]

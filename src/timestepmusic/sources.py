@@ -148,6 +148,9 @@ def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None
     first_row: dict[str, int] = {}  # each file's first row
     again: list[tuple[str, int, int]] = []  # (file, its first row, a later one): the later is read, as prepare keeps it
     for number, r in enumerate(rows):
+        named = r["midi_filename"]
+        if not isinstance(named, str) or not named.strip():  # (a json's null or number, a csv's blank)
+            raise ValueError(f"{table}: {where(number)} names no MIDI file (its midi_filename is {json.dumps(named)})")
         path, split = str(folder / r["midi_filename"]), str(r["split"]).strip().lower()
         if first_row.setdefault(path, number) != number:
             again.append((r["midi_filename"], first_row[path], number))

@@ -1270,7 +1270,8 @@ def test_a_metadata_csv_of_ones_own_in_the_folder_given_is_read_as_a_folder_of_m
 def test_a_maestro_table_of_a_subset_is_said_to_differ_from_the_release_not_to_lack_files(tmp_path, capsys):
     """Data check put '(MAESTRO v3.0.0 has 962)' beside each split's count of a table of a few rows, which read as files
     missing from one's copy. One line says the table's counts are not the release's published ones, and why that is
-    expected (a subset, another release's table); a table with the published counts is said nothing of."""
+    expected (a subset, another release's table: v3.0.0's saved again under another name, 'maestro-v3.0.0 (1).csv',
+    is not); a table with the published counts is said nothing of."""
     from timestepmusic.cli import main
     from timestepmusic.datacheck import MAESTRO_V3_SPLITS, DataCheck
 
@@ -1284,6 +1285,9 @@ def test_a_maestro_table_of_a_subset_is_said_to_differ_from_the_release_not_to_l
     (folder / "maestro-v3.0.0.csv").rename(folder / "maestro-v2.0.0.csv")
     assert main(["data", "check", str(folder)]) == 0
     assert "expected of maestro-v2.0.0.csv, another release's table;" in capsys.readouterr().out
+    (folder / "maestro-v2.0.0.csv").rename(folder / "maestro-v3.0.0 (1).csv")  # (v3.0.0's, saved again by a browser)
+    assert main(["data", "check", str(folder)]) == 0
+    assert "expected of a subset of the release;" in capsys.readouterr().out
     published = DataCheck(str(folder), layout="MAESTRO", table=str(folder / "maestro-v3.0.0.csv"),
                           listed=dict(MAESTRO_V3_SPLITS))
     assert published.counts_not_v3() is None and "published" not in published.format()

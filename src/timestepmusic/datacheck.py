@@ -5,6 +5,7 @@ splits it). For each: the table read, every MIDI file present and readable."""
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,7 +108,8 @@ class DataCheck:
             return None
         published = ", ".join(f"{n} {split}" for split, n in MAESTRO_V3_SPLITS.items())
         name = Path(self.table or "").name
-        if not name.startswith("maestro-v3.0.0."):
+        release = re.match(r"maestro-v(\d+(?:\.\d+)*)", name)  # (v3.0.0's saved again: 'maestro-v3.0.0 (1).csv')
+        if release is None or release[1] != "3.0.0":
             how = f"expected of {name}, another release's table"
         elif all(self.listed.get(split, 0) <= n for split, n in MAESTRO_V3_SPLITS.items()):
             how = "expected of a subset of the release"

@@ -1393,3 +1393,25 @@ def test_a_maestro_row_that_names_no_file_is_one_line_not_a_traceback(tmp_path, 
     result = check_maestro(folder)
     reason = f"unreadable table ({said.removeprefix(f'{path}: ')})"
     assert [(p["file"], p["reason"]) for p in result.problems] == [(str(path), reason)]
+
+
+@pytest.mark.parametrize("how", ["semicolons", "cp1252"])
+def test_asaps_table_saved_otherwise_is_a_dataset_above_and_below_too(tmp_path, caplog, how):
+    """ASAP's metadata.csv saved otherwise was no dataset's table to the folders around it: the folder above was read
+    as one of MIDI files, each composer's folder a piece of the path, without a word; a composer's folder given alone
+    was not said to lie inside a dataset; the table given as a file was taken for a performance. They are said as for
+    ASAP's own table (the folder itself is refused, saying what is wrong with its table)."""
+    from timestepmusic.datacheck import check_data
+
+    asap = make_asap(tmp_path / "downloads" / "asap")
+    table = asap / "metadata.csv"
+    table.write_bytes(_resaved(table.read_text(), how))
+    performances, problems = discover([asap.parent])
+    assert performances == [] and [p.reason for p in problems] == [
+        f"holds a dataset one level down, {asap}, with its table: give that folder, which prepare splits as the dataset does"]
+    assert not check_data(asap.parent).ok
+    with caplog.at_level("WARNING"):
+        assert discover([asap / "Bach"])[0]
+    assert f"{asap / 'Bach'} is inside a dataset, {asap} (its table metadata.csv)" in caplog.text
+    assert [p.reason for p in discover([table])[1]] == [f"a dataset's table, not a performance: give the folder that holds "
+                                                        f"it, {asap}"]

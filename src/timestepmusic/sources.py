@@ -249,19 +249,7 @@ def shown_name(path: Path | str) -> str:
 
 
 MAESTRO_TABLE_PATTERNS = ("maestro-v*.csv", "maestro-v*.json")  # (as find_maestro_table finds the folder's)
-TABLE_PATTERNS = (*MAESTRO_TABLE_PATTERNS, "metadata.csv")  # (a dataset's table: a metadata.csv only with ASAP's columns)
-
-
-def is_asap_table(table: Path) -> bool:
-    """Whether the csv `table` (a metadata.csv) is an ASAP table: its header names ASAP_COLUMNS. A metadata.csv of
-    one's own (a recording's notes) is not: no dataset to name above or below a source (a source folder holding one
-    directly: reads_as_asap)."""
-    try:
-        with table.open(newline="", encoding="utf-8-sig") as f:
-            header = next(csv.reader(f), [])
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return False
-    return ASAP_COLUMNS <= set(header)
+TABLE_PATTERNS = (*MAESTRO_TABLE_PATTERNS, "metadata.csv")  # (a dataset's table: a metadata.csv only ASAP's, reads_as_asap)
 
 
 ASAP_MARKS = frozenset({"folder", "midi_performance", "maestro_midi_performance", "midi_score"})
@@ -310,9 +298,10 @@ def own_metadata_said(folder: Path) -> str | None:
 
 
 def dataset_table(folder: Path) -> Path | None:
-    """The table that makes `folder` a dataset (MAESTRO's, find_maestro_table; or an ASAP metadata.csv), or None."""
+    """The table that makes `folder` a dataset (MAESTRO's, find_maestro_table; or an ASAP metadata.csv, reads_as_asap:
+    one saved otherwise too, which prepare refuses given the folder), or None."""
     table = find_maestro_table(folder)
-    if table is None and is_asap_table(folder / "metadata.csv"):
+    if table is None and reads_as_asap(folder):
         table = folder / "metadata.csv"
     return table
 
@@ -406,7 +395,7 @@ def file_not_a_source(path: Path) -> str | None:
         holds = f", {path.parent / top}" if top else ""
         return f"a zip archive: unzip it first (unzip {path}{into}), then give the folder it holds{holds}"
     if any(path.match(pattern) for pattern in MAESTRO_TABLE_PATTERNS) or (path.name == "metadata.csv"
-                                                                          and is_asap_table(path)):
+                                                                          and reads_as_asap(path.parent)):
         return f"a dataset's table, not a performance: give the folder that holds it, {path.parent}"
     return None
 

@@ -1415,3 +1415,13 @@ def test_asaps_table_saved_otherwise_is_a_dataset_above_and_below_too(tmp_path, 
     assert f"{asap / 'Bach'} is inside a dataset, {asap} (its table metadata.csv)" in caplog.text
     assert [p.reason for p in discover([table])[1]] == [f"a dataset's table, not a performance: give the folder that holds "
                                                         f"it, {asap}"]
+
+
+def test_a_metadata_csv_of_ones_own_naming_a_folder_column_is_still_ones_own(tmp_path):
+    """A metadata.csv of one's own may name a folder, a composer and a title, as ASAP's does: only ASAP's own columns
+    (midi_performance) make it ASAP's, and the folder is read as one of MIDI files, split as without the table."""
+    mine = tmp_path / "mine"
+    make_plain(mine)
+    without, _ = discover([mine])
+    (mine / "metadata.csv").write_text("Composer,Title,Folder,Date\nSatie,Gymnopédie,takes,2020-05-01\n")
+    assert discover([mine]) == (without, [])

@@ -252,8 +252,8 @@ MAESTRO_TABLE_PATTERNS = ("maestro-v*.csv", "maestro-v*.json")  # (as find_maest
 TABLE_PATTERNS = (*MAESTRO_TABLE_PATTERNS, "metadata.csv")  # (a dataset's table: a metadata.csv only ASAP's, reads_as_asap)
 
 
-ASAP_MARKS = frozenset({"folder", "midi_performance", "maestro_midi_performance", "midi_score"})
-"""Columns of ASAP's table that a table of one's own hardly names (composer and title it may)."""
+ASAP_MARKS = frozenset({"midi_performance", "maestro_midi_performance", "midi_score"})
+"""Columns of ASAP's table that a table of one's own hardly names (composer, title and folder it may)."""
 HEADER_BYTES = 65536  # (the most of a first line read to tell a table of one's own)
 
 

@@ -1304,12 +1304,13 @@ def _resaved(text: str, how: str) -> bytes:
             "capitalised header": lambda: (header.title() + "\n" + rest).encode(),
             "cp1252": lambda: text.replace("Sonata", "Après_une_lecture").encode("cp1252"),
             "utf-16": lambda: text.encode("utf-16"),
+            "utf-16 without its mark": lambda: text.encode("utf-16-le"),
             "bom, crlf, extra column": lambda: ("\ufeff" + "\r\n".join(f"{line},notes" for line in text.split("\n")[:-1])
                                                 + "\r\n").encode()}[how]()
 
 
 @pytest.mark.parametrize("how", ["semicolons", "spaced header", "capitalised header", "cp1252", "utf-16",
-                                 "bom, crlf, extra column"])
+                                 "utf-16 without its mark", "bom, crlf, extra column"])
 def test_asaps_table_saved_otherwise_is_never_read_as_a_folder_of_midi(tmp_path, caplog, how):
     """ASAP's metadata.csv saved again otherwise (by a spreadsheet in another locale, in another encoding, with its
     header edited) was taken for a metadata.csv of one's own and the folder read as one of MIDI files, with one warning:
@@ -1419,9 +1420,12 @@ def test_asaps_table_saved_otherwise_is_a_dataset_above_and_below_too(tmp_path, 
 
 def test_a_metadata_csv_of_ones_own_naming_a_folder_column_is_still_ones_own(tmp_path):
     """A metadata.csv of one's own may name a folder, a composer and a title, as ASAP's does: only ASAP's own columns
-    (midi_performance) make it ASAP's, and the folder is read as one of MIDI files, split as without the table."""
+    (midi_performance) make it ASAP's, and the folder is read as one of MIDI files, split as without the table; so
+    too where its header is written in another encoding than UTF-8 (ASAP's names are ASCII: read alike)."""
     mine = tmp_path / "mine"
     make_plain(mine)
     without, _ = discover([mine])
     (mine / "metadata.csv").write_text("Composer,Title,Folder,Date\nSatie,Gymnopédie,takes,2020-05-01\n")
+    assert discover([mine]) == (without, [])
+    (mine / "metadata.csv").write_bytes("Stück;Größe\nGymnopédie;3\n".encode("latin-1"))  # (its names not in UTF-8)
     assert discover([mine]) == (without, [])

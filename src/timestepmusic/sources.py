@@ -104,8 +104,8 @@ def checked_rows(table: Path, rows: list[dict], columns: set[str], kind: str,
     if missing:
         written = header_names(table) if table.suffix == ".csv" else None  # (case, spaces and semicolons aside)
         otherwise = "" if not missing <= (written or set()) else (
-            " (its header names them, written otherwise: in another case, with spaces, or separated by semicolons or "
-            "tabs; save it with commas and the names in lower case)")
+            " (its header names them, written otherwise: in another case or encoding, with spaces, or separated by "
+            "semicolons or tabs; save it as UTF-8, with commas and the names in lower case)")
         raise ValueError(f"{table}: not {kind}, missing column(s) {sorted(missing)}{otherwise}")
     for line, row in zip(lines or [], rows):
         lacking = sorted(column for column in columns if row.get(column) is None)
@@ -259,21 +259,31 @@ HEADER_BYTES = 65536  # (the most of a first line read to tell a table of one's 
 
 def header_names(table: Path) -> set[str] | None:
     """The column names the first line of the csv `table` gives, in lower case without spaces or quotes, split at
-    commas, semicolons and tabs alike (a spreadsheet's save in another locale); None where that line cannot be read
-    as UTF-8 text (a save in another encoding: what it names cannot be told)."""
+    commas, semicolons and tabs alike (a spreadsheet's save in another locale), read as UTF-8, as UTF-16 where a
+    byte-order mark says so, else as Latin-1 (another encoding's save: its ASCII names read alike); None where it
+    cannot be read."""
     try:
         with table.open("rb") as f:
-            first = f.read(HEADER_BYTES).split(b"\n", 1)[0].decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError):
+            start = f.read(HEADER_BYTES)
+    except OSError:
         return None
-    line = first.splitlines()[0] if first.strip() else ""  # (an old Mac's line ends: \r alone)
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = start.decode("utf-16", errors="replace")
+    else:
+        first = start.split(b"\n", 1)[0]
+        try:
+            text = first.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = first.decode("latin-1")
+    text = text.replace("\x00", "")  # (UTF-16 without its byte-order mark, read byte by byte)
+    line = text.splitlines()[0] if text.strip() else ""  # (an old Mac's line ends: \r alone)
     return {name.strip().strip('"').strip().lower() for name in re.split(r"[,;\t]", line)} - {""}
 
 
 def own_metadata_why(folder: Path) -> str | None:
     """Why the metadata.csv directly in `folder` is one of its own, not ASAP's table: its first line names none of
     ASAP's own columns (ASAP_MARKS), however written; None where the folder holds none, or ASAP's, or one that may be
-    ASAP's, saved otherwise (a header in another case, spaced, with semicolons, or not UTF-8): that one is read as
+    ASAP's, saved otherwise (a header in another case, spaced, with semicolons, or not in UTF-8; or unreadable): read as
     ASAP's, and refused naming what is wrong with it, not read as a folder of MIDI files whose performances would
     lose their composers and ASAP's cuts of MAESTRO's files be trained on beside MAESTRO's own."""
     table = folder / "metadata.csv"

@@ -1429,3 +1429,19 @@ def test_a_metadata_csv_of_ones_own_naming_a_folder_column_is_still_ones_own(tmp
     assert discover([mine]) == (without, [])
     (mine / "metadata.csv").write_bytes("Stück;Größe\nGymnopédie;3\n".encode("latin-1"))  # (its names not in UTF-8)
     assert discover([mine]) == (without, [])
+
+
+def test_a_maestro_json_whose_column_lacks_a_row_is_refused_naming_the_table_and_row(tmp_path):
+    """A MAESTRO json (alone in its folder) whose split column lacked one row's entry made prepare say only
+    "unusable source ('2')" (the KeyError's row key), naming neither the table nor what it lacked. It says the table,
+    the row and the column, as a csv's row cut short is said; data check alike."""
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0", table="json")
+    path = folder / "maestro-v3.0.0.json"
+    data = json.loads(path.read_text())
+    del data["split"]["2"]
+    path.write_text(json.dumps(data))
+    said = f"{path}: row 2 is cut short: no split"
+    assert [p.reason for p in discover([folder])[1]] == [f"unusable source ({said})"]
+    assert [p["reason"] for p in check_maestro(folder).problems] == ["unreadable table (row 2 is cut short: no split)"]

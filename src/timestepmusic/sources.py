@@ -116,12 +116,19 @@ def checked_rows(table: Path, rows: list[dict], columns: set[str], kind: str,
 
 def json_rows(table: Path) -> list[dict]:
     """A MAESTRO json table's rows: it is one object per column, each keyed by row number; ValueError naming the table
-    where it is not (an empty object has no rows, and checked_rows says which columns it lacks)."""
+    where it is not, or where a column lacks a row the first has (an empty object has no rows, and checked_rows says
+    which columns it lacks)."""
     columns = json.loads(table.read_text(encoding="utf-8-sig"))
     if not isinstance(columns, dict) or not all(isinstance(column, dict) for column in columns.values()):
         raise ValueError(f"{table}: not a MAESTRO table (an object of columns, each an object keyed by row number)")
     keys = list(columns)
-    return [{k: columns[k][i] for k in keys} for i in (columns[keys[0]] if keys else {})]
+    rows = []
+    for i in columns[keys[0]] if keys else {}:
+        lacking = [k for k in keys if i not in columns[k]]
+        if lacking:  # (a column shorter than the first: said as a csv's row cut short is)
+            raise ValueError(f"{table}: row {i} is cut short: no {', '.join(lacking)}")
+        rows.append({k: columns[k][i] for k in keys})
+    return rows
 
 
 def read_maestro(folder: Path, table: Path, problems: list[SourceProblem] | None = None, *,

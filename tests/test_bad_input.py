@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -920,3 +921,21 @@ def test_a_refused_train_gan_run_warns_of_no_setting_it_would_not_read_first(tin
     assert said in err and "\n" not in err, err
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
     assert not (tmp_path / "run").exists()
+
+
+def test_train_gan_refusing_its_run_folder_warns_of_no_setting_it_would_not_read_first(tiny_corpus, tiny_ae, tmp_path,
+                                                                                      capsys, caplog):
+    """train-gan --overwrite over the folder its --ae lies in, given `--set ar.lr=…` (which the conv arm does not read),
+    warned of the setting, then refused the folder (--overwrite would delete what the run reads): the refusal is said
+    alone, and the folder is kept."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_ae, run)
+    kept = sorted(path.name for path in run.iterdir())
+    caplog.set_level("WARNING")
+    caplog.clear()  # (the tiny corpus's own warnings)
+    assert main(["train-gan", str(tiny_corpus), "--ae", str(run), "--set", "ar.lr=1e-3", "--steps", "1",
+                 "--out", str(run), "--overwrite"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "which --overwrite would delete" in err and "\n" not in err, err
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+    assert sorted(path.name for path in run.iterdir()) == kept

@@ -1270,7 +1270,8 @@ def test_a_metadata_csv_of_ones_own_in_the_folder_given_is_read_as_a_folder_of_m
 def test_a_maestro_table_of_a_subset_is_said_to_differ_from_the_release_not_to_lack_files(tmp_path, capsys):
     """Data check put '(MAESTRO v3.0.0 has 962)' beside each split's count of a table of a few rows, which read as files
     missing from one's copy. One line says the table's counts are not the release's published ones, and why that is
-    expected (a subset, another release's table); a table with the published counts is said nothing of."""
+    expected (a subset, another release's table: v3.0.0's saved again under another name, 'maestro-v3.0.0 (1).csv',
+    is not); a table with the published counts is said nothing of."""
     from timestepmusic.cli import main
     from timestepmusic.datacheck import MAESTRO_V3_SPLITS, DataCheck
 
@@ -1284,9 +1285,163 @@ def test_a_maestro_table_of_a_subset_is_said_to_differ_from_the_release_not_to_l
     (folder / "maestro-v3.0.0.csv").rename(folder / "maestro-v2.0.0.csv")
     assert main(["data", "check", str(folder)]) == 0
     assert "expected of maestro-v2.0.0.csv, another release's table;" in capsys.readouterr().out
+    (folder / "maestro-v2.0.0.csv").rename(folder / "maestro-v3.0.0 (1).csv")  # (v3.0.0's, saved again by a browser)
+    assert main(["data", "check", str(folder)]) == 0
+    assert "expected of a subset of the release;" in capsys.readouterr().out
     published = DataCheck(str(folder), layout="MAESTRO", table=str(folder / "maestro-v3.0.0.csv"),
                           listed=dict(MAESTRO_V3_SPLITS))
     assert published.counts_not_v3() is None and "published" not in published.format()
     more = DataCheck(str(folder), layout="MAESTRO", table=str(folder / "maestro-v3.0.0.csv"),
                      listed=dict(MAESTRO_V3_SPLITS) | {"train": 967})
     assert "expected of another release's table, or an edited one" in more.counts_not_v3()
+
+
+def _resaved(text: str, how: str) -> bytes:
+    """ASAP's metadata.csv `text` as a spreadsheet or an editor may save it again."""
+    header, rest = text.split("\n", 1)
+    return {"semicolons": lambda: "\n".join(line.replace(",", ";") for line in text.split("\n")).encode(),
+            "spaced header": lambda: (", ".join(header.split(",")) + "\n" + rest).encode(),
+            "capitalised header": lambda: (header.title() + "\n" + rest).encode(),
+            "cp1252": lambda: text.replace("Sonata", "Après_une_lecture").encode("cp1252"),
+            "utf-16": lambda: text.encode("utf-16"),
+            "utf-16 without its mark": lambda: text.encode("utf-16-le"),
+            "bom, crlf, extra column": lambda: ("\ufeff" + "\r\n".join(f"{line},notes" for line in text.split("\n")[:-1])
+                                                + "\r\n").encode()}[how]()
+
+
+@pytest.mark.parametrize("how", ["semicolons", "spaced header", "capitalised header", "cp1252", "utf-16",
+                                 "utf-16 without its mark", "bom, crlf, extra column"])
+def test_asaps_table_saved_otherwise_is_never_read_as_a_folder_of_midi(tmp_path, caplog, how):
+    """ASAP's metadata.csv saved again otherwise (by a spreadsheet in another locale, in another encoding, with its
+    header edited) was taken for a metadata.csv of one's own and the folder read as one of MIDI files, with one warning:
+    its performances lost their composers, and ASAP's cuts of MAESTRO's files would be trained on beside MAESTRO's own.
+    It is read as ASAP's table, as before: refused (by prepare and data check alike) where it cannot be read as one,
+    read where it can (a byte-order mark, Windows line ends, a column more). The refusal names the table and says what
+    is wrong with it: the line that is not UTF-8 (the decoder's own position was counted from a chunk, without the
+    file's name), or a header that names ASAP's columns written otherwise (it said only that they were missing)."""
+    from timestepmusic.datacheck import check_data
+
+    asap = make_asap(tmp_path / "asap")
+    table = asap / "metadata.csv"
+    table.write_bytes(_resaved(table.read_text(), how))
+    with caplog.at_level("WARNING"):
+        performances, problems = discover([asap])
+    result = check_data(asap)
+    assert "not read as ASAP's" not in caplog.text and result.not_asap is None
+    assert result.layout == "ASAP"
+    if how == "bom, crlf, extra column":
+        assert problems == [] and {p.composer for p in performances} == {row[0] for row in ASAP_ROWS} and result.ok
+    else:
+        assert performances == [] and [p.path for p in problems] == [str(asap)] and not result.ok
+        assert [p["file"] for p in result.problems] == [str(table)]
+        said = {"cp1252": f"line {len(ASAP_ROWS) + 1} is not UTF-8 text (byte 0xe8): save it as UTF-8",
+                "utf-16": "line 1 is not UTF-8 text (byte 0xff): save it as UTF-8"}.get(how, "its header names them, written "
+                                                                                       "otherwise")
+        assert f"{table}: " in problems[0].reason and said in problems[0].reason and said in result.problems[0]["reason"]
+
+
+@pytest.mark.parametrize("last", ["in no split", "in a split"])
+def test_a_maestro_file_listed_again_is_read_as_its_last_row_says_even_in_no_split(tmp_path, last):
+    """A file a MAESTRO table listed in a split and again in no split was read in the first row's split, though the
+    warning said 'as its last row says' and the problem said 'left out' (data check counted it and called it left out);
+    listed first in no split and again in a split, it was read, and still said to be left out. Its last row decides,
+    as the warning says: left out in the first case, with the one problem naming that row; read in the second, with
+    none. Prepare and data check agree."""
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0")
+    table = folder / "maestro-v3.0.0.csv"
+    header, *rows = table.read_text().splitlines()
+    unsplit = rows[0].replace(",train,", ",none,")
+    assert unsplit != rows[0]
+    table.write_text("\n".join([header, *rows, unsplit] if last == "in no split" else [header, unsplit, *rows]) + "\n")
+    first_file = str(folder / MAESTRO_ROWS[0][4])
+    performances, problems = discover([folder])
+    result = check_maestro(folder)
+    if last == "in no split":
+        assert first_file not in {p.path for p in performances} and len(performances) == len(MAESTRO_ROWS) - 1
+        assert [(p.path, p.reason) for p in problems] == [(first_file, f"its split in {table.name} (line "
+                                                           f"{len(MAESTRO_ROWS) + 2}) is 'none', not one of train, "
+                                                           "validation, test: left out")]
+        assert [p["file"] for p in result.problems] == [first_file]
+    else:
+        assert first_file in {p.path for p in performances} and len(performances) == len(MAESTRO_ROWS)
+        assert problems == [] and result.ok, result.problems
+    assert result.listed == dict(collections.Counter(p.split for p in performances))
+
+
+@pytest.mark.parametrize("table", ["json", "csv"])
+def test_a_maestro_row_that_names_no_file_is_one_line_not_a_traceback(tmp_path, table):
+    """A MAESTRO json whose row has null (or a number) for its midi_filename made prepare and data check end in a
+    traceback (a folder joined to None); a csv's blank one was read as the folder itself. Both refuse the table in one
+    line naming it and the row."""
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0", table=table)
+    path = folder / f"maestro-v3.0.0.{table}"
+    if table == "json":
+        data = json.loads(path.read_text())
+        data["midi_filename"]["1"] = None
+        path.write_text(json.dumps(data))
+        where, shown = "row 1", "null"
+    else:
+        header, first, second, *rest = path.read_text().splitlines()
+        path.write_text("\n".join([header, first, second.replace(MAESTRO_ROWS[1][4], ""), *rest]) + "\n")
+        where, shown = "line 3", '""'
+    said = f"{path}: {where} names no MIDI file (its midi_filename is {shown})"
+    performances, problems = discover([folder])
+    assert performances == [] and [(p.path, p.reason) for p in problems] == [(str(folder), f"unusable source ({said})")]
+    result = check_maestro(folder)
+    reason = f"unreadable table ({said.removeprefix(f'{path}: ')})"
+    assert [(p["file"], p["reason"]) for p in result.problems] == [(str(path), reason)]
+
+
+@pytest.mark.parametrize("how", ["semicolons", "cp1252"])
+def test_asaps_table_saved_otherwise_is_a_dataset_above_and_below_too(tmp_path, caplog, how):
+    """ASAP's metadata.csv saved otherwise was no dataset's table to the folders around it: the folder above was read
+    as one of MIDI files, each composer's folder a piece of the path, without a word; a composer's folder given alone
+    was not said to lie inside a dataset; the table given as a file was taken for a performance. They are said as for
+    ASAP's own table (the folder itself is refused, saying what is wrong with its table)."""
+    from timestepmusic.datacheck import check_data
+
+    asap = make_asap(tmp_path / "downloads" / "asap")
+    table = asap / "metadata.csv"
+    table.write_bytes(_resaved(table.read_text(), how))
+    performances, problems = discover([asap.parent])
+    assert performances == [] and [p.reason for p in problems] == [
+        f"holds a dataset one level down, {asap}, with its table: give that folder, which prepare splits as the dataset does"]
+    assert not check_data(asap.parent).ok
+    with caplog.at_level("WARNING"):
+        assert discover([asap / "Bach"])[0]
+    assert f"{asap / 'Bach'} is inside a dataset, {asap} (its table metadata.csv)" in caplog.text
+    assert [p.reason for p in discover([table])[1]] == [f"a dataset's table, not a performance: give the folder that holds "
+                                                        f"it, {asap}"]
+
+
+def test_a_metadata_csv_of_ones_own_naming_a_folder_column_is_still_ones_own(tmp_path):
+    """A metadata.csv of one's own may name a folder, a composer and a title, as ASAP's does: only ASAP's own columns
+    (midi_performance) make it ASAP's, and the folder is read as one of MIDI files, split as without the table; so
+    too where its header is written in another encoding than UTF-8 (ASAP's names are ASCII: read alike)."""
+    mine = tmp_path / "mine"
+    make_plain(mine)
+    without, _ = discover([mine])
+    (mine / "metadata.csv").write_text("Composer,Title,Folder,Date\nSatie,Gymnopédie,takes,2020-05-01\n")
+    assert discover([mine]) == (without, [])
+    (mine / "metadata.csv").write_bytes("Stück;Größe\nGymnopédie;3\n".encode("latin-1"))  # (its names not in UTF-8)
+    assert discover([mine]) == (without, [])
+
+
+def test_a_maestro_json_whose_column_lacks_a_row_is_refused_naming_the_table_and_row(tmp_path):
+    """A MAESTRO json (alone in its folder) whose split column lacked one row's entry made prepare say only
+    "unusable source ('2')" (the KeyError's row key), naming neither the table nor what it lacked. It says the table,
+    the row and the column, as a csv's row cut short is said; data check alike."""
+    from timestepmusic.datacheck import check_maestro
+
+    folder = make_maestro(tmp_path / "maestro-v3.0.0", table="json")
+    path = folder / "maestro-v3.0.0.json"
+    data = json.loads(path.read_text())
+    del data["split"]["2"]
+    path.write_text(json.dumps(data))
+    said = f"{path}: row 2 is cut short: no split"
+    assert [p.reason for p in discover([folder])[1]] == [f"unusable source ({said})"]
+    assert [p["reason"] for p in check_maestro(folder).problems] == ["unreadable table (row 2 is cut short: no split)"]

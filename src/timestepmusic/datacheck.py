@@ -5,6 +5,7 @@ splits it). For each: the table read, every MIDI file present and readable."""
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,13 +36,13 @@ from .sources import (
     enclosing_said,
     file_not_a_source,
     find_maestro_table,
-    is_asap_table,
     nested_said,
     own_metadata_said,
     own_metadata_why,
     read_asap,
     read_folder,
     read_maestro,
+    reads_as_asap,
     unlisted_midi,
     unzipped_said,
 )
@@ -107,7 +108,8 @@ class DataCheck:
             return None
         published = ", ".join(f"{n} {split}" for split, n in MAESTRO_V3_SPLITS.items())
         name = Path(self.table or "").name
-        if not name.startswith("maestro-v3.0.0."):
+        release = re.match(r"maestro-v(\d+(?:\.\d+)*)", name)  # (v3.0.0's saved again: 'maestro-v3.0.0 (1).csv')
+        if release is None or release[1] != "3.0.0":
             how = f"expected of {name}, another release's table"
         elif all(self.listed.get(split, 0) <= n for split, n in MAESTRO_V3_SPLITS.items()):
             how = "expected of a subset of the release"
@@ -172,7 +174,7 @@ def check_data(folder: str | Path) -> DataCheck:
         return DataCheck(str(folder), problems=[{"file": str(folder), "reason": why}])
     if find_maestro_table(folder) is not None:
         return check_maestro(folder)
-    if is_asap_table(folder / "metadata.csv"):  # (a metadata.csv of one's own: a folder of MIDI files, as prepare reads it)
+    if reads_as_asap(folder):  # (a metadata.csv of one's own: a folder of MIDI files, as prepare reads it)
         return check_asap(folder)
     return check_folder(folder)
 

@@ -91,7 +91,11 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     arm_class = arch_class(arch)
     ranks, device_name = from_environment(g.device)
     device = pick_device(device_name)
-    warn_unread_settings(arch, settings_given or [])  # (warnings after every refusal above: a refused run warns of nothing)
+    if not resume:
+        start_run_folder(out, overwrite=overwrite, ranks=ranks, reads={
+            "the corpus": corpus.root, "the warm start": source["folder"] if source else None,
+            "the autoencoder": resolve_model(ae_path, "--ae")})
+    warn_unread_settings(arch, settings_given or [])  # (after every refusal, the run folder's: a refused run warns of nothing)
     if meta and steps is not None and steps != saved_steps and arch in ("ar", "events"):
         log.warning("--steps %d: the learning rate's schedule (cosine decay to 10 %% at the last step) now runs to "
                     "step %d, not %d, so at step %d the learning rate jumps (with more steps, up: a warm restart); "
@@ -101,10 +105,6 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
         log.warning("--steps %d ends within the learning rate's %d-step warm-up: it rises only to %.2g (ar.lr %g) and "
                     "never decays; give --steps above %d for the whole schedule", config.gan.steps, WARMUP_STEPS,
                     config.ar.lr * config.gan.steps / WARMUP_STEPS, config.ar.lr, WARMUP_STEPS)
-    if not resume:
-        start_run_folder(out, overwrite=overwrite, ranks=ranks, reads={
-            "the corpus": corpus.root, "the warm start": source["folder"] if source else None,
-            "the autoencoder": resolve_model(ae_path, "--ae")})
     if not resume and ranks.main:  # the run keeps its own copy of the starting autoencoder; checkpoints name it by hash
         write_checkpoint(out, "autoencoder", ae.meta, {"pisa": ae.model})
     ranks.barrier()

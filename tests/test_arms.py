@@ -329,3 +329,80 @@ def test_tsm_arms_files_import_their_neighbours_keep_their_own_modules_and_say_w
         ARCHS.update(saved)
         for name in set(sys.modules) - modules:
             del sys.modules[name]
+
+
+# --- an arm of one's own that breaks the protocol: one line naming it ---------------------------------------------
+
+
+def _arm_like_gaussian(arch: str, leave_out: str = "", **members) -> type:
+    """A class Mine of GaussianArm's members under another arch, without `leave_out`, with `members` instead of its
+    own; registered."""
+    own = {key: value for key, value in vars(GaussianArm).items() if key not in ("__dict__", "__weakref__", leave_out)}
+    return register(type("Mine", (), own | {"arch": arch} | members))
+
+
+@pytest.fixture
+def kept_archs():
+    from timestepmusic.sequence import ARCHS
+
+    saved = dict(ARCHS)
+    yield
+    ARCHS.clear()
+    ARCHS.update(saved)
+
+
+def test_an_arm_named_as_another_files_arm_is_refused_and_one_file_may_register_again(kept_archs, tmp_path,
+                                                                                      monkeypatch):
+    """An arm named `rnn` (or any built-in arm's name) silently replaced the recurrent GAN for every run of it; the
+    same file imported as a module and named in $TSM_ARMS (under two module names) registers its class again."""
+    import sys
+
+    from timestepmusic.sequence import ARCHS, arch_class
+
+    built_in = ARCHS["rnn"]
+    with pytest.raises(ValueError, match=r"^arch 'rnn' is taken by RecurrentGAN in \S+recurrent_gan\.py; give Mine a "
+                                         r"name of its own$"):
+        _arm_like_gaussian("rnn")
+    assert ARCHS["rnn"] is built_in
+    (tmp_path / "tsm_test_twice.py").write_text("from timestepmusic.sequence import register\n"
+                                                "@register\nclass Arm:\n    arch = 'test-twice'\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    monkeypatch.setenv("TSM_ARMS", str(tmp_path / "tsm_test_twice.py"))
+    modules = set(sys.modules)
+    try:
+        imported = __import__("tsm_test_twice").Arm
+        assert arch_class("test-twice") is not imported  # (the file again, by its path: no refusal)
+    finally:
+        for name in set(sys.modules) - modules:
+            del sys.modules[name]
+
+
+def test_an_arm_that_lacks_a_member_is_refused_before_its_run_starts(kept_archs, tiny_corpus, tiny_ae, tmp_path):
+    """An arm without `preview_chunks` trained until its first periodic sample and stopped there with an
+    AttributeError's traceback; one without `held_out_key` stopped at set-up with one."""
+    config = Config().override(TINY_GAN)
+    for missing in ("preview_chunks", "held_out_key"):
+        arm = _arm_like_gaussian(f"test-no-{missing}", leave_out=missing)
+        with pytest.raises(ValueError, match=rf"^the {arm.arch} arm \(Mine in \S+test_arms\.py\) lacks what every "
+                                             rf"arm has \(sequence/base\.py's SequenceModel\): {missing}$"):
+            train_sequence_model(tiny_corpus, tiny_ae, tmp_path / missing, config, arch=arm.arch, progress=False)
+        assert not (tmp_path / missing).exists()
+
+
+def test_an_update_of_a_part_the_arm_does_not_train_and_a_missing_held_out_figure_are_one_line(kept_archs, tiny_corpus,
+                                                                                                tiny_ae, tmp_path):
+    """An update naming a part that `optimizers()` does not hold was a KeyError's traceback at the first step; a
+    `held_out_key` that `held_out()` does not give, one at the first validation."""
+    def updates(self, step, rng):
+        for update in GaussianArm.updates(self, step, rng):
+            yield Update("gen", update.loss)
+
+    config = Config().override(TINY_GAN)
+    wrong_part = _arm_like_gaussian("test-wrong-part", updates=updates)
+    with pytest.raises(ValueError, match=r"^the test-wrong-part arm \(\S+test_arms\.py\): an update names the part 'gen', "
+                                         r"which is none of its optimizers\(\): generator$"):
+        train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "part", config, arch=wrong_part.arch, progress=False)
+    wrong_key = _arm_like_gaussian("test-wrong-key", held_out_key="val_loss")
+    with pytest.raises(ValueError, match=r"^the test-wrong-key arm \(\S+test_arms\.py\) has no figure named its "
+                                         r"held_out_key 'val_loss' from held_out\(\) or its updates' metrics: nll, "):
+        train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "key", config, arch=wrong_key.arch, progress=False)

@@ -167,10 +167,37 @@ ARMS_ENV = "TSM_ARMS"  # arms of one's own outside the package: module names or 
 _imported_arms: dict[str, list[str]] = {}  # each module or file imported (a file by its real path) → the archs it registered
 
 
+# What SequenceModel asks of every arm's class (its instance adds `generator`); `averaged`, `kept`, `continues`,
+# `tempered` and `held_out_signed` are optional
+PROTOCOL_MEMBERS = ("arch", "held_out_key", "snaps", "trained", "optimizers", "attach", "updates", "held_out", "sample",
+                    "preview_chunks", "compile")
+
+
+def arm_source(cls: type) -> str:
+    """Where an arm's class was written: its module's file, or the module's name (a notebook's `__main__`)."""
+    module = sys.modules.get(cls.__module__)
+    return getattr(module, "__file__", None) or cls.__module__
+
+
 def register(cls: type[SequenceModel]) -> type[SequenceModel]:
-    """Make an arm known by its `arch` (a class decorator): the loop and GANModel find it here."""
+    """Make an arm known by its `arch` (a class decorator): the loop and GANModel find it here. A name that an arm
+    written elsewhere holds (a built-in one's, `rnn`) is refused: it replaced that arm, silently, for every run of it;
+    the same file imported again (under another module name) registers its class again."""
+    taken = ARCHS.get(cls.arch)
+    if taken is not None and arm_source(taken) != arm_source(cls):
+        raise ValueError(f"arch {cls.arch!r} is taken by {taken.__name__} in {arm_source(taken)}; give "
+                         f"{cls.__name__} a name of its own")
     ARCHS[cls.arch] = cls
     return cls
+
+
+def check_arm_class(cls: type[SequenceModel]) -> None:
+    """One line naming what an arm's class lacks of SequenceModel, before a run starts (a missing `preview_chunks`
+    was an AttributeError at the first periodic sample, gan.sample_every steps in; `held_out_key` at set-up)."""
+    missing = [name for name in PROTOCOL_MEMBERS if not hasattr(cls, name)]
+    if missing:
+        raise ValueError(f"the {cls.arch} arm ({cls.__name__} in {arm_source(cls)}) lacks what every arm has "
+                         f"(sequence/base.py's SequenceModel): {', '.join(missing)}")
 
 
 def _arm_specs() -> list[str]:

@@ -379,7 +379,8 @@ def test_an_arm_named_as_another_files_arm_is_refused_and_one_file_may_register_
 
 def test_an_arm_that_lacks_a_member_is_refused_before_its_run_starts(kept_archs, tiny_corpus, tiny_ae, tmp_path):
     """An arm without `preview_chunks` trained until its first periodic sample and stopped there with an
-    AttributeError's traceback; one without `held_out_key` stopped at set-up with one."""
+    AttributeError's traceback; one without `held_out_key` stopped at set-up with one, and one without a `generator`
+    where it was first read (its periodic samples, or here its trained())."""
     config = Config().override(TINY_GAN)
     for missing in ("preview_chunks", "held_out_key"):
         arm = _arm_like_gaussian(f"test-no-{missing}", leave_out=missing)
@@ -387,6 +388,10 @@ def test_an_arm_that_lacks_a_member_is_refused_before_its_run_starts(kept_archs,
                                              rf"arm has \(sequence/base\.py's SequenceModel\): {missing}$"):
             train_sequence_model(tiny_corpus, tiny_ae, tmp_path / missing, config, arch=arm.arch, progress=False)
         assert not (tmp_path / missing).exists()
+    no_generator = _arm_like_gaussian("test-no-generator", __init__=lambda self, config, latent, device, training=True: None)
+    with pytest.raises(ValueError, match=r"^the test-no-generator arm \(\S+test_arms\.py\) keeps no `generator` module, "
+                                         r"which sampling reads"):
+        train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "none", config, arch=no_generator.arch, progress=False)
 
 
 def test_an_update_of_a_part_the_arm_does_not_train_and_a_missing_held_out_figure_are_one_line(kept_archs, tiny_corpus,
@@ -406,3 +411,25 @@ def test_an_update_of_a_part_the_arm_does_not_train_and_a_missing_held_out_figur
     with pytest.raises(ValueError, match=r"^the test-wrong-key arm \(\S+test_arms\.py\) has no figure named its "
                                          r"held_out_key 'val_loss' from held_out\(\) or its updates' metrics: nll, "):
         train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "key", config, arch=wrong_key.arch, progress=False)
+
+@pytest.mark.filterwarnings("ignore::timestepmusic.setting_names.GenerateWarning")  # (a tiny model's silent pieces: said)
+def test_latents_an_arm_samples_in_another_shape_than_the_protocols_are_one_line(tiny_corpus, tiny_ae, tmp_path):
+    """A sample() whose latents had another width was a traceback in the normaliser; one with `continues` that left
+    its prompt out wrote pieces 'drawn' for a negative time (-8.25 s after the prompt's 16.25 s)."""
+    run = tmp_path / "run"
+    train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TINY_GAN | {"gan.sample_every": 0}),
+                         arch="test-gaussian", progress=False)
+    model = GANModel.load(run)
+    latent = model.arm.generator.latent
+    model.arm.sample = lambda n, chunks, seed: (torch.zeros(n, chunks, latent + 1), torch.full((n,), chunks))
+    with pytest.raises(ValueError, match=rf"^the test-gaussian arm \(\S+test_arms\.py\) sampled latents \(2, 8, "
+                                         rf"{latent + 1}\) and lengths \(2,\); asked for 2 pieces of 8 chunks, sample\(\) "
+                                         rf"gives latents \(2, 8, {latent}\) and lengths \(2,\) from 1 to 8 "):
+        model.sample_latents(2, 2.0, seed=0)
+    model.arm.continues = True
+    model.arm.sample = lambda n, chunks, seed, prompt=None: (torch.zeros(n, chunks, latent), torch.full((n,), chunks))
+    prompt = random_performance(np.random.default_rng(0), 1.0)
+    with pytest.raises(ValueError, match=r"sampled latents \(2, 8, \d+\) and lengths \(2,\); asked for 2 pieces of 8 "
+                                         r"chunks after a prompt of \d+ chunks, which come first, sample\(\) gives latents "
+                                         r"\(2, \d+, \d+\) and lengths \(2,\) from \d+ to \d+ "):
+        model.sample_latents(2, 2.0, seed=0, prompt=prompt)

@@ -33,6 +33,7 @@ from .midi import Events
 from .piece_events import BLOCK_CHUNKS, sampled_events
 from .sample_limits import arm_takes, check_piece_seconds, check_temperatures, piece_chunks
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
+from .sequence.base import check_sampled
 from .sequence.pulse import TempoTold
 from .sequence.style_calibration import StyleCalibration
 from .sequence.style_request import StyleRamp
@@ -238,7 +239,9 @@ class GANModel:
                     options["prompt_sets"] = sets
             x, lengths = arm.sample(n, chunks, seed, prompt=past, **options)  # [S, P + T, L] standardised, [S]
         else:
+            past = None
             x, lengths = arm.sample(n, chunks, seed)  # [S, T, L] standardised, [S]
+        check_sampled(arm, x, lengths, n, chunks, len(self.normaliser.mean), 0 if past is None else past.shape[0])
         x = self.normaliser.inverse(x)
         pieces = [x[i, :int(length)] for i, length in enumerate(lengths.tolist())]
         if snap_to_real and self.codebook is not None:  # the generated chunks; a prompt stays as it was encoded

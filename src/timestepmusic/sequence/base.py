@@ -162,6 +162,24 @@ def kept_modules(model: SequenceModel) -> dict[str, nn.Module]:
     return kept() if kept is not None else {}
 
 
+def check_sampled(arm: SequenceModel, x: torch.Tensor, lengths: torch.Tensor, n: int, chunks: int, latent: int,
+                  past_chunks: int = 0) -> None:
+    """One line naming the arm where its `sample` gave other than SequenceModel.sample asks: latents [S, P + T, L]
+    and lengths [S] within them (P the prompt's chunks); a wrong shape was a traceback deep in decoding, a prompt left
+    out pieces said to be drawn for a negative time."""
+    asked = (n, past_chunks + chunks, latent)
+    given = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+    lengths_given = tuple(lengths.shape) if isinstance(lengths, torch.Tensor) else type(lengths).__name__
+    wrong = given != asked or lengths_given != (n,) or not (max(past_chunks, 1) <= int(lengths.min())
+                                                           and int(lengths.max()) <= past_chunks + chunks)
+    if wrong:
+        prompt = f" after a prompt of {past_chunks} chunks, which come first" if past_chunks else ""
+        raise ValueError(f"the {arm.arch} arm ({arm_source(type(arm))}) sampled latents {given} and lengths "
+                         f"{lengths_given}; asked for {n} pieces of {chunks} chunks{prompt}, sample() gives latents "
+                         f"{asked} and lengths ({n},) from {max(past_chunks, 1)} to {past_chunks + chunks} "
+                         "(sequence/base.py's SequenceModel.sample)")
+
+
 ARCHS: dict[str, type[SequenceModel]] = {}
 ARMS_ENV = "TSM_ARMS"  # arms of one's own outside the package: module names or .py files, comma-separated
 _imported_arms: dict[str, list[str]] = {}  # each module or file imported (a file by its real path) → the archs it registered

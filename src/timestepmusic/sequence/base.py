@@ -97,8 +97,11 @@ class SequenceModel(Protocol):
         piece's length in chunks [S] (arms that end pieces themselves may stop earlier).
         Optional: an arm with `continues = True` (a class or instance attribute) takes `tsm generate --prompt`:
         it is called as `sample(n, chunks, seed, prompt=past)`, `past` the prompt's standardised latents [P, L]
-        or None, and gives the pieces with the prompt first, [S, P + T, L], lengths counting the prompt's P. One with
-        `tempered = True` also takes `progress`, a function without arguments that it calls once per chunk drawn."""
+        or None, and gives the pieces with the prompt first, [S, P + T, L], lengths counting the prompt's P.
+        `tempered = True` marks the likelihood arms of the [ar] section (ar, events), not an arm of one's own: before
+        each call GANModel reads the arm's `settings` (config.ar) and sets its `temperature`, `mixture_temperature`,
+        `ends` and `closes`, and `tsm generate --set ar.*` changes those settings; one that also `continues` is called
+        with `progress`, a function without arguments that it calls once per chunk drawn."""
 
     def preview_chunks(self, chunk_seconds: float) -> int:
         """How many chunks the periodic training samples run."""

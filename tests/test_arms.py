@@ -424,12 +424,16 @@ def test_latents_an_arm_samples_in_another_shape_than_the_protocols_are_one_line
     model.arm.sample = lambda n, chunks, seed: (torch.zeros(n, chunks, latent + 1), torch.full((n,), chunks))
     with pytest.raises(ValueError, match=rf"^the test-gaussian arm \(\S+test_arms\.py\) sampled latents \(2, 8, "
                                          rf"{latent + 1}\) and lengths \(2,\); asked for 2 pieces of 8 chunks, sample\(\) "
-                                         rf"gives latents \(2, 8, {latent}\) and lengths \(2,\) from 1 to 8 "):
+                                         rf"gives latents \(2, T, {latent}\), T at most 8, and lengths \(2,\) from 1 to T "):
         model.sample_latents(2, 2.0, seed=0)
     model.arm.continues = True
     model.arm.sample = lambda n, chunks, seed, prompt=None: (torch.zeros(n, chunks, latent), torch.full((n,), chunks))
     prompt = random_performance(np.random.default_rng(0), 1.0)
     with pytest.raises(ValueError, match=r"sampled latents \(2, 8, \d+\) and lengths \(2,\); asked for 2 pieces of 8 "
-                                         r"chunks after a prompt of \d+ chunks, which come first, sample\(\) gives latents "
-                                         r"\(2, \d+, \d+\) and lengths \(2,\) from \d+ to \d+ "):
+                                         r"chunks after a prompt of (\d+) chunks, sample\(\) gives latents "
+                                         r"\(2, (\d+), \d+\), the prompt's first, and lengths \(2,\) from \1 to \2 "):
         model.sample_latents(2, 2.0, seed=0, prompt=prompt)
+    model.arm.sample = lambda n, chunks, seed: (torch.zeros(n, chunks - 2, latent), torch.full((n,), chunks - 3))
+    model.arm.continues = False
+    assert [piece.shape[0] for piece in model.sample_latents(2, 2.0, seed=0, snap_to_real=False)] == [5, 5]  # (fewer
+    # chunks than asked, as the protocol lets an arm that ends its pieces give them: taken)

@@ -167,19 +167,22 @@ def kept_modules(model: SequenceModel) -> dict[str, nn.Module]:
 
 def check_sampled(arm: SequenceModel, x: torch.Tensor, lengths: torch.Tensor, n: int, chunks: int, latent: int,
                   past_chunks: int = 0) -> None:
-    """One line naming the arm where its `sample` gave other than SequenceModel.sample asks: latents [S, P + T, L]
-    and lengths [S] within them (P the prompt's chunks); a wrong shape was a traceback deep in decoding, a prompt left
-    out pieces said to be drawn for a negative time."""
-    asked = (n, past_chunks + chunks, latent)
+    """One line naming the arm where its `sample` gave other than SequenceModel.sample asks: latents [S, T, L] of at
+    most `chunks` chunks, or after a prompt of P chunks [S, P + chunks, L], and lengths [S] within them, from P on; a
+    wrong shape was a traceback deep in decoding, a prompt left out pieces said to be drawn for a negative time."""
     given = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
     lengths_given = tuple(lengths.shape) if isinstance(lengths, torch.Tensor) else type(lengths).__name__
-    wrong = given != asked or lengths_given != (n,) or not (max(past_chunks, 1) <= int(lengths.min())
-                                                           and int(lengths.max()) <= past_chunks + chunks)
-    if wrong:
-        prompt = f" after a prompt of {past_chunks} chunks, which come first" if past_chunks else ""
+    steps_ok = isinstance(given, tuple) and len(given) == 3 and (
+        given[1] == past_chunks + chunks if past_chunks else 1 <= given[1] <= chunks)
+    shortest = max(past_chunks, 1)
+    if not (steps_ok and given[::2] == (n, latent) and lengths_given == (n,)
+            and shortest <= int(lengths.min()) and int(lengths.max()) <= given[1]):
+        asked = (f" after a prompt of {past_chunks} chunks, sample() gives latents ({n}, {past_chunks + chunks}, "
+                 f"{latent}), the prompt's first, and lengths ({n},) from {past_chunks} to {past_chunks + chunks}"
+                 if past_chunks else f", sample() gives latents ({n}, T, {latent}), T at most {chunks}, and lengths "
+                 f"({n},) from 1 to T")
         raise ValueError(f"the {arm.arch} arm ({arm_source(type(arm))}) sampled latents {given} and lengths "
-                         f"{lengths_given}; asked for {n} pieces of {chunks} chunks{prompt}, sample() gives latents "
-                         f"{asked} and lengths ({n},) from {max(past_chunks, 1)} to {past_chunks + chunks} "
+                         f"{lengths_given}; asked for {n} pieces of {chunks} chunks{asked} "
                          "(sequence/base.py's SequenceModel.sample)")
 
 

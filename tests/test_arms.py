@@ -172,6 +172,12 @@ def test_the_cli_trains_resumes_and_generates_an_arm_registered_outside_its_list
         assert main(["generate", "--model", str(run), *flag, "-o", str(tmp_path / "out3")]) == 2
         err = capsys.readouterr().err  # (it was called 'a GAN', which a likelihood arm of one's own is not)
         assert "is a test-gaussian model" in err and "GAN" not in err, err
+        # (--prompt named the built-in arms that take it, not how one's own would: `continues = True`)
+        assert ("an arm of your own takes it with continues = True: docs/design.md" in err) == (flag[0] == "--prompt")
+    with pytest.raises(ValueError, match=r"^--prompt: a test-gaussian model cannot do this; use an ar model, or a conv "
+                                         r"model trained with gan.past_chunks \(an arm of your own takes it with "
+                                         r"continues = True: docs/design.md, adding an arm\)$"):
+        GANModel.load(run).sample_latents(1, 2.0, seed=0, prompt=random_performance(np.random.default_rng(0), 1.0))
     assert main(["train-gan", *common, "--ae", str(tiny_ae), "--arch", "nosuch", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --arch nosuch: unknown architecture 'nosuch'; known: ar, conv, events, rnn, "

@@ -203,6 +203,13 @@ def arm_source(cls: type) -> str:
     return getattr(module, "__file__", None) or cls.__module__
 
 
+def own_arm_hint(arm: SequenceModel, what: str) -> str:
+    """For an arm of one's own (registered outside the package), how it would take `what` (an optional member of
+    SequenceModel, said as `continues = True`), as a message's closing words; nothing for a built-in arm."""
+    return "" if type(arm).__module__.startswith(f"{__package__.split('.')[0]}.") else (
+        f" (an arm of your own takes it with {what}: docs/design.md, adding an arm)")
+
+
 def register(cls: type[SequenceModel]) -> type[SequenceModel]:
     """Make an arm known by its `arch` (a class decorator): the loop and GANModel find it here. A name that an arm
     written elsewhere holds (a built-in one's, `rnn`) is refused: it replaced that arm, silently, for every run of it;

@@ -178,6 +178,10 @@ def test_the_cli_trains_resumes_and_generates_an_arm_registered_outside_its_list
                                          r"model trained with gan.past_chunks \(an arm of your own takes it with "
                                          r"continues = True: docs/design.md, adding an arm\)$"):
         GANModel.load(run).sample_latents(1, 2.0, seed=0, prompt=random_performance(np.random.default_rng(0), 1.0))
+    assert main(["train-gan", *common, "--ae", str(tiny_ae), "--arch", "test-gaussian", "--max-chunks", "8", "--out",
+                 str(tmp_path / "x")]) == 2  # (it was told of the convolutional GAN's fixed windows)
+    assert capsys.readouterr().err.strip() == "error: --max-chunks needs --arch rnn (the test-gaussian arm chooses its own " \
+                                              "windows)"
     assert main(["train-gan", *common, "--ae", str(tiny_ae), "--arch", "nosuch", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --arch nosuch: unknown architecture 'nosuch'; known: ar, conv, events, rnn, "

@@ -21,6 +21,7 @@ from timestepmusic.config import Config
 from timestepmusic.generation import GANModel
 from timestepmusic.latents import split_rows
 from timestepmusic.midi_write import write_events
+from timestepmusic.model_export import main as export_main
 from timestepmusic.piece_events import decode_piece
 from timestepmusic.prepare_corpus import prepare
 from timestepmusic.sample_limits import LONGEST_PIECE_S
@@ -447,3 +448,41 @@ def test_latents_an_arm_samples_in_another_shape_than_the_protocols_are_one_line
     model.arm.continues = False
     assert [piece.shape[0] for piece in model.sample_latents(2, 2.0, seed=0, snap_to_real=False)] == [5, 5]  # (fewer
     # chunks than asked, as the protocol lets an arm that ends its pieces give them: taken)
+
+
+class Offset(nn.Module):
+    """A shift of every sampled latent, fixed by the corpus when the arm attaches (what `kept` is for)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("value", torch.zeros(()))
+
+
+def test_an_export_keeps_what_an_arm_of_ones_own_keeps_beside_its_weights(kept_archs, tiny_corpus, tiny_ae, tmp_path):
+    """model_export copied a fixed list of weights (the events arm's style_paths among them), so an arm of one's own's
+    `kept()` tensors were left out and its export sampled without them, silently other pieces; and a second export
+    over the first, with --overwrite, met the tensors as another's file."""
+    def init(self, config, latent, device, training=True):
+        GaussianArm.__init__(self, config, latent, device, training)
+        self.offset = Offset()
+
+    def attach(self, data):
+        GaussianArm.attach(self, data)
+        self.offset.value.fill_(3.0)
+
+    def sample(self, n, chunks, seed):
+        x, lengths = GaussianArm.sample(self, n, chunks, seed)
+        return x + self.offset.value, lengths
+
+    arm = _arm_like_gaussian("test-kept", __init__=init, attach=attach, sample=sample, KEPT=("offset",),
+                             kept=lambda self: {"offset": self.offset},
+                             use_kept=lambda self, name, tensors, path: self.offset.load_state_dict(tensors))
+    run = tmp_path / "run"
+    train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TINY_GAN | {"gan.sample_every": 0}),
+                         arch=arm.arch, progress=False)
+    for _ in range(2):
+        assert export_main([str(run), str(tmp_path / "export"), "--overwrite"]) == 0
+    assert (tmp_path / "export" / "offset.safetensors").is_file()
+    trained, exported = (GANModel.load(folder).sample_latents(1, 2.0, seed=0, snap_to_real=False)[0]
+                         for folder in (run / "best", tmp_path / "export"))
+    assert torch.equal(trained, exported)

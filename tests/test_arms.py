@@ -21,6 +21,7 @@ from timestepmusic.config import Config
 from timestepmusic.generation import GANModel
 from timestepmusic.latents import split_rows
 from timestepmusic.midi_write import write_events
+from timestepmusic.model_export import main as export_main
 from timestepmusic.piece_events import decode_piece
 from timestepmusic.prepare_corpus import prepare
 from timestepmusic.sample_limits import LONGEST_PIECE_S
@@ -172,6 +173,16 @@ def test_the_cli_trains_resumes_and_generates_an_arm_registered_outside_its_list
         assert main(["generate", "--model", str(run), *flag, "-o", str(tmp_path / "out3")]) == 2
         err = capsys.readouterr().err  # (it was called 'a GAN', which a likelihood arm of one's own is not)
         assert "is a test-gaussian model" in err and "GAN" not in err, err
+        # (--prompt named the built-in arms that take it, not how one's own would: `continues = True`)
+        assert ("an arm of your own takes it with continues = True: docs/design.md" in err) == (flag[0] == "--prompt")
+    with pytest.raises(ValueError, match=r"^--prompt: a test-gaussian model cannot do this; use an ar model, or a conv "
+                                         r"model trained with gan.past_chunks \(an arm of your own takes it with "
+                                         r"continues = True: docs/design.md, adding an arm\)$"):
+        GANModel.load(run).sample_latents(1, 2.0, seed=0, prompt=random_performance(np.random.default_rng(0), 1.0))
+    assert main(["train-gan", *common, "--ae", str(tiny_ae), "--arch", "test-gaussian", "--max-chunks", "8", "--out",
+                 str(tmp_path / "x")]) == 2  # (it was told of the convolutional GAN's fixed windows)
+    assert capsys.readouterr().err.strip() == "error: --max-chunks needs --arch rnn (the test-gaussian arm chooses its own " \
+                                              "windows)"
     assert main(["train-gan", *common, "--ae", str(tiny_ae), "--arch", "nosuch", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --arch nosuch: unknown architecture 'nosuch'; known: ar, conv, events, rnn, "
@@ -329,3 +340,149 @@ def test_tsm_arms_files_import_their_neighbours_keep_their_own_modules_and_say_w
         ARCHS.update(saved)
         for name in set(sys.modules) - modules:
             del sys.modules[name]
+
+
+# --- an arm of one's own that breaks the protocol: one line naming it ---------------------------------------------
+
+
+def _arm_like_gaussian(arch: str, leave_out: str = "", **members) -> type:
+    """A class Mine of GaussianArm's members under another arch, without `leave_out`, with `members` instead of its
+    own; registered."""
+    own = {key: value for key, value in vars(GaussianArm).items() if key not in ("__dict__", "__weakref__", leave_out)}
+    return register(type("Mine", (), own | {"arch": arch} | members))
+
+
+@pytest.fixture
+def kept_archs():
+    from timestepmusic.sequence import ARCHS
+
+    saved = dict(ARCHS)
+    yield
+    ARCHS.clear()
+    ARCHS.update(saved)
+
+
+def test_an_arm_named_as_another_files_arm_is_refused_and_one_file_may_register_again(kept_archs, tmp_path,
+                                                                                      monkeypatch):
+    """An arm named `rnn` (or any built-in arm's name) silently replaced the recurrent GAN for every run of it; the
+    same file imported as a module and named in $TSM_ARMS (under two module names) registers its class again."""
+    import sys
+
+    from timestepmusic.sequence import ARCHS, arch_class
+
+    built_in = ARCHS["rnn"]
+    with pytest.raises(ValueError, match=r"^arch 'rnn' is taken by RecurrentGAN in \S+recurrent_gan\.py; give Mine a "
+                                         r"name of its own$"):
+        _arm_like_gaussian("rnn")
+    assert ARCHS["rnn"] is built_in
+    (tmp_path / "tsm_test_twice.py").write_text("from timestepmusic.sequence import register\n"
+                                                "@register\nclass Arm:\n    arch = 'test-twice'\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    monkeypatch.setenv("TSM_ARMS", str(tmp_path / "tsm_test_twice.py"))
+    modules = set(sys.modules)
+    try:
+        imported = __import__("tsm_test_twice").Arm
+        assert arch_class("test-twice") is not imported  # (the file again, by its path: no refusal)
+    finally:
+        for name in set(sys.modules) - modules:
+            del sys.modules[name]
+
+
+def test_an_arm_that_lacks_a_member_is_refused_before_its_run_starts(kept_archs, tiny_corpus, tiny_ae, tmp_path):
+    """An arm without `preview_chunks` trained until its first periodic sample and stopped there with an
+    AttributeError's traceback; one without `held_out_key` stopped at set-up with one, and one without a `generator`
+    where it was first read (its periodic samples, or here its trained())."""
+    config = Config().override(TINY_GAN)
+    for missing in ("preview_chunks", "held_out_key"):
+        arm = _arm_like_gaussian(f"test-no-{missing}", leave_out=missing)
+        with pytest.raises(ValueError, match=rf"^the {arm.arch} arm \(Mine in \S+test_arms\.py\) lacks what every "
+                                             rf"arm has \(sequence/base\.py's SequenceModel\): {missing}$"):
+            train_sequence_model(tiny_corpus, tiny_ae, tmp_path / missing, config, arch=arm.arch, progress=False)
+        assert not (tmp_path / missing).exists()
+    no_generator = _arm_like_gaussian("test-no-generator", __init__=lambda self, config, latent, device, training=True: None)
+    with pytest.raises(ValueError, match=r"^the test-no-generator arm \(\S+test_arms\.py\) keeps no `generator` module, "
+                                         r"which sampling reads"):
+        train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "none", config, arch=no_generator.arch, progress=False)
+
+
+def test_an_update_of_a_part_the_arm_does_not_train_and_a_missing_held_out_figure_are_one_line(kept_archs, tiny_corpus,
+                                                                                                tiny_ae, tmp_path):
+    """An update naming a part that `optimizers()` does not hold was a KeyError's traceback at the first step; a
+    `held_out_key` that `held_out()` does not give, one at the first validation."""
+    def updates(self, step, rng):
+        for update in GaussianArm.updates(self, step, rng):
+            yield Update("gen", update.loss)
+
+    config = Config().override(TINY_GAN)
+    wrong_part = _arm_like_gaussian("test-wrong-part", updates=updates)
+    with pytest.raises(ValueError, match=r"^the test-wrong-part arm \(\S+test_arms\.py\): an update names the part 'gen', "
+                                         r"which is none of its optimizers\(\): generator$"):
+        train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "part", config, arch=wrong_part.arch, progress=False)
+    wrong_key = _arm_like_gaussian("test-wrong-key", held_out_key="val_loss")
+    with pytest.raises(ValueError, match=r"^the test-wrong-key arm \(\S+test_arms\.py\) has no figure named its "
+                                         r"held_out_key 'val_loss' from held_out\(\) or its updates' metrics: nll, "):
+        train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "key", config, arch=wrong_key.arch, progress=False)
+
+@pytest.mark.filterwarnings("ignore::timestepmusic.setting_names.GenerateWarning")  # (a tiny model's silent pieces: said)
+def test_latents_an_arm_samples_in_another_shape_than_the_protocols_are_one_line(tiny_corpus, tiny_ae, tmp_path):
+    """A sample() whose latents had another width was a traceback in the normaliser; one with `continues` that left
+    its prompt out wrote pieces 'drawn' for a negative time (-8.25 s after the prompt's 16.25 s)."""
+    run = tmp_path / "run"
+    train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TINY_GAN | {"gan.sample_every": 0}),
+                         arch="test-gaussian", progress=False)
+    model = GANModel.load(run)
+    latent = model.arm.generator.latent
+    model.arm.sample = lambda n, chunks, seed: (torch.zeros(n, chunks, latent + 1), torch.full((n,), chunks))
+    with pytest.raises(ValueError, match=rf"^the test-gaussian arm \(\S+test_arms\.py\) sampled latents \(2, 8, "
+                                         rf"{latent + 1}\) and lengths \(2,\); asked for 2 pieces of 8 chunks, sample\(\) "
+                                         rf"gives latents \(2, T, {latent}\), T at most 8, and lengths \(2,\) from 1 to T "):
+        model.sample_latents(2, 2.0, seed=0)
+    model.arm.continues = True
+    model.arm.sample = lambda n, chunks, seed, prompt=None: (torch.zeros(n, chunks, latent), torch.full((n,), chunks))
+    prompt = random_performance(np.random.default_rng(0), 1.0)
+    with pytest.raises(ValueError, match=r"sampled latents \(2, 8, \d+\) and lengths \(2,\); asked for 2 pieces of 8 "
+                                         r"chunks after a prompt of (\d+) chunks, sample\(\) gives latents "
+                                         r"\(2, (\d+), \d+\), the prompt's first, and lengths \(2,\) from \1 to \2 "):
+        model.sample_latents(2, 2.0, seed=0, prompt=prompt)
+    model.arm.sample = lambda n, chunks, seed: (torch.zeros(n, chunks - 2, latent), torch.full((n,), chunks - 3))
+    model.arm.continues = False
+    assert [piece.shape[0] for piece in model.sample_latents(2, 2.0, seed=0, snap_to_real=False)] == [5, 5]  # (fewer
+    # chunks than asked, as the protocol lets an arm that ends its pieces give them: taken)
+
+
+class Offset(nn.Module):
+    """A shift of every sampled latent, fixed by the corpus when the arm attaches (what `kept` is for)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("value", torch.zeros(()))
+
+
+def test_an_export_keeps_what_an_arm_of_ones_own_keeps_beside_its_weights(kept_archs, tiny_corpus, tiny_ae, tmp_path):
+    """model_export copied a fixed list of weights (the events arm's style_paths among them), so an arm of one's own's
+    `kept()` tensors were left out and its export sampled without them, silently other pieces; and a second export
+    over the first, with --overwrite, met the tensors as another's file."""
+    def init(self, config, latent, device, training=True):
+        GaussianArm.__init__(self, config, latent, device, training)
+        self.offset = Offset()
+
+    def attach(self, data):
+        GaussianArm.attach(self, data)
+        self.offset.value.fill_(3.0)
+
+    def sample(self, n, chunks, seed):
+        x, lengths = GaussianArm.sample(self, n, chunks, seed)
+        return x + self.offset.value, lengths
+
+    arm = _arm_like_gaussian("test-kept", __init__=init, attach=attach, sample=sample, KEPT=("offset",),
+                             kept=lambda self: {"offset": self.offset},
+                             use_kept=lambda self, name, tensors, path: self.offset.load_state_dict(tensors))
+    run = tmp_path / "run"
+    train_sequence_model(tiny_corpus, tiny_ae, run, Config().override(TINY_GAN | {"gan.sample_every": 0}),
+                         arch=arm.arch, progress=False)
+    for _ in range(2):
+        assert export_main([str(run), str(tmp_path / "export"), "--overwrite"]) == 0
+    assert (tmp_path / "export" / "offset.safetensors").is_file()
+    trained, exported = (GANModel.load(folder).sample_latents(1, 2.0, seed=0, snap_to_real=False)[0]
+                         for folder in (run / "best", tmp_path / "export"))
+    assert torch.equal(trained, exported)

@@ -194,6 +194,7 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
     from .generation import set_sampling
     from .piece_length import ends_itself as model_ends
     from .sample_limits import arm_takes, check_temperatures
+    from .sequence.base import own_arm_hint
     from .shipped import arch_said, model_said
 
     set_names = set_sampling(gan, args.set or [])  # the keys given, "ar.NAME"
@@ -221,7 +222,8 @@ def _checked_against_model(args: argparse.Namespace, gan: GANModel) -> tuple[flo
                          f"{arch_said(gan.arch)}")
     if not continues and args.prompt:
         raise ValueError(f"--prompt is for ar and events models and conv models trained with gan.past_chunks; "
-                         f"{model_said(gan.folder)} is {arch_said(gan.arch)} that cannot continue a past")
+                         f"{model_said(gan.folder)} is {arch_said(gan.arch)} that cannot continue a past"
+                         + own_arm_hint(gan.arm, "continues = True"))
     check_temperatures(args.temperature, args.mixture_temperature)
     seconds = _piece_seconds(args, gan, ends_itself, tempered)
     if {"ar.final_ritard", "ar.final_ritard_s"} & set_names:  # (closing: refused above where it does not)

@@ -33,6 +33,7 @@ from .midi import Events
 from .piece_events import BLOCK_CHUNKS, sampled_events
 from .sample_limits import arm_takes, check_piece_seconds, check_temperatures, piece_chunks
 from .sequence import AVERAGED_GENERATOR, SequenceModel, arch_class
+from .sequence.base import check_sampled, own_arm_hint
 from .sequence.pulse import TempoTold
 from .sequence.style_calibration import StyleCalibration
 from .sequence.style_request import StyleRamp
@@ -179,7 +180,8 @@ class GANModel:
                                   ("ending pieces", bool(ends), tempered)):
             if given and not able:
                 other = "an ar model, or a conv model trained with gan.past_chunks" if what == "--prompt" else "an ar model"
-                raise ValueError(f"{what}: {arch_said(self.arch)} cannot do this; use {other}")
+                raise ValueError(f"{what}: {arch_said(self.arch)} cannot do this; use {other}"
+                                 + (own_arm_hint(arm, "continues = True") if what == "--prompt" else ""))
         check_temperatures(temperature, mixture_temperature)
         if key is not None:
             key = key if isinstance(key, KeyTold) else KeyTold(check_key(key))
@@ -238,7 +240,9 @@ class GANModel:
                     options["prompt_sets"] = sets
             x, lengths = arm.sample(n, chunks, seed, prompt=past, **options)  # [S, P + T, L] standardised, [S]
         else:
+            past = None
             x, lengths = arm.sample(n, chunks, seed)  # [S, T, L] standardised, [S]
+        check_sampled(arm, x, lengths, n, chunks, len(self.normaliser.mean), 0 if past is None else past.shape[0])
         x = self.normaliser.inverse(x)
         pieces = [x[i, :int(length)] for i, length in enumerate(lengths.tolist())]
         if snap_to_real and self.codebook is not None:  # the generated chunks; a prompt stays as it was encoded

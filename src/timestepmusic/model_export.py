@@ -1,5 +1,6 @@
 """A trained run exported as a model folder: what generation needs (the generator, its autoencoder, codebook,
-description paths and any piece critic for `--select`), without the training critic or the optimizers' state.
+description paths, what else its arm keeps beside its weights, and any piece critic for `--select`), without the
+training critic or the optimizers' state.
 `python -m timestepmusic.model_export RUN DEST` writes DEST, a folder to share or keep, which `tsm generate --model
 DEST` samples."""
 from __future__ import annotations
@@ -25,6 +26,7 @@ def export_model(run: str | Path, dest: str | Path, description: str = "", overw
     weights = ("generator", AVERAGED_GENERATOR, "autoencoder", "codebook", "style_paths")  # (+ a fine-tuned autoencoder)
     exported = {f"{key}.safetensors" for key in weights} | {CODEBOOK, CONFIG, CRITIC, "autoencoder", ".DS_Store"}
     if Path(dest).exists():
+        exported |= {f"{key}.safetensors" for key in _weights_named(Path(dest))}  # (an arm's own kept tensors)
         foreign = sorted(p.name for p in Path(dest).iterdir() if p.name not in exported) if Path(dest).is_dir() else []
         if not Path(dest).is_dir() or foreign:
             raise ValueError(f"{dest}: " + (f"holds {named(foreign, 1)}, which no export wrote (replacing the folder "
@@ -38,7 +40,9 @@ def export_model(run: str | Path, dest: str | Path, description: str = "", overw
         raise ValueError(f"{run}: {what}, not train-gan's; give the run tsm generate --model reads")
     with atomic_path(dest) as tmp:
         tmp.mkdir()
-        kept = [key for key in weights if key in meta["weights"]]  # (style_paths: an events arm with ar.style's)
+        # the generator, and what no optimizer trains: its weight average and what the arm keeps beside its weights
+        # (`kept`, read back by its `use_kept`: an events arm's style_paths, and any of an arm of one's own)
+        kept = [key for key in meta["weights"] if key in weights or key not in meta.get("optimizers", {})]
         for key in kept:
             shutil.copy(folder / f"{key}.safetensors", tmp / f"{key}.safetensors")
         if (folder / CRITIC).is_file():  # (a piece critic trained on this checkpoint: `tsm generate --select`)
@@ -55,6 +59,14 @@ def export_model(run: str | Path, dest: str | Path, description: str = "", overw
         meta["weights"] = {key: meta["weights"][key] for key in kept}
         (tmp / "config.json").write_text(json.dumps(meta, indent=1))
     return Path(dest)
+
+
+def _weights_named(folder: Path) -> list[str]:
+    """The weights an earlier export's config.json names (none where it has none, or one that cannot be read)."""
+    try:
+        return list(json.loads((folder / CONFIG).read_text()).get("weights", {}))
+    except (OSError, ValueError, AttributeError):
+        return []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -190,7 +190,8 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     if args.max_chunks and arch != "rnn":
         raise ValueError("--max-chunks needs --arch rnn (" + (
             f"an {arch} model reads the chunks before each one, up to --set ar.context=N" if arch in ("ar", "events")
-            else "the convolutional GAN trains on fixed windows: --set gan.window_chunks=N") + ")")
+            else "the convolutional GAN trains on fixed windows: --set gan.window_chunks=N" if arch == "conv"
+            else f"the {arch} arm chooses its own windows") + ")")
     with _held(out):
         result = train_sequence_model(args.corpus, args.ae, out, config, arch=arch, resume=bool(args.resume),
                                       init_from=args.init_from, overwrite=args.overwrite,

@@ -97,8 +97,11 @@ class SequenceModel(Protocol):
         piece's length in chunks [S] (arms that end pieces themselves may stop earlier).
         Optional: an arm with `continues = True` (a class or instance attribute) takes `tsm generate --prompt`:
         it is called as `sample(n, chunks, seed, prompt=past)`, `past` the prompt's standardised latents [P, L]
-        or None, and gives the pieces with the prompt first, [S, P + T, L], lengths counting the prompt's P. One with
-        `tempered = True` also takes `progress`, a function without arguments that it calls once per chunk drawn."""
+        or None, and gives the pieces with the prompt first, [S, P + T, L], lengths counting the prompt's P.
+        `tempered = True` marks the likelihood arms of the [ar] section (ar, events), not an arm of one's own: before
+        each call GANModel reads the arm's `settings` (config.ar) and sets its `temperature`, `mixture_temperature`,
+        `ends` and `closes`, and `tsm generate --set ar.*` changes those settings; one that also `continues` is called
+        with `progress`, a function without arguments that it calls once per chunk drawn."""
 
     def preview_chunks(self, chunk_seconds: float) -> int:
         """How many chunks the periodic training samples run."""
@@ -162,15 +165,70 @@ def kept_modules(model: SequenceModel) -> dict[str, nn.Module]:
     return kept() if kept is not None else {}
 
 
+def check_sampled(arm: SequenceModel, x: torch.Tensor, lengths: torch.Tensor, n: int, chunks: int, latent: int,
+                  past_chunks: int = 0) -> None:
+    """One line naming the arm where its `sample` gave other than SequenceModel.sample asks: latents [S, T, L] of at
+    most `chunks` chunks, or after a prompt of P chunks [S, P + chunks, L], and lengths [S] within them, from P on; a
+    wrong shape was a traceback deep in decoding, a prompt left out pieces said to be drawn for a negative time."""
+    given = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+    lengths_given = tuple(lengths.shape) if isinstance(lengths, torch.Tensor) else type(lengths).__name__
+    steps_ok = isinstance(given, tuple) and len(given) == 3 and (
+        given[1] == past_chunks + chunks if past_chunks else 1 <= given[1] <= chunks)
+    shortest = max(past_chunks, 1)
+    if not (steps_ok and given[::2] == (n, latent) and lengths_given == (n,)
+            and shortest <= int(lengths.min()) and int(lengths.max()) <= given[1]):
+        asked = (f" after a prompt of {past_chunks} chunks, sample() gives latents ({n}, {past_chunks + chunks}, "
+                 f"{latent}), the prompt's first, and lengths ({n},) from {past_chunks} to {past_chunks + chunks}"
+                 if past_chunks else f", sample() gives latents ({n}, T, {latent}), T at most {chunks}, and lengths "
+                 f"({n},) from 1 to T")
+        raise ValueError(f"the {arm.arch} arm ({arm_source(type(arm))}) sampled latents {given} and lengths "
+                         f"{lengths_given}; asked for {n} pieces of {chunks} chunks{asked} "
+                         "(sequence/base.py's SequenceModel.sample)")
+
+
 ARCHS: dict[str, type[SequenceModel]] = {}
 ARMS_ENV = "TSM_ARMS"  # arms of one's own outside the package: module names or .py files, comma-separated
 _imported_arms: dict[str, list[str]] = {}  # each module or file imported (a file by its real path) → the archs it registered
 
 
+# What SequenceModel asks of every arm's class (its instance adds `generator`); `averaged`, `kept`, `continues`,
+# `tempered` and `held_out_signed` are optional
+PROTOCOL_MEMBERS = ("arch", "held_out_key", "snaps", "trained", "optimizers", "attach", "updates", "held_out", "sample",
+                    "preview_chunks", "compile")
+
+
+def arm_source(cls: type) -> str:
+    """Where an arm's class was written: its module's file, or the module's name (a notebook's `__main__`)."""
+    module = sys.modules.get(cls.__module__)
+    return getattr(module, "__file__", None) or cls.__module__
+
+
+def own_arm_hint(arm: SequenceModel, what: str) -> str:
+    """For an arm of one's own (registered outside the package), how it would take `what` (an optional member of
+    SequenceModel, said as `continues = True`), as a message's closing words; nothing for a built-in arm."""
+    return "" if type(arm).__module__.startswith(f"{__package__.split('.')[0]}.") else (
+        f" (an arm of your own takes it with {what}: docs/design.md, adding an arm)")
+
+
 def register(cls: type[SequenceModel]) -> type[SequenceModel]:
-    """Make an arm known by its `arch` (a class decorator): the loop and GANModel find it here."""
+    """Make an arm known by its `arch` (a class decorator): the loop and GANModel find it here. A name that an arm
+    written elsewhere holds (a built-in one's, `rnn`) is refused: it replaced that arm, silently, for every run of it;
+    the same file imported again (under another module name) registers its class again."""
+    taken = ARCHS.get(cls.arch)
+    if taken is not None and arm_source(taken) != arm_source(cls):
+        raise ValueError(f"arch {cls.arch!r} is taken by {taken.__name__} in {arm_source(taken)}; give "
+                         f"{cls.__name__} a name of its own")
     ARCHS[cls.arch] = cls
     return cls
+
+
+def check_arm_class(cls: type[SequenceModel]) -> None:
+    """One line naming what an arm's class lacks of SequenceModel, before a run starts (a missing `preview_chunks`
+    was an AttributeError at the first periodic sample, gan.sample_every steps in; `held_out_key` at set-up)."""
+    missing = [name for name in PROTOCOL_MEMBERS if not hasattr(cls, name)]
+    if missing:
+        raise ValueError(f"the {cls.arch} arm ({cls.__name__} in {arm_source(cls)}) lacks what every arm has "
+                         f"(sequence/base.py's SequenceModel): {', '.join(missing)}")
 
 
 def _arm_specs() -> list[str]:

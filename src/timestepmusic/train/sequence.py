@@ -29,6 +29,7 @@ from ..midi_write import write_events
 from ..piece_events import sampled_events
 from ..sequence import LatentData, SequenceModel, Update, arch_class, averaged_modules, kept_modules
 from ..sequence.autoregressive import WARMUP_STEPS
+from ..sequence.base import arm_source, check_arm_class
 from ..shipped import resolve_model
 from .arm_settings import check_closing, warn_unread_settings
 from .budget import Budget
@@ -89,6 +90,7 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                               "gan.device": device})
     g = config.gan
     arm_class = arch_class(arch)
+    check_arm_class(arm_class)  # (before the run's folder is made)
     ranks, device_name = from_environment(g.device)
     device = pick_device(device_name)
     if not resume:
@@ -125,6 +127,10 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
 
     torch.manual_seed(g.seed)
     model: SequenceModel = arm_class(config, ae.model.latent, device)
+    if not isinstance(getattr(model, "generator", None), torch.nn.Module):  # (sampling's; an AttributeError at the
+        # first periodic sample)
+        raise ValueError(f"the {arch} arm ({arm_source(arm_class)}) keeps no `generator` module, which sampling "
+                         "reads (sequence/base.py's SequenceModel)")
     model.attach(LatentData(corpus, real_latents, ranks, device, g.finetune_ae))
     trained, optimizers = model.trained(), model.optimizers()
     averaged = averaged_modules(model)  # saved and restored beside the trained modules, without an optimizer
@@ -199,6 +205,10 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
             while step < g.steps:
                 record, step_start = {}, time.perf_counter()
                 for update in model.updates(step, rng):
+                    if update.part not in optimizers:  # (a KeyError's traceback)
+                        raise ValueError(f"the {arch} arm ({arm_source(type(model))}): an update names the part "
+                                         f"{update.part!r}, which is none of its optimizers(): "
+                                         f"{', '.join(name for name in optimizers if name != 'autoencoder')}")
                     apply(update, trained, optimizers, ranks)
                     record |= update.metrics
                     if update.ae_loss is not None:
@@ -220,6 +230,10 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
                     metrics.write({"step": step} | figures.line())
                 if ranks.main and validating:
                     last = {"step": step} | figures.line() | held_out(model, real_latents, ae_val_rows)
+                    if model.held_out_key not in last:  # (a KeyError's traceback, at the first validation)
+                        raise ValueError(f"the {arch} arm ({arm_source(type(model))}) has no figure named its "
+                                         f"held_out_key {model.held_out_key!r} from held_out() or its updates' "
+                                         f"metrics: {', '.join(key for key in last if key != 'step')}")
                     metrics.write(last)
                     score = last[model.held_out_key]
                     if not (math.isfinite(score) or said_not_finite):  # (no best is ever kept: say why, once)

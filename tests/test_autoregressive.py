@@ -5,6 +5,7 @@ import dataclasses
 import json
 import math
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -487,6 +488,13 @@ def test_a_run_warm_starts_from_another_keeping_what_still_fits(ar_run, tiny_cor
     assert main(["train-gan", str(tiny_corpus), "--init-from", str(ar_run), "--set", "ar.width=24", "--set", "ar.mixture=3",
                  "--out", str(tmp_path / "none"), "-q"]) == 2  # nothing fits: not a warm start at all
     assert "none of its weights fit" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()  # refused before the run's folder is made …
+    kept = shutil.copytree(run, tmp_path / "kept")  # … and an earlier run there, given --overwrite, is not deleted
+    before = {p.relative_to(kept): p.read_bytes() for p in kept.rglob("*") if p.is_file()}
+    assert main(["train-gan", str(tiny_corpus), "--init-from", str(ar_run), "--set", "ar.width=24", "--set", "ar.mixture=3",
+                 "--out", str(kept), "--overwrite", "-q"]) == 2
+    assert "none of its weights fit" in capsys.readouterr().err
+    assert {p.relative_to(kept): p.read_bytes() for p in kept.rglob("*") if p.is_file()} == before
     assert main(["train-gan", str(tiny_corpus), "--init-from", "no-such-model", "--out", str(tmp_path / "x")]) == 2
     assert capsys.readouterr().err.startswith("error: --init-from no-such-model")
     # the Python API takes the source's arm and settings as the command line does

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
 from ..autoencoder import Autoencoder, frozen_autoencoder_folder
-from ..checkpoint import CONFIG, autoencoder_beside, read_meta
+from ..checkpoint import CONFIG, autoencoder_beside, load_matching, read_meta
 from ..config import Config
 from ..critic import CRITIC
 from ..generation import checkpoint_config
+from ..sequence import averaged_modules
 from ..sequence.style_calibration import META_KEY as CALIBRATION
 from ..shipped import arch_said, resolve_model, shipped_autoencoders
 
@@ -27,6 +30,18 @@ def warm_start_source(init_from: str | Path, arch: str | None = None) -> dict:
     if arch is not None and meta.get("arch", "conv") != arch:
         raise ValueError(f"--init-from {init_from}: {arch_said(meta.get('arch', 'conv'))}, not --arch {arch}")
     return {"folder": folder, "meta": meta, "autoencoder_folder": autoencoder_beside(folder)}
+
+
+def check_warm_start_fits(source: dict, arm_class: type, config: Config, latent: int, init_from: str | Path) -> None:
+    """ValueError where none of the warm start's weights fit the networks the new run builds (other sizes), said
+    before the run's folder is made: with --overwrite the run there was deleted first. The networks are built here on
+    the CPU and thrown away, the global random state kept (the run's own are built from its seed as before)."""
+    with torch.random.fork_rng(devices=[]):
+        trial = arm_class(config, latent, torch.device("cpu"))
+        copied, _ = load_matching(source["folder"], trial.trained() | averaged_modules(trial))
+    if copied == 0:
+        raise ValueError(f"--init-from {init_from}: none of its weights fit this run's networks (other sizes?); "
+                         "start without it")
 
 
 def read_run(out: Path) -> dict:

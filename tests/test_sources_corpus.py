@@ -14,8 +14,9 @@ from timestepmusic import parse_files, prepare_corpus
 from timestepmusic.config import Config
 from timestepmusic.corpus import Corpus
 from timestepmusic.midi import DAMPER_ID, NUM_KEYS, read_events
+from timestepmusic.performance import SPLITS, split_by_hash
 from timestepmusic.prepare_corpus import prepare
-from timestepmusic.sources import SPLITS, discover, split_by_hash
+from timestepmusic.sources import discover
 
 from midi_factory import CC, Note, bad_files, simple_piece, write_midi, write_piece
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .audio_flags import check_audio_flags
 from .files import refuse_existing
-from .sources import MIDI_SUFFIXES
+from .performance import MIDI_SUFFIXES
 from .subcommands import said_left_out
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from .config import Config
 from .durations import DurationFit
 from .midi import Events
-from .sources import SPLITS
+from .performance import SPLITS
 
 FORMAT_VERSION = 1
 ARRAYS = ("ids", "start_s", "duration_s", "intensity", "track_event_ptr", "track_chunk_ptr", "chunk_event_ptr")

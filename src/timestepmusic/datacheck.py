@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .dataset_tables import find_maestro_table, own_metadata_said, own_metadata_why, read_asap, read_maestro, reads_as_asap
 from .midi import (
     READ_MAX_EVENTS_PER_SECOND,
     READ_MAX_SECONDS,
@@ -28,24 +29,9 @@ from .parse_files import (
     music_digest,
     written_by_generate,
 )
-from .sources import (
-    EMPTY_SPLIT_MEANS,
-    SPLITS,
-    Performance,
-    SourceProblem,
-    enclosing_said,
-    file_not_a_source,
-    find_maestro_table,
-    nested_said,
-    own_metadata_said,
-    own_metadata_why,
-    read_asap,
-    read_folder,
-    read_maestro,
-    reads_as_asap,
-    unlisted_midi,
-    unzipped_said,
-)
+from .performance import EMPTY_SPLIT_MEANS, SPLITS, Performance, SourceProblem
+from .source_places import enclosing_said, file_not_a_source, nested_said, unzipped_said
+from .sources import read_folder, unlisted_midi
 from .stage_configs import CorpusConfig
 
 # MAESTRO v3.0.0 as published: performances per split

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from .argtypes import file_arg
-from .sources import MIDI_SUFFIXES
+from .performance import MIDI_SUFFIXES
 from .waypoints import clock_arg, clock_seconds
 
 

@@ -18,9 +18,9 @@ from .files import named
 from .generate_flags import parse_tempo_path
 from .generate_info import print_info, print_list, refuse_unread
 from .generate_told import Told, pieces_told, say_long_slowing, say_nothing_to_snap
+from .performance import MIDI_SUFFIXES
 from .requests import comparable, drawn_alike, request_from, request_words, same_request
 from .said import say
-from .sources import MIDI_SUFFIXES
 
 if TYPE_CHECKING:
     from .generation import GANModel

@@ -37,7 +37,8 @@ from .parse_files import (
     parsed_in_workers,
     parsed_or_fault,
 )
-from .sources import EMPTY_SPLIT_MEANS, Performance, discover
+from .performance import EMPTY_SPLIT_MEANS, Performance
+from .sources import discover
 
 log = logging.getLogger("timestepmusic.corpus")  # prepare's records, as before these moved here
 

@@ -15,7 +15,7 @@ from .chunks import overflow
 from .corpus import Corpus
 from .midi import DAMPER_ID, NUM_KEYS
 from .pedal_cc import pedal_bin
-from .sources import SPLITS
+from .performance import SPLITS
 
 DEFAULT_CAPS = (10, 15, 20, 30, 50)
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)

@@ -8,7 +8,7 @@ import difflib
 import itertools
 import sys
 
-from .sources import MIDI_SUFFIXES
+from .performance import MIDI_SUFFIXES
 
 MEANT_COMMANDS = {"report": ("evaluate",), "eval": ("evaluate",), "compare": ("evaluate",),
                   "sample": ("generate",), "gen": ("generate",), "train": ("train-ae", "train-gan")}

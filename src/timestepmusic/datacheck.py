@@ -70,11 +70,11 @@ class DataCheck:
     """Readable files that begin with more than LATE_START_S of silence (path, seconds before the first note): prepare
     reads them, and warns (not a problem)."""
     inside: str | None = None
-    """The warning of a folder read without a table that lies inside a dataset (sources.enclosing_said): prepare reads
+    """The warning of a folder read without a table that lies inside a dataset (source_places.enclosing_said): prepare reads
     it, split by hash, and warns (not a problem)."""
     not_asap: str | None = None
     """The line saying that the folder's own metadata.csv is not read as ASAP's table, and why
-    (sources.own_metadata_said): prepare reads the folder as one of MIDI files, and warns (not a problem)."""
+    (dataset_tables.own_metadata_said): prepare reads the folder as one of MIDI files, and warns (not a problem)."""
     copies: list[dict[str, str]] = field(default_factory=list)
     """Performances found in two splits ({split: a path}), as copies of one file or the same music saved again:
     prepare reads them, and warns (not a problem)."""
@@ -166,7 +166,7 @@ def check_data(folder: str | Path) -> DataCheck:
 
 
 def check_maestro(folder: str | Path) -> DataCheck:
-    """A MAESTRO v3.0.0 folder (maestro-v3.0.0.csv or .json; sources.read_maestro), its splits the release's."""
+    """A MAESTRO v3.0.0 folder (maestro-v3.0.0.csv or .json; dataset_tables.read_maestro), its splits the release's."""
     folder = Path(folder)
     result = DataCheck(str(folder), layout="MAESTRO")
     if not folder.is_dir():
@@ -215,7 +215,7 @@ def _disagreeing(performances: list[Performance], folder: Path, json_table: Path
 
 
 def check_asap(folder: str | Path) -> DataCheck:
-    """An ASAP folder (metadata.csv, one row per performance; sources.read_asap), split as `tsm prepare` splits it
+    """An ASAP folder (metadata.csv, one row per performance; dataset_tables.read_asap), split as `tsm prepare` splits it
     with the default fractions."""
     folder = Path(folder)
     table = folder / "metadata.csv"

@@ -1013,3 +1013,31 @@ def test_one_file_that_holds_most_excerpts_is_said_to_leave_the_classifiers_litt
         shutil.copy(generated / name, evenly / name)
     assert not any("generated excerpts: the folds" in note for note in evaluate_generated(evenly, corpus,
                                                                                           tmp_path / "e")["notes"])
+
+
+def test_linked_audio_of_any_file_name_is_found_where_the_page_points(report, tmp_path):
+    """--link-audio: each <audio> src is a URL relative to report.html; a WAV named with '#' (or '%20') was written
+    as it is, so that a browser looked for 'audio/take ' (the rest read as a fragment) and found nothing."""
+    from urllib.parse import unquote, urljoin, urlparse
+
+    said = copy.deepcopy(report[0])
+    out = tmp_path / "report"
+    names = ["take #1.wav", "50%20off.wav", "Étude ß.wav", "plain.wav"]
+    for name in names:
+        (out / "audio").mkdir(parents=True, exist_ok=True)
+        (out / "audio" / name).write_bytes(b"RIFF")
+    said.update(link_audio=True, out_dir=str(out),
+                samples=[{"file": name, "roll": said["samples"][0]["roll"], "audio": str(out / "audio" / name),
+                          "audio_note": None} for name in names])
+    page = report_html.render_html(said)
+    sources = [html_unescape(src) for src in re.findall(r"<audio controls src='([^']*)'>", page)]
+    assert len(sources) == len(names)
+    for source, name in zip(sources, names):
+        found = urlparse(urljoin((out / "report.html").as_uri(), source))
+        assert not found.fragment and Path(unquote(found.path)) == out / "audio" / name, source
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)

@@ -7,6 +7,7 @@ import html
 import math
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -203,7 +204,8 @@ def render_html(report: dict) -> str:
                  else "<h2>Samples</h2>")
     for s in report["samples"]:
         if s["audio"] and report.get("link_audio"):
-            src = esc(os.path.relpath(s["audio"], report["out_dir"]))
+            # (a URL: a '#' in a file's name would end its path there, a '%20' be read as a space)
+            src = esc(quote(Path(os.path.relpath(s["audio"], report["out_dir"])).as_posix()))
         elif s["audio"]:
             src = _data_uri(s["audio"], "audio/wav")
         audio = (f"<audio controls src='{src}'></audio>" if s["audio"] else f"<p class=note>{esc(s['audio_note'])}</p>")

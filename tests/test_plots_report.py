@@ -835,6 +835,9 @@ def test_the_report_says_what_each_set_column_and_descriptor_means_and_which_way
     assert f"<b>mean overlap</b> over the {len(SCALAR_DESCRIPTORS)} descriptors" in page
     assert f"<td><b>{report_html._fmt(mean)}</b></td>" in page
     assert "in the legend's order" in page  # the densities' "at 0: a / b / c"
+    densities = page.split("<h2>Densities</h2>")[1].split("<img")[0]  # (before: which curve to read against which,
+    assert "real excerpts' (black, first in the legend), the better" in densities  # and which way, unsaid)
+    assert f"{comparison_module.BASELINE}, the floor" in densities
     assert f"The first {len(result['samples'])} of the 3 generated files" in page
 
 

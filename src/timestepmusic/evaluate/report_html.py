@@ -194,7 +194,10 @@ def render_html(report: dict) -> str:
     parts.append(_copy_section(report["copies"]))
     densities = _data_uri(report["figures"]["densities"], "image/png")
     parts.append("<h2>Densities</h2><p>One panel per descriptor: how its values spread over the excerpts of each set "
-                 "(smoothed histograms, so that a curve may run a little past a bound, a share above 1). Where some "
+                 "(smoothed histograms, so that a curve may run a little past a bound, a share above 1). <b>The nearer "
+                 f"a set's curve lies to the real excerpts' (black, first in the legend), the better</b>; {BASELINE}, the "
+                 "floor, shows where a trivial generator lies (the ceiling's two real halves are not drawn: the "
+                 "table's last two columns). Where some "
                  "excerpts are exactly 0 (a pedal never pressed), they are counted apart, and the curves are of the "
                  "others: <i>at 0: a / b / c</i> gives each set's share of them, in the legend's order.</p>"
                  f"<img alt='descriptor densities' src='{densities}'>")

@@ -566,6 +566,34 @@ def test_evaluate_overwrite_removes_the_earlier_reports_files_and_no_others(repo
     assert (out / "audio" / "pieces" / "piece.mid").exists() and (out / "audio" / "pieces" / "piece.wav").exists()
 
 
+@pytest.mark.parametrize("written_to", ["r", "/somewhere/it/was/before/r"])
+def test_evaluate_overwrite_removes_the_earlier_reports_files_written_from_another_folder_or_moved(
+        written_to, report, monkeypatch, tmp_path):
+    """A report.json names its figures as evaluate was told its -o (relative to the folder it ran in, or where the
+    folder was before it was moved): an --overwrite run from elsewhere, or in the moved folder, read them as paths
+    of another folder, and left the earlier report's rolls beside the new one's."""
+    import json
+
+    out = tmp_path / "moved" / "r"
+    for name in ("figures/roll_old.png", "figures/mine.png", "audio/old.wav"):
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(b"x")
+    (out / "report.json").write_text(json.dumps({
+        "out_dir": written_to, "figures": {"densities": f"{written_to}/figures/densities.png"},
+        "samples": [{"roll": f"{written_to}/figures/roll_old.png", "audio": f"{written_to}/audio/old.wav"}]}))
+    (out / "report.html").write_text("the earlier report")
+
+    def writes(generated, real, out_dir, **kwargs):
+        (out / "report.json").write_text(json.dumps({"out_dir": str(out), "samples": [{"roll": str(out / "figures" /
+                                                                                                  "roll_new.png")}]}))
+        return report[0]
+    monkeypatch.setattr(report_module, "evaluate_generated", writes)
+    monkeypatch.chdir(tmp_path)  # (not the folder the relative paths were written from)
+    assert main(["evaluate", str(tmp_path), "--real", "C", "-o", str(out), "--overwrite"]) == 0
+    assert not (out / "figures" / "roll_old.png").exists() and not (out / "audio" / "old.wav").exists()
+    assert (out / "figures" / "mine.png").exists()
+
+
 def test_tsm_evaluate_reports_an_empty_folder_as_an_error(corpus, tmp_path, capsys):
     (tmp_path / "nothing").mkdir()
     assert main(["evaluate", str(tmp_path / "nothing"), "--real", str(corpus.root), "-o", str(tmp_path / "x")]) == 2

@@ -19,6 +19,9 @@ def written_by_report(out: Path) -> set[Path]:
     except (OSError, ValueError):
         return set()
     ours = {(out / part).resolve() for part in PARTS}
+    # the folder as the report was told it, where it wrote: its paths are as given there (relative to the folder that
+    # evaluate ran in, or where the folder was before it was moved), read as paths in `out` now
+    written_to = Path(report["out_dir"]) if isinstance(report, dict) and isinstance(report.get("out_dir"), str) else None
     found, pending = set(), [report]
     while pending:  # every string anywhere in the report that names a file in those folders
         item = pending.pop()
@@ -26,8 +29,12 @@ def written_by_report(out: Path) -> set[Path]:
             pending += list(item.values())
         elif isinstance(item, list):
             pending += item
-        elif isinstance(item, str) and item.endswith((".png", ".wav")) and Path(item).resolve().parent in ours:
-            found.add(Path(item).resolve())
+        elif isinstance(item, str) and item.endswith((".png", ".wav")):
+            path = Path(item)
+            if written_to is not None and path.parent.parent == written_to and path.parent.name in PARTS:
+                path = out / path.parent.name / path.name
+            if path.resolve().parent in ours:
+                found.add(path.resolve())
     return found
 
 

@@ -231,6 +231,19 @@ def test_real_performances_shorter_than_the_excerpts_are_noted_and_none_long_eno
     assert not (tmp_path / "none").exists()
 
 
+def test_files_of_one_name_but_the_extension_get_a_roll_each(corpus, tmp_path):
+    """x.mid and x.midi were both drawn to figures/roll_x.png: the page showed the second's roll under both names."""
+    folder = tmp_path / "two"
+    folder.mkdir()
+    test = excerpts_from_corpus(corpus, "test")
+    write_events(test.events(0), folder / "x.mid")
+    write_events(test.events(1), folder / "x.midi")
+    samples = evaluate_generated(folder, corpus, tmp_path / "out", repeats=1)["samples"]
+    rolls = {sample["file"]: Path(sample["roll"]) for sample in samples}
+    assert set(rolls) == {"x.mid", "x.midi"} and rolls["x.mid"] != rolls["x.midi"]
+    assert rolls["x.mid"].read_bytes() != rolls["x.midi"].read_bytes()
+
+
 def test_without_wav_the_report_says_how_to_get_audio(generated, tmp_path):
     audio, why = _audio_for(generated / "sample_0.mid", tmp_path, False, None)
     assert audio is None and "--wav" in why

@@ -262,11 +262,15 @@ def test_empty_missing_or_unusable_folders_are_errors(corpus, tmp_path):
         evaluate_generated(one, corpus, tmp_path / "out")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.mid").write_bytes(b"")
-    with pytest.raises(ValueError, match="none of the 1 MIDI files is usable") as refused:
-        evaluate_generated(tmp_path / "bad", corpus, tmp_path / "out")
+    with pytest.raises(ValueError, match=r"bad: the one MIDI file is not usable \(") as refused:  # (was 'none of the 1
+        evaluate_generated(tmp_path / "bad", corpus, tmp_path / "out")  # MIDI files is usable')
     assert "subfolders" not in str(refused.value)
+    with pytest.raises(ValueError, match=r"^1 file given: the one MIDI file is not usable \("):  # (was '1 files given')
+        evaluate_generated([tmp_path / "bad" / "x.mid"], corpus, tmp_path / "out")
+    with pytest.raises(ValueError, match="^2 files given: none of the 2 MIDI files is usable"):
+        evaluate_generated([tmp_path / "bad" / "x.mid"] * 2, corpus, tmp_path / "out")
     write_events(hand_made()[0], tmp_path / "bad" / "mine" / "good.mid")  # the good files in a subfolder: said
-    with pytest.raises(ValueError, match="none of the 1 MIDI files is usable .*; 1 more is in its subfolders"):
+    with pytest.raises(ValueError, match="the one MIDI file is not usable .*; 1 more is in its subfolders"):
         evaluate_generated(tmp_path / "bad", corpus, tmp_path / "out")
 
 

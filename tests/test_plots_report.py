@@ -1024,6 +1024,7 @@ def test_a_broken_link_is_skipped_with_its_reason_and_files_in_subfolders_are_sa
     assert any(note.startswith("1 of the 2 files holds the same music") for note in report["notes"])
     deeper = [note for note in report["notes"] if "in subfolders" in note]
     assert len(deeper) == 1 and deeper[0].startswith("2 more MIDI files are in subfolders") and "more/a.mid" in deeper[0]
+    assert "only the 2 usable of the 3 directly in it are evaluated" in deeper[0]  # (was 'the 3 … are counted', 2 read)
 
 
 def test_generated_excerpts_of_silence_are_said(corpus, generated, tmp_path):

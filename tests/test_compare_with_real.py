@@ -191,6 +191,8 @@ WRONG_ARGUMENTS = {  # id: (compare_with_real()'s keywords, what it says), what 
     "seconds=0": ({"seconds": 0}, "seconds= must be an excerpt's length in seconds, > 0, got 0"),
     "split=None": ({"split": None}, "split= must be a split's name ('train', 'validation', 'test'), got None"),
     "overwrite text": ({"overwrite": "no"}, "overwrite= must be True or False, got 'no'"),
+    "generated=''": ({"generated": ""}, "generated='': an empty name; give the folder of generated MIDI files ('.' for "
+                     "the working folder) or a list of their paths"),  # the working folder's MIDI files, evaluated
     "out=''": ({"out": ""}, "out='': an empty name; give the folder to write the report into ('.' for the working "
                "folder), or None to write nothing"),  # wrote report.html, report.json and figures/ into the working folder
 }

@@ -611,6 +611,17 @@ def test_evaluate_overwrite_removes_the_earlier_reports_files_written_from_anoth
     assert (out / "figures" / "mine.png").exists()
 
 
+def test_tsm_evaluate_refuses_an_empty_name_for_its_folder_in_one_line(tmp_path, monkeypatch, capsys):
+    """`tsm evaluate "$GEN"` with GEN unset evaluated the working folder's MIDI files as generated."""
+    monkeypatch.chdir(tmp_path)
+    write_events(hand_made()[0], tmp_path / "mine.mid")
+    for empty in ("", " "):
+        assert main(["evaluate", empty, "--real", "C", "-o", str(tmp_path / "out")]) == 2
+        assert capsys.readouterr().err == ("error: GENERATED_DIR: an empty name; give the folder of generated MIDI files "
+                                           "('.' for the working folder)\n")
+    assert not (tmp_path / "out").exists()
+
+
 def test_tsm_evaluate_reports_an_empty_folder_as_an_error(corpus, tmp_path, capsys):
     (tmp_path / "nothing").mkdir()
     assert main(["evaluate", str(tmp_path / "nothing"), "--real", str(corpus.root), "-o", str(tmp_path / "x")]) == 2

@@ -33,6 +33,9 @@ NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)  # a folder plot may not
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """`tsm evaluate`, one process at a time writing a report into a folder: a second one is refused in one line (a
     lock in the folder: files.held_folder), not left to replace the first's report unasked and mix their figures."""
+    if not args.generated.strip():  # (Path(''): the working folder's files, evaluated where a variable was empty)
+        raise ValueError("GENERATED_DIR: an empty name; give the folder of generated MIDI files ('.' for the working "
+                         "folder)")
     if args.out == "":  # (Path(''): the working folder, its report said as 'wrote report.html', nowhere named)
         raise ValueError("-o: an empty name; give the folder to write the report into")
     refuse_a_file(args.out, FLAGS)  # (said as the flag's, not as the system's error)

@@ -94,6 +94,9 @@ def check_compare_arguments(given: dict[str, object]) -> None:
         raise ValueError(f"max_real_excerpts= must be a whole number ≥ 1 (None: all), got {max_real!r}")
     if not (given["out"] is None or path(given["out"])):
         raise ValueError(f"out= must be a folder's path (None: write nothing), got {given['out']!r}")
+    if isinstance(generated, str) and not generated.strip():  # (Path(''): the working folder's files, evaluated)
+        raise ValueError("generated='': an empty name; give the folder of generated MIDI files ('.' for the working "
+                         "folder) or a list of their paths")
     if given["out"] == "":  # (Path(''): the working folder, where tsm evaluate refuses -o '')
         raise ValueError("out='': an empty name; give the folder to write the report into ('.' for the working folder), "
                          "or None to write nothing")

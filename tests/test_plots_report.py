@@ -622,6 +622,25 @@ def test_tsm_evaluate_refuses_an_empty_name_for_its_folder_in_one_line(tmp_path,
     assert not (tmp_path / "out").exists()
 
 
+def test_evaluate_wav_without_fluidsynth_says_so_before_comparing(report, monkeypatch, tmp_path, caplog):
+    """--wav where FluidSynth is missing was said only once the minutes of comparing were spent."""
+    from timestepmusic.evaluate import audio
+
+    def missing():
+        raise audio.AudioUnavailable("the `fluidsynth` program is not on PATH")
+    monkeypatch.setattr(audio, "find_fluidsynth", missing)
+    monkeypatch.setattr(audio, "_warned", set())
+    said_before = []
+
+    def compares(*args, **kwargs):
+        said_before.append(caplog.text)
+        return report[0]
+    monkeypatch.setattr(report_module, "evaluate_generated", compares)
+    with caplog.at_level("WARNING"):
+        assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path / "r"), "--wav"]) == 0
+    assert "no audio in the report: the `fluidsynth` program is not on PATH" in said_before[0]
+
+
 def test_tsm_evaluate_reports_an_empty_folder_as_an_error(corpus, tmp_path, capsys):
     (tmp_path / "nothing").mkdir()
     assert main(["evaluate", str(tmp_path / "nothing"), "--real", str(corpus.root), "-o", str(tmp_path / "x")]) == 2

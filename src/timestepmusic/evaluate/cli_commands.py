@@ -60,6 +60,11 @@ def _evaluate(args: argparse.Namespace) -> int:
             why = "no metrics.jsonl in this folder" if Path(run).is_dir() else "no such run folder or metrics log"
             raise ValueError(f"--run {run}: {why}")
     earlier = check_report_folder(args.out, args.overwrite, FLAGS)  # (--overwrite: the earlier report's rolls, audio)
+    if args.wav:  # no FluidSynth: said now, not after the minutes of comparing (once: the report's own word is the same)
+        from .audio import AudioUnavailable, audio_unavailable_reason, warn_unavailable
+
+        if (why := audio_unavailable_reason(args.soundfont)) is not None:
+            warn_unavailable("no audio in the report", AudioUnavailable(why))
     report = evaluate_generated(args.generated, args.real, args.out, split=args.split, train_split=args.train_split,
                                 runs=args.run, wav=args.wav, seconds=args.seconds, seed=args.seed,
                                 copy_threshold=args.copy_threshold, transpose=args.transpose,

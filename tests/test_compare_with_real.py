@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,45 @@ def test_a_list_of_files_gives_the_folders_figures_and_out_writes_the_report(cor
         timestepmusic.compare_with_real([tmp_path / "missing.mid"], corpus)
 
 
+def test_out_is_checked_as_tsm_evaluate_checks_its_folder_before_anything_is_compared(corpus, generated, tmp_path,
+                                                                                       monkeypatch):
+    """out= a file was an OSError once the comparison's minutes were spent; out= a folder holding figures of the user's
+    own had them replaced unsaid, and a report.html alone there replaced too; overwrite=True left the earlier report's
+    rolls beside the new one's. Each as `tsm evaluate -o` says it, in keywords."""
+    from timestepmusic.evaluate import report as report_module
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    mine = tmp_path / "mine" / "figures" / "densities.png"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"my own figure")
+    page = tmp_path / "page" / "report.html"
+    page.parent.mkdir()
+    page.write_text("a report kept")
+    real = report_module.evaluate_generated
+
+    def compares(*args, **kwargs):
+        raise AssertionError("compared before its folder was checked")
+    monkeypatch.setattr(report_module, "evaluate_generated", compares)
+    with pytest.raises(ValueError, match="^" + re.escape(f"out={a_file}: a file; give the folder")):
+        timestepmusic.compare_with_real(generated, corpus, out=a_file)
+    with pytest.raises(ValueError, match="holds files in figures/ that no report wrote.*another out, or overwrite=True"):
+        timestepmusic.compare_with_real(generated, corpus, out=mine.parent.parent)
+    with pytest.raises(ValueError, match="report.html is there already"):
+        timestepmusic.compare_with_real(generated, corpus, out=page.parent)
+    assert a_file.read_text() == "mine" and mine.read_bytes() == b"my own figure" and page.read_text() == "a report kept"
+
+    monkeypatch.setattr(report_module, "evaluate_generated", real)
+    other = tmp_path / "other"  # a report of other files there, then one of these over it
+    other.mkdir()
+    (other / "take_0.mid").write_bytes((generated / "sample_0.mid").read_bytes())
+    out = tmp_path / "r"
+    timestepmusic.compare_with_real(other, corpus, seed=3, repeats=1, out=out)
+    assert (out / "figures" / "roll_take_0.png").is_file()
+    timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1, out=out, overwrite=True)
+    assert not (out / "figures" / "roll_take_0.png").exists() and (out / "figures" / "roll_sample_0.png").is_file()
+
+
 def test_an_accuracy_it_cannot_give_is_none_with_why(corpus, generated):
     figures = timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1)
     assert figures["trees"] is None and "too few excerpts for the trees" in figures["why"]["trees"]
@@ -151,6 +191,8 @@ WRONG_ARGUMENTS = {  # id: (compare_with_real()'s keywords, what it says), what 
     "seconds=0": ({"seconds": 0}, "seconds= must be an excerpt's length in seconds, > 0, got 0"),
     "split=None": ({"split": None}, "split= must be a split's name ('train', 'validation', 'test'), got None"),
     "overwrite text": ({"overwrite": "no"}, "overwrite= must be True or False, got 'no'"),
+    "generated=''": ({"generated": ""}, "generated='': an empty name; give the folder of generated MIDI files ('.' for "
+                     "the working folder) or a list of their paths"),  # the working folder's MIDI files, evaluated
     "out=''": ({"out": ""}, "out='': an empty name; give the folder to write the report into ('.' for the working "
                "folder), or None to write nothing"),  # wrote report.html, report.json and figures/ into the working folder
 }

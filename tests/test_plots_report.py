@@ -231,6 +231,19 @@ def test_real_performances_shorter_than_the_excerpts_are_noted_and_none_long_eno
     assert not (tmp_path / "none").exists()
 
 
+def test_files_of_one_name_but_the_extension_get_a_roll_each(corpus, tmp_path):
+    """x.mid and x.midi were both drawn to figures/roll_x.png: the page showed the second's roll under both names."""
+    folder = tmp_path / "two"
+    folder.mkdir()
+    test = excerpts_from_corpus(corpus, "test")
+    write_events(test.events(0), folder / "x.mid")
+    write_events(test.events(1), folder / "x.midi")
+    samples = evaluate_generated(folder, corpus, tmp_path / "out", repeats=1)["samples"]
+    rolls = {sample["file"]: Path(sample["roll"]) for sample in samples}
+    assert set(rolls) == {"x.mid", "x.midi"} and rolls["x.mid"] != rolls["x.midi"]
+    assert rolls["x.mid"].read_bytes() != rolls["x.midi"].read_bytes()
+
+
 def test_without_wav_the_report_says_how_to_get_audio(generated, tmp_path):
     audio, why = _audio_for(generated / "sample_0.mid", tmp_path, False, None)
     assert audio is None and "--wav" in why
@@ -249,11 +262,15 @@ def test_empty_missing_or_unusable_folders_are_errors(corpus, tmp_path):
         evaluate_generated(one, corpus, tmp_path / "out")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.mid").write_bytes(b"")
-    with pytest.raises(ValueError, match="none of the 1 MIDI files is usable") as refused:
-        evaluate_generated(tmp_path / "bad", corpus, tmp_path / "out")
+    with pytest.raises(ValueError, match=r"bad: the one MIDI file is not usable \(") as refused:  # (was 'none of the 1
+        evaluate_generated(tmp_path / "bad", corpus, tmp_path / "out")  # MIDI files is usable')
     assert "subfolders" not in str(refused.value)
+    with pytest.raises(ValueError, match=r"^1 file given: the one MIDI file is not usable \("):  # (was '1 files given')
+        evaluate_generated([tmp_path / "bad" / "x.mid"], corpus, tmp_path / "out")
+    with pytest.raises(ValueError, match="^2 files given: none of the 2 MIDI files is usable"):
+        evaluate_generated([tmp_path / "bad" / "x.mid"] * 2, corpus, tmp_path / "out")
     write_events(hand_made()[0], tmp_path / "bad" / "mine" / "good.mid")  # the good files in a subfolder: said
-    with pytest.raises(ValueError, match="none of the 1 MIDI files is usable .*; 1 more is in its subfolders"):
+    with pytest.raises(ValueError, match="the one MIDI file is not usable .*; 1 more is in its subfolders"):
         evaluate_generated(tmp_path / "bad", corpus, tmp_path / "out")
 
 
@@ -566,6 +583,64 @@ def test_evaluate_overwrite_removes_the_earlier_reports_files_and_no_others(repo
     assert (out / "audio" / "pieces" / "piece.mid").exists() and (out / "audio" / "pieces" / "piece.wav").exists()
 
 
+@pytest.mark.parametrize("written_to", ["r", "/somewhere/it/was/before/r"])
+def test_evaluate_overwrite_removes_the_earlier_reports_files_written_from_another_folder_or_moved(
+        written_to, report, monkeypatch, tmp_path):
+    """A report.json names its figures as evaluate was told its -o (relative to the folder it ran in, or where the
+    folder was before it was moved): an --overwrite run from elsewhere, or in the moved folder, read them as paths
+    of another folder, and left the earlier report's rolls beside the new one's."""
+    import json
+
+    out = tmp_path / "moved" / "r"
+    for name in ("figures/roll_old.png", "figures/mine.png", "audio/old.wav"):
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(b"x")
+    (out / "report.json").write_text(json.dumps({
+        "out_dir": written_to, "figures": {"densities": f"{written_to}/figures/densities.png"},
+        "samples": [{"roll": f"{written_to}/figures/roll_old.png", "audio": f"{written_to}/audio/old.wav"}]}))
+    (out / "report.html").write_text("the earlier report")
+
+    def writes(generated, real, out_dir, **kwargs):
+        (out / "report.json").write_text(json.dumps({"out_dir": str(out), "samples": [{"roll": str(out / "figures" /
+                                                                                                  "roll_new.png")}]}))
+        return report[0]
+    monkeypatch.setattr(report_module, "evaluate_generated", writes)
+    monkeypatch.chdir(tmp_path)  # (not the folder the relative paths were written from)
+    assert main(["evaluate", str(tmp_path), "--real", "C", "-o", str(out), "--overwrite"]) == 0
+    assert not (out / "figures" / "roll_old.png").exists() and not (out / "audio" / "old.wav").exists()
+    assert (out / "figures" / "mine.png").exists()
+
+
+def test_tsm_evaluate_refuses_an_empty_name_for_its_folder_in_one_line(tmp_path, monkeypatch, capsys):
+    """`tsm evaluate "$GEN"` with GEN unset evaluated the working folder's MIDI files as generated."""
+    monkeypatch.chdir(tmp_path)
+    write_events(hand_made()[0], tmp_path / "mine.mid")
+    for empty in ("", " "):
+        assert main(["evaluate", empty, "--real", "C", "-o", str(tmp_path / "out")]) == 2
+        assert capsys.readouterr().err == ("error: GENERATED_DIR: an empty name; give the folder of generated MIDI files "
+                                           "('.' for the working folder)\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_evaluate_wav_without_fluidsynth_says_so_before_comparing(report, monkeypatch, tmp_path, caplog):
+    """--wav where FluidSynth is missing was said only once the minutes of comparing were spent."""
+    from timestepmusic.evaluate import audio
+
+    def missing():
+        raise audio.AudioUnavailable("the `fluidsynth` program is not on PATH")
+    monkeypatch.setattr(audio, "find_fluidsynth", missing)
+    monkeypatch.setattr(audio, "_warned", set())
+    said_before = []
+
+    def compares(*args, **kwargs):
+        said_before.append(caplog.text)
+        return report[0]
+    monkeypatch.setattr(report_module, "evaluate_generated", compares)
+    with caplog.at_level("WARNING"):
+        assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path / "r"), "--wav"]) == 0
+    assert "no audio in the report: the `fluidsynth` program is not on PATH" in said_before[0]
+
+
 def test_tsm_evaluate_reports_an_empty_folder_as_an_error(corpus, tmp_path, capsys):
     (tmp_path / "nothing").mkdir()
     assert main(["evaluate", str(tmp_path / "nothing"), "--real", str(corpus.root), "-o", str(tmp_path / "x")]) == 2
@@ -835,6 +910,9 @@ def test_the_report_says_what_each_set_column_and_descriptor_means_and_which_way
     assert f"<b>mean overlap</b> over the {len(SCALAR_DESCRIPTORS)} descriptors" in page
     assert f"<td><b>{report_html._fmt(mean)}</b></td>" in page
     assert "in the legend's order" in page  # the densities' "at 0: a / b / c"
+    densities = page.split("<h2>Densities</h2>")[1].split("<img")[0]  # (before: which curve to read against which,
+    assert "real excerpts' (black, first in the legend), the better" in densities  # and which way, unsaid)
+    assert f"{comparison_module.BASELINE}, the floor" in densities
     assert f"The first {len(result['samples'])} of the 3 generated files" in page
 
 
@@ -976,6 +1054,7 @@ def test_a_broken_link_is_skipped_with_its_reason_and_files_in_subfolders_are_sa
     assert any(note.startswith("1 of the 2 files holds the same music") for note in report["notes"])
     deeper = [note for note in report["notes"] if "in subfolders" in note]
     assert len(deeper) == 1 and deeper[0].startswith("2 more MIDI files are in subfolders") and "more/a.mid" in deeper[0]
+    assert "only the 2 usable of the 3 directly in it are evaluated" in deeper[0]  # (was 'the 3 … are counted', 2 read)
 
 
 def test_generated_excerpts_of_silence_are_said(corpus, generated, tmp_path):
@@ -1013,3 +1092,31 @@ def test_one_file_that_holds_most_excerpts_is_said_to_leave_the_classifiers_litt
         shutil.copy(generated / name, evenly / name)
     assert not any("generated excerpts: the folds" in note for note in evaluate_generated(evenly, corpus,
                                                                                           tmp_path / "e")["notes"])
+
+
+def test_linked_audio_of_any_file_name_is_found_where_the_page_points(report, tmp_path):
+    """--link-audio: each <audio> src is a URL relative to report.html; a WAV named with '#' (or '%20') was written
+    as it is, so that a browser looked for 'audio/take ' (the rest read as a fragment) and found nothing."""
+    from urllib.parse import unquote, urljoin, urlparse
+
+    said = copy.deepcopy(report[0])
+    out = tmp_path / "report"
+    names = ["take #1.wav", "50%20off.wav", "Étude ß.wav", "plain.wav"]
+    for name in names:
+        (out / "audio").mkdir(parents=True, exist_ok=True)
+        (out / "audio" / name).write_bytes(b"RIFF")
+    said.update(link_audio=True, out_dir=str(out),
+                samples=[{"file": name, "roll": said["samples"][0]["roll"], "audio": str(out / "audio" / name),
+                          "audio_note": None} for name in names])
+    page = report_html.render_html(said)
+    sources = [html_unescape(src) for src in re.findall(r"<audio controls src='([^']*)'>", page)]
+    assert len(sources) == len(names)
+    for source, name in zip(sources, names):
+        found = urlparse(urljoin((out / "report.html").as_uri(), source))
+        assert not found.fragment and Path(unquote(found.path)) == out / "audio" / name, source
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import json
 import logging
 import math
 import os
@@ -19,43 +18,27 @@ from ..argtypes import file_arg, pedal_bins_arg, seed_arg
 from ..audio_flags import add_audio_flags, check_audio_flags
 from ..files import held_folder, refuse_existing
 from ..said import say
+from ..setting_names import FLAGS
 from ..subcommands import said_left_out
 from ..usage_errors import OneFlagOfSeveralNames
 from ..waypoints import clock_arg
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
+from .report_folder import check_report_folder, refuse_a_file, remove_left_behind
 
 log = logging.getLogger(__name__)
 
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)  # a folder plot may not write its rolls into
 
 
-def written_by_report(out: Path) -> set[Path]:
-    """The figures and audio the report in `out` wrote into its figures/ and audio/ folders, as its report.json
-    lists them (none where there is no readable report.json): the files an --overwrite may remove, and no others."""
-    try:
-        report = json.loads((out / "report.json").read_text())
-    except (OSError, ValueError):
-        return set()
-    ours = {(out / part).resolve() for part in ("figures", "audio")}
-    found, pending = set(), [report]
-    while pending:  # every string anywhere in the report that names a file in those folders
-        item = pending.pop()
-        if isinstance(item, dict):
-            pending += list(item.values())
-        elif isinstance(item, list):
-            pending += item
-        elif isinstance(item, str) and item.endswith((".png", ".wav")) and Path(item).resolve().parent in ours:
-            found.add(Path(item).resolve())
-    return found
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """`tsm evaluate`, one process at a time writing a report into a folder: a second one is refused in one line (a
     lock in the folder: files.held_folder), not left to replace the first's report unasked and mix their figures."""
+    if not args.generated.strip():  # (Path(''): the working folder's files, evaluated where a variable was empty)
+        raise ValueError("GENERATED_DIR: an empty name; give the folder of generated MIDI files ('.' for the working "
+                         "folder)")
     if args.out == "":  # (Path(''): the working folder, its report said as 'wrote report.html', nowhere named)
         raise ValueError("-o: an empty name; give the folder to write the report into")
-    if Path(args.out).exists() and not Path(args.out).is_dir():  # (said as the flag's, not as the system's error)
-        raise ValueError(f"-o {args.out}: a file; give the folder to write the report into (made if missing)")
+    refuse_a_file(args.out, FLAGS)  # (said as the flag's, not as the system's error)
     with held_folder(args.out, ".evaluate.lock", f"-o {args.out}: another tsm evaluate is writing a report into it now; "
                      "wait for it to end, or give another -o"):
         return _evaluate(args)
@@ -76,25 +59,19 @@ def _evaluate(args: argparse.Namespace) -> int:
         if not metrics.is_file():
             why = "no metrics.jsonl in this folder" if Path(run).is_dir() else "no such run folder or metrics log"
             raise ValueError(f"--run {run}: {why}")
-    earlier = [Path(args.out) / name for name in ("report.html", "report.json") if (Path(args.out) / name).exists()]
-    if earlier and not args.overwrite:  # a report a user kept is not replaced without a word
-        raise ValueError(f"{earlier[0]} is there already (an earlier report); give another -o, or --overwrite "
-                         "to replace it")
-    theirs = [] if earlier or args.overwrite else [  # no report here: a file in figures/ or audio/ is a user's own,
-        path for part in ("figures", "audio") for path in sorted((Path(args.out) / part).glob("*")) if path.is_file()]
-    if theirs:  # which the report's figures or audio of the same name would replace
-        raise ValueError(f"{theirs[0]}: -o {args.out} holds files in {theirs[0].parent.name}/ that no report wrote, "
-                         "where the report writes its figures and audio; give another -o, or --overwrite to write among "
-                         "them")
-    stale = written_by_report(Path(args.out)) if earlier else set()  # --overwrite: the earlier report's rolls, audio
+    earlier = check_report_folder(args.out, args.overwrite, FLAGS)  # (--overwrite: the earlier report's rolls, audio)
+    if args.wav:  # no FluidSynth: said now, not after the minutes of comparing (once: the report's own word is the same)
+        from .audio import AudioUnavailable, audio_unavailable_reason, warn_unavailable
+
+        if (why := audio_unavailable_reason(args.soundfont)) is not None:
+            warn_unavailable("no audio in the report", AudioUnavailable(why))
     report = evaluate_generated(args.generated, args.real, args.out, split=args.split, train_split=args.train_split,
                                 runs=args.run, wav=args.wav, seconds=args.seconds, seed=args.seed,
                                 copy_threshold=args.copy_threshold, transpose=args.transpose,
                                 max_real_excerpts=args.max_real_excerpts, soundfont=args.soundfont,
                                 link_audio=args.link_audio, repeats=args.repeats, train_row=args.train_row,
                                 progress=True)  # (a bar where stderr is a terminal: minutes without a word, before)
-    for path in stale - written_by_report(Path(args.out)):  # … that the new one did not write again: gone, once
-        path.unlink(missing_ok=True)  # the new report is there, so that none sits beside the new one's
+    remove_left_behind(args.out, earlier)  # (once the new report is there)
     for bad in report["files"]["bad"]:
         print(f"skipped {bad['file']}: {bad['reason']}")
     for file in report["files"]["left_out"]:  # (read, but not all of it: drums or a bass beside the piano)

@@ -158,8 +158,8 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
     if deeper:
         notes.append(f"{len(deeper)} more MIDI file{'s are' if len(deeper) > 1 else ' is'} in subfolders of "
                      f"{folder}, which evaluate does not read ({deeper[0].relative_to(folder)}"
-                     f"{', …' if len(deeper) > 1 else ''}): only the {len(names) + len(bad)} directly in it are "
-                     "counted; give a subfolder to evaluate it")
+                     f"{', …' if len(deeper) > 1 else ''}): only {_directly_in(len(names), len(bad))} "
+                     "evaluated; give a subfolder to evaluate it")
         log.warning("%s", notes[-1])
     in_split = files_of_the_split(names, sha1s, corpus, split)
     if in_split:  # real files evaluated as generated against their own split: on both sides of every comparison
@@ -265,3 +265,12 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
 
     return Comparison(corpus, folder, performances, names, sha1s, bad, left_out, paths, markers, tables, real,
                       real_desc, descs, half_a, half_b, comparison, classifier, classifier_trees, copies, notes)
+
+
+def _directly_in(usable: int, unusable: int) -> str:
+    """The files of a folder that evaluate reads, as the note of its subfolders' says them: 'the 8 directly in it are',
+    or where some were not usable, 'the 6 usable of the 8 directly in it are' (the count the report reads, not one
+    beside it that disagrees)."""
+    in_it = usable + unusable
+    return (f"the {usable} usable of the {in_it} directly in it {'are' if usable > 1 else 'is'}" if unusable
+            else f"the {in_it} directly in it {'are' if in_it > 1 else 'is'}")

@@ -28,7 +28,7 @@ def read_generated(folder: str | Path | Sequence[str | Path],
         for path in files:
             if not path.is_file():
                 raise ValueError(f"{path}: no such generated MIDI file")
-        return _read_files(files, pedal_bins, f"{len(files)} files given")
+        return _read_files(files, pedal_bins, f"{len(files)} file{'s' * (len(files) > 1)} given")
     folder = Path(folder)
     if folder.is_file():
         raise ValueError(f"{folder}: a file; give the folder that holds the generated MIDI files (tsm generate's -o)")
@@ -65,7 +65,8 @@ def _read_files(files: list[Path], pedal_bins: int, given: str, elsewhere: str =
             bad.append({"file": str(path), "reason": reason})
             log.info("skipped %s: %s", path, reason)  # the report lists every bad file, and the CLI prints it once
     if not performances:
-        raise ValueError(f"{given}: none of the {len(files)} MIDI files is usable "
+        none = "the one MIDI file is not usable" if len(files) == 1 else f"none of the {len(files)} MIDI files is usable"
+        raise ValueError(f"{given}: {none} "
                          f"({'; '.join(b['file'] + ': ' + b['reason'] for b in bad)}){elsewhere}")
     return performances, names, sha1s, bad, left_out, read
 

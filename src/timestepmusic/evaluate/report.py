@@ -35,8 +35,9 @@ def write_report(out_dir: Path, report: dict) -> None:
             html_tmp.write_text(render_html(report), encoding="utf-8")
 
 
-def _audio_for(midi: Path, out_dir: Path, wav: bool, soundfont) -> tuple[Path | None, str | None]:
-    """(a WAV for this MIDI file, or why there is none): one beside it, else rendered when `wav`."""
+def _audio_for(midi: Path, out_dir: Path, wav: bool, soundfont, stem: str | None = None) -> tuple[Path | None, str | None]:
+    """(a WAV for this MIDI file, or why there is none): one beside it, else rendered when `wav`, named `stem` (by
+    default the file's)."""
     beside = midi.with_suffix(".wav")
     if beside.is_file():
         return beside, None
@@ -45,7 +46,8 @@ def _audio_for(midi: Path, out_dir: Path, wav: bool, soundfont) -> tuple[Path | 
     from .audio import AudioUnavailable, render_wav, warn_unavailable
 
     try:
-        return render_wav(midi, out_dir / "audio" / f"{midi.stem}.wav", soundfont, sample_rate=REPORT_SAMPLE_RATE), None
+        return render_wav(midi, out_dir / "audio" / f"{stem or midi.stem}.wav", soundfont,
+                          sample_rate=REPORT_SAMPLE_RATE), None
     except AudioUnavailable as e:
         warn_unavailable("no audio in the report", e)
         return None, f"no audio: {e}"
@@ -80,10 +82,13 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     figures_dir = out_dir / "figures"
     density_sets = {f"real ({split})": found.real_desc} | found.descs
     figures = {"densities": plot_densities(density_sets, figures_dir / "densities.png")}
-    samples = []
+    samples, stems = [], set()
     for events, name, path in list(zip(found.performances, names, found.paths))[:max_rolls]:
-        roll = plot_roll(events, figures_dir / f"roll_{Path(name).stem}.png", title=name)
-        audio, why = _audio_for(path, out_dir, wav, soundfont)
+        # x.mid and x.midi (or X.mid, where case is not told apart): a roll and audio each, not the second's twice
+        stem = Path(name).stem if Path(name).stem.lower() not in stems else Path(name).name
+        stems.add(stem.lower())
+        roll = plot_roll(events, figures_dir / f"roll_{stem}.png", title=name)
+        audio, why = _audio_for(path, out_dir, wav, soundfont, stem)
         if audio is not None and link_audio and Path(audio).parent != out_dir / "audio":  # a WAV beside the MIDI
             (out_dir / "audio").mkdir(exist_ok=True)
             audio = Path(shutil.copy(audio, out_dir / "audio" / Path(audio).name))

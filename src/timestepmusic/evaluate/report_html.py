@@ -7,6 +7,7 @@ import html
 import math
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -193,7 +194,10 @@ def render_html(report: dict) -> str:
     parts.append(_copy_section(report["copies"]))
     densities = _data_uri(report["figures"]["densities"], "image/png")
     parts.append("<h2>Densities</h2><p>One panel per descriptor: how its values spread over the excerpts of each set "
-                 "(smoothed histograms, so that a curve may run a little past a bound, a share above 1). Where some "
+                 "(smoothed histograms, so that a curve may run a little past a bound, a share above 1). <b>The nearer "
+                 f"a set's curve lies to the real excerpts' (black, first in the legend), the better</b>; {BASELINE}, the "
+                 "floor, shows where a trivial generator lies (the ceiling's two real halves are not drawn: the "
+                 "table's last two columns). Where some "
                  "excerpts are exactly 0 (a pedal never pressed), they are counted apart, and the curves are of the "
                  "others: <i>at 0: a / b / c</i> gives each set's share of them, in the legend's order.</p>"
                  f"<img alt='descriptor densities' src='{densities}'>")
@@ -203,7 +207,8 @@ def render_html(report: dict) -> str:
                  else "<h2>Samples</h2>")
     for s in report["samples"]:
         if s["audio"] and report.get("link_audio"):
-            src = esc(os.path.relpath(s["audio"], report["out_dir"]))
+            # (a URL: a '#' in a file's name would end its path there, a '%20' be read as a space)
+            src = esc(quote(Path(os.path.relpath(s["audio"], report["out_dir"])).as_posix()))
         elif s["audio"]:
             src = _data_uri(s["audio"], "audio/wav")
         audio = (f"<audio controls src='{src}'></audio>" if s["audio"] else f"<p class=note>{esc(s['audio_note'])}</p>")

@@ -26,7 +26,8 @@ def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, s
     seconds: excerpt length; `repeats`: draws each classifier accuracy is averaged over; `max_real_excerpts`: at most
     this many real excerpts, evenly spaced (quicker; not the CLI's default).
     out: None writes nothing; a folder writes the full report (report.html, report.json, figures) there, as
-    `tsm evaluate -o` does (a folder of generated files only; an earlier report is refused unless `overwrite`).
+    `tsm evaluate -o` does (a folder of generated files only; an earlier report, or files of the user's own in its
+    figures/ or audio/, refused unless `overwrite`, which removes the earlier report's figures and audio).
 
     Returns {"logistic": accuracy, "trees": accuracy, "mean_overlap": over the descriptors where it is defined,
     "overlaps": {descriptor: overlap or None}, "baseline" and "ceiling": {"logistic", "trees", "mean_overlap"} of the
@@ -38,6 +39,7 @@ def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, s
     from ..setting_names import PYTHON_KEYWORDS
     from .comparison import BASELINE, CEILING, compared
     from .report import evaluate_generated
+    from .report_folder import check_report_folder, remove_left_behind
 
     if isinstance(generated, PathLike):  # (read as a folder, as a str or Path is)
         generated = Path(generated)
@@ -50,11 +52,10 @@ def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, s
         if not isinstance(generated, (str, Path)):
             raise ValueError("compare_with_real(out=…): a report is written of a folder of generated files; give the "
                              "folder, or out=None for the figures alone")
-        earlier = Path(out) / "report.json"
-        if earlier.exists() and not overwrite:
-            raise ValueError(f"{earlier} is there already (an earlier report); give another out, or overwrite=True")
+        earlier = check_report_folder(out, overwrite, PYTHON_KEYWORDS)  # (as tsm evaluate -o's, before the minutes)
         report = evaluate_generated(generated, corpus, out, split=split, seconds=seconds, seed=seed, repeats=repeats,
                                     max_real_excerpts=max_real_excerpts, setting_names=PYTHON_KEYWORDS)
+        remove_left_behind(out, earlier)
         written = Path(out) / "report.json"
     else:
         report = compared(generated, corpus, split=split, seconds=seconds, seed=seed, repeats=repeats,
@@ -93,6 +94,9 @@ def check_compare_arguments(given: dict[str, object]) -> None:
         raise ValueError(f"max_real_excerpts= must be a whole number ≥ 1 (None: all), got {max_real!r}")
     if not (given["out"] is None or path(given["out"])):
         raise ValueError(f"out= must be a folder's path (None: write nothing), got {given['out']!r}")
+    if isinstance(generated, str) and not generated.strip():  # (Path(''): the working folder's files, evaluated)
+        raise ValueError("generated='': an empty name; give the folder of generated MIDI files ('.' for the working "
+                         "folder) or a list of their paths")
     if given["out"] == "":  # (Path(''): the working folder, where tsm evaluate refuses -o '')
         raise ValueError("out='': an empty name; give the folder to write the report into ('.' for the working folder), "
                          "or None to write nothing")

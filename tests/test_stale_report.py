@@ -89,6 +89,23 @@ def test_overwriting_the_files_a_report_describes_marks_it_out_of_date(evaluated
     assert STALE_START not in (out / "report.html").read_text()
 
 
+def test_files_written_again_byte_for_byte_leave_their_report_as_it_is(evaluated, caplog):
+    """The same command again with --overwrite (the README's `--piece 3 --wav --overwrite`: a piece written again,
+    now with its audio) writes the same bytes: the report still describes the files there, and is not marked out of
+    date; where one of them is drawn otherwise, it is."""
+    out = evaluated
+    page, saved = (out / "report.html").read_text(), (out / "report.json").read_text()
+    with caplog.at_level(logging.WARNING):
+        assert main([*GENERATE, "-o", str(out), "--overwrite"]) == 0
+        assert main([*GENERATE, "-o", str(out), "--overwrite", "--piece", "1", "--png"]) == 0
+    assert stale_lines(caplog) == [] and (out / "report.html").read_text() == page
+    assert (out / "report.json").read_text() == saved
+    with caplog.at_level(logging.WARNING):
+        assert main([*GENERATE, "-o", str(out), "--overwrite", "--temperature", "0.8"]) == 0
+    assert json.loads((out / "report.json").read_text())["stale"]["replaced"] == ["sample_0_000.mid", "sample_0_001.mid"]
+    assert len(stale_lines(caplog)) == 1
+
+
 def test_a_report_of_other_files_is_left_as_it_is(evaluated, tiny_corpus, tmp_path, caplog):
     out = evaluated
     assert main([*GENERATE, "-o", str(out), "--seed", "1"]) == 0  # drawn after the report: not described by it

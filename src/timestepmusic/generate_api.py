@@ -20,7 +20,7 @@ from .heard import made_version
 from .midi import Events, FileGrid
 from .midi_write import write_events
 from .prompts import continued_prompt
-from .sample_files import earlier_samples, piece_meta, replace_earlier, sample_name, seed_lock
+from .sample_files import earlier_samples, mark_rewritten, piece_meta, replace_earlier, sample_name, seed_lock
 from .sample_limits import arm_takes, check_piece_seconds
 from .sequence.pulse import TempoTold
 from .sequence.style_request import StyleRamp, check_held_request
@@ -181,17 +181,20 @@ def _generated(out: Path, model: str | Path | GANModel | None, n: int, lengths: 
         say_nothing_to_snap(gan)
     seconds, options = api_length(gan, *lengths, options)
     told = api_told(gan, seconds, options)
-    replaced = False
-    for first, latents, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real,
-                                                  only=None if pieces is None else chosen, **told.options):  # [T_s, L]
-        if not replaced:  # (once the first pieces are drawn)
-            replace_earlier(taken, set(names.values()), seed, PYTHON_KEYWORDS)
-            replaced = True
-        for j, events in enumerate(drawn):
-            if first + j in names:  # (its made-by marker, so that overwrite= knows the file for this tool's)
-                length_s = latents[j].shape[0] * gan.ae.chunk_seconds  # the chunks written (a prompt included)
-                made = f"{made_version()}: generate() in Python, seed {seed}, piece {first + j} of {n}"
-                write_events(events, names[first + j], piece_meta(made, told, events, length_s))
+    replaced, earlier = False, {}  # (earlier: replace_earlier's, the MIDI files written again → their old SHA-1)
+    try:
+        for first, latents, drawn in drawn_in_batches(gan, n, seconds, seed, snap_to_real,
+                                                      only=None if pieces is None else chosen, **told.options):  # [T_s, L]
+            if not replaced:  # (once the first pieces are drawn)
+                earlier = replace_earlier(taken, set(names.values()), seed, PYTHON_KEYWORDS)
+                replaced = True
+            for j, events in enumerate(drawn):
+                if first + j in names:  # (its made-by marker, so that overwrite= knows the file for this tool's)
+                    length_s = latents[j].shape[0] * gan.ae.chunk_seconds  # the chunks written (a prompt included)
+                    made = f"{made_version()}: generate() in Python, seed {seed}, piece {first + j} of {n}"
+                    write_events(events, names[first + j], piece_meta(made, told, events, length_s))
+    finally:
+        mark_rewritten(earlier)  # (a report of a file written again with other bytes: out of date)
     return list(names.values())
 
 

@@ -295,7 +295,7 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
     from .heard import made_by
     from .midi import continuation_only
     from .midi_write import write_held
-    from .sample_files import piece_meta, replace_earlier
+    from .sample_files import mark_rewritten, piece_meta, replace_earlier
     from .sample_limits import piece_chunks
 
     bar = ChunkBar(piece_chunks(seconds, gan.ae.chunk_seconds), shown=not args.quiet)  # (ar and events models)
@@ -304,6 +304,7 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
                  100 * gan.critic.kept_share)
     new_s = []  # the new music's length of each piece
     replaced = False
+    earlier = {}  # the earlier run's MIDI files this run writes again → the SHA-1 of their bytes (replace_earlier's)
     written = []  # the MIDI files written so far
     try:
         for first, pieces, samples in drawn_in_batches(gan, args.n, seconds, args.seed, not args.no_snap, args.select,
@@ -311,7 +312,7 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
                                                        progress=bar, **told.options):  # [T_s, L] each
             bar.close()  # (the batch is drawn: its files' lines follow)
             if not replaced:  # --overwrite: the earlier run's files go once the first pieces are drawn
-                replace_earlier(files.taken, files.rewritten, args.seed)
+                earlier = replace_earlier(files.taken, files.rewritten, args.seed)
                 replaced = True
             if args.n > len(samples) and args.piece is None and not args.quiet:  # (a large -n: a batch at a time)
                 say(f"pieces {first + 1}–{first + len(samples)} of {args.n}:", sys.stderr)
@@ -333,6 +334,8 @@ def _draw_and_write(args: argparse.Namespace, gan: GANModel, request: Request, f
         if written or replaced:
             _say_stopped(stopped, written, files)
         raise
+    finally:
+        mark_rewritten(earlier)  # (a report of a file written again with other bytes: out of date)
     return new_s
 
 

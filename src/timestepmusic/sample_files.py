@@ -157,17 +157,22 @@ def written_here(path: Path, marked: set[Path]) -> bool:
     return kind and path.with_suffix(".mid") in marked
 
 
-def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int, names: SettingNames = FLAGS) -> None:
+def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int, names: SettingNames = FLAGS) -> dict[Path, str]:
     """--overwrite, once the new pieces' first are drawn: remove the earlier run's files `taken` (`earlier_samples`; a
     PNG or WAV of it would otherwise sit beside a new MIDI file), but a MIDI file this run writes again (`rewritten`),
     which its new one replaces in one step (a write that fails, on a full disk, leaves the old one), and name those
-    this run does not write again. A report of `tsm evaluate` that describes any of them (there, or written elsewhere
+    this run does not write again. A report of `tsm evaluate` that describes any removed (there, or written elsewhere
     and recorded there) is marked out of date first, and said (evaluate.stale.mark_stale): kept, not removed, and not
-    left to describe files that are gone. The line names the command's flags, or generate()'s keywords (`names`)."""
-    from .evaluate.stale import mark_stale
+    left to describe files that are gone. Returns each MIDI file written again → the SHA-1 of its earlier bytes, for
+    mark_rewritten once the run has written it (the same seed and settings write the same bytes: a report of them
+    stays as it is). The line names the command's flags, or generate()'s keywords (`names`)."""
+    from .evaluate.stale import mark_stale, midi_sha1s
 
+    again = [old for old in taken if old in rewritten and old.suffix == ".mid"]
     if taken:
-        mark_stale(taken[0].parent, taken)
+        mark_stale(taken[0].parent, midi_sha1s([old for old in taken if old not in again]))
+    sha1s = midi_sha1s(again)
+    earlier = {old: sha1s[old.name] for old in again if old.name in sha1s}
     for old in taken:
         if old not in rewritten or old.suffix != ".mid":
             old.unlink()
@@ -175,3 +180,16 @@ def replace_earlier(taken: list[Path], rewritten: set[Path], seed: int, names: S
     if removed:
         warn(log, "%s: removed %d file(s) of the earlier run with %s that this run did not write again: %s",
              names.name("overwrite"), len(removed), names.given("seed", seed), named([path.name for path in removed]))
+    return earlier
+
+
+def mark_rewritten(earlier: dict[Path, str]) -> None:
+    """Once a run has written its files (or stopped): a report of `tsm evaluate` that describes a file it wrote again
+    with other bytes than `earlier`'s (replace_earlier's) marked out of date (evaluate.stale.mark_stale); one whose
+    files were written again byte for byte (the same seed and settings), or not yet, is left as it is."""
+    from .evaluate.stale import mark_stale, midi_sha1s
+
+    now = midi_sha1s(list(earlier))
+    changed = {path.name: sha1 for path, sha1 in earlier.items() if now.get(path.name) != sha1}
+    if changed:
+        mark_stale(next(iter(earlier)).parent, changed)

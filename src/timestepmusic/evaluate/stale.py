@@ -114,13 +114,19 @@ def replaced_in_report(report: dict, replaced: dict[str, str]) -> list[str]:
     return [name for name, sha1 in replaced.items() if recorded is None or recorded.get(name) == sha1]
 
 
-def mark_stale(out: Path, replaced: list[Path]) -> list[Path]:
-    """Before `replaced` (the earlier run's files in `out`, which --overwrite removes or writes again) go: each report
-    of `tsm evaluate` on them (_reports_of: in `out`, or recorded as written elsewhere) that describes any of them
-    marked out of date (report.json's "stale", a notice at the top of report.html, each written atomically) and said
-    in one line. Returns the report.html of each marked."""
-    sha1s = {path.name: hashlib.sha1(path.read_bytes()).hexdigest() for path in replaced
-             if path.suffix.lower() in (".mid", ".midi") and path.is_file()}
+def midi_sha1s(paths: list[Path]) -> dict[str, str]:
+    """The MIDI files among `paths` that are there, each name → the SHA-1 of its bytes (as report.json's
+    files.described records them)."""
+    return {path.name: hashlib.sha1(path.read_bytes()).hexdigest() for path in paths
+            if path.suffix.lower() in (".mid", ".midi") and path.is_file()}
+
+
+def mark_stale(out: Path, sha1s: dict[str, str]) -> list[Path]:
+    """For files of the earlier run in `out` that --overwrite removed or wrote again with other bytes (`sha1s`: each
+    name → the SHA-1 of the bytes it held, midi_sha1s): each report of `tsm evaluate` on them (_reports_of: in `out`,
+    or recorded as written elsewhere) that describes any of them marked out of date (report.json's "stale", a notice
+    at the top of report.html, each written atomically) and said in one line. Returns the report.html of each
+    marked."""
     marked = []
     for folder, report in _reports_of(out) if sha1s else []:
         names = replaced_in_report(report, sha1s)

@@ -230,6 +230,40 @@ def test_resuming_a_run_whose_checkpoint_holds_a_critic_or_a_calibration_is_refu
     assert tsm(["train-gan", str(tiny_corpus), "--resume", str(run), "--steps", "3", "-q"]) == 0  # moved out: it goes on
 
 
+def test_exporting_a_run_says_what_was_added_to_last_that_the_export_of_its_best_leaves_out(events_run, tmp_path, capsys):
+    """train.critic and train.style_calibration write into RUN/last, and model_export RUN takes RUN/best where there is
+    one: the critic and curves a user had just made went without a word (docs/training.md trains the critic, then
+    exports)."""
+    import json
+    import shutil
+
+    from timestepmusic.model_export import main as export_main
+
+    run = tmp_path / "run"
+    shutil.copytree(events_run, run)
+    if not (run / "best").is_dir():
+        shutil.copytree(run / "last", run / "best")
+    (run / "best" / CRITIC).unlink(missing_ok=True)
+    (run / "last" / CRITIC).write_bytes(b"a critic")  # (only its presence is read: nothing of last is exported)
+    config = run / "last" / "config.json"
+    config.write_text(json.dumps(json.loads(config.read_text()) | {"style_calibration": {}}))
+    assert export_main([str(run), str(tmp_path / "of-best")]) == 0
+    err = capsys.readouterr().err
+    assert f"WARNING: {run / 'last'}'s piece critic is not in {tmp_path / 'of-best'}" in err
+    assert f"WARNING: {run / 'last'}'s style calibration is not in {tmp_path / 'of-best'}" in err
+    assert "python -m timestepmusic.train.critic" in err and "python -m timestepmusic.train.style_calibration" in err
+    assert not (tmp_path / "of-best" / CRITIC).exists()
+    assert export_main([str(run / "last"), str(tmp_path / "of-last")]) == 0  # the checkpoint named: all of it, no word
+    assert capsys.readouterr().err == "" and (tmp_path / "of-last" / CRITIC).is_file()
+    shutil.copy(run / "last" / CRITIC, run / "best" / CRITIC)  # best holds its own: nothing left behind
+    config = run / "best" / "config.json"
+    config.write_text(json.dumps(json.loads(config.read_text()) | {"style_calibration": {}}))
+    assert export_main([str(run), str(tmp_path / "both")]) == 0 and capsys.readouterr().err == ""
+    shutil.rmtree(run / "best")  # a run without a best exports its last, additions and all
+    assert export_main([str(run), str(tmp_path / "no-best")]) == 0 and capsys.readouterr().err == ""
+    assert (tmp_path / "no-best" / CRITIC).is_file()
+
+
 def test_select_without_a_critic_is_refused_in_one_line(events_run, tmp_path, capsys):
     (events_run / "last" / CRITIC).unlink(missing_ok=True)
     assert tsm(["generate", "--model", str(events_run), "-n", "1", "--seconds", "2", "-o", str(tmp_path), "--select"]) != 0

@@ -193,6 +193,21 @@ def test_training_lowers_the_held_out_nll_and_resumes_exactly(tiny_corpus, tiny_
     assert_same_weights(straight, resumed)
 
 
+def test_a_resume_to_other_steps_warns_of_the_learning_rates_jump_only_where_it_trains(events_run, tiny_corpus, tmp_path,
+                                                                                         caplog):
+    """--resume RUN --steps N refits an events or ar run's schedule to N, and says the learning rate jumps at the run's
+    step; a run already at N trains nothing (said so), so no learning rate of it jumps: that warning said both."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(events_run, run)  # (8 steps)
+    assert main(["train-gan", str(tiny_corpus), "--resume", str(run), "--steps", "6", "-q"]) == 0
+    assert "already at step 8 of 6; nothing to train" in caplog.text and "learning rate jumps" not in caplog.text
+    caplog.clear()
+    assert main(["train-gan", str(tiny_corpus), "--resume", str(run), "--steps", "9", "-q"]) == 0
+    assert "now runs to step 9, not 8, so at step 8 the learning rate jumps" in caplog.text
+
+
 def test_training_on_drawn_chunks_reads_them_and_resumes_exactly(tiny_corpus, tiny_ae, tmp_path, monkeypatch):
     config = Config().override(TINY_EVENTS | {"ar.drawn_share": 0.5, "gan.steps": 10, "gan.validate_every": 5})
     shares, drawn = [], {}

@@ -52,6 +52,21 @@ def test_a_bad_paths_file_is_refused_in_one_line():
             StylePaths.from_state(state)
 
 
+def test_a_missing_model_folder_is_said_as_missing_not_as_a_folder_without_a_checkpoint(tiny_corpus, tmp_path, capsys):
+    """train.style_paths and model_export of a mistyped folder said 'no checkpoint here (expected config.json in it
+    …)', as of a folder that is there; the other commands say 'no such folder'."""
+    from timestepmusic.model_export import main as export_main
+
+    missing = tmp_path / "runs" / "ev8" / "best"
+    assert add_paths([str(missing), str(tiny_corpus)]) == 1
+    assert capsys.readouterr().err.strip() == f"error: {missing}: no such folder"
+    assert export_main([str(missing), str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.strip() == f"error: {missing}: no such folder"
+    missing.mkdir(parents=True)  # there, but empty: what it lacks is said
+    assert add_paths([str(missing), str(tiny_corpus)]) == 1
+    assert "no checkpoint here (expected config.json" in capsys.readouterr().err
+
+
 def test_a_draw_starts_only_where_a_note_is_played():
     rows = torch.zeros(6, len(ATTRIBUTES))
     rows[[1, 4], ATTRIBUTES.index("density")] = 1.0  # only rows 1 and 4 hold a note

@@ -124,6 +124,8 @@ def checkpoint_dir(path: str | Path) -> Path:
     for candidate in checkpoint_places(path):
         if (candidate / CONFIG).is_file():
             return candidate
+    if not path.exists():  # (a mistyped folder: said as the commands that resolve a model name say it)
+        raise ValueError(f"{path}: no such folder")
     raise ValueError(f"{path}: no checkpoint here (expected {CONFIG} in it or in {path / 'last'})")
 
 

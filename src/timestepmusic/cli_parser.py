@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Encode and decode every chunk of a split of CORPUS with the autoencoder and "
                        "compare the result with the original: note and pedal F1, velocity error, set-size accuracy.")
     p.add_argument("run", metavar="RUN", help="autoencoder run (its best checkpoint is used) or checkpoint folder, "
-                   "or a GAN run or model folder (its autoencoder)")
+                   "a shipped one (ae-latent75), or a sequence model's run, folder or name (its autoencoder: default)")
     p.add_argument("--corpus", required=True, metavar="CORPUS",
                    help="prepared corpus, chunked as the autoencoder was trained")
     p.add_argument("--split", default="test", choices=["train", "validation", "test"],

@@ -17,6 +17,7 @@ from .files import atomic_path, named
 from .latents import CODEBOOK
 from .script_errors import said_errors
 from .sequence import AVERAGED_GENERATOR
+from .sequence.style_calibration import META_KEY as CALIBRATION
 
 
 def export_model(run: str | Path, dest: str | Path, description: str = "", overwrite: bool = False) -> Path:
@@ -61,6 +62,29 @@ def export_model(run: str | Path, dest: str | Path, description: str = "", overw
     return Path(dest)
 
 
+def left_in_last(run: str | Path) -> list[tuple[str, str]]:
+    """What a tool added to RUN/last after training and RUN/best lacks, where an export of the run folder takes
+    RUN/best: (what it is, the module that makes one) for train.critic's piece critic and train.style_calibration's
+    curves; none for a checkpoint given as itself, or a run without a best. Each was made for last's weights, so the
+    export leaves it out."""
+    last, best = Path(run) / "last", Path(run) / "best"
+    if not (last.is_dir() and best.is_dir()):
+        return []
+    left = [("piece critic", "train.critic")] if (last / CRITIC).is_file() and not (best / CRITIC).is_file() else []
+    if CALIBRATION in _config(last) and CALIBRATION not in _config(best):
+        left.append(("style calibration", "train.style_calibration"))
+    return left
+
+
+def _config(folder: Path) -> dict:
+    """A checkpoint's config.json (empty where it cannot be read: read_meta says why where it is read)."""
+    try:
+        meta = json.loads((folder / CONFIG).read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
 def _weights_named(folder: Path) -> list[str]:
     """The weights an earlier export's config.json names (none where it has none, or one that cannot be read)."""
     try:
@@ -81,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     if dest is None:
         return 1
     print(f"wrote {dest}: tsm generate --model {dest}")
+    for what, module in left_in_last(args.run):  # (train.critic and train.style_calibration write into RUN/last)
+        print(f"WARNING: {Path(args.run) / 'last'}'s {what} is not in {dest}: the export takes {Path(args.run) / 'best'}, "
+              f"and the {what} was made for last's weights; export {Path(args.run) / 'last'} to keep it, or make one "
+              f"for the export (python -m timestepmusic.{module} {dest} …)", file=sys.stderr)
     return 0
 
 

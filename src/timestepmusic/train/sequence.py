@@ -100,7 +100,8 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
             "the corpus": corpus.root, "the warm start": source["folder"] if source else None,
             "the autoencoder": resolve_model(ae_path, "--ae")})
     warn_unread_settings(arch, settings_given or [])  # (after every refusal, the run folder's: a refused run warns of nothing)
-    if meta and steps is not None and steps != saved_steps and arch in ("ar", "events"):
+    if meta and steps is not None and steps != saved_steps and arch in ("ar", "events") and meta.get("step", 0) < steps:
+        # (a run already at --steps trains nothing, said below: no learning rate of its jumps)
         log.warning("--steps %d: the learning rate's schedule (cosine decay to 10 %% at the last step) now runs to "
                     "step %d, not %d, so at step %d the learning rate jumps (with more steps, up: a warm restart); "
                     "--steps %d goes on exactly",

@@ -388,6 +388,30 @@ def test_an_arm_named_as_another_files_arm_is_refused_and_one_file_may_register_
             del sys.modules[name]
 
 
+def test_an_arm_file_imported_through_a_linked_folder_and_by_its_path_registers_again(kept_archs, tmp_path,
+                                                                                      monkeypatch):
+    """A folder on the Python path reached through a link (as /tmp is on macOS) gave the module its path through the
+    link, $TSM_ARMS's entry of the same file its real path: the one file was refused as another's arm ('taken by Arm
+    in …/tsm_test_linked.py'), naming that same file."""
+    import sys
+
+    from timestepmusic.sequence import arch_class
+
+    real, link = tmp_path / "real", tmp_path / "link"
+    real.mkdir()
+    link.symlink_to(real, target_is_directory=True)
+    (real / "tsm_test_linked.py").write_text("from timestepmusic.sequence import register\n"
+                                             "@register\nclass Arm:\n    arch = 'test-linked'\n")
+    monkeypatch.setattr(sys, "path", [str(link), *sys.path])
+    monkeypatch.setenv("TSM_ARMS", f"tsm_test_linked,{link / 'tsm_test_linked.py'}")
+    modules = set(sys.modules)
+    try:
+        assert arch_class("test-linked").__name__ == "Arm"
+    finally:
+        for name in set(sys.modules) - modules:
+            del sys.modules[name]
+
+
 def test_an_arm_that_lacks_a_member_is_refused_before_its_run_starts(kept_archs, tiny_corpus, tiny_ae, tmp_path):
     """An arm without `preview_chunks` trained until its first periodic sample and stopped there with an
     AttributeError's traceback; one without `held_out_key` stopped at set-up with one, and one without a `generator`

@@ -510,3 +510,27 @@ def test_an_export_keeps_what_an_arm_of_ones_own_keeps_beside_its_weights(kept_a
     trained, exported = (GANModel.load(folder).sample_latents(1, 2.0, seed=0, snap_to_real=False)[0]
                          for folder in (run / "best", tmp_path / "export"))
     assert torch.equal(trained, exported)
+
+
+def test_a_warm_start_of_an_arm_whose_modules_are_built_in_attach_trains(kept_archs, tiny_corpus, tiny_ae, tmp_path):
+    """The check that a warm start's weights fit (before the run's folder is made) builds the arm without attaching
+    it: an arm whose trained() names a module its attach() builds (sized by the corpus) stopped there with an
+    AttributeError's traceback, where the warm start had trained; and none of whose weights fit is still refused."""
+    def attach(self, data):
+        GaussianArm.attach(self, data)
+        self.scale = nn.Linear(1, 1)
+
+    arm = _arm_like_gaussian("test-attached", attach=attach,
+                             trained=lambda self: {"generator": self.generator, "scale": self.scale},
+                             optimizers=lambda self: {name: torch.optim.Adam(module.parameters(), lr=0.05)
+                                                      for name, module in self.trained().items()})
+    config = Config().override(TINY_GAN | {"gan.sample_every": 0})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "first", config, arch=arm.arch, progress=False)
+    warm = tmp_path / "warm"
+    train_sequence_model(tiny_corpus, None, warm, config, arch=arm.arch, init_from=tmp_path / "first", progress=False)
+    assert json.loads((warm / "last" / "config.json").read_text())["initialised_from"]
+    for name in ("generator", "scale"):
+        (tmp_path / "first" / "best" / f"{name}.safetensors").unlink()  # (nothing of it left to fit)
+    with pytest.raises(ValueError, match="none of its weights fit"):
+        train_sequence_model(tiny_corpus, None, tmp_path / "none", config, arch=arm.arch,
+                             init_from=tmp_path / "first" / "best", progress=False)

@@ -792,6 +792,9 @@ WRONG_KINDS = {  # id: (generate()'s keywords, what it says: ' … ' between its
     "out=None": ({"out": None}, "out= must be a folder's path, got None"),
     "out=''": ({"out": ""}, "out='': an empty name; give the folder to write into ('.' for the working folder)"),  # wrote
     # into the working folder, where the command refuses -o ''
+    "prompt=''": ({"prompt": ""}, "prompt='': an empty name; give a MIDI file's path, or None"),  # 'prompt=:
+    # cannot read: a folder, not a MIDI file', where the command refuses --prompt ''
+    "like=''": ({"like": ""}, "like='': an empty name; give a MIDI file's path, or None"),
 }
 
 

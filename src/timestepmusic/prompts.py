@@ -96,7 +96,8 @@ def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = No
     elif silent:
         warn(log, "%s: its last note ends at %s and the file runs on to %s with no key held: continued from its "
              "last note (--prompt-seconds %s continues after all of it)", path, seconds_text(last_s),
-             seconds_text(prompt.end_s), seconds_text(prompt.end_s).removesuffix(" s"))
+             seconds_text(prompt.end_s), seconds_text(math.floor(prompt.end_s * 1000 + 1e-6) / 1000).removesuffix(" s"))
+        # (its end to the millisecond below: one rounded up is past its end, which prompt_until refuses)
         # (a pedal down then rings on to its run's end, or held_past_end's; one pressed after it is left out)
         prompt = ending_at(prompt.take(np.flatnonzero(prompt.start_s < last_s)), last_s)
     prompt = inside_its_last_chunk(prompt, ae.chunk_seconds)

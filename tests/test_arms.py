@@ -388,6 +388,30 @@ def test_an_arm_named_as_another_files_arm_is_refused_and_one_file_may_register_
             del sys.modules[name]
 
 
+def test_an_arm_file_imported_through_a_linked_folder_and_by_its_path_registers_again(kept_archs, tmp_path,
+                                                                                      monkeypatch):
+    """A folder on the Python path reached through a link (as /tmp is on macOS) gave the module its path through the
+    link, $TSM_ARMS's entry of the same file its real path: the one file was refused as another's arm ('taken by Arm
+    in …/tsm_test_linked.py'), naming that same file."""
+    import sys
+
+    from timestepmusic.sequence import arch_class
+
+    real, link = tmp_path / "real", tmp_path / "link"
+    real.mkdir()
+    link.symlink_to(real, target_is_directory=True)
+    (real / "tsm_test_linked.py").write_text("from timestepmusic.sequence import register\n"
+                                             "@register\nclass Arm:\n    arch = 'test-linked'\n")
+    monkeypatch.setattr(sys, "path", [str(link), *sys.path])
+    monkeypatch.setenv("TSM_ARMS", f"tsm_test_linked,{link / 'tsm_test_linked.py'}")
+    modules = set(sys.modules)
+    try:
+        assert arch_class("test-linked").__name__ == "Arm"
+    finally:
+        for name in set(sys.modules) - modules:
+            del sys.modules[name]
+
+
 def test_an_arm_that_lacks_a_member_is_refused_before_its_run_starts(kept_archs, tiny_corpus, tiny_ae, tmp_path):
     """An arm without `preview_chunks` trained until its first periodic sample and stopped there with an
     AttributeError's traceback; one without `held_out_key` stopped at set-up with one, and one without a `generator`
@@ -486,3 +510,27 @@ def test_an_export_keeps_what_an_arm_of_ones_own_keeps_beside_its_weights(kept_a
     trained, exported = (GANModel.load(folder).sample_latents(1, 2.0, seed=0, snap_to_real=False)[0]
                          for folder in (run / "best", tmp_path / "export"))
     assert torch.equal(trained, exported)
+
+
+def test_a_warm_start_of_an_arm_whose_modules_are_built_in_attach_trains(kept_archs, tiny_corpus, tiny_ae, tmp_path):
+    """The check that a warm start's weights fit (before the run's folder is made) builds the arm without attaching
+    it: an arm whose trained() names a module its attach() builds (sized by the corpus) stopped there with an
+    AttributeError's traceback, where the warm start had trained; and none of whose weights fit is still refused."""
+    def attach(self, data):
+        GaussianArm.attach(self, data)
+        self.scale = nn.Linear(1, 1)
+
+    arm = _arm_like_gaussian("test-attached", attach=attach,
+                             trained=lambda self: {"generator": self.generator, "scale": self.scale},
+                             optimizers=lambda self: {name: torch.optim.Adam(module.parameters(), lr=0.05)
+                                                      for name, module in self.trained().items()})
+    config = Config().override(TINY_GAN | {"gan.sample_every": 0})
+    train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "first", config, arch=arm.arch, progress=False)
+    warm = tmp_path / "warm"
+    train_sequence_model(tiny_corpus, None, warm, config, arch=arm.arch, init_from=tmp_path / "first", progress=False)
+    assert json.loads((warm / "last" / "config.json").read_text())["initialised_from"]
+    for name in ("generator", "scale"):
+        (tmp_path / "first" / "best" / f"{name}.safetensors").unlink()  # (nothing of it left to fit)
+    with pytest.raises(ValueError, match="none of its weights fit"):
+        train_sequence_model(tiny_corpus, None, tmp_path / "none", config, arch=arm.arch,
+                             init_from=tmp_path / "first" / "best", progress=False)

@@ -665,6 +665,25 @@ def test_a_prompt_stopped_with_a_chord_held_keeps_the_chord_to_its_end(tmp_path,
     assert "notes left out: 4 struck and never released" in caplog.text and "held to its end" not in caplog.text
 
 
+def test_a_prompts_key_struck_again_before_it_rose_is_not_held_to_its_end(tmp_path, caplog):
+    """A key struck twice and released once (it rose only after the second strike, as a fast repetition records):
+    symusic gives the one release to the first strike and drops the second, which a prompt then held to the file's
+    end, as if the recorder had stopped with it down; the key was let go at its release. Read as read_events reads it
+    (the second strike left out, and said)."""
+    from timestepmusic.midi import read_prompt
+
+    repeated = bytes([0, 0x90, 62, 80, 0, 0x90, 60, 80, 0x81, 0x70, 0x90, 60, 90,  # 60 at 0 s, again at 0.25 s
+                      0x81, 0x70, 0x80, 60, 0, 0x83, 0x60, 0x80, 62, 0])  # 60 released at 0.5 s, 62 at 1 s
+    path = tmp_path / "repeated.mid"
+    path.write_bytes(_track_bytes(repeated + bytes([0, 0xFF, 0x2F, 0])))
+    with caplog.at_level("WARNING"):
+        prompt = read_prompt(path)[0]
+    key = prompt.is_note & (prompt.ids == 60 - 21)
+    assert (prompt.start_s + prompt.duration_s)[key].max() == pytest.approx(0.5) and prompt.end_s == pytest.approx(1.0)
+    assert "notes left out: 1 struck and never released" in caplog.text and "held to its end" not in caplog.text
+    assert prompt.is_note.sum() == read_events(path)[0].is_note.sum()
+
+
 def test_running_status_goes_on_past_a_meta_event_as_symusic_reads_it(tmp_path, caplog):
     """A sequencer may write a marker or lyric between messages of one running status: symusic reads the messages
     after it with that status, where the byte walk stopped at them, so a note released after a marker was said
@@ -792,6 +811,9 @@ WRONG_KINDS = {  # id: (generate()'s keywords, what it says: ' … ' between its
     "out=None": ({"out": None}, "out= must be a folder's path, got None"),
     "out=''": ({"out": ""}, "out='': an empty name; give the folder to write into ('.' for the working folder)"),  # wrote
     # into the working folder, where the command refuses -o ''
+    "prompt=''": ({"prompt": ""}, "prompt='': an empty name; give a MIDI file's path, or None"),  # 'prompt=:
+    # cannot read: a folder, not a MIDI file', where the command refuses --prompt ''
+    "like=''": ({"like": ""}, "like='': an empty name; give a MIDI file's path, or None"),
 }
 
 

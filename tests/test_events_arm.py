@@ -1304,6 +1304,25 @@ def pedal_spans(events: Events) -> list[tuple[int, float, float]]:
             if i >= NUM_KEYS]
 
 
+def test_the_prompt_seconds_a_silent_tail_is_told_to_give_are_taken(caplog):
+    """A prompt whose file runs on silent after its last note is told '--prompt-seconds END continues after all of
+    it', END its end to the millisecond: rounded up (9.0006 s said as 9.001), that cut was refused as past its end;
+    and a cut past the end was told to give 'at most' that rounded end."""
+    import re
+
+    from timestepmusic.prompts import continued_prompt
+
+    notes = Events(np.arange(4) + 39, np.arange(4.0), np.full(4, 0.9), np.full(4, 0.5))
+    notes.end_s = 9.0006  # (ticks to seconds: not a whole millisecond)
+    with caplog.at_level("WARNING"):
+        continued_prompt(notes, CHUNKS)
+    told = re.search(r"--prompt-seconds (\S+) continues after all of it", caplog.text)
+    assert told and float(told[1]) <= notes.end_s
+    assert continued_prompt(notes, CHUNKS, float(told[1])).end_s == pytest.approx(9.0)
+    with pytest.raises(ValueError, match=r"--prompt-seconds 9\.5 is past its end \(9\.001 s\); give at most 9,"):
+        continued_prompt(notes, CHUNKS, 9.5)  # (not 'at most that', 9.001, past it too)
+
+
 def test_a_recording_that_ends_with_the_damper_down_is_continued_with_it_down(tmp_path):
     """Case 1: notes to the file's end (8 s) and the damper down from 5.6 s, never lifted. The reader lifts every pedal
     where a file ends (a piece's end, as training hears it), so the continuation (from 8 s) started with the damper

@@ -107,6 +107,9 @@ def check_arguments(given: Mapping[str, object]) -> None:
     which was an AttributeError or TypeError from deep inside, or was taken for True (snap_to_real='no')."""
     if given.get("out") == "":  # (Path(''): the working folder, where the command refuses -o '')
         raise ValueError("out='': an empty name; give the folder to write into ('.' for the working folder)")
+    for name in ("prompt", "like"):  # (Path(''): the working folder, 'cannot read: a folder'; the command refuses '')
+        if given.get(name) == "":
+            raise ValueError(f"{name}='': an empty name; give a MIDI file's path, or None")
     if "n" in given and not whole(given["n"]):
         raise ValueError(f"n must be a whole number from 1 to {PIECES_LIMIT:,}, got {given['n']!r}")
     if "n" in given and not 1 <= given["n"] <= PIECES_LIMIT:

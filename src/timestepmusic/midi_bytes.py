@@ -106,11 +106,12 @@ def unreleased_notes(data: bytes) -> int:
 def unreleased_strikes(data: bytes) -> dict[str, np.ndarray]:
     """The notes a MIDI file strikes that no note-off follows in their track (those scan counts, which the parser
     drops; of two strikes of a key and one release, the later: symusic releases the first) → columns time (ticks),
-    channel, key, velocity, program (the channel's last program change before it in the track: 0 without) and end (the
-    tick its track ends at: its end-of-track event, else its last message) [U]."""
+    channel, key, velocity, program (the channel's last program change before it in the track: 0 without), end (the
+    tick its track ends at: its end-of-track event, else its last message) and restruck (1 where a release of its key
+    follows it: a key struck again before it rose, whose one release symusic gives the strike before) [U]."""
     rows = []
     for messages in tracks(data):
-        held: dict[tuple[int, int], list[tuple[int, int, int]]] = {}  # (channel, key) → (tick, velocity, program)
+        held: dict[tuple[int, int], list[list[int]]] = {}  # (channel, key) → [tick, velocity, program, restruck]
         programs: dict[int, int] = {}
         last = 0
         for tick, status, first, second in messages:
@@ -118,13 +119,15 @@ def unreleased_strikes(data: bytes) -> dict[str, np.ndarray]:
             if kind == 0xC0:
                 programs[channel] = first
             elif kind == 0x90 and second > 0:
-                held.setdefault((channel, first), []).append((tick, second, programs.get(channel, 0)))
+                held.setdefault((channel, first), []).append([tick, second, programs.get(channel, 0), 0])
             elif kind in (0x80, 0x90) and held.get((channel, first)):
                 held[channel, first].pop(0)
-        rows += [(tick, channel, key, velocity, program, last)
-                 for (channel, key), strikes in held.items() for tick, velocity, program in strikes]
-    table = np.array(rows, dtype=np.int64).reshape(-1, 6)  # [U, 6]
-    return dict(zip(("time", "channel", "key", "velocity", "program", "end"), table.T))
+                for strike in held[channel, first]:  # (struck before this release, which symusic gave another)
+                    strike[3] = 1
+        rows += [(tick, channel, key, velocity, program, last, restruck)
+                 for (channel, key), strikes in held.items() for tick, velocity, program, restruck in strikes]
+    table = np.array(rows, dtype=np.int64).reshape(-1, 7)  # [U, 7]
+    return dict(zip(("time", "channel", "key", "velocity", "program", "end", "restruck"), table.T))
 
 
 def keep_unreleased(score: symusic.Score, data: bytes) -> int:
@@ -132,13 +135,15 @@ def keep_unreleased(score: symusic.Score, data: bytes) -> int:
     held, which the parser drops) put in `score`, held to where it ends (its last event, or the end of their track where
     that is later), each in a track of its channel's program (none of the drum channel's), so that they are read as
     its other notes are; only those struck within HELD_KEY_S of that end (a note-off lost mid-file is left out, not held
-    for minutes). Returns how many were put in."""
+    for minutes) and that no release of their key follows (a key struck again before it rose and released once: it
+    was let go there, not held to the end; left out as read_events leaves it). Returns how many were put in."""
     from .midi import ticks_to_seconds
 
     struck = unreleased_strikes(data)  # [U] each
     end = np.maximum(struck["end"], score.end())  # [U]
     late = ticks_to_seconds(end, score) - ticks_to_seconds(struck["time"], score) <= HELD_KEY_S  # [U]
     late &= struck["channel"] != 9  # (the drum channel's are never read: left out, and said so, as before)
+    late &= struck["restruck"] == 0  # (released: the key sounds to that release from the strike before)
     for channel, program in sorted(set(zip(struck["channel"][late].tolist(), struck["program"][late].tolist()))):
         mine = late & (struck["channel"] == channel) & (struck["program"] == program)  # [U]
         track = symusic.Track(f"held at the end, channel {channel + 1}", program, False)

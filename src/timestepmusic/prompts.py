@@ -39,6 +39,12 @@ def like_from(like: Events, seconds: float, path: str | Path = "--like") -> Even
     return later
 
 
+def cut_text(end_s: float) -> str:
+    """A prompt's end as a --prompt-seconds to give: to the millisecond below it (seconds_text's, rounded up, is past
+    its end, which prompt_until refuses)."""
+    return seconds_text(math.floor(end_s * 1000 + 1e-6) / 1000).removesuffix(" s")
+
+
 def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str | Path = "--prompt") -> Events:
     """The prompt cut at `seconds` rounded down to a whole chunk (generate --prompt-seconds): the events struck
     before the cut, as played (a chord or a pedal held across the cut rings on, as the model hears it in the chunk
@@ -49,7 +55,7 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
         raise ValueError(f"--prompt-seconds must be > 0, got {seconds:g}")
     if seconds > prompt.end_s:
         raise ValueError(f"{path}: --prompt-seconds {seconds:g} is past its end ({seconds_text(prompt.end_s)}); "
-                         "give at most that, or leave it out to continue from the end")
+                         f"give at most {cut_text(prompt.end_s)}, or leave it out to continue from the end")
     cut_s = math.floor(seconds / chunk_seconds + 1e-9) * chunk_seconds
     if cut_s <= 0:
         raise ValueError(f"--prompt-seconds {seconds:g}: shorter than one chunk ({chunk_seconds:g} s), where the "
@@ -96,7 +102,7 @@ def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = No
     elif silent:
         warn(log, "%s: its last note ends at %s and the file runs on to %s with no key held: continued from its "
              "last note (--prompt-seconds %s continues after all of it)", path, seconds_text(last_s),
-             seconds_text(prompt.end_s), seconds_text(prompt.end_s).removesuffix(" s"))
+             seconds_text(prompt.end_s), cut_text(prompt.end_s))
         # (a pedal down then rings on to its run's end, or held_past_end's; one pressed after it is left out)
         prompt = ending_at(prompt.take(np.flatnonzero(prompt.start_s < last_s)), last_s)
     prompt = inside_its_last_chunk(prompt, ae.chunk_seconds)

@@ -203,6 +203,13 @@ def arm_source(cls: type) -> str:
     return getattr(module, "__file__", None) or cls.__module__
 
 
+def _source_key(cls: type) -> str:
+    """arm_source as one file is one key: its real path (a folder on the Python path through a link, and the same
+    file named in $TSM_ARMS by its real path, are one file)."""
+    source = arm_source(cls)
+    return os.path.realpath(source) if os.path.isfile(source) else source
+
+
 def own_arm_hint(arm: SequenceModel, what: str) -> str:
     """For an arm of one's own (registered outside the package), how it would take `what` (an optional member of
     SequenceModel, said as `continues = True`), as a message's closing words; nothing for a built-in arm."""
@@ -215,7 +222,7 @@ def register(cls: type[SequenceModel]) -> type[SequenceModel]:
     written elsewhere holds (a built-in one's, `rnn`) is refused: it replaced that arm, silently, for every run of it;
     the same file imported again (under another module name) registers its class again."""
     taken = ARCHS.get(cls.arch)
-    if taken is not None and arm_source(taken) != arm_source(cls):
+    if taken is not None and _source_key(taken) != _source_key(cls):
         raise ValueError(f"arch {cls.arch!r} is taken by {taken.__name__} in {arm_source(taken)}; give "
                          f"{cls.__name__} a name of its own")
     ARCHS[cls.arch] = cls

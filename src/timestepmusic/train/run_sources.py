@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import torch
@@ -16,6 +17,8 @@ from ..generation import checkpoint_config
 from ..sequence import averaged_modules
 from ..sequence.style_calibration import META_KEY as CALIBRATION
 from ..shipped import arch_said, resolve_model, shipped_autoencoders
+
+log = logging.getLogger(__name__)
 
 
 def warm_start_source(init_from: str | Path, arch: str | None = None) -> dict:
@@ -35,13 +38,25 @@ def warm_start_source(init_from: str | Path, arch: str | None = None) -> dict:
 def check_warm_start_fits(source: dict, arm_class: type, config: Config, latent: int, init_from: str | Path) -> None:
     """ValueError where none of the warm start's weights fit the networks the new run builds (other sizes), said
     before the run's folder is made: with --overwrite the run there was deleted first. The networks are built here on
-    the CPU and thrown away, the global random state kept (the run's own are built from its seed as before)."""
+    the CPU and thrown away, the global random state kept (the run's own are built from its seed as before). An arm
+    whose modules are not all there before its attach() (an arm of one's own may build one there, sized by the
+    corpus) is not checked here: the loop checks it once attached, as it checks every arm."""
     with torch.random.fork_rng(devices=[]):
-        trial = arm_class(config, latent, torch.device("cpu"))
-        copied, _ = load_matching(source["folder"], trial.trained() | averaged_modules(trial))
+        try:
+            trial = arm_class(config, latent, torch.device("cpu"))
+            modules = trial.trained() | averaged_modules(trial)
+        except Exception:  # noqa: BLE001 (one's own code may raise anything before attach: the loop's check, after it)
+            log.info("--init-from %s: the arm's modules are not listed before it attaches; checked after", init_from,
+                     exc_info=True)
+            return
+        copied, _ = load_matching(source["folder"], modules)
     if copied == 0:
-        raise ValueError(f"--init-from {init_from}: none of its weights fit this run's networks (other sizes?); "
-                         "start without it")
+        raise ValueError(none_fit(init_from))
+
+
+def none_fit(init_from: str | Path) -> str:
+    """The refusal of a warm start none of whose weights fit the new run's networks."""
+    return f"--init-from {init_from}: none of its weights fit this run's networks (other sizes?); start without it"
 
 
 def read_run(out: Path) -> dict:

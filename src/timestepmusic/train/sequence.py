@@ -37,7 +37,7 @@ from .distributed import Dist, from_environment
 from .finetune import CodebookWeights, RealLatents, weights_hash
 from .interrupts import ENDED_INTERRUPTED, STOPPED_AT_ONCE, StopNow, diverged, held_interrupts, stopped_by
 from .log import MetricsLog, TrainingFigures
-from .run_sources import autoencoder_for_run, check_warm_start_fits, read_run, refuse_added, warm_start_source
+from .run_sources import autoencoder_for_run, check_warm_start_fits, none_fit, read_run, refuse_added, warm_start_source
 
 log = logging.getLogger(__name__)
 AE_VALIDATION_CHUNKS = 4096  # held-out chunks on which a fine-tuned autoencoder's drift is watched
@@ -138,7 +138,9 @@ def train_sequence_model(corpus_path: str | Path, ae_path: str | Path | None, ou
     trained, optimizers = model.trained(), model.optimizers()
     averaged = averaged_modules(model)  # saved and restored beside the trained modules, without an optimizer
     if source is not None:
-        copied, fresh = load_matching(source["folder"], trained | averaged)  # (some fit: check_warm_start_fits)
+        copied, fresh = load_matching(source["folder"], trained | averaged)  # (some fit: check_warm_start_fits, where
+        if copied == 0:  # it could build the arm before attach; here for one it could not)
+            raise ValueError(none_fit(init_from))
         for key, module in averaged.items():  # a source without its weight average (a shipped model): start it here
             if not (source["folder"] / f"{key}.safetensors").is_file():
                 module.load_state_dict(model.generator.state_dict())

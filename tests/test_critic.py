@@ -303,3 +303,44 @@ def test_select_with_a_prompt_is_refused_before_the_prompt_is_read(tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --select cannot be used with --prompt") and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_an_export_samples_with_another_models_sampling_settings_where_asked(events_run, tmp_path, capsys):
+    """A run reproduced from docs/training.md samples with the settings of its training, not the shipped default's,
+    chosen on validation since (the damper bias, times inside their bins, …): `--sampling-from default` exports it
+    with those its arm reads, every trained setting as it was; a model of another arm is refused in one line."""
+    import json
+    import shutil
+
+    from timestepmusic.generation import checkpoint_config
+    from timestepmusic.model_export import main as export_main
+
+    def config_of(folder):
+        return json.loads((folder / "config.json").read_text())
+
+    assert export_main([str(events_run), str(tmp_path / "as-trained")]) == 0
+    assert export_main([str(events_run), str(tmp_path / "as-default"), "--sampling-from", "default"]) == 0
+    out = capsys.readouterr().out
+    trained, exported = config_of(tmp_path / "as-trained"), config_of(tmp_path / "as-default")
+    shipped = checkpoint_config(config_of(models_dir() / "default")).ar
+    changed = exported["sampling_from"]["changed"]
+    assert {"damper_bias", "in_bins", "beat_echo"} <= set(changed) and "closing_s" not in changed  # (trained)
+    assert "spread_pull" not in changed  # (a model trained without ar.style does not read it)
+    assert f"sampling as default: {len(changed)} setting(s) changed (ar." in out
+    ar = checkpoint_config(exported).ar
+    assert ar.damper_bias == shipped.damper_bias == -0.3 and ar.in_bins is True
+    assert all(getattr(ar, name) == getattr(shipped, name) for name in changed)
+    assert {k: v for k, v in exported["config"]["ar"].items() if k not in changed} == \
+        {k: v for k, v in trained["config"]["ar"].items() if k not in changed}  # nothing else moved
+    assert ar.final_hold == checkpoint_config(trained).ar.final_hold  # (trained without a closing: not its to read)
+    GANModel.load(tmp_path / "as-default").sample(1, 1.0, seed=0)  # and it samples
+    run = tmp_path / "criticised"  # a piece critic made for the run's own sampling: said to make again
+    shutil.copytree(events_run, run)
+    (run / ("best" if (run / "best").is_dir() else "last") / CRITIC).write_bytes(b"a critic")
+    assert export_main([str(run), str(tmp_path / "with-critic"), "--sampling-from", "default"]) == 0
+    assert (f"WARNING: {tmp_path / 'with-critic'}'s piece critic was made with the run's own sampling settings"
+            in capsys.readouterr().err)
+    assert export_main([str(events_run), str(tmp_path / "as-conv"), "--sampling-from", "conv-v1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --sampling-from conv-v1: ") and len(err.splitlines()) == 1
+    assert not (tmp_path / "as-conv").exists()

@@ -299,6 +299,14 @@ TRAINED_WITH = {**dict.fromkeys(CLOSING_SAMPLING, "closing_s"), "join_bias": "on
                 "register_follow": "style", "density_follow": "style", "spread_pull": "style", "path_spread_trim": "style"}
 
 
+def readable_sampling(arch: str, config: Config) -> list[str]:
+    """The sampling settings (ar_config.SAMPLING_SETTINGS) that a model of the arm `arch` (ar or events) trained with
+    `config` reads and takes (events-v28, trained without a closing: none of the closing's)."""
+    unread = LATENTS_ONLY if arch == "events" else EVENTS_ONLY
+    return [name for name in SAMPLING_SETTINGS
+            if name not in unread and (name not in TRAINED_WITH or getattr(config.ar, TRAINED_WITH[name]))]
+
+
 def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:
     """`tsm generate --set ar.NAME=VALUE …`: sample with these settings of an ar or events model, each one that only
     sampling reads (ar_config.SAMPLING_SETTINGS), checked as training's --set checks them; anything else refused in one
@@ -310,8 +318,7 @@ def set_sampling(gan: GANModel, assignments: list[str]) -> set[str]:
                          "ar and events models")
     unread = LATENTS_ONLY if gan.arch == "events" else EVENTS_ONLY
     config = checkpoint_config(gan.meta)
-    readable = [name for name in SAMPLING_SETTINGS  # what this model's arm reads and takes (events-v28: no closing's)
-                if name not in unread and (name not in TRAINED_WITH or getattr(config.ar, TRAINED_WITH[name]))]
+    readable = readable_sampling(gan.arch, config)
     for assignment in assignments:
         key = assigned_key(assignment)
         section, _, name = key.partition(".")

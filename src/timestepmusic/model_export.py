@@ -20,10 +20,13 @@ from .sequence import AVERAGED_GENERATOR
 from .sequence.style_calibration import META_KEY as CALIBRATION
 
 
-def export_model(run: str | Path, dest: str | Path, description: str = "", overwrite: bool = False) -> Path:
+def export_model(run: str | Path, dest: str | Path, description: str = "", overwrite: bool = False,
+                 sampling_from: str | Path | None = None) -> Path:
     """Copy what generation needs (generator + its autoencoder and piece critic, no training critic or optimizer) into
     `dest`: a new or empty folder, or, with `overwrite`, one an earlier export wrote (replaced whole); an earlier export
-    without it, or any other folder (the run itself, a user's folder), is refused in one line, not deleted."""
+    without it, or any other folder (the run itself, a user's folder), is refused in one line, not deleted. With
+    `sampling_from` (a model of the same arm: a shipped one's name, or a checkpoint) the export samples with that
+    model's sampling settings (with_sampling_of)."""
     weights = ("generator", AVERAGED_GENERATOR, "autoencoder", "codebook", "style_paths")  # (+ a fine-tuned autoencoder)
     exported = {f"{key}.safetensors" for key in weights} | {CODEBOOK, CONFIG, CRITIC, "autoencoder", ".DS_Store"}
     if Path(dest).exists():
@@ -39,6 +42,8 @@ def export_model(run: str | Path, dest: str | Path, description: str = "", overw
     if meta.get("kind") != "gan":  # (an autoencoder run: --ae reads it as it is)
         what = "an autoencoder's checkpoint" if meta.get("kind") == "autoencoder" else "no generator's checkpoint"
         raise ValueError(f"{run}: {what}, not train-gan's; give the run tsm generate --model reads")
+    if sampling_from is not None:
+        meta = with_sampling_of(meta, sampling_from)
     with atomic_path(dest) as tmp:
         tmp.mkdir()
         # the generator, and what no optimizer trains: its weight average and what the arm keeps beside its weights
@@ -60,6 +65,28 @@ def export_model(run: str | Path, dest: str | Path, description: str = "", overw
         meta["weights"] = {key: meta["weights"][key] for key in kept}
         (tmp / "config.json").write_text(json.dumps(meta, indent=1))
     return Path(dest)
+
+
+def with_sampling_of(meta: dict, model: str | Path) -> dict:
+    """An ar or events checkpoint's `meta` with the sampling settings (ar_config.SAMPLING_SETTINGS: what `tsm generate
+    --set ar.NAME=VALUE` changes) of `model`, a model of the same arm (a run reproduced from docs/training.md given the
+    shipped default's, chosen on its validation split since it was trained), each its arm reads; the others, and every
+    trained setting, as they were. Its sampling settings are recorded as taken from `model` ("sampling_from")."""
+    from .generation import checkpoint_config, readable_sampling
+    from .shipped import arch_said, resolve_model
+
+    arch = meta.get("arch", "conv")
+    _, source = read_meta(resolve_model(model, flag="--sampling-from"))
+    if arch not in ("ar", "events") or source.get("kind") != "gan" or source.get("arch", "conv") != arch:
+        theirs = arch_said(source.get("arch", "conv")) if source.get("kind") == "gan" else "not a generator"
+        raise ValueError(f"--sampling-from {model}: {theirs}; the sampling settings of an ar or events model go to a "
+                         f"model of the same arm, and this is {arch_said(arch)}")
+    config, given = checkpoint_config(meta), checkpoint_config(source).ar
+    names = [name for name in readable_sampling(arch, config) if getattr(config.ar, name) != getattr(given, name)]
+    settings = {f"ar.{name}": getattr(given, name) for name in names}
+    checked = config.override(settings)  # (checked as training's --set checks them: ValueError naming the setting)
+    ar = dict(meta["config"].get("ar", {}), **{name: getattr(checked.ar, name) for name in names})
+    return dict(meta, config=dict(meta["config"], ar=ar), sampling_from={"model": str(model), "changed": names})
 
 
 def left_in_last(run: str | Path) -> list[tuple[str, str]]:
@@ -100,11 +127,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dest", help="the model folder to write: new or empty (an earlier export: with --overwrite)")
     parser.add_argument("--overwrite", action="store_true", help="replace the earlier export in DEST")
     parser.add_argument("--description", default="", help="what the model is (tsm generate --model DEST --info -v shows it)")
+    parser.add_argument("--sampling-from", metavar="MODEL",
+                        help="sample with MODEL's sampling settings (the ar settings tsm generate --set changes), MODEL a "
+                             "model of the same arm: e.g. default, for a run reproduced from docs/training.md")
     args = parser.parse_args(argv)
-    dest = said_errors(lambda: export_model(args.run, args.dest, args.description, args.overwrite), args.dest, "the model")
+    dest = said_errors(lambda: export_model(args.run, args.dest, args.description, args.overwrite, args.sampling_from),
+                       args.dest, "the model")
     if dest is None:
         return 1
     print(f"wrote {dest}: tsm generate --model {dest}")
+    if args.sampling_from is not None:
+        changed = json.loads((Path(dest) / CONFIG).read_text())["sampling_from"]["changed"]
+        print(f"  sampling as {args.sampling_from}: {len(changed)} setting(s) changed"
+              + (f" ({', '.join('ar.' + name for name in changed)})" if changed else ""))
+        exported = json.loads((Path(dest) / CONFIG).read_text())
+        made = ([("piece critic", "train.critic")] if (Path(dest) / CRITIC).is_file() else []) + (
+            [("style calibration", "train.style_calibration")] if CALIBRATION in exported else [])
+        for what, module in made if changed else []:  # (each measured on pieces drawn as the run sampled them)
+            print(f"WARNING: {dest}'s {what} was made with the run's own sampling settings, not these: make it again "
+                  f"(python -m timestepmusic.{module} {dest} … --overwrite)", file=sys.stderr)
     for what, module in left_in_last(args.run):  # (train.critic and train.style_calibration write into RUN/last)
         print(f"WARNING: {Path(args.run) / 'last'}'s {what} is not in {dest}: the export takes {Path(args.run) / 'best'}, "
               f"and the {what} was made for last's weights; export {Path(args.run) / 'last'} to keep it, or make one "

@@ -31,7 +31,7 @@ from timestepmusic.train.log import read_metrics
 from timestepmusic.train.sequence import train_sequence_model
 
 from conftest import TINY_AE, TINY_GAN, assert_same_weights, random_performance
-from midi_factory import Note, midi_bytes
+from midi_factory import CC, Note, midi_bytes
 
 # --- PISA invariants on random tensors -----------------------------------------------------------
 
@@ -285,6 +285,28 @@ def test_reconstruct_says_the_notes_over_the_autoencoders_cap(tmp_path, caplog, 
     capsys.readouterr()
     assert f"{source}: {chords * 5} of {chords * (cap + 5)} notes left out, over the autoencoder's {cap} events" \
         in caplog.text and "pedal presses" not in caplog.text
+
+
+def test_reconstructs_roll_draws_each_pedal_as_the_written_file_holds_it(tmp_path, monkeypatch, capsys):
+    """reconstruct --png drew the decoded presses, which overlap (a press running on past the next one of its pedal),
+    as boxes over one another, where the written file holds the pedal at one depth at a time: the roll drawn is
+    that of the file written."""
+    from timestepmusic.evaluate import plots
+
+    source = tmp_path / "pedalled.mid"
+    pedals = [CC(64, 127, 0), CC(64, 0, 1920), CC(64, 64, 2880), CC(64, 40, 3840), CC(64, 0, 5760),
+              CC(66, 127, 960), CC(66, 0, 4800), CC(67, 127, 6720), CC(67, 0, 8640)]
+    source.write_bytes(midi_bytes([Note(48 + i % 12, i * 480, i * 480 + 300) for i in range(20)], pedals))
+    drawn = []
+    monkeypatch.setattr(plots, "plot_roll_pair", lambda original, rebuilt, path: drawn.append(rebuilt) or Path(path))
+    assert main(["reconstruct", str(source), "-o", str(tmp_path / "rebuilt.mid"), "--png"]) == 0
+    capsys.readouterr()
+    (rebuilt,) = drawn
+    for pedal in np.unique(rebuilt.ids[~rebuilt.is_note]):
+        mine = rebuilt.ids == pedal
+        order = np.argsort(rebuilt.start_s[mine])
+        start, end = rebuilt.start_s[mine][order], (rebuilt.start_s + rebuilt.duration_s)[mine][order]
+        assert np.all(start[1:] >= end[:-1] - 1e-6), pedal  # one press at a time
 
 
 def test_cli_errors_name_the_problem(tmp_path, capsys):

@@ -19,7 +19,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from .autoencoder import load_autoencoder
     from .evaluate.fidelity import Fidelity, format_fidelity
     from .evaluate.render import render_outputs, rendered_paths
-    from .midi import events_from_bytes, file_bytes, score_from_bytes, score_to_grid
+    from .midi import events_from_bytes, file_bytes, load_score, score_from_bytes, score_to_events, score_to_grid
     from .midi_write import FileMeta, write_events
 
     check_audio_flags(args)
@@ -47,8 +47,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     summary = fidelity.summary() | {"set_size_accuracy": size_accuracy, "chunks": int(round(events.end_s / ae.chunk_seconds))}
     print(f"wrote {path}")
     print(format_fidelity(summary))
-    if args.png or args.wav:
-        for extra in render_outputs(path, rebuilt, png=args.png, wav=args.wav, original=seen, soundfont=args.soundfont):
+    if args.png or args.wav:  # the roll of the file as written: the decoded presses of a pedal that overlap, joined
+        written, _ = score_to_events(load_score(path), pedal_bins=ae.config.events.pedal_bins)
+        for extra in render_outputs(path, written, png=args.png, wav=args.wav, original=seen, soundfont=args.soundfont):
             print(extra)
     return 0
 

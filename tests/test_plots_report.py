@@ -736,6 +736,16 @@ def test_tsm_plot_of_a_folder_says_the_files_in_its_subfolders_it_does_not_draw(
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
 
 
+def test_tsm_plot_says_a_file_below_two_folders_given_once(tmp_path, caplog):
+    """`tsm plot recital/ recital/day2/` said the file in recital/day2/encore/ twice, once below each folder."""
+    for folder in ("recital", "recital/day2", "recital/day2/encore"):
+        write_events(hand_made()[0], tmp_path / folder / f"{Path(folder).name}.mid")
+    assert main(["plot", str(tmp_path / "recital"), str(tmp_path / "recital" / "day2"), "-o",
+                 str(tmp_path / "rolls") + "/"]) == 0
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(said) == 1 and "encore.mid" in said[0]
+
+
 def test_tsm_plot_does_not_say_a_subfolders_file_unread_where_it_is_given_too(tmp_path, caplog):
     """`tsm plot mine/ "mine/recital 2024/b.mid"` drew b.mid, yet warned that it was in a subfolder 'which plot does not
     read': the files said are those given no other way (c.MID alone here; none where the subfolder is given)."""

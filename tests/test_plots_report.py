@@ -34,7 +34,7 @@ from timestepmusic.evaluate.plots import (
 )
 from timestepmusic.evaluate.render import rendered_paths
 from timestepmusic.evaluate.report import _audio_for, evaluate_generated
-from timestepmusic.midi import Events
+from timestepmusic.midi import LOWEST_PITCH, Events
 from timestepmusic.midi_write import write_events
 
 from test_evaluate import hand_made, make_corpus
@@ -97,6 +97,21 @@ def test_every_note_of_a_long_roll_is_drawn(tmp_path):
     quick = Events(np.full(start_s.shape, 40), start_s, np.full(start_s.shape, 0.03), np.full(start_s.shape, 100))
     runs = drawn_columns(plot_roll(quick, tmp_path / "long.png"))
     assert len(runs) > 300  # (neighbours 2.5 px apart: some touch)
+
+
+def test_a_roll_of_keys_between_two_cs_names_its_keys():
+    """The keys were named at each C alone: a part drawn within an octave between two (D#3 to F3) had no key named."""
+    from matplotlib import colors
+    from matplotlib.figure import Figure
+
+    from timestepmusic.evaluate.plots import _draw_roll
+
+    pitches = np.array([51, 52, 53])  # D#3, E3, F3
+    melody = Events(pitches - LOWEST_PITCH, np.arange(3.0), np.full(3, 0.8), np.full(3, 70), 3.0)
+    figure = Figure()
+    _draw_roll(figure, melody, None, 3.0, colors.Normalize(1, 127))
+    named = [label.get_text() for label in figure.axes[0].get_yticklabels()]
+    assert {"E3", "F3"} <= set(named) and not any("#" in name for name in named)
 
 
 def test_plot_roll_pair_stacks_two_rolls(tmp_path):
@@ -719,6 +734,16 @@ def test_tsm_plot_of_a_folder_says_the_files_in_its_subfolders_it_does_not_draw(
     caplog.clear()
     assert main(["plot", str(tmp_path / "mine" / "recital 2024"), "-o", str(tmp_path / "rolls2") + "/"]) == 0
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_tsm_plot_says_a_file_below_two_folders_given_once(tmp_path, caplog):
+    """`tsm plot recital/ recital/day2/` said the file in recital/day2/encore/ twice, once below each folder."""
+    for folder in ("recital", "recital/day2", "recital/day2/encore"):
+        write_events(hand_made()[0], tmp_path / folder / f"{Path(folder).name}.mid")
+    assert main(["plot", str(tmp_path / "recital"), str(tmp_path / "recital" / "day2"), "-o",
+                 str(tmp_path / "rolls") + "/"]) == 0
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(said) == 1 and "encore.mid" in said[0]
 
 
 def test_tsm_plot_does_not_say_a_subfolders_file_unread_where_it_is_given_too(tmp_path, caplog):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 from .audio_flags import check_audio_flags
@@ -11,13 +12,15 @@ from .files import refuse_existing
 from .performance import MIDI_SUFFIXES
 from .subcommands import said_left_out
 
+log = logging.getLogger(__name__)
+
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     from .autoencoder import load_autoencoder
     from .evaluate.fidelity import Fidelity, format_fidelity
     from .evaluate.render import render_outputs, rendered_paths
-    from .midi import read_events
-    from .midi_write import write_events
+    from .midi import events_from_bytes, file_bytes, load_score, score_from_bytes, score_to_events, score_to_grid
+    from .midi_write import FileMeta, write_events
 
     check_audio_flags(args)
     output = Path(args.output)
@@ -32,19 +35,34 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
                          "reconstruction would replace it)")
     refuse_existing([output, *rendered_paths(output, png=args.png, wav=args.wav)], args.overwrite)
     ae = load_autoencoder(args.ae, args.device)
-    events, drops = read_events(args.input, pedal_bins=ae.config.events.pedal_bins)
+    data = file_bytes(args.input)
+    events, drops = events_from_bytes(data, args.input, pedal_bins=ae.config.events.pedal_bins)
     said_left_out(args.input, drops)
+    grid = score_to_grid(score_from_bytes(data, args.input))  # written under it: the file's bars in a sequencer
     seen, rebuilt, size_accuracy = ae.reconstruct(events)
-    path = write_events(rebuilt, args.output)
+    said_over_cap(args.input, events, seen, ae.max_events, ae.chunk_seconds)
+    path = write_events(rebuilt, args.output, FileMeta(keys=grid.keys, tempos=grid.tempos, meters=grid.meters))
     fidelity = Fidelity()
     fidelity.add(seen, rebuilt, ae.config.events.pedal_bins)
     summary = fidelity.summary() | {"set_size_accuracy": size_accuracy, "chunks": int(round(events.end_s / ae.chunk_seconds))}
     print(f"wrote {path}")
     print(format_fidelity(summary))
-    if args.png or args.wav:
-        for extra in render_outputs(path, rebuilt, png=args.png, wav=args.wav, original=seen, soundfont=args.soundfont):
+    if args.png or args.wav:  # the roll of the file as written: the decoded presses of a pedal that overlap, joined
+        written, _ = score_to_events(load_score(path), pedal_bins=ae.config.events.pedal_bins)
+        for extra in render_outputs(path, written, png=args.png, wav=args.wav, original=seen, soundfont=args.soundfont):
             print(extra)
     return 0
+
+
+def said_over_cap(what: str, events, seen, max_events: int, chunk_seconds: float) -> None:
+    """One line naming the notes and pedal presses of `events` the autoencoder never saw (`seen`: the events of each
+    chunk past its cap, left out before encoding), where there are any: its figures compare the rest alone."""
+    lost = [f"{int(mine(events).sum() - mine(seen).sum())} of {int(mine(events).sum())} {name}"
+            for name, mine in (("notes", lambda e: e.is_note), ("pedal presses", lambda e: ~e.is_note))
+            if mine(events).sum() > mine(seen).sum()]
+    if lost:
+        log.warning("%s: %s left out, over the autoencoder's %d events per %g s (a dense passage): not in the "
+                    "reconstruction, nor in the figures", what, " and ".join(lost), max_events, chunk_seconds)
 
 
 def cmd_evaluate_ae(args: argparse.Namespace) -> int:

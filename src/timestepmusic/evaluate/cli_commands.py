@@ -217,17 +217,19 @@ def midi_files(given: list[str]) -> list[str]:
             files.append(path)
     drawn = {Path(file).resolve() for file in files}  # (a subfolder's file given too, or its subfolder: not said)
     for folder, inside in folders.items():
-        said_below(Path(folder), inside, drawn)
+        said_below(Path(folder), inside, drawn)  # (and adds those it says: one below two folders given is said once)
     return files
 
 
 def said_below(folder: Path, inside: int, drawn: set[Path]) -> None:
     """Say the MIDI files in the subfolders of a folder given to plot, which it does not draw (those in `drawn`,
-    resolved, given otherwise, are): a user's folder of folders (a recital in a subfolder) drew the files at its top
-    alone, without a word of the rest."""
+    resolved, given otherwise, are; those said are added to it, so that a folder given after this one does not say
+    them again): a user's folder of folders (a recital in a subfolder) drew the files at its top alone, without a word
+    of the rest."""
     from ..sources import midi_below
 
     deeper = [p for p in midi_below(folder) if p.resolve() not in drawn]
+    drawn.update(p.resolve() for p in deeper)
     if deeper:
         log.warning("%s: %d more MIDI file%s in its subfolders, which plot does not read (%s%s): only the %d directly "
                     "in it %s read; give a subfolder to plot it", folder, len(deeper), "s are" if len(deeper) > 1

@@ -20,6 +20,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from ..files import atomic_path
+from ..heard import KEY_NAMES
 from ..midi import DAMPER_ID, LOWEST_PITCH, NUM_KEYS, SOFT_ID, SOSTENUTO_ID, Events
 from .descriptors import DESCRIPTORS, SCALAR_DESCRIPTORS
 
@@ -82,8 +83,10 @@ def _draw_roll(container, events: Events, title: str | None, end_s: float, norm:
     shown = pitch[(end > begin_s) & (start < end_s)]  # [K']: the notes sounding in the part drawn
     low, high = (shown.min() - 2, shown.max() + 2) if shown.size else (LOWEST_PITCH, LOWEST_PITCH + NUM_KEYS - 1)
     keys.set_ylim(low, high)
-    octave_cs = np.arange(12 * math.ceil(low / 12), high + 1, 12)
-    keys.set_yticks(octave_cs, [f"C{int(p) // 12 - 1}" for p in octave_cs])
+    labelled = np.arange(12 * math.ceil(low / 12), high + 1, 12)  # each octave's C
+    if not labelled.size:  # a part within an octave between two Cs (a melody's few bars): its white keys, named
+        labelled = np.array([p for p in range(math.ceil(low), math.floor(high) + 1) if "#" not in KEY_NAMES[p % 12]])
+    keys.set_yticks(labelled, [f"{KEY_NAMES[int(p) % 12]}{int(p) // 12 - 1}" for p in labelled])
     keys.set_ylabel("key")
     keys.grid(axis="y", color="0.85", linewidth=0.5)
     keys.set_xlim(begin_s, end_s)

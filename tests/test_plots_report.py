@@ -1145,3 +1145,41 @@ def html_unescape(text: str) -> str:
     import html
 
     return html.unescape(text)
+
+
+def test_plot_overwrite_replaces_only_rolls_and_audio_it_wrote_never_a_file_of_the_users_beside(tmp_path, capsys):
+    """take.wav beside take.mid is how a recorder or sequencer saves a take: `tsm plot take.mid --wav --overwrite`
+    would have replaced the pianist's recording with FluidSynth's (and take.png, a photo of the score, with a roll).
+    Each roll and WAV this tool writes carries its mark (made_here); --overwrite replaces those, and a file named by -o,
+    never another; the mark is read from a PNG's Software text and a WAV's LIST INFO chunk, which WAV readers pass."""
+    import struct
+    import wave
+
+    from timestepmusic.evaluate.made_here import made_here, mark_wav
+
+    midi = write_events(hand_made()[0], tmp_path / "take.mid")
+    assert main(["plot", str(midi)]) == 0 and made_here(tmp_path / "take.png")
+    assert main(["plot", str(midi), "--overwrite"]) == 0  # its own roll: replaced
+    photo = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + bytes(13) + bytes(4)  # a PNG of the user's
+    (tmp_path / "take.png").write_bytes(photo)
+    assert not made_here(tmp_path / "take.png")
+    capsys.readouterr()
+    assert main(["plot", str(midi), "--overwrite"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is not a roll this tool wrote" in err and "never replaced" in err
+    assert (tmp_path / "take.png").read_bytes() == photo
+    recording = tmp_path / "song.wav"  # the recording beside song.mid, and the roll of an earlier plot
+    fmt = struct.pack("<HHIIHH", 1, 1, 22050, 44100, 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", 8) + bytes(8)
+    recording.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    song = write_events(hand_made()[0], tmp_path / "song.mid")
+    assert main(["plot", str(song)]) == 0
+    assert main(["plot", str(song), "--wav", "--overwrite"]) == 2  # (with or without FluidSynth: before it is run)
+    assert "song.wav is there already and is not audio this tool wrote" in capsys.readouterr().err
+    assert recording.read_bytes()[4:] == struct.pack("<I", len(body)) + body
+    mark_wav(recording)  # as render_wav marks what FluidSynth wrote
+    assert made_here(recording)
+    with wave.open(str(recording)) as read:  # still a WAV a player reads
+        assert read.getnframes() == 4 and read.getframerate() == 22050
+    (tmp_path / "mine.png").write_bytes(photo)
+    assert main(["plot", str(song), "-o", str(tmp_path / "mine.png"), "--overwrite"]) == 0  # named by -o: as asked

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from ..files import atomic_path
+from .made_here import mark_wav
 
 log = logging.getLogger(__name__)
 
@@ -109,5 +110,6 @@ def render_wav(midi_path: str | Path, wav_path: str | Path, soundfont: str | Pat
             detail = (done.stderr or done.stdout).strip().splitlines()[-3:]
             raise ValueError(f"{midi_path}: fluidsynth failed (exit {done.returncode}): "
                              f"{' / '.join(detail) or 'no output'}")
+        mark_wav(tmp)  # (made_here: plot --overwrite replaces it, never a recording of the user's)
     log.info("rendered %s", wav_path)
     return wav_path

@@ -107,6 +107,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from ..midi import read_events
+    from .made_here import made_here
     from .render import rendered_paths
 
     check_audio_flags(args)
@@ -149,8 +150,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise ValueError(f"{twice}: {' and '.join(map(str, both[:2]))}{' and more' if len(both) > 2 else ''} would draw "
                          "to this one roll (the same name but for the folder or extension); plot them into separate "
                          "folders")
-    refuse_existing([p for midi, roll in targets.items()
-                     for p in rendered_paths(midi, png=True, wav=args.wav, png_path=roll)], args.overwrite)
+    written = [p for midi, roll in targets.items() for p in rendered_paths(midi, png=True, wav=args.wav, png_path=roll)]
+    refuse_existing(written, args.overwrite)
+    named = Path(output) if output is not None and not folder else None  # (-o FILE.png: the name asked, replaced)
+    for path in (p for p in written if p != named and p.exists() and not made_here(p)):  # (--overwrite: its own)
+        what = "a roll" if path.suffix == ".png" else "audio"
+        raise ValueError(f"{path} is there already and is not {what} this tool wrote (a file of yours, or of a "
+                         f"version before its mark): it is never replaced, with --overwrite or without; move it, or "
+                         "give -o FOLDER/ to draw elsewhere")
     if output is None:  # beside each MIDI file: not into a folder marked read-only, which root could write all the same
         _refuse_read_only_beside(targets)
     for midi, roll in targets.items():

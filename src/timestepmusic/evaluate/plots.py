@@ -23,6 +23,7 @@ from ..files import atomic_path
 from ..heard import KEY_NAMES
 from ..midi import DAMPER_ID, LOWEST_PITCH, NUM_KEYS, SOFT_ID, SOSTENUTO_ID, Events
 from .descriptors import DESCRIPTORS, SCALAR_DESCRIPTORS
+from .made_here import png_metadata
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     with atomic_path(path) as tmp, warnings.catch_warnings():
         # a title in a script the font lacks (曲) is drawn as a box: not the user's error
         warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
-        fig.savefig(tmp, format="png", dpi=DPI)
+        fig.savefig(tmp, format="png", dpi=DPI, metadata=png_metadata())  # (made_here: plot --overwrite replaces it)
     return path
 
 

@@ -344,3 +344,19 @@ def test_an_export_samples_with_another_models_sampling_settings_where_asked(eve
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --sampling-from conv-v1: ") and len(err.splitlines()) == 1
     assert not (tmp_path / "as-conv").exists()
+
+
+def test_an_export_keeps_a_sampling_setting_the_model_it_samples_as_never_reads(events_run):
+    """--sampling-from MODEL takes only the settings MODEL's arm reads: a run trained with ar.style given events-v9's
+    (trained without it) keeps its own ar.spread_pull, which events-v9 never read nor chose."""
+    import json
+
+    from timestepmusic.generation import checkpoint_config
+    from timestepmusic.model_export import with_sampling_of
+
+    meta = json.loads(((events_run / "best" if (events_run / "best").is_dir() else events_run / "last")
+                       / "config.json").read_text())
+    meta["config"]["ar"] = dict(meta["config"].get("ar", {}), style=True, spread_pull=0.9)
+    exported = with_sampling_of(meta, "events-v9")
+    assert "spread_pull" not in exported["sampling_from"]["changed"]
+    assert checkpoint_config(exported).ar.spread_pull == 0.9

@@ -70,8 +70,9 @@ def export_model(run: str | Path, dest: str | Path, description: str = "", overw
 def with_sampling_of(meta: dict, model: str | Path) -> dict:
     """An ar or events checkpoint's `meta` with the sampling settings (ar_config.SAMPLING_SETTINGS: what `tsm generate
     --set ar.NAME=VALUE` changes) of `model`, a model of the same arm (a run reproduced from docs/training.md given the
-    shipped default's, chosen on its validation split since it was trained), each its arm reads; the others, and every
-    trained setting, as they were. Its sampling settings are recorded as taken from `model` ("sampling_from")."""
+    shipped default's, chosen on its validation split since it was trained), each its arm reads and `model` reads too (a
+    style or closing setting of a model trained without one was never chosen); the others, and every trained setting,
+    as they were. Its sampling settings are recorded as taken from `model` ("sampling_from")."""
     from .generation import checkpoint_config, readable_sampling
     from .shipped import arch_said, resolve_model
 
@@ -82,7 +83,9 @@ def with_sampling_of(meta: dict, model: str | Path) -> dict:
         raise ValueError(f"--sampling-from {model}: {theirs}; the sampling settings of an ar or events model go to a "
                          f"model of the same arm, and this is {arch_said(arch)}")
     config, given = checkpoint_config(meta), checkpoint_config(source).ar
-    names = [name for name in readable_sampling(arch, config) if getattr(config.ar, name) != getattr(given, name)]
+    theirs = set(readable_sampling(arch, checkpoint_config(source)))  # (one MODEL never read, its value unchosen: kept)
+    names = [name for name in readable_sampling(arch, config)
+             if name in theirs and getattr(config.ar, name) != getattr(given, name)]
     settings = {f"ar.{name}": getattr(given, name) for name in names}
     checked = config.override(settings)  # (checked as training's --set checks them: ValueError naming the setting)
     ar = dict(meta["config"].get("ar", {}), **{name: getattr(checked.ar, name) for name in names})

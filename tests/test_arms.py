@@ -447,6 +447,7 @@ def test_an_update_of_a_part_the_arm_does_not_train_and_a_missing_held_out_figur
                                          r"held_out_key 'val_loss' from held_out\(\) or its updates' metrics: nll, "):
         train_sequence_model(tiny_corpus, tiny_ae, tmp_path / "key", config, arch=wrong_key.arch, progress=False)
 
+
 @pytest.mark.filterwarnings("ignore::timestepmusic.setting_names.GenerateWarning")  # (a tiny model's silent pieces: said)
 def test_latents_an_arm_samples_in_another_shape_than_the_protocols_are_one_line(tiny_corpus, tiny_ae, tmp_path):
     """A sample() whose latents had another width was a traceback in the normaliser; one with `continues` that left

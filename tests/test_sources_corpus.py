@@ -820,7 +820,6 @@ def test_data_check_names_midi_files_a_maestro_table_does_not_list(tmp_path, cap
     assert check_maestro(folder).unlisted == [str(folder / "beside_the_table.mid"), str(folder / "2018" / "my_own_take.mid")]
 
 
-
 def test_prepare_says_the_midi_files_a_maestro_table_does_not_list(tmp_path, caplog):
     """prepare left a MIDI file put into a MAESTRO folder out without a word, where data check said it: it says it too,
     once, naming the table and the file; a folder whose files are all listed says nothing."""
@@ -836,6 +835,7 @@ def test_prepare_says_the_midi_files_a_maestro_table_does_not_list(tmp_path, cap
     assert said == [f"{folder}: 1 MIDI file(s) here that maestro-v3.0.0.csv does not list, e.g. "
                     f"{folder / '2018' / 'my_own_take.mid'}: left out (give them as a source of their own)"]
     assert problems == [] and len(performances) == len(MAESTRO_ROWS)
+
 
 def test_a_maestro_row_naming_a_file_outside_its_folder_is_read_not_the_whole_source_refused(tmp_path):
     """A MAESTRO table edited to name a file by its absolute path (outside the folder): the row is read as before,

@@ -82,8 +82,9 @@ def with_sampling_of(meta: dict, model: str | Path) -> dict:
         theirs = arch_said(source.get("arch", "conv")) if source.get("kind") == "gan" else "not a generator"
         raise ValueError(f"--sampling-from {model}: {theirs}; the sampling settings of an ar or events model go to a "
                          f"model of the same arm, and this is {arch_said(arch)}")
-    config, given = checkpoint_config(meta), checkpoint_config(source).ar
-    theirs = set(readable_sampling(arch, checkpoint_config(source)))  # (one MODEL never read, its value unchosen: kept)
+    config, source_config = checkpoint_config(meta), checkpoint_config(source)
+    given = source_config.ar
+    theirs = set(readable_sampling(arch, source_config))  # (one MODEL never read, its value unchosen: kept)
     names = [name for name in readable_sampling(arch, config)
              if name in theirs and getattr(config.ar, name) != getattr(given, name)]
     settings = {f"ar.{name}": getattr(given, name) for name in names}
@@ -117,10 +118,7 @@ def _config(folder: Path) -> dict:
 
 def _weights_named(folder: Path) -> list[str]:
     """The weights an earlier export's config.json names (none where it has none, or one that cannot be read)."""
-    try:
-        return list(json.loads((folder / CONFIG).read_text()).get("weights", {}))
-    except (OSError, ValueError, AttributeError):
-        return []
+    return list(_config(folder).get("weights", {}))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,10 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"wrote {dest}: tsm generate --model {dest}")
     if args.sampling_from is not None:
-        changed = json.loads((Path(dest) / CONFIG).read_text())["sampling_from"]["changed"]
+        exported = _config(Path(dest))
+        changed = exported["sampling_from"]["changed"]
         print(f"  sampling as {args.sampling_from}: {len(changed)} setting(s) changed"
               + (f" ({', '.join('ar.' + name for name in changed)})" if changed else ""))
-        exported = json.loads((Path(dest) / CONFIG).read_text())
         made = ([("piece critic", "train.critic")] if (Path(dest) / CRITIC).is_file() else []) + (
             [("style calibration", "train.style_calibration")] if CALIBRATION in exported else [])
         for what, module in made if changed else []:  # (each measured on pieces drawn as the run sampled them)

@@ -9,6 +9,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .evaluate.made_here import PNG_SIGNATURE, RIFF, WAVE
 from .files import named
 from .keys import sharps
 from .markers import made_by_marker
@@ -142,18 +143,16 @@ def earlier_samples(out: Path, seed: int, overwrite: bool, inputs: dict[str, str
     return taken
 
 
-PNG_START, WAV_START = b"\x89PNG\r\n\x1a\n", b"RIFF"  # how the rolls and the audio this tool writes begin
-
-
 def written_here(path: Path, marked: set[Path]) -> bool:
     """Whether a file named as generate names its files is one it writes: a MIDI file with its marker (made_by: those
-    `marked`); a PNG or WAV file (by its first bytes) beside such a MIDI file of its name (rolls and audio carry no
-    marker: one of the user's alone is theirs)."""
+    `marked`); a PNG or WAV file (by its first bytes, as evaluate.made_here reads them) beside such a MIDI file of its
+    name (rolls and audio written before they carried made_here's mark are taken by that: one of the user's alone is
+    theirs)."""
     if path.suffix == ".mid":
         return path in marked
     with open(path, "rb") as file:
         start = file.read(12)
-    kind = start.startswith(PNG_START) if path.suffix == ".png" else start.startswith(WAV_START) and start[8:] == b"WAVE"
+    kind = start.startswith(PNG_SIGNATURE) if path.suffix == ".png" else start[:4] == RIFF and start[8:] == WAVE
     return kind and path.with_suffix(".mid") in marked
 
 

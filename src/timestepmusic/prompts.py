@@ -63,7 +63,8 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
     if seconds - cut_s > 1e-6:
         log.warning("--prompt-seconds %g: the prompt is cut at whole chunks of %g s: continued from %s", seconds,
                     chunk_seconds, seconds_text(cut_s))
-    cut = prompt.take(np.flatnonzero(prompt.start_s < cut_s))
+    at_end = ~prompt.is_note & (prompt.duration_s == 0) & (prompt.start_s <= cut_s + 1e-9)  # [E] (read_prompt's
+    cut = prompt.take(np.flatnonzero((prompt.start_s < cut_s) | at_end))  # press as the file's last message, cut there)
     if not cut.is_note.any():
         struck_s = prompt.start_s[prompt.is_note]  # (where a cut after it would work: said)
         first = f"its first note starts at {seconds_text(struck_s.min())}" if struck_s.size else "it holds no note"
@@ -138,13 +139,20 @@ def held_past_end(prompt: Events, chunk_seconds: float, file_end_s: float, held_
     goes_on_s[list(GOES_ON_S)] = list(GOES_ON_S.values())
     reach_s = seam_s + goes_on_s[prompt.ids]  # [E]: where a pedal down at the seam is held to
     ends_s = prompt.start_s + prompt.duration_s  # [E]
-    pedal = ~prompt.is_note & (prompt.start_s < seam_s)  # [E]
+    # a press as the file's last message (read_prompt: of no length) is heard in the prompt's last chunk, where the
+    # file ends on the seam too (inside_its_last_chunk has ended it just before)
+    starts_s = np.where(~prompt.is_note & (prompt.duration_s == 0), np.minimum(prompt.start_s, prompt.end_s),
+                        prompt.start_s)  # [E]
+    pedal = ~prompt.is_note & (starts_s < seam_s)  # [E]
     held = pedal & np.isin(prompt.ids, held_ids) & (ends_s >= file_end_s - 1e-6)  # [E]
+    latest_s = np.full(NUM_IDS, -np.inf)
+    np.maximum.at(latest_s, prompt.ids[held], starts_s[held])
+    held &= starts_s >= latest_s[prompt.ids]  # (its depth changed at the end: the run before it ends there)
     if silence_left_out:
         ends_s = np.where(held, reach_s, np.where(pedal & (ends_s > seam_s), np.minimum(ends_s, reach_s), ends_s))
     else:
         ends_s = np.where(held, np.maximum(ends_s, reach_s), ends_s)
-    return ending_at(Events(prompt.ids, prompt.start_s, ends_s - prompt.start_s, prompt.intensity), prompt.end_s)
+    return ending_at(Events(prompt.ids, starts_s, ends_s - starts_s, prompt.intensity), prompt.end_s)
 
 
 def prompt_chunks(ae: Autoencoder, prompt: Events | None) -> int:

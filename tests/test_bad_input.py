@@ -665,6 +665,38 @@ def test_a_prompt_stopped_with_a_chord_held_keeps_the_chord_to_its_end(tmp_path,
     assert "notes left out: 4 struck and never released" in caplog.text and "held to its end" not in caplog.text
 
 
+def test_a_prompts_chord_held_at_the_end_is_kept_though_a_click_or_marker_track_runs_on(tmp_path, caplog):
+    """The take as above (a chord struck at 2 s, never released, its track ending at 3 s) in a sequencer's file whose
+    metronome track (channel 10) and marker track run on to 60 s: the chord was measured against HELD_KEY_S from the
+    file's last event (58 s after it) and left out as a note-off lost mid-file. Now it is measured from, and held
+    to, where the playing ends (its track's end, 3 s), as in the file without those tracks."""
+    from timestepmusic.midi import read_prompt
+
+    def track(*messages) -> mido.MidiTrack:  # (tick, message) pairs in order → a track of delta times
+        out, now = mido.MidiTrack(), 0
+        for tick, message in messages:
+            out.append(message.copy(time=tick - now))
+            now = tick
+        return out
+
+    played = [(i * 480 + off, mido.Message("note_on", note=60 + i, velocity=80 * (1 - off // 480))) for i in range(4)
+              for off in (0, 480)]  # 4 notes to 2 s, each released by a note-on of velocity 0
+    chord = [(1920, mido.Message("note_on", note=key, velocity=70)) for key in (48, 52, 55)]
+    take = mido.MidiFile(type=1, ticks_per_beat=480)
+    marker = mido.MetaMessage("marker", text="end")
+    take.tracks += [track((0, mido.MetaMessage("set_tempo", tempo=500_000)), (57_600, marker)),
+                    track(*played, *chord, (2880, mido.MetaMessage("end_of_track"))),
+                    track(*[(tick, mido.Message(kind, channel=9, note=37, velocity=90 if kind == "note_on" else 0))
+                            for tick in range(0, 57_600, 960) for kind in ("note_on", "note_off")])]
+    path = tmp_path / "clicked.mid"
+    take.save(path)
+    with caplog.at_level("WARNING"):
+        prompt = read_prompt(path)[0]
+    held = prompt.is_note & np.isclose(prompt.start_s, 2.0)
+    assert sorted(prompt.ids[held] + 21) == [48, 52, 55] and prompt.duration_s[held] == pytest.approx([1.0] * 3)
+    assert f"{path}: notes held to its end: 3 struck and never released" in caplog.text
+
+
 def test_a_prompts_key_struck_again_before_it_rose_is_not_held_to_its_end(tmp_path, caplog):
     """A key struck twice and released once (it rose only after the second strike, as a fast repetition records):
     symusic gives the one release to the first strike and drops the second, which a prompt then held to the file's

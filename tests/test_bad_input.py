@@ -247,12 +247,22 @@ def test_a_word_for_a_command_is_said_with_the_command_it_means(capsys):
 def test_a_negative_time_is_said_as_its_flags_bound_not_as_a_missing_value(tmp_path, capsys):
     """A new user's trial: `tsm generate --seconds -1:30` said '--seconds: expected one argument' (argparse takes a word
     that starts with '-' and is no plain number for a flag), and `--seconds=-1:30` that it was no time: each flag that
-    reads a time names itself and the value it read, as for `--seconds -90`, and nothing is written."""
+    reads a time names itself and the value as typed (it said 'got -90' for `-1:30`), and why, and nothing is
+    written; a time counted from a file's start says that a '-' does not count back from its end."""
     out = tmp_path / "out"
-    for argv, said in ((["generate", "--seconds", "-1:30"], "error: --seconds must be > 0, got -90\n"),
-                       (["generate", "--seconds=-1:30"], "error: --seconds must be > 0, got -90\n"),
-                       (["generate", "--seconds", "-90"], "error: --seconds must be > 0, got -90\n"),
-                       (["generate", "--max-seconds", "-0:30"], "error: --max-seconds must be > 0, got -30\n")):
+    prompt = write_piece(tmp_path / "take.mid", 8)
+    for argv, said in ((["generate", "--seconds", "-1:30"], "error: --seconds -1:30: a piece's length must be > 0\n"),
+                       (["generate", "--seconds=-1:30"], "error: --seconds -1:30: a piece's length must be > 0\n"),
+                       (["generate", "--seconds", "-90"], "error: --seconds -90: a piece's length must be > 0\n"),
+                       (["generate", "--seconds", "0:00"], "error: --seconds 0:00: a piece's length must be > 0\n"),
+                       (["generate", "--max-seconds", "-0:30"],
+                        "error: --max-seconds -0:30: the longest a piece may last must be > 0\n"),
+                       (["generate", "--prompt", str(prompt), "--prompt-seconds", "-0:02"],
+                        "error: --prompt-seconds -0:02: where the prompt is cut, from its start, must be > 0 (a '-' does "
+                        "not count back from the end)\n"),
+                       (["generate", "--like", str(prompt), "--like-seconds", "-1:30"],
+                        "error: --like-seconds -1:30: where to start in the --like file, from its start, must be ≥ 0 (a "
+                        "'-' does not count back from the end)\n")):
         assert main([*argv, "-n", "1", "-o", str(out)]) == 2
         assert capsys.readouterr().err == said
     assert not out.exists()
@@ -261,20 +271,23 @@ def test_a_negative_time_is_said_as_its_flags_bound_not_as_a_missing_value(tmp_p
     assert capsys.readouterr().err.startswith("error: --seconds: expected one argument")
 
 
-def test_a_negative_time_to_evaluate_or_plot_is_said_as_typed_in_seconds(tmp_path, capsys):
-    """evaluate --seconds and plot --from, --seconds read a clock time too: a negative one is said in plain seconds
-    as generate's is ('got -60', where evaluate said 'got -60.0'), and nothing is written."""
+FROM_START = "where to start drawing, from the file's start, must be ≥ 0 (a '-' does not count back from the end)"
+
+
+def test_a_negative_time_to_evaluate_or_plot_is_said_as_typed(tmp_path, capsys):
+    """evaluate --seconds and plot --from, --seconds read a clock time too: a negative one is said as typed, as
+    generate's is ('-1:00', where they said 'got -60'), with why, and nothing is written."""
     from timestepmusic.midi import Events
     from timestepmusic.midi_write import write_events
 
     played = write_events(Events([39, 43], [0.0, 0.5], [0.4, 0.4], [70, 70]), tmp_path / "played.mid")
     out = tmp_path / "out"
     for argv, said in ((["evaluate", str(tmp_path), "--real", str(tmp_path), "--seconds", "-1:00", "-o", str(out)],
-                        "error: --seconds must be > 0, got -60\n"),
+                        "error: --seconds -1:00: an excerpt's length must be > 0\n"),
                        (["plot", str(played), "--from", "-0:10", "-o", str(out / "roll.png")],
-                        "error: --from must be ≥ 0, got -10\n"),
+                        f"error: --from -0:10: {FROM_START}\n"),
                        (["plot", str(played), "--seconds", "-0:10", "-o", str(out / "roll.png")],
-                        "error: --seconds must be > 0, got -10\n")):
+                        "error: --seconds -0:10: how long to draw must be > 0\n")):
         assert main(argv) == 2
         assert capsys.readouterr().err == said
     assert not out.exists()
@@ -290,11 +303,11 @@ def test_a_negative_time_after_an_abbreviated_flag_is_said_as_after_the_whole_fl
     played = write_events(Events([39, 43], [0.0, 0.5], [0.4, 0.4], [70, 70]), tmp_path / "played.mid")
     out = tmp_path / "out"
     for argv, said in ((["plot", str(played), "--fro", "-0:10", "-o", str(out / "roll.png")],
-                        "error: --from must be ≥ 0, got -10\n"),
+                        f"error: --from -0:10: {FROM_START}\n"),
                        (["plot", str(played), "--sec", "-0:10", "-o", str(out / "roll.png")],
-                        "error: --seconds must be > 0, got -10\n"),
+                        "error: --seconds -0:10: how long to draw must be > 0\n"),
                        (["evaluate", str(tmp_path), "--real", str(tmp_path), "--sec", "-1:00", "-o", str(out)],
-                        "error: --seconds must be > 0, got -60\n")):
+                        "error: --seconds -1:00: an excerpt's length must be > 0\n")):
         assert main(argv) == 2
         assert capsys.readouterr().err == said
     for argv, said in ((["plot", str(played), "--s", "-0:10"], "error: ambiguous option: --s could match"),

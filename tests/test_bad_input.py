@@ -271,6 +271,18 @@ def test_a_negative_time_is_said_as_its_flags_bound_not_as_a_missing_value(tmp_p
     assert capsys.readouterr().err.startswith("error: --seconds: expected one argument")
 
 
+def test_a_negative_waypoint_time_is_said_as_typed(tmp_path, capsys):
+    """A waypoint's time after '@' counted back from the end as `--key "C > G@-0:10"` might mean it: it was said as
+    where it would come, in seconds ('the waypoints would come at 0, -10 s'); now the waypoint as typed, and why."""
+    for flag, path, part in (("--key", "C > G@-0:10", "'G@-0:10'"), ("--tempo", "80 > 100@-1:30", "'100@-1:30'"),
+                             ("--style", "loudness=40 > loudness=80@-5", "'loudness=80@-5'")):
+        assert main(["generate", flag, path, "-n", "1", "-o", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {flag} '{path}': {part}: a waypoint's time counts from the piece's start, so it "
+                              "must be > 0 (a '-' does not count back from the end") and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
 FROM_START = "where to start drawing, from the file's start, must be ≥ 0 (a '-' does not count back from the end)"
 
 

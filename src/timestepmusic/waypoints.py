@@ -113,6 +113,9 @@ def parse_waypoints(text: str, read_one: Callable[[str], Held], flag: str,
                 raise ValueError(f"{said}: {part.strip()!r}: {seconds.strip()!r} is not a time; '@SECONDS' (or "
                                  f"'@M:SS', two digits after the colon) ends a waypoint, after all it asks (e.g. "
                                  f"{example})") from None
+            if i > 0 and (at_s < 0 or seconds.strip().startswith("-")):  # (as typed, not as spaced() places it)
+                raise ValueError(f"{said}: {part.strip()!r}: a waypoint's time counts from the piece's start, so it must "
+                                 f"be > 0 (a '-' does not count back from the end; e.g. {example})")
             if i == 0 and at_s != 0:
                 raise ValueError(f"{said}: the first waypoint holds from the start; give times to the later ones")
         path.append((0.0 if i == 0 else at_s, read_one(held)))

@@ -247,12 +247,22 @@ def test_a_word_for_a_command_is_said_with_the_command_it_means(capsys):
 def test_a_negative_time_is_said_as_its_flags_bound_not_as_a_missing_value(tmp_path, capsys):
     """A new user's trial: `tsm generate --seconds -1:30` said '--seconds: expected one argument' (argparse takes a word
     that starts with '-' and is no plain number for a flag), and `--seconds=-1:30` that it was no time: each flag that
-    reads a time names itself and the value it read, as for `--seconds -90`, and nothing is written."""
+    reads a time names itself and the value as typed (it said 'got -90' for `-1:30`), and why, and nothing is
+    written; a time counted from a file's start says that a '-' does not count back from its end."""
     out = tmp_path / "out"
-    for argv, said in ((["generate", "--seconds", "-1:30"], "error: --seconds must be > 0, got -90\n"),
-                       (["generate", "--seconds=-1:30"], "error: --seconds must be > 0, got -90\n"),
-                       (["generate", "--seconds", "-90"], "error: --seconds must be > 0, got -90\n"),
-                       (["generate", "--max-seconds", "-0:30"], "error: --max-seconds must be > 0, got -30\n")):
+    prompt = write_piece(tmp_path / "take.mid", 8)
+    for argv, said in ((["generate", "--seconds", "-1:30"], "error: --seconds -1:30: a piece's length must be > 0\n"),
+                       (["generate", "--seconds=-1:30"], "error: --seconds -1:30: a piece's length must be > 0\n"),
+                       (["generate", "--seconds", "-90"], "error: --seconds -90: a piece's length must be > 0\n"),
+                       (["generate", "--seconds", "0:00"], "error: --seconds 0:00: a piece's length must be > 0\n"),
+                       (["generate", "--max-seconds", "-0:30"],
+                        "error: --max-seconds -0:30: the longest a piece may last must be > 0\n"),
+                       (["generate", "--prompt", str(prompt), "--prompt-seconds", "-0:02"],
+                        "error: --prompt-seconds -0:02: where the prompt is cut, from its start, must be > 0 (a '-' does "
+                        "not count back from the end)\n"),
+                       (["generate", "--like", str(prompt), "--like-seconds", "-1:30"],
+                        "error: --like-seconds -1:30: where to start in the --like file, from its start, must be ≥ 0 (a "
+                        "'-' does not count back from the end)\n")):
         assert main([*argv, "-n", "1", "-o", str(out)]) == 2
         assert capsys.readouterr().err == said
     assert not out.exists()
@@ -261,20 +271,35 @@ def test_a_negative_time_is_said_as_its_flags_bound_not_as_a_missing_value(tmp_p
     assert capsys.readouterr().err.startswith("error: --seconds: expected one argument")
 
 
-def test_a_negative_time_to_evaluate_or_plot_is_said_as_typed_in_seconds(tmp_path, capsys):
-    """evaluate --seconds and plot --from, --seconds read a clock time too: a negative one is said in plain seconds
-    as generate's is ('got -60', where evaluate said 'got -60.0'), and nothing is written."""
+def test_a_negative_waypoint_time_is_said_as_typed(tmp_path, capsys):
+    """A waypoint's time after '@' counted back from the end as `--key "C > G@-0:10"` might mean it: it was said as
+    where it would come, in seconds ('the waypoints would come at 0, -10 s'); now the waypoint as typed, and why."""
+    for flag, path, part in (("--key", "C > G@-0:10", "'G@-0:10'"), ("--tempo", "80 > 100@-1:30", "'100@-1:30'"),
+                             ("--style", "loudness=40 > loudness=80@-5", "'loudness=80@-5'")):
+        assert main(["generate", flag, path, "-n", "1", "-o", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {flag} '{path}': {part}: a waypoint's time counts from the piece's start, so it "
+                              "must be > 0 (a '-' does not count back from the end") and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+FROM_START = "where to start drawing, from the file's start, must be ≥ 0 (a '-' does not count back from the end)"
+
+
+def test_a_negative_time_to_evaluate_or_plot_is_said_as_typed(tmp_path, capsys):
+    """evaluate --seconds and plot --from, --seconds read a clock time too: a negative one is said as typed, as
+    generate's is ('-1:00', where they said 'got -60'), with why, and nothing is written."""
     from timestepmusic.midi import Events
     from timestepmusic.midi_write import write_events
 
     played = write_events(Events([39, 43], [0.0, 0.5], [0.4, 0.4], [70, 70]), tmp_path / "played.mid")
     out = tmp_path / "out"
     for argv, said in ((["evaluate", str(tmp_path), "--real", str(tmp_path), "--seconds", "-1:00", "-o", str(out)],
-                        "error: --seconds must be > 0, got -60\n"),
+                        "error: --seconds -1:00: an excerpt's length must be > 0\n"),
                        (["plot", str(played), "--from", "-0:10", "-o", str(out / "roll.png")],
-                        "error: --from must be ≥ 0, got -10\n"),
+                        f"error: --from -0:10: {FROM_START}\n"),
                        (["plot", str(played), "--seconds", "-0:10", "-o", str(out / "roll.png")],
-                        "error: --seconds must be > 0, got -10\n")):
+                        "error: --seconds -0:10: how long to draw must be > 0\n")):
         assert main(argv) == 2
         assert capsys.readouterr().err == said
     assert not out.exists()
@@ -290,11 +315,11 @@ def test_a_negative_time_after_an_abbreviated_flag_is_said_as_after_the_whole_fl
     played = write_events(Events([39, 43], [0.0, 0.5], [0.4, 0.4], [70, 70]), tmp_path / "played.mid")
     out = tmp_path / "out"
     for argv, said in ((["plot", str(played), "--fro", "-0:10", "-o", str(out / "roll.png")],
-                        "error: --from must be ≥ 0, got -10\n"),
+                        f"error: --from -0:10: {FROM_START}\n"),
                        (["plot", str(played), "--sec", "-0:10", "-o", str(out / "roll.png")],
-                        "error: --seconds must be > 0, got -10\n"),
+                        "error: --seconds -0:10: how long to draw must be > 0\n"),
                        (["evaluate", str(tmp_path), "--real", str(tmp_path), "--sec", "-1:00", "-o", str(out)],
-                        "error: --seconds must be > 0, got -60\n")):
+                        "error: --seconds -1:00: an excerpt's length must be > 0\n")):
         assert main(argv) == 2
         assert capsys.readouterr().err == said
     for argv, said in ((["plot", str(played), "--s", "-0:10"], "error: ambiguous option: --s could match"),
@@ -663,6 +688,38 @@ def test_a_prompt_stopped_with_a_chord_held_keeps_the_chord_to_its_end(tmp_path,
     with caplog.at_level("WARNING"):
         assert read_prompt(lost)[0].is_note.sum() == 4
     assert "notes left out: 4 struck and never released" in caplog.text and "held to its end" not in caplog.text
+
+
+def test_a_prompts_chord_held_at_the_end_is_kept_though_a_click_or_marker_track_runs_on(tmp_path, caplog):
+    """The take as above (a chord struck at 2 s, never released, its track ending at 3 s) in a sequencer's file whose
+    metronome track (channel 10) and marker track run on to 60 s: the chord was measured against HELD_KEY_S from the
+    file's last event (58 s after it) and left out as a note-off lost mid-file. Now it is measured from, and held
+    to, where the playing ends (its track's end, 3 s), as in the file without those tracks."""
+    from timestepmusic.midi import read_prompt
+
+    def track(*messages) -> mido.MidiTrack:  # (tick, message) pairs in order → a track of delta times
+        out, now = mido.MidiTrack(), 0
+        for tick, message in messages:
+            out.append(message.copy(time=tick - now))
+            now = tick
+        return out
+
+    played = [(i * 480 + off, mido.Message("note_on", note=60 + i, velocity=80 * (1 - off // 480))) for i in range(4)
+              for off in (0, 480)]  # 4 notes to 2 s, each released by a note-on of velocity 0
+    chord = [(1920, mido.Message("note_on", note=key, velocity=70)) for key in (48, 52, 55)]
+    take = mido.MidiFile(type=1, ticks_per_beat=480)
+    marker = mido.MetaMessage("marker", text="end")
+    take.tracks += [track((0, mido.MetaMessage("set_tempo", tempo=500_000)), (57_600, marker)),
+                    track(*played, *chord, (2880, mido.MetaMessage("end_of_track"))),
+                    track(*[(tick, mido.Message(kind, channel=9, note=37, velocity=90 if kind == "note_on" else 0))
+                            for tick in range(0, 57_600, 960) for kind in ("note_on", "note_off")])]
+    path = tmp_path / "clicked.mid"
+    take.save(path)
+    with caplog.at_level("WARNING"):
+        prompt = read_prompt(path)[0]
+    held = prompt.is_note & np.isclose(prompt.start_s, 2.0)
+    assert sorted(prompt.ids[held] + 21) == [48, 52, 55] and prompt.duration_s[held] == pytest.approx([1.0] * 3)
+    assert f"{path}: notes held to its end: 3 struck and never released" in caplog.text
 
 
 def test_a_prompts_key_struck_again_before_it_rose_is_not_held_to_its_end(tmp_path, caplog):

@@ -1412,6 +1412,53 @@ def test_a_continued_recording_keeps_the_damper_it_ends_with_down_in_the_written
         assert damper[0] == (5.6, 120) and all(value > 0 for _, value in damper), (path, damper)
 
 
+def test_a_pedal_pressed_as_the_prompts_last_message_is_down_where_the_continuation_starts(tmp_path):
+    """The damper pressed (CC64 127) as the file's last message, at its end (8 s, where its last notes end): a run of
+    no length, which the reader left out, so the continuation started with it up though the pianist had just pressed
+    it. Now it rings on from there as a pedal held at the end does (GOES_ON_S), cut at the end (--prompt-seconds 8)
+    or not; its depth changed at the end (100 → 40) goes on at the new depth, and one lifted and pressed again after
+    the last note (the file's end not on a chunk's boundary) is down from its press past the seam."""
+    from timestepmusic.midi import DAMPER_ID
+
+    from midi_factory import CC, write_midi
+
+    pressed = write_midi(tmp_path / "pressed.mid", line_to(8), [CC(64, 127, 8 * SECOND)])
+    for seconds in (None, 8.0):
+        prompt, held = continued(pressed, seconds)
+        assert held == (DAMPER_ID,) and prompt_chunks(prompt) == 32, seconds  # (the seam still at 8 s)
+        assert pedal_spans(prompt) == [(DAMPER_ID, 8.0, 8.33)], seconds
+    changed = write_midi(tmp_path / "changed.mid", line_to(8), [CC(64, 100, int(5.6 * SECOND)), CC(64, 40, 8 * SECOND)])
+    prompt, _ = continued(changed)
+    assert pedal_spans(prompt) == [(DAMPER_ID, 5.6, 8.0), (DAMPER_ID, 8.0, 8.33)]
+    assert prompt.intensity[prompt.ids == DAMPER_ID].tolist() == [100, 40]
+    again = write_midi(tmp_path / "again.mid", line_to(8), [CC(64, 100, int(5.6 * SECOND)), CC(64, 0, int(7.5 * SECOND)),
+                                                              CC(64, 90, int(8.1 * SECOND))])
+    prompt, _ = continued(again)
+    assert pedal_spans(prompt) == [(DAMPER_ID, 5.6, 7.5), (DAMPER_ID, 8.1, 8.25 + 0.33)]
+
+
+def prompt_chunks(prompt: Events) -> int:
+    """How many chunks the model hears `prompt` as (where its continuation starts)."""
+    from timestepmusic.prompts import prompt_chunks as chunks
+
+    return chunks(CHUNKS, prompt)
+
+
+def test_a_pedal_pressed_as_the_prompts_last_message_is_written_down_in_the_continuation_only(events_run, tmp_path):
+    """The file of `--continuation-only` after a prompt whose last message presses the damper starts with it down (it
+    started with it up)."""
+    import symusic
+
+    from midi_factory import CC, write_midi
+
+    prompt = write_midi(tmp_path / "pressed.mid", line_to(8), [CC(64, 127, 8 * SECOND)])
+    assert main(["generate", "--model", str(events_run), "--prompt", str(prompt), "--seconds", "2", "-n", "1",
+                 "--continuation-only", "-o", str(tmp_path / "cli")]) == 0
+    written = symusic.Score(str(next((tmp_path / "cli").glob("*.mid")))).to("second")
+    damper = [(round(c.time, 3), c.value) for t in written.tracks for c in t.controls if c.number == 64]
+    assert damper[0] == (0.0, 127) and all(value > 0 for at_s, value in damper if at_s < 0.33), damper
+
+
 def test_a_cap_that_is_not_whole_chunks_is_said_and_counted_as_drawn(tmp_path, capsys, caplog):
     """--max-seconds 2.1 draws pieces of at most 2 s: said, as --seconds says it, and the table counts pieces at the
     cap of 2 s (it said 'at max 0.00', as if every piece had ended itself before the cap)."""

@@ -82,7 +82,7 @@ def test_what_a_request_writes_is_in_the_files_compared(prompt, tmp_path):
 
 def test_generate_s_messages_name_its_keywords_and_the_command_s_its_flags(tmp_path, caplog, capsys):
     # (generate() said '--seconds must be > 0' and '--overwrite: removed …', flags a Python caller never typed)
-    with pytest.raises(ValueError, match=r"^seconds= must be > 0, got 0$"):
+    with pytest.raises(ValueError, match=r"^seconds=0: a piece's length must be > 0$"):
         tsm.generate(tmp_path / "none", seconds=0)
     with pytest.raises(ValueError, match=r"^pieces: 5 is not among the pieces of n=3, numbered 0 to 2"):
         tsm.generate(tmp_path / "none", n=3, pieces=[5])
@@ -165,7 +165,7 @@ def test_generate_refuses_lengths_the_command_refuses(rnn_run, tmp_path):
         tsm.generate(tmp_path / "b", model="conv-v1", n=1, max_seconds=3)
     with pytest.raises(ValueError, match=r"^seconds= and max_seconds=: give one \(seconds=S: every piece S long"):
         tsm.generate(tmp_path / "c", n=1, seconds=3, max_seconds=3)
-    with pytest.raises(ValueError, match=r"^max_seconds= must be > 0"):
+    with pytest.raises(ValueError, match=r"^max_seconds=0: the longest a piece may last must be > 0$"):
         tsm.generate(tmp_path / "d", n=1, max_seconds=0)
     with pytest.raises(ValueError, match="ends=False asks that none does"):
         tsm.generate(tmp_path / "e", n=1, max_seconds=3, ends=False)

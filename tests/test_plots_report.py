@@ -356,8 +356,8 @@ def test_tsm_plot_draws_a_part_of_the_file_on_its_own_time_axis(tmp_path, monkey
     assert main(["plot", str(midi), "--seconds", "5", "-o", str(tmp_path / "first.png")]) == 0
     assert len(drawn_columns(tmp_path / "first.png")) == 1  # 0–5 s: the first note alone
     for flags, says in ((["--from", "0:31"], "song.mid: --from 0:31 is past its end (0:30)"),
-                        (["--seconds", "0"], "--seconds must be > 0, got 0"),
-                        (["--from", "-1"], "--from must be ≥ 0, got -1")):
+                        (["--seconds", "0:00"], "--seconds 0:00: how long to draw must be > 0"),
+                        (["--from", "-1"], "--from -1: where to start drawing, from the file's start, must be ≥ 0")):
         assert main(["plot", str(midi), *flags, "--overwrite"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and says in err[0], err
@@ -533,7 +533,7 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
     assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--repeats", "0"]) == 2
     assert "--repeats must be ≥ 1" in capsys.readouterr().err
     assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--seconds", "0"]) == 2
-    assert "--seconds must be > 0" in capsys.readouterr().err
+    assert "--seconds 0: an excerpt's length must be > 0" in capsys.readouterr().err
     (tmp_path / "report.html").write_text("an earlier report")  # kept unless the user says to replace it
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
@@ -546,7 +546,7 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
     err = capsys.readouterr().err.strip()
     assert "densities.png: -o" in err and "no report wrote" in err and "--overwrite" in err and "\n" not in err
     assert main(["evaluate", "GEN", "--real", "C", "-o", "O", "--seconds", "-1"]) == 2
-    assert "--seconds must be > 0" in capsys.readouterr().err
+    assert "--seconds -1: an excerpt's length must be > 0" in capsys.readouterr().err
     for seconds in ("nan", "inf"):  # (a usage error: argparse's)
         with pytest.raises(SystemExit):
             main(["evaluate", "GEN", "--real", "C", "-o", "O", "--seconds", seconds])

@@ -621,9 +621,11 @@ def test_like_seconds_walks_a_recording_from_inside_it(style_run, tmp_path, caps
                                   for f in ("ids", "start_s", "duration_s", "intensity"))
     for extra, says in ((["--like-seconds", "3"], "--like-seconds: give the performance to walk with --like"),
                         (["--like", str(files[1]), "--like-seconds", "9:00"],
-                         "recording.mid: --like-seconds 540: no note starts then or later; its last note starts at "
+                         "recording.mid: --like-seconds 9:00: no note starts then or later; its last note starts at "
                          "85.75 s"),
-                        (["--like", str(files[1]), "--like-seconds", "-2"], "--like-seconds must be ≥ 0, got -2"),
+                        (["--like", str(files[1]), "--like-seconds", "-2"],
+                         "--like-seconds -2: where to start in the --like file, from its start, must be ≥ 0 (a '-' does "
+                         "not count back from the end)"),
                         (["--like", str(files[1]), "--like-seconds", "1:7"], "'1:7' is not a time")):
         with pytest.raises(SystemExit) if "not a time" in says else contextlib.nullcontext():
             assert main([*common, "-o", str(tmp_path / "c"), *extra]) == 2

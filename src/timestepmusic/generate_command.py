@@ -21,6 +21,7 @@ from .generate_told import Told, pieces_told, say_long_slowing, say_nothing_to_s
 from .performance import MIDI_SUFFIXES
 from .requests import comparable, drawn_alike, request_from, request_words, same_request
 from .said import say
+from .waypoints import typed_time
 
 if TYPE_CHECKING:
     from .generation import GANModel
@@ -402,6 +403,6 @@ def _print_lengths(gan, args: argparse.Namespace, seconds: float, generated_s: l
     except ValueError as e:
         hint = "" if args.corpus else "; pass --corpus CORPUS (a prepared corpus) to compare"
         log.warning("piece lengths: no real ones beside them (%s)%s", e, hint)
-    say(f"piece lengths, capped at --max-seconds {seconds:g} (real remaining: from a random chunk of a "
+    say(f"piece lengths, capped at --max-seconds {typed_time(seconds)} (real remaining: from a random chunk of a "
         "training track to its end, what the model was trained on):")
     say("\n".join(length_table(lengths, cap_s)))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .setting_names import warn
 from .subcommands import said_left_out
+from .waypoints import typed_time
 
 if TYPE_CHECKING:
     from .generation import GANModel
@@ -140,9 +141,9 @@ def say_long_slowing(gan: GANModel, seconds: float, flag: str) -> None:
     longer_s = added_s(span_s, settings.final_ritard)
     if longer_s > LONG_SLOWING_S or longer_s > LONG_SLOWING_SHARE * drawn_s:
         log.warning("ar.final_ritard %g over ar.final_ritard_s %g: a closing piece slows into its final chord over up "
-                    "to %.3g s, playing it up to %.3g s longer than the %s%g s drawn (%s %g; the slowing adds "
+                    "to %.3g s, playing it up to %.3g s longer than the %s%g s drawn (%s %s; the slowing adds "
                     "(ar.final_ritard − 1) × the span / 2)", settings.final_ritard, settings.final_ritard_s, span_s,
-                    longer_s, "" if flag == "--seconds" else "at most ", drawn_s, flag, seconds)
+                    longer_s, "" if flag == "--seconds" else "at most ", drawn_s, flag, typed_time(seconds))
 
 
 def say_cap_within_closing(gan: GANModel, seconds: float) -> None:
@@ -162,8 +163,8 @@ def say_cap_within_closing(gan: GANModel, seconds: float) -> None:
     closes = f"closes a piece over its last {closing_s:g} s and " if closing_s else ""
     how = ("closing all through (a slower, thinner passage to a final chord)" if cap_s < closing_s - 1e-9 else
            f"the cap (more than {end_after_s + closing_s:g} s lets the model end them)")
-    warn(log, "--max-seconds %g: this model %sends none itself before %g s (ar.end_after_s); every piece is %g s, %s",
-         seconds, closes, end_after_s, cap_s, how)
+    warn(log, "--max-seconds %s: this model %sends none itself before %g s (ar.end_after_s); every piece is %g s, %s",
+         typed_time(seconds), closes, end_after_s, cap_s, how)
 
 
 def style_told(style: str, seconds: float, chunk_seconds: float) -> tuple[object, object | None]:

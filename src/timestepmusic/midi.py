@@ -21,7 +21,7 @@ import numpy as np
 import symusic
 
 from .midi_bytes import PEDALS, keep_unreleased, pedal_controls, scan
-from .pedal_cc import pedal_bin, pedal_events
+from .pedal_cc import pedal_bin, pedal_events, pressed_at_end
 from .piano_tracks import beside_piano, held_by
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,8 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     the track plays beside the piano (`beside_piano`; a voice switched to mid-performance on the piano's own channel
     plays after it, and is read, with the pedal messages sent under it). A pedal still down at the file's end is read
     as lifted there; given a list `held_at_end`, its id is appended to it (read_prompt: a recording stopped with the
-    pedal held, where the continuation goes on under it)."""
+    pedal held, where the continuation goes on under it; one pressed, or its depth changed, as the
+    file's last message is an event of no length at its end, which the continuation holds on)."""
     drops = DropCounts()
     note_parts, cc_parts = [], []
     played = [t for t in score.tracks if not t.is_drum and len(t.notes)]
@@ -271,9 +272,11 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
         mine = np.flatnonzero(cc_number == number)
         mine = mine[np.argsort(cc_time[mine], kind="stable")]
         start, stop, level = pedal_events(cc_time[mine], cc_value[mine].astype(np.float64), file_end_tick, pedal_bins)
-        parts.append((np.full(start.size, pedal_id), start, stop, level))
         if held_at_end is not None and mine.size and pedal_bin(cc_value[mine[-1:]], pedal_bins)[0]:  # (its last value)
-            held_at_end.append(pedal_id)
+            held_at_end.append(pedal_id)  # (and pressed as the file's last message: an event of no length there)
+            at_end = pressed_at_end(cc_time[mine], cc_value[mine].astype(np.float64), file_end_tick, pedal_bins)
+            start, stop, level = (np.concatenate(pair) for pair in zip((start, stop, level), at_end))
+        parts.append((np.full(start.size, pedal_id), start, stop, level))
 
     ids = np.concatenate([p[0] for p in parts])
     start_tick = np.concatenate([p[1] for p in parts])

@@ -37,3 +37,16 @@ def pedal_events(times: np.ndarray, values: np.ndarray, end: float, pedal_bins: 
     down = (bins[run_first] != 0) & (run_stop > run_start)  # a value replaced at the same tick never sounds
     intensity = np.clip(np.rint(mean[down]), 1, 127).astype(np.uint8)
     return run_start[down], run_stop[down], intensity
+
+
+def pressed_at_end(times: np.ndarray, values: np.ndarray, end: float, pedal_bins: int):
+    """One pedal's last run where it begins at `end` (pressed, or its depth changed, as the file's last message: a run
+    of no length, which pedal_events leaves out, as a value replaced at the same tick) → (start, end, intensity) of
+    it, an event of no length at `end` (midi.read_prompt: down where the continuation starts); empty where its last
+    run is up or begins before `end`."""
+    bins = pedal_bin(values, pedal_bins) if times.size else np.zeros(0, np.int64)
+    first = np.flatnonzero(np.diff(bins, prepend=0) != 0)[-1:]  # [≤1]: the first message of the last run
+    if not (first.size and bins[-1] and times[first[0]] >= end):
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.uint8)
+    level = np.clip(np.rint(values[-1:]), 1, 127).astype(np.uint8)  # (its last value: the one that sounds)
+    return np.array([float(end)]), np.array([float(end)]), level

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .generate_flags import PIECE_SECONDS
 from .sample_limits import arm_takes, check_piece_seconds, piece_chunks
 from .setting_names import FLAGS, SettingNames, warn
+from .waypoints import typed_time
 
 if TYPE_CHECKING:
     from .generation import GANModel
@@ -62,5 +63,6 @@ def say_whole_chunks(flag: str, seconds: float, gan: GANModel, at_most: bool) ->
     chunk_s, whole_s = gan.ae.chunk_seconds, whole_seconds(seconds, gan)
     if abs(whole_s - seconds) > 1e-6:
         chunks = round(whole_s / chunk_s)
-        warn(log, "%s %g: each piece is drawn as %s%d chunk%s of %g s = %g s (pieces are whole chunks)", flag, seconds,
+        warn(log, "%s %s: each piece is drawn as %s%d chunk%s of %g s = %g s (pieces are whole chunks)", flag,
+             typed_time(seconds),
              "at most " if at_most else "", chunks, "s" * (chunks != 1), chunk_s, whole_s)

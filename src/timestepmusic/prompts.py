@@ -13,7 +13,7 @@ import numpy as np
 from .chunks import chunk_events, count_chunks
 from .midi import DAMPER_ID, NUM_IDS, SOFT_ID, SOSTENUTO_ID, Events, continuation_only
 from .setting_names import warn
-from .waypoints import seconds_text
+from .waypoints import refused_time, seconds_text, typed_time
 
 if TYPE_CHECKING:
     from .autoencoder import Autoencoder
@@ -30,12 +30,13 @@ def like_from(like: Events, seconds: float, path: str | Path = "--like") -> Even
     """The performance to walk (generate --like) from `seconds` on (--like-seconds), timed from there: the notes struck
     from then on and the pedals down then or pressed later (`continuation_only`)."""
     if not seconds >= 0:
-        raise ValueError(f"--like-seconds must be ≥ 0, got {seconds:g}")
+        raise ValueError(refused_time("--like-seconds", seconds, "where to start in the --like file, from its start, "
+                                      "must be ≥ 0", from_start=True))
     later = continuation_only(like, seconds)
     if not later.is_note.any():
         struck_s = like.start_s[like.is_note]
         last = f"its last note starts at {seconds_text(struck_s.max())}" if struck_s.size else "it holds no note"
-        raise ValueError(f"{path}: --like-seconds {seconds:g}: no note starts then or later; {last}")
+        raise ValueError(f"{path}: --like-seconds {typed_time(seconds)}: no note starts then or later; {last}")
     return later
 
 
@@ -52,22 +53,24 @@ def prompt_until(prompt: Events, seconds: float, chunk_seconds: float, path: str
     draws what follows, and a press it draws there is joined to it, piece_events.sampled_events), and nothing struck
     after it; it ends at the cut, so that the continuation's first chunk starts there."""
     if not seconds > 0:
-        raise ValueError(f"--prompt-seconds must be > 0, got {seconds:g}")
+        raise ValueError(refused_time("--prompt-seconds", seconds, "where the prompt is cut, from its start, must be > 0",
+                                      from_start=True))
     if seconds > prompt.end_s:
-        raise ValueError(f"{path}: --prompt-seconds {seconds:g} is past its end ({seconds_text(prompt.end_s)}); "
+        raise ValueError(f"{path}: --prompt-seconds {typed_time(seconds)} is past its end ({seconds_text(prompt.end_s)}); "
                          f"give at most {cut_text(prompt.end_s)}, or leave it out to continue from the end")
     cut_s = math.floor(seconds / chunk_seconds + 1e-9) * chunk_seconds
     if cut_s <= 0:
-        raise ValueError(f"--prompt-seconds {seconds:g}: shorter than one chunk ({chunk_seconds:g} s), where the "
+        raise ValueError(f"--prompt-seconds {typed_time(seconds)}: shorter than one chunk ({chunk_seconds:g} s), where the "
                          f"prompt is cut; give at least {chunk_seconds:g}")
     if seconds - cut_s > 1e-6:
-        log.warning("--prompt-seconds %g: the prompt is cut at whole chunks of %g s: continued from %s", seconds,
+        log.warning("--prompt-seconds %s: the prompt is cut at whole chunks of %g s: continued from %s", typed_time(seconds),
                     chunk_seconds, seconds_text(cut_s))
-    cut = prompt.take(np.flatnonzero(prompt.start_s < cut_s))
+    at_end = ~prompt.is_note & (prompt.duration_s == 0) & (prompt.start_s <= cut_s + 1e-9)  # [E] (read_prompt's
+    cut = prompt.take(np.flatnonzero((prompt.start_s < cut_s) | at_end))  # press as the file's last message, cut there)
     if not cut.is_note.any():
         struck_s = prompt.start_s[prompt.is_note]  # (where a cut after it would work: said)
         first = f"its first note starts at {seconds_text(struck_s.min())}" if struck_s.size else "it holds no note"
-        raise ValueError(f"{path}: no note starts before --prompt-seconds {seconds:g} (cut at whole "
+        raise ValueError(f"{path}: no note starts before --prompt-seconds {typed_time(seconds)} (cut at whole "
                          f"{chunk_seconds:g} s chunks: {cut_s:g} s); {first}")
     return inside_its_last_chunk(ending_at(cut, cut_s), chunk_seconds)  # (no empty chunk after the cut)
 
@@ -138,13 +141,20 @@ def held_past_end(prompt: Events, chunk_seconds: float, file_end_s: float, held_
     goes_on_s[list(GOES_ON_S)] = list(GOES_ON_S.values())
     reach_s = seam_s + goes_on_s[prompt.ids]  # [E]: where a pedal down at the seam is held to
     ends_s = prompt.start_s + prompt.duration_s  # [E]
-    pedal = ~prompt.is_note & (prompt.start_s < seam_s)  # [E]
+    # a press as the file's last message (read_prompt: of no length) is heard in the prompt's last chunk, where the
+    # file ends on the seam too (inside_its_last_chunk has ended it just before)
+    starts_s = np.where(~prompt.is_note & (prompt.duration_s == 0), np.minimum(prompt.start_s, prompt.end_s),
+                        prompt.start_s)  # [E]
+    pedal = ~prompt.is_note & (starts_s < seam_s)  # [E]
     held = pedal & np.isin(prompt.ids, held_ids) & (ends_s >= file_end_s - 1e-6)  # [E]
+    latest_s = np.full(NUM_IDS, -np.inf)
+    np.maximum.at(latest_s, prompt.ids[held], starts_s[held])
+    held &= starts_s >= latest_s[prompt.ids]  # (its depth changed at the end: the run before it ends there)
     if silence_left_out:
         ends_s = np.where(held, reach_s, np.where(pedal & (ends_s > seam_s), np.minimum(ends_s, reach_s), ends_s))
     else:
         ends_s = np.where(held, np.maximum(ends_s, reach_s), ends_s)
-    return ending_at(Events(prompt.ids, prompt.start_s, ends_s - prompt.start_s, prompt.intensity), prompt.end_s)
+    return ending_at(Events(prompt.ids, starts_s, ends_s - starts_s, prompt.intensity), prompt.end_s)
 
 
 def prompt_chunks(ae: Autoencoder, prompt: Events | None) -> int:

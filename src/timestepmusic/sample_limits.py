@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from .argtypes import real
 from .setting_names import FLAGS, SettingNames
+from .waypoints import refused_time, typed_time
 
 if TYPE_CHECKING:
     from .sequence import SequenceModel
@@ -34,9 +35,10 @@ def check_piece_seconds(seconds: float, flag: str = "seconds", names: SettingNam
     if not real(seconds):  # (else a TypeError of the comparison below)
         raise ValueError(f"{names.name(flag.replace('-', '_'))} must be a number of seconds, got {seconds!r}")
     if not seconds > 0:
-        raise ValueError(f"{names.name(flag.replace('-', '_'))} must be > 0, got {seconds:g}")
+        raise ValueError(refused_time(flag, seconds, "a piece's length must be > 0" if flag == "seconds" else
+                                      "the longest a piece may last must be > 0", names))
     if seconds > LONGEST_PIECE_S:
-        raise ValueError(f"{names.given(flag.replace('-', '_'), f'{seconds:g}')}: a piece may last at most "
+        raise ValueError(f"{names.given(flag.replace('-', '_'), typed_time(seconds))}: a piece may last at most "
                          f"{LONGEST_PIECE_S:g} s ({LONGEST_PIECE_S / 3600:g} h); ask for more pieces "
                          f"({names.name('n')}) instead")
 

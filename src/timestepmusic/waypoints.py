@@ -55,10 +55,38 @@ def seconds_text(seconds: float) -> str:
     return f"{seconds:.3f}".rstrip("0").rstrip(".") + " s"
 
 
+class TypedTime(float):
+    """A time flag's seconds (clock_arg's), with the text the user typed (`typed`: '-1:30'), so that the flag's own
+    check repeats it where it refuses the time, not the seconds read from it (-90)."""
+
+    typed: str | None
+
+    def __new__(cls, seconds: float, typed: str | None = None) -> TypedTime:
+        time = super().__new__(cls, seconds)
+        time.typed = typed
+        return time
+
+
+def typed_time(seconds: float) -> str:
+    """A time as its flag was given: the user's own text where the flag read it (TypedTime: '-1:30', '0:00'), else
+    the number (generate()'s seconds=: '-90')."""
+    return getattr(seconds, "typed", None) or f"{seconds:g}"
+
+
+def refused_time(flag: str, seconds: float, rule: str, names: SettingNames = FLAGS, from_start: bool = False) -> str:
+    """A time flag's value refused, as the user gave it (typed_time; `names`: generate()'s keyword) and why:
+    '--seconds -1:30: a piece's length must be > 0'. A negative time that counts `from_start` (where to start in a
+    file) is said not to count back from its end, as it may be meant."""
+    given = names.given(flag.removeprefix("--").replace("-", "_"), typed_time(seconds))
+    back = from_start and (seconds < 0 or typed_time(seconds).startswith("-"))
+    return f"{given}: {rule}" + (" (a '-' does not count back from the end)" if back else "")
+
+
 def clock_arg(text: str) -> float:
-    """`clock_seconds` as an argparse type: a bad time is the flag's one-line usage error."""
+    """`clock_seconds` as an argparse type, the seconds with the text they were read from (TypedTime): a bad time is
+    the flag's one-line usage error."""
     try:
-        return clock_seconds(text)
+        return TypedTime(clock_seconds(text), text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -85,6 +113,9 @@ def parse_waypoints(text: str, read_one: Callable[[str], Held], flag: str,
                 raise ValueError(f"{said}: {part.strip()!r}: {seconds.strip()!r} is not a time; '@SECONDS' (or "
                                  f"'@M:SS', two digits after the colon) ends a waypoint, after all it asks (e.g. "
                                  f"{example})") from None
+            if i > 0 and (at_s < 0 or seconds.strip().startswith("-")):  # (as typed, not as spaced() places it)
+                raise ValueError(f"{said}: {part.strip()!r}: a waypoint's time counts from the piece's start, so it must "
+                                 f"be > 0 (a '-' does not count back from the end; e.g. {example})")
             if i == 0 and at_s != 0:
                 raise ValueError(f"{said}: the first waypoint holds from the start; give times to the later ones")
         path.append((0.0 if i == 0 else at_s, read_one(held)))

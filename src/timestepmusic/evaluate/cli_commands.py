@@ -21,7 +21,7 @@ from ..said import say
 from ..setting_names import FLAGS
 from ..subcommands import said_left_out
 from ..usage_errors import OneFlagOfSeveralNames
-from ..waypoints import clock_arg
+from ..waypoints import clock_arg, refused_time, typed_time
 from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
 from .report_folder import check_report_folder, refuse_a_file, remove_left_behind
 
@@ -49,7 +49,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     check_audio_flags(args)
     if not math.isfinite(args.seconds) or args.seconds <= 0:
-        raise ValueError(f"--seconds must be > 0, got {args.seconds:g}")
+        raise ValueError(refused_time("--seconds", args.seconds, "an excerpt's length must be > 0"))
     if args.repeats < 1:  # (evaluate_generated checks it too, before its minutes of descriptors)
         raise ValueError(f"--repeats must be ≥ 1, got {args.repeats}")
     if not 0 < args.copy_threshold <= 1:
@@ -251,9 +251,10 @@ def plot_span(from_s: float | None, seconds: float | None) -> tuple[float, float
         return None
     from_s = 0.0 if from_s is None else from_s
     if not from_s >= 0:
-        raise ValueError(f"--from must be ≥ 0, got {from_s:g}")
+        raise ValueError(refused_time("--from", from_s, "where to start drawing, from the file's start, must be ≥ 0",
+                                      from_start=True))
     if seconds is not None and not seconds > 0:
-        raise ValueError(f"--seconds must be > 0, got {seconds:g}")
+        raise ValueError(refused_time("--seconds", seconds, "how long to draw must be > 0"))
     return from_s, None if seconds is None else from_s + seconds
 
 
@@ -283,7 +284,7 @@ def render_part(midi: str, events, roll: Path, span: tuple[float, float | None] 
                               marks=marks)
     last_s = float(events.end_s)
     if span[0] >= last_s:
-        raise ValueError(f"{midi}: --from {clock_text(span[0])} is past its end ({clock_text(last_s)})")
+        raise ValueError(f"{midi}: --from {typed_time(span[0])} is past its end ({clock_text(last_s)})")
     to_s = last_s if span[1] is None else min(span[1], last_s)  # (not past the file's end)
     title = f"{Path(midi).name}, {clock_text(span[0])}–{clock_text(to_s)}" + ("" if made is None else f"\n{made}")
     written = render_outputs(midi, events, png=True, png_path=roll, title=title, span=(span[0], to_s),

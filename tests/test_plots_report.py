@@ -323,6 +323,30 @@ def test_tsm_plot_says_which_notes_of_the_file_it_does_not_draw(tmp_path, caplog
     assert f"{midi}: notes left out: 1" in caplog.text and (tmp_path / "roll.png").is_file()
 
 
+def test_tsm_plot_draws_a_file_of_pedals_alone_and_refuses_one_of_nothing_in_one_line(tmp_path, capsys):
+    """A pianist checking their pedalling plots a file of pedal messages and no notes: plot refused it ('no piano
+    notes'); now it draws the pedal lanes under an empty keyboard. A file of neither is still one line, and so is a
+    file no piano plays in (a violin's part)."""
+    from midi_factory import CC, Note, write_midi
+
+    pedals = write_midi(tmp_path / "pedals.mid", [], [CC(64, 127, 0), CC(64, 0, 960), CC(67, 100, 480), CC(67, 0, 1440)])
+    assert main(["plot", str(pedals), "-o", str(tmp_path / "pedals.png")]) == 0
+    assert drawn_columns(tmp_path / "pedals.png") == []  # no note
+    pixels = image.imread(tmp_path / "pedals.png")[:, :1090, :3]  # [rows, columns, RGB]
+    for colour in ("tab:blue", "tab:green"):  # the damper's and the soft pedal's fill (alpha 0.35 over white)
+        fill = 0.35 * np.array(to_rgb(colour)) + 0.65
+        assert (np.abs(pixels - fill).max(axis=-1) < 0.03).sum() > 5000, colour
+    for name, notes, controls, said in (("nothing.mid", [], [], "no piano notes (pitch 21–108) and no pedal pressed"),
+                                        ("up.mid", [], [CC(64, 0, 0)], "no piano notes (pitch 21–108) and no pedal pressed"),
+                                        ("violin.mid", [Note(67, 0, 480)], [CC(64, 127, 0)], "no piano plays in the file")):
+        midi = write_midi(tmp_path / name, notes, controls, programs=[(0, 40)] if name == "violin.mid" else [])
+        capsys.readouterr()
+        assert main(["plot", str(midi)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {midi}: {said}") and err.count("\n") == 1, err
+        assert not midi.with_suffix(".png").exists()
+
+
 def drawn_columns(roll: Path) -> list[tuple[int, int]]:
     """The runs of pixel columns (first, last) where a note is drawn in a roll's keys area (viridis at velocity 100:
     green over red; the pedal lanes and colour bar left out)."""

@@ -622,6 +622,51 @@ def test_evaluate_overwrite_removes_the_earlier_reports_files_and_no_others(repo
     assert (out / "audio" / "pieces" / "piece.mid").exists() and (out / "audio" / "pieces" / "piece.wav").exists()
 
 
+def test_evaluate_overwrite_removes_the_audio_folder_it_emptied_never_a_users_file_in_it(report, monkeypatch, tmp_path):
+    """`tsm evaluate … --overwrite` of a report with audio by one without (no --wav this time) removed the earlier
+    report's WAVs and left their audio/ folder behind, empty; now the folder goes with them, where nothing else is in
+    it: a file of the user's there keeps it, untouched."""
+    import json
+
+    def writes(generated, real, out_dir, **kwargs):  # the new report: a roll, and no audio
+        (Path(out_dir) / "report.json").write_text(json.dumps({"samples": [{"roll": str(Path(out_dir) / "figures" /
+                                                                                         "roll_new.png"), "audio": None}]}))
+        return report[0]
+    monkeypatch.setattr(report_module, "evaluate_generated", writes)
+    for mine in (None, "my take.wav"):
+        out = tmp_path / ("with mine" if mine else "r")
+        (out / "audio").mkdir(parents=True)
+        (out / "audio" / "sample_0.wav").write_bytes(b"RIFF")
+        if mine:
+            (out / "audio" / mine).write_bytes(b"my own")
+        (out / "report.json").write_text(json.dumps({"samples": [{"audio": str(out / "audio" / "sample_0.wav")}]}))
+        (out / "report.html").write_text("the earlier report")
+        assert main(["evaluate", str(tmp_path), "--real", "C", "-o", str(out), "--overwrite"]) == 0
+        assert not (out / "audio" / "sample_0.wav").exists()
+        if mine:
+            assert sorted(p.name for p in (out / "audio").iterdir()) == [mine]
+            assert (out / "audio" / mine).read_bytes() == b"my own"
+        else:
+            assert not (out / "audio").exists() and (out / "report.json").is_file()
+
+
+def test_a_wav_fluidsynth_failed_to_write_leaves_no_empty_audio_folder(generated, monkeypatch, tmp_path):
+    """FluidSynth failing on a file (the report then says why it has no audio) left the audio/ folder made for its WAV
+    behind, empty; a folder that was there before is left as it was."""
+    from timestepmusic.evaluate import audio
+
+    monkeypatch.setattr(audio, "find_fluidsynth", lambda: shutil.which("false"))  # (exits 1, writing nothing)
+    monkeypatch.setattr(audio, "find_soundfont", lambda soundfont=None: tmp_path / "font.sf2")
+    out = tmp_path / "out"
+    wav, why = _audio_for(generated / "sample_0.mid", out, True, None)
+    assert wav is None and "fluidsynth failed" in why
+    assert out.is_dir() and not (out / "audio").exists()
+    (out / "audio").mkdir()
+    (out / "audio" / "mine.wav").write_bytes(b"my own")
+    wav, why = _audio_for(generated / "sample_0.mid", out, True, None)
+    assert wav is None and [p.name for p in (out / "audio").iterdir()] == ["mine.wav"]
+
+
 @pytest.mark.parametrize("written_to", ["r", "/somewhere/it/was/before/r"])
 def test_evaluate_overwrite_removes_the_earlier_reports_files_written_from_another_folder_or_moved(
         written_to, report, monkeypatch, tmp_path):

@@ -47,6 +47,8 @@ def bad_midi() -> dict[str, tuple[bytes, str]]:
         "out_of_range": (midi_bytes([Note(10, 0, 240), Note(120, 240, 480)]),
                          "no piano notes (pitch 21–108) in the file; its notes: 2 beyond the piano's keys"),
         "no_notes": (midi_bytes([]), "no piano notes"),
+        "violin_only": (midi_bytes([Note(67, 0, 480), Note(69, 480, 960)], programs=[(0, 40)]),
+                        "no piano plays in the file: its notes are all on other instruments' programs, 40 (strings)"),
         "note_offs_only": (_note_offs_only(), "no piano notes"),
         "huge_tick": (midi_bytes([Note(60, 0, 100), Note(62, 2**27, 2**27 + 100)]), "implausible timing"),
         "slow_tempo": (midi_bytes([Note(60, 0, 100), Note(62, 480 * 2000, 480 * 2001)], tempos=((0, 2**24 - 1),)),
@@ -625,7 +627,8 @@ def test_a_number_of_pieces_out_of_range_is_refused_before_anything_is_made(n, t
 @pytest.mark.parametrize("flag", ["--prompt", "--like"])
 def test_a_performance_given_is_named_after_its_flag_alike_whatever_is_wrong_with_it(flag, bad_folder, tmp_path, capsys):
     """'--prompt FILE: why', whether the file is not there or is no usable MIDI (one said '--prompt: FILE: why')."""
-    for name, why in (("missing.mid", "no such file"), ("zero_byte.mid", "empty file"), ("text.mid", "not a MIDI file")):
+    for name, why in (("missing.mid", "no such file"), ("zero_byte.mid", "empty file"), ("text.mid", "not a MIDI file"),
+                      ("violin_only.mid", "no piano plays in the file")):  # (a violin's part: not continued as piano)
         given = bad_folder / name
         assert main(["generate", flag, str(given), "-n", "1", "-o", str(tmp_path / "out")]) == 2
         assert one_line_error(capsys).startswith(f"error: {flag} {given}: {why}")

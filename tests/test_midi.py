@@ -179,14 +179,23 @@ def test_a_voice_switched_to_on_the_pianos_channel_is_read_with_its_pedal(tmp_pa
     assert drops.other_instrument_notes == 0
 
 
-def test_a_file_played_on_one_other_instrument_is_read_whole(tmp_path):
-    # no piano beside it: the player's own recording on another voice (an electric organ, 16) keeps its notes, and an
-    # electric piano (4) is the piano where no grand plays
+def test_a_file_no_piano_plays_in_is_refused_not_read_as_piano(tmp_path):
+    # an electric piano (4) is the piano where no grand plays; a file whose notes are all another instrument's (a
+    # violin's part, 40; an organ's, 16) was read whole as piano playing, and prepare learnt it as piano: refused in
+    # one line naming its programs, and a file of drums alone as before (no piano notes)
     events, drops = read(tmp_path, [Note(60, 0, 480), Note(64, 0, 480, channel=1)], programs=[(0, 4), (1, 48)],
                          name="epiano.mid")
     assert events.ids.tolist() == [60 - 21] and drops.other_instrument_notes == 1
-    events, drops = read(tmp_path, [Note(60, 0, 480), Note(64, 0, 480, channel=1)], programs=[(0, 16), (1, 16)])
-    assert events.ids.tolist() == [60 - 21, 64 - 21] and drops.other_instrument_notes == 0
+    for programs, said in (([(0, 40), (1, 40)], "40 (strings)"), ([(0, 16), (1, 52)], "16 (organ), 52 (ensemble)")):
+        with pytest.raises(ValueError) as info:
+            read(tmp_path, [Note(60, 0, 480), Note(64, 0, 480, channel=1)], programs=programs, name="other.mid")
+        message = str(info.value)
+        assert message.startswith(f"{tmp_path / 'other.mid'}: no piano plays in the file: ") and "\n" not in message
+        assert f"programs, {said}, none on a piano's" in message
+    with pytest.raises(ValueError, match="no piano notes .*; its notes: 1 on the drum channel"):
+        read(tmp_path, [Note(38, 0, 240, channel=9)], programs=[(9, 40)], name="drums.mid")
+    events, _ = read(tmp_path, [Note(60, 0, 480), Note(64, 0, 480, channel=1)], programs=[(1, 40)], name="duo.mid")
+    assert events.ids.tolist() == [60 - 21]  # (a piano beside the violin, on a channel without a program change: read)
 
 
 def test_keyboard_edges_are_kept(tmp_path):

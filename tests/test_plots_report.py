@@ -323,6 +323,30 @@ def test_tsm_plot_says_which_notes_of_the_file_it_does_not_draw(tmp_path, caplog
     assert f"{midi}: notes left out: 1" in caplog.text and (tmp_path / "roll.png").is_file()
 
 
+def test_tsm_plot_draws_a_file_of_pedals_alone_and_refuses_one_of_nothing_in_one_line(tmp_path, capsys):
+    """A pianist checking their pedalling plots a file of pedal messages and no notes: plot refused it ('no piano
+    notes'); now it draws the pedal lanes under an empty keyboard. A file of neither is still one line, and so is a
+    file no piano plays in (a violin's part)."""
+    from midi_factory import CC, Note, write_midi
+
+    pedals = write_midi(tmp_path / "pedals.mid", [], [CC(64, 127, 0), CC(64, 0, 960), CC(67, 100, 480), CC(67, 0, 1440)])
+    assert main(["plot", str(pedals), "-o", str(tmp_path / "pedals.png")]) == 0
+    assert drawn_columns(tmp_path / "pedals.png") == []  # no note
+    pixels = image.imread(tmp_path / "pedals.png")[:, :1090, :3]  # [rows, columns, RGB]
+    for colour in ("tab:blue", "tab:green"):  # the damper's and the soft pedal's fill (alpha 0.35 over white)
+        fill = 0.35 * np.array(to_rgb(colour)) + 0.65
+        assert (np.abs(pixels - fill).max(axis=-1) < 0.03).sum() > 5000, colour
+    for name, notes, controls, said in (("nothing.mid", [], [], "no piano notes (pitch 21–108) and no pedal pressed"),
+                                        ("up.mid", [], [CC(64, 0, 0)], "no piano notes (pitch 21–108) and no pedal pressed"),
+                                        ("violin.mid", [Note(67, 0, 480)], [CC(64, 127, 0)], "no piano plays in the file")):
+        midi = write_midi(tmp_path / name, notes, controls, programs=[(0, 40)] if name == "violin.mid" else [])
+        capsys.readouterr()
+        assert main(["plot", str(midi)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {midi}: {said}") and err.count("\n") == 1, err
+        assert not midi.with_suffix(".png").exists()
+
+
 def drawn_columns(roll: Path) -> list[tuple[int, int]]:
     """The runs of pixel columns (first, last) where a note is drawn in a roll's keys area (viridis at velocity 100:
     green over red; the pedal lanes and colour bar left out)."""
@@ -596,6 +620,51 @@ def test_evaluate_overwrite_removes_the_earlier_reports_files_and_no_others(repo
     assert not (out / "figures" / "roll_old.png").exists() and not (out / "audio" / "old.wav").exists()
     assert (out / "figures" / "roll_both.png").exists() and (out / "figures" / "mine.png").exists()
     assert (out / "audio" / "pieces" / "piece.mid").exists() and (out / "audio" / "pieces" / "piece.wav").exists()
+
+
+def test_evaluate_overwrite_removes_the_audio_folder_it_emptied_never_a_users_file_in_it(report, monkeypatch, tmp_path):
+    """`tsm evaluate … --overwrite` of a report with audio by one without (no --wav this time) removed the earlier
+    report's WAVs and left their audio/ folder behind, empty; now the folder goes with them, where nothing else is in
+    it: a file of the user's there keeps it, untouched."""
+    import json
+
+    def writes(generated, real, out_dir, **kwargs):  # the new report: a roll, and no audio
+        (Path(out_dir) / "report.json").write_text(json.dumps({"samples": [{"roll": str(Path(out_dir) / "figures" /
+                                                                                         "roll_new.png"), "audio": None}]}))
+        return report[0]
+    monkeypatch.setattr(report_module, "evaluate_generated", writes)
+    for mine in (None, "my take.wav"):
+        out = tmp_path / ("with mine" if mine else "r")
+        (out / "audio").mkdir(parents=True)
+        (out / "audio" / "sample_0.wav").write_bytes(b"RIFF")
+        if mine:
+            (out / "audio" / mine).write_bytes(b"my own")
+        (out / "report.json").write_text(json.dumps({"samples": [{"audio": str(out / "audio" / "sample_0.wav")}]}))
+        (out / "report.html").write_text("the earlier report")
+        assert main(["evaluate", str(tmp_path), "--real", "C", "-o", str(out), "--overwrite"]) == 0
+        assert not (out / "audio" / "sample_0.wav").exists()
+        if mine:
+            assert sorted(p.name for p in (out / "audio").iterdir()) == [mine]
+            assert (out / "audio" / mine).read_bytes() == b"my own"
+        else:
+            assert not (out / "audio").exists() and (out / "report.json").is_file()
+
+
+def test_a_wav_fluidsynth_failed_to_write_leaves_no_empty_audio_folder(generated, monkeypatch, tmp_path):
+    """FluidSynth failing on a file (the report then says why it has no audio) left the audio/ folder made for its WAV
+    behind, empty; a folder that was there before is left as it was."""
+    from timestepmusic.evaluate import audio
+
+    monkeypatch.setattr(audio, "find_fluidsynth", lambda: shutil.which("false"))  # (exits 1, writing nothing)
+    monkeypatch.setattr(audio, "find_soundfont", lambda soundfont=None: tmp_path / "font.sf2")
+    out = tmp_path / "out"
+    wav, why = _audio_for(generated / "sample_0.mid", out, True, None)
+    assert wav is None and "fluidsynth failed" in why
+    assert out.is_dir() and not (out / "audio").exists()
+    (out / "audio").mkdir()
+    (out / "audio" / "mine.wav").write_bytes(b"my own")
+    wav, why = _audio_for(generated / "sample_0.mid", out, True, None)
+    assert wav is None and [p.name for p in (out / "audio").iterdir()] == ["mine.wav"]
 
 
 @pytest.mark.parametrize("written_to", ["r", "/somewhere/it/was/before/r"])

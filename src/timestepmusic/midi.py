@@ -22,7 +22,7 @@ import symusic
 
 from .midi_bytes import PEDALS, keep_unreleased, pedal_controls, scan
 from .pedal_cc import pedal_bin, pedal_events, pressed_at_end
-from .piano_tracks import beside_piano, held_by
+from .piano_tracks import PIANOS, beside_piano, held_by, played_by_no_piano
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,8 @@ READ_MAX_EVENTS_PER_SECOND = 400.0  # … and its densest events
 READER_VERSION = 4  # raised whenever reading a file yields other events (2: the pedals symusic drops, midi_bytes.scan;
 # an instrument layered with the piano left out; 3: a voice switched to on the piano's channel read, as before 2; 4: the
 # piano's pedal on a channel without notes read beside a layer with a pedal of its own, held_by)
-PIANOS = (range(4), range(8))  # General MIDI's pianos (grand, bright, electric grand, honky-tonk), then its piano family
-# (… electric pianos, harpsichord, clavinet): the voices read as the piano, the first of them a file plays (a track
-# without a program change is 0)
+# (not raised for a file where no piano plays, refused since, piano_tracks.played_by_no_piano: every file still read
+# gives the same events, so a corpus keeps its data and cache; a parse-cache entry of such a file made before is still read)
 
 
 @dataclass
@@ -288,38 +287,49 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     return events.sorted(), drops
 
 
-def no_piano_notes(path: str | Path, drops: DropCounts, unreleased: int = 0) -> str:
+def no_piano_notes(path: str | Path, drops: DropCounts, unreleased: int = 0, pedals_alone: bool = False) -> str:
     """Why a file without a piano note is refused, in one line: where what notes it has are (`unreleased`: notes
-    struck and never released, which the parser drops)."""
+    struck and never released, which the parser drops); `pedals_alone`: a reader that takes a file of pedals alone
+    (tsm plot) found none pressed either."""
     left_out = ", ".join(filter(None, [drops.notes_left_out(), unreleased and never_released(unreleased)]))
-    return f"{path}: no piano notes (pitch 21–108) in the file" + (f"; its notes: {left_out}" if left_out else "")
+    return (f"{path}: no piano notes (pitch 21–108) {'and no pedal pressed ' if pedals_alone else ''}in the file"
+            + (f"; its notes: {left_out}" if left_out else ""))
 
 
 def piano_events(score: symusic.Score, path: str | Path, *, pedal_bins: int = 4, data: bytes | None = None,
                  file_pedals: dict[str, np.ndarray] | None = None, unreleased: int = 0,
-                 held_at_end: list[int] | None = None) -> tuple[Events, DropCounts]:
+                 held_at_end: list[int] | None = None, pedals_alone: bool = False) -> tuple[Events, DropCounts]:
     """score_to_events of the `score` read from `path` (`held_at_end`: score_to_events'); ValueError naming the file
-    where it has no piano note (no_piano_notes, with the `unreleased` notes the parser dropped)."""
+    where no piano plays in it (its notes all on other instruments' programs: played_by_no_piano), or it has no piano
+    note (no_piano_notes, with the `unreleased` notes the parser dropped), unless `pedals_alone` and it has a pedal
+    pressed (tsm plot: a pianist's pedalling drawn without notes)."""
+    other_voices = played_by_no_piano(score)
+    if other_voices is not None:  # (not read as a piano's: a violin's part learnt as piano playing)
+        raise ValueError(f"{path}: {other_voices}")
     events, drops = score_to_events(score, pedal_bins=pedal_bins, data=data, file_pedals=file_pedals,
                                     held_at_end=held_at_end)
-    if not events.is_note.any():
-        raise ValueError(no_piano_notes(path, drops, unreleased))
+    if not events.is_note.any() and not (pedals_alone and len(events)):
+        raise ValueError(no_piano_notes(path, drops, unreleased, pedals_alone))
     return events, drops
 
 
 def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = READ_MAX_SECONDS,
-                max_events_per_second: float = READ_MAX_EVENTS_PER_SECOND) -> tuple[Events, DropCounts]:
-    """MIDI file → events. Raises ValueError naming the file when it is unusable, has no piano notes, or
-    has implausible timing (see `check_timing`; the defaults are those of EventsConfig); a note struck and never
-    released (left out: the parser drops it) is said in a warning."""
+                max_events_per_second: float = READ_MAX_EVENTS_PER_SECOND,
+                pedals_alone: bool = False) -> tuple[Events, DropCounts]:
+    """MIDI file → events. Raises ValueError naming the file when it is unusable, no piano plays in it, it has no
+    piano notes (`pedals_alone`: nor a pedal pressed, as tsm plot reads a file), or it has implausible timing (see
+    `check_timing`; the defaults are those of EventsConfig); a note struck and never released (left out: the parser
+    drops it) is said in a warning."""
     return events_from_bytes(file_bytes(path), path, pedal_bins=pedal_bins, max_seconds=max_seconds,
-                             max_events_per_second=max_events_per_second)
+                             max_events_per_second=max_events_per_second, pedals_alone=pedals_alone)
 
 
 def events_from_bytes(data: bytes, path: str | Path, *, pedal_bins: int = 4, max_seconds: float = READ_MAX_SECONDS,
-                      max_events_per_second: float = READ_MAX_EVENTS_PER_SECOND) -> tuple[Events, DropCounts]:
+                      max_events_per_second: float = READ_MAX_EVENTS_PER_SECOND,
+                      pedals_alone: bool = False) -> tuple[Events, DropCounts]:
     """read_events of a file whose bytes `data` were read already (from `path`, named in its errors)."""
-    return _checked_events(score_from_bytes(data, path), data, path, pedal_bins, max_seconds, max_events_per_second)
+    return _checked_events(score_from_bytes(data, path), data, path, pedal_bins, max_seconds, max_events_per_second,
+                           pedals_alone=pedals_alone)
 
 
 def read_prompt(path: str | Path, *, pedal_bins: int = 4) -> tuple[Events, DropCounts, FileGrid, tuple[int, ...]]:
@@ -344,14 +354,15 @@ def never_released(unreleased: int) -> str:
 
 def _checked_events(score: symusic.Score, data: bytes, path: str | Path, pedal_bins: int, max_seconds: float,
                     max_events_per_second: float, held_at_end: list[int] | None = None,
-                    kept: int = 0) -> tuple[Events, DropCounts]:
+                    kept: int = 0, pedals_alone: bool = False) -> tuple[Events, DropCounts]:
     """read_events of the `score` read from `path` (named in its errors), whose bytes are `data` (the pedals symusic
     leaves out are read from them, and the notes struck and never released counted; `held_at_end`: score_to_events';
-    `kept`: how many of those notes `score` holds, keep_unreleased's, said as held to its end)."""
+    `kept`: how many of those notes `score` holds, keep_unreleased's, said as held to its end; `pedals_alone`:
+    piano_events')."""
     file_pedals, unreleased = scan(data)  # (one walk over the bytes for both)
     unreleased -= kept
     events, drops = piano_events(score, path, pedal_bins=pedal_bins, file_pedals=file_pedals, unreleased=unreleased,
-                                 held_at_end=held_at_end)
+                                 held_at_end=held_at_end, pedals_alone=pedals_alone)
     check_timing(events, path, max_seconds, max_events_per_second)
     if unreleased:
         log.warning("%s: notes left out: %s", path, never_released(unreleased))

@@ -3,6 +3,26 @@ beside the piano (a layer or split) is left out, and its pedal is not read again
 from __future__ import annotations
 
 import numpy as np
+import symusic
+
+PIANOS = (range(4), range(8))  # General MIDI's pianos (grand, bright, electric grand, honky-tonk), then its piano family
+# (… electric pianos, harpsichord, clavinet): the voices read as the piano, the first of them a file plays (a track
+# without a program change is 0)
+FAMILIES = ("piano", "chromatic percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass", "reed", "pipe",
+            "synth lead", "synth pad", "synth effects", "ethnic", "percussive", "sound effects")  # General MIDI's, 8 each
+
+
+def played_by_no_piano(score: symusic.Score) -> str | None:
+    """Where a file's notes are all played by other instruments than a piano (every track with notes, but the drum
+    channel's, under a program outside PIANOS: a violin's 40, a choir's 52), why it is not read as piano, in words;
+    None where some track plays a piano program (or none has notes, and the reader says so)."""
+    played = sorted({int(t.program) for t in score.tracks if not t.is_drum and len(t.notes)})
+    if not played or any(program in PIANOS[-1] for program in played):
+        return None
+    voices = ", ".join(f"{program} ({FAMILIES[program // 8]})" for program in played)
+    return (f"no piano plays in the file: its notes are all on other instruments' programs, {voices}, none on a "
+            f"piano's (General MIDI's 0–{PIANOS[-1][-1]}, counted from 0; a track without a program change is 0): give "
+            "its tracks a piano's program to read it as piano")
 
 
 def held_by(raw: dict[str, np.ndarray], tracks: list[dict[str, np.ndarray]]) -> np.ndarray:

@@ -162,7 +162,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         _refuse_read_only_beside(targets)
     for midi, roll in targets.items():
         try:  # a bad file (or a part past its end) among several is reported and skipped; alone, the command's error
-            events, drops = read_events(midi, pedal_bins=args.pedal_bins)
+            events, drops = read_events(midi, pedal_bins=args.pedal_bins, pedals_alone=True)  # (pedalling alone: drawn)
             said_left_out(str(midi), drops)  # (drums, a layered voice, notes beyond the keys: not drawn)
             written = render_part(midi, events, roll, span, args.wav, args.soundfont)
         except ValueError as e:
@@ -290,7 +290,7 @@ def render_part(midi: str, events, roll: Path, span: tuple[float, float | None] 
     written = render_outputs(midi, events, png=True, png_path=roll, title=title, span=(span[0], to_s),
                              continuation_s=seam_s, marks=marks)  # (those in the span drawn: plots.plot_roll)
     if wav:
-        every_depth, _ = read_events(midi, pedal_bins=0)  # (as the whole file's audio plays its pedals)
+        every_depth, _ = read_events(midi, pedal_bins=0, pedals_alone=True)  # (as the whole file's audio plays its pedals)
         part = release_by(window(every_depth, span[0], to_s), to_s - span[0])
         with tempfile.TemporaryDirectory() as tmp:
             part_midi = write_events(part, Path(tmp) / Path(midi).name)

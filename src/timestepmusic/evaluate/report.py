@@ -18,6 +18,7 @@ from . import CLASSIFIER_REPEATS
 from .comparison import compared, plain
 from .excerpts import EXCERPT_SECONDS, ExcerptTable
 from .near_copies import COPY_THRESHOLD
+from .report_folder import remove_if_empty
 from .report_html import render_html
 from .stale import record_report
 
@@ -45,6 +46,7 @@ def _audio_for(midi: Path, out_dir: Path, wav: bool, soundfont, stem: str | None
         return None, "no audio: run `tsm evaluate … --wav` to render it with FluidSynth"
     from .audio import AudioUnavailable, render_wav, warn_unavailable
 
+    there = (out_dir / "audio").exists()
     try:
         return render_wav(midi, out_dir / "audio" / f"{stem or midi.stem}.wav", soundfont,
                           sample_rate=REPORT_SAMPLE_RATE), None
@@ -53,6 +55,8 @@ def _audio_for(midi: Path, out_dir: Path, wav: bool, soundfont, stem: str | None
         return None, f"no audio: {e}"
     except ValueError as e:
         log.warning("no audio for %s: %s", midi, e)
+        if not there:  # (made for the WAV FluidSynth failed to write: not left behind empty)
+            remove_if_empty(out_dir / "audio")
         return None, f"no audio: {e}"
 
 

@@ -68,6 +68,19 @@ def check_report_folder(out: str | Path, overwrite: bool, names: SettingNames) -
 
 def remove_left_behind(out: str | Path, earlier: set[Path]) -> None:
     """After a report replaced one in `out`: the earlier one's figures and audio (`earlier`, check_report_folder's) that
-    the new one did not write again, removed, so that none sits beside the new one's; nothing else."""
-    for path in earlier - written_by_report(Path(out)):
+    the new one did not write again, removed, so that none sits beside the new one's, and the folder they were in where
+    that leaves it empty (an audio/ of the earlier report's WAVs, where the new one has none); nothing else."""
+    gone = earlier - written_by_report(Path(out))
+    for path in gone:
         path.unlink(missing_ok=True)
+    for folder in {path.parent for path in gone}:
+        remove_if_empty(folder)
+
+
+def remove_if_empty(folder: Path) -> None:
+    """A report's folder (its figures/ or audio/) removed where it holds nothing; one that holds anything, a file of a
+    user's among them, is left as it is (rmdir refuses it), as is one that is not there."""
+    try:
+        folder.rmdir()
+    except OSError:  # (not empty, or not there)
+        pass

@@ -7,9 +7,10 @@ do. Written apart from `tsm evaluate`, bench/outside_view.py finds a 3-step figu
 tells them apart at 0.72. The event head hears only the last 12 events exactly (carry.RECENT), about a second of
 dense playing, so it cannot copy what it played three seconds ago; this lean copies it.
 How: the keys of the notes struck so far, in the order drawn (a prompt's, then each chunk's; notes struck in
-one start bin by key once their chunk is drawn, as SetBatch keeps them), the last WINDOW kept per piece. Before each note's key is drawn, the latest earlier
-place where the same FIGURE keys were struck in the same order names the key after them; that key's logit gets
-+E. Whether the event is a note keeps the network's odds; where no figure matches, every key does.
+one start bin by key once their chunk is drawn, as SetBatch keeps them), the last WINDOW kept per piece. Before each
+note's key is drawn, the latest earlier place where the same FIGURE keys were struck in the same order names the key
+after them; that key's logit gets +E. Whether the event is a note keeps the network's odds; where no figure matches,
+every key does.
 Shapes: S pieces, R rows (guided: each piece twice), W = WINDOW keys (−1: none yet, on the left).
 """
 from __future__ import annotations

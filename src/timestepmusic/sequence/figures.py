@@ -1,5 +1,6 @@
-"""Figures that come back (`ar.figure_echo`): where the last FIGURE notes struck were struck in that order before,
-within the last WINDOW notes, the key that followed them then is drawn at e^E times its odds, with no training.
+"""Figures that come back (`ar.figure_echo`): where the steps between the last FIGURE + 1 notes struck were played
+before, within the last WINDOW notes, the key that goes on as they went on then is drawn at e^E times its odds, with
+no training.
 
 Why: pianists repeat figures (an Alberti bass, an arpeggio, a motif and its answer); the drawn pieces almost never
 do. Written apart from `tsm evaluate`, bench/outside_view.py finds a 3-step figure of the top line played again in a
@@ -8,9 +9,9 @@ tells them apart at 0.72. The event head hears only the last 12 events exactly (
 dense playing, so it cannot copy what it played three seconds ago; this lean copies it.
 How: the keys of the notes struck so far, in the order drawn (a prompt's, then each chunk's; notes struck in
 one start bin by key once their chunk is drawn, as SetBatch keeps them), the last WINDOW kept per piece. Before each
-note's key is drawn, the latest earlier place where the same FIGURE keys were struck in the same order names the key
-after them; that key's logit gets +E. Whether the event is a note keeps the network's odds; where no figure matches,
-every key does.
+note's key is drawn, the latest earlier place where the same FIGURE steps (intervals, from any key) were played names
+the step after them, taken from the last key; that key's logit gets +E. Whether the event is a note keeps the
+network's odds; where no figure matches, or its step leaves the keyboard, every key does.
 Shapes: S pieces, R rows (guided: each piece twice), W = WINDOW keys (−1: none yet, on the left).
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 from ..batches import SetBatch
 from ..midi import NUM_KEYS
 
-FIGURE = 3  # notes in a figure
+FIGURE = 3  # steps in a figure (the intervals between 4 notes)
 WINDOW = 48  # notes kept: a figure is looked for among them
 
 
@@ -44,14 +45,20 @@ class DrawnFigures:
 
 
 def echoed(keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The keys struck so far [R, W] (−1: none) → the key that followed the latest earlier playing of the last
-    FIGURE keys [R], and whether there was one [R] (bool)."""
-    last = keys[:, -FIGURE:]  # [R, F]
-    windows = keys.unfold(1, FIGURE + 1, 1)  # [R, W − F, F + 1]: each earlier figure and the key after it
-    same = (windows[..., :FIGURE] == last[:, None, :]).all(-1) & (windows[..., FIGURE] >= 0)  # [R, W − F]
-    same &= (last >= 0).all(1, keepdim=True)
+    """The keys struck so far [R, W] (−1: none) → the key that continues the last FIGURE steps (the intervals between
+    the last FIGURE + 1 notes) as the latest earlier playing of those steps went on, from the last key [R], and whether
+    there was one on the keyboard [R] (bool). The same steps from another key count: a run, an arpeggio or a
+    sequence goes on as it went."""
+    steps = keys[:, 1:] - keys[:, :-1]  # [R, W − 1]
+    known = (keys[:, 1:] >= 0) & (keys[:, :-1] >= 0)  # [R, W − 1]: both notes struck
+    last = steps[:, -FIGURE:]  # [R, F]
+    windows = steps.unfold(1, FIGURE + 1, 1)  # [R, W − 1 − F, F + 1]: each earlier figure's steps and the step after
+    known_windows = known.unfold(1, FIGURE + 1, 1).all(-1)  # [R, W − 1 − F]
+    same = (windows[..., :FIGURE] == last[:, None, :]).all(-1) & known_windows  # [R, W − 1 − F]
+    same &= known[:, -FIGURE:].all(1, keepdim=True)
     place = (same.long() * torch.arange(1, same.shape[1] + 1, device=keys.device)).argmax(1)  # [R]: the latest
-    return windows[..., FIGURE].gather(1, place[:, None])[:, 0], same.any(1)
+    target = keys[:, -1] + windows[..., FIGURE].gather(1, place[:, None])[:, 0]  # [R]
+    return target, same.any(1) & (target >= 0) & (target < NUM_KEYS)
 
 
 def figure_lean(keys: torch.Tensor, strength: float, every_key: torch.Tensor) -> torch.Tensor:

@@ -656,6 +656,27 @@ def test_evaluate_wav_without_fluidsynth_says_so_before_comparing(report, monkey
     assert "no audio in the report: the `fluidsynth` program is not on PATH" in said_before[0]
 
 
+def test_generate_wav_without_fluidsynth_says_so_before_drawing(monkeypatch, tmp_path, caplog):
+    """generate --wav where FluidSynth is missing said so only once the first batch was drawn (a batch of minutes
+    is drawn at once); now before the model draws, once, and the MIDI files are written as before."""
+    from timestepmusic import draws
+    from timestepmusic.evaluate import audio
+
+    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+    monkeypatch.setattr(audio, "_warned", set())  # as in a fresh process
+    drawing, said_before = draws.drawn_in_batches, []
+
+    def draws_after_saying(*args, **kwargs):
+        said_before.append(caplog.text)
+        return drawing(*args, **kwargs)
+    monkeypatch.setattr(draws, "drawn_in_batches", draws_after_saying)
+    with caplog.at_level("WARNING"):
+        assert main(["generate", "-n", "2", "--seconds", "1", "--wav", "-q", "-o", str(tmp_path / "out")]) == 0
+    assert "no WAV files: the `fluidsynth` program is not on PATH" in said_before[0]
+    assert caplog.text.count("apt-get install fluidsynth") == 1  # once, not again as the files are written
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["sample_0_000.mid", "sample_0_001.mid"]
+
+
 def test_tsm_evaluate_reports_an_empty_folder_as_an_error(corpus, tmp_path, capsys):
     (tmp_path / "nothing").mkdir()
     assert main(["evaluate", str(tmp_path / "nothing"), "--real", str(corpus.root), "-o", str(tmp_path / "x")]) == 2

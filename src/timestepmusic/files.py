@@ -152,12 +152,12 @@ def named(names: list[str], shown: int = 4) -> str:
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
-def refuse_existing(paths: list[Path], overwrite: bool) -> None:
+def refuse_existing(paths: list[Path], overwrite: bool, instead: str = "give another name") -> None:
     """Raise ValueError (one line) if any of `paths` exists and `overwrite` was not given: nothing a user made is
-    replaced silently."""
+    replaced silently. `instead`: what else to give, where the names were not given (plot: -o)."""
     there = [p for p in paths if p.exists()]
     if there and not overwrite:
-        raise ValueError(f"{there[0]} is there already; give another name, or --overwrite to replace it")
+        raise ValueError(f"{there[0]} is there already; {instead}, or --overwrite to replace it")
 
 
 @contextmanager

@@ -121,7 +121,7 @@ def held_lock(path: str | Path, busy: str, where: str | None = None) -> Iterator
         except OSError as e:
             if where is not None and e.errno in (errno.EEXIST, errno.ENOTDIR):  # (as the CLI says an OSError)
                 raise ValueError(f"{e.filename}: cannot write or read here: " + (
-                    "exists and is a file, not a folder" if e.errno == errno.EEXIST else
+                    there_not_a_folder(e.filename) if e.errno == errno.EEXIST else
                     "a part of this path is a file, not a folder")) from e
             if where is None or e.errno not in NOT_WRITABLE:
                 raise
@@ -145,6 +145,13 @@ def held_lock(path: str | Path, busy: str, where: str | None = None) -> Iterator
         if fcntl is not None:
             path.unlink(missing_ok=True)
         lock.close()
+
+
+def there_not_a_folder(path: str | Path) -> str:
+    """Why a folder cannot be made at `path`, which is there (EEXIST): a file, or a link to nowhere (a dangling link
+    was called a file)."""
+    return ("a link to nowhere, not a folder" if os.path.islink(path) and not os.path.exists(path) else
+            "exists and is a file, not a folder")
 
 
 def named(names: list[str], shown: int = 4) -> str:

@@ -803,6 +803,18 @@ def test_an_out_folder_that_is_a_file_is_named_as_the_flag(tmp_path, capsys, com
     assert roll.read_bytes() == b"mine"
 
 
+@pytest.mark.parametrize("command", ["generate", "evaluate", "plot"])
+def test_an_out_folder_that_is_a_link_to_nowhere_is_named_as_one(tmp_path, capsys, command):
+    """-o LINK where LINK is a symbolic link whose target is gone was said to 'exist and be a file'."""
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    argv = {"generate": ["generate", "-n", "1", "--seconds", "1", "-o", str(tmp_path / "gone")],
+            "evaluate": ["evaluate", str(tmp_path), "--real", str(tmp_path), "-o", str(tmp_path / "gone")],
+            "plot": ["plot", str(write_piece(tmp_path / "a.mid")), "-o", f"{tmp_path / 'gone'}/"]}
+    assert main(argv[command]) == 2
+    assert one_line_error(capsys) == f"error: {tmp_path / 'gone'}: cannot write or read here: a link to nowhere, not a folder"
+    assert not (tmp_path / "nowhere").exists()
+
+
 def test_a_soundfont_that_is_a_folder_is_named_as_one(tmp_path, capsys):
     """--soundfont FOLDER said 'no such file' of a folder that is there."""
     assert main(["generate", "-n", "1", "--wav", "--soundfont", str(tmp_path), "-o", str(tmp_path / "out")]) == 2

@@ -1208,6 +1208,26 @@ def test_the_roll_of_a_long_prompts_continuation_shows_the_seam(events_run, tmp_
     assert drawn[-1]["span"] is None  # a short prompt: the whole file
 
 
+def test_ctrl_c_as_a_file_is_written_names_what_the_folder_holds(events_run, tmp_path, capsys, monkeypatch):
+    """Ctrl-C as generate --overwrite wrote its first file, once that file was on disk but before write_held
+    returned (it then read the notes back at their ticks), said the file was still the earlier run's when it held
+    the new piece; now the file is written last: said written, or left as the earlier run's, as it is."""
+    import timestepmusic.midi_write as midi_module
+    from timestepmusic.markers import made_by_marker
+
+    assert main(["generate", "--model", str(events_run), "-n", "2", "--seconds", "1", "-q", "-o", str(tmp_path)]) == 0
+    capsys.readouterr()
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(midi_module, "at_written_ticks", ctrl_c)
+    assert main(["generate", "--model", str(events_run), "-n", "2", "--seconds", "2", "--overwrite", "-q", "-o",
+                 str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted after writing 0 of 2 MIDI file(s); still the earlier run's: sample_0_000.mid" in err
+    assert "--seconds 1 " in made_by_marker(tmp_path / "sample_0_000.mid")  # as said: the earlier run's
+
+
 def test_the_python_generate_reads_what_the_cli_reads(tiny_corpus, tmp_path):
     """generate() takes a prompt's path and the style and key as their text, as the CLI's flags do; a misspelled
     option is named with the nearest one, before anything is drawn; prepare() takes one source as it is."""

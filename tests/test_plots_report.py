@@ -433,6 +433,23 @@ def test_plot_and_reconstruct_do_not_replace_a_file_unasked(tmp_path, capsys):
     assert f"skipped {own}: not a MIDI file" in captured.err and str(own) in captured.out
 
 
+def test_plot_of_a_folder_whose_rolls_are_there_says_what_to_give(tmp_path, capsys):
+    """`tsm plot out/` after `generate --png -o out/` was told "give another name", though no name was given (each
+    roll is named for its MIDI file): now -o, where rolls may go instead; a name given is still told to change."""
+    for name in ("a.mid", "b.mid"):
+        write_events(hand_made()[0], tmp_path / "out" / name)
+    assert main(["plot", str(tmp_path / "out")]) == 0
+    said = []
+    for argv in ([str(tmp_path / "out")], [str(tmp_path / "out" / "a.mid")],
+                 [str(tmp_path / "out" / "a.mid"), "-o", str(tmp_path / "out" / "b.png")]):
+        assert main(["plot", *argv]) == 2
+        said += capsys.readouterr().err.strip().splitlines()
+    folder, one, named = said  # (one line each)
+    assert "there already; give -o FOLDER/ to draw elsewhere, or --overwrite" in folder
+    assert "there already; give -o ROLL.png or -o FOLDER/ to draw elsewhere, or --overwrite" in one
+    assert "b.png is there already; give another name, or --overwrite" in named
+
+
 def test_plot_writes_where_told_and_names_o_where_beside_the_file_is_read_only(tmp_path, monkeypatch, capsys):
     """A read-only dataset (or the shipped files): `-o`/`--out FOLDER/` puts the rolls there, the MIDI file's folder
     untouched, and refuses one there already unless --overwrite; without it, a folder that cannot be written is one
@@ -723,6 +740,27 @@ def test_evaluate_wav_without_fluidsynth_says_so_before_comparing(report, monkey
     with caplog.at_level("WARNING"):
         assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path / "r"), "--wav"]) == 0
     assert "no audio in the report: the `fluidsynth` program is not on PATH" in said_before[0]
+
+
+def test_generate_wav_without_fluidsynth_says_so_before_drawing(monkeypatch, tmp_path, caplog):
+    """generate --wav where FluidSynth is missing said so only once the first batch was drawn (a batch of minutes
+    is drawn at once); now before the model draws, once, and the MIDI files are written as before."""
+    from timestepmusic import draws
+    from timestepmusic.evaluate import audio
+
+    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+    monkeypatch.setattr(audio, "_warned", set())  # as in a fresh process
+    drawing, said_before = draws.drawn_in_batches, []
+
+    def draws_after_saying(*args, **kwargs):
+        said_before.append(caplog.text)
+        return drawing(*args, **kwargs)
+    monkeypatch.setattr(draws, "drawn_in_batches", draws_after_saying)
+    with caplog.at_level("WARNING"):
+        assert main(["generate", "-n", "2", "--seconds", "1", "--wav", "-q", "-o", str(tmp_path / "out")]) == 0
+    assert "no WAV files: the `fluidsynth` program is not on PATH" in said_before[0]
+    assert caplog.text.count("apt-get install fluidsynth") == 1  # once, not again as the files are written
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["sample_0_000.mid", "sample_0_001.mid"]
 
 
 def test_tsm_evaluate_reports_an_empty_folder_as_an_error(corpus, tmp_path, capsys):

@@ -59,6 +59,10 @@ def _os_error(e: OSError) -> str:
             "not a folder", errno.EISDIR: "is a folder, not a file", errno.EACCES: "permission denied",
             errno.ENOSPC: "no space left on the device", errno.EROFS: "read-only file system"}.get(e.errno)
     path = e.filename if e.filename is not None else ""
+    if path and e.errno == errno.EEXIST:
+        from .files import there_not_a_folder
+
+        what = there_not_a_folder(path)
     return f"{path}: cannot write or read here: {what or e.strerror or e}" if path else f"{e.strerror or e}"
 
 

@@ -121,7 +121,7 @@ def held_lock(path: str | Path, busy: str, where: str | None = None) -> Iterator
         except OSError as e:
             if where is not None and e.errno in (errno.EEXIST, errno.ENOTDIR):  # (as the CLI says an OSError)
                 raise ValueError(f"{e.filename}: cannot write or read here: " + (
-                    "exists and is a file, not a folder" if e.errno == errno.EEXIST else
+                    there_not_a_folder(e.filename) if e.errno == errno.EEXIST else
                     "a part of this path is a file, not a folder")) from e
             if where is None or e.errno not in NOT_WRITABLE:
                 raise
@@ -147,17 +147,24 @@ def held_lock(path: str | Path, busy: str, where: str | None = None) -> Iterator
         lock.close()
 
 
+def there_not_a_folder(path: str | Path) -> str:
+    """Why a folder cannot be made at `path`, which is there (EEXIST): a file, or a link to nowhere (a dangling link
+    was called a file)."""
+    return ("a link to nowhere, not a folder" if os.path.islink(path) and not os.path.exists(path) else
+            "exists and is a file, not a folder")
+
+
 def named(names: list[str], shown: int = 4) -> str:
     """Files' names in one line: the first `shown`, and how many more ("a.mid, b.mid and 3 more")."""
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
-def refuse_existing(paths: list[Path], overwrite: bool) -> None:
+def refuse_existing(paths: list[Path], overwrite: bool, instead: str = "give another name") -> None:
     """Raise ValueError (one line) if any of `paths` exists and `overwrite` was not given: nothing a user made is
-    replaced silently."""
+    replaced silently. `instead`: what else to give, where the names were not given (plot: -o)."""
     there = [p for p in paths if p.exists()]
     if there and not overwrite:
-        raise ValueError(f"{there[0]} is there already; give another name, or --overwrite to replace it")
+        raise ValueError(f"{there[0]} is there already; {instead}, or --overwrite to replace it")
 
 
 @contextmanager

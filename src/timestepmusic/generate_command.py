@@ -80,6 +80,11 @@ def _generate(args: argparse.Namespace) -> int:
         return 0
     check_audio_flags(args)
     files = _files_to_write(args, request)
+    if args.wav:  # no FluidSynth: said now, not once the first batch is drawn (once: render_outputs' word is the same)
+        from .evaluate.audio import AudioUnavailable, audio_unavailable_reason, warn_unavailable
+
+        if (why := audio_unavailable_reason(args.soundfont)) is not None:
+            warn_unavailable("no WAV files", AudioUnavailable(why))
     gan = _loaded_model(args)
     seconds, ends_itself = _checked_against_model(args, gan)
     told = pieces_told(args, gan, seconds, ends_itself, request.key_path, request.tempo_path)

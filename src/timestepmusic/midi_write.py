@@ -218,9 +218,11 @@ def write_held(events: Events, path: str | Path, meta: FileMeta | None = None) -
     ids, start_tick, stop_tick, change_ticks = _written_ticks(events, meta, WRITE_TICKS_PER_QUARTER)  # [E] each, [K]
     score, kept = _score_and_kept(events, meta, WRITE_TICKS_PER_QUARTER, (ids, start_tick, stop_tick, change_ticks))
     data = score.dumps_midi()
+    held = at_written_ticks(events.take(kept), ids[kept], start_tick[kept], stop_tick[kept], score)  # (before the
+    # write, which is the last step: a Ctrl-C in this reading once left a file written that its caller had not heard of)
     with atomic_path(path) as tmp:  # a failed rename (a folder of that name) leaves nothing behind
         tmp.write_bytes(data)
-    return path, at_written_ticks(events.take(kept), ids[kept], start_tick[kept], stop_tick[kept], score)
+    return path, held
 
 
 def at_written_ticks(events: Events, ids: np.ndarray, start_tick: np.ndarray, stop_tick: np.ndarray,

@@ -151,7 +151,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
                          "to this one roll (the same name but for the folder or extension); plot them into separate "
                          "folders")
     written = [p for midi, roll in targets.items() for p in rendered_paths(midi, png=True, wav=args.wav, png_path=roll)]
-    refuse_existing(written, args.overwrite)
+    refuse_existing(written, args.overwrite, "give another name" if output is not None and not folder else  # (a
+                    "give another -o folder" if folder else  # roll beside each file: no name was given to change)
+                    "give -o FOLDER/ to draw elsewhere" if many else "give -o ROLL.png or -o FOLDER/ to draw elsewhere")
     named = Path(output) if output is not None and not folder else None  # (-o FILE.png: the name asked, replaced)
     for path in (p for p in written if p != named and p.exists() and not made_here(p)):  # (--overwrite: its own)
         what = "a roll" if path.suffix == ".png" else "audio"

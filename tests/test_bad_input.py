@@ -290,7 +290,8 @@ FROM_START = "where to start drawing, from the file's start, must be ≥ 0 (a '-
 
 def test_a_negative_time_to_evaluate_or_plot_is_said_as_typed(tmp_path, capsys):
     """evaluate --seconds and plot --from, --seconds read a clock time too: a negative one is said as typed, as
-    generate's is ('-1:00', where they said 'got -60'), with why, and nothing is written."""
+    generate's is ('-1:00', where they said 'got -60'), with why, and nothing is written; a time typed with spaces
+    around it (read without them) is said without them ('--from  -0:10 :')."""
     from timestepmusic.midi import Events
     from timestepmusic.midi_write import write_events
 
@@ -301,7 +302,9 @@ def test_a_negative_time_to_evaluate_or_plot_is_said_as_typed(tmp_path, capsys):
                        (["plot", str(played), "--from", "-0:10", "-o", str(out / "roll.png")],
                         f"error: --from -0:10: {FROM_START}\n"),
                        (["plot", str(played), "--seconds", "-0:10", "-o", str(out / "roll.png")],
-                        "error: --seconds -0:10: how long to draw must be > 0\n")):
+                        "error: --seconds -0:10: how long to draw must be > 0\n"),
+                       (["plot", str(played), "--from", " -0:10 ", "-o", str(out / "roll.png")],  # (as "$FROM" in a
+                        f"error: --from -0:10: {FROM_START}\n")):  # script may give it: read, and said, without spaces)
         assert main(argv) == 2
         assert capsys.readouterr().err == said
     assert not out.exists()

@@ -1457,6 +1457,26 @@ def test_a_pedal_pressed_as_the_prompts_last_message_is_down_where_the_continuat
     assert pedal_spans(prompt) == [(DAMPER_ID, 5.6, 7.5), (DAMPER_ID, 8.1, 8.25 + 0.33)]
 
 
+def test_a_pedal_pressed_as_the_last_notes_end_is_down_though_the_file_runs_on_after_them(tmp_path):
+    """The damper pressed as the prompt's last notes end (8 s), in a file whose tempo track runs on to 10 s (a
+    sequencer's marker or tempo event after the playing): the prompt is continued from its last note, and the press,
+    at that instant, was left out as pressed in the silence after it, so the continuation started with the damper up,
+    where one pressed 10 ms before, or in a file ending at 8 s, was down. Now it is down where the continuation
+    starts either way; one pressed after the last note (8.5 s) is still the silence's, left out."""
+    from timestepmusic.midi import DAMPER_ID
+
+    from midi_factory import CC, write_midi
+
+    runs_on = ((0, 500_000), (10 * SECOND, 500_000))  # (a tempo event at 10 s: the file's end)
+    for tick in (8 * SECOND - 10, 8 * SECOND):
+        path = write_midi(tmp_path / f"runs_on_{tick}.mid", line_to(8), [CC(64, 127, tick)], tempos=runs_on)
+        prompt, held = continued(path)
+        assert held == (DAMPER_ID,) and prompt_chunks(prompt) == 32, tick
+        assert [(i, round(end, 2)) for i, _, end in pedal_spans(prompt)] == [(DAMPER_ID, 8.33)], tick
+    later = write_midi(tmp_path / "later.mid", line_to(8), [CC(64, 127, int(8.5 * SECOND))], tempos=runs_on)
+    assert pedal_spans(continued(later)[0]) == []
+
+
 def prompt_chunks(prompt: Events) -> int:
     """How many chunks the model hears `prompt` as (where its continuation starts)."""
     from timestepmusic.prompts import prompt_chunks as chunks

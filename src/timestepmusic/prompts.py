@@ -89,11 +89,11 @@ def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = No
     """What a continuation of `prompt` goes on from: the prompt cut at `seconds` (--prompt-seconds: `prompt_until`;
     said where its last note before the cut ends SILENT_PROMPT_S or more before it), else ended where its last note
     ends (a file that runs on silent, to a controller, a pedal held or pressed again, or its end a minute later, is
-    not waited out; said where it runs on more than a second; a pedal down then rings on to its run's end, but not
-    long past where the continuation starts: the pianist's pedalling in the silence is not the continuation's). A pedal
-    of `held_ids` still down at the file's end (read_prompt's: never lifted, a recording stopped with it held) rings on
-    into the continuation, not lifted where the file ends (`held_past_end`). Said too where a 0.25 s chunk
-    holds more events than the model hears (ae.max_events): the file keeps them all, as played."""
+    not waited out; said where it runs on more than a second; a pedal down then, or pressed as it ends, rings on to its
+    run's end, but not long past where the continuation starts: the pianist's pedalling in the silence is not the
+    continuation's). A pedal of `held_ids` still down at the file's end (read_prompt's: never lifted, a recording
+    stopped with it held) rings on into the continuation, not lifted where the file ends (`held_past_end`). Said too
+    where a 0.25 s chunk holds more events than the model hears (ae.max_events): the file keeps them all, as played."""
     file_end_s = prompt.end_s
     if seconds is not None:
         prompt = prompt_until(prompt, seconds, ae.chunk_seconds, path)
@@ -106,8 +106,10 @@ def continued_prompt(prompt: Events, ae: Autoencoder, seconds: float | None = No
         warn(log, "%s: its last note ends at %s and the file runs on to %s with no key held: continued from its "
              "last note (--prompt-seconds %s continues after all of it)", path, seconds_text(last_s),
              seconds_text(prompt.end_s), cut_text(prompt.end_s))
-        # (a pedal down then rings on to its run's end, or held_past_end's; one pressed after it is left out)
-        prompt = ending_at(prompt.take(np.flatnonzero(prompt.start_s < last_s)), last_s)
+        # (a pedal down then, or pressed as the last note ends, rings on to its run's end, or held_past_end's; one
+        # pressed after it is left out)
+        kept = (prompt.start_s < last_s) | (~prompt.is_note & (prompt.start_s <= last_s))  # [E]
+        prompt = ending_at(prompt.take(np.flatnonzero(kept)), last_s)
     prompt = inside_its_last_chunk(prompt, ae.chunk_seconds)
     prompt = held_past_end(prompt, ae.chunk_seconds, file_end_s, held_ids, silence_left_out=silent)
     unheard = chunk_events(prompt, ae.chunk_seconds, ae.max_events).dropped
@@ -141,10 +143,10 @@ def held_past_end(prompt: Events, chunk_seconds: float, file_end_s: float, held_
     goes_on_s[list(GOES_ON_S)] = list(GOES_ON_S.values())
     reach_s = seam_s + goes_on_s[prompt.ids]  # [E]: where a pedal down at the seam is held to
     ends_s = prompt.start_s + prompt.duration_s  # [E]
-    # a press as the file's last message (read_prompt: of no length) is heard in the prompt's last chunk, where the
-    # file ends on the seam too (inside_its_last_chunk has ended it just before)
-    starts_s = np.where(~prompt.is_note & (prompt.duration_s == 0), np.minimum(prompt.start_s, prompt.end_s),
-                        prompt.start_s)  # [E]
+    # a press where the prompt ends (as the file's last message, read_prompt's of no length; or as its last note ends,
+    # where the file runs on) is heard in the prompt's last chunk, where it ends on the seam too (inside_its_last_chunk
+    # has ended it just before)
+    starts_s = np.where(~prompt.is_note, np.minimum(prompt.start_s, prompt.end_s), prompt.start_s)  # [E]
     pedal = ~prompt.is_note & (starts_s < seam_s)  # [E]
     held = pedal & np.isin(prompt.ids, held_ids) & (ends_s >= file_end_s - 1e-6)  # [E]
     latest_s = np.full(NUM_IDS, -np.inf)

@@ -86,7 +86,7 @@ def clock_arg(text: str) -> float:
     """`clock_seconds` as an argparse type, the seconds with the text they were read from (TypedTime): a bad time is
     the flag's one-line usage error."""
     try:
-        return TypedTime(clock_seconds(text), text)
+        return TypedTime(clock_seconds(text), text.strip())  # (read without the spaces around it: said so too)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from .argtypes import real
 from .setting_names import FLAGS, SettingNames
-from .waypoints import refused_time, typed_time
+from .waypoints import given_time, refused_time
 
 if TYPE_CHECKING:
     from .sequence import SequenceModel
@@ -38,7 +38,7 @@ def check_piece_seconds(seconds: float, flag: str = "seconds", names: SettingNam
         raise ValueError(refused_time(flag, seconds, "a piece's length must be > 0" if flag == "seconds" else
                                       "the longest a piece may last must be > 0", names))
     if seconds > LONGEST_PIECE_S:
-        raise ValueError(f"{names.given(flag.replace('-', '_'), typed_time(seconds))}: a piece may last at most "
+        raise ValueError(f"{given_time(flag, seconds, names)}: a piece may last at most "
                          f"{LONGEST_PIECE_S:g} s ({LONGEST_PIECE_S / 3600:g} h); ask for more pieces "
                          f"({names.name('n')}) instead")
 

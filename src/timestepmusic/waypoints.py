@@ -73,11 +73,17 @@ def typed_time(seconds: float) -> str:
     return getattr(seconds, "typed", None) or f"{seconds:g}"
 
 
+def given_time(flag: str, seconds: float, names: SettingNames = FLAGS) -> str:
+    """A time flag ('--seconds' or 'seconds') with its value as the user gave it (typed_time; `names`: generate()'s
+    keyword): '--seconds -1:30', 'seconds=-90'."""
+    return names.given(flag.removeprefix("--").replace("-", "_"), typed_time(seconds))
+
+
 def refused_time(flag: str, seconds: float, rule: str, names: SettingNames = FLAGS, from_start: bool = False) -> str:
-    """A time flag's value refused, as the user gave it (typed_time; `names`: generate()'s keyword) and why:
+    """A time flag's value refused, as the user gave it (given_time) and why:
     '--seconds -1:30: a piece's length must be > 0'. A negative time that counts `from_start` (where to start in a
     file) is said not to count back from its end, as it may be meant."""
-    given = names.given(flag.removeprefix("--").replace("-", "_"), typed_time(seconds))
+    given = given_time(flag, seconds, names)
     back = from_start and (seconds < 0 or typed_time(seconds).startswith("-"))
     return f"{given}: {rule}" + (" (a '-' does not count back from the end)" if back else "")
 

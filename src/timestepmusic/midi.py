@@ -338,13 +338,15 @@ def read_prompt(path: str | Path, *, pedal_bins: int = 4) -> tuple[Events, DropC
     performance in its own bars) and the ids of the pedals still down at its end (never lifted: a recording stopped
     with the pedal held, read as lifted there; prompts.continued_prompt holds them on), from one reading of the file.
     Notes struck and never released (a recording stopped with a chord held), which read_events leaves out, are held to
-    the file's end (midi_bytes.keep_unreleased), and said."""
+    the file's end (midi_bytes.keep_unreleased), and said. Its bytes are walked twice after symusic's parse: once for
+    its pedals and how many notes are never released (midi_bytes.scan, shared by both readers), once for those notes."""
     data = file_bytes(path)
     score = score_from_bytes(data, path)
-    kept = keep_unreleased(score, data)
+    scanned = scan(data)
+    kept = keep_unreleased(score, data, scanned[0])
     held: list[int] = []
     events, drops = _checked_events(score, data, path, pedal_bins, READ_MAX_SECONDS, READ_MAX_EVENTS_PER_SECOND, held,
-                                    kept)
+                                    kept, scanned=scanned)
     return events, drops, score_to_grid(score), tuple(held)
 
 
@@ -354,12 +356,13 @@ def never_released(unreleased: int) -> str:
 
 def _checked_events(score: symusic.Score, data: bytes, path: str | Path, pedal_bins: int, max_seconds: float,
                     max_events_per_second: float, held_at_end: list[int] | None = None,
-                    kept: int = 0, pedals_alone: bool = False) -> tuple[Events, DropCounts]:
+                    kept: int = 0, pedals_alone: bool = False,
+                    scanned: tuple[dict[str, np.ndarray], int] | None = None) -> tuple[Events, DropCounts]:
     """read_events of the `score` read from `path` (named in its errors), whose bytes are `data` (the pedals symusic
     leaves out are read from them, and the notes struck and never released counted; `held_at_end`: score_to_events';
     `kept`: how many of those notes `score` holds, keep_unreleased's, said as held to its end; `pedals_alone`:
-    piano_events')."""
-    file_pedals, unreleased = scan(data)  # (one walk over the bytes for both)
+    piano_events'; `scanned`: scan(data) where the caller walked them already, read_prompt)."""
+    file_pedals, unreleased = scan(data) if scanned is None else scanned  # (one walk over the bytes for both)
     unreleased -= kept
     events, drops = piano_events(score, path, pedal_bins=pedal_bins, file_pedals=file_pedals, unreleased=unreleased,
                                  held_at_end=held_at_end, pedals_alone=pedals_alone)

@@ -130,18 +130,18 @@ def unreleased_strikes(data: bytes) -> dict[str, np.ndarray]:
     return dict(zip(("time", "channel", "key", "velocity", "program", "end", "restruck"), table.T))
 
 
-def keep_unreleased(score: symusic.Score, data: bytes) -> int:
+def keep_unreleased(score: symusic.Score, data: bytes, pedals: dict[str, np.ndarray]) -> int:
     """The notes the file of `data` strikes and never releases (unreleased_strikes: a recording stopped with a chord
     held, which the parser drops) put in `score`, held to where the playing ends (the end of their track, or where the
-    last note or pedal off the drum channel ends where that is later: `played_end`), each in a track of its
-    channel's program (none of the drum channel's), so that they are read as its other notes are; only those struck
-    within HELD_KEY_S of that end (a note-off lost mid-file is left out, not held for minutes) and that no release of
-    their key follows (a key struck again before it rose and released once: it was let go there, not held to the end;
-    left out as read_events leaves it). Returns how many were put in."""
+    last note or pedal off the drum channel ends where that is later: `played_end`, with the file's `pedals`, scan's),
+    each in a track of its channel's program (none of the drum channel's), so that they are read as its other notes
+    are; only those struck within HELD_KEY_S of that end (a note-off lost mid-file is left out, not held for minutes)
+    and that no release of their key follows (a key struck again before it rose and released once: it was let go
+    there, not held to the end; left out as read_events leaves it). Returns how many were put in."""
     from .midi import ticks_to_seconds
 
     struck = unreleased_strikes(data)  # [U] each
-    end = np.maximum(struck["end"], played_end(score, data))  # [U]
+    end = np.maximum(struck["end"], played_end(score, pedals))  # [U]
     late = ticks_to_seconds(end, score) - ticks_to_seconds(struck["time"], score) <= HELD_KEY_S  # [U]
     late &= struck["channel"] != 9  # (the drum channel's are never read: left out, and said so, as before)
     late &= struck["restruck"] == 0  # (released: the key sounds to that release from the strike before)
@@ -156,11 +156,10 @@ def keep_unreleased(score: symusic.Score, data: bytes) -> int:
     return int(late.sum())
 
 
-def played_end(score: symusic.Score, data: bytes) -> int:
-    """The tick where the playing of `score` (read from `data`) ends: its last note's end or its last pedal message
-    (pedal_controls: one in a track of its own included), off the drum channel; not a metronome's click, a marker, a
+def played_end(score: symusic.Score, pedals: dict[str, np.ndarray]) -> int:
+    """The tick where the playing of `score` ends: its last note's end or its last pedal message (`pedals`: its
+    file's, scan's; one in a track of its own included), off the drum channel; not a metronome's click, a marker, a
     lyric, a tempo change or another controller that a sequencer writes on after it (keep_unreleased)."""
-    pedals = pedal_controls(data)
     ends = [int((notes["time"] + notes["duration"]).max()) for notes in
             (track.notes.numpy() for track in score.tracks if not track.is_drum) if notes["time"].size]
     return max([0] + ends + pedals["time"][pedals["channel"] != 9].tolist())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+Runs = tuple[np.ndarray, np.ndarray, np.ndarray]  # (start, end, intensity) of a pedal's runs, [R] each
+
 
 def pedal_bin(values: np.ndarray, pedal_bins: int) -> np.ndarray:
     """CC value 0–127 → depth bin; 0 = up. pedal_bins = 0 keeps every value as its own bin."""
@@ -13,7 +15,7 @@ def pedal_bin(values: np.ndarray, pedal_bins: int) -> np.ndarray:
     return np.where(values == 0, 0, 1 + (values - 1) * pedal_bins // 127)
 
 
-def pedal_events(times: np.ndarray, values: np.ndarray, end: float, pedal_bins: int):
+def pedal_events(times: np.ndarray, values: np.ndarray, end: float, pedal_bins: int) -> Runs:
     """One pedal's CC messages (sorted by time) → (start, end, intensity) per run of one nonzero bin.
 
     times may be ticks or seconds; `end` (same unit) ends a pedal still down at the end of the file.
@@ -39,7 +41,7 @@ def pedal_events(times: np.ndarray, values: np.ndarray, end: float, pedal_bins: 
     return run_start[down], run_stop[down], intensity
 
 
-def pressed_at_end(times: np.ndarray, values: np.ndarray, end: float, pedal_bins: int):
+def pressed_at_end(times: np.ndarray, values: np.ndarray, end: float, pedal_bins: int) -> Runs:
     """One pedal's last run where it begins at `end` (pressed, or its depth changed, as the file's last message: a run
     of no length, which pedal_events leaves out, as a value replaced at the same tick) → (start, end, intensity) of
     it, an event of no length at `end` (midi.read_prompt: down where the continuation starts); empty where its last

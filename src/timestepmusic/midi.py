@@ -222,7 +222,8 @@ def score_to_events(score: symusic.Score, *, pedal_bins: int = 4, data: bytes | 
     drops = DropCounts()
     note_parts, cc_parts = [], []
     played = [t for t in score.tracks if not t.is_drum and len(t.notes)]
-    piano = next((programs for programs in PIANOS if any(t.program in programs for t in played)), range(128))
+    # (none where no piano plays, as piano_events refuses: no track then plays beside a piano, and none is left out)
+    piano = next((programs for programs in PIANOS if any(t.program in programs for t in played)), ())
     beside = beside_piano([t.notes.numpy() for t in played if t.program in piano], score.ticks_per_quarter)
     others = []  # the control changes of the tracks left out, so that their pedals are not read from the bytes
     for track in score.tracks:

@@ -17,10 +17,10 @@ from timestepmusic.midi import (
     WRITE_QUARTERS_PER_SECOND,
     WRITE_TICKS_PER_QUARTER,
     Events,
-    load_score,
     read_events,
     score_to_events,
 )
+from timestepmusic.midi_open import load_score
 from timestepmusic.midi_write import pedal_messages, write_events
 
 from midi_factory import CC, Note, bad_files, midi_bytes, presses_in_file, write_midi

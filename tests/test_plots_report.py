@@ -975,7 +975,7 @@ def test_plot_marks_the_waypoints_a_generated_file_was_asked_as_generate_png_doe
     from timestepmusic import heard
     from timestepmusic.evaluate import plots
     from timestepmusic.markers import MADE_BY, asked_marks, generated_markers
-    from timestepmusic.midi import load_score
+    from timestepmusic.midi_open import load_score
 
     drawn = []  # the marks of each roll drawn
     monkeypatch.setattr(plots, "_draw_roll", lambda *args: drawn.append(args[5]))

@@ -23,11 +23,10 @@ from timestepmusic.midi import (
     WRITE_QUARTERS_PER_SECOND,
     WRITE_TICKS_PER_QUARTER,
     Events,
-    load_score,
     read_events,
-    score_from_bytes,
     score_to_events,
 )
+from timestepmusic.midi_open import load_score, score_from_bytes
 from timestepmusic.midi_write import events_to_score
 from timestepmusic.prepare_corpus import prepare
 

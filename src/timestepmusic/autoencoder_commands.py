@@ -19,7 +19,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from .autoencoder import load_autoencoder
     from .evaluate.fidelity import Fidelity, format_fidelity
     from .evaluate.render import render_outputs, rendered_paths
-    from .midi import events_from_bytes, file_bytes, load_score, score_from_bytes, score_to_events, score_to_grid
+    from .midi import events_from_bytes, score_to_events, score_to_grid
+    from .midi_open import file_bytes, load_score, score_from_bytes
     from .midi_write import FileMeta, write_events
 
     check_audio_flags(args)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .midi import load_score, ticks_to_seconds
+from .midi import ticks_to_seconds
+from .midi_open import load_score
 
 MADE_BY = "TimeStepMusic"  # how the marker of a file `tsm generate` wrote begins (FileMeta.text)
 CONTINUATION = "continuation"  # the marker where a generated file's continuation of its prompt starts, as its roll says

@@ -8,12 +8,12 @@ An event is (id, start_s, duration_s, intensity):
 Times are seconds from the start of the file, computed in float64 from ticks through the tempo
 map, so a file read and written back keeps every tick (binning off).
 Beside it: midi_write (events → a file), holds (how long notes and pedals are held), markers (a generated file's
-markers), prompt_grid (a prompt's grid after its cut), and the readers' parts piano_tracks and pedal_cc.
+markers), prompt_grid (a prompt's grid after its cut), and the readers' parts midi_open (a file's bytes and
+score, refused where unusable), piano_tracks and pedal_cc.
 """
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import numpy as np
 import symusic
 
 from .midi_bytes import PEDALS, keep_unreleased, pedal_controls, scan
+from .midi_open import file_bytes, score_from_bytes
 from .pedal_cc import pedal_bin, pedal_events, pressed_at_end
 from .piano_tracks import PIANOS, beside_piano, held_by, played_by_no_piano
 
@@ -112,53 +113,6 @@ class DropCounts:
             [f"{self.notes_out_of_range} beyond the piano's keys (pitch 21–108) or silent (velocity 0)"]
             if self.notes_out_of_range else [])
         return ", ".join(why) or None
-
-
-def load_score(path: str | Path) -> symusic.Score:
-    """Read a MIDI file in ticks; raise ValueError naming the file when it is not usable MIDI."""
-    return score_from_bytes(file_bytes(path), path)
-
-
-def file_bytes(path: str | Path) -> bytes:
-    """A file's bytes; ValueError naming it where it cannot be read."""
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError as e:  # (said in the words generate's --prompt and --like use)
-        if Path(path).is_symlink():  # (a link whose file was moved or deleted: where it points)
-            raise ValueError(f"{path}: cannot read: a link to {os.readlink(path)}, which is not there") from e
-        raise ValueError(f"{path}: cannot read: no such file") from e
-    except IsADirectoryError as e:
-        raise ValueError(f"{path}: cannot read: a folder, not a MIDI file") from e
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read ({e.strerror or e})") from e
-
-
-def score_from_bytes(data: bytes, path: str | Path = "<bytes>") -> symusic.Score:
-    if len(data) == 0:
-        raise ValueError(f"{path}: empty file")
-    if data[:4] != b"MThd":
-        raise ValueError(f"{path}: not a MIDI file (no MThd header)")
-    if len(data) >= 14 and data[12] >= 0x80:  # (a negative division: frames per second, then ticks per frame)
-        raise ValueError(f"{path}: timed in SMPTE frames ({256 - data[12]} per second), which is not read; save it with "
-                         "ticks per quarter note")
-    if len(data) >= 14 and data[12:14] == b"\x00\x00":  # (every tick would last forever: 'it lasts inf h')
-        raise ValueError(f"{path}: damaged MIDI file: its header gives 0 ticks per quarter note")
-    try:
-        return symusic.Score.from_midi(data)
-    except (RuntimeError, ValueError, IndexError) as e:
-        raise ValueError(f"{path}: {_parser_error(str(e))}") from e
-
-
-def _parser_error(message: str) -> str:
-    """symusic's parser message → what is wrong with the file, in words (the parser's own words after it)."""
-    detail = message.removeprefix("MiniMidi: ").removesuffix(": iostream error").strip()
-    if "chunk length" in message:
-        what = "damaged MIDI file: a track says it is longer than the file (cut off, or not MIDI after the header)"
-    elif "Get " in message or "status" in message:
-        what = "damaged MIDI file: the track data is not valid MIDI (corrupt, or random bytes after the header)"
-    else:
-        what = "damaged MIDI file: it cannot be parsed"
-    return f"{what}; parser said: {detail}"
 
 
 def check_timing(events: "Events", path: str | Path, max_seconds: float, max_events_per_second: float) -> None:

@@ -22,7 +22,8 @@ import numpy as np
 
 from .files import atomic_path
 from .markers import MADE_BY
-from .midi import NUM_KEYS, READER_VERSION, Events, check_timing, piano_events, score_from_bytes
+from .midi import NUM_KEYS, READER_VERSION, Events, check_timing, piano_events
+from .midi_open import score_from_bytes
 
 log = logging.getLogger("timestepmusic.corpus")  # prepare's records, as before these moved here
 

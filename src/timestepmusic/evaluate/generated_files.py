@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..midi import events_from_bytes, file_bytes
+from ..midi import events_from_bytes
+from ..midi_open import file_bytes
 from ..sources import midi_below, midi_in
 
 log = logging.getLogger("timestepmusic.evaluate.report")  # the report's records, as before these moved here

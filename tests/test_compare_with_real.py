@@ -303,3 +303,17 @@ def test_the_figures_and_the_page_are_had_without_the_report_writer():
                                  "print('timestepmusic.evaluate.report' in sys.modules)"],
                                 capture_output=True, text=True, check=True).stdout.split()
         assert loaded == ["False"], module
+
+
+def test_tsm_evaluate_says_what_its_accuracies_mean_and_which_rows_are_floor_and_ceiling(corpus, generated, tmp_path,
+                                                                                         capsys):
+    """The terminal's accuracies were printed bare: a user scoring their own files could not tell from them that 0.5
+    is the aim, nor that the shuffled-chunks row is a floor and real A vs real B a ceiling (said only in report.html)."""
+    assert main(["evaluate", str(generated), "--real", str(corpus.root), "-o", str(tmp_path / "r"), "--repeats",
+                 "1"]) == 0
+    said = capsys.readouterr().out
+    rows = [line for line in said.splitlines() if line.startswith("  classifier accuracy, ")]
+    assert any("shuffled chunks" in row for row in rows) and any("real A vs real B" in row for row in rows)
+    meaning = next(line for line in said.splitlines() if "0.5" in line and line not in rows)
+    assert "cannot" in meaning and re.search(r"shuffled chunks: the floor", meaning) \
+        and re.search(r"real A vs real B: the ceiling", meaning)

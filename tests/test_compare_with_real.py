@@ -167,7 +167,8 @@ def test_the_report_holds_the_comparison_s_figures_as_compare_with_real_reads_th
     report = evaluate_generated(generated, corpus, tmp_path / "r", seed=3, repeats=1)
     assert {name: report[name] for name in figures} == figures
     assert list(report) == ["generated_dir", "corpus", "split", "train_split", "seconds", "seed", "files", "excerpts",
-                            "rows", "descriptors", "classifier", "classifier_trees", "copies", "figures", "samples",
+                            "rows", "descriptors", "mean_overlap", "classifier", "classifier_trees", "copies", "figures",
+                            "samples",
                             "training", "notes", "link_audio", "out_dir", "flags"]  # (as before, and the flags that
     assert report["flags"] == ["--seed", "3", "--repeats", "1"]  # write it again: evaluate_flags)
     assert list(figures["files"]) == ["read", "bad", "left_out", "described"]
@@ -314,6 +315,25 @@ def test_tsm_evaluate_says_what_its_accuracies_mean_and_which_rows_are_floor_and
     said = capsys.readouterr().out
     rows = [line for line in said.splitlines() if line.startswith("  classifier accuracy, ")]
     assert any("shuffled chunks" in row for row in rows) and any("real A vs real B" in row for row in rows)
-    meaning = next(line for line in said.splitlines() if "0.5" in line and line not in rows)
-    assert "cannot" in meaning and re.search(r"shuffled chunks: the floor", meaning) \
+    meaning = next(line for line in said.splitlines() if "0.5 it cannot" in line and line not in rows)
+    assert re.search(r"shuffled chunks: the floor", meaning) \
         and re.search(r"real A vs real B: the ceiling", meaning)
+
+
+def test_report_json_and_the_terminal_carry_the_mean_overlap_report_html_and_the_readme_give(corpus, generated, tmp_path,
+                                                                                           capsys):
+    """The mean descriptor overlap (report.html's last row, a target the README reports, compare_with_real's
+    "mean_overlap") was in neither report.json nor the terminal: a user scoring their own files from the JSON had to
+    average the 22 overlaps themselves, and the terminal never said it."""
+    from timestepmusic.evaluate.comparison import BASELINE, CEILING
+
+    assert main(["evaluate", str(generated), "--real", str(corpus.root), "-o", str(tmp_path / "r"), "--seed", "3",
+                 "--repeats", "1"]) == 0
+    said = capsys.readouterr().out
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    figures = timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1)
+    assert report["mean_overlap"] == {"generated": figures["mean_overlap"], BASELINE: figures["baseline"]["mean_overlap"],
+                                      CEILING: figures["ceiling"]["mean_overlap"]}
+    line = next(line for line in said.splitlines() if line.startswith("  mean descriptor overlap with real: "))
+    assert all(f"{value:.3f} {row}" in line for row, value in report["mean_overlap"].items())
+

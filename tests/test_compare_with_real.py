@@ -337,3 +337,26 @@ def test_report_json_and_the_terminal_carry_the_mean_overlap_report_html_and_the
     line = next(line for line in said.splitlines() if line.startswith("  mean descriptor overlap with real: "))
     assert all(f"{value:.3f} {row}" in line for row, value in report["mean_overlap"].items())
 
+
+def test_the_notes_left_out_of_a_file_read_are_in_the_figures_as_tsm_evaluate_prints_them(corpus, generated, tmp_path,
+                                                                                          capsys):
+    """A file with notes beyond the piano's keys (another tool's drums or effects) is read and its other notes
+    described; tsm evaluate prints what it left out and report.json lists it, but compare_with_real's figures said
+    nothing of it (files counted it read, whole)."""
+    from midi_factory import Note, write_midi
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for sample in generated.iterdir():
+        (folder / sample.name).write_bytes(sample.read_bytes())
+    write_midi(folder / "with effects.mid", [Note(60 + k % 12, 240 * k, 240 * k + 200, 70) for k in range(64)]
+               + [Note(12, 0, 480, 80), Note(120, 480, 960, 80)])
+    figures = timestepmusic.compare_with_real(folder, corpus, seed=3, repeats=1)
+    assert main(["evaluate", str(folder), "--real", str(corpus.root), "-o", str(tmp_path / "r"), "--seed", "3",
+                 "--repeats", "1"]) == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert figures["left_out"] == report["files"]["left_out"]
+    (entry,) = figures["left_out"]
+    assert entry["file"] == str(folder / "with effects.mid") and entry["notes"].startswith("2 beyond the piano's keys")
+    assert f"{entry['file']}: notes left out: {entry['notes']}" in capsys.readouterr().out
+    assert timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1)["left_out"] == []

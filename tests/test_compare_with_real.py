@@ -318,6 +318,7 @@ def test_tsm_evaluate_says_what_its_accuracies_mean_and_which_rows_are_floor_and
     meaning = next(line for line in said.splitlines() if "0.5 it cannot" in line and line not in rows)
     assert re.search(r"shuffled chunks: the floor", meaning) \
         and re.search(r"real A vs real B: the ceiling", meaning)
+    assert any(" (p = " in row for row in rows) and "; p: " in meaning  # (the fixture's few excerpts: a rough p shown)
 
 
 def test_report_json_and_the_terminal_carry_the_mean_overlap_report_html_and_the_readme_give(corpus, generated, tmp_path,

@@ -361,3 +361,18 @@ def test_the_notes_left_out_of_a_file_read_are_in_the_figures_as_tsm_evaluate_pr
     assert entry["file"] == str(folder / "with effects.mid") and entry["notes"].startswith("2 beyond the piano's keys")
     assert f"{entry['file']}: notes left out: {entry['notes']}" in capsys.readouterr().out
     assert timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1)["left_out"] == []
+
+
+def test_several_files_or_folders_to_evaluate_are_told_what_it_reads(generated, tmp_path, capsys):
+    """`tsm evaluate mine/*.mid` (the shell's glob) and `tsm evaluate mine/ theirs/` said only 'unrecognized
+    arguments: …', not that it reads one folder, nor how two folders are set side by side."""
+    files = sorted(str(f) for f in generated.glob("*.mid"))
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", *files, "--real", "CORPUS", "-o", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and len(err.splitlines()) == 1 and "give the folder that holds them" in err
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(generated), str(tmp_path), "--real", "CORPUS", "-o", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "reads one folder: evaluate each with its own -o" in err
+    assert not (tmp_path / "r").exists()

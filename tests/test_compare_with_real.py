@@ -376,3 +376,30 @@ def test_several_files_or_folders_to_evaluate_are_told_what_it_reads(generated, 
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "reads one folder: evaluate each with its own -o" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_notes_never_released_are_listed_with_the_other_notes_left_out(corpus, generated, tmp_path, capsys):
+    """A note struck and never released (another tool's file cut off with a key down) is left out as read_events
+    leaves it; tsm evaluate said so in a log warning alone, which report.json, report.html and compare_with_real's
+    figures did not carry (files.left_out was empty)."""
+    import mido
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for sample in generated.iterdir():
+        (folder / sample.name).write_bytes(sample.read_bytes())
+    track = mido.MidiTrack([mido.Message("note_on", note=96, velocity=70, time=240)]  # (its note-off never comes)
+                           + [m for k in range(40) for m in (mido.Message("note_on", note=48 + k % 24, velocity=70, time=120),
+                                                             mido.Message("note_off", note=48 + k % 24, time=120))])
+    held = mido.MidiFile(type=0, ticks_per_beat=480)
+    held.tracks.append(track)
+    held.save(folder / "cut off.mid")
+    assert main(["evaluate", str(folder), "--real", str(corpus.root), "-o", str(tmp_path / "r"), "--seed", "3",
+                 "--repeats", "1"]) == 0
+    said = capsys.readouterr()
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    (entry,) = report["files"]["left_out"]
+    assert entry["file"] == str(folder / "cut off.mid") and "1 struck and never released" in entry["notes"]
+    assert (said.out + said.err).count("never released") == 1  # (once, not as a warning and again as a line)
+    assert "never released" in (tmp_path / "r" / "report.html").read_text()
+    assert timestepmusic.compare_with_real(folder, corpus, seed=3, repeats=1)["left_out"] == report["files"]["left_out"]

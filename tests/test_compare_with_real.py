@@ -167,7 +167,8 @@ def test_the_report_holds_the_comparison_s_figures_as_compare_with_real_reads_th
     report = evaluate_generated(generated, corpus, tmp_path / "r", seed=3, repeats=1)
     assert {name: report[name] for name in figures} == figures
     assert list(report) == ["generated_dir", "corpus", "split", "train_split", "seconds", "seed", "files", "excerpts",
-                            "rows", "descriptors", "classifier", "classifier_trees", "copies", "figures", "samples",
+                            "rows", "descriptors", "mean_overlap", "classifier", "classifier_trees", "copies", "figures",
+                            "samples",
                             "training", "notes", "link_audio", "out_dir", "flags"]  # (as before, and the flags that
     assert report["flags"] == ["--seed", "3", "--repeats", "1"]  # write it again: evaluate_flags)
     assert list(figures["files"]) == ["read", "bad", "left_out", "described"]
@@ -303,3 +304,102 @@ def test_the_figures_and_the_page_are_had_without_the_report_writer():
                                  "print('timestepmusic.evaluate.report' in sys.modules)"],
                                 capture_output=True, text=True, check=True).stdout.split()
         assert loaded == ["False"], module
+
+
+def test_tsm_evaluate_says_what_its_accuracies_mean_and_which_rows_are_floor_and_ceiling(corpus, generated, tmp_path,
+                                                                                         capsys):
+    """The terminal's accuracies were printed bare: a user scoring their own files could not tell from them that 0.5
+    is the aim, nor that the shuffled-chunks row is a floor and real A vs real B a ceiling (said only in report.html)."""
+    assert main(["evaluate", str(generated), "--real", str(corpus.root), "-o", str(tmp_path / "r"), "--repeats",
+                 "1"]) == 0
+    said = capsys.readouterr().out
+    rows = [line for line in said.splitlines() if line.startswith("  classifier accuracy, ")]
+    assert any("shuffled chunks" in row for row in rows) and any("real A vs real B" in row for row in rows)
+    meaning = next(line for line in said.splitlines() if "0.5 it cannot" in line and line not in rows)
+    assert re.search(r"shuffled chunks: the floor", meaning) \
+        and re.search(r"real A vs real B: the ceiling", meaning)
+    assert any(" (p = " in row for row in rows) and "; p: " in meaning  # (the fixture's few excerpts: a rough p shown)
+
+
+def test_report_json_and_the_terminal_carry_the_mean_overlap_report_html_and_the_readme_give(corpus, generated, tmp_path,
+                                                                                           capsys):
+    """The mean descriptor overlap (report.html's last row, a target the README reports, compare_with_real's
+    "mean_overlap") was in neither report.json nor the terminal: a user scoring their own files from the JSON had to
+    average the 22 overlaps themselves, and the terminal never said it."""
+    from timestepmusic.evaluate.comparison import BASELINE, CEILING
+
+    assert main(["evaluate", str(generated), "--real", str(corpus.root), "-o", str(tmp_path / "r"), "--seed", "3",
+                 "--repeats", "1"]) == 0
+    said = capsys.readouterr().out
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    figures = timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1)
+    assert report["mean_overlap"] == {"generated": figures["mean_overlap"], BASELINE: figures["baseline"]["mean_overlap"],
+                                      CEILING: figures["ceiling"]["mean_overlap"]}
+    line = next(line for line in said.splitlines() if line.startswith("  mean descriptor overlap with real: "))
+    assert all(f"{value:.3f} {row}" in line for row, value in report["mean_overlap"].items())
+
+
+def test_the_notes_left_out_of_a_file_read_are_in_the_figures_as_tsm_evaluate_prints_them(corpus, generated, tmp_path,
+                                                                                          capsys):
+    """A file with notes beyond the piano's keys (another tool's drums or effects) is read and its other notes
+    described; tsm evaluate prints what it left out and report.json lists it, but compare_with_real's figures said
+    nothing of it (files counted it read, whole)."""
+    from midi_factory import Note, write_midi
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for sample in generated.iterdir():
+        (folder / sample.name).write_bytes(sample.read_bytes())
+    write_midi(folder / "with effects.mid", [Note(60 + k % 12, 240 * k, 240 * k + 200, 70) for k in range(64)]
+               + [Note(12, 0, 480, 80), Note(120, 480, 960, 80)])
+    figures = timestepmusic.compare_with_real(folder, corpus, seed=3, repeats=1)
+    assert main(["evaluate", str(folder), "--real", str(corpus.root), "-o", str(tmp_path / "r"), "--seed", "3",
+                 "--repeats", "1"]) == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert figures["left_out"] == report["files"]["left_out"]
+    (entry,) = figures["left_out"]
+    assert entry["file"] == str(folder / "with effects.mid") and entry["notes"].startswith("2 beyond the piano's keys")
+    assert f"{entry['file']}: notes left out: {entry['notes']}" in capsys.readouterr().out
+    assert timestepmusic.compare_with_real(generated, corpus, seed=3, repeats=1)["left_out"] == []
+
+
+def test_several_files_or_folders_to_evaluate_are_told_what_it_reads(generated, tmp_path, capsys):
+    """`tsm evaluate mine/*.mid` (the shell's glob) and `tsm evaluate mine/ theirs/` said only 'unrecognized
+    arguments: …', not that it reads one folder, nor how two folders are set side by side."""
+    files = sorted(str(f) for f in generated.glob("*.mid"))
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", *files, "--real", "CORPUS", "-o", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and len(err.splitlines()) == 1 and "give the folder that holds them" in err
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(generated), str(tmp_path), "--real", "CORPUS", "-o", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "reads one folder: evaluate each with its own -o" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_notes_never_released_are_listed_with_the_other_notes_left_out(corpus, generated, tmp_path, capsys):
+    """A note struck and never released (another tool's file cut off with a key down) is left out as read_events
+    leaves it; tsm evaluate said so in a log warning alone, which report.json, report.html and compare_with_real's
+    figures did not carry (files.left_out was empty)."""
+    import mido
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for sample in generated.iterdir():
+        (folder / sample.name).write_bytes(sample.read_bytes())
+    track = mido.MidiTrack([mido.Message("note_on", note=96, velocity=70, time=240)]  # (its note-off never comes)
+                           + [m for k in range(40) for m in (mido.Message("note_on", note=48 + k % 24, velocity=70, time=120),
+                                                             mido.Message("note_off", note=48 + k % 24, time=120))])
+    held = mido.MidiFile(type=0, ticks_per_beat=480)
+    held.tracks.append(track)
+    held.save(folder / "cut off.mid")
+    assert main(["evaluate", str(folder), "--real", str(corpus.root), "-o", str(tmp_path / "r"), "--seed", "3",
+                 "--repeats", "1"]) == 0
+    said = capsys.readouterr()
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    (entry,) = report["files"]["left_out"]
+    assert entry["file"] == str(folder / "cut off.mid") and "1 struck and never released" in entry["notes"]
+    assert (said.out + said.err).count("never released") == 1  # (once, not as a warning and again as a line)
+    assert "never released" in (tmp_path / "r" / "report.html").read_text()
+    assert timestepmusic.compare_with_real(folder, corpus, seed=3, repeats=1)["left_out"] == report["files"]["left_out"]

@@ -281,10 +281,11 @@ def read_events(path: str | Path, *, pedal_bins: int = 4, max_seconds: float = R
 
 def events_from_bytes(data: bytes, path: str | Path, *, pedal_bins: int = 4, max_seconds: float = READ_MAX_SECONDS,
                       max_events_per_second: float = READ_MAX_EVENTS_PER_SECOND,
-                      pedals_alone: bool = False) -> tuple[Events, DropCounts]:
-    """read_events of a file whose bytes `data` were read already (from `path`, named in its errors)."""
+                      pedals_alone: bool = False, unreleased_said: bool = True) -> tuple[Events, DropCounts]:
+    """read_events of a file whose bytes `data` were read already (from `path`, named in its errors); `unreleased_said`
+    False: the notes struck and never released not warned of here (the caller says them: tsm evaluate's left_out)."""
     return _checked_events(score_from_bytes(data, path), data, path, pedal_bins, max_seconds, max_events_per_second,
-                           pedals_alone=pedals_alone)
+                           pedals_alone=pedals_alone, unreleased_said=unreleased_said)
 
 
 def read_prompt(path: str | Path, *, pedal_bins: int = 4) -> tuple[Events, DropCounts, FileGrid, tuple[int, ...]]:
@@ -312,7 +313,8 @@ def never_released(unreleased: int) -> str:
 def _checked_events(score: symusic.Score, data: bytes, path: str | Path, pedal_bins: int, max_seconds: float,
                     max_events_per_second: float, held_at_end: list[int] | None = None,
                     kept: int = 0, pedals_alone: bool = False,
-                    scanned: tuple[dict[str, np.ndarray], int] | None = None) -> tuple[Events, DropCounts]:
+                    scanned: tuple[dict[str, np.ndarray], int] | None = None,
+                    unreleased_said: bool = True) -> tuple[Events, DropCounts]:
     """read_events of the `score` read from `path` (named in its errors), whose bytes are `data` (the pedals symusic
     leaves out are read from them, and the notes struck and never released counted; `held_at_end`: score_to_events';
     `kept`: how many of those notes `score` holds, keep_unreleased's, said as held to its end; `pedals_alone`:
@@ -322,7 +324,7 @@ def _checked_events(score: symusic.Score, data: bytes, path: str | Path, pedal_b
     events, drops = piano_events(score, path, pedal_bins=pedal_bins, file_pedals=file_pedals, unreleased=unreleased,
                                  held_at_end=held_at_end, pedals_alone=pedals_alone)
     check_timing(events, path, max_seconds, max_events_per_second)
-    if unreleased:
+    if unreleased and unreleased_said:
         log.warning("%s: notes left out: %s", path, never_released(unreleased))
     if kept:
         log.warning("%s: notes held to its end: %s", path, never_released(kept))

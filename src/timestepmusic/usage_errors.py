@@ -80,7 +80,10 @@ def near_flags(command: argparse.ArgumentParser, unknown: list[str]) -> str:
 
 def unknown_hint(args: argparse.Namespace, unknown: list[str], argv: list[str] | None) -> str:
     """What a pianist's unrecognized words to `generate` likely meant: a key's mode left out of quotes (--key E
-    minor), or a performance given without its flag (tsm generate mine.mid); '' otherwise."""
+    minor), or a performance given without its flag (tsm generate mine.mid); to `evaluate`, several files (a shell's
+    glob, mine/*.mid) or folders where it reads one folder; '' otherwise."""
+    if getattr(args, "command", None) == "evaluate":
+        return _evaluate_hint(args, unknown)
     if getattr(args, "command", None) != "generate":
         return ""
     from .keys import LATER_WORDS
@@ -94,4 +97,18 @@ def unknown_hint(args: argparse.Namespace, unknown: list[str], argv: list[str] |
     performance = next((word for word in unknown if word.lower().endswith(MIDI_SUFFIXES)), None)
     if performance is not None:
         return f"; to continue {performance}, give --prompt {performance} (to walk its shape: --like {performance})"
+    return ""
+
+
+def _evaluate_hint(args: argparse.Namespace, unknown: list[str]) -> str:
+    """`tsm evaluate mine/*.mid` (the shell's glob: the first file as GENERATED_DIR, the rest unknown) or `tsm evaluate
+    mine/ theirs/`: what it reads instead, one folder, and how two folders are set side by side."""
+    import os
+
+    given = [word for word in [getattr(args, "generated", ""), *unknown] if not word.startswith("-")]
+    if any(word.lower().endswith(MIDI_SUFFIXES) for word in given):
+        return "; tsm evaluate reads a folder, every .mid/.midi directly in it: give the folder that holds them"
+    if sum(os.path.isdir(word) for word in given) > 1:
+        return ("; tsm evaluate reads one folder: evaluate each with its own -o and the same other flags, "
+                "whose floor and ceiling rows are then the same")
     return ""

@@ -45,6 +45,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from .comparison import BASELINE, CEILING, TRAINING
     from .report import evaluate_generated
 
     check_audio_flags(args)
@@ -90,10 +91,25 @@ def _evaluate(args: argparse.Namespace) -> int:
             and math.isfinite(p_value) else ""
         return f"{c['accuracy']:.3f}{spread}{rough}"
 
+    said_rows = ""
     for row, c in report["classifier"].items():
         pair = row if row.startswith("real ") else f"real vs {row}"  # (the ceiling's row names its own pair)
-        print(f"  classifier accuracy, {pair}: {accuracy(c)} logistic, "
-              f"{accuracy(report['classifier_trees'][row])} boosted trees")
+        said_rows += f"  classifier accuracy, {pair}: {accuracy(c)} logistic, " \
+                     f"{accuracy(report['classifier_trees'][row])} boosted trees\n"
+    print(said_rows, end="")
+    overlaps = [f"{value:.3f} {row}" for row, value in report["mean_overlap"].items() if value is not None]
+    if overlaps:  # (report.html's last row, the README's "mean descriptor overlap")
+        print(f"  mean descriptor overlap with real: {', '.join(overlaps)}")
+    print("  (accuracy: how often a classifier tells the two sets' excerpts apart, 0.5 it cannot, the aim, 1.0 always; "
+          "overlap: how alike their descriptors' spreads are, 1.0 the same, the aim"
+          + ("; shuffled chunks: the floor, a trivial generator any model should beat" if BASELINE in
+             report["classifier"] else "")
+          + ("; real A vs real B: the ceiling, two halves of the real excerpts" if CEILING in report["classifier"]
+             else "")
+          + ("; training excerpts: what a model that had learnt the training split exactly would score" if TRAINING in
+             report["classifier"] else "")
+          + ("; p: how likely so high an accuracy were the two sets alike" if " (p " in said_rows else "")
+          + "; each descriptor in report.html)")
     ungrouped = [row for row, c in report["classifier"].items() if c.get("folds_grouped") is False]
     print("  (the classifiers' folds keep each real performance and each generated file whole"
           + (f"; except in the row{'s' * (len(ungrouped) > 1)} {' and '.join(repr(r) for r in ungrouped)}, where one "

@@ -86,16 +86,28 @@ class Comparison:
     def report_figures(self, split: str) -> dict:
         """What report.json holds of this comparison with the real excerpts of `split`, JSON-ready (`plain`): the
         files read ("read", "bad", "left_out", "described"), the excerpts of each row and of the real halves, the rows,
-        the descriptors' comparison, both classifiers', the copy check and the notes; the one dict `evaluate_generated`
-        writes (with its plots, samples and paths) and compare_with_real reads its figures from."""
+        the descriptors' comparison and each row's mean overlap, both classifiers', the copy check and the notes; the
+        one dict `evaluate_generated` writes (with its plots, samples and paths) and compare_with_real reads its
+        figures from."""
         return plain({
             "files": {"read": len(self.names), "bad": self.bad, "left_out": self.left_out,
                       "described": described(self.names, self.sha1s)},
             "excerpts": {f"real ({split})": self.real.num_excerpts,
                          **{row: table.num_excerpts for row, table in self.tables.items()},
                          "real A": int(self.half_a.size), "real B": int(self.half_b.size)},
-            "rows": list(self.tables), "descriptors": self.descriptors, "classifier": self.classifier,
+            "rows": list(self.tables), "descriptors": self.descriptors,
+            "mean_overlap": {row: mean_overlap(self.descriptors[name]["rows"][row]["overlap"]
+                                               for name in SCALAR_DESCRIPTORS) for row in self.tables}
+            | {CEILING: mean_overlap(self.descriptors[name]["ceiling"]["overlap"] for name in SCALAR_DESCRIPTORS)},
+            "classifier": self.classifier,
             "classifier_trees": self.classifier_trees, "copies": self.copies, "notes": self.notes})
+
+
+def mean_overlap(overlaps) -> float | None:
+    """The mean of a row's descriptor overlaps over the descriptors where it is defined (report.html's last row, the
+    README's "mean descriptor overlap"); None where none is."""
+    finite = [float(v) for v in overlaps if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
 
 
 def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str = "test", train_split: str = "train",

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..midi import events_from_bytes
+from ..midi import events_from_bytes, never_released
+from ..midi_bytes import unreleased_notes
 from ..midi_open import file_bytes
 from ..sources import midi_below, midi_in
 
@@ -20,8 +21,8 @@ def read_generated(folder: str | Path | Sequence[str | Path],
                    pedal_bins: int) -> tuple[list, list[str], list[str], list[dict], list[dict], list[Path]]:
     """Every .mid/.midi directly in `folder` (or the MIDI files of a list) → (performances, their file names, their
     bytes' SHA-1s, bad files with reasons, the files read whose notes are not all described with those left out:
-    drums, another voice beside the piano, notes beyond the keys, as midi.DropCounts.notes_left_out words them, and the
-    paths of the files read), each file read once."""
+    drums, another voice beside the piano, notes beyond the keys, as midi.DropCounts.notes_left_out words them, and notes
+    struck and never released, and the paths of the files read), each file read once."""
     if not isinstance(folder, (str, Path)):  # a list of files: each must be there (a folder's broken link is skipped)
         files = [Path(f) for f in folder]  # (read once: a glob's generator, too)
         if not files:
@@ -53,12 +54,13 @@ def _read_files(files: list[Path], pedal_bins: int, given: str, elsewhere: str =
     for path in files:
         try:
             data = file_bytes(path)
-            events, drops = events_from_bytes(data, path, pedal_bins=pedal_bins)
+            events, drops = events_from_bytes(data, path, pedal_bins=pedal_bins, unreleased_said=False)
             performances.append(events)
             names.append(path.name)
             read.append(path)
             sha1s.append(hashlib.sha1(data).hexdigest())
-            if notes := drops.notes_left_out():  # (another system's drums and bass beside its piano: not described)
+            unreleased = unreleased_notes(data)  # (left out as read_events leaves them, said with the rest, not apart)
+            if notes := ", ".join(filter(None, [drops.notes_left_out(), unreleased and never_released(unreleased)])):
                 left_out.append({"file": str(path), "notes": notes})
                 log.info("%s: notes left out: %s", path, notes)  # the report lists them, and the CLI prints them once
         except ValueError as e:

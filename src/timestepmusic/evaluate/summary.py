@@ -33,9 +33,11 @@ def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, s
     "overlaps": {descriptor: overlap or None}, "baseline" and "ceiling": {"logistic", "trees", "mean_overlap"} of the
     shuffled-chunks floor and of two halves of the real excerpts, "why": {classifier: why its accuracy is None}
     where one is, "near_copies": count (None: no copy check),
-    "excerpts": {"generated", "real"}, "files": how many were read, "bad": [{"file", "reason"}], "notes": [what
-    makes the figures rough, each also logged; what it asks of the caller named in keywords: split=, seconds=,
-    generate()'s n=200], "report": the report.json written, or None}. Accuracies: 0.5 = cannot tell apart."""
+    "excerpts": {"generated", "real"}, "files": how many were read, "bad": [{"file", "reason"}], "left_out":
+    [{"file", "notes"}] of the files read whose notes are not all described (drums, another voice, notes beyond the
+    keys: what tsm evaluate prints of them), "notes": [what makes the figures rough, each also logged; what it asks
+    of the caller named in keywords: split=, seconds=, generate()'s n=200], "report": the report.json written, or
+    None}. Accuracies: 0.5 = cannot tell apart."""
     from ..setting_names import PYTHON_KEYWORDS
     from .comparison import BASELINE, CEILING, compared
     from .report import evaluate_generated
@@ -112,7 +114,8 @@ def figures_of(report: dict, split: str = "test") -> dict:
     return row_figures(report, GENERATED) | {
         "overlaps": overlaps, "near_copies": report["copies"].get("flagged"),
         "excerpts": {"generated": report["excerpts"][GENERATED], "real": report["excerpts"][f"real ({split})"]},
-        "files": report["files"]["read"], "bad": report["files"]["bad"], "notes": report["notes"]}
+        "files": report["files"]["read"], "bad": report["files"]["bad"], "left_out": report["files"]["left_out"],
+        "notes": report["notes"]}
 
 
 def row_figures(report: dict, row: str) -> dict | None:

@@ -22,7 +22,7 @@ SAMPLING_SETTINGS = ("temperature", "mixture_temperature", "end_bias", "end_rise
                      "final_hold", "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s", "final_held_s",
                      "final_velocity_floor", "soft_join_s", "soft_shortest_s", "soft_bias",
                      "soft_quiet", "register_follow", "density_follow", "spread_pull",
-                     "path_spread_trim")
+                     "path_spread_trim", "figure_echo")
 
 
 # the sampling settings that shape how a closing piece ends: each needs a model trained with ar.closing_s, and a piece
@@ -317,6 +317,10 @@ class AutoregressiveConfig:
     is drawn at e^this times the odds of the others (sequence/steps.py; exact, by rejection, as ar.cluster_guard: how
     often a note starts an onset keeps the network's odds). 0: the network's odds; larger: more steps where a line
     moves. Needs no training: any events model takes it."""
+    figure_echo: float = 0.0
+    """Events arm, sampling only: where the last 3 notes struck were struck in that order before (among the last 48),
+    the key that followed them then is drawn at e^this times its odds, so that figures come back as a pianist's do
+    (sequence/figures.py). 0: the network's odds. Needs no training: any events model takes it."""
     restrike_guard: float = 0.0
     """Events arm, sampling only: every note on a key whose note before is still sounding at its start (as drawn:
     writing the file would cut that one short) is drawn at e^−this of its odds, the other notes more often in
@@ -502,7 +506,7 @@ class AutoregressiveConfig:
         for key in ("beat_echo", "echo_recency_s", "empty_ramp_s", "cluster_guard", "end_rise",
                     "end_after_s", "register_guard", "register_margin", "step_lean", "restrike_guard", "final_hold",
                     "silence_guard_s", "soft_join_s", "soft_shortest_s", "register_follow",
-                    "density_follow"):
+                    "density_follow", "figure_echo"):
             check_setting(not getattr(self, key) < 0, f"ar.{key}", f"must be ≥ 0 (0 = none), got {getattr(self, key)}")
         for key in ("end_bias", "end_rise", "end_after_s", "temperature", "mixture_temperature", "sample_seconds", "pedal_join_s",
                     "start_temperature", "velocity_temperature", "stop_bias", "empty_bias",
@@ -510,6 +514,6 @@ class AutoregressiveConfig:
                     "register_guard", "register_margin", "register_window_s", "damper_bias",
                     "step_lean", "join_bias", "restrike_guard", "duration_tilt", "final_hold", "silence_guard_s",
                     "soft_join_s", "soft_shortest_s", "soft_bias", "register_follow",
-                    "density_follow"):
+                    "density_follow", "figure_echo"):
             value = getattr(self, key)  # (NaN already fails the bounds above; ±inf would pass them)
             check_setting(math.isfinite(value), f"ar.{key}", f"must be finite, got {value}")

@@ -292,7 +292,7 @@ EVENTS_ONLY = ("head_hidden", "pedal_join_s", "pedal_join_share", "carry", "draw
                "request_calibrated", "duration_tilt", "closing_s", "closing_to", "closing_ring_s", "closing_only", "final_hold",
                "final_ritard", "final_ritard_s", "closing_path", "silence_guard_s", "final_held_s", "final_velocity_floor",
                "soft_join_s", "soft_shortest_s", "soft_bias", "soft_quiet", "register_follow",
-               "density_follow", "spread_pull", "path_spread_trim")
+               "density_follow", "spread_pull", "path_spread_trim", "figure_echo")
 LATENTS_ONLY = ("mixture", "head", "mixture_temperature", "project")
 # sampling settings an events model takes only where it was trained with another (ar_config.py refuses them without it)
 TRAINED_WITH = {**dict.fromkeys(CLOSING_SAMPLING, "closing_s"), "join_bias": "onsets", "style_path": "style",

@@ -52,6 +52,7 @@ from ..midi import NUM_KEYS
 from .carry import Carry
 from .clusters import join_bins, near_keys, onset_keys
 from .event_head import START_STEP_S, duration_s_at
+from .figures import figure_lean, struck_now
 from .onsets import END, ONSET, join_limit, latest_heard, start_allowed
 from .pulse import TEMPO_NEEDS_ECHO, BeatEcho, TempoTold, latest, onset_of
 from .register_guard import register_lean
@@ -99,7 +100,8 @@ class EventSampler(SamplerTables):
                join_bias: float = 0.0, sounding: torch.Tensor | None = None, restrike_guard: float = 0.0,
                tempo: TempoTold | None = None, duration_tilt: float | torch.Tensor = 0.0,
                noteless: torch.Tensor | None = None, silent_s: torch.Tensor | None = None,
-               silence_guard_s: float = 0.0) -> SetBatch:
+               silence_guard_s: float = 0.0, figures: torch.Tensor | None = None,
+               figure_echo: float = 0.0) -> SetBatch:
         """One chunk of events per row: features [R, W] → padded sets [R, N], events in time order. Which key a
         note strikes is drawn with its logits ÷ `temperature`, its start with its logits ÷ `start_temperature`, and
         whether the chunk ends with `stop_bias` added to that logit once the chunk holds an event (`empty_bias`
@@ -154,7 +156,10 @@ class EventSampler(SamplerTables):
         lifts); with `silence_guard_s` S > 0, where that is
         over S the logit of ending the chunk is lowered by silence_guard.NATS_PER_S per second beyond S at each of its
         events until it holds a note (ar.silence_guard_s, silence_guard.py; not in `noteless` rows); every other row,
-        and every row with S = 0, draws as without it."""
+        and every row with S = 0, draws as without it. `figures` [R, W]: the keys of the notes struck before the chunk,
+        oldest first (figures.DrawnFigures'); with `figure_echo` E > 0 the key that followed the latest earlier playing
+        of the last notes' figure gets +E on its logit, the chunk's notes added as drawn (ar.figure_echo, figures.py);
+        with E = 0 every row draws as without it."""
         head, through = self.head, self.through
         if join_bias != 0.0 and not head.onsets:
             raise ValueError(f"ar.join_bias {join_bias}: this model has no choice of joining the onset (ar.onsets)")
@@ -166,6 +171,13 @@ class EventSampler(SamplerTables):
             pieces //= 2
             carry, tonal, unpressed, noteless, onsets, register, heard_register, sounding, silent_s = heard_twice(
                 carry, tonal, unpressed, noteless, onsets, register, heard_register, sounding, silent_s)
+        echoes = figure_echo > 0
+        if echoes:
+            if figures is None:
+                raise ValueError("ar.figure_echo: pass the keys struck before the chunk (figures)")
+            figures = figures.to(features.device)
+            if guided:  # both halves hear the same past
+                figures = torch.cat([figures, figures])  # [2R, W]
         r = features.shape[0]
         alone = pieces == 1  # one piece: one row, or guided its two halves, in which every choice is made alike (a check
         # of its rows reads its first)
@@ -285,6 +297,8 @@ class EventSampler(SamplerTables):
             if ranged:
                 note_logits = register_lean(note_logits, highest, lowest, self.keys, register_margin, register_guard,
                                             register_min_p)
+            if echoes:  # … and toward the key that followed the last notes' figure where it was played before
+                note_logits = note_logits + figure_lean(figures, figure_echo, self.keys)
             note = pick(note_logits, key_noise, guided, key_guidance)
             is_note = kind == 0  # [R] (a re-voiced note is still a note)
             any_note = any_of(is_note)
@@ -392,6 +406,8 @@ class EventSampler(SamplerTables):
                 if restrikes:  # the drawn note sounds until its duration's end
                     ends_s = torch.where(struck, start_s + duration_s_at(duration), -torch.inf)  # [R]
                     sounding = sounding.scatter_reduce(1, at_key[:, None], ends_s[:, None], "amax")
+            if echoes and any_note:
+                figures = struck_now(figures, key, going & is_note)  # [R, W]
             sizes += going
             earliest = start  # (a row that has stopped draws on unseen: its events past its size are dropped)
             step_input = summed_rows(self.read_rows, rows, r) + bias  # [R, H]: the event as the GRU's next input

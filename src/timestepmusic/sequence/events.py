@@ -43,6 +43,7 @@ from .closing import NOT_CLOSING, Closing, TrackEnds, closing_chunks
 from .event_generator import EventGenerator
 from .event_head import EventHead
 from .event_sampler import EventSampler
+from .figures import DrawnFigures
 from .path_walk import PathWalk
 from .pulse import DrawnOnsets, OnsetGatherer, TempoTold
 from .register_guard import DrawnRegister
@@ -117,6 +118,7 @@ class EventAutoregressive(Telling, Written, Autoregressive):
         # and for the head's kernels (register_heard.WINDOWS)
         self.register: DrawnRegister | None = None
         self.guard_chunks = 0
+        self.figures: DrawnFigures | None = None  # with ar.figure_echo: the keys of the last notes struck
         self.sounding: DrawnSounding | None = None  # with ar.restrike_guard or ar.silence_guard_s: when each key's
         # latest note ends
         self.sampler: EventSampler | None = None  # the head arranged for drawing, while a sample runs
@@ -292,11 +294,13 @@ class EventAutoregressive(Telling, Written, Autoregressive):
                                    duration_tilt=self.duration_tilt(),
                                    noteless=None if self.closing_now is None else self.closing_now < NOT_CLOSING,
                                    silent_s=self.sounding.silent_s() if self.settings.silence_guard_s > 0 else None,
-                                   silence_guard_s=self.settings.silence_guard_s)  # [S, N]
+                                   silence_guard_s=self.settings.silence_guard_s,
+                                   figures=self.figures.keys if self.figures is not None else None,
+                                   figure_echo=self.settings.figure_echo)  # [S, N]
         if self.closing_now is not None and self.final_chunks is not None:
             self.final_chunks[(self.closing_now == 1).cpu()] = len(self.drawn)  # ar.final_ritard slows into it
         self.drawn.append(sets)
-        for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
+        for past in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding, self.figures):
             if past is not None:
                 past.append(sets)
         if self.walk is not None:
@@ -353,7 +357,7 @@ class EventAutoregressive(Telling, Written, Autoregressive):
             self.history, self.pitch_classes, self.drawn_onsets, self.sampler = None, None, None, None
             self.drawn_keys = None
             self.register, self.guard_chunks, self.sounding, self.walk = None, 0, None, None
-            self.held, self.unpressed = None, None
+            self.held, self.unpressed, self.figures = None, None, None
             self.generator.unguided()
             self.kept_up, self.tempo = None, None
             self.closing_at, self.generator.closing_told, self.closing_now = None, None, None
@@ -378,14 +382,16 @@ class EventAutoregressive(Telling, Written, Autoregressive):
             self.register = DrawnRegister(n, kept, self.device)
         if self.settings.restrike_guard > 0 or self.settings.silence_guard_s > 0:
             self.sounding = DrawnSounding(n, self.chunk_seconds, self.device)
+        self.figures = DrawnFigures(n, self.device) if self.settings.figure_echo > 0 else None
         if prompt is not None and prompt_sets is None:  # a prompt known only by its latents: heard as silence
             if self.history is not None:
                 self.history.chunks = prompt.shape[0]
-            for heard in (self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
+            for heard in (self.pitch_classes, self.drawn_onsets, self.register, self.sounding, self.figures):
                 if heard is not None:
                     heard.skip(prompt.shape[0])
         for i in range(0 if prompt_sets is None else prompt_sets.sizes.shape[0]):
             chunk = prompt_sets.take(torch.full((n,), i))  # chunk i for every piece: [S, N]
-            for heard in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding):
+            for heard in (self.history, self.pitch_classes, self.drawn_onsets, self.register, self.sounding,
+                          self.figures):
                 if heard is not None:
                     heard.append(chunk)

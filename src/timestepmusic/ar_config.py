@@ -318,9 +318,11 @@ class AutoregressiveConfig:
     often a note starts an onset keeps the network's odds). 0: the network's odds; larger: more steps where a line
     moves. Needs no training: any events model takes it."""
     figure_echo: float = 0.0
-    """Events arm, sampling only: where the last 3 notes struck were struck in that order before (among the last 48),
-    the key that followed them then is drawn at e^this times its odds, so that figures come back as a pianist's do
-    (sequence/figures.py). 0: the network's odds. Needs no training: any events model takes it."""
+    """Events arm, sampling only: where the steps between the last 4 notes struck (the intervals, from any key) were
+    played before (among the last 48 notes), the key that goes on as they went on then is drawn at e^this times its
+    odds, so that figures come back as a pianist's do (sequence/figures.py). 0: the network's odds. Needs no
+    training: any events model takes it. Measured on validation at 1 and 2, not used: the top line's figures did not
+    come back (docs/measured.md)."""
     restrike_guard: float = 0.0
     """Events arm, sampling only: every note on a key whose note before is still sounding at its start (as drawn:
     writing the file would cut that one short) is drawn at e^−this of its odds, the other notes more often in

@@ -323,7 +323,9 @@ def main() -> None:
         cells = [name, str(len(x_other))]
         for columns in kept.values():
             for model in ("logistic", "trees"):
-                cells.append(f"{accuracy(x_real[real_rows][:, columns], x_other[:, columns], groups[real_rows], other_groups, model, args.seed):.3f}")
+                told = accuracy(x_real[real_rows][:, columns], x_other[:, columns], groups[real_rows], other_groups, model,
+                                args.seed)
+                cells.append(f"{told:.3f}")
         rows.append(cells)
 
     tracks = np.unique(groups)

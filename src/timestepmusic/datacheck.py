@@ -12,13 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .dataset_tables import find_maestro_table, own_metadata_said, own_metadata_why, read_asap, read_maestro, reads_as_asap
-from .midi import (
-    READ_MAX_EVENTS_PER_SECOND,
-    READ_MAX_SECONDS,
-    check_timing,
-    load_score,
-    piano_events,
-)
+from .midi import READ_MAX_EVENTS_PER_SECOND, READ_MAX_SECONDS, check_timing, piano_events
+from .midi_open import load_score
 from .parse_files import (
     copies_across_splits,
     copies_said,

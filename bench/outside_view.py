@@ -250,8 +250,8 @@ def describe(e: Excerpt) -> dict[str, float]:
     presses = np.flatnonzero(np.diff((damper >= 64).astype(int)) == 1)
     f["damper_presses_per_s"] = len(presses) / s
     lifts = np.flatnonzero(np.diff((damper >= 64).astype(int)) == -1)
-    f["damper_lift_median_s"] = float(np.median([(presses[presses > x][:1] - x).sum() for x in lifts]) * FRAME_S) \
-        if len(lifts) and len(presses) else 0.0
+    gaps = [presses[presses > x][0] - x for x in lifts if (presses > x).any()]  # lifts pressed again in the excerpt
+    f["damper_lift_median_s"] = float(np.median(gaps) * FRAME_S) if gaps else 0.0
     bass_onsets = onsets[np.r_[True, np.diff(bass) != 0]] if len(bass) > 1 else onsets
     press_s = (presses + 1) * FRAME_S
     f["press_after_bass_share"] = float(np.mean([((press_s - t > 0) & (press_s - t < 0.4)).any()
@@ -323,7 +323,9 @@ def main() -> None:
         cells = [name, str(len(x_other))]
         for columns in kept.values():
             for model in ("logistic", "trees"):
-                cells.append(f"{accuracy(x_real[real_rows][:, columns], x_other[:, columns], groups[real_rows], other_groups, model, args.seed):.3f}")
+                told = accuracy(x_real[real_rows][:, columns], x_other[:, columns], groups[real_rows], other_groups,
+                                model, args.seed)
+                cells.append(f"{told:.3f}")
         rows.append(cells)
 
     tracks = np.unique(groups)

@@ -1,12 +1,13 @@
 """How do the pieces look to a check written apart from `tsm evaluate`? The issue's outside check told the shipped
 model's pieces from real ones with descriptors and a classifier of its own; this script is one such check, written
 without `timestepmusic.evaluate` (no descriptor, excerpt or classifier code of the project's): it reads the MIDI
-files with symusic, describes every 16 s excerpt by 40 figures of its own (the top line and the bass, chords and
+files with symusic, describes every 16 s excerpt by 42 figures of its own (the top line and the bass, chords and
 their dissonance, local key clarity, the onsets' periodicity, articulation, voicing, repetition, the three pedals
 at 10 ms), and trains scikit-learn's gradient-boosted trees and a logistic regression to tell each row from the
-real excerpts of one split (5 folds that keep each performance whole, classes weighed equally: balanced accuracy).
+real excerpts of one split (5 folds that keep each piece whole, all its performances; classes weighed equally:
+balanced accuracy).
 
-  rows      real halves (the tracks of the split in two halves: the ceiling, near 0.5); real chunks shuffled
+  rows      real halves (the pieces of the split in two halves: the ceiling, near 0.5); real chunks shuffled
             (each real excerpt's 0.25 s chunks put in a random order: the floor); then each folder of generated
             MIDI given (each file one excerpt, cut to its first --seconds); each told apart with every descriptor,
             without the three probes of how this project's files are made (PROBES: onsets on its 0.25 s chunk grid,
@@ -99,9 +100,10 @@ def cut(notes: np.ndarray, controls: np.ndarray, begin_s: float, seconds: float)
 
 
 def real_excerpts(corpus: Path, split: str, seconds: float) -> tuple[list[Excerpt], list[int]]:
-    """Every track of `split` (the prepared corpus's list) cut into consecutive `seconds` windows; groups: tracks."""
+    """Every track of `split` (the prepared corpus's list) cut into consecutive `seconds` windows; groups: pieces (a
+    piece's performances play the same notes: folds that test one while training on another learn the piece)."""
     tracks = json.loads((corpus / "corpus.json").read_text())["tracks"]
-    excerpts, groups = [], []
+    excerpts, groups, pieces = [], [], {}
     for index, track in enumerate(tracks):
         if track["split"] != split:
             continue
@@ -112,7 +114,7 @@ def real_excerpts(corpus: Path, split: str, seconds: float) -> tuple[list[Excerp
         length_s = max(float(notes[:, 1].max()) if len(notes) else 0.0, seconds)
         for k in range(max(1, int(length_s // seconds))):
             excerpts.append(cut(notes, controls, k * seconds, seconds))
-            groups.append(index)
+            groups.append(pieces.setdefault(track.get("piece", str(index)), len(pieces)))
     return excerpts, groups
 
 
@@ -250,8 +252,8 @@ def describe(e: Excerpt) -> dict[str, float]:
     presses = np.flatnonzero(np.diff((damper >= 64).astype(int)) == 1)
     f["damper_presses_per_s"] = len(presses) / s
     lifts = np.flatnonzero(np.diff((damper >= 64).astype(int)) == -1)
-    f["damper_lift_median_s"] = float(np.median([(presses[presses > x][:1] - x).sum() for x in lifts]) * FRAME_S) \
-        if len(lifts) and len(presses) else 0.0
+    gaps = [presses[presses > x][0] - x for x in lifts if (presses > x).any()]  # lifts pressed again in the excerpt
+    f["damper_lift_median_s"] = float(np.median(gaps) * FRAME_S) if gaps else 0.0
     bass_onsets = onsets[np.r_[True, np.diff(bass) != 0]] if len(bass) > 1 else onsets
     press_s = (presses + 1) * FRAME_S
     f["press_after_bass_share"] = float(np.mean([((press_s - t > 0) & (press_s - t < 0.4)).any()
@@ -323,22 +325,22 @@ def main() -> None:
         cells = [name, str(len(x_other))]
         for columns in kept.values():
             for model in ("logistic", "trees"):
-                told = accuracy(x_real[real_rows][:, columns], x_other[:, columns], groups[real_rows], other_groups, model,
-                                args.seed)
+                told = accuracy(x_real[real_rows][:, columns], x_other[:, columns], groups[real_rows], other_groups,
+                                model, args.seed)
                 cells.append(f"{told:.3f}")
         rows.append(cells)
 
-    tracks = np.unique(groups)
-    half = np.isin(groups, rng.permutation(tracks)[: len(tracks) // 2])
+    pieces = np.unique(groups)
+    half = np.isin(groups, rng.permutation(pieces)[: len(pieces) // 2])
     row("real halves (ceiling)", x_real[half], ~half, groups[half])
     x_shuffled, _ = matrix([shuffled(e, rng) for e in real])
     every = np.ones(len(real), bool)
-    row("real chunks shuffled (floor)", x_shuffled, every, groups + 10**6)
+    row("real chunks shuffled (floor)", x_shuffled, every, groups)  # each in its source's fold: no twin across folds
     for folder in args.folders:
         x_gen, _ = matrix(generated(folder, args.seconds))
         row(str(folder), x_gen, every, np.arange(len(x_gen)) + 2 * 10**6)
     lines = [f"{len(real)} real {args.seconds:g} s excerpts ({args.split}); {len(names)} descriptors written apart from "
-             "tsm evaluate; balanced accuracy, 5 folds keeping each performance whole", "",
+             "tsm evaluate; balanced accuracy, 5 folds keeping each piece whole (all its performances)", "",
              "columns: every descriptor; without the three probes of how this project writes files (" + ", ".join(PROBES)
              + "); without them and top_figure_repeats", "",
              *table(["row", "excerpts", "logistic", "trees", "logistic", "trees", "logistic", "trees"], rows), ""]

@@ -157,9 +157,9 @@ class EventSampler(SamplerTables):
         over S the logit of ending the chunk is lowered by silence_guard.NATS_PER_S per second beyond S at each of its
         events until it holds a note (ar.silence_guard_s, silence_guard.py; not in `noteless` rows); every other row,
         and every row with S = 0, draws as without it. `figures` [R, W]: the keys of the notes struck before the chunk,
-        oldest first (figures.DrawnFigures'); with `figure_echo` E > 0 the key that followed the latest earlier playing
-        of the last notes' figure gets +E on its logit, the chunk's notes added as drawn (ar.figure_echo, figures.py);
-        with E = 0 every row draws as without it."""
+        oldest first (figures.DrawnFigures'); with `figure_echo` E > 0 the key that goes on as the latest earlier playing
+        of the last notes' steps went on gets +E on its logit, the chunk's notes added as drawn (ar.figure_echo,
+        figures.py); with E = 0 every row draws as without it."""
         head, through = self.head, self.through
         if join_bias != 0.0 and not head.onsets:
             raise ValueError(f"ar.join_bias {join_bias}: this model has no choice of joining the onset (ar.onsets)")
@@ -297,7 +297,7 @@ class EventSampler(SamplerTables):
             if ranged:
                 note_logits = register_lean(note_logits, highest, lowest, self.keys, register_margin, register_guard,
                                             register_min_p)
-            if echoes:  # … and toward the key that followed the last notes' figure where it was played before
+            if echoes:  # … and toward the key that goes on as the last notes' steps went on where they were played before
                 note_logits = note_logits + figure_lean(figures, figure_echo, self.keys)
             note = pick(note_logits, key_noise, guided, key_guidance)
             is_note = kind == 0  # [R] (a re-voiced note is still a note)

@@ -5,8 +5,9 @@ no training.
 Why: pianists repeat figures (an Alberti bass, an arpeggio, a motif and its answer); the drawn pieces almost never
 do. Written apart from `tsm evaluate`, bench/outside_view.py finds a 3-step figure of the top line played again in a
 16 s excerpt at 0.120 of its figures (median, validation) and 0.008 in the default's pieces: that descriptor alone
-tells them apart at 0.72. The event head hears only the last 12 events exactly (carry.RECENT), about a second of
-dense playing, so it cannot copy what it played three seconds ago; this lean copies it.
+tells them apart at 0.73 (bench/results/outside_view_65_validation.md). The event head hears only the last 12 events
+exactly (carry.RECENT), about a second of dense playing, so it cannot copy what it played three seconds ago; this lean
+copies it.
 How: the keys of the notes struck so far, in the order drawn (a prompt's, then each chunk's; notes struck in
 one start bin by key once their chunk is drawn, as SetBatch keeps them), the last WINDOW kept per piece. Before each
 note's key is drawn, the latest earlier place where the same FIGURE steps (intervals, from any key) were played names

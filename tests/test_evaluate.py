@@ -181,6 +181,23 @@ def test_top_line_steps_tell_a_scale_from_leaps_under_a_bass():
     assert np.isnan(one_note["melodic_step_mean"][0]) and np.isnan(one_note["stepwise_share"][0])
 
 
+def test_figure_repeats_count_the_top_lines_figures_played_again_at_any_pitch():
+    alberti = line([60, 67, 64, 67] * 4)  # steps 7 −3 3 −7 over and over: 13 figures of 3 steps, 4 distinct
+    scale = line(C_MAJOR)  # steps 2 2 1 2 2 2 1: (2 2 1) comes back once in 5 figures
+    under_a_bass = merge(line([72, 79, 76, 79] * 3), line([36] * 12, start_s=0.01), end_s=3.0)  # the top line's
+    transposed = merge(line([60, 64, 67, 72]), line([62, 66, 69, 74], start_s=1.0), end_s=2.0)  # 4 3 5 a tone higher
+    d = describe(excerpts_from_events([alberti, scale, under_a_bass, transposed, line([60, 62, 64, 65])]))
+    assert d["figure_repeats"][0] == pytest.approx(1 - 4 / 13)
+    assert d["figure_repeats"][1] == pytest.approx(1 - 4 / 5)
+    assert d["figure_repeats"][2] == pytest.approx(1 - 4 / 9)  # the bass below each onset is not the line
+    # steps 4 3 5 −10 4 3 5: figures (4 3 5) (3 5 −10) (5 −10 4) (−10 4 3) (4 3 5): one of five played again
+    assert d["figure_repeats"][3] == pytest.approx(1 / 5)
+    assert np.isnan(d["figure_repeats"][4])  # one figure: none could come back
+    # figures stay inside their excerpt: two excerpts of one figure each (2 2 1) are one figure each, not four
+    twice = describe(excerpts_from_events([line(C_MAJOR[:4]), line(C_MAJOR[:4])]))
+    assert np.isnan(twice["figure_repeats"]).all()
+
+
 def test_chord_clusters_are_neighbouring_keys_of_one_onset_at_most_2_semitones_apart():
     # C4 D4 G4 rolled over 20 ms (one onset: D4 is 2 from C4, G4 5 from D4), then E4 and F4 0.5 s apart (no chord)
     rolled = Events([key(67), key(60), key(62), key(64), key(65)], [0.0, 0.01, 0.02, 0.5, 1.0], [0.3] * 5,

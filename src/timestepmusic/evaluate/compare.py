@@ -30,11 +30,11 @@ log = logging.getLogger(__name__)
 
 KDE_POINTS = 512
 KL_FLOOR = 1e-10  # densities are floored here (relative to their peak) so KL stays finite
-# descriptors whose 0 means "never" (a pedal never pressed, never at half depth, never changed; no chord clustered):
-# compared with 0 as a point mass; elsewhere 0 is a value like any other (a stepwise share, a silence measured in
-# 0.05 s steps)
+# descriptors whose 0 means "never" (a pedal never pressed, never at half depth, never changed; no chord clustered; no
+# figure played again): compared with 0 as a point mass; elsewhere 0 is a value like any other (a stepwise share, a
+# silence measured in 0.05 s steps)
 POINT_MASS_AT_ZERO = ("damper_fraction", "half_pedal_share", "pedal_changes_per_s", "sostenuto_fraction",
-                      "soft_fraction", "chord_cluster_share")
+                      "soft_fraction", "chord_cluster_share", "figure_repeats")
 
 
 # ---------------------------------------------------------------- descriptor distributions

@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, help="ar models: sampling temperature")
     parser.add_argument("--mixture-temperature", type=float, help="ar models: temperature of the mixture's weights")
     parser.add_argument("--slide-stride", type=int, help="ar models: ar.slide_stride past the context (bench/ar_slide.py)")
+    parser.add_argument("--folds-by", choices=["piece", "performance"], default="piece",
+                        help="what the classifiers' folds and the real halves keep whole (tsm evaluate --folds-by)")
     parser.add_argument("--no-ae-row", action="store_true", help="skip the autoencoder-decode row (faster)")
     parser.add_argument("--select", action="store_true",
                         help="the pieces a model's critic keeps (as tsm generate --select), not every piece drawn")
@@ -184,7 +186,7 @@ def main_checked(args: argparse.Namespace) -> None:
         if trained_on is not None:
             extra[TRAINING] = trained_on
         report = evaluate_generated(midi, corpus, args.out / name / "report", split=args.split, seconds=args.seconds,
-                                    seed=args.seed, extra_rows=extra)
+                                    seed=args.seed, extra_rows=extra, folds_by=args.folds_by)
         results[name] = {GENERATED: summary_of(report, GENERATED), "faster_than_real_time": music_s / sampled_s,
                          "copies": report["copies"].get("flagged"),
                          "fixed": {row: summary_of(report, row) for row in (BASELINE, *extra)}

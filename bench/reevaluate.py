@@ -29,6 +29,8 @@ def main() -> int:
     parser.add_argument("--split", default="test")
     parser.add_argument("--seconds", type=float, default=16.0)
     parser.add_argument("--seed", type=int, default=0, help="the seed the first report was made with")
+    parser.add_argument("--folds-by", choices=["piece", "performance"], default="piece",
+                        help="what the classifiers' folds and the real halves keep whole (tsm evaluate --folds-by)")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     from timestepmusic.corpus import Corpus
@@ -40,7 +42,7 @@ def main() -> int:
     for run in args.runs:
         before = json.loads((run / "report" / "report.json").read_text())
         after = evaluate_generated(run / "midi", corpus, run / "report-again", split=args.split,
-                                   seconds=args.seconds, seed=args.seed)
+                                   seconds=args.seconds, seed=args.seed, folds_by=args.folds_by)
         overlap = {name: [report["descriptors"][name]["rows"][GENERATED]["overlap"] if name in report["descriptors"]
                           else np.nan for report in (before, after)]
                    for name in SCALAR_DESCRIPTORS}  # a descriptor added since the first report: NaN there

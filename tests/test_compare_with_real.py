@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import timestepmusic
@@ -166,7 +167,8 @@ def test_the_report_holds_the_comparison_s_figures_as_compare_with_real_reads_th
     figures = compared(generated, corpus, seed=3, repeats=1).report_figures("test")
     report = evaluate_generated(generated, corpus, tmp_path / "r", seed=3, repeats=1)
     assert {name: report[name] for name in figures} == figures
-    assert list(report) == ["generated_dir", "corpus", "split", "train_split", "seconds", "seed", "files", "excerpts",
+    assert list(report) == ["generated_dir", "corpus", "split", "train_split", "seconds", "seed", "folds_by", "files",
+                            "excerpts",
                             "rows", "descriptors", "mean_overlap", "classifier", "classifier_trees", "copies", "figures",
                             "samples",
                             "training", "notes", "link_audio", "out_dir", "flags"]  # (as before, and the flags that
@@ -192,6 +194,7 @@ WRONG_ARGUMENTS = {  # id: (compare_with_real()'s keywords, what it says), what 
     "seconds=0": ({"seconds": 0}, "seconds= must be an excerpt's length in seconds, > 0, got 0"),
     "split=None": ({"split": None}, "split= must be a split's name ('train', 'validation', 'test'), got None"),
     "overwrite text": ({"overwrite": "no"}, "overwrite= must be True or False, got 'no'"),
+    "folds_by='track'": ({"folds_by": "track"}, "folds_by= must be 'piece' or 'performance', got 'track'"),
     "generated=''": ({"generated": ""}, "generated='': an empty name; give the folder of generated MIDI files ('.' for "
                      "the working folder) or a list of their paths"),  # the working folder's MIDI files, evaluated
     "out=''": ({"out": ""}, "out='': an empty name; give the folder to write the report into ('.' for the working "
@@ -403,3 +406,88 @@ def test_notes_never_released_are_listed_with_the_other_notes_left_out(corpus, g
     assert (said.out + said.err).count("never released") == 1  # (once, not as a warning and again as a line)
     assert "never released" in (tmp_path / "r" / "report.html").read_text()
     assert timestepmusic.compare_with_real(folder, corpus, seed=3, repeats=1)["left_out"] == report["files"]["left_out"]
+
+
+def two_pieces_of_three_performances(corpus):
+    """The corpus opened again, its first two test performances (and its first two training ones) said to be of one
+    piece each, as ASAP's are: the fixture's own track list left as it is."""
+    import copy
+
+    from timestepmusic.corpus import Corpus
+
+    alike = Corpus.open(corpus.root)
+    alike.tracks = copy.deepcopy(alike.tracks)
+    for split in ("test", "train"):
+        for t in [t for t, track in enumerate(alike.tracks) if track["split"] == split][:2]:
+            alike.tracks[t]["piece"] = f"one piece of the {split} split"
+    return alike
+
+
+def test_the_classifiers_folds_and_the_real_halves_keep_each_piece_whole(corpus, generated, monkeypatch):
+    """By piece, the real excerpts of two performances of one piece are one group in every row's classifier and on
+    one side of the ceiling's halves (as the training row's); by performance, two groups, as before. Generated files
+    and the shuffled chunks keep their own groups."""
+    from timestepmusic.evaluate import comparison
+    from timestepmusic.evaluate.comparison import BASELINE, CEILING, GENERATED, TRAINING, compared, fold_groups
+
+    alike = two_pieces_of_three_performances(corpus)
+    given: list = []
+    classifier_test = comparison.classifier_test
+
+    def recording(a, b, **kwargs):
+        given.append(kwargs["groups"])
+        return classifier_test(a, b, **kwargs)
+
+    monkeypatch.setattr(comparison, "classifier_test", recording)
+    found = {}
+    for by in ("piece", "performance"):
+        given.clear()
+        result = compared(generated, alike, seed=3, repeats=1, train_row=True, folds_by=by)
+        found[by] = result, dict(zip(result.classifier, given))  # row → (real side's groups, the other's)
+    (by_piece, groups), (by_performance, groups_before) = found["piece"], found["performance"]
+    real = by_piece.real
+    one_piece = np.isin(real.group, [t for t, track in enumerate(alike.tracks) if track["split"] == "test"][:2])
+    assert np.unique(real.group[one_piece]).size == 2  # two performances …
+    pieces = fold_groups(alike, real.group)
+    for row in (GENERATED, BASELINE, TRAINING):
+        assert np.unique(groups[row][0][one_piece]).size == 1, row  # … one group by piece
+        assert np.array_equal(groups_before[row][0], real.group), row  # (by performance: as before)
+    half_a, half_b = by_piece.half_a, by_piece.half_b
+    assert not set(pieces[half_a]) & set(pieces[half_b])  # each piece on one side
+    assert one_piece[half_a].all() or one_piece[half_b].all()  # both performances of the piece on one side
+    assert all(np.array_equal(got, want) for got, want in zip(groups[CEILING], (pieces[half_a], pieces[half_b])))
+    assert all(np.array_equal(got, want) for got, want in zip(
+        groups_before[CEILING], (real.group[by_performance.half_a], real.group[by_performance.half_b])))
+    for row in (GENERATED, BASELINE):  # a generated file, a shuffled chunk: one group each either way
+        assert np.array_equal(groups[row][1], groups_before[row][1])
+    training = by_piece.tables[TRAINING]
+    assert np.array_equal(groups[TRAINING][1], fold_groups(alike, training.group))
+    assert np.array_equal(groups_before[TRAINING][1], training.group)
+    assert by_piece.report_figures("test")["folds_by"] == "piece"
+    assert by_performance.report_figures("test")["folds_by"] == "performance"
+
+
+def test_report_json_and_the_terminal_say_which_folds_were_used_and_a_bad_choice_is_refused(corpus, generated, tmp_path,
+                                                                                         capsys):
+    """The folds keep each real piece whole unless --folds-by performance; report.json records which ("folds_by"),
+    the command that writes it again keeps the choice (its flags), and the terminal and the page say it."""
+    from timestepmusic.evaluate.comparison import compared
+
+    for by in ("piece", "performance"):
+        flags = [] if by == "piece" else ["--folds-by", by]
+        assert main(["evaluate", str(generated), "--real", str(corpus.root), "-o", str(tmp_path / by), "--repeats",
+                     "1", *flags]) == 0
+        said = capsys.readouterr().out
+        report = json.loads((tmp_path / by / "report.json").read_text())
+        assert report["folds_by"] == by and report["flags"] == ["--repeats", "1", *flags]
+        assert f"(the classifiers' folds keep each real {by}" in said
+        other = "performance" if by == "piece" else "piece"
+        assert f"keep each real {other}" not in said
+        page = (tmp_path / by / "report.html").read_text()
+        assert f"(split by {by})" in page and f"(split by {other})" not in page
+    with pytest.raises(SystemExit):  # (argparse's: a choice of two)
+        main(["evaluate", str(generated), "--real", str(corpus.root), "-o", str(tmp_path / "bad"), "--folds-by", "track"])
+    assert "invalid choice: 'track'" in capsys.readouterr().err and not (tmp_path / "bad" / "report.json").exists()
+    with pytest.raises(ValueError) as raised:
+        compared(generated, corpus, folds_by="track")
+    assert str(raised.value) == "--folds-by must be 'piece' or 'performance', got 'track'"

@@ -497,6 +497,54 @@ def test_real_halves_are_disjoint_by_track(corpus):
     assert not set(table.group[a]) & set(table.group[b])
 
 
+def piece_corpus():
+    """Tracks as a corpus lists them: three performances of one piece (0, 1, 5), one of another, two without a name."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(tracks=[{"piece": "Bach/Fugue/bwv_846"}, {"piece": "Bach/Fugue/bwv_846"},
+                                   {"piece": "Chopin/Etudes_op_10/3"}, {"piece": ""}, {},
+                                   {"piece": "Bach/Fugue/bwv_846"}])
+
+
+def test_piece_folds_put_every_performance_of_a_piece_in_one_fold():
+    """ASAP's test split holds 90 performances of 17 pieces: folds that keep performances whole test one performance
+    with a classifier that trained on another of the same notes. By piece, all of a piece's excerpts share a fold."""
+    from timestepmusic.evaluate.classifier_tests import _balanced_folds
+    from timestepmusic.evaluate.comparison import fold_groups, piece_codes
+
+    corpus = piece_corpus()
+    tracks = np.repeat(np.arange(6), 8)  # [X]: 8 excerpts a performance
+    pieces = fold_groups(corpus, tracks, "piece")
+    assert np.array_equal(pieces, piece_codes(corpus, tracks))
+    assert np.unique(pieces[np.isin(tracks, [0, 1, 5])]).size == 1  # one piece, three performances
+    assert np.unique(pieces).size == 4  # (a track without a piece name is a piece of its own)
+    assert np.array_equal(fold_groups(corpus, tracks, "performance"), tracks)
+    bach = np.isin(tracks, [0, 1, 5])
+    rng = np.random.default_rng(0)
+    real, generated = rng.normal(size=(48, 3)), rng.normal(size=(48, 3))
+    spread_by_performance = False
+    for seed in range(8):
+        for by, groups in (("piece", pieces), ("performance", tracks)):
+            _, _, fold, n, _, grouped, (kept, _) = _balanced_folds(real, generated, 5, seed, (groups, np.arange(48)))
+            real_fold = fold[:n]  # [n]: the fold of each real excerpt kept
+            assert grouped
+            if by == "piece":
+                assert all(np.unique(real_fold[pieces[kept] == p]).size == 1 for p in np.unique(pieces[kept]))
+            else:
+                spread_by_performance |= np.unique(real_fold[bach[kept]]).size > 1
+    assert spread_by_performance  # (by performance the piece's performances fall in several folds: the leak)
+
+
+def test_real_halves_split_by_piece_keep_each_piece_on_one_side(corpus):
+    table = excerpts_from_corpus(corpus, None)
+    pieces = table.group // 2  # [X]: tracks two by two as pieces
+    for seed in range(4):
+        a, b = split_halves(table, seed, pieces)
+        assert a.size and b.size and np.intersect1d(a, b).size == 0 and a.size + b.size == table.num_excerpts
+        assert not set(pieces[a]) & set(pieces[b])
+    assert all(np.array_equal(x, y) for x, y in zip(split_halves(table, 3), split_halves(table, 3, table.group)))
+
+
 # --- copies and the baseline ------------------------------------------------------------------------
 
 def test_copy_check_flags_copies_and_not_other_music(corpus):

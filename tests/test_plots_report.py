@@ -195,8 +195,8 @@ def test_report_html_is_self_contained(report):
     page = (out / "report.html").read_text()
     assert "<table id=descriptors>" in page and "note density" in page and "key steadiness" in page
     assert "<table id=classifier>" in page and "boosted trees" in page
-    assert "The folds keep each performance (and each generated file) whole" in page  # no sibling tells an excerpt
-    assert "Each p-value counts performances and generated files, not excerpts" in page
+    assert "The folds keep each piece (all its performances) and each generated file whole" in page  # no sibling
+    assert "Each p-value counts pieces and generated files, not excerpts" in page  # (nor another performance) tells one
     assert page.count("<img") >= 1 + 3 + 1  # densities, a roll per sample, the training curves
     assert "src='data:image/png;base64," in page and "src='figures/" not in page
     if audio_unavailable_reason() is None:
@@ -554,20 +554,23 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
         assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--run", r1, "--run", str(missing)]) == 2
         assert capsys.readouterr().err.strip() == f"error: --run {missing}: {why}" and not calls  # named at once
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--run", r1, "--run", r2, "--wav",
-                 "--seconds", "8", "--transpose", "--copy-threshold", "0.8", "--repeats", "3"]) == 0
+                 "--seconds", "8", "--transpose", "--copy-threshold", "0.8", "--repeats", "3", "--folds-by",
+                 "performance"]) == 0
     (args, kwargs), = calls
+    assert kwargs["folds_by"] == "performance"
     assert args == ("GEN", "CORPUS", str(tmp_path)) and kwargs["runs"] == [r1, r2] and kwargs["wav"]
     assert kwargs["seconds"] == 8.0 and kwargs["transpose"] and kwargs["copy_threshold"] == 0.8
     assert kwargs["split"] == "test" and kwargs["train_split"] == "train" and kwargs["repeats"] == 3
     printed = capsys.readouterr().out
     assert "skipped" in printed and "near copies of training excerpts: 1" in printed
     ungrouped = [row for row, c in report[0]["classifier"].items() if c.get("folds_grouped") is False]
-    said = next(line for line in printed.splitlines() if "(the classifiers' folds keep each real performance" in line)
+    said = next(line for line in printed.splitlines()
+                if "(the classifiers' folds keep each real piece (all its performances)" in line)
     assert all(repr(row) in said for row in ungrouped) and ("except in the row" in said) == bool(ungrouped)
     assert "not for" not in said  # (it read "not for generated, real A vs real B: …")
     logistic, trees = (report[0][test]["generated"] for test in ("classifier", "classifier_trees"))
     def rough(c: dict) -> str:  # (the fixture's few pieces: each accuracy said to tell nothing)
-        over = f", over {c['p_groups']} performances and files" if c.get("p_groups") else ""
+        over = f", over {c['p_groups']} pieces and files" if c.get("p_groups") else ""
         return f" (p = {c['p_value']:.3f} from {c['n_per_class']} excerpts a side{over}: rough)"
     assert (f"real vs generated: {logistic['accuracy']:.3f} ± {logistic['accuracy_sd']:.3f}{rough(logistic)} logistic, "
             f"— ({trees['why']}) boosted trees") in printed  # the logistic's mean of 5; too few for the trees to split
@@ -598,14 +601,19 @@ def test_tsm_evaluate_passes_its_flags_to_the_api(report, monkeypatch, tmp_path,
                                    "p_groups": 7}
     monkeypatch.setattr(report_module, "evaluate_generated", lambda *args, **kwargs: few)
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--overwrite"]) == 0
-    assert ("real vs generated: 0.500 ± 0.000 (p = 0.637 from 4 excerpts a side, over 7 performances and files: "
+    assert ("real vs generated: 0.500 ± 0.000 (p = 0.637 from 4 excerpts a side, over 7 pieces and files: "
             "rough) logistic"
             in capsys.readouterr().out)
     for test in ("classifier", "classifier_trees"):  # … told apart even so: said as the small p it is
         few[test]["generated"] |= {"accuracy": 1.0, "p_value": 0.0039}
     assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--overwrite"]) == 0
-    assert "1.000 ± 0.000 (p = 0.004 from 4 excerpts a side, over 7 performances and files: rough) logistic" \
+    assert "1.000 ± 0.000 (p = 0.004 from 4 excerpts a side, over 7 pieces and files: rough) logistic" \
         in capsys.readouterr().out
+    del few["folds_by"]  # a report written before the folds kept pieces whole: by performance, said so
+    assert main(["evaluate", "GEN", "--real", "CORPUS", "-o", str(tmp_path), "--overwrite"]) == 0
+    printed = capsys.readouterr().out
+    assert "over 7 performances and files: rough) logistic" in printed
+    assert "(the classifiers' folds keep each real performance and each generated file whole" in printed
 
 
 def test_evaluate_overwrite_removes_the_earlier_reports_files_and_no_others(report, monkeypatch, tmp_path):
@@ -1046,6 +1054,22 @@ def test_the_report_says_what_each_set_column_and_descriptor_means_and_which_way
     assert "real excerpts' (black, first in the legend), the better" in densities  # and which way, unsaid)
     assert f"{comparison_module.BASELINE}, the floor" in densities
     assert f"The first {len(result['samples'])} of the 3 generated files" in page
+
+
+def test_the_page_says_whether_the_folds_and_halves_kept_pieces_or_performances_whole(report):
+    """A report by piece says pieces where it says how the folds fell, what the p-values count and how the real
+    halves were split; one without "folds_by" (written before it was chosen) was made by performance, and says so."""
+    by_piece = copy.deepcopy(report[0])
+    assert by_piece["folds_by"] == "piece"
+    before = copy.deepcopy(by_piece)
+    del before["folds_by"]
+    for said, unit, other in ((report_html.render_html(by_piece), "piece", "performance"),
+                              (report_html.render_html(before), "performance", "piece")):
+        classifiers = said.split("<h2>Classifier two-sample tests</h2>")[1].split("<table")[0]
+        assert f"The folds keep each {unit}" in classifiers and f"The folds keep each {other}" not in classifiers
+        assert f"Each p-value counts {unit}s and generated files" in classifiers
+        assert said.count(f"(split by {unit})") == 2 and f"(split by {other})" not in said  # the sets, the descriptors
+    assert "another performance of its piece" in report_html.render_html(by_piece)
 
 
 def html_escape(text: str) -> str:

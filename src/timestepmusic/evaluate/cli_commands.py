@@ -45,7 +45,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .comparison import BASELINE, CEILING, TRAINING
+    from .comparison import BASELINE, CEILING, TRAINING, folds_unit
     from .report import evaluate_generated
 
     check_audio_flags(args)
@@ -71,12 +71,14 @@ def _evaluate(args: argparse.Namespace) -> int:
                                 copy_threshold=args.copy_threshold, transpose=args.transpose,
                                 max_real_excerpts=args.max_real_excerpts, soundfont=args.soundfont,
                                 link_audio=args.link_audio, repeats=args.repeats, train_row=args.train_row,
+                                folds_by=args.folds_by,
                                 progress=True)  # (a bar where stderr is a terminal: minutes without a word, before)
     remove_left_behind(args.out, earlier)  # (once the new report is there)
     for bad in report["files"]["bad"]:
         print(f"skipped {bad['file']}: {bad['reason']}")
     for file in report["files"]["left_out"]:  # (read, but not all of it: drums or a bass beside the piano)
         print(f"{file['file']}: notes left out: {file['notes']}")
+    unit = folds_unit(report)  # (what the folds kept whole on the real side: piece or performance)
     print(f"{report['files']['read']} file(s), {report['excerpts']['generated']} excerpts of {report['seconds']:g} s, "
           f"against {report['excerpts'][f'real ({args.split})']} real excerpts of the {args.split} split")
     def accuracy(c: dict) -> str:
@@ -86,7 +88,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         few = c.get("n_per_class") is not None and c["n_per_class"] < MIN_EXCERPTS  # (told at 0.5 as at 0.9: rough)
         p_value = c.get("p_value")
         said = "p < 0.001" if p_value is not None and p_value < 0.001 else f"p = {p_value:.3f}"
-        over = f", over {c['p_groups']} performances and files" if c.get("p_groups") else ""  # (what p counts)
+        over = f", over {c['p_groups']} {unit}s and files" if c.get("p_groups") else ""  # (what p counts)
         rough = f" ({said} from {c['n_per_class']} excerpts a side{over}: rough)" if few and p_value is not None \
             and math.isfinite(p_value) else ""
         return f"{c['accuracy']:.3f}{spread}{rough}"
@@ -111,9 +113,10 @@ def _evaluate(args: argparse.Namespace) -> int:
           + ("; p: how likely so high an accuracy were the two sets alike" if " (p " in said_rows else "")
           + "; each descriptor in report.html)")
     ungrouped = [row for row, c in report["classifier"].items() if c.get("folds_grouped") is False]
-    print("  (the classifiers' folds keep each real performance and each generated file whole"
+    print(f"  (the classifiers' folds keep each real {unit}"
+          + (" (all its performances)" if unit == "piece" else "") + " and each generated file whole"
           + (f"; except in the row{'s' * (len(ungrouped) > 1)} {' and '.join(repr(r) for r in ungrouped)}, where one "
-             "side is a single performance or file, whose excerpts are dealt to the folds one by one)"
+             f"side is a single {unit} or file, whose excerpts are dealt to the folds one by one)"
              if ungrouped else ")"))
     if "flagged" in report["copies"]:
         print(f"  near copies of training excerpts: {report['copies']['flagged']}")
@@ -351,6 +354,10 @@ def add_commands(sub) -> None:
                    help="how many times the classifiers are run, each on another draw of the real excerpts that balance "
                    "the generated ones and of the folds; each accuracy is their mean ± spread (default "
                    f"{CLASSIFIER_REPEATS}: one draw moves an accuracy by about ±0.02; more: steadier, slower)")
+    p.add_argument("--folds-by", choices=["piece", "performance"], default="piece",
+                   help="what the classifiers' folds and the ceiling's two real halves keep whole: each real piece, all "
+                   "its performances (default: a classifier that trained on one performance of the notes it tests "
+                   "learns the piece), or each performance (reports before this choice)")
     p.add_argument("--train-row", action="store_true",
                    help="also compare as many real excerpts of --train-split as there are generated ones: what a model "
                    "that had learnt the training split exactly would score here (where the splits' music differs, "

@@ -11,8 +11,8 @@ descriptors a value of exactly 0 (a pedal never pressed) is a point mass, compar
 densities of the rest. Yang & Lerch apply the two figures to distributions of pairwise distances
 within and between sets; here they are applied to the descriptor values themselves, which reads
 more directly ("the generated note density sits where the real one does"). A set compared with two disjoint
-halves of the real set (split by track, so no track is on both sides) gives the ceiling a generator
-could reach with this many excerpts.
+halves of the real set (split by piece or by track, so that none is on both sides) gives the ceiling a
+generator could reach with this many excerpts.
 
 Letters: X excerpts, D features, G grid points of a KDE.
 """
@@ -143,10 +143,12 @@ def compare_descriptors(real: dict[str, np.ndarray], others: dict[str, dict[str,
     return result
 
 
-def split_halves(table: ExcerptTable, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Excerpt indices of two disjoint halves of a table, split by group (track) so that no track
-    is in both; groups are shuffled and dealt until half the excerpts are on the first side."""
-    groups, counts = np.unique(table.group, return_counts=True)
+def split_halves(table: ExcerptTable, seed: int = 0, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Excerpt indices of two disjoint halves of a table, split by `groups` [X] (default the table's own: its
+    tracks; comparison.fold_groups: its pieces) so that no group is in both; groups are shuffled and dealt until half
+    the excerpts are on the first side."""
+    of = table.group if groups is None else np.asarray(groups)  # [X]
+    groups, counts = np.unique(of, return_counts=True)
     if groups.size < 2:
         order = np.random.default_rng(seed).permutation(table.num_excerpts)
         half = table.num_excerpts // 2
@@ -154,7 +156,7 @@ def split_halves(table: ExcerptTable, seed: int = 0) -> tuple[np.ndarray, np.nda
     order = np.random.default_rng(seed).permutation(groups.size)
     filled = np.cumsum(counts[order])
     first = order[: max(1, min(groups.size - 1, int(np.searchsorted(filled, filled[-1] / 2)) + 1))]
-    in_first = np.isin(table.group, groups[first])
+    in_first = np.isin(of, groups[first])
     return np.flatnonzero(in_first), np.flatnonzero(~in_first)
 
 

@@ -3,7 +3,8 @@
 
 Rows of the report: the generated files, a shuffled-real-chunks baseline (a trivial generator any
 model should beat), any extra excerpt tables the caller passes (e.g. autoencoder reconstructions),
-and, as the ceiling, one half of the real excerpts against the other half (split by track).
+and, as the ceiling, one half of the real excerpts against the other half (split by piece, all of a piece's
+performances on one side; or with folds_by="performance", by performance).
 """
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ REFERENCE_COPY_EXCERPTS = 32  # real held-out excerpts whose nearest training wi
 MIN_REAL_EXCERPTS = 100  # below this the figures and their ceiling are noisy (28 gave a ceiling overlap of 0.12)
 HALVES_TOLD_APART = 0.7  # the two halves of a real split told apart above this (ASAP's test split: 0.58): said
 SHORT_SHARE = 0.9  # a generated file lasting less than this share of --seconds is noted as padded with silence
+# what the classifiers' folds and the real halves keep whole on the real side: each piece (all its performances: ASAP's
+# test split holds 90 performances of 17 pieces, and a fold that trains on one performance of the notes it tests
+# learns the piece, up to 0.14 above the figures with pieces whole: bench/outside_view.py), or each performance
+FOLDS_BY = ("piece", "performance")
 
 
 def plain(value):
@@ -82,14 +87,15 @@ class Comparison:
     classifier_trees: dict  # row → trees_classifier_test's result
     copies: dict  # the copy check
     notes: list[str]  # what makes the figures rough or odd
+    folds_by: str = "piece"  # what the folds and the halves keep whole on the real side (FOLDS_BY)
 
     def report_figures(self, split: str) -> dict:
         """What report.json holds of this comparison with the real excerpts of `split`, JSON-ready (`plain`): the
         files read ("read", "bad", "left_out", "described"), the excerpts of each row and of the real halves, the rows,
         the descriptors' comparison and each row's mean overlap, both classifiers', the copy check and the notes; the
         one dict `evaluate_generated` writes (with its plots, samples and paths) and compare_with_real reads its
-        figures from."""
-        return plain({
+        figures from; "folds_by": what the folds kept whole (a report without it was made by performance)."""
+        return plain({"folds_by": self.folds_by,
             "files": {"read": len(self.names), "bad": self.bad, "left_out": self.left_out,
                       "described": described(self.names, self.sha1s)},
             "excerpts": {f"real ({split})": self.real.num_excerpts,
@@ -110,17 +116,44 @@ def mean_overlap(overlaps) -> float | None:
     return float(np.mean(finite)) if finite else None
 
 
+def piece_codes(corpus, tracks) -> np.ndarray:
+    """One integer per piece for each corpus track index in `tracks` [X] → [X]: tracks of one "piece" (the corpus's
+    name of it) share a code; a track without a piece name is a piece of its own."""
+    codes: dict = {}
+    code_of = np.array([codes.setdefault(track.get("piece") or ("track", t), len(codes))  # (a name never equals a tuple)
+                        for t, track in enumerate(corpus.tracks)], dtype=np.int64)  # [tracks]
+    return code_of[np.asarray(tracks, dtype=np.int64)]
+
+
+def fold_groups(corpus, tracks, folds_by: str = "piece") -> np.ndarray:
+    """The groups the classifiers' folds (and the real halves) keep whole, of excerpts of corpus tracks `tracks` [X]:
+    their pieces (piece_codes) with `folds_by` "piece", the tracks themselves with "performance"."""
+    return piece_codes(corpus, tracks) if folds_by == "piece" else np.asarray(tracks, dtype=np.int64)
+
+
+def folds_unit(report: dict) -> str:
+    """What a report's folds kept whole on the real side, as its words say it: "piece" or "performance" (a report
+    without "folds_by" was made before it was chosen, by performance)."""
+    return "piece" if report.get("folds_by") == "piece" else "performance"
+
+
 def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str = "test", train_split: str = "train",
              extra_rows: dict[str, ExcerptTable] | None = None, seconds: float = EXCERPT_SECONDS, seed: int = 0,
              copy_threshold: float = COPY_THRESHOLD, transpose: bool = False, max_real_excerpts: int | None = None,
-             repeats: int = CLASSIFIER_REPEATS, train_row: bool = False,
+             repeats: int = CLASSIFIER_REPEATS, train_row: bool = False, folds_by: str = "piece",
              setting_names: SettingNames = FLAGS, progress: bool = False) -> Comparison:
     """The figures of `evaluate_generated` (its arguments of the same names), written nowhere: `generated` a folder
     (its .mid/.midi files) or a list of MIDI files. What its notes ask of the caller names `tsm evaluate`'s flags
     (--split, --seconds) and `tsm generate -n 200`, or with `setting_names` PYTHON_KEYWORDS, compare_with_real()'s
     keywords (split=, seconds=) and generate()'s n=200. `progress`: a bar on stderr, where it is a terminal, over the
-    classifiers' draws (most of the minutes it takes)."""
+    classifiers' draws (most of the minutes it takes). `folds_by` (FOLDS_BY): the classifiers' folds keep each real
+    piece whole, all its performances (the training row's too), and the ceiling's halves split the real excerpts by
+    piece; or with "performance", each performance. Generated files are one group each either way; the
+    shuffled-chunks baseline's own excerpts keep their groups."""
     from ..corpus import Corpus
+
+    if folds_by not in FOLDS_BY:
+        raise ValueError(f"{setting_names.name('folds_by')} must be 'piece' or 'performance', got {folds_by!r}")
 
     if repeats < 1:
         raise ValueError(f"--repeats must be ≥ 1, got {repeats}")
@@ -229,7 +262,8 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
         tables[TRAINING] = training_excerpts(corpus, train_split, tables[GENERATED].num_excerpts, seconds, seed,
                                              train_said)
     tables |= dict(extra_rows or {})
-    half_a, half_b = split_halves(real, seed)
+    real_folds = fold_groups(corpus, real.group, folds_by)  # [X]: each real excerpt's piece (or performance)
+    half_a, half_b = split_halves(real, seed, real_folds)
     real_desc = describe(real)
     descs = {row: describe(t) for row, t in tables.items()}
     desc_a, desc_b = (describe(real.take(h)) for h in (half_a, half_b))
@@ -241,10 +275,13 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
         comparison[name] |= {"label": label, "unit": unit, "ceiling": ceiling[name]["rows"][CEILING]}
     pairs = {row: (descriptor_features(real_desc), descriptor_features(d)) for row, d in descs.items()}
     pairs[CEILING] = (descriptor_features(desc_a), descriptor_features(desc_b))
-    # the performance or file of each excerpt: the classifiers' folds keep each whole (classifier_tests.classifier_test)
-    groups = {row: (real.group, t.group) for row, t in tables.items()}
-    groups[GENERATED] = (real.group, file_of)  # (a file's copies: one group)
-    groups[CEILING] = (real.group[half_a], real.group[half_b])
+    # the piece (or performance) or file of each excerpt: the classifiers' folds keep each whole
+    # (classifier_tests.classifier_test); the baseline's chunks and extra rows keep their own groups
+    groups = {row: (real_folds, t.group) for row, t in tables.items()}
+    groups[GENERATED] = (real_folds, file_of)  # (a file's copies: one group)
+    if TRAINING in tables:  # (corpus track indices too)
+        groups[TRAINING] = (real_folds, fold_groups(corpus, tables[TRAINING].group, folds_by))
+    groups[CEILING] = (real_folds[half_a], real_folds[half_b])
     from tqdm import tqdm
 
     with tqdm(total=2 * len(pairs) * repeats, desc="classifiers", unit="draw", leave=False,
@@ -255,8 +292,9 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
                                                        progress=bar.update) for row, pair in pairs.items()}
     halves_told = classifier[CEILING]["accuracy"]
     if halves_told > HALVES_TOLD_APART:  # the ceiling itself far from 0.5: few or unlike performances
-        tracks = "" if real.group is None else f", {len(np.unique(real.group))} performances"
-        notes.append(f"the two halves of the real excerpts ({split} split{tracks}, split by performance) are "
+        tracks = f", {len(np.unique(real.group))} performances" + (
+            f" of {len(np.unique(real_folds))} pieces" if folds_by == "piece" else "")
+        notes.append(f"the two halves of the real excerpts ({split} split{tracks}, split by {folds_by}) are "
                      f"themselves told apart at {halves_told:.2f}, where "
                      "halves of a large corpus score near 0.5–0.6: its performances are too few or too unlike one "
                      "another for the generated row's figures to mean much; compare against a larger split or corpus")
@@ -276,7 +314,8 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
         log.warning("%s", notes[-1])
 
     return Comparison(corpus, folder, performances, names, sha1s, bad, left_out, paths, markers, tables, real,
-                      real_desc, descs, half_a, half_b, comparison, classifier, classifier_trees, copies, notes)
+                      real_desc, descs, half_a, half_b, comparison, classifier, classifier_trees, copies, notes,
+                      folds_by)
 
 
 def _directly_in(usable: int, unusable: int) -> str:

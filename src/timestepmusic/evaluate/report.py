@@ -66,19 +66,20 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
                        seed: int = 0, copy_threshold: float = COPY_THRESHOLD, transpose: bool = False,
                        max_rolls: int = 4, max_real_excerpts: int | None = None, soundfont=None,
                        link_audio: bool = False, repeats: int = CLASSIFIER_REPEATS, train_row: bool = False,
-                       setting_names: SettingNames = FLAGS, progress: bool = False) -> dict:
+                       folds_by: str = "piece", setting_names: SettingNames = FLAGS, progress: bool = False) -> dict:
     """Describe generated files and real `split` excerpts of `corpus` (a Corpus or its folder), compare
     them, check for copies of the `train_split`, and write report.json + report.html into `out_dir`.
     `repeats`: draws of the classifiers' balancing subsample and folds each accuracy is averaged over.
     `link_audio`: the page links the WAV files in `out_dir`/audio instead of embedding them (a small
     page; keep the folder together). `train_row`: also a row of as many real excerpts of the `train_split` as there
-    are generated ones: what a model that had learnt it exactly would score against `split`. `setting_names`: as
+    are generated ones: what a model that had learnt it exactly would score against `split`. `folds_by`: what the
+    classifiers' folds and the real halves keep whole, each "piece" or each "performance" (compared's). `setting_names`: as
     `compared`'s notes name the settings; `progress`: as `compared`'s. Returns the report (as written to report.json)."""
     from .plots import plot_densities, plot_roll, plot_training_curves
 
     found = compared(generated_dir, corpus, split=split, train_split=train_split, extra_rows=extra_rows,
                      seconds=seconds, seed=seed, copy_threshold=copy_threshold, transpose=transpose,
-                     max_real_excerpts=max_real_excerpts, repeats=repeats, train_row=train_row,
+                     max_real_excerpts=max_real_excerpts, repeats=repeats, train_row=train_row, folds_by=folds_by,
                      setting_names=setting_names, progress=progress)
     corpus, names = found.corpus, found.names
     generated_dir, out_dir = Path(generated_dir), Path(out_dir)
@@ -112,8 +113,9 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     compared_figures = found.report_figures(split)
     notes = compared_figures.pop("notes")  # (said after the plots, as report.json has always held them)
     flags = evaluate_flags(split=split, train_split=train_split, seconds=seconds, seed=seed, repeats=repeats,
-                           max_real_excerpts=max_real_excerpts, train_row=train_row, copy_threshold=copy_threshold,
-                           transpose=transpose, wav=wav, soundfont=soundfont, link_audio=link_audio, runs=runs)
+                           folds_by=folds_by, max_real_excerpts=max_real_excerpts, train_row=train_row,
+                           copy_threshold=copy_threshold, transpose=transpose, wav=wav, soundfont=soundfont,
+                           link_audio=link_audio, runs=runs)
     report = plain({  # (the corpus absolute: the command a stale report names runs from any folder, stale._mark)
         "generated_dir": generated_dir, "corpus": os.path.abspath(corpus.root), "split": split, "train_split": train_split,
         "seconds": seconds, "seed": seed, **compared_figures,
@@ -126,7 +128,7 @@ def evaluate_generated(generated_dir: str | Path, corpus, out_dir: str | Path, *
     return report
 
 
-def evaluate_flags(*, split: str, train_split: str, seconds: float, seed: int, repeats: int,
+def evaluate_flags(*, split: str, train_split: str, seconds: float, seed: int, repeats: int, folds_by: str,
                    max_real_excerpts: int | None, train_row: bool, copy_threshold: float, transpose: bool, wav: bool,
                    soundfont, link_audio: bool, runs) -> list[str]:
     """The flags of `tsm evaluate` that write a report of these settings (evaluate_generated's) again, those at their
@@ -139,6 +141,7 @@ def evaluate_flags(*, split: str, train_split: str, seconds: float, seed: int, r
              *(["--seconds", f"{seconds:.15g}"] if seconds != EXCERPT_SECONDS else []),
              *(["--seed", str(seed)] if seed != 0 else []),
              *(["--repeats", str(repeats)] if repeats != CLASSIFIER_REPEATS else []),
+             *(["--folds-by", folds_by] if folds_by != "piece" else []),
              *(["--max-real-excerpts", str(max_real_excerpts)] if max_real_excerpts is not None else []),
              *(["--train-row"] if train_row else []),
              *(["--copy-threshold", f"{copy_threshold:.15g}"] if copy_threshold != COPY_THRESHOLD else []),

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from .comparison import BASELINE, CEILING, GENERATED, TRAINING
+from .comparison import BASELINE, CEILING, GENERATED, TRAINING, folds_unit
 from .descriptors import DESCRIPTOR_MEANING, DESCRIPTORS, SCALAR_DESCRIPTORS
 from .stale import stale_banner
 
@@ -76,25 +76,27 @@ def _spread(c: dict) -> str:
     return _fmt(c.get("accuracy")) + (f" ± {_fmt(sd)}" if c.get("repeats", 1) > 1 and sd is not None else "")
 
 
-def _folds_said(classifier: dict) -> str:
-    """How the classifiers' folds fell: each performance (and generated file) whole, and the rows where it could not
-    be (reports before the forty-eighth session say nothing of it)."""
+def _folds_said(classifier: dict, unit: str = "performance") -> str:
+    """How the classifiers' folds fell: each real `unit` (piece or performance: comparison.folds_unit) and generated
+    file whole, and the rows where it could not be (reports before the forty-eighth session say nothing of it)."""
     if not any("folds_grouped" in c for c in classifier.values()):
         return ""
     ungrouped = [html.escape(row) for row, c in classifier.items() if c.get("folds_grouped") is False]
-    return (" The folds keep each performance (and each generated file) whole, so that no excerpt is tested by a "
-            "classifier that trained on its siblings" + (f"; except in the row{'s' * (len(ungrouped) > 1)} "
-                                                        f"{' and '.join(ungrouped)}, where one side is a single "
-                                                        "performance or file" if ungrouped else "") + ".")
+    kept, siblings = (("piece (all its performances) and each generated file", "its siblings or on another "
+                       "performance of its piece") if unit == "piece"
+                      else ("performance (and each generated file)", "its siblings"))
+    return (f" The folds keep each {kept} whole, so that no excerpt is tested by a classifier that trained on {siblings}"
+            + (f"; except in the row{'s' * (len(ungrouped) > 1)} {' and '.join(ungrouped)}, where one side is a single "
+               f"{unit} or file" if ungrouped else "") + ".")
 
 
-def _p_said(classifier: dict) -> str:
-    """What the p-values count: whole performances and generated files since the forty-ninth session (reports before
-    it tested the excerpts as independent, and say nothing of it)."""
+def _p_said(classifier: dict, unit: str = "performance") -> str:
+    """What the p-values count: whole `unit`s (pieces or performances) and generated files since the forty-ninth
+    session (reports before it tested the excerpts as independent, and say nothing of it)."""
     if not any("p_groups" in c for c in classifier.values()):
         return ""
-    return (" Each p-value counts performances and generated files, not excerpts: excerpts of one performance are "
-            "told right or wrong together, so the test flips the sign of each performance's (and file's) excess over "
+    return (f" Each p-value counts {unit}s and generated files, not excerpts: excerpts of one {unit} are "
+            f"told right or wrong together, so the test flips the sign of each {unit}'s (and file's) excess over "
             "chance as one.")
 
 
@@ -113,7 +115,7 @@ def _classifier_section(report: dict) -> str:
     repeats = next(iter(report["classifier"].values()), {}).get("repeats", 1)
     averaged = (f" Each accuracy is the mean over {repeats} draws of which real excerpts balance the classes and how "
                 "the folds fall (± their spread)." if repeats > 1 else "")
-    averaged += _folds_said(report["classifier"]) + _p_said(report["classifier"])
+    averaged += _folds_said(report["classifier"], folds_unit(report)) + _p_said(report["classifier"], folds_unit(report))
     return ("<h2>Classifier two-sample tests</h2><p>Cross-validated accuracy of two classifiers telling the set from "
             "real excerpts by their descriptors (0.5 = indistinguishable, 1 = always told apart): a logistic regression "
             "and gradient-boosted trees, which also catch what no straight boundary separates. <b>Lower is better</b>: "
@@ -154,7 +156,7 @@ def _set_said(name: str, report: dict) -> str:
             TRAINING: f"real excerpts of the {html.escape(report.get('train_split', 'train'))} split, as many as the "
                       "generated ones: what a model that had learnt that split exactly would score here (where the "
                       "splits' music differs, told apart above 0.5)",
-            "real A": "one half of the real excerpts (split by performance) …",
+            "real A": f"one half of the real excerpts (split by {folds_unit(report)}) …",
             "real B": "… and the other: compared with each other, the ceiling (as alike as two sets of real music come)"}
     if name.startswith("real ("):
         return f"excerpts of {seconds} s of every performance of the {split} split: what each set is compared with"
@@ -187,7 +189,7 @@ def render_html(report: dict) -> str:
               "poorly the set's distribution accounts for the real one, from 0 (the same) up: <b>lower is "
               "better</b>. A value of exactly 0 (a pedal never pressed) is compared as a point mass beside the "
               f"densities. The {BASELINE} columns show how far off a trivial generator is; the last two, the ceiling, "
-              "compare two halves of the real excerpts (split by performance): as alike as two sets of real music "
+              f"compare two halves of the real excerpts (split by {folds_unit(report)}): as alike as two sets of real music "
               "come. Mean ± sd: the descriptor's mean and standard deviation over the excerpts, in its unit.</p>",
               _descriptor_table(report), _descriptor_meanings()]
     parts.append(_classifier_section(report))

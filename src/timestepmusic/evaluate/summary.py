@@ -16,7 +16,7 @@ from .excerpts import EXCERPT_SECONDS
 def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, split: str = "test",
                       seconds: float = EXCERPT_SECONDS, seed: int = 0, repeats: int = CLASSIFIER_REPEATS,
                       max_real_excerpts: int | None = None, out: str | Path | None = None,
-                      overwrite: bool = False) -> dict:
+                      overwrite: bool = False, folds_by: str = "piece") -> dict:
     """Compare generated MIDI files with the real excerpts of `corpus`'s `split`, as `tsm evaluate` does, and return
     its figures; the same files, split, `seconds`, `seed` and `repeats` give the figures of `tsm evaluate`'s
     report.json.
@@ -24,7 +24,8 @@ def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, s
     generated: a folder (the .mid/.midi files directly in it) or a list of MIDI files.
     corpus: a prepared corpus (`tsm prepare`'s folder, or a `Corpus`).
     seconds: excerpt length; `repeats`: draws each classifier accuracy is averaged over; `max_real_excerpts`: at most
-    this many real excerpts, evenly spaced (quicker; not the CLI's default).
+    this many real excerpts, evenly spaced (quicker; not the CLI's default); `folds_by`: the classifiers' folds and
+    the ceiling's real halves keep each real "piece" whole (all its performances), or each "performance".
     out: None writes nothing; a folder writes the full report (report.html, report.json, figures) there, as
     `tsm evaluate -o` does (a folder of generated files only; an earlier report, or files of the user's own in its
     figures/ or audio/, refused unless `overwrite`, which removes the earlier report's figures and audio).
@@ -49,19 +50,20 @@ def compare_with_real(generated: str | Path | Sequence[str | Path], corpus, *, s
         generated = list(generated)
     check_compare_arguments({"generated": generated, "corpus": corpus, "split": split, "seconds": seconds, "seed": seed,
                              "repeats": repeats, "max_real_excerpts": max_real_excerpts, "out": out,
-                             "overwrite": overwrite})
+                             "overwrite": overwrite, "folds_by": folds_by})
     if out is not None:
         if not isinstance(generated, (str, Path)):
             raise ValueError("compare_with_real(out=…): a report is written of a folder of generated files; give the "
                              "folder, or out=None for the figures alone")
         earlier = check_report_folder(out, overwrite, PYTHON_KEYWORDS)  # (as tsm evaluate -o's, before the minutes)
         report = evaluate_generated(generated, corpus, out, split=split, seconds=seconds, seed=seed, repeats=repeats,
-                                    max_real_excerpts=max_real_excerpts, setting_names=PYTHON_KEYWORDS)
+                                    max_real_excerpts=max_real_excerpts, folds_by=folds_by,
+                                    setting_names=PYTHON_KEYWORDS)
         remove_left_behind(out, earlier)
         written = Path(out) / "report.json"
     else:
         report = compared(generated, corpus, split=split, seconds=seconds, seed=seed, repeats=repeats,
-                          max_real_excerpts=max_real_excerpts,
+                          max_real_excerpts=max_real_excerpts, folds_by=folds_by,
                           setting_names=PYTHON_KEYWORDS).report_figures(split)  # (report.json's, unwritten)
         written = None
     return figures_of(report, split) | {"report": written} | {
@@ -102,6 +104,8 @@ def check_compare_arguments(given: dict[str, object]) -> None:
     if given["out"] == "":  # (Path(''): the working folder, where tsm evaluate refuses -o '')
         raise ValueError("out='': an empty name; give the folder to write the report into ('.' for the working folder), "
                          "or None to write nothing")
+    if given["folds_by"] not in ("piece", "performance"):  # (comparison.FOLDS_BY)
+        raise ValueError(f"folds_by= must be 'piece' or 'performance', got {given['folds_by']!r}")
     if not isinstance(given["overwrite"], (bool, np.bool_)):
         raise ValueError(f"overwrite= must be True or False, got {given['overwrite']!r}")
 

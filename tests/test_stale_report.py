@@ -156,6 +156,18 @@ def test_the_command_a_stale_report_names_writes_the_same_kind_of_report_again(e
         "--overwrite")
 
 
+def test_the_command_of_a_report_from_before_folds_by_keeps_its_folds_by_performance():
+    """Reports written before tsm evaluate --folds-by (no "folds_by" in report.json) were made with the folds and the
+    real halves by performance; the command a stale one names gave their flags alone, which now run by piece (the
+    default): another kind of report. It says --folds-by performance; a report that records its choice, as it is."""
+    before = {"flags": ["--repeats", "1"], "split": "test"}
+    assert stale._flags_of(before) == ["--repeats", "1", "--folds-by", "performance"]
+    assert stale._flags_of({"split": "test", "seed": 3}) == ["--split", "test", "--seed", "3", "--folds-by", "performance"]
+    assert stale._flags_of(before | {"folds_by": "piece"}) == ["--repeats", "1"]
+    chosen = {"flags": ["--folds-by", "performance"], "folds_by": "performance"}
+    assert stale._flags_of(chosen) == ["--folds-by", "performance"]  # (not twice)
+
+
 def test_the_command_a_stale_report_names_runs_from_any_folder(tiny_corpus, tmp_path, monkeypatch, caplog):
     """A new user's trial: report.json kept the paths evaluate was given as typed (a relative corpus, --run), and the
     command a stale report named the folders as generate was given them, so it ran only from the folder each ran in:

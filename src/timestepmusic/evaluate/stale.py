@@ -137,15 +137,18 @@ def mark_stale(out: Path, sha1s: dict[str, str]) -> list[Path]:
 
 def _flags_of(report: dict) -> list[str]:
     """The flags of `tsm evaluate` that wrote `report` (its "flags", report.evaluate_flags); a report written before it
-    kept them: the split, excerpt length and seed it records, each given."""
+    kept them: the split, excerpt length and seed it records, each given. A report without "folds_by" was made with
+    the folds by performance, before --folds-by was chosen (its default since: piece): --folds-by performance added,
+    so that the command writes the same kind of report again."""
     flags = report.get("flags")
+    by_performance = [] if "folds_by" in report else ["--folds-by", "performance"]
     if isinstance(flags, list) and all(isinstance(flag, str) for flag in flags):
-        return flags
+        return flags + by_performance
     given = []
     for key in ("split", "train_split", "seconds", "seed"):
         if isinstance(value := report.get(key), (str, int, float)) and not isinstance(value, bool):
             given += [f"--{key.replace('_', '-')}", f"{value:.15g}" if isinstance(value, float) else str(value)]
-    return given
+    return given + by_performance
 
 
 def _mark(folder: Path, report: dict, names: list[str], out: Path) -> bool:

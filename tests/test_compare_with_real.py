@@ -491,3 +491,27 @@ def test_report_json_and_the_terminal_say_which_folds_were_used_and_a_bad_choice
     with pytest.raises(ValueError) as raised:
         compared(generated, corpus, folds_by="track")
     assert str(raised.value) == "--folds-by must be 'piece' or 'performance', got 'track'"
+
+
+def test_a_split_of_one_piece_keeps_each_performance_whole_not_each_excerpt(corpus, generated):
+    """A test split of one piece's takes (a small corpus of one's own, split by piece): by piece the real side was one
+    group, so every row's folds were dealt excerpt by excerpt and the ceiling's halves split each performance between
+    them. Its performances are kept whole instead, as --folds-by performance, and a note says so."""
+    import copy
+
+    from timestepmusic.corpus import Corpus
+    from timestepmusic.evaluate.comparison import GENERATED, compared
+
+    one = Corpus.open(corpus.root)
+    one.tracks = copy.deepcopy(one.tracks)
+    for track in one.tracks:
+        track["piece"] = "one piece"
+    found = compared(generated, one, seed=3, repeats=1)
+    assert found.folds_by == "performance" and found.report_figures("test")["folds_by"] == "performance"
+    performances = np.unique(found.real.group).size
+    assert performances >= 2
+    assert not set(found.real.group[found.half_a]) & set(found.real.group[found.half_b])  # no performance on both sides
+    assert found.classifier[GENERATED]["folds_grouped"]  # (by piece: False, every excerpt dealt alone)
+    assert any(f"the {performances} real performances of the test split are all of one piece" in note and
+               "(as --folds-by performance)" in note for note in found.notes)
+    assert compared(generated, corpus, seed=3, repeats=1).folds_by == "piece"  # (pieces of their own: as asked)

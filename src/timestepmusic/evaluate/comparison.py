@@ -263,6 +263,15 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
                                              train_said)
     tables |= dict(extra_rows or {})
     real_folds = fold_groups(corpus, real.group, folds_by)  # [X]: each real excerpt's piece (or performance)
+    if folds_by == "piece" and np.unique(real_folds).size < 2 <= np.unique(real.group).size:  # one piece, its takes
+        # (by piece the real side would be one group: folds dealt excerpt by excerpt, halves that share performances)
+        folds_by, real_folds = "performance", fold_groups(corpus, real.group, "performance")
+        notes.append(f"the {np.unique(real.group).size} real performances of the {split} split are all of one piece: "
+                     "the classifiers' folds and the real halves keep each performance whole instead (as "
+                     f"{setting_names.given('folds_by', 'performance' if setting_names.cli else repr('performance'))}"
+                     "), so a classifier may train on one performance of the piece it tests; compare against a split "
+                     "of more pieces")
+        log.warning("%s", notes[-1])
     half_a, half_b = split_halves(real, seed, real_folds)
     real_desc = describe(real)
     descs = {row: describe(t) for row, t in tables.items()}

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-KEY_DESCRIPTORS = ("pitch_range", "damper_fraction", "longest_note_s", "longest_silence_s", "pulse_clarity",
+KEY_DESCRIPTORS = ("pitch_range", "damper_fraction", "longest_note_s", "longest_silence_s", "pulse_clarity", "figure_repeats",
                    "chord_cluster_share")
 
 

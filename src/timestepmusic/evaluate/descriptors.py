@@ -28,10 +28,9 @@ measure (no notes, fewer than two onsets, no damper-down time):
   figure_repeats         share of the top line's figures (4 onsets: its 3 signed steps, as for
                          melodic_step_mean, in semitones) that were played before in the excerpt, at any
                          pitch: 1 − distinct figures / figures. Scales, arpeggios, trills, an Alberti bass
-                         and a returning motif repeat their steps (real ASAP 16 s excerpts: median 0.13 on
-                         the validation split, 0.20 on the test split; the default's pieces 0.01, half of
-                         them 0); figuration that wanders repeats none. NaN with fewer than 2 figures
-                         (5 onsets)
+                         and a returning motif repeat their steps (real ASAP 16 s excerpts: mean 0.16 on
+                         the validation split, 0.20 on the test split; the default's pieces 0.03–0.05);
+                         figuration that wanders repeats none. NaN with fewer than 2 figures (5 onsets)
   chord_cluster_share    share of the neighbouring keys of a chord (the notes of one distinct onset, as
                          for ioi_*, by pitch) at most 2 semitones apart: seconds and unisons struck
                          together, heard as smudged or wrong notes; real chords are mostly thirds and

@@ -227,6 +227,18 @@ def test_real_halves_told_apart_are_said_to_make_the_figures_mean_little(report,
     assert len(said) == 1 and f"at {told:.2f}" in said[0] and "performances" in said[0]
 
 
+def test_a_floor_told_apart_little_is_said_to_make_the_figures_mean_little(report, corpus, generated, tmp_path,
+                                                                          monkeypatch):
+    import timestepmusic.evaluate.comparison as comparison_module
+
+    floor = report[0]["classifier"]["shuffled chunks"]["accuracy"]
+    assert any("shuffled at random are told" in note for note in report[0]["notes"]) == (floor < 0.8)
+    monkeypatch.setattr(comparison_module, "FLOOR_TOLD_BELOW", floor + 0.01)  # (as a corpus of a few pieces scores)
+    said = [note for note in evaluate_generated(generated, corpus, tmp_path / "out")["notes"]
+            if "shuffled at random are told" in note]
+    assert len(said) == 1 and f"at only {floor:.2f}" in said[0] and "pieces" in said[0]
+
+
 def test_files_shorter_than_the_excerpts_asked_for_are_named_in_the_notes(report, corpus, generated, tmp_path):
     assert not any("last less than" in note for note in report[0]["notes"])  # 16 s files, 16 s excerpts
     longer = evaluate_generated(generated, corpus, tmp_path / "out", seconds=40.0)

@@ -38,6 +38,8 @@ TRAINING = "training excerpts"  # (train_row: real excerpts of the training spli
 REFERENCE_COPY_EXCERPTS = 32  # real held-out excerpts whose nearest training window calibrates the copy check
 MIN_REAL_EXCERPTS = 100  # below this the figures and their ceiling are noisy (28 gave a ceiling overlap of 0.12)
 HALVES_TOLD_APART = 0.7  # the two halves of a real split told apart above this (ASAP's test split: 0.58): said
+FLOOR_TOLD_BELOW = 0.8  # real chunks shuffled told from real below this (ASAP's splits: 0.98 and above): said; with few
+# pieces and folds that keep each whole, the classifiers have too little to learn what real playing is (3 pieces: 0.51–0.65)
 SHORT_SHARE = 0.9  # a generated file lasting less than this share of --seconds is noted as padded with silence
 # what the classifiers' folds and the real halves keep whole on the real side: each piece (all its performances: ASAP's
 # test split holds 90 performances of 17 pieces, and a fold that trains on one performance of the notes it tests
@@ -307,6 +309,14 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
                      f"themselves told apart at {halves_told:.2f}, where "
                      "halves of a large corpus score near 0.5–0.6: its performances are too few or too unlike one "
                      "another for the generated row's figures to mean much; compare against a larger split or corpus")
+        log.warning("%s", notes[-1])
+    floor_told = (classifier.get(BASELINE) or {}).get("accuracy")
+    if floor_told is not None and floor_told < FLOOR_TOLD_BELOW:  # the floor itself near 0.5: too few pieces to learn from
+        pieces = f" ({len(np.unique(real_folds))} {folds_by}s)" if real.group is not None else ""
+        notes.append(f"real chunks shuffled at random are told from the real excerpts of the {split} split{pieces} at only "
+                     f"{floor_told:.2f}, where a large corpus tells them at 0.98 and above: {folds_by}s this few leave the "
+                     "classifiers too little to learn what real playing is, so the generated row's accuracy near 0.5 "
+                     "does not mean it plays like a pianist; compare against a split with more pieces")
         log.warning("%s", notes[-1])
 
     copies: dict = {"threshold": copy_threshold, "transpose": transpose, "train_split": train_split}

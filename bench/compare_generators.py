@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from timestepmusic.evaluate import FOLDS_BY
+
 KEY_DESCRIPTORS = ("pitch_range", "damper_fraction", "longest_note_s", "longest_silence_s", "pulse_clarity", "figure_repeats",
                    "chord_cluster_share")
 
@@ -67,7 +69,7 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, help="ar models: sampling temperature")
     parser.add_argument("--mixture-temperature", type=float, help="ar models: temperature of the mixture's weights")
     parser.add_argument("--slide-stride", type=int, help="ar models: ar.slide_stride past the context (bench/ar_slide.py)")
-    parser.add_argument("--folds-by", choices=["piece", "performance"], default="piece",
+    parser.add_argument("--folds-by", choices=FOLDS_BY, default=FOLDS_BY[0],
                         help="what the classifiers' folds and the real halves keep whole (tsm evaluate --folds-by)")
     parser.add_argument("--no-ae-row", action="store_true", help="skip the autoencoder-decode row (faster)")
     parser.add_argument("--select", action="store_true",

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from timestepmusic.evaluate import FOLDS_BY
+
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from common import table, write_markdown  # noqa: E402
@@ -29,7 +31,7 @@ def main() -> int:
     parser.add_argument("--split", default="test")
     parser.add_argument("--seconds", type=float, default=16.0)
     parser.add_argument("--seed", type=int, default=0, help="the seed the first report was made with")
-    parser.add_argument("--folds-by", choices=["piece", "performance"], default="piece",
+    parser.add_argument("--folds-by", choices=FOLDS_BY, default=FOLDS_BY[0],
                         help="what the classifiers' folds and the real halves keep whole (tsm evaluate --folds-by)")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()

@@ -22,7 +22,7 @@ from ..setting_names import FLAGS
 from ..subcommands import said_left_out
 from ..usage_errors import OneFlagOfSeveralNames
 from ..waypoints import clock_arg, refused_time, typed_time
-from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
+from . import CLASSIFIER_REPEATS, FOLDS_BY, MIN_EXCERPTS
 from .report_folder import check_report_folder, refuse_a_file, remove_left_behind
 
 log = logging.getLogger(__name__)
@@ -354,7 +354,7 @@ def add_commands(sub) -> None:
                    help="how many times the classifiers are run, each on another draw of the real excerpts that balance "
                    "the generated ones and of the folds; each accuracy is their mean ± spread (default "
                    f"{CLASSIFIER_REPEATS}: one draw moves an accuracy by about ±0.02; more: steadier, slower)")
-    p.add_argument("--folds-by", choices=["piece", "performance"], default="piece",
+    p.add_argument("--folds-by", choices=FOLDS_BY, default=FOLDS_BY[0],
                    help="what the classifiers' folds and the ceiling's two real halves keep whole: each real piece, all "
                    "its performances (default: a classifier that trained on one performance of the notes it tests "
                    "learns the piece), or each performance (reports before this choice)")

@@ -21,7 +21,7 @@ from ..midi import NUM_KEYS
 from ..requests import holds_its_prompt
 from ..setting_names import FLAGS, SettingNames
 from ..sources import midi_below
-from . import CLASSIFIER_REPEATS, MIN_EXCERPTS
+from . import CLASSIFIER_REPEATS, FOLDS_BY, MIN_EXCERPTS
 from .baseline_excerpts import shuffled_chunks, training_excerpts
 from .classifier_tests import classifier_test, trees_classifier_test
 from .compare import compare_descriptors, descriptor_features, split_halves
@@ -41,10 +41,6 @@ HALVES_TOLD_APART = 0.7  # the two halves of a real split told apart above this 
 FLOOR_TOLD_BELOW = 0.8  # real chunks shuffled told from real below this (ASAP's splits: 0.98 and above): said; with few
 # pieces and folds that keep each whole, the classifiers have too little to learn what real playing is (3 pieces: 0.51–0.65)
 SHORT_SHARE = 0.9  # a generated file lasting less than this share of --seconds is noted as padded with silence
-# what the classifiers' folds and the real halves keep whole on the real side: each piece (all its performances: ASAP's
-# test split holds 90 performances of 17 pieces, and a fold that trains on one performance of the notes it tests
-# learns the piece, up to 0.14 above the figures with pieces whole: bench/outside_view.py), or each performance
-FOLDS_BY = ("piece", "performance")
 
 
 def plain(value):
@@ -312,7 +308,7 @@ def compared(generated: str | Path | Sequence[str | Path], corpus, *, split: str
         log.warning("%s", notes[-1])
     floor_told = (classifier.get(BASELINE) or {}).get("accuracy")
     if floor_told is not None and floor_told < FLOOR_TOLD_BELOW:  # the floor itself near 0.5: too few pieces to learn from
-        pieces = f" ({len(np.unique(real_folds))} {folds_by}s)" if real.group is not None else ""
+        pieces = f" ({len(np.unique(real_folds))} {folds_by}s)"
         notes.append(f"real chunks shuffled at random are told from the real excerpts of the {split} split{pieces} at only "
                      f"{floor_told:.2f}, where a large corpus tells them at 0.98 and above: {folds_by}s this few leave the "
                      "classifiers too little to learn what real playing is, so the generated row's accuracy near 0.5 "

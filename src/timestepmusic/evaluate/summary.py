@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import CLASSIFIER_REPEATS
+from . import CLASSIFIER_REPEATS, FOLDS_BY
 from .descriptors import SCALAR_DESCRIPTORS
 from .excerpts import EXCERPT_SECONDS
 
@@ -104,7 +104,7 @@ def check_compare_arguments(given: dict[str, object]) -> None:
     if given["out"] == "":  # (Path(''): the working folder, where tsm evaluate refuses -o '')
         raise ValueError("out='': an empty name; give the folder to write the report into ('.' for the working folder), "
                          "or None to write nothing")
-    if given["folds_by"] not in ("piece", "performance"):  # (comparison.FOLDS_BY)
+    if given["folds_by"] not in FOLDS_BY:
         raise ValueError(f"folds_by= must be 'piece' or 'performance', got {given['folds_by']!r}")
     if not isinstance(given["overwrite"], (bool, np.bool_)):
         raise ValueError(f"overwrite= must be True or False, got {given['overwrite']!r}")

@@ -311,10 +311,11 @@ def describe(table: ExcerptTable, step_s: float = GRID_STEP_S) -> dict[str, np.n
     same = onset_ex[1:] == onset_ex[:-1]
     out["ioi_mean"], out["ioi_std"] = _group_mean_std(np.diff(onset)[same], onset_ex[1:][same], x_count)
     top = np.maximum.reduceat(n_key, np.flatnonzero(new)) if new.size else n_key  # [onsets] highest key of each
-    step = np.abs(np.diff(top))[same].astype(np.float64)  # top-line steps within an excerpt, semitones
+    signed_step = np.diff(top)[same]  # top-line steps within an excerpt, semitones, up positive
+    step = np.abs(signed_step).astype(np.float64)
     out["melodic_step_mean"], _ = _group_mean_std(step, onset_ex[1:][same], x_count)
     out["stepwise_share"], _ = _group_mean_std((step <= 2).astype(np.float64), onset_ex[1:][same], x_count)
-    out["figure_repeats"] = _figure_repeats(np.diff(top)[same], onset_ex[1:][same], x_count)
+    out["figure_repeats"] = _figure_repeats(signed_step, onset_ex[1:][same], x_count)
     onset_of = np.cumsum(new) - 1  # [notes]: the distinct onset each note is in
     by_pitch = np.lexsort((n_key, onset_of))  # each onset's notes, low to high
     chord_key, chord_of = n_key[by_pitch], onset_of[by_pitch]
